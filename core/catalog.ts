@@ -1,0 +1,36 @@
+/** Catalog and fallback-content schemas, as stored in KV and served in amp-list items. */
+import { z } from "zod";
+
+export const CatalogItemSchema = z.object({
+  id: z.string().min(1),
+  title: z.string(),
+  category: z.string(),
+  /** price in major units (e.g. 12.5 = 12.50) */
+  price: z.number().nonnegative(),
+  currency: z.string().length(3),
+  /** absolute URL, or a path resolved against the Worker's public origin (the demo uses paths) */
+  image: z.string(),
+  url: z.string(),
+});
+export type CatalogItem = z.infer<typeof CatalogItemSchema>;
+
+export const CatalogSchema = z.object({
+  /** items in the order of the model's item table: index i here is output index i of the model */
+  items: z.array(CatalogItemSchema),
+  /** item indices by popularity, most popular first; generic content for anyone */
+  popular: z.array(z.number().int().nonnegative()),
+});
+export type Catalog = z.infer<typeof CatalogSchema>;
+
+export const FallbackItemsSchema = z.object({ items: z.array(CatalogItemSchema) });
+export type FallbackItems = z.infer<typeof FallbackItemsSchema>;
+
+/** The shape of one amp-list item (`{"items": [AmpItem]}`). */
+export interface AmpItem {
+  id: string;
+  title: string;
+  price: string;
+  currency: string;
+  image: string;
+  url: string;
+}

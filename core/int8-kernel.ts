@@ -1,0 +1,154 @@
+/**
+ * The int8 scoring kernel in plain TypeScript: the bit-exact reference for the exported ONNX graph
+ *   DynamicQuantizeLinear(user) -> MatMulInteger(., items_q) -> Cast -> Mul(user_scale * item_scale) -> Add(bias) -> TopK
+ * Item factors are quantized symmetrically per item (int8, zero point 0); the user vector dynamically
+ * to uint8 exactly as ONNX Runtime does it (asymmetric, range widened to include 0, round half to even).
+ * Float32 rounding is reproduced with Math.fround at every step the graph rounds.
+ */
+
+export interface QuantizedItems {
+  /** number of items */
+  n: number;
+  /** factor dimensions */
+  d: number;
+  /** item-major int8 factors: item j occupies [j*d, (j+1)*d) */
+  q: Int8Array;
+  /** per-item dequantization scale (float32) */
+  scales: Float32Array;
+  /** per-item additive bias (float32); a large negative value keeps an item out of every top-k */
+  bias: Float32Array;
+}
+
+/** Bias that removes an item from ranking (unavailable / not recommendable). */
+export const EXCLUDED_ITEM_BIAS = -1e30;
+
+/** Per-item symmetric int8 quantization of item-major float factors. */
+export function quantizeItems(
+  factors: ArrayLike<number>,
+  n: number,
+  d: number,
+  bias?: ArrayLike<number>,
+): QuantizedItems {
+  if (factors.length !== n * d) throw new Error(`factors length ${factors.length} != ${n} x ${d}`);
+  const q = new Int8Array(n * d);
+  const scales = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    let maxAbs = 0;
+    for (let k = 0; k < d; k++) maxAbs = Math.max(maxAbs, Math.abs(factors[j * d + k] as number));
+    const scale = maxAbs > 0 ? Math.fround(maxAbs / 127) : 1;
+    scales[j] = scale;
+    for (let k = 0; k < d; k++) {
+      const v = roundHalfEven((factors[j * d + k] as number) / scale);
+      q[j * d + k] = Math.max(-127, Math.min(127, v));
+    }
+  }
+  const b = new Float32Array(n);
+  if (bias) for (let j = 0; j < n; j++) b[j] = bias[j] as number;
+  return { n, d, q, scales, bias: b };
+}
+
+/** Dequantized item factors (float32, item-major): what the int8 model "believes" the factors are. */
+export function dequantizeItems(items: QuantizedItems): Float32Array {
+  const out = new Float32Array(items.n * items.d);
+  for (let j = 0; j < items.n; j++) {
+    const s = items.scales[j] as number;
+    for (let k = 0; k < items.d; k++) out[j * items.d + k] = (items.q[j * items.d + k] as number) * s;
+  }
+  return out;
+}
+
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;
+}
+
+export interface DynamicQuantized {
+  q: Uint8Array;
+  scale: number;
+  zeroPoint: number;
+}
+
+/** ONNX DynamicQuantizeLinear, as ONNX Runtime computes it (float32 arithmetic). */
+export function dynamicQuantizeUint8(x: ArrayLike<number>): DynamicQuantized {
+  const f = Math.fround;
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = f(x[i] as number);
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const scale = hi === lo ? 1 : f(f(hi - lo) / 255);
+  const initialZeroPoint = f(0 - f(lo / scale));
+  const zeroPoint = roundHalfEven(Math.max(0, Math.min(255, initialZeroPoint)));
+  const q = new Uint8Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = roundHalfEven(f(f(x[i] as number) / scale)) + zeroPoint;
+    q[i] = Math.max(0, Math.min(255, v));
+  }
+  return { q, scale, zeroPoint };
+}
+
+/** Scores of every item for one user, bit-identical to the ONNX graph's pre-TopK output. */
+export function scoreInt8(items: QuantizedItems, user: ArrayLike<number>): Float32Array {
+  const { n, d, q, scales, bias } = items;
+  if (user.length !== d) throw new Error(`user vector has ${user.length} dims, model has ${d}`);
+  const uq = dynamicQuantizeUint8(user);
+  const centred = new Int32Array(d);
+  for (let k = 0; k < d; k++) centred[k] = (uq.q[k] as number) - uq.zeroPoint;
+  const out = new Float32Array(n);
+  const f = Math.fround;
+  for (let j = 0; j < n; j++) {
+    let acc = 0;
+    const base = j * d;
+    for (let k = 0; k < d; k++) acc += (centred[k] as number) * (q[base + k] as number);
+    const combined = f(uq.scale * (scales[j] as number));
+    out[j] = f(f(f(acc) * combined) + (bias[j] as number));
+  }
+  return out;
+}
+
+/** Float reference: dot products of float user and item factors (no quantization). */
+export function scoreFloat(
+  itemFactors: ArrayLike<number>,
+  n: number,
+  d: number,
+  user: ArrayLike<number>,
+): Float32Array {
+  const out = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    let acc = 0;
+    for (let k = 0; k < d; k++) acc += (itemFactors[j * d + k] as number) * (user[k] as number);
+    out[j] = acc;
+  }
+  return out;
+}
+
+export interface TopK {
+  indices: number[];
+  scores: number[];
+}
+
+/** Top-k by score, descending; equal scores keep the lower index first (as ONNX TopK does). */
+export function topK(scores: ArrayLike<number>, k: number, skip?: (index: number) => boolean): TopK {
+  const idx: number[] = [];
+  const val: number[] = [];
+  const kk = Math.min(k, scores.length);
+  if (kk <= 0) return { indices: idx, scores: val };
+  for (let j = 0; j < scores.length; j++) {
+    if (skip?.(j)) continue;
+    const s = scores[j] as number;
+    if (idx.length === kk && s <= (val[kk - 1] as number)) continue;
+    let pos = idx.length === kk ? kk - 1 : idx.length;
+    while (pos > 0 && (val[pos - 1] as number) < s) {
+      if (pos < kk) {
+        val[pos] = val[pos - 1] as number;
+        idx[pos] = idx[pos - 1] as number;
+      }
+      pos--;
+    }
+    val[pos] = s;
+    idx[pos] = j;
+  }
+  return { indices: idx, scores: val };
+}

@@ -1,0 +1,115 @@
+/**
+ * Signed, expiring, scoped URL tokens (HMAC-SHA256 over WebCrypto; Workers and Node 20 alike).
+ *
+ * Wire format: `<base64url(JSON claims)>.<base64url(HMAC-SHA256(secret, first part))>`.
+ * Claims: `u` user id, `c` campaign id, `e` expiry (unix seconds), `v` format version.
+ * Verification never throws: it returns a result, so a bad token degrades to generic content.
+ */
+import { base64UrlToBytes, bytesToBase64Url } from "./base64";
+
+export const TOKEN_FORMAT_VERSION = 1;
+/** Longest token accepted; anything longer is rejected before any crypto work. */
+export const MAX_TOKEN_LENGTH = 1024;
+
+export interface TokenClaims {
+  /** pseudonymous user id */
+  u: string;
+  /** campaign id */
+  c: string;
+  /** expiry, unix seconds */
+  e: number;
+  v: typeof TOKEN_FORMAT_VERSION;
+}
+
+export type TokenFailure = "missing" | "malformed" | "bad-signature" | "expired";
+export type TokenResult = { ok: true; claims: TokenClaims } | { ok: false; reason: TokenFailure };
+
+const encoder = new TextEncoder();
+const keyCache = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keyCache.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify",
+    ]);
+    keyCache.set(secret, key);
+  }
+  return key;
+}
+
+export interface MintOptions {
+  user: string;
+  campaign: string;
+  /** lifetime in seconds from `now` */
+  ttlSeconds: number;
+  /** unix seconds; defaults to the current time */
+  now?: number;
+}
+
+export async function mintToken(secret: string, opts: MintOptions): Promise<string> {
+  if (!secret) throw new Error("token secret is empty");
+  const now = opts.now ?? Math.floor(Date.now() / 1000);
+  const claims: TokenClaims = { u: opts.user, c: opts.campaign, e: now + opts.ttlSeconds, v: TOKEN_FORMAT_VERSION };
+  const body = bytesToBase64Url(encoder.encode(JSON.stringify(claims)));
+  const sig = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(body));
+  return `${body}.${bytesToBase64Url(new Uint8Array(sig))}`;
+}
+
+function parseClaims(bytes: Uint8Array): TokenClaims | null {
+  try {
+    const c = JSON.parse(new TextDecoder().decode(bytes)) as Partial<TokenClaims>;
+    if (
+      typeof c.u === "string" &&
+      c.u.length > 0 &&
+      typeof c.c === "string" &&
+      typeof c.e === "number" &&
+      Number.isFinite(c.e) &&
+      c.v === TOKEN_FORMAT_VERSION
+    ) {
+      return { u: c.u, c: c.c, e: c.e, v: c.v };
+    }
+  } catch {
+    // fall through
+  }
+  return null;
+}
+
+/**
+ * Verifies against every secret given (the first signs new tokens; the rest allow rotation).
+ * The signature is checked before the claims are trusted; expiry after.
+ */
+export async function verifyToken(
+  secrets: readonly string[],
+  token: string | undefined | null,
+  now: number = Math.floor(Date.now() / 1000),
+): Promise<TokenResult> {
+  if (!token) return { ok: false, reason: "missing" };
+  if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: "malformed" };
+  const parts = token.split(".");
+  if (parts.length !== 2) return { ok: false, reason: "malformed" };
+  const [body, sigPart] = parts as [string, string];
+  let sig: Uint8Array<ArrayBuffer>;
+  let claimBytes: Uint8Array<ArrayBuffer>;
+  try {
+    sig = base64UrlToBytes(sigPart);
+    claimBytes = base64UrlToBytes(body);
+  } catch {
+    return { ok: false, reason: "malformed" };
+  }
+  if (sig.length !== 32) return { ok: false, reason: "malformed" };
+  let valid = false;
+  for (const secret of secrets) {
+    if (!secret) continue;
+    if (await crypto.subtle.verify("HMAC", await hmacKey(secret), sig, encoder.encode(body))) {
+      valid = true;
+      break;
+    }
+  }
+  if (!valid) return { ok: false, reason: "bad-signature" };
+  const claims = parseClaims(claimBytes);
+  if (!claims) return { ok: false, reason: "malformed" };
+  if (claims.e <= now) return { ok: false, reason: "expired" };
+  return { ok: true, claims };
+}

@@ -1,0 +1,199 @@
+/**
+ * Reads an interaction log from CSV (plain or .gz, streamed) through a column mapping, into compact
+ * typed arrays with dense user/item indices. The project's generic format is the demo's events.csv
+ * (`user_id,item_id,ts,type`); any other CSV is read by naming its columns (`--map user=...,item=...`).
+ */
+import { createReadStream } from "node:fs";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { parse } from "csv-parse";
+import { type Csr, csrFromCoo } from "./sparse";
+
+export interface ColumnMapping {
+  user: string;
+  item: string;
+  /** unix seconds or milliseconds, or a date string (`YYYY-MM-DD HH:MM:SS` is read as UTC) */
+  time?: string;
+  /** numeric strength of the interaction; when absent the event type's weight (or 1) is used */
+  weight?: string;
+  /** event type, weighted by `typeWeights` */
+  type?: string;
+}
+
+export const DEMO_EVENTS_MAPPING: ColumnMapping = { user: "user_id", item: "item_id", time: "ts", type: "type" };
+
+/** Implicit-feedback strength per event type; 0 drops the event from training. */
+export const DEFAULT_TYPE_WEIGHTS: Readonly<Record<string, number>> = {
+  view: 1,
+  cart_add: 3,
+  purchase: 6,
+  email_click: 1,
+  cart_remove: 0,
+  email_open: 0,
+};
+
+export interface InteractionLog {
+  userIds: string[];
+  itemIds: string[];
+  rows: number;
+  user: Int32Array;
+  item: Int32Array;
+  /** unix seconds */
+  time: Float64Array;
+  weight: Float32Array;
+  /** index into `types` (or -1) */
+  type: Int16Array;
+  types: string[];
+  dropped: Record<string, number>;
+}
+
+/** "user=CustomerID,item=StockCode" -> mapping */
+export function parseMapping(spec: string): ColumnMapping {
+  const m: Record<string, string> = {};
+  for (const part of spec.split(",")) {
+    const [k, v] = part.split("=").map((s) => s.trim());
+    if (!k || !v) throw new Error(`bad --map entry "${part}": expected field=column`);
+    if (!["user", "item", "time", "weight", "type"].includes(k)) throw new Error(`unknown --map field "${k}"`);
+    m[k] = v;
+  }
+  if (!m.user || !m.item) throw new Error("--map needs at least user=<column>,item=<column>");
+  return m as unknown as ColumnMapping;
+}
+
+export function parseTime(raw: string): number {
+  const s = raw.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) {
+    const n = Number(s);
+    return n > 1e12 ? n / 1000 : n;
+  }
+  const iso = /^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2})?$/.test(s) ? `${s.replace(" ", "T")}Z` : s;
+  return Date.parse(iso) / 1000;
+}
+
+class Growable<T extends Int32Array | Float64Array | Float32Array | Int16Array> {
+  length = 0;
+  constructor(
+    public buf: T,
+    private readonly make: (n: number) => T,
+  ) {}
+  push(v: number) {
+    if (this.length === this.buf.length) {
+      const next = this.make(this.buf.length * 2);
+      next.set(this.buf);
+      this.buf = next;
+    }
+    this.buf[this.length++] = v;
+  }
+  done(): T {
+    return this.buf.slice(0, this.length) as T;
+  }
+}
+
+export function openCsv(path: string): Readable {
+  const raw = createReadStream(path);
+  return path.endsWith(".gz") ? raw.pipe(createGunzip()) : raw;
+}
+
+export interface ReadOptions {
+  mapping?: ColumnMapping;
+  typeWeights?: Readonly<Record<string, number>>;
+}
+
+export async function readInteractionLog(path: string, opts: ReadOptions = {}): Promise<InteractionLog> {
+  const mapping = opts.mapping ?? DEMO_EVENTS_MAPPING;
+  const typeWeights = opts.typeWeights ?? DEFAULT_TYPE_WEIGHTS;
+  const userIndex = new Map<string, number>();
+  const itemIndex = new Map<string, number>();
+  const typeIndex = new Map<string, number>();
+  const user = new Growable(new Int32Array(1024), (n) => new Int32Array(n));
+  const item = new Growable(new Int32Array(1024), (n) => new Int32Array(n));
+  const time = new Growable(new Float64Array(1024), (n) => new Float64Array(n));
+  const weight = new Growable(new Float32Array(1024), (n) => new Float32Array(n));
+  const type = new Growable(new Int16Array(1024), (n) => new Int16Array(n));
+  const dropped: Record<string, number> = {};
+  const drop = (why: string) => {
+    dropped[why] = (dropped[why] ?? 0) + 1;
+  };
+  const parser = openCsv(path).pipe(
+    parse({ columns: true, skip_empty_lines: true, relax_column_count: true, bom: true }),
+  );
+  let checked = false;
+  for await (const rec of parser as AsyncIterable<Record<string, string>>) {
+    if (!checked) {
+      for (const col of Object.values(mapping)) {
+        if (col && !(col in rec))
+          throw new Error(`column "${col}" not in ${path} (columns: ${Object.keys(rec).join(", ")})`);
+      }
+      checked = true;
+    }
+    const u = rec[mapping.user]?.trim();
+    const it = rec[mapping.item]?.trim();
+    if (!u) {
+      drop("missing user");
+      continue;
+    }
+    if (!it) {
+      drop("missing item");
+      continue;
+    }
+    const t = mapping.time ? parseTime(rec[mapping.time] ?? "") : 0;
+    if (!Number.isFinite(t)) {
+      drop("bad time");
+      continue;
+    }
+    const typ = mapping.type ? (rec[mapping.type] ?? "").trim() : "";
+    let w: number;
+    if (mapping.weight) w = Number(rec[mapping.weight]);
+    else if (mapping.type) w = typeWeights[typ] ?? 0;
+    else w = 1;
+    if (!Number.isFinite(w) || w <= 0) {
+      drop(mapping.weight ? "non-positive weight" : `type weight 0 (${typ || "untyped"})`);
+      continue;
+    }
+    let ui = userIndex.get(u);
+    if (ui === undefined) userIndex.set(u, (ui = userIndex.size));
+    let ii = itemIndex.get(it);
+    if (ii === undefined) itemIndex.set(it, (ii = itemIndex.size));
+    let ti = -1;
+    if (typ) {
+      ti = typeIndex.get(typ) ?? -1;
+      if (ti < 0) typeIndex.set(typ, (ti = typeIndex.size));
+    }
+    user.push(ui);
+    item.push(ii);
+    time.push(t);
+    weight.push(w);
+    type.push(ti);
+  }
+  return {
+    userIds: [...userIndex.keys()],
+    itemIds: [...itemIndex.keys()],
+    rows: user.length,
+    user: user.done(),
+    item: item.done(),
+    time: time.done(),
+    weight: weight.done(),
+    type: type.done(),
+    types: [...typeIndex.keys()],
+    dropped,
+  };
+}
+
+/** User x item matrix of summed weights over rows with `from <= time < until`. */
+export function interactionMatrix(
+  log: InteractionLog,
+  from = Number.NEGATIVE_INFINITY,
+  until = Number.POSITIVE_INFINITY,
+): Csr {
+  const r: number[] = [];
+  const c: number[] = [];
+  const v: number[] = [];
+  for (let i = 0; i < log.rows; i++) {
+    const t = log.time[i] as number;
+    if (t < from || t >= until) continue;
+    r.push(log.user[i] as number);
+    c.push(log.item[i] as number);
+    v.push(log.weight[i] as number);
+  }
+  return csrFromCoo(log.userIds.length, log.itemIds.length, r, c, v);
+}

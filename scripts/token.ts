@@ -1,0 +1,36 @@
+/**
+ * `npm run token -- --user U --campaign C [--ttl-days 30]` prints a signed URL token for one recipient.
+ * The secret comes from TOKEN_SECRET in the environment (production) or `.dev.vars` (local).
+ */
+import { parseArgs } from "node:util";
+import { mintToken } from "../core/token";
+import { tokenSecret } from "./lib/dev-vars";
+
+const { values } = parseArgs({
+  options: {
+    user: { type: "string" },
+    campaign: { type: "string", default: "demo" },
+    "ttl-days": { type: "string", default: "30" },
+  },
+});
+if (!values.user) {
+  console.error("usage: npm run token -- --user <user id> [--campaign <id>] [--ttl-days 30]");
+  process.exit(2);
+}
+const ttlDays = Number(values["ttl-days"]);
+if (!Number.isFinite(ttlDays) || ttlDays <= 0) {
+  console.error("--ttl-days must be a positive number");
+  process.exit(2);
+}
+try {
+  console.log(
+    await mintToken(tokenSecret(), {
+      user: values.user,
+      campaign: values.campaign as string,
+      ttlSeconds: Math.round(ttlDays * 86400),
+    }),
+  );
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(1);
+}

@@ -1,0 +1,32 @@
+/** Popularity baseline: items ranked by number of distinct users; the same list for everyone. */
+import type { Csr } from "../data/sparse";
+import type { Recommender } from "./recommender";
+
+export class Popularity implements Recommender {
+  readonly name = "popularity";
+  private counts = new Float32Array(0);
+
+  fit(matrix: Csr): void {
+    const counts = new Float32Array(matrix.cols);
+    for (let k = 0; k < matrix.indices.length; k++) {
+      const j = matrix.indices[k] as number;
+      counts[j] = (counts[j] as number) + 1;
+    }
+    this.counts = counts;
+  }
+
+  scores(_user: number): Float32Array {
+    return this.counts.slice();
+  }
+
+  /** Item indices by popularity, most popular first (ties: lower index first). */
+  ranking(): number[] {
+    return Array.from(this.counts.keys()).sort(
+      (a, b) => (this.counts[b] as number) - (this.counts[a] as number) || a - b,
+    );
+  }
+
+  hyperparameters() {
+    return {};
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Typed bindings and the configuration parsed from them (once per isolate). Configuration problems never
+ * take an email endpoint down: they are logged once and the affected feature degrades (no secret ->
+ * every token is refused -> generic content; no allow-list -> every AMP request is refused).
+ */
+import { z } from "zod";
+import { logEvent } from "./lib/log";
+
+export interface Bindings {
+  OPENTIME_KV: KVNamespace;
+  /** HMAC secret for URL tokens (`wrangler secret put TOKEN_SECRET`; `.dev.vars` locally) */
+  TOKEN_SECRET?: string;
+  /** previous secret, still accepted while tokens signed with it are alive (rotation) */
+  TOKEN_SECRET_PREVIOUS?: string;
+  /** comma-separated sender allow-list: `news@shop.com`, `*@shop.com`, or `*` (testing only) */
+  AMP_ALLOWED_SENDERS?: string;
+  /** purchases newer than this many days are not recommended again (0 = no exclusion) */
+  EXCLUDE_PURCHASED_DAYS?: string;
+  /** how often an isolate re-reads the active model pointer */
+  MODEL_REFRESH_SECONDS?: string;
+  /** absolute origin used to resolve catalog paths (`/demo/img/x.svg`); defaults to the request's origin */
+  PUBLIC_BASE_URL?: string;
+  /** "true" serves the demo shop's images and product pages */
+  DEMO_ROUTES?: string;
+}
+
+export type AppEnv = { Bindings: Bindings };
+
+const ConfigSchema = z.object({
+  tokenSecrets: z.array(z.string().min(16)),
+  allowedSenders: z.array(z.string().min(1)),
+  excludePurchasedDays: z.coerce.number().min(0).max(3650).catch(30),
+  modelRefreshSeconds: z.coerce.number().min(1).max(3600).catch(30),
+  publicBaseUrl: z.url().optional().catch(undefined),
+  demoRoutes: z.boolean(),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+let cached: { env: Bindings; config: Config } | null = null;
+
+export function getConfig(env: Bindings): Config {
+  if (cached?.env === env) return cached.config;
+  const secrets = [env.TOKEN_SECRET, env.TOKEN_SECRET_PREVIOUS].filter((s): s is string => !!s && s.length >= 16);
+  if (!env.TOKEN_SECRET || env.TOKEN_SECRET.length < 16) {
+    logEvent("error", "config.token_secret_missing", {
+      detail: "TOKEN_SECRET is missing or shorter than 16 characters; every token is refused",
+    });
+  }
+  const senders = (env.AMP_ALLOWED_SENDERS ?? "")
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  if (senders.length === 0) {
+    logEvent("error", "config.allowed_senders_empty", {
+      detail: "AMP_ALLOWED_SENDERS is empty; every AMP request is refused",
+    });
+  }
+  const config = ConfigSchema.parse({
+    tokenSecrets: secrets,
+    allowedSenders: senders,
+    excludePurchasedDays: env.EXCLUDE_PURCHASED_DAYS ?? 30,
+    modelRefreshSeconds: env.MODEL_REFRESH_SECONDS ?? 30,
+    publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
+    demoRoutes: env.DEMO_ROUTES === "true",
+  });
+  cached = { env, config };
+  return config;
+}

@@ -1,0 +1,47 @@
+/**
+ * The closed set of API error codes, their HTTP statuses, and the one error handler.
+ * Every error response is `{"error": {"code": "...", "message": "..."}}`.
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { errorMessage, logEvent } from "./lib/log";
+
+export const ERROR_STATUS = {
+  BAD_REQUEST: 400,
+  NOT_AMP_REQUEST: 403,
+  SENDER_NOT_ALLOWED: 403,
+  NOT_FOUND: 404,
+  INTERNAL: 500,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function errorBody(code: ErrorCode, message: string) {
+  return { error: { code, message } };
+}
+
+export function handleError(err: Error, c: Context): Response {
+  if (err instanceof ApiError) {
+    return c.json(errorBody(err.code, err.message), ERROR_STATUS[err.code], err.headers);
+  }
+  if (err instanceof HTTPException) {
+    return c.json(errorBody("BAD_REQUEST", err.message), err.status as ContentfulStatusCode);
+  }
+  logEvent("error", "unhandled", { path: c.req.path, detail: errorMessage(err) });
+  return c.json(errorBody("INTERNAL", "internal error"), 500);
+}
+
+export function notFound(c: Context): Response {
+  return c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`), 404);
+}

@@ -1,0 +1,72 @@
+/**
+ * onnxruntime-web inside workerd. Workers forbid compiling wasm from bytes at run time, so ORT is handed
+ * the module wrangler precompiled at build time (the CompiledWasm rule for `*.wasm`): ORT is given an
+ * 8-byte marker as `wasmBinary`, and `WebAssembly.instantiate(marker)` is redirected to that module.
+ * Single-threaded, no proxy worker. Sessions are created once per isolate by the model store.
+ */
+
+import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+import * as ort from "onnxruntime-web/wasm";
+
+const MARKER = new TextEncoder().encode("ORT-SHIM");
+
+function isMarker(src: unknown): boolean {
+  if (!ArrayBuffer.isView(src) || src.byteLength !== MARKER.length) return false;
+  const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  return bytes.every((b, i) => b === MARKER[i]);
+}
+
+let installed = false;
+
+function installShim(): void {
+  if (installed) return;
+  const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (
+    src: BufferSource | WebAssembly.Module,
+    imports?: WebAssembly.Imports,
+  ) => Promise<unknown>;
+  (WebAssembly as { instantiate: unknown }).instantiate = async (
+    src: BufferSource | WebAssembly.Module,
+    imports?: WebAssembly.Imports,
+  ) => {
+    if (isMarker(src)) {
+      const instance = (await instantiate(ortWasm, imports)) as WebAssembly.Instance;
+      return { instance, module: ortWasm };
+    }
+    return instantiate(src, imports);
+  };
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmBinary = MARKER;
+  ort.env.logLevel = "error";
+  installed = true;
+}
+
+export interface ScoringSession {
+  /** Top-k model item indices and scores for one user vector. */
+  topK(user: Float32Array, k: number): Promise<{ indices: number[]; scores: number[] }>;
+  release(): Promise<void>;
+}
+
+export async function createScoringSession(onnx: Uint8Array): Promise<ScoringSession> {
+  installShim();
+  const session = await ort.InferenceSession.create(onnx);
+  return {
+    async topK(user, k) {
+      const feeds = {
+        user: new ort.Tensor("float32", user, [1, user.length]),
+        k: new ort.Tensor("int64", BigInt64Array.of(BigInt(k)), [1]),
+      };
+      const out = await session.run(feeds);
+      const indices = out.indices as ort.Tensor;
+      const scores = out.scores as ort.Tensor;
+      const result = {
+        indices: Array.from(indices.data as BigInt64Array, Number),
+        scores: Array.from(scores.data as Float32Array),
+      };
+      indices.dispose();
+      scores.dispose();
+      return result;
+    },
+    release: () => session.release(),
+  };
+}

@@ -1,0 +1,37 @@
+/** Catalog items -> amp-list items: absolute URLs and a price formatted in the item's currency. */
+import type { AmpItem, CatalogItem } from "../../core/catalog";
+
+const formatters = new Map<string, Intl.NumberFormat>();
+
+export function formatPrice(amount: number, currency: string): string {
+  let f = formatters.get(currency);
+  if (!f) {
+    try {
+      f = new Intl.NumberFormat("en-GB", { style: "currency", currency });
+    } catch {
+      f = new Intl.NumberFormat("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    }
+    formatters.set(currency, f);
+  }
+  return f.format(amount);
+}
+
+function absolute(url: string, base: string): string {
+  if (!url) return url;
+  try {
+    return new URL(url, base).toString();
+  } catch {
+    return "";
+  }
+}
+
+export function toAmpItem(item: CatalogItem, baseUrl: string): AmpItem {
+  return {
+    id: item.id,
+    title: item.title,
+    price: formatPrice(item.price, item.currency),
+    currency: item.currency,
+    image: absolute(item.image, baseUrl),
+    url: absolute(item.url, baseUrl),
+  };
+}

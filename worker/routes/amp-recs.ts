@@ -1,0 +1,39 @@
+/**
+ * GET /v1/amp/recs?t=<token>&n=6 — the amp-list endpoint: `{"items":[{id,title,price,currency,image,url}]}`.
+ * Email CORS protocol enforced; always 200 with items for an allowed sender (generic items when anything
+ * fails), with `X-Opentime-Reason` saying why and `X-Opentime-Model` naming the model version.
+ */
+import type { Hono } from "hono";
+import { z } from "zod";
+import type { AmpItem } from "../../core/catalog";
+import { emailCors } from "../amp/email-cors";
+import { type AppEnv, getConfig } from "../env";
+import { toAmpItem } from "../recs/amp-items";
+import { recommend } from "../recs/recommend";
+
+export const MAX_ITEMS = 24;
+export const DEFAULT_ITEMS = 6;
+
+export const AmpRecsQuery = z.object({
+  t: z.string().optional(),
+  n: z.coerce.number().int().min(1).max(MAX_ITEMS).catch(DEFAULT_ITEMS),
+});
+
+export interface AmpRecsResponse {
+  items: AmpItem[];
+}
+
+export function registerAmpRecs(app: Hono<AppEnv>): void {
+  app.get("/v1/amp/recs", emailCors(), async (c) => {
+    const config = getConfig(c.env);
+    const query = AmpRecsQuery.parse(c.req.query());
+    const rec = await recommend({ kv: c.env.OPENTIME_KV, config, token: query.t, n: query.n });
+    const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
+    const body: AmpRecsResponse = { items: rec.items.map((it) => toAmpItem(it, base)) };
+    return c.json(body, 200, {
+      "Cache-Control": "private, no-store",
+      "X-Opentime-Reason": rec.reason,
+      "X-Opentime-Model": rec.modelVersion ?? "none",
+    });
+  });
+}

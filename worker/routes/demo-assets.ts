@@ -1,0 +1,68 @@
+/**
+ * Demo shop assets, served only when DEMO_ROUTES=true (wrangler dev): product pictures as SVG drawn from
+ * the catalog (`/demo/img/<id>.svg`) and a minimal product page (`/demo/p/<id>`) for click-throughs.
+ */
+import type { Context, Hono } from "hono";
+import type { CatalogItem } from "../../core/catalog";
+import { type AppEnv, getConfig } from "../env";
+import { ApiError } from "../errors";
+import { getModel } from "../model/model-store";
+import { formatPrice } from "../recs/amp-items";
+
+const PALETTE = ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6d597a", "#355070", "#b56576"];
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+async function findItem(c: Context<AppEnv>, id: string): Promise<CatalogItem> {
+  const config = getConfig(c.env);
+  if (!config.demoRoutes) throw new ApiError("NOT_FOUND", "demo routes are disabled (DEMO_ROUTES)");
+  const state = await getModel(c.env.OPENTIME_KV, config.modelRefreshSeconds);
+  const catalog = state.ok ? state.model.catalog : state.catalog;
+  const index = state.ok ? state.model.itemIndex.get(id) : catalog?.items.findIndex((it) => it.id === id);
+  const item = index === undefined || index < 0 ? undefined : catalog?.items[index];
+  if (!item) throw new ApiError("NOT_FOUND", `no demo product ${id}`);
+  return item;
+}
+
+function hashColor(s: string): string {
+  let h = 0;
+  for (const ch of s) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return PALETTE[h % PALETTE.length] as string;
+}
+
+export function productSvg(item: CatalogItem): string {
+  const bg = hashColor(item.category);
+  const initials = item.title
+    .split(/\s+/)
+    .slice(-2)
+    .map((w) => w[0] ?? "")
+    .join("")
+    .toUpperCase();
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="600" height="600" viewBox="0 0 600 600">
+<rect width="600" height="600" fill="${bg}"/>
+<circle cx="300" cy="260" r="150" fill="#ffffff" fill-opacity="0.18"/>
+<text x="300" y="300" font-family="Helvetica, Arial, sans-serif" font-size="120" font-weight="700" fill="#ffffff" text-anchor="middle">${escapeXml(initials)}</text>
+<text x="300" y="520" font-family="Helvetica, Arial, sans-serif" font-size="34" fill="#ffffff" text-anchor="middle">${escapeXml(item.category)}</text>
+</svg>`;
+}
+
+export function registerDemoAssets(app: Hono<AppEnv>): void {
+  app.get("/demo/img/:file", async (c) => {
+    const id = c.req.param("file").replace(/\.svg$/, "");
+    const item = await findItem(c, id);
+    return c.body(productSvg(item), 200, { "Content-Type": "image/svg+xml", "Cache-Control": "public, max-age=86400" });
+  });
+  app.get("/demo/p/:id", async (c) => {
+    const item = await findItem(c, c.req.param("id"));
+    const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeXml(item.title)}</title>
+<meta name="viewport" content="width=device-width,initial-scale=1"></head>
+<body style="font-family:Helvetica,Arial,sans-serif;max-width:640px;margin:2rem auto;padding:0 1rem">
+<img src="/demo/img/${escapeXml(item.id)}.svg" alt="" width="320" height="320">
+<h1 data-product-id="${escapeXml(item.id)}">${escapeXml(item.title)}</h1>
+<p>${escapeXml(item.category)} · ${escapeXml(formatPrice(item.price, item.currency))}</p>
+<p><small>opentime demo shop</small></p></body></html>`;
+    return c.html(page);
+  });
+}
