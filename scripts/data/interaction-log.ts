@@ -150,17 +150,9 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
       drop(mapping.weight ? "non-positive weight" : `type weight 0 (${typ || "untyped"})`);
       continue;
     }
-    let ui = userIndex.get(u);
-    if (ui === undefined) userIndex.set(u, (ui = userIndex.size));
-    let ii = itemIndex.get(it);
-    if (ii === undefined) itemIndex.set(it, (ii = itemIndex.size));
-    let ti = -1;
-    if (typ) {
-      ti = typeIndex.get(typ) ?? -1;
-      if (ti < 0) typeIndex.set(typ, (ti = typeIndex.size));
-    }
-    user.push(ui);
-    item.push(ii);
+    user.push(intern(userIndex, u));
+    item.push(intern(itemIndex, it));
+    const ti = typ ? intern(typeIndex, typ) : -1;
     time.push(t);
     weight.push(w);
     type.push(ti);
@@ -177,6 +169,16 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     types: [...typeIndex.keys()],
     dropped,
   };
+}
+
+/** Dense index of `key`, assigning the next one on first sight. */
+export function intern(index: Map<string, number>, key: string): number {
+  let i = index.get(key);
+  if (i === undefined) {
+    i = index.size;
+    index.set(key, i);
+  }
+  return i;
 }
 
 /** User x item matrix of summed weights over rows with `from <= time < until`. */

@@ -128,7 +128,9 @@ export async function generateDemo(outDir: string, options: Partial<DemoOptions>
   const categoryNames = [...new Set(products.map((p) => p.category))];
   const deptOfCategory = categoryNames.map((c) => DEPARTMENTS.findIndex((d) => d.categories.some((x) => x.name === c)));
   const byCategory = categoryNames.map(() => [] as number[]);
-  products.forEach((p, i) => byCategory[categoryNames.indexOf(p.category)]?.push(i));
+  products.forEach((p, i) => {
+    byCategory[categoryNames.indexOf(p.category)]?.push(i);
+  });
   // within-category popularity: Zipf over a random order
   const popularity = new Float64Array(products.length);
   for (const members of byCategory) {
@@ -206,8 +208,13 @@ export async function generateDemo(outDir: string, options: Partial<DemoOptions>
       for (const item of carted) {
         if (t >= end) break;
         const r = rng.next();
-        if (r < 0.55) emit("purchase", (t += 60 + rng.int(300)), item);
-        else if (r < 0.7) emit("cart_remove", (t += 30 + rng.int(120)), item);
+        if (r < 0.55) {
+          t += 60 + rng.int(300);
+          emit("purchase", t, item);
+        } else if (r < 0.7) {
+          t += 30 + rng.int(120);
+          emit("cart_remove", t, item);
+        }
       }
     };
 

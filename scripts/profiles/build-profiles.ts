@@ -28,8 +28,8 @@ export function buildProfiles(log: InteractionLog, model: ModelUserFactors, now 
   for (let i = 0; i < log.rows; i++) {
     if (purchaseType < 0 || log.type[i] !== purchaseType) continue;
     const u = log.user[i] as number;
-    let list = purchases.get(u);
-    if (!list) purchases.set(u, (list = []));
+    const list = purchases.get(u) ?? [];
+    purchases.set(u, list);
     list.push({ item: log.itemIds[log.item[i] as number] as string, ts: Math.floor(log.time[i] as number) });
   }
   const factorRow = new Map(model.userIds.map((id, i) => [id, i]));

@@ -1,0 +1,113 @@
+/**
+ * `npm start`: the quick start. Generates the demo shop, trains and exports the model, seeds local KV,
+ * renders a sample AMP email, then runs `wrangler dev` on 127.0.0.1:8787 and prints a ready-to-curl URL.
+ * Each step is skipped when its output already exists (delete build/, models/ or .wrangler/ to redo one).
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { mintToken } from "../core/token";
+import { readInteractionLog } from "./data/interaction-log";
+import { generateDemo } from "./demo/generate";
+import { renderRecsEmail } from "./email/render-email";
+import { ensureDevVars } from "./lib/dev-vars";
+import { buildProfiles, readUserFactors } from "./profiles/build-profiles";
+import { modelEntries, profileEntries, readModelArtifacts } from "./seed/kv-entries";
+import { bulkPut } from "./seed/wrangler-kv";
+import { trainAndExport } from "./train/pipeline";
+
+const HOST = "127.0.0.1";
+const PORT = Number(process.env.PORT ?? 8787);
+const DEMO_DIR = "build/demo";
+const SEED_MARK = ".wrangler/opentime-seeded.json";
+const DEMO_SENDER = "newsletter@shop.example";
+const log = (m: string) => console.log(`\x1b[36m[opentime]\x1b[0m ${m}`);
+
+async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const out = await fn();
+  log(`${name} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  return out;
+}
+
+const started = performance.now();
+const secret = ensureDevVars();
+
+if (!existsSync(join(DEMO_DIR, "summary.json"))) {
+  const s = await step("generated the demo shop", () => generateDemo(DEMO_DIR));
+  log(`  ${s.products} products in ${s.categories} categories, ${s.customers} customers, ${s.events} events`);
+} else log(`demo shop: reusing ${DEMO_DIR}`);
+
+let modelDir: string | null = null;
+if (existsSync("models/latest.json")) {
+  const latest = JSON.parse(await readFile("models/latest.json", "utf8")) as { dir: string };
+  if (existsSync(join(latest.dir, "manifest.json"))) modelDir = latest.dir;
+}
+if (!modelDir) {
+  const res = await step("trained and exported the model", () =>
+    trainAndExport({
+      data: join(DEMO_DIR, "events.csv"),
+      catalog: join(DEMO_DIR, "products.json"),
+      out: "models",
+      log: (m) => log(`  ${m}`),
+    }),
+  );
+  modelDir = res.dir;
+} else log(`model: reusing ${modelDir}`);
+
+const artifacts = await readModelArtifacts(modelDir);
+const version = artifacts.manifest.version;
+const seeded = existsSync(SEED_MARK)
+  ? (JSON.parse(await readFile(SEED_MARK, "utf8")) as { version: string }).version
+  : null;
+if (seeded !== version) {
+  await step("seeded local KV (model, catalog, profiles)", async () => {
+    const events = await readInteractionLog(join(DEMO_DIR, "events.csv"));
+    const profiles = buildProfiles(events, await readUserFactors(modelDir as string, version, artifacts.manifest.dims));
+    await bulkPut([
+      ...modelEntries(artifacts, false),
+      ...profileEntries(profiles),
+      ...modelEntries(artifacts, true).slice(-1),
+    ]);
+    await mkdir(".wrangler", { recursive: true });
+    await writeFile(SEED_MARK, JSON.stringify({ version, profiles: profiles.length, at: new Date().toISOString() }));
+  });
+} else log(`local KV: already seeded with ${version}`);
+const demoUser = (JSON.parse(await readFile(join(modelDir, "user-ids.json"), "utf8")) as string[])[0] ?? "unknown";
+
+const base = `http://${HOST}:${PORT}`;
+const token = await mintToken(secret, { user: demoUser, campaign: "demo", ttlSeconds: 30 * 86400 });
+const recsUrl = `${base}/v1/amp/recs?t=${token}&n=6`;
+const popular = artifacts.catalog.popular.slice(0, 3).map((i) => artifacts.catalog.items[i]);
+const email = await renderRecsEmail({
+  headline: "Picked for you",
+  recsUrl,
+  count: 6,
+  shopUrl: `${base}/demo/p/${popular[0]?.id ?? ""}`,
+  shopName: "the opentime demo shop",
+  items: popular.flatMap((it) =>
+    it
+      ? [{ title: it.title, price: `£${it.price.toFixed(2)}`, image: `${base}${it.image}`, url: `${base}${it.url}` }]
+      : [],
+  ),
+});
+await mkdir("build/email", { recursive: true });
+await Promise.all([
+  writeFile("build/email/recs-email.amp.html", email.amp),
+  writeFile("build/email/recs-email.html", email.html),
+  writeFile("build/email/recs-email.txt", email.text),
+]);
+log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s; starting wrangler dev on ${base}`);
+console.log(`
+  Recommendations for demo user ${demoUser} (model ${version}):
+    curl -s '${recsUrl}' \\
+      -H 'AMP-Email-Sender: ${DEMO_SENDER}'
+
+  Rendered AMP email:  build/email/recs-email.amp.html  (HTML part: build/email/recs-email.html)
+  Another user's token: npm run token -- --user c0000042 --campaign demo
+`);
+
+const child = spawn("npx", ["wrangler", "dev", "--ip", HOST, "--port", String(PORT)], { stdio: "inherit" });
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => child.kill(sig));
+child.on("exit", (code) => process.exit(code ?? 0));
