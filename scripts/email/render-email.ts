@@ -7,6 +7,9 @@ import type { AmpItem } from "../../core/catalog";
 /** Build-time delimiters; `{{ }}` stays for amp-mustache, which renders in the mail client. */
 const TAGS: [string, string] = ["[[", "]]"];
 export const TEMPLATE_DIR = "amp-templates";
+const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+/** Escapes only what HTML needs; mustache's default also rewrites `/` and `=`, which mangles URLs for link trackers. */
+const escapeHtml = (s: unknown) => String(s).replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch] as string);
 
 export interface RecsEmailInput {
   headline: string;
@@ -31,8 +34,8 @@ export async function renderRecsEmail(input: RecsEmailInput, dir = TEMPLATE_DIR)
   );
   const view = { ...input, items: input.items.slice(0, 3) };
   return {
-    amp: Mustache.render(amp as string, view, {}, TAGS),
-    html: Mustache.render(html as string, view, {}, TAGS),
+    amp: Mustache.render(amp as string, view, {}, { tags: TAGS, escape: escapeHtml }),
+    html: Mustache.render(html as string, view, {}, { tags: TAGS, escape: escapeHtml }),
     text: Mustache.render(text as string, view, {}, { tags: TAGS, escape: (s: string) => s }),
   };
 }

@@ -1,0 +1,43 @@
+/**
+ * Import boundaries: core/ is pure (no Node, no Workers, no app code), and the Worker and the training
+ * scripts never import each other.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith(".ts") ? [p] : [];
+  });
+}
+
+function imports(file: string): string[] {
+  const src = readFileSync(file, "utf8");
+  return [...src.matchAll(/(?:import|export)[^"']*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)].map(
+    (m) => (m[1] ?? m[2]) as string,
+  );
+}
+
+describe("import boundaries", () => {
+  it("core imports nothing but zod and itself", () => {
+    for (const f of files("core")) {
+      for (const i of imports(f)) expect(i === "zod" || i.startsWith("./"), `${f} imports ${i}`).toBe(true);
+    }
+  });
+
+  it("the worker never imports the scripts or Node built-ins", () => {
+    for (const f of files("worker")) {
+      for (const i of imports(f)) {
+        expect(i.includes("scripts/") || i.startsWith("node:"), `${f} imports ${i}`).toBe(false);
+      }
+    }
+  });
+
+  it("the scripts never import the worker", () => {
+    for (const f of files("scripts")) {
+      for (const i of imports(f)) expect(i.includes("worker/"), `${f} imports ${i}`).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,72 @@
+/** Sparse matrices and the interaction-log reader (mapping, weights, drop counts, gzip). */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { interactionMatrix, parseMapping, parseTime, readInteractionLog } from "../../scripts/data/interaction-log";
+import { csrFromCoo, rowData, rowIndices, transpose } from "../../scripts/data/sparse";
+
+describe("sparse", () => {
+  it("sums duplicates, sorts columns, and transposes", () => {
+    const m = csrFromCoo(2, 3, [0, 0, 1, 0], [2, 0, 1, 2], [1, 2, 3, 4]);
+    expect(Array.from(rowIndices(m, 0))).toEqual([0, 2]);
+    expect(Array.from(rowData(m, 0))).toEqual([2, 5]);
+    const t = transpose(m);
+    expect(t.rows).toBe(3);
+    expect(Array.from(rowIndices(t, 2))).toEqual([0]);
+    expect(Array.from(rowData(t, 1))).toEqual([3]);
+  });
+});
+
+describe("interaction log", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ot-log-"));
+
+  it("reads a mapped CSV (gzip), weighting and dropping with reasons", async () => {
+    const csv = [
+      "CustomerID,StockCode,InvoiceDate,Quantity",
+      "12346,85123A,2010-12-01 08:26:00,6",
+      "12346,71053,2010-12-01 08:26:00,2",
+      ",71053,2010-12-01 08:26:00,2",
+      "12347,85123A,2010-12-02 09:00:00,-1",
+      "12347,85123A,not a date,1",
+      "12347,22752,2010-12-02 09:00:00,3",
+    ].join("\n");
+    const path = join(dir, "log.csv.gz");
+    writeFileSync(path, gzipSync(csv));
+    const log = await readInteractionLog(path, {
+      mapping: parseMapping("user=CustomerID,item=StockCode,time=InvoiceDate,weight=Quantity"),
+    });
+    expect(log.rows).toBe(3);
+    expect(log.userIds).toEqual(["12346", "12347"]);
+    expect(log.dropped).toEqual({ "missing user": 1, "non-positive weight": 1, "bad time": 1 });
+    expect(log.time[0]).toBe(Date.UTC(2010, 11, 1, 8, 26) / 1000);
+    const m = interactionMatrix(log);
+    expect(Array.from(rowData(m, 0))).toEqual([6, 2]);
+  });
+
+  it("weights typed events and drops zero-weight types", async () => {
+    const path = join(dir, "events.csv");
+    writeFileSync(
+      path,
+      "user_id,item_id,ts,type\nu1,a,100,view\nu1,a,101,purchase\nu1,,102,email_open\nu2,b,103,cart_remove\n",
+    );
+    const log = await readInteractionLog(path);
+    expect(log.rows).toBe(2);
+    expect(Array.from(log.weight)).toEqual([1, 6]);
+    expect(log.dropped).toEqual({ "missing item": 1, "type weight 0 (cart_remove)": 1 });
+  });
+
+  it("names the missing column", async () => {
+    const path = join(dir, "bad.csv");
+    writeFileSync(path, "a,b\n1,2\n");
+    await expect(readInteractionLog(path)).rejects.toThrow(/column "user_id" not in/);
+  });
+
+  it("parses seconds, milliseconds and dates", () => {
+    expect(parseTime("1700000000")).toBe(1700000000);
+    expect(parseTime("1700000000000")).toBe(1700000000);
+    expect(parseTime("2011-12-09 12:50:00")).toBe(Date.UTC(2011, 11, 9, 12, 50) / 1000);
+    expect(() => parseMapping("user=a")).toThrow(/item/);
+  });
+});

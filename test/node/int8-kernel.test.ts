@@ -1,0 +1,96 @@
+/**
+ * The int8 kernel: quantization error bounds, ONNX TopK tie order, and bit-exact parity between the
+ * TypeScript reference and the exported ONNX graph run by onnxruntime-web (wasm, in Node).
+ */
+import * as ort from "onnxruntime-web";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  dequantizeItems,
+  dynamicQuantizeUint8,
+  quantizeItems,
+  roundHalfEven,
+  scoreInt8,
+  topK,
+} from "../../core/int8-kernel";
+import { buildScoringGraph } from "../../scripts/export/onnx-graph";
+import { Rng } from "../../scripts/lib/rng";
+
+describe("int8 kernel", () => {
+  it("rounds half to even", () => {
+    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, 2.6].map(roundHalfEven)).toEqual([0, 2, 2, -0, -2, -2, 2, 3]);
+  });
+
+  it("quantizes each item within half a step of its own scale", () => {
+    const rng = new Rng(3);
+    const n = 50;
+    const d = 16;
+    const f = Float32Array.from({ length: n * d }, () => rng.normal() * (rng.next() < 0.2 ? 5 : 0.2));
+    const q = quantizeItems(f, n, d);
+    const back = dequantizeItems(q);
+    for (let j = 0; j < n; j++) {
+      for (let k = 0; k < d; k++) {
+        expect(Math.abs((back[j * d + k] as number) - (f[j * d + k] as number))).toBeLessThanOrEqual(
+          (q.scales[j] as number) / 2 + 1e-6,
+        );
+      }
+    }
+  });
+
+  it("quantizes a user vector over a range that includes zero", () => {
+    const { q, scale, zeroPoint } = dynamicQuantizeUint8([0.5, 1, 2]);
+    expect(zeroPoint).toBe(0);
+    expect(scale).toBeCloseTo(2 / 255, 7);
+    // 1 / fround(2/255) is 127.49999... in float32 arithmetic, so 127 (as ONNX Runtime computes it)
+    expect(Array.from(q)).toEqual([64, 127, 255]);
+  });
+
+  it("orders equal scores by lower index first, and honours skip", () => {
+    expect(topK([1, 3, 3, 2, 3], 3).indices).toEqual([1, 2, 4]);
+    expect(topK([1, 3, 3, 2, 3], 3, (j) => j === 2).indices).toEqual([1, 4, 3]);
+    expect(topK([5], 3)).toEqual({ indices: [0], scores: [5] });
+  });
+});
+
+describe("ONNX graph parity (onnxruntime-web)", () => {
+  const rng = new Rng(11);
+  const n = 1500;
+  const d = 32;
+  const factors = Float32Array.from({ length: n * d }, () => rng.normal() * (rng.next() < 0.1 ? 1.5 : 0.3));
+  const bias = Float32Array.from({ length: n }, (_, j) => (j % 97 === 0 ? -1e30 : 0));
+  const items = quantizeItems(factors, n, d, bias);
+  let session: ort.InferenceSession;
+
+  beforeAll(async () => {
+    ort.env.wasm.numThreads = 1;
+    session = await ort.InferenceSession.create(buildScoringGraph(items, "test"));
+  });
+
+  it("returns exactly the reference top-k (indices and float32 scores) for 300 users", async () => {
+    let compared = 0;
+    for (let t = 0; t < 300; t++) {
+      const scale = t % 3 === 0 ? 0.01 : 1;
+      const user = Float32Array.from({ length: d }, () => rng.normal() * scale + (t % 5 === 0 ? 0.4 : 0));
+      if (t === 7) user.fill(0);
+      const k = 1 + (t % 25);
+      const out = await session.run({
+        user: new ort.Tensor("float32", user, [1, d]),
+        k: new ort.Tensor("int64", BigInt64Array.of(BigInt(k)), [1]),
+      });
+      const ref = topK(scoreInt8(items, user), k);
+      expect(Array.from(out.indices?.data as BigInt64Array, Number)).toEqual(ref.indices);
+      expect(Array.from(out.scores?.data as Float32Array)).toEqual(ref.scores);
+      compared++;
+    }
+    expect(compared).toBe(300);
+  });
+
+  it("never ranks an item whose bias excludes it", async () => {
+    const user = Float32Array.from({ length: d }, () => rng.normal());
+    const out = await session.run({
+      user: new ort.Tensor("float32", user, [1, d]),
+      k: new ort.Tensor("int64", BigInt64Array.of(100n), [1]),
+    });
+    const indices = Array.from(out.indices?.data as BigInt64Array, Number);
+    expect(indices.some((j) => j % 97 === 0)).toBe(false);
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * Synthetic implicit feedback with a known answer: users in G groups, items in G blocks; each user
+ * interacts with part of their own block (plus a little noise) and holds out more of it for testing.
+ */
+import { type Csr, csrFromCoo } from "../../../scripts/data/sparse";
+import { Rng } from "../../../scripts/lib/rng";
+
+export interface Planted {
+  train: Csr;
+  /** held-out items per user (all in the user's block) */
+  heldOut: Map<number, Set<number>>;
+  groupOfUser: number[];
+  groupOfItem: number[];
+}
+
+export function plantedBlocks(seed = 5, groups = 8, usersPerGroup = 50, itemsPerBlock = 30): Planted {
+  const rng = new Rng(seed);
+  const nUsers = groups * usersPerGroup;
+  const nItems = groups * itemsPerBlock;
+  const groupOfUser = Array.from({ length: nUsers }, (_, u) => u % groups);
+  const groupOfItem = Array.from({ length: nItems }, (_, i) => Math.floor(i / itemsPerBlock));
+  const r: number[] = [];
+  const c: number[] = [];
+  const v: number[] = [];
+  const heldOut = new Map<number, Set<number>>();
+  for (let u = 0; u < nUsers; u++) {
+    const g = groupOfUser[u] as number;
+    const block = Array.from({ length: itemsPerBlock }, (_, k) => g * itemsPerBlock + k).sort(() => rng.next() - 0.5);
+    for (const item of block.slice(0, 12)) {
+      r.push(u);
+      c.push(item);
+      v.push(1 + rng.int(3));
+    }
+    heldOut.set(u, new Set(block.slice(12, 16)));
+    r.push(u);
+    c.push(rng.int(nItems));
+    v.push(1);
+  }
+  return { train: csrFromCoo(nUsers, nItems, r, c, v), heldOut, groupOfUser, groupOfItem };
+}

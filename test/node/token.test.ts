@@ -1,0 +1,59 @@
+/** URL tokens: round trip, expiry, forgery, tampering, malformed input, secret rotation. */
+import { describe, expect, it } from "vitest";
+import { bytesToBase64Url } from "../../core/base64";
+import { MAX_TOKEN_LENGTH, mintToken, verifyToken } from "../../core/token";
+
+const SECRET = "a-test-secret-of-sufficient-length";
+const NOW = 1_800_000_000;
+
+describe("tokens", () => {
+  it("verifies what it minted, with the claims intact", async () => {
+    const t = await mintToken(SECRET, { user: "u-42", campaign: "spring", ttlSeconds: 3600, now: NOW });
+    const res = await verifyToken([SECRET], t, NOW + 10);
+    expect(res).toEqual({ ok: true, claims: { u: "u-42", c: "spring", e: NOW + 3600, v: 1 } });
+  });
+
+  it("refuses an expired token", async () => {
+    const t = await mintToken(SECRET, { user: "u", campaign: "c", ttlSeconds: 60, now: NOW });
+    expect(await verifyToken([SECRET], t, NOW + 60)).toEqual({ ok: false, reason: "expired" });
+  });
+
+  it("refuses a token signed with another secret", async () => {
+    const t = await mintToken("another-secret-that-is-long-enough", {
+      user: "u",
+      campaign: "c",
+      ttlSeconds: 60,
+      now: NOW,
+    });
+    expect(await verifyToken([SECRET], t, NOW)).toEqual({ ok: false, reason: "bad-signature" });
+  });
+
+  it("refuses tampered claims (user swapped, signature kept)", async () => {
+    const t = await mintToken(SECRET, { user: "alice", campaign: "c", ttlSeconds: 60, now: NOW });
+    const sig = t.split(".")[1];
+    const forged = `${bytesToBase64Url(new TextEncoder().encode(JSON.stringify({ u: "bob", c: "c", e: NOW + 60, v: 1 })))}.${sig}`;
+    expect(await verifyToken([SECRET], forged, NOW)).toEqual({ ok: false, reason: "bad-signature" });
+  });
+
+  it.each([
+    ["empty", "", "missing"],
+    ["no dot", "abc", "malformed"],
+    ["three parts", "a.b.c", "malformed"],
+    ["not base64url", "a+b.c/d", "malformed"],
+    ["short signature", "eyJ1IjoieCJ9.AAAA", "malformed"],
+    ["too long", "a".repeat(MAX_TOKEN_LENGTH + 1), "malformed"],
+  ])("refuses a malformed token (%s)", async (_name, token, reason) => {
+    expect(await verifyToken([SECRET], token, NOW)).toEqual({ ok: false, reason });
+  });
+
+  it("accepts tokens of the previous secret during rotation, and only while it is listed", async () => {
+    const t = await mintToken("old-secret-still-in-rotation", { user: "u", campaign: "c", ttlSeconds: 60, now: NOW });
+    expect((await verifyToken([SECRET, "old-secret-still-in-rotation"], t, NOW)).ok).toBe(true);
+    expect((await verifyToken([SECRET], t, NOW)).ok).toBe(false);
+  });
+
+  it("refuses everything when no secret is configured", async () => {
+    const t = await mintToken(SECRET, { user: "u", campaign: "c", ttlSeconds: 60, now: NOW });
+    expect(await verifyToken([], t, NOW)).toEqual({ ok: false, reason: "bad-signature" });
+  });
+});
