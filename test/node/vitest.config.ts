@@ -7,6 +7,7 @@ export default defineConfig({
     include: ["test/node/**/*.test.ts"],
     environment: "node",
     testTimeout: 120_000,
+    silent: "passed-only",
     hookTimeout: 180_000,
   },
 });

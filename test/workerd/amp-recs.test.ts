@@ -1,0 +1,324 @@
+/**
+ * GET /v1/amp/recs inside workerd with real KV and real onnxruntime-web: golden parity of the ONNX
+ * session with the TypeScript int8 reference, personalization, exclusions, the email CORS protocol,
+ * and every fallback (never a 5xx, always items).
+ */
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { base64ToBytes } from "../../core/base64";
+import type { Catalog } from "../../core/catalog";
+import { kvKeys } from "../../core/kv-keys";
+import type { Profile } from "../../core/profile";
+import { createScoringSession } from "../../worker/ort/ort-runtime";
+import { call, clearKv, fixture, type RecsBody, SENDER, seedModel, token } from "./support/harness";
+
+const catalog = () => JSON.parse(fixture().catalogJson) as Catalog;
+const popularIds = (n: number) =>
+  catalog()
+    .popular.slice(0, n)
+    .map((i) => catalog().items[i]?.id);
+const withFactors = () => fixture().profiles.find((p) => p.factors !== null) as Profile;
+
+async function recs(path: string, headers?: Record<string, string>) {
+  const res = await call(path, headers);
+  return {
+    res,
+    body: (res.status === 200 ? await res.json() : null) as RecsBody | null,
+    reason: res.headers.get("X-Opentime-Reason"),
+  };
+}
+
+describe("ONNX in workerd: golden cases", () => {
+  it("ORT top-k equals the TypeScript int8 reference exactly, and overlaps float top-10 by >= 0.9", async () => {
+    const f = fixture();
+    const session = await createScoringSession(base64ToBytes(f.onnxBase64));
+    expect(f.golden.length).toBeGreaterThanOrEqual(20);
+    let overlap = 0;
+    for (const g of f.golden) {
+      const out = await session.topK(Float32Array.from(g.vector), g.k);
+      expect(out.indices).toEqual(g.expectedIndices);
+      expect(out.scores).toEqual(g.expectedScores);
+      overlap += out.indices.filter((i) => g.floatTop10.includes(i)).length / 10;
+    }
+    expect(overlap / f.golden.length).toBeGreaterThanOrEqual(0.9);
+    await session.release();
+  });
+});
+
+describe("GET /v1/amp/recs", () => {
+  beforeEach(async () => {
+    await clearKv();
+    await seedModel();
+  });
+
+  it("personalizes for a known reader: n items, CORS v2 answered, model named", async () => {
+    const p = withFactors();
+    const { res, body, reason } = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=5`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("AMP-Email-Allow-Sender")).toBe(SENDER);
+    expect(res.headers.get("X-Opentime-Model")).toBe(fixture().version);
+    expect(res.headers.get("Cache-Control")).toBe("private, no-store");
+    expect(reason).toBe("personalized");
+    expect(body?.items).toHaveLength(5);
+    const item = body?.items[0];
+    expect(item?.url).toMatch(/^https:\/\/opentime\.test\/demo\/p\/p\d+$/);
+    expect(item?.image).toMatch(/^https:\/\/opentime\.test\/demo\/img\/p\d+\.svg$/);
+    expect(item?.price).toMatch(/^£\d+\.\d\d$/);
+  });
+
+  it("serves what the ONNX model ranks for the reader's factors, minus recent purchases", async () => {
+    const p = withFactors();
+    const f = fixture();
+    const manifest = JSON.parse(f.manifestJson) as { itemIds: string[] };
+    const session = await createScoringSession(base64ToBytes(f.onnxBase64));
+    const ranked = await session.topK(base64ToFloat(p.factors?.vector as string), 12);
+    const rankedIds = ranked.indices.map((i) => manifest.itemIds[i] as string);
+    // the reader bought the top two items yesterday: they must not come back
+    const bought = rankedIds.slice(0, 2);
+    const profile: Profile = {
+      ...p,
+      recentPurchases: bought.map((item) => ({ item, ts: Math.floor(Date.now() / 1000) - 86400 })),
+    };
+    await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(profile));
+    const { body, reason } = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=6`);
+    expect(reason).toBe("personalized");
+    expect(body?.items.map((i) => i.id)).toEqual(rankedIds.slice(2, 8));
+  });
+
+  it("keeps purchases older than the exclusion window", async () => {
+    const p = withFactors();
+    const f = fixture();
+    const manifest = JSON.parse(f.manifestJson) as { itemIds: string[] };
+    const session = await createScoringSession(base64ToBytes(f.onnxBase64));
+    const top =
+      manifest.itemIds[(await session.topK(base64ToFloat(p.factors?.vector as string), 1)).indices[0] as number];
+    const old = Math.floor(Date.now() / 1000) - 90 * 86400;
+    await env.OPENTIME_KV.put(
+      kvKeys.profile(p.userId),
+      JSON.stringify({ ...p, recentPurchases: [{ item: top, ts: old }] }),
+    );
+    const { body } = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=3`);
+    expect(body?.items[0]?.id).toBe(top);
+  });
+
+  it("clamps n to the allowed range instead of failing", async () => {
+    const t = await token(withFactors().userId);
+    expect((await recs(`/v1/amp/recs?t=${t}&n=500`)).body?.items).toHaveLength(6);
+    expect((await recs(`/v1/amp/recs?t=${t}&n=abc`)).body?.items).toHaveLength(6);
+    expect((await recs(`/v1/amp/recs?t=${t}&n=24`)).body?.items).toHaveLength(24);
+  });
+});
+
+describe("email CORS", () => {
+  beforeEach(async () => {
+    await clearKv();
+    await seedModel();
+  });
+
+  it("refuses a sender that is not on the allow-list (v2) with a clear error", async () => {
+    const res = await call(`/v1/amp/recs?t=${await token("x")}`, { "AMP-Email-Sender": "someone@elsewhere.example" });
+    expect(res.status).toBe(403);
+    expect(res.headers.get("AMP-Email-Allow-Sender")).toBeNull();
+    expect(await res.json()).toEqual({
+      error: { code: "SENDER_NOT_ALLOWED", message: "sender someone@elsewhere.example is not on the allow-list" },
+    });
+  });
+
+  it("accepts a wildcard domain entry, case-insensitively", async () => {
+    const res = await call(`/v1/amp/recs?t=${await token("x")}`, { "AMP-Email-Sender": "Promo@OpenTime.Example" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("AMP-Email-Allow-Sender")).toBe("Promo@OpenTime.Example");
+  });
+
+  it("speaks v1: echoes Origin, names the source origin, exposes the header", async () => {
+    const res = await call(`/v1/amp/recs?t=${await token("x")}&__amp_source_origin=${encodeURIComponent(SENDER)}`, {
+      Origin: "https://mail.google.com",
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBe("https://mail.google.com");
+    expect(res.headers.get("AMP-Access-Control-Allow-Source-Origin")).toBe(SENDER);
+    expect(res.headers.get("Access-Control-Expose-Headers")).toBe("AMP-Access-Control-Allow-Source-Origin");
+  });
+
+  it("answers Yahoo's Origin: null with credentials allowed", async () => {
+    const res = await call(`/v1/amp/recs?__amp_source_origin=${encodeURIComponent(SENDER)}`, { Origin: "null" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBe("null");
+    expect(res.headers.get("Access-Control-Allow-Credentials")).toBe("true");
+  });
+
+  it("refuses a v1 request from a sender not on the allow-list", async () => {
+    const res = await call(`/v1/amp/recs?__amp_source_origin=${encodeURIComponent("x@evil.example")}`, {
+      Origin: "https://mail.google.com",
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get("AMP-Access-Control-Allow-Source-Origin")).toBeNull();
+  });
+
+  it("prefers v2 when both are sent", async () => {
+    const res = await call(`/v1/amp/recs?__amp_source_origin=${encodeURIComponent("x@evil.example")}`, {
+      "AMP-Email-Sender": SENDER,
+      Origin: "https://mail.google.com",
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("AMP-Email-Allow-Sender")).toBe(SENDER);
+  });
+
+  it("refuses a request that is not from an AMP email client", async () => {
+    const res = await call("/v1/amp/recs", {});
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NOT_AMP_REQUEST");
+  });
+});
+
+describe("fallbacks: always 200 with items, and the reason", () => {
+  beforeEach(clearKv);
+
+  it("a forged, expired or malformed token gets popular items and no personal data", async () => {
+    await seedModel();
+    const p = withFactors();
+    const cases: [string, string][] = [
+      [await token(p.userId, 3600, "some-other-secret-of-enough-length"), "token-bad-signature"],
+      [await token(p.userId, -10), "token-expired"],
+      ["not-a-token", "token-malformed"],
+      ["", "token-missing"],
+    ];
+    for (const [t, reason] of cases) {
+      const r = await recs(`/v1/amp/recs?t=${t}&n=4`);
+      expect(r.res.status).toBe(200);
+      expect(r.reason).toBe(reason);
+      expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+    }
+  });
+
+  it("profile missing -> popular", async () => {
+    await seedModel();
+    const r = await recs(`/v1/amp/recs?t=${await token("nobody-we-know")}&n=4`);
+    expect(r.reason).toBe("profile-missing");
+    expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+  });
+
+  it("profile corrupt -> popular", async () => {
+    await seedModel();
+    await env.OPENTIME_KV.put(kvKeys.profile("broken"), "{not json");
+    const r = await recs(`/v1/amp/recs?t=${await token("broken")}&n=4`);
+    expect(r.res.status).toBe(200);
+    expect(r.reason).toBe("profile-invalid");
+    expect(r.body?.items).toHaveLength(4);
+  });
+
+  it("profile with factors of another model version -> popular, minus its recent purchases", async () => {
+    await seedModel();
+    const p = withFactors();
+    const bought = popularIds(1)[0] as string;
+    const stale: Profile = {
+      ...p,
+      factors: { model: "als-older", vector: p.factors?.vector as string },
+      recentPurchases: [{ item: bought, ts: Math.floor(Date.now() / 1000) - 3600 }],
+    };
+    await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(stale));
+    const r = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=3`);
+    expect(r.reason).toBe("profile-no-factors-for-model");
+    expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4).slice(1));
+  });
+
+  it("model missing (no ONNX bytes) -> popular from the catalog", async () => {
+    await seedModel({ onnx: null });
+    const r = await recs(`/v1/amp/recs?t=${await token(withFactors().userId)}&n=4`);
+    expect(r.res.status).toBe(200);
+    expect(r.reason).toBe("model-missing");
+    expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+  });
+
+  it("model corrupt (bytes do not match the manifest) -> popular", async () => {
+    const bytes = base64ToBytes(fixture().onnxBase64);
+    bytes[bytes.length - 100] = (bytes[bytes.length - 100] as number) ^ 0xff;
+    await seedModel({ onnx: bytes });
+    const r = await recs(`/v1/amp/recs?t=${await token(withFactors().userId)}&n=4`);
+    expect(r.res.status).toBe(200);
+    expect(r.reason).toBe("model-corrupt");
+    expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+  });
+
+  it("model bytes that ORT cannot parse (checksum matching) -> popular", async () => {
+    const garbage = new TextEncoder().encode("this is not an onnx model");
+    await seedModel({ onnx: garbage });
+    const manifest = JSON.parse(fixture().manifestJson);
+    const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", garbage))]
+      .map((b) => b.toString(16).padStart(2, "0"))
+      .join("");
+    await env.OPENTIME_KV.put(kvKeys.manifest(fixture().version), JSON.stringify({ ...manifest, onnxSha256: digest }));
+    const r = await recs(`/v1/amp/recs?t=${await token(withFactors().userId)}&n=4`);
+    expect(r.res.status).toBe(200);
+    expect(r.reason).toBe("model-corrupt");
+    expect(r.body?.items).toHaveLength(4);
+  });
+
+  it("a model trained for an unknown feature spec is never scored", async () => {
+    await seedModel();
+    const manifest = JSON.parse(fixture().manifestJson);
+    await env.OPENTIME_KV.put(
+      kvKeys.manifest(fixture().version),
+      JSON.stringify({ ...manifest, featureSpec: "future-spec/9" }),
+    );
+    const r = await recs(`/v1/amp/recs?t=${await token(withFactors().userId)}&n=4`);
+    expect(r.reason).toBe("model-spec-unknown");
+    expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+  });
+
+  it("no active model at all -> the stored fallback items", async () => {
+    await seedModel({ pointer: false });
+    const r = await recs(`/v1/amp/recs?t=${await token(withFactors().userId)}&n=4`);
+    expect(r.reason).toBe("model-pointer-missing");
+    expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+  });
+
+  it("nothing in KV at all -> still 200, an empty list and the reason", async () => {
+    const r = await recs(`/v1/amp/recs?t=${await token("x")}&n=4`);
+    expect(r.res.status).toBe(200);
+    expect(r.reason).toBe("model-pointer-missing+no-fallback");
+    expect(r.body).toEqual({ items: [] });
+  });
+
+  it("switches models with a KV write, no redeploy", async () => {
+    await seedModel({ pointer: false });
+    expect((await recs(`/v1/amp/recs?t=${await token(withFactors().userId)}`)).reason).toBe("model-pointer-missing");
+    await env.OPENTIME_KV.put(kvKeys.activeModel, JSON.stringify({ version: fixture().version, activatedAt: "now" }));
+    await new Promise((r) => setTimeout(r, 1100)); // MODEL_REFRESH_SECONDS=1 in tests
+    expect((await recs(`/v1/amp/recs?t=${await token(withFactors().userId)}`)).reason).toBe("personalized");
+  });
+});
+
+describe("other routes", () => {
+  beforeEach(async () => {
+    await clearKv();
+    await seedModel();
+  });
+
+  it("health names the serving model", async () => {
+    const res = await call("/v1/health", {});
+    expect(await res.json()).toEqual({
+      ok: true,
+      model: { version: fixture().version, items: catalog().items.length, dims: 64 },
+      reason: null,
+    });
+  });
+
+  it("unknown routes get a JSON 404", async () => {
+    const res = await call("/v1/nope", {});
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
+  });
+
+  it("demo product pictures are SVG", async () => {
+    const id = catalog().items[0]?.id;
+    const res = await call(`/demo/img/${id}.svg`, {});
+    expect(res.headers.get("Content-Type")).toBe("image/svg+xml");
+    expect(await res.text()).toMatch(/^<svg /);
+  });
+});
+
+function base64ToFloat(b64: string): Float32Array {
+  const bytes = base64ToBytes(b64);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}

@@ -1,0 +1,62 @@
+/** Seeds the fixture model into miniflare's KV and calls the Worker the way a mail client's proxy does. */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { inject } from "vitest";
+import { base64ToBytes } from "../../../core/base64";
+import { kvKeys } from "../../../core/kv-keys";
+import { mintToken } from "../../../core/token";
+import worker from "../../../worker/index";
+import { resetModelCache } from "../../../worker/model/model-store";
+import { TEST_TOKEN_SECRET } from "../fixture";
+
+export const SENDER = "newsletter@shop.example";
+export const fixture = () => inject("model");
+
+export async function clearKv(): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await env.OPENTIME_KV.list(cursor ? { cursor } : {});
+    await Promise.all(page.keys.map((k) => env.OPENTIME_KV.delete(k.name)));
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  resetModelCache();
+}
+
+/** Puts the fixture model, its catalog, fallback items, profiles and the active pointer into KV. */
+export async function seedModel(opts: { onnx?: Uint8Array | null; pointer?: boolean } = {}): Promise<void> {
+  const f = fixture();
+  const catalog = JSON.parse(f.catalogJson) as { items: unknown[]; popular: number[] };
+  await env.OPENTIME_KV.put(kvKeys.manifest(f.version), f.manifestJson);
+  await env.OPENTIME_KV.put(kvKeys.catalog(f.version), f.catalogJson);
+  const onnx = opts.onnx === undefined ? base64ToBytes(f.onnxBase64) : opts.onnx;
+  if (onnx) await env.OPENTIME_KV.put(kvKeys.onnx(f.version), onnx);
+  await env.OPENTIME_KV.put(
+    kvKeys.fallbackItems,
+    JSON.stringify({ items: catalog.popular.slice(0, 12).map((i) => catalog.items[i]) }),
+  );
+  for (const p of f.profiles) await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(p));
+  if (opts.pointer !== false) {
+    await env.OPENTIME_KV.put(
+      kvKeys.activeModel,
+      JSON.stringify({ version: f.version, activatedAt: new Date().toISOString() }),
+    );
+  }
+  resetModelCache();
+}
+
+export function token(user: string, ttlSeconds = 3600, secret = TEST_TOKEN_SECRET): Promise<string> {
+  return mintToken(secret, { user, campaign: "test", ttlSeconds });
+}
+
+export async function call(
+  path: string,
+  headers: Record<string, string> = { "AMP-Email-Sender": SENDER },
+): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(`https://opentime.test${path}`, { headers }), env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+export interface RecsBody {
+  items: { id: string; title: string; price: string; currency: string; image: string; url: string }[];
+}
