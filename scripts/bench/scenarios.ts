@@ -1,0 +1,118 @@
+/**
+ * Benchmark data sets as KV entries: the demo model (trained by `npm start` / `npm run train`) and a
+ * synthetic catalog of any size (random 64-factor items, quantized and exported like a real model).
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { bytesToBase64, float32ToBase64 } from "../../core/base64";
+import type { Catalog } from "../../core/catalog";
+import { ALS_USER_VECTOR_V1 } from "../../core/feature-spec";
+import { quantizeItems } from "../../core/int8-kernel";
+import { MANIFEST_SCHEMA_VERSION, type ModelManifest } from "../../core/manifest";
+import { PROFILE_SCHEMA_VERSION, type Profile } from "../../core/profile";
+import { buildScoringGraph, ONNX_OPSET } from "../export/onnx-graph";
+import { readScoringGraph } from "../export/read-scoring-graph";
+import { Rng } from "../lib/rng";
+import { type KvEntry, modelEntries, profileEntries, readModelArtifacts } from "../seed/kv-entries";
+
+export interface Scenario {
+  name: string;
+  items: number;
+  dims: number;
+  entries: KvEntry[];
+  users: string[];
+}
+
+const BENCH_USERS = 256;
+
+function benchEntries(q: Int8Array, scales: Float32Array, users: Float32Array, n: number, d: number): KvEntry[] {
+  const b64 = (a: ArrayBufferView) => bytesToBase64(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return [
+    { key: "bench:q", value: b64(q), base64: true },
+    { key: "bench:scales", value: b64(scales), base64: true },
+    { key: "bench:users", value: b64(users), base64: true },
+    { key: "bench:meta", value: JSON.stringify({ n, d }) },
+  ];
+}
+
+function profile(userId: string, model: string, vector: Float32Array): Profile {
+  return {
+    v: PROFILE_SCHEMA_VERSION,
+    userId,
+    updatedAt: new Date().toISOString(),
+    factors: { model, vector: float32ToBase64(vector) },
+    recentPurchases: [],
+  };
+}
+
+export async function demoScenario(modelDir: string): Promise<Scenario> {
+  const a = await readModelArtifacts(modelDir);
+  const d = a.manifest.dims;
+  const ids = (JSON.parse(await readFile(join(modelDir, "user-ids.json"), "utf8")) as string[]).slice(0, BENCH_USERS);
+  const buf = await readFile(join(modelDir, "user-factors.f32"));
+  const factors = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + ids.length * d * 4));
+  const items = readScoringGraph(a.onnx);
+  const profiles = ids.map((id, i) => profile(id, a.manifest.version, factors.subarray(i * d, (i + 1) * d)));
+  return {
+    name: `demo (${a.manifest.itemCount} items)`,
+    items: a.manifest.itemCount,
+    dims: d,
+    users: ids,
+    entries: [
+      ...modelEntries(a, true),
+      ...profileEntries(profiles),
+      ...benchEntries(items.q, items.scales, factors, items.n, d),
+    ],
+  };
+}
+
+export function syntheticScenario(n: number, d = 64, seed = 1): Scenario {
+  const rng = new Rng(seed);
+  const factors = Float32Array.from({ length: n * d }, () => rng.normal() * 0.3);
+  const items = quantizeItems(factors, n, d);
+  const version = `synthetic-${n}`;
+  const onnx = buildScoringGraph(items, version);
+  const catalog: Catalog = {
+    items: Array.from({ length: n }, (_, j) => ({
+      id: `s${String(j).padStart(6, "0")}`,
+      title: `Synthetic product ${j}`,
+      category: `Category ${j % 40}`,
+      price: 5 + (j % 200),
+      currency: "GBP",
+      image: `https://cdn.shop.example/img/s${j}.jpg`,
+      url: `https://shop.example/p/s${j}`,
+    })),
+    popular: Array.from({ length: 200 }, (_, j) => j),
+  };
+  const manifest: ModelManifest = {
+    schema: MANIFEST_SCHEMA_VERSION,
+    version,
+    kind: "als",
+    featureSpec: ALS_USER_VECTOR_V1,
+    createdAt: new Date().toISOString(),
+    dims: d,
+    itemCount: n,
+    itemIds: catalog.items.map((i) => i.id),
+    quantization: { scheme: "int8-per-item-symmetric+uint8-dynamic-user", opset: ONNX_OPSET },
+    onnxSha256: createHash("sha256").update(onnx).digest("hex"),
+    onnxBytes: onnx.length,
+    hyperparameters: {},
+    metrics: {},
+    training: { users: 0, items: n, interactions: 0, seconds: 0 },
+  };
+  const users = Float32Array.from({ length: BENCH_USERS * d }, () => rng.normal() * 0.3);
+  const ids = Array.from({ length: BENCH_USERS }, (_, i) => `bench-user-${i}`);
+  const profiles = ids.map((id, i) => profile(id, version, users.subarray(i * d, (i + 1) * d)));
+  return {
+    name: `synthetic (${n.toLocaleString("en")} items)`,
+    items: n,
+    dims: d,
+    users: ids,
+    entries: [
+      ...modelEntries({ dir: "", manifest, catalog, onnx }, true),
+      ...profileEntries(profiles),
+      ...benchEntries(items.q, items.scales, users, n, d),
+    ],
+  };
+}

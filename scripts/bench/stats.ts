@@ -1,0 +1,24 @@
+/** Summary statistics for latency samples (milliseconds). */
+
+export interface LatencySummary {
+  n: number;
+  mean: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export function summarize(samples: readonly number[]): LatencySummary {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] as number;
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    n: s.length,
+    mean: r(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)),
+    p50: r(q(0.5)),
+    p95: r(q(0.95)),
+    p99: r(q(0.99)),
+    max: r(s[s.length - 1] ?? 0),
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Runs the bundled bench entry in workerd through Miniflare (from Node), with KV persisted in a folder
+ * so that a fresh isolate (a new Miniflare) can be started on the same data for cold measurements.
+ * Modules are listed explicitly: Miniflare's auto-discovery trips on ORT's dynamic import(url).
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+import { base64ToBytes } from "../../core/base64";
+import type { KvEntry } from "../seed/kv-entries";
+
+export const BENCH_BUNDLE = "build/bench-bundle";
+export const BENCH_SENDER = "bench@opentime.example";
+export const BENCH_SECRET = "bench-secret-not-for-production-0123456789";
+
+export function bundleBenchWorker(): void {
+  const res = spawnSync(
+    "npx",
+    ["wrangler", "deploy", "worker/bench/bench-entry.ts", "--dry-run", "--outdir", BENCH_BUNDLE],
+    {
+      encoding: "utf8",
+    },
+  );
+  if (res.status !== 0) throw new Error(`bundling the bench worker failed:\n${res.stderr || res.stdout}`);
+}
+
+export function startWorkerd(persistDir: string): Miniflare {
+  const wasm = readdirSync(BENCH_BUNDLE).find((f) => f.endsWith(".wasm"));
+  if (!wasm) throw new Error(`no wasm module in ${BENCH_BUNDLE}`);
+  return new Miniflare({
+    modulesRoot: BENCH_BUNDLE,
+    modules: [
+      { type: "ESModule", path: join(BENCH_BUNDLE, "bench-entry.js") },
+      { type: "CompiledWasm", path: join(BENCH_BUNDLE, wasm) },
+    ],
+    compatibilityDate: "2026-04-26",
+    kvNamespaces: { OPENTIME_KV: "bench" },
+    kvPersist: persistDir,
+    bindings: {
+      TOKEN_SECRET: BENCH_SECRET,
+      AMP_ALLOWED_SENDERS: BENCH_SENDER,
+      EXCLUDE_PURCHASED_DAYS: "30",
+      MODEL_REFRESH_SECONDS: "3600",
+    },
+  });
+}
+
+export async function putEntries(mf: Miniflare, entries: readonly KvEntry[]): Promise<void> {
+  const kv = await mf.getKVNamespace("OPENTIME_KV");
+  for (let i = 0; i < entries.length; i += 64) {
+    await Promise.all(entries.slice(i, i + 64).map((e) => kv.put(e.key, e.base64 ? base64ToBytes(e.value) : e.value)));
+  }
+}
+
+/** Wall time of one request, in ms; the body is read so the whole response is counted. */
+export async function timedFetch(mf: Miniflare, path: string, headers: Record<string, string> = {}) {
+  const t0 = performance.now();
+  const res = await mf.dispatchFetch(`http://localhost${path}`, { headers });
+  const body = await res.text();
+  return { ms: performance.now() - t0, status: res.status, reason: res.headers.get("X-Opentime-Reason"), body };
+}
