@@ -85,6 +85,26 @@ describe("GET /v1/amp/recs", () => {
     expect(body?.items.map((i) => i.id)).toEqual(rankedIds.slice(2, 8));
   });
 
+  it("recovers the demo's planted tastes: served items match each reader's favourite categories", async () => {
+    const f = fixture();
+    const category = new Map(catalog().items.map((i) => [i.id, i.category]));
+    let personal = 0;
+    let generic = 0;
+    let readers = 0;
+    for (const p of f.profiles.filter((x) => x.factors)) {
+      const favourites = new Set(f.plantedCategories[p.userId]);
+      const { body, reason } = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=10`);
+      expect(reason).toBe("personalized");
+      personal += body?.items.filter((i) => favourites.has(category.get(i.id) as string)).length ?? 0;
+      generic += popularIds(10).filter((id) => favourites.has(category.get(id as string) as string)).length;
+      readers++;
+    }
+    expect(readers).toBeGreaterThanOrEqual(30);
+    // 3 favourites of 24 categories: chance is 1/8 of the items; popularity does about that
+    expect(personal / (readers * 10)).toBeGreaterThan(0.5);
+    expect(personal).toBeGreaterThan(3 * generic);
+  });
+
   it("keeps purchases older than the exclusion window", async () => {
     const p = withFactors();
     const f = fixture();
@@ -220,6 +240,41 @@ describe("fallbacks: always 200 with items, and the reason", () => {
     const r = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=3`);
     expect(r.reason).toBe("profile-no-factors-for-model");
     expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4).slice(1));
+  });
+
+  it("profile whose factors have the wrong length -> popular", async () => {
+    await seedModel();
+    const p = withFactors();
+    const short = { ...p, factors: { model: fixture().version, vector: btoa("\0".repeat(4 * 32)) } };
+    await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(short));
+    const r = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=4`);
+    expect(r.reason).toBe("profile-factor-dims");
+    expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+  });
+
+  it("KV failing on profile reads -> popular, not a 5xx", async () => {
+    await seedModel();
+    const real = env.OPENTIME_KV;
+    const failing = new Proxy(real, {
+      get(target, prop) {
+        if (prop !== "get") return Reflect.get(target, prop).bind(target);
+        return (key: string, ...rest: unknown[]) => {
+          if (key.startsWith("profile:")) return Promise.reject(new Error("KV GET failed: 503"));
+          return (target.get as (...a: unknown[]) => unknown).call(target, key, ...rest);
+        };
+      },
+    });
+    const res = await call(
+      `/v1/amp/recs?t=${await token(withFactors().userId)}&n=4`,
+      { "AMP-Email-Sender": SENDER },
+      {
+        ...env,
+        OPENTIME_KV: failing,
+      },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Opentime-Reason")).toBe("kv-error");
+    expect(((await res.json()) as RecsBody).items.map((i) => i.id)).toEqual(popularIds(4));
   });
 
   it("model missing (no ONNX bytes) -> popular from the catalog", async () => {

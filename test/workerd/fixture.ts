@@ -17,6 +17,8 @@ export interface ModelFixture {
   onnxBase64: string;
   golden: GoldenCaseFixture[];
   profiles: Profile[];
+  /** the demo generator's planted favourite categories for each profile's user */
+  plantedCategories: Record<string, string[]>;
 }
 
 export const TEST_TOKEN_SECRET = "workerd-test-secret-0123456789abcdef";

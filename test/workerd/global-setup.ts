@@ -25,6 +25,14 @@ export default async function setup(project: TestProject) {
     });
     const log = await readInteractionLog(join(base, "demo/events.csv"));
     const profiles = buildProfiles(log, await readUserFactors(dir, manifest.version, manifest.dims)).slice(0, 40);
+    const planted = Object.fromEntries(
+      readFileSync(join(base, "demo/customers.csv"), "utf8")
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((line) => line.split(","))
+        .map((cols) => [cols[0] as string, (cols[3] ?? "").split("|")]),
+    );
     const fixture: ModelFixture = {
       version: manifest.version,
       manifestJson: readFileSync(join(dir, "manifest.json"), "utf8"),
@@ -32,6 +40,7 @@ export default async function setup(project: TestProject) {
       onnxBase64: readFileSync(join(dir, "model.onnx")).toString("base64"),
       golden: JSON.parse(readFileSync(join(dir, "golden.json"), "utf8")),
       profiles,
+      plantedCategories: Object.fromEntries(profiles.map((p) => [p.userId, planted[p.userId] ?? []])),
     };
     project.provide("model", fixture);
   } finally {

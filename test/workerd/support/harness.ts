@@ -50,9 +50,10 @@ export function token(user: string, ttlSeconds = 3600, secret = TEST_TOKEN_SECRE
 export async function call(
   path: string,
   headers: Record<string, string> = { "AMP-Email-Sender": SENDER },
+  bindings: typeof env = env,
 ): Promise<Response> {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`https://opentime.test${path}`, { headers }), env, ctx);
+  const res = await worker.fetch(new Request(`https://opentime.test${path}`, { headers }), bindings, ctx);
   await waitOnExecutionContext(ctx);
   return res;
 }
