@@ -7,7 +7,7 @@
 
 import { type Csr, transpose } from "../data/sparse";
 import { Rng } from "../lib/rng";
-import type { Recommender } from "./recommender";
+import type { Recommender, TrainData } from "./recommender";
 
 export interface AlsOptions {
   /** latent dimensions of user and item factors */
@@ -50,7 +50,7 @@ export class ImplicitAls implements Recommender {
     this.options = { ...DEFAULT_ALS_OPTIONS, ...options };
   }
 
-  fit(matrix: Csr): void {
+  fit({ matrix }: TrainData): void {
     const { factors: f, iterations, seed, initScale } = this.options;
     const rng = new Rng(seed);
     const users = new Float64Array(matrix.rows * f).map(() => rng.normal() * initScale);

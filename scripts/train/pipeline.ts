@@ -63,9 +63,9 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
 
   const matrix = interactionMatrix(events);
   const als = new ImplicitAls(opts.als);
-  als.fit(matrix);
+  als.fit({ matrix });
   const popularity = new Popularity();
-  popularity.fit(matrix);
+  popularity.fit({ matrix });
   const f = als.options.factors;
   const n = events.itemIds.length;
 
@@ -129,9 +129,9 @@ export function holdoutMetrics(
   }
   if (relevant.size === 0) return {};
   const als = new ImplicitAls(alsOptions);
-  als.fit(train);
+  als.fit({ matrix: train });
   const pop = new Popularity();
-  pop.fit(train);
+  pop.fit({ matrix: train });
   const f = als.options.factors;
   const int8 = quantizeItems(als.itemFactors, train.cols, f);
   const k = 10;

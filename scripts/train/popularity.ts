@@ -1,12 +1,11 @@
-/** Popularity baseline: items ranked by number of distinct users; the same list for everyone. */
-import type { Csr } from "../data/sparse";
-import type { Recommender } from "./recommender";
+/** Popularity baseline: items ranked by number of distinct users (ties: lower index); the same list for everyone. */
+import type { Recommender, TrainData } from "./recommender";
 
 export class Popularity implements Recommender {
   readonly name = "popularity";
   private counts = new Float32Array(0);
 
-  fit(matrix: Csr): void {
+  fit({ matrix }: TrainData): void {
     const counts = new Float32Array(matrix.cols);
     for (let k = 0; k < matrix.indices.length; k++) {
       const j = matrix.indices[k] as number;

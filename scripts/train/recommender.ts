@@ -1,23 +1,33 @@
 /**
  * The one contract every recommender trainer implements (after benfred/implicit): fit on a users x items
- * implicit-feedback matrix, then score or recommend for a user index. One shared test suite
- * (test/node/recommender-contract.test.ts) runs against every implementation listed in `recommenders.ts`.
+ * implicit-feedback matrix (plus optional recency and item text), then score a user's items. One shared
+ * test suite (test/node/recommender-contract.test.ts) runs against every entry of `recommenders.ts`.
+ *
+ * Ties: `recommend` keeps the lower item index first. Callers that index items in popularity order
+ * (as the evaluation does) therefore break every tie by popularity.
  */
 import { topK } from "../../core/int8-kernel";
 import type { Csr } from "../data/sparse";
 
+export interface TrainData {
+  /** rows = users, cols = items, values = interaction strength > 0 (e.g. distinct invoices) */
+  matrix: Csr;
+  /** per stored value of `matrix`: the user's last interaction time with the item (unix s) */
+  lastTime?: Float64Array;
+  /** per item: text for content models (title, description, category) */
+  itemText?: readonly string[];
+}
+
 export interface Recommender {
   readonly name: string;
-  /** Learns from `matrix` (rows = users, cols = items, values = interaction strength > 0). */
-  fit(matrix: Csr): void;
-  /** A score for every item for user `user` (row index of the fitted matrix); higher ranks first. */
-  scores(user: number): Float32Array;
-  /** Hyperparameters as recorded in model manifests. */
+  fit(data: TrainData): void;
+  /** A score for every item for user `user` (row of the fitted matrix); higher ranks first. */
+  scores(user: number): ArrayLike<number>;
+  /** Hyperparameters as recorded in model manifests and reports. */
   hyperparameters(): Record<string, number | string | boolean>;
 }
 
 /** Top-n item indices for a user, skipping `exclude`d items; ties keep the lower index first. */
 export function recommend(model: Recommender, user: number, n: number, exclude?: ReadonlySet<number>): number[] {
-  const s = model.scores(user);
-  return topK(s, n, exclude ? (j) => exclude.has(j) : undefined).indices;
+  return topK(model.scores(user), n, exclude ? (j) => exclude.has(j) : undefined).indices;
 }

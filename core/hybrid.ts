@@ -1,0 +1,111 @@
+/**
+ * The hybrid recommender's scoring, shared by the trainer and the Worker: a logistic-regression
+ * re-ranker over repeat-awareness (the reader's own purchases: invoices, recency), the ALS score, the
+ * content score and item statistics. Linear, so every item is scored in O(items + own items).
+ * Two weight sets: `all` (re-buys allowed) and `novel` (discovery; own items are excluded by the caller).
+ */
+
+export const HYBRID_FEATURES = [
+  "own",
+  "log_invoices",
+  "recency_30d",
+  "recency_180d",
+  "invoice_share",
+  "als",
+  "content",
+  "log_buyers",
+  "repeat_rate",
+  "log_recent_buyers",
+] as const;
+
+export type HybridMode = "all" | "novel";
+
+export interface LinearWeights {
+  /** one weight per HYBRID_FEATURES entry, in order */
+  weights: number[];
+  intercept: number;
+}
+
+export interface HybridWeights {
+  features: readonly string[];
+  all: LinearWeights;
+  novel: LinearWeights;
+}
+
+/** Per-item statistics of the training window (exported with the model). */
+export interface ItemStats {
+  /** log(1 + distinct buyers) */
+  logBuyers: ArrayLike<number>;
+  /** share of buyers who bought the item on more than one invoice */
+  repeatRate: ArrayLike<number>;
+  /** log(1 + distinct buyers in the last 30 days of the window) */
+  logRecentBuyers: ArrayLike<number>;
+}
+
+export interface OwnItem {
+  /** model item index */
+  item: number;
+  /** distinct invoices with the item */
+  invoices: number;
+  /** last purchase, unix seconds */
+  lastTs: number;
+}
+
+const DAY = 86400;
+
+/** Feature row of one item (what the linear model sees). */
+export function hybridFeatureRow(
+  item: number,
+  own: OwnItem | undefined,
+  maxInvoices: number,
+  now: number,
+  als: number,
+  content: number,
+  stats: ItemStats,
+): number[] {
+  const c = own?.invoices ?? 0;
+  const age = own ? Math.max(0, now - own.lastTs) / DAY : Number.POSITIVE_INFINITY;
+  return [
+    own ? 1 : 0,
+    Math.log1p(c),
+    own ? Math.exp(-age / 30) : 0,
+    own ? Math.exp(-age / 180) : 0,
+    c / Math.max(1, maxInvoices),
+    als,
+    content,
+    stats.logBuyers[item] as number,
+    stats.repeatRate[item] as number,
+    stats.logRecentBuyers[item] as number,
+  ];
+}
+
+/** Hybrid logits for every item; `als` and `content` are that user's per-item scores. */
+export function hybridScores(
+  w: LinearWeights,
+  ownItems: readonly OwnItem[],
+  now: number,
+  als: ArrayLike<number>,
+  content: ArrayLike<number>,
+  stats: ItemStats,
+): Float64Array {
+  const n = als.length;
+  const out = new Float64Array(n);
+  const [, , , , , wAls, wContent, wBuyers, wRepeat, wRecent] = w.weights as number[];
+  for (let j = 0; j < n; j++) {
+    out[j] =
+      w.intercept +
+      (wAls as number) * (als[j] as number) +
+      (wContent as number) * (content[j] as number) +
+      (wBuyers as number) * (stats.logBuyers[j] as number) +
+      (wRepeat as number) * (stats.repeatRate[j] as number) +
+      (wRecent as number) * (stats.logRecentBuyers[j] as number);
+  }
+  let maxInvoices = 0;
+  for (const o of ownItems) maxInvoices = Math.max(maxInvoices, o.invoices);
+  for (const o of ownItems) {
+    if (o.item < 0 || o.item >= n) continue;
+    const row = hybridFeatureRow(o.item, o, maxInvoices, now, 0, 0, stats);
+    for (let f = 0; f < 5; f++) out[o.item] = (out[o.item] as number) + (w.weights[f] as number) * (row[f] as number);
+  }
+  return out;
+}

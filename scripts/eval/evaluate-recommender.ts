@@ -1,0 +1,62 @@
+/** Runs one fitted recommender over a split's test users: `all`, `novel` (own train items excluded) and `cold`. */
+import { rowIndices } from "../data/sparse";
+import { type Recommender, recommend } from "../train/recommender";
+import { evaluateRankings, type RankingMetrics } from "./ranking-metrics";
+import type { TemporalSplit } from "./temporal-split";
+
+export const K = 10;
+/** test users with at most this many distinct train items form the `cold` subgroup (scored like `all`) */
+export const COLD_MAX_ITEMS = 3;
+
+export type Variant = "all" | "novel" | "cold";
+
+export interface ProtocolMetrics {
+  ndcg_at_10: number;
+  precision_at_10: number;
+  recall_at_10: number;
+  map_at_10: number;
+  hit_rate_at_10: number;
+  coverage: number;
+  users: number;
+}
+
+function toProtocol(m: RankingMetrics): ProtocolMetrics {
+  return {
+    ndcg_at_10: m.ndcg_at_k,
+    precision_at_10: m.precision_at_k,
+    recall_at_10: m.recall_at_k,
+    map_at_10: m.map_at_k,
+    hit_rate_at_10: m.hit_rate_at_k,
+    coverage: m.coverage,
+    users: m.users,
+  };
+}
+
+export function evaluateVariant(
+  split: TemporalSplit,
+  variant: Variant,
+  rank: (user: number, exclude: ReadonlySet<number> | undefined) => number[],
+): ProtocolMetrics {
+  const relevant =
+    variant === "novel"
+      ? split.testNovel
+      : variant === "cold"
+        ? new Map([...split.testAll].filter(([u]) => rowIndices(split.train, u).length <= COLD_MAX_ITEMS))
+        : split.testAll;
+  const rankings = new Map<number, number[]>();
+  for (const u of relevant.keys()) {
+    const exclude = variant === "novel" ? new Set(rowIndices(split.train, u)) : undefined;
+    rankings.set(u, rank(u, exclude));
+  }
+  return toProtocol(evaluateRankings(rankings, relevant, K, split.train.cols));
+}
+
+export function evaluateModel(
+  split: TemporalSplit,
+  model: Recommender,
+  variants: readonly Variant[] = ["all", "novel", "cold"],
+) {
+  const out: Partial<Record<Variant, ProtocolMetrics>> = {};
+  for (const v of variants) out[v] = evaluateVariant(split, v, (u, ex) => recommend(model, u, K, ex));
+  return out;
+}

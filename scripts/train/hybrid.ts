@@ -1,0 +1,169 @@
+/**
+ * The hybrid recommender: implicit ALS + content (LSA) + repeat-awareness + item statistics, combined by
+ * logistic regression whose weights are tuned on the validation split (never on test). Scoring is
+ * core/hybrid.ts, the same code the Worker runs.
+ */
+
+import {
+  HYBRID_FEATURES,
+  type HybridMode,
+  type HybridWeights,
+  hybridFeatureRow,
+  hybridScores,
+  type ItemStats,
+  type LinearWeights,
+  type OwnItem,
+} from "../../core/hybrid";
+import { topK } from "../../core/int8-kernel";
+import { type Csr, rowData, rowIndices } from "../data/sparse";
+import { type AlsOptions, ImplicitAls } from "./als";
+import { ContentLsa, type ContentOptions } from "./content";
+import { fitLogistic } from "./logistic";
+import type { Recommender, TrainData } from "./recommender";
+
+const DAY = 86400;
+
+/** Used until `tune` has run: re-buys first, then ALS, content and popularity (hand-set, documented). */
+export const UNTUNED_WEIGHTS: HybridWeights = {
+  features: HYBRID_FEATURES,
+  all: { weights: [3, 1, 1, 0.5, 1, 20, 2, 0.3, 1, 0.2], intercept: -6 },
+  novel: { weights: [0, 0, 0, 0, 0, 20, 2, 0.3, 0, 0.2], intercept: -6 },
+};
+
+export interface HybridParts {
+  als: ImplicitAls;
+  content: ContentLsa;
+  stats: ItemStats;
+  /** "now" for recency features: the end of the training window */
+  now: number;
+}
+
+export function itemStats(matrix: Csr, lastTime: Float64Array | undefined, now: number): ItemStats {
+  const n = matrix.cols;
+  const buyers = new Float64Array(n);
+  const repeat = new Float64Array(n);
+  const recent = new Float64Array(n);
+  for (let k = 0; k < matrix.indices.length; k++) {
+    const j = matrix.indices[k] as number;
+    buyers[j] = (buyers[j] as number) + 1;
+    if ((matrix.data[k] as number) > 1) repeat[j] = (repeat[j] as number) + 1;
+    if (lastTime && (lastTime[k] as number) >= now - 30 * DAY) recent[j] = (recent[j] as number) + 1;
+  }
+  return {
+    logBuyers: Float32Array.from(buyers, (b) => Math.log1p(b)),
+    repeatRate: Float32Array.from(buyers, (b, j) => (b > 0 ? (repeat[j] as number) / b : 0)),
+    logRecentBuyers: Float32Array.from(recent, (r) => Math.log1p(r)),
+  };
+}
+
+export function ownItems(data: TrainData, user: number): OwnItem[] {
+  const items = rowIndices(data.matrix, user);
+  const counts = rowData(data.matrix, user);
+  const start = data.matrix.indptr[user] as number;
+  return Array.from(items, (item, k) => ({
+    item,
+    invoices: counts[k] as number,
+    lastTs: (data.lastTime?.[start + k] as number | undefined) ?? 0,
+  }));
+}
+
+function lastTimeOf(data: TrainData): number {
+  let t = 0;
+  for (const x of data.lastTime ?? []) t = Math.max(t, x);
+  return t;
+}
+
+export class HybridRecommender implements Recommender {
+  readonly name = "hybrid";
+  mode: HybridMode = "all";
+  weights: HybridWeights = UNTUNED_WEIGHTS;
+  parts: HybridParts | null = null;
+  private data: TrainData | null = null;
+
+  constructor(
+    readonly alsOptions: Partial<AlsOptions> = {},
+    readonly contentOptions: Partial<ContentOptions> = {},
+    /** the training window's end (recency features are measured from it); defaults to the last purchase */
+    private readonly windowEnd?: number,
+  ) {}
+
+  fit(data: TrainData): void {
+    const als = new ImplicitAls(this.alsOptions);
+    als.fit(data);
+    const content = new ContentLsa(this.contentOptions);
+    if (data.itemText) content.fit(data);
+    const now = this.windowEnd ?? lastTimeOf(data);
+    this.parts = { als, content, stats: itemStats(data.matrix, data.lastTime, now), now };
+    this.data = data;
+  }
+
+  private componentScores(user: number): { als: ArrayLike<number>; content: ArrayLike<number> } {
+    const p = this.parts as HybridParts;
+    const als = p.als.scores(user);
+    const content = p.content.dims > 0 ? p.content.scores(user) : new Float32Array(als.length);
+    return { als, content };
+  }
+
+  scores(user: number): Float64Array {
+    const p = this.parts;
+    if (!p || !this.data) throw new Error("not fitted");
+    const { als, content } = this.componentScores(user);
+    const w: LinearWeights = this.weights[this.mode];
+    return hybridScores(w, ownItems(this.data, user), p.now, als, content, p.stats);
+  }
+
+  /** Training rows for the re-ranker: per user, own items + ALS top-100 + content top-50 + 30 most popular. */
+  candidateRows(user: number, mode: HybridMode): { items: number[]; rows: number[][] } {
+    const p = this.parts as HybridParts;
+    const data = this.data as TrainData;
+    const own = ownItems(data, user);
+    const ownMap = new Map(own.map((o) => [o.item, o]));
+    const { als, content } = this.componentScores(user);
+    const skip = mode === "novel" ? (j: number) => ownMap.has(j) : undefined;
+    const cands = new Set<number>(mode === "novel" ? [] : own.map((o) => o.item));
+    for (const j of topK(als, 100, skip).indices) cands.add(j);
+    for (const j of topK(content, 50, skip).indices) cands.add(j);
+    for (const j of topK(p.stats.logBuyers, 30, skip).indices) cands.add(j);
+    const maxInvoices = Math.max(0, ...own.map((o) => o.invoices));
+    const items = [...cands];
+    return {
+      items,
+      rows: items.map((j) =>
+        hybridFeatureRow(j, ownMap.get(j), maxInvoices, p.now, als[j] as number, content[j] as number, p.stats),
+      ),
+    };
+  }
+
+  /** Fits both weight sets by logistic regression on a validation split's relevance (`all`, `novel`). */
+  tune(
+    relevantAll: ReadonlyMap<number, ReadonlySet<number>>,
+    relevantNovel: ReadonlyMap<number, ReadonlySet<number>>,
+  ): HybridWeights {
+    const fitMode = (mode: HybridMode, relevant: ReadonlyMap<number, ReadonlySet<number>>): LinearWeights => {
+      const x: number[] = [];
+      const y: number[] = [];
+      for (const [u, rel] of relevant) {
+        const { items, rows } = this.candidateRows(u, mode);
+        items.forEach((j, i) => {
+          x.push(...(rows[i] as number[]));
+          y.push(rel.has(j) ? 1 : 0);
+        });
+      }
+      const m = fitLogistic(Float64Array.from(x), Uint8Array.from(y), HYBRID_FEATURES.length, { l2: 1 });
+      return { weights: m.weights, intercept: m.intercept };
+    };
+    this.weights = {
+      features: HYBRID_FEATURES,
+      all: fitMode("all", relevantAll),
+      novel: fitMode("novel", relevantNovel),
+    };
+    return this.weights;
+  }
+
+  hyperparameters() {
+    return {
+      als: JSON.stringify(this.parts?.als.options ?? this.alsOptions),
+      content: JSON.stringify(this.contentOptions),
+    };
+  }
+}
