@@ -14,7 +14,7 @@ import {
   type LinearWeights,
   type OwnItem,
 } from "../../core/hybrid";
-import { topK } from "../../core/int8-kernel";
+import { type QuantizedItems, quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
 import { type Csr, rowData, rowIndices } from "../data/sparse";
 import { type AlsOptions, ImplicitAls } from "./als";
 import { ContentLsa, type ContentOptions } from "./content";
@@ -92,15 +92,38 @@ export class HybridRecommender implements Recommender {
     als.fit(data);
     const content = new ContentLsa(this.contentOptions);
     if (data.itemText) content.fit(data);
+    this.fitWith(data, als, content);
+  }
+
+  /** Uses component models already fitted on `data` (saves refitting them). */
+  fitWith(data: TrainData, als: ImplicitAls, content: ContentLsa): void {
     const now = this.windowEnd ?? lastTimeOf(data);
     this.parts = { als, content, stats: itemStats(data.matrix, data.lastTime, now), now };
     this.data = data;
   }
 
+  /** When set, ALS and content scores come from their int8 tables, exactly as the exported ONNX graphs score. */
+  quantized: { als: QuantizedItems; content: QuantizedItems | null } | null = null;
+
+  quantize(): void {
+    const p = this.parts as HybridParts;
+    const f = p.als.options.factors;
+    this.quantized = {
+      als: quantizeItems(p.als.itemFactors, p.als.itemFactors.length / f, f),
+      content:
+        p.content.dims > 0
+          ? quantizeItems(p.content.itemVectors, p.content.itemVectors.length / p.content.dims, p.content.dims)
+          : null,
+    };
+  }
+
   private componentScores(user: number): { als: ArrayLike<number>; content: ArrayLike<number> } {
     const p = this.parts as HybridParts;
-    const als = p.als.scores(user);
-    const content = p.content.dims > 0 ? p.content.scores(user) : new Float32Array(als.length);
+    const q = this.quantized;
+    const als = q ? scoreInt8(q.als, p.als.userVector(user)) : p.als.scores(user);
+    let content: ArrayLike<number> = new Float32Array(als.length);
+    if (p.content.dims > 0)
+      content = q?.content ? scoreInt8(q.content, p.content.userVector(user)) : p.content.scores(user);
     return { als, content };
   }
 

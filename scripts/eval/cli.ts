@@ -1,0 +1,38 @@
+/**
+ * `npm run evaluate -- --data <file> [--test-days 30] [--out build/evaluation] [--segments kmeans|dbscan]`
+ * Runs the temporal-30d protocol for every model; prints the JSON document on stdout, writes it with
+ * report.md and SVG charts to --out. Progress goes to stderr.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { writeReport } from "../report/write-report";
+import { runEvaluation } from "./run-evaluation";
+
+const { values } = parseArgs({
+  options: {
+    data: { type: "string" },
+    "test-days": { type: "string", default: "30" },
+    out: { type: "string", default: "build/evaluation" },
+    segments: { type: "string", default: "kmeans" },
+  },
+});
+if (!values.data) {
+  console.error(
+    "usage: npm run evaluate -- --data <purchases.csv[.gz]> [--test-days 30] [--out dir] [--segments kmeans|dbscan]",
+  );
+  process.exit(2);
+}
+const method = values.segments === "dbscan" ? "dbscan" : "kmeans";
+try {
+  const res = await runEvaluation({ data: values.data, testDays: Number(values["test-days"]), segments: { method } });
+  const out = values.out as string;
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, "evaluation.json"), `${JSON.stringify(res.document, null, 2)}\n`);
+  await writeReport(out, res.document, res.log, res.engagement, res.test.cutoff);
+  console.log(JSON.stringify(res.document, null, 2));
+  console.error(`report: ${join(out, "report.md")}`);
+} catch (e) {
+  console.error(`evaluate failed: ${(e as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,119 @@
+/**
+ * Customer segmentation on standardized log-RFM: K-Means with k chosen by silhouette over a range
+ * (seeded), or DBSCAN; each segment described in words from its centroid.
+ */
+import type { SegmentModel } from "../../core/segments";
+import { dbscan, kmeans, silhouette } from "./kmeans";
+import { type CustomerFeatures, logRfm, RFM_FEATURES } from "./rfm";
+
+export interface SegmentOptions {
+  method: "kmeans" | "dbscan";
+  kMin: number;
+  kMax: number;
+  seed: number;
+  /** DBSCAN radius in standardized units */
+  eps: number;
+  /** DBSCAN core-point neighbourhood size */
+  minPoints: number;
+}
+
+export const DEFAULT_SEGMENT_OPTIONS: SegmentOptions = {
+  method: "kmeans",
+  kMin: 3,
+  kMax: 10,
+  seed: 7,
+  eps: 0.35,
+  minPoints: 15,
+};
+
+export interface SegmentFit {
+  model: SegmentModel;
+  labels: Int32Array;
+  silhouette: number;
+  silhouetteByK: Record<string, number>;
+  /** standardized points, for charts */
+  points: Float64Array;
+}
+
+export function fitSegments(customers: readonly CustomerFeatures[], options: Partial<SegmentOptions> = {}): SegmentFit {
+  const opts = { ...DEFAULT_SEGMENT_OPTIONS, ...options };
+  const n = customers.length;
+  const d = RFM_FEATURES.length;
+  if (n < opts.kMin) throw new Error(`${n} customers are too few to segment`);
+  const raw = customers.map(logRfm);
+  const mean = Array.from({ length: d }, (_, t) => raw.reduce((a, r) => a + (r[t] as number), 0) / n);
+  const sd = Array.from(
+    { length: d },
+    (_, t) => Math.sqrt(raw.reduce((a, r) => a + ((r[t] as number) - (mean[t] as number)) ** 2, 0) / n) || 1,
+  );
+  const x = new Float64Array(n * d);
+  raw.forEach((r, i) => {
+    for (let t = 0; t < d; t++)
+      x[i * d + t] = Math.fround((Math.fround(r[t] as number) - (mean[t] as number)) / (sd[t] as number));
+  });
+  let labels: Int32Array;
+  let centroids: number[][];
+  const silhouetteByK: Record<string, number> = {};
+  if (opts.method === "dbscan") {
+    labels = dbscan(x, n, d, opts.eps, opts.minPoints);
+    const k = Math.max(...labels) + 1;
+    centroids = Array.from({ length: k }, (_, j) => {
+      const members = [...labels.keys()].filter((i) => labels[i] === j);
+      return Array.from(
+        { length: d },
+        (_, t) => members.reduce((a, i) => a + (x[i * d + t] as number), 0) / members.length,
+      );
+    });
+  } else {
+    let best: { k: number; s: number; labels: Int32Array; centroids: Float64Array } | null = null;
+    for (let k = opts.kMin; k <= Math.min(opts.kMax, n - 1); k++) {
+      const r = kmeans(x, n, d, k, opts.seed);
+      const s = silhouette(x, n, d, r.labels);
+      silhouetteByK[k] = s;
+      if (!best || s > best.s) best = { k, s, labels: r.labels, centroids: r.centroids };
+    }
+    const b = best as NonNullable<typeof best>;
+    labels = b.labels;
+    centroids = Array.from({ length: b.k }, (_, j) => Array.from(b.centroids.subarray(j * d, (j + 1) * d)));
+  }
+  const sizes = centroids.map((_, j) => labels.filter((l) => l === j).length);
+  const model: SegmentModel = {
+    features: RFM_FEATURES,
+    mean,
+    sd,
+    centroids,
+    segments: centroids.map((c, j) => {
+      const raw = c.map((z, t) => Math.expm1(z * (sd[t] as number) + (mean[t] as number)));
+      const { name, description } = describeSegment(c, raw);
+      return { id: j, name, description, size: sizes[j] as number, share: (sizes[j] as number) / n };
+    }),
+  };
+  return { model, labels, silhouette: silhouette(x, n, d, labels), silhouetteByK, points: x };
+}
+
+/** Words for a centroid: z-scores say how it compares, raw values say how much. */
+export function describeSegment(z: readonly number[], raw: readonly number[]): { name: string; description: string } {
+  const [zr, zf, zm] = z as [number, number, number];
+  const [r, f, m] = raw as [number, number, number];
+  const active = zr < -0.4;
+  const lapsed = zr > 0.6;
+  const frequent = zf > 0.5;
+  const rare = zf < -0.5;
+  const big = zm > 0.5;
+  const small = zm < -0.5;
+  let name: string;
+  if (active && frequent && big) name = "Champions";
+  else if (lapsed && big) name = "Lapsed big spenders";
+  else if (lapsed && rare) name = "Lapsed one-off buyers";
+  else if (lapsed) name = "Drifting away";
+  else if (active && rare) name = "New or occasional buyers";
+  else if (frequent || big) name = "Loyal regulars";
+  else if (active) name = "Recent developing buyers";
+  else if (small) name = "Small-basket shoppers";
+  else name = "Steady middle";
+  const description =
+    `${active ? "bought recently" : lapsed ? "have not bought for a long time" : "bought a while ago"} ` +
+    `(typically ${Math.round(r)} days ago), ${frequent ? "frequent" : rare ? "rare" : "average"} buyers ` +
+    `(~${f.toFixed(f < 10 ? 1 : 0)} orders), ${big ? "high" : small ? "low" : "average"} spend (~${Math.round(m).toLocaleString("en")})`;
+  return { name, description };
+}
