@@ -1,9 +1,17 @@
 /** Registry of recommender trainers: every entry passes the shared contract suite. */
 import { ImplicitAls } from "./als";
+import { ContentLsa } from "./content";
+import { HybridRecommender } from "./hybrid";
+import { ItemKnn } from "./item-knn";
 import { Popularity } from "./popularity";
 import type { Recommender } from "./recommender";
+import { RepeatPurchases } from "./repeat";
 
 export const RECOMMENDERS: Readonly<Record<string, (seed: number) => Recommender>> = {
-  als: (seed) => new ImplicitAls({ seed, factors: 16, iterations: 10 }),
   popularity: () => new Popularity(),
+  repeat: () => new RepeatPurchases(),
+  item_knn: () => new ItemKnn(),
+  als: (seed) => new ImplicitAls({ seed, factors: 16, iterations: 10 }),
+  content: (seed) => new ContentLsa({ seed, dims: 16 }),
+  hybrid: (seed) => new HybridRecommender({ seed, factors: 16, iterations: 10 }, { seed, dims: 16 }),
 };

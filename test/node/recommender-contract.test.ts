@@ -3,18 +3,22 @@
  * the answer ALS must find on planted structure: far better than popularity.
  */
 import { describe, expect, it } from "vitest";
+import { HYBRID_FEATURES } from "../../core/hybrid";
 import { rowIndices } from "../../scripts/data/sparse";
 import { ImplicitAls } from "../../scripts/train/als";
+import { ContentLsa } from "../../scripts/train/content";
+import { HybridRecommender } from "../../scripts/train/hybrid";
 import { Popularity } from "../../scripts/train/popularity";
 import { type Recommender, recommend } from "../../scripts/train/recommender";
 import { RECOMMENDERS } from "../../scripts/train/recommenders";
+import { RepeatPurchases } from "../../scripts/train/repeat";
 import { plantedBlocks } from "./support/planted";
 
 const data = plantedBlocks();
 
 describe.each(Object.entries(RECOMMENDERS))("recommender contract: %s", (_name, make) => {
   const model = make(1);
-  model.fit({ matrix: data.train });
+  model.fit(data.data);
 
   it("scores every item with a finite number", () => {
     const s = model.scores(0);
@@ -32,7 +36,7 @@ describe.each(Object.entries(RECOMMENDERS))("recommender contract: %s", (_name, 
 
   it("is deterministic for a seed", () => {
     const again = make(1);
-    again.fit({ matrix: data.train });
+    again.fit(data.data);
     expect(recommend(again, 7, 10)).toEqual(recommend(model, 7, 10));
   });
 
@@ -55,12 +59,59 @@ function blockShareAndHits(model: Recommender) {
   return { blockShare: inBlock / total, hitsPerUser: hits / data.train.rows };
 }
 
+describe("planted structure: what each model must find", () => {
+  it("content recovers the blocks from item text alone, far better than popularity", () => {
+    const content = new ContentLsa({ dims: 16 });
+    content.fit(data.data);
+    const pop = new Popularity();
+    pop.fit(data.data);
+    expect(blockShareAndHits(content).blockShare).toBeGreaterThan(0.9);
+    expect(blockShareAndHits(content).hitsPerUser).toBeGreaterThan(3 * blockShareAndHits(pop).hitsPerUser);
+  });
+
+  it("repeat ranks the user's own items first: most invoices, then most recent", () => {
+    const repeat = new RepeatPurchases();
+    repeat.fit(data.data);
+    const u = 11;
+    const own = Array.from(rowIndices(data.train, u));
+    const start = data.train.indptr[u] as number;
+    const expected = own
+      .map((item, k) => ({
+        item,
+        n: data.train.data[start + k] as number,
+        t: data.data.lastTime?.[start + k] as number,
+      }))
+      .sort((a, b) => b.n - a.n || b.t - a.t)
+      .map((x) => x.item);
+    expect(recommend(repeat, u, own.length)).toEqual(expected);
+    // then popularity (index) order
+    expect(recommend(repeat, u, own.length + 1).at(-1)).toBe(
+      [...Array(data.train.cols).keys()].find((j) => !own.includes(j)),
+    );
+  });
+
+  it("the hybrid, tuned on held-out relevance, weighs ALS positively and keeps ALS's accuracy", () => {
+    const hybrid = new HybridRecommender({ factors: 16, iterations: 10, seed: 1 }, { dims: 16 });
+    hybrid.fit(data.data);
+    const relevant = new Map([...data.heldOut].map(([u, s]) => [u, s as ReadonlySet<number>]));
+    const w = hybrid.tune(relevant, relevant);
+    expect(w.novel.weights[HYBRID_FEATURES.indexOf("als")]).toBeGreaterThan(0);
+    hybrid.mode = "novel";
+    const pop = new Popularity();
+    pop.fit(data.data);
+    const alsAlone = blockShareAndHits(hybrid.parts?.als as ImplicitAls).hitsPerUser;
+    const tuned = blockShareAndHits(hybrid).hitsPerUser;
+    expect(tuned).toBeGreaterThanOrEqual(0.95 * alsAlone);
+    expect(tuned).toBeGreaterThan(3 * blockShareAndHits(pop).hitsPerUser);
+  });
+});
+
 describe("implicit ALS on planted structure", () => {
   it("recovers the planted blocks far better than popularity", () => {
     const als = new ImplicitAls({ factors: 16, iterations: 10, seed: 1 });
-    als.fit({ matrix: data.train });
+    als.fit(data.data);
     const pop = new Popularity();
-    pop.fit({ matrix: data.train });
+    pop.fit(data.data);
     const a = blockShareAndHits(als);
     const p = blockShareAndHits(pop);
     expect(a.blockShare).toBeGreaterThan(0.9);
@@ -70,7 +121,7 @@ describe("implicit ALS on planted structure", () => {
 
   it("decreases its training loss", () => {
     const als = new ImplicitAls({ factors: 16, iterations: 6, seed: 2 });
-    als.fit({ matrix: data.train });
+    als.fit(data.data);
     const h = als.lossHistory;
     expect(h).toHaveLength(6);
     expect(h[h.length - 1]).toBeLessThan(h[0] as number);
@@ -78,7 +129,7 @@ describe("implicit ALS on planted structure", () => {
 
   it("fits factors of the configured shape", () => {
     const als = new ImplicitAls({ factors: 8, iterations: 2 });
-    als.fit({ matrix: data.train });
+    als.fit(data.data);
     expect(als.userFactors.length).toBe(data.train.rows * 8);
     expect(als.itemFactors.length).toBe(data.train.cols * 8);
   });

@@ -1,17 +1,23 @@
 /**
  * Synthetic implicit feedback with a known answer: users in G groups, items in G blocks; each user
  * interacts with part of their own block (plus a little noise) and holds out more of it for testing.
+ * Items carry text whose words are specific to their block, and every interaction a time.
  */
 import { type Csr, csrFromCoo } from "../../../scripts/data/sparse";
 import { Rng } from "../../../scripts/lib/rng";
+import type { TrainData } from "../../../scripts/train/recommender";
 
 export interface Planted {
   train: Csr;
+  data: TrainData;
   /** held-out items per user (all in the user's block) */
   heldOut: Map<number, Set<number>>;
   groupOfUser: number[];
   groupOfItem: number[];
 }
+
+const BLOCK_WORDS = ["lamp", "rug", "mug", "fern", "towel", "puzzle", "candle", "vase", "quilt", "kettle"];
+const SHARED_WORDS = ["classic", "modern", "oak", "linen", "small", "large", "blue", "green"];
 
 export function plantedBlocks(seed = 5, groups = 8, usersPerGroup = 50, itemsPerBlock = 30): Planted {
   const rng = new Rng(seed);
@@ -36,5 +42,11 @@ export function plantedBlocks(seed = 5, groups = 8, usersPerGroup = 50, itemsPer
     c.push(rng.int(nItems));
     v.push(1);
   }
-  return { train: csrFromCoo(nUsers, nItems, r, c, v), heldOut, groupOfUser, groupOfItem };
+  const train = csrFromCoo(nUsers, nItems, r, c, v);
+  const lastTime = Float64Array.from(train.indices, () => 1_700_000_000 + rng.int(300 * 86400));
+  const itemText = groupOfItem.map(
+    (g) =>
+      `${rng.pick(SHARED_WORDS)} ${rng.pick(SHARED_WORDS)} ${BLOCK_WORDS[g % BLOCK_WORDS.length]} ${BLOCK_WORDS[g % BLOCK_WORDS.length]}s`,
+  );
+  return { train, data: { matrix: train, lastTime, itemText }, heldOut, groupOfUser, groupOfItem };
 }

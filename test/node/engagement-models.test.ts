@@ -1,0 +1,137 @@
+/** Logistic regression, clustering (with its ONNX export), and send time, on data with known answers. */
+import * as ort from "onnxruntime-web";
+import { describe, expect, it } from "vitest";
+import { assignSegment } from "../../core/segments";
+import { bestHours, hourOfWeek } from "../../core/send-time";
+import { fitSendTime } from "../../scripts/engagement/send-time";
+import { buildSegmentGraph } from "../../scripts/export/segment-graph";
+import { Rng } from "../../scripts/lib/rng";
+import { dbscan, kmeans, silhouette } from "../../scripts/segments/kmeans";
+import type { CustomerFeatures } from "../../scripts/segments/rfm";
+import { describeSegment, fitSegments } from "../../scripts/segments/segmenter";
+import { fitLogistic, predictLogit, sigmoid } from "../../scripts/train/logistic";
+
+describe("logistic regression", () => {
+  it("recovers planted coefficients", () => {
+    const rng = new Rng(4);
+    const n = 60_000;
+    const x = new Float64Array(n * 2);
+    const y = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const a = rng.normal() * 2 + 1;
+      const b = rng.normal();
+      x[i * 2] = a;
+      x[i * 2 + 1] = b;
+      y[i] = rng.next() < sigmoid(-0.5 + 1.5 * a - 2 * b) ? 1 : 0;
+    }
+    const m = fitLogistic(x, y, 2, { l2: 0.01 });
+    // standard errors at this n are ~0.02-0.03: allow about three
+    expect(Math.abs(m.intercept - -0.5)).toBeLessThan(0.08);
+    expect(Math.abs((m.weights[0] as number) - 1.5)).toBeLessThan(0.08);
+    expect(Math.abs((m.weights[1] as number) - -2)).toBeLessThan(0.08);
+    expect(predictLogit(m, [0, 0])).toBeCloseTo(m.intercept);
+  });
+});
+
+function blobs(seed: number, centres: number[][], perBlob: number, spread: number) {
+  const rng = new Rng(seed);
+  const d = (centres[0] as number[]).length;
+  const x = new Float64Array(centres.length * perBlob * d);
+  centres.forEach((c, b) => {
+    for (let i = 0; i < perBlob; i++)
+      for (let t = 0; t < d; t++) x[(b * perBlob + i) * d + t] = (c[t] as number) + rng.normal() * spread;
+  });
+  return x;
+}
+
+describe("clustering", () => {
+  const centres = [
+    [0, 0, 0],
+    [4, 0, 0],
+    [0, 4, 4],
+  ];
+  const x = blobs(1, centres, 100, 0.4);
+
+  it("k-means finds planted blobs, and silhouette prefers the true k", () => {
+    const scores = [2, 3, 4, 5].map((k) => silhouette(x, 300, 3, kmeans(x, 300, 3, k).labels));
+    expect(scores.indexOf(Math.max(...scores))).toBe(1);
+    const r = kmeans(x, 300, 3, 3);
+    for (let b = 0; b < 3; b++) expect(new Set(r.labels.slice(b * 100, (b + 1) * 100)).size).toBe(1);
+  });
+
+  it("DBSCAN finds the blobs and calls isolated points noise", () => {
+    const withOutlier = new Float64Array([...x, 20, 20, 20]);
+    const labels = dbscan(withOutlier, 301, 3, 1, 5);
+    expect(labels[300]).toBe(-1);
+    expect(Math.max(...labels) + 1).toBe(3);
+  });
+
+  it("segments are described in words, and the ONNX export assigns as the reference does", async () => {
+    const rng = new Rng(9);
+    const customers: CustomerFeatures[] = Array.from({ length: 600 }, (_, i) => {
+      const kind = i % 3; // champions, lapsed one-off, middle
+      const recencyDays = [5, 300, 60][kind] as number;
+      const frequency = [25, 1, 4][kind] as number;
+      const monetary = [8000, 60, 600][kind] as number;
+      const j = () => Math.exp(rng.normal() * 0.2);
+      return {
+        customer: i,
+        recencyDays: recencyDays * j(),
+        frequency: Math.max(1, Math.round(frequency * j())),
+        monetary: monetary * j(),
+        tenureDays: 300,
+        avgBasketValue: 0,
+        avgBasketLines: 0,
+        invoicesLast30d: 0,
+        invoicesLast90d: 0,
+        invoicesPrior90d: 0,
+        distinctItems: 0,
+        avgDaysBetween: 0,
+      };
+    });
+    const fit = fitSegments(customers, { kMin: 2, kMax: 6 });
+    expect(fit.model.centroids).toHaveLength(3);
+    expect(fit.silhouette).toBeGreaterThan(0.6);
+    expect(fit.model.segments.map((s) => s.name).sort()).toEqual(
+      ["Champions", "Lapsed one-off buyers", "Steady middle"].sort(),
+    );
+    const session = await ort.InferenceSession.create(buildSegmentGraph(fit.model));
+    for (const c of customers.slice(0, 120)) {
+      const raw = [c.recencyDays, c.frequency, c.monetary];
+      const out = await session.run({ rfm: new ort.Tensor("float32", Float32Array.from(raw), [1, 3]) });
+      expect(Number((out.segment?.data as BigInt64Array)[0])).toBe(assignSegment(fit.model, raw));
+    }
+  });
+
+  it("names centroids from their z-scores", () => {
+    expect(describeSegment([1.5, -1, 0.8], [200, 1, 900]).name).toBe("Lapsed big spenders");
+    expect(describeSegment([-1, 1, 1], [3, 30, 9000]).description).toMatch(
+      /bought recently .*frequent buyers .*high spend/,
+    );
+  });
+});
+
+describe("send time", () => {
+  it("a customer's own hours win over the shop's when they are habitual", () => {
+    const rng = new Rng(2);
+    const history = new Map<number, number[]>();
+    for (let c = 0; c < 200; c++) {
+      const peak = 7 + (c % 12);
+      history.set(
+        c,
+        Array.from({ length: 10 }, () => rng.int(7) * 24 + peak + (rng.next() < 0.3 ? 1 : 0)),
+      );
+    }
+    const m = fitSendTime(history, () => -1, 0, { customerPrior: 2, spread: 0.1 });
+    const c = 5;
+    expect(bestHours(m.customer(history.get(c) as number[], -1), 3)[0]).toBe(7 + (c % 12));
+    expect(m.customer([], -1)).toEqual(m.shop);
+    const sum = m.customer(history.get(c) as number[], -1).reduce((a, b) => a + b, 0);
+    expect(sum).toBeCloseTo(1);
+  });
+
+  it("hour of week counts from Sunday 00:00 UTC", () => {
+    expect(hourOfWeek(Date.UTC(2026, 10, 22, 0, 30) / 1000)).toBe(0); // a Sunday
+    expect(hourOfWeek(Date.UTC(2026, 10, 24, 9, 0) / 1000)).toBe(2 * 24 + 9);
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * The temporal-30d protocol: cleaning and layout detection, the split on a log with known answers, the
+ * reference figures on the real UCI file (when present), and layout-independence of the whole run.
+ */
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { detectLayout, readPurchaseLog } from "../../scripts/data/purchase-log";
+import { rowData, rowIndices } from "../../scripts/data/sparse";
+import { evaluateModel } from "../../scripts/eval/evaluate-recommender";
+import { runEvaluation } from "../../scripts/eval/run-evaluation";
+import { temporalSplit, trainData } from "../../scripts/eval/temporal-split";
+import { ItemKnn } from "../../scripts/train/item-knn";
+import { Popularity } from "../../scripts/train/popularity";
+import { RepeatPurchases } from "../../scripts/train/repeat";
+import { type RetailRow, syntheticRetail, writeRetailCsv } from "./support/retail-csv";
+
+const dir = mkdtempSync(join(tmpdir(), "ot-protocol-"));
+const UCI = "../shared/data/online_retail.csv.gz";
+
+const row = (invoice: string, code: string, customer: string, date: string, quantity = 1, price = 1): RetailRow => ({
+  invoice,
+  code,
+  description: `ITEM ${code}`,
+  quantity,
+  date,
+  price,
+  customer,
+  country: "United Kingdom",
+});
+
+describe("purchase log", () => {
+  it("detects both UCI layouts and the events format, and names what it expected otherwise", () => {
+    expect(
+      detectLayout([
+        "InvoiceNo",
+        "StockCode",
+        "Description",
+        "Quantity",
+        "InvoiceDate",
+        "UnitPrice",
+        "CustomerID",
+        "Country",
+      ]),
+    ).toBe("online-retail");
+    expect(
+      detectLayout([
+        "Invoice",
+        "StockCode",
+        "Description",
+        "Quantity",
+        "InvoiceDate",
+        "Price",
+        "Customer ID",
+        "Country",
+      ]),
+    ).toBe("online-retail-ii");
+    expect(detectLayout(["event_id", "user_id", "type", "item_id", "ts", "campaign"])).toBe("opentime-events");
+    expect(() => detectLayout(["a", "b"])).toThrow(/expected the UCI Online Retail layout/);
+  });
+
+  it("cleans as the protocol says and counts each drop by reason", async () => {
+    const path = join(dir, "clean.csv");
+    writeRetailCsv(
+      path,
+      [
+        row("536365", "85123A", "17850", "2010-12-01 08:26:00", 6, 2.55),
+        row("C536379", "85123A", "17850", "2010-12-01 09:41:00", -1, 2.55),
+        row("536366", "POST", "17850", "2010-12-01 08:28:00", 1, 18),
+        row("536367", "22752", "", "2010-12-01 08:34:00", 2, 7.65),
+        row("536368", "22960", "13047", "2010-12-01 08:34:00", 0, 4.25),
+        row("536369", "22913", "13047", "2010-12-01 08:35:00", 3, 0),
+        row("536370", "21724", "12583", "2010-12-01 08:45:00", 12, 0.85),
+      ],
+      "i",
+    );
+    const log = await readPurchaseLog(path);
+    expect(log.rows).toBe(2);
+    expect(log.read).toBe(7);
+    expect(log.dropped).toEqual({
+      "cancellation invoice": 1,
+      "not a product stock code": 1,
+      "missing customer id": 1,
+      "quantity not positive": 1,
+      "price not positive": 1,
+    });
+    expect(log.itemDescriptions).toEqual(["ITEM 85123A", "ITEM 21724"]);
+  });
+});
+
+describe("temporal split", () => {
+  // A: 3 invoices before T (two with item 20001), B: one; test window: A buys 20001 (repeat) + 20003 (novel), C new user
+  const rows = [
+    row("1", "20001", "A", "2011-01-01 10:00:00"),
+    row("1", "20002", "A", "2011-01-01 10:00:00"),
+    row("2", "20001", "A", "2011-01-10 10:00:00"),
+    row("2", "20001", "A", "2011-01-10 10:00:00"),
+    row("3", "20003", "B", "2011-01-12 10:00:00"),
+    row("4", "20002", "B", "2011-01-20 10:00:00"),
+    row("5", "20001", "A", "2011-03-01 10:00:00"),
+    row("5", "20003", "A", "2011-03-01 10:00:00"),
+    row("6", "20009", "A", "2011-03-02 10:00:00"),
+    row("7", "20001", "C", "2011-03-05 12:00:00"),
+  ];
+
+  it("cuts 30 days before the last purchase, with candidates in popularity order and distinct-invoice values", async () => {
+    const path = join(dir, "split.csv");
+    writeRetailCsv(path, rows, "ii");
+    const log = await readPurchaseLog(path);
+    const s = temporalSplit(log);
+    expect(new Date(s.cutoff * 1000).toISOString()).toBe("2011-02-03T12:00:00.000Z");
+    expect(s.trainRows).toBe(6);
+    // buyers: 20001 {A}, 20002 {A,B}, 20003 {B} -> 20002 first, then 20001 < 20003 by StockCode
+    expect(s.itemIds).toEqual(["20002", "20001", "20003"]);
+    expect(s.userIds).toEqual(["A", "B"]);
+    const a = s.userIds.indexOf("A");
+    expect(Array.from(rowIndices(s.train, a))).toEqual([0, 1]);
+    expect(Array.from(rowData(s.train, a))).toEqual([1, 2]); // 20001 on two distinct invoices
+    // A bought 20001 and 20003 in test (20009 is not a candidate); C has no train history
+    expect([...s.testAll.keys()]).toEqual([a]);
+    expect([...(s.testAll.get(a) ?? [])].sort()).toEqual([1, 2]);
+    expect([...(s.testNovel.get(a) ?? [])]).toEqual([2]);
+  });
+});
+
+describe("reference figures on the UCI Online Retail file", () => {
+  it.skipIf(!existsSync(UCI))("split counts and baselines reproduce the independent implementation", async () => {
+    const log = await readPurchaseLog(UCI);
+    const s = temporalSplit(log);
+    expect(new Date(s.cutoff * 1000).toISOString()).toBe("2011-11-09T12:50:00.000Z");
+    expect(s.trainRows).toBe(331_009);
+    expect(s.itemIds.length).toBe(3_619);
+    expect(s.testAll.size).toBe(1_378);
+    expect(s.testNovel.size).toBe(1_270);
+    const data = trainData(s, log);
+    const ndcg = (m: Popularity | RepeatPurchases | ItemKnn) => {
+      m.fit(data);
+      return evaluateModel(s, m, ["all", "novel"]);
+    };
+    const pop = ndcg(new Popularity());
+    expect(pop.all?.ndcg_at_10).toBeCloseTo(0.0814, 3);
+    expect(pop.novel?.ndcg_at_10).toBeCloseTo(0.0338, 3);
+    expect(ndcg(new RepeatPurchases()).all?.ndcg_at_10).toBeCloseTo(0.3412, 3);
+    const knn = ndcg(new ItemKnn());
+    expect(knn.all?.ndcg_at_10).toBeCloseTo(0.1788, 3);
+    expect(knn.novel?.ndcg_at_10).toBeCloseTo(0.0691, 3);
+  });
+});
+
+describe("the whole evaluation", () => {
+  it("gives the same document for the same data in either UCI layout, plain or gzip", async () => {
+    const rows = syntheticRetail();
+    writeRetailCsv(join(dir, "shop-i.csv"), rows, "i");
+    writeRetailCsv(join(dir, "shop-ii.csv.gz"), rows, "ii");
+    const a = (await runEvaluation({ data: join(dir, "shop-i.csv"), progress: false })).document;
+    const b = (await runEvaluation({ data: join(dir, "shop-ii.csv.gz"), progress: false })).document;
+    expect(a.data.layout).toBe("online-retail");
+    expect(b.data.layout).toBe("online-retail-ii");
+    expect(b.recommenders).toEqual(a.recommenders);
+    expect(b.split).toEqual(a.split);
+    expect(a.data.dropped).toEqual({
+      "cancellation invoice": 1,
+      "not a product stock code": 1,
+      "missing customer id": 1,
+    });
+    // the shape the issue specifies
+    expect(a.protocol).toBe("temporal-30d");
+    for (const name of ["popularity", "repeat", "item_knn", "als", "content", "hybrid"]) {
+      expect(a.recommenders[name]?.all?.ndcg_at_10).toBeTypeOf("number");
+    }
+    expect(a.recommenders.repeat?.novel).toBeNull();
+    expect(Object.keys(a.quantized).sort()).toEqual(["als", "content", "hybrid"]);
+    expect(a.propensity.auc).toBeTypeOf("number");
+    expect(a.segments.k).toBeGreaterThanOrEqual(3);
+    expect(a.send_time.top3_hit_rate).toBeGreaterThan(a.send_time.baseline_top3_hit_rate);
+    // planted tastes: the learned models beat popularity
+    expect(a.recommenders.hybrid?.all?.ndcg_at_10).toBeGreaterThan(
+      2 * (a.recommenders.popularity?.all?.ndcg_at_10 as number),
+    );
+  });
+});
