@@ -99,7 +99,8 @@ describe("clustering", () => {
     for (const c of customers.slice(0, 120)) {
       const raw = [c.recencyDays, c.frequency, c.monetary];
       const out = await session.run({ rfm: new ort.Tensor("float32", Float32Array.from(raw), [1, 3]) });
-      expect(Number((out.segment?.data as BigInt64Array)[0])).toBe(assignSegment(fit.model, raw));
+      const segment = out.segment?.data as BigInt64Array;
+      expect(Number(segment[0])).toBe(assignSegment(fit.model, raw));
     }
   });
 
