@@ -5,6 +5,7 @@
  */
 
 export const ALS_USER_VECTOR_V1 = "als-user-vector/1" as const;
+export const CONTENT_USER_VECTOR_V1 = "content-user-vector/1" as const;
 
 export interface FeatureSpec {
   id: string;
@@ -20,9 +21,18 @@ export const FEATURE_SPECS: Readonly<Record<string, FeatureSpec>> = {
     id: ALS_USER_VECTOR_V1,
     description:
       "input `user`: float32 [1, dims] implicit-ALS user factors; input `k`: int64 [1]; " +
-      "outputs `scores` float32 [1, k] and `indices` int64 [1, k] into the manifest's item table",
+      "outputs `scores` float32 [1, k] and `indices` int64 [1, k] into the manifest's item table, and " +
+      "`item_scores` float32 [1, items] (every item, for re-ranking)",
     inputs: ["user", "k"],
-    outputs: ["scores", "indices"],
+    outputs: ["scores", "indices", "item_scores"],
+  },
+  [CONTENT_USER_VECTOR_V1]: {
+    id: CONTENT_USER_VECTOR_V1,
+    description:
+      "the ALS graph's shape over unit-length LSA item vectors of item text; input `user` is the normalized, " +
+      "log(1 + orders)-weighted sum of the user's items' vectors",
+    inputs: ["user", "k"],
+    outputs: ["scores", "indices", "item_scores"],
   },
 };
 

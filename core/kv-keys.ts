@@ -4,8 +4,12 @@ export const kvKeys = {
   /** JSON `ActivePointer`: which model version serves */
   activeModel: "model:active",
   manifest: (version: string) => `model:${version}:manifest`,
-  /** ONNX bytes of the scoring graph */
+  /** ONNX bytes of the ALS scoring graph */
   onnx: (version: string) => `model:${version}:onnx`,
+  /** ONNX bytes of the content (LSA) scoring graph, when the model has one */
+  contentOnnx: (version: string) => `model:${version}:content-onnx`,
+  /** ONNX bytes of the segment (nearest centroid) graph, when the model has one */
+  segmentsOnnx: (version: string) => `model:${version}:segments-onnx`,
   /** JSON `Catalog` the model's item indices refer to */
   catalog: (version: string) => `model:${version}:catalog`,
   /** JSON `FallbackItems`: generic content when no model can be loaded at all */

@@ -1,36 +1,96 @@
 /**
- * User profile as stored in KV under `profile:<userId>`. Versioned: `v` is the schema version, and
- * `parseProfile` migrates older versions forward (none yet). Holds no PII: ids are pseudonymous.
+ * User profile as stored in KV under `profile:<userId>`. Versioned: `v` is the schema version and
+ * `parseProfile` migrates older versions forward, so the Worker reads every stored generation.
+ * Holds no PII: ids are pseudonymous.
  */
 import { z } from "zod";
 
-export const PROFILE_SCHEMA_VERSION = 1;
-/** Bound on stored recent purchases, newest first. */
-export const MAX_RECENT_PURCHASES = 50;
+export const PROFILE_SCHEMA_VERSION = 2;
+/** Bound on stored purchase history entries (most recent kept). */
+export const MAX_PURCHASE_HISTORY = 200;
 
+const VectorSchema = z.object({
+  /** the model version the vector belongs to */
+  model: z.string(),
+  /** base64 of little-endian float32 values */
+  vector: z.string(),
+});
+
+/** v1 (first release): factors and the latest purchases. */
 export const ProfileV1Schema = z.object({
   v: z.literal(1),
   userId: z.string().min(1),
+  updatedAt: z.string(),
+  factors: VectorSchema.nullable(),
+  recentPurchases: z.array(z.object({ item: z.string(), ts: z.number().int() })).max(50),
+});
+
+export const PurchaseSummarySchema = z.object({
+  item: z.string(),
+  /** distinct orders containing the item */
+  invoices: z.number().int().positive(),
+  /** last purchase, unix seconds */
+  lastTs: z.number().int(),
+});
+export type PurchaseSummary = z.infer<typeof PurchaseSummarySchema>;
+
+export const ProfileV2Schema = z.object({
+  v: z.literal(2),
+  userId: z.string().min(1),
   /** ISO time of the last write */
   updatedAt: z.string(),
-  /** the user's factor vector, valid only for the named model version */
-  factors: z
-    .object({
-      model: z.string(),
-      /** base64 of little-endian float32 values */
-      vector: z.string(),
-    })
-    .nullable(),
-  /** newest first, bounded by MAX_RECENT_PURCHASES */
-  recentPurchases: z.array(z.object({ item: z.string(), ts: z.number().int() })).max(MAX_RECENT_PURCHASES),
+  /** ALS user factors, valid only for the named model version */
+  factors: VectorSchema.nullable(),
+  /** content (LSA) vector of the user's items, for the named model version */
+  contentVector: VectorSchema.nullable(),
+  /** purchase history summary per item, most recent first, bounded by MAX_PURCHASE_HISTORY */
+  purchases: z.array(PurchaseSummarySchema).max(MAX_PURCHASE_HISTORY),
+  segment: z.object({ id: z.number().int().nonnegative(), name: z.string() }).nullable(),
+  /** best send hours (UTC hour of day, best first) and the hour-of-week distribution (base64 of 168 uint8, scaled to the max) */
+  sendTime: z.object({ bestHours: z.array(z.number().int().min(0).max(23)), hourOfWeek: z.string() }).nullable(),
+  /** probability of a purchase in the next 30 days at the last model run */
+  propensity: z.number().min(0).max(1).nullable(),
 });
-export type Profile = z.infer<typeof ProfileV1Schema>;
+export type Profile = z.infer<typeof ProfileV2Schema>;
 
-export type ProfileParse = { ok: true; profile: Profile } | { ok: false; error: string };
+export type ProfileParse = { ok: true; profile: Profile; migratedFrom?: number } | { ok: false; error: string };
 
-/** Validates a stored profile (after JSON.parse); older schema versions are migrated here. */
+/** v1 -> v2: purchases grouped by item (one order per stored purchase); the new fields empty. */
+export function migrateV1(p: z.infer<typeof ProfileV1Schema>): Profile {
+  const byItem = new Map<string, PurchaseSummary>();
+  for (const r of p.recentPurchases) {
+    const s = byItem.get(r.item);
+    if (s) {
+      s.invoices++;
+      s.lastTs = Math.max(s.lastTs, r.ts);
+    } else byItem.set(r.item, { item: r.item, invoices: 1, lastTs: r.ts });
+  }
+  return {
+    v: 2,
+    userId: p.userId,
+    updatedAt: p.updatedAt,
+    factors: p.factors,
+    contentVector: null,
+    purchases: [...byItem.values()].sort((a, b) => b.lastTs - a.lastTs),
+    segment: null,
+    sendTime: null,
+    propensity: null,
+  };
+}
+
+function issues(e: z.ZodError): string {
+  return e.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+}
+
+/** Validates a stored profile (after JSON.parse), migrating older schema versions. */
 export function parseProfile(raw: unknown): ProfileParse {
-  const res = ProfileV1Schema.safeParse(raw);
-  if (res.success) return { ok: true, profile: res.data };
-  return { ok: false, error: res.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") };
+  const version = (raw as { v?: unknown } | null)?.v;
+  if (version === 1) {
+    const v1 = ProfileV1Schema.safeParse(raw);
+    return v1.success
+      ? { ok: true, profile: migrateV1(v1.data), migratedFrom: 1 }
+      : { ok: false, error: issues(v1.error) };
+  }
+  const res = ProfileV2Schema.safeParse(raw);
+  return res.success ? { ok: true, profile: res.data } : { ok: false, error: issues(res.error) };
 }

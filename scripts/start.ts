@@ -8,12 +8,10 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { mintToken } from "../core/token";
-import { readInteractionLog } from "./data/interaction-log";
 import { generateDemo } from "./demo/generate";
 import { renderRecsEmail } from "./email/render-email";
 import { ensureDevVars } from "./lib/dev-vars";
-import { buildProfiles, readUserFactors } from "./profiles/build-profiles";
-import { modelEntries, profileEntries, readModelArtifacts } from "./seed/kv-entries";
+import { allEntries, readModelArtifacts } from "./seed/kv-entries";
 import { bulkPut } from "./seed/wrangler-kv";
 import { trainAndExport } from "./train/pipeline";
 
@@ -63,18 +61,14 @@ const seeded = existsSync(SEED_MARK)
   : null;
 if (seeded !== version) {
   await step("seeded local KV (model, catalog, profiles)", async () => {
-    const events = await readInteractionLog(join(DEMO_DIR, "events.csv"));
-    const profiles = buildProfiles(events, await readUserFactors(modelDir as string, version, artifacts.manifest.dims));
-    await bulkPut([
-      ...modelEntries(artifacts, false),
-      ...profileEntries(profiles),
-      ...modelEntries(artifacts, true).slice(-1),
-    ]);
+    const { entries, profiles } = await allEntries(modelDir as string);
+    await bulkPut(entries);
     await mkdir(".wrangler", { recursive: true });
-    await writeFile(SEED_MARK, JSON.stringify({ version, profiles: profiles.length, at: new Date().toISOString() }));
+    await writeFile(SEED_MARK, JSON.stringify({ version, profiles, at: new Date().toISOString() }));
   });
 } else log(`local KV: already seeded with ${version}`);
-const demoUser = (JSON.parse(await readFile(join(modelDir, "user-ids.json"), "utf8")) as string[])[0] ?? "unknown";
+/** a demo customer whose planted tastes (Mugs, Tableware, Cookware) make the answer easy to judge */
+const demoUser = "c0000002";
 
 const base = `http://${HOST}:${PORT}`;
 const token = await mintToken(secret, { user: demoUser, campaign: "demo", ttlSeconds: 30 * 86400 });

@@ -22,6 +22,8 @@ export interface Bindings {
   PUBLIC_BASE_URL?: string;
   /** "true" serves the demo shop's images and product pages */
   DEMO_ROUTES?: string;
+  /** "all" (re-buys allowed outside the exclusion window) or "novel" (never what the reader bought) */
+  RECS_MODE?: string;
 }
 
 export type AppEnv = { Bindings: Bindings };
@@ -33,6 +35,7 @@ const ConfigSchema = z.object({
   modelRefreshSeconds: z.coerce.number().min(1).max(3600).catch(30),
   publicBaseUrl: z.url().optional().catch(undefined),
   demoRoutes: z.boolean(),
+  recsMode: z.enum(["all", "novel"]).catch("all"),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -62,6 +65,7 @@ export function getConfig(env: Bindings): Config {
     modelRefreshSeconds: env.MODEL_REFRESH_SECONDS ?? 30,
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
     demoRoutes: env.DEMO_ROUTES === "true",
+    recsMode: env.RECS_MODE ?? "all",
   });
   cached = { env, config };
   return config;

@@ -9,10 +9,12 @@ import { errorMessage, logEvent } from "./lib/log";
 
 export const ERROR_STATUS = {
   BAD_REQUEST: 400,
+  TOKEN_INVALID: 401,
   NOT_AMP_REQUEST: 403,
   SENDER_NOT_ALLOWED: 403,
   NOT_FOUND: 404,
   INTERNAL: 500,
+  MODEL_UNAVAILABLE: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

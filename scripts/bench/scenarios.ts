@@ -3,18 +3,17 @@
  * synthetic catalog of any size (random 64-factor items, quantized and exported like a real model).
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { bytesToBase64, float32ToBase64 } from "../../core/base64";
+import { base64ToFloat32, bytesToBase64 } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
 import { ALS_USER_VECTOR_V1 } from "../../core/feature-spec";
 import { quantizeItems } from "../../core/int8-kernel";
 import { MANIFEST_SCHEMA_VERSION, type ModelManifest } from "../../core/manifest";
-import { PROFILE_SCHEMA_VERSION, type Profile } from "../../core/profile";
+import type { Profile } from "../../core/profile";
 import { buildScoringGraph, ONNX_OPSET } from "../export/onnx-graph";
 import { readScoringGraph } from "../export/read-scoring-graph";
 import { Rng } from "../lib/rng";
-import { type KvEntry, modelEntries, profileEntries, readModelArtifacts } from "../seed/kv-entries";
+import { buildProfile } from "../profiles/build-profiles";
+import { type KvEntry, modelEntries, profileEntries, readModelArtifacts, readProfiles } from "../seed/kv-entries";
 
 export interface Scenario {
   name: string;
@@ -37,28 +36,23 @@ function benchEntries(q: Int8Array, scales: Float32Array, users: Float32Array, n
 }
 
 function profile(userId: string, model: string, vector: Float32Array): Profile {
-  return {
-    v: PROFILE_SCHEMA_VERSION,
-    userId,
-    updatedAt: new Date().toISOString(),
-    factors: { model, vector: float32ToBase64(vector) },
-    recentPurchases: [],
-  };
+  return buildProfile(userId, { model, factors: vector });
 }
 
 export async function demoScenario(modelDir: string): Promise<Scenario> {
   const a = await readModelArtifacts(modelDir);
   const d = a.manifest.dims;
-  const ids = (JSON.parse(await readFile(join(modelDir, "user-ids.json"), "utf8")) as string[]).slice(0, BENCH_USERS);
-  const buf = await readFile(join(modelDir, "user-factors.f32"));
-  const factors = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + ids.length * d * 4));
+  const profiles = (await readProfiles(modelDir)).filter((p) => p.factors).slice(0, BENCH_USERS);
+  const factors = new Float32Array(profiles.length * d);
+  profiles.forEach((p, i) => {
+    factors.set(base64ToFloat32(p.factors?.vector as string), i * d);
+  });
   const items = readScoringGraph(a.onnx);
-  const profiles = ids.map((id, i) => profile(id, a.manifest.version, factors.subarray(i * d, (i + 1) * d)));
   return {
     name: `demo (${a.manifest.itemCount} items)`,
     items: a.manifest.itemCount,
     dims: d,
-    users: ids,
+    users: profiles.map((p) => p.userId),
     entries: [
       ...modelEntries(a, true),
       ...profileEntries(profiles),

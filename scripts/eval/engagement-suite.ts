@@ -80,6 +80,37 @@ const SEND_TIME_GRID: SendTimeOptions[] = [1, 3, 8, 20].flatMap((customerPrior) 
   [0, 0.2].flatMap((spread) => [10, 100].map((segmentPrior) => ({ customerPrior, spread, segmentPrior }))),
 );
 
+/**
+ * Send-time priors chosen on validation: history before `cutoff - horizon`, scored by log-likelihood of
+ * the invoices in the following `horizon` days (segments refitted at that earlier cutoff).
+ */
+export function tuneSendTime(
+  log: PurchaseLog,
+  cutoff: number,
+  horizonDays: number,
+  segmentOptions: Partial<SegmentOptions> = {},
+): SendTimeOptions {
+  const valCut = cutoff - horizonDays * DAY;
+  const valFeatures = customerFeatures(log, valCut);
+  if (valFeatures.length < 10) return SEND_TIME_GRID[0] as SendTimeOptions;
+  const valSegFit = fitSegments(valFeatures, segmentOptions);
+  const valSeg = new Map(valFeatures.map((f, i) => [f.customer, valSegFit.labels[i] as number]));
+  const valHistory = invoiceHours(log, Number.NEGATIVE_INFINITY, valCut);
+  const valFuture = invoiceHours(log, valCut, cutoff);
+  const segOf = (c: number) => valSeg.get(c) ?? -1;
+  let best = SEND_TIME_GRID[0] as SendTimeOptions;
+  let bestLl = Number.NEGATIVE_INFINITY;
+  for (const o of SEND_TIME_GRID) {
+    const m = fitSendTime(valHistory, segOf, valSegFit.model.centroids.length, o);
+    const s = scoreSendTime(m, valHistory, valFuture, segOf);
+    if (s.invoices > 0 && s.log_likelihood > bestLl) {
+      bestLl = s.log_likelihood;
+      best = o;
+    }
+  }
+  return best;
+}
+
 export interface EngagementSuite {
   segments: {
     k: number;
@@ -112,24 +143,7 @@ export function runEngagementSuite(
   const propensity = trainPropensity(log, cutoff, horizonDays);
   progress.step(`propensity: AUC ${propensity.auc.toFixed(3)} (recency alone ${propensity.baseline_auc.toFixed(3)})`);
 
-  // send time: priors tuned on validation (history before cutoff - horizon, scored on the next horizon)
-  const valCut = cutoff - horizonDays * DAY;
-  const valFeatures = customerFeatures(log, valCut);
-  const valSegFit = fitSegments(valFeatures, segmentOptions);
-  const valSeg = new Map(valFeatures.map((f, i) => [f.customer, valSegFit.labels[i] as number]));
-  const valHistory = invoiceHours(log, Number.NEGATIVE_INFINITY, valCut);
-  const valFuture = invoiceHours(log, valCut, cutoff);
-  let bestOpts = SEND_TIME_GRID[0] as SendTimeOptions;
-  let bestLl = Number.NEGATIVE_INFINITY;
-  for (const o of SEND_TIME_GRID) {
-    const segOf = (c: number) => valSeg.get(c) ?? -1;
-    const m = fitSendTime(valHistory, segOf, valSegFit.model.centroids.length, o);
-    const s = scoreSendTime(m, valHistory, valFuture, segOf);
-    if (s.log_likelihood > bestLl) {
-      bestLl = s.log_likelihood;
-      bestOpts = o;
-    }
-  }
+  const bestOpts = tuneSendTime(log, cutoff, horizonDays, segmentOptions);
   const history = invoiceHours(log, Number.NEGATIVE_INFINITY, cutoff);
   const future = invoiceHours(log, cutoff, end + 1);
   const segOf = (c: number) => segmentOfCustomer.get(c) ?? -1;

@@ -48,7 +48,13 @@ export function latestTime(log: PurchaseLog, before = Number.POSITIVE_INFINITY):
 export function temporalSplit(log: PurchaseLog, testDays = 30, end = Number.POSITIVE_INFINITY): TemporalSplit {
   const last = latestTime(log, end);
   if (!Number.isFinite(last)) throw new Error("no purchases in the log");
-  const cutoff = last - testDays * DAY;
+  return splitAt(log, last - testDays * DAY, end);
+}
+
+/** The same split at an explicit cutoff (`Infinity`: everything before `end` is train, the test is empty). */
+export function splitAt(log: PurchaseLog, cutoff: number, end = Number.POSITIVE_INFINITY): TemporalSplit {
+  const last = latestTime(log, end);
+  if (!Number.isFinite(last)) throw new Error("no purchases in the log");
   // distinct (user, item, invoice) before the cutoff, with the last time per (user, item)
   const trainIdx: number[] = [];
   let testRows = 0;

@@ -1,53 +1,67 @@
-/** Builds KV profiles (core/profile.ts) from an interaction log and a trained model's user factors. */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { float32ToBase64 } from "../../core/base64";
-import { MAX_RECENT_PURCHASES, PROFILE_SCHEMA_VERSION, type Profile } from "../../core/profile";
-import type { InteractionLog } from "../data/interaction-log";
+/**
+ * Builds v2 profiles (core/profile.ts) at the end of a training run: purchase history per item,
+ * ALS and content vectors for the model version, segment, send time and purchase propensity.
+ */
+import { bytesToBase64, float32ToBase64 } from "../../core/base64";
+import { MAX_PURCHASE_HISTORY, PROFILE_SCHEMA_VERSION, type Profile, type PurchaseSummary } from "../../core/profile";
+import { bestHours } from "../../core/send-time";
+import type { PurchaseLog } from "../data/purchase-log";
 
-export interface ModelUserFactors {
-  version: string;
-  dims: number;
-  userIds: string[];
-  factors: Float32Array;
-}
-
-export async function readUserFactors(modelDir: string, version: string, dims: number): Promise<ModelUserFactors> {
-  const userIds = JSON.parse(await readFile(join(modelDir, "user-ids.json"), "utf8")) as string[];
-  const buf = await readFile(join(modelDir, "user-factors.f32"));
-  const factors = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  if (factors.length !== userIds.length * dims)
-    throw new Error(`user-factors.f32 does not hold ${userIds.length} x ${dims} floats`);
-  return { version, dims, userIds, factors };
-}
-
-/** One profile per user of the log: recent purchases (newest first) and the model's factor vector. */
-export function buildProfiles(log: InteractionLog, model: ModelUserFactors, now = new Date()): Profile[] {
-  const purchaseType = log.types.indexOf("purchase");
-  const purchases = new Map<number, { item: string; ts: number }[]>();
+/** Per customer (index into log.customerIds): distinct invoices and last purchase per item, newest first. */
+export function purchaseSummaries(log: PurchaseLog): Map<number, PurchaseSummary[]> {
+  const acc = new Map<number, Map<number, { invoices: Set<number>; lastTs: number }>>();
   for (let i = 0; i < log.rows; i++) {
-    if (purchaseType < 0 || log.type[i] !== purchaseType) continue;
-    const u = log.user[i] as number;
-    const list = purchases.get(u) ?? [];
-    purchases.set(u, list);
-    list.push({ item: log.itemIds[log.item[i] as number] as string, ts: Math.floor(log.time[i] as number) });
+    const c = log.customer[i] as number;
+    const items = acc.get(c) ?? new Map();
+    acc.set(c, items);
+    const it = log.item[i] as number;
+    const s = items.get(it) ?? { invoices: new Set<number>(), lastTs: 0 };
+    items.set(it, s);
+    s.invoices.add(log.invoice[i] as number);
+    s.lastTs = Math.max(s.lastTs, Math.floor(log.time[i] as number));
   }
-  const factorRow = new Map(model.userIds.map((id, i) => [id, i]));
-  return log.userIds.map((userId, u) => {
-    const row = factorRow.get(userId);
-    const recent = (purchases.get(u) ?? []).sort((a, b) => b.ts - a.ts).slice(0, MAX_RECENT_PURCHASES);
-    return {
-      v: PROFILE_SCHEMA_VERSION,
-      userId,
-      updatedAt: now.toISOString(),
-      factors:
-        row === undefined
-          ? null
-          : {
-              model: model.version,
-              vector: float32ToBase64(model.factors.subarray(row * model.dims, (row + 1) * model.dims)),
-            },
-      recentPurchases: recent,
-    } satisfies Profile;
-  });
+  const out = new Map<number, PurchaseSummary[]>();
+  for (const [c, items] of acc) {
+    out.set(
+      c,
+      [...items]
+        .map(([it, s]) => ({ item: log.itemIds[it] as string, invoices: s.invoices.size, lastTs: s.lastTs }))
+        .sort((a, b) => b.lastTs - a.lastTs || (a.item < b.item ? -1 : 1))
+        .slice(0, MAX_PURCHASE_HISTORY),
+    );
+  }
+  return out;
+}
+
+/** 168 probabilities -> base64 of uint8 scaled so the largest is 255. */
+export function encodeHourOfWeek(dist: ArrayLike<number>): string {
+  let max = 0;
+  for (let h = 0; h < dist.length; h++) max = Math.max(max, dist[h] as number);
+  return bytesToBase64(
+    Uint8Array.from({ length: dist.length }, (_, h) => (max > 0 ? Math.round(((dist[h] as number) / max) * 255) : 0)),
+  );
+}
+
+export interface ProfileParts {
+  model: string;
+  factors?: Float32Array;
+  content?: Float32Array;
+  purchases?: PurchaseSummary[];
+  segment?: { id: number; name: string };
+  sendTime?: ArrayLike<number>;
+  propensity?: number;
+}
+
+export function buildProfile(userId: string, p: ProfileParts, now = new Date()): Profile {
+  return {
+    v: PROFILE_SCHEMA_VERSION,
+    userId,
+    updatedAt: now.toISOString(),
+    factors: p.factors ? { model: p.model, vector: float32ToBase64(p.factors) } : null,
+    contentVector: p.content ? { model: p.model, vector: float32ToBase64(p.content) } : null,
+    purchases: p.purchases ?? [],
+    segment: p.segment ?? null,
+    sendTime: p.sendTime ? { bestHours: bestHours(p.sendTime, 3), hourOfWeek: encodeHourOfWeek(p.sendTime) } : null,
+    propensity: p.propensity ?? null,
+  };
 }

@@ -1,11 +1,12 @@
-/** The KV entries that make a model live: manifest, ONNX, catalog, fallback items, profiles, active pointer. */
+/** The KV entries that make a model live: manifest, ONNX graphs, catalog, fallback items, profiles, pointer. */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { bytesToBase64 } from "../../core/base64";
 import { type Catalog, CatalogSchema, type FallbackItems } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
 import { type ActivePointer, type ModelManifest, ModelManifestSchema } from "../../core/manifest";
-import type { Profile } from "../../core/profile";
+import { type Profile, ProfileV2Schema } from "../../core/profile";
 
 export interface KvEntry {
   key: string;
@@ -18,13 +19,31 @@ export interface ModelArtifacts {
   manifest: ModelManifest;
   catalog: Catalog;
   onnx: Uint8Array;
+  contentOnnx?: Uint8Array;
+  segmentsOnnx?: Uint8Array;
 }
 
 export async function readModelArtifacts(dir: string): Promise<ModelArtifacts> {
   const manifest = ModelManifestSchema.parse(JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")));
   const catalog = CatalogSchema.parse(JSON.parse(await readFile(join(dir, "catalog.json"), "utf8")));
-  const onnx = new Uint8Array(await readFile(join(dir, "model.onnx")));
-  return { dir, manifest, catalog, onnx };
+  const bytes = async (f: string) =>
+    existsSync(join(dir, f)) ? new Uint8Array(await readFile(join(dir, f))) : undefined;
+  return {
+    dir,
+    manifest,
+    catalog,
+    onnx: (await bytes("model.onnx")) as Uint8Array,
+    contentOnnx: await bytes("content.onnx"),
+    segmentsOnnx: await bytes("segments.onnx"),
+  };
+}
+
+export async function readProfiles(dir: string): Promise<Profile[]> {
+  const text = await readFile(join(dir, "profiles.jsonl"), "utf8");
+  return text
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => ProfileV2Schema.parse(JSON.parse(l)));
 }
 
 /** Model entries; the active pointer comes last so a model is complete before it goes live. */
@@ -34,9 +53,13 @@ export function modelEntries(a: ModelArtifacts, activate = true): KvEntry[] {
     items: a.catalog.popular.slice(0, 24).flatMap((i) => (a.catalog.items[i] ? [a.catalog.items[i]] : [])),
   };
   const pointer: ActivePointer = { version: v, activatedAt: new Date().toISOString() };
+  const binary = (key: string, bytes: Uint8Array | undefined): KvEntry[] =>
+    bytes ? [{ key, value: bytesToBase64(bytes), base64: true }] : [];
   return [
     { key: kvKeys.manifest(v), value: JSON.stringify(a.manifest) },
-    { key: kvKeys.onnx(v), value: bytesToBase64(a.onnx), base64: true },
+    ...binary(kvKeys.onnx(v), a.onnx),
+    ...binary(kvKeys.contentOnnx(v), a.contentOnnx),
+    ...binary(kvKeys.segmentsOnnx(v), a.segmentsOnnx),
     { key: kvKeys.catalog(v), value: JSON.stringify(a.catalog) },
     { key: kvKeys.fallbackItems, value: JSON.stringify(fallback) },
     ...(activate ? [{ key: kvKeys.activeModel, value: JSON.stringify(pointer) }] : []),
@@ -45,4 +68,19 @@ export function modelEntries(a: ModelArtifacts, activate = true): KvEntry[] {
 
 export function profileEntries(profiles: readonly Profile[]): KvEntry[] {
   return profiles.map((p) => ({ key: kvKeys.profile(p.userId), value: JSON.stringify(p) }));
+}
+
+/** Everything for one model version, pointer last. */
+export async function allEntries(
+  dir: string,
+  withProfiles = true,
+): Promise<{ artifacts: ModelArtifacts; entries: KvEntry[]; profiles: number }> {
+  const artifacts = await readModelArtifacts(dir);
+  const profiles = withProfiles ? await readProfiles(dir) : [];
+  const entries = [
+    ...modelEntries(artifacts, false),
+    ...profileEntries(profiles),
+    ...modelEntries(artifacts, true).slice(-1),
+  ];
+  return { artifacts, entries, profiles: profiles.length };
 }

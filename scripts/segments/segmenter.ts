@@ -77,6 +77,7 @@ export function fitSegments(customers: readonly CustomerFeatures[], options: Par
     centroids = Array.from({ length: b.k }, (_, j) => Array.from(b.centroids.subarray(j * d, (j + 1) * d)));
   }
   const sizes = centroids.map((_, j) => labels.filter((l) => l === j).length);
+  const seen = new Map<string, number>();
   const model: SegmentModel = {
     features: RFM_FEATURES,
     mean,
@@ -84,7 +85,11 @@ export function fitSegments(customers: readonly CustomerFeatures[], options: Par
     centroids,
     segments: centroids.map((c, j) => {
       const raw = c.map((z, t) => Math.expm1(z * (sd[t] as number) + (mean[t] as number)));
-      const { name, description } = describeSegment(c, raw);
+      const { name: base, description } = describeSegment(c, raw);
+      // two centroids can read alike: keep names unique (the descriptions say how they differ)
+      const count = (seen.get(base) ?? 0) + 1;
+      seen.set(base, count);
+      const name = count === 1 ? base : `${base} (${String.fromCharCode(64 + count)})`;
       return { id: j, name, description, size: sizes[j] as number, share: (sizes[j] as number) / n };
     }),
   };

@@ -1,8 +1,9 @@
 /**
- * `npm run train -- [--data build/demo/events.csv] [--catalog build/demo/products.json] [--out models]
- *   [--map user=col,item=col,time=col,weight=col,type=col] [--factors 64] [--iterations 15]
- *   [--regularization 0.1] [--alpha 2] [--seed 42] [--holdout-days 14]`
- * Trains implicit ALS on an interaction log and exports the int8 ONNX model the Worker serves.
+ * `npm run train -- [--data build/demo/events.csv] [--catalog products.json] [--out models]
+ *   [--map user=col,item=col,time=col,weight=col,type=col] [--factors 64] [--iterations 15] [--seed 42]
+ *   [--holdout-days 30] [--no-tune] [--currency GBP]`
+ * Trains on a purchase log (UCI Online Retail / II layouts, detected by header) or a typed event log, and
+ * exports everything the Worker serves (see pipeline.ts). Progress on stderr, a summary on stdout.
  */
 import { parseArgs } from "node:util";
 import { parseMapping } from "../data/interaction-log";
@@ -16,35 +17,50 @@ const { values } = parseArgs({
     map: { type: "string" },
     factors: { type: "string" },
     iterations: { type: "string" },
-    regularization: { type: "string" },
-    alpha: { type: "string" },
     seed: { type: "string" },
     "holdout-days": { type: "string" },
+    "no-tune": { type: "boolean", default: false },
+    currency: { type: "string" },
   },
 });
 const num = (s: string | undefined) => (s === undefined ? undefined : Number(s));
 const als = Object.fromEntries(
-  Object.entries({
-    factors: num(values.factors),
-    iterations: num(values.iterations),
-    regularization: num(values.regularization),
-    alpha: num(values.alpha),
-    seed: num(values.seed),
-  }).filter(([, v]) => v !== undefined),
+  Object.entries({ factors: num(values.factors), iterations: num(values.iterations), seed: num(values.seed) }).filter(
+    ([, v]) => v !== undefined,
+  ),
 );
 const catalog = values.catalog ?? (values.data === "build/demo/events.csv" ? "build/demo/products.json" : undefined);
 try {
-  const { dir, manifest } = await trainAndExport({
+  const started = performance.now();
+  const { dir, manifest, profiles } = await trainAndExport({
     data: values.data as string,
     catalog,
     out: values.out as string,
     mapping: values.map ? parseMapping(values.map) : undefined,
     als,
+    tune: !values["no-tune"],
     holdoutDays: num(values["holdout-days"]),
+    currency: values.currency,
     log: (m) => console.error(`[train] ${m}`),
   });
   console.log(
-    JSON.stringify({ dir, version: manifest.version, metrics: manifest.metrics, training: manifest.training }, null, 2),
+    JSON.stringify(
+      {
+        dir,
+        version: manifest.version,
+        profiles,
+        graphs: {
+          als: true,
+          content: !!manifest.content,
+          hybrid: !!manifest.hybrid,
+          segments: manifest.segments?.names ?? null,
+        },
+        metrics: manifest.metrics,
+        seconds: Math.round((performance.now() - started) / 100) / 10,
+      },
+      null,
+      2,
+    ),
   );
 } catch (e) {
   console.error(`train failed: ${(e as Error).message}`);

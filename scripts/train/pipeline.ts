@@ -1,81 +1,222 @@
 /**
- * Train -> evaluate on a temporal holdout -> refit on everything -> quantize -> export ONNX, manifest,
- * catalog, golden cases and user factors into `<out>/<version>/`. The version is content-addressed
- * (hash of the ONNX bytes), so the same data and options give the same version.
+ * `npm run train`: load -> tune on the validation split (ALS grid, hybrid weights, send-time priors) ->
+ * refit on the whole window -> quantize -> export everything the Worker serves into `<out>/<version>/`:
+ * model.onnx (ALS), content.onnx and hybrid weights (purchase logs), segments.onnx, manifest.json,
+ * catalog.json, golden.json (parity cases), profiles.jsonl. The version is content-addressed.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Catalog, type CatalogItem, CatalogItemSchema } from "../../core/catalog";
-import { ALS_USER_VECTOR_V1 } from "../../core/feature-spec";
-import { quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
+import type { Catalog } from "../../core/catalog";
+import { ALS_USER_VECTOR_V1, CONTENT_USER_VECTOR_V1 } from "../../core/feature-spec";
+import { type HybridWeights, hybridScores, type OwnItem } from "../../core/hybrid";
+import { type QuantizedItems, quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
 import { MANIFEST_SCHEMA_VERSION, type ModelManifest } from "../../core/manifest";
-import { type InteractionLog, interactionMatrix, type ReadOptions, readInteractionLog } from "../data/interaction-log";
+import type { Profile } from "../../core/profile";
 import { rowIndices } from "../data/sparse";
-import { evaluateRankings } from "../eval/ranking-metrics";
+import { dataset, PROPENSITY_FEATURES } from "../engagement/propensity";
+import { fitSendTime } from "../engagement/send-time";
+import { invoiceHours, tuneSendTime } from "../eval/engagement-suite";
+import { evaluateVariant, K } from "../eval/evaluate-recommender";
+import { ALS_BASE, ALS_GRID } from "../eval/recommender-suite";
 import { buildScoringGraph, ONNX_OPSET } from "../export/onnx-graph";
+import { buildSegmentGraph } from "../export/segment-graph";
+import { buildProfile, purchaseSummaries } from "../profiles/build-profiles";
+import { customerFeatures } from "../segments/rfm";
+import { fitSegments } from "../segments/segmenter";
 import { type AlsOptions, ImplicitAls } from "./als";
+import { ContentLsa } from "./content";
+import { HybridRecommender, UNTUNED_WEIGHTS } from "./hybrid";
+import { fitLogistic, predictLogit, sigmoid } from "./logistic";
 import { Popularity } from "./popularity";
 import { recommend } from "./recommender";
+import { loadTrainingSet, type TrainingSetOptions, type Window } from "./training-set";
 
 const DAY = 86400;
 
-export interface TrainOptions extends ReadOptions {
-  data: string;
-  /** JSON array of catalog items (id, title, category, price, currency, image, url) */
-  catalog?: string;
+export interface TrainOptions extends TrainingSetOptions {
   out: string;
+  /** ALS options; with `tune` the grid's alpha/regularization override these */
   als?: Partial<AlsOptions>;
-  /** days at the end of the log held out to measure the model before the final refit */
-  holdoutDays?: number;
+  /** tune on the validation split (default true) */
+  tune?: boolean;
   goldenUsers?: number;
   log?: (msg: string) => void;
 }
 
 export interface GoldenCase {
   user: string;
-  /** float32 user factors */
+  /** float32 user vector */
   vector: number[];
   k: number;
-  /** int8 reference (core/int8-kernel) top-k: model indices and scores, as the ONNX graph must return */
+  /** int8 reference top-k (core/int8-kernel), what the ONNX graph must return */
   expectedIndices: number[];
   expectedScores: number[];
-  /** unquantized float top-10 (to measure what quantization costs) */
+  /** unquantized top-10 (what quantization costs) */
   floatTop10: number[];
+}
+
+export interface HybridGoldenCase {
+  user: string;
+  mode: "all" | "novel";
+  /** unix seconds the recency features are measured at */
+  now: number;
+  /** the profile the Worker will read */
+  profile: Profile;
+  /** top-10 model indices, from ORT-equal int8 scores and core/hybrid.ts */
+  expectedIndices: number[];
+}
+
+export interface Golden {
+  als: GoldenCase[];
+  content: GoldenCase[];
+  hybrid: HybridGoldenCase[];
 }
 
 export interface TrainResult {
   dir: string;
   manifest: ModelManifest;
+  profiles: number;
+}
+
+function sha(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const log = opts.log ?? (() => {});
   const started = performance.now();
-  const events = await readInteractionLog(opts.data, opts);
-  log(`read ${events.rows} interactions: ${events.userIds.length} users, ${events.itemIds.length} items`);
-  if (events.rows === 0) throw new Error(`no usable interactions in ${opts.data}`);
-
-  const metrics = holdoutMetrics(events, opts.holdoutDays ?? 14, opts.als);
+  const ts = await loadTrainingSet(opts);
+  const full = ts.full;
   log(
-    `holdout ndcg@10: als ${metrics.als_ndcg_at_10?.toFixed(4)}, popularity ${metrics.popularity_ndcg_at_10?.toFixed(4)}`,
+    `${ts.source} log: ${full.userIds.length} users, ${full.itemIds.length} items, ${full.data.matrix.indices.length} user-item pairs`,
+  );
+  const withHybrid = ts.source === "purchases";
+  const metrics: Record<string, number> = {};
+
+  // 1. tune on validation
+  let alsOptions: Partial<AlsOptions> = { ...ALS_BASE, ...opts.als };
+  let weights: HybridWeights = UNTUNED_WEIGHTS;
+  const val = ts.validation;
+  if (val && opts.tune !== false) {
+    let best = { score: Number.NEGATIVE_INFINITY, options: alsOptions, model: null as ImplicitAls | null };
+    for (const g of ALS_GRID) {
+      const options = { ...alsOptions, ...g };
+      const m = new ImplicitAls(options);
+      m.fit(val.data);
+      const score = (ndcg(val, m, "all") + ndcg(val, m, "novel")) / 2;
+      if (score > best.score) best = { score, options, model: m };
+    }
+    alsOptions = best.options;
+    log(`ALS tuned on validation: alpha ${alsOptions.alpha}, regularization ${alsOptions.regularization}`);
+    const pop = new Popularity();
+    pop.fit(val.data);
+    metrics.validation_users = val.relevantAll.size;
+    metrics.validation_als_ndcg_at_10 = ndcg(val, best.model as ImplicitAls, "all");
+    metrics.validation_als_novel_ndcg_at_10 = ndcg(val, best.model as ImplicitAls, "novel");
+    metrics.validation_popularity_ndcg_at_10 = ndcg(val, pop, "all");
+    if (withHybrid) {
+      const valContent = new ContentLsa();
+      valContent.fit(val.data);
+      const tuner = new HybridRecommender(alsOptions, {}, val.end);
+      tuner.fitWith(val.data, best.model as ImplicitAls, valContent);
+      weights = tuner.tune(val.relevantAll, val.relevantNovel);
+      metrics.validation_hybrid_ndcg_at_10 = ndcg(val, tuner, "all");
+      tuner.mode = "novel";
+      metrics.validation_hybrid_novel_ndcg_at_10 = ndcg(val, tuner, "novel");
+    }
+  }
+
+  // 2. refit on the whole window, quantize, build graphs
+  const als = new ImplicitAls(alsOptions);
+  als.fit(full.data);
+  const n = full.itemIds.length;
+  const f = als.options.factors;
+  const alsItems = quantizeItems(als.itemFactors, n, f);
+  let content: ContentLsa | null = null;
+  let contentItems: QuantizedItems | null = null;
+  if (withHybrid) {
+    content = new ContentLsa();
+    content.fit(full.data);
+    contentItems = quantizeItems(content.itemVectors, n, content.dims);
+  }
+  const hybrid = new HybridRecommender(alsOptions, {}, full.end);
+  if (content) {
+    hybrid.fitWith(full.data, als, content);
+    hybrid.weights = weights;
+  }
+  const version = `als-${createHash("sha256")
+    .update(buildScoringGraph(alsItems, "pending"))
+    .update(contentItems ? buildScoringGraph(contentItems, "pending") : new Uint8Array())
+    .digest("hex")
+    .slice(0, 12)}`;
+  const alsOnnx = buildScoringGraph(alsItems, version);
+  const contentOnnx = contentItems ? buildScoringGraph(contentItems, version, "opentime_content_int8") : null;
+  log(`trained ALS${content ? ", content and hybrid" : ""}: version ${version}`);
+
+  // 3. engagement models from purchases: segments, send time, propensity
+  const plog = ts.purchases;
+  const end = full.end + 1;
+  const customers = plog.rows > 0 ? customerFeatures(plog, end) : [];
+  const segFit = customers.length >= 30 ? fitSegments(customers) : null;
+  const segmentOf = new Map(segFit ? customers.map((c, i) => [c.customer, segFit.labels[i] as number]) : []);
+  const segmentOnnx = segFit ? buildSegmentGraph(segFit.model) : null;
+  const sendTimeModel = segFit
+    ? fitSendTime(
+        invoiceHours(plog, Number.NEGATIVE_INFINITY, end),
+        (c) => segmentOf.get(c) ?? -1,
+        segFit.model.centroids.length,
+        tuneSendTime(plog, end, 30),
+      )
+    : null;
+  const propensity = new Map<number, number>();
+  if (customers.length >= 30) {
+    const train = dataset(plog, end - 30 * DAY, 30);
+    if (train.y.some((y) => y === 1) && train.y.some((y) => y === 0)) {
+      const model = fitLogistic(train.x, train.y, PROPENSITY_FEATURES.length, { l2: 1 });
+      const now = dataset(plog, end, 0);
+      now.feats.forEach((c, i) => {
+        const d = PROPENSITY_FEATURES.length;
+        propensity.set(c.customer, sigmoid(predictLogit(model, now.x.subarray(i * d, (i + 1) * d))));
+      });
+    }
+  }
+  if (segFit) log(`segments: k=${segFit.model.centroids.length}, silhouette ${segFit.silhouette.toFixed(3)}`);
+
+  // 4. profiles
+  const summaries = purchaseSummaries(plog);
+  const customerIndex = new Map(plog.customerIds.map((id, i) => [id, i]));
+  const userRow = new Map(full.userIds.map((id, i) => [id, i]));
+  const allUsers = [...new Set([...full.userIds, ...plog.customerIds])];
+  const profiles = allUsers.map((userId) => {
+    const row = userRow.get(userId);
+    const c = customerIndex.get(userId);
+    const seg = c === undefined ? undefined : segmentOf.get(c);
+    return buildProfile(userId, {
+      model: version,
+      factors: row === undefined ? undefined : als.userVector(row),
+      content: row === undefined || !content ? undefined : content.userVector(row),
+      purchases: c === undefined ? [] : summaries.get(c),
+      segment: seg === undefined || !segFit ? undefined : { id: seg, name: segFit.model.segments[seg]?.name ?? "" },
+      sendTime:
+        c === undefined || !sendTimeModel ? undefined : sendTimeModel.customer(invoiceHoursOf(plog, c), seg ?? -1),
+      propensity: c === undefined ? undefined : propensity.get(c),
+    });
+  });
+
+  // 5. golden cases
+  const golden = goldenCases(
+    full,
+    als,
+    alsItems,
+    content,
+    contentItems,
+    content ? hybrid : null,
+    profiles,
+    opts.goldenUsers ?? 24,
   );
 
-  const matrix = interactionMatrix(events);
-  const als = new ImplicitAls(opts.als);
-  als.fit({ matrix });
-  const popularity = new Popularity();
-  popularity.fit({ matrix });
-  const f = als.options.factors;
-  const n = events.itemIds.length;
-
-  const catalog = await buildCatalog(events.itemIds, popularity.ranking(), opts.catalog);
-  const items = quantizeItems(als.itemFactors, n, f);
-  const provisional = buildScoringGraph(items, "pending");
-  const version = `als-${createHash("sha256").update(provisional).digest("hex").slice(0, 12)}`;
-  const onnx = buildScoringGraph(items, version);
-  const golden = goldenCases(events, als, items, opts.goldenUsers ?? 24);
-
+  const catalog: Catalog = { items: ts.catalog, popular: popularOrder(full).slice(0, 200) };
   const manifest: ModelManifest = {
     schema: MANIFEST_SCHEMA_VERSION,
     version,
@@ -84,104 +225,153 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
     createdAt: new Date().toISOString(),
     dims: f,
     itemCount: n,
-    itemIds: events.itemIds,
+    itemIds: full.itemIds,
     quantization: { scheme: "int8-per-item-symmetric+uint8-dynamic-user", opset: ONNX_OPSET },
-    onnxSha256: createHash("sha256").update(onnx).digest("hex"),
-    onnxBytes: onnx.length,
+    onnxSha256: sha(alsOnnx),
+    onnxBytes: alsOnnx.length,
+    content:
+      contentOnnx && content
+        ? {
+            featureSpec: CONTENT_USER_VECTOR_V1,
+            dims: content.dims,
+            onnxSha256: sha(contentOnnx),
+            onnxBytes: contentOnnx.length,
+          }
+        : undefined,
+    hybrid:
+      content && hybrid.parts
+        ? {
+            features: [...weights.features],
+            all: weights.all,
+            novel: weights.novel,
+            itemStats: {
+              logBuyers: Array.from(hybrid.parts.stats.logBuyers),
+              repeatRate: Array.from(hybrid.parts.stats.repeatRate),
+              logRecentBuyers: Array.from(hybrid.parts.stats.logRecentBuyers),
+            },
+          }
+        : undefined,
+    segments:
+      segFit && segmentOnnx
+        ? {
+            names: segFit.model.segments.map((s) => s.name),
+            descriptions: segFit.model.segments.map((s) => s.description),
+            onnxSha256: sha(segmentOnnx),
+            onnxBytes: segmentOnnx.length,
+          }
+        : undefined,
+    sendTime: sendTimeModel
+      ? { shop: Array.from(sendTimeModel.shop), segments: sendTimeModel.segments.map((s) => Array.from(s)) }
+      : undefined,
     hyperparameters: als.hyperparameters(),
     metrics,
     training: {
-      users: events.userIds.length,
+      users: full.userIds.length,
       items: n,
-      interactions: matrix.indices.length,
+      interactions: full.data.matrix.indices.length,
       seconds: +((performance.now() - started) / 1000).toFixed(2),
     },
   };
   const dir = join(opts.out, version);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "model.onnx"), onnx);
+  await writeFile(join(dir, "model.onnx"), alsOnnx);
+  if (contentOnnx) await writeFile(join(dir, "content.onnx"), contentOnnx);
+  if (segmentOnnx && segFit) {
+    await writeFile(join(dir, "segments.onnx"), segmentOnnx);
+    await writeFile(join(dir, "segments.json"), `${JSON.stringify(segFit.model, null, 2)}\n`);
+  }
   await writeFile(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   await writeFile(join(dir, "catalog.json"), JSON.stringify(catalog));
   await writeFile(join(dir, "golden.json"), JSON.stringify(golden));
-  await writeFile(join(dir, "user-ids.json"), JSON.stringify(events.userIds));
-  await writeFile(join(dir, "user-factors.f32"), new Uint8Array(als.userFactors.buffer));
+  await writeFile(join(dir, "profiles.jsonl"), `${profiles.map((p) => JSON.stringify(p)).join("\n")}\n`);
   await writeFile(join(opts.out, "latest.json"), `${JSON.stringify({ version, dir }, null, 2)}\n`);
-  log(`exported ${version} (${(onnx.length / 1024).toFixed(0)} KiB ONNX) to ${dir}`);
-  return { dir, manifest };
+  log(
+    `exported ${version} (${(alsOnnx.length / 1024).toFixed(0)} KiB ALS ONNX, ${profiles.length} profiles) to ${dir}`,
+  );
+  return { dir, manifest, profiles: profiles.length };
 }
 
-/** ALS (float and int8) against popularity on the last `days` of the log; relevant = items touched then. */
-export function holdoutMetrics(
-  events: InteractionLog,
-  days: number,
-  alsOptions?: Partial<AlsOptions>,
-): Record<string, number> {
-  let maxT = 0;
-  for (let i = 0; i < events.rows; i++) maxT = Math.max(maxT, events.time[i] as number);
-  const cutoff = maxT - days * DAY;
-  const train = interactionMatrix(events, Number.NEGATIVE_INFINITY, cutoff);
-  const test = interactionMatrix(events, cutoff);
-  const relevant = new Map<number, Set<number>>();
-  for (let u = 0; u < test.rows; u++) {
-    if (rowIndices(train, u).length === 0) continue;
-    const rel = rowIndices(test, u);
-    if (rel.length) relevant.set(u, new Set(rel));
-  }
-  if (relevant.size === 0) return {};
-  const als = new ImplicitAls(alsOptions);
-  als.fit({ matrix: train });
+function ndcg(
+  w: Window & { relevantAll: Map<number, Set<number>>; relevantNovel: Map<number, Set<number>> },
+  m: { scores(u: number): ArrayLike<number> } & Parameters<typeof recommend>[0],
+  variant: "all" | "novel",
+): number {
+  const split = { train: w.data.matrix, testAll: w.relevantAll, testNovel: w.relevantNovel } as Parameters<
+    typeof evaluateVariant
+  >[0];
+  return evaluateVariant(split, variant, (u, ex) => recommend(m, u, K, ex)).ndcg_at_10;
+}
+
+function popularOrder(w: Window): number[] {
   const pop = new Popularity();
-  pop.fit({ matrix: train });
-  const f = als.options.factors;
-  const int8 = quantizeItems(als.itemFactors, train.cols, f);
-  const k = 10;
-  const rank = (fn: (u: number) => number[]) => new Map([...relevant.keys()].map((u) => [u, fn(u)]));
-  const out: Record<string, number> = { holdout_days: days, holdout_users: relevant.size };
-  const candidates = train.cols;
-  for (const [name, ranking] of [
-    ["als", rank((u) => recommend(als, u, k))],
-    ["als_int8", rank((u) => topK(scoreInt8(int8, als.userVector(u)), k).indices)],
-    ["popularity", rank((u) => recommend(pop, u, k))],
-  ] as const) {
-    const m = evaluateRankings(ranking, relevant, k, candidates);
-    out[`${name}_ndcg_at_10`] = m.ndcg_at_k;
-    out[`${name}_precision_at_10`] = m.precision_at_k;
-    out[`${name}_recall_at_10`] = m.recall_at_k;
-    out[`${name}_map_at_10`] = m.map_at_k;
+  pop.fit(w.data);
+  return pop.ranking();
+}
+
+function invoiceHoursOf(plog: Parameters<typeof invoiceHours>[0], customer: number): number[] {
+  const seen = new Set<number>();
+  const out: number[] = [];
+  for (let i = 0; i < plog.rows; i++) {
+    if (plog.customer[i] !== customer || seen.has(plog.invoice[i] as number)) continue;
+    seen.add(plog.invoice[i] as number);
+    const d = new Date((plog.time[i] as number) * 1000);
+    out.push(d.getUTCDay() * 24 + d.getUTCHours());
   }
   return out;
 }
 
-async function buildCatalog(itemIds: string[], popularOrder: number[], catalogPath?: string): Promise<Catalog> {
-  const known = new Map<string, CatalogItem>();
-  if (catalogPath) {
-    const raw = JSON.parse(await readFile(catalogPath, "utf8")) as unknown[];
-    for (const entry of raw) {
-      const item = CatalogItemSchema.parse(entry);
-      known.set(item.id, item);
-    }
-  }
-  const items = itemIds.map(
-    (id) => known.get(id) ?? { id, title: id, category: "", price: 0, currency: "GBP", image: "", url: "" },
-  );
-  return { items, popular: popularOrder.slice(0, 200) };
-}
-
-function goldenCases(events: InteractionLog, als: ImplicitAls, items: ReturnType<typeof quantizeItems>, count: number) {
-  const cases: GoldenCase[] = [];
-  const nUsers = events.userIds.length;
-  const step = Math.max(1, Math.floor(nUsers / count));
-  for (let u = 0; u < nUsers && cases.length < count; u += step) {
-    const vector = als.userVector(u);
+function goldenCases(
+  full: Window,
+  als: ImplicitAls,
+  alsItems: QuantizedItems,
+  content: ContentLsa | null,
+  contentItems: QuantizedItems | null,
+  hybrid: HybridRecommender | null,
+  profiles: Profile[],
+  count: number,
+): Golden {
+  const golden: Golden = { als: [], content: [], hybrid: [] };
+  const users = full.userIds.length;
+  const step = Math.max(1, Math.floor(users / count));
+  const profileOf = new Map(profiles.map((p) => [p.userId, p]));
+  const itemIndex = new Map(full.itemIds.map((id, i) => [id, i]));
+  const dot = (
+    vector: Float32Array,
+    items: QuantizedItems,
+    floatScores: ArrayLike<number>,
+    user: string,
+  ): GoldenCase => {
     const ref = topK(scoreInt8(items, vector), 10);
-    cases.push({
-      user: events.userIds[u] as string,
+    return {
+      user,
       vector: Array.from(vector),
       k: 10,
       expectedIndices: ref.indices,
       expectedScores: ref.scores,
-      floatTop10: recommend(als, u, 10),
-    });
+      floatTop10: topK(floatScores, 10).indices,
+    };
+  };
+  for (let u = 0; u < users && golden.als.length < count; u += step) {
+    const user = full.userIds[u] as string;
+    golden.als.push(dot(als.userVector(u), alsItems, als.scores(u), user));
+    if (content && contentItems && rowIndices(full.data.matrix, u).length > 0) {
+      golden.content.push(dot(content.userVector(u), contentItems, content.scores(u), user));
+    }
+    const profile = profileOf.get(user);
+    if (hybrid?.parts && content && contentItems && profile) {
+      const own: OwnItem[] = profile.purchases.flatMap((p) => {
+        const item = itemIndex.get(p.item);
+        return item === undefined ? [] : [{ item, invoices: p.invoices, lastTs: p.lastTs }];
+      });
+      const alsScores = scoreInt8(alsItems, als.userVector(u));
+      const contentScores = scoreInt8(contentItems, content.userVector(u));
+      for (const mode of ["all", "novel"] as const) {
+        const s = hybridScores(hybrid.weights[mode], own, full.end, alsScores, contentScores, hybrid.parts.stats);
+        const ownSet = new Set(own.map((o) => o.item));
+        const expected = topK(s, 10, mode === "novel" ? (j) => ownSet.has(j) : undefined).indices;
+        golden.hybrid.push({ user, mode, now: full.end, profile, expectedIndices: expected });
+      }
+    }
   }
-  return cases;
+  return golden;
 }

@@ -1,15 +1,24 @@
-/** Train -> export on a small demo: a complete, self-consistent model directory. */
+/** Train -> export: complete, self-consistent model directories for both kinds of log. */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CatalogSchema } from "../../core/catalog";
 import { ModelManifestSchema } from "../../core/manifest";
+import { ProfileV2Schema, parseProfile } from "../../core/profile";
 import { generateDemo } from "../../scripts/demo/generate";
-import { type GoldenCase, type TrainResult, trainAndExport } from "../../scripts/train/pipeline";
+import { type Golden, type TrainResult, trainAndExport } from "../../scripts/train/pipeline";
+import { syntheticRetail, writeRetailCsv } from "./support/retail-csv";
 
-describe("train and export", () => {
+const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
+const profilesOf = (dir: string) =>
+  readFileSync(join(dir, "profiles.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => ProfileV2Schema.parse(JSON.parse(l)));
+
+describe("train and export: demo events", () => {
   const base = mkdtempSync(join(tmpdir(), "ot-train-"));
   let res: TrainResult;
 
@@ -25,11 +34,13 @@ describe("train and export", () => {
 
   it("writes a manifest that validates and matches the ONNX bytes", () => {
     const manifest = ModelManifestSchema.parse(JSON.parse(readFileSync(join(res.dir, "manifest.json"), "utf8")));
-    const onnx = readFileSync(join(res.dir, "model.onnx"));
-    expect(manifest.onnxSha256).toBe(createHash("sha256").update(onnx).digest("hex"));
-    expect(manifest.onnxBytes).toBe(onnx.length);
+    expect(manifest.onnxSha256).toBe(sha(join(res.dir, "model.onnx")));
     expect(manifest.version).toBe(res.manifest.version);
     expect(manifest.dims).toBe(16);
+    // event logs serve ALS (the hybrid's repeat features are defined on purchase logs)
+    expect(manifest.hybrid).toBeUndefined();
+    expect(manifest.segments?.onnxSha256).toBe(sha(join(res.dir, "segments.onnx")));
+    expect(new Set(manifest.segments?.names).size).toBe(manifest.segments?.names.length);
   });
 
   it("writes a catalog in model order, with real product data", () => {
@@ -39,20 +50,24 @@ describe("train and export", () => {
     expect(catalog.popular.length).toBeGreaterThan(0);
   });
 
-  it("beats popularity on the holdout, and int8 stays within 2% of float", () => {
+  it("tunes ALS on validation and beats popularity there", () => {
     const m = res.manifest.metrics;
-    expect(m.als_ndcg_at_10).toBeGreaterThan(1.5 * (m.popularity_ndcg_at_10 as number));
-    expect(Math.abs((m.als_int8_ndcg_at_10 as number) - (m.als_ndcg_at_10 as number))).toBeLessThan(
-      0.02 * (m.als_ndcg_at_10 as number),
-    );
+    expect(m.validation_als_ndcg_at_10).toBeGreaterThan(1.5 * (m.validation_popularity_ndcg_at_10 as number));
   });
 
-  it("writes golden cases and user factors for every user", () => {
-    const golden = JSON.parse(readFileSync(join(res.dir, "golden.json"), "utf8")) as GoldenCase[];
-    expect(golden.length).toBeGreaterThanOrEqual(20);
-    expect(golden[0]?.vector).toHaveLength(16);
-    const ids = JSON.parse(readFileSync(join(res.dir, "user-ids.json"), "utf8")) as string[];
-    expect(readFileSync(join(res.dir, "user-factors.f32")).length).toBe(ids.length * 16 * 4);
+  it("writes profiles with factors, purchases, segment and send time", () => {
+    const profiles = profilesOf(res.dir);
+    expect(profiles.length).toBe(res.profiles);
+    const withAll = profiles.filter((p) => p.factors && p.purchases.length && p.segment && p.sendTime);
+    expect(withAll.length).toBeGreaterThan(100);
+    expect(withAll[0]?.factors?.model).toBe(res.manifest.version);
+    expect(withAll[0]?.sendTime?.bestHours).toHaveLength(3);
+  });
+
+  it("writes ALS golden cases", () => {
+    const golden = JSON.parse(readFileSync(join(res.dir, "golden.json"), "utf8")) as Golden;
+    expect(golden.als.length).toBeGreaterThanOrEqual(20);
+    expect(golden.als[0]?.vector).toHaveLength(16);
   });
 
   it("gives the same version for the same data and options", async () => {
@@ -63,5 +78,48 @@ describe("train and export", () => {
       als: { factors: 16, iterations: 8 },
     });
     expect(again.manifest.version).toBe(res.manifest.version);
+  });
+});
+
+describe("train and export: a UCI-layout purchase log", () => {
+  const base = mkdtempSync(join(tmpdir(), "ot-train-retail-"));
+  let res: TrainResult;
+
+  beforeAll(async () => {
+    writeRetailCsv(join(base, "retail.csv.gz"), syntheticRetail(5, 300), "ii");
+    res = await trainAndExport({
+      data: join(base, "retail.csv.gz"),
+      out: join(base, "models"),
+      als: { iterations: 8 },
+    });
+  });
+
+  it("exports ALS, content and the hybrid, with checksums", () => {
+    const m = res.manifest;
+    expect(m.content?.onnxSha256).toBe(sha(join(res.dir, "content.onnx")));
+    expect(m.hybrid?.all.weights).toHaveLength(10);
+    expect(m.hybrid?.itemStats.logBuyers).toHaveLength(m.itemCount);
+    expect(m.sendTime?.shop).toHaveLength(168);
+    expect(existsSync(join(res.dir, "segments.json"))).toBe(true);
+  });
+
+  it("titles items from their descriptions and prices them by the median", () => {
+    const catalog = CatalogSchema.parse(JSON.parse(readFileSync(join(res.dir, "catalog.json"), "utf8")));
+    expect(catalog.items[0]?.title).toMatch(/^(Red|Blue|White) [A-Z][a-z]+ \d+$/);
+    expect(catalog.items.every((i) => i.price > 0 && i.currency === "GBP")).toBe(true);
+  });
+
+  it("profiles carry content vectors and purchase history with invoice counts", () => {
+    const p = profilesOf(res.dir).find((x) => x.purchases.some((y) => y.invoices > 1));
+    expect(p?.contentVector?.model).toBe(res.manifest.version);
+    expect(p?.propensity).toBeGreaterThan(0);
+    expect(parseProfile(p).ok).toBe(true);
+  });
+
+  it("writes hybrid golden cases for both modes", () => {
+    const golden = JSON.parse(readFileSync(join(res.dir, "golden.json"), "utf8")) as Golden;
+    expect(golden.hybrid.filter((g) => g.mode === "all").length).toBeGreaterThan(5);
+    expect(golden.hybrid.filter((g) => g.mode === "novel").length).toBeGreaterThan(5);
+    expect(golden.content.length).toBeGreaterThan(5);
   });
 });

@@ -32,15 +32,15 @@ describe("ONNX in workerd: golden cases", () => {
   it("ORT top-k equals the TypeScript int8 reference exactly, and overlaps float top-10 by >= 0.9", async () => {
     const f = fixture();
     const session = await createScoringSession(base64ToBytes(f.onnxBase64));
-    expect(f.golden.length).toBeGreaterThanOrEqual(20);
+    expect(f.golden.als.length).toBeGreaterThanOrEqual(20);
     let overlap = 0;
-    for (const g of f.golden) {
+    for (const g of f.golden.als) {
       const out = await session.topK(Float32Array.from(g.vector), g.k);
       expect(out.indices).toEqual(g.expectedIndices);
       expect(out.scores).toEqual(g.expectedScores);
       overlap += out.indices.filter((i) => g.floatTop10.includes(i)).length / 10;
     }
-    expect(overlap / f.golden.length).toBeGreaterThanOrEqual(0.9);
+    expect(overlap / f.golden.als.length).toBeGreaterThanOrEqual(0.9);
     await session.release();
   });
 });
@@ -77,7 +77,7 @@ describe("GET /v1/amp/recs", () => {
     const bought = rankedIds.slice(0, 2);
     const profile: Profile = {
       ...p,
-      recentPurchases: bought.map((item) => ({ item, ts: Math.floor(Date.now() / 1000) - 86400 })),
+      purchases: bought.map((item) => ({ item, invoices: 1, lastTs: Math.floor(Date.now() / 1000) - 86400 })),
     };
     await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(profile));
     const { body, reason } = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=6`);
@@ -115,7 +115,7 @@ describe("GET /v1/amp/recs", () => {
     const old = Math.floor(Date.now() / 1000) - 90 * 86400;
     await env.OPENTIME_KV.put(
       kvKeys.profile(p.userId),
-      JSON.stringify({ ...p, recentPurchases: [{ item: top, ts: old }] }),
+      JSON.stringify({ ...p, purchases: [{ item: top, invoices: 1, lastTs: old }] }),
     );
     const { body } = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=3`);
     expect(body?.items[0]?.id).toBe(top);
@@ -234,7 +234,7 @@ describe("fallbacks: always 200 with items, and the reason", () => {
     const stale: Profile = {
       ...p,
       factors: { model: "als-older", vector: p.factors?.vector as string },
-      recentPurchases: [{ item: bought, ts: Math.floor(Date.now() / 1000) - 3600 }],
+      purchases: [{ item: bought, invoices: 1, lastTs: Math.floor(Date.now() / 1000) - 3600 }],
     };
     await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(stale));
     const r = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=3`);

@@ -1,4 +1,4 @@
-/** The model fixture the workerd tests get from global setup (trained in Node, passed by `provide`). */
+/** The model fixtures the workerd tests get from global setup (trained in Node, passed by `provide`). */
 import type { Profile } from "../../core/profile";
 
 export interface GoldenCaseFixture {
@@ -10,14 +10,23 @@ export interface GoldenCaseFixture {
   floatTop10: number[];
 }
 
+export interface HybridGoldenFixture {
+  user: string;
+  mode: "all" | "novel";
+  now: number;
+  profile: Profile;
+  expectedIndices: number[];
+}
+
 export interface ModelFixture {
   version: string;
   manifestJson: string;
   catalogJson: string;
   onnxBase64: string;
-  golden: GoldenCaseFixture[];
+  contentOnnxBase64: string | null;
+  golden: { als: GoldenCaseFixture[]; content: GoldenCaseFixture[]; hybrid: HybridGoldenFixture[] };
   profiles: Profile[];
-  /** the demo generator's planted favourite categories for each profile's user */
+  /** the demo generator's planted favourite categories for each profile's user (demo fixture only) */
   plantedCategories: Record<string, string[]>;
 }
 
@@ -25,6 +34,9 @@ export const TEST_TOKEN_SECRET = "workerd-test-secret-0123456789abcdef";
 
 declare module "vitest" {
   export interface ProvidedContext {
+    /** demo shop events: ALS only */
     model: ModelFixture;
+    /** a UCI-layout purchase log: ALS + content + hybrid + segments + send time */
+    retail: ModelFixture;
   }
 }

@@ -16,6 +16,8 @@ export interface LoadedModel {
   manifest: ModelManifest;
   catalog: Catalog;
   session: ScoringSession;
+  /** the content (LSA) graph, when the model has one */
+  content: ScoringSession | null;
   itemIndex: Map<string, number>;
 }
 
@@ -68,7 +70,10 @@ export async function getModel(kv: KVNamespace, refreshSeconds: number, now = Da
   void state.then(async (s) => {
     if (s.ok && previous) {
       const old = await previous.state;
-      if (old.ok && old.model.session !== s.model.session) await old.model.session.release().catch(() => {});
+      if (old.ok && old.model.session !== s.model.session) {
+        await old.model.session.release().catch(() => {});
+        await old.model.content?.release().catch(() => {});
+      }
     }
   });
   return state;
@@ -83,11 +88,13 @@ async function loadVersion(kv: KVNamespace, version: string): Promise<ModelState
   let manifestRaw: unknown;
   let catalogRaw: unknown;
   let onnx: ArrayBuffer | null;
+  let contentOnnx: ArrayBuffer | null;
   try {
-    [manifestRaw, catalogRaw, onnx] = await Promise.all([
+    [manifestRaw, catalogRaw, onnx, contentOnnx] = await Promise.all([
       kv.get(kvKeys.manifest(version), "json"),
       kv.get(kvKeys.catalog(version), "json"),
       kv.get(kvKeys.onnx(version), "arrayBuffer"),
+      kv.get(kvKeys.contentOnnx(version), "arrayBuffer"),
     ]);
   } catch (e) {
     return fail("kv-error", version, undefined, errorMessage(e));
@@ -119,10 +126,35 @@ async function loadVersion(kv: KVNamespace, version: string): Promise<ModelState
   } catch (e) {
     return fail("model-corrupt", version, catalog, errorMessage(e));
   }
-  logEvent("info", "model.loaded", { version, items: manifest.itemCount, dims: manifest.dims });
+  // the content graph is optional: without it (or if it is damaged) the model serves ALS alone
+  let content: ScoringSession | null = null;
+  if (manifest.content) {
+    if (!contentOnnx || !isKnownFeatureSpec(manifest.content.featureSpec)) {
+      logEvent("error", "model.content_unavailable", {
+        version,
+        detail: contentOnnx ? "unknown feature spec" : "no content ONNX bytes",
+      });
+    } else if (toHex(await crypto.subtle.digest("SHA-256", contentOnnx)) !== manifest.content.onnxSha256) {
+      logEvent("error", "model.content_unavailable", {
+        version,
+        detail: "content ONNX sha256 does not match the manifest",
+      });
+    } else {
+      content = await createScoringSession(new Uint8Array(contentOnnx)).catch((e) => {
+        logEvent("error", "model.content_unavailable", { version, detail: errorMessage(e) });
+        return null;
+      });
+    }
+  }
+  logEvent("info", "model.loaded", {
+    version,
+    items: manifest.itemCount,
+    dims: manifest.dims,
+    content: content !== null,
+  });
   return {
     ok: true,
-    model: { manifest, catalog, session, itemIndex: new Map(manifest.itemIds.map((id, i) => [id, i])) },
+    model: { manifest, catalog, session, content, itemIndex: new Map(manifest.itemIds.map((id, i) => [id, i])) },
   };
 }
 

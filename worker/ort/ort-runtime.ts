@@ -44,6 +44,8 @@ function installShim(): void {
 export interface ScoringSession {
   /** Top-k model item indices and scores for one user vector. */
   topK(user: Float32Array, k: number): Promise<{ indices: number[]; scores: number[] }>;
+  /** Every item's score (the graph's pre-TopK `item_scores` output), for re-ranking. */
+  itemScores(user: Float32Array): Promise<Float32Array>;
   release(): Promise<void>;
 }
 
@@ -65,7 +67,21 @@ export async function createScoringSession(onnx: Uint8Array): Promise<ScoringSes
       };
       indices.dispose();
       scores.dispose();
+      (out.item_scores as ort.Tensor | undefined)?.dispose();
       return result;
+    },
+    async itemScores(user) {
+      const out = await session.run(
+        {
+          user: new ort.Tensor("float32", user, [1, user.length]),
+          k: new ort.Tensor("int64", BigInt64Array.of(1n), [1]),
+        },
+        ["item_scores"],
+      );
+      const t = out.item_scores as ort.Tensor;
+      const scores = Float32Array.from(t.data as Float32Array);
+      t.dispose();
+      return scores;
     },
     release: () => session.release(),
   };

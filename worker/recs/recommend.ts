@@ -1,11 +1,15 @@
 /**
- * Picks the items for one amp-list request: token -> model -> profile -> ONNX top-k -> exclusions.
+ * Picks the items for one amp-list request: token -> model -> profile -> scores -> exclusions.
+ * With a hybrid model (ALS + content graphs and re-ranker weights) and a profile that has both vectors,
+ * every item is scored by core/hybrid.ts over ORT's item scores; otherwise the ALS graph's top-k.
  * Never throws: every failure degrades to generic (popular) content and names its reason, which the
  * route sends in `X-Opentime-Reason`. A token that does not verify never reaches personal data.
  */
-
 import { base64ToFloat32 } from "../../core/base64";
 import type { CatalogItem } from "../../core/catalog";
+import { hybridScores, type OwnItem } from "../../core/hybrid";
+import { topK } from "../../core/int8-kernel";
+import type { Profile } from "../../core/profile";
 import { verifyToken } from "../../core/token";
 import type { Config } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
@@ -16,6 +20,8 @@ export interface Recommendation {
   items: CatalogItem[];
   /** `personalized`, or why generic content was served */
   reason: string;
+  /** `hybrid`, `als` or `popular` */
+  scorer: "hybrid" | "als" | "popular";
   modelVersion: string | null;
 }
 
@@ -42,12 +48,13 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
         .map((i) => catalog.items[i])
         .filter((it): it is CatalogItem => !!it && !exclude.has(it.id))
         .slice(0, n);
-      return { items, reason, modelVersion: version };
+      return { items, reason, scorer: "popular", modelVersion: version };
     }
     const fallback = await getFallbackItems(kv);
     return {
       items: fallback?.items.slice(0, n) ?? [],
       reason: fallback ? reason : `${reason}+no-fallback`,
+      scorer: "popular",
       modelVersion: null,
     };
   };
@@ -57,29 +64,38 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   if (!modelState.ok) return generic(modelState.reason);
   const model = modelState.model;
 
-  const profile = await readProfile(kv, token.claims.u);
-  if (!profile.ok) return generic(profile.reason);
-  const exclude = recentPurchases(profile.profile.recentPurchases, config.excludePurchasedDays, now);
-  const factors = profile.profile.factors;
-  if (!factors || factors.model !== model.manifest.version) return generic("profile-no-factors-for-model", exclude);
+  const read = await readProfile(kv, token.claims.u);
+  if (!read.ok) return generic(read.reason);
+  const profile = read.profile;
+  const exclude = excluded(profile, config, now);
+  const version = model.manifest.version;
+  if (!profile.factors || profile.factors.model !== version) return generic("profile-no-factors-for-model", exclude);
 
   try {
-    const vector = base64ToFloat32(factors.vector);
+    const vector = base64ToFloat32(profile.factors.vector);
     if (vector.length !== model.manifest.dims) return generic("profile-factor-dims", exclude);
-    const items = await personalize(model, vector, n, exclude);
-    return { items, reason: "personalized", modelVersion: model.manifest.version };
+    const content = profile.contentVector?.model === version ? base64ToFloat32(profile.contentVector.vector) : null;
+    if (model.manifest.hybrid && model.content && content && content.length === model.manifest.content?.dims) {
+      const items = await hybrid(model, profile, vector, content, config, n, exclude, now);
+      return { items, reason: "personalized", scorer: "hybrid", modelVersion: version };
+    }
+    const items = await alsTopK(model, vector, n, exclude);
+    return { items, reason: "personalized", scorer: "als", modelVersion: version };
   } catch (e) {
-    logEvent("error", "recs.scoring_failed", { version: model.manifest.version, detail: errorMessage(e) });
+    logEvent("error", "recs.scoring_failed", { version, detail: errorMessage(e) });
     return generic("scoring-error", exclude);
   }
 }
 
-function recentPurchases(purchases: readonly { item: string; ts: number }[], days: number, now: number): Set<string> {
-  const since = now / 1000 - days * DAY_SECONDS;
-  return new Set(days > 0 ? purchases.filter((p) => p.ts >= since).map((p) => p.item) : []);
+/** Items not to show: all own purchases in `novel` mode, else those inside the exclusion window. */
+function excluded(profile: Profile, config: Config, now: number): Set<string> {
+  if (config.recsMode === "novel") return new Set(profile.purchases.map((p) => p.item));
+  if (config.excludePurchasedDays <= 0) return new Set();
+  const since = now / 1000 - config.excludePurchasedDays * DAY_SECONDS;
+  return new Set(profile.purchases.filter((p) => p.lastTs >= since).map((p) => p.item));
 }
 
-async function personalize(model: LoadedModel, vector: Float32Array, n: number, exclude: ReadonlySet<string>) {
+async function alsTopK(model: LoadedModel, vector: Float32Array, n: number, exclude: ReadonlySet<string>) {
   const excludedInModel = [...exclude].filter((id) => model.itemIndex.has(id)).length;
   const k = Math.min(model.manifest.itemCount, n + excludedInModel);
   const { indices } = await model.session.topK(vector, k);
@@ -90,4 +106,32 @@ async function personalize(model: LoadedModel, vector: Float32Array, n: number, 
     if (items.length === n) break;
   }
   return items;
+}
+
+async function hybrid(
+  model: LoadedModel,
+  profile: Profile,
+  vector: Float32Array,
+  contentVector: Float32Array,
+  config: Config,
+  n: number,
+  exclude: ReadonlySet<string>,
+  now: number,
+): Promise<CatalogItem[]> {
+  const h = model.manifest.hybrid as NonNullable<LoadedModel["manifest"]["hybrid"]>;
+  const [als, content] = await Promise.all([
+    model.session.itemScores(vector),
+    (model.content as NonNullable<LoadedModel["content"]>).itemScores(contentVector),
+  ]);
+  const own: OwnItem[] = profile.purchases.flatMap((p) => {
+    const item = model.itemIndex.get(p.item);
+    return item === undefined ? [] : [{ item, invoices: p.invoices, lastTs: p.lastTs }];
+  });
+  const scores = hybridScores(h[config.recsMode], own, Math.floor(now / 1000), als, content, h.itemStats);
+  const skip = new Set(
+    [...exclude].flatMap((id) => (model.itemIndex.has(id) ? [model.itemIndex.get(id) as number] : [])),
+  );
+  return topK(scores, n, (j) => skip.has(j)).indices.flatMap((i) =>
+    model.catalog.items[i] ? [model.catalog.items[i]] : [],
+  );
 }

@@ -34,6 +34,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       "Cache-Control": "private, no-store",
       "X-Opentime-Reason": rec.reason,
       "X-Opentime-Model": rec.modelVersion ?? "none",
+      "X-Opentime-Scorer": rec.scorer,
     });
   });
 }

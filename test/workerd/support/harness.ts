@@ -6,10 +6,11 @@ import { kvKeys } from "../../../core/kv-keys";
 import { mintToken } from "../../../core/token";
 import worker from "../../../worker/index";
 import { resetModelCache } from "../../../worker/model/model-store";
-import { TEST_TOKEN_SECRET } from "../fixture";
+import { type ModelFixture, TEST_TOKEN_SECRET } from "../fixture";
 
 export const SENDER = "newsletter@shop.example";
 export const fixture = () => inject("model");
+export const retailFixture = () => inject("retail");
 
 export async function clearKv(): Promise<void> {
   let cursor: string | undefined;
@@ -21,14 +22,17 @@ export async function clearKv(): Promise<void> {
   resetModelCache();
 }
 
-/** Puts the fixture model, its catalog, fallback items, profiles and the active pointer into KV. */
-export async function seedModel(opts: { onnx?: Uint8Array | null; pointer?: boolean } = {}): Promise<void> {
-  const f = fixture();
+/** Puts a fixture model (default: the demo's), its catalog, fallback items, profiles and the active pointer into KV. */
+export async function seedModel(
+  opts: { onnx?: Uint8Array | null; pointer?: boolean; fixture?: ModelFixture } = {},
+): Promise<void> {
+  const f = opts.fixture ?? fixture();
   const catalog = JSON.parse(f.catalogJson) as { items: unknown[]; popular: number[] };
   await env.OPENTIME_KV.put(kvKeys.manifest(f.version), f.manifestJson);
   await env.OPENTIME_KV.put(kvKeys.catalog(f.version), f.catalogJson);
   const onnx = opts.onnx === undefined ? base64ToBytes(f.onnxBase64) : opts.onnx;
   if (onnx) await env.OPENTIME_KV.put(kvKeys.onnx(f.version), onnx);
+  if (f.contentOnnxBase64) await env.OPENTIME_KV.put(kvKeys.contentOnnx(f.version), base64ToBytes(f.contentOnnxBase64));
   await env.OPENTIME_KV.put(
     kvKeys.fallbackItems,
     JSON.stringify({ items: catalog.popular.slice(0, 12).map((i) => catalog.items[i]) }),

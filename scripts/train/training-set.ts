@@ -1,0 +1,245 @@
+/**
+ * What the trainers learn from, from either kind of log:
+ *  - purchase logs (UCI Online Retail / II, or the events file's purchases): interaction value = distinct
+ *    invoices, items in popularity order, item text = descriptions;
+ *  - typed event logs (the demo's events.csv, or any CSV mapped with --map): value = summed event weights,
+ *    item text from a catalog file.
+ * Both give the full window and a validation split (the last `holdoutDays`) to tune on. The purchase log is
+ * always read too: segments, propensity, send time and purchase histories come from purchases.
+ */
+import { readFile } from "node:fs/promises";
+import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
+import {
+  type ColumnMapping,
+  DEMO_EVENTS_MAPPING,
+  type InteractionLog,
+  readInteractionLog,
+} from "../data/interaction-log";
+import { type PurchaseLog, readPurchaseLog } from "../data/purchase-log";
+import { csrFromCoo, rowIndices } from "../data/sparse";
+import { latestTime, splitAt, trainData } from "../eval/temporal-split";
+import type { TrainData } from "./recommender";
+
+const DAY = 86400;
+
+export interface Window {
+  data: TrainData;
+  itemIds: string[];
+  userIds: string[];
+  /** end of the training window (unix s) */
+  end: number;
+}
+
+export interface Validation extends Window {
+  relevantAll: Map<number, Set<number>>;
+  relevantNovel: Map<number, Set<number>>;
+}
+
+export interface TrainingSet {
+  source: "purchases" | "events";
+  purchases: PurchaseLog;
+  full: Window;
+  validation: Validation | null;
+  catalog: CatalogItem[];
+  dropped: Record<string, number>;
+}
+
+export interface TrainingSetOptions {
+  data: string;
+  /** for event logs: how to read the CSV (default: the demo's events.csv columns) */
+  mapping?: ColumnMapping;
+  /** JSON array of catalog items (title, category, price, image, url) */
+  catalog?: string;
+  holdoutDays?: number;
+  currency?: string;
+}
+
+function isPurchaseLayout(header: string): boolean {
+  return /InvoiceNo|Invoice,/.test(header);
+}
+
+export async function loadTrainingSet(opts: TrainingSetOptions): Promise<TrainingSet> {
+  const holdout = opts.holdoutDays ?? 30;
+  const purchases = await readPurchaseLog(opts.data).catch(() => null);
+  const catalogFile = opts.catalog ? await readCatalog(opts.catalog) : new Map<string, CatalogItem>();
+  const header = await firstLine(opts.data);
+  if (purchases && isPurchaseLayout(header)) {
+    const full = splitAt(purchases, Number.POSITIVE_INFINITY);
+    const last = latestTime(purchases);
+    const val = splitAt(purchases, last - holdout * DAY);
+    const window = (s: typeof full, end: number): Window => ({
+      data: trainData(s, purchases),
+      itemIds: s.itemIds,
+      userIds: s.userIds,
+      end,
+    });
+    const prices = medianPrices(purchases);
+    const descriptions = new Map(purchases.itemIds.map((id, i) => [id, purchases.itemDescriptions[i] ?? ""]));
+    return {
+      source: "purchases",
+      purchases,
+      full: window(full, last),
+      validation:
+        val.testAll.size > 0
+          ? { ...window(val, val.cutoff), relevantAll: val.testAll, relevantNovel: val.testNovel }
+          : null,
+      catalog: full.itemIds.map(
+        (id) =>
+          catalogFile.get(id) ?? {
+            id,
+            title: titleCase(descriptions.get(id) || id),
+            category: "",
+            price: prices.get(id) ?? 0,
+            currency: opts.currency ?? "GBP",
+            image: "",
+            url: "",
+          },
+      ),
+      dropped: purchases.dropped,
+    };
+  }
+  const events = await readInteractionLog(opts.data, { mapping: opts.mapping ?? DEMO_EVENTS_MAPPING });
+  if (events.rows === 0) throw new Error(`no usable interactions in ${opts.data}`);
+  let last = 0;
+  for (const t of events.time) last = Math.max(last, t);
+  const catalog = events.itemIds.map(
+    (id) =>
+      catalogFile.get(id) ?? {
+        id,
+        title: id,
+        category: "",
+        price: 0,
+        currency: opts.currency ?? "GBP",
+        image: "",
+        url: "",
+      },
+  );
+  const itemText = catalog.map((c) => {
+    const extra = catalogFile.get(c.id) as (CatalogItem & { description?: string }) | undefined;
+    return `${c.title} ${c.category} ${c.category} ${extra?.description ?? ""}`;
+  });
+  const window = (until: number): Window => ({
+    data: { ...eventMatrix(events, until), itemText },
+    itemIds: events.itemIds,
+    userIds: events.userIds,
+    end: Math.min(until, last),
+  });
+  const cut = last - holdout * DAY;
+  const val = window(cut);
+  const relevantAll = new Map<number, Set<number>>();
+  for (let i = 0; i < events.rows; i++) {
+    if ((events.time[i] as number) < cut) continue;
+    const u = events.user[i] as number;
+    if (rowIndices(val.data.matrix, u).length === 0) continue;
+    const set = relevantAll.get(u) ?? new Set<number>();
+    set.add(events.item[i] as number);
+    relevantAll.set(u, set);
+  }
+  const relevantNovel = new Map<number, Set<number>>();
+  for (const [u, rel] of relevantAll) {
+    const own = new Set(rowIndices(val.data.matrix, u));
+    const novel = new Set([...rel].filter((j) => !own.has(j)));
+    if (novel.size) relevantNovel.set(u, novel);
+  }
+  return {
+    source: "events",
+    purchases: purchases ?? emptyPurchases(),
+    full: window(Number.POSITIVE_INFINITY),
+    validation: relevantAll.size > 0 ? { ...val, relevantAll, relevantNovel } : null,
+    catalog,
+    dropped: events.dropped,
+  };
+}
+
+/** Summed weights and last interaction time per (user, item), for rows before `until`. */
+function eventMatrix(events: InteractionLog, until: number): TrainData {
+  const r: number[] = [];
+  const c: number[] = [];
+  const v: number[] = [];
+  const last = new Map<number, number>();
+  const n = events.itemIds.length;
+  for (let i = 0; i < events.rows; i++) {
+    const t = events.time[i] as number;
+    if (t >= until) continue;
+    const u = events.user[i] as number;
+    const it = events.item[i] as number;
+    r.push(u);
+    c.push(it);
+    v.push(events.weight[i] as number);
+    const key = u * n + it;
+    last.set(key, Math.max(last.get(key) ?? 0, t));
+  }
+  const matrix = csrFromCoo(events.userIds.length, n, r, c, v);
+  const lastTime = new Float64Array(matrix.indices.length);
+  for (let u = 0; u < matrix.rows; u++) {
+    for (let k = matrix.indptr[u] as number; k < (matrix.indptr[u + 1] as number); k++) {
+      lastTime[k] = last.get(u * n + (matrix.indices[k] as number)) ?? 0;
+    }
+  }
+  return { matrix, lastTime };
+}
+
+async function readCatalog(path: string): Promise<Map<string, CatalogItem>> {
+  const raw = JSON.parse(await readFile(path, "utf8")) as unknown[];
+  const out = new Map<string, CatalogItem>();
+  for (const entry of raw) {
+    const item = CatalogItemSchema.passthrough().parse(entry);
+    out.set(item.id, item);
+  }
+  return out;
+}
+
+async function firstLine(path: string): Promise<string> {
+  const { openCsv } = await import("../data/interaction-log");
+  const stream = openCsv(path);
+  let buf = "";
+  for await (const chunk of stream) {
+    buf += chunk.toString();
+    const nl = buf.indexOf("\n");
+    if (nl >= 0) {
+      stream.destroy();
+      return buf.slice(0, nl);
+    }
+  }
+  return buf;
+}
+
+function medianPrices(log: PurchaseLog): Map<string, number> {
+  const byItem = new Map<number, number[]>();
+  for (let i = 0; i < log.rows; i++) {
+    const list = byItem.get(log.item[i] as number) ?? [];
+    list.push(log.price[i] as number);
+    byItem.set(log.item[i] as number, list);
+  }
+  const out = new Map<string, number>();
+  for (const [item, prices] of byItem) {
+    prices.sort((a, b) => a - b);
+    out.set(log.itemIds[item] as string, prices[Math.floor(prices.length / 2)] as number);
+  }
+  return out;
+}
+
+function titleCase(s: string): string {
+  return s.toLowerCase().replace(/\b[a-z]/g, (m) => m.toUpperCase());
+}
+
+function emptyPurchases(): PurchaseLog {
+  return {
+    layout: "opentime-events",
+    rows: 0,
+    customerIds: [],
+    itemIds: [],
+    itemDescriptions: [],
+    invoiceIds: [],
+    customer: new Int32Array(0),
+    item: new Int32Array(0),
+    invoice: new Int32Array(0),
+    time: new Float64Array(0),
+    quantity: new Float64Array(0),
+    price: new Float64Array(0),
+    countries: [],
+    country: new Int16Array(0),
+    dropped: {},
+    read: 0,
+  };
+}

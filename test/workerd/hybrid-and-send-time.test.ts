@@ -1,0 +1,129 @@
+/**
+ * The retail model inside workerd: the content graph and the hybrid re-ranker reproduce what the trainer
+ * computed for golden users; amp-list serves the hybrid; v1 profiles are migrated; /v1/send-time.
+ */
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { base64ToBytes } from "../../core/base64";
+import { kvKeys } from "../../core/kv-keys";
+import type { ModelManifest } from "../../core/manifest";
+import { getConfig } from "../../worker/env";
+import { createScoringSession } from "../../worker/ort/ort-runtime";
+import { recommend } from "../../worker/recs/recommend";
+import type { SendTimeResponse } from "../../worker/routes/send-time";
+import { call, clearKv, type RecsBody, retailFixture, seedModel, token } from "./support/harness";
+
+const manifest = () => JSON.parse(retailFixture().manifestJson) as ModelManifest;
+
+describe("content graph in workerd", () => {
+  it("ORT top-k equals the int8 reference exactly for the golden users", async () => {
+    const f = retailFixture();
+    expect(f.contentOnnxBase64).not.toBeNull();
+    const session = await createScoringSession(base64ToBytes(f.contentOnnxBase64 as string));
+    expect(f.golden.content.length).toBeGreaterThanOrEqual(8);
+    for (const g of f.golden.content) {
+      const out = await session.topK(Float32Array.from(g.vector), g.k);
+      expect(out.indices).toEqual(g.expectedIndices);
+      expect(out.scores).toEqual(g.expectedScores);
+    }
+  });
+});
+
+describe("hybrid re-ranker in workerd", () => {
+  beforeEach(async () => {
+    await clearKv();
+    await seedModel({ fixture: retailFixture() });
+  });
+
+  it("reproduces the trainer's top-10 for golden users, in both modes", async () => {
+    const f = retailFixture();
+    const ids = manifest().itemIds;
+    expect(f.golden.hybrid.length).toBeGreaterThanOrEqual(16);
+    for (const g of f.golden.hybrid) {
+      await env.OPENTIME_KV.put(kvKeys.profile(g.user), JSON.stringify(g.profile));
+      const config = { ...getConfig(env), excludePurchasedDays: 0, recsMode: g.mode };
+      const rec = await recommend({
+        kv: env.OPENTIME_KV,
+        config,
+        token: await token(g.user),
+        n: 10,
+        now: g.now * 1000,
+      });
+      expect(rec.scorer).toBe("hybrid");
+      expect(rec.items.map((i) => i.id)).toEqual(g.expectedIndices.map((i) => ids[i]));
+    }
+  });
+
+  it("amp-list answers with the hybrid for a reader with both vectors", async () => {
+    const g = retailFixture().golden.hybrid[0];
+    const res = await call(`/v1/amp/recs?t=${await token(g?.user as string)}&n=5`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Opentime-Scorer")).toBe("hybrid");
+    expect(((await res.json()) as RecsBody).items).toHaveLength(5);
+  });
+
+  it("novel mode never recommends what the reader bought", async () => {
+    const g = retailFixture().golden.hybrid.find((x) => x.profile.purchases.length > 3);
+    const profile = g?.profile;
+    const config = { ...getConfig(env), recsMode: "novel" as const };
+    const rec = await recommend({ kv: env.OPENTIME_KV, config, token: await token(profile?.userId as string), n: 10 });
+    const bought = new Set(profile?.purchases.map((p) => p.item));
+    expect(rec.items).toHaveLength(10);
+    expect(rec.items.some((i) => bought.has(i.id))).toBe(false);
+  });
+
+  it("a v1 profile (from an earlier release) is migrated and still personalized", async () => {
+    const p = retailFixture().golden.hybrid[0]?.profile;
+    const v1 = {
+      v: 1,
+      userId: p?.userId,
+      updatedAt: p?.updatedAt,
+      factors: p?.factors,
+      recentPurchases: p?.purchases.slice(0, 3).map((x) => ({ item: x.item, ts: x.lastTs })),
+    };
+    await env.OPENTIME_KV.put(kvKeys.profile(p?.userId as string), JSON.stringify(v1));
+    const res = await call(`/v1/amp/recs?t=${await token(p?.userId as string)}&n=4`);
+    expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
+    // v1 has no content vector: ALS alone
+    expect(res.headers.get("X-Opentime-Scorer")).toBe("als");
+  });
+});
+
+describe("GET /v1/send-time", () => {
+  beforeEach(async () => {
+    await clearKv();
+    await seedModel({ fixture: retailFixture() });
+  });
+
+  it("answers the reader's own best hours from their profile", async () => {
+    const p = retailFixture().profiles.find((x) => x.sendTime);
+    const res = await call(`/v1/send-time?t=${await token(p?.userId as string)}`, {});
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as SendTimeResponse;
+    expect(body.source).toBe("profile");
+    expect(body.best_hours_utc).toEqual(p?.sendTime?.bestHours);
+    expect(body.hour_of_week).toHaveLength(168);
+    expect(body.hour_of_week.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    expect(body.segment).toEqual(p?.segment);
+  });
+
+  it("falls back to the shop's hours for a reader without a profile", async () => {
+    const res = await call(`/v1/send-time?t=${await token("stranger")}`, {});
+    const body = (await res.json()) as SendTimeResponse;
+    expect(body.source).toBe("shop");
+    expect(body.best_hours_utc).toHaveLength(3);
+  });
+
+  it("refuses a bad token with 401 and a clear code", async () => {
+    const res = await call("/v1/send-time?t=nope", {});
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("TOKEN_INVALID");
+  });
+
+  it("says 503 MODEL_UNAVAILABLE when no model serves", async () => {
+    await clearKv();
+    const res = await call(`/v1/send-time?t=${await token("x")}`, {});
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("MODEL_UNAVAILABLE");
+  });
+});

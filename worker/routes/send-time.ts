@@ -1,0 +1,70 @@
+/**
+ * GET /v1/send-time?t=<token> — the reader's best hours to receive email (UTC hours of the day, best
+ * first) for ESPs scheduling sends: from the profile's own distribution, else their segment's, else the
+ * shop's. A server-to-server API: a bad token is a 401, no model a 503; the email endpoints never do that.
+ */
+import type { Hono } from "hono";
+import { base64ToBytes } from "../../core/base64";
+import { bestHours } from "../../core/send-time";
+import { verifyToken } from "../../core/token";
+import { type AppEnv, getConfig } from "../env";
+import { ApiError } from "../errors";
+import { getModel } from "../model/model-store";
+import { readProfile } from "../profile/profile-store";
+
+export interface SendTimeResponse {
+  user: string;
+  /** UTC hours of the day, best first */
+  best_hours_utc: number[];
+  /** 168 values (0 = Sunday 00:00 UTC), summing to 1 */
+  hour_of_week: number[];
+  source: "profile" | "segment" | "shop";
+  segment: { id: number; name: string } | null;
+  propensity_30d: number | null;
+  model: string;
+}
+
+function normalize(values: ArrayLike<number>): number[] {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i] as number;
+  return Array.from(values, (v) => (sum > 0 ? v / sum : 1 / values.length));
+}
+
+export function registerSendTime(app: Hono<AppEnv>): void {
+  app.get("/v1/send-time", async (c) => {
+    const config = getConfig(c.env);
+    const token = await verifyToken(config.tokenSecrets, c.req.query("t"));
+    if (!token.ok) throw new ApiError("TOKEN_INVALID", `token ${token.reason}: mint one with \`npm run token\``);
+    const state = await getModel(c.env.OPENTIME_KV, config.modelRefreshSeconds);
+    const sendTime = state.ok ? state.model.manifest.sendTime : undefined;
+    if (!state.ok || !sendTime)
+      throw new ApiError(
+        "MODEL_UNAVAILABLE",
+        `no send-time model is serving (${state.ok ? "model has none" : state.reason})`,
+      );
+    const read = await readProfile(c.env.OPENTIME_KV, token.claims.u);
+    const profile = read.ok ? read.profile : null;
+    let dist: number[];
+    let source: SendTimeResponse["source"];
+    if (profile?.sendTime) {
+      dist = normalize(base64ToBytes(profile.sendTime.hourOfWeek));
+      source = "profile";
+    } else if (profile?.segment && sendTime.segments[profile.segment.id]) {
+      dist = normalize(sendTime.segments[profile.segment.id] as number[]);
+      source = "segment";
+    } else {
+      dist = normalize(sendTime.shop);
+      source = "shop";
+    }
+    const body: SendTimeResponse = {
+      user: token.claims.u,
+      best_hours_utc: source === "profile" && profile?.sendTime ? profile.sendTime.bestHours : bestHours(dist, 3),
+      hour_of_week: dist.map((p) => Math.round(p * 1e6) / 1e6),
+      source,
+      segment: profile?.segment ?? null,
+      propensity_30d: profile?.propensity ?? null,
+      model: state.model.manifest.version,
+    };
+    return c.json(body, 200, { "Cache-Control": "private, no-store" });
+  });
+}
