@@ -58,7 +58,8 @@ export async function createScoringSession(onnx: Uint8Array): Promise<ScoringSes
         user: new ort.Tensor("float32", user, [1, user.length]),
         k: new ort.Tensor("int64", BigInt64Array.of(BigInt(k)), [1]),
       };
-      const out = await session.run(feeds);
+      // fetch only what top-k needs: `item_scores` would copy every item's score out of wasm
+      const out = await session.run(feeds, ["scores", "indices"]);
       const indices = out.indices as ort.Tensor;
       const scores = out.scores as ort.Tensor;
       const result = {
@@ -67,7 +68,6 @@ export async function createScoringSession(onnx: Uint8Array): Promise<ScoringSes
       };
       indices.dispose();
       scores.dispose();
-      (out.item_scores as ort.Tensor | undefined)?.dispose();
       return result;
     },
     async itemScores(user) {
