@@ -2,14 +2,13 @@
  * Benchmark data sets as KV entries: the demo model (trained by `npm start` / `npm run train`) and a
  * synthetic catalog of any size (random 64-factor items, quantized and exported like a real model).
  */
-import { createHash } from "node:crypto";
 import { base64ToFloat32, bytesToBase64 } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
-import { ALS_USER_VECTOR_V1 } from "../../core/feature-spec";
 import { quantizeItems } from "../../core/int8-kernel";
-import { MANIFEST_SCHEMA_VERSION, type ModelManifest } from "../../core/manifest";
+import type { ModelManifest } from "../../core/manifest";
 import type { Profile } from "../../core/profile";
-import { buildScoringGraph, ONNX_OPSET } from "../export/onnx-graph";
+import { baseManifest } from "../export/manifest";
+import { buildScoringGraph } from "../export/onnx-graph";
 import { readScoringGraph } from "../export/read-scoring-graph";
 import { Rng } from "../lib/rng";
 import { buildProfile } from "../profiles/build-profiles";
@@ -79,22 +78,12 @@ export function syntheticScenario(n: number, d = 64, seed = 1): Scenario {
     })),
     popular: Array.from({ length: 200 }, (_, j) => j),
   };
-  const manifest: ModelManifest = {
-    schema: MANIFEST_SCHEMA_VERSION,
+  const manifest: ModelManifest = baseManifest(
     version,
-    kind: "als",
-    featureSpec: ALS_USER_VECTOR_V1,
-    createdAt: new Date().toISOString(),
-    dims: d,
-    itemCount: n,
-    itemIds: catalog.items.map((i) => i.id),
-    quantization: { scheme: "int8-per-item-symmetric+uint8-dynamic-user", opset: ONNX_OPSET },
-    onnxSha256: createHash("sha256").update(onnx).digest("hex"),
-    onnxBytes: onnx.length,
-    hyperparameters: {},
-    metrics: {},
-    training: { users: 0, items: n, interactions: 0, seconds: 0 },
-  };
+    catalog.items.map((i) => i.id),
+    d,
+    onnx,
+  );
   const users = Float32Array.from({ length: BENCH_USERS * d }, () => rng.normal() * 0.3);
   const ids = Array.from({ length: BENCH_USERS }, (_, i) => `bench-user-${i}`);
   const profiles = ids.map((id, i) => profile(id, version, users.subarray(i * d, (i + 1) * d)));

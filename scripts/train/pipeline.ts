@@ -8,18 +8,23 @@ import { createHash } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Catalog } from "../../core/catalog";
-import { ALS_USER_VECTOR_V1, CONTENT_USER_VECTOR_V1 } from "../../core/feature-spec";
+import { CONTENT_USER_VECTOR_V1 } from "../../core/feature-spec";
+import type { Golden, GoldenCase } from "../../core/golden";
 import { type HybridWeights, hybridScores, type OwnItem } from "../../core/hybrid";
 import { type QuantizedItems, quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
-import { MANIFEST_SCHEMA_VERSION, type ModelManifest } from "../../core/manifest";
+import type { ModelManifest } from "../../core/manifest";
 import type { Profile } from "../../core/profile";
+
+export type { Golden, GoldenCase } from "../../core/golden";
+
 import { rowIndices } from "../data/sparse";
 import { dataset, PROPENSITY_FEATURES } from "../engagement/propensity";
 import { fitSendTime } from "../engagement/send-time";
 import { invoiceHours, tuneSendTime } from "../eval/engagement-suite";
 import { evaluateVariant, K } from "../eval/evaluate-recommender";
 import { ALS_BASE, ALS_GRID } from "../eval/recommender-suite";
-import { buildScoringGraph, ONNX_OPSET } from "../export/onnx-graph";
+import { baseManifest, sha256Hex } from "../export/manifest";
+import { buildScoringGraph } from "../export/onnx-graph";
 import { buildSegmentGraph } from "../export/segment-graph";
 import { buildProfile, purchaseSummaries } from "../profiles/build-profiles";
 import { customerFeatures } from "../segments/rfm";
@@ -44,43 +49,10 @@ export interface TrainOptions extends TrainingSetOptions {
   log?: (msg: string) => void;
 }
 
-export interface GoldenCase {
-  user: string;
-  /** float32 user vector */
-  vector: number[];
-  k: number;
-  /** int8 reference top-k (core/int8-kernel), what the ONNX graph must return */
-  expectedIndices: number[];
-  expectedScores: number[];
-  /** unquantized top-10 (what quantization costs) */
-  floatTop10: number[];
-}
-
-export interface HybridGoldenCase {
-  user: string;
-  mode: "all" | "novel";
-  /** unix seconds the recency features are measured at */
-  now: number;
-  /** the profile the Worker will read */
-  profile: Profile;
-  /** top-10 model indices, from ORT-equal int8 scores and core/hybrid.ts */
-  expectedIndices: number[];
-}
-
-export interface Golden {
-  als: GoldenCase[];
-  content: GoldenCase[];
-  hybrid: HybridGoldenCase[];
-}
-
 export interface TrainResult {
   dir: string;
   manifest: ModelManifest;
   profiles: number;
-}
-
-function sha(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
@@ -218,23 +190,13 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
 
   const catalog: Catalog = { items: ts.catalog, popular: popularOrder(full).slice(0, 200) };
   const manifest: ModelManifest = {
-    schema: MANIFEST_SCHEMA_VERSION,
-    version,
-    kind: "als",
-    featureSpec: ALS_USER_VECTOR_V1,
-    createdAt: new Date().toISOString(),
-    dims: f,
-    itemCount: n,
-    itemIds: full.itemIds,
-    quantization: { scheme: "int8-per-item-symmetric+uint8-dynamic-user", opset: ONNX_OPSET },
-    onnxSha256: sha(alsOnnx),
-    onnxBytes: alsOnnx.length,
+    ...baseManifest(version, full.itemIds, f, alsOnnx),
     content:
       contentOnnx && content
         ? {
             featureSpec: CONTENT_USER_VECTOR_V1,
             dims: content.dims,
-            onnxSha256: sha(contentOnnx),
+            onnxSha256: sha256Hex(contentOnnx),
             onnxBytes: contentOnnx.length,
           }
         : undefined,
@@ -256,7 +218,7 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
         ? {
             names: segFit.model.segments.map((s) => s.name),
             descriptions: segFit.model.segments.map((s) => s.description),
-            onnxSha256: sha(segmentOnnx),
+            onnxSha256: sha256Hex(segmentOnnx),
             onnxBytes: segmentOnnx.length,
           }
         : undefined,

@@ -1,22 +1,6 @@
 /** The model fixtures the workerd tests get from global setup (trained in Node, passed by `provide`). */
+import type { Golden } from "../../core/golden";
 import type { Profile } from "../../core/profile";
-
-export interface GoldenCaseFixture {
-  user: string;
-  vector: number[];
-  k: number;
-  expectedIndices: number[];
-  expectedScores: number[];
-  floatTop10: number[];
-}
-
-export interface HybridGoldenFixture {
-  user: string;
-  mode: "all" | "novel";
-  now: number;
-  profile: Profile;
-  expectedIndices: number[];
-}
 
 export interface ModelFixture {
   version: string;
@@ -24,7 +8,7 @@ export interface ModelFixture {
   catalogJson: string;
   onnxBase64: string;
   contentOnnxBase64: string | null;
-  golden: { als: GoldenCaseFixture[]; content: GoldenCaseFixture[]; hybrid: HybridGoldenFixture[] };
+  golden: Golden;
   profiles: Profile[];
   /** the demo generator's planted favourite categories for each profile's user (demo fixture only) */
   plantedCategories: Record<string, string[]>;

@@ -5,7 +5,7 @@
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
-import { TEST_TOKEN_SECRET } from "./fixture";
+import { TEST_TOKEN_SECRET } from "./fixture.ts";
 
 export default defineConfig({
   plugins: [
