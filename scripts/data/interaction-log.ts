@@ -60,11 +60,36 @@ export function parseMapping(spec: string): ColumnMapping {
   return m as unknown as ColumnMapping;
 }
 
-export function parseTime(raw: string): number {
+export type DateOrder = "mdy" | "dmy";
+
+const SLASH_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{2}|\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/;
+
+/** Day-first if any slash date's first field exceeds 12, else month-first (as Excel's US CSV export writes). */
+export function detectDateOrder(samples: Iterable<string>): DateOrder {
+  for (const s of samples) {
+    const m = SLASH_DATE.exec(s.trim());
+    if (m && Number(m[1]) > 12) return "dmy";
+  }
+  return "mdy";
+}
+
+/**
+ * Unix seconds from: seconds or milliseconds; ISO / `YYYY-MM-DD HH:MM[:SS]` (zone-less read as UTC);
+ * `M/D/YYYY H:MM` or `D/M/YYYY H:MM` (per `order`, read as UTC). NaN when unreadable.
+ */
+export function parseTime(raw: string, order: DateOrder = "mdy"): number {
   const s = raw.trim();
   if (/^\d+(\.\d+)?$/.test(s)) {
     const n = Number(s);
     return n > 1e12 ? n / 1000 : n;
+  }
+  const slash = SLASH_DATE.exec(s);
+  if (slash) {
+    const [a, b, y, hh = "0", mm = "0", ss = "0"] = slash.slice(1) as string[];
+    const [month, day] = order === "mdy" ? [Number(a), Number(b)] : [Number(b), Number(a)];
+    const year = (y as string).length === 2 ? 2000 + Number(y) : Number(y);
+    if (month < 1 || month > 12 || day < 1 || day > 31) return Number.NaN;
+    return Date.UTC(year, month - 1, day, Number(hh), Number(mm), Number(ss)) / 1000;
   }
   const iso = /^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2})?$/.test(s) ? `${s.replace(" ", "T")}Z` : s;
   return Date.parse(iso) / 1000;

@@ -7,7 +7,7 @@
  * counted under its reason.
  */
 import { parse } from "csv-parse";
-import { intern, openCsv, parseTime } from "./interaction-log";
+import { detectDateOrder, intern, openCsv, parseTime } from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
 
@@ -93,7 +93,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   const countries = new Map<string, number>();
   const descCounts: Map<string, number>[] = [];
   const cols = { customer: [] as number[], item: [] as number[], invoice: [] as number[], country: [] as number[] };
-  const time: number[] = [];
+  const rawTimes: string[] = [];
   const quantity: number[] = [];
   const price: number[] = [];
   const dropped: Record<string, number> = {};
@@ -151,8 +151,8 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       drop("missing item");
       continue;
     }
-    const t = parseTime(rec[c.time] ?? "");
-    if (!Number.isFinite(t)) {
+    const rawTime = (rec[c.time] ?? "").trim();
+    if (!rawTime) {
       drop("bad time");
       continue;
     }
@@ -165,13 +165,26 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     }
     cols.customer.push(intern(customers, customer.replace(/\.0$/, "")));
     cols.item.push(ii);
-    cols.invoice.push(intern(invoices, c.type ? `${customer}@${Math.floor(t)}` : invoiceNo));
+    cols.invoice.push(intern(invoices, c.type ? `${customer}@${rawTime}` : invoiceNo));
     cols.country.push(c.country ? intern(countries, (rec[c.country] ?? "").trim()) : -1);
-    time.push(t);
+    rawTimes.push(rawTime);
     quantity.push(qty);
     price.push(unit);
   }
   if (!layout) throw new Error(`${path} has no header row`);
+  // dates are parsed once the whole file is seen: a slash-date file's day/month order is a property of the file
+  const order = detectDateOrder(rawTimes.filter((s) => s.includes("/")));
+  const parsed = rawTimes.map((s) => parseTime(s, order));
+  const keep = parsed.flatMap((t, i) => (Number.isFinite(t) ? [i] : []));
+  if (keep.length < parsed.length) dropped["bad time"] = (dropped["bad time"] ?? 0) + parsed.length - keep.length;
+  const pick = <T>(xs: T[]) => keep.map((i) => xs[i] as T);
+  const time = pick(parsed);
+  cols.customer = pick(cols.customer);
+  cols.item = pick(cols.item);
+  cols.invoice = pick(cols.invoice);
+  cols.country = pick(cols.country);
+  const qty = pick(quantity);
+  const unit = pick(price);
   const itemIds = [...items.keys()];
   return {
     layout,
@@ -184,8 +197,8 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     item: Int32Array.from(cols.item),
     invoice: Int32Array.from(cols.invoice),
     time: Float64Array.from(time),
-    quantity: Float64Array.from(quantity),
-    price: Float64Array.from(price),
+    quantity: Float64Array.from(qty),
+    price: Float64Array.from(unit),
     countries: [...countries.keys()],
     country: Int16Array.from(cols.country),
     dropped,

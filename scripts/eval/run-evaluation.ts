@@ -31,6 +31,17 @@ export async function runEvaluation(opts: EvaluationOptions) {
   );
   const test = temporalSplit(log, testDays);
   const val = temporalSplit(log, testDays, test.cutoff);
+  for (const [name, s] of [
+    ["test", test],
+    ["validation", val],
+  ] as const) {
+    if (s.testAll.size === 0) {
+      throw new Error(
+        `the ${name} split has no users who bought both before and after its cutoff (${formatTime(s.cutoff)}): ` +
+          `the log needs returning customers over more than ${2 * testDays} days`,
+      );
+    }
+  }
   progress.step(`split at ${formatTime(test.cutoff)}; validation at ${formatTime(val.cutoff)}`);
   const recs: RecommenderSuite = runRecommenderSuite(log, test, val, progress);
   const engagement: EngagementSuite = runEngagementSuite(log, test.cutoff, test.end, testDays, progress, opts.segments);

@@ -180,3 +180,43 @@ describe("the whole evaluation", () => {
     );
   });
 });
+
+describe("dates as spreadsheet exports write them", () => {
+  it("reads month-first and day-first slash dates as UTC, deciding the order per file", async () => {
+    const us = join(dir, "us-dates.csv");
+    writeRetailCsv(us, [row("1", "20001", "A", "12/1/2010 8:26"), row("2", "20002", "B", "1/13/2011 14:05")], "i");
+    const uk = join(dir, "uk-dates.csv");
+    writeRetailCsv(uk, [row("1", "20001", "A", "1/12/2010 08:26"), row("2", "20002", "B", "13/01/2011 14:05")], "i");
+    const iso = (t: number) => new Date(t * 1000).toISOString();
+    expect(Array.from((await readPurchaseLog(us)).time, iso)).toEqual([
+      "2010-12-01T08:26:00.000Z",
+      "2011-01-13T14:05:00.000Z",
+    ]);
+    expect(Array.from((await readPurchaseLog(uk)).time, iso)).toEqual([
+      "2010-12-01T08:26:00.000Z",
+      "2011-01-13T14:05:00.000Z",
+    ]);
+  });
+
+  it("drops unreadable dates and counts them", async () => {
+    const path = join(dir, "bad-dates.csv");
+    writeRetailCsv(path, [row("1", "20001", "A", "yesterday"), row("2", "20002", "B", "2011-01-13 14:05:00")], "i");
+    const log = await readPurchaseLog(path);
+    expect(log.rows).toBe(1);
+    expect(log.dropped).toEqual({ "bad time": 1 });
+  });
+});
+
+describe("logs too short to evaluate", () => {
+  it("say why instead of reporting empty metrics", async () => {
+    const path = join(dir, "short.csv");
+    writeRetailCsv(
+      path,
+      [row("1", "20001", "A", "2011-01-01 10:00:00"), row("2", "20002", "A", "2011-01-02 10:00:00")],
+      "i",
+    );
+    await expect(runEvaluation({ data: path, progress: false })).rejects.toThrow(
+      /needs returning customers over more than 60 days/,
+    );
+  });
+});
