@@ -29,19 +29,20 @@ export async function runEvaluation(opts: EvaluationOptions) {
   progress.step(
     `read ${log.read.toLocaleString("en")} rows (${log.layout}), ${log.rows.toLocaleString("en")} clean purchases`,
   );
+  const tooShort = (name: string, cutoff: number) =>
+    new Error(
+      `the ${name} split has no users who bought both before and after its cutoff (${formatTime(cutoff)}): ` +
+        `the log needs returning customers over more than ${2 * testDays} days`,
+    );
   const test = temporalSplit(log, testDays);
-  const val = temporalSplit(log, testDays, test.cutoff);
-  for (const [name, s] of [
-    ["test", test],
-    ["validation", val],
-  ] as const) {
-    if (s.testAll.size === 0) {
-      throw new Error(
-        `the ${name} split has no users who bought both before and after its cutoff (${formatTime(s.cutoff)}): ` +
-          `the log needs returning customers over more than ${2 * testDays} days`,
-      );
-    }
+  if (test.testAll.size === 0) throw tooShort("test", test.cutoff);
+  let val: ReturnType<typeof temporalSplit>;
+  try {
+    val = temporalSplit(log, testDays, test.cutoff);
+  } catch {
+    throw tooShort("validation", test.cutoff);
   }
+  if (val.testAll.size === 0) throw tooShort("validation", val.cutoff);
   progress.step(`split at ${formatTime(test.cutoff)}; validation at ${formatTime(val.cutoff)}`);
   const recs: RecommenderSuite = runRecommenderSuite(log, test, val, progress);
   const engagement: EngagementSuite = runEngagementSuite(log, test.cutoff, test.end, testDays, progress, opts.segments);
