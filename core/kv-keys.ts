@@ -15,4 +15,8 @@ export const kvKeys = {
   /** JSON `FallbackItems`: generic content when no model can be loaded at all */
   fallbackItems: "fallback:items",
   profile: (userId: string) => `profile:${userId}`,
+  /** marks an erased user (keyed by a keyed hash, never the id) so queued events are dropped */
+  erasure: (userHash: string) => `erased:${userHash}`,
+  /** prefix of stored per-recipient decisions (open-time images) */
+  decisionsPrefix: (userId: string) => `decision:${userId}:`,
 } as const;

@@ -5,9 +5,13 @@
  */
 import { z } from "zod";
 
-export const PROFILE_SCHEMA_VERSION = 2;
+export const PROFILE_SCHEMA_VERSION = 3;
 /** Bound on stored purchase history entries (most recent kept). */
 export const MAX_PURCHASE_HISTORY = 200;
+/** Bound on stored recent interactions (views, carts, clicks, purchases), newest first. */
+export const MAX_RECENT_ITEMS = 50;
+/** Bound on remembered event ids (idempotency window: replays and duplicate deliveries within it count once). */
+export const MAX_SEEN_EVENTS = 1000;
 
 const VectorSchema = z.object({
   /** the model version the vector belongs to */
@@ -51,12 +55,69 @@ export const ProfileV2Schema = z.object({
   /** probability of a purchase in the next 30 days at the last model run */
   propensity: z.number().min(0).max(1).nullable(),
 });
-export type Profile = z.infer<typeof ProfileV2Schema>;
+export const ConsentSchema = z.object({
+  /** false: generic content only */
+  personalization: z.boolean(),
+  /** false: no events recorded */
+  tracking: z.boolean(),
+  topics: z.array(z.string()).max(50),
+  frequency: z.enum(["daily", "weekly", "monthly"]).nullable(),
+  /** unix seconds until which sends are paused */
+  pausedUntil: z.number().int().nullable(),
+  unsubscribed: z.boolean(),
+  updatedAt: z.number().int().nullable(),
+});
+export type Consent = z.infer<typeof ConsentSchema>;
+
+export const DEFAULT_CONSENT: Consent = {
+  personalization: true,
+  tracking: true,
+  topics: [],
+  frequency: null,
+  pausedUntil: null,
+  unsubscribed: false,
+  updatedAt: null,
+};
+
+export const ProfileV3Schema = z.object({
+  v: z.literal(3),
+  userId: z.string().min(1),
+  /** ISO time of the last write */
+  updatedAt: z.string(),
+  /** ALS user factors, valid only for the named model version */
+  factors: VectorSchema.nullable(),
+  /** content (LSA) vector of the user's items, for the named model version */
+  contentVector: VectorSchema.nullable(),
+  /** purchase history summary per item, most recent first, bounded by MAX_PURCHASE_HISTORY */
+  purchases: z.array(PurchaseSummarySchema).max(MAX_PURCHASE_HISTORY),
+  segment: z.object({ id: z.number().int().nonnegative(), name: z.string() }).nullable(),
+  /** best send hours (UTC hour of day, best first) and the hour-of-week distribution (base64 of 168 uint8, scaled to the max) */
+  sendTime: z.object({ bestHours: z.array(z.number().int().min(0).max(23)), hourOfWeek: z.string() }).nullable(),
+  /** probability of a purchase in the next 30 days at the last model run */
+  propensity: z.number().min(0).max(1).nullable(),
+  /** latest interactions, newest first, bounded by MAX_RECENT_ITEMS */
+  recentItems: z.array(z.object({ item: z.string(), type: z.string(), ts: z.number().int() })).max(MAX_RECENT_ITEMS),
+  /** email engagement: opens count 1 and clicks 3, halving every 30 days; `at` is when `score` was last decayed */
+  engagement: z.object({ score: z.number().nonnegative(), at: z.number().int() }),
+  /** unix seconds of the newest event */
+  lastActivity: z.number().int().nullable(),
+  /** orders seen as purchase events since the last model run, and their value */
+  rfm: z.object({
+    orders: z.number().int().nonnegative(),
+    monetary: z.number().nonnegative(),
+    lastPurchaseTs: z.number().int().nullable(),
+  }),
+  consent: ConsentSchema,
+  /** ids of recently applied events, newest last (MAX_SEEN_EVENTS) */
+  seenEvents: z.array(z.string()).max(MAX_SEEN_EVENTS),
+});
+export type Profile = z.infer<typeof ProfileV3Schema>;
+export type ProfileV2 = z.infer<typeof ProfileV2Schema>;
 
 export type ProfileParse = { ok: true; profile: Profile; migratedFrom?: number } | { ok: false; error: string };
 
 /** v1 -> v2: purchases grouped by item (one order per stored purchase); the new fields empty. */
-export function migrateV1(p: z.infer<typeof ProfileV1Schema>): Profile {
+export function migrateV1(p: z.infer<typeof ProfileV1Schema>): ProfileV2 {
   const byItem = new Map<string, PurchaseSummary>();
   for (const r of p.recentPurchases) {
     const s = byItem.get(r.item);
@@ -78,6 +139,35 @@ export function migrateV1(p: z.infer<typeof ProfileV1Schema>): Profile {
   };
 }
 
+/** v2 -> v3: the real-time fields start empty, consent at its defaults. */
+export function migrateV2(p: ProfileV2): Profile {
+  return {
+    ...p,
+    v: 3,
+    recentItems: [],
+    engagement: { score: 0, at: 0 },
+    lastActivity: p.purchases[0]?.lastTs ?? null,
+    rfm: { orders: 0, monetary: 0, lastPurchaseTs: p.purchases[0]?.lastTs ?? null },
+    consent: DEFAULT_CONSENT,
+    seenEvents: [],
+  };
+}
+
+/** A new, empty profile (first event of an unknown user). */
+export function emptyProfile(userId: string, nowIso: string): Profile {
+  return migrateV2({
+    v: 2,
+    userId,
+    updatedAt: nowIso,
+    factors: null,
+    contentVector: null,
+    purchases: [],
+    segment: null,
+    sendTime: null,
+    propensity: null,
+  });
+}
+
 function issues(e: z.ZodError): string {
   return e.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
 }
@@ -88,9 +178,15 @@ export function parseProfile(raw: unknown): ProfileParse {
   if (version === 1) {
     const v1 = ProfileV1Schema.safeParse(raw);
     return v1.success
-      ? { ok: true, profile: migrateV1(v1.data), migratedFrom: 1 }
+      ? { ok: true, profile: migrateV2(migrateV1(v1.data)), migratedFrom: 1 }
       : { ok: false, error: issues(v1.error) };
   }
-  const res = ProfileV2Schema.safeParse(raw);
+  if (version === 2) {
+    const v2 = ProfileV2Schema.safeParse(raw);
+    return v2.success
+      ? { ok: true, profile: migrateV2(v2.data), migratedFrom: 2 }
+      : { ok: false, error: issues(v2.error) };
+  }
+  const res = ProfileV3Schema.safeParse(raw);
   return res.success ? { ok: true, profile: res.data } : { ok: false, error: issues(res.error) };
 }

@@ -77,6 +77,7 @@ const popular = artifacts.catalog.popular.slice(0, 3).map((i) => artifacts.catal
 const email = await renderRecsEmail({
   headline: "Picked for you",
   recsUrl,
+  preferencesUrl: `${base}/v1/amp/preferences?t=${token}`,
   count: 6,
   shopUrl: `${base}/demo/p/${popular[0]?.id ?? ""}`,
   shopName: "the opentime demo shop",

@@ -3,6 +3,7 @@
  * The secret comes from TOKEN_SECRET in the environment (production) or `.dev.vars` (local).
  */
 import { parseArgs } from "node:util";
+import { looksLikeEmail } from "../core/events";
 import { mintToken } from "../core/token";
 import { tokenSecret } from "./lib/dev-vars";
 
@@ -15,6 +16,10 @@ const { values } = parseArgs({
 });
 if (!values.user) {
   console.error("usage: npm run token -- --user <user id> [--campaign <id>] [--ttl-days 30]");
+  process.exit(2);
+}
+if (looksLikeEmail(values.user)) {
+  console.error("user ids must be pseudonymous: hash email addresses with a secret salt first (see README, Privacy)");
   process.exit(2);
 }
 const ttlDays = Number(values["ttl-days"]);

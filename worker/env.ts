@@ -4,6 +4,7 @@
  * every token is refused -> generic content; no allow-list -> every AMP request is refused).
  */
 import { z } from "zod";
+import type { QueuedEvent } from "../core/events";
 import { logEvent } from "./lib/log";
 
 export interface Bindings {
@@ -24,6 +25,16 @@ export interface Bindings {
   DEMO_ROUTES?: string;
   /** "all" (re-buys allowed outside the exclusion window) or "novel" (never what the reader bought) */
   RECS_MODE?: string;
+  /** the events queue (producer); the same Worker consumes it */
+  EVENTS?: Queue<QueuedEvent>;
+  /** secret: comma-separated API keys for POST /v1/events (several, for rotation) */
+  EVENTS_API_KEYS?: string;
+  /** secret: comma-separated keys for the admin API (erasure, consent) */
+  ADMIN_API_KEYS?: string;
+  /** events older than this many days are refused (the profile keeps recent behaviour) */
+  EVENT_MAX_AGE_DAYS?: string;
+  /** how long an erasure blocks queued events of the erased user */
+  ERASURE_TOMBSTONE_DAYS?: string;
 }
 
 export type AppEnv = { Bindings: Bindings };
@@ -36,10 +47,22 @@ const ConfigSchema = z.object({
   publicBaseUrl: z.url().optional().catch(undefined),
   demoRoutes: z.boolean(),
   recsMode: z.enum(["all", "novel"]).catch("all"),
+  eventsApiKeys: z.array(z.string().min(16)),
+  adminApiKeys: z.array(z.string().min(16)),
+  eventMaxAgeDays: z.coerce.number().min(1).max(3650).catch(30),
+  erasureTombstoneDays: z.coerce.number().min(1).max(365).catch(7),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
 let cached: { env: Bindings; config: Config } | null = null;
+
+/** Comma-separated keys; keys shorter than 16 characters are ignored (and so refuse everything). */
+function keys(raw: string | undefined): string[] {
+  return (raw ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter((k) => k.length >= 16);
+}
 
 export function getConfig(env: Bindings): Config {
   if (cached?.env === env) return cached.config;
@@ -66,6 +89,10 @@ export function getConfig(env: Bindings): Config {
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
     demoRoutes: env.DEMO_ROUTES === "true",
     recsMode: env.RECS_MODE ?? "all",
+    eventsApiKeys: keys(env.EVENTS_API_KEYS),
+    adminApiKeys: keys(env.ADMIN_API_KEYS),
+    eventMaxAgeDays: env.EVENT_MAX_AGE_DAYS ?? 30,
+    erasureTombstoneDays: env.ERASURE_TOMBSTONE_DAYS ?? 7,
   });
   cached = { env, config };
   return config;

@@ -9,11 +9,17 @@ import { errorMessage, logEvent } from "./lib/log";
 
 export const ERROR_STATUS = {
   BAD_REQUEST: 400,
+  INVALID_JSON: 400,
+  USER_ID_NOT_PSEUDONYMOUS: 400,
+  UNAUTHORIZED: 401,
   TOKEN_INVALID: 401,
   NOT_AMP_REQUEST: 403,
   SENDER_NOT_ALLOWED: 403,
   NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  BATCH_TOO_LARGE: 413,
   INTERNAL: 500,
+  EVENTS_UNAVAILABLE: 503,
   MODEL_UNAVAILABLE: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 

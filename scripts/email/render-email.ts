@@ -15,6 +15,8 @@ export interface RecsEmailInput {
   headline: string;
   /** the amp-list endpoint, token included (https for a real send) */
   recsUrl: string;
+  /** the amp-form preferences endpoint, token included */
+  preferencesUrl: string;
   count: number;
   shopUrl: string;
   shopName: string;

@@ -14,13 +14,19 @@ export function readDevVars(path = DEV_VARS): Record<string, string> {
   return out;
 }
 
-/** Creates `.dev.vars` with a random TOKEN_SECRET if there is none; returns the secret in use. */
+/** Creates missing local secrets in `.dev.vars` (random; kept across runs); returns the token secret. */
 export function ensureDevVars(path = DEV_VARS): string {
-  const existing = readDevVars(path).TOKEN_SECRET;
-  if (existing) return existing;
-  const secret = randomBytes(32).toString("base64url");
-  writeFileSync(path, `# local secrets for wrangler dev (not committed)\nTOKEN_SECRET="${secret}"\n`, { flag: "a" });
-  return secret;
+  const vars = readDevVars(path);
+  const missing = ["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEYS"].filter((k) => !vars[k]);
+  if (missing.length) {
+    const header = Object.keys(vars).length ? "" : "# local secrets for wrangler dev (not committed)\n";
+    const lines = missing.map((k) => {
+      vars[k] = randomBytes(32).toString("base64url");
+      return `${k}="${vars[k]}"`;
+    });
+    writeFileSync(path, `${header}${lines.join("\n")}\n`, { flag: "a" });
+  }
+  return vars.TOKEN_SECRET as string;
 }
 
 /** TOKEN_SECRET from the environment, else from `.dev.vars`. */

@@ -3,7 +3,7 @@
  * ALS and content vectors for the model version, segment, send time and purchase propensity.
  */
 import { bytesToBase64, float32ToBase64 } from "../../core/base64";
-import { MAX_PURCHASE_HISTORY, PROFILE_SCHEMA_VERSION, type Profile, type PurchaseSummary } from "../../core/profile";
+import { emptyProfile, MAX_PURCHASE_HISTORY, type Profile, type PurchaseSummary } from "../../core/profile";
 import { bestHours } from "../../core/send-time";
 import type { PurchaseLog } from "../data/purchase-log";
 
@@ -53,10 +53,11 @@ export interface ProfileParts {
 }
 
 export function buildProfile(userId: string, p: ProfileParts, now = new Date()): Profile {
+  const last = p.purchases?.[0]?.lastTs ?? null;
   return {
-    v: PROFILE_SCHEMA_VERSION,
-    userId,
-    updatedAt: now.toISOString(),
+    ...emptyProfile(userId, now.toISOString()),
+    lastActivity: last,
+    rfm: { orders: 0, monetary: 0, lastPurchaseTs: last },
     factors: p.factors ? { model: p.model, vector: float32ToBase64(p.factors) } : null,
     contentVector: p.content ? { model: p.model, vector: float32ToBase64(p.content) } : null,
     purchases: p.purchases ?? [],

@@ -6,7 +6,7 @@ import { bytesToBase64 } from "../../core/base64";
 import { type Catalog, CatalogSchema, type FallbackItems } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
 import { type ActivePointer, type ModelManifest, ModelManifestSchema } from "../../core/manifest";
-import { type Profile, ProfileV2Schema } from "../../core/profile";
+import { type Profile, ProfileV3Schema } from "../../core/profile";
 
 export interface KvEntry {
   key: string;
@@ -43,7 +43,7 @@ export async function readProfiles(dir: string): Promise<Profile[]> {
   return text
     .split("\n")
     .filter((l) => l.trim())
-    .map((l) => ProfileV2Schema.parse(JSON.parse(l)));
+    .map((l) => ProfileV3Schema.parse(JSON.parse(l)));
 }
 
 /** Model entries; the active pointer comes last so a model is complete before it goes live. */

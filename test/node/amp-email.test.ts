@@ -6,6 +6,7 @@ import { gmailLint, validateAmpEmail, validatorEnginePath } from "./support/amp-
 const input = {
   headline: "Picked for you",
   recsUrl: "https://opentime.example.com/v1/amp/recs?t=eyJ1IjoiYSJ9.sig&n=6",
+  preferencesUrl: "https://opentime.example.com/v1/amp/preferences?t=eyJ1IjoiYSJ9.sig",
   count: 6,
   shopUrl: "https://shop.example/",
   shopName: "Shop & Co",
@@ -25,6 +26,7 @@ describe("recommendations email", () => {
     expect(gmailLint(amp)).toEqual([]);
     expect(amp).toContain('src="https://opentime.example.com/v1/amp/recs?t=eyJ1IjoiYSJ9.sig&amp;n=6"');
     expect(amp).toContain("{{title}}");
+    expect(amp).toContain('action-xhr="https://opentime.example.com/v1/amp/preferences?t=eyJ1IjoiYSJ9.sig"');
   });
 
   it("the validator really rejects what AMP4EMAIL forbids (control)", async () => {

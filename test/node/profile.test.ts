@@ -1,9 +1,11 @@
-/** Profile schema: v2 validates, v1 migrates, broken data is refused with a reason. */
+/** Profiles: v1 and v2 migrate to v3; broken data is refused with a reason; events apply idempotently. */
 import { describe, expect, it } from "vitest";
-import { parseProfile } from "../../core/profile";
+import { applyEvents, decayedEngagement } from "../../core/apply-events";
+import { IncomingEventSchema, looksLikeEmail, type QueuedEvent, toQueued } from "../../core/events";
+import { emptyProfile, parseProfile } from "../../core/profile";
 
-describe("profiles", () => {
-  it("migrates v1: purchases grouped by item, newest first, new fields empty", () => {
+describe("profile migrations", () => {
+  it("migrates v1 through v2 to v3: purchases grouped by item, newest first, consent at defaults", () => {
     const res = parseProfile({
       v: 1,
       userId: "u1",
@@ -16,25 +18,97 @@ describe("profiles", () => {
       ],
     });
     expect(res.ok && res.migratedFrom).toBe(1);
-    expect(res.ok && res.profile).toEqual({
-      v: 2,
-      userId: "u1",
-      updatedAt: "2026-01-01T00:00:00Z",
-      factors: null,
-      contentVector: null,
-      purchases: [
-        { item: "a", invoices: 2, lastTs: 300 },
-        { item: "b", invoices: 1, lastTs: 200 },
-      ],
-      segment: null,
-      sendTime: null,
-      propensity: null,
-    });
+    if (!res.ok) return;
+    expect(res.profile.v).toBe(3);
+    expect(res.profile.purchases).toEqual([
+      { item: "a", invoices: 2, lastTs: 300 },
+      { item: "b", invoices: 1, lastTs: 200 },
+    ]);
+    expect(res.profile.consent).toMatchObject({ personalization: true, tracking: true, unsubscribed: false });
+    expect(res.profile.lastActivity).toBe(300);
+    expect(res.profile.seenEvents).toEqual([]);
   });
 
   it("refuses a broken profile and says where", () => {
-    const res = parseProfile({ v: 2, userId: "", updatedAt: "x", factors: null });
+    const res = parseProfile({ v: 3, userId: "", updatedAt: "x", factors: null });
     expect(res.ok).toBe(false);
     expect(!res.ok && res.error).toMatch(/userId/);
+  });
+});
+
+describe("events", () => {
+  it("validates types, items and pseudonymous ids", () => {
+    expect(IncomingEventSchema.safeParse({ id: "1", type: "view", user: "u", item: "p", ts: 1 }).success).toBe(true);
+    expect(IncomingEventSchema.safeParse({ id: "1", type: "view", user: "u", ts: 1 }).success).toBe(false);
+    expect(IncomingEventSchema.safeParse({ id: "1", type: "email_open", user: "u", ts: 1 }).success).toBe(true);
+    expect(looksLikeEmail("jane.doe@example.co.uk")).toBe(true);
+    expect(looksLikeEmail("c0000042")).toBe(false);
+    expect(IncomingEventSchema.safeParse({ id: "1", type: "email_open", user: "a@b.com", ts: 1 }).success).toBe(false);
+  });
+
+  it("normalizes time and purchase value", () => {
+    const e = IncomingEventSchema.parse({
+      id: "1",
+      type: "purchase",
+      user: "u",
+      item: "p",
+      ts: 1_700_000_000_000,
+      properties: { price: 4, quantity: 3 },
+    });
+    expect(toQueued(e)).toMatchObject({ ts: 1_700_000_000, value: 12 });
+    const iso = IncomingEventSchema.parse({ id: "2", type: "email_open", user: "u", ts: "2026-11-22T10:00:00Z" });
+    expect(toQueued(iso).ts).toBe(Date.UTC(2026, 10, 22, 10) / 1000);
+  });
+});
+
+describe("applying events", () => {
+  const e = (id: string, type: QueuedEvent["type"], ts: number, item?: string, value?: number): QueuedEvent => ({
+    id,
+    user: "u",
+    type,
+    ts,
+    item,
+    value,
+  });
+
+  it("updates history, RFM, engagement and recent items, and is idempotent by event id", () => {
+    const p0 = emptyProfile("u", "2026-01-01T00:00:00Z");
+    const batch = [
+      e("1", "view", 100, "a"),
+      e("2", "purchase", 200, "a", 9.5),
+      e("3", "email_open", 150),
+      e("4", "purchase", 300, "b", 1),
+    ];
+    const r1 = applyEvents(p0, batch, "now");
+    expect(r1.applied).toBe(4);
+    expect(r1.profile.purchases).toEqual([
+      { item: "b", invoices: 1, lastTs: 300 },
+      { item: "a", invoices: 1, lastTs: 200 },
+    ]);
+    expect(r1.profile.rfm).toEqual({ orders: 2, monetary: 10.5, lastPurchaseTs: 300 });
+    expect(r1.profile.recentItems.map((x) => x.item)).toEqual(["b", "a", "a"]);
+    expect(r1.profile.lastActivity).toBe(300);
+    const r2 = applyEvents(r1.profile, [batch[1] as QueuedEvent, e("5", "purchase", 400, "a")], "now");
+    expect(r2.applied).toBe(1);
+    expect(r2.duplicates).toBe(1);
+    expect(r2.profile.purchases.find((x) => x.item === "a")?.invoices).toBe(2);
+    expect(p0.purchases).toEqual([]); // pure: the input is untouched
+  });
+
+  it("decays engagement with a 30-day half-life", () => {
+    expect(decayedEngagement(8, 0, 30 * 86400)).toBeCloseTo(4);
+    const p = applyEvents(
+      emptyProfile("u", "x"),
+      [e("1", "email_click", 0), e("2", "email_open", 30 * 86400)],
+      "now",
+    ).profile;
+    expect(p.engagement.score).toBeCloseTo(3 / 2 + 1);
+  });
+
+  it("records nothing for a user who opted out of tracking", () => {
+    const p = { ...emptyProfile("u", "x"), consent: { ...emptyProfile("u", "x").consent, tracking: false } };
+    const r = applyEvents(p, [e("1", "view", 1, "a")], "now");
+    expect(r).toMatchObject({ applied: 0, refused: 1 });
+    expect(r.profile).toBe(p);
   });
 });

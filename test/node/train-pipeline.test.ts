@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CatalogSchema } from "../../core/catalog";
 import { ModelManifestSchema } from "../../core/manifest";
-import { ProfileV2Schema, parseProfile } from "../../core/profile";
+import { ProfileV3Schema, parseProfile } from "../../core/profile";
 import { generateDemo } from "../../scripts/demo/generate";
 import { type Golden, type TrainResult, trainAndExport } from "../../scripts/train/pipeline";
 import { syntheticRetail, writeRetailCsv } from "./support/retail-csv";
@@ -16,7 +16,7 @@ const profilesOf = (dir: string) =>
   readFileSync(join(dir, "profiles.jsonl"), "utf8")
     .trim()
     .split("\n")
-    .map((l) => ProfileV2Schema.parse(JSON.parse(l)));
+    .map((l) => ProfileV3Schema.parse(JSON.parse(l)));
 
 describe("train and export: demo events", () => {
   const base = mkdtempSync(join(tmpdir(), "ot-train-"));

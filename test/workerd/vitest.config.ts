@@ -5,13 +5,20 @@
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
-import { TEST_TOKEN_SECRET } from "./fixture.ts";
+import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture.ts";
 
 export default defineConfig({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
-      miniflare: { bindings: { TOKEN_SECRET: TEST_TOKEN_SECRET, MODEL_REFRESH_SECONDS: "1" } },
+      miniflare: {
+        bindings: {
+          TOKEN_SECRET: TEST_TOKEN_SECRET,
+          MODEL_REFRESH_SECONDS: "1",
+          EVENTS_API_KEYS: TEST_EVENTS_KEY,
+          ADMIN_API_KEYS: TEST_ADMIN_KEY,
+        },
+      },
     }),
   ],
   test: {

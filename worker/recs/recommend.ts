@@ -67,6 +67,7 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   const read = await readProfile(kv, token.claims.u);
   if (!read.ok) return generic(read.reason);
   const profile = read.profile;
+  if (!profile.consent.personalization) return generic("opted-out");
   const exclude = excluded(profile, config, now);
   const version = model.manifest.version;
   if (!profile.factors || profile.factors.model !== version) return generic("profile-no-factors-for-model", exclude);

@@ -1,0 +1,73 @@
+/**
+ * Applies a user's events to their profile: pure, deterministic, idempotent by event id (within the
+ * profile's MAX_SEEN_EVENTS window). Used by the Worker's queue consumer and the batch importer.
+ * A user who opted out of tracking has nothing recorded.
+ */
+import type { QueuedEvent } from "./events";
+import { MAX_PURCHASE_HISTORY, MAX_RECENT_ITEMS, MAX_SEEN_EVENTS, type Profile } from "./profile";
+
+/** Engagement halves every 30 days; an open counts 1, a click 3. */
+export const ENGAGEMENT_HALF_LIFE_DAYS = 30;
+const WEIGHT: Partial<Record<QueuedEvent["type"], number>> = { email_open: 1, email_click: 3 };
+
+export interface ApplyResult {
+  profile: Profile;
+  applied: number;
+  duplicates: number;
+  /** dropped because the user opted out of tracking */
+  refused: number;
+}
+
+export function decayedEngagement(score: number, from: number, to: number): number {
+  if (to <= from) return score;
+  return score * 0.5 ** ((to - from) / (ENGAGEMENT_HALF_LIFE_DAYS * 86400));
+}
+
+export function applyEvents(profile: Profile, events: readonly QueuedEvent[], nowIso: string): ApplyResult {
+  if (!profile.consent.tracking) return { profile, applied: 0, duplicates: 0, refused: events.length };
+  const seen = new Set(profile.seenEvents);
+  const fresh: QueuedEvent[] = [];
+  let duplicates = 0;
+  for (const e of events) {
+    if (seen.has(e.id)) {
+      duplicates++;
+      continue;
+    }
+    seen.add(e.id);
+    fresh.push(e);
+  }
+  if (fresh.length === 0) return { profile, applied: 0, duplicates, refused: 0 };
+  fresh.sort((a, b) => a.ts - b.ts);
+  const p: Profile = structuredClone(profile);
+  const purchases = new Map(p.purchases.map((x) => [x.item, x]));
+  for (const e of fresh) {
+    p.lastActivity = Math.max(p.lastActivity ?? 0, e.ts);
+    if (e.item) {
+      p.recentItems.unshift({ item: e.item, type: e.type, ts: e.ts });
+    }
+    const w = WEIGHT[e.type];
+    if (w) {
+      p.engagement = {
+        score: decayedEngagement(p.engagement.score, p.engagement.at, e.ts) + w,
+        at: Math.max(p.engagement.at, e.ts),
+      };
+    }
+    if (e.type === "purchase" && e.item) {
+      const s = purchases.get(e.item);
+      if (s) {
+        s.invoices++;
+        s.lastTs = Math.max(s.lastTs, e.ts);
+      } else purchases.set(e.item, { item: e.item, invoices: 1, lastTs: e.ts });
+      p.rfm = {
+        orders: p.rfm.orders + 1,
+        monetary: p.rfm.monetary + Math.max(0, e.value ?? 0),
+        lastPurchaseTs: Math.max(p.rfm.lastPurchaseTs ?? 0, e.ts),
+      };
+    }
+  }
+  p.recentItems = p.recentItems.sort((a, b) => b.ts - a.ts).slice(0, MAX_RECENT_ITEMS);
+  p.purchases = [...purchases.values()].sort((a, b) => b.lastTs - a.lastTs).slice(0, MAX_PURCHASE_HISTORY);
+  p.seenEvents = [...p.seenEvents, ...fresh.map((e) => e.id)].slice(-MAX_SEEN_EVENTS);
+  p.updatedAt = nowIso;
+  return { profile: p, applied: fresh.length, duplicates, refused: 0 };
+}

@@ -1,0 +1,253 @@
+/**
+ * Real-time events and privacy inside workerd, with the real queue: ingestion (auth, limits, per-event
+ * errors), end-to-end profile updates, idempotency, the pixel, consent (API and amp-form), erasure.
+ */
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { QueuedEvent } from "../../core/events";
+import { kvKeys } from "../../core/kv-keys";
+import { type Profile, parseProfile } from "../../core/profile";
+import worker from "../../worker/index";
+import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
+import { clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
+
+const now = () => Math.floor(Date.now() / 1000);
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}, method = "POST") {
+  const req = new Request(`https://opentime.test${path}`, {
+    method,
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${TEST_EVENTS_KEY}`, ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return worker.fetch(req, env, createExecutionContext());
+}
+
+async function admin(method: string, path: string, body?: unknown) {
+  const req = new Request(`https://opentime.test${path}`, {
+    method,
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return worker.fetch(req, env, createExecutionContext());
+}
+
+async function profileOf(user: string): Promise<Profile | null> {
+  const raw = await env.OPENTIME_KV.get(kvKeys.profile(user), "json");
+  if (raw === null) return null;
+  const p = parseProfile(raw);
+  return p.ok ? p.profile : null;
+}
+
+async function consume(events: QueuedEvent[]) {
+  const batch = createMessageBatch<QueuedEvent>(
+    "opentime-events",
+    events.map((body, i) => ({ id: `m${i}-${body.id}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+const ev = (id: string, user: string, type: QueuedEvent["type"], item?: string, value?: number): QueuedEvent => ({
+  id,
+  user,
+  type,
+  item,
+  ts: now() - 60,
+  value,
+});
+
+beforeEach(clearKv);
+
+describe("POST /v1/events", () => {
+  it("needs an API key", async () => {
+    const res = await post("/v1/events", { events: [] }, { Authorization: "Bearer wrong-key-wrong-key-wrong" });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
+  });
+
+  it("accepts the good events of a mixed batch and reports the bad ones by index", async () => {
+    const res = await post("/v1/events", {
+      events: [
+        { id: "e1", type: "view", user: "u-1", item: "p1", ts: now() },
+        { id: "e2", type: "teleport", user: "u-1", ts: now() },
+        { id: "e3", type: "view", user: "jane@example.com", item: "p1", ts: now() },
+        { id: "e4", type: "purchase", user: "u-1", ts: now() },
+        { id: "e5", type: "view", user: "u-1", item: "p2", ts: now() - 400 * 86400 },
+        { id: "e6", type: "email_open", user: "u-2", ts: new Date().toISOString() },
+      ],
+    });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { accepted: number; rejected: { index: number; code: string }[] };
+    expect(body.accepted).toBe(2);
+    expect(body.rejected.map((r) => [r.index, r.code])).toEqual([
+      [1, "INVALID_EVENT"],
+      [2, "USER_ID_NOT_PSEUDONYMOUS"],
+      [3, "INVALID_EVENT"],
+      [4, "TIMESTAMP_OUT_OF_RANGE"],
+    ]);
+  });
+
+  it("answers limits and bad bodies with clear codes", async () => {
+    const many = Array.from({ length: 501 }, (_, i) => ({
+      id: `x${i}`,
+      type: "view",
+      user: "u",
+      item: "p",
+      ts: now(),
+    }));
+    expect((await post("/v1/events", { events: many })).status).toBe(413);
+    const big = await post("/v1/events", `{"events":[${"1,".repeat(600_000)}1]}`);
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { error: { code: string } }).error.code).toBe("PAYLOAD_TOO_LARGE");
+    const bad = await post("/v1/events", "{not json");
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("INVALID_JSON");
+  });
+
+  it("reaches the profile through the real queue within seconds", async () => {
+    const started = Date.now();
+    const res = await post("/v1/events", {
+      events: [
+        { id: "a1", type: "view", user: "live-1", item: "p7", ts: now() },
+        { id: "a2", type: "purchase", user: "live-1", item: "p7", ts: now(), properties: { price: 12.5, quantity: 2 } },
+      ],
+    });
+    expect(res.status).toBe(202);
+    let profile: Profile | null = null;
+    while (Date.now() - started < 10_000) {
+      profile = await profileOf("live-1");
+      if (profile) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(profile?.recentItems.map((r) => r.type).sort()).toEqual(["purchase", "view"]);
+    expect(profile?.purchases).toEqual([{ item: "p7", invoices: 1, lastTs: expect.any(Number) }]);
+    expect(profile?.rfm.monetary).toBe(25);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe("queue consumer", () => {
+  it("counts duplicate and replayed deliveries once", async () => {
+    const events = [ev("d1", "dup", "purchase", "p1", 10), ev("d2", "dup", "email_click", "p1")];
+    await consume(events);
+    const result = await consume([...events, events[0] as QueuedEvent]);
+    expect(result.explicitAcks.length).toBe(3);
+    const p = await profileOf("dup");
+    expect(p?.purchases).toEqual([{ item: "p1", invoices: 1, lastTs: expect.any(Number) }]);
+    expect(p?.rfm.orders).toBe(1);
+    expect(p?.engagement.score).toBeCloseTo(3, 3);
+  });
+
+  it("retries (never overwrites) a profile it cannot read", async () => {
+    await env.OPENTIME_KV.put(kvKeys.profile("broken"), JSON.stringify({ v: 3, userId: "broken" }));
+    const result = await consume([ev("b1", "broken", "view", "p1")]);
+    expect(result.retryMessages.length).toBe(1);
+    expect(await env.OPENTIME_KV.get(kvKeys.profile("broken"), "json")).toEqual({ v: 3, userId: "broken" });
+  });
+});
+
+describe("consent", () => {
+  it("opt-out stops both personalization and recording", async () => {
+    await seedModel();
+    const user = fixture().profiles.find((p) => p.factors)?.userId as string;
+    const before = await worker.fetch(
+      new Request(`https://opentime.test/v1/amp/recs?t=${await token(user)}`, {
+        headers: { "AMP-Email-Sender": SENDER },
+      }),
+      env,
+      createExecutionContext(),
+    );
+    expect(before.headers.get("X-Opentime-Reason")).toBe("personalized");
+    const res = await admin("PUT", `/v1/users/${user}/consent`, { personalization: false, tracking: false });
+    expect(res.status).toBe(200);
+    const after = await worker.fetch(
+      new Request(`https://opentime.test/v1/amp/recs?t=${await token(user)}`, {
+        headers: { "AMP-Email-Sender": SENDER },
+      }),
+      env,
+      createExecutionContext(),
+    );
+    expect(after.headers.get("X-Opentime-Reason")).toBe("opted-out");
+    const stored = await env.OPENTIME_KV.get(kvKeys.profile(user));
+    await consume([ev("o1", user, "view", "p1")]);
+    expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).toBe(stored);
+  });
+
+  it("the email's amp-form sets preferences (email CORS enforced)", async () => {
+    const form = new URLSearchParams({ personalization: "on", frequency: "weekly", pause_days: "14" });
+    form.append("topics", "lamps");
+    form.append("topics", "rugs");
+    const t = await token("reader-9");
+    const req = (headers: Record<string, string>) =>
+      new Request(`https://opentime.test/v1/amp/preferences?t=${t}`, { method: "POST", headers, body: form });
+    const ok = await worker.fetch(
+      new Request(`https://opentime.test/v1/amp/preferences?t=${t}`, {
+        method: "POST",
+        headers: { "AMP-Email-Sender": SENDER, "Content-Type": "application/x-www-form-urlencoded" },
+        body: form,
+      }),
+      env,
+      createExecutionContext(),
+    );
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("AMP-Email-Allow-Sender")).toBe(SENDER);
+    expect(((await ok.json()) as { ok: boolean }).ok).toBe(true);
+    const p = await profileOf("reader-9");
+    expect(p?.consent).toMatchObject({
+      personalization: true,
+      tracking: false,
+      topics: ["lamps", "rugs"],
+      frequency: "weekly",
+      unsubscribed: false,
+    });
+    expect(p?.consent.pausedUntil).toBeGreaterThan(now() + 13 * 86400);
+    const noCors = await worker.fetch(
+      req({ "Content-Type": "application/x-www-form-urlencoded" }),
+      env,
+      createExecutionContext(),
+    );
+    expect(noCors.status).toBe(403);
+  });
+});
+
+describe("erasure", () => {
+  it("leaves no KV key for the user, and drops their queued events", async () => {
+    await seedModel();
+    const user = fixture().profiles.find((p) => p.factors)?.userId as string;
+    await env.OPENTIME_KV.put(kvKeys.decisionsPrefix(user) + "campaign-1:0", JSON.stringify({ item: "p1" }));
+    await consume([ev("z1", user, "view", "p2")]);
+    const res = await admin("DELETE", `/v1/users/${user}`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { keys_deleted: number }).keys_deleted).toBe(2);
+    await consume([ev("z2", user, "purchase", "p3")]); // still in the queue at erasure time
+    const keys: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await env.OPENTIME_KV.list(cursor ? { cursor } : {});
+      keys.push(...page.keys.map((k) => k.name));
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    expect(keys.length).toBeGreaterThan(10);
+    expect(keys.filter((k) => k.includes(user))).toEqual([]);
+  });
+
+  it("refuses email-shaped ids with a clear error", async () => {
+    const res = await admin("DELETE", "/v1/users/jane@example.com");
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("USER_ID_NOT_PSEUDONYMOUS");
+  });
+});
+
+describe("pixel", () => {
+  it("always answers a GIF; records only with a valid token", async () => {
+    const get = (path: string) =>
+      worker.fetch(new Request(`https://opentime.test${path}`), env, createExecutionContext());
+    const bad = await get("/v1/e/not-a-token.gif?type=view&item=p1");
+    expect(bad.status).toBe(200);
+    expect(bad.headers.get("Content-Type")).toBe("image/gif");
+    expect(bad.headers.get("X-Opentime-Recorded")).toBe("no");
+    expect(new Uint8Array(await bad.arrayBuffer()).slice(0, 6)).toEqual(new TextEncoder().encode("GIF89a"));
+    const good = await get(`/v1/e/${await token("px-1")}?type=view&item=p1&eid=px-e1`);
+    expect(good.headers.get("X-Opentime-Recorded")).toBe("yes");
+  });
+});

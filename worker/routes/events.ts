@@ -1,0 +1,94 @@
+/**
+ * POST /v1/events — a JSON batch of events ({"events":[...]} or a bare array), API-key auth. Good events
+ * are queued (the consumer applies them to profiles); bad ones are reported by index, and the batch is
+ * still accepted. Limits: body 1 MiB (413 PAYLOAD_TOO_LARGE), 500 events (413 BATCH_TOO_LARGE), times
+ * within EVENT_MAX_AGE_DAYS in the past and 5 minutes in the future.
+ */
+import type { Hono } from "hono";
+import { IncomingEventSchema, looksLikeEmail, type QueuedEvent, toQueued } from "../../core/events";
+import { type AppEnv, getConfig } from "../env";
+import { ApiError } from "../errors";
+import { requireApiKey } from "../lib/api-key";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_EVENTS = 500;
+const FUTURE_SKEW_SECONDS = 300;
+/** Cloudflare Queues take at most 100 messages per sendBatch. */
+const SEND_CHUNK = 100;
+
+export interface RejectedEvent {
+  index: number;
+  code: "INVALID_EVENT" | "USER_ID_NOT_PSEUDONYMOUS" | "TIMESTAMP_OUT_OF_RANGE";
+  message: string;
+}
+
+export interface EventsResponse {
+  accepted: number;
+  rejected: RejectedEvent[];
+}
+
+export async function enqueue(queue: Queue<QueuedEvent> | undefined, events: readonly QueuedEvent[]): Promise<void> {
+  if (!queue) throw new ApiError("EVENTS_UNAVAILABLE", "the EVENTS queue binding is not configured");
+  for (let i = 0; i < events.length; i += SEND_CHUNK) {
+    await queue.sendBatch(events.slice(i, i + SEND_CHUNK).map((body) => ({ body, contentType: "json" as const })));
+  }
+}
+
+export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: number) {
+  const accepted: QueuedEvent[] = [];
+  const rejected: RejectedEvent[] = [];
+  raw.forEach((e, index) => {
+    const parsed = IncomingEventSchema.safeParse(e);
+    if (!parsed.success) {
+      const user = (e as { user?: unknown } | null)?.user;
+      const emailLike = typeof user === "string" && looksLikeEmail(user);
+      rejected.push({
+        index,
+        code: emailLike ? "USER_ID_NOT_PSEUDONYMOUS" : "INVALID_EVENT",
+        message: parsed.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`).join("; "),
+      });
+      return;
+    }
+    const q = toQueued(parsed.data);
+    if (!Number.isFinite(q.ts) || q.ts < nowSeconds - maxAgeDays * 86400 || q.ts > nowSeconds + FUTURE_SKEW_SECONDS) {
+      rejected.push({
+        index,
+        code: "TIMESTAMP_OUT_OF_RANGE",
+        message: `ts must be within the last ${maxAgeDays} days and at most 5 minutes ahead`,
+      });
+      return;
+    }
+    accepted.push(q);
+  });
+  return { accepted, rejected };
+}
+
+export function registerEvents(app: Hono<AppEnv>): void {
+  app.post(
+    "/v1/events",
+    requireApiKey((c) => c.eventsApiKeys, "events"),
+    async (c) => {
+      const declared = Number(c.req.header("Content-Length") ?? "0");
+      if (declared > MAX_BODY_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE", `body over ${MAX_BODY_BYTES} bytes`);
+      const text = await c.req.text();
+      if (new TextEncoder().encode(text).length > MAX_BODY_BYTES)
+        throw new ApiError("PAYLOAD_TOO_LARGE", `body over ${MAX_BODY_BYTES} bytes`);
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new ApiError("INVALID_JSON", "the body is not JSON");
+      }
+      const list = Array.isArray(body) ? body : (body as { events?: unknown } | null)?.events;
+      if (!Array.isArray(list) || list.length === 0)
+        throw new ApiError("BAD_REQUEST", 'expected {"events": [...]} with at least one event');
+      if (list.length > MAX_EVENTS)
+        throw new ApiError("BATCH_TOO_LARGE", `at most ${MAX_EVENTS} events per request (got ${list.length})`);
+      const config = getConfig(c.env);
+      const { accepted, rejected } = validateEvents(list, config.eventMaxAgeDays, Math.floor(Date.now() / 1000));
+      await enqueue(c.env.EVENTS, accepted);
+      const res: EventsResponse = { accepted: accepted.length, rejected };
+      return c.json(res, accepted.length > 0 ? 202 : 400);
+    },
+  );
+}
