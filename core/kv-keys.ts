@@ -15,6 +15,10 @@ export const kvKeys = {
   /** JSON `FallbackItems`: generic content when no model can be loaded at all */
   fallbackItems: "fallback:items",
   profile: (userId: string) => `profile:${userId}`,
+  /** JSON `UserFeatures`: one model version's outputs for a user (written by seeding, never by events) */
+  features: (userId: string, version: string) => `features:${userId}:${version}`,
+  /** prefix of every model version's features of a user (erasure lists it) */
+  featuresPrefix: (userId: string) => `features:${userId}:`,
   /** marks an erased user (keyed by a keyed hash, never the id) so queued events are dropped */
   erasure: (userHash: string) => `erased:${userHash}`,
   /** prefix of stored per-recipient decisions (open-time images) */

@@ -190,3 +190,49 @@ export function parseProfile(raw: unknown): ProfileParse {
   const res = ProfileV3Schema.safeParse(raw);
   return res.success ? { ok: true, profile: res.data } : { ok: false, error: issues(res.error) };
 }
+
+/**
+ * One model version's outputs for one user, stored apart from the profile (`features:<user>:<version>`),
+ * so publishing a new model never overwrites real-time state (consent, history, seen events).
+ */
+export const UserFeaturesSchema = z.object({
+  v: z.literal(1),
+  userId: z.string().min(1),
+  model: z.string(),
+  factors: VectorSchema.nullable(),
+  contentVector: VectorSchema.nullable(),
+  segment: ProfileV3Schema.shape.segment,
+  sendTime: ProfileV3Schema.shape.sendTime,
+  propensity: ProfileV3Schema.shape.propensity,
+});
+export type UserFeatures = z.infer<typeof UserFeaturesSchema>;
+
+export type ModelOutputs = Pick<Profile, "factors" | "contentVector" | "segment" | "sendTime" | "propensity">;
+
+/** The model outputs for `version`: from the features key when present, else those stored in the profile. */
+export function modelOutputs(profile: Profile | null, features: UserFeatures | null, version: string): ModelOutputs {
+  if (features && features.model === version) {
+    const { factors, contentVector, segment, sendTime, propensity } = features;
+    return { factors, contentVector, segment, sendTime, propensity };
+  }
+  return {
+    factors: profile?.factors?.model === version ? profile.factors : null,
+    contentVector: profile?.contentVector?.model === version ? profile.contentVector : null,
+    segment: profile?.segment ?? null,
+    sendTime: profile?.sendTime ?? null,
+    propensity: profile?.propensity ?? null,
+  };
+}
+
+export function featuresOf(profile: Profile, model: string): UserFeatures {
+  return {
+    v: 1,
+    userId: profile.userId,
+    model,
+    factors: profile.factors,
+    contentVector: profile.contentVector,
+    segment: profile.segment,
+    sendTime: profile.sendTime,
+    propensity: profile.propensity,
+  };
+}

@@ -61,7 +61,8 @@ const seeded = existsSync(SEED_MARK)
   : null;
 if (seeded !== version) {
   await step("seeded local KV (model, catalog, profiles)", async () => {
-    const { entries, profiles } = await allEntries(modelDir as string);
+    // a first load writes profiles too; a later model only its features, never touching real-time state
+    const { entries, profiles } = await allEntries(modelDir as string, seeded === null);
     await bulkPut(entries);
     await mkdir(".wrangler", { recursive: true });
     await writeFile(SEED_MARK, JSON.stringify({ version, profiles, at: new Date().toISOString() }));

@@ -6,13 +6,18 @@ import { bytesToBase64 } from "../../core/base64";
 import { type Catalog, CatalogSchema, type FallbackItems } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
 import { type ActivePointer, type ModelManifest, ModelManifestSchema } from "../../core/manifest";
-import { type Profile, ProfileV3Schema } from "../../core/profile";
+import { featuresOf, type Profile, ProfileV3Schema } from "../../core/profile";
 
 export interface KvEntry {
   key: string;
   value: string;
   base64?: boolean;
+  /** seconds until KV expires the entry */
+  expiration_ttl?: number;
 }
+
+/** Model features of superseded versions expire on their own. */
+export const FEATURES_TTL_SECONDS = 90 * 86400;
 
 export interface ModelArtifacts {
   dir: string;
@@ -70,17 +75,31 @@ export function profileEntries(profiles: readonly Profile[]): KvEntry[] {
   return profiles.map((p) => ({ key: kvKeys.profile(p.userId), value: JSON.stringify(p) }));
 }
 
-/** Everything for one model version, pointer last. */
+/** The model outputs of each exported profile, under the version's own keys (safe to write at any time). */
+export function featureEntries(profiles: readonly Profile[], version: string): KvEntry[] {
+  return profiles.map((p) => ({
+    key: kvKeys.features(p.userId, version),
+    value: JSON.stringify(featuresOf(p, version)),
+    expiration_ttl: FEATURES_TTL_SECONDS,
+  }));
+}
+
+/**
+ * Everything for one model version, pointer last: model, graphs, catalog, every user's features, and
+ * with `withProfiles` (a first load only) the profiles themselves. Without it, real-time state (consent,
+ * history, seen events) is never touched, so publishing a retrained model is always safe.
+ */
 export async function allEntries(
   dir: string,
-  withProfiles = true,
-): Promise<{ artifacts: ModelArtifacts; entries: KvEntry[]; profiles: number }> {
+  withProfiles: boolean,
+): Promise<{ artifacts: ModelArtifacts; entries: KvEntry[]; users: number; profiles: number }> {
   const artifacts = await readModelArtifacts(dir);
-  const profiles = withProfiles ? await readProfiles(dir) : [];
+  const exported = await readProfiles(dir);
   const entries = [
     ...modelEntries(artifacts, false),
-    ...profileEntries(profiles),
+    ...featureEntries(exported, artifacts.manifest.version),
+    ...(withProfiles ? profileEntries(exported) : []),
     ...modelEntries(artifacts, true).slice(-1),
   ];
-  return { artifacts, entries, profiles: profiles.length };
+  return { artifacts, entries, users: exported.length, profiles: withProfiles ? exported.length : 0 };
 }

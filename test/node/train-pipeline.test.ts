@@ -8,6 +8,7 @@ import { CatalogSchema } from "../../core/catalog";
 import { ModelManifestSchema } from "../../core/manifest";
 import { ProfileV3Schema, parseProfile } from "../../core/profile";
 import { generateDemo } from "../../scripts/demo/generate";
+import { allEntries, FEATURES_TTL_SECONDS } from "../../scripts/seed/kv-entries";
 import { type Golden, type TrainResult, trainAndExport } from "../../scripts/train/pipeline";
 import { syntheticRetail, writeRetailCsv } from "./support/retail-csv";
 
@@ -121,5 +122,26 @@ describe("train and export: a UCI-layout purchase log", () => {
     expect(golden.hybrid.filter((g) => g.mode === "all").length).toBeGreaterThan(5);
     expect(golden.hybrid.filter((g) => g.mode === "novel").length).toBeGreaterThan(5);
     expect(golden.content.length).toBeGreaterThan(5);
+  });
+});
+
+describe("publishing a model to KV", () => {
+  it("writes features for every user and profiles only on a first load", async () => {
+    const base = mkdtempSync(join(tmpdir(), "ot-publish-"));
+    await generateDemo(join(base, "demo"), { products: 120, customers: 200 });
+    const res = await trainAndExport({
+      data: join(base, "demo/events.csv"),
+      out: join(base, "models"),
+      als: { factors: 8, iterations: 4 },
+      tune: false,
+    });
+    const update = await allEntries(res.dir, false);
+    const keys = update.entries.map((e) => e.key);
+    expect(keys.some((k) => k.startsWith("profile:"))).toBe(false);
+    expect(keys.filter((k) => k.startsWith("features:")).length).toBe(res.profiles);
+    expect(update.entries.find((e) => e.key.startsWith("features:"))?.expiration_ttl).toBe(FEATURES_TTL_SECONDS);
+    expect(keys.at(-1)).toBe("model:active");
+    const first = await allEntries(res.dir, true);
+    expect(first.entries.filter((e) => e.key.startsWith("profile:")).length).toBe(res.profiles);
   });
 });

@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
-import type { Profile } from "../../core/profile";
+import { featuresOf, type Profile } from "../../core/profile";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
 import { call, clearKv, fixture, type RecsBody, SENDER, seedModel, token } from "./support/harness";
 
@@ -209,6 +209,25 @@ describe("fallbacks: always 200 with items, and the reason", () => {
       expect(r.reason).toBe(reason);
       expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
     }
+  });
+
+  it("model features (features:<user>:<version>) personalize without touching the profile", async () => {
+    await seedModel();
+    const p = withFactors();
+    const features = featuresOf(p, fixture().version);
+    await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify({ ...p, factors: null }));
+    expect((await recs(`/v1/amp/recs?t=${await token(p.userId)}`)).reason).toBe("profile-no-factors-for-model");
+    await env.OPENTIME_KV.put(kvKeys.features(p.userId, fixture().version), JSON.stringify(features));
+    expect((await recs(`/v1/amp/recs?t=${await token(p.userId)}`)).reason).toBe("personalized");
+    // a reader known only by features is personalized; consent in the profile still wins
+    await env.OPENTIME_KV.delete(kvKeys.profile(p.userId));
+    expect((await recs(`/v1/amp/recs?t=${await token(p.userId)}`)).reason).toBe("personalized");
+    const optedOut = { ...p, factors: null, consent: { ...p.consent, personalization: false } };
+    await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(optedOut));
+    expect((await recs(`/v1/amp/recs?t=${await token(p.userId)}`)).reason).toBe("opted-out");
+    // an unreadable profile might hold an opt-out: never personalized from features alone
+    await env.OPENTIME_KV.put(kvKeys.profile(p.userId), "{oops");
+    expect((await recs(`/v1/amp/recs?t=${await token(p.userId)}`)).reason).toBe("profile-invalid");
   });
 
   it("profile missing -> popular", async () => {

@@ -214,11 +214,12 @@ describe("erasure", () => {
   it("leaves no KV key for the user, and drops their queued events", async () => {
     await seedModel();
     const user = fixture().profiles.find((p) => p.factors)?.userId as string;
-    await env.OPENTIME_KV.put(kvKeys.decisionsPrefix(user) + "campaign-1:0", JSON.stringify({ item: "p1" }));
+    await env.OPENTIME_KV.put(`${kvKeys.decisionsPrefix(user)}campaign-1:0`, JSON.stringify({ item: "p1" }));
+    await env.OPENTIME_KV.put(kvKeys.features(user, fixture().version), JSON.stringify({ v: 1, userId: user }));
     await consume([ev("z1", user, "view", "p2")]);
     const res = await admin("DELETE", `/v1/users/${user}`);
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { keys_deleted: number }).keys_deleted).toBe(2);
+    expect(((await res.json()) as { keys_deleted: number }).keys_deleted).toBe(3);
     await consume([ev("z2", user, "purchase", "p3")]); // still in the queue at erasure time
     const keys: string[] = [];
     let cursor: string | undefined;

@@ -9,12 +9,12 @@ import { base64ToFloat32 } from "../../core/base64";
 import type { CatalogItem } from "../../core/catalog";
 import { hybridScores, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
-import type { Profile } from "../../core/profile";
+import { emptyProfile, modelOutputs, type Profile } from "../../core/profile";
 import { verifyToken } from "../../core/token";
 import type { Config } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { getFallbackItems, getModel, type LoadedModel } from "../model/model-store";
-import { readProfile } from "../profile/profile-store";
+import { readUser } from "../profile/profile-store";
 
 export interface Recommendation {
   items: CatalogItem[];
@@ -64,18 +64,21 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   if (!modelState.ok) return generic(modelState.reason);
   const model = modelState.model;
 
-  const read = await readProfile(kv, token.claims.u);
-  if (!read.ok) return generic(read.reason);
-  const profile = read.profile;
+  const version = model.manifest.version;
+  const read = await readUser(kv, token.claims.u, version);
+  // an unreadable profile may hold an opt-out: only a missing one may be personalized from features alone
+  if (!read.profile.ok && (read.profile.reason !== "profile-missing" || !read.features))
+    return generic(read.profile.reason);
+  const profile = read.profile.ok ? read.profile.profile : emptyProfile(token.claims.u, new Date(now).toISOString());
   if (!profile.consent.personalization) return generic("opted-out");
   const exclude = excluded(profile, config, now);
-  const version = model.manifest.version;
-  if (!profile.factors || profile.factors.model !== version) return generic("profile-no-factors-for-model", exclude);
+  const outputs = modelOutputs(read.profile.ok ? profile : null, read.features, version);
+  if (!outputs.factors) return generic("profile-no-factors-for-model", exclude);
 
   try {
-    const vector = base64ToFloat32(profile.factors.vector);
+    const vector = base64ToFloat32(outputs.factors.vector);
     if (vector.length !== model.manifest.dims) return generic("profile-factor-dims", exclude);
-    const content = profile.contentVector?.model === version ? base64ToFloat32(profile.contentVector.vector) : null;
+    const content = outputs.contentVector ? base64ToFloat32(outputs.contentVector.vector) : null;
     if (model.manifest.hybrid && model.content && content && content.length === model.manifest.content?.dims) {
       const items = await hybrid(model, profile, vector, content, config, n, exclude, now);
       return { items, reason: "personalized", scorer: "hybrid", modelVersion: version };

@@ -5,12 +5,13 @@
  */
 import type { Hono } from "hono";
 import { base64ToBytes } from "../../core/base64";
+import { modelOutputs } from "../../core/profile";
 import { bestHours } from "../../core/send-time";
 import { verifyToken } from "../../core/token";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { getModel } from "../model/model-store";
-import { readProfile } from "../profile/profile-store";
+import { readUser } from "../profile/profile-store";
 
 export interface SendTimeResponse {
   user: string;
@@ -42,8 +43,12 @@ export function registerSendTime(app: Hono<AppEnv>): void {
         "MODEL_UNAVAILABLE",
         `no send-time model is serving (${state.ok ? "model has none" : state.reason})`,
       );
-    const read = await readProfile(c.env.OPENTIME_KV, token.claims.u);
-    const profile = read.ok ? read.profile : null;
+    const read = await readUser(c.env.OPENTIME_KV, token.claims.u, state.model.manifest.version);
+    const profile = modelOutputs(
+      read.profile.ok ? read.profile.profile : null,
+      read.features,
+      state.model.manifest.version,
+    );
     let dist: number[];
     let source: SendTimeResponse["source"];
     if (profile?.sendTime) {

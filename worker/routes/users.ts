@@ -37,12 +37,14 @@ export function registerUsers(app: Hono<AppEnv>): void {
       expirationTtl: config.erasureTombstoneDays * 86400,
     });
     const keys = [kvKeys.profile(id)];
-    let cursor: string | undefined;
-    do {
-      const page = await kv.list({ prefix: kvKeys.decisionsPrefix(id), ...(cursor ? { cursor } : {}) });
-      keys.push(...page.keys.map((k) => k.name));
-      cursor = page.list_complete ? undefined : page.cursor;
-    } while (cursor);
+    for (const prefix of [kvKeys.decisionsPrefix(id), kvKeys.featuresPrefix(id)]) {
+      let cursor: string | undefined;
+      do {
+        const page = await kv.list({ prefix, ...(cursor ? { cursor } : {}) });
+        keys.push(...page.keys.map((k) => k.name));
+        cursor = page.list_complete ? undefined : page.cursor;
+      } while (cursor);
+    }
     await Promise.all(keys.map((k) => kv.delete(k)));
     return c.json({ erased: true, keys_deleted: keys.length });
   });
