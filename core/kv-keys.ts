@@ -8,6 +8,8 @@ export const kvKeys = {
   onnx: (version: string) => `model:${version}:onnx`,
   /** ONNX bytes of the content (LSA) scoring graph, when the model has one */
   contentOnnx: (version: string) => `model:${version}:content-onnx`,
+  /** JSON `ItemTable`: the ALS graph's int8 item factors and their Gram matrix, for fold-in */
+  itemTable: (version: string) => `model:${version}:item-table`,
   /** ONNX bytes of the segment (nearest centroid) graph, when the model has one */
   segmentsOnnx: (version: string) => `model:${version}:segments-onnx`,
   /** JSON `Catalog` the model's item indices refer to */

@@ -58,6 +58,15 @@ export const ModelManifestSchema = z.object({
       onnxBytes: z.number().int().positive(),
     })
     .optional(),
+  /** what the Worker needs to fold a user's new behaviour into a factor vector (core/fold-in.ts) */
+  foldIn: z
+    .object({
+      alpha: z.number().nonnegative(),
+      regularization: z.number().positive(),
+      weights: z.union([z.literal("invoices"), z.record(z.string(), z.number())]),
+      windowEnd: z.number(),
+    })
+    .optional(),
   sendTime: z
     .object({
       /** shop-wide hour-of-week distribution (168 values, 0 = Sunday 00:00 UTC) */

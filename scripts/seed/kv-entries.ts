@@ -26,6 +26,8 @@ export interface ModelArtifacts {
   onnx: Uint8Array;
   contentOnnx?: Uint8Array;
   segmentsOnnx?: Uint8Array;
+  /** item-table.json as text */
+  itemTable?: string;
 }
 
 export async function readModelArtifacts(dir: string): Promise<ModelArtifacts> {
@@ -40,6 +42,9 @@ export async function readModelArtifacts(dir: string): Promise<ModelArtifacts> {
     onnx: (await bytes("model.onnx")) as Uint8Array,
     contentOnnx: await bytes("content.onnx"),
     segmentsOnnx: await bytes("segments.onnx"),
+    itemTable: existsSync(join(dir, "item-table.json"))
+      ? await readFile(join(dir, "item-table.json"), "utf8")
+      : undefined,
   };
 }
 
@@ -65,6 +70,7 @@ export function modelEntries(a: ModelArtifacts, activate = true): KvEntry[] {
     ...binary(kvKeys.onnx(v), a.onnx),
     ...binary(kvKeys.contentOnnx(v), a.contentOnnx),
     ...binary(kvKeys.segmentsOnnx(v), a.segmentsOnnx),
+    ...(a.itemTable ? [{ key: kvKeys.itemTable(v), value: a.itemTable }] : []),
     { key: kvKeys.catalog(v), value: JSON.stringify(a.catalog) },
     { key: kvKeys.fallbackItems, value: JSON.stringify(fallback) },
     ...(activate ? [{ key: kvKeys.activeModel, value: JSON.stringify(pointer) }] : []),

@@ -2,6 +2,7 @@
  * L2-regularised logistic regression fitted by Newton's method (IRLS) on standardized features.
  * Small and exact: a few features, up to millions of rows. Used by the hybrid re-ranker and propensity.
  */
+import { solveSymmetric } from "../../core/linalg";
 
 export interface LogisticOptions {
   /** L2 penalty on the standardized weights (not on the intercept) */
@@ -82,29 +83,4 @@ export function predictLogit(model: LogisticModel, row: ArrayLike<number>): numb
 
 export function sigmoid(z: number): number {
   return 1 / (1 + Math.exp(-z));
-}
-
-/** Solves A x = b for symmetric positive definite A (Cholesky). */
-export function solveSymmetric(a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const l = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * n + j] as number;
-      for (let k = 0; k < j; k++) s -= (l[i * n + k] as number) * (l[j * n + k] as number);
-      l[i * n + j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / (l[j * n + j] as number);
-    }
-  }
-  const y = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = b[i] as number;
-    for (let k = 0; k < i; k++) s -= (l[i * n + k] as number) * (y[k] as number);
-    y[i] = s / (l[i * n + i] as number);
-  }
-  const x = new Float64Array(n);
-  for (let i = n - 1; i >= 0; i--) {
-    let s = y[i] as number;
-    for (let k = i + 1; k < n; k++) s -= (l[k * n + i] as number) * (x[k] as number);
-    x[i] = s / (l[i * n + i] as number);
-  }
-  return x;
 }

@@ -7,8 +7,10 @@
 import { createHash } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { bytesToBase64 } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
 import { CONTENT_USER_VECTOR_V1 } from "../../core/feature-spec";
+import { type ItemTable, itemGram } from "../../core/fold-in";
 import type { Golden, GoldenCase } from "../../core/golden";
 import { type HybridWeights, hybridScores, type OwnItem } from "../../core/hybrid";
 import { type QuantizedItems, quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
@@ -17,6 +19,7 @@ import type { Profile } from "../../core/profile";
 
 export type { Golden, GoldenCase } from "../../core/golden";
 
+import { DEFAULT_TYPE_WEIGHTS } from "../data/interaction-log";
 import { rowIndices } from "../data/sparse";
 import { dataset, PROPENSITY_FEATURES } from "../engagement/propensity";
 import { fitSendTime } from "../engagement/send-time";
@@ -222,6 +225,12 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
             onnxBytes: segmentOnnx.length,
           }
         : undefined,
+    foldIn: {
+      alpha: als.options.alpha,
+      regularization: als.options.regularization,
+      weights: ts.source === "purchases" ? "invoices" : { ...DEFAULT_TYPE_WEIGHTS },
+      windowEnd: full.end,
+    },
     sendTime: sendTimeModel
       ? { shop: Array.from(sendTimeModel.shop), segments: sendTimeModel.segments.map((s) => Array.from(s)) }
       : undefined,
@@ -237,6 +246,7 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const dir = join(opts.out, version);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "model.onnx"), alsOnnx);
+  await writeFile(join(dir, "item-table.json"), JSON.stringify(itemTable(alsItems)));
   if (contentOnnx) await writeFile(join(dir, "content.onnx"), contentOnnx);
   if (segmentOnnx && segFit) {
     await writeFile(join(dir, "segments.onnx"), segmentOnnx);
@@ -262,6 +272,18 @@ function ndcg(
     typeof evaluateVariant
   >[0];
   return evaluateVariant(split, variant, (u, ex) => recommend(m, u, K, ex)).ndcg_at_10;
+}
+
+/** The ALS graph's int8 item table and Gram matrix, for fold-in at the edge. */
+function itemTable(items: QuantizedItems): ItemTable {
+  const b64 = (a: ArrayBufferView) => bytesToBase64(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return {
+    n: items.n,
+    d: items.d,
+    q: b64(items.q),
+    scales: b64(items.scales),
+    gram: b64(Float32Array.from(itemGram(items))),
+  };
 }
 
 function popularOrder(w: Window): number[] {

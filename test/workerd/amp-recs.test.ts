@@ -215,10 +215,15 @@ describe("fallbacks: always 200 with items, and the reason", () => {
     await seedModel();
     const p = withFactors();
     const features = featuresOf(p, fixture().version);
-    await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify({ ...p, factors: null }));
+    await env.OPENTIME_KV.put(
+      kvKeys.profile(p.userId),
+      JSON.stringify({ ...p, factors: null, purchases: [], recentItems: [] }),
+    );
     expect((await recs(`/v1/amp/recs?t=${await token(p.userId)}`)).reason).toBe("profile-no-factors-for-model");
     await env.OPENTIME_KV.put(kvKeys.features(p.userId, fixture().version), JSON.stringify(features));
-    expect((await recs(`/v1/amp/recs?t=${await token(p.userId)}`)).reason).toBe("personalized");
+    const withFeatures = await recs(`/v1/amp/recs?t=${await token(p.userId)}`);
+    expect(withFeatures.reason).toBe("personalized");
+    expect(withFeatures.res.headers.get("X-Opentime-Scorer")).toBe("als");
     // a reader known only by features is personalized; consent in the profile still wins
     await env.OPENTIME_KV.delete(kvKeys.profile(p.userId));
     expect((await recs(`/v1/amp/recs?t=${await token(p.userId)}`)).reason).toBe("personalized");
@@ -246,7 +251,7 @@ describe("fallbacks: always 200 with items, and the reason", () => {
     expect(r.body?.items).toHaveLength(4);
   });
 
-  it("profile with factors of another model version -> popular, minus its recent purchases", async () => {
+  it("factors of another model version: folded in from the reader's history, minus recent purchases", async () => {
     await seedModel();
     const p = withFactors();
     const bought = popularIds(1)[0] as string;
@@ -256,9 +261,16 @@ describe("fallbacks: always 200 with items, and the reason", () => {
       purchases: [{ item: bought, invoices: 1, lastTs: Math.floor(Date.now() / 1000) - 3600 }],
     };
     await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(stale));
-    const r = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=3`);
-    expect(r.reason).toBe("profile-no-factors-for-model");
-    expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4).slice(1));
+    const r = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=6`);
+    expect(r.reason).toBe("personalized");
+    expect(r.res.headers.get("X-Opentime-Scorer")).toBe("als-foldin");
+    expect(r.body?.items.map((i) => i.id)).not.toContain(bought);
+    // and with no history the model knows: popular, minus what was bought
+    await env.OPENTIME_KV.put(
+      kvKeys.profile(p.userId),
+      JSON.stringify({ ...stale, purchases: [{ item: "not-in-catalog", invoices: 1, lastTs: 1 }], recentItems: [] }),
+    );
+    expect((await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=3`)).reason).toBe("profile-no-factors-for-model");
   });
 
   it("profile whose factors have the wrong length -> popular", async () => {

@@ -146,6 +146,39 @@ describe("queue consumer", () => {
   });
 });
 
+describe("fold-in at the edge", () => {
+  it("a new reader who views one category gets that category and its neighbours, without retraining", async () => {
+    await seedModel();
+    const items = JSON.parse(fixture().catalogJson).items as { id: string; category: string; department: string }[];
+    const department = new Map(items.map((i) => [i.id, i.department]));
+    const category = new Map(items.map((i) => [i.id, i.category]));
+    const lamps = items.filter((i) => i.category === "Lamps").slice(0, 5);
+    expect(lamps).toHaveLength(5);
+    const user = "brand-new-reader";
+    const before = await recommendFor(user);
+    expect(before.headers.get("X-Opentime-Reason")).toBe("profile-missing");
+    await consume(lamps.map((l, i) => ({ ...ev(`fold-${i}`, user, "view", l.id), ts: now() - 30 + i })));
+    const after = await recommendFor(user, 10);
+    expect(after.headers.get("X-Opentime-Reason")).toBe("personalized");
+    expect(after.headers.get("X-Opentime-Scorer")).toBe("als-foldin");
+    const ids = ((await after.json()) as { items: { id: string }[] }).items.map((i) => i.id);
+    const inCategory = ids.filter((id) => category.get(id) === "Lamps").length;
+    const inDepartment = ids.filter((id) => department.get(id) === lamps[0]?.department).length;
+    expect(inCategory).toBeGreaterThanOrEqual(5);
+    expect(inDepartment).toBeGreaterThanOrEqual(8);
+  });
+});
+
+async function recommendFor(user: string, n = 6) {
+  return worker.fetch(
+    new Request(`https://opentime.test/v1/amp/recs?t=${await token(user)}&n=${n}`, {
+      headers: { "AMP-Email-Sender": SENDER },
+    }),
+    env,
+    createExecutionContext(),
+  );
+}
+
 describe("consent", () => {
   it("opt-out stops both personalization and recording", async () => {
     await seedModel();

@@ -8,6 +8,7 @@ export interface ModelFixture {
   catalogJson: string;
   onnxBase64: string;
   contentOnnxBase64: string | null;
+  itemTableJson: string | null;
   golden: Golden;
   profiles: Profile[];
   /** the demo generator's planted favourite categories for each profile's user (demo fixture only) */

@@ -31,6 +31,7 @@ function fixture(
     catalogJson: readFileSync(join(dir, "catalog.json"), "utf8"),
     onnxBase64: readFileSync(join(dir, "model.onnx")).toString("base64"),
     contentOnnxBase64: existsSync(content) ? readFileSync(content).toString("base64") : null,
+    itemTableJson: existsSync(join(dir, "item-table.json")) ? readFileSync(join(dir, "item-table.json"), "utf8") : null,
     golden: JSON.parse(readFileSync(join(dir, "golden.json"), "utf8")),
     profiles: chosen,
     plantedCategories: Object.fromEntries(chosen.map((p) => [p.userId, planted[p.userId] ?? []])),

@@ -7,6 +7,7 @@
  */
 import { type Catalog, CatalogSchema, type FallbackItems, FallbackItemsSchema } from "../../core/catalog";
 import { isKnownFeatureSpec } from "../../core/feature-spec";
+import { decodeItemTable, type FoldInTables, type ItemTable } from "../../core/fold-in";
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, type ModelManifest, ModelManifestSchema } from "../../core/manifest";
 import { errorMessage, logEvent } from "../lib/log";
@@ -18,6 +19,8 @@ export interface LoadedModel {
   session: ScoringSession;
   /** the content (LSA) graph, when the model has one */
   content: ScoringSession | null;
+  /** item factors and Gram matrix for folding new behaviour into a user vector, when exported */
+  foldIn: FoldInTables | null;
   itemIndex: Map<string, number>;
 }
 
@@ -89,12 +92,14 @@ async function loadVersion(kv: KVNamespace, version: string): Promise<ModelState
   let catalogRaw: unknown;
   let onnx: ArrayBuffer | null;
   let contentOnnx: ArrayBuffer | null;
+  let itemTable: ItemTable | null;
   try {
-    [manifestRaw, catalogRaw, onnx, contentOnnx] = await Promise.all([
+    [manifestRaw, catalogRaw, onnx, contentOnnx, itemTable] = await Promise.all([
       kv.get(kvKeys.manifest(version), "json"),
       kv.get(kvKeys.catalog(version), "json"),
       kv.get(kvKeys.onnx(version), "arrayBuffer"),
       kv.get(kvKeys.contentOnnx(version), "arrayBuffer"),
+      kv.get<ItemTable>(kvKeys.itemTable(version), "json"),
     ]);
   } catch (e) {
     return fail("kv-error", version, undefined, errorMessage(e));
@@ -146,6 +151,17 @@ async function loadVersion(kv: KVNamespace, version: string): Promise<ModelState
       });
     }
   }
+  let foldIn: FoldInTables | null = null;
+  if (manifest.foldIn && itemTable) {
+    try {
+      foldIn = decodeItemTable(itemTable);
+      if (foldIn.items.n !== manifest.itemCount || foldIn.items.d !== manifest.dims)
+        throw new Error("item table does not match the manifest");
+    } catch (e) {
+      foldIn = null;
+      logEvent("error", "model.fold_in_unavailable", { version, detail: errorMessage(e) });
+    }
+  }
   logEvent("info", "model.loaded", {
     version,
     items: manifest.itemCount,
@@ -154,7 +170,14 @@ async function loadVersion(kv: KVNamespace, version: string): Promise<ModelState
   });
   return {
     ok: true,
-    model: { manifest, catalog, session, content, itemIndex: new Map(manifest.itemIds.map((id, i) => [id, i])) },
+    model: {
+      manifest,
+      catalog,
+      session,
+      content,
+      foldIn,
+      itemIndex: new Map(manifest.itemIds.map((id, i) => [id, i])),
+    },
   };
 }
 

@@ -7,6 +7,7 @@
  */
 import { base64ToFloat32 } from "../../core/base64";
 import type { CatalogItem } from "../../core/catalog";
+import { foldIn, profileInteractions } from "../../core/fold-in";
 import { hybridScores, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import { emptyProfile, modelOutputs, type Profile } from "../../core/profile";
@@ -20,8 +21,8 @@ export interface Recommendation {
   items: CatalogItem[];
   /** `personalized`, or why generic content was served */
   reason: string;
-  /** `hybrid`, `als` or `popular` */
-  scorer: "hybrid" | "als" | "popular";
+  /** `hybrid`, `als`, `als-foldin` (user vector folded in from their latest behaviour) or `popular` */
+  scorer: "hybrid" | "als" | "als-foldin" | "popular";
   modelVersion: string | null;
 }
 
@@ -73,11 +74,26 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   if (!profile.consent.personalization) return generic("opted-out");
   const exclude = excluded(profile, config, now);
   const outputs = modelOutputs(read.profile.ok ? profile : null, read.features, version);
-  if (!outputs.factors) return generic("profile-no-factors-for-model", exclude);
+  // behaviour the model has not seen (a new reader, or events after training): fold it in
+  const params = model.manifest.foldIn;
+  const news = params !== undefined && (profile.lastActivity ?? 0) > params.windowEnd;
+  let folded: Float32Array | null = null;
+  if (model.foldIn && params && (!outputs.factors || news)) {
+    folded = foldIn(model.foldIn, params, profileInteractions(profile, model.itemIndex, params));
+  }
+  if (!outputs.factors && !folded) return generic("profile-no-factors-for-model", exclude);
 
   try {
-    const vector = base64ToFloat32(outputs.factors.vector);
+    const vector = folded ?? base64ToFloat32((outputs.factors as NonNullable<typeof outputs.factors>).vector);
     if (vector.length !== model.manifest.dims) return generic("profile-factor-dims", exclude);
+    if (folded) {
+      return {
+        items: await alsTopK(model, vector, n, exclude),
+        reason: "personalized",
+        scorer: "als-foldin",
+        modelVersion: version,
+      };
+    }
     const content = outputs.contentVector ? base64ToFloat32(outputs.contentVector.vector) : null;
     if (model.manifest.hybrid && model.content && content && content.length === model.manifest.content?.dims) {
       const items = await hybrid(model, profile, vector, content, config, n, exclude, now);

@@ -33,6 +33,7 @@ export async function seedModel(
   const onnx = opts.onnx === undefined ? base64ToBytes(f.onnxBase64) : opts.onnx;
   if (onnx) await env.OPENTIME_KV.put(kvKeys.onnx(f.version), onnx);
   if (f.contentOnnxBase64) await env.OPENTIME_KV.put(kvKeys.contentOnnx(f.version), base64ToBytes(f.contentOnnxBase64));
+  if (f.itemTableJson) await env.OPENTIME_KV.put(kvKeys.itemTable(f.version), f.itemTableJson);
   await env.OPENTIME_KV.put(
     kvKeys.fallbackItems,
     JSON.stringify({ items: catalog.popular.slice(0, 12).map((i) => catalog.items[i]) }),

@@ -1,0 +1,118 @@
+/**
+ * ALS fold-in: a user's factor vector from their interactions and the (fixed) item factors, by the exact
+ * least-squares step of implicit ALS (Hu, Koren and Volinsky 2008):
+ *   (YtY + lambda I + Yu' (Cu - I) Yu) x = Yu' Cu p,   c = 1 + alpha * r
+ * so behaviour newer than the model shows up in the next recommendation without retraining.
+ */
+import { base64ToBytes, base64ToFloat32 } from "./base64";
+import type { QuantizedItems } from "./int8-kernel";
+import { solveSymmetric } from "./linalg";
+import type { Profile } from "./profile";
+
+export interface FoldInParams {
+  alpha: number;
+  regularization: number;
+  /** interaction strength per event type (event-log models), or "invoices" (purchase-log models) */
+  weights: Record<string, number> | "invoices";
+  /** the model's training window end (unix s): events after it are news to the model */
+  windowEnd: number;
+}
+
+/** What the exporter stores beside the graph: the Gram matrix of the dequantized item factors. */
+export interface FoldInTables {
+  items: QuantizedItems;
+  /** YtY, d x d row-major */
+  gram: Float64Array;
+}
+
+/** The stored form (`model:<version>:item-table`), base64 little-endian. */
+export interface ItemTable {
+  n: number;
+  d: number;
+  /** int8 item-major factors */
+  q: string;
+  /** float32 per-item scales */
+  scales: string;
+  /** float32 d x d Gram matrix of the dequantized factors */
+  gram: string;
+}
+
+export function decodeItemTable(t: ItemTable): FoldInTables {
+  const bytes = base64ToBytes(t.q);
+  if (bytes.length !== t.n * t.d) throw new Error("item table size does not match n x d");
+  return {
+    items: {
+      n: t.n,
+      d: t.d,
+      q: new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      scales: base64ToFloat32(t.scales),
+      bias: new Float32Array(t.n),
+    },
+    gram: Float64Array.from(base64ToFloat32(t.gram)),
+  };
+}
+
+/** Gram matrix of the dequantized item factors. */
+export function itemGram(items: QuantizedItems): Float64Array {
+  const { n, d, q, scales } = items;
+  const g = new Float64Array(d * d);
+  const row = new Float64Array(d);
+  for (let j = 0; j < n; j++) {
+    const s = scales[j] as number;
+    for (let k = 0; k < d; k++) row[k] = (q[j * d + k] as number) * s;
+    for (let a = 0; a < d; a++) {
+      const ra = row[a] as number;
+      if (ra === 0) continue;
+      for (let b = a; b < d; b++) g[a * d + b] = (g[a * d + b] as number) + ra * (row[b] as number);
+    }
+  }
+  for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) g[a * d + b] = g[b * d + a] as number;
+  return g;
+}
+
+/** Interaction strengths per model item from a profile, defined as the model was trained. */
+export function profileInteractions(
+  profile: Profile,
+  itemIndex: ReadonlyMap<string, number>,
+  params: FoldInParams,
+): Map<number, number> {
+  const r = new Map<number, number>();
+  const add = (id: string, w: number) => {
+    const j = itemIndex.get(id);
+    if (j !== undefined && w > 0) r.set(j, (r.get(j) ?? 0) + w);
+  };
+  if (params.weights === "invoices") {
+    for (const p of profile.purchases) add(p.item, p.invoices);
+  } else {
+    const w = params.weights;
+    for (const p of profile.purchases) add(p.item, (w.purchase ?? 0) * p.invoices);
+    for (const e of profile.recentItems) if (e.type !== "purchase") add(e.item, w[e.type] ?? 0);
+  }
+  return r;
+}
+
+/** The user's factor vector (float32), or null when they have no interaction the model knows. */
+export function foldIn(
+  tables: FoldInTables,
+  params: FoldInParams,
+  interactions: ReadonlyMap<number, number>,
+): Float32Array | null {
+  if (interactions.size === 0) return null;
+  const { items, gram } = tables;
+  const d = items.d;
+  const a = Float64Array.from(gram);
+  for (let k = 0; k < d; k++) a[k * d + k] = (a[k * d + k] as number) + params.regularization;
+  const b = new Float64Array(d);
+  const y = new Float64Array(d);
+  for (const [j, r] of interactions) {
+    const s = items.scales[j] as number;
+    for (let k = 0; k < d; k++) y[k] = (items.q[j * d + k] as number) * s;
+    const c = 1 + params.alpha * r;
+    for (let p = 0; p < d; p++) {
+      const yp = y[p] as number;
+      b[p] = (b[p] as number) + c * yp;
+      for (let q = 0; q < d; q++) a[p * d + q] = (a[p * d + q] as number) + (c - 1) * yp * (y[q] as number);
+    }
+  }
+  return Float32Array.from(solveSymmetric(a, b, d));
+}

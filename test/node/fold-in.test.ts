@@ -1,0 +1,46 @@
+/** ALS fold-in (core/fold-in.ts): from int8 item factors it recovers what ALS learned for a user. */
+import { describe, expect, it } from "vitest";
+import { foldIn, itemGram } from "../../core/fold-in";
+import { quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
+import { rowData, rowIndices } from "../../scripts/data/sparse";
+import { ImplicitAls } from "../../scripts/train/als";
+import { recommend } from "../../scripts/train/recommender";
+import { plantedBlocks } from "./support/planted";
+
+describe("fold-in", () => {
+  const data = plantedBlocks();
+  const als = new ImplicitAls({ factors: 16, iterations: 10, seed: 3 });
+  als.fit(data.data);
+  const items = quantizeItems(als.itemFactors, data.train.cols, 16);
+  const tables = { items, gram: itemGram(items) };
+  const params = {
+    alpha: als.options.alpha,
+    regularization: als.options.regularization,
+    weights: "invoices" as const,
+    windowEnd: 0,
+  };
+
+  it("gives a user vector whose recommendations match the trained one's", () => {
+    let overlap = 0;
+    for (let u = 0; u < 40; u++) {
+      const r = new Map(Array.from(rowIndices(data.train, u), (j, k) => [j, rowData(data.train, u)[k] as number]));
+      const v = foldIn(tables, params, r) as Float32Array;
+      const own = new Set(r.keys());
+      const folded = topK(scoreInt8(items, v), 10, (j) => own.has(j)).indices;
+      const trained = recommend(als, u, 10, own);
+      overlap += folded.filter((j) => trained.includes(j)).length / 10;
+    }
+    expect(overlap / 40).toBeGreaterThan(0.8);
+  });
+
+  it("puts a brand-new user with a few interactions in their block", () => {
+    const block = [0, 1, 2].map((k) => 2 * 30 + k); // three items of block 2
+    const v = foldIn(tables, params, new Map(block.map((j) => [j, 1]))) as Float32Array;
+    const recs = topK(scoreInt8(items, v), 10, (j) => block.includes(j)).indices;
+    expect(recs.filter((j) => data.groupOfItem[j] === 2).length).toBeGreaterThanOrEqual(9);
+  });
+
+  it("returns null when there is nothing to fold in", () => {
+    expect(foldIn(tables, params, new Map())).toBeNull();
+  });
+});
