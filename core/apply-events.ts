@@ -12,6 +12,8 @@ const WEIGHT: Partial<Record<QueuedEvent["type"], number>> = { email_open: 1, em
 
 export interface ApplyResult {
   profile: Profile;
+  /** ids applied by this call, in order */
+  appliedIds: string[];
   applied: number;
   duplicates: number;
   /** dropped because the user opted out of tracking */
@@ -23,9 +25,15 @@ export function decayedEngagement(score: number, from: number, to: number): numb
   return score * 0.5 ** ((to - from) / (ENGAGEMENT_HALF_LIFE_DAYS * 86400));
 }
 
-export function applyEvents(profile: Profile, events: readonly QueuedEvent[], nowIso: string): ApplyResult {
-  if (!profile.consent.tracking) return { profile, applied: 0, duplicates: 0, refused: events.length };
-  const seen = new Set(profile.seenEvents);
+/** `history`: ids applied before, beyond the profile's own window (`seen:<user>`). */
+export function applyEvents(
+  profile: Profile,
+  events: readonly QueuedEvent[],
+  nowIso: string,
+  history: Iterable<string> = [],
+): ApplyResult {
+  if (!profile.consent.tracking) return { profile, appliedIds: [], applied: 0, duplicates: 0, refused: events.length };
+  const seen = new Set([...history, ...profile.seenEvents]);
   const fresh: QueuedEvent[] = [];
   let duplicates = 0;
   for (const e of events) {
@@ -36,7 +44,7 @@ export function applyEvents(profile: Profile, events: readonly QueuedEvent[], no
     seen.add(e.id);
     fresh.push(e);
   }
-  if (fresh.length === 0) return { profile, applied: 0, duplicates, refused: 0 };
+  if (fresh.length === 0) return { profile, appliedIds: [], applied: 0, duplicates, refused: 0 };
   fresh.sort((a, b) => a.ts - b.ts);
   const p: Profile = structuredClone(profile);
   const purchases = new Map(p.purchases.map((x) => [x.item, x]));
@@ -69,5 +77,5 @@ export function applyEvents(profile: Profile, events: readonly QueuedEvent[], no
   p.purchases = [...purchases.values()].sort((a, b) => b.lastTs - a.lastTs).slice(0, MAX_PURCHASE_HISTORY);
   p.seenEvents = [...p.seenEvents, ...fresh.map((e) => e.id)].slice(-MAX_SEEN_EVENTS);
   p.updatedAt = nowIso;
-  return { profile: p, applied: fresh.length, duplicates, refused: 0 };
+  return { profile: p, appliedIds: fresh.map((e) => e.id), applied: fresh.length, duplicates, refused: 0 };
 }

@@ -21,6 +21,8 @@ export const kvKeys = {
   features: (userId: string, version: string) => `features:${userId}:${version}`,
   /** prefix of every model version's features of a user (erasure lists it) */
   featuresPrefix: (userId: string) => `features:${userId}:`,
+  /** JSON string[]: ids of the user's applied events beyond the profile's own window (read by the consumer only) */
+  seen: (userId: string) => `seen:${userId}`,
   /** marks an erased user (keyed by a keyed hash, never the id) so queued events are dropped */
   erasure: (userHash: string) => `erased:${userHash}`,
   /** prefix of stored per-recipient decisions (open-time images) */

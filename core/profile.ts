@@ -10,8 +10,13 @@ export const PROFILE_SCHEMA_VERSION = 3;
 export const MAX_PURCHASE_HISTORY = 200;
 /** Bound on stored recent interactions (views, carts, clicks, purchases), newest first. */
 export const MAX_RECENT_ITEMS = 50;
-/** Bound on remembered event ids (idempotency window: replays and duplicate deliveries within it count once). */
+/**
+ * Idempotency windows: the profile remembers its last MAX_SEEN_EVENTS event ids (written atomically with
+ * it, so a retried write never double counts), and `seen:<user>` the last MAX_SEEN_HISTORY (so a replay
+ * long after the fact, such as a resumed import, counts once too).
+ */
 export const MAX_SEEN_EVENTS = 1000;
+export const MAX_SEEN_HISTORY = 50_000;
 
 const VectorSchema = z.object({
   /** the model version the vector belongs to */

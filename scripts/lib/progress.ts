@@ -11,7 +11,12 @@ export class Progress {
   ) {}
 
   step(message: string, amount = 1): void {
-    this.done = Math.min(this.total, this.done + amount);
+    this.to(this.done + amount, message);
+  }
+
+  /** Moves to an absolute count. */
+  to(done: number, message: string): void {
+    this.done = Math.min(this.total, done);
     const share = this.done / this.total;
     const secs = ((performance.now() - this.started) / 1000).toFixed(0);
     if (this.out.isTTY) {

@@ -95,6 +95,21 @@ describe("applying events", () => {
     expect(p0.purchases).toEqual([]); // pure: the input is untouched
   });
 
+  it("counts a replay once even after the profile's own window has moved on, given the longer history", () => {
+    let p = emptyProfile("u", "x");
+    const history: string[] = [];
+    const first = e("early", "purchase", 1, "a");
+    for (const batch of [[first], Array.from({ length: 1200 }, (_, i) => e(`later-${i}`, "view", 2 + i, "b"))]) {
+      const r = applyEvents(p, batch, "now", history);
+      history.push(...r.appliedIds);
+      p = r.profile;
+    }
+    expect(p.seenEvents).not.toContain("early");
+    const replay = applyEvents(p, [first], "now", history);
+    expect(replay).toMatchObject({ applied: 0, duplicates: 1 });
+    expect(applyEvents(p, [first], "now").applied).toBe(1); // without the history it would count twice
+  });
+
   it("decays engagement with a 30-day half-life", () => {
     expect(decayedEngagement(8, 0, 30 * 86400)).toBeCloseTo(4);
     const p = applyEvents(

@@ -252,7 +252,7 @@ describe("erasure", () => {
     await consume([ev("z1", user, "view", "p2")]);
     const res = await admin("DELETE", `/v1/users/${user}`);
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { keys_deleted: number }).keys_deleted).toBe(3);
+    expect(((await res.json()) as { keys_deleted: number }).keys_deleted).toBe(4); // profile, seen ids, decision, features
     await consume([ev("z2", user, "purchase", "p3")]); // still in the queue at erasure time
     const keys: string[] = [];
     let cursor: string | undefined;

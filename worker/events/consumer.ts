@@ -7,7 +7,7 @@
 import { applyEvents } from "../../core/apply-events";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
-import { emptyProfile, parseProfile } from "../../core/profile";
+import { emptyProfile, MAX_SEEN_HISTORY, parseProfile } from "../../core/profile";
 import { type Bindings, getConfig } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { isErased } from "./erasure";
@@ -38,7 +38,10 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
           for (const m of messages) m.ack();
           return;
         }
-        const raw = await env.OPENTIME_KV.get(kvKeys.profile(user), "json");
+        const [raw, history] = await Promise.all([
+          env.OPENTIME_KV.get(kvKeys.profile(user), "json"),
+          env.OPENTIME_KV.get<string[]>(kvKeys.seen(user), "json"),
+        ]);
         const now = new Date().toISOString();
         let profile = emptyProfile(user, now);
         if (raw !== null) {
@@ -51,8 +54,14 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
           profile,
           messages.map((m) => m.body),
           now,
+          history ?? [],
         );
-        if (res.applied > 0) await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify(res.profile));
+        if (res.applied > 0) {
+          // the profile (with its own recent-id window) first: a retry after a failed second write still counts once
+          await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify(res.profile));
+          const longer = [...(history ?? []), ...res.appliedIds].slice(-MAX_SEEN_HISTORY);
+          await env.OPENTIME_KV.put(kvKeys.seen(user), JSON.stringify(longer));
+        }
         summary.applied += res.applied;
         summary.duplicates += res.duplicates;
         summary.refused += res.refused;

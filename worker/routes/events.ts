@@ -4,7 +4,7 @@
  * still accepted. Limits: body 1 MiB (413 PAYLOAD_TOO_LARGE), 500 events (413 BATCH_TOO_LARGE), times
  * within EVENT_MAX_AGE_DAYS in the past and 5 minutes in the future.
  */
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { IncomingEventSchema, looksLikeEmail, type QueuedEvent, toQueued } from "../../core/events";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
@@ -63,32 +63,42 @@ export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: n
   return { accepted, rejected };
 }
 
+/** One handler for both routes: the public API (recent events) and the admin import (any past time). */
+function eventsHandler(maxAgeDays: (c: Context<AppEnv>) => number) {
+  return async (c: Context<AppEnv>) => {
+    const declared = Number(c.req.header("Content-Length") ?? "0");
+    if (declared > MAX_BODY_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE", `body over ${MAX_BODY_BYTES} bytes`);
+    const text = await c.req.text();
+    if (new TextEncoder().encode(text).length > MAX_BODY_BYTES)
+      throw new ApiError("PAYLOAD_TOO_LARGE", `body over ${MAX_BODY_BYTES} bytes`);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ApiError("INVALID_JSON", "the body is not JSON");
+    }
+    const list = Array.isArray(body) ? body : (body as { events?: unknown } | null)?.events;
+    if (!Array.isArray(list) || list.length === 0)
+      throw new ApiError("BAD_REQUEST", 'expected {"events": [...]} with at least one event');
+    if (list.length > MAX_EVENTS)
+      throw new ApiError("BATCH_TOO_LARGE", `at most ${MAX_EVENTS} events per request (got ${list.length})`);
+    const { accepted, rejected } = validateEvents(list, maxAgeDays(c), Math.floor(Date.now() / 1000));
+    await enqueue(c.env.EVENTS, accepted);
+    const res: EventsResponse = { accepted: accepted.length, rejected };
+    return c.json(res, accepted.length > 0 ? 202 : 400);
+  };
+}
+
 export function registerEvents(app: Hono<AppEnv>): void {
   app.post(
     "/v1/events",
     requireApiKey((c) => c.eventsApiKeys, "events"),
-    async (c) => {
-      const declared = Number(c.req.header("Content-Length") ?? "0");
-      if (declared > MAX_BODY_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE", `body over ${MAX_BODY_BYTES} bytes`);
-      const text = await c.req.text();
-      if (new TextEncoder().encode(text).length > MAX_BODY_BYTES)
-        throw new ApiError("PAYLOAD_TOO_LARGE", `body over ${MAX_BODY_BYTES} bytes`);
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new ApiError("INVALID_JSON", "the body is not JSON");
-      }
-      const list = Array.isArray(body) ? body : (body as { events?: unknown } | null)?.events;
-      if (!Array.isArray(list) || list.length === 0)
-        throw new ApiError("BAD_REQUEST", 'expected {"events": [...]} with at least one event');
-      if (list.length > MAX_EVENTS)
-        throw new ApiError("BATCH_TOO_LARGE", `at most ${MAX_EVENTS} events per request (got ${list.length})`);
-      const config = getConfig(c.env);
-      const { accepted, rejected } = validateEvents(list, config.eventMaxAgeDays, Math.floor(Date.now() / 1000));
-      await enqueue(c.env.EVENTS, accepted);
-      const res: EventsResponse = { accepted: accepted.length, rejected };
-      return c.json(res, accepted.length > 0 ? 202 : 400);
-    },
+    eventsHandler((c) => getConfig(c.env).eventMaxAgeDays),
+  );
+  // history import (`npm run import`): admin key, any past time; same validation, queue and idempotency
+  app.post(
+    "/v1/admin/events",
+    requireApiKey((c) => c.adminApiKeys, "admin"),
+    eventsHandler(() => 365 * 100),
   );
 }

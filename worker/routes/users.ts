@@ -7,7 +7,7 @@
 import type { Hono } from "hono";
 import { looksLikeEmail } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
-import { ConsentSchema } from "../../core/profile";
+import { ConsentSchema, parseProfile } from "../../core/profile";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { userHash } from "../events/erasure";
@@ -36,7 +36,7 @@ export function registerUsers(app: Hono<AppEnv>): void {
     await kv.put(kvKeys.erasure(await userHash(config.tokenSecrets[0] ?? "", id)), "1", {
       expirationTtl: config.erasureTombstoneDays * 86400,
     });
-    const keys = [kvKeys.profile(id)];
+    const keys = [kvKeys.profile(id), kvKeys.seen(id)];
     for (const prefix of [kvKeys.decisionsPrefix(id), kvKeys.featuresPrefix(id)]) {
       let cursor: string | undefined;
       do {
@@ -47,6 +47,19 @@ export function registerUsers(app: Hono<AppEnv>): void {
     }
     await Promise.all(keys.map((k) => kv.delete(k)));
     return c.json({ erased: true, keys_deleted: keys.length });
+  });
+
+  // right of access: everything stored about the user (profile and the active model's features)
+  app.get("/v1/users/:id", admin, async (c) => {
+    const id = userIdParam(c.req.param("id"));
+    const kv = c.env.OPENTIME_KV;
+    const raw = await kv.get(kvKeys.profile(id), "json");
+    const parsed = raw === null ? null : parseProfile(raw);
+    const features: Record<string, unknown> = {};
+    const page = await kv.list({ prefix: kvKeys.featuresPrefix(id) });
+    for (const k of page.keys) features[k.name.slice(kvKeys.featuresPrefix(id).length)] = await kv.get(k.name, "json");
+    if (raw === null && page.keys.length === 0) throw new ApiError("NOT_FOUND", `nothing is stored for user ${id}`);
+    return c.json({ user: id, profile: parsed?.ok ? parsed.profile : raw, features });
   });
 
   app.put("/v1/users/:id/consent", admin, async (c) => {

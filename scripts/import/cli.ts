@@ -1,0 +1,47 @@
+/**
+ * `npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4]`
+ * Imports a historical purchase/event log into profiles through a running Worker (`npm run dev` locally,
+ * or your deployment with --url). The admin key defaults to ADMIN_API_KEYS from the environment or
+ * .dev.vars. Resumable: rerun the same command after an interruption.
+ */
+import { parseArgs } from "node:util";
+import { readDevVars } from "../lib/dev-vars";
+import { Progress } from "../lib/progress";
+import { importLog } from "./importer";
+
+const { values } = parseArgs({
+  options: {
+    data: { type: "string" },
+    url: { type: "string", default: "http://127.0.0.1:8787" },
+    key: { type: "string" },
+    concurrency: { type: "string", default: "4" },
+    checkpoint: { type: "string" },
+  },
+});
+if (!values.data) {
+  console.error("usage: npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>]");
+  process.exit(2);
+}
+const key = values.key ?? process.env.ADMIN_API_KEYS?.split(",")[0] ?? readDevVars().ADMIN_API_KEYS?.split(",")[0];
+if (!key) {
+  console.error("no admin key: pass --key, set ADMIN_API_KEYS, or run `npm start` once to create .dev.vars");
+  process.exit(2);
+}
+let bar: Progress | null = null;
+try {
+  const summary = await importLog({
+    data: values.data,
+    url: (values.url as string).replace(/\/$/, ""),
+    adminKey: key,
+    concurrency: Number(values.concurrency),
+    checkpoint: values.checkpoint,
+    onProgress: (done, total) => {
+      bar ??= new Progress(total, "import");
+      bar.to(done, `${done}/${total} batches sent`);
+    },
+  });
+  console.log(JSON.stringify(summary, null, 2));
+} catch (e) {
+  console.error(`\nimport failed: ${(e as Error).message} (rerun the same command to resume)`);
+  process.exit(1);
+}
