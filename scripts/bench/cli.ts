@@ -15,9 +15,19 @@ import { mintToken } from "../../core/token";
 import { buildBundle } from "../build";
 import { generateDemo } from "../demo/generate";
 import { trainAndExport } from "../train/pipeline";
+import { runLoadTest } from "./load-test";
 import { demoScenario, type Scenario, syntheticScenario } from "./scenarios";
 import { type LatencySummary, summarize } from "./stats";
-import { BENCH_SECRET, BENCH_SENDER, bundleBenchWorker, putEntries, startWorkerd, timedFetch } from "./workerd-harness";
+import {
+  BENCH_ADMIN_KEY,
+  BENCH_EVENTS_KEY,
+  BENCH_SECRET,
+  BENCH_SENDER,
+  bundleBenchWorker,
+  putEntries,
+  startWorkerd,
+  timedFetch,
+} from "./workerd-harness";
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +35,7 @@ const { values } = parseArgs({
     requests: { type: "string", default: "500" },
     "cold-runs": { type: "string", default: "3" },
     "kernel-iters": { type: "string", default: "200" },
+    "ingest-users": { type: "string", default: "1000" },
     out: { type: "string", default: "bench/results.json" },
   },
 });
@@ -137,6 +148,27 @@ for (const s of scenarios) {
   results.push(await runScenario(s));
 }
 
+// ingestion: the load test's shape, smaller, in the same workerd (Miniflare's queue has a 10,000-timer cap)
+log("ingestion (POST /v1/events -> queue -> profiles)");
+const ingestionPersist = await mkdtemp(join(tmpdir(), "ot-bench-ingest-"));
+const ingestMf = startWorkerd(ingestionPersist);
+await ingestMf.ready;
+const ingestion = await runLoadTest({
+  send: async (path, init) =>
+    (await ingestMf.dispatchFetch(`http://localhost${path}`, init as never)) as unknown as Response,
+  eventsKey: BENCH_EVENTS_KEY,
+  adminKey: BENCH_ADMIN_KEY,
+  users: Number(values["ingest-users"]),
+  eventsPerUser: 20,
+  concurrency: 4,
+  duplicateBatches: 4,
+  lagSamples: 30,
+  drainSeconds: 300,
+  prefix: "bench",
+});
+await ingestMf.dispose();
+await rm(ingestionPersist, { recursive: true, force: true });
+
 const report = {
   at: new Date().toISOString(),
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
@@ -152,6 +184,7 @@ const report = {
     fits_paid_10mb: bundle.fitsPaid,
   },
   scenarios: results,
+  ingestion,
   seconds: Math.round((performance.now() - started) / 100) / 10,
 };
 await mkdir("bench", { recursive: true });
@@ -174,5 +207,10 @@ for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c] as nu
 console.log(
   `bundle: ${(bundle.totalGzipBytes / 1048576).toFixed(2)} MB gzipped (${(bundle.totalBytes / 1048576).toFixed(2)} MB raw): ` +
     `${bundle.fitsFree ? "fits" : "over"} Free 3 MB, ${bundle.fitsPaid ? "fits" : "over"} Paid 10 MB`,
+);
+console.log(
+  `ingestion: ${ingestion.events} events for ${ingestion.users} users: ${ingestion.accepted_per_second} events/s accepted, ` +
+    `drained in ${ingestion.drain_seconds} s, reconciled ${ingestion.reconciled.exact}/${ingestion.users} exactly; ` +
+    `POST-to-visible lag p50 ${Math.round(ingestion.lag_ms.p50)} ms, p99 ${Math.round(ingestion.lag_ms.p99)} ms`,
 );
 console.log(`written ${values.out} in ${report.seconds} s`);

@@ -13,6 +13,8 @@ import type { KvEntry } from "../seed/kv-entries";
 export const BENCH_BUNDLE = "build/bench-bundle";
 export const BENCH_SENDER = "bench@opentime.example";
 export const BENCH_SECRET = "bench-secret-not-for-production-0123456789";
+export const BENCH_EVENTS_KEY = "bench-events-key-0123456789abcdef";
+export const BENCH_ADMIN_KEY = "bench-admin-key-0123456789abcdefg";
 
 export function bundleBenchWorker(): void {
   const res = spawnSync(
@@ -36,12 +38,16 @@ export function startWorkerd(persistDir: string): Miniflare {
     ],
     compatibilityDate: "2026-04-26",
     kvNamespaces: { OPENTIME_KV: "bench" },
+    queueProducers: { EVENTS: { queueName: "opentime-events" } },
+    queueConsumers: { "opentime-events": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 5 } },
     kvPersist: persistDir,
     bindings: {
       TOKEN_SECRET: BENCH_SECRET,
       AMP_ALLOWED_SENDERS: BENCH_SENDER,
       EXCLUDE_PURCHASED_DAYS: "30",
       MODEL_REFRESH_SECONDS: "3600",
+      EVENTS_API_KEYS: BENCH_EVENTS_KEY,
+      ADMIN_API_KEYS: BENCH_ADMIN_KEY,
     },
   });
 }

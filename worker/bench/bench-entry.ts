@@ -5,6 +5,8 @@
  *   GET /bench/ort?iters=N   GET /bench/js?iters=N
  * Data: the active model's ONNX (KV) and `bench:*` keys (item-major int8 factors, scales, user vectors).
  */
+
+import type { QueuedEvent } from "../../core/events";
 import { type QuantizedItems, scoreInt8, topK } from "../../core/int8-kernel";
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
@@ -45,6 +47,7 @@ async function load(kv: KVNamespace): Promise<BenchData> {
 }
 
 export default {
+  queue: app.queue,
   async fetch(req, env, ctx) {
     const url = new URL(req.url);
     if (!url.pathname.startsWith("/bench/")) return app.fetch(req, env, ctx);
@@ -60,4 +63,4 @@ export default {
     }
     return Response.json({ iters, checksum });
   },
-} satisfies ExportedHandler<Bindings>;
+} satisfies ExportedHandler<Bindings, QueuedEvent>;

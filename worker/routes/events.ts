@@ -9,6 +9,7 @@ import { IncomingEventSchema, looksLikeEmail, type QueuedEvent, toQueued } from 
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
+import { errorMessage, logEvent } from "../lib/log";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_EVENTS = 500;
@@ -29,8 +30,20 @@ export interface EventsResponse {
 
 export async function enqueue(queue: Queue<QueuedEvent> | undefined, events: readonly QueuedEvent[]): Promise<void> {
   if (!queue) throw new ApiError("EVENTS_UNAVAILABLE", "the EVENTS queue binding is not configured");
-  for (let i = 0; i < events.length; i += SEND_CHUNK) {
-    await queue.sendBatch(events.slice(i, i + SEND_CHUNK).map((body) => ({ body, contentType: "json" as const })));
+  try {
+    for (let i = 0; i < events.length; i += SEND_CHUNK) {
+      await queue.sendBatch(events.slice(i, i + SEND_CHUNK).map((body) => ({ body, contentType: "json" as const })));
+    }
+  } catch (e) {
+    // back-pressure or an outage: the caller retries the whole batch; the consumer counts repeats once
+    logEvent("warn", "events.enqueue_refused", { detail: errorMessage(e), events: events.length });
+    throw new ApiError(
+      "EVENTS_UNAVAILABLE",
+      "the events queue refused the batch: retry it (repeats are counted once)",
+      {
+        "Retry-After": "1",
+      },
+    );
   }
 }
 
