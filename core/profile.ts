@@ -84,22 +84,9 @@ export const DEFAULT_CONSENT: Consent = {
   updatedAt: null,
 };
 
-export const ProfileV3Schema = z.object({
+/** v3 = v2 + real-time state (events, consent, idempotency). */
+export const ProfileV3Schema = ProfileV2Schema.extend({
   v: z.literal(3),
-  userId: z.string().min(1),
-  /** ISO time of the last write */
-  updatedAt: z.string(),
-  /** ALS user factors, valid only for the named model version */
-  factors: VectorSchema.nullable(),
-  /** content (LSA) vector of the user's items, for the named model version */
-  contentVector: VectorSchema.nullable(),
-  /** purchase history summary per item, most recent first, bounded by MAX_PURCHASE_HISTORY */
-  purchases: z.array(PurchaseSummarySchema).max(MAX_PURCHASE_HISTORY),
-  segment: z.object({ id: z.number().int().nonnegative(), name: z.string() }).nullable(),
-  /** best send hours (UTC hour of day, best first) and the hour-of-week distribution (base64 of 168 uint8, scaled to the max) */
-  sendTime: z.object({ bestHours: z.array(z.number().int().min(0).max(23)), hourOfWeek: z.string() }).nullable(),
-  /** probability of a purchase in the next 30 days at the last model run */
-  propensity: z.number().min(0).max(1).nullable(),
   /** latest interactions, newest first, bounded by MAX_RECENT_ITEMS */
   recentItems: z.array(z.object({ item: z.string(), type: z.string(), ts: z.number().int() })).max(MAX_RECENT_ITEMS),
   /** email engagement: opens count 1 and clicks 3, halving every 30 days; `at` is when `score` was last decayed */
