@@ -136,9 +136,10 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const segFit = customers.length >= 30 ? fitSegments(customers) : null;
   const segmentOf = new Map(segFit ? customers.map((c, i) => [c.customer, segFit.labels[i] as number]) : []);
   const segmentOnnx = segFit ? buildSegmentGraph(segFit.model) : null;
+  const hoursByCustomer = invoiceHours(plog, Number.NEGATIVE_INFINITY, end);
   const sendTimeModel = segFit
     ? fitSendTime(
-        invoiceHours(plog, Number.NEGATIVE_INFINITY, end),
+        hoursByCustomer,
         (c) => segmentOf.get(c) ?? -1,
         segFit.model.centroids.length,
         tuneSendTime(plog, end, 30),
@@ -174,7 +175,7 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
       purchases: c === undefined ? [] : summaries.get(c),
       segment: seg === undefined || !segFit ? undefined : { id: seg, name: segFit.model.segments[seg]?.name ?? "" },
       sendTime:
-        c === undefined || !sendTimeModel ? undefined : sendTimeModel.customer(invoiceHoursOf(plog, c), seg ?? -1),
+        c === undefined || !sendTimeModel ? undefined : sendTimeModel.customer(hoursByCustomer.get(c) ?? [], seg ?? -1),
       propensity: c === undefined ? undefined : propensity.get(c),
     });
   });
@@ -290,18 +291,6 @@ function popularOrder(w: Window): number[] {
   const pop = new Popularity();
   pop.fit(w.data);
   return pop.ranking();
-}
-
-function invoiceHoursOf(plog: Parameters<typeof invoiceHours>[0], customer: number): number[] {
-  const seen = new Set<number>();
-  const out: number[] = [];
-  for (let i = 0; i < plog.rows; i++) {
-    if (plog.customer[i] !== customer || seen.has(plog.invoice[i] as number)) continue;
-    seen.add(plog.invoice[i] as number);
-    const d = new Date((plog.time[i] as number) * 1000);
-    out.push(d.getUTCDay() * 24 + d.getUTCHours());
-  }
-  return out;
 }
 
 function goldenCases(
