@@ -1,7 +1,8 @@
 /**
  * Applies a user's events to their profile: pure, deterministic, idempotent by event id (within the
  * profile's MAX_SEEN_EVENTS window). Used by the Worker's queue consumer and the batch importer.
- * A user who opted out of tracking has nothing recorded.
+ * Consent changes arrive as `consent` messages and apply in time order; a user who opted out of
+ * tracking has nothing recorded.
  */
 import type { QueuedEvent } from "./events";
 import { MAX_PURCHASE_HISTORY, MAX_RECENT_ITEMS, MAX_SEEN_EVENTS, type Profile } from "./profile";
@@ -32,7 +33,6 @@ export function applyEvents(
   nowIso: string,
   history: Iterable<string> = [],
 ): ApplyResult {
-  if (!profile.consent.tracking) return { profile, appliedIds: [], applied: 0, duplicates: 0, refused: events.length };
   const seen = new Set([...history, ...profile.seenEvents]);
   const fresh: QueuedEvent[] = [];
   let duplicates = 0;
@@ -44,11 +44,23 @@ export function applyEvents(
     seen.add(e.id);
     fresh.push(e);
   }
-  if (fresh.length === 0) return { profile, appliedIds: [], applied: 0, duplicates, refused: 0 };
   fresh.sort((a, b) => a.ts - b.ts);
   const p: Profile = structuredClone(profile);
   const purchases = new Map(p.purchases.map((x) => [x.item, x]));
+  const applied: string[] = [];
+  let refused = 0;
   for (const e of fresh) {
+    // consent changes apply in time order: events after an opt-out of tracking are not recorded
+    if (e.type === "consent") {
+      p.consent = { ...p.consent, ...e.consent, updatedAt: e.ts };
+      applied.push(e.id);
+      continue;
+    }
+    if (!p.consent.tracking) {
+      refused++;
+      continue;
+    }
+    applied.push(e.id);
     p.lastActivity = Math.max(p.lastActivity ?? 0, e.ts);
     if (e.item) {
       p.recentItems.unshift({ item: e.item, type: e.type, ts: e.ts });
@@ -73,9 +85,10 @@ export function applyEvents(
       };
     }
   }
+  if (applied.length === 0) return { profile, appliedIds: [], applied: 0, duplicates, refused };
   p.recentItems = p.recentItems.sort((a, b) => b.ts - a.ts).slice(0, MAX_RECENT_ITEMS);
   p.purchases = [...purchases.values()].sort((a, b) => b.lastTs - a.lastTs).slice(0, MAX_PURCHASE_HISTORY);
-  p.seenEvents = [...p.seenEvents, ...fresh.map((e) => e.id)].slice(-MAX_SEEN_EVENTS);
+  p.seenEvents = [...p.seenEvents, ...applied].slice(-MAX_SEEN_EVENTS);
   p.updatedAt = nowIso;
-  return { profile: p, appliedIds: fresh.map((e) => e.id), applied: fresh.length, duplicates, refused: 0 };
+  return { profile: p, appliedIds: applied, applied: applied.length, duplicates, refused };
 }

@@ -3,6 +3,7 @@
  * with zod. User ids are pseudonymous: anything shaped like an email address is refused.
  */
 import { z } from "zod";
+import type { Consent } from "./profile";
 
 export const EVENT_TYPES = [
   "view",
@@ -56,16 +57,21 @@ export const IncomingEventSchema = z
   });
 export type IncomingEvent = z.infer<typeof IncomingEventSchema>;
 
-/** What goes on the queue: validated, time normalized to unix seconds. */
+/**
+ * What goes on the queue: a validated event, or an internal `consent` change (from the admin API or the
+ * email's form). Every profile write goes through the one consumer, so none can overwrite another.
+ */
 export interface QueuedEvent {
   id: string;
-  type: EventType;
+  type: EventType | "consent";
   user: string;
   item?: string;
   ts: number;
   campaign?: string;
   /** order value for purchases (properties.value, or price x quantity) */
   value?: number;
+  /** for `consent` messages: the fields to set */
+  consent?: Partial<Omit<Consent, "updatedAt">>;
 }
 
 export function eventTime(ts: number | string): number {

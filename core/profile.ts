@@ -187,16 +187,14 @@ export function parseProfile(raw: unknown): ProfileParse {
  * One model version's outputs for one user, stored apart from the profile (`features:<user>:<version>`),
  * so publishing a new model never overwrites real-time state (consent, history, seen events).
  */
-export const UserFeaturesSchema = z.object({
-  v: z.literal(1),
-  userId: z.string().min(1),
-  model: z.string(),
-  factors: VectorSchema.nullable(),
-  contentVector: VectorSchema.nullable(),
-  segment: ProfileV3Schema.shape.segment,
-  sendTime: ProfileV3Schema.shape.sendTime,
-  propensity: ProfileV3Schema.shape.propensity,
-});
+export const UserFeaturesSchema = ProfileV3Schema.pick({
+  userId: true,
+  factors: true,
+  contentVector: true,
+  segment: true,
+  sendTime: true,
+  propensity: true,
+}).extend({ v: z.literal(1), model: z.string() });
 export type UserFeatures = z.infer<typeof UserFeaturesSchema>;
 
 export type ModelOutputs = Pick<Profile, "factors" | "contentVector" | "segment" | "sendTime" | "propensity">;

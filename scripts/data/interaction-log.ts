@@ -119,6 +119,21 @@ export function openCsv(path: string): Readable {
   return path.endsWith(".gz") ? raw.pipe(createGunzip()) : raw;
 }
 
+/** The first line of a CSV (plain or .gz), reading no further than needed. */
+export async function readHeaderLine(path: string): Promise<string> {
+  const stream = openCsv(path);
+  let buf = "";
+  for await (const chunk of stream) {
+    buf += (chunk as Buffer).toString();
+    const nl = buf.indexOf("\n");
+    if (nl >= 0) {
+      stream.destroy();
+      return buf.slice(0, nl);
+    }
+  }
+  return buf;
+}
+
 export interface ReadOptions {
   mapping?: ColumnMapping;
   typeWeights?: Readonly<Record<string, number>>;

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parse } from "csv-parse";
-import { openCsv } from "../data/interaction-log";
+import { openCsv, readHeaderLine } from "../data/interaction-log";
 import { readPurchaseLog } from "../data/purchase-log";
 
 export interface ApiEvent {
@@ -51,19 +51,7 @@ export interface ImportSummary {
 async function loadEvents(
   path: string,
 ): Promise<{ layout: string; read: number; dropped: Record<string, number>; events: ApiEvent[] }> {
-  const header = await new Promise<string>((resolve, reject) => {
-    const s = openCsv(path);
-    let buf = "";
-    s.on("data", (c: Buffer) => {
-      buf += c.toString();
-      if (buf.includes("\n")) {
-        s.destroy();
-        resolve(buf.slice(0, buf.indexOf("\n")));
-      }
-    });
-    s.on("end", () => resolve(buf));
-    s.on("error", reject);
-  });
+  const header = await readHeaderLine(path);
   if (/\bevent_id\b/.test(header)) {
     const events: ApiEvent[] = [];
     let read = 0;

@@ -13,6 +13,7 @@ import {
   type ColumnMapping,
   DEMO_EVENTS_MAPPING,
   type InteractionLog,
+  readHeaderLine,
   readInteractionLog,
 } from "../data/interaction-log";
 import { type PurchaseLog, readPurchaseLog } from "../data/purchase-log";
@@ -62,7 +63,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   const holdout = opts.holdoutDays ?? 30;
   const purchases = await readPurchaseLog(opts.data).catch(() => null);
   const catalogFile = opts.catalog ? await readCatalog(opts.catalog) : new Map<string, CatalogItem>();
-  const header = await firstLine(opts.data);
+  const header = await readHeaderLine(opts.data);
   if (purchases && isPurchaseLayout(header)) {
     const full = splitAt(purchases, Number.POSITIVE_INFINITY);
     const last = latestTime(purchases);
@@ -187,21 +188,6 @@ async function readCatalog(path: string): Promise<Map<string, CatalogItem>> {
     out.set(item.id, item);
   }
   return out;
-}
-
-async function firstLine(path: string): Promise<string> {
-  const { openCsv } = await import("../data/interaction-log");
-  const stream = openCsv(path);
-  let buf = "";
-  for await (const chunk of stream) {
-    buf += chunk.toString();
-    const nl = buf.indexOf("\n");
-    if (nl >= 0) {
-      stream.destroy();
-      return buf.slice(0, nl);
-    }
-  }
-  return buf;
 }
 
 function medianPrices(log: PurchaseLog): Map<string, number> {

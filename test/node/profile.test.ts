@@ -120,6 +120,28 @@ describe("applying events", () => {
     expect(p.engagement.score).toBeCloseTo(3 / 2 + 1);
   });
 
+  it("applies consent changes in time order: events before an opt-out are kept, after it refused", () => {
+    const optOut: QueuedEvent = {
+      id: "c1",
+      user: "u",
+      type: "consent",
+      ts: 20,
+      consent: { tracking: false, personalization: false },
+    };
+    const r = applyEvents(
+      emptyProfile("u", "x"),
+      [e("late", "view", 30, "b"), optOut, e("early", "view", 10, "a")],
+      "now",
+    );
+    expect(r).toMatchObject({ applied: 2, refused: 1 });
+    expect(r.profile.recentItems.map((x) => x.item)).toEqual(["a"]);
+    expect(r.profile.consent).toMatchObject({ tracking: false, personalization: false, updatedAt: 20 });
+    const optIn: QueuedEvent = { id: "c2", user: "u", type: "consent", ts: 40, consent: { tracking: true } };
+    const back = applyEvents(r.profile, [optIn, e("later", "view", 50, "c")], "now");
+    expect(back.profile.consent.tracking).toBe(true);
+    expect(back.profile.recentItems.map((x) => x.item)).toEqual(["c", "a"]);
+  });
+
   it("records nothing for a user who opted out of tracking", () => {
     const p = { ...emptyProfile("u", "x"), consent: { ...emptyProfile("u", "x").consent, tracking: false } };
     const r = applyEvents(p, [e("1", "view", 1, "a")], "now");

@@ -39,10 +39,6 @@ describe.each(Object.entries(RECOMMENDERS))("recommender contract: %s", (_name, 
     again.fit(data.data);
     expect(recommend(again, 7, 10)).toEqual(recommend(model, 7, 10));
   });
-
-  it("reports its hyperparameters", () => {
-    expect(typeof model.hyperparameters()).toBe("object");
-  });
 });
 
 function blockShareAndHits(model: Recommender) {

@@ -38,13 +38,24 @@ async function profileOf(user: string): Promise<Profile | null> {
   return p.ok ? p.profile : null;
 }
 
-async function consume(events: QueuedEvent[]) {
+/** Polls until the user's profile exists and satisfies `ready` (the real queue applies in about a second). */
+async function waitForProfile(user: string, ready: (p: Profile) => boolean): Promise<Profile> {
+  const started = Date.now();
+  for (;;) {
+    const p = await profileOf(user);
+    if (p && ready(p)) return p;
+    if (Date.now() - started > 10_000) throw new Error(`profile of ${user} not ready after 10 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function consume(events: QueuedEvent[], bindings: typeof env = env) {
   const batch = createMessageBatch<QueuedEvent>(
     "opentime-events",
     events.map((body, i) => ({ id: `m${i}-${body.id}`, timestamp: new Date(), attempts: 1, body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
+  await worker.queue(batch, bindings, ctx);
   return getQueueResult(batch, ctx);
 }
 
@@ -192,7 +203,10 @@ describe("consent", () => {
     );
     expect(before.headers.get("X-Opentime-Reason")).toBe("personalized");
     const res = await admin("PUT", `/v1/users/${user}/consent`, { personalization: false, tracking: false });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(202);
+    // applied by the consumer through the real queue, in order with the user's events
+    const optedOut = await waitForProfile(user, (x) => !x.consent.personalization);
+    expect(optedOut.consent).toMatchObject({ personalization: false, tracking: false });
     const after = await worker.fetch(
       new Request(`https://opentime.test/v1/amp/recs?t=${await token(user)}`, {
         headers: { "AMP-Email-Sender": SENDER },
@@ -225,7 +239,7 @@ describe("consent", () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get("AMP-Email-Allow-Sender")).toBe(SENDER);
     expect(((await ok.json()) as { ok: boolean }).ok).toBe(true);
-    const p = await profileOf("reader-9");
+    const p = await waitForProfile("reader-9", () => true);
     expect(p?.consent).toMatchObject({
       personalization: true,
       tracking: false,
@@ -263,6 +277,24 @@ describe("erasure", () => {
     } while (cursor);
     expect(keys.length).toBeGreaterThan(10);
     expect(keys.filter((k) => k.includes(user))).toEqual([]);
+  });
+
+  it("an erasure that lands while a batch is in flight does not bring the profile back", async () => {
+    const user = "racing-reader";
+    // the erasure request arrives just after the consumer has read the profile
+    const racing = new Proxy(env.OPENTIME_KV, {
+      get(target, prop) {
+        if (prop !== "get") return Reflect.get(target, prop).bind(target);
+        return async (key: string, ...rest: unknown[]) => {
+          const value = await (target.get as (...a: unknown[]) => Promise<unknown>).call(target, key, ...rest);
+          if (key === kvKeys.profile(user)) await admin("DELETE", `/v1/users/${user}`);
+          return value;
+        };
+      },
+    });
+    await consume([ev("r1", user, "view", "p1")], { ...env, OPENTIME_KV: racing });
+    expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).toBeNull();
+    expect(await env.OPENTIME_KV.get(kvKeys.seen(user))).toBeNull();
   });
 
   it("refuses email-shaped ids with a clear error", async () => {

@@ -61,6 +61,13 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
           await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify(res.profile));
           const longer = [...(history ?? []), ...res.appliedIds].slice(-MAX_SEEN_HISTORY);
           await env.OPENTIME_KV.put(kvKeys.seen(user), JSON.stringify(longer));
+          // an erasure that landed while this batch was in flight must not be undone by the writes above
+          if (await isErased(env.OPENTIME_KV, config.tokenSecrets[0] ?? "", user)) {
+            await Promise.all([
+              env.OPENTIME_KV.delete(kvKeys.profile(user)),
+              env.OPENTIME_KV.delete(kvKeys.seen(user)),
+            ]);
+          }
         }
         summary.applied += res.applied;
         summary.duplicates += res.duplicates;

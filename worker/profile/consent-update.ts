@@ -1,19 +1,26 @@
-/** Applies a consent change to a user's profile (creating a minimal profile for an unknown user). */
-import { kvKeys } from "../../core/kv-keys";
-import { type Consent, emptyProfile, parseProfile } from "../../core/profile";
-import { ApiError } from "../errors";
+/**
+ * Queues a consent change for the events consumer, which applies it to the profile in order with the
+ * user's other events (one writer per profile: a concurrent batch can never write an older consent back).
+ * Applied within about a second; an unknown user gets a minimal profile holding their choice.
+ */
+import type { QueuedEvent } from "../../core/events";
+import type { Consent } from "../../core/profile";
+import { enqueue } from "../routes/events";
 
-export async function updateConsent(kv: KVNamespace, userId: string, change: Partial<Consent>): Promise<Consent> {
-  const raw = await kv.get(kvKeys.profile(userId), "json");
-  const now = new Date();
-  let profile = emptyProfile(userId, now.toISOString());
-  if (raw !== null) {
-    const parsed = parseProfile(raw);
-    if (!parsed.ok) throw new ApiError("INTERNAL", "the stored profile cannot be read; consent not changed");
-    profile = parsed.profile;
-  }
-  profile.consent = { ...profile.consent, ...change, updatedAt: Math.floor(now.getTime() / 1000) };
-  profile.updatedAt = now.toISOString();
-  await kv.put(kvKeys.profile(userId), JSON.stringify(profile));
-  return profile.consent;
+export type ConsentChange = Partial<Omit<Consent, "updatedAt">>;
+
+export async function queueConsentChange(
+  queue: Queue<QueuedEvent> | undefined,
+  userId: string,
+  change: ConsentChange,
+): Promise<void> {
+  await enqueue(queue, [
+    {
+      id: `consent:${crypto.randomUUID()}`,
+      type: "consent",
+      user: userId,
+      ts: Math.floor(Date.now() / 1000),
+      consent: change,
+    },
+  ]);
 }

@@ -74,16 +74,16 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   if (!profile.consent.personalization) return generic("opted-out");
   const exclude = excluded(profile, config, now);
   const outputs = modelOutputs(read.profile.ok ? profile : null, read.features, version);
-  // behaviour the model has not seen (a new reader, or events after training): fold it in
-  const params = model.manifest.foldIn;
-  const news = params !== undefined && (profile.lastActivity ?? 0) > params.windowEnd;
-  let folded: Float32Array | null = null;
-  if (model.foldIn && params && (!outputs.factors || news)) {
-    folded = foldIn(model.foldIn, params, profileInteractions(profile, model.itemIndex, params));
-  }
-  if (!outputs.factors && !folded) return generic("profile-no-factors-for-model", exclude);
 
   try {
+    // behaviour the model has not seen (a new reader, or events after training): fold it in
+    const params = model.manifest.foldIn;
+    const news = params !== undefined && (profile.lastActivity ?? 0) > params.windowEnd;
+    let folded: Float32Array | null = null;
+    if (model.foldIn && params && (!outputs.factors || news)) {
+      folded = foldIn(model.foldIn, params, profileInteractions(profile, model.itemIndex, params));
+    }
+    if (!outputs.factors && !folded) return generic("profile-no-factors-for-model", exclude);
     const vector = folded ?? base64ToFloat32((outputs.factors as NonNullable<typeof outputs.factors>).vector);
     if (vector.length !== model.manifest.dims) return generic("profile-factor-dims", exclude);
     if (folded) {

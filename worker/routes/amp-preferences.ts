@@ -9,7 +9,7 @@ import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
-import { updateConsent } from "../profile/consent-update";
+import { queueConsentChange } from "../profile/consent-update";
 
 const FREQUENCIES = ["daily", "weekly", "monthly"] as const;
 
@@ -29,14 +29,15 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       .slice(0, 50);
     const frequency = FREQUENCIES.find((f) => f === form.frequency) ?? null;
     const pauseDays = Math.max(0, Math.min(365, Number(form.pause_days ?? 0) || 0));
-    const consent = await updateConsent(c.env.OPENTIME_KV, token.claims.u, {
+    const consent = {
       personalization: on("personalization"),
       tracking: on("tracking"),
       topics,
       frequency,
       pausedUntil: pauseDays > 0 ? Math.floor(Date.now() / 1000) + pauseDays * 86400 : null,
       unsubscribed: on("unsubscribe"),
-    });
+    };
+    await queueConsentChange(c.env.EVENTS, token.claims.u, consent);
     return c.json({
       ok: true,
       message: consent.unsubscribed ? "You are unsubscribed." : "Your preferences are saved.",

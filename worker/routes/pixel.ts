@@ -20,9 +20,10 @@ export function registerPixel(app: Hono<AppEnv>): void {
       "X-Opentime-Recorded": "no",
     };
     const token = await verifyToken(getConfig(c.env).tokenSecrets, c.req.param("token").replace(/\.gif$/, ""));
-    const type = (c.req.query("type") ?? "view") as QueuedEvent["type"];
+    // only public event types: a URL can never carry an internal message (e.g. a consent change)
+    const type = EVENT_TYPES.find((t) => t === (c.req.query("type") ?? "view"));
     const item = c.req.query("item");
-    if (token.ok && EVENT_TYPES.includes(type) && (!ITEM_EVENTS.has(type) || item)) {
+    if (token.ok && type && (!ITEM_EVENTS.has(type) || item)) {
       const event: QueuedEvent = {
         id: (c.req.query("eid") ?? crypto.randomUUID()).slice(0, 128),
         type,

@@ -1,7 +1,7 @@
 /**
  * The admin API (Bearer ADMIN_API_KEYS):
  *   DELETE /v1/users/<id>          erases the profile and stored decisions, and drops the user's queued events
- *   PUT    /v1/users/<id>/consent  {"personalization":false,"tracking":false,...} opt-out / opt-in
+ *   PUT    /v1/users/<id>/consent  {"personalization":false,"tracking":false,...} opt-out / opt-in (202: queued)
  * Ids must be pseudonymous: an email-shaped id is refused (400 USER_ID_NOT_PSEUDONYMOUS).
  */
 import type { Hono } from "hono";
@@ -12,7 +12,7 @@ import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { userHash } from "../events/erasure";
 import { requireApiKey } from "../lib/api-key";
-import { updateConsent } from "../profile/consent-update";
+import { queueConsentChange } from "../profile/consent-update";
 
 function userIdParam(id: string): string {
   if (!id || id.length > 128) throw new ApiError("BAD_REQUEST", "user id must be 1 to 128 characters");
@@ -73,6 +73,8 @@ export function registerUsers(app: Hono<AppEnv>): void {
     const change = ConsentSchema.partial().omit({ updatedAt: true }).strict().safeParse(body);
     if (!change.success)
       throw new ApiError("BAD_REQUEST", change.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
-    return c.json({ user: id, consent: await updateConsent(c.env.OPENTIME_KV, id, change.data) });
+    await queueConsentChange(c.env.EVENTS, id, change.data);
+    // applied by the events consumer, in order with the user's events, within about a second
+    return c.json({ user: id, queued: change.data }, 202);
   });
 }
