@@ -27,4 +27,8 @@ export const kvKeys = {
   erasure: (userHash: string) => `erased:${userHash}`,
   /** prefix of stored per-recipient decisions (open-time images) */
   decisionsPrefix: (userId: string) => `decision:${userId}:`,
+  /** JSON `Decision`: what one slot of one campaign showed a user (TTL: the campaign's decisionTtlDays) */
+  decision: (userId: string, campaignId: string, slot: string) => `decision:${userId}:${campaignId}:${slot}`,
+  /** JSON `Campaign` settings (policy, UTM, badge) */
+  campaign: (campaignId: string) => `campaign:${campaignId}`,
 } as const;

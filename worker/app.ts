@@ -2,11 +2,15 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./env";
 import { handleError, notFound } from "./errors";
+import { registerSelfFetch } from "./lib/self-fetch";
 import { registerAmpPreferences } from "./routes/amp-preferences";
 import { registerAmpRecs } from "./routes/amp-recs";
+import { registerCampaigns } from "./routes/campaigns";
+import { registerClick } from "./routes/click";
 import { registerDemoAssets } from "./routes/demo-assets";
 import { registerEvents } from "./routes/events";
 import { registerHealth } from "./routes/health";
+import { registerImage } from "./routes/image";
 import { registerPixel } from "./routes/pixel";
 import { registerSendTime } from "./routes/send-time";
 import { registerUsers } from "./routes/users";
@@ -20,8 +24,12 @@ export function createApp(): Hono<AppEnv> {
   registerPixel(app);
   registerUsers(app);
   registerSendTime(app);
+  registerImage(app);
+  registerClick(app);
+  registerCampaigns(app);
   registerDemoAssets(app);
   app.onError(handleError);
   app.notFound(notFound);
+  registerSelfFetch((req, env) => app.fetch(req, env));
   return app;
 }

@@ -19,7 +19,7 @@ export interface Bindings {
   EXCLUDE_PURCHASED_DAYS?: string;
   /** how often an isolate re-reads the active model pointer */
   MODEL_REFRESH_SECONDS?: string;
-  /** absolute origin used to resolve catalog paths (`/demo/img/x.svg`); defaults to the request's origin */
+  /** absolute origin used to resolve catalog paths (`/demo/img/x.png`); defaults to the request's origin */
   PUBLIC_BASE_URL?: string;
   /** "true" serves the demo shop's images and product pages */
   DEMO_ROUTES?: string;

@@ -396,11 +396,14 @@ describe("other routes", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
   });
 
-  it("demo product pictures are SVG", async () => {
+  it("demo product pictures are SVG, and PNG for mail clients", async () => {
     const id = catalog().items[0]?.id;
     const res = await call(`/demo/img/${id}.svg`, {});
     expect(res.headers.get("Content-Type")).toBe("image/svg+xml");
     expect(await res.text()).toMatch(/^<svg /);
+    const png = await call(`/demo/img/${id}.png`, {});
+    expect(png.headers.get("Content-Type")).toBe("image/png");
+    expect([...new Uint8Array(await png.arrayBuffer()).slice(1, 4)]).toEqual([0x50, 0x4e, 0x47]); // "PNG"
   });
 });
 

@@ -1,13 +1,17 @@
 /**
- * Demo shop assets, served only when DEMO_ROUTES=true (wrangler dev): product pictures as SVG drawn from
- * the catalog (`/demo/img/<id>.svg`) and a minimal product page (`/demo/p/<id>`) for click-throughs.
+ * Demo shop assets, served only when DEMO_ROUTES=true (wrangler dev): product pictures drawn from the
+ * catalog, as PNG (`/demo/img/<id>.png`, what mail clients show) or SVG (`.svg`), and a minimal product
+ * page (`/demo/p/<id>`) for click-throughs.
  */
 import type { Context, Hono } from "hono";
 import type { CatalogItem } from "../../core/catalog";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
+import { renderPng } from "../images/resvg-runtime";
 import { getModel } from "../model/model-store";
 import { formatPrice } from "../recs/amp-items";
+
+const PICTURE_PX = 400;
 
 const PALETTE = ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6d597a", "#355070", "#b56576"];
 
@@ -50,16 +54,20 @@ export function productSvg(item: CatalogItem): string {
 
 export function registerDemoAssets(app: Hono<AppEnv>): void {
   app.get("/demo/img/:file", async (c) => {
-    const id = c.req.param("file").replace(/\.svg$/, "");
-    const item = await findItem(c, id);
-    return c.body(productSvg(item), 200, { "Content-Type": "image/svg+xml", "Cache-Control": "public, max-age=86400" });
+    const file = c.req.param("file");
+    const png = file.endsWith(".png");
+    const item = await findItem(c, file.replace(/\.(svg|png)$/, ""));
+    const cache = { "Cache-Control": "public, max-age=86400" };
+    if (!png) return c.body(productSvg(item), 200, { "Content-Type": "image/svg+xml", ...cache });
+    const bytes = await renderPng({ svg: productSvg(item), width: PICTURE_PX });
+    return c.body(bytes, 200, { "Content-Type": "image/png", ...cache });
   });
   app.get("/demo/p/:id", async (c) => {
     const item = await findItem(c, c.req.param("id"));
     const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeXml(item.title)}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"></head>
 <body style="font-family:Helvetica,Arial,sans-serif;max-width:640px;margin:2rem auto;padding:0 1rem">
-<img src="/demo/img/${escapeXml(item.id)}.svg" alt="" width="320" height="320">
+<img src="/demo/img/${escapeXml(item.id)}.png" alt="" width="320" height="320">
 <h1 data-product-id="${escapeXml(item.id)}">${escapeXml(item.title)}</h1>
 <p>${escapeXml(item.category)} · ${escapeXml(formatPrice(item.price, item.currency))}</p>
 <p><small>opentime demo shop</small></p></body></html>`;

@@ -1,0 +1,295 @@
+/**
+ * Open-time images and click-through inside workerd, with real KV, real ORT and real resvg: decodable
+ * PNGs of the slot's size for good and bad input alike, decisions that hold under `freeze` and follow
+ * the latest open under `live`, Apple MPP prefetches that do not freeze, and fuzzed paths that never 5xx.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { decode } from "fast-png";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { Catalog } from "../../core/catalog";
+import { kvKeys } from "../../core/kv-keys";
+import type { Profile } from "../../core/profile";
+import { mintToken } from "../../core/token";
+import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import { resetPictureCache } from "../../worker/images/picture-cache";
+import { resetRenderCache } from "../../worker/images/render-slot";
+import worker from "../../worker/index";
+import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
+import { clearKv, fixture, seedModel } from "./support/harness";
+
+const ORIGIN = "https://opentime.test";
+const APPLE_MPP = { headers: { "User-Agent": "Mozilla/5.0" }, cf: { asn: 714, asOrganization: "Apple Inc." } };
+const GMAIL = {
+  headers: {
+    "User-Agent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+  },
+};
+
+async function fetchWorker(
+  path: string,
+  init: { headers?: Record<string, string>; cf?: Record<string, unknown>; method?: string; body?: string } = {},
+) {
+  const ctx = createExecutionContext();
+  const req = new Request(`${ORIGIN}${path}`, {
+    method: init.method ?? "GET",
+    headers: init.headers,
+    body: init.body,
+    redirect: "manual",
+    cf: init.cf,
+  } as RequestInit);
+  const res = await worker.fetch(req, env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+async function image(path: string, init = {}) {
+  const res = await fetchWorker(path, init);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const png = decode(bytes);
+  return { res, bytes, png, item: res.headers.get("X-Opentime-Item"), reason: res.headers.get("X-Opentime-Reason") };
+}
+
+const tokenFor = (user: string, campaign: string, ttl = 3600) =>
+  mintToken(TEST_TOKEN_SECRET, { user, campaign, ttlSeconds: ttl });
+const catalog = () => JSON.parse(fixture().catalogJson) as Catalog;
+const itemById = (id: string) => catalog().items.find((it) => it.id === id);
+const profiles = () => fixture().profiles.filter((p) => p.factors !== null) as Profile[];
+
+async function setCampaign(id: string, settings: Record<string, unknown>) {
+  const res = await fetchWorker(`/v1/admin/campaigns/${id}`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" },
+    body: JSON.stringify(settings),
+  });
+  expect(res.status).toBe(200);
+}
+
+/** Gives `user` another reader's tastes, so a fresh decision differs from the stored one. */
+async function changeTastes(user: string, donor: Profile) {
+  await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify({ ...donor, userId: user }));
+}
+
+/** A reader and a donor whose top recommendation differs. */
+async function readerAndDonor(campaign: string): Promise<[Profile, Profile]> {
+  const [a, ...rest] = profiles();
+  const first = (await image(`/v1/img/${await tokenFor((a as Profile).userId, "probe")}/card-0.png`)).item;
+  for (const b of rest) {
+    const other = (await image(`/v1/img/${await tokenFor(b.userId, "probe")}/card-0.png`)).item;
+    if (other !== first) return [a as Profile, b];
+  }
+  throw new Error(`no donor with different tastes for ${campaign}`);
+}
+
+beforeEach(async () => {
+  await clearKv();
+  await seedModel();
+  resetCampaignCache();
+  resetPictureCache();
+  resetRenderCache();
+});
+
+describe("GET /v1/img/<token>/<slot>.png", () => {
+  it("renders the reader's product as a PNG of the slot's size, 1x and 2x, with no-cache headers", async () => {
+    const p = profiles()[0] as Profile;
+    const t = await tokenFor(p.userId, "spring");
+    const one = await image(`/v1/img/${t}/row-1.png`);
+    expect(one.res.status).toBe(200);
+    expect(one.res.headers.get("Content-Type")).toBe("image/png");
+    expect(one.res.headers.get("Content-Length")).toBe(String(one.bytes.byteLength));
+    expect(one.res.headers.get("Cache-Control")).toBe("no-cache, max-age=0");
+    expect([one.png.width, one.png.height]).toEqual([200, 300]);
+    expect(one.reason).toBe("personalized");
+    expect(one.res.headers.get("X-Opentime-Render")).toBe("ok");
+    // slot 1 of a row shows the reader's second recommendation
+    const recs = await fetchWorker(`/v1/amp/recs?t=${t}&n=3`, {
+      headers: { "AMP-Email-Sender": "newsletter@shop.example" },
+    });
+    const items = ((await recs.json()) as { items: { id: string }[] }).items;
+    expect(one.item).toBe(items[1]?.id);
+
+    const retina = await image(`/v1/img/${t}/row-1@2x.png`);
+    expect([retina.png.width, retina.png.height]).toEqual([400, 600]);
+    expect(retina.item).toBe(one.item);
+    const grid = await image(`/v1/img/${t}/grid-3.png`);
+    expect([grid.png.width, grid.png.height]).toEqual([300, 340]);
+  });
+
+  it("draws the product's picture into the card, and text beside it", async () => {
+    const p = profiles()[1] as Profile;
+    const { png, res } = await image(`/v1/img/${await tokenFor(p.userId, "spring")}/card-0.png`);
+    expect(res.headers.get("X-Opentime-Render")).toBe("ok");
+    const data = png.data as Uint8Array;
+    const at = (x: number, y: number) =>
+      Array.from(data.slice((y * png.width + x) * png.channels, (y * png.width + x) * png.channels + 3));
+    // inside the picture box (20..240): the demo picture's saturated category colour, not the grey placeholder
+    const [r, g, b] = at(30, 230) as [number, number, number];
+    expect(Math.max(r, g, b) - Math.min(r, g, b)).toBeGreaterThan(40);
+    // the title's dark ink is somewhere in the text column (x 264..580, y 34..120)
+    let ink = 0;
+    for (let y = 34; y < 120; y++) for (let x = 264; x < 580; x += 2) if ((at(x, y)[0] as number) < 80) ink++;
+    expect(ink).toBeGreaterThan(100);
+  });
+
+  it("answers bad tokens, bad slots and malformed paths with a decodable PNG, never a 5xx", async () => {
+    const good = await tokenFor((profiles()[0] as Profile).userId, "spring");
+    const expired = await tokenFor("u1", "spring", -10);
+    const cases: [string, [number, number]][] = [
+      [`/v1/img/not-a-token/row-0.png`, [200, 300]],
+      [`/v1/img/${expired}/grid-2.png`, [300, 340]],
+      [`/v1/img/${good.slice(0, -4)}AAAA/card-0.png`, [600, 260]],
+      [`/v1/img/${good}/row-9.png`, [200, 300]],
+      [`/v1/img/${good}/grid-4@2x.png`, [600, 680]],
+      [`/v1/img/${good}/banner.png`, [600, 260]],
+      [`/v1/img/${good}/`, [600, 260]],
+      [`/v1/img/`, [600, 260]],
+      [`/v1/img/${good}`, [600, 260]],
+      [`/v1/img/%E0%A4%A/row-0.png`, [200, 300]],
+      [`/v1/img/${"x".repeat(5000)}/card-0.png`, [600, 260]],
+      [`/v1/img/a/b/c/d/row-2.png`, [200, 300]],
+      [`/v1/img/${good}/row-0.png?x=<script>`, [200, 300]],
+      [`/v1/img/..%2F..%2Fetc%2Fpasswd/card-0.png`, [600, 260]],
+    ];
+    for (const [path, [w, h]] of cases) {
+      const out = await image(path);
+      expect(out.res.status, path).toBe(200);
+      expect(out.res.headers.get("Content-Type"), path).toBe("image/png");
+      expect([out.png.width, out.png.height], path).toEqual([w, h]);
+    }
+  });
+
+  it("fuzz: random bytes in token and slot never give a 5xx or an undecodable image", async () => {
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const alphabet = "abcXYZ019-_.~%@!$&'()*+,;=:/ \u00e9\u4e2d";
+    const junk = (n: number) =>
+      Array.from({ length: n }, () => alphabet[Math.floor(rand() * alphabet.length)]).join("");
+    for (let i = 0; i < 60; i++) {
+      const path = `/v1/img/${encodeURI(junk(1 + Math.floor(rand() * 80)))}/${encodeURI(junk(Math.floor(rand() * 12)))}${rand() < 0.7 ? ".png" : ""}`;
+      const out = await image(path);
+      expect(out.res.status, path).toBe(200);
+      expect(out.png.width, path).toBeGreaterThan(0);
+    }
+  });
+
+  it("serves generic content with no model at all, and a placeholder when the picture cannot be fetched", async () => {
+    await clearKv();
+    const none = await image(`/v1/img/${await tokenFor("u1", "spring")}/row-0.png`);
+    expect([none.png.width, none.png.height]).toEqual([200, 300]);
+    expect(none.item).toBe("none");
+
+    await seedModel();
+    const cat = catalog();
+    for (const it of cat.items) it.image = `https://pictures.invalid/${it.id}.jpg`;
+    await env.OPENTIME_KV.put(kvKeys.catalog(fixture().version), JSON.stringify(cat));
+    const { resetModelCache } = await import("../../worker/model/model-store");
+    resetModelCache();
+    const out = await image(`/v1/img/${await tokenFor((profiles()[0] as Profile).userId, "spring")}/row-0.png`);
+    expect(out.res.status).toBe(200);
+    expect(out.reason).toBe("personalized");
+    expect(out.res.headers.get("X-Opentime-Render")).toMatch(/^picture-/);
+    expect([out.png.width, out.png.height]).toEqual([200, 300]);
+  });
+});
+
+describe("decisions and click-through", () => {
+  it("freeze: the click after an open goes to the product the open showed, though tastes changed since", async () => {
+    const [reader, donor] = await readerAndDonor("spring");
+    await clearKv();
+    await seedModel();
+    await setCampaign("spring", { policy: "freeze", utm: { source: "newsletter", medium: "email" } });
+    const t = await tokenFor(reader.userId, "spring");
+    const opened = await image(`/v1/img/${t}/card-0.png`, GMAIL);
+    expect(opened.res.headers.get("X-Opentime-Fetch")).toBe("gmail-proxy");
+    await changeTastes(reader.userId, donor);
+
+    const click = await fetchWorker(`/v1/c/${t}/card-0`);
+    expect(click.status).toBe(302);
+    const location = new URL(click.headers.get("Location") as string);
+    const shown = itemById(opened.item as string);
+    expect(`${location.origin}${location.pathname}`).toBe(new URL(shown?.url ?? "missing:", ORIGIN).toString());
+    expect(location.searchParams.get("utm_source")).toBe("newsletter");
+    expect(location.searchParams.get("utm_campaign")).toBe("spring");
+    expect(location.searchParams.get("utm_content")).toBe("card-0");
+
+    const reopened = await image(`/v1/img/${t}/card-0.png`);
+    expect(reopened.item).toBe(opened.item);
+    expect(reopened.reason).toBe("stored-frozen");
+  });
+
+  it("live: every open decides again and the click follows the latest", async () => {
+    const [reader, donor] = await readerAndDonor("flash");
+    await clearKv();
+    await seedModel();
+    await setCampaign("flash", { policy: "live" });
+    const t = await tokenFor(reader.userId, "flash");
+    const first = await image(`/v1/img/${t}/card-0.png`);
+    await changeTastes(reader.userId, donor);
+    const second = await image(`/v1/img/${t}/card-0.png`);
+    expect(second.item).not.toBe(first.item);
+    const click = await fetchWorker(`/v1/c/${t}/card-0`);
+    expect(click.headers.get("X-Opentime-Item")).toBe(second.item);
+    expect(new URL(click.headers.get("Location") as string).pathname).toBe(
+      new URL(itemById(second.item as string)?.url ?? "missing:", ORIGIN).pathname,
+    );
+  });
+
+  it("an Apple MPP prefetch does not freeze: the reader's real open decides, and the click follows it", async () => {
+    const [reader, donor] = await readerAndDonor("spring");
+    await clearKv();
+    await seedModel();
+    const t = await tokenFor(reader.userId, "spring");
+    const prefetch = await image(`/v1/img/${t}/card-0.png`, APPLE_MPP);
+    expect(prefetch.res.headers.get("X-Opentime-Fetch")).toBe("apple-mpp");
+    const stored = (await env.OPENTIME_KV.get(kvKeys.decision(reader.userId, "spring", "card-0"), "json")) as {
+      state: string;
+    };
+    expect(stored.state).toBe("provisional");
+
+    await changeTastes(reader.userId, donor);
+    const open = await image(`/v1/img/${t}/card-0.png`);
+    expect(open.res.headers.get("X-Opentime-Fetch")).toBe("direct");
+    expect(open.item).not.toBe(prefetch.item);
+    const frozen = (await env.OPENTIME_KV.get(kvKeys.decision(reader.userId, "spring", "card-0"), "json")) as {
+      state: string;
+      item: { id: string };
+    };
+    expect(frozen).toMatchObject({ state: "frozen", item: { id: open.item } });
+    const click = await fetchWorker(`/v1/c/${t}/card-0`);
+    expect(click.headers.get("X-Opentime-Item")).toBe(open.item);
+  });
+
+  it("a click with no stored decision (images blocked) decides, stores, and later images show that product", async () => {
+    const p = profiles()[2] as Profile;
+    const t = await tokenFor(p.userId, "spring");
+    const click = await fetchWorker(`/v1/c/${t}/row-2`);
+    expect(click.status).toBe(302);
+    const clicked = click.headers.get("X-Opentime-Item");
+    expect(clicked).not.toBe("none");
+    const later = await image(`/v1/img/${t}/row-2@2x.png`);
+    expect(later.item).toBe(clicked);
+    expect(later.reason).toBe("stored-frozen");
+  });
+
+  it("bad click URLs redirect to the product a bad-token image showed (popular), or home; never an error", async () => {
+    const img = await image(`/v1/img/garbage/row-1.png`);
+    const click = await fetchWorker(`/v1/c/garbage/row-1`);
+    expect(click.status).toBe(302);
+    expect(click.headers.get("X-Opentime-Item")).toBe(img.item);
+    const bad = await fetchWorker(`/v1/c/garbage/nonsense`);
+    expect(bad.status).toBe(302);
+    expect(bad.headers.get("Location")).toBe(`${ORIGIN}/`);
+  });
+
+  it("campaign settings are validated: unknown policy -> 400 with a code", async () => {
+    const res = await fetchWorker(`/v1/admin/campaigns/spring`, {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+      body: JSON.stringify({ policy: "sometimes" }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("BAD_REQUEST");
+  });
+});

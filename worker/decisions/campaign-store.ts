@@ -1,0 +1,38 @@
+/**
+ * Campaign settings (core/campaign.ts) from KV, cached per isolate for a minute. A missing, unreadable or
+ * invalid entry means the defaults: an email endpoint never fails over settings.
+ */
+import { type Campaign, CampaignIdSchema, CampaignSchema, DEFAULT_CAMPAIGN } from "../../core/campaign";
+import { kvKeys } from "../../core/kv-keys";
+import { errorMessage, logEvent } from "../lib/log";
+
+const TTL_MS = 60_000;
+const cache = new Map<string, { at: number; campaign: Campaign }>();
+
+export function resetCampaignCache(): void {
+  cache.clear();
+}
+
+export async function getCampaign(kv: KVNamespace, id: string, now = Date.now()): Promise<Campaign> {
+  if (!CampaignIdSchema.safeParse(id).success) return DEFAULT_CAMPAIGN;
+  const hit = cache.get(id);
+  if (hit && now - hit.at < TTL_MS) return hit.campaign;
+  let campaign = DEFAULT_CAMPAIGN;
+  try {
+    const raw = await kv.get(kvKeys.campaign(id), "json");
+    if (raw !== null) {
+      const parsed = CampaignSchema.safeParse(raw);
+      if (parsed.success) campaign = parsed.data;
+      else logEvent("error", "campaign.invalid", { campaign: id, detail: parsed.error.message });
+    }
+  } catch (e) {
+    logEvent("error", "campaign.read_failed", { campaign: id, detail: errorMessage(e) });
+  }
+  cache.set(id, { at: now, campaign });
+  return campaign;
+}
+
+export async function putCampaign(kv: KVNamespace, id: string, campaign: Campaign): Promise<void> {
+  await kv.put(kvKeys.campaign(id), JSON.stringify(campaign));
+  cache.delete(id);
+}

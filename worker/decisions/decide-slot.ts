@@ -1,0 +1,156 @@
+/**
+ * What one slot of an open-time block shows, and where its click goes: the same product.
+ *
+ * The first real open of (token, slot) decides and stores the decision in KV (TTL: the campaign's
+ * decisionTtlDays). Under `freeze` (the default) later opens and clicks reuse it; under `live` every open
+ * decides again and a click follows the latest. A prefetch (Apple MPP) decides and stores a provisional
+ * decision that a later real open replaces. A click with nothing stored (images blocked) decides then and
+ * stores it, so images loaded afterwards show what was clicked. Never throws.
+ */
+import { z } from "zod";
+import type { Campaign } from "../../core/campaign";
+import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
+import { kvKeys } from "../../core/kv-keys";
+import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
+import { type TokenClaims, verifyToken } from "../../core/token";
+import type { Config } from "../env";
+import type { FetchKind } from "../images/classify-fetch";
+import { errorMessage, logEvent } from "../lib/log";
+import { recommend } from "../recs/recommend";
+import { getCampaign } from "./campaign-store";
+
+export type DecisionVia = FetchKind | "click";
+
+export const DecisionSchema = z.object({
+  v: z.literal(1),
+  /** a snapshot of the product, so the click and re-opens hold even if the catalog changes */
+  item: CatalogItemSchema,
+  /** `frozen` (freeze, after a real open or click), `provisional` (freeze, after a prefetch), `live` */
+  state: z.enum(["frozen", "provisional", "live"]),
+  reason: z.string(),
+  scorer: z.string(),
+  model: z.string().nullable(),
+  /** unix milliseconds */
+  decidedAt: z.number(),
+  via: z.string(),
+});
+export type Decision = z.infer<typeof DecisionSchema>;
+
+export interface SlotDecision {
+  /** null: nothing can be shown (no model, no fallback): a generic card and the campaign's fallback URL */
+  item: CatalogItem | null;
+  /** `personalized`, `stored-frozen`, `stored-live`, or why generic content was chosen */
+  reason: string;
+  scorer: string;
+  model: string | null;
+  /** `stored`: an earlier decision was reused; `decided`: decided now (and stored if it could be) */
+  source: "stored" | "decided";
+  state: Decision["state"] | null;
+  claims: TokenClaims | null;
+  campaignId: string;
+  campaign: Campaign;
+}
+
+export interface DecideInput {
+  kv: KVNamespace;
+  config: Config;
+  token: string;
+  slot: Slot;
+  via: DecisionVia;
+  waitUntil: (p: Promise<unknown>) => void;
+  /** unix milliseconds */
+  now?: number;
+}
+
+async function readDecision(kv: KVNamespace, key: string): Promise<Decision | null> {
+  try {
+    const raw = await kv.get(key, "json");
+    const parsed = DecisionSchema.safeParse(raw);
+    return parsed.success ? parsed.data : null;
+  } catch (e) {
+    logEvent("error", "decision.read_failed", { detail: errorMessage(e) });
+    return null;
+  }
+}
+
+/** Whether a stored decision answers this request without deciding again. */
+function reuse(stored: Decision, campaign: Campaign, via: DecisionVia): boolean {
+  if (via === "click") return true; // a click always follows what was last shown
+  if (campaign.policy === "live") return false; // every open decides again
+  if (stored.state === "frozen") return true;
+  // provisional (a prefetch decided it): another prefetch keeps it, a real open decides again
+  return via === "apple-mpp";
+}
+
+function nextState(campaign: Campaign, via: DecisionVia): Decision["state"] {
+  if (campaign.policy === "live") return "live";
+  return via === "apple-mpp" ? "provisional" : "frozen";
+}
+
+export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
+  const { kv, config, slot, via } = input;
+  const now = input.now ?? Date.now();
+  const verified = await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000));
+  const claims = verified.ok ? verified.claims : null;
+  const campaignId = claims?.c ?? "";
+  const campaign = await getCampaign(kv, campaignId, now);
+  const key = claims ? kvKeys.decision(claims.u, claims.c, slotKey(slot)) : null;
+
+  const stored = key ? await readDecision(kv, key) : null;
+  if (stored && reuse(stored, campaign, via)) {
+    // a click on a prefetched (provisional) decision: the reader saw it, so it holds from now on
+    if (via === "click" && stored.state === "provisional" && key) {
+      input.waitUntil(write(kv, key, { ...stored, state: "frozen" }, campaign));
+    }
+    return {
+      item: stored.item,
+      reason: `stored-${stored.state}`,
+      scorer: stored.scorer,
+      model: stored.model,
+      source: "stored",
+      state: stored.state,
+      claims,
+      campaignId,
+      campaign,
+    };
+  }
+
+  const rec = await recommend({ kv, config, token: input.token, n: LAYOUTS[slot.layout].slots, now });
+  // fewer items than slots (a tiny catalog): repeat the last one rather than show nothing
+  const item = rec.items[slot.index] ?? rec.items[rec.items.length - 1] ?? null;
+  const storable = key !== null && item !== null && rec.reason !== "opted-out";
+  const state = storable ? nextState(campaign, via) : null;
+  if (storable && state) {
+    const decision: Decision = {
+      v: 1,
+      item,
+      state,
+      reason: rec.reason,
+      scorer: rec.scorer,
+      model: rec.modelVersion,
+      decidedAt: now,
+      via,
+    };
+    input.waitUntil(write(kv, key, decision, campaign));
+  }
+  return {
+    item,
+    reason: rec.reason,
+    scorer: rec.scorer,
+    model: rec.modelVersion,
+    source: "decided",
+    state,
+    claims,
+    campaignId,
+    campaign,
+  };
+}
+
+async function write(kv: KVNamespace, key: string, decision: Decision, campaign: Campaign): Promise<void> {
+  try {
+    await kv.put(key, JSON.stringify(decision), { expirationTtl: campaign.decisionTtlDays * 86400 });
+  } catch (e) {
+    // KV allows one write per second per key: a lost write only means the next request decides again
+    logEvent("warn", "decision.write_failed", { detail: errorMessage(e) });
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Composes one slot's product card as SVG (drawn by resvg into a PNG): picture, title wrapped to the
+ * card, price with currency, an optional badge. Coordinates are CSS pixels of the 1x image; the retina
+ * variant only changes the output size.
+ */
+import { LAYOUTS, type LayoutName, type Slot, slotPixels } from "../../core/layouts";
+import { measure, wrapText } from "./text-layout";
+
+export interface CardContent {
+  title: string;
+  /** formatted with its currency; empty for generic content */
+  price: string;
+  badge?: string;
+  /** the `href` resvg will ask for (resolved with the picture's bytes), or null for the placeholder */
+  picture: string | null;
+}
+
+interface Geometry {
+  pic: { x: number; y: number; w: number; h: number };
+  text: { x: number; y: number; w: number };
+  title: { size: number; line: number; lines: number };
+  price: number;
+  button: boolean;
+}
+
+const GEOMETRY: Record<LayoutName, Geometry> = {
+  card: {
+    pic: { x: 20, y: 20, w: 220, h: 220 },
+    text: { x: 264, y: 34, w: 316 },
+    title: { size: 22, line: 28, lines: 3 },
+    price: 22,
+    button: true,
+  },
+  row: {
+    pic: { x: 10, y: 10, w: 180, h: 180 },
+    text: { x: 12, y: 204, w: 176 },
+    title: { size: 14, line: 18, lines: 3 },
+    price: 16,
+    button: false,
+  },
+  grid: {
+    pic: { x: 12, y: 12, w: 276, h: 216 },
+    text: { x: 14, y: 242, w: 272 },
+    title: { size: 16, line: 21, lines: 2 },
+    price: 18,
+    button: false,
+  },
+};
+
+const FONT = "Roboto";
+const INK = "#1f2933";
+const PRICE = "#0b6e4f";
+
+export function escapeXml(s: string): string {
+  return s.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+function text(x: number, y: number, size: number, weight: 400 | 700, fill: string, content: string, anchor = "start") {
+  return `<text x="${x}" y="${y}" font-family="${FONT}" font-size="${size}" font-weight="${weight}" fill="${fill}" text-anchor="${anchor}">${escapeXml(content)}</text>`;
+}
+
+/** A neutral picture placeholder: a soft panel with a shopping-bag outline. */
+function placeholder(p: Geometry["pic"]): string {
+  const cx = p.x + p.w / 2;
+  const cy = p.y + p.h / 2;
+  const s = Math.min(p.w, p.h) / 4;
+  return `<rect x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" rx="8" fill="#eef0f2"/>
+<path d="M${cx - s} ${cy - s / 2}h${2 * s}l${-s / 4} ${1.6 * s}h${-1.5 * s}z" fill="none" stroke="#c3c9d0" stroke-width="${s / 8}" stroke-linejoin="round"/>
+<path d="M${cx - s / 2} ${cy - s / 2}v${-s / 3}a${s / 2} ${s / 2} 0 0 1 ${s} 0v${s / 3}" fill="none" stroke="#c3c9d0" stroke-width="${s / 8}"/>`;
+}
+
+function badge(p: Geometry["pic"], label: string): string {
+  const size = 12;
+  const w = Math.ceil(measure(label, size, 700)) + 16;
+  return `<rect x="${p.x + 8}" y="${p.y + 8}" width="${w}" height="22" rx="11" fill="#d7263d"/>
+${text(p.x + 8 + w / 2, p.y + 23, size, 700, "#ffffff", label, "middle")}`;
+}
+
+export function cardSvg(slot: Slot, content: CardContent): string {
+  const { width, height } = LAYOUTS[slot.layout];
+  const px = slotPixels(slot);
+  const g = GEOMETRY[slot.layout];
+  const p = g.pic;
+  const parts: string[] = [`<rect width="${width}" height="${height}" fill="#ffffff"/>`];
+  if (content.picture) {
+    parts.push(
+      `<clipPath id="pic"><rect x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" rx="8"/></clipPath>`,
+      `<rect x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" rx="8" fill="#eef0f2"/>`,
+      `<image href="${escapeXml(content.picture)}" x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" preserveAspectRatio="xMidYMid slice" clip-path="url(#pic)"/>`,
+    );
+  } else {
+    parts.push(placeholder(p));
+  }
+  if (content.badge) parts.push(badge(p, content.badge));
+
+  const lines = wrapText(content.title, g.text.w, g.title.size, g.title.lines, 700);
+  let y = g.text.y + g.title.size;
+  for (const line of lines) {
+    parts.push(text(g.text.x, y, g.title.size, 700, INK, line));
+    y += g.title.line;
+  }
+  if (content.price) parts.push(text(g.text.x, y + g.price * 0.35, g.price, 700, PRICE, content.price));
+  if (g.button) {
+    const by = height - 20 - 44;
+    parts.push(
+      `<rect x="${g.text.x}" y="${by}" width="150" height="44" rx="6" fill="${INK}"/>`,
+      text(g.text.x + 75, by + 28, 16, 700, "#ffffff", "Shop now", "middle"),
+    );
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${px.width}" height="${px.height}" viewBox="0 0 ${width} ${height}">
+${parts.join("\n")}
+</svg>`;
+}

@@ -1,0 +1,124 @@
+/**
+ * Product pictures for open-time images: fetched once, then served from the isolate's memory and the
+ * Cache API (a day). Pictures on this Worker's own origin (the demo shop) are requested in-process.
+ * Anything unusable (timeout, error status, not an image, too large) yields null: the card then draws
+ * its neutral placeholder, and the failure is remembered for a minute so a dead host is not hammered.
+ */
+import type { Bindings } from "../env";
+import { selfFetch } from "../lib/self-fetch";
+
+export const MAX_PICTURE_BYTES = 3 * 1024 * 1024;
+const FETCH_TIMEOUT_MS = 1500;
+const CACHE_SECONDS = 86400;
+const FAILURE_MS = 60_000;
+const MEMORY_BUDGET = 16 * 1024 * 1024;
+const USABLE = /^image\/(png|jpeg|gif|svg\+xml)\b/i;
+
+export interface Picture {
+  bytes: Uint8Array;
+  /** SVG pictures are embedded as data URIs; PNG, JPEG and GIF are handed to resvg as bytes */
+  svg: boolean;
+}
+export type PictureResult =
+  | ({ ok: true; source: "memory" | "cache" | "origin" } & Picture)
+  | { ok: false; reason: string };
+
+/** Insertion-ordered map used as an LRU bounded by bytes. */
+const memory = new Map<string, Picture>();
+let memoryBytes = 0;
+const failures = new Map<string, number>();
+
+function remember(url: string, picture: Picture): void {
+  if (picture.bytes.byteLength > MEMORY_BUDGET / 4) return;
+  memory.set(url, picture);
+  memoryBytes += picture.bytes.byteLength;
+  for (const [k, v] of memory) {
+    if (memoryBytes <= MEMORY_BUDGET) break;
+    memory.delete(k);
+    memoryBytes -= v.bytes.byteLength;
+  }
+}
+
+export function resetPictureCache(): void {
+  memory.clear();
+  memoryBytes = 0;
+  failures.clear();
+}
+
+async function readImage(res: Response): Promise<PictureResult> {
+  if (!res.ok) return { ok: false, reason: `picture-status-${res.status}` };
+  const type = res.headers.get("Content-Type") ?? "";
+  if (!USABLE.test(type)) return { ok: false, reason: "picture-not-an-image" };
+  const declared = Number(res.headers.get("Content-Length") ?? "0");
+  if (declared > MAX_PICTURE_BYTES) return { ok: false, reason: "picture-too-large" };
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (bytes.byteLength === 0) return { ok: false, reason: "picture-empty" };
+  if (bytes.byteLength > MAX_PICTURE_BYTES) return { ok: false, reason: "picture-too-large" };
+  return { ok: true, bytes, svg: /svg/i.test(type), source: "origin" };
+}
+
+export interface PictureContext {
+  env: Bindings;
+  /** the origin this request came to: pictures there are requested in-process */
+  origin: string;
+  waitUntil: (p: Promise<unknown>) => void;
+}
+
+export async function loadPicture(rawUrl: string, ctx: PictureContext): Promise<PictureResult> {
+  let url: URL;
+  try {
+    url = new URL(rawUrl, ctx.origin);
+  } catch {
+    return { ok: false, reason: "picture-bad-url" };
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return { ok: false, reason: "picture-bad-url" };
+  const key = url.toString();
+  const hit = memory.get(key);
+  if (hit) {
+    memory.delete(key); // refresh its place in the LRU
+    memory.set(key, hit);
+    return { ok: true, ...hit, source: "memory" };
+  }
+  const failedAt = failures.get(key);
+  if (failedAt !== undefined && Date.now() - failedAt < FAILURE_MS)
+    return { ok: false, reason: "picture-recent-failure" };
+
+  let result: PictureResult;
+  try {
+    if (url.origin === ctx.origin) {
+      const local = selfFetch(new Request(key), ctx.env);
+      result = local ? await readImage(await local) : { ok: false, reason: "picture-no-self" };
+    } else {
+      const cache = (caches as unknown as { default: Cache }).default;
+      const cached = await cache.match(key);
+      if (cached) {
+        result = await readImage(cached);
+        if (result.ok) result = { ...result, source: "cache" };
+      } else {
+        const res = await fetch(key, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: "follow" });
+        result = await readImage(res);
+        if (result.ok) {
+          const copy = new Response(result.bytes, {
+            headers: {
+              "Content-Type": res.headers.get("Content-Type") ?? "application/octet-stream",
+              "Cache-Control": `public, max-age=${CACHE_SECONDS}`,
+            },
+          });
+          ctx.waitUntil(cache.put(key, copy).catch(() => undefined));
+        }
+      }
+    }
+  } catch (e) {
+    result = {
+      ok: false,
+      reason: e instanceof Error && e.name === "TimeoutError" ? "picture-timeout" : "picture-fetch-error",
+    };
+  }
+  if (result.ok) {
+    remember(key, { bytes: result.bytes, svg: result.svg });
+    failures.delete(key);
+  } else {
+    failures.set(key, Date.now());
+  }
+  return result;
+}

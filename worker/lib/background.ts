@@ -1,0 +1,31 @@
+/**
+ * Work that may finish after the response (KV writes of decisions, queued open and click events):
+ * `waitUntil` when the runtime gives an execution context, else awaited before the response is sent.
+ */
+import type { Context } from "hono";
+
+export interface Background {
+  waitUntil: (p: Promise<unknown>) => void;
+  /** awaits whatever could not be handed to the runtime */
+  flush: () => Promise<void>;
+}
+
+export function background(c: Context): Background {
+  let ctx: ExecutionContext | null = null;
+  try {
+    ctx = c.executionCtx as ExecutionContext;
+  } catch {
+    ctx = null; // no execution context (e.g. app.request in scripts)
+  }
+  const pending: Promise<unknown>[] = [];
+  return {
+    waitUntil: (p) => {
+      const safe = p.catch(() => undefined);
+      if (ctx) ctx.waitUntil(safe);
+      else pending.push(safe);
+    },
+    flush: async () => {
+      await Promise.all(pending);
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * GET /v1/img/<token>/<slot>.png — the open-time image of one slot (`card-0`, `row-2`, `grid-3@2x`): the
+ * product decided for this reader when the email is opened, drawn as a PNG. Always a 200 PNG of the
+ * slot's size, whatever the input or failure (mail proxies cache error responses for a long time);
+ * `X-Opentime-Reason` says what was shown and why, `X-Opentime-Fetch` who fetched it.
+ */
+import type { Hono } from "hono";
+import type { QueuedEvent } from "../../core/events";
+import { slotPixels } from "../../core/layouts";
+import { decideSlot } from "../decisions/decide-slot";
+import { type AppEnv, getConfig } from "../env";
+import { classifyFetch, isPrefetch, signalsOf } from "../images/classify-fetch";
+import { solidPng } from "../images/fallback-png";
+import { renderSlot } from "../images/render-slot";
+import { parseSlotPath } from "../images/slot-path";
+import { background } from "../lib/background";
+import { errorMessage, logEvent } from "../lib/log";
+import { enqueue } from "./events";
+
+export const IMAGE_PREFIX = "/v1/img/";
+
+function png(bytes: Uint8Array, headers: Record<string, string>): Response {
+  return new Response(bytes, {
+    status: 200,
+    headers: {
+      "Content-Type": "image/png",
+      "Content-Length": String(bytes.byteLength),
+      // re-fetched on every open (Gmail's proxy honours this); never stored by shared caches
+      "Cache-Control": "no-cache, max-age=0",
+      ...headers,
+    },
+  });
+}
+
+export function registerImage(app: Hono<AppEnv>): void {
+  app.get(`${IMAGE_PREFIX}*`, async (c) => {
+    const path = parseSlotPath(new URL(c.req.url).pathname, IMAGE_PREFIX, ".png");
+    const fetchKind = classifyFetch(signalsOf(c.req.raw));
+    const bg = background(c);
+    try {
+      const config = getConfig(c.env);
+      const origin = config.publicBaseUrl ? new URL(config.publicBaseUrl).origin : new URL(c.req.url).origin;
+      const pictures = { env: c.env, origin, waitUntil: bg.waitUntil };
+      if (!path.slot) {
+        const out = await renderSlot(path.drawAs, null, undefined, pictures);
+        return png(out.png, { "X-Opentime-Reason": "bad-slot", "X-Opentime-Fetch": fetchKind });
+      }
+      const decision = await decideSlot({
+        kv: c.env.OPENTIME_KV,
+        config,
+        token: path.token,
+        slot: path.slot,
+        via: fetchKind,
+        waitUntil: bg.waitUntil,
+      });
+      const out = await renderSlot(path.slot, decision.item, decision.campaign.badge, pictures);
+      // an open (not a prefetch) is recorded once per block, as an email_open event on the profile
+      if (decision.claims && path.slot.index === 0 && !isPrefetch(fetchKind) && c.env.EVENTS) {
+        const event: QueuedEvent = {
+          id: `open:${decision.campaignId}`,
+          type: "email_open",
+          user: decision.claims.u,
+          ts: Math.floor(Date.now() / 1000),
+          campaign: decision.campaignId,
+        };
+        bg.waitUntil(enqueue(c.env.EVENTS, [event]));
+      }
+      await bg.flush();
+      return png(out.png, {
+        "X-Opentime-Reason": decision.reason,
+        "X-Opentime-Decision": decision.source,
+        "X-Opentime-Item": decision.item?.id ?? "none",
+        "X-Opentime-Fetch": fetchKind,
+        "X-Opentime-Render": out.detail,
+      });
+    } catch (e) {
+      // nothing above should throw; if it does, the reader still gets an image
+      logEvent("error", "image.failed", { detail: errorMessage(e) });
+      const { width, height } = slotPixels(path.drawAs);
+      return png(solidPng(width, height), { "X-Opentime-Reason": "internal-error", "X-Opentime-Fetch": fetchKind });
+    }
+  });
+}
