@@ -7,9 +7,10 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { emailLinks } from "../core/email-template";
 import { mintToken } from "../core/token";
 import { generateDemo } from "./demo/generate";
-import { renderRecsEmail } from "./email/render-email";
+import { renderTemplate } from "./email/render-email";
 import { ensureDevVars } from "./lib/dev-vars";
 import { allEntries, readModelArtifacts } from "./seed/kv-entries";
 import { bulkPut } from "./seed/wrangler-kv";
@@ -74,19 +75,12 @@ const demoUser = "c0000002";
 const base = `http://${HOST}:${PORT}`;
 const token = await mintToken(secret, { user: demoUser, campaign: "demo", ttlSeconds: 30 * 86400 });
 const recsUrl = `${base}/v1/amp/recs?t=${token}&n=6`;
-const popular = artifacts.catalog.popular.slice(0, 3).map((i) => artifacts.catalog.items[i]);
-const email = await renderRecsEmail({
+const email = await renderTemplate({
   headline: "Picked for you",
-  recsUrl,
-  preferencesUrl: `${base}/v1/amp/preferences?t=${token}`,
-  count: 6,
-  shopUrl: `${base}/demo/p/${popular[0]?.id ?? ""}`,
   shopName: "the opentime demo shop",
-  items: popular.flatMap((it) =>
-    it
-      ? [{ title: it.title, price: `£${it.price.toFixed(2)}`, image: `${base}${it.image}`, url: `${base}${it.url}` }]
-      : [],
-  ),
+  shopUrl: `${base}/`,
+  count: 6,
+  ...emailLinks({ baseUrl: base, token, layout: "row" }),
 });
 await mkdir("build/email", { recursive: true });
 await Promise.all([

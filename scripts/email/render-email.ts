@@ -1,43 +1,26 @@
-/** Renders the recommendations email's three parts (AMP, HTML, text) from amp-templates/. */
+/** Reads a template set from amp-templates/ (`<name>.amp.html`, `.html`, `.txt`) and renders it (core/email-template.ts). */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import Mustache from "mustache";
-import type { AmpItem } from "../../core/catalog";
+import { type EmailTemplates, type EmailView, renderEmail } from "../../core/email-template";
 
-/** Build-time delimiters; `{{ }}` stays for amp-mustache, which renders in the mail client. */
-const TAGS: [string, string] = ["[[", "]]"];
 export const TEMPLATE_DIR = "amp-templates";
-const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-/** Escapes only what HTML needs; mustache's default also rewrites `/` and `=`, which mangles URLs for link trackers. */
-const escapeHtml = (s: unknown) => String(s).replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch] as string);
+export const DEFAULT_TEMPLATE = "recs-email";
 
-export interface RecsEmailInput {
-  headline: string;
-  /** the amp-list endpoint, token included (https for a real send) */
-  recsUrl: string;
-  /** the amp-form preferences endpoint, token included */
-  preferencesUrl: string;
-  count: number;
-  shopUrl: string;
-  shopName: string;
-  /** items for the static HTML and text parts (what is known at send time) */
-  items: Pick<AmpItem, "title" | "price" | "image" | "url">[];
+export async function readTemplates(name = DEFAULT_TEMPLATE, dir = TEMPLATE_DIR): Promise<EmailTemplates> {
+  const read = (ext: string) =>
+    readFile(join(dir, `${name}${ext}`), "utf8").catch(() => {
+      throw new Error(
+        `template ${name}: missing ${join(dir, `${name}${ext}`)} (a template is three files: .amp.html, .html, .txt)`,
+      );
+    });
+  const [amp, html, text] = await Promise.all([read(".amp.html"), read(".html"), read(".txt")]);
+  return { amp, html, text };
 }
 
-export interface RenderedEmail {
-  amp: string;
-  html: string;
-  text: string;
-}
-
-export async function renderRecsEmail(input: RecsEmailInput, dir = TEMPLATE_DIR): Promise<RenderedEmail> {
-  const [amp, html, text] = await Promise.all(
-    ["recs-email.amp.html", "recs-email.html", "recs-email.txt"].map((f) => readFile(join(dir, f), "utf8")),
-  );
-  const view = { ...input, items: input.items.slice(0, 3) };
-  return {
-    amp: Mustache.render(amp as string, view, {}, { tags: TAGS, escape: escapeHtml }),
-    html: Mustache.render(html as string, view, {}, { tags: TAGS, escape: escapeHtml }),
-    text: Mustache.render(text as string, view, {}, { tags: TAGS, escape: (s: string) => s }),
-  };
+export async function renderTemplate(
+  view: EmailView,
+  name = DEFAULT_TEMPLATE,
+  dir = TEMPLATE_DIR,
+): Promise<EmailTemplates> {
+  return renderEmail(await readTemplates(name, dir), view);
 }

@@ -11,8 +11,10 @@ import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import { classifyFetch } from "../../worker/images/classify-fetch";
 import { resetPictureCache } from "../../worker/images/picture-cache";
 import { resetRenderCache } from "../../worker/images/render-slot";
+import { measure, wrapText } from "../../worker/images/text-layout";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { clearKv, fixture, seedModel } from "./support/harness";
@@ -291,5 +293,45 @@ describe("decisions and click-through", () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("BAD_REQUEST");
+  });
+});
+
+describe("card text layout", () => {
+  it("wraps to the width, keeps to the line budget, and ends a cut title with an ellipsis on a word", () => {
+    const title = "Hand-thrown stoneware serving bowl with a very long descriptive name that must wrap";
+    const lines = wrapText(title, 176, 14, 3, 700);
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(measure(line, 14, 700)).toBeLessThanOrEqual(176);
+    expect(lines[2]).toMatch(/[A-Za-z]…$/);
+    expect(lines.join(" ").replace("…", "")).toBe(title.slice(0, lines.join(" ").length - 1));
+    expect(wrapText("Mug", 176, 14, 3)).toEqual(["Mug"]);
+    // one word wider than the line is broken, not overflowed
+    const long = wrapText("Supercalifragilisticexpialidocious-mega-long-sku", 60, 14, 2);
+    for (const line of long) expect(measure(line, 14)).toBeLessThanOrEqual(60);
+  });
+
+  it("measures with the font's real advances (bold is wider; unknown glyphs err wide)", () => {
+    expect(measure("Hello", 16, 700)).toBeGreaterThan(measure("Hello", 16, 400));
+    expect(measure("i", 16)).toBeLessThan(measure("W", 16));
+    expect(measure("中", 16)).toBeGreaterThan(measure("i", 16));
+  });
+});
+
+describe("fetch classification", () => {
+  it("tells Gmail's proxy, Apple MPP, other proxies and readers apart", () => {
+    expect(classifyFetch({ userAgent: GMAIL.headers["User-Agent"] })).toBe("gmail-proxy");
+    expect(classifyFetch({ userAgent: "Mozilla/5.0", asn: 714 })).toBe("apple-mpp");
+    expect(classifyFetch({ userAgent: null, asOrganization: "Apple Inc." })).toBe("apple-mpp");
+    // a real Safari on Apple's corporate network is a reader, not the prefetcher
+    expect(
+      classifyFetch({
+        userAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Safari/605.1.15",
+        asn: 714,
+      }),
+    ).toBe("direct");
+    expect(classifyFetch({ userAgent: "Mozilla/5.0", asn: 13335 })).toBe("direct");
+    expect(
+      classifyFetch({ userAgent: "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html" }),
+    ).toBe("other-proxy");
   });
 });

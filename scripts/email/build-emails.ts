@@ -1,0 +1,152 @@
+/**
+ * The email builder behind `npm run email`. Two modes:
+ * - MIME: one standards-correct `multipart/alternative` message per recipient (text/plain, then
+ *   text/x-amp-html, then text/html: AMP before HTML, the richest last), with signed URLs, as `.eml`.
+ * - ESP: the three parts written once with the ESP's merge tag in place of the token, and one CSV of
+ *   per-recipient tokens to upload as a custom field (Mailchimp, Braze, Salesforce Marketing Cloud).
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parse } from "csv-parse/sync";
+import MailComposer from "nodemailer/lib/mail-composer";
+import { CampaignIdSchema } from "../../core/campaign";
+import { type EmailTemplates, type EmailView, emailLinks, renderEmail } from "../../core/email-template";
+import { looksLikeEmail } from "../../core/events";
+import type { LayoutName } from "../../core/layouts";
+import { mintToken } from "../../core/token";
+import { readTemplates, renderTemplate } from "./render-email";
+
+/** The token field's name in the ESP, and how each ESP writes a per-recipient field into a message. */
+export const TOKEN_FIELD = "OT_TOKEN";
+export const ESP_MERGE_TAGS = {
+  mailchimp: (field: string) => `*|${field.toUpperCase()}|*`,
+  braze: (field: string) => `{{custom_attribute.\${${field.toLowerCase()}}}}`,
+  sfmc: (field: string) => `%%${field.toLowerCase()}%%`,
+} as const;
+export type Esp = keyof typeof ESP_MERGE_TAGS;
+
+export interface Recipient {
+  userId: string;
+  email: string | null;
+}
+
+export interface BuildOptions {
+  campaign: string;
+  template: string;
+  templateDir?: string;
+  recipientsCsv: string;
+  outDir: string;
+  baseUrl: string;
+  secret: string;
+  layout: LayoutName;
+  ttlDays: number;
+  from: string;
+  subject: string;
+  headline: string;
+  shopName: string;
+  shopUrl: string;
+  /** ESP mode; MIME mode when absent */
+  esp?: Esp;
+  now?: number;
+}
+
+export interface BuildResult {
+  recipients: number;
+  files: string[];
+}
+
+/** Reads `user_id[,email]` (a header row is required; other columns are ignored). */
+export async function readRecipients(path: string, needEmail: boolean): Promise<Recipient[]> {
+  const rows = parse(await readFile(path, "utf8"), {
+    columns: true,
+    skip_empty_lines: true,
+    trim: true,
+    bom: true,
+  }) as Record<string, string>[];
+  if (rows.length === 0) throw new Error(`${path}: no recipients (expected a header row "user_id,email")`);
+  return rows.map((row, i) => {
+    const line = i + 2;
+    const userId = row.user_id ?? "";
+    if (!userId) throw new Error(`${path}:${line}: user_id is empty (columns: user_id, email)`);
+    if (looksLikeEmail(userId))
+      throw new Error(`${path}:${line}: user_id must be pseudonymous; hash email addresses with a secret salt first`);
+    const email = row.email || null;
+    if (needEmail && (!email || !looksLikeEmail(email)))
+      throw new Error(`${path}:${line}: a valid email is needed to write a message`);
+    return { userId, email };
+  });
+}
+
+function view(opts: BuildOptions, token: string): EmailView {
+  return {
+    headline: opts.headline,
+    shopName: opts.shopName,
+    shopUrl: opts.shopUrl,
+    count: 6,
+    ...emailLinks({ baseUrl: opts.baseUrl, token, layout: opts.layout }),
+  };
+}
+
+/** One message as RFC 5322 bytes (nodemailer's MailComposer). */
+export async function composeMime(
+  parts: EmailTemplates,
+  headers: { from: string; to: string; subject: string },
+): Promise<Buffer> {
+  const mail = new MailComposer({
+    from: headers.from,
+    to: headers.to,
+    subject: headers.subject,
+    text: parts.text,
+    amp: parts.amp,
+    html: parts.html,
+  });
+  return mail.compile().build();
+}
+
+function csvCell(s: string): string {
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
+  if (!CampaignIdSchema.safeParse(opts.campaign).success)
+    throw new Error(`bad campaign id "${opts.campaign}": letters, digits, '_', '.', '-'`);
+  if (!/^https?:\/\//.test(opts.baseUrl))
+    throw new Error(`--base-url must be an http(s) origin, got "${opts.baseUrl}"`);
+  const recipients = await readRecipients(opts.recipientsCsv, !opts.esp);
+  await mkdir(opts.outDir, { recursive: true });
+  const ttlSeconds = Math.round(opts.ttlDays * 86400);
+  const now = opts.now ?? Math.floor(Date.now() / 1000);
+  const mint = (user: string) => mintToken(opts.secret, { user, campaign: opts.campaign, ttlSeconds, now });
+  const files: string[] = [];
+
+  if (opts.esp) {
+    const tag = ESP_MERGE_TAGS[opts.esp](TOKEN_FIELD);
+    const parts = await renderTemplate(view(opts, tag), opts.template, opts.templateDir);
+    for (const [ext, body] of [
+      ["amp.html", parts.amp],
+      ["html", parts.html],
+      ["txt", parts.text],
+    ] as const) {
+      const file = join(opts.outDir, `${opts.template}.${opts.esp}.${ext}`);
+      await writeFile(file, body);
+      files.push(file);
+    }
+    const field = opts.esp === "mailchimp" ? TOKEN_FIELD : TOKEN_FIELD.toLowerCase();
+    const lines = [["user_id", "email", field].join(",")];
+    for (const r of recipients) lines.push([r.userId, r.email ?? "", await mint(r.userId)].map(csvCell).join(","));
+    const csv = join(opts.outDir, `recipients.${opts.esp}.csv`);
+    await writeFile(csv, `${lines.join("\n")}\n`);
+    files.push(csv);
+    return { recipients: recipients.length, files };
+  }
+
+  const templates = await readTemplates(opts.template, opts.templateDir);
+  for (const r of recipients) {
+    const parts = renderEmail(templates, view(opts, await mint(r.userId)));
+    const mime = await composeMime(parts, { from: opts.from, to: r.email as string, subject: opts.subject });
+    const file = join(opts.outDir, `${r.userId.replace(/[^A-Za-z0-9_.-]/g, "_")}.eml`);
+    await writeFile(file, mime);
+    files.push(file);
+  }
+  return { recipients: recipients.length, files };
+}

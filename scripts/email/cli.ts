@@ -1,0 +1,70 @@
+/**
+ * `npm run email -- --campaign C --recipients file.csv [--template recs-email] [--out build/emails]
+ *   [--base-url https://opentime.shop.example] [--layout row|card|grid] [--esp mailchimp|braze|sfmc]`
+ * Writes one MIME message per recipient, or (with --esp) the parts once with merge tags plus a CSV of
+ * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`).
+ */
+import { parseArgs } from "node:util";
+import { LAYOUT_NAMES, type LayoutName } from "../../core/layouts";
+import { tokenSecret } from "../lib/dev-vars";
+import { buildEmails, ESP_MERGE_TAGS, type Esp } from "./build-emails";
+
+const USAGE =
+  "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ...]";
+
+const { values } = parseArgs({
+  options: {
+    campaign: { type: "string" },
+    template: { type: "string", default: "recs-email" },
+    recipients: { type: "string" },
+    out: { type: "string", default: "build/emails" },
+    "base-url": { type: "string", default: process.env.PUBLIC_BASE_URL ?? "http://127.0.0.1:8787" },
+    layout: { type: "string", default: "row" },
+    esp: { type: "string" },
+    "ttl-days": { type: "string", default: "30" },
+    from: { type: "string", default: "Demo Shop <newsletter@shop.example>" },
+    subject: { type: "string", default: "Picked for you" },
+    headline: { type: "string", default: "Picked for you" },
+    "shop-name": { type: "string", default: "the opentime demo shop" },
+    "shop-url": { type: "string" },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+if (!values.campaign || !values.recipients) fail("--campaign and --recipients are required");
+if (!LAYOUT_NAMES.includes(values.layout as LayoutName)) fail(`--layout must be one of ${LAYOUT_NAMES.join(", ")}`);
+if (values.esp && !(values.esp in ESP_MERGE_TAGS))
+  fail(`--esp must be one of ${Object.keys(ESP_MERGE_TAGS).join(", ")}`);
+const ttlDays = Number(values["ttl-days"]);
+if (!Number.isFinite(ttlDays) || ttlDays <= 0) fail("--ttl-days must be a positive number");
+const baseUrl = values["base-url"] as string;
+
+try {
+  const result = await buildEmails({
+    campaign: values.campaign,
+    template: values.template as string,
+    recipientsCsv: values.recipients,
+    outDir: values.out as string,
+    baseUrl,
+    secret: tokenSecret(),
+    layout: values.layout as LayoutName,
+    ttlDays,
+    from: values.from as string,
+    subject: values.subject as string,
+    headline: values.headline as string,
+    shopName: values["shop-name"] as string,
+    shopUrl: values["shop-url"] ?? `${baseUrl.replace(/\/+$/, "")}/`,
+    esp: values.esp as Esp | undefined,
+  });
+  console.log(`${result.recipients} recipients -> ${result.files.length} files in ${values.out}`);
+  if (values.esp) console.log(`upload ${result.files.at(-1)} and use the merge tag in the parts written next to it`);
+  if (!baseUrl.startsWith("https://"))
+    console.log("note: --base-url is not https; mail clients (and AMP) need a public https origin for a real send");
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(1);
+}

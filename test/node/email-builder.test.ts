@@ -1,0 +1,129 @@
+/**
+ * `npm run email`: MIME messages that parse, with text/plain, text/x-amp-html and text/html in that
+ * order inside multipart/alternative, signed URLs that verify, an AMP part that validates; and the ESP
+ * mode's merge tags and token CSV.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import PostalMime from "postal-mime";
+import { beforeAll, describe, expect, it } from "vitest";
+import { verifyToken } from "../../core/token";
+import { buildEmails, ESP_MERGE_TAGS } from "../../scripts/email/build-emails";
+import { validateAmpEmail, validatorEnginePath } from "./support/amp-validator";
+
+const SECRET = "builder-test-secret-0123456789abcdef";
+const BASE = "https://opentime.shop.example";
+
+async function setup(csv: string) {
+  const dir = await mkdtemp(join(tmpdir(), "opentime-email-"));
+  const recipients = join(dir, "recipients.csv");
+  await writeFile(recipients, csv);
+  const options = {
+    campaign: "spring-sale",
+    template: "recs-email",
+    recipientsCsv: recipients,
+    outDir: join(dir, "out"),
+    baseUrl: BASE,
+    secret: SECRET,
+    layout: "row" as const,
+    ttlDays: 30,
+    from: "Shop <newsletter@shop.example>",
+    subject: "Picked for you",
+    headline: "Picked for you",
+    shopName: "Shop",
+    shopUrl: "https://shop.example/",
+  };
+  return { dir, options };
+}
+
+describe("email builder, MIME mode", () => {
+  beforeAll(() => {
+    validatorEnginePath();
+  }, 300_000);
+
+  it("writes one multipart/alternative message per recipient: text, AMP, HTML in that order", async () => {
+    const { options } = await setup(
+      "user_id,email,first_name\nc0000002,ann@example.com,Ann\nc0000042,bob@example.com,Bob\n",
+    );
+    const result = await buildEmails(options);
+    expect(result.recipients).toBe(2);
+    const raw = await readFile(result.files[0] as string, "utf8");
+    expect(raw).toMatch(/^Content-Type: multipart\/alternative;/m);
+    const order = ["text/plain", "text/x-amp-html", "text/html"].map((t) =>
+      raw.search(new RegExp(`^Content-Type: ${t}`, "m")),
+    );
+    expect(order.every((i) => i > 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(raw).toMatch(/^To: ann@example.com$/m);
+
+    const parsed = await PostalMime.parse(raw);
+    expect(parsed.subject).toBe("Picked for you");
+    const html = parsed.html as string;
+    const token = /\/v1\/img\/([^/]+)\/row-0@2x\.png/.exec(html)?.[1] as string;
+    const verified = await verifyToken([SECRET], token);
+    expect(verified.ok && verified.claims).toMatchObject({ u: "c0000002", c: "spring-sale" });
+    expect(html).toContain(`href="${BASE}/v1/c/${token}/row-2"`);
+    expect(parsed.text).toContain(`${BASE}/v1/c/${token}/row-0`);
+  });
+
+  it("the AMP part of a built message validates as AMP4EMAIL", async () => {
+    const { options } = await setup("user_id,email\nc0000002,ann@example.com\n");
+    const result = await buildEmails(options);
+    const raw = await readFile(result.files[0] as string, "utf8");
+    // the AMP part, decoded: postal-mime keeps text/x-amp-html among its attachments
+    const parsed = await PostalMime.parse(raw);
+    const ampPart = parsed.attachments.find((a) => a.mimeType === "text/x-amp-html");
+    const amp =
+      typeof ampPart?.content === "string"
+        ? ampPart.content
+        : new TextDecoder().decode(ampPart?.content as ArrayBuffer);
+    expect(amp).toContain("⚡4email");
+    const res = await validateAmpEmail(amp);
+    expect(res.errors).toEqual([]);
+  });
+
+  it("refuses email-shaped user ids and rows without an address, naming the line", async () => {
+    const a = await setup("user_id,email\nann@example.com,ann@example.com\n");
+    await expect(buildEmails(a.options)).rejects.toThrow(/recipients.csv:2: user_id must be pseudonymous/);
+    const b = await setup("user_id,email\nc1,ann@example.com\nc2,\n");
+    await expect(buildEmails(b.options)).rejects.toThrow(/recipients.csv:3: a valid email is needed/);
+  });
+});
+
+describe("email builder, ESP mode", () => {
+  for (const esp of Object.keys(ESP_MERGE_TAGS) as (keyof typeof ESP_MERGE_TAGS)[]) {
+    it(`${esp}: parts written once with the merge tag, tokens in a CSV`, async () => {
+      const { options } = await setup("user_id\nc0000002\nc0000042\n");
+      const result = await buildEmails({ ...options, esp });
+      const tag = ESP_MERGE_TAGS[esp]("OT_TOKEN");
+      const html = await readFile(result.files.find((f) => f.endsWith(`.${esp}.html`)) as string, "utf8");
+      expect(html).toContain(`${BASE}/v1/img/${tag}/row-1@2x.png`);
+      expect(html).toContain(`${BASE}/v1/c/${tag}/row-1`);
+      const csv = (await readFile(result.files.at(-1) as string, "utf8")).trim().split("\n");
+      expect(csv).toHaveLength(3);
+      const [header, first] = csv as [string, string];
+      expect(header).toBe(esp === "mailchimp" ? "user_id,email,OT_TOKEN" : "user_id,email,ot_token");
+      const token = first.split(",")[2] as string;
+      expect((await verifyToken([SECRET], token)).ok).toBe(true);
+    });
+  }
+
+  it("documented merge tag syntaxes", () => {
+    expect(ESP_MERGE_TAGS.mailchimp("OT_TOKEN")).toBe("*|OT_TOKEN|*");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Braze Liquid syntax, not a JS template
+    expect(ESP_MERGE_TAGS.braze("OT_TOKEN")).toBe("{{custom_attribute.${ot_token}}}");
+    expect(ESP_MERGE_TAGS.sfmc("OT_TOKEN")).toBe("%%ot_token%%");
+  });
+
+  it("the CLI explains what is missing", () => {
+    let stderr = "";
+    try {
+      execFileSync("npx", ["tsx", "scripts/email/cli.ts", "--campaign", "x"], { encoding: "utf8", stdio: "pipe" });
+    } catch (e) {
+      stderr = String((e as { stderr: string }).stderr);
+    }
+    expect(stderr).toContain("--campaign and --recipients are required");
+  });
+});
