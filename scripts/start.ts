@@ -7,7 +7,9 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { CampaignSchema } from "../core/campaign";
 import { emailLinks } from "../core/email-template";
+import { kvKeys } from "../core/kv-keys";
 import { mintToken } from "../core/token";
 import { generateDemo } from "./demo/generate";
 import { renderTemplate } from "./email/render-email";
@@ -64,7 +66,15 @@ if (seeded !== version) {
   await step("seeded local KV (model, catalog, profiles)", async () => {
     // a first load writes profiles too; a later model only its features, never touching real-time state
     const { entries, profiles } = await allEntries(modelDir as string, seeded === null);
-    await bulkPut(entries);
+    // demo campaigns for the preview page: `demo` keeps what the first open showed, `demo-live` re-decides
+    const campaigns = [
+      {
+        key: kvKeys.campaign("demo"),
+        value: JSON.stringify(CampaignSchema.parse({ policy: "freeze", badge: "For you" })),
+      },
+      { key: kvKeys.campaign("demo-live"), value: JSON.stringify(CampaignSchema.parse({ policy: "live" })) },
+    ];
+    await bulkPut([...campaigns, ...entries]);
     await mkdir(".wrangler", { recursive: true });
     await writeFile(SEED_MARK, JSON.stringify({ version, profiles, at: new Date().toISOString() }));
   });

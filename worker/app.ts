@@ -12,6 +12,7 @@ import { registerEvents } from "./routes/events";
 import { registerHealth } from "./routes/health";
 import { registerImage } from "./routes/image";
 import { registerPixel } from "./routes/pixel";
+import { registerPreview } from "./routes/preview";
 import { registerSendTime } from "./routes/send-time";
 import { registerUsers } from "./routes/users";
 
@@ -28,6 +29,7 @@ export function createApp(): Hono<AppEnv> {
   registerClick(app);
   registerCampaigns(app);
   registerDemoAssets(app);
+  registerPreview(app);
   app.onError(handleError);
   app.notFound(notFound);
   registerSelfFetch((req, env) => app.fetch(req, env));

@@ -23,6 +23,8 @@ export interface Bindings {
   PUBLIC_BASE_URL?: string;
   /** "true" serves the demo shop's images and product pages */
   DEMO_ROUTES?: string;
+  /** "true" serves the preview page (GET /) even when DEMO_ROUTES is off */
+  PREVIEW_PAGE?: string;
   /** "all" (re-buys allowed outside the exclusion window) or "novel" (never what the reader bought) */
   RECS_MODE?: string;
   /** the events queue (producer); the same Worker consumes it */
@@ -46,6 +48,7 @@ const ConfigSchema = z.object({
   modelRefreshSeconds: z.coerce.number().min(1).max(3600).catch(30),
   publicBaseUrl: z.url().optional().catch(undefined),
   demoRoutes: z.boolean(),
+  previewPage: z.boolean(),
   recsMode: z.enum(["all", "novel"]).catch("all"),
   eventsApiKeys: z.array(z.string().min(16)),
   adminApiKeys: z.array(z.string().min(16)),
@@ -88,6 +91,7 @@ export function getConfig(env: Bindings): Config {
     modelRefreshSeconds: env.MODEL_REFRESH_SECONDS ?? 30,
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
     demoRoutes: env.DEMO_ROUTES === "true",
+    previewPage: env.PREVIEW_PAGE === "true" || env.DEMO_ROUTES === "true",
     recsMode: env.RECS_MODE ?? "all",
     eventsApiKeys: keys(env.EVENTS_API_KEYS),
     adminApiKeys: keys(env.ADMIN_API_KEYS),

@@ -8,3 +8,13 @@ declare module "*.ttf" {
   const data: ArrayBuffer;
   export default data;
 }
+
+declare module "*.html" {
+  const text: string;
+  export default text;
+}
+
+declare module "*.txt" {
+  const text: string;
+  export default text;
+}

@@ -27,20 +27,34 @@ export function bundleBenchWorker(): void {
   if (res.status !== 0) throw new Error(`bundling the bench worker failed:\n${res.stderr || res.stdout}`);
 }
 
-export function startWorkerd(persistDir: string): Miniflare {
-  const wasm = readdirSync(BENCH_BUNDLE).find((f) => f.endsWith(".wasm"));
-  if (!wasm) throw new Error(`no wasm module in ${BENCH_BUNDLE}`);
+/** The bundle's modules by file type, as wrangler's rules made them (wasm compiled, fonts as bytes, templates as text). */
+function bundleModules(): { type: "ESModule" | "CompiledWasm" | "Data" | "Text"; path: string }[] {
+  const files = readdirSync(BENCH_BUNDLE);
+  if (!files.some((f) => f.endsWith(".wasm"))) throw new Error(`no wasm module in ${BENCH_BUNDLE}`);
+  const typeOf = (f: string) =>
+    f.endsWith(".wasm") ? "CompiledWasm" : f.endsWith(".ttf") ? "Data" : /\.(html|txt)$/.test(f) ? "Text" : null;
+  return [
+    { type: "ESModule", path: join(BENCH_BUNDLE, "bench-entry.js") },
+    ...files.flatMap((f) => {
+      const type = typeOf(f);
+      return type ? [{ type, path: join(BENCH_BUNDLE, f) } as const] : [];
+    }),
+  ];
+}
+
+export function startWorkerd(
+  persistDir: string,
+  opts: { port?: number; bindings?: Record<string, string> } = {},
+): Miniflare {
   return new Miniflare({
     modulesRoot: BENCH_BUNDLE,
-    modules: [
-      { type: "ESModule", path: join(BENCH_BUNDLE, "bench-entry.js") },
-      { type: "CompiledWasm", path: join(BENCH_BUNDLE, wasm) },
-    ],
+    modules: bundleModules(),
     compatibilityDate: "2026-04-26",
     kvNamespaces: { OPENTIME_KV: "bench" },
     queueProducers: { EVENTS: { queueName: "opentime-events" } },
     queueConsumers: { "opentime-events": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 5 } },
     kvPersist: persistDir,
+    ...(opts.port !== undefined ? { host: "127.0.0.1", port: opts.port } : {}),
     bindings: {
       TOKEN_SECRET: BENCH_SECRET,
       AMP_ALLOWED_SENDERS: BENCH_SENDER,
@@ -48,6 +62,7 @@ export function startWorkerd(persistDir: string): Miniflare {
       MODEL_REFRESH_SECONDS: "3600",
       EVENTS_API_KEYS: BENCH_EVENTS_KEY,
       ADMIN_API_KEYS: BENCH_ADMIN_KEY,
+      ...opts.bindings,
     },
   });
 }

@@ -24,6 +24,10 @@ export interface Recommendation {
   /** `hybrid`, `als`, `als-foldin` (user vector folded in from their latest behaviour) or `popular` */
   scorer: "hybrid" | "als" | "als-foldin" | "popular";
   modelVersion: string | null;
+  /** each item's score from the scorer (same order as `items`); null for generic content */
+  scores?: number[] | null;
+  /** how many items the exclusion rule (recent purchases, or all in `novel` mode) removed from the candidates */
+  excluded?: number;
 }
 
 export interface RecommendInput {
@@ -87,20 +91,16 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     const vector = folded ?? base64ToFloat32((outputs.factors as NonNullable<typeof outputs.factors>).vector);
     if (vector.length !== model.manifest.dims) return generic("profile-factor-dims", exclude);
     if (folded) {
-      return {
-        items: await alsTopK(model, vector, n, exclude),
-        reason: "personalized",
-        scorer: "als-foldin",
-        modelVersion: version,
-      };
+      const top = await alsTopK(model, vector, n, exclude);
+      return { ...top, reason: "personalized", scorer: "als-foldin", modelVersion: version, excluded: exclude.size };
     }
     const content = outputs.contentVector ? base64ToFloat32(outputs.contentVector.vector) : null;
     if (model.manifest.hybrid && model.content && content && content.length === model.manifest.content?.dims) {
-      const items = await hybrid(model, profile, vector, content, config, n, exclude, now);
-      return { items, reason: "personalized", scorer: "hybrid", modelVersion: version };
+      const top = await hybrid(model, profile, vector, content, config, n, exclude, now);
+      return { ...top, reason: "personalized", scorer: "hybrid", modelVersion: version, excluded: exclude.size };
     }
-    const items = await alsTopK(model, vector, n, exclude);
-    return { items, reason: "personalized", scorer: "als", modelVersion: version };
+    const top = await alsTopK(model, vector, n, exclude);
+    return { ...top, reason: "personalized", scorer: "als", modelVersion: version, excluded: exclude.size };
   } catch (e) {
     logEvent("error", "recs.scoring_failed", { version, detail: errorMessage(e) });
     return generic("scoring-error", exclude);
@@ -118,14 +118,17 @@ function excluded(profile: Profile, config: Config, now: number): Set<string> {
 async function alsTopK(model: LoadedModel, vector: Float32Array, n: number, exclude: ReadonlySet<string>) {
   const excludedInModel = [...exclude].filter((id) => model.itemIndex.has(id)).length;
   const k = Math.min(model.manifest.itemCount, n + excludedInModel);
-  const { indices } = await model.session.topK(vector, k);
+  const top = await model.session.topK(vector, k);
   const items: CatalogItem[] = [];
-  for (const i of indices) {
+  const scores: number[] = [];
+  top.indices.forEach((i, rank) => {
     const item = model.catalog.items[i];
-    if (item && !exclude.has(item.id)) items.push(item);
-    if (items.length === n) break;
-  }
-  return items;
+    if (item && !exclude.has(item.id) && items.length < n) {
+      items.push(item);
+      scores.push(top.scores[rank] as number);
+    }
+  });
+  return { items, scores };
 }
 
 async function hybrid(
@@ -137,7 +140,7 @@ async function hybrid(
   n: number,
   exclude: ReadonlySet<string>,
   now: number,
-): Promise<CatalogItem[]> {
+): Promise<{ items: CatalogItem[]; scores: number[] }> {
   const h = model.manifest.hybrid as NonNullable<LoadedModel["manifest"]["hybrid"]>;
   const [als, content] = await Promise.all([
     model.session.itemScores(vector),
@@ -151,7 +154,15 @@ async function hybrid(
   const skip = new Set(
     [...exclude].flatMap((id) => (model.itemIndex.has(id) ? [model.itemIndex.get(id) as number] : [])),
   );
-  return topK(scores, n, (j) => skip.has(j)).indices.flatMap((i) =>
-    model.catalog.items[i] ? [model.catalog.items[i]] : [],
-  );
+  const top = topK(scores, n, (j) => skip.has(j));
+  const items: CatalogItem[] = [];
+  const kept: number[] = [];
+  top.indices.forEach((i, rank) => {
+    const item = model.catalog.items[i];
+    if (item) {
+      items.push(item);
+      kept.push(top.scores[rank] as number);
+    }
+  });
+  return { items, scores: kept };
 }

@@ -1,0 +1,126 @@
+/**
+ * The preview page, as a developer uses it: the page loads, a user is picked, the HTML part's open-time
+ * images decode, and clicking one lands on the product that image showed (with UTM). Screenshot kept in
+ * test-artifacts/ (not committed).
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Miniflare } from "miniflare";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Profile } from "../../core/profile";
+import { bundleBenchWorker, putEntries, startWorkerd } from "../../scripts/bench/workerd-harness";
+import { generateDemo } from "../../scripts/demo/generate";
+import { allEntries } from "../../scripts/seed/kv-entries";
+import { trainAndExport } from "../../scripts/train/pipeline";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARTIFACTS = "test-artifacts";
+let mf: Miniflare;
+let browser: Browser;
+let origin: string;
+let user: string;
+const work = mkdtempSync(join(tmpdir(), "ot-browser-"));
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
+    );
+  }
+  await generateDemo(join(work, "demo"), { products: 480, customers: 800, seed: 5 });
+  const model = await trainAndExport({
+    data: join(work, "demo/events.csv"),
+    catalog: join(work, "demo/products.json"),
+    out: join(work, "models"),
+    als: { factors: 32, iterations: 8 },
+    tune: false,
+    goldenUsers: 5,
+  });
+  user = (
+    readFileSync(join(model.dir, "profiles.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Profile)
+      .find((p) => p.factors !== null) as Profile
+  ).userId;
+  bundleBenchWorker();
+  mf = startWorkerd(join(work, "kv"), { port: 0, bindings: { DEMO_ROUTES: "true" } });
+  origin = (await mf.ready).origin;
+  await putEntries(mf, (await allEntries(model.dir, true)).entries);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await mf?.dispose();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("preview page in Chromium", () => {
+  it("loads, picks a user, decodes the open-time images, and a click lands on the product shown", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const shown = new Map<string, string>();
+    page.on("response", (res) => {
+      const m = /\/v1\/img\/[^/]+\/(row-\d)(@2x)?\.png$/.exec(new URL(res.url()).pathname);
+      if (m) shown.set(m[1] as string, res.headers()["x-opentime-item"] ?? "");
+    });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+
+    await page.goto(`${origin}/`);
+    await expect.poll(() => page.locator("#user option").count()).toBeGreaterThan(1);
+    await page.selectOption("#user", user);
+    await page.waitForSelector('#status[data-images="3/3"]', { timeout: 60_000 });
+
+    // each image is a decoded PNG of the slot's size, drawn at 2x
+    const frame = page.frameLocator("#html-frame");
+    const sizes = await frame
+      .locator("img")
+      .evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((i) => [i.naturalWidth, i.naturalHeight]));
+    expect(sizes).toEqual([
+      [400, 600],
+      [400, 600],
+      [400, 600],
+    ]);
+    expect([...shown.keys()].sort()).toEqual(["row-0", "row-1", "row-2"]);
+    // the decisions table shows what each image showed
+    await expect.poll(() => page.locator("#decisions tr[data-item]").count()).toBe(3);
+    const decided = await page
+      .locator("#decisions tr[data-item]")
+      .evaluateAll((rows) => rows.map((r) => [(r as HTMLElement).dataset.slot, (r as HTMLElement).dataset.item]));
+    expect(Object.fromEntries(decided)).toEqual(Object.fromEntries(shown));
+    // why: personalized scores, and the AMP part's static view lists the items
+    await expect.poll(() => page.locator("#why tbody tr").count()).toBe(6);
+    expect(await page.locator("#why-meta").textContent()).toContain("personalized");
+    expect(await page.frameLocator("#amp-frame").locator("[role=listitem]").count()).toBe(6);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "preview.png"), fullPage: true });
+
+    // click the second image: the iframe follows /v1/c/... to the demo product page of the item it showed
+    await frame.locator('a[href*="/row-1"]').click();
+    const product = frame.locator("h1[data-product-id]");
+    await product.waitFor({ timeout: 30_000 });
+    expect(await product.getAttribute("data-product-id")).toBe(shown.get("row-1"));
+    const landed = await page
+      .frames()
+      .find((f) => f.url().includes("/demo/p/"))
+      ?.url();
+    expect(new URL(landed as string).searchParams.get("utm_content")).toBe("row-1");
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});

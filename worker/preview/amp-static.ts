@@ -1,0 +1,26 @@
+/**
+ * The AMP part's static view for the preview page: the amp-list replaced by its own amp-mustache template
+ * rendered with the JSON the endpoint returned, AMP scripts removed, amp-img shown as img. What a reader
+ * sees once the AMP runtime has run, without needing the runtime (or a network) in the preview.
+ */
+import Mustache from "mustache";
+import type { AmpItem } from "../../core/catalog";
+
+const LIST = /<amp-list\b[^>]*>([\s\S]*?)<\/amp-list>/;
+const ITEM_TEMPLATE = /<template type="amp-mustache">([\s\S]*?)<\/template>/;
+
+export function ampStaticView(ampDocument: string, items: readonly AmpItem[]): string {
+  const list = LIST.exec(ampDocument);
+  const template = list ? ITEM_TEMPLATE.exec(list[1] as string)?.[1] : undefined;
+  let doc = ampDocument;
+  if (list && template) {
+    const cards = items.map((it) => `<div role="listitem">${Mustache.render(template, it)}</div>`).join("\n");
+    doc = doc.replace(list[0], `<div class="recs"><div role="list">${cards}</div></div>`);
+  }
+  return doc
+    .replace(/<script\b[^>]*>[\s\S]*?<\/script>/g, "")
+    .replace(/<style amp4email-boilerplate>[\s\S]*?<\/style>/, "")
+    .replace(/<amp-img\b([^>]*)>\s*<\/amp-img>/g, '<img$1 style="width:100%;height:auto;display:block">')
+    .replace(/<div (submit-success|submit-error)>[\s\S]*?<\/div>/g, "")
+    .replace(/action-xhr=/g, "data-action-xhr=");
+}
