@@ -41,6 +41,7 @@ const { values } = parseArgs({
 });
 const REQUESTS = Number(values.requests);
 const COLD_RUNS = Number(values["cold-runs"]);
+const IMAGE_REQUESTS = 200;
 const KERNEL_ITERS = Number(values["kernel-iters"]);
 const log = (m: string) => console.error(`[bench] ${m}`);
 
@@ -54,6 +55,87 @@ interface ScenarioResult {
   js_ms_per_inference: number;
   cold_first_request_ms: LatencySummary;
   workerd_start_ms: LatencySummary;
+  images: ImageResult;
+}
+
+/** Open-time images (`/v1/img`): latency in workerd and PNG sizes. */
+interface ImageResult {
+  /** first request to a fresh workerd: resvg + ORT start, model load, decision, picture, drawing */
+  cold_first_image_ms: LatencySummary;
+  /** a first open in a warm isolate: decision (model inference) + KV write + drawing (or its cached copy) */
+  warm_first_open_ms: Record<string, LatencySummary>;
+  /** share of those first opens whose drawing was already cached (same product, layout and scale) */
+  warm_first_open_drawing_cached: Record<string, number>;
+  /** a drawing that is never cached: a product's first drawing in the isolate */
+  warm_uncached_drawing_ms: Record<string, LatencySummary>;
+  /** a re-open: the stored decision and its cached drawing */
+  warm_reopen_ms: Record<string, LatencySummary>;
+  png_bytes: Record<string, LatencySummary>;
+}
+
+const IMAGE_SLOTS = ["row-0", "row-0@2x", "card-0", "card-0@2x", "grid-0"] as const;
+
+async function imageFetch(mf: ReturnType<typeof startWorkerd>, path: string) {
+  const t0 = performance.now();
+  const res = await mf.dispatchFetch(`http://localhost${path}`);
+  const bytes = (await res.arrayBuffer()).byteLength;
+  const ms = performance.now() - t0;
+  if (res.status !== 200 || res.headers.get("Content-Type") !== "image/png")
+    throw new Error(`image ${path}: ${res.status}`);
+  return { ms, bytes, render: res.headers.get("X-Opentime-Render"), reason: res.headers.get("X-Opentime-Reason") };
+}
+
+async function benchImages(persist: string, users: readonly string[]): Promise<ImageResult> {
+  const token = (u: string, campaign: string) => mintToken(BENCH_SECRET, { user: u, campaign, ttlSeconds: 3600 });
+  const cold: number[] = [];
+  for (let r = 0; r < COLD_RUNS; r++) {
+    const mf = startWorkerd(persist);
+    await mf.ready;
+    cold.push(
+      (await imageFetch(mf, `/v1/img/${await token(users[r % users.length] as string, `cold${r}`)}/row-0@2x.png`)).ms,
+    );
+    await mf.dispose();
+  }
+  const mf = startWorkerd(persist);
+  await mf.ready;
+  const first: Record<string, LatencySummary> = {};
+  const cachedShare: Record<string, number> = {};
+  const uncached: Record<string, LatencySummary> = {};
+  const reopen: Record<string, LatencySummary> = {};
+  const sizes: Record<string, LatencySummary> = {};
+  for (let i = 0; i < 20; i++)
+    await imageFetch(mf, `/v1/img/${await token(users[i % users.length] as string, "warmup")}/row-1.png`);
+  for (const slot of IMAGE_SLOTS) {
+    const opens: number[] = [];
+    const fresh: number[] = [];
+    const again: number[] = [];
+    const bytes: number[] = [];
+    let cached = 0;
+    const n = Math.min(IMAGE_REQUESTS, users.length);
+    for (let i = 0; i < n; i++) {
+      // a new campaign per request: nothing stored, so each is a first open that decides
+      const t = await token(users[i] as string, `open-${slot}-${i}`);
+      const out = await imageFetch(mf, `/v1/img/${t}/${slot}.png`);
+      (out.render === "cached" ? opens : fresh).push(out.ms);
+      if (out.render === "cached") cached++;
+      bytes.push(out.bytes);
+      again.push((await imageFetch(mf, `/v1/img/${t}/${slot}.png`)).ms);
+    }
+    first[slot] = summarize([...opens, ...fresh]);
+    cachedShare[slot] = Math.round((cached / n) * 1000) / 1000;
+    uncached[slot] = summarize(fresh);
+    reopen[slot] = summarize(again);
+    sizes[slot] = summarize(bytes);
+  }
+  await mf.dispose();
+  return {
+    cold_first_image_ms: summarize(cold),
+    warm_first_open_ms: first,
+    warm_first_open_drawing_cached: cachedShare,
+    warm_uncached_drawing_ms: uncached,
+    warm_reopen_ms: reopen,
+    png_bytes: sizes,
+  };
 }
 
 async function demoModelDir(): Promise<string> {
@@ -121,6 +203,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
     const ort = await perInference(mf, "ort");
     const js = await perInference(mf, "js");
     await mf.dispose();
+    const images = await benchImages(persist, s.users);
     return {
       scenario: s.name,
       items: s.items,
@@ -131,6 +214,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       js_ms_per_inference: js,
       cold_first_request_ms: summarize(cold),
       workerd_start_ms: summarize(starts),
+      images,
     };
   } finally {
     await rm(persist, { recursive: true, force: true });
@@ -176,7 +260,9 @@ const report = {
     "Miniflare 4.20260426 (workerd) driven from Node; wall time around dispatchFetch incl. reading the body. " +
     `Warm: ${REQUESTS} sequential requests after 50 warm-up, tokens of 256 users in turn. ` +
     `Kernels: (time of ${KERNEL_ITERS} inferences - time of 0) / ${KERNEL_ITERS}, best of 3, k=10. ` +
-    `Cold: ${COLD_RUNS} fresh workerd processes, first request after startup (ORT init + model load from KV + inference).`,
+    `Cold: ${COLD_RUNS} fresh workerd processes, first request after startup (ORT init + model load from KV + inference). ` +
+    `Images: per slot ${IMAGE_REQUESTS} first opens (a new campaign each, so every one decides and writes KV; drawings of ` +
+    "products drawn before come from the isolate's cache, reported apart) and as many re-opens; cold = first image request of a fresh workerd.",
   bundle: {
     bytes: bundle.totalBytes,
     gzip_bytes: bundle.totalGzipBytes,
@@ -213,4 +299,16 @@ console.log(
     `drained in ${ingestion.drain_seconds} s, reconciled ${ingestion.reconciled.exact}/${ingestion.users} exactly; ` +
     `POST-to-visible lag p50 ${Math.round(ingestion.lag_ms.p50)} ms, p99 ${Math.round(ingestion.lag_ms.p99)} ms`,
 );
+for (const r of results) {
+  const im = r.images;
+  console.log(
+    `images (${r.scenario}): cold first image p50 ${im.cold_first_image_ms.p50} ms; ` +
+      IMAGE_SLOTS.map(
+        (s) =>
+          `${s}: first open p50/p99 ${im.warm_first_open_ms[s]?.p50}/${im.warm_first_open_ms[s]?.p99} ms ` +
+          `(uncached drawing p50/p99 ${im.warm_uncached_drawing_ms[s]?.p50}/${im.warm_uncached_drawing_ms[s]?.p99}), ` +
+          `re-open p50 ${im.warm_reopen_ms[s]?.p50} ms, ${Math.round((im.png_bytes[s]?.p50 ?? 0) / 1024)} KB`,
+      ).join("; "),
+  );
+}
 console.log(`written ${values.out} in ${report.seconds} s`);
