@@ -62,7 +62,7 @@ describe("GET /v1/amp/recs", () => {
     expect(body?.items).toHaveLength(5);
     const item = body?.items[0];
     expect(item?.url).toMatch(/^https:\/\/opentime\.test\/demo\/p\/p\d+$/);
-    expect(item?.image).toMatch(/^https:\/\/opentime\.test\/demo\/img\/p\d+\.svg$/);
+    expect(item?.image).toMatch(/^https:\/\/opentime\.test\/demo\/img\/p\d+\.png$/);
     expect(item?.price).toMatch(/^£\d+\.\d\d$/);
   });
 
