@@ -73,7 +73,8 @@ export function syntheticScenario(n: number, d = 64, seed = 1): Scenario {
       category: `Category ${j % 40}`,
       price: 5 + (j % 200),
       currency: "GBP",
-      image: `https://cdn.shop.example/img/s${j}.jpg`,
+      // drawn by the Worker's demo routes (in-process), as the demo shop's pictures are
+      image: `/demo/img/s${String(j).padStart(6, "0")}.png`,
       url: `https://shop.example/p/s${j}`,
     })),
     popular: Array.from({ length: 200 }, (_, j) => j),

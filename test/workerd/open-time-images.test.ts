@@ -275,6 +275,29 @@ describe("decisions and click-through", () => {
     expect(later.reason).toBe("stored-frozen");
   });
 
+  it("records real opens (once per campaign) and clicks on the profile, and no open for an Apple MPP prefetch", async () => {
+    // readers no other test touches: events queued by earlier tests must not land on them
+    const [reader, prefetched] = profiles().slice(-2) as [Profile, Profile];
+    const score = async (user: string) =>
+      ((await env.OPENTIME_KV.get(kvKeys.profile(user), "json")) as Profile).engagement.score;
+    const before = { reader: await score(reader.userId), prefetched: await score(prefetched.userId) };
+    const mpp = await tokenFor(prefetched.userId, "spring");
+    await image(`/v1/img/${mpp}/row-0.png`, APPLE_MPP);
+    const t = await tokenFor(reader.userId, "spring");
+    await image(`/v1/img/${t}/row-0.png`, GMAIL);
+    await image(`/v1/img/${t}/row-1.png`, GMAIL);
+    await image(`/v1/img/${t}/row-0.png`); // a re-open: the same open, counted once
+    expect((await fetchWorker(`/v1/c/${t}/row-1`)).status).toBe(302);
+    // opens weigh 1 and clicks 3 (core/apply-events.ts); the real queue applies them within seconds
+    const started = Date.now();
+    while ((await score(reader.userId)) < before.reader + 4 && Date.now() - started < 10_000) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await score(reader.userId)) - before.reader).toBeCloseTo(4, 3);
+    // the prefetch was fetched before the reader's events, so the queue has passed it by now
+    expect(await score(prefetched.userId)).toBe(before.prefetched);
+  });
+
   it("bad click URLs redirect to the product a bad-token image showed (popular), or home; never an error", async () => {
     const img = await image(`/v1/img/garbage/row-1.png`);
     const click = await fetchWorker(`/v1/c/garbage/row-1`);

@@ -14,7 +14,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
 import { type TokenClaims, verifyToken } from "../../core/token";
 import type { Config } from "../env";
-import type { FetchKind } from "../images/classify-fetch";
+import { type FetchKind, isPrefetch } from "../images/classify-fetch";
 import { errorMessage, logEvent } from "../lib/log";
 import { recommend } from "../recs/recommend";
 import { getCampaign } from "./campaign-store";
@@ -79,12 +79,12 @@ function reuse(stored: Decision, campaign: Campaign, via: DecisionVia): boolean 
   if (campaign.policy === "live") return false; // every open decides again
   if (stored.state === "frozen") return true;
   // provisional (a prefetch decided it): another prefetch keeps it, a real open decides again
-  return via === "apple-mpp";
+  return isPrefetch(via);
 }
 
 function nextState(campaign: Campaign, via: DecisionVia): Decision["state"] {
   if (campaign.policy === "live") return "live";
-  return via === "apple-mpp" ? "provisional" : "frozen";
+  return via !== "click" && isPrefetch(via) ? "provisional" : "frozen";
 }
 
 export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
@@ -115,7 +115,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     };
   }
 
-  const rec = await recommend({ kv, config, token: input.token, n: LAYOUTS[slot.layout].slots, now });
+  const rec = await recommend({ kv, config, token: input.token, verified, n: LAYOUTS[slot.layout].slots, now });
   // fewer items than slots (a tiny catalog): repeat the last one rather than show nothing
   const item = rec.items[slot.index] ?? rec.items[rec.items.length - 1] ?? null;
   const storable = key !== null && item !== null && rec.reason !== "opted-out";

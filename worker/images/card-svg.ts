@@ -4,6 +4,7 @@
  * variant only changes the output size.
  */
 import { LAYOUTS, type LayoutName, type Slot, slotPixels } from "../../core/layouts";
+import { escapeXml } from "../lib/escape-xml";
 import { measure, wrapText } from "./text-layout";
 
 export interface CardContent {
@@ -50,10 +51,6 @@ const GEOMETRY: Record<LayoutName, Geometry> = {
 const FONT = "Roboto";
 const INK = "#1f2933";
 const PRICE = "#0b6e4f";
-
-export function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
 
 function text(x: number, y: number, size: number, weight: 400 | 700, fill: string, content: string, anchor = "start") {
   return `<text x="${x}" y="${y}" font-family="${FONT}" font-size="${size}" font-weight="${weight}" fill="${fill}" text-anchor="${anchor}">${escapeXml(content)}</text>`;

@@ -1,10 +1,12 @@
 /**
  * Product pictures for open-time images: fetched once, then served from the isolate's memory and the
  * Cache API (a day). Pictures on this Worker's own origin (the demo shop) are requested in-process.
- * Anything unusable (timeout, error status, not an image, too large) yields null: the card then draws
- * its neutral placeholder, and the failure is remembered for a minute so a dead host is not hammered.
+ * Anything unusable (timeout, error status, not an image, too large) yields a failure with its reason:
+ * the card then draws its neutral placeholder, and the failure is remembered for a minute so a dead host
+ * is not hammered.
  */
 import type { Bindings } from "../env";
+import { ByteLru } from "../lib/byte-lru";
 import { selfFetch } from "../lib/self-fetch";
 
 export const MAX_PICTURE_BYTES = 3 * 1024 * 1024;
@@ -12,6 +14,8 @@ const FETCH_TIMEOUT_MS = 1500;
 const CACHE_SECONDS = 86400;
 const FAILURE_MS = 60_000;
 const MEMORY_BUDGET = 16 * 1024 * 1024;
+/** failures remembered at most (oldest forgotten first) */
+const MAX_FAILURES = 1000;
 const USABLE = /^image\/(png|jpeg|gif|svg\+xml)\b/i;
 
 export interface Picture {
@@ -23,25 +27,17 @@ export type PictureResult =
   | ({ ok: true; source: "memory" | "cache" | "origin" } & Picture)
   | { ok: false; reason: string };
 
-/** Insertion-ordered map used as an LRU bounded by bytes. */
-const memory = new Map<string, Picture>();
-let memoryBytes = 0;
+const memory = new ByteLru<Picture>(MEMORY_BUDGET, (p) => p.bytes.byteLength);
 const failures = new Map<string, number>();
 
-function remember(url: string, picture: Picture): void {
-  if (picture.bytes.byteLength > MEMORY_BUDGET / 4) return;
-  memory.set(url, picture);
-  memoryBytes += picture.bytes.byteLength;
-  for (const [k, v] of memory) {
-    if (memoryBytes <= MEMORY_BUDGET) break;
-    memory.delete(k);
-    memoryBytes -= v.bytes.byteLength;
-  }
+function rememberFailure(url: string): void {
+  failures.delete(url);
+  failures.set(url, Date.now());
+  if (failures.size > MAX_FAILURES) failures.delete(failures.keys().next().value as string);
 }
 
 export function resetPictureCache(): void {
   memory.clear();
-  memoryBytes = 0;
   failures.clear();
 }
 
@@ -74,11 +70,7 @@ export async function loadPicture(rawUrl: string, ctx: PictureContext): Promise<
   if (url.protocol !== "https:" && url.protocol !== "http:") return { ok: false, reason: "picture-bad-url" };
   const key = url.toString();
   const hit = memory.get(key);
-  if (hit) {
-    memory.delete(key); // refresh its place in the LRU
-    memory.set(key, hit);
-    return { ok: true, ...hit, source: "memory" };
-  }
+  if (hit) return { ok: true, ...hit, source: "memory" };
   const failedAt = failures.get(key);
   if (failedAt !== undefined && Date.now() - failedAt < FAILURE_MS)
     return { ok: false, reason: "picture-recent-failure" };
@@ -115,10 +107,10 @@ export async function loadPicture(rawUrl: string, ctx: PictureContext): Promise<
     };
   }
   if (result.ok) {
-    remember(key, { bytes: result.bytes, svg: result.svg });
+    memory.set(key, { bytes: result.bytes, svg: result.svg });
     failures.delete(key);
   } else {
-    failures.set(key, Date.now());
+    rememberFailure(key);
   }
   return result;
 }

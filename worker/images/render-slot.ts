@@ -8,6 +8,7 @@
 import { bytesToBase64 } from "../../core/base64";
 import type { CatalogItem } from "../../core/catalog";
 import { type Slot, slotPixels } from "../../core/layouts";
+import { ByteLru } from "../lib/byte-lru";
 import { errorMessage, logEvent } from "../lib/log";
 import { formatPrice } from "../recs/amp-items";
 import { type CardContent, cardSvg } from "./card-svg";
@@ -26,22 +27,10 @@ const PICTURE_HREF = "https://picture.opentime.invalid/p";
 const GENERIC_TITLE = "See what's new in the shop";
 const CACHE_BUDGET = 24 * 1024 * 1024;
 
-const drawn = new Map<string, Uint8Array>();
-let drawnBytes = 0;
+const drawn = new ByteLru<Uint8Array>(CACHE_BUDGET, (png) => png.byteLength);
 
 export function resetRenderCache(): void {
   drawn.clear();
-  drawnBytes = 0;
-}
-
-function keep(key: string, png: Uint8Array): void {
-  drawn.set(key, png);
-  drawnBytes += png.byteLength;
-  for (const [k, v] of drawn) {
-    if (drawnBytes <= CACHE_BUDGET) break;
-    drawn.delete(k);
-    drawnBytes -= v.byteLength;
-  }
 }
 
 export async function renderSlot(
@@ -75,7 +64,7 @@ export async function renderSlot(
   try {
     const png = await renderPng({ svg: cardSvg(slot, content), width, images });
     // only complete cards are kept: a missing picture is tried again next time
-    if (key && detail === "ok") keep(key, png);
+    if (key && detail === "ok") drawn.set(key, png);
     return { png, detail };
   } catch (e) {
     logEvent("error", "image.render_failed", { detail: errorMessage(e), item: item?.id ?? null });

@@ -1,6 +1,6 @@
 /**
  * In-process requests to this Worker's own routes (the demo shop's pictures), without a subrequest.
- * index.ts registers the app's fetch once per isolate.
+ * createApp (app.ts) registers the app's fetch once per isolate.
  */
 import type { Bindings } from "../env";
 

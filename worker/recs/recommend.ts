@@ -11,7 +11,7 @@ import { foldIn, profileInteractions } from "../../core/fold-in";
 import { hybridScores, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import { emptyProfile, modelOutputs, type Profile } from "../../core/profile";
-import { verifyToken } from "../../core/token";
+import { type TokenResult, verifyToken } from "../../core/token";
 import type { Config } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { getFallbackItems, getModel, type LoadedModel } from "../model/model-store";
@@ -34,6 +34,8 @@ export interface RecommendInput {
   kv: KVNamespace;
   config: Config;
   token: string | undefined;
+  /** the token already verified by the caller (decisions verify it first), so it is not verified twice */
+  verified?: TokenResult;
   n: number;
   /** unix milliseconds */
   now?: number;
@@ -64,7 +66,7 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     };
   };
 
-  const token = await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000));
+  const token = input.verified ?? (await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000)));
   if (!token.ok) return generic(`token-${token.reason}`);
   if (!modelState.ok) return generic(modelState.reason);
   const model = modelState.model;
@@ -118,16 +120,25 @@ function excluded(profile: Profile, config: Config, now: number): Set<string> {
 async function alsTopK(model: LoadedModel, vector: Float32Array, n: number, exclude: ReadonlySet<string>) {
   const excludedInModel = [...exclude].filter((id) => model.itemIndex.has(id)).length;
   const k = Math.min(model.manifest.itemCount, n + excludedInModel);
-  const top = await model.session.topK(vector, k);
+  return pick(model, await model.session.topK(vector, k), n, exclude);
+}
+
+/** Top-k indices -> the first `n` catalog items not excluded, with their scores. */
+function pick(
+  model: LoadedModel,
+  top: { indices: ArrayLike<number>; scores: ArrayLike<number> },
+  n: number,
+  exclude: ReadonlySet<string> = new Set(),
+): { items: CatalogItem[]; scores: number[] } {
   const items: CatalogItem[] = [];
   const scores: number[] = [];
-  top.indices.forEach((i, rank) => {
-    const item = model.catalog.items[i];
-    if (item && !exclude.has(item.id) && items.length < n) {
+  for (let rank = 0; rank < top.indices.length && items.length < n; rank++) {
+    const item = model.catalog.items[top.indices[rank] as number];
+    if (item && !exclude.has(item.id)) {
       items.push(item);
       scores.push(top.scores[rank] as number);
     }
-  });
+  }
   return { items, scores };
 }
 
@@ -154,15 +165,9 @@ async function hybrid(
   const skip = new Set(
     [...exclude].flatMap((id) => (model.itemIndex.has(id) ? [model.itemIndex.get(id) as number] : [])),
   );
-  const top = topK(scores, n, (j) => skip.has(j));
-  const items: CatalogItem[] = [];
-  const kept: number[] = [];
-  top.indices.forEach((i, rank) => {
-    const item = model.catalog.items[i];
-    if (item) {
-      items.push(item);
-      kept.push(top.scores[rank] as number);
-    }
-  });
-  return { items, scores: kept };
+  return pick(
+    model,
+    topK(scores, n, (j) => skip.has(j)),
+    n,
+  );
 }

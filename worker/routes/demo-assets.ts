@@ -8,16 +8,13 @@ import type { CatalogItem } from "../../core/catalog";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { renderPng } from "../images/resvg-runtime";
+import { escapeXml } from "../lib/escape-xml";
 import { getModel } from "../model/model-store";
 import { formatPrice } from "../recs/amp-items";
 
 const PICTURE_PX = 400;
 
 const PALETTE = ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6d597a", "#355070", "#b56576"];
-
-function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
 
 async function findItem(c: Context<AppEnv>, id: string): Promise<CatalogItem> {
   const config = getConfig(c.env);

@@ -1,0 +1,39 @@
+/** Campaign settings and slot names (core/campaign.ts, core/layouts.ts). */
+import { describe, expect, it } from "vitest";
+import { CampaignSchema, DEFAULT_CAMPAIGN, withUtm } from "../../core/campaign";
+import { parseSlot, slotName, slotPixels } from "../../core/layouts";
+
+describe("click-through UTM", () => {
+  it("adds the campaign's UTM parameters, defaulting campaign and content, and keeps those already on the URL", () => {
+    const url = new URL(
+      withUtm("https://shop.example/p/1?utm_source=feed&color=red", "spring", DEFAULT_CAMPAIGN, "row-2"),
+    );
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      utm_source: "feed",
+      color: "red",
+      utm_medium: "email",
+      utm_campaign: "spring",
+      utm_content: "row-2",
+    });
+    const custom = CampaignSchema.parse({
+      utm: { source: "newsletter", medium: "mail", campaign: "q2", content: "hero" },
+    });
+    const u2 = new URL(withUtm("https://shop.example/p/1", "spring", custom, "row-2"));
+    expect(u2.search).toBe("?utm_source=newsletter&utm_medium=mail&utm_campaign=q2&utm_content=hero");
+  });
+
+  it("settings default to freeze for 30 days and refuse unknown policies", () => {
+    expect(DEFAULT_CAMPAIGN).toMatchObject({ policy: "freeze", decisionTtlDays: 30 });
+    expect(CampaignSchema.safeParse({ policy: "sometimes" }).success).toBe(false);
+  });
+});
+
+describe("slot names", () => {
+  it("parses layout, position and scale, and refuses positions outside the layout", () => {
+    expect(parseSlot("grid-3@2x")).toEqual({ layout: "grid", index: 3, scale: 2 });
+    expect(slotPixels(parseSlot("grid-3@2x") as never)).toEqual({ width: 600, height: 680 });
+    expect(slotName({ layout: "row", index: 1, scale: 2 })).toBe("row-1@2x");
+    for (const bad of ["row-3", "card-1", "grid-0@3x", "row-01", "banner-0", "", "row-0.png"])
+      expect(parseSlot(bad)).toBeNull();
+  });
+});
