@@ -8,7 +8,11 @@ export const CatalogItemSchema = z.object({
   /** price in major units (e.g. 12.5 = 12.50) */
   price: z.number().nonnegative(),
   currency: z.string().length(3),
-  /** absolute URL, or a path resolved against the Worker's public origin (the demo uses paths) */
+  /**
+   * absolute URL, or a path resolved against the Worker's public origin (the demo uses paths). It may hold
+   * `{width}` and `{height}`, as image CDNs take them (`?w={width}&h={height}&fit=crop`): open-time images
+   * then ask for a picture of exactly the size they draw, which resvg places without resampling.
+   */
   image: z.string(),
   url: z.string(),
 });
@@ -33,4 +37,9 @@ export interface AmpItem {
   currency: string;
   image: string;
   url: string;
+}
+
+/** Fills an image URL's `{width}` and `{height}` placeholders (pixels); a URL without them is returned as is. */
+export function sizedImageUrl(image: string, width: number, height: number): string {
+  return image.replaceAll("{width}", String(Math.round(width))).replaceAll("{height}", String(Math.round(height)));
 }

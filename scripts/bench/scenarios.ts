@@ -74,7 +74,7 @@ export function syntheticScenario(n: number, d = 64, seed = 1): Scenario {
       price: 5 + (j % 200),
       currency: "GBP",
       // drawn by the Worker's demo routes (in-process), as the demo shop's pictures are
-      image: `/demo/img/s${String(j).padStart(6, "0")}.png`,
+      image: `/demo/img/s${String(j).padStart(6, "0")}.png?w={width}&h={height}`,
       url: `https://shop.example/p/s${j}`,
     })),
     popular: Array.from({ length: 200 }, (_, j) => j),

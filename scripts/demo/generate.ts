@@ -91,7 +91,7 @@ export function buildProducts(opts: DemoOptions, rng: Rng): DemoProduct[] {
       description: `A ${noun.toLowerCase()} in ${material}, ${rng.pick(FEATURES)}. Part of our ${cat.name.toLowerCase()} range.`,
       price,
       currency: "GBP",
-      image: `/demo/img/${id}.png`,
+      image: `/demo/img/${id}.png?w={width}&h={height}`,
       url: `/demo/p/${id}`,
     });
   }

@@ -1,6 +1,7 @@
-/** Campaign settings and slot names (core/campaign.ts, core/layouts.ts). */
+/** Campaign settings, slot names and sized picture URLs (core/campaign.ts, core/layouts.ts, core/catalog.ts). */
 import { describe, expect, it } from "vitest";
 import { CampaignSchema, DEFAULT_CAMPAIGN, withUtm } from "../../core/campaign";
+import { sizedImageUrl } from "../../core/catalog";
 import { parseSlot, slotName, slotPixels } from "../../core/layouts";
 
 describe("click-through UTM", () => {
@@ -35,5 +36,14 @@ describe("slot names", () => {
     expect(slotName({ layout: "row", index: 1, scale: 2 })).toBe("row-1@2x");
     for (const bad of ["row-3", "card-1", "grid-0@3x", "row-01", "banner-0", "", "row-0.png"])
       expect(parseSlot(bad)).toBeNull();
+  });
+});
+
+describe("sized picture URLs", () => {
+  it("fills {width} and {height} with pixels, and leaves other URLs alone", () => {
+    expect(sizedImageUrl("https://cdn.example/a.jpg?w={width}&h={height}&fit=crop", 552, 431.6)).toBe(
+      "https://cdn.example/a.jpg?w=552&h=432&fit=crop",
+    );
+    expect(sizedImageUrl("https://cdn.example/a.jpg", 10, 10)).toBe("https://cdn.example/a.jpg");
   });
 });

@@ -4,6 +4,7 @@
  * and every fallback (never a 5xx, always items).
  */
 import { env } from "cloudflare:test";
+import { decode } from "fast-png";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
@@ -62,7 +63,7 @@ describe("GET /v1/amp/recs", () => {
     expect(body?.items).toHaveLength(5);
     const item = body?.items[0];
     expect(item?.url).toMatch(/^https:\/\/opentime\.test\/demo\/p\/p\d+$/);
-    expect(item?.image).toMatch(/^https:\/\/opentime\.test\/demo\/img\/p\d+\.png$/);
+    expect(item?.image).toMatch(/^https:\/\/opentime\.test\/demo\/img\/p\d+\.png\?w=600&h=600$/);
     expect(item?.price).toMatch(/^£\d+\.\d\d$/);
   });
 
@@ -404,6 +405,9 @@ describe("other routes", () => {
     const png = await call(`/demo/img/${id}.png`, {});
     expect(png.headers.get("Content-Type")).toBe("image/png");
     expect([...new Uint8Array(await png.arrayBuffer()).slice(1, 4)]).toEqual([0x50, 0x4e, 0x47]); // "PNG"
+    // sized as an image CDN would: cropped to cover exactly the size asked for
+    const sized = decode(new Uint8Array(await (await call(`/demo/img/${id}.png?w=552&h=432`, {})).arrayBuffer()));
+    expect([sized.width, sized.height]).toEqual([552, 432]);
   });
 });
 

@@ -49,11 +49,33 @@ const GEOMETRY: Record<LayoutName, Geometry> = {
 };
 
 const FONT = "Roboto";
+const BACKGROUND = "#ffffff";
 const INK = "#1f2933";
 const PRICE = "#0b6e4f";
 
 function text(x: number, y: number, size: number, weight: 400 | 700, fill: string, content: string, anchor = "start") {
   return `<text x="${x}" y="${y}" font-family="${FONT}" font-size="${size}" font-weight="${weight}" fill="${fill}" text-anchor="${anchor}">${escapeXml(content)}</text>`;
+}
+
+/** The picture's box in output pixels: a picture of this size is drawn without resampling. */
+export function pictureBox(slot: Slot): { width: number; height: number } {
+  const p = GEOMETRY[slot.layout].pic;
+  return { width: p.w * slot.scale, height: p.h * slot.scale };
+}
+
+/**
+ * Rounded corners painted over in the card's background: the same look as clipping the picture to a
+ * rounded rectangle, without the clip mask (which costs resvg a full-size mask pass).
+ */
+function cornerMask(p: Geometry["pic"], r: number, fill: string): string {
+  const { x, y, w, h } = p;
+  const d = [
+    `M${x} ${y}h${r}a${r} ${r} 0 0 0 ${-r} ${r}z`,
+    `M${x + w} ${y}v${r}a${r} ${r} 0 0 0 ${-r} ${-r}z`,
+    `M${x + w} ${y + h}h${-r}a${r} ${r} 0 0 0 ${r} ${-r}z`,
+    `M${x} ${y + h}v${-r}a${r} ${r} 0 0 0 ${r} ${r}z`,
+  ].join("");
+  return `<path d="${d}" fill="${fill}"/>`;
 }
 
 /** A neutral picture placeholder: a soft panel with a shopping-bag outline. */
@@ -78,12 +100,12 @@ export function cardSvg(slot: Slot, content: CardContent): string {
   const px = slotPixels(slot);
   const g = GEOMETRY[slot.layout];
   const p = g.pic;
-  const parts: string[] = [`<rect width="${width}" height="${height}" fill="#ffffff"/>`];
+  const parts: string[] = [`<rect width="${width}" height="${height}" fill="${BACKGROUND}"/>`];
   if (content.picture) {
     parts.push(
-      `<clipPath id="pic"><rect x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" rx="8"/></clipPath>`,
-      `<rect x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" rx="8" fill="#eef0f2"/>`,
-      `<image href="${escapeXml(content.picture)}" x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" preserveAspectRatio="xMidYMid slice" clip-path="url(#pic)"/>`,
+      `<rect x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" fill="#eef0f2"/>`,
+      `<image href="${escapeXml(content.picture)}" x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" preserveAspectRatio="xMidYMid slice"/>`,
+      cornerMask(p, 8, BACKGROUND),
     );
   } else {
     parts.push(placeholder(p));

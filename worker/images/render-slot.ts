@@ -6,12 +6,12 @@
  * fails -> a plain PNG of the right size.
  */
 import { bytesToBase64 } from "../../core/base64";
-import type { CatalogItem } from "../../core/catalog";
+import { type CatalogItem, sizedImageUrl } from "../../core/catalog";
 import { type Slot, slotPixels } from "../../core/layouts";
 import { ByteLru } from "../lib/byte-lru";
 import { errorMessage, logEvent } from "../lib/log";
 import { formatPrice } from "../recs/amp-items";
-import { type CardContent, cardSvg } from "./card-svg";
+import { type CardContent, cardSvg, pictureBox } from "./card-svg";
 import { solidPng } from "./fallback-png";
 import { loadPicture, type PictureContext } from "./picture-cache";
 import { renderPng } from "./resvg-runtime";
@@ -50,7 +50,8 @@ export async function renderSlot(
   const images = new Map<string, Uint8Array>();
   let href: string | null = null;
   if (item?.image) {
-    const picture = await loadPicture(item.image, pictures);
+    const box = pictureBox(slot);
+    const picture = await loadPicture(sizedImageUrl(item.image, box.width, box.height), pictures);
     if (!picture.ok) detail = picture.reason;
     else if (picture.svg) href = `data:image/svg+xml;base64,${bytesToBase64(picture.bytes)}`;
     else {

@@ -1,5 +1,8 @@
 /** Catalog items -> amp-list items: absolute URLs and a price formatted in the item's currency. */
-import type { AmpItem, CatalogItem } from "../../core/catalog";
+import { type AmpItem, type CatalogItem, sizedImageUrl } from "../../core/catalog";
+
+/** Pixel size asked of sized picture URLs for the AMP list (its amp-img is 300 wide, 2x for retina). */
+const AMP_PICTURE_PX = 600;
 
 const formatters = new Map<string, Intl.NumberFormat>();
 
@@ -31,7 +34,7 @@ export function toAmpItem(item: CatalogItem, baseUrl: string): AmpItem {
     title: item.title,
     price: formatPrice(item.price, item.currency),
     currency: item.currency,
-    image: absolute(item.image, baseUrl),
+    image: absolute(sizedImageUrl(item.image, AMP_PICTURE_PX, AMP_PICTURE_PX), baseUrl),
     url: absolute(item.url, baseUrl),
   };
 }

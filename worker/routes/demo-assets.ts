@@ -1,7 +1,7 @@
 /**
  * Demo shop assets, served only when DEMO_ROUTES=true (wrangler dev): product pictures drawn from the
- * catalog, as PNG (`/demo/img/<id>.png`, what mail clients show) or SVG (`.svg`), and a minimal product
- * page (`/demo/p/<id>`) for click-throughs.
+ * catalog, as PNG (`/demo/img/<id>.png?w=<px>&h=<px>`, what mail clients show; cropped to cover the size,
+ * as an image CDN would) or SVG (`.svg`), and a minimal product page (`/demo/p/<id>`) for click-throughs.
  */
 import type { Context, Hono } from "hono";
 import type { CatalogItem } from "../../core/catalog";
@@ -13,6 +13,12 @@ import { getModel } from "../model/model-store";
 import { formatPrice } from "../recs/amp-items";
 
 const PICTURE_PX = 400;
+const MAX_PICTURE_PX = 1200;
+
+function pixels(raw: string | undefined): number {
+  const n = Math.round(Number(raw));
+  return Number.isFinite(n) && n >= 16 ? Math.min(n, MAX_PICTURE_PX) : PICTURE_PX;
+}
 
 const PALETTE = ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6d597a", "#355070", "#b56576"];
 
@@ -33,7 +39,8 @@ function hashColor(s: string): string {
   return PALETTE[h % PALETTE.length] as string;
 }
 
-export function productSvg(item: CatalogItem): string {
+/** The demo picture, square by design; a width and height crop it to cover them (centred). */
+export function productSvg(item: CatalogItem, width = 600, height = 600): string {
   const bg = hashColor(item.category);
   const initials = item.title
     .split(/\s+/)
@@ -41,7 +48,7 @@ export function productSvg(item: CatalogItem): string {
     .map((w) => w[0] ?? "")
     .join("")
     .toUpperCase();
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="600" height="600" viewBox="0 0 600 600">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 600 600" preserveAspectRatio="xMidYMid slice">
 <rect width="600" height="600" fill="${bg}"/>
 <circle cx="300" cy="260" r="150" fill="#ffffff" fill-opacity="0.18"/>
 <text x="300" y="300" font-family="Helvetica, Arial, sans-serif" font-size="120" font-weight="700" fill="#ffffff" text-anchor="middle">${escapeXml(initials)}</text>
@@ -56,7 +63,9 @@ export function registerDemoAssets(app: Hono<AppEnv>): void {
     const item = await findItem(c, file.replace(/\.(svg|png)$/, ""));
     const cache = { "Cache-Control": "public, max-age=86400" };
     if (!png) return c.body(productSvg(item), 200, { "Content-Type": "image/svg+xml", ...cache });
-    const bytes = await renderPng({ svg: productSvg(item), width: PICTURE_PX });
+    const width = pixels(c.req.query("w"));
+    const height = c.req.query("h") === undefined ? width : pixels(c.req.query("h"));
+    const bytes = await renderPng({ svg: productSvg(item, width, height), width });
     return c.body(bytes, 200, { "Content-Type": "image/png", ...cache });
   });
   app.get("/demo/p/:id", async (c) => {
