@@ -70,6 +70,8 @@ interface ImageResult {
   warm_uncached_drawing_ms: Record<string, LatencySummary>;
   /** a re-open: the stored decision and its cached drawing */
   warm_reopen_ms: Record<string, LatencySummary>;
+  /** row-0@2x first opens with the events consumer applying the open events in the same workerd */
+  warm_first_open_with_consumer_ms: LatencySummary;
   png_bytes: Record<string, LatencySummary>;
 }
 
@@ -85,8 +87,12 @@ async function imageFetch(mf: ReturnType<typeof startWorkerd>, path: string) {
   return { ms, bytes, render: res.headers.get("X-Opentime-Render"), reason: res.headers.get("X-Opentime-Reason") };
 }
 
-/** The demo shop's pictures are served by the Worker itself (`/demo/img/<id>.png`, in-process). */
-const IMAGE_BINDINGS = { bindings: { DEMO_ROUTES: "true" } };
+/**
+ * The demo shop's pictures are served by the Worker itself (`/demo/img/<id>.png`, in-process). The events
+ * consumer is off: locally it runs in the same workerd process, and each batch of 100 open events stalls
+ * requests for 200-300 ms (measured apart, in `warm_first_open_with_consumer_ms`).
+ */
+const IMAGE_BINDINGS = { bindings: { DEMO_ROUTES: "true" }, consumer: false };
 
 async function benchImages(persist: string, users: readonly string[]): Promise<ImageResult> {
   const token = (u: string, campaign: string) => mintToken(BENCH_SECRET, { user: u, campaign, ttlSeconds: 3600 });
@@ -132,8 +138,18 @@ async function benchImages(persist: string, users: readonly string[]): Promise<I
     sizes[slot] = summarize(bytes);
   }
   await mf.dispose();
+
+  const withConsumer = startWorkerd(persist, { ...IMAGE_BINDINGS, consumer: true });
+  await withConsumer.ready;
+  const contended: number[] = [];
+  for (let i = 0; i < Math.min(IMAGE_REQUESTS, users.length); i++) {
+    const t = await token(users[i] as string, `consumer-${i}`);
+    contended.push((await imageFetch(withConsumer, `/v1/img/${t}/row-0@2x.png`)).ms);
+  }
+  await withConsumer.dispose();
   return {
     cold_first_image_ms: summarize(cold),
+    warm_first_open_with_consumer_ms: summarize(contended),
     warm_first_open_ms: first,
     warm_first_open_drawing_cached: cachedShare,
     warm_uncached_drawing_ms: uncached,
@@ -312,7 +328,8 @@ for (const r of results) {
           `${s}: first open p50/p99 ${im.warm_first_open_ms[s]?.p50}/${im.warm_first_open_ms[s]?.p99} ms ` +
           `(uncached drawing p50/p99 ${im.warm_uncached_drawing_ms[s]?.p50}/${im.warm_uncached_drawing_ms[s]?.p99}), ` +
           `re-open p50 ${im.warm_reopen_ms[s]?.p50} ms, ${Math.round((im.png_bytes[s]?.p50 ?? 0) / 1024)} KB`,
-      ).join("; "),
+      ).join("; ") +
+      `; row-0@2x with the events consumer in the same workerd: p50/p99 ${im.warm_first_open_with_consumer_ms.p50}/${im.warm_first_open_with_consumer_ms.p99} ms`,
   );
 }
 console.log(`written ${values.out} in ${report.seconds} s`);

@@ -44,7 +44,7 @@ function bundleModules(): { type: "ESModule" | "CompiledWasm" | "Data" | "Text";
 
 export function startWorkerd(
   persistDir: string,
-  opts: { port?: number; bindings?: Record<string, string> } = {},
+  opts: { port?: number; bindings?: Record<string, string>; consumer?: boolean } = {},
 ): Miniflare {
   return new Miniflare({
     modulesRoot: BENCH_BUNDLE,
@@ -52,7 +52,10 @@ export function startWorkerd(
     compatibilityDate: "2026-04-26",
     kvNamespaces: { OPENTIME_KV: "bench" },
     queueProducers: { EVENTS: { queueName: "opentime-events" } },
-    queueConsumers: { "opentime-events": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 5 } },
+    // without the consumer, queued events wait (the image bench measures the request path alone)
+    ...(opts.consumer === false
+      ? {}
+      : { queueConsumers: { "opentime-events": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 5 } } }),
     kvPersist: persistDir,
     ...(opts.port !== undefined ? { host: "127.0.0.1", port: opts.port } : {}),
     bindings: {

@@ -40,10 +40,12 @@ export async function renderSlot(
   pictures: PictureContext,
 ): Promise<RenderedSlot> {
   const { width, height } = slotPixels(slot);
-  const key = item
-    ? JSON.stringify([slot.layout, slot.scale, badge ?? "", item.id, item.title, item.price, item.currency, item.image])
-    : null;
-  const hit = key ? drawn.get(key) : undefined;
+  const key = JSON.stringify(
+    item
+      ? [slot.layout, slot.scale, badge ?? "", item.id, item.title, item.price, item.currency, item.image]
+      : [slot.layout, slot.scale, "generic"],
+  );
+  const hit = drawn.get(key);
   if (hit) return { png: hit, detail: "cached" };
 
   let detail = item ? "ok" : "generic-card";
@@ -65,7 +67,7 @@ export async function renderSlot(
   try {
     const png = await renderPng({ svg: cardSvg(slot, content), width, images });
     // only complete cards are kept: a missing picture is tried again next time
-    if (key && detail === "ok") drawn.set(key, png);
+    if (detail === "ok" || detail === "generic-card") drawn.set(key, png);
     return { png, detail };
   } catch (e) {
     logEvent("error", "image.render_failed", { detail: errorMessage(e), item: item?.id ?? null });
