@@ -18,3 +18,9 @@ declare module "*.txt" {
   const text: string;
   export default text;
 }
+
+/** The one Node API the Worker uses (nodejs_compat): workerd's native zlib, for PNG encoding and decoding. */
+declare module "node:zlib" {
+  export function deflateSync(data: Uint8Array, options?: { level?: number }): Uint8Array;
+  export function inflateSync(data: Uint8Array): Uint8Array;
+}

@@ -64,10 +64,14 @@ interface ImageResult {
   cold_first_image_ms: LatencySummary;
   /** a first open in a warm isolate: decision (model inference) + KV write + drawing (or its cached copy) */
   warm_first_open_ms: Record<string, LatencySummary>;
+  /** the same, inside the Worker (its `Server-Timing` total: no dispatch from Node, no body transfer) */
+  warm_first_open_in_worker_ms: Record<string, LatencySummary>;
   /** share of those first opens whose drawing was already cached (same product, layout and scale) */
   warm_first_open_drawing_cached: Record<string, number>;
   /** a drawing that is never cached: a product's first drawing in the isolate */
   warm_uncached_drawing_ms: Record<string, LatencySummary>;
+  /** where an uncached first open's time goes, inside the Worker (`Server-Timing`) */
+  warm_uncached_phases_ms: Record<string, Record<string, LatencySummary>>;
   /** a re-open: the stored decision and its cached drawing */
   warm_reopen_ms: Record<string, LatencySummary>;
   /** row-0@2x first opens with the events consumer applying the open events in the same workerd */
@@ -75,7 +79,19 @@ interface ImageResult {
   png_bytes: Record<string, LatencySummary>;
 }
 
-const IMAGE_SLOTS = ["row-0", "row-0@2x", "card-0", "card-0@2x", "grid-0"] as const;
+const IMAGE_SLOTS = ["row-0", "row-0@2x", "card-0", "card-0@2x", "grid-0", "grid-0@2x"] as const;
+/** first opens per slot before measuring: the isolate has drawn this size before (JIT, wasm memory grown) */
+const IMAGE_WARMUP = 20;
+
+/** `decide;dur=1.0, picture;dur=3.0` -> { decide: 1, picture: 3 } */
+function serverTiming(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (header ?? "").split(",")) {
+    const [name, dur] = part.trim().split(";dur=");
+    if (name && dur !== undefined) out[name] = Number(dur);
+  }
+  return out;
+}
 
 async function imageFetch(mf: ReturnType<typeof startWorkerd>, path: string) {
   const t0 = performance.now();
@@ -84,7 +100,13 @@ async function imageFetch(mf: ReturnType<typeof startWorkerd>, path: string) {
   const ms = performance.now() - t0;
   if (res.status !== 200 || res.headers.get("Content-Type") !== "image/png")
     throw new Error(`image ${path}: ${res.status}`);
-  return { ms, bytes, render: res.headers.get("X-Opentime-Render"), reason: res.headers.get("X-Opentime-Reason") };
+  return {
+    ms,
+    bytes,
+    render: res.headers.get("X-Opentime-Render"),
+    reason: res.headers.get("X-Opentime-Reason"),
+    timing: serverTiming(res.headers.get("Server-Timing")),
+  };
 }
 
 /**
@@ -108,32 +130,47 @@ async function benchImages(persist: string, users: readonly string[]): Promise<I
   const mf = startWorkerd(persist, IMAGE_BINDINGS);
   await mf.ready;
   const first: Record<string, LatencySummary> = {};
+  const inWorker: Record<string, LatencySummary> = {};
   const cachedShare: Record<string, number> = {};
   const uncached: Record<string, LatencySummary> = {};
+  const phases: Record<string, Record<string, LatencySummary>> = {};
   const reopen: Record<string, LatencySummary> = {};
   const sizes: Record<string, LatencySummary> = {};
-  for (let i = 0; i < 20; i++)
-    await imageFetch(mf, `/v1/img/${await token(users[i % users.length] as string, "warmup")}/row-1.png`);
+  // the warm-up opens are first opens of other users (the last ones): their drawings are not reused below
+  const warmupUsers = users.slice(-IMAGE_WARMUP);
+  for (const slot of IMAGE_SLOTS)
+    for (const [i, u] of warmupUsers.entries())
+      await imageFetch(mf, `/v1/img/${await token(u, `warmup-${i}`)}/${slot}.png`);
   for (const slot of IMAGE_SLOTS) {
     const drawnBefore: number[] = [];
     const fresh: number[] = [];
+    const worker: number[] = [];
+    const parts: Record<string, number[]> = {};
     const again: number[] = [];
     const bytes: number[] = [];
     let cached = 0;
-    const n = Math.min(IMAGE_REQUESTS, users.length);
+    const n = Math.min(IMAGE_REQUESTS, users.length - IMAGE_WARMUP);
     for (let i = 0; i < n; i++) {
       // a new campaign per request: nothing stored, so each is a first open that decides
       const t = await token(users[i] as string, `open-${slot}-${i}`);
       const out = await imageFetch(mf, `/v1/img/${t}/${slot}.png`);
       (out.render === "cached" ? drawnBefore : fresh).push(out.ms);
+      worker.push(out.timing.total ?? Number.NaN);
       if (out.render === "cached") cached++;
       else if (out.render !== "ok") throw new Error(`image ${slot}: drawn without its picture (${out.render})`);
+      else
+        for (const [phase, ms] of Object.entries(out.timing)) {
+          if (phase === "total") continue;
+          parts[phase] = [...(parts[phase] ?? []), ms];
+        }
       bytes.push(out.bytes);
       again.push((await imageFetch(mf, `/v1/img/${t}/${slot}.png`)).ms);
     }
     first[slot] = summarize([...drawnBefore, ...fresh]);
+    inWorker[slot] = summarize(worker);
     cachedShare[slot] = Math.round((cached / n) * 1000) / 1000;
     uncached[slot] = summarize(fresh);
+    phases[slot] = Object.fromEntries(Object.entries(parts).map(([phase, v]) => [phase, summarize(v)]));
     reopen[slot] = summarize(again);
     sizes[slot] = summarize(bytes);
   }
@@ -151,8 +188,10 @@ async function benchImages(persist: string, users: readonly string[]): Promise<I
     cold_first_image_ms: summarize(cold),
     warm_first_open_with_consumer_ms: summarize(contended),
     warm_first_open_ms: first,
+    warm_first_open_in_worker_ms: inWorker,
     warm_first_open_drawing_cached: cachedShare,
     warm_uncached_drawing_ms: uncached,
+    warm_uncached_phases_ms: phases,
     warm_reopen_ms: reopen,
     png_bytes: sizes,
   };
@@ -319,17 +358,23 @@ console.log(
     `drained in ${ingestion.drain_seconds} s, reconciled ${ingestion.reconciled.exact}/${ingestion.users} exactly; ` +
     `POST-to-visible lag p50 ${Math.round(ingestion.lag_ms.p50)} ms, p99 ${Math.round(ingestion.lag_ms.p99)} ms`,
 );
+const ms = (v: number | undefined) => (v === undefined ? "?" : Math.round(v * 10) / 10);
 for (const r of results) {
   const im = r.images;
   console.log(
-    `images (${r.scenario}): cold first image p50 ${im.cold_first_image_ms.p50} ms; ` +
-      IMAGE_SLOTS.map(
-        (s) =>
-          `${s}: first open p50/p99 ${im.warm_first_open_ms[s]?.p50}/${im.warm_first_open_ms[s]?.p99} ms ` +
-          `(uncached drawing p50/p99 ${im.warm_uncached_drawing_ms[s]?.p50}/${im.warm_uncached_drawing_ms[s]?.p99}), ` +
-          `re-open p50 ${im.warm_reopen_ms[s]?.p50} ms, ${Math.round((im.png_bytes[s]?.p50 ?? 0) / 1024)} KB`,
-      ).join("; ") +
-      `; row-0@2x with the events consumer in the same workerd: p50/p99 ${im.warm_first_open_with_consumer_ms.p50}/${im.warm_first_open_with_consumer_ms.p99} ms`,
+    `images (${r.scenario}): cold first image p50 ${ms(im.cold_first_image_ms.p50)} ms; row-0@2x with the events ` +
+      `consumer in the same workerd: p50/p99 ${ms(im.warm_first_open_with_consumer_ms.p50)}/${ms(im.warm_first_open_with_consumer_ms.p99)} ms`,
   );
+  for (const s of IMAGE_SLOTS) {
+    const phases = Object.entries(im.warm_uncached_phases_ms[s] ?? {})
+      .map(([phase, v]) => `${phase} ${ms(v.p50)}/${ms(v.p99)}`)
+      .join(", ");
+    console.log(
+      `  ${s.padEnd(9)} first open p50/p99 ${ms(im.warm_first_open_ms[s]?.p50)}/${ms(im.warm_first_open_ms[s]?.p99)} ms ` +
+        `(in the Worker ${ms(im.warm_first_open_in_worker_ms[s]?.p50)}/${ms(im.warm_first_open_in_worker_ms[s]?.p99)}); ` +
+        `uncached drawing ${ms(im.warm_uncached_drawing_ms[s]?.p50)}/${ms(im.warm_uncached_drawing_ms[s]?.p99)} ms [${phases}]; ` +
+        `re-open p50 ${ms(im.warm_reopen_ms[s]?.p50)} ms; ${Math.round((im.png_bytes[s]?.p50 ?? 0) / 1024)} KB`,
+    );
+  }
 }
 console.log(`written ${values.out} in ${report.seconds} s`);

@@ -73,8 +73,9 @@ export function syntheticScenario(n: number, d = 64, seed = 1): Scenario {
       category: `Category ${j % 40}`,
       price: 5 + (j % 200),
       currency: "GBP",
-      // drawn by the Worker's demo routes (in-process), as the demo shop's pictures are
-      image: `/demo/img/s${String(j).padStart(6, "0")}.png?w={width}&h={height}`,
+      // drawn by the Worker's demo routes (in-process), as the demo shop's pictures are, with photo-like
+      // grain: noise is the hard case for PNG decoding and encoding (the demo's flat pictures are the easy one)
+      image: `/demo/img/s${String(j).padStart(6, "0")}.png?w={width}&h={height}&grain=16`,
       url: `https://shop.example/p/s${j}`,
     })),
     popular: Array.from({ length: 200 }, (_, j) => j),

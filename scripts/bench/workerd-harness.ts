@@ -50,6 +50,7 @@ export function startWorkerd(
     modulesRoot: BENCH_BUNDLE,
     modules: bundleModules(),
     compatibilityDate: "2026-04-26",
+    compatibilityFlags: ["nodejs_compat"],
     kvNamespaces: { OPENTIME_KV: "bench" },
     queueProducers: { EVENTS: { queueName: "opentime-events" } },
     // without the consumer, queued events wait (the image bench measures the request path alone)

@@ -1,7 +1,8 @@
 /**
  * Composes one slot's product card as SVG (drawn by resvg into a PNG): picture, title wrapped to the
  * card, price with currency, an optional badge. Coordinates are CSS pixels of the 1x image; the retina
- * variant only changes the output size.
+ * variant only changes the output size. With a picture, its box is left transparent: the picture's own
+ * pixels are laid under the drawn card (`raster.ts`), the painted corners and the badge staying on top.
  */
 import { LAYOUTS, type LayoutName, type Slot, slotPixels } from "../../core/layouts";
 import { escapeXml } from "../lib/escape-xml";
@@ -12,8 +13,8 @@ export interface CardContent {
   /** formatted with its currency; empty for generic content */
   price: string;
   badge?: string;
-  /** the `href` resvg will ask for (resolved with the picture's bytes), or null for the placeholder */
-  picture: string | null;
+  /** true: leave the picture box transparent for the picture; false: draw the neutral placeholder */
+  picture: boolean;
 }
 
 interface Geometry {
@@ -52,15 +53,17 @@ const FONT = "Roboto";
 const BACKGROUND = "#ffffff";
 const INK = "#1f2933";
 const PRICE = "#0b6e4f";
+/** under pictures with transparency, and the placeholder's panel */
+export const PANEL = "#eef0f2";
 
 function text(x: number, y: number, size: number, weight: 400 | 700, fill: string, content: string, anchor = "start") {
   return `<text x="${x}" y="${y}" font-family="${FONT}" font-size="${size}" font-weight="${weight}" fill="${fill}" text-anchor="${anchor}">${escapeXml(content)}</text>`;
 }
 
-/** The picture's box in output pixels: a picture of this size is drawn without resampling. */
-export function pictureBox(slot: Slot): { width: number; height: number } {
+/** The picture's box in output pixels: a picture of this size is laid in without resampling. */
+export function pictureBox(slot: Slot): { x: number; y: number; width: number; height: number } {
   const p = GEOMETRY[slot.layout].pic;
-  return { width: p.w * slot.scale, height: p.h * slot.scale };
+  return { x: p.x * slot.scale, y: p.y * slot.scale, width: p.w * slot.scale, height: p.h * slot.scale };
 }
 
 /**
@@ -83,7 +86,7 @@ function placeholder(p: Geometry["pic"]): string {
   const cx = p.x + p.w / 2;
   const cy = p.y + p.h / 2;
   const s = Math.min(p.w, p.h) / 4;
-  return `<rect x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" rx="8" fill="#eef0f2"/>
+  return `<rect x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" rx="8" fill="${PANEL}"/>
 <path d="M${cx - s} ${cy - s / 2}h${2 * s}l${-s / 4} ${1.6 * s}h${-1.5 * s}z" fill="none" stroke="#c3c9d0" stroke-width="${s / 8}" stroke-linejoin="round"/>
 <path d="M${cx - s / 2} ${cy - s / 2}v${-s / 3}a${s / 2} ${s / 2} 0 0 1 ${s} 0v${s / 3}" fill="none" stroke="#c3c9d0" stroke-width="${s / 8}"/>`;
 }
@@ -100,15 +103,15 @@ export function cardSvg(slot: Slot, content: CardContent): string {
   const px = slotPixels(slot);
   const g = GEOMETRY[slot.layout];
   const p = g.pic;
-  const parts: string[] = [`<rect width="${width}" height="${height}" fill="${BACKGROUND}"/>`];
+  const parts: string[] = [];
   if (content.picture) {
+    // the background with a hole where the picture goes (box edges fall on whole pixels: no seam)
     parts.push(
-      `<rect x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" fill="#eef0f2"/>`,
-      `<image href="${escapeXml(content.picture)}" x="${p.x}" y="${p.y}" width="${p.w}" height="${p.h}" preserveAspectRatio="xMidYMid slice"/>`,
+      `<path d="M0 0H${width}V${height}H0ZM${p.x} ${p.y}v${p.h}h${p.w}v${-p.h}Z" fill="${BACKGROUND}" fill-rule="evenodd"/>`,
       cornerMask(p, 8, BACKGROUND),
     );
   } else {
-    parts.push(placeholder(p));
+    parts.push(`<rect width="${width}" height="${height}" fill="${BACKGROUND}"/>`, placeholder(p));
   }
   if (content.badge) parts.push(badge(p, content.badge));
 

@@ -1,29 +1,32 @@
 /**
  * One slot's PNG: the decided product drawn as a card (picture, title, price, badge). A card depends only
  * on the product, the layout, the scale and the badge, so drawn cards are kept per isolate (LRU, 24 MB):
- * readers shown the same product share one drawing. Falls back in steps, never failing: without its
- * picture -> the card with a placeholder; without a product -> a generic card; if drawing itself
- * fails -> a plain PNG of the right size.
+ * readers shown the same product share one drawing. A drawing: the picture decoded to the pixels of its
+ * box, resvg draws the card around it (box left open), the picture goes under, native deflate encodes.
+ * Falls back in steps, never failing: without its picture -> the card with a placeholder; without a
+ * product -> a generic card; if drawing itself fails -> a plain PNG of the right size.
  */
-import { bytesToBase64 } from "../../core/base64";
 import { type CatalogItem, sizedImageUrl } from "../../core/catalog";
 import { type Slot, slotPixels } from "../../core/layouts";
 import { ByteLru } from "../lib/byte-lru";
 import { errorMessage, logEvent } from "../lib/log";
 import { formatPrice } from "../recs/amp-items";
-import { type CardContent, cardSvg, pictureBox } from "./card-svg";
+import { type CardContent, cardSvg, PANEL, pictureBox } from "./card-svg";
 import { solidPng } from "./fallback-png";
 import { loadPicture, type PictureContext } from "./picture-cache";
-import { renderPng } from "./resvg-runtime";
+import { pictureRaster } from "./picture-raster";
+import { encodePng } from "./png-encode";
+import { type Raster, underlay } from "./raster";
+import { renderRaster } from "./resvg-runtime";
 
 export interface RenderedSlot {
   png: Uint8Array;
   /** `ok`, `cached` (drawn before), or what degraded: `picture-*`, `generic-card`, `render-error` */
   detail: string;
+  /** ms spent loading the picture, decoding it, drawing the card and encoding the PNG (0s when cached) */
+  timing: { picture: number; decode: number; draw: number; encode: number };
 }
 
-/** resvg asks for pictures by URL; this one is never fetched, its bytes are handed over. */
-const PICTURE_HREF = "https://picture.opentime.invalid/p";
 const GENERIC_TITLE = "See what's new in the shop";
 const CACHE_BUDGET = 24 * 1024 * 1024;
 
@@ -46,40 +49,42 @@ export async function renderSlot(
       : [slot.layout, slot.scale, "generic"],
   );
   const hit = drawn.get(key);
-  if (hit) return { png: hit, detail: "cached" };
+  if (hit) return { png: hit, detail: "cached", timing: { picture: 0, decode: 0, draw: 0, encode: 0 } };
 
   let detail = item ? "ok" : "generic-card";
-  const images = new Map<string, Uint8Array>();
-  let href: string | null = null;
+  const box = pictureBox(slot);
+  let picture: Raster | null = null;
+  const t0 = performance.now();
+  let t1 = t0;
   if (item?.image) {
-    const box = pictureBox(slot);
-    const picture = await loadPicture(sizedImageUrl(item.image, box.width, box.height), pictures);
-    if (!picture.ok) detail = picture.reason;
-    else if (picture.svg) href = `data:image/svg+xml;base64,${bytesToBase64(picture.bytes)}`;
+    const loaded = await loadPicture(sizedImageUrl(item.image, box.width, box.height), pictures);
+    t1 = performance.now();
+    if (!loaded.ok) detail = loaded.reason;
     else {
-      href = PICTURE_HREF;
-      images.set(PICTURE_HREF, picture.bytes);
+      try {
+        picture = await pictureRaster(loaded, box, PANEL);
+      } catch (e) {
+        detail = "picture-undecodable";
+        logEvent("warn", "image.picture_undecodable", { detail: errorMessage(e), item: item.id });
+      }
     }
   }
+  const t2 = performance.now();
+  let t3 = t2;
+  const timing = () => ({ picture: t1 - t0, decode: t2 - t1, draw: t3 - t2, encode: performance.now() - t3 });
   const content: CardContent = item
-    ? { title: item.title, price: formatPrice(item.price, item.currency), badge, picture: href }
-    : { title: GENERIC_TITLE, price: "", picture: null };
+    ? { title: item.title, price: formatPrice(item.price, item.currency), badge, picture: picture !== null }
+    : { title: GENERIC_TITLE, price: "", picture: false };
   try {
-    const png = await renderPng({ svg: cardSvg(slot, content), width, images });
+    const card = await renderRaster({ svg: cardSvg(slot, content), width });
+    if (picture) underlay(card, picture, box.x, box.y);
+    t3 = performance.now();
+    const png = encodePng(card.data, card.width, card.height);
     // only complete cards are kept: a missing picture is tried again next time
     if (detail === "ok" || detail === "generic-card") drawn.set(key, png);
-    return { png, detail };
+    return { png, detail, timing: timing() };
   } catch (e) {
     logEvent("error", "image.render_failed", { detail: errorMessage(e), item: item?.id ?? null });
   }
-  if (content.picture) {
-    // a picture resvg could not decode: draw the card without it
-    try {
-      const png = await renderPng({ svg: cardSvg(slot, { ...content, picture: null }), width });
-      return { png, detail: "picture-undecodable" };
-    } catch {
-      // fall through
-    }
-  }
-  return { png: solidPng(width, height), detail: "render-error" };
+  return { png: solidPng(width, height), detail: "render-error", timing: timing() };
 }

@@ -1,13 +1,15 @@
 /**
  * Demo shop assets, served only when DEMO_ROUTES=true (wrangler dev): product pictures drawn from the
  * catalog, as PNG (`/demo/img/<id>.png?w=<px>&h=<px>`, what mail clients show; cropped to cover the size,
- * as an image CDN would) or SVG (`.svg`), and a minimal product page (`/demo/p/<id>`) for click-throughs.
+ * as an image CDN would; `&grain=<0-64>` adds photo-like noise, the benchmark's stand-in for real photos)
+ * or SVG (`.svg`), and a minimal product page (`/demo/p/<id>`) for click-throughs.
  */
 import type { Context, Hono } from "hono";
 import type { CatalogItem } from "../../core/catalog";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
-import { renderPng } from "../images/resvg-runtime";
+import { encodePng } from "../images/png-encode";
+import { renderRaster } from "../images/resvg-runtime";
 import { escapeXml } from "../lib/escape-xml";
 import { getModel } from "../model/model-store";
 import { formatPrice } from "../recs/amp-items";
@@ -56,6 +58,18 @@ export function productSvg(item: CatalogItem, width = 600, height = 600): string
 </svg>`;
 }
 
+/** Deterministic noise of +-amount on each colour sample (an opaque RGBA raster), in place. */
+function addGrain(rgba: Uint8Array, amount: number): void {
+  if (amount === 0) return;
+  let seed = 0x9e3779b9;
+  for (let i = 0; i < rgba.length; i++) {
+    if ((i & 3) === 3) continue; // alpha
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    const v = (rgba[i] as number) + ((seed >>> 24) % (2 * amount + 1)) - amount;
+    rgba[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+  }
+}
+
 export function registerDemoAssets(app: Hono<AppEnv>): void {
   app.get("/demo/img/:file", async (c) => {
     const file = c.req.param("file");
@@ -65,8 +79,9 @@ export function registerDemoAssets(app: Hono<AppEnv>): void {
     if (!png) return c.body(productSvg(item), 200, { "Content-Type": "image/svg+xml", ...cache });
     const width = pixels(c.req.query("w"));
     const height = c.req.query("h") === undefined ? width : pixels(c.req.query("h"));
-    const bytes = await renderPng({ svg: productSvg(item, width, height), width });
-    return c.body(bytes, 200, { "Content-Type": "image/png", ...cache });
+    const raster = await renderRaster({ svg: productSvg(item, width, height), width });
+    addGrain(raster.data, Math.min(64, Math.max(0, Math.round(Number(c.req.query("grain") ?? 0) || 0))));
+    return c.body(encodePng(raster.data, raster.width, raster.height), 200, { "Content-Type": "image/png", ...cache });
   });
   app.get("/demo/p/:id", async (c) => {
     const item = await findItem(c, c.req.param("id"));

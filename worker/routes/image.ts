@@ -2,7 +2,8 @@
  * GET /v1/img/<token>/<slot>.png — the open-time image of one slot (`card-0`, `row-2`, `grid-3@2x`): the
  * product decided for this reader when the email is opened, drawn as a PNG. Always a 200 PNG of the
  * slot's size, whatever the input or failure (mail proxies cache error responses for a long time);
- * `X-Opentime-Reason` says what was shown and why, `X-Opentime-Fetch` who fetched it.
+ * `X-Opentime-Reason` says what was shown and why, `X-Opentime-Fetch` who fetched it, `Server-Timing`
+ * where the time went (decide, picture, draw).
  */
 import type { Hono } from "hono";
 import type { QueuedEvent } from "../../core/events";
@@ -32,6 +33,12 @@ function png(bytes: Uint8Array, headers: Record<string, string>): Response {
   });
 }
 
+function serverTiming(parts: Record<string, number>): string {
+  return Object.entries(parts)
+    .map(([name, ms]) => `${name};dur=${ms.toFixed(1)}`)
+    .join(", ");
+}
+
 export function registerImage(app: Hono<AppEnv>): void {
   app.get(`${IMAGE_PREFIX}*`, async (c) => {
     const path = parseSlotPath(new URL(c.req.url).pathname, IMAGE_PREFIX, ".png");
@@ -45,6 +52,7 @@ export function registerImage(app: Hono<AppEnv>): void {
         const out = await renderSlot(path.drawAs, null, undefined, pictures);
         return png(out.png, { "X-Opentime-Reason": "bad-slot", "X-Opentime-Fetch": fetchKind });
       }
+      const t0 = performance.now();
       const decision = await decideSlot({
         kv: c.env.OPENTIME_KV,
         config,
@@ -53,6 +61,7 @@ export function registerImage(app: Hono<AppEnv>): void {
         via: fetchKind,
         waitUntil: bg.waitUntil,
       });
+      const decided = performance.now() - t0;
       const out = await renderSlot(path.slot, decision.item, decision.campaign.badge, pictures);
       // an open (not a prefetch) is recorded once per block, as an email_open event on the profile
       if (decision.claims && path.slot.index === 0 && !isPrefetch(fetchKind) && c.env.EVENTS) {
@@ -72,6 +81,7 @@ export function registerImage(app: Hono<AppEnv>): void {
         "X-Opentime-Item": decision.item?.id ?? "none",
         "X-Opentime-Fetch": fetchKind,
         "X-Opentime-Render": out.detail,
+        "Server-Timing": serverTiming({ decide: decided, ...out.timing, total: performance.now() - t0 }),
       });
     } catch (e) {
       // nothing above should throw; if it does, the reader still gets an image

@@ -1,0 +1,239 @@
+/**
+ * The pixel path of open-time images inside workerd (node:zlib, resvg): PNG encoding round-trips through an
+ * independent decoder (fast-png); our PNG decoder reads every filter type, RGBA and split IDAT, and leaves
+ * what it does not handle to fast-png; a card laid over its picture keeps its corners and badge on top;
+ * pictures become rasters of their box by the fast path or by resvg, and undecodable bytes are refused.
+ */
+import { deflateSync } from "node:zlib";
+import { decode, encode } from "fast-png";
+import { describe, expect, it } from "vitest";
+import { pictureRaster } from "../../worker/images/picture-raster";
+import { decodePng } from "../../worker/images/png-decode";
+import { encodePng } from "../../worker/images/png-encode";
+import { type Raster, underlay } from "../../worker/images/raster";
+
+/** Deterministic pseudo-random bytes. */
+function noise(n: number, seed = 7): Uint8Array {
+  const out = new Uint8Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s >>> 24;
+  }
+  return out;
+}
+
+/** A photo-like RGB image: gradients plus a little noise (filters matter on it). */
+function photo(width: number, height: number): Uint8Array {
+  const grain = noise(width * height * 3, 3);
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 3;
+      out[o] = (x * 3 + ((grain[o] as number) & 7)) & 255;
+      out[o + 1] = (y * 2 + ((grain[o + 1] as number) & 7)) & 255;
+      out[o + 2] = ((x + y) & 255) ^ ((grain[o + 2] as number) & 3);
+    }
+  return out;
+}
+
+const crcTable = new Uint32Array(256).map((_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(data, 8);
+  let c = 0xffffffff;
+  for (let i = 4; i < 8 + data.length; i++) c = (crcTable[(c ^ (out[i] as number)) & 255] as number) ^ (c >>> 8);
+  view.setUint32(8 + data.length, (c ^ 0xffffffff) >>> 0);
+  return out;
+}
+
+/** A PNG written by hand, row filters chosen by `filterOf(y)`, its data split into `parts` IDAT chunks. */
+function handMadePng(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 3 | 4,
+  filterOf: (y: number) => number,
+  parts = 1,
+): Uint8Array {
+  const rowBytes = width * channels;
+  const raw = new Uint8Array((rowBytes + 1) * height);
+  const paeth = (a: number, b: number, c: number) => {
+    const p = a + b - c;
+    const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
+    return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+  };
+  for (let y = 0; y < height; y++) {
+    const f = filterOf(y);
+    raw[y * (rowBytes + 1)] = f;
+    for (let i = 0; i < rowBytes; i++) {
+      const x = pixels[y * rowBytes + i] as number;
+      const a = i >= channels ? (pixels[y * rowBytes + i - channels] as number) : 0;
+      const b = y > 0 ? (pixels[(y - 1) * rowBytes + i] as number) : 0;
+      const c = y > 0 && i >= channels ? (pixels[(y - 1) * rowBytes + i - channels] as number) : 0;
+      const pred = [0, a, b, (a + b) >> 1, paeth(a, b, c)][f] as number;
+      raw[y * (rowBytes + 1) + 1 + i] = (x - pred) & 255;
+    }
+  }
+  const z = deflateSync(raw);
+  const header = new Uint8Array(13);
+  new DataView(header.buffer).setUint32(0, width);
+  new DataView(header.buffer).setUint32(4, height);
+  header.set([8, channels === 3 ? 2 : 6, 0, 0, 0], 8);
+  const step = Math.ceil(z.length / parts);
+  const idat = Array.from({ length: parts }, (_, i) => chunk("IDAT", z.subarray(i * step, (i + 1) * step)));
+  const all = [
+    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    ...idat,
+    chunk("IEND", new Uint8Array(0)),
+  ];
+  const out = new Uint8Array(all.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of all) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+describe("PNG encoding (node:zlib)", () => {
+  it("round-trips through fast-png, flattening premultiplied alpha over white", () => {
+    const width = 37;
+    const height = 23;
+    const rgba = noise(width * height * 4);
+    // make it valid premultiplied RGBA: colour <= alpha; some pixels opaque, some transparent
+    for (let i = 0; i < width * height; i++) {
+      const a = i % 5 === 0 ? 0 : i % 3 === 0 ? 255 : (rgba[i * 4 + 3] as number);
+      rgba[i * 4 + 3] = a;
+      for (let c = 0; c < 3; c++) rgba[i * 4 + c] = Math.min(rgba[i * 4 + c] as number, a);
+    }
+    const png = decode(encodePng(rgba, width, height));
+    expect([png.width, png.height, png.channels, png.depth]).toEqual([width, height, 3, 8]);
+    for (let i = 0; i < width * height; i++)
+      for (let c = 0; c < 3; c++)
+        expect(png.data[i * 3 + c]).toBe((rgba[i * 4 + c] as number) + 255 - (rgba[i * 4 + 3] as number));
+  });
+
+  it("compresses flat areas to almost nothing, and refuses a buffer of the wrong size", () => {
+    const flat = new Uint8Array(1200 * 520 * 4).fill(255);
+    // 1.9 MB of RGB rows
+    expect(encodePng(flat, 1200, 520).byteLength).toBeLessThan(1200 * 520 * 3 * 0.01);
+    expect(() => encodePng(new Uint8Array(10), 2, 2)).toThrow(/bytes for 2x2/);
+  });
+});
+
+describe("PNG decoding (node:zlib)", () => {
+  const width = 29;
+  const height = 17;
+
+  it("reads each filter type (none, sub, up, average, paeth) in RGB and RGBA", () => {
+    for (const channels of [3, 4] as const) {
+      const pixels = noise(width * height * channels, channels);
+      const out = decodePng(handMadePng(pixels, width, height, channels, (y) => y % 5));
+      expect(out?.channels).toBe(channels);
+      expect([out?.width, out?.height]).toEqual([width, height]);
+      expect(Array.from(out?.data ?? [])).toEqual(Array.from(pixels));
+    }
+  });
+
+  it("joins image data split over several IDAT chunks, and agrees with fast-png on a photo-like image", () => {
+    const pixels = photo(64, 48);
+    const png = handMadePng(pixels, 64, 48, 3, (y) => (y * 7) % 5, 4);
+    expect(Array.from(decodePng(png)?.data ?? [])).toEqual(Array.from(decode(png).data));
+    const ours = encodePng(
+      Uint8Array.from({ length: 64 * 48 * 4 }, (_, i) =>
+        (i & 3) === 3 ? 255 : (pixels[(i >> 2) * 3 + (i & 3)] as number),
+      ),
+      64,
+      48,
+    );
+    expect(Array.from(decodePng(ours)?.data ?? [])).toEqual(Array.from(pixels));
+  });
+
+  it("leaves palette, grey, 16-bit and interlaced PNGs to fast-png (null), and throws on corrupt data", () => {
+    const grey = encode({ width: 4, height: 4, data: new Uint8Array(16), channels: 1, depth: 8 });
+    const wide = encode({ width: 4, height: 4, data: new Uint16Array(48), channels: 3, depth: 16 });
+    expect(decodePng(grey)).toBeNull();
+    expect(decodePng(wide)).toBeNull();
+    const interlaced = handMadePng(noise(48), 4, 4, 3, () => 0);
+    interlaced[8 + 8 + 12] = 1; // IHDR interlace byte
+    expect(decodePng(interlaced)).toBeNull();
+    expect(decodePng(new TextEncoder().encode("not a png at all, not even close"))).toBeNull();
+    const corrupt = handMadePng(noise(48), 4, 4, 3, () => 0);
+    corrupt.fill(7, 45, 60); // inside the compressed data
+    expect(() => decodePng(corrupt)).toThrow();
+  });
+});
+
+describe("cards over pictures", () => {
+  it("shows the picture through the card's transparent pixels only, blending edges", () => {
+    // card 3x1: transparent, half-covered (premultiplied white at 50%), opaque red
+    const card: Raster = {
+      width: 3,
+      height: 1,
+      channels: 4,
+      data: Uint8Array.from([0, 0, 0, 0, 128, 128, 128, 128, 255, 0, 0, 255]),
+    };
+    const picture: Raster = {
+      width: 3,
+      height: 1,
+      channels: 3,
+      data: Uint8Array.from([10, 20, 30, 10, 20, 30, 10, 20, 30]),
+    };
+    underlay(card, picture, 0, 0);
+    expect(Array.from(card.data)).toEqual([10, 20, 30, 255, 128 + 5, 128 + 10, 128 + 15, 255, 255, 0, 0, 255]);
+    expect(() => underlay(card, picture, 5, 0)).toThrow(/outside/);
+  });
+});
+
+describe("pictures as rasters of their box", () => {
+  const box = { width: 40, height: 30 };
+  const panel = "#eef0f2";
+
+  it("uses an RGB PNG of the box's size as decoded, and lays an RGBA one over the panel", async () => {
+    const rgb = photo(40, 30);
+    const fast = await pictureRaster(
+      { bytes: encode({ width: 40, height: 30, data: rgb, channels: 3 }), svg: false },
+      box,
+      panel,
+    );
+    expect(fast.channels).toBe(3);
+    expect(Array.from(fast.data)).toEqual(Array.from(rgb));
+    const clear = new Uint8Array(40 * 30 * 4); // fully transparent
+    const over = await pictureRaster(
+      { bytes: encode({ width: 40, height: 30, data: clear, channels: 4 }), svg: false },
+      box,
+      panel,
+    );
+    expect(Array.from(over.data.subarray(0, 3))).toEqual([0xee, 0xf0, 0xf2]);
+  });
+
+  it("scales other sizes to cover the box (resvg), draws SVG pictures, and refuses undecodable bytes", async () => {
+    const red = new Uint8Array(80 * 80 * 3);
+    for (let i = 0; i < red.length; i += 3) red[i] = 255;
+    const scaled = await pictureRaster(
+      { bytes: encode({ width: 80, height: 80, data: red, channels: 3 }), svg: false },
+      box,
+      panel,
+    );
+    expect([scaled.width, scaled.height]).toEqual([40, 30]);
+    const mid = (15 * 40 + 20) * scaled.channels;
+    expect(Array.from(scaled.data.subarray(mid, mid + 3))).toEqual([255, 0, 0]);
+    const svg = new TextEncoder().encode(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="#0000ff"/></svg>`,
+    );
+    const drawn = await pictureRaster({ bytes: svg, svg: true }, box, panel);
+    expect(Array.from(drawn.data.subarray(mid, mid + 3))).toEqual([0, 0, 255]);
+    await expect(
+      pictureRaster({ bytes: new TextEncoder().encode("GIF89a broken"), svg: false }, box, panel),
+    ).rejects.toThrow(/could not be decoded/);
+  });
+});

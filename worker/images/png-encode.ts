@@ -1,0 +1,107 @@
+/**
+ * PNG encoding of what resvg draws (premultiplied RGBA), flattened over white to 8-bit RGB, rows
+ * "up"-filtered in JS and deflated by the runtime's native zlib (`node:zlib`, nodejs_compat), not in wasm:
+ * a 1200x520 card takes ~6 ms in workerd against ~12 ms for resvg's own encoder.
+ */
+
+import { deflateSync } from "node:zlib";
+
+/**
+ * zlib level 3: on a 1200x520 card with a noisy photo, 4.7 ms and 173 KB in workerd, against 3.1 ms /
+ * 189 KB at level 1 and 19 ms / 160 KB at level 6 (CompressionStream's fixed level).
+ */
+const DEFLATE_LEVEL = 3;
+const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+const CRC_TABLE = new Uint32Array(256).map((_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes: Uint8Array, start: number, end: number): number {
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** One chunk: length, type, data, CRC of type and data. */
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.byteLength);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.byteLength);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(data, 8);
+  view.setUint32(8 + data.byteLength, crc32(out, 4, 8 + data.byteLength));
+  return out;
+}
+
+/**
+ * The filtered rows are deflated as soon as they are made, so one buffer serves every encoding of the
+ * isolate (a 1200x520 card's rows are 1.9 MB: allocating them each time feeds the garbage collector).
+ */
+let rows = new Uint8Array(0);
+function scratch(bytes: number): Uint8Array {
+  if (rows.byteLength < bytes) rows = new Uint8Array(bytes);
+  return rows.subarray(0, bytes);
+}
+
+/**
+ * RGB rows, each led by its filter type byte: "up" (the difference to the row above), which turns the
+ * card's flat areas into zeros and suits photos; one pass, flattening over white as it goes. The result
+ * lives in the shared buffer: valid until the next call.
+ */
+export function filteredRows(rgba: Uint8Array, width: number, height: number): Uint8Array {
+  const rowBytes = width * 3;
+  const out = scratch((rowBytes + 1) * height);
+  let prev = new Uint8Array(rowBytes); // the row above the first is zeros
+  let cur = new Uint8Array(rowBytes);
+  for (let y = 0, s = 0; y < height; y++) {
+    const o = y * (rowBytes + 1) + 1;
+    out[o - 1] = y === 0 ? 0 : 2; // the first row unfiltered ("up" against zeros is the same bytes)
+    for (let d = 0; d < rowBytes; d += 3, s += 4) {
+      // premultiplied over white: c + (255 - a)
+      const white = 255 - (rgba[s + 3] as number);
+      const r = (rgba[s] as number) + white;
+      const g = (rgba[s + 1] as number) + white;
+      const b = (rgba[s + 2] as number) + white;
+      out[o + d] = r - (prev[d] as number);
+      out[o + d + 1] = g - (prev[d + 1] as number);
+      out[o + d + 2] = b - (prev[d + 2] as number);
+      cur[d] = r;
+      cur[d + 1] = g;
+      cur[d + 2] = b;
+    }
+    const t = prev;
+    prev = cur;
+    cur = t;
+  }
+  return out;
+}
+
+/** Encodes premultiplied RGBA pixels (`width * height * 4` bytes) as an 8-bit RGB PNG. */
+export function encodePng(rgba: Uint8Array, width: number, height: number): Uint8Array<ArrayBuffer> {
+  if (rgba.byteLength !== width * height * 4)
+    throw new Error(`encodePng: ${rgba.byteLength} bytes for ${width}x${height}`);
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, width);
+  view.setUint32(4, height);
+  header[8] = 8; // bit depth
+  header[9] = 2; // colour type: RGB
+  // compression, filter method, interlace: 0
+  const parts = [
+    Uint8Array.from(SIGNATURE),
+    chunk("IHDR", header),
+    // zlib format, as IDAT wants
+    chunk("IDAT", deflateSync(filteredRows(rgba, width, height), { level: DEFLATE_LEVEL })),
+    chunk("IEND", new Uint8Array(0)),
+  ];
+  const png = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    png.set(p, at);
+    at += p.byteLength;
+  }
+  return png;
+}
