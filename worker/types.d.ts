@@ -21,6 +21,6 @@ declare module "*.txt" {
 
 /** The one Node API the Worker uses (nodejs_compat): workerd's native zlib, for PNG encoding and decoding. */
 declare module "node:zlib" {
-  export function deflateSync(data: Uint8Array, options?: { level?: number }): Uint8Array;
+  export function deflateSync(data: Uint8Array, options?: { level?: number; strategy?: number }): Uint8Array;
   export function inflateSync(data: Uint8Array): Uint8Array;
 }

@@ -7,10 +7,15 @@
 import { deflateSync } from "node:zlib";
 import { decode, encode } from "fast-png";
 import { describe, expect, it } from "vitest";
-import { pictureRaster } from "../../worker/images/picture-raster";
+import { base64ToBytes } from "../../core/base64";
+import { jpegSize, pictureRaster } from "../../worker/images/picture-raster";
 import { decodePng } from "../../worker/images/png-decode";
 import { encodePng } from "../../worker/images/png-encode";
 import { type Raster, underlay } from "../../worker/images/raster";
+
+/** A 40x30 JPEG of #c81e1e (ImageMagick, quality 90). */
+const RED_JPEG =
+  "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgMCAgMDAwMEAwMEBQgFBQQEBQoHBwYIDAoMDAsKCwsNDhIQDQ4RDgsLEBYQERMUFRUVDA8XGBYUGBIUFRT/2wBDAQMEBAUEBQkFBQkUDQsNFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBT/wAARCAAeACgDAREAAhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAAAAf/xAAUEAEAAAAAAAAAAAAAAAAAAAAA/8QAFgEBAQEAAAAAAAAAAAAAAAAAAAcI/8QAFBEBAAAAAAAAAAAAAAAAAAAAAP/aAAwDAQACEQMRAD8AgSZNxgAAAAAAAAAAAAAAAAAAP//Z";
 
 /** Deterministic pseudo-random bytes. */
 function noise(n: number, seed = 7): Uint8Array {
@@ -235,5 +240,16 @@ describe("pictures as rasters of their box", () => {
     await expect(
       pictureRaster({ bytes: new TextEncoder().encode("GIF89a broken"), svg: false }, box, panel),
     ).rejects.toThrow(/could not be decoded/);
+  });
+
+  it("draws a JPEG of the box's size pixel for pixel (its size read from the frame header)", async () => {
+    const jpeg = base64ToBytes(RED_JPEG);
+    expect(jpegSize(jpeg)).toEqual({ width: 40, height: 30 });
+    expect(jpegSize(new Uint8Array([0xff, 0xd8, 0x00]))).toBeNull();
+    const raster = await pictureRaster({ bytes: jpeg, svg: false }, box, panel);
+    const mid = (15 * 40 + 20) * raster.channels;
+    const [r, g, b] = Array.from(raster.data.subarray(mid, mid + 3)) as [number, number, number];
+    // JPEG is lossy: close to #c81e1e
+    expect(Math.abs(r - 0xc8) + Math.abs(g - 0x1e) + Math.abs(b - 0x1e)).toBeLessThan(12);
   });
 });

@@ -17,7 +17,7 @@ const MEMORY_BUDGET = 16 * 1024 * 1024;
 /** failures remembered at most (oldest forgotten first) */
 const MAX_FAILURES = 1000;
 const USABLE = /^image\/(png|jpeg|gif|svg\+xml)\b/i;
-const ACCEPT = "image/png, image/jpeg;q=0.9, image/gif;q=0.8, image/svg+xml;q=0.7";
+const ACCEPT = "image/png, image/jpeg, image/gif;q=0.8, image/svg+xml;q=0.7";
 
 export interface Picture {
   bytes: Uint8Array;
@@ -89,7 +89,7 @@ export async function loadPicture(rawUrl: string, ctx: PictureContext): Promise<
         if (result.ok) result = { ...result, source: "cache" };
       } else {
         const res = await fetch(key, {
-          // image CDNs negotiate by Accept: PNG first (decoded natively, no resampling), never WebP/AVIF
+          // image CDNs negotiate by Accept: formats resvg and our PNG decoder read, never WebP/AVIF
           headers: { Accept: ACCEPT },
           signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
           redirect: "follow",

@@ -7,10 +7,11 @@
 import { deflateSync } from "node:zlib";
 
 /**
- * zlib level 3: on a 1200x520 card with a noisy photo, 4.7 ms and 173 KB in workerd, against 3.1 ms /
- * 189 KB at level 1 and 19 ms / 160 KB at level 6 (CompressionStream's fixed level).
+ * zlib's run-length strategy (Z_RLE, meant for filtered PNG rows): a 1200x520 card with a detailed photo
+ * deflates in 9.5 ms instead of 13.9 (default strategy, level 3) to the same size (~450 KB); a flat card
+ * comes out ~15% larger (46 KB instead of 40). CompressionStream (level 6, no options) took 19 ms.
  */
-const DEFLATE_LEVEL = 3;
+const DEFLATE = { level: 3, strategy: 3 /* Z_RLE */ };
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 const CRC_TABLE = new Uint32Array(256).map((_, n) => {
@@ -25,15 +26,14 @@ function crc32(bytes: Uint8Array, start: number, end: number): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** One chunk: length, type, data, CRC of type and data. */
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.byteLength);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.byteLength);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  view.setUint32(8 + data.byteLength, crc32(out, 4, 8 + data.byteLength));
-  return out;
+/** Writes one chunk (length, type, data, CRC of type and data) at `at`; returns where it ends. */
+function writeChunk(out: Uint8Array, at: number, type: string, data: Uint8Array): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(at, data.byteLength);
+  for (let i = 0; i < 4; i++) out[at + 4 + i] = type.charCodeAt(i);
+  out.set(data, at + 8);
+  view.setUint32(at + 8 + data.byteLength, crc32(out, at + 4, at + 8 + data.byteLength));
+  return at + 12 + data.byteLength;
 }
 
 /**
@@ -90,18 +90,12 @@ export function encodePng(rgba: Uint8Array, width: number, height: number): Uint
   header[8] = 8; // bit depth
   header[9] = 2; // colour type: RGB
   // compression, filter method, interlace: 0
-  const parts = [
-    Uint8Array.from(SIGNATURE),
-    chunk("IHDR", header),
-    // zlib format, as IDAT wants
-    chunk("IDAT", deflateSync(filteredRows(rgba, width, height), { level: DEFLATE_LEVEL })),
-    chunk("IEND", new Uint8Array(0)),
-  ];
-  const png = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    png.set(p, at);
-    at += p.byteLength;
-  }
+  // zlib format, as IDAT wants; written straight into the file (no copy per chunk)
+  const idat = deflateSync(filteredRows(rgba, width, height), DEFLATE);
+  const png = new Uint8Array(SIGNATURE.length + 25 + 12 + idat.byteLength + 12);
+  png.set(SIGNATURE);
+  let at = writeChunk(png, SIGNATURE.length, "IHDR", header);
+  at = writeChunk(png, at, "IDAT", idat);
+  writeChunk(png, at, "IEND", new Uint8Array(0));
   return png;
 }

@@ -1,8 +1,10 @@
 /**
  * Demo shop assets, served only when DEMO_ROUTES=true (wrangler dev): product pictures drawn from the
  * catalog, as PNG (`/demo/img/<id>.png?w=<px>&h=<px>`, what mail clients show; cropped to cover the size,
- * as an image CDN would; `&grain=<0-64>` adds photo-like noise, the benchmark's stand-in for real photos)
- * or SVG (`.svg`), and a minimal product page (`/demo/p/<id>`) for click-throughs.
+ * as an image CDN would) or SVG (`.svg`), and a minimal product page (`/demo/p/<id>`) for click-throughs.
+ * `&grain=<1-64>` gives a photo-like picture instead (the category's colour with noise, no text: the
+ * benchmark's stand-in for real photos, hard to compress), kept in memory per category and size as a
+ * CDN would cache it, so that serving it costs what a cache hit costs.
  */
 import type { Context, Hono } from "hono";
 import type { CatalogItem } from "../../core/catalog";
@@ -10,6 +12,7 @@ import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { encodePng } from "../images/png-encode";
 import { renderRaster } from "../images/resvg-runtime";
+import { ByteLru } from "../lib/byte-lru";
 import { escapeXml } from "../lib/escape-xml";
 import { getModel } from "../model/model-store";
 import { formatPrice } from "../recs/amp-items";
@@ -70,6 +73,25 @@ function addGrain(rgba: Uint8Array, amount: number): void {
   }
 }
 
+const grained = new ByteLru<Uint8Array<ArrayBuffer>>(32 * 1024 * 1024, (png) => png.byteLength);
+
+async function grainedPicture(
+  item: CatalogItem,
+  width: number,
+  height: number,
+  grain: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const key = `${item.category}|${width}x${height}|${grain}`;
+  const hit = grained.get(key);
+  if (hit) return hit;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="${width}" height="${height}" fill="${hashColor(item.category)}"/></svg>`;
+  const raster = await renderRaster({ svg, width });
+  addGrain(raster.data, grain);
+  const png = encodePng(raster.data, raster.width, raster.height);
+  grained.set(key, png);
+  return png;
+}
+
 export function registerDemoAssets(app: Hono<AppEnv>): void {
   app.get("/demo/img/:file", async (c) => {
     const file = c.req.param("file");
@@ -79,8 +101,10 @@ export function registerDemoAssets(app: Hono<AppEnv>): void {
     if (!png) return c.body(productSvg(item), 200, { "Content-Type": "image/svg+xml", ...cache });
     const width = pixels(c.req.query("w"));
     const height = c.req.query("h") === undefined ? width : pixels(c.req.query("h"));
+    const grain = Math.min(64, Math.max(0, Math.round(Number(c.req.query("grain") ?? 0) || 0)));
+    if (grain > 0)
+      return c.body(await grainedPicture(item, width, height, grain), 200, { "Content-Type": "image/png", ...cache });
     const raster = await renderRaster({ svg: productSvg(item, width, height), width });
-    addGrain(raster.data, Math.min(64, Math.max(0, Math.round(Number(c.req.query("grain") ?? 0) || 0))));
     return c.body(encodePng(raster.data, raster.width, raster.height), 200, { "Content-Type": "image/png", ...cache });
   });
   app.get("/demo/p/:id", async (c) => {
