@@ -32,3 +32,14 @@ export const kvKeys = {
   /** JSON `Campaign` settings (policy, UTM, badge) */
   campaign: (campaignId: string) => `campaign:${campaignId}`,
 } as const;
+
+/**
+ * Whether `key`, listed under `prefix` (a `decisionsPrefix` or `featuresPrefix`), is that user's own.
+ * User ids may contain ':', so user "a"'s prefix also lists the keys of user "a:b"; the parts after a
+ * user's prefix (campaign and slot, or model version) never contain ':', so counting them tells apart.
+ */
+export function isOwnKey(prefix: string, key: string): boolean {
+  if (!key.startsWith(prefix)) return false;
+  const rest = key.slice(prefix.length).split(":").length;
+  return prefix.startsWith("decision:") ? rest === 2 : rest === 1;
+}

@@ -279,6 +279,19 @@ describe("erasure", () => {
     expect(keys.filter((k) => k.includes(user))).toEqual([]);
   });
 
+  it("erasing user 'a' leaves user 'a:b' alone (ids may contain ':', so key prefixes overlap)", async () => {
+    const keysOf = (u: string) => [
+      kvKeys.decision(u, "spring", "row-0"),
+      kvKeys.decision(u, "spring", "row-1@2x"),
+      kvKeys.features(u, "als-1"),
+    ];
+    for (const k of [...keysOf("a"), ...keysOf("a:b"), ...keysOf("a:b:c")]) await env.OPENTIME_KV.put(k, "{}");
+    const res = await admin("DELETE", "/v1/users/a");
+    expect(((await res.json()) as { keys_deleted: number }).keys_deleted).toBe(2 + 3); // profile, seen ids + own keys
+    for (const k of keysOf("a")) expect(await env.OPENTIME_KV.get(k)).toBeNull();
+    for (const k of [...keysOf("a:b"), ...keysOf("a:b:c")]) expect(await env.OPENTIME_KV.get(k)).toBe("{}");
+  });
+
   it("an erasure that lands while a batch is in flight does not bring the profile back", async () => {
     const user = "racing-reader";
     // the erasure request arrives just after the consumer has read the profile

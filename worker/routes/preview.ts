@@ -14,7 +14,7 @@ import textTemplate from "../../amp-templates/recs-email.txt";
 import { CampaignIdSchema } from "../../core/campaign";
 import { emailLinks, renderEmail } from "../../core/email-template";
 import { UserIdSchema } from "../../core/events";
-import { kvKeys } from "../../core/kv-keys";
+import { isOwnKey, kvKeys } from "../../core/kv-keys";
 import { LAYOUT_NAMES, layoutSlots, slotKey } from "../../core/layouts";
 import { mintToken } from "../../core/token";
 import { getCampaign } from "../decisions/campaign-store";
@@ -132,9 +132,11 @@ export function registerPreview(app: Hono<AppEnv>): void {
   app.post("/v1/preview/reset", async (c) => {
     enabled(c);
     const q = query(c);
-    const prefix = `${kvKeys.decisionsPrefix(q.user)}${q.campaign}:`;
-    const page = await c.env.OPENTIME_KV.list({ prefix });
-    await Promise.all(page.keys.map((k) => c.env.OPENTIME_KV.delete(k.name)));
-    return c.json({ deleted: page.keys.length });
+    const prefix = kvKeys.decisionsPrefix(q.user);
+    const own = (await c.env.OPENTIME_KV.list({ prefix: `${prefix}${q.campaign}:` })).keys.filter((k) =>
+      isOwnKey(prefix, k.name),
+    );
+    await Promise.all(own.map((k) => c.env.OPENTIME_KV.delete(k.name)));
+    return c.json({ deleted: own.length });
   });
 }

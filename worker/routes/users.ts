@@ -6,7 +6,7 @@
  */
 import type { Hono } from "hono";
 import { looksLikeEmail } from "../../core/events";
-import { kvKeys } from "../../core/kv-keys";
+import { isOwnKey, kvKeys } from "../../core/kv-keys";
 import { ConsentSchema, parseProfile } from "../../core/profile";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
@@ -41,7 +41,7 @@ export function registerUsers(app: Hono<AppEnv>): void {
       let cursor: string | undefined;
       do {
         const page = await kv.list({ prefix, ...(cursor ? { cursor } : {}) });
-        keys.push(...page.keys.map((k) => k.name));
+        keys.push(...page.keys.map((k) => k.name).filter((name) => isOwnKey(prefix, name)));
         cursor = page.list_complete ? undefined : page.cursor;
       } while (cursor);
     }
@@ -56,9 +56,10 @@ export function registerUsers(app: Hono<AppEnv>): void {
     const raw = await kv.get(kvKeys.profile(id), "json");
     const parsed = raw === null ? null : parseProfile(raw);
     const features: Record<string, unknown> = {};
-    const page = await kv.list({ prefix: kvKeys.featuresPrefix(id) });
-    for (const k of page.keys) features[k.name.slice(kvKeys.featuresPrefix(id).length)] = await kv.get(k.name, "json");
-    if (raw === null && page.keys.length === 0) throw new ApiError("NOT_FOUND", `nothing is stored for user ${id}`);
+    const prefix = kvKeys.featuresPrefix(id);
+    const own = (await kv.list({ prefix })).keys.filter((k) => isOwnKey(prefix, k.name));
+    for (const k of own) features[k.name.slice(prefix.length)] = await kv.get(k.name, "json");
+    if (raw === null && own.length === 0) throw new ApiError("NOT_FOUND", `nothing is stored for user ${id}`);
     return c.json({ user: id, profile: parsed?.ok ? parsed.profile : raw, features });
   });
 
