@@ -10,6 +10,7 @@ import type { Catalog } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
+import { blockMemoStats, resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import { classifyFetch } from "../../worker/images/classify-fetch";
 import { resetPictureCache } from "../../worker/images/picture-cache";
@@ -66,9 +67,13 @@ async function setCampaign(id: string, settings: Record<string, unknown>) {
   expect(res.status).toBe(200);
 }
 
-/** Gives `user` another reader's tastes, so a fresh decision differs from the stored one. */
+/**
+ * Gives `user` another reader's tastes, so a fresh decision differs from the stored one. Tastes change
+ * over hours, not within one open: the block's shared ranking (a few seconds) is forgotten too.
+ */
 async function changeTastes(user: string, donor: Profile) {
   await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify({ ...donor, userId: user }));
+  resetBlockMemo();
 }
 
 /** A reader and a donor whose top recommendation differs. */
@@ -88,6 +93,7 @@ beforeEach(async () => {
   resetCampaignCache();
   resetPictureCache();
   resetRenderCache();
+  resetBlockMemo();
 });
 
 describe("GET /v1/img/<token>/<slot>.png", () => {
@@ -219,6 +225,23 @@ describe("decisions and click-through", () => {
     const reopened = await image(`/v1/img/${t}/card-0.png`);
     expect(reopened.item).toBe(opened.item);
     expect(reopened.reason).toBe("stored-frozen");
+  });
+
+  it("the slots of a block share one ranking: a row's 3 images run the model once, and show items 1-3", async () => {
+    const reader = (profiles()[0] as Profile).userId;
+    const t = await tokenFor(reader, "spring");
+    const shared = await Promise.all([0, 1, 2].map(async (i) => (await image(`/v1/img/${t}/row-${i}@2x.png`)).item));
+    expect(blockMemoStats()).toEqual({ hits: 2, misses: 1 });
+    expect(new Set(shared).size).toBe(3);
+    // each slot ranking on its own (another campaign, nothing shared) shows the same three
+    const other = await tokenFor(reader, "summer");
+    const alone: (string | null)[] = [];
+    for (const i of [0, 1, 2]) {
+      resetBlockMemo();
+      alone.push((await image(`/v1/img/${other}/row-${i}@2x.png`)).item);
+    }
+    expect(alone).toEqual(shared);
+    expect(blockMemoStats()).toEqual({ hits: 0, misses: 1 });
   });
 
   it("live: every open decides again and the click follows the latest", async () => {

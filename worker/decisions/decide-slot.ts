@@ -17,6 +17,7 @@ import type { Config } from "../env";
 import { type FetchKind, isPrefetch } from "../images/classify-fetch";
 import { errorMessage, logEvent } from "../lib/log";
 import { recommend } from "../recs/recommend";
+import { blockRanking } from "./block-memo";
 import { getCampaign } from "./campaign-store";
 
 export type DecisionVia = FetchKind | "click";
@@ -115,7 +116,10 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     };
   }
 
-  const rec = await recommend({ kv, config, token: input.token, verified, n: LAYOUTS[slot.layout].slots, now });
+  // the block's slots share one ranking (block-memo.ts): slot i shows its item i
+  const n = LAYOUTS[slot.layout].slots;
+  const rank = () => recommend({ kv, config, token: input.token, verified, n, now });
+  const rec = await (claims ? blockRanking({ user: claims.u, campaign: claims.c, slots: n }, now, rank) : rank());
   // fewer items than slots (a tiny catalog): repeat the last one rather than show nothing
   const item = rec.items[slot.index] ?? rec.items[rec.items.length - 1] ?? null;
   const storable = key !== null && item !== null && rec.reason !== "opted-out";

@@ -1,0 +1,55 @@
+/**
+ * One ranking per block open: a row's 3 images (a grid's 4) are fetched together when the email opens,
+ * and each slot shows item i of the same ranking. The first slot's request computes it; the others, in
+ * the same isolate within a few seconds, share it (even while it is still being computed) instead of
+ * running the model again. Keyed by reader, campaign and block size; bounded, and short-lived so a
+ * later re-open (under `live`) decides afresh.
+ */
+import type { Recommendation } from "../recs/recommend";
+
+const TTL_MS = 5_000;
+const MAX_ENTRIES = 2_000;
+
+const memo = new Map<string, { at: number; rec: Promise<Recommendation> }>();
+let hits = 0;
+let misses = 0;
+
+/** The block's shared ranking, computed by `compute` when no fresh one is held. */
+export function blockRanking(
+  key: { user: string; campaign: string; slots: number },
+  now: number,
+  compute: () => Promise<Recommendation>,
+): Promise<Recommendation> {
+  const id = `${key.slots}|${key.campaign}|${key.user}`;
+  const held = memo.get(id);
+  if (held && now - held.at < TTL_MS) {
+    hits++;
+    return held.rec;
+  }
+  misses++;
+  const rec = compute();
+  memo.delete(id);
+  memo.set(id, { at: now, rec });
+  // a failed computation is not shared: the next slot tries again
+  rec.catch(() => {
+    if (memo.get(id)?.rec === rec) memo.delete(id);
+  });
+  if (memo.size > MAX_ENTRIES) {
+    for (const [k, v] of memo) {
+      if (memo.size <= MAX_ENTRIES && now - v.at < TTL_MS) break;
+      memo.delete(k); // oldest first (insertion order)
+    }
+  }
+  return rec;
+}
+
+/** For tests: how many rankings were shared and computed since the last reset. */
+export function blockMemoStats(): { hits: number; misses: number } {
+  return { hits, misses };
+}
+
+export function resetBlockMemo(): void {
+  memo.clear();
+  hits = 0;
+  misses = 0;
+}
