@@ -42,6 +42,7 @@ const { values } = parseArgs({
 const REQUESTS = Number(values.requests);
 const COLD_RUNS = Number(values["cold-runs"]);
 const IMAGE_REQUESTS = 200;
+const RECS_WARMUP = 500;
 const KERNEL_ITERS = Number(values["kernel-iters"]);
 const log = (m: string) => console.error(`[bench] ${m}`);
 
@@ -74,6 +75,8 @@ interface ImageResult {
   warm_uncached_phases_ms: Record<string, Record<string, LatencySummary>>;
   /** a re-open: the stored decision and its cached drawing */
   warm_reopen_ms: Record<string, LatencySummary>;
+  /** a whole block's first open: all its slots requested at once (as a mail client does), until the last is in */
+  warm_block_open_ms: Record<string, LatencySummary>;
   /** row-0@2x first opens with the events consumer applying the open events in the same workerd */
   warm_first_open_with_consumer_ms: LatencySummary;
   png_bytes: Record<string, LatencySummary>;
@@ -174,6 +177,20 @@ async function benchImages(persist: string, users: readonly string[]): Promise<I
     reopen[slot] = summarize(again);
     sizes[slot] = summarize(bytes);
   }
+  const blocks: Record<string, LatencySummary> = {};
+  for (const [layout, slots] of [
+    ["row", 3],
+    ["grid", 4],
+  ] as const) {
+    const times: number[] = [];
+    for (let i = 0; i < Math.min(IMAGE_REQUESTS, users.length); i++) {
+      const t = await token(users[i] as string, `block-${layout}-${i}`);
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: slots }, (_, s) => imageFetch(mf, `/v1/img/${t}/${layout}-${s}@2x.png`)));
+      times.push(performance.now() - t0);
+    }
+    blocks[`${layout}@2x`] = summarize(times);
+  }
   await mf.dispose();
 
   const withConsumer = startWorkerd(persist, { ...IMAGE_BINDINGS, consumer: true });
@@ -193,6 +210,7 @@ async function benchImages(persist: string, users: readonly string[]): Promise<I
     warm_uncached_drawing_ms: uncached,
     warm_uncached_phases_ms: phases,
     warm_reopen_ms: reopen,
+    warm_block_open_ms: blocks,
     png_bytes: sizes,
   };
 }
@@ -250,7 +268,8 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
 
     const mf = startWorkerd(persist);
     await mf.ready;
-    for (let i = 0; i < 50; i++) await timedFetch(mf, path(i), headers);
+    // V8 keeps tiering up the request path over the first few hundred requests
+    for (let i = 0; i < RECS_WARMUP; i++) await timedFetch(mf, path(i), headers);
     const warm: number[] = [];
     let personalized = 0;
     for (let i = 0; i < REQUESTS; i++) {
@@ -317,11 +336,13 @@ const report = {
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
   method:
     "Miniflare 4.20260426 (workerd) driven from Node; wall time around dispatchFetch incl. reading the body. " +
-    `Warm: ${REQUESTS} sequential requests after 50 warm-up, tokens of 256 users in turn. ` +
+    `Warm: ${REQUESTS} sequential requests after ${RECS_WARMUP} warm-up, tokens of 256 users in turn. ` +
     `Kernels: (time of ${KERNEL_ITERS} inferences - time of 0) / ${KERNEL_ITERS}, best of 3, k=10. ` +
     `Cold: ${COLD_RUNS} fresh workerd processes, first request after startup (ORT init + model load from KV + inference). ` +
-    `Images: per slot ${IMAGE_REQUESTS} first opens (a new campaign each, so every one decides and writes KV; drawings of ` +
-    "products drawn before come from the isolate's cache, reported apart) and as many re-opens; cold = first image request of a fresh workerd.",
+    `Images: per slot ${IMAGE_WARMUP} warm-up opens, then ${IMAGE_REQUESTS} first opens (a new campaign each, so every one decides ` +
+    "and writes KV; drawings of products drawn before come from the isolate's cache, reported apart) and as many re-opens; " +
+    "in-Worker times and phases from the image's Server-Timing; blocks: all slots of a row/grid requested at once; " +
+    "pictures: the demo shop's (demo) or photo-like grained ones (synthetic); cold = first image request of a fresh workerd.",
   bundle: {
     bytes: bundle.totalBytes,
     gzip_bytes: bundle.totalGzipBytes,
@@ -364,6 +385,11 @@ for (const r of results) {
   console.log(
     `images (${r.scenario}): cold first image p50 ${ms(im.cold_first_image_ms.p50)} ms; row-0@2x with the events ` +
       `consumer in the same workerd: p50/p99 ${ms(im.warm_first_open_with_consumer_ms.p50)}/${ms(im.warm_first_open_with_consumer_ms.p99)} ms`,
+  );
+  console.log(
+    `  whole blocks, slots at once: ${Object.entries(im.warm_block_open_ms)
+      .map(([b, v]) => `${b} p50/p99 ${ms(v.p50)}/${ms(v.p99)} ms`)
+      .join(", ")}`,
   );
   for (const s of IMAGE_SLOTS) {
     const phases = Object.entries(im.warm_uncached_phases_ms[s] ?? {})
