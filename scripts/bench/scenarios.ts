@@ -5,6 +5,7 @@
 import { base64ToFloat32, bytesToBase64 } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
 import { quantizeItems } from "../../core/int8-kernel";
+import { kvKeys } from "../../core/kv-keys";
 import type { ModelManifest } from "../../core/manifest";
 import type { Profile } from "../../core/profile";
 import { baseManifest } from "../export/manifest";
@@ -20,6 +21,8 @@ export interface Scenario {
   dims: number;
   entries: KvEntry[];
   users: string[];
+  /** written over `entries` for a second image run: the same catalog with photo-like pictures */
+  photoPictures?: KvEntry[];
 }
 
 const BENCH_USERS = 256;
@@ -73,9 +76,8 @@ export function syntheticScenario(n: number, d = 64, seed = 1): Scenario {
       category: `Category ${j % 40}`,
       price: 5 + (j % 200),
       currency: "GBP",
-      // drawn by the Worker's demo routes (in-process), as the demo shop's pictures are, with photo-like
-      // grain: noise is the hard case for PNG decoding and encoding (the demo's flat pictures are the easy one)
-      image: `/demo/img/s${String(j).padStart(6, "0")}.png?w={width}&h={height}&grain=16`,
+      // drawn by the Worker's demo routes (in-process), as the demo shop's pictures are
+      image: `/demo/img/s${String(j).padStart(6, "0")}.png?w={width}&h={height}`,
       url: `https://shop.example/p/s${j}`,
     })),
     popular: Array.from({ length: 200 }, (_, j) => j),
@@ -98,6 +100,16 @@ export function syntheticScenario(n: number, d = 64, seed = 1): Scenario {
       ...modelEntries({ dir: "", manifest, catalog, onnx }, true),
       ...profileEntries(profiles),
       ...benchEntries(items.q, items.scales, users, n, d),
+    ],
+    // photo-like grain: noise is the hard case for PNG decoding and encoding (flat pictures are the easy one)
+    photoPictures: [
+      {
+        key: kvKeys.catalog(version),
+        value: JSON.stringify({
+          ...catalog,
+          items: catalog.items.map((it) => ({ ...it, image: `${it.image}&grain=16` })),
+        }),
+      },
     ],
   };
 }
