@@ -122,8 +122,9 @@ describe("GET /v1/img/<token>/<slot>.png", () => {
     expect([grid.png.width, grid.png.height]).toEqual([300, 340]);
   });
 
-  it("draws the product's picture into the card, and text beside it", async () => {
+  it("draws the product's picture into the card under its rounded corners and badge, and text beside it", async () => {
     const p = profiles()[1] as Profile;
+    await setCampaign("spring", { badge: "For you" });
     const { png, res } = await image(`/v1/img/${await tokenFor(p.userId, "spring")}/card-0.png`);
     expect(res.headers.get("X-Opentime-Render")).toBe("ok");
     const data = png.data as Uint8Array;
@@ -132,6 +133,9 @@ describe("GET /v1/img/<token>/<slot>.png", () => {
     // inside the picture box (20..240): the demo picture's saturated category colour, not the grey placeholder
     const [r, g, b] = at(30, 230) as [number, number, number];
     expect(Math.max(r, g, b) - Math.min(r, g, b)).toBeGreaterThan(40);
+    // the picture goes under the card: its rounded corner stays the card's white, the badge stays red on top
+    expect(at(20, 20)).toEqual([255, 255, 255]);
+    expect(at(31, 39)).toEqual([0xd7, 0x26, 0x3d]);
     // the title's dark ink is somewhere in the text column (x 264..580, y 34..120)
     let ink = 0;
     for (let y = 34; y < 120; y++) for (let x = 264; x < 580; x += 2) if ((at(x, y)[0] as number) < 80) ink++;
