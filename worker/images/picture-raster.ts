@@ -8,7 +8,7 @@
 import { convertIndexedToRgb, type DecodedPng, decode } from "fast-png";
 import { bytesToBase64 } from "../../core/base64";
 import type { Picture } from "./picture-cache";
-import { decodePng } from "./png-decode";
+import { decodePng, pngSize } from "./png-decode";
 import type { Raster } from "./raster";
 import { renderRaster } from "./resvg-runtime";
 
@@ -18,14 +18,6 @@ const PICTURE_HREF = "https://picture.opentime.invalid/p";
 export interface Box {
   width: number;
   height: number;
-}
-
-/** Width and height from a PNG's IHDR, or null when the bytes are not a PNG. */
-export function pngSize(bytes: Uint8Array): Box | null {
-  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  if (bytes.byteLength < 24 || sig.some((b, i) => bytes[i] !== b)) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { width: view.getUint32(16), height: view.getUint32(20) };
 }
 
 /** Width and height from a JPEG's start-of-frame segment, or null. */

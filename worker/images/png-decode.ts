@@ -13,7 +13,17 @@ export interface DecodedSamples {
   data: Uint8Array;
 }
 
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+/** The 8 bytes every PNG file starts with. */
+export const PNG_SIGNATURE: readonly number[] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+const isPng = (bytes: Uint8Array) => bytes.byteLength >= 24 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
+
+/** Width and height from a PNG's IHDR (the first chunk), or null when the bytes are not a PNG. */
+export function pngSize(bytes: Uint8Array): { width: number; height: number } | null {
+  if (!isPng(bytes)) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
 
 function paeth(a: number, b: number, c: number): number {
   const p = a + b - c;
@@ -25,7 +35,7 @@ function paeth(a: number, b: number, c: number): number {
 
 /** The IHDR fields we need and the IDAT data, or null when this is not a PNG we decode here. */
 function chunks(bytes: Uint8Array): { width: number; height: number; channels: 3 | 4; idat: Uint8Array } | null {
-  if (bytes.byteLength < 33 || SIGNATURE.some((b, i) => bytes[i] !== b)) return null;
+  if (bytes.byteLength < 33 || !isPng(bytes)) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let header: { width: number; height: number; channels: 3 | 4 } | null = null;
   const idat: Uint8Array[] = [];

@@ -5,6 +5,7 @@
  */
 
 import { deflateSync } from "node:zlib";
+import { PNG_SIGNATURE } from "./png-decode";
 
 /**
  * zlib's run-length strategy (Z_RLE, meant for filtered PNG rows): a 1200x520 card with a detailed photo
@@ -12,7 +13,6 @@ import { deflateSync } from "node:zlib";
  * comes out ~15% larger (46 KB instead of 40). CompressionStream (level 6, no options) took 19 ms.
  */
 const DEFLATE = { level: 3, strategy: 3 /* Z_RLE */ };
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 const CRC_TABLE = new Uint32Array(256).map((_, n) => {
   let c = n;
@@ -92,9 +92,9 @@ export function encodePng(rgba: Uint8Array, width: number, height: number): Uint
   // compression, filter method, interlace: 0
   // zlib format, as IDAT wants; written straight into the file (no copy per chunk)
   const idat = deflateSync(filteredRows(rgba, width, height), DEFLATE);
-  const png = new Uint8Array(SIGNATURE.length + 25 + 12 + idat.byteLength + 12);
-  png.set(SIGNATURE);
-  let at = writeChunk(png, SIGNATURE.length, "IHDR", header);
+  const png = new Uint8Array(PNG_SIGNATURE.length + 25 + 12 + idat.byteLength + 12);
+  png.set(PNG_SIGNATURE);
+  let at = writeChunk(png, PNG_SIGNATURE.length, "IHDR", header);
   at = writeChunk(png, at, "IDAT", idat);
   writeChunk(png, at, "IEND", new Uint8Array(0));
   return png;
