@@ -15,6 +15,7 @@ import { mintToken } from "../../core/token";
 import { buildBundle } from "../build";
 import { generateDemo } from "../demo/generate";
 import { trainAndExport } from "../train/pipeline";
+import { jpegCdn } from "./jpeg-cdn";
 import { runLoadTest } from "./load-test";
 import { demoScenario, type Scenario, syntheticScenario } from "./scenarios";
 import { type LatencySummary, summarize } from "./stats";
@@ -59,6 +60,8 @@ interface ScenarioResult {
   images: ImageResult;
   /** the same catalog with photo-like pictures (synthetic scenario only) */
   images_photo_like?: ImageResult;
+  /** the same catalog with sized JPEG photos fetched from a stand-in CDN (synthetic scenario only) */
+  images_jpeg_cdn?: ImageResult;
 }
 
 /** Open-time images (`/v1/img`): latency in workerd and PNG sizes. */
@@ -122,20 +125,29 @@ async function imageFetch(mf: ReturnType<typeof startWorkerd>, path: string) {
  */
 const IMAGE_BINDINGS = { bindings: { DEMO_ROUTES: "true" }, consumer: false };
 
-/** `run` prefixes every campaign id: a second run on the same KV must not find the first run's stored decisions. */
-async function benchImages(persist: string, users: readonly string[], run = "flat"): Promise<ImageResult> {
+/**
+ * `run` prefixes every campaign id: a second run on the same KV must not find the first run's stored
+ * decisions. `outbound` answers the Worker's picture fetches to other origins (a stand-in CDN).
+ */
+async function benchImages(
+  persist: string,
+  users: readonly string[],
+  run = "flat",
+  outbound?: (req: Request) => Promise<Response>,
+): Promise<ImageResult> {
+  const workerd = (consumer = false) => startWorkerd(persist, { ...IMAGE_BINDINGS, consumer, outbound });
   const token = (u: string, campaign: string) =>
     mintToken(BENCH_SECRET, { user: u, campaign: `${run}-${campaign}`, ttlSeconds: 3600 });
   const cold: number[] = [];
   for (let r = 0; r < COLD_RUNS; r++) {
-    const mf = startWorkerd(persist, IMAGE_BINDINGS);
+    const mf = workerd();
     await mf.ready;
     cold.push(
       (await imageFetch(mf, `/v1/img/${await token(users[r % users.length] as string, `cold${r}`)}/row-0@2x.png`)).ms,
     );
     await mf.dispose();
   }
-  const mf = startWorkerd(persist, IMAGE_BINDINGS);
+  const mf = workerd();
   await mf.ready;
   const first: Record<string, LatencySummary> = {};
   const inWorker: Record<string, LatencySummary> = {};
@@ -199,7 +211,7 @@ async function benchImages(persist: string, users: readonly string[], run = "fla
   }
   await mf.dispose();
 
-  const withConsumer = startWorkerd(persist, { ...IMAGE_BINDINGS, consumer: true });
+  const withConsumer = workerd(true);
   await withConsumer.ready;
   const contended: number[] = [];
   for (let i = 0; i < Math.min(IMAGE_REQUESTS, users.length); i++) {
@@ -296,6 +308,16 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       await seeding.dispose();
       photo = await benchImages(persist, s.users, "photo");
     }
+    let jpeg: ImageResult | undefined;
+    if (s.jpegPictures) {
+      const seeding = startWorkerd(persist);
+      await seeding.ready;
+      await putEntries(seeding, s.jpegPictures);
+      await seeding.dispose();
+      const cdn = await jpegCdn();
+      jpeg = await benchImages(persist, s.users, "jpeg", cdn.handler);
+      if (cdn.served() === 0) throw new Error("the JPEG run fetched no picture from the stand-in CDN");
+    }
     return {
       scenario: s.name,
       items: s.items,
@@ -308,6 +330,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       workerd_start_ms: summarize(starts),
       images,
       ...(photo ? { images_photo_like: photo } : {}),
+      ...(jpeg ? { images_jpeg_cdn: jpeg } : {}),
     };
   } finally {
     await rm(persist, { recursive: true, force: true });
@@ -358,7 +381,8 @@ const report = {
     "and writes KV; drawings of products drawn before come from the isolate's cache, reported apart) and as many re-opens; " +
     "in-Worker times and phases from the image's Server-Timing; blocks: all slots of a row/grid requested at once; " +
     "pictures: the demo shop's flat ones, drawn per request (demo, synthetic), then photo-like grained ones served from " +
-    "the demo route's memory (synthetic, images_photo_like); cold = first image request of a fresh workerd.",
+    "the demo route's memory (synthetic, images_photo_like), then sized JPEG photos from a stand-in CDN answering the " +
+    "Worker's outbound fetches (synthetic, images_jpeg_cdn); cold = first image request of a fresh workerd.",
   bundle: {
     bytes: bundle.totalBytes,
     gzip_bytes: bundle.totalGzipBytes,
@@ -421,5 +445,6 @@ function printImages(label: string, im: ImageResult): void {
 for (const r of results) {
   printImages(r.scenario, r.images);
   if (r.images_photo_like) printImages(`${r.scenario}, photo-like pictures`, r.images_photo_like);
+  if (r.images_jpeg_cdn) printImages(`${r.scenario}, JPEG photos from a CDN`, r.images_jpeg_cdn);
 }
 console.log(`written ${values.out} in ${report.seconds} s`);

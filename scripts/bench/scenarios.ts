@@ -14,6 +14,7 @@ import { readScoringGraph } from "../export/read-scoring-graph";
 import { Rng } from "../lib/rng";
 import { buildProfile } from "../profiles/build-profiles";
 import { type KvEntry, modelEntries, profileEntries, readModelArtifacts, readProfiles } from "../seed/kv-entries";
+import { CDN_ORIGIN } from "./jpeg-cdn";
 
 export interface Scenario {
   name: string;
@@ -23,6 +24,8 @@ export interface Scenario {
   users: string[];
   /** written over `entries` for a second image run: the same catalog with photo-like pictures */
   photoPictures?: KvEntry[];
+  /** and for a third: JPEG photos from a CDN (`jpeg-cdn.ts`), sized by the URL */
+  jpegPictures?: KvEntry[];
 }
 
 const BENCH_USERS = 256;
@@ -108,6 +111,15 @@ export function syntheticScenario(n: number, d = 64, seed = 1): Scenario {
         value: JSON.stringify({
           ...catalog,
           items: catalog.items.map((it) => ({ ...it, image: `${it.image}&grain=16` })),
+        }),
+      },
+    ],
+    jpegPictures: [
+      {
+        key: kvKeys.catalog(version),
+        value: JSON.stringify({
+          ...catalog,
+          items: catalog.items.map((it) => ({ ...it, image: `${CDN_ORIGIN}/p/${it.id}.jpg?w={width}&h={height}` })),
         }),
       },
     ],

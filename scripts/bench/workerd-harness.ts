@@ -44,7 +44,13 @@ function bundleModules(): { type: "ESModule" | "CompiledWasm" | "Data" | "Text";
 
 export function startWorkerd(
   persistDir: string,
-  opts: { port?: number; bindings?: Record<string, string>; consumer?: boolean } = {},
+  opts: {
+    port?: number;
+    bindings?: Record<string, string>;
+    consumer?: boolean;
+    /** answers the Worker's outbound fetches (a stand-in CDN); without it they go to the network */
+    outbound?: (req: Request) => Response | Promise<Response>;
+  } = {},
 ): Miniflare {
   return new Miniflare({
     modulesRoot: BENCH_BUNDLE,
@@ -58,6 +64,7 @@ export function startWorkerd(
       ? {}
       : { queueConsumers: { "opentime-events": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 5 } } }),
     kvPersist: persistDir,
+    ...(opts.outbound ? { outboundService: opts.outbound as never } : {}),
     ...(opts.port !== undefined ? { host: "127.0.0.1", port: opts.port } : {}),
     bindings: {
       TOKEN_SECRET: BENCH_SECRET,

@@ -8,10 +8,11 @@ import { deflateSync } from "node:zlib";
 import { decode, encode } from "fast-png";
 import { describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
-import { jpegSize, pictureRaster } from "../../worker/images/picture-raster";
+import { pictureRaster } from "../../worker/images/picture-raster";
 import { decodePng } from "../../worker/images/png-decode";
 import { encodePng } from "../../worker/images/png-encode";
 import { type Raster, underlay } from "../../worker/images/raster";
+import { coverResize } from "../../worker/images/resample";
 
 /** A 40x30 JPEG of #c81e1e (ImageMagick, quality 90). */
 const RED_JPEG =
@@ -221,7 +222,7 @@ describe("pictures as rasters of their box", () => {
     expect(Array.from(over.data.subarray(0, 3))).toEqual([0xee, 0xf0, 0xf2]);
   });
 
-  it("scales other sizes to cover the box (resvg), draws SVG pictures, and refuses undecodable bytes", async () => {
+  it("scales other sizes to cover the box, draws SVG pictures (resvg), and refuses undecodable bytes", async () => {
     const red = new Uint8Array(80 * 80 * 3);
     for (let i = 0; i < red.length; i += 3) red[i] = 255;
     const scaled = await pictureRaster(
@@ -242,14 +243,53 @@ describe("pictures as rasters of their box", () => {
     ).rejects.toThrow(/could not be decoded/);
   });
 
-  it("draws a JPEG of the box's size pixel for pixel (its size read from the frame header)", async () => {
+  it("decodes JPEGs (mozjpeg in wasm), at the box's size as they are and at another size scaled to cover", async () => {
     const jpeg = base64ToBytes(RED_JPEG);
-    expect(jpegSize(jpeg)).toEqual({ width: 40, height: 30 });
-    expect(jpegSize(new Uint8Array([0xff, 0xd8, 0x00]))).toBeNull();
-    const raster = await pictureRaster({ bytes: jpeg, svg: false }, box, panel);
-    const mid = (15 * 40 + 20) * raster.channels;
-    const [r, g, b] = Array.from(raster.data.subarray(mid, mid + 3)) as [number, number, number];
-    // JPEG is lossy: close to #c81e1e
-    expect(Math.abs(r - 0xc8) + Math.abs(g - 0x1e) + Math.abs(b - 0x1e)).toBeLessThan(12);
+    const exact = await pictureRaster({ bytes: jpeg, svg: false }, box, panel);
+    const smaller = await pictureRaster({ bytes: jpeg, svg: false }, { width: 20, height: 20 }, panel);
+    for (const [raster, w] of [
+      [exact, 40],
+      [smaller, 20],
+    ] as const) {
+      expect(raster.width).toBe(w);
+      const mid = ((raster.height >> 1) * raster.width + (w >> 1)) * raster.channels;
+      const [r, g, b] = Array.from(raster.data.subarray(mid, mid + 3)) as [number, number, number];
+      // JPEG is lossy: close to #c81e1e
+      expect(Math.abs(r - 0xc8) + Math.abs(g - 0x1e) + Math.abs(b - 0x1e)).toBeLessThan(12);
+    }
+  });
+
+  it("scales PNGs of another size in JS (no resvg): cover crop, centred", async () => {
+    // 80x40: left half red, right half blue; into 20x20 the centre 40x40 is kept, half red, half blue
+    const src = new Uint8Array(80 * 40 * 3);
+    for (let i = 0; i < 80 * 40; i++) src.set(i % 80 < 40 ? [255, 0, 0] : [0, 0, 255], i * 3);
+    const out = await pictureRaster(
+      { bytes: encode({ width: 80, height: 40, data: src, channels: 3 }), svg: false },
+      { width: 20, height: 20 },
+      panel,
+    );
+    const at = (x: number, y: number) => Array.from(out.data.subarray((y * 20 + x) * 3, (y * 20 + x) * 3 + 3));
+    expect(at(2, 10)).toEqual([255, 0, 0]);
+    expect(at(17, 10)).toEqual([0, 0, 255]);
+  });
+});
+
+describe("resampling", () => {
+  it("averages what each output pixel covers when shrinking: a fine checkerboard becomes even grey", () => {
+    const data = new Uint8Array(100 * 100 * 3);
+    for (let y = 0; y < 100; y++)
+      for (let x = 0; x < 100; x++) data.fill((x + y) % 2 ? 255 : 0, (y * 100 + x) * 3, (y * 100 + x) * 3 + 3);
+    const out = coverResize({ width: 100, height: 100, channels: 3, data }, 25, 25);
+    expect(Math.min(...out)).toBeGreaterThanOrEqual(127);
+    expect(Math.max(...out)).toBeLessThanOrEqual(128);
+  });
+
+  it("enlarges bilinearly (corners kept, values between), reading RGBA as well as RGB", () => {
+    const rgba = Uint8Array.from([0, 0, 0, 255, 200, 200, 200, 255, 0, 0, 0, 255, 200, 200, 200, 255]);
+    const out = coverResize({ width: 2, height: 2, channels: 4, data: rgba }, 8, 8);
+    const row = Array.from({ length: 8 }, (_, x) => out[x * 3] as number);
+    expect(row[0]).toBe(0);
+    expect(row[7]).toBe(200);
+    for (let x = 1; x < 8; x++) expect(row[x]).toBeGreaterThanOrEqual(row[x - 1] as number);
   });
 });

@@ -1,15 +1,18 @@
 /**
- * A product picture as pixels of exactly its box on the card, over the card's picture panel colour.
- * A PNG already of the box's size (what a `{width}`/`{height}` catalog URL yields) is decoded with
- * native inflate (`png-decode.ts`; unusual PNGs by fast-png), several times faster than resvg's
- * decode-and-draw in wasm; anything else (JPEG, GIF, SVG, other sizes) is drawn by resvg, scaled to
- * cover the box and centred (a JPEG of the box's size without resampling: a 440 px photo in ~10 ms).
+ * A product picture as pixels of exactly its box on the card, opaque over the card's picture panel.
+ * PNGs are decoded with native inflate (`png-decode.ts`; unusual ones by fast-png), JPEGs by mozjpeg in
+ * wasm (`jpeg-decode.ts`); a picture of another size than the box is then scaled to cover it
+ * (`resample.ts`). SVG, GIF and whatever those decoders refuse are drawn by resvg, scaled to cover the box.
+ * A picture of the box's size (what a `{width}`/`{height}` catalog URL yields) needs no scaling at all.
  */
 import { convertIndexedToRgb, type DecodedPng, decode } from "fast-png";
 import { bytesToBase64 } from "../../core/base64";
+import { errorMessage, logEvent } from "../lib/log";
+import { decodeJpeg } from "./jpeg-decode";
 import type { Picture } from "./picture-cache";
 import { decodePng, pngSize } from "./png-decode";
 import type { Raster } from "./raster";
+import { coverResize, type Pixels } from "./resample";
 import { renderRaster } from "./resvg-runtime";
 
 /** resvg asks for pictures by URL; this one is never fetched, its bytes are handed over. */
@@ -20,20 +23,7 @@ export interface Box {
   height: number;
 }
 
-/** Width and height from a JPEG's start-of-frame segment, or null. */
-export function jpegSize(bytes: Uint8Array): Box | null {
-  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = 2; at + 9 < bytes.byteLength; ) {
-    if (bytes[at] !== 0xff) return null;
-    const marker = bytes[at + 1] as number;
-    // SOF0-SOF15, except DHT (C4), JPG (C8) and DAC (CC)
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc)
-      return { height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
-    at += 2 + view.getUint16(at + 2);
-  }
-  return null;
-}
+const isJpeg = (bytes: Uint8Array) => bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
 
 /** 8-bit samples with 1-4 channels (grey, grey+alpha, RGB, RGBA), or null for what we leave to resvg. */
 function samples(png: DecodedPng): { data: Uint8Array; channels: number } | null {
@@ -51,26 +41,18 @@ function samples(png: DecodedPng): { data: Uint8Array; channels: number } | null
   return null; // 1, 2 or 4-bit grey
 }
 
-/**
- * Decodes a PNG of exactly the box's size, made opaque over `panel` ([r, g, b]); null if resvg should
- * draw it. 8-bit RGB, the usual picture, is used as decoded (no copy).
- */
-function decodeExact(bytes: Uint8Array, box: Box, panel: readonly number[]): Raster | null {
-  const size = pngSize(bytes);
-  if (!size || size.width !== box.width || size.height !== box.height) return null;
-  const s = decodePng(bytes) ?? samples(decode(bytes));
-  if (!s || s.data.byteLength !== box.width * box.height * s.channels) return null;
-  if (s.channels === 3) return { width: box.width, height: box.height, channels: 3, data: s.data };
-  const n = box.width * box.height;
-  const out = new Uint8Array(n * 3);
+/** Any 8-bit samples as opaque RGB over `panel` ([r, g, b]); RGB itself is used as it is (no copy). */
+function opaqueRgb(data: Uint8Array, channels: number, pixels: number, panel: readonly number[]): Uint8Array {
+  if (channels === 3) return data;
+  const out = new Uint8Array(pixels * 3);
   const [pr = 255, pg = 255, pb = 255] = panel;
-  const { data, channels } = s;
-  for (let i = 0, j = 0, o = 0; i < n; i++, j += channels, o += 3) {
-    const grey = channels < 3;
+  const grey = channels < 3;
+  const alpha = channels === 2 || channels === 4;
+  for (let i = 0, j = 0, o = 0; i < pixels; i++, j += channels, o += 3) {
     const r = data[j] as number;
     const g = grey ? r : (data[j + 1] as number);
     const b = grey ? r : (data[j + 2] as number);
-    const a = channels === 2 || channels === 4 ? (data[j + channels - 1] as number) : 255;
+    const a = alpha ? (data[j + channels - 1] as number) : 255;
     if (a === 255) {
       out[o] = r;
       out[o + 1] = g;
@@ -82,15 +64,37 @@ function decodeExact(bytes: Uint8Array, box: Box, panel: readonly number[]): Ras
       out[o + 2] = ((b * a + pb * k + 127) / 255) | 0;
     }
   }
-  return { width: box.width, height: box.height, channels: 3, data: out };
+  return out;
+}
+
+/** The picture decoded (opaque, any size), or null when it is neither a PNG nor a JPEG we can read. */
+async function decodePicture(bytes: Uint8Array, panel: readonly number[]): Promise<Pixels | null> {
+  const size = pngSize(bytes);
+  if (size) {
+    const s = decodePng(bytes) ?? samples(decode(bytes));
+    if (!s || s.data.byteLength !== size.width * size.height * s.channels) return null;
+    const data = opaqueRgb(s.data, s.channels, size.width * size.height, panel);
+    return { width: size.width, height: size.height, channels: 3, data };
+  }
+  if (isJpeg(bytes)) {
+    const jpeg = await decodeJpeg(bytes); // RGBA, alpha 255
+    return { width: jpeg.width, height: jpeg.height, channels: 4, data: jpeg.data };
+  }
+  return null;
 }
 
 /** The picture as an opaque raster of the box's size; throws when it cannot be decoded at all. */
 export async function pictureRaster(picture: Picture, box: Box, panel: string): Promise<Raster> {
   const rgb = [1, 3, 5].map((i) => Number.parseInt(panel.slice(i, i + 2), 16));
   if (!picture.svg) {
-    const exact = decodeExact(picture.bytes, box, rgb);
-    if (exact) return exact;
+    try {
+      const decoded = await decodePicture(picture.bytes, rgb);
+      if (decoded && decoded.width === box.width && decoded.height === box.height) return decoded;
+      if (decoded) return { ...box, channels: 3, data: coverResize(decoded, box.width, box.height) };
+    } catch (e) {
+      // resvg's decoders get their chance below
+      logEvent("warn", "image.picture_decode_failed", { detail: errorMessage(e) });
+    }
   }
   const href = picture.svg ? `data:image/svg+xml;base64,${bytesToBase64(picture.bytes)}` : PICTURE_HREF;
   const { width, height } = box;
@@ -99,9 +103,7 @@ export async function pictureRaster(picture: Picture, box: Box, panel: string): 
 <image href="${href}" width="${width}" height="${height}" preserveAspectRatio="xMidYMid slice"/>
 </svg>`;
   const images = picture.svg ? undefined : new Map([[PICTURE_HREF, picture.bytes]]);
-  const size = picture.svg ? null : (pngSize(picture.bytes) ?? jpegSize(picture.bytes));
-  const pixelExact = size?.width === width && size.height === height;
-  const raster = await renderRaster({ svg, width, images, pixelExact });
+  const raster = await renderRaster({ svg, width, images });
   // resvg skips bytes it cannot decode: the bare panel means there was no picture
   if (onlyPanel(raster, rgb)) throw new Error("picture could not be decoded");
   return raster;
