@@ -8,6 +8,7 @@ import { deflateSync } from "node:zlib";
 import { decode, encode } from "fast-png";
 import { describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
+import { jpegSize } from "../../worker/images/jpeg-decode";
 import { pictureRaster } from "../../worker/images/picture-raster";
 import { decodePng } from "../../worker/images/png-decode";
 import { encodePng } from "../../worker/images/png-encode";
@@ -257,6 +258,17 @@ describe("pictures as rasters of their box", () => {
       // JPEG is lossy: close to #c81e1e
       expect(Math.abs(r - 0xc8) + Math.abs(g - 0x1e) + Math.abs(b - 0x1e)).toBeLessThan(12);
     }
+  });
+
+  it("refuses pictures whose headers announce more than 8 megapixels, before decoding them", async () => {
+    const huge = handMadePng(noise(48), 4, 4, 3, () => 0);
+    new DataView(huge.buffer).setUint32(16, 10_000); // IHDR width
+    new DataView(huge.buffer).setUint32(20, 10_000); // IHDR height
+    await expect(pictureRaster({ bytes: huge, svg: false }, box, panel)).rejects.toThrow(
+      /10000x10000 pixels: too many/,
+    );
+    expect(jpegSize(base64ToBytes(RED_JPEG))).toEqual({ width: 40, height: 30 });
+    expect(jpegSize(new Uint8Array([0xff, 0xd8, 0x00]))).toBeNull();
   });
 
   it("scales PNGs of another size in JS (no resvg): cover crop, centred", async () => {

@@ -16,6 +16,21 @@ export interface DecodedJpeg {
   data: Uint8Array;
 }
 
+/** Width and height from a JPEG's start-of-frame segment, or null when it has none. */
+export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 2; at + 9 < bytes.byteLength; ) {
+    if (bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1] as number;
+    // SOF0-SOF15, except DHT (C4), JPG (C8) and DAC (CC)
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc)
+      return { height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
+    at += 2 + view.getUint16(at + 2);
+  }
+  return null;
+}
+
 export async function decodeJpeg(bytes: Uint8Array): Promise<DecodedJpeg> {
   ready ??= (init as unknown as (module: WebAssembly.Module) => Promise<void>)(mozjpegWasm).catch((e) => {
     ready = null;

@@ -8,12 +8,18 @@
 import { convertIndexedToRgb, type DecodedPng, decode } from "fast-png";
 import { bytesToBase64 } from "../../core/base64";
 import { errorMessage, logEvent } from "../lib/log";
-import { decodeJpeg } from "./jpeg-decode";
+import { decodeJpeg, jpegSize } from "./jpeg-decode";
 import type { Picture } from "./picture-cache";
 import { decodePng, pngSize } from "./png-decode";
 import type { Raster } from "./raster";
 import { coverResize, type Pixels } from "./resample";
 import { renderRaster } from "./resvg-runtime";
+
+/**
+ * Decoded, a picture takes 4 bytes a pixel: 3 MB of JPEG can hold 24 megapixels (96 MB), most of an
+ * isolate's 128 MB. Larger pictures get the placeholder; product photos are rarely above 4 megapixels.
+ */
+export const MAX_PICTURE_PIXELS = 8_000_000;
 
 /** resvg asks for pictures by URL; this one is never fetched, its bytes are handed over. */
 const PICTURE_HREF = "https://picture.opentime.invalid/p";
@@ -87,6 +93,9 @@ async function decodePicture(bytes: Uint8Array, panel: readonly number[]): Promi
 export async function pictureRaster(picture: Picture, box: Box, panel: string): Promise<Raster> {
   const rgb = [1, 3, 5].map((i) => Number.parseInt(panel.slice(i, i + 2), 16));
   if (!picture.svg) {
+    const size = pngSize(picture.bytes) ?? jpegSize(picture.bytes);
+    if (size && size.width * size.height > MAX_PICTURE_PIXELS)
+      throw new Error(`picture of ${size.width}x${size.height} pixels: too many to decode`);
     try {
       const decoded = await decodePicture(picture.bytes, rgb);
       if (decoded && decoded.width === box.width && decoded.height === box.height) return decoded;
