@@ -4,12 +4,10 @@
  * email builder (scripts/email) and the Worker's preview page; templates are passed in as strings.
  */
 import Mustache from "mustache";
+import { escapeXml } from "./escape-xml";
 import { LAYOUTS, type LayoutName, layoutSlots, slotKey, slotName } from "./layouts";
 
 const TAGS: [string, string] = ["[[", "]]"];
-const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-/** Escapes only what HTML needs; mustache's default also rewrites `/` and `=`, which mangles URLs for link trackers. */
-const escapeHtml = (s: unknown) => String(s).replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch] as string);
 
 export interface EmailTemplates {
   amp: string;
@@ -82,8 +80,8 @@ function rows(view: EmailView): { cells: ImageSlotView[] }[] {
 export function renderEmail(templates: EmailTemplates, view: EmailView): EmailTemplates {
   const data = { ...view, rows: rows(view) };
   return {
-    amp: Mustache.render(templates.amp, data, {}, { tags: TAGS, escape: escapeHtml }),
-    html: Mustache.render(templates.html, data, {}, { tags: TAGS, escape: escapeHtml }),
+    amp: Mustache.render(templates.amp, data, {}, { tags: TAGS, escape: escapeXml }),
+    html: Mustache.render(templates.html, data, {}, { tags: TAGS, escape: escapeXml }),
     text: Mustache.render(templates.text, data, {}, { tags: TAGS, escape: (s: string) => s }),
   };
 }

@@ -25,7 +25,7 @@ import {
   BENCH_SECRET,
   BENCH_SENDER,
   bundleBenchWorker,
-  putEntries,
+  seedKv,
   startWorkerd,
   timedFetch,
 } from "./workerd-harness";
@@ -259,10 +259,7 @@ async function perInference(mf: ReturnType<typeof startWorkerd>, route: string):
 async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const persist = await mkdtemp(join(tmpdir(), "ot-bench-kv-"));
   try {
-    const seeding = startWorkerd(persist);
-    await seeding.ready;
-    await putEntries(seeding, s.entries);
-    await seeding.dispose();
+    await seedKv(persist, s.entries);
 
     const tokens = await Promise.all(
       s.users.map((u) => mintToken(BENCH_SECRET, { user: u, campaign: "bench", ttlSeconds: 3600 })),
@@ -302,18 +299,12 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
     const images = await benchImages(persist, s.users);
     let photo: ImageResult | undefined;
     if (s.photoPictures) {
-      const seeding = startWorkerd(persist);
-      await seeding.ready;
-      await putEntries(seeding, s.photoPictures);
-      await seeding.dispose();
+      await seedKv(persist, s.photoPictures);
       photo = await benchImages(persist, s.users, "photo");
     }
     let jpeg: ImageResult | undefined;
     if (s.jpegPictures) {
-      const seeding = startWorkerd(persist);
-      await seeding.ready;
-      await putEntries(seeding, s.jpegPictures);
-      await seeding.dispose();
+      await seedKv(persist, s.jpegPictures);
       const cdn = await jpegCdn();
       jpeg = await benchImages(persist, s.users, "jpeg", cdn.handler);
       if (cdn.served() === 0) throw new Error("the JPEG run fetched no picture from the stand-in CDN");

@@ -85,6 +85,17 @@ export async function putEntries(mf: Miniflare, entries: readonly KvEntry[]): Pr
   }
 }
 
+/** Writes `entries` into the KV folder through a workerd started (and stopped) for that alone. */
+export async function seedKv(persistDir: string, entries: readonly KvEntry[]): Promise<void> {
+  const mf = startWorkerd(persistDir);
+  await mf.ready;
+  try {
+    await putEntries(mf, entries);
+  } finally {
+    await mf.dispose();
+  }
+}
+
 /** Wall time of one request, in ms; the body is read so the whole response is counted. */
 export async function timedFetch(mf: Miniflare, path: string, headers: Record<string, string> = {}) {
   const t0 = performance.now();

@@ -1,4 +1,5 @@
 /** Minimal SVG charts for the evaluation report: grouped bars, a calibration curve, a scatter. */
+import { escapeXml } from "../../core/escape-xml";
 
 const PALETTE = [
   "#2a6f97",
@@ -12,7 +13,6 @@ const PALETTE = [
   "#577590",
   "#f94144",
 ];
-const esc = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
 const FONT = 'font-family="Helvetica, Arial, sans-serif"';
 
 export function groupedBars(
@@ -34,7 +34,7 @@ export function groupedBars(
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" ${FONT} font-size="12">`,
     `<rect width="${w}" height="${h}" fill="#fff"/>`,
-    `<text x="${w / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${w / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
   ];
   for (let t = 0; t <= 4; t++) {
     const v = (max * t) / 4;
@@ -42,7 +42,7 @@ export function groupedBars(
     parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(2)}</text>`);
   }
   parts.push(
-    `<text x="16" y="${top + plotH / 2}" transform="rotate(-90 16 ${top + plotH / 2})" text-anchor="middle">${esc(yLabel)}</text>`,
+    `<text x="16" y="${top + plotH / 2}" transform="rotate(-90 16 ${top + plotH / 2})" text-anchor="middle">${escapeXml(yLabel)}</text>`,
   );
   groups.forEach((g, gi) => {
     const gx = left + gi * groupW + groupW * 0.1;
@@ -50,15 +50,17 @@ export function groupedBars(
       const v = s.values[gi];
       if (v === null || v === undefined) return;
       parts.push(
-        `<rect x="${gx + si * barW}" y="${y(v)}" width="${barW - 2}" height="${top + plotH - y(v)}" fill="${PALETTE[si % PALETTE.length]}"><title>${esc(`${g} ${s.name}: ${v.toFixed(4)}`)}</title></rect>`,
+        `<rect x="${gx + si * barW}" y="${y(v)}" width="${barW - 2}" height="${top + plotH - y(v)}" fill="${PALETTE[si % PALETTE.length]}"><title>${escapeXml(`${g} ${s.name}: ${v.toFixed(4)}`)}</title></rect>`,
       );
     });
-    parts.push(`<text x="${gx + (groupW * 0.8) / 2}" y="${h - bottom + 16}" text-anchor="middle">${esc(g)}</text>`);
+    parts.push(
+      `<text x="${gx + (groupW * 0.8) / 2}" y="${h - bottom + 16}" text-anchor="middle">${escapeXml(g)}</text>`,
+    );
   });
   series.forEach((s, si) => {
     const lx = left + si * 110;
     parts.push(
-      `<rect x="${lx}" y="${h - 24}" width="12" height="12" fill="${PALETTE[si % PALETTE.length]}"/><text x="${lx + 16}" y="${h - 14}">${esc(s.name)}</text>`,
+      `<rect x="${lx}" y="${h - 24}" width="12" height="12" fill="${PALETTE[si % PALETTE.length]}"/><text x="${lx + 16}" y="${h - 14}">${escapeXml(s.name)}</text>`,
     );
   });
   parts.push("</svg>");
@@ -77,7 +79,7 @@ export function calibrationCurve(
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${s}" height="${s}" viewBox="0 0 ${s} ${s}" ${FONT} font-size="12">`,
     `<rect width="${s}" height="${s}" fill="#fff"/>`,
-    `<text x="${s / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${s / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
     `<rect x="${m}" y="${m}" width="${p}" height="${p}" fill="none" stroke="#ccc"/>`,
     `<line x1="${m}" y1="${s - m}" x2="${s - m}" y2="${m}" stroke="#999" stroke-dasharray="4 4"/>`,
     `<polyline points="${pts.join(" ")}" fill="none" stroke="#2a6f97" stroke-width="2"/>`,
@@ -110,17 +112,17 @@ export function scatter(
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" ${FONT} font-size="12">`,
     `<rect width="${w}" height="${h}" fill="#fff"/>`,
-    `<text x="${w / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${w / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
     ...points.map(
       (p) =>
         `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="2.2" fill="${PALETTE[p.group % PALETTE.length]}" fill-opacity="0.6"/>`,
     ),
     ...groupNames.map(
       (g, i) =>
-        `<rect x="${w - 190}" y="${60 + i * 20}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/><text x="${w - 172}" y="${71 + i * 20}">${esc(g)}</text>`,
+        `<rect x="${w - 190}" y="${60 + i * 20}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/><text x="${w - 172}" y="${71 + i * 20}">${escapeXml(g)}</text>`,
     ),
-    `<text x="${(w - 150) / 2}" y="${h - 12}" text-anchor="middle">${esc(xLabel)}</text>`,
-    `<text x="14" y="${h / 2}" transform="rotate(-90 14 ${h / 2})" text-anchor="middle">${esc(yLabel)}</text>`,
+    `<text x="${(w - 150) / 2}" y="${h - 12}" text-anchor="middle">${escapeXml(xLabel)}</text>`,
+    `<text x="14" y="${h / 2}" transform="rotate(-90 14 ${h / 2})" text-anchor="middle">${escapeXml(yLabel)}</text>`,
     "</svg>",
   ].join("\n");
 }

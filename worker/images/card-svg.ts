@@ -4,8 +4,9 @@
  * variant only changes the output size. With a picture, its box is left transparent: the picture's own
  * pixels are laid under the drawn card (`raster.ts`), the painted corners and the badge staying on top.
  */
+
+import { escapeXml } from "../../core/escape-xml";
 import { LAYOUTS, type LayoutName, type Slot, slotPixels } from "../../core/layouts";
-import { escapeXml } from "../lib/escape-xml";
 import { measure, wrapText } from "./text-layout";
 
 export interface CardContent {

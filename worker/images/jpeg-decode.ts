@@ -37,8 +37,9 @@ export async function decodeJpeg(bytes: Uint8Array): Promise<DecodedJpeg> {
     throw e;
   });
   await ready;
-  const copy = bytes.slice().buffer; // the decoder wants an ArrayBuffer of exactly the file
-  const image = await decode(copy);
+  // the decoder wants an ArrayBuffer of exactly the file: copy only a view into a larger buffer
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  const image = await decode((whole ? bytes.buffer : bytes.slice().buffer) as ArrayBuffer);
   return {
     width: image.width,
     height: image.height,

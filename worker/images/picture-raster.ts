@@ -29,8 +29,6 @@ export interface Box {
   height: number;
 }
 
-const isJpeg = (bytes: Uint8Array) => bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-
 /** 8-bit samples with 1-4 channels (grey, grey+alpha, RGB, RGBA), or null for what we leave to resvg. */
 function samples(png: DecodedPng): { data: Uint8Array; channels: number } | null {
   if (png.palette) {
@@ -73,31 +71,29 @@ function opaqueRgb(data: Uint8Array, channels: number, pixels: number, panel: re
   return out;
 }
 
-/** The picture decoded (opaque, any size), or null when it is neither a PNG nor a JPEG we can read. */
-async function decodePicture(bytes: Uint8Array, panel: readonly number[]): Promise<Pixels | null> {
-  const size = pngSize(bytes);
-  if (size) {
-    const s = decodePng(bytes) ?? samples(decode(bytes));
-    if (!s || s.data.byteLength !== size.width * size.height * s.channels) return null;
-    const data = opaqueRgb(s.data, s.channels, size.width * size.height, panel);
-    return { width: size.width, height: size.height, channels: 3, data };
-  }
-  if (isJpeg(bytes)) {
-    const jpeg = await decodeJpeg(bytes); // RGBA, alpha 255
-    return { width: jpeg.width, height: jpeg.height, channels: 4, data: jpeg.data };
-  }
-  return null;
+/** A PNG decoded as opaque RGB of its own size, or null for the PNGs we leave to resvg. */
+function decodePngPicture(bytes: Uint8Array, size: Box, panel: readonly number[]): Pixels | null {
+  const s = decodePng(bytes) ?? samples(decode(bytes));
+  if (!s || s.data.byteLength !== size.width * size.height * s.channels) return null;
+  return { ...size, channels: 3, data: opaqueRgb(s.data, s.channels, size.width * size.height, panel) };
 }
 
 /** The picture as an opaque raster of the box's size; throws when it cannot be decoded at all. */
 export async function pictureRaster(picture: Picture, box: Box, panel: string): Promise<Raster> {
   const rgb = [1, 3, 5].map((i) => Number.parseInt(panel.slice(i, i + 2), 16));
   if (!picture.svg) {
-    const size = pngSize(picture.bytes) ?? jpegSize(picture.bytes);
+    const png = pngSize(picture.bytes);
+    const jpeg = png ? null : jpegSize(picture.bytes);
+    const size = png ?? jpeg;
     if (size && size.width * size.height > MAX_PICTURE_PIXELS)
       throw new Error(`picture of ${size.width}x${size.height} pixels: too many to decode`);
     try {
-      const decoded = await decodePicture(picture.bytes, rgb);
+      // JPEGs come out RGBA with alpha 255: valid premultiplied pixels as they are
+      const decoded: Pixels | null = png
+        ? decodePngPicture(picture.bytes, png, rgb)
+        : jpeg
+          ? { ...(await decodeJpeg(picture.bytes)), channels: 4 }
+          : null;
       if (decoded && decoded.width === box.width && decoded.height === box.height) return decoded;
       if (decoded) return { ...box, channels: 3, data: coverResize(decoded, box.width, box.height) };
     } catch (e) {

@@ -1,15 +1,14 @@
 /**
- * resvg (SVG -> PNG) in workerd: the wasm module wrangler precompiled (CompiledWasm rule, as for ORT) is
+ * resvg (SVG -> pixels) in workerd: the wasm module wrangler precompiled (CompiledWasm rule, as for ORT) is
  * instantiated once per isolate, and the fonts come from the Roboto files of @expo-google-fonts/roboto,
  * bundled as Data modules. Pictures are handed to resvg as bytes (`resolveImage`), never fetched by it.
- * resvg draws; PNG encoding is ours (`png-encode.ts`, native deflate), about three times faster.
+ * resvg only draws: PNG encoding is `png-encode.ts` (native deflate), about three times faster than resvg's.
  */
 
 import robotoRegular from "@expo-google-fonts/roboto/400Regular/Roboto_400Regular.ttf";
 import robotoBold from "@expo-google-fonts/roboto/700Bold/Roboto_700Bold.ttf";
 import { initWasm, Resvg } from "@resvg/resvg-wasm";
 import resvgWasm from "@resvg/resvg-wasm/index_bg.wasm";
-import { encodePng } from "./png-encode";
 import type { Raster } from "./raster";
 
 let ready: Promise<void> | null = null;
@@ -55,10 +54,4 @@ export async function renderRaster(input: RenderInput): Promise<Raster> {
   } finally {
     resvg.free();
   }
-}
-
-/** Renders to PNG bytes; throws on any failure. */
-export async function renderPng(input: RenderInput): Promise<Uint8Array<ArrayBuffer>> {
-  const raster = await renderRaster(input);
-  return encodePng(raster.data, raster.width, raster.height);
 }

@@ -8,12 +8,12 @@
  */
 import type { Context, Hono } from "hono";
 import type { CatalogItem } from "../../core/catalog";
+import { escapeXml } from "../../core/escape-xml";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { encodePng } from "../images/png-encode";
 import { renderRaster } from "../images/resvg-runtime";
 import { ByteLru } from "../lib/byte-lru";
-import { escapeXml } from "../lib/escape-xml";
 import { getModel } from "../model/model-store";
 import { formatPrice } from "../recs/amp-items";
 

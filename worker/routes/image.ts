@@ -3,7 +3,7 @@
  * product decided for this reader when the email is opened, drawn as a PNG. Always a 200 PNG of the
  * slot's size, whatever the input or failure (mail proxies cache error responses for a long time);
  * `X-Opentime-Reason` says what was shown and why, `X-Opentime-Fetch` who fetched it, `Server-Timing`
- * where the time went (decide, picture, draw).
+ * where the time went (decide, picture, decode, draw, encode, total).
  */
 import type { Hono } from "hono";
 import type { QueuedEvent } from "../../core/events";
