@@ -5,7 +5,14 @@
  * tracking has nothing recorded.
  */
 import type { QueuedEvent } from "./events";
-import { MAX_PURCHASE_HISTORY, MAX_RECENT_ITEMS, MAX_SEEN_EVENTS, type Profile } from "./profile";
+import {
+  MAX_MONETARY,
+  MAX_PURCHASE_HISTORY,
+  MAX_RECENT_ITEMS,
+  MAX_SEEN_EVENTS,
+  type Profile,
+  ProfileV3Schema,
+} from "./profile";
 
 /** Engagement halves every 30 days; an open counts 1, a click 3. */
 export const ENGAGEMENT_HALF_LIFE_DAYS = 30;
@@ -24,6 +31,10 @@ export interface ApplyResult {
 export function decayedEngagement(score: number, from: number, to: number): number {
   if (to <= from) return score;
   return score * 0.5 ** ((to - from) / (ENGAGEMENT_HALF_LIFE_DAYS * 86400));
+}
+
+function orderValue(value: number | undefined): number {
+  return value !== undefined && Number.isFinite(value) ? Math.max(0, value) : 0;
 }
 
 /** `history`: ids applied before, beyond the profile's own window (`seen:<user>`). */
@@ -80,7 +91,8 @@ export function applyEvents(
       } else purchases.set(e.item, { item: e.item, invoices: 1, lastTs: e.ts });
       p.rfm = {
         orders: p.rfm.orders + 1,
-        monetary: p.rfm.monetary + Math.max(0, e.value ?? 0),
+        // saturating: a profile's sums stay finite whatever arrives
+        monetary: Math.min(MAX_MONETARY, p.rfm.monetary + orderValue(e.value)),
         lastPurchaseTs: Math.max(p.rfm.lastPurchaseTs ?? 0, e.ts),
       };
     }
@@ -91,4 +103,48 @@ export function applyEvents(
   p.seenEvents = [...p.seenEvents, ...applied].slice(-MAX_SEEN_EVENTS);
   p.updatedAt = nowIso;
   return { profile: p, appliedIds: applied, applied: applied.length, duplicates, refused };
+}
+
+export interface SafeApplyResult extends ApplyResult {
+  /** ids of events that would have made the profile invalid: not applied (the caller retries them) */
+  rejectedIds: string[];
+}
+
+/**
+ * applyEvents, with the result validated against the profile schema before anyone writes it. Should the
+ * batch yield an invalid profile (a bug, or input no check foresaw), events are applied one at a time in
+ * time order and those that would break it are set aside, so the rest (a consent change above all) still land.
+ */
+export function applyEventsSafely(
+  profile: Profile,
+  events: readonly QueuedEvent[],
+  nowIso: string,
+  history: Iterable<string> = [],
+): SafeApplyResult {
+  const whole = applyEvents(profile, events, nowIso, history);
+  if (ProfileV3Schema.safeParse(whole.profile).success) return { ...whole, rejectedIds: [] };
+  const seenBefore = [...history];
+  let current = profile;
+  const out: SafeApplyResult = {
+    profile,
+    appliedIds: [],
+    applied: 0,
+    duplicates: 0,
+    refused: 0,
+    rejectedIds: [],
+  };
+  for (const e of [...events].sort((a, b) => a.ts - b.ts)) {
+    const one = applyEvents(current, [e], nowIso, [...seenBefore, ...out.appliedIds]);
+    if (one.applied > 0 && !ProfileV3Schema.safeParse(one.profile).success) {
+      out.rejectedIds.push(e.id);
+      continue;
+    }
+    current = one.profile;
+    out.appliedIds.push(...one.appliedIds);
+    out.applied += one.applied;
+    out.duplicates += one.duplicates;
+    out.refused += one.refused;
+  }
+  out.profile = current;
+  return out;
 }

@@ -25,31 +25,65 @@ export const ITEM_EVENTS: ReadonlySet<EventType> = new Set([
   "email_click",
 ]);
 
-const EMAIL_LIKE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** Longest id (user, item, event) accepted anywhere; checked before any other check on the string. */
+export const MAX_ID_LENGTH = 128;
+/**
+ * Bound on every number from outside (prices, quantities, values): finite and at most this in magnitude,
+ * so sums in a profile (monetary value) stay finite. Order values are clamped to [0, MAX_ORDER_VALUE].
+ */
+export const MAX_INPUT_NUMBER = 1e9;
+export const MAX_ORDER_VALUE = 1e9;
 
-export function looksLikeEmail(id: string): boolean {
-  return EMAIL_LIKE.test(id.trim());
+/** Whether a string holds a control character (CR, LF, NUL...): such ids would break keys, logs and headers. */
+export function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const code = s.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }
 
-export const UserIdSchema = z
+const WHITESPACE = /\s/;
+
+/**
+ * Shaped like an email address (`local@domain.tld`, no whitespace, one `@`): the same language as
+ * /^[^\s@]+@[^\s@]+\.[^\s@]+$/ after trimming, decided in one linear pass (that regex backtracks
+ * quadratically on long inputs).
+ */
+export function looksLikeEmail(id: string): boolean {
+  const s = id.trim();
+  const at = s.indexOf("@");
+  if (at <= 0 || s.indexOf("@", at + 1) !== -1 || WHITESPACE.test(s)) return false;
+  const domain = s.slice(at + 1);
+  const dot = domain.indexOf(".", 1);
+  return dot !== -1 && dot < domain.length - 1;
+}
+
+/** An id from outside: 1..128 characters (checked first, aborting), no control characters. */
+export const IdSchema = z
   .string()
-  .min(1)
-  .max(128)
-  .refine((id) => !looksLikeEmail(id), {
-    message: "user ids must be pseudonymous: hash email addresses with a secret salt (see README) before sending them",
-  });
+  .min(1, { abort: true })
+  .max(MAX_ID_LENGTH, { abort: true })
+  .refine((s) => !hasControlCharacter(s), { message: "must not contain control characters" });
+
+export const UserIdSchema = IdSchema.refine((id) => !looksLikeEmail(id), {
+  message: "user ids must be pseudonymous: hash email addresses with a secret salt (see README) before sending them",
+});
+
+/** A number from outside: finite and within +-MAX_INPUT_NUMBER. */
+export const InputNumberSchema = z.number().min(-MAX_INPUT_NUMBER).max(MAX_INPUT_NUMBER);
 
 export const IncomingEventSchema = z
   .object({
     /** unique per event: duplicates and replays are counted once */
-    id: z.string().min(1).max(128),
+    id: IdSchema,
     type: z.enum(EVENT_TYPES),
     user: UserIdSchema,
-    item: z.string().min(1).max(128).optional(),
+    item: IdSchema.optional(),
     /** unix seconds, unix milliseconds, or an ISO-8601 date */
-    ts: z.union([z.number(), z.string()]),
-    campaign: z.string().max(128).optional(),
-    properties: z.record(z.string(), z.union([z.string().max(512), z.number(), z.boolean()])).optional(),
+    ts: z.union([z.number().min(0).max(1e14), z.string().max(64)]),
+    campaign: IdSchema.optional(),
+    properties: z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()])).optional(),
   })
   .refine((e) => !ITEM_EVENTS.has(e.type) || e.item !== undefined, {
     message: "this event type needs an item",
@@ -81,11 +115,12 @@ export function eventTime(ts: number | string): number {
 
 export function toQueued(e: IncomingEvent): QueuedEvent {
   const p = e.properties ?? {};
-  const value =
+  const raw =
     typeof p.value === "number"
       ? p.value
       : typeof p.price === "number"
         ? p.price * (typeof p.quantity === "number" ? p.quantity : 1)
         : undefined;
+  const value = raw === undefined ? undefined : Math.min(MAX_ORDER_VALUE, Math.max(0, raw));
   return { id: e.id, type: e.type, user: e.user, item: e.item, ts: eventTime(e.ts), campaign: e.campaign, value };
 }

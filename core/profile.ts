@@ -17,6 +17,8 @@ export const MAX_RECENT_ITEMS = 50;
  */
 export const MAX_SEEN_EVENTS = 1000;
 export const MAX_SEEN_HISTORY = 50_000;
+/** Ceiling of a profile's summed order value (rfm.monetary saturates here, so it never overflows). */
+export const MAX_MONETARY = 1e12;
 
 const VectorSchema = z.object({
   /** the model version the vector belongs to */
@@ -65,7 +67,7 @@ export const ConsentSchema = z.object({
   personalization: z.boolean(),
   /** false: no events recorded */
   tracking: z.boolean(),
-  topics: z.array(z.string()).max(50),
+  topics: z.array(z.string().min(1).max(64)).max(50),
   frequency: z.enum(["daily", "weekly", "monthly"]).nullable(),
   /** unix seconds until which sends are paused */
   pausedUntil: z.number().int().nullable(),
@@ -96,7 +98,7 @@ export const ProfileV3Schema = ProfileV2Schema.extend({
   /** orders seen as purchase events since the last model run, and their value */
   rfm: z.object({
     orders: z.number().int().nonnegative(),
-    monetary: z.number().nonnegative(),
+    monetary: z.number().nonnegative().max(MAX_MONETARY),
     lastPurchaseTs: z.number().int().nullable(),
   }),
   consent: ConsentSchema,
@@ -162,6 +164,30 @@ export function emptyProfile(userId: string, nowIso: string): Profile {
 
 function issues(e: z.ZodError): string {
   return e.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+}
+
+/**
+ * What can be kept of a stored profile that does not validate: every top-level field that validates on its
+ * own (consent above all), the rest at their empty defaults. `reset` names the fields that were not kept.
+ */
+export function salvageProfile(raw: unknown, userId: string, nowIso: string): { profile: Profile; reset: string[] } {
+  const base = emptyProfile(userId, nowIso);
+  const source = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
+  const shape = ProfileV3Schema.shape;
+  const reset: string[] = [];
+  const out: Record<string, unknown> = { ...base };
+  for (const key of Object.keys(shape) as (keyof typeof shape)[]) {
+    if (key === "v" || key === "userId") continue;
+    const field = shape[key].safeParse(source[key]);
+    if (field.success) out[key] = field.data;
+    else {
+      reset.push(key);
+      // consent that cannot be read is taken as an opt-out, never as the opt-in default
+      if (key === "consent") out.consent = { ...DEFAULT_CONSENT, personalization: false, tracking: false };
+    }
+  }
+  const parsed = ProfileV3Schema.safeParse(out);
+  return parsed.success ? { profile: parsed.data, reset } : { profile: base, reset: ["*"] };
 }
 
 /** Validates a stored profile (after JSON.parse), migrating older schema versions. */

@@ -6,6 +6,7 @@
  * Verification never throws: it returns a result, so a bad token degrades to generic content.
  */
 import { base64UrlToBytes, bytesToBase64Url } from "./base64";
+import { hasControlCharacter } from "./events";
 
 export const TOKEN_FORMAT_VERSION = 1;
 /** Longest token accepted; anything longer is rejected before any crypto work. */
@@ -50,6 +51,11 @@ export interface MintOptions {
 
 export async function mintToken(secret: string, opts: MintOptions): Promise<string> {
   if (!secret) throw new Error("token secret is empty");
+  if (!validClaims(opts.user, opts.campaign)) {
+    throw new Error(
+      "token claims: the user id must be 1..128 characters without control characters, the campaign id letters, digits, '_', '.', '-' (at most 64)",
+    );
+  }
   const now = opts.now ?? Math.floor(Date.now() / 1000);
   const claims: TokenClaims = { u: opts.user, c: opts.campaign, e: now + opts.ttlSeconds, v: TOKEN_FORMAT_VERSION };
   const body = bytesToBase64Url(encoder.encode(JSON.stringify(claims)));
@@ -57,13 +63,24 @@ export async function mintToken(secret: string, opts: MintOptions): Promise<stri
   return `${body}.${bytesToBase64Url(new Uint8Array(sig))}`;
 }
 
+/** A campaign claim: it becomes part of KV keys (`decision:<user>:<campaign>:<slot>`), so never a ':'. */
+const CAMPAIGN_CLAIM = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const MAX_USER_CLAIM = 128;
+
+/** Whether claims are well-formed: a user id of 1..128 characters without control characters, a campaign id. */
+export function validClaims(user: string, campaign: string): boolean {
+  return (
+    user.length > 0 && user.length <= MAX_USER_CLAIM && !hasControlCharacter(user) && CAMPAIGN_CLAIM.test(campaign)
+  );
+}
+
 function parseClaims(bytes: Uint8Array): TokenClaims | null {
   try {
     const c = JSON.parse(new TextDecoder().decode(bytes)) as Partial<TokenClaims>;
     if (
       typeof c.u === "string" &&
-      c.u.length > 0 &&
       typeof c.c === "string" &&
+      validClaims(c.u, c.c) &&
       typeof c.e === "number" &&
       Number.isFinite(c.e) &&
       c.v === TOKEN_FORMAT_VERSION

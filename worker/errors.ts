@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   TOKEN_INVALID: 401,
   NOT_AMP_REQUEST: 403,
   SENDER_NOT_ALLOWED: 403,
+  ORIGIN_NOT_ALLOWED: 403,
   NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
   BATCH_TOO_LARGE: 413,
@@ -46,10 +47,11 @@ export function handleError(err: Error, c: Context): Response {
   if (err instanceof HTTPException) {
     return c.json(errorBody("BAD_REQUEST", err.message), err.status as ContentfulStatusCode);
   }
-  logEvent("error", "unhandled", { path: c.req.path, detail: errorMessage(err) });
+  // the route's pattern, never the path: paths carry tokens and user ids
+  logEvent("error", "unhandled", { route: c.req.routePath, detail: errorMessage(err) });
   return c.json(errorBody("INTERNAL", "internal error"), 500);
 }
 
 export function notFound(c: Context): Response {
-  return c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`), 404);
+  return c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`), 404);
 }

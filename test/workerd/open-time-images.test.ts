@@ -12,7 +12,7 @@ import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
 import { blockMemoStats, resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
-import { classifyFetch } from "../../worker/images/classify-fetch";
+import { classifyFetch } from "../../worker/decisions/classify-fetch";
 import { resetPictureCache } from "../../worker/images/picture-cache";
 import { resetRenderCache } from "../../worker/images/render-slot";
 import { measure, wrapText } from "../../worker/images/text-layout";

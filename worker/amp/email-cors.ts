@@ -1,28 +1,32 @@
 /**
  * The AMP for Email CORS protocol, as middleware for every endpoint an AMP email calls.
  * v2: `AMP-Email-Sender` checked against the allow-list, answered with `AMP-Email-Allow-Sender`.
- * v1 (deprecated, still sent): `Origin` + `__amp_source_origin`, answered with the echoed Origin,
- * `AMP-Access-Control-Allow-Source-Origin` and the expose header; credentials allowed for `Origin: null`.
- * v2 wins when both are present. Neither -> 403 NOT_AMP_REQUEST.
+ * v1 (deprecated, still sent): `Origin` + `__amp_source_origin`; the Origin must be a mail provider's
+ * (worker/amp/mail-origins.ts) and is answered with `Access-Control-Allow-Origin`,
+ * `AMP-Access-Control-Allow-Source-Origin` and the expose header; credentials allowed (Yahoo's `Origin: null`).
+ * v2 wins when both are present. Neither -> 403 NOT_AMP_REQUEST. Every value that goes back in a header is
+ * validated first (a well-formed sender, a listed origin), so no request can make a header throw.
  */
 import { createMiddleware } from "hono/factory";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
+import { isMailOrigin } from "./mail-origins";
 import { isSenderAllowed } from "./sender-allowlist";
 
 export const emailCors = () =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const { allowedSenders } = getConfig(c.env);
+    const { allowedSenders, mailOrigins } = getConfig(c.env);
     const origin = c.req.header("Origin");
+    const knownOrigin = origin !== undefined && isMailOrigin(origin, mailOrigins) ? origin.trim() : undefined;
     const v2Sender = c.req.header("AMP-Email-Sender");
     const corsHeaders: Record<string, string> = { Vary: "Origin, AMP-Email-Sender" };
-    if (origin) {
-      corsHeaders["Access-Control-Allow-Origin"] = origin;
+    if (knownOrigin) {
+      corsHeaders["Access-Control-Allow-Origin"] = knownOrigin;
       corsHeaders["Access-Control-Allow-Credentials"] = "true";
     }
     if (v2Sender !== undefined) {
       if (!isSenderAllowed(v2Sender, allowedSenders)) {
-        throw new ApiError("SENDER_NOT_ALLOWED", `sender ${v2Sender} is not on the allow-list`, corsHeaders);
+        throw new ApiError("SENDER_NOT_ALLOWED", "this sender is not on the allow-list", corsHeaders);
       }
       await next();
       c.res.headers.set("AMP-Email-Allow-Sender", v2Sender);
@@ -35,8 +39,15 @@ export const emailCors = () =>
           corsHeaders,
         );
       }
+      if (origin !== undefined && !knownOrigin) {
+        throw new ApiError(
+          "ORIGIN_NOT_ALLOWED",
+          "this Origin is not a mail provider's (AMP_ALLOWED_ORIGINS)",
+          corsHeaders,
+        );
+      }
       if (!isSenderAllowed(sourceOrigin, allowedSenders)) {
-        throw new ApiError("SENDER_NOT_ALLOWED", `sender ${sourceOrigin} is not on the allow-list`, corsHeaders);
+        throw new ApiError("SENDER_NOT_ALLOWED", "this sender is not on the allow-list", corsHeaders);
       }
       await next();
       c.res.headers.set("AMP-Access-Control-Allow-Source-Origin", sourceOrigin);

@@ -1,12 +1,15 @@
 /**
- * Campaign settings (core/campaign.ts) from KV, cached per isolate for a minute. A missing, unreadable or
- * invalid entry means the defaults: an email endpoint never fails over settings.
+ * Campaign settings (core/campaign.ts) from KV, cached per isolate for a minute (at most MAX_CACHED
+ * campaigns: the oldest entry goes first). A missing, unreadable or invalid entry means the defaults: an
+ * email endpoint never fails over settings.
  */
 import { type Campaign, CampaignIdSchema, CampaignSchema, DEFAULT_CAMPAIGN } from "../../core/campaign";
 import { kvKeys } from "../../core/kv-keys";
 import { errorMessage, logEvent } from "../lib/log";
+import { describeIssues } from "../lib/zod-issues";
 
 const TTL_MS = 60_000;
+const MAX_CACHED = 500;
 const cache = new Map<string, { at: number; campaign: Campaign }>();
 
 export function resetCampaignCache(): void {
@@ -23,12 +26,14 @@ export async function getCampaign(kv: KVNamespace, id: string, now = Date.now())
     if (raw !== null) {
       const parsed = CampaignSchema.safeParse(raw);
       if (parsed.success) campaign = parsed.data;
-      else logEvent("error", "campaign.invalid", { campaign: id, detail: parsed.error.message });
+      else logEvent("error", "campaign.invalid", { campaign: id, detail: describeIssues(parsed.error) });
     }
   } catch (e) {
     logEvent("error", "campaign.read_failed", { campaign: id, detail: errorMessage(e) });
   }
+  cache.delete(id);
   cache.set(id, { at: now, campaign });
+  if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value as string);
   return campaign;
 }
 

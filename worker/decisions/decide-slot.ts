@@ -12,15 +12,17 @@ import type { Campaign } from "../../core/campaign";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
+import { RECS_REASONS, SCORERS, type Scorer, type SlotReason } from "../../core/reasons";
 import { type TokenClaims, verifyToken } from "../../core/token";
 import type { Config } from "../env";
-import { type FetchKind, isPrefetch } from "../images/classify-fetch";
 import { errorMessage, logEvent } from "../lib/log";
 import { recommend } from "../recs/recommend";
 import { blockRanking } from "./block-memo";
 import { getCampaign } from "./campaign-store";
+import { FETCH_KINDS, isPrefetch } from "./classify-fetch";
 
-export type DecisionVia = FetchKind | "click";
+export const DECISION_VIAS = [...FETCH_KINDS, "click"] as const;
+export type DecisionVia = (typeof DECISION_VIAS)[number];
 
 export const DecisionSchema = z.object({
   v: z.literal(1),
@@ -28,12 +30,12 @@ export const DecisionSchema = z.object({
   item: CatalogItemSchema,
   /** `frozen` (freeze, after a real open or click), `provisional` (freeze, after a prefetch), `live` */
   state: z.enum(["frozen", "provisional", "live"]),
-  reason: z.string(),
-  scorer: z.string(),
+  reason: z.enum(RECS_REASONS),
+  scorer: z.enum(SCORERS),
   model: z.string().nullable(),
   /** unix milliseconds */
   decidedAt: z.number(),
-  via: z.string(),
+  via: z.enum(DECISION_VIAS),
 });
 export type Decision = z.infer<typeof DecisionSchema>;
 
@@ -41,13 +43,15 @@ export interface SlotDecision {
   /** null: nothing can be shown (no model, no fallback): a generic card and the campaign's fallback URL */
   item: CatalogItem | null;
   /** `personalized`, `stored-frozen`, `stored-live`, or why generic content was chosen */
-  reason: string;
-  scorer: string;
+  reason: SlotReason;
+  scorer: Scorer;
   model: string | null;
   /** `stored`: an earlier decision was reused; `decided`: decided now (and stored if it could be) */
   source: "stored" | "decided";
   state: Decision["state"] | null;
   claims: TokenClaims | null;
+  /** whether the open or click may be recorded as an event (a verified token, a reader who allows tracking) */
+  recordable: boolean;
   campaignId: string;
   campaign: Campaign;
 }
@@ -111,6 +115,8 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
       source: "stored",
       state: stored.state,
       claims,
+      // stored only for readers who allowed tracking; turning it off deletes them (events/consumer.ts)
+      recordable: claims !== null,
       campaignId,
       campaign,
     };
@@ -122,14 +128,15 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const rec = await (claims ? blockRanking({ user: claims.u, campaign: claims.c, slots: n }, now, rank) : rank());
   // fewer items than slots (a tiny catalog): repeat the last one rather than show nothing
   const item = rec.items[slot.index] ?? rec.items[rec.items.length - 1] ?? null;
-  const storable = key !== null && item !== null && rec.reason !== "opted-out";
+  // nothing is stored for readers who opted out of personalization or tracking (or whose consent is unknown)
+  const storable = key !== null && item !== null && rec.reason !== "opted-out" && rec.recordable;
   const state = storable ? nextState(campaign, via) : null;
   if (storable && state) {
     const decision: Decision = {
       v: 1,
       item,
       state,
-      reason: rec.reason,
+      reason: rec.reason as Decision["reason"],
       scorer: rec.scorer,
       model: rec.modelVersion,
       decidedAt: now,
@@ -145,6 +152,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     source: "decided",
     state,
     claims,
+    recordable: claims !== null && rec.recordable,
     campaignId,
     campaign,
   };

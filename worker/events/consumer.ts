@@ -3,14 +3,19 @@
  * one KV write (Workers KV allows about one write per second per key), idempotently by event id. Events
  * of erased users are dropped; a failure retries that user's messages (after max_retries they go to the
  * dead-letter queue), so no event is lost.
+ *
+ * Nothing invalid is written: the new profile is validated first, and an event that would make it invalid is
+ * retried alone (and so dead-lettered) while the others land. A stored profile that does not validate is
+ * repaired field by field (what validates is kept) instead of blocking every later event and consent change.
+ * A reader who turns tracking off has their stored decisions deleted.
  */
-import { applyEvents } from "../../core/apply-events";
+import { applyEventsSafely } from "../../core/apply-events";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
-import { emptyProfile, MAX_SEEN_HISTORY, parseProfile } from "../../core/profile";
+import { emptyProfile, MAX_SEEN_HISTORY, type Profile, parseProfile, salvageProfile } from "../../core/profile";
 import { type Bindings, getConfig } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
-import { isErased } from "./erasure";
+import { deleteDecisions, isErased } from "./erasure";
 
 export interface ConsumeSummary {
   users: number;
@@ -19,60 +24,83 @@ export interface ConsumeSummary {
   refused: number;
   erased: number;
   retried: number;
+  /** events that would have made a profile invalid: retried alone (then dead-lettered) */
+  rejected: number;
+}
+
+/** The stored profile, repaired when it does not validate; a new one when there is none. */
+function storedProfile(raw: unknown, user: string, now: string): Profile {
+  if (raw === null) return emptyProfile(user, now);
+  const parsed = parseProfile(raw);
+  if (parsed.ok) return parsed.profile;
+  const repaired = salvageProfile(raw, user, now);
+  // field names only: the values may be personal
+  logEvent("error", "profile.repaired", { reset: repaired.reset });
+  return repaired.profile;
 }
 
 export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindings): Promise<ConsumeSummary> {
   const config = getConfig(env);
+  const secret = config.tokenSecrets[0] ?? "";
+  const kv = env.OPENTIME_KV;
   const byUser = new Map<string, Message<QueuedEvent>[]>();
   for (const m of batch.messages) {
     const list = byUser.get(m.body.user) ?? [];
     list.push(m);
     byUser.set(m.body.user, list);
   }
-  const summary: ConsumeSummary = { users: byUser.size, applied: 0, duplicates: 0, refused: 0, erased: 0, retried: 0 };
+  const summary: ConsumeSummary = {
+    users: byUser.size,
+    applied: 0,
+    duplicates: 0,
+    refused: 0,
+    erased: 0,
+    retried: 0,
+    rejected: 0,
+  };
   await Promise.all(
     [...byUser].map(async ([user, messages]) => {
       try {
-        if (await isErased(env.OPENTIME_KV, config.tokenSecrets[0] ?? "", user)) {
+        if (await isErased(kv, secret, user)) {
           summary.erased += messages.length;
           for (const m of messages) m.ack();
           return;
         }
         const [raw, history] = await Promise.all([
-          env.OPENTIME_KV.get(kvKeys.profile(user), "json"),
-          env.OPENTIME_KV.get<string[]>(kvKeys.seen(user), "json"),
+          kv.get(kvKeys.profile(user), "json"),
+          kv.get<string[]>(kvKeys.seen(user), "json"),
         ]);
         const now = new Date().toISOString();
-        let profile = emptyProfile(user, now);
-        if (raw !== null) {
-          const parsed = parseProfile(raw);
-          // never overwrite a profile we cannot read: retry, and let the dead-letter queue keep the events
-          if (!parsed.ok) throw new Error(`stored profile is invalid: ${parsed.error.slice(0, 200)}`);
-          profile = parsed.profile;
-        }
-        const res = applyEvents(
-          profile,
+        const before = storedProfile(raw, user, now);
+        const seenHistory = Array.isArray(history) ? history.filter((x) => typeof x === "string") : [];
+        const res = applyEventsSafely(
+          before,
           messages.map((m) => m.body),
           now,
-          history ?? [],
+          seenHistory,
         );
         if (res.applied > 0) {
           // the profile (with its own recent-id window) first: a retry after a failed second write still counts once
-          await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify(res.profile));
-          const longer = [...(history ?? []), ...res.appliedIds].slice(-MAX_SEEN_HISTORY);
-          await env.OPENTIME_KV.put(kvKeys.seen(user), JSON.stringify(longer));
+          await kv.put(kvKeys.profile(user), JSON.stringify(res.profile));
+          const longer = [...seenHistory, ...res.appliedIds].slice(-MAX_SEEN_HISTORY);
+          await kv.put(kvKeys.seen(user), JSON.stringify(longer));
           // an erasure that landed while this batch was in flight must not be undone by the writes above
-          if (await isErased(env.OPENTIME_KV, config.tokenSecrets[0] ?? "", user)) {
-            await Promise.all([
-              env.OPENTIME_KV.delete(kvKeys.profile(user)),
-              env.OPENTIME_KV.delete(kvKeys.seen(user)),
-            ]);
+          if (await isErased(kv, secret, user)) {
+            await Promise.all([kv.delete(kvKeys.profile(user)), kv.delete(kvKeys.seen(user))]);
+          } else if (before.consent.tracking && !res.profile.consent.tracking) {
+            await deleteDecisions(kv, user);
           }
         }
         summary.applied += res.applied;
         summary.duplicates += res.duplicates;
         summary.refused += res.refused;
-        for (const m of messages) m.ack();
+        summary.rejected += res.rejectedIds.length;
+        const rejected = new Set(res.rejectedIds);
+        for (const m of messages) {
+          if (rejected.has(m.body.id)) m.retry({ delaySeconds: 5 });
+          else m.ack();
+        }
+        if (rejected.size > 0) logEvent("error", "events.rejected_by_profile_schema", { events: rejected.size });
       } catch (e) {
         summary.retried += messages.length;
         logEvent("error", "events.apply_failed", { detail: errorMessage(e), messages: messages.length });

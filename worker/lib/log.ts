@@ -1,9 +1,35 @@
-/** One structured log line per event (JSON), readable in `wrangler tail` and Workers Logs. */
+/**
+ * One structured log line per event (JSON), readable in `wrangler tail` and Workers Logs. Logs name no
+ * reader and carry no token: every string field is scrubbed of KV keys that hold a user id, signed tokens,
+ * and URL paths that carry either (`/v1/img/<token>/...`, `/v1/users/<id>`), whatever the caller passed.
+ */
 
 export type LogLevel = "info" | "warn" | "error";
 
+const SCRUBS: [RegExp, string][] = [
+  // a signed token: base64url claims, '.', a 43-character base64url HMAC
+  [/[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{43}/g, "<token>"],
+  // URL paths whose next segment is a token or a user id
+  [/\/v1\/(img|c|e|users|preview)\/[^\s"'?#]*/g, "/v1/$1/<redacted>"],
+  // KV keys that name a user (core/kv-keys.ts)
+  [/\b(profile|seen|features|decision):[^\s"',]+/g, "$1:<redacted>"],
+];
+
+export function scrub(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of SCRUBS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+function scrubValue(value: unknown): unknown {
+  if (typeof value === "string") return scrub(value);
+  if (Array.isArray(value)) return value.map(scrubValue);
+  return value;
+}
+
 export function logEvent(level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
-  const line = JSON.stringify({ level, event, ...fields, at: new Date().toISOString() });
+  const clean = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, scrubValue(v)]));
+  const line = JSON.stringify({ level, event, ...clean, at: new Date().toISOString() });
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);
   else console.log(line);

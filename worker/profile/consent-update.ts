@@ -5,16 +5,16 @@
  */
 import type { QueuedEvent } from "../../core/events";
 import type { Consent } from "../../core/profile";
-import { enqueue } from "../routes/events";
+import { type EnqueueResult, enqueue } from "../events/queue";
 
 export type ConsentChange = Partial<Omit<Consent, "updatedAt">>;
 
-export async function queueConsentChange(
+export function queueConsentChange(
   queue: Queue<QueuedEvent> | undefined,
   userId: string,
   change: ConsentChange,
-): Promise<void> {
-  await enqueue(queue, [
+): Promise<EnqueueResult> {
+  return enqueue(queue, [
     {
       id: `consent:${crypto.randomUUID()}`,
       type: "consent",

@@ -11,6 +11,7 @@ import { foldIn, profileInteractions } from "../../core/fold-in";
 import { hybridScores, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import { emptyProfile, modelOutputs, type Profile } from "../../core/profile";
+import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { type TokenResult, verifyToken } from "../../core/token";
 import type { Config } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
@@ -19,10 +20,15 @@ import { readUser } from "../profile/profile-store";
 
 export interface Recommendation {
   items: CatalogItem[];
-  /** `personalized`, or why generic content was served */
-  reason: string;
+  /** `personalized`, or why generic content was served (core/reasons.ts) */
+  reason: ServedReason;
   /** `hybrid`, `als`, `als-foldin` (user vector folded in from their latest behaviour) or `popular` */
-  scorer: "hybrid" | "als" | "als-foldin" | "popular";
+  scorer: Scorer;
+  /**
+   * whether this open may be recorded (a decision stored, an open or click event queued): a verified token
+   * and a reader whose consent allows tracking (an unreadable profile counts as not allowing it)
+   */
+  recordable: boolean;
   modelVersion: string | null;
   /** each item's score from the scorer (same order as `items`); null for generic content */
   scores?: number[] | null;
@@ -47,7 +53,8 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   const { kv, config, n } = input;
   const now = input.now ?? Date.now();
   const modelState = await getModel(kv, config.modelRefreshSeconds, now);
-  const generic = async (reason: string, exclude: ReadonlySet<string> = new Set()): Promise<Recommendation> => {
+  let recordable = false;
+  const generic = async (reason: RecsReason, exclude: ReadonlySet<string> = new Set()): Promise<Recommendation> => {
     const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
     const version = modelState.ok ? modelState.model.manifest.version : (modelState.version ?? null);
     if (catalog) {
@@ -55,24 +62,29 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
         .map((i) => catalog.items[i])
         .filter((it): it is CatalogItem => !!it && !exclude.has(it.id))
         .slice(0, n);
-      return { items, reason, scorer: "popular", modelVersion: version };
+      return { items, reason, scorer: "popular", modelVersion: version, recordable };
     }
     const fallback = await getFallbackItems(kv);
     return {
       items: fallback?.items.slice(0, n) ?? [],
-      reason: fallback ? reason : `${reason}+no-fallback`,
+      reason: fallback ? reason : `${reason}${NO_FALLBACK_SUFFIX}`,
       scorer: "popular",
       modelVersion: null,
+      recordable,
     };
   };
 
   const token = input.verified ?? (await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000)));
   if (!token.ok) return generic(`token-${token.reason}`);
-  if (!modelState.ok) return generic(modelState.reason);
+  if (!modelState.ok) {
+    recordable = true; // no profile was read: the consumer still drops events of readers who opted out
+    return generic(modelState.reason);
+  }
   const model = modelState.model;
 
   const version = model.manifest.version;
   const read = await readUser(kv, token.claims.u, version);
+  recordable = read.profile.ok ? read.profile.profile.consent.tracking : read.profile.reason === "profile-missing";
   // an unreadable profile may hold an opt-out: only a missing one may be personalized from features alone
   if (!read.profile.ok && (read.profile.reason !== "profile-missing" || !read.features))
     return generic(read.profile.reason);
@@ -94,15 +106,29 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     if (vector.length !== model.manifest.dims) return generic("profile-factor-dims", exclude);
     if (folded) {
       const top = await alsTopK(model, vector, n, exclude);
-      return { ...top, reason: "personalized", scorer: "als-foldin", modelVersion: version, excluded: exclude.size };
+      return {
+        ...top,
+        reason: "personalized",
+        scorer: "als-foldin",
+        modelVersion: version,
+        excluded: exclude.size,
+        recordable,
+      };
     }
     const content = outputs.contentVector ? base64ToFloat32(outputs.contentVector.vector) : null;
     if (model.manifest.hybrid && model.content && content && content.length === model.manifest.content?.dims) {
       const top = await hybrid(model, profile, vector, content, config, n, exclude, now);
-      return { ...top, reason: "personalized", scorer: "hybrid", modelVersion: version, excluded: exclude.size };
+      return {
+        ...top,
+        reason: "personalized",
+        scorer: "hybrid",
+        modelVersion: version,
+        excluded: exclude.size,
+        recordable,
+      };
     }
     const top = await alsTopK(model, vector, n, exclude);
-    return { ...top, reason: "personalized", scorer: "als", modelVersion: version, excluded: exclude.size };
+    return { ...top, reason: "personalized", scorer: "als", modelVersion: version, excluded: exclude.size, recordable };
   } catch (e) {
     logEvent("error", "recs.scoring_failed", { version, detail: errorMessage(e) });
     return generic("scoring-error", exclude);

@@ -4,31 +4,53 @@
  * unsubscribe. Email CORS enforced; the answer is JSON for the submit-success / submit-error templates,
  * and a repeat submit is harmless (it sets, never toggles).
  */
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
+import { readBodyBytes } from "../lib/read-json-body";
 import { queueConsentChange } from "../profile/consent-update";
 
 const FREQUENCIES = ["daily", "weekly", "monthly"] as const;
+/** The form is a few fields: anything larger is not it. */
+const MAX_FORM_BYTES = 16 * 1024;
+
+/** The submitted form (url-encoded, as Gmail sends it, or multipart), read with a size cap. */
+async function readForm(c: Context<AppEnv>): Promise<FormData> {
+  const bytes = await readBodyBytes(c, MAX_FORM_BYTES);
+  const type = c.req.header("Content-Type") ?? "application/x-www-form-urlencoded";
+  try {
+    return await new Request("https://form.invalid/", {
+      method: "POST",
+      headers: { "Content-Type": type },
+      body: bytes,
+    }).formData();
+  } catch {
+    throw new ApiError(
+      "BAD_REQUEST",
+      "the body is not a form (application/x-www-form-urlencoded or multipart/form-data)",
+    );
+  }
+}
 
 export function registerAmpPreferences(app: Hono<AppEnv>): void {
   app.post("/v1/amp/preferences", emailCors(), async (c) => {
     const token = await verifyToken(getConfig(c.env).tokenSecrets, c.req.query("t"));
     if (!token.ok)
       throw new ApiError("TOKEN_INVALID", "this link has expired: use the preferences link in a newer email");
-    const form = await c.req.parseBody({ all: true });
+    const form = await readForm(c);
     const on = (name: string) => {
-      const v = form[name];
+      const v = form.get(name);
       return v === "on" || v === "true" || v === "1";
     };
-    const topics = ([] as unknown[])
-      .concat(form.topics ?? [])
-      .filter((t): t is string => typeof t === "string")
+    const frequencyField = form.get("frequency");
+    const topics = form
+      .getAll("topics")
+      .filter((t): t is string => typeof t === "string" && t.length > 0 && t.length <= 64)
       .slice(0, 50);
-    const frequency = FREQUENCIES.find((f) => f === form.frequency) ?? null;
-    const pauseDays = Math.max(0, Math.min(365, Number(form.pause_days ?? 0) || 0));
+    const frequency = FREQUENCIES.find((f) => f === frequencyField) ?? null;
+    const pauseDays = Math.max(0, Math.min(365, Math.floor(Number(form.get("pause_days") ?? 0)) || 0));
     const consent = {
       personalization: on("personalization"),
       tracking: on("tracking"),
@@ -37,7 +59,15 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       pausedUntil: pauseDays > 0 ? Math.floor(Date.now() / 1000) + pauseDays * 86400 : null,
       unsubscribed: on("unsubscribe"),
     };
-    await queueConsentChange(c.env.EVENTS, token.claims.u, consent);
+    const queued = await queueConsentChange(c.env.EVENTS, token.claims.u, consent);
+    if (!queued.ok) {
+      // never a 5xx to an email: the form shows this message and the reader can submit again
+      return c.json({
+        ok: false,
+        retry: true,
+        message: "Your preferences could not be saved just now: please try again.",
+      });
+    }
     return c.json({
       ok: true,
       message: consent.unsubscribed ? "You are unsubscribed." : "Your preferences are saved.",

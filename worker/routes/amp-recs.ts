@@ -8,6 +8,8 @@ import { z } from "zod";
 import type { AmpItem } from "../../core/catalog";
 import { emailCors } from "../amp/email-cors";
 import { type AppEnv, getConfig } from "../env";
+import { headerValue } from "../lib/header-value";
+import { errorMessage, logEvent } from "../lib/log";
 import { toAmpItem } from "../recs/amp-items";
 import { recommend } from "../recs/recommend";
 
@@ -25,16 +27,23 @@ export interface AmpRecsResponse {
 
 export function registerAmpRecs(app: Hono<AppEnv>): void {
   app.get("/v1/amp/recs", emailCors(), async (c) => {
-    const config = getConfig(c.env);
-    const query = AmpRecsQuery.parse(c.req.query());
-    const rec = await recommend({ kv: c.env.OPENTIME_KV, config, token: query.t, n: query.n });
-    const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
-    const body: AmpRecsResponse = { items: rec.items.map((it) => toAmpItem(it, base)) };
-    return c.json(body, 200, {
-      "Cache-Control": "private, no-store",
-      "X-Opentime-Reason": rec.reason,
-      "X-Opentime-Model": rec.modelVersion ?? "none",
-      "X-Opentime-Scorer": rec.scorer,
-    });
+    try {
+      const config = getConfig(c.env);
+      const query = AmpRecsQuery.parse(c.req.query());
+      const rec = await recommend({ kv: c.env.OPENTIME_KV, config, token: query.t, n: query.n });
+      const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
+      const body: AmpRecsResponse = { items: rec.items.map((it) => toAmpItem(it, base)) };
+      return c.json(body, 200, {
+        "Cache-Control": "private, no-store",
+        "X-Opentime-Reason": rec.reason,
+        "X-Opentime-Model": headerValue(rec.modelVersion ?? "none"),
+        "X-Opentime-Scorer": rec.scorer,
+      });
+    } catch (e) {
+      // recommend never throws; should anything else, the amp-list still gets an answer (its fallback shows)
+      logEvent("error", "amp_recs.failed", { detail: errorMessage(e) });
+      const empty: AmpRecsResponse = { items: [] };
+      return c.json(empty, 200, { "Cache-Control": "private, no-store", "X-Opentime-Reason": "internal-error" });
+    }
   });
 }

@@ -2,42 +2,59 @@
  * GET /v1/c/<token>/<slot> — the click-through of one open-time image slot: a 302 to the product that
  * slot's image showed (the stored decision), with the campaign's UTM parameters. With nothing stored
  * (images were blocked) it decides now and stores that, so images loaded later show the clicked product.
- * Never an error page: when nothing can be decided it goes to the campaign's fallback URL.
+ * Never an error page: when nothing can be decided it goes to the campaign's fallback URL, and it only ever
+ * redirects to http(s) URLs (a catalog URL of another scheme goes to the shop's home).
  */
 import type { Hono } from "hono";
 import { withUtm } from "../../core/campaign";
 import type { QueuedEvent } from "../../core/events";
 import { slotKey } from "../../core/layouts";
+import type { SlotReason } from "../../core/reasons";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
+import { enqueue } from "../events/queue";
 import { parseSlotPath } from "../images/slot-path";
 import { background } from "../lib/background";
+import { headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
-import { enqueue } from "./events";
 
 export const CLICK_PREFIX = "/v1/c/";
 
+/** `url` resolved against `base`, if it is an http(s) URL; else null. Never throws. */
+function webUrl(url: string, base: string): URL | null {
+  try {
+    const u = new URL(url, base);
+    return u.protocol === "https:" || u.protocol === "http:" ? u : null;
+  } catch {
+    return null;
+  }
+}
+
+function redirect(location: string, reason: SlotReason, item = "none"): Response {
+  return new Response(null, {
+    status: 302,
+    headers: {
+      Location: location,
+      "Cache-Control": "no-store",
+      "X-Opentime-Reason": reason,
+      "X-Opentime-Item": headerValue(item),
+    },
+  });
+}
+
 export function registerClick(app: Hono<AppEnv>): void {
   app.get(`${CLICK_PREFIX}*`, async (c) => {
-    const requestUrl = new URL(c.req.url);
-    const path = parseSlotPath(requestUrl.pathname, CLICK_PREFIX);
-    const bg = background(c);
-    const config = getConfig(c.env);
-    const base = config.publicBaseUrl ?? requestUrl.origin;
-    const redirect = (location: string, reason: string, item = "none") =>
-      new Response(null, {
-        status: 302,
-        headers: {
-          Location: location,
-          "Cache-Control": "no-store",
-          "X-Opentime-Reason": reason,
-          "X-Opentime-Item": item,
-        },
-      });
-    const home = new URL("/", base).toString();
+    // the request's own origin: always a valid base, whatever the configuration holds
+    let home = `${new URL(c.req.url).origin}/`;
     try {
+      const requestUrl = new URL(c.req.url);
+      const config = getConfig(c.env);
+      const base = config.publicBaseUrl ?? requestUrl.origin;
+      home = webUrl("/", base)?.toString() ?? home;
+      const path = parseSlotPath(requestUrl.pathname, CLICK_PREFIX);
       if (!path.slot) return redirect(home, "bad-slot");
       const slot = path.slot;
+      const bg = background(c);
       const decision = await decideSlot({
         kv: c.env.OPENTIME_KV,
         config,
@@ -46,14 +63,11 @@ export function registerClick(app: Hono<AppEnv>): void {
         via: "click",
         waitUntil: bg.waitUntil,
       });
-      if (!decision.item) return redirect(decision.campaign.fallbackUrl ?? home, decision.reason);
-      const target = withUtm(
-        new URL(decision.item.url, base).toString(),
-        decision.campaignId || "opentime",
-        decision.campaign,
-        slotKey(slot),
-      );
-      if (decision.claims && c.env.EVENTS) {
+      const fallback = webUrl(decision.campaign.fallbackUrl ?? home, base)?.toString() ?? home;
+      const product = decision.item ? webUrl(decision.item.url, base) : null;
+      if (!decision.item || !product) return redirect(fallback, decision.reason);
+      const target = withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
+      if (decision.claims && decision.recordable) {
         const event: QueuedEvent = {
           id: `click:${decision.campaignId}:${slotKey(slot)}`,
           type: "email_click",

@@ -5,17 +5,17 @@
  * within EVENT_MAX_AGE_DAYS in the past and 5 minutes in the future.
  */
 import type { Context, Hono } from "hono";
-import { IncomingEventSchema, looksLikeEmail, type QueuedEvent, toQueued } from "../../core/events";
+import { IncomingEventSchema, looksLikeEmail, MAX_ID_LENGTH, type QueuedEvent, toQueued } from "../../core/events";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
+import { enqueue } from "../events/queue";
 import { requireApiKey } from "../lib/api-key";
-import { errorMessage, logEvent } from "../lib/log";
+import { readJsonBody } from "../lib/read-json-body";
+import { describeIssues } from "../lib/zod-issues";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_EVENTS = 500;
 const FUTURE_SKEW_SECONDS = 300;
-/** Cloudflare Queues take at most 100 messages per sendBatch. */
-const SEND_CHUNK = 100;
 
 export interface RejectedEvent {
   index: number;
@@ -28,25 +28,6 @@ export interface EventsResponse {
   rejected: RejectedEvent[];
 }
 
-export async function enqueue(queue: Queue<QueuedEvent> | undefined, events: readonly QueuedEvent[]): Promise<void> {
-  if (!queue) throw new ApiError("EVENTS_UNAVAILABLE", "the EVENTS queue binding is not configured");
-  try {
-    for (let i = 0; i < events.length; i += SEND_CHUNK) {
-      await queue.sendBatch(events.slice(i, i + SEND_CHUNK).map((body) => ({ body, contentType: "json" as const })));
-    }
-  } catch (e) {
-    // back-pressure or an outage: the caller retries the whole batch; the consumer counts repeats once
-    logEvent("warn", "events.enqueue_refused", { detail: errorMessage(e), events: events.length });
-    throw new ApiError(
-      "EVENTS_UNAVAILABLE",
-      "the events queue refused the batch: retry it (repeats are counted once)",
-      {
-        "Retry-After": "1",
-      },
-    );
-  }
-}
-
 export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: number) {
   const accepted: QueuedEvent[] = [];
   const rejected: RejectedEvent[] = [];
@@ -54,11 +35,11 @@ export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: n
     const parsed = IncomingEventSchema.safeParse(e);
     if (!parsed.success) {
       const user = (e as { user?: unknown } | null)?.user;
-      const emailLike = typeof user === "string" && looksLikeEmail(user);
+      const emailLike = typeof user === "string" && user.length <= MAX_ID_LENGTH && looksLikeEmail(user);
       rejected.push({
         index,
         code: emailLike ? "USER_ID_NOT_PSEUDONYMOUS" : "INVALID_EVENT",
-        message: parsed.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`).join("; "),
+        message: describeIssues(parsed.error),
       });
       return;
     }
@@ -79,24 +60,23 @@ export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: n
 /** One handler for both routes: the public API (recent events) and the admin import (any past time). */
 function eventsHandler(maxAgeDays: (c: Context<AppEnv>) => number) {
   return async (c: Context<AppEnv>) => {
-    const declared = Number(c.req.header("Content-Length") ?? "0");
-    if (declared > MAX_BODY_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE", `body over ${MAX_BODY_BYTES} bytes`);
-    const text = await c.req.text();
-    if (new TextEncoder().encode(text).length > MAX_BODY_BYTES)
-      throw new ApiError("PAYLOAD_TOO_LARGE", `body over ${MAX_BODY_BYTES} bytes`);
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new ApiError("INVALID_JSON", "the body is not JSON");
-    }
+    const body = await readJsonBody(c, MAX_BODY_BYTES);
     const list = Array.isArray(body) ? body : (body as { events?: unknown } | null)?.events;
     if (!Array.isArray(list) || list.length === 0)
       throw new ApiError("BAD_REQUEST", 'expected {"events": [...]} with at least one event');
     if (list.length > MAX_EVENTS)
       throw new ApiError("BATCH_TOO_LARGE", `at most ${MAX_EVENTS} events per request (got ${list.length})`);
     const { accepted, rejected } = validateEvents(list, maxAgeDays(c), Math.floor(Date.now() / 1000));
-    await enqueue(c.env.EVENTS, accepted);
+    if (accepted.length > 0) {
+      const queued = await enqueue(c.env.EVENTS, accepted);
+      if (!queued.ok) {
+        throw new ApiError(
+          "EVENTS_UNAVAILABLE",
+          "the events queue refused the batch: retry it (repeats are counted once)",
+          { "Retry-After": "1" },
+        );
+      }
+    }
     const res: EventsResponse = { accepted: accepted.length, rejected };
     return c.json(res, accepted.length > 0 ? 202 : 400);
   };

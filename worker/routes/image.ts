@@ -8,15 +8,16 @@
 import type { Hono } from "hono";
 import type { QueuedEvent } from "../../core/events";
 import { slotPixels } from "../../core/layouts";
+import { classifyFetch, isPrefetch, signalsOf } from "../decisions/classify-fetch";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
-import { classifyFetch, isPrefetch, signalsOf } from "../images/classify-fetch";
+import { enqueue } from "../events/queue";
 import { solidPng } from "../images/fallback-png";
 import { renderSlot } from "../images/render-slot";
 import { parseSlotPath } from "../images/slot-path";
 import { background } from "../lib/background";
+import { headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
-import { enqueue } from "./events";
 
 export const IMAGE_PREFIX = "/v1/img/";
 
@@ -64,7 +65,7 @@ export function registerImage(app: Hono<AppEnv>): void {
       const decided = performance.now() - t0;
       const out = await renderSlot(path.slot, decision.item, decision.campaign.badge, pictures);
       // an open (not a prefetch) is recorded once per block, as an email_open event on the profile
-      if (decision.claims && path.slot.index === 0 && !isPrefetch(fetchKind) && c.env.EVENTS) {
+      if (decision.claims && decision.recordable && path.slot.index === 0 && !isPrefetch(fetchKind)) {
         const event: QueuedEvent = {
           id: `open:${decision.campaignId}`,
           type: "email_open",
@@ -78,7 +79,7 @@ export function registerImage(app: Hono<AppEnv>): void {
       return png(out.png, {
         "X-Opentime-Reason": decision.reason,
         "X-Opentime-Decision": decision.source,
-        "X-Opentime-Item": decision.item?.id ?? "none",
+        "X-Opentime-Item": headerValue(decision.item?.id ?? "none"),
         "X-Opentime-Fetch": fetchKind,
         "X-Opentime-Render": out.detail,
         "Server-Timing": serverTiming({ decide: decided, ...out.timing, total: performance.now() - t0 }),

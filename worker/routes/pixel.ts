@@ -2,15 +2,47 @@
  * GET /v1/e/<token>?type=view&item=<id>&eid=<event id> — the signed beacon for sites and emails that
  * cannot POST. Always answers a 1x1 transparent GIF (an image must never break); bad tokens and bad
  * parameters record nothing.
+ *
+ * A token travels in emails that get forwarded, so the pixel records only what an email or a browser may
+ * legitimately report (PIXEL_EVENT_TYPES: views, opens, clicks), at most PIXEL_RATE_LIMITER's limit per
+ * token (20 a minute, wrangler.toml); purchases and carts come only through the authenticated events API.
  */
 import type { Hono } from "hono";
-import { EVENT_TYPES, ITEM_EVENTS, type QueuedEvent } from "../../core/events";
+import { IdSchema, type QueuedEvent } from "../../core/events";
 import { verifyToken } from "../../core/token";
 import { type AppEnv, getConfig } from "../env";
+import { enqueue } from "../events/queue";
 import { errorMessage, logEvent } from "../lib/log";
-import { enqueue } from "./events";
 
 const GIF = Uint8Array.from(atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"), (ch) => ch.charCodeAt(0));
+
+/** What the pixel may record, and whether the type names an item. */
+export const PIXEL_EVENT_TYPES = { view: true, email_open: false, email_click: true } as const;
+type PixelEventType = keyof typeof PIXEL_EVENT_TYPES;
+
+function pixelType(raw: string | undefined): PixelEventType | null {
+  const type = raw ?? "view";
+  return Object.hasOwn(PIXEL_EVENT_TYPES, type) ? (type as PixelEventType) : null;
+}
+
+/** Whether this token may record one more event now (no limiter bound: yes, logged once). */
+let limiterMissingLogged = false;
+async function withinLimit(limiter: RateLimit | undefined, token: string): Promise<boolean> {
+  if (!limiter) {
+    if (!limiterMissingLogged) {
+      limiterMissingLogged = true;
+      logEvent("warn", "config.pixel_rate_limiter_missing", { detail: "PIXEL_RATE_LIMITER is not bound" });
+    }
+    return true;
+  }
+  try {
+    // keyed by the token's signature: one budget per email sent, without naming the reader
+    return (await limiter.limit({ key: token.slice(token.lastIndexOf(".") + 1) })).success;
+  } catch (e) {
+    logEvent("error", "pixel.rate_limiter_failed", { detail: errorMessage(e) });
+    return false;
+  }
+}
 
 export function registerPixel(app: Hono<AppEnv>): void {
   app.get("/v1/e/:token", async (c) => {
@@ -19,26 +51,31 @@ export function registerPixel(app: Hono<AppEnv>): void {
       "Cache-Control": "no-store, max-age=0",
       "X-Opentime-Recorded": "no",
     };
-    const token = await verifyToken(getConfig(c.env).tokenSecrets, c.req.param("token").replace(/\.gif$/, ""));
-    // only public event types: a URL can never carry an internal message (e.g. a consent change)
-    const type = EVENT_TYPES.find((t) => t === (c.req.query("type") ?? "view"));
-    const item = c.req.query("item");
-    if (token.ok && type && (!ITEM_EVENTS.has(type) || item)) {
+    const gif = () => c.body(GIF, 200, headers);
+    try {
+      const raw = c.req.param("token").replace(/\.gif$/, "");
+      const token = await verifyToken(getConfig(c.env).tokenSecrets, raw);
+      const type = pixelType(c.req.query("type"));
+      const item = IdSchema.safeParse(c.req.query("item"));
+      const eid = IdSchema.safeParse(c.req.query("eid"));
+      if (!token.ok || !type || (PIXEL_EVENT_TYPES[type] && !item.success)) return gif();
+      if (c.req.query("eid") !== undefined && !eid.success) return gif();
+      if (!(await withinLimit(c.env.PIXEL_RATE_LIMITER, raw))) {
+        headers["X-Opentime-Recorded"] = "rate-limited";
+        return gif();
+      }
       const event: QueuedEvent = {
-        id: (c.req.query("eid") ?? crypto.randomUUID()).slice(0, 128),
+        id: eid.success ? eid.data : crypto.randomUUID(),
         type,
         user: token.claims.u,
-        item: item?.slice(0, 128),
+        ...(PIXEL_EVENT_TYPES[type] && item.success ? { item: item.data } : {}),
         ts: Math.floor(Date.now() / 1000),
         campaign: token.claims.c,
       };
-      try {
-        await enqueue(c.env.EVENTS, [event]);
-        headers["X-Opentime-Recorded"] = "yes";
-      } catch (e) {
-        logEvent("error", "pixel.enqueue_failed", { detail: errorMessage(e) });
-      }
+      if ((await enqueue(c.env.EVENTS, [event])).ok) headers["X-Opentime-Recorded"] = "yes";
+    } catch (e) {
+      logEvent("error", "pixel.failed", { detail: errorMessage(e) });
     }
-    return c.body(GIF, 200, headers);
+    return gif();
   });
 }

@@ -5,7 +5,8 @@
  * `request.cf` (ASN, AS organisation) and the user agent; the location of a proxied fetch is the proxy's.
  */
 
-export type FetchKind = "gmail-proxy" | "apple-mpp" | "other-proxy" | "direct";
+export const FETCH_KINDS = ["gmail-proxy", "apple-mpp", "other-proxy", "direct"] as const;
+export type FetchKind = (typeof FETCH_KINDS)[number];
 
 /** Apple's autonomous systems (AS714 Apple Inc., AS6185 Apple Inc.). */
 const APPLE_ASNS = new Set([714, 6185]);

@@ -1,0 +1,52 @@
+/**
+ * The closed vocabulary of why an email was shown what it was shown: `X-Opentime-Reason` on amp-list,
+ * image and click answers, and the `reason` of a stored decision. The README's tables list exactly these
+ * (test/node/reasons.test.ts compares them).
+ */
+
+/** Why the model could not be used at all (worker/model/model-store.ts). */
+export const MODEL_FAILURES = [
+  "model-pointer-missing",
+  "model-manifest-invalid",
+  "model-spec-unknown",
+  "model-missing",
+  "model-corrupt",
+  "catalog-invalid",
+  "kv-error",
+] as const;
+export type ModelFailureReason = (typeof MODEL_FAILURES)[number];
+
+/** What a recommendation answers: personalized, or why generic (popular) content was served. */
+export const RECS_REASONS = [
+  "personalized",
+  "opted-out",
+  "token-missing",
+  "token-malformed",
+  "token-bad-signature",
+  "token-expired",
+  "profile-missing",
+  "profile-invalid",
+  "profile-no-factors-for-model",
+  "profile-factor-dims",
+  ...MODEL_FAILURES,
+  "scoring-error",
+] as const;
+export type RecsReason = (typeof RECS_REASONS)[number];
+
+/** Nothing at all in KV to fall back on: the reason gets this suffix and the answer is empty. */
+export const NO_FALLBACK_SUFFIX = "+no-fallback";
+export type ServedReason = RecsReason | `${RecsReason}${typeof NO_FALLBACK_SUFFIX}`;
+
+/** Open-time images and clicks add: a stored decision reused, a bad slot name, or a failure past every fallback. */
+export const SLOT_ONLY_REASONS = [
+  "stored-frozen",
+  "stored-live",
+  "stored-provisional",
+  "bad-slot",
+  "internal-error",
+] as const;
+export type SlotReason = ServedReason | (typeof SLOT_ONLY_REASONS)[number];
+
+/** Who scored the items. */
+export const SCORERS = ["hybrid", "als", "als-foldin", "popular"] as const;
+export type Scorer = (typeof SCORERS)[number];

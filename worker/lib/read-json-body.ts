@@ -1,0 +1,50 @@
+/**
+ * The one way routes read a JSON body: the declared and the real size are both capped (a body without
+ * Content-Length is streamed and cut at the cap, never buffered whole), it must be UTF-8 and JSON.
+ * Errors are ApiErrors: 413 PAYLOAD_TOO_LARGE, 400 INVALID_JSON.
+ */
+import type { Context } from "hono";
+import { ApiError } from "../errors";
+
+export async function readBodyBytes(c: Context, maxBytes: number): Promise<Uint8Array> {
+  const tooLarge = () => new ApiError("PAYLOAD_TOO_LARGE", `the body is over ${maxBytes} bytes`);
+  const declared = c.req.header("Content-Length");
+  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge();
+  const stream = c.req.raw.body;
+  if (!stream) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
+  const bytes = await readBodyBytes(c, maxBytes);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new ApiError("INVALID_JSON", "the body is not UTF-8");
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError("INVALID_JSON", "the body is not JSON");
+  }
+}
