@@ -3,6 +3,8 @@
 export const kvKeys = {
   /** JSON `ActivePointer`: which model version serves */
   activeModel: "model:active",
+  /** JSON `ModelHistory`: the versions active before, oldest first (`npm run models`; the Worker never reads it) */
+  modelHistory: "model:history",
   manifest: (version: string) => `model:${version}:manifest`,
   /** ONNX bytes of the ALS scoring graph */
   onnx: (version: string) => `model:${version}:onnx`,

@@ -1,12 +1,22 @@
 /**
  * Model manifest and active-version pointer: the contract between the exporter and the Worker.
  * One version bundles the ALS scoring graph (required) and, when trained, the content graph, the hybrid
- * re-ranker's weights and item statistics, segments and send-time distributions.
+ * re-ranker's weights and item statistics, segments and send-time distributions. `checkModelVersion` is
+ * the one check of a version's stored parts, run by the Worker before it serves a version and by
+ * `npm run models -- activate` before the pointer moves.
  */
 import { z } from "zod";
+import { type Catalog, CatalogSchema } from "./catalog";
+import { isKnownFeatureSpec } from "./feature-spec";
 import { HYBRID_FEATURES } from "./hybrid";
 
 export const MANIFEST_SCHEMA_VERSION = 1;
+
+/**
+ * A model version: a KV key part (never ':') and a response header value (`X-Opentime-Model`), so a closed,
+ * header-safe charset and length.
+ */
+export const ModelVersionSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
 
 const GraphSchema = z.object({
   featureSpec: z.string(),
@@ -21,7 +31,7 @@ const LinearSchema = z.object({ weights: z.array(z.number()).length(HYBRID_FEATU
 export const ModelManifestSchema = z.object({
   schema: z.literal(MANIFEST_SCHEMA_VERSION),
   /** unique model version, also the KV key prefix */
-  version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+  version: ModelVersionSchema,
   kind: z.literal("als"),
   /** the ALS graph's feature spec (see feature-spec.ts) */
   featureSpec: z.string(),
@@ -86,7 +96,98 @@ export const ModelManifestSchema = z.object({
 export type ModelManifest = z.infer<typeof ModelManifestSchema>;
 
 export const ActivePointerSchema = z.object({
-  version: z.string().min(1),
-  activatedAt: z.string(),
+  version: ModelVersionSchema,
+  activatedAt: z.string().max(64),
 });
 export type ActivePointer = z.infer<typeof ActivePointerSchema>;
+
+/** Previously active versions, oldest first (`npm run models -- rollback` returns to the last one). */
+export const MODEL_HISTORY_MAX = 20;
+export const ModelHistorySchema = z.array(ActivePointerSchema).max(MODEL_HISTORY_MAX);
+export type ModelHistory = z.infer<typeof ModelHistorySchema>;
+
+/** Why a version cannot serve (the Worker's reasons, a closed set). */
+export type ModelCheckFailure =
+  | "model-manifest-invalid"
+  | "model-spec-unknown"
+  | "model-missing"
+  | "model-corrupt"
+  | "catalog-invalid";
+
+export interface ModelParts {
+  /** parsed JSON of `model:<v>:manifest`, null when absent */
+  manifest: unknown;
+  /** parsed JSON of `model:<v>:catalog`, null when absent */
+  catalog: unknown;
+  /** `model:<v>:onnx`, null when absent */
+  onnx: ArrayBuffer | Uint8Array | null;
+  /** `model:<v>:content-onnx`, null when absent (optional: checked only when the manifest names one) */
+  contentOnnx?: ArrayBuffer | Uint8Array | null;
+}
+
+export type ModelCheck =
+  | {
+      ok: true;
+      manifest: ModelManifest;
+      catalog: Catalog;
+      /** why the manifest's optional content graph cannot serve (the model then serves ALS alone) */
+      contentProblem: string | null;
+    }
+  /** `catalog` is set when the catalog itself is valid (it can still serve generic content) */
+  | { ok: false; reason: ModelCheckFailure; detail: string; catalog?: Catalog };
+
+/**
+ * Checks one version's stored parts: catalog present and valid, manifest valid and naming this version,
+ * a known feature spec, catalog and manifest agreeing on the items, the ONNX bytes present and matching
+ * the manifest's sha256. A damaged optional content graph (checked when `contentOnnx` is given) is not a
+ * failure: the model then serves ALS alone.
+ * Whether ORT can parse the bytes is left to the Worker's session (the sha256 ties them to the export).
+ */
+export async function checkModelVersion(version: string, parts: ModelParts): Promise<ModelCheck> {
+  const catalogParse = CatalogSchema.safeParse(parts.catalog);
+  if (!catalogParse.success)
+    return {
+      ok: false,
+      reason: "catalog-invalid",
+      detail: parts.catalog === null ? "catalog missing" : "catalog fails schema",
+    };
+  const catalog = catalogParse.data;
+  const manifestParse = ModelManifestSchema.safeParse(parts.manifest);
+  if (!manifestParse.success)
+    return {
+      ok: false,
+      reason: "model-manifest-invalid",
+      detail: parts.manifest === null ? "manifest missing" : manifestParse.error.message.slice(0, 300),
+      catalog,
+    };
+  const manifest = manifestParse.data;
+  if (manifest.version !== version)
+    return {
+      ok: false,
+      reason: "model-manifest-invalid",
+      detail: `manifest names version ${manifest.version}`,
+      catalog,
+    };
+  if (!isKnownFeatureSpec(manifest.featureSpec))
+    return { ok: false, reason: "model-spec-unknown", detail: manifest.featureSpec.slice(0, 64), catalog };
+  if (catalog.items.length !== manifest.itemCount || manifest.itemIds.length !== manifest.itemCount)
+    return { ok: false, reason: "catalog-invalid", detail: "catalog and manifest disagree on the item count" };
+  if (!parts.onnx) return { ok: false, reason: "model-missing", detail: "no ONNX bytes", catalog };
+  const digest = await sha256Hex(parts.onnx);
+  if (digest !== manifest.onnxSha256)
+    return { ok: false, reason: "model-corrupt", detail: `ONNX sha256 ${digest} != manifest`, catalog };
+  let contentProblem: string | null = null;
+  if (manifest.content && parts.contentOnnx !== undefined) {
+    if (!parts.contentOnnx) contentProblem = "no content ONNX bytes";
+    else if (!isKnownFeatureSpec(manifest.content.featureSpec))
+      contentProblem = "content graph has an unknown feature spec";
+    else if ((await sha256Hex(parts.contentOnnx)) !== manifest.content.onnxSha256)
+      contentProblem = "content ONNX sha256 does not match the manifest";
+  }
+  return { ok: true, manifest, catalog, contentProblem };
+}
+
+export async function sha256Hex(bytes: ArrayBuffer | Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as BufferSource);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -2,92 +2,154 @@
  * Loads the serving model once per isolate: the `model:active` pointer names a version; its manifest,
  * ONNX bytes (checked against the manifest's sha256) and catalog are read from KV and an ORT session is
  * created. The pointer is re-read at most every `modelRefreshSeconds`, so a KV write switches models
- * without a redeploy. Failures are cached for the same interval (a corrupt model is not re-parsed on
- * every open) and reported as reasons; whatever could be loaded (the catalog) still serves fallbacks.
+ * without a redeploy. A version that fails to load never replaces a working one: the isolate keeps
+ * serving its last good model (the state names the rejected version and why, and a log line says so) and
+ * retries the pointer's version at the next refresh. A replaced model's sessions are released once, after
+ * a grace period and after their runs in flight; a session whose runs keep failing trips and is rebuilt
+ * at the next refresh. Without any good model, failures are reported as reasons and whatever could be
+ * loaded (the catalog) still serves fallbacks.
  */
-import { type Catalog, CatalogSchema, type FallbackItems, FallbackItemsSchema } from "../../core/catalog";
-import { isKnownFeatureSpec } from "../../core/feature-spec";
+import type { Catalog, FallbackItems } from "../../core/catalog";
+import { FallbackItemsSchema } from "../../core/catalog";
 import { decodeItemTable, type FoldInTables, type ItemTable } from "../../core/fold-in";
 import { kvKeys } from "../../core/kv-keys";
-import { ActivePointerSchema, type ModelManifest, ModelManifestSchema } from "../../core/manifest";
+import {
+  ActivePointerSchema,
+  checkModelVersion,
+  type ModelCheckFailure,
+  type ModelManifest,
+} from "../../core/manifest";
 import { errorMessage, logEvent } from "../lib/log";
-import { createScoringSession, type ScoringSession } from "../ort/ort-runtime";
+import { createScoringSession } from "../ort/ort-runtime";
+import { type GuardedSession, guardSession } from "./session-guard";
 
 export interface LoadedModel {
   manifest: ModelManifest;
   catalog: Catalog;
-  session: ScoringSession;
+  session: GuardedSession;
   /** the content (LSA) graph, when the model has one */
-  content: ScoringSession | null;
+  content: GuardedSession | null;
   /** item factors and Gram matrix for folding new behaviour into a user vector, when exported */
   foldIn: FoldInTables | null;
   itemIndex: Map<string, number>;
 }
 
-export type ModelFailure =
-  | "model-pointer-missing"
-  | "model-manifest-invalid"
-  | "model-spec-unknown"
-  | "model-missing"
-  | "model-corrupt"
-  | "catalog-invalid"
-  | "kv-error";
+export type ModelFailure = "model-pointer-missing" | ModelCheckFailure | "kv-error";
 
 export type ModelState =
-  | { ok: true; model: LoadedModel }
+  | {
+      ok: true;
+      model: LoadedModel;
+      /** set when the pointer names another version that failed to load: this is the last good model */
+      rejected?: { version: string | null; reason: ModelFailure };
+    }
   | { ok: false; reason: ModelFailure; version?: string; catalog?: Catalog };
+
+type LoadResult = { ok: true; model: LoadedModel } | Extract<ModelState, { ok: false }>;
+
+/** How long a replaced model stays unreleased: requests that were handed it finish with it. */
+export const RELEASE_GRACE_MS = 60_000;
 
 interface CacheEntry {
   checkedAt: number;
-  version: string | null;
   state: Promise<ModelState>;
 }
 
+/** what the last pointer check decided to serve */
 let cache: CacheEntry | null = null;
+/** the last model of this isolate that loaded (and still serves, unless a newer one loaded since) */
+let good: { version: string; model: LoadedModel } | null = null;
+/** the load in progress, shared by concurrent requests */
+let loading: { version: string; result: Promise<LoadResult> } | null = null;
+/** replaced models whose sessions are released after the grace period */
+let retired: { model: LoadedModel; at: number }[] = [];
 
-/** Forgets the loaded model (tests, and the bench's cold runs). */
+/** Forgets the loaded model (tests, and the bench's cold runs); its sessions are released. */
 export function resetModelCache(): void {
+  if (good) retire(good.model, Number.NEGATIVE_INFINITY);
+  releaseRetired(Number.POSITIVE_INFINITY);
   cache = null;
+  good = null;
+  loading = null;
 }
 
 export async function getModel(kv: KVNamespace, refreshSeconds: number, now = Date.now()): Promise<ModelState> {
+  releaseRetired(now);
   if (cache && now - cache.checkedAt < refreshSeconds * 1000) return cache.state;
   let version: string | null;
   try {
     const raw = await kv.get(kvKeys.activeModel, "json");
     const parsed = ActivePointerSchema.safeParse(raw);
     version = parsed.success ? parsed.data.version : null;
+    if (raw !== null && !parsed.success) logEvent("error", "model.pointer_invalid", { detail: "fails the schema" });
   } catch (e) {
     logEvent("error", "model.pointer_read_failed", { detail: errorMessage(e) });
     // keep serving what this isolate already has
     if (cache) return cache.state;
+    if (good) return { ok: true, model: good.model };
     return { ok: false, reason: "kv-error" };
   }
-  if (cache && cache.version === version && (await cache.state).ok) {
-    cache.checkedAt = now;
+  if (good && version === good.version && !isTripped(good.model)) {
+    cache = { checkedAt: now, state: Promise.resolve({ ok: true, model: good.model }) };
     return cache.state;
   }
-  const previous = cache;
-  const state = version === null ? Promise.resolve(fail("model-pointer-missing")) : loadVersion(kv, version);
-  cache = { checkedAt: now, version, state };
-  void state.then(async (s) => {
-    if (s.ok && previous) {
-      const old = await previous.state;
-      if (old.ok && old.model.session !== s.model.session) {
-        await old.model.session.release().catch(() => {});
-        await old.model.content?.release().catch(() => {});
-      }
-    }
+  if (good && version === good.version)
+    logEvent("error", "model.session_tripped", { version, detail: "rebuilding the sessions" });
+  const result = version === null ? Promise.resolve(fail("model-pointer-missing")) : load(kv, version, now);
+  const state = result.then((r): ModelState => {
+    if (r.ok || !good) return r;
+    logEvent("error", "model.kept_last_good", { version: good.version, rejected: version, reason: r.reason });
+    return { ok: true, model: good.model, rejected: { version, reason: r.reason } };
   });
+  cache = { checkedAt: now, state };
   return state;
 }
 
-function fail(reason: ModelFailure, version?: string, catalog?: Catalog, detail?: string): ModelState {
+function isTripped(model: LoadedModel): boolean {
+  return model.session.tripped || model.content?.tripped === true;
+}
+
+/** Loads a version once however many requests ask; a good result replaces (and retires) the last good model. */
+function load(kv: KVNamespace, version: string, now: number): Promise<LoadResult> {
+  if (loading?.version === version) return loading.result;
+  const result = loadVersion(kv, version).then((r) => {
+    if (r.ok) {
+      if (good && good.model !== r.model) retire(good.model, now);
+      good = { version, model: r.model };
+    }
+    return r;
+  });
+  const entry = { version, result };
+  loading = entry;
+  void result.finally(() => {
+    if (loading === entry) loading = null;
+  });
+  return result;
+}
+
+function retire(model: LoadedModel, at: number): void {
+  retired.push({ model, at });
+}
+
+function releaseRetired(now: number): void {
+  if (retired.length === 0) return;
+  const due = retired.filter((r) => now - r.at >= RELEASE_GRACE_MS);
+  if (due.length === 0) return;
+  retired = retired.filter((r) => now - r.at < RELEASE_GRACE_MS);
+  for (const { model } of due) {
+    for (const s of [model.session, model.content]) {
+      s?.release().catch((e) => logEvent("error", "model.release_failed", { detail: errorMessage(e) }));
+    }
+    logEvent("info", "model.released", { version: model.manifest.version });
+  }
+}
+
+function fail(reason: ModelFailure, version?: string, catalog?: Catalog, detail?: string): LoadResult {
   logEvent("error", "model.load_failed", { reason, version, detail });
   return { ok: false, reason, version, catalog };
 }
 
-async function loadVersion(kv: KVNamespace, version: string): Promise<ModelState> {
+async function loadVersion(kv: KVNamespace, version: string): Promise<LoadResult> {
   let manifestRaw: unknown;
   let catalogRaw: unknown;
   let onnx: ArrayBuffer | null;
@@ -104,52 +166,23 @@ async function loadVersion(kv: KVNamespace, version: string): Promise<ModelState
   } catch (e) {
     return fail("kv-error", version, undefined, errorMessage(e));
   }
-  const catalogParse = CatalogSchema.safeParse(catalogRaw);
-  const catalog = catalogParse.success ? catalogParse.data : undefined;
-  if (!catalog)
-    return fail(
-      "catalog-invalid",
-      version,
-      undefined,
-      catalogRaw === null ? "catalog missing" : "catalog fails schema",
-    );
-  const manifestParse = ModelManifestSchema.safeParse(manifestRaw);
-  if (!manifestParse.success)
-    return fail("model-manifest-invalid", version, catalog, manifestParse.error.message.slice(0, 300));
-  const manifest = manifestParse.data;
-  if (!isKnownFeatureSpec(manifest.featureSpec))
-    return fail("model-spec-unknown", version, catalog, manifest.featureSpec);
-  if (catalog.items.length !== manifest.itemCount || manifest.itemIds.length !== manifest.itemCount) {
-    return fail("catalog-invalid", version, undefined, "catalog and manifest disagree on the item count");
-  }
-  if (!onnx) return fail("model-missing", version, catalog, "no ONNX bytes");
-  const digest = toHex(await crypto.subtle.digest("SHA-256", onnx));
-  if (digest !== manifest.onnxSha256) return fail("model-corrupt", version, catalog, `sha256 ${digest} != manifest`);
-  let session: ScoringSession;
+  const check = await checkModelVersion(version, { manifest: manifestRaw, catalog: catalogRaw, onnx, contentOnnx });
+  if (!check.ok) return fail(check.reason, version, check.catalog, check.detail);
+  const { manifest, catalog } = check;
+  let session: GuardedSession;
   try {
-    session = await createScoringSession(new Uint8Array(onnx));
+    session = guardSession(await createScoringSession(new Uint8Array(onnx as ArrayBuffer)));
   } catch (e) {
     return fail("model-corrupt", version, catalog, errorMessage(e));
   }
   // the content graph is optional: without it (or if it is damaged) the model serves ALS alone
-  let content: ScoringSession | null = null;
-  if (manifest.content) {
-    if (!contentOnnx || !isKnownFeatureSpec(manifest.content.featureSpec)) {
-      logEvent("error", "model.content_unavailable", {
-        version,
-        detail: contentOnnx ? "unknown feature spec" : "no content ONNX bytes",
-      });
-    } else if (toHex(await crypto.subtle.digest("SHA-256", contentOnnx)) !== manifest.content.onnxSha256) {
-      logEvent("error", "model.content_unavailable", {
-        version,
-        detail: "content ONNX sha256 does not match the manifest",
-      });
-    } else {
-      content = await createScoringSession(new Uint8Array(contentOnnx)).catch((e) => {
-        logEvent("error", "model.content_unavailable", { version, detail: errorMessage(e) });
-        return null;
-      });
-    }
+  let content: GuardedSession | null = null;
+  if (check.contentProblem) logEvent("error", "model.content_unavailable", { version, detail: check.contentProblem });
+  else if (manifest.content && contentOnnx) {
+    content = await createScoringSession(new Uint8Array(contentOnnx)).then(guardSession, (e) => {
+      logEvent("error", "model.content_unavailable", { version, detail: errorMessage(e) });
+      return null;
+    });
   }
   let foldIn: FoldInTables | null = null;
   if (manifest.foldIn && itemTable) {
@@ -190,8 +223,4 @@ export async function getFallbackItems(kv: KVNamespace): Promise<FallbackItems |
     logEvent("error", "fallback.read_failed", { detail: errorMessage(e) });
     return null;
   }
-}
-
-function toHex(buf: ArrayBuffer): string {
-  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
 }

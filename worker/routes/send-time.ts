@@ -1,15 +1,17 @@
 /**
  * GET /v1/send-time?t=<token> — the reader's best hours to receive email (UTC hours of the day, best
  * first) for ESPs scheduling sends: from the profile's own distribution, else their segment's, else the
- * shop's. A server-to-server API: a bad token is a 401, no model a 503; the email endpoints never do that.
+ * shop's (also when the stored one is unreadable). A server-to-server API: a bad token is a 401, no model a
+ * 503; the email endpoints never do that.
  */
 import type { Hono } from "hono";
 import { base64ToBytes } from "../../core/base64";
 import { modelOutputs } from "../../core/profile";
-import { bestHours } from "../../core/send-time";
+import { bestHours, HOURS_OF_WEEK } from "../../core/send-time";
 import { verifyToken } from "../../core/token";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
+import { logEvent } from "../lib/log";
 import { getModel } from "../model/model-store";
 import { readUser } from "../profile/profile-store";
 
@@ -31,6 +33,21 @@ function normalize(values: ArrayLike<number>): number[] {
   return Array.from(values, (v) => (sum > 0 ? v / sum : 1 / values.length));
 }
 
+/**
+ * The stored hour-of-week counts (base64 of 168 bytes), or null when they cannot be read (bad base64, wrong
+ * length): the reader then gets their segment's or the shop's hours, never an error.
+ */
+function ownHours(b64: string): Uint8Array | null {
+  try {
+    const bytes = base64ToBytes(b64);
+    if (bytes.length === HOURS_OF_WEEK) return bytes;
+  } catch {
+    // not base64
+  }
+  logEvent("warn", "send_time.profile_hours_unreadable", { length: b64.length });
+  return null;
+}
+
 export function registerSendTime(app: Hono<AppEnv>): void {
   app.get("/v1/send-time", async (c) => {
     const config = getConfig(c.env);
@@ -49,10 +66,11 @@ export function registerSendTime(app: Hono<AppEnv>): void {
       read.features,
       state.model.manifest.version,
     );
+    const own = profile?.sendTime ? ownHours(profile.sendTime.hourOfWeek) : null;
     let dist: number[];
     let source: SendTimeResponse["source"];
-    if (profile?.sendTime) {
-      dist = normalize(base64ToBytes(profile.sendTime.hourOfWeek));
+    if (own) {
+      dist = normalize(own);
       source = "profile";
     } else if (profile?.segment && sendTime.segments[profile.segment.id]) {
       dist = normalize(sendTime.segments[profile.segment.id] as number[]);
@@ -63,7 +81,7 @@ export function registerSendTime(app: Hono<AppEnv>): void {
     }
     const body: SendTimeResponse = {
       user: token.claims.u,
-      best_hours_utc: source === "profile" && profile?.sendTime ? profile.sendTime.bestHours : bestHours(dist, 3),
+      best_hours_utc: own && profile?.sendTime ? profile.sendTime.bestHours : bestHours(dist, 3),
       hour_of_week: dist.map((p) => Math.round(p * 1e6) / 1e6),
       source,
       segment: profile?.segment ?? null,
