@@ -1,6 +1,8 @@
 /**
  * `npm start`: the quick start. Generates the demo shop, trains and exports the model, seeds local KV,
  * renders a sample AMP email, then runs `wrangler dev` on 127.0.0.1:8787 and prints a ready-to-curl URL.
+ * `.dev.vars` (created, or completed when an older one lacks a line) holds the local secrets and
+ * DEMO_ROUTES="true": the demo shop and the preview page exist locally only, never in `wrangler deploy`.
  * Each step is skipped when its output already exists (delete build/, models/ or .wrangler/ to redo one).
  */
 import { spawn } from "node:child_process";
@@ -104,6 +106,7 @@ console.log(`
     curl -s '${recsUrl}' \\
       -H 'AMP-Email-Sender: ${DEMO_SENDER}'
 
+  Preview page (local only: DEMO_ROUTES from .dev.vars):  ${base}/
   Rendered AMP email:  build/email/recs-email.amp.html  (HTML part: build/email/recs-email.html)
   Another user's token: npm run token -- --user c0000042 --campaign demo
 `);

@@ -21,10 +21,17 @@ export interface Bindings {
   MODEL_REFRESH_SECONDS?: string;
   /** absolute origin used to resolve catalog paths (`/demo/img/x.png`); defaults to the request's origin */
   PUBLIC_BASE_URL?: string;
-  /** "true" serves the demo shop's images and product pages */
+  /**
+   * "true" (local development only: `.dev.vars`, written by `npm start`) serves the demo shop's images and
+   * product pages, and the preview page, open without a key on a loopback host (127.0.0.1, localhost)
+   */
   DEMO_ROUTES?: string;
-  /** "true" serves the preview page (GET /) even when DEMO_ROUTES is off */
+  /** "true" serves the preview page (GET /, /v1/preview/*) in production: admin key or Cloudflare Access only */
   PREVIEW_PAGE?: string;
+  /** Cloudflare Access team domain (`<team>.cloudflareaccess.com`): its signed identity opens the preview */
+  ACCESS_TEAM_DOMAIN?: string;
+  /** the Access application's audience tag (AUD): required with ACCESS_TEAM_DOMAIN */
+  ACCESS_AUD?: string;
   /** "all" (re-buys allowed outside the exclusion window) or "novel" (never what the reader bought) */
   RECS_MODE?: string;
   /** the events queue (producer); the same Worker consumes it */
@@ -49,6 +56,22 @@ const ConfigSchema = z.object({
   publicBaseUrl: z.url().optional().catch(undefined),
   demoRoutes: z.boolean(),
   previewPage: z.boolean(),
+  /** both set and well-formed, or null: Access identities are then accepted on the preview */
+  access: z
+    .object({
+      teamDomain: z
+        .string()
+        .transform((d) =>
+          d
+            .replace(/^https:\/\//, "")
+            .replace(/\/+$/, "")
+            .toLowerCase(),
+        )
+        .pipe(z.string().regex(/^[a-z0-9-]+\.cloudflareaccess\.com$/)),
+      aud: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/),
+    })
+    .nullable()
+    .catch(null),
   recsMode: z.enum(["all", "novel"]).catch("all"),
   eventsApiKeys: z.array(z.string().min(16)),
   adminApiKeys: z.array(z.string().min(16)),
@@ -92,12 +115,20 @@ export function getConfig(env: Bindings): Config {
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
     demoRoutes: env.DEMO_ROUTES === "true",
     previewPage: env.PREVIEW_PAGE === "true" || env.DEMO_ROUTES === "true",
+    access:
+      env.ACCESS_TEAM_DOMAIN || env.ACCESS_AUD ? { teamDomain: env.ACCESS_TEAM_DOMAIN, aud: env.ACCESS_AUD } : null,
     recsMode: env.RECS_MODE ?? "all",
     eventsApiKeys: keys(env.EVENTS_API_KEYS),
     adminApiKeys: keys(env.ADMIN_API_KEYS),
     eventMaxAgeDays: env.EVENT_MAX_AGE_DAYS ?? 30,
     erasureTombstoneDays: env.ERASURE_TOMBSTONE_DAYS ?? 7,
   });
+  if ((env.ACCESS_TEAM_DOMAIN || env.ACCESS_AUD) && !config.access) {
+    logEvent("error", "config.access_invalid", {
+      detail:
+        "ACCESS_TEAM_DOMAIN (<team>.cloudflareaccess.com) and ACCESS_AUD must both be set; Access identities are refused",
+    });
+  }
   cached = { env, config };
   return config;
 }

@@ -1,4 +1,4 @@
-/** Reads and creates `.dev.vars` (local secrets for `wrangler dev`; never committed). */
+/** Reads and creates `.dev.vars` (local secrets and settings for `wrangler dev`; never committed). */
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
@@ -14,16 +14,34 @@ export function readDevVars(path = DEV_VARS): Record<string, string> {
   return out;
 }
 
-/** Creates missing local secrets in `.dev.vars` (random; kept across runs); returns the token secret. */
+/** Local-only settings `npm start` adds when missing (a value already there, even "false", is kept). */
+export const LOCAL_DEV_VARS: Readonly<Record<string, string>> = {
+  // the demo shop and the open preview page: never in wrangler.toml, so `wrangler deploy` never ships them
+  DEMO_ROUTES: "true",
+};
+
+/**
+ * Creates missing local secrets in `.dev.vars` (random; kept across runs) and the local-only settings;
+ * an existing file keeps every line and gets the missing ones appended. Returns the token secret.
+ */
 export function ensureDevVars(path = DEV_VARS): string {
   const vars = readDevVars(path);
-  const missing = ["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEYS"].filter((k) => !vars[k]);
-  if (missing.length) {
-    const header = Object.keys(vars).length ? "" : "# local secrets for wrangler dev (not committed)\n";
-    const lines = missing.map((k) => {
+  const lines = ["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEYS"]
+    .filter((k) => !vars[k])
+    .map((k) => {
       vars[k] = randomBytes(32).toString("base64url");
       return `${k}="${vars[k]}"`;
     });
+  for (const [k, v] of Object.entries(LOCAL_DEV_VARS)) {
+    if (vars[k] === undefined) {
+      vars[k] = v;
+      lines.push(`${k}="${v}"`);
+    }
+  }
+  if (lines.length) {
+    const existing = existsSync(path) ? readFileSync(path, "utf8") : "";
+    let header = existing ? "" : "# local secrets and settings for wrangler dev (not committed)\n";
+    if (existing && !existing.endsWith("\n")) header = "\n";
     writeFileSync(path, `${header}${lines.join("\n")}\n`, { flag: "a" });
   }
   return vars.TOKEN_SECRET as string;

@@ -5,7 +5,17 @@
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** wrangler.toml's [vars] as wrangler reads them: what `wrangler deploy` ships (no .dev.vars, no test bindings) */
+    deployedVars: Record<string, unknown>;
+  }
+}
+
+const deployedVars = unstable_readConfig({ config: new URL("../../wrangler.toml", import.meta.url).pathname }).vars;
 
 export default defineConfig({
   plugins: [
@@ -17,6 +27,8 @@ export default defineConfig({
           MODEL_REFRESH_SECONDS: "1",
           EVENTS_API_KEYS: TEST_EVENTS_KEY,
           ADMIN_API_KEYS: TEST_ADMIN_KEY,
+          // local development's setting (`.dev.vars`); wrangler.toml, what deploys, has no demo routes
+          DEMO_ROUTES: "true",
         },
       },
     }),
@@ -25,6 +37,7 @@ export default defineConfig({
     root: new URL("../..", import.meta.url).pathname,
     include: ["test/workerd/**/*.test.ts"],
     globalSetup: ["test/workerd/global-setup.ts"],
+    provide: { deployedVars },
     testTimeout: 60_000,
     silent: "passed-only",
     hookTimeout: 180_000,

@@ -1,12 +1,14 @@
 /**
- * Demo shop assets, served only when DEMO_ROUTES=true (wrangler dev): product pictures drawn from the
- * catalog, as PNG (`/demo/img/<id>.png?w=<px>&h=<px>`, what mail clients show; cropped to cover the size,
- * as an image CDN would) or SVG (`.svg`), and a minimal product page (`/demo/p/<id>`) for click-throughs.
+ * Demo shop assets, served only when DEMO_ROUTES=true (`.dev.vars`, local development; 404 in what
+ * `wrangler deploy` ships): product pictures drawn from the catalog, as PNG (`/demo/img/<id>.png?w=<px>&h=<px>`,
+ * what mail clients show; cropped to cover the size, as an image CDN would) or SVG (`.svg`), and a minimal
+ * product page (`/demo/p/<id>`) for click-throughs.
  * `&grain=<1-64>` gives a photo-like picture instead (the category's colour with noise, no text: the
  * benchmark's stand-in for real photos, hard to compress), kept in memory per category and size as a
  * CDN would cache it, so that serving it costs what a cache hit costs.
  */
 import type { Context, Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import type { CatalogItem } from "../../core/catalog";
 import { escapeXml } from "../../core/escape-xml";
 import { type AppEnv, getConfig } from "../env";
@@ -29,7 +31,6 @@ const PALETTE = ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6d597a
 
 async function findItem(c: Context<AppEnv>, id: string): Promise<CatalogItem> {
   const config = getConfig(c.env);
-  if (!config.demoRoutes) throw new ApiError("NOT_FOUND", "demo routes are disabled (DEMO_ROUTES)");
   const state = await getModel(c.env.OPENTIME_KV, config.modelRefreshSeconds);
   const catalog = state.ok ? state.model.catalog : state.catalog;
   const index = state.ok ? state.model.itemIndex.get(id) : catalog?.items.findIndex((it) => it.id === id);
@@ -92,7 +93,13 @@ async function grainedPicture(
   return png;
 }
 
+const demoOnly = createMiddleware<AppEnv>(async (c, next) => {
+  if (!getConfig(c.env).demoRoutes) throw new ApiError("NOT_FOUND", "demo routes are disabled (DEMO_ROUTES)");
+  await next();
+});
+
 export function registerDemoAssets(app: Hono<AppEnv>): void {
+  app.use("/demo/*", demoOnly);
   app.get("/demo/img/:file", async (c) => {
     const file = c.req.param("file");
     const png = file.endsWith(".png");

@@ -1,0 +1,74 @@
+/**
+ * What deploys and what runs locally: `wrangler deploy --dry-run` of the repository's own configuration
+ * (offline, ~2 s) binds neither DEMO_ROUTES nor PREVIEW_PAGE, so the demo shop and the preview page do not
+ * ship; `npm start`'s `.dev.vars` (created, or completed when an older one lacks the line) turns them on.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ensureDevVars, readDevVars } from "../../scripts/lib/dev-vars";
+
+const work = mkdtempSync(join(tmpdir(), "ot-deploy-config-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** The plain-text variables `wrangler deploy --dry-run` lists as the Worker's bindings. */
+function deployedVars(): Record<string, string> {
+  const res = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", join(work, "bundle")], {
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
+  });
+  expect(res.status, res.stderr || res.stdout).toBe(0);
+  expect(res.stdout).toContain("--dry-run: exiting now.");
+  const vars: Record<string, string> = {};
+  for (const m of res.stdout.matchAll(/^env\.([A-Z0-9_]+) \("(.*)"\)\s+Environment Variable\s*$/gm)) {
+    vars[m[1] as string] = m[2] as string;
+  }
+  return vars;
+}
+
+describe("wrangler deploy --dry-run of wrangler.toml", () => {
+  it("binds neither DEMO_ROUTES nor PREVIEW_PAGE (no demo shop, no preview page in production)", () => {
+    const vars = deployedVars();
+    // the table was read: the configuration's other variables are there
+    expect(vars.EXCLUDE_PURCHASED_DAYS).toBe("30");
+    expect(vars.DEMO_ROUTES).toBeUndefined();
+    expect(vars.PREVIEW_PAGE).toBeUndefined();
+  });
+});
+
+describe("npm start's .dev.vars (local development)", () => {
+  it("a new one holds the local secrets and DEMO_ROUTES=true", () => {
+    const path = join(work, "new.dev.vars");
+    const secret = ensureDevVars(path);
+    const vars = readDevVars(path);
+    expect(vars.TOKEN_SECRET).toBe(secret);
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    expect(vars.EVENTS_API_KEYS?.length).toBeGreaterThanOrEqual(32);
+    expect(vars.ADMIN_API_KEYS?.length).toBeGreaterThanOrEqual(32);
+    expect(vars.DEMO_ROUTES).toBe("true");
+  });
+
+  it("an older one (no DEMO_ROUTES, no final newline) keeps its lines and gains DEMO_ROUTES=true", () => {
+    const path = join(work, "old.dev.vars");
+    const old =
+      '# mine\nTOKEN_SECRET="kept-secret-0123456789abcdef"\nEVENTS_API_KEYS="e-0123456789abcdef"\nADMIN_API_KEYS="a-0123456789abcdef"';
+    writeFileSync(path, old);
+    expect(ensureDevVars(path)).toBe("kept-secret-0123456789abcdef");
+    expect(readFileSync(path, "utf8")).toBe(`${old}\nDEMO_ROUTES="true"\n`);
+    ensureDevVars(path); // a second run adds nothing
+    expect(readFileSync(path, "utf8")).toBe(`${old}\nDEMO_ROUTES="true"\n`);
+  });
+
+  it("a developer's own DEMO_ROUTES (even false) is kept", () => {
+    const path = join(work, "off.dev.vars");
+    writeFileSync(path, 'TOKEN_SECRET="kept-secret-0123456789abcdef"\nDEMO_ROUTES="false"\n');
+    ensureDevVars(path);
+    expect(readDevVars(path).DEMO_ROUTES).toBe("false");
+  });
+
+  it(".dev.vars.example, for `npm run dev` by hand, turns the local routes on", () => {
+    expect(readDevVars(".dev.vars.example").DEMO_ROUTES).toBe("true");
+  });
+});

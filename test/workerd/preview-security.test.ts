@@ -1,0 +1,256 @@
+/**
+ * The preview (GET /, /v1/preview/*) lists user ids and mints tokens; the demo shop (/demo/*) is for local
+ * development. What `wrangler deploy` ships (wrangler.toml's vars, read by wrangler) has neither; a shop that
+ * sets PREVIEW_PAGE=true gets it only with the admin key or a verified Cloudflare Access identity; local
+ * development (DEMO_ROUTES=true from .dev.vars, on 127.0.0.1) keeps it open.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { sign } from "hono/jwt";
+import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import worker from "../../worker/index";
+import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
+import { clearKv, fixture, seedModel } from "./support/harness";
+
+declare module "vitest" {
+  interface ProvidedContext {
+    deployedVars: Record<string, unknown>;
+  }
+}
+
+type Bindings = typeof env;
+const LOCAL = "http://127.0.0.1:8787";
+const PUBLIC = "https://opentime.shop.example";
+
+/** wrangler.toml's vars over the test bindings: DEMO_ROUTES and PREVIEW_PAGE as deployed (the tests' own are dropped). */
+function deployed(extra: Partial<Bindings> = {}): Bindings {
+  const vars = inject("deployedVars");
+  const asString = (v: unknown) => (v === undefined ? undefined : String(v));
+  return {
+    ...env,
+    ...(vars as Partial<Bindings>),
+    DEMO_ROUTES: asString(vars.DEMO_ROUTES),
+    PREVIEW_PAGE: asString(vars.PREVIEW_PAGE),
+    ...extra,
+  };
+}
+
+async function request(
+  bindings: Bindings,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; origin?: string } = {},
+): Promise<Response> {
+  const ctx = createExecutionContext();
+  const req = new Request(`${opts.origin ?? PUBLIC}${path}`, { method: opts.method ?? "GET", headers: opts.headers });
+  const res = await worker.fetch(req, bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+async function code(res: Response): Promise<string | null> {
+  const body = (await res.json().catch(() => null)) as { error?: { code?: string } } | null;
+  return body?.error?.code ?? null;
+}
+
+const user = () => fixture().profiles[0]?.userId as string;
+const item = () => (JSON.parse(fixture().catalogJson) as { items: { id: string }[] }).items[0]?.id as string;
+
+/** Every preview route, with a valid query; `email` mints a token (it is the one that matters most). */
+const previewRoutes = () => [
+  { method: "GET", path: "/" },
+  { method: "GET", path: "/v1/preview/users" },
+  { method: "GET", path: `/v1/preview/email?user=${user()}&campaign=demo` },
+  { method: "GET", path: `/v1/preview/decisions?user=${user()}&campaign=demo` },
+  { method: "POST", path: `/v1/preview/reset?user=${user()}&campaign=demo` },
+];
+const demoRoutes = () => [`/demo/img/${item()}.png`, `/demo/img/${item()}.svg`, `/demo/p/${item()}`];
+const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}` };
+
+beforeEach(async () => {
+  await clearKv();
+  await seedModel();
+});
+
+describe("what `wrangler deploy` ships: no preview, no demo shop", () => {
+  it("wrangler.toml turns on neither DEMO_ROUTES nor PREVIEW_PAGE", () => {
+    const vars = inject("deployedVars");
+    expect(vars.DEMO_ROUTES).not.toBe("true");
+    expect(vars.PREVIEW_PAGE).not.toBe("true");
+  });
+
+  it("GET /, /v1/preview/* and /demo/* are 404, with or without the admin key, on any host", async () => {
+    for (const origin of [PUBLIC, LOCAL]) {
+      for (const headers of [{}, admin]) {
+        for (const r of previewRoutes()) {
+          const res = await request(deployed(), r.path, { method: r.method, headers, origin });
+          expect(res.status, `${r.method} ${origin}${r.path}`).toBe(404);
+          expect(await code(res)).toBe("NOT_FOUND");
+        }
+        for (const path of demoRoutes()) {
+          const res = await request(deployed(), path, { headers, origin });
+          expect(res.status, `${origin}${path}`).toBe(404);
+          expect(await code(res)).toBe("NOT_FOUND");
+        }
+      }
+    }
+  });
+});
+
+describe("PREVIEW_PAGE=true in production: the admin key or Cloudflare Access", () => {
+  const prod = () => deployed({ PREVIEW_PAGE: "true" });
+
+  it("every preview route refuses a request without the admin key (401), whatever else it carries", async () => {
+    const attempts: Record<string, string>[] = [
+      {},
+      { Authorization: `Bearer ${TEST_EVENTS_KEY}` },
+      { Authorization: "Bearer not-the-admin-key-0123456789" },
+      { Authorization: TEST_ADMIN_KEY },
+      // the Access header alone proves nothing: Access is not configured here
+      { "Cf-Access-Jwt-Assertion": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln" },
+    ];
+    for (const headers of attempts) {
+      for (const r of previewRoutes()) {
+        const res = await request(prod(), r.path, { method: r.method, headers });
+        expect(res.status, `${r.method} ${r.path} ${JSON.stringify(headers)}`).toBe(401);
+        expect(await code(res)).toBe("UNAUTHORIZED");
+      }
+    }
+    expect(await env.OPENTIME_KV.get(`profile:${user()}`)).not.toBeNull();
+  });
+
+  it("with the admin key every preview route answers; the demo shop stays off", async () => {
+    for (const r of previewRoutes()) {
+      const res = await request(prod(), r.path, { method: r.method, headers: admin });
+      expect(res.status, `${r.method} ${r.path}`).toBe(200);
+    }
+    const users = (await (await request(prod(), "/v1/preview/users", { headers: admin })).json()) as {
+      users: string[];
+    };
+    expect(users.users).toContain(user());
+    for (const path of demoRoutes()) expect((await request(prod(), path, { headers: admin })).status).toBe(404);
+  });
+
+  it("DEMO_ROUTES=true reached on a public host is not local development: the admin key is needed", async () => {
+    const leaked = deployed({ DEMO_ROUTES: "true" });
+    for (const r of previewRoutes()) {
+      const res = await request(leaked, r.path, { method: r.method });
+      expect(res.status, `${r.method} ${r.path}`).toBe(401);
+    }
+    expect((await request(leaked, "/v1/preview/users", { headers: admin })).status).toBe(200);
+  });
+});
+
+describe("Cloudflare Access identities (Cf-Access-Jwt-Assertion, verified)", () => {
+  const TEAM = "opentime-test.cloudflareaccess.com";
+  const AUD = "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56faefa9b2b6f2";
+  const CERTS = `https://${TEAM}/cdn-cgi/access/certs`;
+  let signingKey: JsonWebKey & { kid: string; alg: "RS256" };
+  let otherKey: JsonWebKey & { kid: string; alg: "RS256" };
+  let publicKey: JsonWebKey;
+  const certFetches: string[] = [];
+
+  async function rsaKey(kid: string) {
+    const pair = (await crypto.subtle.generateKey(
+      { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      true,
+      ["sign", "verify"],
+    )) as CryptoKeyPair;
+    const priv = (await crypto.subtle.exportKey("jwk", pair.privateKey)) as JsonWebKey;
+    const pub = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
+    return { priv: { ...priv, kid, alg: "RS256" as const }, pub: { ...pub, kid, alg: "RS256" } };
+  }
+
+  beforeAll(async () => {
+    const a = await rsaKey("access-key-1");
+    const b = await rsaKey("access-key-1"); // same kid, another key: a forgery
+    signingKey = a.priv;
+    otherKey = b.priv;
+    publicKey = a.pub;
+  });
+
+  beforeEach(() => {
+    certFetches.length = 0;
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (url.startsWith(`https://${TEAM}/`)) {
+        certFetches.push(url);
+        return Response.json({ keys: [publicKey] });
+      }
+      return realFetch(input, init);
+    });
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  const now = () => Math.floor(Date.now() / 1000);
+  const claims = (over: Record<string, unknown> = {}) => ({
+    aud: [AUD],
+    iss: `https://${TEAM}`,
+    email: "editor@shop.example",
+    sub: "5f2c1d3e",
+    iat: now() - 10,
+    exp: now() + 600,
+    ...over,
+  });
+  const withAccess = (extra: Partial<Bindings> = {}) =>
+    deployed({ PREVIEW_PAGE: "true", ACCESS_TEAM_DOMAIN: TEAM, ACCESS_AUD: AUD, ...extra });
+
+  it("a JWT Access signed for this application opens every preview route", async () => {
+    const jwt = await sign(claims(), signingKey);
+    for (const r of previewRoutes()) {
+      const res = await request(withAccess(), r.path, {
+        method: r.method,
+        headers: { "Cf-Access-Jwt-Assertion": jwt },
+      });
+      expect(res.status, `${r.method} ${r.path}`).toBe(200);
+    }
+    expect(certFetches[0]).toBe(CERTS);
+  });
+
+  it("refuses a JWT with another audience, issuer, an expired one, another key's signature, or HS256", async () => {
+    const forged = [
+      await sign(claims({ aud: ["another-application-aud-0123456789"] }), signingKey),
+      await sign(claims({ iss: "https://attacker.cloudflareaccess.com" }), signingKey),
+      await sign(claims({ exp: now() - 60, iat: now() - 3600 }), signingKey),
+      await sign(claims(), otherKey),
+      await sign(claims(), "a-shared-secret-the-attacker-chose", "HS256"),
+      "not.a.jwt",
+    ];
+    for (const jwt of forged) {
+      const res = await request(withAccess(), "/v1/preview/email?user=" + user(), {
+        headers: { "Cf-Access-Jwt-Assertion": jwt },
+      });
+      expect(res.status, jwt.slice(0, 40)).toBe(401);
+      expect(await code(res)).toBe("UNAUTHORIZED");
+    }
+  });
+
+  it("a valid JWT counts for nothing unless both ACCESS_TEAM_DOMAIN and ACCESS_AUD are set", async () => {
+    const jwt = await sign(claims(), signingKey);
+    const headers = { "Cf-Access-Jwt-Assertion": jwt };
+    for (const bindings of [
+      withAccess({ ACCESS_AUD: undefined }),
+      withAccess({ ACCESS_TEAM_DOMAIN: undefined }),
+      withAccess({ ACCESS_TEAM_DOMAIN: "attacker.example" }),
+    ]) {
+      expect((await request(bindings, "/v1/preview/users", { headers })).status).toBe(401);
+    }
+    expect(certFetches).toEqual([]);
+  });
+});
+
+describe("local development (DEMO_ROUTES=true from .dev.vars, wrangler dev on 127.0.0.1)", () => {
+  it("the preview and the demo shop answer without a key", async () => {
+    for (const origin of [LOCAL, "http://localhost:8787"]) {
+      for (const r of previewRoutes()) {
+        const res = await request(env, r.path, { method: r.method, origin });
+        expect(res.status, `${r.method} ${origin}${r.path}`).toBe(200);
+      }
+      for (const path of demoRoutes()) expect((await request(env, path, { origin })).status).toBe(200);
+    }
+    const page = await request(env, "/", { origin: LOCAL });
+    expect(page.headers.get("Content-Type")).toMatch(/^text\/html/);
+    expect(await page.text()).toContain("opentime preview");
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * The one gate in front of the preview (GET / and /v1/preview/*), which lists user ids and mints 7-day
+ * tokens for any of them with the production TOKEN_SECRET:
+ *   - neither DEMO_ROUTES nor PREVIEW_PAGE is "true" (what `wrangler deploy` ships): 404, as if absent;
+ *   - DEMO_ROUTES="true" (`.dev.vars`: `npm start`, `npm run dev`) on a loopback host: open, no key;
+ *   - otherwise (PREVIEW_PAGE="true" in production, or DEMO_ROUTES reached on a public host):
+ *     `Authorization: Bearer <admin key>` (ADMIN_API_KEYS), or a Cloudflare Access identity.
+ * The Access identity is the `Cf-Access-Jwt-Assertion` header that Access adds in front of the Worker.
+ * Anyone can send that header, so it is never trusted for being present: it counts only when
+ * ACCESS_TEAM_DOMAIN and ACCESS_AUD are configured and the JWT verifies (RS256 signature against the team's
+ * keys at https://<team>.cloudflareaccess.com/cdn-cgi/access/certs, issuer, audience, expiry).
+ */
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { verifyWithJwks } from "hono/jwt";
+import { type AppEnv, type Config, getConfig } from "../env";
+import { ApiError } from "../errors";
+import { requireApiKey } from "../lib/api-key";
+import { logEvent } from "../lib/log";
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+const ACCESS_HEADER = "Cf-Access-Jwt-Assertion";
+/** Access's keys change rarely; Cloudflare's cache keeps them this long */
+const CERTS_CACHE_SECONDS = 300;
+
+const adminKey = requireApiKey((config) => config.adminApiKeys, "admin");
+
+/** True when the request carries a Cloudflare Access JWT that verifies for the configured application. */
+async function accessIdentity(c: Context<AppEnv>, access: Config["access"]): Promise<boolean> {
+  const jwt = c.req.header(ACCESS_HEADER);
+  if (!jwt || !access) return false;
+  const issuer = `https://${access.teamDomain}`;
+  try {
+    await verifyWithJwks(
+      jwt,
+      {
+        jwks_uri: `${issuer}/cdn-cgi/access/certs`,
+        allowedAlgorithms: ["RS256"],
+        verification: { iss: issuer, aud: access.aud },
+      },
+      { cf: { cacheTtl: CERTS_CACHE_SECONDS, cacheEverything: true } },
+    );
+    return true;
+  } catch (e) {
+    // the error's name only: hono's messages quote the JWT, which holds the person's email
+    logEvent("warn", "preview.access_refused", { detail: e instanceof Error ? e.name : "unknown" });
+    return false;
+  }
+}
+
+export const previewAccess = createMiddleware<AppEnv>(async (c, next) => {
+  const config = getConfig(c.env);
+  if (!config.previewPage) throw new ApiError("NOT_FOUND", "the preview page is disabled (PREVIEW_PAGE)");
+  if (config.demoRoutes && LOOPBACK.has(new URL(c.req.url).hostname)) return next();
+  if (await accessIdentity(c, config.access)) return next();
+  let admin = false;
+  try {
+    await adminKey(c, async () => {
+      admin = true;
+    });
+  } catch {
+    // the message below names both ways in
+  }
+  if (!admin) {
+    throw new ApiError(
+      "UNAUTHORIZED",
+      "the preview needs the admin key (Authorization: Bearer <key>) or a Cloudflare Access identity",
+    );
+  }
+  await next();
+});

@@ -1,0 +1,29 @@
+/** The preview's query string (`user`, `campaign`, `layout`), parsed once for the three endpoints that take it. */
+import type { Context } from "hono";
+import { z } from "zod";
+import { CampaignIdSchema } from "../../core/campaign";
+import { UserIdSchema } from "../../core/events";
+import { LAYOUT_NAMES } from "../../core/layouts";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+
+const PreviewQuerySchema = z.object({
+  user: UserIdSchema,
+  campaign: CampaignIdSchema.default("demo"),
+  layout: z.enum(LAYOUT_NAMES as [string, ...string[]]).default("row"),
+});
+
+export interface PreviewQuery {
+  user: string;
+  campaign: string;
+  layout: (typeof LAYOUT_NAMES)[number];
+}
+
+export function previewQuery(c: Context<AppEnv>): PreviewQuery {
+  const parsed = PreviewQuerySchema.safeParse(c.req.query());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ApiError("BAD_REQUEST", `${issue?.path.join(".") || "query"}: ${issue?.message}`);
+  }
+  return parsed.data as PreviewQuery;
+}

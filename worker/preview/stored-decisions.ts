@@ -1,0 +1,34 @@
+/** The open-time decisions stored for one email (each slot of its layout), and forgetting them. */
+import { isOwnKey, kvKeys } from "../../core/kv-keys";
+import { layoutSlots, slotKey } from "../../core/layouts";
+import { DecisionSchema } from "../decisions/decide-slot";
+import type { PreviewQuery } from "./query";
+
+export function storedDecisions(kv: KVNamespace, q: PreviewQuery) {
+  return Promise.all(
+    layoutSlots(q.layout).map(async (s) => {
+      const raw = await kv.get(kvKeys.decision(q.user, q.campaign, slotKey(s)), "json");
+      const d = DecisionSchema.safeParse(raw);
+      return d.success
+        ? {
+            slot: slotKey(s),
+            item: d.data.item.id,
+            title: d.data.item.title,
+            state: d.data.state,
+            via: d.data.via,
+            reason: d.data.reason,
+            scorer: d.data.scorer,
+            decidedAt: new Date(d.data.decidedAt).toISOString(),
+          }
+        : { slot: slotKey(s), item: null };
+    }),
+  );
+}
+
+/** Deletes the user's decisions for the campaign (to watch `freeze` decide again); returns how many. */
+export async function forgetDecisions(kv: KVNamespace, q: Pick<PreviewQuery, "user" | "campaign">): Promise<number> {
+  const prefix = kvKeys.decisionsPrefix(q.user);
+  const own = (await kv.list({ prefix: `${prefix}${q.campaign}:` })).keys.filter((k) => isOwnKey(prefix, k.name));
+  await Promise.all(own.map((k) => kv.delete(k.name)));
+  return own.length;
+}

@@ -1,0 +1,11 @@
+/** POST /v1/preview/reset?user&campaign : forgets that email's decisions (to watch `freeze` decide again). Behind `previewAccess`. */
+import type { Hono } from "hono";
+import type { AppEnv } from "../env";
+import { previewQuery } from "../preview/query";
+import { forgetDecisions } from "../preview/stored-decisions";
+
+export function registerPreviewReset(app: Hono<AppEnv>): void {
+  app.post("/v1/preview/reset", async (c) =>
+    c.json({ deleted: await forgetDecisions(c.env.OPENTIME_KV, previewQuery(c)) }),
+  );
+}
