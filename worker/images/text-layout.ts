@@ -1,49 +1,70 @@
 /**
  * Wraps and truncates card text with the real glyph advances of the font the image is drawn with
  * (font-metrics.json, generated from the font files by `npm run fonts`), so a title never runs off its
- * card and a cut title ends in a clean ellipsis on a word boundary where one is near.
+ * card and a cut title ends in a clean ellipsis on a word boundary where one is near. Linear in the text:
+ * widths are sums of advances (no kerning), so a line is measured once, character by character, and
+ * stops as soon as it is full; a catalog title of any length costs what its first lines cost.
  */
 import metrics from "./font-metrics.json";
 
 export type Weight = 400 | 700;
 
 const ELLIPSIS = "…";
+/** what a cut title does not end with before its ellipsis */
+const TRAILING = /[\s,;:.\-–—]/;
 const indexOf = new Map<string, number>([...metrics.chars].map((ch, i) => [ch, i]));
+
+/** Advance of one character in font units. */
+function advance(ch: string, weight: Weight): number {
+  const w = metrics.weights[weight];
+  const i = indexOf.get(ch);
+  return i === undefined ? w.fallback : (w.advances[i] as number);
+}
+
+/** Font units to pixels at `size` px. */
+const px = (units: number, size: number) => (units * size) / metrics.unitsPerEm;
 
 /** Width in pixels of `text` at `size` px. */
 export function measure(text: string, size: number, weight: Weight = 400): number {
-  const w = metrics.weights[weight];
   let units = 0;
-  for (const ch of text) {
-    const i = indexOf.get(ch);
-    units += i === undefined ? w.fallback : (w.advances[i] as number);
-  }
-  return (units * size) / metrics.unitsPerEm;
+  for (const ch of text) units += advance(ch, weight);
+  return px(units, size);
 }
 
-/** Drops characters from the end until `text + …` fits, preferring to cut at a space in the last third. */
+/**
+ * Length (in UTF-16 units) of the longest prefix of `text` that fits in `width` px with `extra` font
+ * units after it; reads no further than one character past that prefix.
+ */
+function fittingPrefix(text: string, width: number, size: number, weight: Weight, extra = 0): number {
+  let units = 0;
+  let end = 0;
+  for (const ch of text) {
+    const next = units + advance(ch, weight);
+    if (px(next + extra, size) > width) break;
+    units = next;
+    end += ch.length;
+  }
+  return end;
+}
+
+const fits = (text: string, width: number, size: number, weight: Weight) =>
+  fittingPrefix(text, width, size, weight) === text.length;
+
+/** The longest start of `text` that fits with `…` after it, preferring to cut at a space in the last third. */
 function ellipsize(text: string, width: number, size: number, weight: Weight): string {
-  const chars = [...text.trimEnd()];
-  while (chars.length > 0 && measure(`${chars.join("")}${ELLIPSIS}`, size, weight) > width) chars.pop();
-  const cut = chars.join("").trimEnd();
+  const cut = text.slice(0, fittingPrefix(text, width, size, weight, advance(ELLIPSIS, weight))).trimEnd();
   const space = cut.lastIndexOf(" ");
   const base = space > (cut.length * 2) / 3 ? cut.slice(0, space) : cut;
-  return `${base.replace(/[\s,;:.\-–—]+$/, "")}${ELLIPSIS}`;
+  let end = base.length;
+  while (end > 0 && TRAILING.test(base[end - 1] as string)) end--;
+  return `${base.slice(0, end)}${ELLIPSIS}`;
 }
 
-/** Splits a word that is wider than a line into pieces that fit. */
-function breakWord(word: string, width: number, size: number, weight: Weight): string[] {
-  const pieces: string[] = [];
-  let piece = "";
-  for (const ch of word) {
-    if (piece && measure(piece + ch, size, weight) > width) {
-      pieces.push(piece);
-      piece = "";
-    }
-    piece += ch;
-  }
-  if (piece) pieces.push(piece);
-  return pieces;
+/** A word wider than a line: the longest start of it that fits (at least one character), and the rest. */
+function breakWord(word: string, width: number, size: number, weight: Weight): [string, string] {
+  const first = String.fromCodePoint(word.codePointAt(0) as number).length;
+  const end = Math.max(first, fittingPrefix(word, width, size, weight));
+  return [word.slice(0, end), word.slice(end)];
 }
 
 /**
@@ -58,15 +79,15 @@ export function wrapText(text: string, width: number, size: number, maxLines: nu
   for (; i < words.length; i++) {
     const word = words[i] as string;
     const candidate = line ? `${line} ${word}` : word;
-    if (measure(candidate, size, weight) <= width) {
+    if (fits(candidate, width, size, weight)) {
       line = candidate;
       continue;
     }
     if (!line) {
-      // a single word wider than the line: break it
-      const [head, ...rest] = breakWord(word, width, size, weight);
-      line = head as string;
-      if (rest.length > 0) words.splice(i + 1, 0, rest.join(""));
+      // a single word wider than the line: its head fills this line, the rest is the next word
+      const [head, rest] = breakWord(word, width, size, weight);
+      line = head;
+      if (rest) words.splice(i + 1, 0, rest);
       continue;
     }
     lines.push(line);
