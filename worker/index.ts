@@ -1,14 +1,30 @@
-/** Worker entry point: HTTP (the Hono app) and the events queue consumer. */
+/**
+ * Worker entry point: HTTP (the Hono app) and the events queue consumer, each given KV with deadlines
+ * (lib/kv-deadline.ts) so a hung KV operation fails into the callers' fallbacks instead of hanging.
+ */
 import type { QueuedEvent } from "../core/events";
 import { createApp } from "./app";
 import type { Bindings } from "./env";
 import { consumeEvents } from "./events/consumer";
+import { EMAIL_KV_DEADLINES, type KvDeadlines, QUEUE_KV_DEADLINES, withKvDeadlines } from "./lib/kv-deadline";
 
 const app = createApp();
 
+/** One wrapped env per runtime env and handler, so per-env caches (getConfig) keep hitting. */
+const wrapped = { fetch: new WeakMap<Bindings, Bindings>(), queue: new WeakMap<Bindings, Bindings>() };
+function bounded(env: Bindings, handler: keyof typeof wrapped, deadlines: KvDeadlines): Bindings {
+  let out = wrapped[handler].get(env);
+  if (!out) {
+    out = { ...env, OPENTIME_KV: withKvDeadlines(env.OPENTIME_KV, deadlines) };
+    wrapped[handler].set(env, out);
+  }
+  return out;
+}
+
 export default {
-  fetch: app.fetch,
+  fetch: (req: Request, env: Bindings, ctx: ExecutionContext) =>
+    app.fetch(req, bounded(env, "fetch", EMAIL_KV_DEADLINES), ctx),
   async queue(batch, env, _ctx) {
-    await consumeEvents(batch, env);
+    await consumeEvents(batch, bounded(env, "queue", QUEUE_KV_DEADLINES));
   },
 } satisfies ExportedHandler<Bindings, QueuedEvent>;

@@ -1,0 +1,110 @@
+/**
+ * Fault injection for the Worker's bindings: a KV namespace whose get/list/put/delete throw or never
+ * settle (selectively by key prefix, switchable while a test runs), a queue whose sends throw, and a
+ * fake MessageBatch that records which messages were acked or retried.
+ */
+import type { QueuedEvent } from "../../../core/events";
+
+export type KvOp = "get" | "list" | "put" | "delete";
+export type FaultMode = "throw" | "hang";
+
+export interface KvFault {
+  ops: readonly KvOp[];
+  mode: FaultMode;
+  /** only keys (for list: prefixes) starting with this; every key when absent */
+  prefix?: string;
+}
+
+export interface FaultyKv {
+  kv: KVNamespace;
+  /** the faults in force: replace or empty it to change or clear them mid-test */
+  faults: KvFault[];
+  /** how many operations a fault hit (a test that injected nothing proves nothing) */
+  hits: number;
+  /** keys of the put/delete calls that went through to the real namespace, in order */
+  writes: string[];
+}
+
+export class InjectedFault extends Error {
+  constructor(op: string) {
+    super(`injected fault: KV ${op} failed`);
+  }
+}
+
+const OP_OF: Record<string, KvOp> = { get: "get", getWithMetadata: "get", list: "list", put: "put", delete: "delete" };
+
+/** `real` with the given faults; operations no fault matches go through unchanged. */
+export function faultyKv(real: KVNamespace, faults: KvFault[] = []): FaultyKv {
+  const state: FaultyKv = { kv: real, faults, hits: 0, writes: [] };
+  const forward = (name: string, args: unknown[]): Promise<unknown> => {
+    const op = OP_OF[name] as KvOp;
+    const first = args[0];
+    const key = op === "list" ? ((first as { prefix?: string } | undefined)?.prefix ?? "") : String(first);
+    const fault = state.faults.find((f) => f.ops.includes(op) && key.startsWith(f.prefix ?? ""));
+    if (fault) {
+      state.hits++;
+      // a hang is a promise that never settles (no timer keeps it alive either)
+      return fault.mode === "hang" ? new Promise(() => {}) : Promise.reject(new InjectedFault(op));
+    }
+    if (op === "put" || op === "delete") state.writes.push(key);
+    const method = (real as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name];
+    return (method as (...a: unknown[]) => Promise<unknown>).apply(real, args);
+  };
+  state.kv = {
+    get: (...args: unknown[]) => forward("get", args),
+    getWithMetadata: (...args: unknown[]) => forward("getWithMetadata", args),
+    list: (...args: unknown[]) => forward("list", args),
+    put: (...args: unknown[]) => forward("put", args),
+    delete: (...args: unknown[]) => forward("delete", args),
+  } as unknown as KVNamespace;
+  return state;
+}
+
+/** A queue whose send and sendBatch reject (an outage or back-pressure); counts the attempts. */
+export function failingQueue(): { queue: Queue<QueuedEvent>; attempts: () => number } {
+  let attempts = 0;
+  const fail = async (): Promise<never> => {
+    attempts++;
+    throw new Error("injected fault: queue send failed");
+  };
+  const queue = { send: fail, sendBatch: fail } as unknown as Queue<QueuedEvent>;
+  return { queue, attempts: () => attempts };
+}
+
+export interface FakeBatch {
+  batch: MessageBatch<QueuedEvent>;
+  acked: () => string[];
+  retried: () => string[];
+}
+
+/** A MessageBatch of `events` whose messages record ack() and retry() (ids `m<i>-<event id>`). */
+export function fakeBatch(events: readonly QueuedEvent[]): FakeBatch {
+  const acked: string[] = [];
+  const retried: string[] = [];
+  const messages = events.map((body, i) => {
+    const id = `m${i}-${body.id}`;
+    return {
+      id,
+      timestamp: new Date(),
+      attempts: 1,
+      body,
+      ack: () => {
+        acked.push(id);
+      },
+      retry: () => {
+        retried.push(id);
+      },
+    } as unknown as Message<QueuedEvent>;
+  });
+  const batch = {
+    queue: "opentime-events",
+    messages,
+    ackAll: () => {
+      for (const m of messages) m.ack();
+    },
+    retryAll: () => {
+      for (const m of messages) m.retry();
+    },
+  } as unknown as MessageBatch<QueuedEvent>;
+  return { batch, acked: () => [...acked], retried: () => [...retried] };
+}
