@@ -149,11 +149,14 @@ describe("queue consumer", () => {
     expect(p?.engagement.score).toBeCloseTo(3, 3);
   });
 
-  it("retries (never overwrites) a profile it cannot read", async () => {
+  it("repairs a profile it cannot read (keeps what validates, resets the rest) instead of retrying forever", async () => {
     await env.OPENTIME_KV.put(kvKeys.profile("broken"), JSON.stringify({ v: 3, userId: "broken" }));
     const result = await consume([ev("b1", "broken", "view", "p1")]);
-    expect(result.retryMessages.length).toBe(1);
-    expect(await env.OPENTIME_KV.get(kvKeys.profile("broken"), "json")).toEqual({ v: 3, userId: "broken" });
+    expect(result.explicitAcks.length).toBe(1);
+    const repaired = await profileOf("broken");
+    // nothing readable, consent included: taken as an opt-out, so the view is not recorded
+    expect(repaired?.consent.tracking).toBe(false);
+    expect(repaired?.recentItems).toEqual([]);
   });
 });
 

@@ -16,6 +16,11 @@ export function resetCampaignCache(): void {
   cache.clear();
 }
 
+/** How many campaigns this isolate holds (tests: the cache is bounded). */
+export function campaignCacheSize(): number {
+  return cache.size;
+}
+
 export async function getCampaign(kv: KVNamespace, id: string, now = Date.now()): Promise<Campaign> {
   if (!CampaignIdSchema.safeParse(id).success) return DEFAULT_CAMPAIGN;
   const hit = cache.get(id);

@@ -28,15 +28,15 @@ export interface ConsumeSummary {
   rejected: number;
 }
 
-/** The stored profile, repaired when it does not validate; a new one when there is none. */
-function storedProfile(raw: unknown, user: string, now: string): Profile {
-  if (raw === null) return emptyProfile(user, now);
+/** The stored profile, repaired when it does not validate (`repaired`: it must be written back); a new one when there is none. */
+function storedProfile(raw: unknown, user: string, now: string): { profile: Profile; repaired: boolean } {
+  if (raw === null) return { profile: emptyProfile(user, now), repaired: false };
   const parsed = parseProfile(raw);
-  if (parsed.ok) return parsed.profile;
-  const repaired = salvageProfile(raw, user, now);
+  if (parsed.ok) return { profile: parsed.profile, repaired: false };
+  const salvaged = salvageProfile(raw, user, now);
   // field names only: the values may be personal
-  logEvent("error", "profile.repaired", { reset: repaired.reset });
-  return repaired.profile;
+  logEvent("error", "profile.repaired", { reset: salvaged.reset });
+  return { profile: salvaged.profile, repaired: true };
 }
 
 export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindings): Promise<ConsumeSummary> {
@@ -71,7 +71,7 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
           kv.get<string[]>(kvKeys.seen(user), "json"),
         ]);
         const now = new Date().toISOString();
-        const before = storedProfile(raw, user, now);
+        const { profile: before, repaired } = storedProfile(raw, user, now);
         const seenHistory = Array.isArray(history) ? history.filter((x) => typeof x === "string") : [];
         const res = applyEventsSafely(
           before,
@@ -79,7 +79,7 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
           now,
           seenHistory,
         );
-        if (res.applied > 0) {
+        if (res.applied > 0 || repaired) {
           // the profile (with its own recent-id window) first: a retry after a failed second write still counts once
           await kv.put(kvKeys.profile(user), JSON.stringify(res.profile));
           const longer = [...seenHistory, ...res.appliedIds].slice(-MAX_SEEN_HISTORY);

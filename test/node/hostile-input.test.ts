@@ -1,0 +1,146 @@
+/**
+ * Input from outside, checked in core: the email-shape check is the regex it replaced on ordinary input and
+ * linear on the input that made that regex quadratic; numbers are bounded, so profile sums stay finite; a
+ * profile that does not validate is repaired field by field; a batch that would break a profile still
+ * lands every event but the breaking one.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { applyEvents, applyEventsSafely } from "../../core/apply-events";
+import {
+  IncomingEventSchema,
+  looksLikeEmail,
+  MAX_ORDER_VALUE,
+  type QueuedEvent,
+  toQueued,
+  UserIdSchema,
+} from "../../core/events";
+import { emptyProfile, MAX_MONETARY, ProfileV3Schema, salvageProfile } from "../../core/profile";
+import { mintToken, validClaims } from "../../core/token";
+
+const OLD_EMAIL_LIKE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const NOW = "2026-11-01T00:00:00.000Z";
+
+describe("looksLikeEmail", () => {
+  it("decides exactly what the old regex decided, on short strings of the characters that matter", () => {
+    const chars = fc.constantFrom("a", "b", ".", "@", " ", "\t", "-", "é");
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 14 }), (cs) => {
+        const s = cs.join("");
+        expect(looksLikeEmail(s)).toBe(OLD_EMAIL_LIKE.test(s.trim()));
+      }),
+      { numRuns: 5000, seed: 7 },
+    );
+  });
+
+  it("answers the old regex's quadratic input (300,000 characters) in one pass", () => {
+    // `a@....@`: the old regex tried every split of the dots (minutes at this length); this is linear
+    const hostile = `a@${".".repeat(300_000)}@`;
+    expect(looksLikeEmail(hostile)).toBe(false);
+    expect(looksLikeEmail(`${"a".repeat(300_000)}@shop.example`)).toBe(true);
+  });
+
+  it("checks the length before anything else: an over-long id gets one issue", () => {
+    const parsed = UserIdSchema.safeParse(`a@${".".repeat(300_000)}@`);
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => i.code)).toEqual(["too_big"]);
+  });
+});
+
+describe("numbers from outside", () => {
+  const purchase = (price: unknown) => ({
+    id: "e1",
+    type: "purchase",
+    user: "u1",
+    item: "p1",
+    ts: 1_700_000_000,
+    properties: { price, quantity: 2 },
+  });
+
+  it("refuses prices beyond the bound, and non-numbers", () => {
+    expect(IncomingEventSchema.safeParse(purchase(1e308)).success).toBe(false);
+    expect(IncomingEventSchema.safeParse(purchase(-1e10)).success).toBe(false);
+    expect(IncomingEventSchema.safeParse(purchase(Number.NaN)).success).toBe(false);
+    expect(IncomingEventSchema.safeParse(purchase(12.5)).success).toBe(true);
+  });
+
+  it("clamps order values into [0, MAX_ORDER_VALUE]", () => {
+    const big = IncomingEventSchema.parse({ ...purchase(1e9), properties: { price: 1e9, quantity: 1e9 } });
+    expect(toQueued(big).value).toBe(MAX_ORDER_VALUE);
+    const negative = IncomingEventSchema.parse({ ...purchase(1), properties: { value: -5 } });
+    expect(toQueued(negative).value).toBe(0);
+  });
+
+  it("keeps the profile's monetary sum finite and valid whatever values arrive (queued before the bounds)", () => {
+    const events: QueuedEvent[] = [1, 2, 3].map((i) => ({
+      id: `big${i}`,
+      type: "purchase",
+      user: "u1",
+      item: `p${i}`,
+      ts: 1_700_000_000 + i,
+      value: 1e308,
+    }));
+    const res = applyEvents(emptyProfile("u1", NOW), events, NOW);
+    expect(res.profile.rfm.monetary).toBe(MAX_MONETARY);
+    expect(ProfileV3Schema.safeParse(JSON.parse(JSON.stringify(res.profile))).success).toBe(true);
+  });
+});
+
+describe("profiles that do not validate", () => {
+  it("are repaired field by field: consent and history kept, the broken field reset", () => {
+    const good = applyEvents(
+      emptyProfile("u1", NOW),
+      [
+        { id: "v1", type: "view", user: "u1", item: "p1", ts: 1_700_000_000 },
+        { id: "c1", type: "consent", user: "u1", ts: 1_700_000_001, consent: { personalization: false } },
+      ],
+      NOW,
+    ).profile;
+    const broken = JSON.parse(JSON.stringify({ ...good, rfm: { ...good.rfm, monetary: null } }));
+    expect(ProfileV3Schema.safeParse(broken).success).toBe(false);
+    const { profile, reset } = salvageProfile(broken, "u1", NOW);
+    expect(reset).toEqual(["rfm"]);
+    expect(profile.consent.personalization).toBe(false);
+    expect(profile.recentItems.map((r) => r.item)).toEqual(["p1"]);
+    expect(profile.seenEvents).toEqual(["v1", "c1"]);
+  });
+
+  it("take an unreadable consent as an opt-out, never as the default opt-in", () => {
+    const { profile, reset } = salvageProfile({ v: 3, consent: { personalization: "yes" } }, "u1", NOW);
+    expect(reset).toContain("consent");
+    expect(profile.consent.personalization).toBe(false);
+    expect(profile.consent.tracking).toBe(false);
+  });
+
+  it("a batch that would break the profile lands every event but the breaking one", () => {
+    const events: QueuedEvent[] = [
+      { id: "ok1", type: "view", user: "u1", item: "p1", ts: 1_700_000_000 },
+      // a queued message no API check would pass today (an unknown frequency): it would break the consent
+      {
+        id: "bad",
+        type: "consent",
+        user: "u1",
+        ts: 1_700_000_001,
+        consent: { frequency: "hourly" } as unknown as QueuedEvent["consent"],
+      },
+      { id: "c1", type: "consent", user: "u1", ts: 1_700_000_002, consent: { personalization: false } },
+    ];
+    expect(ProfileV3Schema.safeParse(applyEvents(emptyProfile("u1", NOW), events, NOW).profile).success).toBe(false);
+    const res = applyEventsSafely(emptyProfile("u1", NOW), events, NOW);
+    expect(res.rejectedIds).toEqual(["bad"]);
+    expect(ProfileV3Schema.safeParse(res.profile).success).toBe(true);
+    expect(res.profile.consent.personalization).toBe(false);
+    expect(res.appliedIds).toContain("c1");
+    expect(res.appliedIds).toContain("ok1");
+  });
+});
+
+describe("token claims", () => {
+  it("a campaign id holds no ':' (it becomes part of KV keys), a user id no control characters", async () => {
+    expect(validClaims("u1", "spring-2026")).toBe(true);
+    expect(validClaims("u1", "a:b")).toBe(false);
+    expect(validClaims("u\r\n1", "c")).toBe(false);
+    expect(validClaims("x".repeat(129), "c")).toBe(false);
+    await expect(mintToken("s".repeat(32), { user: "u1", campaign: "a:b", ttlSeconds: 60 })).rejects.toThrow();
+  });
+});

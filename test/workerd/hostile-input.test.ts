@@ -1,0 +1,315 @@
+/**
+ * Issue 10's defects 2-5, 7 and 9, each reproduced as it was found and checked fixed, inside workerd with
+ * the real Worker, KV and queue: one hostile string, one bad number, a forwarded email's pixel, a header
+ * injection, configuration and catalog data that broke email routes, and personal data outside storage.
+ */
+import {
+  createExecutionContext,
+  createMessageBatch,
+  env,
+  getQueueResult,
+  waitOnExecutionContext,
+} from "cloudflare:test";
+import { decode } from "fast-png";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { bytesToBase64Url } from "../../core/base64";
+import type { Catalog } from "../../core/catalog";
+import type { QueuedEvent } from "../../core/events";
+import { kvKeys } from "../../core/kv-keys";
+import { type Profile, parseProfile } from "../../core/profile";
+import { verifyToken } from "../../core/token";
+import { resetBlockMemo } from "../../worker/decisions/block-memo";
+import { campaignCacheSize, getCampaign, resetCampaignCache } from "../../worker/decisions/campaign-store";
+import worker from "../../worker/index";
+import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
+import { clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
+
+const ORIGIN = "https://opentime.test";
+const now = () => Math.floor(Date.now() / 1000);
+
+async function request(
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  bindings: typeof env = env,
+) {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`${ORIGIN}${path}`, { redirect: "manual", ...init } as RequestInit),
+    bindings,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+const postEvents = (events: unknown[]) =>
+  request("/v1/events", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${TEST_EVENTS_KEY}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ events }),
+  });
+
+async function profileOf(user: string): Promise<Profile | null> {
+  const raw = await env.OPENTIME_KV.get(kvKeys.profile(user), "json");
+  if (raw === null) return null;
+  const p = parseProfile(raw);
+  return p.ok ? p.profile : null;
+}
+
+async function consume(events: QueuedEvent[]) {
+  const batch = createMessageBatch<QueuedEvent>(
+    "opentime-events",
+    events.map((body, i) => ({ id: `m${i}-${body.id}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+async function waitFor<T>(what: string, read: () => Promise<T | null>): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await read();
+    if (value !== null) return value;
+    if (Date.now() - started > 10_000) throw new Error(`${what}: not after 10 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A token signed with the test secret over any claims (as a leaked secret or an old minting bug could make). */
+async function signClaims(claims: Record<string, unknown>): Promise<string> {
+  const enc = new TextEncoder();
+  const body = bytesToBase64Url(enc.encode(JSON.stringify(claims)));
+  const key = await crypto.subtle.importKey(
+    "raw",
+    enc.encode(TEST_TOKEN_SECRET),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  return `${body}.${bytesToBase64Url(new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(body))))}`;
+}
+
+beforeEach(async () => {
+  await clearKv();
+  resetCampaignCache();
+});
+
+describe("defect 2: one long string costs what its length warrants", () => {
+  it("a 300,000-character id shaped to make the old email regex quadratic is refused at once", async () => {
+    const res = await postEvents([
+      { id: "e1", type: "view", user: `a@${".".repeat(300_000)}@`, item: "p1", ts: now() },
+    ]);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { rejected: { code: string; message: string }[] };
+    expect(body.rejected[0]?.code).toBe("INVALID_EVENT");
+    expect(body.rejected[0]?.message).toContain("user");
+  });
+});
+
+describe("defect 3: one bad number never loses an opt-out", () => {
+  it("refuses a price of 1e308 with a clear per-event error", async () => {
+    const res = await postEvents([
+      { id: "x1", type: "purchase", user: "num-1", item: "p1", ts: now(), properties: { price: 1e308 } },
+    ]);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { rejected: { code: string; message: string }[] };
+    expect(body.rejected[0]?.code).toBe("INVALID_EVENT");
+    expect(body.rejected[0]?.message).toMatch(/properties\.price/);
+  });
+
+  it("purchases queued with overflowing values leave a readable profile", async () => {
+    const big = (id: string): QueuedEvent => ({
+      id,
+      type: "purchase",
+      user: "num-2",
+      item: id,
+      ts: now() - 5,
+      value: 1e308,
+    });
+    const result = await consume([big("b1"), big("b2")]);
+    expect(result.explicitAcks.length).toBe(2);
+    const p = await profileOf("num-2");
+    expect(p?.rfm.orders).toBe(2);
+    expect(Number.isFinite(p?.rfm.monetary)).toBe(true);
+  });
+
+  it("an opt-out sent for a reader whose stored profile is unreadable takes effect", async () => {
+    // the state the overflow used to leave behind: monetary stored as null
+    const p = fixture().profiles[0] as Profile;
+    await env.OPENTIME_KV.put(
+      kvKeys.profile("num-3"),
+      JSON.stringify({ ...p, userId: "num-3", rfm: { ...p.rfm, monetary: null } }),
+    );
+    const res = await request("/v1/users/num-3/consent", {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ personalization: false }),
+    });
+    expect(res.status).toBe(202);
+    const after = await waitFor("opt-out applied", async () => {
+      const q = await profileOf("num-3");
+      return q && !q.consent.personalization ? q : null;
+    });
+    expect(after.rfm.monetary).toBe(0); // the broken field was reset, the rest kept
+    expect(after.purchases).toEqual(p.purchases);
+  });
+});
+
+describe("defect 4: a forwarded email's pixel records no purchase", () => {
+  it("records views, opens and clicks only", async () => {
+    const t = await token("px-buyer");
+    for (const type of ["purchase", "cart_add", "cart_remove", "custom"]) {
+      const res = await request(`/v1/e/${t}?type=${type}&item=p1&eid=px-${type}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("Content-Type")).toBe("image/gif");
+      expect(res.headers.get("X-Opentime-Recorded")).toBe("no");
+    }
+    const view = await request(`/v1/e/${t}?type=view&item=p1&eid=px-view`);
+    expect(view.headers.get("X-Opentime-Recorded")).toBe("yes");
+    const p = await waitFor("view recorded", () => profileOf("px-buyer"));
+    expect(p.purchases).toEqual([]);
+    expect(p.rfm.orders).toBe(0);
+  });
+
+  it("is rate-limited per token (20 a minute): a flood records at most the limit", async () => {
+    const t = await token("px-flood");
+    const recorded: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await request(`/v1/e/${t}?type=view&item=p${i}&eid=flood-${i}`);
+      expect(res.status).toBe(200);
+      recorded.push(res.headers.get("X-Opentime-Recorded") ?? "");
+    }
+    expect(recorded.filter((r) => r === "yes").length).toBeLessThanOrEqual(20);
+    expect(recorded).toContain("rate-limited");
+  });
+});
+
+describe("defect 5: header values are validated, AMP v1 Origin is checked", () => {
+  it("a CR/LF in __amp_source_origin with an Origin is a 403, not a 500", async () => {
+    await seedModel();
+    const t = await token(fixture().profiles[0]?.userId ?? "u");
+    const res = await request(`/v1/amp/recs?t=${t}&__amp_source_origin=a%0d%0ab@opentime.example`, {
+      headers: { Origin: "https://mail.google.com" },
+    });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("SENDER_NOT_ALLOWED");
+  });
+
+  it("an Origin that is not a mail provider's is refused, a provider's is answered", async () => {
+    await seedModel();
+    const t = await token(fixture().profiles[0]?.userId ?? "u");
+    const q = `/v1/amp/recs?t=${t}&__amp_source_origin=${encodeURIComponent(SENDER)}`;
+    const evil = await request(q, { headers: { Origin: "https://evil.example" } });
+    expect(evil.status).toBe(403);
+    expect(((await evil.json()) as { error: { code: string } }).error.code).toBe("ORIGIN_NOT_ALLOWED");
+    expect(evil.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    const gmail = await request(q, { headers: { Origin: "https://mail.google.com" } });
+    expect(gmail.status).toBe(200);
+    expect(gmail.headers.get("Access-Control-Allow-Origin")).toBe("https://mail.google.com");
+    expect(gmail.headers.get("AMP-Access-Control-Allow-Source-Origin")).toBe(SENDER);
+  });
+});
+
+describe("defect 7: configuration and catalog data never break email routes", () => {
+  it("a PUBLIC_BASE_URL that is not http(s) leaves clicks working", async () => {
+    await seedModel();
+    const t = await token(fixture().profiles[0]?.userId ?? "u");
+    const res = await request(`/v1/c/${t}/row-0`, {}, { ...env, PUBLIC_BASE_URL: "javascript:alert(1)" });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("Location")).toMatch(/^https:\/\/opentime\.test\//);
+  });
+
+  it("a catalog id with CR/LF still draws its product and clicks through to it", async () => {
+    const f = fixture();
+    const catalog = JSON.parse(f.catalogJson) as Catalog;
+    const first = catalog.popular[0] as number;
+    const evil = "p-evil\r\nX-Injected: 1";
+    (catalog.items[first] as { id: string }).id = evil;
+    await seedModel({ fixture: { ...f, catalogJson: JSON.stringify(catalog), profiles: [] } });
+    // a token that does not verify: popular item 0 is shown, the one with the hostile id
+    const img = await request("/v1/img/not-a-token/row-0.png");
+    expect(img.status).toBe(200);
+    expect(img.headers.get("X-Opentime-Reason")).toBe("token-malformed");
+    expect(img.headers.get("X-Opentime-Item")).toBe(encodeURIComponent(evil));
+    expect(img.headers.get("X-Injected")).toBeNull();
+    expect(decode(new Uint8Array(await img.arrayBuffer())).width).toBe(200);
+    const click = await request("/v1/c/not-a-token/row-0");
+    expect(click.status).toBe(302);
+    expect(click.headers.get("X-Opentime-Reason")).toBe("token-malformed");
+  });
+
+  it("a token whose campaign claim holds ':' does not verify (it would make keys erasure skips)", async () => {
+    const forged = await signClaims({ u: "u1", c: "x:row-0", e: now() + 3600, v: 1 });
+    expect(await verifyToken([TEST_TOKEN_SECRET], forged)).toEqual({ ok: false, reason: "malformed" });
+    await seedModel();
+    const res = await request(`/v1/img/${forged}/row-0.png`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Opentime-Reason")).toBe("token-malformed");
+    expect((await env.OPENTIME_KV.list({ prefix: "decision:" })).keys).toEqual([]);
+  });
+
+  it("the per-isolate campaign cache is bounded", async () => {
+    for (let i = 0; i < 700; i++) await getCampaign(env.OPENTIME_KV, `c-${i}`);
+    expect(campaignCacheSize()).toBeLessThanOrEqual(500);
+  });
+});
+
+describe("defect 9: privacy outside storage", () => {
+  let lines: string[] = [];
+  afterEach(() => vi.restoreAllMocks());
+  const capture = () => {
+    lines = [];
+    for (const level of ["log", "warn", "error"] as const) {
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+        lines.push(args.map(String).join(" "));
+      });
+    }
+  };
+
+  it("logs name neither the reader nor the token, even when KV errors name their keys", async () => {
+    await seedModel();
+    const user = "reader-7f3a9c";
+    const t = await token(user);
+    // a KV whose errors name the key they failed on (as real storage errors may)
+    const failing = {
+      ...env.OPENTIME_KV,
+      get: (key: string) => Promise.reject(new Error(`KV GET failed: ${key}`)),
+      list: (o: { prefix?: string }) => Promise.reject(new Error(`KV LIST failed: ${o.prefix}`)),
+    } as unknown as KVNamespace;
+    const bindings = { ...env, OPENTIME_KV: failing };
+    capture();
+    const img = await request(`/v1/img/${t}/row-0.png`, {}, bindings);
+    expect(img.status).toBe(200);
+    const access = await request(
+      `/v1/users/${user}`,
+      { headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` } },
+      bindings,
+    );
+    expect(access.status).toBe(500);
+    vi.restoreAllMocks();
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      expect(line).not.toContain(user);
+      expect(line).not.toContain(t);
+      expect(line).not.toContain(t.split(".")[1]);
+    }
+  });
+
+  it("no decision is stored for a reader who turned tracking off, and turning it off deletes theirs", async () => {
+    await seedModel();
+    const p = fixture().profiles[0] as Profile;
+    const t = await token(p.userId);
+    const first = await request(`/v1/img/${t}/row-0.png`);
+    expect(first.headers.get("X-Opentime-Reason")).toBe("personalized");
+    const keys = async () => (await env.OPENTIME_KV.list({ prefix: kvKeys.decisionsPrefix(p.userId) })).keys.length;
+    expect(await keys()).toBe(1);
+    await consume([{ id: "off", type: "consent", user: p.userId, ts: now(), consent: { tracking: false } }]);
+    expect(await keys()).toBe(0);
+    resetBlockMemo(); // a block's ranking is shared for 5 s; this is a later open
+    const again = await request(`/v1/img/${t}/row-1.png`);
+    expect(again.status).toBe(200);
+    expect(again.headers.get("X-Opentime-Reason")).toBe("personalized"); // personalization is still allowed
+    expect(await keys()).toBe(0);
+  });
+});
