@@ -2,9 +2,10 @@
  * Writes KV entries through wrangler (local state under .wrangler/, or --remote): text entries with
  * `kv bulk put` in chunks, in order. Binary (base64) entries go one by one through `kv key put --path` in
  * local mode, because wrangler 4.86's local bulk put decodes base64 values to a UTF-8 string and so
- * corrupts binary data (the remote bulk API decodes them correctly).
+ * corrupts binary data (the remote bulk API decodes them correctly). `wranglerKv` reads, writes and lists
+ * single keys the same way (`npm run models`).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +25,7 @@ export interface PutOptions {
 export async function bulkPut(entries: readonly KvEntry[], opts: PutOptions = {}): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "opentime-kv-"));
   try {
-    const where = opts.remote ? ["--remote"] : ["--local", ...(opts.persistTo ? ["--persist-to", opts.persistTo] : [])];
+    const where = location(opts);
     let written = 0;
     let batch: KvEntry[] = [];
     const flush = async () => {
@@ -52,6 +53,66 @@ export async function bulkPut(entries: readonly KvEntry[], opts: PutOptions = {}
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function location(opts: Pick<PutOptions, "remote" | "persistTo">): string[] {
+  return opts.remote ? ["--remote"] : ["--local", ...(opts.persistTo ? ["--persist-to", opts.persistTo] : [])];
+}
+
+/** Single-key access to the namespace. */
+export interface KvClient {
+  /** the value's bytes, or null when the key is absent */
+  get(key: string): Promise<Uint8Array | null>;
+  put(key: string, value: string | Uint8Array): Promise<void>;
+  /** every key name starting with `prefix` */
+  list(prefix: string): Promise<string[]>;
+}
+
+/** What `wrangler kv key get` prints (to stdout, exit code 0) for an absent key. */
+const NOT_FOUND = "Value not found\n";
+
+/** The namespace through wrangler: local state (as `npm start` uses it) by default, the real one with `remote`. */
+export function wranglerKv(opts: Pick<PutOptions, "remote" | "persistTo"> = {}): KvClient {
+  const where = [...location(opts), "--binding", KV_BINDING];
+  return {
+    async get(key) {
+      const out = await wranglerOutput(["kv", "key", "get", key, ...where]);
+      return out.toString("latin1") === NOT_FOUND ? null : new Uint8Array(out);
+    },
+    async put(key, value) {
+      const dir = await mkdtemp(join(tmpdir(), "opentime-kv-"));
+      try {
+        const file = join(dir, "value");
+        await writeFile(file, value);
+        await wranglerOutput(["kv", "key", "put", key, "--path", file, ...where]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    async list(prefix) {
+      const text = (await wranglerOutput(["kv", "key", "list", "--prefix", prefix, ...where])).toString("utf8");
+      const json = text.slice(text.indexOf("["));
+      return (JSON.parse(json) as { name: string }[]).map((k) => k.name);
+    },
+  };
+}
+
+function wranglerOutput(args: string[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("npx", ["wrangler", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => err.push(c));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve(Buffer.concat(out));
+      else {
+        const msg = Buffer.concat(err).toString("utf8") || Buffer.concat(out).toString("utf8");
+        reject(new Error(`wrangler ${args.slice(0, 3).join(" ")} failed: ${msg.trim()}`));
+      }
+    });
+  });
 }
 
 function wrangler(args: string[]): void {

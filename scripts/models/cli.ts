@@ -1,0 +1,81 @@
+/**
+ * `npm run models -- list | activate <version> | rollback [--remote] [--persist-to <dir>] [--json]`
+ * The model versions in KV and which one serves. `activate` checks the version as the Worker would
+ * (manifest, known feature spec, ONNX bytes and their sha256, catalog) before the `model:active` pointer
+ * moves, and records the version it replaces; `rollback` returns to that one. Local wrangler state (as
+ * `npm start` uses it) by default; the real namespace with --remote.
+ */
+import { parseArgs } from "node:util";
+import { wranglerKv } from "../seed/wrangler-kv";
+import { activate, type Listing, listVersions, ModelsError, type Move, rollback } from "./model-versions";
+
+const USAGE = "usage: npm run models -- list | activate <version> | rollback [--remote] [--persist-to <dir>] [--json]";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    remote: { type: "boolean", default: false },
+    "persist-to": { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+function printListing(l: Listing): void {
+  const rows = l.versions.map((v) => [
+    v.active ? "*" : " ",
+    v.version,
+    v.createdAt ?? "-",
+    v.featureSpec ?? "-",
+    v.items === null ? "-" : String(v.items),
+    v.check === "ok" ? (v.detail ? `ok (${v.detail})` : "ok") : `${v.check}: ${v.detail ?? ""}`,
+  ]);
+  const header = [" ", "version", "created", "spec", "items", "check (manifest, ONNX sha256, catalog)"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  for (const r of [header, ...rows])
+    console.log(
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number)))
+        .join("  ")
+        .trimEnd(),
+    );
+  if (l.versions.length === 0) console.log("(no model versions in KV)");
+  console.log(`active: ${l.active ? `${l.active.version} since ${l.active.activatedAt}` : "none"}`);
+  if (l.active && !l.versions.some((v) => v.active)) console.log("  (the active version has no manifest in KV)");
+  console.log(`history (rollback goes to the last): ${l.history.map((h) => h.version).join(", ") || "empty"}`);
+}
+
+function printMove(what: string, m: Move): void {
+  if (m.unchanged) console.log(`${m.pointer.version} is already active (since ${m.pointer.activatedAt})`);
+  else console.log(`${what} ${m.pointer.version} (was ${m.previous?.version ?? "none"})`);
+  if (m.warning) console.log(`warning: ${m.warning}; this version serves ALS alone`);
+  if (!m.unchanged) console.log("isolates switch at their next pointer check (MODEL_REFRESH_SECONDS)");
+}
+
+const [command, version, ...extra] = positionals;
+if (values.help || !command || extra.length > 0) {
+  console.log(USAGE);
+  process.exit(values.help ? 0 : 2);
+}
+const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
+try {
+  if (command === "list" && !version) {
+    const listing = await listVersions(kv);
+    if (values.json) console.log(JSON.stringify(listing, null, 2));
+    else printListing(listing);
+  } else if (command === "activate" && version) {
+    const move = await activate(kv, version);
+    if (values.json) console.log(JSON.stringify(move));
+    else printMove("activated", move);
+  } else if (command === "rollback" && !version) {
+    const move = await rollback(kv);
+    if (values.json) console.log(JSON.stringify(move));
+    else printMove("rolled back to", move);
+  } else {
+    console.error(USAGE);
+    process.exit(2);
+  }
+} catch (e) {
+  console.error(e instanceof ModelsError ? e.message : `models failed: ${(e as Error).message}`);
+  process.exit(1);
+}

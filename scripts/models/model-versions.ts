@@ -1,0 +1,154 @@
+/**
+ * The model versions in KV and the `model:active` pointer: list them with their check, activate one only
+ * after its manifest, ONNX bytes (sha256) and catalog pass the Worker's own check (core/manifest.ts), and
+ * roll back to the version active before. Every move records the version it replaces in `model:history`
+ * (oldest first, bounded), written before the pointer so a pointer never moves unrecorded.
+ */
+import { kvKeys } from "../../core/kv-keys";
+import {
+  type ActivePointer,
+  ActivePointerSchema,
+  checkModelVersion,
+  MODEL_HISTORY_MAX,
+  type ModelCheckFailure,
+  type ModelHistory,
+  ModelHistorySchema,
+  ModelVersionSchema,
+} from "../../core/manifest";
+import type { KvClient } from "../seed/wrangler-kv";
+
+export class ModelsError extends Error {}
+
+export interface VersionSummary {
+  version: string;
+  createdAt: string | null;
+  featureSpec: string | null;
+  items: number | null;
+  /** `ok`, or why the Worker would refuse the version */
+  check: "ok" | ModelCheckFailure;
+  detail: string | null;
+  active: boolean;
+}
+
+export interface Listing {
+  active: ActivePointer | null;
+  history: ModelHistory;
+  versions: VersionSummary[];
+}
+
+const decoder = new TextDecoder();
+
+/** Parsed JSON, the raw text when it is not JSON (it then fails the schema), or null when absent. */
+function json(bytes: Uint8Array | null): unknown {
+  if (!bytes) return null;
+  const text = decoder.decode(bytes);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export async function readPointer(kv: KvClient): Promise<ActivePointer | null> {
+  const parsed = ActivePointerSchema.safeParse(json(await kv.get(kvKeys.activeModel)));
+  return parsed.success ? parsed.data : null;
+}
+
+export async function readHistory(kv: KvClient): Promise<ModelHistory> {
+  const parsed = ModelHistorySchema.safeParse(json(await kv.get(kvKeys.modelHistory)));
+  return parsed.success ? parsed.data : [];
+}
+
+/** Reads a version's parts and runs the check the Worker runs before serving it. */
+export async function checkVersion(kv: KvClient, version: string) {
+  const [manifest, catalog, onnx, contentOnnx] = await Promise.all([
+    kv.get(kvKeys.manifest(version)),
+    kv.get(kvKeys.catalog(version)),
+    kv.get(kvKeys.onnx(version)),
+    kv.get(kvKeys.contentOnnx(version)),
+  ]);
+  const check = await checkModelVersion(version, {
+    manifest: json(manifest),
+    catalog: json(catalog),
+    onnx,
+    contentOnnx,
+  });
+  return { check, manifest: json(manifest) };
+}
+
+/** Every version with a manifest in KV, newest first, each checked (`concurrency` versions at a time). */
+export async function listVersions(kv: KvClient, concurrency = 4): Promise<Listing> {
+  const [keys, active, history] = await Promise.all([kv.list("model:"), readPointer(kv), readHistory(kv)]);
+  const names = keys
+    .filter((k) => k.endsWith(":manifest"))
+    .map((k) => k.slice("model:".length, -":manifest".length))
+    .filter((v) => ModelVersionSchema.safeParse(v).success);
+  const versions: VersionSummary[] = [];
+  for (let i = 0; i < names.length; i += concurrency) {
+    const batch = names.slice(i, i + concurrency);
+    versions.push(...(await Promise.all(batch.map((v) => summarize(kv, v, active)))));
+  }
+  versions.sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? "") || a.version.localeCompare(b.version));
+  return { active, history, versions };
+}
+
+async function summarize(kv: KvClient, version: string, active: ActivePointer | null): Promise<VersionSummary> {
+  const { check, manifest } = await checkVersion(kv, version);
+  const m = (typeof manifest === "object" && manifest !== null ? manifest : {}) as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === "string" ? v : null);
+  return {
+    version,
+    createdAt: check.ok ? check.manifest.createdAt : str(m.createdAt),
+    featureSpec: check.ok ? check.manifest.featureSpec : str(m.featureSpec),
+    items: check.ok ? check.manifest.itemCount : typeof m.itemCount === "number" ? m.itemCount : null,
+    check: check.ok ? "ok" : check.reason,
+    detail: check.ok ? check.contentProblem : check.detail,
+    active: active?.version === version,
+  };
+}
+
+export interface Move {
+  previous: ActivePointer | null;
+  pointer: ActivePointer;
+  /** a damaged optional content graph: the version serves ALS alone */
+  warning: string | null;
+  /** the version was already active: nothing was written */
+  unchanged: boolean;
+}
+
+/** Checks `version` and, only if it passes, records the active version in the history and moves the pointer. */
+export async function activate(kv: KvClient, version: string, now = new Date()): Promise<Move> {
+  if (!ModelVersionSchema.safeParse(version).success)
+    throw new ModelsError(`"${version}" is not a model version (1-64 of A-Z a-z 0-9 . _ -)`);
+  const { check } = await checkVersion(kv, version);
+  if (!check.ok)
+    throw new ModelsError(`${version} refused: ${check.reason} (${check.detail}); the pointer is unchanged`);
+  const [previous, history] = await Promise.all([readPointer(kv), readHistory(kv)]);
+  const pointer: ActivePointer = { version, activatedAt: now.toISOString() };
+  if (previous?.version === version)
+    return { previous, pointer: previous, warning: check.contentProblem, unchanged: true };
+  if (previous) await kv.put(kvKeys.modelHistory, JSON.stringify([...history, previous].slice(-MODEL_HISTORY_MAX)));
+  await kv.put(kvKeys.activeModel, JSON.stringify(pointer));
+  return { previous, pointer, warning: check.contentProblem, unchanged: false };
+}
+
+/** Returns to the last version in the history other than the active one, after the same check. */
+export async function rollback(kv: KvClient, now = new Date()): Promise<Move> {
+  const [previous, history] = await Promise.all([readPointer(kv), readHistory(kv)]);
+  // entries equal to the active version (an activation whose pointer write failed) are skipped
+  let at = history.length - 1;
+  while (at >= 0 && history[at]?.version === previous?.version) at--;
+  const target = history[at];
+  const rest = history.slice(0, Math.max(at, 0));
+  if (!target) throw new ModelsError("no earlier version in the history (model:history): activate one by name");
+  const { check } = await checkVersion(kv, target.version);
+  if (!check.ok)
+    throw new ModelsError(
+      `${target.version} (active before ${previous?.version ?? "nothing"}) refused: ${check.reason} (${check.detail}); ` +
+        "the pointer is unchanged",
+    );
+  const pointer: ActivePointer = { version: target.version, activatedAt: now.toISOString() };
+  await kv.put(kvKeys.modelHistory, JSON.stringify(rest));
+  await kv.put(kvKeys.activeModel, JSON.stringify(pointer));
+  return { previous, pointer, warning: check.contentProblem, unchanged: false };
+}

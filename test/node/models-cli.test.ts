@@ -1,0 +1,223 @@
+/**
+ * `npm run models`: activate checks a version as the Worker would before the pointer moves (and records
+ * the version it replaces), rollback returns to it, list shows each version's check; the version names a
+ * pointer may carry are header-safe. The wrangler client round-trips binary values through local state.
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { kvKeys } from "../../core/kv-keys";
+import { ActivePointerSchema, MODEL_HISTORY_MAX, ModelManifestSchema } from "../../core/manifest";
+import { activate, listVersions, ModelsError, rollback } from "../../scripts/models/model-versions";
+import { type KvClient, wranglerKv } from "../../scripts/seed/wrangler-kv";
+
+function memoryKv(): KvClient & { data: Map<string, Uint8Array>; puts: string[] } {
+  const data = new Map<string, Uint8Array>();
+  const puts: string[] = [];
+  return {
+    data,
+    puts,
+    async get(key) {
+      return data.get(key) ?? null;
+    },
+    async put(key, value) {
+      puts.push(key);
+      data.set(key, typeof value === "string" ? new TextEncoder().encode(value) : value);
+    },
+    async list(prefix) {
+      return [...data.keys()].filter((k) => k.startsWith(prefix)).sort();
+    },
+  };
+}
+
+const text = (kv: KvClient, key: string) =>
+  kv.get(key).then((b) => (b ? JSON.parse(new TextDecoder().decode(b)) : null));
+
+/** A small but schema-valid version (the ONNX bytes are opaque here: the check is their sha256). */
+function publish(kv: ReturnType<typeof memoryKv>, version: string, opts: { createdAt?: string } = {}) {
+  const onnx = new TextEncoder().encode(`onnx bytes of ${version}`);
+  const manifest = ModelManifestSchema.parse({
+    schema: 1,
+    version,
+    kind: "als",
+    featureSpec: "als-user-vector/1",
+    createdAt: opts.createdAt ?? "2026-01-01T00:00:00.000Z",
+    dims: 4,
+    itemCount: 2,
+    itemIds: ["a", "b"],
+    quantization: { scheme: "int8-per-item-symmetric+uint8-dynamic-user", opset: 17 },
+    onnxSha256: createHash("sha256").update(onnx).digest("hex"),
+    onnxBytes: onnx.length,
+    hyperparameters: {},
+    metrics: {},
+    training: { users: 1, items: 2, interactions: 3, seconds: 1 },
+  });
+  const item = (id: string) => ({ id, title: id, category: "c", price: 1, currency: "EUR", image: "/i", url: "/u" });
+  const catalog = { items: [item("a"), item("b")], popular: [1, 0] };
+  kv.data.set(kvKeys.manifest(version), new TextEncoder().encode(JSON.stringify(manifest)));
+  kv.data.set(kvKeys.catalog(version), new TextEncoder().encode(JSON.stringify(catalog)));
+  kv.data.set(kvKeys.onnx(version), onnx);
+  return { manifest, catalog, onnx };
+}
+
+describe("npm run models: activate", () => {
+  it("moves the pointer to a version that passes the check and records the one it replaces", async () => {
+    const kv = memoryKv();
+    publish(kv, "v1");
+    publish(kv, "v2");
+    const first = await activate(kv, "v1", new Date("2026-02-01T00:00:00Z"));
+    expect(first.previous).toBeNull();
+    expect(await text(kv, kvKeys.activeModel)).toEqual({ version: "v1", activatedAt: "2026-02-01T00:00:00.000Z" });
+    const second = await activate(kv, "v2");
+    expect(second.previous?.version).toBe("v1");
+    expect((await text(kv, kvKeys.activeModel)).version).toBe("v2");
+    expect((await text(kv, kvKeys.modelHistory)).map((h: { version: string }) => h.version)).toEqual(["v1"]);
+    // history before pointer: a failure between the two never moves the pointer unrecorded
+    expect(kv.puts.slice(-2)).toEqual([kvKeys.modelHistory, kvKeys.activeModel]);
+    // activating the active version writes nothing
+    const puts = kv.puts.length;
+    expect((await activate(kv, "v2")).unchanged).toBe(true);
+    expect(kv.puts.length).toBe(puts);
+  });
+
+  it("refuses a version that fails the check; the pointer and history are unchanged", async () => {
+    const cases: [string, (kv: ReturnType<typeof memoryKv>) => void, string][] = [
+      [
+        "bad-sha",
+        (kv) => kv.data.set(kvKeys.onnx("bad-sha"), new TextEncoder().encode("other bytes")),
+        "model-corrupt",
+      ],
+      ["no-onnx", (kv) => kv.data.delete(kvKeys.onnx("no-onnx")), "model-missing"],
+      ["no-catalog", (kv) => kv.data.delete(kvKeys.catalog("no-catalog")), "catalog-invalid"],
+      [
+        "bad-catalog",
+        (kv) => kv.data.set(kvKeys.catalog("bad-catalog"), new TextEncoder().encode("{oops")),
+        "catalog-invalid",
+      ],
+      ["no-manifest", (kv) => kv.data.delete(kvKeys.manifest("no-manifest")), "model-manifest-invalid"],
+      [
+        "renamed",
+        (kv) => kv.data.set(kvKeys.manifest("renamed"), kv.data.get(kvKeys.manifest("v1")) as Uint8Array),
+        "model-manifest-invalid",
+      ],
+      [
+        "future-spec",
+        (kv) => {
+          const m = JSON.parse(new TextDecoder().decode(kv.data.get(kvKeys.manifest("future-spec"))));
+          kv.data.set(
+            kvKeys.manifest("future-spec"),
+            new TextEncoder().encode(JSON.stringify({ ...m, featureSpec: "x/9" })),
+          );
+        },
+        "model-spec-unknown",
+      ],
+    ];
+    for (const [version, damage, reason] of cases) {
+      const kv = memoryKv();
+      publish(kv, "v1");
+      await activate(kv, "v1");
+      publish(kv, version);
+      damage(kv);
+      const before = new Map(kv.data);
+      const err = await activate(kv, version).catch((e: unknown) => e);
+      expect(err, version).toBeInstanceOf(ModelsError);
+      expect((err as Error).message).toContain(reason);
+      expect(kv.data, version).toEqual(before);
+    }
+  });
+
+  it("refuses a name that is not a version before reading anything", async () => {
+    const kv = memoryKv();
+    for (const bad of ["a:b", "v1\r\nX: y", "", "x".repeat(65)])
+      await expect(activate(kv, bad)).rejects.toThrow("is not a model version");
+  });
+
+  it("keeps at most MODEL_HISTORY_MAX versions of history", async () => {
+    const kv = memoryKv();
+    for (let i = 0; i <= MODEL_HISTORY_MAX + 2; i++) {
+      publish(kv, `v${i}`);
+      await activate(kv, `v${i}`);
+    }
+    const history = await text(kv, kvKeys.modelHistory);
+    expect(history).toHaveLength(MODEL_HISTORY_MAX);
+    expect(history.at(-1).version).toBe(`v${MODEL_HISTORY_MAX + 1}`);
+  });
+});
+
+describe("npm run models: rollback", () => {
+  it("returns to the version active before, then the one before that, then refuses", async () => {
+    const kv = memoryKv();
+    for (const v of ["v1", "v2", "v3"]) {
+      publish(kv, v);
+      await activate(kv, v);
+    }
+    expect((await rollback(kv)).pointer.version).toBe("v2");
+    expect((await text(kv, kvKeys.activeModel)).version).toBe("v2");
+    expect((await rollback(kv)).pointer.version).toBe("v1");
+    await expect(rollback(kv)).rejects.toThrow("no earlier version");
+    expect((await text(kv, kvKeys.activeModel)).version).toBe("v1");
+  });
+
+  it("refuses to return to a version that no longer passes the check", async () => {
+    const kv = memoryKv();
+    publish(kv, "v1");
+    publish(kv, "v2");
+    await activate(kv, "v1");
+    await activate(kv, "v2");
+    kv.data.delete(kvKeys.onnx("v1"));
+    await expect(rollback(kv)).rejects.toThrow("v1 (active before v2) refused: model-missing");
+    expect((await text(kv, kvKeys.activeModel)).version).toBe("v2");
+  });
+});
+
+describe("npm run models: list", () => {
+  it("lists every version newest first with its check, and marks the active one", async () => {
+    const kv = memoryKv();
+    publish(kv, "old", { createdAt: "2026-01-01T00:00:00Z" });
+    publish(kv, "new", { createdAt: "2026-03-01T00:00:00Z" });
+    publish(kv, "broken", { createdAt: "2026-02-01T00:00:00Z" });
+    kv.data.set(kvKeys.onnx("broken"), new TextEncoder().encode("truncated"));
+    await activate(kv, "old");
+    await activate(kv, "new");
+    const l = await listVersions(kv);
+    expect(l.versions.map((v) => [v.version, v.check, v.active])).toEqual([
+      ["new", "ok", true],
+      ["broken", "model-corrupt", false],
+      ["old", "ok", false],
+    ]);
+    expect(l.versions[0]).toMatchObject({ featureSpec: "als-user-vector/1", items: 2 });
+    expect(l.history.map((h) => h.version)).toEqual(["old"]);
+  });
+});
+
+describe("the active pointer's version", () => {
+  it("is a closed, header-safe name", () => {
+    const ok = (version: string) => ActivePointerSchema.safeParse({ version, activatedAt: "now" }).success;
+    expect(ok("retail-20260101-abc_1.2")).toBe(true);
+    for (const bad of ["", "a:b", "a b", "v1\r\nX-Injected: 1", "ünï", "x".repeat(65)])
+      expect(ok(bad), bad).toBe(false);
+  });
+});
+
+describe("wrangler KV client", () => {
+  it("round-trips binary values and lists by prefix in a local state directory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ot-models-"));
+    try {
+      const kv = wranglerKv({ persistTo: dir });
+      const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+      await kv.put("model:t:onnx", bytes);
+      const [got, absent, listed] = await Promise.all([
+        kv.get("model:t:onnx"),
+        kv.get("model:absent:onnx"),
+        kv.list("model:"),
+      ]);
+      expect(got).toEqual(bytes);
+      expect(absent).toBeNull();
+      expect(listed).toEqual(["model:t:onnx"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
