@@ -400,6 +400,69 @@ describe("queue consumer with KV failing", () => {
     TIMEOUT,
   );
 
+  // TEMPORARY it.fails: worker/events/consumer.ts acks an erased user's redelivered messages without deleting the
+  // profile a failed clean-up left behind (the `isErased` branch at the top of the per-user loop). Remove `.fails`
+  // once the consumer deletes profile and seen ids there too.
+  it.fails(
+    "an erasure that lands mid-batch, with the consumer's clean-up deletes failing: the redelivery leaves nothing",
+    async () => {
+      const user = "cf-erase-race";
+      const events = [ev("r1", user, "view", "p1"), ev("r2", user, "purchase", "p1", 9)];
+      // the admin erases the reader after the consumer read the profile and before it writes it
+      const f = faultyKv(env.OPENTIME_KV, []);
+      const racing = { ...f.kv } as KVNamespace;
+      racing.put = (async (key: string, ...rest: unknown[]) => {
+        if (key === kvKeys.profile(user)) {
+          const res = await worker.fetch(
+            new Request(`https://opentime.test/v1/users/${user}`, {
+              method: "DELETE",
+              headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+            }),
+            env,
+            createExecutionContext(),
+          );
+          expect(res.status).toBe(200);
+          f.faults.push({ ops: ["delete"], mode: "throw" });
+        }
+        return (f.kv.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
+      }) as KVNamespace["put"];
+      const b = fakeBatch(events);
+      await consumeEvents(b.batch, withKv(racing));
+      expect(f.hits).toBeGreaterThan(0); // the consumer saw the erasure and tried to undo its writes
+      expect(b.retried().sort()).toEqual(idsOf(events));
+      f.faults.length = 0;
+      const again = fakeBatch(events);
+      await consumeEvents(again.batch, withKv(f.kv));
+      expect(again.acked().sort()).toEqual(idsOf(events));
+      expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).toBeNull();
+      expect(await env.OPENTIME_KV.get(kvKeys.seen(user))).toBeNull();
+    },
+    TIMEOUT,
+  );
+
+  // TEMPORARY it.fails: worker/events/consumer.ts runs deleteDecisions only when this delivery applied the opt-out
+  // (`res.applied > 0` and `before.consent.tracking`), so a redelivery after a failed clean-up never retries it.
+  // Remove `.fails` once a (re)delivered tracking opt-out always runs the clean-up.
+  it.fails(
+    "turning tracking off with the decision clean-up failing: the redelivery still deletes the decisions",
+    async () => {
+      const user = "cf-optout";
+      const decision = kvKeys.decision(user, "spring", "row-0");
+      await env.OPENTIME_KV.put(decision, JSON.stringify({ v: 1 }));
+      const events: QueuedEvent[] = [{ ...ev("o1", user, "consent"), consent: { tracking: false } }];
+      const f = faultyKv(env.OPENTIME_KV, [{ ops: ["list", "delete"], mode: "throw", prefix: "decision:" }]);
+      const b = fakeBatch(events);
+      await consumeEvents(b.batch, withKv(f.kv));
+      expect(f.hits).toBeGreaterThan(0);
+      expect(b.retried()).toEqual(idsOf(events));
+      f.faults.length = 0;
+      await redeliver(events);
+      expect((await profileOf(user))?.consent.tracking).toBe(false);
+      expect(await env.OPENTIME_KV.get(decision)).toBeNull();
+    },
+    TIMEOUT,
+  );
+
   it(
     "the Worker's queue handler bounds KV reads: a hung profile read retries the messages",
     async () => {
