@@ -92,6 +92,8 @@ describe("what `wrangler deploy` ships: no preview, no demo shop", () => {
         }
       }
     }
+    // the gate is the preview's alone: the rest of the API answers as before
+    expect((await request(deployed(), "/v1/health")).status).toBe(200);
   });
 });
 
