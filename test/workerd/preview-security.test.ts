@@ -254,5 +254,8 @@ describe("local development (DEMO_ROUTES=true from .dev.vars, wrangler dev on 12
     const page = await request(env, "/", { origin: LOCAL });
     expect(page.headers.get("Content-Type")).toMatch(/^text\/html/);
     expect(await page.text()).toContain("opentime preview");
+    const bad = await request(env, "/v1/preview/email?campaign=demo", { origin: LOCAL });
+    expect(bad.status).toBe(400);
+    expect(await code(bad)).toBe("BAD_REQUEST");
   });
 });

@@ -5,7 +5,7 @@ import { CampaignIdSchema } from "../../core/campaign";
 import { UserIdSchema } from "../../core/events";
 import { LAYOUT_NAMES } from "../../core/layouts";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
+import { invalidInput } from "../lib/zod-issues";
 
 const PreviewQuerySchema = z.object({
   user: UserIdSchema,
@@ -21,9 +21,6 @@ export interface PreviewQuery {
 
 export function previewQuery(c: Context<AppEnv>): PreviewQuery {
   const parsed = PreviewQuerySchema.safeParse(c.req.query());
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ApiError("BAD_REQUEST", `${issue?.path.join(".") || "query"}: ${issue?.message}`);
-  }
+  if (!parsed.success) throw invalidInput(parsed.error);
   return parsed.data as PreviewQuery;
 }
