@@ -36,12 +36,9 @@ export interface Listing {
   versions: VersionSummary[];
 }
 
-const decoder = new TextDecoder();
-
 /** Parsed JSON, the raw text when it is not JSON (it then fails the schema), or null when absent. */
-function json(bytes: Uint8Array | null): unknown {
-  if (!bytes) return null;
-  const text = decoder.decode(bytes);
+function json(text: string | null | undefined): unknown {
+  if (text === null || text === undefined) return null;
   try {
     return JSON.parse(text);
   } catch {
@@ -49,51 +46,55 @@ function json(bytes: Uint8Array | null): unknown {
   }
 }
 
-export async function readPointer(kv: KvClient): Promise<ActivePointer | null> {
-  const parsed = ActivePointerSchema.safeParse(json(await kv.get(kvKeys.activeModel)));
+function pointerOf(texts: Map<string, string | null>): ActivePointer | null {
+  const parsed = ActivePointerSchema.safeParse(json(texts.get(kvKeys.activeModel)));
   return parsed.success ? parsed.data : null;
 }
 
-export async function readHistory(kv: KvClient): Promise<ModelHistory> {
-  const parsed = ModelHistorySchema.safeParse(json(await kv.get(kvKeys.modelHistory)));
+function historyOf(texts: Map<string, string | null>): ModelHistory {
+  const parsed = ModelHistorySchema.safeParse(json(texts.get(kvKeys.modelHistory)));
   return parsed.success ? parsed.data : [];
 }
 
-/** Reads a version's parts and runs the check the Worker runs before serving it. */
-export async function checkVersion(kv: KvClient, version: string) {
-  const [manifest, catalog, onnx, contentOnnx] = await Promise.all([
-    kv.get(kvKeys.manifest(version)),
-    kv.get(kvKeys.catalog(version)),
+const STATE_KEYS = [kvKeys.activeModel, kvKeys.modelHistory];
+const partKeys = (version: string) => [kvKeys.manifest(version), kvKeys.catalog(version)];
+
+/** Runs the check the Worker runs before serving a version, over its text parts in `texts` and its graphs. */
+async function checkVersion(kv: KvClient, version: string, texts: Map<string, string | null>) {
+  const manifest = json(texts.get(kvKeys.manifest(version)));
+  const hasContent = typeof manifest === "object" && manifest !== null && "content" in manifest;
+  const [onnx, contentOnnx] = await Promise.all([
     kv.get(kvKeys.onnx(version)),
-    kv.get(kvKeys.contentOnnx(version)),
+    hasContent ? kv.get(kvKeys.contentOnnx(version)) : undefined,
   ]);
-  const check = await checkModelVersion(version, {
-    manifest: json(manifest),
-    catalog: json(catalog),
-    onnx,
-    contentOnnx,
-  });
-  return { check, manifest: json(manifest) };
+  const catalog = json(texts.get(kvKeys.catalog(version)));
+  return { check: await checkModelVersion(version, { manifest, catalog, onnx, contentOnnx }), manifest };
 }
 
 /** Every version with a manifest in KV, newest first, each checked (`concurrency` versions at a time). */
 export async function listVersions(kv: KvClient, concurrency = 4): Promise<Listing> {
-  const [keys, active, history] = await Promise.all([kv.list("model:"), readPointer(kv), readHistory(kv)]);
-  const names = keys
+  const names = (await kv.list("model:"))
     .filter((k) => k.endsWith(":manifest"))
     .map((k) => k.slice("model:".length, -":manifest".length))
     .filter((v) => ModelVersionSchema.safeParse(v).success);
+  const texts = await kv.getTexts([...STATE_KEYS, ...names.flatMap(partKeys)]);
+  const active = pointerOf(texts);
   const versions: VersionSummary[] = [];
   for (let i = 0; i < names.length; i += concurrency) {
     const batch = names.slice(i, i + concurrency);
-    versions.push(...(await Promise.all(batch.map((v) => summarize(kv, v, active)))));
+    versions.push(...(await Promise.all(batch.map((v) => summarize(kv, v, texts, active)))));
   }
   versions.sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? "") || a.version.localeCompare(b.version));
-  return { active, history, versions };
+  return { active, history: historyOf(texts), versions };
 }
 
-async function summarize(kv: KvClient, version: string, active: ActivePointer | null): Promise<VersionSummary> {
-  const { check, manifest } = await checkVersion(kv, version);
+async function summarize(
+  kv: KvClient,
+  version: string,
+  texts: Map<string, string | null>,
+  active: ActivePointer | null,
+): Promise<VersionSummary> {
+  const { check, manifest } = await checkVersion(kv, version, texts);
   const m = (typeof manifest === "object" && manifest !== null ? manifest : {}) as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === "string" ? v : null);
   return {
@@ -120,10 +121,11 @@ export interface Move {
 export async function activate(kv: KvClient, version: string, now = new Date()): Promise<Move> {
   if (!ModelVersionSchema.safeParse(version).success)
     throw new ModelsError(`"${version}" is not a model version (1-64 of A-Z a-z 0-9 . _ -)`);
-  const { check } = await checkVersion(kv, version);
+  const texts = await kv.getTexts([...STATE_KEYS, ...partKeys(version)]);
+  const { check } = await checkVersion(kv, version, texts);
   if (!check.ok)
     throw new ModelsError(`${version} refused: ${check.reason} (${check.detail}); the pointer is unchanged`);
-  const [previous, history] = await Promise.all([readPointer(kv), readHistory(kv)]);
+  const [previous, history] = [pointerOf(texts), historyOf(texts)];
   const pointer: ActivePointer = { version, activatedAt: now.toISOString() };
   if (previous?.version === version)
     return { previous, pointer: previous, warning: check.contentProblem, unchanged: true };
@@ -134,14 +136,15 @@ export async function activate(kv: KvClient, version: string, now = new Date()):
 
 /** Returns to the last version in the history other than the active one, after the same check. */
 export async function rollback(kv: KvClient, now = new Date()): Promise<Move> {
-  const [previous, history] = await Promise.all([readPointer(kv), readHistory(kv)]);
+  const state = await kv.getTexts(STATE_KEYS);
+  const [previous, history] = [pointerOf(state), historyOf(state)];
   // entries equal to the active version (an activation whose pointer write failed) are skipped
   let at = history.length - 1;
   while (at >= 0 && history[at]?.version === previous?.version) at--;
   const target = history[at];
   const rest = history.slice(0, Math.max(at, 0));
   if (!target) throw new ModelsError("no earlier version in the history (model:history): activate one by name");
-  const { check } = await checkVersion(kv, target.version);
+  const { check } = await checkVersion(kv, target.version, await kv.getTexts(partKeys(target.version)));
   if (!check.ok)
     throw new ModelsError(
       `${target.version} (active before ${previous?.version ?? "nothing"}) refused: ${check.reason} (${check.detail}); ` +

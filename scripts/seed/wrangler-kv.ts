@@ -3,7 +3,7 @@
  * `kv bulk put` in chunks, in order. Binary (base64) entries go one by one through `kv key put --path` in
  * local mode, because wrangler 4.86's local bulk put decodes base64 values to a UTF-8 string and so
  * corrupts binary data (the remote bulk API decodes them correctly). `wranglerKv` reads, writes and lists
- * single keys the same way (`npm run models`).
+ * keys the same way for `npm run models`: text values with one `kv bulk get`, binary ones with `kv key get`.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -63,6 +63,8 @@ function location(opts: Pick<PutOptions, "remote" | "persistTo">): string[] {
 export interface KvClient {
   /** the value's bytes, or null when the key is absent */
   get(key: string): Promise<Uint8Array | null>;
+  /** several text values at once (null when absent) */
+  getTexts(keys: readonly string[]): Promise<Map<string, string | null>>;
   put(key: string, value: string | Uint8Array): Promise<void>;
   /** every key name starting with `prefix` */
   list(prefix: string): Promise<string[]>;
@@ -79,6 +81,23 @@ export function wranglerKv(opts: Pick<PutOptions, "remote" | "persistTo"> = {}):
       const out = await wranglerOutput(["kv", "key", "get", key, ...where]);
       return out.toString("latin1") === NOT_FOUND ? null : new Uint8Array(out);
     },
+    async getTexts(keys) {
+      if (keys.length === 0) return new Map();
+      const dir = await mkdtemp(join(tmpdir(), "opentime-kv-"));
+      try {
+        const file = join(dir, "keys.json");
+        await writeFile(file, JSON.stringify(keys));
+        const text = (await wranglerOutput(["kv", "bulk", "get", file, ...where])).toString("utf8");
+        // the JSON object, then a "Success!" line
+        const got = JSON.parse(text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)) as Record<
+          string,
+          { value: string | null }
+        >;
+        return new Map(keys.map((k) => [k, got[k]?.value ?? null]));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
     async put(key, value) {
       const dir = await mkdtemp(join(tmpdir(), "opentime-kv-"));
       try {
@@ -91,7 +110,7 @@ export function wranglerKv(opts: Pick<PutOptions, "remote" | "persistTo"> = {}):
     },
     async list(prefix) {
       const text = (await wranglerOutput(["kv", "key", "list", "--prefix", prefix, ...where])).toString("utf8");
-      const json = text.slice(text.indexOf("["));
+      const json = text.slice(text.indexOf("["), text.lastIndexOf("]") + 1);
       return (JSON.parse(json) as { name: string }[]).map((k) => k.name);
     },
   };

@@ -22,6 +22,9 @@ function memoryKv(): KvClient & { data: Map<string, Uint8Array>; puts: string[] 
     async get(key) {
       return data.get(key) ?? null;
     },
+    async getTexts(keys) {
+      return new Map(keys.map((k) => [k, data.has(k) ? new TextDecoder().decode(data.get(k)) : null]));
+    },
     async put(key, value) {
       puts.push(key);
       data.set(key, typeof value === "string" ? new TextEncoder().encode(value) : value);
@@ -202,20 +205,28 @@ describe("the active pointer's version", () => {
 });
 
 describe("wrangler KV client", () => {
-  it("round-trips binary values and lists by prefix in a local state directory", async () => {
+  it("round-trips binary and text values and lists by prefix in a local state directory", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ot-models-"));
     try {
       const kv = wranglerKv({ persistTo: dir });
       const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
       await kv.put("model:t:onnx", bytes);
-      const [got, absent, listed] = await Promise.all([
+      await kv.put("model:t:manifest", '{"é":"\\n"}');
+      const [got, absent, listed, texts] = await Promise.all([
         kv.get("model:t:onnx"),
         kv.get("model:absent:onnx"),
         kv.list("model:"),
+        kv.getTexts(["model:t:manifest", "model:absent:manifest"]),
       ]);
       expect(got).toEqual(bytes);
       expect(absent).toBeNull();
-      expect(listed).toEqual(["model:t:onnx"]);
+      expect(listed).toEqual(["model:t:manifest", "model:t:onnx"]);
+      expect(texts).toEqual(
+        new Map([
+          ["model:t:manifest", '{"é":"\\n"}'],
+          ["model:absent:manifest", null],
+        ]),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
