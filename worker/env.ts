@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import type { QueuedEvent } from "../core/events";
+import { DEFAULT_MAIL_ORIGINS } from "./amp/mail-origins";
 import { logEvent } from "./lib/log";
 
 export interface Bindings {
@@ -15,6 +16,8 @@ export interface Bindings {
   TOKEN_SECRET_PREVIOUS?: string;
   /** comma-separated sender allow-list: `news@shop.com`, `*@shop.com`, or `*` (testing only) */
   AMP_ALLOWED_SENDERS?: string;
+  /** comma-separated mail-client origins accepted by AMP CORS v1 (default: worker/amp/mail-origins.ts) */
+  AMP_ALLOWED_ORIGINS?: string;
   /** purchases newer than this many days are not recommended again (0 = no exclusion) */
   EXCLUDE_PURCHASED_DAYS?: string;
   /** how often an isolate re-reads the active model pointer */
@@ -34,6 +37,8 @@ export interface Bindings {
   ACCESS_AUD?: string;
   /** "all" (re-buys allowed outside the exclusion window) or "novel" (never what the reader bought) */
   RECS_MODE?: string;
+  /** at most 20 pixel events per token a minute (`[[ratelimits]]` in wrangler.toml) */
+  PIXEL_RATE_LIMITER?: RateLimit;
   /** the events queue (producer); the same Worker consumes it */
   EVENTS?: Queue<QueuedEvent>;
   /** secret: comma-separated API keys for POST /v1/events (several, for rotation) */
@@ -51,9 +56,11 @@ export type AppEnv = { Bindings: Bindings };
 const ConfigSchema = z.object({
   tokenSecrets: z.array(z.string().min(16)),
   allowedSenders: z.array(z.string().min(1)),
+  mailOrigins: z.array(z.string().min(1)),
   excludePurchasedDays: z.coerce.number().min(0).max(3650).catch(30),
   modelRefreshSeconds: z.coerce.number().min(1).max(3600).catch(30),
-  publicBaseUrl: z.url().optional().catch(undefined),
+  /** http(s) only: it is the base of every click-through and picture URL */
+  publicBaseUrl: z.url({ protocol: /^https?$/ }).optional().catch(undefined),
   demoRoutes: z.boolean(),
   previewPage: z.boolean(),
   /** both set and well-formed, or null: Access identities are then accepted on the preview */
@@ -110,6 +117,11 @@ export function getConfig(env: Bindings): Config {
   const config = ConfigSchema.parse({
     tokenSecrets: secrets,
     allowedSenders: senders,
+    mailOrigins: env.AMP_ALLOWED_ORIGINS
+      ? env.AMP_ALLOWED_ORIGINS.split(",")
+          .map((o) => o.trim().toLowerCase())
+          .filter(Boolean)
+      : [...DEFAULT_MAIL_ORIGINS],
     excludePurchasedDays: env.EXCLUDE_PURCHASED_DAYS ?? 30,
     modelRefreshSeconds: env.MODEL_REFRESH_SECONDS ?? 30,
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
