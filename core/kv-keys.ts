@@ -3,7 +3,8 @@
 export const kvKeys = {
   /** JSON `ActivePointer`: which model version serves */
   activeModel: "model:active",
-  /** JSON `ModelHistory`: the versions active before, oldest first (`npm run models`; the Worker never reads it) */
+  /** JSON `ModelHistory`: the versions active before, oldest first (written by `npm run models`; a fresh isolate
+   * serves the last one while the active version fails to load) */
   modelHistory: "model:history",
   manifest: (version: string) => `model:${version}:manifest`,
   /** ONNX bytes of the ALS scoring graph */

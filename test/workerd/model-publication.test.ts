@@ -114,6 +114,28 @@ describe("a bad model publication", () => {
     expect(await recs(p.userId)).toMatchObject({ reason: "personalized", model: b });
   });
 
+  it("a fresh isolate serves the version active before (model:history) while the active one fails", async () => {
+    const a = fixture().version;
+    const b = `${a}-b`;
+    const p = withFactors();
+    await publish(b, corrupt(), [p]);
+    await point(b);
+    await env.OPENTIME_KV.put(kvKeys.modelHistory, JSON.stringify([{ version: a, activatedAt: "2026-01-01" }]));
+    resetModelCache(); // a fresh isolate
+    let r: Awaited<ReturnType<typeof recs>> | undefined;
+    const logs = await errorLogs(async () => {
+      r = await recs(p.userId);
+    });
+    expect(r).toMatchObject({ reason: "personalized", model: a });
+    expect(logs).toContainEqual(
+      expect.objectContaining({ event: "model.kept_last_good", version: a, from: "history", rejected: b }),
+    );
+    // without a history there is nothing to fall back on: generic content, and the reason
+    await env.OPENTIME_KV.delete(kvKeys.modelHistory);
+    resetModelCache();
+    expect(await recs(p.userId)).toMatchObject({ reason: "model-corrupt", model: b });
+  });
+
   it("a pointer to a missing version, or no pointer, keeps the last good model", async () => {
     const a = fixture().version;
     const p = withFactors();

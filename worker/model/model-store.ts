@@ -4,7 +4,8 @@
  * created. The pointer is re-read at most every `modelRefreshSeconds`, so a KV write switches models
  * without a redeploy. A version that fails to load never replaces a working one: the isolate keeps
  * serving its last good model (the state names the rejected version and why, and a log line says so) and
- * retries the pointer's version at the next refresh. A replaced model's sessions are released once, after
+ * retries the pointer's version at the next refresh; a fresh isolate takes the version active before
+ * (`model:history`, written by `npm run models`) as its last good one. A replaced model's sessions are released once, after
  * a grace period and after their runs in flight; a session whose runs keep failing trips and is rebuilt
  * at the next refresh. Without any good model, failures are reported as reasons and whatever could be
  * loaded (the catalog) still serves fallbacks.
@@ -17,6 +18,8 @@ import {
   ActivePointerSchema,
   checkModelVersion,
   type ModelCheckFailure,
+  type ModelHistory,
+  ModelHistorySchema,
   type ModelManifest,
 } from "../../core/manifest";
 import { errorMessage, logEvent } from "../lib/log";
@@ -96,13 +99,31 @@ export async function getModel(kv: KVNamespace, refreshSeconds: number, now = Da
   if (good && version === good.version)
     logEvent("error", "model.session_tripped", { version, detail: "rebuilding the sessions" });
   const result = version === null ? Promise.resolve(fail("model-pointer-missing")) : load(kv, version, now);
-  const state = result.then((r): ModelState => {
-    if (r.ok || !good) return r;
-    logEvent("error", "model.kept_last_good", { version: good.version, rejected: version, reason: r.reason });
+  const state = result.then(async (r): Promise<ModelState> => {
+    if (r.ok) return r;
+    // a fresh isolate has no model of its own yet: the version active before (model:history) is the last good one
+    const from = good ? "isolate" : "history";
+    if (!good) await loadPrevious(kv, version, now);
+    if (!good) return r;
+    logEvent("error", "model.kept_last_good", { version: good.version, from, rejected: version, reason: r.reason });
     return { ok: true, model: good.model, rejected: { version, reason: r.reason } };
   });
   cache = { checkedAt: now, state };
   return state;
+}
+
+/** Loads the newest version in `model:history` other than `rejected` (once: a failure is not chased further). */
+async function loadPrevious(kv: KVNamespace, rejected: string | null, now: number): Promise<void> {
+  let history: ModelHistory;
+  try {
+    const parsed = ModelHistorySchema.safeParse(await kv.get(kvKeys.modelHistory, "json"));
+    history = parsed.success ? parsed.data : [];
+  } catch (e) {
+    logEvent("error", "model.history_read_failed", { detail: errorMessage(e) });
+    return;
+  }
+  const previous = history.filter((h) => h.version !== rejected).at(-1);
+  if (previous) await load(kv, previous.version, now);
 }
 
 function isTripped(model: LoadedModel): boolean {
