@@ -11,7 +11,14 @@ import { createMiddleware } from "hono/factory";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { isMailOrigin } from "./mail-origins";
-import { isSenderAllowed } from "./sender-allowlist";
+import { isSenderAllowed, isWellFormedSender } from "./sender-allowlist";
+
+/** The refusal names the sender when it is a well-formed address (never an arbitrary string). */
+function notAllowed(sender: string): string {
+  return isWellFormedSender(sender)
+    ? `sender ${sender} is not on the allow-list`
+    : "the sender is not a well-formed address (local@domain)";
+}
 
 export const emailCors = () =>
   createMiddleware<AppEnv>(async (c, next) => {
@@ -26,7 +33,7 @@ export const emailCors = () =>
     }
     if (v2Sender !== undefined) {
       if (!isSenderAllowed(v2Sender, allowedSenders)) {
-        throw new ApiError("SENDER_NOT_ALLOWED", "this sender is not on the allow-list", corsHeaders);
+        throw new ApiError("SENDER_NOT_ALLOWED", notAllowed(v2Sender), corsHeaders);
       }
       await next();
       c.res.headers.set("AMP-Email-Allow-Sender", v2Sender);
@@ -47,7 +54,7 @@ export const emailCors = () =>
         );
       }
       if (!isSenderAllowed(sourceOrigin, allowedSenders)) {
-        throw new ApiError("SENDER_NOT_ALLOWED", "this sender is not on the allow-list", corsHeaders);
+        throw new ApiError("SENDER_NOT_ALLOWED", notAllowed(sourceOrigin), corsHeaders);
       }
       await next();
       c.res.headers.set("AMP-Access-Control-Allow-Source-Origin", sourceOrigin);

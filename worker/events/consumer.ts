@@ -62,6 +62,8 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
     [...byUser].map(async ([user, messages]) => {
       try {
         if (await isErased(kv, secret, user)) {
+          // a batch that raced the erasure may have left these behind (its clean-up failed): delete again
+          await Promise.all([kv.delete(kvKeys.profile(user)), kv.delete(kvKeys.seen(user))]);
           summary.erased += messages.length;
           for (const m of messages) m.ack();
           return;
@@ -87,9 +89,11 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
           // an erasure that landed while this batch was in flight must not be undone by the writes above
           if (await isErased(kv, secret, user)) {
             await Promise.all([kv.delete(kvKeys.profile(user)), kv.delete(kvKeys.seen(user))]);
-          } else if (before.consent.tracking && !res.profile.consent.tracking) {
-            await deleteDecisions(kv, user);
           }
+        }
+        // a tracking opt-out in this batch (first delivery or a redelivery after a failed clean-up): no decisions kept
+        if (!res.profile.consent.tracking && messages.some((m) => m.body.consent?.tracking === false)) {
+          await deleteDecisions(kv, user);
         }
         summary.applied += res.applied;
         summary.duplicates += res.duplicates;
