@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "./env";
 import { handleError, notFound } from "./errors";
 import { registerSelfFetch } from "./lib/self-fetch";
+import { previewAccess } from "./preview/access";
 import { registerAmpPreferences } from "./routes/amp-preferences";
 import { registerAmpRecs } from "./routes/amp-recs";
 import { registerCampaigns } from "./routes/campaigns";
@@ -12,7 +13,11 @@ import { registerEvents } from "./routes/events";
 import { registerHealth } from "./routes/health";
 import { registerImage } from "./routes/image";
 import { registerPixel } from "./routes/pixel";
-import { registerPreview } from "./routes/preview";
+import { registerPreviewDecisions } from "./routes/preview-decisions";
+import { registerPreviewEmail } from "./routes/preview-email";
+import { registerPreviewPage } from "./routes/preview-page";
+import { registerPreviewReset } from "./routes/preview-reset";
+import { registerPreviewUsers } from "./routes/preview-users";
 import { registerSendTime } from "./routes/send-time";
 import { registerUsers } from "./routes/users";
 
@@ -29,7 +34,15 @@ export function createApp(): Hono<AppEnv> {
   registerClick(app);
   registerCampaigns(app);
   registerDemoAssets(app);
-  registerPreview(app);
+  // the preview: one gate in front of its five endpoints (404 unless DEMO_ROUTES or PREVIEW_PAGE; open on a
+  // loopback host in local development; otherwise the admin key or a verified Cloudflare Access identity)
+  app.use("/", previewAccess);
+  app.use("/v1/preview/*", previewAccess);
+  registerPreviewPage(app);
+  registerPreviewUsers(app);
+  registerPreviewEmail(app);
+  registerPreviewDecisions(app);
+  registerPreviewReset(app);
   app.onError(handleError);
   app.notFound(notFound);
   registerSelfFetch((req, env) => app.fetch(req, env));

@@ -37,6 +37,16 @@ describe("import boundaries", () => {
     }
   });
 
+  it("routes are not a library: only worker/app.ts imports worker/routes/*", () => {
+    for (const f of files("worker")) {
+      if (f === join("worker", "app.ts")) continue;
+      for (const i of imports(f))
+        expect(/(^|\/)routes\//.test(i) || (f.includes("routes/") && i.startsWith("./")), `${f} imports ${i}`).toBe(
+          false,
+        );
+    }
+  });
+
   it("the scripts never import the worker", () => {
     for (const f of files("scripts")) {
       for (const i of imports(f)) expect(i.includes("worker/"), `${f} imports ${i}`).toBe(false);
