@@ -9,14 +9,15 @@ import { CampaignIdSchema, CampaignSchema } from "../../core/campaign";
 import { kvKeys } from "../../core/kv-keys";
 import { getCampaign, putCampaign } from "../decisions/campaign-store";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
+import { readJsonBody } from "../lib/read-json-body";
+import { invalidInput } from "../lib/zod-issues";
 
 const MAX_BODY = 4096;
 
 function campaignId(raw: string): string {
   const parsed = CampaignIdSchema.safeParse(raw);
-  if (!parsed.success) throw new ApiError("BAD_REQUEST", `bad campaign id: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success) throw invalidInput(parsed.error, "BAD_REQUEST", "campaign id");
   return parsed.data;
 }
 
@@ -25,19 +26,8 @@ export function registerCampaigns(app: Hono<AppEnv>): void {
 
   app.put("/v1/admin/campaigns/:id", admin, async (c) => {
     const id = campaignId(c.req.param("id"));
-    const text = await c.req.text();
-    if (text.length > MAX_BODY) throw new ApiError("PAYLOAD_TOO_LARGE", `settings are at most ${MAX_BODY} bytes`);
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new ApiError("INVALID_JSON", "the body is not JSON");
-    }
-    const parsed = CampaignSchema.strict().safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ApiError("BAD_REQUEST", `invalid settings at ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
-    }
+    const parsed = CampaignSchema.strict().safeParse(await readJsonBody(c, MAX_BODY));
+    if (!parsed.success) throw invalidInput(parsed.error);
     await putCampaign(c.env.OPENTIME_KV, id, parsed.data);
     return c.json({ id, campaign: parsed.data });
   });
