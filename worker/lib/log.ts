@@ -1,24 +1,28 @@
 /**
  * One structured log line per event (JSON), readable in `wrangler tail` and Workers Logs. Logs name no
- * reader and carry no token: every string field is scrubbed of KV keys that hold a user id, signed tokens,
- * and URL paths that carry either (`/v1/img/<token>/...`, `/v1/users/<id>`), whatever the caller passed.
+ * reader and carry no token: every string field is scrubbed of KV keys that hold a user id, long base64url
+ * runs (tokens), and URL paths that carry either (`/v1/img/<token>/...`, `/v1/users/<id>`), whatever the
+ * caller passed.
  */
 
 export type LogLevel = "info" | "warn" | "error";
 
+/** Linear patterns only (no backtracking run is followed by a requirement that can fail). */
 const SCRUBS: [RegExp, string][] = [
-  // a signed token: base64url claims, '.', a 43-character base64url HMAC
-  [/[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{43}/g, "<token>"],
   // URL paths whose next segment is a token or a user id
   [/\/v1\/(img|c|e|users|preview)\/[^\s"'?#]*/g, "/v1/$1/<redacted>"],
   // KV keys that name a user (core/kv-keys.ts)
   [/\b(profile|seen|features|decision):[^\s"',]+/g, "$1:<redacted>"],
+  // any long base64url run: a token's claims or signature (never shorter than this), or an id inside one
+  [/[A-Za-z0-9_-]{24,}/g, "<redacted>"],
 ];
+/** Longest string field kept in a log line. */
+const MAX_FIELD_LENGTH = 1000;
 
 export function scrub(text: string): string {
   let out = text;
   for (const [pattern, replacement] of SCRUBS) out = out.replace(pattern, replacement);
-  return out;
+  return out.length > MAX_FIELD_LENGTH ? `${out.slice(0, MAX_FIELD_LENGTH)}…` : out;
 }
 
 function scrubValue(value: unknown): unknown {
