@@ -16,19 +16,49 @@ export interface DecodedJpeg {
   data: Uint8Array;
 }
 
-/** Width and height from a JPEG's start-of-frame segment, or null when it has none. */
-export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+export interface JpegFrame {
+  width: number;
+  height: number;
+  /** an end-of-image marker follows the first scan: mozjpeg would fill a cut file's missing rows with grey */
+  complete: boolean;
+}
+
+/**
+ * The first start-of-frame segment of a JPEG (what the decoder reads) and whether the file is whole, or
+ * null when the bytes are not a JPEG with a frame header. Linear: marker segments are skipped by length.
+ */
+export function jpegFrame(bytes: Uint8Array): JpegFrame | null {
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = 2; at + 9 < bytes.byteLength; ) {
+  let size: { width: number; height: number } | null = null;
+  for (let at = 2; at + 3 < bytes.byteLength; ) {
     if (bytes[at] !== 0xff) return null;
     const marker = bytes[at + 1] as number;
+    if (marker === 0xff) {
+      at += 1; // fill byte
+      continue;
+    }
     // SOF0-SOF15, except DHT (C4), JPG (C8) and DAC (CC)
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc)
-      return { height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
+    if (!size && marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      if (at + 9 > bytes.byteLength) return null;
+      size = { height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
+    }
+    if (marker === 0xda) {
+      // start of scan: the entropy-coded data holds no FF D9 but the end of image
+      if (!size) return null;
+      let end = bytes.byteLength - 2;
+      while (end > at && !(bytes[end] === 0xff && bytes[end + 1] === 0xd9)) end--;
+      return { ...size, complete: end > at };
+    }
     at += 2 + view.getUint16(at + 2);
   }
-  return null;
+  return size && { ...size, complete: false };
+}
+
+/** Width and height from a JPEG's start-of-frame segment, or null when it has none. */
+export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+  const frame = jpegFrame(bytes);
+  return frame && { width: frame.width, height: frame.height };
 }
 
 export async function decodeJpeg(bytes: Uint8Array): Promise<DecodedJpeg> {

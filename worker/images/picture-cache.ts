@@ -1,35 +1,53 @@
 /**
  * Product pictures for open-time images: fetched once, then served from the isolate's memory and the
  * Cache API (a day). Pictures on this Worker's own origin (the demo shop) are requested in-process.
- * Anything unusable (timeout, error status, not an image, too large) yields a failure with its reason:
- * the card then draws its neutral placeholder, and the failure is remembered for a minute so a dead host
- * is not hammered.
+ * A picture host is not trusted: the whole load (fetch, cache, body) has one deadline, the body is read as
+ * a stream and cancelled past MAX_PICTURE_BYTES whether or not it declares a `Content-Length`, SVG is not
+ * asked for nor taken, and the bytes must be a PNG, JPEG or GIF within the pixel limit before they are
+ * kept (`picture-format.ts`). Anything unusable yields a failure with its reason: the card then draws its
+ * neutral placeholder, and the failure is remembered for a minute so a dead host is not hammered (as is a
+ * picture that failed to decode, `forgetPicture`).
  */
 import type { Bindings } from "../env";
 import { ByteLru } from "../lib/byte-lru";
 import { selfFetch } from "../lib/self-fetch";
+import { pictureFormat } from "./picture-format";
+import { MAX_PICTURE_BYTES } from "./picture-limits";
 
-export const MAX_PICTURE_BYTES = 3 * 1024 * 1024;
-const FETCH_TIMEOUT_MS = 1500;
+/** the whole load: connection, headers, body */
+export const FETCH_TIMEOUT_MS = 1500;
 const CACHE_SECONDS = 86400;
 const FAILURE_MS = 60_000;
 const MEMORY_BUDGET = 16 * 1024 * 1024;
 /** failures remembered at most (oldest forgotten first) */
 const MAX_FAILURES = 1000;
-const USABLE = /^image\/(png|jpeg|gif|svg\+xml)\b/i;
-const ACCEPT = "image/png, image/jpeg, image/gif;q=0.8, image/svg+xml;q=0.7";
+const USABLE = /^image\/(png|jpeg|gif)\b/i;
+const ACCEPT = "image/png, image/jpeg, image/gif;q=0.8";
 
 export interface Picture {
+  /** PNG, JPEG or GIF bytes, their headers checked */
   bytes: Uint8Array;
-  /** SVG pictures are embedded as data URIs; PNG, JPEG and GIF are handed to resvg as bytes */
-  svg: boolean;
 }
+/** Why there is no picture (the image's `X-Opentime-Render`). */
+export type PictureFailure =
+  | "picture-bad-url"
+  | "picture-recent-failure"
+  | "picture-no-self"
+  | `picture-status-${number}`
+  | "picture-not-an-image"
+  | "picture-too-large"
+  | "picture-empty"
+  | "picture-refused"
+  | "picture-timeout"
+  | "picture-fetch-error";
 export type PictureResult =
   | ({ ok: true; source: "memory" | "cache" | "origin" } & Picture)
-  | { ok: false; reason: string };
+  | { ok: false; reason: PictureFailure };
 
 const memory = new ByteLru<Picture>(MEMORY_BUDGET, (p) => p.bytes.byteLength);
 const failures = new Map<string, number>();
+/** Cache API writes under way, so that forgetting a picture deletes it after it was written */
+const writing = new Map<string, Promise<unknown>>();
 
 function rememberFailure(url: string): void {
   failures.delete(url);
@@ -42,16 +60,70 @@ export function resetPictureCache(): void {
   failures.clear();
 }
 
-async function readImage(res: Response): Promise<PictureResult> {
-  if (!res.ok) return { ok: false, reason: `picture-status-${res.status}` };
-  const type = res.headers.get("Content-Type") ?? "";
-  if (!USABLE.test(type)) return { ok: false, reason: "picture-not-an-image" };
-  const declared = Number(res.headers.get("Content-Length") ?? "0");
-  if (declared > MAX_PICTURE_BYTES) return { ok: false, reason: "picture-too-large" };
-  const bytes = new Uint8Array(await res.arrayBuffer());
+/** `promise`, or the signal's reason once it aborts (a host that never answers does not hold the image). */
+function until<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", abort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", abort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** The body, read chunk by chunk and cancelled as soon as it passes `max` bytes (then null). */
+async function readCapped(body: ReadableStream<Uint8Array>, max: number, signal: AbortSignal) {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await until(reader.read(), signal);
+      if (done) break;
+      total += value.byteLength;
+      if (total > max) return null;
+      chunks.push(value);
+    }
+  } finally {
+    // stop the transfer (too large, timed out or failed); a no-op once the body has ended
+    reader.cancel().catch(() => undefined);
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return bytes;
+}
+
+async function readImage(res: Response, signal: AbortSignal): Promise<PictureResult> {
+  const refuse = (reason: PictureFailure): PictureResult => {
+    res.body?.cancel().catch(() => undefined);
+    return { ok: false, reason };
+  };
+  if (!res.ok) return refuse(`picture-status-${res.status}`);
+  if (!USABLE.test(res.headers.get("Content-Type") ?? "")) return refuse("picture-not-an-image");
+  if (Number(res.headers.get("Content-Length") ?? "0") > MAX_PICTURE_BYTES) return refuse("picture-too-large");
+  if (!res.body) return { ok: false, reason: "picture-empty" };
+  const bytes = await readCapped(res.body, MAX_PICTURE_BYTES, signal);
+  if (!bytes) return { ok: false, reason: "picture-too-large" };
   if (bytes.byteLength === 0) return { ok: false, reason: "picture-empty" };
-  if (bytes.byteLength > MAX_PICTURE_BYTES) return { ok: false, reason: "picture-too-large" };
-  return { ok: true, bytes, svg: /svg/i.test(type), source: "origin" };
+  try {
+    pictureFormat(bytes);
+  } catch {
+    return { ok: false, reason: "picture-refused" };
+  }
+  return { ok: true, bytes, source: "origin" };
 }
 
 export interface PictureContext {
@@ -61,62 +133,94 @@ export interface PictureContext {
   waitUntil: (p: Promise<unknown>) => void;
 }
 
-export async function loadPicture(rawUrl: string, ctx: PictureContext): Promise<PictureResult> {
-  let url: URL;
+/** The URL a picture is kept under, or null when it is not an http(s) URL. */
+function pictureKey(rawUrl: string, origin: string): URL | null {
   try {
-    url = new URL(rawUrl, ctx.origin);
+    const url = new URL(rawUrl, origin);
+    return url.protocol === "https:" || url.protocol === "http:" ? url : null;
   } catch {
-    return { ok: false, reason: "picture-bad-url" };
+    return null;
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") return { ok: false, reason: "picture-bad-url" };
+}
+
+async function fetchPicture(url: URL, ctx: PictureContext, signal: AbortSignal): Promise<PictureResult> {
   const key = url.toString();
-  const hit = memory.get(key);
-  if (hit) return { ok: true, ...hit, source: "memory" };
+  if (url.origin === ctx.origin) {
+    // no signal on the in-process request (workerd fails internally when it fires after the response):
+    // `until` bounds the wait all the same
+    const local = selfFetch(new Request(key), ctx.env);
+    return local ? readImage(await until(local, signal), signal) : { ok: false, reason: "picture-no-self" };
+  }
+  const cache = (caches as unknown as { default: Cache }).default;
+  const cached = await until(cache.match(key), signal);
+  if (cached) {
+    const result = await readImage(cached, signal);
+    return result.ok ? { ...result, source: "cache" } : result;
+  }
+  const res = await until(
+    fetch(key, {
+      // image CDNs negotiate by Accept: formats we decode, never WebP/AVIF (nor SVG)
+      headers: { Accept: ACCEPT },
+      signal,
+      redirect: "follow",
+    }),
+    signal,
+  );
+  const result = await readImage(res, signal);
+  if (result.ok) {
+    const copy = new Response(result.bytes, {
+      headers: {
+        "Content-Type": res.headers.get("Content-Type") ?? "application/octet-stream",
+        "Cache-Control": `public, max-age=${CACHE_SECONDS}`,
+      },
+    });
+    const put = cache
+      .put(key, copy)
+      .catch(() => undefined)
+      .finally(() => writing.delete(key));
+    writing.set(key, put);
+    ctx.waitUntil(put);
+  }
+  return result;
+}
+
+export async function loadPicture(rawUrl: string, ctx: PictureContext): Promise<PictureResult> {
+  const url = pictureKey(rawUrl, ctx.origin);
+  if (!url) return { ok: false, reason: "picture-bad-url" };
+  const key = url.toString();
   const failedAt = failures.get(key);
   if (failedAt !== undefined && Date.now() - failedAt < FAILURE_MS)
     return { ok: false, reason: "picture-recent-failure" };
+  const hit = memory.get(key);
+  if (hit) return { ok: true, ...hit, source: "memory" };
 
   let result: PictureResult;
   try {
-    if (url.origin === ctx.origin) {
-      const local = selfFetch(new Request(key), ctx.env);
-      result = local ? await readImage(await local) : { ok: false, reason: "picture-no-self" };
-    } else {
-      const cache = (caches as unknown as { default: Cache }).default;
-      const cached = await cache.match(key);
-      if (cached) {
-        result = await readImage(cached);
-        if (result.ok) result = { ...result, source: "cache" };
-      } else {
-        const res = await fetch(key, {
-          // image CDNs negotiate by Accept: formats resvg and our PNG decoder read, never WebP/AVIF
-          headers: { Accept: ACCEPT },
-          signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-          redirect: "follow",
-        });
-        result = await readImage(res);
-        if (result.ok) {
-          const copy = new Response(result.bytes, {
-            headers: {
-              "Content-Type": res.headers.get("Content-Type") ?? "application/octet-stream",
-              "Cache-Control": `public, max-age=${CACHE_SECONDS}`,
-            },
-          });
-          ctx.waitUntil(cache.put(key, copy).catch(() => undefined));
-        }
-      }
-    }
+    result = await fetchPicture(url, ctx, AbortSignal.timeout(FETCH_TIMEOUT_MS));
   } catch (e) {
-    result = {
-      ok: false,
-      reason: e instanceof Error && e.name === "TimeoutError" ? "picture-timeout" : "picture-fetch-error",
-    };
+    const timeout = (e as { name?: unknown } | null)?.name === "TimeoutError";
+    result = { ok: false, reason: timeout ? "picture-timeout" : "picture-fetch-error" };
   }
   if (result.ok) {
-    memory.set(key, { bytes: result.bytes, svg: result.svg });
+    memory.set(key, { bytes: result.bytes });
     failures.delete(key);
   } else {
     rememberFailure(key);
   }
   return result;
+}
+
+/**
+ * A picture that loaded but could not be decoded (a decompression bomb, corrupt data): remembered as a
+ * failure for a minute, as a dead host is, and dropped from the Cache API, so it is not decoded again on
+ * every open.
+ */
+export function forgetPicture(rawUrl: string, ctx: PictureContext): void {
+  const url = pictureKey(rawUrl, ctx.origin);
+  if (!url) return;
+  rememberFailure(url.toString());
+  const cache = (caches as unknown as { default: Cache }).default;
+  const key = url.toString();
+  if (url.origin !== ctx.origin)
+    ctx.waitUntil((writing.get(key) ?? Promise.resolve()).then(() => cache.delete(key)).catch(() => undefined));
 }

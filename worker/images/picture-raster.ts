@@ -1,25 +1,21 @@
 /**
  * A product picture as pixels of exactly its box on the card, opaque over the card's picture panel.
- * PNGs are decoded with native inflate (`png-decode.ts`; unusual ones by fast-png), JPEGs by mozjpeg in
- * wasm (`jpeg-decode.ts`); a picture of another size than the box is then scaled to cover it
- * (`resample.ts`). SVG, GIF and whatever those decoders refuse are drawn by resvg, scaled to cover the box.
- * A picture of the box's size (what a `{width}`/`{height}` catalog URL yields) needs no scaling at all.
+ * The format is told by the bytes and the pixels its header announces are checked before anything is
+ * decoded (`picture-format.ts`): PNGs are decoded with a capped native
+ * inflate (`png-decode.ts`; unusual ones by fast-png, given only their image chunks), JPEGs by mozjpeg in
+ * wasm (`jpeg-decode.ts`), and a picture of another size than the box is then scaled to cover it
+ * (`resample.ts`). GIFs are drawn by resvg, scaled to cover the box. Anything else (SVG, WebP, unknown or
+ * cut bytes) is refused: the card shows its placeholder. A picture of the box's size (what a
+ * `{width}`/`{height}` catalog URL yields) needs no scaling at all.
  */
 import { convertIndexedToRgb, type DecodedPng, decode } from "fast-png";
-import { bytesToBase64 } from "../../core/base64";
-import { errorMessage, logEvent } from "../lib/log";
-import { decodeJpeg, jpegSize } from "./jpeg-decode";
+import { decodeJpeg } from "./jpeg-decode";
 import type { Picture } from "./picture-cache";
-import { decodePng, pngSize } from "./png-decode";
+import { pictureFormat } from "./picture-format";
+import { criticalPng, decodePng, type PngFile } from "./png-decode";
 import type { Raster } from "./raster";
 import { coverResize, type Pixels } from "./resample";
 import { renderRaster } from "./resvg-runtime";
-
-/**
- * Decoded, a picture takes 4 bytes a pixel: 3 MB of JPEG can hold 24 megapixels (96 MB), most of an
- * isolate's 128 MB. Larger pictures get the placeholder; product photos are rarely above 4 megapixels.
- */
-export const MAX_PICTURE_PIXELS = 8_000_000;
 
 /** resvg asks for pictures by URL; this one is never fetched, its bytes are handed over. */
 const PICTURE_HREF = "https://picture.opentime.invalid/p";
@@ -29,8 +25,8 @@ export interface Box {
   height: number;
 }
 
-/** 8-bit samples with 1-4 channels (grey, grey+alpha, RGB, RGBA), or null for what we leave to resvg. */
-function samples(png: DecodedPng): { data: Uint8Array; channels: number } | null {
+/** 8-bit samples with 1-4 channels (grey, grey+alpha, RGB, RGBA) of what fast-png decoded. */
+function samples(png: DecodedPng): { data: Uint8Array; channels: number } {
   if (png.palette) {
     const data = convertIndexedToRgb(png);
     return { data, channels: data.byteLength / (png.width * png.height) };
@@ -42,7 +38,19 @@ function samples(png: DecodedPng): { data: Uint8Array; channels: number } | null
     for (let i = 0; i < wide.length; i++) data[i] = (wide[i] as number) >> 8;
     return { data, channels: png.channels };
   }
-  return null; // 1, 2 or 4-bit grey
+  // 1, 2 or 4-bit grey: rows packed, each starting on a byte
+  const { width, height, depth } = png;
+  const packed = png.data as Uint8Array;
+  const stride = Math.ceil((width * depth) / 8);
+  const scale = 255 / ((1 << depth) - 1);
+  const data = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const bit = x * depth;
+      const byte = packed[y * stride + (bit >> 3)] as number;
+      data[y * width + x] = Math.round(((byte >> (8 - depth - (bit & 7))) & ((1 << depth) - 1)) * scale);
+    }
+  return { data, channels: 1 };
 }
 
 /** Any 8-bit samples as opaque RGB over `panel` ([r, g, b]); RGB itself is used as it is (no copy). */
@@ -71,44 +79,40 @@ function opaqueRgb(data: Uint8Array, channels: number, pixels: number, panel: re
   return out;
 }
 
-/** A PNG decoded as opaque RGB of its own size, or null for the PNGs we leave to resvg. */
-function decodePngPicture(bytes: Uint8Array, size: Box, panel: readonly number[]): Pixels | null {
-  const s = decodePng(bytes) ?? samples(decode(bytes));
-  if (!s || s.data.byteLength !== size.width * size.height * s.channels) return null;
-  return { ...size, channels: 3, data: opaqueRgb(s.data, s.channels, size.width * size.height, panel) };
+/** A PNG (already parsed and size-checked) decoded as opaque RGB of its own size. */
+function decodePngPicture(png: PngFile, panel: readonly number[]): Pixels {
+  const { width, height } = png.header;
+  const s = decodePng(png) ?? samples(decode(criticalPng(png)));
+  if (s.data.byteLength !== width * height * s.channels) throw new Error("png: decoded to the wrong size");
+  return { width, height, channels: 3, data: opaqueRgb(s.data, s.channels, width * height, panel) };
 }
 
-/** The picture as an opaque raster of the box's size; throws when it cannot be decoded at all. */
+/** The picture's pixels of its own size, or "gif" for resvg to draw; throws for anything refused. */
+async function decodePicture(bytes: Uint8Array, panel: readonly number[]): Promise<Pixels | "gif"> {
+  const format = pictureFormat(bytes);
+  if (format.kind === "png") return decodePngPicture(format.png, panel);
+  if (format.kind === "gif") return "gif";
+  // JPEGs come out RGBA with alpha 255: valid premultiplied pixels as they are
+  const decoded = await decodeJpeg(bytes);
+  if (decoded.width !== format.width || decoded.height !== format.height)
+    throw new Error("jpeg: decoded to another size than its frame header");
+  return { ...decoded, channels: 4 };
+}
+
+/** The picture as an opaque raster of the box's size; throws when it is refused or cannot be decoded. */
 export async function pictureRaster(picture: Picture, box: Box, panel: string): Promise<Raster> {
   const rgb = [1, 3, 5].map((i) => Number.parseInt(panel.slice(i, i + 2), 16));
-  if (!picture.svg) {
-    const png = pngSize(picture.bytes);
-    const jpeg = png ? null : jpegSize(picture.bytes);
-    const size = png ?? jpeg;
-    if (size && size.width * size.height > MAX_PICTURE_PIXELS)
-      throw new Error(`picture of ${size.width}x${size.height} pixels: too many to decode`);
-    try {
-      // JPEGs come out RGBA with alpha 255: valid premultiplied pixels as they are
-      const decoded: Pixels | null = png
-        ? decodePngPicture(picture.bytes, png, rgb)
-        : jpeg
-          ? { ...(await decodeJpeg(picture.bytes)), channels: 4 }
-          : null;
-      if (decoded && decoded.width === box.width && decoded.height === box.height) return decoded;
-      if (decoded) return { ...box, channels: 3, data: coverResize(decoded, box.width, box.height) };
-    } catch (e) {
-      // resvg's decoders get their chance below
-      logEvent("warn", "image.picture_decode_failed", { detail: errorMessage(e) });
-    }
+  const decoded = await decodePicture(picture.bytes, rgb);
+  if (decoded !== "gif") {
+    if (decoded.width === box.width && decoded.height === box.height) return decoded;
+    return { ...box, channels: 3, data: coverResize(decoded, box.width, box.height) };
   }
-  const href = picture.svg ? `data:image/svg+xml;base64,${bytesToBase64(picture.bytes)}` : PICTURE_HREF;
   const { width, height } = box;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
 <rect width="${width}" height="${height}" fill="${panel}"/>
-<image href="${href}" width="${width}" height="${height}" preserveAspectRatio="xMidYMid slice"/>
+<image href="${PICTURE_HREF}" width="${width}" height="${height}" preserveAspectRatio="xMidYMid slice"/>
 </svg>`;
-  const images = picture.svg ? undefined : new Map([[PICTURE_HREF, picture.bytes]]);
-  const raster = await renderRaster({ svg, width, images });
+  const raster = await renderRaster({ svg, width, images: new Map([[PICTURE_HREF, picture.bytes]]) });
   // resvg skips bytes it cannot decode: the bare panel means there was no picture
   if (onlyPanel(raster, rgb)) throw new Error("picture could not be decoded");
   return raster;

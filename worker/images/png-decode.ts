@@ -1,9 +1,26 @@
 /**
- * Decoding of the PNGs image CDNs serve for a sized URL (8-bit RGB or RGBA, not interlaced) with the
- * runtime's native inflate (`node:zlib`), unfiltered in place: about twice as fast as fast-png's JS
- * inflate and half the garbage. Any other PNG returns null and is left to fast-png.
+ * PNG reading for product pictures. `parsePng` walks the chunks once: the IHDR must be the first chunk and
+ * the only one (the size check and the decoder read the same header), the announced pixels are checked
+ * before anything is allocated, and every inflate is capped at the bytes that header implies (a 3 MB IDAT
+ * of zeros would otherwise inflate to gigabytes). The 8-bit RGB/RGBA, non-interlaced PNGs image CDNs serve
+ * are decoded here with the runtime's native inflate (`node:zlib`), unfiltered in place: about twice as
+ * fast as fast-png's JS inflate and half the garbage. The others go to fast-png as `criticalPng` (the
+ * image chunks only, their data checked against the cap first: fast-png inflates without a limit, its
+ * compressed ICC profiles included).
  */
 import { inflateSync } from "node:zlib";
+import { checkPixels, MAX_INFLATED_BYTES } from "./picture-limits";
+
+/**
+ * workerd's inflateSync takes Node's options (`maxOutputLength`: a RangeError past it, output never grows
+ * beyond it); `worker/types.d.ts` declares the data argument only.
+ */
+const inflateCapped = inflateSync as (data: Uint8Array, options: { maxOutputLength: number }) => Uint8Array;
+/**
+ * Room above the bytes a header implies: workerd checks the cap per 64 KiB of output, so a right-sized
+ * stream can be refused with less (82 of 300 random pictures were, with the exact size; none with this).
+ */
+const INFLATE_SLACK = 64 * 1024;
 
 export interface DecodedSamples {
   width: number;
@@ -16,13 +33,136 @@ export interface DecodedSamples {
 /** The 8 bytes every PNG file starts with. */
 export const PNG_SIGNATURE: readonly number[] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-const isPng = (bytes: Uint8Array) => bytes.byteLength >= 24 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
+export interface PngHeader {
+  width: number;
+  height: number;
+  depth: number;
+  /** 0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA */
+  colour: number;
+  interlaced: boolean;
+}
 
-/** Width and height from a PNG's IHDR (the first chunk), or null when the bytes are not a PNG. */
-export function pngSize(bytes: Uint8Array): { width: number; height: number } | null {
+export interface PngFile {
+  header: PngHeader;
+  /** the IDAT chunks' data, joined */
+  idat: Uint8Array;
+  /** IHDR, PLTE, tRNS, IDAT and IEND as they were, for fast-png */
+  critical: Uint8Array[];
+  /** bytes the image data inflates to, from the header (filter bytes included) */
+  rawBytes: number;
+}
+
+/** Samples per pixel and the bit depths the PNG specification allows, by colour type. */
+const COLOUR_TYPES: Record<number, { samples: number; depths: readonly number[] }> = {
+  0: { samples: 1, depths: [1, 2, 4, 8, 16] },
+  2: { samples: 3, depths: [8, 16] },
+  3: { samples: 1, depths: [1, 2, 4, 8] },
+  4: { samples: 2, depths: [8, 16] },
+  6: { samples: 4, depths: [8, 16] },
+};
+const KEPT = new Set(["IHDR", "PLTE", "tRNS", "IDAT", "IEND"]);
+/** Adam7 passes: first column, first row, column step, row step. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+
+const isPng = (bytes: Uint8Array) => bytes.byteLength >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
+
+/** Bytes the image data of `h` inflates to: per row a filter byte and the row's packed samples. */
+function rawSize(h: PngHeader): number {
+  const bits = h.depth * (COLOUR_TYPES[h.colour]?.samples ?? 0);
+  const rows = (w: number, n: number) => (w > 0 && n > 0 ? n * (1 + Math.ceil((w * bits) / 8)) : 0);
+  if (!h.interlaced) return rows(h.width, h.height);
+  let total = 0;
+  for (const [x0, y0, dx, dy] of ADAM7) total += rows(Math.ceil((h.width - x0) / dx), Math.ceil((h.height - y0) / dy));
+  return total;
+}
+
+/**
+ * The chunks of a PNG, or null when the bytes do not start with the PNG signature. Throws, before
+ * anything is inflated or allocated, for a PNG we refuse: IHDR missing, not first or repeated, an invalid
+ * header, more than MAX_PICTURE_PIXELS, a truncated chunk, no image data.
+ */
+export function parsePng(bytes: Uint8Array): PngFile | null {
   if (!isPng(bytes)) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { width: view.getUint32(16), height: view.getUint32(20) };
+  let header: PngHeader | null = null;
+  const idat: Uint8Array[] = [];
+  const critical: Uint8Array[] = [];
+  let at = 8;
+  for (; at + 12 <= bytes.byteLength; ) {
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if (at + 12 + length > bytes.byteLength) throw new Error(`png: truncated ${type} chunk`);
+    const data = bytes.subarray(at + 8, at + 8 + length);
+    if ((type === "IHDR") !== (at === 8)) throw new Error("png: IHDR must be the first chunk and the only one");
+    if (type === "IHDR") {
+      if (length !== 13) throw new Error("png: IHDR of the wrong length");
+      header = {
+        width: view.getUint32(at + 8),
+        height: view.getUint32(at + 12),
+        depth: data[8] as number,
+        colour: data[9] as number,
+        interlaced: data[12] === 1,
+      };
+      const kind = COLOUR_TYPES[header.colour];
+      if (!kind?.depths.includes(header.depth) || data[10] !== 0 || data[11] !== 0 || (data[12] as number) > 1)
+        throw new Error("png: invalid IHDR");
+      checkPixels(header.width, header.height);
+    } else if (type === "IDAT") idat.push(data);
+    if (KEPT.has(type)) critical.push(bytes.subarray(at, at + 12 + length));
+    at += 12 + length;
+    if (type === "IEND") break;
+  }
+  if (!header) throw new Error("png: no IHDR");
+  if (idat.length === 0) throw new Error("png: no image data");
+  const rawBytes = rawSize(header);
+  if (rawBytes > MAX_INFLATED_BYTES) throw new Error(`png: ${rawBytes} bytes of image data: too many to decode`);
+  let joined = idat[0] as Uint8Array;
+  if (idat.length > 1) {
+    joined = new Uint8Array(idat.reduce((n, d) => n + d.byteLength, 0));
+    let o = 0;
+    for (const d of idat) {
+      joined.set(d, o);
+      o += d.byteLength;
+    }
+  }
+  return { header, idat: joined, critical, rawBytes };
+}
+
+/** Inflates the image data, never to more than the header implies; throws if there is more (or less). */
+export function inflateImageData(png: PngFile): Uint8Array {
+  let raw: Uint8Array;
+  try {
+    raw = inflateCapped(png.idat, { maxOutputLength: png.rawBytes + INFLATE_SLACK });
+  } catch (e) {
+    if (e instanceof RangeError) throw new Error("png: more image data than its header announces");
+    throw e;
+  }
+  if (raw.byteLength < png.rawBytes) throw new Error("png: image data too short");
+  return raw;
+}
+
+/**
+ * The PNG as fast-png should see it: the image chunks only (no compressed profiles or text, which it
+ * would inflate without a limit), once its image data has been checked to inflate within the cap.
+ */
+export function criticalPng(png: PngFile): Uint8Array {
+  inflateImageData(png);
+  const out = new Uint8Array(8 + png.critical.reduce((n, c) => n + c.byteLength, 0));
+  out.set(PNG_SIGNATURE);
+  let at = 8;
+  for (const c of png.critical) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 function paeth(a: number, b: number, c: number): number {
@@ -33,52 +173,19 @@ function paeth(a: number, b: number, c: number): number {
   return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
-/** The IHDR fields we need and the IDAT data, or null when this is not a PNG we decode here. */
-function chunks(bytes: Uint8Array): { width: number; height: number; channels: 3 | 4; idat: Uint8Array } | null {
-  if (bytes.byteLength < 33 || !isPng(bytes)) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let header: { width: number; height: number; channels: 3 | 4 } | null = null;
-  const idat: Uint8Array[] = [];
-  for (let at = 8; at + 12 <= bytes.byteLength; ) {
-    const length = view.getUint32(at);
-    const type = String.fromCharCode(
-      bytes[at + 4] as number,
-      bytes[at + 5] as number,
-      bytes[at + 6] as number,
-      bytes[at + 7] as number,
-    );
-    const data = bytes.subarray(at + 8, at + 8 + length);
-    if (data.byteLength !== length) return null; // truncated
-    if (type === "IHDR") {
-      const depth = data[8];
-      const colour = data[9];
-      const interlace = data[12];
-      if (depth !== 8 || (colour !== 2 && colour !== 6) || interlace !== 0) return null;
-      header = { width: view.getUint32(at + 8), height: view.getUint32(at + 12), channels: colour === 2 ? 3 : 4 };
-    } else if (type === "IDAT") idat.push(data);
-    else if (type === "IEND") break;
-    at += 12 + length;
-  }
-  if (!header || idat.length === 0) return null;
-  if (idat.length === 1) return { ...header, idat: idat[0] as Uint8Array };
-  const all = new Uint8Array(idat.reduce((n, d) => n + d.byteLength, 0));
-  let at = 0;
-  for (const d of idat) {
-    all.set(d, at);
-    at += d.byteLength;
-  }
-  return { ...header, idat: all };
-}
-
-/** Decodes an 8-bit RGB/RGBA PNG; null for any other kind; throws on corrupt data. */
-export function decodePng(bytes: Uint8Array): DecodedSamples | null {
-  const png = chunks(bytes);
+/**
+ * Decodes an 8-bit RGB/RGBA non-interlaced PNG; null for any other kind of PNG (and for bytes that are
+ * not a PNG); throws on a refused or corrupt one.
+ */
+export function decodePng(input: Uint8Array | PngFile): DecodedSamples | null {
+  const png = input instanceof Uint8Array ? parsePng(input) : input;
   if (!png) return null;
-  const { width, height, channels } = png;
+  const { width, height, depth, colour, interlaced } = png.header;
+  if (depth !== 8 || (colour !== 2 && colour !== 6) || interlaced) return null;
+  const channels = colour === 2 ? 3 : 4;
   const rowBytes = width * channels;
   const stride = rowBytes + 1;
-  const buf = inflateSync(png.idat);
-  if (buf.byteLength < stride * height) throw new Error("png: image data too short");
+  const buf = inflateImageData(png);
   // unfilter row by row, then move the row down over the filter bytes (rows before it are compacted)
   const zeros = new Uint8Array(rowBytes);
   for (let y = 0; y < height; y++) {

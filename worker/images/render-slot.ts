@@ -13,7 +13,7 @@ import { errorMessage, logEvent } from "../lib/log";
 import { formatPrice } from "../recs/amp-items";
 import { type CardContent, cardSvg, PANEL, pictureBox } from "./card-svg";
 import { solidPng } from "./fallback-png";
-import { loadPicture, type PictureContext } from "./picture-cache";
+import { forgetPicture, loadPicture, type PictureContext } from "./picture-cache";
 import { pictureRaster } from "./picture-raster";
 import { encodePng } from "./png-encode";
 import { type Raster, underlay } from "./raster";
@@ -57,7 +57,8 @@ export async function renderSlot(
   const t0 = performance.now();
   let t1 = t0;
   if (item?.image) {
-    const loaded = await loadPicture(sizedImageUrl(item.image, box.width, box.height), pictures);
+    const url = sizedImageUrl(item.image, box.width, box.height);
+    const loaded = await loadPicture(url, pictures);
     t1 = performance.now();
     if (!loaded.ok) detail = loaded.reason;
     else {
@@ -65,6 +66,7 @@ export async function renderSlot(
         picture = await pictureRaster(loaded, box, PANEL);
       } catch (e) {
         detail = "picture-undecodable";
+        forgetPicture(url, pictures);
         logEvent("warn", "image.picture_undecodable", { detail: errorMessage(e), item: item.id });
       }
     }

@@ -1,0 +1,373 @@
+/**
+ * Hostile pictures and picture hosts (issue 10): a decompression-bomb PNG, PNGs with a lying IHDR, a
+ * 30,000 x 30,000 GIF, an SVG with a million elements and external references, a truncated JPEG and
+ * unknown bytes are refused before they are decoded (or, for the bomb, once its capped inflate passes the
+ * bytes its header announces); picture hosts that hang, fail, or send endless bodies without a
+ * Content-Length are cut off. Every open still answers 200 with a decodable PNG of the slot's size, the
+ * card's placeholder. Fixtures are built here (node:zlib in workerd), no binaries are committed. Times to
+ * the placeholder are printed, not asserted (benchmarks measure speed, not tests).
+ */
+import { env } from "cloudflare:test";
+import * as zlib from "node:zlib";
+import { decode, encode } from "fast-png";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { base64ToBytes } from "../../core/base64";
+import type { Catalog } from "../../core/catalog";
+import { kvKeys } from "../../core/kv-keys";
+import type { Profile } from "../../core/profile";
+import { resetPictureCache } from "../../worker/images/picture-cache";
+import { MAX_PICTURE_BYTES } from "../../worker/images/picture-limits";
+import { pictureRaster } from "../../worker/images/picture-raster";
+import { resetRenderCache } from "../../worker/images/render-slot";
+import { resetModelCache } from "../../worker/model/model-store";
+import { call, clearKv, fixture, seedModel, token } from "./support/harness";
+
+/** A 40x30 JPEG of #c81e1e (ImageMagick, quality 90). */
+const RED_JPEG =
+  "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgMCAgMDAwMEAwMEBQgFBQQEBQoHBwYIDAoMDAsKCwsNDhIQDQ4RDgsLEBYQERMUFRUVDA8XGBYUGBIUFRT/2wBDAQMEBAUEBQkFBQkUDQsNFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBT/wAARCAAeACgDAREAAhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAAAAf/xAAUEAEAAAAAAAAAAAAAAAAAAAAA/8QAFgEBAQEAAAAAAAAAAAAAAAAAAAcI/8QAFBEBAAAAAAAAAAAAAAAAAAAAAP/aAAwDAQACEQMRAD8AgSZNxgAAAAAAAAAAAAAAAAAAP//Z";
+
+/** workerd's node:zlib is Node's; `worker/types.d.ts` declares only what the Worker uses. */
+const { deflateSync, deflateRawSync } = zlib as unknown as {
+  deflateSync: (data: Uint8Array) => Uint8Array;
+  deflateRawSync: (data: Uint8Array, options: { finishFlush: number }) => Uint8Array;
+};
+const Z_FULL_FLUSH = 3;
+
+const BOX = { width: 220, height: 220 };
+const PANEL = "#eef0f2";
+
+const crcTable = new Uint32Array(256).map((_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(data, 8);
+  let c = 0xffffffff;
+  for (let i = 4; i < 8 + data.length; i++) c = (crcTable[(c ^ (out[i] as number)) & 255] as number) ^ (c >>> 8);
+  view.setUint32(8 + data.length, (c ^ 0xffffffff) >>> 0);
+  return out;
+}
+
+/** IHDR data: 8-bit RGB, not interlaced. */
+function ihdr(width: number, height: number): Uint8Array {
+  const data = new Uint8Array(13);
+  new DataView(data.buffer).setUint32(0, width);
+  new DataView(data.buffer).setUint32(4, height);
+  data.set([8, 2, 0, 0, 0], 8);
+  return data;
+}
+
+const SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const png = (...chunks: Uint8Array[]) => concat([SIGNATURE, ...chunks, chunk("IEND", new Uint8Array(0))]);
+
+/**
+ * A zlib stream of `mib` MiB of zeros, ~1 KB per MiB: one full-flushed deflate block of 1 MiB of zeros
+ * (the flush resets the window, so the same bytes follow themselves), repeated, then an empty final block.
+ */
+function zerosBomb(mib: number): Uint8Array {
+  const piece = deflateRawSync(new Uint8Array(1 << 20), { finishFlush: Z_FULL_FLUSH });
+  const out = new Uint8Array(2 + piece.byteLength * mib + 2 + 4);
+  out.set([0x78, 0x01]);
+  for (let i = 0; i < mib; i++) out.set(piece, 2 + i * piece.byteLength);
+  const end = 2 + piece.byteLength * mib;
+  out.set([0x03, 0x00], end);
+  // Adler-32 of n zeros: a = 1, b = n mod 65521
+  new DataView(out.buffer).setUint32(end + 2, (((mib * 2 ** 20) % 65521) * 65536 + 1) >>> 0);
+  return out;
+}
+
+/** 1 GiB of pixel data behind a 2000x2000 RGB header (12 MB): ~1 MB of PNG. */
+const bombPng = () => png(chunk("IHDR", ihdr(2000, 2000)), chunk("IDAT", zerosBomb(1024)));
+
+/** 4000x4000 RGB pixel data (48 MB of zeros, 47 KB deflated), made once. */
+let bigIdat: Uint8Array | null = null;
+const bigImageData = () => {
+  bigIdat ??= chunk("IDAT", deflateSync(new Uint8Array(4000 * (4000 * 3 + 1))));
+  return bigIdat;
+};
+
+/** The size check used to read the first IHDR and the decoder the last: 16x16, then 4000x4000 (16 MP). */
+const twoHeadersPng = () => png(chunk("IHDR", ihdr(16, 16)), chunk("IHDR", ihdr(4000, 4000)), bigImageData());
+
+/** The size check used to read bytes 16-24 whatever chunk held them: a 13-byte chunk that looks like IHDR. */
+const headerNotFirstPng = () => png(chunk("heHe", ihdr(16, 16)), chunk("IHDR", ihdr(4000, 4000)), bigImageData());
+
+/** A GIF whose screen and only frame are `w` x `h`, its data one white pixel (all of a 1x1 GIF). */
+function gif(w: number, h: number): Uint8Array {
+  const u16 = (n: number) => [n & 255, n >> 8];
+  return Uint8Array.from([
+    ...new TextEncoder().encode("GIF89a"),
+    ...u16(w),
+    ...u16(h),
+    0x80, // global colour table of 2 entries
+    0,
+    0,
+    ...[0, 0, 0, 255, 255, 255],
+    0x2c,
+    ...u16(0),
+    ...u16(0),
+    ...u16(w),
+    ...u16(h),
+    0,
+    2, // LZW minimum code size
+    2,
+    0x4c, // 3-bit codes: clear (4), white (1), end (5)
+    0x01,
+    0,
+    0x3b,
+  ]);
+}
+
+/** A million rectangles by nested <use> (10^6 from 2 KB), plus references to other hosts. */
+function millionElementSvg(): Uint8Array {
+  const levels = [`<rect id="l0" width="1" height="1" fill="#123456"/>`];
+  for (let i = 1; i <= 6; i++) levels.push(`<g id="l${i}">${`<use href="#l${i - 1}"/>`.repeat(10)}</g>`);
+  return new TextEncoder().encode(
+    `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" height="100">` +
+      `<defs>${levels.join("")}</defs><use href="#l6"/>` +
+      `<image href="https://tracker.example/open.png" width="10" height="10"/>` +
+      `<use xlink:href="https://tracker.example/sprite.svg#icon"/></svg>`,
+  );
+}
+
+const truncatedJpeg = () => base64ToBytes(RED_JPEG).slice(0, 300);
+/** A WebP file header: a format we do not decode (resvg would have tried). */
+const webp = () => concat([new TextEncoder().encode("RIFF\x24\x00\x00\x00WEBPVP8 "), new Uint8Array(32)]);
+
+async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; out: T }> {
+  const t0 = performance.now();
+  const out = await run();
+  return { ms: performance.now() - t0, out };
+}
+
+describe("hostile picture fixtures: refused before decoding, the placeholder instead", () => {
+  const refused = (bytes: Uint8Array) => pictureRaster({ bytes }, BOX, PANEL);
+
+  it("a decompression-bomb PNG (1 GiB of zeros behind a 12 MB header) stops at the header's bytes", async () => {
+    const bomb = bombPng();
+    expect(bomb.byteLength).toBeLessThan(MAX_PICTURE_BYTES);
+    const { ms } = await timed(() => expect(refused(bomb)).rejects.toThrow(/more image data than its header/));
+    console.log(`bomb PNG (${bomb.byteLength} bytes, 1 GiB inflated): refused in ${ms.toFixed(1)} ms`);
+    // the same bomb with a palette header goes to fast-png, which inflates without a limit: checked first
+    const indexed = ihdr(2000, 2000);
+    indexed[9] = 3;
+    const palette = png(chunk("IHDR", indexed), chunk("PLTE", new Uint8Array(6)), chunk("IDAT", zerosBomb(1024)));
+    await expect(refused(palette)).rejects.toThrow(/more image data than its header/);
+    // and an honest picture built the same way still decodes
+    const honest = png(chunk("IHDR", ihdr(220, 220)), chunk("IDAT", deflateSync(new Uint8Array(220 * 661))));
+    expect((await refused(honest)).width).toBe(220);
+  });
+
+  it("a fast-png picture's compressed ICC profile is not inflated (a bomb of its own)", async () => {
+    const grey = encode({ width: 4, height: 4, data: new Uint8Array(16).fill(200), channels: 1, depth: 8 });
+    const iccp = concat([new TextEncoder().encode("bomb\0\0"), zerosBomb(1024)]);
+    // IHDR (33 bytes with the signature), then the profile, then the rest
+    const withProfile = concat([grey.subarray(0, 33), chunk("iCCP", iccp), grey.subarray(33)]);
+    const out = await refused(withProfile);
+    expect(Array.from(out.data.subarray(0, 3))).toEqual([200, 200, 200]);
+  });
+
+  it("a lying IHDR: two headers, or one that is not the first chunk", async () => {
+    await expect(refused(twoHeadersPng())).rejects.toThrow(/IHDR must be the first chunk and the only one/);
+    await expect(refused(headerNotFirstPng())).rejects.toThrow(/IHDR must be the first chunk and the only one/);
+  });
+
+  it("GIFs announcing more than 8 megapixels (30,000 x 30,000; 3,500 x 3,500) never reach resvg", async () => {
+    await expect(refused(gif(30_000, 30_000))).rejects.toThrow(/30000x30000 pixels: too many/);
+    await expect(refused(gif(3_500, 3_500))).rejects.toThrow(/3500x3500 pixels: too many/);
+    // a small GIF is still drawn (by resvg): white all over
+    const small = await refused(gif(1, 1));
+    expect([small.width, small.height]).toEqual([BOX.width, BOX.height]);
+    expect(Array.from(small.data.subarray(0, 3))).toEqual([255, 255, 255]);
+  });
+
+  it("an SVG with a million elements and external references is not drawn", async () => {
+    const { ms } = await timed(() => expect(refused(millionElementSvg())).rejects.toThrow(/unknown format/));
+    console.log(`million-element SVG: refused in ${ms.toFixed(1)} ms`);
+  });
+
+  it("a truncated JPEG and unknown bytes (WebP) are refused; the whole JPEG still decodes", async () => {
+    await expect(refused(truncatedJpeg())).rejects.toThrow(/cut short/);
+    await expect(refused(webp())).rejects.toThrow(/unknown format/);
+    expect((await refused(base64ToBytes(RED_JPEG))).width).toBe(BOX.width);
+  });
+});
+
+/** What the stubbed picture host does with the next request. */
+type Host = (url: string, init?: RequestInit) => Promise<Response>;
+
+const image = (body: BodyInit, type: string, headers: Record<string, string> = {}) =>
+  new Response(body, { headers: { "Content-Type": type, ...headers } });
+
+describe("the image route with hostile picture hosts (fault injection)", () => {
+  let host: Host;
+  let user = "";
+
+  beforeAll(async () => {
+    await clearKv();
+    await seedModel();
+    // every product's picture on a host the test answers for
+    const catalog = JSON.parse(fixture().catalogJson) as Catalog;
+    for (const item of catalog.items) item.image = `https://pictures.hostile.test/${item.id}.png?w={width}&h={height}`;
+    await env.OPENTIME_KV.put(kvKeys.catalog(fixture().version), JSON.stringify(catalog));
+    resetModelCache();
+    user = (fixture().profiles.find((p) => p.factors !== null) as Profile).userId;
+  });
+
+  /** picture URLs asked for: forgotten between cases (memory, failures and the Cache API) */
+  const asked = new Set<string>();
+  async function forgetPictures() {
+    resetPictureCache();
+    const cache = (caches as unknown as { default: Cache }).default;
+    for (const url of asked) await cache.delete(url);
+  }
+
+  beforeEach(async () => {
+    await forgetPictures();
+    resetRenderCache();
+    vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      asked.add(url);
+      return url.startsWith("https://pictures.hostile.test/")
+        ? host(url, init)
+        : Promise.reject(new Error(`unexpected fetch ${url}`));
+    });
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  /** An open of card-0 (600x260): a 200 PNG of the slot's size, with what the picture came to. */
+  async function open() {
+    const t0 = performance.now();
+    const res = await call(`/v1/img/${await token(user)}/card-0.png`, {});
+    const ms = performance.now() - t0;
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toBe("image/png");
+    const drawn = decode(new Uint8Array(await res.arrayBuffer()));
+    expect([drawn.width, drawn.height]).toEqual([600, 260]);
+    return { render: res.headers.get("X-Opentime-Render"), ms, timing: res.headers.get("Server-Timing") };
+  }
+
+  it("hostile pictures give the card's placeholder, and one that failed to decode is not decoded again", async () => {
+    const cases: [string, () => Response, string][] = [
+      ["bomb PNG", () => image(bombPng(), "image/png"), "picture-undecodable"],
+      ["two IHDRs", () => image(twoHeadersPng(), "image/png"), "picture-refused"],
+      ["IHDR not first", () => image(headerNotFirstPng(), "image/png"), "picture-refused"],
+      ["30,000 x 30,000 GIF", () => image(gif(30_000, 30_000), "image/gif"), "picture-refused"],
+      ["million-element SVG", () => image(millionElementSvg(), "image/svg+xml"), "picture-not-an-image"],
+      ["SVG labelled PNG", () => image(millionElementSvg(), "image/png"), "picture-refused"],
+      ["truncated JPEG", () => image(truncatedJpeg(), "image/jpeg"), "picture-refused"],
+      ["WebP labelled JPEG", () => image(webp(), "image/jpeg"), "picture-refused"],
+    ];
+    for (const [name, respond, render] of cases) {
+      await forgetPictures();
+      let requests = 0;
+      host = async () => {
+        requests++;
+        return respond();
+      };
+      const first = await open();
+      expect(first.render, name).toBe(render);
+      console.log(`${name}: placeholder in ${first.ms.toFixed(1)} ms (${first.timing})`);
+      // the next open neither fetches nor decodes it again (a failure is remembered for a minute)
+      expect((await open()).render, name).toBe("picture-recent-failure");
+      expect(requests, name).toBe(1);
+    }
+  });
+
+  it("a host that never answers, or never finishes its body, is cut off at the fetch timeout", async () => {
+    let aborted = false;
+    host = (_url, init) => {
+      init?.signal?.addEventListener("abort", () => {
+        aborted = true;
+      });
+      return new Promise<Response>(() => {}); // ignores its signal too
+    };
+    const hung = await open();
+    expect(hung.render).toBe("picture-timeout");
+    expect(aborted).toBe(true);
+    console.log(`hanging picture host: placeholder in ${hung.ms.toFixed(0)} ms`);
+
+    await forgetPictures();
+    let cancelled = false;
+    host = async () =>
+      image(
+        new ReadableStream<Uint8Array>({
+          start: (c) => c.enqueue(SIGNATURE),
+          pull: () => new Promise<void>(() => {}),
+          cancel: () => {
+            cancelled = true;
+          },
+        }),
+        "image/png",
+      );
+    const stalled = await open();
+    expect(stalled.render).toBe("picture-timeout");
+    expect(cancelled).toBe(true);
+    console.log(`stalled picture body: placeholder in ${stalled.ms.toFixed(0)} ms`);
+  });
+
+  it("a body without Content-Length is read up to 3 MB and cancelled, not buffered whole", async () => {
+    let sent = 0;
+    let cancelled = false;
+    const piece = new Uint8Array(64 * 1024);
+    host = async () =>
+      image(
+        new ReadableStream<Uint8Array>({
+          pull: (c) => {
+            // 64 MB in all, unless cancelled
+            if (sent >= 64 * 1024 * 1024) return c.close();
+            sent += piece.byteLength;
+            c.enqueue(piece);
+          },
+          cancel: () => {
+            cancelled = true;
+          },
+        }),
+        "image/png",
+      );
+    expect((await open()).render).toBe("picture-too-large");
+    expect(cancelled).toBe(true);
+    expect(sent).toBeGreaterThan(MAX_PICTURE_BYTES);
+    expect(sent).toBeLessThanOrEqual(MAX_PICTURE_BYTES + 4 * piece.byteLength);
+
+    // a declared Content-Length over the cap is refused before any byte is read
+    await forgetPictures();
+    sent = 0;
+    host = async () =>
+      image(new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(10)) }), "image/png", {
+        "Content-Length": String(MAX_PICTURE_BYTES + 1),
+      });
+    expect((await open()).render).toBe("picture-too-large");
+  });
+
+  it("a failing host gives the placeholder; a good picture from the same stub is drawn", async () => {
+    host = () => Promise.reject(new TypeError("connection reset"));
+    expect((await open()).render).toBe("picture-fetch-error");
+    await forgetPictures();
+    host = async () => image(new Uint8Array(0), "image/png");
+    expect((await open()).render).toBe("picture-empty");
+    await forgetPictures();
+    host = async (url) => {
+      const { searchParams } = new URL(url);
+      const [w, h] = [Number(searchParams.get("w")), Number(searchParams.get("h"))];
+      return image(encode({ width: w, height: h, data: new Uint8Array(w * h * 3).fill(90), channels: 3 }), "image/png");
+    };
+    expect((await open()).render).toBe("ok");
+  });
+});
