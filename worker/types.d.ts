@@ -22,5 +22,6 @@ declare module "*.txt" {
 /** The one Node API the Worker uses (nodejs_compat): workerd's native zlib, for PNG encoding and decoding. */
 declare module "node:zlib" {
   export function deflateSync(data: Uint8Array, options?: { level?: number; strategy?: number }): Uint8Array;
-  export function inflateSync(data: Uint8Array): Uint8Array;
+  /** `maxOutputLength`: a RangeError past it; the output never grows beyond it */
+  export function inflateSync(data: Uint8Array, options?: { maxOutputLength?: number }): Uint8Array;
 }

@@ -219,6 +219,7 @@ export function forgetPicture(rawUrl: string, ctx: PictureContext): void {
   const url = pictureKey(rawUrl, ctx.origin);
   if (!url) return;
   rememberFailure(url.toString());
+  memory.delete(url.toString());
   const cache = (caches as unknown as { default: Cache }).default;
   const key = url.toString();
   if (url.origin !== ctx.origin)

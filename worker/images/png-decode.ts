@@ -12,11 +12,6 @@ import { inflateSync } from "node:zlib";
 import { checkPixels, MAX_INFLATED_BYTES } from "./picture-limits";
 
 /**
- * workerd's inflateSync takes Node's options (`maxOutputLength`: a RangeError past it, output never grows
- * beyond it); `worker/types.d.ts` declares the data argument only.
- */
-const inflateCapped = inflateSync as (data: Uint8Array, options: { maxOutputLength: number }) => Uint8Array;
-/**
  * Room above the bytes a header implies: workerd checks the cap per 64 KiB of output, so a right-sized
  * stream can be refused with less (82 of 300 random pictures were, with the exact size; none with this).
  */
@@ -140,7 +135,7 @@ export function parsePng(bytes: Uint8Array): PngFile | null {
 export function inflateImageData(png: PngFile): Uint8Array {
   let raw: Uint8Array;
   try {
-    raw = inflateCapped(png.idat, { maxOutputLength: png.rawBytes + INFLATE_SLACK });
+    raw = inflateSync(png.idat, { maxOutputLength: png.rawBytes + INFLATE_SLACK });
   } catch (e) {
     if (e instanceof RangeError) throw new Error("png: more image data than its header announces");
     throw e;

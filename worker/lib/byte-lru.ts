@@ -38,6 +38,13 @@ export class ByteLru<V> {
     }
   }
 
+  delete(key: string): void {
+    const old = this.map.get(key);
+    if (old === undefined) return;
+    this.map.delete(key);
+    this.bytes -= this.sizeOf(old);
+  }
+
   clear(): void {
     this.map.clear();
     this.bytes = 0;
