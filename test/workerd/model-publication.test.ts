@@ -136,6 +136,44 @@ describe("a bad model publication", () => {
     expect(await recs(p.userId)).toMatchObject({ reason: "model-corrupt", model: b });
   });
 
+  it("a slow load of the new version does not hold up requests: they get the last good model meanwhile", async () => {
+    const a = fixture().version;
+    const b = `${a}-b`;
+    const p = withFactors();
+    expect(await recs(p.userId)).toMatchObject({ reason: "personalized", model: a });
+    await publish(b, base64ToBytes(fixture().onnxBase64), [p]);
+    await point(b);
+    await nextRefresh();
+    // B's ONNX bytes are read only once the gate opens, after the request below has been answered
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const slow = new Proxy(env.OPENTIME_KV, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop !== "get") return typeof value === "function" ? value.bind(target) : value;
+        return async (key: string, ...rest: unknown[]) => {
+          if (key === kvKeys.onnx(b)) await gate;
+          return (target.get as (...args: unknown[]) => Promise<unknown>)(key, ...rest);
+        };
+      },
+    });
+    let res = new Response();
+    const logs = await errorLogs(async () => {
+      res = await call(`/v1/amp/recs?t=${await token(p.userId)}`, undefined, { ...env, OPENTIME_KV: slow });
+    });
+    // answered while B was still loading (not after B's reads ran into the KV deadline and failed)
+    expect(logs.filter((l) => l.event === "model.load_failed")).toEqual([]);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
+    expect(res.headers.get("X-Opentime-Model")).toBe(a);
+    open();
+    const state = await getModel(env.OPENTIME_KV, REFRESH);
+    expect(state.ok && state.model.manifest.version).toBe(b);
+    expect(await recs(p.userId)).toMatchObject({ reason: "personalized", model: b });
+  });
+
   it("a pointer to a missing version, or no pointer, keeps the last good model", async () => {
     const a = fixture().version;
     const p = withFactors();

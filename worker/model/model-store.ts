@@ -53,17 +53,28 @@ type LoadResult = { ok: true; model: LoadedModel } | Extract<ModelState, { ok: f
 /** How long a replaced model stays unreleased: requests that were handed it finish with it. */
 export const RELEASE_GRACE_MS = 60_000;
 
+/**
+ * With a good model, how long a request waits for a newly pointed-to version to load before it is served
+ * the good one (the load goes on; slow or hanging model reads never hold up email requests for longer).
+ */
+export const SWITCH_WAIT_MS = 1_000;
+/** A load older than this is no longer shared (its request may have been cancelled): the next check starts anew. */
+const LOAD_STALE_MS = 30_000;
+
 interface CacheEntry {
   checkedAt: number;
   state: Promise<ModelState>;
+  settled: boolean;
 }
 
 /** what the last pointer check decided to serve */
 let cache: CacheEntry | null = null;
 /** the last model of this isolate that loaded (and still serves, unless a newer one loaded since) */
 let good: { version: string; model: LoadedModel } | null = null;
+/** the version the pointer named at the last check */
+let wanted: string | null = null;
 /** the load in progress, shared by concurrent requests */
-let loading: { version: string; result: Promise<LoadResult> } | null = null;
+let loading: { version: string; startedAt: number; result: Promise<LoadResult> } | null = null;
 /** replaced models whose sessions are released after the grace period */
 let retired: { model: LoadedModel; at: number }[] = [];
 
@@ -73,12 +84,13 @@ export function resetModelCache(): void {
   releaseRetired(Number.POSITIVE_INFINITY);
   cache = null;
   good = null;
+  wanted = null;
   loading = null;
 }
 
 export async function getModel(kv: KVNamespace, refreshSeconds: number, now = Date.now()): Promise<ModelState> {
   releaseRetired(now);
-  if (cache && now - cache.checkedAt < refreshSeconds * 1000) return cache.state;
+  if (cache && now - cache.checkedAt < refreshSeconds * 1000) return cache.settled ? cache.state : orGood(cache.state);
   let version: string | null;
   try {
     const raw = await kv.get(kvKeys.activeModel, "json");
@@ -88,12 +100,13 @@ export async function getModel(kv: KVNamespace, refreshSeconds: number, now = Da
   } catch (e) {
     logEvent("error", "model.pointer_read_failed", { detail: errorMessage(e) });
     // keep serving what this isolate already has
-    if (cache) return cache.state;
+    if (cache) return cache.settled ? cache.state : orGood(cache.state);
     if (good) return { ok: true, model: good.model };
     return { ok: false, reason: "kv-error" };
   }
+  wanted = version;
   if (good && version === good.version && !isTripped(good.model)) {
-    cache = { checkedAt: now, state: Promise.resolve({ ok: true, model: good.model }) };
+    cache = { checkedAt: now, state: Promise.resolve({ ok: true, model: good.model }), settled: true };
     return cache.state;
   }
   if (good && version === good.version)
@@ -108,8 +121,23 @@ export async function getModel(kv: KVNamespace, refreshSeconds: number, now = Da
     logEvent("error", "model.kept_last_good", { version: good.version, from, rejected: version, reason: r.reason });
     return { ok: true, model: good.model, rejected: { version, reason: r.reason } };
   });
-  cache = { checkedAt: now, state };
-  return state;
+  const entry: CacheEntry = { checkedAt: now, state, settled: false };
+  void state.then(() => {
+    entry.settled = true;
+  });
+  cache = entry;
+  return orGood(state);
+}
+
+/** `state`, or the last good model if `state` takes longer than SWITCH_WAIT_MS (without one: `state`). */
+function orGood(state: Promise<ModelState>): Promise<ModelState> {
+  const fallback = good;
+  if (!fallback) return state;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const waited = new Promise<ModelState>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: true, model: fallback.model }), SWITCH_WAIT_MS);
+  });
+  return Promise.race([state, waited]).finally(() => clearTimeout(timer));
 }
 
 /** Loads the newest version in `model:history` other than `rejected` (once: a failure is not chased further). */
@@ -123,24 +151,31 @@ async function loadPrevious(kv: KVNamespace, rejected: string | null, now: numbe
     return;
   }
   const previous = history.filter((h) => h.version !== rejected).at(-1);
-  if (previous) await load(kv, previous.version, now);
+  if (previous) await load(kv, previous.version, now, true);
 }
 
 function isTripped(model: LoadedModel): boolean {
   return model.session.tripped || model.content?.tripped === true;
 }
 
-/** Loads a version once however many requests ask; a good result replaces (and retires) the last good model. */
-function load(kv: KVNamespace, version: string, now: number): Promise<LoadResult> {
-  if (loading?.version === version) return loading.result;
+/**
+ * Loads a version once however many requests ask; a good result of the wanted version (or a `fallback`
+ * while there is no good model) replaces, and retires, the last good model.
+ */
+function load(kv: KVNamespace, version: string, now: number, fallback = false): Promise<LoadResult> {
+  if (loading?.version === version && now - loading.startedAt < LOAD_STALE_MS) return loading.result;
   const result = loadVersion(kv, version).then((r) => {
-    if (r.ok) {
-      if (good && good.model !== r.model) retire(good.model, now);
+    if (!r.ok) return r;
+    const at = Math.max(now, Date.now());
+    // a slow load that the pointer has moved past since serves only the requests that waited for it
+    if (version !== wanted && !(fallback && !good)) retire(r.model, at);
+    else {
+      if (good && good.model !== r.model) retire(good.model, at);
       good = { version, model: r.model };
     }
     return r;
   });
-  const entry = { version, result };
+  const entry = { version, startedAt: now, result };
   loading = entry;
   void result.finally(() => {
     if (loading === entry) loading = null;
