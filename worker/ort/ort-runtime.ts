@@ -2,7 +2,9 @@
  * onnxruntime-web inside workerd. Workers forbid compiling wasm from bytes at run time, so ORT is handed
  * the module wrangler precompiled at build time (the CompiledWasm rule for `*.wasm`): ORT is given an
  * 8-byte marker as `wasmBinary`, and `WebAssembly.instantiate(marker)` is redirected to that module.
- * Single-threaded, no proxy worker. Sessions are created once per isolate by the model store.
+ * Single-threaded, no proxy worker. Sessions are created once per isolate by the model store, which wraps
+ * each in worker/model/session-guard.ts (runs in flight counted, released once, tripped after repeated
+ * failures).
  */
 
 import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
