@@ -5,10 +5,11 @@
  * without a redeploy. A version that fails to load never replaces a working one: the isolate keeps
  * serving its last good model (the state names the rejected version and why, and a log line says so) and
  * retries the pointer's version at the next refresh; a fresh isolate takes the version active before
- * (`model:history`, written by `npm run models`) as its last good one. A replaced model's sessions are released once, after
- * a grace period and after their runs in flight; a session whose runs keep failing trips and is rebuilt
- * at the next refresh. Without any good model, failures are reported as reasons and whatever could be
- * loaded (the catalog) still serves fallbacks.
+ * (`model:history`, written by `npm run models`) as its last good one. While a new version loads, requests
+ * wait for it at most SWITCH_WAIT_MS, then get the last good model. A replaced model's sessions are
+ * released once, after a grace period and after their runs in flight; a session whose runs keep failing
+ * trips and is rebuilt at the next refresh. Without any good model, failures are reported as reasons and
+ * whatever could be loaded (the catalog) still serves fallbacks.
  */
 import type { Catalog, FallbackItems } from "../../core/catalog";
 import { FallbackItemsSchema } from "../../core/catalog";
