@@ -100,8 +100,12 @@ export async function getModel(kv: KVNamespace, refreshSeconds: number, now = Da
     if (raw !== null && !parsed.success) logEvent("error", "model.pointer_invalid", { detail: "fails the schema" });
   } catch (e) {
     logEvent("error", "model.pointer_read_failed", { detail: errorMessage(e) });
-    // keep serving what this isolate already has
-    if (cache) return cache.settled ? cache.state : orGood(cache.state);
+    // keep serving what this isolate already has, and ask KV again only at the next refresh (during an outage
+    // every request would otherwise wait for the read's deadline first)
+    if (cache) {
+      cache.checkedAt = now;
+      return cache.settled ? cache.state : orGood(cache.state);
+    }
     if (good) return { ok: true, model: good.model };
     return { ok: false, reason: "kv-error" };
   }
