@@ -19,6 +19,7 @@ interface Figures {
   mode: string;
   requests: number;
   unbuildable: number;
+  queueRefused: number;
   ms: number;
   routes: Record<string, RouteFigures>;
   failures: { route: string; rule: string; status: number; detail: string; request: string }[];
@@ -82,7 +83,8 @@ const top = (m: Record<string, number>, n = 6) =>
 console.log(
   `\n${figures.requests} requests in ${(figures.ms / 1000).toFixed(1)} s of requests ` +
     `(${((figures.ms * 1000) / Math.max(1, figures.requests)).toFixed(0)} us each; ${wall.toFixed(0)} s wall with ` +
-    `model training and workerd start), seed ${figures.seed}, ${figures.unbuildable} not buildable by the platform`,
+    `model training and workerd start), seed ${figures.seed}, ${figures.unbuildable} not buildable by the platform, ` +
+    `${figures.queueRefused} answered 503 EVENTS_UNAVAILABLE while the local queue refused a probe too`,
 );
 console.log("\nroute            requests   ms     statuses                         reasons");
 for (const [route, r] of Object.entries(figures.routes)) {

@@ -56,7 +56,20 @@ const ROUTES: [RouteName, number, fc.Arbitrary<RequestSpec>][] = [
 const runsOf = (share: number) => Math.max(1, Math.ceil(RUNS * share));
 
 const figures = newFigures(SEED, MODE);
-const ctx: ContractContext = { allowedOrigins: new Set([ORIGIN]) };
+let probes = 0;
+const ctx: ContractContext = {
+  allowedOrigins: new Set([ORIGIN]),
+  async queueDown() {
+    try {
+      const probe = { id: `fuzz-probe-${probes++}`, type: "email_open" as const, user: "fuzz-probe", ts: 0 };
+      await env.EVENTS?.send(probe, { contentType: "json" });
+      return false;
+    } catch {
+      figures.queueRefused++;
+      return true;
+    }
+  },
+};
 
 function report(route: RouteName, failures: FailureRecord[]): string {
   return failures

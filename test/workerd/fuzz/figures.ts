@@ -31,13 +31,15 @@ export interface Figures {
   requests: number;
   /** requests the platform itself cannot build (never reach a Worker) */
   unbuildable: number;
+  /** 503 EVENTS_UNAVAILABLE answers given while the queue itself refused a probe (allowed) */
+  queueRefused: number;
   ms: number;
   routes: Partial<Record<RouteName, RouteFigures>>;
   failures: FailureRecord[];
 }
 
 export function newFigures(seed: number, mode: Figures["mode"]): Figures {
-  return { seed, mode, requests: 0, unbuildable: 0, ms: 0, routes: {}, failures: [] };
+  return { seed, mode, requests: 0, unbuildable: 0, queueRefused: 0, ms: 0, routes: {}, failures: [] };
 }
 
 function bump(map: Record<string, number>, key: string): void {
