@@ -60,7 +60,10 @@ const ConfigSchema = z.object({
   excludePurchasedDays: z.coerce.number().min(0).max(3650).catch(30),
   modelRefreshSeconds: z.coerce.number().min(1).max(3600).catch(30),
   /** http(s) only: it is the base of every click-through and picture URL */
-  publicBaseUrl: z.url({ protocol: /^https?$/ }).optional().catch(undefined),
+  publicBaseUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .catch(undefined),
   demoRoutes: z.boolean(),
   previewPage: z.boolean(),
   /** both set and well-formed, or null: Access identities are then accepted on the preview */
