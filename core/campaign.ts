@@ -31,7 +31,7 @@ export const CampaignSchema = z.object({
   /** a short label drawn on every card (e.g. "New", "-20%"); none by default */
   badge: z.string().min(1).max(16).optional(),
   /** where a click goes when nothing at all can be decided (no model, no fallback items) */
-  fallbackUrl: z.url().optional(),
+  fallbackUrl: z.url({ protocol: /^https?$/ }).optional(),
 });
 export type Campaign = z.infer<typeof CampaignSchema>;
 

@@ -10,6 +10,7 @@ import { errorMessage, logEvent } from "./lib/log";
 export const ERROR_STATUS = {
   BAD_REQUEST: 400,
   INVALID_JSON: 400,
+  INVALID_EVENTS: 400,
   USER_ID_NOT_PSEUDONYMOUS: 400,
   UNAUTHORIZED: 401,
   TOKEN_INVALID: 401,

@@ -7,7 +7,7 @@
 import type { Context, Hono } from "hono";
 import { IncomingEventSchema, looksLikeEmail, MAX_ID_LENGTH, type QueuedEvent, toQueued } from "../../core/events";
 import { type AppEnv, getConfig } from "../env";
-import { ApiError } from "../errors";
+import { ApiError, errorBody } from "../errors";
 import { enqueue } from "../events/queue";
 import { requireApiKey } from "../lib/api-key";
 import { readJsonBody } from "../lib/read-json-body";
@@ -77,8 +77,16 @@ function eventsHandler(maxAgeDays: (c: Context<AppEnv>) => number) {
         );
       }
     }
+    if (accepted.length === 0) {
+      const none: EventsResponse & ReturnType<typeof errorBody> = {
+        ...errorBody("INVALID_EVENTS", "no event of the batch is valid: see `rejected`"),
+        accepted: 0,
+        rejected,
+      };
+      return c.json(none, 400);
+    }
     const res: EventsResponse = { accepted: accepted.length, rejected };
-    return c.json(res, accepted.length > 0 ? 202 : 400);
+    return c.json(res, 202);
   };
 }
 

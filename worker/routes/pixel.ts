@@ -45,7 +45,8 @@ async function withinLimit(limiter: RateLimit | undefined, token: string): Promi
 }
 
 export function registerPixel(app: Hono<AppEnv>): void {
-  app.get("/v1/e/:token", async (c) => {
+  // the token is optional in the pattern: `/v1/e/` still answers its GIF (recording nothing)
+  app.get("/v1/e/:token?", async (c) => {
     const headers = {
       "Content-Type": "image/gif",
       "Cache-Control": "no-store, max-age=0",
@@ -53,7 +54,7 @@ export function registerPixel(app: Hono<AppEnv>): void {
     };
     const gif = () => c.body(GIF, 200, headers);
     try {
-      const raw = c.req.param("token").replace(/\.gif$/, "");
+      const raw = (c.req.param("token") ?? "").replace(/\.gif$/, "");
       const token = await verifyToken(getConfig(c.env).tokenSecrets, raw);
       const type = pixelType(c.req.query("type"));
       const item = IdSchema.safeParse(c.req.query("item"));
