@@ -16,6 +16,8 @@ import { errorMessage, logEvent } from "../lib/log";
 
 const GIF = Uint8Array.from(atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"), (ch) => ch.charCodeAt(0));
 
+const PIXEL_PREFIX = "/v1/e/";
+
 /** What the pixel may record, and whether the type names an item. */
 export const PIXEL_EVENT_TYPES = { view: true, email_open: false, email_click: true } as const;
 type PixelEventType = keyof typeof PIXEL_EVENT_TYPES;
@@ -45,8 +47,8 @@ async function withinLimit(limiter: RateLimit | undefined, token: string): Promi
 }
 
 export function registerPixel(app: Hono<AppEnv>): void {
-  // the token is optional in the pattern: `/v1/e/` still answers its GIF (recording nothing)
-  app.get("/v1/e/:token?", async (c) => {
+  // every path under the prefix answers its GIF (`/v1/e/`, `/v1/e//`...), recording only for a token that verifies
+  app.get(`${PIXEL_PREFIX}*`, async (c) => {
     const headers = {
       "Content-Type": "image/gif",
       "Cache-Control": "no-store, max-age=0",
@@ -54,7 +56,7 @@ export function registerPixel(app: Hono<AppEnv>): void {
     };
     const gif = () => c.body(GIF, 200, headers);
     try {
-      const raw = (c.req.param("token") ?? "").replace(/\.gif$/, "");
+      const raw = c.req.path.slice(PIXEL_PREFIX.length).replace(/\.gif$/, "");
       const token = await verifyToken(getConfig(c.env).tokenSecrets, raw);
       const type = pixelType(c.req.query("type"));
       const item = IdSchema.safeParse(c.req.query("item"));
