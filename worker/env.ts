@@ -39,6 +39,8 @@ export interface Bindings {
   RECS_MODE?: string;
   /** at most 20 pixel events per token a minute (`[[ratelimits]]` in wrangler.toml) */
   PIXEL_RATE_LIMITER?: RateLimit;
+  /** the writers of reader state (worker/state/reader-shard.ts), one per shard of readers */
+  READERS?: DurableObjectNamespace<import("./state/reader-shard").ReaderShard>;
   /** the events queue (producer); the same Worker consumes it */
   EVENTS?: Queue<QueuedEvent>;
   /** secret: comma-separated API keys for POST /v1/events (several, for rotation) */
@@ -47,11 +49,18 @@ export interface Bindings {
   ADMIN_API_KEYS?: string;
   /** events older than this many days are refused (the profile keeps recent behaviour) */
   EVENT_MAX_AGE_DAYS?: string;
-  /** how long an erasure blocks queued events of the erased user */
+  /**
+   * days an erasure's tombstone lives (1-3650, default 45): while it does, the erased reader's queued events,
+   * opens and clicks record nothing. It must exceed the longest token TTL you mint (`npm run token` and
+   * `npm run email` default to 30 days): a token outliving the tombstone would record the reader again.
+   */
   ERASURE_TOMBSTONE_DAYS?: string;
 }
 
 export type AppEnv = { Bindings: Bindings };
+
+/** Longer than the 30-day default token TTL (`npm run token`, `npm run email`). */
+export const DEFAULT_ERASURE_TOMBSTONE_DAYS = 45;
 
 const ConfigSchema = z.object({
   tokenSecrets: z.array(z.string().min(16)),
@@ -86,7 +95,7 @@ const ConfigSchema = z.object({
   eventsApiKeys: z.array(z.string().min(16)),
   adminApiKeys: z.array(z.string().min(16)),
   eventMaxAgeDays: z.coerce.number().min(1).max(3650).catch(30),
-  erasureTombstoneDays: z.coerce.number().min(1).max(365).catch(7),
+  erasureTombstoneDays: z.coerce.number().min(1).max(3650).catch(DEFAULT_ERASURE_TOMBSTONE_DAYS),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -136,7 +145,7 @@ export function getConfig(env: Bindings): Config {
     eventsApiKeys: keys(env.EVENTS_API_KEYS),
     adminApiKeys: keys(env.ADMIN_API_KEYS),
     eventMaxAgeDays: env.EVENT_MAX_AGE_DAYS ?? 30,
-    erasureTombstoneDays: env.ERASURE_TOMBSTONE_DAYS ?? 7,
+    erasureTombstoneDays: env.ERASURE_TOMBSTONE_DAYS ?? DEFAULT_ERASURE_TOMBSTONE_DAYS,
   });
   if ((env.ACCESS_TEAM_DOMAIN || env.ACCESS_AUD) && !config.access) {
     logEvent("error", "config.access_invalid", {

@@ -41,7 +41,7 @@ function storedProfile(raw: unknown, user: string, now: string): { profile: Prof
 
 export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindings): Promise<ConsumeSummary> {
   const config = getConfig(env);
-  const secret = config.tokenSecrets[0] ?? "";
+  const secrets = config.tokenSecrets;
   const kv = env.OPENTIME_KV;
   const byUser = new Map<string, Message<QueuedEvent>[]>();
   for (const m of batch.messages) {
@@ -61,7 +61,7 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
   await Promise.all(
     [...byUser].map(async ([user, messages]) => {
       try {
-        if (await isErased(kv, secret, user)) {
+        if (await isErased(kv, user, secrets)) {
           // a batch that raced the erasure may have left these behind (its clean-up failed): delete again
           await Promise.all([kv.delete(kvKeys.profile(user)), kv.delete(kvKeys.seen(user))]);
           summary.erased += messages.length;
@@ -87,7 +87,7 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
           const longer = [...seenHistory, ...res.appliedIds].slice(-MAX_SEEN_HISTORY);
           await kv.put(kvKeys.seen(user), JSON.stringify(longer));
           // an erasure that landed while this batch was in flight must not be undone by the writes above
-          if (await isErased(kv, secret, user)) {
+          if (await isErased(kv, user, secrets)) {
             await Promise.all([kv.delete(kvKeys.profile(user)), kv.delete(kvKeys.seen(user))]);
           }
         }

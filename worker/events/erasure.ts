@@ -1,24 +1,54 @@
 /**
- * Erasure (right to be forgotten) and the decisions of readers who turned tracking off. A tombstone keyed
- * by a keyed hash of the user id (never the id itself) makes the consumer drop events still queued.
- * Only the user's own keys are touched: user ids may contain ':', so a prefix listing is filtered by isOwnKey.
+ * Erasure (right to be forgotten) and the decisions of readers who turned tracking off. A tombstone keyed by
+ * a hash of the user id (core/erasure-key.ts, never the id itself, no secret: it survives TOKEN_SECRET
+ * rotation) lives ERASURE_TOMBSTONE_DAYS (longer than any token): opens, clicks and events of the reader then
+ * record nothing, and `npm run seed` skips them. Only the user's own keys are touched: user ids may contain
+ * ':', so a prefix listing is filtered by isOwnKey.
  */
+import { erasureKey } from "../../core/erasure-key";
 import { isOwnKey, kvKeys } from "../../core/kv-keys";
 
-export async function userHash(secret: string, userId: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret || "opentime"),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
+const DAY_SECONDS = 86400;
+
+const legacyKeys = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * Transition: tombstones written before core/erasure-key.ts were keyed by HMAC(TOKEN_SECRET of the time, id),
+ * and lived the ERASURE_TOMBSTONE_DAYS of the time (default 7, at most 365). They are still read, with the
+ * current and previous secrets, so nothing erased comes back; remove this once they have all expired.
+ */
+async function legacyErasureKey(secret: string, userId: string): Promise<string> {
+  const secretKey = secret || "opentime";
+  let key = legacyKeys.get(secretKey);
+  if (!key) {
+    key = crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(secretKey),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    legacyKeys.set(secretKey, key);
+  }
+  const mac = new Uint8Array(
+    await crypto.subtle.sign("HMAC", await key, new TextEncoder().encode(`erasure:${userId}`)),
   );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`erasure:${userId}`)));
-  return Array.from(mac.slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  return kvKeys.erasure(Array.from(mac.slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join(""));
 }
 
-export async function isErased(kv: KVNamespace, secret: string, userId: string): Promise<boolean> {
-  return (await kv.get(kvKeys.erasure(await userHash(secret, userId)))) !== null;
+/**
+ * Whether the reader was erased: their tombstone, or a legacy one under one of `tokenSecrets` (the config's
+ * current and previous TOKEN_SECRET; none: the old code's default), all read in parallel. Throws when KV does.
+ */
+export async function isErased(
+  kv: KVNamespace,
+  userId: string,
+  tokenSecrets: readonly string[] = [],
+): Promise<boolean> {
+  const secrets = tokenSecrets.length > 0 ? tokenSecrets : [""];
+  const keys = await Promise.all([erasureKey(userId), ...secrets.map((s) => legacyErasureKey(s, userId))]);
+  const values = await Promise.all(keys.map((k) => kv.get(k)));
+  return values.some((v) => v !== null);
 }
 
 /** Every key under `prefix` that belongs to the user (not to a user whose id extends theirs). */
@@ -41,16 +71,11 @@ export async function deleteDecisions(kv: KVNamespace, userId: string): Promise<
 }
 
 /**
- * Erases a user: the tombstone first (events still queued are then dropped), then the profile, seen ids,
- * model features and decisions. Returns the number of keys deleted.
+ * Erases a user: the tombstone first (for `tombstoneDays`: events still queued, later opens and clicks then
+ * record nothing), then the profile, seen ids, model features and decisions. Returns the number of keys deleted.
  */
-export async function eraseUser(
-  kv: KVNamespace,
-  secret: string,
-  userId: string,
-  tombstoneDays: number,
-): Promise<number> {
-  await kv.put(kvKeys.erasure(await userHash(secret, userId)), "1", { expirationTtl: tombstoneDays * 86400 });
+export async function eraseUser(kv: KVNamespace, userId: string, tombstoneDays: number): Promise<number> {
+  await kv.put(await erasureKey(userId), "1", { expirationTtl: Math.round(tombstoneDays * DAY_SECONDS) });
   const keys = [kvKeys.profile(userId), kvKeys.seen(userId)];
   for (const prefix of [kvKeys.decisionsPrefix(userId), kvKeys.featuresPrefix(userId)]) {
     keys.push(...(await listOwnKeys(kv, prefix)));

@@ -39,7 +39,7 @@ export function registerUsers(app: Hono<AppEnv>): void {
   app.delete("/v1/users/:id", admin, async (c) => {
     const id = userIdParam(c.req.param("id"));
     const config = getConfig(c.env);
-    const deleted = await eraseUser(c.env.OPENTIME_KV, config.tokenSecrets[0] ?? "", id, config.erasureTombstoneDays);
+    const deleted = await eraseUser(c.env.OPENTIME_KV, id, config.erasureTombstoneDays);
     return c.json({ erased: true, keys_deleted: deleted });
   });
 
