@@ -20,6 +20,7 @@ export type ModelFailureReason = (typeof MODEL_FAILURES)[number];
 export const RECS_REASONS = [
   "personalized",
   "opted-out",
+  "erased",
   "token-missing",
   "token-malformed",
   "token-bad-signature",

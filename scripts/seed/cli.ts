@@ -4,11 +4,13 @@
  * features (`features:<user>:<version>`) and finally the `model:active` pointer. `--with-profiles` also
  * writes the exported profiles (purchase history): for a first load only, since it replaces real-time
  * state (consent, events). Local wrangler state by default; the real namespace with --remote.
+ * Erased readers (`erased:` tombstones, listed first) are skipped: no features, no profile; the output's
+ * `skipped_erased` says how many.
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { allEntries } from "./kv-entries";
-import { bulkPut } from "./wrangler-kv";
+import { allEntries, erasedTombstones } from "./kv-entries";
+import { bulkPut, wranglerKv } from "./wrangler-kv";
 
 const { values } = parseArgs({
   options: {
@@ -21,13 +23,20 @@ const { values } = parseArgs({
 const log = (m: string) => console.error(`[seed] ${m}`);
 try {
   const dir = values.model ?? (JSON.parse(await readFile("models/latest.json", "utf8")) as { dir: string }).dir;
-  const { artifacts, entries, users, profiles } = await allEntries(dir, values["with-profiles"] ?? false);
+  const tombstones = await erasedTombstones(wranglerKv({ remote: values.remote, persistTo: values["persist-to"] }));
+  const { artifacts, entries, users, profiles, skipped } = await allEntries(
+    dir,
+    values["with-profiles"] ?? false,
+    tombstones,
+  );
+  if (skipped > 0) log(`skipped ${skipped} erased reader(s): no features or profile written for them`);
   await bulkPut(entries, { remote: values.remote, persistTo: values["persist-to"], log });
   console.log(
     JSON.stringify({
       version: artifacts.manifest.version,
       users,
       profiles,
+      skipped_erased: skipped,
       entries: entries.length,
       remote: values.remote,
     }),

@@ -1,12 +1,17 @@
-/** The KV entries that make a model live: manifest, ONNX graphs, catalog, fallback items, profiles, pointer. */
+/**
+ * The KV entries that make a model live: manifest, ONNX graphs, catalog, fallback items, profiles, pointer.
+ * Erased readers (their `erased:` tombstones, listed first) get no features and no profile.
+ */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { bytesToBase64 } from "../../core/base64";
 import { type Catalog, CatalogSchema, type FallbackItems } from "../../core/catalog";
+import { erasureKey } from "../../core/erasure-key";
 import { kvKeys } from "../../core/kv-keys";
 import { type ActivePointer, type ModelManifest, ModelManifestSchema } from "../../core/manifest";
 import { featuresOf, type Profile, ProfileV3Schema } from "../../core/profile";
+import type { KvClient } from "./wrangler-kv";
 
 export interface KvEntry {
   key: string;
@@ -90,22 +95,40 @@ export function featureEntries(profiles: readonly Profile[], version: string): K
   }));
 }
 
+/** The tombstone keys of every erased reader in the namespace (core/erasure-key.ts). */
+export async function erasedTombstones(kv: Pick<KvClient, "list">): Promise<Set<string>> {
+  return new Set(await kv.list(kvKeys.erasure("")));
+}
+
+/** The profiles of readers who were not erased, and how many were left out. */
+export async function withoutErased(
+  profiles: readonly Profile[],
+  tombstones: ReadonlySet<string>,
+): Promise<{ kept: Profile[]; skipped: number }> {
+  if (tombstones.size === 0) return { kept: [...profiles], skipped: 0 };
+  const erased = await Promise.all(profiles.map(async (p) => tombstones.has(await erasureKey(p.userId))));
+  const kept = profiles.filter((_, i) => !erased[i]);
+  return { kept, skipped: profiles.length - kept.length };
+}
+
 /**
  * Everything for one model version, pointer last: model, graphs, catalog, every user's features, and
  * with `withProfiles` (a first load only) the profiles themselves. Without it, real-time state (consent,
- * history, seen events) is never touched, so publishing a retrained model is always safe.
+ * history, seen events) is never touched, so publishing a retrained model is always safe. Readers whose
+ * tombstone is in `tombstones` (erasedTombstones) are skipped: nothing of theirs is written again.
  */
 export async function allEntries(
   dir: string,
   withProfiles: boolean,
-): Promise<{ artifacts: ModelArtifacts; entries: KvEntry[]; users: number; profiles: number }> {
+  tombstones: ReadonlySet<string> = new Set(),
+): Promise<{ artifacts: ModelArtifacts; entries: KvEntry[]; users: number; profiles: number; skipped: number }> {
   const artifacts = await readModelArtifacts(dir);
-  const exported = await readProfiles(dir);
+  const { kept, skipped } = await withoutErased(await readProfiles(dir), tombstones);
   const entries = [
     ...modelEntries(artifacts, false),
-    ...featureEntries(exported, artifacts.manifest.version),
-    ...(withProfiles ? profileEntries(exported) : []),
+    ...featureEntries(kept, artifacts.manifest.version),
+    ...(withProfiles ? profileEntries(kept) : []),
     ...modelEntries(artifacts, true).slice(-1),
   ];
-  return { artifacts, entries, users: exported.length, profiles: withProfiles ? exported.length : 0 };
+  return { artifacts, entries, users: kept.length, profiles: withProfiles ? kept.length : 0, skipped };
 }

@@ -3,7 +3,8 @@
  * With a hybrid model (ALS + content graphs and re-ranker weights) and a profile that has both vectors,
  * every item is scored by core/hybrid.ts over ORT's item scores; otherwise the ALS graph's top-k.
  * Never throws: every failure degrades to generic (popular) content and names its reason, which the
- * route sends in `X-Opentime-Reason`. A token that does not verify never reaches personal data.
+ * route sends in `X-Opentime-Reason`. A token that does not verify never reaches personal data; an erased
+ * reader (their tombstone, read in parallel with the profile) gets popular items, and nothing is recorded.
  */
 import { base64ToFloat32 } from "../../core/base64";
 import type { CatalogItem } from "../../core/catalog";
@@ -14,6 +15,7 @@ import { emptyProfile, modelOutputs, type Profile } from "../../core/profile";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { type TokenResult, verifyToken } from "../../core/token";
 import type { Config } from "../env";
+import { isErased } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
 import { getFallbackItems, getModel, type LoadedModel } from "../model/model-store";
 import { readUser } from "../profile/profile-store";
@@ -52,7 +54,11 @@ const DAY_SECONDS = 86400;
 export async function recommend(input: RecommendInput): Promise<Recommendation> {
   const { kv, config, n } = input;
   const now = input.now ?? Date.now();
-  const modelState = await getModel(kv, config.modelRefreshSeconds, now);
+  const modelLoad = getModel(kv, config.modelRefreshSeconds, now);
+  const token = input.verified ?? (await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000)));
+  // the erasure tombstone, read beside the model and the profile; unknown (a failed read) records nothing either
+  const erased = token.ok ? erasedOrUnknown(kv, token.claims.u, config.tokenSecrets) : Promise.resolve(null);
+  const modelState = await modelLoad;
   let recordable = false;
   const generic = async (reason: RecsReason, exclude: ReadonlySet<string> = new Set()): Promise<Recommendation> => {
     const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
@@ -74,17 +80,22 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     };
   };
 
-  const token = input.verified ?? (await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000)));
   if (!token.ok) return generic(`token-${token.reason}`);
   if (!modelState.ok) {
+    const gone = await erased;
+    if (gone !== false) return gone ? generic("erased") : generic(modelState.reason);
     recordable = true; // no profile was read: the consumer still drops events of readers who opted out
     return generic(modelState.reason);
   }
   const model = modelState.model;
 
   const version = model.manifest.version;
-  const read = await readUser(kv, token.claims.u, version);
-  recordable = read.profile.ok ? read.profile.profile.consent.tracking : read.profile.reason === "profile-missing";
+  const [read, gone] = await Promise.all([readUser(kv, token.claims.u, version), erased]);
+  // an erased reader: nothing read about them is used (features a seed wrote since, say), nothing recorded
+  if (gone) return generic("erased");
+  recordable =
+    gone === false &&
+    (read.profile.ok ? read.profile.profile.consent.tracking : read.profile.reason === "profile-missing");
   // an unreadable profile may hold an opt-out: only a missing one may be personalized from features alone
   if (!read.profile.ok && (read.profile.reason !== "profile-missing" || !read.features))
     return generic(read.profile.reason);
@@ -132,6 +143,16 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   } catch (e) {
     logEvent("error", "recs.scoring_failed", { version, detail: errorMessage(e) });
     return generic("scoring-error", exclude);
+  }
+}
+
+/** Whether the reader was erased; null when the tombstone could not be read (logged). */
+async function erasedOrUnknown(kv: KVNamespace, user: string, secrets: readonly string[]): Promise<boolean | null> {
+  try {
+    return await isErased(kv, user, secrets);
+  } catch (e) {
+    logEvent("error", "erasure.read_failed", { detail: errorMessage(e) });
+    return null;
   }
 }
 

@@ -1,0 +1,252 @@
+/**
+ * Erasure that lasts, inside workerd with real KV: the reader's state is deleted and only a tombstone is kept,
+ * longer than the longest default token; their later opens, clicks and amp-list requests answer normally
+ * (reason `erased`) but store and queue nothing; their events are dropped, also after TOKEN_SECRET rotates
+ * and from the dead-letter queue; tombstones written before the change (keyed by the secret) still count.
+ */
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { erasureKey } from "../../core/erasure-key";
+import type { QueuedEvent } from "../../core/events";
+import { kvKeys } from "../../core/kv-keys";
+import { featuresOf, type Profile } from "../../core/profile";
+import { mintToken } from "../../core/token";
+import { DEFAULT_ERASURE_TOMBSTONE_DAYS, getConfig } from "../../worker/env";
+import { consumeDeadLetters, DEAD_LETTER_QUEUE, DEAD_LETTER_RETRY_SECONDS } from "../../worker/events/dead-letters";
+import worker from "../../worker/index";
+import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
+import { faultyKv } from "./support/faulty-bindings";
+import { call, clearKv, fixture, SENDER, seedModel } from "./support/harness";
+
+const DAY = 86400;
+const ROTATED_SECRET = "rotated-secret-0123456789abcdef-xyz";
+const now = () => Math.floor(Date.now() / 1000);
+
+/** A queue binding that records what the Worker sends (instead of the real queue's consumer applying it). */
+function recordingQueue(): { queue: Queue<QueuedEvent>; sent: QueuedEvent[] } {
+  const sent: QueuedEvent[] = [];
+  const queue = {
+    send: async (body: QueuedEvent) => {
+      sent.push(body);
+    },
+    sendBatch: async (messages: Iterable<MessageSendRequest<QueuedEvent>>) => {
+      for (const m of messages) sent.push(m.body);
+    },
+  } as unknown as Queue<QueuedEvent>;
+  return { queue, sent };
+}
+
+async function erase(user: string): Promise<void> {
+  const req = new Request(`https://opentime.test/v1/users/${user}`, {
+    method: "DELETE",
+    headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+  });
+  const res = await worker.fetch(req, env, createExecutionContext());
+  expect(res.status).toBe(200);
+}
+
+async function decisionsOf(user: string): Promise<string[]> {
+  return (await env.OPENTIME_KV.list({ prefix: kvKeys.decisionsPrefix(user) })).keys.map((k) => k.name);
+}
+
+const ev = (id: string, user: string): QueuedEvent => ({ id, user, type: "view", item: "p1", ts: now() - 60 });
+
+/** The events queue's handler on `events`, under `bindings`: which messages it acked and retried. */
+async function consume(events: QueuedEvent[], bindings: typeof env = env) {
+  const batch = createMessageBatch<QueuedEvent>(
+    "opentime-events",
+    events.map((body, i) => ({ id: `m${i}-${body.id}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, bindings, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+/** A reader the model knows (factors in their profile), with features written as `npm run seed` does. */
+async function knownReader(): Promise<Profile> {
+  await seedModel();
+  const p = fixture().profiles.find((x) => x.factors !== null) as Profile;
+  const f = fixture();
+  await env.OPENTIME_KV.put(kvKeys.features(p.userId, f.version), JSON.stringify(featuresOf(p, f.version)));
+  return p;
+}
+
+beforeEach(clearKv);
+
+describe("erasure", () => {
+  it("deletes the reader's state; later opens, clicks and amp-list answer with popular items, store and queue nothing", async () => {
+    const p = await knownReader();
+    const user = p.userId;
+    const rec = recordingQueue();
+    const bindings = { ...env, EVENTS: rec.queue };
+    // before: an open stores its decision and queues an open event (so the checks below can fail)
+    const before = await call(
+      `/v1/img/${await mintToken(TEST_TOKEN_SECRET, { user, campaign: "before", ttlSeconds: 3600 })}/row-0.png`,
+      {},
+      bindings,
+    );
+    expect(before.status).toBe(200);
+    expect(before.headers.get("X-Opentime-Reason")).toBe("personalized");
+    expect(await decisionsOf(user)).toHaveLength(1);
+    expect(rec.sent.map((e) => e.type)).toEqual(["email_open"]);
+
+    await erase(user);
+    expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).toBeNull();
+    expect(await env.OPENTIME_KV.get(kvKeys.features(user, fixture().version))).toBeNull();
+    expect(await decisionsOf(user)).toEqual([]);
+    // features written again since (an old seed, say) are not used either
+    await env.OPENTIME_KV.put(
+      kvKeys.features(user, fixture().version),
+      JSON.stringify(featuresOf(p, fixture().version)),
+    );
+
+    // a later email, opened and clicked
+    const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign: "after", ttlSeconds: 30 * DAY });
+    const img = await call(`/v1/img/${t}/row-0.png`, {}, bindings);
+    expect(img.status).toBe(200);
+    expect(img.headers.get("Content-Type")).toBe("image/png");
+    expect(img.headers.get("X-Opentime-Reason")).toBe("erased");
+    expect(img.headers.get("X-Opentime-Item")).not.toBe("none");
+    const click = await call(`/v1/c/${t}/row-1`, {}, bindings);
+    expect(click.status).toBe(302);
+    expect(click.headers.get("X-Opentime-Reason")).toBe("erased");
+    expect(click.headers.get("Location")).toMatch(/^https:\/\/opentime\.test\/demo\/p\/p\d+\?/);
+    const recs = await call(`/v1/amp/recs?t=${t}&n=4`, { "AMP-Email-Sender": SENDER }, bindings);
+    expect(recs.status).toBe(200);
+    expect(recs.headers.get("X-Opentime-Reason")).toBe("erased");
+    expect(((await recs.json()) as { items: unknown[] }).items).toHaveLength(4);
+
+    expect(await decisionsOf(user)).toEqual([]);
+    expect(rec.sent.map((e) => e.type)).toEqual(["email_open"]);
+  });
+
+  it("keeps only a tombstone, under a hash of the id, for longer than the longest default token (45 days)", async () => {
+    const p = await knownReader();
+    await erase(p.userId);
+    const listed = await env.OPENTIME_KV.list({ prefix: kvKeys.erasure("") });
+    expect(listed.keys.map((k) => k.name)).toEqual([await erasureKey(p.userId)]);
+    expect(listed.keys[0]?.name).not.toContain(p.userId);
+    // the token a reader can still hold: 30 days (`npm run token`, `npm run email`)
+    expect(DEFAULT_ERASURE_TOMBSTONE_DAYS).toBeGreaterThan(30);
+    expect(listed.keys[0]?.expiration).toBeGreaterThanOrEqual(now() + 45 * DAY - 60);
+    // nothing else of the reader is left
+    const all = (await env.OPENTIME_KV.list()).keys.map((k) => k.name);
+    expect(all.filter((k) => k.includes(p.userId))).toEqual([]);
+  });
+
+  it("reads ERASURE_TOMBSTONE_DAYS between 1 and 3650 days, else the default", () => {
+    const days = (v: string) => getConfig({ ...env, ERASURE_TOMBSTONE_DAYS: v }).erasureTombstoneDays;
+    expect(days("3650")).toBe(3650);
+    expect(days("1")).toBe(1);
+    expect(days("400")).toBe(400);
+    for (const bad of ["0", "3651", "-5", "forever"]) expect(days(bad), bad).toBe(DEFAULT_ERASURE_TOMBSTONE_DAYS);
+    expect(getConfig({ ...env, ERASURE_TOMBSTONE_DAYS: undefined }).erasureTombstoneDays).toBe(45);
+  });
+
+  it("survives TOKEN_SECRET rotation: the reader's events are dropped and their opens record nothing", async () => {
+    const p = await knownReader();
+    await erase(p.userId);
+    const rec = recordingQueue();
+    // the old secret is gone entirely (not even TOKEN_SECRET_PREVIOUS)
+    const rotated = { ...env, TOKEN_SECRET: ROTATED_SECRET, TOKEN_SECRET_PREVIOUS: undefined, EVENTS: rec.queue };
+    const events = [ev("r1", p.userId), ev("r2", p.userId)];
+    const result = await consume(events, rotated);
+    expect(result.explicitAcks.sort()).toEqual(["m0-r1", "m1-r2"]);
+    expect(result.retryMessages).toEqual([]);
+    expect(await env.OPENTIME_KV.get(kvKeys.profile(p.userId))).toBeNull();
+    const t = await mintToken(ROTATED_SECRET, { user: p.userId, campaign: "after-rotation", ttlSeconds: 3600 });
+    const img = await call(`/v1/img/${t}/card-0.png`, {}, rotated);
+    expect(img.headers.get("X-Opentime-Reason")).toBe("erased");
+    expect(rec.sent).toEqual([]);
+    expect(await decisionsOf(p.userId)).toEqual([]);
+  });
+
+  it("drops events posted after the erasure (the real queue), while another reader's land", async () => {
+    const p = await knownReader();
+    await erase(p.userId);
+    const req = new Request("https://opentime.test/v1/events", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${TEST_EVENTS_KEY}` },
+      body: JSON.stringify({ events: [ev("late-1", p.userId), ev("late-2", "erasure-bystander")] }),
+    });
+    expect((await worker.fetch(req, env, createExecutionContext())).status).toBe(202);
+    const started = Date.now();
+    while ((await env.OPENTIME_KV.get(kvKeys.profile("erasure-bystander"))) === null) {
+      if (Date.now() - started > 10_000) throw new Error("the bystander's event never landed");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await env.OPENTIME_KV.get(kvKeys.profile(p.userId))).toBeNull();
+    expect(await env.OPENTIME_KV.get(kvKeys.seen(p.userId))).toBeNull();
+  });
+
+  it("still honours a tombstone written before the change (keyed by the secret of the time)", async () => {
+    const p = await knownReader();
+    await env.OPENTIME_KV.delete(kvKeys.profile(p.userId));
+    // what the old eraseUser wrote: HMAC(TOKEN_SECRET, "erasure:" + id), first 16 bytes in hex
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(TEST_TOKEN_SECRET),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`erasure:${p.userId}`)));
+    const legacy = Array.from(mac.slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+    await env.OPENTIME_KV.put(kvKeys.erasure(legacy), "1", { expirationTtl: 7 * DAY });
+    const rec = recordingQueue();
+    const bindings = { ...env, EVENTS: rec.queue };
+    const t = await mintToken(TEST_TOKEN_SECRET, { user: p.userId, campaign: "legacy", ttlSeconds: 3600 });
+    const img = await call(`/v1/img/${t}/row-0.png`, {}, bindings);
+    expect(img.headers.get("X-Opentime-Reason")).toBe("erased");
+    expect(rec.sent).toEqual([]);
+    expect(await decisionsOf(p.userId)).toEqual([]);
+    // rotated since: the previous secret still finds it
+    const rotated = { ...env, TOKEN_SECRET: ROTATED_SECRET, TOKEN_SECRET_PREVIOUS: TEST_TOKEN_SECRET };
+    const result = await consume([ev("l1", p.userId)], rotated);
+    expect(result.explicitAcks).toEqual(["m0-l1"]);
+    expect(await env.OPENTIME_KV.get(kvKeys.profile(p.userId))).toBeNull();
+  });
+});
+
+describe("dead letters", () => {
+  /** A dead-letter batch whose messages record ack() and retry(options). */
+  function deadLetters(events: QueuedEvent[]) {
+    const acked: string[] = [];
+    const retried: { id: string; delaySeconds?: number }[] = [];
+    const messages = events.map((body, i) => {
+      const id = `d${i}-${body.id}`;
+      return {
+        id,
+        timestamp: new Date(),
+        attempts: 1,
+        body,
+        ack: () => acked.push(id),
+        retry: (o?: QueueRetryOptions) => retried.push({ id, ...(o?.delaySeconds === undefined ? {} : o) }),
+      } as unknown as Message<QueuedEvent>;
+    });
+    const batch = { queue: DEAD_LETTER_QUEUE, messages } as unknown as MessageBatch<QueuedEvent>;
+    return { batch, acked, retried };
+  }
+
+  it("drops (acks) the events of erased readers and keeps the others for an hour, each time", async () => {
+    await erase("dl-erased");
+    const b = deadLetters([ev("a", "dl-erased"), ev("b", "dl-kept"), ev("c", "dl-erased")]);
+    // rotated since the erasure: the tombstone still counts
+    const summary = await consumeDeadLetters(b.batch, { ...env, TOKEN_SECRET: ROTATED_SECRET });
+    expect(summary).toEqual({ dropped: 2, kept: 1 });
+    expect(b.acked.sort()).toEqual(["d0-a", "d2-c"]);
+    expect(b.retried).toEqual([{ id: "d1-b", delaySeconds: DEAD_LETTER_RETRY_SECONDS }]);
+    expect(DEAD_LETTER_RETRY_SECONDS).toBe(3600);
+  });
+
+  it("keeps every message when the tombstone cannot be read, or the message names no reader", async () => {
+    await erase("dl-erased");
+    const f = faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "throw", prefix: "erased:" }]);
+    const b = deadLetters([ev("a", "dl-erased"), ev("b", "dl-kept"), { id: "x" } as unknown as QueuedEvent]);
+    const summary = await consumeDeadLetters(b.batch, { ...env, OPENTIME_KV: f.kv });
+    expect(f.hits).toBeGreaterThan(0);
+    expect(summary).toEqual({ dropped: 0, kept: 3 });
+    expect(b.acked).toEqual([]);
+    expect(b.retried.map((r) => r.id).sort()).toEqual(["d0-a", "d1-b", "d2-x"]);
+  });
+});
