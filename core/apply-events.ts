@@ -37,12 +37,39 @@ function orderValue(value: number | undefined): number {
   return value !== undefined && Number.isFinite(value) ? Math.max(0, value) : 0;
 }
 
+/**
+ * When each consent field was last set (unix seconds), kept beside the profile by its writer: a change applies
+ * to a field only if it is at least as new as the field's last change, so a retried opt-out that arrives after
+ * a newer opt-in does not undo it (the latest timestamp wins, whatever the arrival order).
+ */
+export type ConsentClock = Record<string, number>;
+
+function applyConsentChange(
+  consent: Profile["consent"],
+  change: NonNullable<QueuedEvent["consent"]>,
+  ts: number,
+  clock: ConsentClock | undefined,
+): Profile["consent"] {
+  const next: Record<string, unknown> = { ...consent };
+  for (const [field, value] of Object.entries(change)) {
+    if (value === undefined) continue;
+    if (clock) {
+      if ((clock[field] ?? Number.NEGATIVE_INFINITY) > ts) continue;
+      clock[field] = ts;
+    }
+    next[field] = value;
+  }
+  return { ...(next as Profile["consent"]), updatedAt: Math.max(consent.updatedAt ?? 0, ts) };
+}
+
 /** `history`: ids applied before, beyond the profile's own window (`seen:<user>`). */
 export function applyEvents(
   profile: Profile,
   events: readonly QueuedEvent[],
   nowIso: string,
   history: Iterable<string> = [],
+  /** the consent clock to respect and advance (mutated); without it, consent changes apply in arrival order */
+  clock?: ConsentClock,
 ): ApplyResult {
   const seen = new Set([...history, ...profile.seenEvents]);
   const fresh: QueuedEvent[] = [];
@@ -63,7 +90,7 @@ export function applyEvents(
   for (const e of fresh) {
     // consent changes apply in time order: events after an opt-out of tracking are not recorded
     if (e.type === "consent") {
-      p.consent = { ...p.consent, ...e.consent, updatedAt: e.ts };
+      p.consent = applyConsentChange(p.consent, e.consent ?? {}, e.ts, clock);
       applied.push(e.id);
       continue;
     }
@@ -120,9 +147,15 @@ export function applyEventsSafely(
   events: readonly QueuedEvent[],
   nowIso: string,
   history: Iterable<string> = [],
+  /** advanced only by the events that land */
+  clock?: ConsentClock,
 ): SafeApplyResult {
-  const whole = applyEvents(profile, events, nowIso, history);
-  if (ProfileV3Schema.safeParse(whole.profile).success) return { ...whole, rejectedIds: [] };
+  const trial = clock ? { ...clock } : undefined;
+  const whole = applyEvents(profile, events, nowIso, history, trial);
+  if (ProfileV3Schema.safeParse(whole.profile).success) {
+    if (clock && trial) Object.assign(clock, trial);
+    return { ...whole, rejectedIds: [] };
+  }
   const seenBefore = [...history];
   let current = profile;
   const out: SafeApplyResult = {
@@ -134,11 +167,13 @@ export function applyEventsSafely(
     rejectedIds: [],
   };
   for (const e of [...events].sort((a, b) => a.ts - b.ts)) {
-    const one = applyEvents(current, [e], nowIso, [...seenBefore, ...out.appliedIds]);
+    const step = clock ? { ...clock } : undefined;
+    const one = applyEvents(current, [e], nowIso, [...seenBefore, ...out.appliedIds], step);
     if (one.applied > 0 && !ProfileV3Schema.safeParse(one.profile).success) {
       out.rejectedIds.push(e.id);
       continue;
     }
+    if (clock && step) Object.assign(clock, step);
     current = one.profile;
     out.appliedIds.push(...one.appliedIds);
     out.applied += one.applied;

@@ -8,6 +8,9 @@ import type { Bindings } from "./env";
 import { consumeEvents } from "./events/consumer";
 import { EMAIL_KV_DEADLINES, type KvDeadlines, QUEUE_KV_DEADLINES, withKvDeadlines } from "./lib/kv-deadline";
 
+/** The Durable Object class that writes reader state (wrangler.toml: READERS). */
+export { ReaderShard } from "./state/reader-shard";
+
 const app = createApp();
 
 /** One wrapped env per runtime env and handler, so per-env caches (getConfig) keep hitting. */

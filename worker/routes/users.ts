@@ -16,6 +16,7 @@ import { requireApiKey } from "../lib/api-key";
 import { readJsonBody } from "../lib/read-json-body";
 import { invalidInput } from "../lib/zod-issues";
 import { queueConsentChange } from "../profile/consent-update";
+import { readerStub } from "../state/shard-routing";
 
 /** Consent changes are small: a few booleans, up to 50 topics. */
 const MAX_CONSENT_BYTES = 8192;
@@ -39,14 +40,21 @@ export function registerUsers(app: Hono<AppEnv>): void {
   app.delete("/v1/users/:id", admin, async (c) => {
     const id = userIdParam(c.req.param("id"));
     const config = getConfig(c.env);
+    // the writer first: its tombstone drops the reader's events still queued, in the same transaction that
+    // deletes their state; then the edge's copies (snapshot, decisions, features) and the KV tombstone
+    const shard = await readerStub(c.env, id).erase(id, Date.now() + config.erasureTombstoneDays * 86_400_000);
     const deleted = await eraseUser(c.env.OPENTIME_KV, id, config.erasureTombstoneDays);
-    return c.json({ erased: true, keys_deleted: deleted });
+    return c.json({ erased: true, keys_deleted: deleted, rows_deleted: shard.rows });
   });
 
   app.get("/v1/users/:id", admin, async (c) => {
     const id = userIdParam(c.req.param("id"));
     const kv = c.env.OPENTIME_KV;
-    const raw = await kv.get(kvKeys.profile(id), "json");
+    // `?view=edge`: the snapshot opens read (KV); by default the writer's own state, else (a reader the writer
+    // has not seen since an upgrade) the snapshot
+    const edge = c.req.query("view") === "edge";
+    const held = edge ? null : await readerStub(c.env, id).read(id);
+    const raw = held ?? (await kv.get(kvKeys.profile(id), "json"));
     const parsed = raw === null ? null : parseProfile(raw);
     const features: Record<string, unknown> = {};
     const prefix = kvKeys.featuresPrefix(id);

@@ -1,0 +1,28 @@
+/**
+ * Which ReaderShard holds a reader: FNV-1a of the user id over a fixed number of shards. READER_SHARDS is part
+ * of the data's address: changing it would move readers to shards that do not hold their state, so it is a
+ * constant, not a setting (README, "State": why 64, and what it costs).
+ */
+import type { Bindings } from "../env";
+import type { ReaderShard } from "./reader-shard";
+
+export const READER_SHARDS = 64;
+
+/** 32-bit FNV-1a over the id's UTF-16 code units. */
+export function shardOf(userId: string, shards = READER_SHARDS): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    h ^= userId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+export function shardStub(env: Pick<Bindings, "READERS">, shard: number): DurableObjectStub<ReaderShard> {
+  if (!env.READERS) throw new Error("the READERS Durable Object binding is not configured");
+  return env.READERS.get(env.READERS.idFromName(`readers-${shard}`));
+}
+
+export function readerStub(env: Pick<Bindings, "READERS">, userId: string): DurableObjectStub<ReaderShard> {
+  return shardStub(env, shardOf(userId));
+}
