@@ -1,12 +1,14 @@
 /**
- * `npm run loadtest -- [--url http://127.0.0.1:8787] [--users 5000] [--events-per-user 20]`
- * Runs the ingestion load test against a running Worker (`npm run dev` in another terminal) and prints
- * the reconciliation; keys default to .dev.vars. Writes bench/loadtest.json.
+ * `npm run loadtest -- [--url http://127.0.0.1:8787] [--users 5000] [--events-per-user 20] [--concurrency 8]
+ *   [--poll-concurrency 16] [--duplicate-batches 10] [--lag-samples 50] [--drain-seconds 600] [--stall-seconds 60]`
+ * Runs the ingestion load test against a running Worker (`npm run dev` in another terminal); keys default to
+ * .dev.vars. Progress and a readable summary go to stderr; stdout gets one line, the result as JSON (also written
+ * to bench/loadtest.json). Exits 1 unless every reader reconciled exactly.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { readDevVars } from "../lib/dev-vars";
-import { runLoadTest } from "./load-test";
+import { exitCode, resultLine, runLoadTest } from "./load-test";
 
 const { values } = parseArgs({
   options: {
@@ -14,11 +16,17 @@ const { values } = parseArgs({
     users: { type: "string", default: "5000" },
     "events-per-user": { type: "string", default: "20" },
     concurrency: { type: "string", default: "8" },
+    "poll-concurrency": { type: "string", default: "16" },
+    "duplicate-batches": { type: "string", default: "10" },
+    "lag-samples": { type: "string", default: "50" },
+    "drain-seconds": { type: "string", default: "600" },
+    "stall-seconds": { type: "string", default: "60" },
   },
 });
 const vars = readDevVars();
 const first = (s: string | undefined) => s?.split(",")[0] ?? "";
 const url = (values.url as string).replace(/\/$/, "");
+const log = (line: string) => process.stderr.write(`${line}\n`);
 const result = await runLoadTest({
   send: (path, init) => fetch(`${url}${path}`, init),
   eventsKey: first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS),
@@ -26,15 +34,24 @@ const result = await runLoadTest({
   users: Number(values.users),
   eventsPerUser: Number(values["events-per-user"]),
   concurrency: Number(values.concurrency),
-  duplicateBatches: 10,
-  lagSamples: 50,
-  drainSeconds: 600,
+  pollConcurrency: Number(values["poll-concurrency"]),
+  duplicateBatches: Number(values["duplicate-batches"]),
+  lagSamples: Number(values["lag-samples"]),
+  drainSeconds: Number(values["drain-seconds"]),
+  stallSeconds: Number(values["stall-seconds"]),
   prefix: `lt${Date.now().toString(36)}`,
+  log,
 });
+const at = new Date().toISOString();
 await mkdir("bench", { recursive: true });
-await writeFile(
-  "bench/loadtest.json",
-  `${JSON.stringify({ at: new Date().toISOString(), url, ...result }, null, 2)}\n`,
+await writeFile("bench/loadtest.json", `${JSON.stringify({ at, url, ...result }, null, 2)}\n`);
+const r = result.reconciled;
+log(
+  `${result.events} events for ${result.users} readers: ${result.events_per_second_end_to_end} events/s end to end ` +
+    `(posted in ${result.post_seconds} s, ${result.accepted_per_second} events/s accepted; drained in ${result.drain_seconds} s); ` +
+    `reconciled ${r.exact}/${result.users} exactly (${r.mismatched} mismatched, ${r.missing} missing); ` +
+    `POST-to-visible (${result.lag_view}) p50 ${Math.round(result.lag_ms.p50)} ms, p99 ${Math.round(result.lag_ms.p99)} ms` +
+    (result.lag_timeouts ? ` (${result.lag_timeouts} probes timed out)` : ""),
 );
-console.log(JSON.stringify(result, null, 2));
-if (result.reconciled.exact !== result.users) process.exit(1);
+console.log(resultLine(result, { at, url }));
+process.exitCode = exitCode(result);
