@@ -6,6 +6,7 @@ import type { QueuedEvent } from "../core/events";
 import { createApp } from "./app";
 import type { Bindings } from "./env";
 import { consumeEvents } from "./events/consumer";
+import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "./events/dead-letters";
 import { EMAIL_KV_DEADLINES, type KvDeadlines, QUEUE_KV_DEADLINES, withKvDeadlines } from "./lib/kv-deadline";
 
 /** The Durable Object class that writes reader state (wrangler.toml: READERS). */
@@ -28,6 +29,8 @@ export default {
   fetch: (req: Request, env: Bindings, ctx: ExecutionContext) =>
     app.fetch(req, bounded(env, "fetch", EMAIL_KV_DEADLINES), ctx),
   async queue(batch, env, _ctx) {
-    await consumeEvents(batch, bounded(env, "queue", QUEUE_KV_DEADLINES));
+    const bindings = bounded(env, "queue", QUEUE_KV_DEADLINES);
+    if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, bindings);
+    else await consumeEvents(batch, bindings);
   },
 } satisfies ExportedHandler<Bindings, QueuedEvent>;

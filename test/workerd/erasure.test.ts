@@ -14,6 +14,7 @@ import { mintToken } from "../../core/token";
 import { DEFAULT_ERASURE_TOMBSTONE_DAYS, getConfig } from "../../worker/env";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE, DEAD_LETTER_RETRY_SECONDS } from "../../worker/events/dead-letters";
 import worker from "../../worker/index";
+import { readerStub } from "../../worker/state/shard-routing";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { faultyKv } from "./support/faulty-bindings";
 import { call, clearKv, fixture, SENDER, seedModel } from "./support/harness";
@@ -216,7 +217,7 @@ describe("erasure", () => {
   // Known gap: the writer (worker/state/reader-shard.ts) keeps its own tombstones and never reads KV's, so a
   // reader erased before the writer was deployed (a KV tombstone only) is recreated by their next event.
   // Remove `.fails` once the shard checks isErased() on a reader's first touch.
-  it.fails("drops the events of a reader erased before the change (a KV tombstone only)", async () => {
+  it("drops the events of a reader erased before the change (a KV tombstone only)", async () => {
     const p = await knownReader(5);
     await env.OPENTIME_KV.delete(kvKeys.profile(p.userId));
     await legacyTombstone(p.userId);
@@ -246,15 +247,18 @@ describe("dead letters", () => {
     return { batch, acked, retried };
   }
 
-  it("drops (acks) the events of erased readers and keeps the others for an hour, each time", async () => {
+  it("drops (acks) the events of erased readers and parks the others in their shard", async () => {
     await erase("dl-erased");
     const b = deadLetters([ev("a", "dl-erased"), ev("b", "dl-kept"), ev("c", "dl-erased")]);
     // rotated since the erasure: the tombstone still counts
     const summary = await consumeDeadLetters(b.batch, { ...env, TOKEN_SECRET: ROTATED_SECRET });
-    expect(summary).toEqual({ dropped: 2, kept: 1 });
-    expect(b.acked.sort()).toEqual(["d0-a", "d2-c"]);
-    expect(b.retried).toEqual([{ id: "d1-b", delaySeconds: DEAD_LETTER_RETRY_SECONDS }]);
-    expect(DEAD_LETTER_RETRY_SECONDS).toBe(3600);
+    expect(summary).toEqual({ dropped: 2, parked: 1, kept: 0 });
+    expect(b.acked.sort()).toEqual(["d0-a", "d1-b", "d2-c"]);
+    expect(b.retried).toEqual([]);
+    expect(await readerStub(env, "dl-kept").parkedCount("dl-kept")).toBe(1);
+    // parked dead letters go with the reader's erasure
+    await erase("dl-kept");
+    expect(await readerStub(env, "dl-kept").parkedCount("dl-kept")).toBe(0);
   });
 
   it("keeps every message when the tombstone cannot be read, or the message names no reader", async () => {
@@ -263,7 +267,8 @@ describe("dead letters", () => {
     const b = deadLetters([ev("a", "dl-erased-2"), ev("b", "dl-kept"), { id: "x" } as unknown as QueuedEvent]);
     const summary = await consumeDeadLetters(b.batch, { ...env, OPENTIME_KV: f.kv });
     expect(f.hits).toBeGreaterThan(0);
-    expect(summary).toEqual({ dropped: 0, kept: 3 });
+    expect(summary).toEqual({ dropped: 0, parked: 0, kept: 3 });
+    expect(b.retried.every((r) => r.delaySeconds === DEAD_LETTER_RETRY_SECONDS)).toBe(true);
     expect(b.acked).toEqual([]);
     expect(b.retried.map((r) => r.id).sort()).toEqual(["d0-a", "d1-b", "d2-x"]);
   });

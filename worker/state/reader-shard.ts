@@ -4,12 +4,13 @@
  *   readers     the profile (JSON), its consent clock, and whether the edge snapshot is behind
  *   applied     every applied event id (primary key (user, id)): exact idempotency, no window
  *   tombstones  erased readers (by erasure hash), until their tokens have expired
+ *   parked      dead letters (events the consumer gave up on), kept for an operator until the reader is erased
  * A call applies a whole queue batch's events for the shard in one transaction. Nothing else writes these.
  *
  * The edge never waits on a shard: after a commit the shard publishes the reader's profile to KV
  * (`profile:<user>`, what every open reads), at most once a second per reader; a reader changed again within
- * the second is published by an alarm. Publishes are serialized per shard, so the last write to a key is
- * always the newest profile. A reader the shard has never seen is imported once from KV (`profile:<user>`
+ * the second (or whose write failed) is published by the alarm. Publishes are serialized per shard, so the
+ * last write to a key is always the newest profile. A reader the shard has never seen is imported once from KV (`profile:<user>`
  * and `seen:<user>`, the state before this writer existed), so upgrading loses nothing.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -18,7 +19,8 @@ import { erasureHash } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
-import type { Bindings } from "../env";
+import { type Bindings, getConfig } from "../env";
+import { isErased } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
 
 /**
@@ -45,6 +47,9 @@ const SCHEMA = [
   "CREATE INDEX IF NOT EXISTS readers_unpublished ON readers (published_at) WHERE version <> published_version",
   "CREATE TABLE IF NOT EXISTS applied (user TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (user, id)) WITHOUT ROWID",
   "CREATE TABLE IF NOT EXISTS tombstones (hash TEXT PRIMARY KEY, until INTEGER NOT NULL)",
+  `CREATE TABLE IF NOT EXISTS parked (
+     user TEXT NOT NULL, id TEXT NOT NULL, event TEXT NOT NULL, parked_at INTEGER NOT NULL,
+     PRIMARY KEY (user, id)) WITHOUT ROWID`,
 ];
 
 interface ReaderRow extends Record<string, SqlStorageValue> {
@@ -64,6 +69,8 @@ export class ReaderShard extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
   /** snapshot publishing, one round at a time */
   private publishing: Promise<void> = Promise.resolve();
+  /** when the alarm is set for, as this instance set it (saves a storage read per call); null: unknown or none */
+  private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -80,16 +87,22 @@ export class ReaderShard extends DurableObject<Bindings> {
     const prepared = await Promise.all(
       [...byUser.keys()].map(async (user) => {
         const hash = await erasureHash(user);
-        const imported = this.row(user) || this.isTombstoned(hash, now) ? null : await this.importFromKv(user);
-        return { user, hash, imported };
+        if (this.row(user) || this.isTombstoned(hash, now)) return { user, hash, imported: null, erasedAtEdge: false };
+        // a reader this shard has never seen: their state from before it, and a tombstone written before it
+        const [imported, erasedAtEdge] = await Promise.all([
+          this.importFromKv(user),
+          isErased(this.env.OPENTIME_KV, user, getConfig(this.env).tokenSecrets),
+        ]);
+        return { user, hash, imported, erasedAtEdge };
       }),
     );
     const outcome = new Map<string, ApplyOutcome>();
     const changed: string[] = [];
     const nowIso = new Date(now).toISOString();
     this.ctx.storage.transactionSync(() => {
-      for (const { user, hash, imported } of prepared) {
+      for (const { user, hash, imported, erasedAtEdge } of prepared) {
         const list = byUser.get(user) ?? [];
+        if (erasedAtEdge) this.tombstone(hash, now + getConfig(this.env).erasureTombstoneDays * 86_400_000);
         if (this.isTombstoned(hash, now)) {
           for (const e of list) outcome.set(e.id, "erased");
           continue;
@@ -157,6 +170,38 @@ export class ReaderShard extends DurableObject<Bindings> {
     return row ? readProfile(row, user, new Date().toISOString()).profile : null;
   }
 
+  /**
+   * Keeps dead letters (the consumer gave up on them) for an operator: `parked`, or `erased` (dropped: the
+   * reader's tombstone stands). Idempotent by (user, id).
+   */
+  async park(events: QueuedEvent[]): Promise<("parked" | "erased")[]> {
+    const now = Date.now();
+    const hashes = await Promise.all(events.map((e) => erasureHash(e.user)));
+    const out: ("parked" | "erased")[] = [];
+    this.ctx.storage.transactionSync(() => {
+      events.forEach((e, i) => {
+        if (this.isTombstoned(hashes[i] as string, now)) {
+          out.push("erased");
+          return;
+        }
+        this.sql.exec(
+          "INSERT OR IGNORE INTO parked (user, id, event, parked_at) VALUES (?, ?, ?, ?)",
+          e.user,
+          e.id,
+          JSON.stringify(e),
+          now,
+        );
+        out.push("parked");
+      });
+    });
+    return out;
+  }
+
+  /** How many dead letters of the reader are parked (right of access). */
+  async parkedCount(user: string): Promise<number> {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM parked WHERE user = ?", user).one().n;
+  }
+
   /** Whether the reader is erased (their tombstone still stands). */
   async erased(user: string): Promise<boolean> {
     return this.isTombstoned(await erasureHash(user), Date.now());
@@ -172,11 +217,8 @@ export class ReaderShard extends DurableObject<Bindings> {
     this.ctx.storage.transactionSync(() => {
       rows += this.sql.exec("DELETE FROM readers WHERE user = ?", user).rowsWritten;
       rows += this.sql.exec("DELETE FROM applied WHERE user = ?", user).rowsWritten;
-      this.sql.exec(
-        "INSERT INTO tombstones (hash, until) VALUES (?, ?) ON CONFLICT (hash) DO UPDATE SET until = max(until, excluded.until)",
-        hash,
-        untilMs,
-      );
+      rows += this.sql.exec("DELETE FROM parked WHERE user = ?", user).rowsWritten;
+      this.tombstone(hash, untilMs);
     });
     await this.scheduleAlarm(untilMs);
     // a snapshot write begun before the deletion must land before the caller deletes the snapshot
@@ -186,6 +228,7 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /** Publishes snapshots that are behind (failed or rate-limited writes), and forgets expired tombstones. */
   override async alarm(): Promise<void> {
+    this.alarmAt = null;
     const now = Date.now();
     this.sql.exec("DELETE FROM tombstones WHERE until <= ?", now);
     const due = this.sql
@@ -245,8 +288,20 @@ export class ReaderShard extends DurableObject<Bindings> {
   }
 
   private async scheduleAlarm(at: number): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
     const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    if (current === null || current > at) {
+      await this.ctx.storage.setAlarm(at);
+      this.alarmAt = at;
+    } else this.alarmAt = current;
+  }
+
+  private tombstone(hash: string, untilMs: number): void {
+    this.sql.exec(
+      "INSERT INTO tombstones (hash, until) VALUES (?, ?) ON CONFLICT (hash) DO UPDATE SET until = max(until, excluded.until)",
+      hash,
+      untilMs,
+    );
   }
 
   private row(user: string): ReaderRow | null {
