@@ -26,7 +26,7 @@ export const kvKeys = {
   featuresPrefix: (userId: string) => `features:${userId}:`,
   /** JSON string[]: ids of the user's applied events beyond the profile's own window (read by the consumer only) */
   seen: (userId: string) => `seen:${userId}`,
-  /** marks an erased user (keyed by a keyed hash, never the id) so queued events are dropped */
+  /** marks an erased user (keyed by a SHA-256 of the id, core/erasure-key.ts; never the id itself) */
   erasure: (userHash: string) => `erased:${userHash}`,
   /** prefix of stored per-recipient decisions (open-time images) */
   decisionsPrefix: (userId: string) => `decision:${userId}:`,

@@ -16,8 +16,8 @@ import { mintToken } from "../core/token";
 import { generateDemo } from "./demo/generate";
 import { renderTemplate } from "./email/render-email";
 import { ensureDevVars } from "./lib/dev-vars";
-import { allEntries, readModelArtifacts } from "./seed/kv-entries";
-import { bulkPut } from "./seed/wrangler-kv";
+import { allEntries, erasedTombstones, readModelArtifacts } from "./seed/kv-entries";
+import { bulkPut, wranglerKv } from "./seed/wrangler-kv";
 import { trainAndExport } from "./train/pipeline";
 
 const HOST = "127.0.0.1";
@@ -67,7 +67,9 @@ const seeded = existsSync(SEED_MARK)
 if (seeded !== version) {
   await step("seeded local KV (model, catalog, profiles)", async () => {
     // a first load writes profiles too; a later model only its features, never touching real-time state
-    const { entries, profiles } = await allEntries(modelDir as string, seeded === null);
+    // a later model skips readers erased meanwhile (a first load has none: no state yet)
+    const erased = seeded === null ? new Set<string>() : await erasedTombstones(wranglerKv());
+    const { entries, profiles } = await allEntries(modelDir as string, seeded === null, erased);
     // demo campaigns for the preview page: `demo` keeps what the first open showed, `demo-live` re-decides
     const campaigns = [
       {
