@@ -4,7 +4,7 @@
  * (reason `erased`) but store and queue nothing; their events are dropped, also after TOKEN_SECRET rotates
  * and from the dead-letter queue; tombstones written before the change (keyed by the secret) still count.
  */
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { erasureKey } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
@@ -17,7 +17,7 @@ import worker from "../../worker/index";
 import { readerStub } from "../../worker/state/shard-routing";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { faultyKv } from "./support/faulty-bindings";
-import { call, clearKv, fixture, SENDER, seedModel } from "./support/harness";
+import { call, clearKv, consume, fixture, SENDER, seedModel } from "./support/harness";
 
 const DAY = 86400;
 const ROTATED_SECRET = "rotated-secret-0123456789abcdef-xyz";
@@ -51,17 +51,6 @@ async function decisionsOf(user: string): Promise<string[]> {
 }
 
 const ev = (id: string, user: string): QueuedEvent => ({ id, user, type: "view", item: "p1", ts: now() - 60 });
-
-/** The events queue's handler on `events`, under `bindings`: which messages it acked and retried. */
-async function consume(events: QueuedEvent[], bindings: typeof env = env) {
-  const batch = createMessageBatch<QueuedEvent>(
-    "opentime-events",
-    events.map((body, i) => ({ id: `m${i}-${body.id}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, bindings, ctx);
-  return getQueueResult(batch, ctx);
-}
 
 /**
  * A reader the model knows (factors in their profile), with features written as `npm run seed` does; each

@@ -2,14 +2,14 @@
  * Real-time events and privacy inside workerd, with the real queue: ingestion (auth, limits, per-event
  * errors), end-to-end profile updates, idempotency, the pixel, consent (API and amp-form), erasure.
  */
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { type Profile, parseProfile } from "../../core/profile";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
-import { clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
+import { clearKv, consume, fixture, SENDER, seedModel, token } from "./support/harness";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -47,16 +47,6 @@ async function waitForProfile(user: string, ready: (p: Profile) => boolean): Pro
     if (Date.now() - started > 10_000) throw new Error(`profile of ${user} not ready after 10 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-async function consume(events: QueuedEvent[], bindings: typeof env = env) {
-  const batch = createMessageBatch<QueuedEvent>(
-    "opentime-events",
-    events.map((body, i) => ({ id: `m${i}-${body.id}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, bindings, ctx);
-  return getQueueResult(batch, ctx);
 }
 
 const ev = (id: string, user: string, type: QueuedEvent["type"], item?: string, value?: number): QueuedEvent => ({

@@ -3,13 +3,7 @@
  * the real Worker, KV and queue: one hostile string, one bad number, a forwarded email's pixel, a header
  * injection, configuration and catalog data that broke email routes, and personal data outside storage.
  */
-import {
-  createExecutionContext,
-  createMessageBatch,
-  env,
-  getQueueResult,
-  waitOnExecutionContext,
-} from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { decode } from "fast-png";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { bytesToBase64Url } from "../../core/base64";
@@ -22,7 +16,7 @@ import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { campaignCacheSize, getCampaign, resetCampaignCache } from "../../worker/decisions/campaign-store";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
-import { clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
+import { clearKv, consume, fixture, SENDER, seedModel, token } from "./support/harness";
 
 const ORIGIN = "https://opentime.test";
 const now = () => Math.floor(Date.now() / 1000);
@@ -54,16 +48,6 @@ async function profileOf(user: string): Promise<Profile | null> {
   if (raw === null) return null;
   const p = parseProfile(raw);
   return p.ok ? p.profile : null;
-}
-
-async function consume(events: QueuedEvent[]) {
-  const batch = createMessageBatch<QueuedEvent>(
-    "opentime-events",
-    events.map((body, i) => ({ id: `m${i}-${body.id}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
 }
 
 async function waitFor<T>(what: string, read: () => Promise<T | null>): Promise<T> {

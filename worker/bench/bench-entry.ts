@@ -46,6 +46,9 @@ async function load(kv: KVNamespace): Promise<BenchData> {
   };
 }
 
+/** The reader state writers (the app's queue consumer calls them). */
+export { ReaderShard } from "../index";
+
 export default {
   queue: app.queue,
   async fetch(req, env, ctx) {

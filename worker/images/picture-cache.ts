@@ -10,6 +10,7 @@
  */
 import type { Bindings } from "../env";
 import { ByteLru } from "../lib/byte-lru";
+import { readCapped, until } from "../lib/read-capped";
 import { selfFetch } from "../lib/self-fetch";
 import { pictureFormat } from "./picture-format";
 import { MAX_PICTURE_BYTES } from "./picture-limits";
@@ -58,52 +59,6 @@ function rememberFailure(url: string): void {
 export function resetPictureCache(): void {
   memory.clear();
   failures.clear();
-}
-
-/** `promise`, or the signal's reason once it aborts (a host that never answers does not hold the image). */
-function until<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(signal.reason);
-    signal.addEventListener("abort", abort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", abort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", abort);
-        reject(e);
-      },
-    );
-  });
-}
-
-/** The body, read chunk by chunk and cancelled as soon as it passes `max` bytes (then null). */
-async function readCapped(body: ReadableStream<Uint8Array>, max: number, signal: AbortSignal) {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await until(reader.read(), signal);
-      if (done) break;
-      total += value.byteLength;
-      if (total > max) return null;
-      chunks.push(value);
-    }
-  } finally {
-    // stop the transfer (too large, timed out or failed); a no-op once the body has ended
-    reader.cancel().catch(() => undefined);
-  }
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return bytes;
 }
 
 async function readImage(res: Response, signal: AbortSignal): Promise<PictureResult> {

@@ -5,6 +5,7 @@
  */
 import type { Context } from "hono";
 import { ApiError } from "../errors";
+import { readCapped } from "./read-capped";
 
 export async function readBodyBytes(c: Context, maxBytes: number): Promise<Uint8Array> {
   const tooLarge = () => new ApiError("PAYLOAD_TOO_LARGE", `the body is over ${maxBytes} bytes`);
@@ -12,26 +13,9 @@ export async function readBodyBytes(c: Context, maxBytes: number): Promise<Uint8
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge();
   const stream = c.req.raw.body;
   if (!stream) return new Uint8Array(0);
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  const bytes = await readCapped(stream, maxBytes);
+  if (!bytes) throw tooLarge();
+  return bytes;
 }
 
 export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {

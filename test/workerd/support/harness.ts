@@ -1,7 +1,14 @@
 /** Seeds the fixture model into miniflare's KV and calls the Worker the way a mail client's proxy does. */
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  env,
+  getQueueResult,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { inject } from "vitest";
 import { base64ToBytes } from "../../../core/base64";
+import type { QueuedEvent } from "../../../core/events";
 import { kvKeys } from "../../../core/kv-keys";
 import { mintToken } from "../../../core/token";
 import worker from "../../../worker/index";
@@ -65,4 +72,15 @@ export async function call(
 
 export interface RecsBody {
   items: { id: string; title: string; price: string; currency: string; image: string; url: string }[];
+}
+
+/** The events queue's handler on `events`, under `bindings`: which messages it acked and retried. */
+export async function consume(events: QueuedEvent[], bindings: typeof env = env) {
+  const batch = createMessageBatch<QueuedEvent>(
+    "opentime-events",
+    events.map((body, i) => ({ id: `m${i}-${body.id}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, bindings, ctx);
+  return getQueueResult(batch, ctx);
 }
