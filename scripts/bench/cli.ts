@@ -172,7 +172,7 @@ async function benchImages(
     const n = Math.min(IMAGE_REQUESTS, users.length - IMAGE_WARMUP);
     for (let i = 0; i < n; i++) {
       // a new campaign per request: nothing stored, so each is a first open that decides
-      const t = await token(users[i] as string, `open-${slot}-${i}`);
+      const t = await token(users[i] as string, `open-${slot.replace("@", "_")}-${i}`);
       const out = await imageFetch(mf, `/v1/img/${t}/${slot}.png`);
       if (out.decision !== "decided") throw new Error(`image ${slot}: a first open found a stored decision`);
       (out.render === "cached" ? drawnBefore : fresh).push(out.ms);
