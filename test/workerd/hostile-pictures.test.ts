@@ -21,6 +21,7 @@ import { pictureRaster } from "../../worker/images/picture-raster";
 import { resetRenderCache } from "../../worker/images/render-slot";
 import { resetModelCache } from "../../worker/model/model-store";
 import { call, clearKv, fixture, seedModel, token } from "./support/harness";
+import { chunk } from "./support/png-chunks";
 
 /** A 40x30 JPEG of #c81e1e (ImageMagick, quality 90). */
 const RED_JPEG =
@@ -36,12 +37,6 @@ const Z_FULL_FLUSH = 3;
 const BOX = { width: 220, height: 220 };
 const PANEL = "#eef0f2";
 
-const crcTable = new Uint32Array(256).map((_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
@@ -49,18 +44,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
     out.set(p, at);
     at += p.byteLength;
   }
-  return out;
-}
-
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  let c = 0xffffffff;
-  for (let i = 4; i < 8 + data.length; i++) c = (crcTable[(c ^ (out[i] as number)) & 255] as number) ^ (c >>> 8);
-  view.setUint32(8 + data.length, (c ^ 0xffffffff) >>> 0);
   return out;
 }
 

@@ -15,6 +15,7 @@ import { decodePng } from "../../worker/images/png-decode";
 import { encodePng } from "../../worker/images/png-encode";
 import { type Raster, underlay } from "../../worker/images/raster";
 import { coverResize } from "../../worker/images/resample";
+import { chunk } from "./support/png-chunks";
 
 /** A 40x30 JPEG of #c81e1e (ImageMagick, quality 90). */
 const RED_JPEG =
@@ -42,23 +43,6 @@ function photo(width: number, height: number): Uint8Array {
       out[o + 1] = (y * 2 + ((grain[o + 1] as number) & 7)) & 255;
       out[o + 2] = ((x + y) & 255) ^ ((grain[o + 2] as number) & 3);
     }
-  return out;
-}
-
-const crcTable = new Uint32Array(256).map((_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  let c = 0xffffffff;
-  for (let i = 4; i < 8 + data.length; i++) c = (crcTable[(c ^ (out[i] as number)) & 255] as number) ^ (c >>> 8);
-  view.setUint32(8 + data.length, (c ^ 0xffffffff) >>> 0);
   return out;
 }
 
