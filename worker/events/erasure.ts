@@ -36,19 +36,35 @@ async function legacyErasureKey(secret: string, userId: string): Promise<string>
   return kvKeys.erasure(Array.from(mac.slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join(""));
 }
 
+/** Whether the reader's tombstone (core/erasure-key.ts) stands: one KV read. Throws when KV does. */
+export async function hasTombstone(kv: KVNamespace, userId: string): Promise<boolean> {
+  return (await kv.get(await erasureKey(userId))) !== null;
+}
+
 /**
- * Whether the reader was erased: their tombstone, or a legacy one under one of `tokenSecrets` (the config's
- * current and previous TOKEN_SECRET; none: the old code's default), all read in parallel. Throws when KV does.
+ * Whether a legacy tombstone stands under one of `tokenSecrets` (the config's current and previous
+ * TOKEN_SECRET; none: the old code's default). Such a reader's profile was deleted with it, so the open path
+ * asks only for readers without a profile. Throws when KV does.
  */
-export async function isErased(
+export async function hasLegacyTombstone(
   kv: KVNamespace,
   userId: string,
   tokenSecrets: readonly string[] = [],
 ): Promise<boolean> {
   const secrets = tokenSecrets.length > 0 ? tokenSecrets : [""];
-  const keys = await Promise.all([erasureKey(userId), ...secrets.map((s) => legacyErasureKey(s, userId))]);
+  const keys = await Promise.all(secrets.map((s) => legacyErasureKey(s, userId)));
   const values = await Promise.all(keys.map((k) => kv.get(k)));
   return values.some((v) => v !== null);
+}
+
+/** Whether the reader was erased: their tombstone or a legacy one, read in parallel. Throws when KV does. */
+export async function isErased(
+  kv: KVNamespace,
+  userId: string,
+  tokenSecrets: readonly string[] = [],
+): Promise<boolean> {
+  const found = await Promise.all([hasTombstone(kv, userId), hasLegacyTombstone(kv, userId, tokenSecrets)]);
+  return found.some(Boolean);
 }
 
 /** Every key under `prefix` that belongs to the user (not to a user whose id extends theirs). */

@@ -15,7 +15,7 @@ import { emptyProfile, modelOutputs, type Profile } from "../../core/profile";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { type TokenResult, verifyToken } from "../../core/token";
 import type { Config } from "../env";
-import { isErased } from "../events/erasure";
+import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
 import { getFallbackItems, getModel, type LoadedModel } from "../model/model-store";
 import { readUser } from "../profile/profile-store";
@@ -56,8 +56,10 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   const now = input.now ?? Date.now();
   const modelLoad = getModel(kv, config.modelRefreshSeconds, now);
   const token = input.verified ?? (await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000)));
-  // the erasure tombstone, read beside the model and the profile; unknown (a failed read) records nothing either
-  const erased = token.ok ? erasedOrUnknown(kv, token.claims.u, config.tokenSecrets) : Promise.resolve(null);
+  // the erasure tombstone (one key), read beside the model and the profile; unknown (a failed read) records
+  // nothing either. Tombstones from before core/erasure-key.ts are asked for only where no profile is found.
+  const erased = token.ok ? erasedOrUnknown(() => hasTombstone(kv, token.claims.u)) : Promise.resolve(null);
+  const erasedLegacy = (user: string) => erasedOrUnknown(() => hasLegacyTombstone(kv, user, config.tokenSecrets));
   const modelState = await modelLoad;
   let recordable = false;
   const generic = async (reason: RecsReason, exclude: ReadonlySet<string> = new Set()): Promise<Recommendation> => {
@@ -82,7 +84,8 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
 
   if (!token.ok) return generic(`token-${token.reason}`);
   if (!modelState.ok) {
-    const gone = await erased;
+    const current = await erased;
+    const gone = current === false ? await erasedLegacy(token.claims.u) : current;
     if (gone !== false) return gone ? generic("erased") : generic(modelState.reason);
     recordable = true; // no profile was read: the consumer still drops events of readers who opted out
     return generic(modelState.reason);
@@ -90,15 +93,14 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   const model = modelState.model;
 
   const version = model.manifest.version;
-  const [read, gone] = await Promise.all([readUser(kv, token.claims.u, version), erased]);
+  const [read, current] = await Promise.all([readUser(kv, token.claims.u, version), erased]);
+  const missing = !read.profile.ok && read.profile.reason === "profile-missing";
+  const gone = current === false && missing ? await erasedLegacy(token.claims.u) : current;
   // an erased reader: nothing read about them is used (features a seed wrote since, say), nothing recorded
   if (gone) return generic("erased");
-  recordable =
-    gone === false &&
-    (read.profile.ok ? read.profile.profile.consent.tracking : read.profile.reason === "profile-missing");
+  recordable = gone === false && (read.profile.ok ? read.profile.profile.consent.tracking : missing);
   // an unreadable profile may hold an opt-out: only a missing one may be personalized from features alone
-  if (!read.profile.ok && (read.profile.reason !== "profile-missing" || !read.features))
-    return generic(read.profile.reason);
+  if (!read.profile.ok && (!missing || !read.features)) return generic(read.profile.reason);
   const profile = read.profile.ok ? read.profile.profile : emptyProfile(token.claims.u, new Date(now).toISOString());
   if (!profile.consent.personalization) return generic("opted-out");
   const exclude = excluded(profile, config, now);
@@ -147,9 +149,9 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
 }
 
 /** Whether the reader was erased; null when the tombstone could not be read (logged). */
-async function erasedOrUnknown(kv: KVNamespace, user: string, secrets: readonly string[]): Promise<boolean | null> {
+async function erasedOrUnknown(check: () => Promise<boolean>): Promise<boolean | null> {
   try {
-    return await isErased(kv, user, secrets);
+    return await check();
   } catch (e) {
     logEvent("error", "erasure.read_failed", { detail: errorMessage(e) });
     return null;
