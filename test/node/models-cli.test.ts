@@ -1,17 +1,12 @@
-/**
- * `npm run models`: activate checks a version as the Worker would before the pointer moves (and records
- * the version it replaces), rollback returns to it, list shows each version's check; the version names a
- * pointer may carry are header-safe. The wrangler client round-trips binary values through local state.
- */
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { kvKeys } from "../../core/kv-keys";
-import { ActivePointerSchema, MODEL_HISTORY_MAX, ModelManifestSchema } from "../../core/manifest";
+import { ActivePointerSchema, MODEL_HISTORY_MAX } from "../../core/manifest";
 import { activate, listVersions, ModelsError, rollback } from "../../scripts/models/model-versions";
 import { type KvClient, wranglerKv } from "../../scripts/seed/wrangler-kv";
+import { tinyModel } from "./support/tiny-model";
 
 function memoryKv(): KvClient & { data: Map<string, Uint8Array>; puts: string[] } {
   const data = new Map<string, Uint8Array>();
@@ -40,25 +35,7 @@ const text = (kv: KvClient, key: string) =>
 
 /** A small but schema-valid version (the ONNX bytes are opaque here: the check is their sha256). */
 function publish(kv: ReturnType<typeof memoryKv>, version: string, opts: { createdAt?: string } = {}) {
-  const onnx = new TextEncoder().encode(`onnx bytes of ${version}`);
-  const manifest = ModelManifestSchema.parse({
-    schema: 1,
-    version,
-    kind: "als",
-    featureSpec: "als-user-vector/1",
-    createdAt: opts.createdAt ?? "2026-01-01T00:00:00.000Z",
-    dims: 4,
-    itemCount: 2,
-    itemIds: ["a", "b"],
-    quantization: { scheme: "int8-per-item-symmetric+uint8-dynamic-user", opset: 17 },
-    onnxSha256: createHash("sha256").update(onnx).digest("hex"),
-    onnxBytes: onnx.length,
-    hyperparameters: {},
-    metrics: {},
-    training: { users: 1, items: 2, interactions: 3, seconds: 1 },
-  });
-  const item = (id: string) => ({ id, title: id, category: "c", price: 1, currency: "EUR", image: "/i", url: "/u" });
-  const catalog = { items: [item("a"), item("b")], popular: [1, 0] };
+  const { manifest, catalog, onnx } = tinyModel(version, opts);
   kv.data.set(kvKeys.manifest(version), new TextEncoder().encode(JSON.stringify(manifest)));
   kv.data.set(kvKeys.catalog(version), new TextEncoder().encode(JSON.stringify(catalog)));
   kv.data.set(kvKeys.onnx(version), onnx);

@@ -4,17 +4,16 @@
  * saying how many it skipped. In memory, then end to end through wrangler's local state.
  */
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { erasureKey } from "../../core/erasure-key";
 import { kvKeys } from "../../core/kv-keys";
-import { ModelManifestSchema } from "../../core/manifest";
 import { emptyProfile } from "../../core/profile";
 import { allEntries, erasedTombstones } from "../../scripts/seed/kv-entries";
 import { type KvClient, wranglerKv } from "../../scripts/seed/wrangler-kv";
+import { tinyModel } from "./support/tiny-model";
 
 const VERSION = "seed-erased-v1";
 const READERS = ["r-kept-1", "r-erased", "r-kept-2"];
@@ -26,27 +25,10 @@ function memoryKv(keys: string[]): Pick<KvClient, "list"> {
 /** A small, schema-valid model directory (the ONNX bytes are opaque to seeding) with three readers' profiles. */
 function modelDir(base: string): string {
   const dir = join(base, VERSION);
-  const onnx = new TextEncoder().encode("onnx bytes");
-  const manifest = ModelManifestSchema.parse({
-    schema: 1,
-    version: VERSION,
-    kind: "als",
-    featureSpec: "als-user-vector/1",
-    createdAt: "2026-01-01T00:00:00.000Z",
-    dims: 4,
-    itemCount: 2,
-    itemIds: ["a", "b"],
-    quantization: { scheme: "int8-per-item-symmetric+uint8-dynamic-user", opset: 17 },
-    onnxSha256: createHash("sha256").update(onnx).digest("hex"),
-    onnxBytes: onnx.length,
-    hyperparameters: {},
-    metrics: {},
-    training: { users: 3, items: 2, interactions: 3, seconds: 1 },
-  });
-  const item = (id: string) => ({ id, title: id, category: "c", price: 1, currency: "EUR", image: "/i", url: "/u" });
+  const { manifest, catalog, onnx } = tinyModel(VERSION, { users: 3 });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
-  writeFileSync(join(dir, "catalog.json"), JSON.stringify({ items: [item("a"), item("b")], popular: [1, 0] }));
+  writeFileSync(join(dir, "catalog.json"), JSON.stringify(catalog));
   writeFileSync(join(dir, "model.onnx"), onnx);
   const profiles = READERS.map((u) => JSON.stringify(emptyProfile(u, "2026-01-01T00:00:00.000Z")));
   writeFileSync(join(dir, "profiles.jsonl"), `${profiles.join("\n")}\n`);

@@ -72,8 +72,8 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
         } else m.ack();
         summary[outcome]++;
       });
-      if (summary.rejected > 0) logEvent("error", "events.rejected_by_profile_schema", { events: summary.rejected });
     }),
   );
+  if (summary.rejected > 0) logEvent("error", "events.rejected_by_profile_schema", { events: summary.rejected });
   return summary;
 }
