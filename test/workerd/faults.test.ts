@@ -16,7 +16,7 @@ import { consumeEvents } from "../../worker/events/consumer";
 import worker from "../../worker/index";
 import { KvDeadlineError, withKvDeadlines } from "../../worker/lib/kv-deadline";
 import { resetModelCache } from "../../worker/model/model-store";
-import { PUBLISH_INTERVAL_MS, type ReaderShard } from "../../worker/state/reader-shard";
+import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { failingQueue, fakeBatch, faultyKv, type KvFault } from "./support/faulty-bindings";
@@ -335,7 +335,7 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
       expect(await snapshotOf("cf-snap-a")).toBeNull();
       f.faults.length = 0;
       // the shard's alarm retries one publish interval later (run it now if it has not fired yet)
-      await new Promise((r) => setTimeout(r, PUBLISH_INTERVAL_MS + 100));
+      await new Promise((r) => setTimeout(r, 1100));
       await runDurableObjectAlarm(stub);
       expect(await snapshotOf("cf-snap-a")).toEqual(await profileOf("cf-snap-a"));
       await expectCountedOnce(events);

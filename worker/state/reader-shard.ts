@@ -8,8 +8,8 @@
  * A call applies a whole queue batch's events for the shard in one transaction. Nothing else writes these.
  *
  * The edge never waits on a shard: after a commit the shard publishes the reader's profile to KV
- * (`profile:<user>`, what every open reads), at most once every PUBLISH_INTERVAL_MS per reader; a reader
- * changed again within that time (or whose write failed) is published by the alarm when it is over. Publishes are serialized per shard, so the
+ * (`profile:<user>`, what every open reads), at most once a second per reader; a reader changed again within
+ * the second (or whose write failed) is published by the alarm. Publishes are serialized per shard, so the
  * last write to a key is always the newest profile. A reader the shard has never seen is imported once from KV (`profile:<user>`
  * and `seen:<user>`, the state before this writer existed), so upgrading loses nothing.
  */
@@ -30,11 +30,8 @@ import { errorMessage, logEvent } from "../lib/log";
  */
 export type ApplyOutcome = "applied" | "duplicate" | "refused" | "erased" | "rejected";
 
-/**
- * At most one snapshot write per reader per this many milliseconds. Workers KV allows one write a second per
- * key; 5 s cuts a busy reader's writes (and their cost) fivefold, and an email opened later shows the same.
- */
-export const PUBLISH_INTERVAL_MS = 5000;
+/** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
+export const PUBLISH_INTERVAL_MS = 1000;
 /** Snapshots published per alarm run; more reschedule the alarm at once. */
 const ALARM_BATCH = 500;
 
