@@ -76,6 +76,15 @@ const NOT_FOUND = "Value not found\n";
 /** The namespace through wrangler: local state (as `npm start` uses it) by default, the real one with `remote`. */
 export function wranglerKv(opts: Pick<PutOptions, "remote" | "persistTo"> = {}): KvClient {
   const where = [...location(opts), "--binding", KV_BINDING];
+  // Each local command starts a workerd on the same SQLite state; two at once fail with SQLITE_BUSY
+  // (seen in CI), so local commands run one after another. Remote ones run concurrently.
+  let tail: Promise<unknown> = Promise.resolve();
+  const wranglerOutput = (args: string[]): Promise<Buffer> => {
+    if (opts.remote) return runWrangler(args);
+    const next = tail.then(() => runWrangler(args));
+    tail = next.catch(() => undefined);
+    return next;
+  };
   return {
     async get(key) {
       const out = await wranglerOutput(["kv", "key", "get", key, ...where]);
@@ -116,7 +125,7 @@ export function wranglerKv(opts: Pick<PutOptions, "remote" | "persistTo"> = {}):
   };
 }
 
-function wranglerOutput(args: string[]): Promise<Buffer> {
+function runWrangler(args: string[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawn("npx", ["wrangler", ...args], { stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
