@@ -83,7 +83,9 @@ export function applyEvents(
     fresh.push(e);
   }
   fresh.sort((a, b) => a.ts - b.ts);
-  const p: Profile = structuredClone(profile);
+  // copy on write: fields below are replaced, not mutated, except the copied recentItems array (no deep clone:
+  // structuredClone was most of this function's cost, and this runs once per reader per queue batch)
+  const p: Profile = { ...profile, recentItems: [...profile.recentItems] };
   const purchases = new Map(p.purchases.map((x) => [x.item, x]));
   const applied: string[] = [];
   let refused = 0;
@@ -112,10 +114,12 @@ export function applyEvents(
     }
     if (e.type === "purchase" && e.item) {
       const s = purchases.get(e.item);
-      if (s) {
-        s.invoices++;
-        s.lastTs = Math.max(s.lastTs, e.ts);
-      } else purchases.set(e.item, { item: e.item, invoices: 1, lastTs: e.ts });
+      purchases.set(
+        e.item,
+        s
+          ? { ...s, invoices: s.invoices + 1, lastTs: Math.max(s.lastTs, e.ts) }
+          : { item: e.item, invoices: 1, lastTs: e.ts },
+      );
       p.rfm = {
         orders: p.rfm.orders + 1,
         // saturating: a profile's sums stay finite whatever arrives

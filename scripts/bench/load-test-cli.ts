@@ -1,18 +1,20 @@
 /**
  * `npm run loadtest -- [--url http://127.0.0.1:8787] [--users 5000] [--events-per-user 20] [--concurrency 8]
  *   [--poll-concurrency 16] [--duplicate-batches 10] [--lag-samples 50] [--drain-seconds 600] [--stall-seconds 60]`
- * Runs the ingestion load test against a running Worker (`npm run dev` in another terminal); keys default to
- * .dev.vars. Progress and a readable summary go to stderr; stdout gets one line, the result as JSON (also written
+ * Runs the ingestion load test. Without --url it starts a Worker of its own (`wrangler dev`, fresh state in
+ * memory, stopped afterwards: load-test-server.ts); with --url, against that running Worker (`npm run dev`, or a
+ * deployment), keys from EVENTS_API_KEYS / ADMIN_API_KEYS or .dev.vars. Progress and a readable summary go to stderr; stdout gets one line, the result as JSON (also written
  * to bench/loadtest.json). Exits 1 unless every reader reconciled exactly.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { readDevVars } from "../lib/dev-vars";
 import { exitCode, resultLine, runLoadTest } from "./load-test";
+import { startLoadTestServer } from "./load-test-server";
 
 const { values } = parseArgs({
   options: {
-    url: { type: "string", default: "http://127.0.0.1:8787" },
+    url: { type: "string" },
     users: { type: "string", default: "5000" },
     "events-per-user": { type: "string", default: "20" },
     concurrency: { type: "string", default: "8" },
@@ -23,14 +25,16 @@ const { values } = parseArgs({
     "stall-seconds": { type: "string", default: "60" },
   },
 });
+const log = (line: string) => process.stderr.write(`${line}\n`);
 const vars = readDevVars();
 const first = (s: string | undefined) => s?.split(",")[0] ?? "";
-const url = (values.url as string).replace(/\/$/, "");
-const log = (line: string) => process.stderr.write(`${line}\n`);
+// without --url: a Worker of its own (load-test-server.ts), stopped at the end
+const own = values.url ? null : await startLoadTestServer(log);
+const url = (own?.url ?? (values.url as string)).replace(/\/$/, "");
 const result = await runLoadTest({
   send: (path, init) => fetch(`${url}${path}`, init),
-  eventsKey: first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS),
-  adminKey: first(process.env.ADMIN_API_KEYS ?? vars.ADMIN_API_KEYS),
+  eventsKey: own?.eventsKey ?? first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS),
+  adminKey: own?.adminKey ?? first(process.env.ADMIN_API_KEYS ?? vars.ADMIN_API_KEYS),
   users: Number(values.users),
   eventsPerUser: Number(values["events-per-user"]),
   concurrency: Number(values.concurrency),
@@ -41,7 +45,7 @@ const result = await runLoadTest({
   stallSeconds: Number(values["stall-seconds"]),
   prefix: `lt${Date.now().toString(36)}`,
   log,
-});
+}).finally(() => own?.stop());
 const at = new Date().toISOString();
 await mkdir("bench", { recursive: true });
 await writeFile("bench/loadtest.json", `${JSON.stringify({ at, url, ...result }, null, 2)}\n`);

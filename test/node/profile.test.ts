@@ -1,4 +1,5 @@
 /** Profiles: v1 and v2 migrate to v3; broken data is refused with a reason; events apply idempotently. */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { applyEvents, decayedEngagement } from "../../core/apply-events";
 import { IncomingEventSchema, looksLikeEmail, type QueuedEvent, toQueued } from "../../core/events";
@@ -93,6 +94,38 @@ describe("applying events", () => {
     expect(r2.duplicates).toBe(1);
     expect(r2.profile.purchases.find((x) => x.item === "a")?.invoices).toBe(2);
     expect(p0.purchases).toEqual([]); // pure: the input is untouched
+  });
+
+  it("never changes the profile it is given (it copies on write, without a deep clone)", () => {
+    const types = ["view", "cart_add", "purchase", "email_open", "email_click", "consent"] as const;
+    const event = fc.record({
+      id: fc.string({ minLength: 1, maxLength: 4 }),
+      type: fc.constantFrom(...types),
+      item: fc.constantFrom("a", "b", "c", undefined),
+      ts: fc.integer({ min: 1, max: 1000 }),
+      value: fc.double({ min: 0, max: 100, noNaN: true }),
+      tracking: fc.boolean(),
+    });
+    const toEvent = (x: {
+      id: string;
+      type: (typeof types)[number];
+      item: string | undefined;
+      ts: number;
+      value: number;
+      tracking: boolean;
+    }): QueuedEvent =>
+      x.type === "consent"
+        ? { ...e(x.id, "consent", x.ts), consent: { tracking: x.tracking } }
+        : e(x.id, x.type, x.ts, x.item, x.value);
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 12 }), fc.array(event, { maxLength: 12 }), (first, second) => {
+        const before = applyEvents(emptyProfile("u", "t0"), first.map(toEvent), "t1").profile;
+        const frozen = JSON.stringify(before);
+        applyEvents(before, second.map(toEvent), "t2", [], {});
+        expect(JSON.stringify(before)).toBe(frozen);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("counts a replay once even after the profile's own window has moved on, given the longer history", () => {

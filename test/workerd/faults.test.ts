@@ -16,6 +16,7 @@ import { consumeEvents } from "../../worker/events/consumer";
 import worker from "../../worker/index";
 import { KvDeadlineError, withKvDeadlines } from "../../worker/lib/kv-deadline";
 import { resetModelCache } from "../../worker/model/model-store";
+import type { ReaderCache } from "../../worker/state/reader-cache";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
@@ -344,6 +345,67 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
   );
 
   it(
+    "a rolled-back batch leaves the object's memory as the commit before it: a reader it holds keeps their state",
+    async () => {
+      const events = eventsOf("cf-mem-a", "cf-mem-b").filter((e) => e.user === "cf-mem-a");
+      const [first, ...rest] = events as [QueuedEvent, ...QueuedEvent[]];
+      await redeliver([first]);
+      const before = await profileOf("cf-mem-a");
+      expect(before?.seenEvents).toEqual([first.id]);
+      const stub = readerStub(env, "cf-mem-a");
+      const restore = await runInDurableObject(stub, (instance: ReaderShard) => {
+        const sql = (instance as unknown as { sql: SqlStorage }).sql;
+        const exec = sql.exec.bind(sql);
+        // the profile's write fails after its events were recorded as applied
+        (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
+          if (query.trim().startsWith("INSERT INTO readers")) throw new Error("injected: disk full");
+          return exec(query, ...bindings);
+        }) as SqlStorage["exec"];
+        return () => {
+          (sql as { exec: SqlStorage["exec"] }).exec = exec;
+        };
+      });
+      const b = fakeBatch(rest);
+      await consumeEvents(b.batch, env);
+      expect(b.retried().sort()).toEqual(idsOf(rest));
+      expect(await profileOf("cf-mem-a")).toEqual(before);
+      await runInDurableObject(stub, () => restore());
+      await redeliver(rest);
+      await expectCountedOnce(events);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "snapshots coalesce under a backlog: over half the queue's delay, back to one a second once it is gone",
+    async () => {
+      const user = "cf-backlog";
+      const stub = readerStub(env, user);
+      const purchase = (id: string) => ev(id, user, "purchase", "p1", 1);
+      const deliver = async (events: QueuedEvent[], waitedMs: number) => {
+        const b = fakeBatch(events, new Date(Date.now() - waitedMs));
+        await consumeEvents(b.batch, env);
+        expect(b.acked()).toHaveLength(events.length);
+      };
+      // messages that waited 20 s: the reader's first snapshot is written at once (never written before)...
+      await deliver([purchase("b1")], 20_000);
+      expect((await snapshotOf(user))?.rfm.orders).toBe(1);
+      // ...a change right after waits for the interval, 10 s here: the alarm is set for then, and has nothing due now
+      await deliver([purchase("b2")], 20_000);
+      const alarm = await runInDurableObject(stub, (_: ReaderShard, state) => state.storage.getAlarm());
+      expect(alarm).toBeGreaterThan(Date.now() + 8_000);
+      await new Promise((r) => setTimeout(r, 1100));
+      await runDurableObjectAlarm(stub);
+      expect((await snapshotOf(user))?.rfm.orders).toBe(1);
+      // with the backlog gone the interval is one second again: the next change is written within it
+      await deliver([purchase("b3")], 0);
+      expect((await snapshotOf(user))?.rfm.orders).toBe(3);
+      expect((await profileOf(user))?.rfm.orders).toBe(3);
+    },
+    TIMEOUT,
+  );
+
+  it(
     "the consumer dying between the object's commit and its acks: the redelivery counts each event once",
     async () => {
       const events = eventsOf("cf-die-a", "cf-die-b");
@@ -429,10 +491,12 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
       // the state the KV-era consumer left: a profile and its seen ids, for the first two events
       await redeliver(events.slice(0, 2));
       const before = await profileOf(user);
+      // an object that has never held the reader: no rows, nothing in its memory
       await runInDurableObject(readerStub(env, user), (instance: ReaderShard) => {
-        const sql = (instance as unknown as { sql: SqlStorage }).sql;
-        sql.exec("DELETE FROM readers WHERE user = ?", user);
-        sql.exec("DELETE FROM applied WHERE user = ?", user);
+        const internals = instance as unknown as { sql: SqlStorage; cache: ReaderCache };
+        internals.sql.exec("DELETE FROM readers WHERE user = ?", user);
+        internals.sql.exec("DELETE FROM applied WHERE user = ?", user);
+        internals.cache.delete(user);
       });
       await env.OPENTIME_KV.put(kvKeys.seen(user), JSON.stringify(events.slice(0, 2).map((e) => e.id)));
       expect(await profileOf(user)).toBeNull(); // the writer holds nothing: only KV has the reader

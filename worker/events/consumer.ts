@@ -23,7 +23,9 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
   const byShard = new Map<number, Message<QueuedEvent>[]>();
   for (const m of batch.messages) {
     const shard = shardOf(m.body.user);
-    byShard.set(shard, [...(byShard.get(shard) ?? []), m]);
+    const list = byShard.get(shard);
+    if (list) list.push(m);
+    else byShard.set(shard, [m]);
   }
   const summary: ConsumeSummary = {
     shards: byShard.size,
@@ -34,11 +36,17 @@ export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindi
     rejected: 0,
     retried: 0,
   };
+  // how long the newest message waited: under a backlog the shards coalesce snapshot writes more (reader-shard.ts)
+  const newest = Math.max(...batch.messages.map((m) => m.timestamp.getTime()));
+  const backlogMs = Math.max(0, Date.now() - newest);
   await Promise.all(
     [...byShard].map(async ([shard, messages]) => {
       let outcomes: ApplyOutcome[];
       try {
-        outcomes = await shardStub(env, shard).apply(messages.map((m) => m.body));
+        outcomes = await shardStub(env, shard).apply(
+          messages.map((m) => m.body),
+          { backlogMs },
+        );
       } catch (e) {
         summary.retried += messages.length;
         logEvent("error", "events.shard_failed", { shard, detail: errorMessage(e), messages: messages.length });

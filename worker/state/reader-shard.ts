@@ -22,6 +22,7 @@ import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../
 import { type Bindings, getConfig } from "../env";
 import { isErased } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
+import { type CachedReader, ReaderCache } from "./reader-cache";
 
 /**
  * What became of each event: `applied`, `duplicate` (applied before), `refused` (the reader opted out of
@@ -32,6 +33,24 @@ export type ApplyOutcome = "applied" | "duplicate" | "refused" | "erased" | "rej
 
 /** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
 export const PUBLISH_INTERVAL_MS = 1000;
+/**
+ * Under a backlog the interval grows with the queue's delay, so coalescing adds at most this share of the delay
+ * the queue already adds (a reader whose events waited 20 s in the queue sees them at most 10 s later still),
+ * while a busy reader's snapshot is written far less often than once per event.
+ */
+export const BACKLOG_SHARE = 0.5;
+export const MAX_PUBLISH_INTERVAL_MS = 30_000;
+
+/** The snapshot interval for a queue delay (how long the newest message of a batch waited). */
+export function publishInterval(backlogMs: number): number {
+  const grown = Number.isFinite(backlogMs) ? Math.round(backlogMs * BACKLOG_SHARE) : 0;
+  return Math.min(MAX_PUBLISH_INTERVAL_MS, Math.max(PUBLISH_INTERVAL_MS, grown));
+}
+
+export interface ApplyOptions {
+  /** how long the newest event of the call waited in the queue (sets the snapshot interval; default none) */
+  backlogMs?: number;
+}
 /** Snapshots published per alarm run; more reschedule the alarm at once. */
 const ALARM_BATCH = 500;
 
@@ -69,6 +88,10 @@ export class ReaderShard extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
   /** snapshot publishing, one round at a time */
   private publishing: Promise<void> = Promise.resolve();
+  /** the snapshot interval now (publishInterval of the latest call's backlog) */
+  private interval = PUBLISH_INTERVAL_MS;
+  /** readers as last committed (worker/state/reader-cache.ts) */
+  private readonly cache = new ReaderCache();
   /** when the alarm is set for, as this instance set it (saves a storage read per call); null: unknown or none */
   private alarmAt: number | null = null;
 
@@ -79,82 +102,99 @@ export class ReaderShard extends DurableObject<Bindings> {
   }
 
   /** Applies events of this shard's readers (any order, repeats allowed); one outcome per event, in order. */
-  async apply(events: QueuedEvent[]): Promise<ApplyOutcome[]> {
+  async apply(events: QueuedEvent[], options: ApplyOptions = {}): Promise<ApplyOutcome[]> {
+    this.interval = publishInterval(options.backlogMs ?? 0);
     const byUser = new Map<string, QueuedEvent[]>();
-    for (const e of events) byUser.set(e.user, [...(byUser.get(e.user) ?? []), e]);
+    for (const e of events) {
+      const list = byUser.get(e.user);
+      if (list) list.push(e);
+      else byUser.set(e.user, [e]);
+    }
     const now = Date.now();
-    // before the transaction (it cannot await): erasure hashes, and the KV state of readers never seen here
-    const prepared = await Promise.all(
+    const nowIso = new Date(now).toISOString();
+    // before the transaction (it cannot await), for readers this shard holds nothing of: their erasure hash,
+    // their state from before this writer, and a tombstone written before it. Readers it holds need nothing.
+    const firstTouch = new Map<string, { hash: string; imported: Imported | null; erasedAtEdge: boolean }>();
+    await Promise.all(
       [...byUser.keys()].map(async (user) => {
+        if (this.reader(user, nowIso)) return;
         const hash = await erasureHash(user);
-        if (this.row(user) || this.isTombstoned(hash, now)) return { user, hash, imported: null, erasedAtEdge: false };
-        // a reader this shard has never seen: their state from before it, and a tombstone written before it
+        if (this.isTombstoned(hash, now)) {
+          firstTouch.set(user, { hash, imported: null, erasedAtEdge: false });
+          return;
+        }
         const [imported, erasedAtEdge] = await Promise.all([
           this.importFromKv(user),
           isErased(this.env.OPENTIME_KV, user, getConfig(this.env).tokenSecrets),
         ]);
-        return { user, hash, imported, erasedAtEdge };
+        firstTouch.set(user, { hash, imported, erasedAtEdge });
       }),
     );
     const outcome = new Map<string, ApplyOutcome>();
-    const changed: string[] = [];
-    const nowIso = new Date(now).toISOString();
+    // cache updates wait for the commit: a transaction that throws leaves the cache as it was
+    const committed: [string, CachedReader][] = [];
     this.ctx.storage.transactionSync(() => {
-      for (const { user, hash, imported, erasedAtEdge } of prepared) {
-        const list = byUser.get(user) ?? [];
-        if (erasedAtEdge) this.tombstone(hash, now + getConfig(this.env).erasureTombstoneDays * 86_400_000);
-        if (this.isTombstoned(hash, now)) {
+      for (const [user, list] of byUser) {
+        const first = firstTouch.get(user);
+        let reader = this.reader(user, nowIso);
+        // Rows are deleted only by erase(): a reader held before the awaits and gone now was erased meanwhile.
+        const erased = first ? first.erasedAtEdge || this.isTombstoned(first.hash, now) : reader === null;
+        if (first?.erasedAtEdge)
+          this.tombstone(first.hash, now + getConfig(this.env).erasureTombstoneDays * 86_400_000);
+        if (erased) {
           for (const e of list) outcome.set(e.id, "erased");
           continue;
         }
-        let row = this.row(user);
-        let importedNow = false;
-        if (!row && imported) {
-          this.sql.exec(
-            "INSERT OR IGNORE INTO readers (user, profile) VALUES (?, ?)",
-            user,
-            JSON.stringify(imported.profile),
-          );
-          for (const id of imported.seen)
+        let changedBefore = reader?.repaired ?? false;
+        if (!reader && first?.imported) {
+          for (const id of first.imported.seen)
             this.sql.exec("INSERT OR IGNORE INTO applied (user, id) VALUES (?, ?)", user, id);
-          row = this.row(user);
-          importedNow = true;
+          reader = { ...newReader(first.imported.profile), repaired: false };
+          changedBefore = true;
         }
-        const { profile, repaired } = readProfile(row, user, nowIso);
-        const clock = parseClock(row?.clock);
-        const unseen = list.filter((e) => !this.wasApplied(user, e.id));
-        const res = applyEventsSafely(profile, unseen, nowIso, [], clock);
-        for (const id of res.appliedIds)
-          this.sql.exec("INSERT OR IGNORE INTO applied (user, id) VALUES (?, ?)", user, id);
-        if (res.applied > 0 || repaired || importedNow) {
+        const current = reader ?? { ...newReader(emptyProfile(user, nowIso)), repaired: false };
+        // an id is new when recording it writes a row (a repeat within the batch writes none)
+        const fresh = list.filter(
+          (e) => this.sql.exec("INSERT OR IGNORE INTO applied (user, id) VALUES (?, ?)", user, e.id).rowsWritten > 0,
+        );
+        const clock = { ...current.clock };
+        const res = applyEventsSafely(current.profile, fresh, nowIso, [], clock);
+        const applied = new Set(res.appliedIds);
+        // refused (tracking off) and rejected events are not applied: a redelivery is judged again
+        for (const e of fresh)
+          if (!applied.has(e.id)) this.sql.exec("DELETE FROM applied WHERE user = ? AND id = ?", user, e.id);
+        if (res.applied > 0 || changedBefore) {
+          const json = JSON.stringify(res.profile);
+          const version = current.version + 1;
           this.sql.exec(
-            `INSERT INTO readers (user, profile, clock, version) VALUES (?, ?, ?, 1)
-             ON CONFLICT (user) DO UPDATE SET profile = excluded.profile, clock = excluded.clock, version = version + 1`,
+            `INSERT INTO readers (user, profile, clock, version) VALUES (?, ?, ?, ?)
+             ON CONFLICT (user) DO UPDATE SET profile = excluded.profile, clock = excluded.clock, version = excluded.version`,
             user,
-            JSON.stringify(res.profile),
+            json,
             JSON.stringify(clock),
+            version,
           );
-          changed.push(user);
+          committed.push([user, { ...current, profile: res.profile, json, clock, version }]);
         }
         const rejected = new Set(res.rejectedIds);
-        const applied = new Set(res.appliedIds);
-        const unseenIds = new Set(unseen.map((e) => e.id));
-        const counted = new Set<string>();
+        const freshIds = new Set(fresh.map((e) => e.id));
         for (const e of list) {
-          const first = !counted.has(e.id);
-          counted.add(e.id);
-          const kind: ApplyOutcome = rejected.has(e.id)
-            ? "rejected"
-            : first && applied.has(e.id)
-              ? "applied"
-              : first && unseenIds.has(e.id)
-                ? "refused"
-                : "duplicate";
-          if (first) outcome.set(e.id, kind);
+          if (outcome.has(e.id)) continue;
+          outcome.set(
+            e.id,
+            rejected.has(e.id)
+              ? "rejected"
+              : applied.has(e.id)
+                ? "applied"
+                : freshIds.has(e.id)
+                  ? "refused"
+                  : "duplicate",
+          );
         }
       }
     });
-    if (changed.length > 0) await this.publish(changed);
+    for (const [user, reader] of committed) this.cache.set(user, reader);
+    if (committed.length > 0) await this.publish(committed.map(([user]) => user));
     const returned = new Set<string>();
     return events.map((e) => {
       const kind = outcome.get(e.id) ?? "rejected";
@@ -166,8 +206,7 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /** The reader's profile as this shard holds it (right of access), or null. */
   async read(user: string): Promise<Profile | null> {
-    const row = this.row(user);
-    return row ? readProfile(row, user, new Date().toISOString()).profile : null;
+    return this.reader(user, new Date().toISOString())?.profile ?? null;
   }
 
   /**
@@ -220,6 +259,7 @@ export class ReaderShard extends DurableObject<Bindings> {
       rows += this.sql.exec("DELETE FROM parked WHERE user = ?", user).rowsWritten;
       this.tombstone(hash, untilMs);
     });
+    this.cache.delete(user);
     await this.scheduleAlarm(untilMs);
     // a snapshot write begun before the deletion must land before the caller deletes the snapshot
     await this.publishing;
@@ -234,7 +274,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     const due = this.sql
       .exec<{ user: string }>(
         "SELECT user FROM readers WHERE version <> published_version AND published_at <= ? LIMIT ?",
-        now - PUBLISH_INTERVAL_MS,
+        now - this.interval,
         ALARM_BATCH,
       )
       .toArray()
@@ -243,7 +283,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     const next = this.sql
       .exec<{ at: number | null }>(
         `SELECT min(at) AS at FROM (
-           SELECT min(published_at) + ${PUBLISH_INTERVAL_MS} AS at FROM readers WHERE version <> published_version
+           SELECT min(published_at) + ${this.interval} AS at FROM readers WHERE version <> published_version
            UNION ALL SELECT min(until) AS at FROM tombstones)`,
       )
       .one().at;
@@ -262,29 +302,32 @@ export class ReaderShard extends DurableObject<Bindings> {
     let later = false;
     await Promise.all(
       users.map(async (user) => {
-        const row = this.row(user);
-        if (!row || row.version === row.published_version) return;
-        if (now - row.published_at < PUBLISH_INTERVAL_MS) {
+        const reader = this.cache.get(user) ?? this.uncachedState(user);
+        if (!reader || reader.version === reader.publishedVersion) return;
+        if (now - reader.publishedAt < this.interval) {
           later = true;
           return;
         }
+        const { version, json } = reader;
         try {
-          await this.env.OPENTIME_KV.put(kvKeys.profile(user), row.profile);
+          await this.env.OPENTIME_KV.put(kvKeys.profile(user), json);
           this.sql.exec(
-            "UPDATE readers SET published_version = ?, published_at = ? WHERE user = ?",
-            row.version,
+            "UPDATE readers SET published_version = max(published_version, ?), published_at = ? WHERE user = ?",
+            version,
             now,
             user,
           );
+          this.cache.published(user, version, now);
         } catch (e) {
           later = true;
           logEvent("error", "state.publish_failed", { detail: errorMessage(e) });
           // tried now: the next try waits one interval
           this.sql.exec("UPDATE readers SET published_at = ? WHERE user = ?", now, user);
+          this.cache.published(user, null, now);
         }
       }),
     );
-    if (later) await this.scheduleAlarm(now + PUBLISH_INTERVAL_MS);
+    if (later) await this.scheduleAlarm(now + this.interval);
   }
 
   private async scheduleAlarm(at: number): Promise<void> {
@@ -315,8 +358,39 @@ export class ReaderShard extends DurableObject<Bindings> {
     );
   }
 
-  private wasApplied(user: string, id: string): boolean {
-    return this.sql.exec("SELECT 1 FROM applied WHERE user = ? AND id = ?", user, id).toArray().length > 0;
+  /** The reader as last committed (the cache, or their row, which then joins the cache), or null. */
+  private reader(user: string, nowIso: string): (CachedReader & { repaired: boolean }) | null {
+    const cached = this.cache.get(user);
+    if (cached) return { ...cached, repaired: false };
+    const row = this.row(user);
+    if (!row) return null;
+    const { profile, repaired } = readProfile(row, user, nowIso);
+    const entry: CachedReader = {
+      profile,
+      json: row.profile,
+      clock: parseClock(row.clock),
+      version: row.version,
+      publishedVersion: row.published_version,
+      publishedAt: row.published_at,
+    };
+    // a repaired profile joins the cache once it is written back
+    if (!repaired) this.cache.set(user, entry);
+    return { ...entry, repaired };
+  }
+
+  /** What publishing needs of a reader not in the cache (the profile as stored, not parsed). */
+  private uncachedState(
+    user: string,
+  ): Pick<CachedReader, "json" | "version" | "publishedVersion" | "publishedAt"> | null {
+    const row = this.row(user);
+    return row
+      ? {
+          json: row.profile,
+          version: row.version,
+          publishedVersion: row.published_version,
+          publishedAt: row.published_at,
+        }
+      : null;
   }
 
   private isTombstoned(hash: string, now: number): boolean {
@@ -340,6 +414,11 @@ export class ReaderShard extends DurableObject<Bindings> {
     const ids = Array.isArray(seen) ? seen.filter((x): x is string => typeof x === "string") : [];
     return { profile, seen: [...new Set([...ids, ...profile.seenEvents])] };
   }
+}
+
+/** A reader this shard has not written yet. */
+function newReader(profile: Profile): CachedReader {
+  return { profile, json: JSON.stringify(profile), clock: {}, version: 0, publishedVersion: -1, publishedAt: 0 };
 }
 
 function readProfile(row: ReaderRow | null, user: string, nowIso: string): { profile: Profile; repaired: boolean } {

@@ -78,14 +78,15 @@ export interface FakeBatch {
 }
 
 /** A MessageBatch of `events` whose messages record ack() and retry() (ids `m<i>-<event id>`). */
-export function fakeBatch(events: readonly QueuedEvent[]): FakeBatch {
+/** A batch of `events`, enqueued at `enqueuedAt` (default now: no backlog). */
+export function fakeBatch(events: readonly QueuedEvent[], enqueuedAt = new Date()): FakeBatch {
   const acked: string[] = [];
   const retried: string[] = [];
   const messages = events.map((body, i) => {
     const id = `m${i}-${body.id}`;
     return {
       id,
-      timestamp: new Date(),
+      timestamp: enqueuedAt,
       attempts: 1,
       body,
       ack: () => {

@@ -1,0 +1,105 @@
+/**
+ * A Worker of its own for `npm run loadtest`: `wrangler dev` on a free loopback port, with its state in a fresh
+ * directory (in memory, /dev/shm, where there is one) and random keys, stopped and deleted afterwards. The test
+ * then measures the Worker, not the developer's disk or what an earlier run left in their local state; and it
+ * never fills the developer's own dev server with 5,000 made-up readers.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface LoadTestServer {
+  url: string;
+  eventsKey: string;
+  adminKey: string;
+  /** where its state lives (deleted by stop) */
+  stateDir: string;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 120_000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+export async function startLoadTestServer(log: (line: string) => void): Promise<LoadTestServer> {
+  const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+  const stateDir = await mkdtemp(join(base, "opentime-loadtest-"));
+  const port = await freePort();
+  const key = () => randomBytes(24).toString("base64url");
+  const eventsKey = key();
+  const adminKey = key();
+  const vars = { EVENTS_API_KEYS: eventsKey, ADMIN_API_KEYS: adminKey, TOKEN_SECRET: key() };
+  const args = ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", stateDir];
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  log(`starting wrangler dev on 127.0.0.1:${port}, state in ${stateDir}`);
+  // its own process group, so that stop() ends wrangler and the workerd processes it started
+  const child = spawn("npx", args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const stop = async () => {
+    await stopGroup(child);
+    await rm(stateDir, { recursive: true, force: true });
+  };
+  try {
+    await waitForReady(child);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { url: `http://127.0.0.1:${port}`, eventsKey, adminKey, stateDir, stop };
+}
+
+function waitForReady(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(
+      () => fail(new Error(`wrangler dev was not ready after ${READY_TIMEOUT_MS / 1000} s`)),
+      READY_TIMEOUT_MS,
+    );
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      reject(new Error(`${e.message}\n${output.slice(-4000)}`));
+    };
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+      if (output.includes("Ready on http")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => fail(new Error(`wrangler dev exited (${code}) before it was ready`)));
+  });
+}
+
+async function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    process.kill(-child.pid, "SIGTERM");
+  } catch {
+    return; // already gone
+  }
+  const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 10_000).unref());
+  if ((await Promise.race([exited, timeout])) === "timeout") {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
