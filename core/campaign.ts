@@ -32,6 +32,11 @@ export const CampaignSchema = z.object({
   badge: z.string().min(1).max(16).optional(),
   /** where a click goes when nothing at all can be decided (no model, no fallback items) */
   fallbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * a click on a product the live catalog hides since the open (out of stock, switched off): `fallback` goes
+   * to `fallbackUrl` (the shop's home without one), `product` to the product page all the same
+   */
+  unavailableClick: z.enum(["fallback", "product"]).default("fallback"),
 });
 export type Campaign = z.infer<typeof CampaignSchema>;
 

@@ -32,6 +32,10 @@ export const kvKeys = {
   decisionsPrefix: (userId: string) => `decision:${userId}:`,
   /** JSON `Decision`: what one slot of one campaign showed a user (TTL: the campaign's decisionTtlDays) */
   decision: (userId: string, campaignId: string, slot: string) => `decision:${userId}:${campaignId}:${slot}`,
+  /** JSON `LiveCatalog` (core/live-catalog.ts): stock, price and other live fields, written by the CatalogWriter only */
+  liveCatalog: "catalog:live",
+  /** JSON `{version}`: the live catalog's version, which opens poll (small, read once a second per isolate) */
+  liveCatalogVersion: "catalog:live:version",
   /** JSON `Campaign` settings (policy, UTM, badge) */
   campaign: (campaignId: string) => `campaign:${campaignId}`,
 } as const;

@@ -44,6 +44,7 @@ export const SLOT_ONLY_REASONS = [
   "stored-live",
   "stored-provisional",
   "bad-slot",
+  "item-unavailable",
   "internal-error",
 ] as const;
 export type SlotReason = ServedReason | (typeof SLOT_ONLY_REASONS)[number];

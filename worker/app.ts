@@ -4,6 +4,8 @@ import type { AppEnv } from "./env";
 import { handleError, notFound } from "./errors";
 import { registerSelfFetch } from "./lib/self-fetch";
 import { previewAccess } from "./preview/access";
+import { registerAdminCatalogItem } from "./routes/admin-catalog-item";
+import { registerAdminCatalogPatch } from "./routes/admin-catalog-patch";
 import { registerAmpPreferences } from "./routes/amp-preferences";
 import { registerAmpRecs } from "./routes/amp-recs";
 import { registerCampaigns } from "./routes/campaigns";
@@ -33,6 +35,8 @@ export function createApp(): Hono<AppEnv> {
   registerImage(app);
   registerClick(app);
   registerCampaigns(app);
+  registerAdminCatalogPatch(app);
+  registerAdminCatalogItem(app);
   registerDemoAssets(app);
   // the preview: one gate in front of its five endpoints (404 unless DEMO_ROUTES or PREVIEW_PAGE; open on a
   // loopback host in local development; otherwise the admin key or a verified Cloudflare Access identity)

@@ -41,6 +41,8 @@ export interface Bindings {
   PIXEL_RATE_LIMITER?: RateLimit;
   /** the writers of reader state (worker/state/reader-shard.ts), one per shard of readers */
   READERS?: DurableObjectNamespace<import("./state/reader-shard").ReaderShard>;
+  /** the writer of the live catalog (worker/state/catalog-writer.ts), one instance */
+  CATALOG?: DurableObjectNamespace<import("./state/catalog-writer").CatalogWriter>;
   /** the events queue (producer); the same Worker consumes it */
   EVENTS?: Queue<QueuedEvent>;
   /** secret: comma-separated API keys for POST /v1/events (several, for rotation) */

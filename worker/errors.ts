@@ -22,6 +22,7 @@ export const ERROR_STATUS = {
   BATCH_TOO_LARGE: 413,
   INTERNAL: 500,
   EVENTS_UNAVAILABLE: 503,
+  CATALOG_UNAVAILABLE: 503,
   MODEL_UNAVAILABLE: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 

@@ -9,7 +9,8 @@ import { consumeEvents } from "./events/consumer";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "./events/dead-letters";
 import { EMAIL_KV_DEADLINES, type KvDeadlines, QUEUE_KV_DEADLINES, withKvDeadlines } from "./lib/kv-deadline";
 
-/** The Durable Object class that writes reader state (wrangler.toml: READERS). */
+/** The Durable Object classes: the writer of the live catalog (CATALOG) and of reader state (READERS). */
+export { CatalogWriter } from "./state/catalog-writer";
 export { ReaderShard } from "./state/reader-shard";
 
 const app = createApp();

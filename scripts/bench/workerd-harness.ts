@@ -58,8 +58,11 @@ export function startWorkerd(
     compatibilityDate: "2026-04-26",
     compatibilityFlags: ["nodejs_compat"],
     kvNamespaces: { OPENTIME_KV: "bench" },
-    // the writers of reader state (worker/state/reader-shard.ts), SQLite-backed as in wrangler.toml
-    durableObjects: { READERS: { className: "ReaderShard", useSQLite: true } },
+    // the writers of reader state and of the live catalog (worker/state/), SQLite-backed as in wrangler.toml
+    durableObjects: {
+      READERS: { className: "ReaderShard", useSQLite: true },
+      CATALOG: { className: "CatalogWriter", useSQLite: true },
+    },
     durableObjectsPersist: persistDir,
     queueProducers: { EVENTS: { queueName: "opentime-events" } },
     // without the consumer, queued events wait (the image bench measures the request path alone)

@@ -47,7 +47,7 @@ async function load(kv: KVNamespace): Promise<BenchData> {
 }
 
 /** The reader state writers (the app's queue consumer calls them). */
-export { ReaderShard } from "../index";
+export { CatalogWriter, ReaderShard } from "../index";
 
 export default {
   queue: app.queue,

@@ -14,6 +14,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
 import { RECS_REASONS, SCORERS, type Scorer, type SlotReason } from "../../core/reasons";
 import { type TokenClaims, verifyToken } from "../../core/token";
+import { getLiveCatalog } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { recommend } from "../recs/recommend";
@@ -126,8 +127,11 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const n = LAYOUTS[slot.layout].slots;
   const rank = () => recommend({ kv, config, token: input.token, verified, n, now });
   const rec = await (claims ? blockRanking({ user: claims.u, campaign: claims.c, slots: n }, now, rank) : rank());
+  // the block's ranking may be a few seconds old (block-memo.ts): what the live catalog hides since is skipped
+  const { unavailable } = await getLiveCatalog(kv, now);
+  const shown = unavailable.size > 0 ? rec.items.filter((it) => !unavailable.has(it.id)) : rec.items;
   // fewer items than slots (a tiny catalog): repeat the last one rather than show nothing
-  const item = rec.items[slot.index] ?? rec.items[rec.items.length - 1] ?? null;
+  const item = shown[slot.index] ?? shown[shown.length - 1] ?? null;
   // nothing is stored for readers who opted out of personalization or tracking (or whose consent is unknown)
   const storable = key !== null && item !== null && rec.reason !== "opted-out" && rec.recordable;
   const state = storable ? nextState(campaign, via) : null;

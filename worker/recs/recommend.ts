@@ -11,9 +11,11 @@ import type { CatalogItem } from "../../core/catalog";
 import { foldIn, profileInteractions } from "../../core/fold-in";
 import { hybridScores, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
+import { liveItem } from "../../core/live-catalog";
 import { emptyProfile, modelOutputs, type Profile } from "../../core/profile";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { type TokenResult, verifyToken } from "../../core/token";
+import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
@@ -55,26 +57,35 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   const { kv, config, n } = input;
   const now = input.now ?? Date.now();
   const modelLoad = getModel(kv, config.modelRefreshSeconds, now);
+  // the live catalog (stock, price, ...: core/live-catalog.ts), polled beside the model; it never throws
+  const liveLoad = getLiveCatalog(kv, now);
   const token = input.verified ?? (await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000)));
   // the erasure tombstone (one key), read beside the model and the profile; unknown (a failed read) records
   // nothing either. Tombstones from before core/erasure-key.ts are asked for only where no profile is found.
   const erased = token.ok ? erasedOrUnknown(() => hasTombstone(kv, token.claims.u)) : Promise.resolve(null);
   const erasedLegacy = (user: string) => erasedOrUnknown(() => hasLegacyTombstone(kv, user, config.tokenSecrets));
-  const modelState = await modelLoad;
+  const [modelState, live] = await Promise.all([modelLoad, liveLoad]);
   let recordable = false;
   const generic = async (reason: RecsReason, exclude: ReadonlySet<string> = new Set()): Promise<Recommendation> => {
     const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
     const version = modelState.ok ? modelState.model.manifest.version : (modelState.version ?? null);
+    const shown = (it: CatalogItem | undefined): it is CatalogItem =>
+      !!it && !exclude.has(it.id) && !live.unavailable.has(it.id);
     if (catalog) {
       const items = catalog.popular
         .map((i) => catalog.items[i])
-        .filter((it): it is CatalogItem => !!it && !exclude.has(it.id))
-        .slice(0, n);
+        .filter(shown)
+        .slice(0, n)
+        .map((it) => liveItem(it, live.catalog.items[it.id]));
       return { items, reason, scorer: "popular", modelVersion: version, recordable };
     }
     const fallback = await getFallbackItems(kv);
     return {
-      items: fallback?.items.slice(0, n) ?? [],
+      items:
+        fallback?.items
+          .filter(shown)
+          .slice(0, n)
+          .map((it) => liveItem(it, live.catalog.items[it.id])) ?? [],
       reason: fallback ? reason : `${reason}${NO_FALLBACK_SUFFIX}`,
       scorer: "popular",
       modelVersion: null,
@@ -103,7 +114,9 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   if (!read.profile.ok && (!missing || !read.features)) return generic(read.profile.reason);
   const profile = read.profile.ok ? read.profile.profile : emptyProfile(token.claims.u, new Date(now).toISOString());
   if (!profile.consent.personalization) return generic("opted-out");
-  const exclude = excluded(profile, config, now);
+  const bought = excluded(profile, config, now);
+  // never shown: what the reader bought (the exclusion rule) and what the live catalog hides now
+  const exclude = live.unavailable.size > 0 ? new Set([...bought, ...live.unavailable]) : bought;
   const outputs = modelOutputs(read.profile.ok ? profile : null, read.features, version);
 
   try {
@@ -114,37 +127,37 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     if (model.foldIn && params && (!outputs.factors || news)) {
       folded = foldIn(model.foldIn, params, profileInteractions(profile, model.itemIndex, params));
     }
-    if (!outputs.factors && !folded) return generic("profile-no-factors-for-model", exclude);
+    if (!outputs.factors && !folded) return generic("profile-no-factors-for-model", bought);
     const vector = folded ?? base64ToFloat32((outputs.factors as NonNullable<typeof outputs.factors>).vector);
-    if (vector.length !== model.manifest.dims) return generic("profile-factor-dims", exclude);
+    if (vector.length !== model.manifest.dims) return generic("profile-factor-dims", bought);
     if (folded) {
-      const top = await alsTopK(model, vector, n, exclude);
+      const top = await alsTopK(model, vector, n, exclude, live);
       return {
         ...top,
         reason: "personalized",
         scorer: "als-foldin",
         modelVersion: version,
-        excluded: exclude.size,
+        excluded: bought.size,
         recordable,
       };
     }
     const content = outputs.contentVector ? base64ToFloat32(outputs.contentVector.vector) : null;
     if (model.manifest.hybrid && model.content && content && content.length === model.manifest.content?.dims) {
-      const top = await hybrid(model, profile, vector, content, config, n, exclude, now);
+      const top = await hybrid(model, profile, vector, content, config, n, exclude, now, live);
       return {
         ...top,
         reason: "personalized",
         scorer: "hybrid",
         modelVersion: version,
-        excluded: exclude.size,
+        excluded: bought.size,
         recordable,
       };
     }
-    const top = await alsTopK(model, vector, n, exclude);
-    return { ...top, reason: "personalized", scorer: "als", modelVersion: version, excluded: exclude.size, recordable };
+    const top = await alsTopK(model, vector, n, exclude, live);
+    return { ...top, reason: "personalized", scorer: "als", modelVersion: version, excluded: bought.size, recordable };
   } catch (e) {
     logEvent("error", "recs.scoring_failed", { version, detail: errorMessage(e) });
-    return generic("scoring-error", exclude);
+    return generic("scoring-error", bought);
   }
 }
 
@@ -166,25 +179,32 @@ function excluded(profile: Profile, config: Config, now: number): Set<string> {
   return new Set(profile.purchases.filter((p) => p.lastTs >= since).map((p) => p.item));
 }
 
-async function alsTopK(model: LoadedModel, vector: Float32Array, n: number, exclude: ReadonlySet<string>) {
+async function alsTopK(
+  model: LoadedModel,
+  vector: Float32Array,
+  n: number,
+  exclude: ReadonlySet<string>,
+  live: LiveCatalogView,
+) {
   const excludedInModel = [...exclude].filter((id) => model.itemIndex.has(id)).length;
   const k = Math.min(model.manifest.itemCount, n + excludedInModel);
-  return pick(model, await model.session.topK(vector, k), n, exclude);
+  return pick(model, await model.session.topK(vector, k), n, exclude, live);
 }
 
-/** Top-k indices -> the first `n` catalog items not excluded, with their scores. */
+/** Top-k indices -> the first `n` catalog items not excluded, as they are now (live fields), with their scores. */
 function pick(
   model: LoadedModel,
   top: { indices: ArrayLike<number>; scores: ArrayLike<number> },
   n: number,
-  exclude: ReadonlySet<string> = new Set(),
+  exclude: ReadonlySet<string>,
+  live: LiveCatalogView,
 ): { items: CatalogItem[]; scores: number[] } {
   const items: CatalogItem[] = [];
   const scores: number[] = [];
   for (let rank = 0; rank < top.indices.length && items.length < n; rank++) {
     const item = model.catalog.items[top.indices[rank] as number];
     if (item && !exclude.has(item.id)) {
-      items.push(item);
+      items.push(liveItem(item, live.catalog.items[item.id]));
       scores.push(top.scores[rank] as number);
     }
   }
@@ -200,6 +220,7 @@ async function hybrid(
   n: number,
   exclude: ReadonlySet<string>,
   now: number,
+  live: LiveCatalogView,
 ): Promise<{ items: CatalogItem[]; scores: number[] }> {
   const h = model.manifest.hybrid as NonNullable<LoadedModel["manifest"]["hybrid"]>;
   const [als, content] = await Promise.all([
@@ -218,5 +239,7 @@ async function hybrid(
     model,
     topK(scores, n, (j) => skip.has(j)),
     n,
+    exclude,
+    live,
   );
 }

@@ -10,6 +10,7 @@ import { withUtm } from "../../core/campaign";
 import type { QueuedEvent } from "../../core/events";
 import { slotKey } from "../../core/layouts";
 import type { SlotReason } from "../../core/reasons";
+import { getLiveCatalog } from "../catalog/live-catalog";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
 import { enqueue } from "../events/queue";
@@ -66,6 +67,11 @@ export function registerClick(app: Hono<AppEnv>): void {
       const fallback = webUrl(decision.campaign.fallbackUrl ?? home, base)?.toString() ?? home;
       const product = decision.item ? webUrl(decision.item.url, base) : null;
       if (!decision.item || !product) return redirect(fallback, decision.reason);
+      // what the open showed may have gone out of stock since (the live catalog, polled once a second)
+      if (decision.campaign.unavailableClick === "fallback") {
+        const live = await getLiveCatalog(c.env.OPENTIME_KV);
+        if (live.unavailable.has(decision.item.id)) return redirect(fallback, "item-unavailable", decision.item.id);
+      }
       const target = withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
       if (decision.claims && decision.recordable) {
         const event: QueuedEvent = {

@@ -1,0 +1,111 @@
+/**
+ * The live catalog: what a shop changes between model versions (stock, price, active, texts, pictures, links,
+ * tags, and new items with their metadata), laid over the model's catalog at every open. A PATCH names items
+ * and the fields to set; fields it does not name keep their live value. Pure: the writer
+ * (worker/state/catalog-writer.ts) merges and publishes, the edge (worker/catalog/live-catalog.ts) reads.
+ */
+import { z } from "zod";
+import type { CatalogItem } from "./catalog";
+import { IdSchema, InputNumberSchema } from "./events";
+
+/** Items per PATCH request. */
+export const MAX_PATCH_ITEMS = 1000;
+/** Tags per item, and their length. */
+export const MAX_TAGS = 20;
+
+const TextSchema = z.string().max(500);
+const UrlSchema = z.string().min(1).max(2048);
+
+/** What one PATCH may set on one item; every field optional, `null` clears a field back to the model's value. */
+export const ItemChangeSchema = z
+  .object({
+    id: IdSchema,
+    /** units in stock; 0 or less: never shown */
+    stock: InputNumberSchema.int().nullable().optional(),
+    /** price in major units */
+    price: InputNumberSchema.nonnegative().nullable().optional(),
+    /** false: never shown */
+    active: z.boolean().nullable().optional(),
+    title: TextSchema.nullable().optional(),
+    image: UrlSchema.nullable().optional(),
+    url: UrlSchema.nullable().optional(),
+    category: TextSchema.nullable().optional(),
+    currency: z.string().length(3).nullable().optional(),
+    tags: z.array(z.string().min(1).max(64)).max(MAX_TAGS).nullable().optional(),
+  })
+  .strict();
+export type ItemChange = z.infer<typeof ItemChangeSchema>;
+
+export const CatalogPatchSchema = z
+  .object({ items: z.array(ItemChangeSchema).min(1).max(MAX_PATCH_ITEMS) })
+  .strict()
+  .refine((p) => new Set(p.items.map((i) => i.id)).size === p.items.length, {
+    message: "each item id at most once per request",
+    path: ["items"],
+  });
+export type CatalogPatch = z.infer<typeof CatalogPatchSchema>;
+
+/** An item's live fields (absent: the model's catalog value). */
+export const ItemOverlaySchema = z
+  .object({
+    stock: z.number().int().optional(),
+    price: z.number().nonnegative().optional(),
+    active: z.boolean().optional(),
+    title: z.string().optional(),
+    image: z.string().optional(),
+    url: z.string().optional(),
+    category: z.string().optional(),
+    currency: z.string().length(3).optional(),
+    tags: z.array(z.string()).optional(),
+  })
+  .strict();
+export type ItemOverlay = z.infer<typeof ItemOverlaySchema>;
+
+/** The published live catalog: a version (increasing) and every item's overlay. */
+export const LiveCatalogSchema = z.object({
+  version: z.number().int().nonnegative(),
+  /** unix milliseconds of the last change */
+  updatedAt: z.number(),
+  items: z.record(z.string(), ItemOverlaySchema),
+});
+export type LiveCatalog = z.infer<typeof LiveCatalogSchema>;
+
+export const EMPTY_LIVE_CATALOG: LiveCatalog = { version: 0, updatedAt: 0, items: {} };
+
+/** The overlay after a change: named fields set, `null` ones removed, the rest kept. */
+export function mergeOverlay(current: ItemOverlay | undefined, change: ItemChange): ItemOverlay {
+  const next: Record<string, unknown> = { ...current };
+  for (const [field, value] of Object.entries(change)) {
+    if (field === "id" || value === undefined) continue;
+    if (value === null) delete next[field];
+    else next[field] = value;
+  }
+  return next as ItemOverlay;
+}
+
+/** Whether an item may be shown: not switched off, and in stock (unknown stock counts as in stock). */
+export function isAvailable(overlay: ItemOverlay | undefined): boolean {
+  if (!overlay) return true;
+  return overlay.active !== false && (overlay.stock === undefined || overlay.stock > 0);
+}
+
+/** The item as it is now: the model's catalog entry with the live fields over it. */
+export function liveItem(item: CatalogItem, overlay: ItemOverlay | undefined): CatalogItem {
+  if (!overlay) return item;
+  return {
+    ...item,
+    ...(overlay.title !== undefined && { title: overlay.title }),
+    ...(overlay.price !== undefined && { price: overlay.price }),
+    ...(overlay.currency !== undefined && { currency: overlay.currency }),
+    ...(overlay.image !== undefined && { image: overlay.image }),
+    ...(overlay.url !== undefined && { url: overlay.url }),
+    ...(overlay.category !== undefined && { category: overlay.category }),
+  };
+}
+
+/** Ids the live catalog hides (out of stock or switched off). */
+export function unavailableIds(live: LiveCatalog): Set<string> {
+  const out = new Set<string>();
+  for (const [id, overlay] of Object.entries(live.items)) if (!isAvailable(overlay)) out.add(id);
+  return out;
+}

@@ -1,0 +1,62 @@
+// The live catalog's pure rules: how a change merges, what hides an item, and how live fields lay over it.
+import { describe, expect, it } from "vitest";
+import type { CatalogItem } from "../../core/catalog";
+import { CatalogPatchSchema, isAvailable, liveItem, mergeOverlay, unavailableIds } from "../../core/live-catalog";
+
+const item: CatalogItem = {
+  id: "p1",
+  title: "Lamp",
+  category: "home",
+  price: 20,
+  currency: "GBP",
+  image: "/img/p1.png",
+  url: "/p/p1",
+};
+
+describe("live catalog", () => {
+  it("merges the fields a change names, keeps the others, and clears those set to null", () => {
+    const a = mergeOverlay(undefined, { id: "p1", stock: 3, price: 9 });
+    expect(a).toEqual({ stock: 3, price: 9 });
+    const b = mergeOverlay(a, { id: "p1", title: "New", price: null });
+    expect(b).toEqual({ stock: 3, title: "New" });
+    expect(a).toEqual({ stock: 3, price: 9 }); // the input is untouched
+    expect(mergeOverlay(b, { id: "p1", stock: null, title: null })).toEqual({});
+  });
+
+  it("hides an item out of stock or switched off; unknown stock counts as in stock", () => {
+    expect(isAvailable(undefined)).toBe(true);
+    expect(isAvailable({ price: 3 })).toBe(true);
+    expect(isAvailable({ stock: 1 })).toBe(true);
+    expect(isAvailable({ stock: 0 })).toBe(false);
+    expect(isAvailable({ stock: -2 })).toBe(false);
+    expect(isAvailable({ stock: 5, active: false })).toBe(false);
+    expect([
+      ...unavailableIds({
+        version: 3,
+        updatedAt: 0,
+        items: { a: { stock: 0 }, b: { stock: 2 }, c: { active: false } },
+      }),
+    ]).toEqual(["a", "c"]);
+  });
+
+  it("lays live fields over the model's item", () => {
+    expect(liveItem(item, undefined)).toBe(item);
+    expect(liveItem(item, { price: 12.5, title: "Sale lamp", stock: 4, tags: ["x"] })).toEqual({
+      ...item,
+      price: 12.5,
+      title: "Sale lamp",
+    });
+  });
+
+  it("refuses unknown fields, ids twice, non-integer stock, out-of-range numbers, and more than 1,000 items", () => {
+    const ok = (items: unknown[]) => CatalogPatchSchema.safeParse({ items }).success;
+    expect(ok([{ id: "p1", stock: 0, price: 1.5, active: false, tags: ["a"] }])).toBe(true);
+    expect(ok([{ id: "p1", colour: "red" }])).toBe(false);
+    expect(ok([{ id: "p1" }, { id: "p1", stock: 1 }])).toBe(false);
+    expect(ok([{ id: "p1", stock: 1.5 }])).toBe(false);
+    expect(ok([{ id: "p1", price: -1 }])).toBe(false);
+    expect(ok([{ id: "p1", price: 1e12 }])).toBe(false);
+    expect(ok([])).toBe(false);
+    expect(ok(Array.from({ length: 1001 }, (_, i) => ({ id: `p${i}`, stock: 1 })))).toBe(false);
+  });
+});

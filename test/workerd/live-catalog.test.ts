@@ -1,0 +1,179 @@
+/**
+ * The live catalog end to end in workerd: PATCH /v1/admin/catalog through its one writer (a Durable Object),
+ * published to KV, seen by the next open (amp-list, images, clicks) within seconds, without a new model.
+ */
+import { createExecutionContext, env, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { kvKeys } from "../../core/kv-keys";
+import type { Profile } from "../../core/profile";
+import { mintToken } from "../../core/token";
+import { catalogWriter } from "../../worker/catalog/catalog-stub";
+import { resetLiveCatalogCache } from "../../worker/catalog/live-catalog";
+import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import worker from "../../worker/index";
+import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
+import { call, clearKv, fixture, type RecsBody, SENDER, seedModel, token } from "./support/harness";
+
+const ORIGIN = "https://opentime.test";
+const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
+const withFactors = () => fixture().profiles.find((p) => p.factors !== null) as Profile;
+
+async function send(path: string, method: string, body?: unknown, headers: Record<string, string> = admin) {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`${ORIGIN}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }),
+    env,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** Items a test changed: the next test starts from the model's values. */
+const touched = new Set<string>();
+const patch = (items: { id: string; [field: string]: unknown }[]) => {
+  for (const i of items) touched.add(i.id);
+  return send("/v1/admin/catalog", "PATCH", { items });
+};
+const CLEARED = { stock: null, price: null, active: null, title: null, image: null, url: null, tags: null };
+
+async function recsOf(user: string, n = 6): Promise<RecsBody["items"]> {
+  const res = await call(`/v1/amp/recs?t=${await token(user)}&n=${n}`, { "AMP-Email-Sender": SENDER });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as RecsBody).items;
+}
+
+/**
+ * Polls until `done` holds; returns the milliseconds it took (fails after `limitMs`). Between polls it runs the
+ * writer's alarm, as the runtime would when it is due (a publish held back by the one-a-second interval);
+ * run early, the alarm only sets itself again.
+ */
+async function within(limitMs: number, done: () => Promise<boolean>): Promise<number> {
+  const start = Date.now();
+  while (!(await done())) {
+    if (Date.now() - start > limitMs) throw new Error(`not within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+    await runDurableObjectAlarm(catalogWriter(env));
+  }
+  return Date.now() - start;
+}
+
+describe("live catalog", () => {
+  beforeEach(async () => {
+    await clearKv();
+    await seedModel();
+    resetCampaignCache();
+    if (touched.size === 0) return;
+    // items changed by an earlier test go back to the model's values, and the edge sees that version
+    const res = await patch([...touched].map((id) => ({ id, ...CLEARED })));
+    const { version, changed } = (await res.json()) as { version: number; changed: number };
+    // (nothing changed: the writer holds no live fields for them, and clearKv emptied the edge's copy)
+    if (changed > 0)
+      await within(5000, async () => {
+        const pointer = await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json");
+        return (pointer?.version ?? 0) >= version;
+      });
+    resetLiveCatalogCache();
+    touched.clear();
+  });
+
+  it("a stock-0 PATCH hides an item from the next open within 2 s, everywhere; stock back shows it again", async () => {
+    const user = withFactors().userId;
+    const top = (await recsOf(user))[0]?.id as string;
+    const popularTop = (await recsOf("someone-without-a-profile"))[0]?.id as string;
+    const res = await patch([
+      { id: top, stock: 0 },
+      { id: popularTop, active: false },
+    ]);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ changed: 2 });
+    const took = await within(2000, async () => !(await recsOf(user)).some((i) => i.id === top));
+    expect(took).toBeLessThan(2000);
+    expect((await recsOf(user)).length).toBe(6); // the next candidates fill in
+    // generic (popular) content hides it too
+    expect((await recsOf("someone-without-a-profile")).some((i) => i.id === popularTop)).toBe(false);
+    await patch([{ id: top, stock: 5 }]);
+    await within(2000, async () => (await recsOf(user))[0]?.id === top);
+  });
+
+  it("price and title changes show at the next open; null gives the model's value back", async () => {
+    const user = withFactors().userId;
+    const before = (await recsOf(user))[0] as RecsBody["items"][number];
+    await patch([{ id: before.id, price: 1.5, title: "Today only" }]);
+    await within(2000, async () => {
+      const now = (await recsOf(user))[0];
+      return now?.title === "Today only" && now.price === "£1.50";
+    });
+    await patch([{ id: before.id, price: null, title: null }]);
+    await within(2000, async () => (await recsOf(user))[0]?.title === before.title);
+    expect((await recsOf(user))[0]?.price).toBe(before.price);
+  });
+
+  it("concurrent PATCHes of one item naming different fields all land (one writer merges them)", async () => {
+    const id = JSON.parse(fixture().catalogJson).items[3].id as string;
+    const answers = await Promise.all([
+      patch([{ id, stock: 7 }]),
+      patch([{ id, price: 9.99 }]),
+      patch([{ id, title: "Merged", tags: ["margin-high"] }]),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    const versions = await Promise.all(answers.map(async (r) => ((await r.json()) as { version: number }).version));
+    expect(new Set(versions).size).toBe(3); // one version per change, serialized
+    const item = await send(`/v1/admin/catalog/items/${id}`, "GET");
+    expect(await item.json()).toMatchObject({
+      id,
+      available: true,
+      overlay: { stock: 7, price: 9.99, title: "Merged", tags: ["margin-high"] },
+    });
+  });
+
+  it("refuses bad input with the path of the bad field, and requires the admin key", async () => {
+    const bad = await patch([{ id: "p1", stock: "none" }]);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain("items.0.stock");
+    const unknown = await patch([{ id: "p1", colour: "red" }]);
+    expect(unknown.status).toBe(400);
+    const twice = await patch([
+      { id: "p1", stock: 1 },
+      { id: "p1", stock: 2 },
+    ]);
+    expect(twice.status).toBe(400);
+    const huge = await patch([{ id: "p1", price: 1e12 }]);
+    expect(huge.status).toBe(400);
+    const none = await send("/v1/admin/catalog", "PATCH", { items: [{ id: "p1", stock: 0 }] }, {});
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
+  });
+
+  it("a click on a product gone out of stock since the open goes to the campaign's fallback, or on if it says so", async () => {
+    const user = withFactors().userId;
+    await send("/v1/admin/campaigns/spring", "PUT", { fallbackUrl: "https://shop.example/sale" });
+    const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign: "spring", ttlSeconds: 3600 });
+    const image = await call(`/v1/img/${t}/row-0.png`, {});
+    expect(image.status).toBe(200);
+    const shown = image.headers.get("X-Opentime-Item") as string;
+    await patch([{ id: shown, stock: 0 }]);
+    await within(2000, async () => {
+      const click = await call(`/v1/c/${t}/row-0`, {});
+      return click.headers.get("X-Opentime-Reason") === "item-unavailable";
+    });
+    const click = await call(`/v1/c/${t}/row-0`, {});
+    expect(click.status).toBe(302);
+    expect(click.headers.get("Location")).toBe("https://shop.example/sale");
+    expect(click.headers.get("X-Opentime-Item")).toBe(shown);
+    // the email keeps showing what it showed (a frozen decision), and the next email does not
+    expect((await call(`/v1/img/${t}/row-0.png`, {})).headers.get("X-Opentime-Item")).toBe(shown);
+    const next = await mintToken(TEST_TOKEN_SECRET, { user, campaign: "summer", ttlSeconds: 3600 });
+    expect((await call(`/v1/img/${next}/row-0.png`, {})).headers.get("X-Opentime-Item")).not.toBe(shown);
+    // a campaign that prefers the product page keeps going there
+    await send("/v1/admin/campaigns/spring", "PUT", {
+      fallbackUrl: "https://shop.example/sale",
+      unavailableClick: "product",
+    });
+    resetCampaignCache();
+    await within(2000, async () => {
+      const again = await call(`/v1/c/${t}/row-0`, {});
+      return new URL(again.headers.get("Location") as string).pathname.endsWith(`/demo/p/${shown}`);
+    });
+  });
+});

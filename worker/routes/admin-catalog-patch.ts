@@ -1,0 +1,30 @@
+/**
+ * PATCH /v1/admin/catalog (Bearer ADMIN_API_KEYS)
+ *   {"items":[{"id":"p000417","stock":0},{"id":"p000009","price":12.5,"title":"..."}]}
+ *   -> 200 {"version":7,"changed":2,"published":true}
+ * Sets live fields of items (core/live-catalog.ts: stock, price, active, title, image, url, category, currency,
+ * tags; null clears one); the next open sees them within about a second, without a new model. Merged by the
+ * catalog's one writer, so concurrent PATCHes of one item lose no field.
+ */
+import type { Hono } from "hono";
+import { CatalogPatchSchema, MAX_PATCH_ITEMS } from "../../core/live-catalog";
+import { catalogWriter } from "../catalog/catalog-stub";
+import type { AppEnv } from "../env";
+import { requireApiKey } from "../lib/api-key";
+import { readJsonBody } from "../lib/read-json-body";
+import { invalidInput } from "../lib/zod-issues";
+
+/** About 1 KB per item at most. */
+const MAX_BODY = MAX_PATCH_ITEMS * 1024;
+
+export function registerAdminCatalogPatch(app: Hono<AppEnv>): void {
+  app.patch(
+    "/v1/admin/catalog",
+    requireApiKey((c) => c.adminApiKeys, "admin"),
+    async (c) => {
+      const parsed = CatalogPatchSchema.safeParse(await readJsonBody(c, MAX_BODY));
+      if (!parsed.success) throw invalidInput(parsed.error);
+      return c.json(await catalogWriter(c.env).patch(parsed.data.items));
+    },
+  );
+}
