@@ -10,11 +10,23 @@ import { IdSchema, InputNumberSchema } from "./events";
 
 /** Items per PATCH request. */
 export const MAX_PATCH_ITEMS = 1000;
+/**
+ * Items the live catalog holds live fields for: every open reads the whole overlay (about 100 bytes an item),
+ * so it is for what changes between models; a shop that changes most of its catalog publishes a new model.
+ */
+export const MAX_LIVE_ITEMS = 20_000;
 /** Tags per item, and their length. */
 export const MAX_TAGS = 20;
 
 const TextSchema = z.string().max(500);
-const UrlSchema = z.string().min(1).max(2048);
+/** An http(s) URL, or a path on the shop's site (`/p/123`), as the model's catalog holds them. */
+const UrlSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .refine((u) => /^https?:\/\//i.test(u) || (u.startsWith("/") && !u.startsWith("//")), {
+    message: "must be an http(s) URL or a path starting with /",
+  });
 
 /** What one PATCH may set on one item; every field optional, `null` clears a field back to the model's value. */
 export const ItemChangeSchema = z
@@ -30,7 +42,11 @@ export const ItemChangeSchema = z
     image: UrlSchema.nullable().optional(),
     url: UrlSchema.nullable().optional(),
     category: TextSchema.nullable().optional(),
-    currency: z.string().length(3).nullable().optional(),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, "an ISO 4217 code such as GBP")
+      .nullable()
+      .optional(),
     tags: z.array(z.string().min(1).max(64)).max(MAX_TAGS).nullable().optional(),
   })
   .strict();
@@ -81,6 +97,26 @@ export function mergeOverlay(current: ItemOverlay | undefined, change: ItemChang
     else next[field] = value;
   }
   return next as ItemOverlay;
+}
+
+/**
+ * What a PATCH does to the overlays: each item's overlay after it (null: none left), for the items it changes
+ * only, and how many items would hold live fields afterwards.
+ */
+export function planPatch(
+  current: ReadonlyMap<string, ItemOverlay>,
+  changes: readonly ItemChange[],
+): { next: Map<string, ItemOverlay | null>; held: number } {
+  const next = new Map<string, ItemOverlay | null>();
+  let held = current.size;
+  for (const change of changes) {
+    const before = current.get(change.id);
+    const after = mergeOverlay(before, change);
+    const empty = Object.keys(after).length === 0;
+    if (JSON.stringify(before ?? {}) !== JSON.stringify(after)) next.set(change.id, empty ? null : after);
+    held += (before ? 0 : 1) - (empty ? 1 : 0);
+  }
+  return { next, held };
 }
 
 /** Whether an item may be shown: not switched off, and in stock (unknown stock counts as in stock). */

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -49,9 +49,20 @@ export async function startLoadTestServer(log: (line: string) => void): Promise<
   log(`starting wrangler dev on 127.0.0.1:${port}, state in ${stateDir}`);
   // its own process group, so that stop() ends wrangler and the workerd processes it started
   const child = spawn("npx", args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  // the group does not get the terminal's Ctrl-C: pass it on, and leave nothing running or in memory
+  const onSignal = (signal: NodeJS.Signals) => {
+    killGroup(child, "SIGKILL");
+    rmSync(stateDir, { recursive: true, force: true });
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   const stop = async () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     await stopGroup(child);
-    await rm(stateDir, { recursive: true, force: true });
+    // workerd may still be closing its files
+    await rm(stateDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }).catch(() => undefined);
   };
   try {
     await waitForReady(child);
@@ -74,9 +85,14 @@ function waitForReady(child: ChildProcess): Promise<void> {
       reject(new Error(`${e.message}\n${output.slice(-4000)}`));
     };
     const onData = (chunk: Buffer) => {
-      output += chunk.toString("utf8");
+      output = (output + chunk.toString("utf8")).slice(-8000);
       if (output.includes("Ready on http")) {
         clearTimeout(timer);
+        // after this, wrangler's request logs are read and dropped
+        child.stdout?.off("data", onData);
+        child.stderr?.off("data", onData);
+        child.stdout?.resume();
+        child.stderr?.resume();
         resolve();
       }
     };
@@ -86,20 +102,25 @@ function waitForReady(child: ChildProcess): Promise<void> {
   });
 }
 
-async function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+/** Signals the whole group (npx, wrangler, workerd); false when none of it is left. */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): boolean {
+  if (child.pid === undefined) return false;
   try {
-    process.kill(-child.pid, "SIGTERM");
+    process.kill(-child.pid, signal);
+    return true;
   } catch {
-    return; // already gone
+    return false;
   }
+}
+
+async function stopGroup(child: ChildProcess): Promise<void> {
+  const running = child.exitCode === null && child.signalCode === null;
+  const exited = running ? new Promise<void>((resolve) => child.once("exit", () => resolve())) : Promise.resolve();
+  // the group is signalled even when npx itself has gone: wrangler and workerd may not have
+  if (!killGroup(child, "SIGTERM")) return;
   const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 10_000).unref());
-  if ((await Promise.race([exited, timeout])) === "timeout") {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // gone meanwhile
-    }
-  }
+  if ((await Promise.race([exited, timeout])) === "timeout") killGroup(child, "SIGKILL");
+  // whatever of the group outlived npx
+  await new Promise((r) => setTimeout(r, 500));
+  killGroup(child, "SIGKILL");
 }

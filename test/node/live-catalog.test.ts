@@ -1,7 +1,14 @@
 // The live catalog's pure rules: how a change merges, what hides an item, and how live fields lay over it.
 import { describe, expect, it } from "vitest";
 import type { CatalogItem } from "../../core/catalog";
-import { CatalogPatchSchema, isAvailable, liveItem, mergeOverlay, unavailableIds } from "../../core/live-catalog";
+import {
+  CatalogPatchSchema,
+  isAvailable,
+  liveItem,
+  mergeOverlay,
+  planPatch,
+  unavailableIds,
+} from "../../core/live-catalog";
 
 const item: CatalogItem = {
   id: "p1",
@@ -46,6 +53,35 @@ describe("live catalog", () => {
       price: 12.5,
       title: "Sale lamp",
     });
+  });
+
+  it("plans a PATCH: only real changes, and how many items hold live fields after it", () => {
+    const current = new Map([
+      ["a", { stock: 1 }],
+      ["b", { price: 2 }],
+    ]);
+    const { next, held } = planPatch(current, [
+      { id: "a", stock: 1 }, // no change
+      { id: "b", price: null }, // cleared: b holds nothing any more
+      { id: "c", stock: 0 }, // new
+      { id: "d", title: null }, // nothing to clear
+    ]);
+    expect([...next]).toEqual([
+      ["b", null],
+      ["c", { stock: 0 }],
+    ]);
+    expect(held).toBe(2);
+  });
+
+  it("takes http(s) URLs and site paths for links and pictures, and ISO currency codes only", () => {
+    const ok = (change: Record<string, unknown>) =>
+      CatalogPatchSchema.safeParse({ items: [{ id: "p1", ...change }] }).success;
+    expect(ok({ url: "https://shop.example/p/1", image: "/img/p1.png?w={width}" })).toBe(true);
+    expect(ok({ url: "javascript:alert(1)" })).toBe(false);
+    expect(ok({ image: "data:image/png;base64,AAAA" })).toBe(false);
+    expect(ok({ url: "//evil.example/p" })).toBe(false);
+    expect(ok({ currency: "EUR" })).toBe(true);
+    expect(ok({ currency: "eur" })).toBe(false);
   });
 
   it("refuses unknown fields, ids twice, non-integer stock, out-of-range numbers, and more than 1,000 items", () => {

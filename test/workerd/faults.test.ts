@@ -18,7 +18,7 @@ import { KvDeadlineError, withKvDeadlines } from "../../worker/lib/kv-deadline";
 import { resetModelCache } from "../../worker/model/model-store";
 import type { ReaderCache } from "../../worker/state/reader-cache";
 import type { ReaderShard } from "../../worker/state/reader-shard";
-import { readerStub } from "../../worker/state/shard-routing";
+import { readerStub, shardOf } from "../../worker/state/shard-routing";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { failingQueue, fakeBatch, faultyKv, type KvFault } from "./support/faulty-bindings";
 import { call, clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
@@ -215,6 +215,16 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
     ev("e5", b, "purchase", "p3", 5),
   ];
   const idsOf = (events: QueuedEvent[]) => events.map((e, i) => `m${i}-${e.id}`).sort();
+  /** Two user ids (with `prefix`) that the routing puts in the same shard. */
+  const twoReadersOfOneShard = (prefix: string): [string, string] => {
+    const seen = new Map<number, string>();
+    for (let i = 0; ; i++) {
+      const user = `${prefix}-${i}`;
+      const other = seen.get(shardOf(user));
+      if (other) return [other, user];
+      seen.set(shardOf(user), user);
+    }
+  };
 
   /** The writer's own state of the reader (what the shard holds), or null. */
   const profileOf = (user: string): Promise<Profile | null> => readerStub(env, user).read(user);
@@ -401,6 +411,22 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
       await deliver([purchase("b3")], 0);
       expect((await snapshotOf(user))?.rfm.orders).toBe(3);
       expect((await profileOf(user))?.rfm.orders).toBe(3);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "outcomes are per reader: two readers of one shard with the same event id (every reader's open of a campaign)",
+    async () => {
+      const [a, b] = twoReadersOfOneShard("cf-same-id");
+      const stub = readerStub(env, a);
+      expect(await stub.apply([ev("open-1", a, "email_open")])).toEqual(["applied"]);
+      // a's is a repeat, b's is new: each is told so, and b's lands
+      expect(await stub.apply([ev("open-1", a, "email_open"), ev("open-1", b, "email_open")])).toEqual([
+        "duplicate",
+        "applied",
+      ]);
+      expect((await profileOf(b))?.seenEvents).toEqual(["open-1"]);
     },
     TIMEOUT,
   );

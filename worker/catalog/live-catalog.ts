@@ -20,11 +20,9 @@ interface Cached {
 }
 
 let cached: Cached | null = null;
-let pending: Promise<Cached> | null = null;
 
 export function resetLiveCatalogCache(): void {
   cached = null;
-  pending = null;
 }
 
 export interface LiveCatalogView {
@@ -35,31 +33,33 @@ export interface LiveCatalogView {
 
 export async function getLiveCatalog(kv: KVNamespace, now = Date.now()): Promise<LiveCatalogView> {
   if (cached && now - cached.checkedAt < LIVE_CATALOG_REFRESH_MS) return cached;
-  // one refresh at a time per isolate; concurrent opens share it
-  pending ??= refresh(kv, now).finally(() => {
-    pending = null;
-  });
-  return pending;
+  // Each request whose copy is stale asks for itself (a small read; the first answer serves the others for a
+  // second). A refresh shared across requests would hang every open of the isolate if the request that started
+  // it were cancelled (a mail proxy disconnecting): its KV read would never settle.
+  return refresh(kv, now);
 }
 
 async function refresh(kv: KVNamespace, now: number): Promise<Cached> {
-  const last = cached ?? { catalog: EMPTY_LIVE_CATALOG, checkedAt: 0, unavailable: new Set<string>() };
+  const empty: Cached = { catalog: EMPTY_LIVE_CATALOG, checkedAt: 0, unavailable: new Set<string>() };
+  const ours = () => cached ?? empty;
   try {
     const pointer = (await kv.get<{ version?: unknown }>(kvKeys.liveCatalogVersion, "json")) ?? { version: 0 };
     const version = typeof pointer.version === "number" ? pointer.version : 0;
-    if (version <= last.catalog.version) {
-      cached = { ...last, checkedAt: now };
-      return cached;
+    if (version > ours().catalog.version) {
+      const parsed = LiveCatalogSchema.safeParse(await kv.get(kvKeys.liveCatalog, "json"));
+      if (!parsed.success) throw new Error(`catalog:live is invalid: ${parsed.error.issues[0]?.message ?? "?"}`);
+      // (a copy older than the pointer, KV not caught up here yet: taken if newer than ours, asked again later)
+      keepNewer({ catalog: parsed.data, checkedAt: now, unavailable: unavailableIds(parsed.data) });
     }
-    const parsed = LiveCatalogSchema.safeParse(await kv.get(kvKeys.liveCatalog, "json"));
-    if (!parsed.success) throw new Error(`catalog:live is invalid: ${parsed.error.issues[0]?.message ?? "?"}`);
-    // an older copy than the pointer (KV has not caught up here yet): use it if newer than ours, ask again later
-    const catalog = parsed.data.version > last.catalog.version ? parsed.data : last.catalog;
-    cached = { catalog, checkedAt: now, unavailable: unavailableIds(catalog) };
-    return cached;
   } catch (e) {
     logEvent("error", "catalog.live_read_failed", { detail: errorMessage(e) });
-    cached = { ...last, checkedAt: now };
-    return cached;
   }
+  // checked now, whatever the answer: a failing KV is asked again in a second, with the last good copy meanwhile
+  cached = { ...ours(), checkedAt: Math.max(ours().checkedAt, now) };
+  return cached;
+}
+
+/** Concurrent refreshes may finish in any order: the newest version stays. */
+function keepNewer(candidate: Cached): void {
+  if (!cached || candidate.catalog.version > cached.catalog.version) cached = candidate;
 }

@@ -10,6 +10,7 @@ import type { Hono } from "hono";
 import { CatalogPatchSchema, MAX_PATCH_ITEMS } from "../../core/live-catalog";
 import { catalogWriter } from "../catalog/catalog-stub";
 import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
 import { readJsonBody } from "../lib/read-json-body";
 import { invalidInput } from "../lib/zod-issues";
@@ -24,7 +25,15 @@ export function registerAdminCatalogPatch(app: Hono<AppEnv>): void {
     async (c) => {
       const parsed = CatalogPatchSchema.safeParse(await readJsonBody(c, MAX_BODY));
       if (!parsed.success) throw invalidInput(parsed.error);
-      return c.json(await catalogWriter(c.env).patch(parsed.data.items));
+      const answer = await catalogWriter(c.env).patch(parsed.data.items);
+      if (!answer.ok) {
+        throw new ApiError(
+          "BAD_REQUEST",
+          `the live catalog holds live fields for at most ${answer.limit} items (${answer.held} now): clear some (null) or publish a new model's catalog`,
+        );
+      }
+      const { ok: _, ...result } = answer;
+      return c.json(result);
     },
   );
 }

@@ -67,12 +67,14 @@ export function registerClick(app: Hono<AppEnv>): void {
       const fallback = webUrl(decision.campaign.fallbackUrl ?? home, base)?.toString() ?? home;
       const product = decision.item ? webUrl(decision.item.url, base) : null;
       if (!decision.item || !product) return redirect(fallback, decision.reason);
-      // what the open showed may have gone out of stock since (the live catalog, polled once a second)
-      if (decision.campaign.unavailableClick === "fallback") {
-        const live = await getLiveCatalog(c.env.OPENTIME_KV);
-        if (live.unavailable.has(decision.item.id)) return redirect(fallback, "item-unavailable", decision.item.id);
-      }
-      const target = withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
+      // what the open showed may have gone out of stock since (the live catalog, polled once a second); the
+      // click is recorded all the same: the reader clicked it
+      const gone =
+        decision.campaign.unavailableClick === "fallback" &&
+        (await getLiveCatalog(c.env.OPENTIME_KV)).unavailable.has(decision.item.id);
+      const target = gone
+        ? fallback
+        : withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
       if (decision.claims && decision.recordable) {
         const event: QueuedEvent = {
           id: `click:${decision.campaignId}:${slotKey(slot)}`,
@@ -85,7 +87,7 @@ export function registerClick(app: Hono<AppEnv>): void {
         bg.waitUntil(enqueue(c.env.EVENTS, [event]));
       }
       await bg.flush();
-      return redirect(target, decision.reason, decision.item.id);
+      return redirect(target, gone ? "item-unavailable" : decision.reason, decision.item.id);
     } catch (e) {
       logEvent("error", "click.failed", { detail: errorMessage(e) });
       return redirect(home, "internal-error");

@@ -17,13 +17,16 @@ import {
   ItemOverlaySchema,
   isAvailable,
   type LiveCatalog,
-  mergeOverlay,
+  MAX_LIVE_ITEMS,
+  planPatch,
 } from "../../core/live-catalog";
 import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 
 /** At most one publish per this many milliseconds (Workers KV: one write per second per key). */
 export const CATALOG_PUBLISH_INTERVAL_MS = 1000;
+
+export type PatchAnswer = ({ ok: true } & PatchResult) | { ok: false; limit: number; held: number };
 
 export interface PatchResult {
   version: number;
@@ -58,15 +61,11 @@ export class CatalogWriter extends DurableObject<Bindings> {
   }
 
   /** Merges the changes (validated by the caller with CatalogPatchSchema) in one transaction, then publishes. */
-  async patch(changes: CatalogPatch["items"]): Promise<PatchResult> {
+  async patch(changes: CatalogPatch["items"]): Promise<PatchAnswer> {
     const overlays = this.load();
-    const next = new Map<string, ItemOverlay | null>();
-    for (const change of changes) {
-      const before = overlays.get(change.id);
-      const after = mergeOverlay(before, change);
-      const empty = Object.keys(after).length === 0;
-      if (JSON.stringify(before ?? {}) !== JSON.stringify(after)) next.set(change.id, empty ? null : after);
-    }
+    const { next, held } = planPatch(overlays, changes);
+    // nothing is written past the bound: every open reads the whole overlay
+    if (held > MAX_LIVE_ITEMS) return { ok: false, limit: MAX_LIVE_ITEMS, held: overlays.size };
     const now = Date.now();
     let version = this.meta("version");
     if (next.size > 0) {
@@ -90,7 +89,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
       }
     }
     const published = await this.publish();
-    return { version, changed: next.size, published };
+    return { ok: true, version, changed: next.size, published };
   }
 
   /** One item's live state (the admin API's read). */

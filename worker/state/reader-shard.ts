@@ -103,7 +103,10 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /** Applies events of this shard's readers (any order, repeats allowed); one outcome per event, in order. */
   async apply(events: QueuedEvent[], options: ApplyOptions = {}): Promise<ApplyOutcome[]> {
+    const before = this.interval;
     this.interval = publishInterval(options.backlogMs ?? 0);
+    // the backlog shrank: readers held back under the longer interval are due sooner (the alarm moves earlier)
+    if (this.interval < before) await this.scheduleAlarm(Date.now() + this.interval);
     const byUser = new Map<string, QueuedEvent[]>();
     for (const e of events) {
       const list = byUser.get(e.user);
@@ -130,9 +133,12 @@ export class ReaderShard extends DurableObject<Bindings> {
         firstTouch.set(user, { hash, imported, erasedAtEdge });
       }),
     );
+    // by reader and id: ids are unique per reader only (`open:<campaign>` is every reader's open of a campaign)
+    const key = (e: QueuedEvent) => `${e.user}\u0000${e.id}`;
     const outcome = new Map<string, ApplyOutcome>();
     // cache updates wait for the commit: a transaction that throws leaves the cache as it was
     const committed: [string, CachedReader][] = [];
+    const dropped: string[] = [];
     this.ctx.storage.transactionSync(() => {
       for (const [user, list] of byUser) {
         const first = firstTouch.get(user);
@@ -142,7 +148,13 @@ export class ReaderShard extends DurableObject<Bindings> {
         if (first?.erasedAtEdge)
           this.tombstone(first.hash, now + getConfig(this.env).erasureTombstoneDays * 86_400_000);
         if (erased) {
-          for (const e of list) outcome.set(e.id, "erased");
+          if (reader) {
+            // a concurrent first touch, which read KV before the edge's tombstone landed, committed the reader:
+            // their state goes as erase() would take it
+            this.deleteReader(user);
+            dropped.push(user);
+          }
+          for (const e of list) outcome.set(key(e), "erased");
           continue;
         }
         let changedBefore = reader?.repaired ?? false;
@@ -179,9 +191,9 @@ export class ReaderShard extends DurableObject<Bindings> {
         const rejected = new Set(res.rejectedIds);
         const freshIds = new Set(fresh.map((e) => e.id));
         for (const e of list) {
-          if (outcome.has(e.id)) continue;
+          if (outcome.has(key(e))) continue;
           outcome.set(
-            e.id,
+            key(e),
             rejected.has(e.id)
               ? "rejected"
               : applied.has(e.id)
@@ -194,12 +206,13 @@ export class ReaderShard extends DurableObject<Bindings> {
       }
     });
     for (const [user, reader] of committed) this.cache.set(user, reader);
+    for (const user of dropped) this.cache.delete(user);
     if (committed.length > 0) await this.publish(committed.map(([user]) => user));
     const returned = new Set<string>();
     return events.map((e) => {
-      const kind = outcome.get(e.id) ?? "rejected";
-      const repeat = returned.has(e.id);
-      returned.add(e.id);
+      const kind = outcome.get(key(e)) ?? "rejected";
+      const repeat = returned.has(key(e));
+      returned.add(key(e));
       return repeat && kind !== "rejected" ? "duplicate" : kind;
     });
   }
@@ -254,9 +267,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     const hash = await erasureHash(user);
     let rows = 0;
     this.ctx.storage.transactionSync(() => {
-      rows += this.sql.exec("DELETE FROM readers WHERE user = ?", user).rowsWritten;
-      rows += this.sql.exec("DELETE FROM applied WHERE user = ?", user).rowsWritten;
-      rows += this.sql.exec("DELETE FROM parked WHERE user = ?", user).rowsWritten;
+      rows = this.deleteReader(user);
       this.tombstone(hash, untilMs);
     });
     this.cache.delete(user);
@@ -337,6 +348,14 @@ export class ReaderShard extends DurableObject<Bindings> {
       await this.ctx.storage.setAlarm(at);
       this.alarmAt = at;
     } else this.alarmAt = current;
+  }
+
+  /** Deletes everything held of the reader (inside the caller's transaction); the rows deleted. */
+  private deleteReader(user: string): number {
+    let rows = this.sql.exec("DELETE FROM readers WHERE user = ?", user).rowsWritten;
+    rows += this.sql.exec("DELETE FROM applied WHERE user = ?", user).rowsWritten;
+    rows += this.sql.exec("DELETE FROM parked WHERE user = ?", user).rowsWritten;
+    return rows;
   }
 
   private tombstone(hash: string, untilMs: number): void {

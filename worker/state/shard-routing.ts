@@ -6,7 +6,7 @@
 import type { Bindings } from "../env";
 import type { ReaderShard } from "./reader-shard";
 
-export const READER_SHARDS = 16;
+export const READER_SHARDS = 64;
 
 /** 32-bit FNV-1a over the id's UTF-16 code units. */
 export function shardOf(userId: string, shards = READER_SHARDS): number {
