@@ -4,6 +4,7 @@
  */
 import { createExecutionContext, env, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
+import { base64ToBytes, base64ToFloat32 } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
@@ -11,6 +12,7 @@ import { catalogWriter } from "../../worker/catalog/catalog-stub";
 import { resetLiveCatalogCache } from "../../worker/catalog/live-catalog";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import worker from "../../worker/index";
+import { createScoringSession } from "../../worker/ort/ort-runtime";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { call, clearKv, fixture, type RecsBody, SENDER, seedModel, token } from "./support/harness";
 
@@ -94,6 +96,27 @@ describe("live catalog", () => {
     expect((await recsOf("someone-without-a-profile")).some((i) => i.id === popularTop)).toBe(false);
     await patch([{ id: top, stock: 5 }]);
     await within(2000, async () => (await recsOf(user))[0]?.id === top);
+  });
+
+  it("with hundreds out of stock, the next items in the model's order fill in", async () => {
+    const p = withFactors();
+    const f = fixture();
+    const manifest = JSON.parse(f.manifestJson) as { itemIds: string[] };
+    const session = await createScoringSession(base64ToBytes(f.onnxBase64));
+    const ranked = (await session.topK(base64ToFloat32(p.factors?.vector as string), 320)).indices.map(
+      (i) => manifest.itemIds[i] as string,
+    );
+    // the reader's 300 best items go out of stock (more than a top-k is asked to skip)
+    expect((await patch(ranked.slice(0, 300).map((id) => ({ id, stock: 0 })))).status).toBe(200);
+    const bought = new Set(p.purchases.map((x) => x.item));
+    const expected = ranked
+      .slice(300)
+      .filter((id) => !bought.has(id))
+      .slice(0, 6);
+    await within(
+      2000,
+      async () => JSON.stringify((await recsOf(p.userId)).map((i) => i.id)) === JSON.stringify(expected),
+    );
   });
 
   it("price and title changes show at the next open; null gives the model's value back", async () => {

@@ -21,6 +21,7 @@ import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
 import { getFallbackItems, getModel, type LoadedModel } from "../model/model-store";
 import { readUser } from "../profile/profile-store";
+import { type Exclusion, exclusionFor } from "./exclusion";
 
 export interface Recommendation {
   items: CatalogItem[];
@@ -116,7 +117,7 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   if (!profile.consent.personalization) return generic("opted-out");
   const bought = excluded(profile, config, now);
   // never shown: what the reader bought (the exclusion rule) and what the live catalog hides now
-  const exclude = live.unavailable.size > 0 ? new Set([...bought, ...live.unavailable]) : bought;
+  const exclude = exclusionFor(model, bought, live);
   const outputs = modelOutputs(read.profile.ok ? profile : null, read.features, version);
 
   try {
@@ -179,15 +180,15 @@ function excluded(profile: Profile, config: Config, now: number): Set<string> {
   return new Set(profile.purchases.filter((p) => p.lastTs >= since).map((p) => p.item));
 }
 
-async function alsTopK(
-  model: LoadedModel,
-  vector: Float32Array,
-  n: number,
-  exclude: ReadonlySet<string>,
-  live: LiveCatalogView,
-) {
-  const excludedInModel = [...exclude].filter((id) => model.itemIndex.has(id)).length;
-  const k = Math.min(model.manifest.itemCount, n + excludedInModel);
+/** Past this many excluded items, every item is scored and the excluded skipped in one pass (no top-k that wide). */
+const WIDE_EXCLUSION = 256;
+
+async function alsTopK(model: LoadedModel, vector: Float32Array, n: number, exclude: Exclusion, live: LiveCatalogView) {
+  if (exclude.inModel > WIDE_EXCLUSION) {
+    const scores = await model.session.itemScores(vector);
+    return pick(model, topK(scores, n, exclude.hasIndex), n, exclude, live);
+  }
+  const k = Math.min(model.manifest.itemCount, n + exclude.inModel);
   return pick(model, await model.session.topK(vector, k), n, exclude, live);
 }
 
@@ -196,14 +197,14 @@ function pick(
   model: LoadedModel,
   top: { indices: ArrayLike<number>; scores: ArrayLike<number> },
   n: number,
-  exclude: ReadonlySet<string>,
+  exclude: Exclusion,
   live: LiveCatalogView,
 ): { items: CatalogItem[]; scores: number[] } {
   const items: CatalogItem[] = [];
   const scores: number[] = [];
   for (let rank = 0; rank < top.indices.length && items.length < n; rank++) {
     const item = model.catalog.items[top.indices[rank] as number];
-    if (item && !exclude.has(item.id)) {
+    if (item && !exclude.hasId(item.id)) {
       items.push(liveItem(item, live.catalog.items[item.id]));
       scores.push(top.scores[rank] as number);
     }
@@ -218,7 +219,7 @@ async function hybrid(
   contentVector: Float32Array,
   config: Config,
   n: number,
-  exclude: ReadonlySet<string>,
+  exclude: Exclusion,
   now: number,
   live: LiveCatalogView,
 ): Promise<{ items: CatalogItem[]; scores: number[] }> {
@@ -232,14 +233,5 @@ async function hybrid(
     return item === undefined ? [] : [{ item, invoices: p.invoices, lastTs: p.lastTs }];
   });
   const scores = hybridScores(h[config.recsMode], own, Math.floor(now / 1000), als, content, h.itemStats);
-  const skip = new Set(
-    [...exclude].flatMap((id) => (model.itemIndex.has(id) ? [model.itemIndex.get(id) as number] : [])),
-  );
-  return pick(
-    model,
-    topK(scores, n, (j) => skip.has(j)),
-    n,
-    exclude,
-    live,
-  );
+  return pick(model, topK(scores, n, exclude.hasIndex), n, exclude, live);
 }

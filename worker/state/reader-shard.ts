@@ -105,8 +105,9 @@ export class ReaderShard extends DurableObject<Bindings> {
   async apply(events: QueuedEvent[], options: ApplyOptions = {}): Promise<ApplyOutcome[]> {
     const before = this.interval;
     this.interval = publishInterval(options.backlogMs ?? 0);
-    // the backlog shrank: readers held back under the longer interval are due sooner (the alarm moves earlier)
-    if (this.interval < before) await this.scheduleAlarm(Date.now() + this.interval);
+    // the backlog shrank: readers held back under the longer interval are due sooner (the alarm moves earlier,
+    // when by more than a second: a draining queue shrinks it a little with every batch)
+    if (this.interval < before) await this.scheduleAlarm(Date.now() + this.interval, PUBLISH_INTERVAL_MS);
     const byUser = new Map<string, QueuedEvent[]>();
     for (const e of events) {
       const list = byUser.get(e.user);
@@ -341,10 +342,11 @@ export class ReaderShard extends DurableObject<Bindings> {
     if (later) await this.scheduleAlarm(now + this.interval);
   }
 
-  private async scheduleAlarm(at: number): Promise<void> {
-    if (this.alarmAt !== null && this.alarmAt <= at) return;
+  /** Sets the alarm for `at` unless one is set no later than `at + slackMs`. */
+  private async scheduleAlarm(at: number, slackMs = 0): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= at + slackMs) return;
     const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) {
+    if (current === null || current > at + slackMs) {
       await this.ctx.storage.setAlarm(at);
       this.alarmAt = at;
     } else this.alarmAt = current;
