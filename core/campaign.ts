@@ -3,6 +3,7 @@
  * API. A campaign without settings gets the defaults: `freeze`, 30-day decisions, UTM source "opentime".
  */
 import { z } from "zod";
+import { ItemRulesSchema } from "./item-rules";
 
 export const CampaignIdSchema = z
   .string()
@@ -37,6 +38,8 @@ export const CampaignSchema = z.object({
    * to `fallbackUrl` (the shop's home without one), `product` to the product page all the same
    */
   unavailableClick: z.enum(["fallback", "product"]).default("fallback"),
+  /** item rules over the model's candidates at every open (core/item-rules.ts); none by default */
+  items: ItemRulesSchema.optional(),
 });
 export type Campaign = z.infer<typeof CampaignSchema>;
 

@@ -200,3 +200,67 @@ describe("live catalog", () => {
     });
   });
 });
+
+describe("campaign item rules at the open", () => {
+  beforeEach(async () => {
+    await clearKv();
+    await seedModel();
+    resetCampaignCache();
+  });
+
+  const catalogItems = () =>
+    JSON.parse(fixture().catalogJson).items as { id: string; category: string; price: number }[];
+
+  async function recsWithRules(user: string, campaign: string, rules: unknown, n = 6) {
+    const put = await send(`/v1/admin/campaigns/${campaign}`, "PUT", { items: rules });
+    expect(put.status).toBe(200);
+    resetCampaignCache();
+    const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign, ttlSeconds: 3600 });
+    const res = await call(`/v1/amp/recs?t=${t}&n=${n}`, { "AMP-Email-Sender": SENDER });
+    expect(res.status).toBe(200);
+    return { items: ((await res.json()) as RecsBody).items, rules: res.headers.get("X-Opentime-Rules") };
+  }
+
+  it("pinned first, an excluded category never, at most one per category, over repeated opens; the answer says so", async () => {
+    const user = withFactors().userId;
+    const category = new Map(catalogItems().map((i) => [i.id, i.category]));
+    const plain = (await recsOf(user)).map((i) => i.id);
+    const excludedCategory = category.get(plain[0] as string) as string;
+    const pin = catalogItems().find((i) => i.category !== excludedCategory && !plain.includes(i.id))?.id as string;
+    for (let open = 0; open < 3; open++) {
+      const { items, rules } = await recsWithRules(user, "rules-a", {
+        pinned: [pin],
+        exclude: { categories: [excludedCategory] },
+        maxPerCategory: 1,
+      });
+      const ids = items.map((i) => i.id);
+      expect(ids[0]).toBe(pin);
+      expect(ids).toHaveLength(6);
+      const cats = ids.map((id) => category.get(id));
+      expect(cats).not.toContain(excludedCategory);
+      expect(new Set(cats).size).toBe(cats.length);
+      expect(rules).toMatch(/^excluded=\d+;boosted=0;capped=\d+;pinned=1$/);
+      expect(Number(/excluded=(\d+)/.exec(rules ?? "")?.[1])).toBeGreaterThan(0);
+    }
+    // the same reader without rules: no header, the model's order
+    expect((await recsOf(user)).map((i) => i.id)).toEqual(plain);
+  });
+
+  it("a live-catalog tag boosted by the campaign lifts its item to the top", async () => {
+    const user = withFactors().userId;
+    const p = withFactors();
+    const f = fixture();
+    const manifest = JSON.parse(f.manifestJson) as { itemIds: string[] };
+    const session = await createScoringSession(base64ToBytes(f.onnxBase64));
+    const ranked = (await session.topK(base64ToFloat32(p.factors?.vector as string), 20)).indices.map(
+      (i) => manifest.itemIds[i] as string,
+    );
+    const bought = new Set(p.purchases.map((x) => x.item));
+    const deep = ranked.filter((id) => !bought.has(id))[15] as string;
+    await patch([{ id: deep, tags: ["margin-high"] }]);
+    await within(2000, async () => {
+      const { items } = await recsWithRules(user, "rules-b", { boost: { tags: { "margin-high": 1 } } });
+      return items[0]?.id === deep;
+    });
+  });
+});

@@ -125,7 +125,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
 
   // the block's slots share one ranking (block-memo.ts): slot i shows its item i
   const n = LAYOUTS[slot.layout].slots;
-  const rank = () => recommend({ kv, config, token: input.token, verified, n, now });
+  const rank = () => recommend({ kv, config, token: input.token, verified, n, now, rules: campaign.items });
   const rec = await (claims ? blockRanking({ user: claims.u, campaign: claims.c, slots: n }, now, rank) : rank());
   // the block's ranking may be a few seconds old (block-memo.ts): what the live catalog hides since is skipped
   const { unavailable } = await getLiveCatalog(kv, now);

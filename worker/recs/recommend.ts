@@ -11,6 +11,13 @@ import type { CatalogItem } from "../../core/catalog";
 import { foldIn, profileInteractions } from "../../core/fold-in";
 import { hybridScores, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
+import {
+  applyItemRules,
+  type Candidate,
+  candidatesFor,
+  type ItemRules,
+  type RulesApplied,
+} from "../../core/item-rules";
 import { liveItem } from "../../core/live-catalog";
 import { emptyProfile, modelOutputs, type Profile } from "../../core/profile";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
@@ -39,6 +46,8 @@ export interface Recommendation {
   scores?: number[] | null;
   /** how many items the exclusion rule (recent purchases, or all in `novel` mode) removed from the candidates */
   excluded?: number;
+  /** what the campaign's item rules did (none: no rules) */
+  rules?: RulesApplied;
 }
 
 export interface RecommendInput {
@@ -48,19 +57,66 @@ export interface RecommendInput {
   /** the token already verified by the caller (decisions verify it first), so it is not verified twice */
   verified?: TokenResult;
   n: number;
+  /** the campaign's item rules (applied only for a verified token: they are the token's campaign's) */
+  rules?: ItemRules;
   /** unix milliseconds */
   now?: number;
 }
 
 const DAY_SECONDS = 86400;
 
+/**
+ * The items for one open: the model's ranking (rank below), then the campaign's item rules
+ * (core/item-rules.ts) when it has any: ranked wider, filtered, boosted, capped per category, pinned first.
+ */
 export async function recommend(input: RecommendInput): Promise<Recommendation> {
-  const { kv, config, n } = input;
   const now = input.now ?? Date.now();
+  const verified =
+    input.verified ?? (await verifyToken(input.config.tokenSecrets, input.token, Math.floor(now / 1000)));
+  const rules = verified.ok ? input.rules : undefined;
+  if (!rules) return rank({ ...input, verified, now });
+  const live = await getLiveCatalog(input.kv, now);
+  const modelState = await getModel(input.kv, input.config.modelRefreshSeconds, now);
+  const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
+  const pinned = (rules.pinned ?? []).flatMap((id) => {
+    // by the model's index (a scan only without a model: the catalog a failed model still has)
+    const index = modelState.ok ? modelState.model.itemIndex.get(id) : undefined;
+    const item =
+      index !== undefined
+        ? catalog?.items[index]
+        : modelState.ok
+          ? undefined
+          : catalog?.items.find((it) => it.id === id);
+    return item && !live.unavailable.has(id) ? [liveItem(item, live.catalog.items[id])] : [];
+  });
+  const tagsOf = (id: string) => live.catalog.items[id]?.tags;
+  // ranked wider than asked, for the rules to choose from; wider again, once, when exclusions and the
+  // per-category cap leave too few (a reader whose best items share few categories)
+  let outcome: { wide: Recommendation; items: Candidate[]; applied: RulesApplied } | null = null;
+  for (const width of [candidatesFor(input.n), candidatesFor(input.n) * RULES_WIDER]) {
+    const wide = await rank({ ...input, verified, now, n: width });
+    const candidates = wide.items.map((item, i) => ({ item, score: wide.scores?.[i] ?? -i }));
+    outcome = { wide, ...applyItemRules(candidates, rules, input.n, pinned, tagsOf) };
+    if (outcome.items.length >= input.n || wide.items.length < width) break;
+  }
+  const { wide, items, applied } = outcome as NonNullable<typeof outcome>;
+  return {
+    ...wide,
+    items: items.map((c) => c.item),
+    scores: wide.scores ? items.map((c) => c.score) : null,
+    rules: applied,
+  };
+}
+
+/** How much wider the second ranking for rules is. */
+const RULES_WIDER = 8;
+
+async function rank(input: RecommendInput & { verified: TokenResult; now: number }): Promise<Recommendation> {
+  const { kv, config, n, now } = input;
   const modelLoad = getModel(kv, config.modelRefreshSeconds, now);
   // the live catalog (stock, price, ...: core/live-catalog.ts), polled beside the model; it never throws
   const liveLoad = getLiveCatalog(kv, now);
-  const token = input.verified ?? (await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000)));
+  const token = input.verified;
   // the erasure tombstone (one key), read beside the model and the profile; unknown (a failed read) records
   // nothing either. Tombstones from before core/erasure-key.ts are asked for only where no profile is found.
   const erased = token.ok ? erasedOrUnknown(() => hasTombstone(kv, token.claims.u)) : Promise.resolve(null);

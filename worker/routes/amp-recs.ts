@@ -6,7 +6,10 @@
 import type { Hono } from "hono";
 import { z } from "zod";
 import type { AmpItem } from "../../core/catalog";
+import { rulesHeader } from "../../core/item-rules";
+import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
+import { getCampaign } from "../decisions/campaign-store";
 import { type AppEnv, getConfig } from "../env";
 import { headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
@@ -30,7 +33,19 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
     try {
       const config = getConfig(c.env);
       const query = AmpRecsQuery.parse(c.req.query());
-      const rec = await recommend({ kv: c.env.OPENTIME_KV, config, token: query.t, n: query.n });
+      const now = Date.now();
+      const verified = await verifyToken(config.tokenSecrets, query.t, Math.floor(now / 1000));
+      // the token's campaign's item rules (core/item-rules.ts), if it has any
+      const campaign = verified.ok ? await getCampaign(c.env.OPENTIME_KV, verified.claims.c, now) : null;
+      const rec = await recommend({
+        kv: c.env.OPENTIME_KV,
+        config,
+        token: query.t,
+        verified,
+        n: query.n,
+        now,
+        rules: campaign?.items,
+      });
       const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
       const body: AmpRecsResponse = { items: rec.items.map((it) => toAmpItem(it, base)) };
       return c.json(body, 200, {
@@ -38,6 +53,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
         "X-Opentime-Reason": rec.reason,
         "X-Opentime-Model": headerValue(rec.modelVersion ?? "none"),
         "X-Opentime-Scorer": rec.scorer,
+        ...(rec.rules && { "X-Opentime-Rules": rulesHeader(rec.rules) }),
       });
     } catch (e) {
       // recommend never throws; should anything else, the amp-list still gets an answer (its fallback shows)

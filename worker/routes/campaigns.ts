@@ -13,7 +13,8 @@ import { requireApiKey } from "../lib/api-key";
 import { readJsonBody } from "../lib/read-json-body";
 import { invalidInput } from "../lib/zod-issues";
 
-const MAX_BODY = 4096;
+/** Room for item rules with long id lists (core/item-rules.ts). */
+const MAX_BODY = 65_536;
 
 function campaignId(raw: string): string {
   const parsed = CampaignIdSchema.safeParse(raw);

@@ -1,0 +1,137 @@
+/**
+ * A campaign's item rules, applied at every open over the model's candidates (worker/recs/recommend.ts):
+ * exclusions (price range, categories, ids), boosts (by category or live-catalog tag), diversity (at most K
+ * items of a category) and pinned items (first, in the order given). Pure: the caller hands over candidates
+ * best first, with the live catalog's fields already laid over them.
+ */
+import { z } from "zod";
+import type { CatalogItem } from "./catalog";
+import { IdSchema } from "./events";
+
+const Weights = z
+  .record(z.string().min(1).max(200), z.number().min(-1).max(1))
+  .refine((w) => Object.keys(w).length <= 50, { message: "at most 50 entries" });
+
+export const ItemRulesSchema = z
+  .object({
+    exclude: z
+      .object({
+        /** prices (live) below or above are never shown */
+        priceMin: z.number().nonnegative().max(1e9).optional(),
+        priceMax: z.number().nonnegative().max(1e9).optional(),
+        categories: z.array(z.string().min(1).max(200)).max(100).optional(),
+        ids: z.array(IdSchema).max(1000).optional(),
+      })
+      .strict()
+      .optional(),
+    /**
+     * added to each candidate's score, itself scaled to 0..1 over the candidates (1 the best): +0.2 lifts an
+     * item above any other scored up to 0.2 higher; -1 sinks it below every unboosted one
+     */
+    boost: z.object({ categories: Weights.optional(), tags: Weights.optional() }).strict().optional(),
+    /** at most this many items of one category in an answer */
+    maxPerCategory: z.number().int().min(1).max(24).optional(),
+    /** shown first, in this order, when available (the exclusions above do not apply to them: they were chosen) */
+    pinned: z.array(IdSchema).max(24).optional(),
+  })
+  .strict();
+export type ItemRules = z.infer<typeof ItemRulesSchema>;
+
+/** How many candidates to rank for `n` answers when rules apply: room for exclusions and diversity. */
+export function candidatesFor(n: number): number {
+  return Math.max(5 * n, n + 50);
+}
+
+export interface Candidate {
+  item: CatalogItem;
+  score: number;
+}
+
+/** What the rules did to one answer (the `X-Opentime-Rules` header). */
+export interface RulesApplied {
+  excluded: number;
+  boosted: number;
+  /** candidates passed over for diversity */
+  capped: number;
+  pinned: number;
+}
+
+export function applyItemRules(
+  candidates: readonly Candidate[],
+  rules: ItemRules,
+  n: number,
+  /** the pinned ids' items, available now (the caller looks them up) */
+  pinnedItems: readonly CatalogItem[],
+  tagsOf: (id: string) => readonly string[] | undefined,
+): { items: Candidate[]; applied: RulesApplied } {
+  const applied: RulesApplied = { excluded: 0, boosted: 0, capped: 0, pinned: 0 };
+  const ex = rules.exclude;
+  const categories = new Set(ex?.categories ?? []);
+  const ids = new Set(ex?.ids ?? []);
+  const pinnedIds = new Set(pinnedItems.map((i) => i.id));
+  const kept = candidates.filter(({ item }) => {
+    if (pinnedIds.has(item.id)) return false; // placed first below
+    const out =
+      (ex?.priceMin !== undefined && item.price < ex.priceMin) ||
+      (ex?.priceMax !== undefined && item.price > ex.priceMax) ||
+      categories.has(item.category) ||
+      ids.has(item.id);
+    if (out) applied.excluded++;
+    return !out;
+  });
+  const ranked = boosted(kept, rules.boost, tagsOf, applied);
+  const out: Candidate[] = [];
+  const perCategory = new Map<string, number>();
+  const take = (c: Candidate) => {
+    out.push(c);
+    perCategory.set(c.item.category, (perCategory.get(c.item.category) ?? 0) + 1);
+  };
+  for (const item of pinnedItems) {
+    if (out.length === n) break;
+    take({ item, score: Number.NaN });
+    applied.pinned++;
+  }
+  const cap = rules.maxPerCategory ?? Number.POSITIVE_INFINITY;
+  for (const c of ranked) {
+    if (out.length === n) break;
+    if ((perCategory.get(c.item.category) ?? 0) >= cap) {
+      applied.capped++;
+      continue;
+    }
+    take(c);
+  }
+  return { items: out, applied };
+}
+
+function boosted(
+  candidates: Candidate[],
+  boost: ItemRules["boost"],
+  tagsOf: (id: string) => readonly string[] | undefined,
+  applied: RulesApplied,
+): Candidate[] {
+  const byCategory = boost?.categories ?? {};
+  const byTag = boost?.tags ?? {};
+  if (Object.keys(byCategory).length === 0 && Object.keys(byTag).length === 0) return candidates;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const c of candidates) {
+    lo = Math.min(lo, c.score);
+    hi = Math.max(hi, c.score);
+  }
+  const span = hi > lo ? hi - lo : 1;
+  const scored = candidates.map((c, rank) => {
+    let extra = byCategory[c.item.category] ?? 0;
+    for (const tag of tagsOf(c.item.id) ?? []) extra += byTag[tag] ?? 0;
+    if (extra !== 0) applied.boosted++;
+    // (scores that are not numbers, as for popularity order, fall back to the rank)
+    const base = Number.isFinite(c.score) ? (c.score - lo) / span : 1 - rank / Math.max(1, candidates.length);
+    return { c, value: base + extra, rank };
+  });
+  scored.sort((a, b) => b.value - a.value || a.rank - b.rank);
+  return scored.map((s) => s.c);
+}
+
+/** `X-Opentime-Rules`: what the rules did, e.g. `excluded=3;boosted=2;capped=1;pinned=1`. */
+export function rulesHeader(applied: RulesApplied): string {
+  return `excluded=${applied.excluded};boosted=${applied.boosted};capped=${applied.capped};pinned=${applied.pinned}`;
+}

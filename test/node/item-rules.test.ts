@@ -1,0 +1,124 @@
+// A campaign's item rules over candidates: exclusions, boosts, diversity and pinned items hold for any input.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { CatalogItem } from "../../core/catalog";
+import { applyItemRules, type Candidate, ItemRulesSchema } from "../../core/item-rules";
+
+const item = (id: string, category: string, price = 10): CatalogItem => ({
+  id,
+  title: id,
+  category,
+  price,
+  currency: "GBP",
+  image: `/img/${id}.png`,
+  url: `/p/${id}`,
+});
+const ranked = (items: CatalogItem[]): Candidate[] => items.map((it, i) => ({ item: it, score: 10 - i }));
+const noTags = () => undefined;
+
+describe("item rules", () => {
+  const pool = [
+    item("a1", "lamps", 5),
+    item("a2", "lamps", 50),
+    item("b1", "rugs", 20),
+    item("a3", "lamps", 15),
+    item("c1", "mugs", 8),
+    item("b2", "rugs", 30),
+  ];
+
+  it("excludes by price range, category and id, and says how many", () => {
+    const { items, applied } = applyItemRules(
+      ranked(pool),
+      { exclude: { priceMin: 6, priceMax: 40, categories: ["mugs"], ids: ["b1"] } },
+      6,
+      [],
+      noTags,
+    );
+    expect(items.map((c) => c.item.id)).toEqual(["a3", "b2"]);
+    expect(applied.excluded).toBe(4);
+  });
+
+  it("caps a category, pins first in the given order, and boosts by category and tag", () => {
+    const capped = applyItemRules(ranked(pool), { maxPerCategory: 1 }, 4, [], noTags);
+    expect(capped.items.map((c) => c.item.id)).toEqual(["a1", "b1", "c1"]);
+    expect(capped.applied.capped).toBe(3);
+    const pinned = applyItemRules(
+      ranked(pool),
+      { maxPerCategory: 2 },
+      4,
+      [item("z9", "lamps"), pool[4] as CatalogItem],
+      noTags,
+    );
+    expect(pinned.items.map((c) => c.item.id)).toEqual(["z9", "c1", "a1", "b1"]);
+    const tags = (id: string) => (id === "c1" ? ["margin-high"] : undefined);
+    const lifted = applyItemRules(
+      ranked(pool),
+      { boost: { categories: { rugs: 0.3 }, tags: { "margin-high": 1 } } },
+      3,
+      [],
+      tags,
+    );
+    // scaled scores a1 1.0, a2 0.8, b1 0.6 + 0.3, c1 0.2 + 1: c1, a1, b1
+    expect(lifted.items.map((c) => c.item.id)).toEqual(["c1", "a1", "b1"]);
+    expect(lifted.applied.boosted).toBe(3);
+  });
+
+  it("for any candidates and rules: at most n, no repeats, pinned first, exclusions and the cap hold", () => {
+    const categories = ["a", "b", "c", "d"];
+    const arbItem = fc
+      .record({
+        id: fc.integer({ min: 0, max: 40 }),
+        category: fc.constantFrom(...categories),
+        price: fc.integer({ min: 0, max: 100 }),
+      })
+      .map((x) => item(`i${x.id}`, x.category, x.price));
+    const arbRules = fc.record(
+      {
+        exclude: fc.record(
+          { priceMax: fc.integer({ min: 0, max: 100 }), categories: fc.subarray(categories) },
+          { requiredKeys: [] },
+        ),
+        boost: fc.record({
+          categories: fc.dictionary(fc.constantFrom(...categories), fc.double({ min: -1, max: 1, noNaN: true })),
+        }),
+        maxPerCategory: fc.integer({ min: 1, max: 4 }),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(arbItem, { selector: (i) => i.id, maxLength: 30 }),
+        arbRules,
+        fc.integer({ min: 1, max: 8 }),
+        (items, rules, n) => {
+          expect(ItemRulesSchema.safeParse(rules).success).toBe(true);
+          const pinned = items.slice(0, 2);
+          const { items: out } = applyItemRules(ranked(items), rules, n, pinned, noTags);
+          const ids = out.map((c) => c.item.id);
+          expect(ids.length).toBeLessThanOrEqual(n);
+          expect(new Set(ids).size).toBe(ids.length);
+          expect(ids.slice(0, Math.min(n, pinned.length))).toEqual(pinned.slice(0, n).map((i) => i.id));
+          const rest = out.slice(Math.min(n, pinned.length)).map((c) => c.item);
+          for (const it of rest) {
+            if (rules.exclude?.priceMax !== undefined) expect(it.price).toBeLessThanOrEqual(rules.exclude.priceMax);
+            expect(rules.exclude?.categories ?? []).not.toContain(it.category);
+          }
+          const per = new Map<string, number>();
+          for (const c of out) per.set(c.item.category, (per.get(c.item.category) ?? 0) + 1);
+          // the cap counts pinned items too: a category that took ranked items holds at most the cap
+          if (rules.maxPerCategory) {
+            for (const it of rest) expect(per.get(it.category) as number).toBeLessThanOrEqual(rules.maxPerCategory);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses unknown fields and out-of-range weights", () => {
+    expect(ItemRulesSchema.safeParse({ maxPerCategory: 2, pinned: ["p1"] }).success).toBe(true);
+    expect(ItemRulesSchema.safeParse({ sort: "price" }).success).toBe(false);
+    expect(ItemRulesSchema.safeParse({ boost: { categories: { lamps: 5 } } }).success).toBe(false);
+    expect(ItemRulesSchema.safeParse({ maxPerCategory: 0 }).success).toBe(false);
+  });
+});
