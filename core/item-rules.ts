@@ -31,10 +31,21 @@ export const ItemRulesSchema = z
     boost: z.object({ categories: Weights.optional(), tags: Weights.optional() }).strict().optional(),
     /** at most this many items of one category in an answer */
     maxPerCategory: z.number().int().min(1).max(24).optional(),
-    /** shown first, in this order, when available (the exclusions above do not apply to them: they were chosen) */
-    pinned: z.array(IdSchema).max(24).optional(),
+    /**
+     * shown first, in this order, when available and not among the reader's recent purchases (the exclusions
+     * above do not apply to them: they were chosen)
+     */
+    pinned: z
+      .array(IdSchema)
+      .max(24)
+      .refine((ids) => new Set(ids).size === ids.length, { message: "each id at most once" })
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => (r.exclude?.priceMin ?? 0) <= (r.exclude?.priceMax ?? Number.POSITIVE_INFINITY), {
+    message: "priceMin must not exceed priceMax",
+    path: ["exclude", "priceMin"],
+  });
 export type ItemRules = z.infer<typeof ItemRulesSchema>;
 
 /** How many candidates to rank for `n` answers when rules apply: room for exclusions and diversity. */
@@ -54,6 +65,10 @@ export interface RulesApplied {
   /** candidates passed over for diversity */
   capped: number;
   pinned: number;
+  /** capped candidates taken after all, because too few others were left (diversity gives way before length) */
+  relaxed: number;
+  /** popular items the rules allowed, added because the model's candidates ran out (set by the caller) */
+  filled: number;
 }
 
 export function applyItemRules(
@@ -64,7 +79,7 @@ export function applyItemRules(
   pinnedItems: readonly CatalogItem[],
   tagsOf: (id: string) => readonly string[] | undefined,
 ): { items: Candidate[]; applied: RulesApplied } {
-  const applied: RulesApplied = { excluded: 0, boosted: 0, capped: 0, pinned: 0 };
+  const applied: RulesApplied = { excluded: 0, boosted: 0, capped: 0, pinned: 0, relaxed: 0, filled: 0 };
   const ex = rules.exclude;
   const categories = new Set(ex?.categories ?? []);
   const ids = new Set(ex?.ids ?? []);
@@ -92,13 +107,21 @@ export function applyItemRules(
     applied.pinned++;
   }
   const cap = rules.maxPerCategory ?? Number.POSITIVE_INFINITY;
+  const passed: Candidate[] = [];
   for (const c of ranked) {
     if (out.length === n) break;
     if ((perCategory.get(c.item.category) ?? 0) >= cap) {
       applied.capped++;
+      passed.push(c);
       continue;
     }
     take(c);
+  }
+  // too few categories among the candidates: the best of those passed over fill the answer
+  for (const c of passed) {
+    if (out.length === n) break;
+    take(c);
+    applied.relaxed++;
   }
   return { items: out, applied };
 }
@@ -112,16 +135,21 @@ function boosted(
   const byCategory = boost?.categories ?? {};
   const byTag = boost?.tags ?? {};
   if (Object.keys(byCategory).length === 0 && Object.keys(byTag).length === 0) return candidates;
+  // scaled over the finite scores (a NaN or infinite one would make every scaled score NaN)
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   for (const c of candidates) {
+    if (!Number.isFinite(c.score)) continue;
     lo = Math.min(lo, c.score);
     hi = Math.max(hi, c.score);
   }
   const span = hi > lo ? hi - lo : 1;
+  // own keys only: a category named "constructor" is a category, not Object.prototype's
+  const weight = (weights: Record<string, number>, key: string) =>
+    Object.hasOwn(weights, key) ? (weights[key] ?? 0) : 0;
   const scored = candidates.map((c, rank) => {
-    let extra = byCategory[c.item.category] ?? 0;
-    for (const tag of tagsOf(c.item.id) ?? []) extra += byTag[tag] ?? 0;
+    let extra = weight(byCategory, c.item.category);
+    for (const tag of tagsOf(c.item.id) ?? []) extra += weight(byTag, tag);
     if (extra !== 0) applied.boosted++;
     // (scores that are not numbers, as for popularity order, fall back to the rank)
     const base = Number.isFinite(c.score) ? (c.score - lo) / span : 1 - rank / Math.max(1, candidates.length);
@@ -131,7 +159,7 @@ function boosted(
   return scored.map((s) => s.c);
 }
 
-/** `X-Opentime-Rules`: what the rules did, e.g. `excluded=3;boosted=2;capped=1;pinned=1`. */
-export function rulesHeader(applied: RulesApplied): string {
-  return `excluded=${applied.excluded};boosted=${applied.boosted};capped=${applied.capped};pinned=${applied.pinned}`;
+/** `X-Opentime-Rules`: what the rules did, e.g. `excluded=3;boosted=2;capped=1;pinned=1;relaxed=0;filled=0`. */
+export function rulesHeader(a: RulesApplied): string {
+  return `excluded=${a.excluded};boosted=${a.boosted};capped=${a.capped};pinned=${a.pinned};relaxed=${a.relaxed};filled=${a.filled}`;
 }

@@ -40,8 +40,9 @@ describe("item rules", () => {
 
   it("caps a category, pins first in the given order, and boosts by category and tag", () => {
     const capped = applyItemRules(ranked(pool), { maxPerCategory: 1 }, 4, [], noTags);
-    expect(capped.items.map((c) => c.item.id)).toEqual(["a1", "b1", "c1"]);
-    expect(capped.applied.capped).toBe(3);
+    // three categories for four places: the best item passed over (a2) takes the last one
+    expect(capped.items.map((c) => c.item.id)).toEqual(["a1", "b1", "c1", "a2"]);
+    expect(capped.applied).toMatchObject({ capped: 3, relaxed: 1 });
     const pinned = applyItemRules(
       ranked(pool),
       { maxPerCategory: 2 },
@@ -93,7 +94,7 @@ describe("item rules", () => {
         (items, rules, n) => {
           expect(ItemRulesSchema.safeParse(rules).success).toBe(true);
           const pinned = items.slice(0, 2);
-          const { items: out } = applyItemRules(ranked(items), rules, n, pinned, noTags);
+          const { items: out, applied } = applyItemRules(ranked(items), rules, n, pinned, noTags);
           const ids = out.map((c) => c.item.id);
           expect(ids.length).toBeLessThanOrEqual(n);
           expect(new Set(ids).size).toBe(ids.length);
@@ -105,8 +106,16 @@ describe("item rules", () => {
           }
           const per = new Map<string, number>();
           for (const c of out) per.set(c.item.category, (per.get(c.item.category) ?? 0) + 1);
-          // the cap counts pinned items too: a category that took ranked items holds at most the cap
-          if (rules.maxPerCategory) {
+          // the cap counts pinned items too: a category that took ranked items holds at most the cap, unless
+          // too few categories were left (then the answer is full: n items, or every candidate)
+          const eligible = items.filter(
+            (it) =>
+              !pinned.includes(it) &&
+              !(rules.exclude?.priceMax !== undefined && it.price > rules.exclude.priceMax) &&
+              !(rules.exclude?.categories ?? []).includes(it.category),
+          );
+          if (applied.relaxed > 0) expect(out.length === n || rest.length === eligible.length).toBe(true);
+          else if (rules.maxPerCategory) {
             for (const it of rest) expect(per.get(it.category) as number).toBeLessThanOrEqual(rules.maxPerCategory);
           }
         },
@@ -115,7 +124,21 @@ describe("item rules", () => {
     );
   });
 
-  it("refuses unknown fields and out-of-range weights", () => {
+  it("scales boosts over finite scores only, and reads weights as own keys", () => {
+    const odd = [
+      { item: item("x", "constructor"), score: Number.NaN },
+      { item: item("y", "lamps"), score: 3 },
+      { item: item("z", "lamps"), score: 2 },
+      { item: item("w", "rugs"), score: 1 },
+    ];
+    // y 1.0, z 0.5, w 0 + 0.9: the NaN does not make every scaled score NaN (which would keep the input order)
+    const { items } = applyItemRules(odd, { boost: { categories: { rugs: 0.9 } } }, 4, [], noTags);
+    expect(items.map((c) => c.item.id).filter((id) => id !== "x")).toEqual(["y", "w", "z"]);
+  });
+
+  it("refuses unknown fields, out-of-range weights, a pinned id twice and an empty price range", () => {
+    expect(ItemRulesSchema.safeParse({ pinned: ["p1", "p1"] }).success).toBe(false);
+    expect(ItemRulesSchema.safeParse({ exclude: { priceMin: 10, priceMax: 5 } }).success).toBe(false);
     expect(ItemRulesSchema.safeParse({ maxPerCategory: 2, pinned: ["p1"] }).success).toBe(true);
     expect(ItemRulesSchema.safeParse({ sort: "price" }).success).toBe(false);
     expect(ItemRulesSchema.safeParse({ boost: { categories: { lamps: 5 } } }).success).toBe(false);

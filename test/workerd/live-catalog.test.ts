@@ -221,7 +221,7 @@ describe("campaign item rules at the open", () => {
     return { items: ((await res.json()) as RecsBody).items, rules: res.headers.get("X-Opentime-Rules") };
   }
 
-  it("pinned first, an excluded category never, at most one per category, over repeated opens; the answer says so", async () => {
+  it("pinned first, an excluded category never, at most two per category, over repeated opens; the answer says so", async () => {
     const user = withFactors().userId;
     const category = new Map(catalogItems().map((i) => [i.id, i.category]));
     const plain = (await recsOf(user)).map((i) => i.id);
@@ -231,15 +231,17 @@ describe("campaign item rules at the open", () => {
       const { items, rules } = await recsWithRules(user, "rules-a", {
         pinned: [pin],
         exclude: { categories: [excludedCategory] },
-        maxPerCategory: 1,
+        maxPerCategory: 2,
       });
       const ids = items.map((i) => i.id);
       expect(ids[0]).toBe(pin);
       expect(ids).toHaveLength(6);
       const cats = ids.map((id) => category.get(id));
       expect(cats).not.toContain(excludedCategory);
-      expect(new Set(cats).size).toBe(cats.length);
-      expect(rules).toMatch(/^excluded=\d+;boosted=0;capped=\d+;pinned=1$/);
+      const perCategory = new Map<string, number>();
+      for (const cat of cats) perCategory.set(cat as string, (perCategory.get(cat as string) ?? 0) + 1);
+      expect(Math.max(...perCategory.values())).toBeLessThanOrEqual(2);
+      expect(rules).toMatch(/^excluded=\d+;boosted=0;capped=\d+;pinned=1;relaxed=0;filled=0$/);
       expect(Number(/excluded=(\d+)/.exec(rules ?? "")?.[1])).toBeGreaterThan(0);
     }
     // the same reader without rules: no header, the model's order

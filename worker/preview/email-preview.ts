@@ -27,13 +27,14 @@ export async function emailPreview(kv: KVNamespace, config: Config, base: string
     { amp: ampTemplate, html: htmlTemplate, text: textTemplate },
     { headline: "Picked for you", shopName: "the opentime demo shop", shopUrl: `${base}/`, count: 6, ...links },
   );
-  const rec = await recommend({ kv, config, token, n: 6 });
+  // as the reader would get it: with the campaign's item rules
+  const campaign = await getCampaign(kv, q.campaign);
+  const rec = await recommend({ kv, config, token, n: 6, rules: campaign.items });
   const items = rec.items.map((it, i) => ({
     ...toAmpItem(it, base),
     rank: i + 1,
     score: rec.scores?.[i] ?? null,
   }));
-  const campaign = await getCampaign(kv, q.campaign);
   return {
     user: q.user,
     campaign: q.campaign,

@@ -1,8 +1,8 @@
 /**
  * What an open must not show: the reader's own recent purchases (a few ids, per open) and what the live catalog
  * hides now (up to MAX_LIVE_ITEMS ids, the same for every open). Checks go both by item id and by the model's
- * item index; the live catalog's indices are computed once per (model version, live catalog version), so an
- * open costs the same whether 10 or 20,000 items are out of stock.
+ * item index; the live catalog's indices are computed once per (loaded model, live catalog copy), so an open
+ * costs the same whether 10 or 20,000 items are out of stock.
  */
 import type { LiveCatalogView } from "../catalog/live-catalog";
 import type { LoadedModel } from "../model/model-store";
@@ -14,12 +14,14 @@ export interface Exclusion {
   inModel: number;
 }
 
-let hiddenIndices: { model: string; live: number; indices: Set<number> } | null = null;
+// keyed by identity: a model loaded again, or a live catalog read again, gets its indices anew
+let hiddenIndices: { itemIndex: object; unavailable: object; indices: Set<number> } | null = null;
 
 function hiddenIn(model: LoadedModel, live: LiveCatalogView): Set<number> {
-  const key = { model: model.manifest.version, live: live.catalog.version };
-  if (hiddenIndices && hiddenIndices.model === key.model && hiddenIndices.live === key.live)
+  const key = { itemIndex: model.itemIndex, unavailable: live.unavailable };
+  if (hiddenIndices && hiddenIndices.itemIndex === key.itemIndex && hiddenIndices.unavailable === key.unavailable) {
     return hiddenIndices.indices;
+  }
   const indices = new Set<number>();
   for (const id of live.unavailable) {
     const index = model.itemIndex.get(id);

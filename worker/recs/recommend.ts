@@ -11,13 +11,7 @@ import type { CatalogItem } from "../../core/catalog";
 import { foldIn, profileInteractions } from "../../core/fold-in";
 import { hybridScores, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
-import {
-  applyItemRules,
-  type Candidate,
-  candidatesFor,
-  type ItemRules,
-  type RulesApplied,
-} from "../../core/item-rules";
+import { applyItemRules, candidatesFor, type ItemRules, type RulesApplied } from "../../core/item-rules";
 import { liveItem } from "../../core/live-catalog";
 import { emptyProfile, modelOutputs, type Profile } from "../../core/profile";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
@@ -48,6 +42,8 @@ export interface Recommendation {
   excluded?: number;
   /** what the campaign's item rules did (none: no rules) */
   rules?: RulesApplied;
+  /** ids withheld from this reader (their recent purchases): item rules never bring them back */
+  withheld?: ReadonlySet<string>;
 }
 
 export interface RecommendInput {
@@ -73,43 +69,72 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   const now = input.now ?? Date.now();
   const verified =
     input.verified ?? (await verifyToken(input.config.tokenSecrets, input.token, Math.floor(now / 1000)));
-  const rules = verified.ok ? input.rules : undefined;
+  const rules = verified.ok && input.rules && hasEffect(input.rules) ? input.rules : undefined;
   if (!rules) return rank({ ...input, verified, now });
-  const live = await getLiveCatalog(input.kv, now);
-  const modelState = await getModel(input.kv, input.config.modelRefreshSeconds, now);
+  const [live, modelState, wide] = await Promise.all([
+    getLiveCatalog(input.kv, now),
+    getModel(input.kv, input.config.modelRefreshSeconds, now),
+    rank({ ...input, verified, now, n: candidatesFor(input.n) }),
+  ]);
   const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
-  const pinned = (rules.pinned ?? []).flatMap((id) => {
-    // by the model's index (a scan only without a model: the catalog a failed model still has)
-    const index = modelState.ok ? modelState.model.itemIndex.get(id) : undefined;
-    const item =
-      index !== undefined
-        ? catalog?.items[index]
-        : modelState.ok
-          ? undefined
-          : catalog?.items.find((it) => it.id === id);
-    return item && !live.unavailable.has(id) ? [liveItem(item, live.catalog.items[id])] : [];
+  // never shown, pinned or not: what the live catalog hides, and what the reader's own purchases withhold
+  const showable = (id: string) => !live.unavailable.has(id) && !wide.withheld?.has(id);
+  const lookup = modelState.ok
+    ? (id: string) => catalog?.items[modelState.model.itemIndex.get(id) ?? -1]
+    : byId(catalog);
+  const pinned = [...new Set(rules.pinned ?? [])].flatMap((id) => {
+    const item = lookup(id);
+    return item && showable(id) ? [liveItem(item, live.catalog.items[id])] : [];
   });
   const tagsOf = (id: string) => live.catalog.items[id]?.tags;
-  // ranked wider than asked, for the rules to choose from; wider again, once, when exclusions and the
-  // per-category cap leave too few (a reader whose best items share few categories)
-  let outcome: { wide: Recommendation; items: Candidate[]; applied: RulesApplied } | null = null;
-  for (const width of [candidatesFor(input.n), candidatesFor(input.n) * RULES_WIDER]) {
-    const wide = await rank({ ...input, verified, now, n: width });
-    const candidates = wide.items.map((item, i) => ({ item, score: wide.scores?.[i] ?? -i }));
-    outcome = { wide, ...applyItemRules(candidates, rules, input.n, pinned, tagsOf) };
-    if (outcome.items.length >= input.n || wide.items.length < width) break;
+  const candidates = wide.items.map((item, i) => ({ item, score: wide.scores?.[i] ?? -i }));
+  const chosen = applyItemRules(candidates, rules, input.n, pinned, tagsOf);
+  // still short (exclusions that leave too little): popular items the same rules allow fill in
+  if (chosen.items.length < input.n && catalog) {
+    const taken = new Set(chosen.items.map((c) => c.item.id));
+    const popular = catalog.popular.flatMap((index, rank) => {
+      const item = catalog.items[index];
+      return item && !taken.has(item.id) && showable(item.id)
+        ? [{ item: liveItem(item, live.catalog.items[item.id]), score: -rank }]
+        : [];
+    });
+    const more = applyItemRules(popular, { ...rules, pinned: [] }, input.n - chosen.items.length, [], tagsOf);
+    chosen.items.push(...more.items);
+    chosen.applied.filled = more.items.length;
   }
-  const { wide, items, applied } = outcome as NonNullable<typeof outcome>;
   return {
     ...wide,
-    items: items.map((c) => c.item),
-    scores: wide.scores ? items.map((c) => c.score) : null,
-    rules: applied,
+    items: chosen.items.map((c) => c.item),
+    scores: wide.scores ? chosen.items.map((c) => c.score) : null,
+    rules: chosen.applied,
   };
 }
 
-/** How much wider the second ranking for rules is. */
-const RULES_WIDER = 8;
+/** Rules that change nothing (`{}`, empty lists) cost no wider ranking. */
+function hasEffect(rules: ItemRules): boolean {
+  const ex = rules.exclude;
+  return (
+    (rules.pinned?.length ?? 0) > 0 ||
+    rules.maxPerCategory !== undefined ||
+    Object.keys(rules.boost?.categories ?? {}).length + Object.keys(rules.boost?.tags ?? {}).length > 0 ||
+    ex?.priceMin !== undefined ||
+    ex?.priceMax !== undefined ||
+    (ex?.categories?.length ?? 0) + (ex?.ids?.length ?? 0) > 0
+  );
+}
+
+/** Item lookup in a catalog without a model's index (a model that failed to load): built once per catalog. */
+const catalogIndex = new WeakMap<object, Map<string, CatalogItem>>();
+function byId(catalog: { items: CatalogItem[] } | null | undefined): (id: string) => CatalogItem | undefined {
+  if (!catalog) return () => undefined;
+  let index = catalogIndex.get(catalog);
+  if (!index) {
+    index = new Map(catalog.items.map((it) => [it.id, it]));
+    catalogIndex.set(catalog, index);
+  }
+  const found = index;
+  return (id) => found.get(id);
+}
 
 async function rank(input: RecommendInput & { verified: TokenResult; now: number }): Promise<Recommendation> {
   const { kv, config, n, now } = input;
@@ -134,7 +159,7 @@ async function rank(input: RecommendInput & { verified: TokenResult; now: number
         .filter(shown)
         .slice(0, n)
         .map((it) => liveItem(it, live.catalog.items[it.id]));
-      return { items, reason, scorer: "popular", modelVersion: version, recordable };
+      return { items, reason, scorer: "popular", modelVersion: version, recordable, withheld: exclude };
     }
     const fallback = await getFallbackItems(kv);
     return {
@@ -147,6 +172,7 @@ async function rank(input: RecommendInput & { verified: TokenResult; now: number
       scorer: "popular",
       modelVersion: null,
       recordable,
+      withheld: exclude,
     };
   };
 
@@ -196,6 +222,7 @@ async function rank(input: RecommendInput & { verified: TokenResult; now: number
         modelVersion: version,
         excluded: bought.size,
         recordable,
+        withheld: bought,
       };
     }
     const content = outputs.contentVector ? base64ToFloat32(outputs.contentVector.vector) : null;
@@ -208,10 +235,19 @@ async function rank(input: RecommendInput & { verified: TokenResult; now: number
         modelVersion: version,
         excluded: bought.size,
         recordable,
+        withheld: bought,
       };
     }
     const top = await alsTopK(model, vector, n, exclude, live);
-    return { ...top, reason: "personalized", scorer: "als", modelVersion: version, excluded: bought.size, recordable };
+    return {
+      ...top,
+      reason: "personalized",
+      scorer: "als",
+      modelVersion: version,
+      excluded: bought.size,
+      recordable,
+      withheld: bought,
+    };
   } catch (e) {
     logEvent("error", "recs.scoring_failed", { version, detail: errorMessage(e) });
     return generic("scoring-error", bought);

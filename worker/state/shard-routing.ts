@@ -1,12 +1,12 @@
 /**
  * Which ReaderShard holds a reader: FNV-1a of the user id over a fixed number of shards. READER_SHARDS is part
  * of the data's address: changing it would move readers to shards that do not hold their state, so it is a
- * constant, not a setting (README, "State": why 64, and what it costs).
+ * constant, not a setting (README, "State": why 16, and what it costs).
  */
 import type { Bindings } from "../env";
 import type { ReaderShard } from "./reader-shard";
 
-export const READER_SHARDS = 64;
+export const READER_SHARDS = 16;
 
 /** 32-bit FNV-1a over the id's UTF-16 code units. */
 export function shardOf(userId: string, shards = READER_SHARDS): number {
