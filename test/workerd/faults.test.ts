@@ -215,6 +215,25 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
     ev("e5", b, "purchase", "p3", 5),
   ];
   const idsOf = (events: QueuedEvent[]) => events.map((e, i) => `m${i}-${e.id}`).sort();
+  /** Makes the shard's SQL throw for queries `fails` picks; returns the restore. */
+  const failingSql = async (
+    stub: DurableObjectStub<ReaderShard>,
+    fails: (query: string) => boolean,
+    what: string,
+  ): Promise<() => Promise<void>> => {
+    const restore = await runInDurableObject(stub, (instance: ReaderShard) => {
+      const sql = (instance as unknown as { sql: SqlStorage }).sql;
+      const exec = sql.exec.bind(sql);
+      (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
+        if (fails(query)) throw new Error(`injected: ${what}`);
+        return exec(query, ...bindings);
+      }) as SqlStorage["exec"];
+      return () => {
+        (sql as { exec: SqlStorage["exec"] }).exec = exec;
+      };
+    });
+    return () => runInDurableObject(stub, () => restore());
+  };
   /** Two user ids (with `prefix`) that the routing puts in the same shard. */
   const twoReadersOfOneShard = (prefix: string): [string, string] => {
     const seen = new Map<number, string>();
@@ -305,24 +324,18 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
       const events = eventsOf("cf-mid-a", "cf-mid-b");
       const stub = readerStub(env, "cf-mid-a");
       let inserts = 0;
-      const restore = await runInDurableObject(stub, (instance: ReaderShard) => {
-        const sql = (instance as unknown as { sql: SqlStorage }).sql;
-        const exec = sql.exec.bind(sql);
-        (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
-          if (query.startsWith("INSERT") && ++inserts === 2) throw new Error("injected: disk full mid-batch");
-          return exec(query, ...bindings);
-        }) as SqlStorage["exec"];
-        return () => {
-          (sql as { exec: SqlStorage["exec"] }).exec = exec;
-        };
-      });
+      const restore = await failingSql(
+        stub,
+        (query) => query.startsWith("INSERT") && ++inserts === 2,
+        "disk full mid-batch",
+      );
       const a = events.filter((e) => e.user === "cf-mid-a");
       const b = fakeBatch(a);
       await consumeEvents(b.batch, env);
       expect(inserts).toBeGreaterThanOrEqual(2);
       expect(b.retried().sort()).toEqual(idsOf(a));
       expect(await profileOf("cf-mid-a")).toBeNull(); // nothing of the batch was kept
-      await runInDurableObject(stub, () => restore());
+      await restore();
       await redeliver(a);
       await expectCountedOnce(a);
     },
@@ -363,23 +376,13 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
       const before = await profileOf("cf-mem-a");
       expect(before?.seenEvents).toEqual([first.id]);
       const stub = readerStub(env, "cf-mem-a");
-      const restore = await runInDurableObject(stub, (instance: ReaderShard) => {
-        const sql = (instance as unknown as { sql: SqlStorage }).sql;
-        const exec = sql.exec.bind(sql);
-        // the profile's write fails after its events were recorded as applied
-        (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
-          if (query.trim().startsWith("INSERT INTO readers")) throw new Error("injected: disk full");
-          return exec(query, ...bindings);
-        }) as SqlStorage["exec"];
-        return () => {
-          (sql as { exec: SqlStorage["exec"] }).exec = exec;
-        };
-      });
+      // the profile's write fails after its events were recorded as applied
+      const restore = await failingSql(stub, (query) => query.trim().startsWith("INSERT INTO readers"), "disk full");
       const b = fakeBatch(rest);
       await consumeEvents(b.batch, env);
       expect(b.retried().sort()).toEqual(idsOf(rest));
       expect(await profileOf("cf-mem-a")).toEqual(before);
-      await runInDurableObject(stub, () => restore());
+      await restore();
       await redeliver(rest);
       await expectCountedOnce(events);
     },

@@ -20,6 +20,15 @@ const ORIGIN = "https://opentime.test";
 const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
 const withFactors = () => fixture().profiles.find((p) => p.factors !== null) as Profile;
 
+/** The reader's `k` best item ids as the fixture model ranks them (no exclusions). */
+async function modelRanking(p: Profile, k: number): Promise<string[]> {
+  const f = fixture();
+  const manifest = JSON.parse(f.manifestJson) as { itemIds: string[] };
+  const session = await createScoringSession(base64ToBytes(f.onnxBase64));
+  const top = await session.topK(base64ToFloat32(p.factors?.vector as string), k);
+  return top.indices.map((i) => manifest.itemIds[i] as string);
+}
+
 async function send(path: string, method: string, body?: unknown, headers: Record<string, string> = admin) {
   const ctx = createExecutionContext();
   const res = await worker.fetch(
@@ -100,12 +109,7 @@ describe("live catalog", () => {
 
   it("with hundreds out of stock, the next items in the model's order fill in", async () => {
     const p = withFactors();
-    const f = fixture();
-    const manifest = JSON.parse(f.manifestJson) as { itemIds: string[] };
-    const session = await createScoringSession(base64ToBytes(f.onnxBase64));
-    const ranked = (await session.topK(base64ToFloat32(p.factors?.vector as string), 320)).indices.map(
-      (i) => manifest.itemIds[i] as string,
-    );
+    const ranked = await modelRanking(p, 320);
     // the reader's 300 best items go out of stock (more than a top-k is asked to skip)
     expect((await patch(ranked.slice(0, 300).map((id) => ({ id, stock: 0 })))).status).toBe(200);
     const bought = new Set(p.purchases.map((x) => x.item));
@@ -249,14 +253,9 @@ describe("campaign item rules at the open", () => {
   });
 
   it("a live-catalog tag boosted by the campaign lifts its item to the top", async () => {
-    const user = withFactors().userId;
     const p = withFactors();
-    const f = fixture();
-    const manifest = JSON.parse(f.manifestJson) as { itemIds: string[] };
-    const session = await createScoringSession(base64ToBytes(f.onnxBase64));
-    const ranked = (await session.topK(base64ToFloat32(p.factors?.vector as string), 20)).indices.map(
-      (i) => manifest.itemIds[i] as string,
-    );
+    const user = p.userId;
+    const ranked = await modelRanking(p, 20);
     const bought = new Set(p.purchases.map((x) => x.item));
     const deep = ranked.filter((id) => !bought.has(id))[15] as string;
     await patch([{ id: deep, tags: ["margin-high"] }]);
