@@ -252,6 +252,18 @@ describe("campaign item rules at the open", () => {
     expect((await recsOf(user)).map((i) => i.id)).toEqual(plain);
   });
 
+  it("images follow the rules too, and say so", async () => {
+    const user = withFactors().userId;
+    const pin = catalogItems()[7]?.id as string;
+    expect((await send("/v1/admin/campaigns/rules-c", "PUT", { items: { pinned: [pin] } })).status).toBe(200);
+    resetCampaignCache();
+    const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign: "rules-c", ttlSeconds: 3600 });
+    const image = await call(`/v1/img/${t}/row-0.png`, {});
+    expect(image.status).toBe(200);
+    expect(image.headers.get("X-Opentime-Item")).toBe(pin);
+    expect(image.headers.get("X-Opentime-Rules")).toMatch(/pinned=1/);
+  });
+
   it("a live-catalog tag boosted by the campaign lifts its item to the top", async () => {
     const p = withFactors();
     const user = p.userId;

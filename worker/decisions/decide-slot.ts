@@ -10,6 +10,7 @@
 import { z } from "zod";
 import type { Campaign } from "../../core/campaign";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
+import type { RulesApplied } from "../../core/item-rules";
 import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
 import { RECS_REASONS, SCORERS, type Scorer, type SlotReason } from "../../core/reasons";
@@ -55,6 +56,8 @@ export interface SlotDecision {
   recordable: boolean;
   campaignId: string;
   campaign: Campaign;
+  /** what the campaign's item rules did to the block's ranking, when decided now under rules */
+  rules?: RulesApplied;
 }
 
 export interface DecideInput {
@@ -159,6 +162,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     recordable: claims !== null && rec.recordable,
     campaignId,
     campaign,
+    rules: rec.rules,
   };
 }
 

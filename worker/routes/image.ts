@@ -7,6 +7,7 @@
  */
 import type { Hono } from "hono";
 import type { QueuedEvent } from "../../core/events";
+import { rulesHeader } from "../../core/item-rules";
 import { slotPixels } from "../../core/layouts";
 import { classifyFetch, isPrefetch, signalsOf } from "../decisions/classify-fetch";
 import { decideSlot } from "../decisions/decide-slot";
@@ -82,6 +83,7 @@ export function registerImage(app: Hono<AppEnv>): void {
         "X-Opentime-Item": headerValue(decision.item?.id ?? "none"),
         "X-Opentime-Fetch": fetchKind,
         "X-Opentime-Render": out.detail,
+        ...(decision.rules && { "X-Opentime-Rules": rulesHeader(decision.rules) }),
         "Server-Timing": serverTiming({ decide: decided, ...out.timing, total: performance.now() - t0 }),
       });
     } catch (e) {
