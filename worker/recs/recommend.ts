@@ -20,7 +20,7 @@ import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
-import { getFallbackItems, getModel, type LoadedModel } from "../model/model-store";
+import { getFallbackItems, getModel, type LoadedModel, type ModelState } from "../model/model-store";
 import { readUser } from "../profile/profile-store";
 import { type Exclusion, exclusionFor } from "./exclusion";
 
@@ -67,14 +67,19 @@ const DAY_SECONDS = 86400;
  */
 export async function recommend(input: RecommendInput): Promise<Recommendation> {
   const now = input.now ?? Date.now();
+  // the model and the live catalog (stock, price, ...: core/live-catalog.ts), each asked for once per open and
+  // from the start, beside the token's check and the reader's reads in rank; neither throws
+  const modelLoad = getModel(input.kv, input.config.modelRefreshSeconds, now);
+  const liveLoad = getLiveCatalog(input.kv, now);
   const verified =
     input.verified ?? (await verifyToken(input.config.tokenSecrets, input.token, Math.floor(now / 1000)));
+  const loaded = { ...input, verified, now, modelLoad, liveLoad };
   const rules = verified.ok && input.rules && hasEffect(input.rules) ? input.rules : undefined;
-  if (!rules) return rank({ ...input, verified, now });
-  const [live, modelState, wide] = await Promise.all([
-    getLiveCatalog(input.kv, now),
-    getModel(input.kv, input.config.modelRefreshSeconds, now),
-    rank({ ...input, verified, now, n: candidatesFor(input.n) }),
+  if (!rules) return rank(loaded);
+  const [wide, modelState, live] = await Promise.all([
+    rank({ ...loaded, n: candidatesFor(input.n) }),
+    modelLoad,
+    liveLoad,
   ]);
   const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
   // never shown, pinned or not: what the live catalog hides, and what the reader's own purchases withhold
@@ -92,13 +97,11 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   // still short (exclusions that leave too little): popular items the same rules allow fill in
   if (chosen.items.length < input.n && catalog) {
     const taken = new Set(chosen.items.map((c) => c.item.id));
-    const popular = catalog.popular.flatMap((index, rank) => {
-      const item = catalog.items[index];
-      return item && !taken.has(item.id) && showable(item.id)
-        ? [{ item: liveItem(item, live.catalog.items[item.id]), score: -rank }]
-        : [];
-    });
-    const more = applyItemRules(popular, { ...rules, pinned: [] }, input.n - chosen.items.length, [], tagsOf);
+    const short = input.n - chosen.items.length;
+    const popular = mostPopular(catalog, candidatesFor(short), (it) => !taken.has(it.id) && showable(it.id)).map(
+      (item, rank) => ({ item: liveItem(item, live.catalog.items[item.id]), score: -rank }),
+    );
+    const more = applyItemRules(popular, { ...rules, pinned: [] }, short, [], tagsOf);
     chosen.items.push(...more.items);
     chosen.applied.filled = more.items.length;
   }
@@ -108,6 +111,21 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     scores: wide.scores ? chosen.items.map((c) => c.score) : null,
     rules: chosen.applied,
   };
+}
+
+/** The `n` most popular items `keep` allows, stopping there (the popular list can hold the whole catalog). */
+function mostPopular(
+  catalog: { items: CatalogItem[]; popular: number[] },
+  n: number,
+  keep: (item: CatalogItem) => boolean,
+): CatalogItem[] {
+  const out: CatalogItem[] = [];
+  for (const index of catalog.popular) {
+    if (out.length === n) break;
+    const item = catalog.items[index];
+    if (item && keep(item)) out.push(item);
+  }
+  return out;
 }
 
 /** Rules that change nothing (`{}`, empty lists) cost no wider ranking. */
@@ -136,17 +154,21 @@ function byId(catalog: { items: CatalogItem[] } | null | undefined): (id: string
   return (id) => found.get(id);
 }
 
-async function rank(input: RecommendInput & { verified: TokenResult; now: number }): Promise<Recommendation> {
+async function rank(
+  input: RecommendInput & {
+    verified: TokenResult;
+    now: number;
+    modelLoad: Promise<ModelState>;
+    liveLoad: Promise<LiveCatalogView>;
+  },
+): Promise<Recommendation> {
   const { kv, config, n, now } = input;
-  const modelLoad = getModel(kv, config.modelRefreshSeconds, now);
-  // the live catalog (stock, price, ...: core/live-catalog.ts), polled beside the model; it never throws
-  const liveLoad = getLiveCatalog(kv, now);
   const token = input.verified;
   // the erasure tombstone (one key), read beside the model and the profile; unknown (a failed read) records
   // nothing either. Tombstones from before core/erasure-key.ts are asked for only where no profile is found.
   const erased = token.ok ? erasedOrUnknown(() => hasTombstone(kv, token.claims.u)) : Promise.resolve(null);
   const erasedLegacy = (user: string) => erasedOrUnknown(() => hasLegacyTombstone(kv, user, config.tokenSecrets));
-  const [modelState, live] = await Promise.all([modelLoad, liveLoad]);
+  const [modelState, live] = await Promise.all([input.modelLoad, input.liveLoad]);
   let recordable = false;
   const generic = async (reason: RecsReason, exclude: ReadonlySet<string> = new Set()): Promise<Recommendation> => {
     const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
@@ -154,11 +176,7 @@ async function rank(input: RecommendInput & { verified: TokenResult; now: number
     const shown = (it: CatalogItem | undefined): it is CatalogItem =>
       !!it && !exclude.has(it.id) && !live.unavailable.has(it.id);
     if (catalog) {
-      const items = catalog.popular
-        .map((i) => catalog.items[i])
-        .filter(shown)
-        .slice(0, n)
-        .map((it) => liveItem(it, live.catalog.items[it.id]));
+      const items = mostPopular(catalog, n, shown).map((it) => liveItem(it, live.catalog.items[it.id]));
       return { items, reason, scorer: "popular", modelVersion: version, recordable, withheld: exclude };
     }
     const fallback = await getFallbackItems(kv);
@@ -200,6 +218,15 @@ async function rank(input: RecommendInput & { verified: TokenResult; now: number
   const bought = excluded(profile, config, now);
   // never shown: what the reader bought (the exclusion rule) and what the live catalog hides now
   const exclude = exclusionFor(model, bought, live);
+  const personalized = (top: { items: CatalogItem[]; scores: number[] }, scorer: Scorer): Recommendation => ({
+    ...top,
+    reason: "personalized",
+    scorer,
+    modelVersion: version,
+    excluded: bought.size,
+    recordable,
+    withheld: bought,
+  });
   const outputs = modelOutputs(read.profile.ok ? profile : null, read.features, version);
 
   try {
@@ -213,41 +240,12 @@ async function rank(input: RecommendInput & { verified: TokenResult; now: number
     if (!outputs.factors && !folded) return generic("profile-no-factors-for-model", bought);
     const vector = folded ?? base64ToFloat32((outputs.factors as NonNullable<typeof outputs.factors>).vector);
     if (vector.length !== model.manifest.dims) return generic("profile-factor-dims", bought);
-    if (folded) {
-      const top = await alsTopK(model, vector, n, exclude, live);
-      return {
-        ...top,
-        reason: "personalized",
-        scorer: "als-foldin",
-        modelVersion: version,
-        excluded: bought.size,
-        recordable,
-        withheld: bought,
-      };
-    }
+    if (folded) return personalized(await alsTopK(model, vector, n, exclude, live), "als-foldin");
     const content = outputs.contentVector ? base64ToFloat32(outputs.contentVector.vector) : null;
     if (model.manifest.hybrid && model.content && content && content.length === model.manifest.content?.dims) {
-      const top = await hybrid(model, profile, vector, content, config, n, exclude, now, live);
-      return {
-        ...top,
-        reason: "personalized",
-        scorer: "hybrid",
-        modelVersion: version,
-        excluded: bought.size,
-        recordable,
-        withheld: bought,
-      };
+      return personalized(await hybrid(model, profile, vector, content, config, n, exclude, now, live), "hybrid");
     }
-    const top = await alsTopK(model, vector, n, exclude, live);
-    return {
-      ...top,
-      reason: "personalized",
-      scorer: "als",
-      modelVersion: version,
-      excluded: bought.size,
-      recordable,
-      withheld: bought,
-    };
+    return personalized(await alsTopK(model, vector, n, exclude, live), "als");
   } catch (e) {
     logEvent("error", "recs.scoring_failed", { version, detail: errorMessage(e) });
     return generic("scoring-error", bought);
