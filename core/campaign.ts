@@ -1,8 +1,12 @@
 /**
- * Per-campaign settings for open-time images and clicks, stored in KV (`campaign:<id>`) through the admin
- * API. A campaign without settings gets the defaults: `freeze`, 30-day decisions, UTM source "opentime".
+ * A campaign, stored in KV (`campaign:<id>`) through the admin API: settings for decisions and clicks, and
+ * blocks with conditions (core/conditions.ts), tried top to bottom down to a default block. A campaign
+ * without settings gets the defaults: `freeze`, 30-day decisions, UTM source "opentime", one block of
+ * recommendations. Versioned: `parseCampaign` reads version 1 (no `v`, one set of item rules) and migrates it.
  */
 import { z } from "zod";
+import type { CatalogItem } from "./catalog";
+import { ConditionSchema, conditionDepth, MAX_CONDITION_DEPTH } from "./conditions";
 import { ItemRulesSchema } from "./item-rules";
 
 export const CampaignIdSchema = z
@@ -11,7 +15,8 @@ export const CampaignIdSchema = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "campaign ids are letters, digits, '_', '.', '-'");
 
-export const CampaignSchema = z.object({
+/** The settings every campaign has, whatever its version. */
+const SettingsShape = {
   /**
    * `freeze`: the first real open decides what each slot shows, and re-opens and clicks keep it;
    * `live`: every open decides again, and a click follows the latest decision.
@@ -38,12 +43,150 @@ export const CampaignSchema = z.object({
    * to `fallbackUrl` (the shop's home without one), `product` to the product page all the same
    */
   unavailableClick: z.enum(["fallback", "product"]).default("fallback"),
+  /**
+   * IANA time zone of the `localHour` and `weekday` facts when the open's own is unknown (behind a mail
+   * proxy, which most opens are); without it those facts are unknown there
+   */
+  timeZone: z.string().max(64).refine(isTimeZone, { message: "an IANA time zone such as Europe/Berlin" }).optional(),
+};
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * ISO 4217's "no currency": what a static block's card carries, so the AMP part and images draw no price.
+ */
+export const NO_CURRENCY = "XXX";
+
+/** Whether an item is a static block's (staticItem), not a product. */
+export function isStaticItem(item: CatalogItem): boolean {
+  return item.currency === NO_CURRENCY && item.id.startsWith("static:");
+}
+
+/** A static block as the one item its slots show, with the id `static:<block id>`. */
+export function staticItem(block: Extract<Block, { type: "static" }>): CatalogItem {
+  return {
+    id: `static:${block.id}`,
+    title: block.title,
+    category: "",
+    price: 0,
+    currency: NO_CURRENCY,
+    image: block.image,
+    url: block.url,
+  };
+}
+
+/** Version 1 (stored before blocks): the settings and one set of item rules. Read, and migrated. */
+export const CampaignV1Schema = z.object({
+  ...SettingsShape,
   /** item rules over the model's candidates at every open (core/item-rules.ts); none by default */
   items: ItemRulesSchema.optional(),
 });
+export type CampaignV1 = z.infer<typeof CampaignV1Schema>;
+
+export const BlockIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, "block ids are 1-32 letters, digits, '_', '-'");
+
+/** An http(s) URL, or a path on the Worker's public origin (`/demo/...`). */
+const LinkSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .refine((u) => /^https?:\/\/[^\s]+$/i.test(u) || (u.startsWith("/") && !u.startsWith("//")), {
+    message: "must be an http(s) URL or a path starting with /",
+  });
+
+/** The model's ranking under the block's item rules (core/item-rules.ts). */
+const RecommendationsBlock = z.strictObject({
+  id: BlockIdSchema,
+  type: z.literal("recommendations"),
+  items: ItemRulesSchema.optional(),
+});
+/** The same picture and link for everyone the block is served to (in every slot of an image block). */
+const StaticBlock = z.strictObject({
+  id: BlockIdSchema,
+  type: z.literal("static"),
+  title: z.string().min(1).max(120),
+  image: LinkSchema,
+  url: LinkSchema,
+});
+export const BlockSchema = z.discriminatedUnion("type", [RecommendationsBlock, StaticBlock]);
+export type Block = z.infer<typeof BlockSchema>;
+const ConditionalBlock = z.discriminatedUnion("type", [
+  RecommendationsBlock.extend({ when: ConditionSchema }),
+  StaticBlock.extend({ when: ConditionSchema }),
+]);
+export type ConditionalBlock = z.infer<typeof ConditionalBlock>;
+
+export const MAX_BLOCKS = 20;
+
+/**
+ * Version 2: the settings, then blocks tried top to bottom; the first whose `when` holds is served, and
+ * `default` when none does.
+ */
+export const CampaignSchema = z
+  .strictObject({
+    v: z.literal(2),
+    ...SettingsShape,
+    /** engagement score thresholds of the `engagement` fact: `high` at or above `high`, `low` below `low` */
+    engagementBands: z
+      .strictObject({ high: z.number().positive().max(1e6), low: z.number().nonnegative().max(1e6) })
+      .refine((b) => b.high > b.low, { message: "high must be above low" })
+      .default({ high: 5, low: 1 }),
+    blocks: z.array(ConditionalBlock).max(MAX_BLOCKS).default([]),
+    default: BlockSchema,
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, b] of [...c.blocks, c.default].entries()) {
+      const path = i < c.blocks.length ? ["blocks", i, "id"] : ["default", "id"];
+      if (seen.has(b.id)) ctx.addIssue({ code: "custom", path, message: `block id "${b.id}" is used twice` });
+      seen.add(b.id);
+    }
+    for (const [i, b] of c.blocks.entries()) {
+      if (conditionDepth(b.when) > MAX_CONDITION_DEPTH) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["blocks", i, "when"],
+          message: `$and/$or/$not nest at most ${MAX_CONDITION_DEPTH} deep`,
+        });
+      }
+    }
+  });
 export type Campaign = z.infer<typeof CampaignSchema>;
 
-export const DEFAULT_CAMPAIGN: Campaign = CampaignSchema.parse({});
+/** v1 -> v2: no conditional blocks; the default block recommends under v1's item rules. */
+export function migrateCampaign(v1: CampaignV1): Campaign {
+  const { items, ...settings } = v1;
+  return CampaignSchema.parse({
+    v: 2,
+    ...settings,
+    default: { id: "default", type: "recommendations", ...(items && { items }) },
+  });
+}
+
+/**
+ * A stored or submitted campaign of any version, validated and migrated to the current one. Version 1 has no
+ * `v` field; `strict` refuses unknown fields (the admin API), stored ones are read leniently.
+ */
+export function parseCampaign(
+  raw: unknown,
+  strict = false,
+): { success: true; data: Campaign } | { success: false; error: z.ZodError } {
+  const isObject = raw !== null && typeof raw === "object" && !Array.isArray(raw);
+  if (isObject && "v" in raw) return CampaignSchema.safeParse(raw);
+  const v1 = (strict ? CampaignV1Schema.strict() : CampaignV1Schema).safeParse(raw);
+  return v1.success ? { success: true, data: migrateCampaign(v1.data) } : v1;
+}
+
+export const DEFAULT_CAMPAIGN: Campaign = migrateCampaign(CampaignV1Schema.parse({}));
 
 /** Click-through URL: the product URL with the campaign's UTM parameters (existing ones are kept). */
 export function withUtm(productUrl: string, campaignId: string, campaign: Campaign, slot: string): string {

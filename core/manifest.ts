@@ -6,6 +6,7 @@
  * `npm run models -- activate` before the pointer moves.
  */
 import { z } from "zod";
+import { CalibrationSchema } from "./calibration";
 import { type Catalog, CatalogSchema } from "./catalog";
 import { isKnownFeatureSpec } from "./feature-spec";
 import { HYBRID_FEATURES } from "./hybrid";
@@ -84,6 +85,11 @@ export const ModelManifestSchema = z.object({
       segments: z.array(z.array(z.number()).length(168)),
     })
     .optional(),
+  /**
+   * the top item's score as a probability that the reader buys it (core/calibration.ts), one Platt fit per
+   * scorer on the validation split: the `topProbability` fact of campaign conditions
+   */
+  calibration: z.partialRecord(z.enum(["hybrid", "als", "als-foldin"]), CalibrationSchema).optional(),
   hyperparameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
   metrics: z.record(z.string(), z.number()),
   training: z.object({

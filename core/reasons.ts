@@ -49,6 +49,6 @@ export const SLOT_ONLY_REASONS = [
 ] as const;
 export type SlotReason = ServedReason | (typeof SLOT_ONLY_REASONS)[number];
 
-/** Who scored the items. */
-export const SCORERS = ["hybrid", "als", "als-foldin", "popular"] as const;
+/** Who scored the items (`static`: a static block of the campaign, no scoring). */
+export const SCORERS = ["hybrid", "als", "als-foldin", "popular", "static"] as const;
 export type Scorer = (typeof SCORERS)[number];

@@ -13,6 +13,7 @@ import { CampaignSchema } from "../core/campaign";
 import { emailLinks } from "../core/email-template";
 import { kvKeys } from "../core/kv-keys";
 import { mintToken } from "../core/token";
+import { DEMO_CAMPAIGNS } from "./demo/campaigns";
 import { generateDemo } from "./demo/generate";
 import { renderTemplate } from "./email/render-email";
 import { ensureDevVars } from "./lib/dev-vars";
@@ -70,14 +71,12 @@ if (seeded !== version) {
     // a later model skips readers erased meanwhile (a first load has none: no state yet)
     const erased = seeded === null ? new Set<string>() : await erasedTombstones(wranglerKv());
     const { entries, profiles } = await allEntries(modelDir as string, seeded === null, erased);
-    // demo campaigns for the preview page: `demo` keeps what the first open showed, `demo-live` re-decides
-    const campaigns = [
-      {
-        key: kvKeys.campaign("demo"),
-        value: JSON.stringify(CampaignSchema.parse({ policy: "freeze", badge: "For you" })),
-      },
-      { key: kvKeys.campaign("demo-live"), value: JSON.stringify(CampaignSchema.parse({ policy: "live" })) },
-    ];
+    // demo campaigns for the preview page: `demo` keeps what the first open showed, `demo-live` re-decides,
+    // `demo-blocks` serves a block by conditions on the reader and the open
+    const campaigns = Object.entries(DEMO_CAMPAIGNS).map(([id, campaign]) => ({
+      key: kvKeys.campaign(id),
+      value: JSON.stringify(CampaignSchema.parse(campaign)),
+    }));
     await bulkPut([...campaigns, ...entries]);
     await mkdir(".wrangler", { recursive: true });
     await writeFile(SEED_MARK, JSON.stringify({ version, profiles, at: new Date().toISOString() }));

@@ -33,6 +33,7 @@ import { buildProfile, purchaseSummaries } from "../profiles/build-profiles";
 import { customerFeatures } from "../segments/rfm";
 import { fitSegments } from "../segments/segmenter";
 import { type AlsOptions, ImplicitAls } from "./als";
+import { fitCalibration } from "./calibration";
 import { ContentLsa } from "./content";
 import { HybridRecommender, UNTUNED_WEIGHTS } from "./hybrid";
 import { fitLogistic, predictLogit, sigmoid } from "./logistic";
@@ -72,6 +73,7 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   // 1. tune on validation
   let alsOptions: Partial<AlsOptions> = { ...ALS_BASE, ...opts.als };
   let weights: HybridWeights = UNTUNED_WEIGHTS;
+  const calibration: NonNullable<ModelManifest["calibration"]> = {};
   const val = ts.validation;
   if (val && opts.tune !== false) {
     let best = { score: Number.NEGATIVE_INFINITY, options: alsOptions, model: null as ImplicitAls | null };
@@ -99,7 +101,28 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
       metrics.validation_hybrid_ndcg_at_10 = ndcg(val, tuner, "all");
       tuner.mode = "novel";
       metrics.validation_hybrid_novel_ndcg_at_10 = ndcg(val, tuner, "novel");
+      tuner.mode = "all";
+      calibrate("hybrid", tuner);
     }
+    calibrate("als", best.model as ImplicitAls);
+  }
+
+  /** 1b. the top score as a probability, per scorer (scripts/train/calibration.ts), fitted on validation */
+  function calibrate(scorer: "als" | "hybrid", model: { scores(u: number): ArrayLike<number> }): void {
+    if (!val) return;
+    const fit = fitCalibration(model, val.data, val.relevantAll, val.end);
+    if (!fit) {
+      log(`calibration (${scorer}): too few validation purchases of the top item, none published`);
+      return;
+    }
+    calibration[scorer] = fit.calibration;
+    // fold-in vectors live in the same space as the ALS ones
+    if (scorer === "als") calibration["als-foldin"] = fit.calibration;
+    metrics[`validation_${scorer}_top1_buy_rate`] = fit.calibration.positives / fit.calibration.n;
+    metrics[`validation_${scorer}_calibration_ece`] = fit.ece;
+    log(
+      `calibration (${scorer}): ${fit.calibration.positives}/${fit.calibration.n} bought their top item; ECE ${fit.ece.toFixed(4)} on held-out readers`,
+    );
   }
 
   // 2. refit on the whole window, quantize, build graphs
@@ -235,6 +258,7 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
     sendTime: sendTimeModel
       ? { shop: Array.from(sendTimeModel.shop), segments: sendTimeModel.segments.map((s) => Array.from(s)) }
       : undefined,
+    ...(Object.keys(calibration).length > 0 && { calibration }),
     hyperparameters: als.hyperparameters(),
     metrics,
     training: {

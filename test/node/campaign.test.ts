@@ -1,6 +1,6 @@
 /** Campaign settings, slot names and sized picture URLs (core/campaign.ts, core/layouts.ts, core/catalog.ts). */
 import { describe, expect, it } from "vitest";
-import { CampaignSchema, DEFAULT_CAMPAIGN, withUtm } from "../../core/campaign";
+import { CampaignSchema, DEFAULT_CAMPAIGN, parseCampaign, withUtm } from "../../core/campaign";
 import { sizedImageUrl } from "../../core/catalog";
 import { parseSlot, slotName, slotPixels } from "../../core/layouts";
 
@@ -17,7 +17,9 @@ describe("click-through UTM", () => {
       utm_content: "row-2",
     });
     const custom = CampaignSchema.parse({
+      v: 2,
       utm: { source: "newsletter", medium: "mail", campaign: "q2", content: "hero" },
+      default: { id: "picks", type: "recommendations" },
     });
     const u2 = new URL(withUtm("https://shop.example/p/1", "spring", custom, "row-2"));
     expect(u2.search).toBe("?utm_source=newsletter&utm_medium=mail&utm_campaign=q2&utm_content=hero");
@@ -25,7 +27,7 @@ describe("click-through UTM", () => {
 
   it("settings default to freeze for 30 days and refuse unknown policies", () => {
     expect(DEFAULT_CAMPAIGN).toMatchObject({ policy: "freeze", decisionTtlDays: 30 });
-    expect(CampaignSchema.safeParse({ policy: "sometimes" }).success).toBe(false);
+    expect(parseCampaign({ policy: "sometimes" }).success).toBe(false);
   });
 });
 

@@ -364,7 +364,7 @@ describe("fallbacks: always 200 with items, and the reason", () => {
     const r = await recs(`/v1/amp/recs?t=${await token("x")}&n=4`);
     expect(r.res.status).toBe(200);
     expect(r.reason).toBe("model-pointer-missing+no-fallback");
-    expect(r.body).toEqual({ items: [] });
+    expect(r.body).toEqual({ items: [], block: { id: "default", type: "recommendations" } });
   });
 
   it("switches models with a KV write, no redeploy", async () => {

@@ -1,16 +1,16 @@
 /**
  * One ranking per block open: a row's 3 images (a grid's 4) are fetched together when the email opens,
- * and each slot shows item i of the same ranking. The first slot's request computes it; the others, in
+ * and each slot shows item i of the same ranking (the same campaign block, chosen once). The first slot's request computes it; the others, in
  * the same isolate within a few seconds, share it (even while it is still being computed) instead of
  * running the model again. Keyed by reader, campaign and block size; bounded, and short-lived so a
  * later re-open (under `live`) decides afresh.
  */
-import type { Recommendation } from "../recs/recommend";
+import type { ServedBlock } from "../campaigns/serve-block";
 
 const TTL_MS = 5_000;
 const MAX_ENTRIES = 2_000;
 
-const memo = new Map<string, { at: number; rec: Promise<Recommendation> }>();
+const memo = new Map<string, { at: number; rec: Promise<ServedBlock> }>();
 let hits = 0;
 let misses = 0;
 
@@ -18,8 +18,8 @@ let misses = 0;
 export function blockRanking(
   key: { user: string; campaign: string; slots: number },
   now: number,
-  compute: () => Promise<Recommendation>,
-): Promise<Recommendation> {
+  compute: () => Promise<ServedBlock>,
+): Promise<ServedBlock> {
   const id = `${key.slots}|${key.campaign}|${key.user}`;
   const held = memo.get(id);
   if (held && now - held.at < TTL_MS) {

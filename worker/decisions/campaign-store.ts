@@ -1,9 +1,11 @@
 /**
- * Campaign settings (core/campaign.ts) from KV, cached per isolate for a minute (at most MAX_CACHED
- * campaigns: the oldest entry goes first). A missing, unreadable or invalid entry means the defaults: an
- * email endpoint never fails over settings.
+ * Campaigns (core/campaign.ts) in KV under `campaign:<id>`. The admin API is their only writer (last write
+ * wins: an edit replaces the whole campaign); opens read them through a per-isolate cache of a minute (at
+ * most MAX_CACHED campaigns, the oldest goes first), so an edit reaches every open within about a minute
+ * (KV's own propagation included). A stored version-1 campaign is migrated as it is read. A missing,
+ * unreadable or invalid entry means the defaults: an email endpoint never fails over settings.
  */
-import { type Campaign, CampaignIdSchema, CampaignSchema, DEFAULT_CAMPAIGN } from "../../core/campaign";
+import { type Campaign, CampaignIdSchema, DEFAULT_CAMPAIGN, parseCampaign } from "../../core/campaign";
 import { kvKeys } from "../../core/kv-keys";
 import { errorMessage, logEvent } from "../lib/log";
 import { describeIssues } from "../lib/zod-issues";
@@ -29,7 +31,7 @@ export async function getCampaign(kv: KVNamespace, id: string, now = Date.now())
   try {
     const raw = await kv.get(kvKeys.campaign(id), "json");
     if (raw !== null) {
-      const parsed = CampaignSchema.safeParse(raw);
+      const parsed = parseCampaign(raw);
       if (parsed.success) campaign = parsed.data;
       else logEvent("error", "campaign.invalid", { campaign: id, detail: describeIssues(parsed.error) });
     }
@@ -45,4 +47,18 @@ export async function getCampaign(kv: KVNamespace, id: string, now = Date.now())
 export async function putCampaign(kv: KVNamespace, id: string, campaign: Campaign): Promise<void> {
   await kv.put(kvKeys.campaign(id), JSON.stringify(campaign));
   cache.delete(id);
+}
+
+/** Campaign ids stored, in key order, a page at a time (KV list). */
+export async function listCampaigns(
+  kv: KVNamespace,
+  limit: number,
+  cursor?: string,
+): Promise<{ ids: string[]; cursor: string | null }> {
+  const prefix = kvKeys.campaign("");
+  const page = await kv.list({ prefix, limit, ...(cursor && { cursor }) });
+  return {
+    ids: page.keys.map((k) => k.name.slice(prefix.length)),
+    cursor: page.list_complete ? null : ((page as { cursor?: string }).cursor ?? null),
+  };
 }

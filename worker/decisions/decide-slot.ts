@@ -15,10 +15,11 @@ import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
 import { RECS_REASONS, SCORERS, type Scorer, type SlotReason } from "../../core/reasons";
 import { type TokenClaims, verifyToken } from "../../core/token";
+import { openFacts } from "../campaigns/open-facts";
+import { serveBlock } from "../campaigns/serve-block";
 import { getLiveCatalog } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
-import { recommend } from "../recs/recommend";
 import { blockRanking } from "./block-memo";
 import { getCampaign } from "./campaign-store";
 import { FETCH_KINDS, isPrefetch } from "./classify-fetch";
@@ -38,6 +39,8 @@ export const DecisionSchema = z.object({
   /** unix milliseconds */
   decidedAt: z.number(),
   via: z.enum(DECISION_VIAS),
+  /** the campaign block that was served, and why (core/block-selection.ts); absent in older decisions */
+  block: z.object({ id: z.string().max(64), why: z.string().max(600) }).optional(),
 });
 export type Decision = z.infer<typeof DecisionSchema>;
 
@@ -58,6 +61,8 @@ export interface SlotDecision {
   campaign: Campaign;
   /** what the campaign's item rules did to the block's ranking, when decided now under rules */
   rules?: RulesApplied;
+  /** the campaign block shown and why (`X-Opentime-Block`); also kept with a stored decision */
+  block?: { id: string; why: string };
 }
 
 export interface DecideInput {
@@ -67,6 +72,8 @@ export interface DecideInput {
   slot: Slot;
   via: DecisionVia;
   waitUntil: (p: Promise<unknown>) => void;
+  /** where the request came from (`request.cf`: cfSignals), for the open's facts */
+  location?: { timezone: string | null; country: string | null };
   /** unix milliseconds */
   now?: number;
 }
@@ -123,13 +130,23 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
       recordable: claims !== null,
       campaignId,
       campaign,
+      block: stored.block,
     };
   }
 
-  // the block's slots share one ranking (block-memo.ts): slot i shows its item i
+  // the block's slots share one ranking, of one campaign block (block-memo.ts): slot i shows its item i
   const n = LAYOUTS[slot.layout].slots;
-  const rank = () => recommend({ kv, config, token: input.token, verified, n, now, rules: campaign.items });
-  const rec = await (claims ? blockRanking({ user: claims.u, campaign: claims.c, slots: n }, now, rank) : rank());
+  const open = openFacts({
+    format: "html",
+    fetcher: via === "click" ? "direct" : via,
+    ...input.location,
+    campaignZone: campaign.timeZone,
+    now,
+  });
+  const serve = () => serveBlock({ kv, config, token: input.token, verified, campaign, n, open, now });
+  const served = await (claims ? blockRanking({ user: claims.u, campaign: claims.c, slots: n }, now, serve) : serve());
+  const rec = served.rec;
+  const block = { id: served.selection.block.id, why: served.explanation };
   // the block's ranking may be a few seconds old (block-memo.ts): what the live catalog hides since is skipped
   const { unavailable } = await getLiveCatalog(kv, now);
   const shown = unavailable.size > 0 ? rec.items.filter((it) => !unavailable.has(it.id)) : rec.items;
@@ -148,6 +165,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
       model: rec.modelVersion,
       decidedAt: now,
       via,
+      block,
     };
     input.waitUntil(write(kv, key, decision, campaign));
   }
@@ -163,6 +181,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     campaignId,
     campaign,
     rules: rec.rules,
+    block,
   };
 }
 

@@ -6,6 +6,7 @@
  * Falls back in steps, never failing: without its picture -> the card with a placeholder; without a
  * product -> a generic card; if drawing itself fails -> a plain PNG of the right size.
  */
+import { NO_CURRENCY } from "../../core/campaign";
 import { type CatalogItem, sizedImageUrl } from "../../core/catalog";
 import { type Slot, slotPixels } from "../../core/layouts";
 import { ByteLru } from "../lib/byte-lru";
@@ -75,7 +76,13 @@ export async function renderSlot(
   let t3 = t2;
   const timing = () => ({ picture: t1 - t0, decode: t2 - t1, draw: t3 - t2, encode: performance.now() - t3 });
   const content: CardContent = item
-    ? { title: item.title, price: formatPrice(item.price, item.currency), badge, picture: picture !== null }
+    ? {
+        title: item.title,
+        // a static block's card (core/campaign.ts) has no price
+        price: item.currency === NO_CURRENCY ? "" : formatPrice(item.price, item.currency),
+        badge,
+        picture: picture !== null,
+      }
     : { title: GENERIC_TITLE, price: "", picture: false };
   try {
     const card = await renderRaster({ svg: cardSvg(slot, content), width });

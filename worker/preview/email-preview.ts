@@ -1,23 +1,31 @@
 /**
  * One email as a reader would get it: a fresh 7-day token for the user and campaign, the three rendered
- * parts, the recommendations with their scores and why, and the AMP part's static view.
+ * parts, the campaign block the reader gets and why (with the facts its conditions saw), the recommendations
+ * with their scores and why, and the AMP part's static view.
  */
 import ampTemplate from "../../amp-templates/recs-email.amp.html";
 import htmlTemplate from "../../amp-templates/recs-email.html";
 import textTemplate from "../../amp-templates/recs-email.txt";
 import { emailLinks, renderEmail } from "../../core/email-template";
-import { mintToken } from "../../core/token";
+import { mintToken, verifyToken } from "../../core/token";
+import { openFacts } from "../campaigns/open-facts";
+import { serveBlock } from "../campaigns/serve-block";
 import { getCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
 import { toAmpItem } from "../recs/amp-items";
-import { recommend } from "../recs/recommend";
 import { ampStaticView } from "./amp-static";
 import type { PreviewQuery } from "./query";
 
 const TOKEN_TTL_SECONDS = 7 * 86400;
 
-export async function emailPreview(kv: KVNamespace, config: Config, base: string, q: PreviewQuery) {
+export async function emailPreview(
+  kv: KVNamespace,
+  config: Config,
+  base: string,
+  q: PreviewQuery,
+  location: { timezone: string | null; country: string | null } = { timezone: null, country: null },
+) {
   const secret = config.tokenSecrets[0];
   if (!secret)
     throw new ApiError("MODEL_UNAVAILABLE", "TOKEN_SECRET is not set: run `npm start` once to create .dev.vars");
@@ -27,9 +35,13 @@ export async function emailPreview(kv: KVNamespace, config: Config, base: string
     { amp: ampTemplate, html: htmlTemplate, text: textTemplate },
     { headline: "Picked for you", shopName: "the opentime demo shop", shopUrl: `${base}/`, count: 6, ...links },
   );
-  // as the reader would get it: with the campaign's item rules
+  // as the reader would get it in the AMP part: the campaign's block for them, with its item rules
   const campaign = await getCampaign(kv, q.campaign);
-  const rec = await recommend({ kv, config, token, n: 6, rules: campaign.items });
+  const now = Date.now();
+  const verified = await verifyToken(config.tokenSecrets, token, Math.floor(now / 1000));
+  const open = openFacts({ format: "amp", fetcher: "direct", ...location, campaignZone: campaign.timeZone, now });
+  const served = await serveBlock({ kv, config, token, verified, campaign, n: 6, open, now });
+  const rec = served.rec;
   const items = rec.items.map((it, i) => ({
     ...toAmpItem(it, base),
     rank: i + 1,
@@ -40,6 +52,8 @@ export async function emailPreview(kv: KVNamespace, config: Config, base: string
     campaign: q.campaign,
     settings: campaign,
     token,
+    block: { id: served.selection.block.id, type: served.selection.block.type, why: served.explanation },
+    facts: served.facts,
     recs: { reason: rec.reason, scorer: rec.scorer, model: rec.modelVersion, excluded: rec.excluded ?? 0, items },
     slots: links.slots,
     parts: { html: parts.html, text: parts.text, amp: parts.amp, ampStatic: ampStaticView(parts.amp, items) },

@@ -32,7 +32,7 @@ export const PREVIEW_PAGE = `<!doctype html>
 <header>
   <h1>opentime preview</h1>
   <label>User <select id="user" data-testid="user"><option value="">loading…</option></select></label>
-  <label>Campaign <select id="campaign"><option value="demo">demo (freeze)</option><option value="demo-live">demo-live (live)</option></select></label>
+  <label>Campaign <select id="campaign"><option value="demo">demo (freeze)</option><option value="demo-live">demo-live (live)</option><option value="demo-blocks">demo-blocks (blocks by conditions)</option></select></label>
   <label>Layout <select id="layout"><option>row</option><option>card</option><option>grid</option></select></label>
   <button id="reset" type="button">Forget decisions</button>
   <span id="status" role="status"></span>
@@ -44,7 +44,10 @@ export const PREVIEW_PAGE = `<!doctype html>
       <table id="decisions"><thead><tr><th>slot</th><th>item</th><th>state</th><th>fetched by</th><th>why</th></tr></thead><tbody></tbody></table></section>
   </div>
   <div>
-    <section><h2>Why these items <span id="why-meta" class="muted"></span></h2>
+    <section><h2>Block <span class="muted">(the campaign's block this reader gets, and why)</span></h2>
+      <p id="block" data-testid="block"></p>
+      <details><summary>Facts its conditions saw</summary><pre id="facts"></pre></details></section>
+    <section style="margin-top:16px"><h2>Why these items <span id="why-meta" class="muted"></span></h2>
       <table id="why"><thead><tr><th>#</th><th>item</th><th>price</th><th>score</th></tr></thead><tbody></tbody></table></section>
     <section style="margin-top:16px"><h2>AMP part <span class="muted">(static view: the amp-list rendered with its JSON)</span></h2><iframe id="amp-frame" title="AMP part"></iframe>
       <details><summary>AMP source</summary><pre id="amp-source"></pre></details></section>
@@ -71,7 +74,7 @@ async function loadDecisions() {
   if (!$("user").value) return;
   const { decisions } = await getJson("/v1/preview/decisions?" + params());
   $("decisions").querySelector("tbody").innerHTML = decisions.map((d) => d.item
-    ? '<tr data-slot="' + esc(d.slot) + '" data-item="' + esc(d.item) + '"><td>' + esc(d.slot) + '</td><td>' + esc(d.title) + ' <span class="muted">' + esc(d.item) + '</span></td><td><span class="tag">' + esc(d.state) + '</span></td><td>' + esc(d.via) + '</td><td>' + esc(d.reason) + ' (' + esc(d.scorer) + ')</td></tr>'
+    ? '<tr data-slot="' + esc(d.slot) + '" data-item="' + esc(d.item) + '"><td>' + esc(d.slot) + '</td><td>' + esc(d.title) + ' <span class="muted">' + esc(d.item) + '</span></td><td><span class="tag">' + esc(d.state) + '</span></td><td>' + esc(d.via) + '</td><td>' + esc(d.reason) + ' (' + esc(d.scorer) + ')' + (d.block ? ' <span class="muted">block ' + esc(d.block) + '</span>' : '') + '</td></tr>'
     : '<tr data-slot="' + esc(d.slot) + '"><td>' + esc(d.slot) + '</td><td class="muted" colspan="4">not decided yet</td></tr>').join("");
 }
 async function show() {
@@ -93,6 +96,8 @@ async function show() {
     $("amp-frame").srcdoc = data.parts.ampStatic;
     $("amp-source").textContent = data.parts.amp;
     $("text-part").textContent = data.parts.text;
+    $("block").textContent = data.block.type + " block " + data.block.why;
+    $("facts").textContent = JSON.stringify(data.facts, null, 2);
     $("json").textContent = JSON.stringify({ items: data.recs.items.map(({ rank, score, ...it }) => it) }, null, 2);
     $("why-meta").textContent = "scorer " + data.recs.scorer + ", " + data.recs.reason + ", model " + (data.recs.model || "none") +
       ", " + data.recs.excluded + " excluded by the purchase rule, policy " + data.settings.policy;

@@ -18,6 +18,7 @@ export function storedDecisions(kv: KVNamespace, q: PreviewQuery) {
             via: d.data.via,
             reason: d.data.reason,
             scorer: d.data.scorer,
+            block: d.data.block?.why ?? null,
             decidedAt: new Date(d.data.decidedAt).toISOString(),
           }
         : { slot: slotKey(s), item: null };

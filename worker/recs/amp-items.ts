@@ -1,4 +1,5 @@
 /** Catalog items -> amp-list items: absolute URLs and a price formatted in the item's currency. */
+import { NO_CURRENCY } from "../../core/campaign";
 import { type AmpItem, type CatalogItem, sizedImageUrl } from "../../core/catalog";
 
 /** Pixel size asked of sized picture URLs for the AMP list (its amp-img is 300 wide, 2x for retina). */
@@ -32,8 +33,9 @@ export function toAmpItem(item: CatalogItem, baseUrl: string): AmpItem {
   return {
     id: item.id,
     title: item.title,
-    price: formatPrice(item.price, item.currency),
-    currency: item.currency,
+    // a static block's card (core/campaign.ts) has no price
+    price: item.currency === NO_CURRENCY ? "" : formatPrice(item.price, item.currency),
+    currency: item.currency === NO_CURRENCY ? "" : item.currency,
     image: absolute(sizedImageUrl(item.image, AMP_PICTURE_PX, AMP_PICTURE_PX), baseUrl),
     url: absolute(item.url, baseUrl),
   };

@@ -13,7 +13,7 @@ import { hybridScores, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import { applyItemRules, candidatesFor, type ItemRules, type RulesApplied } from "../../core/item-rules";
 import { liveItem } from "../../core/live-catalog";
-import { emptyProfile, modelOutputs, type Profile } from "../../core/profile";
+import { emptyProfile, type ModelOutputs, modelOutputs, type Profile } from "../../core/profile";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { type TokenResult, verifyToken } from "../../core/token";
 import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
@@ -44,6 +44,26 @@ export interface Recommendation {
   rules?: RulesApplied;
   /** ids withheld from this reader (their recent purchases): item rules never bring them back */
   withheld?: ReadonlySet<string>;
+  /**
+   * what is known of the reader, present only when it may be used (a verified token, not erased, allowing
+   * personalization): the facts a campaign's conditions test come from here (worker/campaigns/)
+   */
+  reader?: { profile: Profile; outputs: ModelOutputs };
+}
+
+/**
+ * What one open reads once, however many rankings it asks for: the model and the live catalog (asked for
+ * from the start, beside the token check), and the rankings made so far by width (a narrower one is the
+ * start of a wider one). A block's conditions and the block served share them (worker/campaigns/).
+ */
+export interface OpenLoads {
+  model: Promise<ModelState>;
+  live: Promise<LiveCatalogView>;
+  ranked: Map<number, Promise<Recommendation>>;
+}
+
+export function openLoads(kv: KVNamespace, config: Config, now: number): OpenLoads {
+  return { model: getModel(kv, config.modelRefreshSeconds, now), live: getLiveCatalog(kv, now), ranked: new Map() };
 }
 
 export interface RecommendInput {
@@ -57,6 +77,8 @@ export interface RecommendInput {
   rules?: ItemRules;
   /** unix milliseconds */
   now?: number;
+  /** what this open already read or ranked (openLoads); a fresh one when absent */
+  loads?: OpenLoads;
 }
 
 const DAY_SECONDS = 86400;
@@ -69,17 +91,16 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   const now = input.now ?? Date.now();
   // the model and the live catalog (stock, price, ...: core/live-catalog.ts), each asked for once per open and
   // from the start, beside the token's check and the reader's reads in rank; neither throws
-  const modelLoad = getModel(input.kv, input.config.modelRefreshSeconds, now);
-  const liveLoad = getLiveCatalog(input.kv, now);
+  const loads = input.loads ?? openLoads(input.kv, input.config, now);
   const verified =
     input.verified ?? (await verifyToken(input.config.tokenSecrets, input.token, Math.floor(now / 1000)));
-  const loaded = { ...input, verified, now, modelLoad, liveLoad };
+  const loaded = { ...input, verified, now, loads };
   const rules = verified.ok && input.rules && hasEffect(input.rules) ? input.rules : undefined;
-  if (!rules) return rank(loaded);
+  if (!rules) return rankOnce(loaded, input.n);
   const [wide, modelState, live] = await Promise.all([
-    rank({ ...loaded, n: candidatesFor(input.n) }),
-    modelLoad,
-    liveLoad,
+    rankOnce(loaded, candidatesFor(input.n)),
+    loads.model,
+    loads.live,
   ]);
   const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
   // never shown, pinned or not: what the live catalog hides, and what the reader's own purchases withhold
@@ -128,6 +149,28 @@ function mostPopular(
   return out;
 }
 
+/** How wide a ranking `recommend` makes for `n` items under `rules`: the block's conditions rank this wide. */
+export function rankingWidth(n: number, rules: ItemRules | undefined): number {
+  return rules && hasEffect(rules) ? candidatesFor(n) : n;
+}
+
+type Loaded = RecommendInput & { verified: TokenResult; now: number; loads: OpenLoads };
+
+/** The model's ranking of `n` items, made once per open: a wider one made before answers with its start. */
+function rankOnce(input: Loaded, n: number): Promise<Recommendation> {
+  const ranked = input.loads.ranked;
+  for (const [width, rec] of ranked) {
+    if (width >= n) return width === n ? rec : rec.then((r) => firstOf(r, n));
+  }
+  const rec = rank({ ...input, n });
+  ranked.set(n, rec);
+  return rec;
+}
+
+function firstOf(rec: Recommendation, n: number): Recommendation {
+  return { ...rec, items: rec.items.slice(0, n), scores: rec.scores ? rec.scores.slice(0, n) : rec.scores };
+}
+
 /** Rules that change nothing (`{}`, empty lists) cost no wider ranking. */
 function hasEffect(rules: ItemRules): boolean {
   const ex = rules.exclude;
@@ -154,21 +197,14 @@ function byId(catalog: { items: CatalogItem[] } | null | undefined): (id: string
   return (id) => found.get(id);
 }
 
-async function rank(
-  input: RecommendInput & {
-    verified: TokenResult;
-    now: number;
-    modelLoad: Promise<ModelState>;
-    liveLoad: Promise<LiveCatalogView>;
-  },
-): Promise<Recommendation> {
+async function rank(input: Loaded): Promise<Recommendation> {
   const { kv, config, n, now } = input;
   const token = input.verified;
   // the erasure tombstone (one key), read beside the model and the profile; unknown (a failed read) records
   // nothing either. Tombstones from before core/erasure-key.ts are asked for only where no profile is found.
   const erased = token.ok ? erasedOrUnknown(() => hasTombstone(kv, token.claims.u)) : Promise.resolve(null);
   const erasedLegacy = (user: string) => erasedOrUnknown(() => hasLegacyTombstone(kv, user, config.tokenSecrets));
-  const [modelState, live] = await Promise.all([input.modelLoad, input.liveLoad]);
+  const [modelState, live] = await Promise.all([input.loads.model, input.loads.live]);
   let recordable = false;
   const generic = async (reason: RecsReason, exclude: ReadonlySet<string> = new Set()): Promise<Recommendation> => {
     const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
@@ -218,6 +254,8 @@ async function rank(
   const bought = excluded(profile, config, now);
   // never shown: what the reader bought (the exclusion rule) and what the live catalog hides now
   const exclude = exclusionFor(model, bought, live);
+  const outputs = modelOutputs(read.profile.ok ? profile : null, read.features, version);
+  const reader = { profile, outputs };
   const personalized = (top: { items: CatalogItem[]; scores: number[] }, scorer: Scorer): Recommendation => ({
     ...top,
     reason: "personalized",
@@ -226,8 +264,9 @@ async function rank(
     excluded: bought.size,
     recordable,
     withheld: bought,
+    reader,
   });
-  const outputs = modelOutputs(read.profile.ok ? profile : null, read.features, version);
+  const known = async (reason: RecsReason): Promise<Recommendation> => ({ ...(await generic(reason, bought)), reader });
 
   try {
     // behaviour the model has not seen (a new reader, or events after training): fold it in
@@ -237,9 +276,9 @@ async function rank(
     if (model.foldIn && params && (!outputs.factors || news)) {
       folded = foldIn(model.foldIn, params, profileInteractions(profile, model.itemIndex, params));
     }
-    if (!outputs.factors && !folded) return generic("profile-no-factors-for-model", bought);
+    if (!outputs.factors && !folded) return known("profile-no-factors-for-model");
     const vector = folded ?? base64ToFloat32((outputs.factors as NonNullable<typeof outputs.factors>).vector);
-    if (vector.length !== model.manifest.dims) return generic("profile-factor-dims", bought);
+    if (vector.length !== model.manifest.dims) return known("profile-factor-dims");
     if (folded) return personalized(await alsTopK(model, vector, n, exclude, live), "als-foldin");
     const content = outputs.contentVector ? base64ToFloat32(outputs.contentVector.vector) : null;
     if (model.manifest.hybrid && model.content && content && content.length === model.manifest.content?.dims) {
@@ -248,7 +287,7 @@ async function rank(
     return personalized(await alsTopK(model, vector, n, exclude, live), "als");
   } catch (e) {
     logEvent("error", "recs.scoring_failed", { version, detail: errorMessage(e) });
-    return generic("scoring-error", bought);
+    return known("scoring-error");
   }
 }
 

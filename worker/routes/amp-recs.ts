@@ -1,20 +1,24 @@
 /**
  * GET /v1/amp/recs?t=<token>&n=6 — the amp-list endpoint: `{"items":[{id,title,price,currency,image,url}]}`.
  * Email CORS protocol enforced; always 200 with items for an allowed sender (generic items when anything
- * fails), with `X-Opentime-Reason` saying why and `X-Opentime-Model` naming the model version.
+ * fails), with `X-Opentime-Reason` saying why, `X-Opentime-Model` naming the model version and
+ * `X-Opentime-Block` which of the campaign's blocks was served and which conditions chose it.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
+import { type Block, DEFAULT_CAMPAIGN } from "../../core/campaign";
 import type { AmpItem } from "../../core/catalog";
 import { rulesHeader } from "../../core/item-rules";
 import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
+import { cfSignals, openFacts } from "../campaigns/open-facts";
+import { serveBlock } from "../campaigns/serve-block";
 import { getCampaign } from "../decisions/campaign-store";
+import { classifyFetch, type FetchKind, signalsOf } from "../decisions/classify-fetch";
 import { type AppEnv, getConfig } from "../env";
-import { headerValue } from "../lib/header-value";
+import { headerText, headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
 import { toAmpItem } from "../recs/amp-items";
-import { recommend } from "../recs/recommend";
 
 export const MAX_ITEMS = 24;
 export const DEFAULT_ITEMS = 6;
@@ -26,6 +30,14 @@ export const AmpRecsQuery = z.object({
 
 export interface AmpRecsResponse {
   items: AmpItem[];
+  /** the campaign's block served (a template can switch on its type); absent when the answer failed */
+  block?: { id: string; type: Block["type"] };
+}
+
+/** Who asks for an AMP list: Gmail proxies its AMP requests (so the location is Google's); others as classified. */
+function ampFetcher(req: Request): FetchKind {
+  if (req.headers.get("Origin")?.trim().toLowerCase() === "https://mail.google.com") return "gmail-proxy";
+  return classifyFetch(signalsOf(req));
 }
 
 export function registerAmpRecs(app: Hono<AppEnv>): void {
@@ -35,24 +47,37 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       const query = AmpRecsQuery.parse(c.req.query());
       const now = Date.now();
       const verified = await verifyToken(config.tokenSecrets, query.t, Math.floor(now / 1000));
-      // the token's campaign's item rules (core/item-rules.ts), if it has any
-      const campaign = verified.ok ? await getCampaign(c.env.OPENTIME_KV, verified.claims.c, now) : null;
-      const rec = await recommend({
+      // the token's campaign: its blocks, their conditions and item rules (core/campaign.ts)
+      const campaign = verified.ok ? await getCampaign(c.env.OPENTIME_KV, verified.claims.c, now) : DEFAULT_CAMPAIGN;
+      const open = openFacts({
+        format: "amp",
+        fetcher: ampFetcher(c.req.raw),
+        ...cfSignals(c.req.raw),
+        now,
+        campaignZone: campaign.timeZone,
+      });
+      const served = await serveBlock({
         kv: c.env.OPENTIME_KV,
         config,
         token: query.t,
         verified,
+        campaign,
         n: query.n,
+        open,
         now,
-        rules: campaign?.items,
       });
+      const rec = served.rec;
       const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
-      const body: AmpRecsResponse = { items: rec.items.map((it) => toAmpItem(it, base)) };
+      const body: AmpRecsResponse = {
+        items: rec.items.map((it) => toAmpItem(it, base)),
+        block: { id: served.selection.block.id, type: served.selection.block.type },
+      };
       return c.json(body, 200, {
         "Cache-Control": "private, no-store",
         "X-Opentime-Reason": rec.reason,
         "X-Opentime-Model": headerValue(rec.modelVersion ?? "none"),
         "X-Opentime-Scorer": rec.scorer,
+        "X-Opentime-Block": headerText(served.explanation),
         ...(rec.rules && { "X-Opentime-Rules": rulesHeader(rec.rules) }),
       });
     } catch (e) {

@@ -6,10 +6,11 @@
  * redirects to http(s) URLs (a catalog URL of another scheme goes to the shop's home).
  */
 import type { Hono } from "hono";
-import { withUtm } from "../../core/campaign";
+import { isStaticItem, withUtm } from "../../core/campaign";
 import type { QueuedEvent } from "../../core/events";
 import { slotKey } from "../../core/layouts";
 import type { SlotReason } from "../../core/reasons";
+import { cfSignals } from "../campaigns/open-facts";
 import { getLiveCatalog } from "../catalog/live-catalog";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
@@ -63,6 +64,7 @@ export function registerClick(app: Hono<AppEnv>): void {
         slot,
         via: "click",
         waitUntil: bg.waitUntil,
+        location: cfSignals(c.req.raw),
       });
       const fallback = webUrl(decision.campaign.fallbackUrl ?? home, base)?.toString() ?? home;
       const product = decision.item ? webUrl(decision.item.url, base) : null;
@@ -80,7 +82,8 @@ export function registerClick(app: Hono<AppEnv>): void {
           id: `click:${decision.campaignId}:${slotKey(slot)}`,
           type: "email_click",
           user: decision.claims.u,
-          item: decision.item.id,
+          // a static block's picture is not a product: the click counts, on no item
+          ...(!isStaticItem(decision.item) && { item: decision.item.id }),
           ts: Math.floor(Date.now() / 1000),
           campaign: decision.campaignId,
         };

@@ -9,6 +9,7 @@ import type { Hono } from "hono";
 import type { QueuedEvent } from "../../core/events";
 import { rulesHeader } from "../../core/item-rules";
 import { slotPixels } from "../../core/layouts";
+import { cfSignals } from "../campaigns/open-facts";
 import { classifyFetch, isPrefetch, signalsOf } from "../decisions/classify-fetch";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
@@ -17,7 +18,7 @@ import { solidPng } from "../images/fallback-png";
 import { renderSlot } from "../images/render-slot";
 import { parseSlotPath } from "../images/slot-path";
 import { background } from "../lib/background";
-import { headerValue } from "../lib/header-value";
+import { headerText, headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
 
 export const IMAGE_PREFIX = "/v1/img/";
@@ -62,6 +63,7 @@ export function registerImage(app: Hono<AppEnv>): void {
         slot: path.slot,
         via: fetchKind,
         waitUntil: bg.waitUntil,
+        location: cfSignals(c.req.raw),
       });
       const decided = performance.now() - t0;
       const out = await renderSlot(path.slot, decision.item, decision.campaign.badge, pictures);
@@ -83,6 +85,7 @@ export function registerImage(app: Hono<AppEnv>): void {
         "X-Opentime-Item": headerValue(decision.item?.id ?? "none"),
         "X-Opentime-Fetch": fetchKind,
         "X-Opentime-Render": out.detail,
+        ...(decision.block && { "X-Opentime-Block": headerText(decision.block.why) }),
         ...(decision.rules && { "X-Opentime-Rules": rulesHeader(decision.rules) }),
         "Server-Timing": serverTiming({ decide: decided, ...out.timing, total: performance.now() - t0 }),
       });

@@ -3,6 +3,7 @@
  * why. Behind `previewAccess`.
  */
 import type { Hono } from "hono";
+import { cfSignals } from "../campaigns/open-facts";
 import { type AppEnv, getConfig } from "../env";
 import { emailPreview } from "../preview/email-preview";
 import { previewQuery } from "../preview/query";
@@ -12,6 +13,8 @@ export function registerPreviewEmail(app: Hono<AppEnv>): void {
     const q = previewQuery(c);
     const config = getConfig(c.env);
     const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
-    return c.json(await emailPreview(c.env.OPENTIME_KV, config, base, q), 200, { "Cache-Control": "no-store" });
+    return c.json(await emailPreview(c.env.OPENTIME_KV, config, base, q, cfSignals(c.req.raw)), 200, {
+      "Cache-Control": "no-store",
+    });
   });
 }

@@ -1,0 +1,50 @@
+/**
+ * Which block of a campaign an open is served: its blocks tried top to bottom, the first whose `when`
+ * holds for the open's facts, else the default block; with the reason, as text for a header, the preview
+ * and the stored decision. Pure: the Worker gathers the facts (worker/campaigns/).
+ */
+import type { Block, Campaign } from "./campaign";
+import { evaluate, type Fact, type Facts, factsUsed } from "./conditions";
+
+export interface Selection {
+  block: Block;
+  /** position in `blocks`; -1 for the default block */
+  index: number;
+  /** the tests that made the served block's condition hold (empty for the default block) */
+  why: string[];
+  /** the blocks tried before it, and the test that failed each */
+  skipped: { id: string; why: string[] }[];
+}
+
+export function selectBlock(campaign: Campaign, facts: Facts): Selection {
+  const skipped: Selection["skipped"] = [];
+  for (const [index, candidate] of campaign.blocks.entries()) {
+    const { when, ...block } = candidate;
+    const result = evaluate(when, facts);
+    if (result.held) return { block, index, why: result.trace, skipped };
+    skipped.push({ id: block.id, why: result.trace.slice(-1) });
+  }
+  return { block: campaign.default, index: -1, why: [], skipped };
+}
+
+/** The facts any of the campaign's conditions test (only these are gathered for an open). */
+export function factsNeeded(campaign: Campaign): Set<Fact> {
+  const used = new Set<Fact>();
+  for (const b of campaign.blocks) factsUsed(b.when, used);
+  return used;
+}
+
+/** Longest explanation sent in a header (the preview shows the whole of it). */
+const MAX_EXPLANATION = 512;
+
+/**
+ * One line: the served block, what held, what failed each block tried before it:
+ * `vip (blocks[1]: segment=loyal $in [loyal] ok); skipped hot: topProbability=0.12 $gte 0.7 no`.
+ */
+export function explainSelection(s: Selection): string {
+  const where = s.index < 0 ? "default" : `blocks[${s.index}]`;
+  const head = s.why.length > 0 ? `${s.block.id} (${where}: ${s.why.join(", ")})` : `${s.block.id} (${where})`;
+  const tail = s.skipped.map((k) => `skipped ${k.id}: ${k.why.join(", ")}`);
+  const line = [head, ...tail].join("; ");
+  return line.length > MAX_EXPLANATION ? `${line.slice(0, MAX_EXPLANATION - 3)}...` : line;
+}

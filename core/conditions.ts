@@ -1,0 +1,272 @@
+/**
+ * Conditions of a campaign's blocks: which reader, open and model facts a block asks for, in the shape
+ * GrowthBook's targeting uses (`{"segment": {"$in": ["loyal"]}, "$or": [...]}`): every field named in one
+ * object must hold, `$and` / `$or` / `$not` combine. Facts are a closed vocabulary (FACTS); a fact that is not
+ * known for this open (no verified reader, a proxy's location, no calibration) makes every test on it fail
+ * except `$exists: false`, so an unknown never selects a block by accident. Pure: evaluation returns whether
+ * the condition held and the tests it ran, as text, to explain the choice.
+ */
+import { z } from "zod";
+
+/** The facts a condition can test, with their kinds and where they come from. */
+export const FACTS = {
+  // the reader (a verified token and a reader who allows personalization; otherwise unknown)
+  /** segment name from the segment model */
+  segment: "string",
+  /** email engagement band: `high`, `medium`, `low` (the campaign's `engagementBands` thresholds) */
+  engagement: "string",
+  /** email engagement score: opens 1, clicks 3, halving every 30 days */
+  engagementScore: "number",
+  /** probability of a purchase within 30 days (propensity model) */
+  propensity: "number",
+  /** days since the reader's last purchase (unknown for a reader who never bought) */
+  daysSinceLastPurchase: "number",
+  /** purchases on record: one per item and order */
+  purchases: "number",
+  /** value of the orders recorded as events since the last model run */
+  orderValue: "number",
+  /** categories the reader bought from */
+  boughtCategories: "set",
+  /** topics the reader subscribed to (consent) */
+  topics: "set",
+  // the open
+  /** hour of day (0-23) where the reader is (the request's time zone; unknown behind a mail proxy) */
+  localHour: "number",
+  /** `mon` .. `sun` where the reader is */
+  weekday: "string",
+  /** ISO 3166 country of the request (unknown behind a mail proxy) */
+  country: "string",
+  /** who fetched: `gmail-proxy`, `apple-mpp`, `other-proxy`, `direct` */
+  fetcher: "string",
+  /** `amp` (the amp-list) or `html` (open-time images) */
+  format: "string",
+  // the model
+  /** the top item's score as a calibrated probability of a purchase (manifest `calibration`) */
+  topProbability: "number",
+} as const;
+export type Fact = keyof typeof FACTS;
+export const FACT_NAMES = Object.keys(FACTS) as Fact[];
+export const READER_FACTS = [
+  "segment",
+  "engagement",
+  "engagementScore",
+  "propensity",
+  "daysSinceLastPurchase",
+  "purchases",
+  "orderValue",
+  "boughtCategories",
+  "topics",
+] as const satisfies readonly Fact[];
+export const MODEL_FACTS = ["topProbability"] as const satisfies readonly Fact[];
+
+/** Values of the facts for one open; absent or null: unknown. */
+export type Facts = { [F in Fact]?: (typeof FACTS)[F] extends "set" ? readonly string[] : number | string | null };
+
+/** Nesting of `$and` / `$or` / `$not`, and tests per list: a campaign is read at every open. */
+export const MAX_CONDITION_DEPTH = 6;
+const MAX_LIST = 20;
+const MAX_VALUES = 100;
+
+const Num = z.number().min(-1e12).max(1e12);
+const Str = z.string().min(1).max(200);
+const Values = z.array(Str).min(1).max(MAX_VALUES);
+const Exists = z.boolean();
+
+const NumberTest = z
+  .strictObject({
+    $eq: Num.optional(),
+    $ne: Num.optional(),
+    $gt: Num.optional(),
+    $gte: Num.optional(),
+    $lt: Num.optional(),
+    $lte: Num.optional(),
+    $in: z.array(Num).min(1).max(MAX_VALUES).optional(),
+    $nin: z.array(Num).min(1).max(MAX_VALUES).optional(),
+    $exists: Exists.optional(),
+  })
+  .refine((t) => Object.keys(t).length > 0, { message: "a test needs an operator ($gte, $lt, ...)" });
+const StringTest = z
+  .strictObject({
+    $eq: Str.optional(),
+    $ne: Str.optional(),
+    $in: Values.optional(),
+    $nin: Values.optional(),
+    $exists: Exists.optional(),
+  })
+  .refine((t) => Object.keys(t).length > 0, { message: "a test needs an operator ($eq, $in, ...)" });
+/** On a set: `$in` any of the values, `$all` every one, `$nin` none. */
+const SetTest = z
+  .strictObject({
+    $in: Values.optional(),
+    $all: Values.optional(),
+    $nin: Values.optional(),
+    $exists: Exists.optional(),
+  })
+  .refine((t) => Object.keys(t).length > 0, { message: "a test needs an operator ($in, $all, $nin)" });
+type NumberTest = z.infer<typeof NumberTest>;
+type StringTest = z.infer<typeof StringTest>;
+type SetTest = z.infer<typeof SetTest>;
+
+export type Condition = { [F in Fact]?: (typeof FACTS)[F] extends "number" ? NumberTest : StringTest | SetTest } & {
+  $and?: Condition[];
+  $or?: Condition[];
+  $not?: Condition;
+};
+
+const TEST_OF = { number: NumberTest, string: StringTest, set: SetTest } as const;
+const fieldShape = Object.fromEntries(FACT_NAMES.map((f) => [f, TEST_OF[FACTS[f]].optional()])) as Record<
+  Fact,
+  z.ZodOptional<typeof NumberTest | typeof StringTest | typeof SetTest>
+>;
+
+/** Values some facts can take: a test naming another value is refused, not left never to match. */
+const CLOSED_VALUES: Partial<Record<Fact, readonly string[]>> = {
+  engagement: ["high", "medium", "low"],
+  weekday: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+  fetcher: ["gmail-proxy", "apple-mpp", "other-proxy", "direct"],
+  format: ["amp", "html"],
+};
+
+export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
+  z
+    .strictObject({
+      ...fieldShape,
+      $and: z.array(ConditionSchema).min(1).max(MAX_LIST).optional(),
+      $or: z.array(ConditionSchema).min(1).max(MAX_LIST).optional(),
+      $not: ConditionSchema.optional(),
+    })
+    .superRefine((cond, ctx) => {
+      for (const [fact, allowed] of Object.entries(CLOSED_VALUES)) {
+        const test = cond[fact as Fact] as StringTest | undefined;
+        if (!test || !allowed) continue;
+        for (const [op, v] of Object.entries(test)) {
+          if (op === "$exists") continue;
+          for (const value of Array.isArray(v) ? v : [v]) {
+            if (!allowed.includes(value as string)) {
+              ctx.addIssue({
+                code: "custom",
+                path: [fact, op],
+                message: `${fact} is one of ${allowed.join(", ")}`,
+              });
+            }
+          }
+        }
+      }
+    }),
+) as z.ZodType<Condition>;
+
+/** Nesting depth of a parsed JSON value, counted without recursion (checked before the schema walks it). */
+export function jsonDepth(value: unknown, limit = 64): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== "object") continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/** How deep `$and` / `$or` / `$not` nest in a condition. */
+export function conditionDepth(cond: Condition): number {
+  const inner = [...(cond.$and ?? []), ...(cond.$or ?? []), ...(cond.$not ? [cond.$not] : [])];
+  return 1 + Math.max(0, ...inner.map(conditionDepth));
+}
+
+/** The facts a condition tests. */
+export function factsUsed(cond: Condition, into = new Set<Fact>()): Set<Fact> {
+  for (const f of FACT_NAMES) if (cond[f] !== undefined) into.add(f);
+  for (const c of [...(cond.$and ?? []), ...(cond.$or ?? [])]) factsUsed(c, into);
+  if (cond.$not) factsUsed(cond.$not, into);
+  return into;
+}
+
+export interface Evaluation {
+  held: boolean;
+  /** the tests run, in order, each as `fact=value $op operand` with `ok` or `no` (`?`: an unknown value) */
+  trace: string[];
+}
+
+/** Whether `cond` holds for `facts`; stops at the first test that decides (an `$and` failing, an `$or` holding). */
+export function evaluate(cond: Condition, facts: Facts): Evaluation {
+  const trace: string[] = [];
+  const held = holds(cond, facts, trace);
+  return { held, trace };
+}
+
+function holds(cond: Condition, facts: Facts, trace: string[]): boolean {
+  for (const f of FACT_NAMES) {
+    const test = cond[f];
+    if (test !== undefined && !factHolds(f, test, facts[f], trace)) return false;
+  }
+  for (const c of cond.$and ?? []) if (!holds(c, facts, trace)) return false;
+  if (cond.$or) {
+    let any = false;
+    for (const c of cond.$or) {
+      if (holds(c, facts, trace)) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return false;
+  }
+  if (cond.$not) {
+    const inner: string[] = [];
+    const negated = !holds(cond.$not, facts, inner);
+    trace.push(`not(${inner.join(", ")}) ${negated ? "ok" : "no"}`);
+    if (!negated) return false;
+  }
+  return true;
+}
+
+function shown(v: unknown): string {
+  if (v === undefined || v === null) return "?";
+  if (Array.isArray(v)) return `[${v.join("|")}]`;
+  return typeof v === "number" ? String(Math.round(v * 1000) / 1000) : String(v);
+}
+
+function factHolds(fact: Fact, test: NumberTest | StringTest | SetTest, value: Facts[Fact], trace: string[]): boolean {
+  for (const [op, operand] of Object.entries(test)) {
+    if (operand === undefined) continue;
+    const ok = opHolds(op, operand, value);
+    trace.push(`${fact}=${shown(value)} ${op} ${shown(operand)} ${ok ? "ok" : "no"}`);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function opHolds(op: string, operand: unknown, value: Facts[Fact]): boolean {
+  const known = value !== undefined && value !== null;
+  if (op === "$exists") return known === operand;
+  if (!known) return false;
+  if (Array.isArray(value)) {
+    const set = new Set(value as readonly string[]);
+    const values = operand as string[];
+    if (op === "$in") return values.some((v) => set.has(v));
+    if (op === "$all") return values.every((v) => set.has(v));
+    if (op === "$nin") return !values.some((v) => set.has(v));
+    return false;
+  }
+  switch (op) {
+    case "$eq":
+      return value === operand;
+    case "$ne":
+      return value !== operand;
+    case "$in":
+      return (operand as unknown[]).includes(value);
+    case "$nin":
+      return !(operand as unknown[]).includes(value);
+    case "$gt":
+      return typeof value === "number" && value > (operand as number);
+    case "$gte":
+      return typeof value === "number" && value >= (operand as number);
+    case "$lt":
+      return typeof value === "number" && value < (operand as number);
+    case "$lte":
+      return typeof value === "number" && value <= (operand as number);
+    default:
+      return false;
+  }
+}

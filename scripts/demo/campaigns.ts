@@ -1,0 +1,32 @@
+/**
+ * The demo shop's campaigns (`npm start` stores them): `demo` keeps what the first open showed, `demo-live`
+ * decides again at every open, `demo-blocks` picks a block by conditions (core/conditions.ts): a welcome
+ * banner for readers with no purchase yet, Mugs lifted in the evening for readers who bought Mugs, and the
+ * model's picks for everyone else. Written as a shop would PUT them (version 2).
+ */
+export const DEMO_CAMPAIGNS: Record<string, unknown> = {
+  demo: { v: 2, policy: "freeze", badge: "For you", default: { id: "picks", type: "recommendations" } },
+  "demo-live": { v: 2, policy: "live", default: { id: "picks", type: "recommendations" } },
+  "demo-blocks": {
+    v: 2,
+    policy: "live",
+    timeZone: "Europe/London",
+    blocks: [
+      {
+        id: "welcome",
+        type: "static",
+        when: { purchases: { $lt: 1 } },
+        title: "New here? Our bestsellers are a good start",
+        image: "/demo/img/p000001.png?w={width}&h={height}",
+        url: "/demo/p/p000001",
+      },
+      {
+        id: "evening-mugs",
+        type: "recommendations",
+        when: { localHour: { $gte: 18 }, boughtCategories: { $in: ["Mugs"] } },
+        items: { boost: { categories: { Mugs: 0.3 } }, maxPerCategory: 4 },
+      },
+    ],
+    default: { id: "picks", type: "recommendations" },
+  },
+};

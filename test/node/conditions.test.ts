@@ -1,0 +1,173 @@
+/** Campaign blocks and their conditions (core/conditions.ts, core/block-selection.ts, core/campaign.ts v2). */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { explainSelection, factsNeeded, selectBlock } from "../../core/block-selection";
+import { calibrated } from "../../core/calibration";
+import {
+  CampaignSchema,
+  CampaignV1Schema,
+  DEFAULT_CAMPAIGN,
+  migrateCampaign,
+  parseCampaign,
+} from "../../core/campaign";
+import { type Condition, ConditionSchema, evaluate, type Facts, jsonDepth } from "../../core/conditions";
+
+const campaign = (blocks: unknown[], extra: Record<string, unknown> = {}) =>
+  CampaignSchema.parse({ v: 2, blocks, default: { id: "picks", type: "recommendations" }, ...extra });
+
+const banner = { type: "static", title: "Spring sale", image: "/b.png", url: "https://shop.example/sale" };
+
+describe("conditions", () => {
+  it("test numbers, strings and sets; every field of one object must hold", () => {
+    const facts: Facts = { topProbability: 0.72, segment: "loyal", boughtCategories: ["Mugs", "Cookware"] };
+    expect(evaluate({ topProbability: { $gte: 0.7 } }, facts).held).toBe(true);
+    expect(evaluate({ topProbability: { $gte: 0.7, $lt: 0.72 } }, facts).held).toBe(false);
+    expect(evaluate({ segment: { $in: ["loyal", "vip"] } }, facts).held).toBe(true);
+    expect(evaluate({ segment: { $nin: ["loyal"] } }, facts).held).toBe(false);
+    expect(evaluate({ boughtCategories: { $in: ["Toys", "Mugs"] } }, facts).held).toBe(true);
+    expect(evaluate({ boughtCategories: { $all: ["Toys", "Mugs"] } }, facts).held).toBe(false);
+    expect(evaluate({ boughtCategories: { $nin: ["Toys"] } }, facts).held).toBe(true);
+    expect(evaluate({ segment: { $eq: "loyal" }, topProbability: { $lt: 0.5 } }, facts).held).toBe(false);
+  });
+
+  it("an unknown fact fails every test but $exists: false, so an unknown never selects a block", () => {
+    const none: Facts = { country: null };
+    for (const cond of [
+      { country: { $eq: "DE" } },
+      { country: { $ne: "DE" } },
+      { country: { $nin: ["DE"] } },
+      { localHour: { $lt: 24 } },
+      { topics: { $nin: ["news"] } },
+      { country: { $exists: true } },
+    ] satisfies Condition[]) {
+      expect(evaluate(cond, none).held).toBe(false);
+    }
+    expect(evaluate({ country: { $exists: false } }, none).held).toBe(true);
+    expect(evaluate({ $not: { country: { $eq: "DE" } } }, none).held).toBe(true);
+  });
+
+  it("$and, $or and $not combine, and the trace says which tests ran and how they went", () => {
+    const facts: Facts = { localHour: 19, country: "DE", fetcher: "direct" };
+    const cond: Condition = {
+      $or: [{ country: { $in: ["FR"] } }, { country: { $in: ["DE", "AT"] }, localHour: { $gte: 18 } }],
+      $not: { fetcher: { $eq: "apple-mpp" } },
+    };
+    const result = evaluate(cond, facts);
+    expect(result.held).toBe(true);
+    expect(result.trace).toEqual([
+      "country=DE $in [FR] no",
+      // the fields of one object are tested in the order of FACTS (the open's hour before its country)
+      "localHour=19 $gte 18 ok",
+      "country=DE $in [DE|AT] ok",
+      "not(fetcher=direct $eq apple-mpp no) ok",
+    ]);
+  });
+
+  it("combinators agree with boolean logic over generated conditions and facts", () => {
+    const leaf = fc.oneof(
+      fc.record({ localHour: fc.record({ $gte: fc.integer({ min: 0, max: 23 }) }) }),
+      fc.record({ country: fc.record({ $in: fc.array(fc.constantFrom("DE", "FR", "GB"), { minLength: 1 }) }) }),
+      fc.record({ topics: fc.record({ $all: fc.array(fc.constantFrom("a", "b"), { minLength: 1 }) }) }),
+    ) as fc.Arbitrary<Condition>;
+    const facts = fc.record({
+      localHour: fc.option(fc.integer({ min: 0, max: 23 }), { nil: null }),
+      country: fc.option(fc.constantFrom("DE", "FR", "GB"), { nil: null }),
+      topics: fc.subarray(["a", "b"]),
+    }) as fc.Arbitrary<Facts>;
+    fc.assert(
+      fc.property(leaf, leaf, facts, (a, b, f) => {
+        const [x, y] = [evaluate(a, f).held, evaluate(b, f).held];
+        expect(evaluate({ $and: [a, b] }, f).held).toBe(x && y);
+        expect(evaluate({ $or: [a, b] }, f).held).toBe(x || y);
+        expect(evaluate({ $not: a }, f).held).toBe(!x);
+        expect(ConditionSchema.safeParse({ $or: [a, { $not: b }] }).success).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("refuses unknown facts and operators, values outside a closed set, and empty tests, naming the path", () => {
+    const issues = (c: unknown) =>
+      (ConditionSchema.safeParse(c).error?.issues ?? []).map((i) => `${i.path.join(".")}: ${i.message}`);
+    expect(issues({ segmnt: { $eq: "x" } })[0]).toMatch(/segmnt/);
+    expect(issues({ localHour: { $between: [1, 2] } })[0]).toMatch(/^localHour: .*\$between/);
+    expect(issues({ engagement: { $in: ["hi"] } })).toEqual(["engagement.$in: engagement is one of high, medium, low"]);
+    expect(issues({ localHour: {} })[0]).toMatch(/^localHour: a test needs an operator/);
+    expect(issues({ localHour: { $gte: "18" } })[0]).toMatch(/^localHour\.\$gte/);
+    expect(issues({ $or: [{ country: { $eq: "DE" } }, { weekday: { $eq: "monday" } }] })[0]).toMatch(
+      /^\$or\.1\.weekday\.\$eq/,
+    );
+  });
+
+  it("measures nesting without recursion, however deep", () => {
+    let deep: unknown = {};
+    for (let i = 0; i < 100_000; i++) deep = { $not: deep };
+    expect(jsonDepth(deep, 32)).toBe(33);
+    expect(jsonDepth({ a: [{ b: 1 }] })).toBe(3);
+  });
+});
+
+describe("campaign v2", () => {
+  it("serves the first block whose condition holds, else the default, and explains the choice", () => {
+    const c = campaign([
+      { id: "hot", type: "recommendations", when: { topProbability: { $gte: 0.7 } } },
+      { id: "sale", ...banner, when: { segment: { $eq: "bargain" } } },
+    ]);
+    expect(selectBlock(c, { topProbability: 0.8, segment: "bargain" }).block.id).toBe("hot");
+    const sale = selectBlock(c, { topProbability: 0.3, segment: "bargain" });
+    expect(sale).toMatchObject({ index: 1, block: { id: "sale", type: "static" } });
+    expect(explainSelection(sale)).toBe(
+      "sale (blocks[1]: segment=bargain $eq bargain ok); skipped hot: topProbability=0.3 $gte 0.7 no",
+    );
+    const fallback = selectBlock(c, {});
+    expect(fallback).toMatchObject({ index: -1, block: { id: "picks" } });
+    expect(explainSelection(fallback)).toBe(
+      "picks (default); skipped hot: topProbability=? $gte 0.7 no; skipped sale: segment=? $eq bargain no",
+    );
+    expect([...factsNeeded(c)].sort()).toEqual(["segment", "topProbability"]);
+  });
+
+  it("requires a default block, unique block ids and shallow conditions; errors name the field's path", () => {
+    const paths = (raw: unknown) => (CampaignSchema.safeParse(raw).error?.issues ?? []).map((i) => i.path.join("."));
+    expect(paths({ v: 2 })).toContain("default");
+    expect(
+      paths({ v: 2, default: { id: "a", type: "recommendations" }, blocks: [{ id: "a", ...banner, when: {} }] }),
+    ).toEqual(["default.id"]);
+    expect(paths({ v: 2, default: { id: "d", ...banner, url: "javascript:alert(1)" } })).toEqual(["default.url"]);
+    let deep: Condition = { country: { $eq: "DE" } };
+    for (let i = 0; i < 7; i++) deep = { $not: deep };
+    expect(
+      paths({ v: 2, default: { id: "d", type: "recommendations" }, blocks: [{ id: "x", ...banner, when: deep }] }),
+    ).toEqual(["blocks.0.when"]);
+    expect(paths({ v: 2, default: { id: "d", type: "recommendations" }, timeZone: "Mars/Olympus" })).toEqual([
+      "timeZone",
+    ]);
+    expect(
+      paths({ v: 2, default: { id: "d", type: "recommendations" }, engagementBands: { high: 1, low: 2 } }),
+    ).toEqual(["engagementBands"]);
+  });
+
+  it("reads version 1 (no `v`) as one default block with its item rules; the admin API refuses unknown fields", () => {
+    const v1 = { policy: "live", badge: "New", items: { maxPerCategory: 2 } };
+    const parsed = parseCampaign(v1);
+    expect(parsed.success && parsed.data).toEqual({
+      ...DEFAULT_CAMPAIGN,
+      policy: "live",
+      badge: "New",
+      default: { id: "default", type: "recommendations", items: { maxPerCategory: 2 } },
+    });
+    expect(migrateCampaign(CampaignV1Schema.parse({}))).toEqual(DEFAULT_CAMPAIGN);
+    expect(parseCampaign({ ...v1, colour: "red" }).success).toBe(true);
+    expect(parseCampaign({ ...v1, colour: "red" }, true).success).toBe(false);
+    expect(parseCampaign({ v: 3, default: { id: "d", type: "recommendations" } }).success).toBe(false);
+    expect(parseCampaign(null).success).toBe(false);
+  });
+
+  it("calibration maps a score to a probability, monotonically and without overflow", () => {
+    const fit = { a: 4, b: -3, n: 100, positives: 20 };
+    expect(calibrated(fit, 0.75)).toBeCloseTo(0.5, 10);
+    expect(calibrated(fit, 1e6)).toBe(1);
+    expect(calibrated(fit, -1e6)).toBe(0);
+    expect(calibrated(fit, 0.9)).toBeGreaterThan(calibrated(fit, 0.8));
+  });
+});

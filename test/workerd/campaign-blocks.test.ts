@@ -1,0 +1,300 @@
+/**
+ * Campaign blocks end to end in workerd: the admin API (create, read, list, update, errors naming the path),
+ * the block each open is served by its conditions (the calibrated top score, segment, engagement band, local
+ * hour, country), the same choice in the AMP list, open-time images and clicks, and the explanation in every
+ * answer, the stored decision and the preview.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { base64ToBytes, base64ToFloat32 } from "../../core/base64";
+import type { Calibration } from "../../core/calibration";
+import { kvKeys } from "../../core/kv-keys";
+import type { Profile } from "../../core/profile";
+import { mintToken } from "../../core/token";
+import { resetBlockMemo } from "../../worker/decisions/block-memo";
+import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import worker from "../../worker/index";
+import { createScoringSession } from "../../worker/ort/ort-runtime";
+import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
+import { clearKv, fixture, type RecsBody, SENDER, seedModel } from "./support/harness";
+
+const ORIGIN = "https://opentime.test";
+const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
+const BANNER = {
+  type: "static",
+  title: "Spring sale",
+  image: "/demo/img/banner.png",
+  url: "https://shop.example/sale",
+};
+const PICKS = { id: "picks", type: "recommendations" };
+
+async function send(path: string, init: RequestInit & { cf?: Record<string, unknown> } = {}) {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(`${ORIGIN}${path}`, init as RequestInit), env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+const putCampaign = (id: string, body: unknown) =>
+  send(`/v1/admin/campaigns/${id}`, { method: "PUT", headers: admin, body: JSON.stringify(body) });
+
+const readers = () => fixture().profiles.filter((p) => p.factors !== null) as Profile[];
+
+/** The AMP list for `user` under campaign `c`, asked from where `cf` says. */
+async function ampList(user: string, c: string, cf: Record<string, unknown> = {}) {
+  const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign: c, ttlSeconds: 3600 });
+  const res = await send(`/v1/amp/recs?t=${t}&n=4`, { headers: { "AMP-Email-Sender": SENDER }, cf });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as RecsBody & { block: { id: string; type: string } };
+  return { body, block: body.block.id, why: res.headers.get("X-Opentime-Block") ?? "", res };
+}
+
+/** Each reader's top score under the fixture model (ALS: the readers' stored factors). */
+async function topScores(): Promise<{ user: string; score: number }[]> {
+  const f = fixture();
+  const session = await createScoringSession(base64ToBytes(f.onnxBase64));
+  const out = [];
+  for (const p of readers().slice(0, 12)) {
+    const top = await session.topK(base64ToFloat32(p.factors?.vector as string), 1);
+    out.push({ user: p.userId, score: top.scores[0] as number });
+  }
+  return out.sort((a, b) => a.score - b.score);
+}
+
+/** The fixture model with a calibration that puts probability 0.7 exactly at `score`. */
+async function seedCalibrated(score: number): Promise<void> {
+  const f = fixture();
+  const logit = Math.log(0.7 / 0.3);
+  const fit: Calibration = { a: 10, b: logit - 10 * score, n: 1000, positives: 100 };
+  const manifest = { ...JSON.parse(f.manifestJson), calibration: { als: fit, "als-foldin": fit, hybrid: fit } };
+  await seedModel({ fixture: { ...f, manifestJson: JSON.stringify(manifest) } });
+}
+
+async function setProfile(user: string, change: (p: Profile) => Profile) {
+  const raw = (await env.OPENTIME_KV.get(kvKeys.profile(user), "json")) as Profile;
+  await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify(change(raw)));
+}
+
+beforeEach(async () => {
+  await clearKv();
+  await seedModel();
+  resetCampaignCache();
+  resetBlockMemo();
+});
+
+describe("campaign admin API", () => {
+  it("creates, reads, lists and replaces campaigns; a version 1 body is stored migrated", async () => {
+    const body = { v: 2, blocks: [{ id: "sale", ...BANNER, when: { country: { $eq: "DE" } } }], default: PICKS };
+    const created = await send("/v1/admin/campaigns", {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ id: "spring", campaign: body }),
+    });
+    expect(created.status).toBe(201);
+    const again = await send("/v1/admin/campaigns", {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ id: "spring", campaign: body }),
+    });
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: { code: string } }).error.code).toBe("CAMPAIGN_EXISTS");
+
+    const v1 = await putCampaign("autumn", { policy: "live", items: { maxPerCategory: 2 } });
+    expect(v1.status).toBe(200);
+    expect(await v1.json()).toMatchObject({
+      id: "autumn",
+      created: true,
+      campaign: { v: 2, policy: "live", blocks: [], default: { id: "default", items: { maxPerCategory: 2 } } },
+    });
+    const read = (await (await send("/v1/admin/campaigns/spring", { headers: admin })).json()) as {
+      stored: boolean;
+      campaign: { blocks: { id: string }[] };
+    };
+    expect(read.stored).toBe(true);
+    expect(read.campaign.blocks.map((b) => b.id)).toEqual(["sale"]);
+
+    const list = async (q: string) =>
+      (await (await send(`/v1/admin/campaigns${q}`, { headers: admin })).json()) as {
+        ids: string[];
+        cursor: string | null;
+      };
+    expect(await list("")).toEqual({ ids: ["autumn", "spring"], cursor: null });
+    const first = await list("?limit=1");
+    expect(first.ids).toEqual(["autumn"]);
+    expect(await list(`?limit=1&cursor=${encodeURIComponent(first.cursor as string)}`)).toMatchObject({
+      ids: ["spring"],
+    });
+    expect((await send("/v1/admin/campaigns", { headers: {} })).status).toBe(401);
+  });
+
+  it("refuses a bad campaign with 400 naming the path of the bad field, and stores nothing", async () => {
+    const bad = await putCampaign("spring", {
+      v: 2,
+      blocks: [{ id: "evening", ...BANNER, when: { localHour: { $gte: "18" } } }],
+      default: PICKS,
+    });
+    expect(bad.status).toBe(400);
+    const { error } = (await bad.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe("BAD_REQUEST");
+    expect(error.message).toMatch(/^blocks\.0\.when\.localHour\.\$gte: /);
+    const noDefault = await putCampaign("spring", { v: 2, blocks: [] });
+    expect(((await noDefault.json()) as { error: { message: string } }).error.message).toMatch(/^default: /);
+    let deep: unknown = { country: { $eq: "DE" } };
+    for (let i = 0; i < 5000; i++) deep = { $not: deep };
+    const nested = await putCampaign("spring", { v: 2, blocks: [{ id: "x", ...BANNER, when: deep }], default: PICKS });
+    expect(nested.status).toBe(400);
+    expect(((await nested.json()) as { error: { message: string } }).error.message).toMatch(/nested deeper/);
+    expect(await env.OPENTIME_KV.get(kvKeys.campaign("spring"))).toBeNull();
+  });
+});
+
+describe("blocks by conditions", () => {
+  it("a threshold on the calibrated top score serves recommendations above it and the static block below", async () => {
+    const scores = await topScores();
+    const low = scores[0] as { user: string; score: number };
+    const high = scores[scores.length - 1] as { user: string; score: number };
+    expect(high.score).toBeGreaterThan(low.score);
+    await seedCalibrated((low.score + high.score) / 2);
+    await putCampaign("thr", {
+      v: 2,
+      blocks: [{ id: "picks", type: "recommendations", when: { topProbability: { $gte: 0.7 } } }],
+      default: { id: "sale", ...BANNER },
+    });
+    const above = await ampList(high.user, "thr");
+    expect(above.block).toBe("picks");
+    expect(above.res.headers.get("X-Opentime-Scorer")).toBe("als");
+    expect(above.body.items).toHaveLength(4);
+    expect(above.why).toMatch(/^picks \(blocks\[0\]: topProbability=0\.\d+ \$gte 0\.7 ok\)$/);
+    const below = await ampList(low.user, "thr");
+    expect(below.block).toBe("sale");
+    expect(below.body.items).toEqual([
+      {
+        id: "static:sale",
+        title: "Spring sale",
+        price: "",
+        currency: "",
+        image: `${ORIGIN}/demo/img/banner.png`,
+        url: "https://shop.example/sale",
+      },
+    ]);
+    expect(below.why).toMatch(/^sale \(default\); skipped picks: topProbability=0\.\d+ \$gte 0\.7 no$/);
+    // without a calibration the probability is unknown: the threshold never holds
+    await seedModel();
+    expect((await ampList(high.user, "thr")).block).toBe("sale");
+  });
+
+  it("segment, engagement band, local hour and country pick the expected block, top to bottom", async () => {
+    const [a, b] = readers() as [Profile, Profile];
+    const hourIn = (zone: string) =>
+      Number(
+        new Intl.DateTimeFormat("en-US", { timeZone: zone, hour: "numeric", hourCycle: "h23" }).format(new Date()),
+      );
+    const tokyo = hourIn("Asia/Tokyo");
+    await putCampaign("cond", {
+      v: 2,
+      engagementBands: { high: 4, low: 1 },
+      blocks: [
+        { id: "de", ...BANNER, when: { country: { $in: ["DE", "AT"] } } },
+        // this hour or the next, so the test holds across an hour's turn
+        { id: "tokyo-now", ...BANNER, when: { localHour: { $in: [tokyo, (tokyo + 1) % 24] } } },
+        { id: "loyal", type: "recommendations", when: { segment: { $eq: "loyal" } }, items: { maxPerCategory: 1 } },
+        { id: "engaged", type: "recommendations", when: { engagement: { $eq: "high" } } },
+      ],
+      default: PICKS,
+    });
+    expect((await ampList(a.userId, "cond")).block).toBe("picks");
+    expect((await ampList(a.userId, "cond", { country: "DE", timezone: "Europe/Berlin" })).block).toBe("de");
+    const inTokyo = await ampList(a.userId, "cond", { country: "JP", timezone: "Asia/Tokyo" });
+    expect(inTokyo.block).toBe("tokyo-now");
+    expect(inTokyo.why).toMatch(
+      /^tokyo-now \(blocks\[1\]: localHour=\d+ \$in \[\d+\|\d+\] ok\); skipped de: country=JP/,
+    );
+    // behind Gmail's proxy the location is Google's: country and hour are unknown, so neither block holds
+    const proxied = { headers: { "AMP-Email-Sender": SENDER, Origin: "https://mail.google.com" } };
+    const t = await mintToken(TEST_TOKEN_SECRET, { user: a.userId, campaign: "cond", ttlSeconds: 3600 });
+    const viaGmail = await send(`/v1/amp/recs?t=${t}&__amp_source_origin=${encodeURIComponent(SENDER)}`, {
+      ...proxied,
+      cf: { country: "DE", timezone: "Asia/Tokyo" },
+    });
+    expect(viaGmail.headers.get("X-Opentime-Block")).toMatch(/^picks \(default\); skipped de: country=\? /);
+    await setProfile(a.userId, (p) => ({ ...p, segment: { id: 2, name: "loyal" } }));
+    const loyal = await ampList(a.userId, "cond", { country: "FR", timezone: "America/New_York" });
+    expect(loyal.block).toBe("loyal");
+    expect(loyal.why).toContain("segment=loyal $eq loyal ok");
+    expect(loyal.why).toContain("skipped de: country=FR $in [DE|AT] no");
+    expect(loyal.res.headers.get("X-Opentime-Rules")).toMatch(/capped=[1-9]/);
+    const now = Math.floor(Date.now() / 1000);
+    await setProfile(b.userId, (p) => ({ ...p, engagement: { score: 6, at: now } }));
+    expect((await ampList(b.userId, "cond")).block).toBe("engaged");
+    await setProfile(b.userId, (p) => ({ ...p, engagement: { score: 2, at: now } }));
+    expect((await ampList(b.userId, "cond")).block).toBe("picks");
+  });
+
+  it("images draw the block chosen once per open, the click follows it, and the stored decision says why", async () => {
+    const [a, b] = readers() as [Profile, Profile];
+    await putCampaign("img", {
+      v: 2,
+      blocks: [{ id: "sale", ...BANNER, when: { country: { $eq: "DE" } } }],
+      default: PICKS,
+    });
+    const t = await mintToken(TEST_TOKEN_SECRET, { user: a.userId, campaign: "img", ttlSeconds: 3600 });
+    const slots = await Promise.all(
+      ["row-0", "row-1", "row-2"].map((slot) =>
+        send(`/v1/img/${t}/${slot}.png`, { cf: { country: "DE", timezone: "Europe/Berlin" } }),
+      ),
+    );
+    for (const res of slots) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get("Content-Type")).toBe("image/png");
+      expect(res.headers.get("X-Opentime-Item")).toBe("static:sale");
+      expect(res.headers.get("X-Opentime-Block")).toBe("sale (blocks[0]: country=DE $eq DE ok)");
+    }
+    const stored = JSON.parse((await env.OPENTIME_KV.get(kvKeys.decision(a.userId, "img", "row-1"))) as string);
+    expect(stored).toMatchObject({
+      item: { id: "static:sale" },
+      scorer: "static",
+      block: { id: "sale", why: "sale (blocks[0]: country=DE $eq DE ok)" },
+    });
+    // the click, from anywhere, goes where the open's picture said
+    const click = await send(`/v1/c/${t}/row-1`, { redirect: "manual", cf: { country: "FR" } });
+    expect(click.status).toBe(302);
+    expect(click.headers.get("Location")).toMatch(/^https:\/\/shop\.example\/sale\?utm_source=opentime&/);
+    // another reader, from France: the model's picks, with the skipped block in the explanation
+    const tb = await mintToken(TEST_TOKEN_SECRET, { user: b.userId, campaign: "img", ttlSeconds: 3600 });
+    const fr = await send(`/v1/img/${tb}/row-0.png`, { cf: { country: "FR", timezone: "Europe/Paris" } });
+    expect(fr.headers.get("X-Opentime-Item")).not.toMatch(/^static:/);
+    expect(fr.headers.get("X-Opentime-Block")).toBe("picks (default); skipped sale: country=FR $eq DE no");
+  });
+
+  it("a reader who turned personalization off is never chosen by what is known of them", async () => {
+    const [a] = readers() as [Profile];
+    await putCampaign("priv", {
+      v: 2,
+      blocks: [{ id: "seg", ...BANNER, when: { segment: { $exists: true } } }],
+      default: PICKS,
+    });
+    expect((await ampList(a.userId, "priv")).block).toBe("seg");
+    await setProfile(a.userId, (p) => ({ ...p, consent: { ...p.consent, personalization: false } }));
+    const off = await ampList(a.userId, "priv");
+    expect(off.block).toBe("picks");
+    expect(off.why).toBe("picks (default); skipped seg: segment=? $exists true no");
+    expect(off.res.headers.get("X-Opentime-Reason")).toBe("opted-out");
+  });
+
+  it("the preview shows the block a reader gets, why, and the facts its conditions saw", async () => {
+    const [a] = readers() as [Profile];
+    await putCampaign("pv", {
+      v: 2,
+      blocks: [{ id: "seg", ...BANNER, when: { purchases: { $gte: 1 } } }],
+      default: PICKS,
+    });
+    const res = await send(`/v1/preview/email?user=${a.userId}&campaign=pv`, {
+      headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { block: { id: string; why: string }; facts: Record<string, unknown> };
+    expect(body.block.id).toBe("seg");
+    expect(body.block.why).toMatch(/^seg \(blocks\[0\]: purchases=\d+ \$gte 1 ok\)$/);
+    expect(body.facts).toMatchObject({ format: "amp", segment: a.segment?.name ?? null });
+  });
+});

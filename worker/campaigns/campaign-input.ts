@@ -1,0 +1,37 @@
+/**
+ * What the campaign admin routes read from a request: the id in the path, and a campaign body of either
+ * version (core/campaign.ts), validated with every bad field named by its path. Nesting is checked before the
+ * schema walks the body, so a deeply nested body costs no more than its size.
+ */
+import type { Context } from "hono";
+import { type Campaign, CampaignIdSchema, parseCampaign } from "../../core/campaign";
+import { jsonDepth } from "../../core/conditions";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { readJsonBody } from "../lib/read-json-body";
+import { invalidInput } from "../lib/zod-issues";
+
+/** Room for item rules with long id lists (core/item-rules.ts) in several blocks. */
+export const MAX_CAMPAIGN_BODY = 131_072;
+/** JSON nesting a campaign needs: its conditions nest at most MAX_CONDITION_DEPTH. */
+const MAX_BODY_DEPTH = 32;
+
+export function campaignIdParam(c: Context<AppEnv>): string {
+  const parsed = CampaignIdSchema.safeParse(c.req.param("id"));
+  if (!parsed.success) throw invalidInput(parsed.error, "BAD_REQUEST", "campaign id");
+  return parsed.data;
+}
+
+/** A campaign from JSON already read: version 1 (no `v`) is migrated to the current version. */
+export function campaignFrom(raw: unknown, prefix = ""): Campaign {
+  if (jsonDepth(raw, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+    throw new ApiError("BAD_REQUEST", `${prefix || "(root)"}: nested deeper than ${MAX_BODY_DEPTH} levels`);
+  }
+  const parsed = parseCampaign(raw, true);
+  if (!parsed.success) throw invalidInput(parsed.error, "BAD_REQUEST", prefix);
+  return parsed.data;
+}
+
+export async function readCampaignBody(c: Context<AppEnv>): Promise<Campaign> {
+  return campaignFrom(await readJsonBody(c, MAX_CAMPAIGN_BODY));
+}

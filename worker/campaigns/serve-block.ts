@@ -1,0 +1,90 @@
+/**
+ * The block of a campaign an open is served (core/block-selection.ts), and its content: the facts the
+ * campaign's conditions test are gathered (only those it tests: the open's from the request, the reader's and
+ * the model's from one ranking, which the served block then reuses), the first block whose condition holds
+ * is chosen, and it answers: recommendations under the block's item rules, or the static block's picture.
+ * Never throws (recommend does not).
+ */
+import { explainSelection, factsNeeded, type Selection, selectBlock } from "../../core/block-selection";
+import { calibrated } from "../../core/calibration";
+import { type Campaign, staticItem } from "../../core/campaign";
+import { type Facts, MODEL_FACTS, READER_FACTS } from "../../core/conditions";
+import type { TokenResult } from "../../core/token";
+import type { Config } from "../env";
+import type { ModelState } from "../model/model-store";
+import { openLoads, type Recommendation, rankingWidth, recommend } from "../recs/recommend";
+import { readerFacts } from "./reader-facts";
+
+export interface ServeBlockInput {
+  kv: KVNamespace;
+  config: Config;
+  token: string | undefined;
+  verified: TokenResult;
+  /** the token's campaign (the defaults for a token that does not verify) */
+  campaign: Campaign;
+  n: number;
+  /** the open's facts (open-facts.ts) */
+  open: Facts;
+  /** unix milliseconds */
+  now: number;
+}
+
+export interface ServedBlock {
+  selection: Selection;
+  /** the selection as one line (`X-Opentime-Block`, the stored decision, the preview) */
+  explanation: string;
+  rec: Recommendation;
+  /** the facts the conditions were tested on (the preview shows them) */
+  facts: Facts;
+}
+
+const PERSONAL_FACTS = new Set<string>([...READER_FACTS, ...MODEL_FACTS]);
+
+export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
+  const { campaign, n, now, verified } = input;
+  const loads = openLoads(input.kv, input.config, now);
+  const base = { kv: input.kv, config: input.config, token: input.token, verified, now, loads };
+  let facts: Facts = { ...input.open };
+  const personal = [...factsNeeded(campaign)].some((f) => PERSONAL_FACTS.has(f));
+  if (personal && verified.ok) {
+    // one ranking as wide as any block needs: the reader's data and the top score come from it, and the block
+    // served takes its items from it without ranking again
+    const width = Math.max(
+      n,
+      ...[...campaign.blocks, campaign.default].map((b) =>
+        b.type === "recommendations" ? rankingWidth(n, b.items) : n,
+      ),
+    );
+    const [first, model] = await Promise.all([recommend({ ...base, n: width }), loads.model]);
+    facts = {
+      ...facts,
+      ...readerFacts(first.reader, campaign, categoryLookup(model), now),
+      topProbability: topProbability(first, model),
+    };
+  }
+  const selection = selectBlock(campaign, facts);
+  const block = selection.block;
+  let rec: Recommendation;
+  if (block.type === "recommendations") rec = await recommend({ ...base, n, rules: block.items });
+  else {
+    // the same picture for everyone; the ranking still says whether the open may be recorded
+    const known = await recommend({ ...base, n });
+    rec = { ...known, items: [staticItem(block)], scores: null, scorer: "static", rules: undefined };
+  }
+  return { selection, explanation: explainSelection(selection), rec, facts };
+}
+
+function categoryLookup(model: ModelState): (item: string) => string | undefined {
+  if (!model.ok) return () => undefined;
+  const { itemIndex, catalog } = model.model;
+  return (item) => catalog.items[itemIndex.get(item) ?? -1]?.category;
+}
+
+/** The top item's score as a calibrated probability; unknown without a personalized ranking or a calibration. */
+function topProbability(rec: Recommendation, model: ModelState): number | null {
+  const score = rec.scores?.[0];
+  if (rec.reason !== "personalized" || score === undefined || !model.ok || rec.scorer === "popular") return null;
+  if (rec.scorer === "static") return null;
+  const fit = model.model.manifest.calibration?.[rec.scorer];
+  return fit ? calibrated(fit, score) : null;
+}
