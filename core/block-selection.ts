@@ -4,7 +4,7 @@
  * and the stored decision. Pure: the Worker gathers the facts (worker/campaigns/).
  */
 import type { Block, Campaign } from "./campaign";
-import { evaluate, type Fact, type Facts, factsUsed } from "./conditions";
+import { evaluate, type Fact, type Facts, factsUsed, MODEL_FACTS, READER_FACTS } from "./conditions";
 
 export interface Selection {
   block: Block;
@@ -12,15 +12,22 @@ export interface Selection {
   index: number;
   /** the tests that made the served block's condition hold (empty for the default block) */
   why: string[];
-  /** the blocks tried before it, and the test that failed each */
+  /** the blocks tried before it, and the test (or `or(...)`/`not(...)`) that failed each */
   skipped: { id: string; why: string[] }[];
 }
 
-export function selectBlock(campaign: Campaign, facts: Facts): Selection {
+/** Facts about the reader and their model scores: their values stay out of headers and stored decisions. */
+export const PRIVATE_FACTS: ReadonlySet<Fact> = new Set([...READER_FACTS, ...MODEL_FACTS]);
+
+/**
+ * The block served for `facts`. `hide` (default PRIVATE_FACTS) keeps those facts' values out of the
+ * explanation; the preview passes an empty set to see them.
+ */
+export function selectBlock(campaign: Campaign, facts: Facts, hide: ReadonlySet<Fact> = PRIVATE_FACTS): Selection {
   const skipped: Selection["skipped"] = [];
   for (const [index, candidate] of campaign.blocks.entries()) {
     const { when, ...block } = candidate;
-    const result = evaluate(when, facts);
+    const result = evaluate(when, facts, hide);
     if (result.held) return { block, index, why: result.trace, skipped };
     skipped.push({ id: block.id, why: result.trace.slice(-1) });
   }

@@ -127,39 +127,43 @@ export type ConditionalBlock = z.infer<typeof ConditionalBlock>;
 
 export const MAX_BLOCKS = 20;
 
+const CampaignShape = {
+  v: z.literal(2),
+  ...SettingsShape,
+  /** engagement score thresholds of the `engagement` fact: `high` at or above `high`, `low` below `low` */
+  engagementBands: z
+    .strictObject({ high: z.number().positive().max(1e6), low: z.number().nonnegative().max(1e6) })
+    .refine((b) => b.high > b.low, { message: "high must be above low" })
+    .default({ high: 5, low: 1 }),
+  blocks: z.array(ConditionalBlock).max(MAX_BLOCKS).default([]),
+  default: BlockSchema,
+};
+
+function checkBlocks(c: { blocks: ConditionalBlock[]; default: Block }, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  for (const [i, b] of [...c.blocks, c.default].entries()) {
+    const path = i < c.blocks.length ? ["blocks", i, "id"] : ["default", "id"];
+    if (seen.has(b.id)) ctx.addIssue({ code: "custom", path, message: `block id "${b.id}" is used twice` });
+    seen.add(b.id);
+  }
+  for (const [i, b] of c.blocks.entries()) {
+    if (conditionDepth(b.when) > MAX_CONDITION_DEPTH) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["blocks", i, "when"],
+        message: `$and/$or/$not nest at most ${MAX_CONDITION_DEPTH} deep`,
+      });
+    }
+  }
+}
+
 /**
  * Version 2: the settings, then blocks tried top to bottom; the first whose `when` holds is served, and
- * `default` when none does.
+ * `default` when none does. Unknown top-level fields are refused (the admin API) ...
  */
-export const CampaignSchema = z
-  .strictObject({
-    v: z.literal(2),
-    ...SettingsShape,
-    /** engagement score thresholds of the `engagement` fact: `high` at or above `high`, `low` below `low` */
-    engagementBands: z
-      .strictObject({ high: z.number().positive().max(1e6), low: z.number().nonnegative().max(1e6) })
-      .refine((b) => b.high > b.low, { message: "high must be above low" })
-      .default({ high: 5, low: 1 }),
-    blocks: z.array(ConditionalBlock).max(MAX_BLOCKS).default([]),
-    default: BlockSchema,
-  })
-  .superRefine((c, ctx) => {
-    const seen = new Set<string>();
-    for (const [i, b] of [...c.blocks, c.default].entries()) {
-      const path = i < c.blocks.length ? ["blocks", i, "id"] : ["default", "id"];
-      if (seen.has(b.id)) ctx.addIssue({ code: "custom", path, message: `block id "${b.id}" is used twice` });
-      seen.add(b.id);
-    }
-    for (const [i, b] of c.blocks.entries()) {
-      if (conditionDepth(b.when) > MAX_CONDITION_DEPTH) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["blocks", i, "when"],
-          message: `$and/$or/$not nest at most ${MAX_CONDITION_DEPTH} deep`,
-        });
-      }
-    }
-  });
+export const CampaignSchema = z.strictObject(CampaignShape).superRefine(checkBlocks);
+/** ... and dropped when a stored campaign is read (one written by a later version survives a rollback). */
+const StoredCampaignSchema = z.object(CampaignShape).superRefine(checkBlocks);
 export type Campaign = z.infer<typeof CampaignSchema>;
 
 /** v1 -> v2: no conditional blocks; the default block recommends under v1's item rules. */
@@ -181,7 +185,7 @@ export function parseCampaign(
   strict = false,
 ): { success: true; data: Campaign } | { success: false; error: z.ZodError } {
   const isObject = raw !== null && typeof raw === "object" && !Array.isArray(raw);
-  if (isObject && "v" in raw) return CampaignSchema.safeParse(raw);
+  if (isObject && "v" in raw) return (strict ? CampaignSchema : StoredCampaignSchema).safeParse(raw);
   const v1 = (strict ? CampaignV1Schema.strict() : CampaignV1Schema).safeParse(raw);
   return v1.success ? { success: true, data: migrateCampaign(v1.data) } : v1;
 }

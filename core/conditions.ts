@@ -185,36 +185,41 @@ export function factsUsed(cond: Condition, into = new Set<Fact>()): Set<Fact> {
 
 export interface Evaluation {
   held: boolean;
-  /** the tests run, in order, each as `fact=value $op operand` with `ok` or `no` (`?`: an unknown value) */
+  /**
+   * the tests run, in order, each as `fact=value $op operand` with `ok` or `no` (`?`: an unknown value; a
+   * hidden fact's value is left out: `segment $eq loyal ok`); `$or` and `$not` as one entry each
+   */
   trace: string[];
 }
 
-/** Whether `cond` holds for `facts`; stops at the first test that decides (an `$and` failing, an `$or` holding). */
-export function evaluate(cond: Condition, facts: Facts): Evaluation {
+/**
+ * Whether `cond` holds for `facts`; stops at the first test that decides (an `$and` failing, an `$or` holding).
+ * The values of the facts in `hide` stay out of the trace (what the reader's data is, in a header or a stored
+ * decision); the preview shows them all.
+ */
+export function evaluate(cond: Condition, facts: Facts, hide: ReadonlySet<Fact> = NONE): Evaluation {
   const trace: string[] = [];
-  const held = holds(cond, facts, trace);
+  const held = holds(cond, facts, trace, hide);
   return { held, trace };
 }
 
-function holds(cond: Condition, facts: Facts, trace: string[]): boolean {
+const NONE: ReadonlySet<Fact> = new Set();
+
+function holds(cond: Condition, facts: Facts, trace: string[], hide: ReadonlySet<Fact>): boolean {
   for (const f of FACT_NAMES) {
     const test = cond[f];
-    if (test !== undefined && !factHolds(f, test, facts[f], trace)) return false;
+    if (test !== undefined && !factHolds(f, test, facts[f], trace, hide)) return false;
   }
-  for (const c of cond.$and ?? []) if (!holds(c, facts, trace)) return false;
+  for (const c of cond.$and ?? []) if (!holds(c, facts, trace, hide)) return false;
   if (cond.$or) {
-    let any = false;
-    for (const c of cond.$or) {
-      if (holds(c, facts, trace)) {
-        any = true;
-        break;
-      }
-    }
+    const inner: string[] = [];
+    const any = cond.$or.some((c) => holds(c, facts, inner, hide));
+    trace.push(`or(${inner.join(", ")}) ${any ? "ok" : "no"}`);
     if (!any) return false;
   }
   if (cond.$not) {
     const inner: string[] = [];
-    const negated = !holds(cond.$not, facts, inner);
+    const negated = !holds(cond.$not, facts, inner, hide);
     trace.push(`not(${inner.join(", ")}) ${negated ? "ok" : "no"}`);
     if (!negated) return false;
   }
@@ -227,11 +232,18 @@ function shown(v: unknown): string {
   return typeof v === "number" ? String(Math.round(v * 1000) / 1000) : String(v);
 }
 
-function factHolds(fact: Fact, test: NumberTest | StringTest | SetTest, value: Facts[Fact], trace: string[]): boolean {
+function factHolds(
+  fact: Fact,
+  test: NumberTest | StringTest | SetTest,
+  value: Facts[Fact],
+  trace: string[],
+  hide: ReadonlySet<Fact>,
+): boolean {
   for (const [op, operand] of Object.entries(test)) {
     if (operand === undefined) continue;
     const ok = opHolds(op, operand, value);
-    trace.push(`${fact}=${shown(value)} ${op} ${shown(operand)} ${ok ? "ok" : "no"}`);
+    const subject = hide.has(fact) ? fact : `${fact}=${shown(value)}`;
+    trace.push(`${subject} ${op} ${shown(operand)} ${ok ? "ok" : "no"}`);
     if (!ok) return false;
   }
   return true;

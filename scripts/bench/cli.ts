@@ -17,6 +17,7 @@ import { generateDemo } from "../demo/generate";
 import { trainAndExport } from "../train/pipeline";
 import { jpegCdn } from "./jpeg-cdn";
 import { runLoadTest } from "./load-test";
+import { PLAIN_CAMPAIGN, RULES_CAMPAIGN } from "./rules-campaign";
 import { demoScenario, type Scenario, syntheticScenario } from "./scenarios";
 import { type LatencySummary, summarize } from "./stats";
 import {
@@ -38,8 +39,12 @@ const { values } = parseArgs({
     "kernel-iters": { type: "string", default: "200" },
     "ingest-users": { type: "string", default: "1000" },
     out: { type: "string", default: "bench/results.json" },
+    /** `rules`: only the campaign-rules comparison (both scenarios), written to --out */
+    only: { type: "string" },
   },
 });
+const ONLY_RULES = values.only === "rules";
+const ms = (v: number | undefined) => (v === undefined ? "?" : Math.round(v * 10) / 10);
 const REQUESTS = Number(values.requests);
 const COLD_RUNS = Number(values["cold-runs"]);
 const IMAGE_REQUESTS = 200;
@@ -58,6 +63,8 @@ interface ScenarioResult {
   cold_first_request_ms: LatencySummary;
   workerd_start_ms: LatencySummary;
   images: ImageResult;
+  /** the same opens under a campaign without rules and one with 13 (rules-campaign.ts), interleaved */
+  campaign_rules: RulesResult;
   /** the same catalog with photo-like pictures (synthetic scenario only) */
   images_photo_like?: ImageResult;
   /** the same catalog with sized JPEG photos fetched from a stand-in CDN (synthetic scenario only) */
@@ -115,6 +122,76 @@ async function imageFetch(mf: ReturnType<typeof startWorkerd>, path: string) {
     reason: res.headers.get("X-Opentime-Reason"),
     decision: res.headers.get("X-Opentime-Decision"),
     timing: serverTiming(res.headers.get("Server-Timing")),
+  };
+}
+
+interface RulesResult {
+  recs_plain_ms: LatencySummary;
+  recs_rules_ms: LatencySummary;
+  image_plain_ms: LatencySummary;
+  image_rules_ms: LatencySummary;
+  /** the same opens' time to decide, in the Worker (Server-Timing `decide`) */
+  image_decide_plain_ms: LatencySummary;
+  image_decide_rules_ms: LatencySummary;
+  /** what the rules did, from one answer (X-Opentime-Block, X-Opentime-Rules) */
+  sample: { block: string | null; rules: string | null };
+}
+
+/**
+ * Warm amp-list opens and first image opens (row-0@2x) under PLAIN_CAMPAIGN and RULES_CAMPAIGN, alternating
+ * request by request so both see the same machine; each image open is a reader's first under its campaign.
+ */
+async function benchRules(persist: string, users: readonly string[]): Promise<RulesResult> {
+  await seedKv(persist, [
+    { key: "campaign:bench-plain", value: JSON.stringify(PLAIN_CAMPAIGN) },
+    { key: "campaign:bench-rules", value: JSON.stringify(RULES_CAMPAIGN) },
+  ]);
+  const tokens = (campaign: string) =>
+    Promise.all(users.map((u) => mintToken(BENCH_SECRET, { user: u, campaign, ttlSeconds: 3600 })));
+  const [plain, rules] = await Promise.all([tokens("bench-plain"), tokens("bench-rules")]);
+  const headers = { "AMP-Email-Sender": BENCH_SENDER };
+  const mf = startWorkerd(persist, IMAGE_BINDINGS);
+  await mf.ready;
+  const recs = { plain: [] as number[], rules: [] as number[] };
+  const recsPath = (t: string[], i: number) => `/v1/amp/recs?t=${t[i % t.length]}&n=6`;
+  for (let i = 0; i < RECS_WARMUP; i++) {
+    await timedFetch(mf, recsPath(plain, i), headers);
+    await timedFetch(mf, recsPath(rules, i), headers);
+  }
+  for (let i = 0; i < REQUESTS; i++) {
+    recs.plain.push((await timedFetch(mf, recsPath(plain, i), headers)).ms);
+    recs.rules.push((await timedFetch(mf, recsPath(rules, i), headers)).ms);
+  }
+  const probe = await mf.dispatchFetch(`http://localhost${recsPath(rules, 0)}`, { headers });
+  await probe.arrayBuffer();
+  const sample = { block: probe.headers.get("X-Opentime-Block"), rules: probe.headers.get("X-Opentime-Rules") };
+  const images = { plain: [] as number[], rules: [] as number[] };
+  const n = Math.min(IMAGE_REQUESTS, users.length);
+  // warm-up: the last readers' opens (the block memo keeps a reader's ranking for 5 s: the timed opens are others')
+  for (let i = users.length - IMAGE_WARMUP; i < users.length; i++) {
+    await imageFetch(mf, `/v1/img/${plain[i]}/row-0@2x.png`);
+    await imageFetch(mf, `/v1/img/${rules[i]}/row-0@2x.png`);
+  }
+  // the time to decide (Server-Timing), apart from drawing: the second open of a reader may find the product
+  // drawn by the first; the order alternates so neither campaign is always second
+  const decide = { plain: [] as number[], rules: [] as number[] };
+  for (let i = 0; i < n - IMAGE_WARMUP; i++) {
+    const order = i % 2 === 0 ? (["plain", "rules"] as const) : (["rules", "plain"] as const);
+    for (const which of order) {
+      const out = await imageFetch(mf, `/v1/img/${(which === "plain" ? plain : rules)[i]}/row-0@2x.png`);
+      images[which].push(out.ms);
+      decide[which].push(out.timing.decide ?? Number.NaN);
+    }
+  }
+  await mf.dispose();
+  return {
+    recs_plain_ms: summarize(recs.plain),
+    recs_rules_ms: summarize(recs.rules),
+    image_plain_ms: summarize(images.plain),
+    image_rules_ms: summarize(images.rules),
+    image_decide_plain_ms: summarize(decide.plain),
+    image_decide_rules_ms: summarize(decide.rules),
+    sample,
   };
 }
 
@@ -297,6 +374,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
     const js = await perInference(mf, "js");
     await mf.dispose();
     const images = await benchImages(persist, s.users);
+    const campaignRules = await benchRules(persist, s.users);
     let photo: ImageResult | undefined;
     if (s.photoPictures) {
       await seedKv(persist, s.photoPictures);
@@ -320,6 +398,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       cold_first_request_ms: summarize(cold),
       workerd_start_ms: summarize(starts),
       images,
+      campaign_rules: campaignRules,
       ...(photo ? { images_photo_like: photo } : {}),
       ...(jpeg ? { images_jpeg_cdn: jpeg } : {}),
     };
@@ -333,6 +412,23 @@ log("bundling (wrangler deploy --dry-run)");
 const bundle = buildBundle("build/deploy-bundle");
 bundleBenchWorker();
 const scenarios: Scenario[] = [await demoScenario(await demoModelDir()), syntheticScenario(Number(values.items))];
+if (ONLY_RULES) {
+  const out: Record<string, RulesResult> = {};
+  for (const s of scenarios) {
+    log(`scenario ${s.name}: campaign rules only`);
+    const persist = await mkdtemp(join(tmpdir(), "ot-bench-kv-"));
+    await seedKv(persist, s.entries);
+    out[s.name] = await benchRules(persist, s.users);
+    await rm(persist, { recursive: true, force: true });
+    printRules(s.name, out[s.name] as RulesResult);
+  }
+  await mkdir("bench", { recursive: true });
+  await writeFile(
+    values.out as string,
+    `${JSON.stringify({ at: new Date().toISOString(), campaign_rules: out }, null, 2)}\n`,
+  );
+  process.exit(0);
+}
 const results: ScenarioResult[] = [];
 for (const s of scenarios) {
   log(`scenario ${s.name}`);
@@ -410,7 +506,16 @@ console.log(
     `drained in ${ingestion.drain_seconds} s, reconciled ${ingestion.reconciled.exact}/${ingestion.users} exactly; ` +
     `POST-to-visible lag p50 ${Math.round(ingestion.lag_ms.p50)} ms, p99 ${Math.round(ingestion.lag_ms.p99)} ms`,
 );
-const ms = (v: number | undefined) => (v === undefined ? "?" : Math.round(v * 10) / 10);
+function printRules(scenario: string, cr: RulesResult): void {
+  const pair = (a: LatencySummary, b: LatencySummary) =>
+    `p50 ${ms(a.p50)} -> ${ms(b.p50)}, p99 ${ms(a.p99)} -> ${ms(b.p99)} ms (${b.p99 >= a.p99 ? "+" : ""}${Math.round((b.p99 / a.p99 - 1) * 100)}%)`;
+  console.log(
+    `campaign rules (${scenario}): amp-list ${pair(cr.recs_plain_ms, cr.recs_rules_ms)}; ` +
+      `first image row-0@2x ${pair(cr.image_plain_ms, cr.image_rules_ms)}, deciding ${pair(cr.image_decide_plain_ms, cr.image_decide_rules_ms)}; ` +
+      `sample: ${cr.sample.rules}`,
+  );
+}
+
 function printImages(label: string, im: ImageResult): void {
   console.log(
     `images (${label}): cold first image p50 ${ms(im.cold_first_image_ms.p50)} ms; row-0@2x with the events ` +
@@ -437,5 +542,6 @@ for (const r of results) {
   printImages(r.scenario, r.images);
   if (r.images_photo_like) printImages(`${r.scenario}, photo-like pictures`, r.images_photo_like);
   if (r.images_jpeg_cdn) printImages(`${r.scenario}, JPEG photos from a CDN`, r.images_jpeg_cdn);
+  printRules(r.scenario, r.campaign_rules);
 }
 console.log(`written ${values.out} in ${report.seconds} s`);

@@ -31,8 +31,10 @@ export interface ServeBlockInput {
 
 export interface ServedBlock {
   selection: Selection;
-  /** the selection as one line (`X-Opentime-Block`, the stored decision, the preview) */
+  /** the selection as one line, without the values of the reader's facts (`X-Opentime-Block`, the stored decision) */
   explanation: string;
+  /** the same with every value (the preview) */
+  detail: string;
   rec: Recommendation;
   /** the facts the conditions were tested on (the preview shows them) */
   facts: Facts;
@@ -69,9 +71,15 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   else {
     // the same picture for everyone; the ranking still says whether the open may be recorded
     const known = await recommend({ ...base, n });
-    rec = { ...known, items: [staticItem(block)], scores: null, scorer: "static", rules: undefined };
+    rec = { ...known, items: [staticItem(block)], scores: null, scorer: "static", rules: undefined, excluded: 0 };
   }
-  return { selection, explanation: explainSelection(selection), rec, facts };
+  return {
+    selection,
+    explanation: explainSelection(selection),
+    detail: explainSelection(selectBlock(campaign, facts, new Set())),
+    rec,
+    facts,
+  };
 }
 
 function categoryLookup(model: ModelState): (item: string) => string | undefined {

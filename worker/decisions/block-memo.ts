@@ -2,7 +2,8 @@
  * One ranking per block open: a row's 3 images (a grid's 4) are fetched together when the email opens,
  * and each slot shows item i of the same ranking (the same campaign block, chosen once). The first slot's request computes it; the others, in
  * the same isolate within a few seconds, share it (even while it is still being computed) instead of
- * running the model again. Keyed by reader, campaign and block size; bounded, and short-lived so a
+ * running the model again. Keyed by reader, campaign, block size and the open's facts (who fetched, from where:
+ * a block's conditions may test them); bounded, and short-lived so a
  * later re-open (under `live`) decides afresh.
  */
 import type { ServedBlock } from "../campaigns/serve-block";
@@ -16,11 +17,11 @@ let misses = 0;
 
 /** The block's shared ranking, computed by `compute` when no fresh one is held. */
 export function blockRanking(
-  key: { user: string; campaign: string; slots: number },
+  key: { user: string; campaign: string; slots: number; open?: string },
   now: number,
   compute: () => Promise<ServedBlock>,
 ): Promise<ServedBlock> {
-  const id = `${key.slots}|${key.campaign}|${key.user}`;
+  const id = `${key.slots}|${key.campaign}|${key.open ?? ""}|${key.user}`;
   const held = memo.get(id);
   if (held && now - held.at < TTL_MS) {
     hits++;

@@ -7,6 +7,7 @@
  */
 import { type Campaign, CampaignIdSchema, DEFAULT_CAMPAIGN, parseCampaign } from "../../core/campaign";
 import { kvKeys } from "../../core/kv-keys";
+import { ApiError } from "../errors";
 import { errorMessage, logEvent } from "../lib/log";
 import { describeIssues } from "../lib/zod-issues";
 
@@ -26,7 +27,8 @@ export function campaignCacheSize(): number {
 export async function getCampaign(kv: KVNamespace, id: string, now = Date.now()): Promise<Campaign> {
   if (!CampaignIdSchema.safeParse(id).success) return DEFAULT_CAMPAIGN;
   const hit = cache.get(id);
-  if (hit && now - hit.at < TTL_MS) return hit.campaign;
+  // now = 0 (the admin API) always reads KV
+  if (hit && now >= hit.at && now - hit.at < TTL_MS) return hit.campaign;
   let campaign = DEFAULT_CAMPAIGN;
   try {
     const raw = await kv.get(kvKeys.campaign(id), "json");
@@ -56,7 +58,14 @@ export async function listCampaigns(
   cursor?: string,
 ): Promise<{ ids: string[]; cursor: string | null }> {
   const prefix = kvKeys.campaign("");
-  const page = await kv.list({ prefix, limit, ...(cursor && { cursor }) });
+  let page: KVNamespaceListResult<unknown, string>;
+  try {
+    page = await kv.list({ prefix, limit, ...(cursor && { cursor }) });
+  } catch (e) {
+    // KV refuses a cursor it did not hand out
+    if (cursor) throw new ApiError("BAD_REQUEST", "cursor: not a cursor this list returned");
+    throw e;
+  }
   return {
     ids: page.keys.map((k) => k.name.slice(prefix.length)),
     cursor: page.list_complete ? null : ((page as { cursor?: string }).cursor ?? null),

@@ -144,7 +144,8 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     now,
   });
   const serve = () => serveBlock({ kv, config, token: input.token, verified, campaign, n, open, now });
-  const served = await (claims ? blockRanking({ user: claims.u, campaign: claims.c, slots: n }, now, serve) : serve());
+  const memoKey = { user: claims?.u ?? "", campaign: campaignId, slots: n, open: JSON.stringify(open) };
+  const served = await (claims ? blockRanking(memoKey, now, serve) : serve());
   const rec = served.rec;
   const block = { id: served.selection.block.id, why: served.explanation };
   // the block's ranking may be a few seconds old (block-memo.ts): what the live catalog hides since is skipped

@@ -52,7 +52,7 @@ export async function emailPreview(
     campaign: q.campaign,
     settings: campaign,
     token,
-    block: { id: served.selection.block.id, type: served.selection.block.type, why: served.explanation },
+    block: { id: served.selection.block.id, type: served.selection.block.type, why: served.detail },
     facts: served.facts,
     recs: { reason: rec.reason, scorer: rec.scorer, model: rec.modelVersion, excluded: rec.excluded ?? 0, items },
     slots: links.slots,

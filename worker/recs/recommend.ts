@@ -255,7 +255,8 @@ async function rank(input: Loaded): Promise<Recommendation> {
   // never shown: what the reader bought (the exclusion rule) and what the live catalog hides now
   const exclude = exclusionFor(model, bought, live);
   const outputs = modelOutputs(read.profile.ok ? profile : null, read.features, version);
-  const reader = { profile, outputs };
+  // what is known of the reader is used (campaign conditions) only when they are known not to be erased
+  const reader = gone === false ? { profile, outputs } : undefined;
   const personalized = (top: { items: CatalogItem[]; scores: number[] }, scorer: Scorer): Recommendation => ({
     ...top,
     reason: "personalized",

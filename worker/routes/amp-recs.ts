@@ -14,7 +14,7 @@ import { emailCors } from "../amp/email-cors";
 import { cfSignals, openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { getCampaign } from "../decisions/campaign-store";
-import { classifyFetch, type FetchKind, signalsOf } from "../decisions/classify-fetch";
+import type { FetchKind } from "../decisions/classify-fetch";
 import { type AppEnv, getConfig } from "../env";
 import { headerText, headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
@@ -34,10 +34,12 @@ export interface AmpRecsResponse {
   block?: { id: string; type: Block["type"] };
 }
 
-/** Who asks for an AMP list: Gmail proxies its AMP requests (so the location is Google's); others as classified. */
+/**
+ * Who asks for an AMP list: mail providers fetch AMP requests from their servers (Gmail, Yahoo, Mail.ru), so
+ * the request's location is the provider's, never the reader's.
+ */
 function ampFetcher(req: Request): FetchKind {
-  if (req.headers.get("Origin")?.trim().toLowerCase() === "https://mail.google.com") return "gmail-proxy";
-  return classifyFetch(signalsOf(req));
+  return req.headers.get("Origin")?.trim().toLowerCase() === "https://mail.google.com" ? "gmail-proxy" : "other-proxy";
 }
 
 export function registerAmpRecs(app: Hono<AppEnv>): void {

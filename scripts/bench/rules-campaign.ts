@@ -1,0 +1,37 @@
+/**
+ * The campaign the benchmark opens under to price campaign rules: seven conditional blocks testing eight
+ * reader, open and model facts (none holds for the bench's readers, so every one is evaluated and the
+ * reader's facts are gathered), then a default block of recommendations under five item rules. Beside it, the
+ * same campaign with no blocks and no rules. Both `live`, so every image open decides.
+ */
+export const PLAIN_CAMPAIGN = { v: 2, policy: "live", default: { id: "picks", type: "recommendations" } };
+
+const banner = { type: "static", title: "Bench banner", image: "/demo/img/banner.png", url: "https://shop.example/" };
+
+export const RULES_CAMPAIGN = {
+  v: 2,
+  policy: "live",
+  timeZone: "Europe/London",
+  blocks: [
+    { id: "hot", type: "recommendations", when: { topProbability: { $gte: 0.99 } } },
+    { id: "vip", type: "recommendations", when: { segment: { $eq: "no-such-segment" } }, items: { maxPerCategory: 1 } },
+    { id: "engaged", ...banner, when: { engagement: { $eq: "high" }, propensity: { $gte: 0.999 } } },
+    { id: "lapsed", ...banner, when: { daysSinceLastPurchase: { $gte: 100_000 } } },
+    { id: "dach", ...banner, when: { country: { $in: ["DE", "AT", "CH"] } } },
+    { id: "never", ...banner, when: { localHour: { $lt: 0 } } },
+    {
+      id: "prefetch",
+      ...banner,
+      when: { $or: [{ fetcher: { $eq: "apple-mpp" } }, { boughtCategories: { $all: ["x", "y"] } }] },
+    },
+  ],
+  default: {
+    id: "picks",
+    type: "recommendations",
+    items: {
+      exclude: { priceMax: 150, categories: ["Category 7", "Gift cards"] },
+      boost: { categories: { "Category 3": 0.2, Mugs: 0.2 } },
+      maxPerCategory: 2,
+    },
+  },
+};
