@@ -36,8 +36,10 @@ export const kvKeys = {
   liveCatalog: "catalog:live",
   /** JSON `{version}`: the live catalog's version, which opens poll (small, read once a second per isolate) */
   liveCatalogVersion: "catalog:live:version",
-  /** JSON `Campaign` settings (policy, UTM, badge) */
+  /** JSON `Campaign` (core/campaign.ts): settings and blocks; written by the admin API only */
   campaign: (campaignId: string) => `campaign:${campaignId}`,
+  /** JSON `TriggersConfig` (core/triggers.ts); written by the admin API only, read by the reader shards */
+  triggers: "triggers:config",
 } as const;
 
 /**

@@ -10,6 +10,8 @@ import { registerAdminCampaignList } from "./routes/admin-campaign-list";
 import { registerAdminCampaignPut } from "./routes/admin-campaign-put";
 import { registerAdminCatalogItem } from "./routes/admin-catalog-item";
 import { registerAdminCatalogPatch } from "./routes/admin-catalog-patch";
+import { registerAdminTriggersGet } from "./routes/admin-triggers-get";
+import { registerAdminTriggersPut } from "./routes/admin-triggers-put";
 import { registerAmpPreferences } from "./routes/amp-preferences";
 import { registerAmpRecs } from "./routes/amp-recs";
 import { registerClick } from "./routes/click";
@@ -42,6 +44,8 @@ export function createApp(): Hono<AppEnv> {
   registerAdminCampaignGet(app);
   registerAdminCampaignPut(app);
   registerAdminCatalogPatch(app);
+  registerAdminTriggersPut(app);
+  registerAdminTriggersGet(app);
   registerAdminCatalogItem(app);
   registerDemoAssets(app);
   // the preview: one gate in front of its five endpoints (404 unless DEMO_ROUTES or PREVIEW_PAGE; open on a

@@ -47,6 +47,8 @@ export interface Bindings {
   EVENTS?: Queue<QueuedEvent>;
   /** secret: comma-separated API keys for POST /v1/events (several, for rotation) */
   EVENTS_API_KEYS?: string;
+  /** secret: signs trigger webhooks (core/webhook-signature.ts); without it no trigger is delivered */
+  TRIGGER_WEBHOOK_SECRET?: string;
   /** secret: comma-separated keys for the admin API (erasure, consent) */
   ADMIN_API_KEYS?: string;
   /** events older than this many days are refused (the profile keeps recent behaviour) */

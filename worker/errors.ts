@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   INTERNAL: 500,
   EVENTS_UNAVAILABLE: 503,
   CATALOG_UNAVAILABLE: 503,
+  KV_UNAVAILABLE: 503,
   MODEL_UNAVAILABLE: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 

@@ -26,7 +26,7 @@ export const LOCAL_DEV_VARS: Readonly<Record<string, string>> = {
  */
 export function ensureDevVars(path = DEV_VARS): string {
   const vars = readDevVars(path);
-  const lines = ["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEYS"]
+  const lines = ["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEYS", "TRIGGER_WEBHOOK_SECRET"]
     .filter((k) => !vars[k])
     .map((k) => {
       vars[k] = randomBytes(32).toString("base64url");

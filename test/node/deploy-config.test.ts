@@ -47,18 +47,20 @@ describe("npm start's .dev.vars (local development)", () => {
     expect(secret.length).toBeGreaterThanOrEqual(32);
     expect(vars.EVENTS_API_KEYS?.length).toBeGreaterThanOrEqual(32);
     expect(vars.ADMIN_API_KEYS?.length).toBeGreaterThanOrEqual(32);
+    expect(vars.TRIGGER_WEBHOOK_SECRET?.length).toBeGreaterThanOrEqual(32);
     expect(vars.DEMO_ROUTES).toBe("true");
   });
 
-  it("an older one (no DEMO_ROUTES, no final newline) keeps its lines and gains DEMO_ROUTES=true", () => {
+  it("an older one (no DEMO_ROUTES, no final newline) keeps its lines and gains what it lacks", () => {
     const path = join(work, "old.dev.vars");
     const old =
       '# mine\nTOKEN_SECRET="kept-secret-0123456789abcdef"\nEVENTS_API_KEYS="e-0123456789abcdef"\nADMIN_API_KEYS="a-0123456789abcdef"';
     writeFileSync(path, old);
     expect(ensureDevVars(path)).toBe("kept-secret-0123456789abcdef");
-    expect(readFileSync(path, "utf8")).toBe(`${old}\nDEMO_ROUTES="true"\n`);
+    const grown = readFileSync(path, "utf8");
+    expect(grown).toMatch(new RegExp(`^${old}\nTRIGGER_WEBHOOK_SECRET="[A-Za-z0-9_-]{43}"\nDEMO_ROUTES="true"\n$`));
     ensureDevVars(path); // a second run adds nothing
-    expect(readFileSync(path, "utf8")).toBe(`${old}\nDEMO_ROUTES="true"\n`);
+    expect(readFileSync(path, "utf8")).toBe(grown);
   });
 
   it("a developer's own DEMO_ROUTES (even false) is kept", () => {

@@ -18,6 +18,7 @@ export interface ModelFixture {
 export const TEST_TOKEN_SECRET = "workerd-test-secret-0123456789abcdef";
 export const TEST_EVENTS_KEY = "events-key-for-tests-0123456789";
 export const TEST_ADMIN_KEY = "admin-key-for-tests-0123456789ab";
+export const TEST_WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -6,7 +6,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import { unstable_readConfig } from "wrangler";
-import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture.ts";
+import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -27,6 +27,7 @@ export default defineConfig({
           MODEL_REFRESH_SECONDS: "1",
           EVENTS_API_KEYS: TEST_EVENTS_KEY,
           ADMIN_API_KEYS: TEST_ADMIN_KEY,
+          TRIGGER_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
           // local development's setting (`.dev.vars`); wrangler.toml, what deploys, has no demo routes
           DEMO_ROUTES: "true",
         },

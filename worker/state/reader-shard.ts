@@ -5,6 +5,8 @@
  *   applied     every applied event id (primary key (user, id)): exact idempotency, no window
  *   tombstones  erased readers (by erasure hash), until their tokens have expired
  *   parked      dead letters (events the consumer gave up on), kept for an operator until the reader is erased
+ *   triggers    each reader's pending trigger deliveries (worker/state/trigger-table.ts), moved by their events
+ *               in the same transaction and delivered by the alarm (worker/triggers/deliver.ts)
  * A call applies a whole queue batch's events for the shard in one transaction. Nothing else writes these.
  *
  * The edge never waits on a shard: after a commit the shard publishes the reader's profile to KV
@@ -22,7 +24,17 @@ import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../
 import { type Bindings, getConfig } from "../env";
 import { isErased } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
+import { deliver } from "../triggers/deliver";
+import { getTriggers } from "../triggers/trigger-config";
 import { type CachedReader, ReaderCache } from "./reader-cache";
+import {
+  type DueDelivery,
+  deleteTriggers,
+  dueDeliveries,
+  recordAttempt,
+  TRIGGER_SCHEMA,
+  updateTriggers,
+} from "./trigger-table";
 
 /**
  * What became of each event: `applied`, `duplicate` (applied before), `refused` (the reader opted out of
@@ -53,6 +65,8 @@ export interface ApplyOptions {
 }
 /** Snapshots published per alarm run; more reschedule the alarm at once. */
 const ALARM_BATCH = 500;
+/** Trigger deliveries per alarm run (sent in parallel); more reschedule the alarm at once. */
+const DELIVERY_BATCH = 25;
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS readers (
@@ -69,6 +83,7 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS parked (
      user TEXT NOT NULL, id TEXT NOT NULL, event TEXT NOT NULL, parked_at INTEGER NOT NULL,
      PRIMARY KEY (user, id)) WITHOUT ROWID`,
+  ...TRIGGER_SCHEMA,
 ];
 
 interface ReaderRow extends Record<string, SqlStorageValue> {
@@ -116,6 +131,11 @@ export class ReaderShard extends DurableObject<Bindings> {
     }
     const now = Date.now();
     const nowIso = new Date(now).toISOString();
+    // triggers move on cart adds and purchases only: the configuration is read when a batch has one
+    const triggers = events.some((e) => e.type === "cart_add" || e.type === "purchase")
+      ? (await getTriggers(this.env.OPENTIME_KV, now)).triggers
+      : [];
+    let triggerAt: number | null = null;
     // before the transaction (it cannot await), for readers this shard holds nothing of: their erasure hash,
     // their state from before this writer, and a tombstone written before it. Readers it holds need nothing.
     const firstTouch = new Map<string, { hash: string; imported: Imported | null; erasedAtEdge: boolean }>();
@@ -176,6 +196,17 @@ export class ReaderShard extends DurableObject<Bindings> {
         // refused (tracking off) and rejected events are not applied: a redelivery is judged again
         for (const e of fresh)
           if (!applied.has(e.id)) this.sql.exec("DELETE FROM applied WHERE user = ? AND id = ?", user, e.id);
+        if (triggers.length > 0 && applied.size > 0) {
+          const at = updateTriggers(
+            this.sql,
+            user,
+            triggers,
+            fresh.filter((e) => applied.has(e.id)),
+            lastPurchaseTs(res.profile),
+            now,
+          );
+          if (at !== null) triggerAt = Math.min(triggerAt ?? at, at);
+        }
         if (res.applied > 0 || changedBefore) {
           const json = JSON.stringify(res.profile);
           const version = current.version + 1;
@@ -208,6 +239,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     });
     for (const [user, reader] of committed) this.cache.set(user, reader);
     for (const user of dropped) this.cache.delete(user);
+    if (triggerAt !== null) await this.scheduleAlarm(triggerAt);
     if (committed.length > 0) await this.publish(committed.map(([user]) => user));
     const returned = new Set<string>();
     return events.map((e) => {
@@ -278,11 +310,16 @@ export class ReaderShard extends DurableObject<Bindings> {
     return { rows };
   }
 
-  /** Publishes snapshots that are behind (failed or rate-limited writes), and forgets expired tombstones. */
+  /**
+   * Publishes snapshots that are behind (failed or rate-limited writes), delivers the triggers that are due,
+   * and forgets expired tombstones.
+   */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const now = Date.now();
     this.sql.exec("DELETE FROM tombstones WHERE until <= ?", now);
+    const deliveries = dueDeliveries(this.sql, now, DELIVERY_BATCH);
+    if (deliveries.length > 0) await this.deliverDue(deliveries);
     const due = this.sql
       .exec<{ user: string }>(
         "SELECT user FROM readers WHERE version <> published_version AND published_at <= ? LIMIT ?",
@@ -296,10 +333,37 @@ export class ReaderShard extends DurableObject<Bindings> {
       .exec<{ at: number | null }>(
         `SELECT min(at) AS at FROM (
            SELECT min(published_at) + ${this.interval} AS at FROM readers WHERE version <> published_version
-           UNION ALL SELECT min(until) AS at FROM tombstones)`,
+           UNION ALL SELECT min(until) AS at FROM tombstones
+           UNION ALL SELECT min(next_at) AS at FROM triggers WHERE state = 'pending')`,
       )
       .one().at;
     if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 50));
+  }
+
+  /**
+   * Sends due trigger deliveries, in parallel: a trigger no longer configured (or switched off), or a reader
+   * who has since unsubscribed, turned tracking off or is gone, is cancelled instead; a failed send is retried
+   * later (core/triggers.ts RETRY_DELAYS_S), the same delivery id each time.
+   */
+  private async deliverDue(due: DueDelivery[]): Promise<void> {
+    const config = await getTriggers(this.env.OPENTIME_KV);
+    const secrets = {
+      webhookSecret: this.env.TRIGGER_WEBHOOK_SECRET ?? null,
+      tokenSecret: getConfig(this.env).tokenSecrets[0] ?? null,
+    };
+    const nowIso = new Date().toISOString();
+    await Promise.all(
+      due.map(async (d) => {
+        const trigger = config.triggers.find((t) => t.id === d.trigger && t.enabled);
+        const consent = this.reader(d.user, nowIso)?.profile.consent;
+        if (!trigger || !consent?.tracking || consent.unsubscribed) {
+          recordAttempt(this.sql, d, "cancelled", Date.now());
+          return;
+        }
+        const sent = await deliver(d, trigger, secrets, Date.now());
+        recordAttempt(this.sql, d, sent.ok ? "delivered" : "failed", Date.now());
+      }),
+    );
   }
 
   /** Writes the readers' current profiles to KV, respecting the per-key interval; the rest go to the alarm. */
@@ -357,6 +421,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     let rows = this.sql.exec("DELETE FROM readers WHERE user = ?", user).rowsWritten;
     rows += this.sql.exec("DELETE FROM applied WHERE user = ?", user).rowsWritten;
     rows += this.sql.exec("DELETE FROM parked WHERE user = ?", user).rowsWritten;
+    rows += deleteTriggers(this.sql, user);
     return rows;
   }
 
@@ -471,4 +536,10 @@ function parseClock(raw: string | undefined): ConsentClock {
     // a clock that cannot be read restarts empty: changes then apply in arrival order
   }
   return {};
+}
+
+/** The reader's latest purchase (unix s): the real-time one or the history's, whichever is later. */
+function lastPurchaseTs(p: Profile): number | null {
+  const t = Math.max(p.rfm.lastPurchaseTs ?? 0, p.purchases[0]?.lastTs ?? 0);
+  return t > 0 ? t : null;
 }

@@ -1,0 +1,216 @@
+/**
+ * Triggers end to end in workerd: the admin API stores the configuration; cart adds reach the reader's shard
+ * through the real queue consumer; the shard's alarm calls the webhook (globalThis.fetch, answered by the test)
+ * once, signed, with a token that verifies, when the cart has waited its minutes with no purchase. Time is
+ * faked by the events' own timestamps and by moving a delivery's stored time (a retry's back-off).
+ */
+import {
+  createExecutionContext,
+  env,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { QueuedEvent } from "../../core/events";
+import { verifyToken } from "../../core/token";
+import type { TriggerDelivery } from "../../core/triggers";
+import { DELIVERY_HEADER, SIGNATURE_HEADER, verifyWebhook } from "../../core/webhook-signature";
+import worker from "../../worker/index";
+import type { ReaderShard } from "../../worker/state/reader-shard";
+import { readerStub } from "../../worker/state/shard-routing";
+import { resetTriggersCache } from "../../worker/triggers/trigger-config";
+import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
+import { clearKv, consume } from "./support/harness";
+
+const HOOK = "https://hooks.shop.test/opentime";
+const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
+const CART = { id: "cart-30", type: "cart-abandoned", afterMinutes: 30, campaign: "cart", webhook: HOOK };
+
+interface Call {
+  body: string;
+  signature: string | null;
+  delivery: string | null;
+}
+let calls: Call[] = [];
+/** How the webhook answers the next call. */
+let answer: () => Response = () => new Response("ok");
+
+async function send(path: string, method: string, body?: unknown) {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`https://opentime.test${path}`, {
+      method,
+      headers: admin,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+    env,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+const nowS = () => Math.floor(Date.now() / 1000);
+let seq = 0;
+const event = (user: string, type: QueuedEvent["type"], minutesAgo: number, item?: string): QueuedEvent => ({
+  id: `t${seq++}`,
+  type,
+  user,
+  ts: nowS() - minutesAgo * 60,
+  ...(item && { item }),
+});
+
+/** Runs the reader's shard alarm (as the runtime does when it is due) until `calls` has `n`, or a second passed. */
+async function alarmUntil(user: string, n: number): Promise<void> {
+  const stub = readerStub(env, user);
+  const start = Date.now();
+  do {
+    await runDurableObjectAlarm(stub);
+    if (calls.length >= n) return;
+    await new Promise((r) => setTimeout(r, 20));
+  } while (Date.now() - start < 1000);
+}
+
+/** Moves the reader's pending deliveries' time to now: the minutes (or a retry's back-off) have passed. */
+function timePasses(user: string): Promise<void> {
+  return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
+    state.storage.sql.exec("UPDATE triggers SET next_at = ? WHERE user = ?", Date.now() - 1, user);
+  });
+}
+
+function triggerRow(user: string) {
+  return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+    state.storage.sql.exec("SELECT state, attempts, delivery FROM triggers WHERE user = ?", user).toArray(),
+  );
+}
+
+beforeEach(async () => {
+  await clearKv();
+  resetTriggersCache();
+  calls = [];
+  answer = () => new Response("ok");
+  const real = globalThis.fetch;
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const req = new Request(input as RequestInfo, init);
+    if (!req.url.startsWith(HOOK)) return real(input as RequestInfo, init);
+    calls.push({
+      body: await req.text(),
+      signature: req.headers.get(SIGNATURE_HEADER),
+      delivery: req.headers.get(DELIVERY_HEADER),
+    });
+    return answer();
+  });
+  const put = await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] });
+  expect(put.status).toBe(200);
+  expect(await put.json()).toMatchObject({ warnings: [] });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("cart-abandoned trigger", () => {
+  it("a cart add with no purchase calls the webhook once, after its minutes, signed, with a token that verifies", async () => {
+    const user = "trig-a";
+    await consume([event(user, "cart_add", 10, "p000417")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(0); // 20 minutes to go
+    await timePasses(user);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(1);
+    const call = calls[0] as Call;
+    expect(await verifyWebhook(TEST_WEBHOOK_SECRET, call.body, call.signature, nowS())).toBe(true);
+    expect(await verifyWebhook("another-secret-0123456789", call.body, call.signature, nowS())).toBe(false);
+    const delivery = JSON.parse(call.body) as TriggerDelivery;
+    expect(delivery).toMatchObject({
+      trigger: "cart-30",
+      type: "cart-abandoned",
+      user,
+      campaign: "cart",
+      items: ["p000417"],
+      attempt: 1,
+    });
+    expect(call.delivery).toBe(delivery.id);
+    const token = await verifyToken([TEST_TOKEN_SECRET], delivery.token, nowS());
+    expect(token).toMatchObject({ ok: true, claims: { u: user, c: "cart" } });
+    // delivered once: later alarms, and the same events again, send nothing more
+    await consume([event(user, "view", 1, "p000001")]);
+    await alarmUntil(user, 2);
+    expect(calls).toHaveLength(1);
+    expect(await triggerRow(user)).toMatchObject([{ state: "delivered", attempts: 1 }]);
+  });
+
+  it("a purchase after the cart add cancels it; an older cart add arriving late never fires", async () => {
+    const user = "trig-b";
+    await consume([event(user, "cart_add", 10, "p000417")]);
+    await consume([event(user, "purchase", 5, "p000417")]);
+    await timePasses(user);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(0);
+    expect(await triggerRow(user)).toMatchObject([{ state: "cancelled" }]);
+    // a cart add from before that purchase, delivered late by the queue: nothing was abandoned
+    await consume([event(user, "cart_add", 40, "p000002")]);
+    await timePasses(user);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(0);
+  });
+
+  it("a failing webhook is retried after a back-off, with the same delivery id, and delivered once", async () => {
+    const user = "trig-c";
+    let attempts = 0;
+    answer = () => (++attempts === 1 ? new Response("busy", { status: 503 }) : new Response("ok"));
+    await consume([event(user, "cart_add", 31, "p000417")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(1);
+    expect(await triggerRow(user)).toMatchObject([{ state: "pending", attempts: 1 }]);
+    await alarmUntil(user, 2);
+    expect(calls).toHaveLength(1); // the back-off (a minute) has not passed
+    await timePasses(user);
+    await alarmUntil(user, 2);
+    expect(calls).toHaveLength(2);
+    const [first, second] = calls.map((c) => JSON.parse(c.body) as TriggerDelivery) as [
+      TriggerDelivery,
+      TriggerDelivery,
+    ];
+    expect(second.id).toBe(first.id);
+    expect([first.attempt, second.attempt]).toEqual([1, 2]);
+    await timePasses(user);
+    await alarmUntil(user, 3);
+    expect(calls).toHaveLength(2);
+    expect(await triggerRow(user)).toMatchObject([{ state: "delivered", attempts: 2 }]);
+  });
+
+  it("nothing is sent to a reader who unsubscribed or was erased meanwhile", async () => {
+    const [quits, erased] = ["trig-d", "trig-e"];
+    await consume([event(quits, "cart_add", 10, "p1"), event(erased, "cart_add", 10, "p1")]);
+    await consume([{ id: "unsub", type: "consent", user: quits, ts: nowS(), consent: { unsubscribed: true } }]);
+    expect((await send(`/v1/users/${erased}`, "DELETE")).status).toBeLessThan(300);
+    await timePasses(quits);
+    await alarmUntil(quits, 1);
+    await alarmUntil(erased, 1);
+    expect(calls).toHaveLength(0);
+    expect(await triggerRow(quits)).toMatchObject([{ state: "cancelled" }]);
+    expect(await triggerRow(erased)).toEqual([]);
+  });
+
+  it("refuses a bad configuration naming the field, and a switched-off trigger schedules nothing", async () => {
+    const bad = await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [{ ...CART, afterMinutes: 0 }] });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(
+      /^triggers\.0\.afterMinutes: /,
+    );
+    const dup = await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART, CART] });
+    expect(((await dup.json()) as { error: { message: string } }).error.message).toMatch(/^triggers: each trigger id/);
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [{ ...CART, enabled: false }] })).status).toBe(
+      200,
+    );
+    expect(await (await send("/v1/admin/triggers", "GET")).json()).toMatchObject({ triggers: [{ enabled: false }] });
+    resetTriggersCache();
+    const user = "trig-f";
+    await consume([event(user, "cart_add", 31, "p1")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(0);
+    expect(await triggerRow(user)).toEqual([]);
+  });
+});

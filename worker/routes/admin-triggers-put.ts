@@ -1,0 +1,33 @@
+/**
+ * PUT /v1/admin/triggers (Bearer ADMIN_API_KEYS): replaces the triggers configuration (core/triggers.ts),
+ * `{"v":1,"triggers":[{"id","type":"cart-abandoned","afterMinutes","campaign","webhook",...}]}`. 200
+ * `{triggers, warnings}` (a warning when TRIGGER_WEBHOOK_SECRET is not set: nothing would be delivered); 400
+ * naming the bad field. The reader shards see it within 30 seconds.
+ */
+import type { Hono } from "hono";
+import { TriggersConfigSchema } from "../../core/triggers";
+import type { AppEnv } from "../env";
+import { requireApiKey } from "../lib/api-key";
+import { readJsonBody } from "../lib/read-json-body";
+import { invalidInput } from "../lib/zod-issues";
+import { putTriggers } from "../triggers/trigger-config";
+
+const MAX_BODY = 32_768;
+
+export function registerAdminTriggersPut(app: Hono<AppEnv>): void {
+  app.put(
+    "/v1/admin/triggers",
+    requireApiKey((c) => c.adminApiKeys, "admin"),
+    async (c) => {
+      const parsed = TriggersConfigSchema.safeParse(await readJsonBody(c, MAX_BODY));
+      if (!parsed.success) throw invalidInput(parsed.error);
+      await putTriggers(c.env.OPENTIME_KV, parsed.data);
+      const warnings = c.env.TRIGGER_WEBHOOK_SECRET
+        ? []
+        : [
+            "TRIGGER_WEBHOOK_SECRET is not set: deliveries wait until it is (wrangler secret put TRIGGER_WEBHOOK_SECRET)",
+          ];
+      return c.json({ triggers: parsed.data, warnings });
+    },
+  );
+}

@@ -1,0 +1,44 @@
+/**
+ * The triggers configuration (core/triggers.ts) from KV (`triggers:config`, written by the admin API only),
+ * cached per isolate for 30 seconds. Missing or invalid: no triggers (an invalid one is logged).
+ */
+import { kvKeys } from "../../core/kv-keys";
+import { NO_TRIGGERS, type TriggersConfig, TriggersConfigSchema } from "../../core/triggers";
+import { errorMessage, logEvent } from "../lib/log";
+import { describeIssues } from "../lib/zod-issues";
+
+const TTL_MS = 30_000;
+let cached: { at: number; config: TriggersConfig } | null = null;
+
+export function resetTriggersCache(): void {
+  cached = null;
+}
+
+/** The stored configuration, uncached; null when it cannot be read (logged). */
+export async function readTriggers(kv: KVNamespace): Promise<TriggersConfig | null> {
+  try {
+    const raw = await kv.get(kvKeys.triggers, "json");
+    if (raw === null) return NO_TRIGGERS;
+    const parsed = TriggersConfigSchema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    logEvent("error", "triggers.invalid", { detail: describeIssues(parsed.error) });
+    return NO_TRIGGERS;
+  } catch (e) {
+    logEvent("error", "triggers.read_failed", { detail: errorMessage(e) });
+    return null;
+  }
+}
+
+export async function getTriggers(kv: KVNamespace, now = Date.now()): Promise<TriggersConfig> {
+  if (cached && now - cached.at < TTL_MS && now >= cached.at) return cached.config;
+  const config = await readTriggers(kv);
+  // a failed read keeps what was known
+  if (config === null) return cached?.config ?? NO_TRIGGERS;
+  cached = { at: now, config };
+  return config;
+}
+
+export async function putTriggers(kv: KVNamespace, config: TriggersConfig): Promise<void> {
+  await kv.put(kvKeys.triggers, JSON.stringify(config));
+  cached = null;
+}
