@@ -76,6 +76,9 @@ export const ConsentSchema = z.object({
 });
 export type Consent = z.infer<typeof ConsentSchema>;
 
+/** A consent change (`PUT /v1/users/<id>/consent`): any of the fields, nothing else. */
+export const ConsentChangeSchema = ConsentSchema.partial().omit({ updatedAt: true }).strict();
+
 export const DEFAULT_CONSENT: Consent = {
   personalization: true,
   tracking: true,

@@ -18,10 +18,22 @@ export const STALE_AFTER_SECONDS = 3600;
 export const MAX_TRIGGER_ITEMS = 10;
 export const MAX_TRIGGERS = 20;
 
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+/** https, or http to this machine (local development). */
 const WebhookSchema = z
   .string()
   .max(2048)
-  .refine((u) => /^https?:\/\/[^\s/]+/i.test(u), { message: "an http(s) URL (https in production)" });
+  .refine(
+    (u) => {
+      try {
+        const url = new URL(u);
+        return url.protocol === "https:" || (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname));
+      } catch {
+        return false;
+      }
+    },
+    { message: "an https URL (http only to localhost or 127.0.0.1)" },
+  );
 
 export const TriggerSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "trigger ids are 1-64 letters, digits, '_', '-'"),
@@ -85,7 +97,8 @@ export function nextTriggerState(
       if (dueAt < nowS - STALE_AFTER_SECONDS) continue;
       if (next && e.ts < next.cartTs) {
         // an older cart add arriving late: its item joins, the timer stays with the latest
-        if (next.state === "pending" && e.item && !next.items.includes(e.item)) next.items.push(e.item);
+        if (next.state === "pending" && e.item && !next.items.includes(e.item) && next.items.length < MAX_TRIGGER_ITEMS)
+          next.items.push(e.item);
         changed = true;
         continue;
       }

@@ -19,6 +19,7 @@ import { registerDemoAssets } from "./routes/demo-assets";
 import { registerEvents } from "./routes/events";
 import { registerHealth } from "./routes/health";
 import { registerImage } from "./routes/image";
+import { registerOpenApi } from "./routes/openapi";
 import { registerPixel } from "./routes/pixel";
 import { registerPreviewDecisions } from "./routes/preview-decisions";
 import { registerPreviewEmail } from "./routes/preview-email";
@@ -31,6 +32,7 @@ import { registerUsers } from "./routes/users";
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   registerHealth(app);
+  registerOpenApi(app);
   registerAmpRecs(app);
   registerAmpPreferences(app);
   registerEvents(app);

@@ -19,6 +19,7 @@ import { DELIVERY_HEADER, SIGNATURE_HEADER, verifyWebhook } from "../../core/web
 import worker from "../../worker/index";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
+import { type DueDelivery, dueDeliveries, recordAttempt } from "../../worker/state/trigger-table";
 import { resetTriggersCache } from "../../worker/triggers/trigger-config";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
 import { clearKv, consume } from "./support/harness";
@@ -181,16 +182,24 @@ describe("cart-abandoned trigger", () => {
     expect(await triggerRow(user)).toMatchObject([{ state: "delivered", attempts: 2 }]);
   });
 
-  it("nothing is sent to a reader who unsubscribed or was erased meanwhile", async () => {
+  it("nothing is sent to a reader who unsubscribed, paused sends or was erased meanwhile", async () => {
     const [quits, erased] = ["trig-d", "trig-e"];
     await consume([event(quits, "cart_add", 10, "p1"), event(erased, "cart_add", 10, "p1")]);
     await consume([{ id: "unsub", type: "consent", user: quits, ts: nowS(), consent: { unsubscribed: true } }]);
+    const paused = "trig-p";
+    await consume([event(paused, "cart_add", 10, "p1")]);
+    await consume([
+      { id: "pause", type: "consent", user: paused, ts: nowS(), consent: { pausedUntil: nowS() + 7 * 86400 } },
+    ]);
     expect((await send(`/v1/users/${erased}`, "DELETE")).status).toBeLessThan(300);
     await timePasses(quits);
+    await timePasses(paused);
     await alarmUntil(quits, 1);
+    await alarmUntil(paused, 1);
     await alarmUntil(erased, 1);
     expect(calls).toHaveLength(0);
     expect(await triggerRow(quits)).toMatchObject([{ state: "cancelled" }]);
+    expect(await triggerRow(paused)).toMatchObject([{ state: "cancelled" }]);
     expect(await triggerRow(erased)).toEqual([]);
   });
 
@@ -212,5 +221,42 @@ describe("cart-abandoned trigger", () => {
     await alarmUntil(user, 1);
     expect(calls).toHaveLength(0);
     expect(await triggerRow(user)).toEqual([]);
+  });
+
+  it("a purchase cancels a pending wait even when the trigger has since been removed from the configuration", async () => {
+    const user = "trig-g";
+    await consume([event(user, "cart_add", 10, "p1")]);
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [] })).status).toBe(200);
+    resetTriggersCache();
+    await consume([event(user, "purchase", 1, "p1")]);
+    expect(await triggerRow(user)).toMatchObject([{ state: "cancelled" }]);
+  });
+
+  it("a later cart add while a delivery is in flight: the answer marks only its own delivery, and starts the cooldown", async () => {
+    const user = "trig-h";
+    await consume([event(user, "cart_add", 31, "p1")]);
+    // the alarm took the due delivery and is waiting for the webhook's answer ...
+    const inFlight = await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+      dueDeliveries(state.storage.sql, Date.now(), 10),
+    );
+    expect(inFlight).toHaveLength(1);
+    // ... when the reader adds another item: a new wait, with a new delivery id
+    await consume([event(user, "cart_add", 0, "p2")]);
+    const [moved] = (await triggerRow(user)) as { delivery: string }[];
+    expect(moved?.delivery).not.toBe(inFlight[0]?.delivery);
+    await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
+      recordAttempt(
+        state.storage.sql,
+        inFlight[0] as DueDelivery,
+        { kind: "delivered", cooldownHours: 24 },
+        Date.now(),
+      );
+    });
+    const after = (await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+      state.storage.sql.exec("SELECT state, due_at, delivered_at FROM triggers WHERE user = ?", user).toArray(),
+    )) as { state: string; due_at: number; delivered_at: number }[];
+    expect(after[0]?.state).toBe("pending");
+    expect(after[0]?.due_at).toBeGreaterThanOrEqual(nowS() + 24 * 3600 - 5);
+    expect(after[0]?.delivered_at).toBeGreaterThan(0);
   });
 });

@@ -8,7 +8,7 @@
 import type { Hono } from "hono";
 import { looksLikeEmail, UserIdSchema } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
-import { ConsentSchema, parseProfile } from "../../core/profile";
+import { ConsentChangeSchema, parseProfile } from "../../core/profile";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { eraseUser, listOwnKeys } from "../events/erasure";
@@ -20,7 +20,6 @@ import { readerStub } from "../state/shard-routing";
 
 /** Consent changes are small: a few booleans, up to 50 topics. */
 const MAX_CONSENT_BYTES = 8192;
-const ConsentChangeSchema = ConsentSchema.partial().omit({ updatedAt: true }).strict();
 
 function userIdParam(id: string): string {
   const parsed = UserIdSchema.safeParse(id);
@@ -53,15 +52,17 @@ export function registerUsers(app: Hono<AppEnv>): void {
     // `?view=edge`: the snapshot opens read (KV); by default the writer's own state, else (a reader the writer
     // has not seen since an upgrade) the snapshot
     const edge = c.req.query("view") === "edge";
-    const held = edge ? null : await readerStub(c.env, id).read(id);
+    const shard = readerStub(c.env, id);
+    const [held, triggers] = edge ? [null, []] : await Promise.all([shard.read(id), shard.triggers(id)]);
     const raw = held ?? (await kv.get(kvKeys.profile(id), "json"));
     const parsed = raw === null ? null : parseProfile(raw);
     const features: Record<string, unknown> = {};
     const prefix = kvKeys.featuresPrefix(id);
     const own = await listOwnKeys(kv, prefix);
     for (const k of own) features[k.slice(prefix.length)] = await kv.get(k, "json");
-    if (raw === null && own.length === 0) throw new ApiError("NOT_FOUND", "nothing is stored for this user");
-    return c.json({ user: id, profile: parsed?.ok ? parsed.profile : raw, features });
+    if (raw === null && own.length === 0 && triggers.length === 0)
+      throw new ApiError("NOT_FOUND", "nothing is stored for this user");
+    return c.json({ user: id, profile: parsed?.ok ? parsed.profile : raw, features, triggers });
   });
 
   app.put("/v1/users/:id/consent", admin, async (c) => {

@@ -28,11 +28,13 @@ import { deliver } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import {
+  cancelOnPurchase,
   type DueDelivery,
   deleteTriggers,
   dueDeliveries,
   recordAttempt,
   TRIGGER_SCHEMA,
+  triggersOf,
   updateTriggers,
 } from "./trigger-table";
 
@@ -65,8 +67,12 @@ export interface ApplyOptions {
 }
 /** Snapshots published per alarm run; more reschedule the alarm at once. */
 const ALARM_BATCH = 500;
-/** Trigger deliveries per alarm run (sent in parallel); more reschedule the alarm at once. */
+/** Trigger deliveries per alarm run; more reschedule the alarm at once. */
 const DELIVERY_BATCH = 25;
+/** Webhook calls in flight at once (a Worker's simultaneous connections). */
+const WEBHOOK_CONCURRENCY = 6;
+/** A delivery that could not be tried (configuration unreadable, secret missing) waits this long. */
+const POSTPONE_MS = 60_000;
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS readers (
@@ -131,10 +137,13 @@ export class ReaderShard extends DurableObject<Bindings> {
     }
     const now = Date.now();
     const nowIso = new Date(now).toISOString();
-    // triggers move on cart adds and purchases only: the configuration is read when a batch has one
-    const triggers = events.some((e) => e.type === "cart_add" || e.type === "purchase")
-      ? (await getTriggers(this.env.OPENTIME_KV, now)).triggers
-      : [];
+    // triggers start on cart adds: the configuration is read when a batch has one (unknown, when it cannot be
+    // read and none was known: those cart adds schedule nothing, logged); purchases cancel without it
+    const carts = events.some((e) => e.type === "cart_add");
+    const triggerConfig = carts ? await getTriggers(this.env.OPENTIME_KV, now) : null;
+    if (carts && !triggerConfig)
+      logEvent("error", "triggers.config_unknown", { detail: "cart adds scheduled nothing" });
+    const triggers = triggerConfig?.triggers ?? [];
     let triggerAt: number | null = null;
     // before the transaction (it cannot await), for readers this shard holds nothing of: their erasure hash,
     // their state from before this writer, and a tombstone written before it. Readers it holds need nothing.
@@ -196,16 +205,14 @@ export class ReaderShard extends DurableObject<Bindings> {
         // refused (tracking off) and rejected events are not applied: a redelivery is judged again
         for (const e of fresh)
           if (!applied.has(e.id)) this.sql.exec("DELETE FROM applied WHERE user = ? AND id = ?", user, e.id);
-        if (triggers.length > 0 && applied.size > 0) {
-          const at = updateTriggers(
-            this.sql,
-            user,
-            triggers,
-            fresh.filter((e) => applied.has(e.id)),
-            lastPurchaseTs(res.profile),
-            now,
-          );
-          if (at !== null) triggerAt = Math.min(triggerAt ?? at, at);
+        if (applied.size > 0) {
+          const appliedEvents = fresh.filter((e) => applied.has(e.id));
+          const purchased = lastPurchaseTs(res.profile);
+          if (triggers.length > 0) {
+            const at = updateTriggers(this.sql, user, triggers, appliedEvents, purchased, now);
+            if (at !== null) triggerAt = Math.min(triggerAt ?? at, at);
+          }
+          if (appliedEvents.some((e) => e.type === "purchase")) cancelOnPurchase(this.sql, user, purchased);
         }
         if (res.applied > 0 || changedBefore) {
           const json = JSON.stringify(res.profile);
@@ -282,6 +289,11 @@ export class ReaderShard extends DurableObject<Bindings> {
     return out;
   }
 
+  /** The reader's triggers, pending or last delivered (right of access). */
+  async triggers(user: string): Promise<Record<string, SqlStorageValue>[]> {
+    return triggersOf(this.sql, user);
+  }
+
   /** How many dead letters of the reader are parked (right of access). */
   async parkedCount(user: string): Promise<number> {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM parked WHERE user = ?", user).one().n;
@@ -318,8 +330,6 @@ export class ReaderShard extends DurableObject<Bindings> {
     this.alarmAt = null;
     const now = Date.now();
     this.sql.exec("DELETE FROM tombstones WHERE until <= ?", now);
-    const deliveries = dueDeliveries(this.sql, now, DELIVERY_BATCH);
-    if (deliveries.length > 0) await this.deliverDue(deliveries);
     const due = this.sql
       .exec<{ user: string }>(
         "SELECT user FROM readers WHERE version <> published_version AND published_at <= ? LIMIT ?",
@@ -329,6 +339,9 @@ export class ReaderShard extends DurableObject<Bindings> {
       .toArray()
       .map((r) => r.user);
     if (due.length > 0) await this.publish(due);
+    // after the snapshots, which a slow webhook must not hold back
+    const deliveries = dueDeliveries(this.sql, now, DELIVERY_BATCH);
+    if (deliveries.length > 0) await this.deliverDue(deliveries);
     const next = this.sql
       .exec<{ at: number | null }>(
         `SELECT min(at) AS at FROM (
@@ -341,29 +354,51 @@ export class ReaderShard extends DurableObject<Bindings> {
   }
 
   /**
-   * Sends due trigger deliveries, in parallel: a trigger no longer configured (or switched off), or a reader
-   * who has since unsubscribed, turned tracking off or is gone, is cancelled instead; a failed send is retried
-   * later (core/triggers.ts RETRY_DELAYS_S), the same delivery id each time.
+   * Sends due trigger deliveries, WEBHOOK_CONCURRENCY at a time. Cancelled instead: a trigger no longer
+   * configured (or switched off), a reader gone, unsubscribed, paused, with tracking off, or who bought since
+   * the cart add. Put off (not an attempt): the configuration unreadable, a secret missing. A failed send is
+   * retried later (core/triggers.ts RETRY_DELAYS_S), with the same delivery id.
    */
   private async deliverDue(due: DueDelivery[]): Promise<void> {
     const config = await getTriggers(this.env.OPENTIME_KV);
-    const secrets = {
-      webhookSecret: this.env.TRIGGER_WEBHOOK_SECRET ?? null,
-      tokenSecret: getConfig(this.env).tokenSecrets[0] ?? null,
+    const webhookSecret = this.env.TRIGGER_WEBHOOK_SECRET;
+    const tokenSecret = getConfig(this.env).tokenSecrets[0];
+    const secrets = webhookSecret && tokenSecret ? { webhookSecret, tokenSecret } : null;
+    const later = () => ({ kind: "postponed" as const, atMs: Date.now() + POSTPONE_MS });
+    const one = async (d: DueDelivery): Promise<void> => {
+      const nowMs = Date.now();
+      if (!config) {
+        recordAttempt(this.sql, d, later(), nowMs);
+        return;
+      }
+      const trigger = config.triggers.find((t) => t.id === d.trigger && t.enabled);
+      const profile = this.reader(d.user, new Date(nowMs).toISOString())?.profile;
+      const c = profile?.consent;
+      const paused = (c?.pausedUntil ?? 0) * 1000 > nowMs;
+      const bought = profile ? (lastPurchaseTs(profile) ?? 0) >= d.cart_ts : false;
+      if (!trigger || !profile || !c?.tracking || c.unsubscribed || paused || bought) {
+        recordAttempt(this.sql, d, { kind: "cancelled" }, nowMs);
+        return;
+      }
+      if (!secrets) {
+        logEvent("error", "trigger.not_configured", { detail: "TRIGGER_WEBHOOK_SECRET or TOKEN_SECRET is not set" });
+        recordAttempt(this.sql, d, later(), nowMs);
+        return;
+      }
+      const sent = await deliver(d, trigger, secrets, Date.now());
+      const outcome = sent.ok
+        ? { kind: "delivered" as const, cooldownHours: trigger.cooldownHours }
+        : { kind: "failed" as const };
+      if (recordAttempt(this.sql, d, outcome, Date.now())) {
+        logEvent("error", "trigger.given_up", { trigger: d.trigger, attempts: d.attempts + 1 });
+      }
     };
-    const nowIso = new Date().toISOString();
-    await Promise.all(
-      due.map(async (d) => {
-        const trigger = config.triggers.find((t) => t.id === d.trigger && t.enabled);
-        const consent = this.reader(d.user, nowIso)?.profile.consent;
-        if (!trigger || !consent?.tracking || consent.unsubscribed) {
-          recordAttempt(this.sql, d, "cancelled", Date.now());
-          return;
-        }
-        const sent = await deliver(d, trigger, secrets, Date.now());
-        recordAttempt(this.sql, d, sent.ok ? "delivered" : "failed", Date.now());
-      }),
-    );
+    // Workers open at most six connections at once: more would only wait, on the webhook's deadline
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length) await one(due[next++] as DueDelivery);
+    };
+    await Promise.all(Array.from({ length: Math.min(WEBHOOK_CONCURRENCY, due.length) }, worker));
   }
 
   /** Writes the readers' current profiles to KV, respecting the per-key interval; the rest go to the alarm. */

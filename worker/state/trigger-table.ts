@@ -25,6 +25,7 @@ interface TriggerRow extends Record<string, SqlStorageValue> {
   delivered_at: number | null;
   delivery: string;
   attempts: number;
+  next_at: number;
 }
 
 export interface DueDelivery extends Record<string, SqlStorageValue> {
@@ -48,8 +49,9 @@ function stateOf(row: TriggerRow): TriggerState {
 }
 
 /**
- * Moves the reader's triggers by their newly applied events (inside the shard's transaction). Returns the
- * earliest delivery time scheduled (ms), or null.
+ * Moves the reader's triggers by their newly applied cart adds (inside the shard's transaction). Returns the
+ * earliest delivery time scheduled (ms), or null. A wait that starts or moves (a later cart add) gets a new
+ * delivery id, so an attempt in flight for the old one never marks the new one.
  */
 export function updateTriggers(
   sql: SqlStorage,
@@ -59,24 +61,25 @@ export function updateTriggers(
   lastPurchaseTs: number | null,
   nowMs: number,
 ): number | null {
-  if (!events.some((e) => e.type === "cart_add" || e.type === "purchase")) return null;
+  if (!events.some((e) => e.type === "cart_add")) return null;
   let earliest: number | null = null;
   for (const trigger of triggers) {
     const row =
       sql
         .exec<TriggerRow>(
-          "SELECT cart_ts, items, due_at, state, delivered_at, delivery, attempts FROM triggers WHERE user = ? AND trigger = ?",
+          `SELECT cart_ts, items, due_at, state, delivered_at, delivery, attempts, next_at FROM triggers
+           WHERE user = ? AND trigger = ?`,
           user,
           trigger.id,
         )
         .toArray()[0] ?? null;
     const next = nextTriggerState(trigger, row ? stateOf(row) : null, events, lastPurchaseTs, Math.floor(nowMs / 1000));
     if (!next) continue;
-    // a new wait (none before, or the last one delivered, cancelled or given up) is a new delivery id
-    const fresh = !row || (row.state !== "pending" && next.state === "pending");
-    const delivery = fresh ? crypto.randomUUID() : row.delivery;
-    const attempts = fresh ? 0 : row.attempts;
-    const nextAt = next.dueAt * 1000;
+    const moved = !row || row.cart_ts !== next.cartTs || (row.state !== "pending" && next.state === "pending");
+    const delivery = moved ? crypto.randomUUID() : row.delivery;
+    const attempts = moved ? 0 : row.attempts;
+    // the time only changes with the due time: an older cart add arriving late leaves a retry's back-off as it is
+    const nextAt = moved || row.due_at !== next.dueAt ? next.dueAt * 1000 : row.next_at;
     sql.exec(
       `INSERT INTO triggers (user, trigger, cart_ts, items, due_at, state, delivered_at, delivery, attempts, next_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -86,7 +89,7 @@ export function updateTriggers(
       user,
       trigger.id,
       next.cartTs,
-      JSON.stringify(next.items),
+      JSON.stringify(next.state === "pending" ? next.items : []),
       next.dueAt,
       next.state,
       next.deliveredAt,
@@ -97,6 +100,19 @@ export function updateTriggers(
     if (next.state === "pending") earliest = Math.min(earliest ?? nextAt, nextAt);
   }
   return earliest;
+}
+
+/**
+ * A purchase cancels every pending wait on a cart added at or before it, whatever the configuration says
+ * (it may be unreadable just now): nothing was abandoned.
+ */
+export function cancelOnPurchase(sql: SqlStorage, user: string, lastPurchaseTs: number | null): void {
+  if (lastPurchaseTs === null) return;
+  sql.exec(
+    "UPDATE triggers SET state = 'cancelled', items = '[]' WHERE user = ? AND state = 'pending' AND cart_ts <= ?",
+    user,
+    lastPurchaseTs,
+  );
 }
 
 /** Pending deliveries due by `nowMs`, oldest first. */
@@ -111,47 +127,83 @@ export function dueDeliveries(sql: SqlStorage, nowMs: number, limit: number): Du
     .toArray();
 }
 
+export type AttemptOutcome =
+  | { kind: "delivered"; cooldownHours: number }
+  | { kind: "failed" }
+  | { kind: "cancelled" }
+  /** not tried (a secret missing, the configuration unreadable): the same attempt again at `atMs` */
+  | { kind: "postponed"; atMs: number };
+
 /**
- * What became of one delivery attempt. Only the attempt's own delivery is updated: a row moved meanwhile (a
- * purchase cancelled it, a later cart add rescheduled it) keeps its new state; a success still starts the
- * reader's cooldown.
+ * What became of one delivery (by its id: a wait moved meanwhile has another). A success the row no longer
+ * matches (a later cart add moved it while the webhook answered) still starts the reader's cooldown on it.
+ * Returns whether the delivery was given up (its last retry failed).
  */
 export function recordAttempt(
   sql: SqlStorage,
   d: Pick<DueDelivery, "user" | "trigger" | "delivery" | "attempts">,
-  outcome: "delivered" | "failed" | "cancelled",
+  outcome: AttemptOutcome,
   nowMs: number,
-): void {
-  if (outcome === "delivered") {
-    sql.exec(
-      `UPDATE triggers SET state = CASE WHEN state = 'pending' THEN 'delivered' ELSE state END, delivered_at = ?,
-         attempts = attempts + 1 WHERE user = ? AND trigger = ? AND delivery = ?`,
-      Math.floor(nowMs / 1000),
-      d.user,
-      d.trigger,
-      d.delivery,
-    );
-    return;
+): boolean {
+  const nowS = Math.floor(nowMs / 1000);
+  switch (outcome.kind) {
+    case "delivered": {
+      const marked = sql.exec(
+        `UPDATE triggers SET state = 'delivered', items = '[]', delivered_at = ?, attempts = attempts + 1
+         WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+        nowS,
+        d.user,
+        d.trigger,
+        d.delivery,
+      ).rowsWritten;
+      if (marked === 0) {
+        const until = nowS + outcome.cooldownHours * 3600;
+        sql.exec(
+          `UPDATE triggers SET delivered_at = ?, due_at = max(due_at, ?), next_at = max(next_at, ?)
+           WHERE user = ? AND trigger = ?`,
+          nowS,
+          until,
+          until * 1000,
+          d.user,
+          d.trigger,
+        );
+      }
+      return false;
+    }
+    case "cancelled":
+      sql.exec(
+        `UPDATE triggers SET state = 'cancelled', items = '[]'
+         WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+        d.user,
+        d.trigger,
+        d.delivery,
+      );
+      return false;
+    case "postponed":
+      sql.exec(
+        "UPDATE triggers SET next_at = ? WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'",
+        outcome.atMs,
+        d.user,
+        d.trigger,
+        d.delivery,
+      );
+      return false;
+    case "failed": {
+      const delay = RETRY_DELAYS_S[d.attempts];
+      sql.exec(
+        `UPDATE triggers SET attempts = attempts + 1, state = ?, next_at = ?,
+           items = CASE WHEN ? = 'failed' THEN '[]' ELSE items END
+         WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+        delay === undefined ? "failed" : "pending",
+        nowMs + (delay ?? 0) * 1000,
+        delay === undefined ? "failed" : "pending",
+        d.user,
+        d.trigger,
+        d.delivery,
+      );
+      return delay === undefined;
+    }
   }
-  if (outcome === "cancelled") {
-    sql.exec(
-      "UPDATE triggers SET state = 'cancelled' WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'",
-      d.user,
-      d.trigger,
-      d.delivery,
-    );
-    return;
-  }
-  const delay = RETRY_DELAYS_S[d.attempts];
-  sql.exec(
-    `UPDATE triggers SET attempts = attempts + 1, state = ?, next_at = ?
-     WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
-    delay === undefined ? "failed" : "pending",
-    nowMs + (delay ?? 0) * 1000,
-    d.user,
-    d.trigger,
-    d.delivery,
-  );
 }
 
 /** When the next pending delivery is due (ms), or null. */
@@ -162,7 +214,7 @@ export function nextDeliveryAt(sql: SqlStorage): number | null {
 /** A reader's triggers, for right of access. */
 export function triggersOf(sql: SqlStorage, user: string): Record<string, SqlStorageValue>[] {
   return sql
-    .exec("SELECT trigger, cart_ts, due_at, state, delivered_at, attempts FROM triggers WHERE user = ?", user)
+    .exec("SELECT trigger, cart_ts, items, due_at, state, delivered_at, attempts FROM triggers WHERE user = ?", user)
     .toArray();
 }
 

@@ -13,8 +13,8 @@ import type { DueDelivery } from "../state/trigger-table";
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 
 export interface DeliverySecrets {
-  webhookSecret: string | null;
-  tokenSecret: string | null;
+  webhookSecret: string;
+  tokenSecret: string;
 }
 
 export async function deliver(
@@ -23,12 +23,6 @@ export async function deliver(
   secrets: DeliverySecrets,
   nowMs: number,
 ): Promise<{ ok: boolean; status: number | null }> {
-  if (!secrets.webhookSecret || !secrets.tokenSecret) {
-    logEvent("error", "trigger.not_configured", {
-      detail: "TRIGGER_WEBHOOK_SECRET or TOKEN_SECRET is not set: deliveries wait",
-    });
-    return { ok: false, status: null };
-  }
   try {
     const nowS = Math.floor(nowMs / 1000);
     const body: TriggerDelivery = {

@@ -1,6 +1,7 @@
 /**
  * The triggers configuration (core/triggers.ts) from KV (`triggers:config`, written by the admin API only),
- * cached per isolate for 30 seconds. Missing or invalid: no triggers (an invalid one is logged).
+ * cached per isolate for 30 seconds. Missing or invalid: no triggers (an invalid one is logged); unreadable:
+ * the last one known, or unknown.
  */
 import { kvKeys } from "../../core/kv-keys";
 import { NO_TRIGGERS, type TriggersConfig, TriggersConfigSchema } from "../../core/triggers";
@@ -29,11 +30,14 @@ export async function readTriggers(kv: KVNamespace): Promise<TriggersConfig | nu
   }
 }
 
-export async function getTriggers(kv: KVNamespace, now = Date.now()): Promise<TriggersConfig> {
+/**
+ * The configuration in force; a failed read keeps what was known, and is null (unknown) when nothing was: the
+ * caller then neither schedules nor cancels by it.
+ */
+export async function getTriggers(kv: KVNamespace, now = Date.now()): Promise<TriggersConfig | null> {
   if (cached && now - cached.at < TTL_MS && now >= cached.at) return cached.config;
   const config = await readTriggers(kv);
-  // a failed read keeps what was known
-  if (config === null) return cached?.config ?? NO_TRIGGERS;
+  if (config === null) return cached?.config ?? null;
   cached = { at: now, config };
   return config;
 }
