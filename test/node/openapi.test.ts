@@ -1,0 +1,39 @@
+/** The OpenAPI description (worker/openapi/document.ts) is valid OpenAPI 3.1 and its references resolve. */
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { describe, expect, it } from "vitest";
+import { openApiDocument, ROUTES } from "../../worker/openapi/document";
+
+describe("OpenAPI description", () => {
+  it("validates against the OpenAPI 3.1 schema, and every $ref resolves", async () => {
+    const doc = openApiDocument();
+    const validator = new Validator();
+    const res = await validator.validate(structuredClone(doc));
+    expect(res.errors ?? []).toEqual([]);
+    expect(res.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+    // and the validator refuses what is wrong: a parameter that does not say where it goes
+    const broken = structuredClone(doc) as { paths: Record<string, Record<string, { parameters: { in?: string }[] }>> };
+    delete broken.paths["/v1/amp/recs"]?.get?.parameters[0]?.in;
+    expect((await new Validator().validate(broken)).valid).toBe(false);
+    const schemas = (doc.components as { schemas: Record<string, unknown> }).schemas;
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1] as string);
+    expect(refs.length).toBeGreaterThan(10);
+    for (const r of refs) {
+      expect(r, r).toMatch(/^#\/components\/schemas\/[A-Za-z]+$/);
+      expect(schemas[r.split("/").pop() as string], r).toBeDefined();
+    }
+  });
+
+  it("describes request bodies from the schemas the routes validate with (their limits and closed sets)", () => {
+    const schemas = (openApiDocument().components as { schemas: Record<string, Record<string, unknown>> }).schemas;
+    const text = (name: string) => JSON.stringify(schemas[name]);
+    expect(text("Campaign")).toContain('"maxItems":20'); // MAX_BLOCKS
+    expect(text("Condition")).toContain('"topProbability"');
+    expect(text("TriggersConfig")).toContain('"cart-abandoned"');
+    expect(text("CatalogPatch")).toContain('"maxItems":1000'); // MAX_PATCH_ITEMS
+    expect(text("Event")).toContain('"cart_add"');
+    expect(text("Error")).toContain('"CAMPAIGN_EXISTS"');
+    // every write of the admin API has a body
+    for (const r of ROUTES.filter((r) => ["put", "patch"].includes(r.method))) expect(r.body, r.route).toBeDefined();
+  });
+});
