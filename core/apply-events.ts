@@ -6,6 +6,7 @@
  */
 import type { QueuedEvent } from "./events";
 import {
+  MAX_IMPRESSIONS,
   MAX_MONETARY,
   MAX_PURCHASE_HISTORY,
   MAX_RECENT_ITEMS,
@@ -27,6 +28,9 @@ export interface ApplyResult {
   /** dropped because the user opted out of tracking */
   refused: number;
 }
+
+/** Items one impression event may name (an amp-list answer holds at most 24). */
+export const MAX_IMPRESSION_ITEMS = 24;
 
 export function decayedEngagement(score: number, from: number, to: number): number {
   if (to <= from) return score;
@@ -86,6 +90,7 @@ export function applyEvents(
   // copy on write: fields below are replaced, not mutated, except the copied recentItems array (no deep clone:
   // structuredClone was most of this function's cost, and this runs once per reader per queue batch)
   const p: Profile = { ...profile, recentItems: [...profile.recentItems] };
+  let impressions: Profile["impressions"] | null = null;
   const purchases = new Map(p.purchases.map((x) => [x.item, x]));
   const applied: string[] = [];
   let refused = 0;
@@ -101,6 +106,12 @@ export function applyEvents(
       continue;
     }
     applied.push(e.id);
+    // what an email showed: kept for the frequency cap; not the reader's own activity
+    if (e.type === "impression") {
+      impressions ??= [...p.impressions];
+      for (const item of (e.items ?? []).slice(0, MAX_IMPRESSION_ITEMS)) impressions.push({ item, ts: e.ts });
+      continue;
+    }
     p.lastActivity = Math.max(p.lastActivity ?? 0, e.ts);
     if (e.item) {
       p.recentItems.unshift({ item: e.item, type: e.type, ts: e.ts });
@@ -130,6 +141,7 @@ export function applyEvents(
   }
   if (applied.length === 0) return { profile, appliedIds: [], applied: 0, duplicates, refused };
   p.recentItems = p.recentItems.sort((a, b) => b.ts - a.ts).slice(0, MAX_RECENT_ITEMS);
+  if (impressions) p.impressions = impressions.sort((a, b) => b.ts - a.ts).slice(0, MAX_IMPRESSIONS);
   p.purchases = [...purchases.values()].sort((a, b) => b.lastTs - a.lastTs).slice(0, MAX_PURCHASE_HISTORY);
   p.seenEvents = [...p.seenEvents, ...applied].slice(-MAX_SEEN_EVENTS);
   p.updatedAt = nowIso;

@@ -97,9 +97,12 @@ export type IncomingEvent = z.infer<typeof IncomingEventSchema>;
  */
 export interface QueuedEvent {
   id: string;
-  type: EventType | "consent";
+  /** `consent` and `impression` are internal: the API never accepts them */
+  type: EventType | "consent" | "impression";
   user: string;
   item?: string;
+  /** for `impression` messages: the items an email showed (at most 24) */
+  items?: string[];
   ts: number;
   campaign?: string;
   /** order value for purchases (properties.value, or price x quantity) */

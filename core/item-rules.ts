@@ -21,6 +21,8 @@ export const ItemRulesSchema = z
         priceMax: z.number().nonnegative().max(1e9).optional(),
         categories: z.array(z.string().min(1).max(200)).max(100).optional(),
         ids: z.array(IdSchema).max(1000).optional(),
+        /** what the reader bought within this many days (beside EXCLUDE_PURCHASED_DAYS, which always applies) */
+        boughtWithinDays: z.number().int().min(1).max(3650).optional(),
       })
       .strict()
       .optional(),
@@ -31,6 +33,13 @@ export const ItemRulesSchema = z
     boost: z.object({ categories: Weights.optional(), tags: Weights.optional() }).strict().optional(),
     /** at most this many items of one category in an answer */
     maxPerCategory: z.number().int().min(1).max(24).optional(),
+    /**
+     * the same item shown to a reader at most `max` times in `days` days (amp-list answers and image slots of
+     * distinct emails, from the impressions kept on the reader's profile; pinned items are exempt)
+     */
+    frequencyCap: z
+      .strictObject({ max: z.number().int().min(1).max(100), days: z.number().int().min(1).max(365) })
+      .optional(),
     /**
      * shown first, in this order, when available and not among the reader's recent purchases (the exclusions
      * above do not apply to them: they were chosen)
@@ -60,7 +69,10 @@ export interface Candidate {
 
 /** What the rules did to one answer (the `X-Opentime-Rules` header). */
 export interface RulesApplied {
+  /** candidates excluded: price, categories, ids, bought within the rule's days */
   excluded: number;
+  /** candidates withheld by the frequency cap (shown to this reader often enough already) */
+  seen: number;
   boosted: number;
   /** candidates passed over for diversity */
   capped: number;
@@ -79,7 +91,7 @@ export function applyItemRules(
   pinnedItems: readonly CatalogItem[],
   tagsOf: (id: string) => readonly string[] | undefined,
 ): { items: Candidate[]; applied: RulesApplied } {
-  const applied: RulesApplied = { excluded: 0, boosted: 0, capped: 0, pinned: 0, relaxed: 0, filled: 0 };
+  const applied: RulesApplied = { excluded: 0, seen: 0, boosted: 0, capped: 0, pinned: 0, relaxed: 0, filled: 0 };
   const ex = rules.exclude;
   const categories = new Set(ex?.categories ?? []);
   const ids = new Set(ex?.ids ?? []);
@@ -161,5 +173,42 @@ function boosted(
 
 /** `X-Opentime-Rules`: what the rules did, e.g. `excluded=3;boosted=2;capped=1;pinned=1;relaxed=0;filled=0`. */
 export function rulesHeader(a: RulesApplied): string {
-  return `excluded=${a.excluded};boosted=${a.boosted};capped=${a.capped};pinned=${a.pinned};relaxed=${a.relaxed};filled=${a.filled}`;
+  return `excluded=${a.excluded};seen=${a.seen};boosted=${a.boosted};capped=${a.capped};pinned=${a.pinned};relaxed=${a.relaxed};filled=${a.filled}`;
+}
+
+/** Impressions and purchases as the reader's profile keeps them (core/profile.ts). */
+export interface ReaderHistory {
+  impressions: readonly { item: string; ts: number }[];
+  purchases: readonly { item: string; lastTs: number }[];
+}
+
+/**
+ * What the rules withhold from this reader by their own history: items shown `frequencyCap.max` times within
+ * `frequencyCap.days`, and items bought within `exclude.boughtWithinDays`. `nowS`: unix seconds.
+ */
+export function readerExclusions(
+  rules: ItemRules,
+  history: ReaderHistory | undefined,
+  nowS: number,
+): { seen: Set<string>; bought: Set<string> } {
+  const seen = new Set<string>();
+  const bought = new Set<string>();
+  if (!history) return { seen, bought };
+  const cap = rules.frequencyCap;
+  if (cap) {
+    const since = nowS - cap.days * 86_400;
+    const counts = new Map<string, number>();
+    for (const i of history.impressions) {
+      if (i.ts < since) continue;
+      const c = (counts.get(i.item) ?? 0) + 1;
+      counts.set(i.item, c);
+      if (c >= cap.max) seen.add(i.item);
+    }
+  }
+  const days = rules.exclude?.boughtWithinDays;
+  if (days) {
+    const since = nowS - days * 86_400;
+    for (const p of history.purchases) if (p.lastTs >= since) bought.add(p.item);
+  }
+  return { seen, bought };
 }

@@ -10,6 +10,8 @@ export const PROFILE_SCHEMA_VERSION = 3;
 export const MAX_PURCHASE_HISTORY = 200;
 /** Bound on stored recent interactions (views, carts, clicks, purchases), newest first. */
 export const MAX_RECENT_ITEMS = 50;
+/** Bound on stored impressions (items shown in emails), newest first: the item rules' frequency cap reads them. */
+export const MAX_IMPRESSIONS = 300;
 /**
  * Idempotency windows: the profile remembers its last MAX_SEEN_EVENTS event ids (written atomically with
  * it, so a retried write never double counts), and `seen:<user>` the last MAX_SEEN_HISTORY (so a replay
@@ -105,6 +107,11 @@ export const ProfileV3Schema = ProfileV2Schema.extend({
     lastPurchaseTs: z.number().int().nullable(),
   }),
   consent: ConsentSchema,
+  /** items shown to the reader in emails (amp-list answers, image slots), newest first (MAX_IMPRESSIONS) */
+  impressions: z
+    .array(z.object({ item: z.string(), ts: z.number().int() }))
+    .max(MAX_IMPRESSIONS)
+    .default([]),
   /** ids of recently applied events, newest last (MAX_SEEN_EVENTS) */
   seenEvents: z.array(z.string()).max(MAX_SEEN_EVENTS),
 });
@@ -146,6 +153,7 @@ export function migrateV2(p: ProfileV2): Profile {
     lastActivity: p.purchases[0]?.lastTs ?? null,
     rfm: { orders: 0, monetary: 0, lastPurchaseTs: p.purchases[0]?.lastTs ?? null },
     consent: DEFAULT_CONSENT,
+    impressions: [],
     seenEvents: [],
   };
 }

@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { CatalogItem } from "../../core/catalog";
-import { applyItemRules, type Candidate, ItemRulesSchema } from "../../core/item-rules";
+import { applyItemRules, type Candidate, ItemRulesSchema, readerExclusions } from "../../core/item-rules";
 
 const item = (id: string, category: string, price = 10): CatalogItem => ({
   id,
@@ -143,5 +143,33 @@ describe("item rules", () => {
     expect(ItemRulesSchema.safeParse({ sort: "price" }).success).toBe(false);
     expect(ItemRulesSchema.safeParse({ boost: { categories: { lamps: 5 } } }).success).toBe(false);
     expect(ItemRulesSchema.safeParse({ maxPerCategory: 0 }).success).toBe(false);
+  });
+});
+
+describe("the rules' exclusions by the reader's own history", () => {
+  const NOW = 1_800_000_000;
+  const DAY = 86_400;
+  it("the frequency cap counts impressions inside its window; bought-within counts purchases inside its days", () => {
+    const history = {
+      impressions: [
+        { item: "a", ts: NOW - DAY },
+        { item: "a", ts: NOW - 2 * DAY },
+        { item: "b", ts: NOW - DAY },
+        { item: "c", ts: NOW - 40 * DAY },
+        { item: "c", ts: NOW - 41 * DAY },
+      ],
+      purchases: [
+        { item: "x", lastTs: NOW - 3 * DAY },
+        { item: "y", lastTs: NOW - 90 * DAY },
+      ],
+    };
+    const rules = ItemRulesSchema.parse({ frequencyCap: { max: 2, days: 30 }, exclude: { boughtWithinDays: 7 } });
+    const out = readerExclusions(rules, history, NOW);
+    expect([...out.seen]).toEqual(["a"]);
+    expect([...out.bought]).toEqual(["x"]);
+    expect(readerExclusions(ItemRulesSchema.parse({ frequencyCap: { max: 1, days: 60 } }), history, NOW).seen).toEqual(
+      new Set(["a", "b", "c"]),
+    );
+    expect(readerExclusions(rules, undefined, NOW)).toEqual({ seen: new Set(), bought: new Set() });
   });
 });

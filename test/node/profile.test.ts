@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { applyEvents, decayedEngagement } from "../../core/apply-events";
 import { IncomingEventSchema, looksLikeEmail, type QueuedEvent, toQueued } from "../../core/events";
-import { emptyProfile, parseProfile } from "../../core/profile";
+import { emptyProfile, MAX_IMPRESSIONS, ProfileV3Schema, parseProfile } from "../../core/profile";
 
 describe("profile migrations", () => {
   it("migrates v1 through v2 to v3: purchases grouped by item, newest first, consent at defaults", () => {
@@ -70,6 +70,47 @@ describe("applying events", () => {
     ts,
     item,
     value,
+  });
+
+  it("keeps impressions newest first and bounded, apart from the reader's activity; none when tracking is off", () => {
+    const p0 = emptyProfile("u", "2026-01-01T00:00:00Z");
+    const shown = (id: string, ts: number, items: string[]): QueuedEvent => ({
+      id,
+      user: "u",
+      type: "impression",
+      ts,
+      items,
+    });
+    const r = applyEvents(
+      p0,
+      [shown("i1", 100, ["a", "b"]), shown("i2", 200, ["c"]), shown("i1", 100, ["a", "b"])],
+      "t",
+    );
+    expect(r.profile.impressions).toEqual([
+      { item: "c", ts: 200 },
+      { item: "a", ts: 100 },
+      { item: "b", ts: 100 },
+    ]);
+    expect(r.duplicates).toBe(1);
+    expect(r.profile.lastActivity).toBeNull();
+    expect(r.profile.recentItems).toEqual([]);
+    expect(r.profile.engagement.score).toBe(0);
+    const many = Array.from({ length: 40 }, (_, i) =>
+      shown(
+        `m${i}`,
+        1000 + i,
+        Array.from({ length: 24 }, (_, j) => `x${j}`),
+      ),
+    );
+    const big = applyEvents(p0, many, "t").profile;
+    expect(big.impressions).toHaveLength(MAX_IMPRESSIONS);
+    expect(big.impressions[0]?.ts).toBe(1039);
+    expect(ProfileV3Schema.safeParse(big).success).toBe(true);
+    const off = { ...p0, consent: { ...p0.consent, tracking: false } };
+    expect(applyEvents(off, [shown("i3", 300, ["a"])], "t").refused).toBe(1);
+    // a stored profile from before impressions reads as having none
+    const { impressions: _, ...older } = p0;
+    expect(parseProfile(older)).toMatchObject({ ok: true, profile: { impressions: [] } });
   });
 
   it("updates history, RFM, engagement and recent items, and is idempotent by event id", () => {

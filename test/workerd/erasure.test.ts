@@ -17,26 +17,13 @@ import worker from "../../worker/index";
 import { readerStub } from "../../worker/state/shard-routing";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { faultyKv } from "./support/faulty-bindings";
-import { call, clearKv, consume, fixture, SENDER, seedModel } from "./support/harness";
+import { call, clearKv, consume, fixture, recordingQueue, SENDER, seedModel } from "./support/harness";
 
 const DAY = 86400;
 const ROTATED_SECRET = "rotated-secret-0123456789abcdef-xyz";
 const now = () => Math.floor(Date.now() / 1000);
 
 /** A queue binding that records what the Worker sends (instead of the real queue's consumer applying it). */
-function recordingQueue(): { queue: Queue<QueuedEvent>; sent: QueuedEvent[] } {
-  const sent: QueuedEvent[] = [];
-  const queue = {
-    send: async (body: QueuedEvent) => {
-      sent.push(body);
-    },
-    sendBatch: async (messages: Iterable<MessageSendRequest<QueuedEvent>>) => {
-      for (const m of messages) sent.push(m.body);
-    },
-  } as unknown as Queue<QueuedEvent>;
-  return { queue, sent };
-}
-
 async function erase(user: string): Promise<void> {
   const req = new Request(`https://opentime.test/v1/users/${user}`, {
     method: "DELETE",
@@ -81,7 +68,7 @@ describe("erasure", () => {
     expect(before.status).toBe(200);
     expect(before.headers.get("X-Opentime-Reason")).toBe("personalized");
     expect(await decisionsOf(user)).toHaveLength(1);
-    expect(rec.sent.map((e) => e.type)).toEqual(["email_open"]);
+    expect(rec.sent.map((e) => e.type)).toEqual(["email_open", "impression"]);
 
     await erase(user);
     expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).toBeNull();
@@ -110,7 +97,7 @@ describe("erasure", () => {
     expect(((await recs.json()) as { items: unknown[] }).items).toHaveLength(4);
 
     expect(await decisionsOf(user)).toEqual([]);
-    expect(rec.sent.map((e) => e.type)).toEqual(["email_open"]);
+    expect(rec.sent.map((e) => e.type)).toEqual(["email_open", "impression"]);
   });
 
   it("keeps only a tombstone, under a hash of the id, for longer than the longest default token (45 days)", async () => {

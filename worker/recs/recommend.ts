@@ -11,7 +11,13 @@ import type { CatalogItem } from "../../core/catalog";
 import { foldIn, profileInteractions } from "../../core/fold-in";
 import { hybridScores, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
-import { applyItemRules, candidatesFor, type ItemRules, type RulesApplied } from "../../core/item-rules";
+import {
+  applyItemRules,
+  candidatesFor,
+  type ItemRules,
+  type RulesApplied,
+  readerExclusions,
+} from "../../core/item-rules";
 import { liveItem } from "../../core/live-catalog";
 import { emptyProfile, type ModelOutputs, modelOutputs, type Profile } from "../../core/profile";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
@@ -105,6 +111,10 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
   // never shown, pinned or not: what the live catalog hides, and what the reader's own purchases withhold
   const showable = (id: string) => !live.unavailable.has(id) && !wide.withheld?.has(id);
+  // withheld by the rules from this reader's own history (frequency cap, bought within N days); pinned exempt
+  const own = readerExclusions(rules, wide.reader?.profile, Math.floor(now / 1000));
+  const ownCount = { seen: 0, bought: 0 };
+  const allowed = (id: string) => !own.seen.has(id) && !own.bought.has(id);
   const lookup = modelState.ok
     ? (id: string) => catalog?.items[modelState.model.itemIndex.get(id) ?? -1]
     : byId(catalog);
@@ -113,15 +123,24 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     return item && showable(id) ? [liveItem(item, live.catalog.items[id])] : [];
   });
   const tagsOf = (id: string) => live.catalog.items[id]?.tags;
-  const candidates = wide.items.map((item, i) => ({ item, score: wide.scores?.[i] ?? -i }));
+  const candidates = wide.items.flatMap((item, i) => {
+    if (allowed(item.id)) return [{ item, score: wide.scores?.[i] ?? -i }];
+    if (own.seen.has(item.id)) ownCount.seen++;
+    else ownCount.bought++;
+    return [];
+  });
   const chosen = applyItemRules(candidates, rules, input.n, pinned, tagsOf);
+  chosen.applied.seen += ownCount.seen;
+  chosen.applied.excluded += ownCount.bought;
   // still short (exclusions that leave too little): popular items the same rules allow fill in
   if (chosen.items.length < input.n && catalog) {
     const taken = new Set(chosen.items.map((c) => c.item.id));
     const short = input.n - chosen.items.length;
-    const popular = mostPopular(catalog, candidatesFor(short), (it) => !taken.has(it.id) && showable(it.id)).map(
-      (item, rank) => ({ item: liveItem(item, live.catalog.items[item.id]), score: -rank }),
-    );
+    const popular = mostPopular(
+      catalog,
+      candidatesFor(short),
+      (it) => !taken.has(it.id) && showable(it.id) && allowed(it.id),
+    ).map((item, rank) => ({ item: liveItem(item, live.catalog.items[item.id]), score: -rank }));
     const more = applyItemRules(popular, { ...rules, pinned: [] }, short, [], tagsOf);
     chosen.items.push(...more.items);
     chosen.applied.filled = more.items.length;
@@ -177,6 +196,8 @@ function hasEffect(rules: ItemRules): boolean {
   return (
     (rules.pinned?.length ?? 0) > 0 ||
     rules.maxPerCategory !== undefined ||
+    rules.frequencyCap !== undefined ||
+    ex?.boughtWithinDays !== undefined ||
     Object.keys(rules.boost?.categories ?? {}).length + Object.keys(rules.boost?.tags ?? {}).length > 0 ||
     ex?.priceMin !== undefined ||
     ex?.priceMax !== undefined ||

@@ -16,6 +16,9 @@ import { serveBlock } from "../campaigns/serve-block";
 import { getCampaign } from "../decisions/campaign-store";
 import type { FetchKind } from "../decisions/classify-fetch";
 import { type AppEnv, getConfig } from "../env";
+import { impressionEvent } from "../events/impressions";
+import { enqueue } from "../events/queue";
+import { background } from "../lib/background";
 import { headerText, headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
 import { toAmpItem } from "../recs/amp-items";
@@ -46,6 +49,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
   app.get("/v1/amp/recs", emailCors(), async (c) => {
     try {
       const config = getConfig(c.env);
+      const bg = background(c);
       const query = AmpRecsQuery.parse(c.req.query());
       const now = Date.now();
       const verified = await verifyToken(config.tokenSecrets, query.t, Math.floor(now / 1000));
@@ -69,6 +73,12 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
         now,
       });
       const rec = served.rec;
+      // what the reader was shown, for frequency caps (worker/events/impressions.ts); only if they allow tracking
+      if (verified.ok && rec.recordable) {
+        const seen = impressionEvent(verified.claims.u, verified.claims.c, "amp", rec.items, now);
+        if (seen) bg.waitUntil(enqueue(c.env.EVENTS, [seen]));
+      }
+      await bg.flush();
       const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
       const body: AmpRecsResponse = {
         items: rec.items.map((it) => toAmpItem(it, base)),

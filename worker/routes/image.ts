@@ -8,11 +8,12 @@
 import type { Hono } from "hono";
 import type { QueuedEvent } from "../../core/events";
 import { rulesHeader } from "../../core/item-rules";
-import { slotPixels } from "../../core/layouts";
+import { slotKey, slotPixels } from "../../core/layouts";
 import { cfSignals } from "../campaigns/open-facts";
 import { classifyFetch, isPrefetch, signalsOf } from "../decisions/classify-fetch";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
+import { impressionEvent } from "../events/impressions";
 import { enqueue } from "../events/queue";
 import { solidPng } from "../images/fallback-png";
 import { renderSlot } from "../images/render-slot";
@@ -67,16 +68,24 @@ export function registerImage(app: Hono<AppEnv>): void {
       });
       const decided = performance.now() - t0;
       const out = await renderSlot(path.slot, decision.item, decision.campaign.badge, pictures);
-      // an open (not a prefetch) is recorded once per block, as an email_open event on the profile
-      if (decision.claims && decision.recordable && path.slot.index === 0 && !isPrefetch(fetchKind)) {
-        const event: QueuedEvent = {
-          id: `open:${decision.campaignId}`,
-          type: "email_open",
-          user: decision.claims.u,
-          ts: Math.floor(Date.now() / 1000),
-          campaign: decision.campaignId,
-        };
-        bg.waitUntil(enqueue(c.env.EVENTS, [event]));
+      // an open (not a prefetch) is recorded once per block, as an email_open event on the profile, and what each
+      // slot showed as an impression (frequency caps: worker/events/impressions.ts)
+      if (decision.claims && decision.recordable && !isPrefetch(fetchKind)) {
+        const user = decision.claims.u;
+        const events: QueuedEvent[] = [];
+        if (path.slot.index === 0) {
+          events.push({
+            id: `open:${decision.campaignId}`,
+            type: "email_open",
+            user,
+            ts: Math.floor(Date.now() / 1000),
+            campaign: decision.campaignId,
+          });
+        }
+        const place = slotKey(path.slot);
+        const seen = decision.item && impressionEvent(user, decision.campaignId, place, [decision.item], Date.now());
+        if (seen) events.push(seen);
+        if (events.length > 0) bg.waitUntil(enqueue(c.env.EVENTS, events));
       }
       await bg.flush();
       return png(out.png, {

@@ -84,3 +84,17 @@ export async function consume(events: QueuedEvent[], bindings: typeof env = env)
   await worker.queue(batch, bindings, ctx);
   return getQueueResult(batch, ctx);
 }
+
+/** A queue binding that keeps what is sent to it (what a route recorded), instead of delivering it. */
+export function recordingQueue(): { queue: Queue<QueuedEvent>; sent: QueuedEvent[] } {
+  const sent: QueuedEvent[] = [];
+  const queue = {
+    send: async (body: QueuedEvent) => {
+      sent.push(body);
+    },
+    sendBatch: async (messages: Iterable<MessageSendRequest<QueuedEvent>>) => {
+      for (const m of messages) sent.push(m.body);
+    },
+  } as unknown as Queue<QueuedEvent>;
+  return { queue, sent };
+}
