@@ -106,12 +106,13 @@ export function applyEvents(
       continue;
     }
     applied.push(e.id);
-    // what an email showed: kept for the frequency cap; not the reader's own activity
-    if (e.type === "impression") {
+    // what an email showed (an amp-list answer, or an image block with its open): kept for the frequency cap
+    if (e.items && (e.type === "impression" || e.type === "email_open")) {
       impressions ??= [...p.impressions];
-      for (const item of (e.items ?? []).slice(0, MAX_IMPRESSION_ITEMS)) impressions.push({ item, ts: e.ts });
-      continue;
+      for (const item of e.items.slice(0, MAX_IMPRESSION_ITEMS)) impressions.push({ item, ts: e.ts });
     }
+    // an impression alone is not the reader's own activity
+    if (e.type === "impression") continue;
     p.lastActivity = Math.max(p.lastActivity ?? 0, e.ts);
     if (e.item) {
       p.recentItems.unshift({ item: e.item, type: e.type, ts: e.ts });

@@ -101,7 +101,7 @@ export interface QueuedEvent {
   type: EventType | "consent" | "impression";
   user: string;
   item?: string;
-  /** for `impression` messages: the items an email showed (at most 24) */
+  /** for `impression` and internal `email_open` messages: the items an email showed (at most 24) */
   items?: string[];
   ts: number;
   campaign?: string;

@@ -68,7 +68,7 @@ describe("erasure", () => {
     expect(before.status).toBe(200);
     expect(before.headers.get("X-Opentime-Reason")).toBe("personalized");
     expect(await decisionsOf(user)).toHaveLength(1);
-    expect(rec.sent.map((e) => e.type)).toEqual(["email_open", "impression"]);
+    expect(rec.sent.map((e) => e.type)).toEqual(["email_open"]);
 
     await erase(user);
     expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).toBeNull();
@@ -97,7 +97,7 @@ describe("erasure", () => {
     expect(((await recs.json()) as { items: unknown[] }).items).toHaveLength(4);
 
     expect(await decisionsOf(user)).toEqual([]);
-    expect(rec.sent.map((e) => e.type)).toEqual(["email_open", "impression"]);
+    expect(rec.sent.map((e) => e.type)).toEqual(["email_open"]);
   });
 
   it("keeps only a tombstone, under a hash of the id, for longer than the longest default token (45 days)", async () => {

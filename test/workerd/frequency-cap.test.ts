@@ -90,6 +90,29 @@ describe("item rules over repeated opens", () => {
     await impressionsReach(user, 12);
   });
 
+  it("an image block's open carries what its slots show, and the cap holds for the next email", async () => {
+    // another reader than above: a shard keeps its readers' state across tests
+    const user = (fixture().profiles.filter((p) => p.factors !== null)[1] as Profile).userId;
+    const rules = { frequencyCap: { max: 1, days: 30 } };
+    for (const c of ["fci-1", "fci-2"]) {
+      await putCampaign(c, { v: 2, default: { id: "picks", type: "recommendations", items: rules } });
+    }
+    const rec = recordingQueue();
+    const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign: "fci-1", ttlSeconds: 3600 });
+    const shown: string[] = [];
+    for (const slot of ["row-0", "row-1", "row-2"]) {
+      const res = await call(`/v1/img/${t}/${slot}.png`, {}, { ...env, EVENTS: rec.queue });
+      expect(res.status).toBe(200);
+      shown.push(res.headers.get("X-Opentime-Item") as string);
+    }
+    expect(rec.sent).toEqual([expect.objectContaining({ id: "open:fci-1", type: "email_open", items: shown })]);
+    await consume(rec.sent);
+    await impressionsReach(user, 3);
+    const next = await open(user, "fci-2");
+    expect(next.items.filter((id) => shown.includes(id))).toEqual([]);
+    expect(next.rules).toMatch(/seen=3/);
+  });
+
   it("diversity holds in every answer of repeated opens, and bought-within-N-days excludes", async () => {
     const p = reader();
     await putCampaign("div", {

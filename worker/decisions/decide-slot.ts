@@ -63,6 +63,8 @@ export interface SlotDecision {
   rules?: RulesApplied;
   /** the campaign block shown and why (`X-Opentime-Block`); also kept with a stored decision */
   block?: { id: string; why: string };
+  /** decided now: what the block's slots show (slot i item i), for the open's impressions */
+  shown?: CatalogItem[];
 }
 
 export interface DecideInput {
@@ -183,6 +185,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     campaign,
     rules: rec.rules,
     block,
+    shown: shown.slice(0, n),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
- * Impressions: which items an email showed a reader, queued like any event and kept on their profile by their
- * shard (core/apply-events.ts), for the item rules' frequency cap. One per email and place (the amp-list, each
- * image slot): the event id repeats across re-opens of the same email, so the shard counts it once.
+ * Impressions of the AMP part: which items an amp-list answer showed a reader, queued like any event and kept
+ * on their profile by their shard (core/apply-events.ts), for the item rules' frequency cap. One per email: the
+ * event id repeats across re-opens, so the shard counts it once. (Image blocks carry theirs on the open event.)
  */
 
 import { MAX_IMPRESSION_ITEMS } from "../../core/apply-events";

@@ -6,14 +6,14 @@
  * where the time went (decide, picture, decode, draw, encode, total).
  */
 import type { Hono } from "hono";
+import { isStaticItem } from "../../core/campaign";
 import type { QueuedEvent } from "../../core/events";
 import { rulesHeader } from "../../core/item-rules";
-import { slotKey, slotPixels } from "../../core/layouts";
+import { slotPixels } from "../../core/layouts";
 import { cfSignals } from "../campaigns/open-facts";
 import { classifyFetch, isPrefetch, signalsOf } from "../decisions/classify-fetch";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
-import { impressionEvent } from "../events/impressions";
 import { enqueue } from "../events/queue";
 import { solidPng } from "../images/fallback-png";
 import { renderSlot } from "../images/render-slot";
@@ -68,24 +68,19 @@ export function registerImage(app: Hono<AppEnv>): void {
       });
       const decided = performance.now() - t0;
       const out = await renderSlot(path.slot, decision.item, decision.campaign.badge, pictures);
-      // an open (not a prefetch) is recorded once per block, as an email_open event on the profile, and what each
-      // slot showed as an impression (frequency caps: worker/events/impressions.ts)
-      if (decision.claims && decision.recordable && !isPrefetch(fetchKind)) {
-        const user = decision.claims.u;
-        const events: QueuedEvent[] = [];
-        if (path.slot.index === 0) {
-          events.push({
-            id: `open:${decision.campaignId}`,
-            type: "email_open",
-            user,
-            ts: Math.floor(Date.now() / 1000),
-            campaign: decision.campaignId,
-          });
-        }
-        const place = slotKey(path.slot);
-        const seen = decision.item && impressionEvent(user, decision.campaignId, place, [decision.item], Date.now());
-        if (seen) events.push(seen);
-        if (events.length > 0) bg.waitUntil(enqueue(c.env.EVENTS, events));
+      // an open (not a prefetch) is recorded once per block, as an email_open event on the profile, with the
+      // items the block shows when it was decided now (impressions, for frequency caps)
+      if (decision.claims && decision.recordable && path.slot.index === 0 && !isPrefetch(fetchKind)) {
+        const items = (decision.shown ?? []).filter((it) => !isStaticItem(it)).map((it) => it.id);
+        const event: QueuedEvent = {
+          id: `open:${decision.campaignId}`,
+          type: "email_open",
+          user: decision.claims.u,
+          ts: Math.floor(Date.now() / 1000),
+          campaign: decision.campaignId,
+          ...(items.length > 0 && { items }),
+        };
+        bg.waitUntil(enqueue(c.env.EVENTS, [event]));
       }
       await bg.flush();
       return png(out.png, {
