@@ -10,12 +10,11 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CampaignSchema } from "../core/campaign";
-import { emailLinks } from "../core/email-template";
 import { kvKeys } from "../core/kv-keys";
 import { mintToken } from "../core/token";
 import { DEMO_CAMPAIGNS } from "./demo/campaigns";
+import { ampBase, demoEmail } from "./demo/demo-email";
 import { generateDemo } from "./demo/generate";
-import { renderTemplate } from "./email/render-email";
 import { ensureDevVars } from "./lib/dev-vars";
 import { allEntries, erasedTombstones, readModelArtifacts } from "./seed/kv-entries";
 import { bulkPut, wranglerKv } from "./seed/wrangler-kv";
@@ -88,13 +87,9 @@ const demoUser = "c0000002";
 const base = `http://${HOST}:${PORT}`;
 const token = await mintToken(secret, { user: demoUser, campaign: "demo", ttlSeconds: 30 * 86400 });
 const recsUrl = `${base}/v1/amp/recs?t=${token}&n=6`;
-const email = await renderTemplate({
-  headline: "Picked for you",
-  shopName: "the opentime demo shop",
-  shopUrl: `${base}/`,
-  count: 6,
-  ...emailLinks({ baseUrl: base, token, layout: "row" }),
-});
+const amp = ampBase(process.env.AMP_BASE_URL);
+if (amp.note) log(amp.note);
+const email = await demoEmail({ localBase: base, ampBase: amp.base, token });
 await mkdir("build/email", { recursive: true });
 await Promise.all([
   writeFile("build/email/recs-email.amp.html", email.amp),
@@ -108,7 +103,9 @@ console.log(`
       -H 'AMP-Email-Sender: ${DEMO_SENDER}'
 
   Preview page (local only: DEMO_ROUTES from .dev.vars):  ${base}/
-  Rendered AMP email:  build/email/recs-email.amp.html  (HTML part: build/email/recs-email.html)
+  Rendered email:  build/email/recs-email.html (open-time images, local) and build/email/recs-email.amp.html
+    (the AMP part validates as AMP4EMAIL; AMP needs https, so it points at ${amp.base}:
+    AMP_BASE_URL=https://<an https tunnel to ${HOST}:${PORT}> npm start writes it for a real mailbox)
   Another user's token: npm run token -- --user c0000042 --campaign demo
 `);
 

@@ -21,6 +21,9 @@ import { registerHealth } from "./routes/health";
 import { registerImage } from "./routes/image";
 import { registerOpenApi } from "./routes/openapi";
 import { registerPixel } from "./routes/pixel";
+import { registerPreviewBlocks } from "./routes/preview-blocks";
+import { registerPreviewCampaignGet } from "./routes/preview-campaign-get";
+import { registerPreviewCampaignPut } from "./routes/preview-campaign-put";
 import { registerPreviewDecisions } from "./routes/preview-decisions";
 import { registerPreviewEmail } from "./routes/preview-email";
 import { registerPreviewPage } from "./routes/preview-page";
@@ -50,7 +53,7 @@ export function createApp(): Hono<AppEnv> {
   registerAdminTriggersGet(app);
   registerAdminCatalogItem(app);
   registerDemoAssets(app);
-  // the preview: one gate in front of its five endpoints (404 unless DEMO_ROUTES or PREVIEW_PAGE; open on a
+  // the preview: one gate in front of its endpoints (404 unless DEMO_ROUTES or PREVIEW_PAGE; open on a
   // loopback host in local development; otherwise the admin key or a verified Cloudflare Access identity)
   app.use("/", previewAccess);
   app.use("/v1/preview/*", previewAccess);
@@ -59,6 +62,9 @@ export function createApp(): Hono<AppEnv> {
   registerPreviewEmail(app);
   registerPreviewDecisions(app);
   registerPreviewReset(app);
+  registerPreviewBlocks(app);
+  registerPreviewCampaignGet(app);
+  registerPreviewCampaignPut(app);
   app.onError(handleError);
   app.notFound(notFound);
   registerSelfFetch((req, env) => app.fetch(req, env));

@@ -123,4 +123,44 @@ describe("preview page in Chromium", () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it("edits a campaign: a bad field is named by its path, a good one is saved and each reader's block shows why", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${origin}/`);
+    await expect.poll(() => page.inputValue("#campaign-json")).toContain('"default"');
+    const banner = { id: "banner", type: "static", title: "Welcome back", image: "/demo/img/x.png", url: "/" };
+    const campaign = (gte: unknown) => ({
+      v: 2,
+      policy: "live",
+      blocks: [{ ...banner, when: { purchases: { $gte: gte } } }],
+      default: { id: "picks", type: "recommendations" },
+    });
+    await page.fill("#campaign-json", JSON.stringify(campaign("1")));
+    await page.click("#save");
+    await expect
+      .poll(() => page.textContent("#save-status"))
+      .toMatch(/^BAD_REQUEST: blocks\.0\.when\.purchases\.\$gte: /);
+    await page.fill("#campaign-json", JSON.stringify(campaign(1)));
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status")).toBe("saved");
+    await expect.poll(() => page.locator("#blocks tbody tr").count()).toBeGreaterThan(0);
+    const rows = await page
+      .locator("#blocks tbody tr")
+      .evaluateAll((trs) =>
+        trs.map((r) => [(r as HTMLElement).dataset.block, (r.lastElementChild as HTMLElement).textContent]),
+      );
+    for (const [block, why] of rows) {
+      expect(["banner", "picks"]).toContain(block);
+      expect(why).toMatch(
+        block === "banner"
+          ? /^banner \(blocks\[0\]: purchases=\d+ \$gte 1 ok\)$/
+          : /^picks \(default\); skipped banner: purchases=/,
+      );
+    }
+    expect(rows.some(([block]) => block === "banner")).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });

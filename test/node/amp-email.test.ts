@@ -1,6 +1,7 @@
 /** The recommendations email: its AMP part validates as AMP4EMAIL (official validator, offline). */
 import { beforeAll, describe, expect, it } from "vitest";
 import { emailLinks } from "../../core/email-template";
+import { AMP_BASE_PLACEHOLDER, ampBase, demoEmail } from "../../scripts/demo/demo-email";
 import { renderTemplate } from "../../scripts/email/render-email";
 import { gmailLint, validateAmpEmail, validatorEnginePath } from "./support/amp-validator";
 
@@ -27,6 +28,28 @@ describe("recommendations email", () => {
     expect(amp).toContain(`src="https://opentime.example.com/v1/amp/recs?t=${TOKEN}&amp;n=6"`);
     expect(amp).toContain("{{title}}");
     expect(amp).toContain(`action-xhr="https://opentime.example.com/v1/amp/preferences?t=${TOKEN}"`);
+  });
+
+  it("the email npm start writes: its AMP part validates as written (https), the other parts point at the local Worker", async () => {
+    const email = await demoEmail({
+      localBase: "http://127.0.0.1:8787",
+      ampBase: ampBase(undefined).base,
+      token: TOKEN,
+    });
+    const res = await validateAmpEmail(email.amp);
+    expect(res.errors).toEqual([]);
+    expect(res.status).toBe("PASS");
+    expect(email.amp).toContain(`src="${AMP_BASE_PLACEHOLDER}/v1/amp/recs?t=${TOKEN}&amp;n=6"`);
+    expect(email.html).toContain("http://127.0.0.1:8787/v1/img/");
+    expect(ampBase("https://abc.trycloudflare.com/x")).toEqual({ base: "https://abc.trycloudflare.com", note: null });
+    expect(ampBase("http://127.0.0.1:8787").base).toBe(AMP_BASE_PLACEHOLDER);
+    // the local http base would not validate: the reason the AMP part gets its own
+    const local = await demoEmail({
+      localBase: "http://127.0.0.1:8787",
+      ampBase: "http://127.0.0.1:8787",
+      token: TOKEN,
+    });
+    expect((await validateAmpEmail(local.amp)).status).toBe("FAIL");
   });
 
   it("the validator really rejects what AMP4EMAIL forbids (control)", async () => {

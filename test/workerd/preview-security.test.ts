@@ -37,10 +37,14 @@ function deployed(extra: Partial<Bindings> = {}): Bindings {
 async function request(
   bindings: Bindings,
   path: string,
-  opts: { method?: string; headers?: Record<string, string>; origin?: string } = {},
+  opts: { method?: string; headers?: Record<string, string>; origin?: string; body?: string } = {},
 ): Promise<Response> {
   const ctx = createExecutionContext();
-  const req = new Request(`${opts.origin ?? PUBLIC}${path}`, { method: opts.method ?? "GET", headers: opts.headers });
+  const req = new Request(`${opts.origin ?? PUBLIC}${path}`, {
+    method: opts.method ?? "GET",
+    headers: opts.headers,
+    body: opts.body,
+  });
   const res = await worker.fetch(req, bindings, ctx);
   await waitOnExecutionContext(ctx);
   return res;
@@ -61,6 +65,14 @@ const previewRoutes = () => [
   { method: "GET", path: `/v1/preview/email?user=${user()}&campaign=demo` },
   { method: "GET", path: `/v1/preview/decisions?user=${user()}&campaign=demo` },
   { method: "POST", path: `/v1/preview/reset?user=${user()}&campaign=demo` },
+  { method: "GET", path: "/v1/preview/blocks?campaign=demo" },
+  { method: "GET", path: "/v1/preview/campaigns/demo" },
+  // the campaign editor writes: gated like the rest
+  {
+    method: "PUT",
+    path: "/v1/preview/campaigns/demo",
+    body: JSON.stringify({ v: 2, default: { id: "picks", type: "recommendations" } }),
+  },
 ];
 const demoRoutes = () => [`/demo/img/${item()}.png`, `/demo/img/${item()}.svg`, `/demo/p/${item()}`];
 const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}` };
@@ -81,7 +93,7 @@ describe("what `wrangler deploy` ships: no preview, no demo shop", () => {
     for (const origin of [PUBLIC, LOCAL]) {
       for (const headers of [{}, admin]) {
         for (const r of previewRoutes()) {
-          const res = await request(deployed(), r.path, { method: r.method, headers, origin });
+          const res = await request(deployed(), r.path, { method: r.method, headers, origin, body: r.body });
           expect(res.status, `${r.method} ${origin}${r.path}`).toBe(404);
           expect(await code(res)).toBe("NOT_FOUND");
         }
@@ -111,7 +123,7 @@ describe("PREVIEW_PAGE=true in production: the admin key or Cloudflare Access", 
     ];
     for (const headers of attempts) {
       for (const r of previewRoutes()) {
-        const res = await request(prod(), r.path, { method: r.method, headers });
+        const res = await request(prod(), r.path, { method: r.method, headers, body: r.body });
         expect(res.status, `${r.method} ${r.path} ${JSON.stringify(headers)}`).toBe(401);
         expect(await code(res)).toBe("UNAUTHORIZED");
       }
@@ -121,7 +133,7 @@ describe("PREVIEW_PAGE=true in production: the admin key or Cloudflare Access", 
 
   it("with the admin key every preview route answers; the demo shop stays off", async () => {
     for (const r of previewRoutes()) {
-      const res = await request(prod(), r.path, { method: r.method, headers: admin });
+      const res = await request(prod(), r.path, { method: r.method, headers: admin, body: r.body });
       expect(res.status, `${r.method} ${r.path}`).toBe(200);
     }
     const users = (await (await request(prod(), "/v1/preview/users", { headers: admin })).json()) as {
@@ -134,7 +146,7 @@ describe("PREVIEW_PAGE=true in production: the admin key or Cloudflare Access", 
   it("DEMO_ROUTES=true reached on a public host is not local development: the admin key is needed", async () => {
     const leaked = deployed({ DEMO_ROUTES: "true" });
     for (const r of previewRoutes()) {
-      const res = await request(leaked, r.path, { method: r.method });
+      const res = await request(leaked, r.path, { method: r.method, body: r.body });
       expect(res.status, `${r.method} ${r.path}`).toBe(401);
     }
     expect((await request(leaked, "/v1/preview/users", { headers: admin })).status).toBe(200);
@@ -204,6 +216,7 @@ describe("Cloudflare Access identities (Cf-Access-Jwt-Assertion, verified)", () 
       const res = await request(withAccess(), r.path, {
         method: r.method,
         headers: { "Cf-Access-Jwt-Assertion": jwt },
+        body: r.body,
       });
       expect(res.status, `${r.method} ${r.path}`).toBe(200);
     }
@@ -246,7 +259,7 @@ describe("local development (DEMO_ROUTES=true from .dev.vars, wrangler dev on 12
   it("the preview and the demo shop answer without a key", async () => {
     for (const origin of [LOCAL, "http://localhost:8787"]) {
       for (const r of previewRoutes()) {
-        const res = await request(env, r.path, { method: r.method, origin });
+        const res = await request(env, r.path, { method: r.method, origin, body: r.body });
         expect(res.status, `${r.method} ${origin}${r.path}`).toBe(200);
       }
       for (const path of demoRoutes()) expect((await request(env, path, { origin })).status).toBe(200);

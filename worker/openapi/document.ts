@@ -327,12 +327,17 @@ export const ROUTES: RouteDoc[] = [
       ["get", "/v1/preview/email", "one email as a reader gets it, the block and why"],
       ["get", "/v1/preview/decisions", "an email's stored decisions"],
       ["post", "/v1/preview/reset", "forget an email's decisions"],
+      ["get", "/v1/preview/blocks", "the block each demo reader gets, and why"],
+      ["get", "/v1/preview/campaigns/:id", "a campaign, for the editor"],
+      ["put", "/v1/preview/campaigns/:id", "save a campaign from the editor (validated as the admin API does)"],
     ] as const
   ).map(
     ([method, route, summary]): RouteDoc => ({
       method,
       route,
-      path: route,
+      path: route.replace(/:([a-z]+)/g, "{$1}"),
+      ...(route.includes(":id") && { params: [CAMPAIGN] }),
+      ...(method === "put" && { body: "Campaign" as const }),
       tag: "preview",
       summary: `${summary} (local development, or PREVIEW_PAGE with the admin key or Cloudflare Access)`,
       auth: "preview",

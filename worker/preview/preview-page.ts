@@ -1,5 +1,7 @@
 /**
  * The preview page's HTML and script (no build step, no framework): pick a user, a campaign and a layout;
+ * edit the campaign (JSON, saved through the preview's own route, errors named by path) and see each demo
+ * reader's block and why;
  * see the HTML part with its live open-time images, the AMP part's static view, the recommendations JSON
  * with why each item was chosen, and the decisions the images stored.
  */
@@ -49,6 +51,10 @@ export const PREVIEW_PAGE = `<!doctype html>
       <details><summary>Facts its conditions saw</summary><pre id="facts"></pre></details></section>
     <section style="margin-top:16px"><h2>Why these items <span id="why-meta" class="muted"></span></h2>
       <table id="why"><thead><tr><th>#</th><th>item</th><th>price</th><th>score</th></tr></thead><tbody></tbody></table></section>
+    <section style="margin-top:16px"><h2>Campaign <span class="muted">(edit and save: validated as the admin API does)</span></h2>
+      <textarea id="campaign-json" data-testid="campaign-json" spellcheck="false" style="width:100%;height:220px;font:12px ui-monospace,monospace"></textarea>
+      <button id="save" type="button">Save campaign</button> <span id="save-status" role="status"></span>
+      <table id="blocks"><thead><tr><th>reader</th><th>block</th><th>why</th></tr></thead><tbody></tbody></table></section>
     <section style="margin-top:16px"><h2>AMP part <span class="muted">(static view: the amp-list rendered with its JSON)</span></h2><iframe id="amp-frame" title="AMP part"></iframe>
       <details><summary>AMP source</summary><pre id="amp-source"></pre></details></section>
     <section style="margin-top:16px"><h2>JSON behind the AMP list</h2><pre id="json"></pre>
@@ -108,7 +114,39 @@ async function show() {
     $("status").textContent = String(e.message || e);
   }
 }
-$("user").onchange = $("campaign").onchange = $("layout").onchange = show;
+async function loadCampaign() {
+  const id = $("campaign").value;
+  const { campaign } = await getJson("/v1/preview/campaigns/" + encodeURIComponent(id));
+  $("campaign-json").value = JSON.stringify(campaign, null, 2);
+  await loadBlocks();
+}
+async function loadBlocks() {
+  const { readers } = await getJson("/v1/preview/blocks?campaign=" + encodeURIComponent($("campaign").value));
+  $("blocks").querySelector("tbody").innerHTML = readers.map((r) =>
+    '<tr data-user="' + esc(r.user) + '" data-block="' + esc(r.block) + '"><td>' + esc(r.user) + '</td><td><span class="tag">' +
+    esc(r.type) + '</span> ' + esc(r.block) + '</td><td class="muted">' + esc(r.why) + '</td></tr>').join("");
+}
+$("save").onclick = async () => {
+  let body;
+  try {
+    body = JSON.parse($("campaign-json").value);
+  } catch (e) {
+    $("save-status").textContent = "not JSON: " + e.message;
+    return;
+  }
+  try {
+    await getJson("/v1/preview/campaigns/" + encodeURIComponent($("campaign").value), {
+      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    $("save-status").textContent = "saved";
+    await loadBlocks();
+    show();
+  } catch (e) {
+    $("save-status").textContent = String(e.message || e);
+  }
+};
+$("campaign").onchange = () => { loadCampaign().catch((e) => { $("save-status").textContent = String(e.message || e); }); show(); };
+$("user").onchange = $("layout").onchange = show;
+loadCampaign().catch((e) => { $("save-status").textContent = String(e.message || e); });
 $("reset").onclick = async () => { await getJson("/v1/preview/reset?" + params(), { method: "POST" }); show(); };
 loadUsers().catch((e) => { $("status").textContent = String(e.message || e); });
 </script>

@@ -1,0 +1,46 @@
+/**
+ * Which block of a campaign each demo reader gets at an open of the AMP part, and why (with the values of the
+ * facts: the preview shows what headers keep out), for the preview's campaign editor.
+ */
+import { mintToken, verifyToken } from "../../core/token";
+import { cfSignals, openFacts } from "../campaigns/open-facts";
+import { serveBlock } from "../campaigns/serve-block";
+import { getCampaign } from "../decisions/campaign-store";
+import type { Config } from "../env";
+import { ApiError } from "../errors";
+import { listUsers } from "./list-users";
+
+/** Readers shown: each costs one ranking. */
+const MAX_READERS = 20;
+
+export async function blocksByReader(kv: KVNamespace, config: Config, campaignId: string, req: Request) {
+  const secret = config.tokenSecrets[0];
+  if (!secret)
+    throw new ApiError("MODEL_UNAVAILABLE", "TOKEN_SECRET is not set: run `npm start` once to create .dev.vars");
+  const now = Date.now();
+  const campaign = await getCampaign(kv, campaignId, 0);
+  const users = (await listUsers(kv)).slice(0, MAX_READERS);
+  const readers = await Promise.all(
+    users.map(async (user) => {
+      const token = await mintToken(secret, { user, campaign: campaignId, ttlSeconds: 600 });
+      const verified = await verifyToken(config.tokenSecrets, token, Math.floor(now / 1000));
+      const open = openFacts({
+        format: "amp",
+        fetcher: "direct",
+        ...cfSignals(req),
+        campaignZone: campaign.timeZone,
+        now,
+      });
+      const served = await serveBlock({ kv, config, token, verified, campaign, n: 6, open, now });
+      return {
+        user,
+        block: served.selection.block.id,
+        type: served.selection.block.type,
+        why: served.detail,
+        reason: served.rec.reason,
+        items: served.rec.items.slice(0, 3).map((it) => it.id),
+      };
+    }),
+  );
+  return { campaign: campaignId, readers };
+}
