@@ -55,3 +55,32 @@ export function explainSelection(s: Selection): string {
   const line = [head, ...tail].join("; ");
   return line.length > MAX_EXPLANATION ? `${line.slice(0, MAX_EXPLANATION - 3)}...` : line;
 }
+
+export interface SubjectChoice {
+  subject: string;
+  preheader: string | null;
+  /** the rule's id, or `default` */
+  rule: string;
+  /** the tests that chose it, without the reader's values */
+  why: string;
+}
+
+/** The subject line for a reader's facts (campaign `subjects`), or null when the campaign has none. */
+export function selectSubject(campaign: Campaign, facts: Facts): SubjectChoice | null {
+  const subjects = campaign.subjects;
+  if (!subjects) return null;
+  const skipped: string[] = [];
+  for (const rule of subjects.rules) {
+    const result = evaluate(rule.when, facts, PRIVATE_FACTS);
+    if (result.held) {
+      return { subject: rule.subject, preheader: rule.preheader ?? null, rule: rule.id, why: result.trace.join(", ") };
+    }
+    skipped.push(`skipped ${rule.id}: ${result.trace.at(-1) ?? ""}`);
+  }
+  return {
+    subject: subjects.default.subject,
+    preheader: subjects.default.preheader ?? null,
+    rule: "default",
+    why: skipped.join("; "),
+  };
+}

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { CatalogItem } from "./catalog";
-import { ConditionSchema, conditionDepth, MAX_CONDITION_DEPTH } from "./conditions";
+import { ConditionSchema, conditionDepth, factsUsed, MAX_CONDITION_DEPTH, READER_FACTS } from "./conditions";
 import { ItemRulesSchema } from "./item-rules";
 
 export const CampaignIdSchema = z
@@ -127,6 +127,42 @@ export type ConditionalBlock = z.infer<typeof ConditionalBlock>;
 
 export const MAX_BLOCKS = 20;
 
+const SubjectText = z.string().min(1).max(200);
+const PreheaderText = z.string().max(200);
+/**
+ * Subject lines by reader: rules tried top to bottom at send time (`npm run email`), the first whose `when`
+ * holds gives the subject and preheader, else `default`. Sent before any open, so they test reader facts only.
+ */
+export const SubjectsSchema = z
+  .strictObject({
+    rules: z
+      .array(
+        z.strictObject({
+          id: BlockIdSchema,
+          when: ConditionSchema,
+          subject: SubjectText,
+          preheader: PreheaderText.optional(),
+        }),
+      )
+      .max(MAX_BLOCKS)
+      .default([]),
+    default: z.strictObject({ subject: SubjectText, preheader: PreheaderText.optional() }),
+  })
+  .superRefine((s, ctx) => {
+    const reader = new Set<string>(READER_FACTS);
+    for (const [i, r] of s.rules.entries()) {
+      const other = [...factsUsed(r.when)].filter((f) => !reader.has(f));
+      if (other.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", i, "when"],
+          message: `subjects are chosen before any open: they test reader facts only (not ${other.join(", ")})`,
+        });
+      }
+    }
+  });
+export type Subjects = z.infer<typeof SubjectsSchema>;
+
 const CampaignShape = {
   v: z.literal(2),
   ...SettingsShape,
@@ -137,6 +173,8 @@ const CampaignShape = {
     .default({ high: 5, low: 1 }),
   blocks: z.array(ConditionalBlock).max(MAX_BLOCKS).default([]),
   default: BlockSchema,
+  /** subject lines and preheaders by reader, for `npm run email`; none: the sender's own */
+  subjects: SubjectsSchema.optional(),
 };
 
 function checkBlocks(c: { blocks: ConditionalBlock[]; default: Block }, ctx: z.RefinementCtx): void {

@@ -26,6 +26,8 @@ export interface ImageSlotView {
 }
 
 export interface EmailView {
+  /** the preview text mail clients show after the subject (hidden in the HTML part); none when null */
+  preheader?: string | null;
   headline: string;
   shopName: string;
   shopUrl: string;

@@ -10,6 +10,7 @@ import { registerAdminCampaignList } from "./routes/admin-campaign-list";
 import { registerAdminCampaignPut } from "./routes/admin-campaign-put";
 import { registerAdminCatalogItem } from "./routes/admin-catalog-item";
 import { registerAdminCatalogPatch } from "./routes/admin-catalog-patch";
+import { registerAdminSubjects } from "./routes/admin-subjects";
 import { registerAdminTriggersGet } from "./routes/admin-triggers-get";
 import { registerAdminTriggersPut } from "./routes/admin-triggers-put";
 import { registerAmpPreferences } from "./routes/amp-preferences";
@@ -50,6 +51,7 @@ export function createApp(): Hono<AppEnv> {
   registerAdminCampaignPut(app);
   registerAdminCatalogPatch(app);
   registerAdminTriggersPut(app);
+  registerAdminSubjects(app);
   registerAdminTriggersGet(app);
   registerAdminCatalogItem(app);
   registerDemoAssets(app);

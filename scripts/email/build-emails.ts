@@ -18,6 +18,9 @@ import { readTemplates, renderTemplate } from "./render-email";
 
 /** The token field's name in the ESP, and how each ESP writes a per-recipient field into a message. */
 export const TOKEN_FIELD = "OT_TOKEN";
+/** With subject rules: the subject (the ESP's subject line takes its merge tag) and the preheader fields. */
+export const SUBJECT_FIELD = "OT_SUBJECT";
+export const PREHEADER_FIELD = "OT_PREHEADER";
 export const ESP_MERGE_TAGS = {
   mailchimp: (field: string) => `*|${field.toUpperCase()}|*`,
   braze: (field: string) => `{{custom_attribute.\${${field.toLowerCase()}}}}`,
@@ -41,7 +44,10 @@ export interface BuildOptions {
   layout: LayoutName;
   ttlDays: number;
   from: string;
+  /** the subject for recipients `subjects` has none for */
   subject: string;
+  /** per recipient, from the campaign's subject rules (POST /v1/admin/subjects: subjects-client.ts) */
+  subjects?: ReadonlyMap<string, { subject: string | null; preheader: string | null }>;
   headline: string;
   shopName: string;
   shopUrl: string;
@@ -77,8 +83,9 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
   });
 }
 
-function view(opts: BuildOptions, token: string): EmailView {
+function view(opts: BuildOptions, token: string, preheader: string | null = null): EmailView {
   return {
+    preheader,
     headline: opts.headline,
     shopName: opts.shopName,
     shopUrl: opts.shopUrl,
@@ -121,7 +128,9 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
 
   if (opts.esp) {
     const tag = ESP_MERGE_TAGS[opts.esp](TOKEN_FIELD);
-    const parts = await renderTemplate(view(opts, tag), opts.template, opts.templateDir);
+    const withSubjects = opts.subjects !== undefined;
+    const preheaderTag = withSubjects ? ESP_MERGE_TAGS[opts.esp](PREHEADER_FIELD) : null;
+    const parts = await renderTemplate(view(opts, tag, preheaderTag), opts.template, opts.templateDir);
     for (const [ext, body] of [
       ["amp.html", parts.amp],
       ["html", parts.html],
@@ -131,9 +140,19 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
       await writeFile(file, body);
       files.push(file);
     }
-    const field = opts.esp === "mailchimp" ? TOKEN_FIELD : TOKEN_FIELD.toLowerCase();
-    const lines = [["user_id", "email", field].join(",")];
-    for (const r of recipients) lines.push([r.userId, r.email ?? "", await mint(r.userId)].map(csvCell).join(","));
+    const name = (f: string) => (opts.esp === "mailchimp" ? f : f.toLowerCase());
+    const header = [
+      "user_id",
+      "email",
+      name(TOKEN_FIELD),
+      ...(withSubjects ? [name(SUBJECT_FIELD), name(PREHEADER_FIELD)] : []),
+    ];
+    const lines = [header.join(",")];
+    for (const r of recipients) {
+      const chosen = opts.subjects?.get(r.userId);
+      const extra = withSubjects ? [chosen?.subject ?? opts.subject, chosen?.preheader ?? ""] : [];
+      lines.push([r.userId, r.email ?? "", await mint(r.userId), ...extra].map(csvCell).join(","));
+    }
     const csv = join(opts.outDir, `recipients.${opts.esp}.csv`);
     await writeFile(csv, `${lines.join("\n")}\n`);
     files.push(csv);
@@ -142,8 +161,10 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
 
   const templates = await readTemplates(opts.template, opts.templateDir);
   for (const r of recipients) {
-    const parts = renderEmail(templates, view(opts, await mint(r.userId)));
-    const mime = await composeMime(parts, { from: opts.from, to: r.email as string, subject: opts.subject });
+    const chosen = opts.subjects?.get(r.userId);
+    const parts = renderEmail(templates, view(opts, await mint(r.userId), chosen?.preheader ?? null));
+    const subject = chosen?.subject ?? opts.subject;
+    const mime = await composeMime(parts, { from: opts.from, to: r.email as string, subject });
     const file = join(opts.outDir, `${r.userId.replace(/[^A-Za-z0-9_.-]/g, "_")}.eml`);
     await writeFile(file, mime);
     files.push(file);

@@ -2,15 +2,18 @@
  * `npm run email -- --campaign C --recipients file.csv [--template recs-email] [--out build/emails]
  *   [--base-url https://opentime.shop.example] [--layout row|card|grid] [--esp mailchimp|braze|sfmc]`
  * Writes one MIME message per recipient, or (with --esp) the parts once with merge tags plus a CSV of
- * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`).
+ * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`). Subject lines: the
+ * campaign's subject rules, asked of the Worker at --api-url (default: --base-url) with the admin key
+ * (ADMIN_API_KEY, else `.dev.vars`); `--subject "..."` gives everyone one instead.
  */
 import { parseArgs } from "node:util";
 import { LAYOUT_NAMES, type LayoutName } from "../../core/layouts";
 import { tokenSecret } from "../lib/dev-vars";
-import { buildEmails, ESP_MERGE_TAGS, type Esp } from "./build-emails";
+import { buildEmails, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
+import { adminKey, fetchSubjects } from "./subjects-client";
 
 const USAGE =
-  "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ...]";
+  "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ... | --api-url <origin>]";
 
 const { values } = parseArgs({
   options: {
@@ -23,7 +26,8 @@ const { values } = parseArgs({
     esp: { type: "string" },
     "ttl-days": { type: "string", default: "30" },
     from: { type: "string", default: "Demo Shop <newsletter@shop.example>" },
-    subject: { type: "string", default: "Picked for you" },
+    subject: { type: "string" },
+    "api-url": { type: "string" },
     headline: { type: "string", default: "Picked for you" },
     "shop-name": { type: "string", default: "the opentime demo shop" },
     "shop-url": { type: "string" },
@@ -43,8 +47,20 @@ const ttlDays = Number(values["ttl-days"]);
 if (!Number.isFinite(ttlDays) || ttlDays <= 0) fail("--ttl-days must be a positive number");
 const baseUrl = values["base-url"] as string;
 
+const DEFAULT_SUBJECT = "Picked for you";
+
 try {
+  // the campaign's subject rules, per recipient, unless one subject is given for all
+  const subjects = values.subject
+    ? undefined
+    : await fetchSubjects(
+        values["api-url"] ?? baseUrl,
+        adminKey(),
+        values.campaign,
+        (await readRecipients(values.recipients, !values.esp)).map((r) => r.userId),
+      );
   const result = await buildEmails({
+    subjects,
     campaign: values.campaign,
     template: values.template as string,
     recipientsCsv: values.recipients,
@@ -54,14 +70,21 @@ try {
     layout: values.layout as LayoutName,
     ttlDays,
     from: values.from as string,
-    subject: values.subject as string,
+    subject: values.subject ?? DEFAULT_SUBJECT,
     headline: values.headline as string,
     shopName: values["shop-name"] as string,
     shopUrl: values["shop-url"] ?? `${baseUrl.replace(/\/+$/, "")}/`,
     esp: values.esp as Esp | undefined,
   });
   console.log(`${result.recipients} recipients -> ${result.files.length} files in ${values.out}`);
+  if (subjects) {
+    const rules = new Map<string, number>();
+    for (const s of subjects.values()) rules.set(s.rule ?? "(none)", (rules.get(s.rule ?? "(none)") ?? 0) + 1);
+    console.log(`subjects by rule: ${[...rules].map(([r, n]) => `${r} ${n}`).join(", ")}`);
+  }
   if (values.esp) console.log(`upload ${result.files.at(-1)} and use the merge tag in the parts written next to it`);
+  if (values.esp && subjects)
+    console.log(`subject line: the ${ESP_MERGE_TAGS[values.esp as Esp](SUBJECT_FIELD)} merge tag (its CSV column)`);
   if (!baseUrl.startsWith("https://"))
     console.log("note: --base-url is not https; mail clients (and AMP) need a public https origin for a real send");
 } catch (e) {

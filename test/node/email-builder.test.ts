@@ -68,6 +68,20 @@ describe("email builder, MIME mode", () => {
     expect(parsed.text).toContain(`${BASE}/v1/c/${token}/row-0`);
   });
 
+  it("subject rules give each recipient their subject and a hidden preheader (HTML and text parts)", async () => {
+    const { options } = await setup("user_id,email\nc0000002,ann@example.com\nc0000042,bob@example.com\n");
+    const subjects = new Map([
+      ["c0000042", { subject: "Back in stock for you", preheader: "Three picks & a <surprise>" }],
+    ]);
+    const result = await buildEmails({ ...options, subjects });
+    const [ann, bob] = await Promise.all(result.files.map(async (f) => PostalMime.parse(await readFile(f, "utf8"))));
+    expect(ann?.subject).toBe("Picked for you");
+    expect(ann?.html).not.toContain("display:none;max-height:0");
+    expect(bob?.subject).toBe("Back in stock for you");
+    expect(bob?.html).toContain(">Three picks &amp; a &lt;surprise&gt;</div>");
+    expect(bob?.text?.startsWith("Three picks & a <surprise>\n")).toBe(true);
+  });
+
   it("the AMP part of a built message validates as AMP4EMAIL", async () => {
     const { options } = await setup("user_id,email\nc0000002,ann@example.com\n");
     const result = await buildEmails(options);
@@ -109,6 +123,19 @@ describe("email builder, ESP mode", () => {
       expect((await verifyToken([SECRET], token)).ok).toBe(true);
     });
   }
+
+  it("with subject rules: each recipient's subject and preheader in the CSV, the preheader's merge tag in the parts", async () => {
+    const { options } = await setup("user_id\nc0000002\nc0000042\n");
+    const subjects = new Map([["c0000002", { subject: "We miss you", preheader: "New mugs since your last visit" }]]);
+    const result = await buildEmails({ ...options, esp: "mailchimp", subjects });
+    const csv = (await readFile(result.files.at(-1) as string, "utf8")).trim().split("\n");
+    expect(csv[0]).toBe("user_id,email,OT_TOKEN,OT_SUBJECT,OT_PREHEADER");
+    expect(csv[1]).toMatch(/^c0000002,,[^,]+,We miss you,New mugs since your last visit$/);
+    // no rule answered for this one: the default subject, no preheader
+    expect(csv[2]).toMatch(/^c0000042,,[^,]+,Picked for you,$/);
+    const html = await readFile(result.files.find((f) => f.endsWith(".mailchimp.html")) as string, "utf8");
+    expect(html).toContain(">*|OT_PREHEADER|*</div>");
+  });
 
   it("documented merge tag syntaxes", () => {
     expect(ESP_MERGE_TAGS.mailchimp("OT_TOKEN")).toBe("*|OT_TOKEN|*");

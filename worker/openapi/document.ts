@@ -11,6 +11,7 @@ import { IncomingEventSchema } from "../../core/events";
 import { ItemRulesSchema } from "../../core/item-rules";
 import { CatalogPatchSchema } from "../../core/live-catalog";
 import { ConsentChangeSchema } from "../../core/profile";
+import { SubjectsRequestSchema } from "../../core/subject-request";
 import { TriggersConfigSchema } from "../../core/triggers";
 import { ERROR_STATUS } from "../errors";
 
@@ -23,6 +24,7 @@ const COMPONENTS = {
   CatalogPatch: CatalogPatchSchema,
   ConsentChange: ConsentChangeSchema,
   TriggersConfig: TriggersConfigSchema,
+  SubjectsRequest: SubjectsRequestSchema,
   Error: z.object({
     error: z.object({ code: z.enum(Object.keys(ERROR_STATUS) as [string, ...string[]]), message: z.string() }),
   }),
@@ -301,6 +303,20 @@ export const ROUTES: RouteDoc[] = [
     auth: "admin",
     body: "TriggersConfig",
     responses: { 200: { description: '{"triggers","warnings"}' }, 400: bad, 401: unauthorized },
+  },
+  {
+    method: "post",
+    route: "/v1/admin/subjects",
+    path: "/v1/admin/subjects",
+    tag: "campaigns",
+    summary: "each reader's subject line and preheader by the campaign's subject rules (npm run email)",
+    auth: "admin",
+    body: "SubjectsRequest",
+    responses: {
+      200: { description: '{"campaign","subjects":[{"user","subject","preheader","rule","why"}]}' },
+      400: bad,
+      401: unauthorized,
+    },
   },
   {
     method: "get",

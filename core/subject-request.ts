@@ -1,0 +1,24 @@
+/**
+ * The request of `POST /v1/admin/subjects` (worker/routes/admin-subjects.ts), which `npm run email` sends in
+ * batches of MAX_SUBJECT_USERS: shared by both sides.
+ */
+import { z } from "zod";
+import { CampaignIdSchema } from "./campaign";
+import { UserIdSchema } from "./events";
+
+/** Readers per request: each costs a few KV reads, and a Worker invocation allows 1,000. */
+export const MAX_SUBJECT_USERS = 250;
+
+export const SubjectsRequestSchema = z.strictObject({
+  campaign: CampaignIdSchema,
+  users: z.array(UserIdSchema).min(1).max(MAX_SUBJECT_USERS),
+});
+
+/** One reader's answer; `subject` is null when the campaign has no subject rules. */
+export interface SubjectAnswer {
+  user: string;
+  subject: string | null;
+  preheader: string | null;
+  rule: string | null;
+  why: string;
+}

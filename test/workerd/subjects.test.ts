@@ -1,0 +1,108 @@
+/**
+ * Subject lines by reader (POST /v1/admin/subjects) in workerd: the campaign's subject rules decided on the
+ * reader's profile snapshot and features (segment, engagement band, propensity), never on what an opted-out or
+ * erased reader's data says; subject rules that test open or model facts are refused when the campaign is saved.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { kvKeys } from "../../core/kv-keys";
+import type { Profile } from "../../core/profile";
+import type { SubjectAnswer } from "../../core/subject-request";
+import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import worker from "../../worker/index";
+import { TEST_ADMIN_KEY } from "./fixture";
+import { clearKv, fixture, seedModel } from "./support/harness";
+
+const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
+
+async function send(path: string, method: string, body: unknown) {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`https://opentime.test${path}`, { method, headers: admin, body: JSON.stringify(body) }),
+    env,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+const readers = () => fixture().profiles.filter((p) => p.factors !== null) as Profile[];
+const subjectsOf = async (campaign: string, users: string[]) => {
+  const res = await send("/v1/admin/subjects", "POST", { campaign, users });
+  expect(res.status).toBe(200);
+  return new Map(((await res.json()) as { subjects: SubjectAnswer[] }).subjects.map((s) => [s.user, s]));
+};
+const setProfile = async (p: Profile) => env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(p));
+
+beforeEach(async () => {
+  await clearKv();
+  await seedModel();
+  resetCampaignCache();
+});
+
+describe("subject lines by reader", () => {
+  it("the first rule that holds gives the subject and preheader; the default otherwise", async () => {
+    const [a, b, c] = readers() as [Profile, Profile, Profile];
+    const now = Math.floor(Date.now() / 1000);
+    await setProfile({ ...a, segment: { id: 1, name: "loyal" } });
+    await setProfile({ ...b, segment: { id: 2, name: "new" }, engagement: { score: 9, at: now } });
+    await setProfile({ ...c, segment: { id: 2, name: "new" }, engagement: { score: 0, at: now } });
+    const put = await send("/v1/admin/campaigns/news", "PUT", {
+      v: 2,
+      default: { id: "picks", type: "recommendations" },
+      subjects: {
+        rules: [
+          {
+            id: "loyal",
+            when: { segment: { $eq: "loyal" } },
+            subject: "Thanks for sticking around",
+            preheader: "Picked for you",
+          },
+          { id: "engaged", when: { engagement: { $eq: "high" } }, subject: "New in, just for you" },
+        ],
+        default: { subject: "We miss you", preheader: "Come back for 10% off" },
+      },
+    });
+    expect(put.status).toBe(200);
+    const out = await subjectsOf("news", [a.userId, b.userId, c.userId]);
+    expect(out.get(a.userId)).toMatchObject({
+      subject: "Thanks for sticking around",
+      preheader: "Picked for you",
+      rule: "loyal",
+    });
+    expect(out.get(b.userId)).toMatchObject({ subject: "New in, just for you", preheader: null, rule: "engaged" });
+    expect(out.get(c.userId)).toMatchObject({
+      subject: "We miss you",
+      preheader: "Come back for 10% off",
+      rule: "default",
+    });
+    // the answer names the tests, not the reader's values
+    expect(out.get(b.userId)?.why).toBe("engagement $eq high ok");
+    // a reader who turned personalization off is not chosen by what is known of them
+    await setProfile({ ...a, segment: { id: 1, name: "loyal" }, consent: { ...a.consent, personalization: false } });
+    expect((await subjectsOf("news", [a.userId])).get(a.userId)?.rule).toBe("default");
+    // a campaign without subject rules: no subject (the sender's own is used)
+    expect((await subjectsOf("plain", [a.userId])).get(a.userId)).toMatchObject({ subject: null, rule: null });
+  });
+
+  it("refuses subject rules on facts unknown at send time, and bad requests, naming the field", async () => {
+    const bad = await send("/v1/admin/campaigns/news", "PUT", {
+      v: 2,
+      default: { id: "picks", type: "recommendations" },
+      subjects: {
+        rules: [{ id: "de", when: { country: { $eq: "DE" } }, subject: "Hallo" }],
+        default: { subject: "Hi" },
+      },
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(
+      /^subjects\.rules\.0\.when: subjects are chosen before any open: they test reader facts only \(not country\)/,
+    );
+    const tooMany = await send("/v1/admin/subjects", "POST", {
+      campaign: "news",
+      users: Array.from({ length: 251 }, (_, i) => `u${i}`),
+    });
+    expect(tooMany.status).toBe(400);
+    expect(((await tooMany.json()) as { error: { message: string } }).error.message).toMatch(/^users: /);
+  });
+});

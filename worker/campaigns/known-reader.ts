@@ -1,0 +1,28 @@
+/**
+ * What may be used of one reader outside an open (subject lines at send time): their profile snapshot and the
+ * model's features, when they are not erased (known not to be: an unreadable tombstone counts as erased) and
+ * allow personalization; otherwise nothing. The same rules as an open's ranking (worker/recs/recommend.ts).
+ */
+import { emptyProfile, modelOutputs } from "../../core/profile";
+import type { Config } from "../env";
+import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
+import { readUser } from "../profile/profile-store";
+import type { ReaderView } from "./reader-facts";
+
+export async function knownReader(
+  kv: KVNamespace,
+  config: Config,
+  user: string,
+  version: string,
+  now: number,
+): Promise<ReaderView | undefined> {
+  const [read, erased] = await Promise.all([readUser(kv, user, version), hasTombstone(kv, user).catch(() => null)]);
+  const missing = !read.profile.ok && read.profile.reason === "profile-missing";
+  const gone =
+    erased === false && missing ? await hasLegacyTombstone(kv, user, config.tokenSecrets).catch(() => null) : erased;
+  if (gone !== false) return undefined;
+  if (!read.profile.ok && (!missing || !read.features)) return undefined;
+  const profile = read.profile.ok ? read.profile.profile : emptyProfile(user, new Date(now).toISOString());
+  if (!profile.consent.personalization) return undefined;
+  return { profile, outputs: modelOutputs(read.profile.ok ? profile : null, read.features, version) };
+}
