@@ -23,13 +23,20 @@ export const PRIVATE_FACTS: ReadonlySet<Fact> = new Set([...READER_FACTS, ...MOD
  * The block served for `facts`. `hide` (default PRIVATE_FACTS) keeps those facts' values out of the
  * explanation; the preview passes an empty set to see them.
  */
-export function selectBlock(campaign: Campaign, facts: Facts, hide: ReadonlySet<Fact> = PRIVATE_FACTS): Selection {
+export function selectBlock(
+  campaign: Campaign,
+  facts: Facts,
+  hide: ReadonlySet<Fact> = PRIVATE_FACTS,
+  /** why a block whose condition holds cannot be served now (a product the live catalog hides), or null */
+  unservable: (block: Block) => string | null = () => null,
+): Selection {
   const skipped: Selection["skipped"] = [];
   for (const [index, candidate] of campaign.blocks.entries()) {
     const { when, ...block } = candidate;
     const result = evaluate(when, facts, hide);
-    if (result.held) return { block, index, why: result.trace, skipped };
-    skipped.push({ id: block.id, why: result.trace.slice(-1) });
+    const cannot = result.held ? unservable(block) : null;
+    if (result.held && cannot === null) return { block, index, why: result.trace, skipped };
+    skipped.push({ id: block.id, why: cannot === null ? result.trace.slice(-1) : [cannot] });
   }
   return { block: campaign.default, index: -1, why: [], skipped };
 }

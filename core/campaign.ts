@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { CatalogItem } from "./catalog";
 import { ConditionSchema, conditionDepth, factsUsed, MAX_CONDITION_DEPTH, READER_FACTS } from "./conditions";
+import { IdSchema } from "./events";
 import { ItemRulesSchema } from "./item-rules";
 
 export const CampaignIdSchema = z
@@ -117,12 +118,24 @@ const StaticBlock = z.strictObject({
   image: LinkSchema,
   url: LinkSchema,
 });
+/**
+ * One named product as it is now (live price, stock, texts): skipped, like a condition that fails, while the
+ * live catalog hides it (out of stock, switched off) or the model's catalog does not hold it.
+ */
+const ProductBlock = z.strictObject({
+  id: BlockIdSchema,
+  type: z.literal("product"),
+  item: IdSchema,
+});
+/** What the default block can be: a product block may be skipped, the default never is. */
 export const BlockSchema = z.discriminatedUnion("type", [RecommendationsBlock, StaticBlock]);
-export type Block = z.infer<typeof BlockSchema>;
 const ConditionalBlock = z.discriminatedUnion("type", [
   RecommendationsBlock.extend({ when: ConditionSchema }),
   StaticBlock.extend({ when: ConditionSchema }),
+  ProductBlock.extend({ when: ConditionSchema }),
 ]);
+/** Any block a campaign can serve. */
+export type Block = z.infer<typeof BlockSchema> | z.infer<typeof ProductBlock>;
 export type ConditionalBlock = z.infer<typeof ConditionalBlock>;
 
 export const MAX_BLOCKS = 20;
@@ -177,7 +190,10 @@ const CampaignShape = {
   subjects: SubjectsSchema.optional(),
 };
 
-function checkBlocks(c: { blocks: ConditionalBlock[]; default: Block }, ctx: z.RefinementCtx): void {
+function checkBlocks(
+  c: { blocks: ConditionalBlock[]; default: z.infer<typeof BlockSchema> },
+  ctx: z.RefinementCtx,
+): void {
   const seen = new Set<string>();
   for (const [i, b] of [...c.blocks, c.default].entries()) {
     const path = i < c.blocks.length ? ["blocks", i, "id"] : ["default", "id"];

@@ -4,13 +4,15 @@
  * hour, country), the same choice in the AMP list, open-time images and clicks, and the explanation in every
  * answer, the stored decision and the preview.
  */
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, env, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes, base64ToFloat32 } from "../../core/base64";
 import type { Calibration } from "../../core/calibration";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
+import { catalogWriter } from "../../worker/catalog/catalog-stub";
+import { resetLiveCatalogCache } from "../../worker/catalog/live-catalog";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import worker from "../../worker/index";
@@ -80,6 +82,7 @@ beforeEach(async () => {
   await seedModel();
   resetCampaignCache();
   resetBlockMemo();
+  resetLiveCatalogCache();
 });
 
 describe("campaign admin API", () => {
@@ -308,5 +311,54 @@ describe("blocks by conditions", () => {
     expect(body.block.id).toBe("seg");
     expect(body.block.why).toMatch(/^seg \(blocks\[0\]: purchases=\d+ \$gte 1 ok\)$/);
     expect(body.facts).toMatchObject({ format: "amp", segment: a.segment?.name ?? null });
+  });
+
+  it("a product block shows its product as it is now, and is skipped while the live catalog hides it", async () => {
+    const [a] = readers() as [Profile];
+    const item = (JSON.parse(fixture().catalogJson) as { items: { id: string; price: number }[] }).items[7] as {
+      id: string;
+      price: number;
+    };
+    await putCampaign("prod", {
+      v: 2,
+      policy: "live",
+      blocks: [{ id: "deal", type: "product", item: item.id, when: { format: { $in: ["amp", "html"] } } }],
+      default: PICKS,
+    });
+    const shown = await ampList(a.userId, "prod");
+    expect(shown.block).toBe("deal");
+    expect(shown.body.items.map((i) => i.id)).toEqual([item.id]);
+    const patch = (change: Record<string, unknown>) =>
+      send("/v1/admin/catalog", {
+        method: "PATCH",
+        headers: admin,
+        body: JSON.stringify({ items: [{ id: item.id, ...change }] }),
+      });
+    /** Polls the AMP list until `done` (the live catalog reaches the edge within about a second). */
+    const until = async (done: (r: Awaited<ReturnType<typeof ampList>>) => boolean) => {
+      const start = Date.now();
+      for (;;) {
+        await runDurableObjectAlarm(catalogWriter(env));
+        const r = await ampList(a.userId, "prod");
+        if (done(r)) return r;
+        if (Date.now() - start > 3000) throw new Error("the live catalog did not reach the open");
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    };
+    expect((await patch({ price: 1234.5 })).status).toBe(200);
+    const repriced = await until((r) => r.body.items[0]?.price.includes("1,234.50") ?? false);
+    expect(repriced.block).toBe("deal");
+    expect((await patch({ stock: 0 })).status).toBe(200);
+    const gone = await until((r) => r.block !== "deal");
+    expect(gone.block).toBe("picks");
+    expect(gone.why).toBe(`picks (default); skipped deal: product ${item.id} unavailable`);
+    expect(gone.body.items.map((i) => i.id)).not.toContain(item.id);
+    await patch({ stock: null, price: null });
+  });
+
+  it("a product block cannot be the default (it may be skipped; the default never is)", async () => {
+    const res = await putCampaign("prod2", { v: 2, default: { id: "deal", type: "product", item: "p000001" } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^default\.type: /);
   });
 });

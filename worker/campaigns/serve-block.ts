@@ -2,14 +2,18 @@
  * The block of a campaign an open is served (core/block-selection.ts), and its content: the facts the
  * campaign's conditions test are gathered (only those it tests: the open's from the request, the reader's and
  * the model's from one ranking, which the served block then reuses), the first block whose condition holds
- * is chosen, and it answers: recommendations under the block's item rules, or the static block's picture.
+ * is chosen, and it answers: recommendations under the block's item rules, the static block's picture, or the
+ * product block's product as it is now (skipped while the live catalog hides it).
  * Never throws (recommend does not).
  */
 import { explainSelection, factsNeeded, type Selection, selectBlock } from "../../core/block-selection";
 import { calibrated } from "../../core/calibration";
-import { type Campaign, staticItem } from "../../core/campaign";
+import { type Block, type Campaign, staticItem } from "../../core/campaign";
+import type { CatalogItem } from "../../core/catalog";
 import { type Facts, MODEL_FACTS, READER_FACTS } from "../../core/conditions";
+import { liveItem } from "../../core/live-catalog";
 import type { TokenResult } from "../../core/token";
+import type { LiveCatalogView } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import type { ModelState } from "../model/model-store";
 import { openLoads, type Recommendation, rankingWidth, recommend } from "../recs/recommend";
@@ -64,21 +68,38 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
       topProbability: topProbability(first, model),
     };
   }
-  const selection = selectBlock(campaign, facts);
+  // a product block is served only while its product can be shown: looked up as the open's ranking sees it
+  const products = campaign.blocks.some((b) => b.type === "product")
+    ? productLookup(await loads.model, await loads.live)
+    : () => null;
+  const unservable = (b: Block) => (b.type === "product" && !products(b.item) ? `product ${b.item} unavailable` : null);
+  const selection = selectBlock(campaign, facts, undefined, unservable);
   const block = selection.block;
   let rec: Recommendation;
   if (block.type === "recommendations") rec = await recommend({ ...base, n, rules: block.items });
   else {
-    // the same picture for everyone; the ranking still says whether the open may be recorded
+    // the same content for everyone; the ranking still says whether the open may be recorded
     const known = await recommend({ ...base, n });
-    rec = { ...known, items: [staticItem(block)], scores: null, scorer: "static", rules: undefined, excluded: 0 };
+    const item = block.type === "static" ? staticItem(block) : (products(block.item) as CatalogItem);
+    rec = { ...known, items: [item], scores: null, scorer: "static", rules: undefined, excluded: 0 };
   }
   return {
     selection,
     explanation: explainSelection(selection),
-    detail: explainSelection(selectBlock(campaign, facts, new Set())),
+    detail: explainSelection(selectBlock(campaign, facts, new Set(), unservable)),
     rec,
     facts,
+  };
+}
+
+/** A product as it is now (the model's catalog entry under its live fields), or null while it cannot be shown. */
+function productLookup(model: ModelState, live: LiveCatalogView): (id: string) => CatalogItem | null {
+  const catalog = model.ok ? model.model.catalog : model.catalog;
+  const index = model.ok ? model.model.itemIndex : null;
+  return (id) => {
+    if (live.unavailable.has(id) || !catalog) return null;
+    const item = index ? catalog.items[index.get(id) ?? -1] : catalog.items.find((it) => it.id === id);
+    return item ? liveItem(item, live.catalog.items[id]) : null;
   };
 }
 
