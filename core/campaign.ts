@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { CatalogItem } from "./catalog";
 import { ConditionSchema, conditionDepth, factsUsed, MAX_CONDITION_DEPTH, READER_FACTS } from "./conditions";
+import { secondsLeft, split, timeLeftText } from "./countdown";
 import { IdSchema } from "./events";
 import { ItemRulesSchema } from "./item-rules";
 
@@ -65,9 +66,33 @@ function isTimeZone(zone: string): boolean {
  */
 export const NO_CURRENCY = "XXX";
 
-/** Whether an item is a static block's (staticItem), not a product. */
+/** Whether an item is a static or countdown block's (staticItem, countdownItem), not a product. */
 export function isStaticItem(item: CatalogItem): boolean {
-  return item.currency === NO_CURRENCY && item.id.startsWith("static:");
+  return item.currency === NO_CURRENCY && (item.id.startsWith("static:") || item.id.startsWith("countdown:"));
+}
+
+/** A countdown block as the item its slots show: `countdown:<block id>`; images draw it from the block. */
+export function countdownItem(block: Countdown, nowMs: number): CatalogItem {
+  const deadline = Date.parse(block.deadline);
+  const ended = nowMs >= deadline;
+  return {
+    id: `countdown:${block.id}`,
+    // the AMP list shows the time left at the open as text; images draw it from the block
+    title: ended ? block.ended.title : `${block.title} ${timeLeftText(split(secondsLeft(deadline, nowMs)))}`,
+    category: "",
+    price: 0,
+    currency: NO_CURRENCY,
+    image: ended ? (block.ended.image ?? "") : "",
+    url: ended ? (block.ended.url ?? block.url) : block.url,
+  };
+}
+
+/** The countdown block a `countdown:<id>` item stands for, in this campaign (null: edited away since). */
+export function countdownOf(campaign: Campaign, itemId: string): Countdown | null {
+  if (!itemId.startsWith("countdown:")) return null;
+  const id = itemId.slice("countdown:".length);
+  const block = [...campaign.blocks, campaign.default].find((b) => b.id === id);
+  return block?.type === "countdown" ? (block as Countdown) : null;
 }
 
 /** A static block as the one item its slots show, with the id `static:<block id>`. */
@@ -127,12 +152,32 @@ const ProductBlock = z.strictObject({
   type: z.literal("product"),
   item: IdSchema,
 });
+/**
+ * The time left to `deadline` at the moment of the open, drawn as an animated GIF (a frame a second for a
+ * minute) in image slots and as text in the AMP list; at the deadline it becomes its `ended` content.
+ */
+const CountdownBlock = z.strictObject({
+  id: BlockIdSchema,
+  type: z.literal("countdown"),
+  /** ISO 8601 with a time zone offset: `2026-12-24T18:00:00+01:00` */
+  deadline: z.iso.datetime({ offset: true }),
+  /** drawn above the digits */
+  title: z.string().min(1).max(60),
+  url: LinkSchema,
+  ended: z.strictObject({
+    title: z.string().min(1).max(120),
+    image: LinkSchema.optional(),
+    url: LinkSchema.optional(),
+  }),
+});
+export type Countdown = z.infer<typeof CountdownBlock>;
 /** What the default block can be: a product block may be skipped, the default never is. */
-export const BlockSchema = z.discriminatedUnion("type", [RecommendationsBlock, StaticBlock]);
+export const BlockSchema = z.discriminatedUnion("type", [RecommendationsBlock, StaticBlock, CountdownBlock]);
 const ConditionalBlock = z.discriminatedUnion("type", [
   RecommendationsBlock.extend({ when: ConditionSchema }),
   StaticBlock.extend({ when: ConditionSchema }),
   ProductBlock.extend({ when: ConditionSchema }),
+  CountdownBlock.extend({ when: ConditionSchema }),
 ]);
 /** Any block a campaign can serve. */
 export type Block = z.infer<typeof BlockSchema> | z.infer<typeof ProductBlock>;

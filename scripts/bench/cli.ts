@@ -17,7 +17,7 @@ import { generateDemo } from "../demo/generate";
 import { trainAndExport } from "../train/pipeline";
 import { jpegCdn } from "./jpeg-cdn";
 import { runLoadTest } from "./load-test";
-import { PLAIN_CAMPAIGN, RULES_CAMPAIGN } from "./rules-campaign";
+import { countdownCampaign, PLAIN_CAMPAIGN, RULES_CAMPAIGN } from "./rules-campaign";
 import { demoScenario, type Scenario, syntheticScenario } from "./scenarios";
 import { type LatencySummary, summarize } from "./stats";
 import {
@@ -108,13 +108,12 @@ function serverTiming(header: string | null): Record<string, number> {
   return out;
 }
 
-async function imageFetch(mf: ReturnType<typeof startWorkerd>, path: string) {
+async function imageFetch(mf: ReturnType<typeof startWorkerd>, path: string, type = "image/png") {
   const t0 = performance.now();
   const res = await mf.dispatchFetch(`http://localhost${path}`);
   const bytes = (await res.arrayBuffer()).byteLength;
   const ms = performance.now() - t0;
-  if (res.status !== 200 || res.headers.get("Content-Type") !== "image/png")
-    throw new Error(`image ${path}: ${res.status}`);
+  if (res.status !== 200 || res.headers.get("Content-Type") !== type) throw new Error(`image ${path}: ${res.status}`);
   return {
     ms,
     bytes,
@@ -130,6 +129,10 @@ interface RulesResult {
   recs_rules_ms: LatencySummary;
   image_plain_ms: LatencySummary;
   image_rules_ms: LatencySummary;
+  /** countdown GIF opens (row-0@2x), and the drawings made for an open (Server-Timing `countdown`) */
+  countdown_open_ms: LatencySummary;
+  countdown_drawn_ms: LatencySummary;
+  countdown_gif_bytes: number;
   /** the same opens' time to decide, in the Worker (Server-Timing `decide`) */
   image_decide_plain_ms: LatencySummary;
   image_decide_rules_ms: LatencySummary;
@@ -145,6 +148,7 @@ async function benchRules(persist: string, users: readonly string[]): Promise<Ru
   await seedKv(persist, [
     { key: "campaign:bench-plain", value: JSON.stringify(PLAIN_CAMPAIGN) },
     { key: "campaign:bench-rules", value: JSON.stringify(RULES_CAMPAIGN) },
+    { key: "campaign:bench-countdown", value: JSON.stringify(countdownCampaign(Date.now() + 86_400_000)) },
   ]);
   const tokens = (campaign: string) =>
     Promise.all(users.map((u) => mintToken(BENCH_SECRET, { user: u, campaign, ttlSeconds: 3600 })));
@@ -183,8 +187,21 @@ async function benchRules(persist: string, users: readonly string[]): Promise<Ru
       decide[which].push(out.timing.decide ?? Number.NaN);
     }
   }
+  // countdown GIFs (row-0@2x, 60 frames): every open, and the drawings made for an open (the others share the
+  // drawing of their second)
+  const countdownTokens = await tokens("bench-countdown");
+  const countdown = { open: [] as number[], drawn: [] as number[], bytes: 0 };
+  for (let i = 0; i < n; i++) {
+    const out = await imageFetch(mf, `/v1/img/${countdownTokens[i]}/row-0@2x.png`, "image/gif");
+    countdown.open.push(out.ms);
+    if (out.render?.startsWith("countdown;")) countdown.drawn.push(out.timing.countdown ?? Number.NaN);
+    countdown.bytes = out.bytes;
+  }
   await mf.dispose();
   return {
+    countdown_open_ms: summarize(countdown.open),
+    countdown_drawn_ms: summarize(countdown.drawn),
+    countdown_gif_bytes: countdown.bytes,
     recs_plain_ms: summarize(recs.plain),
     recs_rules_ms: summarize(recs.rules),
     image_plain_ms: summarize(images.plain),
@@ -513,6 +530,11 @@ function printRules(scenario: string, cr: RulesResult): void {
     `campaign rules (${scenario}): amp-list ${pair(cr.recs_plain_ms, cr.recs_rules_ms)}; ` +
       `first image row-0@2x ${pair(cr.image_plain_ms, cr.image_rules_ms)}, deciding ${pair(cr.image_decide_plain_ms, cr.image_decide_rules_ms)}; ` +
       `sample: ${cr.sample.rules}`,
+  );
+  console.log(
+    `countdown GIF (${scenario}, row-0@2x, 60 frames, ${Math.round(cr.countdown_gif_bytes / 1024)} KB): every open p50/p99 ` +
+      `${ms(cr.countdown_open_ms.p50)}/${ms(cr.countdown_open_ms.p99)} ms; drawn for the open (${cr.countdown_drawn_ms.n}) ` +
+      `p50/p99 ${ms(cr.countdown_drawn_ms.p50)}/${ms(cr.countdown_drawn_ms.p99)} ms in the Worker`,
   );
 }
 

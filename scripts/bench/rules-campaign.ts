@@ -35,3 +35,19 @@ export const RULES_CAMPAIGN = {
     },
   },
 };
+
+/** A campaign whose one block counts down to `deadlineMs` (the countdown GIF's cost). */
+export function countdownCampaign(deadlineMs: number) {
+  return {
+    v: 2,
+    policy: "live",
+    default: {
+      id: "sale",
+      type: "countdown",
+      deadline: new Date(deadlineMs).toISOString(),
+      title: "Sale ends in",
+      url: "https://shop.example/sale",
+      ended: { title: "The sale is over" },
+    },
+  };
+}

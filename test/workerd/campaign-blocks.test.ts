@@ -5,10 +5,12 @@
  * answer, the stored decision and the preview.
  */
 import { createExecutionContext, env, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
+import { GifReader } from "omggif";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes, base64ToFloat32 } from "../../core/base64";
 import type { Calibration } from "../../core/calibration";
 import { kvKeys } from "../../core/kv-keys";
+import { parseSlot, type Slot, slotPixels } from "../../core/layouts";
 import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
 import { catalogWriter } from "../../worker/catalog/catalog-stub";
@@ -360,5 +362,64 @@ describe("blocks by conditions", () => {
     const res = await putCampaign("prod2", { v: 2, default: { id: "deal", type: "product", item: "p000001" } });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^default\.type: /);
+  });
+
+  it("a countdown block: an animated GIF of the time left at the open, then its ended content at the deadline", async () => {
+    const [a, b] = readers() as [Profile, Profile];
+    const countdown = (deadlineMs: number) => ({
+      id: "sale",
+      type: "countdown",
+      deadline: new Date(deadlineMs).toISOString(),
+      title: "Sale ends in",
+      url: "https://shop.example/sale",
+      ended: { title: "The sale is over", url: "https://shop.example/new" },
+    });
+    await putCampaign("count", { v: 2, policy: "live", default: countdown(Date.now() + 3_600_000) });
+    const t = await mintToken(TEST_TOKEN_SECRET, { user: a.userId, campaign: "count", ttlSeconds: 3600 });
+    const res = await send(`/v1/img/${t}/card-0@2x.png`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toBe("image/gif");
+    const gif = new GifReader(new Uint8Array(await res.arrayBuffer()));
+    const { width, height } = slotPixels(parseSlot("card-0@2x") as Slot);
+    expect([gif.width, gif.height, gif.numFrames()]).toEqual([width, height, 60]);
+    // the first frame is whole; the others rewrite only the digits' row, and the seconds change every frame
+    const frame = (i: number) => {
+      const px = new Uint8Array(gif.width * gif.height * 4);
+      for (let k = 0; k <= i; k++) gif.decodeAndBlitFrameRGBA(k, px);
+      return px;
+    };
+    const [f0, f1] = [frame(0), frame(1)];
+    let changed = 0;
+    for (let p = 0; p < f0.length; p += 4) if (f0[p] !== f1[p]) changed++;
+    expect(changed).toBeGreaterThan(20);
+    expect(gif.frameInfo(1).y).toBeGreaterThan(0);
+    expect(gif.frameInfo(1).delay).toBe(100); // hundredths of a second
+    console.log(`countdown ${res.headers.get("Server-Timing")} (${res.headers.get("X-Opentime-Render")})`);
+    // a second reader in the same second shares the drawing
+    const tb = await mintToken(TEST_TOKEN_SECRET, { user: b.userId, campaign: "count", ttlSeconds: 3600 });
+    const shared = await send(`/v1/img/${tb}/card-0@2x.png`);
+    await shared.arrayBuffer();
+    if (Math.floor(Date.now() / 1000) === Math.floor((Date.now() - 50) / 1000)) {
+      expect(shared.headers.get("X-Opentime-Render") ?? "").toMatch(/^countdown/);
+    }
+    // the AMP list says the time left as text; the click goes to the sale
+    const amp = await ampList(a.userId, "count");
+    expect(amp.body.items[0]?.title).toMatch(/^Sale ends in 0[01]:\d\d:\d\d$/);
+    const click = await send(`/v1/c/${t}/card-0`, { redirect: "manual" });
+    expect(click.headers.get("Location")).toMatch(/^https:\/\/shop\.example\/sale\?/);
+
+    // two seconds before the deadline: at most three frames; once it has passed, the ended card and link
+    resetCampaignCache();
+    await putCampaign("count", { v: 2, policy: "live", default: countdown(Date.now() + 2000) });
+    const last = await send(`/v1/img/${t}/card-0.png`);
+    expect(last.headers.get("Content-Type")).toBe("image/gif");
+    expect(new GifReader(new Uint8Array(await last.arrayBuffer())).numFrames()).toBeLessThanOrEqual(3);
+    await new Promise((r) => setTimeout(r, 2100));
+    const ended = await send(`/v1/img/${t}/card-0.png`);
+    expect(ended.headers.get("Content-Type")).toBe("image/png");
+    expect(ended.headers.get("X-Opentime-Item")).toBe("countdown:sale");
+    const after = await send(`/v1/c/${t}/card-0`, { redirect: "manual" });
+    expect(after.headers.get("Location")).toMatch(/^https:\/\/shop\.example\/new\?/);
+    expect((await ampList(a.userId, "count")).body.items[0]?.title).toBe("The sale is over");
   });
 });

@@ -245,7 +245,7 @@ describe("campaign item rules at the open", () => {
       const perCategory = new Map<string, number>();
       for (const cat of cats) perCategory.set(cat as string, (perCategory.get(cat as string) ?? 0) + 1);
       expect(Math.max(...perCategory.values())).toBeLessThanOrEqual(2);
-      expect(rules).toMatch(/^excluded=\d+;boosted=0;capped=\d+;pinned=1;relaxed=0;filled=0$/);
+      expect(rules).toMatch(/^excluded=\d+;seen=0;boosted=0;capped=\d+;pinned=1;relaxed=0;filled=0$/);
       expect(Number(/excluded=(\d+)/.exec(rules ?? "")?.[1])).toBeGreaterThan(0);
     }
     // the same reader without rules: no header, the model's order

@@ -8,7 +8,7 @@
  */
 import { explainSelection, factsNeeded, type Selection, selectBlock } from "../../core/block-selection";
 import { calibrated } from "../../core/calibration";
-import { type Block, type Campaign, staticItem } from "../../core/campaign";
+import { type Block, type Campaign, countdownItem, staticItem } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
 import { type Facts, MODEL_FACTS, READER_FACTS } from "../../core/conditions";
 import { liveItem } from "../../core/live-catalog";
@@ -80,7 +80,12 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   else {
     // the same content for everyone; the ranking still says whether the open may be recorded
     const known = await recommend({ ...base, n });
-    const item = block.type === "static" ? staticItem(block) : (products(block.item) as CatalogItem);
+    const item =
+      block.type === "static"
+        ? staticItem(block)
+        : block.type === "countdown"
+          ? countdownItem(block, now)
+          : (products(block.item) as CatalogItem);
     rec = { ...known, items: [item], scores: null, scorer: "static", rules: undefined, excluded: 0 };
   }
   return {

@@ -6,7 +6,7 @@
  * redirects to http(s) URLs (a catalog URL of another scheme goes to the shop's home).
  */
 import type { Hono } from "hono";
-import { isStaticItem, withUtm } from "../../core/campaign";
+import { countdownItem, countdownOf, isStaticItem, withUtm } from "../../core/campaign";
 import type { QueuedEvent } from "../../core/events";
 import { slotKey } from "../../core/layouts";
 import type { SlotReason } from "../../core/reasons";
@@ -67,14 +67,17 @@ export function registerClick(app: Hono<AppEnv>): void {
         location: cfSignals(c.req.raw),
       });
       const fallback = webUrl(decision.campaign.fallbackUrl ?? home, base)?.toString() ?? home;
-      const product = decision.item ? webUrl(decision.item.url, base) : null;
+      // a countdown's link as it is now: the sale, or its ended content's once past the deadline
+      const countdown = decision.item ? countdownOf(decision.campaign, decision.item.id) : null;
+      const target = countdown ? countdownItem(countdown, Date.now()).url : decision.item?.url;
+      const product = target ? webUrl(target, base) : null;
       if (!decision.item || !product) return redirect(fallback, decision.reason);
       // what the open showed may have gone out of stock since (the live catalog, polled once a second); the
       // click is recorded all the same: the reader clicked it
       const gone =
         decision.campaign.unavailableClick === "fallback" &&
         (await getLiveCatalog(c.env.OPENTIME_KV)).unavailable.has(decision.item.id);
-      const target = gone
+      const destination = gone
         ? fallback
         : withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
       if (decision.claims && decision.recordable) {
@@ -90,7 +93,7 @@ export function registerClick(app: Hono<AppEnv>): void {
         bg.waitUntil(enqueue(c.env.EVENTS, [event]));
       }
       await bg.flush();
-      return redirect(target, gone ? "item-unavailable" : decision.reason, decision.item.id);
+      return redirect(destination, gone ? "item-unavailable" : decision.reason, decision.item.id);
     } catch (e) {
       logEvent("error", "click.failed", { detail: errorMessage(e) });
       return redirect(home, "internal-error");

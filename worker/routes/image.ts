@@ -6,7 +6,7 @@
  * where the time went (decide, picture, decode, draw, encode, total).
  */
 import type { Hono } from "hono";
-import { isStaticItem } from "../../core/campaign";
+import { countdownItem, countdownOf, isStaticItem } from "../../core/campaign";
 import type { QueuedEvent } from "../../core/events";
 import { rulesHeader } from "../../core/item-rules";
 import { slotPixels } from "../../core/layouts";
@@ -15,6 +15,7 @@ import { classifyFetch, isPrefetch, signalsOf } from "../decisions/classify-fetc
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
 import { enqueue } from "../events/queue";
+import { countdownGif } from "../images/countdown-gif";
 import { solidPng } from "../images/fallback-png";
 import { renderSlot } from "../images/render-slot";
 import { parseSlotPath } from "../images/slot-path";
@@ -67,7 +68,40 @@ export function registerImage(app: Hono<AppEnv>): void {
         location: cfSignals(c.req.raw),
       });
       const decided = performance.now() - t0;
-      const out = await renderSlot(path.slot, decision.item, decision.campaign.badge, pictures);
+      // a countdown block: the time left at this moment, animated (or its ended content once past the deadline)
+      const countdown = decision.item ? countdownOf(decision.campaign, decision.item.id) : null;
+      const nowMs = Date.now();
+      if (countdown) {
+        const { width, height } = slotPixels(path.slot);
+        const t1 = performance.now();
+        const drawn = await countdownGif(countdown, width, height, nowMs);
+        if (drawn) {
+          await bg.flush();
+          return new Response(drawn.gif, {
+            status: 200,
+            headers: {
+              "Content-Type": "image/gif",
+              "Content-Length": String(drawn.gif.byteLength),
+              "Cache-Control": "no-cache, max-age=0",
+              "X-Opentime-Reason": decision.reason,
+              "X-Opentime-Decision": decision.source,
+              "X-Opentime-Item": headerValue(decision.item?.id ?? "none"),
+              "X-Opentime-Fetch": fetchKind,
+              "X-Opentime-Render": drawn.drawn
+                ? `countdown;frames=${drawn.frames}`
+                : `countdown-shared;frames=${drawn.frames}`,
+              ...(decision.block && { "X-Opentime-Block": headerText(decision.block.why) }),
+              "Server-Timing": serverTiming({
+                decide: decided,
+                countdown: performance.now() - t1,
+                total: performance.now() - t0,
+              }),
+            },
+          });
+        }
+      }
+      const shownItem = countdown ? countdownItem(countdown, nowMs) : decision.item;
+      const out = await renderSlot(path.slot, shownItem, decision.campaign.badge, pictures);
       // an open (not a prefetch) is recorded once per block, as an email_open event on the profile, with the
       // items the block shows when it was decided now (impressions, for frequency caps)
       if (decision.claims && decision.recordable && path.slot.index === 0 && !isPrefetch(fetchKind)) {

@@ -1,0 +1,48 @@
+/**
+ * Countdown blocks: the time left to a deadline as an open sees it, and the frames of its animation (one a
+ * second, up to 60: a GIF that counts down for a minute from the moment of the open, then rests). Pure.
+ */
+export const COUNTDOWN_FRAMES = 60;
+
+export interface TimeLeft {
+  days: number;
+  hours: number;
+  minutes: number;
+  seconds: number;
+}
+
+/** Whole seconds left (0 at or after the deadline). */
+export function secondsLeft(deadlineMs: number, nowMs: number): number {
+  return Math.max(0, Math.floor((deadlineMs - nowMs) / 1000));
+}
+
+export function split(total: number): TimeLeft {
+  return {
+    days: Math.floor(total / 86_400),
+    hours: Math.floor((total % 86_400) / 3600),
+    minutes: Math.floor((total % 3600) / 60),
+    seconds: total % 60,
+  };
+}
+
+/** The digits a frame shows: `DD`, `HH`, `MM`, `SS` (days past 99 show 99). */
+export function digits(t: TimeLeft): [string, string, string, string] {
+  const two = (n: number) => String(Math.min(99, n)).padStart(2, "0");
+  return [two(t.days), two(t.hours), two(t.minutes), two(t.seconds)];
+}
+
+/**
+ * The frames of an open at `nowMs`: one per second from now, while time is left (the last one at zero); an
+ * empty list once the deadline has passed (the block shows its ended content).
+ */
+export function countdownFrames(deadlineMs: number, nowMs: number, frames = COUNTDOWN_FRAMES): TimeLeft[] {
+  if (nowMs >= deadlineMs) return [];
+  const left = secondsLeft(deadlineMs, nowMs);
+  return Array.from({ length: Math.min(frames, left + 1) }, (_, i) => split(left - i));
+}
+
+/** The time left as text (`2d 03:04:05`), for the AMP list and the text part. */
+export function timeLeftText(t: TimeLeft): string {
+  const [, h, m, s] = digits(t);
+  return `${t.days > 0 ? `${t.days}d ` : ""}${h}:${m}:${s}`;
+}
