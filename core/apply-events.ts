@@ -109,7 +109,9 @@ export function applyEvents(
     // what an email showed (an amp-list answer, or an image block with its open): kept for the frequency cap
     if (e.items && (e.type === "impression" || e.type === "email_open")) {
       impressions ??= [...p.impressions];
-      for (const item of e.items.slice(0, MAX_IMPRESSION_ITEMS)) impressions.push({ item, ts: e.ts });
+      for (const item of e.items.slice(0, MAX_IMPRESSION_ITEMS)) {
+        impressions.push({ item, ts: e.ts, ...(e.send && { send: e.send }) });
+      }
     }
     // an impression alone is not the reader's own activity
     if (e.type === "impression") continue;

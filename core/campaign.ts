@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { CatalogItem } from "./catalog";
 import { ConditionSchema, conditionDepth, factsUsed, MAX_CONDITION_DEPTH, READER_FACTS } from "./conditions";
 import { secondsLeft, split, timeLeftText } from "./countdown";
-import { IdSchema } from "./events";
+import { hasControlCharacter, IdSchema } from "./events";
 import { ItemRulesSchema } from "./item-rules";
 
 export const CampaignIdSchema = z
@@ -185,8 +185,19 @@ export type ConditionalBlock = z.infer<typeof ConditionalBlock>;
 
 export const MAX_BLOCKS = 20;
 
-const SubjectText = z.string().min(1).max(200);
-const PreheaderText = z.string().max(200);
+/**
+ * One line of text (no control characters: no header injection), not starting with `=` or `@` (an ESP's CSV
+ * opened in a spreadsheet would run it as a formula).
+ */
+const lineText = (min: number) =>
+  z
+    .string()
+    .min(min)
+    .max(200)
+    .refine((t) => !hasControlCharacter(t), { message: "one line, without control characters" })
+    .refine((t) => !/^[=@]/.test(t), { message: "must not start with = or @" });
+const SubjectText = lineText(1);
+const PreheaderText = lineText(0);
 /**
  * Subject lines by reader: rules tried top to bottom at send time (`npm run email`), the first whose `when`
  * holds gives the subject and preheader, else `default`. Sent before any open, so they test reader facts only.

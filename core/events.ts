@@ -103,6 +103,9 @@ export interface QueuedEvent {
   item?: string;
   /** for `impression` and internal `email_open` messages: the items an email showed (at most 24) */
   items?: string[];
+  /** with `items`: the email that showed them, `<campaign>:<token expiry>` (internal messages only) */
+  send?: string;
+
   ts: number;
   campaign?: string;
   /** order value for purchases (properties.value, or price x quantity) */

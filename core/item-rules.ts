@@ -178,18 +178,20 @@ export function rulesHeader(a: RulesApplied): string {
 
 /** Impressions and purchases as the reader's profile keeps them (core/profile.ts). */
 export interface ReaderHistory {
-  impressions: readonly { item: string; ts: number }[];
+  impressions: readonly { item: string; ts: number; send?: string }[];
   purchases: readonly { item: string; lastTs: number }[];
 }
 
 /**
  * What the rules withhold from this reader by their own history: items shown `frequencyCap.max` times within
- * `frequencyCap.days`, and items bought within `exclude.boughtWithinDays`. `nowS`: unix seconds.
+ * `frequencyCap.days` by other emails than this one (`send`, `<campaign>:<token expiry>`: re-opening an email
+ * does not hide what it showed), and items bought within `exclude.boughtWithinDays`. `nowS`: unix seconds.
  */
 export function readerExclusions(
   rules: ItemRules,
   history: ReaderHistory | undefined,
   nowS: number,
+  send?: string,
 ): { seen: Set<string>; bought: Set<string> } {
   const seen = new Set<string>();
   const bought = new Set<string>();
@@ -199,7 +201,7 @@ export function readerExclusions(
     const since = nowS - cap.days * 86_400;
     const counts = new Map<string, number>();
     for (const i of history.impressions) {
-      if (i.ts < since) continue;
+      if (i.ts < since || (send !== undefined && i.send === send)) continue;
       const c = (counts.get(i.item) ?? 0) + 1;
       counts.set(i.item, c);
       if (c >= cap.max) seen.add(i.item);

@@ -109,7 +109,8 @@ export const ProfileV3Schema = ProfileV2Schema.extend({
   consent: ConsentSchema,
   /** items shown to the reader in emails (amp-list answers, image slots), newest first (MAX_IMPRESSIONS) */
   impressions: z
-    .array(z.object({ item: z.string(), ts: z.number().int() }))
+    /** `send`: the email that showed it (`<campaign>:<token expiry>`): its own re-opens never count against it */
+    .array(z.object({ item: z.string(), ts: z.number().int(), send: z.string().max(200).optional() }))
     .max(MAX_IMPRESSIONS)
     .default([]),
   /** ids of recently applied events, newest last (MAX_SEEN_EVENTS) */

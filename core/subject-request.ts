@@ -6,8 +6,11 @@ import { z } from "zod";
 import { CampaignIdSchema } from "./campaign";
 import { UserIdSchema } from "./events";
 
-/** Readers per request: each costs a few KV reads, and a Worker invocation allows 1,000. */
-export const MAX_SUBJECT_USERS = 250;
+/**
+ * Readers per request: each costs up to five KV reads (profile, features, tombstone, and legacy tombstones for a
+ * reader without a profile), and a Worker invocation allows 1,000.
+ */
+export const MAX_SUBJECT_USERS = 150;
 
 export const SubjectsRequestSchema = z.strictObject({
   campaign: CampaignIdSchema,

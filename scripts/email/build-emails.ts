@@ -128,7 +128,8 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
 
   if (opts.esp) {
     const tag = ESP_MERGE_TAGS[opts.esp](TOKEN_FIELD);
-    const withSubjects = opts.subjects !== undefined;
+    // columns for subjects only when the campaign has subject rules (some recipient got one)
+    const withSubjects = [...(opts.subjects?.values() ?? [])].some((c) => c.subject !== null);
     const preheaderTag = withSubjects ? ESP_MERGE_TAGS[opts.esp](PREHEADER_FIELD) : null;
     const parts = await renderTemplate(view(opts, tag, preheaderTag), opts.template, opts.templateDir);
     for (const [ext, body] of [

@@ -83,7 +83,7 @@ try {
     console.log(`subjects by rule: ${[...rules].map(([r, n]) => `${r} ${n}`).join(", ")}`);
   }
   if (values.esp) console.log(`upload ${result.files.at(-1)} and use the merge tag in the parts written next to it`);
-  if (values.esp && subjects)
+  if (values.esp && subjects && [...subjects.values()].some((s) => s.subject !== null))
     console.log(`subject line: the ${ESP_MERGE_TAGS[values.esp as Esp](SUBJECT_FIELD)} merge tag (its CSV column)`);
   if (!baseUrl.startsWith("https://"))
     console.log("note: --base-url is not https; mail clients (and AMP) need a public https origin for a real send");

@@ -145,7 +145,15 @@ describe("preview page in Chromium", () => {
     await page.fill("#campaign-json", JSON.stringify(campaign(1)));
     await page.click("#save");
     await expect.poll(() => page.textContent("#save-status")).toBe("saved");
-    await expect.poll(() => page.locator("#blocks tbody tr").count()).toBeGreaterThan(0);
+    // the table is drawn again after the save (before it, it shows the campaign as loaded: block `default`)
+    const blocks = () =>
+      page.locator("#blocks tbody tr").evaluateAll((trs) => trs.map((r) => (r as HTMLElement).dataset.block));
+    await expect
+      .poll(async () => {
+        const all = await blocks();
+        return all.length > 0 && all.every((b) => b === "banner" || b === "picks");
+      })
+      .toBe(true);
     const rows = await page
       .locator("#blocks tbody tr")
       .evaluateAll((trs) =>

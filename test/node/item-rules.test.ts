@@ -171,5 +171,9 @@ describe("the rules' exclusions by the reader's own history", () => {
       new Set(["a", "b", "c"]),
     );
     expect(readerExclusions(rules, undefined, NOW)).toEqual({ seen: new Set(), bought: new Set() });
+    // an email's own impressions never count against it (a re-open shows what it showed)
+    const own = { ...history, impressions: history.impressions.map((i) => ({ ...i, send: "spring:1800003600" })) };
+    expect([...readerExclusions(rules, own, NOW, "spring:1800003600").seen]).toEqual([]);
+    expect([...readerExclusions(rules, own, NOW, "spring:1800090000").seen]).toEqual(["a"]);
   });
 });

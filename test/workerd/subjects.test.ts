@@ -98,9 +98,20 @@ describe("subject lines by reader", () => {
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(
       /^subjects\.rules\.0\.when: subjects are chosen before any open: they test reader facts only \(not country\)/,
     );
+    for (const subject of ['=HYPERLINK("x")', "@SUM(1)", "two\nlines"]) {
+      const res = await send("/v1/admin/campaigns/news", "PUT", {
+        v: 2,
+        default: { id: "picks", type: "recommendations" },
+        subjects: { rules: [], default: { subject } },
+      });
+      expect(res.status, subject).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+        /^subjects\.default\.subject: /,
+      );
+    }
     const tooMany = await send("/v1/admin/subjects", "POST", {
       campaign: "news",
-      users: Array.from({ length: 251 }, (_, i) => `u${i}`),
+      users: Array.from({ length: 151 }, (_, i) => `u${i}`),
     });
     expect(tooMany.status).toBe(400);
     expect(((await tooMany.json()) as { error: { message: string } }).error.message).toMatch(/^users: /);

@@ -69,10 +69,15 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
     };
   }
   // a product block is served only while its product can be shown: looked up as the open's ranking sees it
-  const products = campaign.blocks.some((b) => b.type === "product")
-    ? productLookup(await loads.model, await loads.live)
-    : () => null;
-  const unservable = (b: Block) => (b.type === "product" && !products(b.item) ? `product ${b.item} unavailable` : null);
+  // (and never one the reader just bought: what their purchases withhold, as for pinned items)
+  const hasProducts = campaign.blocks.some((b) => b.type === "product");
+  const products = hasProducts ? productLookup(await loads.model, await loads.live) : () => null;
+  const withheld = hasProducts ? (await recommend({ ...base, n })).withheld : undefined;
+  const unservable = (b: Block) => {
+    if (b.type !== "product") return null;
+    if (!products(b.item)) return `product ${b.item} unavailable`;
+    return withheld?.has(b.item) ? `product ${b.item} bought recently` : null;
+  };
   const selection = selectBlock(campaign, facts, undefined, unservable);
   const block = selection.block;
   let rec: Recommendation;

@@ -1,18 +1,17 @@
 /**
  * Impressions of the AMP part: which items an amp-list answer showed a reader, queued like any event and kept
- * on their profile by their shard (core/apply-events.ts), for the item rules' frequency cap. One per email: the
- * event id repeats across re-opens, so the shard counts it once. (Image blocks carry theirs on the open event.)
+ * on their profile by their shard (core/apply-events.ts), for the item rules' frequency cap. One per email sent:
+ * the event id repeats across re-opens, so the shard counts it once. (Image blocks carry theirs on the open
+ * event.)
  */
-
 import { MAX_IMPRESSION_ITEMS } from "../../core/apply-events";
 import { isStaticItem } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
 import type { QueuedEvent } from "../../core/events";
 
-/** The impression of `items` in `place` (`amp`, or an image slot such as `row-1`); null when nothing was a product. */
+/** The impression of `items` in `place` (`amp`); null when nothing shown was a product. */
 export function impressionEvent(
-  user: string,
-  campaign: string,
+  claims: { u: string; c: string; e: number },
   place: string,
   items: readonly CatalogItem[],
   nowMs: number,
@@ -22,12 +21,14 @@ export function impressionEvent(
     .map((it) => it.id)
     .slice(0, MAX_IMPRESSION_ITEMS);
   if (ids.length === 0) return null;
+  // one per send: the token's expiry tells sends of one campaign apart (a trigger's emails share a campaign)
   return {
-    id: `imp:${campaign}:${place}`,
+    id: `imp:${claims.c}:${claims.e}:${place}`,
     type: "impression",
-    user,
+    user: claims.u,
     ts: Math.floor(nowMs / 1000),
-    campaign,
+    campaign: claims.c,
     items: ids,
+    send: `${claims.c}:${claims.e}`,
   };
 }

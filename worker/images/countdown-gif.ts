@@ -48,7 +48,11 @@ function layoutFor(width: number, height: number): Layout {
 /** The still part: background, title, colons between the groups and the labels under them. */
 function stillSvg(block: Countdown, l: Layout): string {
   const fg = "#1f2933";
-  const title = Math.round(l.digitSize * 0.36);
+  // the title fits the width (Roboto Bold averages about 0.58 em a character)
+  const title = Math.max(
+    8,
+    Math.round(Math.min(l.digitSize * 0.36, (l.width * 0.92) / (0.58 * Math.max(1, block.title.length)))),
+  );
   const label = Math.round(l.digitSize * 0.22);
   const parts = [
     `<rect width="${l.width}" height="${l.height}" fill="#ffffff"/>`,

@@ -112,7 +112,12 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   // never shown, pinned or not: what the live catalog hides, and what the reader's own purchases withhold
   const showable = (id: string) => !live.unavailable.has(id) && !wide.withheld?.has(id);
   // withheld by the rules from this reader's own history (frequency cap, bought within N days); pinned exempt
-  const own = readerExclusions(rules, wide.reader?.profile, Math.floor(now / 1000));
+  const own = readerExclusions(
+    rules,
+    wide.reader?.profile,
+    Math.floor(now / 1000),
+    verified.ok ? `${verified.claims.c}:${verified.claims.e}` : undefined,
+  );
   const ownCount = { seen: 0, bought: 0 };
   const allowed = (id: string) => !own.seen.has(id) && !own.bought.has(id);
   const lookup = modelState.ok

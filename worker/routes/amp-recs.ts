@@ -75,7 +75,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       const rec = served.rec;
       // what the reader was shown, for frequency caps (worker/events/impressions.ts); only if they allow tracking
       if (verified.ok && rec.recordable) {
-        const seen = impressionEvent(verified.claims.u, verified.claims.c, "amp", rec.items, now);
+        const seen = impressionEvent(verified.claims, "amp", rec.items, now);
         if (seen) bg.waitUntil(enqueue(c.env.EVENTS, [seen]));
       }
       await bg.flush();

@@ -68,13 +68,32 @@ export function registerImage(app: Hono<AppEnv>): void {
         location: cfSignals(c.req.raw),
       });
       const decided = performance.now() - t0;
+      // an open (not a prefetch) is recorded once per block and send (the token's expiry tells sends of one
+      // campaign apart), as an email_open event on the profile, with the items the block shows when it was
+      // decided now (impressions, for frequency caps)
+      if (decision.claims && decision.recordable && path.slot.index === 0 && !isPrefetch(fetchKind)) {
+        const items = (decision.shown ?? []).filter((it) => !isStaticItem(it)).map((it) => it.id);
+        const event: QueuedEvent = {
+          id: `open:${decision.campaignId}:${decision.claims.e}`,
+          type: "email_open",
+          user: decision.claims.u,
+          ts: Math.floor(Date.now() / 1000),
+          campaign: decision.campaignId,
+          ...(items.length > 0 && { items, send: `${decision.campaignId}:${decision.claims.e}` }),
+        };
+        bg.waitUntil(enqueue(c.env.EVENTS, [event]));
+      }
       // a countdown block: the time left at this moment, animated (or its ended content once past the deadline)
       const countdown = decision.item ? countdownOf(decision.campaign, decision.item.id) : null;
       const nowMs = Date.now();
       if (countdown) {
         const { width, height } = slotPixels(path.slot);
         const t1 = performance.now();
-        const drawn = await countdownGif(countdown, width, height, nowMs);
+        // a drawing that fails gives the block's card instead (below), never a broken image
+        const drawn = await countdownGif(countdown, width, height, nowMs).catch((e) => {
+          logEvent("error", "image.countdown_failed", { detail: errorMessage(e) });
+          return null;
+        });
         if (drawn) {
           await bg.flush();
           return new Response(drawn.gif, {
@@ -102,20 +121,6 @@ export function registerImage(app: Hono<AppEnv>): void {
       }
       const shownItem = countdown ? countdownItem(countdown, nowMs) : decision.item;
       const out = await renderSlot(path.slot, shownItem, decision.campaign.badge, pictures);
-      // an open (not a prefetch) is recorded once per block, as an email_open event on the profile, with the
-      // items the block shows when it was decided now (impressions, for frequency caps)
-      if (decision.claims && decision.recordable && path.slot.index === 0 && !isPrefetch(fetchKind)) {
-        const items = (decision.shown ?? []).filter((it) => !isStaticItem(it)).map((it) => it.id);
-        const event: QueuedEvent = {
-          id: `open:${decision.campaignId}`,
-          type: "email_open",
-          user: decision.claims.u,
-          ts: Math.floor(Date.now() / 1000),
-          campaign: decision.campaignId,
-          ...(items.length > 0 && { items }),
-        };
-        bg.waitUntil(enqueue(c.env.EVENTS, [event]));
-      }
       await bg.flush();
       return png(out.png, {
         "X-Opentime-Reason": decision.reason,
