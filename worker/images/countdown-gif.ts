@@ -2,7 +2,7 @@
  * A countdown block drawn as an animated GIF: one frame a second from the moment of the open (up to 60), each
  * showing days, hours, minutes and seconds left; played once, so it rests on its last frame. resvg draws the
  * still parts once and each digit once (a glyph atlas); a frame is the still part with its eight digits laid
- * in, and after the first only the digits' row is written (GIF sub-frames). 16 grey levels between the
+ * in, and after the first only the digit cells that changed are written (GIF sub-frames). 16 grey levels between the
  * background and the text colour make the palette: anti-aliasing kept, no quantizing. Drawn GIFs are kept
  * per isolate by (block, size, second): every reader opening within the same second shares one.
  */
@@ -172,9 +172,22 @@ export async function countdownGif(
   const first = drawn.still.slice();
   first.set(digitsRow(l, drawn, frames[0] as TimeLeft), l.rowY * width);
   writer.addFrame(0, 0, width, height, first as unknown as number[], { delay: 100 });
+  let before = digits(frames[0] as TimeLeft).join("");
   for (let i = 1; i < frames.length; i++) {
-    const row = digitsRow(l, drawn, frames[i] as TimeLeft) as unknown as number[];
-    writer.addFrame(0, l.rowY, width, l.cell.h, row, { delay: 100 });
+    const t = frames[i] as TimeLeft;
+    const now = digits(t).join("");
+    // only the digit cells that changed (the seconds, mostly): a GIF sub-frame of just those
+    let lo = 0;
+    while (lo < 7 && now[lo] === before[lo]) lo++;
+    let hi = 7;
+    while (hi > lo && now[hi] === before[hi]) hi--;
+    before = now;
+    const x0 = l.cellX[lo] as number;
+    const w = (l.cellX[hi] as number) + l.cell.w - x0;
+    const row = digitsRow(l, drawn, t);
+    const part = new Uint8Array(w * l.cell.h);
+    for (let y = 0; y < l.cell.h; y++) part.set(row.subarray(y * width + x0, y * width + x0 + w), y * w);
+    writer.addFrame(x0, l.rowY, w, l.cell.h, part as unknown as number[], { delay: 100 });
   }
   const gif = buf.slice(0, writer.end());
   gifs.set(key, gif);
