@@ -139,7 +139,12 @@ describe("campaign v2", () => {
     ).toEqual(["default.id"]);
     expect(paths({ v: 2, default: { id: "d", ...banner, url: "javascript:alert(1)" } })).toEqual(["default.url"]);
     let deep: Condition = { country: { $eq: "DE" } };
-    for (let i = 0; i < 7; i++) deep = { $not: deep };
+    for (let i = 0; i < 5; i++) deep = { $not: deep };
+    // five combinators deep is accepted, the sixth refused
+    expect(
+      paths({ v: 2, default: { id: "d", type: "recommendations" }, blocks: [{ id: "x", ...banner, when: deep }] }),
+    ).toEqual([]);
+    deep = { $not: deep };
     expect(
       paths({ v: 2, default: { id: "d", type: "recommendations" }, blocks: [{ id: "x", ...banner, when: deep }] }),
     ).toEqual(["blocks.0.when"]);

@@ -37,5 +37,13 @@ describe("ReaderCache", () => {
     cache.set("c", reader("c", 100));
     cache.set("d", reader("d", 50));
     expect(cache.size).toBe(3);
+    // published() leaves recency alone: a, set first, is still the least recently used and leaves first
+    const lru = new ReaderCache(250);
+    lru.set("a", reader("a", 100));
+    lru.set("b", reader("b", 100));
+    lru.published("a", 1, 7000);
+    lru.set("c", reader("c", 100));
+    expect(lru.get("a")).toBeUndefined();
+    expect(lru.get("b")?.profile.userId).toBe("b");
   });
 });

@@ -47,6 +47,10 @@ describe("cart-abandoned scheduling", () => {
       "cancelled",
     );
     expect(nextTriggerState(trigger, pending, [ev("purchase", NOW - 900, "z")], NOW - 900, NOW)).toBeNull();
+    // a purchase at the very time of the cart add counts as after it
+    expect(nextTriggerState(trigger, pending, [ev("purchase", NOW - 600, "a")], NOW - 600, NOW)?.state).toBe(
+      "cancelled",
+    );
     // the purchase arrived first: the cart add it answers never schedules
     expect(nextTriggerState(trigger, null, [ev("cart_add", NOW - 600, "a")], NOW - 300, NOW)?.state).toBe("cancelled");
   });

@@ -40,11 +40,6 @@ export function localTime(zone: string, now: number): { hour: number; weekday: s
   return hour >= 0 && (WEEKDAYS as readonly string[]).includes(weekday) ? { hour, weekday } : null;
 }
 
-/** Whether a time zone name is one this runtime knows (campaign validation). */
-export function isKnownZone(zone: string): boolean {
-  return formatFor(zone) !== null;
-}
-
 export interface OpenSignals {
   format: "amp" | "html";
   fetcher: FetchKind;

@@ -15,6 +15,7 @@ import { liveItem } from "../../core/live-catalog";
 import type { TokenResult } from "../../core/token";
 import type { LiveCatalogView } from "../catalog/live-catalog";
 import type { Config } from "../env";
+import { itemLookup } from "../model/item-lookup";
 import type { ModelState } from "../model/model-store";
 import { openLoads, type Recommendation, rankingWidth, recommend } from "../recs/recommend";
 import { readerFacts } from "./reader-facts";
@@ -62,9 +63,10 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
       ),
     );
     const [first, model] = await Promise.all([recommend({ ...base, n: width }), loads.model]);
+    const lookup = itemLookup(model);
     facts = {
       ...facts,
-      ...readerFacts(first.reader, campaign, categoryLookup(model), now),
+      ...readerFacts(first.reader, campaign, (id) => lookup(id)?.category, now),
       topProbability: topProbability(first, model),
     };
   }
@@ -104,19 +106,11 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
 
 /** A product as it is now (the model's catalog entry under its live fields), or null while it cannot be shown. */
 function productLookup(model: ModelState, live: LiveCatalogView): (id: string) => CatalogItem | null {
-  const catalog = model.ok ? model.model.catalog : model.catalog;
-  const index = model.ok ? model.model.itemIndex : null;
+  const lookup = itemLookup(model);
   return (id) => {
-    if (live.unavailable.has(id) || !catalog) return null;
-    const item = index ? catalog.items[index.get(id) ?? -1] : catalog.items.find((it) => it.id === id);
+    const item = live.unavailable.has(id) ? undefined : lookup(id);
     return item ? liveItem(item, live.catalog.items[id]) : null;
   };
-}
-
-function categoryLookup(model: ModelState): (item: string) => string | undefined {
-  if (!model.ok) return () => undefined;
-  const { itemIndex, catalog } = model.model;
-  return (item) => catalog.items[itemIndex.get(item) ?? -1]?.category;
 }
 
 /** The top item's score as a calibrated probability; unknown without a personalized ranking or a calibration. */

@@ -123,11 +123,6 @@ function digitsRow(l: Layout, drawn: Drawn, t: TimeLeft): Uint8Array {
 const stills = new ByteLru<Drawn>(8 * 1024 * 1024, (d) => d.still.byteLength + d.atlas.byteLength);
 const gifs = new ByteLru<Uint8Array>(8 * 1024 * 1024, (b) => b.byteLength);
 
-export function resetCountdownCache(): void {
-  stills.clear();
-  gifs.clear();
-}
-
 export interface CountdownGif {
   gif: Uint8Array;
   frames: number;

@@ -1,11 +1,13 @@
 /**
  * The one way routes read a JSON body: the declared and the real size are both capped (a body without
  * Content-Length is streamed and cut at the cap, never buffered whole), it must be UTF-8 and JSON.
- * Errors are ApiErrors: 413 PAYLOAD_TOO_LARGE, 400 INVALID_JSON.
+ * Errors are ApiErrors: 413 PAYLOAD_TOO_LARGE, 400 INVALID_JSON (and, through a schema, 400 BAD_REQUEST).
  */
 import type { Context } from "hono";
+import type { z } from "zod";
 import { ApiError } from "../errors";
 import { readCapped } from "./read-capped";
+import { invalidInput } from "./zod-issues";
 
 export async function readBodyBytes(c: Context, maxBytes: number): Promise<Uint8Array> {
   const tooLarge = () => new ApiError("PAYLOAD_TOO_LARGE", `the body is over ${maxBytes} bytes`);
@@ -31,4 +33,11 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
   } catch {
     throw new ApiError("INVALID_JSON", "the body is not JSON");
   }
+}
+
+/** A JSON body validated by `schema`: 400 BAD_REQUEST naming each bad field's path otherwise. */
+export async function readValidBody<T extends z.ZodType>(c: Context, schema: T, maxBytes: number): Promise<z.infer<T>> {
+  const parsed = schema.safeParse(await readJsonBody(c, maxBytes));
+  if (!parsed.success) throw invalidInput(parsed.error);
+  return parsed.data;
 }

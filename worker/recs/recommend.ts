@@ -26,6 +26,7 @@ import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
+import { itemLookup } from "../model/item-lookup";
 import { getFallbackItems, getModel, type LoadedModel, type ModelState } from "../model/model-store";
 import { readUser } from "../profile/profile-store";
 import { type Exclusion, exclusionFor } from "./exclusion";
@@ -120,9 +121,7 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   );
   const ownCount = { seen: 0, bought: 0 };
   const allowed = (id: string) => !own.seen.has(id) && !own.bought.has(id);
-  const lookup = modelState.ok
-    ? (id: string) => catalog?.items[modelState.model.itemIndex.get(id) ?? -1]
-    : byId(catalog);
+  const lookup = itemLookup(modelState);
   const pinned = [...new Set(rules.pinned ?? [])].flatMap((id) => {
     const item = lookup(id);
     return item && showable(id) ? [liveItem(item, live.catalog.items[id])] : [];
@@ -208,19 +207,6 @@ function hasEffect(rules: ItemRules): boolean {
     ex?.priceMax !== undefined ||
     (ex?.categories?.length ?? 0) + (ex?.ids?.length ?? 0) > 0
   );
-}
-
-/** Item lookup in a catalog without a model's index (a model that failed to load): built once per catalog. */
-const catalogIndex = new WeakMap<object, Map<string, CatalogItem>>();
-function byId(catalog: { items: CatalogItem[] } | null | undefined): (id: string) => CatalogItem | undefined {
-  if (!catalog) return () => undefined;
-  let index = catalogIndex.get(catalog);
-  if (!index) {
-    index = new Map(catalog.items.map((it) => [it.id, it]));
-    catalogIndex.set(catalog, index);
-  }
-  const found = index;
-  return (id) => found.get(id);
 }
 
 async function rank(input: Loaded): Promise<Recommendation> {

@@ -13,8 +13,7 @@ import { putCampaign } from "../decisions/campaign-store";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
-import { readJsonBody } from "../lib/read-json-body";
-import { invalidInput } from "../lib/zod-issues";
+import { readValidBody } from "../lib/read-json-body";
 
 const CreateSchema = z.strictObject({ id: CampaignIdSchema, campaign: z.unknown() });
 
@@ -23,10 +22,9 @@ export function registerAdminCampaignCreate(app: Hono<AppEnv>): void {
     "/v1/admin/campaigns",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const body = CreateSchema.safeParse(await readJsonBody(c, MAX_CAMPAIGN_BODY));
-      if (!body.success) throw invalidInput(body.error);
-      const { id } = body.data;
-      const campaign = campaignFrom(body.data.campaign ?? {}, "campaign");
+      const body = await readValidBody(c, CreateSchema, MAX_CAMPAIGN_BODY);
+      const { id } = body;
+      const campaign = campaignFrom(body.campaign ?? {}, "campaign");
       if ((await c.env.OPENTIME_KV.get(kvKeys.campaign(id))) !== null) {
         throw new ApiError("CAMPAIGN_EXISTS", `campaign ${id} exists: PUT /v1/admin/campaigns/${id} replaces it`);
       }

@@ -12,8 +12,7 @@ import { catalogWriter } from "../catalog/catalog-stub";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
-import { readJsonBody } from "../lib/read-json-body";
-import { invalidInput } from "../lib/zod-issues";
+import { readValidBody } from "../lib/read-json-body";
 
 /** About 1 KB per item at most. */
 const MAX_BODY = MAX_PATCH_ITEMS * 1024;
@@ -23,9 +22,8 @@ export function registerAdminCatalogPatch(app: Hono<AppEnv>): void {
     "/v1/admin/catalog",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const parsed = CatalogPatchSchema.safeParse(await readJsonBody(c, MAX_BODY));
-      if (!parsed.success) throw invalidInput(parsed.error);
-      const answer = await catalogWriter(c.env).patch(parsed.data.items);
+      const parsed = await readValidBody(c, CatalogPatchSchema, MAX_BODY);
+      const answer = await catalogWriter(c.env).patch(parsed.items);
       if (!answer.ok) {
         throw new ApiError(
           "BAD_REQUEST",

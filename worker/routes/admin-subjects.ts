@@ -12,8 +12,8 @@ import { readerFacts } from "../campaigns/reader-facts";
 import { getCampaign } from "../decisions/campaign-store";
 import { type AppEnv, getConfig } from "../env";
 import { requireApiKey } from "../lib/api-key";
-import { readJsonBody } from "../lib/read-json-body";
-import { invalidInput } from "../lib/zod-issues";
+import { readValidBody } from "../lib/read-json-body";
+import { itemLookup } from "../model/item-lookup";
 import { getModel } from "../model/model-store";
 
 export function registerAdminSubjects(app: Hono<AppEnv>): void {
@@ -21,28 +21,26 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
     "/v1/admin/subjects",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const body = SubjectsRequestSchema.safeParse(await readJsonBody(c, 65_536));
-      if (!body.success) throw invalidInput(body.error);
+      const body = await readValidBody(c, SubjectsRequestSchema, 65_536);
       const kv = c.env.OPENTIME_KV;
       const config = getConfig(c.env);
       const now = Date.now();
       const [campaign, model] = await Promise.all([
-        getCampaign(kv, body.data.campaign, 0),
+        getCampaign(kv, body.campaign, 0),
         getModel(kv, config.modelRefreshSeconds, now),
       ]);
       const version = model.ok ? model.model.manifest.version : null;
-      const categoryOf = model.ok
-        ? (item: string) => model.model.catalog.items[model.model.itemIndex.get(item) ?? -1]?.category
-        : () => undefined;
+      const lookup = itemLookup(model);
+      const categoryOf = (item: string) => lookup(item)?.category;
       const subjects = await Promise.all(
-        [...new Set(body.data.users)].map(async (user): Promise<SubjectAnswer> => {
+        [...new Set(body.users)].map(async (user): Promise<SubjectAnswer> => {
           if (!campaign.subjects) return { user, subject: null, preheader: null, rule: null, why: "" };
           const reader = version ? await knownReader(kv, config, user, version, now) : undefined;
           const chosen = selectSubject(campaign, readerFacts(reader, campaign, categoryOf, now));
           return { user, ...(chosen as NonNullable<typeof chosen>) };
         }),
       );
-      return c.json({ campaign: body.data.campaign, subjects });
+      return c.json({ campaign: body.campaign, subjects });
     },
   );
 }

@@ -8,8 +8,7 @@ import type { Hono } from "hono";
 import { TriggersConfigSchema } from "../../core/triggers";
 import type { AppEnv } from "../env";
 import { requireApiKey } from "../lib/api-key";
-import { readJsonBody } from "../lib/read-json-body";
-import { invalidInput } from "../lib/zod-issues";
+import { readValidBody } from "../lib/read-json-body";
 import { putTriggers } from "../triggers/trigger-config";
 
 const MAX_BODY = 32_768;
@@ -19,15 +18,14 @@ export function registerAdminTriggersPut(app: Hono<AppEnv>): void {
     "/v1/admin/triggers",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const parsed = TriggersConfigSchema.safeParse(await readJsonBody(c, MAX_BODY));
-      if (!parsed.success) throw invalidInput(parsed.error);
-      await putTriggers(c.env.OPENTIME_KV, parsed.data);
+      const parsed = await readValidBody(c, TriggersConfigSchema, MAX_BODY);
+      await putTriggers(c.env.OPENTIME_KV, parsed);
       const warnings = c.env.TRIGGER_WEBHOOK_SECRET
         ? []
         : [
             "TRIGGER_WEBHOOK_SECRET is not set: deliveries wait until it is (wrangler secret put TRIGGER_WEBHOOK_SECRET)",
           ];
-      return c.json({ triggers: parsed.data, warnings });
+      return c.json({ triggers: parsed, warnings });
     },
   );
 }

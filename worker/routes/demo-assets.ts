@@ -16,6 +16,7 @@ import { ApiError } from "../errors";
 import { encodePng } from "../images/png-encode";
 import { renderRaster } from "../images/resvg-runtime";
 import { ByteLru } from "../lib/byte-lru";
+import { itemLookup } from "../model/item-lookup";
 import { getModel } from "../model/model-store";
 import { formatPrice } from "../recs/amp-items";
 
@@ -32,9 +33,7 @@ const PALETTE = ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6d597a
 async function findItem(c: Context<AppEnv>, id: string): Promise<CatalogItem> {
   const config = getConfig(c.env);
   const state = await getModel(c.env.OPENTIME_KV, config.modelRefreshSeconds);
-  const catalog = state.ok ? state.model.catalog : state.catalog;
-  const index = state.ok ? state.model.itemIndex.get(id) : catalog?.items.findIndex((it) => it.id === id);
-  const item = index === undefined || index < 0 ? undefined : catalog?.items[index];
+  const item = itemLookup(state)(id);
   if (!item) throw new ApiError("NOT_FOUND", `no demo product ${id}`);
   return item;
 }

@@ -13,7 +13,7 @@ import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { eraseUser, listOwnKeys } from "../events/erasure";
 import { requireApiKey } from "../lib/api-key";
-import { readJsonBody } from "../lib/read-json-body";
+import { readValidBody } from "../lib/read-json-body";
 import { invalidInput } from "../lib/zod-issues";
 import { queueConsentChange } from "../profile/consent-update";
 import { readerStub } from "../state/shard-routing";
@@ -67,15 +67,14 @@ export function registerUsers(app: Hono<AppEnv>): void {
 
   app.put("/v1/users/:id/consent", admin, async (c) => {
     const id = userIdParam(c.req.param("id"));
-    const change = ConsentChangeSchema.safeParse(await readJsonBody(c, MAX_CONSENT_BYTES));
-    if (!change.success) throw invalidInput(change.error);
-    const queued = await queueConsentChange(c.env.EVENTS, id, change.data);
+    const change = await readValidBody(c, ConsentChangeSchema, MAX_CONSENT_BYTES);
+    const queued = await queueConsentChange(c.env.EVENTS, id, change);
     if (!queued.ok) {
       throw new ApiError("EVENTS_UNAVAILABLE", "the consent change could not be queued: retry it", {
         "Retry-After": "1",
       });
     }
     // applied by the events consumer, in order with the user's events, within about a second
-    return c.json({ user: id, queued: change.data }, 202);
+    return c.json({ user: id, queued: change }, 202);
   });
 }
