@@ -81,6 +81,10 @@ describe("subject lines by reader", () => {
     // a reader who turned personalization off is not chosen by what is known of them
     await setProfile({ ...a, segment: { id: 1, name: "loyal" }, consent: { ...a.consent, personalization: false } });
     expect((await subjectsOf("news", [a.userId])).get(a.userId)?.rule).toBe("default");
+    // nor an erased one, even should a snapshot of their profile still stand in KV
+    expect((await send(`/v1/users/${b.userId}`, "DELETE", undefined)).status).toBe(200);
+    await setProfile({ ...b, segment: { id: 2, name: "new" }, engagement: { score: 9, at: now } });
+    expect((await subjectsOf("news", [b.userId])).get(b.userId)?.rule).toBe("default");
     // a campaign without subject rules: no subject (the sender's own is used)
     expect((await subjectsOf("plain", [a.userId])).get(a.userId)).toMatchObject({ subject: null, rule: null });
   });
