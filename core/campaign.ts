@@ -5,6 +5,7 @@
  * recommendations. Versioned: `parseCampaign` reads version 1 (no `v`, one set of item rules) and migrates it.
  */
 import { z } from "zod";
+import { BlockCopySchema } from "./block-copy";
 import type { CatalogItem } from "./catalog";
 import { ConditionSchema, conditionDepth, factsUsed, MAX_CONDITION_DEPTH, READER_FACTS } from "./conditions";
 import { secondsLeft, split, timeLeftText } from "./countdown";
@@ -133,12 +134,16 @@ const LinkSchema = z
 const RecommendationsBlock = z.strictObject({
   id: BlockIdSchema,
   type: z.literal("recommendations"),
+  /** headline, subline, call to action and badge (mustache, core/block-copy.ts); none: the email's own */
+  copy: BlockCopySchema.optional(),
   items: ItemRulesSchema.optional(),
 });
 /** The same picture and link for everyone the block is served to (in every slot of an image block). */
 const StaticBlock = z.strictObject({
   id: BlockIdSchema,
   type: z.literal("static"),
+  /** headline, subline, call to action and badge (mustache, core/block-copy.ts); none: the email's own */
+  copy: BlockCopySchema.optional(),
   title: z.string().min(1).max(120),
   image: LinkSchema,
   url: LinkSchema,
@@ -150,6 +155,8 @@ const StaticBlock = z.strictObject({
 const ProductBlock = z.strictObject({
   id: BlockIdSchema,
   type: z.literal("product"),
+  /** headline, subline, call to action and badge (mustache, core/block-copy.ts); none: the email's own */
+  copy: BlockCopySchema.optional(),
   item: IdSchema,
 });
 /**
@@ -159,6 +166,8 @@ const ProductBlock = z.strictObject({
 const CountdownBlock = z.strictObject({
   id: BlockIdSchema,
   type: z.literal("countdown"),
+  /** headline, subline, call to action and badge (mustache, core/block-copy.ts); none: the email's own */
+  copy: BlockCopySchema.optional(),
   /** ISO 8601 with a time zone offset: `2026-12-24T18:00:00+01:00` */
   deadline: z.iso.datetime({ offset: true }),
   /** drawn above the digits */

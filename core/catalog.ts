@@ -37,6 +37,10 @@ export interface AmpItem {
   currency: string;
   image: string;
   url: string;
+  /** the block's badge for this item, else the campaign's (core/block-copy.ts) */
+  badge?: string;
+  /** the block's call to action for this item */
+  cta?: string;
 }
 
 /** Fills an image URL's `{width}` and `{height}` placeholders (pixels); a URL without them is returned as is. */

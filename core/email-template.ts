@@ -29,6 +29,13 @@ export interface EmailView {
   /** the preview text mail clients show after the subject (hidden in the HTML part); none when null */
   preheader?: string | null;
   headline: string;
+  /**
+   * the text part's block copy (core/block-copy.ts), chosen at send time: the text part cannot change at the
+   * open; none when null or absent
+   */
+  blockHeadline?: string | null;
+  blockSubline?: string | null;
+  blockCta?: string | null;
   shopName: string;
   shopUrl: string;
   /** the amp-list endpoint, token included (https for a real send) */
@@ -80,7 +87,13 @@ function rows(view: EmailView): { cells: ImageSlotView[] }[] {
 }
 
 export function renderEmail(templates: EmailTemplates, view: EmailView): EmailTemplates {
-  const data = { ...view, rows: rows(view) };
+  // the call to action leads where the first slot does
+  const data = {
+    ...view,
+    rows: rows(view),
+    blockCopy: Boolean(view.blockHeadline || view.blockSubline),
+    ctaUrl: view.slots[0]?.clickUrl ?? view.shopUrl,
+  };
   return {
     amp: Mustache.render(templates.amp, data, {}, { tags: TAGS, escape: escapeXml }),
     html: Mustache.render(templates.html, data, {}, { tags: TAGS, escape: escapeXml }),

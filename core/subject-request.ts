@@ -1,6 +1,7 @@
 /**
  * The request of `POST /v1/admin/subjects` (worker/routes/admin-subjects.ts), which `npm run email` sends in
- * batches of MAX_SUBJECT_USERS: shared by both sides.
+ * batches of MAX_SUBJECT_USERS, and its answer: each reader's subject line, preheader and the text part's
+ * block copy. Shared by both sides.
  */
 import { z } from "zod";
 import { CampaignIdSchema } from "./campaign";
@@ -24,4 +25,16 @@ export interface SubjectAnswer {
   preheader: string | null;
   rule: string | null;
   why: string;
+  /**
+   * the text part's copy: the block this reader would be served now, chosen on what is known before any open
+   * (the open's facts unknown), rendered for its first item; null when no block of the campaign has copy
+   */
+  copy: SendTimeCopy | null;
+}
+
+export interface SendTimeCopy {
+  block: string;
+  headline: string | null;
+  subline: string | null;
+  cta: string | null;
 }

@@ -13,6 +13,7 @@ import { CampaignIdSchema } from "../../core/campaign";
 import { type EmailTemplates, type EmailView, emailLinks, renderEmail } from "../../core/email-template";
 import { looksLikeEmail } from "../../core/events";
 import type { LayoutName } from "../../core/layouts";
+import type { SendTimeCopy, SubjectAnswer } from "../../core/subject-request";
 import { mintToken } from "../../core/token";
 import { readTemplates, renderTemplate } from "./render-email";
 
@@ -21,6 +22,8 @@ export const TOKEN_FIELD = "OT_TOKEN";
 /** With subject rules: the subject (the ESP's subject line takes its merge tag) and the preheader fields. */
 export const SUBJECT_FIELD = "OT_SUBJECT";
 export const PREHEADER_FIELD = "OT_PREHEADER";
+/** With block copy: the text part's headline, subline and call to action (chosen at send time). */
+export const COPY_FIELDS = ["OT_HEADLINE", "OT_SUBLINE", "OT_CTA"] as const;
 export const ESP_MERGE_TAGS = {
   mailchimp: (field: string) => `*|${field.toUpperCase()}|*`,
   braze: (field: string) => `{{custom_attribute.\${${field.toLowerCase()}}}}`,
@@ -47,7 +50,7 @@ export interface BuildOptions {
   /** the subject for recipients `subjects` has none for */
   subject: string;
   /** per recipient, from the campaign's subject rules (POST /v1/admin/subjects: subjects-client.ts) */
-  subjects?: ReadonlyMap<string, { subject: string | null; preheader: string | null }>;
+  subjects?: ReadonlyMap<string, Pick<SubjectAnswer, "subject" | "preheader"> & { copy?: SendTimeCopy | null }>;
   headline: string;
   shopName: string;
   shopUrl: string;
@@ -83,10 +86,18 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
   });
 }
 
-function view(opts: BuildOptions, token: string, preheader: string | null = null): EmailView {
+function view(
+  opts: BuildOptions,
+  token: string,
+  preheader: string | null = null,
+  copy: Pick<SendTimeCopy, "headline" | "subline" | "cta"> | null = null,
+): EmailView {
   return {
     preheader,
     headline: opts.headline,
+    blockHeadline: copy?.headline ?? null,
+    blockSubline: copy?.subline ?? null,
+    blockCta: copy?.cta ?? null,
     shopName: opts.shopName,
     shopUrl: opts.shopUrl,
     count: 6,
@@ -131,7 +142,13 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
     // columns for subjects only when the campaign has subject rules (some recipient got one)
     const withSubjects = [...(opts.subjects?.values() ?? [])].some((c) => c.subject !== null);
     const preheaderTag = withSubjects ? ESP_MERGE_TAGS[opts.esp](PREHEADER_FIELD) : null;
-    const parts = await renderTemplate(view(opts, tag, preheaderTag), opts.template, opts.templateDir);
+    // columns for the text part's copy only when the campaign has block copy (some recipient got some)
+    const withCopy = [...(opts.subjects?.values() ?? [])].some((c) => c.copy);
+    const [headlineTag, sublineTag, ctaTag] = COPY_FIELDS.map((f) => ESP_MERGE_TAGS[opts.esp as Esp](f));
+    const copyTags = withCopy
+      ? { headline: headlineTag ?? null, subline: sublineTag ?? null, cta: ctaTag ?? null }
+      : null;
+    const parts = await renderTemplate(view(opts, tag, preheaderTag, copyTags), opts.template, opts.templateDir);
     for (const [ext, body] of [
       ["amp.html", parts.amp],
       ["html", parts.html],
@@ -147,11 +164,13 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
       "email",
       name(TOKEN_FIELD),
       ...(withSubjects ? [name(SUBJECT_FIELD), name(PREHEADER_FIELD)] : []),
+      ...(withCopy ? COPY_FIELDS.map(name) : []),
     ];
     const lines = [header.join(",")];
     for (const r of recipients) {
       const chosen = opts.subjects?.get(r.userId);
       const extra = withSubjects ? [chosen?.subject ?? opts.subject, chosen?.preheader ?? ""] : [];
+      if (withCopy) extra.push(chosen?.copy?.headline ?? "", chosen?.copy?.subline ?? "", chosen?.copy?.cta ?? "");
       lines.push([r.userId, r.email ?? "", await mint(r.userId), ...extra].map(csvCell).join(","));
     }
     const csv = join(opts.outDir, `recipients.${opts.esp}.csv`);
@@ -163,7 +182,10 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
   const templates = await readTemplates(opts.template, opts.templateDir);
   for (const r of recipients) {
     const chosen = opts.subjects?.get(r.userId);
-    const parts = renderEmail(templates, view(opts, await mint(r.userId), chosen?.preheader ?? null));
+    const parts = renderEmail(
+      templates,
+      view(opts, await mint(r.userId), chosen?.preheader ?? null, chosen?.copy ?? null),
+    );
     const subject = chosen?.subject ?? opts.subject;
     const mime = await composeMime(parts, { from: opts.from, to: r.email as string, subject });
     const file = join(opts.outDir, `${r.userId.replace(/[^A-Za-z0-9_.-]/g, "_")}.eml`);

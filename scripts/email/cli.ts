@@ -3,7 +3,7 @@
  *   [--base-url https://opentime.shop.example] [--layout row|card|grid] [--esp mailchimp|braze|sfmc]`
  * Writes one MIME message per recipient, or (with --esp) the parts once with merge tags plus a CSV of
  * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`). Subject lines: the
- * campaign's subject rules, asked of the Worker at --api-url (default: --base-url) with the admin key
+ * campaign's subject rules and the text part's block copy, asked of the Worker at --api-url (default: --base-url) with the admin key
  * (ADMIN_API_KEY, else `.dev.vars`); `--subject "..."` gives everyone one instead.
  */
 import { parseArgs } from "node:util";
@@ -81,6 +81,9 @@ try {
     const rules = new Map<string, number>();
     for (const s of subjects.values()) rules.set(s.rule ?? "(none)", (rules.get(s.rule ?? "(none)") ?? 0) + 1);
     console.log(`subjects by rule: ${[...rules].map(([r, n]) => `${r} ${n}`).join(", ")}`);
+    const blocks = new Map<string, number>();
+    for (const s of subjects.values()) if (s.copy) blocks.set(s.copy.block, (blocks.get(s.copy.block) ?? 0) + 1);
+    if (blocks.size > 0) console.log(`text part copy by block: ${[...blocks].map(([b, n]) => `${b} ${n}`).join(", ")}`);
   }
   if (values.esp) console.log(`upload ${result.files.at(-1)} and use the merge tag in the parts written next to it`);
   if (values.esp && subjects && [...subjects.values()].some((s) => s.subject !== null))

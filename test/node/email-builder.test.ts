@@ -154,3 +154,47 @@ describe("email builder, ESP mode", () => {
     expect(stderr).toContain("--campaign and --recipients are required");
   });
 });
+
+describe("email builder, the text part's block copy", () => {
+  const copy = { block: "buyers", headline: "Welcome back", subline: "New mugs & more", cta: "See your picks" };
+
+  it("MIME: the reader's send-time copy in the text part, the call to action leading where the first slot does", async () => {
+    const { options } = await setup("user_id,email\nc0000002,ann@example.com\nc0000042,bob@example.com\n");
+    const subjects = new Map([["c0000042", { subject: "Hi", preheader: null, copy }]]);
+    const result = await buildEmails({ ...options, subjects });
+    const [ann, bob] = await Promise.all(result.files.map(async (f) => PostalMime.parse(await readFile(f, "utf8"))));
+    const token = /\/v1\/c\/([^/]+)\/row-0/.exec(bob?.text ?? "")?.[1] as string;
+    expect(bob?.text).toContain(
+      `Picked for you\n\nWelcome back\nNew mugs & more\n\nPicked for you when you open this email:\n`,
+    );
+    expect(bob?.text).toContain(`\nSee your picks: ${BASE}/v1/c/${token}/row-0\n`);
+    // no copy for this reader: the text part as it was, no empty lines where the copy would go
+    expect(ann?.text).toContain("Picked for you\n\nPicked for you when you open this email:\n");
+    expect(ann?.text).not.toContain("Welcome back");
+    expect(ann?.text).toMatch(/row-2\n\nVisit the shop:/);
+  });
+
+  it("ESP: the copy's columns only when some recipient has copy, their merge tags in the text part", async () => {
+    const { options } = await setup("user_id\nc0000002\nc0000042\n");
+    const subjects = new Map([
+      ["c0000002", { subject: "Hi", preheader: null, copy }],
+      ["c0000042", { subject: "Hi", preheader: null, copy: null }],
+    ]);
+    const result = await buildEmails({ ...options, esp: "braze", subjects });
+    const csv = (await readFile(result.files.at(-1) as string, "utf8")).trim().split("\n");
+    expect(csv[0]).toBe("user_id,email,ot_token,ot_subject,ot_preheader,ot_headline,ot_subline,ot_cta");
+    expect(csv[1]).toMatch(/^c0000002,,[^,]+,Hi,,Welcome back,New mugs & more,See your picks$/);
+    expect(csv[2]).toMatch(/^c0000042,,[^,]+,Hi,,,,$/);
+    const text = await readFile(result.files.find((f) => f.endsWith(".braze.txt")) as string, "utf8");
+    const tag = ESP_MERGE_TAGS.braze;
+    expect(text).toContain(`${tag("OT_HEADLINE")}\n${tag("OT_SUBLINE")}\n`);
+    const without = await buildEmails({
+      ...options,
+      outDir: `${options.outDir}-plain`,
+      esp: "braze",
+      subjects: new Map([["c0000002", { subject: "Hi", preheader: null }]]),
+    });
+    const header = (await readFile(without.files.at(-1) as string, "utf8")).split("\n")[0];
+    expect(header).toBe("user_id,email,ot_token,ot_subject,ot_preheader");
+  });
+});

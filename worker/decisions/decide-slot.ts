@@ -8,6 +8,7 @@
  * stores it, so images loaded afterwards show what was clicked. Never throws.
  */
 import { z } from "zod";
+import { COPY_LIMITS, type RenderedCopy } from "../../core/block-copy";
 import type { Campaign } from "../../core/campaign";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
 import type { RulesApplied } from "../../core/item-rules";
@@ -15,6 +16,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
 import { RECS_REASONS, SCORERS, type Scorer, type SlotReason } from "../../core/reasons";
 import { type TokenClaims, verifyToken } from "../../core/token";
+import { blockCopy } from "../campaigns/block-copy";
 import { openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { getLiveCatalog } from "../catalog/live-catalog";
@@ -41,6 +43,15 @@ export const DecisionSchema = z.object({
   via: z.enum(DECISION_VIAS),
   /** the campaign block that was served, and why (core/block-selection.ts); absent in older decisions */
   block: z.object({ id: z.string().max(64), why: z.string().max(600) }).optional(),
+  /** the block's copy as the slot's card showed it (core/block-copy.ts), so a re-open draws the same words */
+  copy: z
+    .object({
+      headline: z.string().max(COPY_LIMITS.headline).optional(),
+      subline: z.string().max(COPY_LIMITS.subline).optional(),
+      cta: z.string().max(COPY_LIMITS.cta).optional(),
+      badge: z.string().max(COPY_LIMITS.badge).optional(),
+    })
+    .optional(),
 });
 export type Decision = z.infer<typeof DecisionSchema>;
 
@@ -65,6 +76,8 @@ export interface SlotDecision {
   block?: { id: string; why: string };
   /** decided now: what the block's slots show (slot i item i), for the open's impressions */
   shown?: CatalogItem[];
+  /** the block's copy for this slot's item (with the campaign's badge when the block has none) */
+  copy: RenderedCopy;
 }
 
 export interface DecideInput {
@@ -133,6 +146,8 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
       campaignId,
       campaign,
       block: stored.block,
+      // decisions stored before copy existed: the campaign's badge, as they were drawn
+      copy: stored.copy ?? (campaign.badge ? { badge: campaign.badge } : {}),
     };
   }
 
@@ -155,6 +170,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const shown = unavailable.size > 0 ? rec.items.filter((it) => !unavailable.has(it.id)) : rec.items;
   // fewer items than slots (a tiny catalog): repeat the last one rather than show nothing
   const item = shown[slot.index] ?? shown[shown.length - 1] ?? null;
+  const copy = blockCopy(campaign, served.selection.block, served.facts, item, now);
   // nothing is stored for readers who opted out of personalization or tracking (or whose consent is unknown)
   const storable = key !== null && item !== null && rec.reason !== "opted-out" && rec.recordable;
   const state = storable ? nextState(campaign, via) : null;
@@ -169,6 +185,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
       decidedAt: now,
       via,
       block,
+      ...(Object.keys(copy).length > 0 && { copy }),
     };
     input.waitUntil(write(kv, key, decision, campaign));
   }
@@ -186,6 +203,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     rules: rec.rules,
     block,
     shown: shown.slice(0, n),
+    copy,
   };
 }
 

@@ -1,6 +1,8 @@
 /**
  * Composes one slot's product card as SVG (drawn by resvg into a PNG): picture, title wrapped to the
- * card, price with currency, an optional badge. Coordinates are CSS pixels of the 1x image; the retina
+ * card, price with currency, an optional badge, and the block's copy (core/block-copy.ts) where the card has
+ * room: the headline as a line above the title, the subline under the price (the wide card only), the call to
+ * action as the wide card's button or beside the price. Coordinates are CSS pixels of the 1x image; the retina
  * variant only changes the output size. With a picture, its box is left transparent: the picture's own
  * pixels are laid under the drawn card (`raster.ts`), the painted corners and the badge staying on top.
  */
@@ -14,6 +16,12 @@ export interface CardContent {
   /** formatted with its currency; empty for generic content */
   price: string;
   badge?: string;
+  /** the block's headline, drawn as one line above the title */
+  headline?: string;
+  /** the block's subline: under the price, on the wide card only */
+  subline?: string;
+  /** the call to action: the wide card's button ("Shop now" without one), beside the price on the others */
+  cta?: string;
   /** true: leave the picture box transparent for the picture; false: draw the neutral placeholder */
   picture: boolean;
 }
@@ -51,6 +59,10 @@ const GEOMETRY: Record<LayoutName, Geometry> = {
 };
 
 const FONT = "Roboto";
+const ACCENT = "#d7263d";
+const MUTED = "#52606d";
+/** size of the headline line above the title, and of the call to action beside the price */
+const SMALL = { card: 13, row: 11, grid: 12 } as const;
 const BACKGROUND = "#ffffff";
 const INK = "#1f2933";
 const PRICE = "#0b6e4f";
@@ -95,7 +107,7 @@ function placeholder(p: Geometry["pic"]): string {
 function badge(p: Geometry["pic"], label: string): string {
   const size = 12;
   const w = Math.ceil(measure(label, size, 700)) + 16;
-  return `<rect x="${p.x + 8}" y="${p.y + 8}" width="${w}" height="22" rx="11" fill="#d7263d"/>
+  return `<rect x="${p.x + 8}" y="${p.y + 8}" width="${w}" height="22" rx="11" fill="${ACCENT}"/>
 ${text(p.x + 8 + w / 2, p.y + 23, size, 700, "#ffffff", label, "middle")}`;
 }
 
@@ -116,19 +128,48 @@ export function cardSvg(slot: Slot, content: CardContent): string {
   }
   if (content.badge) parts.push(badge(p, content.badge));
 
-  const lines = wrapText(content.title, g.text.w, g.title.size, g.title.lines, 700);
-  let y = g.text.y + g.title.size;
+  const small = SMALL[slot.layout];
+  let y = g.text.y;
+  if (content.headline) {
+    // the headline takes the first title line's place
+    const [line] = wrapText(content.headline, g.text.w, small, 1, 700);
+    parts.push(text(g.text.x, y + small, small, 700, ACCENT, line ?? ""));
+    y += small + 8;
+  }
+  const titleLines = content.headline ? Math.max(1, g.title.lines - 1) : g.title.lines;
+  const lines = wrapText(content.title, g.text.w, g.title.size, titleLines, 700);
+  y += g.title.size;
   for (const line of lines) {
     parts.push(text(g.text.x, y, g.title.size, 700, INK, line));
     y += g.title.line;
   }
-  if (content.price) parts.push(text(g.text.x, y + g.price * 0.35, g.price, 700, PRICE, content.price));
+  const priceY = y + g.price * 0.35;
+  if (content.price) parts.push(text(g.text.x, priceY, g.price, 700, PRICE, content.price));
+  const buttonY = height - 20 - 44;
+  if (g.button && content.subline) {
+    // as many lines as fit between the price and the button (at most two)
+    const size = 15;
+    let sy = priceY + (content.price ? 26 : 4);
+    const room = Math.min(2, Math.floor((buttonY - 6 - sy) / 20) + 1);
+    const sublines = room > 0 ? wrapText(content.subline, g.text.w, size, room, 400) : [];
+    for (const line of sublines) {
+      parts.push(text(g.text.x, sy, size, 400, MUTED, line));
+      sy += 20;
+    }
+  }
   if (g.button) {
-    const by = height - 20 - 44;
+    const label = content.cta ?? "Shop now";
+    const w = Math.min(g.text.w, Math.max(150, Math.ceil(measure(label, 16, 700)) + 32));
+    const [fitted] = wrapText(label, w - 16, 16, 1, 700);
     parts.push(
-      `<rect x="${g.text.x}" y="${by}" width="150" height="44" rx="6" fill="${INK}"/>`,
-      text(g.text.x + 75, by + 28, 16, 700, "#ffffff", "Shop now", "middle"),
+      `<rect x="${g.text.x}" y="${buttonY}" width="${w}" height="44" rx="6" fill="${INK}"/>`,
+      text(g.text.x + w / 2, buttonY + 28, 16, 700, "#ffffff", fitted ?? "", "middle"),
     );
+  } else if (content.cta) {
+    // beside the price, right-aligned, in what the price leaves free
+    const free = g.text.w - (content.price ? measure(content.price, g.price, 700) + 10 : 0);
+    const [fitted] = wrapText(`${content.cta} ›`, free, small, 1, 700);
+    if (fitted) parts.push(text(g.text.x + g.text.w, priceY, small, 700, INK, fitted, "end"));
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${px.width}" height="${px.height}" viewBox="0 0 ${width} ${height}">
 ${parts.join("\n")}

@@ -1,11 +1,12 @@
 /**
- * One slot's PNG: the decided product drawn as a card (picture, title, price, badge). A card depends only
- * on the product, the layout, the scale and the badge, so drawn cards are kept per isolate (LRU, 24 MB):
+ * One slot's PNG: the decided product drawn as a card (picture, title, price, the block's copy and badge). A
+ * card depends only on the product, the layout, the scale and the copy, so drawn cards are kept per isolate (LRU, 24 MB):
  * readers shown the same product share one drawing. A drawing: the picture decoded to the pixels of its
  * box, resvg draws the card around it (box left open), the picture goes under, native deflate encodes.
  * Falls back in steps, never failing: without its picture -> the card with a placeholder; without a
  * product -> a generic card; if drawing itself fails -> a plain PNG of the right size.
  */
+import type { RenderedCopy } from "../../core/block-copy";
 import { NO_CURRENCY } from "../../core/campaign";
 import { type CatalogItem, sizedImageUrl } from "../../core/catalog";
 import { type Slot, slotPixels } from "../../core/layouts";
@@ -40,13 +41,14 @@ export function resetRenderCache(): void {
 export async function renderSlot(
   slot: Slot,
   item: CatalogItem | null,
-  badge: string | undefined,
+  /** the block's copy for this item (worker/campaigns/block-copy.ts): badge, headline, subline, call to action */
+  copy: RenderedCopy,
   pictures: PictureContext,
 ): Promise<RenderedSlot> {
   const { width, height } = slotPixels(slot);
   const key = JSON.stringify(
     item
-      ? [slot.layout, slot.scale, badge ?? "", item.id, item.title, item.price, item.currency, item.image]
+      ? [slot.layout, slot.scale, copy, item.id, item.title, item.price, item.currency, item.image]
       : [slot.layout, slot.scale, "generic"],
   );
   const hit = drawn.get(key);
@@ -80,7 +82,7 @@ export async function renderSlot(
         title: item.title,
         // a static block's card (core/campaign.ts) has no price
         price: item.currency === NO_CURRENCY ? "" : formatPrice(item.price, item.currency),
-        badge,
+        ...copy,
         picture: picture !== null,
       }
     : { title: GENERIC_TITLE, price: "", picture: false };

@@ -95,7 +95,8 @@ export const ROUTES: RouteDoc[] = [
     ],
     responses: {
       200: {
-        description: '{"items":[{id,title,price,currency,image,url}],"block":{"id","type"}}; X-Opentime-Block says why',
+        description:
+          '{"items":[{id,title,price,currency,image,url,badge?,cta?}],"block":{"id","type"},"copy":{"headline?","subline?"}}; X-Opentime-Block says why',
       },
       403: { description: "not an AMP request, or a sender off the allow-list", schema: "Error" },
     },
@@ -115,7 +116,7 @@ export const ROUTES: RouteDoc[] = [
     route: "/v1/img/*",
     path: "/v1/img/{token}/{slot}.png",
     tag: "email",
-    summary: "open-time image of one slot: always 200 image/png of the slot's size",
+    summary: "open-time image of one slot: always 200, a PNG of the slot's size (an animated GIF for a countdown block)",
     auth: "token",
     params: [TOKEN, SLOT],
     responses: { 200: { description: "the slot's picture", media: "image/png" } },

@@ -4,18 +4,25 @@
  * sees once the AMP runtime has run, without needing the runtime (or a network) in the preview.
  */
 import Mustache from "mustache";
-import type { AmpItem } from "../../core/catalog";
+import type { AmpRecsResponse } from "../campaigns/amp-list-body";
 
-const LIST = /<amp-list\b[^>]*>([\s\S]*?)<\/amp-list>/;
+const LIST = /<amp-list\b([^>]*)>([\s\S]*?)<\/amp-list>/;
 const ITEM_TEMPLATE = /<template type="amp-mustache">([\s\S]*?)<\/template>/;
 
-export function ampStaticView(ampDocument: string, items: readonly AmpItem[]): string {
+/**
+ * `single-item items="."` (this repository's template): the template renders the whole answer once; a
+ * template of items (`items="items"`, emails built before block copy) renders each item.
+ */
+export function ampStaticView(ampDocument: string, body: AmpRecsResponse): string {
   const list = LIST.exec(ampDocument);
-  const template = list ? ITEM_TEMPLATE.exec(list[1] as string)?.[1] : undefined;
+  const template = list ? ITEM_TEMPLATE.exec(list[2] as string)?.[1] : undefined;
   let doc = ampDocument;
   if (list && template) {
-    const cards = items.map((it) => `<div role="listitem">${Mustache.render(template, it)}</div>`).join("\n");
-    doc = doc.replace(list[0], `<div class="recs"><div role="list">${cards}</div></div>`);
+    const whole = /\bsingle-item\b/.test(list[1] as string);
+    const cards = whole
+      ? Mustache.render(template, body)
+      : body.items.map((it) => Mustache.render(template, it)).join("\n");
+    doc = doc.replace(list[0], `<div class="recs"><div role="list"><div role="listitem">${cards}</div></div></div>`);
   }
   return doc
     .replace(/<script\b[^>]*>[\s\S]*?<\/script>/g, "")

@@ -8,12 +8,12 @@ import htmlTemplate from "../../amp-templates/recs-email.html";
 import textTemplate from "../../amp-templates/recs-email.txt";
 import { emailLinks, renderEmail } from "../../core/email-template";
 import { mintToken, verifyToken } from "../../core/token";
+import { ampListBody } from "../campaigns/amp-list-body";
 import { openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { getCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
-import { toAmpItem } from "../recs/amp-items";
 import { ampStaticView } from "./amp-static";
 import type { PreviewQuery } from "./query";
 
@@ -42,20 +42,17 @@ export async function emailPreview(
   const open = openFacts({ format: "amp", fetcher: "direct", ...location, campaignZone: campaign.timeZone, now });
   const served = await serveBlock({ kv, config, token, verified, campaign, n: 6, open, now });
   const rec = served.rec;
-  const items = rec.items.map((it, i) => ({
-    ...toAmpItem(it, base),
-    rank: i + 1,
-    score: rec.scores?.[i] ?? null,
-  }));
+  const body = ampListBody(served, campaign, base, now);
+  const items = body.items.map((it, i) => ({ ...it, rank: i + 1, score: rec.scores?.[i] ?? null }));
   return {
     user: q.user,
     campaign: q.campaign,
     settings: campaign,
     token,
-    block: { id: served.selection.block.id, type: served.selection.block.type, why: served.detail },
+    block: { id: served.selection.block.id, type: served.selection.block.type, why: served.detail, copy: body.copy },
     facts: served.facts,
     recs: { reason: rec.reason, scorer: rec.scorer, model: rec.modelVersion, excluded: rec.excluded ?? 0, items },
     slots: links.slots,
-    parts: { html: parts.html, text: parts.text, amp: parts.amp, ampStatic: ampStaticView(parts.amp, items) },
+    parts: { html: parts.html, text: parts.text, amp: parts.amp, ampStatic: ampStaticView(parts.amp, body) },
   };
 }

@@ -1,16 +1,18 @@
 /**
- * GET /v1/amp/recs?t=<token>&n=6 — the amp-list endpoint: `{"items":[{id,title,price,currency,image,url}]}`.
+ * GET /v1/amp/recs?t=<token>&n=6 — the amp-list endpoint: `{"items":[{id,title,price,currency,image,url,badge?,
+ * cta?}],"block":{id,type},"copy":{headline?,subline?}}` (a template reads `items`, or the whole answer with
+ * `single-item items="."` for the block's copy).
  * Email CORS protocol enforced; always 200 with items for an allowed sender (generic items when anything
  * fails), with `X-Opentime-Reason` saying why, `X-Opentime-Model` naming the model version and
  * `X-Opentime-Block` which of the campaign's blocks was served and which conditions chose it.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
-import { type Block, DEFAULT_CAMPAIGN } from "../../core/campaign";
-import type { AmpItem } from "../../core/catalog";
+import { DEFAULT_CAMPAIGN } from "../../core/campaign";
 import { rulesHeader } from "../../core/item-rules";
 import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
+import { type AmpRecsResponse, ampListBody } from "../campaigns/amp-list-body";
 import { cfSignals, openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { getCampaign } from "../decisions/campaign-store";
@@ -21,7 +23,6 @@ import { enqueue } from "../events/queue";
 import { background } from "../lib/background";
 import { headerText, headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
-import { toAmpItem } from "../recs/amp-items";
 
 export const MAX_ITEMS = 24;
 export const DEFAULT_ITEMS = 6;
@@ -30,12 +31,6 @@ export const AmpRecsQuery = z.object({
   t: z.string().optional(),
   n: z.coerce.number().int().min(1).max(MAX_ITEMS).catch(DEFAULT_ITEMS),
 });
-
-export interface AmpRecsResponse {
-  items: AmpItem[];
-  /** the campaign's block served (a template can switch on its type); absent when the answer failed */
-  block?: { id: string; type: Block["type"] };
-}
 
 /**
  * Who asks for an AMP list: mail providers fetch AMP requests from their servers (Gmail, Yahoo, Mail.ru), so
@@ -80,10 +75,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       }
       await bg.flush();
       const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
-      const body: AmpRecsResponse = {
-        items: rec.items.map((it) => toAmpItem(it, base)),
-        block: { id: served.selection.block.id, type: served.selection.block.type },
-      };
+      const body = ampListBody(served, campaign, base, now);
       return c.json(body, 200, {
         "Cache-Control": "private, no-store",
         "X-Opentime-Reason": rec.reason,

@@ -10,6 +10,7 @@ import { countdownItem, countdownOf, isStaticItem } from "../../core/campaign";
 import type { QueuedEvent } from "../../core/events";
 import { rulesHeader } from "../../core/item-rules";
 import { slotPixels } from "../../core/layouts";
+import { blockCopy } from "../campaigns/block-copy";
 import { cfSignals } from "../campaigns/open-facts";
 import { classifyFetch, isPrefetch, signalsOf } from "../decisions/classify-fetch";
 import { decideSlot } from "../decisions/decide-slot";
@@ -54,7 +55,7 @@ export function registerImage(app: Hono<AppEnv>): void {
       const origin = config.publicBaseUrl ? new URL(config.publicBaseUrl).origin : new URL(c.req.url).origin;
       const pictures = { env: c.env, origin, waitUntil: bg.waitUntil };
       if (!path.slot) {
-        const out = await renderSlot(path.drawAs, null, undefined, pictures);
+        const out = await renderSlot(path.drawAs, null, {}, pictures);
         return png(out.png, { "X-Opentime-Reason": "bad-slot", "X-Opentime-Fetch": fetchKind });
       }
       const t0 = performance.now();
@@ -120,7 +121,12 @@ export function registerImage(app: Hono<AppEnv>): void {
         }
       }
       const shownItem = countdown ? countdownItem(countdown, nowMs) : decision.item;
-      const out = await renderSlot(path.slot, shownItem, decision.campaign.badge, pictures);
+      // a countdown's copy tells the time left now (a stored decision's words were for an earlier open)
+      const copy =
+        countdown && decision.source === "stored"
+          ? blockCopy(decision.campaign, countdown, {}, shownItem, nowMs)
+          : decision.copy;
+      const out = await renderSlot(path.slot, shownItem, copy, pictures);
       await bg.flush();
       return png(out.png, {
         "X-Opentime-Reason": decision.reason,

@@ -1,0 +1,223 @@
+/**
+ * Block copy (core/block-copy.ts): which templates a campaign may hold (names from a closed list, no partials,
+ * no delimiter changes), how they render (plain text, unknown facts empty, one line, cut at each field's
+ * limit), which facts they make an open gather; where the card draws them (worker/images/card-svg.ts); and the
+ * preview's static view of the AMP part, for this repository's template and an older one.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { COPY_LIMITS, copyFacts, copyTemplateProblem, renderCopy } from "../../core/block-copy";
+import { factsNeeded } from "../../core/block-selection";
+import { parseCampaign } from "../../core/campaign";
+import { cardSvg } from "../../worker/images/card-svg";
+import { DEMO_CAMPAIGNS } from "../../scripts/demo/campaigns";
+import { ampStaticView } from "../../worker/preview/amp-static";
+
+const item = { title: "Blue Ceramic Mug", category: "Kitchen", price: "£12.00" };
+
+describe("copy templates", () => {
+  it("accepts the variables it documents, in sections too", () => {
+    for (const t of [
+      "Hello",
+      "{{item.title}} for {{item.price}}",
+      "{{#segment}}Dear {{segment}} reader{{/segment}}{{^segment}}Hello{{/segment}}",
+      "{{#boughtCategories}}{{.}} {{/boughtCategories}}",
+      "{{#item}}{{item.category}}{{/item}}",
+      "{{! a comment }}Only {{timeLeft}} left",
+      "{{{item.title}}} {{&weekday}}",
+    ]) {
+      expect(copyTemplateProblem(t), t).toBeNull();
+    }
+  });
+
+  it("refuses unknown names, partials, delimiter changes and broken syntax", () => {
+    expect(copyTemplateProblem("Hi {{firstName}}")).toMatch(/^unknown variable "firstName"/);
+    expect(copyTemplateProblem("{{#segment}}{{email}}{{/segment}}")).toMatch(/^unknown variable "email"/);
+    expect(copyTemplateProblem("{{.}}")).toMatch(/^unknown variable "\."/);
+    expect(copyTemplateProblem("{{> footer}}")).toMatch(/^partials/);
+    expect(copyTemplateProblem("{{=<% %>=}}")).toMatch(/^delimiters/);
+    expect(copyTemplateProblem("{{#segment}}open")).toMatch(/^not a mustache template/);
+  });
+
+  it("the demo shop's campaigns (npm start stores them) are valid, copy and all", () => {
+    for (const [id, raw] of Object.entries(DEMO_CAMPAIGNS)) {
+      const parsed = parseCampaign(raw, true);
+      expect(parsed.success ? null : parsed.error.issues, id).toBeNull();
+    }
+  });
+
+  it("a campaign with a bad template is refused with the field's path", () => {
+    const parsed = parseCampaign(
+      { v: 2, default: { id: "d", type: "recommendations", copy: { badge: "{{price}}" } } },
+      true,
+    );
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) {
+      expect(parsed.error.issues[0]?.path).toEqual(["default", "copy", "badge"]);
+      expect(parsed.error.issues[0]?.message).toMatch(/unknown variable "price"/);
+    }
+  });
+});
+
+describe("rendering", () => {
+  it("fills the item, the facts and the time left; unknown facts render empty and skip their sections", () => {
+    const copy = {
+      headline: "{{#segment}}For {{segment}} readers: {{/segment}}{{item.title}}",
+      subline: "{{item.price}}{{^country}} anywhere{{/country}}",
+      cta: "Buy it {{weekday}}",
+      badge: "{{timeLeft}}",
+    };
+    expect(renderCopy(copy, { item, facts: { segment: "loyal", weekday: "fri" }, timeLeft: "01:02:03" })).toEqual({
+      headline: "For loyal readers: Blue Ceramic Mug",
+      subline: "£12.00 anywhere",
+      cta: "Buy it fri",
+      badge: "01:02:03",
+    });
+    // nothing known: sections skipped, names empty, a field that renders empty is left out
+    expect(renderCopy(copy, { item: null, facts: { segment: null }, timeLeft: "" })).toEqual({
+      subline: "anywhere",
+      cta: "Buy it",
+    });
+  });
+
+  it("is plain text (each medium escapes for itself), one line, cut at the field's limit", () => {
+    const title = `Mugs & <Cups>\n\t"2 for 1"  ${"x".repeat(300)}`;
+    const out = renderCopy(
+      { headline: "{{item.title}}", badge: "{{item.title}}" },
+      { item: { ...item, title }, facts: {} },
+    );
+    expect(out.headline?.startsWith('Mugs & <Cups> "2 for 1" xxx')).toBe(true);
+    expect(out.headline?.length).toBe(COPY_LIMITS.headline);
+    expect(out.headline?.endsWith("…")).toBe(true);
+    expect(out.badge).toBe('Mugs & <Cups> "…');
+  });
+
+  it("never yields control characters, half characters or more than the limit, whatever the title", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 400, unit: "binary" }), (title) => {
+        const out = renderCopy(
+          { headline: "{{item.title}}!", cta: "{{item.title}}" },
+          { item: { ...item, title }, facts: {} },
+        );
+        for (const [field, text] of Object.entries(out)) {
+          expect(text.length).toBeLessThanOrEqual(COPY_LIMITS[field as keyof typeof COPY_LIMITS]);
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: what must never come out
+          expect(text).not.toMatch(/[\u0000-\u001f\u007f]/);
+          expect(text).toBe(text.trim());
+          // never half of a surrogate pair (an emoji cut at the limit)
+          expect(text).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("the facts the copy names are gathered for the open, like those the conditions test", () => {
+    expect(
+      [...copyFacts({ headline: "{{#segment}}{{propensity}}{{/segment}}", cta: "{{item.title}} {{country}}" })].sort(),
+    ).toEqual(["country", "propensity", "segment"]);
+    const campaign = parseCampaign(
+      {
+        v: 2,
+        blocks: [
+          { id: "a", type: "recommendations", when: { fetcher: { $eq: "direct" } }, copy: { badge: "{{weekday}}" } },
+        ],
+        default: { id: "d", type: "recommendations", copy: { headline: "{{topProbability}}" } },
+      },
+      true,
+    );
+    expect(campaign.success).toBe(true);
+    if (campaign.success)
+      expect([...factsNeeded(campaign.data)].sort()).toEqual(["fetcher", "topProbability", "weekday"]);
+  });
+});
+
+describe("the card's copy", () => {
+  const texts = (svg: string) => [...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)<\/text>/g)];
+
+  it("the wide card: the headline above the title, the subline under the price, the call to action as the button", () => {
+    const svg = cardSvg(
+      { layout: "card", index: 0, scale: 2 },
+      {
+        title: "Blue Ceramic Mug with a very long name that wraps over several lines of the card",
+        price: "£12.00",
+        picture: false,
+        headline: "Back in stock",
+        subline: "Handmade in Stoke; ships tomorrow if you order today before six in the evening, and more",
+        cta: "Get yours",
+      },
+    );
+    const lines = texts(svg).map((m) => ({ y: Number(m[2]), text: m[3] as string }));
+    const at = (t: string) => lines.findIndex((l) => l.text.startsWith(t));
+    expect(at("Back in stock")).toBe(0);
+    expect(at("Get yours")).toBe(lines.length - 1);
+    expect(svg).not.toContain("Shop now");
+    // the title gives the headline one of its lines; the subline fits above the button (top at 196)
+    const title = lines.filter((l) => l.text.startsWith("Blue") || l.text.includes("wraps") || l.text.endsWith("…"));
+    expect(title.length).toBeLessThanOrEqual(3);
+    const sub = lines.filter((l) => l.y > (lines[at("£12.00")]?.y ?? 0) && l.text !== "Get yours");
+    expect(sub.length).toBeGreaterThan(0);
+    for (const l of sub) expect(l.y).toBeLessThanOrEqual(196 - 4);
+    // without copy: the button says "Shop now", as before
+    expect(cardSvg({ layout: "card", index: 0, scale: 1 }, { title: "Mug", price: "£1", picture: false })).toContain(
+      ">Shop now</text>",
+    );
+  });
+
+  it("row and grid cards: the headline above the title, the call to action beside the price, no subline", () => {
+    for (const layout of ["row", "grid"] as const) {
+      const svg = cardSvg(
+        { layout, index: 0, scale: 1 },
+        {
+          title: "Blue Ceramic Mug",
+          price: "£12.00",
+          picture: false,
+          headline: "New",
+          subline: "never here",
+          cta: "Shop",
+        },
+      );
+      const lines = texts(svg);
+      expect(lines[0]?.[3]).toBe("New");
+      expect(svg).not.toContain("never here");
+      const price = lines.find((m) => m[3] === "£12.00");
+      const cta = lines.find((m) => m[3] === "Shop ›");
+      expect(cta?.[2]).toBe(price?.[2]);
+      expect(cta?.[0]).toContain('text-anchor="end"');
+    }
+  });
+});
+
+describe("the preview's static AMP view", () => {
+  const body = {
+    items: [
+      {
+        id: "p1",
+        title: "Mug",
+        price: "£12.00",
+        currency: "GBP",
+        image: "",
+        url: "https://shop.example/p1",
+        badge: "New",
+        cta: "Buy",
+      },
+      { id: "p2", title: "Cup", price: "£8.00", currency: "GBP", image: "", url: "https://shop.example/p2" },
+    ],
+    copy: { headline: "Picked for you & yours" },
+  };
+
+  it("renders this repository's template (single-item) once with the whole answer", () => {
+    const doc = `<html><body><amp-list src="x" items="." single-item><template type="amp-mustache">{{#copy}}<h2>{{headline}}</h2>{{/copy}}{{#items}}<a href="{{url}}">{{title}}{{#badge}}[{{badge}}]{{/badge}}{{#cta}}({{cta}}){{/cta}}</a>{{/items}}</template></amp-list></body></html>`;
+    const view = ampStaticView(doc, body);
+    expect(view).toContain("<h2>Picked for you &amp; yours</h2>");
+    // mustache's own escaping (as amp-mustache's): & and / in attributes
+    expect(view).toContain('p1">Mug[New](Buy)</a><a href="https:&#x2F;&#x2F;shop.example&#x2F;p2">Cup</a>');
+    expect(view).not.toContain("amp-list");
+  });
+
+  it("renders an older template of items (emails built before block copy) item by item", () => {
+    const doc = `<amp-list src="x" items="items"><template type="amp-mustache"><a href="{{url}}">{{title}}</a></template></amp-list>`;
+    const view = ampStaticView(doc, body);
+    expect(view).toContain('p1">Mug</a>\n<a href="https:&#x2F;&#x2F;shop.example&#x2F;p2">Cup</a>');
+  });
+});

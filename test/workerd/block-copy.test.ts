@@ -1,0 +1,255 @@
+/**
+ * Block copy end to end in workerd (core/block-copy.ts): the admin API refuses a template naming what it
+ * cannot know, the path named; the AMP list carries the served block's headline and subline and each item's
+ * badge and call to action; open-time images draw the block's copy, store it with the decision and redraw the
+ * same words at a re-open under `freeze`; a countdown's copy tells the time left; the preview and the send-time
+ * answer for the text part (POST /v1/admin/subjects) give the same block's copy.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { CatalogItem } from "../../core/catalog";
+import { kvKeys } from "../../core/kv-keys";
+import type { Profile } from "../../core/profile";
+import type { SubjectAnswer } from "../../core/subject-request";
+import { mintToken } from "../../core/token";
+import type { AmpRecsResponse } from "../../worker/campaigns/amp-list-body";
+import { resetLiveCatalogCache } from "../../worker/catalog/live-catalog";
+import { resetBlockMemo } from "../../worker/decisions/block-memo";
+import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import { resetRenderCache } from "../../worker/images/render-slot";
+import worker from "../../worker/index";
+import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
+import { clearKv, fixture, SENDER, seedModel } from "./support/harness";
+
+const ORIGIN = "https://opentime.test";
+const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
+
+async function send(path: string, init: RequestInit & { cf?: Record<string, unknown> } = {}) {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(`${ORIGIN}${path}`, init as RequestInit), env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+const putCampaign = (id: string, body: unknown) =>
+  send(`/v1/admin/campaigns/${id}`, { method: "PUT", headers: admin, body: JSON.stringify(body) });
+
+const readers = () => fixture().profiles.filter((p) => p.factors !== null) as Profile[];
+const catalog = () =>
+  new Map((JSON.parse(fixture().catalogJson) as { items: CatalogItem[] }).items.map((i) => [i.id, i]));
+
+async function ampList(user: string, campaign: string) {
+  const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign, ttlSeconds: 3600 });
+  const res = await send(`/v1/amp/recs?t=${t}&n=4`, { headers: { "AMP-Email-Sender": SENDER } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as AmpRecsResponse;
+}
+
+const PICKS_COPY = {
+  id: "picks",
+  type: "recommendations",
+  copy: {
+    headline: "{{#segment}}For our {{segment}} readers: {{/segment}}{{item.title}}",
+    subline: "From {{item.price}}{{^segment}}, picked for everyone{{/segment}}",
+    cta: "Get {{item.title}}",
+    badge: "{{item.category}}",
+  },
+};
+
+beforeEach(async () => {
+  await clearKv();
+  await seedModel();
+  resetCampaignCache();
+  resetBlockMemo();
+  resetLiveCatalogCache();
+  resetRenderCache();
+});
+
+describe("block copy", () => {
+  it("a template naming what it cannot know is refused, the field's path named", async () => {
+    const bad = await putCampaign("bad", {
+      v: 2,
+      blocks: [
+        {
+          id: "x",
+          type: "static",
+          title: "Sale",
+          image: "/demo/img/banner.png",
+          url: "https://shop.example/",
+          when: { country: { $eq: "DE" } },
+          copy: { headline: "Hi {{firstName}}" },
+        },
+      ],
+      default: { id: "d", type: "recommendations", copy: { cta: "{{> partial}}" } },
+    });
+    expect(bad.status).toBe(400);
+    const { error } = (await bad.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe("BAD_REQUEST");
+    expect(error.message).toMatch(/blocks\.0\.copy\.headline: unknown variable "firstName"/);
+    expect(error.message).toMatch(/default\.copy\.cta: partials/);
+    expect(await env.OPENTIME_KV.get(kvKeys.campaign("bad"))).toBeNull();
+  });
+
+  it("the AMP list carries the block's headline and subline, and each item's badge and call to action", async () => {
+    const [a] = readers() as [Profile];
+    expect((await putCampaign("copy", { v: 2, default: PICKS_COPY })).status).toBe(200);
+    const body = await ampList(a.userId, "copy");
+    const items = catalog();
+    const first = items.get(body.items[0]?.id as string) as CatalogItem;
+    expect(body.block).toEqual({ id: "picks", type: "recommendations" });
+    // the segment is known for this reader (the copy names it, so the open gathers it)
+    expect(a.segment?.name).toBeTruthy();
+    expect(body.copy?.headline).toBe(`For our ${a.segment?.name} readers: ${first.title}`.slice(0, 120));
+    expect(body.copy?.subline).toBe(`From ${body.items[0]?.price}`);
+    for (const it of body.items) {
+      const item = items.get(it.id) as CatalogItem;
+      const cta = `Get ${item.title}`;
+      expect(it.cta).toBe(cta.length > 30 ? `${cta.slice(0, 29).trimEnd()}…` : cta);
+      expect(it.badge).toBe(item.category.length > 16 ? `${item.category.slice(0, 15).trimEnd()}…` : item.category);
+    }
+    // a reader nothing is known of (no profile): the same block, with what is known
+    const anonymous = await ampList("nobody-known", "copy");
+    expect(anonymous.copy?.headline).toBe(items.get(anonymous.items[0]?.id as string)?.title.slice(0, 120));
+    expect(anonymous.copy?.subline).toMatch(/, picked for everyone$/);
+  });
+
+  it("a campaign without copy answers as before: no copy, the campaign's badge on every item", async () => {
+    const [a] = readers() as [Profile];
+    await putCampaign("plain", { v: 2, badge: "New", default: { id: "picks", type: "recommendations" } });
+    const body = await ampList(a.userId, "plain");
+    expect(body.copy).toBeUndefined();
+    expect(body.items.length).toBe(4);
+    for (const it of body.items) {
+      expect(it.badge).toBe("New");
+      expect(it.cta).toBeUndefined();
+    }
+  });
+
+  it("images draw the block's copy, keep it with the decision, and redraw the same words at a re-open", async () => {
+    const [a] = readers() as [Profile];
+    await putCampaign("img", {
+      v: 2,
+      blocks: [
+        {
+          id: "de",
+          type: "recommendations",
+          when: { country: { $eq: "DE" } },
+          copy: { headline: "Hallo aus {{country}}", cta: "Ansehen" },
+        },
+      ],
+      default: { id: "picks", type: "recommendations", copy: { headline: "Hello" } },
+    });
+    const t = await mintToken(TEST_TOKEN_SECRET, { user: a.userId, campaign: "img", ttlSeconds: 3600 });
+    const first = await send(`/v1/img/${t}/card-0.png`, { cf: { country: "DE", timezone: "Europe/Berlin" } });
+    expect(first.headers.get("X-Opentime-Block")).toMatch(/^de \(blocks\[0\]/);
+    const png = new Uint8Array(await first.arrayBuffer());
+    const stored = JSON.parse((await env.OPENTIME_KV.get(kvKeys.decision(a.userId, "img", "card-0"))) as string);
+    expect(stored.copy).toEqual({ headline: "Hallo aus DE", cta: "Ansehen" });
+
+    // the same product without the copy draws a different picture
+    const other = await mintToken(TEST_TOKEN_SECRET, { user: a.userId, campaign: "img2", ttlSeconds: 3600 });
+    await putCampaign("img2", { v: 2, default: { id: "picks", type: "recommendations" } });
+    const plain = await send(`/v1/img/${other}/card-0.png`, { cf: { country: "DE", timezone: "Europe/Berlin" } });
+    expect(plain.headers.get("X-Opentime-Item")).toBe(first.headers.get("X-Opentime-Item"));
+    expect(new Uint8Array(await plain.arrayBuffer())).not.toEqual(png);
+
+    // the marketer rewrites the copy; a re-open (freeze) shows what the first open showed, from anywhere
+    await putCampaign("img", {
+      v: 2,
+      blocks: [{ id: "de", type: "recommendations", when: { country: { $eq: "DE" } }, copy: { headline: "Neu" } }],
+      default: { id: "picks", type: "recommendations", copy: { headline: "Hello" } },
+    });
+    resetCampaignCache();
+    resetRenderCache();
+    const again = await send(`/v1/img/${t}/card-0.png`, { cf: { country: "FR", timezone: "Europe/Paris" } });
+    expect(again.headers.get("X-Opentime-Decision")).toBe("stored");
+    expect(new Uint8Array(await again.arrayBuffer())).toEqual(png);
+  });
+
+  it("a countdown's copy tells the time left at the open, and says it ended after the deadline", async () => {
+    const [a] = readers() as [Profile];
+    const countdown = (deadline: string) => ({
+      v: 2,
+      policy: "live",
+      default: {
+        id: "clock",
+        type: "countdown",
+        deadline,
+        title: "Sale ends in",
+        url: "https://shop.example/sale",
+        ended: { title: "The sale is over" },
+        copy: {
+          headline: "{{#timeLeft}}Only {{timeLeft}} left{{/timeLeft}}{{^timeLeft}}Missed it? More soon{{/timeLeft}}",
+        },
+      },
+    });
+    await putCampaign("cd", countdown(new Date(Date.now() + 2 * 86400_000 + 3600_000).toISOString()));
+    const running = await ampList(a.userId, "cd");
+    expect(running.copy?.headline).toMatch(/^Only 2d 0[01]:\d\d:\d\d left$/);
+    await putCampaign("cd", countdown(new Date(Date.now() - 1000).toISOString()));
+    resetCampaignCache();
+    const ended = await ampList(a.userId, "cd");
+    expect(ended.copy?.headline).toBe("Missed it? More soon");
+    expect(ended.items[0]?.title).toBe("The sale is over");
+  });
+
+  it("the preview and the text part's send-time answer give the block's copy", async () => {
+    const [a, b] = readers() as [Profile, Profile];
+    await putCampaign("pv", {
+      v: 2,
+      blocks: [
+        {
+          id: "buyers",
+          type: "recommendations",
+          when: { purchases: { $gte: 1 } },
+          copy: { headline: "Welcome back", subline: "Your {{purchases}} purchases", cta: "See picks" },
+        },
+        // open facts are unknown at send time: this block is never the text part's
+        { id: "night", type: "recommendations", when: { localHour: { $gte: 0 } }, copy: { headline: "Night" } },
+      ],
+      default: { id: "picks", type: "recommendations", copy: { headline: "Picked for you" } },
+    });
+    const res = await send(`/v1/preview/email?user=${a.userId}&campaign=pv`, {
+      headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    });
+    expect(res.status).toBe(200);
+    const preview = (await res.json()) as {
+      block: { id: string; copy?: { headline?: string } };
+      parts: { ampStatic: string };
+    };
+    expect(preview.block.id).toBe("buyers");
+    expect(preview.block.copy?.headline).toBe("Welcome back");
+    expect(preview.parts.ampStatic).toContain('<h2 class="block-headline">Welcome back</h2>');
+    expect(preview.parts.ampStatic).toContain('<span class="cta">See picks');
+
+    const answer = await send("/v1/admin/subjects", {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ campaign: "pv", users: [a.userId, "nobody-known"] }),
+    });
+    expect(answer.status).toBe(200);
+    const subjects = new Map(((await answer.json()) as { subjects: SubjectAnswer[] }).subjects.map((s) => [s.user, s]));
+    const purchases = a.purchases.length;
+    expect(purchases).toBeGreaterThan(0);
+    expect(subjects.get(a.userId)?.copy).toEqual({
+      block: "buyers",
+      headline: "Welcome back",
+      subline: `Your ${a.purchases.length} purchases`,
+      cta: "See picks",
+    });
+    expect(subjects.get("nobody-known")?.copy).toEqual({
+      block: "picks",
+      headline: "Picked for you",
+      subline: null,
+      cta: null,
+    });
+    // a campaign without copy: none
+    await putCampaign("bare", { v: 2, default: { id: "picks", type: "recommendations" } });
+    const bare = await send("/v1/admin/subjects", {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ campaign: "bare", users: [b.userId] }),
+    });
+    expect(((await bare.json()) as { subjects: SubjectAnswer[] }).subjects[0]?.copy).toBeNull();
+  });
+});
