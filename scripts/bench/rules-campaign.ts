@@ -1,8 +1,9 @@
 /**
  * The campaign the benchmark opens under to price campaign rules: seven conditional blocks testing eight
  * reader, open and model facts (none holds for the bench's readers, so every one is evaluated and the
- * reader's facts are gathered), then a default block of recommendations under five item rules. Beside it, the
- * same campaign with no blocks and no rules. Both `live`, so every image open decides.
+ * reader's facts are gathered), then a default block of recommendations under five item rules, with copy in
+ * all four fields (core/block-copy.ts: rendered per item, drawn on the cards). Beside it, the same campaign
+ * with no blocks, no rules and no copy. Both `live`, so every image open decides.
  */
 export const PLAIN_CAMPAIGN = { v: 2, policy: "live", default: { id: "picks", type: "recommendations" } };
 
@@ -32,6 +33,12 @@ export const RULES_CAMPAIGN = {
       exclude: { priceMax: 150, categories: ["Category 7", "Gift cards"] },
       boost: { categories: { "Category 3": 0.2, Mugs: 0.2 } },
       maxPerCategory: 2,
+    },
+    copy: {
+      headline: "{{#segment}}For our {{segment}} readers: {{/segment}}{{item.title}}",
+      subline: "From {{item.price}}{{#weekday}}, this {{weekday}}{{/weekday}}",
+      cta: "See {{item.category}}",
+      badge: "{{item.category}}",
     },
   },
 };

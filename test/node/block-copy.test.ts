@@ -10,6 +10,7 @@ import { COPY_LIMITS, copyFacts, copyTemplateProblem, renderCopy } from "../../c
 import { factsNeeded } from "../../core/block-selection";
 import { parseCampaign } from "../../core/campaign";
 import { cardSvg } from "../../worker/images/card-svg";
+import { RULES_CAMPAIGN } from "../../scripts/bench/rules-campaign";
 import { DEMO_CAMPAIGNS } from "../../scripts/demo/campaigns";
 import { ampStaticView } from "../../worker/preview/amp-static";
 
@@ -39,8 +40,8 @@ describe("copy templates", () => {
     expect(copyTemplateProblem("{{#segment}}open")).toMatch(/^not a mustache template/);
   });
 
-  it("the demo shop's campaigns (npm start stores them) are valid, copy and all", () => {
-    for (const [id, raw] of Object.entries(DEMO_CAMPAIGNS)) {
+  it("the demo shop's campaigns (npm start stores them) and the bench's are valid, copy and all", () => {
+    for (const [id, raw] of Object.entries({ ...DEMO_CAMPAIGNS, RULES_CAMPAIGN })) {
       const parsed = parseCampaign(raw, true);
       expect(parsed.success ? null : parsed.error.issues, id).toBeNull();
     }
