@@ -3,7 +3,6 @@
  * holds for the open's facts, else the default block; with the reason, as text for a header, the preview
  * and the stored decision. Pure: the Worker gathers the facts (worker/campaigns/).
  */
-import { copyFacts } from "./block-copy";
 import type { Block, Campaign } from "./campaign";
 import { evaluate, type Fact, type Facts, factsUsed, MODEL_FACTS, READER_FACTS } from "./conditions";
 
@@ -42,14 +41,10 @@ export function selectBlock(
   return { block: campaign.default, index: -1, why: [], skipped };
 }
 
-/** The facts any of the campaign's conditions test or its copy names (only these are gathered for an open). */
+/** The facts any of the campaign's conditions test (only these are gathered for an open). */
 export function factsNeeded(campaign: Campaign): Set<Fact> {
   const used = new Set<Fact>();
-  for (const b of campaign.blocks) {
-    factsUsed(b.when, used);
-    copyFacts(b.copy, used);
-  }
-  copyFacts(campaign.default.copy, used);
+  for (const b of campaign.blocks) factsUsed(b.when, used);
   return used;
 }
 

@@ -5,7 +5,7 @@
  * recommendations. Versioned: `parseCampaign` reads version 1 (no `v`, one set of item rules) and migrates it.
  */
 import { z } from "zod";
-import { BlockCopySchema } from "./block-copy";
+import { BlockCopySchema, COPY_FIELDS, copyTemplateProblem, namesTimeLeft } from "./block-copy";
 import type { CatalogItem } from "./catalog";
 import { ConditionSchema, conditionDepth, factsUsed, MAX_CONDITION_DEPTH, READER_FACTS } from "./conditions";
 import { secondsLeft, split, timeLeftText } from "./countdown";
@@ -276,11 +276,30 @@ function checkBlocks(
   }
 }
 
+/** The admin API's check of each block's copy templates (core/block-copy.ts); stored campaigns are not re-checked. */
+function checkCopy(
+  c: { blocks: ConditionalBlock[]; default: z.infer<typeof BlockSchema> },
+  ctx: z.RefinementCtx,
+): void {
+  for (const [i, b] of [...c.blocks, c.default].entries()) {
+    const at = i < c.blocks.length ? ["blocks", i] : ["default"];
+    for (const field of COPY_FIELDS) {
+      const template = b.copy?.[field];
+      if (!template) continue;
+      const problem = copyTemplateProblem(template);
+      if (problem) ctx.addIssue({ code: "custom", path: [...at, "copy", field], message: problem });
+      else if (b.type !== "countdown" && namesTimeLeft(template)) {
+        ctx.addIssue({ code: "custom", path: [...at, "copy", field], message: "timeLeft is a countdown block's only" });
+      }
+    }
+  }
+}
+
 /**
  * Version 2: the settings, then blocks tried top to bottom; the first whose `when` holds is served, and
  * `default` when none does. Unknown top-level fields are refused (the admin API) ...
  */
-export const CampaignSchema = z.strictObject(CampaignShape).superRefine(checkBlocks);
+export const CampaignSchema = z.strictObject(CampaignShape).superRefine(checkBlocks).superRefine(checkCopy);
 /** ... and dropped when a stored campaign is read (one written by a later version survives a rollback). */
 const StoredCampaignSchema = z.object(CampaignShape).superRefine(checkBlocks);
 export type Campaign = z.infer<typeof CampaignSchema>;

@@ -35,7 +35,8 @@ export interface EmailView {
    */
   blockHeadline?: string | null;
   blockSubline?: string | null;
-  blockCta?: string | null;
+  /** the call to action as a whole line: `See it: <the first slot's click URL>` */
+  blockCtaLine?: string | null;
   shopName: string;
   shopUrl: string;
   /** the amp-list endpoint, token included (https for a real send) */
@@ -87,13 +88,7 @@ function rows(view: EmailView): { cells: ImageSlotView[] }[] {
 }
 
 export function renderEmail(templates: EmailTemplates, view: EmailView): EmailTemplates {
-  // the call to action leads where the first slot does
-  const data = {
-    ...view,
-    rows: rows(view),
-    blockCopy: Boolean(view.blockHeadline || view.blockSubline),
-    ctaUrl: view.slots[0]?.clickUrl ?? view.shopUrl,
-  };
+  const data = { ...view, rows: rows(view), blockCopy: Boolean(view.blockHeadline || view.blockSubline) };
   return {
     amp: Mustache.render(templates.amp, data, {}, { tags: TAGS, escape: escapeXml }),
     html: Mustache.render(templates.html, data, {}, { tags: TAGS, escape: escapeXml }),

@@ -35,8 +35,8 @@ export const RULES_CAMPAIGN = {
       maxPerCategory: 2,
     },
     copy: {
-      headline: "{{#segment}}For our {{segment}} readers: {{/segment}}{{item.title}}",
-      subline: "From {{item.price}}{{#weekday}}, this {{weekday}}{{/weekday}}",
+      headline: "{{#item}}Picked for you: {{item.title}}{{/item}}",
+      subline: "From {{item.price}}, in {{item.category}}",
       cta: "See {{item.category}}",
       badge: "{{item.category}}",
     },

@@ -29,7 +29,7 @@ export const DEMO_CAMPAIGNS: Record<string, unknown> = {
         items: { boost: { categories: { Mugs: 0.3 } }, maxPerCategory: 4 },
         copy: {
           headline: "An evening cup? {{item.title}}",
-          subline: "More {{#boughtCategories}}{{.}} {{/boughtCategories}}picks, from {{item.price}}",
+          subline: "More mugs for your collection, from {{item.price}}",
           cta: "See it",
           badge: "Tonight",
         },
@@ -39,8 +39,8 @@ export const DEMO_CAMPAIGNS: Record<string, unknown> = {
       id: "picks",
       type: "recommendations",
       copy: {
-        headline: "{{#segment}}Picked for our {{segment}} readers{{/segment}}{{^segment}}Picked for you{{/segment}}",
-        subline: "Starting with {{item.title}}",
+        headline: "Picked for you",
+        subline: "{{#item}}Starting with {{item.title}}, at {{item.price}}{{/item}}",
         cta: "Shop now",
         badge: "{{item.category}}",
       },

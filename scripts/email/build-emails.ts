@@ -22,7 +22,10 @@ export const TOKEN_FIELD = "OT_TOKEN";
 /** With subject rules: the subject (the ESP's subject line takes its merge tag) and the preheader fields. */
 export const SUBJECT_FIELD = "OT_SUBJECT";
 export const PREHEADER_FIELD = "OT_PREHEADER";
-/** With block copy: the text part's headline, subline and call to action (chosen at send time). */
+/**
+ * With block copy: the text part's headline, subline and call-to-action line (`See it: <click URL>`), chosen
+ * at send time.
+ */
 export const COPY_FIELDS = ["OT_HEADLINE", "OT_SUBLINE", "OT_CTA"] as const;
 export const ESP_MERGE_TAGS = {
   mailchimp: (field: string) => `*|${field.toUpperCase()}|*`,
@@ -86,18 +89,27 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
   });
 }
 
+/** The text part's call to action: its words, then where the first slot's click leads. */
+function ctaLine(cta: string | null | undefined, links: Pick<EmailView, "slots" | "shopUrl">): string | null {
+  return cta ? `${cta}: ${links.slots[0]?.clickUrl ?? links.shopUrl}` : null;
+}
+
 function view(
   opts: BuildOptions,
   token: string,
   preheader: string | null = null,
-  copy: Pick<SendTimeCopy, "headline" | "subline" | "cta"> | null = null,
+  copy: Pick<SendTimeCopy, "headline" | "subline"> & { ctaLine: string | null } = {
+    headline: null,
+    subline: null,
+    ctaLine: null,
+  },
 ): EmailView {
   return {
     preheader,
     headline: opts.headline,
-    blockHeadline: copy?.headline ?? null,
-    blockSubline: copy?.subline ?? null,
-    blockCta: copy?.cta ?? null,
+    blockHeadline: copy.headline,
+    blockSubline: copy.subline,
+    blockCtaLine: copy.ctaLine,
     shopName: opts.shopName,
     shopUrl: opts.shopUrl,
     count: 6,
@@ -146,8 +158,8 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
     const withCopy = [...(opts.subjects?.values() ?? [])].some((c) => c.copy);
     const [headlineTag, sublineTag, ctaTag] = COPY_FIELDS.map((f) => ESP_MERGE_TAGS[opts.esp as Esp](f));
     const copyTags = withCopy
-      ? { headline: headlineTag ?? null, subline: sublineTag ?? null, cta: ctaTag ?? null }
-      : null;
+      ? { headline: headlineTag ?? null, subline: sublineTag ?? null, ctaLine: ctaTag ?? null }
+      : undefined;
     const parts = await renderTemplate(view(opts, tag, preheaderTag, copyTags), opts.template, opts.templateDir);
     for (const [ext, body] of [
       ["amp.html", parts.amp],
@@ -170,8 +182,14 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
     for (const r of recipients) {
       const chosen = opts.subjects?.get(r.userId);
       const extra = withSubjects ? [chosen?.subject ?? opts.subject, chosen?.preheader ?? ""] : [];
-      if (withCopy) extra.push(chosen?.copy?.headline ?? "", chosen?.copy?.subline ?? "", chosen?.copy?.cta ?? "");
-      lines.push([r.userId, r.email ?? "", await mint(r.userId), ...extra].map(csvCell).join(","));
+      const token = await mint(r.userId);
+      if (withCopy) {
+        // the call to action's column holds its whole line (the recipient's own click URL), so a recipient
+        // without one gets an empty line, not a dangling ": <url>"
+        const links = { shopUrl: opts.shopUrl, ...emailLinks({ baseUrl: opts.baseUrl, token, layout: opts.layout }) };
+        extra.push(chosen?.copy?.headline ?? "", chosen?.copy?.subline ?? "", ctaLine(chosen?.copy?.cta, links) ?? "");
+      }
+      lines.push([r.userId, r.email ?? "", token, ...extra].map(csvCell).join(","));
     }
     const csv = join(opts.outDir, `recipients.${opts.esp}.csv`);
     await writeFile(csv, `${lines.join("\n")}\n`);
@@ -182,10 +200,14 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
   const templates = await readTemplates(opts.template, opts.templateDir);
   for (const r of recipients) {
     const chosen = opts.subjects?.get(r.userId);
-    const parts = renderEmail(
-      templates,
-      view(opts, await mint(r.userId), chosen?.preheader ?? null, chosen?.copy ?? null),
-    );
+    const token = await mint(r.userId);
+    const links = { shopUrl: opts.shopUrl, ...emailLinks({ baseUrl: opts.baseUrl, token, layout: opts.layout }) };
+    const copy = {
+      headline: chosen?.copy?.headline ?? null,
+      subline: chosen?.copy?.subline ?? null,
+      ctaLine: ctaLine(chosen?.copy?.cta, links),
+    };
+    const parts = renderEmail(templates, view(opts, token, chosen?.preheader ?? null, copy));
     const subject = chosen?.subject ?? opts.subject;
     const mime = await composeMime(parts, { from: opts.from, to: r.email as string, subject });
     const file = join(opts.outDir, `${r.userId.replace(/[^A-Za-z0-9_.-]/g, "_")}.eml`);

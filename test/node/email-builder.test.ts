@@ -183,11 +183,18 @@ describe("email builder, the text part's block copy", () => {
     const result = await buildEmails({ ...options, esp: "braze", subjects });
     const csv = (await readFile(result.files.at(-1) as string, "utf8")).trim().split("\n");
     expect(csv[0]).toBe("user_id,email,ot_token,ot_subject,ot_preheader,ot_headline,ot_subline,ot_cta");
-    expect(csv[1]).toMatch(/^c0000002,,[^,]+,Hi,,Welcome back,New mugs & more,See your picks$/);
+    expect(csv[1]).toMatch(/^c0000002,,[^,]+,Hi,,Welcome back,New mugs & more,See your picks: https:/);
     expect(csv[2]).toMatch(/^c0000042,,[^,]+,Hi,,,,$/);
     const text = await readFile(result.files.find((f) => f.endsWith(".braze.txt")) as string, "utf8");
     const tag = ESP_MERGE_TAGS.braze;
     expect(text).toContain(`${tag("OT_HEADLINE")}\n${tag("OT_SUBLINE")}\n`);
+    // the call to action's column is its whole line, with the recipient's own click URL
+    const ann = csv[1]?.split(",") ?? [];
+    expect(ann.at(-1)).toBe(`See your picks: ${BASE}/v1/c/${ann[2]}/row-0`);
+    // a recipient without copy (empty columns): empty lines, nothing dangling
+    const empty = text.replaceAll(/\{\{custom_attribute\.\$\{ot_(headline|subline|cta)\}\}\}/g, "");
+    expect(empty).not.toMatch(/^:/m);
+    expect(empty).toContain("Picked for you when you open this email:");
     const without = await buildEmails({
       ...options,
       outDir: `${options.outDir}-plain`,

@@ -1,21 +1,15 @@
 /**
  * A served block's copy for one item (core/block-copy.ts): the item's title, price as the reader sees it and
- * category, the countdown's time left, and the open's known facts; the block's badge, else the campaign's.
+ * category, and a countdown's time left; the block's badge, else the campaign's. Nothing of the reader: the
+ * block's conditions chose the words.
  */
 import { type RenderedCopy, renderCopy } from "../../core/block-copy";
 import { type Block, type Campaign, NO_CURRENCY } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
-import type { Facts } from "../../core/conditions";
 import { secondsLeft, split, timeLeftText } from "../../core/countdown";
 import { formatPrice } from "../recs/amp-items";
 
-export function blockCopy(
-  campaign: Campaign,
-  block: Block,
-  facts: Facts,
-  item: CatalogItem | null,
-  nowMs: number,
-): RenderedCopy {
+export function blockCopy(campaign: Campaign, block: Block, item: CatalogItem | null, nowMs: number): RenderedCopy {
   const left = block.type === "countdown" ? secondsLeft(Date.parse(block.deadline), nowMs) : 0;
   const copy = renderCopy(block.copy, {
     item: item && {
@@ -23,7 +17,6 @@ export function blockCopy(
       category: item.category,
       price: item.currency === NO_CURRENCY ? "" : formatPrice(item.price, item.currency),
     },
-    facts,
     // empty once the deadline has passed, so `{{^timeLeft}}` can say it ended
     ...(block.type === "countdown" && { timeLeft: left > 0 ? timeLeftText(split(left)) : "" }),
   });

@@ -17,7 +17,7 @@ import type { LiveCatalogView } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { itemLookup } from "../model/item-lookup";
 import type { ModelState } from "../model/model-store";
-import { openLoads, type Recommendation, rankingWidth, recommend } from "../recs/recommend";
+import { type OpenLoads, openLoads, type Recommendation, rankingWidth, recommend } from "../recs/recommend";
 import { readerFacts } from "./reader-facts";
 
 export interface ServeBlockInput {
@@ -32,6 +32,8 @@ export interface ServeBlockInput {
   open: Facts;
   /** unix milliseconds */
   now: number;
+  /** the model and live catalog read once for many readers (send-time answers); each open reads its own */
+  shared?: Pick<OpenLoads, "model" | "live">;
 }
 
 export interface ServedBlock {
@@ -49,7 +51,7 @@ const PERSONAL_FACTS = new Set<string>([...READER_FACTS, ...MODEL_FACTS]);
 
 export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   const { campaign, n, now, verified } = input;
-  const loads = openLoads(input.kv, input.config, now);
+  const loads = input.shared ? { ...input.shared, ranked: new Map() } : openLoads(input.kv, input.config, now);
   const base = { kv: input.kv, config: input.config, token: input.token, verified, now, loads };
   let facts: Facts = { ...input.open };
   const personal = [...factsNeeded(campaign)].some((f) => PERSONAL_FACTS.has(f));

@@ -43,7 +43,10 @@ export const DecisionSchema = z.object({
   via: z.enum(DECISION_VIAS),
   /** the campaign block that was served, and why (core/block-selection.ts); absent in older decisions */
   block: z.object({ id: z.string().max(64), why: z.string().max(600) }).optional(),
-  /** the block's copy as the slot's card showed it (core/block-copy.ts), so a re-open draws the same words */
+  /**
+   * the block's copy as the slot's card showed it (core/block-copy.ts: the item's words, never the reader's), so
+   * a re-open draws the same words; absent in decisions stored before copy existed
+   */
   copy: z
     .object({
       headline: z.string().max(COPY_LIMITS.headline).optional(),
@@ -170,7 +173,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const shown = unavailable.size > 0 ? rec.items.filter((it) => !unavailable.has(it.id)) : rec.items;
   // fewer items than slots (a tiny catalog): repeat the last one rather than show nothing
   const item = shown[slot.index] ?? shown[shown.length - 1] ?? null;
-  const copy = blockCopy(campaign, served.selection.block, served.facts, item, now);
+  const copy = blockCopy(campaign, served.selection.block, item, now);
   // nothing is stored for readers who opted out of personalization or tracking (or whose consent is unknown)
   const storable = key !== null && item !== null && rec.reason !== "opted-out" && rec.recordable;
   const state = storable ? nextState(campaign, via) : null;
@@ -185,7 +188,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
       decidedAt: now,
       via,
       block,
-      ...(Object.keys(copy).length > 0 && { copy }),
+      copy,
     };
     input.waitUntil(write(kv, key, decision, campaign));
   }

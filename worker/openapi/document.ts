@@ -116,7 +116,8 @@ export const ROUTES: RouteDoc[] = [
     route: "/v1/img/*",
     path: "/v1/img/{token}/{slot}.png",
     tag: "email",
-    summary: "open-time image of one slot: always 200, a PNG of the slot's size (an animated GIF for a countdown block)",
+    summary:
+      "open-time image of one slot: always 200, a PNG of the slot's size (an animated GIF for a countdown block)",
     auth: "token",
     params: [TOKEN, SLOT],
     responses: { 200: { description: "the slot's picture", media: "image/png" } },
@@ -310,11 +311,15 @@ export const ROUTES: RouteDoc[] = [
     route: "/v1/admin/subjects",
     path: "/v1/admin/subjects",
     tag: "campaigns",
-    summary: "each reader's subject line and preheader by the campaign's subject rules (npm run email)",
+    summary:
+      "each reader's subject line and preheader by the campaign's subject rules, and the text part's block copy (npm run email)",
     auth: "admin",
     body: "SubjectsRequest",
     responses: {
-      200: { description: '{"campaign","subjects":[{"user","subject","preheader","rule","why"}]}' },
+      200: {
+        description:
+          '{"campaign","subjects":[{"user","subject","preheader","rule","why","copy":{"block","headline","subline","cta"}|null}]}',
+      },
       400: bad,
       401: unauthorized,
     },

@@ -4,7 +4,7 @@
  * sees once the AMP runtime has run, without needing the runtime (or a network) in the preview.
  */
 import Mustache from "mustache";
-import type { AmpRecsResponse } from "../campaigns/amp-list-body";
+import type { AmpRecsResponse } from "../../core/amp-list";
 
 const LIST = /<amp-list\b([^>]*)>([\s\S]*?)<\/amp-list>/;
 const ITEM_TEMPLATE = /<template type="amp-mustache">([\s\S]*?)<\/template>/;
@@ -18,11 +18,12 @@ export function ampStaticView(ampDocument: string, body: AmpRecsResponse): strin
   const template = list ? ITEM_TEMPLATE.exec(list[2] as string)?.[1] : undefined;
   let doc = ampDocument;
   if (list && template) {
+    // one list item per item, as amp-list renders them: the whole answer is its single item
     const whole = /\bsingle-item\b/.test(list[1] as string);
-    const cards = whole
-      ? Mustache.render(template, body)
-      : body.items.map((it) => Mustache.render(template, it)).join("\n");
-    doc = doc.replace(list[0], `<div class="recs"><div role="list"><div role="listitem">${cards}</div></div></div>`);
+    const cards = (whole ? [Mustache.render(template, body)] : body.items.map((it) => Mustache.render(template, it)))
+      .map((card) => `<div role="listitem">${card}</div>`)
+      .join("\n");
+    doc = doc.replace(list[0], `<div class="recs"><div role="list">${cards}</div></div>`);
   }
   return doc
     .replace(/<script\b[^>]*>[\s\S]*?<\/script>/g, "")

@@ -3,17 +3,18 @@
  * subject line and preheader from the campaign's `subjects` rules (core/campaign.ts), decided on what is known
  * of them now (their profile snapshot and the model's features), for `npm run email`. `subject` is null when
  * the campaign has no subject rules. With block copy in the campaign, also the text part's copy: the block
- * served to the reader now with the open's facts unknown (a ranking each). Up to MAX_SUBJECT_USERS readers a
- * request (each costs a few KV reads).
+ * served to the reader now with the open's facts unknown (a ranking each, whose read of the reader also gives
+ * the subject's facts). Up to MAX_SUBJECT_USERS readers a request (each costs a few KV reads).
  */
 import type { Hono } from "hono";
+import { renderCopy } from "../../core/block-copy";
 import { selectSubject } from "../../core/block-selection";
 import { type SendTimeCopy, type SubjectAnswer, SubjectsRequestSchema } from "../../core/subject-request";
 import { TOKEN_FORMAT_VERSION, type TokenClaims } from "../../core/token";
-import { blockCopy } from "../campaigns/block-copy";
 import { knownReader } from "../campaigns/known-reader";
-import { readerFacts } from "../campaigns/reader-facts";
+import { type ReaderView, readerFacts } from "../campaigns/reader-facts";
 import { serveBlock } from "../campaigns/serve-block";
+import { getLiveCatalog } from "../catalog/live-catalog";
 import { getCampaign } from "../decisions/campaign-store";
 import { type AppEnv, getConfig } from "../env";
 import { requireApiKey } from "../lib/api-key";
@@ -40,30 +41,38 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
       const withCopy = [...campaign.blocks, campaign.default].some(
         (b) => b.copy?.headline || b.copy?.subline || b.copy?.cta,
       );
-      // the block as an open would choose it with nothing known of the open (a send is not an open)
-      const sendTimeCopy = async (user: string): Promise<SendTimeCopy> => {
-        const claims: TokenClaims = {
-          u: user,
-          c: body.campaign,
-          e: Math.floor(now / 1000) + 86400,
-          v: TOKEN_FORMAT_VERSION,
-        };
+      // read once for the whole batch: each reader then costs only their own reads (rank: tombstone, profile,
+      // features), whatever the campaign's conditions
+      const shared = { model: Promise.resolve(model), live: getLiveCatalog(kv, now) };
+      /**
+       * The block an open would serve with nothing known of the open (a send is not an open), and what is known
+       * of the reader (from the same ranking: one read of their data). The claims stand for a token never
+       * issued: serveBlock records nothing (no decision, event or impression).
+       */
+      const served = (user: string) => {
+        const e = Math.floor(now / 1000) + 86400;
+        const claims: TokenClaims = { u: user, c: body.campaign, e, v: TOKEN_FORMAT_VERSION };
         const verified = { ok: true as const, claims };
-        const served = await serveBlock({ kv, config, token: undefined, verified, campaign, n: 1, open: {}, now });
-        const block = served.selection.block;
-        const copy = blockCopy(campaign, block, served.facts, served.rec.items[0] ?? null, now);
-        return {
-          block: block.id,
-          headline: copy.headline ?? null,
-          subline: copy.subline ?? null,
-          cta: copy.cta ?? null,
-        };
+        return serveBlock({ kv, config, token: undefined, verified, campaign, n: 1, open: {}, now, shared });
       };
       const subjects = await Promise.all(
         [...new Set(body.users)].map(async (user): Promise<SubjectAnswer> => {
-          const copy = withCopy ? await sendTimeCopy(user) : null;
+          let copy: SendTimeCopy | null = null;
+          let reader: ReaderView | undefined;
+          if (withCopy) {
+            const s = await served(user);
+            // the text part is read long after the send: its product (decided at the click) and a countdown's
+            // time left are unknown here, so `{{#item}}` sections drop out
+            const words = renderCopy(s.selection.block.copy, { item: null });
+            copy = {
+              block: s.selection.block.id,
+              headline: words.headline ?? null,
+              subline: words.subline ?? null,
+              cta: words.cta ?? null,
+            };
+            reader = s.rec.reader;
+          } else if (campaign.subjects && version) reader = await knownReader(kv, config, user, version, now);
           if (!campaign.subjects) return { user, subject: null, preheader: null, rule: null, why: "", copy };
-          const reader = version ? await knownReader(kv, config, user, version, now) : undefined;
           const chosen = selectSubject(campaign, readerFacts(reader, campaign, categoryOf, now));
           return { user, ...(chosen as NonNullable<typeof chosen>), copy };
         }),

@@ -8,11 +8,12 @@
  */
 import type { Hono } from "hono";
 import { z } from "zod";
+import type { AmpRecsResponse } from "../../core/amp-list";
 import { DEFAULT_CAMPAIGN } from "../../core/campaign";
 import { rulesHeader } from "../../core/item-rules";
 import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
-import { type AmpRecsResponse, ampListBody } from "../campaigns/amp-list-body";
+import { ampListBody } from "../campaigns/amp-list-body";
 import { cfSignals, openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { getCampaign } from "../decisions/campaign-store";

@@ -124,7 +124,7 @@ export function registerImage(app: Hono<AppEnv>): void {
       // a countdown's copy tells the time left now (a stored decision's words were for an earlier open)
       const copy =
         countdown && decision.source === "stored"
-          ? blockCopy(decision.campaign, countdown, {}, shownItem, nowMs)
+          ? blockCopy(decision.campaign, countdown, shownItem, nowMs)
           : decision.copy;
       const out = await renderSlot(path.slot, shownItem, copy, pictures);
       await bg.flush();
