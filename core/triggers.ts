@@ -1,16 +1,22 @@
 /**
- * Triggers: rules on a reader's events that call the shop's webhook, so its ESP sends an email with an
- * open-time token. `cart-abandoned`: a cart add with no purchase within `afterMinutes`; a purchase after the
- * cart add cancels it, a later cart add moves it (due `afterMinutes` after the latest), and a reader gets it at
- * most once per `cooldownHours`. The configuration is one KV document written by the admin API; the reader
- * shards keep each reader's pending triggers and deliver them (worker/state/trigger-table.ts). Pure.
+ * Triggers: rules that call the shop's webhook, so its ESP sends an email with an open-time token.
+ *   `cart-abandoned`: a cart add with no purchase within `afterMinutes`; a purchase after the cart add cancels
+ *     it, a later cart add moves it (due `afterMinutes` after the latest), and a reader gets it at most once
+ *     per `cooldownHours`.
+ *   `viewed-back-in-stock`, `viewed-price-drop`: an item the reader viewed within `viewedWithinDays` comes back
+ *     (the live catalog's change, core/catalog-changes.ts) or gets at least `minDropPercent` cheaper; due at
+ *     once, at most once per `cooldownHours` (a change within the cooldown is dropped, not kept for later).
+ * The configuration is one KV document written by the admin API; the reader shards keep each reader's pending
+ * triggers and deliver them (worker/state/trigger-table.ts). Pure.
  */
 import { z } from "zod";
 import { CampaignIdSchema } from "./campaign";
 import type { QueuedEvent } from "./events";
 
-export const TRIGGER_TYPES = ["cart-abandoned"] as const;
+export const TRIGGER_TYPES = ["cart-abandoned", "viewed-back-in-stock", "viewed-price-drop"] as const;
 export type TriggerType = (typeof TRIGGER_TYPES)[number];
+export const VIEWED_TRIGGER_TYPES = ["viewed-back-in-stock", "viewed-price-drop"] as const;
+export type ViewedTriggerType = (typeof VIEWED_TRIGGER_TYPES)[number];
 
 /** A cart older than this past its due time when it arrives (a history import, a long outage) never fires. */
 export const STALE_AFTER_SECONDS = 3600;
@@ -35,11 +41,9 @@ const WebhookSchema = z
     { message: "an https URL (http only to localhost or 127.0.0.1)" },
   );
 
-export const TriggerSchema = z.strictObject({
+/** What every type has. */
+const TriggerFields = {
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "trigger ids are 1-64 letters, digits, '_', '-'"),
-  type: z.enum(TRIGGER_TYPES),
-  /** minutes after the (latest) cart add with no purchase */
-  afterMinutes: z.number().int().min(1).max(10_080),
   /** at most one delivery per reader in this many hours */
   cooldownHours: z.number().int().min(0).max(8760).default(24),
   /** the campaign of the open-time token the delivery carries */
@@ -50,8 +54,46 @@ export const TriggerSchema = z.strictObject({
   webhook: WebhookSchema,
   /** false keeps the trigger's definition but schedules nothing new */
   enabled: z.boolean().default(true),
+};
+
+/** The longest look back for views (the shards keep no views older: worker/state/views-table.ts). */
+export const MAX_VIEWED_WITHIN_DAYS = 90;
+/** only views this recent count */
+const ViewedWithinDays = z.number().int().min(1).max(MAX_VIEWED_WITHIN_DAYS).default(30);
+/** The smallest price drop any trigger may ask for (the catalog writer records none smaller). */
+export const MIN_DROP_PERCENT = 1;
+
+export const CartAbandonedSchema = z.strictObject({
+  ...TriggerFields,
+  type: z.literal("cart-abandoned"),
+  /** minutes after the (latest) cart add with no purchase */
+  afterMinutes: z.number().int().min(1).max(10_080),
 });
+export const ViewedBackInStockSchema = z.strictObject({
+  ...TriggerFields,
+  type: z.literal("viewed-back-in-stock"),
+  viewedWithinDays: ViewedWithinDays,
+});
+export const ViewedPriceDropSchema = z.strictObject({
+  ...TriggerFields,
+  type: z.literal("viewed-price-drop"),
+  viewedWithinDays: ViewedWithinDays,
+  /** the effective price fell by at least this share of what it was just before the change (percent) */
+  minDropPercent: z.number().min(MIN_DROP_PERCENT).max(90).default(5),
+});
+
+export const TriggerSchema = z.discriminatedUnion("type", [
+  CartAbandonedSchema,
+  ViewedBackInStockSchema,
+  ViewedPriceDropSchema,
+]);
 export type Trigger = z.infer<typeof TriggerSchema>;
+export type CartAbandonedTrigger = z.infer<typeof CartAbandonedSchema>;
+export type ViewedTrigger = z.infer<typeof ViewedBackInStockSchema> | z.infer<typeof ViewedPriceDropSchema>;
+
+export function isViewedTrigger(t: Trigger): t is ViewedTrigger {
+  return t.type !== "cart-abandoned";
+}
 
 export const TriggersConfigSchema = z
   .strictObject({ v: z.literal(1), triggers: z.array(TriggerSchema).max(MAX_TRIGGERS) })
@@ -64,7 +106,7 @@ export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
 
 /** A reader's pending (or last) delivery of one trigger, as the shard keeps it. */
 export interface TriggerState {
-  /** time of the cart add it waits on (unix s) */
+  /** time of the cart add it waits on, or of the catalog change it announces (viewed-*) (unix s) */
   cartTs: number;
   items: string[];
   /** unix s */
@@ -79,7 +121,7 @@ export interface TriggerState {
  * reader's latest purchase after these events (the profile's): a cart add no later than it never fires.
  */
 export function nextTriggerState(
-  trigger: Trigger,
+  trigger: CartAbandonedTrigger,
   current: TriggerState | null,
   events: readonly QueuedEvent[],
   lastPurchaseTs: number | null,
@@ -126,22 +168,72 @@ export function nextTriggerState(
   return changed ? next : null;
 }
 
-/** The body POSTed to the webhook. */
-export interface TriggerDelivery {
+/** A catalog change older than this when it reaches a reader's shard (a long outage) notifies nobody. */
+export const CHANGE_STALE_AFTER_SECONDS = 3600;
+
+/** One item of a viewed-* delivery, as the shard keeps it. */
+export interface ViewedItem {
+  item: string;
+  /** the reader's latest view of it (unix s) */
+  viewedAt: number;
+  /** price drops: the effective price just before the change and after it, in `currency` (null: unknown) */
+  oldPrice?: number;
+  newPrice?: number;
+  currency?: string | null;
+}
+
+/**
+ * What one catalog change does to a reader's row of a viewed-* trigger: `new` starts a delivery due now,
+ * `merge` adds the item to the pending one (or updates it there), `skip` does nothing: the trigger is off, the
+ * change is stale, the pending delivery was tried already (its receiver may hold that id, so its content stays),
+ * it names MAX_TRIGGER_ITEMS items, or the last delivery was less than `cooldownHours` ago.
+ */
+export function nextViewedStep(
+  trigger: ViewedTrigger,
+  current: (Pick<TriggerState, "state" | "items" | "deliveredAt"> & { tried: boolean }) | null,
+  item: string,
+  changeAt: number,
+  nowS: number,
+): "new" | "merge" | "skip" {
+  if (!trigger.enabled || changeAt < nowS - CHANGE_STALE_AFTER_SECONDS) return "skip";
+  if (current?.state === "pending") {
+    if (current.tried) return "skip";
+    return current.items.includes(item) || current.items.length < MAX_TRIGGER_ITEMS ? "merge" : "skip";
+  }
+  if (current?.deliveredAt != null && nowS < current.deliveredAt + trigger.cooldownHours * 3600) return "skip";
+  return "new";
+}
+
+/** What every delivery's body holds. */
+interface DeliveryFields {
   /** the same on every retry of one delivery: the receiver keeps the ids it handled */
   id: string;
   trigger: string;
-  type: TriggerType;
   user: string;
   campaign: string;
   /** open-time token for the campaign (amp-list, images, clicks) */
   token: string;
+  /** newest first, at most MAX_TRIGGER_ITEMS */
   items: string[];
-  /** the cart add it fired on, and when it was due (ISO) */
-  cartAt: string;
+  /** when it was due (ISO) */
   dueAt: string;
   attempt: number;
 }
+
+/** The body POSTed to the webhook. */
+export type TriggerDelivery =
+  | (DeliveryFields & {
+      type: "cart-abandoned";
+      /** the cart add it fired on (ISO) */
+      cartAt: string;
+    })
+  | (DeliveryFields & {
+      type: ViewedTriggerType;
+      /** the catalog change it announces (ISO; the first, when several items are named) */
+      changedAt: string;
+      /** one per item, in the order of `items`; `viewedAt` ISO; price drops carry the prices */
+      changes: (Omit<ViewedItem, "viewedAt"> & { viewedAt: string })[];
+    });
 
 /** Retry delays after failed deliveries (seconds); past the last the delivery is given up (`failed`). */
 export const RETRY_DELAYS_S = [60, 300, 1800, 7200, 21_600, 86_400] as const;

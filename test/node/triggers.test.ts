@@ -2,11 +2,21 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { QueuedEvent } from "../../core/events";
-import { nextTriggerState, type Trigger, TriggerSchema, type TriggerState } from "../../core/triggers";
+import {
+  CartAbandonedSchema,
+  type CartAbandonedTrigger,
+  MAX_TRIGGER_ITEMS,
+  nextTriggerState,
+  nextViewedStep,
+  TriggerSchema,
+  type TriggerState,
+  TriggersConfigSchema,
+  type ViewedTrigger,
+} from "../../core/triggers";
 import { signWebhook, verifyWebhook } from "../../core/webhook-signature";
 
 const NOW = 1_800_000_000;
-const trigger: Trigger = TriggerSchema.parse({
+const trigger: CartAbandonedTrigger = CartAbandonedSchema.parse({
   id: "cart-30",
   type: "cart-abandoned",
   afterMinutes: 30,
@@ -93,6 +103,67 @@ describe("cart-abandoned scheduling", () => {
         expect(new Set(b?.items)).toEqual(new Set(a?.items));
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe("viewed-* triggers", () => {
+  const backInStock = TriggerSchema.parse({
+    id: "back",
+    type: "viewed-back-in-stock",
+    campaign: "back",
+    webhook: "https://hooks.shop.example/x",
+  }) as ViewedTrigger;
+
+  it("take their defaults, and the configuration refuses bad values naming the field", () => {
+    expect(backInStock).toMatchObject({ viewedWithinDays: 30, cooldownHours: 24, tokenTtlDays: 7, enabled: true });
+    const drop = TriggerSchema.parse({ ...backInStock, id: "drop", type: "viewed-price-drop" });
+    expect(drop).toMatchObject({ type: "viewed-price-drop", minDropPercent: 5, viewedWithinDays: 30 });
+    const paths = (triggers: unknown[]) => {
+      const r = TriggersConfigSchema.safeParse({ v: 1, triggers });
+      return r.success ? [] : r.error.issues.map((i) => i.path.join("."));
+    };
+    expect(paths([{ ...backInStock, viewedWithinDays: 91 }])).toEqual(["triggers.0.viewedWithinDays"]);
+    expect(paths([{ ...drop, minDropPercent: 0.5 }])).toEqual(["triggers.0.minDropPercent"]);
+    expect(paths([{ ...drop, minDropPercent: 91 }])).toEqual(["triggers.0.minDropPercent"]);
+    // a field of another type is refused, and an unknown type is named at `type`
+    expect(paths([{ ...backInStock, minDropPercent: 10 }])).toEqual(["triggers.0"]);
+    expect(paths([{ ...backInStock, afterMinutes: 30 }])).toEqual(["triggers.0"]);
+    expect(paths([{ ...backInStock, type: "viewed-anything" }])).toEqual(["triggers.0.type"]);
+    // cart-abandoned keeps its fields as they were
+    expect(paths([{ ...trigger }])).toEqual([]);
+    expect(paths([{ ...trigger, afterMinutes: undefined }])).toEqual(["triggers.0.afterMinutes"]);
+  });
+
+  it("a change starts a delivery, joins a pending one not tried yet, and waits out nothing", () => {
+    expect(nextViewedStep(backInStock, null, "a", NOW, NOW)).toBe("new");
+    const pending = { state: "pending" as const, items: ["a"], deliveredAt: null, tried: false };
+    expect(nextViewedStep(backInStock, pending, "b", NOW, NOW)).toBe("merge");
+    expect(nextViewedStep(backInStock, pending, "a", NOW, NOW)).toBe("merge");
+    // tried already (its receiver may hold that id): the content stays as sent
+    expect(nextViewedStep(backInStock, { ...pending, tried: true }, "b", NOW, NOW)).toBe("skip");
+    const full = { ...pending, items: Array.from({ length: MAX_TRIGGER_ITEMS }, (_, i) => `i${i}`) };
+    expect(nextViewedStep(backInStock, full, "b", NOW, NOW)).toBe("skip");
+    expect(nextViewedStep(backInStock, full, "i3", NOW, NOW)).toBe("merge");
+    // a change more than an hour old when it arrives, or a trigger switched off: nothing
+    expect(nextViewedStep(backInStock, null, "a", NOW - 3601, NOW)).toBe("skip");
+    expect(nextViewedStep(backInStock, null, "a", NOW - 3600, NOW)).toBe("new");
+    expect(nextViewedStep({ ...backInStock, enabled: false }, null, "a", NOW, NOW)).toBe("skip");
+  });
+
+  it("within the cooldown of the last delivery a change is dropped, after it a new delivery starts", () => {
+    const delivered = (hoursAgo: number) => ({
+      state: "delivered" as const,
+      items: [],
+      deliveredAt: NOW - hoursAgo * 3600,
+      tried: true,
+    });
+    expect(nextViewedStep(backInStock, delivered(23), "a", NOW, NOW)).toBe("skip");
+    expect(nextViewedStep(backInStock, delivered(24), "a", NOW, NOW)).toBe("new");
+    expect(nextViewedStep({ ...backInStock, cooldownHours: 0 }, delivered(0), "a", NOW, NOW)).toBe("new");
+    // a cancelled or given-up delivery started no cooldown
+    expect(nextViewedStep(backInStock, { ...delivered(1), state: "cancelled", deliveredAt: null }, "a", NOW, NOW)).toBe(
+      "new",
     );
   });
 });

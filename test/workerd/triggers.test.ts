@@ -4,53 +4,32 @@
  * once, signed, with a token that verifies, when the cart has waited its minutes with no purchase. Time is
  * faked by the events' own timestamps and by moving a delivery's stored time (a retry's back-off).
  */
-import {
-  createExecutionContext,
-  env,
-  runDurableObjectAlarm,
-  runInDurableObject,
-  waitOnExecutionContext,
-} from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { verifyToken } from "../../core/token";
 import type { TriggerDelivery } from "../../core/triggers";
-import { DELIVERY_HEADER, SIGNATURE_HEADER, verifyWebhook } from "../../core/webhook-signature";
-import worker from "../../worker/index";
+import { verifyWebhook } from "../../core/webhook-signature";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { type DueDelivery, dueDeliveries, recordAttempt } from "../../worker/state/trigger-table";
 import { resetTriggersCache } from "../../worker/triggers/trigger-config";
-import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
+import { TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
 import { clearKv, consume } from "./support/harness";
+import {
+  type Call,
+  receiveWebhooks,
+  runAlarmsUntil,
+  adminRequest as send,
+  timePasses,
+} from "./support/webhook-receiver";
 
 const HOOK = "https://hooks.shop.test/opentime";
-const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
 const CART = { id: "cart-30", type: "cart-abandoned", afterMinutes: 30, campaign: "cart", webhook: HOOK };
 
-interface Call {
-  body: string;
-  signature: string | null;
-  delivery: string | null;
-}
 let calls: Call[] = [];
 /** How the webhook answers the next call. */
 let answer: () => Response = () => new Response("ok");
-
-async function send(path: string, method: string, body?: unknown) {
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(
-    new Request(`https://opentime.test${path}`, {
-      method,
-      headers: admin,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }),
-    env,
-    ctx,
-  );
-  await waitOnExecutionContext(ctx);
-  return res;
-}
 
 const nowS = () => Math.floor(Date.now() / 1000);
 let seq = 0;
@@ -63,22 +42,7 @@ const event = (user: string, type: QueuedEvent["type"], minutesAgo: number, item
 });
 
 /** Runs the reader's shard alarm (as the runtime does when it is due) until `calls` has `n`, or a second passed. */
-async function alarmUntil(user: string, n: number): Promise<void> {
-  const stub = readerStub(env, user);
-  const start = Date.now();
-  do {
-    await runDurableObjectAlarm(stub);
-    if (calls.length >= n) return;
-    await new Promise((r) => setTimeout(r, 20));
-  } while (Date.now() - start < 1000);
-}
-
-/** Moves the reader's pending deliveries' time to now: the minutes (or a retry's back-off) have passed. */
-function timePasses(user: string): Promise<void> {
-  return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
-    state.storage.sql.exec("UPDATE triggers SET next_at = ? WHERE user = ?", Date.now() - 1, user);
-  });
-}
+const alarmUntil = (user: string, n: number) => runAlarmsUntil(user, () => calls.length >= n);
 
 function triggerRow(user: string) {
   return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
@@ -91,17 +55,7 @@ beforeEach(async () => {
   resetTriggersCache();
   calls = [];
   answer = () => new Response("ok");
-  const real = globalThis.fetch;
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-    const req = new Request(input as RequestInfo, init);
-    if (!req.url.startsWith(HOOK)) return real(input as RequestInfo, init);
-    calls.push({
-      body: await req.text(),
-      signature: req.headers.get(SIGNATURE_HEADER),
-      delivery: req.headers.get(DELIVERY_HEADER),
-    });
-    return answer();
-  });
+  receiveWebhooks(HOOK, calls, () => answer());
   const put = await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] });
   expect(put.status).toBe(200);
   expect(await put.json()).toMatchObject({ warnings: [] });

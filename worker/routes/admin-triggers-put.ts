@@ -1,8 +1,9 @@
 /**
  * PUT /v1/admin/triggers (Bearer ADMIN_API_KEYS): replaces the triggers configuration (core/triggers.ts),
- * `{"v":1,"triggers":[{"id","type":"cart-abandoned","afterMinutes","campaign","webhook",...}]}`. 200
+ * `{"v":1,"triggers":[{"id","type":"cart-abandoned","afterMinutes","campaign","webhook",...}]}` (also
+ * `viewed-back-in-stock` with `viewedWithinDays`, `viewed-price-drop` with `minDropPercent`). 200
  * `{triggers, warnings}` (a warning when TRIGGER_WEBHOOK_SECRET is not set: nothing would be delivered); 400
- * naming the bad field. The reader shards see it within 30 seconds.
+ * naming the bad field. The reader shards and the catalog writer see it within 30 seconds.
  */
 import type { Hono } from "hono";
 import { TriggersConfigSchema } from "../../core/triggers";

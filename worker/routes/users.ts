@@ -53,16 +53,18 @@ export function registerUsers(app: Hono<AppEnv>): void {
     // has not seen since an upgrade) the snapshot
     const edge = c.req.query("view") === "edge";
     const shard = readerStub(c.env, id);
-    const [held, triggers] = edge ? [null, []] : await Promise.all([shard.read(id), shard.triggers(id)]);
+    const [held, triggers, views] = edge
+      ? [null, [], []]
+      : await Promise.all([shard.read(id), shard.triggers(id), shard.views(id)]);
     const raw = held ?? (await kv.get(kvKeys.profile(id), "json"));
     const parsed = raw === null ? null : parseProfile(raw);
     const features: Record<string, unknown> = {};
     const prefix = kvKeys.featuresPrefix(id);
     const own = await listOwnKeys(kv, prefix);
     for (const k of own) features[k.slice(prefix.length)] = await kv.get(k, "json");
-    if (raw === null && own.length === 0 && triggers.length === 0)
+    if (raw === null && own.length === 0 && triggers.length === 0 && views.length === 0)
       throw new ApiError("NOT_FOUND", "nothing is stored for this user");
-    return c.json({ user: id, profile: parsed?.ok ? parsed.profile : raw, features, triggers });
+    return c.json({ user: id, profile: parsed?.ok ? parsed.profile : raw, features, triggers, views });
   });
 
   app.put("/v1/users/:id/consent", admin, async (c) => {

@@ -4,12 +4,17 @@
  * different fields both land, whatever their order (a read-modify-write of a KV value would lose one).
  *   overlays  one row per item with live fields (an item whose fields are all cleared has no row)
  *   meta      the catalog's version (one more per PATCH that changed something) and when it last changed
+ *   outbox    the changes viewed-* triggers announce (back in stock, cheaper), and what each reader shard
+ *             acknowledged (worker/state/catalog-outbox.ts)
  *
  * The edge never calls it: after a commit it publishes the whole overlay to KV (`catalog:live`, then the
  * pointer `catalog:live:version` that opens poll), at most once a second; a change within the second (or a
  * failed write) is published by the alarm. Publishes are serialized, so KV's last write is the newest version.
+ * Then it sends the outbox's new changes to every reader shard (`catalogChanged`), at once and, for a shard
+ * that failed or could not apply them yet, again from its alarm every FANOUT_RETRY_MS.
  */
 import { DurableObject } from "cloudflare:workers";
+import { type BasePrice, itemTransitions, watchedChanges } from "../../core/catalog-changes";
 import { kvKeys } from "../../core/kv-keys";
 import {
   type CatalogPatch,
@@ -20,11 +25,17 @@ import {
   MAX_LIVE_ITEMS,
   planPatch,
 } from "../../core/live-catalog";
+import { basePrices } from "../catalog/base-prices";
 import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
+import { getTriggers } from "../triggers/trigger-config";
+import { ackedByShard, appendChanges, changesAfter, OUTBOX_SCHEMA, pruneAcked, recordAck } from "./catalog-outbox";
+import { READER_SHARDS, shardStub } from "./shard-routing";
 
 /** At most one publish per this many milliseconds (Workers KV: one write per second per key). */
 export const CATALOG_PUBLISH_INTERVAL_MS = 1000;
+/** A shard that failed a fan-out call (or could not apply it yet) is called again this much later. */
+export const FANOUT_RETRY_MS = 10_000;
 
 export type PatchAnswer = ({ ok: true } & PatchResult) | { ok: false; limit: number; held: number };
 
@@ -46,6 +57,7 @@ export interface ItemState {
 const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS overlays (id TEXT PRIMARY KEY, overlay TEXT NOT NULL) WITHOUT ROWID",
   "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+  ...OUTBOX_SCHEMA,
 ];
 
 export class CatalogWriter extends DurableObject<Bindings> {
@@ -53,6 +65,8 @@ export class CatalogWriter extends DurableObject<Bindings> {
   /** the overlays as committed (loaded once; changed only after a commit) */
   private overlays: Map<string, ItemOverlay> | null = null;
   private publishing: Promise<boolean> = Promise.resolve(true);
+  /** fan-out rounds, one at a time */
+  private fanning: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -60,14 +74,28 @@ export class CatalogWriter extends DurableObject<Bindings> {
     for (const statement of SCHEMA) this.sql.exec(statement);
   }
 
-  /** Merges the changes (validated by the caller with CatalogPatchSchema) in one transaction, then publishes. */
+  /**
+   * Merges the changes (validated by the caller with CatalogPatchSchema) in one transaction, with the changes
+   * viewed-* triggers announce in the outbox; then publishes, and sends those changes to the reader shards.
+   */
   async patch(changes: CatalogPatch["items"]): Promise<PatchAnswer> {
+    // before the transaction (it cannot await): what the triggers watch (unreadable: everything, the shards
+    // decide) and, when a price may drop, the model catalog's prices (the baseline of an item without a live one)
+    const moves = changes.some((c) => c.stock !== undefined || c.active !== undefined || c.price !== undefined);
+    const watched = moves
+      ? watchedChanges((await getTriggers(this.env.OPENTIME_KV))?.triggers ?? null)
+      : { backInStock: false, minDropPercent: null };
+    const pricing = watched.minDropPercent !== null && changes.some((c) => c.price !== undefined);
+    const base: ReadonlyMap<string, BasePrice> = pricing ? await basePrices(this.env.OPENTIME_KV) : new Map();
     const overlays = this.load();
     const { next, held } = planPatch(overlays, changes);
     // nothing is written past the bound: every open reads the whole overlay
     if (held > MAX_LIVE_ITEMS) return { ok: false, limit: MAX_LIVE_ITEMS, held: overlays.size };
     const now = Date.now();
     let version = this.meta("version");
+    const announced = [...next].flatMap(([id, after]) =>
+      itemTransitions(id, overlays.get(id), after ?? undefined, base.get(id), watched),
+    );
     if (next.size > 0) {
       this.ctx.storage.transactionSync(() => {
         for (const [id, overlay] of next) {
@@ -82,6 +110,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
         version += 1;
         this.setMeta("version", version);
         this.setMeta("updated_at", now);
+        if (announced.length > 0) appendChanges(this.sql, announced, Math.floor(now / 1000));
       });
       for (const [id, overlay] of next) {
         if (overlay) overlays.set(id, overlay);
@@ -89,6 +118,11 @@ export class CatalogWriter extends DurableObject<Bindings> {
       }
     }
     const published = await this.publish();
+    if (announced.length > 0) {
+      // the alarm stands by should this attempt not finish (the object evicted meanwhile)
+      await this.alarmBy(Date.now() + FANOUT_RETRY_MS);
+      await this.fanOut();
+    }
     return { ok: true, version, changed: next.size, published };
   }
 
@@ -100,6 +134,50 @@ export class CatalogWriter extends DurableObject<Bindings> {
 
   override async alarm(): Promise<void> {
     await this.publish();
+    await this.fanOut();
+  }
+
+  /** Sends every shard the outbox's changes it has not acknowledged; a round at a time. */
+  private fanOut(): Promise<void> {
+    const round = this.fanning.then(() => this.fanOutRound());
+    this.fanning = round.catch(() => undefined);
+    return round;
+  }
+
+  private async fanOutRound(): Promise<void> {
+    let retry = false;
+    // the shards in parallel; each one's changes in order, CHANGES_PER_CALL a call
+    await Promise.all(
+      ackedByShard(this.sql, READER_SHARDS).map(async (acked, shard) => {
+        let from = acked;
+        for (let batch = changesAfter(this.sql, from); batch.length > 0; batch = changesAfter(this.sql, from)) {
+          const last = batch[batch.length - 1]?.seq ?? from;
+          try {
+            const applied = await shardStub(this.env, shard).catalogChanged(batch);
+            recordAck(this.sql, shard, applied);
+            // behind what it was sent: the shard could not apply it now (its configuration unreadable)
+            if (applied < last) {
+              retry = true;
+              return;
+            }
+            from = applied;
+          } catch (e) {
+            logEvent("error", "catalog.fanout_failed", { shard, detail: errorMessage(e) });
+            retry = true;
+            return;
+          }
+        }
+      }),
+    );
+    const left = pruneAcked(this.sql, READER_SHARDS);
+    // changes still to send: a shard that failed waits, changes appended meanwhile go at once
+    if (left > 0) await this.alarmBy(Date.now() + (retry ? FANOUT_RETRY_MS : 0));
+  }
+
+  /** Sets the alarm for `at` unless one is set sooner (publishing and fan-out share it). */
+  private async alarmBy(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   /** Writes the current version to KV unless it is there or was written less than an interval ago. */
@@ -115,7 +193,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
     const now = Date.now();
     const last = this.meta("published_at");
     if (now - last < CATALOG_PUBLISH_INTERVAL_MS) {
-      await this.ctx.storage.setAlarm(last + CATALOG_PUBLISH_INTERVAL_MS);
+      await this.alarmBy(last + CATALOG_PUBLISH_INTERVAL_MS);
       return false;
     }
     const live: LiveCatalog = {
@@ -133,7 +211,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
     } catch (e) {
       logEvent("error", "catalog.publish_failed", { detail: errorMessage(e) });
       this.setMeta("published_at", now);
-      await this.ctx.storage.setAlarm(now + CATALOG_PUBLISH_INTERVAL_MS);
+      await this.alarmBy(now + CATALOG_PUBLISH_INTERVAL_MS);
       return false;
     }
   }

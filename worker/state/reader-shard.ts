@@ -7,6 +7,9 @@
  *   parked      dead letters (events the consumer gave up on), kept for an operator until the reader is erased
  *   triggers    each reader's pending trigger deliveries (worker/state/trigger-table.ts), moved by their events
  *               in the same transaction and delivered by the alarm (worker/triggers/deliver.ts)
+ *   views       what each reader viewed lately (worker/state/views-table.ts), written with their view events
+ *   catalog_seq the last catalog change applied (worker/state/catalog-inbox.ts): the catalog writer's fan-out
+ *               (`catalogChanged`) starts viewed-* deliveries for the readers who viewed the items
  * A call applies a whole queue batch's events for the shard in one transaction. Nothing else writes these.
  *
  * The edge never waits on a shard: after a commit the shard publishes the reader's profile to KV
@@ -17,26 +20,31 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { applyEventsSafely, type ConsentClock } from "../../core/apply-events";
+import { type CatalogChange, viewedTriggers } from "../../core/catalog-changes";
 import { erasureHash } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
+import type { ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
 import { isErased } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
+import { appliedSeq, applyCatalogChanges, INBOX_SCHEMA } from "./catalog-inbox";
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import {
   cancelOnPurchase,
   type DueDelivery,
   deleteTriggers,
   dueDeliveries,
+  migrateTriggerTable,
   recordAttempt,
   TRIGGER_SCHEMA,
   triggersOf,
   updateTriggers,
 } from "./trigger-table";
+import { deleteViews, recordViews, VIEWS_SCHEMA, viewsOf } from "./views-table";
 
 /**
  * What became of each event: `applied`, `duplicate` (applied before), `refused` (the reader opted out of
@@ -90,6 +98,8 @@ const SCHEMA = [
      user TEXT NOT NULL, id TEXT NOT NULL, event TEXT NOT NULL, parked_at INTEGER NOT NULL,
      PRIMARY KEY (user, id)) WITHOUT ROWID`,
   ...TRIGGER_SCHEMA,
+  ...VIEWS_SCHEMA,
+  ...INBOX_SCHEMA,
 ];
 
 interface ReaderRow extends Record<string, SqlStorageValue> {
@@ -115,11 +125,14 @@ export class ReaderShard extends DurableObject<Bindings> {
   private readonly cache = new ReaderCache();
   /** when the alarm is set for, as this instance set it (saves a storage read per call); null: unknown or none */
   private alarmAt: number | null = null;
+  /** deliveries whose webhook has not answered yet: the alarm does not send them twice, nor does a change extend them */
+  private readonly inFlight = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.sql.exec(statement);
+    migrateTriggerTable(this.sql);
   }
 
   /** Applies events of this shard's readers (any order, repeats allowed); one outcome per event, in order. */
@@ -213,6 +226,10 @@ export class ReaderShard extends DurableObject<Bindings> {
             if (at !== null) triggerAt = Math.min(triggerAt ?? at, at);
           }
           if (appliedEvents.some((e) => e.type === "purchase")) cancelOnPurchase(this.sql, user, purchased);
+          // tracking turned off: what they viewed goes (their later events are not recorded)
+          if (!res.profile.consent.tracking) deleteViews(this.sql, user);
+          else if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase"))
+            recordViews(this.sql, user, appliedEvents, res.profile.purchases, Math.floor(now / 1000));
         }
         if (res.applied > 0 || changedBefore) {
           const json = JSON.stringify(res.profile);
@@ -294,6 +311,32 @@ export class ReaderShard extends DurableObject<Bindings> {
     return triggersOf(this.sql, user);
   }
 
+  /** The items the reader viewed lately, as viewed-* triggers see them (right of access). */
+  async views(user: string): Promise<{ item: string; ts: number }[]> {
+    return viewsOf(this.sql, user);
+  }
+
+  /**
+   * Applies changes from the catalog writer's outbox (worker/state/catalog-inbox.ts), each sequence number
+   * once, in one transaction: the readers who viewed the items get deliveries due now, which the alarm sends.
+   * Returns the last sequence number applied; when the triggers configuration cannot be read (and none was
+   * known) nothing is applied, and the writer sends the changes again later.
+   */
+  async catalogChanged(changes: CatalogChange[]): Promise<number> {
+    const config = await getTriggers(this.env.OPENTIME_KV);
+    if (!config) {
+      logEvent("error", "triggers.config_unknown", { detail: "catalog changes wait" });
+      return appliedSeq(this.sql);
+    }
+    const triggers = viewedTriggers(config.triggers);
+    const now = Date.now();
+    const result = this.ctx.storage.transactionSync(() =>
+      applyCatalogChanges(this.sql, triggers, changes, now, this.inFlight),
+    );
+    if (result.earliest !== null) await this.scheduleAlarm(result.earliest);
+    return result.seq;
+  }
+
   /** How many dead letters of the reader are parked (right of access). */
   async parkedCount(user: string): Promise<number> {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM parked WHERE user = ?", user).one().n;
@@ -340,7 +383,9 @@ export class ReaderShard extends DurableObject<Bindings> {
       .map((r) => r.user);
     if (due.length > 0) await this.publish(due);
     // after the snapshots, which a slow webhook must not hold back
-    const deliveries = dueDeliveries(this.sql, now, DELIVERY_BATCH);
+    const deliveries = dueDeliveries(this.sql, now, DELIVERY_BATCH + this.inFlight.size)
+      .filter((d) => !this.inFlight.has(d.delivery))
+      .slice(0, DELIVERY_BATCH);
     if (deliveries.length > 0) await this.deliverDue(deliveries);
     const next = this.sql
       .exec<{ at: number | null }>(
@@ -355,9 +400,10 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /**
    * Sends due trigger deliveries, WEBHOOK_CONCURRENCY at a time. Cancelled instead: a trigger no longer
-   * configured (or switched off), a reader gone, unsubscribed, paused, with tracking off, or who bought since
-   * the cart add. Put off (not an attempt): the configuration unreadable, a secret missing. A failed send is
-   * retried later (core/triggers.ts RETRY_DELAYS_S), with the same delivery id.
+   * configured (switched off, or now of another type), a reader gone, unsubscribed, paused, with tracking off,
+   * or who bought since the cart add (viewed-*: bought every item since viewing it; the items bought are left
+   * out). Put off (not an attempt): the configuration unreadable, a secret missing. A failed send is retried
+   * later (core/triggers.ts RETRY_DELAYS_S), with the same delivery id.
    */
   private async deliverDue(due: DueDelivery[]): Promise<void> {
     const config = await getTriggers(this.env.OPENTIME_KV);
@@ -371,11 +417,15 @@ export class ReaderShard extends DurableObject<Bindings> {
         recordAttempt(this.sql, d, later(), nowMs);
         return;
       }
-      const trigger = config.triggers.find((t) => t.id === d.trigger && t.enabled);
+      // a cart row has no `changes`, a viewed-* row has them
+      const trigger = config.triggers.find(
+        (t) => t.id === d.trigger && t.enabled && (t.type === "cart-abandoned") === (d.changes === null),
+      );
       const profile = this.reader(d.user, new Date(nowMs).toISOString())?.profile;
       const c = profile?.consent;
       const paused = (c?.pausedUntil ?? 0) * 1000 > nowMs;
-      const bought = profile ? (lastPurchaseTs(profile) ?? 0) >= d.cart_ts : false;
+      const viewed = d.changes === null || !profile ? null : notBought(JSON.parse(d.changes) as ViewedItem[], profile);
+      const bought = !profile ? false : viewed ? viewed.length === 0 : (lastPurchaseTs(profile) ?? 0) >= d.cart_ts;
       if (!trigger || !profile || !c?.tracking || c.unsubscribed || paused || bought) {
         recordAttempt(this.sql, d, { kind: "cancelled" }, nowMs);
         return;
@@ -385,12 +435,17 @@ export class ReaderShard extends DurableObject<Bindings> {
         recordAttempt(this.sql, d, later(), nowMs);
         return;
       }
-      const sent = await deliver(d, trigger, secrets, Date.now());
-      const outcome = sent.ok
-        ? { kind: "delivered" as const, cooldownHours: trigger.cooldownHours }
-        : { kind: "failed" as const };
-      if (recordAttempt(this.sql, d, outcome, Date.now())) {
-        logEvent("error", "trigger.given_up", { trigger: d.trigger, attempts: d.attempts + 1 });
+      this.inFlight.add(d.delivery);
+      try {
+        const sent = await deliver(d, trigger, secrets, Date.now(), viewed);
+        const outcome = sent.ok
+          ? { kind: "delivered" as const, cooldownHours: trigger.cooldownHours }
+          : { kind: "failed" as const };
+        if (recordAttempt(this.sql, d, outcome, Date.now())) {
+          logEvent("error", "trigger.given_up", { trigger: d.trigger, attempts: d.attempts + 1 });
+        }
+      } finally {
+        this.inFlight.delete(d.delivery);
       }
     };
     // Workers open at most six connections at once: more would only wait, on the webhook's deadline
@@ -457,6 +512,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     rows += this.sql.exec("DELETE FROM applied WHERE user = ?", user).rowsWritten;
     rows += this.sql.exec("DELETE FROM parked WHERE user = ?", user).rowsWritten;
     rows += deleteTriggers(this.sql, user);
+    rows += deleteViews(this.sql, user);
     return rows;
   }
 
@@ -571,6 +627,12 @@ function parseClock(raw: string | undefined): ConsentClock {
     // a clock that cannot be read restarts empty: changes then apply in arrival order
   }
   return {};
+}
+
+/** The items of a viewed-* delivery the reader has not bought since viewing them. */
+function notBought(items: readonly ViewedItem[], p: Profile): ViewedItem[] {
+  const bought = new Map(p.purchases.map((x) => [x.item, x.lastTs]));
+  return items.filter((i) => (bought.get(i.item) ?? Number.NEGATIVE_INFINITY) < i.viewedAt);
 }
 
 /** The reader's latest purchase (unix s): the real-time one or the history's, whichever is later. */

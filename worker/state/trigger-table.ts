@@ -1,11 +1,24 @@
 /**
  * The reader shard's table of triggers (core/triggers.ts): one row per reader and trigger, written in the
- * shard's transaction with the events that move it (a cart add schedules, a purchase cancels), read by its
- * alarm to deliver what is due. Synchronous SQL on the shard's storage; the shard is the only writer.
+ * shard's transaction with the events that move it (a cart add schedules, a purchase cancels) or with the
+ * catalog changes that start a viewed-* delivery (worker/state/catalog-inbox.ts), read by its alarm to deliver
+ * what is due. A viewed-* row keeps its items' details (view time, prices) in `changes`; a cart row has none
+ * (NULL), which is how a purchase tells them apart whatever the configuration says. Synchronous SQL on the
+ * shard's storage; the shard is the only writer.
  */
 
+import type { CatalogChange } from "../../core/catalog-changes";
 import type { QueuedEvent } from "../../core/events";
-import { nextTriggerState, RETRY_DELAYS_S, type Trigger, type TriggerState } from "../../core/triggers";
+import {
+  type CartAbandonedTrigger,
+  nextTriggerState,
+  nextViewedStep,
+  RETRY_DELAYS_S,
+  type Trigger,
+  type TriggerState,
+  type ViewedItem,
+  type ViewedTrigger,
+} from "../../core/triggers";
 
 export const TRIGGER_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS triggers (
@@ -13,9 +26,18 @@ export const TRIGGER_SCHEMA = [
      cart_ts INTEGER NOT NULL, items TEXT NOT NULL, due_at INTEGER NOT NULL,
      state TEXT NOT NULL, delivered_at INTEGER,
      delivery TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
+     changes TEXT,
      PRIMARY KEY (user, trigger)) WITHOUT ROWID`,
   "CREATE INDEX IF NOT EXISTS triggers_due ON triggers (next_at) WHERE state = 'pending'",
 ];
+
+/** Adds what later versions keep to a table created before them (`changes`: viewed-* triggers' details). */
+export function migrateTriggerTable(sql: SqlStorage): void {
+  const has = sql
+    .exec<{ n: number }>("SELECT count(*) AS n FROM pragma_table_info('triggers') WHERE name = 'changes'")
+    .one().n;
+  if (has === 0) sql.exec("ALTER TABLE triggers ADD COLUMN changes TEXT");
+}
 
 interface TriggerRow extends Record<string, SqlStorageValue> {
   cart_ts: number;
@@ -26,6 +48,7 @@ interface TriggerRow extends Record<string, SqlStorageValue> {
   delivery: string;
   attempts: number;
   next_at: number;
+  changes: string | null;
 }
 
 export interface DueDelivery extends Record<string, SqlStorageValue> {
@@ -36,6 +59,8 @@ export interface DueDelivery extends Record<string, SqlStorageValue> {
   due_at: number;
   delivery: string;
   attempts: number;
+  /** viewed-* rows: JSON ViewedItem[], one per item; cart rows: null */
+  changes: string | null;
 }
 
 function stateOf(row: TriggerRow): TriggerState {
@@ -63,16 +88,11 @@ export function updateTriggers(
 ): number | null {
   if (!events.some((e) => e.type === "cart_add")) return null;
   let earliest: number | null = null;
-  for (const trigger of triggers) {
-    const row =
-      sql
-        .exec<TriggerRow>(
-          `SELECT cart_ts, items, due_at, state, delivered_at, delivery, attempts, next_at FROM triggers
-           WHERE user = ? AND trigger = ?`,
-          user,
-          trigger.id,
-        )
-        .toArray()[0] ?? null;
+  const carts = triggers.filter((t): t is CartAbandonedTrigger => t.type === "cart-abandoned");
+  for (const trigger of carts) {
+    // a viewed-* row left by a trigger of the same id that changed type counts as none
+    const found = rowOf(sql, user, trigger.id);
+    const row = found?.changes === null ? found : null;
     const next = nextTriggerState(trigger, row ? stateOf(row) : null, events, lastPurchaseTs, Math.floor(nowMs / 1000));
     if (!next) continue;
     const moved = !row || row.cart_ts !== next.cartTs || (row.state !== "pending" && next.state === "pending");
@@ -85,7 +105,7 @@ export function updateTriggers(
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (user, trigger) DO UPDATE SET cart_ts = excluded.cart_ts, items = excluded.items,
          due_at = excluded.due_at, state = excluded.state, delivered_at = excluded.delivered_at,
-         delivery = excluded.delivery, attempts = excluded.attempts, next_at = excluded.next_at`,
+         delivery = excluded.delivery, attempts = excluded.attempts, next_at = excluded.next_at, changes = NULL`,
       user,
       trigger.id,
       next.cartTs,
@@ -104,12 +124,13 @@ export function updateTriggers(
 
 /**
  * A purchase cancels every pending wait on a cart added at or before it, whatever the configuration says
- * (it may be unreadable just now): nothing was abandoned.
+ * (it may be unreadable just now): nothing was abandoned. Viewed-* rows are judged item by item when sent.
  */
 export function cancelOnPurchase(sql: SqlStorage, user: string, lastPurchaseTs: number | null): void {
   if (lastPurchaseTs === null) return;
   sql.exec(
-    "UPDATE triggers SET state = 'cancelled', items = '[]' WHERE user = ? AND state = 'pending' AND cart_ts <= ?",
+    `UPDATE triggers SET state = 'cancelled', items = '[]'
+     WHERE user = ? AND state = 'pending' AND cart_ts <= ? AND changes IS NULL`,
     user,
     lastPurchaseTs,
   );
@@ -119,12 +140,102 @@ export function cancelOnPurchase(sql: SqlStorage, user: string, lastPurchaseTs: 
 export function dueDeliveries(sql: SqlStorage, nowMs: number, limit: number): DueDelivery[] {
   return sql
     .exec<DueDelivery>(
-      `SELECT user, trigger, cart_ts, items, due_at, delivery, attempts FROM triggers
+      `SELECT user, trigger, cart_ts, items, due_at, delivery, attempts, changes FROM triggers
        WHERE state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?`,
       nowMs,
       limit,
     )
     .toArray();
+}
+
+/** A viewed-* row's details emptied with its items (a cart row's stay NULL). */
+const CLEAR_CHANGES = "changes = CASE WHEN changes IS NULL THEN NULL ELSE '[]' END";
+
+function rowOf(sql: SqlStorage, user: string, trigger: string): TriggerRow | null {
+  return (
+    sql
+      .exec<TriggerRow>(
+        `SELECT cart_ts, items, due_at, state, delivered_at, delivery, attempts, next_at, changes FROM triggers
+         WHERE user = ? AND trigger = ?`,
+        user,
+        trigger,
+      )
+      .toArray()[0] ?? null
+  );
+}
+
+/**
+ * Starts (due now) or extends a reader's delivery of a viewed-* trigger for one catalog change they viewed the
+ * item of (inside the shard's transaction), as core/triggers.ts nextViewedStep decides; `inFlight` holds the
+ * delivery ids whose webhook call has not answered yet (their content stays as sent). Returns when it is due
+ * (ms), or null when nothing was scheduled.
+ */
+export function scheduleViewed(
+  sql: SqlStorage,
+  user: string,
+  trigger: ViewedTrigger,
+  change: CatalogChange,
+  viewedAt: number,
+  nowMs: number,
+  inFlight: ReadonlySet<string>,
+): number | null {
+  const nowS = Math.floor(nowMs / 1000);
+  const found = rowOf(sql, user, trigger.id);
+  // a cart row left by a trigger of the same id that changed type counts as none
+  const row = found && found.changes !== null ? found : null;
+  const details: ViewedItem[] = row?.state === "pending" ? (JSON.parse(row.changes as string) as ViewedItem[]) : [];
+  const step = nextViewedStep(
+    trigger,
+    row && {
+      state: row.state as TriggerState["state"],
+      items: details.map((d) => d.item),
+      deliveredAt: row.delivered_at,
+      tried: row.attempts > 0 || inFlight.has(row.delivery),
+    },
+    change.item,
+    change.at,
+    nowS,
+  );
+  if (step === "skip") return null;
+  const detail: ViewedItem = {
+    item: change.item,
+    viewedAt,
+    ...(change.kind === "price-drop" && {
+      oldPrice: change.oldPrice,
+      newPrice: change.newPrice,
+      currency: change.currency ?? null,
+    }),
+  };
+  if (step === "merge" && row) {
+    const next = [detail, ...details.filter((d) => d.item !== change.item)];
+    sql.exec(
+      "UPDATE triggers SET items = ?, changes = ? WHERE user = ? AND trigger = ? AND delivery = ?",
+      JSON.stringify(next.map((d) => d.item)),
+      JSON.stringify(next),
+      user,
+      trigger.id,
+      row.delivery,
+    );
+    return row.next_at;
+  }
+  sql.exec(
+    `INSERT INTO triggers (user, trigger, cart_ts, items, due_at, state, delivered_at, delivery, attempts, next_at, changes)
+     VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?)
+     ON CONFLICT (user, trigger) DO UPDATE SET cart_ts = excluded.cart_ts, items = excluded.items,
+       due_at = excluded.due_at, state = excluded.state, delivered_at = excluded.delivered_at,
+       delivery = excluded.delivery, attempts = excluded.attempts, next_at = excluded.next_at,
+       changes = excluded.changes`,
+    user,
+    trigger.id,
+    change.at,
+    JSON.stringify([change.item]),
+    nowS,
+    row?.delivered_at ?? null,
+    crypto.randomUUID(),
+    nowMs,
+    JSON.stringify([detail]),
+  );
+  return nowMs;
 }
 
 export type AttemptOutcome =
@@ -149,7 +260,8 @@ export function recordAttempt(
   switch (outcome.kind) {
     case "delivered": {
       const marked = sql.exec(
-        `UPDATE triggers SET state = 'delivered', items = '[]', delivered_at = ?, attempts = attempts + 1
+        `UPDATE triggers SET state = 'delivered', items = '[]', ${CLEAR_CHANGES}, delivered_at = ?,
+           attempts = attempts + 1
          WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
         nowS,
         d.user,
@@ -172,7 +284,7 @@ export function recordAttempt(
     }
     case "cancelled":
       sql.exec(
-        `UPDATE triggers SET state = 'cancelled', items = '[]'
+        `UPDATE triggers SET state = 'cancelled', items = '[]', ${CLEAR_CHANGES}
          WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
         d.user,
         d.trigger,
@@ -192,10 +304,12 @@ export function recordAttempt(
       const delay = RETRY_DELAYS_S[d.attempts];
       sql.exec(
         `UPDATE triggers SET attempts = attempts + 1, state = ?, next_at = ?,
-           items = CASE WHEN ? = 'failed' THEN '[]' ELSE items END
+           items = CASE WHEN ? = 'failed' THEN '[]' ELSE items END,
+           changes = CASE WHEN ? = 'failed' AND changes IS NOT NULL THEN '[]' ELSE changes END
          WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
         delay === undefined ? "failed" : "pending",
         nowMs + (delay ?? 0) * 1000,
+        delay === undefined ? "failed" : "pending",
         delay === undefined ? "failed" : "pending",
         d.user,
         d.trigger,
@@ -214,7 +328,10 @@ export function nextDeliveryAt(sql: SqlStorage): number | null {
 /** A reader's triggers, for right of access. */
 export function triggersOf(sql: SqlStorage, user: string): Record<string, SqlStorageValue>[] {
   return sql
-    .exec("SELECT trigger, cart_ts, items, due_at, state, delivered_at, attempts FROM triggers WHERE user = ?", user)
+    .exec(
+      "SELECT trigger, cart_ts, items, changes, due_at, state, delivered_at, attempts FROM triggers WHERE user = ?",
+      user,
+    )
     .toArray();
 }
 

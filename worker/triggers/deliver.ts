@@ -2,9 +2,11 @@
  * One trigger delivery: the JSON body (core/triggers.ts TriggerDelivery) with a fresh open-time token for the
  * trigger's campaign, signed with TRIGGER_WEBHOOK_SECRET (core/webhook-signature.ts), POSTed to the webhook with
  * a deadline. A 2xx is delivered; anything else (status, timeout, network) is retried by the shard. Never throws.
+ * Cart-abandoned bodies name the cart add (`cartAt`); viewed-* bodies the catalog change (`changedAt`) and each
+ * item's view time and, for price drops, its old and new price.
  */
 import { mintToken } from "../../core/token";
-import type { Trigger, TriggerDelivery } from "../../core/triggers";
+import type { Trigger, TriggerDelivery, ViewedItem } from "../../core/triggers";
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signWebhook } from "../../core/webhook-signature";
 import { errorMessage, logEvent } from "../lib/log";
 import type { DueDelivery } from "../state/trigger-table";
@@ -17,18 +19,20 @@ export interface DeliverySecrets {
   tokenSecret: string;
 }
 
+/** `viewed`: a viewed-* delivery's items still to announce (the shard left out those bought since). */
 export async function deliver(
   due: DueDelivery,
   trigger: Trigger,
   secrets: DeliverySecrets,
   nowMs: number,
+  viewed: readonly ViewedItem[] | null = null,
 ): Promise<{ ok: boolean; status: number | null }> {
   try {
     const nowS = Math.floor(nowMs / 1000);
-    const body: TriggerDelivery = {
+    const iso = (s: number) => new Date(s * 1000).toISOString();
+    const fields = {
       id: due.delivery,
       trigger: trigger.id,
-      type: trigger.type,
       user: due.user,
       campaign: trigger.campaign,
       token: await mintToken(secrets.tokenSecret, {
@@ -37,11 +41,19 @@ export async function deliver(
         ttlSeconds: trigger.tokenTtlDays * 86_400,
         now: nowS,
       }),
-      items: JSON.parse(due.items) as string[],
-      cartAt: new Date(due.cart_ts * 1000).toISOString(),
-      dueAt: new Date(due.due_at * 1000).toISOString(),
+      items: viewed ? viewed.map((v) => v.item) : (JSON.parse(due.items) as string[]),
+      dueAt: iso(due.due_at),
       attempt: due.attempts + 1,
     };
+    const body: TriggerDelivery =
+      trigger.type === "cart-abandoned"
+        ? { ...fields, type: trigger.type, cartAt: iso(due.cart_ts) }
+        : {
+            ...fields,
+            type: trigger.type,
+            changedAt: iso(due.cart_ts),
+            changes: (viewed ?? []).map((v) => ({ ...v, viewedAt: iso(v.viewedAt) })),
+          };
     const json = JSON.stringify(body);
     const res = await fetch(trigger.webhook, {
       method: "POST",

@@ -1,0 +1,275 @@
+/**
+ * Viewed-* triggers end to end in workerd: views reach the reader's shard through the real queue consumer; a
+ * PATCH of the live catalog goes through its one writer, whose outbox fans the change out to the 16 reader
+ * shards; the shard that holds a viewer schedules a delivery due now, and its alarm calls the webhook
+ * (globalThis.fetch, answered by the test), signed, with a token that verifies. Views' ages are set by the
+ * events' own timestamps; a retry's back-off is passed by moving the delivery's stored time.
+ */
+import { env, runInDurableObject } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { CatalogChange } from "../../core/catalog-changes";
+import type { QueuedEvent } from "../../core/events";
+import { verifyToken } from "../../core/token";
+import type { TriggerDelivery } from "../../core/triggers";
+import { verifyWebhook } from "../../core/webhook-signature";
+import { catalogWriter } from "../../worker/catalog/catalog-stub";
+import type { CatalogWriter } from "../../worker/state/catalog-writer";
+import type { ReaderShard } from "../../worker/state/reader-shard";
+import { READER_SHARDS, readerStub } from "../../worker/state/shard-routing";
+import { resetTriggersCache } from "../../worker/triggers/trigger-config";
+import { TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
+import { clearKv, consume, fixture, seedModel } from "./support/harness";
+import { adminRequest, type Call, receiveWebhooks, runAlarmsUntil, timePasses } from "./support/webhook-receiver";
+
+const HOOK = "https://hooks.shop.test/viewed";
+const BACK = { id: "back", type: "viewed-back-in-stock", campaign: "back", webhook: HOOK };
+const DROP = { id: "drop", type: "viewed-price-drop", minDropPercent: 5, campaign: "drop", webhook: HOOK };
+
+let calls: Call[] = [];
+let answer: () => Response = () => new Response("ok");
+const bodies = () => calls.map((c) => JSON.parse(c.body) as TriggerDelivery);
+
+const nowS = () => Math.floor(Date.now() / 1000);
+let seq = 0;
+const event = (user: string, type: QueuedEvent["type"], daysAgo: number, item?: string): QueuedEvent => ({
+  id: `v${seq++}`,
+  type,
+  user,
+  ts: Math.floor(nowS() - daysAgo * 86_400),
+  ...(item && { item }),
+});
+
+const patch = async (items: { id: string; [field: string]: unknown }[]) => {
+  const res = await adminRequest("/v1/admin/catalog", "PATCH", { items });
+  expect(res.status).toBe(200);
+};
+const configure = async (...triggers: object[]) => {
+  const res = await adminRequest("/v1/admin/triggers", "PUT", { v: 1, triggers });
+  expect(res.status).toBe(200);
+};
+
+function rowsOf(user: string) {
+  return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+    state.storage.sql
+      .exec("SELECT trigger, state, attempts, items, delivery FROM triggers WHERE user = ?", user)
+      .toArray(),
+  );
+}
+
+function viewsOf(user: string) {
+  return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+    state.storage.sql.exec("SELECT item, ts FROM views WHERE user = ?", user).toArray(),
+  );
+}
+
+/** Runs the shard alarms of `users` until `n` calls came (or a second passed for each). */
+async function deliveredTo(n: number, ...users: string[]): Promise<void> {
+  for (const user of users) await runAlarmsUntil(user, () => calls.length >= n);
+}
+
+beforeEach(async () => {
+  await clearKv();
+  resetTriggersCache();
+  calls = [];
+  answer = () => new Response("ok");
+  receiveWebhooks(HOOK, calls, () => answer());
+  await configure(BACK, DROP);
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("viewed-back-in-stock", () => {
+  it("calls the webhook once for a reader who viewed the item, signed, with a token and the item", async () => {
+    const [viewer, other, longAgo, buyer, quit] = ["vw-a", "vw-b", "vw-c", "vw-d", "vw-e"];
+    await consume([
+      event(viewer, "view", 2, "bis-1"),
+      event(other, "view", 1, "bis-other"),
+      event(longAgo, "view", 40, "bis-1"), // outside the 30 days
+      event(buyer, "view", 3, "bis-1"),
+      event(buyer, "purchase", 2, "bis-1"),
+      event(quit, "view", 1, "bis-1"),
+    ]);
+    await consume([{ id: "quit", type: "consent", user: quit, ts: nowS(), consent: { unsubscribed: true } }]);
+    await patch([{ id: "bis-1", stock: 0 }]);
+    await patch([{ id: "bis-1", stock: 5 }]);
+    await deliveredTo(1, viewer);
+    await deliveredTo(2, quit, other, longAgo, buyer);
+    expect(calls).toHaveLength(1);
+    const call = calls[0] as Call;
+    expect(await verifyWebhook(TEST_WEBHOOK_SECRET, call.body, call.signature, nowS())).toBe(true);
+    const body = JSON.parse(call.body) as TriggerDelivery;
+    expect(body).toMatchObject({
+      trigger: "back",
+      type: "viewed-back-in-stock",
+      user: viewer,
+      campaign: "back",
+      items: ["bis-1"],
+      changes: [{ item: "bis-1" }],
+      attempt: 1,
+    });
+    expect(call.delivery).toBe(body.id);
+    if (body.type === "cart-abandoned") throw new Error("a viewed-* delivery");
+    expect(Date.parse(body.changes[0]?.viewedAt as string) / 1000).toBeCloseTo(nowS() - 2 * 86_400, -2);
+    expect(Math.abs(Date.parse(body.changedAt) / 1000 - nowS())).toBeLessThan(60);
+    expect(await verifyToken([TEST_TOKEN_SECRET], body.token, nowS())).toMatchObject({
+      ok: true,
+      claims: { u: viewer, c: "back" },
+    });
+    // nothing was scheduled for the others; the unsubscribed reader's delivery was cancelled when due
+    for (const user of [other, longAgo, buyer]) expect(await rowsOf(user)).toEqual([]);
+    expect(await rowsOf(quit)).toMatchObject([{ trigger: "back", state: "cancelled" }]);
+    // within the cooldown (24 h) the same item gone and back again sends nothing more
+    await patch([{ id: "bis-1", stock: 0 }]);
+    await patch([{ id: "bis-1", stock: 3 }]);
+    await deliveredTo(2, viewer);
+    expect(calls).toHaveLength(1);
+    expect(await rowsOf(viewer)).toMatchObject([{ state: "delivered", attempts: 1 }]);
+  });
+
+  it("an item switched back on counts; one still out of stock, or never gone, does not", async () => {
+    const user = "vw-f";
+    await consume([event(user, "view", 1, "bis-2"), event(user, "view", 1, "bis-3"), event(user, "view", 1, "bis-4")]);
+    await patch([
+      { id: "bis-2", active: false },
+      { id: "bis-3", stock: 0, active: false },
+    ]);
+    await patch([
+      { id: "bis-2", active: true },
+      { id: "bis-3", active: true }, // still out of stock
+      { id: "bis-4", stock: 9 }, // was never unavailable
+    ]);
+    await deliveredTo(1, user);
+    expect(bodies()).toMatchObject([{ user, items: ["bis-2"] }]);
+  });
+
+  it("a failing webhook is retried after a back-off with the same delivery id, and delivered once", async () => {
+    const user = "vw-g";
+    let attempts = 0;
+    answer = () => (++attempts === 1 ? new Response("busy", { status: 503 }) : new Response("ok"));
+    await consume([event(user, "view", 1, "bis-5")]);
+    await patch([{ id: "bis-5", stock: 0 }]);
+    await patch([{ id: "bis-5", stock: 2 }]);
+    await deliveredTo(1, user);
+    expect(await rowsOf(user)).toMatchObject([{ state: "pending", attempts: 1 }]);
+    await deliveredTo(2, user);
+    expect(calls).toHaveLength(1); // the back-off (a minute) has not passed
+    await timePasses(user);
+    await deliveredTo(2, user);
+    const [first, second] = bodies();
+    expect(second?.id).toBe(first?.id);
+    expect([first?.attempt, second?.attempt]).toEqual([1, 2]);
+    await timePasses(user);
+    await deliveredTo(3, user);
+    expect(calls).toHaveLength(2);
+    expect(await rowsOf(user)).toMatchObject([{ state: "delivered", attempts: 2 }]);
+  });
+
+  it("the same fan-out sequence number sent to a shard again schedules nothing; the outbox empties", async () => {
+    const user = "vw-h";
+    // no cooldown: a change applied twice would start a second delivery
+    await configure({ ...BACK, cooldownHours: 0 });
+    await consume([event(user, "view", 1, "bis-6")]);
+    await patch([{ id: "bis-6", stock: 0 }]);
+    await patch([{ id: "bis-6", stock: 4 }]);
+    await deliveredTo(1, user);
+    expect(calls).toHaveLength(1);
+    const shard = readerStub(env, user);
+    const applied = await runInDurableObject(
+      shard,
+      (_: ReaderShard, state) => state.storage.sql.exec<{ seq: number }>("SELECT seq FROM catalog_seq").one().seq,
+    );
+    const again: CatalogChange = { seq: applied, item: "bis-6", kind: "back-in-stock", at: nowS() };
+    expect(await shard.catalogChanged([again])).toBe(applied);
+    await deliveredTo(2, user);
+    expect(calls).toHaveLength(1);
+    expect(await rowsOf(user)).toMatchObject([{ state: "delivered" }]);
+    // every shard acknowledged the change: the writer deleted it
+    const writer = await runInDurableObject(catalogWriter(env), (_: CatalogWriter, state) => ({
+      outbox: state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n,
+      acked: state.storage.sql.exec<{ acked: number }>("SELECT acked FROM fanout").toArray(),
+    }));
+    expect(writer.outbox).toBe(0);
+    expect(writer.acked).toHaveLength(READER_SHARDS);
+    expect(Math.min(...writer.acked.map((a) => a.acked))).toBeGreaterThanOrEqual(applied);
+    // without the cooldown, the next time the item comes back is a new delivery
+    await patch([{ id: "bis-6", stock: 0 }]);
+    await patch([{ id: "bis-6", stock: 4 }]);
+    await deliveredTo(2, user);
+    expect(calls).toHaveLength(2);
+    expect(bodies()[1]?.id).not.toBe(bodies()[0]?.id);
+  });
+});
+
+describe("viewed-price-drop", () => {
+  it("sends a drop of at least minDropPercent with the old and new price, and nothing for a smaller one", async () => {
+    const user = "vw-p";
+    await consume([event(user, "view", 1, "pd-1")]);
+    await patch([{ id: "pd-1", price: 100, currency: "EUR" }]);
+    await patch([{ id: "pd-1", price: 97 }]); // 3%
+    await deliveredTo(1, user);
+    expect(calls).toHaveLength(0);
+    expect(await rowsOf(user)).toEqual([]);
+    await patch([{ id: "pd-1", price: 92 }]); // 5.15% below the price just before
+    await deliveredTo(1, user);
+    expect(bodies()).toMatchObject([
+      {
+        type: "viewed-price-drop",
+        trigger: "drop",
+        user,
+        items: ["pd-1"],
+        changes: [{ item: "pd-1", oldPrice: 97, newPrice: 92, currency: "EUR" }],
+      },
+    ]);
+  });
+
+  it("compares a first live price with the model catalog's", async () => {
+    await seedModel();
+    const items = JSON.parse(fixture().catalogJson).items as { id: string; price: number; currency: string }[];
+    const item = items.find((i) => i.price >= 10) as { id: string; price: number; currency: string };
+    const user = "vw-q";
+    await consume([event(user, "view", 1, item.id)]);
+    const half = Math.round(item.price * 50) / 100;
+    await patch([{ id: item.id, price: half }]);
+    await deliveredTo(1, user);
+    expect(bodies()).toMatchObject([
+      { user, changes: [{ item: item.id, oldPrice: item.price, newPrice: half, currency: item.currency }] },
+    ]);
+    await patch([{ id: item.id, price: null }]); // back to the model's: dearer, nothing
+    await deliveredTo(2, user);
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe("views", () => {
+  it("are listed by the right of access, and deleted by erasure and by tracking turned off", async () => {
+    const [erased, untracked] = ["vw-x", "vw-y"];
+    await consume([event(erased, "view", 1, "vw-item"), event(untracked, "view", 1, "vw-item")]);
+    const access = await adminRequest(`/v1/users/${erased}`, "GET");
+    expect(((await access.json()) as { views: { item: string }[] }).views).toMatchObject([{ item: "vw-item" }]);
+    expect((await adminRequest(`/v1/users/${erased}`, "DELETE")).status).toBe(200);
+    await consume([{ id: "off", type: "consent", user: untracked, ts: nowS(), consent: { tracking: false } }]);
+    expect(await viewsOf(erased)).toEqual([]);
+    expect(await viewsOf(untracked)).toEqual([]);
+    await patch([{ id: "vw-item", stock: 0 }]);
+    await patch([{ id: "vw-item", stock: 1 }]);
+    await deliveredTo(1, erased, untracked);
+    expect(calls).toHaveLength(0);
+    expect(await rowsOf(erased)).toEqual([]);
+    expect(await rowsOf(untracked)).toEqual([]);
+  });
+
+  it("keep each reader's latest 50 items, and a view after a purchase counts again", async () => {
+    const user = "vw-z";
+    await consume(Array.from({ length: 55 }, (_, i) => event(user, "view", 1 - i / 1000, `many-${i}`)));
+    const kept = (await viewsOf(user)).map((v) => v.item as string);
+    expect(kept).toHaveLength(50);
+    expect(kept).not.toContain("many-0");
+    expect(kept).toContain("many-54");
+    await consume([event(user, "purchase", 0.5, "many-54")]);
+    expect((await viewsOf(user)).map((v) => v.item)).not.toContain("many-54");
+    await consume([event(user, "view", 0.1, "many-54")]);
+    expect((await viewsOf(user)).map((v) => v.item)).toContain("many-54");
+  });
+});

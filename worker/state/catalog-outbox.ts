@@ -1,0 +1,74 @@
+/**
+ * The catalog writer's outbox (worker/state/catalog-writer.ts): the changes viewed-* triggers announce
+ * (core/catalog-changes.ts), written in the PATCH's own transaction, so a change that committed is never lost
+ * and one that did not is never sent. Each change gets the next sequence number (`meta.outbox_seq`, never
+ * reused). The writer sends each reader shard the changes past the last one that shard acknowledged
+ * (`fanout`), CHANGES_PER_CALL at a time, and deletes the changes every shard has acknowledged. The shards
+ * apply each sequence number once (worker/state/catalog-inbox.ts): delivery is at least once, the effect once.
+ * Synchronous SQL on the writer's storage; the writer is the only writer.
+ */
+import type { CatalogChange, ChangeDraft } from "../../core/catalog-changes";
+
+export const OUTBOX_SCHEMA = [
+  "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, change TEXT NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS fanout (shard INTEGER PRIMARY KEY, acked INTEGER NOT NULL)",
+];
+
+/**
+ * Changes per call to a shard, and so per shard transaction: with READERS_PER_CHANGE (500) viewers each, at
+ * most 12,500 trigger rows per call and trigger. A PATCH of 1,000 items makes at most 2,000 changes (back in
+ * stock and cheaper), 80 calls per shard.
+ */
+export const CHANGES_PER_CALL = 25;
+
+function lastSeq(sql: SqlStorage): number {
+  return sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'outbox_seq'").toArray()[0]?.value ?? 0;
+}
+
+/** Appends the changes of one PATCH (inside its transaction); the last sequence number. */
+export function appendChanges(sql: SqlStorage, drafts: readonly ChangeDraft[], atS: number): number {
+  let seq = lastSeq(sql);
+  for (const draft of drafts) {
+    seq += 1;
+    const change: CatalogChange = { seq, at: atS, ...draft };
+    sql.exec("INSERT INTO outbox (seq, change) VALUES (?, ?)", seq, JSON.stringify(change));
+  }
+  sql.exec(
+    "INSERT INTO meta (key, value) VALUES ('outbox_seq', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    seq,
+  );
+  return seq;
+}
+
+/** What each shard acknowledged (0: nothing yet), by shard number. */
+export function ackedByShard(sql: SqlStorage, shards: number): number[] {
+  const out = new Array<number>(shards).fill(0);
+  for (const row of sql.exec<{ shard: number; acked: number }>("SELECT shard, acked FROM fanout")) {
+    if (row.shard < shards) out[row.shard] = row.acked;
+  }
+  return out;
+}
+
+/** The changes after `acked`, oldest first, at most `limit`. */
+export function changesAfter(sql: SqlStorage, acked: number, limit = CHANGES_PER_CALL): CatalogChange[] {
+  return sql
+    .exec<{ change: string }>("SELECT change FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", acked, limit)
+    .toArray()
+    .map((r) => JSON.parse(r.change) as CatalogChange);
+}
+
+/** Records a shard's acknowledgement (it never goes back). */
+export function recordAck(sql: SqlStorage, shard: number, seq: number): void {
+  sql.exec(
+    "INSERT INTO fanout (shard, acked) VALUES (?, ?) ON CONFLICT (shard) DO UPDATE SET acked = max(acked, excluded.acked)",
+    shard,
+    seq,
+  );
+}
+
+/** Deletes the changes every shard acknowledged; how many are still to send to some shard. */
+export function pruneAcked(sql: SqlStorage, shards: number): number {
+  const low = Math.min(...ackedByShard(sql, shards));
+  sql.exec("DELETE FROM outbox WHERE seq <= ?", low);
+  return sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+}
