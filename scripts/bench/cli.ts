@@ -17,7 +17,7 @@ import { generateDemo } from "../demo/generate";
 import { trainAndExport } from "../train/pipeline";
 import { jpegCdn } from "./jpeg-cdn";
 import { runLoadTest } from "./load-test";
-import { countdownCampaign, PLAIN_CAMPAIGN, RULES_CAMPAIGN } from "./rules-campaign";
+import { COPY_CAMPAIGN, countdownCampaign, PLAIN_CAMPAIGN, RULES_CAMPAIGN } from "./rules-campaign";
 import { demoScenario, type Scenario, syntheticScenario } from "./scenarios";
 import { type LatencySummary, summarize } from "./stats";
 import {
@@ -127,8 +127,11 @@ async function imageFetch(mf: ReturnType<typeof startWorkerd>, path: string, typ
 interface RulesResult {
   recs_plain_ms: LatencySummary;
   recs_rules_ms: LatencySummary;
+  /** the plain campaign with block copy (COPY_CAMPAIGN) */
+  recs_copy_ms: LatencySummary;
   image_plain_ms: LatencySummary;
   image_rules_ms: LatencySummary;
+  image_copy_ms: LatencySummary;
   /** countdown GIF opens (row-0@2x), and the drawings made for an open (Server-Timing `countdown`) */
   countdown_open_ms: LatencySummary;
   countdown_drawn_ms: LatencySummary;
@@ -141,50 +144,51 @@ interface RulesResult {
 }
 
 /**
- * Warm amp-list opens and first image opens (row-0@2x) under PLAIN_CAMPAIGN and RULES_CAMPAIGN, alternating
- * request by request so both see the same machine; each image open is a reader's first under its campaign.
+ * Warm amp-list opens and first image opens (row-0@2x) under PLAIN_CAMPAIGN, RULES_CAMPAIGN and COPY_CAMPAIGN,
+ * taking turns request by request (the order rotating) so all see the same machine; each image open is a
+ * reader's first under its campaign.
  */
 async function benchRules(persist: string, users: readonly string[]): Promise<RulesResult> {
   await seedKv(persist, [
     { key: "campaign:bench-plain", value: JSON.stringify(PLAIN_CAMPAIGN) },
     { key: "campaign:bench-rules", value: JSON.stringify(RULES_CAMPAIGN) },
+    { key: "campaign:bench-copy", value: JSON.stringify(COPY_CAMPAIGN) },
     { key: "campaign:bench-countdown", value: JSON.stringify(countdownCampaign(Date.now() + 86_400_000)) },
   ]);
   const tokens = (campaign: string) =>
     Promise.all(users.map((u) => mintToken(BENCH_SECRET, { user: u, campaign, ttlSeconds: 3600 })));
-  const [plain, rules] = await Promise.all([tokens("bench-plain"), tokens("bench-rules")]);
+  const kinds = ["plain", "rules", "copy"] as const;
+  const t = Object.fromEntries(await Promise.all(kinds.map(async (k) => [k, await tokens(`bench-${k}`)]))) as Record<
+    (typeof kinds)[number],
+    string[]
+  >;
+  /** the campaigns in turn, the first one moving each round (none always first or last) */
+  const turns = (i: number) => kinds.map((_, j) => kinds[(i + j) % kinds.length] as (typeof kinds)[number]);
   const headers = { "AMP-Email-Sender": BENCH_SENDER };
   const mf = startWorkerd(persist, IMAGE_BINDINGS);
   await mf.ready;
-  const recs = { plain: [] as number[], rules: [] as number[] };
-  const recsPath = (t: string[], i: number) => `/v1/amp/recs?t=${t[i % t.length]}&n=6`;
-  for (let i = 0; i < RECS_WARMUP; i++) {
-    await timedFetch(mf, recsPath(plain, i), headers);
-    await timedFetch(mf, recsPath(rules, i), headers);
-  }
+  const recs = { plain: [] as number[], rules: [] as number[], copy: [] as number[] };
+  const recsPath = (tk: string[], i: number) => `/v1/amp/recs?t=${tk[i % tk.length]}&n=6`;
+  for (let i = 0; i < RECS_WARMUP; i++) for (const k of kinds) await timedFetch(mf, recsPath(t[k], i), headers);
   for (let i = 0; i < REQUESTS; i++) {
-    recs.plain.push((await timedFetch(mf, recsPath(plain, i), headers)).ms);
-    recs.rules.push((await timedFetch(mf, recsPath(rules, i), headers)).ms);
+    for (const k of turns(i)) recs[k].push((await timedFetch(mf, recsPath(t[k], i), headers)).ms);
   }
-  const probe = await mf.dispatchFetch(`http://localhost${recsPath(rules, 0)}`, { headers });
+  const probe = await mf.dispatchFetch(`http://localhost${recsPath(t.rules, 0)}`, { headers });
   await probe.arrayBuffer();
   const sample = { block: probe.headers.get("X-Opentime-Block"), rules: probe.headers.get("X-Opentime-Rules") };
-  const images = { plain: [] as number[], rules: [] as number[] };
+  const images = { plain: [] as number[], rules: [] as number[], copy: [] as number[] };
   const n = Math.min(IMAGE_REQUESTS, users.length);
   // warm-up: the last readers' opens (the block memo keeps a reader's ranking for 5 s: the timed opens are others')
-  for (let i = users.length - IMAGE_WARMUP; i < users.length; i++) {
-    await imageFetch(mf, `/v1/img/${plain[i]}/row-0@2x.png`);
-    await imageFetch(mf, `/v1/img/${rules[i]}/row-0@2x.png`);
-  }
-  // the time to decide (Server-Timing), apart from drawing: the second open of a reader may find the product
-  // drawn by the first; the order alternates so neither campaign is always second
-  const decide = { plain: [] as number[], rules: [] as number[] };
+  for (let i = users.length - IMAGE_WARMUP; i < users.length; i++)
+    for (const k of kinds) await imageFetch(mf, `/v1/img/${t[k][i]}/row-0@2x.png`);
+  // the time to decide (Server-Timing), apart from drawing: a later open of a reader may find the product
+  // drawn by an earlier one; the order rotates so no campaign is always first
+  const decide = { plain: [] as number[], rules: [] as number[], copy: [] as number[] };
   for (let i = 0; i < n - IMAGE_WARMUP; i++) {
-    const order = i % 2 === 0 ? (["plain", "rules"] as const) : (["rules", "plain"] as const);
-    for (const which of order) {
-      const out = await imageFetch(mf, `/v1/img/${(which === "plain" ? plain : rules)[i]}/row-0@2x.png`);
-      images[which].push(out.ms);
-      decide[which].push(out.timing.decide ?? Number.NaN);
+    for (const k of turns(i)) {
+      const out = await imageFetch(mf, `/v1/img/${t[k][i]}/row-0@2x.png`);
+      images[k].push(out.ms);
+      decide[k].push(out.timing.decide ?? Number.NaN);
     }
   }
   // countdown GIFs (row-0@2x, 60 frames): every open, and the drawings made for an open (the others share the
@@ -204,8 +208,10 @@ async function benchRules(persist: string, users: readonly string[]): Promise<Ru
     countdown_gif_bytes: countdown.bytes,
     recs_plain_ms: summarize(recs.plain),
     recs_rules_ms: summarize(recs.rules),
+    recs_copy_ms: summarize(recs.copy),
     image_plain_ms: summarize(images.plain),
     image_rules_ms: summarize(images.rules),
+    image_copy_ms: summarize(images.copy),
     image_decide_plain_ms: summarize(decide.plain),
     image_decide_rules_ms: summarize(decide.rules),
     sample,
@@ -530,6 +536,10 @@ function printRules(scenario: string, cr: RulesResult): void {
     `campaign rules (${scenario}): amp-list ${pair(cr.recs_plain_ms, cr.recs_rules_ms)}; ` +
       `first image row-0@2x ${pair(cr.image_plain_ms, cr.image_rules_ms)}, deciding ${pair(cr.image_decide_plain_ms, cr.image_decide_rules_ms)}; ` +
       `sample: ${cr.sample.rules}`,
+  );
+  console.log(
+    `block copy (${scenario}): amp-list ${pair(cr.recs_plain_ms, cr.recs_copy_ms)}; ` +
+      `first image row-0@2x ${pair(cr.image_plain_ms, cr.image_copy_ms)}`,
   );
   console.log(
     `countdown GIF (${scenario}, row-0@2x, 60 frames, ${Math.round(cr.countdown_gif_bytes / 1024)} KB): every open p50/p99 ` +

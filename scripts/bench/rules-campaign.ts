@@ -1,11 +1,25 @@
 /**
  * The campaign the benchmark opens under to price campaign rules: seven conditional blocks testing eight
  * reader, open and model facts (none holds for the bench's readers, so every one is evaluated and the
- * reader's facts are gathered), then a default block of recommendations under five item rules, with copy in
- * all four fields (core/block-copy.ts: rendered per item, drawn on the cards). Beside it, the same campaign
- * with no blocks, no rules and no copy. Both `live`, so every image open decides.
+ * reader's facts are gathered), then a default block of recommendations under five item rules. Beside it, the
+ * same campaign with no blocks and no rules, and that one with copy in all four fields (core/block-copy.ts:
+ * rendered per item, drawn on the cards): what copy costs, apart. All `live`, so every image open decides.
  */
 export const PLAIN_CAMPAIGN = { v: 2, policy: "live", default: { id: "picks", type: "recommendations" } };
+
+/** PLAIN_CAMPAIGN with copy: a headline, subline, call to action and badge on every card. */
+export const COPY_CAMPAIGN = {
+  ...PLAIN_CAMPAIGN,
+  default: {
+    ...PLAIN_CAMPAIGN.default,
+    copy: {
+      headline: "{{#item}}Picked for you: {{item.title}}{{/item}}",
+      subline: "From {{item.price}}, in {{item.category}}",
+      cta: "See {{item.category}}",
+      badge: "{{item.category}}",
+    },
+  },
+};
 
 const banner = { type: "static", title: "Bench banner", image: "/demo/img/banner.png", url: "https://shop.example/" };
 
@@ -33,12 +47,6 @@ export const RULES_CAMPAIGN = {
       exclude: { priceMax: 150, categories: ["Category 7", "Gift cards"] },
       boost: { categories: { "Category 3": 0.2, Mugs: 0.2 } },
       maxPerCategory: 2,
-    },
-    copy: {
-      headline: "{{#item}}Picked for you: {{item.title}}{{/item}}",
-      subline: "From {{item.price}}, in {{item.category}}",
-      cta: "See {{item.category}}",
-      badge: "{{item.category}}",
     },
   },
 };

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { COPY_LIMITS, copyTemplateProblem, renderCopy } from "../../core/block-copy";
 import { factsNeeded } from "../../core/block-selection";
 import { parseCampaign } from "../../core/campaign";
-import { RULES_CAMPAIGN } from "../../scripts/bench/rules-campaign";
+import { COPY_CAMPAIGN, RULES_CAMPAIGN } from "../../scripts/bench/rules-campaign";
 import { DEMO_CAMPAIGNS } from "../../scripts/demo/campaigns";
 import { cardSvg } from "../../worker/images/card-svg";
 import { ampStaticView } from "../../worker/preview/amp-static";
@@ -44,7 +44,7 @@ describe("copy templates", () => {
   });
 
   it("the demo shop's campaigns (npm start stores them) and the bench's are valid, copy and all", () => {
-    for (const [id, raw] of Object.entries({ ...DEMO_CAMPAIGNS, RULES_CAMPAIGN })) {
+    for (const [id, raw] of Object.entries({ ...DEMO_CAMPAIGNS, RULES_CAMPAIGN, COPY_CAMPAIGN })) {
       const parsed = parseCampaign(raw, true);
       expect(parsed.success ? null : parsed.error.issues, id).toBeNull();
     }
