@@ -79,7 +79,10 @@ export function itemTransitions(
 ): ChangeDraft[] {
   const out: ChangeDraft[] = [];
   const availableAfter = isAvailable(after);
-  if (watched.backInStock && !isAvailable(before) && availableAfter) out.push({ item, kind: "back-in-stock" });
+  // with no live fields left, an item exists only as the model's catalog holds it (`base` is then looked up)
+  const exists = after !== undefined || base !== undefined;
+  if (watched.backInStock && !isAvailable(before) && availableAfter && exists)
+    out.push({ item, kind: "back-in-stock" });
   if (watched.minDropPercent !== null && availableAfter) {
     const old = effectivePrice(before, base);
     const now = effectivePrice(after, base);

@@ -231,8 +231,11 @@ export type TriggerDelivery =
       type: ViewedTriggerType;
       /** the catalog change it announces (ISO; the first, when several items are named) */
       changedAt: string;
-      /** one per item, in the order of `items`; `viewedAt` ISO; price drops carry the prices */
-      changes: (Omit<ViewedItem, "viewedAt"> & { viewedAt: string })[];
+      /**
+       * one per item, in the order of `items`; price drops carry the prices (when the reader viewed it stays
+       * in the shard: the receiver needs what changed, not the reader's browsing times)
+       */
+      changes: Omit<ViewedItem, "viewedAt">[];
     });
 
 /** Retry delays after failed deliveries (seconds); past the last the delivery is given up (`failed`). */

@@ -24,8 +24,11 @@ describe("back in stock", () => {
     expect(kinds({ stock: -2 }, { stock: 1 })).toEqual(["back-in-stock"]);
     expect(kinds({ active: false }, { active: true })).toEqual(["back-in-stock"]);
     // cleared back to the model's catalog (null in a PATCH): unknown stock counts as in stock
-    expect(kinds({ stock: 0 }, mergeOverlay({ stock: 0 }, { id: "p1", stock: null }))).toEqual(["back-in-stock"]);
-    expect(kinds({ stock: 0 }, undefined)).toEqual(["back-in-stock"]);
+    const cleared = mergeOverlay({ stock: 0 }, { id: "p1", stock: null });
+    expect(itemTransitions("p1", { stock: 0 }, cleared, base, ALL).map((c) => c.kind)).toEqual(["back-in-stock"]);
+    // with no live fields left, only an item the model's catalog holds exists to come back
+    expect(itemTransitions("p1", { stock: 0 }, undefined, base, ALL).map((c) => c.kind)).toEqual(["back-in-stock"]);
+    expect(kinds({ stock: 0 }, undefined)).toEqual([]);
   });
 
   it("is nothing when it was available already, or is still unavailable", () => {

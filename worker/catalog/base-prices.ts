@@ -28,7 +28,8 @@ export async function basePrices(kv: KVNamespace): Promise<ReadonlyMap<string, B
       if (typeof id === "string" && typeof price === "number" && price >= 0 && typeof currency === "string")
         prices.set(id, { price, currency });
     }
-    cached = { version, prices };
+    // a catalog not readable yet (KV right after a publish) is asked again next time, not kept for the version
+    if (prices.size > 0) cached = { version, prices };
     return prices;
   } catch (e) {
     logEvent("error", "catalog.base_prices_failed", { detail: errorMessage(e) });

@@ -11,7 +11,11 @@ export function registerAdminTriggersGet(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const config = await readTriggers(c.env.OPENTIME_KV);
-      if (!config) throw new ApiError("KV_UNAVAILABLE", "the triggers could not be read from KV; try again");
+      if (!config)
+        throw new ApiError(
+          "KV_UNAVAILABLE",
+          "the triggers could not be read (KV failed, or they were written by another version: PUT them again)",
+        );
       return c.json(config);
     },
   );

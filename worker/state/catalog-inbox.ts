@@ -8,9 +8,9 @@
  * Consent (unsubscribed, paused) and purchases since are checked again when sending, as for cart-abandoned.
  */
 import { announces, type CatalogChange } from "../../core/catalog-changes";
-import type { ViewedTrigger } from "../../core/triggers";
+import { CHANGE_STALE_AFTER_SECONDS, type ViewedTrigger } from "../../core/triggers";
 import { scheduleViewed } from "./trigger-table";
-import { pruneItemViews, viewersOf } from "./views-table";
+import { viewersOf } from "./views-table";
 
 export const INBOX_SCHEMA = [
   "CREATE TABLE IF NOT EXISTS catalog_seq (id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL)",
@@ -19,9 +19,14 @@ export const INBOX_SCHEMA = [
 /**
  * Readers one change notifies per trigger in one shard, the latest viewers first (16 shards: up to 8,000 in
  * all). Deliveries leave 25 per alarm run and 6 webhook calls at a time, so this bounds the work one change
- * makes, and one call's transaction (CHANGES_PER_CALL changes).
+ * makes.
  */
 export const READERS_PER_CHANGE = 500;
+/**
+ * Trigger rows one call may start or extend (each a read and a write in the call's one transaction): the
+ * changes past it wait for the writer's next call, which the answer asks for by acknowledging less.
+ */
+export const ROWS_PER_CALL = 5_000;
 
 /** The last catalog sequence number this shard applied (0: none). */
 export function appliedSeq(sql: SqlStorage): number {
@@ -29,9 +34,11 @@ export function appliedSeq(sql: SqlStorage): number {
 }
 
 /**
- * Applies the changes not applied yet (inside the shard's transaction): schedules the viewers' deliveries and
- * advances the shard's sequence number past every change given. Returns the sequence number now applied, how
- * many deliveries were started or extended, and the earliest due time (ms), or null.
+ * Applies the changes not applied yet, in sequence order (inside the shard's transaction): schedules the
+ * viewers' deliveries and advances the shard's sequence number past each change applied whole. It stops
+ * before a change that would take the call past ROWS_PER_CALL rows (never before the first), so the writer sends
+ * the rest again. A change older than CHANGE_STALE_AFTER_SECONDS is passed over unread. Returns the sequence
+ * number now applied, how many deliveries were started or extended, and the earliest due time (ms), or null.
  */
 export function applyCatalogChanges(
   sql: SqlStorage,
@@ -44,22 +51,35 @@ export function applyCatalogChanges(
   const fresh = changes.filter((c) => c.seq > before).sort((a, b) => a.seq - b.seq);
   if (fresh.length === 0) return { seq: before, scheduled: 0, earliest: null };
   const nowS = Math.floor(nowMs / 1000);
+  let seq = before;
+  let rows = 0;
   let scheduled = 0;
   let earliest: number | null = null;
   for (const change of fresh) {
-    pruneItemViews(sql, change.item, nowS);
-    for (const trigger of triggers) {
-      if (!announces(trigger, change)) continue;
-      const since = nowS - trigger.viewedWithinDays * 86_400;
-      for (const viewer of viewersOf(sql, change.item, since, READERS_PER_CHANGE)) {
-        const at = scheduleViewed(sql, viewer.user, trigger, change, viewer.ts, nowMs, inFlight);
-        if (at === null) continue;
-        scheduled++;
-        earliest = Math.min(earliest ?? at, at);
+    const announcing =
+      change.at < nowS - CHANGE_STALE_AFTER_SECONDS ? [] : triggers.filter((t) => announces(t, change));
+    if (announcing.length > 0) {
+      // the viewers once, over the widest window; each trigger takes those within its own
+      const widest = Math.max(...announcing.map((t) => t.viewedWithinDays));
+      const viewers = viewersOf(sql, change.item, nowS - widest * 86_400, READERS_PER_CHANGE);
+      const cost = viewers.length * announcing.length;
+      if (rows > 0 && rows + cost > ROWS_PER_CALL) break;
+      rows += cost;
+      for (const trigger of announcing) {
+        const since = nowS - trigger.viewedWithinDays * 86_400;
+        for (const viewer of viewers) {
+          if (viewer.ts < since) continue;
+          const at = scheduleViewed(sql, viewer.user, trigger, change, viewer.ts, nowMs, inFlight);
+          if (at === null) continue;
+          scheduled++;
+          earliest = Math.min(earliest ?? at, at);
+        }
       }
     }
+    seq = change.seq;
   }
-  const seq = Math.max(before, ...fresh.map((c) => c.seq));
-  sql.exec("INSERT INTO catalog_seq (id, seq) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq", seq);
+  if (seq > before) {
+    sql.exec("INSERT INTO catalog_seq (id, seq) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq", seq);
+  }
   return { seq, scheduled, earliest };
 }

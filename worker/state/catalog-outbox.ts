@@ -3,21 +3,23 @@
  * (core/catalog-changes.ts), written in the PATCH's own transaction, so a change that committed is never lost
  * and one that did not is never sent. Each change gets the next sequence number (`meta.outbox_seq`, never
  * reused). The writer sends each reader shard the changes past the last one that shard acknowledged
- * (`fanout`), CHANGES_PER_CALL at a time, and deletes the changes every shard has acknowledged. The shards
+ * (`fanout`), CHANGES_PER_CALL at a time, and deletes the changes every shard has acknowledged (or too old
+ * for any to act on). The shards
  * apply each sequence number once (worker/state/catalog-inbox.ts): delivery is at least once, the effect once.
  * Synchronous SQL on the writer's storage; the writer is the only writer.
  */
 import type { CatalogChange, ChangeDraft } from "../../core/catalog-changes";
+import { CHANGE_STALE_AFTER_SECONDS } from "../../core/triggers";
 
 export const OUTBOX_SCHEMA = [
-  "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, change TEXT NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, change TEXT NOT NULL)",
   "CREATE TABLE IF NOT EXISTS fanout (shard INTEGER PRIMARY KEY, acked INTEGER NOT NULL)",
 ];
 
 /**
- * Changes per call to a shard, and so per shard transaction: with READERS_PER_CHANGE (500) viewers each, at
- * most 12,500 trigger rows per call and trigger. A PATCH of 1,000 items makes at most 2,000 changes (back in
- * stock and cheaper), 80 calls per shard.
+ * Changes per call to a shard (whose transaction also stops at ROWS_PER_CALL trigger rows,
+ * worker/state/catalog-inbox.ts). A PATCH of 1,000 items makes at most 2,000 changes (back in stock and
+ * cheaper), 80 calls per shard.
  */
 export const CHANGES_PER_CALL = 25;
 
@@ -31,7 +33,7 @@ export function appendChanges(sql: SqlStorage, drafts: readonly ChangeDraft[], a
   for (const draft of drafts) {
     seq += 1;
     const change: CatalogChange = { seq, at: atS, ...draft };
-    sql.exec("INSERT INTO outbox (seq, change) VALUES (?, ?)", seq, JSON.stringify(change));
+    sql.exec("INSERT INTO outbox (seq, at, change) VALUES (?, ?, ?)", seq, atS, JSON.stringify(change));
   }
   sql.exec(
     "INSERT INTO meta (key, value) VALUES ('outbox_seq', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -66,9 +68,14 @@ export function recordAck(sql: SqlStorage, shard: number, seq: number): void {
   );
 }
 
-/** Deletes the changes every shard acknowledged; how many are still to send to some shard. */
-export function pruneAcked(sql: SqlStorage, shards: number): number {
-  const low = Math.min(...ackedByShard(sql, shards));
-  sql.exec("DELETE FROM outbox WHERE seq <= ?", low);
-  return sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+/**
+ * Deletes the changes every shard acknowledged, and those no shard would act on any more (older than
+ * CHANGE_STALE_AFTER_SECONDS, with a margin): a shard that cannot be reached for hours does not make the outbox
+ * grow without end. Returns how many are still to send, and how far behind the furthest shard is.
+ */
+export function pruneOutbox(sql: SqlStorage, shards: number, nowS: number): { left: number; behind: number } {
+  const acked = ackedByShard(sql, shards);
+  sql.exec("DELETE FROM outbox WHERE seq <= ? OR at < ?", Math.min(...acked), nowS - 2 * CHANGE_STALE_AFTER_SECONDS);
+  const left = sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+  return { left, behind: lastSeq(sql) - Math.min(...acked) };
 }

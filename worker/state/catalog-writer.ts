@@ -10,8 +10,9 @@
  * The edge never calls it: after a commit it publishes the whole overlay to KV (`catalog:live`, then the
  * pointer `catalog:live:version` that opens poll), at most once a second; a change within the second (or a
  * failed write) is published by the alarm. Publishes are serialized, so KV's last write is the newest version.
- * Then it sends the outbox's new changes to every reader shard (`catalogChanged`), at once and, for a shard
- * that failed or could not apply them yet, again from its alarm every FANOUT_RETRY_MS.
+ * Then it sends the outbox's new changes to every reader shard (`catalogChanged`), at once (the PATCH does not
+ * wait for it) and, for a shard that failed or could not apply them yet, again from its alarm every
+ * FANOUT_RETRY_MS.
  */
 import { DurableObject } from "cloudflare:workers";
 import { type BasePrice, itemTransitions, watchedChanges } from "../../core/catalog-changes";
@@ -29,13 +30,26 @@ import { basePrices } from "../catalog/base-prices";
 import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { getTriggers } from "../triggers/trigger-config";
-import { ackedByShard, appendChanges, changesAfter, OUTBOX_SCHEMA, pruneAcked, recordAck } from "./catalog-outbox";
+import { ackedByShard, appendChanges, changesAfter, OUTBOX_SCHEMA, pruneOutbox, recordAck } from "./catalog-outbox";
 import { READER_SHARDS, shardStub } from "./shard-routing";
 
 /** At most one publish per this many milliseconds (Workers KV: one write per second per key). */
 export const CATALOG_PUBLISH_INTERVAL_MS = 1000;
 /** A shard that failed a fan-out call (or could not apply it yet) is called again this much later. */
 export const FANOUT_RETRY_MS = 10_000;
+/** How long one call to a shard may take; a round's calls per shard (the rest in the next round, at once). */
+const FANOUT_CALL_TIMEOUT_MS = 15_000;
+const CALLS_PER_ROUND = 8;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: number | null = null;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms) as unknown as number;
+  });
+  return Promise.race([work, late]).finally(() => {
+    if (timer !== null) clearTimeout(timer);
+  });
+}
 
 export type PatchAnswer = ({ ok: true } & PatchResult) | { ok: false; limit: number; held: number };
 
@@ -86,7 +100,10 @@ export class CatalogWriter extends DurableObject<Bindings> {
       ? watchedChanges((await getTriggers(this.env.OPENTIME_KV))?.triggers ?? null)
       : { backInStock: false, minDropPercent: null };
     const pricing = watched.minDropPercent !== null && changes.some((c) => c.price !== undefined);
-    const base: ReadonlyMap<string, BasePrice> = pricing ? await basePrices(this.env.OPENTIME_KV) : new Map();
+    // an item whose live fields are all cleared is back only if the model's catalog holds it
+    const clearing = watched.backInStock && changes.some((c) => Object.values(c).some((v) => v === null));
+    const base: ReadonlyMap<string, BasePrice> =
+      pricing || clearing ? await basePrices(this.env.OPENTIME_KV) : new Map();
     const overlays = this.load();
     const { next, held } = planPatch(overlays, changes);
     // nothing is written past the bound: every open reads the whole overlay
@@ -119,9 +136,11 @@ export class CatalogWriter extends DurableObject<Bindings> {
     }
     const published = await this.publish();
     if (announced.length > 0) {
-      // the alarm stands by should this attempt not finish (the object evicted meanwhile)
+      // sent at once, without holding the PATCH's answer; the alarm stands by should this round not finish
       await this.alarmBy(Date.now() + FANOUT_RETRY_MS);
-      await this.fanOut();
+      this.ctx.waitUntil(
+        this.fanOut().catch((e) => logEvent("error", "catalog.fanout_failed", { detail: errorMessage(e) })),
+      );
     }
     return { ok: true, version, changed: next.size, published };
   }
@@ -144,19 +163,24 @@ export class CatalogWriter extends DurableObject<Bindings> {
     return round;
   }
 
+  /**
+   * One round: every shard in parallel, each sent its changes in order, CHANGES_PER_CALL a call, at most
+   * CALLS_PER_ROUND calls, each given FANOUT_CALL_TIMEOUT_MS. A shard that failed, timed out or applied nothing
+   * (its configuration unreadable) is called again after FANOUT_RETRY_MS; one with more to take (a round's
+   * worth, or its transaction's row bound) at once.
+   */
   private async fanOutRound(): Promise<void> {
     let retry = false;
-    // the shards in parallel; each one's changes in order, CHANGES_PER_CALL a call
     await Promise.all(
       ackedByShard(this.sql, READER_SHARDS).map(async (acked, shard) => {
         let from = acked;
-        for (let batch = changesAfter(this.sql, from); batch.length > 0; batch = changesAfter(this.sql, from)) {
-          const last = batch[batch.length - 1]?.seq ?? from;
+        for (let call = 0; call < CALLS_PER_ROUND; call++) {
+          const batch = changesAfter(this.sql, from);
+          if (batch.length === 0) return;
           try {
-            const applied = await shardStub(this.env, shard).catalogChanged(batch);
+            const applied = await withTimeout(shardStub(this.env, shard).catalogChanged(batch), FANOUT_CALL_TIMEOUT_MS);
             recordAck(this.sql, shard, applied);
-            // behind what it was sent: the shard could not apply it now (its configuration unreadable)
-            if (applied < last) {
+            if (applied <= from) {
               retry = true;
               return;
             }
@@ -169,8 +193,9 @@ export class CatalogWriter extends DurableObject<Bindings> {
         }
       }),
     );
-    const left = pruneAcked(this.sql, READER_SHARDS);
-    // changes still to send: a shard that failed waits, changes appended meanwhile go at once
+    const { left, behind } = pruneOutbox(this.sql, READER_SHARDS, Math.floor(Date.now() / 1000));
+    if (retry && behind > 0) logEvent("warn", "catalog.fanout_behind", { changes: behind });
+    // changes still to send: a shard that failed waits, the others go on at once
     if (left > 0) await this.alarmBy(Date.now() + (retry ? FANOUT_RETRY_MS : 0));
   }
 

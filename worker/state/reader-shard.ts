@@ -35,6 +35,7 @@ import { appliedSeq, applyCatalogChanges, INBOX_SCHEMA } from "./catalog-inbox";
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import {
   cancelOnPurchase,
+  claimDelivery,
   type DueDelivery,
   deleteTriggers,
   dueDeliveries,
@@ -44,7 +45,7 @@ import {
   triggersOf,
   updateTriggers,
 } from "./trigger-table";
-import { deleteViews, recordViews, VIEWS_SCHEMA, viewsOf } from "./views-table";
+import { deleteViews, nextViewExpiry, pruneOldViews, recordViews, VIEWS_SCHEMA, viewsOf } from "./views-table";
 
 /**
  * What became of each event: `applied`, `duplicate` (applied before), `refused` (the reader opted out of
@@ -158,6 +159,7 @@ export class ReaderShard extends DurableObject<Bindings> {
       logEvent("error", "triggers.config_unknown", { detail: "cart adds scheduled nothing" });
     const triggers = triggerConfig?.triggers ?? [];
     let triggerAt: number | null = null;
+    let viewsWritten = false;
     // before the transaction (it cannot await), for readers this shard holds nothing of: their erasure hash,
     // their state from before this writer, and a tombstone written before it. Readers it holds need nothing.
     const firstTouch = new Map<string, { hash: string; imported: Imported | null; erasedAtEdge: boolean }>();
@@ -227,9 +229,13 @@ export class ReaderShard extends DurableObject<Bindings> {
           }
           if (appliedEvents.some((e) => e.type === "purchase")) cancelOnPurchase(this.sql, user, purchased);
           // tracking turned off: what they viewed goes (their later events are not recorded)
-          if (!res.profile.consent.tracking) deleteViews(this.sql, user);
-          else if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase"))
+          // (also when it was turned off and on again within these events: what was viewed before goes)
+          const offNow = appliedEvents.some((e) => e.type === "consent" && e.consent?.tracking === false);
+          if (!res.profile.consent.tracking || offNow) deleteViews(this.sql, user);
+          else if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase")) {
             recordViews(this.sql, user, appliedEvents, res.profile.purchases, Math.floor(now / 1000));
+            viewsWritten = true;
+          }
         }
         if (res.applied > 0 || changedBefore) {
           const json = JSON.stringify(res.profile);
@@ -264,6 +270,9 @@ export class ReaderShard extends DurableObject<Bindings> {
     for (const [user, reader] of committed) this.cache.set(user, reader);
     for (const user of dropped) this.cache.delete(user);
     if (triggerAt !== null) await this.scheduleAlarm(triggerAt);
+    // views expire: an alarm within a day of the oldest's expiry deletes it (pruneOldViews)
+    const expiry = viewsWritten ? nextViewExpiry(this.sql) : null;
+    if (expiry !== null) await this.scheduleAlarm(expiry, 86_400_000);
     if (committed.length > 0) await this.publish(committed.map(([user]) => user));
     const returned = new Set<string>();
     return events.map((e) => {
@@ -373,6 +382,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     this.alarmAt = null;
     const now = Date.now();
     this.sql.exec("DELETE FROM tombstones WHERE until <= ?", now);
+    pruneOldViews(this.sql, Math.floor(now / 1000));
     const due = this.sql
       .exec<{ user: string }>(
         "SELECT user FROM readers WHERE version <> published_version AND published_at <= ? LIMIT ?",
@@ -395,7 +405,10 @@ export class ReaderShard extends DurableObject<Bindings> {
            UNION ALL SELECT min(next_at) AS at FROM triggers WHERE state = 'pending')`,
       )
       .one().at;
-    if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 50));
+    // and, however quiet the shard, when its oldest view expires
+    const expiry = nextViewExpiry(this.sql);
+    const at = next === null ? expiry : expiry === null ? next : Math.min(next, expiry);
+    if (at !== null) await this.ctx.storage.setAlarm(Math.max(at, Date.now() + 50));
   }
 
   /**
@@ -424,9 +437,9 @@ export class ReaderShard extends DurableObject<Bindings> {
       const profile = this.reader(d.user, new Date(nowMs).toISOString())?.profile;
       const c = profile?.consent;
       const paused = (c?.pausedUntil ?? 0) * 1000 > nowMs;
-      const viewed = d.changes === null || !profile ? null : notBought(JSON.parse(d.changes) as ViewedItem[], profile);
-      const bought = !profile ? false : viewed ? viewed.length === 0 : (lastPurchaseTs(profile) ?? 0) >= d.cart_ts;
-      if (!trigger || !profile || !c?.tracking || c.unsubscribed || paused || bought) {
+      // what the reader viewed tells them of it: only while they allow personalization
+      const unwanted = !c?.tracking || c.unsubscribed || paused || (d.changes !== null && !c.personalization);
+      if (!trigger || !profile || unwanted) {
         recordAttempt(this.sql, d, { kind: "cancelled" }, nowMs);
         return;
       }
@@ -435,14 +448,23 @@ export class ReaderShard extends DurableObject<Bindings> {
         recordAttempt(this.sql, d, later(), nowMs);
         return;
       }
+      // the row as it is now (changes may have joined it since the alarm read it), marked as begun
+      const row = claimDelivery(this.sql, d, nowMs);
+      if (!row) return;
+      const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], profile);
+      const bought = viewed ? viewed.length === 0 : (lastPurchaseTs(profile) ?? 0) >= row.cart_ts;
+      if (bought) {
+        recordAttempt(this.sql, row, { kind: "cancelled" }, nowMs);
+        return;
+      }
       this.inFlight.add(d.delivery);
       try {
-        const sent = await deliver(d, trigger, secrets, Date.now(), viewed);
+        const sent = await deliver(row, trigger, secrets, Date.now(), viewed);
         const outcome = sent.ok
           ? { kind: "delivered" as const, cooldownHours: trigger.cooldownHours }
           : { kind: "failed" as const };
-        if (recordAttempt(this.sql, d, outcome, Date.now())) {
-          logEvent("error", "trigger.given_up", { trigger: d.trigger, attempts: d.attempts + 1 });
+        if (recordAttempt(this.sql, row, outcome, Date.now())) {
+          logEvent("error", "trigger.given_up", { trigger: row.trigger, attempts: row.attempts + 1 });
         }
       } finally {
         this.inFlight.delete(d.delivery);

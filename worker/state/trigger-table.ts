@@ -26,17 +26,24 @@ export const TRIGGER_SCHEMA = [
      cart_ts INTEGER NOT NULL, items TEXT NOT NULL, due_at INTEGER NOT NULL,
      state TEXT NOT NULL, delivered_at INTEGER,
      delivery TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
-     changes TEXT,
+     changes TEXT, sent_at INTEGER,
      PRIMARY KEY (user, trigger)) WITHOUT ROWID`,
   "CREATE INDEX IF NOT EXISTS triggers_due ON triggers (next_at) WHERE state = 'pending'",
 ];
 
-/** Adds what later versions keep to a table created before them (`changes`: viewed-* triggers' details). */
+/**
+ * Adds what later versions keep to a table created before them: `changes` (viewed-* triggers' details) and
+ * `sent_at` (when a delivery's first webhook call began: from then on its content is what the receiver holds).
+ */
 export function migrateTriggerTable(sql: SqlStorage): void {
-  const has = sql
-    .exec<{ n: number }>("SELECT count(*) AS n FROM pragma_table_info('triggers') WHERE name = 'changes'")
-    .one().n;
-  if (has === 0) sql.exec("ALTER TABLE triggers ADD COLUMN changes TEXT");
+  const columns = new Set(
+    sql
+      .exec<{ name: string }>("SELECT name FROM pragma_table_info('triggers')")
+      .toArray()
+      .map((r) => r.name),
+  );
+  if (!columns.has("changes")) sql.exec("ALTER TABLE triggers ADD COLUMN changes TEXT");
+  if (!columns.has("sent_at")) sql.exec("ALTER TABLE triggers ADD COLUMN sent_at INTEGER");
 }
 
 interface TriggerRow extends Record<string, SqlStorageValue> {
@@ -61,6 +68,8 @@ export interface DueDelivery extends Record<string, SqlStorageValue> {
   attempts: number;
   /** viewed-* rows: JSON ViewedItem[], one per item; cart rows: null */
   changes: string | null;
+  /** when the delivery's first webhook call began (ms); null: never tried */
+  sent_at: number | null;
 }
 
 function stateOf(row: TriggerRow): TriggerState {
@@ -105,7 +114,8 @@ export function updateTriggers(
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (user, trigger) DO UPDATE SET cart_ts = excluded.cart_ts, items = excluded.items,
          due_at = excluded.due_at, state = excluded.state, delivered_at = excluded.delivered_at,
-         delivery = excluded.delivery, attempts = excluded.attempts, next_at = excluded.next_at, changes = NULL`,
+         delivery = excluded.delivery, attempts = excluded.attempts, next_at = excluded.next_at, changes = NULL,
+         sent_at = CASE WHEN excluded.delivery = triggers.delivery THEN triggers.sent_at ELSE NULL END`,
       user,
       trigger.id,
       next.cartTs,
@@ -155,8 +165,8 @@ function rowOf(sql: SqlStorage, user: string, trigger: string): TriggerRow | nul
   return (
     sql
       .exec<TriggerRow>(
-        `SELECT cart_ts, items, due_at, state, delivered_at, delivery, attempts, next_at, changes FROM triggers
-         WHERE user = ? AND trigger = ?`,
+        `SELECT cart_ts, items, due_at, state, delivered_at, delivery, attempts, next_at, changes, sent_at
+         FROM triggers WHERE user = ? AND trigger = ?`,
         user,
         trigger,
       )
@@ -190,7 +200,7 @@ export function scheduleViewed(
       state: row.state as TriggerState["state"],
       items: details.map((d) => d.item),
       deliveredAt: row.delivered_at,
-      tried: row.attempts > 0 || inFlight.has(row.delivery),
+      tried: row.attempts > 0 || row.sent_at !== null || inFlight.has(row.delivery),
     },
     change.item,
     change.at,
@@ -207,6 +217,9 @@ export function scheduleViewed(
     }),
   };
   if (step === "merge" && row) {
+    // a second drop of an item already in the delivery: from its price before the first
+    const earlier = details.find((d) => d.item === change.item);
+    if (earlier?.oldPrice !== undefined && detail.oldPrice !== undefined) detail.oldPrice = earlier.oldPrice;
     const next = [detail, ...details.filter((d) => d.item !== change.item)];
     sql.exec(
       "UPDATE triggers SET items = ?, changes = ? WHERE user = ? AND trigger = ? AND delivery = ?",
@@ -224,7 +237,7 @@ export function scheduleViewed(
      ON CONFLICT (user, trigger) DO UPDATE SET cart_ts = excluded.cart_ts, items = excluded.items,
        due_at = excluded.due_at, state = excluded.state, delivered_at = excluded.delivered_at,
        delivery = excluded.delivery, attempts = excluded.attempts, next_at = excluded.next_at,
-       changes = excluded.changes`,
+       changes = excluded.changes, sent_at = NULL`,
     user,
     trigger.id,
     change.at,
@@ -236,6 +249,38 @@ export function scheduleViewed(
     JSON.stringify([detail]),
   );
   return nowMs;
+}
+
+/**
+ * Claims a due delivery for its webhook call: the row as it is now (a change merged into it since the alarm
+ * read it is sent too), marked as begun, or null when it is no longer pending under that id (cancelled, moved).
+ * From the mark on no change joins it (scheduleViewed): its content is what the receiver gets under its id. The
+ * mark is written before the call leaves (a Durable Object's output gate), so an eviction mid-call keeps it.
+ */
+export function claimDelivery(
+  sql: SqlStorage,
+  d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
+  nowMs: number,
+): DueDelivery | null {
+  const row =
+    sql
+      .exec<DueDelivery>(
+        `SELECT user, trigger, cart_ts, items, due_at, delivery, attempts, changes FROM triggers
+         WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+        d.user,
+        d.trigger,
+        d.delivery,
+      )
+      .toArray()[0] ?? null;
+  if (row) {
+    sql.exec(
+      "UPDATE triggers SET sent_at = coalesce(sent_at, ?) WHERE user = ? AND trigger = ?",
+      nowMs,
+      d.user,
+      d.trigger,
+    );
+  }
+  return row;
 }
 
 export type AttemptOutcome =

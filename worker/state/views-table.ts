@@ -3,8 +3,8 @@
  * reader and item with the latest view's time, written in the transaction that applies the `view` events and
  * looked up by item when the catalog changes (worker/state/catalog-inbox.ts). Kept whatever the triggers
  * configuration says (a trigger switched on later then finds the views already there), and bounded: the
- * reader's latest MAX_VIEWS_PER_READER items, none older than MAX_VIEWED_WITHIN_DAYS (pruned whenever the
- * reader's views or the item's are written; an older row is never read). A purchase of the item removes the
+ * reader's latest MAX_VIEWS_PER_READER items, none older than MAX_VIEWED_WITHIN_DAYS (the shard's alarm is set
+ * for when the oldest expires, and deletes what has; an older row is never read). A purchase of the item removes the
  * views before it (a reader who bought what they viewed is not told it is back or cheaper); tracking turned
  * off and erasure delete the reader's rows. Synchronous SQL on the shard's storage; the shard is the only writer.
  */
@@ -17,6 +17,7 @@ export const VIEWS_SCHEMA = [
      user TEXT NOT NULL, item TEXT NOT NULL, ts INTEGER NOT NULL,
      PRIMARY KEY (user, item)) WITHOUT ROWID`,
   "CREATE INDEX IF NOT EXISTS views_by_item ON views (item, ts)",
+  "CREATE INDEX IF NOT EXISTS views_by_ts ON views (ts)",
 ];
 
 /** Items kept per reader (their latest views): the profile's recent items are 50 as well. */
@@ -82,9 +83,15 @@ export function viewersOf(
     .toArray();
 }
 
-/** Forgets the item's views older than anything a trigger may look back to. */
-export function pruneItemViews(sql: SqlStorage, item: string, nowS: number): void {
-  sql.exec("DELETE FROM views WHERE item = ? AND ts < ?", item, nowS - KEPT_S);
+/** Deletes every view past MAX_VIEWED_WITHIN_DAYS (the shard's alarm). */
+export function pruneOldViews(sql: SqlStorage, nowS: number): number {
+  return sql.exec("DELETE FROM views WHERE ts < ?", nowS - KEPT_S).rowsWritten;
+}
+
+/** When the oldest view expires (ms), or null without views: the shard's alarm prunes then. */
+export function nextViewExpiry(sql: SqlStorage): number | null {
+  const oldest = sql.exec<{ ts: number | null }>("SELECT min(ts) AS ts FROM views").one().ts;
+  return oldest === null ? null : (oldest + KEPT_S) * 1000;
 }
 
 /** A reader's views, latest first (right of access). */

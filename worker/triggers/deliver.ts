@@ -52,7 +52,7 @@ export async function deliver(
             ...fields,
             type: trigger.type,
             changedAt: iso(due.cart_ts),
-            changes: (viewed ?? []).map((v) => ({ ...v, viewedAt: iso(v.viewedAt) })),
+            changes: (viewed ?? []).map(({ viewedAt: _, ...rest }) => rest),
           };
     const json = JSON.stringify(body);
     const res = await fetch(trigger.webhook, {

@@ -1,7 +1,7 @@
 /**
  * The triggers configuration (core/triggers.ts) from KV (`triggers:config`, written by the admin API only),
- * cached per isolate for 30 seconds. Missing or invalid: no triggers (an invalid one is logged); unreadable:
- * the last one known, or unknown.
+ * cached per isolate for 30 seconds. Missing: no triggers; unreadable or invalid (written by another version,
+ * a rollback): the last one known, or unknown (logged), so nothing is scheduled or cancelled by it.
  */
 import { kvKeys } from "../../core/kv-keys";
 import { NO_TRIGGERS, type TriggersConfig, TriggersConfigSchema } from "../../core/triggers";
@@ -22,8 +22,9 @@ export async function readTriggers(kv: KVNamespace): Promise<TriggersConfig | nu
     if (raw === null) return NO_TRIGGERS;
     const parsed = TriggersConfigSchema.safeParse(raw);
     if (parsed.success) return parsed.data;
+    // written by another version (a rollback) or damaged: unknown, so pending deliveries wait, not cancelled
     logEvent("error", "triggers.invalid", { detail: describeIssues(parsed.error) });
-    return NO_TRIGGERS;
+    return null;
   } catch (e) {
     logEvent("error", "triggers.read_failed", { detail: errorMessage(e) });
     return null;
