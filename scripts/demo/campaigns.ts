@@ -40,7 +40,7 @@ export const DEMO_CAMPAIGNS: Record<string, unknown> = {
       type: "recommendations",
       copy: {
         headline: "Picked for you",
-        subline: "{{#item}}Starting with {{item.title}}, at {{item.price}}{{/item}}",
+        subline: "Fresh picks each time you open this email",
         cta: "Shop now",
         badge: "{{item.category}}",
       },
