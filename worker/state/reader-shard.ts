@@ -408,7 +408,11 @@ export class ReaderShard extends DurableObject<Bindings> {
     // and, however quiet the shard, when its oldest view expires
     const expiry = nextViewExpiry(this.sql);
     const at = next === null ? expiry : expiry === null ? next : Math.min(next, expiry);
-    if (at !== null) await this.ctx.storage.setAlarm(Math.max(at, Date.now() + 50));
+    if (at !== null) {
+      const when = Math.max(at, Date.now() + 50);
+      await this.ctx.storage.setAlarm(when);
+      this.alarmAt = when;
+    }
   }
 
   /**

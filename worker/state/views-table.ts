@@ -55,12 +55,15 @@ export function recordViews(
     );
     wrote = true;
   }
-  if (wrote) {
+  if (!wrote) return;
+  // past the bound: the oldest go (a count over the reader's own rows first: the common case deletes nothing;
+  // age is the alarm's to prune, pruneOldViews)
+  const held = sql.exec<{ n: number }>("SELECT count(*) AS n FROM views WHERE user = ?", user).one().n;
+  if (held > MAX_VIEWS_PER_READER) {
     sql.exec(
-      `DELETE FROM views WHERE user = ? AND (ts < ? OR item NOT IN (
-         SELECT item FROM views WHERE user = ? ORDER BY ts DESC, item LIMIT ${MAX_VIEWS_PER_READER}))`,
+      `DELETE FROM views WHERE user = ? AND item NOT IN (
+         SELECT item FROM views WHERE user = ? ORDER BY ts DESC, item LIMIT ${MAX_VIEWS_PER_READER})`,
       user,
-      nowS - KEPT_S,
       user,
     );
   }
