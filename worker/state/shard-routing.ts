@@ -3,19 +3,15 @@
  * of the data's address: changing it would move readers to shards that do not hold their state, so it is a
  * constant, not a setting (README, "State": why 16, and what it costs).
  */
+import { fnv1a32 } from "../../core/fnv";
 import type { Bindings } from "../env";
 import type { ReaderShard } from "./reader-shard";
 
 export const READER_SHARDS = 16;
 
-/** 32-bit FNV-1a over the id's UTF-16 code units. */
+/** The shard of a reader: FNV-1a of the user id (core/fnv.ts) modulo the shard count. */
 export function shardOf(userId: string, shards = READER_SHARDS): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < userId.length; i++) {
-    h ^= userId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % shards;
+  return fnv1a32(userId) % shards;
 }
 
 export function shardStub(env: Pick<Bindings, "READERS">, shard: number): DurableObjectStub<ReaderShard> {

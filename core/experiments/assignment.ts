@@ -1,0 +1,47 @@
+/**
+ * Which arm of an experiment a reader is in, from hashes of the experiment's seed and the reader id alone (no
+ * state, the same at every edge): the global holdout first, then coverage, then the experiment's holdout, then
+ * the variant by weight. Each step has its own hash, so raising coverage only adds readers (nobody's variant
+ * moves), and a holdout share or weights changed move only readers whose own hash crosses the new boundary:
+ * the exposure a reader got first is kept with their profile and wins over the hash (sticky), so nobody
+ * already exposed ever moves. GrowthBook's scheme: FNV-1a of the FNV-1a, to 4 decimals. Pure.
+ */
+import { fnv1a32 } from "../fnv";
+import type { Experiment, GlobalHoldout } from "./experiment";
+
+/** A uniform number in [0, 1) from the seed, a step's name and the reader (GrowthBook's hash, version 2). */
+export function bucket(seed: string, step: string, reader: string): number {
+  return (fnv1a32(String(fnv1a32(`${seed}:${step}:${reader}`))) % 10_000) / 10_000;
+}
+
+export type Arm =
+  /** outside the experiment (coverage): the campaign as it is, not counted */
+  | { kind: "excluded" }
+  /** kept from personalization: popular items, counted (the experiment's holdout, or the global one) */
+  | { kind: "holdout"; global: boolean }
+  | { kind: "variant"; variant: string };
+
+/** The arm of `reader`; `exposed` is the variant (or `holdout`) they were first shown, which always wins. */
+export function assign(
+  experiment: Experiment,
+  reader: string,
+  exposed: string | null = null,
+  global: GlobalHoldout | null = null,
+): Arm {
+  if (exposed === "holdout") return { kind: "holdout", global: false };
+  if (exposed !== null && experiment.variants.some((v) => v.id === exposed))
+    return { kind: "variant", variant: exposed };
+  if (global && global.share > 0 && bucket(global.seed, "global", reader) < global.share)
+    return { kind: "holdout", global: true };
+  const seed = experiment.seed ?? experiment.id;
+  if (bucket(seed, "coverage", reader) >= experiment.coverage) return { kind: "excluded" };
+  if (bucket(seed, "holdout", reader) < experiment.holdout) return { kind: "holdout", global: false };
+  const u = bucket(seed, "variant", reader);
+  const total = experiment.variants.reduce((s, v) => s + v.weight, 0);
+  let edge = 0;
+  for (const v of experiment.variants) {
+    edge += v.weight / total;
+    if (u < edge) return { kind: "variant", variant: v.id };
+  }
+  return { kind: "variant", variant: (experiment.variants.at(-1) as { id: string }).id };
+}

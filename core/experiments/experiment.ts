@@ -1,0 +1,69 @@
+/**
+ * An experiment on a campaign (stored by the admin API): variants that are campaign configurations (blocks,
+ * rules, copy; or the shop's popular items as a control), their weights, the share of readers it covers, and a
+ * holdout that gets no personalization. The token names the campaign; while an experiment runs on it, each
+ * reader's variant (core/experiments/assignment.ts) decides which configuration serves them. Pure.
+ */
+import { z } from "zod";
+import { type Campaign, CampaignIdSchema, parseCampaign } from "../campaign";
+
+export const ExperimentIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "experiment ids are 1-64 letters, digits, '_', '.', '-'");
+const VariantIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, "variant ids are 1-32 letters, digits, '_', '-'");
+
+export const MAX_VARIANTS = 10;
+
+/** A variant's content: a campaign configuration (any version, validated as the admin API does), or `popular`. */
+const VariantContent = z.unknown().transform((raw, ctx): Campaign | "popular" => {
+  if (raw === "popular") return raw;
+  const parsed = parseCampaign(raw, true);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  return z.NEVER;
+});
+
+export const VariantSchema = z.strictObject({
+  id: VariantIdSchema,
+  /** relative share of the covered readers (any positive scale) */
+  weight: z.number().positive().max(1000),
+  /** `popular`: the shop's popular items (the control of "is personalization worth it"), else a campaign */
+  content: VariantContent,
+});
+export type Variant = z.infer<typeof VariantSchema>;
+
+export const ExperimentSchema = z
+  .strictObject({
+    v: z.literal(1),
+    id: ExperimentIdSchema,
+    /** the campaign whose tokens it runs on */
+    campaign: CampaignIdSchema,
+    /** the hashes' seed: a new seed reshuffles every reader not yet exposed; defaults to the id */
+    seed: z.string().min(1).max(64).optional(),
+    /** share of readers in the experiment (0-1); the others get the campaign as it is and are not counted */
+    coverage: z.number().min(0).max(1).default(1),
+    /** share of the covered readers held out: popular items, no personalization, counted as `holdout` */
+    holdout: z.number().min(0).max(0.5).default(0),
+    variants: z.array(VariantSchema).min(1).max(MAX_VARIANTS),
+    /** clicks and purchases this many days after a reader's exposure count for their variant */
+    attributionDays: z.number().int().min(1).max(30).default(7),
+    status: z.enum(["running", "stopped"]).default("running"),
+  })
+  .superRefine((e, ctx) => {
+    const ids = new Set<string>();
+    for (const [i, v] of e.variants.entries()) {
+      if (ids.has(v.id) || v.id === "holdout")
+        ctx.addIssue({ code: "custom", path: ["variants", i, "id"], message: `variant id "${v.id}" is taken` });
+      ids.add(v.id);
+    }
+  });
+export type Experiment = z.infer<typeof ExperimentSchema>;
+
+/** A share of every campaign's readers kept from personalization altogether (the global holdout). */
+export const GlobalHoldoutSchema = z.strictObject({
+  share: z.number().min(0).max(0.2),
+  seed: z.string().min(1).max(64).default("global-holdout"),
+});
+export type GlobalHoldout = z.infer<typeof GlobalHoldoutSchema>;

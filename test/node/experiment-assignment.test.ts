@@ -1,0 +1,153 @@
+/**
+ * Experiment assignment (core/experiments/assignment.ts) and configuration (core/experiments/experiment.ts):
+ * the same reader always lands in the same arm; raising coverage never moves a reader in the experiment; a
+ * reader's first exposure wins over re-weighting; the shares follow the weights, the holdout and the global
+ * holdout (checked with the SRM test itself); the hash is the one shards use, pinned.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { assign, bucket } from "../../core/experiments/assignment";
+import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
+import { fnv1a32 } from "../../core/fnv";
+import { srmTest } from "../../core/stats/srm";
+
+const experiment = (over: Record<string, unknown> = {}): Experiment =>
+  ExperimentSchema.parse({
+    v: 1,
+    id: "spring-test",
+    campaign: "spring",
+    variants: [
+      { id: "personal", weight: 1, content: { v: 2, default: { id: "picks", type: "recommendations" } } },
+      { id: "popular", weight: 1, content: "popular" },
+    ],
+    ...over,
+  });
+
+const readers = Array.from({ length: 60_000 }, (_, i) => `c${String(i).padStart(7, "0")}`);
+const armName = (a: ReturnType<typeof assign>) => (a.kind === "variant" ? a.variant : a.kind);
+
+describe("the hash", () => {
+  it("is FNV-1a, as the shards place readers (pinned: changing it would move both)", () => {
+    expect(fnv1a32("")).toBe(0x811c9dc5);
+    expect(fnv1a32("a")).toBe(0xe40c292c);
+    expect(fnv1a32("c0000002")).toBe(fnv1a32("c0000002"));
+    expect(bucket("s", "variant", "c0000002")).toBeGreaterThanOrEqual(0);
+    expect(bucket("s", "variant", "c0000002")).toBeLessThan(1);
+  });
+});
+
+describe("assignment", () => {
+  it("is deterministic, and follows the weights (SRM test on 60,000 readers)", () => {
+    const e = experiment({
+      variants: [
+        { id: "a", weight: 1, content: "popular" },
+        { id: "b", weight: 1, content: "popular" },
+        { id: "c", weight: 2, content: "popular" },
+      ],
+    });
+    const counts = { a: 0, b: 0, c: 0 };
+    for (const r of readers) {
+      const arm = assign(e, r);
+      expect(assign(e, r)).toEqual(arm);
+      counts[armName(arm) as keyof typeof counts]++;
+    }
+    expect(srmTest([counts.a, counts.b, counts.c], [1, 1, 2]).pValue).toBeGreaterThan(0.001);
+    // the same readers against the wrong weights: a mismatch
+    expect(srmTest([counts.a, counts.b, counts.c], [1, 1, 1]).mismatch).toBe(true);
+  });
+
+  it("raising coverage only adds readers: nobody in the experiment changes arm", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 24 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.string({ minLength: 1, maxLength: 16 }),
+        (reader, c1, c2, seed) => {
+          const [low, high] = [Math.min(c1, c2) / 10_000, Math.max(c1, c2) / 10_000];
+          const before = assign(experiment({ seed, coverage: low, holdout: 0.1 }), reader);
+          const after = assign(experiment({ seed, coverage: high, holdout: 0.1 }), reader);
+          if (before.kind !== "excluded") expect(after).toEqual(before);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("re-weighting moves only readers not exposed yet: an exposure wins over the hash", () => {
+    const even = experiment();
+    const skewed = experiment({
+      variants: [
+        { id: "personal", weight: 3, content: "popular" },
+        { id: "popular", weight: 1, content: "popular" },
+      ],
+    });
+    let moved = 0;
+    for (const r of readers.slice(0, 5000)) {
+      const first = armName(assign(even, r));
+      if (armName(assign(skewed, r)) !== first) moved++;
+      // exposed under the even weights: the same arm under the new ones
+      expect(armName(assign(skewed, r, first))).toBe(first);
+    }
+    // without the exposure, about a quarter of them would have moved
+    expect(moved / 5000).toBeGreaterThan(0.2);
+    // a variant removed since the exposure: the hash decides again
+    expect(["personal", "popular"]).toContain(armName(assign(even, readers[0] as string, "gone")));
+  });
+
+  it("coverage, the holdout and the global holdout take their shares", () => {
+    const e = experiment({ coverage: 0.5, holdout: 0.2 });
+    const global = { share: 0.05, seed: "global-holdout" };
+    const counts = { excluded: 0, holdout: 0, global: 0, personal: 0, popular: 0 };
+    for (const r of readers) {
+      const arm = assign(e, r, null, global);
+      if (arm.kind === "holdout" && arm.global) counts.global++;
+      else counts[armName(arm) as keyof typeof counts]++;
+    }
+    const n = readers.length;
+    // global 5%; of the rest, half excluded; of the covered, 20% held out, the others split evenly
+    const expected = [0.05, 0.95 * 0.5, 0.95 * 0.5 * 0.2, 0.95 * 0.5 * 0.4, 0.95 * 0.5 * 0.4];
+    const observed = [counts.global, counts.excluded, counts.holdout, counts.personal, counts.popular];
+    expect(observed.reduce((s, x) => s + x, 0)).toBe(n);
+    expect(srmTest(observed, expected).pValue).toBeGreaterThan(0.001);
+  });
+});
+
+describe("configuration", () => {
+  it("variants are campaign configurations, validated as the admin API does, with the path named", () => {
+    const bad = ExperimentSchema.safeParse({
+      v: 1,
+      id: "x",
+      campaign: "spring",
+      variants: [
+        {
+          id: "a",
+          weight: 1,
+          content: { v: 2, default: { id: "d", type: "recommendations", copy: { cta: "{{segment}}" } } },
+        },
+        { id: "a", weight: 1, content: "popular" },
+        { id: "holdout", weight: 1, content: "popular" },
+      ],
+    });
+    expect(bad.success).toBe(false);
+    const issues = bad.success ? [] : bad.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    expect(issues[0]).toMatch(/^variants\.0\.content\.default\.copy\.cta: unknown variable "segment"/);
+  });
+
+  it("refuses a variant id used twice or the reserved `holdout`", () => {
+    const bad = ExperimentSchema.safeParse({
+      v: 1,
+      id: "x",
+      campaign: "spring",
+      variants: [
+        { id: "a", weight: 1, content: "popular" },
+        { id: "a", weight: 1, content: "popular" },
+        { id: "holdout", weight: 1, content: "popular" },
+      ],
+    });
+    expect(bad.success ? [] : bad.error.issues.map((i) => i.path.join("."))).toEqual([
+      "variants.1.id",
+      "variants.2.id",
+    ]);
+  });
+});
