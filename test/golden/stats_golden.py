@@ -4,7 +4,8 @@ Regenerate (python3 with numpy and scipy, e.g. Debian's python3-scipy):
     python3 test/golden/stats_golden.py > test/golden/stats.json
 
 Independent where scipy has the test itself: Welch's t-test (scipy.stats.ttest_ind, equal_var=False, and its
-confidence_interval) and the chi-square goodness of fit (scipy.stats.chisquare). The two-proportion z-test, the
+confidence_interval), the chi-square goodness of fit (scipy.stats.chisquare), and the bandit's probabilities of
+being best (scipy.integrate.quad, adaptive, where opentime uses a fixed Simpson's rule). The two-proportion z-test, the
 delta-method uplift and the sequential intervals are written out here from their formulas over scipy's
 distributions (norm, t), as a second implementation.
 """
@@ -13,7 +14,7 @@ import math
 
 import numpy as np
 import scipy
-from scipy import stats
+from scipy import integrate, stats
 
 
 def delta_relative(ma, va, na, mb, vb, nb):
@@ -128,6 +129,32 @@ def main():
         res = stats.chisquare(obs, obs.sum() * w / w.sum())
         c["expected"] = {"chiSquare": float(res.statistic), "pValue": float(res.pvalue)}
     out["srm"] = srm_cases
+
+    # Thompson sampling: P(arm i is best) under Beta(1 + successes, 1 + failures), by scipy's adaptive quadrature
+    bandit_cases = [
+        [[1000, 50], [1000, 65]],
+        [[10, 1], [12, 3]],
+        [[500, 40], [500, 40]],
+        [[20000, 600], [20000, 640], [20000, 610]],
+        [[300, 30], [250, 20], [280, 35], [100, 5]],
+        [[0, 0], [5, 1]],
+    ]
+    bandits = []
+    for arms in bandit_cases:
+        params = [(1 + s, 1 + max(0, t - s)) for t, s in arms]
+        best = []
+        for i, (a, b) in enumerate(params):
+            def integrand(x, i=i, a=a, b=b):
+                v = stats.beta.pdf(x, a, b)
+                for j, (aj, bj) in enumerate(params):
+                    if j != i:
+                        v *= stats.beta.cdf(x, aj, bj)
+                return v
+            lo, hi = stats.beta.ppf(1e-12, a, b), stats.beta.ppf(1 - 1e-12, a, b)
+            value, _ = integrate.quad(integrand, lo, hi, limit=500, epsabs=1e-13, epsrel=1e-11)
+            best.append(value)
+        bandits.append({"arms": [{"trials": t, "successes": s} for t, s in arms], "expected": best})
+    out["bandit"] = bandits
     print(json.dumps(out, indent=1))
 
 

@@ -11,6 +11,7 @@ import type { Comparison, Estimate } from "../../core/stats/estimate";
 import { type Moments, meanTest } from "../../core/stats/means";
 import { type Proportion, proportionTest } from "../../core/stats/proportions";
 import { srmTest } from "../../core/stats/srm";
+import { type BanditArm, banditShares, probabilityBest } from "../../core/stats/thompson";
 import { Rng } from "../../scripts/lib/rng";
 
 interface Golden {
@@ -30,6 +31,7 @@ interface Golden {
     expected: { absolute: Estimate; relative: Estimate };
   }[];
   srm: { observed: number[]; weights: number[]; expected: { chiSquare: number; pValue: number } }[];
+  bandit: { arms: BanditArm[]; expected: number[] }[];
 }
 
 const golden = JSON.parse(readFileSync("test/golden/stats.json", "utf8")) as Golden;
@@ -78,6 +80,40 @@ describe("golden cases (scipy)", () => {
     // the cases cover both sides of the flag
     expect(golden.srm.some((c) => c.expected.pValue < 0.001)).toBe(true);
     expect(golden.srm.some((c) => c.expected.pValue > 0.05)).toBe(true);
+  });
+});
+
+describe("the bandit (Thompson sampling)", () => {
+  it("each arm's probability of being best matches scipy's adaptive quadrature to 1e-6", () => {
+    expect(golden.bandit.length).toBeGreaterThanOrEqual(6);
+    for (const [i, c] of golden.bandit.entries()) {
+      const best = probabilityBest(c.arms);
+      for (const [j, p] of best.entries()) close(p, c.expected[j] as number, `bandit[${i}][${j}]`);
+    }
+  });
+
+  it("shares: the probabilities over what the floors leave; every arm keeps its floor; they sum to 1", () => {
+    const arms = [
+      { trials: 20_000, successes: 600 },
+      { trials: 20_000, successes: 700 },
+      { trials: 20_000, successes: 610 },
+    ];
+    const shares = banditShares(arms, 0.1);
+    expect(shares.reduce((s, x) => s + x, 0)).toBeCloseTo(1, 9);
+    for (const s of shares) expect(s).toBeGreaterThanOrEqual(0.1);
+    // the clearly better arm takes what the floors leave
+    expect(shares[1]).toBeGreaterThan(0.79);
+    // no data yet: equal shares
+    expect(
+      banditShares(
+        [
+          { trials: 0, successes: 0 },
+          { trials: 0, successes: 0 },
+        ],
+        0.05,
+      ),
+    ).toEqual([0.5, 0.5]);
+    expect(() => banditShares(arms, 0.34)).toThrow(RangeError);
   });
 });
 
