@@ -19,20 +19,10 @@ import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import { resetRenderCache } from "../../worker/images/render-slot";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
-import { clearKv, fixture, SENDER, seedModel } from "./support/harness";
+import { ADMIN_HEADERS, clearKv, fixture, putCampaign, SENDER, seedModel, send } from "./support/harness";
 
 const ORIGIN = "https://opentime.test";
-const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
-
-async function send(path: string, init: RequestInit & { cf?: Record<string, unknown> } = {}) {
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`${ORIGIN}${path}`, init as RequestInit), env, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
-}
-
-const putCampaign = (id: string, body: unknown) =>
-  send(`/v1/admin/campaigns/${id}`, { method: "PUT", headers: admin, body: JSON.stringify(body) });
+const admin = ADMIN_HEADERS;
 
 const readers = () => fixture().profiles.filter((p) => p.factors !== null) as Profile[];
 const catalog = () =>

@@ -4,7 +4,7 @@
  * hour, country), the same choice in the AMP list, open-time images and clicks, and the explanation in every
  * answer, the stored decision and the preview.
  */
-import { createExecutionContext, env, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { GifReader } from "omggif";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes, base64ToFloat32 } from "../../core/base64";
@@ -19,13 +19,21 @@ import { resetLiveCatalogCache } from "../../worker/catalog/live-catalog";
 import { blockMemoStats, resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import { countdownGif } from "../../worker/images/countdown-gif";
-import worker from "../../worker/index";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
-import { clearKv, fixture, type RecsBody, SENDER, seedModel } from "./support/harness";
+import {
+  ADMIN_HEADERS,
+  clearKv,
+  fixture,
+  putCampaign,
+  type RecsBody,
+  SENDER,
+  seedModel,
+  send,
+} from "./support/harness";
 
 const ORIGIN = "https://opentime.test";
-const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
+const admin = ADMIN_HEADERS;
 const BANNER = {
   type: "static",
   title: "Spring sale",
@@ -33,16 +41,6 @@ const BANNER = {
   url: "https://shop.example/sale",
 };
 const PICKS = { id: "picks", type: "recommendations" };
-
-async function send(path: string, init: RequestInit & { cf?: Record<string, unknown> } = {}) {
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`${ORIGIN}${path}`, init as RequestInit), env, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
-}
-
-const putCampaign = (id: string, body: unknown) =>
-  send(`/v1/admin/campaigns/${id}`, { method: "PUT", headers: admin, body: JSON.stringify(body) });
 
 const readers = () => fixture().profiles.filter((p) => p.factors !== null) as Profile[];
 

@@ -13,7 +13,7 @@ import { kvKeys } from "../../../core/kv-keys";
 import { mintToken } from "../../../core/token";
 import worker from "../../../worker/index";
 import { resetModelCache } from "../../../worker/model/model-store";
-import { type ModelFixture, TEST_TOKEN_SECRET } from "../fixture";
+import { type ModelFixture, TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "../fixture";
 
 export const SENDER = "newsletter@shop.example";
 export const fixture = () => inject("model");
@@ -68,6 +68,21 @@ export async function call(
   const res = await worker.fetch(new Request(`https://opentime.test${path}`, { headers }), bindings, ctx);
   await waitOnExecutionContext(ctx);
   return res;
+}
+
+/** Any request to the Worker (method, headers, body, and `cf` for the request's location), its background awaited. */
+export async function send(path: string, init: RequestInit & { cf?: Record<string, unknown> } = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(`https://opentime.test${path}`, init as RequestInit), env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+export const ADMIN_HEADERS = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
+
+/** PUT /v1/admin/campaigns/<id> with the admin key. */
+export function putCampaign(id: string, body: unknown): Promise<Response> {
+  return send(`/v1/admin/campaigns/${id}`, { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(body) });
 }
 
 export interface RecsBody {
