@@ -1,10 +1,11 @@
 /**
  * Which arm of an experiment a reader is in, from hashes of the experiment's seed and the reader id alone (no
  * state, the same at every edge): the global holdout first, then coverage, then the experiment's holdout, then
- * the variant by weight. Each step has its own hash, so raising coverage only adds readers (nobody's variant
- * moves), and a holdout share or weights changed move only readers whose own hash crosses the new boundary:
- * the exposure a reader got first is kept with their profile and wins over the hash (sticky), so nobody
- * already exposed ever moves. GrowthBook's scheme: FNV-1a of the FNV-1a, to 4 decimals. Pure.
+ * the variant by weight. Each step has its own hash (`<seed>:<step>:<reader>`; seeds have no `:`), so raising
+ * coverage only adds readers (nobody's variant moves), and a holdout share or weights changed move only readers
+ * whose own hash crosses the new boundary: the exposure a reader got first is kept with their profile and wins
+ * over the hash (sticky), so nobody already exposed moves. The hash is GrowthBook's (FNV-1a of the FNV-1a, to 4
+ * decimals), its input our own. Pure.
  */
 import { fnv1a32 } from "../fnv";
 import type { Experiment, GlobalHoldout } from "./experiment";
@@ -21,18 +22,24 @@ export type Arm =
   | { kind: "holdout"; global: boolean }
   | { kind: "variant"; variant: string };
 
-/** The arm of `reader`; `exposed` is the variant (or `holdout`) they were first shown, which always wins. */
+/**
+ * The arm of `reader`; `exposed` is the variant (or `holdout`) they were first shown, which wins over the
+ * experiment's coverage, holdout and weights. The global holdout comes first and is a hash alone: it holds a
+ * reader out of every campaign, so turning it on (or raising it) moves readers already exposed, and is best set
+ * before experiments start. A stopped experiment covers nobody.
+ */
 export function assign(
   experiment: Experiment,
   reader: string,
   exposed: string | null = null,
   global: GlobalHoldout | null = null,
 ): Arm {
+  if (global && global.share > 0 && bucket(global.seed, "global", reader) < global.share)
+    return { kind: "holdout", global: true };
+  if (experiment.status === "stopped") return { kind: "excluded" };
   if (exposed === "holdout") return { kind: "holdout", global: false };
   if (exposed !== null && experiment.variants.some((v) => v.id === exposed))
     return { kind: "variant", variant: exposed };
-  if (global && global.share > 0 && bucket(global.seed, "global", reader) < global.share)
-    return { kind: "holdout", global: true };
   const seed = experiment.seed ?? experiment.id;
   if (bucket(seed, "coverage", reader) >= experiment.coverage) return { kind: "excluded" };
   if (bucket(seed, "holdout", reader) < experiment.holdout) return { kind: "holdout", global: false };

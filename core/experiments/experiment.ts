@@ -41,7 +41,10 @@ export const ExperimentSchema = z
     /** the campaign whose tokens it runs on */
     campaign: CampaignIdSchema,
     /** the hashes' seed: a new seed reshuffles every reader not yet exposed; defaults to the id */
-    seed: z.string().min(1).max(64).optional(),
+    seed: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, "seeds are 1-64 letters, digits, '_', '.', '-'")
+      .optional(),
     /** share of readers in the experiment (0-1); the others get the campaign as it is and are not counted */
     coverage: z.number().min(0).max(1).default(1),
     /** share of the covered readers held out: popular items, no personalization, counted as `holdout` */
@@ -64,6 +67,9 @@ export type Experiment = z.infer<typeof ExperimentSchema>;
 /** A share of every campaign's readers kept from personalization altogether (the global holdout). */
 export const GlobalHoldoutSchema = z.strictObject({
   share: z.number().min(0).max(0.2),
-  seed: z.string().min(1).max(64).default("global-holdout"),
+  seed: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "seeds are 1-64 letters, digits, '_', '.', '-'")
+    .default("global-holdout"),
 });
 export type GlobalHoldout = z.infer<typeof GlobalHoldoutSchema>;

@@ -1,64 +1,63 @@
 /**
- * A treatment against its control from each arm's count, mean and per-unit variance: the absolute difference
- * with its standard error, and the relative uplift with the delta method's (as GrowthBook computes it:
- * var = var_b / (mean_a^2 n_b) + var_a mean_b^2 / (mean_a^4 n_a)), each turned into an interval and p-value by
- * the caller's reference distribution, or by the always-valid sequence. Pure.
+ * Intervals and p-values from an estimate and its variance: fixed-horizon by a reference distribution (normal,
+ * or Student's t), or always-valid by the sequence (core/stats/sequential.ts). The uplift's interval is made on
+ * the log of the ratio (its variance: var_b / (n_b mean_b^2) + var_a / (n_a mean_a^2)) and mapped back, which
+ * holds its level at counts where the delta method's symmetric interval does not; its p-value is the
+ * difference's (no uplift and no difference are one hypothesis). Pure.
  */
-import { type Comparison, DEFAULT_ALPHA, type Estimate, NO_ESTIMATE, type TestOptions } from "./estimate";
+import type { Estimate, TestOptions } from "./estimate";
 import { sequentialHalfWidth, sequentialPValue, sequentialRho } from "./sequential";
-
-export interface Arm {
-  n: number;
-  mean: number;
-  /** per unit (the sample variance) */
-  variance: number;
-}
 
 /** A fixed-horizon reference distribution: its quantile, and the two-sided p-value of a statistic. */
 export interface Reference {
   quantile(p: number): number;
   twoSided(statistic: number): number;
-  /** the p-value of the absolute difference, when the test has its own (a pooled two-proportion z-test) */
-  absolutePValue?: number;
 }
 
-function interval(
+/** An interval around `center` (the estimate, or an adjusted one) with `variance`, over `n` units in all. */
+export function interval(
   estimate: number,
+  center: number,
   variance: number,
   n: number,
+  alpha: number,
   ref: Reference,
   opts: TestOptions,
-  p?: number,
-): Estimate {
-  if (!(variance > 0) || !Number.isFinite(variance)) return { ...NO_ESTIMATE, estimate };
-  const alpha = opts.alpha ?? DEFAULT_ALPHA;
-  const se = Math.sqrt(variance);
+): Estimate | null {
+  if (!(variance > 0) || !Number.isFinite(variance) || !Number.isFinite(center)) return null;
   if (opts.sequential) {
     const rho = sequentialRho(alpha, opts.sequential.tuning);
     const half = sequentialHalfWidth(variance, n, alpha, rho);
     return {
       estimate,
-      ciLow: estimate - half,
-      ciHigh: estimate + half,
-      pValue: sequentialPValue(estimate, variance, n, rho),
+      ciLow: center - half,
+      ciHigh: center + half,
+      pValue: sequentialPValue(center, variance, n, rho),
     };
   }
+  const se = Math.sqrt(variance);
   const half = ref.quantile(1 - alpha / 2) * se;
-  return { estimate, ciLow: estimate - half, ciHigh: estimate + half, pValue: p ?? ref.twoSided(estimate / se) };
+  return { estimate, ciLow: center - half, ciHigh: center + half, pValue: ref.twoSided(center / se) };
 }
 
-export function compareArms(a: Arm, b: Arm, ref: Reference, opts: TestOptions = {}): Comparison {
-  if (a.n < 1 || b.n < 1) return { absolute: NO_ESTIMATE, relative: null };
-  const n = a.n + b.n;
-  const absolute = interval(
-    b.mean - a.mean,
-    a.variance / a.n + b.variance / b.n,
-    n,
-    ref,
-    opts,
-    opts.sequential ? undefined : ref.absolutePValue,
-  );
-  if (a.mean === 0) return { absolute, relative: null };
-  const relVariance = b.variance / (a.mean ** 2 * b.n) + (a.variance * b.mean ** 2) / (a.mean ** 4 * a.n);
-  return { absolute, relative: interval((b.mean - a.mean) / a.mean, relVariance, n, ref, opts) };
+/**
+ * The uplift from the log of the ratio of two means (both positive), its interval mapped back by exp - 1 and
+ * its p-value the difference's.
+ */
+export function upliftInterval(
+  a: { n: number; mean: number; variance: number },
+  b: { n: number; mean: number; variance: number },
+  estimate: number,
+  pValue: number,
+  /** units in both arms (as the difference's interval counts them) */
+  units: number,
+  alpha: number,
+  ref: Reference,
+  opts: TestOptions,
+): Estimate | null {
+  if (!(a.mean > 0 && b.mean > 0)) return null;
+  const logVariance = b.variance / (b.n * b.mean ** 2) + a.variance / (a.n * a.mean ** 2);
+  const log = interval(Math.log(b.mean / a.mean), Math.log(b.mean / a.mean), logVariance, units, alpha, ref, opts);
+  if (!log) return null;
+  return { estimate, ciLow: Math.expm1(log.ciLow), ciHigh: Math.expm1(log.ciHigh), pValue };
 }

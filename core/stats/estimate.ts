@@ -1,6 +1,7 @@
 /**
  * What a comparison of a treatment with its control reports: the difference (absolute) and the uplift
- * (relative to the control), each with a two-sided confidence interval and p-value. Fixed-horizon intervals
+ * (relative to the control), each with a two-sided confidence interval and p-value, or null when the data
+ * cannot support one (an empty arm, no variance, too few conversions for a ratio). Fixed-horizon intervals
  * hold for one look at the data; sequential ones (core/stats/sequential.ts) for every look. Pure.
  */
 
@@ -8,19 +9,19 @@ export interface Estimate {
   estimate: number;
   ciLow: number;
   ciHigh: number;
-  /** two-sided; for a sequential interval, the always-valid p-value */
+  /** two-sided; for a sequential interval, the always-valid p-value; the same for the difference and the uplift */
   pValue: number;
 }
 
 export interface Comparison {
-  /** treatment minus control */
-  absolute: Estimate;
-  /** (treatment - control) / control; null when the control's value is 0 */
+  /** treatment minus control; null: not estimable */
+  absolute: Estimate | null;
+  /** treatment / control - 1; null: not estimable (a control of 0, or under MIN_EVENTS_FOR_UPLIFT events) */
   relative: Estimate | null;
 }
 
 export interface TestOptions {
-  /** 1 - confidence level; 0.05 by default */
+  /** 1 - confidence level, in (0, 1); 0.05 by default */
   alpha?: number;
   /**
    * always-valid intervals, tuned to be narrowest at `tuning` units in both arms together (GrowthBook's
@@ -31,5 +32,17 @@ export interface TestOptions {
 
 export const DEFAULT_ALPHA = 0.05;
 
-/** The uninformative answer when a comparison cannot be made (an empty arm, no variance). */
-export const NO_ESTIMATE: Estimate = { estimate: 0, ciLow: 0, ciHigh: 0, pValue: 1 };
+/**
+ * Conversions (or buyers) each arm needs before an uplift is estimated: below it the ratio's interval misses
+ * far more often than its level says (a control with 3 conversions makes any treatment look like +50%).
+ */
+export const MIN_EVENTS_FOR_UPLIFT = 10;
+
+/** Throws on options no interval can be made of. */
+export function checkOptions(opts: TestOptions): number {
+  const alpha = opts.alpha ?? DEFAULT_ALPHA;
+  if (!(alpha > 0 && alpha < 1)) throw new RangeError(`alpha must be in (0, 1), not ${alpha}`);
+  if (opts.sequential && !(opts.sequential.tuning >= 1 && Number.isFinite(opts.sequential.tuning)))
+    throw new RangeError(`the sequential tuning must be a count of units (>= 1), not ${opts.sequential.tuning}`);
+  return alpha;
+}

@@ -1,19 +1,24 @@
 /**
  * Values per unit (revenue per recipient): Welch's t-test from each arm's count, sum and sum of squares
- * (what the daily aggregates keep), with the Welch-Satterthwaite degrees of freedom for the difference and the
- * uplift alike (GrowthBook's choice). Pure.
+ * (what the daily aggregates keep), with the Welch-Satterthwaite degrees of freedom; the uplift's interval on
+ * the log ratio of the means with the same degrees of freedom (core/stats/compare.ts), given at least
+ * MIN_EVENTS_FOR_UPLIFT units with a value (buyers) in each arm when their count is known. Pure.
  */
-import { compareArms } from "./compare";
+import { interval, type Reference, upliftInterval } from "./compare";
 import { studentQuantile, studentTwoSided } from "./distributions";
-import { type Comparison, NO_ESTIMATE, type TestOptions } from "./estimate";
+import { type Comparison, checkOptions, MIN_EVENTS_FOR_UPLIFT, type TestOptions } from "./estimate";
 
 export interface Moments {
   n: number;
   sum: number;
   sumSquares: number;
+  /** units with a non-zero value (buyers), when known */
+  positive?: number;
 }
 
 function arm({ n, sum, sumSquares }: Moments) {
+  if (!(Number.isInteger(n) && n >= 0 && Number.isFinite(sum) && Number.isFinite(sumSquares)))
+    throw new RangeError(`moments need a whole count and finite sums, not n=${n}`);
   const mean = n > 0 ? sum / n : 0;
   const variance = n > 1 ? Math.max(0, (sumSquares - n * mean * mean) / (n - 1)) : 0;
   return { n, mean, variance };
@@ -27,10 +32,19 @@ export function welchDf(a: { n: number; variance: number }, b: { n: number; vari
 }
 
 export function meanTest(control: Moments, treatment: Moments, opts: TestOptions = {}): Comparison {
+  const alpha = checkOptions(opts);
   const a = arm(control);
   const b = arm(treatment);
   // a variance needs two units in each arm
-  if (a.n < 2 || b.n < 2) return { absolute: { ...NO_ESTIMATE, estimate: b.mean - a.mean }, relative: null };
+  if (a.n < 2 || b.n < 2) return { absolute: null, relative: null };
   const df = welchDf(a, b);
-  return compareArms(a, b, { quantile: (p) => studentQuantile(p, df), twoSided: (t) => studentTwoSided(t, df) }, opts);
+  const ref: Reference = { quantile: (p) => studentQuantile(p, df), twoSided: (t) => studentTwoSided(t, df) };
+  const diff = b.mean - a.mean;
+  const absolute = interval(diff, diff, a.variance / a.n + b.variance / b.n, a.n + b.n, alpha, ref, opts);
+  const enough = Math.min(control.positive ?? Infinity, treatment.positive ?? Infinity) >= MIN_EVENTS_FOR_UPLIFT;
+  const relative =
+    absolute && enough && a.mean > 0
+      ? upliftInterval(a, b, b.mean / a.mean - 1, absolute.pValue, a.n + b.n, alpha, ref, opts)
+      : null;
+  return { absolute, relative };
 }

@@ -1,11 +1,13 @@
 /**
- * Rates (opens, clicks, conversions per recipient): the two-proportion test. The difference's p-value is the
- * pooled z-test's (under the null both arms share one rate); its interval uses each arm's own variance
- * (Wald); the uplift's interval, the delta method (core/stats/compare.ts). Pure.
+ * Rates (opens, clicks, conversions per recipient): the two-proportion test, Agresti-Caffo style: one success
+ * and one failure added to each arm before the interval and the test statistic (a rate of 0 or 1 keeps a
+ * variance; the interval holds its level at small counts), so that the p-value and the interval always agree
+ * (p < alpha exactly when the interval excludes 0). The reported estimates are the raw rates'. The uplift's
+ * interval is made on the log ratio of the adjusted rates (core/stats/compare.ts). Pure.
  */
-import { compareArms } from "./compare";
+import { interval, type Reference, upliftInterval } from "./compare";
 import { normalQuantile, normalTwoSided } from "./distributions";
-import type { Comparison, TestOptions } from "./estimate";
+import { type Comparison, checkOptions, MIN_EVENTS_FOR_UPLIFT, type TestOptions } from "./estimate";
 
 export interface Proportion {
   /** units (recipients exposed) */
@@ -14,15 +16,47 @@ export interface Proportion {
   x: number;
 }
 
+const NORMAL: Reference = { quantile: normalQuantile, twoSided: normalTwoSided };
+
+function check({ n, x }: Proportion): void {
+  if (!(Number.isInteger(n) && Number.isInteger(x) && n >= 0 && x >= 0 && x <= n))
+    throw new RangeError(`a proportion needs whole counts with 0 <= x <= n, not ${x} of ${n}`);
+}
+
 export function proportionTest(control: Proportion, treatment: Proportion, opts: TestOptions = {}): Comparison {
-  const arm = ({ n, x }: Proportion) => {
-    const mean = n > 0 ? x / n : 0;
-    return { n, mean, variance: mean * (1 - mean) };
+  const alpha = checkOptions(opts);
+  check(control);
+  check(treatment);
+  if (control.n === 0 || treatment.n === 0) return { absolute: null, relative: null };
+  const adjusted = ({ n, x }: Proportion) => {
+    const mean = (x + 1) / (n + 2);
+    return { n: n + 2, mean, variance: mean * (1 - mean) };
   };
-  const a = arm(control);
-  const b = arm(treatment);
-  const pooled = (control.x + treatment.x) / (control.n + treatment.n);
-  const se0 = Math.sqrt(pooled * (1 - pooled) * (1 / control.n + 1 / treatment.n));
-  const absolutePValue = se0 > 0 ? normalTwoSided((b.mean - a.mean) / se0) : 1;
-  return compareArms(a, b, { quantile: normalQuantile, twoSided: normalTwoSided, absolutePValue }, opts);
+  const a = adjusted(control);
+  const b = adjusted(treatment);
+  const raw = treatment.x / treatment.n - control.x / control.n;
+  const absolute = interval(
+    raw,
+    b.mean - a.mean,
+    a.variance / a.n + b.variance / b.n,
+    control.n + treatment.n,
+    alpha,
+    NORMAL,
+    opts,
+  );
+  const enough = Math.min(control.x, treatment.x) >= MIN_EVENTS_FOR_UPLIFT;
+  const relative =
+    absolute && enough
+      ? upliftInterval(
+          a,
+          b,
+          treatment.x / treatment.n / (control.x / control.n) - 1,
+          absolute.pValue,
+          control.n + treatment.n,
+          alpha,
+          NORMAL,
+          opts,
+        )
+      : null;
+  return { absolute, relative };
 }

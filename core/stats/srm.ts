@@ -15,18 +15,28 @@ export interface SrmResult {
   mismatch: boolean;
 }
 
-/** `observed[i]` units against `weights[i]` (any positive scale); fewer than two arms or no units: no test. */
+/**
+ * `observed[i]` units against `weights[i]` (any non-negative scale). Units in an arm of weight 0 are a mismatch
+ * by definition; such arms count for nothing else. Fewer than two weighted arms, or no units: no test.
+ */
 export function srmTest(observed: readonly number[], weights: readonly number[]): SrmResult {
+  if (observed.length !== weights.length)
+    throw new RangeError(`${observed.length} counts against ${weights.length} weights`);
+  for (const [i, o] of observed.entries()) {
+    const w = weights[i] as number;
+    if (!(Number.isFinite(o) && o >= 0 && Number.isFinite(w) && w >= 0))
+      throw new RangeError("counts and weights must be finite and non-negative");
+    if (w === 0 && o > 0) return { chiSquare: Number.POSITIVE_INFINITY, pValue: 0, mismatch: true };
+  }
+  const weighted = weights.filter((w) => w > 0).length;
   const total = observed.reduce((s, o) => s + o, 0);
   const weightSum = weights.reduce((s, w) => s + w, 0);
-  if (observed.length < 2 || observed.length !== weights.length || total <= 0 || !(weightSum > 0)) {
-    return { chiSquare: 0, pValue: 1, mismatch: false };
-  }
+  if (weighted < 2 || total <= 0) return { chiSquare: 0, pValue: 1, mismatch: false };
   let chiSquare = 0;
   for (const [i, o] of observed.entries()) {
     const expected = (total * (weights[i] as number)) / weightSum;
     if (expected > 0) chiSquare += (o - expected) ** 2 / expected;
   }
-  const pValue = chiSquareUpper(chiSquare, observed.length - 1);
+  const pValue = chiSquareUpper(chiSquare, weighted - 1);
   return { chiSquare, pValue, mismatch: pValue < SRM_THRESHOLD };
 }

@@ -17,8 +17,12 @@ export interface BanditArm {
   successes: number;
 }
 
-/** Simpson's rule intervals per arm (even): within 1e-6 of scipy's adaptive quadrature (test/golden). */
-const INTERVALS = 2000;
+/**
+ * Simpson's rule intervals per piece (even). Arm i's range is cut at every other arm's range ends, so a
+ * posterior far narrower than arm i's (a million trials against none) is not stepped over: within 1e-6 of
+ * scipy's adaptive quadrature (test/golden).
+ */
+const INTERVALS = 400;
 /** The posterior mass left outside the integration range, at each end. */
 const TAIL = 1e-12;
 
@@ -29,20 +33,33 @@ const posterior = (a: BanditArm): [number, number] => {
 
 /** P(arm i has the highest rate), for each arm; they sum to 1 (to integration error). */
 export function probabilityBest(arms: readonly BanditArm[]): number[] {
+  for (const a of arms) {
+    if (!(Number.isFinite(a.trials) && Number.isFinite(a.successes) && a.trials >= 0 && a.successes >= 0))
+      throw new RangeError("trials and successes must be finite and non-negative");
+  }
   if (arms.length < 2) return arms.map(() => 1);
   const params = arms.map(posterior);
+  const ranges = params.map(([a, b]) => [betaQuantile(TAIL, a, b), betaQuantile(1 - TAIL, a, b)] as const);
   return params.map(([a, b], i) => {
-    const lo = betaQuantile(TAIL, a, b);
-    const hi = betaQuantile(1 - TAIL, a, b);
-    const h = (hi - lo) / INTERVALS;
-    let sum = 0;
-    for (let k = 0; k <= INTERVALS; k++) {
-      const x = lo + k * h;
+    const [lo, hi] = ranges[i] as readonly [number, number];
+    const inside = ranges.flat().filter((x) => x > lo && x < hi);
+    const cuts = [lo, hi, ...inside].sort((x, y) => x - y);
+    const integrand = (x: number) => {
       let value = betaPdf(x, a, b);
       for (const [j, [aj, bj]] of params.entries()) if (j !== i && value > 0) value *= betaCdf(x, aj, bj);
-      sum += value * (k === 0 || k === INTERVALS ? 1 : k % 2 === 1 ? 4 : 2);
+      return value;
+    };
+    let total = 0;
+    for (let p = 0; p + 1 < cuts.length; p++) {
+      const from = cuts[p] as number;
+      const h = ((cuts[p + 1] as number) - from) / INTERVALS;
+      if (!(h > 0)) continue;
+      let sum = 0;
+      for (let k = 0; k <= INTERVALS; k++)
+        sum += integrand(from + k * h) * (k === 0 || k === INTERVALS ? 1 : k % 2 === 1 ? 4 : 2);
+      total += (sum * h) / 3;
     }
-    return (sum * h) / 3;
+    return total;
   });
 }
 

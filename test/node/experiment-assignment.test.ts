@@ -30,9 +30,11 @@ describe("the hash", () => {
   it("is FNV-1a, as the shards place readers (pinned: changing it would move both)", () => {
     expect(fnv1a32("")).toBe(0x811c9dc5);
     expect(fnv1a32("a")).toBe(0xe40c292c);
-    expect(fnv1a32("c0000002")).toBe(fnv1a32("c0000002"));
-    expect(bucket("s", "variant", "c0000002")).toBeGreaterThanOrEqual(0);
-    expect(bucket("s", "variant", "c0000002")).toBeLessThan(1);
+    expect(fnv1a32("c0000002")).toBe(3694361392);
+    // the buckets too: a changed separator or step name would move every reader
+    expect(bucket("spring-test", "variant", "c0000001")).toBe(0.8622);
+    expect(bucket("s", "coverage", "r")).toBe(0.6087);
+    expect(bucket("global-holdout", "global", "c0000002")).toBe(0.6843);
   });
 });
 
@@ -62,7 +64,7 @@ describe("assignment", () => {
         fc.string({ minLength: 1, maxLength: 24 }),
         fc.integer({ min: 0, max: 10_000 }),
         fc.integer({ min: 0, max: 10_000 }),
-        fc.string({ minLength: 1, maxLength: 16 }),
+        fc.stringMatching(/^[A-Za-z0-9_.-]{1,16}$/),
         (reader, c1, c2, seed) => {
           const [low, high] = [Math.min(c1, c2) / 10_000, Math.max(c1, c2) / 10_000];
           const before = assign(experiment({ seed, coverage: low, holdout: 0.1 }), reader);
@@ -110,6 +112,38 @@ describe("assignment", () => {
     const observed = [counts.global, counts.excluded, counts.holdout, counts.personal, counts.popular];
     expect(observed.reduce((s, x) => s + x, 0)).toBe(n);
     expect(srmTest(observed, expected).pValue).toBeGreaterThan(0.001);
+  });
+});
+
+describe("holdouts and stopping", () => {
+  it("the global holdout comes first, even for a reader exposed before it was turned on", () => {
+    const e = experiment();
+    const global = { share: 0.1, seed: "global-holdout" };
+    let held = 0;
+    for (const r of readers.slice(0, 3000)) {
+      const exposed = armName(assign(e, r));
+      const arm = assign(e, r, exposed, global);
+      if (arm.kind === "holdout") {
+        // held out of every campaign, never counted as this experiment's own holdout
+        expect(arm.global).toBe(true);
+        held++;
+      } else expect(armName(arm)).toBe(exposed);
+    }
+    expect(held / 3000).toBeGreaterThan(0.07);
+    expect(held / 3000).toBeLessThan(0.13);
+  });
+
+  it("raising the experiment's holdout leaves exposed readers where they are; a stopped experiment covers nobody", () => {
+    const before = experiment({ holdout: 0 });
+    const after = experiment({ holdout: 0.3 });
+    let wouldMove = 0;
+    for (const r of readers.slice(0, 2000)) {
+      const exposed = armName(assign(before, r));
+      if (armName(assign(after, r)) !== exposed) wouldMove++;
+      expect(armName(assign(after, r, exposed))).toBe(exposed);
+      expect(assign(experiment({ status: "stopped" }), r, exposed)).toEqual({ kind: "excluded" });
+    }
+    expect(wouldMove).toBeGreaterThan(400);
   });
 });
 
