@@ -1,8 +1,15 @@
 /** The recommendations email: its AMP part validates as AMP4EMAIL (official validator, offline). */
+
+import Mustache from "mustache";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { AmpRecsResponse } from "../../core/amp-list";
+import { type Block, countdownItem, staticItem } from "../../core/campaign";
+import type { CatalogItem } from "../../core/catalog";
 import { emailLinks } from "../../core/email-template";
 import { AMP_BASE_PLACEHOLDER, ampBase, demoEmail } from "../../scripts/demo/demo-email";
 import { renderTemplate } from "../../scripts/email/render-email";
+import { blockCopy } from "../../worker/campaigns/block-copy";
+import { toAmpItem } from "../../worker/recs/amp-items";
 import { gmailLint, validateAmpEmail, validatorEnginePath } from "./support/amp-validator";
 
 const TOKEN = "eyJ1IjoiYSJ9.sig";
@@ -84,5 +91,93 @@ describe("recommendations email", () => {
       "grid-2@2x.png",
       "grid-3@2x.png",
     ]);
+  });
+
+  it("the AMP part as a reader sees it validates with every block type's answer (copy, badges and all)", async () => {
+    const { amp } = await renderTemplate(input);
+    const base = "https://opentime.example.com";
+    const product: CatalogItem = {
+      id: "p000417",
+      title: 'Mug "Coastal" & <Co>',
+      category: "Mugs",
+      price: 10.02,
+      currency: "GBP",
+      image: "https://cdn.shop.example/p000417.png?w={width}&h={height}",
+      url: "https://shop.example/p/p000417",
+    };
+    const copy = {
+      headline: "For you & yours: {{item.title}}",
+      subline: "From {{item.price}}",
+      cta: "Get it",
+      badge: "{{item.category}}",
+    };
+    const deadline = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const blocks: [Block, CatalogItem[]][] = [
+      [{ id: "picks", type: "recommendations", copy }, [product, { ...product, id: "p2", image: "/demo/img/p2.png" }]],
+      [
+        {
+          id: "sale",
+          type: "static",
+          title: "Sale",
+          image: "/demo/img/banner.png",
+          url: "https://shop.example/sale",
+          copy,
+        },
+        [],
+      ],
+      [{ id: "deal", type: "product", item: "p000417", copy }, [product]],
+      [
+        {
+          id: "xmas",
+          type: "countdown",
+          deadline,
+          title: "Ends in",
+          url: "https://shop.example/sale",
+          ended: { title: "Over" },
+          copy: { headline: "Only {{timeLeft}} left" },
+        },
+        [],
+      ],
+    ];
+    const list = /<amp-list\b[^>]*>[\s\S]*?<template type="amp-mustache">([\s\S]*?)<\/template>\s*<\/amp-list>/;
+    const template = list.exec(amp)?.[1] as string;
+    expect(template).toContain("{{#copy}}");
+    const campaign = { badge: undefined } as unknown as Parameters<typeof blockCopy>[0];
+    for (const [block, items] of blocks) {
+      const shown =
+        block.type === "static"
+          ? [staticItem(block)]
+          : block.type === "countdown"
+            ? [countdownItem(block, Date.now())]
+            : items;
+      const rendered = shown.map((it) => blockCopy(campaign, block, it, Date.now()));
+      const body: AmpRecsResponse = {
+        items: shown.map((it, i) => ({
+          ...toAmpItem(it, base),
+          ...(rendered[i]?.badge && { badge: rendered[i]?.badge }),
+          ...(rendered[i]?.cta && { cta: rendered[i]?.cta }),
+        })),
+        block: { id: block.id, type: block.type },
+        copy: { headline: rendered[0]?.headline, subline: rendered[0]?.subline },
+      };
+      // what amp-mustache makes of the answer, where the amp-list was
+      const html = Mustache.render(template, body);
+      const page = amp
+        .replace(list, `<div class="recs">${html}</div>`)
+        .replace(/<script async custom-element="amp-list"[^>]*><\/script>/, "");
+      const res = await validateAmpEmail(page);
+      expect(res.errors, block.type).toEqual([]);
+      expect(res.status).toBe("PASS");
+      if (block.type !== "countdown") expect(html).toContain("For you &amp; yours");
+      else expect(html).toMatch(/Only \d+d \d\d:\d\d:\d\d left/);
+    }
+    // control: an answer with an http picture (no PUBLIC_BASE_URL behind a local origin) does not validate
+    const insecure = Mustache.render(template, {
+      items: [{ ...toAmpItem(product, "http://127.0.0.1:8787"), image: "http://127.0.0.1:8787/demo/img/p.png" }],
+    });
+    const bad = amp
+      .replace(list, `<div class="recs">${insecure}</div>`)
+      .replace(/<script async custom-element="amp-list"[^>]*><\/script>/, "");
+    expect((await validateAmpEmail(bad)).status).toBe("FAIL");
   });
 });
