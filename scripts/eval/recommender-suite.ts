@@ -3,8 +3,9 @@
  * (weights tuned on validation), and int8 variants of every exported recommender, on the test split.
  */
 import type { PurchaseLog } from "../data/purchase-log";
+import { type TemporalSplit, trainData } from "../data/temporal-split";
 import type { Progress } from "../lib/progress";
-import { type AlsOptions, ImplicitAls } from "../train/als";
+import { ALS_BASE, ALS_GRID, type AlsOptions, ImplicitAls } from "../train/als";
 import { ContentLsa } from "../train/content";
 import { HybridRecommender } from "../train/hybrid";
 import { ItemKnn } from "../train/item-knn";
@@ -13,20 +14,10 @@ import { QuantizedRecommender } from "../train/quantized";
 import { type Recommender, recommend } from "../train/recommender";
 import { RepeatPurchases } from "../train/repeat";
 import { evaluateModel, evaluateVariant, K, type ProtocolMetrics, type Variant } from "./evaluate-recommender";
-import { type TemporalSplit, trainData } from "./temporal-split";
 
 export type VariantMetrics = Partial<Record<Variant, ProtocolMetrics | null>>;
 
 /** ALS grid searched on validation (confidence slope x regularization), 64 factors. */
-export const ALS_GRID: Partial<AlsOptions>[] = [
-  { alpha: 0.5, regularization: 5 },
-  { alpha: 1, regularization: 5 },
-  { alpha: 1, regularization: 20 },
-  { alpha: 2, regularization: 20 },
-  { alpha: 2, regularization: 50 },
-  { alpha: 4, regularization: 50 },
-];
-export const ALS_BASE: Partial<AlsOptions> = { factors: 64, iterations: 15, seed: 42 };
 
 export interface RecommenderSuite {
   recommenders: Record<string, VariantMetrics>;

@@ -3,11 +3,11 @@
  * recommenders -> segments, propensity, send time. Returns the report document (and fitted models).
  */
 import { readPurchaseLog } from "../data/purchase-log";
+import { temporalSplit } from "../data/temporal-split";
 import { Progress } from "../lib/progress";
 import type { SegmentOptions } from "../segments/segmenter";
 import { type EngagementSuite, runEngagementSuite } from "./engagement-suite";
 import { type RecommenderSuite, runRecommenderSuite } from "./recommender-suite";
-import { temporalSplit } from "./temporal-split";
 
 export interface EvaluationOptions {
   data: string;

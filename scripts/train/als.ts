@@ -26,15 +26,31 @@ export interface AlsOptions {
   initScale: number;
 }
 
+/**
+ * The defaults (`--no-tune`): a point of ALS_GRID, the grid training and the evaluation tune over on a
+ * validation split.
+ */
 export const DEFAULT_ALS_OPTIONS: AlsOptions = {
   factors: 64,
-  regularization: 0.1,
+  regularization: 20,
   alpha: 2,
   iterations: 15,
   cgSteps: 3,
   seed: 42,
   initScale: 0.01,
 };
+
+/** Confidence weight alpha and regularization tried on validation (the other options as ALS_BASE). */
+export const ALS_GRID: Partial<AlsOptions>[] = [
+  { alpha: 0.5, regularization: 5 },
+  { alpha: 1, regularization: 5 },
+  { alpha: 1, regularization: 20 },
+  { alpha: 2, regularization: 20 },
+  { alpha: 2, regularization: 50 },
+  { alpha: 4, regularization: 50 },
+];
+/** What tuning holds fixed. */
+export const ALS_BASE: Partial<AlsOptions> = { factors: 64, iterations: 15, seed: 42 };
 
 export class ImplicitAls implements Recommender {
   readonly name = "als";

@@ -18,7 +18,7 @@ import {
 } from "../data/interaction-log";
 import { type PurchaseLog, readPurchaseLog } from "../data/purchase-log";
 import { csrFromCoo, rowIndices } from "../data/sparse";
-import { latestTime, splitAt, trainData } from "../eval/temporal-split";
+import { latestTime, splitAt, trainData } from "../data/temporal-split";
 import type { TrainData } from "./recommender";
 
 const DAY = 86400;

@@ -1,6 +1,6 @@
 /** Ranking and classification metrics against hand-computed values. */
 import { describe, expect, it } from "vitest";
-import { calibrationTable, logLoss, rocAuc } from "../../scripts/eval/classification-metrics";
+import { calibrationTable, logLoss, rocAuc } from "../../scripts/engagement/classification-metrics";
 import { evaluateRankings, userMetrics } from "../../scripts/eval/ranking-metrics";
 
 describe("ranking metrics", () => {

@@ -8,9 +8,10 @@
  * first" is the protocol's tie-break. The interaction value is the number of distinct invoices.
  * `end` restricts the log to rows before it: the validation split is the same protocol on train.
  */
-import type { PurchaseLog } from "../data/purchase-log";
-import { type Csr, rowIndices } from "../data/sparse";
+
 import type { TrainData } from "../train/recommender";
+import type { PurchaseLog } from "./purchase-log";
+import { type Csr, rowIndices } from "./sparse";
 
 const DAY = 86400;
 
