@@ -11,6 +11,7 @@ import { ConditionSchema, conditionDepth, factsUsed, MAX_CONDITION_DEPTH, READER
 import { secondsLeft, split, timeLeftText } from "./countdown";
 import { hasControlCharacter, IdSchema } from "./events";
 import { ItemRulesSchema } from "./item-rules";
+import { UrlSchema } from "./live-catalog";
 
 export const CampaignIdSchema = z
   .string()
@@ -121,15 +122,6 @@ export const BlockIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, "block ids are 1-32 letters, digits, '_', '-'");
 
-/** An http(s) URL, or a path on the Worker's public origin (`/demo/...`). */
-const LinkSchema = z
-  .string()
-  .min(1)
-  .max(2048)
-  .refine((u) => /^https?:\/\/[^\s]+$/i.test(u) || (u.startsWith("/") && !u.startsWith("//")), {
-    message: "must be an http(s) URL or a path starting with /",
-  });
-
 /** The model's ranking under the block's item rules (core/item-rules.ts). */
 const RecommendationsBlock = z.strictObject({
   id: BlockIdSchema,
@@ -145,8 +137,8 @@ const StaticBlock = z.strictObject({
   /** headline, subline, call to action and badge (mustache, core/block-copy.ts); none: the email's own */
   copy: BlockCopySchema.optional(),
   title: z.string().min(1).max(120),
-  image: LinkSchema,
-  url: LinkSchema,
+  image: UrlSchema,
+  url: UrlSchema,
 });
 /**
  * One named product as it is now (live price, stock, texts): skipped, like a condition that fails, while the
@@ -172,11 +164,11 @@ const CountdownBlock = z.strictObject({
   deadline: z.iso.datetime({ offset: true }),
   /** drawn above the digits */
   title: z.string().min(1).max(60),
-  url: LinkSchema,
+  url: UrlSchema,
   ended: z.strictObject({
     title: z.string().min(1).max(120),
-    image: LinkSchema.optional(),
-    url: LinkSchema.optional(),
+    image: UrlSchema.optional(),
+    url: UrlSchema.optional(),
   }),
 });
 export type Countdown = z.infer<typeof CountdownBlock>;

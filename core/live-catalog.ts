@@ -19,12 +19,15 @@ export const MAX_LIVE_ITEMS = 20_000;
 export const MAX_TAGS = 20;
 
 const TextSchema = z.string().max(500);
-/** An http(s) URL, or a path on the shop's site (`/p/123`), as the model's catalog holds them. */
-const UrlSchema = z
+/**
+ * An http(s) URL, or a path on the shop's site (`/p/123`) or the Worker's (`/demo/...`), without whitespace:
+ * the live catalog's pictures and links, and campaign blocks'.
+ */
+export const UrlSchema = z
   .string()
   .min(1)
   .max(2048)
-  .refine((u) => /^https?:\/\//i.test(u) || (u.startsWith("/") && !u.startsWith("//")), {
+  .refine((u) => /^https?:\/\/[^\s]+$/i.test(u) || (u.startsWith("/") && !u.startsWith("//")), {
     message: "must be an http(s) URL or a path starting with /",
   });
 

@@ -130,3 +130,11 @@ export async function verifyToken(
   if (claims.e <= now) return { ok: false, reason: "expired" };
   return { ok: true, claims };
 }
+
+/**
+ * One send of a campaign, as impressions are keyed (core/item-rules.ts): the token's campaign and expiry (a
+ * trigger's emails share a campaign; their tokens' expiries tell them apart).
+ */
+export function sendKey(claims: Pick<TokenClaims, "c" | "e">): string {
+  return `${claims.c}:${claims.e}`;
+}

@@ -63,7 +63,7 @@ interface ScenarioResult {
   cold_first_request_ms: LatencySummary;
   workerd_start_ms: LatencySummary;
   images: ImageResult;
-  /** the same opens under a campaign without rules and one with 13 (rules-campaign.ts), interleaved */
+  /** the same opens under a campaign without rules, one with rules and one with copy (rules-campaign.ts), in turn */
   campaign_rules: RulesResult;
   /** the same catalog with photo-like pictures (synthetic scenario only) */
   images_photo_like?: ImageResult;

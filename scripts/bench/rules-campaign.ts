@@ -1,7 +1,8 @@
 /**
- * The campaign the benchmark opens under to price campaign rules: seven conditional blocks testing eight
- * reader, open and model facts (none holds for the bench's readers, so every one is evaluated and the
- * reader's facts are gathered), then a default block of recommendations under five item rules. Beside it, the
+ * The campaign the benchmark opens under to price campaign rules: seven conditional blocks with nine tests of
+ * nine reader, open and model facts (none holds for the bench's readers, so every one is evaluated and the
+ * reader's facts are gathered), then a default block of recommendations under five item rules (one more sits
+ * in a block that is skipped). Beside it, the
  * same campaign with no blocks and no rules, and that one with copy in all four fields (core/block-copy.ts:
  * rendered per item, drawn on the cards): what copy costs, apart. All `live`, so every image open decides.
  */

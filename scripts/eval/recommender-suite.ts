@@ -17,8 +17,6 @@ import { evaluateModel, evaluateVariant, K, type ProtocolMetrics, type Variant }
 
 export type VariantMetrics = Partial<Record<Variant, ProtocolMetrics | null>>;
 
-/** ALS grid searched on validation (confidence slope x regularization), 64 factors. */
-
 export interface RecommenderSuite {
   recommenders: Record<string, VariantMetrics>;
   quantized: Record<string, VariantMetrics>;

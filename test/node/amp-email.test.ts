@@ -2,13 +2,12 @@
 
 import Mustache from "mustache";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { AmpRecsResponse } from "../../core/amp-list";
-import { type Block, countdownItem, staticItem } from "../../core/campaign";
+import { type Block, countdownItem, parseCampaign, staticItem } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
 import { emailLinks } from "../../core/email-template";
 import { AMP_BASE_PLACEHOLDER, ampBase, demoEmail } from "../../scripts/demo/demo-email";
 import { renderTemplate } from "../../scripts/email/render-email";
-import { blockCopy } from "../../worker/campaigns/block-copy";
+import { ampListBody } from "../../worker/campaigns/amp-list-body";
 import { toAmpItem } from "../../worker/recs/amp-items";
 import { gmailLint, validateAmpEmail, validatorEnginePath } from "./support/amp-validator";
 
@@ -142,7 +141,8 @@ describe("recommendations email", () => {
     const list = /<amp-list\b[^>]*>[\s\S]*?<template type="amp-mustache">([\s\S]*?)<\/template>\s*<\/amp-list>/;
     const template = list.exec(amp)?.[1] as string;
     expect(template).toContain("{{#copy}}");
-    const campaign = { badge: undefined } as unknown as Parameters<typeof blockCopy>[0];
+    const campaign = parseCampaign({ v: 2, default: { id: "picks", type: "recommendations" } }, true);
+    if (!campaign.success) throw campaign.error;
     for (const [block, items] of blocks) {
       const shown =
         block.type === "static"
@@ -150,16 +150,8 @@ describe("recommendations email", () => {
           : block.type === "countdown"
             ? [countdownItem(block, Date.now())]
             : items;
-      const rendered = shown.map((it) => blockCopy(campaign, block, it, Date.now()));
-      const body: AmpRecsResponse = {
-        items: shown.map((it, i) => ({
-          ...toAmpItem(it, base),
-          ...(rendered[i]?.badge && { badge: rendered[i]?.badge }),
-          ...(rendered[i]?.cta && { cta: rendered[i]?.cta }),
-        })),
-        block: { id: block.id, type: block.type },
-        copy: { headline: rendered[0]?.headline, subline: rendered[0]?.subline },
-      };
+      // the route's own answer for the block (worker/campaigns/amp-list-body.ts)
+      const body = ampListBody(campaign.data, block, shown, base, Date.now());
       // what amp-mustache makes of the answer, where the amp-list was
       const html = Mustache.render(template, body);
       const page = amp

@@ -385,6 +385,8 @@ describe("blocks by conditions", () => {
     const gif = new GifReader(new Uint8Array(await res.arrayBuffer()));
     const { width, height } = slotPixels(parseSlot("card-0@2x") as Slot);
     expect([gif.width, gif.height, gif.numFrames()]).toEqual([width, height, 60]);
+    // no looping extension: played once, resting on its last frame
+    expect(gif.loopCount()).toBeNull();
     // the first frame is whole; the others rewrite only the digits' row, and the seconds change every frame
     const frame = (i: number) => {
       const px = new Uint8Array(gif.width * gif.height * 4);
@@ -401,7 +403,6 @@ describe("blocks by conditions", () => {
     expect(gif.frameInfo(1).x).toBeGreaterThan(width / 2);
     expect(gif.frameInfo(1).width).toBeLessThan(width / 4);
     expect(gif.frameInfo(1).delay).toBe(100); // hundredths of a second
-    console.log(`countdown ${res.headers.get("Server-Timing")} (${res.headers.get("X-Opentime-Render")})`);
     expect(res.headers.get("X-Opentime-Render")).toBe("countdown;frames=60");
     // every open of the block and size within one second shares the drawing; the next second draws anew
     const block = countdown(Date.now() + 3_600_000) as Countdown;

@@ -146,6 +146,8 @@ describe("cart-abandoned trigger", () => {
     await consume([
       { id: "pause", type: "consent", user: paused, ts: nowS(), consent: { pausedUntil: nowS() + 7 * 86400 } },
     ]);
+    // due now, then erased: nothing goes out for them
+    await timePasses(erased);
     expect((await send(`/v1/users/${erased}`, "DELETE")).status).toBeLessThan(300);
     await timePasses(quits);
     await timePasses(paused);

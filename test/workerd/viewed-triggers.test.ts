@@ -12,6 +12,7 @@ import type { QueuedEvent } from "../../core/events";
 import { verifyToken } from "../../core/token";
 import type { TriggerDelivery } from "../../core/triggers";
 import { verifyWebhook } from "../../core/webhook-signature";
+import { resetBasePrices } from "../../worker/catalog/base-prices";
 import { catalogWriter } from "../../worker/catalog/catalog-stub";
 import { pruneOutbox } from "../../worker/state/catalog-outbox";
 import type { CatalogWriter } from "../../worker/state/catalog-writer";
@@ -72,6 +73,7 @@ async function deliveredTo(n: number, ...users: string[]): Promise<void> {
 beforeEach(async () => {
   await clearKv();
   resetTriggersCache();
+  resetBasePrices();
   calls = [];
   answer = () => new Response("ok");
   receiveWebhooks(HOOK, calls, () => answer());
@@ -235,6 +237,8 @@ describe("viewed-price-drop", () => {
     const items = JSON.parse(fixture().catalogJson).items as { id: string; price: number; currency: string }[];
     const item = items.find((i) => i.price >= 10) as { id: string; price: number; currency: string };
     const user = "vw-q";
+    // no cooldown: a price going back up, taken for a drop, would be sent
+    await configure({ ...DROP, cooldownHours: 0 });
     await consume([event(user, "view", 1, item.id)]);
     const half = Math.round(item.price * 50) / 100;
     await patch([{ id: item.id, price: half }]);
@@ -242,9 +246,11 @@ describe("viewed-price-drop", () => {
     expect(bodies()).toMatchObject([
       { user, changes: [{ item: item.id, oldPrice: item.price, newPrice: half, currency: item.currency }] },
     ]);
+    const before = await rowsOf(user);
     await patch([{ id: item.id, price: null }]); // back to the model's: dearer, nothing
     await deliveredTo(2, user);
     expect(calls).toHaveLength(1);
+    expect(await rowsOf(user)).toEqual(before);
   });
 });
 

@@ -4,19 +4,25 @@
  * and the preview page answer with the same body (core/amp-list.ts: emails already sent read it too).
  */
 import type { AmpRecsResponse } from "../../core/amp-list";
-import type { Campaign } from "../../core/campaign";
+import type { RenderedCopy } from "../../core/block-copy";
+import type { Block, Campaign } from "../../core/campaign";
+import type { CatalogItem } from "../../core/catalog";
 import { toAmpItem } from "../recs/amp-items";
 import { blockCopy } from "./block-copy";
-import type { ServedBlock } from "./serve-block";
 
-export function ampListBody(served: ServedBlock, campaign: Campaign, baseUrl: string, nowMs: number): AmpRecsResponse {
-  const block = served.selection.block;
-  const items = served.rec.items;
+/** `block` the block served (serveBlock's selection), `items` what it shows (its answer's items). */
+export function ampListBody(
+  campaign: Campaign,
+  block: Block,
+  items: readonly CatalogItem[],
+  baseUrl: string,
+  nowMs: number,
+): AmpRecsResponse {
   const rendered = items.map((it) => blockCopy(campaign, block, it, nowMs));
   const { headline, subline } = rendered[0] ?? blockCopy(campaign, block, null, nowMs);
   return {
     items: items.map((it, i) => {
-      const { badge, cta } = rendered[i] ?? {};
+      const { badge, cta } = rendered[i] as RenderedCopy;
       return { ...toAmpItem(it, baseUrl), ...(badge && { badge }), ...(cta && { cta }) };
     }),
     block: { id: block.id, type: block.type },

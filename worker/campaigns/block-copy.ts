@@ -4,10 +4,10 @@
  * block's conditions chose the words.
  */
 import { type RenderedCopy, renderCopy } from "../../core/block-copy";
-import { type Block, type Campaign, NO_CURRENCY } from "../../core/campaign";
+import type { Block, Campaign } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
 import { secondsLeft, split, timeLeftText } from "../../core/countdown";
-import { formatPrice } from "../recs/amp-items";
+import { shownPrice } from "../recs/amp-items";
 
 export function blockCopy(campaign: Campaign, block: Block, item: CatalogItem | null, nowMs: number): RenderedCopy {
   const left = block.type === "countdown" ? secondsLeft(Date.parse(block.deadline), nowMs) : 0;
@@ -15,7 +15,7 @@ export function blockCopy(campaign: Campaign, block: Block, item: CatalogItem | 
     item: item && {
       title: item.title,
       category: item.category,
-      price: item.currency === NO_CURRENCY ? "" : formatPrice(item.price, item.currency),
+      price: shownPrice(item),
     },
     // empty once the deadline has passed, so `{{^timeLeft}}` can say it ended
     ...(block.type === "countdown" && { timeLeft: left > 0 ? timeLeftText(split(left)) : "" }),

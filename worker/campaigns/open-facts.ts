@@ -28,7 +28,7 @@ function formatFor(zone: string): Intl.DateTimeFormat | null {
 }
 
 /** Hour (0-23) and weekday (`mon` ..) at `now` in `zone`; null when the zone is unknown. */
-export function localTime(zone: string, now: number): { hour: number; weekday: string } | null {
+function localTime(zone: string, now: number): { hour: number; weekday: string } | null {
   const f = formatFor(zone);
   if (!f) return null;
   let hour = -1;

@@ -6,11 +6,11 @@
  * product block's product as it is now (skipped while the live catalog hides it).
  * Never throws (recommend does not).
  */
-import { explainSelection, factsNeeded, type Selection, selectBlock } from "../../core/block-selection";
+import { explainSelection, factsNeeded, PRIVATE_FACTS, type Selection, selectBlock } from "../../core/block-selection";
 import { calibrated } from "../../core/calibration";
 import { type Block, type Campaign, countdownItem, staticItem } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
-import { type Facts, MODEL_FACTS, READER_FACTS } from "../../core/conditions";
+import type { Facts } from "../../core/conditions";
 import { liveItem } from "../../core/live-catalog";
 import type { TokenResult } from "../../core/token";
 import type { LiveCatalogView } from "../catalog/live-catalog";
@@ -40,24 +40,25 @@ export interface ServedBlock {
   selection: Selection;
   /** the selection as one line, without the values of the reader's facts (`X-Opentime-Block`, the stored decision) */
   explanation: string;
-  /** the same with every value (the preview) */
-  detail: string;
+  /** the same with every value (the preview asks for it; an open never does) */
+  detail: () => string;
   rec: Recommendation;
   /** the facts the conditions were tested on (the preview shows them) */
   facts: Facts;
 }
-
-const PERSONAL_FACTS = new Set<string>([...READER_FACTS, ...MODEL_FACTS]);
 
 export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   const { campaign, n, now, verified } = input;
   const loads = input.shared ? { ...input.shared, ranked: new Map() } : openLoads(input.kv, input.config, now);
   const base = { kv: input.kv, config: input.config, token: input.token, verified, now, loads };
   let facts: Facts = { ...input.open };
-  const personal = [...factsNeeded(campaign)].some((f) => PERSONAL_FACTS.has(f));
-  if (personal && verified.ok) {
-    // one ranking as wide as any block needs: the reader's data and the top score come from it, and the block
-    // served takes its items from it without ranking again
+  const personal = [...factsNeeded(campaign)].some((f) => PRIVATE_FACTS.has(f));
+  // a product block is served only while its product can be shown, and never one the reader just bought
+  const hasProducts = campaign.blocks.some((b) => b.type === "product");
+  let withheld: ReadonlySet<string> | undefined;
+  if ((personal || hasProducts) && verified.ok) {
+    // one ranking as wide as any block needs: the reader's data, the top score and what their purchases
+    // withhold come from it, and the block served takes its items from it without ranking again
     const width = Math.max(
       n,
       ...[...campaign.blocks, campaign.default].map((b) =>
@@ -65,18 +66,18 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
       ),
     );
     const [first, model] = await Promise.all([recommend({ ...base, n: width }), loads.model]);
-    const lookup = itemLookup(model);
-    facts = {
-      ...facts,
-      ...readerFacts(first.reader, campaign, (id) => lookup(id)?.category, now),
-      topProbability: topProbability(first, model),
-    };
+    withheld = first.withheld;
+    if (personal) {
+      const lookup = itemLookup(model);
+      facts = {
+        ...facts,
+        ...readerFacts(first.reader, campaign, (id) => lookup(id)?.category, now),
+        topProbability: topProbability(first, model),
+      };
+    }
   }
-  // a product block is served only while its product can be shown: looked up as the open's ranking sees it
-  // (and never one the reader just bought: what their purchases withhold, as for pinned items)
-  const hasProducts = campaign.blocks.some((b) => b.type === "product");
+  // looked up as the open's ranking sees it (the live catalog's fields over the model's catalog)
   const products = hasProducts ? productLookup(await loads.model, await loads.live) : () => null;
-  const withheld = hasProducts ? (await recommend({ ...base, n })).withheld : undefined;
   const unservable = (b: Block) => {
     if (b.type !== "product") return null;
     if (!products(b.item)) return `product ${b.item} unavailable`;
@@ -100,7 +101,7 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   return {
     selection,
     explanation: explainSelection(selection),
-    detail: explainSelection(selectBlock(campaign, facts, new Set(), unservable)),
+    detail: () => explainSelection(selectBlock(campaign, facts, new Set(), unservable)),
     rec,
     facts,
   };

@@ -2,7 +2,8 @@
  * Campaigns (core/campaign.ts) in KV under `campaign:<id>`. The admin API is their only writer (last write
  * wins: an edit replaces the whole campaign); opens read them through a per-isolate cache of a minute (at
  * most MAX_CACHED campaigns, the oldest goes first), so an edit reaches every open within about a minute
- * (KV's own propagation included). A stored version-1 campaign is migrated as it is read. A missing,
+ * (KV's own propagation included); the admin API and the preview read KV itself (readCampaign), leaving that
+ * cache alone. A stored version-1 campaign is migrated as it is read. A missing,
  * unreadable or invalid entry means the defaults: an email endpoint never fails over settings.
  */
 import { type Campaign, CampaignIdSchema, DEFAULT_CAMPAIGN, parseCampaign } from "../../core/campaign";
@@ -24,26 +25,31 @@ export function campaignCacheSize(): number {
   return cache.size;
 }
 
+/** An open's read: through the isolate's cache (a minute). */
 export async function getCampaign(kv: KVNamespace, id: string, now = Date.now()): Promise<Campaign> {
-  if (!CampaignIdSchema.safeParse(id).success) return DEFAULT_CAMPAIGN;
   const hit = cache.get(id);
-  // now = 0 (the admin API) always reads KV
   if (hit && now >= hit.at && now - hit.at < TTL_MS) return hit.campaign;
-  let campaign = DEFAULT_CAMPAIGN;
-  try {
-    const raw = await kv.get(kvKeys.campaign(id), "json");
-    if (raw !== null) {
-      const parsed = parseCampaign(raw);
-      if (parsed.success) campaign = parsed.data;
-      else logEvent("error", "campaign.invalid", { campaign: id, detail: describeIssues(parsed.error) });
-    }
-  } catch (e) {
-    logEvent("error", "campaign.read_failed", { campaign: id, detail: errorMessage(e) });
-  }
+  const campaign = await readCampaign(kv, id);
+  if (!CampaignIdSchema.safeParse(id).success) return campaign;
   cache.delete(id);
   cache.set(id, { at: now, campaign });
   if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value as string);
   return campaign;
+}
+
+/** The admin API's and the preview's read: KV as it is now, leaving the opens' cache alone. */
+export async function readCampaign(kv: KVNamespace, id: string): Promise<Campaign> {
+  if (!CampaignIdSchema.safeParse(id).success) return DEFAULT_CAMPAIGN;
+  try {
+    const raw = await kv.get(kvKeys.campaign(id), "json");
+    if (raw === null) return DEFAULT_CAMPAIGN;
+    const parsed = parseCampaign(raw);
+    if (parsed.success) return parsed.data;
+    logEvent("error", "campaign.invalid", { campaign: id, detail: describeIssues(parsed.error) });
+  } catch (e) {
+    logEvent("error", "campaign.read_failed", { campaign: id, detail: errorMessage(e) });
+  }
+  return DEFAULT_CAMPAIGN;
 }
 
 export async function putCampaign(kv: KVNamespace, id: string, campaign: Campaign): Promise<void> {

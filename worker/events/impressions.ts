@@ -8,6 +8,15 @@ import { MAX_IMPRESSION_ITEMS } from "../../core/apply-events";
 import { isStaticItem } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
 import type { QueuedEvent } from "../../core/events";
+import { sendKey } from "../../core/token";
+
+/** The products among what a block showed (not its static or countdown card), as many as a profile keeps. */
+export function impressionItems(items: readonly CatalogItem[]): string[] {
+  return items
+    .filter((it) => !isStaticItem(it))
+    .map((it) => it.id)
+    .slice(0, MAX_IMPRESSION_ITEMS);
+}
 
 /** The impression of `items` in `place` (`amp`); null when nothing shown was a product. */
 export function impressionEvent(
@@ -16,10 +25,7 @@ export function impressionEvent(
   items: readonly CatalogItem[],
   nowMs: number,
 ): QueuedEvent | null {
-  const ids = items
-    .filter((it) => !isStaticItem(it))
-    .map((it) => it.id)
-    .slice(0, MAX_IMPRESSION_ITEMS);
+  const ids = impressionItems(items);
   if (ids.length === 0) return null;
   // one per send: the token's expiry tells sends of one campaign apart (a trigger's emails share a campaign)
   return {
@@ -29,6 +35,6 @@ export function impressionEvent(
     ts: Math.floor(nowMs / 1000),
     campaign: claims.c,
     items: ids,
-    send: `${claims.c}:${claims.e}`,
+    send: sendKey(claims),
   };
 }

@@ -7,12 +7,11 @@
  * product -> a generic card; if drawing itself fails -> a plain PNG of the right size.
  */
 import type { RenderedCopy } from "../../core/block-copy";
-import { NO_CURRENCY } from "../../core/campaign";
 import { type CatalogItem, sizedImageUrl } from "../../core/catalog";
 import { type Slot, slotPixels } from "../../core/layouts";
 import { ByteLru } from "../lib/byte-lru";
 import { errorMessage, logEvent } from "../lib/log";
-import { formatPrice } from "../recs/amp-items";
+import { shownPrice } from "../recs/amp-items";
 import { type CardContent, cardSvg, PANEL, pictureBox } from "./card-svg";
 import { solidPng } from "./fallback-png";
 import { forgetPicture, loadPicture, type PictureContext } from "./picture-cache";
@@ -80,8 +79,7 @@ export async function renderSlot(
   const content: CardContent = item
     ? {
         title: item.title,
-        // a static block's card (core/campaign.ts) has no price
-        price: item.currency === NO_CURRENCY ? "" : formatPrice(item.price, item.currency),
+        price: shownPrice(item),
         ...copy,
         picture: picture !== null,
       }

@@ -5,7 +5,7 @@
 import { mintToken, verifyToken } from "../../core/token";
 import { cfSignals, openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
-import { getCampaign } from "../decisions/campaign-store";
+import { readCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
 import { listUsers } from "./list-users";
@@ -18,7 +18,7 @@ export async function blocksByReader(kv: KVNamespace, config: Config, campaignId
   if (!secret)
     throw new ApiError("MODEL_UNAVAILABLE", "TOKEN_SECRET is not set: run `npm start` once to create .dev.vars");
   const now = Date.now();
-  const campaign = await getCampaign(kv, campaignId, 0);
+  const campaign = await readCampaign(kv, campaignId);
   const users = (await listUsers(kv)).slice(0, MAX_READERS);
   const readers = await Promise.all(
     users.map(async (user) => {
@@ -36,7 +36,7 @@ export async function blocksByReader(kv: KVNamespace, config: Config, campaignId
         user,
         block: served.selection.block.id,
         type: served.selection.block.type,
-        why: served.detail,
+        why: served.detail(),
         reason: served.rec.reason,
         items: served.rec.items.slice(0, 3).map((it) => it.id),
       };

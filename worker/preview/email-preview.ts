@@ -11,7 +11,7 @@ import { mintToken, verifyToken } from "../../core/token";
 import { ampListBody } from "../campaigns/amp-list-body";
 import { openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
-import { getCampaign } from "../decisions/campaign-store";
+import { readCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
 import { ampStaticView } from "./amp-static";
@@ -36,20 +36,20 @@ export async function emailPreview(
     { headline: "Picked for you", shopName: "the opentime demo shop", shopUrl: `${base}/`, count: 6, ...links },
   );
   // as the reader would get it in the AMP part: the campaign's block for them, with its item rules
-  const campaign = await getCampaign(kv, q.campaign);
+  const campaign = await readCampaign(kv, q.campaign);
   const now = Date.now();
   const verified = await verifyToken(config.tokenSecrets, token, Math.floor(now / 1000));
   const open = openFacts({ format: "amp", fetcher: "direct", ...location, campaignZone: campaign.timeZone, now });
   const served = await serveBlock({ kv, config, token, verified, campaign, n: 6, open, now });
   const rec = served.rec;
-  const body = ampListBody(served, campaign, base, now);
+  const body = ampListBody(campaign, served.selection.block, served.rec.items, base, now);
   const items = body.items.map((it, i) => ({ ...it, rank: i + 1, score: rec.scores?.[i] ?? null }));
   return {
     user: q.user,
     campaign: q.campaign,
     settings: campaign,
     token,
-    block: { id: served.selection.block.id, type: served.selection.block.type, why: served.detail, copy: body.copy },
+    block: { id: served.selection.block.id, type: served.selection.block.type, why: served.detail(), copy: body.copy },
     facts: served.facts,
     recs: { reason: rec.reason, scorer: rec.scorer, model: rec.modelVersion, excluded: rec.excluded ?? 0, items },
     slots: links.slots,

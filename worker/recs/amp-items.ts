@@ -20,6 +20,11 @@ export function formatPrice(amount: number, currency: string): string {
   return f.format(amount);
 }
 
+/** The price as the reader sees it; none on a static or countdown block's card (core/campaign.ts). */
+export function shownPrice(item: CatalogItem): string {
+  return item.currency === NO_CURRENCY ? "" : formatPrice(item.price, item.currency);
+}
+
 function absolute(url: string, base: string): string {
   if (!url) return url;
   try {
@@ -33,8 +38,7 @@ export function toAmpItem(item: CatalogItem, baseUrl: string): AmpItem {
   return {
     id: item.id,
     title: item.title,
-    // a static block's card (core/campaign.ts) has no price
-    price: item.currency === NO_CURRENCY ? "" : formatPrice(item.price, item.currency),
+    price: shownPrice(item),
     currency: item.currency === NO_CURRENCY ? "" : item.currency,
     image: absolute(sizedImageUrl(item.image, AMP_PICTURE_PX, AMP_PICTURE_PX), baseUrl),
     url: absolute(item.url, baseUrl),

@@ -21,7 +21,7 @@ import {
 import { liveItem } from "../../core/live-catalog";
 import { emptyProfile, type ModelOutputs, modelOutputs, type Profile } from "../../core/profile";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
-import { type TokenResult, verifyToken } from "../../core/token";
+import { sendKey, type TokenResult, verifyToken } from "../../core/token";
 import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
@@ -117,7 +117,7 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     rules,
     wide.reader?.profile,
     Math.floor(now / 1000),
-    verified.ok ? `${verified.claims.c}:${verified.claims.e}` : undefined,
+    verified.ok ? sendKey(verified.claims) : undefined,
   );
   const ownCount = { seen: 0, bought: 0 };
   const allowed = (id: string) => !own.seen.has(id) && !own.bought.has(id);

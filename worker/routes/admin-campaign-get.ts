@@ -5,7 +5,7 @@
 import type { Hono } from "hono";
 import { kvKeys } from "../../core/kv-keys";
 import { campaignIdParam } from "../campaigns/campaign-input";
-import { getCampaign } from "../decisions/campaign-store";
+import { readCampaign } from "../decisions/campaign-store";
 import type { AppEnv } from "../env";
 import { requireApiKey } from "../lib/api-key";
 
@@ -16,7 +16,7 @@ export function registerAdminCampaignGet(app: Hono<AppEnv>): void {
     async (c) => {
       const id = campaignIdParam(c);
       const stored = (await c.env.OPENTIME_KV.get(kvKeys.campaign(id))) !== null;
-      return c.json({ id, stored, campaign: await getCampaign(c.env.OPENTIME_KV, id, 0) });
+      return c.json({ id, stored, campaign: await readCampaign(c.env.OPENTIME_KV, id) });
     },
   );
 }

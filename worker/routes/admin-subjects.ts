@@ -15,7 +15,7 @@ import { knownReader } from "../campaigns/known-reader";
 import { type ReaderView, readerFacts } from "../campaigns/reader-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { getLiveCatalog } from "../catalog/live-catalog";
-import { getCampaign } from "../decisions/campaign-store";
+import { readCampaign } from "../decisions/campaign-store";
 import { type AppEnv, getConfig } from "../env";
 import { requireApiKey } from "../lib/api-key";
 import { readValidBody } from "../lib/read-json-body";
@@ -32,7 +32,7 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
       const config = getConfig(c.env);
       const now = Date.now();
       const [campaign, model] = await Promise.all([
-        getCampaign(kv, body.campaign, 0),
+        readCampaign(kv, body.campaign),
         getModel(kv, config.modelRefreshSeconds, now),
       ]);
       const version = model.ok ? model.model.manifest.version : null;

@@ -3,7 +3,8 @@
  * `{"v":1,"triggers":[{"id","type":"cart-abandoned","afterMinutes","campaign","webhook",...}]}` (also
  * `viewed-back-in-stock` with `viewedWithinDays`, `viewed-price-drop` with `minDropPercent`). 200
  * `{triggers, warnings}` (a warning when TRIGGER_WEBHOOK_SECRET is not set: nothing would be delivered); 400
- * naming the bad field. The reader shards and the catalog writer see it within 30 seconds.
+ * naming the bad field. The reader shards and the catalog writer see it within about a minute (their 30-second
+ * cache, and KV's propagation).
  */
 import type { Hono } from "hono";
 import { TriggersConfigSchema } from "../../core/triggers";

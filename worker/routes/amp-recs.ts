@@ -76,7 +76,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       }
       await bg.flush();
       const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
-      const body = ampListBody(served, campaign, base, now);
+      const body = ampListBody(campaign, served.selection.block, served.rec.items, base, now);
       return c.json(body, 200, {
         "Cache-Control": "private, no-store",
         "X-Opentime-Reason": rec.reason,
@@ -86,7 +86,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
         ...(rec.rules && { "X-Opentime-Rules": rulesHeader(rec.rules) }),
       });
     } catch (e) {
-      // recommend never throws; should anything else, the amp-list still gets an answer (its fallback shows)
+      // serveBlock never throws; should anything else, the amp-list still gets an answer (its fallback shows)
       logEvent("error", "amp_recs.failed", { detail: errorMessage(e) });
       const empty: AmpRecsResponse = { items: [] };
       return c.json(empty, 200, { "Cache-Control": "private, no-store", "X-Opentime-Reason": "internal-error" });

@@ -6,15 +6,17 @@
  * where the time went (decide, picture, decode, draw, encode, total).
  */
 import type { Hono } from "hono";
-import { countdownItem, countdownOf, isStaticItem } from "../../core/campaign";
+import { countdownItem, countdownOf } from "../../core/campaign";
 import type { QueuedEvent } from "../../core/events";
 import { rulesHeader } from "../../core/item-rules";
 import { slotPixels } from "../../core/layouts";
+import { sendKey } from "../../core/token";
 import { blockCopy } from "../campaigns/block-copy";
 import { cfSignals } from "../campaigns/open-facts";
 import { classifyFetch, isPrefetch, signalsOf } from "../decisions/classify-fetch";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
+import { impressionItems } from "../events/impressions";
 import { enqueue } from "../events/queue";
 import { countdownGif } from "../images/countdown-gif";
 import { solidPng } from "../images/fallback-png";
@@ -26,11 +28,11 @@ import { errorMessage, logEvent } from "../lib/log";
 
 export const IMAGE_PREFIX = "/v1/img/";
 
-function png(bytes: Uint8Array, headers: Record<string, string>): Response {
+function image(bytes: Uint8Array, headers: Record<string, string>, type = "image/png"): Response {
   return new Response(bytes, {
     status: 200,
     headers: {
-      "Content-Type": "image/png",
+      "Content-Type": type,
       "Content-Length": String(bytes.byteLength),
       // re-fetched on every open (Gmail's proxy honours this); never stored by shared caches
       "Cache-Control": "no-cache, max-age=0",
@@ -56,7 +58,7 @@ export function registerImage(app: Hono<AppEnv>): void {
       const pictures = { env: c.env, origin, waitUntil: bg.waitUntil };
       if (!path.slot) {
         const out = await renderSlot(path.drawAs, null, {}, pictures);
-        return png(out.png, { "X-Opentime-Reason": "bad-slot", "X-Opentime-Fetch": fetchKind });
+        return image(out.png, { "X-Opentime-Reason": "bad-slot", "X-Opentime-Fetch": fetchKind });
       }
       const t0 = performance.now();
       const decision = await decideSlot({
@@ -73,17 +75,26 @@ export function registerImage(app: Hono<AppEnv>): void {
       // campaign apart), as an email_open event on the profile, with the items the block shows when it was
       // decided now (impressions, for frequency caps)
       if (decision.claims && decision.recordable && path.slot.index === 0 && !isPrefetch(fetchKind)) {
-        const items = (decision.shown ?? []).filter((it) => !isStaticItem(it)).map((it) => it.id);
+        const items = impressionItems(decision.shown ?? []);
         const event: QueuedEvent = {
-          id: `open:${decision.campaignId}:${decision.claims.e}`,
+          id: `open:${sendKey(decision.claims)}`,
           type: "email_open",
           user: decision.claims.u,
           ts: Math.floor(Date.now() / 1000),
           campaign: decision.campaignId,
-          ...(items.length > 0 && { items, send: `${decision.campaignId}:${decision.claims.e}` }),
+          ...(items.length > 0 && { items, send: sendKey(decision.claims) }),
         };
         bg.waitUntil(enqueue(c.env.EVENTS, [event]));
       }
+      // what every answer of a decided slot says of the decision
+      const decisionHeaders = {
+        "X-Opentime-Reason": decision.reason,
+        "X-Opentime-Decision": decision.source,
+        "X-Opentime-Item": headerValue(decision.item?.id ?? "none"),
+        "X-Opentime-Fetch": fetchKind,
+        ...(decision.block && { "X-Opentime-Block": headerText(decision.block.why) }),
+        ...(decision.rules && { "X-Opentime-Rules": rulesHeader(decision.rules) }),
+      };
       // a countdown block: the time left at this moment, animated (or its ended content once past the deadline)
       const countdown = decision.item ? countdownOf(decision.campaign, decision.item.id) : null;
       const nowMs = Date.now();
@@ -97,27 +108,13 @@ export function registerImage(app: Hono<AppEnv>): void {
         });
         if (drawn) {
           await bg.flush();
-          return new Response(drawn.gif, {
-            status: 200,
-            headers: {
-              "Content-Type": "image/gif",
-              "Content-Length": String(drawn.gif.byteLength),
-              "Cache-Control": "no-cache, max-age=0",
-              "X-Opentime-Reason": decision.reason,
-              "X-Opentime-Decision": decision.source,
-              "X-Opentime-Item": headerValue(decision.item?.id ?? "none"),
-              "X-Opentime-Fetch": fetchKind,
-              "X-Opentime-Render": drawn.drawn
-                ? `countdown;frames=${drawn.frames}`
-                : `countdown-shared;frames=${drawn.frames}`,
-              ...(decision.block && { "X-Opentime-Block": headerText(decision.block.why) }),
-              "Server-Timing": serverTiming({
-                decide: decided,
-                countdown: performance.now() - t1,
-                total: performance.now() - t0,
-              }),
-            },
-          });
+          const render = `${drawn.drawn ? "countdown" : "countdown-shared"};frames=${drawn.frames}`;
+          const timing = { decide: decided, countdown: performance.now() - t1, total: performance.now() - t0 };
+          return image(
+            drawn.gif,
+            { ...decisionHeaders, "X-Opentime-Render": render, "Server-Timing": serverTiming(timing) },
+            "image/gif",
+          );
         }
       }
       const shownItem = countdown ? countdownItem(countdown, nowMs) : decision.item;
@@ -128,21 +125,16 @@ export function registerImage(app: Hono<AppEnv>): void {
           : decision.copy;
       const out = await renderSlot(path.slot, shownItem, copy, pictures);
       await bg.flush();
-      return png(out.png, {
-        "X-Opentime-Reason": decision.reason,
-        "X-Opentime-Decision": decision.source,
-        "X-Opentime-Item": headerValue(decision.item?.id ?? "none"),
-        "X-Opentime-Fetch": fetchKind,
+      return image(out.png, {
+        ...decisionHeaders,
         "X-Opentime-Render": out.detail,
-        ...(decision.block && { "X-Opentime-Block": headerText(decision.block.why) }),
-        ...(decision.rules && { "X-Opentime-Rules": rulesHeader(decision.rules) }),
         "Server-Timing": serverTiming({ decide: decided, ...out.timing, total: performance.now() - t0 }),
       });
     } catch (e) {
       // nothing above should throw; if it does, the reader still gets an image
       logEvent("error", "image.failed", { detail: errorMessage(e) });
       const { width, height } = slotPixels(path.drawAs);
-      return png(solidPng(width, height), { "X-Opentime-Reason": "internal-error", "X-Opentime-Fetch": fetchKind });
+      return image(solidPng(width, height), { "X-Opentime-Reason": "internal-error", "X-Opentime-Fetch": fetchKind });
     }
   });
 }

@@ -159,7 +159,8 @@ export class ReaderShard extends DurableObject<Bindings> {
       logEvent("error", "triggers.config_unknown", { detail: "cart adds scheduled nothing" });
     const triggers = triggerConfig?.triggers ?? [];
     let triggerAt: number | null = null;
-    let viewsWritten = false;
+    /** when the earliest view written in this call expires (ms) */
+    let viewsExpire: number | null = null;
     // before the transaction (it cannot await), for readers this shard holds nothing of: their erasure hash,
     // their state from before this writer, and a tombstone written before it. Readers it holds need nothing.
     const firstTouch = new Map<string, { hash: string; imported: Imported | null; erasedAtEdge: boolean }>();
@@ -233,8 +234,8 @@ export class ReaderShard extends DurableObject<Bindings> {
           const offNow = appliedEvents.some((e) => e.type === "consent" && e.consent?.tracking === false);
           if (!res.profile.consent.tracking || offNow) deleteViews(this.sql, user);
           else if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase")) {
-            recordViews(this.sql, user, appliedEvents, res.profile.purchases, Math.floor(now / 1000));
-            viewsWritten = true;
+            const expires = recordViews(this.sql, user, appliedEvents, res.profile.purchases, Math.floor(now / 1000));
+            if (expires !== null) viewsExpire = Math.min(viewsExpire ?? expires, expires);
           }
         }
         if (res.applied > 0 || changedBefore) {
@@ -270,9 +271,8 @@ export class ReaderShard extends DurableObject<Bindings> {
     for (const [user, reader] of committed) this.cache.set(user, reader);
     for (const user of dropped) this.cache.delete(user);
     if (triggerAt !== null) await this.scheduleAlarm(triggerAt);
-    // views expire: an alarm within a day of the oldest's expiry deletes it (pruneOldViews)
-    const expiry = viewsWritten ? nextViewExpiry(this.sql) : null;
-    if (expiry !== null) await this.scheduleAlarm(expiry, 86_400_000);
+    // views expire: an alarm within a day of their expiry deletes them (pruneOldViews; older views have one)
+    if (viewsExpire !== null) await this.scheduleAlarm(viewsExpire, 86_400_000);
     if (committed.length > 0) await this.publish(committed.map(([user]) => user));
     const returned = new Set<string>();
     return events.map((e) => {

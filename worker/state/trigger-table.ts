@@ -365,11 +365,6 @@ export function recordAttempt(
   }
 }
 
-/** When the next pending delivery is due (ms), or null. */
-export function nextDeliveryAt(sql: SqlStorage): number | null {
-  return sql.exec<{ at: number | null }>("SELECT min(next_at) AS at FROM triggers WHERE state = 'pending'").one().at;
-}
-
 /** A reader's triggers, for right of access. */
 export function triggersOf(sql: SqlStorage, user: string): Record<string, SqlStorageValue>[] {
   return sql

@@ -28,7 +28,8 @@ const KEPT_S = MAX_VIEWED_WITHIN_DAYS * 86_400;
 /**
  * Records the reader's newly applied events (inside the shard's transaction, any order): a view sets the
  * item's time (the latest wins) unless the reader bought the item at or after it; a purchase removes the
- * item's views at or before it. `purchases` is the profile's after these events.
+ * item's views at or before it. `purchases` is the profile's after these events. Returns when the earliest view
+ * written expires (ms; the shard's alarm prunes then), or null when none was written.
  */
 export function recordViews(
   sql: SqlStorage,
@@ -36,26 +37,30 @@ export function recordViews(
   events: readonly QueuedEvent[],
   purchases: Profile["purchases"],
   nowS: number,
-): void {
+): number | null {
   for (const e of events) {
     if (e.type === "purchase" && e.item)
       sql.exec("DELETE FROM views WHERE user = ? AND item = ? AND ts <= ?", user, e.item, e.ts);
   }
   const bought = new Map(purchases.map((p) => [p.item, p.lastTs]));
-  let wrote = false;
+  // the latest view of each item in these events: one write per item
+  const latest = new Map<string, number>();
   for (const e of events) {
     if (e.type !== "view" || !e.item || e.ts < nowS - KEPT_S) continue;
     if ((bought.get(e.item) ?? Number.NEGATIVE_INFINITY) >= e.ts) continue;
+    if (e.ts > (latest.get(e.item) ?? Number.NEGATIVE_INFINITY)) latest.set(e.item, e.ts);
+  }
+  for (const [item, ts] of latest) {
     sql.exec(
       `INSERT INTO views (user, item, ts) VALUES (?, ?, ?)
        ON CONFLICT (user, item) DO UPDATE SET ts = max(ts, excluded.ts)`,
       user,
-      e.item,
-      e.ts,
+      item,
+      ts,
     );
-    wrote = true;
   }
-  if (!wrote) return;
+  const wrote = latest.size > 0;
+  if (!wrote) return null;
   // past the bound: the oldest go (a count over the reader's own rows first: the common case deletes nothing;
   // age is the alarm's to prune, pruneOldViews)
   const held = sql.exec<{ n: number }>("SELECT count(*) AS n FROM views WHERE user = ?", user).one().n;
@@ -67,6 +72,7 @@ export function recordViews(
       user,
     );
   }
+  return (Math.min(...latest.values()) + KEPT_S) * 1000;
 }
 
 /** The readers who viewed the item since `sinceS`, latest first, at most `limit`. */

@@ -3,7 +3,7 @@
  * trigger's campaign, signed with TRIGGER_WEBHOOK_SECRET (core/webhook-signature.ts), POSTed to the webhook with
  * a deadline. A 2xx is delivered; anything else (status, timeout, network) is retried by the shard. Never throws.
  * Cart-abandoned bodies name the cart add (`cartAt`); viewed-* bodies the catalog change (`changedAt`) and each
- * item's view time and, for price drops, its old and new price.
+ * item with, for price drops, its old and new price (when the reader viewed it stays in the shard).
  */
 import { mintToken } from "../../core/token";
 import type { Trigger, TriggerDelivery, ViewedItem } from "../../core/triggers";
