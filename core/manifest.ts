@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { CalibrationSchema } from "./calibration";
 import { type Catalog, CatalogSchema } from "./catalog";
+import { DriftReferenceSchema } from "./drift";
 import { isKnownFeatureSpec } from "./feature-spec";
 import { HYBRID_FEATURES } from "./hybrid";
 
@@ -90,6 +91,8 @@ export const ModelManifestSchema = z.object({
    * scorer on the validation split: the `topProbability` fact of campaign conditions
    */
   calibration: z.partialRecord(z.enum(["hybrid", "als", "als-foldin"]), CalibrationSchema).optional(),
+  /** the readers' feature distributions at training time, what the drift job compares today's with (core/drift.ts) */
+  reference: DriftReferenceSchema.optional(),
   hyperparameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
   metrics: z.record(z.string(), z.number()),
   training: z.object({

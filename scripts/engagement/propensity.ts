@@ -78,7 +78,11 @@ export function dataset(log: PurchaseLog, cutoff: number, horizonDays: number) {
   return { feats, x, y };
 }
 
-export function trainPropensity(log: PurchaseLog, cutoff: number, horizonDays = 30): PropensityResult {
+/**
+ * The model fitted at `cutoff - horizon` (labels up to the cutoff) and its predictions at the cutoff, with the
+ * labels they are judged by: the validation split of the procedure that fits the published model one horizon later.
+ */
+export function propensityValidation(log: PurchaseLog, cutoff: number, horizonDays = 30) {
   const train = dataset(log, cutoff - horizonDays * DAY, horizonDays);
   const model = fitLogistic(train.x, train.y, PROPENSITY_FEATURES.length, { l2: 1 });
   const test = dataset(log, cutoff, horizonDays);
@@ -86,6 +90,11 @@ export function trainPropensity(log: PurchaseLog, cutoff: number, horizonDays = 
   const probs = Float64Array.from(test.feats, (_, i) =>
     sigmoid(predictLogit(model, test.x.subarray(i * d, (i + 1) * d))),
   );
+  return { model, train, test, probs };
+}
+
+export function trainPropensity(log: PurchaseLog, cutoff: number, horizonDays = 30): PropensityResult {
+  const { model, test, probs } = propensityValidation(log, cutoff, horizonDays);
   return {
     model,
     auc: rocAuc(probs, test.y),

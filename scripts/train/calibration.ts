@@ -7,6 +7,7 @@
  */
 import type { Calibration } from "../../core/calibration";
 import { calibrated } from "../../core/calibration";
+import { calibrationBins } from "../../core/drift";
 import { topK } from "../../core/int8-kernel";
 import { fitLogistic } from "./logistic";
 import type { TrainData } from "./recommender";
@@ -55,23 +56,10 @@ function platt(score: Float64Array, bought: Uint8Array): Calibration {
   return { a: m.weights[0] as number, b: m.intercept, n: bought.length, positives };
 }
 
-/** Expected calibration error: |mean predicted - observed rate| per probability bin, weighted by the bin's size. */
+/** Expected calibration error of the calibrated scores (core/drift.ts calibrationBins, BINS equal-width bins). */
 export function expectedCalibrationError(fit: Calibration, score: Float64Array, bought: Uint8Array): number {
-  const sumP = new Float64Array(BINS);
-  const sumY = new Float64Array(BINS);
-  const count = new Float64Array(BINS);
-  for (let i = 0; i < score.length; i++) {
-    const p = calibrated(fit, score[i] as number);
-    const bin = Math.min(BINS - 1, Math.floor(p * BINS));
-    sumP[bin] = (sumP[bin] as number) + p;
-    sumY[bin] = (sumY[bin] as number) + (bought[i] as number);
-    count[bin] = (count[bin] as number) + 1;
-  }
-  let ece = 0;
-  for (let b = 0; b < BINS; b++) {
-    if (count[b]) ece += Math.abs((sumP[b] as number) - (sumY[b] as number)) / score.length;
-  }
-  return ece;
+  const pairs = Array.from(score, (s, i) => ({ p: calibrated(fit, s), y: bought[i] ? (1 as const) : (0 as const) }));
+  return calibrationBins(pairs, BINS).ece;
 }
 
 /** The calibration of `model`'s top scores, or null when the validation window has too few purchases of it. */

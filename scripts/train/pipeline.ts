@@ -9,6 +9,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { bytesToBase64 } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
+import { type CalibrationBins, calibrationBins } from "../../core/drift";
 import { CONTENT_USER_VECTOR_V1 } from "../../core/feature-spec";
 import { type ItemTable, itemGram } from "../../core/fold-in";
 import type { Golden, GoldenCase } from "../../core/golden";
@@ -21,7 +22,7 @@ export type { Golden, GoldenCase } from "../../core/golden";
 
 import { DEFAULT_TYPE_WEIGHTS } from "../data/interaction-log";
 import { rowIndices } from "../data/sparse";
-import { dataset, PROPENSITY_FEATURES } from "../engagement/propensity";
+import { dataset, PROPENSITY_FEATURES, propensityValidation } from "../engagement/propensity";
 import { fitSendTime } from "../engagement/send-time";
 import { invoiceHours, tuneSendTime } from "../engagement/send-time-tuning";
 import { evaluateVariant, K } from "../eval/evaluate-recommender";
@@ -34,6 +35,7 @@ import { fitSegments } from "../segments/segmenter";
 import { ALS_BASE, ALS_GRID, type AlsOptions, ImplicitAls } from "./als";
 import { fitCalibration } from "./calibration";
 import { ContentLsa } from "./content";
+import { trainingDriftReference } from "./drift-reference";
 import { HybridRecommender, UNTUNED_WEIGHTS } from "./hybrid";
 import { fitLogistic, predictLogit, sigmoid } from "./logistic";
 import { Popularity } from "./popularity";
@@ -168,15 +170,21 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
       )
     : null;
   const propensity = new Map<number, number>();
+  let propensityCalibration: CalibrationBins | undefined;
   if (customers.length >= 30) {
-    const train = dataset(plog, end - 30 * DAY, 30);
-    if (train.y.some((y) => y === 1) && train.y.some((y) => y === 0)) {
+    // the published model is fitted on features at end - 30 days (labels up to the end); the same procedure one
+    // horizon earlier, predicting at end - 30 days, is its validation split (the drift reference's calibration)
+    const validation = propensityValidation(plog, end - 30 * DAY, 30);
+    const train = validation.test;
+    if (bothClasses(train.y)) {
       const model = fitLogistic(train.x, train.y, PROPENSITY_FEATURES.length, { l2: 1 });
       const now = dataset(plog, end, 0);
       now.feats.forEach((c, i) => {
         const d = PROPENSITY_FEATURES.length;
         propensity.set(c.customer, sigmoid(predictLogit(model, now.x.subarray(i * d, (i + 1) * d))));
       });
+      if (bothClasses(validation.train.y))
+        propensityCalibration = calibrationBins(Array.from(validation.probs, (p, i) => ({ p, y: train.y[i] ? 1 : 0 })));
     }
   }
   if (segFit) log(`segments: k=${segFit.model.centroids.length}, silhouette ${segFit.silhouette.toFixed(3)}`);
@@ -201,6 +209,9 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
       propensity: c === undefined ? undefined : propensity.get(c),
     });
   });
+
+  // 4b. the readers' feature distributions now, for the drift job (every event lies before `end`)
+  const reference = trainingDriftReference(profiles, alsItems, Math.ceil(end), propensityCalibration);
 
   // 5. golden cases
   const golden = goldenCases(
@@ -258,6 +269,7 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
       ? { shop: Array.from(sendTimeModel.shop), segments: sendTimeModel.segments.map((s) => Array.from(s)) }
       : undefined,
     ...(Object.keys(calibration).length > 0 && { calibration }),
+    reference,
     hyperparameters: als.hyperparameters(),
     metrics,
     training: {
@@ -308,6 +320,10 @@ function itemTable(items: QuantizedItems): ItemTable {
     scales: b64(items.scales),
     gram: b64(Float32Array.from(itemGram(items))),
   };
+}
+
+function bothClasses(y: Uint8Array): boolean {
+  return y.includes(1) && y.includes(0);
 }
 
 function popularOrder(w: Window): number[] {

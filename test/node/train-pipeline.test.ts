@@ -1,10 +1,14 @@
-/** Train -> export: complete, self-consistent model directories for both kinds of log. */
+/** Train -> export: complete, self-consistent model directories (drift reference included) for both kinds of log. */
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { base64ToFloat32 } from "../../core/base64";
 import { CatalogSchema } from "../../core/catalog";
+import { DRIFT_FEATURES, driftReference, readerDriftFeatures } from "../../core/drift";
+import { decodeItemTable, type ItemTable } from "../../core/fold-in";
+import { scoreInt8 } from "../../core/int8-kernel";
 import { ModelManifestSchema } from "../../core/manifest";
 import { ProfileV3Schema, parseProfile } from "../../core/profile";
 import { generateDemo } from "../../scripts/demo/generate";
@@ -71,6 +75,34 @@ describe("train and export: demo events", () => {
     expect(golden.als[0]?.vector).toHaveLength(16);
   });
 
+  it("publishes the readers' drift reference, as the Worker computes it from what it reads", () => {
+    const manifest = ModelManifestSchema.parse(JSON.parse(readFileSync(join(res.dir, "manifest.json"), "utf8")));
+    const reference = manifest.reference;
+    if (!reference) throw new Error("the manifest has no drift reference");
+    const profiles = profilesOf(res.dir);
+    const newest = Math.max(...profiles.flatMap((p) => p.purchases.map((x) => x.lastTs)));
+    expect(reference.asOf).toBeGreaterThan(newest);
+    expect(reference.asOf - (manifest.foldIn?.windowEnd ?? 0)).toBeLessThanOrEqual(1);
+    // the Worker's view: the stored profiles and the int8 item table (no bias), every reader (fewer than the cap)
+    const table = JSON.parse(readFileSync(join(res.dir, "item-table.json"), "utf8")) as ItemTable;
+    const { items } = decodeItemTable(table);
+    const readers = profiles.map((p) =>
+      readerDriftFeatures(
+        p,
+        p.factors ? Math.max(...scoreInt8(items, base64ToFloat32(p.factors.vector))) : null,
+        reference.asOf,
+      ),
+    );
+    expect(reference).toEqual(driftReference(readers, reference.asOf, reference.calibration));
+    expect(Object.keys(reference.features).sort()).toEqual([...DRIFT_FEATURES].sort());
+    expect(reference.features.topScore?.n).toBe(profiles.filter((p) => p.factors).length);
+    expect(reference.features.itemsBought?.n).toBe(profiles.length);
+    expect(reference.features.topScore?.edges).toHaveLength(9);
+    // the propensity model's calibration on its validation split
+    expect(reference.calibration?.bins).toHaveLength(10);
+    expect(reference.calibration?.n).toBeGreaterThan(100);
+  });
+
   it("gives the same version for the same data and options", async () => {
     const again = await trainAndExport({
       data: join(base, "demo/events.csv"),
@@ -102,6 +134,8 @@ describe("train and export: a UCI-layout purchase log", () => {
     expect(m.hybrid?.itemStats.logBuyers).toHaveLength(m.itemCount);
     expect(m.sendTime?.shop).toHaveLength(168);
     expect(existsSync(join(res.dir, "segments.json"))).toBe(true);
+    expect(m.reference?.features.propensity?.n).toBeGreaterThan(0);
+    expect(m.reference?.features.topScore?.n).toBe(m.training.users);
   });
 
   it("titles items from their descriptions and prices them by the median", () => {
