@@ -5,6 +5,7 @@
  * tracking has nothing recorded.
  */
 import type { QueuedEvent } from "./events";
+import { type ExperimentRow, experimentRows, withExposure } from "./experiments/exposure";
 import {
   MAX_IMPRESSIONS,
   MAX_MONETARY,
@@ -27,6 +28,8 @@ export interface ApplyResult {
   duplicates: number;
   /** dropped because the user opted out of tracking */
   refused: number;
+  /** what the applied events make for the experiment store: exposures, and clicks and purchases attributed */
+  experimentRows: ExperimentRow[];
 }
 
 /** Items one impression event may name (an amp-list answer holds at most 24). */
@@ -93,6 +96,7 @@ export function applyEvents(
   let impressions: Profile["impressions"] | null = null;
   const purchases = new Map(p.purchases.map((x) => [x.item, x]));
   const applied: string[] = [];
+  const rows: ExperimentRow[] = [];
   let refused = 0;
   for (const e of fresh) {
     // consent changes apply in time order: events after an opt-out of tracking are not recorded
@@ -106,6 +110,12 @@ export function applyEvents(
       continue;
     }
     applied.push(e.id);
+    // exposures, and what counts for them (attributed by the exposures applied before, in time order)
+    rows.push(...experimentRows(e, p.experiments));
+    if (e.type === "exposure") {
+      if (e.exposure) p.experiments = withExposure(p.experiments, e.exposure, e.ts);
+      continue;
+    }
     // what an email showed (an amp-list answer, or an image block with its open): kept for the frequency cap
     if (e.items && (e.type === "impression" || e.type === "email_open")) {
       impressions ??= [...p.impressions];
@@ -142,13 +152,13 @@ export function applyEvents(
       };
     }
   }
-  if (applied.length === 0) return { profile, appliedIds: [], applied: 0, duplicates, refused };
+  if (applied.length === 0) return { profile, appliedIds: [], applied: 0, duplicates, refused, experimentRows: [] };
   p.recentItems = p.recentItems.sort((a, b) => b.ts - a.ts).slice(0, MAX_RECENT_ITEMS);
   if (impressions) p.impressions = impressions.sort((a, b) => b.ts - a.ts).slice(0, MAX_IMPRESSIONS);
   p.purchases = [...purchases.values()].sort((a, b) => b.lastTs - a.lastTs).slice(0, MAX_PURCHASE_HISTORY);
   p.seenEvents = [...p.seenEvents, ...applied].slice(-MAX_SEEN_EVENTS);
   p.updatedAt = nowIso;
-  return { profile: p, appliedIds: applied, applied: applied.length, duplicates, refused };
+  return { profile: p, appliedIds: applied, applied: applied.length, duplicates, refused, experimentRows: rows };
 }
 
 export interface SafeApplyResult extends ApplyResult {
@@ -183,6 +193,7 @@ export function applyEventsSafely(
     applied: 0,
     duplicates: 0,
     refused: 0,
+    experimentRows: [],
     rejectedIds: [],
   };
   for (const e of [...events].sort((a, b) => a.ts - b.ts)) {
@@ -198,6 +209,7 @@ export function applyEventsSafely(
     out.applied += one.applied;
     out.duplicates += one.duplicates;
     out.refused += one.refused;
+    out.experimentRows.push(...one.experimentRows);
   }
   out.profile = current;
   return out;

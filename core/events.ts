@@ -3,6 +3,7 @@
  * with zod. User ids are pseudonymous: anything shaped like an email address is refused.
  */
 import { z } from "zod";
+import type { ExposureFacts } from "./experiments/exposure";
 import type { Consent } from "./profile";
 
 export const EVENT_TYPES = [
@@ -97,8 +98,8 @@ export type IncomingEvent = z.infer<typeof IncomingEventSchema>;
  */
 export interface QueuedEvent {
   id: string;
-  /** `consent` and `impression` are internal: the API never accepts them */
-  type: EventType | "consent" | "impression";
+  /** `consent`, `impression` and `exposure` are internal: the API never accepts them */
+  type: EventType | "consent" | "impression" | "exposure";
   user: string;
   item?: string;
   /** for `impression` and internal `email_open` messages: the items an email showed (at most 24) */
@@ -112,6 +113,10 @@ export interface QueuedEvent {
   value?: number;
   /** for `consent` messages: the fields to set */
   consent?: Partial<Omit<Consent, "updatedAt">>;
+  /** for `exposure` messages: the experiment and the arm the open was served (core/experiments/exposure.ts) */
+  exposure?: ExposureFacts;
+  /** for clicks from the email routes: the slot clicked (`row-0`, `amp`), for per-slot reporting */
+  slot?: string;
 }
 
 export function eventTime(ts: number | string): number {

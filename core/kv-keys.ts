@@ -38,6 +38,12 @@ export const kvKeys = {
   liveCatalogVersion: "catalog:live:version",
   /** JSON `Campaign` (core/campaign.ts): settings and blocks; written by the admin API only */
   campaign: (campaignId: string) => `campaign:${campaignId}`,
+  /** JSON `Experiment` (core/experiments/experiment.ts), running or stopped; written by the admin API only */
+  experiment: (experimentId: string) => `experiment:${experimentId}`,
+  /** JSON `Experiment`: the one running on a campaign (a copy of `experiment:<id>`), what opens read; admin API only */
+  campaignExperiment: (campaignId: string) => `experiment-of:${campaignId}`,
+  /** JSON `GlobalHoldout`: the share of every campaign's readers kept from personalization; admin API only */
+  globalHoldout: "experiments:global-holdout",
   /** JSON `TriggersConfig` (core/triggers.ts); written by the admin API only, read by the reader shards */
   triggers: "triggers:config",
 } as const;

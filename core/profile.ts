@@ -4,6 +4,7 @@
  * Holds no PII: ids are pseudonymous.
  */
 import { z } from "zod";
+import { ExposuresSchema } from "./experiments/exposure";
 
 export const PROFILE_SCHEMA_VERSION = 3;
 /** Bound on stored purchase history entries (most recent kept). */
@@ -113,6 +114,8 @@ export const ProfileV3Schema = ProfileV2Schema.extend({
     .array(z.object({ item: z.string(), ts: z.number().int(), send: z.string().max(200).optional() }))
     .max(MAX_IMPRESSIONS)
     .default([]),
+  /** the arm of each experiment the reader was exposed to (core/experiments/exposure.ts): sticky, and attribution */
+  experiments: ExposuresSchema.default({}),
   /** ids of recently applied events, newest last (MAX_SEEN_EVENTS) */
   seenEvents: z.array(z.string()).max(MAX_SEEN_EVENTS),
 });
@@ -155,6 +158,7 @@ export function migrateV2(p: ProfileV2): Profile {
     rfm: { orders: 0, monetary: 0, lastPurchaseTs: p.purchases[0]?.lastTs ?? null },
     consent: DEFAULT_CONSENT,
     impressions: [],
+    experiments: {},
     seenEvents: [],
   };
 }

@@ -19,6 +19,7 @@ export type ModelFailureReason = (typeof MODEL_FAILURES)[number];
 /** What a recommendation answers: personalized, or why generic (popular) content was served. */
 export const RECS_REASONS = [
   "personalized",
+  "experiment-popular",
   "opted-out",
   "erased",
   "token-missing",

@@ -10,6 +10,10 @@ import { registerAdminCampaignList } from "./routes/admin-campaign-list";
 import { registerAdminCampaignPut } from "./routes/admin-campaign-put";
 import { registerAdminCatalogItem } from "./routes/admin-catalog-item";
 import { registerAdminCatalogPatch } from "./routes/admin-catalog-patch";
+import { registerAdminExperimentGet } from "./routes/admin-experiment-get";
+import { registerAdminExperimentList } from "./routes/admin-experiment-list";
+import { registerAdminExperimentPut } from "./routes/admin-experiment-put";
+import { registerAdminExperimentReport } from "./routes/admin-experiment-report";
 import { registerAdminSubjects } from "./routes/admin-subjects";
 import { registerAdminTriggersGet } from "./routes/admin-triggers-get";
 import { registerAdminTriggersPut } from "./routes/admin-triggers-put";
@@ -54,6 +58,10 @@ export function createApp(): Hono<AppEnv> {
   registerAdminSubjects(app);
   registerAdminTriggersGet(app);
   registerAdminCatalogItem(app);
+  registerAdminExperimentList(app);
+  registerAdminExperimentGet(app);
+  registerAdminExperimentPut(app);
+  registerAdminExperimentReport(app);
   registerDemoAssets(app);
   // the preview: one gate in front of its endpoints (404 unless DEMO_ROUTES or PREVIEW_PAGE; open on a
   // loopback host in local development; otherwise the admin key or a verified Cloudflare Access identity)

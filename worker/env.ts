@@ -43,6 +43,8 @@ export interface Bindings {
   READERS?: DurableObjectNamespace<import("./state/reader-shard").ReaderShard>;
   /** the writer of the live catalog (worker/state/catalog-writer.ts), one instance */
   CATALOG?: DurableObjectNamespace<import("./state/catalog-writer").CatalogWriter>;
+  /** the experiment store (worker/experiments/experiment-db.ts): exposures, attributed outcomes, daily aggregates */
+  DB?: D1Database;
   /** the events queue (producer); the same Worker consumes it */
   EVENTS?: Queue<QueuedEvent>;
   /** secret: comma-separated API keys for POST /v1/events (several, for rotation) */

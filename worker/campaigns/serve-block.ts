@@ -34,6 +34,10 @@ export interface ServeBlockInput {
   now: number;
   /** the model and live catalog read once for many readers (send-time answers); each open reads its own */
   shared?: Pick<OpenLoads, "model" | "live">;
+  /** what the open already read (its experiment's arm read the reader's profile): used instead of `shared` */
+  loads?: OpenLoads;
+  /** false: an experiment's popular arm (recommend.ts) */
+  personalize?: boolean;
 }
 
 export interface ServedBlock {
@@ -49,8 +53,17 @@ export interface ServedBlock {
 
 export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   const { campaign, n, now, verified } = input;
-  const loads = input.shared ? { ...input.shared, ranked: new Map() } : openLoads(input.kv, input.config, now);
-  const base = { kv: input.kv, config: input.config, token: input.token, verified, now, loads };
+  const loads =
+    input.loads ?? (input.shared ? { ...input.shared, ranked: new Map() } : openLoads(input.kv, input.config, now));
+  const base = {
+    kv: input.kv,
+    config: input.config,
+    token: input.token,
+    verified,
+    now,
+    loads,
+    personalize: input.personalize,
+  };
   let facts: Facts = { ...input.open };
   const personal = [...factsNeeded(campaign)].some((f) => PRIVATE_FACTS.has(f));
   // a product block is served only while its product can be shown, and never one the reader just bought

@@ -11,6 +11,7 @@ import { z } from "zod";
 import { COPY_LIMITS, type RenderedCopy } from "../../core/block-copy";
 import type { Campaign } from "../../core/campaign";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
+import type { ExposureFacts } from "../../core/experiments/exposure";
 import type { RulesApplied } from "../../core/item-rules";
 import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
@@ -21,7 +22,9 @@ import { openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { getLiveCatalog } from "../catalog/live-catalog";
 import type { Config } from "../env";
+import { openArm } from "../experiments/open-arm";
 import { errorMessage, logEvent } from "../lib/log";
+import { openLoads } from "../recs/recommend";
 import { blockRanking } from "./block-memo";
 import { getCampaign } from "./campaign-store";
 import { FETCH_KINDS, isPrefetch } from "./classify-fetch";
@@ -55,6 +58,23 @@ export const DecisionSchema = z.object({
       badge: z.string().max(COPY_LIMITS.badge).optional(),
     })
     .optional(),
+  /**
+   * the experiments' arms the decision was made under (core/experiments/exposure.ts): a click or re-open that
+   * reuses it records the same exposure; absent when no experiment ran
+   */
+  exposures: z
+    .array(
+      z.object({
+        experiment: z.string().max(64),
+        arm: z.string().max(32),
+        campaign: z.string().max(64),
+        until: z.number().int(),
+      }),
+    )
+    .max(2)
+    .optional(),
+  /** `<experiment>:<arm>` (`X-Opentime-Experiment`) */
+  experiment: z.string().max(100).optional(),
 });
 export type Decision = z.infer<typeof DecisionSchema>;
 
@@ -81,6 +101,10 @@ export interface SlotDecision {
   shown?: CatalogItem[];
   /** the block's copy for this slot's item (with the campaign's badge when the block has none) */
   copy: RenderedCopy;
+  /** the experiments' arms this decision serves, which a real open or click records as exposures */
+  exposures: ExposureFacts[];
+  /** `<experiment>:<arm>`, when an experiment (or the global holdout) applies */
+  experiment?: string;
 }
 
 export interface DecideInput {
@@ -127,10 +151,14 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const verified = await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000));
   const claims = verified.ok ? verified.claims : null;
   const campaignId = claims?.c ?? "";
-  const campaign = await getCampaign(kv, campaignId, now);
   const key = claims ? kvKeys.decision(claims.u, claims.c, slotKey(slot)) : null;
-
-  const stored = key ? await readDecision(kv, key) : null;
+  const storedRead = key ? readDecision(kv, key) : Promise.resolve(null);
+  const base = await getCampaign(kv, campaignId, now);
+  // an experiment running on the campaign: the reader's arm decides which configuration serves (open-arm.ts)
+  const loads = openLoads(kv, config, now);
+  const arm = claims ? await openArm(kv, claims, base, loads, now) : null;
+  const campaign = arm?.campaign ?? base;
+  const stored = await storedRead;
   if (stored && reuse(stored, campaign, via)) {
     // a click on a prefetched (provisional) decision: the reader saw it, so it holds from now on
     if (via === "click" && stored.state === "provisional" && key) {
@@ -151,6 +179,9 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
       block: stored.block,
       // decisions stored before copy existed: the campaign's badge, as they were drawn
       copy: stored.copy ?? (campaign.badge ? { badge: campaign.badge } : {}),
+      // what was shown was decided under these arms: a click on it counts for them
+      exposures: stored.exposures ?? arm?.exposures ?? [],
+      experiment: stored.experiment ?? arm?.label,
     };
   }
 
@@ -163,7 +194,19 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     campaignZone: campaign.timeZone,
     now,
   });
-  const serve = () => serveBlock({ kv, config, token: input.token, verified, campaign, n, open, now });
+  const serve = () =>
+    serveBlock({
+      kv,
+      config,
+      token: input.token,
+      verified,
+      campaign,
+      n,
+      open,
+      now,
+      loads,
+      personalize: arm?.personalize,
+    });
   const memoKey = { user: claims?.u ?? "", campaign: campaignId, slots: n, open: JSON.stringify(open) };
   const served = await (claims ? blockRanking(memoKey, now, serve) : serve());
   const rec = served.rec;
@@ -189,6 +232,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
       via,
       block,
       copy,
+      ...(arm && { exposures: arm.exposures, experiment: arm.label }),
     };
     input.waitUntil(write(kv, key, decision, campaign));
   }
@@ -207,6 +251,8 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     block,
     shown: shown.slice(0, n),
     copy,
+    exposures: arm?.exposures ?? [],
+    experiment: arm?.label,
   };
 }
 

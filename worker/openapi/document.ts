@@ -8,6 +8,7 @@ import { z } from "zod";
 import { CampaignSchema } from "../../core/campaign";
 import { ConditionSchema } from "../../core/conditions";
 import { IncomingEventSchema } from "../../core/events";
+import { ExperimentSchema } from "../../core/experiments/experiment";
 import { ItemRulesSchema } from "../../core/item-rules";
 import { CatalogPatchSchema } from "../../core/live-catalog";
 import { ConsentChangeSchema } from "../../core/profile";
@@ -25,6 +26,7 @@ const COMPONENTS = {
   ConsentChange: ConsentChangeSchema,
   TriggersConfig: TriggersConfigSchema,
   SubjectsRequest: SubjectsRequestSchema,
+  Experiment: ExperimentSchema,
   Error: z.object({
     error: z.object({ code: z.enum(Object.keys(ERROR_STATUS) as [string, ...string[]]), message: z.string() }),
   }),
@@ -71,6 +73,7 @@ const SLOT: Param = {
 const T_QUERY: Param = { name: "t", in: "query", required: true, description: "the open-time token", schema: STRING };
 const USER: Param = { name: "id", in: "path", required: true, description: "pseudonymous user id", schema: STRING };
 const CAMPAIGN: Param = { name: "id", in: "path", required: true, description: "campaign id", schema: STRING };
+const EXPERIMENT: Param = { name: "id", in: "path", required: true, description: "experiment id", schema: STRING };
 const AMP_SENDER: Param = {
   name: "AMP-Email-Sender",
   in: "header",
@@ -286,6 +289,74 @@ export const ROUTES: RouteDoc[] = [
     auth: "admin",
     params: [{ name: "id", in: "path", required: true, description: "item id", schema: STRING }],
     responses: { 200: { description: '{"id","overlay","available","version"}' }, 401: unauthorized },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/experiments",
+    path: "/v1/admin/experiments",
+    tag: "experiments",
+    summary: "the stored experiments' ids",
+    auth: "admin",
+    responses: { 200: { description: '{"ids":[...]}' }, 401: unauthorized },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/experiments/:id",
+    path: "/v1/admin/experiments/{id}",
+    tag: "experiments",
+    summary: "an experiment as stored",
+    auth: "admin",
+    params: [EXPERIMENT],
+    responses: {
+      200: { description: "{id, experiment}" },
+      401: unauthorized,
+      404: { description: "no such experiment", schema: "Error" },
+    },
+  },
+  {
+    method: "put",
+    route: "/v1/admin/experiments/:id",
+    path: "/v1/admin/experiments/{id}",
+    tag: "experiments",
+    summary: "create or change an experiment on a campaign (variants: campaign configurations or `popular`)",
+    auth: "admin",
+    params: [EXPERIMENT],
+    body: "Experiment",
+    responses: {
+      200: { description: "{id, created, experiment}" },
+      400: bad,
+      401: unauthorized,
+      409: {
+        description:
+          "another experiment runs on the campaign, or its campaign or seed would change (EXPERIMENT_CONFLICT)",
+        schema: "Error",
+      },
+    },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/experiments/:id/report",
+    path: "/v1/admin/experiments/{id}/report",
+    tag: "experiments",
+    summary:
+      "results per arm against the control (CTR, conversion, revenue per exposed reader, with intervals and uplift), SRM, per-slot and per-item counts, daily aggregates",
+    auth: "admin",
+    params: [
+      EXPERIMENT,
+      {
+        name: "intervals",
+        in: "query",
+        description: "sequential (always valid, the default) or fixed (one look)",
+        schema: { type: "string", enum: ["sequential", "fixed"] },
+      },
+    ],
+    responses: {
+      200: { description: '{"experiment","control","arms":[...],"srm","slots","items","daily","intervals","at"}' },
+      400: bad,
+      401: unauthorized,
+      404: { description: "no such experiment", schema: "Error" },
+      503: { description: "no experiment store (D1 binding DB): EXPERIMENTS_UNAVAILABLE", schema: "Error" },
+    },
   },
   {
     method: "get",

@@ -1,6 +1,8 @@
 /**
- * The one gate in front of the preview (GET / and /v1/preview/*), which lists user ids and mints 7-day
- * tokens for any of them with the production TOKEN_SECRET:
+ * The gates in front of the staff pages. The dashboard (GET /dashboard: experiment results, model health) is
+ * always served, behind the admin key or a Cloudflare Access identity (open on a loopback host under
+ * DEMO_ROUTES). The preview (GET / and /v1/preview/*), which lists user ids and mints 7-day tokens for any of
+ * them with the production TOKEN_SECRET:
  *   - neither DEMO_ROUTES nor PREVIEW_PAGE is "true" (what `wrangler deploy` ships): 404, as if absent;
  *   - DEMO_ROUTES="true" (`.dev.vars`: `npm start`, `npm run dev`) on a loopback host: open, no key;
  *   - otherwise (PREVIEW_PAGE="true" in production, or DEMO_ROUTES reached on a public host):
@@ -48,24 +50,39 @@ async function accessIdentity(c: Context<AppEnv>, access: Config["access"]): Pro
   }
 }
 
-export const previewAccess = createMiddleware<AppEnv>(async (c, next) => {
-  const config = getConfig(c.env);
-  if (!config.previewPage) throw new ApiError("NOT_FOUND", "the preview page is disabled (PREVIEW_PAGE)");
-  if (config.demoRoutes && LOOPBACK.has(new URL(c.req.url).hostname)) return next();
-  if (await accessIdentity(c, config.access)) return next();
-  let admin = false;
-  try {
-    await adminKey(c, async () => {
-      admin = true;
-    });
-  } catch {
-    // the message below names both ways in
-  }
-  if (!admin) {
-    throw new ApiError(
-      "UNAUTHORIZED",
-      "the preview needs the admin key (Authorization: Bearer <key>) or a Cloudflare Access identity",
-    );
-  }
-  await next();
-});
+/**
+ * A gate for staff pages: `enabled` false is a 404; then open on a loopback host under DEMO_ROUTES (local
+ * development), else a verified Access identity or the admin key.
+ */
+function staffGate(what: string, enabled: (config: Config) => boolean, disabled: string) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const config = getConfig(c.env);
+    if (!enabled(config)) throw new ApiError("NOT_FOUND", disabled);
+    if (config.demoRoutes && LOOPBACK.has(new URL(c.req.url).hostname)) return next();
+    if (await accessIdentity(c, config.access)) return next();
+    let admin = false;
+    try {
+      await adminKey(c, async () => {
+        admin = true;
+      });
+    } catch {
+      // the message below names both ways in
+    }
+    if (!admin) {
+      throw new ApiError(
+        "UNAUTHORIZED",
+        `${what} needs the admin key (Authorization: Bearer <key>) or a Cloudflare Access identity`,
+      );
+    }
+    await next();
+  });
+}
+
+export const previewAccess = staffGate(
+  "the preview",
+  (config) => config.previewPage,
+  "the preview page is disabled (PREVIEW_PAGE)",
+);
+
+/** The dashboard (worker/dashboard/): always on, and always behind the admin key or Access (open on loopback in dev). */
+export const dashboardAccess = staffGate("the dashboard", () => true, "");

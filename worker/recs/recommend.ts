@@ -28,7 +28,7 @@ import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
 import { itemLookup } from "../model/item-lookup";
 import { getFallbackItems, getModel, type LoadedModel, type ModelState } from "../model/model-store";
-import { readUser } from "../profile/profile-store";
+import { type ProfileRead, readFeatures, readProfile } from "../profile/profile-store";
 import { type Exclusion, exclusionFor } from "./exclusion";
 
 export interface Recommendation {
@@ -67,6 +67,14 @@ export interface OpenLoads {
   model: Promise<ModelState>;
   live: Promise<LiveCatalogView>;
   ranked: Map<number, Promise<Recommendation>>;
+  /** the reader's profile, read once (an experiment's arm needs their exposures before any ranking) */
+  profile?: { user: string; read: Promise<ProfileRead> };
+}
+
+/** The reader's profile as this open reads it: one KV read, however many ask. */
+export function profileOnce(loads: OpenLoads, kv: KVNamespace, user: string): Promise<ProfileRead> {
+  if (loads.profile?.user !== user) loads.profile = { user, read: readProfile(kv, user) };
+  return loads.profile.read;
 }
 
 export function openLoads(kv: KVNamespace, config: Config, now: number): OpenLoads {
@@ -86,6 +94,11 @@ export interface RecommendInput {
   now?: number;
   /** what this open already read or ranked (openLoads); a fresh one when absent */
   loads?: OpenLoads;
+  /**
+   * false: popular items and nothing of the reader used (an experiment's popular arm or holdout,
+   * `experiment-popular`); the reader's consent is still read, to know whether the open may be recorded
+   */
+  personalize?: boolean;
 }
 
 const DAY_SECONDS = 86400;
@@ -253,7 +266,12 @@ async function rank(input: Loaded): Promise<Recommendation> {
   const model = modelState.model;
 
   const version = model.manifest.version;
-  const [read, current] = await Promise.all([readUser(kv, token.claims.u, version), erased]);
+  const [profileRead, features, current] = await Promise.all([
+    profileOnce(input.loads, kv, token.claims.u),
+    readFeatures(kv, token.claims.u, version),
+    erased,
+  ]);
+  const read = { profile: profileRead, features };
   const missing = !read.profile.ok && read.profile.reason === "profile-missing";
   const gone = current === false && missing ? await erasedLegacy(token.claims.u) : current;
   // an erased reader: nothing read about them is used (features a seed wrote since, say), nothing recorded
@@ -263,6 +281,7 @@ async function rank(input: Loaded): Promise<Recommendation> {
   if (!read.profile.ok && (!missing || !read.features)) return generic(read.profile.reason);
   const profile = read.profile.ok ? read.profile.profile : emptyProfile(token.claims.u, new Date(now).toISOString());
   if (!profile.consent.personalization) return generic("opted-out");
+  if (input.personalize === false) return generic("experiment-popular");
   const bought = excluded(profile, config, now);
   // never shown: what the reader bought (the exclusion rule) and what the live catalog hides now
   const exclude = exclusionFor(model, bought, live);

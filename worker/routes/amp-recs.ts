@@ -21,9 +21,12 @@ import type { FetchKind } from "../decisions/classify-fetch";
 import { type AppEnv, getConfig } from "../env";
 import { impressionEvent } from "../events/impressions";
 import { enqueue } from "../events/queue";
+import { exposureEvents } from "../experiments/exposure-events";
+import { openArm } from "../experiments/open-arm";
 import { background } from "../lib/background";
 import { headerText, headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
+import { openLoads } from "../recs/recommend";
 
 export const MAX_ITEMS = 24;
 export const DEFAULT_ITEMS = 6;
@@ -50,7 +53,11 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       const now = Date.now();
       const verified = await verifyToken(config.tokenSecrets, query.t, Math.floor(now / 1000));
       // the token's campaign: its blocks, their conditions and item rules (core/campaign.ts)
-      const campaign = verified.ok ? await getCampaign(c.env.OPENTIME_KV, verified.claims.c, now) : DEFAULT_CAMPAIGN;
+      const stored = verified.ok ? await getCampaign(c.env.OPENTIME_KV, verified.claims.c, now) : DEFAULT_CAMPAIGN;
+      // an experiment running on it: the reader's arm decides which configuration serves (experiments/open-arm.ts)
+      const loads = openLoads(c.env.OPENTIME_KV, config, now);
+      const arm = verified.ok ? await openArm(c.env.OPENTIME_KV, verified.claims, stored, loads, now) : null;
+      const campaign = arm?.campaign ?? stored;
       const open = openFacts({
         format: "amp",
         fetcher: ampFetcher(c.req.raw),
@@ -67,12 +74,16 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
         n: query.n,
         open,
         now,
+        loads,
+        personalize: arm?.personalize,
       });
       const rec = served.rec;
       // what the reader was shown, for frequency caps (worker/events/impressions.ts); only if they allow tracking
+      // and the experiment's exposure: an AMP request is a real open (mail providers fetch it as the email opens)
       if (verified.ok && rec.recordable) {
         const seen = impressionEvent(verified.claims, "amp", rec.items, now);
-        if (seen) bg.waitUntil(enqueue(c.env.EVENTS, [seen]));
+        const events = [...(arm ? exposureEvents(verified.claims.u, arm.exposures, now) : []), ...(seen ? [seen] : [])];
+        if (events.length > 0) bg.waitUntil(enqueue(c.env.EVENTS, events));
       }
       await bg.flush();
       const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
@@ -84,6 +95,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
         "X-Opentime-Scorer": rec.scorer,
         "X-Opentime-Block": headerText(served.explanation),
         ...(rec.rules && { "X-Opentime-Rules": rulesHeader(rec.rules) }),
+        ...(arm && { "X-Opentime-Experiment": headerValue(arm.label) }),
       });
     } catch (e) {
       // serveBlock never throws; should anything else, the amp-list still gets an answer (its fallback shows)

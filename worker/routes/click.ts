@@ -15,6 +15,7 @@ import { getLiveCatalog } from "../catalog/live-catalog";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
 import { enqueue } from "../events/queue";
+import { exposureEvents } from "../experiments/exposure-events";
 import { parseSlotPath } from "../images/slot-path";
 import { background } from "../lib/background";
 import { headerValue } from "../lib/header-value";
@@ -89,8 +90,12 @@ export function registerClick(app: Hono<AppEnv>): void {
           ...(!isStaticItem(decision.item) && { item: decision.item.id }),
           ts: Math.floor(Date.now() / 1000),
           campaign: decision.campaignId,
+          slot: slotKey(slot),
         };
-        bg.waitUntil(enqueue(c.env.EVENTS, [event]));
+        // a click shows the email was opened (its images may have been blocked): the exposure goes first, so the
+        // reader's shard attributes the click to it (core/experiments/exposure.ts)
+        const exposures = exposureEvents(decision.claims.u, decision.exposures, Date.now());
+        bg.waitUntil(enqueue(c.env.EVENTS, [...exposures, event]));
       }
       await bg.flush();
       return redirect(destination, gone ? "item-unavailable" : decision.reason, decision.item.id);

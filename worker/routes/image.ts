@@ -18,6 +18,7 @@ import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
 import { impressionItems } from "../events/impressions";
 import { enqueue } from "../events/queue";
+import { exposureEvents } from "../experiments/exposure-events";
 import { countdownGif } from "../images/countdown-gif";
 import { solidPng } from "../images/fallback-png";
 import { renderSlot } from "../images/render-slot";
@@ -84,7 +85,9 @@ export function registerImage(app: Hono<AppEnv>): void {
           campaign: decision.campaignId,
           ...(items.length > 0 && { items, send: sendKey(decision.claims) }),
         };
-        bg.waitUntil(enqueue(c.env.EVENTS, [event]));
+        // the experiment's exposure: this is the reader's real open (not Apple's prefetch)
+        const exposures = exposureEvents(decision.claims.u, decision.exposures, Date.now());
+        bg.waitUntil(enqueue(c.env.EVENTS, [...exposures, event]));
       }
       // what every answer of a decided slot says of the decision
       const decisionHeaders = {
@@ -94,6 +97,7 @@ export function registerImage(app: Hono<AppEnv>): void {
         "X-Opentime-Fetch": fetchKind,
         ...(decision.block && { "X-Opentime-Block": headerText(decision.block.why) }),
         ...(decision.rules && { "X-Opentime-Rules": rulesHeader(decision.rules) }),
+        ...(decision.experiment && { "X-Opentime-Experiment": headerValue(decision.experiment) }),
       };
       // a countdown block: the time left at this moment, animated (or its ended content once past the deadline)
       const countdown = decision.item ? countdownOf(decision.campaign, decision.item.id) : null;

@@ -10,6 +10,8 @@
  *   views       what each reader viewed lately (worker/state/views-table.ts), written with their view events
  *   catalog_seq the last catalog change applied (worker/state/catalog-inbox.ts): the catalog writer's fan-out
  *               (`catalogChanged`) starts viewed-* deliveries for the readers who viewed the items
+ *   experiment_outbox  exposures and attributed outcomes their events made, and erasures, until the experiment
+ *               store (D1) has them (worker/state/experiment-outbox.ts)
  * A call applies a whole queue batch's events for the shard in one transaction. Nothing else writes these.
  *
  * The edge never waits on a shard: after a commit the shard publishes the reader's profile to KV
@@ -28,10 +30,20 @@ import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../
 import type { ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
 import { isErased } from "../events/erasure";
+import { writeRows } from "../experiments/experiment-db";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
 import { appliedSeq, applyCatalogChanges, INBOX_SCHEMA } from "./catalog-inbox";
+import {
+  hasPending,
+  OUTBOX_RETRY_MS,
+  OUTBOX_SCHEMA,
+  pendingRows,
+  queueForget,
+  queueRows,
+  sentUpTo,
+} from "./experiment-outbox";
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import {
   cancelOnPurchase,
@@ -101,7 +113,10 @@ const SCHEMA = [
   ...TRIGGER_SCHEMA,
   ...VIEWS_SCHEMA,
   ...INBOX_SCHEMA,
+  ...OUTBOX_SCHEMA,
 ];
+/** Outbox sends per call before the rest is left to the alarm. */
+const OUTBOX_ROUNDS = 5;
 
 interface ReaderRow extends Record<string, SqlStorageValue> {
   profile: string;
@@ -128,6 +143,8 @@ export class ReaderShard extends DurableObject<Bindings> {
   private alarmAt: number | null = null;
   /** deliveries whose webhook has not answered yet: the alarm does not send them twice, nor does a change extend them */
   private readonly inFlight = new Set<string>();
+  /** sends of the experiment outbox to D1, one at a time (in order) */
+  private sending: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -185,6 +202,9 @@ export class ReaderShard extends DurableObject<Bindings> {
     // cache updates wait for the commit: a transaction that throws leaves the cache as it was
     const committed: [string, CachedReader][] = [];
     const dropped: string[] = [];
+    // experiments are recorded only where their store is bound
+    const experimentsOn = this.env.DB !== undefined;
+    let queued = false;
     this.ctx.storage.transactionSync(() => {
       for (const [user, list] of byUser) {
         const first = firstTouch.get(user);
@@ -221,6 +241,10 @@ export class ReaderShard extends DurableObject<Bindings> {
         // refused (tracking off) and rejected events are not applied: a redelivery is judged again
         for (const e of fresh)
           if (!applied.has(e.id)) this.sql.exec("DELETE FROM applied WHERE user = ? AND id = ?", user, e.id);
+        if (experimentsOn && res.experimentRows.length > 0) {
+          queueRows(this.sql, res.experimentRows);
+          queued = true;
+        }
         if (applied.size > 0) {
           const appliedEvents = fresh.filter((e) => applied.has(e.id));
           const purchased = lastPurchaseTs(res.profile);
@@ -273,7 +297,10 @@ export class ReaderShard extends DurableObject<Bindings> {
     if (triggerAt !== null) await this.scheduleAlarm(triggerAt);
     // views expire: an alarm within a day of their expiry deletes them (pruneOldViews; older views have one)
     if (viewsExpire !== null) await this.scheduleAlarm(viewsExpire, 86_400_000);
-    if (committed.length > 0) await this.publish(committed.map(([user]) => user));
+    await Promise.all([
+      committed.length > 0 ? this.publish(committed.map(([user]) => user)) : null,
+      queued ? this.sendOutbox() : null,
+    ]);
     const returned = new Set<string>();
     return events.map((e) => {
       const kind = outcome.get(key(e)) ?? "rejected";
@@ -363,12 +390,16 @@ export class ReaderShard extends DurableObject<Bindings> {
   async erase(user: string, untilMs: number): Promise<{ rows: number }> {
     const hash = await erasureHash(user);
     let rows = 0;
+    const experimentsOn = this.env.DB !== undefined;
     this.ctx.storage.transactionSync(() => {
       rows = this.deleteReader(user);
       this.tombstone(hash, untilMs);
+      // and their exposures and outcomes in the experiment store
+      if (experimentsOn) queueForget(this.sql, user);
     });
     this.cache.delete(user);
     await this.scheduleAlarm(untilMs);
+    if (experimentsOn) await this.sendOutbox();
     // a snapshot write begun before the deletion must land before the caller deletes the snapshot
     await this.publishing;
     return { rows };
@@ -397,6 +428,7 @@ export class ReaderShard extends DurableObject<Bindings> {
       .filter((d) => !this.inFlight.has(d.delivery))
       .slice(0, DELIVERY_BATCH);
     if (deliveries.length > 0) await this.deliverDue(deliveries);
+    await this.sendOutbox();
     const next = this.sql
       .exec<{ at: number | null }>(
         `SELECT min(at) AS at FROM (
@@ -405,9 +437,13 @@ export class ReaderShard extends DurableObject<Bindings> {
            UNION ALL SELECT min(next_at) AS at FROM triggers WHERE state = 'pending')`,
       )
       .one().at;
-    // and, however quiet the shard, when its oldest view expires
+    // and, however quiet the shard, when its oldest view expires, and soon while the outbox holds rows
     const expiry = nextViewExpiry(this.sql);
-    const at = next === null ? expiry : expiry === null ? next : Math.min(next, expiry);
+    const outbox = hasPending(this.sql) ? Date.now() + OUTBOX_RETRY_MS : null;
+    const at = [next, expiry, outbox].reduce<number | null>(
+      (min, t) => (t === null ? min : min === null ? t : Math.min(min, t)),
+      null,
+    );
     if (at !== null) {
       const when = Math.max(at, Date.now() + 50);
       await this.ctx.storage.setAlarm(when);
@@ -480,6 +516,32 @@ export class ReaderShard extends DurableObject<Bindings> {
       while (next < due.length) await one(due[next++] as DueDelivery);
     };
     await Promise.all(Array.from({ length: Math.min(WEBHOOK_CONCURRENCY, due.length) }, worker));
+  }
+
+  /**
+   * Sends the experiment outbox to D1, in order, a batch at a time; what fails (or is left after
+   * OUTBOX_ROUNDS batches) waits for the alarm. Never throws.
+   */
+  private sendOutbox(): Promise<void> {
+    const round = this.sending.then(async () => {
+      const db = this.env.DB;
+      if (!db) return;
+      for (let i = 0; i < OUTBOX_ROUNDS; i++) {
+        const batch = pendingRows(this.sql);
+        if (!batch) return;
+        try {
+          await writeRows(db, batch.rows);
+        } catch (e) {
+          logEvent("error", "experiments.store_failed", { detail: errorMessage(e), rows: batch.rows.length });
+          await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_MS);
+          return;
+        }
+        sentUpTo(this.sql, batch.last);
+      }
+      if (hasPending(this.sql)) await this.scheduleAlarm(Date.now() + 50);
+    });
+    this.sending = round.catch(() => undefined);
+    return this.sending;
   }
 
   /** Writes the readers' current profiles to KV, respecting the per-key interval; the rest go to the alarm. */

@@ -1,0 +1,127 @@
+/**
+ * An experiment's results from its counts per arm: exposed readers (unique openers), clickers and clicks,
+ * buyers, purchases and revenue (with its sum of squares, per reader), each arm's rates, and each arm against
+ * the control: click-through (clickers / exposed: with exposure at the open, the click-to-open rate),
+ * conversion (buyers / exposed) and revenue per exposed reader, as differences and uplifts with intervals
+ * (core/stats/), plus the sample-ratio check of the exposures against the arms' intended shares. The control
+ * is the experiment's `popular` variant, else its holdout, else its first variant. Pure.
+ */
+import type { Comparison, TestOptions } from "../stats/estimate";
+import { meanTest } from "../stats/means";
+import { proportionTest } from "../stats/proportions";
+import { type SrmResult, srmTest } from "../stats/srm";
+import type { Experiment } from "./experiment";
+
+export const HOLDOUT_ARM = "holdout";
+
+/** What the experiment store counts for one arm (worker/experiments/experiment-db.ts). */
+export interface ArmCounts {
+  arm: string;
+  exposed: number;
+  clickers: number;
+  clicks: number;
+  buyers: number;
+  purchases: number;
+  revenue: number;
+  /** sum over exposed readers of (their revenue)^2 */
+  revenueSquares: number;
+}
+
+export interface ArmResult extends ArmCounts {
+  /** clickers / exposed */
+  ctr: number | null;
+  /** buyers / exposed */
+  conversion: number | null;
+  revenuePerExposed: number | null;
+  /** against the control; null for the control itself */
+  vsControl: { ctr: Comparison; conversion: Comparison; revenue: Comparison } | null;
+}
+
+export interface ExperimentResults {
+  control: string;
+  arms: ArmResult[];
+  /** exposures against the intended shares; null for a bandit (its shares move by design) */
+  srm: (SrmResult & { expected: Record<string, number> }) | null;
+  intervals: "fixed" | "sequential";
+}
+
+/** The arms an experiment can have, in order: its variants, then the holdout when it has one. */
+export function armsOf(experiment: Experiment): string[] {
+  return [...experiment.variants.map((v) => v.id), ...(experiment.holdout > 0 ? [HOLDOUT_ARM] : [])];
+}
+
+/** Each arm's intended share of the exposed readers (the experiment's coverage is the same for all). */
+export function intendedShares(experiment: Experiment): Record<string, number> {
+  const total = experiment.variants.reduce((s, v) => s + v.weight, 0);
+  const shares: Record<string, number> = {};
+  for (const v of experiment.variants) shares[v.id] = ((1 - experiment.holdout) * v.weight) / total;
+  if (experiment.holdout > 0) shares[HOLDOUT_ARM] = experiment.holdout;
+  return shares;
+}
+
+export function controlOf(experiment: Experiment): string {
+  const popular = experiment.variants.find((v) => v.content === "popular");
+  if (popular) return popular.id;
+  return experiment.holdout > 0 ? HOLDOUT_ARM : (experiment.variants[0] as { id: string }).id;
+}
+
+const rate = (x: number, n: number) => (n > 0 ? x / n : null);
+
+export function experimentResults(
+  experiment: Experiment,
+  counts: readonly ArmCounts[],
+  opts: TestOptions & { bandit?: boolean } = {},
+): ExperimentResults {
+  const byArm = new Map(counts.map((c) => [c.arm, c]));
+  const empty = (arm: string): ArmCounts => ({
+    arm,
+    exposed: 0,
+    clickers: 0,
+    clicks: 0,
+    buyers: 0,
+    purchases: 0,
+    revenue: 0,
+    revenueSquares: 0,
+  });
+  // every arm the experiment has, and any other one readers were exposed to (a variant removed since)
+  const names = [...new Set([...armsOf(experiment), ...counts.map((c) => c.arm)])];
+  const all = names.map((a) => byArm.get(a) ?? empty(a));
+  const control = controlOf(experiment);
+  const c = byArm.get(control) ?? empty(control);
+  const test = { alpha: opts.alpha, sequential: opts.sequential };
+  const arms = all.map((a): ArmResult => {
+    const vsControl =
+      a.arm === control
+        ? null
+        : {
+            ctr: proportionTest({ n: c.exposed, x: c.clickers }, { n: a.exposed, x: a.clickers }, test),
+            conversion: proportionTest({ n: c.exposed, x: c.buyers }, { n: a.exposed, x: a.buyers }, test),
+            revenue: meanTest(
+              { n: c.exposed, sum: c.revenue, sumSquares: c.revenueSquares, positive: c.buyers },
+              { n: a.exposed, sum: a.revenue, sumSquares: a.revenueSquares, positive: a.buyers },
+              test,
+            ),
+          };
+    return {
+      ...a,
+      ctr: rate(a.clickers, a.exposed),
+      conversion: rate(a.buyers, a.exposed),
+      revenuePerExposed: rate(a.revenue, a.exposed),
+      vsControl,
+    };
+  });
+  let srm: ExperimentResults["srm"] = null;
+  if (!opts.bandit) {
+    const expected = intendedShares(experiment);
+    const planned = names.filter((n) => n in expected);
+    // readers of a removed variant were not meant to be there at these shares: left out of the check
+    srm = {
+      ...srmTest(
+        planned.map((n) => (byArm.get(n) ?? empty(n)).exposed),
+        planned.map((n) => expected[n] as number),
+      ),
+      expected,
+    };
+  }
+  return { control, arms, srm, intervals: opts.sequential ? "sequential" : "fixed" };
+}

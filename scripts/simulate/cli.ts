@@ -1,0 +1,84 @@
+/**
+ * `npm run simulate -- [--readers 20000] [--skew 0.45] [--seed 1] [--url http://127.0.0.1:8787]
+ *   [--concurrency 16] [--settle-seconds 300]`
+ * Sends a demo campaign under an experiment (personalized against popular items) to simulated readers through
+ * a running Worker (`npm start` or `npm run dev`; keys and TOKEN_SECRET from .dev.vars or the environment):
+ * simulation.ts. Reader i takes the tastes of demo customer i (modulo their number: build/demo/customers.csv).
+ * Progress goes to stderr; stdout gets one JSON line:
+ * {"variants":{...},"uplift":{"ctr":{...},"conversion":{...}},"srm_p":x,"reconciled":true,...}.
+ * Exits 1 unless the Worker's experiment store counted exactly what the simulation did.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { parse } from "csv-parse/sync";
+import { readDevVars } from "../lib/dev-vars";
+import type { SimReader } from "./reader-model";
+import { runSimulation, type SimProduct } from "./simulation";
+
+const { values } = parseArgs({
+  options: {
+    readers: { type: "string", default: "20000" },
+    skew: { type: "string", default: "0" },
+    seed: { type: "string", default: "1" },
+    url: { type: "string", default: "http://127.0.0.1:8787" },
+    concurrency: { type: "string", default: "16" },
+    "settle-seconds": { type: "string", default: "300" },
+    demo: { type: "string", default: "build/demo" },
+  },
+});
+const log = (line: string) => process.stderr.write(`[simulate] ${line}\n`);
+const count = Number(values.readers);
+const skew = Number(values.skew);
+if (!(Number.isInteger(count) && count >= 10)) throw new Error("--readers: a whole number, at least 10");
+if (!(skew >= 0 && skew < 1)) throw new Error("--skew: a share in [0, 1)");
+const vars = readDevVars();
+const first = (s: string | undefined) => s?.split(",")[0]?.trim() ?? "";
+const tokenSecret = process.env.TOKEN_SECRET ?? vars.TOKEN_SECRET ?? "";
+if (!tokenSecret) throw new Error("TOKEN_SECRET: set it, or run `npm start` once (it writes .dev.vars)");
+
+let customers: { user_id: string; top_categories: string }[];
+let products: SimProduct[];
+try {
+  customers = parse(readFileSync(`${values.demo}/customers.csv`, "utf8"), { columns: true });
+  products = JSON.parse(readFileSync(`${values.demo}/products.json`, "utf8")) as SimProduct[];
+} catch {
+  throw new Error(`no demo shop in ${values.demo}: run \`npm start\` (or \`npm run demo\`) first`);
+}
+const seed = Number(values.seed);
+const runId = `${seed}-${Date.now().toString(36)}`;
+const readers: SimReader[] = Array.from({ length: count }, (_, i) => ({
+  id: `sim-${runId}-${i}`,
+  tastes: (customers[i % customers.length]?.top_categories ?? "").split("|").filter(Boolean),
+}));
+const url = (values.url as string).replace(/\/$/, "");
+const senders = (process.env.AMP_ALLOWED_SENDERS ?? "newsletter@shop.example").split(",");
+
+const result = await runSimulation({
+  send: (path, init) => fetch(`${url}${path}`, init),
+  adminKey: first(process.env.ADMIN_API_KEYS ?? vars.ADMIN_API_KEYS),
+  eventsKey: first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS),
+  tokenSecret,
+  sender: (senders[0] as string).trim(),
+  readers,
+  products,
+  seed,
+  skew,
+  runId,
+  concurrency: Number(values.concurrency),
+  settleSeconds: Number(values["settle-seconds"]),
+  log,
+});
+const { variants, uplift, srm_p, reconciled, ...rest } = result;
+log(
+  Object.entries(variants)
+    .map(([arm, v]) => `${arm}: ${v.exposed} exposed, CTR ${pct(v.ctr)}, conversion ${pct(v.conversion)}`)
+    .join("; ") +
+    `; CTR uplift ${pct(uplift.ctr.estimate)} [${pct(uplift.ctr.ci_low)}, ${pct(uplift.ctr.ci_high)}]; SRM p ${srm_p}; ` +
+    `${reconciled ? "the store's counts equal the simulation's" : "NOT reconciled"} (${result.seconds} s)`,
+);
+console.log(JSON.stringify({ variants, uplift, srm_p, reconciled, ...rest }));
+process.exitCode = reconciled && result.arm_mismatches === 0 ? 0 : 1;
+
+function pct(x: number | null): string {
+  return x === null ? "n/a" : `${(x * 100).toFixed(2)}%`;
+}

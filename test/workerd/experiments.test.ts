@@ -1,0 +1,304 @@
+/**
+ * Experiments end to end in workerd, with real KV, queue consumer, reader shards and D1: the admin API (with
+ * its conflicts), each reader served their arm's configuration (a `popular` arm gets popular items and nothing
+ * of theirs), the exposure recorded once at the first real open (not at Apple's prefetch; a click records it
+ * too), sticky across re-weighting, clicks and purchases attributed within the window to the exposed arm
+ * (only clicks on the experiment's campaign), the report's counts equal to the rows, erasure removing a
+ * reader's rows and their share of the daily aggregates.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { QueuedEvent } from "../../core/events";
+import { assign } from "../../core/experiments/assignment";
+import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
+import { kvKeys } from "../../core/kv-keys";
+import type { Profile } from "../../core/profile";
+import { mintToken } from "../../core/token";
+import { resetBlockMemo } from "../../worker/decisions/block-memo";
+import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import type { ExperimentReport } from "../../worker/experiments/experiment-report";
+import { resetExperimentCache } from "../../worker/experiments/experiment-store";
+import worker from "../../worker/index";
+import { TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
+import {
+  ADMIN_HEADERS,
+  call,
+  clearKv,
+  consume,
+  fixture,
+  putCampaign,
+  recordingQueue,
+  SENDER,
+  seedModel,
+  send,
+} from "./support/harness";
+
+const CAMPAIGN = "exp-camp";
+const PERSONAL = { v: 2, default: { id: "picks", type: "recommendations" } };
+
+const body = (over: Record<string, unknown> = {}) => ({
+  campaign: CAMPAIGN,
+  variants: [
+    { id: "personal", weight: 1, content: PERSONAL },
+    { id: "popular", weight: 1, content: "popular" },
+  ],
+  ...over,
+});
+
+function putExperiment(id: string, b: unknown): Promise<Response> {
+  return send(`/v1/admin/experiments/${id}`, { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(b) });
+}
+
+async function report(id: string, intervals = "fixed"): Promise<ExperimentReport> {
+  const res = await send(`/v1/admin/experiments/${id}/report?intervals=${intervals}`, { headers: ADMIN_HEADERS });
+  expect(res.status).toBe(200);
+  return (await res.json()) as ExperimentReport;
+}
+
+const db = () => env.DB as D1Database;
+const readers = () => fixture().profiles.filter((p) => p.factors !== null) as Profile[];
+
+/** The arm the hashes give a reader (what the Worker must serve a reader not yet exposed). */
+function hashedArm(experiment: Experiment, user: string): string {
+  const a = assign(experiment, user);
+  return a.kind === "variant" ? a.variant : a.kind;
+}
+
+/** The amp-list for the reader; the events it queued, applied by the real consumer and shards. */
+async function open(user: string, campaign = CAMPAIGN) {
+  const rec = recordingQueue();
+  const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign, ttlSeconds: 3600 });
+  const res = await call(`/v1/amp/recs?t=${t}&n=4`, { "AMP-Email-Sender": SENDER }, { ...env, EVENTS: rec.queue });
+  expect(res.status).toBe(200);
+  const items = ((await res.json()) as { items: { id: string }[] }).items.map((i) => i.id);
+  if (rec.sent.length > 0) await consume(rec.sent);
+  return { items, res, sent: rec.sent };
+}
+
+/** Events through the real events API, then the real consumer. */
+async function post(events: Record<string, unknown>[]): Promise<void> {
+  const rec = recordingQueue();
+  const posted = await fetchWith(
+    new Request("https://opentime.test/v1/events", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${TEST_EVENTS_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ events }),
+    }),
+    rec.queue,
+  );
+  expect(posted.status).toBe(202);
+  await consume(rec.sent);
+}
+
+/** Any request with the Worker's events going to `queue`, its background awaited. */
+async function fetchWith(req: Request, queue: Queue<QueuedEvent>): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(req, { ...env, EVENTS: queue }, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** The experiment's rows of the reader (a purchase counts for every experiment whose window holds it). */
+async function rows(table: "exposures" | "outcomes", user: string, experiment: string) {
+  return (await db().prepare(`SELECT * FROM ${table} WHERE user = ? AND experiment = ?`).bind(user, experiment).all())
+    .results;
+}
+
+beforeEach(async () => {
+  await clearKv();
+  await seedModel();
+  resetCampaignCache();
+  resetBlockMemo();
+  resetExperimentCache();
+  await putCampaign(CAMPAIGN, { v: 2, default: { id: "picks", type: "recommendations" } });
+  await db()
+    .batch([
+      db().prepare("DELETE FROM exposures"),
+      db().prepare("DELETE FROM outcomes"),
+      db().prepare("DELETE FROM daily"),
+    ])
+    .catch(() => undefined);
+});
+
+describe("the experiments admin API", () => {
+  it("stores an experiment, reads and lists it, and names bad fields by path", async () => {
+    const put = await putExperiment("e1", body());
+    expect(put.status).toBe(200);
+    expect(await put.json()).toMatchObject({
+      id: "e1",
+      created: true,
+      experiment: { campaign: CAMPAIGN, coverage: 1 },
+    });
+    const got = await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS });
+    expect(((await got.json()) as { experiment: Experiment }).experiment.variants).toHaveLength(2);
+    const list = await send("/v1/admin/experiments", { headers: ADMIN_HEADERS });
+    expect(await list.json()).toEqual({ ids: ["e1"] });
+    const bad = await putExperiment(
+      "e2",
+      body({ variants: [{ id: "x", weight: 1, content: { v: 2, default: { id: "d", type: "nope" } } }] }),
+    );
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain(
+      "variants.0.content.default",
+    );
+    expect((await send("/v1/admin/experiments/e1", {})).status).toBe(401);
+    expect((await send("/v1/admin/experiments/none", { headers: ADMIN_HEADERS })).status).toBe(404);
+  });
+
+  it("refuses a second running experiment on a campaign, and a changed campaign or seed", async () => {
+    expect((await putExperiment("e1", body())).status).toBe(200);
+    const second = await putExperiment("e2", body());
+    expect(second.status).toBe(409);
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe("EXPERIMENT_CONFLICT");
+    expect((await putExperiment("e1", body({ campaign: "other" }))).status).toBe(409);
+    expect((await putExperiment("e1", body({ seed: "reshuffle" }))).status).toBe(409);
+    // stopped, the campaign is free again
+    expect((await putExperiment("e1", body({ status: "stopped" }))).status).toBe(200);
+    expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN))).toBeNull();
+    expect((await putExperiment("e2", body())).status).toBe(200);
+  });
+});
+
+describe("serving and exposure", () => {
+  it("serves each reader their arm: personalized, or popular items with nothing of theirs", async () => {
+    expect((await putExperiment("e-serve", body())).status).toBe(200);
+    const experiment = ExperimentSchema.parse({ v: 1, id: "e-serve", ...body() });
+    const catalog = JSON.parse(fixture().catalogJson) as { items: { id: string }[]; popular: number[] };
+    const popularTop = catalog.popular.slice(0, 4).map((i) => catalog.items[i]?.id);
+    const seen = new Set<string>();
+    for (const p of readers().slice(0, 12)) {
+      const arm = hashedArm(experiment, p.userId);
+      const { items, res } = await open(p.userId);
+      expect(res.headers.get("X-Opentime-Experiment")).toBe(`e-serve:${arm}`);
+      if (arm === "popular") {
+        expect(res.headers.get("X-Opentime-Reason")).toBe("experiment-popular");
+        expect(items).toEqual(popularTop);
+      } else expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
+      seen.add(arm);
+    }
+    expect(seen).toEqual(new Set(["personal", "popular"]));
+  });
+
+  it("records the exposure once, at the first open; it is sticky when the weights change", async () => {
+    expect((await putExperiment("e-sticky", body())).status).toBe(200);
+    const experiment = ExperimentSchema.parse({ v: 1, id: "e-sticky", ...body() });
+    const exposed = readers().find((p) => hashedArm(experiment, p.userId) === "personal") as Profile;
+    const first = await open(exposed.userId);
+    expect(first.sent.filter((e) => e.type === "exposure")).toEqual([
+      expect.objectContaining({
+        id: "exposure:e-sticky",
+        exposure: expect.objectContaining({ experiment: "e-sticky", arm: "personal" }),
+      }),
+    ]);
+    await open(exposed.userId);
+    expect(await rows("exposures", exposed.userId, "e-sticky")).toEqual([
+      expect.objectContaining({ experiment: "e-sticky", arm: "personal", campaign: CAMPAIGN }),
+    ]);
+    // everyone to popular from now on: the exposed reader stays; a reader not yet exposed moves
+    const reweighted = body({
+      variants: [
+        { id: "personal", weight: 0.001, content: PERSONAL },
+        { id: "popular", weight: 1000, content: "popular" },
+      ],
+    });
+    expect((await putExperiment("e-sticky", reweighted)).status).toBe(200);
+    resetExperimentCache();
+    // the snapshot with the exposure reaches KV after the shard's commit (at most a second)
+    await until(async () => {
+      const p = (await env.OPENTIME_KV.get(kvKeys.profile(exposed.userId), "json")) as Profile | null;
+      return p?.experiments?.["e-sticky"]?.arm === "personal";
+    });
+    expect((await open(exposed.userId)).res.headers.get("X-Opentime-Experiment")).toBe("e-sticky:personal");
+    const fresh = readers().find(
+      (p) => p.userId !== exposed.userId && hashedArm(experiment, p.userId) === "personal",
+    ) as Profile;
+    expect((await open(fresh.userId)).res.headers.get("X-Opentime-Experiment")).toBe("e-sticky:popular");
+  });
+
+  it("an Apple prefetch of an image exposes nobody; the real open and a click do, and the click counts", async () => {
+    expect((await putExperiment("e-click", body())).status).toBe(200);
+    const user = (readers()[1] as Profile).userId;
+    const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign: CAMPAIGN, ttlSeconds: 3600 });
+    const rec = recordingQueue();
+    const appleMpp = new Request(`https://opentime.test/v1/img/${t}/row-0.png`, {
+      headers: { "User-Agent": "Mozilla/5.0" },
+      cf: { asn: 714, asOrganization: "Apple Inc." },
+    } as RequestInit);
+    const prefetched = await fetchWith(appleMpp, rec.queue);
+    expect(prefetched.headers.get("X-Opentime-Fetch")).toBe("apple-mpp");
+    expect(rec.sent.filter((e) => e.type === "exposure")).toEqual([]);
+    const click = await fetchWith(new Request(`https://opentime.test/v1/c/${t}/row-0`), rec.queue);
+    expect(click.status).toBe(302);
+    expect(rec.sent.map((e) => e.type)).toEqual(["exposure", "email_click"]);
+    await consume(rec.sent);
+    const arm = (await rows("exposures", user, "e-click"))[0]?.arm;
+    expect(arm).toBeDefined();
+    expect(await rows("outcomes", user, "e-click")).toEqual([
+      expect.objectContaining({ kind: "click", arm, slot: "row-0", event: `click:${CAMPAIGN}:row-0` }),
+    ]);
+  });
+});
+
+describe("attribution and the report", () => {
+  it("counts clicks on the campaign and purchases inside the window for the exposed arm, once each", async () => {
+    expect((await putExperiment("e-attr", body({ attributionDays: 7 }))).status).toBe(200);
+    const [a, b] = readers() as [Profile, Profile];
+    await open(a.userId);
+    await open(b.userId);
+    const now = Math.floor(Date.now() / 1000);
+    const item = JSON.parse(fixture().catalogJson).items[0].id as string;
+    const events = [
+      { id: "c1", type: "email_click", user: a.userId, item, campaign: CAMPAIGN, ts: now + 5 },
+      // another campaign's click, and a purchase before the exposure: not the experiment's
+      { id: "c2", type: "email_click", user: a.userId, item, campaign: "other", ts: now + 6 },
+      { id: "p0", type: "purchase", user: b.userId, item, ts: now - 3600, properties: { value: 99 } },
+      { id: "p1", type: "purchase", user: a.userId, item, ts: now + 10, properties: { value: 20 } },
+      { id: "p2", type: "purchase", user: a.userId, item, ts: now + 11, properties: { value: 30 } },
+    ];
+    await post(events);
+    await post(events); // redelivered: counted once
+    const outcomes = await rows("outcomes", a.userId, "e-attr");
+    expect(outcomes.map((o) => o.event).sort()).toEqual(["c1", "p1", "p2"]);
+    expect(await rows("outcomes", b.userId, "e-attr")).toEqual([]);
+
+    const r = await report("e-attr");
+    const armOf = (u: string) => hashedArm(ExperimentSchema.parse({ v: 1, id: "e-attr", ...body() }), u);
+    const forA = r.arms.find((x) => x.arm === armOf(a.userId));
+    expect(forA).toMatchObject({ clickers: 1, clicks: 1, buyers: 1, purchases: 2, revenue: 50 });
+    expect(r.arms.reduce((s, x) => s + x.exposed, 0)).toBe(2);
+    expect(r.control).toBe("popular");
+    expect(r.srm?.expected).toEqual({ personal: 0.5, popular: 0.5 });
+    // the daily aggregates equal the rows
+    const daily = r.daily.filter((d) => d.arm === armOf(a.userId));
+    expect(daily.reduce((s, d) => s + d.clicks, 0)).toBe(1);
+    expect(daily.reduce((s, d) => s + d.revenue, 0)).toBe(50);
+  });
+
+  it("erasure deletes the reader's rows, and their share of the daily aggregates", async () => {
+    expect((await putExperiment("e-erase", body())).status).toBe(200);
+    const user = (readers()[2] as Profile).userId;
+    await open(user);
+    const now = Math.floor(Date.now() / 1000);
+    await post([{ id: "p9", type: "purchase", user, item: "x", ts: now + 1, properties: { value: 5 } }]);
+    expect(await rows("outcomes", user, "e-erase")).toHaveLength(1);
+    const erased = await send(`/v1/users/${user}`, { method: "DELETE", headers: ADMIN_HEADERS });
+    expect(erased.status).toBe(200);
+    await until(async () => (await rows("exposures", user, "e-erase")).length === 0);
+    expect(await rows("outcomes", user, "e-erase")).toEqual([]);
+    const totals = await db()
+      .prepare(
+        "SELECT sum(exposures) AS e, sum(purchases) AS p, sum(revenue) AS r FROM daily WHERE experiment = 'e-erase'",
+      )
+      .first<{ e: number; p: number; r: number }>();
+    expect(totals).toEqual({ e: 0, p: 0, r: 0 });
+  });
+});
+
+async function until(check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("timed out");
+}

@@ -1,0 +1,143 @@
+/**
+ * The experiment store in D1 (binding `DB`): exposures and the clicks and purchases attributed to them, one row
+ * each, and the daily aggregates per experiment, arm, day and slot, kept by SQLite triggers in the same
+ * transaction as the rows (so they always equal a count of the rows). The readers' shards are its only writers
+ * (worker/state/experiment-outbox.ts): each row is decided once, in the transaction that applied its event,
+ * and written here idempotently (primary keys; a repeated row changes nothing, fires no trigger). An erased
+ * reader's rows are deleted (the aggregates follow). Reports read it (worker/experiments/report.ts).
+ *
+ * The schema is created by the Worker itself (CREATE ... IF NOT EXISTS, once per isolate), so `wrangler dev`,
+ * the tests and a first deploy need no migration step.
+ */
+import type { ExperimentRow } from "../../core/experiments/exposure";
+
+/** What a shard sends: a row, or the erasure of a reader's rows. */
+export type StoreRow = ExperimentRow | { kind: "forget"; user: string };
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS exposures (
+     experiment TEXT NOT NULL, user TEXT NOT NULL, arm TEXT NOT NULL, campaign TEXT NOT NULL,
+     at INTEGER NOT NULL, day TEXT NOT NULL,
+     PRIMARY KEY (experiment, user)) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS outcomes (
+     experiment TEXT NOT NULL, user TEXT NOT NULL, event TEXT NOT NULL, kind TEXT NOT NULL, arm TEXT NOT NULL,
+     slot TEXT, item TEXT, value REAL NOT NULL, at INTEGER NOT NULL, day TEXT NOT NULL,
+     PRIMARY KEY (experiment, user, event)) WITHOUT ROWID`,
+  "CREATE INDEX IF NOT EXISTS outcomes_by_user ON outcomes (user)",
+  "CREATE INDEX IF NOT EXISTS exposures_by_user ON exposures (user)",
+  `CREATE TABLE IF NOT EXISTS daily (
+     experiment TEXT NOT NULL, arm TEXT NOT NULL, day TEXT NOT NULL, slot TEXT NOT NULL,
+     exposures INTEGER NOT NULL DEFAULT 0, clicks INTEGER NOT NULL DEFAULT 0,
+     purchases INTEGER NOT NULL DEFAULT 0, revenue REAL NOT NULL DEFAULT 0,
+     PRIMARY KEY (experiment, arm, day, slot)) WITHOUT ROWID`,
+  `CREATE TRIGGER IF NOT EXISTS exposures_in AFTER INSERT ON exposures BEGIN
+     INSERT INTO daily (experiment, arm, day, slot, exposures) VALUES (NEW.experiment, NEW.arm, NEW.day, '', 1)
+     ON CONFLICT (experiment, arm, day, slot) DO UPDATE SET exposures = exposures + 1;
+   END`,
+  `CREATE TRIGGER IF NOT EXISTS exposures_out AFTER DELETE ON exposures BEGIN
+     UPDATE daily SET exposures = exposures - 1
+     WHERE experiment = OLD.experiment AND arm = OLD.arm AND day = OLD.day AND slot = '';
+   END`,
+  `CREATE TRIGGER IF NOT EXISTS outcomes_in AFTER INSERT ON outcomes BEGIN
+     INSERT INTO daily (experiment, arm, day, slot, clicks, purchases, revenue)
+     VALUES (NEW.experiment, NEW.arm, NEW.day, coalesce(NEW.slot, ''),
+             NEW.kind = 'click', NEW.kind = 'purchase', NEW.value)
+     ON CONFLICT (experiment, arm, day, slot) DO UPDATE SET
+       clicks = clicks + (NEW.kind = 'click'), purchases = purchases + (NEW.kind = 'purchase'),
+       revenue = revenue + NEW.value;
+   END`,
+  `CREATE TRIGGER IF NOT EXISTS outcomes_out AFTER DELETE ON outcomes BEGIN
+     UPDATE daily SET clicks = clicks - (OLD.kind = 'click'), purchases = purchases - (OLD.kind = 'purchase'),
+       revenue = revenue - OLD.value
+     WHERE experiment = OLD.experiment AND arm = OLD.arm AND day = OLD.day AND slot = coalesce(OLD.slot, '');
+   END`,
+];
+
+const ready = new WeakMap<D1Database, Promise<void>>();
+
+/** Creates the tables once per isolate and database (a failure is retried by the next caller). */
+export function ensureSchema(db: D1Database): Promise<void> {
+  let done = ready.get(db);
+  if (!done) {
+    done = db
+      .batch(SCHEMA.map((s) => db.prepare(s)))
+      .then(() => undefined)
+      .catch((e: unknown) => {
+        ready.delete(db);
+        throw e;
+      });
+    ready.set(db, done);
+  }
+  return done;
+}
+
+/** D1 binds at most 100 parameters per statement. */
+const MAX_PARAMS = 100;
+
+function day(at: number): string {
+  return new Date(at * 1000).toISOString().slice(0, 10);
+}
+
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+/** Writes the rows in one transaction (D1's batch): multi-row inserts that ignore what is already there. */
+export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await ensureSchema(db);
+  const statements: D1PreparedStatement[] = [];
+  // in order: an erasure deletes what came before it, never what a later row of the same reader adds
+  let run: StoreRow[] = [];
+  const flush = () => {
+    const exposures = run.filter((r): r is Extract<StoreRow, { kind: "exposure" }> => r.kind === "exposure");
+    const outcomes = run.filter(
+      (r): r is Extract<StoreRow, { kind: "click" | "purchase" }> => r.kind === "click" || r.kind === "purchase",
+    );
+    for (const part of chunks(exposures, Math.floor(MAX_PARAMS / 6))) {
+      statements.push(
+        db
+          .prepare(
+            `INSERT OR IGNORE INTO exposures (experiment, user, arm, campaign, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`,
+          )
+          .bind(...part.flatMap((r) => [r.experiment, r.user, r.arm, r.campaign, r.at, day(r.at)])),
+      );
+    }
+    for (const part of chunks(outcomes, Math.floor(MAX_PARAMS / 10))) {
+      statements.push(
+        db
+          .prepare(
+            `INSERT OR IGNORE INTO outcomes (experiment, user, event, kind, arm, slot, item, value, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+          )
+          .bind(
+            ...part.flatMap((r) => [
+              r.experiment,
+              r.user,
+              r.event,
+              r.kind,
+              r.arm,
+              r.slot,
+              r.item,
+              r.value,
+              r.at,
+              day(r.at),
+            ]),
+          ),
+      );
+    }
+    run = [];
+  };
+  for (const row of rows) {
+    if (row.kind !== "forget") {
+      run.push(row);
+      continue;
+    }
+    flush();
+    statements.push(db.prepare("DELETE FROM exposures WHERE user = ?").bind(row.user));
+    statements.push(db.prepare("DELETE FROM outcomes WHERE user = ?").bind(row.user));
+  }
+  flush();
+  await db.batch(statements);
+}

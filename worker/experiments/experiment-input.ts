@@ -1,0 +1,37 @@
+/**
+ * What the experiment admin routes read from a request: the id in the path, and an experiment body
+ * (core/experiments/experiment.ts) whose variants are campaign configurations, validated with every bad field
+ * named by its path. Nesting is checked before the schema walks the body.
+ */
+import type { Context } from "hono";
+import { jsonDepth } from "../../core/conditions";
+import { type Experiment, ExperimentIdSchema, ExperimentSchema } from "../../core/experiments/experiment";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { readJsonBody } from "../lib/read-json-body";
+import { invalidInput } from "../lib/zod-issues";
+
+/** Room for MAX_VARIANTS campaign configurations with long item lists. */
+export const MAX_EXPERIMENT_BODY = 524_288;
+/** A variant's campaign nests as deep as a campaign body may (worker/campaigns/campaign-input.ts), plus two. */
+const MAX_BODY_DEPTH = 36;
+
+export function experimentIdParam(c: Context<AppEnv>): string {
+  const parsed = ExperimentIdSchema.safeParse(c.req.param("id"));
+  if (!parsed.success) throw invalidInput(parsed.error, "BAD_REQUEST", "experiment id");
+  return parsed.data;
+}
+
+/** The body as an experiment with the path's id (a body naming another id is refused). */
+export async function readExperimentBody(c: Context<AppEnv>, id: string): Promise<Experiment> {
+  const raw = await readJsonBody(c, MAX_EXPERIMENT_BODY);
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw new ApiError("BAD_REQUEST", "(root): an experiment object");
+  if (jsonDepth(raw, MAX_BODY_DEPTH) > MAX_BODY_DEPTH)
+    throw new ApiError("BAD_REQUEST", `(root): nested deeper than ${MAX_BODY_DEPTH} levels`);
+  const body = raw as Record<string, unknown>;
+  if (body.id !== undefined && body.id !== id) throw new ApiError("BAD_REQUEST", "id: differs from the path's id");
+  const parsed = ExperimentSchema.safeParse({ v: 1, ...body, id });
+  if (!parsed.success) throw invalidInput(parsed.error);
+  return parsed.data;
+}

@@ -1,0 +1,58 @@
+/**
+ * An experiment's report, as the reporting API answers it and the dashboard draws it (the same object, so
+ * their numbers are the same): the experiment, its results per arm against the control with intervals and the
+ * sample-ratio check (core/experiments/report.ts), clicks per slot, the top items, and the daily aggregates.
+ */
+import type { Experiment } from "../../core/experiments/experiment";
+import { type ExperimentResults, experimentResults } from "../../core/experiments/report";
+import {
+  armCounts,
+  type DailyCounts,
+  dailyCounts,
+  type ItemCounts,
+  itemCounts,
+  type SlotCounts,
+  slotCounts,
+} from "./report-queries";
+
+/** GrowthBook's default tuning of always-valid intervals: narrowest near this many exposed readers. */
+export const SEQUENTIAL_TUNING = 5000;
+
+export interface ExperimentReport extends ExperimentResults {
+  experiment: { id: string; campaign: string; status: Experiment["status"]; attributionDays: number };
+  slots: SlotCounts[];
+  items: ItemCounts[];
+  daily: DailyCounts[];
+  /** ISO time the report was made */
+  at: string;
+}
+
+export async function experimentReport(
+  db: D1Database,
+  experiment: Experiment,
+  intervals: "fixed" | "sequential",
+  now = Date.now(),
+): Promise<ExperimentReport> {
+  const counts = await armCounts(db, experiment.id);
+  const [slots, items, daily] = await Promise.all([
+    slotCounts(db, experiment.id),
+    itemCounts(db, experiment.id),
+    dailyCounts(db, experiment.id),
+  ]);
+  const results = experimentResults(experiment, counts, {
+    ...(intervals === "sequential" && { sequential: { tuning: SEQUENTIAL_TUNING } }),
+  });
+  return {
+    experiment: {
+      id: experiment.id,
+      campaign: experiment.campaign,
+      status: experiment.status,
+      attributionDays: experiment.attributionDays,
+    },
+    ...results,
+    slots,
+    items,
+    daily,
+    at: new Date(now).toISOString(),
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * The exposure events an open queues (core/experiments/exposure.ts): one per experiment the open's arm belongs
+ * to, with one id per reader and experiment, so the reader's shard records the first and counts repeats as
+ * duplicates. Queued only for a real open (not a prefetch) of a reader who allows tracking.
+ */
+import type { QueuedEvent } from "../../core/events";
+import { type ExposureFacts, exposureEventId } from "../../core/experiments/exposure";
+
+export function exposureEvents(user: string, facts: readonly ExposureFacts[], nowMs: number): QueuedEvent[] {
+  const ts = Math.floor(nowMs / 1000);
+  return facts.map((exposure) => ({
+    id: exposureEventId(exposure.experiment),
+    type: "exposure",
+    user,
+    ts,
+    campaign: exposure.campaign,
+    exposure,
+  }));
+}

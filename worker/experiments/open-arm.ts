@@ -1,0 +1,146 @@
+/**
+ * Which arm of the experiment running on a campaign an open serves, and what that arm shows: a variant's
+ * campaign configuration, or the shop's popular items with no personalization (a `popular` variant, the
+ * experiment's holdout or the global holdout). The reader's recorded exposure (their profile) wins over the
+ * hashes (sticky: core/experiments/assignment.ts); the profile is read once per open (recommend.ts's
+ * OpenLoads), so a campaign under an experiment costs an open no extra read but the experiment's own (cached a
+ * minute). No experiment and no global holdout: null, the campaign as it is. Never throws.
+ */
+import type { Campaign } from "../../core/campaign";
+import { type Arm, assign, bucket } from "../../core/experiments/assignment";
+import type { Experiment, GlobalHoldout } from "../../core/experiments/experiment";
+import { ANY_CAMPAIGN, type ExposureFacts, type Exposures } from "../../core/experiments/exposure";
+import type { TokenClaims } from "../../core/token";
+import { errorMessage, logEvent } from "../lib/log";
+import { type OpenLoads, profileOnce } from "../recs/recommend";
+import { globalHoldout, runningExperiment } from "./experiment-store";
+
+/** The pseudo-experiment of the global holdout: every campaign, arms `holdout` and `personalized`. */
+export const GLOBAL_HOLDOUT_EXPERIMENT = "global-holdout";
+export const GLOBAL_ARMS = { held: "holdout", rest: "personalized" } as const;
+/** How long after a reader's first open the global holdout counts their clicks and purchases. */
+export const GLOBAL_ATTRIBUTION_DAYS = 30;
+
+export interface ServedArm {
+  /** the campaign configuration to serve (the variant's, or the campaign's own for popular content) */
+  campaign: Campaign;
+  /** false: popular items only, nothing of the reader used (`experiment-popular`) */
+  personalize: boolean;
+  /** what the open's exposure records (the email routes queue it when the open is real and recordable) */
+  exposures: ExposureFacts[];
+  /** `<experiment>:<arm>` for the `X-Opentime-Experiment` header */
+  label: string;
+}
+
+const DAY = 86_400;
+
+/** The popular-items configuration: the campaign's settings, one block of recommendations, nobody's data. */
+function popular(base: Campaign): Campaign {
+  return { ...base, blocks: [], default: { id: "popular", type: "recommendations" } };
+}
+
+function armName(arm: Exclude<Arm, { kind: "excluded" }>): string {
+  return arm.kind === "variant" ? arm.variant : "holdout";
+}
+
+export interface ArmInput {
+  kv: KVNamespace;
+  campaignId: string;
+  /** the token's campaign as stored (its settings serve a popular arm) */
+  campaign: Campaign;
+  user: string;
+  /** the reader's recorded exposures (their profile), read once per open */
+  exposures: () => Promise<Exposures>;
+  /** unix milliseconds */
+  now: number;
+}
+
+export async function armForOpen(input: ArmInput): Promise<ServedArm | null> {
+  try {
+    const [experiment, global] = await Promise.all([
+      runningExperiment(input.kv, input.campaignId, input.now),
+      globalHoldout(input.kv, input.now),
+    ]);
+    if (!experiment && !(global && global.share > 0)) return null;
+    const exposures = await input.exposures();
+    return decideArm(input, experiment, global, exposures);
+  } catch (e) {
+    logEvent("error", "experiment.arm_failed", { detail: errorMessage(e) });
+    return null;
+  }
+}
+
+/** The arm from what was read (pure apart from the inputs): exported for the preview and tests. */
+export function decideArm(
+  input: Pick<ArmInput, "campaignId" | "campaign" | "user" | "now">,
+  experiment: Experiment | null,
+  global: GlobalHoldout | null,
+  exposures: Exposures,
+): ServedArm | null {
+  const nowSec = Math.floor(input.now / 1000);
+  const facts: ExposureFacts[] = [];
+  const globalOn = global !== null && global.share > 0;
+  let heldGlobally = false;
+  if (globalOn) {
+    // the hash alone (core/experiments/assignment.ts), unless the reader's first open already recorded an arm
+    const recorded = exposures[GLOBAL_HOLDOUT_EXPERIMENT]?.arm;
+    heldGlobally = recorded ? recorded === GLOBAL_ARMS.held : bucket(global.seed, "global", input.user) < global.share;
+    facts.push({
+      experiment: GLOBAL_HOLDOUT_EXPERIMENT,
+      arm: heldGlobally ? GLOBAL_ARMS.held : GLOBAL_ARMS.rest,
+      campaign: ANY_CAMPAIGN,
+      until: nowSec + GLOBAL_ATTRIBUTION_DAYS * DAY,
+    });
+  }
+  if (heldGlobally) {
+    return {
+      campaign: popular(input.campaign),
+      personalize: false,
+      exposures: facts,
+      label: `${GLOBAL_HOLDOUT_EXPERIMENT}:holdout`,
+    };
+  }
+  if (!experiment)
+    return {
+      campaign: input.campaign,
+      personalize: true,
+      exposures: facts,
+      label: `${GLOBAL_HOLDOUT_EXPERIMENT}:${GLOBAL_ARMS.rest}`,
+    };
+  const arm = assign(experiment, input.user, exposures[experiment.id]?.arm ?? null);
+  if (arm.kind === "excluded")
+    return globalOn ? { campaign: input.campaign, personalize: true, exposures: facts, label: "none" } : null;
+  const name = armName(arm);
+  facts.push({
+    experiment: experiment.id,
+    arm: name,
+    campaign: input.campaignId,
+    until: nowSec + experiment.attributionDays * DAY,
+  });
+  const variant = arm.kind === "variant" ? experiment.variants.find((v) => v.id === arm.variant) : undefined;
+  const content = variant?.content ?? "popular";
+  return content === "popular"
+    ? { campaign: popular(input.campaign), personalize: false, exposures: facts, label: `${experiment.id}:${name}` }
+    : { campaign: content, personalize: true, exposures: facts, label: `${experiment.id}:${name}` };
+}
+
+/** The arm of an open with a verified token, the reader's exposures read through the open's one profile read. */
+export function openArm(
+  kv: KVNamespace,
+  claims: TokenClaims,
+  campaign: Campaign,
+  loads: OpenLoads,
+  now: number,
+): Promise<ServedArm | null> {
+  return armForOpen({
+    kv,
+    campaignId: claims.c,
+    campaign,
+    user: claims.u,
+    exposures: async () => {
+      const read = await profileOnce(loads, kv, claims.u);
+      return read.ok ? read.profile.experiments : {};
+    },
+    now,
+  });
+}

@@ -1,0 +1,20 @@
+/** GET /v1/admin/experiments/<id> (Bearer ADMIN_API_KEYS): `{id, experiment}` as stored; 404 when there is none. */
+import type { Hono } from "hono";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { experimentIdParam } from "../experiments/experiment-input";
+import { readExperiment } from "../experiments/experiment-store";
+import { requireApiKey } from "../lib/api-key";
+
+export function registerAdminExperimentGet(app: Hono<AppEnv>): void {
+  app.get(
+    "/v1/admin/experiments/:id",
+    requireApiKey((c) => c.adminApiKeys, "admin"),
+    async (c) => {
+      const id = experimentIdParam(c);
+      const experiment = await readExperiment(c.env.OPENTIME_KV, id);
+      if (!experiment) throw new ApiError("NOT_FOUND", `no experiment "${id}"`);
+      return c.json({ id, experiment });
+    },
+  );
+}
