@@ -20,6 +20,7 @@ import { registerAdminTriggersPut } from "./routes/admin-triggers-put";
 import { registerAmpPreferences } from "./routes/amp-preferences";
 import { registerAmpRecs } from "./routes/amp-recs";
 import { registerClick } from "./routes/click";
+import { registerDashboard } from "./routes/dashboard";
 import { registerDemoAssets } from "./routes/demo-assets";
 import { registerEvents } from "./routes/events";
 import { registerHealth } from "./routes/health";
@@ -63,6 +64,7 @@ export function createApp(): Hono<AppEnv> {
   registerAdminExperimentPut(app);
   registerAdminExperimentReport(app);
   registerDemoAssets(app);
+  registerDashboard(app);
   // the preview: one gate in front of its endpoints (404 unless DEMO_ROUTES or PREVIEW_PAGE; open on a
   // loopback host in local development; otherwise the admin key or a verified Cloudflare Access identity)
   app.use("/", previewAccess);

@@ -4,6 +4,7 @@
  * every token is refused -> generic content; no allow-list -> every AMP request is refused).
  */
 import { z } from "zod";
+import { PSI_ALERT_THRESHOLD } from "../core/drift";
 import type { QueuedEvent } from "../core/events";
 import { DEFAULT_MAIL_ORIGINS } from "./amp/mail-origins";
 import { logEvent } from "./lib/log";
@@ -61,9 +62,16 @@ export interface Bindings {
    * `npm run email` default to 30 days): a token outliving the tombstone would record the reader again.
    */
   ERASURE_TOMBSTONE_DAYS?: string;
+  /** the drift job's alert threshold on a feature's PSI (default 0.25: a significant shift) */
+  DRIFT_PSI_ALERT?: string;
+  /** the drift job's alert threshold on the propensity's expected calibration error (default 0.1) */
+  DRIFT_ECE_ALERT?: string;
 }
 
 export type AppEnv = { Bindings: Bindings };
+
+/** The drift job's default alert on the propensity's expected calibration error. */
+export const DEFAULT_ECE_ALERT = 0.1;
 
 /** Longer than the 30-day default token TTL (`npm run token`, `npm run email`). */
 export const DEFAULT_ERASURE_TOMBSTONE_DAYS = 45;
@@ -102,6 +110,8 @@ const ConfigSchema = z.object({
   adminApiKeys: z.array(z.string().min(16)),
   eventMaxAgeDays: z.coerce.number().min(1).max(3650).catch(30),
   erasureTombstoneDays: z.coerce.number().min(1).max(3650).catch(DEFAULT_ERASURE_TOMBSTONE_DAYS),
+  driftPsiAlert: z.coerce.number().positive().max(10).catch(PSI_ALERT_THRESHOLD),
+  driftEceAlert: z.coerce.number().positive().max(1).catch(DEFAULT_ECE_ALERT),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -152,6 +162,8 @@ export function getConfig(env: Bindings): Config {
     adminApiKeys: keys(env.ADMIN_API_KEYS),
     eventMaxAgeDays: env.EVENT_MAX_AGE_DAYS ?? 30,
     erasureTombstoneDays: env.ERASURE_TOMBSTONE_DAYS ?? DEFAULT_ERASURE_TOMBSTONE_DAYS,
+    driftPsiAlert: env.DRIFT_PSI_ALERT ?? PSI_ALERT_THRESHOLD,
+    driftEceAlert: env.DRIFT_ECE_ALERT ?? DEFAULT_ECE_ALERT,
   });
   if ((env.ACCESS_TEAM_DOMAIN || env.ACCESS_AUD) && !config.access) {
     logEvent("error", "config.access_invalid", {

@@ -1,12 +1,15 @@
 /**
- * Worker entry point: HTTP (the Hono app) and the events queue consumer, each given KV with deadlines
+ * Worker entry point: HTTP (the Hono app), the events queue consumer and the Cron Triggers (bandits hourly,
+ * drift daily), each given KV with deadlines
  * (lib/kv-deadline.ts) so a hung KV operation fails into the callers' fallbacks instead of hanging.
  */
 import type { QueuedEvent } from "../core/events";
 import { createApp } from "./app";
+import { DRIFT_CRON, runDrift } from "./drift/drift-job";
 import type { Bindings } from "./env";
 import { consumeEvents } from "./events/consumer";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "./events/dead-letters";
+import { BANDIT_CRON, updateBandits } from "./experiments/bandit-job";
 import { EMAIL_KV_DEADLINES, type KvDeadlines, QUEUE_KV_DEADLINES, withKvDeadlines } from "./lib/kv-deadline";
 
 /** The Durable Object classes: the writer of the live catalog (CATALOG) and of reader state (READERS). */
@@ -16,7 +19,11 @@ export { ReaderShard } from "./state/reader-shard";
 const app = createApp();
 
 /** One wrapped env per runtime env and handler, so per-env caches (getConfig) keep hitting. */
-const wrapped = { fetch: new WeakMap<Bindings, Bindings>(), queue: new WeakMap<Bindings, Bindings>() };
+const wrapped = {
+  fetch: new WeakMap<Bindings, Bindings>(),
+  queue: new WeakMap<Bindings, Bindings>(),
+  scheduled: new WeakMap<Bindings, Bindings>(),
+};
 function bounded(env: Bindings, handler: keyof typeof wrapped, deadlines: KvDeadlines): Bindings {
   let out = wrapped[handler].get(env);
   if (!out) {
@@ -33,5 +40,11 @@ export default {
     const bindings = bounded(env, "queue", QUEUE_KV_DEADLINES);
     if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, bindings);
     else await consumeEvents(batch, bindings);
+  },
+  // Cron Triggers (wrangler.toml): the bandits' hourly update, the daily drift job
+  async scheduled(controller, env, _ctx) {
+    const bindings = bounded(env, "scheduled", QUEUE_KV_DEADLINES);
+    if (controller.cron === DRIFT_CRON) await runDrift(bindings, controller.scheduledTime);
+    else if (controller.cron === BANDIT_CRON) await updateBandits(bindings, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Bindings, QueuedEvent>;

@@ -53,8 +53,21 @@ export const ExperimentSchema = z
     /** clicks and purchases this many days after a reader's exposure count for their variant */
     attributionDays: z.number().int().min(1).max(30).default(7),
     status: z.enum(["running", "stopped"]).default("running"),
+    /**
+     * bandit mode (Thompson sampling, core/stats/thompson.ts): the variants' weights are rewritten every hour
+     * (worker/experiments/bandit-job.ts) to each one's probability of the best `goal` rate, never under
+     * `floor`; readers already exposed keep their variant. Without it the weights stay as set.
+     */
+    bandit: z
+      .strictObject({
+        goal: z.enum(["click", "purchase"]).default("click"),
+        floor: z.number().min(0).max(0.5).default(0.05),
+      })
+      .optional(),
   })
   .superRefine((e, ctx) => {
+    if (e.bandit && e.bandit.floor * e.variants.length > 1)
+      ctx.addIssue({ code: "custom", path: ["bandit", "floor"], message: "the floors of all variants exceed 1" });
     const ids = new Set<string>();
     for (const [i, v] of e.variants.entries()) {
       if (ids.has(v.id) || v.id === "holdout")

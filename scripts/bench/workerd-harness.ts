@@ -64,6 +64,9 @@ export function startWorkerd(
       CATALOG: { className: "CatalogWriter", useSQLite: true },
     },
     durableObjectsPersist: persistDir,
+    // the experiment store (worker/experiments/experiment-db.ts), as wrangler.toml binds it
+    d1Databases: { DB: "opentime-local-dev" },
+    d1Persist: persistDir,
     queueProducers: { EVENTS: { queueName: "opentime-events" } },
     // without the consumer, queued events wait (the image bench measures the request path alone)
     ...(opts.consumer === false

@@ -46,8 +46,9 @@ try {
 }
 const seed = Number(values.seed);
 const runId = `${seed}-${Date.now().toString(36)}`;
+// the same --seed gives the same readers (and arms); each run's events are its own (runId)
 const readers: SimReader[] = Array.from({ length: count }, (_, i) => ({
-  id: `sim-${runId}-${i}`,
+  id: `sim${seed}-${i}`,
   tastes: (customers[i % customers.length]?.top_categories ?? "").split("|").filter(Boolean),
 }));
 const url = (values.url as string).replace(/\/$/, "");

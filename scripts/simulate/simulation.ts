@@ -43,7 +43,7 @@ export interface SimulationOptions {
   seed: number;
   /** share of the control's opens the mail client loses (0: none) */
   skew: number;
-  /** names the campaign, the experiment and the readers, so that runs never share them */
+  /** names the campaign, the experiment and the events, so that runs never share them (readers may repeat) */
   runId: string;
   concurrency: number;
   /** how long to wait for the store to count everything */
@@ -136,6 +136,8 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     headers: admin,
     body: JSON.stringify({
       campaign,
+      // the seed, not the run, places readers: the same --seed assigns the same readers to the same arms
+      seed: `sim-${o.seed}`,
       variants: [
         { id: PERSONALIZED, weight: 1, content: { v: 2, default: { id: "picks", type: "recommendations" } } },
         { id: CONTROL, weight: 1, content: "popular" },
@@ -183,7 +185,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     const liked = r.tastes.flatMap((t) => byCategory.get(t) ?? []);
     for (let i = 0; i < HISTORY_VIEWS && liked.length > 0; i++) {
       const item = rng.pick(liked);
-      history.push({ id: `${r.id}:view:${i}`, type: "view", user: r.id, item: item.id, ts: hourAgo + i });
+      history.push({ id: `${o.runId}:${r.id}:view:${i}`, type: "view", user: r.id, item: item.id, ts: hourAgo + i });
     }
   }
   await postEvents(history);
@@ -244,13 +246,13 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     const categories = items.map((id) => productById.get(id)?.category);
     if (items.length === 0 || rng.next() >= clickProbability(categories, r.tastes)) continue;
     const clicked = items[clickedIndex(categories, r.tastes)] as string;
-    outcomes.push({ id: `${reader}:click`, type: "email_click", user: reader, item: clicked, campaign, ts });
+    outcomes.push({ id: `${o.runId}:${reader}:click`, type: "email_click", user: reader, item: clicked, campaign, ts });
     tally(arm).clicks++;
     const product = productById.get(clicked);
     if (rng.next() < buyProbability(product?.category, r.tastes)) {
       const value = Math.round((product?.price ?? 10) * 100) / 100;
       outcomes.push({
-        id: `${reader}:buy`,
+        id: `${o.runId}:${reader}:buy`,
         type: "purchase",
         user: reader,
         item: clicked,

@@ -51,6 +51,7 @@ export { CatalogWriter, ReaderShard } from "../index";
 
 export default {
   queue: app.queue,
+  scheduled: app.scheduled,
   async fetch(req, env, ctx) {
     const url = new URL(req.url);
     if (!url.pathname.startsWith("/bench/")) return app.fetch(req, env, ctx);

@@ -5,11 +5,10 @@
  * (worker/state/experiment-outbox.ts): each row is decided once, in the transaction that applied its event,
  * and written here idempotently (primary keys; a repeated row changes nothing, fires no trigger). An erased
  * reader's rows are deleted (the aggregates follow). Reports read it (worker/experiments/report.ts).
- *
- * The schema is created by the Worker itself (CREATE ... IF NOT EXISTS, once per isolate), so `wrangler dev`,
- * the tests and a first deploy need no migration step.
+ * The Worker creates the tables itself (worker/lib/d1-schema.ts).
  */
 import type { ExperimentRow } from "../../core/experiments/exposure";
+import { ensureTables } from "../lib/d1-schema";
 
 /** What a shard sends: a row, or the erasure of a reader's rows. */
 export type StoreRow = ExperimentRow | { kind: "forget"; user: string };
@@ -53,22 +52,9 @@ const SCHEMA = [
    END`,
 ];
 
-const ready = new WeakMap<D1Database, Promise<void>>();
-
-/** Creates the tables once per isolate and database (a failure is retried by the next caller). */
+/** Creates the experiment store's tables (once per isolate). */
 export function ensureSchema(db: D1Database): Promise<void> {
-  let done = ready.get(db);
-  if (!done) {
-    done = db
-      .batch(SCHEMA.map((s) => db.prepare(s)))
-      .then(() => undefined)
-      .catch((e: unknown) => {
-        ready.delete(db);
-        throw e;
-      });
-    ready.set(db, done);
-  }
-  return done;
+  return ensureTables(db, "experiments", SCHEMA);
 }
 
 /** D1 binds at most 100 parameters per statement. */

@@ -1,18 +1,32 @@
 /**
+ * The staff pages in headless Chromium against the real Worker in workerd with a freshly trained demo model.
  * The preview page, as a developer uses it: the page loads, a user is picked, the HTML part's open-time
- * images decode, and clicking one lands on the product that image showed (with UTM). Screenshot kept in
- * test-artifacts/ (not committed).
+ * images decode, and clicking one lands on the product that image showed (with UTM). The dashboard, after a
+ * small run of the experiment simulation (`npm run simulate`'s own code, through the Worker's APIs): the
+ * Worker's store counted exactly what the simulation did, the page renders its charts, and every number it
+ * shows equals the reporting API's. Screenshots kept in test-artifacts/ (not committed).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse } from "csv-parse/sync";
 import type { Miniflare } from "miniflare";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Profile } from "../../core/profile";
-import { bundleBenchWorker, putEntries, startWorkerd } from "../../scripts/bench/workerd-harness";
+import {
+  BENCH_ADMIN_KEY,
+  BENCH_EVENTS_KEY,
+  BENCH_SECRET,
+  BENCH_SENDER,
+  bundleBenchWorker,
+  putEntries,
+  startWorkerd,
+} from "../../scripts/bench/workerd-harness";
 import { generateDemo } from "../../scripts/demo/generate";
 import { allEntries } from "../../scripts/seed/kv-entries";
+import type { SimReader } from "../../scripts/simulate/reader-model";
+import { runSimulation, type SimProduct } from "../../scripts/simulate/simulation";
 import { trainAndExport } from "../../scripts/train/pipeline";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -171,6 +185,69 @@ describe("preview page in Chromium", () => {
       );
     }
     expect(rows.some(([block]) => block === "banner")).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("dashboard in Chromium", () => {
+  it("shows the simulated experiment's report, its numbers the reporting API's", async () => {
+    const products = JSON.parse(readFileSync(join(work, "demo/products.json"), "utf8")) as SimProduct[];
+    const customers = parse(readFileSync(join(work, "demo/customers.csv"), "utf8"), { columns: true }) as {
+      top_categories: string;
+    }[];
+    const readers: SimReader[] = Array.from({ length: 2000 }, (_, i) => ({
+      id: `browser-sim-${i}`,
+      tastes: (customers[i % customers.length]?.top_categories ?? "").split("|"),
+    }));
+    const sim = await runSimulation({
+      send: (path, init) => fetch(`${origin}${path}`, init),
+      adminKey: BENCH_ADMIN_KEY,
+      eventsKey: BENCH_EVENTS_KEY,
+      tokenSecret: BENCH_SECRET,
+      sender: BENCH_SENDER,
+      readers,
+      products,
+      seed: 3,
+      skew: 0,
+      runId: "browser",
+      concurrency: 8,
+      settleSeconds: 60,
+      log: () => undefined,
+    });
+    expect(sim.reconciled).toBe(true);
+    expect(sim.arm_mismatches).toBe(0);
+    // the drift job, as its Cron Trigger runs it
+    const worker = await mf.getWorker();
+    await worker.scheduled({ cron: "30 4 * * *", scheduledTime: new Date() });
+
+    const report = (await (
+      await fetch(`${origin}/v1/admin/experiments/${sim.experiment}/report`, {
+        headers: { Authorization: `Bearer ${BENCH_ADMIN_KEY}` },
+      })
+    ).json()) as { arms: Record<string, unknown>[] };
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${origin}/dashboard?experiment=${sim.experiment}`);
+    expect(await page.locator("[data-testid=experiment-id]").textContent()).toBe(sim.experiment);
+    const cells = await page
+      .locator("[data-metric]")
+      .evaluateAll((els) => els.map((e) => [(e as HTMLElement).dataset.metric, (e as HTMLElement).dataset.value]));
+    const shown = Object.fromEntries(cells);
+    const fields = ["exposed", "clickers", "clicks", "ctr", "buyers", "conversion", "revenuePerExposed"];
+    for (const arm of report.arms) {
+      for (const f of fields) expect(shown[`${arm.arm}:${f}`]).toBe(String(arm[f] ?? ""));
+      const vs = arm.vsControl as { ctr: { relative: { estimate: number } | null } } | null;
+      expect(shown[`${arm.arm}:ctrUplift`]).toBe(String(vs?.ctr.relative?.estimate ?? ""));
+    }
+    // the charts render (SVG, with the uplift's interval drawn), and model health shows the drift run
+    expect(await page.locator("section[data-testid=experiment] svg").count()).toBeGreaterThanOrEqual(3);
+    expect(await page.locator("svg g[data-row]").count()).toBeGreaterThan(0);
+    expect(await page.locator("[data-testid=active-model]").textContent()).not.toBe("");
+    expect(await page.locator("[data-testid=drift] tbody tr").count()).toBe(4);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -1,0 +1,172 @@
+/**
+ * The Cron Triggers' jobs and the dashboard, in workerd with real KV, D1 and the fixture model: the bandit's
+ * hourly update moves a bandit's weights toward the arm that converts better, never under its floor, and records
+ * the shares; the daily drift job measures today's readers against the manifest's reference and alerts above
+ * its thresholds; the dashboard is behind the admin key and shows the report's numbers.
+ */
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { kvKeys } from "../../core/kv-keys";
+import { ensureSchema } from "../../worker/experiments/experiment-db";
+import type { ExperimentReport } from "../../worker/experiments/experiment-report";
+import { resetExperimentCache } from "../../worker/experiments/experiment-store";
+import worker from "../../worker/index";
+import { ADMIN_HEADERS, clearKv, seedModel, send } from "./support/harness";
+
+const db = () => env.DB as D1Database;
+
+function putExperiment(id: string, b: unknown): Promise<Response> {
+  return send(`/v1/admin/experiments/${id}`, { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(b) });
+}
+
+/** Exposures and clicks written as the shards write them (the store's own rows). */
+async function exposeAndClick(experiment: string, arm: string, exposed: number, clickers: number): Promise<void> {
+  const at = Math.floor(Date.now() / 1000);
+  const day = new Date().toISOString().slice(0, 10);
+  const statements: D1PreparedStatement[] = [];
+  for (let i = 0; i < exposed; i++) {
+    const user = `${arm}-${i}`;
+    statements.push(
+      db()
+        .prepare("INSERT INTO exposures (experiment, user, arm, campaign, at, day) VALUES (?, ?, ?, 'c', ?, ?)")
+        .bind(experiment, user, arm, at, day),
+    );
+    if (i < clickers) {
+      statements.push(
+        db()
+          .prepare(
+            "INSERT INTO outcomes (experiment, user, event, kind, arm, slot, item, value, at, day) VALUES (?, ?, 'c1', 'click', ?, 'amp', 'p1', 0, ?, ?)",
+          )
+          .bind(experiment, user, arm, at, day),
+      );
+    }
+  }
+  await db().batch(statements);
+}
+
+async function scheduled(cron: string, bindings: typeof env = env): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron, scheduledTime: Date.now() }), bindings, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+beforeEach(async () => {
+  await clearKv();
+  await seedModel();
+  resetExperimentCache();
+  await ensureSchema(db());
+  await db().batch([db().prepare("DELETE FROM exposures"), db().prepare("DELETE FROM outcomes")]);
+});
+
+const PERSONAL = { v: 2, default: { id: "picks", type: "recommendations" } };
+
+describe("the bandit's hourly update", () => {
+  it("moves the weights toward the better arm, keeps the floor, and records the shares", async () => {
+    const res = await putExperiment("bandit-1", {
+      campaign: "b",
+      variants: [
+        { id: "good", weight: 1, content: PERSONAL },
+        { id: "poor", weight: 1, content: "popular" },
+        { id: "awful", weight: 1, content: "popular" },
+      ],
+      bandit: { goal: "click", floor: 0.1 },
+    });
+    expect(res.status).toBe(200);
+    await exposeAndClick("bandit-1", "good", 400, 80);
+    await exposeAndClick("bandit-1", "poor", 400, 40);
+    await exposeAndClick("bandit-1", "awful", 400, 8);
+    await scheduled("0 * * * *");
+    const stored = (await env.OPENTIME_KV.get(kvKeys.campaignExperiment("b"), "json")) as {
+      variants: { id: string; weight: number }[];
+    };
+    const total = stored.variants.reduce((s, v) => s + v.weight, 0);
+    const share = Object.fromEntries(stored.variants.map((v) => [v.id, v.weight / total]));
+    expect(share.good).toBeGreaterThan(0.75);
+    expect(share.poor).toBeCloseTo(0.1, 2);
+    expect(share.awful).toBeCloseTo(0.1, 2);
+    const recorded = await db().prepare("SELECT shares FROM bandit_shares WHERE experiment = 'bandit-1'").all();
+    expect(recorded.results).toHaveLength(1);
+    // a fixed experiment is left alone
+    await putExperiment("fixed-1", { campaign: "f", variants: [{ id: "a", weight: 3, content: "popular" }] });
+    await scheduled("0 * * * *");
+    expect(
+      ((await env.OPENTIME_KV.get(kvKeys.experiment("fixed-1"), "json")) as { variants: { weight: number }[] })
+        .variants[0]?.weight,
+    ).toBe(3);
+  });
+
+  it("refuses floors that cannot all be met", async () => {
+    const res = await putExperiment("bandit-2", {
+      campaign: "b2",
+      variants: [
+        { id: "a", weight: 1, content: "popular" },
+        { id: "b", weight: 1, content: "popular" },
+        { id: "c", weight: 1, content: "popular" },
+      ],
+      bandit: { floor: 0.4 },
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("bandit.floor");
+  });
+});
+
+describe("the daily drift job", () => {
+  it("measures today's readers against the training reference, stores the run and alerts above the thresholds", async () => {
+    const logs: string[] = [];
+    const warn = console.warn;
+    console.warn = (line: string) => logs.push(line);
+    try {
+      await scheduled("30 4 * * *", { ...env, DRIFT_PSI_ALERT: "0.000001" });
+    } finally {
+      console.warn = warn;
+    }
+    const row = await db()
+      .prepare("SELECT result FROM drift_runs ORDER BY at DESC LIMIT 1")
+      .first<{ result: string }>();
+    const run = JSON.parse(row?.result ?? "{}") as {
+      readers: number;
+      features: Record<string, { psi: number; n: number }>;
+      alerts: string[];
+    };
+    expect(run.readers).toBeGreaterThan(10);
+    expect(Object.keys(run.features).sort()).toEqual([
+      "daysSinceLastPurchase",
+      "itemsBought",
+      "propensity",
+      "topScore",
+    ]);
+    // the fixture's readers are the training's own: their top scores are drawn from the reference itself
+    expect(run.features.topScore?.psi).toBeLessThan(0.25);
+    expect(run.alerts.length).toBeGreaterThan(0);
+    expect(logs.some((l) => l.includes('"drift.alert"'))).toBe(true);
+  });
+});
+
+describe("the dashboard", () => {
+  it("needs the admin key off loopback, and shows the report's numbers", async () => {
+    expect((await send("/dashboard")).status).toBe(401);
+    await putExperiment("dash-1", {
+      campaign: "d",
+      variants: [
+        { id: "personal", weight: 1, content: PERSONAL },
+        { id: "popular", weight: 1, content: "popular" },
+      ],
+    });
+    await exposeAndClick("dash-1", "personal", 120, 30);
+    await exposeAndClick("dash-1", "popular", 110, 11);
+    const page = await send("/dashboard?experiment=dash-1", { headers: ADMIN_HEADERS });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const report = (await (
+      await send("/v1/admin/experiments/dash-1/report", { headers: ADMIN_HEADERS })
+    ).json()) as ExperimentReport;
+    for (const arm of report.arms) {
+      expect(html).toContain(`data-metric="${arm.arm}:exposed" data-value="${arm.exposed}"`);
+      expect(html).toContain(`data-metric="${arm.arm}:ctr" data-value="${arm.ctr}"`);
+    }
+    const uplift = report.arms.find((a) => a.arm === "personal")?.vsControl?.ctr.relative;
+    expect(html).toContain(`data-metric="personal:ctrUplift" data-value="${uplift?.estimate}"`);
+    expect(html).toContain("<svg");
+    expect(html).toContain("Sample ratio OK");
+  });
+});

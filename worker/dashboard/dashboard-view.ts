@@ -1,0 +1,173 @@
+/**
+ * What the dashboard page shows, from the same objects the APIs answer with: an experiment's report
+ * (worker/experiments/experiment-report.ts) as a table per arm, its uplift intervals, exposures and clicks by
+ * day and bandit shares over time as charts, per-slot and per-item tables; and model health: the active
+ * version and its history, the drift job's latest run and PSI by day. Every number cell carries its raw value
+ * (`data-value`) beside the text, so a test can compare the page with the API. Pure.
+ */
+import type { Estimate } from "../../core/stats/estimate";
+import type { DriftRun } from "../drift/drift-store";
+import type { ExperimentReport } from "../experiments/experiment-report";
+import { intervalChart, lineChart, type Series } from "./svg-charts";
+
+export interface BanditPoint {
+  at: string;
+  shares: Record<string, number>;
+}
+
+export interface DashboardInput {
+  experiments: string[];
+  current: string | null;
+  report: ExperimentReport | null;
+  /** why there is no report (no experiment store bound) */
+  unavailable?: string;
+  bandit: BanditPoint[];
+  model: { active: string; activatedAt: string; history: string[] } | null;
+  drift: DriftRun[];
+  psiThreshold: number;
+  eceThreshold: number;
+}
+
+/** Items listed on the page (the API lists more). */
+const PAGE_ITEMS = 20;
+
+const pct = (x: number | null | undefined, digits = 2) =>
+  x === null || x === undefined ? "–" : `${(x * 100).toFixed(digits)}%`;
+const money = (x: number | null | undefined) => (x === null || x === undefined ? "–" : x.toFixed(2));
+const interval = (e: Estimate | null | undefined) =>
+  e ? `${pct(e.estimate, 1)} [${pct(e.ciLow, 1)}, ${pct(e.ciHigh, 1)}]` : "–";
+
+export function dashboardView(input: DashboardInput): Record<string, unknown> {
+  return {
+    experiments: input.experiments.map((id) => ({ id, current: id === input.current })),
+    report: input.report ? reportView(input.report, input.bandit) : null,
+    unavailable: input.unavailable ?? null,
+    model: input.model ? { ...input.model, history: input.model.history.map((version) => ({ version })) } : null,
+    drift: driftView(input.drift, input.psiThreshold, input.eceThreshold),
+  };
+}
+
+function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
+  const arms = r.arms.map((a) => {
+    const vs = a.vsControl;
+    const cell = (metric: string, value: number | null, text: string) => ({
+      metric: `${a.arm}:${metric}`,
+      value: value ?? "",
+      text,
+    });
+    return {
+      arm: a.arm,
+      isControl: a.arm === r.control,
+      cells: [
+        cell("exposed", a.exposed, String(a.exposed)),
+        cell("clickers", a.clickers, String(a.clickers)),
+        cell("clicks", a.clicks, String(a.clicks)),
+        cell("ctr", a.ctr, pct(a.ctr)),
+        cell("buyers", a.buyers, String(a.buyers)),
+        cell("conversion", a.conversion, pct(a.conversion)),
+        cell("revenuePerExposed", a.revenuePerExposed, money(a.revenuePerExposed)),
+        cell("ctrUplift", vs?.ctr.relative?.estimate ?? null, interval(vs?.ctr.relative)),
+        cell("conversionUplift", vs?.conversion.relative?.estimate ?? null, interval(vs?.conversion.relative)),
+        cell("revenueUplift", vs?.revenue.relative?.estimate ?? null, interval(vs?.revenue.relative)),
+      ],
+    };
+  });
+  const rows = r.arms.flatMap((a) =>
+    a.vsControl
+      ? (["ctr", "conversion", "revenue"] as const).map((m) => {
+          const e = a.vsControl?.[m].relative ?? null;
+          return {
+            label: `${a.arm}: ${m}`,
+            estimate: e?.estimate ?? null,
+            low: e?.ciLow ?? null,
+            high: e?.ciHigh ?? null,
+          };
+        })
+      : [],
+  );
+  const days = [...new Set(r.daily.map((d) => d.day))];
+  const armNames = r.arms.map((a) => a.arm);
+  const byDay = (field: "exposures" | "clicks"): Series[] =>
+    armNames.map((arm) => ({
+      name: arm,
+      values: days.map((day) => r.daily.find((d) => d.day === day && d.arm === arm)?.[field] ?? 0),
+    }));
+  const exposedOf = new Map(r.arms.map((a) => [a.arm, a.exposed]));
+  const banditArms = [...new Set(bandit.flatMap((b) => Object.keys(b.shares)))];
+  return {
+    id: r.experiment.id,
+    campaign: r.experiment.campaign,
+    status: r.experiment.status,
+    attributionDays: r.experiment.attributionDays,
+    control: r.control,
+    at: r.at,
+    intervalsNote:
+      r.intervals === "sequential" ? "always-valid intervals: safe to look every day" : "fixed-horizon intervals",
+    intervalsShort: r.intervals === "sequential" ? "always-valid 95%" : "95%",
+    srmP: r.srm?.pValue ?? "",
+    srmText: r.srm ? r.srm.pValue.toPrecision(3) : "n/a (bandit)",
+    srmMismatch: r.srm?.mismatch ?? false,
+    expected: r.srm
+      ? Object.entries(r.srm.expected)
+          .map(([arm, share]) => `${arm} ${pct(share, 1)}`)
+          .join(", ")
+      : "",
+    arms,
+    upliftChart: intervalChart(`uplift against ${r.control}`, rows),
+    exposuresChart: lineChart("exposures by day", days, byDay("exposures")),
+    clicksChart: lineChart("clicks by day", days, byDay("clicks")),
+    banditChart:
+      bandit.length > 0
+        ? lineChart(
+            "bandit shares",
+            bandit.map((b) => b.at.slice(0, 16).replace("T", " ")),
+            banditArms.map((arm) => ({ name: arm, values: bandit.map((b) => b.shares[arm] ?? null) })),
+            (v) => pct(v, 0),
+          )
+        : null,
+    slots: r.slots.map((s) => ({
+      ...s,
+      slot: s.slot || "(none)",
+      share: pct(exposedOf.get(s.arm) ? s.clickers / (exposedOf.get(s.arm) as number) : null),
+    })),
+    items: r.items.slice(0, PAGE_ITEMS).map((i) => ({ ...i, revenue: money(i.revenue) })),
+  };
+}
+
+function driftView(runs: readonly DriftRun[], psiThreshold: number, eceThreshold: number) {
+  const latest = runs[0];
+  if (!latest) return null;
+  const chronological = [...runs].reverse();
+  const names = [...new Set(chronological.flatMap((r) => Object.keys(r.features)))];
+  return {
+    at: latest.at,
+    readers: latest.readers,
+    threshold: psiThreshold,
+    eceThreshold,
+    features: Object.entries(latest.features).map(([name, f]) => ({
+      name,
+      psi: f?.psi,
+      psiText: f ? f.psi.toFixed(3) : "–",
+      n: f?.n,
+      alert: (f?.psi ?? 0) > psiThreshold,
+    })),
+    calibration: latest.calibration
+      ? {
+          ece: latest.calibration.ece,
+          eceText: latest.calibration.ece.toFixed(3),
+          n: latest.calibration.n,
+          alert: latest.calibration.ece > eceThreshold,
+        }
+      : null,
+    psiChart: lineChart(
+      "PSI by day",
+      chronological.map((r) => r.day),
+      names.map((name) => ({
+        name,
+        values: chronological.map((r) => r.features[name as keyof DriftRun["features"]]?.psi ?? null),
+      })),
+      (v) => v.toFixed(2),
+      psiThreshold,
+    ),
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * GET /dashboard?experiment=<id> — the staff dashboard (behind `dashboardAccess`: the admin key or a Cloudflare
+ * Access identity; open on a loopback host under DEMO_ROUTES): the experiments, one experiment's report
+ * (always-valid intervals, as it is looked at every day) with SVG charts, and model health (the active model and
+ * its history, drift by day). Server-rendered (mustache), no script; its numbers are the reporting API's.
+ */
+import type { Hono } from "hono";
+import Mustache from "mustache";
+import { z } from "zod";
+import { kvKeys } from "../../core/kv-keys";
+import { ActivePointerSchema, ModelHistorySchema } from "../../core/manifest";
+import TEMPLATE from "../dashboard/dashboard.html";
+import { dashboardView } from "../dashboard/dashboard-view";
+import { recentDriftRuns } from "../drift/drift-store";
+import { type AppEnv, getConfig } from "../env";
+import { banditHistory } from "../experiments/bandit-store";
+import { experimentReport } from "../experiments/experiment-report";
+import { listExperimentIds, readExperiment } from "../experiments/experiment-store";
+import { dashboardAccess } from "../preview/access";
+import { MAX_LISTED_EXPERIMENTS } from "./admin-experiment-list";
+
+const Query = z.object({ experiment: z.string().max(64).optional() });
+
+export function registerDashboard(app: Hono<AppEnv>): void {
+  app.get("/dashboard", dashboardAccess, async (c) => {
+    const kv = c.env.OPENTIME_KV;
+    const db = c.env.DB;
+    const query = Query.catch({}).parse(c.req.query());
+    const [ids, pointer, history] = await Promise.all([
+      listExperimentIds(kv, MAX_LISTED_EXPERIMENTS),
+      kv.get(kvKeys.activeModel, "json").then((v) => ActivePointerSchema.safeParse(v)),
+      kv.get(kvKeys.modelHistory, "json").then((v) => ModelHistorySchema.safeParse(v)),
+    ]);
+    const current = query.experiment && ids.includes(query.experiment) ? query.experiment : (ids[0] ?? null);
+    const experiment = current ? await readExperiment(kv, current) : null;
+    const [report, bandit, drift] = db
+      ? await Promise.all([
+          experiment ? experimentReport(db, experiment, "sequential") : null,
+          experiment?.bandit ? banditHistory(db, experiment.id) : [],
+          recentDriftRuns(db),
+        ])
+      : [null, [], []];
+    const view = dashboardView({
+      experiments: ids,
+      current,
+      report,
+      unavailable: db ? undefined : "No experiment store: bind a D1 database as DB (wrangler.toml).",
+      bandit,
+      model: pointer.success
+        ? {
+            active: pointer.data.version,
+            activatedAt: pointer.data.activatedAt,
+            history: history.success ? history.data.map((h) => h.version).reverse() : [],
+          }
+        : null,
+      drift,
+      psiThreshold: getConfig(c.env).driftPsiAlert,
+      eceThreshold: getConfig(c.env).driftEceAlert,
+    });
+    return c.html(Mustache.render(TEMPLATE, view), 200, { "Cache-Control": "no-store" });
+  });
+}
