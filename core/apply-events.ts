@@ -112,8 +112,8 @@ export function applyEvents(
     applied.push(e.id);
     // exposures, and what counts for them (attributed by the exposures applied before, in time order)
     rows.push(...experimentRows(e, p.experiments));
-    if (e.type === "exposure") {
-      if (e.exposure) p.experiments = withExposure(p.experiments, e.exposure, e.ts);
+    if (e.type === "exposure" || e.type === "assignment") {
+      if (e.exposure) p.experiments = withExposure(p.experiments, e.exposure, e.ts, e.type === "exposure");
       continue;
     }
     // what an email showed (an amp-list answer, or an image block with its open): kept for the frequency cap

@@ -98,8 +98,8 @@ export type IncomingEvent = z.infer<typeof IncomingEventSchema>;
  */
 export interface QueuedEvent {
   id: string;
-  /** `consent`, `impression` and `exposure` are internal: the API never accepts them */
-  type: EventType | "consent" | "impression" | "exposure";
+  /** `consent`, `impression`, `exposure` and `assignment` are internal: the API never accepts them */
+  type: EventType | "consent" | "impression" | "exposure" | "assignment";
   user: string;
   item?: string;
   /** for `impression` and internal `email_open` messages: the items an email showed (at most 24) */
@@ -113,7 +113,10 @@ export interface QueuedEvent {
   value?: number;
   /** for `consent` messages: the fields to set */
   consent?: Partial<Omit<Consent, "updatedAt">>;
-  /** for `exposure` messages: the experiment and the arm the open was served (core/experiments/exposure.ts) */
+  /**
+   * for `exposure` messages: the experiment and the arm the open was served; for `assignment` messages, the arm
+   * a send chose (its subject line) (core/experiments/exposure.ts)
+   */
   exposure?: ExposureFacts;
   /** for clicks from the email routes: the slot clicked (`row-0`, `amp`), for per-slot reporting */
   slot?: string;

@@ -30,6 +30,8 @@ export interface SubjectAnswer {
    * (the open's facts unknown), rendered for its first item; null when no block of the campaign has copy
    */
   copy: SendTimeCopy | null;
+  /** `<experiment>:<arm>` when an experiment runs on the campaign: the arm whose configuration chose these */
+  experiment?: string;
 }
 
 export interface SendTimeCopy {

@@ -21,6 +21,12 @@ export const ExposureSchema = z.object({
   at: z.number().int(),
   /** unix seconds until which clicks and purchases count for the arm (the experiment's attribution window) */
   until: z.number().int(),
+  /**
+   * false: assigned when the email was sent (its subject line was the arm's), not opened yet: the arm is kept
+   * (so the open serves the arm the subject line promised, whatever the weights are by then) but nothing is
+   * attributed to it until the first real open makes it an exposure
+   */
+  exposed: z.boolean().default(true),
 });
 export type Exposure = z.infer<typeof ExposureSchema>;
 
@@ -47,18 +53,26 @@ export function exposureEventId(experiment: string): string {
   return `exposure:${experiment}`;
 }
 
+/** The send-time assignment event's id (subject lines decided at the send): one per reader and experiment. */
+export function assignmentEventId(experiment: string): string {
+  return `assignment:${experiment}`;
+}
+
 /**
- * `exposures` with this exposure recorded: kept if it is the reader's first for the experiment, or earlier
- * than the one recorded (the earliest wins, whatever the arrival order; ties keep the recorded one). Past
- * MAX_EXPOSURES the oldest go. Returns the same object when nothing changed.
+ * `exposures` with this exposure (or send-time assignment, `exposed` false) recorded. An exposure is kept if it
+ * is the reader's first for the experiment or earlier than the one recorded (the earliest wins, whatever the
+ * arrival order; ties keep the recorded one); one that follows an assignment keeps the assigned arm and
+ * becomes the exposure. An assignment never replaces what is recorded. Past MAX_EXPOSURES the oldest go.
+ * Returns the same object when nothing changed.
  */
-export function withExposure(exposures: Exposures, facts: ExposureFacts, at: number): Exposures {
+export function withExposure(exposures: Exposures, facts: ExposureFacts, at: number, exposed = true): Exposures {
   const known = exposures[facts.experiment];
-  if (known && known.at <= at) return exposures;
-  const next: Exposures = {
-    ...exposures,
-    [facts.experiment]: { arm: facts.arm, campaign: facts.campaign, at, until: Math.max(at, facts.until) },
-  };
+  let entry: Exposure;
+  if (!known) entry = { arm: facts.arm, campaign: facts.campaign, at, until: Math.max(at, facts.until), exposed };
+  else if (exposed && !known.exposed) entry = { ...known, at, until: Math.max(at, facts.until), exposed: true };
+  else if (exposed && known.at > at) entry = { ...known, arm: facts.arm, at, until: Math.max(at, facts.until) };
+  else return exposures;
+  const next: Exposures = { ...exposures, [facts.experiment]: entry };
   const ids = Object.keys(next);
   if (ids.length <= MAX_EXPOSURES) return next;
   ids.sort((a, b) => (next[a] as Exposure).at - (next[b] as Exposure).at);
@@ -91,12 +105,16 @@ export type ExperimentRow =
 export function experimentRows(e: QueuedEvent, exposures: Exposures): ExperimentRow[] {
   if (e.type === "exposure" && e.exposure) {
     const x = e.exposure;
-    return [{ kind: "exposure", experiment: x.experiment, user: e.user, arm: x.arm, campaign: x.campaign, at: e.ts }];
+    // an arm assigned at the send is the one exposed (withExposure keeps it)
+    const known = exposures[x.experiment];
+    const arm = known && !known.exposed ? known.arm : x.arm;
+    if (known?.exposed) return [];
+    return [{ kind: "exposure", experiment: x.experiment, user: e.user, arm, campaign: x.campaign, at: e.ts }];
   }
   if (e.type !== "email_click" && e.type !== "purchase") return [];
   const rows: ExperimentRow[] = [];
   for (const [experiment, x] of Object.entries(exposures)) {
-    if (e.ts < x.at || e.ts > x.until) continue;
+    if (!x.exposed || e.ts < x.at || e.ts > x.until) continue;
     if (e.type === "email_click" && x.campaign !== ANY_CAMPAIGN && e.campaign !== x.campaign) continue;
     rows.push({
       kind: e.type === "purchase" ? "purchase" : "click",

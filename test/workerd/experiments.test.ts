@@ -294,6 +294,58 @@ describe("attribution and the report", () => {
   });
 });
 
+describe("subject-line experiments", () => {
+  it("chooses each reader's subject by their arm at the send, and the open serves that arm after a re-weight", async () => {
+    const variant = (subject: string) => ({
+      v: 2,
+      default: { id: "picks", type: "recommendations" },
+      subjects: { default: { subject } },
+    });
+    const subj = (a: number, b: number) => ({
+      campaign: CAMPAIGN,
+      variants: [
+        { id: "a", weight: a, content: variant("Subject A") },
+        { id: "b", weight: b, content: variant("Subject B") },
+      ],
+    });
+    expect((await putExperiment("e-subj", subj(1, 1))).status).toBe(200);
+    const experiment = ExperimentSchema.parse({ v: 1, id: "e-subj", ...subj(1, 1) });
+    const users = readers()
+      .slice(0, 10)
+      .map((p) => p.userId);
+    const rec = recordingQueue();
+    const res = await fetchWith(
+      new Request("https://opentime.test/v1/admin/subjects", {
+        method: "POST",
+        headers: ADMIN_HEADERS,
+        body: JSON.stringify({ campaign: CAMPAIGN, users }),
+      }),
+      rec.queue,
+    );
+    expect(res.status).toBe(200);
+    const answers = ((await res.json()) as { subjects: { user: string; subject: string; experiment: string }[] })
+      .subjects;
+    for (const a of answers) {
+      const arm = hashedArm(experiment, a.user);
+      expect(a.experiment).toBe(`e-subj:${arm}`);
+      expect(a.subject).toBe(arm === "a" ? "Subject A" : "Subject B");
+    }
+    expect(rec.sent.map((e) => e.type)).toEqual(users.map(() => "assignment"));
+    await consume(rec.sent);
+    // everyone to b from now on: a reader sent Subject A still opens variant a, and is exposed to it
+    expect((await putExperiment("e-subj", subj(0.001, 1000))).status).toBe(200);
+    resetExperimentCache();
+    const sentA = users.find((u) => hashedArm(experiment, u) === "a") as string;
+    await until(async () => {
+      const p = (await env.OPENTIME_KV.get(kvKeys.profile(sentA), "json")) as Profile | null;
+      return p?.experiments?.["e-subj"]?.arm === "a";
+    });
+    const opened = await open(sentA);
+    expect(opened.res.headers.get("X-Opentime-Experiment")).toBe("e-subj:a");
+    expect(await rows("exposures", sentA, "e-subj")).toEqual([expect.objectContaining({ arm: "a" })]);
+  });
+});
+
 async function until(check: () => Promise<boolean>, ms = 5000): Promise<void> {
   const start = Date.now();
   while (Date.now() - start < ms) {

@@ -4,7 +4,7 @@
  * duplicates. Queued only for a real open (not a prefetch) of a reader who allows tracking.
  */
 import type { QueuedEvent } from "../../core/events";
-import { type ExposureFacts, exposureEventId } from "../../core/experiments/exposure";
+import { assignmentEventId, type ExposureFacts, exposureEventId } from "../../core/experiments/exposure";
 
 export function exposureEvents(user: string, facts: readonly ExposureFacts[], nowMs: number): QueuedEvent[] {
   const ts = Math.floor(nowMs / 1000);
@@ -15,5 +15,17 @@ export function exposureEvents(user: string, facts: readonly ExposureFacts[], no
     ts,
     campaign: exposure.campaign,
     exposure,
+  }));
+}
+
+/**
+ * The send-time assignments of a reader (subject lines chosen for their arm: worker/routes/admin-subjects.ts):
+ * their shard keeps the arm, unexposed, so the open serves the same one.
+ */
+export function assignmentEvents(user: string, facts: readonly ExposureFacts[], nowMs: number): QueuedEvent[] {
+  return exposureEvents(user, facts, nowMs).map((e) => ({
+    ...e,
+    id: assignmentEventId((e.exposure as ExposureFacts).experiment),
+    type: "assignment",
   }));
 }

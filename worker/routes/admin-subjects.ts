@@ -9,6 +9,8 @@
 import type { Hono } from "hono";
 import { renderCopy } from "../../core/block-copy";
 import { selectSubject } from "../../core/block-selection";
+import type { Campaign } from "../../core/campaign";
+import type { QueuedEvent } from "../../core/events";
 import { type SendTimeCopy, type SubjectAnswer, SubjectsRequestSchema } from "../../core/subject-request";
 import { TOKEN_FORMAT_VERSION, type TokenClaims } from "../../core/token";
 import { knownReader } from "../campaigns/known-reader";
@@ -17,10 +19,15 @@ import { serveBlock } from "../campaigns/serve-block";
 import { getLiveCatalog } from "../catalog/live-catalog";
 import { readCampaign } from "../decisions/campaign-store";
 import { type AppEnv, getConfig } from "../env";
+import { ApiError } from "../errors";
+import { enqueue } from "../events/queue";
+import { assignmentEvents } from "../experiments/exposure-events";
+import { armForOpen } from "../experiments/open-arm";
 import { requireApiKey } from "../lib/api-key";
 import { readValidBody } from "../lib/read-json-body";
 import { itemLookup } from "../model/item-lookup";
 import { getModel } from "../model/model-store";
+import { readProfile } from "../profile/profile-store";
 
 export function registerAdminSubjects(app: Hono<AppEnv>): void {
   app.post(
@@ -31,16 +38,15 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
       const kv = c.env.OPENTIME_KV;
       const config = getConfig(c.env);
       const now = Date.now();
-      const [campaign, model] = await Promise.all([
+      const [base, model] = await Promise.all([
         readCampaign(kv, body.campaign),
         getModel(kv, config.modelRefreshSeconds, now),
       ]);
       const version = model.ok ? model.model.manifest.version : null;
       const lookup = itemLookup(model);
       const categoryOf = (item: string) => lookup(item)?.category;
-      const withCopy = [...campaign.blocks, campaign.default].some(
-        (b) => b.copy?.headline || b.copy?.subline || b.copy?.cta,
-      );
+      const hasCopy = (campaign: Campaign) =>
+        [...campaign.blocks, campaign.default].some((b) => b.copy?.headline || b.copy?.subline || b.copy?.cta);
       // read once for the whole batch: each reader then costs only their own reads (rank: tombstone, profile,
       // features), whatever the campaign's conditions
       const shared = { model: Promise.resolve(model), live: getLiveCatalog(kv, now) };
@@ -49,18 +55,46 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
        * of the reader (from the same ranking: one read of their data). The claims stand for a token never
        * issued: serveBlock records nothing (no decision, event or impression).
        */
-      const served = (user: string) => {
+      const served = (user: string, campaign: Campaign, personalize: boolean | undefined) => {
         const e = Math.floor(now / 1000) + 86400;
         const claims: TokenClaims = { u: user, c: body.campaign, e, v: TOKEN_FORMAT_VERSION };
         const verified = { ok: true as const, claims };
-        return serveBlock({ kv, config, token: undefined, verified, campaign, n: 1, open: {}, now, shared });
+        return serveBlock({
+          kv,
+          config,
+          token: undefined,
+          verified,
+          campaign,
+          n: 1,
+          open: {},
+          now,
+          shared,
+          personalize,
+        });
       };
+      const assignments: QueuedEvent[] = [];
       const subjects = await Promise.all(
         [...new Set(body.users)].map(async (user): Promise<SubjectAnswer> => {
+          // an experiment on the campaign: the reader's arm (sticky once assigned) decides the configuration,
+          // and is kept for the open (an assignment), so the open serves what the subject line promised
+          const arm = await armForOpen({
+            kv,
+            campaignId: body.campaign,
+            campaign: base,
+            user,
+            exposures: async () => {
+              const read = await readProfile(kv, user);
+              return read.ok ? read.profile.experiments : {};
+            },
+            now,
+          });
+          if (arm) assignments.push(...assignmentEvents(user, arm.exposures, now));
+          const campaign = arm?.campaign ?? base;
+          const withCopy = hasCopy(campaign);
           let copy: SendTimeCopy | null = null;
           let reader: ReaderView | undefined;
           if (withCopy) {
-            const s = await served(user);
+            const s = await served(user, campaign, arm?.personalize);
             // the text part is read long after the send: its product (decided at the click) and a countdown's
             // time left are unknown here, so `{{#item}}` sections drop out
             const words = renderCopy(s.selection.block.copy, { item: null });
@@ -72,11 +106,17 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
             };
             reader = s.rec.reader;
           } else if (campaign.subjects && version) reader = await knownReader(kv, config, user, version, now);
-          if (!campaign.subjects) return { user, subject: null, preheader: null, rule: null, why: "", copy };
+          const experiment = arm ? { experiment: arm.label } : {};
+          if (!campaign.subjects)
+            return { user, subject: null, preheader: null, rule: null, why: "", copy, ...experiment };
           const chosen = selectSubject(campaign, readerFacts(reader, campaign, categoryOf, now));
-          return { user, ...(chosen as NonNullable<typeof chosen>), copy };
+          return { user, ...(chosen as NonNullable<typeof chosen>), copy, ...experiment };
         }),
       );
+      if (assignments.length > 0) {
+        const queued = await enqueue(c.env.EVENTS, assignments);
+        if (!queued.ok) throw new ApiError("EVENTS_UNAVAILABLE", "the readers' arms could not be recorded; try again");
+      }
       return c.json({ campaign: body.campaign, subjects });
     },
   );

@@ -1,0 +1,121 @@
+/**
+ * Exposures and attribution (core/experiments/exposure.ts, through core/apply-events.ts): the exposure is
+ * recorded once and the earliest wins whatever the arrival order; an arm assigned at the send is kept by the
+ * open and attracts nothing until then; clicks count for experiments on their campaign (the global holdout:
+ * any), purchases for every experiment, inside each window only; the profile keeps at most MAX_EXPOSURES.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { applyEvents } from "../../core/apply-events";
+import type { QueuedEvent } from "../../core/events";
+import {
+  ANY_CAMPAIGN,
+  type ExposureFacts,
+  experimentRows,
+  MAX_EXPOSURES,
+  withExposure,
+} from "../../core/experiments/exposure";
+import { emptyProfile, ProfileV3Schema } from "../../core/profile";
+
+const T = 1_800_000_000;
+const facts = (over: Partial<ExposureFacts> = {}): ExposureFacts => ({
+  experiment: "e1",
+  arm: "personal",
+  campaign: "spring",
+  until: T + 7 * 86400,
+  ...over,
+});
+const exposure = (id: string, ts: number, over: Partial<ExposureFacts> = {}): QueuedEvent => ({
+  id,
+  type: "exposure",
+  user: "u1",
+  ts,
+  exposure: facts(over),
+});
+const assignment = (ts: number, over: Partial<ExposureFacts> = {}): QueuedEvent => ({
+  ...exposure("assignment:e1", ts, over),
+  type: "assignment",
+});
+const click = (id: string, ts: number, campaign = "spring"): QueuedEvent => ({
+  id,
+  type: "email_click",
+  user: "u1",
+  item: "p1",
+  campaign,
+  ts,
+  slot: "row-0",
+});
+const purchase = (id: string, ts: number, value = 10): QueuedEvent => ({
+  id,
+  type: "purchase",
+  user: "u1",
+  item: "p1",
+  ts,
+  value,
+});
+const apply = (events: QueuedEvent[]) => applyEvents(emptyProfile("u1", "2027-01-01T00:00:00Z"), events, "now");
+
+describe("exposure", () => {
+  it("is recorded once; the earliest wins whatever the order", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 6 }), (times) => {
+        let x = {};
+        for (const [i, t] of times.entries()) x = withExposure(x, facts({ arm: `a${i}` }), T + t);
+        const first = Math.min(...times);
+        const e1 = (x as Record<string, { at: number; arm: string }>).e1;
+        expect(e1?.at).toBe(T + first);
+        expect(e1?.arm).toBe(`a${times.indexOf(first)}`);
+      }),
+    );
+  });
+
+  it("keeps an arm assigned at the send: the open exposes it, and nothing counts before", () => {
+    const r = apply([
+      assignment(T, { arm: "subject-b" }),
+      click("c0", T + 5),
+      exposure("exposure:e1", T + 10, { arm: "subject-a" }),
+      click("c1", T + 20),
+    ]);
+    expect(r.profile.experiments.e1).toMatchObject({ arm: "subject-b", exposed: true, at: T + 10 });
+    expect(r.experimentRows.map((x) => [x.kind, x.arm])).toEqual([
+      ["exposure", "subject-b"],
+      ["click", "subject-b"],
+    ]);
+    // an assignment after the exposure changes nothing
+    const later = withExposure(r.profile.experiments, facts({ arm: "other" }), T + 30, false);
+    expect(later).toBe(r.profile.experiments);
+  });
+
+  it("attributes clicks on the campaign and purchases inside the window, once per event", () => {
+    const r = apply([
+      purchase("before", T - 1),
+      exposure("exposure:e1", T),
+      click("c1", T + 1),
+      click("other", T + 2, "autumn"),
+      purchase("p1", T + 3, 25),
+      purchase("late", T + 8 * 86400),
+      purchase("p1", T + 3, 25),
+    ]);
+    expect(r.experimentRows.map((x) => (x.kind === "exposure" ? "exposure" : x.event))).toEqual([
+      "exposure",
+      "c1",
+      "p1",
+    ]);
+    expect(r.experimentRows[2]).toMatchObject({ kind: "purchase", value: 25, arm: "personal", slot: null });
+    expect(r.experimentRows[1]).toMatchObject({ kind: "click", slot: "row-0", item: "p1" });
+  });
+
+  it("counts any campaign's clicks for the global holdout", () => {
+    const x = withExposure({}, facts({ experiment: "global-holdout", campaign: ANY_CAMPAIGN }), T);
+    expect(experimentRows(click("c", T + 1, "whatever"), x)).toHaveLength(1);
+  });
+
+  it("keeps the newest MAX_EXPOSURES and a profile that validates", () => {
+    let x = {};
+    for (let i = 0; i < MAX_EXPOSURES + 5; i++) x = withExposure(x, facts({ experiment: `e${i}` }), T + i);
+    expect(Object.keys(x)).toHaveLength(MAX_EXPOSURES);
+    expect(Object.keys(x)).not.toContain("e0");
+    const profile = { ...emptyProfile("u1", "2027-01-01T00:00:00Z"), experiments: x };
+    expect(ProfileV3Schema.safeParse(profile).success).toBe(true);
+  });
+});
