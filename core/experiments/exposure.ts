@@ -46,6 +46,8 @@ export interface ExposureFacts {
   campaign: string;
   /** unix seconds: the end of the attribution window */
   until: number;
+  /** the campaign block the open served (per-block reporting); absent for a send-time assignment */
+  block?: string;
 }
 
 /** The exposure event's id: one per reader and experiment, so repeat opens are one exposure. */
@@ -82,7 +84,16 @@ export function withExposure(exposures: Exposures, facts: ExposureFacts, at: num
 
 /** One row for the experiment store (D1): an exposure, or a click or purchase attributed to one. */
 export type ExperimentRow =
-  | { kind: "exposure"; experiment: string; user: string; arm: string; campaign: string; at: number }
+  | {
+      kind: "exposure";
+      experiment: string;
+      user: string;
+      arm: string;
+      campaign: string;
+      /** the block the first open served */
+      block: string | null;
+      at: number;
+    }
   | {
       kind: "click" | "purchase";
       experiment: string;
@@ -109,7 +120,8 @@ export function experimentRows(e: QueuedEvent, exposures: Exposures): Experiment
     const known = exposures[x.experiment];
     const arm = known && !known.exposed ? known.arm : x.arm;
     if (known?.exposed) return [];
-    return [{ kind: "exposure", experiment: x.experiment, user: e.user, arm, campaign: x.campaign, at: e.ts }];
+    const block = x.block ?? null;
+    return [{ kind: "exposure", experiment: x.experiment, user: e.user, arm, campaign: x.campaign, block, at: e.ts }];
   }
   if (e.type !== "email_click" && e.type !== "purchase") return [];
   const rows: ExperimentRow[] = [];

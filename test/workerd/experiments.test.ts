@@ -267,6 +267,9 @@ describe("attribution and the report", () => {
     expect(forA).toMatchObject({ clickers: 1, clicks: 1, buyers: 1, purchases: 2, revenue: 50 });
     expect(r.arms.reduce((s, x) => s + x.exposed, 0)).toBe(2);
     expect(r.control).toBe("popular");
+    // per block: the block each reader's first open served (the popular arm's is its own "popular" block)
+    expect(r.blocks.reduce((s, b) => s + b.exposed, 0)).toBe(2);
+    for (const b of r.blocks) expect(b.block).toBe(b.arm === "popular" ? "popular" : "picks");
     expect(r.srm?.expected).toEqual({ personal: 0.5, popular: 0.5 });
     // the daily aggregates equal the rows
     const daily = r.daily.filter((d) => d.arm === armOf(a.userId));

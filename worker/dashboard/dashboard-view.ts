@@ -125,6 +125,12 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
             (v) => pct(v, 0),
           )
         : null,
+    blocks: r.blocks.map((b) => ({
+      ...b,
+      block: b.block || "(unknown)",
+      ctr: pct(b.exposed > 0 ? b.clickers / b.exposed : null),
+      conversion: pct(b.exposed > 0 ? b.buyers / b.exposed : null),
+    })),
     slots: r.slots.map((s) => ({
       ...s,
       slot: s.slot || "(none)",

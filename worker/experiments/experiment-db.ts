@@ -15,7 +15,7 @@ export type StoreRow = ExperimentRow | { kind: "forget"; user: string };
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS exposures (
-     experiment TEXT NOT NULL, user TEXT NOT NULL, arm TEXT NOT NULL, campaign TEXT NOT NULL,
+     experiment TEXT NOT NULL, user TEXT NOT NULL, arm TEXT NOT NULL, campaign TEXT NOT NULL, block TEXT,
      at INTEGER NOT NULL, day TEXT NOT NULL,
      PRIMARY KEY (experiment, user)) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS outcomes (
@@ -82,13 +82,13 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
     const outcomes = run.filter(
       (r): r is Extract<StoreRow, { kind: "click" | "purchase" }> => r.kind === "click" || r.kind === "purchase",
     );
-    for (const part of chunks(exposures, Math.floor(MAX_PARAMS / 6))) {
+    for (const part of chunks(exposures, Math.floor(MAX_PARAMS / 7))) {
       statements.push(
         db
           .prepare(
-            `INSERT OR IGNORE INTO exposures (experiment, user, arm, campaign, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`,
+            `INSERT OR IGNORE INTO exposures (experiment, user, arm, campaign, block, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
           )
-          .bind(...part.flatMap((r) => [r.experiment, r.user, r.arm, r.campaign, r.at, day(r.at)])),
+          .bind(...part.flatMap((r) => [r.experiment, r.user, r.arm, r.campaign, r.block, r.at, day(r.at)])),
       );
     }
     for (const part of chunks(outcomes, Math.floor(MAX_PARAMS / 10))) {

@@ -7,6 +7,8 @@ import type { Experiment } from "../../core/experiments/experiment";
 import { type ExperimentResults, experimentResults } from "../../core/experiments/report";
 import {
   armCounts,
+  type BlockCounts,
+  blockCounts,
   type DailyCounts,
   dailyCounts,
   type ItemCounts,
@@ -20,6 +22,8 @@ export const SEQUENTIAL_TUNING = 5000;
 
 export interface ExperimentReport extends ExperimentResults {
   experiment: { id: string; campaign: string; status: Experiment["status"]; attributionDays: number };
+  /** per arm and the block each reader's first open served */
+  blocks: BlockCounts[];
   slots: SlotCounts[];
   items: ItemCounts[];
   daily: DailyCounts[];
@@ -34,7 +38,8 @@ export async function experimentReport(
   now = Date.now(),
 ): Promise<ExperimentReport> {
   const counts = await armCounts(db, experiment.id);
-  const [slots, items, daily] = await Promise.all([
+  const [blocks, slots, items, daily] = await Promise.all([
+    blockCounts(db, experiment.id),
     slotCounts(db, experiment.id),
     itemCounts(db, experiment.id),
     dailyCounts(db, experiment.id),
@@ -50,6 +55,7 @@ export async function experimentReport(
       attributionDays: experiment.attributionDays,
     },
     ...results,
+    blocks,
     slots,
     items,
     daily,

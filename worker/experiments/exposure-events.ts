@@ -6,7 +6,13 @@
 import type { QueuedEvent } from "../../core/events";
 import { assignmentEventId, type ExposureFacts, exposureEventId } from "../../core/experiments/exposure";
 
-export function exposureEvents(user: string, facts: readonly ExposureFacts[], nowMs: number): QueuedEvent[] {
+/** `block`: the campaign block the open served (the report's per-block counts). */
+export function exposureEvents(
+  user: string,
+  facts: readonly ExposureFacts[],
+  nowMs: number,
+  block?: string,
+): QueuedEvent[] {
   const ts = Math.floor(nowMs / 1000);
   return facts.map((exposure) => ({
     id: exposureEventId(exposure.experiment),
@@ -14,7 +20,7 @@ export function exposureEvents(user: string, facts: readonly ExposureFacts[], no
     user,
     ts,
     campaign: exposure.campaign,
-    exposure,
+    exposure: block ? { ...exposure, block } : exposure,
   }));
 }
 

@@ -1,6 +1,6 @@
 /**
  * What an experiment's report reads from the experiment store (worker/experiments/experiment-db.ts): counts per
- * arm (each exposed reader once, with their attributed clicks, purchases and revenue), clicks per slot, the
+ * arm (each exposed reader once, with their attributed clicks, purchases and revenue), per block served, clicks per slot, the
  * items clicked and bought most, and the daily aggregates. Read-only; D1 reads see every committed write.
  */
 import type { ArmCounts } from "../../core/experiments/report";
@@ -11,6 +11,14 @@ export interface SlotCounts {
   slot: string;
   clicks: number;
   clickers: number;
+}
+
+export interface BlockCounts {
+  arm: string;
+  block: string;
+  exposed: number;
+  clickers: number;
+  buyers: number;
 }
 
 export interface ItemCounts {
@@ -48,6 +56,22 @@ export async function armCounts(db: D1Database, experiment: string): Promise<Arm
     )
     .bind(experiment)
     .all<ArmCounts>();
+  return results;
+}
+
+/** Per arm and the block each reader's first open served: exposed readers, and those who clicked or bought. */
+export async function blockCounts(db: D1Database, experiment: string): Promise<BlockCounts[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT e.arm AS arm, coalesce(e.block, '') AS block, count(*) AS exposed,
+              sum(coalesce(o.clicks, 0) > 0) AS clickers, sum(coalesce(o.purchases, 0) > 0) AS buyers
+       FROM exposures e LEFT JOIN (
+         SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases
+         FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = e.user
+       WHERE e.experiment = ?1 GROUP BY e.arm, e.block ORDER BY e.arm, block`,
+    )
+    .bind(experiment)
+    .all<BlockCounts>();
   return results;
 }
 

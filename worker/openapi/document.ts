@@ -351,7 +351,9 @@ export const ROUTES: RouteDoc[] = [
       },
     ],
     responses: {
-      200: { description: '{"experiment","control","arms":[...],"srm","slots","items","daily","intervals","at"}' },
+      200: {
+        description: '{"experiment","control","arms":[...],"srm","blocks","slots","items","daily","intervals","at"}',
+      },
       400: bad,
       401: unauthorized,
       404: { description: "no such experiment", schema: "Error" },
@@ -412,6 +414,19 @@ export const ROUTES: RouteDoc[] = [
     summary: "this description",
     auth: "none",
     responses: { 200: { description: "OpenAPI 3.1" } },
+  },
+  {
+    method: "get",
+    route: "/dashboard",
+    path: "/dashboard",
+    tag: "experiments",
+    summary:
+      "the staff dashboard (HTML): experiments with their results and charts, model health and drift (admin key or Cloudflare Access)",
+    auth: "preview",
+    params: [
+      { name: "experiment", in: "query", description: "the experiment shown (default: the first)", schema: STRING },
+    ],
+    responses: { 200: { description: "HTML", media: "text/html" }, 401: unauthorized },
   },
   ...(
     [

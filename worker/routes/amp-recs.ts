@@ -82,7 +82,10 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       // and the experiment's exposure: an AMP request is a real open (mail providers fetch it as the email opens)
       if (verified.ok && rec.recordable) {
         const seen = impressionEvent(verified.claims, "amp", rec.items, now);
-        const events = [...(arm ? exposureEvents(verified.claims.u, arm.exposures, now) : []), ...(seen ? [seen] : [])];
+        const events = [
+          ...(arm ? exposureEvents(verified.claims.u, arm.exposures, now, served.selection.block.id) : []),
+          ...(seen ? [seen] : []),
+        ];
         if (events.length > 0) bg.waitUntil(enqueue(c.env.EVENTS, events));
       }
       await bg.flush();

@@ -94,7 +94,7 @@ export function registerClick(app: Hono<AppEnv>): void {
         };
         // a click shows the email was opened (its images may have been blocked): the exposure goes first, so the
         // reader's shard attributes the click to it (core/experiments/exposure.ts)
-        const exposures = exposureEvents(decision.claims.u, decision.exposures, Date.now());
+        const exposures = exposureEvents(decision.claims.u, decision.exposures, Date.now(), decision.block?.id);
         bg.waitUntil(enqueue(c.env.EVENTS, [...exposures, event]));
       }
       await bg.flush();

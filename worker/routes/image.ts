@@ -86,7 +86,7 @@ export function registerImage(app: Hono<AppEnv>): void {
           ...(items.length > 0 && { items, send: sendKey(decision.claims) }),
         };
         // the experiment's exposure: this is the reader's real open (not Apple's prefetch)
-        const exposures = exposureEvents(decision.claims.u, decision.exposures, Date.now());
+        const exposures = exposureEvents(decision.claims.u, decision.exposures, Date.now(), decision.block?.id);
         bg.waitUntil(enqueue(c.env.EVENTS, [...exposures, event]));
       }
       // what every answer of a decided slot says of the decision
