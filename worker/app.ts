@@ -14,6 +14,8 @@ import { registerAdminExperimentGet } from "./routes/admin-experiment-get";
 import { registerAdminExperimentList } from "./routes/admin-experiment-list";
 import { registerAdminExperimentPut } from "./routes/admin-experiment-put";
 import { registerAdminExperimentReport } from "./routes/admin-experiment-report";
+import { registerAdminModelActivate } from "./routes/admin-model-activate";
+import { registerAdminModelRollback } from "./routes/admin-model-rollback";
 import { registerAdminSubjects } from "./routes/admin-subjects";
 import { registerAdminTriggersGet } from "./routes/admin-triggers-get";
 import { registerAdminTriggersPut } from "./routes/admin-triggers-put";
@@ -21,6 +23,7 @@ import { registerAmpPreferences } from "./routes/amp-preferences";
 import { registerAmpRecs } from "./routes/amp-recs";
 import { registerClick } from "./routes/click";
 import { registerDashboard } from "./routes/dashboard";
+import { registerDashboardModelAction } from "./routes/dashboard-model-action";
 import { registerDemoAssets } from "./routes/demo-assets";
 import { registerEvents } from "./routes/events";
 import { registerHealth } from "./routes/health";
@@ -65,6 +68,9 @@ export function createApp(): Hono<AppEnv> {
   registerAdminExperimentReport(app);
   registerDemoAssets(app);
   registerDashboard(app);
+  registerDashboardModelAction(app);
+  registerAdminModelActivate(app);
+  registerAdminModelRollback(app);
   // the preview: one gate in front of its endpoints (404 unless DEMO_ROUTES or PREVIEW_PAGE; open on a
   // loopback host in local development; otherwise the admin key or a verified Cloudflare Access identity)
   app.use("/", previewAccess);

@@ -6,8 +6,8 @@
  * `npm start` uses it) by default; the real namespace with --remote.
  */
 import { parseArgs } from "node:util";
+import { activate, type Listing, listVersions, ModelsError, type Move, rollback } from "../../core/model-versions";
 import { wranglerKv } from "../seed/wrangler-kv";
-import { activate, type Listing, listVersions, ModelsError, type Move, rollback } from "./model-versions";
 
 const USAGE = "usage: npm run models -- list | activate <version> | rollback [--remote] [--persist-to <dir>] [--json]";
 

@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { bytesToBase64 } from "../../core/base64";
 import { type Catalog, CatalogSchema, type FallbackItems } from "../../core/catalog";
 import { erasureKey } from "../../core/erasure-key";
+import type { KvClient } from "../../core/kv-client";
 import { kvKeys } from "../../core/kv-keys";
 import { type ActivePointer, type ModelManifest, ModelManifestSchema } from "../../core/manifest";
 import { featuresOf, type Profile, ProfileV3Schema } from "../../core/profile";
-import type { KvClient } from "./wrangler-kv";
 
 export interface KvEntry {
   key: string;

@@ -9,6 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { KvClient } from "../../core/kv-client";
 import type { KvEntry } from "./kv-entries";
 
 export const KV_BINDING = "OPENTIME_KV";
@@ -60,15 +61,6 @@ function location(opts: Pick<PutOptions, "remote" | "persistTo">): string[] {
 }
 
 /** Single-key access to the namespace. */
-export interface KvClient {
-  /** the value's bytes, or null when the key is absent */
-  get(key: string): Promise<Uint8Array | null>;
-  /** several text values at once (null when absent) */
-  getTexts(keys: readonly string[]): Promise<Map<string, string | null>>;
-  put(key: string, value: string | Uint8Array): Promise<void>;
-  /** every key name starting with `prefix` */
-  list(prefix: string): Promise<string[]>;
-}
 
 /** What `wrangler kv key get` prints (to stdout, exit code 0) for an absent key. */
 const NOT_FOUND = "Value not found\n";

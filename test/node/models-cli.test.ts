@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { KvClient } from "../../core/kv-client";
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, MODEL_HISTORY_MAX } from "../../core/manifest";
-import { activate, listVersions, ModelsError, rollback } from "../../scripts/models/model-versions";
-import { type KvClient, wranglerKv } from "../../scripts/seed/wrangler-kv";
+import { activate, listVersions, ModelsError, rollback } from "../../core/model-versions";
+import { wranglerKv } from "../../scripts/seed/wrangler-kv";
 import { tinyModel } from "./support/tiny-model";
 
 function memoryKv(): KvClient & { data: Map<string, Uint8Array>; puts: string[] } {

@@ -9,10 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { erasureKey } from "../../core/erasure-key";
+import type { KvClient } from "../../core/kv-client";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile } from "../../core/profile";
 import { allEntries, erasedTombstones } from "../../scripts/seed/kv-entries";
-import { type KvClient, wranglerKv } from "../../scripts/seed/wrangler-kv";
+import { wranglerKv } from "../../scripts/seed/wrangler-kv";
 import { tinyModel } from "./support/tiny-model";
 
 const VERSION = "seed-erased-v1";

@@ -6,12 +6,13 @@
  */
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
+import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import { ensureSchema } from "../../worker/experiments/experiment-db";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
-import { ADMIN_HEADERS, clearKv, seedModel, send } from "./support/harness";
+import { ADMIN_HEADERS, clearKv, fixture, seedModel, send } from "./support/harness";
 
 const db = () => env.DB as D1Database;
 
@@ -168,5 +169,41 @@ describe("the dashboard", () => {
     expect(html).toContain(`data-metric="personal:ctrUplift" data-value="${uplift?.estimate}"`);
     expect(html).toContain("<svg");
     expect(html).toContain("Sample ratio OK");
+  });
+});
+
+describe("model versions from the admin API and the dashboard", () => {
+  it("activates a version only after its check, rolls back, and the dashboard's form needs its own origin", async () => {
+    const f = fixture();
+    const refused = await send("/v1/admin/models/activate", {
+      method: "POST",
+      headers: ADMIN_HEADERS,
+      body: JSON.stringify({ version: "not-stored" }),
+    });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("MODEL_REFUSED");
+    // a second version: the same parts under another name
+    const copy = `${f.version}-copy`;
+    const manifest = { ...JSON.parse(f.manifestJson), version: copy };
+    await env.OPENTIME_KV.put(kvKeys.manifest(copy), JSON.stringify(manifest));
+    await env.OPENTIME_KV.put(kvKeys.catalog(copy), f.catalogJson);
+    await env.OPENTIME_KV.put(kvKeys.onnx(copy), base64ToBytes(f.onnxBase64));
+    const moved = await send("/v1/admin/models/activate", {
+      method: "POST",
+      headers: ADMIN_HEADERS,
+      body: JSON.stringify({ version: copy }),
+    });
+    expect(moved.status).toBe(200);
+    expect(await moved.json()).toMatchObject({ previous: { version: f.version }, pointer: { version: copy } });
+    // the dashboard's rollback button: refused from another origin, done from its own
+    const form = (origin: string) =>
+      send("/dashboard/models/rollback", { method: "POST", headers: { ...ADMIN_HEADERS, Origin: origin } });
+    expect((await form("https://evil.example")).status).toBe(403);
+    const back = await form("https://opentime.test");
+    expect(back.status).toBe(303);
+    expect(decodeURIComponent(back.headers.get("Location") ?? "")).toContain(`rolled back to ${f.version}`);
+    expect(((await env.OPENTIME_KV.get(kvKeys.activeModel, "json")) as { version: string }).version).toBe(f.version);
+    const page = await (await send("/dashboard", { headers: ADMIN_HEADERS })).text();
+    expect(page).toContain(`value="${copy}"`);
   });
 });

@@ -23,6 +23,10 @@ export interface DashboardInput {
   unavailable?: string;
   bandit: BanditPoint[];
   model: { active: string; activatedAt: string; history: string[] } | null;
+  /** every model version stored (KV), newest name first */
+  versions: string[];
+  /** what the last model action did (the redirect's message) */
+  modelMessage?: string;
   drift: DriftRun[];
   psiThreshold: number;
   eceThreshold: number;
@@ -43,6 +47,8 @@ export function dashboardView(input: DashboardInput): Record<string, unknown> {
     report: input.report ? reportView(input.report, input.bandit) : null,
     unavailable: input.unavailable ?? null,
     model: input.model ? { ...input.model, history: input.model.history.map((version) => ({ version })) } : null,
+    versions: input.versions.map((version) => ({ version, active: version === input.model?.active })),
+    modelMessage: input.modelMessage ?? null,
     drift: driftView(input.drift, input.psiThreshold, input.eceThreshold),
   };
 }

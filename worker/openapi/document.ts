@@ -11,6 +11,7 @@ import { IncomingEventSchema } from "../../core/events";
 import { ExperimentSchema } from "../../core/experiments/experiment";
 import { ItemRulesSchema } from "../../core/item-rules";
 import { CatalogPatchSchema } from "../../core/live-catalog";
+import { ModelActivationSchema } from "../../core/model-versions";
 import { ConsentChangeSchema } from "../../core/profile";
 import { SubjectsRequestSchema } from "../../core/subject-request";
 import { TriggersConfigSchema } from "../../core/triggers";
@@ -27,6 +28,7 @@ const COMPONENTS = {
   TriggersConfig: TriggersConfigSchema,
   SubjectsRequest: SubjectsRequestSchema,
   Experiment: ExperimentSchema,
+  ModelActivation: ModelActivationSchema,
   Error: z.object({
     error: z.object({ code: z.enum(Object.keys(ERROR_STATUS) as [string, ...string[]]), message: z.string() }),
   }),
@@ -414,6 +416,48 @@ export const ROUTES: RouteDoc[] = [
     summary: "this description",
     auth: "none",
     responses: { 200: { description: "OpenAPI 3.1" } },
+  },
+  {
+    method: "post",
+    route: "/v1/admin/models/activate",
+    path: "/v1/admin/models/activate",
+    tag: "models",
+    summary: "serve another model version, after the Worker's own check of it (npm run models -- activate)",
+    auth: "admin",
+    body: "ModelActivation",
+    responses: {
+      200: { description: '{"previous","pointer","warning","unchanged"}' },
+      400: bad,
+      401: unauthorized,
+      409: { description: "the version fails its check, or is not stored (MODEL_REFUSED)", schema: "Error" },
+    },
+  },
+  {
+    method: "post",
+    route: "/v1/admin/models/rollback",
+    path: "/v1/admin/models/rollback",
+    tag: "models",
+    summary: "serve the version active before (npm run models -- rollback)",
+    auth: "admin",
+    responses: {
+      200: { description: '{"previous","pointer","warning","unchanged"}' },
+      401: unauthorized,
+      409: { description: "no earlier version, or it fails its check (MODEL_REFUSED)", schema: "Error" },
+    },
+  },
+  {
+    method: "post",
+    route: "/dashboard/models/:action",
+    path: "/dashboard/models/{action}",
+    tag: "models",
+    summary: "the dashboard's activate and roll back buttons (a form from the dashboard's own origin)",
+    auth: "preview",
+    params: [{ name: "action", in: "path", required: true, description: "activate or rollback", schema: STRING }],
+    responses: {
+      303: { description: "back to the dashboard, with what was done" },
+      401: unauthorized,
+      403: { description: "not from the dashboard's own origin (ORIGIN_NOT_ALLOWED)", schema: "Error" },
+    },
   },
   {
     method: "get",

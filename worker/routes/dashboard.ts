@@ -9,6 +9,7 @@ import Mustache from "mustache";
 import { z } from "zod";
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, ModelHistorySchema } from "../../core/manifest";
+import { storedVersions } from "../../core/model-versions";
 import TEMPLATE from "../dashboard/dashboard.html";
 import { dashboardView } from "../dashboard/dashboard-view";
 import { recentDriftRuns } from "../drift/drift-store";
@@ -16,20 +17,22 @@ import { type AppEnv, getConfig } from "../env";
 import { banditHistory } from "../experiments/bandit-store";
 import { experimentReport } from "../experiments/experiment-report";
 import { listExperimentIds, readExperiment } from "../experiments/experiment-store";
+import { bindingKvClient } from "../model/binding-kv-client";
 import { dashboardAccess } from "../preview/access";
 import { MAX_LISTED_EXPERIMENTS } from "./admin-experiment-list";
 
-const Query = z.object({ experiment: z.string().max(64).optional() });
+const Query = z.object({ experiment: z.string().max(64).optional(), model: z.string().max(400).optional() });
 
 export function registerDashboard(app: Hono<AppEnv>): void {
   app.get("/dashboard", dashboardAccess, async (c) => {
     const kv = c.env.OPENTIME_KV;
     const db = c.env.DB;
     const query = Query.catch({}).parse(c.req.query());
-    const [ids, pointer, history] = await Promise.all([
+    const [ids, pointer, history, versions] = await Promise.all([
       listExperimentIds(kv, MAX_LISTED_EXPERIMENTS),
       kv.get(kvKeys.activeModel, "json").then((v) => ActivePointerSchema.safeParse(v)),
       kv.get(kvKeys.modelHistory, "json").then((v) => ModelHistorySchema.safeParse(v)),
+      storedVersions(bindingKvClient(kv)).then((v) => v.sort().reverse()),
     ]);
     const current = query.experiment && ids.includes(query.experiment) ? query.experiment : (ids[0] ?? null);
     const experiment = current ? await readExperiment(kv, current) : null;
@@ -53,6 +56,8 @@ export function registerDashboard(app: Hono<AppEnv>): void {
             history: history.success ? history.data.map((h) => h.version).reverse() : [],
           }
         : null,
+      versions,
+      modelMessage: query.model,
       drift,
       psiThreshold: getConfig(c.env).driftPsiAlert,
       eceThreshold: getConfig(c.env).driftEceAlert,

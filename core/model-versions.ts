@@ -2,9 +2,14 @@
  * The model versions in KV and the `model:active` pointer: list them with their check, activate one only
  * after its manifest, ONNX bytes (sha256) and catalog pass the Worker's own check (core/manifest.ts), and
  * roll back to the version active before. Every move records the version it replaces in `model:history`
- * (oldest first, bounded), written before the pointer so a pointer never moves unrecorded.
+ * (oldest first, bounded), written before the pointer so a pointer never moves unrecorded. Shared by
+ * `npm run models` (KV through wrangler) and the Worker's admin API and dashboard (its KV binding): the same
+ * check and the same moves, over any KvClient.
  */
-import { kvKeys } from "../../core/kv-keys";
+
+import { z } from "zod";
+import type { KvClient } from "./kv-client";
+import { kvKeys } from "./kv-keys";
 import {
   type ActivePointer,
   ActivePointerSchema,
@@ -14,10 +19,12 @@ import {
   type ModelHistory,
   ModelHistorySchema,
   ModelVersionSchema,
-} from "../../core/manifest";
-import type { KvClient } from "../seed/wrangler-kv";
+} from "./manifest";
 
 export class ModelsError extends Error {}
+
+/** What the admin API's activation takes: `{"version": "..."}`. */
+export const ModelActivationSchema = z.strictObject({ version: ModelVersionSchema });
 
 export interface VersionSummary {
   version: string;
@@ -71,12 +78,18 @@ async function checkVersion(kv: KvClient, version: string, texts: Map<string, st
   return { check: await checkModelVersion(version, { manifest, catalog, onnx, contentOnnx }), manifest };
 }
 
-/** Every version with a manifest in KV, newest first, each checked (`concurrency` versions at a time). */
-export async function listVersions(kv: KvClient, concurrency = 4): Promise<Listing> {
-  const names = (await kv.list("model:"))
+/** The versions with a manifest in KV (a key listing: nothing is read). */
+export async function storedVersions(kv: Pick<KvClient, "list">): Promise<string[]> {
+  // kvKeys.manifest(version) is `model:<version>:manifest`
+  return (await kv.list("model:"))
     .filter((k) => k.endsWith(":manifest"))
     .map((k) => k.slice("model:".length, -":manifest".length))
     .filter((v) => ModelVersionSchema.safeParse(v).success);
+}
+
+/** Every version with a manifest in KV, newest first, each checked (`concurrency` versions at a time). */
+export async function listVersions(kv: KvClient, concurrency = 4): Promise<Listing> {
+  const names = await storedVersions(kv);
   const texts = await kv.getTexts([...STATE_KEYS, ...names.flatMap(partKeys)]);
   const active = pointerOf(texts);
   const versions: VersionSummary[] = [];

@@ -1,0 +1,39 @@
+/**
+ * POST /dashboard/models/<activate|rollback> — the dashboard's model buttons (a form: `version` for activate),
+ * behind the dashboard's gate and only from the dashboard's own pages (the Origin must be this Worker's:
+ * another site cannot submit it with a staff member's Access session). The same moves as the admin API
+ * (worker/model/model-move.ts); answers with a redirect back to the dashboard saying what happened.
+ */
+import type { Hono } from "hono";
+import { activate, ModelActivationSchema, rollback } from "../../core/model-versions";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { bindingKvClient } from "../model/binding-kv-client";
+import { modelMove } from "../model/model-move";
+import { dashboardAccess } from "../preview/access";
+
+export function registerDashboardModelAction(app: Hono<AppEnv>): void {
+  app.post("/dashboard/models/:action", dashboardAccess, async (c) => {
+    const own = new URL(c.req.url).origin;
+    if (c.req.header("Origin") !== own) throw new ApiError("ORIGIN_NOT_ALLOWED", "only the dashboard's own form");
+    const action = c.req.param("action");
+    const kv = bindingKvClient(c.env.OPENTIME_KV);
+    let message: string;
+    try {
+      if (action === "activate") {
+        const form = await c.req.parseBody();
+        const parsed = ModelActivationSchema.safeParse({ version: form.version });
+        if (!parsed.success) throw new ApiError("BAD_REQUEST", "version: not a model version");
+        const move = await modelMove(() => activate(kv, parsed.data.version));
+        message = move.unchanged ? `${move.pointer.version} was already active` : `activated ${move.pointer.version}`;
+      } else if (action === "rollback") {
+        const move = await modelMove(() => rollback(kv));
+        message = `rolled back to ${move.pointer.version}`;
+      } else throw new ApiError("NOT_FOUND", "no such model action");
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.code !== "MODEL_REFUSED") throw e;
+      message = e.message;
+    }
+    return c.redirect(`/dashboard?model=${encodeURIComponent(message.slice(0, 300))}`, 303);
+  });
+}
