@@ -14,6 +14,8 @@ import { registerAdminExperimentGet } from "./routes/admin-experiment-get";
 import { registerAdminExperimentList } from "./routes/admin-experiment-list";
 import { registerAdminExperimentPut } from "./routes/admin-experiment-put";
 import { registerAdminExperimentReport } from "./routes/admin-experiment-report";
+import { registerAdminHoldoutGet } from "./routes/admin-holdout-get";
+import { registerAdminHoldoutPut } from "./routes/admin-holdout-put";
 import { registerAdminModelActivate } from "./routes/admin-model-activate";
 import { registerAdminModelRollback } from "./routes/admin-model-rollback";
 import { registerAdminSubjects } from "./routes/admin-subjects";
@@ -66,6 +68,8 @@ export function createApp(): Hono<AppEnv> {
   registerAdminExperimentGet(app);
   registerAdminExperimentPut(app);
   registerAdminExperimentReport(app);
+  registerAdminHoldoutGet(app);
+  registerAdminHoldoutPut(app);
   registerDemoAssets(app);
   registerDashboard(app);
   registerDashboardModelAction(app);

@@ -9,7 +9,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { QueuedEvent } from "../../core/events";
-import { assign } from "../../core/experiments/assignment";
+import { assign, bucket } from "../../core/experiments/assignment";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
@@ -294,6 +294,42 @@ describe("attribution and the report", () => {
       )
       .first<{ e: number; p: number; r: number }>();
     expect(totals).toEqual({ e: 0, p: 0, r: 0 });
+  });
+});
+
+describe("the global holdout", () => {
+  it("keeps its share of every campaign's readers from personalization, and counts them", async () => {
+    const put = await send("/v1/admin/holdout", {
+      method: "PUT",
+      headers: ADMIN_HEADERS,
+      body: JSON.stringify({ share: 0.2, seed: "gh-test" }),
+    });
+    expect(put.status).toBe(200);
+    expect(await (await send("/v1/admin/holdout", { headers: ADMIN_HEADERS })).json()).toEqual({
+      share: 0.2,
+      seed: "gh-test",
+    });
+    resetExperimentCache();
+    const held = (u: string) => bucket("gh-test", "global", u) < 0.2;
+    const users = readers().slice(0, 20);
+    const heldOut = users.find((p) => held(p.userId)) as Profile;
+    const rest = users.find((p) => !held(p.userId)) as Profile;
+    const a = await open(heldOut.userId);
+    expect(a.res.headers.get("X-Opentime-Experiment")).toBe("global-holdout:holdout");
+    expect(a.res.headers.get("X-Opentime-Reason")).toBe("experiment-popular");
+    const b = await open(rest.userId);
+    expect(b.res.headers.get("X-Opentime-Experiment")).toBe("global-holdout:personalized");
+    expect(b.res.headers.get("X-Opentime-Reason")).toBe("personalized");
+    // a click on any campaign counts for it
+    const now = Math.floor(Date.now() / 1000);
+    await post([{ id: "gh-c", type: "email_click", user: rest.userId, item: "x", campaign: "another", ts: now + 2 }]);
+    expect(await rows("outcomes", rest.userId, "global-holdout")).toEqual([
+      expect.objectContaining({ kind: "click", arm: "personalized" }),
+    ]);
+    // off again
+    await send("/v1/admin/holdout", { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify({ share: 0 }) });
+    resetExperimentCache();
+    expect((await open(heldOut.userId)).res.headers.get("X-Opentime-Experiment")).toBeNull();
   });
 });
 

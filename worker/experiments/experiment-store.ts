@@ -62,9 +62,14 @@ export async function runningExperiment(
 /** The global holdout (an open's read, cached a minute), or null when none is set. */
 export async function globalHoldout(kv: KVNamespace, now = Date.now()): Promise<GlobalHoldout | null> {
   if (holdoutCache && now >= holdoutCache.at && now - holdoutCache.at < TTL_MS) return holdoutCache.holdout;
-  const holdout = await readJson(kv, kvKeys.globalHoldout, (raw) => GlobalHoldoutSchema.safeParse(raw));
+  const holdout = await readGlobalHoldout(kv);
   holdoutCache = { at: now, holdout };
   return holdout;
+}
+
+/** The global holdout as stored now (the admin API), or null. */
+export function readGlobalHoldout(kv: KVNamespace): Promise<GlobalHoldout | null> {
+  return readJson(kv, kvKeys.globalHoldout, (raw) => GlobalHoldoutSchema.safeParse(raw));
 }
 
 /** An experiment as stored now (the admin API, reports), or null. */

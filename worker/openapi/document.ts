@@ -8,7 +8,7 @@ import { z } from "zod";
 import { CampaignSchema } from "../../core/campaign";
 import { ConditionSchema } from "../../core/conditions";
 import { IncomingEventSchema } from "../../core/events";
-import { ExperimentSchema } from "../../core/experiments/experiment";
+import { ExperimentSchema, GlobalHoldoutSchema } from "../../core/experiments/experiment";
 import { ItemRulesSchema } from "../../core/item-rules";
 import { CatalogPatchSchema } from "../../core/live-catalog";
 import { ModelActivationSchema } from "../../core/model-versions";
@@ -28,6 +28,7 @@ const COMPONENTS = {
   TriggersConfig: TriggersConfigSchema,
   SubjectsRequest: SubjectsRequestSchema,
   Experiment: ExperimentSchema,
+  GlobalHoldout: GlobalHoldoutSchema,
   ModelActivation: ModelActivationSchema,
   Error: z.object({
     error: z.object({ code: z.enum(Object.keys(ERROR_STATUS) as [string, ...string[]]), message: z.string() }),
@@ -416,6 +417,25 @@ export const ROUTES: RouteDoc[] = [
     summary: "this description",
     auth: "none",
     responses: { 200: { description: "OpenAPI 3.1" } },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/holdout",
+    path: "/v1/admin/holdout",
+    tag: "experiments",
+    summary: "the global holdout in force",
+    auth: "admin",
+    responses: { 200: { description: '{"share","seed"} ({"share":0}: none)' }, 401: unauthorized },
+  },
+  {
+    method: "put",
+    route: "/v1/admin/holdout",
+    path: "/v1/admin/holdout",
+    tag: "experiments",
+    summary: "set the global holdout: a share of every campaign's readers kept from personalization (0: off)",
+    auth: "admin",
+    body: "GlobalHoldout",
+    responses: { 200: { description: "the holdout as stored" }, 400: bad, 401: unauthorized },
   },
   {
     method: "post",
