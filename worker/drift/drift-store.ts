@@ -28,7 +28,7 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS drift_runs (
   PRIMARY KEY (day, model)) WITHOUT ROWID`;
 
 export async function saveDriftRun(db: D1Database, run: DriftRun): Promise<void> {
-  await ensureTables(db, "drift", [SCHEMA]);
+  await ensureTables(db, "drift", [[SCHEMA]]);
   await db
     .prepare(
       "INSERT INTO drift_runs (day, model, at, result) VALUES (?, ?, ?, ?) ON CONFLICT (day, model) DO UPDATE SET at = excluded.at, result = excluded.result",
@@ -39,7 +39,7 @@ export async function saveDriftRun(db: D1Database, run: DriftRun): Promise<void>
 
 /** The latest runs, newest first (the dashboard's chart and table). */
 export async function recentDriftRuns(db: D1Database, limit = 60): Promise<DriftRun[]> {
-  await ensureTables(db, "drift", [SCHEMA]);
+  await ensureTables(db, "drift", [[SCHEMA]]);
   const { results } = await db
     .prepare("SELECT result FROM drift_runs ORDER BY day DESC, at DESC LIMIT ?")
     .bind(limit)

@@ -10,7 +10,7 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS bandit_shares (
   experiment TEXT NOT NULL, at TEXT NOT NULL, shares TEXT NOT NULL, PRIMARY KEY (experiment, at)) WITHOUT ROWID`;
 
 export async function saveBanditShares(db: D1Database, experiment: string, point: BanditPoint): Promise<void> {
-  await ensureTables(db, "bandit", [SCHEMA]);
+  await ensureTables(db, "bandit", [[SCHEMA]]);
   await db
     .prepare("INSERT OR REPLACE INTO bandit_shares (experiment, at, shares) VALUES (?, ?, ?)")
     .bind(experiment, point.at, JSON.stringify(point.shares))
@@ -19,7 +19,7 @@ export async function saveBanditShares(db: D1Database, experiment: string, point
 
 /** The last `limit` allocations, oldest first. */
 export async function banditHistory(db: D1Database, experiment: string, limit = 24 * 14): Promise<BanditPoint[]> {
-  await ensureTables(db, "bandit", [SCHEMA]);
+  await ensureTables(db, "bandit", [[SCHEMA]]);
   const { results } = await db
     .prepare("SELECT at, shares FROM bandit_shares WHERE experiment = ? ORDER BY at DESC LIMIT ?")
     .bind(experiment, limit)

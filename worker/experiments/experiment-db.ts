@@ -13,9 +13,9 @@ import { ensureTables } from "../lib/d1-schema";
 /** What a shard sends: a row, or the erasure of a reader's rows. */
 export type StoreRow = ExperimentRow | { kind: "forget"; user: string };
 
-const SCHEMA = [
+const FIRST = [
   `CREATE TABLE IF NOT EXISTS exposures (
-     experiment TEXT NOT NULL, user TEXT NOT NULL, arm TEXT NOT NULL, campaign TEXT NOT NULL, block TEXT,
+     experiment TEXT NOT NULL, user TEXT NOT NULL, arm TEXT NOT NULL, campaign TEXT NOT NULL,
      at INTEGER NOT NULL, day TEXT NOT NULL,
      PRIMARY KEY (experiment, user)) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS outcomes (
@@ -52,9 +52,16 @@ const SCHEMA = [
    END`,
 ];
 
-/** Creates the experiment store's tables (once per isolate). */
+/** The migrations, in order (worker/lib/d1-schema.ts): never edited once shipped. */
+const MIGRATIONS = [
+  FIRST,
+  // the block each reader's first open served (per-block counts)
+  ["ALTER TABLE exposures ADD COLUMN block TEXT"],
+];
+
+/** Creates or upgrades the experiment store's tables (checked once per isolate). */
 export function ensureSchema(db: D1Database): Promise<void> {
-  return ensureTables(db, "experiments", SCHEMA);
+  return ensureTables(db, "experiments", MIGRATIONS);
 }
 
 /** D1 binds at most 100 parameters per statement. */
