@@ -5,7 +5,7 @@
  * tracking has nothing recorded.
  */
 import type { QueuedEvent } from "./events";
-import { type ExperimentRow, experimentRows, withExposure } from "./experiments/exposure";
+import { attributedRows, type ExperimentRow, exposureRows, withExposure } from "./experiments/exposure";
 import {
   MAX_IMPRESSIONS,
   MAX_MONETARY,
@@ -110,12 +110,18 @@ export function applyEvents(
       continue;
     }
     applied.push(e.id);
-    // exposures, and what counts for them (attributed by the exposures applied before, in time order)
-    rows.push(...experimentRows(e, p.experiments));
-    if (e.type === "exposure" || e.type === "assignment") {
-      if (e.exposure) p.experiments = withExposure(p.experiments, e.exposure, e.ts, e.type === "exposure");
+    // experiments: an assignment keeps the arm a send chose; an exposure (or a click carrying the open's, its
+    // images blocked) records the arm, then the click counts for it; clicks and purchases count for the
+    // exposures applied before them, in time order (core/experiments/exposure.ts)
+    if (e.type === "assignment") {
+      if (e.exposure) p.experiments = withExposure(p.experiments, e.exposure, e.ts, false);
       continue;
     }
+    rows.push(...exposureRows(e, p.experiments));
+    for (const x of e.type === "exposure" ? (e.exposure ? [e.exposure] : []) : (e.exposures ?? []))
+      p.experiments = withExposure(p.experiments, x, e.ts);
+    if (e.type === "exposure") continue;
+    rows.push(...attributedRows(e, p.experiments));
     // what an email showed (an amp-list answer, or an image block with its open): kept for the frequency cap
     if (e.items && (e.type === "impression" || e.type === "email_open")) {
       impressions ??= [...p.impressions];

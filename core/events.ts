@@ -118,6 +118,11 @@ export interface QueuedEvent {
    * a send chose (its subject line) (core/experiments/exposure.ts)
    */
   exposure?: ExposureFacts;
+  /**
+   * for clicks from the image routes: the exposures of the open the click followed, recorded with the click
+   * before it is attributed (a click shows the email was opened, its images perhaps blocked)
+   */
+  exposures?: ExposureFacts[];
   /** for clicks from the email routes: the slot clicked (`row-0`, `amp`), for per-slot reporting */
   slot?: string;
 }

@@ -42,6 +42,8 @@ export const kvKeys = {
   experiment: (experimentId: string) => `experiment:${experimentId}`,
   /** JSON `Experiment`: the one running on a campaign (a copy of `experiment:<id>`), what opens read; admin API only */
   campaignExperiment: (campaignId: string) => `experiment-of:${campaignId}`,
+  /** JSON `{at, weights}`: a bandit's current variant weights; written by the bandit job only (hourly) */
+  banditWeights: (experimentId: string) => `experiment-weights:${experimentId}`,
   /** JSON `GlobalHoldout`: the share of every campaign's readers kept from personalization; admin API only */
   globalHoldout: "experiments:global-holdout",
   /** JSON `TriggersConfig` (core/triggers.ts); written by the admin API only, read by the reader shards */

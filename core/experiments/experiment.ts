@@ -5,11 +5,34 @@
  * reader's variant (core/experiments/assignment.ts) decides which configuration serves them. Pure.
  */
 import { z } from "zod";
-import { type Campaign, CampaignIdSchema, parseCampaign } from "../campaign";
+import { type Campaign, CampaignIdSchema, DEFAULT_CAMPAIGN, parseCampaign } from "../campaign";
+
+/** The global holdout's id in the store and on profiles (worker/experiments/open-arm.ts): no experiment takes it. */
+export const GLOBAL_HOLDOUT_ID = "global-holdout";
+/** How long after a reader's first open the global holdout counts their clicks and purchases. */
+export const GLOBAL_ATTRIBUTION_DAYS = 30;
 
 export const ExperimentIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "experiment ids are 1-64 letters, digits, '_', '.', '-'");
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "experiment ids are 1-64 letters, digits, '_', '.', '-'")
+  .refine((id) => id !== GLOBAL_HOLDOUT_ID, `"${GLOBAL_HOLDOUT_ID}" is the global holdout's (PUT /v1/admin/holdout)`);
+
+/**
+ * The global holdout as an experiment, for its report: arms `personalized` and `holdout` (its share), the
+ * control the holdout, clicks on any campaign and purchases within 30 days.
+ */
+export function globalHoldoutExperiment(share: number, attributionDays: number): Experiment {
+  return {
+    v: 1,
+    id: GLOBAL_HOLDOUT_ID,
+    campaign: "all-campaigns",
+    coverage: 1,
+    holdout: share,
+    variants: [{ id: "personalized", weight: 1, content: DEFAULT_CAMPAIGN }],
+    attributionDays,
+    status: share > 0 ? "running" : "stopped",
+  };
+}
 const VariantIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, "variant ids are 1-32 letters, digits, '_', '-'");

@@ -1,13 +1,15 @@
 /**
  * Exposures and what is attributed to them. A reader is exposed to an experiment at the first real open of its
- * campaign (an `exposure` event, queued by the email routes): their profile keeps the arm they saw, which then
- * wins over the experiment's hashes (sticky; core/experiments/assignment.ts) and decides attribution. A click on
- * the experiment's campaign, and any purchase, within the attribution window after the exposure counts for that
- * arm. The earliest exposure wins whatever the arrival order, so a retried or late message never moves a reader.
- * Pure.
+ * campaign (an `exposure` event queued by the email routes, or the exposure a click carries): their profile keeps
+ * the arm they saw, which then wins over the experiment's hashes (sticky; core/experiments/assignment.ts) and
+ * decides attribution. A click on the experiment's campaign, and any purchase, within the attribution window
+ * after the exposure counts for that arm. The first exposure applied is the reader's: later ones (a repeat open,
+ * a retried message) change nothing, neither the arm nor the window. Pure.
  */
 import { z } from "zod";
 import type { QueuedEvent } from "../events";
+
+const DAY_SECONDS = 86_400;
 
 /** Experiments a profile remembers (the most recently exposed kept): far more than run at once on a shop. */
 export const MAX_EXPOSURES = 50;
@@ -39,16 +41,19 @@ export type Exposures = z.infer<typeof ExposuresSchema>;
 /** An exposure's campaign that every campaign's clicks count for (the global holdout). */
 export const ANY_CAMPAIGN = "*";
 
-/** What an `exposure` event carries (the email route decided the arm). */
-export interface ExposureFacts {
-  experiment: string;
-  arm: string;
-  campaign: string;
-  /** unix seconds: the end of the attribution window */
-  until: number;
+/** What an `exposure` event carries (the email route decided the arm); stored decisions keep it too. */
+export const ExposureFactsSchema = z.object({
+  experiment: z.string().min(1).max(64),
+  /** a variant id, or `holdout` (`personalized` for the global holdout's other arm) */
+  arm: z.string().min(1).max(32),
+  /** the campaign whose clicks count (ANY_CAMPAIGN: all) */
+  campaign: z.string().min(1).max(64),
+  /** the attribution window, in days from the exposure (the experiment's attributionDays) */
+  days: z.number().int().min(0).max(60),
   /** the campaign block the open served (per-block reporting); absent for a send-time assignment */
-  block?: string;
-}
+  block: z.string().max(64).optional(),
+});
+export type ExposureFacts = z.infer<typeof ExposureFactsSchema>;
 
 /** The exposure event's id: one per reader and experiment, so repeat opens are one exposure. */
 export function exposureEventId(experiment: string): string {
@@ -61,18 +66,17 @@ export function assignmentEventId(experiment: string): string {
 }
 
 /**
- * `exposures` with this exposure (or send-time assignment, `exposed` false) recorded. An exposure is kept if it
- * is the reader's first for the experiment or earlier than the one recorded (the earliest wins, whatever the
- * arrival order; ties keep the recorded one); one that follows an assignment keeps the assigned arm and
- * becomes the exposure. An assignment never replaces what is recorded. Past MAX_EXPOSURES the oldest go.
- * Returns the same object when nothing changed.
+ * `exposures` with this exposure (or send-time assignment, `exposed` false) recorded at `at`: the reader's first
+ * for the experiment is kept; an exposure that follows an assignment keeps the assigned arm and starts the
+ * window at `at`; anything else changes nothing (the first exposure applied stays). Past MAX_EXPOSURES the
+ * oldest go. Returns the same object when nothing changed.
  */
 export function withExposure(exposures: Exposures, facts: ExposureFacts, at: number, exposed = true): Exposures {
   const known = exposures[facts.experiment];
+  const until = at + Math.max(0, facts.days) * DAY_SECONDS;
   let entry: Exposure;
-  if (!known) entry = { arm: facts.arm, campaign: facts.campaign, at, until: Math.max(at, facts.until), exposed };
-  else if (exposed && !known.exposed) entry = { ...known, at, until: Math.max(at, facts.until), exposed: true };
-  else if (exposed && known.at > at) entry = { ...known, arm: facts.arm, at, until: Math.max(at, facts.until) };
+  if (!known) entry = { arm: facts.arm, campaign: facts.campaign, at, until, exposed };
+  else if (exposed && !known.exposed) entry = { ...known, at, until, exposed: true };
   else return exposures;
   const next: Exposures = { ...exposures, [facts.experiment]: entry };
   const ids = Object.keys(next);
@@ -110,19 +114,27 @@ export type ExperimentRow =
     };
 
 /**
- * The experiment rows one applied event makes, given the reader's exposures before it: its own exposure, or
- * for a click on an experiment's campaign (and for any purchase) one row per experiment whose window holds it.
+ * The exposure rows of an event that exposes (an `exposure` event, or a click carrying the open's exposures),
+ * given the reader's exposures before it: one per experiment the reader was not exposed to yet, in the arm
+ * recorded at a send if there was one.
  */
-export function experimentRows(e: QueuedEvent, exposures: Exposures): ExperimentRow[] {
-  if (e.type === "exposure" && e.exposure) {
-    const x = e.exposure;
-    // an arm assigned at the send is the one exposed (withExposure keeps it)
+export function exposureRows(e: QueuedEvent, exposures: Exposures): ExperimentRow[] {
+  const facts =
+    e.type === "exposure" ? (e.exposure ? [e.exposure] : []) : e.type === "email_click" ? (e.exposures ?? []) : [];
+  return facts.flatMap((x): ExperimentRow[] => {
     const known = exposures[x.experiment];
-    const arm = known && !known.exposed ? known.arm : x.arm;
     if (known?.exposed) return [];
+    const arm = known ? known.arm : x.arm;
     const block = x.block ?? null;
     return [{ kind: "exposure", experiment: x.experiment, user: e.user, arm, campaign: x.campaign, block, at: e.ts }];
-  }
+  });
+}
+
+/**
+ * The rows of a click on an experiment's campaign, or of a purchase, given the reader's exposures (after the
+ * event's own): one per experiment whose window holds it.
+ */
+export function attributedRows(e: QueuedEvent, exposures: Exposures): ExperimentRow[] {
   if (e.type !== "email_click" && e.type !== "purchase") return [];
   const rows: ExperimentRow[] = [];
   for (const [experiment, x] of Object.entries(exposures)) {

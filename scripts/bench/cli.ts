@@ -17,7 +17,13 @@ import { generateDemo } from "../demo/generate";
 import { trainAndExport } from "../train/pipeline";
 import { jpegCdn } from "./jpeg-cdn";
 import { runLoadTest } from "./load-test";
-import { COPY_CAMPAIGN, countdownCampaign, PLAIN_CAMPAIGN, RULES_CAMPAIGN } from "./rules-campaign";
+import {
+  COPY_CAMPAIGN,
+  countdownCampaign,
+  EXPERIMENT_ON_PLAIN,
+  PLAIN_CAMPAIGN,
+  RULES_CAMPAIGN,
+} from "./rules-campaign";
 import { demoScenario, type Scenario, syntheticScenario } from "./scenarios";
 import { type LatencySummary, summarize } from "./stats";
 import {
@@ -129,9 +135,12 @@ interface RulesResult {
   recs_rules_ms: LatencySummary;
   /** the plain campaign with block copy (COPY_CAMPAIGN) */
   recs_copy_ms: LatencySummary;
+  /** PLAIN_CAMPAIGN under an experiment of one variant like it: the arm's own cost */
+  recs_experiment_ms: LatencySummary;
   image_plain_ms: LatencySummary;
   image_rules_ms: LatencySummary;
   image_copy_ms: LatencySummary;
+  image_experiment_ms: LatencySummary;
   /** countdown GIF opens (row-0@2x), and the drawings made for an open (Server-Timing `countdown`) */
   countdown_open_ms: LatencySummary;
   countdown_drawn_ms: LatencySummary;
@@ -154,10 +163,12 @@ async function benchRules(persist: string, users: readonly string[]): Promise<Ru
     { key: "campaign:bench-rules", value: JSON.stringify(RULES_CAMPAIGN) },
     { key: "campaign:bench-copy", value: JSON.stringify(COPY_CAMPAIGN) },
     { key: "campaign:bench-countdown", value: JSON.stringify(countdownCampaign(Date.now() + 86_400_000)) },
+    { key: "campaign:bench-experiment", value: JSON.stringify(PLAIN_CAMPAIGN) },
+    { key: "experiment-of:bench-experiment", value: JSON.stringify(EXPERIMENT_ON_PLAIN("bench-experiment")) },
   ]);
   const tokens = (campaign: string) =>
     Promise.all(users.map((u) => mintToken(BENCH_SECRET, { user: u, campaign, ttlSeconds: 3600 })));
-  const kinds = ["plain", "rules", "copy"] as const;
+  const kinds = ["plain", "rules", "copy", "experiment"] as const;
   const t = Object.fromEntries(await Promise.all(kinds.map(async (k) => [k, await tokens(`bench-${k}`)]))) as Record<
     (typeof kinds)[number],
     string[]
@@ -167,7 +178,7 @@ async function benchRules(persist: string, users: readonly string[]): Promise<Ru
   const headers = { "AMP-Email-Sender": BENCH_SENDER };
   const mf = startWorkerd(persist, IMAGE_BINDINGS);
   await mf.ready;
-  const recs = { plain: [] as number[], rules: [] as number[], copy: [] as number[] };
+  const recs = { plain: [] as number[], rules: [] as number[], copy: [] as number[], experiment: [] as number[] };
   const recsPath = (tk: string[], i: number) => `/v1/amp/recs?t=${tk[i % tk.length]}&n=6`;
   for (let i = 0; i < RECS_WARMUP; i++) for (const k of kinds) await timedFetch(mf, recsPath(t[k], i), headers);
   for (let i = 0; i < REQUESTS; i++) {
@@ -176,14 +187,14 @@ async function benchRules(persist: string, users: readonly string[]): Promise<Ru
   const probe = await mf.dispatchFetch(`http://localhost${recsPath(t.rules, 0)}`, { headers });
   await probe.arrayBuffer();
   const sample = { block: probe.headers.get("X-Opentime-Block"), rules: probe.headers.get("X-Opentime-Rules") };
-  const images = { plain: [] as number[], rules: [] as number[], copy: [] as number[] };
+  const images = { plain: [] as number[], rules: [] as number[], copy: [] as number[], experiment: [] as number[] };
   const n = Math.min(IMAGE_REQUESTS, users.length);
   // warm-up: the last readers' opens (the block memo keeps a reader's ranking for 5 s: the timed opens are others')
   for (let i = users.length - IMAGE_WARMUP; i < users.length; i++)
     for (const k of kinds) await imageFetch(mf, `/v1/img/${t[k][i]}/row-0@2x.png`);
   // the time to decide (Server-Timing), apart from drawing: a later open of a reader may find the product
   // drawn by an earlier one; the order rotates so no campaign is always first
-  const decide = { plain: [] as number[], rules: [] as number[], copy: [] as number[] };
+  const decide = { plain: [] as number[], rules: [] as number[], copy: [] as number[], experiment: [] as number[] };
   for (let i = 0; i < n - IMAGE_WARMUP; i++) {
     for (const k of turns(i)) {
       const out = await imageFetch(mf, `/v1/img/${t[k][i]}/row-0@2x.png`);
@@ -209,9 +220,11 @@ async function benchRules(persist: string, users: readonly string[]): Promise<Ru
     recs_plain_ms: summarize(recs.plain),
     recs_rules_ms: summarize(recs.rules),
     recs_copy_ms: summarize(recs.copy),
+    recs_experiment_ms: summarize(recs.experiment),
     image_plain_ms: summarize(images.plain),
     image_rules_ms: summarize(images.rules),
     image_copy_ms: summarize(images.copy),
+    image_experiment_ms: summarize(images.experiment),
     image_decide_plain_ms: summarize(decide.plain),
     image_decide_rules_ms: summarize(decide.rules),
     sample,
@@ -540,6 +553,10 @@ function printRules(scenario: string, cr: RulesResult): void {
   console.log(
     `block copy (${scenario}): amp-list ${pair(cr.recs_plain_ms, cr.recs_copy_ms)}; ` +
       `first image row-0@2x ${pair(cr.image_plain_ms, cr.image_copy_ms)}`,
+  );
+  console.log(
+    `experiment (${scenario}): amp-list ${pair(cr.recs_plain_ms, cr.recs_experiment_ms)}; ` +
+      `first image row-0@2x ${pair(cr.image_plain_ms, cr.image_experiment_ms)}`,
   );
   console.log(
     `countdown GIF (${scenario}, row-0@2x, 60 frames, ${Math.round(cr.countdown_gif_bytes / 1024)} KB): every open p50/p99 ` +

@@ -67,3 +67,19 @@ export function countdownCampaign(deadlineMs: number) {
     },
   };
 }
+
+/**
+ * An experiment on a campaign like PLAIN_CAMPAIGN, one variant of the same configuration: every open pays for
+ * resolving the reader's arm (the experiment's read, the reader's recorded exposures) and serves what the plain
+ * campaign serves, so the difference is the experiment's own cost.
+ */
+export const EXPERIMENT_ON_PLAIN = (campaign: string) => ({
+  v: 1,
+  id: `${campaign}-test`,
+  campaign,
+  coverage: 1,
+  holdout: 0,
+  attributionDays: 7,
+  status: "running",
+  variants: [{ id: "only", weight: 1, content: PLAIN_CAMPAIGN }],
+});

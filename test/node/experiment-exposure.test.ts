@@ -1,8 +1,9 @@
 /**
- * Exposures and attribution (core/experiments/exposure.ts, through core/apply-events.ts): the exposure is
- * recorded once and the earliest wins whatever the arrival order; an arm assigned at the send is kept by the
- * open and attracts nothing until then; clicks count for experiments on their campaign (the global holdout:
- * any), purchases for every experiment, inside each window only; the profile keeps at most MAX_EXPOSURES.
+ * Exposures and attribution (core/experiments/exposure.ts, through core/apply-events.ts): the first exposure
+ * applied is kept (arm and window); the window runs from the exposure, however old the facts it came with; an
+ * arm assigned at the send is kept by the open and attracts nothing until then; a click carrying the open's
+ * exposure is counted for it; clicks count for experiments on their campaign (the global holdout: any),
+ * purchases for every experiment, inside each window only; the profile keeps at most MAX_EXPOSURES.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -10,8 +11,8 @@ import { applyEvents } from "../../core/apply-events";
 import type { QueuedEvent } from "../../core/events";
 import {
   ANY_CAMPAIGN,
+  attributedRows,
   type ExposureFacts,
-  experimentRows,
   MAX_EXPOSURES,
   withExposure,
 } from "../../core/experiments/exposure";
@@ -22,7 +23,7 @@ const facts = (over: Partial<ExposureFacts> = {}): ExposureFacts => ({
   experiment: "e1",
   arm: "personal",
   campaign: "spring",
-  until: T + 7 * 86400,
+  days: 7,
   ...over,
 });
 const exposure = (id: string, ts: number, over: Partial<ExposureFacts> = {}): QueuedEvent => ({
@@ -56,17 +57,30 @@ const purchase = (id: string, ts: number, value = 10): QueuedEvent => ({
 const apply = (events: QueuedEvent[]) => applyEvents(emptyProfile("u1", "2027-01-01T00:00:00Z"), events, "now");
 
 describe("exposure", () => {
-  it("is recorded once; the earliest wins whatever the order", () => {
+  it("keeps the first exposure applied: its arm and its window", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 6 }), (times) => {
         let x = {};
         for (const [i, t] of times.entries()) x = withExposure(x, facts({ arm: `a${i}` }), T + t);
-        const first = Math.min(...times);
-        const e1 = (x as Record<string, { at: number; arm: string }>).e1;
-        expect(e1?.at).toBe(T + first);
-        expect(e1?.arm).toBe(`a${times.indexOf(first)}`);
+        const e1 = (x as Record<string, { at: number; arm: string; until: number }>).e1;
+        expect(e1).toMatchObject({
+          arm: "a0",
+          at: T + (times[0] as number),
+          until: T + (times[0] as number) + 7 * 86400,
+        });
       }),
     );
+  });
+
+  it("a click carrying the open's exposure is counted for it, in one event", () => {
+    const r = apply([{ ...click("c1", T), exposures: [facts({ block: "picks" })] }]);
+    expect(r.experimentRows.map((x) => [x.kind, x.arm])).toEqual([
+      ["exposure", "personal"],
+      ["click", "personal"],
+    ]);
+    expect(r.experimentRows[0]).toMatchObject({ block: "picks", at: T });
+    // the window runs from that click
+    expect(r.profile.experiments.e1?.until).toBe(T + 7 * 86400);
   });
 
   it("keeps an arm assigned at the send: the open exposes it, and nothing counts before", () => {
@@ -107,7 +121,7 @@ describe("exposure", () => {
 
   it("counts any campaign's clicks for the global holdout", () => {
     const x = withExposure({}, facts({ experiment: "global-holdout", campaign: ANY_CAMPAIGN }), T);
-    expect(experimentRows(click("c", T + 1, "whatever"), x)).toHaveLength(1);
+    expect(attributedRows(click("c", T + 1, "whatever"), x)).toHaveLength(1);
   });
 
   it("keeps the newest MAX_EXPOSURES and a profile that validates", () => {

@@ -10,7 +10,7 @@ import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import { ensureSchema } from "../../worker/experiments/experiment-db";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
-import { resetExperimentCache } from "../../worker/experiments/experiment-store";
+import { resetExperimentCache, runningExperiment } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
 import { ADMIN_HEADERS, clearKv, fixture, seedModel, send } from "./support/harness";
 
@@ -77,11 +77,25 @@ describe("the bandit's hourly update", () => {
     await exposeAndClick("bandit-1", "poor", 400, 40);
     await exposeAndClick("bandit-1", "awful", 400, 8);
     await scheduled("0 * * * *");
-    const stored = (await env.OPENTIME_KV.get(kvKeys.campaignExperiment("b"), "json")) as {
-      variants: { id: string; weight: number }[];
+    // the job writes its own key; the experiment as the admin stored it is untouched
+    const weights = (await env.OPENTIME_KV.get(kvKeys.banditWeights("bandit-1"), "json")) as {
+      weights: Record<string, number>;
     };
-    const total = stored.variants.reduce((s, v) => s + v.weight, 0);
-    const share = Object.fromEntries(stored.variants.map((v) => [v.id, v.weight / total]));
+    const total = Object.values(weights.weights).reduce((s, w) => s + w, 0);
+    const share = Object.fromEntries(Object.entries(weights.weights).map(([id, w]) => [id, w / total]));
+    const stored = (await env.OPENTIME_KV.get(kvKeys.campaignExperiment("b"), "json")) as {
+      variants: { weight: number }[];
+    };
+    expect(stored.variants.map((v) => v.weight)).toEqual([1, 1, 1]);
+    // opens read the experiment with the bandit's weights over it
+    resetExperimentCache();
+    const served = await runningExperiment(env.OPENTIME_KV, "b");
+    expect(served?.variants.map((v) => v.weight)).toEqual(Object.values(weights.weights));
+    // its report checks no sample ratio: the weights move by design
+    const report = (await (
+      await send("/v1/admin/experiments/bandit-1/report", { headers: ADMIN_HEADERS })
+    ).json()) as ExperimentReport;
+    expect(report.srm).toBeNull();
     expect(share.good).toBeGreaterThan(0.75);
     expect(share.poor).toBeCloseTo(0.1, 2);
     expect(share.awful).toBeCloseTo(0.1, 2);

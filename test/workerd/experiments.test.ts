@@ -26,6 +26,7 @@ import {
   clearKv,
   consume,
   fixture,
+  flushExperimentStore,
   putCampaign,
   recordingQueue,
   SENDER,
@@ -72,6 +73,7 @@ async function open(user: string, campaign = CAMPAIGN) {
   expect(res.status).toBe(200);
   const items = ((await res.json()) as { items: { id: string }[] }).items.map((i) => i.id);
   if (rec.sent.length > 0) await consume(rec.sent);
+  await flushExperimentStore();
   return { items, res, sent: rec.sent };
 }
 
@@ -88,6 +90,7 @@ async function post(events: Record<string, unknown>[]): Promise<void> {
   );
   expect(posted.status).toBe(202);
   await consume(rec.sent);
+  await flushExperimentStore();
 }
 
 /** Any request with the Worker's events going to `queue`, its background awaited. */
@@ -229,8 +232,11 @@ describe("serving and exposure", () => {
     expect(rec.sent.filter((e) => e.type === "exposure")).toEqual([]);
     const click = await fetchWith(new Request(`https://opentime.test/v1/c/${t}/row-0`), rec.queue);
     expect(click.status).toBe(302);
-    expect(rec.sent.map((e) => e.type)).toEqual(["exposure", "email_click"]);
+    // the click carries the open's exposure (no other message): its shard records it, then counts the click
+    expect(rec.sent.map((e) => e.type)).toEqual(["email_click"]);
+    expect(rec.sent[0]?.exposures).toEqual([expect.objectContaining({ experiment: "e-click", days: 7 })]);
     await consume(rec.sent);
+    await flushExperimentStore();
     const arm = (await rows("exposures", user, "e-click"))[0]?.arm;
     expect(arm).toBeDefined();
     expect(await rows("outcomes", user, "e-click")).toEqual([
@@ -326,6 +332,13 @@ describe("the global holdout", () => {
     expect(await rows("outcomes", rest.userId, "global-holdout")).toEqual([
       expect.objectContaining({ kind: "click", arm: "personalized" }),
     ]);
+    // its report: the holdout is the control, its share the intended one
+    const r = await report("global-holdout");
+    expect(r.control).toBe("holdout");
+    expect(r.srm?.expected).toEqual({ personalized: 0.8, holdout: 0.2 });
+    expect(r.arms.find((x) => x.arm === "personalized")).toMatchObject({ exposed: 1, clickers: 1 });
+    // no experiment can take its id
+    expect((await putExperiment("global-holdout", body())).status).toBe(400);
     // off again
     await send("/v1/admin/holdout", { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify({ share: 0 }) });
     resetExperimentCache();
@@ -371,6 +384,7 @@ describe("subject-line experiments", () => {
     }
     expect(rec.sent.map((e) => e.type)).toEqual(users.map(() => "assignment"));
     await consume(rec.sent);
+    await flushExperimentStore();
     // everyone to b from now on: a reader sent Subject A still opens variant a, and is exposed to it
     expect((await putExperiment("e-subj", subj(0.001, 1000))).status).toBe(200);
     resetExperimentCache();

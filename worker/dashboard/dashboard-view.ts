@@ -7,13 +7,9 @@
  */
 import type { Estimate } from "../../core/stats/estimate";
 import type { DriftRun } from "../drift/drift-store";
+import type { BanditPoint } from "../experiments/bandit-store";
 import type { ExperimentReport } from "../experiments/experiment-report";
 import { intervalChart, lineChart, type Series } from "./svg-charts";
-
-export interface BanditPoint {
-  at: string;
-  shares: Record<string, number>;
-}
 
 export interface DashboardInput {
   experiments: string[];

@@ -11,7 +11,7 @@ import { z } from "zod";
 import { COPY_LIMITS, type RenderedCopy } from "../../core/block-copy";
 import type { Campaign } from "../../core/campaign";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
-import type { ExposureFacts } from "../../core/experiments/exposure";
+import { type ExposureFacts, ExposureFactsSchema } from "../../core/experiments/exposure";
 import type { RulesApplied } from "../../core/item-rules";
 import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
@@ -22,8 +22,9 @@ import { openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { getLiveCatalog } from "../catalog/live-catalog";
 import type { Config } from "../env";
-import { openArm } from "../experiments/open-arm";
+import { openArm, prefetchArm } from "../experiments/open-arm";
 import { errorMessage, logEvent } from "../lib/log";
+import { type ProfileRead, readProfile } from "../profile/profile-store";
 import { openLoads } from "../recs/recommend";
 import { blockRanking } from "./block-memo";
 import { getCampaign } from "./campaign-store";
@@ -62,17 +63,7 @@ export const DecisionSchema = z.object({
    * the experiments' arms the decision was made under (core/experiments/exposure.ts): a click or re-open that
    * reuses it records the same exposure; absent when no experiment ran
    */
-  exposures: z
-    .array(
-      z.object({
-        experiment: z.string().max(64),
-        arm: z.string().max(32),
-        campaign: z.string().max(64),
-        until: z.number().int(),
-      }),
-    )
-    .max(2)
-    .optional(),
+  exposures: z.array(ExposureFactsSchema).max(2).optional(),
   /** `<experiment>:<arm>` (`X-Opentime-Experiment`) */
   experiment: z.string().max(100).optional(),
 });
@@ -153,10 +144,23 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const campaignId = claims?.c ?? "";
   const key = claims ? kvKeys.decision(claims.u, claims.c, slotKey(slot)) : null;
   const storedRead = key ? readDecision(kv, key) : Promise.resolve(null);
-  const base = await getCampaign(kv, campaignId, now);
-  // an experiment running on the campaign: the reader's arm decides which configuration serves (open-arm.ts)
-  const loads = openLoads(kv, config, now);
-  const arm = claims ? await openArm(kv, claims, base, loads, now) : null;
+  const [base] = await Promise.all([getCampaign(kv, campaignId, now), claims && prefetchArm(kv, campaignId, now)]);
+  // an experiment running on the campaign: the reader's arm decides which configuration serves (open-arm.ts).
+  // The reader's profile is read only if one runs, and shared with the ranking; nothing else (the model above
+  // all) is asked for until a decision is made: a click or re-open that reuses a stored one needs none of it.
+  let profile: { user: string; read: Promise<ProfileRead> } | undefined;
+  const arm = claims
+    ? await openArm(
+        kv,
+        claims,
+        base,
+        () => {
+          profile ??= { user: claims.u, read: readProfile(kv, claims.u) };
+          return profile.read;
+        },
+        now,
+      )
+    : null;
   const campaign = arm?.campaign ?? base;
   const stored = await storedRead;
   if (stored && reuse(stored, campaign, via)) {
@@ -194,6 +198,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     campaignZone: campaign.timeZone,
     now,
   });
+  const loads = { ...openLoads(kv, config, now), profile };
   const serve = () =>
     serveBlock({
       kv,

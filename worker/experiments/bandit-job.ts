@@ -2,9 +2,10 @@
  * The bandit's hourly update (Cron Trigger `0 * * * *`): for each running experiment in bandit mode, each
  * variant's new share of readers is its posterior probability of having the best goal rate (clickers, or
  * buyers, per exposed reader: Beta(1 + successes, 1 + failures), core/stats/thompson.ts), never under the
- * floor. The shares become the variants' weights (stored by the same functions as the admin API's; a change
- * made by hand within the same second can be overwritten: both write the whole experiment) and are recorded
- * for the dashboard. Readers already exposed keep their variant (sticky); the holdout's share never moves.
+ * floor. The shares become the variants' weights in the job's own key (`experiment-weights:<id>`, laid over the
+ * experiment's when opens read it: the admin API's edits are never overwritten, and a stopped experiment stays
+ * stopped) and are recorded for the dashboard. Readers already exposed keep their variant (sticky); the
+ * holdout's share never moves.
  * An update every hour keeps the allocation stable within an hour at every edge (opens cache an experiment a
  * minute) while it follows a campaign's first day closely.
  */
@@ -12,7 +13,7 @@ import { banditShares } from "../../core/stats/thompson";
 import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { saveBanditShares } from "./bandit-store";
-import { listExperimentIds, putExperiment, readExperiment } from "./experiment-store";
+import { listExperimentIds, putBanditWeights, readExperiment } from "./experiment-store";
 import { armCounts } from "./report-queries";
 
 export const BANDIT_CRON = "0 * * * *";
@@ -35,14 +36,13 @@ export async function updateBandits(env: Bindings, now = Date.now()): Promise<st
         return { trials: c?.exposed ?? 0, successes: (goal === "click" ? c?.clickers : c?.buyers) ?? 0 };
       });
       const shares = banditShares(arms, experiment.bandit.floor);
-      await putExperiment(env.OPENTIME_KV, {
-        ...experiment,
-        variants: experiment.variants.map((v, i) => ({
-          ...v,
-          weight: Math.max(MIN_WEIGHT, (shares[i] as number) * WEIGHT_SCALE),
-        })),
-      });
       const at = new Date(now).toISOString();
+      await putBanditWeights(env.OPENTIME_KV, id, {
+        at,
+        weights: Object.fromEntries(
+          experiment.variants.map((v, i) => [v.id, Math.max(MIN_WEIGHT, (shares[i] as number) * WEIGHT_SCALE)]),
+        ),
+      });
       await saveBanditShares(db, id, {
         at,
         shares: Object.fromEntries(experiment.variants.map((v, i) => [v.id, shares[i] as number])),

@@ -3,7 +3,12 @@
  * variant, written by the bandit job (worker/experiments/bandit-job.ts) and drawn by the dashboard.
  */
 
-import type { BanditPoint } from "../dashboard/dashboard-view";
+/** One hourly allocation: each variant's share of new readers. */
+export interface BanditPoint {
+  at: string;
+  shares: Record<string, number>;
+}
+
 import { ensureTables } from "../lib/d1-schema";
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS bandit_shares (

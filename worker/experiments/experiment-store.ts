@@ -2,15 +2,21 @@
  * Experiments (core/experiments/experiment.ts) in KV. The admin API is their only writer: `experiment:<id>`
  * holds every experiment, running or stopped (reports read it), and `experiment-of:<campaign>` a copy of the
  * one running on a campaign, which is what opens read: through a per-isolate cache of a minute, like campaigns
- * (worker/decisions/campaign-store.ts), so a change reaches every open within about a minute. The bandit job
- * (worker/experiments/bandit-job.ts) rewrites a bandit's weights through the same functions. The global holdout
+ * (worker/decisions/campaign-store.ts), so a change reaches every open within about a minute. A bandit's
+ * weights are the bandit job's own key (`experiment-weights:<id>`, worker/experiments/bandit-job.ts), read with
+ * the experiment and laid over its variants: the two writers never write the same key. The global holdout
  * is one key, cached the same way. Unreadable entries mean "no experiment": an email never fails over one.
  */
+
+import { z } from "zod";
 import {
   type Experiment,
   ExperimentSchema,
+  GLOBAL_ATTRIBUTION_DAYS,
+  GLOBAL_HOLDOUT_ID,
   type GlobalHoldout,
   GlobalHoldoutSchema,
+  globalHoldoutExperiment,
 } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import { errorMessage, logEvent } from "../lib/log";
@@ -52,7 +58,8 @@ export async function runningExperiment(
   const hit = cache.get(campaign);
   if (hit && now >= hit.at && now - hit.at < TTL_MS) return hit.experiment;
   const found = await readJson(kv, kvKeys.campaignExperiment(campaign), (raw) => ExperimentSchema.safeParse(raw));
-  const experiment = found?.status === "running" && found.campaign === campaign ? found : null;
+  const running = found?.status === "running" && found.campaign === campaign ? found : null;
+  const experiment = running?.bandit ? withBanditWeights(running, await readBanditWeights(kv, running.id)) : running;
   cache.delete(campaign);
   cache.set(campaign, { at: now, experiment });
   if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value as string);
@@ -70,6 +77,19 @@ export async function globalHoldout(kv: KVNamespace, now = Date.now()): Promise<
 /** The global holdout as stored now (the admin API), or null. */
 export function readGlobalHoldout(kv: KVNamespace): Promise<GlobalHoldout | null> {
   return readJson(kv, kvKeys.globalHoldout, (raw) => GlobalHoldoutSchema.safeParse(raw));
+}
+
+/** Experiments listed at most (the dashboard, the admin API's list). */
+export const MAX_LISTED_EXPERIMENTS = 1000;
+
+/**
+ * What a report is made for: a stored experiment, or the global holdout (`global-holdout`: its arms from the
+ * holdout as it is now), or null.
+ */
+export async function reportedExperiment(kv: KVNamespace, id: string): Promise<Experiment | null> {
+  if (id !== GLOBAL_HOLDOUT_ID) return readExperiment(kv, id);
+  const holdout = await readGlobalHoldout(kv);
+  return globalHoldoutExperiment(holdout?.share ?? 0, GLOBAL_ATTRIBUTION_DAYS);
 }
 
 /** An experiment as stored now (the admin API, reports), or null. */
@@ -110,4 +130,29 @@ export async function listExperimentIds(kv: KVNamespace, limit: number): Promise
   const prefix = kvKeys.experiment("");
   const page = await kv.list({ prefix, limit });
   return page.keys.map((k) => k.name.slice(prefix.length));
+}
+
+/** A bandit's weights by variant, as the bandit job last wrote them. */
+export const BanditWeightsSchema = z.object({
+  at: z.string().max(64),
+  weights: z.record(z.string().max(32), z.number().positive().max(1000)),
+});
+export type BanditWeights = z.infer<typeof BanditWeightsSchema>;
+
+export function readBanditWeights(kv: KVNamespace, id: string): Promise<BanditWeights | null> {
+  return readJson(kv, kvKeys.banditWeights(id), (raw) => BanditWeightsSchema.safeParse(raw));
+}
+
+/** The bandit job's only write. */
+export async function putBanditWeights(kv: KVNamespace, id: string, weights: BanditWeights): Promise<void> {
+  await kv.put(kvKeys.banditWeights(id), JSON.stringify(weights));
+}
+
+/** The experiment with the bandit's weights over its variants' (a variant added since keeps its own). */
+export function withBanditWeights(experiment: Experiment, bandit: BanditWeights | null): Experiment {
+  if (!bandit) return experiment;
+  return {
+    ...experiment,
+    variants: experiment.variants.map((v) => ({ ...v, weight: bandit.weights[v.id] ?? v.weight })),
+  };
 }

@@ -8,18 +8,21 @@
  */
 import type { Campaign } from "../../core/campaign";
 import { type Arm, assign, bucket } from "../../core/experiments/assignment";
-import type { Experiment, GlobalHoldout } from "../../core/experiments/experiment";
+import {
+  type Experiment,
+  GLOBAL_ATTRIBUTION_DAYS,
+  GLOBAL_HOLDOUT_ID,
+  type GlobalHoldout,
+} from "../../core/experiments/experiment";
 import { ANY_CAMPAIGN, type ExposureFacts, type Exposures } from "../../core/experiments/exposure";
 import type { TokenClaims } from "../../core/token";
 import { errorMessage, logEvent } from "../lib/log";
-import { type OpenLoads, profileOnce } from "../recs/recommend";
+import type { ProfileRead } from "../profile/profile-store";
 import { globalHoldout, runningExperiment } from "./experiment-store";
 
 /** The pseudo-experiment of the global holdout: every campaign, arms `holdout` and `personalized`. */
-export const GLOBAL_HOLDOUT_EXPERIMENT = "global-holdout";
+export const GLOBAL_HOLDOUT_EXPERIMENT = GLOBAL_HOLDOUT_ID;
 export const GLOBAL_ARMS = { held: "holdout", rest: "personalized" } as const;
-/** How long after a reader's first open the global holdout counts their clicks and purchases. */
-export const GLOBAL_ATTRIBUTION_DAYS = 30;
 
 export interface ServedArm {
   /** the campaign configuration to serve (the variant's, or the campaign's own for popular content) */
@@ -31,8 +34,6 @@ export interface ServedArm {
   /** `<experiment>:<arm>` for the `X-Opentime-Experiment` header */
   label: string;
 }
-
-const DAY = 86_400;
 
 /** The popular-items configuration: the campaign's settings, one block of recommendations, nobody's data. */
 function popular(base: Campaign): Campaign {
@@ -77,7 +78,6 @@ export function decideArm(
   global: GlobalHoldout | null,
   exposures: Exposures,
 ): ServedArm | null {
-  const nowSec = Math.floor(input.now / 1000);
   const facts: ExposureFacts[] = [];
   const globalOn = global !== null && global.share > 0;
   let heldGlobally = false;
@@ -89,7 +89,7 @@ export function decideArm(
       experiment: GLOBAL_HOLDOUT_EXPERIMENT,
       arm: heldGlobally ? GLOBAL_ARMS.held : GLOBAL_ARMS.rest,
       campaign: ANY_CAMPAIGN,
-      until: nowSec + GLOBAL_ATTRIBUTION_DAYS * DAY,
+      days: GLOBAL_ATTRIBUTION_DAYS,
     });
   }
   if (heldGlobally) {
@@ -115,7 +115,7 @@ export function decideArm(
     experiment: experiment.id,
     arm: name,
     campaign: input.campaignId,
-    until: nowSec + experiment.attributionDays * DAY,
+    days: experiment.attributionDays,
   });
   const variant = arm.kind === "variant" ? experiment.variants.find((v) => v.id === arm.variant) : undefined;
   const content = variant?.content ?? "popular";
@@ -124,12 +124,23 @@ export function decideArm(
     : { campaign: content, personalize: true, exposures: facts, label: `${experiment.id}:${name}` };
 }
 
-/** The arm of an open with a verified token, the reader's exposures read through the open's one profile read. */
+/**
+ * Starts the reads an arm needs (the campaign's experiment and the global holdout, each cached a minute), so the
+ * caller can run them beside the campaign's read. Never rejects.
+ */
+export function prefetchArm(kv: KVNamespace, campaignId: string, now: number): Promise<unknown> {
+  return Promise.all([runningExperiment(kv, campaignId, now), globalHoldout(kv, now)]).catch(() => null);
+}
+
+/**
+ * The arm of an open with a verified token; `profile` reads the reader's profile (shared with the open's
+ * ranking), asked for only when an experiment or the global holdout applies.
+ */
 export function openArm(
   kv: KVNamespace,
   claims: TokenClaims,
   campaign: Campaign,
-  loads: OpenLoads,
+  profile: () => Promise<ProfileRead>,
   now: number,
 ): Promise<ServedArm | null> {
   return armForOpen({
@@ -138,7 +149,7 @@ export function openArm(
     campaign,
     user: claims.u,
     exposures: async () => {
-      const read = await profileOnce(loads, kv, claims.u);
+      const read = await profile();
       return read.ok ? read.profile.experiments : {};
     },
     now,

@@ -4,10 +4,8 @@
  */
 import type { Hono } from "hono";
 import type { AppEnv } from "../env";
-import { listExperimentIds } from "../experiments/experiment-store";
+import { listExperimentIds, MAX_LISTED_EXPERIMENTS } from "../experiments/experiment-store";
 import { requireApiKey } from "../lib/api-key";
-
-export const MAX_LISTED_EXPERIMENTS = 1000;
 
 export function registerAdminExperimentList(app: Hono<AppEnv>): void {
   app.get(

@@ -2,15 +2,16 @@
  * GET /v1/admin/experiments/<id>/report?intervals=sequential|fixed (Bearer ADMIN_API_KEYS): the experiment's
  * results (worker/experiments/experiment-report.ts). Intervals are always-valid (`sequential`, the default:
  * looking every day does not inflate false positives) or fixed-horizon (`fixed`: one look, at a planned end).
- * 404 for an unknown experiment; 503 EXPERIMENTS_UNAVAILABLE when the experiment store (D1 `DB`) is not bound.
+ * `global-holdout` reports the global holdout (PUT /v1/admin/holdout). 404 for an unknown experiment; 503 EXPERIMENTS_UNAVAILABLE when the experiment store (D1 `DB`) is not bound.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
+import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { experimentIdParam } from "../experiments/experiment-input";
 import { experimentReport } from "../experiments/experiment-report";
-import { readExperiment } from "../experiments/experiment-store";
+import { reportedExperiment } from "../experiments/experiment-store";
 import { requireApiKey } from "../lib/api-key";
 import { invalidInput } from "../lib/zod-issues";
 
@@ -21,12 +22,13 @@ export function registerAdminExperimentReport(app: Hono<AppEnv>): void {
     "/v1/admin/experiments/:id/report",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const id = experimentIdParam(c);
+      // the global holdout has its report too (`global-holdout`), though no experiment may take its id
+      const id = c.req.param("id") === GLOBAL_HOLDOUT_ID ? GLOBAL_HOLDOUT_ID : experimentIdParam(c);
       const query = ReportQuery.safeParse(c.req.query());
       if (!query.success) throw invalidInput(query.error);
       const db = c.env.DB;
       if (!db) throw new ApiError("EXPERIMENTS_UNAVAILABLE", "the experiment store (D1 binding DB) is not configured");
-      const experiment = await readExperiment(c.env.OPENTIME_KV, id);
+      const experiment = await reportedExperiment(c.env.OPENTIME_KV, id);
       if (!experiment) throw new ApiError("NOT_FOUND", `no experiment "${id}"`);
       return c.json(await experimentReport(db, experiment, query.data.intervals), 200, {
         "Cache-Control": "private, no-store",

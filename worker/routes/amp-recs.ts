@@ -22,11 +22,11 @@ import { type AppEnv, getConfig } from "../env";
 import { impressionEvent } from "../events/impressions";
 import { enqueue } from "../events/queue";
 import { exposureEvents } from "../experiments/exposure-events";
-import { openArm } from "../experiments/open-arm";
+import { openArm, prefetchArm } from "../experiments/open-arm";
 import { background } from "../lib/background";
 import { headerText, headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
-import { openLoads } from "../recs/recommend";
+import { openLoads, profileOnce } from "../recs/recommend";
 
 export const MAX_ITEMS = 24;
 export const DEFAULT_ITEMS = 6;
@@ -53,10 +53,15 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       const now = Date.now();
       const verified = await verifyToken(config.tokenSecrets, query.t, Math.floor(now / 1000));
       // the token's campaign: its blocks, their conditions and item rules (core/campaign.ts)
-      const stored = verified.ok ? await getCampaign(c.env.OPENTIME_KV, verified.claims.c, now) : DEFAULT_CAMPAIGN;
+      const kv = c.env.OPENTIME_KV;
+      const loads = openLoads(kv, config, now);
+      const [stored] = verified.ok
+        ? await Promise.all([getCampaign(kv, verified.claims.c, now), prefetchArm(kv, verified.claims.c, now)])
+        : [DEFAULT_CAMPAIGN];
       // an experiment running on it: the reader's arm decides which configuration serves (experiments/open-arm.ts)
-      const loads = openLoads(c.env.OPENTIME_KV, config, now);
-      const arm = verified.ok ? await openArm(c.env.OPENTIME_KV, verified.claims, stored, loads, now) : null;
+      const arm = verified.ok
+        ? await openArm(kv, verified.claims, stored, () => profileOnce(loads, kv, verified.claims.u), now)
+        : null;
       const campaign = arm?.campaign ?? stored;
       const open = openFacts({
         format: "amp",

@@ -15,7 +15,6 @@ import { getLiveCatalog } from "../catalog/live-catalog";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
 import { enqueue } from "../events/queue";
-import { exposureEvents } from "../experiments/exposure-events";
 import { parseSlotPath } from "../images/slot-path";
 import { background } from "../lib/background";
 import { headerValue } from "../lib/header-value";
@@ -91,11 +90,13 @@ export function registerClick(app: Hono<AppEnv>): void {
           ts: Math.floor(Date.now() / 1000),
           campaign: decision.campaignId,
           slot: slotKey(slot),
+          // a click shows the email was opened (its images may have been blocked): it carries the open's
+          // exposures, which the reader's shard records before it attributes the click (core/experiments/)
+          ...(decision.exposures.length > 0 && {
+            exposures: decision.exposures.map((x) => (decision.block ? { ...x, block: decision.block.id } : x)),
+          }),
         };
-        // a click shows the email was opened (its images may have been blocked): the exposure goes first, so the
-        // reader's shard attributes the click to it (core/experiments/exposure.ts)
-        const exposures = exposureEvents(decision.claims.u, decision.exposures, Date.now(), decision.block?.id);
-        bg.waitUntil(enqueue(c.env.EVENTS, [...exposures, event]));
+        bg.waitUntil(enqueue(c.env.EVENTS, [event]));
       }
       await bg.flush();
       return redirect(destination, gone ? "item-unavailable" : decision.reason, decision.item.id);

@@ -7,6 +7,7 @@
 import type { Hono } from "hono";
 import Mustache from "mustache";
 import { z } from "zod";
+import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, ModelHistorySchema } from "../../core/manifest";
 import { storedVersions } from "../../core/model-versions";
@@ -16,10 +17,14 @@ import { recentDriftRuns } from "../drift/drift-store";
 import { type AppEnv, getConfig } from "../env";
 import { banditHistory } from "../experiments/bandit-store";
 import { experimentReport } from "../experiments/experiment-report";
-import { listExperimentIds, readExperiment } from "../experiments/experiment-store";
+import {
+  listExperimentIds,
+  MAX_LISTED_EXPERIMENTS,
+  readGlobalHoldout,
+  reportedExperiment,
+} from "../experiments/experiment-store";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { dashboardAccess } from "../preview/access";
-import { MAX_LISTED_EXPERIMENTS } from "./admin-experiment-list";
 
 const Query = z.object({ experiment: z.string().max(64).optional(), model: z.string().max(400).optional() });
 
@@ -28,14 +33,18 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     const kv = c.env.OPENTIME_KV;
     const db = c.env.DB;
     const query = Query.catch({}).parse(c.req.query());
-    const [ids, pointer, history, versions] = await Promise.all([
+    const [listed, holdout, pointer, history, versions] = await Promise.all([
       listExperimentIds(kv, MAX_LISTED_EXPERIMENTS),
+      readGlobalHoldout(kv),
       kv.get(kvKeys.activeModel, "json").then((v) => ActivePointerSchema.safeParse(v)),
       kv.get(kvKeys.modelHistory, "json").then((v) => ModelHistorySchema.safeParse(v)),
       storedVersions(bindingKvClient(kv)).then((v) => v.sort().reverse()),
     ]);
-    const current = query.experiment && ids.includes(query.experiment) ? query.experiment : (ids[0] ?? null);
-    const experiment = current ? await readExperiment(kv, current) : null;
+    // the global holdout is listed while it is set (its report stays reachable by its id)
+    const ids = holdout ? [...listed, GLOBAL_HOLDOUT_ID] : listed;
+    const wanted = query.experiment === GLOBAL_HOLDOUT_ID || ids.includes(query.experiment ?? "");
+    const current = wanted ? (query.experiment as string) : (ids[0] ?? null);
+    const experiment = current ? await reportedExperiment(kv, current) : null;
     const [report, bandit, drift] = db
       ? await Promise.all([
           experiment ? experimentReport(db, experiment, "sequential") : null,

@@ -297,10 +297,13 @@ export class ReaderShard extends DurableObject<Bindings> {
     if (triggerAt !== null) await this.scheduleAlarm(triggerAt);
     // views expire: an alarm within a day of their expiry deletes them (pruneOldViews; older views have one)
     if (viewsExpire !== null) await this.scheduleAlarm(viewsExpire, 86_400_000);
-    await Promise.all([
-      committed.length > 0 ? this.publish(committed.map(([user]) => user)) : null,
-      queued ? this.sendOutbox() : null,
-    ]);
+    // experiment rows go to D1 after the call answers (a slow D1 never holds the queue's acks); the alarm
+    // sends what this send does not (the object evicted meanwhile, D1 failing)
+    if (queued) {
+      await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_MS);
+      this.ctx.waitUntil(this.sendOutbox());
+    }
+    if (committed.length > 0) await this.publish(committed.map(([user]) => user));
     const returned = new Set<string>();
     return events.map((e) => {
       const kind = outcome.get(key(e)) ?? "rejected";
@@ -399,7 +402,10 @@ export class ReaderShard extends DurableObject<Bindings> {
     });
     this.cache.delete(user);
     await this.scheduleAlarm(untilMs);
-    if (experimentsOn) await this.sendOutbox();
+    if (experimentsOn) {
+      await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_MS);
+      this.ctx.waitUntil(this.sendOutbox());
+    }
     // a snapshot write begun before the deletion must land before the caller deletes the snapshot
     await this.publishing;
     return { rows };

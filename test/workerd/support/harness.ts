@@ -4,6 +4,7 @@ import {
   createMessageBatch,
   env,
   getQueueResult,
+  runDurableObjectAlarm,
   waitOnExecutionContext,
 } from "cloudflare:test";
 import { inject } from "vitest";
@@ -13,6 +14,7 @@ import { kvKeys } from "../../../core/kv-keys";
 import { mintToken } from "../../../core/token";
 import worker from "../../../worker/index";
 import { resetModelCache } from "../../../worker/model/model-store";
+import { READER_SHARDS, shardStub } from "../../../worker/state/shard-routing";
 import { type ModelFixture, TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "../fixture";
 
 export const SENDER = "newsletter@shop.example";
@@ -98,6 +100,14 @@ export async function consume(events: QueuedEvent[], bindings: typeof env = env)
   const ctx = createExecutionContext();
   await worker.queue(batch, bindings, ctx);
   return getQueueResult(batch, ctx);
+}
+
+/**
+ * Waits until every reader shard has sent its experiment outbox to D1 (the shards send after their call
+ * answers: running each one's alarm awaits the send in flight and sends what is left).
+ */
+export async function flushExperimentStore(): Promise<void> {
+  for (let shard = 0; shard < READER_SHARDS; shard++) await runDurableObjectAlarm(shardStub(env, shard));
 }
 
 /** A queue binding that keeps what is sent to it (what a route recorded), instead of delivering it. */
