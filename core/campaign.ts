@@ -12,6 +12,7 @@ import { secondsLeft, split, timeLeftText } from "./countdown";
 import { hasControlCharacter, IdSchema } from "./events";
 import { ItemRulesSchema } from "./item-rules";
 import { UrlSchema } from "./live-catalog";
+import { ModelVersionSchema } from "./manifest";
 
 export const CampaignIdSchema = z
   .string()
@@ -47,6 +48,12 @@ const SettingsShape = {
    * to `fallbackUrl` (the shop's home without one), `product` to the product page all the same
    */
   unavailableClick: z.enum(["fallback", "product"]).default("fallback"),
+  /**
+   * the model version this campaign's opens are scored with, instead of the active one (an experiment's
+   * variant trying a retrained model; `npm run models -- list` names them); one that cannot load serves the
+   * active model
+   */
+  model: ModelVersionSchema.optional(),
   /**
    * IANA time zone of the `localHour` and `weekday` facts when the open's own is unknown (behind a mail
    * proxy, which most opens are); without it those facts are unknown there

@@ -8,11 +8,12 @@
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
+import { base64ToBytes } from "../../core/base64";
 import type { QueuedEvent } from "../../core/events";
 import { assign, bucket } from "../../core/experiments/assignment";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
-import type { Profile } from "../../core/profile";
+import { featuresOf, type Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
@@ -300,6 +301,41 @@ describe("attribution and the report", () => {
       )
       .first<{ e: number; p: number; r: number }>();
     expect(totals).toEqual({ e: 0, p: 0, r: 0 });
+  });
+});
+
+describe("variants on model versions", () => {
+  it("scores a variant with the model version it names; one that cannot load serves the active model", async () => {
+    const f = fixture();
+    const retrained = `${f.version}-retrained`;
+    await env.OPENTIME_KV.put(
+      kvKeys.manifest(retrained),
+      JSON.stringify({ ...JSON.parse(f.manifestJson), version: retrained }),
+    );
+    await env.OPENTIME_KV.put(kvKeys.catalog(retrained), f.catalogJson);
+    await env.OPENTIME_KV.put(kvKeys.onnx(retrained), base64ToBytes(f.onnxBase64));
+    // the readers' features for it, as `npm run seed` writes them for a new version
+    for (const p of readers().slice(0, 10))
+      await env.OPENTIME_KV.put(kvKeys.features(p.userId, retrained), JSON.stringify(featuresOf(p, retrained)));
+    const onModel = (model: string) => ({ ...PERSONAL, model });
+    const exp = {
+      campaign: CAMPAIGN,
+      variants: [
+        { id: "retrained", weight: 1, content: onModel(retrained) },
+        { id: "missing", weight: 1, content: onModel("no-such-version") },
+      ],
+    };
+    expect((await putExperiment("e-model", exp)).status).toBe(200);
+    const experiment = ExperimentSchema.parse({ v: 1, id: "e-model", ...exp });
+    const seen = new Set<string>();
+    for (const p of readers().slice(0, 10)) {
+      const { res } = await open(p.userId);
+      const arm = hashedArm(experiment, p.userId);
+      seen.add(arm);
+      expect(res.headers.get("X-Opentime-Model")).toBe(arm === "retrained" ? retrained : f.version);
+      expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
+    }
+    expect(seen).toEqual(new Set(["retrained", "missing"]));
   });
 });
 

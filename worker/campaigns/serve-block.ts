@@ -17,6 +17,7 @@ import type { LiveCatalogView } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { itemLookup } from "../model/item-lookup";
 import type { ModelState } from "../model/model-store";
+import { pinnedModel } from "../model/pinned-model";
 import { type OpenLoads, openLoads, type Recommendation, rankingWidth, recommend } from "../recs/recommend";
 import { readerFacts } from "./reader-facts";
 
@@ -55,6 +56,8 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   const { campaign, n, now, verified } = input;
   const loads =
     input.loads ?? (input.shared ? { ...input.shared, ranked: new Map() } : openLoads(input.kv, input.config, now));
+  // a campaign (an experiment's variant) held on a model version: scored with that one (pinned-model.ts)
+  if (campaign.model) loads.model = pinnedModel(input.kv, campaign.model, loads.model, now);
   const base = {
     kv: input.kv,
     config: input.config,

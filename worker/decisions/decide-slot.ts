@@ -144,23 +144,23 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const campaignId = claims?.c ?? "";
   const key = claims ? kvKeys.decision(claims.u, claims.c, slotKey(slot)) : null;
   const storedRead = key ? readDecision(kv, key) : Promise.resolve(null);
-  const [base] = await Promise.all([getCampaign(kv, campaignId, now), claims && prefetchArm(kv, campaignId, now)]);
   // an experiment running on the campaign: the reader's arm decides which configuration serves (open-arm.ts).
-  // The reader's profile is read only if one runs, and shared with the ranking; nothing else (the model above
-  // all) is asked for until a decision is made: a click or re-open that reuses a stored one needs none of it.
+  // The reader's profile is read only if one runs (from the moment that is known, beside the campaign's and the
+  // stored decision's reads), and shared with the ranking; nothing else (the model above all) is asked for
+  // until a decision is made: a click or re-open that reuses a stored one needs none of it.
   let profile: { user: string; read: Promise<ProfileRead> } | undefined;
-  const arm = claims
-    ? await openArm(
-        kv,
-        claims,
-        base,
-        () => {
-          profile ??= { user: claims.u, read: readProfile(kv, claims.u) };
-          return profile.read;
-        },
-        now,
-      )
-    : null;
+  const readProfileOnce = (user: string) => {
+    profile ??= { user, read: readProfile(kv, user) };
+    return profile.read;
+  };
+  const [base] = await Promise.all([
+    getCampaign(kv, campaignId, now),
+    claims &&
+      prefetchArm(kv, campaignId, now).then((applies) => {
+        if (applies) void readProfileOnce(claims.u);
+      }),
+  ]);
+  const arm = claims ? await openArm(kv, claims, base, () => readProfileOnce(claims.u), now) : null;
   const campaign = arm?.campaign ?? base;
   const stored = await storedRead;
   if (stored && reuse(stored, campaign, via)) {

@@ -126,10 +126,14 @@ export function decideArm(
 
 /**
  * Starts the reads an arm needs (the campaign's experiment and the global holdout, each cached a minute), so the
- * caller can run them beside the campaign's read. Never rejects.
+ * caller can run them beside the campaign's read; true when an arm will apply (the caller can then start the
+ * reader's profile read at once). Never rejects.
  */
-export function prefetchArm(kv: KVNamespace, campaignId: string, now: number): Promise<unknown> {
-  return Promise.all([runningExperiment(kv, campaignId, now), globalHoldout(kv, now)]).catch(() => null);
+export function prefetchArm(kv: KVNamespace, campaignId: string, now: number): Promise<boolean> {
+  return Promise.all([runningExperiment(kv, campaignId, now), globalHoldout(kv, now)]).then(
+    ([experiment, global]) => experiment !== null || (global !== null && global.share > 0),
+    () => false,
+  );
 }
 
 /**

@@ -188,7 +188,8 @@ function load(kv: KVNamespace, version: string, now: number, fallback = false): 
   return result;
 }
 
-function retire(model: LoadedModel, at: number): void {
+/** Releases a model's sessions once the grace period has passed (requests handed it finish with it). */
+export function retire(model: LoadedModel, at: number): void {
   retired.push({ model, at });
 }
 
@@ -210,7 +211,8 @@ function fail(reason: ModelFailure, version?: string, catalog?: Catalog, detail?
   return { ok: false, reason, version, catalog };
 }
 
-async function loadVersion(kv: KVNamespace, version: string): Promise<LoadResult> {
+/** Loads and checks one version's parts and builds its sessions (no cache: getModel and pinned-model.ts keep them). */
+export async function loadVersion(kv: KVNamespace, version: string): Promise<LoadResult> {
   let manifestRaw: unknown;
   let catalogRaw: unknown;
   let onnx: ArrayBuffer | null;

@@ -55,8 +55,14 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       // the token's campaign: its blocks, their conditions and item rules (core/campaign.ts)
       const kv = c.env.OPENTIME_KV;
       const loads = openLoads(kv, config, now);
+      // the experiment's reads beside the campaign's; when one applies, the reader's profile is read at once
       const [stored] = verified.ok
-        ? await Promise.all([getCampaign(kv, verified.claims.c, now), prefetchArm(kv, verified.claims.c, now)])
+        ? await Promise.all([
+            getCampaign(kv, verified.claims.c, now),
+            prefetchArm(kv, verified.claims.c, now).then((applies) => {
+              if (applies) void profileOnce(loads, kv, verified.claims.u);
+            }),
+          ])
         : [DEFAULT_CAMPAIGN];
       // an experiment running on it: the reader's arm decides which configuration serves (experiments/open-arm.ts)
       const arm = verified.ok

@@ -14,6 +14,7 @@ import { kvKeys } from "../../../core/kv-keys";
 import { mintToken } from "../../../core/token";
 import worker from "../../../worker/index";
 import { resetModelCache } from "../../../worker/model/model-store";
+import { resetPinnedModel } from "../../../worker/model/pinned-model";
 import { READER_SHARDS, shardStub } from "../../../worker/state/shard-routing";
 import { type ModelFixture, TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "../fixture";
 
@@ -29,6 +30,7 @@ export async function clearKv(): Promise<void> {
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);
   resetModelCache();
+  resetPinnedModel();
 }
 
 /** Puts a fixture model (default: the demo's), its catalog, fallback items, profiles and the active pointer into KV. */
