@@ -11,8 +11,9 @@
  */
 import { assign } from "../../core/experiments/assignment";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
-import { controlOf } from "../../core/experiments/report";
+import { controlOf, type ExperimentResults } from "../../core/experiments/report";
 import { fnv1a32 } from "../../core/fnv";
+import type { Estimate } from "../../core/stats/estimate";
 import { mintToken } from "../../core/token";
 import { Rng } from "../lib/rng";
 import {
@@ -86,24 +87,8 @@ const CONTROL = "popular";
 const AMP_ITEMS = 6;
 const EVENTS_PER_POST = 500;
 
-interface ReportArm {
-  arm: string;
-  exposed: number;
-  clickers: number;
-  clicks: number;
-  buyers: number;
-  purchases: number;
-  ctr: number | null;
-  conversion: number | null;
-  vsControl: {
-    ctr: { relative: { estimate: number; ciLow: number; ciHigh: number } | null };
-    conversion: { relative: { estimate: number; ciLow: number; ciHigh: number } | null };
-  } | null;
-}
-interface Report {
-  arms: ReportArm[];
-  srm: { pValue: number } | null;
-}
+/** What the simulation reads of the report (the API's JSON: core/experiments/report.ts). */
+type Report = Pick<ExperimentResults, "arms" | "srm">;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -294,7 +279,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     };
   }
   const treated = report.arms.find((a) => a.arm === PERSONALIZED)?.vsControl;
-  const interval = (e: { estimate: number; ciLow: number; ciHigh: number } | null | undefined): Interval => ({
+  const interval = (e: Estimate | null | undefined): Interval => ({
     estimate: e?.estimate ?? null,
     ci_low: e?.ciLow ?? null,
     ci_high: e?.ciHigh ?? null,
