@@ -109,6 +109,9 @@ console.log(`
   Another user's token: npm run token -- --user c0000042 --campaign demo
 `);
 
-const child = spawn("npx", ["wrangler", "dev", "--ip", HOST, "--port", String(PORT)], { stdio: "inherit" });
+// --test-scheduled: the Cron Triggers' jobs (bandits, drift) can be run by hand at /__scheduled (local only)
+const child = spawn("npx", ["wrangler", "dev", "--ip", HOST, "--port", String(PORT), "--test-scheduled"], {
+  stdio: "inherit",
+});
 for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => child.kill(sig));
 child.on("exit", (code) => process.exit(code ?? 0));
