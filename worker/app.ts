@@ -41,7 +41,9 @@ import { registerPreviewPage } from "./routes/preview-page";
 import { registerPreviewReset } from "./routes/preview-reset";
 import { registerPreviewUsers } from "./routes/preview-users";
 import { registerSendTime } from "./routes/send-time";
-import { registerUsers } from "./routes/users";
+import { registerUsersConsent } from "./routes/users-consent";
+import { registerUsersErase } from "./routes/users-erase";
+import { registerUsersGet } from "./routes/users-get";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -51,7 +53,9 @@ export function createApp(): Hono<AppEnv> {
   registerAmpPreferences(app);
   registerEvents(app);
   registerPixel(app);
-  registerUsers(app);
+  registerUsersErase(app);
+  registerUsersGet(app);
+  registerUsersConsent(app);
   registerSendTime(app);
   registerImage(app);
   registerClick(app);

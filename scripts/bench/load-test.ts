@@ -241,7 +241,8 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
     const waiting: string[] = [];
     let settled = 0;
     await pool(round, pollConcurrency, async (user) => {
-      const ob = await observe(`/v1/users/${user}`);
+      // the writer's profile alone: one read of the reader's shard (the full right-of-access answer is several)
+      const ob = await observe(`/v1/users/${user}?fields=profile`);
       polls++;
       const verdict = typeof ob === "string" ? "pending" : judge(user, ob);
       if (verdict !== "pending") {
@@ -277,10 +278,10 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
   // one more read of every exact reader, untimed: a duplicate applied after it was first seen exact shows here
   const exactUsers = [...verdicts].filter(([, v]) => v === "exact").map(([u]) => u);
   await pool(exactUsers, pollConcurrency, async (user) => {
-    let ob = await observe(`/v1/users/${user}`);
+    let ob = await observe(`/v1/users/${user}?fields=profile`);
     for (let attempt = 0; ob === "unavailable" && attempt < 5; attempt++) {
       await sleep(DRAIN_POLL_MS);
-      ob = await observe(`/v1/users/${user}`);
+      ob = await observe(`/v1/users/${user}?fields=profile`);
     }
     if (typeof ob === "string" || judge(user, ob) !== "exact") verdicts.set(user, "mismatched");
   });

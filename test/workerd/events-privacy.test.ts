@@ -303,6 +303,18 @@ describe("erasure", () => {
     }
   });
 
+  it("answers the profile alone with fields=profile, as the writer holds it", async () => {
+    const user = "fields-reader";
+    await consume([ev("f1", user, "view", "p1"), ev("f2", user, "purchase", "p2", 5)]);
+    const res = await admin("GET", `/v1/users/${user}?fields=profile`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { user: string; profile: { seenEvents: string[]; rfm: { orders: number } } };
+    expect(Object.keys(body).sort()).toEqual(["profile", "user"]);
+    expect(body.profile.seenEvents.sort()).toEqual(["f1", "f2"]);
+    expect(body.profile.rfm.orders).toBe(1);
+    expect((await admin("GET", "/v1/users/nobody-here?fields=profile")).status).toBe(404);
+  });
+
   it("refuses email-shaped ids with a clear error", async () => {
     const res = await admin("DELETE", "/v1/users/jane@example.com");
     expect(res.status).toBe(400);

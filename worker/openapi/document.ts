@@ -200,8 +200,17 @@ export const ROUTES: RouteDoc[] = [
     tag: "users",
     summary: "right of access: what is held about the reader",
     auth: "admin",
-    params: [USER],
-    responses: { 200: { description: "the reader's profile and state" }, 400: bad, 401: unauthorized },
+    params: [
+      USER,
+      { name: "view", in: "query", description: "edge: the snapshot opens read (KV)", schema: STRING },
+      { name: "fields", in: "query", description: "profile: the profile alone (one read)", schema: STRING },
+    ],
+    responses: {
+      200: { description: '{"user","profile","features","triggers","views"} ({"user","profile"} with fields=profile)' },
+      400: bad,
+      401: unauthorized,
+      404: { description: "nothing is stored for this reader", schema: "Error" },
+    },
   },
   {
     method: "delete",

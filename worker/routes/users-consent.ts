@@ -1,0 +1,34 @@
+/**
+ * PUT /v1/users/<id>/consent (Bearer ADMIN_API_KEYS) `{"personalization":false,"tracking":false,...}`: an
+ * opt-out or opt-in, queued and applied by the reader's shard in order with their events (the latest change
+ * wins by time), within about a second. 202 `{user, queued}`; 503 EVENTS_UNAVAILABLE with Retry-After.
+ */
+import type { Hono } from "hono";
+import { ConsentChangeSchema } from "../../core/profile";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { requireApiKey } from "../lib/api-key";
+import { readValidBody } from "../lib/read-json-body";
+import { queueConsentChange } from "../profile/consent-update";
+import { userIdParam } from "../profile/user-id-param";
+
+/** Consent changes are small: a few booleans, up to 50 topics. */
+const MAX_CONSENT_BYTES = 8192;
+
+export function registerUsersConsent(app: Hono<AppEnv>): void {
+  app.put(
+    "/v1/users/:id/consent",
+    requireApiKey((c) => c.adminApiKeys, "admin"),
+    async (c) => {
+      const id = userIdParam(c.req.param("id"));
+      const change = await readValidBody(c, ConsentChangeSchema, MAX_CONSENT_BYTES);
+      const queued = await queueConsentChange(c.env.EVENTS, id, change);
+      if (!queued.ok) {
+        throw new ApiError("EVENTS_UNAVAILABLE", "the consent change could not be queued: retry it", {
+          "Retry-After": "1",
+        });
+      }
+      return c.json({ user: id, queued: change }, 202);
+    },
+  );
+}

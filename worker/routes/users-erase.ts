@@ -1,0 +1,25 @@
+/**
+ * DELETE /v1/users/<id> (Bearer ADMIN_API_KEYS): erasure. The reader's shard first (its tombstone drops their
+ * events still queued, in the transaction that deletes their state and their experiment rows), then the edge's
+ * copies (snapshot, decisions, features) and the KV tombstone. `{erased, keys_deleted, rows_deleted}`.
+ */
+import type { Hono } from "hono";
+import { type AppEnv, getConfig } from "../env";
+import { eraseUser } from "../events/erasure";
+import { requireApiKey } from "../lib/api-key";
+import { userIdParam } from "../profile/user-id-param";
+import { readerStub } from "../state/shard-routing";
+
+export function registerUsersErase(app: Hono<AppEnv>): void {
+  app.delete(
+    "/v1/users/:id",
+    requireApiKey((c) => c.adminApiKeys, "admin"),
+    async (c) => {
+      const id = userIdParam(c.req.param("id"));
+      const config = getConfig(c.env);
+      const shard = await readerStub(c.env, id).erase(id, Date.now() + config.erasureTombstoneDays * 86_400_000);
+      const deleted = await eraseUser(c.env.OPENTIME_KV, id, config.erasureTombstoneDays);
+      return c.json({ erased: true, keys_deleted: deleted, rows_deleted: shard.rows });
+    },
+  );
+}
