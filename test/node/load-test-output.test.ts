@@ -34,7 +34,10 @@ interface FakeOptions {
 const EVENTS_KEY = "ek";
 const ADMIN_KEY = "ak";
 
-/** POST /v1/events and GET /v1/users/<id>[?view=edge], applying events to in-memory counts after a queue hop. */
+/**
+ * POST /v1/events and GET /v1/users/<id>[?view=edge|?fields=profile], applying events to in-memory counts after
+ * a queue hop (`fields=profile`: the authoritative profile alone, as the Worker answers it).
+ */
 function fakeWorker(f: FakeOptions = {}) {
   type State = { orders: number; seen: string[] };
   const authoritative = new Map<string, State>();
@@ -70,17 +73,18 @@ function fakeWorker(f: FakeOptions = {}) {
       seenBatches.add(key);
       return json({ accepted: events.length, rejected: [] }, 202);
     }
-    const m = /^\/v1\/users\/([^/?]+)(\?view=edge)?$/.exec(path);
+    const m = /^\/v1\/users\/([^/?]+)(\?view=edge|\?fields=profile)?$/.exec(path);
     if (!m?.[1]) return json({ error: { code: "NOT_FOUND" } }, 404);
     if (auth !== `Bearer ${ADMIN_KEY}`) return json({ error: { code: "UNAUTHORIZED" } }, 401);
     gets.push(path);
-    if (m[2] && f.refuseEdgeView) return json({ error: { code: "BAD_REQUEST" } }, 400);
+    const edgeView = m[2] === "?view=edge";
+    if (edgeView && f.refuseEdgeView) return json({ error: { code: "BAD_REQUEST" } }, 400);
     const user = m[1];
-    if (!m[2]) readAt.set(user, [...(readAt.get(user) ?? []), ++step]);
-    const p = (m[2] ? edge : authoritative).get(user);
+    if (!edgeView) readAt.set(user, [...(readAt.get(user) ?? []), ++step]);
+    const p = (edgeView ? edge : authoritative).get(user);
     if (!p) return json({ error: { code: "NOT_FOUND" } }, 404);
     const answer = json({ user, profile: { rfm: { orders: p.orders }, seenEvents: [...p.seen] }, features: {} }, 200);
-    if (!m[2] && f.releaseRepeatsAt && p.seen.length >= f.releaseRepeatsAt) {
+    if (!edgeView && f.releaseRepeatsAt && p.seen.length >= f.releaseRepeatsAt) {
       // the reader looks complete: its replays land right after this read
       for (const e of held.filter((e) => e.user === user)) apply(e);
       held.splice(0, held.length, ...held.filter((e) => e.user !== user));
