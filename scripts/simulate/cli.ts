@@ -52,6 +52,12 @@ const readers: SimReader[] = Array.from({ length: count }, (_, i) => ({
   tastes: (customers[i % customers.length]?.top_categories ?? "").split("|").filter(Boolean),
 }));
 const url = (values.url as string).replace(/\/$/, "");
+// a Worker must be running there: say so plainly rather than with a socket error's stack
+const health = await fetch(`${url}/v1/health`).catch(() => null);
+if (!health) {
+  log(`no Worker answers at ${url}: start one with \`npm start\` (or pass --url)`);
+  process.exit(1);
+}
 const senders = (process.env.AMP_ALLOWED_SENDERS ?? "newsletter@shop.example").split(",");
 
 const result = await runSimulation({
