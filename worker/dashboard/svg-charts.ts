@@ -15,7 +15,7 @@ export interface IntervalRow {
 
 const WIDTH = 560;
 const LABEL = 170;
-const ROW = 28;
+const ROW = 36;
 const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#be185d", "#4d7c0f"];
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -47,17 +47,20 @@ export function intervalChart(title: string, rows: readonly IntervalRow[]): stri
       `<g data-row="${escapeXml(r.label)}" data-value="${r.estimate}" data-low="${r.low}" data-high="${r.high}">`,
       `<line x1="${x(r.low).toFixed(1)}" y1="${y}" x2="${x(r.high).toFixed(1)}" y2="${y}" stroke="${color}" stroke-width="4" stroke-linecap="round"/>`,
       `<circle cx="${x(r.estimate).toFixed(1)}" cy="${y}" r="5" fill="#fff" stroke="${color}" stroke-width="2"/>`,
-      `<text x="${Math.min(WIDTH - 4, x(r.high) + 6).toFixed(1)}" y="${y + 4}" font-size="11" fill="#52606d" text-anchor="${x(r.high) > WIDTH - 90 ? "end" : "start"}">${pct(r.estimate)} [${pct(r.low)}, ${pct(r.high)}]</text>`,
+      // the figures under the bar, from its start: never over the bar or past the edge
+      `<text x="${x(r.low).toFixed(1)}" y="${y + 16}" font-size="11" fill="#52606d">${pct(r.estimate)} [${pct(r.low)}, ${pct(r.high)}]</text>`,
       "</g>",
     );
   });
   const axisY = height - 12;
-  parts.push(
-    `<text x="${x(lo).toFixed(1)}" y="${axisY}" font-size="11" fill="#7b8794">${pct(lo)}</text>`,
-    `<text x="${x(0).toFixed(1)}" y="${axisY}" font-size="11" fill="#7b8794" text-anchor="middle">0</text>`,
-    `<text x="${x(hi).toFixed(1)}" y="${axisY}" font-size="11" fill="#7b8794" text-anchor="end">${pct(hi)}</text>`,
-    "</svg>",
-  );
+  // the axis: 0, and each end that is not 0
+  if (lo < 0) parts.push(`<text x="${x(lo).toFixed(1)}" y="${axisY}" font-size="11" fill="#7b8794">${pct(lo)}</text>`);
+  parts.push(`<text x="${x(0).toFixed(1)}" y="${axisY}" font-size="11" fill="#7b8794" text-anchor="middle">0</text>`);
+  if (hi > 0)
+    parts.push(
+      `<text x="${x(hi).toFixed(1)}" y="${axisY}" font-size="11" fill="#7b8794" text-anchor="end">${pct(hi)}</text>`,
+    );
+  parts.push("</svg>");
   return parts.join("");
 }
 
