@@ -8,11 +8,21 @@
  * decimals), its input our own. Pure.
  */
 import { fnv1a32 } from "../fnv";
-import type { Experiment, GlobalHoldout } from "./experiment";
+import { type Experiment, GLOBAL_HOLDOUT_ARMS, type GlobalHoldout, HOLDOUT_ARM } from "./experiment";
 
 /** A uniform number in [0, 1) from the seed, a step's name and the reader (GrowthBook's hash, version 2). */
 export function bucket(seed: string, step: string, reader: string): number {
   return (fnv1a32(String(fnv1a32(`${seed}:${step}:${reader}`))) % 10_000) / 10_000;
+}
+
+/**
+ * Whether the global holdout holds the reader: the arm their first open recorded (sticky), else the hash. Off
+ * (no holdout, or a share of 0): never.
+ */
+export function inGlobalHoldout(global: GlobalHoldout | null, reader: string, recorded: string | null = null): boolean {
+  if (!global || global.share <= 0) return false;
+  if (recorded !== null) return recorded === GLOBAL_HOLDOUT_ARMS.held;
+  return bucket(global.seed, "global", reader) < global.share;
 }
 
 export type Arm =
@@ -34,10 +44,9 @@ export function assign(
   exposed: string | null = null,
   global: GlobalHoldout | null = null,
 ): Arm {
-  if (global && global.share > 0 && bucket(global.seed, "global", reader) < global.share)
-    return { kind: "holdout", global: true };
+  if (inGlobalHoldout(global, reader)) return { kind: "holdout", global: true };
   if (experiment.status === "stopped") return { kind: "excluded" };
-  if (exposed === "holdout") return { kind: "holdout", global: false };
+  if (exposed === HOLDOUT_ARM) return { kind: "holdout", global: false };
   if (exposed !== null && experiment.variants.some((v) => v.id === exposed))
     return { kind: "variant", variant: exposed };
   const seed = experiment.seed ?? experiment.id;

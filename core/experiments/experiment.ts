@@ -9,6 +9,10 @@ import { type Campaign, CampaignIdSchema, DEFAULT_CAMPAIGN, parseCampaign } from
 
 /** The global holdout's id in the store and on profiles (worker/experiments/open-arm.ts): no experiment takes it. */
 export const GLOBAL_HOLDOUT_ID = "global-holdout";
+/** The arm of the readers an experiment's holdout keeps from personalization (no variant may take the id). */
+export const HOLDOUT_ARM = "holdout";
+/** The global holdout's two arms. */
+export const GLOBAL_HOLDOUT_ARMS = { held: HOLDOUT_ARM, rest: "personalized" } as const;
 /** How long after a reader's first open the global holdout counts their clicks and purchases. */
 export const GLOBAL_ATTRIBUTION_DAYS = 30;
 
@@ -28,7 +32,7 @@ export function globalHoldoutExperiment(share: number, attributionDays: number):
     campaign: "all-campaigns",
     coverage: 1,
     holdout: share,
-    variants: [{ id: "personalized", weight: 1, content: DEFAULT_CAMPAIGN }],
+    variants: [{ id: GLOBAL_HOLDOUT_ARMS.rest, weight: 1, content: DEFAULT_CAMPAIGN }],
     attributionDays,
     status: share > 0 ? "running" : "stopped",
   };
@@ -93,7 +97,7 @@ export const ExperimentSchema = z
       ctx.addIssue({ code: "custom", path: ["bandit", "floor"], message: "the floors of all variants exceed 1" });
     const ids = new Set<string>();
     for (const [i, v] of e.variants.entries()) {
-      if (ids.has(v.id) || v.id === "holdout")
+      if (ids.has(v.id) || v.id === HOLDOUT_ARM)
         ctx.addIssue({ code: "custom", path: ["variants", i, "id"], message: `variant id "${v.id}" is taken` });
       ids.add(v.id);
     }

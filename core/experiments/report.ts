@@ -10,9 +10,7 @@ import type { Comparison, TestOptions } from "../stats/estimate";
 import { meanTest } from "../stats/means";
 import { proportionTest } from "../stats/proportions";
 import { type SrmResult, srmTest } from "../stats/srm";
-import type { Experiment } from "./experiment";
-
-export const HOLDOUT_ARM = "holdout";
+import { type Experiment, HOLDOUT_ARM } from "./experiment";
 
 /** What the experiment store counts for one arm (worker/experiments/experiment-db.ts). */
 export interface ArmCounts {

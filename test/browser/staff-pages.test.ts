@@ -238,8 +238,12 @@ describe("dashboard in Chromium", () => {
     const fields = ["exposed", "clickers", "clicks", "ctr", "buyers", "conversion", "revenuePerExposed"];
     for (const arm of report.arms) {
       for (const f of fields) expect(shown[`${arm.arm}:${f}`]).toBe(String(arm[f] ?? ""));
-      const vs = arm.vsControl as { ctr: { relative: { estimate: number } | null } } | null;
-      expect(shown[`${arm.arm}:ctrUplift`]).toBe(String(vs?.ctr.relative?.estimate ?? ""));
+      const vs = arm.vsControl as Record<
+        "ctr" | "conversion" | "revenue",
+        { relative: { estimate: number } | null }
+      > | null;
+      for (const m of ["ctr", "conversion", "revenue"] as const)
+        expect(shown[`${arm.arm}:${m}Uplift`]).toBe(String(vs?.[m].relative?.estimate ?? ""));
     }
     // the charts render (SVG, with the uplift's interval drawn), and model health shows the drift run
     expect(await page.locator("section[data-testid=experiment] svg").count()).toBeGreaterThanOrEqual(3);

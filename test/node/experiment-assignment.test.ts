@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { assign, bucket } from "../../core/experiments/assignment";
+import { assign, bucket, inGlobalHoldout } from "../../core/experiments/assignment";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
 import { fnv1a32 } from "../../core/fnv";
 import { srmTest } from "../../core/stats/srm";
@@ -116,6 +116,21 @@ describe("assignment", () => {
 });
 
 describe("holdouts and stopping", () => {
+  it("the global holdout keeps the arm a reader's first open recorded, whatever its share is now", () => {
+    const before = { share: 0.1, seed: "global-holdout" };
+    const after = { share: 0.3, seed: "global-holdout" };
+    let moved = 0;
+    for (const r of readers.slice(0, 3000)) {
+      const recorded = inGlobalHoldout(before, r) ? "holdout" : "personalized";
+      if (inGlobalHoldout(after, r) !== inGlobalHoldout(before, r)) moved++;
+      expect(inGlobalHoldout(after, r, recorded)).toBe(recorded === "holdout");
+    }
+    // raising the share would have moved readers not yet recorded: about a fifth of them
+    expect(moved).toBeGreaterThan(400);
+    expect(inGlobalHoldout({ share: 0, seed: "s" }, "r", "holdout")).toBe(false);
+    expect(inGlobalHoldout(null, "r", "holdout")).toBe(false);
+  });
+
   it("the global holdout comes first, even for a reader exposed before it was turned on", () => {
     const e = experiment();
     const global = { share: 0.1, seed: "global-holdout" };

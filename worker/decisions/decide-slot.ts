@@ -24,8 +24,7 @@ import { getLiveCatalog } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { openArm, prefetchArm } from "../experiments/open-arm";
 import { errorMessage, logEvent } from "../lib/log";
-import { type ProfileRead, readProfile } from "../profile/profile-store";
-import { openLoads } from "../recs/recommend";
+import { openLoads, profileOnce } from "../recs/recommend";
 import { blockRanking } from "./block-memo";
 import { getCampaign } from "./campaign-store";
 import { FETCH_KINDS, isPrefetch } from "./classify-fetch";
@@ -148,19 +147,15 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   // The reader's profile is read only if one runs (from the moment that is known, beside the campaign's and the
   // stored decision's reads), and shared with the ranking; nothing else (the model above all) is asked for
   // until a decision is made: a click or re-open that reuses a stored one needs none of it.
-  let profile: { user: string; read: Promise<ProfileRead> } | undefined;
-  const readProfileOnce = (user: string) => {
-    profile ??= { user, read: readProfile(kv, user) };
-    return profile.read;
-  };
+  const loads = openLoads(kv, config, now);
   const [base] = await Promise.all([
     getCampaign(kv, campaignId, now),
     claims &&
       prefetchArm(kv, campaignId, now).then((applies) => {
-        if (applies) void readProfileOnce(claims.u);
+        if (applies) void profileOnce(loads, kv, claims.u);
       }),
   ]);
-  const arm = claims ? await openArm(kv, claims, base, () => readProfileOnce(claims.u), now) : null;
+  const arm = claims ? await openArm(kv, claims, base, () => profileOnce(loads, kv, claims.u), now) : null;
   const campaign = arm?.campaign ?? base;
   const stored = await storedRead;
   if (stored && reuse(stored, campaign, via)) {
@@ -198,7 +193,6 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     campaignZone: campaign.timeZone,
     now,
   });
-  const loads = { ...openLoads(kv, config, now), profile };
   const serve = () =>
     serveBlock({
       kv,

@@ -13,7 +13,7 @@ import { banditShares } from "../../core/stats/thompson";
 import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { saveBanditShares } from "./bandit-store";
-import { listExperimentIds, putBanditWeights, readExperiment } from "./experiment-store";
+import { listExperimentIds, MAX_LISTED_EXPERIMENTS, putBanditWeights, readExperiment } from "./experiment-store";
 import { armCounts } from "./report-queries";
 
 export const BANDIT_CRON = "0 * * * *";
@@ -25,7 +25,7 @@ export async function updateBandits(env: Bindings, now = Date.now()): Promise<st
   const db = env.DB;
   if (!db) return [];
   const updated: string[] = [];
-  for (const id of await listExperimentIds(env.OPENTIME_KV, 1000)) {
+  for (const id of await listExperimentIds(env.OPENTIME_KV, MAX_LISTED_EXPERIMENTS)) {
     try {
       const experiment = await readExperiment(env.OPENTIME_KV, id);
       if (experiment?.status !== "running" || !experiment.bandit) continue;

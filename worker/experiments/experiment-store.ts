@@ -32,15 +32,11 @@ export function resetExperimentCache(): void {
   holdoutCache = null;
 }
 
-async function readJson<T>(
-  kv: KVNamespace,
-  key: string,
-  parse: (raw: unknown) => { success: true; data: T } | { success: false; error: import("zod").ZodError },
-): Promise<T | null> {
+async function readJson<T>(kv: KVNamespace, key: string, schema: z.ZodType<T>): Promise<T | null> {
   try {
     const raw = await kv.get(key, "json");
     if (raw === null) return null;
-    const parsed = parse(raw);
+    const parsed = schema.safeParse(raw);
     if (parsed.success) return parsed.data;
     logEvent("error", "experiment.invalid", { key, detail: describeIssues(parsed.error) });
   } catch (e) {
@@ -57,7 +53,7 @@ export async function runningExperiment(
 ): Promise<Experiment | null> {
   const hit = cache.get(campaign);
   if (hit && now >= hit.at && now - hit.at < TTL_MS) return hit.experiment;
-  const found = await readJson(kv, kvKeys.campaignExperiment(campaign), (raw) => ExperimentSchema.safeParse(raw));
+  const found = await readCampaignExperiment(kv, campaign);
   const running = found?.status === "running" && found.campaign === campaign ? found : null;
   const experiment = running?.bandit ? withBanditWeights(running, await readBanditWeights(kv, running.id)) : running;
   cache.delete(campaign);
@@ -76,7 +72,7 @@ export async function globalHoldout(kv: KVNamespace, now = Date.now()): Promise<
 
 /** The global holdout as stored now (the admin API), or null. */
 export function readGlobalHoldout(kv: KVNamespace): Promise<GlobalHoldout | null> {
-  return readJson(kv, kvKeys.globalHoldout, (raw) => GlobalHoldoutSchema.safeParse(raw));
+  return readJson(kv, kvKeys.globalHoldout, GlobalHoldoutSchema);
 }
 
 /** Experiments listed at most (the dashboard, the admin API's list). */
@@ -94,7 +90,7 @@ export async function reportedExperiment(kv: KVNamespace, id: string): Promise<E
 
 /** An experiment as stored now (the admin API, reports), or null. */
 export function readExperiment(kv: KVNamespace, id: string): Promise<Experiment | null> {
-  return readJson(kv, kvKeys.experiment(id), (raw) => ExperimentSchema.safeParse(raw));
+  return readJson(kv, kvKeys.experiment(id), ExperimentSchema);
 }
 
 /**
@@ -106,9 +102,7 @@ export async function putExperiment(kv: KVNamespace, experiment: Experiment): Pr
   await kv.put(kvKeys.experiment(experiment.id), json);
   if (experiment.status === "running") await kv.put(kvKeys.campaignExperiment(experiment.campaign), json);
   else {
-    const current = await readJson(kv, kvKeys.campaignExperiment(experiment.campaign), (raw) =>
-      ExperimentSchema.safeParse(raw),
-    );
+    const current = await readCampaignExperiment(kv, experiment.campaign);
     if (current?.id === experiment.id) await kv.delete(kvKeys.campaignExperiment(experiment.campaign));
   }
   cache.delete(experiment.campaign);
@@ -116,7 +110,7 @@ export async function putExperiment(kv: KVNamespace, experiment: Experiment): Pr
 
 /** The experiment running on a campaign as stored now (the admin API's conflict check), or null. */
 export function readCampaignExperiment(kv: KVNamespace, campaign: string): Promise<Experiment | null> {
-  return readJson(kv, kvKeys.campaignExperiment(campaign), (raw) => ExperimentSchema.safeParse(raw));
+  return readJson(kv, kvKeys.campaignExperiment(campaign), ExperimentSchema);
 }
 
 export async function putGlobalHoldout(kv: KVNamespace, holdout: GlobalHoldout | null): Promise<void> {
@@ -125,7 +119,7 @@ export async function putGlobalHoldout(kv: KVNamespace, holdout: GlobalHoldout |
   holdoutCache = null;
 }
 
-/** Experiment ids stored, in key order, a page at a time (KV list: a minute behind at most). */
+/** Up to `limit` stored experiment ids, in key order (KV list: a minute behind at most). */
 export async function listExperimentIds(kv: KVNamespace, limit: number): Promise<string[]> {
   const prefix = kvKeys.experiment("");
   const page = await kv.list({ prefix, limit });
@@ -140,7 +134,7 @@ export const BanditWeightsSchema = z.object({
 export type BanditWeights = z.infer<typeof BanditWeightsSchema>;
 
 export function readBanditWeights(kv: KVNamespace, id: string): Promise<BanditWeights | null> {
-  return readJson(kv, kvKeys.banditWeights(id), (raw) => BanditWeightsSchema.safeParse(raw));
+  return readJson(kv, kvKeys.banditWeights(id), BanditWeightsSchema);
 }
 
 /** The bandit job's only write. */

@@ -7,22 +7,20 @@
  * minute). No experiment and no global holdout: null, the campaign as it is. Never throws.
  */
 import type { Campaign } from "../../core/campaign";
-import { type Arm, assign, bucket } from "../../core/experiments/assignment";
+import { type Arm, assign, inGlobalHoldout } from "../../core/experiments/assignment";
 import {
   type Experiment,
   GLOBAL_ATTRIBUTION_DAYS,
+  GLOBAL_HOLDOUT_ARMS,
   GLOBAL_HOLDOUT_ID,
   type GlobalHoldout,
+  HOLDOUT_ARM,
 } from "../../core/experiments/experiment";
 import { ANY_CAMPAIGN, type ExposureFacts, type Exposures } from "../../core/experiments/exposure";
 import type { TokenClaims } from "../../core/token";
 import { errorMessage, logEvent } from "../lib/log";
 import type { ProfileRead } from "../profile/profile-store";
 import { globalHoldout, runningExperiment } from "./experiment-store";
-
-/** The pseudo-experiment of the global holdout: every campaign, arms `holdout` and `personalized`. */
-export const GLOBAL_HOLDOUT_EXPERIMENT = GLOBAL_HOLDOUT_ID;
-export const GLOBAL_ARMS = { held: "holdout", rest: "personalized" } as const;
 
 export interface ServedArm {
   /** the campaign configuration to serve (the variant's, or the campaign's own for popular content) */
@@ -41,7 +39,7 @@ function popular(base: Campaign): Campaign {
 }
 
 function armName(arm: Exclude<Arm, { kind: "excluded" }>): string {
-  return arm.kind === "variant" ? arm.variant : "holdout";
+  return arm.kind === "variant" ? arm.variant : HOLDOUT_ARM;
 }
 
 export interface ArmInput {
@@ -71,8 +69,8 @@ export async function armForOpen(input: ArmInput): Promise<ServedArm | null> {
   }
 }
 
-/** The arm from what was read (pure apart from the inputs): exported for the preview and tests. */
-export function decideArm(
+/** The arm from what was read. */
+function decideArm(
   input: Pick<ArmInput, "campaignId" | "campaign" | "user" | "now">,
   experiment: Experiment | null,
   global: GlobalHoldout | null,
@@ -80,36 +78,23 @@ export function decideArm(
 ): ServedArm | null {
   const facts: ExposureFacts[] = [];
   const globalOn = global !== null && global.share > 0;
-  let heldGlobally = false;
+  const heldGlobally = inGlobalHoldout(global, input.user, exposures[GLOBAL_HOLDOUT_ID]?.arm ?? null);
   if (globalOn) {
-    // the hash alone (core/experiments/assignment.ts), unless the reader's first open already recorded an arm
-    const recorded = exposures[GLOBAL_HOLDOUT_EXPERIMENT]?.arm;
-    heldGlobally = recorded ? recorded === GLOBAL_ARMS.held : bucket(global.seed, "global", input.user) < global.share;
     facts.push({
-      experiment: GLOBAL_HOLDOUT_EXPERIMENT,
-      arm: heldGlobally ? GLOBAL_ARMS.held : GLOBAL_ARMS.rest,
+      experiment: GLOBAL_HOLDOUT_ID,
+      arm: heldGlobally ? GLOBAL_HOLDOUT_ARMS.held : GLOBAL_HOLDOUT_ARMS.rest,
       campaign: ANY_CAMPAIGN,
       days: GLOBAL_ATTRIBUTION_DAYS,
     });
   }
-  if (heldGlobally) {
-    return {
-      campaign: popular(input.campaign),
-      personalize: false,
-      exposures: facts,
-      label: `${GLOBAL_HOLDOUT_EXPERIMENT}:holdout`,
-    };
-  }
-  if (!experiment)
-    return {
-      campaign: input.campaign,
-      personalize: true,
-      exposures: facts,
-      label: `${GLOBAL_HOLDOUT_EXPERIMENT}:${GLOBAL_ARMS.rest}`,
-    };
-  const arm = assign(experiment, input.user, exposures[experiment.id]?.arm ?? null);
-  if (arm.kind === "excluded")
-    return globalOn ? { campaign: input.campaign, personalize: true, exposures: facts, label: "none" } : null;
+  const globalLabel = `${GLOBAL_HOLDOUT_ID}:${heldGlobally ? GLOBAL_HOLDOUT_ARMS.held : GLOBAL_HOLDOUT_ARMS.rest}`;
+  if (heldGlobally)
+    return { campaign: popular(input.campaign), personalize: false, exposures: facts, label: globalLabel };
+  // outside any experiment of this campaign (none runs, or its coverage leaves the reader out): the campaign as it
+  // is, counted for the global holdout when one is on
+  const arm = experiment ? assign(experiment, input.user, exposures[experiment.id]?.arm ?? null) : null;
+  if (!experiment || !arm || arm.kind === "excluded")
+    return globalOn ? { campaign: input.campaign, personalize: true, exposures: facts, label: globalLabel } : null;
   const name = armName(arm);
   facts.push({
     experiment: experiment.id,

@@ -59,9 +59,10 @@ export interface Recommendation {
 }
 
 /**
- * What one open reads once, however many rankings it asks for: the model and the live catalog (asked for
- * from the start, beside the token check), and the rankings made so far by width (a narrower one is the
- * start of a wider one). A block's conditions and the block served share them (worker/campaigns/).
+ * What one open reads once, however many rankings it asks for: the model and the live catalog (each asked for
+ * when first wanted: a click or re-open that reuses a stored decision asks for neither), the reader's profile,
+ * and the rankings made so far by width (a narrower one is the start of a wider one). A block's conditions and
+ * the block served share them (worker/campaigns/).
  */
 export interface OpenLoads {
   model: Promise<ModelState>;
@@ -78,7 +79,23 @@ export function profileOnce(loads: OpenLoads, kv: KVNamespace, user: string): Pr
 }
 
 export function openLoads(kv: KVNamespace, config: Config, now: number): OpenLoads {
-  return { model: getModel(kv, config.modelRefreshSeconds, now), live: getLiveCatalog(kv, now), ranked: new Map() };
+  let model: Promise<ModelState> | undefined;
+  let live: Promise<LiveCatalogView> | undefined;
+  return {
+    get model() {
+      model ??= getModel(kv, config.modelRefreshSeconds, now);
+      return model;
+    },
+    // a campaign held on a model version replaces it (worker/campaigns/serve-block.ts)
+    set model(pinned) {
+      model = pinned;
+    },
+    get live() {
+      live ??= getLiveCatalog(kv, now);
+      return live;
+    },
+    ranked: new Map(),
+  };
 }
 
 export interface RecommendInput {
@@ -109,8 +126,8 @@ const DAY_SECONDS = 86400;
  */
 export async function recommend(input: RecommendInput): Promise<Recommendation> {
   const now = input.now ?? Date.now();
-  // the model and the live catalog (stock, price, ...: core/live-catalog.ts), each asked for once per open and
-  // from the start, beside the token's check and the reader's reads in rank; neither throws
+  // the model and the live catalog (stock, price, ...: core/live-catalog.ts), each asked for once per open, beside
+  // the reader's reads in rank; neither throws
   const loads = input.loads ?? openLoads(input.kv, input.config, now);
   const verified =
     input.verified ?? (await verifyToken(input.config.tokenSecrets, input.token, Math.floor(now / 1000)));
