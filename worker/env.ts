@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 import { PSI_ALERT_THRESHOLD } from "../core/drift";
-import type { QueuedEvent } from "../core/events";
 import { DEFAULT_MAIL_ORIGINS } from "./amp/mail-origins";
+import type { EventsMessage } from "./events/queue";
 import { logEvent } from "./lib/log";
 
 export interface Bindings {
@@ -47,7 +47,7 @@ export interface Bindings {
   /** the experiment store (worker/experiments/experiment-db.ts): exposures, attributed outcomes, daily aggregates */
   DB?: D1Database;
   /** the events queue (producer); the same Worker consumes it */
-  EVENTS?: Queue<QueuedEvent>;
+  EVENTS?: Queue<EventsMessage>;
   /** secret: comma-separated API keys for POST /v1/events (several, for rotation) */
   EVENTS_API_KEYS?: string;
   /** secret: signs trigger webhooks (core/webhook-signature.ts); without it no trigger is delivered */

@@ -3,12 +3,12 @@
  * drift daily), each given KV with deadlines
  * (lib/kv-deadline.ts) so a hung KV operation fails into the callers' fallbacks instead of hanging.
  */
-import type { QueuedEvent } from "../core/events";
 import { createApp } from "./app";
 import { DRIFT_CRON, runDrift } from "./drift/drift-job";
 import type { Bindings } from "./env";
 import { consumeEvents } from "./events/consumer";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "./events/dead-letters";
+import type { EventsMessage } from "./events/queue";
 import { BANDIT_CRON, updateBandits } from "./experiments/bandit-job";
 import { EMAIL_KV_DEADLINES, type KvDeadlines, QUEUE_KV_DEADLINES, withKvDeadlines } from "./lib/kv-deadline";
 
@@ -47,4 +47,4 @@ export default {
     if (controller.cron === DRIFT_CRON) await runDrift(bindings, controller.scheduledTime);
     else if (controller.cron === BANDIT_CRON) await updateBandits(bindings, controller.scheduledTime);
   },
-} satisfies ExportedHandler<Bindings, QueuedEvent>;
+} satisfies ExportedHandler<Bindings, EventsMessage>;

@@ -6,10 +6,10 @@
  * Data: the active model's ONNX (KV) and `bench:*` keys (item-major int8 factors, scales, user vectors).
  */
 
-import type { QueuedEvent } from "../../core/events";
 import { type QuantizedItems, scoreInt8, topK } from "../../core/int8-kernel";
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
+import type { EventsMessage } from "../events/queue";
 import app from "../index";
 import { createScoringSession, type ScoringSession } from "../ort/ort-runtime";
 
@@ -67,4 +67,4 @@ export default {
     }
     return Response.json({ iters, checksum });
   },
-} satisfies ExportedHandler<Bindings, QueuedEvent>;
+} satisfies ExportedHandler<Bindings, EventsMessage>;

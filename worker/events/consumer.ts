@@ -1,12 +1,14 @@
 /**
  * The events queue consumer: fans a batch out to the reader shards (worker/state/reader-shard.ts), one RPC per
- * shard, all in parallel. Each shard applies its readers' events in one transaction and says what became of
- * each; a message is acknowledged only once its shard has committed it (or dropped it: a duplicate, an erased
- * reader, an opt-out of tracking), and retried otherwise (the shard failed, or the event would break the
- * profile: after max_retries it is dead-lettered). Redeliveries are harmless: shards keep every applied id.
+ * shard, all in parallel. A message holds one shard's events (worker/events/queue.ts packs them so; a bare
+ * event from an earlier version is a message of one). Each shard applies its events in one transaction and says
+ * what became of each; a message is acknowledged only once every event in it was committed (or dropped: a
+ * duplicate, an erased reader, an opt-out of tracking), and retried otherwise (its shard failed, or one of its
+ * events would break the profile: after max_retries it is dead-lettered). Redeliveries are harmless: shards
+ * keep every applied id, so the events of a retried message that were applied count as duplicates.
  *
  * A reader who turns tracking off also has their stored decisions deleted (KV, after the shard committed); a
- * failed deletion retries the opt-out message, whose redelivery (a duplicate for the shard) deletes again.
+ * failed deletion retries the opt-out's message, whose redelivery (a duplicate for the shard) deletes again.
  */
 import type { QueuedEvent } from "../../core/events";
 import type { Bindings } from "../env";
@@ -14,74 +16,95 @@ import { errorMessage, logEvent } from "../lib/log";
 import type { ApplyOutcome } from "../state/reader-shard";
 import { shardOf, shardStub } from "../state/shard-routing";
 import { deleteDecisions } from "./erasure";
+import { type EventsMessage, eventsOf } from "./queue";
 
-export type ConsumeSummary = Record<ApplyOutcome | "retried", number> & { shards: number };
+/** Events by what became of them, events of retried messages (`retried`), and messages holding none (`unreadable`). */
+export type ConsumeSummary = Record<ApplyOutcome | "retried" | "unreadable", number> & { shards: number };
 
 const RETRY_DELAY_SECONDS = 5;
 
-export async function consumeEvents(batch: MessageBatch<QueuedEvent>, env: Bindings): Promise<ConsumeSummary> {
-  const byShard = new Map<number, Message<QueuedEvent>[]>();
-  for (const m of batch.messages) {
-    const shard = shardOf(m.body.user);
-    const list = byShard.get(shard);
-    if (list) list.push(m);
-    else byShard.set(shard, [m]);
-  }
+/** One shard's part of a batch: its events, and the message each came from. */
+interface ShardCall {
+  events: QueuedEvent[];
+  from: number[];
+}
+
+export async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Bindings): Promise<ConsumeSummary> {
+  const byShard = new Map<number, ShardCall>();
   const summary: ConsumeSummary = {
-    shards: byShard.size,
+    shards: 0,
     applied: 0,
     duplicate: 0,
     refused: 0,
     erased: 0,
     rejected: 0,
     retried: 0,
+    unreadable: 0,
   };
+  const sizes: number[] = [];
+  /** messages to retry: a shard failed, an event was rejected, an opt-out's cleanup failed, nothing readable */
+  const retry = new Set<number>();
+  batch.messages.forEach((m, index) => {
+    const events = eventsOf(m.body);
+    sizes.push(events?.length ?? 0);
+    if (!events) {
+      summary.unreadable++;
+      retry.add(index);
+      return;
+    }
+    for (const e of events) {
+      const shard = shardOf(e.user);
+      const call = byShard.get(shard);
+      if (call) {
+        call.events.push(e);
+        call.from.push(index);
+      } else byShard.set(shard, { events: [e], from: [index] });
+    }
+  });
+  summary.shards = byShard.size;
   // how long the newest message waited: under a backlog the shards coalesce snapshot writes more (reader-shard.ts)
   const newest = Math.max(...batch.messages.map((m) => m.timestamp.getTime()));
   const backlogMs = Math.max(0, Date.now() - newest);
   await Promise.all(
-    [...byShard].map(async ([shard, messages]) => {
+    [...byShard].map(async ([shard, call]) => {
       let outcomes: ApplyOutcome[];
       try {
-        outcomes = await shardStub(env, shard).apply(
-          messages.map((m) => m.body),
-          { backlogMs },
-        );
+        outcomes = await shardStub(env, shard).apply(call.events, { backlogMs });
       } catch (e) {
-        summary.retried += messages.length;
-        logEvent("error", "events.shard_failed", { shard, detail: errorMessage(e), messages: messages.length });
-        for (const m of messages) m.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+        logEvent("error", "events.shard_failed", { shard, detail: errorMessage(e), events: call.events.length });
+        for (const index of call.from) retry.add(index);
         return;
       }
-      const optedOut = new Set(
-        messages
-          .filter(
-            (m, i) => m.body.consent?.tracking === false && outcomes[i] !== "erased" && outcomes[i] !== "rejected",
-          )
-          .map((m) => m.body.user),
-      );
-      const cleanupFailed = new Set<string>();
+      const optedOut = new Map<string, number[]>();
+      call.events.forEach((e, i) => {
+        const outcome = outcomes[i] ?? "rejected";
+        summary[outcome]++;
+        if (outcome === "rejected") retry.add(call.from[i] as number);
+        else if (e.consent?.tracking === false && outcome !== "erased") {
+          const from = optedOut.get(e.user) ?? [];
+          from.push(call.from[i] as number);
+          optedOut.set(e.user, from);
+        }
+      });
       await Promise.all(
-        [...optedOut].map(async (user) => {
+        [...optedOut].map(async ([user, from]) => {
           try {
             await deleteDecisions(env.OPENTIME_KV, user);
           } catch (e) {
-            cleanupFailed.add(user);
+            for (const index of from) retry.add(index);
             logEvent("error", "events.decisions_cleanup_failed", { detail: errorMessage(e) });
           }
         }),
       );
-      messages.forEach((m, i) => {
-        const outcome = outcomes[i] ?? "rejected";
-        const cleanup = m.body.consent?.tracking === false && cleanupFailed.has(m.body.user);
-        if (outcome === "rejected" || cleanup) {
-          summary.retried++;
-          m.retry({ delaySeconds: RETRY_DELAY_SECONDS });
-        } else m.ack();
-        summary[outcome]++;
-      });
     }),
   );
+  batch.messages.forEach((m, index) => {
+    if (retry.has(index)) {
+      summary.retried += sizes[index] as number;
+      m.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+    } else m.ack();
+  });
   if (summary.rejected > 0) logEvent("error", "events.rejected_by_profile_schema", { events: summary.rejected });
+  if (summary.unreadable > 0) logEvent("error", "events.unreadable_messages", { messages: summary.unreadable });
   return summary;
 }

@@ -1,9 +1,12 @@
 /**
- * The dead-letter queue's consumer (`opentime-events-dlq`): events the events consumer gave up on after its
- * retries. Events of erased readers are dropped (acked): nothing of theirs is kept anywhere. The others are
- * parked in their reader's shard (worker/state/reader-shard.ts, `parked`: kept for an operator until the reader
- * is erased) and acked; whatever cannot be parked now (a tombstone unreadable, a shard failing, a message that
- * names no reader) is retried an hour later.
+ * The dead-letter queue's consumer (`opentime-events-dlq`): messages the events consumer gave up on after its
+ * retries (worker/events/queue.ts: one shard's events each, or one bare event). Events of erased readers are
+ * dropped: nothing of theirs is kept anywhere. The others are parked in their reader's shard
+ * (worker/state/reader-shard.ts, `parked`: kept for an operator until the reader is erased), except those the
+ * shard applied already (a packed message is dead-lettered whole for one bad event; its other events were
+ * applied on the first delivery). A message is acked once each of its events is dropped, parked or found
+ * applied; one that cannot be handled now (a tombstone unreadable, a shard failing, a message that holds no
+ * event) is retried an hour later, whole (parking is idempotent by reader and id).
  * The Worker's queue handler dispatches batches of that queue here (worker/index.ts).
  */
 import type { QueuedEvent } from "../../core/events";
@@ -11,75 +14,84 @@ import { type Bindings, getConfig } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { shardOf, shardStub } from "../state/shard-routing";
 import { isErased } from "./erasure";
+import { type EventsMessage, eventsOf } from "./queue";
 
 export const DEAD_LETTER_QUEUE = "opentime-events-dlq";
 /** How long a kept dead letter waits before it is delivered to this consumer again. */
 export const DEAD_LETTER_RETRY_SECONDS = 3600;
 
 export interface DeadLetterSummary {
-  /** events of erased readers, acked */
+  /** events of erased readers, dropped */
   dropped: number;
-  /** kept in their reader's shard, acked */
+  /** events kept in their reader's shard */
   parked: number;
-  /** not handled now (tombstone unreadable, shard failing, no reader named): retried later */
+  /** events their shard had applied already (a packed message's good events), dropped */
+  applied: number;
+  /** messages not handled now (tombstone unreadable, shard failing, no event held): retried later */
   kept: number;
 }
 
-export async function consumeDeadLetters(batch: MessageBatch<QueuedEvent>, env: Bindings): Promise<DeadLetterSummary> {
+export async function consumeDeadLetters(
+  batch: MessageBatch<EventsMessage>,
+  env: Bindings,
+): Promise<DeadLetterSummary> {
   const secrets = getConfig(env).tokenSecrets;
-  const byUser = new Map<string, Message<QueuedEvent>[]>();
-  const summary: DeadLetterSummary = { dropped: 0, parked: 0, kept: 0 };
-  const keep = (m: Message<QueuedEvent>) => {
-    summary.kept++;
-    m.retry({ delaySeconds: DEAD_LETTER_RETRY_SECONDS });
-  };
-  for (const m of batch.messages) {
-    const user = (m.body as Partial<QueuedEvent> | null)?.user;
-    if (typeof user !== "string") {
-      keep(m); // not an event this Worker queued: an operator looks at it
-      continue;
+  const summary: DeadLetterSummary = { dropped: 0, parked: 0, applied: 0, kept: 0 };
+  /** messages to keep: one of their events could not be handled now */
+  const keep = new Set<number>();
+  const byUser = new Map<string, { event: QueuedEvent; from: number }[]>();
+  batch.messages.forEach((m, index) => {
+    const events = eventsOf(m.body);
+    if (!events) {
+      keep.add(index); // not an event this Worker queued: an operator looks at it
+      return;
     }
-    const list = byUser.get(user) ?? [];
-    list.push(m);
-    byUser.set(user, list);
-  }
-  const toPark = new Map<number, Message<QueuedEvent>[]>();
+    for (const event of events) {
+      const list = byUser.get(event.user) ?? [];
+      list.push({ event, from: index });
+      byUser.set(event.user, list);
+    }
+  });
+  const toPark = new Map<number, { event: QueuedEvent; from: number }[]>();
   await Promise.all(
-    [...byUser].map(async ([user, messages]) => {
+    [...byUser].map(async ([user, events]) => {
       let erased: boolean;
       try {
         erased = await isErased(env.OPENTIME_KV, user, secrets);
       } catch (e) {
         logEvent("error", "dead_letters.erasure_read_failed", { detail: errorMessage(e) });
-        for (const m of messages) keep(m);
+        for (const { from } of events) keep.add(from);
         return;
       }
       if (erased) {
-        for (const m of messages) {
-          summary.dropped++;
-          m.ack();
-        }
+        summary.dropped += events.length;
         return;
       }
       const shard = shardOf(user);
-      toPark.set(shard, [...(toPark.get(shard) ?? []), ...messages]);
+      toPark.set(shard, [...(toPark.get(shard) ?? []), ...events]);
     }),
   );
   await Promise.all(
-    [...toPark].map(async ([shard, messages]) => {
+    [...toPark].map(async ([shard, events]) => {
       try {
-        const outcomes = await shardStub(env, shard).park(messages.map((m) => m.body));
-        messages.forEach((m, i) => {
-          if (outcomes[i] === "erased") summary.dropped++;
+        const outcomes = await shardStub(env, shard).park(events.map((e) => e.event));
+        for (const outcome of outcomes) {
+          if (outcome === "erased") summary.dropped++;
+          else if (outcome === "applied") summary.applied++;
           else summary.parked++;
-          m.ack();
-        });
+        }
       } catch (e) {
         logEvent("error", "dead_letters.park_failed", { shard, detail: errorMessage(e) });
-        for (const m of messages) keep(m);
+        for (const { from } of events) keep.add(from);
       }
     }),
   );
+  batch.messages.forEach((m, index) => {
+    if (keep.has(index)) {
+      summary.kept++;
+      m.retry({ delaySeconds: DEAD_LETTER_RETRY_SECONDS });
+    } else m.ack();
+  });
   // counts only: the events name readers
   if (summary.parked + summary.kept > 0) logEvent("warn", "dead_letters.kept", { ...summary });
   return summary;

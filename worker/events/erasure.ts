@@ -51,20 +51,26 @@ export async function hasLegacyTombstone(
   userId: string,
   tokenSecrets: readonly string[] = [],
 ): Promise<boolean> {
-  const secrets = tokenSecrets.length > 0 ? tokenSecrets : [""];
-  const keys = await Promise.all(secrets.map((s) => legacyErasureKey(s, userId)));
+  const keys = await legacyErasureKeys(userId, tokenSecrets);
   const values = await Promise.all(keys.map((k) => kv.get(k)));
   return values.some((v) => v !== null);
 }
 
-/** Whether the reader was erased: their tombstone or a legacy one, read in parallel. Throws when KV does. */
+/** The keys a legacy tombstone of the reader may have: one per secret of `tokenSecrets` (none: the old default). */
+export function legacyErasureKeys(userId: string, tokenSecrets: readonly string[] = []): Promise<string[]> {
+  const secrets = tokenSecrets.length > 0 ? tokenSecrets : [""];
+  return Promise.all(secrets.map((s) => legacyErasureKey(s, userId)));
+}
+
+/** Whether the reader was erased: their tombstone or a legacy one, in one bulk read. Throws when KV does. */
 export async function isErased(
   kv: KVNamespace,
   userId: string,
   tokenSecrets: readonly string[] = [],
 ): Promise<boolean> {
-  const found = await Promise.all([hasTombstone(kv, userId), hasLegacyTombstone(kv, userId, tokenSecrets)]);
-  return found.some(Boolean);
+  const keys = [await erasureKey(userId), ...(await legacyErasureKeys(userId, tokenSecrets))];
+  const values = await kv.get(keys, "text");
+  return keys.some((k) => values.get(k) != null);
 }
 
 /** Every key under `prefix` that belongs to the user (not to a user whose id extends theirs). */

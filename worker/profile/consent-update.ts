@@ -3,14 +3,13 @@
  * user's other events (one writer per profile: a concurrent batch can never write an older consent back).
  * Applied within about a second; an unknown user gets a minimal profile holding their choice.
  */
-import type { QueuedEvent } from "../../core/events";
 import type { Consent } from "../../core/profile";
-import { type EnqueueResult, enqueue } from "../events/queue";
+import { type EnqueueResult, type EventsMessage, enqueue } from "../events/queue";
 
 export type ConsentChange = Partial<Omit<Consent, "updatedAt">>;
 
 export function queueConsentChange(
-  queue: Queue<QueuedEvent> | undefined,
+  queue: Queue<EventsMessage> | undefined,
   userId: string,
   change: ConsentChange,
 ): Promise<EnqueueResult> {

@@ -29,7 +29,6 @@ import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
 import type { ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
-import { isErased } from "../events/erasure";
 import { writeRows } from "../experiments/experiment-db";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
@@ -44,6 +43,7 @@ import {
   queueRows,
   sentUpTo,
 } from "./experiment-outbox";
+import { type FirstTouch, readFirstTouch } from "./first-touch";
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import {
   cancelOnPurchase,
@@ -70,10 +70,12 @@ export type ApplyOutcome = "applied" | "duplicate" | "refused" | "erased" | "rej
 export const PUBLISH_INTERVAL_MS = 1000;
 /**
  * Under a backlog the interval grows with the queue's delay, so coalescing adds at most this share of the delay
- * the queue already adds (a reader whose events waited 20 s in the queue sees them at most 10 s later still),
- * while a busy reader's snapshot is written far less often than once per event.
+ * the queue already adds (a reader whose events waited 20 s in the queue sees them at most 20 s later still),
+ * while a busy reader's snapshot is written far less often than once per event. One, not less: KV bills every
+ * write, and at 0.5 the local load test (`npm run loadtest`) wrote about 4 snapshots per reader of 20 events and
+ * ran at 3,003-3,017 events/s, against 3,012-4,057 at 1 (README, "Snapshots under a backlog").
  */
-export const BACKLOG_SHARE = 0.5;
+export const BACKLOG_SHARE = 1;
 export const MAX_PUBLISH_INTERVAL_MS = 30_000;
 
 /** The snapshot interval for a queue delay (how long the newest message of a batch waited). */
@@ -126,11 +128,6 @@ interface ReaderRow extends Record<string, SqlStorageValue> {
   published_at: number;
 }
 
-interface Imported {
-  profile: Profile;
-  seen: string[];
-}
-
 export class ReaderShard extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
   /** snapshot publishing, one round at a time */
@@ -180,22 +177,23 @@ export class ReaderShard extends DurableObject<Bindings> {
     let viewsExpire: number | null = null;
     // before the transaction (it cannot await), for readers this shard holds nothing of: their erasure hash,
     // their state from before this writer, and a tombstone written before it. Readers it holds need nothing.
-    const firstTouch = new Map<string, { hash: string; imported: Imported | null; erasedAtEdge: boolean }>();
+    const firstTouch = new Map<string, FirstTouch & { hash: string }>();
+    const unknown: { user: string; hash: string }[] = [];
     await Promise.all(
       [...byUser.keys()].map(async (user) => {
         if (this.reader(user, nowIso)) return;
         const hash = await erasureHash(user);
-        if (this.isTombstoned(hash, now)) {
-          firstTouch.set(user, { hash, imported: null, erasedAtEdge: false });
-          return;
-        }
-        const [imported, erasedAtEdge] = await Promise.all([
-          this.importFromKv(user),
-          isErased(this.env.OPENTIME_KV, user, getConfig(this.env).tokenSecrets),
-        ]);
-        firstTouch.set(user, { hash, imported, erasedAtEdge });
+        if (this.isTombstoned(hash, now)) firstTouch.set(user, { hash, imported: null, erasedAtEdge: false });
+        else unknown.push({ user, hash });
       }),
     );
+    if (unknown.length > 0) {
+      const read = await readFirstTouch(this.env.OPENTIME_KV, unknown, getConfig(this.env).tokenSecrets);
+      for (const { user, hash } of unknown) {
+        const touch = read.get(user) ?? { imported: null, erasedAtEdge: false };
+        firstTouch.set(user, { hash, ...touch });
+      }
+    }
     // by reader and id: ids are unique per reader only (`open:<campaign>` is every reader's open of a campaign)
     const key = (e: QueuedEvent) => `${e.user}\u0000${e.id}`;
     const outcome = new Map<string, ApplyOutcome>();
@@ -319,17 +317,22 @@ export class ReaderShard extends DurableObject<Bindings> {
   }
 
   /**
-   * Keeps dead letters (the consumer gave up on them) for an operator: `parked`, or `erased` (dropped: the
-   * reader's tombstone stands). Idempotent by (user, id).
+   * Keeps dead letters (the consumer gave up on them) for an operator: `parked`, `erased` (dropped: the
+   * reader's tombstone stands) or `applied` (dropped: applied before, the good neighbour of a bad event in a
+   * dead-lettered message). Idempotent by (user, id).
    */
-  async park(events: QueuedEvent[]): Promise<("parked" | "erased")[]> {
+  async park(events: QueuedEvent[]): Promise<("parked" | "erased" | "applied")[]> {
     const now = Date.now();
     const hashes = await Promise.all(events.map((e) => erasureHash(e.user)));
-    const out: ("parked" | "erased")[] = [];
+    const out: ("parked" | "erased" | "applied")[] = [];
     this.ctx.storage.transactionSync(() => {
       events.forEach((e, i) => {
         if (this.isTombstoned(hashes[i] as string, now)) {
           out.push("erased");
+          return;
+        }
+        if (this.sql.exec("SELECT 1 FROM applied WHERE user = ? AND id = ?", e.user, e.id).toArray().length > 0) {
+          out.push("applied");
           return;
         }
         this.sql.exec(
@@ -560,33 +563,42 @@ export class ReaderShard extends DurableObject<Bindings> {
   private async publishRound(users: readonly string[]): Promise<void> {
     const now = Date.now();
     let later = false;
-    await Promise.all(
-      users.map(async (user) => {
+    const written = await Promise.all(
+      users.map(async (user): Promise<[string, number | null] | null> => {
         const reader = this.cache.get(user) ?? this.uncachedState(user);
-        if (!reader || reader.version === reader.publishedVersion) return;
+        if (!reader || reader.version === reader.publishedVersion) return null;
         if (now - reader.publishedAt < this.interval) {
           later = true;
-          return;
+          return null;
         }
         const { version, json } = reader;
         try {
           await this.env.OPENTIME_KV.put(kvKeys.profile(user), json);
-          this.sql.exec(
-            "UPDATE readers SET published_version = max(published_version, ?), published_at = ? WHERE user = ?",
-            version,
-            now,
-            user,
-          );
-          this.cache.published(user, version, now);
+          return [user, version];
         } catch (e) {
           later = true;
           logEvent("error", "state.publish_failed", { detail: errorMessage(e) });
           // tried now: the next try waits one interval
-          this.sql.exec("UPDATE readers SET published_at = ? WHERE user = ?", now, user);
-          this.cache.published(user, null, now);
+          return [user, null];
         }
       }),
     );
+    // what was written, recorded in one transaction (a statement each would commit each)
+    const done = written.filter((w) => w !== null);
+    if (done.length > 0)
+      this.ctx.storage.transactionSync(() => {
+        for (const [user, version] of done) {
+          if (version === null) this.sql.exec("UPDATE readers SET published_at = ? WHERE user = ?", now, user);
+          else
+            this.sql.exec(
+              "UPDATE readers SET published_version = max(published_version, ?), published_at = ? WHERE user = ?",
+              version,
+              now,
+              user,
+            );
+        }
+      });
+    for (const [user, version] of done) this.cache.published(user, version, now);
     if (later) await this.scheduleAlarm(now + this.interval);
   }
 
@@ -669,22 +681,6 @@ export class ReaderShard extends DurableObject<Bindings> {
   }
 
   /** The reader's state from before this writer (KV profile and seen ids), if any. */
-  private async importFromKv(user: string): Promise<Imported | null> {
-    const [raw, seen] = await Promise.all([
-      this.env.OPENTIME_KV.get(kvKeys.profile(user), "json"),
-      this.env.OPENTIME_KV.get<unknown>(kvKeys.seen(user), "json"),
-    ]);
-    if (raw === null && seen === null) return null;
-    const nowIso = new Date().toISOString();
-    const parsed = raw === null ? null : parseProfile(raw);
-    const profile = parsed?.ok
-      ? parsed.profile
-      : raw === null
-        ? emptyProfile(user, nowIso)
-        : salvageProfile(raw, user, nowIso).profile;
-    const ids = Array.isArray(seen) ? seen.filter((x): x is string => typeof x === "string") : [];
-    return { profile, seen: [...new Set([...ids, ...profile.seenEvents])] };
-  }
 }
 
 /** A reader this shard has not written yet. */

@@ -39,8 +39,15 @@ export function faultyKv(real: KVNamespace, faults: KvFault[] = []): FaultyKv {
   const forward = (name: string, args: unknown[]): Promise<unknown> => {
     const op = OP_OF[name] as KvOp;
     const first = args[0];
-    const key = op === "list" ? ((first as { prefix?: string } | undefined)?.prefix ?? "") : String(first);
-    const fault = state.faults.find((f) => f.ops.includes(op) && key.startsWith(f.prefix ?? ""));
+    // a bulk get names several keys: a fault on any of them fails it, as one read
+    const keys =
+      op === "list"
+        ? [(first as { prefix?: string } | undefined)?.prefix ?? ""]
+        : Array.isArray(first)
+          ? first.map(String)
+          : [String(first)];
+    const key = keys[0] as string;
+    const fault = state.faults.find((f) => f.ops.includes(op) && keys.some((k) => k.startsWith(f.prefix ?? "")));
     if (fault) {
       state.hits++;
       // a hang is a promise that never settles (no timer keeps it alive either)

@@ -13,6 +13,7 @@ import type { QueuedEvent } from "../../../core/events";
 import { kvKeys } from "../../../core/kv-keys";
 import { mintToken } from "../../../core/token";
 import worker from "../../../worker/index";
+import { type EventsMessage, eventsOf } from "../../../worker/events/queue";
 import { resetModelCache } from "../../../worker/model/model-store";
 import { resetPinnedModel } from "../../../worker/model/pinned-model";
 import { READER_SHARDS, shardStub } from "../../../worker/state/shard-routing";
@@ -112,16 +113,16 @@ export async function flushExperimentStore(): Promise<void> {
   for (let shard = 0; shard < READER_SHARDS; shard++) await runDurableObjectAlarm(shardStub(env, shard));
 }
 
-/** A queue binding that keeps what is sent to it (what a route recorded), instead of delivering it. */
-export function recordingQueue(): { queue: Queue<QueuedEvent>; sent: QueuedEvent[] } {
+/** A queue binding that keeps the events sent to it (what a route recorded), instead of delivering them. */
+export function recordingQueue(): { queue: Queue<EventsMessage>; sent: QueuedEvent[] } {
   const sent: QueuedEvent[] = [];
   const queue = {
-    send: async (body: QueuedEvent) => {
-      sent.push(body);
+    send: async (body: EventsMessage) => {
+      sent.push(...(eventsOf(body) ?? []));
     },
-    sendBatch: async (messages: Iterable<MessageSendRequest<QueuedEvent>>) => {
-      for (const m of messages) sent.push(m.body);
+    sendBatch: async (messages: Iterable<MessageSendRequest<EventsMessage>>) => {
+      for (const m of messages) sent.push(...(eventsOf(m.body) ?? []));
     },
-  } as unknown as Queue<QueuedEvent>;
+  } as unknown as Queue<EventsMessage>;
   return { queue, sent };
 }

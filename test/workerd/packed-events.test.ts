@@ -1,0 +1,218 @@
+/**
+ * Packed queue messages, inside workerd: the events API and the email routes queue one message per reader shard
+ * (worker/events/queue.ts), within the Queues limits; the consumer acks a message only when every event in it
+ * was committed, so one bad event retries its message (its neighbours are duplicates then), and the dead-letter
+ * consumer parks the bad event alone. Messages of one bare event (queued before packing) are still read.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import fc from "fast-check";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { QueuedEvent } from "../../core/events";
+import type { Profile } from "../../core/profile";
+import { consumeEvents } from "../../worker/events/consumer";
+import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "../../worker/events/dead-letters";
+import {
+  type EventsMessage,
+  enqueue,
+  eventsOf,
+  PACK_BYTES,
+  PACK_EVENTS,
+  type PackedEvents,
+  pack,
+} from "../../worker/events/queue";
+import worker from "../../worker/index";
+import { readerStub, shardOf } from "../../worker/state/shard-routing";
+import { TEST_EVENTS_KEY } from "./fixture";
+import { clearKv } from "./support/harness";
+
+const now = () => Math.floor(Date.now() / 1000);
+const bytesOf = (body: unknown) => new TextEncoder().encode(JSON.stringify(body)).byteLength;
+
+beforeEach(clearKv);
+
+let seq = 0;
+const view = (user: string, item = "p1"): QueuedEvent => ({
+  id: `pk${seq++}`,
+  type: "view",
+  user,
+  item,
+  ts: now() - 60,
+});
+/** A queued message no API check would pass (an unknown frequency): it would break the reader's consent. */
+const poison = (user: string): QueuedEvent => ({
+  id: `poison${seq++}`,
+  type: "consent",
+  user,
+  ts: now() - 30,
+  consent: { frequency: "hourly" } as unknown as QueuedEvent["consent"],
+});
+
+/** A batch of messages that records ack() and retry() by message index. */
+function batchOf(bodies: readonly unknown[], queue = "opentime-events") {
+  const acked: number[] = [];
+  const retried: number[] = [];
+  const messages = bodies.map((body, i) => ({
+    id: `m${i}`,
+    timestamp: new Date(),
+    attempts: 1,
+    body,
+    ack: () => acked.push(i),
+    retry: () => retried.push(i),
+  }));
+  const batch = { queue, messages } as unknown as MessageBatch<EventsMessage>;
+  return { batch, acked, retried };
+}
+
+/** A queue binding that keeps every sendBatch call's messages as sent. */
+function capturingQueue() {
+  const calls: MessageSendRequest<EventsMessage>[][] = [];
+  const queue = {
+    send: async (body: EventsMessage) => {
+      calls.push([{ body }]);
+    },
+    sendBatch: async (messages: Iterable<MessageSendRequest<EventsMessage>>) => {
+      calls.push([...messages]);
+    },
+  } as unknown as Queue<EventsMessage>;
+  return { queue, calls };
+}
+
+async function profileOf(user: string): Promise<Profile | null> {
+  return readerStub(env, user).read(user);
+}
+
+describe("packing", () => {
+  it("puts each shard's events in its own messages, in order, within PACK_EVENTS and PACK_BYTES", () => {
+    const event = fc.record({
+      user: fc.integer({ min: 0, max: 60 }).map((n) => `pack-u${n}`),
+      // impressions carry up to 24 long item ids: a few of them fill a message's bytes before its count
+      items: fc.array(fc.string({ minLength: 100, maxLength: 128 }), { maxLength: 24 }),
+    });
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 600 }), (drawn) => {
+        const events: QueuedEvent[] = drawn.map((d, i) => ({
+          id: `e${i}`,
+          type: "impression",
+          user: d.user,
+          items: d.items,
+          ts: 1_800_000_000,
+        }));
+        const messages = pack(events);
+        for (const m of messages) {
+          expect(new Set(m.body.events.map((e) => shardOf(e.user))).size).toBe(1);
+          expect(m.body.events.length).toBeLessThanOrEqual(PACK_EVENTS);
+          expect(bytesOf(m.body)).toBeLessThanOrEqual(PACK_BYTES);
+          expect(m.bytes).toBeGreaterThanOrEqual(bytesOf(m.body));
+        }
+        // nothing lost, nothing doubled, and each shard's events in the order given
+        const byShard = (list: QueuedEvent[]) => {
+          const out = new Map<number, string[]>();
+          for (const e of list) out.set(shardOf(e.user), [...(out.get(shardOf(e.user)) ?? []), e.id]);
+          return out;
+        };
+        expect(byShard(messages.flatMap((m) => m.body.events))).toEqual(byShard(events));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("sends within the Queues limits: at most 100 messages and 256 KB a sendBatch, 128 KB a message", async () => {
+    const long = (n: number) => `${"x".repeat(120)}${n}`.slice(-128);
+    const events: QueuedEvent[] = Array.from({ length: 500 }, (_, i) => ({
+      id: `big${i}`,
+      type: "impression",
+      user: `pack-big-${i % 40}`,
+      items: Array.from({ length: 24 }, (_, j) => long(i * 24 + j)),
+      ts: now(),
+    }));
+    const q = capturingQueue();
+    expect(await enqueue(q.queue, events)).toEqual({ ok: true });
+    expect(q.calls.length).toBeGreaterThan(1); // 1.6 MB of events cannot go in one call
+    for (const call of q.calls) {
+      expect(call.length).toBeLessThanOrEqual(100);
+      expect(call.reduce((sum, m) => sum + bytesOf(m.body), 0)).toBeLessThanOrEqual(256 * 1024);
+      for (const m of call) expect(bytesOf(m.body)).toBeLessThanOrEqual(128 * 1024);
+    }
+    const sent = q.calls.flat().flatMap((m) => eventsOf(m.body) ?? []);
+    expect(sent.map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort());
+  });
+
+  it("POST /v1/events queues a 500-event batch as one message per shard", async () => {
+    const q = capturingQueue();
+    const events = Array.from({ length: 500 }, (_, i) => ({
+      id: `post${i}`,
+      type: "view",
+      user: `pack-post-${i % 200}`,
+      item: "p1",
+      ts: now() - 60,
+    }));
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request("https://opentime.test/v1/events", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${TEST_EVENTS_KEY}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ events }),
+      }),
+      { ...env, EVENTS: q.queue },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(202);
+    const messages = q.calls.flat();
+    const shards = new Set(events.map((e) => shardOf(e.user)));
+    expect(messages).toHaveLength(shards.size);
+    expect(q.calls).toHaveLength(1);
+    expect(messages.flatMap((m) => eventsOf(m.body) ?? []).map((e) => e.id)).toHaveLength(500);
+  });
+});
+
+describe("consuming packed messages", () => {
+  it("one bad event retries its message alone; the redelivery counts its neighbours once; the dead letter parks only it", async () => {
+    const [a, b, c] = ["pack-a", "pack-b", "pack-c"];
+    const good = [view(a), view(b, "p2"), view(c, "p3")];
+    const bad = poison(a);
+    // the bad event's message, and one message of the same readers' other events
+    const withBad: PackedEvents = { events: [good[0] as QueuedEvent, bad, good[1] as QueuedEvent] };
+    const clean: PackedEvents = { events: [good[2] as QueuedEvent] };
+    const first = batchOf([withBad, clean]);
+    const summary = await consumeEvents(first.batch, env);
+    expect(first.retried).toEqual([0]);
+    expect(first.acked).toEqual([1]);
+    expect(summary).toMatchObject({ applied: 3, rejected: 1, retried: 3 });
+    for (const [user, item] of [
+      [a, "p1"],
+      [b, "p2"],
+      [c, "p3"],
+    ] as const)
+      expect((await profileOf(user))?.recentItems.map((r) => r.item)).toEqual([item]);
+
+    // redelivered: its good events are duplicates now, and the bad one is rejected again
+    const again = batchOf([withBad]);
+    expect(await consumeEvents(again.batch, env)).toMatchObject({ applied: 0, duplicate: 2, rejected: 1 });
+    expect(again.retried).toEqual([0]);
+
+    // dead-lettered: the good events are found applied (not parked), the bad one is parked for an operator
+    const dead = batchOf([withBad], DEAD_LETTER_QUEUE);
+    expect(await consumeDeadLetters(dead.batch, env)).toEqual({ dropped: 0, parked: 1, applied: 2, kept: 0 });
+    expect(dead.acked).toEqual([0]);
+    expect(await readerStub(env, a).parkedCount(a)).toBe(1);
+    expect(await readerStub(env, b).parkedCount(b)).toBe(0);
+    expect((await profileOf(a))?.recentItems).toHaveLength(1);
+  });
+
+  it("reads bare events (queued before packing) beside packed ones, and retries a message that holds none", async () => {
+    const bare = view("pack-bare");
+    const packed: PackedEvents = { events: [view("pack-new"), view("pack-new", "p2")] };
+    const b = batchOf([bare, packed, { events: [] }, { note: "not an event" }]);
+    const summary = await consumeEvents(b.batch, env);
+    expect(summary).toMatchObject({ applied: 3, unreadable: 2 });
+    expect(b.acked).toEqual([0, 1]);
+    expect(b.retried).toEqual([2, 3]);
+    expect((await profileOf("pack-bare"))?.recentItems).toHaveLength(1);
+    expect((await profileOf("pack-new"))?.recentItems).toHaveLength(2);
+    // the dead-letter consumer keeps them for an operator, an hour at a time
+    const dead = batchOf([{ events: [] }, { note: "not an event" }], DEAD_LETTER_QUEUE);
+    expect(await consumeDeadLetters(dead.batch, env)).toEqual({ dropped: 0, parked: 0, applied: 0, kept: 2 });
+    expect(dead.retried).toEqual([0, 1]);
+  });
+});
