@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
+import { unstable_readConfig } from "wrangler";
 import { base64ToBytes } from "../../core/base64";
 import type { KvEntry } from "../seed/kv-entries";
 
@@ -42,6 +43,19 @@ function bundleModules(): { type: "ESModule" | "CompiledWasm" | "Data" | "Text";
   ];
 }
 
+/** The events queue's consumer settings as wrangler.toml has them (what `wrangler dev` and a deployment use). */
+function eventsConsumer(): { maxBatchSize?: number; maxBatchTimeout?: number; maxRetries?: number } {
+  const consumer = unstable_readConfig({ config: "wrangler.toml" }).queues.consumers?.find(
+    (c: { queue: string }) => c.queue === "opentime-events",
+  );
+  if (!consumer) throw new Error("wrangler.toml has no consumer of opentime-events");
+  return {
+    maxBatchSize: consumer.max_batch_size,
+    maxBatchTimeout: consumer.max_batch_timeout,
+    maxRetries: consumer.max_retries,
+  };
+}
+
 export function startWorkerd(
   persistDir: string,
   opts: {
@@ -71,7 +85,7 @@ export function startWorkerd(
     // without the consumer, queued events wait (the image bench measures the request path alone)
     ...(opts.consumer === false
       ? {}
-      : { queueConsumers: { "opentime-events": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 5 } } }),
+      : { queueConsumers: { "opentime-events": eventsConsumer() } }),
     kvPersist: persistDir,
     ...(opts.outbound ? { outboundService: opts.outbound as never } : {}),
     ...(opts.port !== undefined ? { host: "127.0.0.1", port: opts.port } : {}),

@@ -228,7 +228,7 @@ describe("dead letters", () => {
     const b = deadLetters([ev("a", "dl-erased"), ev("b", "dl-kept"), ev("c", "dl-erased")]);
     // rotated since the erasure: the tombstone still counts
     const summary = await consumeDeadLetters(b.batch, { ...env, TOKEN_SECRET: ROTATED_SECRET });
-    expect(summary).toEqual({ dropped: 2, parked: 1, applied: 0, kept: 0 });
+    expect(summary).toEqual({ dropped: 2, parked: 1, applied: 0, refused: 0, kept: 0 });
     expect(b.acked.sort()).toEqual(["d0-a", "d1-b", "d2-c"]);
     expect(b.retried).toEqual([]);
     expect(await readerStub(env, "dl-kept").parkedCount("dl-kept")).toBe(1);
@@ -243,7 +243,7 @@ describe("dead letters", () => {
     const b = deadLetters([ev("a", "dl-erased-2"), ev("b", "dl-kept"), { id: "x" } as unknown as QueuedEvent]);
     const summary = await consumeDeadLetters(b.batch, { ...env, OPENTIME_KV: f.kv });
     expect(f.hits).toBeGreaterThan(0);
-    expect(summary).toEqual({ dropped: 0, parked: 0, applied: 0, kept: 3 });
+    expect(summary).toEqual({ dropped: 0, parked: 0, applied: 0, refused: 0, kept: 3 });
     expect(b.retried.every((r) => r.delaySeconds === DEAD_LETTER_RETRY_SECONDS)).toBe(true);
     expect(b.acked).toEqual([]);
     expect(b.retried.map((r) => r.id).sort()).toEqual(["d0-a", "d1-b", "d2-x"]);

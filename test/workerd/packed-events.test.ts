@@ -7,8 +7,10 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
+import { erasureKey } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
-import type { Profile } from "../../core/profile";
+import { kvKeys } from "../../core/kv-keys";
+import { emptyProfile, type Profile } from "../../core/profile";
 import { consumeEvents } from "../../worker/events/consumer";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "../../worker/events/dead-letters";
 import {
@@ -128,10 +130,11 @@ describe("packing", () => {
     const q = capturingQueue();
     expect(await enqueue(q.queue, events)).toEqual({ ok: true });
     expect(q.calls.length).toBeGreaterThan(1); // 1.6 MB of events cannot go in one call
+    // Queues count 1 KB as 1,000 bytes, and about 100 bytes of metadata per message
     for (const call of q.calls) {
       expect(call.length).toBeLessThanOrEqual(100);
-      expect(call.reduce((sum, m) => sum + bytesOf(m.body), 0)).toBeLessThanOrEqual(256 * 1024);
-      for (const m of call) expect(bytesOf(m.body)).toBeLessThanOrEqual(128 * 1024);
+      expect(call.reduce((sum, m) => sum + bytesOf(m.body) + 100, 0)).toBeLessThanOrEqual(256_000);
+      for (const m of call) expect(bytesOf(m.body) + 100).toBeLessThanOrEqual(128_000);
     }
     const sent = q.calls.flat().flatMap((m) => eventsOf(m.body) ?? []);
     expect(sent.map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort());
@@ -193,7 +196,13 @@ describe("consuming packed messages", () => {
 
     // dead-lettered: the good events are found applied (not parked), the bad one is parked for an operator
     const dead = batchOf([withBad], DEAD_LETTER_QUEUE);
-    expect(await consumeDeadLetters(dead.batch, env)).toEqual({ dropped: 0, parked: 1, applied: 2, kept: 0 });
+    expect(await consumeDeadLetters(dead.batch, env)).toEqual({
+      dropped: 0,
+      parked: 1,
+      applied: 2,
+      refused: 0,
+      kept: 0,
+    });
     expect(dead.acked).toEqual([0]);
     expect(await readerStub(env, a).parkedCount(a)).toBe(1);
     expect(await readerStub(env, b).parkedCount(b)).toBe(0);
@@ -212,7 +221,60 @@ describe("consuming packed messages", () => {
     expect((await profileOf("pack-new"))?.recentItems).toHaveLength(2);
     // the dead-letter consumer keeps them for an operator, an hour at a time
     const dead = batchOf([{ events: [] }, { note: "not an event" }], DEAD_LETTER_QUEUE);
-    expect(await consumeDeadLetters(dead.batch, env)).toEqual({ dropped: 0, parked: 0, applied: 0, kept: 2 });
+    expect(await consumeDeadLetters(dead.batch, env)).toEqual({
+      dropped: 0,
+      parked: 0,
+      applied: 0,
+      refused: 0,
+      kept: 2,
+    });
     expect(dead.retried).toEqual([0, 1]);
+  });
+
+  it("a dead-lettered message keeps nothing of a reader with tracking off, and finishes an opt-out's cleanup", async () => {
+    const [off, other] = ["pack-off", "pack-off-other"];
+    const optOut: QueuedEvent = {
+      id: `out${seq++}`,
+      type: "consent",
+      user: off,
+      ts: now() - 90,
+      consent: { tracking: false },
+    };
+    // applied by the shard, but the consumer's deletion of their decisions failed: the message was dead-lettered
+    expect(await readerStub(env, off).apply([optOut])).toEqual(["applied"]);
+    await env.OPENTIME_KV.put(kvKeys.decision(off, "spring", "row-0"), "{}");
+    const refusedView = view(off);
+    expect(await readerStub(env, off).apply([refusedView])).toEqual(["refused"]);
+    const dead = batchOf([{ events: [optOut, refusedView, poison(other)] }], DEAD_LETTER_QUEUE);
+    expect(await consumeDeadLetters(dead.batch, env)).toEqual({
+      dropped: 0,
+      parked: 1,
+      applied: 1,
+      refused: 1,
+      kept: 0,
+    });
+    expect(dead.acked).toEqual([0]);
+    expect(await env.OPENTIME_KV.get(kvKeys.decision(off, "spring", "row-0"))).toBeNull();
+    expect(await readerStub(env, off).parkedCount(off)).toBe(0);
+    expect(await readerStub(env, other).parkedCount(other)).toBe(1);
+  });
+
+  it("a shard's first touch of many new readers reads KV in bulk: an upgrade's profile and a tombstone past the first 100 keys", async () => {
+    // 40 new readers of one shard: 4 keys each (profile, seen, tombstone, legacy tombstone) make two bulk reads
+    const shard = shardOf("pack-bulk-0");
+    const users: string[] = [];
+    for (let i = 0; users.length < 40; i++) if (shardOf(`pack-bulk-${i}`) === shard) users.push(`pack-bulk-${i}`);
+    const [upgraded, erased] = [users[35] as string, users[38] as string];
+    const before = { ...emptyProfile(upgraded, new Date().toISOString()), seenEvents: ["kv-era-1"] };
+    before.rfm = { ...before.rfm, orders: 3 };
+    await env.OPENTIME_KV.put(kvKeys.profile(upgraded), JSON.stringify(before));
+    await env.OPENTIME_KV.put(await erasureKey(erased), "1");
+    const outcomes = await readerStub(env, upgraded).apply(users.map((u) => view(u)));
+    expect(outcomes.filter((o) => o === "applied")).toHaveLength(39);
+    expect(outcomes[38]).toBe("erased");
+    const imported = await profileOf(upgraded);
+    expect(imported?.rfm.orders).toBe(3);
+    expect(imported?.seenEvents).toContain("kv-era-1");
+    expect(await profileOf(erased)).toBeNull();
   });
 });

@@ -1,19 +1,20 @@
 /**
  * The dead-letter queue's consumer (`opentime-events-dlq`): messages the events consumer gave up on after its
  * retries (worker/events/queue.ts: one shard's events each, or one bare event). Events of erased readers are
- * dropped: nothing of theirs is kept anywhere. The others are parked in their reader's shard
- * (worker/state/reader-shard.ts, `parked`: kept for an operator until the reader is erased), except those the
- * shard applied already (a packed message is dead-lettered whole for one bad event; its other events were
- * applied on the first delivery). A message is acked once each of its events is dropped, parked or found
- * applied; one that cannot be handled now (a tombstone unreadable, a shard failing, a message that holds no
- * event) is retried an hour later, whole (parking is idempotent by reader and id).
+ * dropped: nothing of theirs is kept anywhere. The others go to their reader's shard (ReaderShard.park), which
+ * keeps them for an operator (`parked`, until the reader is erased) unless it applied them already (a packed
+ * message is dead-lettered whole for one bad event; its neighbours were applied on the first delivery) or the
+ * reader has tracking off (dropped). An opt-out of tracking dead-lettered because its decisions could not be
+ * deleted is found applied: its decisions are deleted here. A message is acked once each of its events is
+ * handled; one that cannot be handled now (tombstones unreadable, a shard failing, a cleanup failing, a message
+ * that holds no event) is retried an hour later, whole (parking is idempotent by reader and id).
  * The Worker's queue handler dispatches batches of that queue here (worker/index.ts).
  */
 import type { QueuedEvent } from "../../core/events";
 import { type Bindings, getConfig } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { shardOf, shardStub } from "../state/shard-routing";
-import { isErased } from "./erasure";
+import { deleteDecisions, erasedOf } from "./erasure";
 import { type EventsMessage, eventsOf } from "./queue";
 
 export const DEAD_LETTER_QUEUE = "opentime-events-dlq";
@@ -27,62 +28,73 @@ export interface DeadLetterSummary {
   parked: number;
   /** events their shard had applied already (a packed message's good events), dropped */
   applied: number;
-  /** messages not handled now (tombstone unreadable, shard failing, no event held): retried later */
+  /** events of readers with tracking off, dropped */
+  refused: number;
+  /** messages not handled now (tombstones unreadable, shard or cleanup failing, no event held): retried later */
   kept: number;
+}
+
+interface Held {
+  event: QueuedEvent;
+  /** the message it came in */
+  from: number;
 }
 
 export async function consumeDeadLetters(
   batch: MessageBatch<EventsMessage>,
   env: Bindings,
 ): Promise<DeadLetterSummary> {
-  const secrets = getConfig(env).tokenSecrets;
-  const summary: DeadLetterSummary = { dropped: 0, parked: 0, applied: 0, kept: 0 };
+  const summary: DeadLetterSummary = { dropped: 0, parked: 0, applied: 0, refused: 0, kept: 0 };
   /** messages to keep: one of their events could not be handled now */
   const keep = new Set<number>();
-  const byUser = new Map<string, { event: QueuedEvent; from: number }[]>();
+  const held: Held[] = [];
   batch.messages.forEach((m, index) => {
     const events = eventsOf(m.body);
-    if (!events) {
-      keep.add(index); // not an event this Worker queued: an operator looks at it
-      return;
-    }
-    for (const event of events) {
-      const list = byUser.get(event.user) ?? [];
-      list.push({ event, from: index });
-      byUser.set(event.user, list);
-    }
+    if (events) for (const event of events) held.push({ event, from: index });
+    else keep.add(index); // not an event this Worker queued: an operator looks at it
   });
-  const toPark = new Map<number, { event: QueuedEvent; from: number }[]>();
+  let erased: Set<string> | null = null;
+  try {
+    erased = await erasedOf(env.OPENTIME_KV, [...new Set(held.map((h) => h.event.user))], getConfig(env).tokenSecrets);
+  } catch (e) {
+    logEvent("error", "dead_letters.erasure_read_failed", { detail: errorMessage(e) });
+    for (const h of held) keep.add(h.from);
+  }
+  const toPark = new Map<number, Held[]>();
+  for (const h of erased ? held : []) {
+    if (erased?.has(h.event.user)) {
+      summary.dropped++;
+      continue;
+    }
+    const shard = shardOf(h.event.user);
+    toPark.set(shard, [...(toPark.get(shard) ?? []), h]);
+  }
+  /** applied opt-outs of tracking: their decisions are deleted here (the consumer's cleanup had failed) */
+  const optedOut = new Map<string, number[]>();
   await Promise.all(
-    [...byUser].map(async ([user, events]) => {
-      let erased: boolean;
+    [...toPark].map(async ([shard, list]) => {
       try {
-        erased = await isErased(env.OPENTIME_KV, user, secrets);
+        const outcomes = await shardStub(env, shard).park(list.map((h) => h.event));
+        outcomes.forEach((outcome, i) => {
+          const { event, from } = list[i] as Held;
+          if (outcome === "erased") summary.dropped++;
+          else summary[outcome]++;
+          if (outcome === "applied" && event.type === "consent" && event.consent?.tracking === false)
+            optedOut.set(event.user, [...(optedOut.get(event.user) ?? []), from]);
+        });
       } catch (e) {
-        logEvent("error", "dead_letters.erasure_read_failed", { detail: errorMessage(e) });
-        for (const { from } of events) keep.add(from);
-        return;
+        logEvent("error", "dead_letters.park_failed", { shard, detail: errorMessage(e) });
+        for (const { from } of list) keep.add(from);
       }
-      if (erased) {
-        summary.dropped += events.length;
-        return;
-      }
-      const shard = shardOf(user);
-      toPark.set(shard, [...(toPark.get(shard) ?? []), ...events]);
     }),
   );
   await Promise.all(
-    [...toPark].map(async ([shard, events]) => {
+    [...optedOut].map(async ([user, from]) => {
       try {
-        const outcomes = await shardStub(env, shard).park(events.map((e) => e.event));
-        for (const outcome of outcomes) {
-          if (outcome === "erased") summary.dropped++;
-          else if (outcome === "applied") summary.applied++;
-          else summary.parked++;
-        }
+        await deleteDecisions(env.OPENTIME_KV, user);
       } catch (e) {
-        logEvent("error", "dead_letters.park_failed", { shard, detail: errorMessage(e) });
-        for (const { from } of events) keep.add(from);
+        logEvent("error", "dead_letters.decisions_cleanup_failed", { detail: errorMessage(e) });
+        for (const index of from) keep.add(index);
       }
     }),
   );

@@ -7,6 +7,7 @@
  */
 import { erasureKey } from "../../core/erasure-key";
 import { isOwnKey, kvKeys } from "../../core/kv-keys";
+import { bulkGetText } from "../lib/kv-bulk";
 
 const DAY_SECONDS = 86400;
 
@@ -68,9 +69,26 @@ export async function isErased(
   userId: string,
   tokenSecrets: readonly string[] = [],
 ): Promise<boolean> {
-  const keys = [await erasureKey(userId), ...(await legacyErasureKeys(userId, tokenSecrets))];
-  const values = await kv.get(keys, "text");
-  return keys.some((k) => values.get(k) != null);
+  return (await erasedOf(kv, [userId], tokenSecrets)).has(userId);
+}
+
+/** The readers of `users` who were erased (their tombstone or a legacy one), in bulk reads. Throws when KV does. */
+export async function erasedOf(
+  kv: KVNamespace,
+  users: readonly string[],
+  tokenSecrets: readonly string[] = [],
+): Promise<Set<string>> {
+  const keysOf = await Promise.all(
+    users.map(async (user) => ({
+      user,
+      keys: [await erasureKey(user), ...(await legacyErasureKeys(user, tokenSecrets))],
+    })),
+  );
+  const values = await bulkGetText(
+    kv,
+    keysOf.flatMap((k) => k.keys),
+  );
+  return new Set(keysOf.filter((k) => k.keys.some((key) => values.get(key) != null)).map((k) => k.user));
 }
 
 /** Every key under `prefix` that belongs to the user (not to a user whose id extends theirs). */

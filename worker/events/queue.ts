@@ -19,9 +19,9 @@ export type EventsMessage = PackedEvents | QueuedEvent;
 
 /** Events per message: a shard applies a consumer batch's messages in one transaction. */
 export const PACK_EVENTS = 100;
-/** Bytes of JSON per message, under the Queues limit of 128 KB a message. */
+/** Bytes of JSON per message, under the Queues limit of 128 KB (128,000 bytes, with about 100 of metadata). */
 export const PACK_BYTES = 96 * 1024;
-/** Cloudflare Queues take at most 100 messages and 256 KB per sendBatch. */
+/** Cloudflare Queues take at most 100 messages and 256 KB (256,000 bytes, metadata included) per sendBatch. */
 const SEND_MESSAGES = 100;
 const SEND_BYTES = 224 * 1024;
 
@@ -40,8 +40,11 @@ export function eventsOf(body: unknown): QueuedEvent[] | null {
   return isEvent(body) ? [body] : null;
 }
 
+/** What every queued event has: an id, a reader and a time (the rest the writer's schema check judges). */
 function isEvent(e: unknown): e is QueuedEvent {
-  return typeof e === "object" && e !== null && typeof (e as QueuedEvent).user === "string";
+  if (typeof e !== "object" || e === null) return false;
+  const { id, user, ts } = e as Partial<QueuedEvent>;
+  return typeof id === "string" && typeof user === "string" && typeof ts === "number";
 }
 
 /** Packs events into messages: by shard, in order, each message within PACK_EVENTS and PACK_BYTES. */
@@ -75,7 +78,7 @@ export async function enqueue(
     let chunk: MessageSendRequest<EventsMessage>[] = [];
     let bytes = 0;
     for (const message of pack(events)) {
-      if (chunk.length === SEND_MESSAGES || bytes + message.bytes > SEND_BYTES) {
+      if (chunk.length === SEND_MESSAGES || (chunk.length > 0 && bytes + message.bytes > SEND_BYTES)) {
         await queue.sendBatch(chunk);
         chunk = [];
         bytes = 0;

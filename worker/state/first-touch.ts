@@ -2,14 +2,12 @@
  * What a reader shard needs of readers it has never written, before its transaction: their state from before
  * this writer (`profile:<user>` and `seen:<user>` in KV, imported once so that upgrading loses nothing) and
  * whether their erasure tombstone stands at the edge (the current key and the legacy ones). Read in bulk: one
- * KV get of up to BULK_KEYS keys for many readers, instead of four gets each.
+ * KV get of up to 100 keys for many readers (bulkGetText), instead of four gets each.
  */
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
 import { legacyErasureKeys } from "../events/erasure";
-
-/** Workers KV reads at most 100 keys in one get. */
-export const BULK_KEYS = 100;
+import { bulkGetText } from "../lib/kv-bulk";
 
 /** A reader's state from before this writer. */
 export interface Imported {
@@ -38,12 +36,10 @@ export async function readFirstTouch(
       tombstones: [kvKeys.erasure(hash), ...(await legacyErasureKeys(user, tokenSecrets))],
     })),
   );
-  const keys = keysOf.flatMap((k) => [k.profile, k.seen, ...k.tombstones]);
-  const values = new Map<string, string | null>();
-  const chunks: string[][] = [];
-  for (let i = 0; i < keys.length; i += BULK_KEYS) chunks.push(keys.slice(i, i + BULK_KEYS));
-  for (const read of await Promise.all(chunks.map((chunk) => kv.get(chunk, "text"))))
-    for (const [k, v] of read) values.set(k, v);
+  const values = await bulkGetText(
+    kv,
+    keysOf.flatMap((k) => [k.profile, k.seen, ...k.tombstones]),
+  );
   const nowIso = new Date().toISOString();
   const out = new Map<string, FirstTouch>();
   for (const k of keysOf) {

@@ -65,6 +65,8 @@ import { deleteViews, nextViewExpiry, pruneOldViews, recordViews, VIEWS_SCHEMA, 
  * consumer retries it, then dead-letters it). All but `rejected` are acknowledged.
  */
 export type ApplyOutcome = "applied" | "duplicate" | "refused" | "erased" | "rejected";
+/** What became of a dead letter (ReaderShard.park). */
+export type ParkOutcome = "parked" | "erased" | "applied" | "refused";
 
 /** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
 export const PUBLISH_INTERVAL_MS = 1000;
@@ -236,7 +238,9 @@ export class ReaderShard extends DurableObject<Bindings> {
         const clock = { ...current.clock };
         const res = applyEventsSafely(current.profile, fresh, nowIso, [], clock);
         const applied = new Set(res.appliedIds);
-        // refused (tracking off) and rejected events are not applied: a redelivery is judged again
+        // refused (tracking off) and rejected events are not applied: a redelivery is judged again (a refused
+        // event is redelivered only when its message is retried for another event; an opt-in in between lets it
+        // land, a narrow race left alone rather than keeping the ids of what an opted-out reader did)
         for (const e of fresh)
           if (!applied.has(e.id)) this.sql.exec("DELETE FROM applied WHERE user = ? AND id = ?", user, e.id);
         if (experimentsOn && res.experimentRows.length > 0) {
@@ -317,14 +321,16 @@ export class ReaderShard extends DurableObject<Bindings> {
   }
 
   /**
-   * Keeps dead letters (the consumer gave up on them) for an operator: `parked`, `erased` (dropped: the
-   * reader's tombstone stands) or `applied` (dropped: applied before, the good neighbour of a bad event in a
-   * dead-lettered message). Idempotent by (user, id).
+   * Keeps dead letters (the consumer gave up on them) for an operator: `parked`, or dropped: `erased` (the
+   * reader's tombstone stands), `applied` (applied before: the good neighbour of a bad event in a dead-lettered
+   * message) or `refused` (the reader has tracking off: nothing of what they did is kept; consent changes
+   * are parked whatever the consent). Idempotent by (user, id).
    */
-  async park(events: QueuedEvent[]): Promise<("parked" | "erased" | "applied")[]> {
+  async park(events: QueuedEvent[]): Promise<ParkOutcome[]> {
     const now = Date.now();
+    const nowIso = new Date(now).toISOString();
     const hashes = await Promise.all(events.map((e) => erasureHash(e.user)));
-    const out: ("parked" | "erased" | "applied")[] = [];
+    const out: ParkOutcome[] = [];
     this.ctx.storage.transactionSync(() => {
       events.forEach((e, i) => {
         if (this.isTombstoned(hashes[i] as string, now)) {
@@ -333,6 +339,10 @@ export class ReaderShard extends DurableObject<Bindings> {
         }
         if (this.sql.exec("SELECT 1 FROM applied WHERE user = ? AND id = ?", e.user, e.id).toArray().length > 0) {
           out.push("applied");
+          return;
+        }
+        if (e.type !== "consent" && this.reader(e.user, nowIso)?.profile.consent.tracking === false) {
+          out.push("refused");
           return;
         }
         this.sql.exec(
@@ -679,8 +689,6 @@ export class ReaderShard extends DurableObject<Bindings> {
   private isTombstoned(hash: string, now: number): boolean {
     return this.sql.exec("SELECT 1 FROM tombstones WHERE hash = ? AND until > ?", hash, now).toArray().length > 0;
   }
-
-  /** The reader's state from before this writer (KV profile and seen ids), if any. */
 }
 
 /** A reader this shard has not written yet. */
