@@ -45,9 +45,9 @@ function bundleModules(): { type: "ESModule" | "CompiledWasm" | "Data" | "Text";
 
 /** The events queue's consumer settings as wrangler.toml has them (what `wrangler dev` and a deployment use). */
 function eventsConsumer(): { maxBatchSize?: number; maxBatchTimeout?: number; maxRetries?: number } {
-  const consumer = unstable_readConfig({ config: "wrangler.toml" }).queues.consumers?.find(
-    (c: { queue: string }) => c.queue === "opentime-events",
-  );
+  const consumer = unstable_readConfig({
+    config: new URL("../../wrangler.toml", import.meta.url).pathname,
+  }).queues.consumers?.find((c: { queue: string }) => c.queue === "opentime-events");
   if (!consumer) throw new Error("wrangler.toml has no consumer of opentime-events");
   return {
     maxBatchSize: consumer.max_batch_size,
@@ -83,9 +83,7 @@ export function startWorkerd(
     d1Persist: persistDir,
     queueProducers: { EVENTS: { queueName: "opentime-events" } },
     // without the consumer, queued events wait (the image bench measures the request path alone)
-    ...(opts.consumer === false
-      ? {}
-      : { queueConsumers: { "opentime-events": eventsConsumer() } }),
+    ...(opts.consumer === false ? {} : { queueConsumers: { "opentime-events": eventsConsumer() } }),
     kvPersist: persistDir,
     ...(opts.outbound ? { outboundService: opts.outbound as never } : {}),
     ...(opts.port !== undefined ? { host: "127.0.0.1", port: opts.port } : {}),
