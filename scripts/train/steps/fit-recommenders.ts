@@ -1,0 +1,54 @@
+/**
+ * Training step 2: refit the recommenders on the whole window with what step 1 chose (ALS; content and the
+ * hybrid's parts for purchase logs), quantize their item tables to int8 and build their ONNX graphs. The version
+ * is content-addressed: a hash of the graphs.
+ */
+import { createHash } from "node:crypto";
+import { type QuantizedItems, quantizeItems } from "../../../core/int8-kernel";
+import { buildScoringGraph } from "../../export/onnx-graph";
+import { ImplicitAls } from "../als";
+import { ContentLsa } from "../content";
+import { HybridRecommender } from "../hybrid";
+import type { TrainingSet } from "../training-set";
+import type { Tuned } from "./tune-on-validation";
+
+export interface Recommenders {
+  version: string;
+  als: ImplicitAls;
+  alsItems: QuantizedItems;
+  alsOnnx: Uint8Array;
+  /** content and the hybrid: purchase logs only */
+  content: ContentLsa | null;
+  contentItems: QuantizedItems | null;
+  contentOnnx: Uint8Array | null;
+  hybrid: HybridRecommender;
+}
+
+export function fitRecommenders(ts: TrainingSet, tuned: Tuned, log: (msg: string) => void): Recommenders {
+  const full = ts.full;
+  const als = new ImplicitAls(tuned.alsOptions);
+  als.fit(full.data);
+  const n = full.itemIds.length;
+  const alsItems = quantizeItems(als.itemFactors, n, als.options.factors);
+  let content: ContentLsa | null = null;
+  let contentItems: QuantizedItems | null = null;
+  if (ts.source === "purchases") {
+    content = new ContentLsa();
+    content.fit(full.data);
+    contentItems = quantizeItems(content.itemVectors, n, content.dims);
+  }
+  const hybrid = new HybridRecommender(tuned.alsOptions, {}, full.end);
+  if (content) {
+    hybrid.fitWith(full.data, als, content);
+    hybrid.weights = tuned.weights;
+  }
+  const version = `als-${createHash("sha256")
+    .update(buildScoringGraph(alsItems, "pending"))
+    .update(contentItems ? buildScoringGraph(contentItems, "pending") : new Uint8Array())
+    .digest("hex")
+    .slice(0, 12)}`;
+  const alsOnnx = buildScoringGraph(alsItems, version);
+  const contentOnnx = contentItems ? buildScoringGraph(contentItems, version, "opentime_content_int8") : null;
+  log(`trained ALS${content ? ", content and hybrid" : ""}: version ${version}`);
+  return { version, als, alsItems, alsOnnx, content, contentItems, contentOnnx, hybrid };
+}

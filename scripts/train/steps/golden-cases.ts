@@ -1,0 +1,61 @@
+/**
+ * Training step 5: golden cases, the parity the Worker is tested against: for readers spread over the window,
+ * the int8 top-10 of ALS and content (with the float top-10 beside it), and the hybrid's top-10 in both modes
+ * from the reader's profile, as the edge computes them.
+ */
+import type { Golden, GoldenCase } from "../../../core/golden";
+import { hybridScores, type OwnItem } from "../../../core/hybrid";
+import { type QuantizedItems, scoreInt8, topK } from "../../../core/int8-kernel";
+import type { Profile } from "../../../core/profile";
+import { rowIndices } from "../../data/sparse";
+import type { Window } from "../training-set";
+import type { Recommenders } from "./fit-recommenders";
+
+export function goldenCases(full: Window, recs: Recommenders, profiles: Profile[], count: number): Golden {
+  const { als, alsItems, content, contentItems } = recs;
+  const hybrid = content ? recs.hybrid : null;
+  const golden: Golden = { als: [], content: [], hybrid: [] };
+  const users = full.userIds.length;
+  const step = Math.max(1, Math.floor(users / count));
+  const profileOf = new Map(profiles.map((p) => [p.userId, p]));
+  const itemIndex = new Map(full.itemIds.map((id, i) => [id, i]));
+  const dot = (
+    vector: Float32Array,
+    items: QuantizedItems,
+    floatScores: ArrayLike<number>,
+    user: string,
+  ): GoldenCase => {
+    const ref = topK(scoreInt8(items, vector), 10);
+    return {
+      user,
+      vector: Array.from(vector),
+      k: 10,
+      expectedIndices: ref.indices,
+      expectedScores: ref.scores,
+      floatTop10: topK(floatScores, 10).indices,
+    };
+  };
+  for (let u = 0; u < users && golden.als.length < count; u += step) {
+    const user = full.userIds[u] as string;
+    golden.als.push(dot(als.userVector(u), alsItems, als.scores(u), user));
+    if (content && contentItems && rowIndices(full.data.matrix, u).length > 0) {
+      golden.content.push(dot(content.userVector(u), contentItems, content.scores(u), user));
+    }
+    const profile = profileOf.get(user);
+    if (hybrid?.parts && content && contentItems && profile) {
+      const own: OwnItem[] = profile.purchases.flatMap((p) => {
+        const item = itemIndex.get(p.item);
+        return item === undefined ? [] : [{ item, invoices: p.invoices, lastTs: p.lastTs }];
+      });
+      const alsScores = scoreInt8(alsItems, als.userVector(u));
+      const contentScores = scoreInt8(contentItems, content.userVector(u));
+      for (const mode of ["all", "novel"] as const) {
+        const s = hybridScores(hybrid.weights[mode], own, full.end, alsScores, contentScores, hybrid.parts.stats);
+        const ownSet = new Set(own.map((o) => o.item));
+        const expected = topK(s, 10, mode === "novel" ? (j) => ownSet.has(j) : undefined).indices;
+        golden.hybrid.push({ user, mode, now: full.end, profile, expectedIndices: expected });
+      }
+    }
+  }
+  return golden;
+}

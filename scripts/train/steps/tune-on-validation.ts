@@ -1,0 +1,100 @@
+/**
+ * Training step 1: tune on the validation split (the window before the last weeks, scored on them): the ALS
+ * grid, the hybrid's weights (purchase logs), and the top score's calibration per scorer. Nothing of the
+ * test period is used. Without a validation split (or with `tune: false`) the defaults stand.
+ */
+import type { HybridWeights } from "../../../core/hybrid";
+import type { ModelManifest } from "../../../core/manifest";
+import { evaluateVariant, K } from "../../eval/evaluate-recommender";
+import { ALS_BASE, ALS_GRID, type AlsOptions, ImplicitAls } from "../als";
+import { fitCalibration } from "../calibration";
+import { ContentLsa } from "../content";
+import { HybridRecommender, UNTUNED_WEIGHTS } from "../hybrid";
+import { Popularity } from "../popularity";
+import { recommend } from "../recommender";
+import type { TrainingSet, Window } from "../training-set";
+
+export interface Tuned {
+  alsOptions: Partial<AlsOptions>;
+  weights: HybridWeights;
+  calibration: NonNullable<ModelManifest["calibration"]>;
+  /** validation figures, published in the manifest */
+  metrics: Record<string, number>;
+}
+
+export function tuneOnValidation(
+  ts: TrainingSet,
+  opts: { als?: Partial<AlsOptions>; tune?: boolean },
+  log: (msg: string) => void,
+): Tuned {
+  const tuned: Tuned = {
+    alsOptions: { ...ALS_BASE, ...opts.als },
+    weights: UNTUNED_WEIGHTS,
+    calibration: {},
+    metrics: {},
+  };
+  const val = ts.validation;
+  if (!val || opts.tune === false) return tuned;
+  const { metrics } = tuned;
+
+  /** the top score as a probability, per scorer (scripts/train/calibration.ts), fitted on validation */
+  const calibrate = (scorer: "als" | "hybrid", model: { scores(u: number): ArrayLike<number> }): void => {
+    const fit = fitCalibration(model, val.data, val.relevantAll, val.end);
+    if (!fit) {
+      log(`calibration (${scorer}): too few validation purchases of the top item, none published`);
+      return;
+    }
+    tuned.calibration[scorer] = fit.calibration;
+    // fold-in vectors live in the same space as the ALS ones
+    if (scorer === "als") tuned.calibration["als-foldin"] = fit.calibration;
+    metrics[`validation_${scorer}_top1_buy_rate`] = fit.calibration.positives / fit.calibration.n;
+    metrics[`validation_${scorer}_calibration_ece`] = fit.ece;
+    log(
+      `calibration (${scorer}): ${fit.calibration.positives}/${fit.calibration.n} bought their top item; ECE ${fit.ece.toFixed(4)} on held-out readers`,
+    );
+  };
+
+  let best = { score: Number.NEGATIVE_INFINITY, options: tuned.alsOptions, model: null as ImplicitAls | null };
+  for (const g of ALS_GRID) {
+    const options = { ...tuned.alsOptions, ...g };
+    const m = new ImplicitAls(options);
+    m.fit(val.data);
+    const score = (ndcg(val, m, "all") + ndcg(val, m, "novel")) / 2;
+    if (score > best.score) best = { score, options, model: m };
+  }
+  tuned.alsOptions = best.options;
+  log(`ALS tuned on validation: alpha ${tuned.alsOptions.alpha}, regularization ${tuned.alsOptions.regularization}`);
+  const als = best.model as ImplicitAls;
+  const pop = new Popularity();
+  pop.fit(val.data);
+  metrics.validation_users = val.relevantAll.size;
+  metrics.validation_als_ndcg_at_10 = ndcg(val, als, "all");
+  metrics.validation_als_novel_ndcg_at_10 = ndcg(val, als, "novel");
+  metrics.validation_popularity_ndcg_at_10 = ndcg(val, pop, "all");
+  if (ts.source === "purchases") {
+    const valContent = new ContentLsa();
+    valContent.fit(val.data);
+    const tuner = new HybridRecommender(tuned.alsOptions, {}, val.end);
+    tuner.fitWith(val.data, als, valContent);
+    tuned.weights = tuner.tune(val.relevantAll, val.relevantNovel);
+    metrics.validation_hybrid_ndcg_at_10 = ndcg(val, tuner, "all");
+    tuner.mode = "novel";
+    metrics.validation_hybrid_novel_ndcg_at_10 = ndcg(val, tuner, "novel");
+    tuner.mode = "all";
+    calibrate("hybrid", tuner);
+  }
+  calibrate("als", als);
+  return tuned;
+}
+
+/** NDCG@10 of a recommender on a validation window. */
+function ndcg(
+  w: Window & { relevantAll: Map<number, Set<number>>; relevantNovel: Map<number, Set<number>> },
+  m: { scores(u: number): ArrayLike<number> } & Parameters<typeof recommend>[0],
+  variant: "all" | "novel",
+): number {
+  const split = { train: w.data.matrix, testAll: w.relevantAll, testNovel: w.relevantNovel } as Parameters<
+    typeof evaluateVariant
+  >[0];
+  return evaluateVariant(split, variant, (u, ex) => recommend(m, u, K, ex)).ndcg_at_10;
+}

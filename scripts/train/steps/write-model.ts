@@ -1,0 +1,60 @@
+/**
+ * Training step 7: write a version's files into `<out>/<version>/` and point `<out>/latest.json` at it:
+ * model.onnx and item-table.json (ALS, with the Gram matrix for fold-in), content.onnx, segments.onnx and
+ * segments.json, manifest.json, catalog.json, golden.json, profiles.jsonl.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { bytesToBase64 } from "../../../core/base64";
+import type { Catalog } from "../../../core/catalog";
+import { type ItemTable, itemGram } from "../../../core/fold-in";
+import type { Golden } from "../../../core/golden";
+import type { QuantizedItems } from "../../../core/int8-kernel";
+import type { ModelManifest } from "../../../core/manifest";
+import type { Profile } from "../../../core/profile";
+import type { Engagement } from "./fit-engagement";
+import type { Recommenders } from "./fit-recommenders";
+
+export interface ModelFiles {
+  recs: Recommenders;
+  engagement: Engagement;
+  manifest: ModelManifest;
+  catalog: Catalog;
+  golden: Golden;
+  profiles: Profile[];
+}
+
+/** Writes the version's files; returns its directory. */
+export async function writeModel(out: string, files: ModelFiles, log: (msg: string) => void): Promise<string> {
+  const { recs, engagement, manifest, catalog, golden, profiles } = files;
+  const dir = join(out, recs.version);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "model.onnx"), recs.alsOnnx);
+  await writeFile(join(dir, "item-table.json"), JSON.stringify(itemTable(recs.alsItems)));
+  if (recs.contentOnnx) await writeFile(join(dir, "content.onnx"), recs.contentOnnx);
+  if (engagement.segmentOnnx && engagement.segments) {
+    await writeFile(join(dir, "segments.onnx"), engagement.segmentOnnx);
+    await writeFile(join(dir, "segments.json"), `${JSON.stringify(engagement.segments.model, null, 2)}\n`);
+  }
+  await writeFile(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFile(join(dir, "catalog.json"), JSON.stringify(catalog));
+  await writeFile(join(dir, "golden.json"), JSON.stringify(golden));
+  await writeFile(join(dir, "profiles.jsonl"), `${profiles.map((p) => JSON.stringify(p)).join("\n")}\n`);
+  await writeFile(join(out, "latest.json"), `${JSON.stringify({ version: recs.version, dir }, null, 2)}\n`);
+  log(
+    `exported ${recs.version} (${(recs.alsOnnx.length / 1024).toFixed(0)} KiB ALS ONNX, ${profiles.length} profiles) to ${dir}`,
+  );
+  return dir;
+}
+
+/** The ALS graph's int8 item table and Gram matrix, for fold-in at the edge. */
+function itemTable(items: QuantizedItems): ItemTable {
+  const b64 = (a: ArrayBufferView) => bytesToBase64(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return {
+    n: items.n,
+    d: items.d,
+    q: b64(items.q),
+    scales: b64(items.scales),
+    gram: b64(Float32Array.from(itemGram(items))),
+  };
+}
