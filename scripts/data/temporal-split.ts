@@ -9,9 +9,9 @@
  * `end` restricts the log to rows before it: the validation split is the same protocol on train.
  */
 
-import type { TrainData } from "../train/recommender";
 import type { PurchaseLog } from "./purchase-log";
 import { type Csr, rowIndices } from "./sparse";
+import type { TrainData } from "./train-data";
 
 const DAY = 86400;
 

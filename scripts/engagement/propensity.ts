@@ -4,8 +4,8 @@
  * cutoff - horizon, labels in [cutoff - horizon, cutoff)) and evaluated at the cutoff. Baseline: recency alone.
  */
 import type { PurchaseLog } from "../data/purchase-log";
+import { fitLogistic, type LogisticModel, predictLogit, sigmoid } from "../learn/logistic";
 import { type CustomerFeatures, customerFeatures } from "../segments/rfm";
-import { fitLogistic, type LogisticModel, predictLogit, sigmoid } from "../train/logistic";
 import { calibrationTable, logLoss, rocAuc } from "./classification-metrics";
 
 const DAY = 86400;

@@ -5,15 +5,15 @@
 import type { PurchaseLog } from "../data/purchase-log";
 import { type TemporalSplit, trainData } from "../data/temporal-split";
 import type { Progress } from "../lib/progress";
+import { evaluateModel, evaluateVariant, K, type ProtocolMetrics, type Variant } from "../ranking/evaluate-recommender";
+import { type Recommender, recommend } from "../ranking/recommender";
 import { ALS_BASE, ALS_GRID, type AlsOptions, ImplicitAls } from "../train/als";
 import { ContentLsa } from "../train/content";
 import { HybridRecommender } from "../train/hybrid";
 import { ItemKnn } from "../train/item-knn";
 import { Popularity } from "../train/popularity";
 import { QuantizedRecommender } from "../train/quantized";
-import { type Recommender, recommend } from "../train/recommender";
 import { RepeatPurchases } from "../train/repeat";
-import { evaluateModel, evaluateVariant, K, type ProtocolMetrics, type Variant } from "./evaluate-recommender";
 
 export type VariantMetrics = Partial<Record<Variant, ProtocolMetrics | null>>;
 

@@ -3,8 +3,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { PurchaseLog } from "../data/purchase-log";
 import type { EngagementSuite } from "../eval/engagement-suite";
-import type { ProtocolMetrics } from "../eval/evaluate-recommender";
 import type { EvaluationDocument } from "../eval/run-evaluation";
+import type { ProtocolMetrics } from "../ranking/evaluate-recommender";
 import { customerFeatures, logRfm } from "../segments/rfm";
 import { calibrationCurve, groupedBars, scatter } from "./svg-charts";
 

@@ -6,8 +6,9 @@
  */
 
 import { type Csr, transpose } from "../data/sparse";
+import type { TrainData } from "../data/train-data";
 import { Rng } from "../lib/rng";
-import type { Recommender, TrainData } from "./recommender";
+import type { Recommender } from "../ranking/recommender";
 
 export interface AlsOptions {
   /** latent dimensions of user and item factors */

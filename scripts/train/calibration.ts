@@ -9,8 +9,8 @@ import type { Calibration } from "../../core/calibration";
 import { calibrated } from "../../core/calibration";
 import { calibrationBins } from "../../core/drift";
 import { topK } from "../../core/int8-kernel";
-import { fitLogistic } from "./logistic";
-import type { TrainData } from "./recommender";
+import type { TrainData } from "../data/train-data";
+import { fitLogistic } from "../learn/logistic";
 
 /** The Worker's default exclusion of recent purchases (EXCLUDE_PURCHASED_DAYS). */
 export const EXCLUDE_DAYS = 30;

@@ -6,9 +6,10 @@
  * dot-product graph as ALS.
  */
 import { rowData, rowIndices } from "../data/sparse";
+import type { TrainData } from "../data/train-data";
 import { Rng } from "../lib/rng";
+import type { Recommender } from "../ranking/recommender";
 import { orthonormalizeColumns, symmetricEigen } from "./linalg";
-import type { Recommender, TrainData } from "./recommender";
 
 export interface ContentOptions {
   /** latent dimensions of the item text embedding */

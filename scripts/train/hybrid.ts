@@ -16,10 +16,11 @@ import {
 } from "../../core/hybrid";
 import { type QuantizedItems, quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
 import { type Csr, rowData, rowIndices } from "../data/sparse";
+import type { TrainData } from "../data/train-data";
+import { fitLogistic } from "../learn/logistic";
+import type { Recommender } from "../ranking/recommender";
 import { type AlsOptions, ImplicitAls } from "./als";
 import { ContentLsa, type ContentOptions } from "./content";
-import { fitLogistic } from "./logistic";
-import type { Recommender, TrainData } from "./recommender";
 
 const DAY = 86400;
 

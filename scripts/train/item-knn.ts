@@ -3,7 +3,8 @@
  * matrix (self-similarity 0); a user's score for an item is the sum of its similarities to the user's items.
  */
 import { type Csr, rowIndices, transpose } from "../data/sparse";
-import type { Recommender, TrainData } from "./recommender";
+import type { TrainData } from "../data/train-data";
+import type { Recommender } from "../ranking/recommender";
 
 export class ItemKnn implements Recommender {
   readonly name = "item_knn";

@@ -3,7 +3,8 @@
  * exported ONNX graph computes (core/int8-kernel.ts is its bit-exact reference).
  */
 import { type QuantizedItems, quantizeItems, scoreInt8 } from "../../core/int8-kernel";
-import type { Recommender, TrainData } from "./recommender";
+import type { TrainData } from "../data/train-data";
+import type { Recommender } from "../ranking/recommender";
 
 export interface DotProductModel extends Recommender {
   userVector(user: number): Float32Array;

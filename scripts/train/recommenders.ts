@@ -1,10 +1,11 @@
 /** Registry of recommender trainers: every entry passes the shared contract suite. */
+
+import type { Recommender } from "../ranking/recommender";
 import { ImplicitAls } from "./als";
 import { ContentLsa } from "./content";
 import { HybridRecommender } from "./hybrid";
 import { ItemKnn } from "./item-knn";
 import { Popularity } from "./popularity";
-import type { Recommender } from "./recommender";
 import { RepeatPurchases } from "./repeat";
 
 export const RECOMMENDERS: Readonly<Record<string, (seed: number) => Recommender>> = {

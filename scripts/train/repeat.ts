@@ -3,7 +3,8 @@
  * purchase; everything else after them in index (popularity) order.
  */
 import { rowData, rowIndices } from "../data/sparse";
-import type { Recommender, TrainData } from "./recommender";
+import type { TrainData } from "../data/train-data";
+import type { Recommender } from "../ranking/recommender";
 
 export class RepeatPurchases implements Recommender {
   readonly name = "repeat";

@@ -19,7 +19,7 @@ import {
 import { type PurchaseLog, readPurchaseLog } from "../data/purchase-log";
 import { csrFromCoo, rowIndices } from "../data/sparse";
 import { latestTime, splitAt, trainData } from "../data/temporal-split";
-import type { TrainData } from "./recommender";
+import type { TrainData } from "../data/train-data";
 
 const DAY = 86400;
 

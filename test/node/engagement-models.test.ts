@@ -5,11 +5,11 @@ import { assignSegment } from "../../core/segments";
 import { bestHours, hourOfWeek } from "../../core/send-time";
 import { fitSendTime } from "../../scripts/engagement/send-time";
 import { buildSegmentGraph } from "../../scripts/export/segment-graph";
+import { fitLogistic, predictLogit, sigmoid } from "../../scripts/learn/logistic";
 import { Rng } from "../../scripts/lib/rng";
 import { dbscan, kmeans, silhouette } from "../../scripts/segments/kmeans";
 import type { CustomerFeatures } from "../../scripts/segments/rfm";
 import { describeSegment, fitSegments } from "../../scripts/segments/segmenter";
-import { fitLogistic, predictLogit, sigmoid } from "../../scripts/train/logistic";
 
 describe("logistic regression", () => {
   it("recovers planted coefficients", () => {

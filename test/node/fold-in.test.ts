@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { foldIn, itemGram } from "../../core/fold-in";
 import { quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
 import { rowData, rowIndices } from "../../scripts/data/sparse";
+import { recommend } from "../../scripts/ranking/recommender";
 import { ImplicitAls } from "../../scripts/train/als";
-import { recommend } from "../../scripts/train/recommender";
 import { plantedBlocks } from "./support/planted";
 
 describe("fold-in", () => {

@@ -1,7 +1,7 @@
 /** Ranking and classification metrics against hand-computed values. */
 import { describe, expect, it } from "vitest";
 import { calibrationTable, logLoss, rocAuc } from "../../scripts/engagement/classification-metrics";
-import { evaluateRankings, userMetrics } from "../../scripts/eval/ranking-metrics";
+import { evaluateRankings, userMetrics } from "../../scripts/ranking/ranking-metrics";
 
 describe("ranking metrics", () => {
   it("computes precision, recall, NDCG and AP for one list", () => {

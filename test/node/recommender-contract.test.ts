@@ -5,11 +5,11 @@
 import { describe, expect, it } from "vitest";
 import { HYBRID_FEATURES } from "../../core/hybrid";
 import { rowIndices } from "../../scripts/data/sparse";
+import { type Recommender, recommend } from "../../scripts/ranking/recommender";
 import { ImplicitAls } from "../../scripts/train/als";
 import { ContentLsa } from "../../scripts/train/content";
 import { HybridRecommender } from "../../scripts/train/hybrid";
 import { Popularity } from "../../scripts/train/popularity";
-import { type Recommender, recommend } from "../../scripts/train/recommender";
 import { RECOMMENDERS } from "../../scripts/train/recommenders";
 import { RepeatPurchases } from "../../scripts/train/repeat";
 import { plantedBlocks } from "./support/planted";

@@ -10,9 +10,9 @@ import { dataset, PROPENSITY_FEATURES, propensityValidation } from "../../engage
 import { fitSendTime, type SendTimeModel } from "../../engagement/send-time";
 import { invoiceHours, tuneSendTime } from "../../engagement/send-time-tuning";
 import { buildSegmentGraph } from "../../export/segment-graph";
+import { fitLogistic, predictLogit, sigmoid } from "../../learn/logistic";
 import { customerFeatures } from "../../segments/rfm";
 import { fitSegments } from "../../segments/segmenter";
-import { fitLogistic, predictLogit, sigmoid } from "../logistic";
 
 const DAY = 86400;
 const MIN_CUSTOMERS = 30;

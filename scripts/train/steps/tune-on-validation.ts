@@ -5,13 +5,13 @@
  */
 import type { HybridWeights } from "../../../core/hybrid";
 import type { ModelManifest } from "../../../core/manifest";
-import { evaluateVariant, K } from "../../eval/evaluate-recommender";
+import { evaluateVariant, K } from "../../ranking/evaluate-recommender";
+import { recommend } from "../../ranking/recommender";
 import { ALS_BASE, ALS_GRID, type AlsOptions, ImplicitAls } from "../als";
 import { fitCalibration } from "../calibration";
 import { ContentLsa } from "../content";
 import { HybridRecommender, UNTUNED_WEIGHTS } from "../hybrid";
 import { Popularity } from "../popularity";
-import { recommend } from "../recommender";
 import type { TrainingSet, Window } from "../training-set";
 
 export interface Tuned {

@@ -4,8 +4,8 @@
  * Items carry text whose words are specific to their block, and every interaction a time.
  */
 import { type Csr, csrFromCoo } from "../../../scripts/data/sparse";
+import type { TrainData } from "../../../scripts/data/train-data";
 import { Rng } from "../../../scripts/lib/rng";
-import type { TrainData } from "../../../scripts/train/recommender";
 
 export interface Planted {
   train: Csr;

@@ -1,8 +1,8 @@
 /** Runs one fitted recommender over a split's test users: `all`, `novel` (own train items excluded) and `cold`. */
 import { rowIndices } from "../data/sparse";
 import type { TemporalSplit } from "../data/temporal-split";
-import { type Recommender, recommend } from "../train/recommender";
 import { evaluateRankings, type RankingMetrics } from "./ranking-metrics";
+import { type Recommender, recommend } from "./recommender";
 
 export const K = 10;
 /** test users with at most this many distinct train items form the `cold` subgroup (scored like `all`) */

@@ -1,22 +1,13 @@
 /**
  * The one contract every recommender trainer implements (after benfred/implicit): fit on a users x items
  * implicit-feedback matrix (plus optional recency and item text), then score a user's items. One shared
- * test suite (test/node/recommender-contract.test.ts) runs against every entry of `recommenders.ts`.
+ * test suite (test/node/recommender-contract.test.ts) runs against every entry of `scripts/train/recommenders.ts`.
  *
  * Ties: `recommend` keeps the lower item index first. Callers that index items in popularity order
  * (as the evaluation does) therefore break every tie by popularity.
  */
 import { topK } from "../../core/int8-kernel";
-import type { Csr } from "../data/sparse";
-
-export interface TrainData {
-  /** rows = users, cols = items, values = interaction strength > 0 (e.g. distinct invoices) */
-  matrix: Csr;
-  /** per stored value of `matrix`: the user's last interaction time with the item (unix s) */
-  lastTime?: Float64Array;
-  /** per item: text for content models (title, description, category) */
-  itemText?: readonly string[];
-}
+import type { TrainData } from "../data/train-data";
 
 export interface Recommender {
   readonly name: string;
