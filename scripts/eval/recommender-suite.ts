@@ -1,5 +1,6 @@
 /**
- * The recommender half of the evaluation: baselines, ALS tuned on validation, content, the hybrid
+ * The recommender half of the evaluation: baselines (popularity, repeat, item-kNN, EASE with lambda tuned on
+ * validation, and "own items, then X" for X in ALS and EASE), ALS tuned on validation, content, the hybrid
  * (weights tuned on validation), and int8 variants of every exported recommender, on the test split.
  */
 import type { PurchaseLog } from "../data/purchase-log";
@@ -9,8 +10,10 @@ import { evaluateModel, evaluateVariant, K, type ProtocolMetrics, type Variant }
 import { type Recommender, recommend } from "../ranking/recommender";
 import { ALS_BASE, ALS_GRID, type AlsOptions, ImplicitAls } from "../train/als";
 import { ContentLsa } from "../train/content";
+import { EASE_LAMBDAS, Ease } from "../train/ease";
 import { HybridRecommender } from "../train/hybrid";
 import { ItemKnn } from "../train/item-knn";
+import { OwnThen } from "../train/own-then";
 import { Popularity } from "../train/popularity";
 import { QuantizedRecommender } from "../train/quantized";
 import { RepeatPurchases } from "../train/repeat";
@@ -20,7 +23,12 @@ export type VariantMetrics = Partial<Record<Variant, ProtocolMetrics | null>>;
 export interface RecommenderSuite {
   recommenders: Record<string, VariantMetrics>;
   quantized: Record<string, VariantMetrics>;
-  tuning: { als: { options: Partial<AlsOptions>; validation_ndcg_at_10: number }[]; als_chosen: Partial<AlsOptions> };
+  tuning: {
+    als: { options: Partial<AlsOptions>; validation_ndcg_at_10: number }[];
+    als_chosen: Partial<AlsOptions>;
+    ease: { lambda: number; validation_ndcg_at_10: number }[];
+    ease_chosen: number;
+  };
   models: { als: ImplicitAls; content: ContentLsa; hybrid: HybridRecommender };
 }
 
@@ -54,6 +62,22 @@ export function runRecommenderSuite(
   recommenders.item_knn = fitEval(new ItemKnn());
   progress.step("baseline: item_knn");
 
+  // EASE: lambda chosen by validation ndcg@10 (mean of all and novel), then refit on the full train window
+  const easeTuning: { lambda: number; validation_ndcg_at_10: number }[] = [];
+  for (const lambda of EASE_LAMBDAS) {
+    const m = new Ease({ lambda });
+    m.fit(valData);
+    const r = evaluateModel(val, m, ["all", "novel"]);
+    easeTuning.push({ lambda, validation_ndcg_at_10: ((r.all?.ndcg_at_10 ?? 0) + (r.novel?.ndcg_at_10 ?? 0)) / 2 });
+    progress.step(`EASE lambda=${lambda}: validation ${(easeTuning.at(-1)?.validation_ndcg_at_10 ?? 0).toFixed(4)}`);
+  }
+  const easeLambda = easeTuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).lambda;
+  const ease = new Ease({ lambda: easeLambda });
+  recommenders.ease = fitEval(ease);
+  // own items first, then EASE: the novel variant excludes own items, so it equals EASE there
+  recommenders.own_then_ease = { ...fitEval(new OwnThen(ease, true), ["all"]), novel: null };
+  progress.step(`baseline: EASE (lambda ${easeLambda}), own items then EASE`);
+
   // ALS: choose by validation ndcg@10 (mean of all and novel), then refit on the full train window
   const tuning: { options: Partial<AlsOptions>; validation_ndcg_at_10: number }[] = [];
   let best: { options: Partial<AlsOptions>; score: number; model: ImplicitAls } | null = null;
@@ -74,7 +98,8 @@ export function runRecommenderSuite(
     "all",
     "novel",
   ]);
-  progress.step("ALS refit on train, float and int8 evaluated");
+  recommenders.own_then_als = { ...fitEval(new OwnThen(als, true), ["all"]), novel: null };
+  progress.step("ALS refit on train, float and int8 evaluated; own items then ALS");
 
   const content = new ContentLsa();
   recommenders.content = fitEval(content);
@@ -98,5 +123,10 @@ export function runRecommenderSuite(
   quantized.hybrid = evalHybrid(test, hybrid, ["all", "novel"]);
   hybrid.quantized = null;
   progress.step("hybrid evaluated (float and int8)");
-  return { recommenders, quantized, tuning: { als: tuning, als_chosen: chosen }, models: { als, content, hybrid } };
+  return {
+    recommenders,
+    quantized,
+    tuning: { als: tuning, als_chosen: chosen, ease: easeTuning, ease_chosen: easeLambda },
+    models: { als, content, hybrid },
+  };
 }

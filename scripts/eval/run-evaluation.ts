@@ -24,7 +24,7 @@ export function formatTime(unixSeconds: number): string {
 export async function runEvaluation(opts: EvaluationOptions) {
   const started = performance.now();
   const testDays = opts.testDays ?? 30;
-  const progress = new Progress(18, "evaluate", opts.progress === false ? devNull() : process.stderr);
+  const progress = new Progress(23, "evaluate", opts.progress === false ? devNull() : process.stderr);
   const log = await readPurchaseLog(opts.data);
   progress.step(
     `read ${log.read.toLocaleString("en")} rows (${log.layout}), ${log.rows.toLocaleString("en")} clean purchases`,
@@ -84,6 +84,8 @@ export async function runEvaluation(opts: EvaluationOptions) {
     tuning: {
       als: recs.tuning.als,
       als_chosen: recs.tuning.als_chosen,
+      ease: recs.tuning.ease,
+      ease_lambda: recs.tuning.ease_chosen,
       hybrid_weights: recs.models.hybrid.weights,
     },
     seconds: 0,

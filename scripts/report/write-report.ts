@@ -114,6 +114,10 @@ export async function writeReport(
   row(["---:", "---:", "---:"]);
   for (const t of doc.tuning.als)
     row([String(t.options.alpha), String(t.options.regularization), f4(t.validation_ndcg_at_10)]);
+  lines.push("", "EASE's lambda, chosen on validation the same way:", "");
+  row(["lambda", "validation ndcg@10"]);
+  row(["---:", "---:"]);
+  for (const t of doc.tuning.ease) row([String(t.lambda), f4(t.validation_ndcg_at_10)]);
   lines.push("", "## Purchase propensity (next 30 days)", "");
   lines.push(
     `AUC **${f4(doc.propensity.auc)}** vs recency alone ${f4(doc.propensity.baseline_auc)}; log loss ${f4(doc.propensity.log_loss)}; ${doc.propensity.positives} of ${doc.propensity.customers} customers bought.`,

@@ -8,7 +8,9 @@ import { rowIndices } from "../../scripts/data/sparse";
 import { type Recommender, recommend } from "../../scripts/ranking/recommender";
 import { ImplicitAls } from "../../scripts/train/als";
 import { ContentLsa } from "../../scripts/train/content";
+import { Ease, inverseSpd } from "../../scripts/train/ease";
 import { HybridRecommender } from "../../scripts/train/hybrid";
+import { OwnThen } from "../../scripts/train/own-then";
 import { Popularity } from "../../scripts/train/popularity";
 import { RECOMMENDERS } from "../../scripts/train/recommenders";
 import { RepeatPurchases } from "../../scripts/train/repeat";
@@ -128,5 +130,73 @@ describe("implicit ALS on planted structure", () => {
     als.fit(data.data);
     expect(als.userFactors.length).toBe(data.train.rows * 8);
     expect(als.itemFactors.length).toBe(data.train.cols * 8);
+  });
+});
+
+describe("EASE and the concatenation baselines", () => {
+  it("inverts a symmetric positive definite matrix: A times its inverse is the identity", () => {
+    const n = 40;
+    // A = M'M + I from a fixed pseudo-random M: symmetric positive definite
+    const m = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = i === j ? 1 : 0;
+        for (let k = 0; k < n; k++) s += (m[k * n + i] as number) * (m[k * n + j] as number);
+        a[i * n + j] = s;
+      }
+    const inv = inverseSpd(Float64Array.from(a), n);
+    let worst = 0;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += (a[i * n + k] as number) * (inv[k * n + j] as number);
+        worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
+      }
+    expect(worst).toBeLessThan(1e-9);
+  });
+
+  it("EASE recovers the planted blocks far better than popularity, and never scores an item by itself", () => {
+    const ease = new Ease({ lambda: 10 });
+    ease.fit(data.data);
+    const pop = new Popularity();
+    pop.fit(data.data);
+    const e = blockShareAndHits(ease);
+    expect(e.blockShare).toBeGreaterThan(0.9);
+    expect(e.hitsPerUser).toBeGreaterThan(3 * blockShareAndHits(pop).hitsPerUser);
+    // diag(B) = 0: a reader of one item gets no score for that item from it
+    const one = new Ease({ lambda: 10 });
+    one.fit({
+      matrix: {
+        rows: 2,
+        cols: 3,
+        indptr: Int32Array.from([0, 2, 3]),
+        indices: Int32Array.from([0, 1, 2]),
+        data: Float32Array.from([1, 1, 1]),
+      },
+    });
+    expect(one.scores(1)[2]).toBe(0);
+    expect(one.scores(0)[1]).not.toBe(0);
+  });
+
+  it("EASE keeps only the most bought items when told to: the rest rank last", () => {
+    const ease = new Ease({ lambda: 10, maxItems: 20 });
+    ease.fit(data.data);
+    const s = ease.scores(0);
+    const scored = Array.from(s).filter((x) => x > -1e29).length;
+    expect(scored).toBe(20);
+  });
+
+  it("own items then X: the reader's own items as repeat ranks them, then X's order", () => {
+    const als = new ImplicitAls({ factors: 16, iterations: 10, seed: 1 });
+    const concat = new OwnThen(als);
+    concat.fit(data.data);
+    const repeat = new RepeatPurchases();
+    repeat.fit(data.data);
+    const u = 11;
+    const own = rowIndices(data.train, u).length;
+    const top = recommend(concat, u, own + 10);
+    expect(top.slice(0, own)).toEqual(recommend(repeat, u, own));
+    expect(top.slice(own)).toEqual(recommend(als, u, 10, new Set(rowIndices(data.train, u))));
   });
 });
