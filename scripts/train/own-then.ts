@@ -40,6 +40,6 @@ export class OwnThen implements Recommender {
   }
 
   hyperparameters() {
-    return { first: "own items (repeat)", then: this.then.name, ...this.then.hyperparameters() };
+    return { first: "own items (repeat)", after: this.then.name, ...this.then.hyperparameters() };
   }
 }
