@@ -190,9 +190,8 @@ describe("erasure", () => {
     expect(await decisionsOf(p.userId)).toEqual([]);
   });
 
-  // Known gap: the writer (worker/state/reader-shard.ts) keeps its own tombstones and never reads KV's, so a
-  // reader erased before the writer was deployed (a KV tombstone only) is recreated by their next event.
-  // Remove `.fails` once the shard checks isErased() on a reader's first touch.
+  // A reader erased before the writer was deployed has a KV tombstone only: the shard reads KV's tombstones on a
+  // reader's first touch (worker/state/first-touch.ts), so their next event recreates nothing.
   it("drops the events of a reader erased before the change (a KV tombstone only)", async () => {
     const p = await knownReader(5);
     await env.OPENTIME_KV.delete(kvKeys.profile(p.userId));

@@ -67,7 +67,9 @@ export async function consumeDeadLetters(
       continue;
     }
     const shard = shardOf(h.event.user);
-    toPark.set(shard, [...(toPark.get(shard) ?? []), h]);
+    const list = toPark.get(shard);
+    if (list) list.push(h);
+    else toPark.set(shard, [h]);
   }
   /** applied opt-outs of tracking: their decisions are deleted here (the consumer's cleanup had failed) */
   const optedOut = new Map<string, number[]>();
@@ -79,8 +81,11 @@ export async function consumeDeadLetters(
           const { event, from } = list[i] as Held;
           if (outcome === "erased") summary.dropped++;
           else summary[outcome]++;
-          if (outcome === "applied" && event.type === "consent" && event.consent?.tracking === false)
-            optedOut.set(event.user, [...(optedOut.get(event.user) ?? []), from]);
+          if (outcome === "applied" && event.type === "consent" && event.consent?.tracking === false) {
+            const messages = optedOut.get(event.user);
+            if (messages) messages.push(from);
+            else optedOut.set(event.user, [from]);
+          }
         });
       } catch (e) {
         logEvent("error", "dead_letters.park_failed", { shard, detail: errorMessage(e) });

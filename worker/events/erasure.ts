@@ -63,13 +63,17 @@ export function legacyErasureKeys(userId: string, tokenSecrets: readonly string[
   return Promise.all(secrets.map((s) => legacyErasureKey(s, userId)));
 }
 
-/** Whether the reader was erased: their tombstone or a legacy one, in one bulk read. Throws when KV does. */
-export async function isErased(
-  kv: KVNamespace,
+/**
+ * Every KV key a tombstone of the reader may have: the current one (core/erasure-key.ts; `hash`: their erasure
+ * hash, when the caller has it) and the legacy ones.
+ */
+export async function tombstoneKeys(
   userId: string,
   tokenSecrets: readonly string[] = [],
-): Promise<boolean> {
-  return (await erasedOf(kv, [userId], tokenSecrets)).has(userId);
+  hash?: string,
+): Promise<string[]> {
+  const current = hash === undefined ? await erasureKey(userId) : kvKeys.erasure(hash);
+  return [current, ...(await legacyErasureKeys(userId, tokenSecrets))];
 }
 
 /** The readers of `users` who were erased (their tombstone or a legacy one), in bulk reads. Throws when KV does. */
@@ -79,10 +83,7 @@ export async function erasedOf(
   tokenSecrets: readonly string[] = [],
 ): Promise<Set<string>> {
   const keysOf = await Promise.all(
-    users.map(async (user) => ({
-      user,
-      keys: [await erasureKey(user), ...(await legacyErasureKeys(user, tokenSecrets))],
-    })),
+    users.map(async (user) => ({ user, keys: await tombstoneKeys(user, tokenSecrets) })),
   );
   const values = await bulkGetText(
     kv,

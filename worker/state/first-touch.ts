@@ -6,7 +6,7 @@
  */
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
-import { legacyErasureKeys } from "../events/erasure";
+import { tombstoneKeys } from "../events/erasure";
 import { bulkGetText } from "../lib/kv-bulk";
 
 /** A reader's state from before this writer. */
@@ -33,7 +33,7 @@ export async function readFirstTouch(
       user,
       profile: kvKeys.profile(user),
       seen: kvKeys.seen(user),
-      tombstones: [kvKeys.erasure(hash), ...(await legacyErasureKeys(user, tokenSecrets))],
+      tombstones: await tombstoneKeys(user, tokenSecrets, hash),
     })),
   );
   const values = await bulkGetText(
