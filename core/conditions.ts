@@ -19,6 +19,8 @@ export const FACTS = {
   engagementScore: "number",
   /** probability of a purchase within 30 days (propensity model) */
   propensity: "number",
+  /** probability of a purchase within 7 days (time-to-purchase hazard) */
+  buyWithin7d: "number",
   /** days since the reader's last purchase (unknown for a reader who never bought) */
   daysSinceLastPurchase: "number",
   /** purchases on record: one per item and order */
@@ -51,6 +53,7 @@ export const READER_FACTS = [
   "engagement",
   "engagementScore",
   "propensity",
+  "buyWithin7d",
   "daysSinceLastPurchase",
   "purchases",
   "orderValue",

@@ -1,6 +1,6 @@
 /**
  * Golden cases: [input, expected] pairs the exporter writes for every model (golden.json), run in Node
- * against the trainer and in workerd against the ONNX sessions and the Worker's hybrid scoring.
+ * against the trainer and in workerd against the ONNX sessions and the Worker's hybrid and ranker scoring.
  */
 import type { Profile } from "./profile";
 
@@ -32,4 +32,6 @@ export interface Golden {
   als: GoldenCase[];
   content: GoldenCase[];
   hybrid: HybridGoldenCase[];
+  /** the learned ranker, same inputs as the hybrid's (core/ranker.ts candidates and trees over them) */
+  ranker: HybridGoldenCase[];
 }

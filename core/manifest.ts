@@ -11,6 +11,7 @@ import { type Catalog, CatalogSchema } from "./catalog";
 import { DriftReferenceSchema } from "./drift";
 import { isKnownFeatureSpec } from "./feature-spec";
 import { HYBRID_FEATURES } from "./hybrid";
+import { TreeEnsembleSchema } from "./tree-ensemble";
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -62,6 +63,22 @@ export const ModelManifestSchema = z.object({
       }),
     })
     .optional(),
+  /**
+   * the learned ranker (core/ranker.ts candidates, core/tree-ensemble.ts trees) and, per mode, whether it serves
+   * or the hybrid does (chosen on held-out validation readers); its neighbour table is `model:<v>:neighbours`
+   */
+  ranker: z
+    .object({
+      chosen: z.object({ all: z.enum(["ranker", "hybrid"]), novel: z.enum(["ranker", "hybrid"]) }),
+      all: TreeEnsembleSchema,
+      novel: TreeEnsembleSchema,
+      neighbours: z.object({
+        k: z.number().int().positive(),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        bytes: z.number().int().positive(),
+      }),
+    })
+    .optional(),
   segments: z
     .object({
       names: z.array(z.string()),
@@ -90,7 +107,7 @@ export const ModelManifestSchema = z.object({
    * the top item's score as a probability that the reader buys it (core/calibration.ts), one Platt fit per
    * scorer on the validation split: the `topProbability` fact of campaign conditions
    */
-  calibration: z.partialRecord(z.enum(["hybrid", "als", "als-foldin"]), CalibrationSchema).optional(),
+  calibration: z.partialRecord(z.enum(["ranker", "hybrid", "als", "als-foldin"]), CalibrationSchema).optional(),
   /** the readers' feature distributions at training time, what the drift job compares today's with (core/drift.ts) */
   reference: DriftReferenceSchema.optional(),
   hyperparameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),

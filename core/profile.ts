@@ -64,6 +64,8 @@ export const ProfileV2Schema = z.object({
   sendTime: z.object({ bestHours: z.array(z.number().int().min(0).max(23)), hourOfWeek: z.string() }).nullable(),
   /** probability of a purchase in the next 30 days at the last model run */
   propensity: z.number().min(0).max(1).nullable(),
+  /** probability of a purchase within 7 days at the last model run (the time-to-purchase hazard); absent before it */
+  buyWithin7d: z.number().min(0).max(1).nullable().default(null),
 });
 export const ConsentSchema = z.object({
   /** false: generic content only */
@@ -144,6 +146,7 @@ export function migrateV1(p: z.infer<typeof ProfileV1Schema>): ProfileV2 {
     segment: null,
     sendTime: null,
     propensity: null,
+    buyWithin7d: null,
   };
 }
 
@@ -175,6 +178,7 @@ export function emptyProfile(userId: string, nowIso: string): Profile {
     segment: null,
     sendTime: null,
     propensity: null,
+    buyWithin7d: null,
   });
 }
 
@@ -236,16 +240,20 @@ export const UserFeaturesSchema = ProfileV3Schema.pick({
   segment: true,
   sendTime: true,
   propensity: true,
+  buyWithin7d: true,
 }).extend({ v: z.literal(1), model: z.string() });
 export type UserFeatures = z.infer<typeof UserFeaturesSchema>;
 
-export type ModelOutputs = Pick<Profile, "factors" | "contentVector" | "segment" | "sendTime" | "propensity">;
+export type ModelOutputs = Pick<
+  Profile,
+  "factors" | "contentVector" | "segment" | "sendTime" | "propensity" | "buyWithin7d"
+>;
 
 /** The model outputs for `version`: from the features key when present, else those stored in the profile. */
 export function modelOutputs(profile: Profile | null, features: UserFeatures | null, version: string): ModelOutputs {
   if (features && features.model === version) {
-    const { factors, contentVector, segment, sendTime, propensity } = features;
-    return { factors, contentVector, segment, sendTime, propensity };
+    const { factors, contentVector, segment, sendTime, propensity, buyWithin7d } = features;
+    return { factors, contentVector, segment, sendTime, propensity, buyWithin7d };
   }
   return {
     factors: profile?.factors?.model === version ? profile.factors : null,
@@ -253,6 +261,7 @@ export function modelOutputs(profile: Profile | null, features: UserFeatures | n
     segment: profile?.segment ?? null,
     sendTime: profile?.sendTime ?? null,
     propensity: profile?.propensity ?? null,
+    buyWithin7d: profile?.buyWithin7d ?? null,
   };
 }
 
@@ -266,5 +275,6 @@ export function featuresOf(profile: Profile, model: string): UserFeatures {
     segment: profile.segment,
     sendTime: profile.sendTime,
     propensity: profile.propensity,
+    buyWithin7d: profile.buyWithin7d,
   };
 }

@@ -51,5 +51,5 @@ export const SLOT_ONLY_REASONS = [
 export type SlotReason = ServedReason | (typeof SLOT_ONLY_REASONS)[number];
 
 /** Who scored the items (`static`: a static block of the campaign, no scoring). */
-export const SCORERS = ["hybrid", "als", "als-foldin", "popular", "static"] as const;
+export const SCORERS = ["ranker", "hybrid", "als", "als-foldin", "popular", "static"] as const;
 export type Scorer = (typeof SCORERS)[number];

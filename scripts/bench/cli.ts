@@ -24,7 +24,7 @@ import {
   PLAIN_CAMPAIGN,
   RULES_CAMPAIGN,
 } from "./rules-campaign";
-import { demoScenario, type Scenario, syntheticScenario } from "./scenarios";
+import { demoScenario, type Scenario, syntheticRankerScenario, syntheticScenario } from "./scenarios";
 import { type LatencySummary, summarize } from "./stats";
 import {
   BENCH_ADMIN_KEY,
@@ -68,9 +68,10 @@ interface ScenarioResult {
   js_ms_per_inference: number;
   cold_first_request_ms: LatencySummary;
   workerd_start_ms: LatencySummary;
-  images: ImageResult;
+  /** absent for an amp-list-only scenario (the learned ranker's) */
+  images?: ImageResult;
   /** the same opens under a campaign without rules, one with rules and one with copy (rules-campaign.ts), in turn */
-  campaign_rules: RulesResult;
+  campaign_rules?: RulesResult;
   /** the same catalog with photo-like pictures (synthetic scenario only) */
   images_photo_like?: ImageResult;
   /** the same catalog with sized JPEG photos fetched from a stand-in CDN (synthetic scenario only) */
@@ -404,11 +405,26 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       const r = await timedFetch(mf, path(i), headers);
       if (r.status !== 200) throw new Error(`warm request ${i}: ${r.status}`);
       if (r.reason === "personalized") personalized++;
+      if (s.scorer && r.reason === "personalized" && r.scorer !== s.scorer)
+        throw new Error(`warm request ${i}: scored by ${r.scorer}, not ${s.scorer}`);
       warm.push(r.ms);
     }
     const ort = await perInference(mf, "ort");
     const js = await perInference(mf, "js");
     await mf.dispose();
+    if (s.recsOnly) {
+      return {
+        scenario: s.name,
+        items: s.items,
+        dims: s.dims,
+        warm_recs_ms: summarize(warm),
+        personalized_share: personalized / REQUESTS,
+        ort_ms_per_inference: ort,
+        js_ms_per_inference: js,
+        cold_first_request_ms: summarize(cold),
+        workerd_start_ms: summarize(starts),
+      };
+    }
     const images = await benchImages(persist, s.users);
     const campaignRules = await benchRules(persist, s.users);
     let photo: ImageResult | undefined;
@@ -447,7 +463,11 @@ const started = performance.now();
 log("bundling (wrangler deploy --dry-run)");
 const bundle = buildBundle("build/deploy-bundle");
 bundleBenchWorker();
-const scenarios: Scenario[] = [await demoScenario(await demoModelDir()), syntheticScenario(Number(values.items))];
+const scenarios: Scenario[] = [
+  await demoScenario(await demoModelDir()),
+  syntheticScenario(Number(values.items)),
+  syntheticRankerScenario(Number(values.items)),
+];
 if (ONLY_RULES) {
   const out: Record<string, RulesResult> = {};
   for (const s of scenarios) {
@@ -588,9 +608,9 @@ function printImages(label: string, im: ImageResult): void {
   }
 }
 for (const r of results) {
-  printImages(r.scenario, r.images);
+  if (r.images) printImages(r.scenario, r.images);
   if (r.images_photo_like) printImages(`${r.scenario}, photo-like pictures`, r.images_photo_like);
   if (r.images_jpeg_cdn) printImages(`${r.scenario}, JPEG photos from a CDN`, r.images_jpeg_cdn);
-  printRules(r.scenario, r.campaign_rules);
+  if (r.campaign_rules) printRules(r.scenario, r.campaign_rules);
 }
 console.log(`written ${values.out} in ${report.seconds} s`);

@@ -4,16 +4,21 @@
  */
 import { base64ToFloat32, bytesToBase64 } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
+import { CONTENT_USER_VECTOR_V1 } from "../../core/feature-spec";
 import { quantizeItems } from "../../core/int8-kernel";
 import { kvKeys } from "../../core/kv-keys";
 import type { ModelManifest } from "../../core/manifest";
 import type { Profile } from "../../core/profile";
-import { baseManifest } from "../export/manifest";
+import { encodeNeighbours, RANKER_FEATURES } from "../../core/ranker";
+import type { TreeEnsemble } from "../../core/tree-ensemble";
+import { baseManifest, sha256Hex } from "../export/manifest";
 import { buildScoringGraph } from "../export/onnx-graph";
 import { readScoringGraph } from "../export/read-scoring-graph";
 import { Rng } from "../lib/rng";
 import { buildProfile } from "../profiles/build-profiles";
 import { type KvEntry, modelEntries, profileEntries, readModelArtifacts, readProfiles } from "../seed/kv-entries";
+import { UNTUNED_WEIGHTS } from "../train/hybrid";
+import { NEIGHBOURS_K, RANKER_GBDT } from "../train/ranker";
 import { CDN_ORIGIN } from "./jpeg-cdn";
 
 export interface Scenario {
@@ -26,6 +31,10 @@ export interface Scenario {
   photoPictures?: KvEntry[];
   /** and for a third: JPEG photos from a CDN (`jpeg-cdn.ts`), sized by the URL */
   jpegPictures?: KvEntry[];
+  /** only amp-list latency is measured (images and campaigns are the other scenarios' subject) */
+  recsOnly?: boolean;
+  /** the scorer every personalized answer must name (X-Opentime-Scorer) */
+  scorer?: string;
 }
 
 const BENCH_USERS = 256;
@@ -124,4 +133,120 @@ export function syntheticScenario(n: number, d = 64, seed = 1): Scenario {
       },
     ],
   };
+}
+
+/**
+ * The synthetic catalog served as a purchase-log model ships: ALS and content graphs (int8), the hybrid's
+ * weights and item statistics, and the learned ranker (trees of the trainer's depth and count, a neighbour table
+ * of NEIGHBOURS_K per item) serving both modes; readers with factor and content vectors and 30 purchases.
+ */
+export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
+  const base = syntheticScenario(n, d, seed);
+  const rng = new Rng(seed + 1);
+  const version = `synthetic-ranker-${n}`;
+  const alsItems = quantizeItems(
+    Float32Array.from({ length: n * d }, () => rng.normal() * 0.3),
+    n,
+    d,
+  );
+  const contentItems = quantizeItems(
+    Float32Array.from({ length: n * d }, () => rng.normal() * 0.3),
+    n,
+    d,
+  );
+  const onnx = buildScoringGraph(alsItems, version);
+  const contentOnnx = buildScoringGraph(contentItems, version, "opentime_content_int8");
+  const k = NEIGHBOURS_K;
+  const index = Int32Array.from({ length: n * k }, () => rng.int(n));
+  const weight = Float32Array.from({ length: n * k }, () => rng.next() * 0.2);
+  const neighbours = encodeNeighbours({ k, index, weight });
+  const trees = (): TreeEnsemble => randomTrees(rng, RANKER_GBDT.trees ?? 300, RANKER_GBDT.depth ?? 6);
+  const catalog = JSON.parse(base.entries.find((e) => e.key === kvKeys.catalog(`synthetic-${n}`))?.value ?? "{}");
+  const manifest: ModelManifest = {
+    ...baseManifest(
+      version,
+      catalog.items.map((i: { id: string }) => i.id),
+      d,
+      onnx,
+    ),
+    content: {
+      featureSpec: CONTENT_USER_VECTOR_V1,
+      dims: d,
+      onnxSha256: sha256Hex(contentOnnx),
+      onnxBytes: contentOnnx.length,
+    },
+    hybrid: {
+      features: [...UNTUNED_WEIGHTS.features],
+      all: UNTUNED_WEIGHTS.all,
+      novel: UNTUNED_WEIGHTS.novel,
+      itemStats: {
+        logBuyers: Array.from({ length: n }, (_, j) => Math.log1p(n / (j + 1))),
+        repeatRate: Array.from({ length: n }, () => rng.next() * 0.5),
+        logRecentBuyers: Array.from({ length: n }, () => Math.log1p(rng.int(50))),
+      },
+    },
+    ranker: {
+      chosen: { all: "ranker", novel: "ranker" },
+      all: trees(),
+      novel: trees(),
+      neighbours: { k, sha256: sha256Hex(neighbours), bytes: neighbours.length },
+    },
+  };
+  const now = Math.floor(Date.now() / 1000);
+  const profiles = base.users.map((id) =>
+    buildProfile(id, {
+      model: version,
+      factors: Float32Array.from({ length: d }, () => rng.normal() * 0.3),
+      content: Float32Array.from({ length: d }, () => rng.normal() * 0.3),
+      purchases: Array.from({ length: 30 }, (_, i) => ({
+        item: catalog.items[rng.int(n)].id as string,
+        invoices: 1 + rng.int(4),
+        lastTs: now - i * 5 * 86400,
+      })),
+    }),
+  );
+  return {
+    name: `synthetic, learned ranker (${n.toLocaleString("en")} items)`,
+    items: n,
+    dims: d,
+    users: base.users,
+    entries: [
+      ...modelEntries({ dir: "", manifest, catalog: { ...catalog }, onnx, contentOnnx, neighbours }, true),
+      ...profileEntries(profiles),
+      ...benchEntries(
+        alsItems.q,
+        alsItems.scales,
+        Float32Array.from({ length: base.users.length * d }, () => rng.normal() * 0.3),
+        n,
+        d,
+      ),
+    ],
+    recsOnly: true,
+    scorer: "ranker",
+  };
+}
+
+/** Full trees of a given depth over the ranker's features, thresholds drawn in each feature's usual range. */
+function randomTrees(rng: Rng, count: number, depth: number): TreeEnsemble {
+  const f = RANKER_FEATURES.length;
+  const trees = Array.from({ length: count }, () => {
+    const t = {
+      feature: [] as number[],
+      threshold: [] as number[],
+      left: [] as number[],
+      right: [] as number[],
+      value: [] as number[],
+    };
+    const inner = 2 ** depth - 1;
+    for (let i = 0; i < 2 ** (depth + 1) - 1; i++) {
+      const leaf = i >= inner;
+      t.feature.push(leaf ? -1 : rng.int(f));
+      t.threshold.push(leaf ? 0 : rng.next() * 2 - 0.5);
+      t.left.push(leaf ? 0 : 2 * i + 1);
+      t.right.push(leaf ? 0 : 2 * i + 2);
+      t.value.push(leaf ? (rng.next() - 0.5) * 0.1 : 0);
+    }
+    return t;
+  });
+  return { features: [...RANKER_FEATURES], base: 0, trees };
 }

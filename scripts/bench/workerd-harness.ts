@@ -122,5 +122,11 @@ export async function timedFetch(mf: Miniflare, path: string, headers: Record<st
   const t0 = performance.now();
   const res = await mf.dispatchFetch(`http://localhost${path}`, { headers });
   const body = await res.text();
-  return { ms: performance.now() - t0, status: res.status, reason: res.headers.get("X-Opentime-Reason"), body };
+  return {
+    ms: performance.now() - t0,
+    status: res.status,
+    reason: res.headers.get("X-Opentime-Reason"),
+    scorer: res.headers.get("X-Opentime-Scorer"),
+    body,
+  };
 }

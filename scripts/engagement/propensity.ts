@@ -1,9 +1,13 @@
 /**
  * Purchase propensity: the probability that a customer buys in the `horizonDays` after a cutoff, from
- * features computed strictly before it. Logistic regression, trained at an earlier cutoff (validation:
- * cutoff - horizon, labels in [cutoff - horizon, cutoff)) and evaluated at the cutoff. Baseline: recency alone.
+ * features computed strictly before it. Logistic regression or gradient-boosted trees (whichever scores the
+ * lower log loss one horizon earlier), trained at an earlier cutoff (cutoff - horizon, labels in
+ * [cutoff - horizon, cutoff)) and evaluated at the cutoff. Baseline: recency alone.
  */
+
+import { type TreeEnsemble, treeEnsembleScore } from "../../core/tree-ensemble";
 import type { PurchaseLog } from "../data/purchase-log";
+import { fitGbdt, type GbdtOptions } from "../learn/gbdt";
 import { fitLogistic, type LogisticModel, predictLogit, sigmoid } from "../learn/logistic";
 import { type CustomerFeatures, customerFeatures } from "../segments/rfm";
 import { calibrationTable, logLoss, rocAuc } from "./classification-metrics";
@@ -55,17 +59,7 @@ export function buyersBetween(log: PurchaseLog, from: number, to: number): Set<n
   return out;
 }
 
-export interface PropensityResult {
-  model: LogisticModel;
-  auc: number;
-  log_loss: number;
-  baseline_auc: number;
-  baseline: "recency_days (lower = more likely)";
-  positives: number;
-  customers: number;
-  calibration: ReturnType<typeof calibrationTable>;
-}
-
+/** Features at `cutoff` and whether each customer bought in the `horizonDays` after it. */
 export function dataset(log: PurchaseLog, cutoff: number, horizonDays: number) {
   const feats = customerFeatures(log, cutoff);
   const buyers = buyersBetween(log, cutoff, cutoff + horizonDays * DAY);
@@ -78,34 +72,115 @@ export function dataset(log: PurchaseLog, cutoff: number, horizonDays: number) {
   return { feats, x, y };
 }
 
+/** The two model kinds compared on validation: logistic regression and gradient-boosted trees. */
+export type PropensityKind = "logistic" | "gbdt";
+export type PropensityModel = { kind: "logistic"; model: LogisticModel } | { kind: "gbdt"; model: TreeEnsemble };
+
+/** Trees for ~10^3-10^5 customers and 13 features: shallow, slow learning, a sizeable leaf minimum. */
+export const PROPENSITY_GBDT: Partial<GbdtOptions> = {
+  objective: "logloss",
+  trees: 200,
+  depth: 4,
+  learningRate: 0.05,
+  minHessian: 5,
+  subsample: 0.8,
+};
+
+export function fitPropensity(kind: PropensityKind, x: Float64Array, y: Uint8Array): PropensityModel {
+  const d = PROPENSITY_FEATURES.length;
+  if (kind === "logistic") return { kind, model: fitLogistic(x, y, d, { l2: 1 }) };
+  return {
+    kind,
+    model: fitGbdt({ x, y, features: PROPENSITY_FEATURES, groups: Int32Array.from([0, y.length]) }, PROPENSITY_GBDT),
+  };
+}
+
+/** Purchase probabilities of rows (row-major, PROPENSITY_FEATURES wide). */
+export function predictPropensity(m: PropensityModel, x: Float64Array): Float64Array {
+  const d = PROPENSITY_FEATURES.length;
+  const n = x.length / d;
+  return Float64Array.from({ length: n }, (_, i) =>
+    sigmoid(
+      m.kind === "logistic"
+        ? predictLogit(m.model, x.subarray(i * d, (i + 1) * d))
+        : treeEnsembleScore(m.model, x, i * d),
+    ),
+  );
+}
+
 /**
  * The model fitted at `cutoff - horizon` (labels up to the cutoff) and its predictions at the cutoff, with the
  * labels they are judged by: the validation split of the procedure that fits the published model one horizon later.
  */
-export function propensityValidation(log: PurchaseLog, cutoff: number, horizonDays = 30) {
+export function propensityValidation(
+  log: PurchaseLog,
+  cutoff: number,
+  horizonDays = 30,
+  kind: PropensityKind = "logistic",
+) {
   const train = dataset(log, cutoff - horizonDays * DAY, horizonDays);
-  const model = fitLogistic(train.x, train.y, PROPENSITY_FEATURES.length, { l2: 1 });
+  const model = fitPropensity(kind, train.x, train.y);
   const test = dataset(log, cutoff, horizonDays);
-  const d = PROPENSITY_FEATURES.length;
-  const probs = Float64Array.from(test.feats, (_, i) =>
-    sigmoid(predictLogit(model, test.x.subarray(i * d, (i + 1) * d))),
-  );
-  return { model, train, test, probs };
+  return { model, train, test, probs: predictPropensity(model, test.x) };
 }
 
+export interface KindScores {
+  auc: number;
+  log_loss: number;
+}
+
+/**
+ * Which kind to publish: both fitted one horizon before `cutoff` and judged on the horizon up to it; the lower
+ * log loss (a proper score: ranking and calibration) wins.
+ */
+export function choosePropensity(log: PurchaseLog, cutoff: number, horizonDays = 30) {
+  const scores = {} as Record<PropensityKind, KindScores>;
+  for (const kind of ["logistic", "gbdt"] as const) {
+    const v = propensityValidation(log, cutoff, horizonDays, kind);
+    scores[kind] = { auc: rocAuc(v.probs, v.test.y), log_loss: logLoss(v.probs, v.test.y) };
+  }
+  const chosen: PropensityKind = scores.gbdt.log_loss < scores.logistic.log_loss ? "gbdt" : "logistic";
+  return { chosen, validation: scores };
+}
+
+export interface PropensityResult {
+  /** the kind validation chose, and what each scored there and on test */
+  chosen: PropensityKind;
+  validation: Record<PropensityKind, KindScores>;
+  test: Record<PropensityKind, KindScores>;
+  auc: number;
+  log_loss: number;
+  baseline_auc: number;
+  baseline: "recency_days (lower = more likely)";
+  positives: number;
+  customers: number;
+  calibration: ReturnType<typeof calibrationTable>;
+}
+
+/** Both kinds on test (fitted one horizon before `cutoff`), the figures of the one chosen on the horizon before. */
 export function trainPropensity(log: PurchaseLog, cutoff: number, horizonDays = 30): PropensityResult {
-  const { model, test, probs } = propensityValidation(log, cutoff, horizonDays);
+  const { chosen, validation } = choosePropensity(log, cutoff - horizonDays * DAY, horizonDays);
+  const test = {} as Record<PropensityKind, KindScores>;
+  let picked: ReturnType<typeof propensityValidation> | null = null;
+  for (const kind of ["logistic", "gbdt"] as const) {
+    const v = propensityValidation(log, cutoff, horizonDays, kind);
+    test[kind] = { auc: rocAuc(v.probs, v.test.y), log_loss: logLoss(v.probs, v.test.y) };
+    if (kind === chosen) picked = v;
+  }
+  const { test: data, probs } = picked as ReturnType<typeof propensityValidation>;
   return {
-    model,
-    auc: rocAuc(probs, test.y),
-    log_loss: logLoss(probs, test.y),
+    chosen,
+    validation,
+    test,
+    auc: test[chosen].auc,
+    log_loss: test[chosen].log_loss,
     baseline_auc: rocAuc(
-      test.feats.map((f) => -f.recencyDays),
-      test.y,
+      data.feats.map((f) => -f.recencyDays),
+      data.y,
     ),
     baseline: "recency_days (lower = more likely)",
-    positives: test.y.reduce((a, b) => a + b, 0),
-    customers: test.y.length,
-    calibration: calibrationTable(probs, test.y),
+    positives: data.y.reduce((a, b) => a + b, 0),
+    customers: data.y.length,
+    calibration: calibrationTable(probs, data.y),
   };
 }

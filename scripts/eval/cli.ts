@@ -1,6 +1,6 @@
 /**
- * `npm run evaluate -- --data <file> [--test-days 30] [--out build/evaluation] [--segments kmeans|dbscan]`
- * Runs the temporal-30d protocol for every model; prints the JSON document on stdout, writes it with
+ * `npm run evaluate -- --data <file> [--origins 1] [--test-days 30] [--out build/evaluation] [--segments kmeans|dbscan]`
+ * Runs the temporal-30d protocol for every model, at `--origins` cutoffs (T, T - 30d, ...); prints the JSON document on stdout, writes it with
  * report.md and SVG charts to --out. Progress goes to stderr.
  */
 import { mkdir, writeFile } from "node:fs/promises";
@@ -13,19 +13,25 @@ const { values } = parseArgs({
   options: {
     data: { type: "string" },
     "test-days": { type: "string", default: "30" },
+    origins: { type: "string", default: "1" },
     out: { type: "string", default: "build/evaluation" },
     segments: { type: "string", default: "kmeans" },
   },
 });
 if (!values.data) {
   console.error(
-    "usage: npm run evaluate -- --data <purchases.csv[.gz]> [--test-days 30] [--out dir] [--segments kmeans|dbscan]",
+    "usage: npm run evaluate -- --data <purchases.csv[.gz]> [--origins 1] [--test-days 30] [--out dir] [--segments kmeans|dbscan]",
   );
   process.exit(2);
 }
 const method = values.segments === "dbscan" ? "dbscan" : "kmeans";
 try {
-  const res = await runEvaluation({ data: values.data, testDays: Number(values["test-days"]), segments: { method } });
+  const res = await runEvaluation({
+    data: values.data,
+    testDays: Number(values["test-days"]),
+    origins: Number(values.origins),
+    segments: { method },
+  });
   const out = values.out as string;
   await mkdir(out, { recursive: true });
   await writeFile(join(out, "evaluation.json"), `${JSON.stringify(res.document, null, 2)}\n`);

@@ -1,4 +1,4 @@
-/** The engagement half of the evaluation: segments, purchase propensity, and best send time. */
+/** The engagement half of the evaluation: segments, purchase propensity, time to the next purchase, best send time. */
 
 import type { SegmentModel } from "../../core/segments";
 import { HOURS_OF_WEEK } from "../../core/send-time";
@@ -6,6 +6,7 @@ import type { PurchaseLog } from "../data/purchase-log";
 import { type PropensityResult, trainPropensity } from "../engagement/propensity";
 import { fitSendTime, type SendTimeModel, type SendTimeOptions } from "../engagement/send-time";
 import { invoiceHours, scoreSendTime, tuneSendTime } from "../engagement/send-time-tuning";
+import { evaluateHazard, type HazardEvaluation } from "../engagement/time-to-purchase";
 import type { Progress } from "../lib/progress";
 import { customerFeatures } from "../segments/rfm";
 import { fitSegments, type SegmentFit, type SegmentOptions } from "../segments/segmenter";
@@ -30,6 +31,8 @@ export interface EngagementSuite {
   };
   segmentFit: SegmentFit;
   propensity: PropensityResult;
+  /** null when the log holds too little before the cutoff to fit it */
+  time_to_purchase: HazardEvaluation | null;
   send_time: SendTimeMetrics;
   sendTimeModel: SendTimeModel;
   segmentOfCustomer: Map<number, number>;
@@ -50,7 +53,10 @@ export function runEngagementSuite(
   progress.step(`segments: k=${k}, silhouette ${segmentFit.silhouette.toFixed(3)}`);
 
   const propensity = trainPropensity(log, cutoff, horizonDays);
-  progress.step(`propensity: AUC ${propensity.auc.toFixed(3)} (recency alone ${propensity.baseline_auc.toFixed(3)})`);
+  const timeToPurchase = evaluateHazard(log, cutoff);
+  progress.step(
+    `propensity (${propensity.chosen}): AUC ${propensity.auc.toFixed(3)} (recency alone ${propensity.baseline_auc.toFixed(3)}); buys within 7 days: AUC ${timeToPurchase?.auc.toFixed(3) ?? "n/a"}`,
+  );
 
   const bestOpts = tuneSendTime(log, cutoff, horizonDays, segmentOptions);
   const history = invoiceHours(log, Number.NEGATIVE_INFINITY, cutoff);
@@ -72,6 +78,7 @@ export function runEngagementSuite(
     },
     segmentFit,
     propensity,
+    time_to_purchase: timeToPurchase,
     send_time: sendTime,
     sendTimeModel,
     segmentOfCustomer,

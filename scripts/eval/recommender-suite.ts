@@ -1,10 +1,14 @@
 /**
- * The recommender half of the evaluation: baselines (popularity, repeat, item-kNN, EASE with lambda tuned on
- * validation, and "own items, then X" for X in ALS and EASE), ALS tuned on validation, content, the hybrid
- * (weights tuned on validation), and int8 variants of every exported recommender, on the test split.
+ * The recommender half of the evaluation, at one origin: baselines (popularity, repeat, item-kNN, EASE with
+ * lambda tuned on validation, and "own items, then X" for X in ALS and EASE), ALS tuned on validation,
+ * content, the hybrid (linear weights fitted on validation) and the learned ranker (candidates + gradient-
+ * boosted trees trained on validation), with int8 variants of what is exported, on the test split. Which of
+ * hybrid and ranker serves each mode is decided on validation readers held out of the ranker's training.
  */
+import type { NeighbourTable } from "../../core/ranker";
 import type { PurchaseLog } from "../data/purchase-log";
 import { type TemporalSplit, trainData } from "../data/temporal-split";
+import type { TrainData } from "../data/train-data";
 import type { Progress } from "../lib/progress";
 import { evaluateModel, evaluateVariant, K, type ProtocolMetrics, type Variant } from "../ranking/evaluate-recommender";
 import { type Recommender, recommend } from "../ranking/recommender";
@@ -13,10 +17,13 @@ import { ContentLsa } from "../train/content";
 import { EASE_LAMBDAS, Ease } from "../train/ease";
 import { HybridRecommender } from "../train/hybrid";
 import { ItemKnn } from "../train/item-knn";
+import { NeighbourSum } from "../train/neighbour-sum";
 import { OwnThen } from "../train/own-then";
 import { Popularity } from "../train/popularity";
 import { QuantizedRecommender } from "../train/quantized";
+import { CandidateRanker, chooseRanker, NEIGHBOURS_K, type RankerChoice } from "../train/ranker";
 import { RepeatPurchases } from "../train/repeat";
+import { FitCache } from "./fit-cache";
 
 export type VariantMetrics = Partial<Record<Variant, ProtocolMetrics | null>>;
 
@@ -28,25 +35,40 @@ export interface RecommenderSuite {
     als_chosen: Partial<AlsOptions>;
     ease: { lambda: number; validation_ndcg_at_10: number }[];
     ease_chosen: number;
+    /** test NDCG@10 of EASE cut to K neighbours per item, as the edge keeps it */
+    neighbours: { k: number; all: number; novel: number }[];
+    ranker: RankerChoice;
   };
-  models: { als: ImplicitAls; content: ContentLsa; hybrid: HybridRecommender };
+  models: { als: ImplicitAls; content: ContentLsa; hybrid: HybridRecommender; ranker: CandidateRanker };
 }
 
-function evalHybrid(split: TemporalSplit, h: HybridRecommender, variants: readonly Variant[]): VariantMetrics {
+/** Steps `runRecommenderSuite` reports to its progress bar. */
+export const SUITE_STEPS = 8;
+
+/** Evaluates a recommender with a mode (hybrid, ranker) per variant. */
+function evalModed(
+  split: TemporalSplit,
+  m: Recommender & { mode: "all" | "novel" },
+  variants: readonly Variant[],
+): VariantMetrics {
   const out: VariantMetrics = {};
   for (const v of variants) {
-    h.mode = v === "novel" ? "novel" : "all";
-    out[v] = evaluateVariant(split, v, (u, ex) => recommend(h, u, K, ex));
+    m.mode = v === "novel" ? "novel" : "all";
+    out[v] = evaluateVariant(split, v, (u, ex) => recommend(m, u, K, ex));
   }
-  h.mode = "all";
+  m.mode = "all";
   return out;
 }
+
+const meanNdcg = (r: Partial<Record<Variant, ProtocolMetrics | null>>) =>
+  ((r.all?.ndcg_at_10 ?? 0) + (r.novel?.ndcg_at_10 ?? 0)) / 2;
 
 export function runRecommenderSuite(
   log: PurchaseLog,
   test: TemporalSplit,
   val: TemporalSplit,
   progress: Progress,
+  cache: FitCache = new FitCache(),
 ): RecommenderSuite {
   const testData = trainData(test, log);
   const valData = trainData(val, log);
@@ -56,44 +78,53 @@ export function runRecommenderSuite(
     m.fit(testData);
     return evaluateModel(test, m, variants);
   };
+  const fitOn = <T extends Recommender>(split: TemporalSplit, data: TrainData, key: string, make: () => T): T =>
+    cache.get(split.cutoff, key, () => {
+      const m = make();
+      m.fit(data);
+      return m;
+    });
   recommenders.popularity = fitEval(new Popularity());
   recommenders.repeat = { ...fitEval(new RepeatPurchases(), ["all", "cold"]), novel: null };
-  progress.step("baselines: popularity, repeat");
   recommenders.item_knn = fitEval(new ItemKnn());
-  progress.step("baseline: item_knn");
+  progress.step("baselines: popularity, repeat, item_knn");
 
   // EASE: lambda chosen by validation ndcg@10 (mean of all and novel), then refit on the full train window
-  const easeTuning: { lambda: number; validation_ndcg_at_10: number }[] = [];
-  for (const lambda of EASE_LAMBDAS) {
-    const m = new Ease({ lambda });
-    m.fit(valData);
-    const r = evaluateModel(val, m, ["all", "novel"]);
-    easeTuning.push({ lambda, validation_ndcg_at_10: ((r.all?.ndcg_at_10 ?? 0) + (r.novel?.ndcg_at_10 ?? 0)) / 2 });
-    progress.step(`EASE lambda=${lambda}: validation ${(easeTuning.at(-1)?.validation_ndcg_at_10 ?? 0).toFixed(4)}`);
-  }
+  const easeOn = (split: TemporalSplit, data: TrainData, lambda: number) =>
+    fitOn(split, data, `ease:${lambda}`, () => new Ease({ lambda }));
+  const easeTuning = EASE_LAMBDAS.map((lambda) => ({
+    lambda,
+    validation_ndcg_at_10: meanNdcg(evaluateModel(val, easeOn(val, valData, lambda), ["all", "novel"])),
+  }));
   const easeLambda = easeTuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).lambda;
-  const ease = new Ease({ lambda: easeLambda });
-  recommenders.ease = fitEval(ease);
+  const ease = easeOn(test, testData, easeLambda);
+  recommenders.ease = evaluateModel(test, ease);
+  // what the edge's cut to K neighbours per item costs (the ranker's neighbour features use NEIGHBOURS_K)
+  const neighboursCost = [10, NEIGHBOURS_K, 50].map((k) => {
+    const cut = new NeighbourSum(ease.neighbours(k));
+    cut.fit(testData);
+    const r = evaluateModel(test, cut, ["all", "novel"]);
+    return { k, all: r.all?.ndcg_at_10 ?? 0, novel: r.novel?.ndcg_at_10 ?? 0 };
+  });
   // own items first, then EASE: the novel variant excludes own items, so it equals EASE there
   recommenders.own_then_ease = { ...fitEval(new OwnThen(ease, true), ["all"]), novel: null };
-  progress.step(`baseline: EASE (lambda ${easeLambda}), own items then EASE`);
+  progress.step(`EASE (lambda ${easeLambda} on validation), own items then EASE`);
 
   // ALS: choose by validation ndcg@10 (mean of all and novel), then refit on the full train window
-  const tuning: { options: Partial<AlsOptions>; validation_ndcg_at_10: number }[] = [];
-  let best: { options: Partial<AlsOptions>; score: number; model: ImplicitAls } | null = null;
-  for (const g of ALS_GRID) {
+  const alsOn = (split: TemporalSplit, data: TrainData, options: Partial<AlsOptions>) =>
+    fitOn(split, data, `als:${JSON.stringify(options)}`, () => new ImplicitAls(options));
+  const tuning = ALS_GRID.map((g) => {
     const options = { ...ALS_BASE, ...g };
-    const m = new ImplicitAls(options);
-    m.fit(valData);
-    const r = evaluateModel(val, m, ["all", "novel"]);
-    const score = ((r.all?.ndcg_at_10 ?? 0) + (r.novel?.ndcg_at_10 ?? 0)) / 2;
-    tuning.push({ options, validation_ndcg_at_10: score });
-    if (!best || score > best.score) best = { options, score, model: m };
-    progress.step(`ALS grid alpha=${g.alpha} reg=${g.regularization}: validation ${score.toFixed(4)}`);
-  }
-  const chosen = (best as NonNullable<typeof best>).options;
-  const als = new ImplicitAls(chosen);
-  recommenders.als = fitEval(als);
+    return {
+      options,
+      validation_ndcg_at_10: meanNdcg(evaluateModel(val, alsOn(val, valData, options), ["all", "novel"])),
+    };
+  });
+  const chosen = tuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).options;
+  const valAls = alsOn(val, valData, chosen);
+  progress.step(`ALS grid on validation: alpha=${chosen.alpha} reg=${chosen.regularization}`);
+  const als = alsOn(test, testData, chosen);
+  recommenders.als = evaluateModel(test, als);
   quantized.als = evaluateModel(test, new QuantizedRecommender(als, als.itemFactors, als.options.factors), [
     "all",
     "novel",
@@ -101,32 +132,62 @@ export function runRecommenderSuite(
   recommenders.own_then_als = { ...fitEval(new OwnThen(als, true), ["all"]), novel: null };
   progress.step("ALS refit on train, float and int8 evaluated; own items then ALS");
 
-  const content = new ContentLsa();
-  recommenders.content = fitEval(content);
+  const content = fitOn(test, testData, "content", () => new ContentLsa());
+  recommenders.content = evaluateModel(test, content);
   quantized.content = evaluateModel(test, new QuantizedRecommender(content, content.itemVectors, content.dims), [
     "all",
     "novel",
   ]);
-  const valContent = new ContentLsa();
-  valContent.fit(valData);
+  const valContent = fitOn(val, valData, "content", () => new ContentLsa());
   progress.step("content (TF-IDF + LSA) fitted and evaluated");
 
   const tuner = new HybridRecommender(chosen, {}, val.cutoff);
-  tuner.fitWith(valData, (best as NonNullable<typeof best>).model, valContent);
+  tuner.fitWith(valData, valAls, valContent);
   const weights = tuner.tune(val.testAll, val.testNovel);
-  progress.step("hybrid weights tuned on validation");
   const hybrid = new HybridRecommender(chosen, {}, test.cutoff);
   hybrid.fitWith(testData, als, content);
   hybrid.weights = weights;
-  recommenders.hybrid = evalHybrid(test, hybrid, ["all", "novel", "cold"]);
+  recommenders.hybrid = evalModed(test, hybrid, ["all", "novel", "cold"]);
   hybrid.quantize();
-  quantized.hybrid = evalHybrid(test, hybrid, ["all", "novel"]);
+  quantized.hybrid = evalModed(test, hybrid, ["all", "novel"]);
   hybrid.quantized = null;
-  progress.step("hybrid evaluated (float and int8)");
+  progress.step("hybrid: weights fitted on validation, evaluated (float and int8)");
+
+  // the learned ranker: trained on validation over the validation-window components, scored on test
+  const neighbours = (split: TemporalSplit, data: TrainData): NeighbourTable =>
+    cache.get(split.cutoff, `neighbours:${easeLambda}:${NEIGHBOURS_K}`, () =>
+      easeOn(split, data, easeLambda).neighbours(NEIGHBOURS_K),
+    );
+  const valRanker = new CandidateRanker();
+  valRanker.fitWith(tuner, neighbours(val, valData));
+  const choice = chooseRanker(valRanker, val, tuner);
+  progress.step(
+    `ranker vs hybrid on held-out validation readers: all ${choice.chosen.all}, novel ${choice.chosen.novel}`,
+  );
+  const models = valRanker.train(val.testAll, val.testNovel, choice.trees);
+  const ranker = new CandidateRanker();
+  ranker.fitWith(hybrid, neighbours(test, testData));
+  ranker.models = models;
+  recommenders.ranker = evalModed(test, ranker, ["all", "novel", "cold"]);
+  hybrid.quantize();
+  quantized.ranker = evalModed(test, ranker, ["all", "novel"]);
+  hybrid.quantized = null;
+  const r = recommenders.ranker;
+  const hy = recommenders.hybrid;
+  progress.step(
+    `ranker trained on validation: test ndcg@10 all ${r.all?.ndcg_at_10.toFixed(4)} novel ${r.novel?.ndcg_at_10.toFixed(4)} (hybrid ${hy.all?.ndcg_at_10.toFixed(4)} / ${hy.novel?.ndcg_at_10.toFixed(4)})`,
+  );
   return {
     recommenders,
     quantized,
-    tuning: { als: tuning, als_chosen: chosen, ease: easeTuning, ease_chosen: easeLambda },
-    models: { als, content, hybrid },
+    tuning: {
+      als: tuning,
+      als_chosen: chosen,
+      ease: easeTuning,
+      ease_chosen: easeLambda,
+      neighbours: neighboursCost,
+      ranker: choice,
+    },
+    models: { als, content, hybrid, ranker },
   };
 }

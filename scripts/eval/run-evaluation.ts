@@ -3,15 +3,19 @@
  * recommenders -> segments, propensity, send time. Returns the report document (and fitted models).
  */
 import { readPurchaseLog } from "../data/purchase-log";
-import { temporalSplit } from "../data/temporal-split";
+import { type TemporalSplit, temporalSplit } from "../data/temporal-split";
 import { Progress } from "../lib/progress";
 import type { SegmentOptions } from "../segments/segmenter";
 import { type EngagementSuite, runEngagementSuite } from "./engagement-suite";
-import { type RecommenderSuite, runRecommenderSuite } from "./recommender-suite";
+import { FitCache } from "./fit-cache";
+import { servedMetrics, summarizeOrigins } from "./origins";
+import { type RecommenderSuite, runRecommenderSuite, SUITE_STEPS, type VariantMetrics } from "./recommender-suite";
 
 export interface EvaluationOptions {
   data: string;
   testDays?: number;
+  /** cutoffs evaluated: T, then each `testDays` earlier (each with its own validation split); default 1 */
+  origins?: number;
   segments?: Partial<SegmentOptions>;
   progress?: boolean;
 }
@@ -24,7 +28,14 @@ export function formatTime(unixSeconds: number): string {
 export async function runEvaluation(opts: EvaluationOptions) {
   const started = performance.now();
   const testDays = opts.testDays ?? 30;
-  const progress = new Progress(23, "evaluate", opts.progress === false ? devNull() : process.stderr);
+  const origins = opts.origins ?? 1;
+  if (!Number.isInteger(origins) || origins < 1 || origins > MAX_ORIGINS)
+    throw new Error(`origins must be a whole number from 1 to ${MAX_ORIGINS}`);
+  const progress = new Progress(
+    6 + SUITE_STEPS * origins,
+    "evaluate",
+    opts.progress === false ? devNull() : process.stderr,
+  );
   const log = await readPurchaseLog(opts.data);
   progress.step(
     `read ${log.read.toLocaleString("en")} rows (${log.layout}), ${log.rows.toLocaleString("en")} clean purchases`,
@@ -34,17 +45,34 @@ export async function runEvaluation(opts: EvaluationOptions) {
       `the ${name} split has no users who bought both before and after its cutoff (${formatTime(cutoff)}): ` +
         `the log needs returning customers over more than ${2 * testDays} days`,
     );
-  const test = temporalSplit(log, testDays);
-  if (test.testAll.size === 0) throw tooShort("test", test.cutoff);
-  let val: ReturnType<typeof temporalSplit>;
-  try {
-    val = temporalSplit(log, testDays, test.cutoff);
-  } catch {
-    throw tooShort("validation", test.cutoff);
+  // splits[0] is the test split at T, splits[k + 1] the validation split of splits[k] (and the test split of
+  // the next older origin)
+  const splits = [temporalSplit(log, testDays)];
+  for (let k = 0; k < origins; k++) {
+    const later = splits[k] as TemporalSplit;
+    let earlier: TemporalSplit;
+    try {
+      earlier = temporalSplit(log, testDays, later.cutoff);
+    } catch {
+      throw tooShort(k === 0 ? "validation" : `origin ${k + 1}'s validation`, later.cutoff);
+    }
+    splits.push(earlier);
   }
-  if (val.testAll.size === 0) throw tooShort("validation", val.cutoff);
+  splits.forEach((s, k) => {
+    if (s.testAll.size === 0)
+      throw tooShort(k === 0 ? "test" : k === 1 ? "validation" : `origin ${k}'s validation`, s.cutoff);
+  });
+  const test = splits[0] as TemporalSplit;
+  const val = splits[1] as TemporalSplit;
   progress.step(`split at ${formatTime(test.cutoff)}; validation at ${formatTime(val.cutoff)}`);
-  const recs: RecommenderSuite = runRecommenderSuite(log, test, val, progress);
+  // the latest origin first: each origin's validation fits are the next older origin's test fits (FitCache)
+  const cache = new FitCache();
+  const suites: RecommenderSuite[] = [];
+  for (let k = 0; k < origins; k++) {
+    suites.push(runRecommenderSuite(log, splits[k] as TemporalSplit, splits[k + 1] as TemporalSplit, progress, cache));
+    cache.keepOnly([(splits[k + 1] as TemporalSplit).cutoff]);
+  }
+  const recs = suites[0] as RecommenderSuite;
   const engagement: EngagementSuite = runEngagementSuite(log, test.cutoff, test.end, testDays, progress, opts.segments);
   const p = engagement.propensity;
   const document = {
@@ -67,9 +95,12 @@ export async function runEvaluation(opts: EvaluationOptions) {
         candidate_items: val.itemIds.length,
       },
     },
-    recommenders: recs.recommenders,
+    recommenders: { ...recs.recommenders, served: servedMetrics(recs) } as Record<string, VariantMetrics>,
     quantized: recs.quantized,
     propensity: {
+      chosen: p.chosen,
+      validation: p.validation,
+      test: p.test,
       auc: p.auc,
       log_loss: p.log_loss,
       baseline_auc: p.baseline_auc,
@@ -77,7 +108,12 @@ export async function runEvaluation(opts: EvaluationOptions) {
       customers: p.customers,
       positives: p.positives,
       calibration: p.calibration,
-      model: "logistic regression (L2, IRLS) trained at cutoff - 30 days",
+      model: `${p.chosen === "gbdt" ? "gradient-boosted trees" : "logistic regression (L2, IRLS)"} trained at cutoff - 30 days, the kind with the lower log loss one horizon earlier`,
+    },
+    time_to_purchase: engagement.time_to_purchase && {
+      ...engagement.time_to_purchase,
+      model:
+        "discrete-time hazard: logistic regression on customer-weeks (propensity features + week), fitted on the 8 weeks before the cutoff",
     },
     segments: engagement.segments,
     send_time: engagement.send_time,
@@ -86,13 +122,42 @@ export async function runEvaluation(opts: EvaluationOptions) {
       als_chosen: recs.tuning.als_chosen,
       ease: recs.tuning.ease,
       ease_lambda: recs.tuning.ease_chosen,
+      ease_neighbours: recs.tuning.neighbours,
       hybrid_weights: recs.models.hybrid.weights,
+      ranker: recs.tuning.ranker,
     },
+    origins:
+      origins > 1
+        ? {
+            cutoffs: suites
+              .map((_, k) => originOf(splits[k] as TemporalSplit, splits[k + 1] as TemporalSplit))
+              .reverse(),
+            ...summarizeOrigins(suites.map((s) => ({ ...s.recommenders, served: servedMetrics(s) })).reverse()),
+            chosen: suites.map((s) => s.tuning.ranker.chosen).reverse(),
+          }
+        : null,
     seconds: 0,
   };
   document.seconds = Math.round((performance.now() - started) / 100) / 10;
   progress.step(`done in ${document.seconds} s`);
   return { document, log, test, recs, engagement };
+}
+
+/** At most this many origins (each is a full tuning and training run). */
+export const MAX_ORIGINS = 6;
+
+/** What one origin's windows hold: the report says what changes between cutoffs from these. */
+function originOf(test: TemporalSplit, val: TemporalSplit) {
+  return {
+    cutoff: formatTime(test.cutoff),
+    test_until: formatTime(test.end),
+    validation_cutoff: formatTime(val.cutoff),
+    train_rows: test.trainRows,
+    test_rows: test.testRows,
+    candidate_items: test.itemIds.length,
+    test_users: { all: test.testAll.size, novel: test.testNovel.size },
+    train_users: test.userIds.length,
+  };
 }
 
 export type EvaluationDocument = Awaited<ReturnType<typeof runEvaluation>>["document"];

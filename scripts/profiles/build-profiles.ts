@@ -50,6 +50,7 @@ export interface ProfileParts {
   segment?: { id: number; name: string };
   sendTime?: ArrayLike<number>;
   propensity?: number;
+  buyWithin7d?: number;
 }
 
 export function buildProfile(userId: string, p: ProfileParts, now = new Date()): Profile {
@@ -64,5 +65,6 @@ export function buildProfile(userId: string, p: ProfileParts, now = new Date()):
     segment: p.segment ?? null,
     sendTime: p.sendTime ? { bestHours: bestHours(p.sendTime, 3), hourOfWeek: encodeHourOfWeek(p.sendTime) } : null,
     propensity: p.propensity ?? null,
+    buyWithin7d: p.buyWithin7d ?? null,
   };
 }

@@ -32,8 +32,11 @@ function toProtocol(m: RankingMetrics): ProtocolMetrics {
   };
 }
 
+/** What scoring needs of a split: the train matrix (exclusions, cold users) and the relevant items per user. */
+export type JudgedSplit = Pick<TemporalSplit, "train" | "testAll" | "testNovel">;
+
 export function evaluateVariant(
-  split: TemporalSplit,
+  split: JudgedSplit,
   variant: Variant,
   rank: (user: number, exclude: ReadonlySet<number> | undefined) => number[],
 ): ProtocolMetrics {
@@ -52,7 +55,7 @@ export function evaluateVariant(
 }
 
 export function evaluateModel(
-  split: TemporalSplit,
+  split: JudgedSplit,
   model: Recommender,
   variants: readonly Variant[] = ["all", "novel", "cold"],
 ) {

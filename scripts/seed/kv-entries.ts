@@ -1,5 +1,5 @@
 /**
- * The KV entries that make a model live: manifest, ONNX graphs, catalog, fallback items, profiles, pointer.
+ * The KV entries that make a model live: manifest, ONNX graphs, the ranker's neighbour table, catalog, fallback items, profiles, pointer.
  * Erased readers (their `erased:` tombstones, listed first) get no features and no profile.
  */
 import { existsSync } from "node:fs";
@@ -30,6 +30,8 @@ export interface ModelArtifacts {
   catalog: Catalog;
   onnx: Uint8Array;
   contentOnnx?: Uint8Array;
+  /** the learned ranker's neighbour table */
+  neighbours?: Uint8Array;
   segmentsOnnx?: Uint8Array;
   /** item-table.json as text */
   itemTable?: string;
@@ -46,6 +48,7 @@ export async function readModelArtifacts(dir: string): Promise<ModelArtifacts> {
     catalog,
     onnx: (await bytes("model.onnx")) as Uint8Array,
     contentOnnx: await bytes("content.onnx"),
+    neighbours: await bytes("neighbours.bin"),
     segmentsOnnx: await bytes("segments.onnx"),
     itemTable: existsSync(join(dir, "item-table.json"))
       ? await readFile(join(dir, "item-table.json"), "utf8")
@@ -74,6 +77,7 @@ export function modelEntries(a: ModelArtifacts, activate = true): KvEntry[] {
     { key: kvKeys.manifest(v), value: JSON.stringify(a.manifest) },
     ...binary(kvKeys.onnx(v), a.onnx),
     ...binary(kvKeys.contentOnnx(v), a.contentOnnx),
+    ...binary(kvKeys.neighbours(v), a.neighbours),
     ...binary(kvKeys.segmentsOnnx(v), a.segmentsOnnx),
     ...(a.itemTable ? [{ key: kvKeys.itemTable(v), value: a.itemTable }] : []),
     { key: kvKeys.catalog(v), value: JSON.stringify(a.catalog) },

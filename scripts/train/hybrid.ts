@@ -129,11 +129,32 @@ export class HybridRecommender implements Recommender {
   }
 
   scores(user: number): Float64Array {
+    return this.scoresFor(this.mode, this.components(user));
+  }
+
+  /** What the hybrid and the learned ranker (core/ranker.ts) start from for one user. */
+  components(user: number): {
+    own: OwnItem[];
+    now: number;
+    als: ArrayLike<number>;
+    content: ArrayLike<number> | null;
+    stats: ItemStats;
+  } {
     const p = this.parts;
     if (!p || !this.data) throw new Error("not fitted");
     const { als, content } = this.componentScores(user);
-    const w: LinearWeights = this.weights[this.mode];
-    return hybridScores(w, ownItems(this.data, user), p.now, als, content, p.stats);
+    return {
+      own: ownItems(this.data, user),
+      now: p.now,
+      als,
+      content: p.content.dims > 0 ? content : null,
+      stats: p.stats,
+    };
+  }
+
+  /** The logits of one mode's weights over given components. */
+  scoresFor(mode: HybridMode, c: ReturnType<HybridRecommender["components"]>): Float64Array {
+    return hybridScores(this.weights[mode], c.own, c.now, c.als, c.content ?? new Float32Array(c.als.length), c.stats);
   }
 
   /** Training rows for the re-ranker: per user, own items + ALS top-100 + content top-50 + 30 most popular. */

@@ -1,15 +1,26 @@
-/** Logistic regression, clustering (with its ONNX export), and send time, on data with known answers. */
+/**
+ * Logistic regression, clustering (with its ONNX export), send time, time to the next purchase and the
+ * propensity's choice of model, on data with known answers.
+ */
+
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as ort from "onnxruntime-web";
 import { describe, expect, it } from "vitest";
 import { assignSegment } from "../../core/segments";
 import { bestHours, hourOfWeek } from "../../core/send-time";
+import { readPurchaseLog } from "../../scripts/data/purchase-log";
+import { trainPropensity } from "../../scripts/engagement/propensity";
 import { fitSendTime } from "../../scripts/engagement/send-time";
+import { buyWithin, evaluateHazard, fitHazard, HAZARD_WEEKS } from "../../scripts/engagement/time-to-purchase";
 import { buildSegmentGraph } from "../../scripts/export/segment-graph";
 import { fitLogistic, predictLogit, sigmoid } from "../../scripts/learn/logistic";
 import { Rng } from "../../scripts/lib/rng";
 import { dbscan, kmeans, silhouette } from "../../scripts/segments/kmeans";
-import type { CustomerFeatures } from "../../scripts/segments/rfm";
+import { type CustomerFeatures, customerFeatures } from "../../scripts/segments/rfm";
 import { describeSegment, fitSegments } from "../../scripts/segments/segmenter";
+import { type RetailRow, writeRetailCsv } from "./support/retail-csv";
 
 describe("logistic regression", () => {
   it("recovers planted coefficients", () => {
@@ -134,5 +145,69 @@ describe("send time", () => {
   it("hour of week counts from Sunday 00:00 UTC", () => {
     expect(hourOfWeek(Date.UTC(2026, 10, 22, 0, 30) / 1000)).toBe(0); // a Sunday
     expect(hourOfWeek(Date.UTC(2026, 10, 24, 9, 0) / 1000)).toBe(2 * 24 + 9);
+  });
+});
+
+/** Customers who buy like clockwork every `cadence` days (a day of jitter), from a random phase, over 300 days. */
+function cadenceShop(seed: number): RetailRow[] {
+  const rng = new Rng(seed);
+  const rows: RetailRow[] = [];
+  const start = Date.UTC(2011, 0, 3, 10);
+  let invoice = 600000;
+  for (let c = 0; c < 400; c++) {
+    const cadence = [7, 21, 45][c % 3] as number;
+    for (let day = rng.next() * cadence; day < 300; day += cadence + (rng.next() - 0.5) * 2) {
+      const date = new Date(start + Math.floor(day) * 86_400_000).toISOString().replace("T", " ").slice(0, 19);
+      rows.push({
+        invoice: String(invoice++),
+        code: String(30000 + rng.int(40)),
+        description: "MUG",
+        quantity: 1 + rng.int(5),
+        date,
+        price: 2,
+        customer: String(15000 + c),
+        country: "United Kingdom",
+      });
+    }
+  }
+  return rows;
+}
+
+describe("time to the next purchase (discrete-time hazard)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ot-hazard-"));
+  const path = join(dir, "cadence.csv");
+  writeRetailCsv(path, cadenceShop(3), "i");
+
+  it("knows who is due: beats recency alone on 'buys within 7 days', and a longer horizon is never less likely", async () => {
+    const log = await readPurchaseLog(path);
+    const cutoff = Date.UTC(2011, 8, 1) / 1000;
+    const h = evaluateHazard(log, cutoff) as NonNullable<ReturnType<typeof evaluateHazard>>;
+    expect(h.auc).toBeGreaterThan(0.8);
+    expect(h.auc).toBeGreaterThan(h.baseline_auc + 0.05);
+    expect(h.ece).toBeLessThan(0.1);
+    const model = fitHazard(log, cutoff - HAZARD_WEEKS * 7 * 86400);
+    for (const f of customerFeatures(log, cutoff).slice(0, 50)) {
+      const week = buyWithin(model as NonNullable<typeof model>, f, 7);
+      expect(buyWithin(model as NonNullable<typeof model>, f, 30)).toBeGreaterThanOrEqual(week);
+      expect(week).toBeGreaterThan(0);
+      expect(week).toBeLessThan(1);
+    }
+  });
+
+  it("gives no model when nothing can be learned (the log starts after the fitting cutoff)", async () => {
+    const log = await readPurchaseLog(path);
+    expect(fitHazard(log, Date.UTC(2010, 0, 1) / 1000)).toBeNull();
+  });
+});
+
+describe("purchase propensity: logistic or trees", () => {
+  it("fits both on the horizon before, keeps the lower log loss, and reports both on test", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ot-propensity-"));
+    writeRetailCsv(join(dir, "shop.csv"), cadenceShop(5), "i");
+    const log = await readPurchaseLog(join(dir, "shop.csv"));
+    const r = trainPropensity(log, Date.UTC(2011, 8, 1) / 1000, 30);
+    expect(r.chosen).toBe(r.validation.gbdt.log_loss < r.validation.logistic.log_loss ? "gbdt" : "logistic");
+    expect(r.auc).toBe(r.test[r.chosen].auc);
+    for (const k of ["logistic", "gbdt"] as const) expect(r.test[k].auc).toBeGreaterThan(0.6);
   });
 });

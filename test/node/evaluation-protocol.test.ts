@@ -170,13 +170,58 @@ describe("the whole evaluation", () => {
       expect(a.recommenders[name]?.all?.ndcg_at_10).toBeTypeOf("number");
     }
     expect(a.recommenders.repeat?.novel).toBeNull();
-    expect(Object.keys(a.quantized).sort()).toEqual(["als", "content", "hybrid"]);
+    expect(Object.keys(a.quantized).sort()).toEqual(["als", "content", "hybrid", "ranker"]);
+    // the served model per mode is whichever won on held-out validation readers
+    const served = a.tuning.ranker.chosen;
+    expect(a.recommenders.served?.all).toEqual(a.recommenders[served.all]?.all);
+    expect(a.recommenders.served?.novel).toEqual(a.recommenders[served.novel]?.novel);
+    expect(a.origins).toBeNull();
     expect(a.propensity.auc).toBeTypeOf("number");
     expect(a.segments.k).toBeGreaterThanOrEqual(3);
     expect(a.send_time.top3_hit_rate).toBeGreaterThan(a.send_time.baseline_top3_hit_rate);
     // planted tastes: the learned models beat popularity
     expect(a.recommenders.hybrid?.all?.ndcg_at_10).toBeGreaterThan(
       2 * (a.recommenders.popularity?.all?.ndcg_at_10 as number),
+    );
+  });
+});
+
+describe("several origins", () => {
+  it("runs the protocol at T, T-30d and T-60d on the Online Retail II layout, each tuned on its own validation", async () => {
+    writeRetailCsv(join(dir, "shop-ii-origins.csv"), syntheticRetail(3), "ii");
+    const doc = (await runEvaluation({ data: join(dir, "shop-ii-origins.csv"), origins: 3, progress: false })).document;
+    const o = doc.origins as NonNullable<typeof doc.origins>;
+    expect(o.cutoffs).toHaveLength(3);
+    const t = (s: string) => Date.parse(`${s.replace(" ", "T")}Z`) / 1000;
+    // oldest first; each origin's validation cutoff is the previous origin's cutoff, its test ends where the next begins
+    for (let k = 1; k < 3; k++) {
+      expect(o.cutoffs[k]?.validation_cutoff).toBe(o.cutoffs[k - 1]?.cutoff);
+      expect(t(o.cutoffs[k]?.cutoff as string)).toBeGreaterThan(t(o.cutoffs[k - 1]?.test_until as string));
+    }
+    // the latest origin is the document's own split
+    expect(o.cutoffs[2]?.cutoff).toBe(doc.split.cutoff);
+    const hybrid = o.ndcg_at_10.hybrid?.all;
+    expect(hybrid?.values).toHaveLength(3);
+    expect(hybrid?.values[2]).toBe(doc.recommenders.hybrid?.all?.ndcg_at_10);
+    const mean = (hybrid?.values ?? []).reduce((a, b) => a + b, 0) / 3;
+    expect(hybrid?.mean).toBeCloseTo(mean, 12);
+    expect(hybrid?.min).toBeLessThanOrEqual(hybrid?.max as number);
+    for (const v of ["all", "novel"] as const) {
+      const lead = o.lead[v];
+      expect(lead.ratio).toBeCloseTo(lead.served_mean / lead.baseline_mean, 12);
+      expect(o.ndcg_at_10[lead.best_baseline]?.[v]?.mean).toBe(lead.baseline_mean);
+    }
+    expect(o.chosen).toHaveLength(3);
+  });
+
+  it("refuses a log too short for its origins, naming the split", async () => {
+    writeRetailCsv(
+      join(dir, "short.csv"),
+      syntheticRetail(4).filter((r) => r.date < "2011-05-01"),
+      "i",
+    );
+    await expect(runEvaluation({ data: join(dir, "short.csv"), origins: 4, progress: false })).rejects.toThrow(
+      /origin \d's validation split has no users/,
     );
   });
 });

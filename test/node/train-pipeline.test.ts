@@ -11,6 +11,8 @@ import { decodeItemTable, type ItemTable } from "../../core/fold-in";
 import { scoreInt8 } from "../../core/int8-kernel";
 import { ModelManifestSchema } from "../../core/manifest";
 import { ProfileV3Schema, parseProfile } from "../../core/profile";
+import { decodeNeighbours, RANKER_FEATURES } from "../../core/ranker";
+import { isWellFormed, type TreeEnsemble } from "../../core/tree-ensemble";
 import { generateDemo } from "../../scripts/demo/generate";
 import { allEntries, FEATURES_TTL_SECONDS } from "../../scripts/seed/kv-entries";
 import { type Golden, type TrainResult, trainAndExport } from "../../scripts/train/pipeline";
@@ -148,6 +150,11 @@ describe("train and export: a UCI-layout purchase log", () => {
     const p = profilesOf(res.dir).find((x) => x.purchases.some((y) => y.invoices > 1));
     expect(p?.contentVector?.model).toBe(res.manifest.version);
     expect(p?.propensity).toBeGreaterThan(0);
+    // the time-to-purchase hazard's 7-day answer: below the 30-day propensity for nearly everyone
+    const profiles = profilesOf(res.dir).filter((x) => x.buyWithin7d !== null && x.propensity !== null);
+    expect(profiles.length).toBeGreaterThan(100);
+    const below = profiles.filter((x) => (x.buyWithin7d as number) < (x.propensity as number)).length;
+    expect(below / profiles.length).toBeGreaterThan(0.9);
     expect(parseProfile(p).ok).toBe(true);
   });
 
@@ -156,6 +163,32 @@ describe("train and export: a UCI-layout purchase log", () => {
     expect(golden.hybrid.filter((g) => g.mode === "all").length).toBeGreaterThan(5);
     expect(golden.hybrid.filter((g) => g.mode === "novel").length).toBeGreaterThan(5);
     expect(golden.content.length).toBeGreaterThan(5);
+  });
+
+  it("exports the learned ranker: trees on the ranker's features, its neighbour table, and which mode it serves", () => {
+    const r = res.manifest.ranker;
+    const bytes = readFileSync(join(res.dir, "neighbours.bin"));
+    expect(r?.neighbours.sha256).toBe(sha(join(res.dir, "neighbours.bin")));
+    expect(r?.neighbours.bytes).toBe(res.manifest.itemCount * (r?.neighbours.k ?? 0) * 8);
+    const table = decodeNeighbours(bytes, res.manifest.itemCount, r?.neighbours.k ?? 0);
+    expect(table.index.some((j) => j >= 0)).toBe(true);
+    for (const m of [r?.all, r?.novel]) {
+      expect(m?.features).toEqual([...RANKER_FEATURES]);
+      expect(isWellFormed(m as TreeEnsemble)).toBe(true);
+      expect(m?.trees.length).toBeGreaterThanOrEqual(25);
+    }
+    // the choice is the validation holdout's, published beside it
+    const v = res.manifest.metrics;
+    for (const [mode, suffix] of [
+      ["all", ""],
+      ["novel", "_novel"],
+    ] as const) {
+      const ranker = v[`validation_holdout_ranker${suffix}_ndcg_at_10`] as number;
+      const hybrid = v[`validation_holdout_hybrid${suffix}_ndcg_at_10`] as number;
+      expect(r?.chosen[mode]).toBe(ranker > hybrid ? "ranker" : "hybrid");
+    }
+    const golden = JSON.parse(readFileSync(join(res.dir, "golden.json"), "utf8")) as Golden;
+    expect(golden.ranker).toHaveLength(golden.hybrid.length);
   });
 });
 

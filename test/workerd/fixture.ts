@@ -9,6 +9,8 @@ export interface ModelFixture {
   onnxBase64: string;
   contentOnnxBase64: string | null;
   itemTableJson: string | null;
+  /** the learned ranker's neighbour table (neighbours.bin), when the model has one */
+  neighboursBase64: string | null;
   golden: Golden;
   profiles: Profile[];
   /** the demo generator's planted favourite categories for each profile's user (demo fixture only) */
@@ -24,7 +26,7 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** demo shop events: ALS only */
     model: ModelFixture;
-    /** a UCI-layout purchase log: ALS + content + hybrid + segments + send time */
+    /** a UCI-layout purchase log: ALS + content + hybrid + ranker + segments + send time */
     retail: ModelFixture;
   }
 }

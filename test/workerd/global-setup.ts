@@ -1,7 +1,7 @@
 /**
  * Global setup (runs in Node): trains two models with the real pipeline and provides their artifacts to
  * the tests inside workerd: the demo shop's events (ALS) and a UCI-layout purchase log (ALS, content,
- * hybrid, segments, send time).
+ * hybrid, ranker, segments, send time).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,6 +32,9 @@ function fixture(
     onnxBase64: readFileSync(join(dir, "model.onnx")).toString("base64"),
     contentOnnxBase64: existsSync(content) ? readFileSync(content).toString("base64") : null,
     itemTableJson: existsSync(join(dir, "item-table.json")) ? readFileSync(join(dir, "item-table.json"), "utf8") : null,
+    neighboursBase64: existsSync(join(dir, "neighbours.bin"))
+      ? readFileSync(join(dir, "neighbours.bin")).toString("base64")
+      : null,
     golden: JSON.parse(readFileSync(join(dir, "golden.json"), "utf8")),
     profiles: chosen,
     plantedCategories: Object.fromEntries(chosen.map((p) => [p.userId, planted[p.userId] ?? []])),

@@ -1,6 +1,6 @@
 /**
- * The retail model inside workerd: the content graph and the hybrid re-ranker reproduce what the trainer
- * computed for golden users; amp-list serves the hybrid; v1 profiles are migrated; /v1/send-time.
+ * The retail model inside workerd: the content graph, the hybrid re-ranker and the learned ranker reproduce what
+ * the trainer computed for golden users; amp-list serves them; v1 profiles are migrated; /v1/send-time.
  */
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -8,9 +8,11 @@ import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import type { ModelManifest } from "../../core/manifest";
 import { getConfig } from "../../worker/env";
+import { resetModelCache } from "../../worker/model/model-store";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
 import { recommend } from "../../worker/recs/recommend";
 import type { SendTimeResponse } from "../../worker/routes/send-time";
+import type { ModelFixture } from "./fixture";
 import { call, clearKv, type RecsBody, retailFixture, seedModel, token } from "./support/harness";
 
 const manifest = () => JSON.parse(retailFixture().manifestJson) as ModelManifest;
@@ -32,7 +34,8 @@ describe("content graph in workerd", () => {
 describe("hybrid re-ranker in workerd", () => {
   beforeEach(async () => {
     await clearKv();
-    await seedModel({ fixture: retailFixture() });
+    // without its neighbour table the version's ranker is unavailable: the hybrid serves every mode
+    await seedModel({ fixture: retailFixture(), ranker: false });
   });
 
   it("reproduces the trainer's top-10 for golden users, in both modes", async () => {
@@ -86,6 +89,72 @@ describe("hybrid re-ranker in workerd", () => {
     expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
     // v1 has no content vector: ALS alone
     expect(res.headers.get("X-Opentime-Scorer")).toBe("als");
+  });
+});
+
+/** The retail fixture with its ranker serving both modes (which serves is the trainer's choice on validation). */
+function rankerServing(): ModelFixture {
+  const f = retailFixture();
+  const m = JSON.parse(f.manifestJson) as ModelManifest;
+  if (!m.ranker) throw new Error("the retail fixture has no ranker");
+  m.ranker.chosen = { all: "ranker", novel: "ranker" };
+  return { ...f, manifestJson: JSON.stringify(m) };
+}
+
+describe("learned ranker in workerd", () => {
+  beforeEach(async () => {
+    await clearKv();
+    await seedModel({ fixture: rankerServing() });
+  });
+
+  it("reproduces the trainer's top-10 for golden readers, in both modes", async () => {
+    const f = retailFixture();
+    const ids = manifest().itemIds;
+    expect(f.golden.ranker.length).toBeGreaterThanOrEqual(16);
+    let differsFromHybrid = 0;
+    for (const [i, g] of f.golden.ranker.entries()) {
+      await env.OPENTIME_KV.put(kvKeys.profile(g.user), JSON.stringify(g.profile));
+      const config = { ...getConfig(env), excludePurchasedDays: 0, recsMode: g.mode };
+      const rec = await recommend({
+        kv: env.OPENTIME_KV,
+        config,
+        token: await token(g.user),
+        n: 10,
+        now: g.now * 1000,
+      });
+      expect(rec.scorer).toBe("ranker");
+      expect(rec.items.map((it) => it.id)).toEqual(g.expectedIndices.map((j) => ids[j]));
+      if (g.expectedIndices.join() !== f.golden.hybrid[i]?.expectedIndices.join()) differsFromHybrid++;
+    }
+    // the trees rank for themselves: they are not the hybrid's order under another name
+    expect(differsFromHybrid).toBeGreaterThan(0);
+  });
+
+  it("amp-list answers with the ranker, and novel mode never shows what the reader bought", async () => {
+    const g = retailFixture().golden.ranker.find((x) => x.profile.purchases.length > 3);
+    const user = g?.user as string;
+    const res = await call(`/v1/amp/recs?t=${await token(user)}&n=5`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Opentime-Scorer")).toBe("ranker");
+    expect(((await res.json()) as RecsBody).items).toHaveLength(5);
+    const config = { ...getConfig(env), recsMode: "novel" as const };
+    const rec = await recommend({ kv: env.OPENTIME_KV, config, token: await token(user), n: 10 });
+    const bought = new Set(g?.profile.purchases.map((p) => p.item));
+    expect(rec.items).toHaveLength(10);
+    expect(rec.items.some((i) => bought.has(i.id))).toBe(false);
+  });
+
+  it("a damaged neighbour table leaves the version serving its hybrid", async () => {
+    const f = rankerServing();
+    const bytes = base64ToBytes(f.neighboursBase64 as string);
+    bytes[0] = (bytes[0] as number) ^ 0xff;
+    await env.OPENTIME_KV.put(kvKeys.neighbours(f.version), bytes);
+    resetModelCache();
+    const g = f.golden.hybrid[0];
+    const res = await call(`/v1/amp/recs?t=${await token(g?.user as string)}&n=5`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
+    expect(res.headers.get("X-Opentime-Scorer")).toBe("hybrid");
   });
 });
 

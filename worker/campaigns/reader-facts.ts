@@ -37,6 +37,7 @@ export function readerFacts(
     engagement: score >= bands.high ? "high" : score >= bands.low ? "medium" : "low",
     engagementScore: score,
     propensity: outputs.propensity,
+    buyWithin7d: outputs.buyWithin7d,
     daysSinceLastPurchase: lastPurchase > 0 ? Math.max(0, (nowS - lastPurchase) / DAY) : null,
     purchases: profile.purchases.reduce((sum, p) => sum + p.invoices, 0),
     orderValue: profile.rfm.monetary,

@@ -22,7 +22,10 @@ import {
   type ModelHistory,
   ModelHistorySchema,
   type ModelManifest,
+  sha256Hex,
 } from "../../core/manifest";
+import { decodeNeighbours, type NeighbourTable, RANKER_FEATURES, type RankerMode } from "../../core/ranker";
+import { isWellFormed, type TreeEnsemble } from "../../core/tree-ensemble";
 import { errorMessage, logEvent } from "../lib/log";
 import { createScoringSession } from "../ort/ort-runtime";
 import { type GuardedSession, guardSession } from "./session-guard";
@@ -35,7 +38,15 @@ export interface LoadedModel {
   content: GuardedSession | null;
   /** item factors and Gram matrix for folding new behaviour into a user vector, when exported */
   foldIn: FoldInTables | null;
+  /** the learned ranker (trees, neighbour table), when the version has one that checks out and a hybrid to start from */
+  ranker: LoadedRanker | null;
   itemIndex: Map<string, number>;
+}
+
+export interface LoadedRanker {
+  chosen: NonNullable<ModelManifest["ranker"]>["chosen"];
+  models: Record<RankerMode, TreeEnsemble>;
+  neighbours: NeighbourTable;
 }
 
 export type ModelFailure = "model-pointer-missing" | ModelCheckFailure | "kv-error";
@@ -218,13 +229,15 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
   let onnx: ArrayBuffer | null;
   let contentOnnx: ArrayBuffer | null;
   let itemTable: ItemTable | null;
+  let neighbours: ArrayBuffer | null;
   try {
-    [manifestRaw, catalogRaw, onnx, contentOnnx, itemTable] = await Promise.all([
+    [manifestRaw, catalogRaw, onnx, contentOnnx, itemTable, neighbours] = await Promise.all([
       kv.get(kvKeys.manifest(version), "json"),
       kv.get(kvKeys.catalog(version), "json"),
       kv.get(kvKeys.onnx(version), "arrayBuffer"),
       kv.get(kvKeys.contentOnnx(version), "arrayBuffer"),
       kv.get<ItemTable>(kvKeys.itemTable(version), "json"),
+      kv.get(kvKeys.neighbours(version), "arrayBuffer"),
     ]);
   } catch (e) {
     return fail("kv-error", version, undefined, errorMessage(e));
@@ -258,11 +271,13 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
       logEvent("error", "model.fold_in_unavailable", { version, detail: errorMessage(e) });
     }
   }
+  const ranker = content ? await loadRanker(manifest, neighbours) : null;
   logEvent("info", "model.loaded", {
     version,
     items: manifest.itemCount,
     dims: manifest.dims,
     content: content !== null,
+    ranker: ranker !== null,
   });
   return {
     ok: true,
@@ -272,9 +287,41 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
       session,
       content,
       foldIn,
+      ranker,
       itemIndex: new Map(manifest.itemIds.map((id, i) => [id, i])),
     },
   };
+}
+
+/**
+ * The ranker is optional like the content graph: a version whose neighbour table is missing or damaged, whose
+ * trees are malformed or were trained on other features, serves the hybrid (and a log line says why).
+ */
+async function loadRanker(manifest: ModelManifest, bytes: ArrayBuffer | null): Promise<LoadedRanker | null> {
+  const r = manifest.ranker;
+  if (!r || !manifest.hybrid) return null;
+  const unavailable = (detail: string) => {
+    logEvent("error", "model.ranker_unavailable", { version: manifest.version, detail });
+    return null;
+  };
+  if (!bytes) return unavailable("no neighbour table");
+  if (bytes.byteLength !== r.neighbours.bytes || (await sha256Hex(bytes)) !== r.neighbours.sha256)
+    return unavailable("neighbour table does not match the manifest");
+  const features = [...RANKER_FEATURES] as string[];
+  for (const m of [r.all, r.novel]) {
+    if (m.features.length !== features.length || m.features.some((f, i) => f !== features[i]))
+      return unavailable("trees trained on other features");
+    if (!isWellFormed(m)) return unavailable("malformed trees");
+  }
+  try {
+    return {
+      chosen: r.chosen,
+      models: { all: r.all, novel: r.novel },
+      neighbours: decodeNeighbours(bytes, manifest.itemCount, r.neighbours.k),
+    };
+  } catch (e) {
+    return unavailable(errorMessage(e));
+  }
 }
 
 /** Last-resort generic content, independent of any model version. */

@@ -20,6 +20,7 @@ import {
 } from "../../core/item-rules";
 import { liveItem } from "../../core/live-catalog";
 import { emptyProfile, type ModelOutputs, modelOutputs, type Profile } from "../../core/profile";
+import { rankCandidates, rankerCandidates } from "../../core/ranker";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { sendKey, type TokenResult, verifyToken } from "../../core/token";
 import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
@@ -331,7 +332,8 @@ async function rank(input: Loaded): Promise<Recommendation> {
     if (folded) return personalized(await alsTopK(model, vector, n, exclude, live), "als-foldin");
     const content = outputs.contentVector ? base64ToFloat32(outputs.contentVector.vector) : null;
     if (model.manifest.hybrid && model.content && content && content.length === model.manifest.content?.dims) {
-      return personalized(await hybrid(model, profile, vector, content, config, n, exclude, now, live), "hybrid");
+      const ranked = await hybrid(model, profile, vector, content, config, n, exclude, now, live);
+      return personalized(ranked, ranked.scorer);
     }
     return personalized(await alsTopK(model, vector, n, exclude, live), "als");
   } catch (e) {
@@ -390,6 +392,10 @@ function pick(
   return { items, scores };
 }
 
+/**
+ * Every item scored by the hybrid's logits; where the version's ranker serves this mode, its candidates (core/
+ * ranker.ts) are ranked by its trees instead, and the hybrid's order fills what exclusions leave short.
+ */
 async function hybrid(
   model: LoadedModel,
   profile: Profile,
@@ -400,7 +406,7 @@ async function hybrid(
   exclude: Exclusion,
   now: number,
   live: LiveCatalogView,
-): Promise<{ items: CatalogItem[]; scores: number[] }> {
+): Promise<{ items: CatalogItem[]; scores: number[]; scorer: "ranker" | "hybrid" }> {
   const h = model.manifest.hybrid as NonNullable<LoadedModel["manifest"]["hybrid"]>;
   const [als, content] = await Promise.all([
     model.session.itemScores(vector),
@@ -410,6 +416,14 @@ async function hybrid(
     const item = model.itemIndex.get(p.item);
     return item === undefined ? [] : [{ item, invoices: p.invoices, lastTs: p.lastTs }];
   });
-  const scores = hybridScores(h[config.recsMode], own, Math.floor(now / 1000), als, content, h.itemStats);
-  return pick(model, topK(scores, n, exclude.hasIndex), n, exclude, live);
+  const at = Math.floor(now / 1000);
+  const scores = hybridScores(h[config.recsMode], own, at, als, content, h.itemStats);
+  const byHybrid = topK(scores, n, exclude.hasIndex);
+  const ranker = model.ranker;
+  if (ranker?.chosen[config.recsMode] !== "ranker")
+    return { ...pick(model, byHybrid, n, exclude, live), scorer: "hybrid" };
+  const inputs = { own, now: at, als, content, neighbours: ranker.neighbours, stats: h.itemStats, hybrid: scores };
+  const candidates = rankerCandidates(inputs, config.recsMode);
+  const ranked = rankCandidates(ranker.models[config.recsMode], candidates, byHybrid.indices, exclude.hasIndex);
+  return { ...pick(model, ranked, n, exclude, live), scorer: "ranker" };
 }

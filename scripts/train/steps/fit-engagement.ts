@@ -1,16 +1,23 @@
 /**
  * Training step 3: the engagement models, from the purchase log up to `end`: segments (RFM k-means, exported as
  * ONNX), send time (per-customer hours with shop and segment priors, tuned on the log's last 30 days) and 30-day
- * purchase propensity (logistic; its validation one horizon earlier gives the drift job's calibration bins).
+ * purchase propensity (logistic or trees, chosen on validation; that validation one horizon earlier gives the
+ * drift job's calibration bins), and the probability of buying within 7 days (a discrete-time hazard).
  * Fewer than 30 customers: none of them.
  */
 import { type CalibrationBins, calibrationBins } from "../../../core/drift";
 import type { PurchaseLog } from "../../data/purchase-log";
-import { dataset, PROPENSITY_FEATURES, propensityValidation } from "../../engagement/propensity";
+import {
+  choosePropensity,
+  dataset,
+  fitPropensity,
+  predictPropensity,
+  propensityValidation,
+} from "../../engagement/propensity";
 import { fitSendTime, type SendTimeModel } from "../../engagement/send-time";
 import { invoiceHours, tuneSendTime } from "../../engagement/send-time-tuning";
+import { buyWithin, fitHazard, HAZARD_WEEKS } from "../../engagement/time-to-purchase";
 import { buildSegmentGraph } from "../../export/segment-graph";
-import { fitLogistic, predictLogit, sigmoid } from "../../learn/logistic";
 import { customerFeatures } from "../../segments/rfm";
 import { fitSegments } from "../../segments/segmenter";
 
@@ -26,6 +33,8 @@ export interface Engagement {
   sendTime: SendTimeModel | null;
   /** each customer's 30-day purchase probability */
   propensity: Map<number, number>;
+  /** each customer's probability of buying within 7 days (the time-to-purchase hazard) */
+  buyWithin7d: Map<number, number>;
   propensityCalibration?: CalibrationBins;
 }
 
@@ -48,18 +57,27 @@ export function fitEngagement(plog: PurchaseLog, end: number, log: (msg: string)
   if (customers.length >= MIN_CUSTOMERS) {
     // the published model is fitted on features at end - 30 days (labels up to the end); the same procedure one
     // horizon earlier, predicting at end - 30 days, is its validation split (the drift reference's calibration)
-    const validation = propensityValidation(plog, end - 30 * DAY, 30);
+    // logistic or trees: whichever scored the lower log loss there
+    const { chosen } = choosePropensity(plog, end - 30 * DAY, 30);
+    const validation = propensityValidation(plog, end - 30 * DAY, 30, chosen);
     const train = validation.test;
     if (bothClasses(train.y)) {
-      const model = fitLogistic(train.x, train.y, PROPENSITY_FEATURES.length, { l2: 1 });
+      const model = fitPropensity(chosen, train.x, train.y);
       const now = dataset(plog, end, 0);
+      const probs = predictPropensity(model, now.x);
       now.feats.forEach((c, i) => {
-        const d = PROPENSITY_FEATURES.length;
-        propensity.set(c.customer, sigmoid(predictLogit(model, now.x.subarray(i * d, (i + 1) * d))));
+        propensity.set(c.customer, probs[i] as number);
       });
+      log(`propensity: ${chosen} (lower validation log loss)`);
       if (bothClasses(validation.train.y))
         propensityCalibration = calibrationBins(Array.from(validation.probs, (p, i) => ({ p, y: train.y[i] ? 1 : 0 })));
     }
+  }
+  // the hazard is fitted on customers as they were HAZARD_WEEKS before the end, followed up to it
+  const buySoon = new Map<number, number>();
+  if (customers.length >= MIN_CUSTOMERS) {
+    const hazard = fitHazard(plog, end - HAZARD_WEEKS * 7 * DAY);
+    if (hazard) for (const c of customers) buySoon.set(c.customer, buyWithin(hazard, c, 7));
   }
   if (segments) log(`segments: k=${segments.model.centroids.length}, silhouette ${segments.silhouette.toFixed(3)}`);
   return {
@@ -69,6 +87,7 @@ export function fitEngagement(plog: PurchaseLog, end: number, log: (msg: string)
     hoursByCustomer,
     sendTime,
     propensity,
+    buyWithin7d: buySoon,
     ...(propensityCalibration && { propensityCalibration }),
   };
 }

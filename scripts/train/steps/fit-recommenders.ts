@@ -1,14 +1,17 @@
 /**
- * Training step 2: refit the recommenders on the whole window with what step 1 chose (ALS; content and the
- * hybrid's parts for purchase logs), quantize their item tables to int8 and build their ONNX graphs. The version
+ * Training step 2: refit the recommenders on the whole window with what step 1 chose (ALS; content, the
+ * hybrid's parts and the ranker's neighbour table for purchase logs), quantize their item tables to int8 and build their ONNX graphs. The version
  * is content-addressed: a hash of the graphs.
  */
 import { createHash } from "node:crypto";
 import { type QuantizedItems, quantizeItems } from "../../../core/int8-kernel";
+import { encodeNeighbours } from "../../../core/ranker";
 import { buildScoringGraph } from "../../export/onnx-graph";
 import { ImplicitAls } from "../als";
 import { ContentLsa } from "../content";
+import { Ease } from "../ease";
 import { HybridRecommender } from "../hybrid";
+import { CandidateRanker, NEIGHBOURS_K, type RankerChoice } from "../ranker";
 import type { TrainingSet } from "../training-set";
 import type { Tuned } from "./tune-on-validation";
 
@@ -22,6 +25,8 @@ export interface Recommenders {
   contentItems: QuantizedItems | null;
   contentOnnx: Uint8Array | null;
   hybrid: HybridRecommender;
+  /** the learned ranker over the full window's components, with its neighbour table's stored bytes */
+  ranker: { ranker: CandidateRanker; neighbours: Uint8Array; k: number; choice: RankerChoice } | null;
 }
 
 export function fitRecommenders(ts: TrainingSet, tuned: Tuned, log: (msg: string) => void): Recommenders {
@@ -42,13 +47,25 @@ export function fitRecommenders(ts: TrainingSet, tuned: Tuned, log: (msg: string
     hybrid.fitWith(full.data, als, content);
     hybrid.weights = tuned.weights;
   }
+  let ranker: Recommenders["ranker"] = null;
+  if (content && tuned.ranker) {
+    const ease = new Ease({ lambda: tuned.ranker.easeLambda });
+    ease.fit(full.data);
+    const table = ease.neighbours(NEIGHBOURS_K);
+    const r = new CandidateRanker();
+    r.fitWith(hybrid, table);
+    r.models = tuned.ranker.models;
+    ranker = { ranker: r, neighbours: encodeNeighbours(table), k: table.k, choice: tuned.ranker.choice };
+  }
   const version = `als-${createHash("sha256")
     .update(buildScoringGraph(alsItems, "pending"))
     .update(contentItems ? buildScoringGraph(contentItems, "pending") : new Uint8Array())
+    .update(ranker ? JSON.stringify(ranker.ranker.models) : "")
+    .update(ranker ? ranker.neighbours : new Uint8Array())
     .digest("hex")
     .slice(0, 12)}`;
   const alsOnnx = buildScoringGraph(alsItems, version);
   const contentOnnx = contentItems ? buildScoringGraph(contentItems, version, "opentime_content_int8") : null;
-  log(`trained ALS${content ? ", content and hybrid" : ""}: version ${version}`);
-  return { version, als, alsItems, alsOnnx, content, contentItems, contentOnnx, hybrid };
+  log(`trained ALS${content ? ", content and hybrid" : ""}${ranker ? ", ranker" : ""}: version ${version}`);
+  return { version, als, alsItems, alsOnnx, content, contentItems, contentOnnx, hybrid, ranker };
 }

@@ -1,12 +1,13 @@
 /**
  * Training step 5: golden cases, the parity the Worker is tested against: for readers spread over the window,
- * the int8 top-10 of ALS and content (with the float top-10 beside it), and the hybrid's top-10 in both modes
- * from the reader's profile, as the edge computes them.
+ * the int8 top-10 of ALS and content (with the float top-10 beside it), and the hybrid's and the ranker's
+ * top-10 in both modes from the reader's profile, as the edge computes them.
  */
 import type { Golden, GoldenCase } from "../../../core/golden";
 import { hybridScores, type OwnItem } from "../../../core/hybrid";
 import { type QuantizedItems, scoreInt8, topK } from "../../../core/int8-kernel";
 import type { Profile } from "../../../core/profile";
+import { decodeNeighbours, rankCandidates, rankerCandidates } from "../../../core/ranker";
 import { rowIndices } from "../../data/sparse";
 import type { Window } from "../training-set";
 import type { Recommenders } from "./fit-recommenders";
@@ -14,7 +15,8 @@ import type { Recommenders } from "./fit-recommenders";
 export function goldenCases(full: Window, recs: Recommenders, profiles: Profile[], count: number): Golden {
   const { als, alsItems, content, contentItems } = recs;
   const hybrid = content ? recs.hybrid : null;
-  const golden: Golden = { als: [], content: [], hybrid: [] };
+  const golden: Golden = { als: [], content: [], hybrid: [], ranker: [] };
+  const ranker = content ? recs.ranker : null;
   const users = full.userIds.length;
   const step = Math.max(1, Math.floor(users / count));
   const profileOf = new Map(profiles.map((p) => [p.userId, p]));
@@ -52,8 +54,23 @@ export function goldenCases(full: Window, recs: Recommenders, profiles: Profile[
       for (const mode of ["all", "novel"] as const) {
         const s = hybridScores(hybrid.weights[mode], own, full.end, alsScores, contentScores, hybrid.parts.stats);
         const ownSet = new Set(own.map((o) => o.item));
-        const expected = topK(s, 10, mode === "novel" ? (j) => ownSet.has(j) : undefined).indices;
+        const skip = mode === "novel" ? (j: number) => ownSet.has(j) : undefined;
+        const expected = topK(s, 10, skip).indices;
         golden.hybrid.push({ user, mode, now: full.end, profile, expectedIndices: expected });
+        const models = ranker?.ranker.models;
+        if (ranker && models) {
+          const inputs = {
+            own,
+            now: full.end,
+            als: alsScores,
+            content: contentScores,
+            neighbours: decodeNeighbours(ranker.neighbours, full.itemIds.length, ranker.k),
+            stats: hybrid.parts.stats,
+            hybrid: s,
+          };
+          const ranked = rankCandidates(models[mode], rankerCandidates(inputs, mode), expected, skip);
+          golden.ranker.push({ user, mode, now: full.end, profile, expectedIndices: ranked.indices.slice(0, 10) });
+        }
       }
     }
   }

@@ -49,6 +49,18 @@ export function modelManifest(
             },
           }
         : undefined,
+    ranker: recs.ranker?.ranker.models
+      ? {
+          chosen: recs.ranker.choice.chosen,
+          all: recs.ranker.ranker.models.all,
+          novel: recs.ranker.ranker.models.novel,
+          neighbours: {
+            k: recs.ranker.k,
+            sha256: sha256Hex(recs.ranker.neighbours),
+            bytes: recs.ranker.neighbours.length,
+          },
+        }
+      : undefined,
     segments:
       segments && segmentOnnx
         ? {

@@ -11,7 +11,7 @@ import type { Recommenders } from "./fit-recommenders";
 
 export function readerProfiles(ts: TrainingSet, recs: Recommenders, engagement: Engagement): Profile[] {
   const { full, purchases: plog } = ts;
-  const { segments, segmentOf, sendTime, hoursByCustomer, propensity } = engagement;
+  const { segments, segmentOf, sendTime, hoursByCustomer, propensity, buyWithin7d } = engagement;
   const summaries = purchaseSummaries(plog);
   const customerIndex = new Map(plog.customerIds.map((id, i) => [id, i]));
   const userRow = new Map(full.userIds.map((id, i) => [id, i]));
@@ -28,6 +28,7 @@ export function readerProfiles(ts: TrainingSet, recs: Recommenders, engagement: 
       segment: seg === undefined || !segments ? undefined : { id: seg, name: segments.model.segments[seg]?.name ?? "" },
       sendTime: c === undefined || !sendTime ? undefined : sendTime.customer(hoursByCustomer.get(c) ?? [], seg ?? -1),
       propensity: c === undefined ? undefined : propensity.get(c),
+      buyWithin7d: c === undefined ? undefined : buyWithin7d.get(c),
     });
   });
 }

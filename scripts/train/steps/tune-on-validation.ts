@@ -5,18 +5,23 @@
  */
 import type { HybridWeights } from "../../../core/hybrid";
 import type { ModelManifest } from "../../../core/manifest";
-import { evaluateVariant, K } from "../../ranking/evaluate-recommender";
+import type { NeighbourTable } from "../../../core/ranker";
+import { evaluateVariant, type JudgedSplit, K } from "../../ranking/evaluate-recommender";
 import { recommend } from "../../ranking/recommender";
 import { ALS_BASE, ALS_GRID, type AlsOptions, ImplicitAls } from "../als";
 import { fitCalibration } from "../calibration";
 import { ContentLsa } from "../content";
+import { EASE_LAMBDAS, Ease } from "../ease";
 import { HybridRecommender, UNTUNED_WEIGHTS } from "../hybrid";
 import { Popularity } from "../popularity";
-import type { TrainingSet, Window } from "../training-set";
+import { CandidateRanker, chooseRanker, NEIGHBOURS_K, type RankerChoice, type RankerModels } from "../ranker";
+import type { TrainingSet, Validation } from "../training-set";
 
 export interface Tuned {
   alsOptions: Partial<AlsOptions>;
   weights: HybridWeights;
+  /** the learned ranker trained on validation (purchase logs): EASE's lambda for its neighbours, trees, choice */
+  ranker: { easeLambda: number; models: RankerModels; choice: RankerChoice; neighbours: NeighbourTable } | null;
   calibration: NonNullable<ModelManifest["calibration"]>;
   /** validation figures, published in the manifest */
   metrics: Record<string, number>;
@@ -30,6 +35,7 @@ export function tuneOnValidation(
   const tuned: Tuned = {
     alsOptions: { ...ALS_BASE, ...opts.als },
     weights: UNTUNED_WEIGHTS,
+    ranker: null,
     calibration: {},
     metrics: {},
   };
@@ -38,7 +44,7 @@ export function tuneOnValidation(
   const { metrics } = tuned;
 
   /** the top score as a probability, per scorer (scripts/train/calibration.ts), fitted on validation */
-  const calibrate = (scorer: "als" | "hybrid", model: { scores(u: number): ArrayLike<number> }): void => {
+  const calibrate = (scorer: "als" | "hybrid" | "ranker", model: { scores(u: number): ArrayLike<number> }): void => {
     const fit = fitCalibration(model, val.data, val.relevantAll, val.end);
     if (!fit) {
       log(`calibration (${scorer}): too few validation purchases of the top item, none published`);
@@ -82,19 +88,63 @@ export function tuneOnValidation(
     metrics.validation_hybrid_novel_ndcg_at_10 = ndcg(val, tuner, "novel");
     tuner.mode = "all";
     calibrate("hybrid", tuner);
+    tuned.ranker = tuneRanker(val, tuner, metrics, log);
+    if (tuned.ranker.choice.chosen.all === "ranker") {
+      const ranker = new CandidateRanker();
+      ranker.fitWith(tuner, tuned.ranker.neighbours);
+      ranker.models = tuned.ranker.models;
+      calibrate("ranker", ranker);
+    }
   }
   calibrate("als", als);
   return tuned;
 }
 
+/**
+ * EASE's lambda (for the neighbour table), then the learned ranker over the tuned hybrid's components: trained on
+ * two thirds of the validation readers against the hybrid on the rest (which serves each mode), then on all.
+ */
+function tuneRanker(
+  val: Validation,
+  tuner: HybridRecommender,
+  metrics: Record<string, number>,
+  log: (msg: string) => void,
+) {
+  let best = { score: Number.NEGATIVE_INFINITY, model: null as Ease | null };
+  for (const lambda of EASE_LAMBDAS) {
+    const m = new Ease({ lambda });
+    m.fit(val.data);
+    const score = (ndcg(val, m, "all") + ndcg(val, m, "novel")) / 2;
+    if (score > best.score) best = { score, model: m };
+  }
+  const ease = best.model as Ease;
+  const neighbours = ease.neighbours(NEIGHBOURS_K);
+  const ranker = new CandidateRanker();
+  ranker.fitWith(tuner, neighbours);
+  const choice = chooseRanker(ranker, judged(val), tuner);
+  const models = ranker.train(val.relevantAll, val.relevantNovel, choice.trees);
+  for (const mode of ["all", "novel"] as const) {
+    const h = choice.holdout[mode];
+    const suffix = mode === "all" ? "" : "_novel";
+    metrics[`validation_holdout_hybrid${suffix}_ndcg_at_10`] = h.hybrid;
+    metrics[`validation_holdout_ranker${suffix}_ndcg_at_10`] = h.ranker;
+    log(
+      `ranker (${mode}): ${h.ranker.toFixed(4)} vs hybrid ${h.hybrid.toFixed(4)} on ${h.users} held-out validation readers, ${h.trees} trees: ${choice.chosen[mode]} serves`,
+    );
+  }
+  return { easeLambda: ease.options.lambda, models, choice, neighbours };
+}
+
+/** A validation window as the evaluation judges it. */
+function judged(w: Validation): JudgedSplit {
+  return { train: w.data.matrix, testAll: w.relevantAll, testNovel: w.relevantNovel };
+}
+
 /** NDCG@10 of a recommender on a validation window. */
 function ndcg(
-  w: Window & { relevantAll: Map<number, Set<number>>; relevantNovel: Map<number, Set<number>> },
+  w: Validation,
   m: { scores(u: number): ArrayLike<number> } & Parameters<typeof recommend>[0],
   variant: "all" | "novel",
 ): number {
-  const split = { train: w.data.matrix, testAll: w.relevantAll, testNovel: w.relevantNovel } as Parameters<
-    typeof evaluateVariant
-  >[0];
-  return evaluateVariant(split, variant, (u, ex) => recommend(m, u, K, ex)).ndcg_at_10;
+  return evaluateVariant(judged(w), variant, (u, ex) => recommend(m, u, K, ex)).ndcg_at_10;
 }

@@ -1,6 +1,7 @@
 /**
  * Training step 7: write a version's files into `<out>/<version>/` and point `<out>/latest.json` at it:
- * model.onnx and item-table.json (ALS, with the Gram matrix for fold-in), content.onnx, segments.onnx and
+ * model.onnx and item-table.json (ALS, with the Gram matrix for fold-in), content.onnx, neighbours.bin (the
+ * ranker's), segments.onnx and
  * segments.json, manifest.json, catalog.json, golden.json, profiles.jsonl.
  */
 import { mkdir, writeFile } from "node:fs/promises";
@@ -32,6 +33,7 @@ export async function writeModel(out: string, files: ModelFiles, log: (msg: stri
   await writeFile(join(dir, "model.onnx"), recs.alsOnnx);
   await writeFile(join(dir, "item-table.json"), JSON.stringify(itemTable(recs.alsItems)));
   if (recs.contentOnnx) await writeFile(join(dir, "content.onnx"), recs.contentOnnx);
+  if (recs.ranker) await writeFile(join(dir, "neighbours.bin"), recs.ranker.neighbours);
   if (engagement.segmentOnnx && engagement.segments) {
     await writeFile(join(dir, "segments.onnx"), engagement.segmentOnnx);
     await writeFile(join(dir, "segments.json"), `${JSON.stringify(engagement.segments.model, null, 2)}\n`);

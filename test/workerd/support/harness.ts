@@ -36,7 +36,13 @@ export async function clearKv(): Promise<void> {
 
 /** Puts a fixture model (default: the demo's), its catalog, fallback items, profiles and the active pointer into KV. */
 export async function seedModel(
-  opts: { onnx?: Uint8Array | null; pointer?: boolean; fixture?: ModelFixture } = {},
+  opts: {
+    onnx?: Uint8Array | null;
+    pointer?: boolean;
+    fixture?: ModelFixture;
+    /** false: leave the ranker's neighbour table out (the version then serves its hybrid) */
+    ranker?: boolean;
+  } = {},
 ): Promise<void> {
   const f = opts.fixture ?? fixture();
   const catalog = JSON.parse(f.catalogJson) as { items: unknown[]; popular: number[] };
@@ -46,6 +52,8 @@ export async function seedModel(
   if (onnx) await env.OPENTIME_KV.put(kvKeys.onnx(f.version), onnx);
   if (f.contentOnnxBase64) await env.OPENTIME_KV.put(kvKeys.contentOnnx(f.version), base64ToBytes(f.contentOnnxBase64));
   if (f.itemTableJson) await env.OPENTIME_KV.put(kvKeys.itemTable(f.version), f.itemTableJson);
+  if (f.neighboursBase64 && opts.ranker !== false)
+    await env.OPENTIME_KV.put(kvKeys.neighbours(f.version), base64ToBytes(f.neighboursBase64));
   await env.OPENTIME_KV.put(
     kvKeys.fallbackItems,
     JSON.stringify({ items: catalog.popular.slice(0, 12).map((i) => catalog.items[i]) }),

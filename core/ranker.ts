@@ -1,0 +1,257 @@
+/**
+ * The learned ranker's candidates and features, shared by the trainer and the Worker: several generators
+ * propose items (the reader's own items, ALS, content, item-item neighbours of everything they bought and of
+ * their last basket, popular and trending items); each candidate gets one feature row (RANKER_FEATURES) that
+ * gradient-boosted trees (core/tree-ensemble.ts) score. Candidates and features depend only on what the edge
+ * has: the profile's purchases, the ALS and content scores, the neighbour table and item statistics.
+ */
+import type { ItemStats, OwnItem } from "./hybrid";
+import { topK } from "./int8-kernel";
+import { type TreeEnsemble, treeEnsembleScore } from "./tree-ensemble";
+
+export const RANKER_FEATURES = [
+  "hybrid",
+  "hybrid_rank",
+  "own",
+  "log_invoices",
+  "own_age_days",
+  "invoice_share",
+  "als",
+  "als_gap",
+  "als_rank",
+  "content",
+  "content_rank",
+  "neighbours",
+  "neighbours_rank",
+  "basket",
+  "log_buyers",
+  "repeat_rate",
+  "log_recent_buyers",
+  "trend",
+  "reader_log_items",
+  "reader_age_days",
+  "reader_log_max_invoices",
+  "reader_repeat_share",
+  "own_in_last_basket",
+  "own_gap_days",
+] as const;
+
+/** How many candidates each generator proposes (before duplicates merge). */
+export const CANDIDATES = {
+  hybrid: 50,
+  als: 50,
+  content: 20,
+  neighbours: 50,
+  basket: 30,
+  popular: 20,
+  trending: 20,
+} as const;
+
+/** Per item, its K strongest positive item-item weights (EASE's rows), -1 padded. */
+export interface NeighbourTable {
+  k: number;
+  /** items x k neighbour indices, -1 where a row has fewer */
+  index: Int32Array;
+  /** items x k weights */
+  weight: Float32Array;
+}
+
+export type RankerMode = "all" | "novel";
+
+/** The table as stored (KV `model:<v>:neighbours`): items x k int32 indices, then items x k float32 weights, little-endian. */
+export function encodeNeighbours(table: NeighbourTable): Uint8Array {
+  const out = new Uint8Array(table.index.length * 8);
+  const view = new DataView(out.buffer);
+  const n = table.index.length;
+  for (let p = 0; p < n; p++) {
+    view.setInt32(p * 4, table.index[p] as number, true);
+    view.setFloat32((n + p) * 4, table.weight[p] as number, true);
+  }
+  return out;
+}
+
+/** The stored table back, checked: its size must be items x k entries and every index -1 or an item. */
+export function decodeNeighbours(bytes: ArrayBuffer | Uint8Array, items: number, k: number): NeighbourTable {
+  const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const n = items * k;
+  if (!Number.isInteger(k) || k < 1 || b.byteLength !== n * 8)
+    throw new Error(`neighbour table: expected ${n * 8} bytes, got ${b.byteLength}`);
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const index = new Int32Array(n);
+  const weight = new Float32Array(n);
+  for (let p = 0; p < n; p++) {
+    const j = view.getInt32(p * 4, true);
+    if (j < -1 || j >= items) throw new Error(`neighbour table: index ${j} out of range`);
+    index[p] = j;
+    weight[p] = view.getFloat32((n + p) * 4, true);
+  }
+  return { k, index, weight };
+}
+
+export interface RankerInputs {
+  own: readonly OwnItem[];
+  /** unix seconds the recencies are measured at */
+  now: number;
+  als: ArrayLike<number>;
+  content: ArrayLike<number> | null;
+  neighbours: NeighbourTable | null;
+  stats: ItemStats;
+  /** the linear re-ranker's logit per item (core/hybrid.ts) for this mode */
+  hybrid: ArrayLike<number>;
+}
+
+export interface CandidateRows {
+  items: number[];
+  /** items x RANKER_FEATURES, row-major */
+  rows: Float64Array;
+}
+
+const DAY = 86400;
+/** what "never" reads as in an age feature */
+const NEVER_DAYS = 10_000;
+/** purchases within this many seconds of the reader's latest form their last basket */
+const BASKET_SECONDS = 3600;
+
+/** Candidate items and their feature rows for one reader. In `novel` mode the reader's own items are left out. */
+export function rankerCandidates(inp: RankerInputs, mode: RankerMode): CandidateRows {
+  const n = inp.als.length;
+  const ownMap = new Map<number, OwnItem>();
+  for (const o of inp.own) if (o.item >= 0 && o.item < n) ownMap.set(o.item, o);
+  const skip = mode === "novel" ? (j: number) => ownMap.has(j) : undefined;
+  let last = 0;
+  let maxInvoices = 0;
+  for (const o of ownMap.values()) {
+    last = Math.max(last, o.lastTs);
+    maxInvoices = Math.max(maxInvoices, o.invoices);
+  }
+  const nb = neighbourScores(inp.neighbours, ownMap.values(), n);
+  const basket = neighbourScores(
+    inp.neighbours,
+    [...ownMap.values()].filter((o) => o.lastTs >= last - BASKET_SECONDS),
+    n,
+  );
+  const cands = new Set<number>(mode === "novel" ? [] : ownMap.keys());
+  for (const j of topK(inp.hybrid, CANDIDATES.hybrid, skip).indices) cands.add(j);
+  for (const j of topK(inp.als, CANDIDATES.als, skip).indices) cands.add(j);
+  if (inp.content) for (const j of topK(inp.content, CANDIDATES.content, skip).indices) cands.add(j);
+  for (const j of topSparse(nb, CANDIDATES.neighbours, skip)) cands.add(j);
+  for (const j of topSparse(basket, CANDIDATES.basket, skip)) cands.add(j);
+  for (const j of topK(inp.stats.logBuyers, CANDIDATES.popular, skip).indices) cands.add(j);
+  for (const j of topK(inp.stats.logRecentBuyers, CANDIDATES.trending, skip).indices) cands.add(j);
+  const items = [...cands].sort((a, b) => a - b);
+  const m = items.length;
+  const f = RANKER_FEATURES.length;
+  const rows = new Float64Array(m * f);
+  const alsOf = items.map((j) => inp.als[j] as number);
+  const contentOf = items.map((j) => (inp.content ? (inp.content[j] as number) : 0));
+  const nbOf = items.map((j) => nb.get(j) ?? 0);
+  const hybridOf = items.map((j) => inp.hybrid[j] as number);
+  const hybridRank = ranks(hybridOf);
+  const alsRank = ranks(alsOf);
+  const contentRank = ranks(contentOf);
+  const nbRank = ranks(nbOf);
+  const alsMax = Math.max(...alsOf);
+  const readerItems = Math.log1p(ownMap.size);
+  const readerAge = ownMap.size ? Math.max(0, inp.now - last) / DAY : NEVER_DAYS;
+  const readerMax = Math.log1p(maxInvoices);
+  let repeated = 0;
+  for (const o of ownMap.values()) if (o.invoices > 1) repeated++;
+  const repeatShare = ownMap.size ? repeated / ownMap.size : 0;
+  for (let r = 0; r < m; r++) {
+    const j = items[r] as number;
+    const o = ownMap.get(j);
+    const buyers = inp.stats.logBuyers[j] as number;
+    const recent = inp.stats.logRecentBuyers[j] as number;
+    const at = r * f;
+    rows[at] = hybridOf[r] as number;
+    rows[at + 1] = hybridRank[r] as number;
+    rows[at + 2] = o ? 1 : 0;
+    rows[at + 3] = Math.log1p(o?.invoices ?? 0);
+    rows[at + 4] = o ? Math.max(0, inp.now - o.lastTs) / DAY : NEVER_DAYS;
+    rows[at + 5] = (o?.invoices ?? 0) / Math.max(1, maxInvoices);
+    rows[at + 6] = alsOf[r] as number;
+    rows[at + 7] = (alsOf[r] as number) - alsMax;
+    rows[at + 8] = alsRank[r] as number;
+    rows[at + 9] = contentOf[r] as number;
+    rows[at + 10] = contentRank[r] as number;
+    rows[at + 11] = nbOf[r] as number;
+    rows[at + 12] = nbRank[r] as number;
+    rows[at + 13] = basket.get(j) ?? 0;
+    rows[at + 14] = buyers;
+    rows[at + 15] = inp.stats.repeatRate[j] as number;
+    rows[at + 16] = recent;
+    rows[at + 17] = recent - buyers;
+    rows[at + 18] = readerItems;
+    rows[at + 19] = readerAge;
+    rows[at + 20] = readerMax;
+    rows[at + 21] = repeatShare;
+    rows[at + 22] = o && o.lastTs >= last - BASKET_SECONDS ? 1 : 0;
+    // days between the reader's latest order and this item's: 0 for what they just bought again
+    rows[at + 23] = o ? Math.max(0, last - o.lastTs) / DAY : NEVER_DAYS;
+  }
+  return { items, rows };
+}
+
+/**
+ * Candidates ordered by the trees' score (ties: lower item first), skipping `skip`ped items, then `fill` (the
+ * hybrid's order) for whatever the candidates leave short, scored -Infinity.
+ */
+export function rankCandidates(
+  model: TreeEnsemble,
+  c: CandidateRows,
+  fill: readonly number[],
+  skip?: (item: number) => boolean,
+): { indices: number[]; scores: number[] } {
+  const f = RANKER_FEATURES.length;
+  const scored: [number, number][] = [];
+  c.items.forEach((j, r) => {
+    if (!skip?.(j)) scored.push([j, treeEnsembleScore(model, c.rows, r * f)]);
+  });
+  scored.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  const indices = scored.map((x) => x[0]);
+  const scores = scored.map((x) => x[1]);
+  const seen = new Set(c.items);
+  for (const j of fill) {
+    if (seen.has(j) || skip?.(j)) continue;
+    indices.push(j);
+    scores.push(Number.NEGATIVE_INFINITY);
+  }
+  return { indices, scores };
+}
+
+/** Sum of neighbour weights from the given items (EASE's x_u B, kept to each row's K strongest). */
+function neighbourScores(table: NeighbourTable | null, from: Iterable<OwnItem>, n: number): Map<number, number> {
+  const out = new Map<number, number>();
+  if (!table) return out;
+  const k = table.k;
+  for (const o of from) {
+    if (o.item < 0 || o.item >= n || (o.item + 1) * k > table.index.length) continue;
+    for (let p = o.item * k; p < (o.item + 1) * k; p++) {
+      const j = table.index[p] as number;
+      if (j < 0) break;
+      out.set(j, (out.get(j) ?? 0) + (table.weight[p] as number));
+    }
+  }
+  return out;
+}
+
+/** The `k` best entries of a sparse score map, ties by lower index. */
+function topSparse(scores: Map<number, number>, k: number, skip?: (j: number) => boolean): number[] {
+  return [...scores]
+    .filter(([j, s]) => s > 0 && !skip?.(j))
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    .slice(0, k)
+    .map(([j]) => j);
+}
+
+/** 0-based rank of each value among the list, highest first (ties share the better rank). */
+function ranks(values: readonly number[]): number[] {
+  const order = values.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]);
+  const out = new Array<number>(values.length);
+  let rank = 0;
+  order.forEach(([v, i], pos) => {
+    if (pos > 0 && v !== (order[pos - 1] as readonly [number, number])[0]) rank = pos;
+    out[i] = rank;
+  });
+  return out;
+}

@@ -1,0 +1,321 @@
+/**
+ * Gradient-boosted regression trees (Friedman 2001) grown level by level on histograms of quantile-binned
+ * features (as LightGBM and XGBoost's `hist` do), with Newton leaf values and L2 on them. Two objectives:
+ * `logloss` (binary labels) and `lambdarank` (LambdaMART, Burges 2010: pairwise gradients weighted by the
+ * change in NDCG, per query group). Exports core/tree-ensemble.ts's exact form: a split sends a row left when
+ * `x < threshold`, thresholds are bin edges, so the edge scores what the trainer scored.
+ */
+import type { Tree, TreeEnsemble } from "../../core/tree-ensemble";
+import { treeEnsembleScore, treeScore } from "../../core/tree-ensemble";
+import { Rng } from "../lib/rng";
+
+export interface GbdtOptions {
+  objective: "logloss" | "lambdarank";
+  trees: number;
+  /** levels below the root (a tree has at most 2^depth leaves) */
+  depth: number;
+  learningRate: number;
+  /** a child needs at least this much hessian (the "min child weight") */
+  minHessian: number;
+  /** L2 penalty on leaf values */
+  l2: number;
+  /** histogram bins per feature (at most 256) */
+  bins: number;
+  /** share of rows (logloss) or query groups (lambdarank) each tree sees */
+  subsample: number;
+  seed: number;
+}
+
+export const DEFAULT_GBDT_OPTIONS: GbdtOptions = {
+  objective: "lambdarank",
+  trees: 150,
+  depth: 5,
+  learningRate: 0.08,
+  minHessian: 1,
+  l2: 1,
+  bins: 64,
+  subsample: 0.8,
+  seed: 7,
+};
+
+export interface GbdtData {
+  /** rows x features, row-major */
+  x: Float64Array;
+  features: readonly string[];
+  /** 1 relevant, 0 not */
+  y: Uint8Array;
+  /** query groups as [start, end) row ranges, consecutive: group g is rows groups[g] .. groups[g + 1] */
+  groups: Int32Array;
+}
+
+/** Fits an ensemble; `onTree` sees the model after each tree (for early stopping on a held-out set). */
+export function fitGbdt(
+  data: GbdtData,
+  options: Partial<GbdtOptions> = {},
+  onTree?: (model: TreeEnsemble, trees: number) => boolean | undefined,
+): TreeEnsemble {
+  const o = { ...DEFAULT_GBDT_OPTIONS, ...options };
+  const f = data.features.length;
+  const n = data.y.length;
+  if (data.x.length !== n * f) throw new Error("x must be rows x features");
+  const { codes, edges } = binFeatures(data.x, n, f, o.bins);
+  const base = o.objective === "logloss" ? logit(mean(data.y)) : 0;
+  const model: TreeEnsemble = { features: [...data.features], base, trees: [] };
+  const score = new Float64Array(n).fill(base);
+  const grad = new Float64Array(n);
+  const hess = new Float64Array(n);
+  const rng = new Rng(o.seed);
+  const groupCount = data.groups.length - 1;
+  for (let t = 0; t < o.trees; t++) {
+    let rows: Int32Array;
+    if (o.objective === "logloss") {
+      loglossGradients(data.y, score, grad, hess);
+      rows = sampleRows(n, o.subsample, rng);
+    } else {
+      const chosen: number[] = [];
+      for (let g = 0; g < groupCount; g++) if (rng.next() < o.subsample) chosen.push(g);
+      rows = lambdaGradients(data, chosen, score, grad, hess);
+    }
+    const tree = growTree(rows, codes, edges, f, grad, hess, o);
+    model.trees.push(tree);
+    for (let i = 0; i < n; i++) score[i] = (score[i] as number) + treeScore(tree, data.x, i * f);
+    if (onTree?.(model, t + 1) === false) break;
+  }
+  return model;
+}
+
+/** Scores of rows (row-major x) under a model. */
+export function predictRows(model: TreeEnsemble, x: Float64Array, features: number): Float64Array {
+  const n = x.length / features;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = treeEnsembleScore(model, x, i * features);
+  return out;
+}
+
+const mean = (y: Uint8Array) => y.reduce((a, b) => a + b, 0) / Math.max(1, y.length);
+const logit = (p: number) =>
+  Math.log(Math.min(1 - 1e-6, Math.max(1e-6, p)) / (1 - Math.min(1 - 1e-6, Math.max(1e-6, p))));
+
+function loglossGradients(y: Uint8Array, score: Float64Array, grad: Float64Array, hess: Float64Array): void {
+  for (let i = 0; i < y.length; i++) {
+    const p = 1 / (1 + Math.exp(-(score[i] as number)));
+    grad[i] = p - (y[i] as number);
+    hess[i] = Math.max(p * (1 - p), 1e-6);
+  }
+}
+
+/**
+ * LambdaMART gradients of the chosen groups (groups without a relevant row, or with only relevant rows, give
+ * none and are left out): for each (relevant i, irrelevant j) pair, rho = 1 / (1 + e^(s_i - s_j)) times
+ * |delta NDCG| of swapping them in the current ranking. Returns the rows that carry gradients.
+ */
+function lambdaGradients(
+  data: GbdtData,
+  chosen: readonly number[],
+  score: Float64Array,
+  grad: Float64Array,
+  hess: Float64Array,
+): Int32Array {
+  const rows: number[] = [];
+  for (const g of chosen) {
+    const start = data.groups[g] as number;
+    const end = data.groups[g + 1] as number;
+    let relevant = 0;
+    for (let i = start; i < end; i++) relevant += data.y[i] as number;
+    if (relevant === 0 || relevant === end - start) continue;
+    const order = Array.from({ length: end - start }, (_, k) => start + k).sort(
+      (a, b) => (score[b] as number) - (score[a] as number) || a - b,
+    );
+    const discount = new Float64Array(end - start);
+    order.forEach((row, rank) => {
+      discount[row - start] = 1 / Math.log2(rank + 2);
+    });
+    let ideal = 0;
+    for (let r = 0; r < relevant; r++) ideal += 1 / Math.log2(r + 2);
+    for (let i = start; i < end; i++) {
+      grad[i] = 0;
+      hess[i] = 0;
+      rows.push(i);
+    }
+    for (let i = start; i < end; i++) {
+      if (data.y[i] !== 1) continue;
+      for (let j = start; j < end; j++) {
+        if (data.y[j] !== 0) continue;
+        const delta = Math.abs((discount[i - start] as number) - (discount[j - start] as number)) / ideal;
+        const rho = 1 / (1 + Math.exp((score[i] as number) - (score[j] as number)));
+        const l = rho * delta;
+        const h = Math.max(rho * (1 - rho) * delta, 1e-9);
+        grad[i] = (grad[i] as number) - l;
+        grad[j] = (grad[j] as number) + l;
+        hess[i] = (hess[i] as number) + h;
+        hess[j] = (hess[j] as number) + h;
+      }
+    }
+  }
+  return Int32Array.from(rows);
+}
+
+function sampleRows(n: number, share: number, rng: Rng): Int32Array {
+  if (share >= 1) return Int32Array.from({ length: n }, (_, i) => i);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (rng.next() < share) out.push(i);
+  return Int32Array.from(out);
+}
+
+/**
+ * Quantile bins per feature: up to `bins - 1` edges (distinct values of a sorted sample); a value's code is the
+ * number of edges at or below it, so code <= b exactly when value < edges[b].
+ */
+function binFeatures(x: Float64Array, n: number, f: number, bins: number) {
+  const edges: Float64Array[] = [];
+  const codes = new Uint8Array(n * f);
+  const step = Math.max(1, Math.floor(n / 20000));
+  for (let c = 0; c < f; c++) {
+    const sample: number[] = [];
+    for (let i = 0; i < n; i += step) sample.push(x[i * f + c] as number);
+    sample.sort((a, b) => a - b);
+    const e: number[] = [];
+    for (let b = 1; b < bins; b++) {
+      const v = sample[Math.floor((b * sample.length) / bins)] as number;
+      if (v > (sample[0] as number) && (e.length === 0 || v > (e.at(-1) as number))) e.push(v);
+    }
+    edges.push(Float64Array.from(e));
+    for (let i = 0; i < n; i++) codes[i * f + c] = codeOf(e, x[i * f + c] as number);
+  }
+  return { codes, edges };
+}
+
+function codeOf(edges: ArrayLike<number>, v: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (v >= (edges[mid] as number)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+interface Node {
+  rows: Int32Array;
+  /** index in the tree's arrays */
+  at: number;
+  g: number;
+  h: number;
+  /** per feature, per bin: gradient and hessian sums (f * bins * 2) */
+  hist: Float64Array;
+}
+
+function growTree(
+  rows: Int32Array,
+  codes: Uint8Array,
+  edges: Float64Array[],
+  f: number,
+  grad: Float64Array,
+  hess: Float64Array,
+  o: GbdtOptions,
+): Tree {
+  const tree: Tree = { feature: [], threshold: [], left: [], right: [], value: [] };
+  const add = () => {
+    tree.feature.push(-1);
+    tree.threshold.push(0);
+    tree.left.push(0);
+    tree.right.push(0);
+    tree.value.push(0);
+    return tree.feature.length - 1;
+  };
+  const leafValue = (g: number, h: number) => (-g / (h + o.l2)) * o.learningRate;
+  const bins = o.bins;
+  let level: Node[] = [withHistogram(rows, add(), codes, f, bins, grad, hess)];
+  for (let d = 0; d < o.depth && level.length > 0; d++) {
+    const next: Node[] = [];
+    for (const node of level) {
+      const split = bestSplit(node, f, bins, edges, o);
+      if (!split) {
+        tree.value[node.at] = leafValue(node.g, node.h);
+        continue;
+      }
+      const leftRows: number[] = [];
+      const rightRows: number[] = [];
+      for (const i of node.rows) ((codes[i * f + split.feature] as number) <= split.bin ? leftRows : rightRows).push(i);
+      const l = add();
+      const r = add();
+      tree.feature[node.at] = split.feature;
+      tree.threshold[node.at] = edges[split.feature]?.[split.bin] as number;
+      tree.left[node.at] = l;
+      tree.right[node.at] = r;
+      // histogram of the smaller child; the larger one's is the parent's minus it
+      const leftSmaller = leftRows.length <= rightRows.length;
+      const small = withHistogram(
+        Int32Array.from(leftSmaller ? leftRows : rightRows),
+        leftSmaller ? l : r,
+        codes,
+        f,
+        bins,
+        grad,
+        hess,
+      );
+      const bigHist = new Float64Array(node.hist.length);
+      for (let k = 0; k < bigHist.length; k++) bigHist[k] = (node.hist[k] as number) - (small.hist[k] as number);
+      const big: Node = {
+        rows: Int32Array.from(leftSmaller ? rightRows : leftRows),
+        at: leftSmaller ? r : l,
+        g: node.g - small.g,
+        h: node.h - small.h,
+        hist: bigHist,
+      };
+      next.push(small, big);
+    }
+    level = next;
+  }
+  for (const node of level) tree.value[node.at] = leafValue(node.g, node.h);
+  return tree;
+}
+
+function withHistogram(
+  rows: Int32Array,
+  at: number,
+  codes: Uint8Array,
+  f: number,
+  bins: number,
+  grad: Float64Array,
+  hess: Float64Array,
+): Node {
+  const hist = new Float64Array(f * bins * 2);
+  let g = 0;
+  let h = 0;
+  for (const i of rows) {
+    const gi = grad[i] as number;
+    const hi = hess[i] as number;
+    g += gi;
+    h += hi;
+    const base = i * f;
+    for (let c = 0; c < f; c++) {
+      const k = (c * bins + (codes[base + c] as number)) * 2;
+      hist[k] = (hist[k] as number) + gi;
+      hist[k + 1] = (hist[k + 1] as number) + hi;
+    }
+  }
+  return { rows, at, g, h, hist };
+}
+
+function bestSplit(node: Node, f: number, bins: number, edges: Float64Array[], o: GbdtOptions) {
+  const gain = (g: number, h: number) => (g * g) / (h + o.l2);
+  const parent = gain(node.g, node.h);
+  let best: { feature: number; bin: number; gain: number } | null = null;
+  for (let c = 0; c < f; c++) {
+    const usable = (edges[c] as Float64Array).length;
+    let gl = 0;
+    let hl = 0;
+    for (let b = 0; b < usable; b++) {
+      const k = (c * bins + b) * 2;
+      gl += node.hist[k] as number;
+      hl += node.hist[k + 1] as number;
+      const hr = node.h - hl;
+      if (hl < o.minHessian || hr < o.minHessian) continue;
+      const g = gain(gl, hl) + gain(node.g - gl, hr) - parent;
+      if (g > 1e-12 && (!best || g > best.gain)) best = { feature: c, bin: b, gain: g };
+    }
+  }
+  return best;
+}

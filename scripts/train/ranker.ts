@@ -1,0 +1,216 @@
+/**
+ * Candidates, then a learned ranker: core/ranker.ts's generators propose items, gradient-boosted trees
+ * (scripts/learn/gbdt.ts) score their feature rows. Trained on a validation split's relevance, one ensemble
+ * per mode (`all`: rebuys allowed; `novel`: discovery). The component models (ALS, content, EASE's neighbour
+ * table) are fitted elsewhere on the same window and handed in.
+ */
+import {
+  type NeighbourTable,
+  RANKER_FEATURES,
+  type RankerInputs,
+  type RankerMode,
+  rankerCandidates,
+} from "../../core/ranker";
+import { type TreeEnsemble, treeEnsembleScore, treeScore } from "../../core/tree-ensemble";
+import { fitGbdt, type GbdtData, type GbdtOptions } from "../learn/gbdt";
+import { evaluateVariant, type JudgedSplit, K } from "../ranking/evaluate-recommender";
+import { type Recommender, recommend } from "../ranking/recommender";
+import type { HybridRecommender } from "./hybrid";
+
+export type RankerModels = Record<RankerMode, TreeEnsemble>;
+
+/**
+ * Neighbours per item kept for the ranker and the edge (what K costs is in the evaluation's JSON): at 100k
+ * items the table is 16 MB (index and weight, 4 bytes each), within a KV value's 25 MiB.
+ */
+export const NEIGHBOURS_K = 20;
+
+/** The trees' settings (chosen once on Online Retail's validation split; the tree count per run, on held-out readers). */
+export const RANKER_GBDT: Partial<GbdtOptions> = {
+  objective: "logloss",
+  depth: 6,
+  learningRate: 0.05,
+  minHessian: 3,
+  trees: 300,
+};
+/** held-out readers' NDCG is measured every this many trees */
+const CHECKPOINT = 25;
+
+export interface RankerChoice {
+  /** protocol NDCG@10 of validation readers held out of the ranker's training (a third, by a hash of the row) */
+  holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number }>;
+  /** what serves each mode: the ranker only where it beat the hybrid on held-out readers */
+  chosen: Record<RankerMode, "ranker" | "hybrid">;
+  /** tree counts for the final fit on every validation reader */
+  trees: Record<RankerMode, Partial<GbdtOptions>>;
+}
+
+export class CandidateRanker implements Recommender {
+  readonly name = "ranker";
+  mode: RankerMode = "all";
+  models: RankerModels | null = null;
+  private hybrid: HybridRecommender | null = null;
+  private neighbours: NeighbourTable | null = null;
+
+  constructor(readonly gbdt: Partial<GbdtOptions> = RANKER_GBDT) {}
+
+  fit(): void {
+    throw new Error("the ranker is fitted with fitWith (components) and train (relevance)");
+  }
+
+  /**
+   * The components, fitted on the window the ranker scores: the tuned hybrid (its ALS, content, item
+   * statistics and linear logits; int8 when it is quantized) and EASE's neighbour table.
+   */
+  fitWith(hybrid: HybridRecommender, neighbours: NeighbourTable | null): void {
+    this.hybrid = hybrid;
+    this.neighbours = neighbours;
+  }
+
+  inputs(user: number, mode: RankerMode): RankerInputs {
+    const h = this.hybrid;
+    if (!h) throw new Error("not fitted");
+    const c = h.components(user);
+    return { ...c, neighbours: this.neighbours, hybrid: h.scoresFor(mode, c) };
+  }
+
+  /** One query group per user with a relevant candidate set: the rows the trees learn from. */
+  trainingSet(
+    relevant: ReadonlyMap<number, ReadonlySet<number>>,
+    mode: RankerMode,
+    users?: readonly number[],
+  ): GbdtData {
+    const f = RANKER_FEATURES.length;
+    const xs: Float64Array[] = [];
+    const ys: number[] = [];
+    const groups = [0];
+    for (const u of users ?? relevant.keys()) {
+      const rel = relevant.get(u);
+      if (!rel) continue;
+      const { items, rows } = rankerCandidates(this.inputs(u, mode), mode);
+      xs.push(rows);
+      for (const j of items) ys.push(rel.has(j) ? 1 : 0);
+      groups.push(ys.length);
+    }
+    const x = new Float64Array(ys.length * f);
+    let at = 0;
+    for (const r of xs) {
+      x.set(r, at);
+      at += r.length;
+    }
+    return { x, y: Uint8Array.from(ys), groups: Int32Array.from(groups), features: RANKER_FEATURES };
+  }
+
+  train(
+    relevantAll: ReadonlyMap<number, ReadonlySet<number>>,
+    relevantNovel: ReadonlyMap<number, ReadonlySet<number>>,
+    options: Partial<Record<RankerMode, Partial<GbdtOptions>>> = {},
+  ): RankerModels {
+    this.models = {
+      all: fitGbdt(this.trainingSet(relevantAll, "all"), { ...this.gbdt, ...options.all }),
+      novel: fitGbdt(this.trainingSet(relevantNovel, "novel"), { ...this.gbdt, ...options.novel }),
+    };
+    return this.models;
+  }
+
+  scores(user: number): Float64Array {
+    const models = this.models;
+    if (!models) throw new Error("not trained");
+    const inp = this.inputs(user, this.mode);
+    const { items, rows } = rankerCandidates(inp, this.mode);
+    const out = new Float64Array(inp.als.length).fill(Number.NEGATIVE_INFINITY);
+    const f = RANKER_FEATURES.length;
+    items.forEach((j, r) => {
+      out[j] = treeEnsembleScore(models[this.mode], rows, r * f);
+    });
+    return out;
+  }
+
+  hyperparameters() {
+    return { ...this.gbdt, candidates: "own, als, content, neighbours, basket, popular, trending" } as Record<
+      string,
+      number | string | boolean
+    >;
+  }
+}
+
+const heldOut = (user: number) => Math.imul(user + 1, 2654435761) >>> 0 < 1431655765;
+
+/**
+ * Trains on two thirds of the validation readers and measures the held-out third (the protocol's NDCG@10,
+ * every relevant item counted, so candidates that miss count against the ranker) every CHECKPOINT trees,
+ * against the hybrid on the same readers. For the comparison the hybrid's weights are fitted on the same two
+ * thirds (so neither has seen the held-out readers; the ranker's hybrid features come from those weights too),
+ * then put back as they were. `hybrid` is the ranker's own component.
+ */
+export function chooseRanker(ranker: CandidateRanker, val: JudgedSplit, hybrid: HybridRecommender): RankerChoice {
+  const fitted = hybrid.weights;
+  const trainOf = (m: ReadonlyMap<number, Set<number>>) =>
+    subset(
+      m,
+      [...m.keys()].filter((u) => !heldOut(u)),
+    );
+  hybrid.tune(trainOf(val.testAll), trainOf(val.testNovel));
+  try {
+    return compare(ranker, val, hybrid);
+  } finally {
+    hybrid.weights = fitted;
+  }
+}
+
+function compare(ranker: CandidateRanker, val: JudgedSplit, hybrid: HybridRecommender): RankerChoice {
+  const out = {} as RankerChoice;
+  out.holdout = {} as RankerChoice["holdout"];
+  out.chosen = {} as RankerChoice["chosen"];
+  out.trees = {} as RankerChoice["trees"];
+  const f = RANKER_FEATURES.length;
+  for (const mode of ["all", "novel"] as const) {
+    const relevant = mode === "all" ? val.testAll : val.testNovel;
+    const users = [...relevant.keys()];
+    const train = users.filter((u) => !heldOut(u));
+    const held = users.filter(heldOut);
+    const rows = held.map((u) => rankerCandidates(ranker.inputs(u, mode), mode));
+    const running = rows.map((r) => new Float64Array(r.items.length));
+    let best = { ndcg: -1, trees: 0 };
+    fitGbdt(ranker.trainingSet(relevant, mode, train), ranker.gbdt, (model, t) => {
+      const tree = model.trees.at(-1) as TreeEnsemble["trees"][number];
+      let sum = 0;
+      rows.forEach((r, i) => {
+        const s = running[i] as Float64Array;
+        for (let c = 0; c < r.items.length; c++) s[c] = (s[c] as number) + treeScore(tree, r.rows, c * f);
+        if (t % CHECKPOINT === 0) sum += ndcgAt10(r.items, s, relevant.get(held[i] as number) as ReadonlySet<number>);
+      });
+      if (t % CHECKPOINT === 0 && sum / held.length > best.ndcg) best = { ndcg: sum / held.length, trees: t };
+      return true;
+    });
+    hybrid.mode = mode;
+    const h = evaluateVariant(
+      { train: val.train, testAll: subset(val.testAll, held), testNovel: subset(val.testNovel, held) },
+      mode,
+      (u, ex) => recommend(hybrid, u, K, ex),
+    ).ndcg_at_10;
+    hybrid.mode = "all";
+    out.holdout[mode] = { hybrid: h, ranker: best.ndcg, trees: best.trees, users: held.length };
+    out.chosen[mode] = best.ndcg > h ? "ranker" : "hybrid";
+    out.trees[mode] = { trees: Math.max(CHECKPOINT, best.trees) };
+  }
+  return out;
+}
+
+function subset(m: ReadonlyMap<number, Set<number>>, users: readonly number[]): Map<number, Set<number>> {
+  return new Map(users.flatMap((u) => (m.has(u) ? [[u, m.get(u) as Set<number>] as const] : [])));
+}
+
+/** NDCG@10 of candidates ranked by score (ties: lower item first) against every relevant item. */
+function ndcgAt10(items: readonly number[], scores: Float64Array, relevant: ReadonlySet<number>): number {
+  const order = items
+    .map((_, i) => i)
+    .sort((a, b) => (scores[b] as number) - (scores[a] as number) || (items[a] as number) - (items[b] as number));
+  let dcg = 0;
+  order.slice(0, K).forEach((i, r) => {
+    if (relevant.has(items[i] as number)) dcg += 1 / Math.log2(r + 2);
+  });
+  let ideal = 0;
+  for (let r = 0; r < Math.min(K, relevant.size); r++) ideal += 1 / Math.log2(r + 2);
+  return ideal ? dcg / ideal : 0;
+}
