@@ -31,6 +31,22 @@ const GraphSchema = z.object({
 
 const LinearSchema = z.object({ weights: z.array(z.number()).length(HYBRID_FEATURES.length), intercept: z.number() });
 
+/**
+ * The learned ranker (core/ranker.ts candidates, core/tree-ensemble.ts trees) and, per mode, whether it serves or
+ * the hybrid does (chosen on held-out validation readers); its neighbour table is `model:<v>:neighbours`.
+ */
+export const RankerManifestSchema = z.object({
+  chosen: z.object({ all: z.enum(["ranker", "hybrid"]), novel: z.enum(["ranker", "hybrid"]) }),
+  all: TreeEnsembleSchema,
+  novel: TreeEnsembleSchema,
+  neighbours: z.object({
+    k: z.number().int().positive(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.number().int().positive(),
+  }),
+});
+export type RankerManifest = z.infer<typeof RankerManifestSchema>;
+
 export const ModelManifestSchema = z.object({
   schema: z.literal(MANIFEST_SCHEMA_VERSION),
   /** unique model version, also the KV key prefix */
@@ -64,21 +80,10 @@ export const ModelManifestSchema = z.object({
     })
     .optional(),
   /**
-   * the learned ranker (core/ranker.ts candidates, core/tree-ensemble.ts trees) and, per mode, whether it serves
-   * or the hybrid does (chosen on held-out validation readers); its neighbour table is `model:<v>:neighbours`
+   * the learned ranker (RankerManifestSchema), checked apart when a version loads: a malformed one leaves the
+   * version serving its hybrid instead of failing it
    */
-  ranker: z
-    .object({
-      chosen: z.object({ all: z.enum(["ranker", "hybrid"]), novel: z.enum(["ranker", "hybrid"]) }),
-      all: TreeEnsembleSchema,
-      novel: TreeEnsembleSchema,
-      neighbours: z.object({
-        k: z.number().int().positive(),
-        sha256: z.string().regex(/^[0-9a-f]{64}$/),
-        bytes: z.number().int().positive(),
-      }),
-    })
-    .optional(),
+  ranker: z.unknown().optional(),
   segments: z
     .object({
       names: z.array(z.string()),
@@ -107,7 +112,8 @@ export const ModelManifestSchema = z.object({
    * the top item's score as a probability that the reader buys it (core/calibration.ts), one Platt fit per
    * scorer on the validation split: the `topProbability` fact of campaign conditions
    */
-  calibration: z.partialRecord(z.enum(["ranker", "hybrid", "als", "als-foldin"]), CalibrationSchema).optional(),
+  // keyed by scorer; a key this Worker does not know (a later scorer's) is carried, never a reason to refuse a version
+  calibration: z.record(z.string(), CalibrationSchema).optional(),
   /** the readers' feature distributions at training time, what the drift job compares today's with (core/drift.ts) */
   reference: DriftReferenceSchema.optional(),
   hyperparameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),

@@ -47,45 +47,72 @@ export const CANDIDATES = {
   trending: 20,
 } as const;
 
-/** Per item, its K strongest positive item-item weights (EASE's rows), -1 padded. */
+/**
+ * Per item, its K strongest positive item-item weights (EASE's rows). Only modelled items have a row (EASE
+ * models the most bought few thousand), so a 100k-item catalog's table stays a few hundred KB.
+ */
 export interface NeighbourTable {
   k: number;
-  /** items x k neighbour indices, -1 where a row has fewer */
+  /** item -> its row, or -1 */
+  rowOf: Int32Array;
+  /** rows x k neighbour item indices, -1 padded */
   index: Int32Array;
-  /** items x k weights */
+  /** rows x k weights */
   weight: Float32Array;
 }
 
 export type RankerMode = "all" | "novel";
 
-/** The table as stored (KV `model:<v>:neighbours`): items x k int32 indices, then items x k float32 weights, little-endian. */
+/**
+ * The table as stored (KV `model:<v>:neighbours`), little-endian: uint32 rows, then rows x int32 item ids, rows x k
+ * int32 neighbour indices, rows x k float32 weights.
+ */
 export function encodeNeighbours(table: NeighbourTable): Uint8Array {
-  const out = new Uint8Array(table.index.length * 8);
+  const k = table.k;
+  const items: number[] = [];
+  table.rowOf.forEach((r, j) => {
+    if (r >= 0) items[r] = j;
+  });
+  const m = items.length;
+  const out = new Uint8Array(4 + m * 4 + m * k * 8);
   const view = new DataView(out.buffer);
-  const n = table.index.length;
-  for (let p = 0; p < n; p++) {
-    view.setInt32(p * 4, table.index[p] as number, true);
-    view.setFloat32((n + p) * 4, table.weight[p] as number, true);
+  view.setUint32(0, m, true);
+  items.forEach((j, r) => {
+    view.setInt32(4 + r * 4, j, true);
+  });
+  const at = 4 + m * 4;
+  for (let p = 0; p < m * k; p++) {
+    view.setInt32(at + p * 4, table.index[p] as number, true);
+    view.setFloat32(at + m * k * 4 + p * 4, table.weight[p] as number, true);
   }
   return out;
 }
 
-/** The stored table back, checked: its size must be items x k entries and every index -1 or an item. */
+/** The stored table back, checked: its size must match its row count, every item and neighbour must be in range. */
 export function decodeNeighbours(bytes: ArrayBuffer | Uint8Array, items: number, k: number): NeighbourTable {
   const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const n = items * k;
-  if (!Number.isInteger(k) || k < 1 || b.byteLength !== n * 8)
-    throw new Error(`neighbour table: expected ${n * 8} bytes, got ${b.byteLength}`);
+  if (!Number.isInteger(k) || k < 1 || b.byteLength < 4) throw new Error("neighbour table: no header");
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const index = new Int32Array(n);
-  const weight = new Float32Array(n);
-  for (let p = 0; p < n; p++) {
-    const j = view.getInt32(p * 4, true);
+  const m = view.getUint32(0, true);
+  if (m > items || b.byteLength !== 4 + m * 4 + m * k * 8)
+    throw new Error(`neighbour table: ${b.byteLength} bytes do not hold ${m} rows of ${k}`);
+  const rowOf = new Int32Array(items).fill(-1);
+  for (let r = 0; r < m; r++) {
+    const j = view.getInt32(4 + r * 4, true);
+    if (j < 0 || j >= items || rowOf[j] !== -1)
+      throw new Error(`neighbour table: row item ${j} out of range or repeated`);
+    rowOf[j] = r;
+  }
+  const at = 4 + m * 4;
+  const index = new Int32Array(m * k);
+  const weight = new Float32Array(m * k);
+  for (let p = 0; p < m * k; p++) {
+    const j = view.getInt32(at + p * 4, true);
     if (j < -1 || j >= items) throw new Error(`neighbour table: index ${j} out of range`);
     index[p] = j;
-    weight[p] = view.getFloat32((n + p) * 4, true);
+    weight[p] = view.getFloat32(at + m * k * 4 + p * 4, true);
   }
-  return { k, index, weight };
+  return { k, rowOf, index, weight };
 }
 
 export interface RankerInputs {
@@ -225,8 +252,9 @@ function neighbourScores(table: NeighbourTable | null, from: Iterable<OwnItem>, 
   if (!table) return out;
   const k = table.k;
   for (const o of from) {
-    if (o.item < 0 || o.item >= n || (o.item + 1) * k > table.index.length) continue;
-    for (let p = o.item * k; p < (o.item + 1) * k; p++) {
+    const row = o.item >= 0 && o.item < n ? (table.rowOf[o.item] ?? -1) : -1;
+    if (row < 0) continue;
+    for (let p = row * k; p < (row + 1) * k; p++) {
       const j = table.index[p] as number;
       if (j < 0) break;
       out.set(j, (out.get(j) ?? 0) + (table.weight[p] as number));

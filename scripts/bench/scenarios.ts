@@ -17,6 +17,7 @@ import { readScoringGraph } from "../export/read-scoring-graph";
 import { Rng } from "../lib/rng";
 import { buildProfile } from "../profiles/build-profiles";
 import { type KvEntry, modelEntries, profileEntries, readModelArtifacts, readProfiles } from "../seed/kv-entries";
+import { DEFAULT_EASE_OPTIONS } from "../train/ease";
 import { UNTUNED_WEIGHTS } from "../train/hybrid";
 import { NEIGHBOURS_K, RANKER_GBDT } from "../train/ranker";
 import { CDN_ORIGIN } from "./jpeg-cdn";
@@ -138,7 +139,7 @@ export function syntheticScenario(n: number, d = 64, seed = 1): Scenario {
 /**
  * The synthetic catalog served as a purchase-log model ships: ALS and content graphs (int8), the hybrid's
  * weights and item statistics, and the learned ranker (trees of the trainer's depth and count, a neighbour table
- * of NEIGHBOURS_K per item) serving both modes; readers with factor and content vectors and 30 purchases.
+ * of NEIGHBOURS_K for each of the 2,500 most bought items, as EASE exports it) serving both modes; readers with factor and content vectors and 30 purchases.
  */
 export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
   const base = syntheticScenario(n, d, seed);
@@ -157,9 +158,12 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
   const onnx = buildScoringGraph(alsItems, version);
   const contentOnnx = buildScoringGraph(contentItems, version, "opentime_content_int8");
   const k = NEIGHBOURS_K;
-  const index = Int32Array.from({ length: n * k }, () => rng.int(n));
-  const weight = Float32Array.from({ length: n * k }, () => rng.next() * 0.2);
-  const neighbours = encodeNeighbours({ k, index, weight });
+  // as EASE exports it: rows for the most bought items only (DEFAULT_EASE_OPTIONS.maxItems)
+  const rows = Math.min(n, DEFAULT_EASE_OPTIONS.maxItems);
+  const rowOf = Int32Array.from({ length: n }, (_, j) => (j < rows ? j : -1));
+  const index = Int32Array.from({ length: rows * k }, () => rng.int(n));
+  const weight = Float32Array.from({ length: rows * k }, () => rng.next() * 0.2);
+  const neighbours = encodeNeighbours({ k, rowOf, index, weight });
   const trees = (): TreeEnsemble => randomTrees(rng, RANKER_GBDT.trees ?? 300, RANKER_GBDT.depth ?? 6);
   const catalog = JSON.parse(base.entries.find((e) => e.key === kvKeys.catalog(`synthetic-${n}`))?.value ?? "{}");
   const manifest: ModelManifest = {

@@ -58,6 +58,9 @@ export function fitGbdt(
   const f = data.features.length;
   const n = data.y.length;
   if (data.x.length !== n * f) throw new Error("x must be rows x features");
+  // codes are bytes; and a non-finite value would be binned where the exported `x < threshold` does not send it
+  if (o.bins < 2 || o.bins > 256) throw new Error("bins must be 2..256");
+  if (!data.x.every(Number.isFinite)) throw new Error("x holds a non-finite value");
   const { codes, edges } = binFeatures(data.x, n, f, o.bins);
   const base = o.objective === "logloss" ? logit(mean(data.y)) : 0;
   const model: TreeEnsemble = { features: [...data.features], base, trees: [] };
@@ -163,8 +166,10 @@ function sampleRows(n: number, share: number, rng: Rng): Int32Array {
 }
 
 /**
- * Quantile bins per feature: up to `bins - 1` edges (distinct values of a sorted sample); a value's code is the
- * number of edges at or below it, so code <= b exactly when value < edges[b].
+ * Bins per feature: a feature with at most `bins` distinct values gets an edge at each (so a rare value can be
+ * split on); otherwise up to `bins - 1` quantile edges of a sample, the quantiles taken among the values other
+ * than the most common one when that one holds most rows (a mostly-zero feature keeps its tail's resolution).
+ * A value's code is the number of edges at or below it, so code <= b exactly when value < edges[b].
  */
 function binFeatures(x: Float64Array, n: number, f: number, bins: number) {
   const edges: Float64Array[] = [];
@@ -174,15 +179,38 @@ function binFeatures(x: Float64Array, n: number, f: number, bins: number) {
     const sample: number[] = [];
     for (let i = 0; i < n; i += step) sample.push(x[i * f + c] as number);
     sample.sort((a, b) => a - b);
-    const e: number[] = [];
-    for (let b = 1; b < bins; b++) {
-      const v = sample[Math.floor((b * sample.length) / bins)] as number;
-      if (v > (sample[0] as number) && (e.length === 0 || v > (e.at(-1) as number))) e.push(v);
+    const distinct = [...new Set(sample)];
+    let e: number[];
+    if (distinct.length <= bins) e = distinct.slice(1);
+    else {
+      const mode = mostCommon(sample);
+      const rest = mode.count > sample.length / 2 ? sample.filter((v) => v !== mode.value) : sample;
+      e = [];
+      for (let b = 1; b < bins - 1; b++) e.push(rest[Math.floor((b * rest.length) / (bins - 1))] as number);
+      if (rest !== sample) e.push(mode.value, nextAbove(sample, mode.value));
+      e = [...new Set(e.filter((v) => v > (sample[0] as number) && Number.isFinite(v)))].sort((a, b) => a - b);
     }
     edges.push(Float64Array.from(e));
     for (let i = 0; i < n; i++) codes[i * f + c] = codeOf(e, x[i * f + c] as number);
   }
   return { codes, edges };
+}
+
+function mostCommon(sorted: readonly number[]): { value: number; count: number } {
+  let best = { value: sorted[0] as number, count: 0 };
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j < sorted.length && sorted[j] === sorted[i]) j++;
+    if (j - i > best.count) best = { value: sorted[i] as number, count: j - i };
+    i = j;
+  }
+  return best;
+}
+
+/** The smallest sample value above `v` (or Infinity). */
+function nextAbove(sorted: readonly number[], v: number): number {
+  for (const x of sorted) if (x > v) return x;
+  return Number.POSITIVE_INFINITY;
 }
 
 function codeOf(edges: ArrayLike<number>, v: number): number {

@@ -31,21 +31,22 @@ export function topItemOutcomes(
   data: TrainData,
   relevant: ReadonlyMap<number, ReadonlySet<number>>,
   end: number,
+  only?: (user: number) => boolean,
 ): { score: Float64Array; bought: Uint8Array } {
   const { indptr, indices } = data.matrix;
-  const rows = indptr.length - 1;
-  const score = new Float64Array(rows);
-  const bought = new Uint8Array(rows);
+  const users = Array.from({ length: indptr.length - 1 }, (_, u) => u).filter((u) => only?.(u) ?? true);
+  const score = new Float64Array(users.length);
+  const bought = new Uint8Array(users.length);
   const since = end - EXCLUDE_DAYS * DAY;
-  for (let u = 0; u < rows; u++) {
+  for (const [i, u] of users.entries()) {
     const recent = new Set<number>();
     for (let k = indptr[u] as number; k < (indptr[u + 1] as number); k++) {
       if ((data.lastTime?.[k] ?? 0) >= since) recent.add(indices[k] as number);
     }
     const top = topK(model.scores(u), 1, recent.size > 0 ? (j) => recent.has(j) : undefined);
     const item = top.indices[0];
-    score[u] = top.scores[0] ?? 0;
-    bought[u] = item !== undefined && relevant.get(u)?.has(item) ? 1 : 0;
+    score[i] = top.scores[0] ?? 0;
+    bought[i] = item !== undefined && relevant.get(u)?.has(item) ? 1 : 0;
   }
   return { score, bought };
 }
@@ -68,8 +69,10 @@ export function fitCalibration(
   data: TrainData,
   relevant: ReadonlyMap<number, ReadonlySet<number>>,
   end: number,
+  /** the readers to calibrate on (default: every row of `data`) */
+  only?: (user: number) => boolean,
 ): CalibrationFit | null {
-  const { score, bought } = topItemOutcomes(model, data, relevant, end);
+  const { score, bought } = topItemOutcomes(model, data, relevant, end, only);
   const half = (parity: number) => {
     const idx = [...score.keys()].filter((i) => i % 2 === parity);
     return {

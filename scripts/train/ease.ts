@@ -95,25 +95,23 @@ export class Ease implements Recommender {
     return out;
   }
 
-  /** Each item's `k` strongest positive weights (its row of B), for the ranker and the edge (core/ranker.ts). */
+  /** Each modelled item's `k` strongest positive weights (its row of B), for the ranker and the edge (core/ranker.ts). */
   neighbours(k: number): NeighbourTable {
-    const n = this.position.length;
     const m = this.modelled.length;
-    const index = new Int32Array(n * k).fill(-1);
-    const weight = new Float32Array(n * k);
+    const rowOf = this.position.slice();
+    const index = new Int32Array(m * k).fill(-1);
+    const weight = new Float32Array(m * k);
     for (let p = 0; p < m; p++) {
-      const row = this.weights.subarray(p * m, (p + 1) * m);
-      const top = topK(row, k);
-      const at = (this.modelled[p] as number) * k;
+      const top = topK(this.weights.subarray(p * m, (p + 1) * m), k);
       let q = 0;
       top.indices.forEach((c, r) => {
         if ((top.scores[r] as number) <= 0) return;
-        index[at + q] = this.modelled[c] as number;
-        weight[at + q] = top.scores[r] as number;
+        index[p * k + q] = this.modelled[c] as number;
+        weight[p * k + q] = top.scores[r] as number;
         q++;
       });
     }
-    return { k, index, weight };
+    return { k, rowOf, index, weight };
   }
 
   hyperparameters() {

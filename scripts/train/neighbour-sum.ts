@@ -26,7 +26,9 @@ export class NeighbourSum implements Recommender {
     const out = new Float64Array(m.cols);
     const k = this.table.k;
     for (const i of rowIndices(m, user)) {
-      for (let p = i * k; p < (i + 1) * k; p++) {
+      const row = this.table.rowOf[i] as number;
+      if (row < 0) continue;
+      for (let p = row * k; p < (row + 1) * k; p++) {
         const j = this.table.index[p] as number;
         if (j < 0) break;
         out[j] = (out[j] as number) + (this.table.weight[p] as number);

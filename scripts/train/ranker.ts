@@ -20,8 +20,8 @@ import type { HybridRecommender } from "./hybrid";
 export type RankerModels = Record<RankerMode, TreeEnsemble>;
 
 /**
- * Neighbours per item kept for the ranker and the edge (what K costs is in the evaluation's JSON): at 100k
- * items the table is 16 MB (index and weight, 4 bytes each), within a KV value's 25 MiB.
+ * Neighbours per modelled item kept for the ranker and the edge (what K costs is in the evaluation's JSON): EASE
+ * models at most 2,500 items, so the table is at most 2,500 x 20 x 8 bytes (400 KB) whatever the catalog's size.
  */
 export const NEIGHBOURS_K = 20;
 
@@ -37,12 +37,17 @@ export const RANKER_GBDT: Partial<GbdtOptions> = {
 const CHECKPOINT = 25;
 
 export interface RankerChoice {
-  /** protocol NDCG@10 of validation readers held out of the ranker's training (a third, by a hash of the row) */
-  holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number }>;
+  /**
+   * protocol NDCG@10 of validation readers held out of the ranker's training (a third, by a hash of the row):
+   * half of them (`tuning_users`) pick the tree count, the other half (`users`) compare ranker and hybrid
+   */
+  holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number; tuning_users: number }>;
   /** what serves each mode: the ranker only where it beat the hybrid on held-out readers */
   chosen: Record<RankerMode, "ranker" | "hybrid">;
   /** tree counts for the final fit on every validation reader */
   trees: Record<RankerMode, Partial<GbdtOptions>>;
+  /** the trees as trained without the held-out readers (their scores on them calibrate `topProbability`) */
+  heldOut: RankerModels;
 }
 
 export class CandidateRanker implements Recommender {
@@ -134,12 +139,16 @@ export class CandidateRanker implements Recommender {
   }
 }
 
+/** a third of the readers, by a hash of their row; of those, half (`judges`) compare and half pick the tree count */
 const heldOut = (user: number) => Math.imul(user + 1, 2654435761) >>> 0 < 1431655765;
+const judges = (user: number) => (Math.imul(user + 7, 2246822519) >>> 0) % 2 === 0;
+export const isHeldOut = heldOut;
 
 /**
  * Trains on two thirds of the validation readers and measures the held-out third (the protocol's NDCG@10,
- * every relevant item counted, so candidates that miss count against the ranker) every CHECKPOINT trees,
- * against the hybrid on the same readers. For the comparison the hybrid's weights are fitted on the same two
+ * every relevant item counted, so candidates that miss count against the ranker) every CHECKPOINT trees: half of
+ * that third picks the tree count, the other half compares the ranker at that count with the hybrid (so the
+ * ranker's figure is not the best of many looks). For the comparison the hybrid's weights are fitted on the same two
  * thirds (so neither has seen the held-out readers; the ranker's hybrid features come from those weights too),
  * then put back as they were. `hybrid` is the ranker's own component.
  */
@@ -159,10 +168,7 @@ export function chooseRanker(ranker: CandidateRanker, val: JudgedSplit, hybrid: 
 }
 
 function compare(ranker: CandidateRanker, val: JudgedSplit, hybrid: HybridRecommender): RankerChoice {
-  const out = {} as RankerChoice;
-  out.holdout = {} as RankerChoice["holdout"];
-  out.chosen = {} as RankerChoice["chosen"];
-  out.trees = {} as RankerChoice["trees"];
+  const out = { holdout: {}, chosen: {}, trees: {}, heldOut: {} } as RankerChoice;
   const f = RANKER_FEATURES.length;
   for (const mode of ["all", "novel"] as const) {
     const relevant = mode === "all" ? val.testAll : val.testNovel;
@@ -171,28 +177,42 @@ function compare(ranker: CandidateRanker, val: JudgedSplit, hybrid: HybridRecomm
     const held = users.filter(heldOut);
     const rows = held.map((u) => rankerCandidates(ranker.inputs(u, mode), mode));
     const running = rows.map((r) => new Float64Array(r.items.length));
-    let best = { ndcg: -1, trees: 0 };
-    fitGbdt(ranker.trainingSet(relevant, mode, train), ranker.gbdt, (model, t) => {
-      const tree = model.trees.at(-1) as TreeEnsemble["trees"][number];
-      let sum = 0;
+    // per checkpoint: mean NDCG of the readers who pick the tree count, and of those who compare
+    const curve: { trees: number; pick: number; judge: number }[] = [];
+    const model = fitGbdt(ranker.trainingSet(relevant, mode, train), ranker.gbdt, (m, t) => {
+      const tree = m.trees.at(-1) as TreeEnsemble["trees"][number];
+      const sums = { pick: 0, judge: 0 };
       rows.forEach((r, i) => {
         const s = running[i] as Float64Array;
         for (let c = 0; c < r.items.length; c++) s[c] = (s[c] as number) + treeScore(tree, r.rows, c * f);
-        if (t % CHECKPOINT === 0) sum += ndcgAt10(r.items, s, relevant.get(held[i] as number) as ReadonlySet<number>);
+        const u = held[i] as number;
+        if (t % CHECKPOINT === 0)
+          sums[judges(u) ? "judge" : "pick"] += ndcgAt10(r.items, s, relevant.get(u) as Set<number>);
       });
-      if (t % CHECKPOINT === 0 && sum / held.length > best.ndcg) best = { ndcg: sum / held.length, trees: t };
+      if (t % CHECKPOINT === 0) curve.push({ trees: t, pick: sums.pick, judge: sums.judge });
       return true;
     });
+    const judgesCount = held.filter(judges).length;
+    const best = curve.reduce((a, b) => (b.pick > a.pick ? b : a), { trees: model.trees.length, pick: -1, judge: 0 });
     hybrid.mode = mode;
+    const judged = held.filter(judges);
     const h = evaluateVariant(
-      { train: val.train, testAll: subset(val.testAll, held), testNovel: subset(val.testNovel, held) },
+      { train: val.train, testAll: subset(val.testAll, judged), testNovel: subset(val.testNovel, judged) },
       mode,
       (u, ex) => recommend(hybrid, u, K, ex),
     ).ndcg_at_10;
     hybrid.mode = "all";
-    out.holdout[mode] = { hybrid: h, ranker: best.ndcg, trees: best.trees, users: held.length };
-    out.chosen[mode] = best.ndcg > h ? "ranker" : "hybrid";
-    out.trees[mode] = { trees: Math.max(CHECKPOINT, best.trees) };
+    const r = best.judge / Math.max(1, judgesCount);
+    out.holdout[mode] = {
+      hybrid: h,
+      ranker: r,
+      trees: best.trees,
+      users: judgesCount,
+      tuning_users: held.length - judgesCount,
+    };
+    out.chosen[mode] = r > h ? "ranker" : "hybrid";
+    out.trees[mode] = { trees: best.trees };
+    out.heldOut[mode] = { ...model, trees: model.trees.slice(0, best.trees) };
   }
   return out;
 }

@@ -3,8 +3,8 @@
  * shape check, and core/ranker.ts's candidates and feature rows.
  */
 import { describe, expect, it } from "vitest";
-import { RANKER_FEATURES, rankerCandidates } from "../../core/ranker";
-import { isWellFormed, treeEnsembleScore } from "../../core/tree-ensemble";
+import { decodeNeighbours, encodeNeighbours, RANKER_FEATURES, rankerCandidates } from "../../core/ranker";
+import { isWellFormed, type Tree, treeEnsembleScore } from "../../core/tree-ensemble";
 import { rocAuc as aucOf } from "../../scripts/engagement/classification-metrics";
 import { fitGbdt, type GbdtData, predictRows } from "../../scripts/learn/gbdt";
 import { fitLogistic } from "../../scripts/learn/logistic";
@@ -41,6 +41,58 @@ describe("gradient-boosted trees", () => {
     const copy = JSON.parse(JSON.stringify(model));
     for (let i = 0; i < 50; i++)
       expect(treeEnsembleScore(copy, test.x, i * 3)).toBe(treeEnsembleScore(model, test.x, i * 3));
+  });
+
+  it("each exported leaf holds the Newton step of exactly the rows its thresholds send there", () => {
+    const data = xorData(3000, 3);
+    const o = { objective: "logloss" as const, trees: 1, depth: 4, learningRate: 0.3, l2: 2, subsample: 1 };
+    const model = fitGbdt(data, o);
+    const tree = model.trees[0] as Tree;
+    const p = 1 / (1 + Math.exp(-model.base));
+    const sums = new Map<number, { g: number; h: number }>();
+    for (let i = 0; i < 3000; i++) {
+      let node = 0;
+      while ((tree.feature[node] as number) >= 0) {
+        const f = tree.feature[node] as number;
+        node =
+          (data.x[i * 3 + f] as number) < (tree.threshold[node] as number)
+            ? (tree.left[node] as number)
+            : (tree.right[node] as number);
+      }
+      const s = sums.get(node) ?? { g: 0, h: 0 };
+      s.g += p - (data.y[i] as number);
+      s.h += p * (1 - p);
+      sums.set(node, s);
+    }
+    expect(sums.size).toBeGreaterThan(4);
+    for (const [leaf, { g, h }] of sums) expect(tree.value[leaf]).toBeCloseTo((-g / (h + o.l2)) * o.learningRate, 9);
+  });
+
+  it("splits on a rare value that decides the label (1 row in 100)", () => {
+    const rng = new Rng(9);
+    const n = 5000;
+    const x = new Float64Array(n * 2);
+    const y = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const rare = i % 100 === 0 ? 1 : 0;
+      x[i * 2] = rare;
+      x[i * 2 + 1] = rng.next();
+      y[i] = rare;
+    }
+    const model = fitGbdt(
+      { x, y, features: ["rare", "noise"], groups: Int32Array.from([0, n]) },
+      // the rare side holds 50 rows of hessian ~0.01 each
+      { objective: "logloss", trees: 5, depth: 2, minHessian: 0.1 },
+    );
+    expect(model.trees[0]?.feature[0]).toBe(0);
+    const scores = predictRows(model, x, 2);
+    expect(aucOf(scores, y)).toBe(1);
+  });
+
+  it("refuses values the exported trees could not route as they were trained (NaN, infinities)", () => {
+    const data = xorData(100, 4);
+    data.x[5] = Number.NaN;
+    expect(() => fitGbdt(data, { trees: 1 })).toThrow(/non-finite/);
   });
 
   it("lambdarank orders each group's relevant rows first", () => {
@@ -93,6 +145,34 @@ describe("gradient-boosted trees", () => {
   });
 });
 
+describe("the neighbour table as stored", () => {
+  const table = {
+    k: 2,
+    rowOf: Int32Array.from([-1, 0, -1, 1, -1]),
+    index: Int32Array.from([3, 4, 1, -1]),
+    weight: Float32Array.from([0.5, 0.25, 0.75, 0]),
+  };
+
+  it("round-trips, holding only the rows it has", () => {
+    const bytes = encodeNeighbours(table);
+    expect(bytes.byteLength).toBe(4 + 2 * 4 + 2 * 2 * 8);
+    const back = decodeNeighbours(bytes, 5, 2);
+    expect(Array.from(back.rowOf)).toEqual(Array.from(table.rowOf));
+    expect(Array.from(back.index)).toEqual(Array.from(table.index));
+    expect(Array.from(back.weight)).toEqual(Array.from(table.weight));
+  });
+
+  it("refuses a table of another size, an item out of range, or a repeated row", () => {
+    const bytes = encodeNeighbours(table);
+    expect(() => decodeNeighbours(bytes.subarray(0, bytes.length - 4), 5, 2)).toThrow(/do not hold/);
+    expect(() => decodeNeighbours(bytes, 4, 2)).toThrow(/out of range/);
+    const repeated = bytes.slice();
+    new DataView(repeated.buffer).setInt32(8, 1, true);
+    expect(() => decodeNeighbours(repeated, 5, 2)).toThrow(/repeated/);
+    expect(() => decodeNeighbours(new Uint8Array(2), 5, 2)).toThrow(/header/);
+  });
+});
+
 describe("ranker candidates", () => {
   const n = 200;
   const stats = {
@@ -101,12 +181,16 @@ describe("ranker candidates", () => {
     logRecentBuyers: Float32Array.from({ length: n }, (_, j) => (j === 150 ? 9 : 0)),
   };
   const now = 1_700_000_000;
-  const neighbours = { k: 2, index: new Int32Array(n * 2).fill(-1), weight: new Float32Array(n * 2) };
-  // item 10's neighbours: 120 (strong), 121; item 11's: 130
-  neighbours.index.set([120, 121], 20);
-  neighbours.weight.set([0.9, 0.1], 20);
-  neighbours.index.set([130], 22);
-  neighbours.weight.set([0.5], 22);
+  // rows for items 10 and 11 only: item 10's neighbours are 120 (strong) and 121, item 11's 130
+  const rowOf = new Int32Array(n).fill(-1);
+  rowOf[10] = 0;
+  rowOf[11] = 1;
+  const neighbours = {
+    k: 2,
+    rowOf,
+    index: Int32Array.from([120, 121, 130, -1]),
+    weight: Float32Array.from([0.9, 0.1, 0.5, 0]),
+  };
   const inputs = {
     own: [
       { item: 10, invoices: 4, lastTs: now - 86400 },

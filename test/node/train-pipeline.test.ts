@@ -9,7 +9,7 @@ import { CatalogSchema } from "../../core/catalog";
 import { DRIFT_FEATURES, driftReference, readerDriftFeatures } from "../../core/drift";
 import { decodeItemTable, type ItemTable } from "../../core/fold-in";
 import { scoreInt8 } from "../../core/int8-kernel";
-import { ModelManifestSchema } from "../../core/manifest";
+import { ModelManifestSchema, RankerManifestSchema } from "../../core/manifest";
 import { ProfileV3Schema, parseProfile } from "../../core/profile";
 import { decodeNeighbours, RANKER_FEATURES } from "../../core/ranker";
 import { isWellFormed, type TreeEnsemble } from "../../core/tree-ensemble";
@@ -166,10 +166,12 @@ describe("train and export: a UCI-layout purchase log", () => {
   });
 
   it("exports the learned ranker: trees on the ranker's features, its neighbour table, and which mode it serves", () => {
-    const r = res.manifest.ranker;
+    const r = RankerManifestSchema.parse(res.manifest.ranker);
     const bytes = readFileSync(join(res.dir, "neighbours.bin"));
     expect(r?.neighbours.sha256).toBe(sha(join(res.dir, "neighbours.bin")));
-    expect(r?.neighbours.bytes).toBe(res.manifest.itemCount * (r?.neighbours.k ?? 0) * 8);
+    // a row per modelled item (every item bought in this small shop): header, item ids, k indices and weights
+    const rows = res.manifest.itemCount;
+    expect(r?.neighbours.bytes).toBe(4 + rows * 4 + rows * (r?.neighbours.k ?? 0) * 8);
     const table = decodeNeighbours(bytes, res.manifest.itemCount, r?.neighbours.k ?? 0);
     expect(table.index.some((j) => j >= 0)).toBe(true);
     for (const m of [r?.all, r?.novel]) {

@@ -6,7 +6,7 @@ import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
-import type { ModelManifest } from "../../core/manifest";
+import { type ModelManifest, RankerManifestSchema } from "../../core/manifest";
 import { getConfig } from "../../worker/env";
 import { resetModelCache } from "../../worker/model/model-store";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
@@ -96,8 +96,8 @@ describe("hybrid re-ranker in workerd", () => {
 function rankerServing(): ModelFixture {
   const f = retailFixture();
   const m = JSON.parse(f.manifestJson) as ModelManifest;
-  if (!m.ranker) throw new Error("the retail fixture has no ranker");
-  m.ranker.chosen = { all: "ranker", novel: "ranker" };
+  const ranker = RankerManifestSchema.parse(m.ranker);
+  m.ranker = { ...ranker, chosen: { all: "ranker", novel: "ranker" } };
   return { ...f, manifestJson: JSON.stringify(m) };
 }
 
@@ -140,8 +140,27 @@ describe("learned ranker in workerd", () => {
     const config = { ...getConfig(env), recsMode: "novel" as const };
     const rec = await recommend({ kv: env.OPENTIME_KV, config, token: await token(user), n: 10 });
     const bought = new Set(g?.profile.purchases.map((p) => p.item));
+    expect(rec.scorer).toBe("ranker");
     expect(rec.items).toHaveLength(10);
     expect(rec.items.some((i) => bought.has(i.id))).toBe(false);
+  });
+
+  it("a malformed ranker entry in the manifest leaves the version serving its hybrid", async () => {
+    const f = rankerServing();
+    const m = JSON.parse(f.manifestJson) as ModelManifest;
+    const ranker = RankerManifestSchema.parse(m.ranker);
+    for (const broken of [
+      { ...ranker, all: { ...ranker.all, trees: [{ feature: [0], threshold: [], left: [], right: [], value: [] }] } },
+      { ...ranker, all: { ...ranker.all, features: ["something", "else"] } },
+      { ...ranker, chosen: { all: "magic", novel: "ranker" } },
+    ]) {
+      await seedModel({ fixture: { ...f, manifestJson: JSON.stringify({ ...m, ranker: broken }) } });
+      const g = f.golden.hybrid[0];
+      const res = await call(`/v1/amp/recs?t=${await token(g?.user as string)}&n=5`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
+      expect(res.headers.get("X-Opentime-Scorer")).toBe("hybrid");
+    }
   });
 
   it("a damaged neighbour table leaves the version serving its hybrid", async () => {

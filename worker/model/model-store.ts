@@ -22,6 +22,8 @@ import {
   type ModelHistory,
   ModelHistorySchema,
   type ModelManifest,
+  type RankerManifest,
+  RankerManifestSchema,
   sha256Hex,
 } from "../../core/manifest";
 import { decodeNeighbours, type NeighbourTable, RANKER_FEATURES, type RankerMode } from "../../core/ranker";
@@ -44,7 +46,7 @@ export interface LoadedModel {
 }
 
 export interface LoadedRanker {
-  chosen: NonNullable<ModelManifest["ranker"]>["chosen"];
+  chosen: RankerManifest["chosen"];
   models: Record<RankerMode, TreeEnsemble>;
   neighbours: NeighbourTable;
 }
@@ -229,15 +231,13 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
   let onnx: ArrayBuffer | null;
   let contentOnnx: ArrayBuffer | null;
   let itemTable: ItemTable | null;
-  let neighbours: ArrayBuffer | null;
   try {
-    [manifestRaw, catalogRaw, onnx, contentOnnx, itemTable, neighbours] = await Promise.all([
+    [manifestRaw, catalogRaw, onnx, contentOnnx, itemTable] = await Promise.all([
       kv.get(kvKeys.manifest(version), "json"),
       kv.get(kvKeys.catalog(version), "json"),
       kv.get(kvKeys.onnx(version), "arrayBuffer"),
       kv.get(kvKeys.contentOnnx(version), "arrayBuffer"),
       kv.get<ItemTable>(kvKeys.itemTable(version), "json"),
-      kv.get(kvKeys.neighbours(version), "arrayBuffer"),
     ]);
   } catch (e) {
     return fail("kv-error", version, undefined, errorMessage(e));
@@ -271,7 +271,7 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
       logEvent("error", "model.fold_in_unavailable", { version, detail: errorMessage(e) });
     }
   }
-  const ranker = content ? await loadRanker(manifest, neighbours) : null;
+  const ranker = content ? await loadRanker(kv, manifest) : null;
   logEvent("info", "model.loaded", {
     version,
     items: manifest.itemCount,
@@ -294,31 +294,38 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
 }
 
 /**
- * The ranker is optional like the content graph: a version whose neighbour table is missing or damaged, whose
- * trees are malformed or were trained on other features, serves the hybrid (and a log line says why).
+ * The ranker is optional like the content graph: a version whose `ranker` entry is malformed, whose neighbour
+ * table is missing, damaged or unreadable, or whose trees are malformed or were trained on other features, serves
+ * its hybrid (and a log line says why). A ranker that serves neither mode is not loaded at all.
  */
-async function loadRanker(manifest: ModelManifest, bytes: ArrayBuffer | null): Promise<LoadedRanker | null> {
-  const r = manifest.ranker;
-  if (!r || !manifest.hybrid) return null;
+async function loadRanker(kv: KVNamespace, manifest: ModelManifest): Promise<LoadedRanker | null> {
+  if (manifest.ranker === undefined || !manifest.hybrid) return null;
   const unavailable = (detail: string) => {
     logEvent("error", "model.ranker_unavailable", { version: manifest.version, detail });
     return null;
   };
-  if (!bytes) return unavailable("no neighbour table");
-  if (bytes.byteLength !== r.neighbours.bytes || (await sha256Hex(bytes)) !== r.neighbours.sha256)
-    return unavailable("neighbour table does not match the manifest");
+  const parsed = RankerManifestSchema.safeParse(manifest.ranker);
+  if (!parsed.success) return unavailable("the manifest's ranker entry fails its schema");
+  const r = parsed.data;
+  if (r.chosen.all !== "ranker" && r.chosen.novel !== "ranker") return null;
   const features = [...RANKER_FEATURES] as string[];
   for (const m of [r.all, r.novel]) {
     if (m.features.length !== features.length || m.features.some((f, i) => f !== features[i]))
       return unavailable("trees trained on other features");
     if (!isWellFormed(m)) return unavailable("malformed trees");
   }
+  let bytes: ArrayBuffer | null;
   try {
-    return {
-      chosen: r.chosen,
-      models: { all: r.all, novel: r.novel },
-      neighbours: decodeNeighbours(bytes, manifest.itemCount, r.neighbours.k),
-    };
+    bytes = await kv.get(kvKeys.neighbours(manifest.version), "arrayBuffer");
+  } catch (e) {
+    return unavailable(`neighbour table unreadable: ${errorMessage(e)}`);
+  }
+  if (!bytes) return unavailable("no neighbour table");
+  if (bytes.byteLength !== r.neighbours.bytes || (await sha256Hex(bytes)) !== r.neighbours.sha256)
+    return unavailable("neighbour table does not match the manifest");
+  try {
+    const neighbours = decodeNeighbours(bytes, manifest.itemCount, r.neighbours.k);
+    return { chosen: r.chosen, models: { all: r.all, novel: r.novel }, neighbours };
   } catch (e) {
     return unavailable(errorMessage(e));
   }

@@ -14,7 +14,14 @@ import { ContentLsa } from "../content";
 import { EASE_LAMBDAS, Ease } from "../ease";
 import { HybridRecommender, UNTUNED_WEIGHTS } from "../hybrid";
 import { Popularity } from "../popularity";
-import { CandidateRanker, chooseRanker, NEIGHBOURS_K, type RankerChoice, type RankerModels } from "../ranker";
+import {
+  CandidateRanker,
+  chooseRanker,
+  isHeldOut,
+  NEIGHBOURS_K,
+  type RankerChoice,
+  type RankerModels,
+} from "../ranker";
 import type { TrainingSet, Validation } from "../training-set";
 
 export interface Tuned {
@@ -44,8 +51,12 @@ export function tuneOnValidation(
   const { metrics } = tuned;
 
   /** the top score as a probability, per scorer (scripts/train/calibration.ts), fitted on validation */
-  const calibrate = (scorer: "als" | "hybrid" | "ranker", model: { scores(u: number): ArrayLike<number> }): void => {
-    const fit = fitCalibration(model, val.data, val.relevantAll, val.end);
+  const calibrate = (
+    scorer: "als" | "hybrid" | "ranker",
+    model: { scores(u: number): ArrayLike<number> },
+    only?: (user: number) => boolean,
+  ): void => {
+    const fit = fitCalibration(model, val.data, val.relevantAll, val.end, only);
     if (!fit) {
       log(`calibration (${scorer}): too few validation purchases of the top item, none published`);
       return;
@@ -90,10 +101,11 @@ export function tuneOnValidation(
     calibrate("hybrid", tuner);
     tuned.ranker = tuneRanker(val, tuner, metrics, log);
     if (tuned.ranker.choice.chosen.all === "ranker") {
+      // the trees trained without the held-out readers, calibrated on those readers alone
       const ranker = new CandidateRanker();
       ranker.fitWith(tuner, tuned.ranker.neighbours);
-      ranker.models = tuned.ranker.models;
-      calibrate("ranker", ranker);
+      ranker.models = tuned.ranker.choice.heldOut;
+      calibrate("ranker", ranker, isHeldOut);
     }
   }
   calibrate("als", als);
