@@ -412,19 +412,18 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
     const ort = await perInference(mf, "ort");
     const js = await perInference(mf, "js");
     await mf.dispose();
-    if (s.recsOnly) {
-      return {
-        scenario: s.name,
-        items: s.items,
-        dims: s.dims,
-        warm_recs_ms: summarize(warm),
-        personalized_share: personalized / REQUESTS,
-        ort_ms_per_inference: ort,
-        js_ms_per_inference: js,
-        cold_first_request_ms: summarize(cold),
-        workerd_start_ms: summarize(starts),
-      };
-    }
+    const recs = {
+      scenario: s.name,
+      items: s.items,
+      dims: s.dims,
+      warm_recs_ms: summarize(warm),
+      personalized_share: personalized / REQUESTS,
+      ort_ms_per_inference: ort,
+      js_ms_per_inference: js,
+      cold_first_request_ms: summarize(cold),
+      workerd_start_ms: summarize(starts),
+    };
+    if (s.recsOnly) return recs;
     const images = await benchImages(persist, s.users);
     const campaignRules = await benchRules(persist, s.users);
     let photo: ImageResult | undefined;
@@ -440,15 +439,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       if (cdn.served() === 0) throw new Error("the JPEG run fetched no picture from the stand-in CDN");
     }
     return {
-      scenario: s.name,
-      items: s.items,
-      dims: s.dims,
-      warm_recs_ms: summarize(warm),
-      personalized_share: personalized / REQUESTS,
-      ort_ms_per_inference: ort,
-      js_ms_per_inference: js,
-      cold_first_request_ms: summarize(cold),
-      workerd_start_ms: summarize(starts),
+      ...recs,
       images,
       campaign_rules: campaignRules,
       ...(photo ? { images_photo_like: photo } : {}),

@@ -5,6 +5,7 @@
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
+import type { HybridGoldenCase } from "../../core/golden";
 import { kvKeys } from "../../core/kv-keys";
 import { type ModelManifest, RankerManifestSchema } from "../../core/manifest";
 import { getConfig } from "../../worker/env";
@@ -16,6 +17,13 @@ import type { ModelFixture } from "./fixture";
 import { call, clearKv, type RecsBody, retailFixture, seedModel, token } from "./support/harness";
 
 const manifest = () => JSON.parse(retailFixture().manifestJson) as ModelManifest;
+
+/** A golden case's reader, stored, then recommended to at the case's time and mode, without an exclusion window. */
+async function goldenRecommendation(g: HybridGoldenCase) {
+  await env.OPENTIME_KV.put(kvKeys.profile(g.user), JSON.stringify(g.profile));
+  const config = { ...getConfig(env), excludePurchasedDays: 0, recsMode: g.mode };
+  return recommend({ kv: env.OPENTIME_KV, config, token: await token(g.user), n: 10, now: g.now * 1000 });
+}
 
 describe("content graph in workerd", () => {
   it("ORT top-k equals the int8 reference exactly for the golden users", async () => {
@@ -43,15 +51,7 @@ describe("hybrid re-ranker in workerd", () => {
     const ids = manifest().itemIds;
     expect(f.golden.hybrid.length).toBeGreaterThanOrEqual(16);
     for (const g of f.golden.hybrid) {
-      await env.OPENTIME_KV.put(kvKeys.profile(g.user), JSON.stringify(g.profile));
-      const config = { ...getConfig(env), excludePurchasedDays: 0, recsMode: g.mode };
-      const rec = await recommend({
-        kv: env.OPENTIME_KV,
-        config,
-        token: await token(g.user),
-        n: 10,
-        now: g.now * 1000,
-      });
+      const rec = await goldenRecommendation(g);
       expect(rec.scorer).toBe("hybrid");
       expect(rec.items.map((i) => i.id)).toEqual(g.expectedIndices.map((i) => ids[i]));
     }
@@ -113,15 +113,7 @@ describe("learned ranker in workerd", () => {
     expect(f.golden.ranker.length).toBeGreaterThanOrEqual(16);
     let differsFromHybrid = 0;
     for (const [i, g] of f.golden.ranker.entries()) {
-      await env.OPENTIME_KV.put(kvKeys.profile(g.user), JSON.stringify(g.profile));
-      const config = { ...getConfig(env), excludePurchasedDays: 0, recsMode: g.mode };
-      const rec = await recommend({
-        kv: env.OPENTIME_KV,
-        config,
-        token: await token(g.user),
-        n: 10,
-        now: g.now * 1000,
-      });
+      const rec = await goldenRecommendation(g);
       expect(rec.scorer).toBe("ranker");
       expect(rec.items.map((it) => it.id)).toEqual(g.expectedIndices.map((j) => ids[j]));
       if (g.expectedIndices.join() !== f.golden.hybrid[i]?.expectedIndices.join()) differsFromHybrid++;
