@@ -7,7 +7,7 @@
  */
 import type { ItemStats, OwnItem } from "./hybrid";
 import { topK } from "./int8-kernel";
-import { type TreeEnsemble, treeEnsembleScore } from "./tree-ensemble";
+import { type CompiledEnsemble, scoreRows } from "./tree-ensemble";
 
 export const RANKER_FEATURES = [
   "hybrid",
@@ -163,8 +163,8 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
   if (inp.content) for (const j of topK(inp.content, CANDIDATES.content, skip).indices) cands.add(j);
   for (const j of topSparse(nb, CANDIDATES.neighbours, skip)) cands.add(j);
   for (const j of topSparse(basket, CANDIDATES.basket, skip)) cands.add(j);
-  for (const j of topK(inp.stats.logBuyers, CANDIDATES.popular, skip).indices) cands.add(j);
-  for (const j of topK(inp.stats.logRecentBuyers, CANDIDATES.trending, skip).indices) cands.add(j);
+  for (const j of staticTop(inp.stats.logBuyers, CANDIDATES.popular, skip)) cands.add(j);
+  for (const j of staticTop(inp.stats.logRecentBuyers, CANDIDATES.trending, skip)) cands.add(j);
   const items = [...cands].sort((a, b) => a - b);
   const m = items.length;
   const f = RANKER_FEATURES.length;
@@ -224,15 +224,15 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
  * hybrid's order) for whatever the candidates leave short, scored -Infinity.
  */
 export function rankCandidates(
-  model: TreeEnsemble,
+  model: CompiledEnsemble,
   c: CandidateRows,
   fill: readonly number[],
   skip?: (item: number) => boolean,
 ): { indices: number[]; scores: number[] } {
-  const f = RANKER_FEATURES.length;
+  const all = scoreRows(model, c.rows, RANKER_FEATURES.length, c.items.length);
   const scored: [number, number][] = [];
   c.items.forEach((j, r) => {
-    if (!skip?.(j)) scored.push([j, treeEnsembleScore(model, c.rows, r * f)]);
+    if (!skip?.(j)) scored.push([j, all[r] as number]);
   });
   scored.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   const indices = scored.map((x) => x[0]);
@@ -244,6 +244,27 @@ export function rankCandidates(
     scores.push(Number.NEGATIVE_INFINITY);
   }
   return { indices, scores };
+}
+
+/** Item statistics do not change while a model serves: their top lists are made once per array. */
+const staticTops = new WeakMap<object, number[]>();
+/** how far past `k` a static list reaches, for the skipped (own) items */
+const STATIC_SPARE = 256;
+
+/** The `k` best of a model's static array, skipping `skip`: from a list made once (exactly `topK`'s answer). */
+function staticTop(values: ArrayLike<number>, k: number, skip?: (j: number) => boolean): number[] {
+  let list = staticTops.get(values as object);
+  if (!list) {
+    list = topK(values, k + STATIC_SPARE).indices;
+    staticTops.set(values as object, list);
+  }
+  const out: number[] = [];
+  for (const j of list) {
+    if (out.length === k) return out;
+    if (!skip?.(j)) out.push(j);
+  }
+  // more skipped items than the spare: the full pass
+  return out.length === k || list.length < k + STATIC_SPARE ? out : topK(values, k, skip).indices;
 }
 
 /** Sum of neighbour weights from the given items (EASE's x_u B, kept to each row's K strongest). */

@@ -63,3 +63,65 @@ export function isWellFormed(model: TreeEnsemble): boolean {
     );
   });
 }
+
+/**
+ * An ensemble laid out for scoring many rows: every tree's nodes in flat typed arrays (children as absolute
+ * positions). `scoreRows` adds the trees in their order to each row's base, so it returns exactly
+ * `treeEnsembleScore` of each row; it walks tree by tree (one tree's nodes stay in cache across the rows).
+ */
+export interface CompiledEnsemble {
+  base: number;
+  roots: Int32Array;
+  feature: Int32Array;
+  threshold: Float64Array;
+  left: Int32Array;
+  right: Int32Array;
+  value: Float64Array;
+}
+
+export function compileEnsemble(model: TreeEnsemble): CompiledEnsemble {
+  const total = model.trees.reduce((a, t) => a + t.feature.length, 0);
+  const c: CompiledEnsemble = {
+    base: model.base,
+    roots: new Int32Array(model.trees.length),
+    feature: new Int32Array(total),
+    threshold: new Float64Array(total),
+    left: new Int32Array(total),
+    right: new Int32Array(total),
+    value: new Float64Array(total),
+  };
+  let at = 0;
+  model.trees.forEach((t, i) => {
+    c.roots[i] = at;
+    for (let k = 0; k < t.feature.length; k++) {
+      c.feature[at + k] = t.feature[k] as number;
+      c.threshold[at + k] = t.threshold[k] as number;
+      c.left[at + k] = at + (t.left[k] as number);
+      c.right[at + k] = at + (t.right[k] as number);
+      c.value[at + k] = t.value[k] as number;
+    }
+    at += t.feature.length;
+  });
+  return c;
+}
+
+/** Scores of `count` rows of `width` features each (row-major `rows`). */
+export function scoreRows(c: CompiledEnsemble, rows: ArrayLike<number>, width: number, count: number): Float64Array {
+  const out = new Float64Array(count).fill(c.base);
+  const { feature, threshold, left, right, value } = c;
+  for (let t = 0; t < c.roots.length; t++) {
+    const root = c.roots[t] as number;
+    for (let r = 0; r < count; r++) {
+      const at = r * width;
+      let node = root;
+      let f = feature[node] as number;
+      while (f >= 0) {
+        node =
+          (rows[at + f] as number) < (threshold[node] as number) ? (left[node] as number) : (right[node] as number);
+        f = feature[node] as number;
+      }
+      out[r] = (out[r] as number) + (value[node] as number);
+    }
+  }
+  return out;
+}

@@ -45,7 +45,10 @@ const { values } = parseArgs({
     "kernel-iters": { type: "string", default: "200" },
     "ingest-users": { type: "string", default: "1000" },
     out: { type: "string", default: "bench/results.json" },
-    /** `rules`: only the campaign-rules comparison (both scenarios), written to --out */
+    /**
+     * `rules`: only the campaign-rules comparison (both scenarios); `ranker` / `als`: only the synthetic catalog's
+     * amp-list latency with the learned ranker / ALS alone; written to --out
+     */
     only: { type: "string" },
   },
 });
@@ -454,6 +457,23 @@ const started = performance.now();
 log("bundling (wrangler deploy --dry-run)");
 const bundle = buildBundle("build/deploy-bundle");
 bundleBenchWorker();
+if (values.only === "ranker" || values.only === "als") {
+  const s =
+    values.only === "ranker"
+      ? syntheticRankerScenario(Number(values.items))
+      : { ...syntheticScenario(Number(values.items)), recsOnly: true };
+  log(`scenario ${s.name}`);
+  const r = await runScenario(s);
+  await mkdir("bench", { recursive: true });
+  await writeFile(
+    values.out as string,
+    `${JSON.stringify({ at: new Date().toISOString(), scenarios: [r] }, null, 2)}\n`,
+  );
+  console.log(
+    `${r.scenario}: warm p50/p99 ${ms(r.warm_recs_ms.p50)}/${ms(r.warm_recs_ms.p99)} ms, cold first request p50 ${ms(r.cold_first_request_ms.p50)} ms`,
+  );
+  process.exit(0);
+}
 const scenarios: Scenario[] = [
   await demoScenario(await demoModelDir()),
   syntheticScenario(Number(values.items)),

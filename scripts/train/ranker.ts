@@ -11,7 +11,13 @@ import {
   type RankerMode,
   rankerCandidates,
 } from "../../core/ranker";
-import { type TreeEnsemble, treeEnsembleScore, treeScore } from "../../core/tree-ensemble";
+import {
+  type CompiledEnsemble,
+  compileEnsemble,
+  scoreRows,
+  type TreeEnsemble,
+  treeScore,
+} from "../../core/tree-ensemble";
 import { fitGbdt, type GbdtData, type GbdtOptions } from "../learn/gbdt";
 import { evaluateVariant, type JudgedSplit, K } from "../ranking/evaluate-recommender";
 import { type Recommender, recommend } from "../ranking/recommender";
@@ -121,15 +127,20 @@ export class CandidateRanker implements Recommender {
   scores(user: number): Float64Array {
     const models = this.models;
     if (!models) throw new Error("not trained");
+    if (this.compiled?.from !== models)
+      this.compiled = { from: models, all: compileEnsemble(models.all), novel: compileEnsemble(models.novel) };
     const inp = this.inputs(user, this.mode);
     const { items, rows } = rankerCandidates(inp, this.mode);
+    const scored = scoreRows(this.compiled[this.mode], rows, RANKER_FEATURES.length, items.length);
     const out = new Float64Array(inp.als.length).fill(Number.NEGATIVE_INFINITY);
-    const f = RANKER_FEATURES.length;
     items.forEach((j, r) => {
-      out[j] = treeEnsembleScore(models[this.mode], rows, r * f);
+      out[j] = scored[r] as number;
     });
     return out;
   }
+
+  /** the trees laid out for scoring, made again when `models` is replaced */
+  private compiled: ({ from: RankerModels } & Record<RankerMode, CompiledEnsemble>) | null = null;
 
   hyperparameters() {
     return { ...this.gbdt, candidates: "own, als, content, neighbours, basket, popular, trending" } as Record<

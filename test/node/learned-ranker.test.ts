@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { decodeNeighbours, encodeNeighbours, RANKER_FEATURES, rankerCandidates } from "../../core/ranker";
-import { isWellFormed, type Tree, treeEnsembleScore } from "../../core/tree-ensemble";
+import { compileEnsemble, isWellFormed, scoreRows, type Tree, treeEnsembleScore } from "../../core/tree-ensemble";
 import { rocAuc as aucOf } from "../../scripts/engagement/classification-metrics";
 import { fitGbdt, type GbdtData, predictRows } from "../../scripts/learn/gbdt";
 import { fitLogistic } from "../../scripts/learn/logistic";
@@ -41,6 +41,9 @@ describe("gradient-boosted trees", () => {
     const copy = JSON.parse(JSON.stringify(model));
     for (let i = 0; i < 50; i++)
       expect(treeEnsembleScore(copy, test.x, i * 3)).toBe(treeEnsembleScore(model, test.x, i * 3));
+    // laid out for the edge (flat arrays, tree by tree over the rows): the same sums, bit for bit
+    const flat = scoreRows(compileEnsemble(copy), test.x, 3, 2000);
+    for (let i = 0; i < 2000; i++) expect(flat[i]).toBe(treeEnsembleScore(model, test.x, i * 3));
   });
 
   it("each exported leaf holds the Newton step of exactly the rows its thresholds send there", () => {

@@ -27,7 +27,7 @@ import {
   sha256Hex,
 } from "../../core/manifest";
 import { decodeNeighbours, type NeighbourTable, RANKER_FEATURES, type RankerMode } from "../../core/ranker";
-import { isWellFormed, type TreeEnsemble } from "../../core/tree-ensemble";
+import { type CompiledEnsemble, compileEnsemble, isWellFormed } from "../../core/tree-ensemble";
 import { errorMessage, logEvent } from "../lib/log";
 import { createScoringSession } from "../ort/ort-runtime";
 import { type GuardedSession, guardSession } from "./session-guard";
@@ -47,7 +47,8 @@ export interface LoadedModel {
 
 export interface LoadedRanker {
   chosen: RankerManifest["chosen"];
-  models: Record<RankerMode, TreeEnsemble>;
+  /** the trees, laid out for scoring once at load */
+  models: Record<RankerMode, CompiledEnsemble>;
   neighbours: NeighbourTable;
 }
 
@@ -325,7 +326,11 @@ async function loadRanker(kv: KVNamespace, manifest: ModelManifest): Promise<Loa
     return unavailable("neighbour table does not match the manifest");
   try {
     const neighbours = decodeNeighbours(bytes, manifest.itemCount, r.neighbours.k);
-    return { chosen: r.chosen, models: { all: r.all, novel: r.novel }, neighbours };
+    return {
+      chosen: r.chosen,
+      models: { all: compileEnsemble(r.all), novel: compileEnsemble(r.novel) },
+      neighbours,
+    };
   } catch (e) {
     return unavailable(errorMessage(e));
   }

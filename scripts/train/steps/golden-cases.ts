@@ -8,6 +8,7 @@ import { hybridScores, type OwnItem } from "../../../core/hybrid";
 import { type QuantizedItems, scoreInt8, topK } from "../../../core/int8-kernel";
 import type { Profile } from "../../../core/profile";
 import { decodeNeighbours, rankCandidates, rankerCandidates } from "../../../core/ranker";
+import { compileEnsemble } from "../../../core/tree-ensemble";
 import { rowIndices } from "../../data/sparse";
 import type { Window } from "../training-set";
 import type { Recommenders } from "./fit-recommenders";
@@ -68,7 +69,7 @@ export function goldenCases(full: Window, recs: Recommenders, profiles: Profile[
             stats: hybrid.parts.stats,
             hybrid: s,
           };
-          const ranked = rankCandidates(models[mode], rankerCandidates(inputs, mode), expected, skip);
+          const ranked = rankCandidates(compileEnsemble(models[mode]), rankerCandidates(inputs, mode), expected, skip);
           golden.ranker.push({ user, mode, now: full.end, profile, expectedIndices: ranked.indices.slice(0, 10) });
         }
       }
