@@ -218,7 +218,7 @@ function writeOrigins(
     const l = o.lead[v];
     lines.push(
       "",
-      `Served mean ${f4(l.served_mean)} vs the best baseline's (${l.best_baseline}) ${f4(l.baseline_mean)}: **${l.ratio.toFixed(3)}x**.`,
+      `Served mean ${f4(l.served_mean)} vs the best baseline's (${l.best_baseline}, the best by its mean over these cutoffs: a report, not a choice) ${f4(l.baseline_mean)}: **${l.ratio.toFixed(3)}x**.`,
       "",
     );
   }
