@@ -5,7 +5,7 @@
  * boosted trees trained on validation), with int8 variants of what is exported, on the test split. Which of
  * hybrid and ranker serves each mode is decided on validation readers held out of the ranker's training.
  */
-import type { NeighbourTable } from "../../core/ranker";
+import type { NeighbourTable } from "../../core/neighbour-table";
 import type { PurchaseLog } from "../data/purchase-log";
 import { type TemporalSplit, trainData } from "../data/temporal-split";
 import type { TrainData } from "../data/train-data";

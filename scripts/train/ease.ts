@@ -6,7 +6,7 @@
  * (the least bought) get no score.
  */
 import { topK } from "../../core/int8-kernel";
-import type { NeighbourTable } from "../../core/ranker";
+import type { NeighbourTable } from "../../core/neighbour-table";
 import { type Csr, rowIndices, transpose } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
 import type { Recommender } from "../ranking/recommender";

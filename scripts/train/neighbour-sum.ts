@@ -3,7 +3,7 @@
  * the user's items, each list cut to the item's K strongest (core/ranker.ts's NeighbourTable). Evaluated beside
  * the full EASE, it says what cutting to K costs.
  */
-import type { NeighbourTable } from "../../core/ranker";
+import type { NeighbourTable } from "../../core/neighbour-table";
 import { type Csr, rowIndices } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
 import type { Recommender } from "../ranking/recommender";

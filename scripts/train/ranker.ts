@@ -4,13 +4,9 @@
  * per mode (`all`: rebuys allowed; `novel`: discovery). The component models (ALS, content, EASE's neighbour
  * table) are fitted elsewhere on the same window and handed in.
  */
-import {
-  type NeighbourTable,
-  RANKER_FEATURES,
-  type RankerInputs,
-  type RankerMode,
-  rankerCandidates,
-} from "../../core/ranker";
+
+import type { NeighbourTable } from "../../core/neighbour-table";
+import { RANKER_FEATURES, type RankerInputs, type RankerMode, rankerCandidates } from "../../core/ranker";
 import {
   type CompiledEnsemble,
   compileEnsemble,

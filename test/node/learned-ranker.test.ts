@@ -3,7 +3,8 @@
  * shape check, and core/ranker.ts's candidates and feature rows.
  */
 import { describe, expect, it } from "vitest";
-import { decodeNeighbours, encodeNeighbours, RANKER_FEATURES, rankerCandidates } from "../../core/ranker";
+import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
+import { RANKER_FEATURES, rankerCandidates } from "../../core/ranker";
 import { compileEnsemble, isWellFormed, scoreRows, type Tree, treeEnsembleScore } from "../../core/tree-ensemble";
 import { rocAuc as aucOf } from "../../scripts/engagement/classification-metrics";
 import { fitGbdt, type GbdtData, predictRows } from "../../scripts/learn/gbdt";

@@ -10,8 +10,9 @@ import { DRIFT_FEATURES, driftReference, readerDriftFeatures } from "../../core/
 import { decodeItemTable, type ItemTable } from "../../core/fold-in";
 import { scoreInt8 } from "../../core/int8-kernel";
 import { ModelManifestSchema, RankerManifestSchema } from "../../core/manifest";
+import { decodeNeighbours } from "../../core/neighbour-table";
 import { ProfileV3Schema, parseProfile } from "../../core/profile";
-import { decodeNeighbours, RANKER_FEATURES } from "../../core/ranker";
+import { RANKER_FEATURES } from "../../core/ranker";
 import { isWellFormed, type TreeEnsemble } from "../../core/tree-ensemble";
 import { generateDemo } from "../../scripts/demo/generate";
 import { allEntries, FEATURES_TTL_SECONDS } from "../../scripts/seed/kv-entries";

@@ -26,7 +26,8 @@ import {
   RankerManifestSchema,
   sha256Hex,
 } from "../../core/manifest";
-import { decodeNeighbours, type NeighbourTable, RANKER_FEATURES, type RankerMode } from "../../core/ranker";
+import { decodeNeighbours, type NeighbourTable } from "../../core/neighbour-table";
+import { RANKER_FEATURES, type RankerMode } from "../../core/ranker";
 import { type CompiledEnsemble, compileEnsemble, isWellFormed } from "../../core/tree-ensemble";
 import { errorMessage, logEvent } from "../lib/log";
 import { createScoringSession } from "../ort/ort-runtime";

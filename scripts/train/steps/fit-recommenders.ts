@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { type QuantizedItems, quantizeItems } from "../../../core/int8-kernel";
-import { encodeNeighbours } from "../../../core/ranker";
+import { encodeNeighbours } from "../../../core/neighbour-table";
 import { buildScoringGraph } from "../../export/onnx-graph";
 import { ImplicitAls } from "../als";
 import { ContentLsa } from "../content";

@@ -6,8 +6,9 @@
 import type { Golden, GoldenCase } from "../../../core/golden";
 import { hybridScores, type OwnItem } from "../../../core/hybrid";
 import { type QuantizedItems, scoreInt8, topK } from "../../../core/int8-kernel";
+import { decodeNeighbours } from "../../../core/neighbour-table";
 import type { Profile } from "../../../core/profile";
-import { decodeNeighbours, rankCandidates, rankerCandidates } from "../../../core/ranker";
+import { rankCandidates, rankerCandidates } from "../../../core/ranker";
 import { compileEnsemble } from "../../../core/tree-ensemble";
 import { rowIndices } from "../../data/sparse";
 import type { Window } from "../training-set";

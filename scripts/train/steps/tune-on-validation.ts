@@ -5,7 +5,7 @@
  */
 import type { HybridWeights } from "../../../core/hybrid";
 import type { ModelManifest } from "../../../core/manifest";
-import type { NeighbourTable } from "../../../core/ranker";
+import type { NeighbourTable } from "../../../core/neighbour-table";
 import { evaluateVariant, type JudgedSplit, K } from "../../ranking/evaluate-recommender";
 import { recommend } from "../../ranking/recommender";
 import { ALS_BASE, ALS_GRID, type AlsOptions, ImplicitAls } from "../als";
