@@ -182,17 +182,18 @@ export function rankCandidates(
 }
 
 /** Item statistics do not change while a model serves: their top lists are made once per array. */
-const staticTops = new WeakMap<object, number[]>();
+const staticTops = new WeakMap<object, { k: number; list: number[] }>();
 /** how far past `k` a static list reaches, for the skipped (own) items */
 const STATIC_SPARE = 256;
 
 /** The `k` best of a model's static array, skipping `skip`: from a list made once (exactly `topK`'s answer). */
 function staticTop(values: ArrayLike<number>, k: number, skip?: (j: number) => boolean): number[] {
-  let list = staticTops.get(values as object);
-  if (!list) {
-    list = topK(values, k + STATIC_SPARE).indices;
-    staticTops.set(values as object, list);
+  let cached = staticTops.get(values as object);
+  if (cached?.k !== k) {
+    cached = { k, list: topK(values, k + STATIC_SPARE).indices };
+    staticTops.set(values as object, cached);
   }
+  const list = cached.list;
   const out: number[] = [];
   for (const j of list) {
     if (out.length === k) return out;

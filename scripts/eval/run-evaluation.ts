@@ -124,7 +124,12 @@ export async function runEvaluation(opts: EvaluationOptions) {
       ease_lambda: recs.tuning.ease_chosen,
       ease_neighbours: recs.tuning.neighbours,
       hybrid_weights: recs.models.hybrid.weights,
-      ranker: recs.tuning.ranker,
+      // the choice, without the held-out ensembles and weights it carries for calibration
+      ranker: {
+        holdout: recs.tuning.ranker.holdout,
+        chosen: recs.tuning.ranker.chosen,
+        trees: recs.tuning.ranker.trees,
+      },
     },
     origins:
       origins > 1

@@ -186,10 +186,14 @@ function binFeatures(x: Float64Array, n: number, f: number, bins: number) {
       const mode = mostCommon(sample);
       const rest = mode.count > sample.length / 2 ? sample.filter((v) => v !== mode.value) : sample;
       e = [];
-      for (let b = 1; b < bins - 1; b++) e.push(rest[Math.floor((b * rest.length) / (bins - 1))] as number);
+      // without the mode: bins - 3 quantiles of the rest and two edges around the mode (at most bins - 1 in all)
+      const q = rest === sample ? bins - 1 : bins - 2;
+      for (let b = 1; b < q; b++) e.push(rest[Math.floor((b * rest.length) / q)] as number);
       if (rest !== sample) e.push(mode.value, nextAbove(sample, mode.value));
       e = [...new Set(e.filter((v) => v > (sample[0] as number) && Number.isFinite(v)))].sort((a, b) => a - b);
     }
+    // a code must fit the feature's histogram (bins slots) and a byte
+    if (e.length > bins - 1) throw new Error(`feature ${c}: ${e.length} edges for ${bins} bins`);
     edges.push(Float64Array.from(e));
     for (let i = 0; i < n; i++) codes[i * f + c] = codeOf(e, x[i * f + c] as number);
   }

@@ -5,6 +5,7 @@
  * table) are fitted elsewhere on the same window and handed in.
  */
 
+import type { HybridWeights } from "../../core/hybrid";
 import type { NeighbourTable } from "../../core/neighbour-table";
 import { RANKER_FEATURES, type RankerInputs, type RankerMode, rankerCandidates } from "../../core/ranker";
 import {
@@ -48,8 +49,12 @@ export interface RankerChoice {
   chosen: Record<RankerMode, "ranker" | "hybrid">;
   /** tree counts for the final fit on every validation reader */
   trees: Record<RankerMode, Partial<GbdtOptions>>;
-  /** the trees as trained without the held-out readers (their scores on them calibrate `topProbability`) */
+  /**
+   * the trees as trained without the held-out readers, and the hybrid weights their features came from (fitted
+   * without them too): their scores on those readers calibrate `topProbability`
+   */
   heldOut: RankerModels;
+  heldOutWeights: HybridWeights;
 }
 
 export class CandidateRanker implements Recommender {
@@ -146,9 +151,9 @@ export class CandidateRanker implements Recommender {
   }
 }
 
-/** a third of the readers, by a hash of their row; of those, half (`judges`) compare and half pick the tree count */
+/** a third of the readers, by a hash of their row; of those, half (`judges`: odd rows) compare, half pick the tree count */
 const heldOut = (user: number) => Math.imul(user + 1, 2654435761) >>> 0 < 1431655765;
-const judges = (user: number) => (Math.imul(user + 7, 2246822519) >>> 0) % 2 === 0;
+const judges = (user: number) => user % 2 === 1;
 export const isHeldOut = heldOut;
 
 /**
@@ -166,16 +171,20 @@ export function chooseRanker(ranker: CandidateRanker, val: JudgedSplit, hybrid: 
       m,
       [...m.keys()].filter((u) => !heldOut(u)),
     );
-  hybrid.tune(trainOf(val.testAll), trainOf(val.testNovel));
+  const heldOutWeights = hybrid.tune(trainOf(val.testAll), trainOf(val.testNovel));
   try {
-    return compare(ranker, val, hybrid);
+    return { ...compare(ranker, val, hybrid), heldOutWeights };
   } finally {
     hybrid.weights = fitted;
   }
 }
 
-function compare(ranker: CandidateRanker, val: JudgedSplit, hybrid: HybridRecommender): RankerChoice {
-  const out = { holdout: {}, chosen: {}, trees: {}, heldOut: {} } as RankerChoice;
+function compare(
+  ranker: CandidateRanker,
+  val: JudgedSplit,
+  hybrid: HybridRecommender,
+): Omit<RankerChoice, "heldOutWeights"> {
+  const out = { holdout: {}, chosen: {}, trees: {}, heldOut: {} } as Omit<RankerChoice, "heldOutWeights">;
   const f = RANKER_FEATURES.length;
   for (const mode of ["all", "novel"] as const) {
     const relevant = mode === "all" ? val.testAll : val.testNovel;
@@ -200,7 +209,14 @@ function compare(ranker: CandidateRanker, val: JudgedSplit, hybrid: HybridRecomm
       return true;
     });
     const judgesCount = held.filter(judges).length;
-    const best = curve.reduce((a, b) => (b.pick > a.pick ? b : a), { trees: model.trees.length, pick: -1, judge: 0 });
+    // a shop so small that no held-out reader picks: the judges pick too (their figure is then the best of many)
+    const pickers = held.length - held.filter(judges).length;
+    const score = (p: (typeof curve)[number]) => (pickers > 0 ? p.pick : p.judge);
+    const best = curve.reduce((a, b) => (score(b) > score(a) ? b : a), {
+      trees: model.trees.length,
+      pick: -1,
+      judge: 0,
+    });
     hybrid.mode = mode;
     const judged = held.filter(judges);
     const h = evaluateVariant(

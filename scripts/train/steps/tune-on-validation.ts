@@ -101,11 +101,15 @@ export function tuneOnValidation(
     calibrate("hybrid", tuner);
     tuned.ranker = tuneRanker(val, tuner, metrics, log);
     if (tuned.ranker.choice.chosen.all === "ranker") {
-      // the trees trained without the held-out readers, calibrated on those readers alone
+      // the trees trained without the held-out readers (over hybrid features from weights fitted without them
+      // too), calibrated on those readers alone
       const ranker = new CandidateRanker();
       ranker.fitWith(tuner, tuned.ranker.neighbours);
       ranker.models = tuned.ranker.choice.heldOut;
+      const fitted = tuner.weights;
+      tuner.weights = tuned.ranker.choice.heldOutWeights;
       calibrate("ranker", ranker, isHeldOut);
+      tuner.weights = fitted;
     }
   }
   calibrate("als", als);
