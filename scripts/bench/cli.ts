@@ -44,7 +44,8 @@ const { values } = parseArgs({
     "cold-runs": { type: "string", default: "3" },
     "kernel-iters": { type: "string", default: "200" },
     "ingest-users": { type: "string", default: "1000" },
-    out: { type: "string", default: "bench/results.json" },
+    /** default: bench/results.json, or bench/<only>.json with --only */
+    out: { type: "string" },
     /**
      * `rules`: only the campaign-rules comparison (both scenarios); `ranker` / `als`: only the synthetic catalog's
      * amp-list latency with the learned ranker / ALS alone; written to --out
@@ -52,7 +53,12 @@ const { values } = parseArgs({
     only: { type: "string" },
   },
 });
+if (values.only !== undefined && !["rules", "ranker", "als"].includes(values.only)) {
+  console.error(`--only takes rules, ranker or als (not ${values.only})`);
+  process.exit(2);
+}
 const ONLY_RULES = values.only === "rules";
+const OUT = values.out ?? (values.only ? `bench/${values.only}.json` : "bench/results.json");
 const ms = (v: number | undefined) => (v === undefined ? "?" : Math.round(v * 10) / 10);
 const REQUESTS = Number(values.requests);
 const COLD_RUNS = Number(values["cold-runs"]);
@@ -465,10 +471,7 @@ if (values.only === "ranker" || values.only === "als") {
   log(`scenario ${s.name}`);
   const r = await runScenario(s);
   await mkdir("bench", { recursive: true });
-  await writeFile(
-    values.out as string,
-    `${JSON.stringify({ at: new Date().toISOString(), scenarios: [r] }, null, 2)}\n`,
-  );
+  await writeFile(OUT, `${JSON.stringify({ at: new Date().toISOString(), scenarios: [r] }, null, 2)}\n`);
   console.log(
     `${r.scenario}: warm p50/p99 ${ms(r.warm_recs_ms.p50)}/${ms(r.warm_recs_ms.p99)} ms, cold first request p50 ${ms(r.cold_first_request_ms.p50)} ms`,
   );
@@ -490,10 +493,7 @@ if (ONLY_RULES) {
     printRules(s.name, out[s.name] as RulesResult);
   }
   await mkdir("bench", { recursive: true });
-  await writeFile(
-    values.out as string,
-    `${JSON.stringify({ at: new Date().toISOString(), campaign_rules: out }, null, 2)}\n`,
-  );
+  await writeFile(OUT, `${JSON.stringify({ at: new Date().toISOString(), campaign_rules: out }, null, 2)}\n`);
   process.exit(0);
 }
 const results: ScenarioResult[] = [];
@@ -548,7 +548,7 @@ const report = {
   seconds: Math.round((performance.now() - started) / 100) / 10,
 };
 await mkdir("bench", { recursive: true });
-await writeFile(values.out as string, `${JSON.stringify(report, null, 2)}\n`);
+await writeFile(OUT, `${JSON.stringify(report, null, 2)}\n`);
 
 const rows = [
   ["scenario", "warm p50", "warm p99", "ORT/inf", "TS int8/inf", "cold 1st req", "workerd start"],
@@ -624,4 +624,4 @@ for (const r of results) {
   if (r.images_jpeg_cdn) printImages(`${r.scenario}, JPEG photos from a CDN`, r.images_jpeg_cdn);
   if (r.campaign_rules) printRules(r.scenario, r.campaign_rules);
 }
-console.log(`written ${values.out} in ${report.seconds} s`);
+console.log(`written ${OUT} in ${report.seconds} s`);

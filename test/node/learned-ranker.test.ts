@@ -72,6 +72,41 @@ describe("gradient-boosted trees", () => {
     for (const [leaf, { g, h }] of sums) expect(tree.value[leaf]).toBeCloseTo((-g / (h + o.l2)) * o.learningRate, 9);
   });
 
+  it("keeps codes and thresholds in step when a value that is not the smallest holds most rows (64 and 256 bins)", () => {
+    const rng = new Rng(11);
+    const n = 4000;
+    const x = new Float64Array(n * 2);
+    const y = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      // 60% exactly 0.5, the rest spread below and above it
+      x[i * 2] = rng.next() < 0.6 ? 0.5 : rng.next();
+      x[i * 2 + 1] = rng.next();
+      y[i] = rng.next() < (x[i * 2] as number) ? 1 : 0;
+    }
+    for (const bins of [64, 256]) {
+      const o = { objective: "logloss" as const, trees: 1, depth: 3, learningRate: 1, l2: 1, subsample: 1, bins };
+      const model = fitGbdt({ x, y, features: ["mode", "noise"], groups: Int32Array.from([0, n]) }, o);
+      const tree = model.trees[0] as Tree;
+      const p = 1 / (1 + Math.exp(-model.base));
+      const sums = new Map<number, { g: number; h: number }>();
+      for (let i = 0; i < n; i++) {
+        let node = 0;
+        while ((tree.feature[node] as number) >= 0) {
+          const f = tree.feature[node] as number;
+          node =
+            (x[i * 2 + f] as number) < (tree.threshold[node] as number)
+              ? (tree.left[node] as number)
+              : (tree.right[node] as number);
+        }
+        const s = sums.get(node) ?? { g: 0, h: 0 };
+        s.g += p - (y[i] as number);
+        s.h += p * (1 - p);
+        sums.set(node, s);
+      }
+      for (const [leaf, { g, h }] of sums) expect(tree.value[leaf]).toBeCloseTo(-g / (h + o.l2), 9);
+    }
+  });
+
   it("splits on a rare value that decides the label (1 row in 100)", () => {
     const rng = new Rng(9);
     const n = 5000;
@@ -170,6 +205,9 @@ describe("the neighbour table as stored", () => {
     const bytes = encodeNeighbours(table);
     expect(() => decodeNeighbours(bytes.subarray(0, bytes.length - 4), 5, 2)).toThrow(/do not hold/);
     expect(() => decodeNeighbours(bytes, 4, 2)).toThrow(/out of range/);
+    const rowItem = bytes.slice();
+    new DataView(rowItem.buffer).setInt32(4, 7, true);
+    expect(() => decodeNeighbours(rowItem, 5, 2)).toThrow(/row item 7/);
     const repeated = bytes.slice();
     new DataView(repeated.buffer).setInt32(8, 1, true);
     expect(() => decodeNeighbours(repeated, 5, 2)).toThrow(/repeated/);
