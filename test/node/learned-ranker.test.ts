@@ -5,7 +5,14 @@
 import { describe, expect, it } from "vitest";
 import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
 import { RANKER_FEATURES, rankerCandidates } from "../../core/ranker";
-import { compileEnsemble, isWellFormed, scoreRows, type Tree, treeEnsembleScore } from "../../core/tree-ensemble";
+import {
+  compileEnsemble,
+  isWellFormed,
+  scoreRows,
+  type Tree,
+  type TreeEnsemble,
+  treeEnsembleScore,
+} from "../../core/tree-ensemble";
 import { rocAuc as aucOf } from "../../scripts/engagement/classification-metrics";
 import { fitGbdt, type GbdtData, predictRows } from "../../scripts/learn/gbdt";
 import { fitLogistic } from "../../scripts/learn/logistic";
@@ -23,6 +30,29 @@ function xorData(n: number, seed: number): GbdtData {
     y[i] = a > 0.5 !== b > 0.5 ? 1 : 0;
   }
   return { x, y, features: ["a", "b", "noise"], groups: Int32Array.from([0, n]) };
+}
+
+/**
+ * For a one-tree logloss model: the gradient and hessian sums of the rows each leaf receives when the rows are
+ * routed by the exported thresholds (`x < threshold` goes left), from the model's base probability.
+ */
+function leafSums(model: TreeEnsemble, x: Float64Array, width: number, y: Uint8Array) {
+  const tree = model.trees[0] as Tree;
+  const p = 1 / (1 + Math.exp(-model.base));
+  const sums = new Map<number, { g: number; h: number }>();
+  for (let i = 0; i < y.length; i++) {
+    let node = 0;
+    while ((tree.feature[node] as number) >= 0) {
+      const f = tree.feature[node] as number;
+      const left = (x[i * width + f] as number) < (tree.threshold[node] as number);
+      node = left ? (tree.left[node] as number) : (tree.right[node] as number);
+    }
+    const s = sums.get(node) ?? { g: 0, h: 0 };
+    s.g += p - (y[i] as number);
+    s.h += p * (1 - p);
+    sums.set(node, s);
+  }
+  return sums;
 }
 
 describe("gradient-boosted trees", () => {
@@ -51,24 +81,9 @@ describe("gradient-boosted trees", () => {
     const data = xorData(3000, 3);
     const o = { objective: "logloss" as const, trees: 1, depth: 4, learningRate: 0.3, l2: 2, subsample: 1 };
     const model = fitGbdt(data, o);
-    const tree = model.trees[0] as Tree;
-    const p = 1 / (1 + Math.exp(-model.base));
-    const sums = new Map<number, { g: number; h: number }>();
-    for (let i = 0; i < 3000; i++) {
-      let node = 0;
-      while ((tree.feature[node] as number) >= 0) {
-        const f = tree.feature[node] as number;
-        node =
-          (data.x[i * 3 + f] as number) < (tree.threshold[node] as number)
-            ? (tree.left[node] as number)
-            : (tree.right[node] as number);
-      }
-      const s = sums.get(node) ?? { g: 0, h: 0 };
-      s.g += p - (data.y[i] as number);
-      s.h += p * (1 - p);
-      sums.set(node, s);
-    }
+    const sums = leafSums(model, data.x, 3, data.y);
     expect(sums.size).toBeGreaterThan(4);
+    const tree = model.trees[0] as Tree;
     for (const [leaf, { g, h }] of sums) expect(tree.value[leaf]).toBeCloseTo((-g / (h + o.l2)) * o.learningRate, 9);
   });
 
@@ -87,23 +102,7 @@ describe("gradient-boosted trees", () => {
       const o = { objective: "logloss" as const, trees: 1, depth: 3, learningRate: 1, l2: 1, subsample: 1, bins };
       const model = fitGbdt({ x, y, features: ["mode", "noise"], groups: Int32Array.from([0, n]) }, o);
       const tree = model.trees[0] as Tree;
-      const p = 1 / (1 + Math.exp(-model.base));
-      const sums = new Map<number, { g: number; h: number }>();
-      for (let i = 0; i < n; i++) {
-        let node = 0;
-        while ((tree.feature[node] as number) >= 0) {
-          const f = tree.feature[node] as number;
-          node =
-            (x[i * 2 + f] as number) < (tree.threshold[node] as number)
-              ? (tree.left[node] as number)
-              : (tree.right[node] as number);
-        }
-        const s = sums.get(node) ?? { g: 0, h: 0 };
-        s.g += p - (y[i] as number);
-        s.h += p * (1 - p);
-        sums.set(node, s);
-      }
-      for (const [leaf, { g, h }] of sums) expect(tree.value[leaf]).toBeCloseTo(-g / (h + o.l2), 9);
+      for (const [leaf, { g, h }] of leafSums(model, x, 2, y)) expect(tree.value[leaf]).toBeCloseTo(-g / (h + o.l2), 9);
     }
   });
 
