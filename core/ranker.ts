@@ -155,13 +155,15 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
 }
 
 /**
- * Candidates ordered by the trees' score (ties: lower item first), skipping `skip`ped items, then `fill` (the
- * hybrid's order) for whatever the candidates leave short, scored -Infinity.
+ * Candidates ordered by the trees' score (ties: lower item first), skipping `skip`ped items; when fewer than `n`
+ * remain, `fill()` (the hybrid's order, asked for only then: it is a pass over every item) tops them up, scored
+ * -Infinity.
  */
 export function rankCandidates(
   model: CompiledEnsemble,
   c: CandidateRows,
-  fill: readonly number[],
+  n: number,
+  fill: () => readonly number[],
   skip?: (item: number) => boolean,
 ): { indices: number[]; scores: number[] } {
   const all = scoreRows(model, c.rows, RANKER_FEATURES.length, c.items.length);
@@ -172,8 +174,9 @@ export function rankCandidates(
   scored.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   const indices = scored.map((x) => x[0]);
   const scores = scored.map((x) => x[1]);
+  if (indices.length >= n) return { indices, scores };
   const seen = new Set(c.items);
-  for (const j of fill) {
+  for (const j of fill()) {
     if (seen.has(j) || skip?.(j)) continue;
     indices.push(j);
     scores.push(Number.NEGATIVE_INFINITY);

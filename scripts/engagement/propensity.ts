@@ -5,9 +5,9 @@
  * [cutoff - horizon, cutoff)) and evaluated at the cutoff. Baseline: recency alone.
  */
 
-import { type TreeEnsemble, treeEnsembleScore } from "../../core/tree-ensemble";
+import type { TreeEnsemble } from "../../core/tree-ensemble";
 import type { PurchaseLog } from "../data/purchase-log";
-import { fitGbdt, type GbdtOptions } from "../learn/gbdt";
+import { fitGbdt, type GbdtOptions, predictRows } from "../learn/gbdt";
 import { fitLogistic, type LogisticModel, predictLogit, sigmoid } from "../learn/logistic";
 import { type CustomerFeatures, customerFeatures } from "../segments/rfm";
 import { calibrationTable, logLoss, rocAuc } from "./classification-metrics";
@@ -98,13 +98,9 @@ export function fitPropensity(kind: PropensityKind, x: Float64Array, y: Uint8Arr
 /** Purchase probabilities of rows (row-major, PROPENSITY_FEATURES wide). */
 export function predictPropensity(m: PropensityModel, x: Float64Array): Float64Array {
   const d = PROPENSITY_FEATURES.length;
-  const n = x.length / d;
-  return Float64Array.from({ length: n }, (_, i) =>
-    sigmoid(
-      m.kind === "logistic"
-        ? predictLogit(m.model, x.subarray(i * d, (i + 1) * d))
-        : treeEnsembleScore(m.model, x, i * d),
-    ),
+  if (m.kind === "gbdt") return predictRows(m.model, x, d).map(sigmoid);
+  return Float64Array.from({ length: x.length / d }, (_, i) =>
+    sigmoid(predictLogit(m.model, x.subarray(i * d, (i + 1) * d))),
   );
 }
 

@@ -152,9 +152,8 @@ export class CandidateRanker implements Recommender {
 }
 
 /** a third of the readers, by a hash of their row; of those, half (`judges`: odd rows) compare, half pick the tree count */
-const heldOut = (user: number) => Math.imul(user + 1, 2654435761) >>> 0 < 1431655765;
+export const isHeldOut = (user: number) => Math.imul(user + 1, 2654435761) >>> 0 < 1431655765;
 const judges = (user: number) => user % 2 === 1;
-export const isHeldOut = heldOut;
 
 /**
  * Trains on two thirds of the validation readers and measures the held-out third (the protocol's NDCG@10,
@@ -169,7 +168,7 @@ export function chooseRanker(ranker: CandidateRanker, val: JudgedSplit, hybrid: 
   const trainOf = (m: ReadonlyMap<number, Set<number>>) =>
     subset(
       m,
-      [...m.keys()].filter((u) => !heldOut(u)),
+      [...m.keys()].filter((u) => !isHeldOut(u)),
     );
   const heldOutWeights = hybrid.tune(trainOf(val.testAll), trainOf(val.testNovel));
   try {
@@ -189,8 +188,8 @@ function compare(
   for (const mode of ["all", "novel"] as const) {
     const relevant = mode === "all" ? val.testAll : val.testNovel;
     const users = [...relevant.keys()];
-    const train = users.filter((u) => !heldOut(u));
-    const held = users.filter(heldOut);
+    const train = users.filter((u) => !isHeldOut(u));
+    const held = users.filter(isHeldOut);
     const rows = held.map((u) => rankerCandidates(ranker.inputs(u, mode), mode));
     const running = rows.map((r) => new Float64Array(r.items.length));
     // per checkpoint: mean NDCG of the readers who pick the tree count, and of those who compare

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
-import { RANKER_FEATURES, rankerCandidates } from "../../core/ranker";
+import { RANKER_FEATURES, rankCandidates, rankerCandidates } from "../../core/ranker";
 import {
   compileEnsemble,
   isWellFormed,
@@ -263,6 +263,28 @@ describe("ranker candidates", () => {
     expect(at(77, "als_rank")).toBe(0);
     expect(at(150, "trend")).toBeCloseTo(9 - Math.log1p(50), 6);
     expect(at(0, "hybrid_rank")).toBe(0);
+  });
+
+  it("tops the ranked candidates up from the fill only when too few survive the skip, and only then asks for it", () => {
+    // no trees: every candidate scores the base, so ties keep the lower item first
+    const flat = compileEnsemble({ features: [...RANKER_FEATURES], base: 0, trees: [] });
+    const c = { items: [3, 5, 7], rows: new Float64Array(3 * RANKER_FEATURES.length) };
+    const skip = (j: number) => j === 5;
+    let asked = 0;
+    const fill = () => {
+      asked++;
+      return [5, 9, 3, 2, 8];
+    };
+    expect(rankCandidates(flat, c, 2, fill, skip).indices).toEqual([3, 7]);
+    expect(asked).toBe(0);
+    const topped = rankCandidates(flat, c, 4, fill, skip);
+    expect(topped.indices).toEqual([3, 7, 9, 2, 8]);
+    expect(topped.scores.slice(2)).toEqual([
+      Number.NEGATIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+    ]);
+    expect(asked).toBe(1);
   });
 
   it("leaves the reader's own items out in novel mode", () => {

@@ -419,12 +419,13 @@ async function hybrid(
   });
   const at = Math.floor(now / 1000);
   const scores = hybridScores(h[config.recsMode], own, at, als, content, h.itemStats);
-  const byHybrid = topK(scores, n, exclude.hasIndex);
+  const byHybrid = () => topK(scores, n, exclude.hasIndex);
   const ranker = model.ranker;
   if (ranker?.chosen[config.recsMode] !== "ranker")
-    return { ...pick(model, byHybrid, n, exclude, live), scorer: "hybrid" };
+    return { ...pick(model, byHybrid(), n, exclude, live), scorer: "hybrid" };
   const inputs = { own, now: at, als, content, neighbours: ranker.neighbours, stats: h.itemStats, hybrid: scores };
   const candidates = rankerCandidates(inputs, config.recsMode);
-  const ranked = rankCandidates(ranker.models[config.recsMode], candidates, byHybrid.indices, exclude.hasIndex);
+  const trees = ranker.models[config.recsMode];
+  const ranked = rankCandidates(trees, candidates, n, () => byHybrid().indices, exclude.hasIndex);
   return { ...pick(model, ranked, n, exclude, live), scorer: "ranker" };
 }

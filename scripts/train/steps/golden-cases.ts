@@ -70,7 +70,13 @@ export function goldenCases(full: Window, recs: Recommenders, profiles: Profile[
             stats: hybrid.parts.stats,
             hybrid: s,
           };
-          const ranked = rankCandidates(compileEnsemble(models[mode]), rankerCandidates(inputs, mode), expected, skip);
+          const ranked = rankCandidates(
+            compileEnsemble(models[mode]),
+            rankerCandidates(inputs, mode),
+            10,
+            () => expected,
+            skip,
+          );
           golden.ranker.push({ user, mode, now: full.end, profile, expectedIndices: ranked.indices.slice(0, 10) });
         }
       }
