@@ -79,7 +79,29 @@ export function hybridFeatureRow(
   ];
 }
 
-/** Hybrid logits for every item; `als` and `content` are that user's per-item scores. */
+/**
+ * What of an item's logit does not depend on the reader: the intercept and the item statistics' terms. A model's
+ * priors never change while it serves, so the Worker makes them once per model (hybridScores makes them when not
+ * given; either way the same sums, so the same logits to the last bit).
+ */
+export function itemPriors(w: LinearWeights, stats: ItemStats): Float64Array {
+  const n = stats.logBuyers.length;
+  const out = new Float64Array(n);
+  const [, , , , , , , wBuyers, wRepeat, wRecent] = w.weights as number[];
+  for (let j = 0; j < n; j++) {
+    out[j] =
+      w.intercept +
+      (wBuyers as number) * (stats.logBuyers[j] as number) +
+      (wRepeat as number) * (stats.repeatRate[j] as number) +
+      (wRecent as number) * (stats.logRecentBuyers[j] as number);
+  }
+  return out;
+}
+
+/**
+ * Hybrid logits for every item; `als` and `content` are that user's per-item scores, `priors` the model's
+ * itemPriors(w, stats) when the caller keeps them.
+ */
 export function hybridScores(
   w: LinearWeights,
   ownItems: readonly OwnItem[],
@@ -87,18 +109,15 @@ export function hybridScores(
   als: ArrayLike<number>,
   content: ArrayLike<number>,
   stats: ItemStats,
+  priors: Float64Array = itemPriors(w, stats),
 ): Float64Array {
   const n = als.length;
+  if (priors.length !== n) throw new Error(`hybridScores: ${priors.length} priors for ${n} items`);
   const out = new Float64Array(n);
-  const [, , , , , wAls, wContent, wBuyers, wRepeat, wRecent] = w.weights as number[];
+  const wAls = w.weights[5] as number;
+  const wContent = w.weights[6] as number;
   for (let j = 0; j < n; j++) {
-    out[j] =
-      w.intercept +
-      (wAls as number) * (als[j] as number) +
-      (wContent as number) * (content[j] as number) +
-      (wBuyers as number) * (stats.logBuyers[j] as number) +
-      (wRepeat as number) * (stats.repeatRate[j] as number) +
-      (wRecent as number) * (stats.logRecentBuyers[j] as number);
+    out[j] = (priors[j] as number) + wAls * (als[j] as number) + wContent * (content[j] as number);
   }
   let maxInvoices = 0;
   for (const o of ownItems) maxInvoices = Math.max(maxInvoices, o.invoices);

@@ -129,17 +129,23 @@ export interface TopK {
   scores: number[];
 }
 
-/** Top-k by score, descending; equal scores keep the lower index first (as ONNX TopK does). */
+/**
+ * Top-k by score, descending; equal scores keep the lower index first (as ONNX TopK does). `skip` is asked only
+ * of items that would enter the list (a hot loop over the catalog compares, and rarely calls).
+ */
 export function topK(scores: ArrayLike<number>, k: number, skip?: (index: number) => boolean): TopK {
   const idx: number[] = [];
   const val: number[] = [];
   const kk = Math.min(k, scores.length);
   if (kk <= 0) return { indices: idx, scores: val };
-  for (let j = 0; j < scores.length; j++) {
-    if (skip?.(j)) continue;
+  const n = scores.length;
+  // the list's last score once it is full: a score not above it cannot enter
+  let floor = Number.NEGATIVE_INFINITY;
+  let full = false;
+  for (let j = 0; j < n; j++) {
     const s = scores[j] as number;
-    if (idx.length === kk && s <= (val[kk - 1] as number)) continue;
-    let pos = idx.length === kk ? kk - 1 : idx.length;
+    if ((full && s <= floor) || skip?.(j)) continue;
+    let pos = full ? kk - 1 : idx.length;
     while (pos > 0 && (val[pos - 1] as number) < s) {
       if (pos < kk) {
         val[pos] = val[pos - 1] as number;
@@ -149,6 +155,8 @@ export function topK(scores: ArrayLike<number>, k: number, skip?: (index: number
     }
     val[pos] = s;
     idx[pos] = j;
+    if (!full && idx.length === kk) full = true;
+    if (full) floor = val[kk - 1] as number;
   }
   return { indices: idx, scores: val };
 }

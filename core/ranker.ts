@@ -60,6 +60,12 @@ export interface RankerInputs {
   stats: ItemStats;
   /** the linear re-ranker's logit per item (core/hybrid.ts) for this mode */
   hybrid: ArrayLike<number>;
+  /**
+   * the catalog's best items by `als` / `content` when already known (the Worker's graphs give them in the same
+   * run): best first, ties by lower index, at least the generator's count plus the reader's own items long (or the
+   * whole catalog). Absent: a pass over the scores finds them; the candidates are the same either way.
+   */
+  tops?: { als?: readonly number[]; content?: readonly number[] };
 }
 
 export interface CandidateRows {
@@ -94,8 +100,8 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
   );
   const cands = new Set<number>(mode === "novel" ? [] : ownMap.keys());
   for (const j of topK(inp.hybrid, CANDIDATES.hybrid, skip).indices) cands.add(j);
-  for (const j of topK(inp.als, CANDIDATES.als, skip).indices) cands.add(j);
-  if (inp.content) for (const j of topK(inp.content, CANDIDATES.content, skip).indices) cands.add(j);
+  for (const j of bestOf(inp.als, CANDIDATES.als, inp.tops?.als, skip)) cands.add(j);
+  if (inp.content) for (const j of bestOf(inp.content, CANDIDATES.content, inp.tops?.content, skip)) cands.add(j);
   for (const j of topSparse(nb, CANDIDATES.neighbours, skip)) cands.add(j);
   for (const j of topSparse(basket, CANDIDATES.basket, skip)) cands.add(j);
   for (const j of staticTop(inp.stats.logBuyers, CANDIDATES.popular, skip)) cands.add(j);
@@ -182,6 +188,24 @@ export function rankCandidates(
     scores.push(Number.NEGATIVE_INFINITY);
   }
   return { indices, scores };
+}
+
+/** `topK(scores, k, skip)`, read off a known ranking when it reaches far enough. */
+function bestOf(
+  scores: ArrayLike<number>,
+  k: number,
+  known: readonly number[] | undefined,
+  skip?: (j: number) => boolean,
+): number[] {
+  if (known) {
+    const out: number[] = [];
+    for (const j of known) {
+      if (out.length === k) break;
+      if (!skip?.(j)) out.push(j);
+    }
+    if (out.length === Math.min(k, scores.length) || known.length >= scores.length) return out;
+  }
+  return topK(scores, k, skip).indices;
 }
 
 /** Item statistics do not change while a model serves: their top lists are made once per array. */

@@ -6,7 +6,7 @@
  * `x < threshold`, thresholds are bin edges, so the edge scores what the trainer scored.
  */
 import type { Tree, TreeEnsemble } from "../../core/tree-ensemble";
-import { treeEnsembleScore, treeScore } from "../../core/tree-ensemble";
+import { MAX_TREE_DEPTH, treeEnsembleScore, treeScore } from "../../core/tree-ensemble";
 import { Rng } from "../lib/rng";
 
 export interface GbdtOptions {
@@ -60,6 +60,9 @@ export function fitGbdt(
   if (data.x.length !== n * f) throw new Error("x must be rows x features");
   // codes are bytes; and a non-finite value would be binned where the exported `x < threshold` does not send it
   if (o.bins < 2 || o.bins > 256) throw new Error("bins must be 2..256");
+  // what the Worker serves (core/tree-ensemble.ts lays trees out to their depth)
+  if (!Number.isInteger(o.depth) || o.depth < 1 || o.depth > MAX_TREE_DEPTH)
+    throw new Error(`depth must be 1..${MAX_TREE_DEPTH}`);
   if (!data.x.every(Number.isFinite)) throw new Error("x holds a non-finite value");
   const { codes, edges } = binFeatures(data.x, n, f, o.bins);
   const base = o.objective === "logloss" ? logit(mean(data.y)) : 0;

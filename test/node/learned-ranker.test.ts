@@ -2,12 +2,15 @@
  * The learned ranker's parts: gradient-boosted trees (fit, exact export, both objectives), the ensemble's
  * shape check, and core/ranker.ts's candidates and feature rows.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { topK } from "../../core/int8-kernel";
 import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
-import { RANKER_FEATURES, rankCandidates, rankerCandidates } from "../../core/ranker";
+import { CANDIDATES, RANKER_FEATURES, rankCandidates, rankerCandidates } from "../../core/ranker";
 import {
   compileEnsemble,
   isWellFormed,
+  MAX_TREE_DEPTH,
   scoreRows,
   type Tree,
   type TreeEnsemble,
@@ -169,6 +172,82 @@ describe("gradient-boosted trees", () => {
     expect(firstRelevant / withRelevant).toBeGreaterThan(0.9);
   });
 
+  it("laid out for the edge, scores any well-formed trees exactly as the walk does (ragged shapes, ties, NaN)", () => {
+    // a tree of random shape grown to at most `depth`, its nodes in preorder (children after their parent)
+    const tree = (rng: Rng, depth: number, width: number): Tree => {
+      const t: Tree = { feature: [], threshold: [], left: [], right: [], value: [] };
+      const grow = (level: number): number => {
+        const at = t.feature.length;
+        const leaf = level === depth || rng.next() < 0.3;
+        t.feature.push(leaf ? -1 : rng.int(width));
+        t.threshold.push(leaf ? 0 : ([0, 0.5, 1][rng.int(3)] as number));
+        t.left.push(0);
+        t.right.push(0);
+        t.value.push(leaf ? rng.next() - 0.5 : 0);
+        if (!leaf) {
+          t.left[at] = grow(level + 1);
+          t.right[at] = grow(level + 1);
+        }
+        return at;
+      };
+      grow(0);
+      return t;
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1e9 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 12 }),
+        fc.integer({ min: 0, max: 13 }),
+        (seed, depth, trees, count) => {
+          const rng = new Rng(seed);
+          const width = 3;
+          const model: TreeEnsemble = {
+            features: ["a", "b", "c"],
+            base: rng.next(),
+            trees: Array.from({ length: trees }, () => tree(rng, depth, width)),
+          };
+          expect(isWellFormed(model)).toBe(true);
+          // values on the thresholds (ties go right), between them, and NaN (goes right)
+          const rows = Float64Array.from({ length: count * width }, () =>
+            rng.next() < 0.1 ? Number.NaN : ([0, 0.5, 1, 0.25, 0.75][rng.int(5)] as number),
+          );
+          const flat = scoreRows(compileEnsemble(model), rows, width, count);
+          for (let r = 0; r < count; r++) expect(flat[r]).toBe(treeEnsembleScore(model, rows, r * width));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("refuses trees deeper than the edge lays out, and the trainer never grows them", () => {
+    // a chain: each inner node's right child is the next inner node
+    const chain = (depth: number): Tree => {
+      const t: Tree = { feature: [], threshold: [], left: [], right: [], value: [] };
+      for (let d = 0; d < depth; d++) {
+        const at = t.feature.length;
+        t.feature.push(0, -1);
+        t.threshold.push(d, 0);
+        t.left.push(at + 1, 0);
+        t.right.push(at + 2, 0);
+        t.value.push(0, d);
+      }
+      t.feature.push(-1);
+      t.threshold.push(0);
+      t.left.push(0);
+      t.right.push(0);
+      t.value.push(depth);
+      return t;
+    };
+    const ok = { features: ["a"], base: 0, trees: [chain(MAX_TREE_DEPTH)] };
+    const deep = { features: ["a"], base: 0, trees: [chain(MAX_TREE_DEPTH + 1)] };
+    expect(isWellFormed(ok)).toBe(true);
+    expect(scoreRows(compileEnsemble(ok), Float64Array.of(4.5), 1, 1)[0]).toBe(5);
+    expect(isWellFormed(deep)).toBe(false);
+    expect(() => compileEnsemble(deep)).toThrow(/deep/);
+    expect(() => fitGbdt(xorData(100, 1), { depth: MAX_TREE_DEPTH + 1, trees: 1 })).toThrow(/depth/);
+  });
+
   it("rejects an ensemble whose children point backwards (a walk that would never end)", () => {
     const loop = { feature: [0, -1], threshold: [0.5, 0], left: [0, 0], right: [1, 0], value: [0, 1] };
     expect(isWellFormed({ features: ["a"], base: 0, trees: [loop] })).toBe(false);
@@ -285,6 +364,29 @@ describe("ranker candidates", () => {
       Number.NEGATIVE_INFINITY,
     ]);
     expect(asked).toBe(1);
+  });
+
+  it("reads the ALS and content candidates off a known ranking exactly as its own pass finds them", () => {
+    const rng = new Rng(5);
+    // ties on purpose: scores on a coarse grid, so the lower index must come first
+    const grid = () => Float32Array.from({ length: n }, () => rng.int(20) / 20);
+    const wide = { ...inputs, als: grid(), content: grid() };
+    const ranking = (scores: Float32Array, k: number) => topK(scores, k).indices;
+    for (const mode of ["all", "novel"] as const) {
+      const own = wide.own.length;
+      const plain = rankerCandidates(wide, mode);
+      const known = {
+        ...wide,
+        tops: {
+          als: ranking(wide.als, CANDIDATES.als + own),
+          content: ranking(wide.content, CANDIDATES.content + own),
+        },
+      };
+      expect(rankerCandidates(known, mode)).toEqual(plain);
+      // a ranking too short to skip the own items: the pass is made after all
+      const short = { ...wide, tops: { als: ranking(wide.als, 3), content: ranking(wide.content, 3) } };
+      expect(rankerCandidates(short, mode)).toEqual(plain);
+    }
   });
 
   it("leaves the reader's own items out in novel mode", () => {

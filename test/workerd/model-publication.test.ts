@@ -261,7 +261,7 @@ describe("session guard", () => {
         });
         return { indices: [0], scores: [1] };
       },
-      itemScores: async () => new Float32Array(1),
+      itemScores: async () => ({ scores: new Float32Array(1), top: [] }),
       release: async () => {
         calls.releases++;
       },

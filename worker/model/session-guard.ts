@@ -46,8 +46,8 @@ class Guarded implements GuardedSession {
     return this.run(() => this.inner.topK(user, k));
   }
 
-  itemScores(user: Float32Array) {
-    return this.run(() => this.inner.itemScores(user));
+  itemScores(user: Float32Array, k?: number) {
+    return this.run(() => this.inner.itemScores(user, k));
   }
 
   /** Idempotent: the inner session is released once, after the runs in flight have ended. */

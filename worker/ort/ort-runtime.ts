@@ -43,11 +43,20 @@ function installShim(): void {
   installed = true;
 }
 
+export interface ItemScores {
+  scores: Float32Array;
+  /** the best `k` items' indices when `k` was asked for, else empty */
+  top: number[];
+}
+
 export interface ScoringSession {
   /** Top-k model item indices and scores for one user vector. */
   topK(user: Float32Array, k: number): Promise<{ indices: number[]; scores: number[] }>;
-  /** Every item's score (the graph's pre-TopK `item_scores` output), for re-ranking. */
-  itemScores(user: Float32Array): Promise<Float32Array>;
+  /**
+   * Every item's score (the graph's pre-TopK `item_scores` output), for re-ranking; with `k`, also the graph's
+   * top-k of them in the same run (the best first, ties by lower index).
+   */
+  itemScores(user: Float32Array, k?: number): Promise<ItemScores>;
   release(): Promise<void>;
 }
 
@@ -72,18 +81,24 @@ export async function createScoringSession(onnx: Uint8Array): Promise<ScoringSes
       scores.dispose();
       return result;
     },
-    async itemScores(user) {
+    async itemScores(user, k = 0) {
       const out = await session.run(
         {
           user: new ort.Tensor("float32", user, [1, user.length]),
-          k: new ort.Tensor("int64", BigInt64Array.of(1n), [1]),
+          k: new ort.Tensor("int64", BigInt64Array.of(BigInt(Math.max(1, k))), [1]),
         },
-        ["item_scores"],
+        k > 0 ? ["item_scores", "indices"] : ["item_scores"],
       );
+      // a CPU output's data is already a copy out of wasm memory: kept as it is
       const t = out.item_scores as ort.Tensor;
-      const scores = Float32Array.from(t.data as Float32Array);
+      const indices = out.indices as ort.Tensor | undefined;
+      const result = {
+        scores: t.data as Float32Array,
+        top: indices ? Array.from(indices.data as BigInt64Array, Number) : [],
+      };
       t.dispose();
-      return scores;
+      indices?.dispose();
+      return result;
     },
     release: () => session.release(),
   };

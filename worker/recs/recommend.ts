@@ -10,7 +10,7 @@
 import { base64ToFloat32 } from "../../core/base64";
 import type { CatalogItem } from "../../core/catalog";
 import { foldIn, profileInteractions } from "../../core/fold-in";
-import { hybridScores, type OwnItem } from "../../core/hybrid";
+import { hybridScores, itemPriors, type LinearWeights, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import {
   applyItemRules,
@@ -21,7 +21,7 @@ import {
 } from "../../core/item-rules";
 import { liveItem } from "../../core/live-catalog";
 import { emptyProfile, type ModelOutputs, modelOutputs, type Profile } from "../../core/profile";
-import { rankCandidates, rankerCandidates } from "../../core/ranker";
+import { CANDIDATES, rankCandidates, rankerCandidates } from "../../core/ranker";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { sendKey, type TokenResult, verifyToken } from "../../core/token";
 import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
@@ -49,6 +49,11 @@ export interface Recommendation {
   scores?: number[] | null;
   /** how many items the exclusion rule (recent purchases, or all in `novel` mode) removed from the candidates */
   excluded?: number;
+  /**
+   * milliseconds the ranking itself took in the Worker (scores, candidates, trees, picking), after the model and
+   * the reader were read; absent for generic content. The amp-list sends it in `Server-Timing` (`score`).
+   */
+  scoreMs?: number;
   /** what the campaign's item rules did (none: no rules) */
   rules?: RulesApplied;
   /** ids withheld from this reader (their recent purchases): item rules never bring them back */
@@ -307,10 +312,12 @@ async function rank(input: Loaded): Promise<Recommendation> {
   const outputs = modelOutputs(read.profile.ok ? profile : null, read.features, version);
   // what is known of the reader is used (campaign conditions) only when they are known not to be erased
   const reader = gone === false ? { profile, outputs } : undefined;
+  let scoreStart = 0;
   const personalized = (top: { items: CatalogItem[]; scores: number[] }, scorer: Scorer): Recommendation => ({
     ...top,
     reason: "personalized",
     scorer,
+    scoreMs: performance.now() - scoreStart,
     modelVersion: version,
     excluded: bought.size,
     recordable,
@@ -319,6 +326,7 @@ async function rank(input: Loaded): Promise<Recommendation> {
   });
   const known = async (reason: RecsReason): Promise<Recommendation> => ({ ...(await generic(reason, bought)), reader });
 
+  scoreStart = performance.now();
   try {
     // behaviour the model has not seen (a new reader, or events after training): fold it in
     const params = model.manifest.foldIn;
@@ -366,7 +374,7 @@ const WIDE_EXCLUSION = 256;
 
 async function alsTopK(model: LoadedModel, vector: Float32Array, n: number, exclude: Exclusion, live: LiveCatalogView) {
   if (exclude.inModel > WIDE_EXCLUSION) {
-    const scores = await model.session.itemScores(vector);
+    const { scores } = await model.session.itemScores(vector);
     return pick(model, topK(scores, n, exclude.hasIndex), n, exclude, live);
   }
   const k = Math.min(model.manifest.itemCount, n + exclude.inModel);
@@ -393,6 +401,18 @@ function pick(
   return { items, scores };
 }
 
+/** A model's item priors per weight set (core/hybrid.ts itemPriors), made on its first open: they never change. */
+const priors = new WeakMap<LinearWeights, Float64Array>();
+
+function priorsOf(weights: LinearWeights, stats: NonNullable<LoadedModel["manifest"]["hybrid"]>["itemStats"]) {
+  let p = priors.get(weights);
+  if (!p) {
+    p = itemPriors(weights, stats);
+    priors.set(weights, p);
+  }
+  return p;
+}
+
 /**
  * Every item scored by the hybrid's logits; where the version's ranker serves this mode, its candidates (core/
  * ranker.ts) are ranked by its trees instead, and the hybrid's order fills what exclusions leave short.
@@ -409,21 +429,35 @@ async function hybrid(
   live: LiveCatalogView,
 ): Promise<{ items: CatalogItem[]; scores: number[]; scorer: "ranker" | "hybrid" }> {
   const h = model.manifest.hybrid as NonNullable<LoadedModel["manifest"]["hybrid"]>;
-  const [als, content] = await Promise.all([
-    model.session.itemScores(vector),
-    (model.content as NonNullable<LoadedModel["content"]>).itemScores(contentVector),
-  ]);
   const own: OwnItem[] = profile.purchases.flatMap((p) => {
     const item = model.itemIndex.get(p.item);
     return item === undefined ? [] : [{ item, invoices: p.invoices, lastTs: p.lastTs }];
   });
+  const ranker = model.ranker?.chosen[config.recsMode] === "ranker" ? model.ranker : null;
+  // for the ranker, the graphs' own top-k gives its ALS and content candidates (the own items it skips in `novel`
+  // mode included): no pass over the catalog for them in JS
+  const wide = (k: number) => (ranker ? Math.min(model.manifest.itemCount, k + own.length) : 0);
+  const [byAls, byContent] = await Promise.all([
+    model.session.itemScores(vector, wide(CANDIDATES.als)),
+    (model.content as NonNullable<LoadedModel["content"]>).itemScores(contentVector, wide(CANDIDATES.content)),
+  ]);
+  const als = byAls.scores;
+  const content = byContent.scores;
   const at = Math.floor(now / 1000);
-  const scores = hybridScores(h[config.recsMode], own, at, als, content, h.itemStats);
+  const weights = h[config.recsMode];
+  const scores = hybridScores(weights, own, at, als, content, h.itemStats, priorsOf(weights, h.itemStats));
   const byHybrid = () => topK(scores, n, exclude.hasIndex);
-  const ranker = model.ranker;
-  if (ranker?.chosen[config.recsMode] !== "ranker")
-    return { ...pick(model, byHybrid(), n, exclude, live), scorer: "hybrid" };
-  const inputs = { own, now: at, als, content, neighbours: ranker.neighbours, stats: h.itemStats, hybrid: scores };
+  if (!ranker) return { ...pick(model, byHybrid(), n, exclude, live), scorer: "hybrid" };
+  const inputs = {
+    own,
+    now: at,
+    als,
+    content,
+    neighbours: ranker.neighbours,
+    stats: h.itemStats,
+    hybrid: scores,
+    tops: { als: byAls.top, content: byContent.top },
+  };
   const candidates = rankerCandidates(inputs, config.recsMode);
   const trees = ranker.models[config.recsMode];
   const ranked = rankCandidates(trees, candidates, n, () => byHybrid().indices, exclude.hasIndex);

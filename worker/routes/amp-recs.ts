@@ -47,6 +47,7 @@ function ampFetcher(req: Request): FetchKind {
 export function registerAmpRecs(app: Hono<AppEnv>): void {
   app.get("/v1/amp/recs", emailCors(), async (c) => {
     try {
+      const started = performance.now();
       const config = getConfig(c.env);
       const bg = background(c);
       const query = AmpRecsQuery.parse(c.req.query());
@@ -110,6 +111,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
         "X-Opentime-Block": headerText(served.explanation),
         ...(rec.rules && { "X-Opentime-Rules": rulesHeader(rec.rules) }),
         ...(arm && { "X-Opentime-Experiment": headerValue(arm.label) }),
+        "Server-Timing": serverTiming(rec.scoreMs, performance.now() - started),
       });
     } catch (e) {
       // serveBlock never throws; should anything else, the amp-list still gets an answer (its fallback shows)
@@ -118,4 +120,10 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       return c.json(empty, 200, { "Cache-Control": "private, no-store", "X-Opentime-Reason": "internal-error" });
     }
   });
+}
+
+/** The ranking's own time (when one was made) and the whole answer's, in the Worker: what a benchmark reads. */
+function serverTiming(scoreMs: number | undefined, totalMs: number): string {
+  const score = scoreMs === undefined ? "" : `score;dur=${scoreMs.toFixed(2)}, `;
+  return `${score}total;dur=${totalMs.toFixed(2)}`;
 }
