@@ -37,6 +37,10 @@ export const RANKER_FEATURES = [
   "own_gap_days",
 ] as const;
 
+export type RankerFeature = (typeof RANKER_FEATURES)[number];
+/** Each feature's column in a row. */
+const COLUMN = Object.fromEntries(RANKER_FEATURES.map((name, i) => [name, i])) as Record<RankerFeature, number>;
+
 /** How many candidates each generator proposes (before duplicates merge). */
 export const CANDIDATES = {
   hybrid: 50,
@@ -125,37 +129,38 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
   let repeated = 0;
   for (const o of ownMap.values()) if (o.invoices > 1) repeated++;
   const repeatShare = ownMap.size ? repeated / ownMap.size : 0;
+  const C = COLUMN;
   for (let r = 0; r < m; r++) {
     const j = items[r] as number;
     const o = ownMap.get(j);
     const buyers = inp.stats.logBuyers[j] as number;
     const recent = inp.stats.logRecentBuyers[j] as number;
     const at = r * f;
-    rows[at] = hybridOf[r] as number;
-    rows[at + 1] = hybridRank[r] as number;
-    rows[at + 2] = o ? 1 : 0;
-    rows[at + 3] = Math.log1p(o?.invoices ?? 0);
-    rows[at + 4] = o ? Math.max(0, inp.now - o.lastTs) / DAY : NEVER_DAYS;
-    rows[at + 5] = (o?.invoices ?? 0) / Math.max(1, maxInvoices);
-    rows[at + 6] = alsOf[r] as number;
-    rows[at + 7] = (alsOf[r] as number) - alsMax;
-    rows[at + 8] = alsRank[r] as number;
-    rows[at + 9] = contentOf[r] as number;
-    rows[at + 10] = contentRank[r] as number;
-    rows[at + 11] = nbOf[r] as number;
-    rows[at + 12] = nbRank[r] as number;
-    rows[at + 13] = basket.get(j) ?? 0;
-    rows[at + 14] = buyers;
-    rows[at + 15] = inp.stats.repeatRate[j] as number;
-    rows[at + 16] = recent;
-    rows[at + 17] = recent - buyers;
-    rows[at + 18] = readerItems;
-    rows[at + 19] = readerAge;
-    rows[at + 20] = readerMax;
-    rows[at + 21] = repeatShare;
-    rows[at + 22] = o && o.lastTs >= last - BASKET_SECONDS ? 1 : 0;
+    rows[at + C.hybrid] = hybridOf[r] as number;
+    rows[at + C.hybrid_rank] = hybridRank[r] as number;
+    rows[at + C.own] = o ? 1 : 0;
+    rows[at + C.log_invoices] = Math.log1p(o?.invoices ?? 0);
+    rows[at + C.own_age_days] = o ? Math.max(0, inp.now - o.lastTs) / DAY : NEVER_DAYS;
+    rows[at + C.invoice_share] = (o?.invoices ?? 0) / Math.max(1, maxInvoices);
+    rows[at + C.als] = alsOf[r] as number;
+    rows[at + C.als_gap] = (alsOf[r] as number) - alsMax;
+    rows[at + C.als_rank] = alsRank[r] as number;
+    rows[at + C.content] = contentOf[r] as number;
+    rows[at + C.content_rank] = contentRank[r] as number;
+    rows[at + C.neighbours] = nbOf[r] as number;
+    rows[at + C.neighbours_rank] = nbRank[r] as number;
+    rows[at + C.basket] = basket.get(j) ?? 0;
+    rows[at + C.log_buyers] = buyers;
+    rows[at + C.repeat_rate] = inp.stats.repeatRate[j] as number;
+    rows[at + C.log_recent_buyers] = recent;
+    rows[at + C.trend] = recent - buyers;
+    rows[at + C.reader_log_items] = readerItems;
+    rows[at + C.reader_age_days] = readerAge;
+    rows[at + C.reader_log_max_invoices] = readerMax;
+    rows[at + C.reader_repeat_share] = repeatShare;
+    rows[at + C.own_in_last_basket] = o && o.lastTs >= last - BASKET_SECONDS ? 1 : 0;
     // days between the reader's latest order and this item's: 0 for what they just bought again
-    rows[at + 23] = o ? Math.max(0, last - o.lastTs) / DAY : NEVER_DAYS;
+    rows[at + C.own_gap_days] = o ? Math.max(0, last - o.lastTs) / DAY : NEVER_DAYS;
   }
   return { items, rows };
 }
