@@ -204,6 +204,9 @@ export async function checkModelVersion(version: string, parts: ModelParts): Pro
     return { ok: false, reason: "model-spec-unknown", detail: manifest.featureSpec.slice(0, 64), catalog };
   if (catalog.items.length !== manifest.itemCount || manifest.itemIds.length !== manifest.itemCount)
     return { ok: false, reason: "catalog-invalid", detail: "catalog and manifest disagree on the item count" };
+  const stats = manifest.hybrid?.itemStats;
+  if (stats && Object.values(stats).some((a) => a.length !== manifest.itemCount))
+    return { ok: false, reason: "model-manifest-invalid", detail: "hybrid item statistics of another item count", catalog };
   if (!parts.onnx) return { ok: false, reason: "model-missing", detail: "no ONNX bytes", catalog };
   const digest = await sha256Hex(parts.onnx);
   if (digest !== manifest.onnxSha256)

@@ -113,7 +113,8 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
   const items = [...cands].sort((a, b) => a - b);
   const m = items.length;
   const f = RANKER_FEATURES.length;
-  const rows = new Float64Array(m * f);
+  // a column never written stays NaN, which the trainer refuses (scripts/learn/gbdt.ts): no feature ships unset
+  const rows = new Float64Array(m * f).fill(Number.NaN);
   const alsOf = items.map((j) => inp.als[j] as number);
   const contentOf = items.map((j) => (inp.content ? (inp.content[j] as number) : 0));
   const nbOf = items.map((j) => nb.get(j) ?? 0);

@@ -46,12 +46,12 @@ export function treeScore(t: Tree, row: ArrayLike<number>, offset = 0): number {
 }
 
 /**
- * Whether every node's children and features are in range, every path ends and none is deeper than
- * MAX_TREE_DEPTH (the Worker checks before serving; compileEnsemble lays trees out to their depth).
+ * Whether every node's children and features are in range, every path ends, none is deeper than MAX_TREE_DEPTH
+ * and the layout compileEnsemble makes stays within MAX_LAYOUT_LEAVES (the Worker checks before serving).
  */
 export function isWellFormed(model: TreeEnsemble): boolean {
   const width = model.features.length;
-  return model.trees.every((t) => {
+  const shapes = model.trees.every((t) => {
     const n = t.feature.length;
     if (![t.threshold, t.left, t.right, t.value].every((a) => a.length === n) || n === 0) return false;
     // children point forward only, so every walk ends
@@ -66,9 +66,20 @@ export function isWellFormed(model: TreeEnsemble): boolean {
     );
     return inRange && treeDepth(t) <= MAX_TREE_DEPTH;
   });
+  return shapes && layoutLeaves(model) <= MAX_LAYOUT_LEAVES;
 }
 
-/** The deepest tree a ranker may hold: the trainer grows depth 6; the Worker refuses deeper (isWellFormed). */
+/**
+ * The most leaves compileEnsemble lays out (trees x 2^depth of the deepest): 2^18, about 5 MB of arrays. The
+ * trainer's 300 trees of depth 6 take 19,200; a few deep trees among many shallow ones cannot blow it up.
+ */
+export const MAX_LAYOUT_LEAVES = 2 ** 18;
+
+function layoutLeaves(model: TreeEnsemble): number {
+  return model.trees.length * 2 ** model.trees.reduce((d, t) => Math.max(d, treeDepth(t)), 0);
+}
+
+/** The deepest tree a ranker may hold: the trainer grows depth 6 by default; the Worker refuses deeper (isWellFormed). */
 export const MAX_TREE_DEPTH = 10;
 
 /** Edges on a tree's longest path from the root (0: a lone leaf); children point forward, so one backward pass. */
@@ -101,7 +112,10 @@ export interface CompiledEnsemble {
 
 export function compileEnsemble(model: TreeEnsemble): CompiledEnsemble {
   const depth = model.trees.reduce((d, t) => Math.max(d, treeDepth(t)), 0);
-  if (depth > MAX_TREE_DEPTH) throw new Error(`trees ${depth} deep, over ${MAX_TREE_DEPTH}`);
+  // (a NaN depth: children out of range, never checked)
+  if (!(depth <= MAX_TREE_DEPTH)) throw new Error(`trees ${depth} deep, over ${MAX_TREE_DEPTH}`);
+  if (model.trees.length * 2 ** depth > MAX_LAYOUT_LEAVES)
+    throw new Error(`${model.trees.length} trees of depth ${depth} lay out over ${MAX_LAYOUT_LEAVES} leaves`);
   const inner = 2 ** depth - 1;
   const leaves = 2 ** depth;
   const trees = model.trees.length;

@@ -11,6 +11,7 @@ import { RANKER_FEATURES, type RankerInputs, type RankerMode, rankerCandidates }
 import {
   type CompiledEnsemble,
   compileEnsemble,
+  isWellFormed,
   scoreRows,
   type TreeEnsemble,
   treeScore,
@@ -122,6 +123,9 @@ export class CandidateRanker implements Recommender {
       all: fitGbdt(this.trainingSet(relevantAll, "all"), { ...this.gbdt, ...options.all }),
       novel: fitGbdt(this.trainingSet(relevantNovel, "novel"), { ...this.gbdt, ...options.novel }),
     };
+    // what the Worker would refuse to serve (too many trees too deep to lay out) fails here, not at the edge
+    for (const mode of ["all", "novel"] as const)
+      if (!isWellFormed(this.models[mode])) throw new Error(`the ${mode} ranker's trees are too many or too deep to serve`);
     return this.models;
   }
 

@@ -49,6 +49,24 @@ describe("int8 kernel", () => {
     expect(topK([1, 3, 3, 2, 3], 3, (j) => j === 2).indices).toEqual([1, 4, 3]);
     expect(topK([5], 3)).toEqual({ indices: [0], scores: [5] });
   });
+
+  it("asks skip only of items that would enter the list, and still finds what a filtered sort does", () => {
+    const rng = new Rng(3);
+    const scores = Float64Array.from({ length: 5000 }, () => rng.int(50));
+    const banned = (j: number) => j % 7 === 0;
+    let asked = 0;
+    const top = topK(scores, 20, (j) => {
+      asked++;
+      return banned(j);
+    });
+    const sorted = [...scores.keys()]
+      .filter((j) => !banned(j))
+      .sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b)
+      .slice(0, 20);
+    expect(top.indices).toEqual(sorted);
+    // a full list's floor turns away almost every item before skip is asked
+    expect(asked).toBeLessThan(500);
+  });
 });
 
 describe("ONNX graph parity (onnxruntime-web)", () => {

@@ -4,6 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { hybridScores, itemPriors } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
 import { CANDIDATES, RANKER_FEATURES, rankCandidates, rankerCandidates } from "../../core/ranker";
@@ -186,11 +187,18 @@ describe("gradient-boosted trees", () => {
         t.value.push(leaf ? rng.next() - 0.5 : 0);
         if (!leaf) {
           t.left[at] = grow(level + 1);
-          t.right[at] = grow(level + 1);
+          // now and then both children are one subtree (a DAG: the export format allows it)
+          t.right[at] = rng.next() < 0.15 ? (t.left[at] as number) : grow(level + 1);
         }
         return at;
       };
       grow(0);
+      // and nodes no walk reaches, after the tree
+      t.feature.push(0, -1);
+      t.threshold.push(0.5, 0);
+      t.left.push(t.feature.length - 1, 0);
+      t.right.push(t.feature.length - 1, 0);
+      t.value.push(0, 99);
       return t;
     };
     fc.assert(
@@ -293,6 +301,26 @@ describe("the neighbour table as stored", () => {
   });
 });
 
+describe("hybrid logits", () => {
+  it("are the same to the last bit with the model's priors made once or on every call", () => {
+    const rng = new Rng(9);
+    const n = 500;
+    const stats = {
+      logBuyers: Float32Array.from({ length: n }, () => rng.next() * 5),
+      repeatRate: Float32Array.from({ length: n }, () => rng.next()),
+      logRecentBuyers: Float32Array.from({ length: n }, () => rng.next() * 3),
+    };
+    const w = { weights: Array.from({ length: 10 }, () => rng.normal()), intercept: rng.normal() };
+    const own = [{ item: 3, invoices: 2, lastTs: 1_700_000_000 - 86400 }];
+    const als = Float32Array.from({ length: n }, () => rng.normal());
+    const content = Float32Array.from({ length: n }, () => rng.normal());
+    const fresh = hybridScores(w, own, 1_700_000_000, als, content, stats);
+    const kept = hybridScores(w, own, 1_700_000_000, als, content, stats, itemPriors(w, stats));
+    expect(Array.from(kept)).toEqual(Array.from(fresh));
+    expect(() => hybridScores(w, own, 1_700_000_000, als, content, stats, new Float64Array(n - 1))).toThrow(/priors/);
+  });
+});
+
 describe("ranker candidates", () => {
   const n = 200;
   const stats = {
@@ -329,6 +357,9 @@ describe("ranker candidates", () => {
   it("proposes own items, each generator's best and the last basket's neighbours, with their features", () => {
     const { items, rows } = rankerCandidates(inputs, "all");
     for (const j of [10, 11, 77, 120, 121, 130, 150, 0]) expect(items).toContain(j);
+    // every column written (an unwritten one stays NaN)
+    expect(rows.length).toBe(items.length * f);
+    expect(rows.every(Number.isFinite)).toBe(true);
     const at = (j: number, name: (typeof RANKER_FEATURES)[number]) => rows[items.indexOf(j) * f + col(name)];
     expect(at(10, "own")).toBe(1);
     expect(at(10, "log_invoices")).toBeCloseTo(Math.log1p(4), 12);
@@ -371,6 +402,11 @@ describe("ranker candidates", () => {
     // ties on purpose: scores on a coarse grid, so the lower index must come first
     const grid = () => Float32Array.from({ length: n }, () => rng.int(20) / 20);
     const wide = { ...inputs, als: grid(), content: grid() };
+    // the own items lead both rankings: novel mode must skip them in the known ranking too
+    for (const j of [10, 11]) {
+      wide.als[j] = 2;
+      wide.content[j] = 2;
+    }
     const ranking = (scores: Float32Array, k: number) => topK(scores, k).indices;
     for (const mode of ["all", "novel"] as const) {
       const own = wide.own.length;

@@ -18,6 +18,26 @@ import { call, clearKv, type RecsBody, retailFixture, seedModel, token } from ".
 
 const manifest = () => JSON.parse(retailFixture().manifestJson) as ModelManifest;
 
+/** A tree `depth` deep: each inner node's right child is the next inner node. */
+function chain(depth: number) {
+  const t = { feature: [] as number[], threshold: [] as number[], left: [] as number[], right: [] as number[] };
+  const value: number[] = [];
+  for (let d = 0; d < depth; d++) {
+    const at = t.feature.length;
+    t.feature.push(0, -1);
+    t.threshold.push(d, 0);
+    t.left.push(at + 1, 0);
+    t.right.push(at + 2, 0);
+    value.push(0, d);
+  }
+  t.feature.push(-1);
+  t.threshold.push(0);
+  t.left.push(0);
+  t.right.push(0);
+  value.push(depth);
+  return { ...t, value };
+}
+
 /** A golden case's reader, stored, then recommended to at the case's time and mode, without an exclusion window. */
 async function goldenRecommendation(g: HybridGoldenCase) {
   await env.OPENTIME_KV.put(kvKeys.profile(g.user), JSON.stringify(g.profile));
@@ -145,6 +165,8 @@ describe("learned ranker in workerd", () => {
       { ...ranker, all: { ...ranker.all, trees: [{ feature: [0], threshold: [], left: [], right: [], value: [] }] } },
       { ...ranker, all: { ...ranker.all, features: ["something", "else"] } },
       { ...ranker, chosen: { all: "magic", novel: "ranker" } },
+      // deeper than the edge lays trees out (core/tree-ensemble.ts MAX_TREE_DEPTH)
+      { ...ranker, all: { ...ranker.all, trees: [...ranker.all.trees, chain(11)] } },
     ]) {
       await seedModel({ fixture: { ...f, manifestJson: JSON.stringify({ ...m, ranker: broken }) } });
       const g = f.golden.hybrid[0];
@@ -153,6 +175,18 @@ describe("learned ranker in workerd", () => {
       expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
       expect(res.headers.get("X-Opentime-Scorer")).toBe("hybrid");
     }
+  });
+
+  it("a hybrid whose item statistics cover another item count is refused as a whole", async () => {
+    const f = rankerServing();
+    const m = JSON.parse(f.manifestJson) as ModelManifest;
+    const hybrid = m.hybrid as NonNullable<ModelManifest["hybrid"]>;
+    const short = { ...hybrid, itemStats: { ...hybrid.itemStats, repeatRate: hybrid.itemStats.repeatRate.slice(1) } };
+    await seedModel({ fixture: { ...f, manifestJson: JSON.stringify({ ...m, hybrid: short }) } });
+    const g = f.golden.hybrid[0];
+    const res = await call(`/v1/amp/recs?t=${await token(g?.user as string)}&n=5`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Opentime-Reason")).toBe("model-manifest-invalid");
   });
 
   it("a damaged neighbour table leaves the version serving its hybrid", async () => {

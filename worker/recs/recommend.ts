@@ -10,7 +10,7 @@
 import { base64ToFloat32 } from "../../core/base64";
 import type { CatalogItem } from "../../core/catalog";
 import { foldIn, profileInteractions } from "../../core/fold-in";
-import { hybridScores, itemPriors, type LinearWeights, type OwnItem } from "../../core/hybrid";
+import { hybridScores, type ItemStats, itemPriors, type LinearWeights, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import {
   applyItemRules,
@@ -50,8 +50,9 @@ export interface Recommendation {
   /** how many items the exclusion rule (recent purchases, or all in `novel` mode) removed from the candidates */
   excluded?: number;
   /**
-   * milliseconds the ranking itself took in the Worker (scores, candidates, trees, picking), after the model and
-   * the reader were read; absent for generic content. The amp-list sends it in `Server-Timing` (`score`).
+   * milliseconds the model's ranking took in the Worker (fold-in, scores, candidates, trees, picking), after the
+   * model and the reader were read; absent when none was made (generic content). The amp-list sends it in
+   * `Server-Timing` (`score`); workerd's clock ticks in milliseconds, and a deployed Worker's only across I/O.
    */
   scoreMs?: number;
   /** what the campaign's item rules did (none: no rules) */
@@ -401,14 +402,22 @@ function pick(
   return { items, scores };
 }
 
-/** A model's item priors per weight set (core/hybrid.ts itemPriors), made on its first open: they never change. */
-const priors = new WeakMap<LinearWeights, Float64Array>();
+/**
+ * A model's item priors per statistics and weight set (core/hybrid.ts itemPriors), made on its first open: they
+ * never change while it serves, and go with its manifest.
+ */
+const priors = new WeakMap<ItemStats, WeakMap<LinearWeights, Float64Array>>();
 
-function priorsOf(weights: LinearWeights, stats: NonNullable<LoadedModel["manifest"]["hybrid"]>["itemStats"]) {
-  let p = priors.get(weights);
+function priorsOf(weights: LinearWeights, stats: ItemStats): Float64Array {
+  let byWeights = priors.get(stats);
+  if (!byWeights) {
+    byWeights = new WeakMap();
+    priors.set(stats, byWeights);
+  }
+  let p = byWeights.get(weights);
   if (!p) {
     p = itemPriors(weights, stats);
-    priors.set(weights, p);
+    byWeights.set(weights, p);
   }
   return p;
 }
@@ -434,9 +443,12 @@ async function hybrid(
     return item === undefined ? [] : [{ item, invoices: p.invoices, lastTs: p.lastTs }];
   });
   const ranker = model.ranker?.chosen[config.recsMode] === "ranker" ? model.ranker : null;
-  // for the ranker, the graphs' own top-k gives its ALS and content candidates (the own items it skips in `novel`
-  // mode included): no pass over the catalog for them in JS
-  const wide = (k: number) => (ranker ? Math.min(model.manifest.itemCount, k + own.length) : 0);
+  // for the ranker, the graphs' own top-k gives its ALS and content candidates (wide enough to skip the own items
+  // `novel` mode leaves out): no pass over the catalog for them in JS. A reader with very many own items gets that
+  // pass instead (core/ranker.ts), not a graph sorting most of the catalog.
+  const skipped = config.recsMode === "novel" ? own.length : 0;
+  const wide = (k: number) =>
+    ranker && skipped <= WIDE_EXCLUSION ? Math.min(model.manifest.itemCount, k + skipped) : 0;
   const [byAls, byContent] = await Promise.all([
     model.session.itemScores(vector, wide(CANDIDATES.als)),
     (model.content as NonNullable<LoadedModel["content"]>).itemScores(contentVector, wide(CANDIDATES.content)),
