@@ -206,7 +206,12 @@ export async function checkModelVersion(version: string, parts: ModelParts): Pro
     return { ok: false, reason: "catalog-invalid", detail: "catalog and manifest disagree on the item count" };
   const stats = manifest.hybrid?.itemStats;
   if (stats && Object.values(stats).some((a) => a.length !== manifest.itemCount))
-    return { ok: false, reason: "model-manifest-invalid", detail: "hybrid item statistics of another item count", catalog };
+    return {
+      ok: false,
+      reason: "model-manifest-invalid",
+      detail: "hybrid item statistics of another item count",
+      catalog,
+    };
   if (!parts.onnx) return { ok: false, reason: "model-missing", detail: "no ONNX bytes", catalog };
   const digest = await sha256Hex(parts.onnx);
   if (digest !== manifest.onnxSha256)

@@ -125,7 +125,8 @@ export class CandidateRanker implements Recommender {
     };
     // what the Worker would refuse to serve (too many trees too deep to lay out) fails here, not at the edge
     for (const mode of ["all", "novel"] as const)
-      if (!isWellFormed(this.models[mode])) throw new Error(`the ${mode} ranker's trees are too many or too deep to serve`);
+      if (!isWellFormed(this.models[mode]))
+        throw new Error(`the ${mode} ranker's trees are too many or too deep to serve`);
     return this.models;
   }
 
