@@ -73,8 +73,8 @@ interface ScenarioResult {
   dims: number;
   warm_recs_ms: LatencySummary;
   /** the same requests inside the Worker (`Server-Timing`): the whole answer, and the ranking alone (personalized) */
-  warm_recs_in_worker_ms: LatencySummary;
-  warm_recs_score_ms: LatencySummary;
+  warm_recs_in_worker_ms: LatencySummary | null;
+  warm_recs_score_ms: LatencySummary | null;
   personalized_share: number;
   ort_ms_per_inference: number;
   js_ms_per_inference: number;
@@ -434,8 +434,8 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       items: s.items,
       dims: s.dims,
       warm_recs_ms: summarize(warm),
-      warm_recs_in_worker_ms: summarize(inWorker),
-      warm_recs_score_ms: summarize(score),
+      warm_recs_in_worker_ms: inWorker.length ? summarize(inWorker) : null,
+      warm_recs_score_ms: score.length ? summarize(score) : null,
       personalized_share: personalized / REQUESTS,
       ort_ms_per_inference: ort,
       js_ms_per_inference: js,
@@ -483,7 +483,7 @@ if (values.only === "ranker" || values.only === "als") {
   await mkdir("bench", { recursive: true });
   await writeFile(OUT, `${JSON.stringify({ at: new Date().toISOString(), scenarios: [r] }, null, 2)}\n`);
   console.log(
-    `${r.scenario}: warm p50/p99 ${ms(r.warm_recs_ms.p50)}/${ms(r.warm_recs_ms.p99)} ms (in the Worker ${ms(r.warm_recs_in_worker_ms.p50)}/${ms(r.warm_recs_in_worker_ms.p99)}, ranking ${ms(r.warm_recs_score_ms.p50)}/${ms(r.warm_recs_score_ms.p99)}), cold first request p50 ${ms(r.cold_first_request_ms.p50)} ms`,
+    `${r.scenario}: warm p50/p99 ${ms(r.warm_recs_ms.p50)}/${ms(r.warm_recs_ms.p99)} ms (in the Worker ${ms(r.warm_recs_in_worker_ms?.p50)}/${ms(r.warm_recs_in_worker_ms?.p99)}, ranking ${ms(r.warm_recs_score_ms?.p50)}/${ms(r.warm_recs_score_ms?.p99)}), cold first request p50 ${ms(r.cold_first_request_ms.p50)} ms`,
   );
   process.exit(0);
 }

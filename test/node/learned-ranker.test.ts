@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { hybridScores, itemPriors } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
-import { CANDIDATES, RANKER_FEATURES, rankCandidates, rankerCandidates } from "../../core/ranker";
+import { CANDIDATES, RANKER_FEATURES, type RankerFeature, rankCandidates, rankerCandidates } from "../../core/ranker";
 import {
   compileEnsemble,
   isWellFormed,
@@ -352,7 +352,7 @@ describe("ranker candidates", () => {
     hybrid: Float32Array.from({ length: n }, (_, j) => -j),
   };
   const f = RANKER_FEATURES.length;
-  const col = (name: (typeof RANKER_FEATURES)[number]) => RANKER_FEATURES.indexOf(name);
+  const col = (name: RankerFeature) => RANKER_FEATURES.indexOf(name);
 
   it("proposes own items, each generator's best and the last basket's neighbours, with their features", () => {
     const { items, rows } = rankerCandidates(inputs, "all");
@@ -360,7 +360,7 @@ describe("ranker candidates", () => {
     // every column written (an unwritten one stays NaN)
     expect(rows.length).toBe(items.length * f);
     expect(rows.every(Number.isFinite)).toBe(true);
-    const at = (j: number, name: (typeof RANKER_FEATURES)[number]) => rows[items.indexOf(j) * f + col(name)];
+    const at = (j: number, name: RankerFeature) => rows[items.indexOf(j) * f + col(name)];
     expect(at(10, "own")).toBe(1);
     expect(at(10, "log_invoices")).toBeCloseTo(Math.log1p(4), 12);
     expect(at(11, "own_age_days")).toBeCloseTo(90, 9);
