@@ -46,6 +46,7 @@ export function modelManifest(
               logBuyers: Array.from(hybrid.parts.stats.logBuyers),
               repeatRate: Array.from(hybrid.parts.stats.repeatRate),
               logRecentBuyers: Array.from(hybrid.parts.stats.logRecentBuyers),
+              repeatDays: Array.from(hybrid.parts.stats.repeatDays ?? []),
             },
           }
         : undefined,
