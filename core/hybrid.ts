@@ -40,11 +40,6 @@ export interface ItemStats {
   repeatRate: ArrayLike<number>;
   /** log(1 + distinct buyers in the last 30 days of the window) */
   logRecentBuyers: ArrayLike<number>;
-  /**
-   * median days between a customer's consecutive orders of the item, 0 unknown (the learned ranker's; the hybrid
-   * does not read it; absent from models before it)
-   */
-  repeatDays?: ArrayLike<number>;
 }
 
 export interface OwnItem {

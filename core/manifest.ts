@@ -76,8 +76,6 @@ export const ModelManifestSchema = z.object({
         logBuyers: z.array(z.number()),
         repeatRate: z.array(z.number()),
         logRecentBuyers: z.array(z.number()),
-        /** the learned ranker's (core/hybrid.ts ItemStats); absent from models before it */
-        repeatDays: z.array(z.number()).optional(),
       }),
     })
     .optional(),

@@ -35,8 +35,6 @@ export const RANKER_FEATURES = [
   "reader_repeat_share",
   "own_in_last_basket",
   "own_gap_days",
-  "item_repeat_days",
-  "own_due",
 ] as const;
 
 export type RankerFeature = (typeof RANKER_FEATURES)[number];
@@ -164,11 +162,6 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
     rows[at + C.own_in_last_basket] = o && o.lastTs >= last - BASKET_SECONDS ? 1 : 0;
     // days between the reader's latest order and this item's: 0 for what they just bought again
     rows[at + C.own_gap_days] = o ? Math.max(0, last - o.lastTs) / DAY : NEVER_DAYS;
-    // how often the item is bought again, and how far through that interval the reader is since their last order
-    // of it (past 1: due); unknown intervals read as never and -1
-    const every = (inp.stats.repeatDays?.[j] as number | undefined) ?? 0;
-    rows[at + C.item_repeat_days] = every > 0 ? every : NEVER_DAYS;
-    rows[at + C.own_due] = o && every > 0 ? Math.max(0, inp.now - o.lastTs) / DAY / every : -1;
   }
   return { items, rows };
 }

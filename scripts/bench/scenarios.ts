@@ -188,8 +188,6 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
         logBuyers: Array.from({ length: n }, (_, j) => Math.log1p(n / (j + 1))),
         repeatRate: Array.from({ length: n }, () => rng.next() * 0.5),
         logRecentBuyers: Array.from({ length: n }, () => Math.log1p(rng.int(50))),
-        // a third of the items bought again every 7 to 90 days, the rest unknown
-        repeatDays: Array.from({ length: n }, () => (rng.next() < 1 / 3 ? 7 + rng.int(84) : 0)),
       },
     },
     ranker: {

@@ -10,7 +10,6 @@
  */
 
 import type { PurchaseLog } from "./purchase-log";
-import { repeatIntervals } from "./repeat-intervals";
 import { type Csr, rowIndices } from "./sparse";
 import type { TrainData } from "./train-data";
 
@@ -175,11 +174,9 @@ export function splitAt(log: PurchaseLog, cutoff: number, end = Number.POSITIVE_
 
 export function trainData(split: TemporalSplit, log?: PurchaseLog): TrainData {
   let itemText: string[] | undefined;
-  let repeatDays: Float64Array | undefined;
   if (log) {
     const desc = new Map(log.itemIds.map((id, i) => [id, log.itemDescriptions[i] ?? ""]));
     itemText = split.itemIds.map((id) => desc.get(id) ?? "");
-    repeatDays = repeatIntervals(log, split.itemIds, split.cutoff);
   }
-  return { matrix: split.train, lastTime: split.lastTime, itemText, repeatDays };
+  return { matrix: split.train, lastTime: split.lastTime, itemText };
 }

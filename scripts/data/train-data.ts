@@ -11,6 +11,4 @@ export interface TrainData {
   lastTime?: Float64Array;
   /** per item: text for content models (title, description, category) */
   itemText?: readonly string[];
-  /** per item: median days between a customer's consecutive orders of it, 0 unknown (./repeat-intervals.ts) */
-  repeatDays?: Float64Array;
 }

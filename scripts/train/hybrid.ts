@@ -39,12 +39,7 @@ export interface HybridParts {
   now: number;
 }
 
-export function itemStats(
-  matrix: Csr,
-  lastTime: Float64Array | undefined,
-  now: number,
-  repeatDays?: Float64Array,
-): ItemStats {
+export function itemStats(matrix: Csr, lastTime: Float64Array | undefined, now: number): ItemStats {
   const n = matrix.cols;
   const buyers = new Float64Array(n);
   const repeat = new Float64Array(n);
@@ -59,7 +54,6 @@ export function itemStats(
     logBuyers: Float32Array.from(buyers, (b) => Math.log1p(b)),
     repeatRate: Float32Array.from(buyers, (b, j) => (b > 0 ? (repeat[j] as number) / b : 0)),
     logRecentBuyers: Float32Array.from(recent, (r) => Math.log1p(r)),
-    repeatDays: Float32Array.from(repeatDays ?? new Float64Array(n)),
   };
 }
 
@@ -105,7 +99,7 @@ export class HybridRecommender implements Recommender {
   /** Uses component models already fitted on `data` (saves refitting them). */
   fitWith(data: TrainData, als: ImplicitAls, content: ContentLsa): void {
     const now = this.windowEnd ?? lastTimeOf(data);
-    this.parts = { als, content, stats: itemStats(data.matrix, data.lastTime, now, data.repeatDays), now };
+    this.parts = { als, content, stats: itemStats(data.matrix, data.lastTime, now), now };
     this.data = data;
   }
 

@@ -327,8 +327,6 @@ describe("ranker candidates", () => {
     logBuyers: Float32Array.from({ length: n }, (_, j) => Math.log1p(n - j)),
     repeatRate: new Float32Array(n).fill(0.2),
     logRecentBuyers: Float32Array.from({ length: n }, (_, j) => (j === 150 ? 9 : 0)),
-    // item 10 is bought again every 10 days, item 11 every 30; the rest unknown
-    repeatDays: Float32Array.from({ length: n }, (_, j) => (j === 10 ? 10 : j === 11 ? 30 : 0)),
   };
   const now = 1_700_000_000;
   // rows for items 10 and 11 only: item 10's neighbours are 120 (strong) and 121, item 11's 130
@@ -375,13 +373,6 @@ describe("ranker candidates", () => {
     expect(at(77, "als_rank")).toBe(0);
     expect(at(150, "trend")).toBeCloseTo(9 - Math.log1p(50), 6);
     expect(at(0, "hybrid_rank")).toBe(0);
-    // how far through their item's repeat interval the reader is: item 10 a tenth (1 of 10 days), item 11 three
-    // intervals (90 of 30 days); an unknown interval reads as never, and -1
-    expect(at(10, "item_repeat_days")).toBe(10);
-    expect(at(10, "own_due")).toBeCloseTo(0.1, 9);
-    expect(at(11, "own_due")).toBeCloseTo(3, 9);
-    expect(at(120, "item_repeat_days")).toBe(10_000);
-    expect(at(120, "own_due")).toBe(-1);
   });
 
   it("tops the ranked candidates up from the fill only when too few survive the skip, and only then asks for it", () => {

@@ -189,22 +189,6 @@ describe("learned ranker in workerd", () => {
     expect(res.headers.get("X-Opentime-Reason")).toBe("model-manifest-invalid");
   });
 
-  it("a manifest without the items' repeat intervals (the ranker's features read them) serves its hybrid", async () => {
-    const f = rankerServing();
-    const m = JSON.parse(f.manifestJson) as ModelManifest;
-    const hybrid = m.hybrid as NonNullable<ModelManifest["hybrid"]>;
-    expect(hybrid.itemStats.repeatDays?.length).toBe(m.itemCount);
-    const { repeatDays: _, ...older } = hybrid.itemStats;
-    await seedModel({
-      fixture: { ...f, manifestJson: JSON.stringify({ ...m, hybrid: { ...hybrid, itemStats: older } }) },
-    });
-    const g = f.golden.hybrid[0];
-    const res = await call(`/v1/amp/recs?t=${await token(g?.user as string)}&n=5`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
-    expect(res.headers.get("X-Opentime-Scorer")).toBe("hybrid");
-  });
-
   it("a damaged neighbour table leaves the version serving its hybrid", async () => {
     const f = rankerServing();
     const bytes = base64ToBytes(f.neighboursBase64 as string);

@@ -297,8 +297,8 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
 
 /**
  * The ranker is optional like the content graph: a version whose `ranker` entry is malformed, whose neighbour
- * table is missing, damaged or unreadable, whose trees are malformed or were trained on other features, or whose
- * item statistics lack the repeat intervals, serves its hybrid (and a log line says why). A ranker that serves neither mode is not loaded at all.
+ * table is missing, damaged or unreadable, or whose trees are malformed or were trained on other features, serves
+ * its hybrid (and a log line says why). A ranker that serves neither mode is not loaded at all.
  */
 async function loadRanker(kv: KVNamespace, manifest: ModelManifest): Promise<LoadedRanker | null> {
   if (manifest.ranker === undefined || !manifest.hybrid) return null;
@@ -310,8 +310,6 @@ async function loadRanker(kv: KVNamespace, manifest: ModelManifest): Promise<Loa
   if (!parsed.success) return unavailable("the manifest's ranker entry fails its schema");
   const r = parsed.data;
   if (r.chosen.all !== "ranker" && r.chosen.novel !== "ranker") return null;
-  // its features read the items' repeat intervals (core/ranker.ts); the length was checked with the manifest
-  if (!manifest.hybrid.itemStats.repeatDays) return unavailable("no item repeat intervals in the manifest");
   const features = [...RANKER_FEATURES] as string[];
   for (const m of [r.all, r.novel]) {
     if (m.features.length !== features.length || m.features.some((f, i) => f !== features[i]))

@@ -46,7 +46,6 @@ export function modelManifest(
               logBuyers: Array.from(hybrid.parts.stats.logBuyers),
               repeatRate: Array.from(hybrid.parts.stats.repeatRate),
               logRecentBuyers: Array.from(hybrid.parts.stats.logRecentBuyers),
-              repeatDays: Array.from(hybrid.parts.stats.repeatDays ?? []),
             },
           }
         : undefined,
