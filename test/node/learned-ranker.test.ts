@@ -21,6 +21,7 @@ import { rocAuc as aucOf } from "../../scripts/engagement/classification-metrics
 import { fitGbdt, type GbdtData, predictRows } from "../../scripts/learn/gbdt";
 import { fitLogistic } from "../../scripts/learn/logistic";
 import { Rng } from "../../scripts/lib/rng";
+import { chainTree } from "./support/chain-tree";
 
 /** y = 1 when exactly one of x0 > 0.5, x1 > 0.5 (XOR: no linear model separates it), x2 is noise. */
 function xorData(n: number, seed: number): GbdtData {
@@ -229,26 +230,8 @@ describe("gradient-boosted trees", () => {
   });
 
   it("refuses trees deeper than the edge lays out, and the trainer never grows them", () => {
-    // a chain: each inner node's right child is the next inner node
-    const chain = (depth: number): Tree => {
-      const t: Tree = { feature: [], threshold: [], left: [], right: [], value: [] };
-      for (let d = 0; d < depth; d++) {
-        const at = t.feature.length;
-        t.feature.push(0, -1);
-        t.threshold.push(d, 0);
-        t.left.push(at + 1, 0);
-        t.right.push(at + 2, 0);
-        t.value.push(0, d);
-      }
-      t.feature.push(-1);
-      t.threshold.push(0);
-      t.left.push(0);
-      t.right.push(0);
-      t.value.push(depth);
-      return t;
-    };
-    const ok = { features: ["a"], base: 0, trees: [chain(MAX_TREE_DEPTH)] };
-    const deep = { features: ["a"], base: 0, trees: [chain(MAX_TREE_DEPTH + 1)] };
+    const ok = { features: ["a"], base: 0, trees: [chainTree(MAX_TREE_DEPTH)] };
+    const deep = { features: ["a"], base: 0, trees: [chainTree(MAX_TREE_DEPTH + 1)] };
     expect(isWellFormed(ok)).toBe(true);
     expect(scoreRows(compileEnsemble(ok), Float64Array.of(4.5), 1, 1)[0]).toBe(5);
     expect(isWellFormed(deep)).toBe(false);

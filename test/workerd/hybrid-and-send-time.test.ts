@@ -8,35 +8,17 @@ import { base64ToBytes } from "../../core/base64";
 import type { HybridGoldenCase } from "../../core/golden";
 import { kvKeys } from "../../core/kv-keys";
 import { type ModelManifest, RankerManifestSchema } from "../../core/manifest";
+import { MAX_TREE_DEPTH } from "../../core/tree-ensemble";
 import { getConfig } from "../../worker/env";
 import { resetModelCache } from "../../worker/model/model-store";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
 import { recommend } from "../../worker/recs/recommend";
 import type { SendTimeResponse } from "../../worker/routes/send-time";
+import { chainTree } from "../node/support/chain-tree";
 import type { ModelFixture } from "./fixture";
 import { call, clearKv, type RecsBody, retailFixture, seedModel, token } from "./support/harness";
 
 const manifest = () => JSON.parse(retailFixture().manifestJson) as ModelManifest;
-
-/** A tree `depth` deep: each inner node's right child is the next inner node. */
-function chain(depth: number) {
-  const t = { feature: [] as number[], threshold: [] as number[], left: [] as number[], right: [] as number[] };
-  const value: number[] = [];
-  for (let d = 0; d < depth; d++) {
-    const at = t.feature.length;
-    t.feature.push(0, -1);
-    t.threshold.push(d, 0);
-    t.left.push(at + 1, 0);
-    t.right.push(at + 2, 0);
-    value.push(0, d);
-  }
-  t.feature.push(-1);
-  t.threshold.push(0);
-  t.left.push(0);
-  t.right.push(0);
-  value.push(depth);
-  return { ...t, value };
-}
 
 /** A golden case's reader, stored, then recommended to at the case's time and mode, without an exclusion window. */
 async function goldenRecommendation(g: HybridGoldenCase) {
@@ -166,7 +148,7 @@ describe("learned ranker in workerd", () => {
       { ...ranker, all: { ...ranker.all, features: ["something", "else"] } },
       { ...ranker, chosen: { all: "magic", novel: "ranker" } },
       // deeper than the edge lays trees out (core/tree-ensemble.ts MAX_TREE_DEPTH)
-      { ...ranker, all: { ...ranker.all, trees: [...ranker.all.trees, chain(11)] } },
+      { ...ranker, all: { ...ranker.all, trees: [...ranker.all.trees, chainTree(MAX_TREE_DEPTH + 1)] } },
     ]) {
       await seedModel({ fixture: { ...f, manifestJson: JSON.stringify({ ...m, ranker: broken }) } });
       const g = f.golden.hybrid[0];
