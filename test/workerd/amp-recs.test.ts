@@ -66,7 +66,7 @@ describe("GET /v1/amp/recs", () => {
     expect(item?.image).toMatch(/^https:\/\/opentime\.test\/demo\/img\/p\d+\.png\?w=600&h=600$/);
     expect(item?.price).toMatch(/^£\d+\.\d\d$/);
     // the Worker's own time: the ranking, and the whole answer (what `npm run bench` reads)
-    expect(res.headers.get("Server-Timing")).toMatch(/^score;dur=\d+\.\d\d, total;dur=\d+\.\d\d$/);
+    expect(res.headers.get("Server-Timing")).toMatch(/^score;dur=\d+\.\d, total;dur=\d+\.\d$/);
   });
 
   it("serves what the ONNX model ranks for the reader's factors, minus recent purchases", async () => {
@@ -212,7 +212,7 @@ describe("fallbacks: always 200 with items, and the reason", () => {
       expect(r.reason).toBe(reason);
       expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
       // no ranking was made: only the whole answer's time
-      expect(r.res.headers.get("Server-Timing")).toMatch(/^total;dur=\d+\.\d\d$/);
+      expect(r.res.headers.get("Server-Timing")).toMatch(/^total;dur=\d+\.\d$/);
     }
   });
 

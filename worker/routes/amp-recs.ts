@@ -3,8 +3,9 @@
  * cta?}],"block":{id,type},"copy":{headline?,subline?}}` (a template reads `items`, or the whole answer with
  * `single-item items="."` for the block's copy).
  * Email CORS protocol enforced; always 200 with items for an allowed sender (generic items when anything
- * fails), with `X-Opentime-Reason` saying why, `X-Opentime-Model` naming the model version and
- * `X-Opentime-Block` which of the campaign's blocks was served and which conditions chose it.
+ * fails), with `X-Opentime-Reason` saying why, `X-Opentime-Model` naming the model version,
+ * `X-Opentime-Block` which of the campaign's blocks was served and which conditions chose it, and `Server-Timing`
+ * the ranking's and the whole answer's time in the Worker.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
@@ -26,6 +27,7 @@ import { openArm, prefetchArm } from "../experiments/open-arm";
 import { background } from "../lib/background";
 import { headerText, headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
+import { serverTiming } from "../lib/server-timing";
 import { openLoads, profileOnce } from "../recs/recommend";
 
 export const MAX_ITEMS = 24;
@@ -111,7 +113,11 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
         "X-Opentime-Block": headerText(served.explanation),
         ...(rec.rules && { "X-Opentime-Rules": rulesHeader(rec.rules) }),
         ...(arm && { "X-Opentime-Experiment": headerValue(arm.label) }),
-        "Server-Timing": serverTiming(rec.scoreMs, performance.now() - started),
+        // the ranking's own time (when one was made) and the whole answer's
+        "Server-Timing": serverTiming({
+          ...(rec.scoreMs !== undefined && { score: rec.scoreMs }),
+          total: performance.now() - started,
+        }),
       });
     } catch (e) {
       // serveBlock never throws; should anything else, the amp-list still gets an answer (its fallback shows)
@@ -120,10 +126,4 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       return c.json(empty, 200, { "Cache-Control": "private, no-store", "X-Opentime-Reason": "internal-error" });
     }
   });
-}
-
-/** The ranking's own time (when one was made) and the whole answer's, in the Worker: what a benchmark reads. */
-function serverTiming(scoreMs: number | undefined, totalMs: number): string {
-  const score = scoreMs === undefined ? "" : `score;dur=${scoreMs.toFixed(2)}, `;
-  return `${score}total;dur=${totalMs.toFixed(2)}`;
 }

@@ -26,6 +26,7 @@ import { parseSlotPath } from "../images/slot-path";
 import { background } from "../lib/background";
 import { headerText, headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
+import { serverTiming } from "../lib/server-timing";
 
 export const IMAGE_PREFIX = "/v1/img/";
 
@@ -40,12 +41,6 @@ function image(bytes: Uint8Array, headers: Record<string, string>, type = "image
       ...headers,
     },
   });
-}
-
-function serverTiming(parts: Record<string, number>): string {
-  return Object.entries(parts)
-    .map(([name, ms]) => `${name};dur=${ms.toFixed(1)}`)
-    .join(", ");
 }
 
 export function registerImage(app: Hono<AppEnv>): void {
