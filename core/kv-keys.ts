@@ -13,7 +13,7 @@ export const kvKeys = {
   contentOnnx: (version: string) => `model:${version}:content-onnx`,
   /** JSON `ItemTable`: the ALS graph's int8 item factors and their Gram matrix, for fold-in */
   itemTable: (version: string) => `model:${version}:item-table`,
-  /** bytes of the learned ranker's neighbour table (core/ranker.ts `encodeNeighbours`), when the model has one */
+  /** bytes of the learned ranker's neighbour table (core/neighbour-table.ts `encodeNeighbours`), when the model has one */
   neighbours: (version: string) => `model:${version}:neighbours`,
   /** ONNX bytes of the segment (nearest centroid) graph, when the model has one */
   segmentsOnnx: (version: string) => `model:${version}:segments-onnx`,

@@ -96,11 +96,10 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
     last = Math.max(last, o.lastTs);
     maxInvoices = Math.max(maxInvoices, o.invoices);
   }
-  const nb = neighbourScores(inp.neighbours, ownMap.values(), n);
+  const nb = neighbourScores(inp.neighbours, ownMap.values());
   const basket = neighbourScores(
     inp.neighbours,
     [...ownMap.values()].filter((o) => o.lastTs >= last - BASKET_SECONDS),
-    n,
   );
   const cands = new Set<number>(mode === "novel" ? [] : ownMap.keys());
   for (const j of topK(inp.hybrid, CANDIDATES.hybrid, skip).indices) cands.add(j);
@@ -196,7 +195,7 @@ export function rankCandidates(
   return { indices, scores };
 }
 
-/** `topK(scores, k, skip)`, read off a known ranking when it reaches far enough. */
+/** `topK(scores, k, skip)`, read off a known ranking (best first) when it reaches far enough. */
 function bestOf(
   scores: ArrayLike<number>,
   k: number,
@@ -226,23 +225,17 @@ function staticTop(values: ArrayLike<number>, k: number, skip?: (j: number) => b
     cached = { k, list: topK(values, k + STATIC_SPARE).indices };
     staticTops.set(values as object, cached);
   }
-  const list = cached.list;
-  const out: number[] = [];
-  for (const j of list) {
-    if (out.length === k) return out;
-    if (!skip?.(j)) out.push(j);
-  }
   // more skipped items than the spare: the full pass
-  return out.length === k || list.length < k + STATIC_SPARE ? out : topK(values, k, skip).indices;
+  return bestOf(values, k, cached.list, skip);
 }
 
-/** Sum of neighbour weights from the given items (EASE's x_u B, kept to each row's K strongest). */
-function neighbourScores(table: NeighbourTable | null, from: Iterable<OwnItem>, n: number): Map<number, number> {
+/** Sum of neighbour weights from the given own items, all in range (EASE's x_u B, kept to each row's K strongest). */
+function neighbourScores(table: NeighbourTable | null, from: Iterable<OwnItem>): Map<number, number> {
   const out = new Map<number, number>();
   if (!table) return out;
   const k = table.k;
   for (const o of from) {
-    const row = o.item >= 0 && o.item < n ? (table.rowOf[o.item] ?? -1) : -1;
+    const row = table.rowOf[o.item] ?? -1;
     if (row < 0) continue;
     for (let p = row * k; p < (row + 1) * k; p++) {
       const j = table.index[p] as number;

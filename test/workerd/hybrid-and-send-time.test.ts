@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import type { HybridGoldenCase } from "../../core/golden";
 import { kvKeys } from "../../core/kv-keys";
-import { type ModelManifest, RankerManifestSchema } from "../../core/manifest";
+import { type ModelManifest, type RankerManifest, RankerManifestSchema } from "../../core/manifest";
 import { MAX_TREE_DEPTH } from "../../core/tree-ensemble";
 import { getConfig } from "../../worker/env";
 import { resetModelCache } from "../../worker/model/model-store";
@@ -94,12 +94,15 @@ describe("hybrid re-ranker in workerd", () => {
   });
 });
 
-/** The retail fixture with its ranker serving both modes (which serves is the trainer's choice on validation). */
-function rankerServing(): ModelFixture {
+/**
+ * The retail fixture with its ranker serving the given modes (by default both; which serves is the trainer's
+ * choice on validation).
+ */
+function rankerServing(chosen: RankerManifest["chosen"] = { all: "ranker", novel: "ranker" }): ModelFixture {
   const f = retailFixture();
   const m = JSON.parse(f.manifestJson) as ModelManifest;
   const ranker = RankerManifestSchema.parse(m.ranker);
-  m.ranker = { ...ranker, chosen: { all: "ranker", novel: "ranker" } };
+  m.ranker = { ...ranker, chosen };
   return { ...f, manifestJson: JSON.stringify(m) };
 }
 
@@ -137,6 +140,20 @@ describe("learned ranker in workerd", () => {
     expect(rec.scorer).toBe("ranker");
     expect(rec.items).toHaveLength(10);
     expect(rec.items.some((i) => bought.has(i.id))).toBe(false);
+  });
+
+  it("serves only the modes it was chosen for: the hybrid serves the other", async () => {
+    await seedModel({ fixture: rankerServing({ all: "ranker", novel: "hybrid" }) });
+    const g = retailFixture().golden.ranker[0] as HybridGoldenCase;
+    for (const [mode, scorer] of [
+      ["all", "ranker"],
+      ["novel", "hybrid"],
+    ] as const) {
+      const config = { ...getConfig(env), recsMode: mode };
+      const rec = await recommend({ kv: env.OPENTIME_KV, config, token: await token(g.user), n: 10 });
+      expect(rec.reason).toBe("personalized");
+      expect(rec.scorer).toBe(scorer);
+    }
   });
 
   it("a malformed ranker entry in the manifest leaves the version serving its hybrid", async () => {

@@ -22,7 +22,6 @@ import {
   type ModelHistory,
   ModelHistorySchema,
   type ModelManifest,
-  type RankerManifest,
   RankerManifestSchema,
   sha256Hex,
 } from "../../core/manifest";
@@ -47,9 +46,8 @@ export interface LoadedModel {
 }
 
 export interface LoadedRanker {
-  chosen: RankerManifest["chosen"];
-  /** the trees, laid out for scoring once at load */
-  models: Record<RankerMode, CompiledEnsemble>;
+  /** the trees of the modes it serves (chosen on validation), laid out for scoring once at load */
+  models: Partial<Record<RankerMode, CompiledEnsemble>>;
   neighbours: NeighbourTable;
 }
 
@@ -327,11 +325,10 @@ async function loadRanker(kv: KVNamespace, manifest: ModelManifest): Promise<Loa
     return unavailable("neighbour table does not match the manifest");
   try {
     const neighbours = decodeNeighbours(bytes, manifest.itemCount, r.neighbours.k);
-    return {
-      chosen: r.chosen,
-      models: { all: compileEnsemble(r.all), novel: compileEnsemble(r.novel) },
-      neighbours,
-    };
+    const models: LoadedRanker["models"] = {};
+    for (const mode of ["all", "novel"] as const)
+      if (r.chosen[mode] === "ranker") models[mode] = compileEnsemble(r[mode]);
+    return { models, neighbours };
   } catch (e) {
     return unavailable(errorMessage(e));
   }

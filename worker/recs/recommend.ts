@@ -442,13 +442,14 @@ async function hybrid(
     const item = model.itemIndex.get(p.item);
     return item === undefined ? [] : [{ item, invoices: p.invoices, lastTs: p.lastTs }];
   });
-  const ranker = model.ranker?.chosen[config.recsMode] === "ranker" ? model.ranker : null;
+  // the version's ranker, when it serves this mode
+  const trees = model.ranker?.models[config.recsMode];
   // for the ranker, the graphs' own top-k gives its ALS and content candidates (wide enough to skip the own items
   // `novel` mode leaves out): no pass over the catalog for them in JS. A reader with very many own items gets that
   // pass instead (core/ranker.ts), not a graph sorting most of the catalog.
   const skipped = config.recsMode === "novel" ? own.length : 0;
   const wide = (k: number) =>
-    ranker && skipped <= WIDE_EXCLUSION ? Math.min(model.manifest.itemCount, k + skipped) : 0;
+    trees && skipped <= WIDE_EXCLUSION ? Math.min(model.manifest.itemCount, k + skipped) : 0;
   const [byAls, byContent] = await Promise.all([
     model.session.itemScores(vector, wide(CANDIDATES.als)),
     (model.content as NonNullable<LoadedModel["content"]>).itemScores(contentVector, wide(CANDIDATES.content)),
@@ -459,19 +460,18 @@ async function hybrid(
   const weights = h[config.recsMode];
   const scores = hybridScores(weights, own, at, als, content, h.itemStats, priorsOf(weights, h.itemStats));
   const byHybrid = () => topK(scores, n, exclude.hasIndex);
-  if (!ranker) return { ...pick(model, byHybrid(), n, exclude, live), scorer: "hybrid" };
+  if (!trees || !model.ranker) return { ...pick(model, byHybrid(), n, exclude, live), scorer: "hybrid" };
   const inputs = {
     own,
     now: at,
     als,
     content,
-    neighbours: ranker.neighbours,
+    neighbours: model.ranker.neighbours,
     stats: h.itemStats,
     hybrid: scores,
     tops: { als: byAls.top, content: byContent.top },
   };
   const candidates = rankerCandidates(inputs, config.recsMode);
-  const trees = ranker.models[config.recsMode];
   const ranked = rankCandidates(trees, candidates, n, () => byHybrid().indices, exclude.hasIndex);
   return { ...pick(model, ranked, n, exclude, live), scorer: "ranker" };
 }
