@@ -68,3 +68,22 @@ export function decodeNeighbours(bytes: ArrayBuffer | Uint8Array, items: number,
   }
   return { k, rowOf, index, weight };
 }
+
+/**
+ * Sum of neighbour weights from the given items (EASE's x_u B, kept to each row's K strongest), by neighbour: what
+ * the ranker's neighbour features read at the edge, and what the trainer's cost of the cut to K measures.
+ */
+export function neighbourSums(table: NeighbourTable, from: Iterable<number>): Map<number, number> {
+  const out = new Map<number, number>();
+  const k = table.k;
+  for (const i of from) {
+    const row = table.rowOf[i] ?? -1;
+    if (row < 0) continue;
+    for (let p = row * k; p < (row + 1) * k; p++) {
+      const j = table.index[p] as number;
+      if (j < 0) break;
+      out.set(j, (out.get(j) ?? 0) + (table.weight[p] as number));
+    }
+  }
+  return out;
+}

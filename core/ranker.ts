@@ -7,7 +7,7 @@
  */
 import type { ItemStats, OwnItem } from "./hybrid";
 import { topK } from "./int8-kernel";
-import type { NeighbourTable } from "./neighbour-table";
+import { type NeighbourTable, neighbourSums } from "./neighbour-table";
 import { type CompiledEnsemble, scoreRows } from "./tree-ensemble";
 
 export const RANKER_FEATURES = [
@@ -96,11 +96,9 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
     last = Math.max(last, o.lastTs);
     maxInvoices = Math.max(maxInvoices, o.invoices);
   }
-  const nb = neighbourScores(inp.neighbours, ownMap.values());
-  const basket = neighbourScores(
-    inp.neighbours,
-    [...ownMap.values()].filter((o) => o.lastTs >= last - BASKET_SECONDS),
-  );
+  const sums = (from: Iterable<number>) => (inp.neighbours ? neighbourSums(inp.neighbours, from) : new Map());
+  const nb = sums(ownMap.keys());
+  const basket = sums([...ownMap.values()].filter((o) => o.lastTs >= last - BASKET_SECONDS).map((o) => o.item));
   const cands = new Set<number>(mode === "novel" ? [] : ownMap.keys());
   for (const j of topK(inp.hybrid, CANDIDATES.hybrid, skip).indices) cands.add(j);
   for (const j of bestOf(inp.als, CANDIDATES.als, inp.tops?.als, skip)) cands.add(j);
@@ -227,23 +225,6 @@ function staticTop(values: ArrayLike<number>, k: number, skip?: (j: number) => b
   }
   // more skipped items than the spare: the full pass
   return bestOf(values, k, cached.list, skip);
-}
-
-/** Sum of neighbour weights from the given own items, all in range (EASE's x_u B, kept to each row's K strongest). */
-function neighbourScores(table: NeighbourTable | null, from: Iterable<OwnItem>): Map<number, number> {
-  const out = new Map<number, number>();
-  if (!table) return out;
-  const k = table.k;
-  for (const o of from) {
-    const row = table.rowOf[o.item] ?? -1;
-    if (row < 0) continue;
-    for (let p = row * k; p < (row + 1) * k; p++) {
-      const j = table.index[p] as number;
-      if (j < 0) break;
-      out.set(j, (out.get(j) ?? 0) + (table.weight[p] as number));
-    }
-  }
-  return out;
 }
 
 /** The `k` best entries of a sparse score map, ties by lower index. */

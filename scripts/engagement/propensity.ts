@@ -131,12 +131,15 @@ export interface KindScores {
  */
 export function choosePropensity(log: PurchaseLog, cutoff: number, horizonDays = 30) {
   const scores = {} as Record<PropensityKind, KindScores>;
+  const runs = {} as Record<PropensityKind, ReturnType<typeof propensityValidation>>;
   for (const kind of ["logistic", "gbdt"] as const) {
     const v = propensityValidation(log, cutoff, horizonDays, kind);
+    runs[kind] = v;
     scores[kind] = { auc: rocAuc(v.probs, v.test.y), log_loss: logLoss(v.probs, v.test.y) };
   }
   const chosen: PropensityKind = scores.gbdt.log_loss < scores.logistic.log_loss ? "gbdt" : "logistic";
-  return { chosen, validation: scores };
+  // the chosen kind's run as well: its datasets and predictions, not made again by the caller
+  return { chosen, validation: scores, run: runs[chosen] };
 }
 
 export interface PropensityResult {

@@ -2,8 +2,8 @@
  * Time to the next purchase as a discrete-time hazard (Singer and Willett 1993): after a cutoff, week by week,
  * the probability that a customer who has not bought yet buys that week, by logistic regression over the
  * propensity features and one indicator per week. The first week's hazard is "likely to buy within 7 days"; the
- * weeks together give the whole curve (the probability of buying within 30 days is 1 - the product of the
- * survivals). A customer contributes one row per week until their first purchase (then none), so a purchase in
+ * weeks together give the whole curve (the probability of buying within four weeks is 1 - the product of the
+ * first four survivals). A customer contributes one row per week until their first purchase (then none), so a purchase in
  * week 3 also teaches weeks 1 and 2 that they did not buy: every horizon learns from every customer.
  */
 import { calibrationBins } from "../../core/drift";

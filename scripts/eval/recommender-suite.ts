@@ -99,9 +99,14 @@ export function runRecommenderSuite(
   const easeLambda = easeTuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).lambda;
   const ease = easeOn(test, testData, easeLambda);
   recommenders.ease = evaluateModel(test, ease);
+  // EASE's table as the ranker (and the edge) keeps it, per window
+  const neighbours = (split: TemporalSplit, data: TrainData): NeighbourTable =>
+    cache.get(split.cutoff, `neighbours:${easeLambda}:${NEIGHBOURS_K}`, () =>
+      easeOn(split, data, easeLambda).neighbours(NEIGHBOURS_K),
+    );
   // what the edge's cut to K neighbours per item costs (the ranker's neighbour features use NEIGHBOURS_K)
   const neighboursCost = [10, NEIGHBOURS_K, 50].map((k) => {
-    const cut = new NeighbourSum(ease.neighbours(k));
+    const cut = new NeighbourSum(k === NEIGHBOURS_K ? neighbours(test, testData) : ease.neighbours(k));
     cut.fit(testData);
     const r = evaluateModel(test, cut, ["all", "novel"]);
     return { k, all: r.all?.ndcg_at_10 ?? 0, novel: r.novel?.ndcg_at_10 ?? 0 };
@@ -148,16 +153,9 @@ export function runRecommenderSuite(
   hybrid.fitWith(testData, als, content);
   hybrid.weights = weights;
   recommenders.hybrid = evalModed(test, hybrid, ["all", "novel", "cold"]);
-  hybrid.quantize();
-  quantized.hybrid = evalModed(test, hybrid, ["all", "novel"]);
-  hybrid.quantized = null;
-  progress.step("hybrid: weights fitted on validation, evaluated (float and int8)");
+  progress.step("hybrid: weights fitted on validation, evaluated");
 
   // the learned ranker: trained on validation over the validation-window components, scored on test
-  const neighbours = (split: TemporalSplit, data: TrainData): NeighbourTable =>
-    cache.get(split.cutoff, `neighbours:${easeLambda}:${NEIGHBOURS_K}`, () =>
-      easeOn(split, data, easeLambda).neighbours(NEIGHBOURS_K),
-    );
   const valRanker = new CandidateRanker();
   valRanker.fitWith(tuner, neighbours(val, valData));
   const choice = chooseRanker(valRanker, val, tuner);
@@ -169,13 +167,15 @@ export function runRecommenderSuite(
   ranker.fitWith(hybrid, neighbours(test, testData));
   ranker.models = models;
   recommenders.ranker = evalModed(test, ranker, ["all", "novel", "cold"]);
+  // int8 as exported, both over the one quantized hybrid
   hybrid.quantize();
+  quantized.hybrid = evalModed(test, hybrid, ["all", "novel"]);
   quantized.ranker = evalModed(test, ranker, ["all", "novel"]);
   hybrid.quantized = null;
   const r = recommenders.ranker;
   const hy = recommenders.hybrid;
   progress.step(
-    `ranker trained on validation: test ndcg@10 all ${r.all?.ndcg_at_10.toFixed(4)} novel ${r.novel?.ndcg_at_10.toFixed(4)} (hybrid ${hy.all?.ndcg_at_10.toFixed(4)} / ${hy.novel?.ndcg_at_10.toFixed(4)})`,
+    `ranker trained on validation, hybrid and ranker in int8: test ndcg@10 all ${r.all?.ndcg_at_10.toFixed(4)} novel ${r.novel?.ndcg_at_10.toFixed(4)} (hybrid ${hy.all?.ndcg_at_10.toFixed(4)} / ${hy.novel?.ndcg_at_10.toFixed(4)})`,
   );
   return {
     recommenders,

@@ -4,6 +4,7 @@
  */
 import { readPurchaseLog } from "../data/purchase-log";
 import { type TemporalSplit, temporalSplit } from "../data/temporal-split";
+import { HAZARD_WEEKS } from "../engagement/time-to-purchase";
 import { Progress } from "../lib/progress";
 import type { SegmentOptions } from "../segments/segmenter";
 import { type EngagementSuite, runEngagementSuite } from "./engagement-suite";
@@ -112,8 +113,7 @@ export async function runEvaluation(opts: EvaluationOptions) {
     },
     time_to_purchase: engagement.time_to_purchase && {
       ...engagement.time_to_purchase,
-      model:
-        "discrete-time hazard: logistic regression on customer-weeks (propensity features + week), fitted on the 8 weeks before the cutoff",
+      model: `discrete-time hazard: logistic regression on customer-weeks (propensity features + week), fitted on the ${HAZARD_WEEKS} weeks before the cutoff`,
     },
     segments: engagement.segments,
     send_time: engagement.send_time,

@@ -58,11 +58,12 @@ export function fitGbdt(
   const f = data.features.length;
   const n = data.y.length;
   if (data.x.length !== n * f) throw new Error("x must be rows x features");
-  // codes are bytes; and a non-finite value would be binned where the exported `x < threshold` does not send it
+  // codes are bytes
   if (o.bins < 2 || o.bins > 256) throw new Error("bins must be 2..256");
   // what the Worker serves (core/tree-ensemble.ts lays trees out to their depth)
   if (!Number.isInteger(o.depth) || o.depth < 1 || o.depth > MAX_TREE_DEPTH)
     throw new Error(`depth must be 1..${MAX_TREE_DEPTH}`);
+  // a non-finite value would be binned where the exported `x < threshold` does not send it
   if (!data.x.every(Number.isFinite)) throw new Error("x holds a non-finite value");
   const { codes, edges } = binFeatures(data.x, n, f, o.bins);
   const base = o.objective === "logloss" ? logit(mean(data.y)) : 0;
@@ -170,7 +171,7 @@ function sampleRows(n: number, share: number, rng: Rng): Int32Array {
 
 /**
  * Bins per feature: a feature with at most `bins` distinct values gets an edge at each (so a rare value can be
- * split on); otherwise up to `bins - 1` quantile edges of a sample, the quantiles taken among the values other
+ * split on); otherwise up to `bins - 1` quantile edges of a sample (`bins - 2` when the most common value keeps one), the quantiles taken among the values other
  * than the most common one when that one holds most rows (a mostly-zero feature keeps its tail's resolution).
  * A value's code is the number of edges at or below it, so code <= b exactly when value < edges[b].
  */

@@ -122,7 +122,7 @@ export class Ease implements Recommender {
 /**
  * The inverse of a symmetric positive definite matrix (n x n, row-major; overwritten): Cholesky A = L L',
  * then U = L^-1 (kept transposed, so every inner loop reads contiguous rows), then A^-1 = U' U. Every inner
- * loop is a dot product of contiguous runs (`dot`, four accumulators: about three times a plain loop's speed).
+ * loop is a dot product of contiguous runs (`dot`, eight accumulators: about three times a plain loop's speed).
  */
 export function inverseSpd(a: Float64Array, n: number): Float64Array {
   // Cholesky in place: the lower triangle of `a` becomes L

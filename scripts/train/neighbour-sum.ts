@@ -1,9 +1,9 @@
 /**
  * EASE as the edge keeps it: a user's score for an item is the sum of its weights in the neighbour lists of
- * the user's items, each list cut to the item's K strongest (core/ranker.ts's NeighbourTable). Evaluated beside
- * the full EASE, it says what cutting to K costs.
+ * the user's items, each list cut to the item's K strongest (core/neighbour-table.ts, the same sums the ranker's
+ * features read at the edge). Evaluated beside the full EASE, it says what cutting to K costs.
  */
-import type { NeighbourTable } from "../../core/neighbour-table";
+import { type NeighbourTable, neighbourSums } from "../../core/neighbour-table";
 import { type Csr, rowIndices } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
 import type { Recommender } from "../ranking/recommender";
@@ -24,16 +24,7 @@ export class NeighbourSum implements Recommender {
     const m = this.matrix;
     if (!m) throw new Error("not fitted");
     const out = new Float64Array(m.cols);
-    const k = this.table.k;
-    for (const i of rowIndices(m, user)) {
-      const row = this.table.rowOf[i] as number;
-      if (row < 0) continue;
-      for (let p = row * k; p < (row + 1) * k; p++) {
-        const j = this.table.index[p] as number;
-        if (j < 0) break;
-        out[j] = (out[j] as number) + (this.table.weight[p] as number);
-      }
-    }
+    for (const [j, s] of neighbourSums(this.table, rowIndices(m, user))) out[j] = s;
     return out;
   }
 

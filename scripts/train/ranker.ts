@@ -7,7 +7,7 @@
 
 import type { HybridWeights } from "../../core/hybrid";
 import type { NeighbourTable } from "../../core/neighbour-table";
-import { RANKER_FEATURES, type RankerInputs, type RankerMode, rankerCandidates } from "../../core/ranker";
+import { CANDIDATES, RANKER_FEATURES, type RankerInputs, type RankerMode, rankerCandidates } from "../../core/ranker";
 import {
   type CompiledEnsemble,
   compileEnsemble,
@@ -18,6 +18,7 @@ import {
 } from "../../core/tree-ensemble";
 import { fitGbdt, type GbdtData, type GbdtOptions } from "../learn/gbdt";
 import { evaluateVariant, type JudgedSplit, K } from "../ranking/evaluate-recommender";
+import { userMetrics } from "../ranking/ranking-metrics";
 import { type Recommender, recommend } from "../ranking/recommender";
 import type { HybridRecommender } from "./hybrid";
 
@@ -149,7 +150,7 @@ export class CandidateRanker implements Recommender {
   private compiled: ({ from: RankerModels } & Record<RankerMode, CompiledEnsemble>) | null = null;
 
   hyperparameters() {
-    return { ...this.gbdt, candidates: "own, als, content, neighbours, basket, popular, trending" } as Record<
+    return { ...this.gbdt, candidates: ["own", ...Object.keys(CANDIDATES)].join(", ") } as Record<
       string,
       number | string | boolean
     >;
@@ -253,11 +254,9 @@ function ndcgAt10(items: readonly number[], scores: Float64Array, relevant: Read
   const order = items
     .map((_, i) => i)
     .sort((a, b) => (scores[b] as number) - (scores[a] as number) || (items[a] as number) - (items[b] as number));
-  let dcg = 0;
-  order.slice(0, K).forEach((i, r) => {
-    if (relevant.has(items[i] as number)) dcg += 1 / Math.log2(r + 2);
-  });
-  let ideal = 0;
-  for (let r = 0; r < Math.min(K, relevant.size); r++) ideal += 1 / Math.log2(r + 2);
-  return ideal ? dcg / ideal : 0;
+  return userMetrics(
+    order.map((i) => items[i] as number),
+    relevant,
+    K,
+  ).ndcg;
 }

@@ -7,13 +7,7 @@
  */
 import { type CalibrationBins, calibrationBins } from "../../../core/drift";
 import type { PurchaseLog } from "../../data/purchase-log";
-import {
-  choosePropensity,
-  dataset,
-  fitPropensity,
-  predictPropensity,
-  propensityValidation,
-} from "../../engagement/propensity";
+import { choosePropensity, dataset, fitPropensity, predictPropensity } from "../../engagement/propensity";
 import { fitSendTime, type SendTimeModel } from "../../engagement/send-time";
 import { invoiceHours, tuneSendTime } from "../../engagement/send-time-tuning";
 import { buyWithin, fitHazard, HAZARD_WEEKS } from "../../engagement/time-to-purchase";
@@ -58,8 +52,7 @@ export function fitEngagement(plog: PurchaseLog, end: number, log: (msg: string)
     // the published model is fitted on features at end - 30 days (labels up to the end); the same procedure one
     // horizon earlier, predicting at end - 30 days, is its validation split (the drift reference's calibration)
     // logistic or trees: whichever scored the lower log loss there
-    const { chosen } = choosePropensity(plog, end - 30 * DAY, 30);
-    const validation = propensityValidation(plog, end - 30 * DAY, 30, chosen);
+    const { chosen, run: validation } = choosePropensity(plog, end - 30 * DAY, 30);
     const train = validation.test;
     if (bothClasses(train.y)) {
       const model = fitPropensity(chosen, train.x, train.y);

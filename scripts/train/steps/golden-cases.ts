@@ -19,6 +19,10 @@ export function goldenCases(full: Window, recs: Recommenders, profiles: Profile[
   const hybrid = content ? recs.hybrid : null;
   const golden: Golden = { als: [], content: [], hybrid: [], ranker: [] };
   const ranker = content ? recs.ranker : null;
+  // what the Worker loads once per version: the table decoded from its stored bytes, the trees laid out
+  const neighbours = ranker ? decodeNeighbours(ranker.neighbours, full.itemIds.length, ranker.k) : null;
+  const models = ranker?.ranker.models;
+  const compiled = models && { all: compileEnsemble(models.all), novel: compileEnsemble(models.novel) };
   const users = full.userIds.length;
   const step = Math.max(1, Math.floor(users / count));
   const profileOf = new Map(profiles.map((p) => [p.userId, p]));
@@ -59,24 +63,17 @@ export function goldenCases(full: Window, recs: Recommenders, profiles: Profile[
         const skip = mode === "novel" ? (j: number) => ownSet.has(j) : undefined;
         const expected = topK(s, 10, skip).indices;
         golden.hybrid.push({ user, mode, now: full.end, profile, expectedIndices: expected });
-        const models = ranker?.ranker.models;
-        if (ranker && models) {
+        if (neighbours && compiled) {
           const inputs = {
             own,
             now: full.end,
             als: alsScores,
             content: contentScores,
-            neighbours: decodeNeighbours(ranker.neighbours, full.itemIds.length, ranker.k),
+            neighbours,
             stats: hybrid.parts.stats,
             hybrid: s,
           };
-          const ranked = rankCandidates(
-            compileEnsemble(models[mode]),
-            rankerCandidates(inputs, mode),
-            10,
-            () => expected,
-            skip,
-          );
+          const ranked = rankCandidates(compiled[mode], rankerCandidates(inputs, mode), 10, () => expected, skip);
           golden.ranker.push({ user, mode, now: full.end, profile, expectedIndices: ranked.indices.slice(0, 10) });
         }
       }

@@ -1,7 +1,7 @@
 /**
  * Training step 1: tune on the validation split (the window before the last weeks, scored on them): the ALS
- * grid, the hybrid's weights (purchase logs), and the top score's calibration per scorer. Nothing of the
- * test period is used. Without a validation split (or with `tune: false`) the defaults stand.
+ * grid, the hybrid's weights, EASE's lambda and the learned ranker (its trees, tree count and whether it serves
+ * each mode; purchase logs), and the top score's calibration per scorer. Nothing of the test period is used. Without a validation split (or with `tune: false`) the defaults stand.
  */
 import type { HybridWeights } from "../../../core/hybrid";
 import type { ModelManifest } from "../../../core/manifest";
