@@ -134,8 +134,10 @@ describe("gradient-boosted trees", () => {
 
   it("refuses values the exported trees could not route as they were trained (NaN, infinities)", () => {
     const data = xorData(100, 4);
-    data.x[5] = Number.NaN;
-    expect(() => fitGbdt(data, { trees: 1 })).toThrow(/non-finite/);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      data.x[5] = bad;
+      expect(() => fitGbdt(data, { trees: 1 })).toThrow(/non-finite/);
+    }
   });
 
   it("lambdarank orders each group's relevant rows first", () => {
@@ -205,7 +207,7 @@ describe("gradient-boosted trees", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 1e9 }),
-        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: MAX_TREE_DEPTH }),
         fc.integer({ min: 0, max: 12 }),
         fc.integer({ min: 0, max: 13 }),
         (seed, depth, trees, count) => {
@@ -358,10 +360,33 @@ describe("ranker candidates", () => {
     expect(at(0, "hybrid_rank")).toBe(0);
   });
 
+  it("takes each generator's own items: every list proposes something no other does", () => {
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+    // each generator's best where no other reaches: hybrid 150..199, ALS 77 and 150..198, popular 20..39,
+    // trending 150 and 100..118, neighbours 120, 121, 130 (the last basket's 120, 121), own 10 and 11
+    const apart = {
+      ...inputs,
+      hybrid: Float32Array.from({ length: n }, (_, j) => (j >= 150 ? j : -1)),
+      als: Float32Array.from({ length: n }, (_, j) => (j === 77 ? 1 : j >= 150 ? 0.5 : 0)),
+      stats: {
+        ...stats,
+        logBuyers: Float32Array.from({ length: n }, (_, j) => (j >= 20 && j < 40 ? 5 : 0)),
+        logRecentBuyers: Float32Array.from({ length: n }, (_, j) => (j === 150 ? 9 : j >= 100 ? 1 : 0)),
+      },
+    };
+    const expected = [
+      ...new Set([10, 11, ...range(150, 200), 77, ...range(20, 40), ...range(100, 119), 120, 121, 130]),
+    ].sort((a, b) => a - b);
+    expect(rankerCandidates(apart, "all").items).toEqual(expected);
+    // novel mode: the same but the reader's own items
+    expect(rankerCandidates(apart, "novel").items).toEqual(expected.filter((j) => j !== 10 && j !== 11));
+  });
+
   it("tops the ranked candidates up from the fill only when too few survive the skip, and only then asks for it", () => {
     // no trees: every candidate scores the base, so ties keep the lower item first
     const flat = compileEnsemble({ features: [...RANKER_FEATURES], base: 0, trees: [] });
-    const c = { items: [3, 5, 7], rows: new Float64Array(3 * RANKER_FEATURES.length) };
+    // out of order on purpose: the ranking, not the candidates' order, puts the lower item first
+    const c = { items: [7, 5, 3], rows: new Float64Array(3 * RANKER_FEATURES.length) };
     const skip = (j: number) => j === 5;
     let asked = 0;
     const fill = () => {
@@ -370,6 +395,9 @@ describe("ranker candidates", () => {
     };
     expect(rankCandidates(flat, c, 2, fill, skip).indices).toEqual([3, 7]);
     expect(asked).toBe(0);
+    // three candidates, but one skipped: too few for three
+    expect(rankCandidates(flat, c, 3, fill, skip).indices).toEqual([3, 7, 9, 2, 8]);
+    expect(asked).toBe(1);
     const topped = rankCandidates(flat, c, 4, fill, skip);
     expect(topped.indices).toEqual([3, 7, 9, 2, 8]);
     expect(topped.scores.slice(2)).toEqual([
@@ -377,7 +405,7 @@ describe("ranker candidates", () => {
       Number.NEGATIVE_INFINITY,
       Number.NEGATIVE_INFINITY,
     ]);
-    expect(asked).toBe(1);
+    expect(asked).toBe(2);
   });
 
   it("reads the ALS and content candidates off a known ranking exactly as its own pass finds them", () => {

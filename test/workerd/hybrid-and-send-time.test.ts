@@ -118,6 +118,8 @@ describe("learned ranker in workerd", () => {
     expect(f.golden.ranker.length).toBeGreaterThanOrEqual(16);
     let differsFromHybrid = 0;
     for (const [i, g] of f.golden.ranker.entries()) {
+      // the hybrid's case for the same reader and mode, to compare with
+      expect([f.golden.hybrid[i]?.user, f.golden.hybrid[i]?.mode]).toEqual([g.user, g.mode]);
       const rec = await goldenRecommendation(g);
       expect(rec.scorer).toBe("ranker");
       expect(rec.items.map((it) => it.id)).toEqual(g.expectedIndices.map((j) => ids[j]));
