@@ -44,6 +44,11 @@ export const RankerManifestSchema = z.object({
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     bytes: z.number().int().positive(),
   }),
+  /** per item, distinct buyers in the last 7 and 14 days of the window (core/ranker.ts RankerItemStats) */
+  itemStats: z.object({
+    weekBuyers: z.array(z.number().int().nonnegative()),
+    fortnightBuyers: z.array(z.number().int().nonnegative()),
+  }),
 });
 export type RankerManifest = z.infer<typeof RankerManifestSchema>;
 

@@ -29,6 +29,9 @@ export const RANKER_FEATURES = [
   "repeat_rate",
   "log_recent_buyers",
   "trend",
+  "log_week_buyers",
+  "log_fortnight_buyers",
+  "week_trend",
   "reader_log_items",
   "reader_age_days",
   "reader_log_max_invoices",
@@ -54,6 +57,14 @@ export const CANDIDATES = {
 
 export type RankerMode = "all" | "novel";
 
+/** The item statistics the ranker reads: the hybrid's, and how many bought each item lately (its momentum). */
+export interface RankerItemStats extends ItemStats {
+  /** distinct buyers in the last 7 days of the window */
+  weekBuyers: ArrayLike<number>;
+  /** distinct buyers in the last 14 days of the window */
+  fortnightBuyers: ArrayLike<number>;
+}
+
 export interface RankerInputs {
   own: readonly OwnItem[];
   /** unix seconds the recencies are measured at */
@@ -61,7 +72,7 @@ export interface RankerInputs {
   als: ArrayLike<number>;
   content: ArrayLike<number> | null;
   neighbours: NeighbourTable | null;
-  stats: ItemStats;
+  stats: RankerItemStats;
   /** the linear re-ranker's logit per item (core/hybrid.ts) for this mode */
   hybrid: ArrayLike<number>;
   /**
@@ -152,6 +163,10 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
     rows[at + C.repeat_rate] = inp.stats.repeatRate[j] as number;
     rows[at + C.log_recent_buyers] = recent;
     rows[at + C.trend] = recent - buyers;
+    const week = Math.log1p(inp.stats.weekBuyers[j] as number);
+    rows[at + C.log_week_buyers] = week;
+    rows[at + C.log_fortnight_buyers] = Math.log1p(inp.stats.fortnightBuyers[j] as number);
+    rows[at + C.week_trend] = week - recent;
     rows[at + C.reader_log_items] = readerItems;
     rows[at + C.reader_age_days] = readerAge;
     rows[at + C.reader_log_max_invoices] = readerMax;

@@ -195,6 +195,10 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
       all: trees(),
       novel: trees(),
       neighbours: { k, sha256: sha256Hex(neighbours), bytes: neighbours.length },
+      itemStats: {
+        weekBuyers: Array.from({ length: n }, () => rng.int(10)),
+        fortnightBuyers: Array.from({ length: n }, () => rng.int(25)),
+      },
     },
   };
   const now = Math.floor(Date.now() / 1000);

@@ -15,6 +15,7 @@ import {
   type OwnItem,
 } from "../../core/hybrid";
 import { type QuantizedItems, quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
+import type { RankerItemStats } from "../../core/ranker";
 import { type Csr, rowData, rowIndices } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
 import { fitLogistic } from "../learn/logistic";
@@ -34,26 +35,35 @@ export const UNTUNED_WEIGHTS: HybridWeights = {
 export interface HybridParts {
   als: ImplicitAls;
   content: ContentLsa;
-  stats: ItemStats;
+  /** the hybrid's item statistics, and the learned ranker's (core/ranker.ts) beside them */
+  stats: RankerItemStats;
   /** "now" for recency features: the end of the training window */
   now: number;
 }
 
-export function itemStats(matrix: Csr, lastTime: Float64Array | undefined, now: number): ItemStats {
+export function itemStats(matrix: Csr, lastTime: Float64Array | undefined, now: number): RankerItemStats {
   const n = matrix.cols;
   const buyers = new Float64Array(n);
   const repeat = new Float64Array(n);
+  // distinct buyers whose last purchase of the item falls within 30, 14 and 7 days of `now`
   const recent = new Float64Array(n);
+  const fortnight = new Int32Array(n);
+  const week = new Int32Array(n);
   for (let k = 0; k < matrix.indices.length; k++) {
     const j = matrix.indices[k] as number;
     buyers[j] = (buyers[j] as number) + 1;
     if ((matrix.data[k] as number) > 1) repeat[j] = (repeat[j] as number) + 1;
-    if (lastTime && (lastTime[k] as number) >= now - 30 * DAY) recent[j] = (recent[j] as number) + 1;
+    const t = lastTime?.[k] ?? Number.NEGATIVE_INFINITY;
+    if (t >= now - 30 * DAY) recent[j] = (recent[j] as number) + 1;
+    if (t >= now - 14 * DAY) fortnight[j] = (fortnight[j] as number) + 1;
+    if (t >= now - 7 * DAY) week[j] = (week[j] as number) + 1;
   }
   return {
     logBuyers: Float32Array.from(buyers, (b) => Math.log1p(b)),
     repeatRate: Float32Array.from(buyers, (b, j) => (b > 0 ? (repeat[j] as number) / b : 0)),
     logRecentBuyers: Float32Array.from(recent, (r) => Math.log1p(r)),
+    fortnightBuyers: fortnight,
+    weekBuyers: week,
   };
 }
 
@@ -138,7 +148,7 @@ export class HybridRecommender implements Recommender {
     now: number;
     als: ArrayLike<number>;
     content: ArrayLike<number> | null;
-    stats: ItemStats;
+    stats: RankerItemStats;
   } {
     const p = this.parts;
     if (!p || !this.data) throw new Error("not fitted");

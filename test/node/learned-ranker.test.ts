@@ -21,6 +21,7 @@ import { rocAuc as aucOf } from "../../scripts/engagement/classification-metrics
 import { fitGbdt, type GbdtData, predictRows } from "../../scripts/learn/gbdt";
 import { fitLogistic } from "../../scripts/learn/logistic";
 import { Rng } from "../../scripts/lib/rng";
+import { itemStats } from "../../scripts/train/hybrid";
 import { chainTree } from "./support/chain-tree";
 
 /** y = 1 when exactly one of x0 > 0.5, x1 > 0.5 (XOR: no linear model separates it), x2 is noise. */
@@ -286,6 +287,31 @@ describe("the neighbour table as stored", () => {
   });
 });
 
+describe("item statistics", () => {
+  it("count each item's buyers overall, repeating, and whose last purchase fell in the last 30, 14 and 7 days", () => {
+    const now = 1_700_000_000;
+    const day = 86400;
+    // readers x items: item 0 bought by three readers (6, 10 and 40 days ago; one on two invoices), item 1 by one
+    // exactly 7 days ago (inside the week: the window is closed at its start), item 2 by nobody
+    const matrix = {
+      rows: 3,
+      cols: 3,
+      indptr: Int32Array.from([0, 2, 3, 4]),
+      indices: Int32Array.from([0, 1, 0, 0]),
+      data: Float32Array.from([2, 1, 1, 1]),
+    };
+    const last = Float64Array.from([now - 6 * day, now - 7 * day, now - 10 * day, now - 40 * day]);
+    const s = itemStats(matrix, last, now);
+    expect(Array.from(s.logBuyers)).toEqual([Math.fround(Math.log1p(3)), Math.fround(Math.log1p(1)), 0]);
+    expect(Array.from(s.repeatRate)).toEqual([Math.fround(1 / 3), 0, 0]);
+    expect(Array.from(s.logRecentBuyers)).toEqual([Math.fround(Math.log1p(2)), Math.fround(Math.log1p(1)), 0]);
+    expect(Array.from(s.fortnightBuyers)).toEqual([2, 1, 0]);
+    expect(Array.from(s.weekBuyers)).toEqual([1, 1, 0]);
+    // without purchase times nothing is recent
+    expect(Array.from(itemStats(matrix, undefined, now).weekBuyers)).toEqual([0, 0, 0]);
+  });
+});
+
 describe("hybrid logits", () => {
   it("are the same to the last bit with the model's priors made once or on every call", () => {
     const rng = new Rng(9);
@@ -312,6 +338,8 @@ describe("ranker candidates", () => {
     logBuyers: Float32Array.from({ length: n }, (_, j) => Math.log1p(n - j)),
     repeatRate: new Float32Array(n).fill(0.2),
     logRecentBuyers: Float32Array.from({ length: n }, (_, j) => (j === 150 ? 9 : 0)),
+    weekBuyers: Int32Array.from({ length: n }, (_, j) => (j === 150 ? 30 : 0)),
+    fortnightBuyers: Int32Array.from({ length: n }, (_, j) => (j === 150 ? 45 : j === 120 ? 2 : 0)),
   };
   const now = 1_700_000_000;
   // rows for items 10 and 11 only: item 10's neighbours are 120 (strong) and 121, item 11's 130
@@ -357,6 +385,12 @@ describe("ranker candidates", () => {
     expect(at(130, "neighbours")).toBeCloseTo(0.5, 6);
     expect(at(77, "als_rank")).toBe(0);
     expect(at(150, "trend")).toBeCloseTo(9 - Math.log1p(50), 6);
+    // momentum: the last week's and fortnight's buyers, and the week against the 30 days
+    expect(at(150, "log_week_buyers")).toBeCloseTo(Math.log1p(30), 12);
+    expect(at(150, "log_fortnight_buyers")).toBeCloseTo(Math.log1p(45), 12);
+    expect(at(150, "week_trend")).toBeCloseTo(Math.log1p(30) - 9, 6);
+    expect(at(120, "log_week_buyers")).toBe(0);
+    expect(at(120, "log_fortnight_buyers")).toBeCloseTo(Math.log1p(2), 12);
     expect(at(0, "hybrid_rank")).toBe(0);
   });
 

@@ -168,6 +168,9 @@ describe("learned ranker in workerd", () => {
       { ...ranker, chosen: { all: "magic", novel: "ranker" } },
       // deeper than the edge lays trees out (core/tree-ensemble.ts MAX_TREE_DEPTH)
       { ...ranker, all: { ...ranker.all, trees: [...ranker.all.trees, chainTree(MAX_TREE_DEPTH + 1)] } },
+      // item statistics of another item count, or none (a ranker entry from before they were exported)
+      { ...ranker, itemStats: { ...ranker.itemStats, weekBuyers: ranker.itemStats.weekBuyers.slice(1) } },
+      { ...ranker, itemStats: undefined },
     ]) {
       await seedModel({ fixture: { ...f, manifestJson: JSON.stringify({ ...m, ranker: broken }) } });
       const g = f.golden.hybrid[0];

@@ -26,7 +26,7 @@ import {
   sha256Hex,
 } from "../../core/manifest";
 import { decodeNeighbours, type NeighbourTable } from "../../core/neighbour-table";
-import { RANKER_FEATURES, type RankerMode } from "../../core/ranker";
+import { RANKER_FEATURES, type RankerItemStats, type RankerMode } from "../../core/ranker";
 import { type CompiledEnsemble, compileEnsemble, isWellFormed } from "../../core/tree-ensemble";
 import { errorMessage, logEvent } from "../lib/log";
 import { createScoringSession } from "../ort/ort-runtime";
@@ -49,6 +49,8 @@ export interface LoadedRanker {
   /** the trees of the modes it serves (chosen on validation), laid out for scoring once at load */
   models: Partial<Record<RankerMode, CompiledEnsemble>>;
   neighbours: NeighbourTable;
+  /** the hybrid's item statistics with the ranker's beside them */
+  stats: RankerItemStats;
 }
 
 export type ModelFailure = "model-pointer-missing" | ModelCheckFailure | "kv-error";
@@ -308,6 +310,8 @@ async function loadRanker(kv: KVNamespace, manifest: ModelManifest): Promise<Loa
   if (!parsed.success) return unavailable("the manifest's ranker entry fails its schema");
   const r = parsed.data;
   if (r.chosen.all !== "ranker" && r.chosen.novel !== "ranker") return null;
+  if (Object.values(r.itemStats).some((a) => a.length !== manifest.itemCount))
+    return unavailable("item statistics of another item count");
   const features = [...RANKER_FEATURES] as string[];
   for (const m of [r.all, r.novel]) {
     if (m.features.length !== features.length || m.features.some((f, i) => f !== features[i]))
@@ -328,7 +332,7 @@ async function loadRanker(kv: KVNamespace, manifest: ModelManifest): Promise<Loa
     const models: LoadedRanker["models"] = {};
     for (const mode of ["all", "novel"] as const)
       if (r.chosen[mode] === "ranker") models[mode] = compileEnsemble(r[mode]);
-    return { models, neighbours };
+    return { models, neighbours, stats: { ...manifest.hybrid.itemStats, ...r.itemStats } };
   } catch (e) {
     return unavailable(errorMessage(e));
   }

@@ -467,7 +467,7 @@ async function hybrid(
     als,
     content,
     neighbours: model.ranker.neighbours,
-    stats: h.itemStats,
+    stats: model.ranker.stats,
     hybrid: scores,
     tops: { als: byAls.top, content: byContent.top },
   };

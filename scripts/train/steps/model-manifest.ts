@@ -49,18 +49,23 @@ export function modelManifest(
             },
           }
         : undefined,
-    ranker: recs.ranker?.ranker.models
-      ? {
-          chosen: recs.ranker.choice.chosen,
-          all: recs.ranker.ranker.models.all,
-          novel: recs.ranker.ranker.models.novel,
-          neighbours: {
-            k: recs.ranker.k,
-            sha256: sha256Hex(recs.ranker.neighbours),
-            bytes: recs.ranker.neighbours.length,
-          },
-        }
-      : undefined,
+    ranker:
+      recs.ranker?.ranker.models && hybrid.parts
+        ? {
+            chosen: recs.ranker.choice.chosen,
+            all: recs.ranker.ranker.models.all,
+            novel: recs.ranker.ranker.models.novel,
+            neighbours: {
+              k: recs.ranker.k,
+              sha256: sha256Hex(recs.ranker.neighbours),
+              bytes: recs.ranker.neighbours.length,
+            },
+            itemStats: {
+              weekBuyers: Array.from(hybrid.parts.stats.weekBuyers),
+              fortnightBuyers: Array.from(hybrid.parts.stats.fortnightBuyers),
+            },
+          }
+        : undefined,
     segments:
       segments && segmentOnnx
         ? {
