@@ -10,7 +10,6 @@ import {
   type HybridWeights,
   hybridFeatureRow,
   hybridScores,
-  type ItemStats,
   type LinearWeights,
   type OwnItem,
 } from "../../core/hybrid";
