@@ -38,6 +38,8 @@ export interface RecommenderSuite {
     /** test NDCG@10 of EASE cut to K neighbours per item, as the edge keeps it */
     neighbours: { k: number; all: number; novel: number }[];
     ranker: RankerChoice;
+    /** validation windows the ranker learned from: 2 when the log reached back one more window */
+    ranker_windows: number;
   };
   models: { als: ImplicitAls; content: ContentLsa; hybrid: HybridRecommender; ranker: CandidateRanker };
 }
@@ -69,6 +71,8 @@ export function runRecommenderSuite(
   val: TemporalSplit,
   progress: Progress,
   cache: FitCache = new FitCache(),
+  /** the validation split of `val` (one window earlier still): the ranker learns from its readers too */
+  earlier: TemporalSplit | null = null,
 ): RecommenderSuite {
   const testData = trainData(test, log);
   const valData = trainData(val, log);
@@ -155,9 +159,24 @@ export function runRecommenderSuite(
   recommenders.hybrid = evalModed(test, hybrid, ["all", "novel", "cold"]);
   progress.step("hybrid: weights fitted on validation, evaluated");
 
-  // the learned ranker: trained on validation over the validation-window components, scored on test
+  // the learned ranker: trained on validation over the validation-window components (and on the window before,
+  // over its own, when the log reaches back that far), scored on test
   const valRanker = new CandidateRanker();
   valRanker.fitWith(tuner, neighbours(val, valData));
+  if (earlier && earlier.testAll.size > 0) {
+    const data = trainData(earlier, log);
+    const h = new HybridRecommender(chosen, {}, earlier.cutoff);
+    h.fitWith(
+      data,
+      alsOn(earlier, data, chosen),
+      fitOn(earlier, data, "content", () => new ContentLsa()),
+    );
+    h.weights = weights;
+    const r = new CandidateRanker();
+    r.fitWith(h, neighbours(earlier, data));
+    const relevant = { all: earlier.testAll, novel: earlier.testNovel };
+    valRanker.earlier = [{ ranker: r, hybrid: h, relevant, userIds: earlier.userIds }];
+  }
   const choice = chooseRanker(valRanker, val, tuner);
   progress.step(
     `ranker vs hybrid on held-out validation readers: all ${choice.chosen.all}, novel ${choice.chosen.novel}`,
@@ -187,6 +206,7 @@ export function runRecommenderSuite(
       ease_chosen: easeLambda,
       neighbours: neighboursCost,
       ranker: choice,
+      ranker_windows: 1 + valRanker.earlier.length,
     },
     models: { als, content, hybrid, ranker },
   };

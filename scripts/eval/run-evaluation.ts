@@ -59,6 +59,13 @@ export async function runEvaluation(opts: EvaluationOptions) {
     }
     splits.push(earlier);
   }
+  // one window further back, where the log reaches: the last origin's ranker learns from it as the others do
+  let extra: TemporalSplit | null = null;
+  try {
+    extra = temporalSplit(log, testDays, (splits[origins] as TemporalSplit).cutoff);
+  } catch {
+    extra = null;
+  }
   splits.forEach((s, k) => {
     if (s.testAll.size === 0)
       throw tooShort(k === 0 ? "test" : k === 1 ? "validation" : `origin ${k}'s validation`, s.cutoff);
@@ -69,9 +76,13 @@ export async function runEvaluation(opts: EvaluationOptions) {
   // the latest origin first: each origin's validation fits are the next older origin's test fits (FitCache)
   const cache = new FitCache();
   const suites: RecommenderSuite[] = [];
+  const earlierOf = (k: number) => (k + 2 < splits.length ? (splits[k + 2] as TemporalSplit) : extra);
   for (let k = 0; k < origins; k++) {
-    suites.push(runRecommenderSuite(log, splits[k] as TemporalSplit, splits[k + 1] as TemporalSplit, progress, cache));
-    cache.keepOnly([(splits[k + 1] as TemporalSplit).cutoff]);
+    const test = splits[k] as TemporalSplit;
+    const val = splits[k + 1] as TemporalSplit;
+    suites.push(runRecommenderSuite(log, test, val, progress, cache, earlierOf(k)));
+    // the next origin tests at this validation's cutoff and validates at the earlier window's
+    cache.keepOnly([val.cutoff, earlierOf(k)?.cutoff ?? val.cutoff]);
   }
   const recs = suites[0] as RecommenderSuite;
   const engagement: EngagementSuite = runEngagementSuite(log, test.cutoff, test.end, testDays, progress, opts.segments);
@@ -129,6 +140,7 @@ export async function runEvaluation(opts: EvaluationOptions) {
         holdout: recs.tuning.ranker.holdout,
         chosen: recs.tuning.ranker.chosen,
         trees: recs.tuning.ranker.trees,
+        windows: recs.tuning.ranker_windows,
       },
     },
     origins:

@@ -1,8 +1,9 @@
 /**
  * Candidates, then a learned ranker: core/ranker.ts's generators propose items, gradient-boosted trees
- * (scripts/learn/gbdt.ts) score their feature rows. Trained on a validation split's relevance, one ensemble
+ * (scripts/learn/gbdt.ts) score their feature rows. Trained on a validation split's relevance, and on an earlier
+ * window's (the same protocol one window back) when there is one: twice the readers to learn from. One ensemble
  * per mode (`all`: rebuys allowed; `novel`: discovery). The component models (ALS, content, EASE's neighbour
- * table) are fitted elsewhere on the same window and handed in.
+ * table) are fitted elsewhere on each window and handed in.
  */
 
 import type { HybridWeights } from "../../core/hybrid";
@@ -62,10 +63,25 @@ export interface RankerChoice {
   heldOutWeights: HybridWeights;
 }
 
+/**
+ * An earlier window whose readers the trees learn from too: its own components (fitted before its cutoff, with the
+ * same hybrid weights), what its readers bought after that cutoff, and their ids (to keep readers held out of the
+ * validation window out of it as well).
+ */
+export interface EarlierWindow {
+  /** fitted with `hybrid` over this window's components */
+  ranker: CandidateRanker;
+  hybrid: HybridRecommender;
+  relevant: Record<RankerMode, ReadonlyMap<number, ReadonlySet<number>>>;
+  userIds: readonly string[];
+}
+
 export class CandidateRanker implements Recommender {
   readonly name = "ranker";
   mode: RankerMode = "all";
   models: RankerModels | null = null;
+  /** earlier windows the trees learn from besides this one (none: this window alone) */
+  earlier: EarlierWindow[] = [];
   private hybrid: HybridRecommender | null = null;
   private neighbours: NeighbourTable | null = null;
 
@@ -118,14 +134,38 @@ export class CandidateRanker implements Recommender {
     return { x, y: Uint8Array.from(ys), groups: Int32Array.from(groups), features: RANKER_FEATURES };
   }
 
+  /**
+   * This window's rows for `users` (default: every reader with relevance), then every earlier window's, less the
+   * readers whose ids are in `except`.
+   */
+  learningSet(
+    relevant: ReadonlyMap<number, ReadonlySet<number>>,
+    mode: RankerMode,
+    users?: readonly number[],
+    except: ReadonlySet<string> = new Set(),
+  ): GbdtData {
+    const sets = [this.trainingSet(relevant, mode, users)];
+    for (const w of this.earlier) {
+      const rel = w.relevant[mode];
+      sets.push(
+        w.ranker.trainingSet(
+          rel,
+          mode,
+          [...rel.keys()].filter((u) => !except.has(w.userIds[u] as string)),
+        ),
+      );
+    }
+    return concatSets(sets);
+  }
+
   train(
     relevantAll: ReadonlyMap<number, ReadonlySet<number>>,
     relevantNovel: ReadonlyMap<number, ReadonlySet<number>>,
     options: Partial<Record<RankerMode, Partial<GbdtOptions>>> = {},
   ): RankerModels {
     this.models = {
-      all: fitGbdt(this.trainingSet(relevantAll, "all"), { ...this.gbdt, ...options.all }),
-      novel: fitGbdt(this.trainingSet(relevantNovel, "novel"), { ...this.gbdt, ...options.novel }),
+      all: fitGbdt(this.learningSet(relevantAll, "all"), { ...this.gbdt, ...options.all }),
+      novel: fitGbdt(this.learningSet(relevantNovel, "novel"), { ...this.gbdt, ...options.novel }),
     };
     // what the Worker would refuse to serve (too many trees too deep to lay out) fails here, not at the edge
     for (const mode of ["all", "novel"] as const)
@@ -165,14 +205,15 @@ export const isHeldOut = (user: number) => Math.imul(user + 1, 2654435761) >>> 0
 const judges = (user: number) => user % 2 === 1;
 
 /**
- * Trains on two thirds of the validation readers and measures the held-out third (the protocol's NDCG@10,
+ * Trains on two thirds of the validation readers (and the earlier windows' readers, less the held-out ones) and
+ * measures the held-out third (the protocol's NDCG@10,
  * every relevant item counted, so candidates that miss count against the ranker) every CHECKPOINT trees: half of
  * that third picks the tree count, the other half compares the ranker at that count with the hybrid (so the
  * ranker's figure is not the best of many looks). For the comparison the hybrid's weights are fitted on the same two
  * thirds (so neither has seen the held-out readers; the ranker's hybrid features come from those weights too),
  * then put back as they were. `hybrid` is the ranker's own component.
  */
-export function chooseRanker(ranker: CandidateRanker, val: JudgedSplit, hybrid: HybridRecommender): RankerChoice {
+export function chooseRanker(ranker: CandidateRanker, val: RankerSplit, hybrid: HybridRecommender): RankerChoice {
   const fitted = hybrid.weights;
   const trainOf = (m: ReadonlyMap<number, Set<number>>) =>
     subset(
@@ -180,16 +221,22 @@ export function chooseRanker(ranker: CandidateRanker, val: JudgedSplit, hybrid: 
       [...m.keys()].filter((u) => !isHeldOut(u)),
     );
   const heldOutWeights = hybrid.tune(trainOf(val.testAll), trainOf(val.testNovel));
+  // the earlier windows' hybrid features come from the same weights, fitted without the held-out readers
+  const earlier = ranker.earlier.map((w) => w.hybrid.weights);
+  for (const w of ranker.earlier) w.hybrid.weights = heldOutWeights;
   try {
     return { ...compare(ranker, val, hybrid), heldOutWeights };
   } finally {
     hybrid.weights = fitted;
+    ranker.earlier.forEach((w, i) => {
+      w.hybrid.weights = earlier[i] as HybridWeights;
+    });
   }
 }
 
 function compare(
   ranker: CandidateRanker,
-  val: JudgedSplit,
+  val: RankerSplit,
   hybrid: HybridRecommender,
 ): Omit<RankerChoice, "heldOutWeights"> {
   const out = { holdout: {}, chosen: {}, trees: {}, heldOut: {} } as Omit<RankerChoice, "heldOutWeights">;
@@ -199,11 +246,13 @@ function compare(
     const users = [...relevant.keys()];
     const train = users.filter((u) => !isHeldOut(u));
     const held = users.filter(isHeldOut);
+    // the held-out readers' earlier purchases teach nothing either
+    const heldIds = new Set(held.map((u) => val.userIds[u] as string));
     const rows = held.map((u) => rankerCandidates(ranker.inputs(u, mode), mode));
     const running = rows.map((r) => new Float64Array(r.items.length));
     // per checkpoint: mean NDCG of the readers who pick the tree count, and of those who compare
     const curve: { trees: number; pick: number; judge: number }[] = [];
-    const model = fitGbdt(ranker.trainingSet(relevant, mode, train), ranker.gbdt, (m, t) => {
+    const model = fitGbdt(ranker.learningSet(relevant, mode, train, heldIds), ranker.gbdt, (m, t) => {
       const tree = m.trees.at(-1) as TreeEnsemble["trees"][number];
       const sums = { pick: 0, judge: 0 };
       rows.forEach((r, i) => {
@@ -246,6 +295,27 @@ function compare(
     out.heldOut[mode] = { ...model, trees: model.trees.slice(0, best.trees) };
   }
   return out;
+}
+
+/** A validation window as the ranker's choice reads it: judged like any split, with its readers' ids. */
+export type RankerSplit = JudgedSplit & { userIds: readonly string[] };
+
+/** Query groups of several sets, one after another. */
+function concatSets(sets: readonly GbdtData[]): GbdtData {
+  if (sets.length === 1) return sets[0] as GbdtData;
+  const f = RANKER_FEATURES.length;
+  const rows = sets.reduce((n, d) => n + d.y.length, 0);
+  const x = new Float64Array(rows * f);
+  const y = new Uint8Array(rows);
+  const groups = [0];
+  let at = 0;
+  for (const d of sets) {
+    x.set(d.x, at * f);
+    y.set(d.y, at);
+    for (let g = 1; g < d.groups.length; g++) groups.push(at + (d.groups[g] as number));
+    at += d.y.length;
+  }
+  return { x, y, groups: Int32Array.from(groups), features: RANKER_FEATURES };
 }
 
 function subset(m: ReadonlyMap<number, Set<number>>, users: readonly number[]): Map<number, Set<number>> {

@@ -41,6 +41,8 @@ export interface TrainingSet {
   purchases: PurchaseLog;
   full: Window;
   validation: Validation | null;
+  /** the same split one window before the validation's (purchase logs that reach back that far): the ranker learns from it too */
+  earlier: Validation | null;
   catalog: CatalogItem[];
   dropped: Record<string, number>;
 }
@@ -74,6 +76,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
       userIds: s.userIds,
       end,
     });
+    const before = val.testAll.size > 0 ? earlierSplit(purchases, val.cutoff, holdout) : null;
     const prices = medianPrices(purchases);
     const descriptions = new Map(purchases.itemIds.map((id, i) => [id, purchases.itemDescriptions[i] ?? ""]));
     return {
@@ -84,6 +87,11 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
         val.testAll.size > 0
           ? { ...window(val, val.cutoff), relevantAll: val.testAll, relevantNovel: val.testNovel }
           : null,
+      earlier: before && {
+        ...window(before, before.cutoff),
+        relevantAll: before.testAll,
+        relevantNovel: before.testNovel,
+      },
       catalog: full.itemIds.map(
         (id) =>
           catalogFile.get(id) ?? {
@@ -147,9 +155,20 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
     purchases: purchases ?? emptyPurchases(),
     full: window(Number.POSITIVE_INFINITY),
     validation: relevantAll.size > 0 ? { ...val, relevantAll, relevantNovel } : null,
+    earlier: null,
     catalog,
     dropped: events.dropped,
   };
+}
+
+/** The split `holdout` days before `cutoff`, scored on the days up to it; null when the log has none to score. */
+function earlierSplit(purchases: PurchaseLog, cutoff: number, holdout: number) {
+  try {
+    const s = splitAt(purchases, cutoff - holdout * DAY, cutoff);
+    return s.testAll.size > 0 ? s : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Summed weights and last interaction time per (user, item), for rows before `until`. */

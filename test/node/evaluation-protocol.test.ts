@@ -218,6 +218,8 @@ describe("several origins", () => {
     }
     expect(o.chosen).toHaveLength(3);
     expect(o.chosen[2]).toEqual(doc.tuning.ranker.chosen);
+    // the latest origin's ranker learned from the window its next older origin validates on as well
+    expect(doc.tuning.ranker.windows).toBe(2);
     // the lead is over the best baseline by mean (reporting: chosen on test, it flatters no model of ours)
     for (const v of ["all", "novel"] as const) {
       const means = BASELINES.flatMap((b) => {

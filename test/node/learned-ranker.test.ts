@@ -2,6 +2,9 @@
  * The learned ranker's parts: gradient-boosted trees (fit, exact export, both objectives), the ensemble's
  * shape check, and core/ranker.ts's candidates and feature rows.
  */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { hybridScores, itemPriors } from "../../core/hybrid";
@@ -17,12 +20,18 @@ import {
   type TreeEnsemble,
   treeEnsembleScore,
 } from "../../core/tree-ensemble";
+import { readPurchaseLog } from "../../scripts/data/purchase-log";
+import { temporalSplit, trainData } from "../../scripts/data/temporal-split";
 import { rocAuc as aucOf } from "../../scripts/engagement/classification-metrics";
 import { fitGbdt, type GbdtData, predictRows } from "../../scripts/learn/gbdt";
 import { fitLogistic } from "../../scripts/learn/logistic";
 import { Rng } from "../../scripts/lib/rng";
-import { itemStats } from "../../scripts/train/hybrid";
+import { ImplicitAls } from "../../scripts/train/als";
+import { ContentLsa } from "../../scripts/train/content";
+import { HybridRecommender, itemStats } from "../../scripts/train/hybrid";
+import { CandidateRanker } from "../../scripts/train/ranker";
 import { chainTree } from "./support/chain-tree";
+import { syntheticRetail, writeRetailCsv } from "./support/retail-csv";
 
 /** y = 1 when exactly one of x0 > 0.5, x1 > 0.5 (XOR: no linear model separates it), x2 is noise. */
 function xorData(n: number, seed: number): GbdtData {
@@ -475,5 +484,60 @@ describe("ranker candidates", () => {
     expect(items).not.toContain(10);
     expect(items).not.toContain(11);
     expect(items).toContain(120);
+  });
+});
+
+describe("learning from an earlier window", () => {
+  it("appends the earlier window's readers as their own query groups, less the ids held out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ot-ranker-windows-"));
+    writeRetailCsv(join(dir, "shop.csv"), syntheticRetail(3), "ii");
+    const log = await readPurchaseLog(join(dir, "shop.csv"));
+    const test = temporalSplit(log, 30);
+    const val = temporalSplit(log, 30, test.cutoff);
+    const earlier = temporalSplit(log, 30, val.cutoff);
+    const fitted = (split: typeof val) => {
+      const data = trainData(split, log);
+      const als = new ImplicitAls({ factors: 8, iterations: 3, seed: 1 });
+      als.fit(data);
+      const content = new ContentLsa({ dims: 8 });
+      content.fit(data);
+      const hybrid = new HybridRecommender(als.options, {}, split.cutoff);
+      hybrid.fitWith(data, als, content);
+      const ranker = new CandidateRanker();
+      ranker.fitWith(hybrid, null);
+      return { ranker, hybrid };
+    };
+    const v = fitted(val);
+    const e = fitted(earlier);
+    expect(earlier.testAll.size).toBeGreaterThan(5);
+    v.ranker.earlier = [
+      { ...e, relevant: { all: earlier.testAll, novel: earlier.testNovel }, userIds: earlier.userIds },
+    ];
+    const own = v.ranker.trainingSet(val.testAll, "all");
+    const theirs = e.ranker.trainingSet(earlier.testAll, "all");
+    const both = v.ranker.learningSet(val.testAll, "all");
+    expect(both.y.length).toBe(own.y.length + theirs.y.length);
+    expect(Array.from(both.y.subarray(own.y.length))).toEqual(Array.from(theirs.y));
+    expect(Array.from(both.x.subarray(own.x.length))).toEqual(Array.from(theirs.x));
+    // the earlier groups start where this window's rows end
+    expect(Array.from(both.groups)).toEqual([
+      ...Array.from(own.groups),
+      ...Array.from(theirs.groups.subarray(1), (g) => g + own.y.length),
+    ]);
+    // readers held out by id (the same customer in both windows) teach nothing from either
+    const held = [...earlier.testAll.keys()].slice(0, 3);
+    const less = v.ranker.learningSet(
+      val.testAll,
+      "all",
+      undefined,
+      new Set(held.map((u) => earlier.userIds[u] as string)),
+    );
+    expect(less.groups.length).toBe(both.groups.length - 3);
+    const kept = e.ranker.trainingSet(
+      earlier.testAll,
+      "all",
+      [...earlier.testAll.keys()].filter((u) => !held.includes(u)),
+    );
+    expect(less.y.length).toBe(own.y.length + kept.y.length);
   });
 });

@@ -192,6 +192,14 @@ describe("train and export: a UCI-layout purchase log", () => {
     }
     const golden = JSON.parse(readFileSync(join(res.dir, "golden.json"), "utf8")) as Golden;
     expect(golden.ranker).toHaveLength(golden.hybrid.length);
+    // it learned from the window before validation too (this shop's log reaches back that far)
+    expect(v.validation_ranker_windows).toBe(2);
+    // the items' momentum, as counts over the whole window: no more buyers in a week than in a fortnight
+    const { weekBuyers, fortnightBuyers } = r?.itemStats ?? { weekBuyers: [], fortnightBuyers: [] };
+    expect(weekBuyers).toHaveLength(rows);
+    expect(fortnightBuyers).toHaveLength(rows);
+    expect(weekBuyers.every((w, j) => w <= (fortnightBuyers[j] as number))).toBe(true);
+    expect(weekBuyers.some((w) => w > 0)).toBe(true);
   });
 });
 

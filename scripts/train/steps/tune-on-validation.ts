@@ -6,7 +6,7 @@
 import type { HybridWeights } from "../../../core/hybrid";
 import type { ModelManifest } from "../../../core/manifest";
 import type { NeighbourTable } from "../../../core/neighbour-table";
-import { evaluateVariant, type JudgedSplit, K } from "../../ranking/evaluate-recommender";
+import { evaluateVariant, K } from "../../ranking/evaluate-recommender";
 import { recommend } from "../../ranking/recommender";
 import { ALS_BASE, ALS_GRID, type AlsOptions, ImplicitAls } from "../als";
 import { fitCalibration } from "../calibration";
@@ -21,6 +21,7 @@ import {
   NEIGHBOURS_K,
   type RankerChoice,
   type RankerModels,
+  type RankerSplit,
 } from "../ranker";
 import type { TrainingSet, Validation } from "../training-set";
 
@@ -99,7 +100,7 @@ export function tuneOnValidation(
     metrics.validation_hybrid_novel_ndcg_at_10 = ndcg(val, tuner, "novel");
     tuner.mode = "all";
     calibrate("hybrid", tuner);
-    tuned.ranker = tuneRanker(val, tuner, metrics, log);
+    tuned.ranker = tuneRanker(val, ts.earlier, tuner, metrics, log);
     if (tuned.ranker.choice.chosen.all === "ranker") {
       // the trees trained without the held-out readers (over hybrid features from weights fitted without them
       // too), calibrated on those readers alone
@@ -118,10 +119,12 @@ export function tuneOnValidation(
 
 /**
  * EASE's lambda (for the neighbour table), then the learned ranker over the tuned hybrid's components: trained on
- * two thirds of the validation readers against the hybrid on the rest (which serves each mode), then on all.
+ * two thirds of the validation readers (and the earlier window's, over components fitted on that window) against
+ * the hybrid on the rest (which serves each mode), then on all.
  */
 function tuneRanker(
   val: Validation,
+  earlier: Validation | null,
   tuner: HybridRecommender,
   metrics: Record<string, number>,
   log: (msg: string) => void,
@@ -137,6 +140,23 @@ function tuneRanker(
   const neighbours = ease.neighbours(NEIGHBOURS_K);
   const ranker = new CandidateRanker();
   ranker.fitWith(tuner, neighbours);
+  if (earlier) {
+    const als = new ImplicitAls(tuner.alsOptions);
+    als.fit(earlier.data);
+    const content = new ContentLsa();
+    content.fit(earlier.data);
+    const hybrid = new HybridRecommender(tuner.alsOptions, {}, earlier.end);
+    hybrid.fitWith(earlier.data, als, content);
+    hybrid.weights = tuner.weights;
+    const before = new Ease({ lambda: ease.options.lambda });
+    before.fit(earlier.data);
+    const r = new CandidateRanker();
+    r.fitWith(hybrid, before.neighbours(NEIGHBOURS_K));
+    const relevant = { all: earlier.relevantAll, novel: earlier.relevantNovel };
+    ranker.earlier = [{ ranker: r, hybrid, relevant, userIds: earlier.userIds }];
+    log(`ranker: learns from the window before validation too (${earlier.relevantAll.size} readers)`);
+  }
+  metrics.validation_ranker_windows = 1 + ranker.earlier.length;
   const choice = chooseRanker(ranker, judged(val), tuner);
   const models = ranker.train(val.relevantAll, val.relevantNovel, choice.trees);
   for (const mode of ["all", "novel"] as const) {
@@ -151,9 +171,9 @@ function tuneRanker(
   return { easeLambda: ease.options.lambda, models, choice, neighbours };
 }
 
-/** A validation window as the evaluation judges it. */
-function judged(w: Validation): JudgedSplit {
-  return { train: w.data.matrix, testAll: w.relevantAll, testNovel: w.relevantNovel };
+/** A validation window as the evaluation judges it, with its readers' ids. */
+function judged(w: Validation): RankerSplit {
+  return { train: w.data.matrix, testAll: w.relevantAll, testNovel: w.relevantNovel, userIds: w.userIds };
 }
 
 /** NDCG@10 of a recommender on a validation window. */
