@@ -71,7 +71,7 @@ export function isWellFormed(model: TreeEnsemble): boolean {
 
 /**
  * The most leaves compileEnsemble lays out (trees x 2^depth of the deepest): 2^18, about 5 MB of arrays. The
- * trainer's 300 trees of depth 6 take 19,200; a few deep trees among many shallow ones cannot blow it up.
+ * trainer's 400 trees of depth 4 take 6,400; a few deep trees among many shallow ones cannot blow it up.
  */
 export const MAX_LAYOUT_LEAVES = 2 ** 18;
 
@@ -79,7 +79,7 @@ function layoutLeaves(model: TreeEnsemble): number {
   return model.trees.length * 2 ** model.trees.reduce((d, t) => Math.max(d, treeDepth(t)), 0);
 }
 
-/** The deepest tree a ranker may hold: the trainer grows depth 6 by default; the Worker refuses deeper (isWellFormed). */
+/** The deepest tree a ranker may hold: the trainer grows depth 4 by default; the Worker refuses deeper than this (isWellFormed). */
 export const MAX_TREE_DEPTH = 10;
 
 /** Edges on a tree's longest path from the root (0: a lone leaf); children point forward, so one backward pass. */
