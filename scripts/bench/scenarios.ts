@@ -165,8 +165,10 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
   const index = Int32Array.from({ length: rows * k }, () => rng.int(n));
   const weight = Float32Array.from({ length: rows * k }, () => rng.next() * 0.2);
   const neighbours = encodeNeighbours({ k, rowOf, index, weight });
-  const trees = (): TreeEnsemble => randomTrees(rng, RANKER_GBDT.trees ?? 300, RANKER_GBDT.depth ?? 6);
+  const trees = (): TreeEnsemble => randomTrees(rng, RANKER_GBDT.trees ?? 400, RANKER_GBDT.depth ?? 4);
   const catalog = JSON.parse(base.entries.find((e) => e.key === kvKeys.catalog(`synthetic-${n}`))?.value ?? "{}");
+  // the momentum counts: a week's buyers are some of the fortnight's
+  const fortnight = Array.from({ length: n }, () => rng.int(25));
   const manifest: ModelManifest = {
     ...baseManifest(
       version,
@@ -196,8 +198,8 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
       novel: trees(),
       neighbours: { k, sha256: sha256Hex(neighbours), bytes: neighbours.length },
       itemStats: {
-        weekBuyers: Array.from({ length: n }, () => rng.int(10)),
-        fortnightBuyers: Array.from({ length: n }, () => rng.int(25)),
+        weekBuyers: fortnight.map((b) => rng.int(b + 1)),
+        fortnightBuyers: fortnight,
       },
     },
   };

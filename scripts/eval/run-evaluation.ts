@@ -3,7 +3,7 @@
  * recommenders -> segments, propensity, send time. Returns the report document (and fitted models).
  */
 import { readPurchaseLog } from "../data/purchase-log";
-import { type TemporalSplit, temporalSplit } from "../data/temporal-split";
+import { latestTime, type TemporalSplit, temporalSplit } from "../data/temporal-split";
 import { HAZARD_WEEKS } from "../engagement/time-to-purchase";
 import { Progress } from "../lib/progress";
 import type { SegmentOptions } from "../segments/segmenter";
@@ -60,12 +60,8 @@ export async function runEvaluation(opts: EvaluationOptions) {
     splits.push(earlier);
   }
   // one window further back, where the log reaches: the last origin's ranker learns from it as the others do
-  let extra: TemporalSplit | null = null;
-  try {
-    extra = temporalSplit(log, testDays, (splits[origins] as TemporalSplit).cutoff);
-  } catch {
-    extra = null;
-  }
+  const oldest = (splits[origins] as TemporalSplit).cutoff;
+  const extra = Number.isFinite(latestTime(log, oldest)) ? temporalSplit(log, testDays, oldest) : null;
   splits.forEach((s, k) => {
     if (s.testAll.size === 0)
       throw tooShort(k === 0 ? "test" : k === 1 ? "validation" : `origin ${k}'s validation`, s.cutoff);

@@ -102,7 +102,7 @@ export async function writeReport(
   lines.push(
     "## Learned ranker vs hybrid",
     "",
-    "The ranker (candidates from own items, the hybrid, ALS, content, EASE neighbours of all own items and of the last basket, popular and trending items; gradient-boosted trees over their scores, ranks, item and reader statistics) is trained on two thirds of the validation readers; of the other third, half picks the tree count and half compares the ranker with the hybrid (refitted without the held-out readers). `served` is, per mode, the one that won.",
+    `The ranker (candidates from own items, the hybrid, ALS, content, EASE neighbours of all own items and of the last basket, popular and trending items; gradient-boosted trees over their scores, ranks, item and reader statistics and the items' momentum) is trained on two thirds of the validation readers${rc.windows > 1 ? " and on the readers of the window before validation (over components fitted before that window, less the held-out customers)" : ""}; of the other third, half picks the tree count and half compares the ranker with the hybrid (refitted without the held-out readers). \`served\` is, per mode, the one that won.`,
     "",
   );
   row(["mode", "readers comparing", "readers picking trees", "hybrid ndcg@10", "ranker ndcg@10", "trees", "served"]);

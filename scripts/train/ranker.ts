@@ -53,7 +53,7 @@ export interface RankerChoice {
   holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number; tuning_users: number }>;
   /** what serves each mode: the ranker only where it beat the hybrid on held-out readers */
   chosen: Record<RankerMode, "ranker" | "hybrid">;
-  /** tree counts for the final fit on every validation reader */
+  /** tree counts for the final fit on every validation reader (and every earlier window's) */
   trees: Record<RankerMode, Partial<GbdtOptions>>;
   /**
    * the trees as trained without the held-out readers, and the hybrid weights their features came from (fitted
@@ -215,6 +215,7 @@ const judges = (user: number) => user % 2 === 1;
  */
 export function chooseRanker(ranker: CandidateRanker, val: RankerSplit, hybrid: HybridRecommender): RankerChoice {
   const fitted = hybrid.weights;
+  const earlier = ranker.earlier.map((w) => w.hybrid.weights);
   const trainOf = (m: ReadonlyMap<number, Set<number>>) =>
     subset(
       m,
@@ -222,7 +223,6 @@ export function chooseRanker(ranker: CandidateRanker, val: RankerSplit, hybrid: 
     );
   const heldOutWeights = hybrid.tune(trainOf(val.testAll), trainOf(val.testNovel));
   // the earlier windows' hybrid features come from the same weights, fitted without the held-out readers
-  const earlier = ranker.earlier.map((w) => w.hybrid.weights);
   for (const w of ranker.earlier) w.hybrid.weights = heldOutWeights;
   try {
     return { ...compare(ranker, val, hybrid), heldOutWeights };

@@ -29,7 +29,7 @@ import { Rng } from "../../scripts/lib/rng";
 import { ImplicitAls } from "../../scripts/train/als";
 import { ContentLsa } from "../../scripts/train/content";
 import { HybridRecommender, itemStats } from "../../scripts/train/hybrid";
-import { CandidateRanker } from "../../scripts/train/ranker";
+import { CandidateRanker, chooseRanker, isHeldOut, RANKER_GBDT } from "../../scripts/train/ranker";
 import { chainTree } from "./support/chain-tree";
 import { syntheticRetail, writeRetailCsv } from "./support/retail-csv";
 
@@ -488,7 +488,7 @@ describe("ranker candidates", () => {
 });
 
 describe("learning from an earlier window", () => {
-  it("appends the earlier window's readers as their own query groups, less the ids held out", async () => {
+  const windows = async () => {
     const dir = mkdtempSync(join(tmpdir(), "ot-ranker-windows-"));
     writeRetailCsv(join(dir, "shop.csv"), syntheticRetail(3), "ii");
     const log = await readPurchaseLog(join(dir, "shop.csv"));
@@ -503,7 +503,7 @@ describe("learning from an earlier window", () => {
       content.fit(data);
       const hybrid = new HybridRecommender(als.options, {}, split.cutoff);
       hybrid.fitWith(data, als, content);
-      const ranker = new CandidateRanker();
+      const ranker = new CandidateRanker({ ...RANKER_GBDT, trees: 25 });
       ranker.fitWith(hybrid, null);
       return { ranker, hybrid };
     };
@@ -513,6 +513,11 @@ describe("learning from an earlier window", () => {
     v.ranker.earlier = [
       { ...e, relevant: { all: earlier.testAll, novel: earlier.testNovel }, userIds: earlier.userIds },
     ];
+    return { val, earlier, v, e };
+  };
+
+  it("appends the earlier window's readers as their own query groups, less the ids held out", async () => {
+    const { val, earlier, v, e } = await windows();
     const own = v.ranker.trainingSet(val.testAll, "all");
     const theirs = e.ranker.trainingSet(earlier.testAll, "all");
     const both = v.ranker.learningSet(val.testAll, "all");
@@ -524,7 +529,7 @@ describe("learning from an earlier window", () => {
       ...Array.from(own.groups),
       ...Array.from(theirs.groups.subarray(1), (g) => g + own.y.length),
     ]);
-    // readers held out by id (the same customer in both windows) teach nothing from either
+    // readers held out by id leave the earlier window's rows (this window's are chosen by `users`)
     const held = [...earlier.testAll.keys()].slice(0, 3);
     const less = v.ranker.learningSet(
       val.testAll,
@@ -539,5 +544,35 @@ describe("learning from an earlier window", () => {
       [...earlier.testAll.keys()].filter((u) => !held.includes(u)),
     );
     expect(less.y.length).toBe(own.y.length + kept.y.length);
+  });
+
+  it("chooses without the held-out validation customers in either window, and puts every weight back", async () => {
+    const { val, earlier, v, e } = await windows();
+    const before = { tuner: v.hybrid.weights, earlier: e.hybrid.weights };
+    const seen: { users: readonly number[]; except: ReadonlySet<string>; weights: unknown }[] = [];
+    const learn = v.ranker.learningSet.bind(v.ranker);
+    v.ranker.learningSet = (relevant, mode, users, except) => {
+      seen.push({ users: users ?? [], except: except ?? new Set(), weights: e.hybrid.weights });
+      return learn(relevant, mode, users, except);
+    };
+    const choice = chooseRanker(v.ranker, val, v.hybrid);
+    expect(seen).toHaveLength(2);
+    const [all, novel] = seen as [(typeof seen)[number], (typeof seen)[number]];
+    // validation's held-out readers, by their customer ids: some of them bought in the earlier window too
+    const heldAll = [...val.testAll.keys()].filter(isHeldOut);
+    expect([...all.except].sort()).toEqual(heldAll.map((u) => val.userIds[u] as string).sort());
+    expect(heldAll.some((u) => earlier.userIds.includes(val.userIds[u] as string))).toBe(true);
+    for (const u of all.users) expect(isHeldOut(u)).toBe(false);
+    expect([...novel.except].sort()).toEqual(
+      [...val.testNovel.keys()]
+        .filter(isHeldOut)
+        .map((u) => val.userIds[u] as string)
+        .sort(),
+    );
+    // the earlier window's hybrid features came from the weights fitted without the held-out readers
+    for (const s of seen) expect(s.weights).toBe(choice.heldOutWeights);
+    expect(choice.heldOutWeights).not.toBe(before.tuner);
+    expect(v.hybrid.weights).toBe(before.tuner);
+    expect(e.hybrid.weights).toBe(before.earlier);
   });
 });
