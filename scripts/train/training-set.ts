@@ -163,12 +163,9 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
 
 /** The split `holdout` days before `cutoff`, scored on the days up to it; null when the log has none to score. */
 function earlierSplit(purchases: PurchaseLog, cutoff: number, holdout: number) {
-  try {
-    const s = splitAt(purchases, cutoff - holdout * DAY, cutoff);
-    return s.testAll.size > 0 ? s : null;
-  } catch {
-    return null;
-  }
+  if (!Number.isFinite(latestTime(purchases, cutoff))) return null;
+  const s = splitAt(purchases, cutoff - holdout * DAY, cutoff);
+  return s.testAll.size > 0 ? s : null;
 }
 
 /** Summed weights and last interaction time per (user, item), for rows before `until`. */
