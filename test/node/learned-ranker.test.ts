@@ -150,40 +150,57 @@ describe("gradient-boosted trees", () => {
     }
   });
 
-  it("lambdarank orders each group's relevant rows first", () => {
-    const rng = new Rng(5);
+  it("lambdarank learns from each group's order, where a pointwise fit learns from the rows alone", () => {
+    const rng = new Rng(11);
     const groups = [0];
     const xs: number[] = [];
     const ys: number[] = [];
-    // per group: 20 rows, relevant when a hidden score (0.8 x0 - x1 over a group-specific offset) is high
-    for (let g = 0; g < 300; g++) {
-      const offset = rng.next() * 2;
-      for (let r = 0; r < 20; r++) {
-        const a = rng.next() * 2;
-        const b = rng.next();
-        xs.push(a + offset, b);
-        ys.push(0.8 * a - b > 0.9 ? 1 : 0);
+    const mixed: number[] = [];
+    const group = (bs: number[], relevant: (b: number) => boolean) => {
+      for (const b of bs) {
+        xs.push(b, rng.next());
+        ys.push(relevant(b) ? 1 : 0);
       }
       groups.push(ys.length);
+    };
+    // 300 groups of 20 rows whose one relevant row is the one with the lowest b; and 1,200 groups that are all
+    // relevant (b high) or all not (b low): they order nothing, so lambdarank draws no gradient from them, but
+    // row by row they say "high b is relevant", which is what a pointwise fit learns
+    for (let g = 0; g < 300; g++) {
+      const bs = Array.from({ length: 20 }, () => rng.next());
+      const lowest = Math.min(...bs);
+      mixed.push(groups.length - 1);
+      group(bs, (b) => b === lowest);
     }
+    for (let g = 0; g < 600; g++)
+      group(
+        Array.from({ length: 20 }, () => 0.5 + rng.next() / 2),
+        () => true,
+      );
+    for (let g = 0; g < 600; g++)
+      group(
+        Array.from({ length: 20 }, () => rng.next() / 2),
+        () => false,
+      );
     const data: GbdtData = {
       x: Float64Array.from(xs),
       y: Uint8Array.from(ys),
-      features: ["a_shifted", "b"],
+      features: ["b", "noise"],
       groups: Int32Array.from(groups),
     };
-    const model = fitGbdt(data, { objective: "lambdarank", trees: 60, depth: 3 });
-    const scores = predictRows(model, data.x, 2);
-    let firstRelevant = 0;
-    let withRelevant = 0;
-    for (let g = 0; g + 1 < groups.length; g++) {
-      const rows = Array.from({ length: 20 }, (_, r) => (groups[g] as number) + r);
-      if (!rows.some((i) => ys[i] === 1)) continue;
-      withRelevant++;
-      const top = rows.reduce((a, b) => ((scores[b] as number) > (scores[a] as number) ? b : a));
-      if (ys[top] === 1) firstRelevant++;
-    }
-    expect(firstRelevant / withRelevant).toBeGreaterThan(0.9);
+    /** share of the mixed groups whose best-scored row is their relevant one */
+    const firstRelevant = (objective: "lambdarank" | "logloss") => {
+      const scores = predictRows(fitGbdt(data, { objective, trees: 60, depth: 3 }), data.x, 2);
+      let hits = 0;
+      for (const g of mixed) {
+        const rows = Array.from({ length: 20 }, (_, r) => (groups[g] as number) + r);
+        const top = rows.reduce((a, b) => ((scores[b] as number) > (scores[a] as number) ? b : a));
+        if (ys[top] === 1) hits++;
+      }
+      return hits / mixed.length;
+    };
+    expect(firstRelevant("lambdarank")).toBeGreaterThan(0.9);
+    expect(firstRelevant("logloss")).toBeLessThan(0.1);
   });
 
   it("laid out for the edge, scores any well-formed trees exactly as the walk does (ragged shapes, ties, NaN)", () => {
@@ -400,6 +417,24 @@ describe("ranker candidates", () => {
     expect(at(150, "week_trend")).toBeCloseTo(Math.log1p(30) - 9, 6);
     expect(at(120, "log_week_buyers")).toBe(0);
     expect(at(120, "log_fortnight_buyers")).toBeCloseTo(Math.log1p(2), 12);
+    // the reader's own columns, the same on every row: two items, the latest a day ago, at most 4 orders of one,
+    // one of the two bought more than once
+    for (const j of [10, 11, 120]) {
+      expect(at(j, "reader_log_items")).toBeCloseTo(Math.log1p(2), 12);
+      expect(at(j, "reader_age_days")).toBeCloseTo(1, 9);
+      expect(at(j, "reader_log_max_invoices")).toBeCloseTo(Math.log1p(4), 12);
+      expect(at(j, "reader_repeat_share")).toBe(0.5);
+    }
+    // each item's place in that history: its share of the most orders, in the last basket, days before the latest
+    expect(at(10, "invoice_share")).toBe(1);
+    expect(at(11, "invoice_share")).toBe(0.25);
+    expect(at(120, "invoice_share")).toBe(0);
+    expect(at(10, "own_in_last_basket")).toBe(1);
+    expect(at(11, "own_in_last_basket")).toBe(0);
+    expect(at(10, "own_gap_days")).toBe(0);
+    expect(at(11, "own_gap_days")).toBeCloseTo(89, 9);
+    expect(at(120, "own_gap_days")).toBe(10_000);
+    expect(at(120, "own_age_days")).toBe(10_000);
     expect(at(0, "hybrid_rank")).toBe(0);
   });
 
