@@ -21,7 +21,7 @@ import { NeighbourSum } from "../train/neighbour-sum";
 import { OwnThen } from "../train/own-then";
 import { Popularity } from "../train/popularity";
 import { QuantizedRecommender } from "../train/quantized";
-import { CandidateRanker, chooseRanker, NEIGHBOURS_K, type RankerChoice } from "../train/ranker";
+import { CandidateRanker, chooseRanker, earlierWindow, NEIGHBOURS_K, type RankerChoice } from "../train/ranker";
 import { RepeatPurchases } from "../train/repeat";
 import { FitCache } from "./fit-cache";
 
@@ -165,17 +165,18 @@ export function runRecommenderSuite(
   valRanker.fitWith(tuner, neighbours(val, valData));
   if (earlier && earlier.testAll.size > 0) {
     const data = trainData(earlier, log);
-    const h = new HybridRecommender(chosen, {}, earlier.cutoff);
-    h.fitWith(
-      data,
-      alsOn(earlier, data, chosen),
-      fitOn(earlier, data, "content", () => new ContentLsa()),
-    );
-    h.weights = weights;
-    const r = new CandidateRanker();
-    r.fitWith(h, neighbours(earlier, data));
-    const relevant = { all: earlier.testAll, novel: earlier.testNovel };
-    valRanker.earlier = [{ ranker: r, hybrid: h, relevant, userIds: earlier.userIds }];
+    valRanker.earlier = [
+      earlierWindow({
+        data,
+        end: earlier.cutoff,
+        als: alsOn(earlier, data, chosen),
+        content: fitOn(earlier, data, "content", () => new ContentLsa()),
+        neighbours: neighbours(earlier, data),
+        weights,
+        relevant: { all: earlier.testAll, novel: earlier.testNovel },
+        userIds: earlier.userIds,
+      }),
+    ];
   }
   const choice = chooseRanker(valRanker, val, tuner);
   progress.step(

@@ -171,7 +171,8 @@ function sampleRows(n: number, share: number, rng: Rng): Int32Array {
 
 /**
  * Bins per feature: a feature with at most `bins` distinct values gets an edge at each (so a rare value can be
- * split on); otherwise up to `bins - 1` quantile edges of a sample (`bins - 2` when the most common value keeps one), the quantiles taken among the values other
+ * split on); otherwise up to `bins - 1` quantile edges of a sample (when the most common value holds most rows:
+ * `bins - 3` quantile edges and two around that value), the quantiles taken among the values other
  * than the most common one when that one holds most rows (a mostly-zero feature keeps its tail's resolution).
  * A value's code is the number of edges at or below it, so code <= b exactly when value < edges[b].
  */

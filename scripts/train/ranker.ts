@@ -17,11 +17,14 @@ import {
   type TreeEnsemble,
   treeScore,
 } from "../../core/tree-ensemble";
+import type { TrainData } from "../data/train-data";
 import { fitGbdt, type GbdtData, type GbdtOptions } from "../learn/gbdt";
 import { evaluateVariant, type JudgedSplit, K } from "../ranking/evaluate-recommender";
 import { userMetrics } from "../ranking/ranking-metrics";
 import { type Recommender, recommend } from "../ranking/recommender";
-import type { HybridRecommender } from "./hybrid";
+import type { ImplicitAls } from "./als";
+import type { ContentLsa } from "./content";
+import { HybridRecommender } from "./hybrid";
 
 export type RankerModels = Record<RankerMode, TreeEnsemble>;
 
@@ -76,6 +79,28 @@ export interface EarlierWindow {
   userIds: readonly string[];
 }
 
+/**
+ * An earlier window over its own components, fitted on `data` (what came before its cutoff, `end`): the hybrid
+ * over them scores with the validation window's `weights`, the ranker's candidates come from it and `neighbours`.
+ */
+export function earlierWindow(w: {
+  data: TrainData;
+  end: number;
+  als: ImplicitAls;
+  content: ContentLsa;
+  neighbours: NeighbourTable | null;
+  weights: HybridWeights;
+  relevant: EarlierWindow["relevant"];
+  userIds: readonly string[];
+}): EarlierWindow {
+  const hybrid = new HybridRecommender(w.als.options, {}, w.end);
+  hybrid.fitWith(w.data, w.als, w.content);
+  hybrid.weights = w.weights;
+  const ranker = new CandidateRanker();
+  ranker.fitWith(hybrid, w.neighbours);
+  return { ranker, hybrid, relevant: w.relevant, userIds: w.userIds };
+}
+
 export class CandidateRanker implements Recommender {
   readonly name = "ranker";
   mode: RankerMode = "all";
@@ -113,25 +138,7 @@ export class CandidateRanker implements Recommender {
     mode: RankerMode,
     users?: readonly number[],
   ): GbdtData {
-    const f = RANKER_FEATURES.length;
-    const xs: Float64Array[] = [];
-    const ys: number[] = [];
-    const groups = [0];
-    for (const u of users ?? relevant.keys()) {
-      const rel = relevant.get(u);
-      if (!rel) continue;
-      const { items, rows } = rankerCandidates(this.inputs(u, mode), mode);
-      xs.push(rows);
-      for (const j of items) ys.push(rel.has(j) ? 1 : 0);
-      groups.push(ys.length);
-    }
-    const x = new Float64Array(ys.length * f);
-    let at = 0;
-    for (const r of xs) {
-      x.set(r, at);
-      at += r.length;
-    }
-    return { x, y: Uint8Array.from(ys), groups: Int32Array.from(groups), features: RANKER_FEATURES };
+    return stack(this.groupsOf(relevant, mode, users));
   }
 
   /**
@@ -144,18 +151,29 @@ export class CandidateRanker implements Recommender {
     users?: readonly number[],
     except: ReadonlySet<string> = new Set(),
   ): GbdtData {
-    const sets = [this.trainingSet(relevant, mode, users)];
+    const groups = this.groupsOf(relevant, mode, users);
     for (const w of this.earlier) {
       const rel = w.relevant[mode];
-      sets.push(
-        w.ranker.trainingSet(
-          rel,
-          mode,
-          [...rel.keys()].filter((u) => !except.has(w.userIds[u] as string)),
-        ),
-      );
+      const kept = [...rel.keys()].filter((u) => !except.has(w.userIds[u] as string));
+      groups.push(...w.ranker.groupsOf(rel, mode, kept));
     }
-    return concatSets(sets);
+    return stack(groups);
+  }
+
+  /** Each user's candidate rows and their labels (relevant or not), for users with a relevant set. */
+  private groupsOf(
+    relevant: ReadonlyMap<number, ReadonlySet<number>>,
+    mode: RankerMode,
+    users?: readonly number[],
+  ): QueryGroup[] {
+    const out: QueryGroup[] = [];
+    for (const u of users ?? relevant.keys()) {
+      const rel = relevant.get(u);
+      if (!rel) continue;
+      const { items, rows } = rankerCandidates(this.inputs(u, mode), mode);
+      out.push({ rows, labels: items.map((j) => (rel.has(j) ? 1 : 0)) });
+    }
+    return out;
   }
 
   train(
@@ -300,22 +318,27 @@ function compare(
 /** A validation window as the ranker's choice reads it: judged like any split, with its readers' ids. */
 export type RankerSplit = JudgedSplit & { userIds: readonly string[] };
 
-/** Query groups of several sets, one after another. */
-function concatSets(sets: readonly GbdtData[]): GbdtData {
-  if (sets.length === 1) return sets[0] as GbdtData;
+interface QueryGroup {
+  /** candidates x RANKER_FEATURES */
+  rows: Float64Array;
+  labels: number[];
+}
+
+/** Query groups one after another, as the trees learn from them. */
+function stack(groups: readonly QueryGroup[]): GbdtData {
   const f = RANKER_FEATURES.length;
-  const rows = sets.reduce((n, d) => n + d.y.length, 0);
-  const x = new Float64Array(rows * f);
-  const y = new Uint8Array(rows);
-  const groups = [0];
+  const n = groups.reduce((sum, g) => sum + g.labels.length, 0);
+  const x = new Float64Array(n * f);
+  const y = new Uint8Array(n);
+  const bounds = new Int32Array(groups.length + 1);
   let at = 0;
-  for (const d of sets) {
-    x.set(d.x, at * f);
-    y.set(d.y, at);
-    for (let g = 1; g < d.groups.length; g++) groups.push(at + (d.groups[g] as number));
-    at += d.y.length;
-  }
-  return { x, y, groups: Int32Array.from(groups), features: RANKER_FEATURES };
+  groups.forEach((g, i) => {
+    x.set(g.rows, at * f);
+    y.set(g.labels, at);
+    at += g.labels.length;
+    bounds[i + 1] = at;
+  });
+  return { x, y, groups: bounds, features: RANKER_FEATURES };
 }
 
 function subset(m: ReadonlyMap<number, Set<number>>, users: readonly number[]): Map<number, Set<number>> {

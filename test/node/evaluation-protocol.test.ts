@@ -217,6 +217,11 @@ describe("several origins", () => {
       expect(o.ndcg_at_10[lead.best_baseline]?.[v]?.mean).toBe(lead.baseline_mean);
     }
     expect(o.chosen).toHaveLength(3);
+    // at each origin, `served` is the model chosen there
+    for (const v of ["all", "novel"] as const)
+      o.chosen.forEach((c, k) => {
+        expect(o.ndcg_at_10.served?.[v]?.values[k]).toBe(o.ndcg_at_10[c[v]]?.[v]?.values[k]);
+      });
     expect(o.chosen[2]).toEqual(doc.tuning.ranker.chosen);
     // the latest origin's ranker learned from the window its next older origin validates on as well
     expect(doc.tuning.ranker.windows).toBe(2);

@@ -7,13 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { hybridScores, itemPriors } from "../../core/hybrid";
+import { hybridFeatureRow, hybridScores, itemPriors } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
 import { CANDIDATES, RANKER_FEATURES, type RankerFeature, rankCandidates, rankerCandidates } from "../../core/ranker";
 import {
   compileEnsemble,
   isWellFormed,
+  MAX_LAYOUT_LEAVES,
   MAX_TREE_DEPTH,
   scoreRows,
   type Tree,
@@ -266,6 +267,11 @@ describe("gradient-boosted trees", () => {
     expect(isWellFormed(deep)).toBe(false);
     expect(() => compileEnsemble(deep)).toThrow(/deep/);
     expect(() => fitGbdt(xorData(100, 1), { depth: MAX_TREE_DEPTH + 1, trees: 1 })).toThrow(/depth/);
+    // each tree allowed, but too many of them to lay out: 2^18 leaves hold 256 trees of depth 10, not 257
+    const many = (count: number) => ({ features: ["a"], base: 0, trees: Array(count).fill(chainTree(MAX_TREE_DEPTH)) });
+    expect(isWellFormed(many(MAX_LAYOUT_LEAVES / 2 ** MAX_TREE_DEPTH))).toBe(true);
+    expect(isWellFormed(many(MAX_LAYOUT_LEAVES / 2 ** MAX_TREE_DEPTH + 1))).toBe(false);
+    expect(() => compileEnsemble(many(MAX_LAYOUT_LEAVES / 2 ** MAX_TREE_DEPTH + 1))).toThrow(/lay out/);
   });
 
   it("rejects an ensemble whose children point backwards (a walk that would never end)", () => {
@@ -339,7 +345,7 @@ describe("item statistics", () => {
 });
 
 describe("hybrid logits", () => {
-  it("are the same to the last bit with the model's priors made once or on every call", () => {
+  it("are the linear model's logits, the same to the last bit with the model's priors made once or on every call", () => {
     const rng = new Rng(9);
     const n = 500;
     const stats = {
@@ -354,6 +360,20 @@ describe("hybrid logits", () => {
     const fresh = hybridScores(w, own, 1_700_000_000, als, content, stats);
     const kept = hybridScores(w, own, 1_700_000_000, als, content, stats, itemPriors(w, stats));
     expect(Array.from(kept)).toEqual(Array.from(fresh));
+    // against the linear model read directly: intercept + weights . feature row, item by item
+    for (const j of [0, 3, 250, n - 1]) {
+      const row = hybridFeatureRow(
+        j,
+        j === 3 ? own[0] : undefined,
+        2,
+        1_700_000_000,
+        als[j] as number,
+        content[j] as number,
+        stats,
+      );
+      const logit = row.reduce((sum, x, f) => sum + (w.weights[f] as number) * x, w.intercept);
+      expect(fresh[j]).toBeCloseTo(logit, 9);
+    }
     expect(() => hybridScores(w, own, 1_700_000_000, als, content, stats, new Float64Array(n - 1))).toThrow(/priors/);
   });
 });
@@ -441,11 +461,12 @@ describe("ranker candidates", () => {
   it("takes each generator's own items: every list proposes something no other does", () => {
     const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
     // each generator's best where no other reaches: hybrid 150..199, ALS 77 and 150..198, popular 20..39,
-    // trending 150 and 100..118, neighbours 120, 121, 130 (the last basket's 120, 121), own 10 and 11
+    // trending 150 and 100..118, content 60..79, neighbours 120, 121, 130 (the last basket's 120, 121), own 10 and 11
     const apart = {
       ...inputs,
       hybrid: Float32Array.from({ length: n }, (_, j) => (j >= 150 ? j : -1)),
       als: Float32Array.from({ length: n }, (_, j) => (j === 77 ? 1 : j >= 150 ? 0.5 : 0)),
+      content: Float32Array.from({ length: n }, (_, j) => (j >= 60 && j < 80 ? 1 : 0)),
       stats: {
         ...stats,
         logBuyers: Float32Array.from({ length: n }, (_, j) => (j >= 20 && j < 40 ? 5 : 0)),
@@ -453,7 +474,18 @@ describe("ranker candidates", () => {
       },
     };
     const expected = [
-      ...new Set([10, 11, ...range(150, 200), 77, ...range(20, 40), ...range(100, 119), 120, 121, 130]),
+      ...new Set([
+        10,
+        11,
+        ...range(150, 200),
+        77,
+        ...range(20, 40),
+        ...range(100, 119),
+        ...range(60, 80),
+        120,
+        121,
+        130,
+      ]),
     ].sort((a, b) => a - b);
     expect(rankerCandidates(apart, "all").items).toEqual(expected);
     // novel mode: the same but the reader's own items
@@ -512,6 +544,11 @@ describe("ranker candidates", () => {
       const short = { ...wide, tops: { als: ranking(wide.als, 3), content: ranking(wide.content, 3) } };
       expect(rankerCandidates(short, mode)).toEqual(plain);
     }
+    // the known ranking is read, not found again: a ranking of other scores brings its own best in
+    const other = Float32Array.from({ length: n }, (_, j) => (j >= 120 && j < 180 ? 1 : 0));
+    const told = { ...wide, tops: { als: ranking(other, CANDIDATES.als + 2), content: ranking(wide.content, 22) } };
+    const items = rankerCandidates(told, "all").items;
+    for (const j of ranking(other, CANDIDATES.als)) expect(items).toContain(j);
   });
 
   it("leaves the reader's own items out in novel mode", () => {
@@ -523,7 +560,13 @@ describe("ranker candidates", () => {
 });
 
 describe("learning from an earlier window", () => {
-  const windows = async () => {
+  let shared: ReturnType<typeof fitWindows> | undefined;
+  // both tests read the same two windows (the choice leaves every weight as it found it); fitted once
+  const windows = () => {
+    shared ??= fitWindows();
+    return shared;
+  };
+  const fitWindows = async () => {
     const dir = mkdtempSync(join(tmpdir(), "ot-ranker-windows-"));
     writeRetailCsv(join(dir, "shop.csv"), syntheticRetail(3), "ii");
     const log = await readPurchaseLog(join(dir, "shop.csv"));

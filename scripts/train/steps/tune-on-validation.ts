@@ -17,6 +17,7 @@ import { Popularity } from "../popularity";
 import {
   CandidateRanker,
   chooseRanker,
+  earlierWindow,
   isHeldOut,
   NEIGHBOURS_K,
   type RankerChoice,
@@ -145,15 +146,20 @@ function tuneRanker(
     als.fit(earlier.data);
     const content = new ContentLsa();
     content.fit(earlier.data);
-    const hybrid = new HybridRecommender(tuner.alsOptions, {}, earlier.end);
-    hybrid.fitWith(earlier.data, als, content);
-    hybrid.weights = tuner.weights;
     const before = new Ease({ lambda: ease.options.lambda });
     before.fit(earlier.data);
-    const r = new CandidateRanker();
-    r.fitWith(hybrid, before.neighbours(NEIGHBOURS_K));
-    const relevant = { all: earlier.relevantAll, novel: earlier.relevantNovel };
-    ranker.earlier = [{ ranker: r, hybrid, relevant, userIds: earlier.userIds }];
+    ranker.earlier = [
+      earlierWindow({
+        data: earlier.data,
+        end: earlier.end,
+        als,
+        content,
+        neighbours: before.neighbours(NEIGHBOURS_K),
+        weights: tuner.weights,
+        relevant: { all: earlier.relevantAll, novel: earlier.relevantNovel },
+        userIds: earlier.userIds,
+      }),
+    ];
     log(`ranker: learns from the window before validation too (${earlier.relevantAll.size} readers)`);
   }
   metrics.validation_ranker_windows = 1 + ranker.earlier.length;
