@@ -18,6 +18,7 @@ import { readScoringGraph } from "../export/read-scoring-graph";
 import { Rng } from "../lib/rng";
 import { buildProfile } from "../profiles/build-profiles";
 import { type KvEntry, modelEntries, profileEntries, readModelArtifacts, readProfiles } from "../seed/kv-entries";
+import { DEFAULT_CONTENT_OPTIONS } from "../train/content";
 import { DEFAULT_EASE_OPTIONS } from "../train/ease";
 import { UNTUNED_WEIGHTS } from "../train/hybrid";
 import { NEIGHBOURS_K, RANKER_GBDT } from "../train/ranker";
@@ -151,10 +152,12 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
     n,
     d,
   );
+  // content vectors as wide as the trainer makes them (LSA dims)
+  const cd = DEFAULT_CONTENT_OPTIONS.dims;
   const contentItems = quantizeItems(
-    Float32Array.from({ length: n * d }, () => rng.normal() * 0.3),
+    Float32Array.from({ length: n * cd }, () => rng.normal() * 0.3),
     n,
-    d,
+    cd,
   );
   const onnx = buildScoringGraph(alsItems, version);
   const contentOnnx = buildScoringGraph(contentItems, version, "opentime_content_int8");
@@ -178,7 +181,7 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
     ),
     content: {
       featureSpec: CONTENT_USER_VECTOR_V1,
-      dims: d,
+      dims: cd,
       onnxSha256: sha256Hex(contentOnnx),
       onnxBytes: contentOnnx.length,
     },
@@ -208,7 +211,7 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
     buildProfile(id, {
       model: version,
       factors: Float32Array.from({ length: d }, () => rng.normal() * 0.3),
-      content: Float32Array.from({ length: d }, () => rng.normal() * 0.3),
+      content: Float32Array.from({ length: cd }, () => rng.normal() * 0.3),
       purchases: Array.from({ length: 30 }, (_, i) => ({
         item: catalog.items[rng.int(n)].id as string,
         invoices: 1 + rng.int(4),
