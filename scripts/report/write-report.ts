@@ -102,14 +102,14 @@ export async function writeReport(
   lines.push(
     "## Learned ranker vs hybrid",
     "",
-    `The ranker (candidates from own items, the hybrid, ALS, content, EASE neighbours of all own items and of the last basket, popular and trending items; gradient-boosted trees over their scores, ranks, item and reader statistics and the items' momentum) is trained on two thirds of the validation readers${rc.windows > 1 ? " and on the readers of the window before validation (over components fitted before that window, less the held-out customers)" : ""}; of the other third, half picks the tree count and half compares the ranker with the hybrid (refitted without the held-out readers). \`served\` is, per mode, the one that won.`,
+    `The ranker (candidates from own items, the hybrid, ALS, content, EASE neighbours of all own items and of the last basket, popular and trending items; gradient-boosted trees over their scores, ranks, item and reader statistics and the items' momentum) is trained on two thirds of the validation readers${rc.windows > 1 ? " and on the readers of the window before validation (over components fitted before that window, less the held-out customers)" : ""}; the other third picks the tree count and compares the ranker with the hybrid (refitted without the held-out readers): the ranker's figure is cross-fitted, each half of that third scored at the tree count the other half picks. \`served\` is, per mode, the one that won.`,
     "",
   );
-  row(["mode", "readers comparing", "readers picking trees", "hybrid ndcg@10", "ranker ndcg@10", "trees", "served"]);
-  row(["---", "---:", "---:", "---:", "---:", "---:", "---"]);
+  row(["mode", "held-out readers", "hybrid ndcg@10", "ranker ndcg@10", "trees", "served"]);
+  row(["---", "---:", "---:", "---:", "---:", "---"]);
   for (const m of ["all", "novel"] as const) {
     const h = rc.holdout[m];
-    row([m, h.users, h.tuning_users, f4(h.hybrid), f4(h.ranker), h.trees, rc.chosen[m]]);
+    row([m, h.users, f4(h.hybrid), f4(h.ranker), h.trees, rc.chosen[m]]);
   }
   lines.push("");
   if (doc.origins) writeOrigins(lines, row, doc.origins);

@@ -50,10 +50,12 @@ const CHECKPOINT = 25;
 
 export interface RankerChoice {
   /**
-   * protocol NDCG@10 of validation readers held out of the ranker's training (a third, by a hash of the row):
-   * half of them (`tuning_users`) pick the tree count, the other half (`users`) compare ranker and hybrid
+   * protocol NDCG@10 of validation readers held out of the ranker's training (a third, by a hash of the row,
+   * `users` of them): all of them pick the tree count (`trees`); `ranker` is cross-fitted, each half of them scored
+   * at the count the other half picks, so no reader's figure is the best of many looks at them; `hybrid` is the
+   * hybrid's on the same readers
    */
-  holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number; tuning_users: number }>;
+  holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number }>;
   /** what serves each mode: the ranker only where it beat the hybrid on held-out readers */
   chosen: Record<RankerMode, "ranker" | "hybrid">;
   /** tree counts for the final fit on every validation reader (and every earlier window's) */
@@ -218,16 +220,17 @@ export class CandidateRanker implements Recommender {
   }
 }
 
-/** a third of the readers, by a hash of their row; of those, half (`judges`: odd rows) compare, half pick the tree count */
+/** a third of the readers, by a hash of their row; of those, two halves (odd and even rows) that judge each other's pick */
 export const isHeldOut = (user: number) => Math.imul(user + 1, 2654435761) >>> 0 < 1431655765;
-const judges = (user: number) => user % 2 === 1;
+const odd = (user: number) => user % 2 === 1;
 
 /**
  * Trains on two thirds of the validation readers (and the earlier windows' readers, less the held-out ones) and
  * measures the held-out third (the protocol's NDCG@10,
- * every relevant item counted, so candidates that miss count against the ranker) every CHECKPOINT trees: half of
- * that third picks the tree count, the other half compares the ranker at that count with the hybrid (so the
- * ranker's figure is not the best of many looks). For the comparison the hybrid's weights are fitted on the same two
+ * every relevant item counted, so candidates that miss count against the ranker) every CHECKPOINT trees: the whole
+ * third picks the tree count (one noisy half picked it before, and the count moved between runs); the ranker's
+ * figure that is compared with the hybrid is cross-fitted, each half scored at the count the other half picks (so it
+ * is not the best of many looks). For the comparison the hybrid's weights are fitted on the same two
  * thirds (so neither has seen the held-out readers; the ranker's hybrid features come from those weights too),
  * then put back as they were. `hybrid` is the ranker's own component.
  */
@@ -268,51 +271,61 @@ function compare(
     const heldIds = new Set(held.map((u) => val.userIds[u] as string));
     const rows = held.map((u) => rankerCandidates(ranker.inputs(u, mode), mode));
     const running = rows.map((r) => new Float64Array(r.items.length));
-    // per checkpoint: mean NDCG of the readers who pick the tree count, and of those who compare
-    const curve: { trees: number; pick: number; judge: number }[] = [];
+    // per checkpoint: summed NDCG of each half of the held-out readers
+    const curve: CurvePoint[] = [];
     const model = fitGbdt(ranker.learningSet(relevant, mode, train, heldIds), ranker.gbdt, (m, t) => {
       const tree = m.trees.at(-1) as TreeEnsemble["trees"][number];
-      const sums = { pick: 0, judge: 0 };
+      const sums = { odd: 0, even: 0 };
       rows.forEach((r, i) => {
         const s = running[i] as Float64Array;
         for (let c = 0; c < r.items.length; c++) s[c] = (s[c] as number) + treeScore(tree, r.rows, c * f);
         const u = held[i] as number;
-        if (t % CHECKPOINT === 0)
-          sums[judges(u) ? "judge" : "pick"] += ndcgAt10(r.items, s, relevant.get(u) as Set<number>);
+        if (t % CHECKPOINT === 0) sums[odd(u) ? "odd" : "even"] += ndcgAt10(r.items, s, relevant.get(u) as Set<number>);
       });
-      if (t % CHECKPOINT === 0) curve.push({ trees: t, pick: sums.pick, judge: sums.judge });
+      if (t % CHECKPOINT === 0) curve.push({ trees: t, odd: sums.odd, even: sums.even });
       return true;
     });
-    const judgesCount = held.filter(judges).length;
-    // a shop so small that no held-out reader picks: the judges pick too (their figure is then the best of many)
-    const pickers = held.length - held.filter(judges).length;
-    const score = (p: (typeof curve)[number]) => (pickers > 0 ? p.pick : p.judge);
-    const best = curve.reduce((a, b) => (score(b) > score(a) ? b : a), {
-      trees: model.trees.length,
-      pick: -1,
-      judge: 0,
-    });
+    const odds = held.filter(odd).length;
+    const { trees, sum } = pickTrees(curve, odds, held.length - odds, model.trees.length);
     hybrid.mode = mode;
-    const judged = held.filter(judges);
     const h = evaluateVariant(
-      { train: val.train, testAll: subset(val.testAll, judged), testNovel: subset(val.testNovel, judged) },
+      { train: val.train, testAll: subset(val.testAll, held), testNovel: subset(val.testNovel, held) },
       mode,
       (u, ex) => recommend(hybrid, u, K, ex),
     ).ndcg_at_10;
     hybrid.mode = "all";
-    const r = best.judge / Math.max(1, judgesCount);
-    out.holdout[mode] = {
-      hybrid: h,
-      ranker: r,
-      trees: best.trees,
-      users: judgesCount,
-      tuning_users: held.length - judgesCount,
-    };
+    const r = sum / Math.max(1, held.length);
+    out.holdout[mode] = { hybrid: h, ranker: r, trees, users: held.length };
     out.chosen[mode] = r > h ? "ranker" : "hybrid";
-    out.trees[mode] = { trees: best.trees };
-    out.heldOut[mode] = { ...model, trees: model.trees.slice(0, best.trees) };
+    out.trees[mode] = { trees };
+    out.heldOut[mode] = { ...model, trees: model.trees.slice(0, trees) };
   }
   return out;
+}
+
+/** Held-out NDCG summed over each half of the held-out readers, after this many trees. */
+export interface CurvePoint {
+  trees: number;
+  odd: number;
+  even: number;
+}
+
+/**
+ * The tree count the whole held-out curve peaks at, and the held-out NDCG sum cross-fitted: each half at the count
+ * the other half's curve peaks at. With one half empty (a very small shop) the other judges its own pick, and
+ * its figure is then the best of many looks. No point (fewer trees than a checkpoint): every tree, and no figure.
+ */
+export function pickTrees(
+  curve: readonly CurvePoint[],
+  odds: number,
+  evens: number,
+  fitted: number,
+): { trees: number; sum: number } {
+  const best = (score: (p: CurvePoint) => number) =>
+    curve.reduce((a, b) => (score(b) > score(a) ? b : a), { trees: fitted, odd: 0, even: 0 });
+  const both = best((p) => p.odd + p.even);
+  if (odds === 0 || evens === 0) return { trees: both.trees, sum: both.odd + both.even };
+  return { trees: both.trees, sum: best((p) => p.even).odd + best((p) => p.odd).even };
 }
 
 /** A validation window as the ranker's choice reads it: judged like any split, with its readers' ids. */

@@ -30,7 +30,7 @@ import { Rng } from "../../scripts/lib/rng";
 import { ImplicitAls } from "../../scripts/train/als";
 import { ContentLsa } from "../../scripts/train/content";
 import { HybridRecommender, itemStats } from "../../scripts/train/hybrid";
-import { CandidateRanker, chooseRanker, isHeldOut, RANKER_GBDT } from "../../scripts/train/ranker";
+import { CandidateRanker, chooseRanker, isHeldOut, pickTrees, RANKER_GBDT } from "../../scripts/train/ranker";
 import { chainTree } from "./support/chain-tree";
 import { syntheticRetail, writeRetailCsv } from "./support/retail-csv";
 
@@ -272,6 +272,11 @@ describe("gradient-boosted trees", () => {
     expect(isWellFormed(many(MAX_LAYOUT_LEAVES / 2 ** MAX_TREE_DEPTH))).toBe(true);
     expect(isWellFormed(many(MAX_LAYOUT_LEAVES / 2 ** MAX_TREE_DEPTH + 1))).toBe(false);
     expect(() => compileEnsemble(many(MAX_LAYOUT_LEAVES / 2 ** MAX_TREE_DEPTH + 1))).toThrow(/lay out/);
+    // the trainer refuses to grow them from its options, before fitting a tree
+    const trees = MAX_LAYOUT_LEAVES / 2 ** MAX_TREE_DEPTH + 1;
+    let grown = 0;
+    expect(() => fitGbdt(xorData(100, 1), { depth: MAX_TREE_DEPTH, trees }, () => void grown++)).toThrow(/lay out/);
+    expect(grown).toBe(0);
   });
 
   it("rejects an ensemble whose children point backwards (a walk that would never end)", () => {
@@ -492,6 +497,39 @@ describe("ranker candidates", () => {
     expect(rankerCandidates(apart, "novel").items).toEqual(expected.filter((j) => j !== 10 && j !== 11));
   });
 
+  it("proposes the last basket's neighbours that the neighbours of everything bought crowd out", () => {
+    // item 20 (bought long ago) has 60 strong neighbours, 100..159; item 21 one weak one, 190
+    const k = 60;
+    const rows = new Int32Array(n).fill(-1);
+    rows[20] = 0;
+    rows[21] = 1;
+    const table = {
+      k,
+      rowOf: rows,
+      index: Int32Array.from({ length: 2 * k }, (_, p) => (p < k ? 100 + p : p === k ? 190 : -1)),
+      weight: Float32Array.from({ length: 2 * k }, (_, p) => (p < k ? 1 : p === k ? 0.1 : 0)),
+    };
+    const reader = (basket: number, old: number) => ({
+      ...inputs,
+      neighbours: table,
+      als: new Float32Array(n),
+      own: [
+        { item: basket, invoices: 1, lastTs: now - 86400 },
+        { item: old, invoices: 1, lastTs: now - 90 * 86400 },
+      ],
+    });
+    // 21 in the last basket: 190 comes in, from the basket alone (the neighbours of both stop at 50 of the 60)
+    const withBasket = rankerCandidates(reader(21, 20), "all");
+    expect(withBasket.items).toContain(190);
+    const at = (name: RankerFeature) => withBasket.rows[withBasket.items.indexOf(190) * f + col(name)];
+    expect(at("basket")).toBeCloseTo(0.1, 6);
+    expect(at("neighbours")).toBeCloseTo(0.1, 6);
+    // (150 is trending too)
+    expect(withBasket.items.filter((j) => j >= 100 && j < 160 && j !== 150)).toHaveLength(CANDIDATES.neighbours);
+    // 20 in the last basket instead: its own neighbours fill the basket's list, and 190 is proposed by none
+    expect(rankerCandidates(reader(20, 21), "all").items).not.toContain(190);
+  });
+
   it("tops the ranked candidates up from the fill only when too few survive the skip, and only then asks for it", () => {
     // no trees: every candidate scores the base, so ties keep the lower item first
     const flat = compileEnsemble({ features: [...RANKER_FEATURES], base: 0, trees: [] });
@@ -652,5 +690,26 @@ describe("learning from an earlier window", () => {
     expect(choice.heldOutWeights).not.toBe(before.tuner);
     expect(v.hybrid.weights).toBe(before.tuner);
     expect(e.hybrid.weights).toBe(before.earlier);
+    // every held-out reader is counted (both halves pick and judge)
+    expect(choice.holdout.all.users).toBe(heldAll.length);
+  });
+});
+
+describe("choosing the tree count on held-out readers", () => {
+  // each half's summed NDCG after 25, 50, 75 trees: the odd half peaks at 25, the even half at 75, both at 50
+  const curve = [
+    { trees: 25, odd: 10, even: 4 },
+    { trees: 50, odd: 9, even: 8 },
+    { trees: 75, odd: 5, even: 9 },
+  ];
+
+  it("takes the count where both halves together peak, and judges each half at the other's pick", () => {
+    // the best of many looks would be 10 + 9 = 19 and the peak of the sum 17: cross-fitted, odd at 75 + even at 25
+    expect(pickTrees(curve, 3, 3, 75)).toEqual({ trees: 50, sum: 5 + 4 });
+  });
+
+  it("lets a lone half judge its own pick, and keeps every tree when no checkpoint was reached", () => {
+    expect(pickTrees(curve, 3, 0, 75)).toEqual({ trees: 50, sum: 17 });
+    expect(pickTrees([], 3, 3, 12)).toEqual({ trees: 12, sum: 0 });
   });
 });
