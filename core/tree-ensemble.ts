@@ -79,6 +79,13 @@ function layoutLeaves(model: TreeEnsemble): number {
   return model.trees.length * 2 ** model.trees.reduce((d, t) => Math.max(d, treeDepth(t)), 0);
 }
 
+/** Why `trees` trees of depth `depth` cannot be laid out (over MAX_LAYOUT_LEAVES), or null when they can. */
+export function layoutRefusal(trees: number, depth: number): string | null {
+  return trees * 2 ** depth > MAX_LAYOUT_LEAVES
+    ? `${trees} trees of depth ${depth} lay out over ${MAX_LAYOUT_LEAVES} leaves`
+    : null;
+}
+
 /** The deepest tree a ranker may hold: the trainer grows depth 4 by default; the Worker refuses deeper than this (isWellFormed). */
 export const MAX_TREE_DEPTH = 10;
 
@@ -114,8 +121,8 @@ export function compileEnsemble(model: TreeEnsemble): CompiledEnsemble {
   const depth = model.trees.reduce((d, t) => Math.max(d, treeDepth(t)), 0);
   // (a NaN depth: children out of range, never checked)
   if (!(depth <= MAX_TREE_DEPTH)) throw new Error(`trees ${depth} deep, over ${MAX_TREE_DEPTH}`);
-  if (model.trees.length * 2 ** depth > MAX_LAYOUT_LEAVES)
-    throw new Error(`${model.trees.length} trees of depth ${depth} lay out over ${MAX_LAYOUT_LEAVES} leaves`);
+  const refused = layoutRefusal(model.trees.length, depth);
+  if (refused) throw new Error(refused);
   const inner = 2 ** depth - 1;
   const leaves = 2 ** depth;
   const trees = model.trees.length;

@@ -6,7 +6,7 @@
  * `x < threshold`, thresholds are bin edges, so the edge scores what the trainer scored.
  */
 import type { Tree, TreeEnsemble } from "../../core/tree-ensemble";
-import { MAX_LAYOUT_LEAVES, MAX_TREE_DEPTH, treeEnsembleScore, treeScore } from "../../core/tree-ensemble";
+import { layoutRefusal, MAX_TREE_DEPTH, treeEnsembleScore, treeScore } from "../../core/tree-ensemble";
 import { Rng } from "../lib/rng";
 
 export interface GbdtOptions {
@@ -63,9 +63,10 @@ export function fitGbdt(
   // what the Worker serves (core/tree-ensemble.ts lays trees out to their depth)
   if (!Number.isInteger(o.depth) || o.depth < 1 || o.depth > MAX_TREE_DEPTH)
     throw new Error(`depth must be 1..${MAX_TREE_DEPTH}`);
+  if (!Number.isInteger(o.trees) || o.trees < 1) throw new Error("trees must be a whole number, at least 1");
   // refused before any fitting: as many trees as asked, this deep, the Worker could not lay out
-  if (o.trees * 2 ** o.depth > MAX_LAYOUT_LEAVES)
-    throw new Error(`${o.trees} trees of depth ${o.depth} lay out over ${MAX_LAYOUT_LEAVES} leaves`);
+  const refused = layoutRefusal(o.trees, o.depth);
+  if (refused) throw new Error(refused);
   // a non-finite value would be binned where the exported `x < threshold` does not send it
   if (!data.x.every(Number.isFinite)) throw new Error("x holds a non-finite value");
   const { codes, edges } = binFeatures(data.x, n, f, o.bins);

@@ -23,9 +23,9 @@ export interface ContentOptions {
 
 /**
  * 32 dims: the Worker scores every item's content with its own int8 graph on each ranked open, and at 100k items
- * that graph costs half as much as at 64 (`npm run bench -- --only ranker`). On Online Retail's held-out
- * validation readers at T the ranker did no worse over 32 (NDCG@10 0.3575 `all`, 0.1504 `novel`) than over 64
- * (0.3557, 0.1453); content alone ranks worse at 32, but here it is an input to the hybrid and the ranker.
+ * that graph costs about half as much as at 64 (`npm run bench -- --only ranker`); held-out validation readers
+ * scored the ranker no worse over 32 (README, "Models and evaluation"). Content alone ranks worse at 32, but here
+ * it is mostly an input to the hybrid and the ranker.
  */
 export const DEFAULT_CONTENT_OPTIONS: ContentOptions = { dims: 32, minDocFreq: 2, powerIterations: 3, seed: 17 };
 

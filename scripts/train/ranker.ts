@@ -52,8 +52,8 @@ export interface RankerChoice {
   /**
    * protocol NDCG@10 of validation readers held out of the ranker's training (a third, by a hash of the row,
    * `users` of them): all of them pick the tree count (`trees`); `ranker` is cross-fitted, each half of them scored
-   * at the count the other half picks, so no reader's figure is the best of many looks at them; `hybrid` is the
-   * hybrid's on the same readers
+   * at the count the other half picks (pickTrees: unless a half is empty), so no reader's figure is the best of many
+   * looks at them; `hybrid` is the hybrid's on the same readers
    */
   holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number }>;
   /** what serves each mode: the ranker only where it beat the hybrid on held-out readers */
@@ -228,9 +228,8 @@ const odd = (user: number) => user % 2 === 1;
  * Trains on two thirds of the validation readers (and the earlier windows' readers, less the held-out ones) and
  * measures the held-out third (the protocol's NDCG@10,
  * every relevant item counted, so candidates that miss count against the ranker) every CHECKPOINT trees: the whole
- * third picks the tree count (one noisy half picked it before, and the count moved between runs); the ranker's
- * figure that is compared with the hybrid is cross-fitted, each half scored at the count the other half picks (so it
- * is not the best of many looks). For the comparison the hybrid's weights are fitted on the same two
+ * third picks the tree count; the ranker's figure that is compared with the hybrid is cross-fitted, each half scored
+ * at the count the other half picks (pickTrees), so it is not the best of many looks. For the comparison the hybrid's weights are fitted on the same two
  * thirds (so neither has seen the held-out readers; the ranker's hybrid features come from those weights too),
  * then put back as they were. `hybrid` is the ranker's own component.
  */
@@ -313,7 +312,8 @@ export interface CurvePoint {
 /**
  * The tree count the whole held-out curve peaks at, and the held-out NDCG sum cross-fitted: each half at the count
  * the other half's curve peaks at. With one half empty (a very small shop) the other judges its own pick, and
- * its figure is then the best of many looks. No point (fewer trees than a checkpoint): every tree, and no figure.
+ * its figure is then the best of many looks. No point (fewer trees than a checkpoint): every tree, and a figure
+ * of 0 (the hybrid serves).
  */
 export function pickTrees(
   curve: readonly CurvePoint[],
@@ -321,8 +321,10 @@ export function pickTrees(
   evens: number,
   fitted: number,
 ): { trees: number; sum: number } {
-  const best = (score: (p: CurvePoint) => number) =>
-    curve.reduce((a, b) => (score(b) > score(a) ? b : a), { trees: fitted, odd: 0, even: 0 });
+  const first = curve[0];
+  if (!first) return { trees: fitted, sum: 0 };
+  // ties: the fewest trees
+  const best = (score: (p: CurvePoint) => number) => curve.reduce((a, b) => (score(b) > score(a) ? b : a), first);
   const both = best((p) => p.odd + p.even);
   if (odds === 0 || evens === 0) return { trees: both.trees, sum: both.odd + both.even };
   return { trees: both.trees, sum: best((p) => p.even).odd + best((p) => p.odd).even };

@@ -277,6 +277,7 @@ describe("gradient-boosted trees", () => {
     let grown = 0;
     expect(() => fitGbdt(xorData(100, 1), { depth: MAX_TREE_DEPTH, trees }, () => void grown++)).toThrow(/lay out/);
     expect(grown).toBe(0);
+    expect(() => fitGbdt(xorData(100, 1), { trees: Number.NaN })).toThrow(/trees/);
   });
 
   it("rejects an ensemble whose children point backwards (a walk that would never end)", () => {
@@ -709,7 +710,22 @@ describe("choosing the tree count on held-out readers", () => {
   });
 
   it("lets a lone half judge its own pick, and keeps every tree when no checkpoint was reached", () => {
-    expect(pickTrees(curve, 3, 0, 75)).toEqual({ trees: 50, sum: 17 });
+    const oddOnly = curve.map((p) => ({ ...p, even: 0 }));
+    expect(pickTrees(oddOnly, 3, 0, 75)).toEqual({ trees: 25, sum: 10 });
     expect(pickTrees([], 3, 3, 12)).toEqual({ trees: 12, sum: 0 });
+  });
+
+  it("reads every figure off a checkpoint: a half that scores nothing anywhere, and ties, take the fewest trees", () => {
+    // the even half finds nothing at any count: the odd half is judged at the first checkpoint, not at none
+    const blank = [
+      { trees: 25, odd: 3, even: 0 },
+      { trees: 50, odd: 4, even: 0 },
+    ];
+    expect(pickTrees(blank, 2, 2, 50)).toEqual({ trees: 50, sum: 3 });
+    const flat = [
+      { trees: 25, odd: 2, even: 2 },
+      { trees: 50, odd: 2, even: 2 },
+    ];
+    expect(pickTrees(flat, 2, 2, 50)).toEqual({ trees: 25, sum: 4 });
   });
 });
