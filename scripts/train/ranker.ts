@@ -220,7 +220,7 @@ export class CandidateRanker implements Recommender {
   }
 }
 
-/** a third of the readers, by a hash of their row; of those, two halves (odd and even rows) that judge each other's pick */
+/** a third of the readers, by a hash of their row; of those, two halves (odd, even rows) judge each other's pick */
 export const isHeldOut = (user: number) => Math.imul(user + 1, 2654435761) >>> 0 < 1431655765;
 const odd = (user: number) => user % 2 === 1;
 
@@ -229,9 +229,9 @@ const odd = (user: number) => user % 2 === 1;
  * measures the held-out third (the protocol's NDCG@10,
  * every relevant item counted, so candidates that miss count against the ranker) every CHECKPOINT trees: the whole
  * third picks the tree count; the ranker's figure that is compared with the hybrid is cross-fitted, each half scored
- * at the count the other half picks (pickTrees), so it is not the best of many looks. For the comparison the hybrid's weights are fitted on the same two
- * thirds (so neither has seen the held-out readers; the ranker's hybrid features come from those weights too),
- * then put back as they were. `hybrid` is the ranker's own component.
+ * at the count the other half picks (pickTrees), so it is not the best of many looks. For the comparison the
+ * hybrid's weights are fitted on the same two thirds (so neither has seen the held-out readers; the ranker's hybrid
+ * features come from those weights too), then put back as they were. `hybrid` is the ranker's own component.
  */
 export function chooseRanker(ranker: CandidateRanker, val: RankerSplit, hybrid: HybridRecommender): RankerChoice {
   const fitted = hybrid.weights;

@@ -715,7 +715,7 @@ describe("choosing the tree count on held-out readers", () => {
     expect(pickTrees([], 3, 3, 12)).toEqual({ trees: 12, sum: 0 });
   });
 
-  it("reads every figure off a checkpoint: a half that scores nothing anywhere, and ties, take the fewest trees", () => {
+  it("reads every figure off a checkpoint, for a half that scores nothing anywhere; ties take the fewest trees", () => {
     // the even half finds nothing at any count: the odd half is judged at the first checkpoint, not at none
     const blank = [
       { trees: 25, odd: 3, even: 0 },
