@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { exitCode, type LoadTestOptions, resultLine, runLoadTest } from "../../scripts/bench/load-test";
+import { summarize } from "../../scripts/bench/stats";
 
 interface Ev {
   id: string;
@@ -265,5 +266,21 @@ describe("npm run loadtest (the CLI)", () => {
     expect(out.code).toBe(1);
     const last = out.stdout.trim().split("\n").at(-1) ?? "";
     expect(JSON.parse(last)).toMatchObject({ reconciled: { exact: 5, mismatched: 1, missing: 0 } });
+  });
+});
+
+describe("latency summaries", () => {
+  it("take nearest-rank percentiles, and give no figure at all (null in the JSON) for no samples", () => {
+    const ms = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(summarize(ms)).toEqual({ n: 100, mean: 50.5, p50: 50, p95: 95, p99: 99, max: 100 });
+    expect(summarize([7])).toEqual({ n: 1, mean: 7, p50: 7, p95: 7, p99: 7, max: 7 });
+    expect(JSON.parse(JSON.stringify(summarize([])))).toEqual({
+      n: 0,
+      mean: null,
+      p50: null,
+      p95: null,
+      p99: null,
+      max: null,
+    });
   });
 });
