@@ -130,6 +130,14 @@ export interface KindScores {
  * log loss (a proper score: ranking and calibration) wins.
  */
 export function choosePropensity(log: PurchaseLog, cutoff: number, horizonDays = 30) {
+  const { scores, runs } = bothKinds(log, cutoff, horizonDays);
+  const chosen: PropensityKind = scores.gbdt.log_loss < scores.logistic.log_loss ? "gbdt" : "logistic";
+  // the chosen kind's run as well: its datasets and predictions, not made again by the caller
+  return { chosen, validation: scores, run: runs[chosen] };
+}
+
+/** Each kind fitted one horizon before `cutoff`, its run and what it scored on the horizon up to it. */
+function bothKinds(log: PurchaseLog, cutoff: number, horizonDays: number) {
   const scores = {} as Record<PropensityKind, KindScores>;
   const runs = {} as Record<PropensityKind, ReturnType<typeof propensityValidation>>;
   for (const kind of ["logistic", "gbdt"] as const) {
@@ -137,9 +145,7 @@ export function choosePropensity(log: PurchaseLog, cutoff: number, horizonDays =
     runs[kind] = v;
     scores[kind] = { auc: rocAuc(v.probs, v.test.y), log_loss: logLoss(v.probs, v.test.y) };
   }
-  const chosen: PropensityKind = scores.gbdt.log_loss < scores.logistic.log_loss ? "gbdt" : "logistic";
-  // the chosen kind's run as well: its datasets and predictions, not made again by the caller
-  return { chosen, validation: scores, run: runs[chosen] };
+  return { scores, runs };
 }
 
 export interface PropensityResult {
@@ -159,14 +165,8 @@ export interface PropensityResult {
 /** Both kinds on test (fitted one horizon before `cutoff`), the figures of the one chosen on the horizon before. */
 export function trainPropensity(log: PurchaseLog, cutoff: number, horizonDays = 30): PropensityResult {
   const { chosen, validation } = choosePropensity(log, cutoff - horizonDays * DAY, horizonDays);
-  const test = {} as Record<PropensityKind, KindScores>;
-  let picked: ReturnType<typeof propensityValidation> | null = null;
-  for (const kind of ["logistic", "gbdt"] as const) {
-    const v = propensityValidation(log, cutoff, horizonDays, kind);
-    test[kind] = { auc: rocAuc(v.probs, v.test.y), log_loss: logLoss(v.probs, v.test.y) };
-    if (kind === chosen) picked = v;
-  }
-  const { test: data, probs } = picked as ReturnType<typeof propensityValidation>;
+  const { scores: test, runs } = bothKinds(log, cutoff, horizonDays);
+  const { test: data, probs } = runs[chosen];
   return {
     chosen,
     validation,
