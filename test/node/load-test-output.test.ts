@@ -1,7 +1,8 @@
 /**
  * The load test's verdicts and output, against an in-memory Worker: exact reconciliation, the end-to-end rate
  * formula, lost / never-seen / double-counted events, lag read from the edge view (or the admin profile when a
- * server refuses the view), and the CLI's contract: one JSON line last on stdout, exit 1 unless exact.
+ * server refuses the view), and the CLI's contract: one JSON line last on stdout, exit 1 unless exact; and the
+ * latency summaries it and the bench report.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
