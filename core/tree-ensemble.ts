@@ -86,7 +86,7 @@ export function layoutRefusal(trees: number, depth: number): string | null {
     : null;
 }
 
-/** The deepest tree a ranker may hold: the trainer grows depth 4 by default; the Worker refuses deeper than this (isWellFormed). */
+/** The deepest tree a ranker may hold: the trainer grows depth 4 by default; the Worker refuses deeper (isWellFormed). */
 export const MAX_TREE_DEPTH = 10;
 
 /** Edges on a tree's longest path from the root (0: a lone leaf); children point forward, so one backward pass. */

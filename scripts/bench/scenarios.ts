@@ -141,7 +141,8 @@ export function syntheticScenario(n: number, d = 64, seed = 1): Scenario {
 /**
  * The synthetic catalog served as a purchase-log model ships: ALS and content graphs (int8), the hybrid's
  * weights and item statistics, and the learned ranker (trees of the trainer's depth and count, a neighbour table
- * of NEIGHBOURS_K for each of the 2,500 most bought items, as EASE exports it) serving both modes; readers with factor and content vectors and 30 purchases.
+ * of NEIGHBOURS_K for each of the 2,500 most bought items, as EASE exports it) serving both modes; readers with
+ * factor vectors (`d` dims), content vectors (as many dims as the trainer's LSA) and 30 purchases.
  */
 export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
   const base = syntheticScenario(n, d, seed);

@@ -1,8 +1,8 @@
 /**
  * Fitted models shared between evaluation origins: origin k's validation split is origin k-1's test split
  * (the same cutoff), so a model tuned there is the one its test refit would fit again; and each origin's ranker
- * learns from the next older origin's validation window too, so its fits are kept for that origin. Keyed by the split's
- * cutoff and the model's hyperparameters; `keepOnly` drops the splits no later origin asks for.
+ * learns from the next older origin's validation window too, so its fits are kept for that origin. Keyed by the
+ * split's cutoff and the model's hyperparameters; `keepOnly` drops the splits no later origin asks for.
  */
 export class FitCache {
   private readonly entries = new Map<string, unknown>();

@@ -41,7 +41,10 @@ export interface TrainingSet {
   purchases: PurchaseLog;
   full: Window;
   validation: Validation | null;
-  /** the same split one window before the validation's (purchase logs that reach back that far): the ranker learns from it too */
+  /**
+   * the same split one window before the validation's (purchase logs that reach back that far): the ranker learns
+   * from it too
+   */
   earlier: Validation | null;
   catalog: CatalogItem[];
   dropped: Record<string, number>;

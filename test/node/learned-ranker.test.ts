@@ -30,7 +30,14 @@ import { Rng } from "../../scripts/lib/rng";
 import { ImplicitAls } from "../../scripts/train/als";
 import { ContentLsa } from "../../scripts/train/content";
 import { HybridRecommender, itemStats } from "../../scripts/train/hybrid";
-import { CandidateRanker, chooseRanker, isHeldOut, pickTrees, RANKER_GBDT } from "../../scripts/train/ranker";
+import {
+  CandidateRanker,
+  chooseRanker,
+  earlierWindow,
+  isHeldOut,
+  pickTrees,
+  RANKER_GBDT,
+} from "../../scripts/train/ranker";
 import { chainTree } from "./support/chain-tree";
 import { syntheticRetail, writeRetailCsv } from "./support/retail-csv";
 
@@ -612,24 +619,32 @@ describe("learning from an earlier window", () => {
     const test = temporalSplit(log, 30);
     const val = temporalSplit(log, 30, test.cutoff);
     const earlier = temporalSplit(log, 30, val.cutoff);
-    const fitted = (split: typeof val) => {
+    const components = (split: typeof val) => {
       const data = trainData(split, log);
       const als = new ImplicitAls({ factors: 8, iterations: 3, seed: 1 });
       als.fit(data);
       const content = new ContentLsa({ dims: 8 });
       content.fit(data);
-      const hybrid = new HybridRecommender(als.options, {}, split.cutoff);
-      hybrid.fitWith(data, als, content);
-      const ranker = new CandidateRanker({ ...RANKER_GBDT, trees: 25 });
-      ranker.fitWith(hybrid, null);
-      return { ranker, hybrid };
+      return { data, als, content };
     };
-    const v = fitted(val);
-    const e = fitted(earlier);
+    const own = components(val);
+    const hybrid = new HybridRecommender(own.als.options, {}, val.cutoff);
+    hybrid.fitWith(own.data, own.als, own.content);
+    const ranker = new CandidateRanker({ ...RANKER_GBDT, trees: 25 });
+    ranker.fitWith(hybrid, null);
+    const v = { ranker, hybrid };
     expect(earlier.testAll.size).toBeGreaterThan(5);
-    v.ranker.earlier = [
-      { ...e, relevant: { all: earlier.testAll, novel: earlier.testNovel }, userIds: earlier.userIds },
-    ];
+    // the earlier window as the evaluation and training set it up, with weights of its own (so that putting them
+    // back is told apart from putting validation's there)
+    const e = earlierWindow({
+      ...components(earlier),
+      end: earlier.cutoff,
+      neighbours: null,
+      weights: structuredClone(hybrid.weights),
+      relevant: { all: earlier.testAll, novel: earlier.testNovel },
+      userIds: earlier.userIds,
+    });
+    v.ranker.earlier = [e];
     return { val, earlier, v, e };
   };
 
