@@ -66,7 +66,7 @@ export function isWellFormed(model: TreeEnsemble): boolean {
     );
     return inRange && treeDepth(t) <= MAX_TREE_DEPTH;
   });
-  return shapes && layoutLeaves(model) <= MAX_LAYOUT_LEAVES;
+  return shapes && layoutRefusal(model.trees.length, ensembleDepth(model)) === null;
 }
 
 /**
@@ -75,8 +75,9 @@ export function isWellFormed(model: TreeEnsemble): boolean {
  */
 export const MAX_LAYOUT_LEAVES = 2 ** 18;
 
-function layoutLeaves(model: TreeEnsemble): number {
-  return model.trees.length * 2 ** model.trees.reduce((d, t) => Math.max(d, treeDepth(t)), 0);
+/** The deepest tree's depth: every tree is laid out to it. */
+function ensembleDepth(model: TreeEnsemble): number {
+  return model.trees.reduce((d, t) => Math.max(d, treeDepth(t)), 0);
 }
 
 /** Why `trees` trees of depth `depth` cannot be laid out (over MAX_LAYOUT_LEAVES), or null when they can. */
@@ -118,7 +119,7 @@ export interface CompiledEnsemble {
 }
 
 export function compileEnsemble(model: TreeEnsemble): CompiledEnsemble {
-  const depth = model.trees.reduce((d, t) => Math.max(d, treeDepth(t)), 0);
+  const depth = ensembleDepth(model);
   // (a NaN depth: children out of range, never checked)
   if (!(depth <= MAX_TREE_DEPTH)) throw new Error(`trees ${depth} deep, over ${MAX_TREE_DEPTH}`);
   const refused = layoutRefusal(model.trees.length, depth);
