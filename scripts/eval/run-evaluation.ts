@@ -147,6 +147,7 @@ export async function runEvaluation(opts: EvaluationOptions) {
               .reverse(),
             ...summarizeOrigins(suites.map((s) => ({ ...s.recommenders, served: servedMetrics(s) })).reverse()),
             chosen: suites.map((s) => s.tuning.ranker.chosen).reverse(),
+            holdout: suites.map((s) => s.tuning.ranker.holdout).reverse(),
           }
         : null,
     seconds: 0,

@@ -202,9 +202,14 @@ function writeOrigins(
   row(["candidate items", ...o.cutoffs.map((c) => c.candidate_items.toLocaleString("en"))]);
   row(["test users (all / novel)", ...o.cutoffs.map((c) => `${c.test_users.all} / ${c.test_users.novel}`)]);
   row(["served (all / novel)", ...o.chosen.map((c) => `${c.all} / ${c.novel}`)]);
+  for (const m of ["all", "novel"] as const)
+    row([
+      `held-out ${m}: ranker / hybrid`,
+      ...o.holdout.map((h) => `${f4(h[m].ranker)} / ${f4(h[m].hybrid)} (${h[m].users})`),
+    ]);
   lines.push(
     "",
-    "What changes between cutoffs: the training window grows by a test window each time (more customers, more items, longer histories to rebuy from), the test window moves through the season (a retailer's autumn differs from its summer), and the readers tested are whoever bought in that window. A model whose lead holds at every cutoff is not riding one window's luck; the spread says how much one cutoff's figure can move.",
+    "What changes between cutoffs: the training window grows by a test window each time (more customers, more items, longer histories to rebuy from), the test window moves through the season (a retailer's autumn differs from its summer), and the readers tested are whoever bought in that window. A model whose lead holds at every cutoff is not riding one window's luck; the spread says how much one cutoff's figure can move. The held-out rows are NDCG@10 of the validation readers each origin kept out of the ranker's training (how many in brackets): what chose `served` there, and what to judge a change to the ranker by (never a test window).",
     "",
   );
   for (const v of ["all", "novel"] as const) {

@@ -2,7 +2,7 @@
  * The temporal-30d protocol: cleaning and layout detection, the split on a log with known answers, the
  * reference figures on the real UCI file (when present), and layout-independence of the whole run.
  */
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -12,6 +12,7 @@ import { temporalSplit, trainData } from "../../scripts/data/temporal-split";
 import { BASELINES } from "../../scripts/eval/origins";
 import { runEvaluation } from "../../scripts/eval/run-evaluation";
 import { evaluateModel } from "../../scripts/ranking/evaluate-recommender";
+import { writeReport } from "../../scripts/report/write-report";
 import { ItemKnn } from "../../scripts/train/item-knn";
 import { Popularity } from "../../scripts/train/popularity";
 import { RepeatPurchases } from "../../scripts/train/repeat";
@@ -190,7 +191,8 @@ describe("the whole evaluation", () => {
 describe("several origins", () => {
   it("runs the protocol at T, T-30d and T-60d on the Online Retail II layout, each tuned on its own validation", async () => {
     writeRetailCsv(join(dir, "shop-ii-origins.csv"), syntheticRetail(3), "ii");
-    const doc = (await runEvaluation({ data: join(dir, "shop-ii-origins.csv"), origins: 3, progress: false })).document;
+    const run = await runEvaluation({ data: join(dir, "shop-ii-origins.csv"), origins: 3, progress: false });
+    const doc = run.document;
     const o = doc.origins as NonNullable<typeof doc.origins>;
     expect(o.cutoffs).toHaveLength(3);
     const t = (s: string) => Date.parse(`${s.replace(" ", "T")}Z`) / 1000;
@@ -223,6 +225,17 @@ describe("several origins", () => {
         expect(o.ndcg_at_10.served?.[v]?.values[k]).toBe(o.ndcg_at_10[c[v]]?.[v]?.values[k]);
       });
     expect(o.chosen[2]).toEqual(doc.tuning.ranker.chosen);
+    // each origin's held-out validation figures (what chose there), oldest first
+    expect(o.holdout).toHaveLength(3);
+    expect(o.holdout[2]).toEqual(doc.tuning.ranker.holdout);
+    // and the report's row of them, oldest first, as the cutoffs' columns are
+    await writeReport(join(dir, "origins-report"), doc, run.log, run.engagement, run.test.cutoff);
+    const report = readFileSync(join(dir, "origins-report/report.md"), "utf8");
+    const cell = (k: number) => {
+      const h = o.holdout[k]?.novel;
+      return `${h?.ranker.toFixed(4)} / ${h?.hybrid.toFixed(4)} (${h?.users})`;
+    };
+    expect(report).toContain(`| held-out novel: ranker / hybrid | ${[0, 1, 2].map(cell).join(" | ")} |`);
     // the latest origin's ranker learned from the window its next older origin validates on as well
     expect(doc.tuning.ranker.windows).toBe(2);
     // the lead is over the best baseline by mean (reporting: chosen on test, it flatters no model of ours)
@@ -245,6 +258,7 @@ describe("several origins", () => {
     );
     const earlier = (await runEvaluation({ data: join(dir, "shop-ii-until.csv"), progress: false })).document;
     expect(earlier.split.cutoff).toBe(o.cutoffs[1]?.cutoff);
+    expect(o.holdout[1]).toEqual(earlier.tuning.ranker.holdout);
     for (const [name, variants] of Object.entries(o.ndcg_at_10)) {
       for (const [v, spread] of Object.entries(variants)) {
         expect([name, v, spread?.values[1]]).toEqual([
