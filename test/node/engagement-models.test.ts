@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { assignSegment } from "../../core/segments";
 import { bestHours, hourOfWeek } from "../../core/send-time";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
-import { trainPropensity } from "../../scripts/engagement/propensity";
+import { dataset, propensityValidation, trainPropensity } from "../../scripts/engagement/propensity";
 import { fitSendTime } from "../../scripts/engagement/send-time";
 import { buyWithin, evaluateHazard, fitHazard, HAZARD_WEEKS } from "../../scripts/engagement/time-to-purchase";
 import { buildSegmentGraph } from "../../scripts/export/segment-graph";
@@ -202,6 +202,32 @@ describe("time to the next purchase (discrete-time hazard)", () => {
 });
 
 describe("purchase propensity: logistic or trees", () => {
+  it("labels a buy in the horizon after the cutoff, and validates on a fit whose labels end at the cutoff", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ot-propensity-horizon-"));
+    const rows = cadenceShop(6);
+    writeRetailCsv(join(dir, "shop.csv"), rows, "i");
+    const log = await readPurchaseLog(join(dir, "shop.csv"));
+    const at = (r: RetailRow) => Date.parse(`${r.date.replace(" ", "T")}Z`) / 1000;
+    // who bought in [from, from + days), from the CSV rows themselves
+    const buyers = (from: number, days: number) =>
+      new Set(rows.filter((r) => at(r) >= from && at(r) < from + days * 86_400).map((r) => r.customer));
+    const labelled = (d: ReturnType<typeof dataset>) =>
+      new Set(d.feats.flatMap((f, i) => (d.y[i] === 1 ? [log.customerIds[f.customer] as string] : [])));
+    const cutoff = Date.UTC(2011, 6, 1) / 1000;
+    for (const days of [7, 30]) {
+      const d = dataset(log, cutoff, days);
+      expect(labelled(d)).toEqual(buyers(cutoff, days));
+      // some customers bought in the window, some did not
+      expect(labelled(d).size).toBeGreaterThan(0);
+      expect(labelled(d).size).toBeLessThan(d.feats.length);
+    }
+    // the validation fit learns one horizon back: labels from [cutoff - 30d, cutoff), judged on [cutoff, +30d)
+    const v = propensityValidation(log, cutoff, 30);
+    expect(labelled(v.train)).toEqual(buyers(cutoff - 30 * 86_400, 30));
+    expect(labelled(v.test)).toEqual(buyers(cutoff, 30));
+    expect(v.probs).toHaveLength(v.test.feats.length);
+  });
+
   it("fits both on the horizon before, keeps the lower log loss, and reports both on test", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ot-propensity-"));
     writeRetailCsv(join(dir, "shop.csv"), cadenceShop(5), "i");
