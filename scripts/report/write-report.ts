@@ -209,7 +209,7 @@ function writeOrigins(
     ]);
   lines.push(
     "",
-    "What changes between cutoffs: the training window grows by a test window each time (more customers, more items, longer histories to rebuy from), the test window moves through the season (a retailer's autumn differs from its summer), and the readers tested are whoever bought in that window. A model whose lead holds at every cutoff is not riding one window's luck; the spread says how much one cutoff's figure can move. The held-out rows are NDCG@10 of the validation readers each origin kept out of the ranker's training (how many in brackets): what chose `served` there, and what to judge a change to the ranker by (never a test window).",
+    "What changes between cutoffs: the training window grows by a test window each time (more customers, more items, longer histories to rebuy from), the test window moves through the season (a retailer's autumn differs from its summer), and the readers tested are whoever bought in that window. A model whose lead holds at every cutoff is not riding one window's luck; the spread says how much one cutoff's figure can move. The held-out rows are NDCG@10 of the validation readers each origin kept out of the ranker's training (how many of them in parentheses): what chose `served` there, and what to judge a change to the ranker by (never a test window).",
     "",
   );
   for (const v of ["all", "novel"] as const) {
