@@ -51,7 +51,8 @@ export function treeScore(t: Tree, row: ArrayLike<number>, offset = 0): number {
  */
 export function isWellFormed(model: TreeEnsemble): boolean {
   const width = model.features.length;
-  const shapes = model.trees.every((t) => {
+  let deepest = 0;
+  for (const t of model.trees) {
     const n = t.feature.length;
     if (![t.threshold, t.left, t.right, t.value].every((a) => a.length === n) || n === 0) return false;
     // children point forward only, so every walk ends
@@ -64,9 +65,12 @@ export function isWellFormed(model: TreeEnsemble): boolean {
           (t.left[i] as number) < n &&
           (t.right[i] as number) < n,
     );
-    return inRange && treeDepth(t) <= MAX_TREE_DEPTH;
-  });
-  return shapes && layoutRefusal(model.trees.length, ensembleDepth(model)) === null;
+    if (!inRange) return false;
+    const depth = treeDepth(t);
+    if (depth > MAX_TREE_DEPTH) return false;
+    deepest = Math.max(deepest, depth);
+  }
+  return layoutRefusal(model.trees.length, deepest) === null;
 }
 
 /**
