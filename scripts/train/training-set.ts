@@ -18,7 +18,7 @@ import {
 } from "../data/interaction-log";
 import { type PurchaseLog, readPurchaseLog } from "../data/purchase-log";
 import { csrFromCoo, rowIndices } from "../data/sparse";
-import { latestTime, splitAt, trainData } from "../data/temporal-split";
+import { latestTime, splitAt, temporalSplit, trainData } from "../data/temporal-split";
 import type { TrainData } from "../data/train-data";
 
 const DAY = 86400;
@@ -72,7 +72,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   if (purchases && isPurchaseLayout(header)) {
     const full = splitAt(purchases, Number.POSITIVE_INFINITY);
     const last = latestTime(purchases);
-    const val = splitAt(purchases, last - holdout * DAY);
+    const val = temporalSplit(purchases, holdout);
     const window = (s: typeof full, end: number): Window => ({
       data: trainData(s, purchases),
       itemIds: s.itemIds,
@@ -164,10 +164,14 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   };
 }
 
-/** The split `holdout` days before `cutoff`, scored on the days up to it; null when the log has none to score. */
+/**
+ * The validation window's own validation split: the log as it stood at `cutoff`, cut `holdout` days before its last
+ * purchase (the evaluation's validation split of its validation split, scripts/eval/run-evaluation.ts, so what is
+ * trained is what is evaluated); null when the log has none to score.
+ */
 function earlierSplit(purchases: PurchaseLog, cutoff: number, holdout: number) {
   if (!Number.isFinite(latestTime(purchases, cutoff))) return null;
-  const s = splitAt(purchases, cutoff - holdout * DAY, cutoff);
+  const s = temporalSplit(purchases, holdout, cutoff);
   return s.testAll.size > 0 ? s : null;
 }
 

@@ -14,9 +14,12 @@ import { decodeNeighbours } from "../../core/neighbour-table";
 import { ProfileV3Schema, parseProfile } from "../../core/profile";
 import { RANKER_FEATURES } from "../../core/ranker";
 import { isWellFormed, type TreeEnsemble } from "../../core/tree-ensemble";
+import { readPurchaseLog } from "../../scripts/data/purchase-log";
+import { temporalSplit } from "../../scripts/data/temporal-split";
 import { generateDemo } from "../../scripts/demo/generate";
 import { allEntries, FEATURES_TTL_SECONDS } from "../../scripts/seed/kv-entries";
 import { type Golden, type TrainResult, trainAndExport } from "../../scripts/train/pipeline";
+import { loadTrainingSet } from "../../scripts/train/training-set";
 import { syntheticRetail, writeRetailCsv } from "./support/retail-csv";
 
 const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
@@ -141,6 +144,21 @@ describe("train and export: a UCI-layout purchase log", () => {
     expect(existsSync(join(res.dir, "segments.json"))).toBe(true);
     expect(m.reference?.features.propensity?.n).toBeGreaterThan(0);
     expect(m.reference?.features.topScore?.n).toBe(m.training.users);
+  });
+
+  it("learns from the windows the evaluation scores: its validation split, and that split's own", async () => {
+    const file = join(base, "retail.csv.gz");
+    const ts = await loadTrainingSet({ data: file });
+    const log = await readPurchaseLog(file);
+    const val = temporalSplit(log, 30);
+    const before = temporalSplit(log, 30, val.cutoff);
+    // the log's last purchase before the validation cutoff is not at it: a window anchored at the cutoff differs
+    expect(before.end).toBeLessThan(val.cutoff);
+    expect(ts.validation?.end).toBe(val.cutoff);
+    expect(ts.earlier?.end).toBe(before.cutoff);
+    expect(ts.earlier?.userIds).toEqual(before.userIds);
+    expect(ts.earlier?.relevantAll).toEqual(before.testAll);
+    expect(ts.earlier?.relevantNovel).toEqual(before.testNovel);
   });
 
   it("titles items from their descriptions and prices them by the median", () => {
