@@ -182,7 +182,7 @@ export function runRecommenderSuite(
   progress.step(
     `ranker vs hybrid on held-out validation readers: all ${choice.chosen.all}, novel ${choice.chosen.novel}`,
   );
-  const models = valRanker.train(val.testAll, val.testNovel, choice.trees);
+  const models = valRanker.train(val.testAll, val.testNovel, choice);
   const ranker = new CandidateRanker();
   ranker.fitWith(hybrid, neighbours(test, testData));
   ranker.models = models;

@@ -135,7 +135,6 @@ export async function runEvaluation(opts: EvaluationOptions) {
       ranker: {
         holdout: recs.tuning.ranker.holdout,
         chosen: recs.tuning.ranker.chosen,
-        trees: recs.tuning.ranker.trees,
         windows: recs.tuning.ranker_windows,
       },
     },

@@ -58,8 +58,6 @@ export interface RankerChoice {
   holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number }>;
   /** what serves each mode: the ranker only where it beat the hybrid on held-out readers */
   chosen: Record<RankerMode, "ranker" | "hybrid">;
-  /** tree counts for the final fit on every validation reader (and every earlier window's) */
-  trees: Record<RankerMode, Partial<GbdtOptions>>;
   /**
    * the trees as trained without the held-out readers, and the hybrid weights their features came from (fitted
    * without them too): their scores on those readers calibrate `topProbability`
@@ -178,14 +176,19 @@ export class CandidateRanker implements Recommender {
     return out;
   }
 
+  /**
+   * The final fit, on every validation reader (and every earlier window's): with as many trees per mode as the held-out
+   * readers picked (`choice`, chooseRanker), or the settings' count without one.
+   */
   train(
     relevantAll: ReadonlyMap<number, ReadonlySet<number>>,
     relevantNovel: ReadonlyMap<number, ReadonlySet<number>>,
-    options: Partial<Record<RankerMode, Partial<GbdtOptions>>> = {},
+    choice?: Pick<RankerChoice, "holdout">,
   ): RankerModels {
+    const trees = (mode: RankerMode) => (choice ? { trees: choice.holdout[mode].trees } : {});
     this.models = {
-      all: fitGbdt(this.learningSet(relevantAll, "all"), { ...this.gbdt, ...options.all }),
-      novel: fitGbdt(this.learningSet(relevantNovel, "novel"), { ...this.gbdt, ...options.novel }),
+      all: fitGbdt(this.learningSet(relevantAll, "all"), { ...this.gbdt, ...trees("all") }),
+      novel: fitGbdt(this.learningSet(relevantNovel, "novel"), { ...this.gbdt, ...trees("novel") }),
     };
     // what the Worker would refuse to serve (too many trees too deep to lay out) fails here, not at the edge
     for (const mode of ["all", "novel"] as const)
@@ -259,7 +262,7 @@ function compare(
   val: RankerSplit,
   hybrid: HybridRecommender,
 ): Omit<RankerChoice, "heldOutWeights"> {
-  const out = { holdout: {}, chosen: {}, trees: {}, heldOut: {} } as Omit<RankerChoice, "heldOutWeights">;
+  const out = { holdout: {}, chosen: {}, heldOut: {} } as Omit<RankerChoice, "heldOutWeights">;
   const f = RANKER_FEATURES.length;
   for (const mode of ["all", "novel"] as const) {
     const relevant = mode === "all" ? val.testAll : val.testNovel;
@@ -296,7 +299,6 @@ function compare(
     const r = sum / Math.max(1, held.length);
     out.holdout[mode] = { hybrid: h, ranker: r, trees, users: held.length };
     out.chosen[mode] = r > h ? "ranker" : "hybrid";
-    out.trees[mode] = { trees };
     out.heldOut[mode] = { ...model, trees: model.trees.slice(0, trees) };
   }
   return out;

@@ -709,6 +709,15 @@ describe("learning from an earlier window", () => {
     // every held-out reader is counted (both halves pick and judge)
     expect(choice.holdout.all.users).toBe(heldAll.length);
   });
+
+  it("fits the final trees at the count the held-out readers picked for each mode, else at the settings' count", async () => {
+    const { val, v } = await windows();
+    const picked = (trees: number) => ({ hybrid: 0, ranker: 0, trees, users: 1 });
+    const chosen = v.ranker.train(val.testAll, val.testNovel, { holdout: { all: picked(20), novel: picked(10) } });
+    expect([chosen.all.trees.length, chosen.novel.trees.length]).toEqual([20, 10]);
+    const plain = v.ranker.train(val.testAll, val.testNovel);
+    expect([plain.all.trees.length, plain.novel.trees.length]).toEqual([25, 25]);
+  });
 });
 
 describe("choosing the tree count on held-out readers", () => {

@@ -164,7 +164,7 @@ function tuneRanker(
   }
   metrics.validation_ranker_windows = 1 + ranker.earlier.length;
   const choice = chooseRanker(ranker, judged(val), tuner);
-  const models = ranker.train(val.relevantAll, val.relevantNovel, choice.trees);
+  const models = ranker.train(val.relevantAll, val.relevantNovel, choice);
   for (const mode of ["all", "novel"] as const) {
     const h = choice.holdout[mode];
     const suffix = mode === "all" ? "" : "_novel";
