@@ -172,7 +172,6 @@ export function runRecommenderSuite(
         als: alsOn(earlier, data, chosen),
         content: fitOn(earlier, data, "content", () => new ContentLsa()),
         neighbours: neighbours(earlier, data),
-        weights,
         relevant: { all: earlier.testAll, novel: earlier.testNovel },
         userIds: earlier.userIds,
       }),

@@ -162,8 +162,12 @@ export class HybridRecommender implements Recommender {
   }
 
   /** The logits of one mode's weights over given components. */
-  scoresFor(mode: HybridMode, c: ReturnType<HybridRecommender["components"]>): Float64Array {
-    return hybridScores(this.weights[mode], c.own, c.now, c.als, c.content ?? new Float32Array(c.als.length), c.stats);
+  scoresFor(
+    mode: HybridMode,
+    c: ReturnType<HybridRecommender["components"]>,
+    weights: HybridWeights = this.weights,
+  ): Float64Array {
+    return hybridScores(weights[mode], c.own, c.now, c.als, c.content ?? new Float32Array(c.als.length), c.stats);
   }
 
   /** Training rows for the re-ranker: per user, own items + ALS top-100 + content top-50 + 30 most popular. */

@@ -67,21 +67,23 @@ export interface RankerChoice {
 }
 
 /**
- * An earlier window whose readers the trees learn from too: its own components (fitted before its cutoff, with the
- * same hybrid weights), what its readers bought after that cutoff, and their ids (to keep readers held out of the
- * validation window out of it as well).
+ * An earlier window whose readers the trees learn from too: its own components (fitted before its cutoff), what its
+ * readers bought after that cutoff, and their ids (to keep readers held out of the validation window out of it as
+ * well). Its hybrid features are scored with the validation ranker's hybrid weights, whatever they are when it learns
+ * (learningSet): the weights are never copied into the window, so nothing keeps them in step.
  */
 export interface EarlierWindow {
   /** fitted with `hybrid` over this window's components */
   ranker: CandidateRanker;
+  /** this window's components; its own weights are not read */
   hybrid: HybridRecommender;
   relevant: Record<RankerMode, ReadonlyMap<number, ReadonlySet<number>>>;
   userIds: readonly string[];
 }
 
 /**
- * An earlier window over its own components, fitted on `data` (what came before its cutoff, `end`): the hybrid
- * over them scores with the validation window's `weights`, the ranker's candidates come from it and `neighbours`.
+ * An earlier window over its own components, fitted on `data` (what came before its cutoff, `end`): the ranker's
+ * candidates come from the hybrid over them and `neighbours`.
  */
 export function earlierWindow(w: {
   data: TrainData;
@@ -89,13 +91,11 @@ export function earlierWindow(w: {
   als: ImplicitAls;
   content: ContentLsa;
   neighbours: NeighbourTable | null;
-  weights: HybridWeights;
   relevant: EarlierWindow["relevant"];
   userIds: readonly string[];
 }): EarlierWindow {
   const hybrid = new HybridRecommender(w.als.options, {}, w.end);
   hybrid.fitWith(w.data, w.als, w.content);
-  hybrid.weights = w.weights;
   const ranker = new CandidateRanker();
   ranker.fitWith(hybrid, w.neighbours);
   return { ranker, hybrid, relevant: w.relevant, userIds: w.userIds };
@@ -125,11 +125,12 @@ export class CandidateRanker implements Recommender {
     this.neighbours = neighbours;
   }
 
-  inputs(user: number, mode: RankerMode): RankerInputs {
+  /** One reader's candidates' inputs; the hybrid's logits with `weights` (default: its own). */
+  inputs(user: number, mode: RankerMode, weights?: HybridWeights): RankerInputs {
     const h = this.hybrid;
     if (!h) throw new Error("not fitted");
     const c = h.components(user);
-    return { ...c, neighbours: this.neighbours, hybrid: h.scoresFor(mode, c) };
+    return { ...c, neighbours: this.neighbours, hybrid: h.scoresFor(mode, c, weights) };
   }
 
   /** One query group per user with a relevant candidate set: the rows the trees learn from. */
@@ -143,7 +144,7 @@ export class CandidateRanker implements Recommender {
 
   /**
    * This window's rows for `users` (default: every reader with relevance), then every earlier window's, less the
-   * readers whose ids are in `except`.
+   * readers whose ids are in `except`, their hybrid features scored with this window's hybrid weights.
    */
   learningSet(
     relevant: ReadonlyMap<number, ReadonlySet<number>>,
@@ -152,10 +153,11 @@ export class CandidateRanker implements Recommender {
     except: ReadonlySet<string> = new Set(),
   ): GbdtData {
     const groups = this.groupsOf(relevant, mode, users);
+    const weights = this.hybrid?.weights;
     for (const w of this.earlier) {
       const rel = w.relevant[mode];
       const kept = [...rel.keys()].filter((u) => !except.has(w.userIds[u] as string));
-      groups.push(...w.ranker.groupsOf(rel, mode, kept));
+      groups.push(...w.ranker.groupsOf(rel, mode, kept, weights));
     }
     return stack(groups);
   }
@@ -165,12 +167,13 @@ export class CandidateRanker implements Recommender {
     relevant: ReadonlyMap<number, ReadonlySet<number>>,
     mode: RankerMode,
     users?: readonly number[],
+    weights?: HybridWeights,
   ): QueryGroup[] {
     const out: QueryGroup[] = [];
     for (const u of users ?? relevant.keys()) {
       const rel = relevant.get(u);
       if (!rel) continue;
-      const { items, rows } = rankerCandidates(this.inputs(u, mode), mode);
+      const { items, rows } = rankerCandidates(this.inputs(u, mode, weights), mode);
       out.push({ rows, labels: items.map((j) => (rel.has(j) ? 1 : 0)) });
     }
     return out;
@@ -238,22 +241,17 @@ const odd = (user: number) => user % 2 === 1;
  */
 export function chooseRanker(ranker: CandidateRanker, val: RankerSplit, hybrid: HybridRecommender): RankerChoice {
   const fitted = hybrid.weights;
-  const earlier = ranker.earlier.map((w) => w.hybrid.weights);
   const trainOf = (m: ReadonlyMap<number, Set<number>>) =>
     subset(
       m,
       [...m.keys()].filter((u) => !isHeldOut(u)),
     );
+  // the earlier windows' hybrid features come from the same weights (learningSet), fitted without the held-out readers
   const heldOutWeights = hybrid.tune(trainOf(val.testAll), trainOf(val.testNovel));
-  // the earlier windows' hybrid features come from the same weights, fitted without the held-out readers
-  for (const w of ranker.earlier) w.hybrid.weights = heldOutWeights;
   try {
     return { ...compare(ranker, val, hybrid), heldOutWeights };
   } finally {
     hybrid.weights = fitted;
-    ranker.earlier.forEach((w, i) => {
-      w.hybrid.weights = earlier[i] as HybridWeights;
-    });
   }
 }
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { hybridFeatureRow, hybridScores, itemPriors } from "../../core/hybrid";
+import { type HybridWeights, hybridFeatureRow, hybridScores, itemPriors } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
 import { CANDIDATES, RANKER_FEATURES, type RankerFeature, rankCandidates, rankerCandidates } from "../../core/ranker";
@@ -33,6 +33,7 @@ import { HybridRecommender, itemStats } from "../../scripts/train/hybrid";
 import {
   CandidateRanker,
   chooseRanker,
+  type EarlierWindow,
   earlierWindow,
   isHeldOut,
   pickTrees,
@@ -634,25 +635,45 @@ describe("learning from an earlier window", () => {
     ranker.fitWith(hybrid, null);
     const v = { ranker, hybrid };
     expect(earlier.testAll.size).toBeGreaterThan(5);
-    // the earlier window as the evaluation and training set it up, with weights of its own (so that putting them
-    // back is told apart from putting validation's there)
+    // the earlier window as the evaluation and training set it up; its hybrid is given weights of its own, which
+    // nothing may read (the validation hybrid's are)
     const e = earlierWindow({
       ...components(earlier),
       end: earlier.cutoff,
       neighbours: null,
-      weights: structuredClone(hybrid.weights),
       relevant: { all: earlier.testAll, novel: earlier.testNovel },
       userIds: earlier.userIds,
     });
+    const unread = structuredClone(hybrid.weights);
+    unread.all.weights = unread.all.weights.map((w) => -w);
+    e.hybrid.weights = unread;
     v.ranker.earlier = [e];
     return { val, earlier, v, e };
+  };
+
+  /** the earlier window's rows as its ranker makes them with `weights` for its hybrid */
+  const earlierRows = (
+    e: EarlierWindow,
+    relevant: ReadonlyMap<number, ReadonlySet<number>>,
+    weights: HybridWeights,
+    users?: readonly number[],
+  ) => {
+    const mine = e.hybrid.weights;
+    e.hybrid.weights = weights;
+    try {
+      return e.ranker.trainingSet(relevant, "all", users);
+    } finally {
+      e.hybrid.weights = mine;
+    }
   };
 
   it("appends the earlier window's readers as their own query groups, less the ids held out", async () => {
     const { val, earlier, v, e } = await windows();
     const own = v.ranker.trainingSet(val.testAll, "all");
-    const theirs = e.ranker.trainingSet(earlier.testAll, "all");
+    // scored with the validation hybrid's weights, not the window's own
+    const theirs = earlierRows(e, earlier.testAll, v.hybrid.weights);
     const both = v.ranker.learningSet(val.testAll, "all");
+    expect(Array.from(e.ranker.trainingSet(earlier.testAll, "all").x)).not.toEqual(Array.from(theirs.x));
     expect(both.y.length).toBe(own.y.length + theirs.y.length);
     expect(Array.from(both.y.subarray(own.y.length))).toEqual(Array.from(theirs.y));
     expect(Array.from(both.x.subarray(own.x.length))).toEqual(Array.from(theirs.x));
@@ -670,9 +691,10 @@ describe("learning from an earlier window", () => {
       new Set(held.map((u) => earlier.userIds[u] as string)),
     );
     expect(less.groups.length).toBe(both.groups.length - 3);
-    const kept = e.ranker.trainingSet(
+    const kept = earlierRows(
+      e,
       earlier.testAll,
-      "all",
+      v.hybrid.weights,
       [...earlier.testAll.keys()].filter((u) => !held.includes(u)),
     );
     expect(less.y.length).toBe(own.y.length + kept.y.length);
@@ -684,7 +706,8 @@ describe("learning from an earlier window", () => {
     const seen: { users: readonly number[]; except: ReadonlySet<string>; weights: unknown }[] = [];
     const learn = v.ranker.learningSet.bind(v.ranker);
     v.ranker.learningSet = (relevant, mode, users, except) => {
-      seen.push({ users: users ?? [], except: except ?? new Set(), weights: e.hybrid.weights });
+      // the weights every window's hybrid features are scored with as it learns
+      seen.push({ users: users ?? [], except: except ?? new Set(), weights: v.hybrid.weights });
       return learn(relevant, mode, users, except);
     };
     const choice = chooseRanker(v.ranker, val, v.hybrid);

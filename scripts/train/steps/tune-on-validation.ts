@@ -155,7 +155,6 @@ function tuneRanker(
         als,
         content,
         neighbours: before.neighbours(NEIGHBOURS_K),
-        weights: tuner.weights,
         relevant: { all: earlier.relevantAll, novel: earlier.relevantNovel },
         userIds: earlier.userIds,
       }),
