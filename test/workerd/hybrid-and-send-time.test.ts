@@ -14,7 +14,7 @@ import { resetModelCache } from "../../worker/model/model-store";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
 import { recommend } from "../../worker/recs/recommend";
 import type { SendTimeResponse } from "../../worker/routes/send-time";
-import { chainTree } from "../node/support/chain-tree";
+import { chainTree } from "../shared/chain-tree";
 import type { ModelFixture } from "./fixture";
 import { call, clearKv, type RecsBody, retailFixture, seedModel, token } from "./support/harness";
 
@@ -127,6 +127,27 @@ describe("learned ranker in workerd", () => {
     }
     // the trees rank for themselves: they are not the hybrid's order under another name
     expect(differsFromHybrid).toBeGreaterThan(0);
+  });
+
+  it("ranks golden readers opened all at once (interleaved at every await) as it ranks them one by one", async () => {
+    const f = retailFixture();
+    const ids = manifest().itemIds;
+    for (const g of f.golden.ranker) await env.OPENTIME_KV.put(kvKeys.profile(g.user), JSON.stringify(g.profile));
+    const answers = await Promise.all(
+      f.golden.ranker.map(async (g) => {
+        const config = { ...getConfig(env), excludePurchasedDays: 0, recsMode: g.mode };
+        return recommend({ kv: env.OPENTIME_KV, config, token: await token(g.user), n: 10, now: g.now * 1000 });
+      }),
+    );
+    answers.forEach((rec, i) => {
+      const g = f.golden.ranker[i] as HybridGoldenCase;
+      expect([g.user, g.mode, rec.scorer, rec.items.map((it) => it.id)]).toEqual([
+        g.user,
+        g.mode,
+        "ranker",
+        g.expectedIndices.map((j) => ids[j]),
+      ]);
+    });
   });
 
   it("amp-list answers with the ranker, and novel mode never shows what the reader bought", async () => {

@@ -1,8 +1,9 @@
 /**
  * A tree of a given depth for tests of the trees' depth limit (core/tree-ensemble.ts): each inner node splits
- * feature 0 at its level (left: a leaf holding the level), its right child is the next inner node.
+ * feature 0 at its level (left: a leaf holding the level), its right child is the next inner node. Both the Node
+ * and the workerd tests use it (test/shared holds pure helpers for both).
  */
-import type { Tree } from "../../../core/tree-ensemble";
+import type { Tree } from "../../core/tree-ensemble";
 
 export function chainTree(depth: number): Tree {
   const t: Tree = { feature: [], threshold: [], left: [], right: [], value: [] };
