@@ -100,8 +100,7 @@ export function itemPriors(w: LinearWeights, stats: ItemStats): Float64Array {
 
 /**
  * Hybrid logits for every item; `als` and `content` are that user's per-item scores, `priors` the model's
- * itemPriors(w, stats) when the caller keeps them. Written into `into` when given (as long as the catalog; every
- * entry is overwritten), so a caller that scores many readers need not allocate a catalog-long array for each.
+ * itemPriors(w, stats) when the caller keeps them.
  */
 export function hybridScores(
   w: LinearWeights,
@@ -111,12 +110,10 @@ export function hybridScores(
   content: ArrayLike<number>,
   stats: ItemStats,
   priors: Float64Array = itemPriors(w, stats),
-  into?: Float64Array,
 ): Float64Array {
   const n = als.length;
   if (priors.length !== n) throw new Error(`hybridScores: ${priors.length} priors for ${n} items`);
-  if (into && into.length !== n) throw new Error(`hybridScores: an output of ${into.length} for ${n} items`);
-  const out = into ?? new Float64Array(n);
+  const out = new Float64Array(n);
   const wAls = w.weights[5] as number;
   const wContent = w.weights[6] as number;
   for (let j = 0; j < n; j++) {
