@@ -26,6 +26,8 @@ export interface HybridGoldenCase {
   profile: Profile;
   /** top-10 model indices from ORT-equal int8 scores and core/hybrid.ts, no exclusion window */
   expectedIndices: number[];
+  /** ranker cases: the reader's stored pool (core/reader-pool.ts), which their features carry; none: not made */
+  pool?: string | null;
 }
 
 export interface Golden {

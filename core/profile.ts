@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { ExposuresSchema } from "./experiments/exposure";
+import { MAX_STORED_POOL } from "./reader-pool";
 
 export const PROFILE_SCHEMA_VERSION = 3;
 /** Bound on stored purchase history entries (most recent kept). */
@@ -241,7 +242,12 @@ export const UserFeaturesSchema = ProfileV3Schema.pick({
   sendTime: true,
   propensity: true,
   buyWithin7d: true,
-}).extend({ v: z.literal(1), model: z.string() });
+}).extend({
+  v: z.literal(1),
+  model: z.string(),
+  /** the reader's pool for this version (core/reader-pool.ts), stored form; absent: every open scores the catalog */
+  pool: z.string().max(MAX_STORED_POOL).nullable().default(null),
+});
 export type UserFeatures = z.infer<typeof UserFeaturesSchema>;
 
 export type ModelOutputs = Pick<
@@ -265,7 +271,7 @@ export function modelOutputs(profile: Profile | null, features: UserFeatures | n
   };
 }
 
-export function featuresOf(profile: Profile, model: string): UserFeatures {
+export function featuresOf(profile: Profile, model: string, pool: string | null = null): UserFeatures {
   return {
     v: 1,
     userId: profile.userId,
@@ -276,5 +282,6 @@ export function featuresOf(profile: Profile, model: string): UserFeatures {
     sendTime: profile.sendTime,
     propensity: profile.propensity,
     buyWithin7d: profile.buyWithin7d,
+    pool,
   };
 }

@@ -7,8 +7,8 @@ import type { Catalog } from "../../core/catalog";
 import { CONTENT_USER_VECTOR_V1 } from "../../core/feature-spec";
 import { quantizeItems } from "../../core/int8-kernel";
 import { kvKeys } from "../../core/kv-keys";
-import type { ModelManifest } from "../../core/manifest";
-import { encodeNeighbours } from "../../core/neighbour-table";
+import { type ModelManifest, RankerManifestSchema } from "../../core/manifest";
+import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
 import type { Profile } from "../../core/profile";
 import { RANKER_FEATURES } from "../../core/ranker";
 import type { TreeEnsemble } from "../../core/tree-ensemble";
@@ -17,11 +17,19 @@ import { buildScoringGraph } from "../export/onnx-graph";
 import { readScoringGraph } from "../export/read-scoring-graph";
 import { Rng } from "../lib/rng";
 import { buildProfile } from "../profiles/build-profiles";
-import { type KvEntry, modelEntries, profileEntries, readModelArtifacts, readProfiles } from "../seed/kv-entries";
+import {
+  featureEntries,
+  type KvEntry,
+  modelEntries,
+  profileEntries,
+  readModelArtifacts,
+  readProfiles,
+} from "../seed/kv-entries";
 import { DEFAULT_CONTENT_OPTIONS } from "../train/content";
 import { DEFAULT_EASE_OPTIONS } from "../train/ease";
 import { UNTUNED_WEIGHTS } from "../train/hybrid";
 import { NEIGHBOURS_K, RANKER_GBDT } from "../train/ranker";
+import { type PoolModel, profilePools } from "../train/steps/reader-pools";
 import { CDN_ORIGIN } from "./jpeg-cdn";
 
 export interface Scenario {
@@ -208,6 +216,7 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
     },
   };
   const now = Math.floor(Date.now() / 1000);
+  const ids: string[] = catalog.items.map((i: { id: string }) => i.id);
   const profiles = base.users.map((id) =>
     buildProfile(id, {
       model: version,
@@ -220,6 +229,16 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
       })),
     }),
   );
+  const hybrid = manifest.hybrid as NonNullable<ModelManifest["hybrid"]>;
+  const poolModel: PoolModel = {
+    version,
+    itemIndex: new Map(ids.map((id, j) => [id, j])),
+    als: alsItems,
+    content: contentItems,
+    neighbours: decodeNeighbours(neighbours, n, k),
+    stats: { ...hybrid.itemStats, ...RankerManifestSchema.parse(manifest.ranker).itemStats },
+    weights: UNTUNED_WEIGHTS,
+  };
   return {
     name: `synthetic, learned ranker (${n.toLocaleString("en")} items)`,
     items: n,
@@ -228,6 +247,8 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
     entries: [
       ...modelEntries({ dir: "", manifest, catalog: { ...catalog }, onnx, contentOnnx, neighbours }, true),
       ...profileEntries(profiles),
+      // each reader's pool, as the trainer stores it with their features
+      ...featureEntries(profiles, version, profilePools(poolModel, profiles)),
       ...benchEntries(
         alsItems.q,
         alsItems.scales,

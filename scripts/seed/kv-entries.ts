@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { z } from "zod";
 import { bytesToBase64 } from "../../core/base64";
 import { type Catalog, CatalogSchema, type FallbackItems } from "../../core/catalog";
 import { erasureKey } from "../../core/erasure-key";
@@ -90,11 +91,35 @@ export function profileEntries(profiles: readonly Profile[]): KvEntry[] {
   return profiles.map((p) => ({ key: kvKeys.profile(p.userId), value: JSON.stringify(p) }));
 }
 
-/** The model outputs of each exported profile, under the version's own keys (safe to write at any time). */
-export function featureEntries(profiles: readonly Profile[], version: string): KvEntry[] {
+/** The readers' pools the trainer wrote (pools.jsonl, a version with a ranker), by user id; none when absent. */
+export async function readPools(dir: string): Promise<Map<string, string>> {
+  const file = join(dir, "pools.jsonl");
+  if (!existsSync(file)) return new Map();
+  const line = z.object({ userId: z.string().min(1), pool: z.string() });
+  const text = await readFile(file, "utf8");
+  return new Map(
+    text
+      .split("\n")
+      .filter((l) => l.trim())
+      .map((l) => {
+        const { userId, pool } = line.parse(JSON.parse(l));
+        return [userId, pool];
+      }),
+  );
+}
+
+/**
+ * The model outputs of each exported profile, with their pool when the trainer made one, under the version's own
+ * keys (safe to write at any time).
+ */
+export function featureEntries(
+  profiles: readonly Profile[],
+  version: string,
+  pools: ReadonlyMap<string, string> = new Map(),
+): KvEntry[] {
   return profiles.map((p) => ({
     key: kvKeys.features(p.userId, version),
-    value: JSON.stringify(featuresOf(p, version)),
+    value: JSON.stringify(featuresOf(p, version, pools.get(p.userId) ?? null)),
     expiration_ttl: FEATURES_TTL_SECONDS,
   }));
 }
@@ -130,7 +155,7 @@ export async function allEntries(
   const { kept, skipped } = await withoutErased(await readProfiles(dir), tombstones);
   const entries = [
     ...modelEntries(artifacts, false),
-    ...featureEntries(kept, artifacts.manifest.version),
+    ...featureEntries(kept, artifacts.manifest.version, await readPools(dir)),
     ...(withProfiles ? profileEntries(kept) : []),
     ...modelEntries(artifacts, true).slice(-1),
   ];

@@ -1,7 +1,7 @@
 /**
  * `npm run train`: a short list of named steps (scripts/train/steps/): load the log -> tune on the validation
  * split (ALS grid, hybrid weights, calibration) -> refit the recommenders on the whole window, quantize, build
- * their graphs -> engagement models (segments, send time, propensity) -> reader profiles -> drift reference ->
+ * their graphs -> engagement models (segments, send time, propensity) -> reader profiles and pools -> drift reference ->
  * golden cases -> manifest -> write `<out>/<version>/`. The version is content-addressed.
  */
 import type { Catalog } from "../../core/catalog";
@@ -13,6 +13,7 @@ import { fitEngagement } from "./steps/fit-engagement";
 import { fitRecommenders } from "./steps/fit-recommenders";
 import { goldenCases } from "./steps/golden-cases";
 import { modelManifest } from "./steps/model-manifest";
+import { readerPools } from "./steps/reader-pools";
 import { readerProfiles } from "./steps/reader-profiles";
 import { tuneOnValidation } from "./steps/tune-on-validation";
 import { writeModel } from "./steps/write-model";
@@ -49,12 +50,13 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const recs = fitRecommenders(ts, tuned, log);
   const engagement = fitEngagement(ts.purchases, end, log);
   const profiles = readerProfiles(ts, recs, engagement);
+  const pools = readerPools(recs, full.itemIds, profiles);
   // the readers' feature distributions now, for the drift job (every event lies before `end`)
   const reference = trainingDriftReference(profiles, recs.alsItems, Math.ceil(end), engagement.propensityCalibration);
-  const golden = goldenCases(full, recs, profiles, opts.goldenUsers ?? 24);
+  const golden = goldenCases(full, recs, profiles, pools, opts.goldenUsers ?? 24);
   const catalog: Catalog = { items: ts.catalog, popular: popularOrder(full).slice(0, 200) };
   const manifest = modelManifest(ts, tuned, recs, engagement, reference, (performance.now() - started) / 1000);
-  const dir = await writeModel(opts.out, { recs, engagement, manifest, catalog, golden, profiles }, log);
+  const dir = await writeModel(opts.out, { recs, engagement, manifest, catalog, golden, profiles, pools }, log);
   return { dir, manifest, profiles: profiles.length };
 }
 

@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import type { HybridGoldenCase } from "../../core/golden";
 import { kvKeys } from "../../core/kv-keys";
-import { type ModelManifest, type RankerManifest, RankerManifestSchema } from "../../core/manifest";
+import { type ModelManifest, RankerManifestSchema } from "../../core/manifest";
 import { MAX_TREE_DEPTH } from "../../core/tree-ensemble";
 import { getConfig } from "../../worker/env";
 import { resetModelCache } from "../../worker/model/model-store";
@@ -15,17 +15,18 @@ import { createScoringSession } from "../../worker/ort/ort-runtime";
 import { recommend } from "../../worker/recs/recommend";
 import type { SendTimeResponse } from "../../worker/routes/send-time";
 import { chainTree } from "../shared/chain-tree";
-import type { ModelFixture } from "./fixture";
-import { call, clearKv, type RecsBody, retailFixture, seedModel, token } from "./support/harness";
+import {
+  call,
+  clearKv,
+  goldenRecommendation,
+  type RecsBody,
+  rankerServing,
+  retailFixture,
+  seedModel,
+  token,
+} from "./support/harness";
 
 const manifest = () => JSON.parse(retailFixture().manifestJson) as ModelManifest;
-
-/** A golden case's reader, stored, then recommended to at the case's time and mode, without an exclusion window. */
-async function goldenRecommendation(g: HybridGoldenCase) {
-  await env.OPENTIME_KV.put(kvKeys.profile(g.user), JSON.stringify(g.profile));
-  const config = { ...getConfig(env), excludePurchasedDays: 0, recsMode: g.mode };
-  return recommend({ kv: env.OPENTIME_KV, config, token: await token(g.user), n: 10, now: g.now * 1000 });
-}
 
 describe("content graph in workerd", () => {
   it("ORT top-k equals the int8 reference exactly for the golden users", async () => {
@@ -94,25 +95,13 @@ describe("hybrid re-ranker in workerd", () => {
   });
 });
 
-/**
- * The retail fixture with its ranker serving the given modes (by default both; which serves is the trainer's
- * choice on validation).
- */
-function rankerServing(chosen: RankerManifest["chosen"] = { all: "ranker", novel: "ranker" }): ModelFixture {
-  const f = retailFixture();
-  const m = JSON.parse(f.manifestJson) as ModelManifest;
-  const ranker = RankerManifestSchema.parse(m.ranker);
-  m.ranker = { ...ranker, chosen };
-  return { ...f, manifestJson: JSON.stringify(m) };
-}
-
 describe("learned ranker in workerd", () => {
   beforeEach(async () => {
     await clearKv();
     await seedModel({ fixture: rankerServing() });
   });
 
-  it("reproduces the trainer's top-10 for golden readers, in both modes", async () => {
+  it("reproduces the trainer's top-10 for golden readers, in both modes, from their pools and from every item", async () => {
     const f = retailFixture();
     const ids = manifest().itemIds;
     expect(f.golden.ranker.length).toBeGreaterThanOrEqual(16);
@@ -120,9 +109,13 @@ describe("learned ranker in workerd", () => {
     for (const [i, g] of f.golden.ranker.entries()) {
       // the hybrid's case for the same reader and mode, to compare with
       expect([f.golden.hybrid[i]?.user, f.golden.hybrid[i]?.mode]).toEqual([g.user, g.mode]);
-      const rec = await goldenRecommendation(g);
-      expect(rec.scorer).toBe("ranker");
-      expect(rec.items.map((it) => it.id)).toEqual(g.expectedIndices.map((j) => ids[j]));
+      // every golden reader has a pool (stored with their features); without it the graphs score every item
+      expect(g.pool).toEqual(expect.any(String));
+      for (const pool of [g.pool, null]) {
+        const rec = await goldenRecommendation(g, { pool });
+        expect(rec.scorer).toBe("ranker");
+        expect(rec.items.map((it) => it.id)).toEqual(g.expectedIndices.map((j) => ids[j]));
+      }
       if (g.expectedIndices.join() !== f.golden.hybrid[i]?.expectedIndices.join()) differsFromHybrid++;
     }
     // the trees rank for themselves: they are not the hybrid's order under another name
@@ -133,7 +126,7 @@ describe("learned ranker in workerd", () => {
     const f = retailFixture();
     const ids = manifest().itemIds;
     // a reader in both modes is stored twice with the same profile: each open reads what it needs either way
-    const answers = await Promise.all(f.golden.ranker.map(goldenRecommendation));
+    const answers = await Promise.all(f.golden.ranker.map((g) => goldenRecommendation(g)));
     answers.forEach((rec, i) => {
       const g = f.golden.ranker[i] as HybridGoldenCase;
       expect([g.user, g.mode, rec.scorer, rec.items.map((it) => it.id)]).toEqual([

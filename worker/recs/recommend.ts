@@ -22,8 +22,10 @@ import {
 import { liveItem } from "../../core/live-catalog";
 import { emptyProfile, type ModelOutputs, modelOutputs, type Profile } from "../../core/profile";
 import { CANDIDATES, rankCandidates, rankerCandidates } from "../../core/ranker";
+import { decodePool, type PoolRanking, poolCandidates } from "../../core/reader-pool";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { sendKey, type TokenResult, verifyToken } from "../../core/token";
+import type { CompiledEnsemble } from "../../core/tree-ensemble";
 import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
@@ -342,7 +344,8 @@ async function rank(input: Loaded): Promise<Recommendation> {
     if (folded) return personalized(await alsTopK(model, vector, n, exclude, live), "als-foldin");
     const content = outputs.contentVector ? base64ToFloat32(outputs.contentVector.vector) : null;
     if (model.manifest.hybrid && model.content && content && content.length === model.manifest.content?.dims) {
-      const ranked = await hybrid(model, profile, vector, content, config, n, exclude, now, live);
+      const pool = read.features?.model === version ? read.features.pool : null;
+      const ranked = await hybrid(model, profile, { als: vector, content, pool }, config, n, exclude, now, live);
       return personalized(ranked, ranked.scorer);
     }
     return personalized(await alsTopK(model, vector, n, exclude, live), "als");
@@ -422,15 +425,23 @@ function priorsOf(weights: LinearWeights, stats: ItemStats): Float64Array {
   return p;
 }
 
+/** What the reader's features hold for this version: their ALS and content vectors, and their pool if made. */
+interface ReaderVectors {
+  als: Float32Array;
+  content: Float32Array;
+  /** stored form (core/reader-pool.ts) */
+  pool: string | null;
+}
+
 /**
  * Every item scored by the hybrid's logits; where the version's ranker serves this mode, its candidates (core/
- * ranker.ts) are ranked by its trees instead, and the hybrid's order fills what exclusions leave short.
+ * ranker.ts) are ranked by its trees instead, and the hybrid's order fills what exclusions leave short. A reader
+ * with a pool the ranker can use is ranked from it alone: the same answer, without scoring the catalog.
  */
 async function hybrid(
   model: LoadedModel,
   profile: Profile,
-  vector: Float32Array,
-  contentVector: Float32Array,
+  reader: ReaderVectors,
   config: Config,
   n: number,
   exclude: Exclusion,
@@ -444,6 +455,21 @@ async function hybrid(
   });
   // the version's ranker, when it serves this mode
   const trees = model.ranker?.models[config.recsMode];
+  const at = Math.floor(now / 1000);
+  const weights = h[config.recsMode];
+  if (trees && model.ranker && reader.pool) {
+    const parts = { neighbours: model.ranker.neighbours, stats: model.ranker.stats, weights };
+    const ranked = rankFromPool(
+      reader.pool,
+      model.manifest.itemCount,
+      { own, now: at, ...parts },
+      config,
+      trees,
+      n,
+      exclude,
+    );
+    if (ranked) return { ...pick(model, ranked, n, exclude, live), scorer: "ranker" };
+  }
   // for the ranker, the graphs' own top-k gives its ALS and content candidates (wide enough to skip the own items
   // `novel` mode leaves out): no pass over the catalog for them in JS. A reader with very many own items gets that
   // pass instead (core/ranker.ts), not a graph sorting most of the catalog.
@@ -451,13 +477,11 @@ async function hybrid(
   const wide = (k: number) =>
     trees && skipped <= WIDE_EXCLUSION ? Math.min(model.manifest.itemCount, k + skipped) : 0;
   const [byAls, byContent] = await Promise.all([
-    model.session.itemScores(vector, wide(CANDIDATES.als)),
-    (model.content as NonNullable<LoadedModel["content"]>).itemScores(contentVector, wide(CANDIDATES.content)),
+    model.session.itemScores(reader.als, wide(CANDIDATES.als)),
+    (model.content as NonNullable<LoadedModel["content"]>).itemScores(reader.content, wide(CANDIDATES.content)),
   ]);
   const als = byAls.scores;
   const content = byContent.scores;
-  const at = Math.floor(now / 1000);
-  const weights = h[config.recsMode];
   const scores = hybridScores(weights, own, at, als, content, h.itemStats, priorsOf(weights, h.itemStats));
   const byHybrid = () => topK(scores, n, exclude.hasIndex);
   if (!trees || !model.ranker) return { ...pick(model, byHybrid(), n, exclude, live), scorer: "hybrid" };
@@ -474,4 +498,27 @@ async function hybrid(
   const candidates = rankerCandidates(inputs, config.recsMode);
   const ranked = rankCandidates(trees, candidates, n, () => byHybrid().indices, exclude.hasIndex);
   return { ...pick(model, ranked, n, exclude, live), scorer: "ranker" };
+}
+
+/**
+ * The ranker's answer from the reader's pool (core/reader-pool.ts), or null where the pool cannot give the
+ * catalog's: it does not decode for this model, it was made from other own items, or exclusions leave fewer than
+ * `n` of its candidates (the hybrid's order then fills, which needs every item's score).
+ */
+function rankFromPool(
+  stored: string,
+  itemCount: number,
+  parts: PoolRanking,
+  config: Config,
+  trees: CompiledEnsemble,
+  n: number,
+  exclude: Exclusion,
+): { indices: number[]; scores: number[] } | null {
+  const pool = decodePool(stored, itemCount);
+  const candidates = pool && poolCandidates(pool, parts, config.recsMode);
+  if (!candidates) return null;
+  let left = 0;
+  for (const j of candidates.items) if (!exclude.hasIndex(j)) left++;
+  if (left < n) return null;
+  return rankCandidates(trees, candidates, n, () => [], exclude.hasIndex);
 }

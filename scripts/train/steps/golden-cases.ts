@@ -1,7 +1,8 @@
 /**
  * Training step 5: golden cases, the parity the Worker is tested against: for readers spread over the window,
  * the int8 top-10 of ALS and content (with the float top-10 beside it), and the hybrid's and the ranker's
- * top-10 in both modes from the reader's profile, as the edge computes them.
+ * top-10 in both modes from the reader's profile, as the edge computes them (the ranker's cases carry the reader's
+ * pool, from which the edge ranks them).
  */
 import type { Golden, GoldenCase } from "../../../core/golden";
 import { hybridScores, type OwnItem } from "../../../core/hybrid";
@@ -14,7 +15,13 @@ import { rowIndices } from "../../data/sparse";
 import type { Window } from "../training-set";
 import type { Recommenders } from "./fit-recommenders";
 
-export function goldenCases(full: Window, recs: Recommenders, profiles: Profile[], count: number): Golden {
+export function goldenCases(
+  full: Window,
+  recs: Recommenders,
+  profiles: Profile[],
+  pools: ReadonlyMap<string, string>,
+  count: number,
+): Golden {
   const { als, alsItems, content, contentItems } = recs;
   const hybrid = content ? recs.hybrid : null;
   const golden: Golden = { als: [], content: [], hybrid: [], ranker: [] };
@@ -74,7 +81,15 @@ export function goldenCases(full: Window, recs: Recommenders, profiles: Profile[
             hybrid: s,
           };
           const ranked = rankCandidates(compiled[mode], rankerCandidates(inputs, mode), 10, () => expected, skip);
-          golden.ranker.push({ user, mode, now: full.end, profile, expectedIndices: ranked.indices.slice(0, 10) });
+          const pool = pools.get(user) ?? null;
+          golden.ranker.push({
+            user,
+            mode,
+            now: full.end,
+            profile,
+            expectedIndices: ranked.indices.slice(0, 10),
+            pool,
+          });
         }
       }
     }

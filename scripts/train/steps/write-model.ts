@@ -2,7 +2,7 @@
  * Training step 7: write a version's files into `<out>/<version>/` and point `<out>/latest.json` at it:
  * model.onnx and item-table.json (ALS, with the Gram matrix for fold-in), content.onnx, neighbours.bin (the
  * ranker's), segments.onnx and
- * segments.json, manifest.json, catalog.json, golden.json, profiles.jsonl.
+ * segments.json, manifest.json, catalog.json, golden.json, profiles.jsonl, pools.jsonl (the readers' pools, with a ranker).
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,11 +23,13 @@ export interface ModelFiles {
   catalog: Catalog;
   golden: Golden;
   profiles: Profile[];
+  /** each reader's stored pool (core/reader-pool.ts), by user id */
+  pools: ReadonlyMap<string, string>;
 }
 
 /** Writes the version's files; returns its directory. */
 export async function writeModel(out: string, files: ModelFiles, log: (msg: string) => void): Promise<string> {
-  const { recs, engagement, manifest, catalog, golden, profiles } = files;
+  const { recs, engagement, manifest, catalog, golden, profiles, pools } = files;
   const dir = join(out, recs.version);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "model.onnx"), recs.alsOnnx);
@@ -42,6 +44,10 @@ export async function writeModel(out: string, files: ModelFiles, log: (msg: stri
   await writeFile(join(dir, "catalog.json"), JSON.stringify(catalog));
   await writeFile(join(dir, "golden.json"), JSON.stringify(golden));
   await writeFile(join(dir, "profiles.jsonl"), `${profiles.map((p) => JSON.stringify(p)).join("\n")}\n`);
+  if (pools.size > 0) {
+    const lines = [...pools].map(([userId, pool]) => JSON.stringify({ userId, pool }));
+    await writeFile(join(dir, "pools.jsonl"), `${lines.join("\n")}\n`);
+  }
   await writeFile(join(out, "latest.json"), `${JSON.stringify({ version: recs.version, dir }, null, 2)}\n`);
   log(
     `exported ${recs.version} (${(recs.alsOnnx.length / 1024).toFixed(0)} KiB ALS ONNX, ${profiles.length} profiles) to ${dir}`,

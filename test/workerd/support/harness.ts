@@ -10,16 +10,53 @@ import {
 import { inject } from "vitest";
 import { base64ToBytes } from "../../../core/base64";
 import type { QueuedEvent } from "../../../core/events";
+import type { HybridGoldenCase } from "../../../core/golden";
 import { kvKeys } from "../../../core/kv-keys";
+import { type ModelManifest, type RankerManifest, RankerManifestSchema } from "../../../core/manifest";
+import { featuresOf } from "../../../core/profile";
 import { mintToken } from "../../../core/token";
+import { getConfig } from "../../../worker/env";
 import { type EventsMessage, eventsOf } from "../../../worker/events/queue";
 import worker from "../../../worker/index";
 import { resetModelCache } from "../../../worker/model/model-store";
 import { resetPinnedModel } from "../../../worker/model/pinned-model";
+import { type Recommendation, recommend } from "../../../worker/recs/recommend";
 import { READER_SHARDS, shardStub } from "../../../worker/state/shard-routing";
 import { type ModelFixture, TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "../fixture";
 
 export const SENDER = "newsletter@shop.example";
+
+/**
+ * The retail fixture with its ranker serving the given modes (by default both; which serves is the trainer's
+ * choice on validation).
+ */
+export function rankerServing(chosen: RankerManifest["chosen"] = { all: "ranker", novel: "ranker" }): ModelFixture {
+  const f = retailFixture();
+  const m = JSON.parse(f.manifestJson) as ModelManifest;
+  const ranker = RankerManifestSchema.parse(m.ranker);
+  m.ranker = { ...ranker, chosen };
+  return { ...f, manifestJson: JSON.stringify(m) };
+}
+
+/**
+ * A golden case's reader, stored, then recommended to at the case's time and mode, without an exclusion window.
+ * Their features are stored with the case's pool (core/reader-pool.ts), or with `pool` when given (null: no
+ * features, so none); `now` (unix seconds) and `n` replace the case's time and the ten items.
+ */
+export async function goldenRecommendation(
+  g: HybridGoldenCase,
+  opts: { pool?: string | null; now?: number; n?: number } = {},
+): Promise<Recommendation> {
+  await env.OPENTIME_KV.put(kvKeys.profile(g.user), JSON.stringify(g.profile));
+  const version = g.profile.factors?.model ?? "";
+  const pool = opts.pool === undefined ? (g.pool ?? null) : opts.pool;
+  if (pool)
+    await env.OPENTIME_KV.put(kvKeys.features(g.user, version), JSON.stringify(featuresOf(g.profile, version, pool)));
+  else await env.OPENTIME_KV.delete(kvKeys.features(g.user, version));
+  const config = { ...getConfig(env), excludePurchasedDays: 0, recsMode: g.mode };
+  const now = (opts.now ?? g.now) * 1000;
+  return recommend({ kv: env.OPENTIME_KV, config, token: await token(g.user), n: opts.n ?? 10, now });
+}
 export const fixture = () => inject("model");
 export const retailFixture = () => inject("retail");
 

@@ -1,0 +1,209 @@
+/**
+ * A reader's pool: every item the learned ranker's generators (core/ranker.ts) can propose for one reader, in
+ * either mode and at any time, with its ALS and content score exactly as the model's int8 graphs give it. The
+ * trainer makes it beside the reader's features (scripts/train/steps/reader-pools.ts) and it is stored with them
+ * (`features:<user>:<version>`); an open whose reader has one ranks from it alone instead of scoring the whole
+ * catalog in two graphs, which at 100k items is most of a ranking's time.
+ *
+ * Why ranking from the pool gives the catalog's answer to the bit: each generator proposes the best k items by a
+ * score that, for an item the reader has not bought, never changes while the model serves (ALS, content, EASE
+ * neighbour sums over their items, popularity, and the hybrid's logit, whose reader and time terms touch only
+ * their own items). The pool holds every own item and, per generator (the hybrid once per mode's weights), the
+ * best k of the other items, chosen as topK chooses (ties by lower index). So at any time and in either mode each
+ * generator's best k lie inside it, and since pool items keep their catalog order, ties break alike. Every feature
+ * reads only the candidates' own values, which the pool holds or derives with the same arithmetic. The pool also
+ * records which items were the reader's own: a reader whose items changed since does not use it.
+ */
+import { base64ToBytes, bytesToBase64 } from "./base64";
+import { hybridScores, type LinearWeights, type OwnItem } from "./hybrid";
+import { topK } from "./int8-kernel";
+import type { NeighbourTable } from "./neighbour-table";
+import {
+  CANDIDATES,
+  type CandidateRows,
+  type RankerInputs,
+  type RankerItemStats,
+  type RankerMode,
+  rankerCandidates,
+} from "./ranker";
+
+export interface ReaderPool {
+  /** model item indices, ascending */
+  items: Uint32Array;
+  /** each item's ALS score (the int8 graph's) */
+  als: Float32Array;
+  /** each item's content score (the int8 graph's) */
+  content: Float32Array;
+  /** 1 where the item was the reader's own when the pool was made */
+  own: Uint8Array;
+}
+
+/** What a pool is made from: a reader's every-item scores, as the trainer has them. */
+export interface PoolInputs {
+  own: readonly OwnItem[];
+  als: ArrayLike<number>;
+  content: ArrayLike<number>;
+  neighbours: NeighbourTable | null;
+  stats: RankerItemStats;
+  /** the hybrid's logits over every item, one array per mode's weights, at any time */
+  hybrid: { all: ArrayLike<number>; novel: ArrayLike<number> };
+}
+
+/** The reader's pool: their own items, every generator's best of the rest (novel mode's lists), the hybrid's too. */
+export function makePool(inp: PoolInputs): ReaderPool {
+  const n = inp.als.length;
+  const own = new Set(inp.own.filter((o) => o.item >= 0 && o.item < n).map((o) => o.item));
+  const items = new Set(own);
+  // novel mode's candidates are exactly each generator's best k of the items the reader has not bought
+  const inputs: RankerInputs = { ...inp, now: 0, hybrid: inp.hybrid.novel };
+  for (const j of rankerCandidates(inputs, "novel").items) items.add(j);
+  for (const j of topK(inp.hybrid.all, CANDIDATES.hybrid, (j) => own.has(j)).indices) items.add(j);
+  const sorted = Uint32Array.from(items).sort();
+  if (sorted.length > MAX_POOL_ITEMS)
+    throw new Error(`reader pool: ${sorted.length} items (at most ${MAX_POOL_ITEMS})`);
+  return {
+    items: sorted,
+    als: Float32Array.from(sorted, (j) => inp.als[j] as number),
+    content: Float32Array.from(sorted, (j) => inp.content[j] as number),
+    own: Uint8Array.from(sorted, (j) => (own.has(j) ? 1 : 0)),
+  };
+}
+
+/** The stored form, base64 of little-endian: uint32 count m, m uint32 items, m float32 ALS, m float32 content, m own flags. */
+export function encodePool(pool: ReaderPool): string {
+  const m = pool.items.length;
+  const out = new Uint8Array(4 + m * 13);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, m, true);
+  for (let i = 0; i < m; i++) {
+    view.setUint32(4 + i * 4, pool.items[i] as number, true);
+    view.setFloat32(4 + m * 4 + i * 4, pool.als[i] as number, true);
+    view.setFloat32(4 + m * 8 + i * 4, pool.content[i] as number, true);
+    out[4 + m * 12 + i] = pool.own[i] as number;
+  }
+  return bytesToBase64(out);
+}
+
+/** The most items a stored pool may hold (a reader's 200 purchases and every generator's list, with room). */
+export const MAX_POOL_ITEMS = 1024;
+/** The longest stored pool, in base64 characters. */
+export const MAX_STORED_POOL = Math.ceil((4 + MAX_POOL_ITEMS * 13) / 3) * 4;
+
+/** A stored pool back, or null when it is not one for a model of `itemCount` items (any doubt: not used). */
+export function decodePool(stored: string, itemCount: number): ReaderPool | null {
+  if (stored.length > MAX_STORED_POOL) return null;
+  let bytes: Uint8Array;
+  try {
+    bytes = base64ToBytes(stored);
+  } catch {
+    return null;
+  }
+  if (bytes.byteLength < 4) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const m = view.getUint32(0, true);
+  if (m > MAX_POOL_ITEMS || bytes.byteLength !== 4 + m * 13) return null;
+  const pool: ReaderPool = {
+    items: new Uint32Array(m),
+    als: new Float32Array(m),
+    content: new Float32Array(m),
+    own: new Uint8Array(m),
+  };
+  for (let i = 0; i < m; i++) {
+    const j = view.getUint32(4 + i * 4, true);
+    if (j >= itemCount || (i > 0 && j <= (pool.items[i - 1] as number))) return null;
+    pool.items[i] = j;
+    pool.als[i] = view.getFloat32(4 + m * 4 + i * 4, true);
+    pool.content[i] = view.getFloat32(4 + m * 8 + i * 4, true);
+    const flag = bytes[4 + m * 12 + i] as number;
+    if (flag > 1 || !Number.isFinite(pool.als[i] as number) || !Number.isFinite(pool.content[i] as number)) return null;
+    pool.own[i] = flag;
+  }
+  return pool;
+}
+
+/** What an open adds to a pool: the reader's own items now, the time, and the model's parts. */
+export interface PoolRanking {
+  own: readonly OwnItem[];
+  /** unix seconds */
+  now: number;
+  neighbours: NeighbourTable | null;
+  stats: RankerItemStats;
+  /** the hybrid's weights for this mode */
+  weights: LinearWeights;
+}
+
+/**
+ * The ranker's candidates and feature rows from the pool alone (model item indices, as rankerCandidates over the
+ * whole catalog gives them), or null when the pool was not made from these own items.
+ */
+export function poolCandidates(pool: ReaderPool, r: PoolRanking, mode: RankerMode): CandidateRows | null {
+  const m = pool.items.length;
+  const local = new Map<number, number>();
+  for (let i = 0; i < m; i++) local.set(pool.items[i] as number, i);
+  // the pool's own items must be the reader's, every one (duplicates in a profile count once)
+  const own: OwnItem[] = [];
+  const seen = new Set<number>();
+  for (const o of r.own) {
+    const i = local.get(o.item);
+    if (i === undefined || pool.own[i] !== 1) return null;
+    seen.add(i);
+    own.push({ ...o, item: i });
+  }
+  let owned = 0;
+  for (let i = 0; i < m; i++) owned += pool.own[i] as number;
+  if (seen.size !== owned) return null;
+  const gather = (values: ArrayLike<number>) => Float64Array.from(pool.items, (j) => values[j] as number);
+  const s = r.stats;
+  const stats: RankerItemStats = {
+    logBuyers: gather(s.logBuyers),
+    repeatRate: gather(s.repeatRate),
+    logRecentBuyers: gather(s.logRecentBuyers),
+    weekBuyers: gather(s.weekBuyers),
+    fortnightBuyers: gather(s.fortnightBuyers),
+  };
+  const hybrid = hybridScores(r.weights, own, r.now, pool.als, pool.content, stats);
+  const neighbours = r.neighbours && localNeighbours(r.neighbours, own, pool.items, local);
+  const c = rankerCandidates(
+    { own, now: r.now, als: pool.als, content: pool.content, neighbours, stats, hybrid },
+    mode,
+  );
+  return { items: c.items.map((i) => pool.items[i] as number), rows: c.rows };
+}
+
+/**
+ * The neighbour table's rows of the reader's own items in pool indices, each row's neighbours outside the pool
+ * left out (none of them can be a candidate) and the rest in their order, so every sum adds the same weights in
+ * the same order.
+ */
+function localNeighbours(
+  table: NeighbourTable,
+  own: readonly OwnItem[],
+  items: Uint32Array,
+  local: ReadonlyMap<number, number>,
+): NeighbourTable {
+  const k = table.k;
+  const rowOf = new Int32Array(items.length).fill(-1);
+  const rows: number[] = [];
+  for (const o of own) {
+    const row = table.rowOf[items[o.item] as number] ?? -1;
+    if (row >= 0 && rowOf[o.item] === -1) {
+      rowOf[o.item] = rows.length;
+      rows.push(row);
+    }
+  }
+  const index = new Int32Array(rows.length * k).fill(-1);
+  const weight = new Float32Array(rows.length * k);
+  rows.forEach((row, r) => {
+    let at = r * k;
+    for (let p = row * k; p < (row + 1) * k; p++) {
+      const j = table.index[p] as number;
+      if (j < 0) break;
+      const i = local.get(j);
+      if (i === undefined) continue;
+      index[at] = i;
+      weight[at] = table.weight[p] as number;
+      at++;
+    }
+  });
+  return { k, rowOf, index, weight };
+}
