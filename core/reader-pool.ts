@@ -15,7 +15,7 @@
  * records which items were the reader's own: a reader whose items changed since does not use it.
  */
 import { base64ToBytes, bytesToBase64 } from "./base64";
-import { hybridScores, type LinearWeights, type OwnItem } from "./hybrid";
+import { hybridScores, type ItemStats, type LinearWeights, type OwnItem } from "./hybrid";
 import { topK } from "./int8-kernel";
 import type { NeighbourTable } from "./neighbour-table";
 import {
@@ -121,22 +121,32 @@ export function decodePool(stored: string, itemCount: number): ReaderPool | null
   return pool;
 }
 
-/** What an open adds to a pool: the reader's own items now, the time, and the model's parts. */
-export interface PoolRanking {
+/** What an open adds to a pool for the hybrid: the reader's own items now, the time, the model's parts. */
+export interface PoolHybrid {
   own: readonly OwnItem[];
   /** unix seconds */
   now: number;
-  neighbours: NeighbourTable | null;
-  stats: RankerItemStats;
+  stats: ItemStats;
   /** the hybrid's weights for this mode */
   weights: LinearWeights;
 }
 
-/**
- * The ranker's candidates and feature rows from the pool alone (model item indices, as rankerCandidates over the
- * whole catalog gives them), or null when the pool was not made from these own items.
- */
-export function poolCandidates(pool: ReaderPool, r: PoolRanking, mode: RankerMode): CandidateRows | null {
+/** And for the ranker: its neighbour table and item statistics. */
+export interface PoolRanking extends PoolHybrid {
+  neighbours: NeighbourTable | null;
+  stats: RankerItemStats;
+}
+
+/** The reader in the pool's indices (item i of the pool is i): their own items, the item statistics, the logits. */
+interface PoolReader<S extends ItemStats> {
+  local: Map<number, number>;
+  own: OwnItem[];
+  stats: S;
+  hybrid: Float64Array;
+}
+
+/** The reader over the pool's items, or null when the pool was not made from these own items. */
+function poolReader<S extends ItemStats>(pool: ReaderPool, r: PoolHybrid & { stats: S }): PoolReader<S> | null {
   const m = pool.items.length;
   const local = new Map<number, number>();
   for (let i = 0; i < m; i++) local.set(pool.items[i] as number, i);
@@ -152,22 +162,62 @@ export function poolCandidates(pool: ReaderPool, r: PoolRanking, mode: RankerMod
   let owned = 0;
   for (let i = 0; i < m; i++) owned += pool.own[i] as number;
   if (seen.size !== owned) return null;
-  const gather = (values: ArrayLike<number>) => Float64Array.from(pool.items, (j) => values[j] as number);
-  const s = r.stats;
-  const stats: RankerItemStats = {
-    logBuyers: gather(s.logBuyers),
-    repeatRate: gather(s.repeatRate),
-    logRecentBuyers: gather(s.logRecentBuyers),
-    weekBuyers: gather(s.weekBuyers),
-    fortnightBuyers: gather(s.fortnightBuyers),
-  };
+  // every per-item statistic, at the pool's items
+  const stats = Object.fromEntries(
+    Object.entries(r.stats).map(([name, values]: [string, ArrayLike<number>]) => [
+      name,
+      Float64Array.from(pool.items, (j) => values[j] as number),
+    ]),
+  ) as unknown as S;
   const hybrid = hybridScores(r.weights, own, r.now, pool.als, pool.content, stats);
+  return { local, own, stats, hybrid };
+}
+
+/**
+ * The ranker's candidates and feature rows from the pool alone (model item indices, as rankerCandidates over the
+ * whole catalog gives them), or null when the pool was not made from these own items.
+ */
+export function poolCandidates(pool: ReaderPool, r: PoolRanking, mode: RankerMode): CandidateRows | null {
+  const reader = poolReader(pool, r);
+  if (!reader) return null;
+  const { local, own, stats, hybrid } = reader;
   const neighbours = r.neighbours && localNeighbours(r.neighbours, own, pool.items, local);
   const c = rankerCandidates(
     { own, now: r.now, als: pool.als, content: pool.content, neighbours, stats, hybrid },
     mode,
   );
   return { items: c.items.map((i) => pool.items[i] as number), rows: c.rows };
+}
+
+/**
+ * The hybrid's best `n` items not skipped (model indices and logits, as topK over every item's logit gives them),
+ * or null when the pool cannot tell them: it was made from other own items, or the skips reach past the other
+ * items it holds in the hybrid's order for sure (the first CANDIDATES.hybrid of them, the rest of the catalog
+ * ranking below those).
+ */
+export function poolHybridTop(
+  pool: ReaderPool,
+  r: PoolHybrid,
+  n: number,
+  skip?: (item: number) => boolean,
+): { indices: number[]; scores: number[] } | null {
+  const reader = poolReader(pool, r);
+  if (!reader) return null;
+  const h = reader.hybrid;
+  const order = Array.from(h.keys()).sort((a, b) => (h[b] as number) - (h[a] as number) || a - b);
+  const indices: number[] = [];
+  const scores: number[] = [];
+  let others = 0;
+  for (const i of order) {
+    if (indices.length === n) break;
+    // past the pool's sure part of the order, an item outside it could rank ahead
+    if (pool.own[i] === 0 && ++others > CANDIDATES.hybrid) return null;
+    const j = pool.items[i] as number;
+    if (skip?.(j)) continue;
+    indices.push(j);
+    scores.push(h[i] as number);
+  }
+  return indices.length === n ? { indices, scores } : null;
 }
 
 /**

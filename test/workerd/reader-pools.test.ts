@@ -50,6 +50,30 @@ describe("readers' pools in workerd", () => {
     expect(changed).toContain(true);
   });
 
+  it("answers from the pool where the hybrid serves: the trainer's top-10, and what scoring every item gives", async () => {
+    await seedModel({ fixture: rankerServing({ all: "hybrid", novel: "hybrid" }) });
+    const f = retailFixture();
+    const ids = (JSON.parse(f.manifestJson) as ModelManifest).itemIds;
+    let changed = 0;
+    for (const [i, g] of f.golden.hybrid.entries()) {
+      // the ranker's case for the same reader and mode carries their pool
+      const pool = f.golden.ranker[i]?.pool as string;
+      expect([f.golden.ranker[i]?.user, f.golden.ranker[i]?.mode]).toEqual([g.user, g.mode]);
+      const rec = await goldenRecommendation(g, { pool });
+      expect(rec.scorer).toBe("hybrid");
+      expect(shown(rec)).toEqual(g.expectedIndices.map((j) => ids[j]));
+      const later = g.now + 400 * DAY;
+      const whole = await goldenRecommendation(g, { now: later, pool: null });
+      expect([shown(whole), whole.scores]).toEqual(
+        (({ items, scores }) => [shown({ items }), scores])(await goldenRecommendation(g, { now: later, pool })),
+      );
+      const turned = await goldenRecommendation(g, { pool: turnedPool(f.golden.ranker[i] as HybridGoldenCase) });
+      if (shown(turned).join() !== shown(rec).join()) changed++;
+    }
+    // and it is the pool that answered
+    expect(changed).toBeGreaterThan(0);
+  });
+
   it("passes over a pool made from other own items, and one whose candidates exclusions leave too few", async () => {
     const itemIds = (JSON.parse(retailFixture().manifestJson) as ModelManifest).itemIds;
     for (const g of cases().slice(0, 6)) {

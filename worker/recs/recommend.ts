@@ -22,7 +22,7 @@ import {
 import { liveItem } from "../../core/live-catalog";
 import { emptyProfile, type ModelOutputs, modelOutputs, type Profile } from "../../core/profile";
 import { CANDIDATES, rankCandidates, rankerCandidates } from "../../core/ranker";
-import { decodePool, type PoolRanking, poolCandidates } from "../../core/reader-pool";
+import { decodePool, type PoolRanking, poolCandidates, poolHybridTop, type ReaderPool } from "../../core/reader-pool";
 import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { sendKey, type TokenResult, verifyToken } from "../../core/token";
 import type { CompiledEnsemble } from "../../core/tree-ensemble";
@@ -457,18 +457,22 @@ async function hybrid(
   const trees = model.ranker?.models[config.recsMode];
   const at = Math.floor(now / 1000);
   const weights = h[config.recsMode];
-  if (trees && model.ranker && reader.pool) {
-    const parts = { neighbours: model.ranker.neighbours, stats: model.ranker.stats, weights };
-    const ranked = rankFromPool(
-      reader.pool,
-      model.manifest.itemCount,
-      { own, now: at, ...parts },
-      config,
-      trees,
-      n,
-      exclude,
-    );
-    if (ranked) return { ...pick(model, ranked, n, exclude, live), scorer: "ranker" };
+  // the reader's pool (core/reader-pool.ts) answers for the ranker or the hybrid without the graphs, when it can
+  const pool = reader.pool ? decodePool(reader.pool, model.manifest.itemCount) : null;
+  if (pool) {
+    const ranker = model.ranker;
+    const ranked =
+      trees && ranker
+        ? rankFromPool(
+            pool,
+            { own, now: at, neighbours: ranker.neighbours, stats: ranker.stats, weights },
+            config,
+            trees,
+            n,
+            exclude,
+          )
+        : poolHybridTop(pool, { own, now: at, stats: h.itemStats, weights }, n, exclude.hasIndex);
+    if (ranked) return { ...pick(model, ranked, n, exclude, live), scorer: trees ? "ranker" : "hybrid" };
   }
   // for the ranker, the graphs' own top-k gives its ALS and content candidates (wide enough to skip the own items
   // `novel` mode leaves out): no pass over the catalog for them in JS. A reader with very many own items gets that
@@ -502,20 +506,18 @@ async function hybrid(
 
 /**
  * The ranker's answer from the reader's pool (core/reader-pool.ts), or null where the pool cannot give the
- * catalog's: it does not decode for this model, it was made from other own items, or exclusions leave fewer than
- * `n` of its candidates (the hybrid's order then fills, which needs every item's score).
+ * catalog's: it was made from other own items, or exclusions leave fewer than `n` of its candidates (the hybrid's
+ * order then fills, which needs every item's score).
  */
 function rankFromPool(
-  stored: string,
-  itemCount: number,
+  pool: ReaderPool,
   parts: PoolRanking,
   config: Config,
   trees: CompiledEnsemble,
   n: number,
   exclude: Exclusion,
 ): { indices: number[]; scores: number[] } | null {
-  const pool = decodePool(stored, itemCount);
-  const candidates = pool && poolCandidates(pool, parts, config.recsMode);
+  const candidates = poolCandidates(pool, parts, config.recsMode);
   if (!candidates) return null;
   let left = 0;
   for (const j of candidates.items) if (!exclude.hasIndex(j)) left++;
