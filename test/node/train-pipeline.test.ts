@@ -11,8 +11,9 @@ import { decodeItemTable, type ItemTable } from "../../core/fold-in";
 import { scoreInt8 } from "../../core/int8-kernel";
 import { ModelManifestSchema, RankerManifestSchema } from "../../core/manifest";
 import { decodeNeighbours } from "../../core/neighbour-table";
-import { ProfileV3Schema, parseProfile } from "../../core/profile";
+import { type Profile, ProfileV3Schema, parseProfile, UserFeaturesSchema } from "../../core/profile";
 import { RANKER_FEATURES } from "../../core/ranker";
+import { decodePool, type ReaderPool } from "../../core/reader-pool";
 import { isWellFormed, type TreeEnsemble } from "../../core/tree-ensemble";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
 import { temporalSplit } from "../../scripts/data/temporal-split";
@@ -229,6 +230,43 @@ describe("train and export: a UCI-layout purchase log", () => {
     expect(fortnightBuyers).toEqual(buyers(14));
     expect(weekBuyers.some((w, j) => w > 0 && w < (fortnightBuyers[j] as number))).toBe(true);
   });
+
+  it("stores each reader's pool with their features: their own items and more, as the golden cases carry it", async () => {
+    const { entries } = await allEntries(res.dir, false);
+    const features = entries
+      .filter((e) => e.key.startsWith("features:"))
+      .map((e) => UserFeaturesSchema.parse(JSON.parse(e.value)));
+    const profiles = new Map(
+      readFileSync(join(res.dir, "profiles.jsonl"), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Profile)
+        .map((p) => [p.userId, p]),
+    );
+    const ids = res.manifest.itemIds;
+    const withPool = features.filter((f) => f.pool !== null);
+    // every reader with both vectors (all of them, in a purchase log) has one
+    expect(withPool.length).toBe(features.filter((f) => f.factors && f.contentVector).length);
+    expect(withPool.length).toBeGreaterThan(100);
+    for (const f of withPool) {
+      const pool = decodePool(f.pool as string, res.manifest.itemCount);
+      expect(pool).not.toBeNull();
+      const own = [...(pool as ReaderPool).items].filter((_, i) => pool?.own[i] === 1).map((j) => ids[j]);
+      const known = new Set(ids);
+      const bought = new Set(
+        profiles
+          .get(f.userId)
+          ?.purchases.map((p) => p.item)
+          .filter((id) => known.has(id)),
+      );
+      expect(new Set(own)).toEqual(bought);
+      // the generators' proposals besides
+      expect(pool?.items.length).toBeGreaterThan(own.length);
+    }
+    const golden = JSON.parse(readFileSync(join(res.dir, "golden.json"), "utf8")) as Golden;
+    const byUser = new Map(withPool.map((f) => [f.userId, f.pool]));
+    for (const g of golden.ranker) expect(g.pool).toBe(byUser.get(g.user));
+  });
 });
 
 describe("publishing a model to KV", () => {
@@ -247,6 +285,10 @@ describe("publishing a model to KV", () => {
     expect(keys.filter((k) => k.startsWith("features:")).length).toBe(res.profiles);
     expect(update.entries.find((e) => e.key.startsWith("features:"))?.expiration_ttl).toBe(FEATURES_TTL_SECONDS);
     expect(keys.at(-1)).toBe("model:active");
+    // an event log's model has no ranker: no pools
+    expect(
+      update.entries.filter((e) => e.key.startsWith("features:")).every((e) => JSON.parse(e.value).pool === null),
+    ).toBe(true);
     const first = await allEntries(res.dir, true);
     expect(first.entries.filter((e) => e.key.startsWith("profile:")).length).toBe(res.profiles);
   });
