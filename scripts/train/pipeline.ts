@@ -52,7 +52,8 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const profiles = readerProfiles(ts, recs, engagement);
   const poolsStarted = performance.now();
   const pools = readerPools(recs, full.itemIds, profiles);
-  if (pools.size > 0) log(`pools for ${pools.size} readers in ${((performance.now() - poolsStarted) / 1000).toFixed(1)} s`);
+  if (pools.size > 0)
+    log(`pools for ${pools.size} readers in ${((performance.now() - poolsStarted) / 1000).toFixed(1)} s`);
   // the readers' feature distributions now, for the drift job (every event lies before `end`)
   const reference = trainingDriftReference(profiles, recs.alsItems, Math.ceil(end), engagement.propensityCalibration);
   const golden = goldenCases(full, recs, profiles, pools, opts.goldenUsers ?? 24);
