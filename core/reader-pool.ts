@@ -193,7 +193,7 @@ export function poolCandidates(pool: ReaderPool, r: PoolRanking, mode: RankerMod
  * The hybrid's best `n` items not skipped (model indices and logits, as topK over every item's logit gives them),
  * or null when the pool cannot tell them: it was made from other own items, or the skips reach past the other
  * items it holds in the hybrid's order for sure (the first CANDIDATES.hybrid of them, the rest of the catalog
- * ranking below those).
+ * ranking below those). Fewer than `n` only where the catalog has no more.
  */
 export function poolHybridTop(
   pool: ReaderPool,
@@ -207,17 +207,23 @@ export function poolHybridTop(
   const order = Array.from(h.keys()).sort((a, b) => (h[b] as number) - (h[a] as number) || a - b);
   const indices: number[] = [];
   const scores: number[] = [];
+  // fewer other items than the hybrid proposes: the pool holds every other item of the catalog, so all its order
+  let owned = 0;
+  for (const flag of pool.own) owned += flag;
+  const whole = pool.items.length - owned < CANDIDATES.hybrid;
   let others = 0;
   for (const i of order) {
     if (indices.length === n) break;
-    // past the pool's sure part of the order, an item outside it could rank ahead
-    if (pool.own[i] === 0 && ++others > CANDIDATES.hybrid) return null;
+    // past the pool's sure part of the order (up to its CANDIDATES.hybrid-th other item), an item outside it
+    // could rank ahead of any item, the reader's own too
+    if (others === CANDIDATES.hybrid && !whole) return null;
+    if (pool.own[i] === 0) others++;
     const j = pool.items[i] as number;
     if (skip?.(j)) continue;
     indices.push(j);
     scores.push(h[i] as number);
   }
-  return indices.length === n ? { indices, scores } : null;
+  return indices.length === n || whole ? { indices, scores } : null;
 }
 
 /**
