@@ -245,8 +245,11 @@ export const UserFeaturesSchema = ProfileV3Schema.pick({
 }).extend({
   v: z.literal(1),
   model: z.string(),
-  /** the reader's pool for this version (core/reader-pool.ts), stored form; absent: every open scores the catalog */
-  pool: z.string().max(MAX_STORED_POOL).nullable().default(null),
+  /**
+   * the reader's pool for this version (core/reader-pool.ts), stored form; absent or not a pool's (too long): none,
+   * and every open scores the catalog, the rest of the features read as they are
+   */
+  pool: z.string().max(MAX_STORED_POOL).nullable().catch(null),
 });
 export type UserFeatures = z.infer<typeof UserFeaturesSchema>;
 

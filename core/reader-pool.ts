@@ -11,10 +11,13 @@
  * their own items). The pool holds every own item and, per generator (the hybrid once per mode's weights), the
  * best k of the other items, chosen as topK chooses (ties by lower index). So at any time and in either mode each
  * generator's best k lie inside it, and since pool items keep their catalog order, ties break alike. Every feature
- * reads only the candidates' own values, which the pool holds or derives with the same arithmetic. The pool also
- * records which items were the reader's own: a reader whose items changed since does not use it.
+ * reads only the candidates' own values, which the pool holds or derives with the same arithmetic. Their own
+ * items matter beyond which they are (the last basket's neighbours are a generator, and which items form it
+ * depends on when each was bought), so the pool records a fingerprint of the reader's own history as it was
+ * made from it (items, order counts, times, in order): a reader whose history differs in any way does not use it.
  */
 import { base64ToBytes, bytesToBase64 } from "./base64";
+import { fnv1a32 } from "./fnv";
 import { hybridScores, type ItemStats, type LinearWeights, type OwnItem } from "./hybrid";
 import { topK } from "./int8-kernel";
 import type { NeighbourTable } from "./neighbour-table";
@@ -28,6 +31,10 @@ import {
 } from "./ranker";
 
 export interface ReaderPool {
+  /** ownHistory() of the reader's own items the pool was made from */
+  history: number;
+  /** how many items the model has (a pool holding all of them knows every order whole) */
+  itemCount: number;
   /** model item indices, ascending */
   items: Uint32Array;
   /** each item's ALS score (the int8 graph's) */
@@ -62,6 +69,8 @@ export function makePool(inp: PoolInputs): ReaderPool {
   if (sorted.length > MAX_POOL_ITEMS)
     throw new Error(`reader pool: ${sorted.length} items (at most ${MAX_POOL_ITEMS})`);
   return {
+    history: ownHistory(inp.own),
+    itemCount: n,
     items: sorted,
     als: Float32Array.from(sorted, (j) => inp.als[j] as number),
     content: Float32Array.from(sorted, (j) => inp.content[j] as number),
@@ -69,17 +78,32 @@ export function makePool(inp: PoolInputs): ReaderPool {
   };
 }
 
-/** The stored form, base64 of little-endian: uint32 count m, m uint32 items, m float32 ALS, m float32 content, m own flags. */
+/**
+ * A fingerprint of the reader's own history as the ranker reads it (FNV-1a over each own item's index, order
+ * count and last purchase, in the profile's order): equal histories, equal fingerprints.
+ */
+export function ownHistory(own: readonly OwnItem[]): number {
+  return fnv1a32(own.map((o) => `${o.item}:${o.invoices}:${o.lastTs}`).join(","));
+}
+
+/** Bytes before the items: the count m, the history fingerprint. */
+const HEADER = 8;
+
+/**
+ * The stored form, base64 of little-endian: uint32 count m, uint32 history fingerprint, m uint32 items, m float32
+ * ALS, m float32 content, m own flags (13 bytes an item).
+ */
 export function encodePool(pool: ReaderPool): string {
   const m = pool.items.length;
-  const out = new Uint8Array(4 + m * 13);
+  const out = new Uint8Array(HEADER + m * 13);
   const view = new DataView(out.buffer);
   view.setUint32(0, m, true);
+  view.setUint32(4, pool.history, true);
   for (let i = 0; i < m; i++) {
-    view.setUint32(4 + i * 4, pool.items[i] as number, true);
-    view.setFloat32(4 + m * 4 + i * 4, pool.als[i] as number, true);
-    view.setFloat32(4 + m * 8 + i * 4, pool.content[i] as number, true);
-    out[4 + m * 12 + i] = pool.own[i] as number;
+    view.setUint32(HEADER + i * 4, pool.items[i] as number, true);
+    view.setFloat32(HEADER + m * 4 + i * 4, pool.als[i] as number, true);
+    view.setFloat32(HEADER + m * 8 + i * 4, pool.content[i] as number, true);
+    out[HEADER + m * 12 + i] = pool.own[i] as number;
   }
   return bytesToBase64(out);
 }
@@ -87,7 +111,7 @@ export function encodePool(pool: ReaderPool): string {
 /** The most items a stored pool may hold (a reader's 200 purchases and every generator's list, with room). */
 export const MAX_POOL_ITEMS = 1024;
 /** The longest stored pool, in base64 characters. */
-export const MAX_STORED_POOL = Math.ceil((4 + MAX_POOL_ITEMS * 13) / 3) * 4;
+export const MAX_STORED_POOL = Math.ceil((8 + MAX_POOL_ITEMS * 13) / 3) * 4;
 
 /** A stored pool back, or null when it is not one for a model of `itemCount` items (any doubt: not used). */
 export function decodePool(stored: string, itemCount: number): ReaderPool | null {
@@ -98,23 +122,25 @@ export function decodePool(stored: string, itemCount: number): ReaderPool | null
   } catch {
     return null;
   }
-  if (bytes.byteLength < 4) return null;
+  if (bytes.byteLength < HEADER) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const m = view.getUint32(0, true);
-  if (m > MAX_POOL_ITEMS || bytes.byteLength !== 4 + m * 13) return null;
+  if (m > MAX_POOL_ITEMS || bytes.byteLength !== HEADER + m * 13) return null;
   const pool: ReaderPool = {
+    history: view.getUint32(4, true),
+    itemCount,
     items: new Uint32Array(m),
     als: new Float32Array(m),
     content: new Float32Array(m),
     own: new Uint8Array(m),
   };
   for (let i = 0; i < m; i++) {
-    const j = view.getUint32(4 + i * 4, true);
+    const j = view.getUint32(HEADER + i * 4, true);
     if (j >= itemCount || (i > 0 && j <= (pool.items[i - 1] as number))) return null;
     pool.items[i] = j;
-    pool.als[i] = view.getFloat32(4 + m * 4 + i * 4, true);
-    pool.content[i] = view.getFloat32(4 + m * 8 + i * 4, true);
-    const flag = bytes[4 + m * 12 + i] as number;
+    pool.als[i] = view.getFloat32(HEADER + m * 4 + i * 4, true);
+    pool.content[i] = view.getFloat32(HEADER + m * 8 + i * 4, true);
+    const flag = bytes[HEADER + m * 12 + i] as number;
     if (flag > 1 || !Number.isFinite(pool.als[i] as number) || !Number.isFinite(pool.content[i] as number)) return null;
     pool.own[i] = flag;
   }
@@ -145,12 +171,13 @@ interface PoolReader<S extends ItemStats> {
   hybrid: Float64Array;
 }
 
-/** The reader over the pool's items, or null when the pool was not made from these own items. */
+/** The reader over the pool's items, or null when the pool was not made from this very own history. */
 function poolReader<S extends ItemStats>(pool: ReaderPool, r: PoolHybrid & { stats: S }): PoolReader<S> | null {
+  if (ownHistory(r.own) !== pool.history) return null;
   const m = pool.items.length;
   const local = new Map<number, number>();
   for (let i = 0; i < m; i++) local.set(pool.items[i] as number, i);
-  // the pool's own items must be the reader's, every one (duplicates in a profile count once)
+  // and, whatever the fingerprint says, the pool's own items must be the reader's, every one (duplicates count once)
   const own: OwnItem[] = [];
   const seen = new Set<number>();
   for (const o of r.own) {
@@ -175,7 +202,7 @@ function poolReader<S extends ItemStats>(pool: ReaderPool, r: PoolHybrid & { sta
 
 /**
  * The ranker's candidates and feature rows from the pool alone (model item indices, as rankerCandidates over the
- * whole catalog gives them), or null when the pool was not made from these own items.
+ * whole catalog gives them), or null when the pool was not made from this own history.
  */
 export function poolCandidates(pool: ReaderPool, r: PoolRanking, mode: RankerMode): CandidateRows | null {
   const reader = poolReader(pool, r);
@@ -191,7 +218,7 @@ export function poolCandidates(pool: ReaderPool, r: PoolRanking, mode: RankerMod
 
 /**
  * The hybrid's best `n` items not skipped (model indices and logits, as topK over every item's logit gives them),
- * or null when the pool cannot tell them: it was made from other own items, or the skips reach past the other
+ * or null when the pool cannot tell them: it was made from another own history, or the skips reach past the other
  * items it holds in the hybrid's order for sure (the first CANDIDATES.hybrid of them, the rest of the catalog
  * ranking below those). Fewer than `n` only where the catalog has no more.
  */
@@ -207,10 +234,8 @@ export function poolHybridTop(
   const order = Array.from(h.keys()).sort((a, b) => (h[b] as number) - (h[a] as number) || a - b);
   const indices: number[] = [];
   const scores: number[] = [];
-  // fewer other items than the hybrid proposes: the pool holds every other item of the catalog, so all its order
-  let owned = 0;
-  for (const flag of pool.own) owned += flag;
-  const whole = pool.items.length - owned < CANDIDATES.hybrid;
+  // a pool of every item knows the whole order (a catalog with fewer other items than the hybrid proposes)
+  const whole = pool.items.length === pool.itemCount;
   let others = 0;
   for (const i of order) {
     if (indices.length === n) break;

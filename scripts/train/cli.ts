@@ -1,7 +1,7 @@
 /**
  * `npm run train -- [--data build/demo/events.csv] [--catalog products.json] [--out models]
  *   [--map user=col,item=col,time=col,weight=col,type=col] [--factors 64] [--iterations 15] [--seed 42]
- *   [--holdout-days 30] [--no-tune] [--currency GBP]`
+ *   [--holdout-days 30] [--no-tune] [--no-pools] [--currency GBP]`
  * Trains on a purchase log (UCI Online Retail / II layouts, detected by header) or a typed event log, and
  * exports everything the Worker serves (see pipeline.ts). Progress on stderr, a summary on stdout.
  */
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     seed: { type: "string" },
     "holdout-days": { type: "string" },
     "no-tune": { type: "boolean", default: false },
+    "no-pools": { type: "boolean", default: false },
     currency: { type: "string" },
   },
 });
@@ -39,6 +40,7 @@ try {
     mapping: values.map ? parseMapping(values.map) : undefined,
     als,
     tune: !values["no-tune"],
+    pools: !values["no-pools"],
     holdoutDays: num(values["holdout-days"]),
     currency: values.currency,
     log: (m) => console.error(`[train] ${m}`),

@@ -27,6 +27,11 @@ export interface TrainOptions extends TrainingSetOptions {
   als?: Partial<AlsOptions>;
   /** tune on the validation split (default true) */
   tune?: boolean;
+  /**
+   * store each reader's pool with their features (default true, with a ranker): opens then rank without scoring
+   * the catalog; costs a pass over the catalog per reader here (core/reader-pool.ts)
+   */
+  pools?: boolean;
   goldenUsers?: number;
   log?: (msg: string) => void;
 }
@@ -51,7 +56,7 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const engagement = fitEngagement(ts.purchases, end, log);
   const profiles = readerProfiles(ts, recs, engagement);
   const poolsStarted = performance.now();
-  const pools = readerPools(recs, full.itemIds, profiles);
+  const pools = opts.pools === false ? new Map<string, string>() : readerPools(recs, full.itemIds, profiles);
   if (pools.size > 0)
     log(`pools for ${pools.size} readers in ${((performance.now() - poolsStarted) / 1000).toFixed(1)} s`);
   // the readers' feature distributions now, for the drift job (every event lies before `end`)

@@ -8,11 +8,13 @@ import { describe, expect, it } from "vitest";
 import { type HybridWeights, hybridScores, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import type { NeighbourTable } from "../../core/neighbour-table";
+import { emptyProfile, featuresOf, UserFeaturesSchema } from "../../core/profile";
 import { type RankerItemStats, type RankerMode, rankerCandidates } from "../../core/ranker";
 import {
   decodePool,
   encodePool,
   MAX_POOL_ITEMS,
+  MAX_STORED_POOL,
   makePool,
   poolCandidates,
   poolHybridTop,
@@ -187,26 +189,63 @@ describe("a reader's pool", () => {
     expect(best(2000).length).toBeGreaterThan(0);
   });
 
-  it("is not used by a reader whose own items are not the ones it was made from", () => {
+  it("is not used by a reader whose own history is not the one it was made from", () => {
     const w = world(3, 300, 12);
     const pool = storedPool(w);
     expect(fromPool(w, pool, "all", T0)).not.toBeNull();
     const outside = [...Array(300).keys()].find((j) => !pool.items.includes(j)) as number;
     const inside = pool.items[pool.own.indexOf(0)] as number;
+    const [first, ...rest] = w.own as [OwnItem, ...OwnItem[]];
     for (const own of [
       // bought one more: outside the pool, or inside it but not theirs when it was made
       [...w.own, { item: outside, invoices: 1, lastTs: T0 }],
       [...w.own, { item: inside, invoices: 1, lastTs: T0 }],
       // one fewer
-      w.own.slice(1),
+      rest,
+      // the same items, one bought again since (its order count and time), or listed in another order
+      [{ ...first, invoices: first.invoices + 1, lastTs: T0 + DAY }, ...rest],
+      [...rest, first],
     ]) {
       expect(fromPool({ ...w, own }, pool, "all", T0)).toBeNull();
+      expect(poolHybridTop(pool, { ...w, own, now: T0, weights: w.weights.all }, 10)).toBeNull();
     }
-    // the same items, in another order and with other counts and times, are the same reader's
-    const shuffled = [...w.own].reverse().map((o) => ({ ...o, invoices: o.invoices + 1, lastTs: o.lastTs - DAY }));
-    expect(fromPool({ ...w, own: shuffled }, pool, "novel", T0)?.items).toEqual(
-      whole({ ...w, own: shuffled }, "novel", T0).items,
-    );
+  });
+
+  it("is refused where the same items bought at other times change the candidates (the last basket moves)", () => {
+    // bought A long ago and B lately; then A again: the last basket is now A, whose neighbours the pool need not hold
+    const w = world(5, 400, 2);
+    const [a, b] = [7, 8];
+    const rowOf = new Int32Array(400).fill(-1);
+    rowOf[a] = 0;
+    rowOf[b] = 1;
+    const k = 60;
+    const neighbours: NeighbourTable = {
+      k,
+      rowOf,
+      // A's neighbours 100..159 (weak), B's 200..259 (strong): A's place in the sums of both only as the basket
+      index: Int32Array.from({ length: 2 * k }, (_, p) => (p < k ? 100 + p : 200 + p - k)),
+      weight: Float32Array.from({ length: 2 * k }, (_, p) => (p < k ? 0.1 : 0.9)),
+    };
+    const before = {
+      ...w,
+      neighbours,
+      own: [
+        { item: b, invoices: 1, lastTs: T0 },
+        { item: a, invoices: 1, lastTs: T0 - 100 * DAY },
+      ],
+    };
+    const pool = storedPool(before);
+    const after = {
+      ...before,
+      own: [
+        { item: a, invoices: 2, lastTs: T0 + DAY },
+        { item: b, invoices: 1, lastTs: T0 },
+      ],
+    };
+    // over every item the basket brings A's neighbours in; the pool never held all of them
+    const want = whole(after, "all", T0 + DAY).items;
+    expect(want.filter((j) => j >= 100 && j < 160).some((j) => !pool.items.includes(j))).toBe(true);
+    expect(fromPool(after, pool, "all", T0 + DAY)).toBeNull();
   });
 
   it("reads back only a pool stored right for the model", () => {
@@ -226,13 +265,13 @@ describe("a reader's pool", () => {
       bytes.subarray(0, bytes.length - 1).toString("base64"),
       Buffer.concat([bytes, Buffer.from([0])]).toString("base64"),
       // items out of order, repeated, past the catalog
-      edited((_, v) => v.setUint32(8, v.getUint32(4, true), true)),
-      edited((_, v) => v.setUint32(4 + (m - 1) * 4, 300, true)),
+      edited((_, v) => v.setUint32(12, v.getUint32(8, true), true)),
+      edited((_, v) => v.setUint32(8 + (m - 1) * 4, 300, true)),
       // a score that is not a number; an own flag that is not 0 or 1
-      edited((_, v) => v.setFloat32(4 + m * 4, Number.NaN, true)),
-      edited((_, v) => v.setFloat32(4 + m * 8, Number.POSITIVE_INFINITY, true)),
+      edited((_, v) => v.setFloat32(8 + m * 4, Number.NaN, true)),
+      edited((_, v) => v.setFloat32(8 + m * 8, Number.POSITIVE_INFINITY, true)),
       edited((b) => {
-        b[4 + m * 12] = 2;
+        b[8 + m * 12] = 2;
       }),
       "not base64 at all!",
       "",
@@ -242,8 +281,14 @@ describe("a reader's pool", () => {
     // a model of fewer items than the pool reaches
     expect(decodePool(stored, pool.items[m - 1] as number)).toBeNull();
     // longer than any pool may be: refused before it is decoded
-    const huge = new Uint8Array(4 + (MAX_POOL_ITEMS + 1) * 13);
+    const huge = new Uint8Array(8 + (MAX_POOL_ITEMS + 1) * 13);
     new DataView(huge.buffer).setUint32(0, MAX_POOL_ITEMS + 1, true);
     expect(decodePool(Buffer.from(huge).toString("base64"), 1 << 30)).toBeNull();
+    // stored longer than any pool may be, in a reader's features: the pool is dropped, the rest of them read
+    const reader = { ...emptyProfile("r1", "2026-01-01T00:00:00Z"), propensity: 0.25 };
+    const features = { ...featuresOf(reader, "v1"), pool: "A".repeat(MAX_STORED_POOL + 4) };
+    expect(UserFeaturesSchema.parse(JSON.parse(JSON.stringify(features)))).toEqual({ ...features, pool: null });
+    const { pool: _, ...older } = features;
+    expect(UserFeaturesSchema.parse(older).pool).toBeNull();
   });
 });

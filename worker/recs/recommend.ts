@@ -2,7 +2,8 @@
  * Picks the items for one amp-list request: token -> model -> profile -> scores -> exclusions.
  * With a hybrid model (ALS + content graphs and re-ranker weights) and a profile that has both vectors,
  * every item is scored by core/hybrid.ts over ORT's item scores, and where the version's learned ranker serves
- * the mode its trees rank core/ranker.ts's candidates; otherwise the ALS graph's top-k.
+ * the mode its trees rank core/ranker.ts's candidates; otherwise the ALS graph's top-k. A reader whose features
+ * carry a usable pool (core/reader-pool.ts) gets the same answer from it, without the graphs.
  * Never throws: every failure degrades to generic (popular) content and names its reason, which the
  * route sends in `X-Opentime-Reason`. A token that does not verify never reaches personal data; an erased
  * reader (their tombstone, read in parallel with the profile) gets popular items, and nothing is recorded.

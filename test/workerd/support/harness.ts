@@ -41,19 +41,20 @@ export function rankerServing(chosen: RankerManifest["chosen"] = { all: "ranker"
 /**
  * A golden case's reader, stored, then recommended to at the case's time and mode, without an exclusion window.
  * Their features are stored with the case's pool (core/reader-pool.ts), or with `pool` when given (null: no
- * features, so none); `now` (unix seconds) and `n` replace the case's time and the ten items.
+ * features, so none); `now` (unix seconds), `n` and `excludePurchasedDays` replace the case's time, the ten items
+ * and no exclusion window.
  */
 export async function goldenRecommendation(
   g: HybridGoldenCase,
-  opts: { pool?: string | null; now?: number; n?: number } = {},
+  opts: { pool?: string | null; now?: number; n?: number; excludePurchasedDays?: number } = {},
 ): Promise<Recommendation> {
   await env.OPENTIME_KV.put(kvKeys.profile(g.user), JSON.stringify(g.profile));
   const version = g.profile.factors?.model ?? "";
   const pool = opts.pool === undefined ? (g.pool ?? null) : opts.pool;
-  if (pool)
+  if (pool !== null)
     await env.OPENTIME_KV.put(kvKeys.features(g.user, version), JSON.stringify(featuresOf(g.profile, version, pool)));
   else await env.OPENTIME_KV.delete(kvKeys.features(g.user, version));
-  const config = { ...getConfig(env), excludePurchasedDays: 0, recsMode: g.mode };
+  const config = { ...getConfig(env), excludePurchasedDays: opts.excludePurchasedDays ?? 0, recsMode: g.mode };
   const now = (opts.now ?? g.now) * 1000;
   return recommend({ kv: env.OPENTIME_KV, config, token: await token(g.user), n: opts.n ?? 10, now });
 }
