@@ -222,8 +222,9 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
       model: version,
       factors: Float32Array.from({ length: d }, () => rng.normal() * 0.3),
       content: Float32Array.from({ length: cd }, () => rng.normal() * 0.3),
-      purchases: Array.from({ length: 30 }, (_, i) => ({
-        item: catalog.items[rng.int(n)].id as string,
+      // 30 distinct items, as a profile holds them (one summary per item)
+      purchases: distinct(30, () => rng.int(n)).map((j, i) => ({
+        item: catalog.items[j].id as string,
         invoices: 1 + rng.int(4),
         lastTs: now - i * 5 * 86400,
       })),
@@ -260,6 +261,13 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
     recsOnly: true,
     scorer: "ranker",
   };
+}
+
+/** `count` distinct values drawn from `draw`. */
+function distinct(count: number, draw: () => number): number[] {
+  const out = new Set<number>();
+  while (out.size < count) out.add(draw());
+  return [...out];
 }
 
 /** Full trees of a given depth over the ranker's features, thresholds drawn in each feature's usual range. */
