@@ -53,3 +53,10 @@ export type SlotReason = ServedReason | (typeof SLOT_ONLY_REASONS)[number];
 /** Who scored the items (`static`: a static block of the campaign, no scoring). */
 export const SCORERS = ["ranker", "hybrid", "als", "als-foldin", "popular", "static"] as const;
 export type Scorer = (typeof SCORERS)[number];
+
+/**
+ * Where a ranker's or hybrid's scores came from: the reader's pool (core/reader-pool.ts), or the graphs over
+ * every item of the catalog.
+ */
+export const RANKINGS = ["pool", "catalog"] as const;
+export type Ranking = (typeof RANKINGS)[number];

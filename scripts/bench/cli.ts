@@ -424,6 +424,8 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       if (r.reason === "personalized") personalized++;
       if (s.scorer && r.reason === "personalized" && r.scorer !== s.scorer)
         throw new Error(`warm request ${i}: scored by ${r.scorer}, not ${s.scorer}`);
+      if (s.ranking && r.reason === "personalized" && r.ranking !== s.ranking)
+        throw new Error(`warm request ${i}: ranked from ${r.ranking}, not ${s.ranking}`);
       warm.push(r.ms);
     }
     const ort = await perInference(mf, "ort");

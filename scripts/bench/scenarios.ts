@@ -46,6 +46,8 @@ export interface Scenario {
   recsOnly?: boolean;
   /** the scorer every personalized answer must name (X-Opentime-Scorer) */
   scorer?: string;
+  /** and where its ranking must come from (X-Opentime-Ranking): the figures are of that path */
+  ranking?: "pool" | "catalog";
 }
 
 const BENCH_USERS = 256;
@@ -260,6 +262,7 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
     ],
     recsOnly: true,
     scorer: "ranker",
+    ranking: "pool",
   };
 }
 

@@ -127,6 +127,8 @@ export async function timedFetch(mf: Miniflare, path: string, headers: Record<st
     status: res.status,
     reason: res.headers.get("X-Opentime-Reason"),
     scorer: res.headers.get("X-Opentime-Scorer"),
+    /** `pool` or `catalog` (ranker and hybrid answers) */
+    ranking: res.headers.get("X-Opentime-Ranking"),
     /** the Worker's own `Server-Timing` (amp-list: `score`, `total`), raw */
     serverTiming: res.headers.get("Server-Timing"),
     body,

@@ -113,7 +113,7 @@ describe("learned ranker in workerd", () => {
       expect(g.pool).toEqual(expect.any(String));
       for (const pool of [g.pool, null]) {
         const rec = await goldenRecommendation(g, { pool });
-        expect(rec.scorer).toBe("ranker");
+        expect([rec.scorer, rec.ranking]).toEqual(["ranker", pool ? "pool" : "catalog"]);
         expect(rec.items.map((it) => it.id)).toEqual(g.expectedIndices.map((j) => ids[j]));
       }
       if (g.expectedIndices.join() !== f.golden.hybrid[i]?.expectedIndices.join()) differsFromHybrid++;

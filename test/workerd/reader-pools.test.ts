@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { HybridGoldenCase } from "../../core/golden";
 import type { ModelManifest } from "../../core/manifest";
 import { decodePool, encodePool } from "../../core/reader-pool";
-import { clearKv, goldenRecommendation, rankerServing, retailFixture, seedModel } from "./support/harness";
+import { call, clearKv, goldenRecommendation, rankerServing, retailFixture, seedModel, token } from "./support/harness";
 
 const DAY = 86400;
 const manifest = () => JSON.parse(retailFixture().manifestJson) as ModelManifest;
@@ -95,6 +95,28 @@ describe("readers' pools in workerd", () => {
       expect(shown(await goldenRecommendation(g, { pool: turned, n }))).toBe(shown(wide));
     }
     expect(checked).toBeGreaterThan(cases().length / 2);
+  });
+
+  it("the amp-list says whether the reader's pool or the whole catalog was ranked", async () => {
+    const g = cases()[0] as HybridGoldenCase;
+    for (const [pool, ranking] of [
+      [g.pool, "pool"],
+      [null, "catalog"],
+    ] as const) {
+      // stores the reader with or without their pool
+      await goldenRecommendation(g, { pool });
+      const res = await call(`/v1/amp/recs?t=${await token(g.user)}&n=5`);
+      expect(res.status).toBe(200);
+      expect([res.headers.get("X-Opentime-Scorer"), res.headers.get("X-Opentime-Ranking")]).toEqual([
+        "ranker",
+        ranking,
+      ]);
+    }
+    // no model, no ranking: popular items, and nothing said of one
+    await clearKv();
+    const res = await call(`/v1/amp/recs?t=${await token(g.user)}&n=5`);
+    expect(res.headers.get("X-Opentime-Scorer")).toBe("popular");
+    expect(res.headers.get("X-Opentime-Ranking")).toBeNull();
   });
 
   it("passes over a damaged pool or one not stored right, and still ranks", async () => {

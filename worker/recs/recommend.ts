@@ -24,7 +24,7 @@ import { liveItem } from "../../core/live-catalog";
 import { emptyProfile, type ModelOutputs, modelOutputs, type Profile } from "../../core/profile";
 import { CANDIDATES, rankCandidates, rankerCandidates } from "../../core/ranker";
 import { decodePool, type PoolRanking, poolCandidates, poolHybridTop, type ReaderPool } from "../../core/reader-pool";
-import { NO_FALLBACK_SUFFIX, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
+import { NO_FALLBACK_SUFFIX, type Ranking, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { sendKey, type TokenResult, verifyToken } from "../../core/token";
 import type { CompiledEnsemble } from "../../core/tree-ensemble";
 import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
@@ -42,6 +42,8 @@ export interface Recommendation {
   reason: ServedReason;
   /** `hybrid`, `als`, `als-foldin` (user vector folded in from their latest behaviour) or `popular` */
   scorer: Scorer;
+  /** for the ranker and the hybrid: whether the reader's pool ranked them, or the graphs over every item */
+  ranking?: Ranking;
   /**
    * whether this open may be recorded (a decision stored, an open or click event queued): a verified token
    * and a reader whose consent allows tracking (an unreadable profile counts as not allowing it)
@@ -317,7 +319,10 @@ async function rank(input: Loaded): Promise<Recommendation> {
   // what is known of the reader is used (campaign conditions) only when they are known not to be erased
   const reader = gone === false ? { profile, outputs } : undefined;
   let scoreStart = 0;
-  const personalized = (top: { items: CatalogItem[]; scores: number[] }, scorer: Scorer): Recommendation => ({
+  const personalized = (
+    top: { items: CatalogItem[]; scores: number[]; ranking?: Ranking },
+    scorer: Scorer,
+  ): Recommendation => ({
     ...top,
     reason: "personalized",
     scorer,
@@ -448,7 +453,7 @@ async function hybrid(
   exclude: Exclusion,
   now: number,
   live: LiveCatalogView,
-): Promise<{ items: CatalogItem[]; scores: number[]; scorer: "ranker" | "hybrid" }> {
+): Promise<{ items: CatalogItem[]; scores: number[]; scorer: "ranker" | "hybrid"; ranking: Ranking }> {
   const h = model.manifest.hybrid as NonNullable<LoadedModel["manifest"]["hybrid"]>;
   const own: OwnItem[] = profile.purchases.flatMap((p) => {
     const item = model.itemIndex.get(p.item);
@@ -473,7 +478,8 @@ async function hybrid(
             exclude,
           )
         : poolHybridTop(pool, { own, now: at, stats: h.itemStats, weights }, n, exclude.hasIndex);
-    if (ranked) return { ...pick(model, ranked, n, exclude, live), scorer: trees ? "ranker" : "hybrid" };
+    if (ranked)
+      return { ...pick(model, ranked, n, exclude, live), scorer: trees ? "ranker" : "hybrid", ranking: "pool" };
   }
   // for the ranker, the graphs' own top-k gives its ALS and content candidates (wide enough to skip the own items
   // `novel` mode leaves out): no pass over the catalog for them in JS. A reader with very many own items gets that
@@ -489,7 +495,8 @@ async function hybrid(
   const content = byContent.scores;
   const scores = hybridScores(weights, own, at, als, content, h.itemStats, priorsOf(weights, h.itemStats));
   const byHybrid = () => topK(scores, n, exclude.hasIndex);
-  if (!trees || !model.ranker) return { ...pick(model, byHybrid(), n, exclude, live), scorer: "hybrid" };
+  if (!trees || !model.ranker)
+    return { ...pick(model, byHybrid(), n, exclude, live), scorer: "hybrid", ranking: "catalog" };
   const inputs = {
     own,
     now: at,
@@ -502,7 +509,7 @@ async function hybrid(
   };
   const candidates = rankerCandidates(inputs, config.recsMode);
   const ranked = rankCandidates(trees, candidates, n, () => byHybrid().indices, exclude.hasIndex);
-  return { ...pick(model, ranked, n, exclude, live), scorer: "ranker" };
+  return { ...pick(model, ranked, n, exclude, live), scorer: "ranker", ranking: "catalog" };
 }
 
 /**

@@ -4,8 +4,9 @@
  * `single-item items="."` for the block's copy).
  * Email CORS protocol enforced; always 200 with items for an allowed sender (generic items when anything
  * fails), with `X-Opentime-Reason` saying why, `X-Opentime-Model` naming the model version,
- * `X-Opentime-Block` which of the campaign's blocks was served and which conditions chose it, and `Server-Timing`
- * the ranking's and the whole answer's time in the Worker.
+ * `X-Opentime-Block` which of the campaign's blocks was served and which conditions chose it, `X-Opentime-Ranking`
+ * whether the reader's pool or the whole catalog was ranked (ranker and hybrid), and `Server-Timing` the ranking's
+ * and the whole answer's time in the Worker.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
@@ -110,6 +111,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
         "X-Opentime-Reason": rec.reason,
         "X-Opentime-Model": headerValue(rec.modelVersion ?? "none"),
         "X-Opentime-Scorer": rec.scorer,
+        ...(rec.ranking && { "X-Opentime-Ranking": rec.ranking }),
         "X-Opentime-Block": headerText(served.explanation),
         ...(rec.rules && { "X-Opentime-Rules": rulesHeader(rec.rules) }),
         ...(arm && { "X-Opentime-Experiment": headerValue(arm.label) }),
