@@ -53,6 +53,20 @@ export interface OwnItem {
 
 const DAY = 86400;
 
+/**
+ * A reader's purchase summaries as the model's own items (those it knows, in the profile's order): what the
+ * Worker ranks with and the trainer's golden cases and pools are made from, so all three read a reader alike.
+ */
+export function ownItems(
+  purchases: readonly { item: string; invoices: number; lastTs: number }[],
+  itemIndex: ReadonlyMap<string, number>,
+): OwnItem[] {
+  return purchases.flatMap((p) => {
+    const item = itemIndex.get(p.item);
+    return item === undefined ? [] : [{ item, invoices: p.invoices, lastTs: p.lastTs }];
+  });
+}
+
 /** Feature row of one item (what the linear model sees). */
 export function hybridFeatureRow(
   item: number,

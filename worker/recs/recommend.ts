@@ -11,7 +11,7 @@
 import { base64ToFloat32 } from "../../core/base64";
 import type { CatalogItem } from "../../core/catalog";
 import { foldIn, profileInteractions } from "../../core/fold-in";
-import { hybridScores, type ItemStats, itemPriors, type LinearWeights, type OwnItem } from "../../core/hybrid";
+import { hybridScores, type ItemStats, itemPriors, type LinearWeights, ownItems } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import {
   applyItemRules,
@@ -455,10 +455,7 @@ async function hybrid(
   live: LiveCatalogView,
 ): Promise<{ items: CatalogItem[]; scores: number[]; scorer: "ranker" | "hybrid"; ranking: Ranking }> {
   const h = model.manifest.hybrid as NonNullable<LoadedModel["manifest"]["hybrid"]>;
-  const own: OwnItem[] = profile.purchases.flatMap((p) => {
-    const item = model.itemIndex.get(p.item);
-    return item === undefined ? [] : [{ item, invoices: p.invoices, lastTs: p.lastTs }];
-  });
+  const own = ownItems(profile.purchases, model.itemIndex);
   // the version's ranker, when it serves this mode
   const trees = model.ranker?.models[config.recsMode];
   const at = Math.floor(now / 1000);

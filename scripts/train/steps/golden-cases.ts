@@ -5,7 +5,7 @@
  * pool, from which the edge ranks them).
  */
 import type { Golden, GoldenCase } from "../../../core/golden";
-import { hybridScores, type OwnItem } from "../../../core/hybrid";
+import { hybridScores, ownItems } from "../../../core/hybrid";
 import { type QuantizedItems, scoreInt8, topK } from "../../../core/int8-kernel";
 import { decodeNeighbours } from "../../../core/neighbour-table";
 import type { Profile } from "../../../core/profile";
@@ -58,10 +58,7 @@ export function goldenCases(
     }
     const profile = profileOf.get(user);
     if (hybrid?.parts && content && contentItems && profile) {
-      const own: OwnItem[] = profile.purchases.flatMap((p) => {
-        const item = itemIndex.get(p.item);
-        return item === undefined ? [] : [{ item, invoices: p.invoices, lastTs: p.lastTs }];
-      });
+      const own = ownItems(profile.purchases, itemIndex);
       const alsScores = scoreInt8(alsItems, als.userVector(u));
       const contentScores = scoreInt8(contentItems, content.userVector(u));
       for (const mode of ["all", "novel"] as const) {

@@ -6,7 +6,7 @@
  * 100,000; `npm run train -- --no-pools` leaves them out (every open then scores the catalog).
  */
 import { base64ToFloat32 } from "../../../core/base64";
-import { type HybridWeights, hybridScores, itemPriors, type OwnItem } from "../../../core/hybrid";
+import { type HybridWeights, hybridScores, itemPriors, ownItems } from "../../../core/hybrid";
 import { type QuantizedItems, scoreInt8 } from "../../../core/int8-kernel";
 import { decodeNeighbours, type NeighbourTable } from "../../../core/neighbour-table";
 import type { Profile } from "../../../core/profile";
@@ -53,10 +53,7 @@ export function profilePools(model: PoolModel, profiles: readonly Profile[]): Ma
   for (const p of profiles) {
     if (p.factors?.model !== model.version || p.contentVector?.model !== model.version) continue;
     // the reader as the Worker sees them: their stored vectors and their purchases the model knows
-    const own: OwnItem[] = p.purchases.flatMap((x) => {
-      const item = model.itemIndex.get(x.item);
-      return item === undefined ? [] : [{ item, invoices: x.invoices, lastTs: x.lastTs }];
-    });
+    const own = ownItems(p.purchases, model.itemIndex);
     const als = scoreInt8(model.als, base64ToFloat32(p.factors.vector));
     const content = scoreInt8(model.content, base64ToFloat32(p.contentVector.vector));
     // any time will do: the pool holds what does not depend on it
