@@ -13,6 +13,13 @@ export class FitCache {
     return this.entries.get(k) as T;
   }
 
+  /** `get` for a fit made asynchronously (in a worker thread): several can be under way at once. */
+  async getAsync<T>(cutoff: number, key: string, make: () => Promise<T>): Promise<T> {
+    const k = `${cutoff}|${key}`;
+    if (!this.entries.has(k)) this.entries.set(k, await make());
+    return this.entries.get(k) as T;
+  }
+
   /** Forgets every split but these cutoffs. */
   keepOnly(cutoffs: readonly number[]): void {
     for (const k of [...this.entries.keys()]) {

@@ -12,9 +12,9 @@ import type { TrainData } from "../data/train-data";
 import type { Progress } from "../lib/progress";
 import { evaluateModel, evaluateVariant, K, type ProtocolMetrics, type Variant } from "../ranking/evaluate-recommender";
 import { type Recommender, recommend } from "../ranking/recommender";
-import { ALS_BASE, ALS_GRID, type AlsOptions, ImplicitAls } from "../train/als";
+import { ALS_BASE, ALS_GRID, type AlsOptions, fitAlsInWorker, ImplicitAls } from "../train/als";
 import { ContentLsa } from "../train/content";
-import { EASE_LAMBDAS, Ease } from "../train/ease";
+import { EASE_LAMBDAS, Ease, fitEaseInWorker } from "../train/ease";
 import { HybridRecommender } from "../train/hybrid";
 import { ItemKnn } from "../train/item-knn";
 import { NeighbourSum } from "../train/neighbour-sum";
@@ -65,7 +65,7 @@ function evalModed(
 const meanNdcg = (r: Partial<Record<Variant, ProtocolMetrics | null>>) =>
   ((r.all?.ndcg_at_10 ?? 0) + (r.novel?.ndcg_at_10 ?? 0)) / 2;
 
-export function runRecommenderSuite(
+export async function runRecommenderSuite(
   log: PurchaseLog,
   test: TemporalSplit,
   val: TemporalSplit,
@@ -73,7 +73,7 @@ export function runRecommenderSuite(
   cache: FitCache = new FitCache(),
   /** the validation split of `val` (one window earlier still): the ranker learns from its readers too */
   earlier: TemporalSplit | null = null,
-): RecommenderSuite {
+): Promise<RecommenderSuite> {
   const testData = trainData(test, log);
   const valData = trainData(val, log);
   const recommenders: Record<string, VariantMetrics> = {};
@@ -96,6 +96,16 @@ export function runRecommenderSuite(
   // EASE: lambda chosen by validation ndcg@10 (mean of all and novel), then refit on the full train window
   const easeOn = (split: TemporalSplit, data: TrainData, lambda: number) =>
     fitOn(split, data, `ease:${lambda}`, () => new Ease({ lambda }));
+  // the validation fits of EASE's lambdas and of the ALS grid run side by side, in worker threads
+  const alsGrid = ALS_GRID.map((g) => ({ ...ALS_BASE, ...g }));
+  await Promise.all([
+    ...EASE_LAMBDAS.map((lambda) =>
+      cache.getAsync(val.cutoff, `ease:${lambda}`, () => fitEaseInWorker({ lambda }, valData)),
+    ),
+    ...alsGrid.map((options) =>
+      cache.getAsync(val.cutoff, `als:${JSON.stringify(options)}`, () => fitAlsInWorker(options, valData)),
+    ),
+  ]);
   const easeTuning = EASE_LAMBDAS.map((lambda) => ({
     lambda,
     validation_ndcg_at_10: meanNdcg(evaluateModel(val, easeOn(val, valData, lambda), ["all", "novel"])),
@@ -117,13 +127,12 @@ export function runRecommenderSuite(
   });
   // own items first, then EASE: the novel variant excludes own items, so it equals EASE there
   recommenders.own_then_ease = { ...fitEval(new OwnThen(ease, true), ["all"]), novel: null };
-  progress.step(`EASE (lambda ${easeLambda} on validation), own items then EASE`);
+  progress.step(`EASE (lambda ${easeLambda} on validation; the ALS grid fitted beside it), own items then EASE`);
 
   // ALS: choose by validation ndcg@10 (mean of all and novel), then refit on the full train window
   const alsOn = (split: TemporalSplit, data: TrainData, options: Partial<AlsOptions>) =>
     fitOn(split, data, `als:${JSON.stringify(options)}`, () => new ImplicitAls(options));
-  const tuning = ALS_GRID.map((g) => {
-    const options = { ...ALS_BASE, ...g };
+  const tuning = alsGrid.map((options) => {
     return {
       options,
       validation_ndcg_at_10: meanNdcg(evaluateModel(val, alsOn(val, valData, options), ["all", "novel"])),
@@ -177,11 +186,11 @@ export function runRecommenderSuite(
       }),
     ];
   }
-  const choice = chooseRanker(valRanker, val, tuner);
+  const choice = await chooseRanker(valRanker, val, tuner);
   progress.step(
     `ranker vs hybrid on held-out validation readers: all ${choice.chosen.all}, novel ${choice.chosen.novel}`,
   );
-  const models = valRanker.train(val.testAll, val.testNovel, choice);
+  const models = await valRanker.train(val.testAll, val.testNovel, choice);
   const ranker = new CandidateRanker();
   ranker.fitWith(hybrid, neighbours(test, testData));
   ranker.models = models;

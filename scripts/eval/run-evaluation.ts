@@ -76,7 +76,7 @@ export async function runEvaluation(opts: EvaluationOptions) {
   for (let k = 0; k < origins; k++) {
     const test = splits[k] as TemporalSplit;
     const val = splits[k + 1] as TemporalSplit;
-    suites.push(runRecommenderSuite(log, test, val, progress, cache, earlierOf(k)));
+    suites.push(await runRecommenderSuite(log, test, val, progress, cache, earlierOf(k)));
     // the next origin tests at this validation's cutoff and validates at the earlier window's
     cache.keepOnly([val.cutoff, earlierOf(k)?.cutoff ?? val.cutoff]);
   }

@@ -77,6 +77,10 @@ export function fitGbdt(
   const hess = new Float64Array(n);
   const rng = new Rng(o.seed);
   const groupCount = data.groups.length - 1;
+  // per row: the leaf it reached in the tree it last grew in (`grown`: that tree's number, 1-based)
+  const leafOf = new Int32Array(n);
+  const grown = new Int32Array(n);
+  const scratch: Scratch = { a: new Int32Array(n), b: new Int32Array(n), right: new Int32Array(n), leafOf };
   for (let t = 0; t < o.trees; t++) {
     let rows: Int32Array;
     if (o.objective === "logloss") {
@@ -87,9 +91,16 @@ export function fitGbdt(
       for (let g = 0; g < groupCount; g++) if (rng.next() < o.subsample) chosen.push(g);
       rows = lambdaGradients(data, chosen, score, grad, hess);
     }
-    const tree = growTree(rows, codes, edges, f, grad, hess, o);
+    const tree = growTree(rows, codes, edges, f, grad, hess, o, scratch);
     model.trees.push(tree);
-    for (let i = 0; i < n; i++) score[i] = (score[i] as number) + treeScore(tree, data.x, i * f);
+    // the rows the tree grew on already know their leaf (the split on codes routes them as the threshold does);
+    // the others walk it
+    const value = tree.value;
+    for (const i of rows) grown[i] = t + 1;
+    for (let i = 0; i < n; i++)
+      score[i] =
+        (score[i] as number) +
+        (grown[i] === t + 1 ? (value[leafOf[i] as number] as number) : treeScore(tree, data.x, i * f));
     if (onTree?.(model, t + 1) === false) break;
   }
   return model;
@@ -238,7 +249,9 @@ function codeOf(edges: ArrayLike<number>, v: number): number {
 }
 
 interface Node {
-  rows: Int32Array;
+  /** its rows are `rows[start .. end)` of the level's buffer */
+  start: number;
+  end: number;
   /** index in the tree's arrays */
   at: number;
   g: number;
@@ -247,6 +260,19 @@ interface Node {
   hist: Float64Array;
 }
 
+/** Buffers a fit reuses for every tree: two levels of row lists, a partition's right side, each row's leaf. */
+interface Scratch {
+  a: Int32Array;
+  b: Int32Array;
+  right: Int32Array;
+  leafOf: Int32Array;
+}
+
+/**
+ * One tree, level by level. A level's nodes hold consecutive runs of one buffer; a split writes its children's
+ * runs to the other buffer, each in the parent's row order (so every sum is taken in the same order as a list
+ * per node would take it). Every row of `rows` ends with its leaf in `scratch.leafOf`.
+ */
 function growTree(
   rows: Int32Array,
   codes: Uint8Array,
@@ -255,6 +281,7 @@ function growTree(
   grad: Float64Array,
   hess: Float64Array,
   o: GbdtOptions,
+  scratch: Scratch,
 ): Tree {
   const tree: Tree = { feature: [], threshold: [], left: [], right: [], value: [] };
   const add = () => {
@@ -267,18 +294,34 @@ function growTree(
   };
   const leafValue = (g: number, h: number) => (-g / (h + o.l2)) * o.learningRate;
   const bins = o.bins;
-  let level: Node[] = [withHistogram(rows, add(), codes, f, bins, grad, hess)];
+  let cur = scratch.a;
+  let nxt = scratch.b;
+  cur.set(rows);
+  const leaf = (node: Node, buf: Int32Array) => {
+    tree.value[node.at] = leafValue(node.g, node.h);
+    for (let k = node.start; k < node.end; k++) scratch.leafOf[buf[k] as number] = node.at;
+  };
+  let level: Node[] = [withHistogram(cur, 0, rows.length, add(), codes, f, bins, grad, hess)];
   for (let d = 0; d < o.depth && level.length > 0; d++) {
     const next: Node[] = [];
+    let out = 0;
     for (const node of level) {
       const split = bestSplit(node, f, bins, edges, o);
       if (!split) {
-        tree.value[node.at] = leafValue(node.g, node.h);
+        leaf(node, cur);
         continue;
       }
-      const leftRows: number[] = [];
-      const rightRows: number[] = [];
-      for (const i of node.rows) ((codes[i * f + split.feature] as number) <= split.bin ? leftRows : rightRows).push(i);
+      // stable partition into nxt[out ..]: the left rows, then the right ones
+      const start = out;
+      let nr = 0;
+      for (let k = node.start; k < node.end; k++) {
+        const i = cur[k] as number;
+        if ((codes[i * f + split.feature] as number) <= split.bin) nxt[out++] = i;
+        else scratch.right[nr++] = i;
+      }
+      const mid = out;
+      nxt.set(scratch.right.subarray(0, nr), mid);
+      out += nr;
       const l = add();
       const r = add();
       tree.feature[node.at] = split.feature;
@@ -286,20 +329,15 @@ function growTree(
       tree.left[node.at] = l;
       tree.right[node.at] = r;
       // histogram of the smaller child; the larger one's is the parent's minus it
-      const leftSmaller = leftRows.length <= rightRows.length;
-      const small = withHistogram(
-        Int32Array.from(leftSmaller ? leftRows : rightRows),
-        leftSmaller ? l : r,
-        codes,
-        f,
-        bins,
-        grad,
-        hess,
-      );
+      const leftSmaller = mid - start <= out - mid;
+      const small = leftSmaller
+        ? withHistogram(nxt, start, mid, l, codes, f, bins, grad, hess)
+        : withHistogram(nxt, mid, out, r, codes, f, bins, grad, hess);
       const bigHist = new Float64Array(node.hist.length);
       for (let k = 0; k < bigHist.length; k++) bigHist[k] = (node.hist[k] as number) - (small.hist[k] as number);
       const big: Node = {
-        rows: Int32Array.from(leftSmaller ? rightRows : leftRows),
+        start: leftSmaller ? mid : start,
+        end: leftSmaller ? out : mid,
         at: leftSmaller ? r : l,
         g: node.g - small.g,
         h: node.h - small.h,
@@ -308,13 +346,16 @@ function growTree(
       next.push(small, big);
     }
     level = next;
+    [cur, nxt] = [nxt, cur];
   }
-  for (const node of level) tree.value[node.at] = leafValue(node.g, node.h);
+  for (const node of level) leaf(node, cur);
   return tree;
 }
 
 function withHistogram(
   rows: Int32Array,
+  start: number,
+  end: number,
   at: number,
   codes: Uint8Array,
   f: number,
@@ -325,7 +366,8 @@ function withHistogram(
   const hist = new Float64Array(f * bins * 2);
   let g = 0;
   let h = 0;
-  for (const i of rows) {
+  for (let k = start; k < end; k++) {
+    const i = rows[k] as number;
     const gi = grad[i] as number;
     const hi = hess[i] as number;
     g += gi;
@@ -337,7 +379,7 @@ function withHistogram(
       hist[k + 1] = (hist[k + 1] as number) + hi;
     }
   }
-  return { rows, at, g, h, hist };
+  return { start, end, at, g, h, hist };
 }
 
 function bestSplit(node: Node, f: number, bins: number, edges: Float64Array[], o: GbdtOptions) {

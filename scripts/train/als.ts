@@ -8,6 +8,7 @@
 import { type Csr, transpose } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
 import { Rng } from "../lib/rng";
+import { inWorker } from "../lib/worker-pool";
 import type { Recommender } from "../ranking/recommender";
 
 export interface AlsOptions {
@@ -208,4 +209,31 @@ function dotN(a: Float64Array, b: Float64Array, n: number): number {
   let s = 0;
   for (let i = 0; i < n; i++) s += (a[i] as number) * (b[i] as number);
   return s;
+}
+
+/** What an ALS fit learns: the factors and the loss after each iteration. */
+export interface AlsState {
+  userFactors: Float32Array<ArrayBuffer>;
+  itemFactors: Float32Array<ArrayBuffer>;
+  lossHistory: number[];
+}
+
+/** A fit as a plain function, for a worker thread (fitAlsInWorker). */
+export function fitAlsState(options: Partial<AlsOptions>, data: TrainData): AlsState {
+  const m = new ImplicitAls(options);
+  m.fit(data);
+  return { userFactors: m.userFactors, itemFactors: m.itemFactors, lossHistory: [...m.lossHistory] };
+}
+
+/** ALS fitted in a worker thread (scripts/lib/worker-pool.ts): the factors `fit` gives here, to the bit. */
+export async function fitAlsInWorker(options: Partial<AlsOptions>, data: TrainData): Promise<ImplicitAls> {
+  const state = await inWorker<AlsState>(new URL("./als.ts", import.meta.url), "fitAlsState", [
+    options,
+    { matrix: data.matrix },
+  ]);
+  const m = new ImplicitAls(options);
+  m.userFactors = state.userFactors;
+  m.itemFactors = state.itemFactors;
+  m.lossHistory.push(...state.lossHistory);
+  return m;
 }

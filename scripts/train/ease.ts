@@ -9,6 +9,7 @@ import { topK } from "../../core/int8-kernel";
 import type { NeighbourTable } from "../../core/neighbour-table";
 import { type Csr, rowIndices, transpose } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
+import { inWorker } from "../lib/worker-pool";
 import type { Recommender } from "../ranking/recommender";
 
 export interface EaseOptions {
@@ -30,10 +31,10 @@ export class Ease implements Recommender {
   readonly name = "ease";
   readonly options: EaseOptions;
   /** B restricted to the modelled items, row-major (m x m) */
-  private weights = new Float32Array(0);
+  private weights: Float32Array = new Float32Array(0);
   /** item index -> its position among the modelled items, or -1 */
-  private position = new Int32Array(0);
-  private modelled = new Int32Array(0);
+  private position: Int32Array = new Int32Array(0);
+  private modelled: Int32Array = new Int32Array(0);
   private matrix: Csr | null = null;
 
   constructor(options: Partial<EaseOptions> = {}) {
@@ -78,6 +79,19 @@ export class Ease implements Recommender {
     this.matrix = matrix;
   }
 
+  /** What the fit learned (restore puts it back). */
+  state(): EaseState {
+    return { weights: this.weights, position: this.position, modelled: this.modelled };
+  }
+
+  /** A fit's state over the matrix it was fitted on. */
+  restore(state: EaseState, matrix: Csr): void {
+    this.weights = state.weights;
+    this.position = state.position;
+    this.modelled = state.modelled;
+    this.matrix = matrix;
+  }
+
   scores(user: number): Float64Array {
     const matrix = this.matrix;
     if (!matrix) throw new Error("not fitted");
@@ -117,6 +131,31 @@ export class Ease implements Recommender {
   hyperparameters() {
     return { lambda: this.options.lambda, max_items: this.options.maxItems, input: "binarized" };
   }
+}
+
+/** What an EASE fit learns: B on the modelled items and which items they are. */
+export interface EaseState {
+  weights: Float32Array;
+  position: Int32Array;
+  modelled: Int32Array;
+}
+
+/** A fit as a plain function, for a worker thread (fitEaseInWorker). */
+export function fitEaseState(options: Partial<EaseOptions>, data: TrainData): EaseState {
+  const m = new Ease(options);
+  m.fit(data);
+  return m.state();
+}
+
+/** EASE fitted in a worker thread (scripts/lib/worker-pool.ts): the weights `fit` gives here, to the bit. */
+export async function fitEaseInWorker(options: Partial<EaseOptions>, data: TrainData): Promise<Ease> {
+  const state = await inWorker<EaseState>(new URL("./ease.ts", import.meta.url), "fitEaseState", [
+    options,
+    { matrix: data.matrix },
+  ]);
+  const m = new Ease(options);
+  m.restore(state, data.matrix);
+  return m;
 }
 
 /**

@@ -51,7 +51,7 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
     `${ts.source} log: ${full.userIds.length} users, ${full.itemIds.length} items, ${full.data.matrix.indices.length} user-item pairs`,
   );
   const end = full.end + 1;
-  const tuned = tuneOnValidation(ts, opts, log);
+  const tuned = await tuneOnValidation(ts, opts, log);
   const recs = fitRecommenders(ts, tuned, log);
   const engagement = fitEngagement(ts.purchases, end, log);
   const profiles = readerProfiles(ts, recs, engagement);

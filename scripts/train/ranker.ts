@@ -8,7 +8,14 @@
 
 import type { HybridWeights } from "../../core/hybrid";
 import type { NeighbourTable } from "../../core/neighbour-table";
-import { CANDIDATES, RANKER_FEATURES, type RankerInputs, type RankerMode, rankerCandidates } from "../../core/ranker";
+import {
+  CANDIDATES,
+  type CandidateRows,
+  RANKER_FEATURES,
+  type RankerInputs,
+  type RankerMode,
+  rankerCandidates,
+} from "../../core/ranker";
 import {
   type CompiledEnsemble,
   compileEnsemble,
@@ -18,7 +25,8 @@ import {
   treeScore,
 } from "../../core/tree-ensemble";
 import type { TrainData } from "../data/train-data";
-import { fitGbdt, type GbdtData, type GbdtOptions } from "../learn/gbdt";
+import type { GbdtData, GbdtOptions } from "../learn/gbdt";
+import { inWorker } from "../lib/worker-pool";
 import { evaluateVariant, type JudgedSplit, K } from "../ranking/evaluate-recommender";
 import { userMetrics } from "../ranking/ranking-metrics";
 import { type Recommender, recommend } from "../ranking/recommender";
@@ -47,6 +55,10 @@ export const RANKER_GBDT: Partial<GbdtOptions> = {
 };
 /** held-out readers' NDCG is measured every this many trees */
 const CHECKPOINT = 25;
+
+/** Trees fitted in a worker thread (scripts/lib/worker-pool.ts): the two modes' fits run side by side. */
+const fitTrees = (data: GbdtData, options: Partial<GbdtOptions>) =>
+  inWorker<TreeEnsemble>(new URL("../learn/gbdt.ts", import.meta.url), "fitGbdt", [data, options]);
 
 export interface RankerChoice {
   /**
@@ -183,16 +195,18 @@ export class CandidateRanker implements Recommender {
    * The final fit, on every validation reader (and every earlier window's): with as many trees per mode as the held-out
    * readers picked (`choice`, chooseRanker), or the settings' count without one.
    */
-  train(
+  async train(
     relevantAll: ReadonlyMap<number, ReadonlySet<number>>,
     relevantNovel: ReadonlyMap<number, ReadonlySet<number>>,
     choice?: Pick<RankerChoice, "holdout">,
-  ): RankerModels {
-    const trees = (mode: RankerMode) => (choice ? { trees: choice.holdout[mode].trees } : {});
-    this.models = {
-      all: fitGbdt(this.learningSet(relevantAll, "all"), { ...this.gbdt, ...trees("all") }),
-      novel: fitGbdt(this.learningSet(relevantNovel, "novel"), { ...this.gbdt, ...trees("novel") }),
-    };
+  ): Promise<RankerModels> {
+    const fit = (mode: RankerMode, relevant: ReadonlyMap<number, ReadonlySet<number>>) =>
+      fitTrees(this.learningSet(relevant, mode), {
+        ...this.gbdt,
+        ...(choice ? { trees: choice.holdout[mode].trees } : {}),
+      });
+    const [all, novel] = await Promise.all([fit("all", relevantAll), fit("novel", relevantNovel)]);
+    this.models = { all, novel };
     // what the Worker would refuse to serve (too many trees too deep to lay out) fails here, not at the edge
     for (const mode of ["all", "novel"] as const)
       if (!isWellFormed(this.models[mode]))
@@ -239,7 +253,11 @@ const odd = (user: number) => user % 2 === 1;
  * hybrid's weights are fitted on the same two thirds (so neither has seen the held-out readers; the ranker's hybrid
  * features come from those weights too), then put back as they were. `hybrid` is the ranker's own component.
  */
-export function chooseRanker(ranker: CandidateRanker, val: RankerSplit, hybrid: HybridRecommender): RankerChoice {
+export async function chooseRanker(
+  ranker: CandidateRanker,
+  val: RankerSplit,
+  hybrid: HybridRecommender,
+): Promise<RankerChoice> {
   const fitted = hybrid.weights;
   const trainOf = (m: ReadonlyMap<number, Set<number>>) =>
     subset(
@@ -249,42 +267,34 @@ export function chooseRanker(ranker: CandidateRanker, val: RankerSplit, hybrid: 
   // the earlier windows' hybrid features come from the same weights (learningSet), fitted without the held-out readers
   const heldOutWeights = hybrid.tune(trainOf(val.testAll), trainOf(val.testNovel));
   try {
-    return { ...compare(ranker, val, hybrid), heldOutWeights };
+    return { ...(await compare(ranker, val, hybrid)), heldOutWeights };
   } finally {
     hybrid.weights = fitted;
   }
 }
 
-function compare(
+async function compare(
   ranker: CandidateRanker,
   val: RankerSplit,
   hybrid: HybridRecommender,
-): Omit<RankerChoice, "heldOutWeights"> {
+): Promise<Omit<RankerChoice, "heldOutWeights">> {
   const out = { holdout: {}, chosen: {}, heldOut: {} } as Omit<RankerChoice, "heldOutWeights">;
-  const f = RANKER_FEATURES.length;
-  for (const mode of ["all", "novel"] as const) {
-    const relevant = mode === "all" ? val.testAll : val.testNovel;
-    const users = [...relevant.keys()];
-    const train = users.filter((u) => !isHeldOut(u));
-    const held = users.filter(isHeldOut);
-    // the held-out readers' earlier purchases teach nothing either
-    const heldIds = new Set(held.map((u) => val.userIds[u] as string));
-    const rows = held.map((u) => rankerCandidates(ranker.inputs(u, mode), mode));
-    const running = rows.map((r) => new Float64Array(r.items.length));
-    // per checkpoint: summed NDCG of each half of the held-out readers
-    const curve: CurvePoint[] = [];
-    const model = fitGbdt(ranker.learningSet(relevant, mode, train, heldIds), ranker.gbdt, (m, t) => {
-      const tree = m.trees.at(-1) as TreeEnsemble["trees"][number];
-      const sums = { odd: 0, even: 0 };
-      rows.forEach((r, i) => {
-        const s = running[i] as Float64Array;
-        for (let c = 0; c < r.items.length; c++) s[c] = (s[c] as number) + treeScore(tree, r.rows, c * f);
-        const u = held[i] as number;
-        if (t % CHECKPOINT === 0) sums[odd(u) ? "odd" : "even"] += ndcgAt10(r.items, s, relevant.get(u) as Set<number>);
-      });
-      if (t % CHECKPOINT === 0) curve.push({ trees: t, odd: sums.odd, even: sums.even });
-      return true;
-    });
+  // both modes' trees grow side by side; each mode's rows are made while the other's trees grow
+  const fitted = await Promise.all(
+    (["all", "novel"] as const).map(async (mode) => {
+      const relevant = mode === "all" ? val.testAll : val.testNovel;
+      const users = [...relevant.keys()];
+      const train = users.filter((u) => !isHeldOut(u));
+      const held = users.filter(isHeldOut);
+      // the held-out readers' earlier purchases teach nothing either
+      const heldIds = new Set(held.map((u) => val.userIds[u] as string));
+      const rows = held.map((u) => rankerCandidates(ranker.inputs(u, mode), mode));
+      const model = await fitTrees(ranker.learningSet(relevant, mode, train, heldIds), ranker.gbdt);
+      return { mode, relevant, held, rows, model };
+    }),
+  );
+  for (const { mode, relevant, held, rows, model } of fitted) {
+    const curve = heldOutCurve(model, held, rows, relevant);
     const odds = held.filter(odd).length;
     const { trees, sum } = pickTrees(curve, odds, held.length - odds, model.trees.length);
     hybrid.mode = mode;
@@ -300,6 +310,33 @@ function compare(
     out.heldOut[mode] = { ...model, trees: model.trees.slice(0, trees) };
   }
   return out;
+}
+
+/**
+ * Summed NDCG@10 of each half of the held-out readers (odd, even rows) after every CHECKPOINT trees: each reader's
+ * candidates scored tree by tree, in the order the trees were grown.
+ */
+function heldOutCurve(
+  model: TreeEnsemble,
+  held: readonly number[],
+  rows: readonly CandidateRows[],
+  relevant: ReadonlyMap<number, ReadonlySet<number>>,
+): CurvePoint[] {
+  const f = RANKER_FEATURES.length;
+  const running = rows.map((r) => new Float64Array(r.items.length));
+  const curve: CurvePoint[] = [];
+  model.trees.forEach((tree, k) => {
+    const t = k + 1;
+    const sums = { odd: 0, even: 0 };
+    rows.forEach((r, i) => {
+      const s = running[i] as Float64Array;
+      for (let c = 0; c < r.items.length; c++) s[c] = (s[c] as number) + treeScore(tree, r.rows, c * f);
+      const u = held[i] as number;
+      if (t % CHECKPOINT === 0) sums[odd(u) ? "odd" : "even"] += ndcgAt10(r.items, s, relevant.get(u) as Set<number>);
+    });
+    if (t % CHECKPOINT === 0) curve.push({ trees: t, odd: sums.odd, even: sums.even });
+  });
+  return curve;
 }
 
 /** Held-out NDCG summed over each half of the held-out readers, after this many trees. */

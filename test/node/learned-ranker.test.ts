@@ -710,7 +710,7 @@ describe("learning from an earlier window", () => {
       seen.push({ users: users ?? [], except: except ?? new Set(), weights: v.hybrid.weights });
       return learn(relevant, mode, users, except);
     };
-    const choice = chooseRanker(v.ranker, val, v.hybrid);
+    const choice = await chooseRanker(v.ranker, val, v.hybrid);
     expect(seen).toHaveLength(2);
     const [all, novel] = seen as [(typeof seen)[number], (typeof seen)[number]];
     // validation's held-out readers, by their customer ids: some of them bought in the earlier window too
@@ -736,9 +736,11 @@ describe("learning from an earlier window", () => {
   it("fits the final trees at the count the held-out readers picked for each mode, else at the settings' count", async () => {
     const { val, v } = await windows();
     const picked = (trees: number) => ({ hybrid: 0, ranker: 0, trees, users: 1 });
-    const chosen = v.ranker.train(val.testAll, val.testNovel, { holdout: { all: picked(20), novel: picked(10) } });
+    const chosen = await v.ranker.train(val.testAll, val.testNovel, {
+      holdout: { all: picked(20), novel: picked(10) },
+    });
     expect([chosen.all.trees.length, chosen.novel.trees.length]).toEqual([20, 10]);
-    const plain = v.ranker.train(val.testAll, val.testNovel);
+    const plain = await v.ranker.train(val.testAll, val.testNovel);
     expect([plain.all.trees.length, plain.novel.trees.length]).toEqual([25, 25]);
   });
 });

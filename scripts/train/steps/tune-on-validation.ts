@@ -8,10 +8,10 @@ import type { ModelManifest } from "../../../core/manifest";
 import type { NeighbourTable } from "../../../core/neighbour-table";
 import { evaluateVariant, K } from "../../ranking/evaluate-recommender";
 import { recommend } from "../../ranking/recommender";
-import { ALS_BASE, ALS_GRID, type AlsOptions, ImplicitAls } from "../als";
+import { ALS_BASE, ALS_GRID, type AlsOptions, fitAlsInWorker, ImplicitAls } from "../als";
 import { fitCalibration } from "../calibration";
 import { ContentLsa } from "../content";
-import { EASE_LAMBDAS, Ease } from "../ease";
+import { EASE_LAMBDAS, Ease, fitEaseInWorker } from "../ease";
 import { HybridRecommender, UNTUNED_WEIGHTS } from "../hybrid";
 import { Popularity } from "../popularity";
 import {
@@ -36,11 +36,11 @@ export interface Tuned {
   metrics: Record<string, number>;
 }
 
-export function tuneOnValidation(
+export async function tuneOnValidation(
   ts: TrainingSet,
   opts: { als?: Partial<AlsOptions>; tune?: boolean },
   log: (msg: string) => void,
-): Tuned {
+): Promise<Tuned> {
   const tuned: Tuned = {
     alsOptions: { ...ALS_BASE, ...opts.als },
     weights: UNTUNED_WEIGHTS,
@@ -74,10 +74,11 @@ export function tuneOnValidation(
   };
 
   let best = { score: Number.NEGATIVE_INFINITY, options: tuned.alsOptions, model: null as ImplicitAls | null };
-  for (const g of ALS_GRID) {
-    const options = { ...tuned.alsOptions, ...g };
-    const m = new ImplicitAls(options);
-    m.fit(val.data);
+  // the grid's fits run side by side in worker threads; the first best in grid order wins, as one by one
+  const grid = ALS_GRID.map((g) => ({ ...tuned.alsOptions, ...g }));
+  const fits = await Promise.all(grid.map((options) => fitAlsInWorker(options, val.data)));
+  for (const [i, m] of fits.entries()) {
+    const options = grid[i] as Partial<AlsOptions>;
     const score = (ndcg(val, m, "all") + ndcg(val, m, "novel")) / 2;
     if (score > best.score) best = { score, options, model: m };
   }
@@ -101,7 +102,7 @@ export function tuneOnValidation(
     metrics.validation_hybrid_novel_ndcg_at_10 = ndcg(val, tuner, "novel");
     tuner.mode = "all";
     calibrate("hybrid", tuner);
-    tuned.ranker = tuneRanker(val, ts.earlier, tuner, metrics, log);
+    tuned.ranker = await tuneRanker(val, ts.earlier, tuner, metrics, log);
     if (tuned.ranker.choice.chosen.all === "ranker") {
       // the trees trained without the held-out readers (over hybrid features from weights fitted without them
       // too), calibrated on those readers alone
@@ -123,7 +124,7 @@ export function tuneOnValidation(
  * two thirds of the validation readers (and the earlier window's, over components fitted on that window) against
  * the hybrid on the rest (which serves each mode), then on all.
  */
-function tuneRanker(
+async function tuneRanker(
   val: Validation,
   earlier: Validation | null,
   tuner: HybridRecommender,
@@ -131,9 +132,7 @@ function tuneRanker(
   log: (msg: string) => void,
 ) {
   let best = { score: Number.NEGATIVE_INFINITY, model: null as Ease | null };
-  for (const lambda of EASE_LAMBDAS) {
-    const m = new Ease({ lambda });
-    m.fit(val.data);
+  for (const m of await Promise.all(EASE_LAMBDAS.map((lambda) => fitEaseInWorker({ lambda }, val.data)))) {
     const score = (ndcg(val, m, "all") + ndcg(val, m, "novel")) / 2;
     if (score > best.score) best = { score, model: m };
   }
@@ -162,8 +161,8 @@ function tuneRanker(
     log(`ranker: learns from the window before validation too (${earlier.relevantAll.size} readers)`);
   }
   metrics.validation_ranker_windows = 1 + ranker.earlier.length;
-  const choice = chooseRanker(ranker, judged(val), tuner);
-  const models = ranker.train(val.relevantAll, val.relevantNovel, choice);
+  const choice = await chooseRanker(ranker, judged(val), tuner);
+  const models = await ranker.train(val.relevantAll, val.relevantNovel, choice);
   for (const mode of ["all", "novel"] as const) {
     const h = choice.holdout[mode];
     const suffix = mode === "all" ? "" : "_novel";
