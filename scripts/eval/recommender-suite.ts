@@ -111,6 +111,26 @@ export async function runRecommenderSuite(
     validation_ndcg_at_10: meanNdcg(evaluateModel(val, easeOn(val, valData, lambda), ["all", "novel"])),
   }));
   const easeLambda = easeTuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).lambda;
+  // ALS: choose by validation ndcg@10 (mean of all and novel), then refit on the full train window
+  const alsOn = (split: TemporalSplit, data: TrainData, options: Partial<AlsOptions>) =>
+    fitOn(split, data, `als:${JSON.stringify(options)}`, () => new ImplicitAls(options));
+  const tuning = alsGrid.map((options) => ({
+    options,
+    validation_ndcg_at_10: meanNdcg(evaluateModel(val, alsOn(val, valData, options), ["all", "novel"])),
+  }));
+  const chosen = tuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).options;
+  // the refits at the chosen settings, side by side in worker threads: on test, and on the earlier window the
+  // ranker learns from too (a later origin finds most of them made)
+  const earlierData = earlier && earlier.testAll.size > 0 ? trainData(earlier, log) : null;
+  await Promise.all(
+    [
+      { split: test, data: testData },
+      ...(earlier && earlierData ? [{ split: earlier, data: earlierData }] : []),
+    ].flatMap(({ split, data }) => [
+      cache.getAsync(split.cutoff, `ease:${easeLambda}`, () => fitEaseInWorker({ lambda: easeLambda }, data)),
+      cache.getAsync(split.cutoff, `als:${JSON.stringify(chosen)}`, () => fitAlsInWorker(chosen, data)),
+    ]),
+  );
   const ease = easeOn(test, testData, easeLambda);
   recommenders.ease = evaluateModel(test, ease);
   // EASE's table as the ranker (and the edge) keeps it, per window
@@ -129,16 +149,6 @@ export async function runRecommenderSuite(
   recommenders.own_then_ease = { ...fitEval(new OwnThen(ease, true), ["all"]), novel: null };
   progress.step(`EASE (lambda ${easeLambda} on validation; the ALS grid fitted beside it), own items then EASE`);
 
-  // ALS: choose by validation ndcg@10 (mean of all and novel), then refit on the full train window
-  const alsOn = (split: TemporalSplit, data: TrainData, options: Partial<AlsOptions>) =>
-    fitOn(split, data, `als:${JSON.stringify(options)}`, () => new ImplicitAls(options));
-  const tuning = alsGrid.map((options) => {
-    return {
-      options,
-      validation_ndcg_at_10: meanNdcg(evaluateModel(val, alsOn(val, valData, options), ["all", "novel"])),
-    };
-  });
-  const chosen = tuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).options;
   const valAls = alsOn(val, valData, chosen);
   progress.step(`ALS grid on validation: alpha=${chosen.alpha} reg=${chosen.regularization}`);
   const als = alsOn(test, testData, chosen);
@@ -172,8 +182,8 @@ export async function runRecommenderSuite(
   // over its own, when the log reaches back that far), scored on test
   const valRanker = new CandidateRanker();
   valRanker.fitWith(tuner, neighbours(val, valData));
-  if (earlier && earlier.testAll.size > 0) {
-    const data = trainData(earlier, log);
+  if (earlier && earlierData) {
+    const data = earlierData;
     valRanker.earlier = [
       earlierWindow({
         data,

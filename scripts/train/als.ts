@@ -7,6 +7,7 @@
 
 import { type Csr, transpose } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
+import { dot } from "../lib/dot";
 import { Rng } from "../lib/rng";
 import { inWorker } from "../lib/worker-pool";
 import type { Recommender } from "../ranking/recommender";
@@ -97,42 +98,30 @@ export class ImplicitAls implements Recommender {
       const end = m.indptr[u + 1] as number;
       const xo = u * f;
       // r = b - A x, with A = YtY + reg I + Yt (C - I) Y and b = Yt C p
-      for (let a = 0; a < f; a++) {
-        let s = 0;
-        for (let b = 0; b < f; b++) s += (yty[a * f + b] as number) * (x[xo + b] as number);
-        r[a] = -s;
-      }
+      for (let a = 0; a < f; a++) r[a] = -dot(yty, a * f, x, xo, f);
       for (let k = start; k < end; k++) {
         const yo = (m.indices[k] as number) * f;
         const conf = 1 + alpha * (m.data[k] as number);
-        let dot = 0;
-        for (let a = 0; a < f; a++) dot += (y[yo + a] as number) * (x[xo + a] as number);
-        const coef = conf - (conf - 1) * dot;
+        const coef = conf - (conf - 1) * dot(y, yo, x, xo, f);
         for (let a = 0; a < f; a++) r[a] = (r[a] as number) + coef * (y[yo + a] as number);
       }
       p.set(r);
-      let rsOld = dotN(r, r, f);
+      let rsOld = dot(r, 0, r, 0, f);
       if (rsOld < 1e-20) continue;
       for (let step = 0; step < cgSteps; step++) {
-        for (let a = 0; a < f; a++) {
-          let s = 0;
-          for (let b = 0; b < f; b++) s += (yty[a * f + b] as number) * (p[b] as number);
-          ap[a] = s;
-        }
+        for (let a = 0; a < f; a++) ap[a] = dot(yty, a * f, p, 0, f);
         for (let k = start; k < end; k++) {
           const yo = (m.indices[k] as number) * f;
           const conf = 1 + alpha * (m.data[k] as number);
-          let dot = 0;
-          for (let a = 0; a < f; a++) dot += (y[yo + a] as number) * (p[a] as number);
-          const coef = (conf - 1) * dot;
+          const coef = (conf - 1) * dot(y, yo, p, 0, f);
           for (let a = 0; a < f; a++) ap[a] = (ap[a] as number) + coef * (y[yo + a] as number);
         }
-        const step_ = rsOld / dotN(p, ap, f);
+        const step_ = rsOld / dot(p, 0, ap, 0, f);
         for (let a = 0; a < f; a++) {
           x[xo + a] = (x[xo + a] as number) + step_ * (p[a] as number);
           r[a] = (r[a] as number) - step_ * (ap[a] as number);
         }
-        const rsNew = dotN(r, r, f);
+        const rsNew = dot(r, 0, r, 0, f);
         if (rsNew < 1e-20) break;
         const beta = rsNew / rsOld;
         for (let a = 0; a < f; a++) p[a] = (r[a] as number) + beta * (p[a] as number);
@@ -149,17 +138,12 @@ export class ImplicitAls implements Recommender {
     for (let u = 0; u < m.rows; u++) {
       const xo = u * f;
       // sum over all items of (x.y)^2 = x' YtY x
-      for (let a = 0; a < f; a++) {
-        let s = 0;
-        for (let b = 0; b < f; b++) s += (yty[a * f + b] as number) * (x[xo + b] as number);
-        total += s * (x[xo + a] as number);
-      }
+      for (let a = 0; a < f; a++) total += dot(yty, a * f, x, xo, f) * (x[xo + a] as number);
       for (let k = m.indptr[u] as number; k < (m.indptr[u + 1] as number); k++) {
         const yo = (m.indices[k] as number) * f;
         const conf = 1 + alpha * (m.data[k] as number);
-        let dot = 0;
-        for (let a = 0; a < f; a++) dot += (y[yo + a] as number) * (x[xo + a] as number);
-        total += conf * (1 - dot) ** 2 - dot * dot;
+        const d = dot(y, yo, x, xo, f);
+        total += conf * (1 - d) ** 2 - d * d;
       }
     }
     let norms = 0;
@@ -203,12 +187,6 @@ function gram(y: Float64Array, f: number, n: number): Float64Array {
   }
   for (let a = 0; a < f; a++) for (let b = 0; b < a; b++) g[a * f + b] = g[b * f + a] as number;
   return g;
-}
-
-function dotN(a: Float64Array, b: Float64Array, n: number): number {
-  let s = 0;
-  for (let i = 0; i < n; i++) s += (a[i] as number) * (b[i] as number);
-  return s;
 }
 
 /** What an ALS fit learns: the factors and the loss after each iteration. */

@@ -9,6 +9,7 @@ import { topK } from "../../core/int8-kernel";
 import type { NeighbourTable } from "../../core/neighbour-table";
 import { type Csr, rowIndices, transpose } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
+import { dot } from "../lib/dot";
 import { inWorker } from "../lib/worker-pool";
 import type { Recommender } from "../ranking/recommender";
 
@@ -194,31 +195,4 @@ export function inverseSpd(a: Float64Array, n: number): Float64Array {
     }
   }
   return a;
-}
-
-/** sum of a[ao + k] * b[bo + k] for k < len */
-function dot(a: Float64Array, ao: number, b: Float64Array, bo: number, len: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let s4 = 0;
-  let s5 = 0;
-  let s6 = 0;
-  let s7 = 0;
-  let k = 0;
-  for (; k + 7 < len; k += 8) {
-    const x = ao + k;
-    const y = bo + k;
-    s0 += (a[x] as number) * (b[y] as number);
-    s1 += (a[x + 1] as number) * (b[y + 1] as number);
-    s2 += (a[x + 2] as number) * (b[y + 2] as number);
-    s3 += (a[x + 3] as number) * (b[y + 3] as number);
-    s4 += (a[x + 4] as number) * (b[y + 4] as number);
-    s5 += (a[x + 5] as number) * (b[y + 5] as number);
-    s6 += (a[x + 6] as number) * (b[y + 6] as number);
-    s7 += (a[x + 7] as number) * (b[y + 7] as number);
-  }
-  for (; k < len; k++) s0 += (a[ao + k] as number) * (b[bo + k] as number);
-  return s0 + s1 + (s2 + s3) + (s4 + s5 + (s6 + s7));
 }

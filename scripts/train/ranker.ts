@@ -3,7 +3,8 @@
  * (scripts/learn/gbdt.ts) score their feature rows. Trained on a validation split's relevance, and on an earlier
  * window's (the same protocol one window back) when there is one: twice the readers to learn from. One ensemble
  * per mode (`all`: rebuys allowed; `novel`: discovery). The component models (ALS, content, EASE's neighbour
- * table) are fitted elsewhere on each window and handed in.
+ * table) are fitted elsewhere on each window and handed in. The two modes' trees grow side by side in worker
+ * threads (scripts/lib/worker-pool.ts).
  */
 
 import type { HybridWeights } from "../../core/hybrid";
@@ -200,12 +201,13 @@ export class CandidateRanker implements Recommender {
     relevantNovel: ReadonlyMap<number, ReadonlySet<number>>,
     choice?: Pick<RankerChoice, "holdout">,
   ): Promise<RankerModels> {
-    const fit = (mode: RankerMode, relevant: ReadonlyMap<number, ReadonlySet<number>>) =>
+    // each mode's rows are made while the other mode's trees grow
+    const fitMode = (mode: RankerMode, relevant: ReadonlyMap<number, ReadonlySet<number>>) =>
       fitTrees(this.learningSet(relevant, mode), {
         ...this.gbdt,
         ...(choice ? { trees: choice.holdout[mode].trees } : {}),
       });
-    const [all, novel] = await Promise.all([fit("all", relevantAll), fit("novel", relevantNovel)]);
+    const [all, novel] = await Promise.all([fitMode("all", relevantAll), fitMode("novel", relevantNovel)]);
     this.models = { all, novel };
     // what the Worker would refuse to serve (too many trees too deep to lay out) fails here, not at the edge
     for (const mode of ["all", "novel"] as const)
