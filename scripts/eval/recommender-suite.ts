@@ -119,8 +119,8 @@ export async function runRecommenderSuite(
     validation_ndcg_at_10: meanNdcg(evaluateModel(val, alsOn(val, valData, options), ["all", "novel"])),
   }));
   const chosen = tuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).options;
-  // the refits at the chosen settings, side by side in worker threads: on test, and on the earlier window the
-  // ranker learns from too (a later origin finds most of them made)
+  // the refits at the chosen settings, side by side in worker threads: on test (an origin after the first finds
+  // them made, its test being the previous origin's validation) and on the earlier window the ranker learns from
   const earlierData = earlier && earlier.testAll.size > 0 ? trainData(earlier, log) : null;
   await Promise.all(
     [

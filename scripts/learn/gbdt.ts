@@ -48,7 +48,7 @@ export interface GbdtData {
   groups: Int32Array;
 }
 
-/** Fits an ensemble; `onTree` sees the model after each tree (for early stopping on a held-out set). */
+/** Fits an ensemble; `onTree` sees the model after each tree, and stops the fit by returning false. */
 export function fitGbdt(
   data: GbdtData,
   options: Partial<GbdtOptions> = {},

@@ -21,14 +21,17 @@ export function workerCount(): number {
 let running = 0;
 const queue: (() => void)[] = [];
 
+/** Runs `run` once fewer than workerCount() runs are under way; a run that ends hands its place to the next. */
 async function slot<T>(run: () => Promise<T>): Promise<T> {
   if (running >= workerCount()) await new Promise<void>((resolve) => queue.push(resolve));
-  running++;
+  else running++;
   try {
     return await run();
   } finally {
-    running--;
-    queue.shift()?.();
+    // the place passes straight to a waiter (so no call arriving meanwhile can take it too), else it is freed
+    const next = queue.shift();
+    if (next) next();
+    else running--;
   }
 }
 
@@ -79,9 +82,8 @@ export function inWorker<T>(module: URL, name: string, args: unknown[]): Promise
         else resolve(m.result as T);
       });
       worker.once("error", reject);
-      worker.once("exit", (code) => {
-        if (code !== 0) reject(new Error(`${name}'s worker exited with code ${code}`));
-      });
+      // after an answer this changes nothing; without one (the worker exited, whatever its code) it is an error
+      worker.once("exit", (code) => reject(new Error(`${name}'s worker exited (code ${code}) without an answer`)));
     });
   });
 }

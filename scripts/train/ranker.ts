@@ -201,8 +201,8 @@ export class CandidateRanker implements Recommender {
     relevantNovel: ReadonlyMap<number, ReadonlySet<number>>,
     choice?: Pick<RankerChoice, "holdout">,
   ): Promise<RankerModels> {
-    // each mode's rows are made while the other mode's trees grow
-    const fitMode = (mode: RankerMode, relevant: ReadonlyMap<number, ReadonlySet<number>>) =>
+    // the novel mode's rows are made while the all mode's trees grow; async, so a throw is a rejection Promise.all sees
+    const fitMode = async (mode: RankerMode, relevant: ReadonlyMap<number, ReadonlySet<number>>) =>
       fitTrees(this.learningSet(relevant, mode), {
         ...this.gbdt,
         ...(choice ? { trees: choice.holdout[mode].trees } : {}),
@@ -281,7 +281,7 @@ async function compare(
   hybrid: HybridRecommender,
 ): Promise<Omit<RankerChoice, "heldOutWeights">> {
   const out = { holdout: {}, chosen: {}, heldOut: {} } as Omit<RankerChoice, "heldOutWeights">;
-  // both modes' trees grow side by side; each mode's rows are made while the other's trees grow
+  // both modes' trees grow side by side; the novel mode's rows are made while the all mode's trees grow
   const fitted = await Promise.all(
     (["all", "novel"] as const).map(async (mode) => {
       const relevant = mode === "all" ? val.testAll : val.testNovel;

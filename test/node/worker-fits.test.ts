@@ -1,8 +1,10 @@
 /**
  * Fits run in worker threads (scripts/lib/worker-pool.ts) give what the same fit gives in this thread, to the
  * bit: ALS, EASE and the trees. The evaluation and the trainer fit side by side there, so their figures must not
- * depend on where a fit ran. And a failure in a worker reaches the caller as an error.
+ * depend on where a fit ran. A failure in a worker reaches the caller as an error. And the trees' fit grows what it
+ * grew before it partitioned rows in place.
  */
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { fitGbdt } from "../../scripts/learn/gbdt";
 import { Rng } from "../../scripts/lib/rng";
@@ -60,10 +62,55 @@ describe("fits in worker threads", () => {
     }
   });
 
-  it("a function that throws in a worker rejects with its message", async () => {
+  it("a function that throws, a missing export and a worker that ends without an answer reject; later calls run", async () => {
     const module = new URL("../../scripts/learn/gbdt.ts", import.meta.url);
     const bad = { x: new Float64Array(3), y: new Uint8Array(1), features: ["a", "b"], groups: Int32Array.from([0, 1]) };
-    await expect(inWorker(module, "fitGbdt", [bad, {}])).rejects.toThrow("x must be rows x features");
-    await expect(inWorker(module, "noSuchExport", [])).rejects.toThrow(/noSuchExport/);
+    const quits = new URL("./support/worker-exits.ts", import.meta.url);
+    // more failures at once than there are workers: each gives its place back
+    const failures = await Promise.allSettled([
+      inWorker(module, "fitGbdt", [bad, {}]),
+      inWorker(module, "noSuchExport", []),
+      inWorker(quits, "quit", []),
+      inWorker(quits, "quit", []),
+    ]);
+    expect(failures.map((f) => (f.status === "rejected" ? String(f.reason) : "fulfilled"))).toEqual([
+      expect.stringContaining("x must be rows x features"),
+      expect.stringContaining("is not a function"),
+      expect.stringContaining("without an answer"),
+      expect.stringContaining("without an answer"),
+    ]);
+    const set = {
+      x: Float64Array.from([0, 1, 2, 3]),
+      y: Uint8Array.from([0, 0, 1, 1]),
+      features: ["a"],
+      groups: Int32Array.from([0, 4]),
+    };
+    await expect(inWorker(module, "fitGbdt", [set, { trees: 1, minHessian: 0 }])).resolves.toMatchObject({
+      features: ["a"],
+    });
+  });
+});
+
+describe("the trees' fit, since it partitions rows in place", () => {
+  // sha256 of the ensembles' JSON as the fit before that change grew them (commit 5dbdaa5), same data and settings
+  const BEFORE = {
+    logloss: "f80158d5783fd19c2134f875badfcf0d29b43e7e7573622f9fb610b3c7012400",
+    lambdarank: "f7b6cf2b36e9866c797e0cbe7f9fc750bfb7e0bd53ff0f0146f884df36379982",
+  };
+
+  it.each(["logloss", "lambdarank"] as const)("grows the same %s trees to the bit", (objective) => {
+    const rng = new Rng(11);
+    const rows = 3000;
+    const f = 4;
+    const x = Float64Array.from({ length: rows * f }, (_, i) =>
+      i % f === 3 ? Math.floor(rng.next() * 3) : rng.next(),
+    );
+    const y = Uint8Array.from({ length: rows }, (_, r) =>
+      (x[r * f] as number) * 2 + (x[r * f + 1] as number) - (x[r * f + 3] as number) * 0.3 + rng.next() > 1.6 ? 1 : 0,
+    );
+    const set = { x, y, features: ["a", "b", "c", "d"], groups: Int32Array.from({ length: 101 }, (_, g) => g * 30) };
+    const model = fitGbdt(set, { objective, trees: 30, depth: 4, subsample: 0.7, minHessian: 2 });
+    expect(model.trees).toHaveLength(30);
+    expect(createHash("sha256").update(JSON.stringify(model)).digest("hex")).toBe(BEFORE[objective]);
   });
 });

@@ -6,6 +6,7 @@
 import type { HybridWeights } from "../../../core/hybrid";
 import type { ModelManifest } from "../../../core/manifest";
 import type { NeighbourTable } from "../../../core/neighbour-table";
+import { workerCount } from "../../lib/worker-pool";
 import { evaluateVariant, K } from "../../ranking/evaluate-recommender";
 import { recommend } from "../../ranking/recommender";
 import { ALS_BASE, ALS_GRID, type AlsOptions, fitAlsInWorker, ImplicitAls } from "../als";
@@ -74,13 +75,15 @@ export async function tuneOnValidation(
   };
 
   let best = { score: Number.NEGATIVE_INFINITY, options: tuned.alsOptions, model: null as ImplicitAls | null };
-  // the grid's fits run side by side in worker threads; the first best in grid order wins, as one by one
+  // the grid's fits run side by side in worker threads, a batch at a time (so memory holds that batch and the best
+  // so far); the first best in grid order wins, as one by one
   const grid = ALS_GRID.map((g) => ({ ...tuned.alsOptions, ...g }));
-  const fits = await Promise.all(grid.map((options) => fitAlsInWorker(options, val.data)));
-  for (const [i, m] of fits.entries()) {
-    const options = grid[i] as Partial<AlsOptions>;
-    const score = (ndcg(val, m, "all") + ndcg(val, m, "novel")) / 2;
-    if (score > best.score) best = { score, options, model: m };
+  for (const batch of batches(grid)) {
+    const fits = await Promise.all(batch.map((options) => fitAlsInWorker(options, val.data)));
+    fits.forEach((m, i) => {
+      const score = (ndcg(val, m, "all") + ndcg(val, m, "novel")) / 2;
+      if (score > best.score) best = { score, options: batch[i] as Partial<AlsOptions>, model: m };
+    });
   }
   tuned.alsOptions = best.options;
   log(`ALS tuned on validation: alpha ${tuned.alsOptions.alpha}, regularization ${tuned.alsOptions.regularization}`);
@@ -132,9 +135,11 @@ async function tuneRanker(
   log: (msg: string) => void,
 ) {
   let best = { score: Number.NEGATIVE_INFINITY, model: null as Ease | null };
-  for (const m of await Promise.all(EASE_LAMBDAS.map((lambda) => fitEaseInWorker({ lambda }, val.data)))) {
-    const score = (ndcg(val, m, "all") + ndcg(val, m, "novel")) / 2;
-    if (score > best.score) best = { score, model: m };
+  for (const batch of batches(EASE_LAMBDAS)) {
+    for (const m of await Promise.all(batch.map((lambda) => fitEaseInWorker({ lambda }, val.data)))) {
+      const score = (ndcg(val, m, "all") + ndcg(val, m, "novel")) / 2;
+      if (score > best.score) best = { score, model: m };
+    }
   }
   const ease = best.model as Ease;
   const neighbours = ease.neighbours(NEIGHBOURS_K);
@@ -176,6 +181,12 @@ async function tuneRanker(
 }
 
 /** A validation window as the evaluation judges it, with its readers' ids. */
+/** `list` in consecutive batches of as many as fit at once in worker threads. */
+function batches<T>(list: readonly T[]): T[][] {
+  const size = workerCount();
+  return Array.from({ length: Math.ceil(list.length / size) }, (_, b) => list.slice(b * size, (b + 1) * size));
+}
+
 function judged(w: Validation): RankerSplit {
   return { train: w.data.matrix, testAll: w.relevantAll, testNovel: w.relevantNovel, userIds: w.userIds };
 }
