@@ -11,6 +11,7 @@ import { type ModelManifest, RankerManifestSchema } from "../../core/manifest";
 import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
 import type { Profile } from "../../core/profile";
 import { RANKER_FEATURES } from "../../core/ranker";
+import type { Ranking } from "../../core/reasons";
 import type { TreeEnsemble } from "../../core/tree-ensemble";
 import { baseManifest, sha256Hex } from "../export/manifest";
 import { buildScoringGraph } from "../export/onnx-graph";
@@ -47,7 +48,7 @@ export interface Scenario {
   /** the scorer every personalized answer must name (X-Opentime-Scorer) */
   scorer?: string;
   /** and where its ranking must come from (X-Opentime-Ranking): the figures are of that path */
-  ranking?: "pool" | "catalog";
+  ranking?: Ranking;
 }
 
 const BENCH_USERS = 256;

@@ -13,7 +13,10 @@ export class FitCache {
     return this.entries.get(k) as T;
   }
 
-  /** `get` for a fit made asynchronously (in a worker thread): several can be under way at once. */
+  /**
+   * `get` for a fit made asynchronously (in a worker thread): several can be under way at once, for different keys
+   * (the same key asked twice before its fit lands is fitted twice).
+   */
   async getAsync<T>(cutoff: number, key: string, make: () => Promise<T>): Promise<T> {
     const k = `${cutoff}|${key}`;
     if (!this.entries.has(k)) this.entries.set(k, await make());

@@ -183,14 +183,13 @@ export async function runRecommenderSuite(
   const valRanker = new CandidateRanker();
   valRanker.fitWith(tuner, neighbours(val, valData));
   if (earlier && earlierData) {
-    const data = earlierData;
     valRanker.earlier = [
       earlierWindow({
-        data,
+        data: earlierData,
         end: earlier.cutoff,
-        als: alsOn(earlier, data, chosen),
-        content: fitOn(earlier, data, "content", () => new ContentLsa()),
-        neighbours: neighbours(earlier, data),
+        als: alsOn(earlier, earlierData, chosen),
+        content: fitOn(earlier, earlierData, "content", () => new ContentLsa()),
+        neighbours: neighbours(earlier, earlierData),
         relevant: { all: earlier.testAll, novel: earlier.testNovel },
         userIds: earlier.userIds,
       }),

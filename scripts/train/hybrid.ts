@@ -66,7 +66,8 @@ export function itemStats(matrix: Csr, lastTime: Float64Array | undefined, now: 
   };
 }
 
-export function ownItems(data: TrainData, user: number): OwnItem[] {
+/** A reader's own items in a training window (the counts and last times its matrix holds). */
+function windowOwnItems(data: TrainData, user: number): OwnItem[] {
   const items = rowIndices(data.matrix, user);
   const counts = rowData(data.matrix, user);
   const start = data.matrix.indptr[user] as number;
@@ -153,7 +154,7 @@ export class HybridRecommender implements Recommender {
     if (!p || !this.data) throw new Error("not fitted");
     const { als, content } = this.componentScores(user);
     return {
-      own: ownItems(this.data, user),
+      own: windowOwnItems(this.data, user),
       now: p.now,
       als,
       content: p.content.dims > 0 ? content : null,
@@ -174,7 +175,7 @@ export class HybridRecommender implements Recommender {
   candidateRows(user: number, mode: HybridMode): { items: number[]; rows: number[][] } {
     const p = this.parts as HybridParts;
     const data = this.data as TrainData;
-    const own = ownItems(data, user);
+    const own = windowOwnItems(data, user);
     const ownMap = new Map(own.map((o) => [o.item, o]));
     const { als, content } = this.componentScores(user);
     const skip = mode === "novel" ? (j: number) => ownMap.has(j) : undefined;

@@ -180,13 +180,13 @@ async function tuneRanker(
   return { easeLambda: ease.options.lambda, models, choice, neighbours };
 }
 
-/** A validation window as the evaluation judges it, with its readers' ids. */
 /** `list` in consecutive batches of as many as fit at once in worker threads. */
 function batches<T>(list: readonly T[]): T[][] {
   const size = workerCount();
   return Array.from({ length: Math.ceil(list.length / size) }, (_, b) => list.slice(b * size, (b + 1) * size));
 }
 
+/** A validation window as the evaluation judges it, with its readers' ids. */
 function judged(w: Validation): RankerSplit {
   return { train: w.data.matrix, testAll: w.relevantAll, testNovel: w.relevantNovel, userIds: w.userIds };
 }
