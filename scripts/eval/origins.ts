@@ -8,7 +8,16 @@ import type { Variant } from "../ranking/evaluate-recommender";
 import type { RecommenderSuite, VariantMetrics } from "./recommender-suite";
 
 /** The suite's baselines: what a learned model has to beat. */
-export const BASELINES = ["popularity", "repeat", "item_knn", "ease", "own_then_ease", "als", "own_then_als"] as const;
+export const BASELINES = [
+  "popularity",
+  "repeat",
+  "item_knn",
+  "ease",
+  "rp3beta",
+  "own_then_ease",
+  "als",
+  "own_then_als",
+] as const;
 
 export interface Spread {
   mean: number;

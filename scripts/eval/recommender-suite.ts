@@ -1,6 +1,7 @@
 /**
  * The recommender half of the evaluation, at one origin: baselines (popularity, repeat, item-kNN, EASE with
- * lambda tuned on validation, and "own items, then X" for X in ALS and EASE), ALS tuned on validation,
+ * lambda tuned on validation, RP3beta with alpha and beta tuned on validation, and "own items, then X" for X in
+ * ALS and EASE), ALS tuned on validation,
  * content, the hybrid (linear weights fitted on validation) and the learned ranker (candidates + gradient-
  * boosted trees trained on validation), with int8 variants of what is exported, on the test split. Which of
  * hybrid and ranker serves each mode is decided on validation readers held out of the ranker's training.
@@ -23,6 +24,7 @@ import { Popularity } from "../train/popularity";
 import { QuantizedRecommender } from "../train/quantized";
 import { CandidateRanker, chooseRanker, earlierWindow, NEIGHBOURS_K, type RankerChoice } from "../train/ranker";
 import { RepeatPurchases } from "../train/repeat";
+import { RP3BETA_GRID, Rp3Beta, type Rp3BetaOptions } from "../train/rp3beta";
 import { FitCache } from "./fit-cache";
 
 export type VariantMetrics = Partial<Record<Variant, ProtocolMetrics | null>>;
@@ -35,6 +37,8 @@ export interface RecommenderSuite {
     als_chosen: Partial<AlsOptions>;
     ease: { lambda: number; validation_ndcg_at_10: number }[];
     ease_chosen: number;
+    rp3beta: { options: Rp3BetaOptions; validation_ndcg_at_10: number }[];
+    rp3beta_chosen: Rp3BetaOptions;
     /** test NDCG@10 of EASE cut to K neighbours per item, as the edge keeps it */
     neighbours: { k: number; all: number; novel: number }[];
     ranker: RankerChoice;
@@ -98,7 +102,7 @@ export async function runRecommenderSuite(
     fitOn(split, data, `ease:${lambda}`, () => new Ease({ lambda }));
   // the validation fits of EASE's lambdas and of the ALS grid run side by side, in worker threads
   const alsGrid = ALS_GRID.map((g) => ({ ...ALS_BASE, ...g }));
-  await Promise.all([
+  const workerFits = Promise.all([
     ...EASE_LAMBDAS.map((lambda) =>
       cache.getAsync(val.cutoff, `ease:${lambda}`, () => fitEaseInWorker({ lambda }, valData)),
     ),
@@ -106,6 +110,17 @@ export async function runRecommenderSuite(
       cache.getAsync(val.cutoff, `als:${JSON.stringify(options)}`, () => fitAlsInWorker(options, valData)),
     ),
   ]);
+  // RP3beta (a second or two per setting) is tuned on this thread meanwhile: chosen by validation ndcg@10 (mean of
+  // all and novel), then refit on the full train window
+  const rp3On = (split: TemporalSplit, data: TrainData, options: Rp3BetaOptions) =>
+    fitOn(split, data, `rp3beta:${JSON.stringify(options)}`, () => new Rp3Beta(options));
+  const rp3Tuning = RP3BETA_GRID.map((options) => ({
+    options,
+    validation_ndcg_at_10: meanNdcg(evaluateModel(val, rp3On(val, valData, options), ["all", "novel"])),
+  }));
+  const rp3Chosen = rp3Tuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).options;
+  recommenders.rp3beta = evaluateModel(test, rp3On(test, testData, rp3Chosen));
+  await workerFits;
   const easeTuning = EASE_LAMBDAS.map((lambda) => ({
     lambda,
     validation_ndcg_at_10: meanNdcg(evaluateModel(val, easeOn(val, valData, lambda), ["all", "novel"])),
@@ -147,7 +162,9 @@ export async function runRecommenderSuite(
   });
   // own items first, then EASE: the novel variant excludes own items, so it equals EASE there
   recommenders.own_then_ease = { ...fitEval(new OwnThen(ease, true), ["all"]), novel: null };
-  progress.step(`EASE (lambda ${easeLambda} on validation; the ALS grid fitted beside it), own items then EASE`);
+  progress.step(
+    `EASE (lambda ${easeLambda} on validation; the ALS grid fitted beside it), own items then EASE; RP3beta (alpha ${rp3Chosen.alpha} beta ${rp3Chosen.beta})`,
+  );
 
   const valAls = alsOn(val, valData, chosen);
   progress.step(`ALS grid on validation: alpha=${chosen.alpha} reg=${chosen.regularization}`);
@@ -222,6 +239,8 @@ export async function runRecommenderSuite(
       als_chosen: chosen,
       ease: easeTuning,
       ease_chosen: easeLambda,
+      rp3beta: rp3Tuning,
+      rp3beta_chosen: rp3Chosen,
       neighbours: neighboursCost,
       ranker: choice,
       ranker_windows: 1 + valRanker.earlier.length,

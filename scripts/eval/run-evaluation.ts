@@ -130,6 +130,8 @@ export async function runEvaluation(opts: EvaluationOptions) {
       ease: recs.tuning.ease,
       ease_lambda: recs.tuning.ease_chosen,
       ease_neighbours: recs.tuning.neighbours,
+      rp3beta: recs.tuning.rp3beta,
+      rp3beta_chosen: recs.tuning.rp3beta_chosen,
       hybrid_weights: recs.models.hybrid.weights,
       // the choice, without the held-out ensembles and weights it carries for calibration
       ranker: {

@@ -133,6 +133,11 @@ export async function writeReport(
   row(["lambda", "validation ndcg@10"]);
   row(["---:", "---:"]);
   for (const t of doc.tuning.ease) row([String(t.lambda), f4(t.validation_ndcg_at_10)]);
+  lines.push("", "RP3beta's alpha and beta (50 neighbours per item), chosen on validation the same way:", "");
+  row(["alpha", "beta", "validation ndcg@10"]);
+  row(["---:", "---:", "---:"]);
+  for (const t of doc.tuning.rp3beta)
+    row([String(t.options.alpha), String(t.options.beta), f4(t.validation_ndcg_at_10)]);
   lines.push("", "EASE cut to its K strongest neighbours per item (what the edge keeps), on test:", "");
   row(["K", "all ndcg@10", "novel ndcg@10"]);
   row(["---:", "---:", "---:"]);
@@ -191,7 +196,7 @@ function writeOrigins(
   lines.push(
     "## Across cutoffs",
     "",
-    `The protocol at ${o.cutoffs.length} cutoffs, each ${o.cutoffs.length > 1 ? "a test window earlier than the next" : ""}, each with its own validation split (the window before it) for every choice: ALS grid, EASE lambda, hybrid weights, the ranker's trees and whether it serves. Nothing is chosen on a test window.`,
+    `The protocol at ${o.cutoffs.length} cutoffs, each ${o.cutoffs.length > 1 ? "a test window earlier than the next" : ""}, each with its own validation split (the window before it) for every choice: ALS grid, EASE lambda, RP3beta's alpha and beta, hybrid weights, the ranker's trees and whether it serves. Nothing is chosen on a test window.`,
     "",
   );
   row(["", ...o.cutoffs.map((c) => c.cutoff)]);

@@ -16,6 +16,7 @@ import { writeReport } from "../../scripts/report/write-report";
 import { ItemKnn } from "../../scripts/train/item-knn";
 import { Popularity } from "../../scripts/train/popularity";
 import { RepeatPurchases } from "../../scripts/train/repeat";
+import { RP3BETA_GRID } from "../../scripts/train/rp3beta";
 import { type RetailRow, syntheticRetail, writeRetailCsv } from "./support/retail-csv";
 
 const dir = mkdtempSync(join(tmpdir(), "ot-protocol-"));
@@ -168,9 +169,17 @@ describe("the whole evaluation", () => {
     });
     // the shape the issue specifies
     expect(a.protocol).toBe("temporal-30d");
-    for (const name of ["popularity", "repeat", "item_knn", "als", "content", "hybrid"]) {
+    for (const name of ["popularity", "repeat", "item_knn", "ease", "rp3beta", "own_then_ease", "own_then_als"]) {
       expect(a.recommenders[name]?.all?.ndcg_at_10).toBeTypeOf("number");
     }
+    for (const name of ["als", "content", "hybrid", "ranker"]) {
+      expect(a.recommenders[name]?.all?.ndcg_at_10).toBeTypeOf("number");
+    }
+    // RP3beta serves the setting validation scored best, of every setting in its grid
+    const rp3 = a.tuning.rp3beta;
+    expect(rp3.map((t) => t.options)).toEqual(RP3BETA_GRID);
+    const best = Math.max(...rp3.map((t) => t.validation_ndcg_at_10));
+    expect(rp3.find((t) => t.validation_ndcg_at_10 === best)?.options).toEqual(a.tuning.rp3beta_chosen);
     expect(a.recommenders.repeat?.novel).toBeNull();
     expect(Object.keys(a.quantized).sort()).toEqual(["als", "content", "hybrid", "ranker"]);
     // the served model per mode is whichever won on held-out validation readers
