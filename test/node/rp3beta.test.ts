@@ -29,8 +29,9 @@ function csr(cells: number[][]) {
 /**
  * The definition, densely: P_iu = |U_i|^-alpha on i's buyers, P_ui = |I_u|^-alpha on u's items, W = P_iu P_ui with
  * column j divided by |U_j|^beta, diagonal 0; each row's K largest (ties: lower item), normalized to sum 1. Row i's
- * factor |U_i|^-alpha is applied after the sum over buyers (where it moves no weight's rank), so that weights
- * equal in exact arithmetic stay equal here too.
+ * own factor |U_i|^-alpha is left out: the normalization cancels it, and multiplied in it could round two
+ * different weights of the row to one float (fast-check found such a case), which would make a tie no exact
+ * arithmetic has.
  */
 function reference(cells: number[][], { alpha, beta, k }: Rp3BetaOptions) {
   const users = cells.length;
@@ -46,7 +47,7 @@ function reference(cells: number[][], { alpha, beta, k }: Rp3BetaOptions) {
       if (j === i) continue;
       let w = 0;
       for (let u = 0; u < users; u++) if (has(u, i) && has(u, j)) w += itemsOf(u) ** -alpha;
-      if (w > 0) row.push({ j, w: w * buyersOf(j) ** -beta * buyersOf(i) ** -alpha });
+      if (w > 0) row.push({ j, w: w * buyersOf(j) ** -beta });
     }
     row.sort((a, b) => b.w - a.w || a.j - b.j);
     const top = row.slice(0, k);
