@@ -133,7 +133,11 @@ export async function writeReport(
   row(["lambda", "validation ndcg@10"]);
   row(["---:", "---:"]);
   for (const t of doc.tuning.ease) row([String(t.lambda), f4(t.validation_ndcg_at_10)]);
-  lines.push("", "RP3beta's alpha and beta (50 neighbours per item), chosen on validation the same way:", "");
+  lines.push(
+    "",
+    `RP3beta's alpha and beta (${doc.tuning.rp3beta_chosen.k} neighbours per item), chosen on validation the same way:`,
+    "",
+  );
   row(["alpha", "beta", "validation ndcg@10"]);
   row(["---:", "---:", "---:"]);
   for (const t of doc.tuning.rp3beta)
