@@ -69,6 +69,16 @@ function evalModed(
 const meanNdcg = (r: Partial<Record<Variant, ProtocolMetrics | null>>) =>
   ((r.all?.ndcg_at_10 ?? 0) + (r.novel?.ndcg_at_10 ?? 0)) / 2;
 
+/** Each setting's validation ndcg@10 (mean of all and novel) with its model, and the best setting (the first of equals). */
+function onValidation<P>(val: TemporalSplit, settings: readonly P[], model: (setting: P) => Recommender) {
+  const tuning = settings.map((options) => ({
+    options,
+    validation_ndcg_at_10: meanNdcg(evaluateModel(val, model(options), ["all", "novel"])),
+  }));
+  const chosen = tuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).options;
+  return { tuning, chosen };
+}
+
 export async function runRecommenderSuite(
   log: PurchaseLog,
   test: TemporalSplit,
@@ -114,26 +124,19 @@ export async function runRecommenderSuite(
   // all and novel), then refit on the full train window
   const rp3On = (split: TemporalSplit, data: TrainData, options: Rp3BetaOptions) =>
     fitOn(split, data, `rp3beta:${JSON.stringify(options)}`, () => new Rp3Beta(options));
-  const rp3Tuning = RP3BETA_GRID.map((options) => ({
-    options,
-    validation_ndcg_at_10: meanNdcg(evaluateModel(val, rp3On(val, valData, options), ["all", "novel"])),
-  }));
-  const rp3Chosen = rp3Tuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).options;
+  const { tuning: rp3Tuning, chosen: rp3Chosen } = onValidation(val, RP3BETA_GRID, (o) => rp3On(val, valData, o));
   recommenders.rp3beta = evaluateModel(test, rp3On(test, testData, rp3Chosen));
   await workerFits;
-  const easeTuning = EASE_LAMBDAS.map((lambda) => ({
-    lambda,
-    validation_ndcg_at_10: meanNdcg(evaluateModel(val, easeOn(val, valData, lambda), ["all", "novel"])),
+  const easeJudged = onValidation(val, EASE_LAMBDAS, (lambda) => easeOn(val, valData, lambda));
+  const easeTuning = easeJudged.tuning.map(({ options, validation_ndcg_at_10 }) => ({
+    lambda: options,
+    validation_ndcg_at_10,
   }));
-  const easeLambda = easeTuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).lambda;
+  const easeLambda = easeJudged.chosen;
   // ALS: choose by validation ndcg@10 (mean of all and novel), then refit on the full train window
   const alsOn = (split: TemporalSplit, data: TrainData, options: Partial<AlsOptions>) =>
     fitOn(split, data, `als:${JSON.stringify(options)}`, () => new ImplicitAls(options));
-  const tuning = alsGrid.map((options) => ({
-    options,
-    validation_ndcg_at_10: meanNdcg(evaluateModel(val, alsOn(val, valData, options), ["all", "novel"])),
-  }));
-  const chosen = tuning.reduce((a, b) => (b.validation_ndcg_at_10 > a.validation_ndcg_at_10 ? b : a)).options;
+  const { tuning, chosen } = onValidation(val, alsGrid, (options) => alsOn(val, valData, options));
   // the refits at the chosen settings, side by side in worker threads: on test (an origin after the first finds
   // them made, its test being the previous origin's validation) and on the earlier window the ranker learns from
   const earlierData = earlier && earlier.testAll.size > 0 ? trainData(earlier, log) : null;

@@ -1,7 +1,8 @@
 /**
  * The dot product of two contiguous runs of float64 arrays, with eight running sums: the inner loop of the
- * trainers' dense algebra (EASE's inverse, ALS's solves), about three times a plain loop's speed in V8 (the sums
- * do not wait on each other). Its rounding is its own: a plain loop gives other last bits.
+ * trainers' dense algebra (EASE's inverse, ALS's solves), about 1.4-1.6 times a plain loop's speed in V8 at
+ * lengths 64 and 2,500 (the sums do not wait on each other). Its rounding is its own: a plain loop gives other
+ * last bits.
  */
 
 /** sum of a[ao + k] * b[bo + k] for k < len */
