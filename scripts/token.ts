@@ -2,12 +2,13 @@
  * `npm run token -- --user U --campaign C [--ttl-days 30]` prints a signed URL token for one recipient.
  * The secret comes from TOKEN_SECRET in the environment (production) or `.dev.vars` (local).
  */
-import { parseArgs } from "node:util";
 import { looksLikeEmail } from "../core/events";
 import { mintToken } from "../core/token";
+import { cliArgs } from "./lib/cli-args";
 import { tokenSecret } from "./lib/dev-vars";
 
-const { values } = parseArgs({
+const USAGE = "usage: npm run token -- --user <user id> [--campaign <id>] [--ttl-days 30]";
+const { values } = cliArgs(USAGE, {
   options: {
     user: { type: "string" },
     campaign: { type: "string", default: "demo" },
@@ -15,7 +16,7 @@ const { values } = parseArgs({
   },
 });
 if (!values.user) {
-  console.error("usage: npm run token -- --user <user id> [--campaign <id>] [--ttl-days 30]");
+  console.error(USAGE);
   process.exit(2);
 }
 if (looksLikeEmail(values.user)) {

@@ -10,10 +10,10 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { mintToken } from "../../core/token";
 import { buildBundle } from "../build";
 import { generateDemo } from "../demo/generate";
+import { cliArgs } from "../lib/cli-args";
 import { trainAndExport } from "../train/pipeline";
 import { jpegCdn } from "./jpeg-cdn";
 import { runLoadTest } from "./load-test";
@@ -37,7 +37,9 @@ import {
   timedFetch,
 } from "./workerd-harness";
 
-const { values } = parseArgs({
+const USAGE =
+  "usage: npm run bench -- [--items 100000] [--requests 500] [--cold-runs 3] [--kernel-iters 200] [--ingest-users 1000] [--out file] [--only rules|ranker|als]";
+const { values } = cliArgs(USAGE, {
   options: {
     items: { type: "string", default: "100000" },
     requests: { type: "string", default: "500" },

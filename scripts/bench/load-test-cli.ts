@@ -7,12 +7,14 @@
  * to bench/loadtest.json). Exits 1 unless every reader reconciled exactly.
  */
 import { mkdir, writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
+import { cliArgs } from "../lib/cli-args";
 import { readDevVars } from "../lib/dev-vars";
 import { exitCode, resultLine, runLoadTest } from "./load-test";
 import { startLoadTestServer } from "./load-test-server";
 
-const { values } = parseArgs({
+const USAGE =
+  "usage: npm run loadtest -- [--url http://127.0.0.1:8787] [--users 5000] [--events-per-user 20] [--concurrency 8] [--poll-concurrency 16] [--duplicate-batches 10] [--lag-samples 50] [--drain-seconds 600] [--stall-seconds 60]";
+const { values } = cliArgs(USAGE, {
   options: {
     url: { type: "string" },
     users: { type: "string", default: "5000" },

@@ -4,7 +4,7 @@
  * (`user_id,item_id,ts,type`); any other CSV is read by naming its columns (`--map user=...,item=...`).
  */
 import { createReadStream } from "node:fs";
-import type { Readable } from "node:stream";
+import { pipeline, type Readable, type Transform } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { parse } from "csv-parse";
 import { type Csr, csrFromCoo } from "./sparse";
@@ -114,9 +114,20 @@ class Growable<T extends Int32Array | Float64Array | Float32Array | Int16Array> 
   }
 }
 
-export function openCsv(path: string): Readable {
+/**
+ * A CSV file's bytes (gunzipped when it ends in .gz), or what `parser` makes of them. A failure anywhere (a missing
+ * file, a corrupt gzip) reaches whoever reads the returned stream, as an error, not as a crash: `pipe` alone
+ * would leave it unhandled.
+ */
+export function openCsv(path: string, parser?: Transform): Readable {
   const raw = createReadStream(path);
-  return path.endsWith(".gz") ? raw.pipe(createGunzip()) : raw;
+  const stages: Transform[] = path.endsWith(".gz") ? [createGunzip()] : [];
+  if (parser) stages.push(parser);
+  const last = stages.at(-1);
+  if (!last) return raw;
+  // pipeline destroys every stage with the first error, so reading the last one rejects with it
+  pipeline([raw, ...stages], () => {});
+  return last;
 }
 
 /** The first line of a CSV (plain or .gz), reading no further than needed. */
@@ -154,9 +165,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
   const drop = (why: string) => {
     dropped[why] = (dropped[why] ?? 0) + 1;
   };
-  const parser = openCsv(path).pipe(
-    parse({ columns: true, skip_empty_lines: true, relax_column_count: true, bom: true }),
-  );
+  const parser = openCsv(path, parse({ columns: true, skip_empty_lines: true, relax_column_count: true, bom: true }));
   let checked = false;
   for await (const rec of parser as AsyncIterable<Record<string, string>>) {
     if (!checked) {

@@ -103,7 +103,8 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   let layout: PurchaseLayout | null = null;
   let c: LayoutColumns = LAYOUTS["online-retail"];
   let read = 0;
-  const parser = openCsv(path).pipe(
+  const parser = openCsv(
+    path,
     parse({
       columns: (header: string[]) => {
         layout = detectLayout(header.map((h) => h.trim()));

@@ -1,8 +1,11 @@
 /** `npm run demo -- [--out build/demo] [--seed 7] [--products 2400] [--customers 5000]`: writes the demo shop. */
-import { parseArgs } from "node:util";
+
+import { cliArgs } from "../lib/cli-args";
 import { DEFAULT_DEMO_OPTIONS, generateDemo } from "./generate";
 
-const { values } = parseArgs({
+const USAGE =
+  "usage: npm run demo -- [--out build/demo] [--seed n] [--products n] [--customers n] [--end YYYY-MM-DD] [--months n]";
+const { values } = cliArgs(USAGE, {
   options: {
     out: { type: "string", default: "build/demo" },
     seed: { type: "string" },

@@ -6,8 +6,8 @@
  * campaign's subject rules and the text part's block copy, asked of the Worker at --api-url (default: --base-url) with the admin key
  * (ADMIN_API_KEY, else `.dev.vars`); `--subject "..."` gives everyone one instead.
  */
-import { parseArgs } from "node:util";
 import { LAYOUT_NAMES, type LayoutName } from "../../core/layouts";
+import { cliArgs } from "../lib/cli-args";
 import { tokenSecret } from "../lib/dev-vars";
 import { buildEmails, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
 import { adminKey, fetchSubjects } from "./subjects-client";
@@ -15,7 +15,7 @@ import { adminKey, fetchSubjects } from "./subjects-client";
 const USAGE =
   "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ... | --api-url <origin>]";
 
-const { values } = parseArgs({
+const { values } = cliArgs(USAGE, {
   options: {
     campaign: { type: "string" },
     template: { type: "string", default: "recs-email" },

@@ -5,11 +5,13 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { cliArgs } from "../lib/cli-args";
 import { writeReport } from "../report/write-report";
 import { runEvaluation } from "./run-evaluation";
 
-const { values } = parseArgs({
+const USAGE =
+  "usage: npm run evaluate -- --data <purchases.csv[.gz]> [--origins 1] [--test-days 30] [--out dir] [--segments kmeans|dbscan]";
+const { values } = cliArgs(USAGE, {
   options: {
     data: { type: "string" },
     "test-days": { type: "string", default: "30" },
@@ -19,9 +21,7 @@ const { values } = parseArgs({
   },
 });
 if (!values.data) {
-  console.error(
-    "usage: npm run evaluate -- --data <purchases.csv[.gz]> [--origins 1] [--test-days 30] [--out dir] [--segments kmeans|dbscan]",
-  );
+  console.error(USAGE);
   process.exit(2);
 }
 const method = values.segments === "dbscan" ? "dbscan" : "kmeans";

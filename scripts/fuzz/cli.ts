@@ -6,7 +6,7 @@
  * keeps the failures; `assert` stops each route at its first failure and shrinks it to a minimal request.
  */
 import { spawn } from "node:child_process";
-import { parseArgs } from "node:util";
+import { cliArgs } from "../lib/cli-args";
 
 interface RouteFigures {
   requests: number;
@@ -25,7 +25,9 @@ interface Figures {
   failures: { route: string; rule: string; status: number; detail: string; request: string }[];
 }
 
-const { values } = parseArgs({
+const USAGE =
+  "usage: npm run fuzz -- [--runs 200000] [--seed <n>] [--routes image,click] [--mode collect|assert] [--verbose]";
+const { values } = cliArgs(USAGE, {
   options: {
     runs: { type: "string", default: "200000" },
     seed: { type: "string" },

@@ -4,12 +4,15 @@
  * or your deployment with --url). The admin key defaults to ADMIN_API_KEYS from the environment or
  * .dev.vars. Resumable: rerun the same command after an interruption.
  */
-import { parseArgs } from "node:util";
+
+import { cliArgs } from "../lib/cli-args";
 import { readDevVars } from "../lib/dev-vars";
 import { Progress } from "../lib/progress";
 import { importLog } from "./importer";
 
-const { values } = parseArgs({
+const USAGE =
+  "usage: npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4] [--checkpoint <file>]";
+const { values } = cliArgs(USAGE, {
   options: {
     data: { type: "string" },
     url: { type: "string", default: "http://127.0.0.1:8787" },
@@ -19,7 +22,7 @@ const { values } = parseArgs({
   },
 });
 if (!values.data) {
-  console.error("usage: npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>]");
+  console.error(USAGE);
   process.exit(2);
 }
 const key = values.key ?? process.env.ADMIN_API_KEYS?.split(",")[0] ?? readDevVars().ADMIN_API_KEYS?.split(",")[0];

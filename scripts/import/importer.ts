@@ -56,7 +56,7 @@ async function loadEvents(
     const events: ApiEvent[] = [];
     let read = 0;
     const dropped: Record<string, number> = {};
-    for await (const r of openCsv(path).pipe(parse({ columns: true, skip_empty_lines: true })) as AsyncIterable<
+    for await (const r of openCsv(path, parse({ columns: true, skip_empty_lines: true })) as AsyncIterable<
       Record<string, string>
     >) {
       read++;

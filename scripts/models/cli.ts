@@ -5,13 +5,13 @@
  * moves, and records the version it replaces; `rollback` returns to that one. Local wrangler state (as
  * `npm start` uses it) by default; the real namespace with --remote.
  */
-import { parseArgs } from "node:util";
 import { activate, type Listing, listVersions, ModelsError, type Move, rollback } from "../../core/model-versions";
+import { cliArgs } from "../lib/cli-args";
 import { wranglerKv } from "../seed/wrangler-kv";
 
 const USAGE = "usage: npm run models -- list | activate <version> | rollback [--remote] [--persist-to <dir>] [--json]";
 
-const { values, positionals } = parseArgs({
+const { values, positionals } = cliArgs(USAGE, {
   allowPositionals: true,
   options: {
     remote: { type: "boolean", default: false },

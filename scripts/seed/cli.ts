@@ -8,11 +8,12 @@
  * `skipped_erased` says how many.
  */
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
+import { cliArgs } from "../lib/cli-args";
 import { allEntries, erasedTombstones } from "./kv-entries";
 import { bulkPut, wranglerKv } from "./wrangler-kv";
 
-const { values } = parseArgs({
+const USAGE = "usage: npm run seed -- [--model models/<version>] [--remote] [--with-profiles] [--persist-to <dir>]";
+const { values } = cliArgs(USAGE, {
   options: {
     model: { type: "string" },
     remote: { type: "boolean", default: false },

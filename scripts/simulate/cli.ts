@@ -9,13 +9,15 @@
  * Exits 1 unless the Worker's experiment store counted exactly what the simulation did.
  */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { parse } from "csv-parse/sync";
+import { cliArgs } from "../lib/cli-args";
 import { readDevVars } from "../lib/dev-vars";
 import type { SimReader } from "./reader-model";
 import { runSimulation, type SimProduct } from "./simulation";
 
-const { values } = parseArgs({
+const USAGE =
+  "usage: npm run simulate -- [--readers 20000] [--skew 0] [--seed 1] [--url http://127.0.0.1:8787] [--concurrency 16] [--settle-seconds 300] [--demo build/demo]";
+const { values } = cliArgs(USAGE, {
   options: {
     readers: { type: "string", default: "20000" },
     skew: { type: "string", default: "0" },

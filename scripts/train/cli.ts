@@ -5,11 +5,13 @@
  * Trains on a purchase log (UCI Online Retail / II layouts, detected by header) or a typed event log, and
  * exports everything the Worker serves (see pipeline.ts). Progress on stderr, a summary on stdout.
  */
-import { parseArgs } from "node:util";
 import { parseMapping } from "../data/interaction-log";
+import { cliArgs } from "../lib/cli-args";
 import { trainAndExport } from "./pipeline";
 
-const { values } = parseArgs({
+const USAGE =
+  "usage: npm run train -- [--data build/demo/events.csv] [--catalog products.json] [--out models] [--map user=...,item=...] [--factors n] [--iterations n] [--seed n] [--holdout-days 30] [--no-tune] [--no-pools] [--currency EUR]";
+const { values } = cliArgs(USAGE, {
   options: {
     data: { type: "string", default: "build/demo/events.csv" },
     catalog: { type: "string" },

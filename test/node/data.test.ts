@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { interactionMatrix, parseMapping, parseTime, readInteractionLog } from "../../scripts/data/interaction-log";
+import {
+  interactionMatrix,
+  parseMapping,
+  parseTime,
+  readHeaderLine,
+  readInteractionLog,
+} from "../../scripts/data/interaction-log";
+import { readPurchaseLog } from "../../scripts/data/purchase-log";
 import { csrFromCoo, rowData, rowIndices, transpose } from "../../scripts/data/sparse";
 
 describe("sparse", () => {
@@ -61,6 +68,18 @@ describe("interaction log", () => {
     const path = join(dir, "bad.csv");
     writeFileSync(path, "a,b\n1,2\n");
     await expect(readInteractionLog(path)).rejects.toThrow(/column "user_id" not in/);
+  });
+
+  // before, a read error inside `pipe` was an unhandled stream error that crashed the process with a stack trace
+  it("rejects a missing file or a corrupt gzip (an error for the CLI to print), not a crash", async () => {
+    const missing = join(dir, "no-such-file.csv.gz");
+    await expect(readPurchaseLog(missing)).rejects.toThrow(/ENOENT.*no-such-file/);
+    await expect(readInteractionLog(missing)).rejects.toThrow(/ENOENT/);
+    await expect(readHeaderLine(missing)).rejects.toThrow(/ENOENT/);
+    const corrupt = join(dir, "corrupt.csv.gz");
+    writeFileSync(corrupt, Buffer.concat([gzipSync("user_id,item_id,ts,type\n").subarray(0, 12), Buffer.from("junk")]));
+    await expect(readInteractionLog(corrupt)).rejects.toThrow();
+    await expect(readPurchaseLog(corrupt)).rejects.toThrow();
   });
 
   it("parses seconds, milliseconds and dates", () => {
