@@ -17,6 +17,7 @@ import { cliArgs } from "../lib/cli-args";
 import { trainAndExport } from "../train/pipeline";
 import { jpegCdn } from "./jpeg-cdn";
 import { runLoadTest } from "./load-test";
+import { benchPools } from "./pools-bench";
 import {
   COPY_CAMPAIGN,
   countdownCampaign,
@@ -38,7 +39,7 @@ import {
 } from "./workerd-harness";
 
 const USAGE =
-  "usage: npm run bench -- [--items 100000] [--requests 500] [--cold-runs 3] [--kernel-iters 200] [--ingest-users 1000] [--out file] [--only rules|ranker|als]";
+  "usage: npm run bench -- [--items 100000] [--requests 500] [--cold-runs 3] [--kernel-iters 200] [--ingest-users 1000] [--out file] [--only rules|ranker|als|pools]";
 const { values } = cliArgs(USAGE, {
   options: {
     items: { type: "string", default: "100000" },
@@ -49,14 +50,15 @@ const { values } = cliArgs(USAGE, {
     /** default: bench/results.json, or bench/<only>.json with --only */
     out: { type: "string" },
     /**
+     * `pools`: only the trainer's pools step (scripts/bench/pools-bench.ts, 1,000 readers at --items);
      * `rules`: only the campaign-rules comparison (both scenarios); `ranker` / `als`: only the synthetic catalog's
      * amp-list latency with the learned ranker / ALS alone; written to --out
      */
     only: { type: "string" },
   },
 });
-if (values.only !== undefined && !["rules", "ranker", "als"].includes(values.only)) {
-  console.error(`--only takes rules, ranker or als (not ${values.only})`);
+if (values.only !== undefined && !["rules", "ranker", "als", "pools"].includes(values.only)) {
+  console.error(`--only takes rules, ranker, als or pools (not ${values.only})`);
   process.exit(2);
 }
 const ONLY_RULES = values.only === "rules";
@@ -471,6 +473,19 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
   } finally {
     await rm(persist, { recursive: true, force: true });
   }
+}
+
+if (values.only === "pools") {
+  const readers = 1000;
+  log(`the trainer's pools step: ${readers} readers, ${Number(values.items).toLocaleString("en")} items`);
+  const r = await benchPools(Number(values.items), readers);
+  await mkdir("bench", { recursive: true });
+  await writeFile(OUT, `${JSON.stringify({ at: new Date().toISOString(), pools: r }, null, 2)}\n`);
+  const m = r.ms_per_reader;
+  console.log(
+    `pools at ${r.items} items: ${m.one_at_a_time} ms a reader one at a time, ${m.four_at_a_time} four at a time, ${m.four_at_a_time_in_workers} in ${r.workers} workers; identical: ${r.identical}`,
+  );
+  process.exit(r.identical ? 0 : 1);
 }
 
 const started = performance.now();

@@ -56,7 +56,7 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const engagement = fitEngagement(ts.purchases, end, log);
   const profiles = readerProfiles(ts, recs, engagement);
   const poolsStarted = performance.now();
-  const pools = opts.pools === false ? new Map<string, string>() : readerPools(recs, full.itemIds, profiles);
+  const pools = opts.pools === false ? new Map<string, string>() : await readerPools(recs, full.itemIds, profiles);
   if (pools.size > 0)
     log(`pools for ${pools.size} readers in ${((performance.now() - poolsStarted) / 1000).toFixed(1)} s`);
   // the readers' feature distributions now, for the drift job (every event lies before `end`)

@@ -2,6 +2,7 @@
  * The int8 kernel: quantization error bounds, ONNX TopK tie order, and bit-exact parity between the
  * TypeScript reference and the exported ONNX graph run by onnxruntime-web (wasm, in Node).
  */
+import fc from "fast-check";
 import * as ort from "onnxruntime-web";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -10,6 +11,7 @@ import {
   quantizeItems,
   roundHalfEven,
   scoreInt8,
+  scoreInt8Many,
   topK,
 } from "../../core/int8-kernel";
 import { buildScoringGraph } from "../../scripts/export/onnx-graph";
@@ -42,6 +44,48 @@ describe("int8 kernel", () => {
     expect(scale).toBeCloseTo(2 / 255, 7);
     // 1 / fround(2/255) is 127.49999... in float32 arithmetic, so 127 (as ONNX Runtime computes it)
     expect(Array.from(q)).toEqual([64, 127, 255]);
+  });
+
+  it("scores several users at once to the same bits as one at a time (any count, blocks of four and the rest)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seed: fc.integer({ min: 0, max: 1_000_000 }),
+          n: fc.integer({ min: 1, max: 120 }),
+          d: fc.integer({ min: 1, max: 70 }),
+          users: fc.integer({ min: 0, max: 10 }),
+        }),
+        ({ seed, n, d, users }) => {
+          const r = new Rng(seed);
+          const scale = [1e-3, 1, 50][seed % 3] as number;
+          const factors = Float32Array.from({ length: n * d }, () => (r.next() < 0.1 ? 0 : r.normal() * scale));
+          const items = quantizeItems(
+            factors,
+            n,
+            d,
+            Float32Array.from({ length: n }, () => r.normal()),
+          );
+          // a zero vector, a one-signed one, and mixed ones
+          const us = Array.from({ length: users }, (_, u) =>
+            Float32Array.from({ length: d }, () =>
+              u === 1 ? 0 : u === 2 ? Math.abs(r.normal()) * scale : r.normal() * scale,
+            ),
+          );
+          const many = scoreInt8Many(items, us);
+          expect(many.length).toBe(users);
+          us.forEach((u, i) => {
+            expect(Buffer.from((many[i] as Float32Array).buffer)).toEqual(Buffer.from(scoreInt8(items, u).buffer));
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(() =>
+      scoreInt8Many(
+        quantizeItems(new Float32Array(8), 2, 4),
+        Array.from({ length: 4 }, () => new Float32Array(3)),
+      ),
+    ).toThrow(/3 dims/);
   });
 
   it("orders equal scores by lower index first, and honours skip", () => {

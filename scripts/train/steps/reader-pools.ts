@@ -2,16 +2,18 @@
  * Training step 4b: every reader's pool (core/reader-pool.ts), stored with their features: the items the learned
  * ranker can propose for them, with the int8 graphs' scores, made from their profile's vectors and items exactly as
  * the Worker reads them. Only for a version with a ranker, and readers with both vectors. Each pool costs a pass
- * over the catalog in plain TypeScript (the int8 reference kernel): about 4 ms a reader at 3,659 items, 60 ms at
- * 100,000; `npm run train -- --no-pools` leaves them out (every open then scores the catalog).
+ * over the catalog in plain TypeScript: the int8 graphs scored four readers at a time (scoreInt8Many, the reference
+ * kernel's bits), in a worker thread per core. `npm run train -- --no-pools` leaves them out (every open then scores
+ * the catalog).
  */
 import { base64ToFloat32 } from "../../../core/base64";
 import { type HybridWeights, hybridScores, itemPriors, ownItems } from "../../../core/hybrid";
-import { type QuantizedItems, scoreInt8 } from "../../../core/int8-kernel";
+import { type QuantizedItems, scoreInt8Many } from "../../../core/int8-kernel";
 import { decodeNeighbours, type NeighbourTable } from "../../../core/neighbour-table";
 import type { Profile } from "../../../core/profile";
 import type { RankerItemStats } from "../../../core/ranker";
 import { encodePool, makePool } from "../../../core/reader-pool";
+import { inWorker, workerCount } from "../../lib/worker-pool";
 import type { Recommenders } from "./fit-recommenders";
 
 /** What a version's pools are made from: its int8 item tables and the ranker's parts, as the Worker loads them. */
@@ -25,8 +27,17 @@ export interface PoolModel {
   weights: HybridWeights;
 }
 
+/** Below this much work (readers x items) the pools are made here: a worker thread takes about a second to start. */
+const WORTH_A_WORKER = 20_000_000;
+/** readers scored per pass over the catalog (scoreInt8Many reads each item's row once for four) */
+const BATCH = 4;
+
 /** The stored pool of each reader who can have one, by user id. */
-export function readerPools(recs: Recommenders, itemIds: readonly string[], profiles: Profile[]): Map<string, string> {
+export async function readerPools(
+  recs: Recommenders,
+  itemIds: readonly string[],
+  profiles: Profile[],
+): Promise<Map<string, string>> {
   const { alsItems, contentItems, ranker } = recs;
   const parts = recs.hybrid.parts;
   if (!ranker || !contentItems || !parts) return new Map();
@@ -39,8 +50,30 @@ export function readerPools(recs: Recommenders, itemIds: readonly string[], prof
     stats: parts.stats,
     weights: recs.hybrid.weights,
   };
-  return profilePools(model, profiles);
+  return poolsSideBySide(model, profiles);
 }
+
+/**
+ * profilePools with the readers split into one slice per core, each made in a worker thread: the same pools in the
+ * same order. Made here when there is one core or less work than `minWork` (readers x items).
+ */
+export async function poolsSideBySide(
+  model: PoolModel,
+  profiles: readonly Profile[],
+  minWork = WORTH_A_WORKER,
+): Promise<Map<string, string>> {
+  const readers = profiles.filter((p) => hasVectors(p, model.version));
+  const slots = workerCount();
+  if (slots === 1 || readers.length * model.als.n < minWork) return profilePools(model, readers);
+  const size = Math.ceil(readers.length / slots);
+  const slices = Array.from({ length: slots }, (_, i) => readers.slice(i * size, (i + 1) * size));
+  const made = await Promise.all(
+    slices.map((slice) => inWorker<Map<string, string>>(new URL(import.meta.url), "profilePools", [model, slice])),
+  );
+  return new Map(made.flatMap((m) => [...m]));
+}
+
+const hasVectors = (p: Profile, version: string) => p.factors?.model === version && p.contentVector?.model === version;
 
 /** The stored pool of each profile with both of the version's vectors, by user id. */
 export function profilePools(model: PoolModel, profiles: readonly Profile[]): Map<string, string> {
@@ -50,19 +83,30 @@ export function profilePools(model: PoolModel, profiles: readonly Profile[]): Ma
     all: itemPriors(model.weights.all, model.stats),
     novel: itemPriors(model.weights.novel, model.stats),
   };
-  for (const p of profiles) {
-    if (p.factors?.model !== model.version || p.contentVector?.model !== model.version) continue;
-    // the reader as the Worker sees them: their stored vectors and their purchases the model knows
-    const own = ownItems(p.purchases, model.itemIndex);
-    const als = scoreInt8(model.als, base64ToFloat32(p.factors.vector));
-    const content = scoreInt8(model.content, base64ToFloat32(p.contentVector.vector));
-    // any time will do: the pool holds what does not depend on it
-    const hybrid = {
-      all: hybridScores(model.weights.all, own, 0, als, content, model.stats, priors.all),
-      novel: hybridScores(model.weights.novel, own, 0, als, content, model.stats, priors.novel),
-    };
-    const { neighbours, stats } = model;
-    pools.set(p.userId, encodePool(makePool({ own, als, content, neighbours, stats, hybrid })));
+  const readers = profiles.filter((p) => hasVectors(p, model.version));
+  for (let at = 0; at < readers.length; at += BATCH) {
+    const batch = readers.slice(at, at + BATCH);
+    const als = scoreInt8Many(
+      model.als,
+      batch.map((p) => base64ToFloat32(p.factors?.vector ?? "")),
+    );
+    const content = scoreInt8Many(
+      model.content,
+      batch.map((p) => base64ToFloat32(p.contentVector?.vector ?? "")),
+    );
+    batch.forEach((p, b) => {
+      // the reader as the Worker sees them: their stored vectors and their purchases the model knows
+      const own = ownItems(p.purchases, model.itemIndex);
+      const a = als[b] as Float32Array;
+      const c = content[b] as Float32Array;
+      // any time will do: the pool holds what does not depend on it
+      const hybrid = {
+        all: hybridScores(model.weights.all, own, 0, a, c, model.stats, priors.all),
+        novel: hybridScores(model.weights.novel, own, 0, a, c, model.stats, priors.novel),
+      };
+      const { neighbours, stats } = model;
+      pools.set(p.userId, encodePool(makePool({ own, als: a, content: c, neighbours, stats, hybrid })));
+    });
   }
   return pools;
 }

@@ -1,0 +1,113 @@
+/**
+ * `npm run bench -- --only pools`: what the trainer's pools step (scripts/train/steps/reader-pools.ts) costs per
+ * reader on a synthetic catalog (64 ALS and 32 content dimensions, 2,500 neighbour rows of 20, 30 purchases a
+ * reader): made one reader at a time with the reference kernel (as before it batched), four at a time here, and
+ * four at a time in a worker thread per core (what `train` runs). The three must store the same pools.
+ */
+import { base64ToFloat32 } from "../../core/base64";
+import { hybridScores, itemPriors, ownItems } from "../../core/hybrid";
+import { quantizeItems, scoreInt8 } from "../../core/int8-kernel";
+import { encodePool, makePool } from "../../core/reader-pool";
+import { Rng } from "../lib/rng";
+import { workerCount } from "../lib/worker-pool";
+import { buildProfile } from "../profiles/build-profiles";
+import { UNTUNED_WEIGHTS } from "../train/hybrid";
+import { type PoolModel, poolsSideBySide, profilePools } from "../train/steps/reader-pools";
+
+export interface PoolsResult {
+  items: number;
+  readers: number;
+  workers: number;
+  ms_per_reader: { one_at_a_time: number; four_at_a_time: number; four_at_a_time_in_workers: number };
+  identical: boolean;
+}
+
+export async function benchPools(items: number, readers: number): Promise<PoolsResult> {
+  const r = new Rng(11);
+  const [d, cd, k] = [64, 32, 20];
+  const rows = Math.min(2500, items);
+  const ids = Array.from({ length: items }, (_, j) => `p${j}`);
+  const model: PoolModel = {
+    version: "bench",
+    itemIndex: new Map(ids.map((id, j) => [id, j])),
+    als: quantizeItems(
+      Float32Array.from({ length: items * d }, () => r.normal() * 0.3),
+      items,
+      d,
+    ),
+    content: quantizeItems(
+      Float32Array.from({ length: items * cd }, () => r.normal() * 0.3),
+      items,
+      cd,
+    ),
+    neighbours: {
+      k,
+      rowOf: Int32Array.from({ length: items }, (_, j) => (j < rows ? j : -1)),
+      index: Int32Array.from({ length: rows * k }, () => r.int(items)),
+      weight: Float32Array.from({ length: rows * k }, () => r.next() * 0.2),
+    },
+    stats: {
+      logBuyers: Float32Array.from({ length: items }, (_, j) => Math.log1p(items / (j + 1))),
+      repeatRate: Float32Array.from({ length: items }, () => r.next() * 0.5),
+      logRecentBuyers: Float32Array.from({ length: items }, () => Math.log1p(r.int(50))),
+      weekBuyers: Int32Array.from({ length: items }, () => r.int(5)),
+      fortnightBuyers: Int32Array.from({ length: items }, () => r.int(10)),
+    },
+    weights: UNTUNED_WEIGHTS,
+  };
+  const profiles = Array.from({ length: readers }, (_, u) =>
+    buildProfile(`u${u}`, {
+      model: model.version,
+      factors: Float32Array.from({ length: d }, () => r.normal() * 0.3),
+      content: Float32Array.from({ length: cd }, () => r.normal() * 0.3),
+      purchases: Array.from({ length: 30 }, (_, i) => ({
+        item: ids[r.int(items)] as string,
+        invoices: 1 + r.int(4),
+        lastTs: 1_700_000_000 - i * 5 * 86400,
+      })),
+    }),
+  );
+  const timed = async (make: () => Map<string, string> | Promise<Map<string, string>>) => {
+    const t0 = performance.now();
+    const pools = await make();
+    return { pools, ms: (performance.now() - t0) / readers };
+  };
+  const one = await timed(() => oneAtATime(model, profiles));
+  const four = await timed(() => profilePools(model, profiles));
+  const side = await timed(() => poolsSideBySide(model, profiles, 0));
+  const stored = (m: Map<string, string>) => JSON.stringify([...m]);
+  const round = (v: number) => Math.round(v * 100) / 100;
+  return {
+    items,
+    readers,
+    workers: workerCount(),
+    ms_per_reader: {
+      one_at_a_time: round(one.ms),
+      four_at_a_time: round(four.ms),
+      four_at_a_time_in_workers: round(side.ms),
+    },
+    identical: stored(one.pools) === stored(four.pools) && stored(one.pools) === stored(side.pools),
+  };
+}
+
+/** The step as it was: each reader's two graphs scored alone with the reference kernel. */
+function oneAtATime(model: PoolModel, profiles: readonly ReturnType<typeof buildProfile>[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const priors = {
+    all: itemPriors(model.weights.all, model.stats),
+    novel: itemPriors(model.weights.novel, model.stats),
+  };
+  for (const p of profiles) {
+    if (!p.factors || !p.contentVector) continue;
+    const own = ownItems(p.purchases, model.itemIndex);
+    const als = scoreInt8(model.als, base64ToFloat32(p.factors.vector));
+    const content = scoreInt8(model.content, base64ToFloat32(p.contentVector.vector));
+    const hybrid = {
+      all: hybridScores(model.weights.all, own, 0, als, content, model.stats, priors.all),
+      novel: hybridScores(model.weights.novel, own, 0, als, content, model.stats, priors.novel),
+    };
+    const { neighbours, stats } = model;
+    out.set(p.userId, encodePool(makePool({ own, als, content, neighbours, stats, hybrid })));
+  }
+  return out;
+}
