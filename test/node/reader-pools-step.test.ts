@@ -96,10 +96,12 @@ describe("the trainer's pools step", () => {
     expect([...profilePools(model, profiles)]).toEqual([...expected]);
   });
 
-  it("stores the same pools, in the same order, when the readers are split over worker threads", async () => {
+  it("stores the same pools, in the same order, when the readers are sliced over worker threads", async () => {
     expect(workerCount()).toBeGreaterThan(1);
     const { model, profiles } = shop(2);
-    const side = await poolsSideBySide(model, profiles, 0);
-    expect([...side]).toEqual([...oneByOne(model, profiles)]);
+    const expected = [...oneByOne(model, profiles)];
+    expect([...(await poolsSideBySide(model, profiles, 0))]).toEqual(expected);
+    // in slices of at most two readers (700 items each): more slices than workers, each waiting for a free one
+    expect([...(await poolsSideBySide(model, profiles, 0, 1_400))]).toEqual(expected);
   });
 });

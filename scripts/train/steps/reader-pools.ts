@@ -29,6 +29,11 @@ export interface PoolModel {
 
 /** Below this much work (readers x items) the pools are made here: a worker thread takes about a second to start. */
 const WORTH_A_WORKER = 20_000_000;
+/**
+ * The most work (readers x items) one worker call is given, about two minutes at 100,000 items: the readers it is
+ * sent are copied into it, so a large base goes over in slices of a few thousand, not in halves.
+ */
+const WORK_PER_CALL = 500_000_000;
 /** readers scored per pass over the catalog (scoreInt8Many reads each item's row once for four) */
 const BATCH = 4;
 
@@ -54,19 +59,22 @@ export async function readerPools(
 }
 
 /**
- * profilePools with the readers split into one slice per core, each made in a worker thread: the same pools in the
+ * profilePools with the readers in slices made in worker threads, one per core at a time: the same pools in the
  * same order. Made here when there is one core or less work than `minWork` (readers x items).
  */
 export async function poolsSideBySide(
   model: PoolModel,
   profiles: readonly Profile[],
   minWork = WORTH_A_WORKER,
+  workPerCall = WORK_PER_CALL,
 ): Promise<Map<string, string>> {
   const readers = profiles.filter((p) => hasVectors(p, model.version));
   const slots = workerCount();
   if (slots === 1 || readers.length * model.als.n < minWork) return profilePools(model, readers);
-  const size = Math.ceil(readers.length / slots);
-  const slices = Array.from({ length: slots }, (_, i) => readers.slice(i * size, (i + 1) * size));
+  const size = Math.max(1, Math.min(Math.ceil(readers.length / slots), Math.floor(workPerCall / model.als.n)));
+  const slices = Array.from({ length: Math.ceil(readers.length / size) }, (_, i) =>
+    readers.slice(i * size, (i + 1) * size),
+  );
   const made = await Promise.all(
     slices.map((slice) => inWorker<Map<string, string>>(new URL(import.meta.url), "profilePools", [model, slice])),
   );
