@@ -83,6 +83,12 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/**
+ * each poll waits on the Worker (the first on a cold isolate: ORT, the model from KV); vitest's default second was
+ * too short on a loaded 2-core machine (a CI run failed on the first one)
+ */
+const POLL = { timeout: 30_000 };
+
 describe("preview page in Chromium", () => {
   it("loads, picks a user, decodes the open-time images, and a click lands on the product shown", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
@@ -95,7 +101,7 @@ describe("preview page in Chromium", () => {
     page.on("pageerror", (e) => errors.push(e.message));
 
     await page.goto(`${origin}/`);
-    await expect.poll(() => page.locator("#user option").count()).toBeGreaterThan(1);
+    await expect.poll(() => page.locator("#user option").count(), POLL).toBeGreaterThan(1);
     await page.selectOption("#user", user);
     await page.waitForSelector('#status[data-images="3/3"]', { timeout: 60_000 });
 
@@ -111,13 +117,13 @@ describe("preview page in Chromium", () => {
     ]);
     expect([...shown.keys()].sort()).toEqual(["row-0", "row-1", "row-2"]);
     // the decisions table shows what each image showed
-    await expect.poll(() => page.locator("#decisions tr[data-item]").count()).toBe(3);
+    await expect.poll(() => page.locator("#decisions tr[data-item]").count(), POLL).toBe(3);
     const decided = await page
       .locator("#decisions tr[data-item]")
       .evaluateAll((rows) => rows.map((r) => [(r as HTMLElement).dataset.slot, (r as HTMLElement).dataset.item]));
     expect(Object.fromEntries(decided)).toEqual(Object.fromEntries(shown));
     // why: personalized scores, and the AMP part's static view lists the items
-    await expect.poll(() => page.locator("#why tbody tr").count()).toBe(6);
+    await expect.poll(() => page.locator("#why tbody tr").count(), POLL).toBe(6);
     expect(await page.locator("#why-meta").textContent()).toContain("personalized");
     // (its template renders the whole answer as amp-list's one item: the cards inside it)
     const amp = page.frameLocator("#amp-frame");
@@ -146,7 +152,7 @@ describe("preview page in Chromium", () => {
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(`${origin}/`);
-    await expect.poll(() => page.inputValue("#campaign-json")).toContain('"default"');
+    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toContain('"default"');
     const banner = { id: "banner", type: "static", title: "Welcome back", image: "/demo/img/x.png", url: "/" };
     const campaign = (gte: unknown) => ({
       v: 2,
@@ -161,7 +167,7 @@ describe("preview page in Chromium", () => {
       .toMatch(/^BAD_REQUEST: blocks\.0\.when\.purchases\.\$gte: /);
     await page.fill("#campaign-json", JSON.stringify(campaign(1)));
     await page.click("#save");
-    await expect.poll(() => page.textContent("#save-status")).toBe("saved");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
     // the table is drawn again after the save (before it, it shows the campaign as loaded: block `default`)
     const blocks = () =>
       page.locator("#blocks tbody tr").evaluateAll((trs) => trs.map((r) => (r as HTMLElement).dataset.block));
