@@ -1,13 +1,10 @@
 /**
  * `npm run bench -- --only pools`: what the trainer's pools step (scripts/train/steps/reader-pools.ts) costs per
  * reader on a synthetic catalog (64 ALS and 32 content dimensions, 2,500 neighbour rows of 20, 30 purchases a
- * reader): made one reader at a time with the reference kernel (as before it batched), four at a time here, and
- * four at a time in a worker thread per core (what `train` runs). The three must store the same pools.
+ * reader): made one reader at a time (the reference kernel, as the step ran before it batched), four at a time
+ * here, and four at a time in a worker thread per core (what `train` runs). The three must store the same pools.
  */
-import { base64ToFloat32 } from "../../core/base64";
-import { hybridScores, itemPriors, ownItems } from "../../core/hybrid";
-import { quantizeItems, scoreInt8 } from "../../core/int8-kernel";
-import { encodePool, makePool } from "../../core/reader-pool";
+import { quantizeItems } from "../../core/int8-kernel";
 import { Rng } from "../lib/rng";
 import { workerCount } from "../lib/worker-pool";
 import { buildProfile } from "../profiles/build-profiles";
@@ -72,7 +69,7 @@ export async function benchPools(items: number, readers: number): Promise<PoolsR
     const pools = await make();
     return { pools, ms: (performance.now() - t0) / readers };
   };
-  const one = await timed(() => oneAtATime(model, profiles));
+  const one = await timed(() => profilePools(model, profiles, 1));
   const four = await timed(() => profilePools(model, profiles));
   const side = await timed(() => poolsSideBySide(model, profiles, 0));
   const stored = (m: Map<string, string>) => JSON.stringify([...m]);
@@ -88,26 +85,4 @@ export async function benchPools(items: number, readers: number): Promise<PoolsR
     },
     identical: stored(one.pools) === stored(four.pools) && stored(one.pools) === stored(side.pools),
   };
-}
-
-/** The step as it was: each reader's two graphs scored alone with the reference kernel. */
-function oneAtATime(model: PoolModel, profiles: readonly ReturnType<typeof buildProfile>[]): Map<string, string> {
-  const out = new Map<string, string>();
-  const priors = {
-    all: itemPriors(model.weights.all, model.stats),
-    novel: itemPriors(model.weights.novel, model.stats),
-  };
-  for (const p of profiles) {
-    if (!p.factors || !p.contentVector) continue;
-    const own = ownItems(p.purchases, model.itemIndex);
-    const als = scoreInt8(model.als, base64ToFloat32(p.factors.vector));
-    const content = scoreInt8(model.content, base64ToFloat32(p.contentVector.vector));
-    const hybrid = {
-      all: hybridScores(model.weights.all, own, 0, als, content, model.stats, priors.all),
-      novel: hybridScores(model.weights.novel, own, 0, als, content, model.stats, priors.novel),
-    };
-    const { neighbours, stats } = model;
-    out.set(p.userId, encodePool(makePool({ own, als, content, neighbours, stats, hybrid })));
-  }
-  return out;
 }

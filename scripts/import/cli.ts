@@ -4,7 +4,6 @@
  * or your deployment with --url). The admin key defaults to ADMIN_API_KEYS from the environment or
  * .dev.vars. Resumable: rerun the same command after an interruption.
  */
-
 import { cliArgs } from "../lib/cli-args";
 import { readDevVars } from "../lib/dev-vars";
 import { Progress } from "../lib/progress";

@@ -94,6 +94,9 @@ describe("the trainer's pools step", () => {
     const expected = oneByOne(model, profiles);
     expect(expected.size).toBe(16);
     expect([...profilePools(model, profiles)]).toEqual([...expected]);
+    // one a pass (the bench's "before"), and a batch that leaves a remainder
+    expect([...profilePools(model, profiles, 1)]).toEqual([...expected]);
+    expect([...profilePools(model, profiles, 3)]).toEqual([...expected]);
   });
 
   it("stores the same pools, in the same order, when the readers are sliced over worker threads", async () => {

@@ -86,8 +86,11 @@ export async function poolsSideBySide(
 
 const hasVectors = (p: Profile, version: string) => p.factors?.model === version && p.contentVector?.model === version;
 
-/** The stored pool of each profile with both of the version's vectors, by user id. */
-export function profilePools(model: PoolModel, profiles: readonly Profile[]): Map<string, string> {
+/**
+ * The stored pool of each profile with both of the version's vectors, by user id; `batch` readers scored per pass
+ * over the catalog (1: one at a time, as the step did before; the same pools whatever it is).
+ */
+export function profilePools(model: PoolModel, profiles: readonly Profile[], batch = BATCH): Map<string, string> {
   const pools = new Map<string, string>();
   // what of each logit does not depend on the reader, once for all of them
   const priors = {
@@ -95,17 +98,17 @@ export function profilePools(model: PoolModel, profiles: readonly Profile[]): Ma
     novel: itemPriors(model.weights.novel, model.stats),
   };
   const readers = profiles.filter((p) => hasVectors(p, model.version));
-  for (let at = 0; at < readers.length; at += BATCH) {
-    const batch = readers.slice(at, at + BATCH);
+  for (let at = 0; at < readers.length; at += batch) {
+    const some = readers.slice(at, at + batch);
     const als = scoreInt8Many(
       model.als,
-      batch.map((p) => base64ToFloat32(p.factors?.vector ?? "")),
+      some.map((p) => base64ToFloat32(p.factors?.vector ?? "")),
     );
     const content = scoreInt8Many(
       model.content,
-      batch.map((p) => base64ToFloat32(p.contentVector?.vector ?? "")),
+      some.map((p) => base64ToFloat32(p.contentVector?.vector ?? "")),
     );
-    batch.forEach((p, b) => {
+    some.forEach((p, b) => {
       // the reader as the Worker sees them: their stored vectors and their purchases the model knows
       const own = ownItems(p.purchases, model.itemIndex);
       const a = als[b] as Float32Array;
