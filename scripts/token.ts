@@ -2,19 +2,25 @@
  * `npm run token -- --user U --campaign C [--ttl-days 30]` prints a signed URL token for one recipient.
  * The secret comes from TOKEN_SECRET in the environment (production) or `.dev.vars` (local).
  */
+
+import { z } from "zod";
 import { looksLikeEmail } from "../core/events";
 import { mintToken } from "../core/token";
-import { cliArgs } from "./lib/cli-args";
+import { cliArgs, decimal } from "./lib/cli-args";
 import { tokenSecret } from "./lib/dev-vars";
 
 const USAGE = "usage: npm run token -- --user <user id> [--campaign <id>] [--ttl-days 30]";
-const { values } = cliArgs(USAGE, {
-  options: {
-    user: { type: "string" },
-    campaign: { type: "string", default: "demo" },
-    "ttl-days": { type: "string", default: "30" },
+const { values } = cliArgs(
+  USAGE,
+  {
+    options: {
+      user: { type: "string" },
+      campaign: { type: "string", default: "demo" },
+      "ttl-days": { type: "string", default: "30" },
+    },
   },
-});
+  z.object({ "ttl-days": decimal(0, 3650).refine((d) => d > 0, "expected a positive number of days") }),
+);
 if (!values.user) {
   console.error(USAGE);
   process.exit(2);
@@ -23,11 +29,7 @@ if (looksLikeEmail(values.user)) {
   console.error("user ids must be pseudonymous: hash email addresses with a secret salt first (see README, Privacy)");
   process.exit(2);
 }
-const ttlDays = Number(values["ttl-days"]);
-if (!Number.isFinite(ttlDays) || ttlDays <= 0) {
-  console.error("--ttl-days must be a positive number");
-  process.exit(2);
-}
+const ttlDays = values["ttl-days"];
 try {
   console.log(
     await mintToken(tokenSecret(), {

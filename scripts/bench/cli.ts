@@ -10,10 +10,11 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { z } from "zod";
 import { mintToken } from "../../core/token";
 import { buildBundle } from "../build";
 import { generateDemo } from "../demo/generate";
-import { cliArgs } from "../lib/cli-args";
+import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { trainAndExport } from "../train/pipeline";
 import { jpegCdn } from "./jpeg-cdn";
 import { runLoadTest } from "./load-test";
@@ -40,35 +41,42 @@ import {
 
 const USAGE =
   "usage: npm run bench -- [--items 100000] [--requests 500] [--cold-runs 3] [--kernel-iters 200] [--ingest-users 1000] [--out file] [--only rules|ranker|als|pools]";
-const { values } = cliArgs(USAGE, {
-  options: {
-    items: { type: "string", default: "100000" },
-    requests: { type: "string", default: "500" },
-    "cold-runs": { type: "string", default: "3" },
-    "kernel-iters": { type: "string", default: "200" },
-    "ingest-users": { type: "string", default: "1000" },
-    /** default: bench/results.json, or bench/<only>.json with --only */
-    out: { type: "string" },
-    /**
-     * `pools`: only the trainer's pools step (scripts/bench/pools-bench.ts, 1,000 readers at --items);
-     * `rules`: only the campaign-rules comparison (both scenarios); `ranker` / `als`: only the synthetic catalog's
-     * amp-list latency with the learned ranker / ALS alone; written to --out
-     */
-    only: { type: "string" },
+const { values } = cliArgs(
+  USAGE,
+  {
+    options: {
+      items: { type: "string", default: "100000" },
+      requests: { type: "string", default: "500" },
+      "cold-runs": { type: "string", default: "3" },
+      "kernel-iters": { type: "string", default: "200" },
+      "ingest-users": { type: "string", default: "1000" },
+      /** default: bench/results.json, or bench/<only>.json with --only */
+      out: { type: "string" },
+      /**
+       * `pools`: only the trainer's pools step (scripts/bench/pools-bench.ts, 1,000 readers at --items);
+       * `rules`: only the campaign-rules comparison (both scenarios); `ranker` / `als`: only the synthetic catalog's
+       * amp-list latency with the learned ranker / ALS alone; written to --out
+       */
+      only: { type: "string" },
+    },
   },
-});
-if (values.only !== undefined && !["rules", "ranker", "als", "pools"].includes(values.only)) {
-  console.error(`--only takes rules, ranker, als or pools (not ${values.only})`);
-  process.exit(2);
-}
+  z.object({
+    items: wholeNumber(100, 2_000_000),
+    requests: wholeNumber(1, 1_000_000),
+    "cold-runs": wholeNumber(1, 100),
+    "kernel-iters": wholeNumber(1, 100_000),
+    "ingest-users": wholeNumber(1, 1_000_000),
+    only: z.enum(["rules", "ranker", "als", "pools"]).optional(),
+  }),
+);
 const ONLY_RULES = values.only === "rules";
 const OUT = values.out ?? (values.only ? `bench/${values.only}.json` : "bench/results.json");
 const ms = (v: number | undefined) => (v === undefined ? "?" : Math.round(v * 10) / 10);
-const REQUESTS = Number(values.requests);
-const COLD_RUNS = Number(values["cold-runs"]);
+const REQUESTS = values.requests;
+const COLD_RUNS = values["cold-runs"];
 const IMAGE_REQUESTS = 200;
 const RECS_WARMUP = 500;
-const KERNEL_ITERS = Number(values["kernel-iters"]);
+const KERNEL_ITERS = values["kernel-iters"];
 const log = (m: string) => console.error(`[bench] ${m}`);
 
 interface ScenarioResult {
@@ -477,8 +485,8 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
 
 if (values.only === "pools") {
   const readers = 1000;
-  log(`the trainer's pools step: ${readers} readers, ${Number(values.items).toLocaleString("en")} items`);
-  const r = await benchPools(Number(values.items), readers);
+  log(`the trainer's pools step: ${readers} readers, ${values.items.toLocaleString("en")} items`);
+  const r = await benchPools(values.items, readers);
   await mkdir("bench", { recursive: true });
   await writeFile(OUT, `${JSON.stringify({ at: new Date().toISOString(), pools: r }, null, 2)}\n`);
   const m = r.ms_per_reader;
@@ -495,8 +503,8 @@ bundleBenchWorker();
 if (values.only === "ranker" || values.only === "als") {
   const s =
     values.only === "ranker"
-      ? syntheticRankerScenario(Number(values.items))
-      : { ...syntheticScenario(Number(values.items)), recsOnly: true };
+      ? syntheticRankerScenario(values.items)
+      : { ...syntheticScenario(values.items), recsOnly: true };
   log(`scenario ${s.name}`);
   const r = await runScenario(s);
   await mkdir("bench", { recursive: true });
@@ -508,8 +516,8 @@ if (values.only === "ranker" || values.only === "als") {
 }
 const scenarios: Scenario[] = [
   await demoScenario(await demoModelDir()),
-  syntheticScenario(Number(values.items)),
-  syntheticRankerScenario(Number(values.items)),
+  syntheticScenario(values.items),
+  syntheticRankerScenario(values.items),
 ];
 if (ONLY_RULES) {
   const out: Record<string, RulesResult> = {};
@@ -541,7 +549,7 @@ const ingestion = await runLoadTest({
     (await ingestMf.dispatchFetch(`http://localhost${path}`, init as never)) as unknown as Response,
   eventsKey: BENCH_EVENTS_KEY,
   adminKey: BENCH_ADMIN_KEY,
-  users: Number(values["ingest-users"]),
+  users: values["ingest-users"],
   eventsPerUser: 20,
   concurrency: 4,
   duplicateBatches: 4,

@@ -7,26 +7,40 @@
  * to bench/loadtest.json). Exits 1 unless every reader reconciled exactly.
  */
 import { mkdir, writeFile } from "node:fs/promises";
-import { cliArgs } from "../lib/cli-args";
+import { z } from "zod";
+import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { readDevVars } from "../lib/dev-vars";
 import { exitCode, resultLine, runLoadTest } from "./load-test";
 import { startLoadTestServer } from "./load-test-server";
 
 const USAGE =
   "usage: npm run loadtest -- [--url http://127.0.0.1:8787] [--users 5000] [--events-per-user 20] [--concurrency 8] [--poll-concurrency 16] [--duplicate-batches 10] [--lag-samples 50] [--drain-seconds 600] [--stall-seconds 60]";
-const { values } = cliArgs(USAGE, {
-  options: {
-    url: { type: "string" },
-    users: { type: "string", default: "5000" },
-    "events-per-user": { type: "string", default: "20" },
-    concurrency: { type: "string", default: "8" },
-    "poll-concurrency": { type: "string", default: "16" },
-    "duplicate-batches": { type: "string", default: "10" },
-    "lag-samples": { type: "string", default: "50" },
-    "drain-seconds": { type: "string", default: "600" },
-    "stall-seconds": { type: "string", default: "60" },
+const { values } = cliArgs(
+  USAGE,
+  {
+    options: {
+      url: { type: "string" },
+      users: { type: "string", default: "5000" },
+      "events-per-user": { type: "string", default: "20" },
+      concurrency: { type: "string", default: "8" },
+      "poll-concurrency": { type: "string", default: "16" },
+      "duplicate-batches": { type: "string", default: "10" },
+      "lag-samples": { type: "string", default: "50" },
+      "drain-seconds": { type: "string", default: "600" },
+      "stall-seconds": { type: "string", default: "60" },
+    },
   },
-});
+  z.object({
+    users: wholeNumber(1, 1_000_000),
+    "events-per-user": wholeNumber(1, 1000),
+    concurrency: wholeNumber(1, 256),
+    "poll-concurrency": wholeNumber(1, 256),
+    "duplicate-batches": wholeNumber(0, 10_000),
+    "lag-samples": wholeNumber(0, 10_000),
+    "drain-seconds": wholeNumber(1, 86_400),
+    "stall-seconds": wholeNumber(1, 86_400),
+  }),
+);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const vars = readDevVars();
 const first = (s: string | undefined) => s?.split(",")[0] ?? "";
@@ -37,14 +51,14 @@ const result = await runLoadTest({
   send: (path, init) => fetch(`${url}${path}`, init),
   eventsKey: own?.eventsKey ?? first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS),
   adminKey: own?.adminKey ?? first(process.env.ADMIN_API_KEYS ?? vars.ADMIN_API_KEYS),
-  users: Number(values.users),
-  eventsPerUser: Number(values["events-per-user"]),
-  concurrency: Number(values.concurrency),
-  pollConcurrency: Number(values["poll-concurrency"]),
-  duplicateBatches: Number(values["duplicate-batches"]),
-  lagSamples: Number(values["lag-samples"]),
-  drainSeconds: Number(values["drain-seconds"]),
-  stallSeconds: Number(values["stall-seconds"]),
+  users: values.users,
+  eventsPerUser: values["events-per-user"],
+  concurrency: values.concurrency,
+  pollConcurrency: values["poll-concurrency"],
+  duplicateBatches: values["duplicate-batches"],
+  lagSamples: values["lag-samples"],
+  drainSeconds: values["drain-seconds"],
+  stallSeconds: values["stall-seconds"],
   prefix: `lt${Date.now().toString(36)}`,
   log,
 }).finally(() => own?.stop());

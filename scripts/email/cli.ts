@@ -6,8 +6,10 @@
  * campaign's subject rules and the text part's block copy, asked of the Worker at --api-url (default: --base-url) with the admin key
  * (ADMIN_API_KEY, else `.dev.vars`); `--subject "..."` gives everyone one instead.
  */
+
+import { z } from "zod";
 import { LAYOUT_NAMES, type LayoutName } from "../../core/layouts";
-import { cliArgs } from "../lib/cli-args";
+import { cliArgs, decimal } from "../lib/cli-args";
 import { tokenSecret } from "../lib/dev-vars";
 import { buildEmails, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
 import { adminKey, fetchSubjects } from "./subjects-client";
@@ -15,24 +17,32 @@ import { adminKey, fetchSubjects } from "./subjects-client";
 const USAGE =
   "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ... | --api-url <origin>]";
 
-const { values } = cliArgs(USAGE, {
-  options: {
-    campaign: { type: "string" },
-    template: { type: "string", default: "recs-email" },
-    recipients: { type: "string" },
-    out: { type: "string", default: "build/emails" },
-    "base-url": { type: "string", default: process.env.PUBLIC_BASE_URL ?? "http://127.0.0.1:8787" },
-    layout: { type: "string", default: "row" },
-    esp: { type: "string" },
-    "ttl-days": { type: "string", default: "30" },
-    from: { type: "string", default: "Demo Shop <newsletter@shop.example>" },
-    subject: { type: "string" },
-    "api-url": { type: "string" },
-    headline: { type: "string", default: "Picked for you" },
-    "shop-name": { type: "string", default: "the opentime demo shop" },
-    "shop-url": { type: "string" },
+const { values } = cliArgs(
+  USAGE,
+  {
+    options: {
+      campaign: { type: "string" },
+      template: { type: "string", default: "recs-email" },
+      recipients: { type: "string" },
+      out: { type: "string", default: "build/emails" },
+      "base-url": { type: "string", default: process.env.PUBLIC_BASE_URL ?? "http://127.0.0.1:8787" },
+      layout: { type: "string", default: "row" },
+      esp: { type: "string" },
+      "ttl-days": { type: "string", default: "30" },
+      from: { type: "string", default: "Demo Shop <newsletter@shop.example>" },
+      subject: { type: "string" },
+      "api-url": { type: "string" },
+      headline: { type: "string", default: "Picked for you" },
+      "shop-name": { type: "string", default: "the opentime demo shop" },
+      "shop-url": { type: "string" },
+    },
   },
-});
+  z.object({
+    layout: z.enum(LAYOUT_NAMES as [LayoutName, ...LayoutName[]]),
+    esp: z.enum(Object.keys(ESP_MERGE_TAGS) as [Esp, ...Esp[]]).optional(),
+    "ttl-days": decimal(0, 3650).refine((d) => d > 0, "expected a positive number of days"),
+  }),
+);
 
 function fail(message: string): never {
   console.error(`${message}\n${USAGE}`);
@@ -40,11 +50,7 @@ function fail(message: string): never {
 }
 
 if (!values.campaign || !values.recipients) fail("--campaign and --recipients are required");
-if (!LAYOUT_NAMES.includes(values.layout as LayoutName)) fail(`--layout must be one of ${LAYOUT_NAMES.join(", ")}`);
-if (values.esp && !(values.esp in ESP_MERGE_TAGS))
-  fail(`--esp must be one of ${Object.keys(ESP_MERGE_TAGS).join(", ")}`);
-const ttlDays = Number(values["ttl-days"]);
-if (!Number.isFinite(ttlDays) || ttlDays <= 0) fail("--ttl-days must be a positive number");
+const ttlDays = values["ttl-days"];
 const baseUrl = values["base-url"] as string;
 
 const DEFAULT_SUBJECT = "Picked for you";
@@ -67,14 +73,14 @@ try {
     outDir: values.out as string,
     baseUrl,
     secret: tokenSecret(),
-    layout: values.layout as LayoutName,
+    layout: values.layout,
     ttlDays,
     from: values.from as string,
     subject: values.subject ?? DEFAULT_SUBJECT,
     headline: values.headline as string,
     shopName: values["shop-name"] as string,
     shopUrl: values["shop-url"] ?? `${baseUrl.replace(/\/+$/, "")}/`,
-    esp: values.esp as Esp | undefined,
+    esp: values.esp,
   });
   console.log(`${result.recipients} recipients -> ${result.files.length} files in ${values.out}`);
   if (subjects) {
@@ -87,7 +93,7 @@ try {
   }
   if (values.esp) console.log(`upload ${result.files.at(-1)} and use the merge tag in the parts written next to it`);
   if (values.esp && subjects && [...subjects.values()].some((s) => s.subject !== null))
-    console.log(`subject line: the ${ESP_MERGE_TAGS[values.esp as Esp](SUBJECT_FIELD)} merge tag (its CSV column)`);
+    console.log(`subject line: the ${ESP_MERGE_TAGS[values.esp](SUBJECT_FIELD)} merge tag (its CSV column)`);
   if (!baseUrl.startsWith("https://"))
     console.log("note: --base-url is not https; mail clients (and AMP) need a public https origin for a real send");
 } catch (e) {

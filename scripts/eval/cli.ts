@@ -5,32 +5,40 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { cliArgs } from "../lib/cli-args";
+import { z } from "zod";
+import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { writeReport } from "../report/write-report";
-import { runEvaluation } from "./run-evaluation";
+import { MAX_ORIGINS, runEvaluation } from "./run-evaluation";
 
 const USAGE =
   "usage: npm run evaluate -- --data <purchases.csv[.gz]> [--origins 1] [--test-days 30] [--out dir] [--segments kmeans|dbscan]";
-const { values } = cliArgs(USAGE, {
-  options: {
-    data: { type: "string" },
-    "test-days": { type: "string", default: "30" },
-    origins: { type: "string", default: "1" },
-    out: { type: "string", default: "build/evaluation" },
-    segments: { type: "string", default: "kmeans" },
+const { values } = cliArgs(
+  USAGE,
+  {
+    options: {
+      data: { type: "string" },
+      "test-days": { type: "string", default: "30" },
+      origins: { type: "string", default: "1" },
+      out: { type: "string", default: "build/evaluation" },
+      segments: { type: "string", default: "kmeans" },
+    },
   },
-});
+  z.object({
+    "test-days": wholeNumber(1, 365),
+    origins: wholeNumber(1, MAX_ORIGINS),
+    segments: z.enum(["kmeans", "dbscan"]),
+  }),
+);
 if (!values.data) {
   console.error(USAGE);
   process.exit(2);
 }
-const method = values.segments === "dbscan" ? "dbscan" : "kmeans";
 try {
   const res = await runEvaluation({
     data: values.data,
-    testDays: Number(values["test-days"]),
-    origins: Number(values.origins),
-    segments: { method },
+    testDays: values["test-days"],
+    origins: values.origins,
+    segments: { method: values.segments },
   });
   const out = values.out as string;
   await mkdir(out, { recursive: true });

@@ -6,7 +6,8 @@
  * keeps the failures; `assert` stops each route at its first failure and shrinks it to a minimal request.
  */
 import { spawn } from "node:child_process";
-import { cliArgs } from "../lib/cli-args";
+import { z } from "zod";
+import { cliArgs, wholeNumber } from "../lib/cli-args";
 
 interface RouteFigures {
   requests: number;
@@ -27,20 +28,25 @@ interface Figures {
 
 const USAGE =
   "usage: npm run fuzz -- [--runs 200000] [--seed <n>] [--routes image,click] [--mode collect|assert] [--verbose]";
-const { values } = cliArgs(USAGE, {
-  options: {
-    runs: { type: "string", default: "200000" },
-    seed: { type: "string" },
-    routes: { type: "string" },
-    mode: { type: "string", default: "collect" },
-    verbose: { type: "boolean", default: false },
+const { values } = cliArgs(
+  USAGE,
+  {
+    options: {
+      runs: { type: "string", default: "200000" },
+      seed: { type: "string" },
+      routes: { type: "string" },
+      mode: { type: "string", default: "collect" },
+      verbose: { type: "boolean", default: false },
+    },
   },
-});
-const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer (got ${values.runs})`);
-const seed = values.seed ?? String(Date.now() % 2 ** 31);
-if (!Number.isInteger(Number(seed))) throw new Error(`--seed must be an integer (got ${seed})`);
-if (values.mode !== "collect" && values.mode !== "assert") throw new Error("--mode is collect or assert");
+  z.object({
+    runs: wholeNumber(1),
+    seed: wholeNumber(-(2 ** 31), 2 ** 31 - 1).optional(),
+    mode: z.enum(["collect", "assert"]),
+  }),
+);
+const runs = values.runs;
+const seed = String(values.seed ?? Date.now() % 2 ** 31);
 
 const started = Date.now();
 console.log(

@@ -4,22 +4,27 @@
  * or your deployment with --url). The admin key defaults to ADMIN_API_KEYS from the environment or
  * .dev.vars. Resumable: rerun the same command after an interruption.
  */
-import { cliArgs } from "../lib/cli-args";
+import { z } from "zod";
+import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { readDevVars } from "../lib/dev-vars";
 import { Progress } from "../lib/progress";
 import { importLog } from "./importer";
 
 const USAGE =
   "usage: npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4] [--checkpoint <file>]";
-const { values } = cliArgs(USAGE, {
-  options: {
-    data: { type: "string" },
-    url: { type: "string", default: "http://127.0.0.1:8787" },
-    key: { type: "string" },
-    concurrency: { type: "string", default: "4" },
-    checkpoint: { type: "string" },
+const { values } = cliArgs(
+  USAGE,
+  {
+    options: {
+      data: { type: "string" },
+      url: { type: "string", default: "http://127.0.0.1:8787" },
+      key: { type: "string" },
+      concurrency: { type: "string", default: "4" },
+      checkpoint: { type: "string" },
+    },
   },
-});
+  z.object({ concurrency: wholeNumber(1, 64) }),
+);
 if (!values.data) {
   console.error(USAGE);
   process.exit(2);
@@ -35,7 +40,7 @@ try {
     data: values.data,
     url: (values.url as string).replace(/\/$/, ""),
     adminKey: key,
-    concurrency: Number(values.concurrency),
+    concurrency: values.concurrency,
     checkpoint: values.checkpoint,
     onProgress: (done, total) => {
       bar ??= new Progress(total, "import");

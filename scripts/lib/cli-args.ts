@@ -1,14 +1,54 @@
 /**
- * The scripts' command lines: node's parseArgs, except that a bad option (unknown, or missing its value) ends the
- * run with what was wrong and the usage line, exit code 2, instead of a stack trace.
+ * The scripts' command lines: node's parseArgs, then an optional zod schema over the options that must be numbers or
+ * one of a list. A bad option (unknown, missing its value, not a number, out of range) ends the run with what was
+ * wrong and the usage line, exit code 2, instead of a stack trace or a NaN that flows into the run.
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { z } from "zod";
 
-export function cliArgs<T extends ParseArgsConfig>(usage: string, config: T): ReturnType<typeof parseArgs<T>> {
+type Parsed<T extends ParseArgsConfig> = ReturnType<typeof parseArgs<T>>;
+/** the schema's options as it outputs them, every other option as parseArgs gave it */
+type Checked<T extends ParseArgsConfig, S extends z.ZodObject> = Omit<Parsed<T>, "values"> & {
+  values: Omit<Parsed<T>["values"], keyof z.output<S>> & z.output<S>;
+};
+
+export function cliArgs<T extends ParseArgsConfig>(usage: string, config: T): Parsed<T>;
+export function cliArgs<T extends ParseArgsConfig, S extends z.ZodObject>(
+  usage: string,
+  config: T,
+  schema: S,
+): Checked<T, S>;
+export function cliArgs<T extends ParseArgsConfig, S extends z.ZodObject>(usage: string, config: T, schema?: S) {
+  let parsed: Parsed<T>;
   try {
-    return parseArgs(config);
+    parsed = parseArgs(config);
   } catch (e) {
-    console.error(`${(e as Error).message}\n${usage}`);
-    process.exit(2);
+    return refuse((e as Error).message, usage);
   }
+  if (!schema) return parsed;
+  const checked = schema.safeParse({ ...parsed.values });
+  if (!checked.success)
+    return refuse(checked.error.issues.map((i) => `--${i.path.join(".")}: ${i.message}`).join("\n"), usage);
+  return { ...parsed, values: { ...parsed.values, ...checked.data } };
 }
+
+function refuse(problem: string, usage: string): never {
+  console.error(`${problem}\n${usage}`);
+  process.exit(2);
+}
+
+/** An option that is a whole number from `min` to `max` (digits only: no "1e3", "0x10" or empty string). */
+export const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, "expected a whole number")
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
+
+/** An option that is a decimal number from `min` to `max`. */
+export const decimal = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?(\d+(\.\d*)?|\.\d+)$/, "expected a number")
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));

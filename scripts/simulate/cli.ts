@@ -10,29 +10,38 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "csv-parse/sync";
-import { cliArgs } from "../lib/cli-args";
+import { z } from "zod";
+import { cliArgs, decimal, wholeNumber } from "../lib/cli-args";
 import { readDevVars } from "../lib/dev-vars";
 import type { SimReader } from "./reader-model";
 import { runSimulation, type SimProduct } from "./simulation";
 
 const USAGE =
   "usage: npm run simulate -- [--readers 20000] [--skew 0] [--seed 1] [--url http://127.0.0.1:8787] [--concurrency 16] [--settle-seconds 300] [--demo build/demo]";
-const { values } = cliArgs(USAGE, {
-  options: {
-    readers: { type: "string", default: "20000" },
-    skew: { type: "string", default: "0" },
-    seed: { type: "string", default: "1" },
-    url: { type: "string", default: "http://127.0.0.1:8787" },
-    concurrency: { type: "string", default: "16" },
-    "settle-seconds": { type: "string", default: "300" },
-    demo: { type: "string", default: "build/demo" },
+const { values } = cliArgs(
+  USAGE,
+  {
+    options: {
+      readers: { type: "string", default: "20000" },
+      skew: { type: "string", default: "0" },
+      seed: { type: "string", default: "1" },
+      url: { type: "string", default: "http://127.0.0.1:8787" },
+      concurrency: { type: "string", default: "16" },
+      "settle-seconds": { type: "string", default: "300" },
+      demo: { type: "string", default: "build/demo" },
+    },
   },
-});
+  z.object({
+    readers: wholeNumber(10),
+    skew: decimal(0, 1).refine((v) => v < 1, "a share in [0, 1)"),
+    seed: wholeNumber(0),
+    concurrency: wholeNumber(1, 256),
+    "settle-seconds": wholeNumber(0, 86_400),
+  }),
+);
 const log = (line: string) => process.stderr.write(`[simulate] ${line}\n`);
-const count = Number(values.readers);
-const skew = Number(values.skew);
-if (!(Number.isInteger(count) && count >= 10)) throw new Error("--readers: a whole number, at least 10");
-if (!(skew >= 0 && skew < 1)) throw new Error("--skew: a share in [0, 1)");
+const count = values.readers;
+const skew = values.skew;
 const vars = readDevVars();
 const first = (s: string | undefined) => s?.split(",")[0]?.trim() ?? "";
 const tokenSecret = process.env.TOKEN_SECRET ?? vars.TOKEN_SECRET ?? "";
@@ -46,7 +55,7 @@ try {
 } catch {
   throw new Error(`no demo shop in ${values.demo}: run \`npm start\` (or \`npm run demo\`) first`);
 }
-const seed = Number(values.seed);
+const seed = values.seed;
 const runId = `${seed}-${Date.now().toString(36)}`;
 // the same --seed gives the same readers (and arms); each run's events are its own (runId)
 const readers: SimReader[] = Array.from({ length: count }, (_, i) => ({
@@ -73,8 +82,8 @@ const result = await runSimulation({
   seed,
   skew,
   runId,
-  concurrency: Number(values.concurrency),
-  settleSeconds: Number(values["settle-seconds"]),
+  concurrency: values.concurrency,
+  settleSeconds: values["settle-seconds"],
   log,
 });
 const { variants, uplift, srm_p, reconciled, ...rest } = result;

@@ -5,30 +5,40 @@
  * Trains on a purchase log (UCI Online Retail / II layouts, detected by header) or a typed event log, and
  * exports everything the Worker serves (see pipeline.ts). Progress on stderr, a summary on stdout.
  */
+
+import { z } from "zod";
 import { parseMapping } from "../data/interaction-log";
-import { cliArgs } from "../lib/cli-args";
+import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { trainAndExport } from "./pipeline";
 
 const USAGE =
   "usage: npm run train -- [--data build/demo/events.csv] [--catalog products.json] [--out models] [--map user=...,item=...] [--factors n] [--iterations n] [--seed n] [--holdout-days 30] [--no-tune] [--no-pools] [--currency EUR]";
-const { values } = cliArgs(USAGE, {
-  options: {
-    data: { type: "string", default: "build/demo/events.csv" },
-    catalog: { type: "string" },
-    out: { type: "string", default: "models" },
-    map: { type: "string" },
-    factors: { type: "string" },
-    iterations: { type: "string" },
-    seed: { type: "string" },
-    "holdout-days": { type: "string" },
-    "no-tune": { type: "boolean", default: false },
-    "no-pools": { type: "boolean", default: false },
-    currency: { type: "string" },
+const { values } = cliArgs(
+  USAGE,
+  {
+    options: {
+      data: { type: "string", default: "build/demo/events.csv" },
+      catalog: { type: "string" },
+      out: { type: "string", default: "models" },
+      map: { type: "string" },
+      factors: { type: "string" },
+      iterations: { type: "string" },
+      seed: { type: "string" },
+      "holdout-days": { type: "string" },
+      "no-tune": { type: "boolean", default: false },
+      "no-pools": { type: "boolean", default: false },
+      currency: { type: "string" },
+    },
   },
-});
-const num = (s: string | undefined) => (s === undefined ? undefined : Number(s));
+  z.object({
+    factors: wholeNumber(1, 1024).optional(),
+    iterations: wholeNumber(1, 1000).optional(),
+    seed: wholeNumber(0, 2 ** 32 - 1).optional(),
+    "holdout-days": wholeNumber(1, 365).optional(),
+  }),
+);
 const als = Object.fromEntries(
-  Object.entries({ factors: num(values.factors), iterations: num(values.iterations), seed: num(values.seed) }).filter(
+  Object.entries({ factors: values.factors, iterations: values.iterations, seed: values.seed }).filter(
     ([, v]) => v !== undefined,
   ),
 );
@@ -43,7 +53,7 @@ try {
     als,
     tune: !values["no-tune"],
     pools: !values["no-pools"],
-    holdoutDays: num(values["holdout-days"]),
+    holdoutDays: values["holdout-days"],
     currency: values.currency,
     log: (m) => console.error(`[train] ${m}`),
   });

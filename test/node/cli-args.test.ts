@@ -2,10 +2,16 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { verifyToken } from "../../core/token";
 
 const root = join(import.meta.dirname, "../..");
 const run = (script: string, ...args: string[]) =>
-  spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, script), ...args], { encoding: "utf8", cwd: root });
+  spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, script), ...args], {
+    encoding: "utf8",
+    cwd: root,
+    env: { ...process.env, TOKEN_SECRET: SECRET },
+  });
+const SECRET = "cli-args-test-secret-0123456789abcdef";
 
 describe("command lines", () => {
   it("an unknown option or one without its value: the problem and the usage, exit 2", () => {
@@ -16,6 +22,34 @@ describe("command lines", () => {
     const bare = run("scripts/eval/cli.ts", "--data");
     expect(bare.status).toBe(2);
     expect(bare.stderr).toMatch(/'--data <value>' argument missing\nusage: npm run evaluate/);
+  });
+
+  it("a number or a choice that is not one: which option, why, and the usage, exit 2, before any work", () => {
+    const word = run("scripts/eval/cli.ts", "--data", "/nonexistent.csv", "--origins", "three");
+    expect(word.status).toBe(2);
+    expect(word.stderr).toMatch(/^--origins: expected a whole number\nusage: npm run evaluate/);
+    const many = run("scripts/eval/cli.ts", "--data", "/nonexistent.csv", "--origins", "7", "--segments", "hdbscan");
+    expect(many.status).toBe(2);
+    expect(many.stderr).toMatch(/^--origins: .*<=6\n--segments: .*"kmeans"\|"dbscan"\nusage:/);
+    const sci = run("scripts/train/cli.ts", "--factors", "1e3");
+    expect(sci.status).toBe(2);
+    expect(sci.stderr).toMatch(/^--factors: expected a whole number\nusage: npm run train/);
+    const ttl = run("scripts/token.ts", "--user", "u1", "--ttl-days", "0");
+    expect(ttl.status).toBe(2);
+    expect(ttl.stderr).toMatch(/^--ttl-days: expected a positive number of days\n/);
+    for (const r of [word, many, sci, ttl]) expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("numbers given well reach the run as numbers", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const ok = run("scripts/token.ts", "--user", "u1", "--ttl-days", "0.5");
+    expect(ok.stderr).toBe("");
+    expect(ok.status).toBe(0);
+    const verified = await verifyToken([SECRET], ok.stdout.trim(), before);
+    if (!verified.ok) throw new Error(verified.reason);
+    // half a day from when it was minted
+    expect(verified.claims.e - before).toBeGreaterThanOrEqual(43_200);
+    expect(verified.claims.e - before).toBeLessThan(43_200 + 60);
   });
 
   it("a data file that is not there: the command's failure line, exit 1", () => {
