@@ -1,0 +1,96 @@
+/**
+ * Writes test/cases/token.json, the token format's language-neutral cases (README, Tokens): run once with
+ * `npx tsx test/cases/make-token-cases.ts` when the format changes (never to make a failing test pass). Tokens whose
+ * claims are serialized other than mintToken does are signed here by hand, as another backend might sign them.
+ */
+import { createHmac } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { mintToken, verifyToken } from "../../core/token";
+
+const SECRET = "opentime-token-cases-secret-2026";
+const PREVIOUS = "opentime-token-cases-previous-secret";
+const NOW = 1_800_000_000;
+const MONTH = 30 * 86400;
+
+const b64url = (b: Buffer) => b.toString("base64url");
+/** a token over exactly these claim bytes */
+const signed = (secret: string, json: string) => {
+  const body = b64url(Buffer.from(json, "utf8"));
+  return `${body}.${b64url(createHmac("sha256", secret).update(body).digest())}`;
+};
+
+type Mint = { user: string; campaign: string; ttlSeconds: number; now: number };
+const mints: [string, string, Mint][] = [
+  ["a demo customer, thirty days", SECRET, { user: "c0000042", campaign: "demo", ttlSeconds: MONTH, now: NOW }],
+  [
+    "a hashed id and a dotted campaign",
+    SECRET,
+    { user: "9f86d081884c7d65", campaign: "spring-2027.v2_b", ttlSeconds: 3600, now: NOW },
+  ],
+  [
+    "non-ASCII kept as UTF-8, not escaped",
+    SECRET,
+    { user: "kunde-ü-東京", campaign: "demo", ttlSeconds: 60, now: NOW },
+  ],
+  ["quote and backslash escaped as JSON does", SECRET, { user: 'a"b\\c', campaign: "demo", ttlSeconds: 60, now: NOW }],
+  ["the longest user id (128 characters)", SECRET, { user: "u".repeat(128), campaign: "c", ttlSeconds: 1, now: NOW }],
+];
+
+const mintRows = await Promise.all(
+  mints.map(async ([name, secret, m]) => [name, secret, m, await mintToken(secret, m)] as const),
+);
+const first = mintRows[0]?.[3] as string;
+const [body, sig] = first.split(".") as [string, string];
+
+const verifies: [string, string[], string, number][] = [
+  ["valid", [SECRET], first, NOW + 1],
+  ["expired at its expiry second", [SECRET], first, NOW + MONTH],
+  [
+    "claims in another order, with spaces",
+    [SECRET],
+    signed(SECRET, `{ "v": 1, "e": ${NOW + 60}, "c": "demo", "u": "c7" }`),
+    NOW,
+  ],
+  ["an extra claim is ignored", [SECRET], signed(SECRET, `{"u":"c7","c":"demo","e":${NOW + 60},"v":1,"x":"y"}`), NOW],
+  [
+    "signed with the previous secret, during rotation",
+    [SECRET, PREVIOUS],
+    signed(PREVIOUS, `{"u":"c7","c":"demo","e":${NOW + 60},"v":1}`),
+    NOW,
+  ],
+  [
+    "signed with the previous secret, after rotation",
+    [SECRET],
+    signed(PREVIOUS, `{"u":"c7","c":"demo","e":${NOW + 60},"v":1}`),
+    NOW,
+  ],
+  [
+    "claims changed, signature kept",
+    [SECRET],
+    `${b64url(Buffer.from(`{"u":"c0000043","c":"demo","e":${NOW + MONTH},"v":1}`))}.${sig}`,
+    NOW,
+  ],
+  ["signature of another body", [SECRET], `${body}.${signed(SECRET, "{}").split(".")[1]}`, NOW],
+  ["standard base64 padding", [SECRET], `${first}=`, NOW],
+  ["format version 2", [SECRET], signed(SECRET, `{"u":"c7","c":"demo","e":${NOW + 60},"v":2}`), NOW],
+  ["expiry as a string", [SECRET], signed(SECRET, `{"u":"c7","c":"demo","e":"${NOW + 60}","v":1}`), NOW],
+  ["a ':' in the campaign", [SECRET], signed(SECRET, `{"u":"c7","c":"de:mo","e":${NOW + 60},"v":1}`), NOW],
+  ["an empty user id", [SECRET], signed(SECRET, `{"u":"","c":"demo","e":${NOW + 60},"v":1}`), NOW],
+  ["claims that are not JSON", [SECRET], signed(SECRET, "u=c7&c=demo"), NOW],
+  ["no token", [SECRET], "", NOW],
+  ["no secret configured", [], first, NOW],
+];
+const verifyRows = await Promise.all(
+  verifies.map(
+    async ([name, secrets, token, now]) => [name, secrets, token, now, await verifyToken(secrets, token, now)] as const,
+  ),
+);
+
+const doc = {
+  about:
+    'opentime URL tokens (README, Tokens). mint: [name, secret, {user, campaign, ttlSeconds, now}, token]: a backend that serializes claims as {"u","c","e","v"} in that order, without spaces, in UTF-8, gets these tokens to the byte. verify: [name, secrets (the first signs; the rest are accepted during rotation), token, now (unix s), result]: what the Worker decides; any JSON serialization of the claims verifies.',
+  mint: mintRows,
+  verify: verifyRows,
+};
+writeFileSync(new URL("./token.json", import.meta.url), `${JSON.stringify(doc, null, 2)}\n`);
+console.log(`token.json: ${mintRows.length} mint and ${verifyRows.length} verify cases`);
