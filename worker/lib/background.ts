@@ -1,8 +1,10 @@
 /**
  * Work that may finish after the response (KV writes of decisions, queued open and click events):
- * `waitUntil` when the runtime gives an execution context, else awaited before the response is sent.
+ * `waitUntil` when the runtime gives an execution context, else awaited before the response is sent. A failure never
+ * reaches the response (it has been sent, or must not break): it is logged (`background.failed`) instead.
  */
 import type { Context } from "hono";
+import { errorMessage, logEvent } from "./log";
 
 export interface Background {
   waitUntil: (p: Promise<unknown>) => void;
@@ -20,7 +22,7 @@ export function background(c: Context): Background {
   const pending: Promise<unknown>[] = [];
   return {
     waitUntil: (p) => {
-      const safe = p.catch(() => undefined);
+      const safe = p.catch((e: unknown) => logEvent("error", "background.failed", { error: errorMessage(e) }));
       if (ctx) ctx.waitUntil(safe);
       else pending.push(safe);
     },
