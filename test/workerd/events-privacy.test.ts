@@ -123,7 +123,7 @@ describe("POST /v1/events", () => {
     expect(profile?.recentItems.map((r) => r.type).sort()).toEqual(["purchase", "view"]);
     expect(profile?.purchases).toEqual([{ item: "p7", invoices: 1, lastTs: expect.any(Number) }]);
     expect(profile?.rfm.monetary).toBe(25);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // how soon is the load test's figure (POST-to-visible lag, `npm run loadtest`), not a timed assertion here
   });
 });
 
