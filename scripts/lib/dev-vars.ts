@@ -1,17 +1,16 @@
 /** Reads and creates `.dev.vars` (local secrets and settings for `wrangler dev`; never committed). */
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { parseEnv } from "node:util";
 
 export const DEV_VARS = ".dev.vars";
 
+/** The file's variables as wrangler reads them (dotenv syntax: quotes, comments, `export`), `{}` without one. */
 export function readDevVars(path = DEV_VARS): Record<string, string> {
   if (!existsSync(path)) return {};
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const m = /^\s*([A-Z0-9_]+)\s*=\s*"?(.*?)"?\s*$/.exec(line);
-    if (m?.[1]) out[m[1]] = m[2] ?? "";
-  }
-  return out;
+  return Object.fromEntries(
+    Object.entries(parseEnv(readFileSync(path, "utf8"))).filter((e): e is [string, string] => e[1] !== undefined),
+  );
 }
 
 /** Local-only settings `npm start` adds when missing (a value already there, even "false", is kept). */

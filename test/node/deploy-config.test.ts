@@ -63,6 +63,19 @@ describe("npm start's .dev.vars (local development)", () => {
     expect(readFileSync(path, "utf8")).toBe(grown);
   });
 
+  it("reads it as wrangler does (dotenv: export, single quotes, a comment after the value)", () => {
+    const path = join(work, "dotenv.dev.vars");
+    writeFileSync(
+      path,
+      "# mine\nexport ADMIN_API_KEYS='a-key,b-key'\nTOKEN_SECRET=\"with spaces and = sign\" # rotated in May\nEMPTY=\n",
+    );
+    expect(readDevVars(path)).toEqual({
+      ADMIN_API_KEYS: "a-key,b-key",
+      TOKEN_SECRET: "with spaces and = sign",
+      EMPTY: "",
+    });
+  });
+
   it("a developer's own DEMO_ROUTES (even false) is kept", () => {
     const path = join(work, "off.dev.vars");
     writeFileSync(path, 'TOKEN_SECRET="kept-secret-0123456789abcdef"\nDEMO_ROUTES="false"\n');
