@@ -3,7 +3,7 @@
  * (seeded), or DBSCAN; each segment described in words from its centroid.
  */
 import type { SegmentModel } from "../../core/segments";
-import { dbscan, kmeans, silhouette } from "./kmeans";
+import { dbscan, kmeans, silhouette } from "./clustering";
 import { type CustomerFeatures, logRfm, RFM_FEATURES } from "./rfm";
 
 export interface SegmentOptions {

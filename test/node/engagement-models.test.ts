@@ -17,7 +17,7 @@ import { buyWithin, evaluateHazard, fitHazard, HAZARD_WEEKS } from "../../script
 import { buildSegmentGraph } from "../../scripts/export/segment-graph";
 import { fitLogistic, predictLogit, sigmoid } from "../../scripts/learn/logistic";
 import { Rng } from "../../scripts/lib/rng";
-import { dbscan, kmeans, silhouette } from "../../scripts/segments/kmeans";
+import { dbscan, kmeans, silhouette } from "../../scripts/segments/clustering";
 import { type CustomerFeatures, customerFeatures } from "../../scripts/segments/rfm";
 import { describeSegment, fitSegments } from "../../scripts/segments/segmenter";
 import { type RetailRow, writeRetailCsv } from "./support/retail-csv";
