@@ -1,6 +1,7 @@
 /**
  * The retail model inside workerd: the content graph, the hybrid re-ranker and the learned ranker reproduce what
- * the trainer computed for golden users; amp-list serves them; v1 profiles are migrated; /v1/send-time.
+ * the trainer computed for golden users; amp-list serves them; v1 profiles are migrated. (/v1/send-time:
+ * send-time.test.ts.)
  */
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -13,7 +14,6 @@ import { getConfig } from "../../worker/env";
 import { resetModelCache } from "../../worker/model/model-store";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
 import { recommend } from "../../worker/recs/recommend";
-import type { SendTimeResponse } from "../../worker/routes/send-time";
 import { chainTree } from "../shared/chain-tree";
 import {
   call,
@@ -213,44 +213,5 @@ describe("learned ranker in workerd", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
     expect(res.headers.get("X-Opentime-Scorer")).toBe("hybrid");
-  });
-});
-
-describe("GET /v1/send-time", () => {
-  beforeEach(async () => {
-    await clearKv();
-    await seedModel({ fixture: retailFixture() });
-  });
-
-  it("answers the reader's own best hours from their profile", async () => {
-    const p = retailFixture().profiles.find((x) => x.sendTime);
-    const res = await call(`/v1/send-time?t=${await token(p?.userId as string)}`, {});
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as SendTimeResponse;
-    expect(body.source).toBe("profile");
-    expect(body.best_hours_utc).toEqual(p?.sendTime?.bestHours);
-    expect(body.hour_of_week).toHaveLength(168);
-    expect(body.hour_of_week.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
-    expect(body.segment).toEqual(p?.segment);
-  });
-
-  it("falls back to the shop's hours for a reader without a profile", async () => {
-    const res = await call(`/v1/send-time?t=${await token("stranger")}`, {});
-    const body = (await res.json()) as SendTimeResponse;
-    expect(body.source).toBe("shop");
-    expect(body.best_hours_utc).toHaveLength(3);
-  });
-
-  it("refuses a bad token with 401 and a clear code", async () => {
-    const res = await call("/v1/send-time?t=nope", {});
-    expect(res.status).toBe(401);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("TOKEN_INVALID");
-  });
-
-  it("says 503 MODEL_UNAVAILABLE when no model serves", async () => {
-    await clearKv();
-    const res = await call(`/v1/send-time?t=${await token("x")}`, {});
-    expect(res.status).toBe(503);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("MODEL_UNAVAILABLE");
   });
 });
