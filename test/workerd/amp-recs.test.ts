@@ -1,10 +1,9 @@
 /**
  * GET /v1/amp/recs inside workerd with real KV and real onnxruntime-web: golden parity of the ONNX
- * session with the TypeScript int8 reference, personalization, exclusions, the email CORS protocol,
- * and every fallback (never a 5xx, always items).
+ * session with the TypeScript int8 reference, personalization, exclusions, and every fallback (never a 5xx,
+ * always items). The email CORS protocol: email-cors.test.ts.
  */
 import { env } from "cloudflare:test";
-import { decode } from "fast-png";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
@@ -129,68 +128,6 @@ describe("GET /v1/amp/recs", () => {
     expect((await recs(`/v1/amp/recs?t=${t}&n=500`)).body?.items).toHaveLength(6);
     expect((await recs(`/v1/amp/recs?t=${t}&n=abc`)).body?.items).toHaveLength(6);
     expect((await recs(`/v1/amp/recs?t=${t}&n=24`)).body?.items).toHaveLength(24);
-  });
-});
-
-describe("email CORS", () => {
-  beforeEach(async () => {
-    await clearKv();
-    await seedModel();
-  });
-
-  it("refuses a sender that is not on the allow-list (v2) with a clear error", async () => {
-    const res = await call(`/v1/amp/recs?t=${await token("x")}`, { "AMP-Email-Sender": "someone@elsewhere.example" });
-    expect(res.status).toBe(403);
-    expect(res.headers.get("AMP-Email-Allow-Sender")).toBeNull();
-    expect(await res.json()).toEqual({
-      error: { code: "SENDER_NOT_ALLOWED", message: "sender someone@elsewhere.example is not on the allow-list" },
-    });
-  });
-
-  it("accepts a wildcard domain entry, case-insensitively", async () => {
-    const res = await call(`/v1/amp/recs?t=${await token("x")}`, { "AMP-Email-Sender": "Promo@OpenTime.Example" });
-    expect(res.status).toBe(200);
-    expect(res.headers.get("AMP-Email-Allow-Sender")).toBe("Promo@OpenTime.Example");
-  });
-
-  it("speaks v1: echoes Origin, names the source origin, exposes the header", async () => {
-    const res = await call(`/v1/amp/recs?t=${await token("x")}&__amp_source_origin=${encodeURIComponent(SENDER)}`, {
-      Origin: "https://mail.google.com",
-    });
-    expect(res.status).toBe(200);
-    expect(res.headers.get("Access-Control-Allow-Origin")).toBe("https://mail.google.com");
-    expect(res.headers.get("AMP-Access-Control-Allow-Source-Origin")).toBe(SENDER);
-    expect(res.headers.get("Access-Control-Expose-Headers")).toBe("AMP-Access-Control-Allow-Source-Origin");
-  });
-
-  it("answers Yahoo's Origin: null with credentials allowed", async () => {
-    const res = await call(`/v1/amp/recs?__amp_source_origin=${encodeURIComponent(SENDER)}`, { Origin: "null" });
-    expect(res.status).toBe(200);
-    expect(res.headers.get("Access-Control-Allow-Origin")).toBe("null");
-    expect(res.headers.get("Access-Control-Allow-Credentials")).toBe("true");
-  });
-
-  it("refuses a v1 request from a sender not on the allow-list", async () => {
-    const res = await call(`/v1/amp/recs?__amp_source_origin=${encodeURIComponent("x@evil.example")}`, {
-      Origin: "https://mail.google.com",
-    });
-    expect(res.status).toBe(403);
-    expect(res.headers.get("AMP-Access-Control-Allow-Source-Origin")).toBeNull();
-  });
-
-  it("prefers v2 when both are sent", async () => {
-    const res = await call(`/v1/amp/recs?__amp_source_origin=${encodeURIComponent("x@evil.example")}`, {
-      "AMP-Email-Sender": SENDER,
-      Origin: "https://mail.google.com",
-    });
-    expect(res.status).toBe(200);
-    expect(res.headers.get("AMP-Email-Allow-Sender")).toBe(SENDER);
-  });
-
-  it("refuses a request that is not from an AMP email client", async () => {
-    const res = await call("/v1/amp/recs", {});
-    expect(res.status).toBe(403);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NOT_AMP_REQUEST");
   });
 });
 
@@ -377,41 +314,6 @@ describe("fallbacks: always 200 with items, and the reason", () => {
     await env.OPENTIME_KV.put(kvKeys.activeModel, JSON.stringify({ version: fixture().version, activatedAt: "now" }));
     await new Promise((r) => setTimeout(r, 1100)); // MODEL_REFRESH_SECONDS=1 in tests
     expect((await recs(`/v1/amp/recs?t=${await token(withFactors().userId)}`)).reason).toBe("personalized");
-  });
-});
-
-describe("other routes", () => {
-  beforeEach(async () => {
-    await clearKv();
-    await seedModel();
-  });
-
-  it("health names the serving model", async () => {
-    const res = await call("/v1/health", {});
-    expect(await res.json()).toEqual({
-      ok: true,
-      model: { version: fixture().version, items: catalog().items.length, dims: 64 },
-      reason: null,
-    });
-  });
-
-  it("unknown routes get a JSON 404", async () => {
-    const res = await call("/v1/nope", {});
-    expect(res.status).toBe(404);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
-  });
-
-  it("demo product pictures are SVG, and PNG for mail clients", async () => {
-    const id = catalog().items[0]?.id;
-    const res = await call(`/demo/img/${id}.svg`, {});
-    expect(res.headers.get("Content-Type")).toBe("image/svg+xml");
-    expect(await res.text()).toMatch(/^<svg /);
-    const png = await call(`/demo/img/${id}.png`, {});
-    expect(png.headers.get("Content-Type")).toBe("image/png");
-    expect([...new Uint8Array(await png.arrayBuffer()).slice(1, 4)]).toEqual([0x50, 0x4e, 0x47]); // "PNG"
-    // sized as an image CDN would: cropped to cover exactly the size asked for
-    const sized = decode(new Uint8Array(await (await call(`/demo/img/${id}.png?w=552&h=432`, {})).arrayBuffer()));
-    expect([sized.width, sized.height]).toEqual([552, 432]);
   });
 });
 
