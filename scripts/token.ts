@@ -19,7 +19,7 @@ const { values } = cliArgs(
       "ttl-days": { type: "string", default: "30" },
     },
   },
-  z.object({ "ttl-days": decimal(0, 3650).refine((d) => d > 0, "expected a positive number of days") }),
+  z.object({ "ttl-days": decimal({ gt: 0, lte: 3650 }) }),
 );
 if (!values.user) {
   console.error(USAGE);

@@ -19,24 +19,33 @@ export interface PoolsResult {
   identical: boolean;
 }
 
-export async function benchPools(items: number, readers: number): Promise<PoolsResult> {
-  const r = new Rng(11);
-  const [d, cd, k] = [64, 32, 20];
-  const rows = Math.min(2500, items);
+/** The shape of a synthetic catalog's pool model (its values are drawn from `r`). */
+export interface PoolModelShape {
+  version: string;
+  items: number;
+  dims: number;
+  contentDims: number;
+  /** neighbours kept per row */
+  k: number;
+  /** items with a neighbour row (the first ones) */
+  rows: number;
+}
+
+/** A pool model over a synthetic catalog `p0`..: random int8 graphs, neighbour rows and item statistics. */
+export function syntheticPoolModel(r: Rng, shape: PoolModelShape): PoolModel {
+  const { version, items, dims, contentDims, k, rows } = shape;
   const ids = Array.from({ length: items }, (_, j) => `p${j}`);
-  const model: PoolModel = {
-    version: "bench",
-    itemIndex: new Map(ids.map((id, j) => [id, j])),
-    als: quantizeItems(
+  const vectors = (d: number) =>
+    quantizeItems(
       Float32Array.from({ length: items * d }, () => r.normal() * 0.3),
       items,
       d,
-    ),
-    content: quantizeItems(
-      Float32Array.from({ length: items * cd }, () => r.normal() * 0.3),
-      items,
-      cd,
-    ),
+    );
+  return {
+    version,
+    itemIndex: new Map(ids.map((id, j) => [id, j])),
+    als: vectors(dims),
+    content: vectors(contentDims),
     neighbours: {
       k,
       rowOf: Int32Array.from({ length: items }, (_, j) => (j < rows ? j : -1)),
@@ -52,6 +61,20 @@ export async function benchPools(items: number, readers: number): Promise<PoolsR
     },
     weights: UNTUNED_WEIGHTS,
   };
+}
+
+export async function benchPools(items: number, readers: number): Promise<PoolsResult> {
+  const r = new Rng(11);
+  const [d, cd] = [64, 32];
+  const model = syntheticPoolModel(r, {
+    version: "bench",
+    items,
+    dims: d,
+    contentDims: cd,
+    k: 20,
+    rows: Math.min(2500, items),
+  });
+  const ids = [...model.itemIndex.keys()];
   const profiles = Array.from({ length: readers }, (_, u) =>
     buildProfile(`u${u}`, {
       model: model.version,

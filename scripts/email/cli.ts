@@ -40,7 +40,7 @@ const { values } = cliArgs(
   z.object({
     layout: z.enum(LAYOUT_NAMES as [LayoutName, ...LayoutName[]]),
     esp: z.enum(Object.keys(ESP_MERGE_TAGS) as [Esp, ...Esp[]]).optional(),
-    "ttl-days": decimal(0, 3650).refine((d) => d > 0, "expected a positive number of days"),
+    "ttl-days": decimal({ gt: 0, lte: 3650 }),
   }),
 );
 

@@ -45,10 +45,24 @@ export const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .transform(Number)
     .pipe(z.number().min(min).max(max));
 
-/** An option that is a decimal number from `min` to `max`. */
-export const decimal = (min: number, max: number) =>
-  z
+/** Bounds of a decimal option: at least (`gte`) or above (`gt`), at most (`lte`) or below (`lt`). */
+export interface DecimalBounds {
+  gt?: number;
+  gte?: number;
+  lt?: number;
+  lte?: number;
+}
+
+/** An option that is a decimal number within `bounds`. */
+export const decimal = ({ gt, gte, lt, lte }: DecimalBounds) => {
+  let n = z.number();
+  if (gt !== undefined) n = n.gt(gt);
+  if (gte !== undefined) n = n.gte(gte);
+  if (lt !== undefined) n = n.lt(lt);
+  if (lte !== undefined) n = n.lte(lte);
+  return z
     .string()
     .regex(/^-?(\d+(\.\d*)?|\.\d+)$/, "expected a number")
     .transform(Number)
-    .pipe(z.number().min(min).max(max));
+    .pipe(n);
+};

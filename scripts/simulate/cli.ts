@@ -33,7 +33,7 @@ const { values } = cliArgs(
   },
   z.object({
     readers: wholeNumber(10),
-    skew: decimal(0, 1).refine((v) => v < 1, "a share in [0, 1)"),
+    skew: decimal({ gte: 0, lt: 1 }),
     seed: wholeNumber(0),
     concurrency: wholeNumber(1, 256),
     "settle-seconds": wholeNumber(0, 86_400),

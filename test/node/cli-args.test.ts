@@ -5,13 +5,13 @@ import { describe, expect, it } from "vitest";
 import { verifyToken } from "../../core/token";
 
 const root = join(import.meta.dirname, "../..");
+const SECRET = "cli-args-test-secret-0123456789abcdef";
 const run = (script: string, ...args: string[]) =>
   spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, script), ...args], {
     encoding: "utf8",
     cwd: root,
     env: { ...process.env, TOKEN_SECRET: SECRET },
   });
-const SECRET = "cli-args-test-secret-0123456789abcdef";
 
 describe("command lines", () => {
   it("an unknown option or one without its value: the problem and the usage, exit 2", () => {
@@ -36,7 +36,7 @@ describe("command lines", () => {
     expect(sci.stderr).toMatch(/^--factors: expected a whole number\nusage: npm run train/);
     const ttl = run("scripts/token.ts", "--user", "u1", "--ttl-days", "0");
     expect(ttl.status).toBe(2);
-    expect(ttl.stderr).toMatch(/^--ttl-days: expected a positive number of days\n/);
+    expect(ttl.stderr).toMatch(/^--ttl-days: Too small: expected number to be >0\nusage: npm run token/);
     for (const r of [word, many, sci, ttl]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 

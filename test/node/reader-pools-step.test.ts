@@ -5,53 +5,22 @@
 import { describe, expect, it } from "vitest";
 import { base64ToFloat32 } from "../../core/base64";
 import { hybridScores, ownItems } from "../../core/hybrid";
-import { quantizeItems, scoreInt8 } from "../../core/int8-kernel";
+import { scoreInt8 } from "../../core/int8-kernel";
 import type { Profile } from "../../core/profile";
 import { encodePool, makePool } from "../../core/reader-pool";
+import { syntheticPoolModel } from "../../scripts/bench/pools-bench";
 import { Rng } from "../../scripts/lib/rng";
 import { workerCount } from "../../scripts/lib/worker-pool";
 import { buildProfile } from "../../scripts/profiles/build-profiles";
-import { UNTUNED_WEIGHTS } from "../../scripts/train/hybrid";
 import { type PoolModel, poolsSideBySide, profilePools } from "../../scripts/train/steps/reader-pools";
 
 const T0 = 1_700_000_000;
 
 function shop(seed: number): { model: PoolModel; profiles: Profile[] } {
   const r = new Rng(seed);
-  const n = 700;
-  const [d, cd] = [24, 12];
-  const k = 6;
-  const rows = 200;
-  const rowOf = Int32Array.from({ length: n }, (_, j) => (j < rows ? j : -1));
-  const ids = Array.from({ length: n }, (_, j) => `p${j}`);
-  const model: PoolModel = {
-    version: "v1",
-    itemIndex: new Map(ids.map((id, j) => [id, j])),
-    als: quantizeItems(
-      Float32Array.from({ length: n * d }, () => r.normal()),
-      n,
-      d,
-    ),
-    content: quantizeItems(
-      Float32Array.from({ length: n * cd }, () => r.normal()),
-      n,
-      cd,
-    ),
-    neighbours: {
-      k,
-      rowOf,
-      index: Int32Array.from({ length: rows * k }, () => r.int(n)),
-      weight: Float32Array.from({ length: rows * k }, () => r.next()),
-    },
-    stats: {
-      logBuyers: Float64Array.from({ length: n }, (_, j) => Math.log1p(n / (j + 1))),
-      repeatRate: Float64Array.from({ length: n }, () => r.next() * 0.5),
-      logRecentBuyers: Float64Array.from({ length: n }, () => Math.log1p(r.int(40))),
-      weekBuyers: Int32Array.from({ length: n }, () => r.int(3)),
-      fortnightBuyers: Int32Array.from({ length: n }, () => r.int(6)),
-    },
-    weights: UNTUNED_WEIGHTS,
-  };
+  const [n, d, cd] = [700, 24, 12];
+  const model = syntheticPoolModel(r, { version: "v1", items: n, dims: d, contentDims: cd, k: 6, rows: 200 });
+  const ids = [...model.itemIndex.keys()];
   // 23 readers: not a multiple of four; some without vectors or with another version's, who get no pool
   const profiles = Array.from({ length: 23 }, (_, u) =>
     buildProfile(`u${u}`, {
