@@ -4,7 +4,8 @@
  * sample standard deviation and range. The recommender that serves a mode at an origin is the one its own
  * validation chose (`served`); the baselines are the suite's.
  */
-import type { Variant } from "../ranking/evaluate-recommender";
+import { ndcgPerUser, type ProtocolMetrics, type Variant } from "../ranking/evaluate-recommender";
+import { leadInterval } from "./lead-interval";
 import type { RecommenderSuite, VariantMetrics } from "./recommender-suite";
 
 /** The suite's baselines: what a learned model has to beat. */
@@ -55,7 +56,17 @@ export function summarizeOrigins(perOrigin: Record<string, VariantMetrics>[]) {
   }
   const lead = {} as Record<
     "all" | "novel",
-    { best_baseline: string; baseline_mean: number; served_mean: number; ratio: number }
+    {
+      best_baseline: string;
+      baseline_mean: number;
+      served_mean: number;
+      ratio: number;
+      /**
+       * the ratio's 95% interval, its readers resampled in pairs within each cutoff (scripts/eval/lead-interval.ts);
+       * null where the per-reader figures are not at hand
+       */
+      interval_95: [number, number] | null;
+    }
   >;
   for (const v of ["all", "novel"] as const) {
     let best = { name: "", mean: Number.NEGATIVE_INFINITY };
@@ -64,7 +75,25 @@ export function summarizeOrigins(perOrigin: Record<string, VariantMetrics>[]) {
       if (m !== undefined && m > best.mean) best = { name: b, mean: m };
     }
     const served = ndcg.served?.[v]?.mean ?? 0;
-    lead[v] = { best_baseline: best.name, baseline_mean: best.mean, served_mean: served, ratio: served / best.mean };
+    lead[v] = {
+      best_baseline: best.name,
+      baseline_mean: best.mean,
+      served_mean: served,
+      ratio: served / best.mean,
+      interval_95: pairedInterval(perOrigin, best.name, v),
+    };
   }
   return { ndcg_at_10: ndcg, lead };
+}
+
+/** The lead's interval from each cutoff's per-reader NDCG@10 of `served` and `baseline` (null if any is missing). */
+function pairedInterval(
+  perOrigin: Record<string, VariantMetrics>[],
+  baseline: string,
+  v: "all" | "novel",
+): [number, number] | null {
+  const users = (m: ProtocolMetrics | null | undefined) => (m ? ndcgPerUser(m) : null);
+  const cutoffs = perOrigin.map((o) => ({ served: users(o.served?.[v]), baseline: users(o[baseline]?.[v]) }));
+  if (!cutoffs.every((c) => c.served && c.baseline && c.served.length === c.baseline.length)) return null;
+  return leadInterval(cutoffs as { served: Float64Array; baseline: Float64Array }[]);
 }

@@ -12,6 +12,8 @@ export type Variant = "all" | "novel" | "cold";
 
 export interface ProtocolMetrics {
   ndcg_at_10: number;
+  /** the standard error of `ndcg_at_10` over the users (their sample sd / sqrt(users)) */
+  ndcg_at_10_se: number;
   precision_at_10: number;
   recall_at_10: number;
   map_at_10: number;
@@ -20,9 +22,21 @@ export interface ProtocolMetrics {
   users: number;
 }
 
+/**
+ * Each result's per-user NDCG@10 (in its split's relevant-map order, the same for every recommender judged on that
+ * split and variant), kept beside the result rather than in it: the report's JSON stays one number per metric.
+ */
+const perUser = new WeakMap<ProtocolMetrics, Float64Array>();
+
+/** The users' NDCG@10 behind a result of evaluateVariant, or null for a result made elsewhere. */
+export function ndcgPerUser(m: ProtocolMetrics): Float64Array | null {
+  return perUser.get(m) ?? null;
+}
+
 function toProtocol(m: RankingMetrics): ProtocolMetrics {
-  return {
+  const out: ProtocolMetrics = {
     ndcg_at_10: m.ndcg_at_k,
+    ndcg_at_10_se: standardError(m.ndcg_per_user),
     precision_at_10: m.precision_at_k,
     recall_at_10: m.recall_at_k,
     map_at_10: m.map_at_k,
@@ -30,6 +44,18 @@ function toProtocol(m: RankingMetrics): ProtocolMetrics {
     coverage: m.coverage,
     users: m.users,
   };
+  perUser.set(out, m.ndcg_per_user);
+  return out;
+}
+
+function standardError(xs: Float64Array): number {
+  const n = xs.length;
+  if (n < 2) return 0;
+  let mean = 0;
+  for (const x of xs) mean += x / n;
+  let ss = 0;
+  for (const x of xs) ss += (x - mean) ** 2;
+  return Math.sqrt(ss / (n - 1) / n);
 }
 
 /** What scoring needs of a split: the train matrix (exclusions, cold users) and the relevant items per user. */

@@ -8,6 +8,8 @@ export interface RankingMetrics {
   hit_rate_at_k: number;
   coverage: number;
   users: number;
+  /** each user's NDCG@k, in the relevant map's order (what a paired comparison of two rankers resamples) */
+  ndcg_per_user: Float64Array;
 }
 
 /** Metrics of one ranked list against a relevant set. */
@@ -49,6 +51,7 @@ export function evaluateRankings(
   let h = 0;
   let users = 0;
   const shown = new Set<number>();
+  const perUser = new Float64Array(relevant.size);
   for (const [user, rel] of relevant) {
     const ranked = rankings.get(user) ?? [];
     const um = userMetrics(ranked, rel, k);
@@ -56,6 +59,7 @@ export function evaluateRankings(
     p += um.precision;
     r += um.recall;
     n += um.ndcg;
+    perUser[users] = um.ndcg;
     m += um.ap;
     h += um.hit;
     users++;
@@ -69,5 +73,6 @@ export function evaluateRankings(
     hit_rate_at_k: h / d,
     coverage: candidateItems ? shown.size / candidateItems : 0,
     users,
+    ndcg_per_user: perUser,
   };
 }

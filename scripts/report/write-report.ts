@@ -3,6 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { PurchaseLog } from "../data/purchase-log";
 import type { EngagementSuite } from "../eval/engagement-suite";
+import { LEAD_DRAWS } from "../eval/lead-interval";
 import type { EvaluationDocument } from "../eval/run-evaluation";
 import type { ProtocolMetrics } from "../ranking/evaluate-recommender";
 import { customerFeatures, logRfm } from "../segments/rfm";
@@ -11,6 +12,7 @@ import { calibrationCurve, groupedBars, scatter } from "./svg-charts";
 const f4 = (x: number | undefined | null) => (x === undefined || x === null || Number.isNaN(x) ? "n/a" : x.toFixed(4));
 const METRICS: (keyof ProtocolMetrics)[] = [
   "ndcg_at_10",
+  "ndcg_at_10_se",
   "precision_at_10",
   "recall_at_10",
   "map_at_10",
@@ -232,7 +234,7 @@ function writeOrigins(
     const l = o.lead[v];
     lines.push(
       "",
-      `Served mean ${f4(l.served_mean)} vs the best baseline's (${l.best_baseline}, the best by its mean over these cutoffs: a report, not a choice) ${f4(l.baseline_mean)}: **${l.ratio.toFixed(3)}x**.`,
+      `Served mean ${f4(l.served_mean)} vs the best baseline's (${l.best_baseline}, the best by its mean over these cutoffs: a report, not a choice) ${f4(l.baseline_mean)}: **${l.ratio.toFixed(3)}x**${l.interval_95 ? ` (95% interval ${l.interval_95[0].toFixed(3)}-${l.interval_95[1].toFixed(3)}x: each cutoff's test readers resampled ${LEAD_DRAWS.toLocaleString("en")} times, the same readers for both)` : ""}.`,
       "",
     );
   }

@@ -11,7 +11,7 @@ import { rowData, rowIndices } from "../../scripts/data/sparse";
 import { temporalSplit, trainData } from "../../scripts/data/temporal-split";
 import { BASELINES } from "../../scripts/eval/origins";
 import { runEvaluation } from "../../scripts/eval/run-evaluation";
-import { evaluateModel } from "../../scripts/ranking/evaluate-recommender";
+import { evaluateModel, ndcgPerUser, type ProtocolMetrics } from "../../scripts/ranking/evaluate-recommender";
 import { writeReport } from "../../scripts/report/write-report";
 import { ItemKnn } from "../../scripts/train/item-knn";
 import { Popularity } from "../../scripts/train/popularity";
@@ -226,6 +226,18 @@ describe("several origins", () => {
       expect(lead.served_mean).toBe(o.ndcg_at_10.served?.[v]?.mean);
       expect(lead.ratio).toBeCloseTo(lead.served_mean / lead.baseline_mean, 12);
       expect(o.ndcg_at_10[lead.best_baseline]?.[v]?.mean).toBe(lead.baseline_mean);
+      // how sure: the paired bootstrap's interval, around the ratio
+      const [lo, hi] = lead.interval_95 ?? [Number.NaN, Number.NaN];
+      expect(lo).toBeLessThan(lead.ratio);
+      expect(hi).toBeGreaterThan(lead.ratio);
+      // the standard error at T, from the readers behind the figure
+      const served = doc.recommenders.served?.[v] as ProtocolMetrics;
+      const users = ndcgPerUser(served) as Float64Array;
+      expect(users).toHaveLength(served.users);
+      const m = users.reduce((a, b) => a + b, 0) / users.length;
+      expect(m).toBeCloseTo(served.ndcg_at_10, 12);
+      const sd = Math.sqrt(users.reduce((a, b) => a + (b - m) ** 2, 0) / (users.length - 1));
+      expect(served.ndcg_at_10_se).toBeCloseTo(sd / Math.sqrt(users.length), 12);
     }
     expect(o.chosen).toHaveLength(3);
     // at each origin, `served` is the model chosen there
@@ -245,6 +257,8 @@ describe("several origins", () => {
       return `${h?.ranker.toFixed(4)} / ${h?.hybrid.toFixed(4)} (${h?.users})`;
     };
     expect(report).toContain(`| held-out novel: ranker / hybrid | ${[0, 1, 2].map(cell).join(" | ")} |`);
+    const [lo, hi] = o.lead.all.interval_95 ?? [];
+    expect(report).toContain(`**${o.lead.all.ratio.toFixed(3)}x** (95% interval ${lo?.toFixed(3)}-${hi?.toFixed(3)}x`);
     // the latest origin's ranker learned from the window its next older origin validates on as well
     expect(doc.tuning.ranker.windows).toBe(2);
     // the lead is over the best baseline by mean (reporting: chosen on test, it flatters no model of ours)

@@ -33,6 +33,8 @@ describe("ranking metrics", () => {
     expect(r.ndcg_at_k).toBeCloseTo(0.5);
     expect(r.coverage).toBe(4 / 8);
     expect(r.users).toBe(2);
+    // each user's NDCG, in the relevant map's order
+    expect([...r.ndcg_per_user]).toEqual([1, 0]);
   });
 });
 
