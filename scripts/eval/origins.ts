@@ -5,7 +5,7 @@
  * validation chose (`served`); the baselines are the suite's.
  */
 import { ndcgPerUser, type ProtocolMetrics, type Variant } from "../ranking/evaluate-recommender";
-import { leadInterval } from "./lead-interval";
+import { leadInterval, type PairedCutoff } from "./lead-interval";
 import type { RecommenderSuite, VariantMetrics } from "./recommender-suite";
 
 /** The suite's baselines: what a learned model has to beat. */
@@ -42,8 +42,11 @@ export function spread(values: number[]): Spread {
   return { mean, sd, min: Math.min(...values), max: Math.max(...values), values };
 }
 
-/** NDCG@10 per recommender and variant across origins (oldest first), the best baseline and the served model's lead. */
-export function summarizeOrigins(perOrigin: Record<string, VariantMetrics>[]) {
+/**
+ * NDCG@10 per recommender and variant across origins (oldest first), the best baseline and the served model's lead;
+ * `customers[k]` names origin k's users (its split's ids), which the lead's interval resamples.
+ */
+export function summarizeOrigins(perOrigin: Record<string, VariantMetrics>[], customers: (readonly string[])[]) {
   const names = Object.keys(perOrigin[0] ?? {});
   const ndcg: Record<string, Partial<Record<Variant, Spread>>> = {};
   for (const name of names) {
@@ -80,20 +83,34 @@ export function summarizeOrigins(perOrigin: Record<string, VariantMetrics>[]) {
       baseline_mean: best.mean,
       served_mean: served,
       ratio: served / best.mean,
-      interval_95: pairedInterval(perOrigin, best.name, v),
+      interval_95: pairedInterval(perOrigin, customers, best.name, v),
     };
   }
   return { ndcg_at_10: ndcg, lead };
 }
 
-/** The lead's interval from each cutoff's per-reader NDCG@10 of `served` and `baseline` (null if any is missing). */
+/**
+ * The lead's interval from each cutoff's per-user NDCG@10 of `served` and `baseline`: null if any is missing, if
+ * the two did not judge the same users in the same order, or if a cutoff tested nobody.
+ */
 function pairedInterval(
   perOrigin: Record<string, VariantMetrics>[],
+  customers: (readonly string[])[],
   baseline: string,
   v: "all" | "novel",
 ): [number, number] | null {
   const users = (m: ProtocolMetrics | null | undefined) => (m ? ndcgPerUser(m) : null);
-  const cutoffs = perOrigin.map((o) => ({ served: users(o.served?.[v]), baseline: users(o[baseline]?.[v]) }));
-  if (!cutoffs.every((c) => c.served && c.baseline && c.served.length === c.baseline.length)) return null;
-  return leadInterval(cutoffs as { served: Float64Array; baseline: Float64Array }[]);
+  const cutoffs: PairedCutoff[] = [];
+  for (const [k, o] of perOrigin.entries()) {
+    const s = users(o.served?.[v]);
+    const b = users(o[baseline]?.[v]);
+    const ids = customers[k];
+    if (!s || !b || !ids || s.users.length === 0 || !sameUsers(s.users, b.users)) return null;
+    cutoffs.push({ customers: Array.from(s.users, (u) => ids[u] as string), served: s.ndcg, baseline: b.ndcg });
+  }
+  return leadInterval(cutoffs);
+}
+
+function sameUsers(a: Int32Array, b: Int32Array): boolean {
+  return a.length === b.length && a.every((u, i) => u === b[i]);
 }

@@ -146,7 +146,10 @@ export async function runEvaluation(opts: EvaluationOptions) {
             cutoffs: suites
               .map((_, k) => originOf(splits[k] as TemporalSplit, splits[k + 1] as TemporalSplit))
               .reverse(),
-            ...summarizeOrigins(suites.map((s) => ({ ...s.recommenders, served: servedMetrics(s) })).reverse()),
+            ...summarizeOrigins(
+              suites.map((s) => ({ ...s.recommenders, served: servedMetrics(s) })).reverse(),
+              suites.map((_, k) => (splits[k] as TemporalSplit).userIds).reverse(),
+            ),
             chosen: suites.map((s) => s.tuning.ranker.chosen).reverse(),
             holdout: suites.map((s) => s.tuning.ranker.holdout).reverse(),
           }

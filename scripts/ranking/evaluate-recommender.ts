@@ -22,18 +22,24 @@ export interface ProtocolMetrics {
   users: number;
 }
 
+/** The users behind a result: their rows in the split (the relevant map's order) and each one's NDCG@10. */
+export interface PerUser {
+  users: Int32Array;
+  ndcg: Float64Array;
+}
+
 /**
- * Each result's per-user NDCG@10 (in its split's relevant-map order, the same for every recommender judged on that
- * split and variant), kept beside the result rather than in it: the report's JSON stays one number per metric.
+ * Each result's users, kept beside the result rather than in it: the report's JSON stays one number per metric.
+ * Two recommenders judged on one split and variant list the same users in the same order.
  */
-const perUser = new WeakMap<ProtocolMetrics, Float64Array>();
+const perUser = new WeakMap<ProtocolMetrics, PerUser>();
 
 /** The users' NDCG@10 behind a result of evaluateVariant, or null for a result made elsewhere. */
-export function ndcgPerUser(m: ProtocolMetrics): Float64Array | null {
+export function ndcgPerUser(m: ProtocolMetrics): PerUser | null {
   return perUser.get(m) ?? null;
 }
 
-function toProtocol(m: RankingMetrics): ProtocolMetrics {
+function toProtocol(m: RankingMetrics, users: Int32Array): ProtocolMetrics {
   const out: ProtocolMetrics = {
     ndcg_at_10: m.ndcg_at_k,
     ndcg_at_10_se: standardError(m.ndcg_per_user),
@@ -44,13 +50,14 @@ function toProtocol(m: RankingMetrics): ProtocolMetrics {
     coverage: m.coverage,
     users: m.users,
   };
-  perUser.set(out, m.ndcg_per_user);
+  perUser.set(out, { users, ndcg: m.ndcg_per_user });
   return out;
 }
 
+/** NaN (the report's "n/a") below two users: one user's figure says nothing of its spread. */
 function standardError(xs: Float64Array): number {
   const n = xs.length;
-  if (n < 2) return 0;
+  if (n < 2) return Number.NaN;
   let mean = 0;
   for (const x of xs) mean += x / n;
   let ss = 0;
@@ -77,7 +84,7 @@ export function evaluateVariant(
     const exclude = variant === "novel" ? new Set(rowIndices(split.train, u)) : undefined;
     rankings.set(u, rank(u, exclude));
   }
-  return toProtocol(evaluateRankings(rankings, relevant, K, split.train.cols));
+  return toProtocol(evaluateRankings(rankings, relevant, K, split.train.cols), Int32Array.from(relevant.keys()));
 }
 
 export function evaluateModel(

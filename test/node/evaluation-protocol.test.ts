@@ -232,8 +232,11 @@ describe("several origins", () => {
       expect(hi).toBeGreaterThan(lead.ratio);
       // the standard error at T, from the readers behind the figure
       const served = doc.recommenders.served?.[v] as ProtocolMetrics;
-      const users = ndcgPerUser(served) as Float64Array;
+      const behind = ndcgPerUser(served);
+      const users = behind?.ndcg as Float64Array;
       expect(users).toHaveLength(served.users);
+      // the baseline judged the same readers in the same order (what the interval pairs)
+      expect(ndcgPerUser(doc.recommenders[lead.best_baseline]?.[v] as ProtocolMetrics)?.users).toEqual(behind?.users);
       const m = users.reduce((a, b) => a + b, 0) / users.length;
       expect(m).toBeCloseTo(served.ndcg_at_10, 12);
       const sd = Math.sqrt(users.reduce((a, b) => a + (b - m) ** 2, 0) / (users.length - 1));
