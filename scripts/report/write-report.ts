@@ -234,7 +234,7 @@ function writeOrigins(
     const l = o.lead[v];
     lines.push(
       "",
-      `Served mean ${f4(l.served_mean)} vs the best baseline's (${l.best_baseline}, the best by its mean over these cutoffs: a report, not a choice) ${f4(l.baseline_mean)}: **${l.ratio.toFixed(3)}x**${l.interval_95 ? ` (95% interval ${l.interval_95[0].toFixed(3)}-${l.interval_95[1].toFixed(3)}x: each cutoff's test readers resampled ${LEAD_DRAWS.toLocaleString("en")} times, the same readers for both)` : ""}.`,
+      `Served mean ${f4(l.served_mean)} vs the best baseline's (${l.best_baseline}, the best by its mean over these cutoffs: a report, not a choice) ${f4(l.baseline_mean)}: **${l.ratio.toFixed(3)}x**${l.interval_95 ? ` (95% interval ${l.interval_95[0].toFixed(3)}-${l.interval_95[1].toFixed(3)}x: customers resampled ${LEAD_DRAWS.toLocaleString("en")} times, each with their readers at every cutoff, the same readers for both; conditional on these cutoffs)` : ""}.`,
       "",
     );
   }
