@@ -28,36 +28,32 @@ export const LEAD_DRAWS = 2000;
 
 /**
  * The central 95% of the ratio over `draws` resamples (seeded: the same inputs give the same interval); null when
- * a draw leaves a cutoff's baseline at zero (no ratio to take).
+ * a draw's baseline means sum to zero (no ratio to take).
  */
 export function leadInterval(cutoffs: readonly PairedCutoff[], draws = LEAD_DRAWS, seed = 1): [number, number] | null {
   if (cutoffs.length === 0) throw new Error("no cutoffs to resample");
-  // each customer's rows at each cutoff (a customer is tested at most once per cutoff)
+  // each reader's customer, numbered over all cutoffs (a customer is tested at most once per cutoff)
   const index = new Map<string, number>();
-  const rows: number[][] = cutoffs.map(() => []);
-  const owners: number[][] = cutoffs.map(() => []);
-  cutoffs.forEach((c, k) => {
+  const owners = cutoffs.map((c) => {
     const n = c.customers.length;
     if (c.served.length !== n || c.baseline.length !== n)
       throw new Error("served and baseline must judge the same readers");
     if (n === 0) throw new Error("a cutoff without readers");
-    for (let r = 0; r < n; r++) {
-      const id = c.customers[r] as string;
+    return c.customers.map((id) => {
       let at = index.get(id);
       if (at === undefined) {
         at = index.size;
         index.set(id, at);
       }
-      (rows[k] as number[]).push(r);
-      (owners[k] as number[]).push(at);
-    }
+      return at;
+    });
   });
   const m = index.size;
-  // where each customer's row sits at each cutoff (-1: not tested there)
-  const rowOf = cutoffs.map((_, k) => {
+  // where each customer's reader sits at each cutoff (-1: not tested there)
+  const rowOf = owners.map((owner) => {
     const out = new Int32Array(m).fill(-1);
-    (owners[k] as number[]).forEach((owner, i) => {
-      out[owner] = (rows[k] as number[])[i] as number;
+    owner.forEach((o, r) => {
+      out[o] = r;
     });
     return out;
   });
