@@ -62,8 +62,12 @@ export class ImplicitAls implements Recommender {
   userFactors = new Float32Array(0);
   /** items x factors, row-major */
   itemFactors = new Float32Array(0);
-  /** training loss after each iteration (for diagnostics and tests) */
+  /**
+   * training loss after each iteration, when `recordLoss` is set before the fit (for diagnostics and tests; it
+   * costs a pass over the data per iteration, about 9 s of an evaluation origin's CPU, so fits leave it off)
+   */
   readonly lossHistory: number[] = [];
+  recordLoss = false;
 
   constructor(options: Partial<AlsOptions> = {}) {
     this.options = { ...DEFAULT_ALS_OPTIONS, ...options };
@@ -79,7 +83,7 @@ export class ImplicitAls implements Recommender {
     for (let it = 0; it < iterations; it++) {
       this.solveSide(matrix, users, items);
       this.solveSide(byItem, items, users);
-      this.lossHistory.push(this.loss(matrix, users, items));
+      if (this.recordLoss) this.lossHistory.push(this.loss(matrix, users, items));
     }
     this.userFactors = Float32Array.from(users);
     this.itemFactors = Float32Array.from(items);
@@ -189,18 +193,17 @@ function gram(y: Float64Array, f: number, n: number): Float64Array {
   return g;
 }
 
-/** What an ALS fit learns: the factors and the loss after each iteration. */
+/** What an ALS fit learns: the factors. */
 export interface AlsState {
   userFactors: Float32Array<ArrayBuffer>;
   itemFactors: Float32Array<ArrayBuffer>;
-  lossHistory: number[];
 }
 
 /** A fit as a plain function, for a worker thread (fitAlsInWorker). */
 export function fitAlsState(options: Partial<AlsOptions>, data: TrainData): AlsState {
   const m = new ImplicitAls(options);
   m.fit(data);
-  return { userFactors: m.userFactors, itemFactors: m.itemFactors, lossHistory: [...m.lossHistory] };
+  return { userFactors: m.userFactors, itemFactors: m.itemFactors };
 }
 
 /** ALS fitted in a worker thread (scripts/lib/worker-pool.ts): the factors `fit` gives here, to the bit. */
@@ -212,6 +215,5 @@ export async function fitAlsInWorker(options: Partial<AlsOptions>, data: TrainDa
   const m = new ImplicitAls(options);
   m.userFactors = state.userFactors;
   m.itemFactors = state.itemFactors;
-  m.lossHistory.push(...state.lossHistory);
   return m;
 }

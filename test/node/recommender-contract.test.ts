@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { HYBRID_FEATURES } from "../../core/hybrid";
 import { rowIndices } from "../../scripts/data/sparse";
+import { dots4x2 } from "../../scripts/lib/dot";
 import { type Recommender, recommend } from "../../scripts/ranking/recommender";
 import { ImplicitAls } from "../../scripts/train/als";
 import { ContentLsa } from "../../scripts/train/content";
@@ -119,6 +120,7 @@ describe("implicit ALS on planted structure", () => {
 
   it("decreases its training loss", () => {
     const als = new ImplicitAls({ factors: 16, iterations: 6, seed: 2 });
+    als.recordLoss = true;
     als.fit(data.data);
     const h = als.lossHistory;
     expect(h).toHaveLength(6);
@@ -134,26 +136,46 @@ describe("implicit ALS on planted structure", () => {
 });
 
 describe("EASE and the concatenation baselines", () => {
-  it("inverts a symmetric positive definite matrix: A times its inverse is the identity", () => {
-    const n = 40;
-    // A = M'M + I from a fixed pseudo-random M: symmetric positive definite
-    const m = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
-    const a = new Float64Array(n * n);
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++) {
-        let s = i === j ? 1 : 0;
-        for (let k = 0; k < n; k++) s += (m[k * n + i] as number) * (m[k * n + j] as number);
-        a[i * n + j] = s;
-      }
-    const inv = inverseSpd(Float64Array.from(a), n);
-    let worst = 0;
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++) {
+  // sizes around the inverse's blocks of four rows (and its column pairs), small and past a few blocks
+  it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 40, 41, 42, 43])(
+    "inverts a symmetric positive definite matrix of %i rows: A times its inverse is the identity",
+    (n) => {
+      // A = M'M + I from a fixed pseudo-random M: symmetric positive definite
+      const m = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
+      const a = new Float64Array(n * n);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          let s = i === j ? 1 : 0;
+          for (let k = 0; k < n; k++) s += (m[k * n + i] as number) * (m[k * n + j] as number);
+          a[i * n + j] = s;
+        }
+      const inv = inverseSpd(Float64Array.from(a), n);
+      let worst = 0;
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let k = 0; k < n; k++) s += (a[i * n + k] as number) * (inv[k * n + j] as number);
+          worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
+          expect(inv[i * n + j]).toBe(inv[j * n + i]);
+        }
+      expect(worst).toBeLessThan(1e-9);
+    },
+  );
+
+  it("dots4x2 gives the eight dot products of four runs with two", () => {
+    const a = Float64Array.from({ length: 60 }, (_, i) => Math.sin(i) * 3);
+    const b = Float64Array.from({ length: 40 }, (_, i) => Math.cos(i * 0.7));
+    const out = new Float64Array(8);
+    const as = [0, 13, 20, 41];
+    const bs = [5, 22];
+    dots4x2(a, as[0] as number, as[1] as number, as[2] as number, as[3] as number, b, 5, 22, 17, out);
+    as.forEach((ao, q) => {
+      bs.forEach((bo, p) => {
         let s = 0;
-        for (let k = 0; k < n; k++) s += (a[i * n + k] as number) * (inv[k * n + j] as number);
-        worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
-      }
-    expect(worst).toBeLessThan(1e-9);
+        for (let k = 0; k < 17; k++) s += (a[ao + k] as number) * (b[bo + k] as number);
+        expect(out[2 * q + p]).toBeCloseTo(s, 12);
+      });
+    });
   });
 
   it("EASE recovers the planted blocks far better than popularity, and never scores an item by itself", () => {
