@@ -328,12 +328,14 @@ function growTree(
       tree.threshold[node.at] = edges[split.feature]?.[split.bin] as number;
       tree.left[node.at] = l;
       tree.right[node.at] = r;
-      // histogram of the smaller child; the larger one's is the parent's minus it
+      // histogram of the smaller child; the larger one's is the parent's minus it. Children of the last level are
+      // leaves: they need their sums, not histograms (the same sums, taken in the same order)
+      const leaves = d === o.depth - 1;
       const leftSmaller = mid - start <= out - mid;
       const small = leftSmaller
-        ? withHistogram(nxt, start, mid, l, codes, f, bins, grad, hess)
-        : withHistogram(nxt, mid, out, r, codes, f, bins, grad, hess);
-      const bigHist = new Float64Array(node.hist.length);
+        ? withHistogram(nxt, start, mid, l, codes, f, leaves ? 0 : bins, grad, hess)
+        : withHistogram(nxt, mid, out, r, codes, f, leaves ? 0 : bins, grad, hess);
+      const bigHist = new Float64Array(small.hist.length);
       for (let k = 0; k < bigHist.length; k++) bigHist[k] = (node.hist[k] as number) - (small.hist[k] as number);
       const big: Node = {
         start: leftSmaller ? mid : start,
@@ -352,6 +354,7 @@ function growTree(
   return tree;
 }
 
+/** A node over rows[start .. end): its gradient and hessian sums and, with `bins` > 0, their histogram. */
 function withHistogram(
   rows: Int32Array,
   start: number,
@@ -366,6 +369,14 @@ function withHistogram(
   const hist = new Float64Array(f * bins * 2);
   let g = 0;
   let h = 0;
+  if (bins === 0) {
+    for (let k = start; k < end; k++) {
+      const i = rows[k] as number;
+      g += grad[i] as number;
+      h += hess[i] as number;
+    }
+    return { start, end, at, g, h, hist };
+  }
   for (let k = start; k < end; k++) {
     const i = rows[k] as number;
     const gi = grad[i] as number;
