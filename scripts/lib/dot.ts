@@ -2,8 +2,8 @@
  * The dot product of two contiguous runs of float64 arrays, with eight running sums: the inner loop of the
  * trainers' dense algebra (EASE's inverse, ALS's solves), about 1.4-1.6 times a plain loop's speed in V8 at
  * lengths 64 and 2,500 (the sums do not wait on each other). Its rounding is its own: a plain loop gives other
- * last bits. `dots4x2`: eight such sums at once, for blocked algebra (EASE's inverse) that would otherwise stream
- * the same long rows from memory again and again.
+ * last bits. `dots4x2`: eight dot products at once, for blocked algebra (EASE's inverse) that would otherwise
+ * stream the same long rows from memory again and again.
  */
 
 /** sum of a[ao + k] * b[bo + k] for k < len */
@@ -35,10 +35,10 @@ export function dot(a: Float64Array, ao: number, b: Float64Array, bo: number, le
 
 /**
  * The eight dot products of four runs of `a` (starting at a0..a3) with two runs of `b` (b0, b1), each `len` long:
- * out[2q + p] = sum of a[aq + k] * b[bp + k] for k < len. Each value loaded serves two or four products (a single
- * dot loads two values per product), so an inverse built on it streams its rows from memory about a third as
- * often: EASE's 2,500-item inverse in 5-7.6 s instead of 18-21 s (Node 20, here, the same hours). One running
- * sum per product: rounding of its own, like `dot`'s.
+ * out[2q + p] = sum of a[aq + k] * b[bp + k] for k < len. It loads 6 values per 8 products (a single dot: 16),
+ * and an inverse built on it streams each long row once per four rows: EASE's 2,500-item inverse in 5-7.6 s
+ * instead of 18-21 s (Node 20, here, the same hours). One running sum per product, added in order: rounding of
+ * its own, like `dot`'s.
  */
 export function dots4x2(
   a: Float64Array,

@@ -137,7 +137,7 @@ describe("implicit ALS on planted structure", () => {
 
 describe("EASE and the concatenation baselines", () => {
   // sizes around the inverse's blocks of four rows (and its column pairs), small and past a few blocks
-  it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 40, 41, 42, 43])(
+  it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 40, 41, 42, 43])(
     "inverts a symmetric positive definite matrix of %i rows: A times its inverse is the identity",
     (n) => {
       // A = M'M + I from a fixed pseudo-random M: symmetric positive definite
@@ -156,7 +156,6 @@ describe("EASE and the concatenation baselines", () => {
           let s = 0;
           for (let k = 0; k < n; k++) s += (a[i * n + k] as number) * (inv[k * n + j] as number);
           worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
-          expect(inv[i * n + j]).toBe(inv[j * n + i]);
         }
       expect(worst).toBeLessThan(1e-9);
     },
@@ -173,7 +172,8 @@ describe("EASE and the concatenation baselines", () => {
       bs.forEach((bo, p) => {
         let s = 0;
         for (let k = 0; k < 17; k++) s += (a[ao + k] as number) * (b[bo + k] as number);
-        expect(out[2 * q + p]).toBeCloseTo(s, 12);
+        // the same products added in the same order: the same bits
+        expect(out[2 * q + p]).toBe(s);
       });
     });
   });
