@@ -20,9 +20,9 @@ export interface EaseOptions {
 }
 
 /**
- * 2,500 items: the solve is about n^3 / 2 multiply-adds (5-7.6 s at 2,500 on one core, 22 s at Online Retail's 3,619), and the least
- * bought items barely move NDCG (Online Retail test, lambda 200: 0.2651 / 0.1009 all / novel at 2,500 against
- * 0.2654 / 0.1006 with every item).
+ * 2,500 items: the solve is about n^3 / 2 multiply-adds (5-7.6 s at 2,500 on one core, 22 s at Online Retail's
+ * 3,619), and the least bought items barely move NDCG (Online Retail test, lambda 200: 0.2651 / 0.1009 all /
+ * novel at 2,500 against 0.2654 / 0.1006 with every item).
  */
 export const DEFAULT_EASE_OPTIONS: EaseOptions = { lambda: 100, maxItems: 2500 };
 /** The lambdas tried on validation: from light to heavy shrinkage of item-item weights. */
@@ -164,8 +164,8 @@ export async function fitEaseInWorker(options: Partial<EaseOptions>, data: Train
  * then U = L^-1 (kept transposed, so every inner loop reads contiguous rows), then A^-1 = U' U. Each step
  * works on four rows at a time (`dots4x2`: four rows against two, every long row streamed once per four);
  * the small triangles where a block's rows depend on each other, an odd last column and a last block of fewer
- * than four rows take one `dot` per element. About n^3 / 2 multiply-adds: 5-7.6 s at 2,500 items on one core here (18-21 s with
- * one `dot` per element, the same hours), 22 s at 3,619.
+ * than four rows take one `dot` per element. About n^3 / 2 multiply-adds: 5-7.6 s at 2,500 items on one core
+ * here (18-21 s with one `dot` per element, the same hours), 22 s at 3,619.
  */
 export function inverseSpd(a: Float64Array, n: number): Float64Array {
   const s = new Float64Array(8);
