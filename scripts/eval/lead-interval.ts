@@ -78,20 +78,16 @@ export function leadInterval(cutoffs: readonly PairedCutoff[], draws = LEAD_DRAW
         count[c] = (count[c] as number) + 1;
       }
     }
+    // a draw that missed a cutoff's every reader: that cutoff's means are unknown, the draw is drawn again
+    if (count.includes(0)) {
+      d--;
+      continue;
+    }
     let s = 0;
     let b = 0;
     for (let c = 0; c < k; c++) {
-      // a draw that missed a cutoff's every reader: that cutoff's means are unknown, the draw is drawn again
-      if (count[c] === 0) {
-        s = Number.NaN;
-        break;
-      }
       s += (served[c] as number) / (count[c] as number);
       b += (baseline[c] as number) / (count[c] as number);
-    }
-    if (Number.isNaN(s)) {
-      d--;
-      continue;
     }
     if (!(b > 0)) return null;
     ratios[d] = s / b;

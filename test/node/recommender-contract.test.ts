@@ -125,6 +125,11 @@ describe("implicit ALS on planted structure", () => {
     const h = als.lossHistory;
     expect(h).toHaveLength(6);
     expect(h[h.length - 1]).toBeLessThan(h[0] as number);
+    // unasked, a fit spends no pass on it
+    const quiet = new ImplicitAls({ factors: 16, iterations: 6, seed: 2 });
+    quiet.fit(data.data);
+    expect(quiet.lossHistory).toHaveLength(0);
+    expect(quiet.userFactors).toEqual(als.userFactors);
   });
 
   it("fits factors of the configured shape", () => {
