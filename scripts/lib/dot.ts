@@ -3,7 +3,8 @@
  * trainers' dense algebra (EASE's inverse, ALS's solves), about 1.4-1.6 times a plain loop's speed in V8 at
  * lengths 64 and 2,500 (the sums do not wait on each other). Its rounding is its own: a plain loop gives other
  * last bits. `dots4x2`: eight dot products at once, for blocked algebra (EASE's inverse) that would otherwise
- * stream the same long rows from memory again and again.
+ * stream the same long rows from memory again and again. `dotEachRow`: one vector against every row of a matrix
+ * (a reader's scores over the catalog), four rows at a time.
  */
 
 /** sum of a[ao + k] * b[bo + k] for k < len */
@@ -84,4 +85,41 @@ export function dots4x2(
   out[5] = s21;
   out[6] = s30;
   out[7] = s31;
+}
+
+/**
+ * A vector's dot product with every row of a row-major float32 matrix (`rows` x `len`): out[j] = sum of
+ * v[vo + c] * m[j * len + c] for c < len, each sum taken in column order (the same bits as one plain loop per row).
+ * Four rows at a time share each load of the vector's value: ALS's and content's scores over a catalog about twice
+ * as fast as one row at a time (3,619 items x 64 factors, Node 20, here).
+ */
+export function dotEachRow(v: Float32Array, vo: number, m: Float32Array, len: number, out: Float32Array): void {
+  const rows = out.length;
+  let j = 0;
+  for (; j + 3 < rows; j += 4) {
+    const o0 = j * len;
+    const o1 = o0 + len;
+    const o2 = o1 + len;
+    const o3 = o2 + len;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let c = 0; c < len; c++) {
+      const x = v[vo + c] as number;
+      s0 += x * (m[o0 + c] as number);
+      s1 += x * (m[o1 + c] as number);
+      s2 += x * (m[o2 + c] as number);
+      s3 += x * (m[o3 + c] as number);
+    }
+    out[j] = s0;
+    out[j + 1] = s1;
+    out[j + 2] = s2;
+    out[j + 3] = s3;
+  }
+  for (; j < rows; j++) {
+    let s = 0;
+    for (let c = 0; c < len; c++) s += (v[vo + c] as number) * (m[j * len + c] as number);
+    out[j] = s;
+  }
 }

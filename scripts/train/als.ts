@@ -7,7 +7,7 @@
 
 import { type Csr, transpose } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
-import { dot } from "../lib/dot";
+import { dot, dotEachRow } from "../lib/dot";
 import { Rng } from "../lib/rng";
 import { inWorker } from "../lib/worker-pool";
 import type { Recommender } from "../ranking/recommender";
@@ -156,16 +156,11 @@ export class ImplicitAls implements Recommender {
     return (total + regularization * norms) / Math.max(1, m.indices.length);
   }
 
+  /** The user's dot product with every item (scripts/lib/dot.ts `dotEachRow`). */
   scores(user: number): Float32Array {
     const f = this.options.factors;
-    const n = this.itemFactors.length / f;
-    const out = new Float32Array(n);
-    const uo = user * f;
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let a = 0; a < f; a++) s += (this.userFactors[uo + a] as number) * (this.itemFactors[j * f + a] as number);
-      out[j] = s;
-    }
+    const out = new Float32Array(this.itemFactors.length / f);
+    dotEachRow(this.userFactors, user * f, this.itemFactors, f, out);
     return out;
   }
 

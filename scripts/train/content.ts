@@ -7,6 +7,7 @@
  */
 import { rowData, rowIndices } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
+import { dotEachRow } from "../lib/dot";
 import { Rng } from "../lib/rng";
 import type { Recommender } from "../ranking/recommender";
 import { orthonormalizeColumns, symmetricEigen } from "./linalg";
@@ -189,11 +190,7 @@ export class ContentLsa implements Recommender {
     const k = this.dims;
     const n = this.itemVectors.length / Math.max(1, k);
     const out = new Float32Array(n);
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let c = 0; c < k; c++) s += (u[c] as number) * (this.itemVectors[j * k + c] as number);
-      out[j] = s;
-    }
+    dotEachRow(u, 0, this.itemVectors, k, out);
     return out;
   }
 

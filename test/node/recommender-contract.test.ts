@@ -132,6 +132,25 @@ describe("implicit ALS on planted structure", () => {
     expect(quiet.userFactors).toEqual(als.userFactors);
   });
 
+  it("scores each item with the same bits as its own dot product, whatever the catalog's size past fours", () => {
+    const als = new ImplicitAls({ factors: 8, iterations: 2, seed: 3 });
+    als.fit(data.data);
+    const all = als.itemFactors;
+    // the first catalog sizes of each remainder past four items at a time (and fewer than four)
+    for (const n of [1, 2, 3, 4, 5, 6, 7, data.train.cols]) {
+      als.itemFactors = all.slice(0, n * 8);
+      for (const user of [0, 1, data.train.rows - 1]) {
+        const want = new Float32Array(n);
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let a = 0; a < 8; a++) s += (als.userFactors[user * 8 + a] as number) * (all[j * 8 + a] as number);
+          want[j] = s;
+        }
+        expect(als.scores(user)).toEqual(want);
+      }
+    }
+  });
+
   it("fits factors of the configured shape", () => {
     const als = new ImplicitAls({ factors: 8, iterations: 2 });
     als.fit(data.data);
