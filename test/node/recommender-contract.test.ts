@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { HYBRID_FEATURES } from "../../core/hybrid";
 import { rowIndices } from "../../scripts/data/sparse";
-import { dots4x2 } from "../../scripts/lib/dot";
+import { dotEachRow, dots4x2 } from "../../scripts/lib/dot";
 import { type Recommender, recommend } from "../../scripts/ranking/recommender";
 import { ImplicitAls } from "../../scripts/train/als";
 import { ContentLsa } from "../../scripts/train/content";
@@ -132,7 +132,7 @@ describe("implicit ALS on planted structure", () => {
     expect(quiet.userFactors).toEqual(als.userFactors);
   });
 
-  it("scores each item with the same bits as its own dot product, whatever the catalog's size past fours", () => {
+  it("scores each item with the same bits as its own dot product, for every catalog size mod 4", () => {
     const als = new ImplicitAls({ factors: 8, iterations: 2, seed: 3 });
     als.fit(data.data);
     const all = als.itemFactors;
@@ -184,6 +184,21 @@ describe("EASE and the concatenation baselines", () => {
       expect(worst).toBeLessThan(1e-9);
     },
   );
+
+  it("dotEachRow sums each row in column order, from the vector's offset, for any row count", () => {
+    // 1e20 + 1 - 1e20 is 0 in column order and 1 in any order that adds the 1 last: order shows in the result
+    const v = Float32Array.from([9, 1, 1, 1]);
+    for (const rows of [0, 1, 3, 4, 5, 8, 9]) {
+      const m = new Float32Array(rows * 3);
+      for (let j = 0; j < rows; j++) m.set([1e20, j + 1, -1e20], j * 3);
+      const out = new Float32Array(rows).fill(Number.NaN);
+      dotEachRow(v, 1, m, 3, out);
+      expect(out).toEqual(new Float32Array(rows));
+    }
+    const none = Float32Array.from([Number.NaN, Number.NaN]);
+    dotEachRow(v, 0, new Float32Array(0), 0, none);
+    expect(none).toEqual(new Float32Array(2));
+  });
 
   it("dots4x2 gives the eight dot products of four runs with two", () => {
     const a = Float64Array.from({ length: 60 }, (_, i) => Math.sin(i) * 3);
