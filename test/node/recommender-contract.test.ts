@@ -185,38 +185,6 @@ describe("EASE and the concatenation baselines", () => {
     },
   );
 
-  it("dotEachRow sums each row in column order, from the vector's offset, for any row count", () => {
-    // 1e20 + 1 - 1e20 is 0 in column order and 1 in any order that adds the 1 last: order shows in the result
-    const v = Float32Array.from([9, 1, 1, 1]);
-    for (const rows of [0, 1, 3, 4, 5, 8, 9]) {
-      const m = new Float32Array(rows * 3);
-      for (let j = 0; j < rows; j++) m.set([1e20, j + 1, -1e20], j * 3);
-      const out = new Float32Array(rows).fill(Number.NaN);
-      dotEachRow(v, 1, m, 3, out);
-      expect(out).toEqual(new Float32Array(rows));
-    }
-    const none = Float32Array.from([Number.NaN, Number.NaN]);
-    dotEachRow(v, 0, new Float32Array(0), 0, none);
-    expect(none).toEqual(new Float32Array(2));
-  });
-
-  it("dots4x2 gives the eight dot products of four runs with two", () => {
-    const a = Float64Array.from({ length: 60 }, (_, i) => Math.sin(i) * 3);
-    const b = Float64Array.from({ length: 40 }, (_, i) => Math.cos(i * 0.7));
-    const out = new Float64Array(8);
-    const as = [0, 13, 20, 41];
-    const bs = [5, 22];
-    dots4x2(a, as[0] as number, as[1] as number, as[2] as number, as[3] as number, b, 5, 22, 17, out);
-    as.forEach((ao, q) => {
-      bs.forEach((bo, p) => {
-        let s = 0;
-        for (let k = 0; k < 17; k++) s += (a[ao + k] as number) * (b[bo + k] as number);
-        // the same products added in the same order: the same bits
-        expect(out[2 * q + p]).toBe(s);
-      });
-    });
-  });
-
   it("EASE recovers the planted blocks far better than popularity, and never scores an item by itself", () => {
     const ease = new Ease({ lambda: 10 });
     ease.fit(data.data);
@@ -259,5 +227,40 @@ describe("EASE and the concatenation baselines", () => {
     const top = recommend(concat, u, own + 10);
     expect(top.slice(0, own)).toEqual(recommend(repeat, u, own));
     expect(top.slice(own)).toEqual(recommend(als, u, 10, new Set(rowIndices(data.train, u))));
+  });
+});
+
+describe("the trainers' dense kernels (scripts/lib/dot.ts)", () => {
+  it("dotEachRow sums each row in column order, from the vector's offset, for any row count", () => {
+    // each row [1e20, j + 1, -1e20, 0.5] sums to 0.5 only in column order: j + 1 vanishes into 1e20, the large
+    // terms cancel, 0.5 is added last (backwards or in pairs: 0; the large terms first: j + 1.5)
+    const v = Float32Array.from([9, 1, 1, 1, 1]);
+    for (const rows of [0, 1, 3, 4, 5, 8, 9]) {
+      const m = new Float32Array(rows * 4);
+      for (let j = 0; j < rows; j++) m.set([1e20, j + 1, -1e20, 0.5], j * 4);
+      const out = new Float32Array(rows).fill(Number.NaN);
+      dotEachRow(v, 1, m, 4, out);
+      expect(out).toEqual(new Float32Array(rows).fill(0.5));
+    }
+    const none = Float32Array.from([Number.NaN, Number.NaN]);
+    dotEachRow(v, 0, new Float32Array(0), 0, none);
+    expect(none).toEqual(new Float32Array(2));
+  });
+
+  it("dots4x2 gives the eight dot products of four runs with two", () => {
+    const a = Float64Array.from({ length: 60 }, (_, i) => Math.sin(i) * 3);
+    const b = Float64Array.from({ length: 40 }, (_, i) => Math.cos(i * 0.7));
+    const out = new Float64Array(8);
+    const as = [0, 13, 20, 41];
+    const bs = [5, 22];
+    dots4x2(a, as[0] as number, as[1] as number, as[2] as number, as[3] as number, b, 5, 22, 17, out);
+    as.forEach((ao, q) => {
+      bs.forEach((bo, p) => {
+        let s = 0;
+        for (let k = 0; k < 17; k++) s += (a[ao + k] as number) * (b[bo + k] as number);
+        // the same products added in the same order: the same bits
+        expect(out[2 * q + p]).toBe(s);
+      });
+    });
   });
 });
