@@ -104,14 +104,14 @@ export async function writeReport(
   lines.push(
     "## Learned ranker vs hybrid",
     "",
-    `The ranker (candidates from own items, the hybrid, ALS, content, EASE neighbours of all own items and of the last basket, popular and trending items; gradient-boosted trees over their scores, ranks, item and reader statistics and the items' momentum) is trained on two thirds of the validation readers${rc.windows > 1 ? " and on the readers of the window before validation (over components fitted before that window, less the held-out customers)" : ""}; the other third picks the tree count and compares the ranker with the hybrid (refitted without the held-out readers): the ranker's figure is cross-fitted, each half of that third scored at the tree count the other half picks. \`served\` is, per mode, the one that won.`,
+    `The ranker (candidates from own items, the hybrid, ALS, content, EASE neighbours of all own items and of the last basket, popular and trending items; gradient-boosted trees over their scores, ranks, item and reader statistics and the items' momentum) is trained on two thirds of the validation readers${rc.windows > 1 ? " and on the readers of the window before validation (over components fitted before that window, less the held-out customers)" : ""}; the other third picks the tree count and compares the ranker with the hybrid (refitted without the held-out readers): the ranker's figure is cross-fitted, each half of that third scored at the tree count the other half picks. \`served\` is, per mode, the ranker unless the hybrid leads it on those readers by more than \`margin\` (a one-sided 95% bound of their paired differences).`,
     "",
   );
-  row(["mode", "held-out readers", "hybrid ndcg@10", "ranker ndcg@10", "trees", "served"]);
-  row(["---", "---:", "---:", "---:", "---:", "---"]);
+  row(["mode", "held-out readers", "hybrid ndcg@10", "ranker ndcg@10", "margin", "trees", "served"]);
+  row(["---", "---:", "---:", "---:", "---:", "---:", "---"]);
   for (const m of ["all", "novel"] as const) {
     const h = rc.holdout[m];
-    row([m, h.users, f4(h.hybrid), f4(h.ranker), h.trees, rc.chosen[m]]);
+    row([m, h.users, f4(h.hybrid), f4(h.ranker), f4(h.margin), h.trees, rc.chosen[m]]);
   }
   lines.push("");
   if (doc.origins) writeOrigins(lines, row, doc.origins);
@@ -216,11 +216,11 @@ function writeOrigins(
   for (const m of ["all", "novel"] as const)
     row([
       `held-out ${m}: ranker / hybrid`,
-      ...o.holdout.map((h) => `${f4(h[m].ranker)} / ${f4(h[m].hybrid)} (${h[m].users})`),
+      ...o.holdout.map((h) => `${f4(h[m].ranker)} / ${f4(h[m].hybrid)} (${h[m].users}; margin ${f4(h[m].margin)})`),
     ]);
   lines.push(
     "",
-    "What changes between cutoffs: the training window grows by a test window each time (more customers, more items, longer histories to rebuy from), the test window moves through the season (a retailer's autumn differs from its summer), and the readers tested are whoever bought in that window. A model whose lead holds at every cutoff is not riding one window's luck; the spread says how much one cutoff's figure can move. The held-out rows are NDCG@10 of the validation readers each origin kept out of the ranker's training (how many of them in parentheses): what chose `served` there, and what to judge a change to the ranker by (never a test window).",
+    "What changes between cutoffs: the training window grows by a test window each time (more customers, more items, longer histories to rebuy from), the test window moves through the season (a retailer's autumn differs from its summer), and the readers tested are whoever bought in that window. A model whose lead holds at every cutoff is not riding one window's luck; the spread says how much one cutoff's figure can move. The held-out rows are NDCG@10 of the validation readers each origin kept out of the ranker's training (how many of them in parentheses, and how far the hybrid had to lead to serve): what chose `served` there, and what to judge a change to the ranker by (never a test window).",
     "",
   );
   for (const v of ["all", "novel"] as const) {

@@ -17,6 +17,7 @@ import {
   type RankerMode,
   rankerCandidates,
 } from "../../core/ranker";
+import { normalQuantile } from "../../core/stats/distributions";
 import {
   type CompiledEnsemble,
   compileEnsemble,
@@ -28,7 +29,7 @@ import {
 import type { TrainData } from "../data/train-data";
 import type { GbdtData, GbdtOptions } from "../learn/gbdt";
 import { inWorker } from "../lib/worker-pool";
-import { evaluateVariant, type JudgedSplit, K } from "../ranking/evaluate-recommender";
+import { evaluateVariant, type JudgedSplit, K, ndcgPerUser } from "../ranking/evaluate-recommender";
 import { userMetrics } from "../ranking/ranking-metrics";
 import { type Recommender, recommend } from "../ranking/recommender";
 import type { ImplicitAls } from "./als";
@@ -66,10 +67,11 @@ export interface RankerChoice {
    * protocol NDCG@10 of validation readers held out of the ranker's training (a third, by a hash of the row,
    * `users` of them): all of them pick the tree count (`trees`); `ranker` is cross-fitted, each half of them scored
    * at the count the other half picks (pickTrees: unless a half is empty), so no reader's figure is the best of many
-   * looks at them; `hybrid` is the hybrid's on the same readers
+   * looks at them; `hybrid` is the hybrid's on the same readers; `margin` how far the hybrid had to lead the ranker
+   * on them to serve instead (chooseServed)
    */
-  holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number }>;
-  /** what serves each mode: the ranker only where it beat the hybrid on held-out readers */
+  holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number; margin: number }>;
+  /** what serves each mode: the hybrid only where it led the ranker on held-out readers by more than `margin` */
   chosen: Record<RankerMode, "ranker" | "hybrid">;
   /**
    * the trees as trained without the held-out readers, and the hybrid weights their features came from (fitted
@@ -296,49 +298,78 @@ async function compare(
     }),
   );
   for (const { mode, relevant, held, rows, model } of fitted) {
-    const curve = heldOutCurve(model, held, rows, relevant);
+    const { curve, readers } = heldOutCurve(model, held, rows, relevant);
     const odds = held.filter(odd).length;
-    const { trees, sum } = pickTrees(curve, odds, held.length - odds, model.trees.length);
+    const { trees, sum, at } = pickTrees(curve, odds, held.length - odds, model.trees.length);
+    // each held-out reader's cross-fitted figure, at the count their half is judged at (0 with no checkpoint, as `sum`)
+    const point = {
+      odd: curve.findIndex((p) => p.trees === at.odd),
+      even: curve.findIndex((p) => p.trees === at.even),
+    };
+    const rankerOf = held.map((u, i) => readers[point[odd(u) ? "odd" : "even"]]?.[i] ?? 0);
+    if (Math.abs(rankerOf.reduce((a, b) => a + b, 0) - sum) > 1e-9 * Math.max(1, held.length))
+      throw new Error(`the ${mode} ranker's held-out figures do not add up to the cross-fitted sum`);
     hybrid.mode = mode;
-    const h = evaluateVariant(
+    const hm = evaluateVariant(
       { train: val.train, testAll: subset(val.testAll, held), testNovel: subset(val.testNovel, held) },
       mode,
       (u, ex) => recommend(hybrid, u, K, ex),
-    ).ndcg_at_10;
+    );
     hybrid.mode = "all";
-    const r = sum / Math.max(1, held.length);
-    out.holdout[mode] = { hybrid: h, ranker: r, trees, users: held.length };
-    out.chosen[mode] = r > h ? "ranker" : "hybrid";
+    const per = ndcgPerUser(hm);
+    if (!per) throw new Error("the hybrid's held-out figure has no per-reader NDCG");
+    const hybridOf = new Map([...per.users].map((u, i) => [u, per.ndcg[i] as number]));
+    const served = chooseServed(
+      rankerOf,
+      held.map((u) => hybridOf.get(u) ?? 0),
+    );
+    out.holdout[mode] = {
+      hybrid: hm.ndcg_at_10,
+      ranker: sum / Math.max(1, held.length),
+      trees,
+      users: held.length,
+      margin: served.margin,
+    };
+    // no held-out reader, or no checkpoint reached: nothing judged the ranker, so the hybrid serves
+    out.chosen[mode] = held.length && curve.length ? served.chosen : "hybrid";
     out.heldOut[mode] = { ...model, trees: model.trees.slice(0, trees) };
   }
   return out;
 }
 
 /**
- * Summed NDCG@10 of each half of the held-out readers (odd, even rows) after every CHECKPOINT trees: each reader's
- * candidates scored tree by tree, in the order the trees were grown.
+ * Summed NDCG@10 of each half of the held-out readers (odd, even rows) after every CHECKPOINT trees, and each
+ * reader's own (`readers[k][i]`: held[i]'s at curve[k]): each reader's candidates scored tree by tree, in the
+ * order the trees were grown.
  */
 function heldOutCurve(
   model: TreeEnsemble,
   held: readonly number[],
   rows: readonly CandidateRows[],
   relevant: ReadonlyMap<number, ReadonlySet<number>>,
-): CurvePoint[] {
+): { curve: CurvePoint[]; readers: Float64Array[] } {
   const f = RANKER_FEATURES.length;
   const running = rows.map((r) => new Float64Array(r.items.length));
   const curve: CurvePoint[] = [];
+  const readers: Float64Array[] = [];
   model.trees.forEach((tree, k) => {
     const t = k + 1;
+    const checkpoint = t % CHECKPOINT === 0;
     const sums = { odd: 0, even: 0 };
+    const each = new Float64Array(held.length);
     rows.forEach((r, i) => {
       const s = running[i] as Float64Array;
       for (let c = 0; c < r.items.length; c++) s[c] = (s[c] as number) + treeScore(tree, r.rows, c * f);
+      if (!checkpoint) return;
       const u = held[i] as number;
-      if (t % CHECKPOINT === 0) sums[odd(u) ? "odd" : "even"] += ndcgAt10(r.items, s, relevant.get(u) as Set<number>);
+      each[i] = ndcgAt10(r.items, s, relevant.get(u) as Set<number>);
+      sums[odd(u) ? "odd" : "even"] += each[i] as number;
     });
-    if (t % CHECKPOINT === 0) curve.push({ trees: t, odd: sums.odd, even: sums.even });
+    if (!checkpoint) return;
+    curve.push({ trees: t, odd: sums.odd, even: sums.even });
+    readers.push(each);
   });
-  return curve;
+  return { curve, readers };
 }
 
 /** Held-out NDCG summed over each half of the held-out readers, after this many trees. */
@@ -350,23 +381,50 @@ export interface CurvePoint {
 
 /**
  * The tree count the whole held-out curve peaks at, and the held-out NDCG sum cross-fitted: each half at the count
- * the other half's curve peaks at. With one half empty (a very small shop) the other judges its own pick, and
- * its figure is then the best of many looks. No point (fewer trees than a checkpoint): every tree, and a figure
- * of 0 (the hybrid serves).
+ * the other half's curve peaks at (`at`: the count each half is judged at). With one half empty (a very small
+ * shop) the other judges its own pick, and its figure is then the best of many looks. No point (fewer trees than a
+ * checkpoint): every tree, and a figure of 0 (the hybrid serves).
  */
 export function pickTrees(
   curve: readonly CurvePoint[],
   odds: number,
   evens: number,
   fitted: number,
-): { trees: number; sum: number } {
+): { trees: number; sum: number; at: { odd: number; even: number } } {
   const first = curve[0];
-  if (!first) return { trees: fitted, sum: 0 };
+  if (!first) return { trees: fitted, sum: 0, at: { odd: fitted, even: fitted } };
   // ties: the fewest trees
   const best = (score: (p: CurvePoint) => number) => curve.reduce((a, b) => (score(b) > score(a) ? b : a), first);
   const both = best((p) => p.odd + p.even);
-  if (odds === 0 || evens === 0) return { trees: both.trees, sum: both.odd + both.even };
-  return { trees: both.trees, sum: best((p) => p.even).odd + best((p) => p.odd).even };
+  if (odds === 0 || evens === 0)
+    return { trees: both.trees, sum: both.odd + both.even, at: { odd: both.trees, even: both.trees } };
+  const byEven = best((p) => p.even);
+  const byOdd = best((p) => p.odd);
+  return { trees: both.trees, sum: byEven.odd + byOdd.even, at: { odd: byEven.trees, even: byOdd.trees } };
+}
+
+/** How sure the hybrid's lead must be for it to serve instead of the ranker: a one-sided 95% bound. */
+const SERVE_HYBRID_Z = normalQuantile(0.95);
+
+/**
+ * Ranker or hybrid, from the held-out readers' paired figures (the ranker's cross-fitted, the hybrid's, reader by
+ * reader): the hybrid serves only when its mean lead over the ranker on the same readers is more than
+ * SERVE_HYBRID_Z standard errors of that paired difference (`margin`): a lead past the readers' noise, and past the
+ * comparison's tilt against the ranker. The tilt: the ranker judged here learnt from two thirds of the validation
+ * readers, while the trees that serve learn from all of them, and trees gain more from those readers than the
+ * hybrid's few weights do (README, "Which one serves"). One reader: the plain difference.
+ */
+export function chooseServed(
+  ranker: readonly number[],
+  hybrid: readonly number[],
+): { chosen: "ranker" | "hybrid"; margin: number } {
+  const n = ranker.length;
+  if (hybrid.length !== n) throw new Error(`paired figures of unequal length: ${n} and ${hybrid.length}`);
+  const d = hybrid.map((h, i) => h - (ranker[i] as number));
+  const mean = d.reduce((a, b) => a + b, 0) / Math.max(1, n);
+  const sd = n > 1 ? Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
+  const margin = (SERVE_HYBRID_Z * sd) / Math.sqrt(Math.max(1, n));
+  return { chosen: mean > margin ? "hybrid" : "ranker", margin };
 }
 
 /** A validation window as the ranker's choice reads it: judged like any split, with its readers' ids. */

@@ -33,6 +33,7 @@ import { HybridRecommender, itemStats } from "../../scripts/train/hybrid";
 import {
   CandidateRanker,
   chooseRanker,
+  chooseServed,
   type EarlierWindow,
   earlierWindow,
   isHeldOut,
@@ -731,11 +732,17 @@ describe("learning from an earlier window", () => {
     expect(e.hybrid.weights).toBe(before.earlier);
     // every held-out reader is counted (both halves pick and judge)
     expect(choice.holdout.all.users).toBe(heldAll.length);
+    // the hybrid serves only past the margin of the readers' paired differences
+    for (const mode of ["all", "novel"] as const) {
+      const h = choice.holdout[mode];
+      expect(h.margin).toBeGreaterThan(0);
+      expect(choice.chosen[mode]).toBe(h.hybrid - h.ranker > h.margin ? "hybrid" : "ranker");
+    }
   });
 
   it("fits the final trees at the count the held-out readers picked for each mode, else at the settings' count", async () => {
     const { val, v } = await windows();
-    const picked = (trees: number) => ({ hybrid: 0, ranker: 0, trees, users: 1 });
+    const picked = (trees: number) => ({ hybrid: 0, ranker: 0, trees, users: 1, margin: 0 });
     const chosen = await v.ranker.train(val.testAll, val.testNovel, {
       holdout: { all: picked(20), novel: picked(10) },
     });
@@ -755,13 +762,13 @@ describe("choosing the tree count on held-out readers", () => {
 
   it("takes the count where both halves together peak, and judges each half at the other's pick", () => {
     // the best of many looks would be 10 + 9 = 19 and the peak of the sum 17: cross-fitted, odd at 75 + even at 25
-    expect(pickTrees(curve, 3, 3, 75)).toEqual({ trees: 50, sum: 5 + 4 });
+    expect(pickTrees(curve, 3, 3, 75)).toEqual({ trees: 50, sum: 5 + 4, at: { odd: 75, even: 25 } });
   });
 
   it("lets a lone half judge its own pick, and keeps every tree when no checkpoint was reached", () => {
     const oddOnly = curve.map((p) => ({ ...p, even: 0 }));
-    expect(pickTrees(oddOnly, 3, 0, 75)).toEqual({ trees: 25, sum: 10 });
-    expect(pickTrees([], 3, 3, 12)).toEqual({ trees: 12, sum: 0 });
+    expect(pickTrees(oddOnly, 3, 0, 75)).toEqual({ trees: 25, sum: 10, at: { odd: 25, even: 25 } });
+    expect(pickTrees([], 3, 3, 12)).toEqual({ trees: 12, sum: 0, at: { odd: 12, even: 12 } });
   });
 
   it("reads every figure off a checkpoint, for a half that scores nothing anywhere; ties take the fewest trees", () => {
@@ -770,11 +777,38 @@ describe("choosing the tree count on held-out readers", () => {
       { trees: 25, odd: 3, even: 0 },
       { trees: 50, odd: 4, even: 0 },
     ];
-    expect(pickTrees(blank, 2, 2, 50)).toEqual({ trees: 50, sum: 3 });
+    expect(pickTrees(blank, 2, 2, 50)).toEqual({ trees: 50, sum: 3, at: { odd: 25, even: 50 } });
     const flat = [
       { trees: 25, odd: 2, even: 2 },
       { trees: 50, odd: 2, even: 2 },
     ];
-    expect(pickTrees(flat, 2, 2, 50)).toEqual({ trees: 25, sum: 4 });
+    expect(pickTrees(flat, 2, 2, 50)).toEqual({ trees: 25, sum: 4, at: { odd: 25, even: 25 } });
+  });
+});
+
+describe("choosing what serves from held-out readers' paired figures", () => {
+  it("keeps the ranker when the hybrid's lead is inside the readers' noise", () => {
+    // the hybrid leads by 0.02 on average; the paired differences spread 0.1 around it over 40 readers
+    const ranker = Array.from({ length: 40 }, (_, i) => 0.3 + (i % 2 ? 0.2 : -0.2));
+    const hybrid = ranker.map((r, i) => r + 0.02 + (i % 4 < 2 ? 0.1 : -0.1));
+    const { chosen, margin } = chooseServed(ranker, hybrid);
+    expect(chosen).toBe("ranker");
+    // 1.645 x sd / sqrt(40): sd = 0.1 x sqrt(40 / 39)
+    expect(margin).toBeCloseTo((1.6449 * 0.1 * Math.sqrt(40 / 39)) / Math.sqrt(40), 4);
+    // the plain means would have served the hybrid
+    expect(hybrid.reduce((a, b) => a + b) > ranker.reduce((a, b) => a + b)).toBe(true);
+  });
+
+  it("serves the hybrid when it leads the ranker past the margin", () => {
+    const ranker = Array.from({ length: 40 }, (_, i) => 0.2 + (i % 3) * 0.05);
+    const hybrid = ranker.map((r, i) => r + 0.1 + (i % 2 ? 0.05 : -0.05));
+    expect(chooseServed(ranker, hybrid).chosen).toBe("hybrid");
+  });
+
+  it("keeps the ranker when it leads or ties, and reads one reader's difference plainly", () => {
+    expect(chooseServed([0.5, 0.4, 0.3], [0.4, 0.3, 0.2]).chosen).toBe("ranker");
+    expect(chooseServed([0.5, 0.4], [0.5, 0.4])).toEqual({ chosen: "ranker", margin: 0 });
+    expect(chooseServed([0.2], [0.3])).toEqual({ chosen: "hybrid", margin: 0 });
+    expect(() => chooseServed([0.2], [0.3, 0.1])).toThrow(/unequal/);
   });
 });
