@@ -174,7 +174,7 @@ async function tuneRanker(
     metrics[`validation_holdout_hybrid${suffix}_ndcg_at_10`] = h.hybrid;
     metrics[`validation_holdout_ranker${suffix}_ndcg_at_10`] = h.ranker;
     log(
-      `ranker (${mode}): ${h.ranker.toFixed(4)} vs hybrid ${h.hybrid.toFixed(4)} on ${h.users} held-out validation readers, ${h.trees} trees: ${choice.chosen[mode]} serves`,
+      `ranker (${mode}): ${h.ranker.toFixed(4)} vs hybrid ${h.hybrid.toFixed(4)} on ${h.users} held-out validation readers (the hybrid serves past a lead of ${h.margin.toFixed(4)}), ${h.trees} trees: ${choice.chosen[mode]} serves`,
     );
   }
   return { easeLambda: ease.options.lambda, models, choice, neighbours };
