@@ -356,16 +356,16 @@ function heldOutCurve(
     const t = k + 1;
     const checkpoint = t % CHECKPOINT === 0;
     const sums = { odd: 0, even: 0 };
-    const each = new Float64Array(held.length);
+    const each = checkpoint ? new Float64Array(held.length) : null;
     rows.forEach((r, i) => {
       const s = running[i] as Float64Array;
       for (let c = 0; c < r.items.length; c++) s[c] = (s[c] as number) + treeScore(tree, r.rows, c * f);
-      if (!checkpoint) return;
+      if (!each) return;
       const u = held[i] as number;
       each[i] = ndcgAt10(r.items, s, relevant.get(u) as Set<number>);
       sums[odd(u) ? "odd" : "even"] += each[i] as number;
     });
-    if (!checkpoint) return;
+    if (!each) return;
     curve.push({ trees: t, odd: sums.odd, even: sums.even });
     readers.push(each);
   });
@@ -409,10 +409,11 @@ const SERVE_HYBRID_Z = normalQuantile(0.95);
 /**
  * Ranker or hybrid, from the held-out readers' paired figures (the ranker's cross-fitted, the hybrid's, reader by
  * reader): the hybrid serves only when its mean lead over the ranker on the same readers is more than
- * SERVE_HYBRID_Z standard errors of that paired difference (`margin`): a lead past the readers' noise, and past the
- * comparison's tilt against the ranker. The tilt: the ranker judged here learnt from two thirds of the validation
- * readers, while the trees that serve learn from all of them, and trees gain more from those readers than the
- * hybrid's few weights do (README, "Which one serves"). One reader: the plain difference.
+ * SERVE_HYBRID_Z standard errors of that paired difference (`margin`), a lead the readers' noise does not explain.
+ * A smaller lead, a tie or a loss leaves the ranker serving, because the comparison tilts against it: the trees
+ * judged here learnt from two thirds of the validation readers, the trees that serve learn from all of them, and
+ * trees gain more from more readers than the hybrid's few weights do (README, "Which one serves"). One reader:
+ * the plain difference.
  */
 export function chooseServed(
   ranker: readonly number[],
