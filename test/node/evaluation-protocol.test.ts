@@ -257,7 +257,7 @@ describe("several origins", () => {
     const report = readFileSync(join(dir, "origins-report/report.md"), "utf8");
     const cell = (k: number) => {
       const h = o.holdout[k]?.novel;
-      return `${h?.ranker.toFixed(4)} / ${h?.hybrid.toFixed(4)} (${h?.users})`;
+      return `${h?.ranker.toFixed(4)} / ${h?.hybrid.toFixed(4)} (${h?.users}; margin ${h?.margin.toFixed(4)})`;
     };
     expect(report).toContain(`| held-out novel: ranker / hybrid | ${[0, 1, 2].map(cell).join(" | ")} |`);
     const [lo, hi] = o.lead.all.interval_95 ?? [];

@@ -173,6 +173,7 @@ async function tuneRanker(
     const suffix = mode === "all" ? "" : "_novel";
     metrics[`validation_holdout_hybrid${suffix}_ndcg_at_10`] = h.hybrid;
     metrics[`validation_holdout_ranker${suffix}_ndcg_at_10`] = h.ranker;
+    metrics[`validation_holdout_margin${suffix}`] = h.margin;
     log(
       `ranker (${mode}): ${h.ranker.toFixed(4)} vs hybrid ${h.hybrid.toFixed(4)} on ${h.users} held-out validation readers (the hybrid serves past a lead of ${h.margin.toFixed(4)}), ${h.trees} trees: ${choice.chosen[mode]} serves`,
     );
