@@ -17,7 +17,7 @@ import {
   type RankerMode,
   rankerCandidates,
 } from "../../core/ranker";
-import { normalQuantile } from "../../core/stats/distributions";
+import { studentQuantile } from "../../core/stats/distributions";
 import {
   type CompiledEnsemble,
   compileEnsemble,
@@ -71,7 +71,10 @@ export interface RankerChoice {
    * on them to serve instead (chooseServed)
    */
   holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number; margin: number }>;
-  /** what serves each mode: the hybrid only where it led the ranker on held-out readers by more than `margin` */
+  /**
+   * what serves each mode: the hybrid only where it led the ranker on held-out readers by more than `margin`, or
+   * where nothing judged the ranker (no held-out reader, or no checkpoint reached)
+   */
   chosen: Record<RankerMode, "ranker" | "hybrid">;
   /**
    * the trees as trained without the held-out readers, and the hybrid weights their features came from (fitted
@@ -321,7 +324,11 @@ async function compare(
     const hybridOf = new Map([...per.users].map((u, i) => [u, per.ndcg[i] as number]));
     const served = chooseServed(
       rankerOf,
-      held.map((u) => hybridOf.get(u) ?? 0),
+      held.map((u) => {
+        const h = hybridOf.get(u);
+        if (h === undefined) throw new Error(`held-out reader ${u} has no hybrid figure`);
+        return h;
+      }),
     );
     out.holdout[mode] = {
       hybrid: hm.ndcg_at_10,
@@ -404,12 +411,13 @@ export function pickTrees(
 }
 
 /** How sure the hybrid's lead must be for it to serve instead of the ranker: a one-sided 95% bound. */
-const SERVE_HYBRID_Z = normalQuantile(0.95);
+const SERVE_HYBRID_LEVEL = 0.95;
 
 /**
  * Ranker or hybrid, from the held-out readers' paired figures (the ranker's cross-fitted, the hybrid's, reader by
- * reader): the hybrid serves only when its mean lead over the ranker on the same readers is more than
- * SERVE_HYBRID_Z standard errors of that paired difference (`margin`), a lead the readers' noise does not explain.
+ * reader): the hybrid serves only when its mean lead over the ranker on the same readers is more than the one-sided
+ * SERVE_HYBRID_LEVEL bound of that paired difference (`margin`: Student's t quantile, n - 1 degrees of freedom,
+ * times its standard error), a lead the readers' noise does not explain.
  * A smaller lead, a tie or a loss leaves the ranker serving, because the comparison tilts against it: the trees
  * judged here learnt from two thirds of the validation readers, the trees that serve learn from all of them, and
  * trees gain more from more readers than the hybrid's few weights do (README, "Which one serves"). One reader:
@@ -424,7 +432,7 @@ export function chooseServed(
   const d = hybrid.map((h, i) => h - (ranker[i] as number));
   const mean = d.reduce((a, b) => a + b, 0) / Math.max(1, n);
   const sd = n > 1 ? Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
-  const margin = (SERVE_HYBRID_Z * sd) / Math.sqrt(Math.max(1, n));
+  const margin = n > 1 ? (studentQuantile(SERVE_HYBRID_LEVEL, n - 1) * sd) / Math.sqrt(n) : 0;
   return { chosen: mean > margin ? "hybrid" : "ranker", margin };
 }
 

@@ -182,7 +182,7 @@ describe("the whole evaluation", () => {
     expect(rp3.find((t) => t.validation_ndcg_at_10 === best)?.options).toEqual(a.tuning.rp3beta_chosen);
     expect(a.recommenders.repeat?.novel).toBeNull();
     expect(Object.keys(a.quantized).sort()).toEqual(["als", "content", "hybrid", "ranker"]);
-    // the served model per mode is whichever won on held-out validation readers
+    // the served model per mode is whichever chooseServed picked on held-out validation readers
     const served = a.tuning.ranker.chosen;
     expect(a.recommenders.served?.all).toEqual(a.recommenders[served.all]?.all);
     expect(a.recommenders.served?.novel).toEqual(a.recommenders[served.novel]?.novel);

@@ -793,8 +793,8 @@ describe("choosing what serves from held-out readers' paired figures", () => {
     const hybrid = ranker.map((r, i) => r + 0.02 + (i % 4 < 2 ? 0.1 : -0.1));
     const { chosen, margin } = chooseServed(ranker, hybrid);
     expect(chosen).toBe("ranker");
-    // 1.645 x sd / sqrt(40): sd = 0.1 x sqrt(40 / 39)
-    expect(margin).toBeCloseTo((1.6449 * 0.1 * Math.sqrt(40 / 39)) / Math.sqrt(40), 4);
+    // Student's t at 95% with 39 degrees of freedom (1.6849) x sd / sqrt(40): sd = 0.1 x sqrt(40 / 39)
+    expect(margin).toBeCloseTo((1.6849 * 0.1 * Math.sqrt(40 / 39)) / Math.sqrt(40), 4);
     // the plain means would have served the hybrid
     expect(hybrid.reduce((a, b) => a + b) > ranker.reduce((a, b) => a + b)).toBe(true);
   });
