@@ -55,13 +55,13 @@ function toProtocol(m: RankingMetrics, users: Int32Array): ProtocolMetrics {
 }
 
 /** NaN (the report's "n/a") below two users: one user's figure says nothing of its spread. */
-function standardError(xs: Float64Array): number {
+export function standardError(xs: ArrayLike<number>): number {
   const n = xs.length;
   if (n < 2) return Number.NaN;
   let mean = 0;
-  for (const x of xs) mean += x / n;
+  for (let i = 0; i < n; i++) mean += (xs[i] as number) / n;
   let ss = 0;
-  for (const x of xs) ss += (x - mean) ** 2;
+  for (let i = 0; i < n; i++) ss += ((xs[i] as number) - mean) ** 2;
   return Math.sqrt(ss / (n - 1) / n);
 }
 

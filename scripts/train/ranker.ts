@@ -29,7 +29,7 @@ import {
 import type { TrainData } from "../data/train-data";
 import type { GbdtData, GbdtOptions } from "../learn/gbdt";
 import { inWorker } from "../lib/worker-pool";
-import { evaluateVariant, type JudgedSplit, K, ndcgPerUser } from "../ranking/evaluate-recommender";
+import { evaluateVariant, type JudgedSplit, K, ndcgPerUser, standardError } from "../ranking/evaluate-recommender";
 import { userMetrics } from "../ranking/ranking-metrics";
 import { type Recommender, recommend } from "../ranking/recommender";
 import type { ImplicitAls } from "./als";
@@ -431,8 +431,7 @@ export function chooseServed(
   if (hybrid.length !== n) throw new Error(`paired figures of unequal length: ${n} and ${hybrid.length}`);
   const d = hybrid.map((h, i) => h - (ranker[i] as number));
   const mean = d.reduce((a, b) => a + b, 0) / Math.max(1, n);
-  const sd = n > 1 ? Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
-  const margin = n > 1 ? (studentQuantile(SERVE_HYBRID_LEVEL, n - 1) * sd) / Math.sqrt(n) : 0;
+  const margin = n > 1 ? studentQuantile(SERVE_HYBRID_LEVEL, n - 1) * standardError(d) : 0;
   return { chosen: mean > margin ? "hybrid" : "ranker", margin };
 }
 
