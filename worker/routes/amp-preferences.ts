@@ -3,6 +3,11 @@
  * application/x-www-form-urlencoded): personalization on/off, tracking on/off, topics, frequency, pause,
  * unsubscribe. Email CORS enforced; the answer is JSON for the submit-success / submit-error templates,
  * and a repeat submit is harmless (it sets, never toggles).
+ *
+ * A form sets what it holds, nothing else: its three checkboxes (an unticked box is not sent, so it means off),
+ * and topics, frequency and pause only when it has those fields, so the shipped form (checkboxes only) never
+ * clears a reader's topics, frequency or pause set elsewhere. A form offering topics carries an empty hidden
+ * `topics` field, so that unticking every topic clears them (an empty value is not a topic).
  */
 import type { Context, Hono } from "hono";
 import { verifyToken } from "../../core/token";
@@ -10,7 +15,7 @@ import { emailCors } from "../amp/email-cors";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { readBodyBytes } from "../lib/read-json-body";
-import { queueConsentChange } from "../profile/consent-update";
+import { type ConsentChange, queueConsentChange } from "../profile/consent-update";
 
 const FREQUENCIES = ["daily", "weekly", "monthly"] as const;
 /** The form is a few fields: anything larger is not it. */
@@ -44,21 +49,24 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       const v = form.get(name);
       return v === "on" || v === "true" || v === "1";
     };
-    const frequencyField = form.get("frequency");
-    const topics = form
-      .getAll("topics")
-      .filter((t): t is string => typeof t === "string" && t.length > 0 && t.length <= 64)
-      .slice(0, 50);
-    const frequency = FREQUENCIES.find((f) => f === frequencyField) ?? null;
-    const pauseDays = Math.max(0, Math.min(365, Math.floor(Number(form.get("pause_days") ?? 0)) || 0));
-    const consent = {
+    const consent: ConsentChange = {
       personalization: on("personalization"),
       tracking: on("tracking"),
-      topics,
-      frequency,
-      pausedUntil: pauseDays > 0 ? Math.floor(Date.now() / 1000) + pauseDays * 86400 : null,
       unsubscribed: on("unsubscribe"),
     };
+    if (form.has("topics"))
+      consent.topics = form
+        .getAll("topics")
+        .filter((t): t is string => typeof t === "string" && t.length > 0 && t.length <= 64)
+        .slice(0, 50);
+    if (form.has("frequency")) {
+      const field = form.get("frequency");
+      consent.frequency = FREQUENCIES.find((f) => f === field) ?? null;
+    }
+    if (form.has("pause_days")) {
+      const pauseDays = Math.max(0, Math.min(365, Math.floor(Number(form.get("pause_days"))) || 0));
+      consent.pausedUntil = pauseDays > 0 ? Math.floor(Date.now() / 1000) + pauseDays * 86400 : null;
+    }
     const queued = await queueConsentChange(c.env.EVENTS, token.claims.u, consent);
     if (!queued.ok) {
       // never a 5xx to an email: the form shows this message and the reader can submit again
