@@ -32,8 +32,14 @@ export const kvKeys = {
   erasure: (userHash: string) => `erased:${userHash}`,
   /** prefix of stored per-recipient decisions (open-time images) */
   decisionsPrefix: (userId: string) => `decision:${userId}:`,
-  /** JSON `Decision`: what one slot of one campaign showed a user (TTL: the campaign's decisionTtlDays) */
-  decision: (userId: string, campaignId: string, slot: string) => `decision:${userId}:${campaignId}:${slot}`,
+  /**
+   * JSON `Decision`: what one slot of one send showed a user (TTL: the campaign's decisionTtlDays). A send is
+   * the campaign and the token's expiry (core/token.ts `sendKey`): a trigger's emails share a campaign.
+   */
+  decision: (userId: string, campaignId: string, send: number, slot: string) =>
+    `decision:${userId}:${campaignId}:${slot}#${send}`,
+  /** a decision stored before they were kept per send (one per campaign): read until the last has expired */
+  legacyDecision: (userId: string, campaignId: string, slot: string) => `decision:${userId}:${campaignId}:${slot}`,
   /** JSON `LiveCatalog` (core/live-catalog.ts): stock, price and other live fields, written by the CatalogWriter only */
   liveCatalog: "catalog:live",
   /** JSON `{version}`: the live catalog's version, which opens poll (small, read once a second per isolate) */

@@ -19,7 +19,16 @@ import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import { resetRenderCache } from "../../worker/images/render-slot";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
-import { ADMIN_HEADERS, clearKv, fixture, putCampaign, SENDER, seedModel, send } from "./support/harness";
+import {
+  ADMIN_HEADERS,
+  clearKv,
+  decisionKeyOf,
+  fixture,
+  putCampaign,
+  SENDER,
+  seedModel,
+  send,
+} from "./support/harness";
 
 const ORIGIN = "https://opentime.test";
 const admin = ADMIN_HEADERS;
@@ -142,7 +151,7 @@ describe("block copy", () => {
     const first = await send(`/v1/img/${t}/card-0.png`, { cf: { country: "DE", timezone: "Europe/Berlin" } });
     expect(first.headers.get("X-Opentime-Block")).toMatch(/^de \(blocks\[0\]/);
     const png = new Uint8Array(await first.arrayBuffer());
-    const stored = JSON.parse((await env.OPENTIME_KV.get(kvKeys.decision(a.userId, "img", "card-0"))) as string);
+    const stored = JSON.parse((await env.OPENTIME_KV.get(await decisionKeyOf(t, "card-0"))) as string);
     expect(stored.copy).toEqual({ headline: "Hallo", cta: "Ansehen" });
 
     // the same product without the copy draws a different picture

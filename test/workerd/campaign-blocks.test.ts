@@ -24,6 +24,7 @@ import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import {
   ADMIN_HEADERS,
   clearKv,
+  decisionKeyOf,
   fixture,
   putCampaign,
   type RecsBody,
@@ -269,7 +270,7 @@ describe("blocks by conditions", () => {
     }
     // one choice for the three slots: the first computed it, the other two shared it
     expect(blockMemoStats()).toEqual({ hits: 2, misses: 1 });
-    const stored = JSON.parse((await env.OPENTIME_KV.get(kvKeys.decision(a.userId, "img", "row-1"))) as string);
+    const stored = JSON.parse((await env.OPENTIME_KV.get(await decisionKeyOf(t, "row-1"))) as string);
     expect(stored).toMatchObject({
       item: { id: "static:sale" },
       scorer: "static",

@@ -248,6 +248,40 @@ describe("consent", () => {
     );
     expect(noCors.status).toBe(403);
   });
+
+  it("a form sets only what it holds: the shipped checkboxes keep topics, frequency and pause", async () => {
+    const t = await token("reader-10");
+    const submit = async (form: URLSearchParams) => {
+      const res = await worker.fetch(
+        new Request(`https://opentime.test/v1/amp/preferences?t=${t}`, {
+          method: "POST",
+          headers: { "AMP-Email-Sender": SENDER, "Content-Type": "application/x-www-form-urlencoded" },
+          body: form,
+        }),
+        env,
+        createExecutionContext(),
+      );
+      expect(((await res.json()) as { ok: boolean }).ok).toBe(true);
+    };
+    const full = new URLSearchParams({ personalization: "on", tracking: "on", frequency: "monthly", pause_days: "30" });
+    full.append("topics", "lamps");
+    await submit(full);
+    await waitForProfile("reader-10", (p) => p.consent.frequency === "monthly");
+    // the email's own form (amp-templates/recs-email.amp.html): three checkboxes, tracking unticked
+    await submit(new URLSearchParams({ personalization: "on" }));
+    const kept = await waitForProfile("reader-10", (p) => !p.consent.tracking);
+    expect(kept.consent).toMatchObject({
+      personalization: true,
+      tracking: false,
+      topics: ["lamps"],
+      frequency: "monthly",
+    });
+    expect(kept.consent.pausedUntil).toBeGreaterThan(now() + 29 * 86400);
+    // a form offering topics, every one unticked: its empty hidden field clears them
+    await submit(new URLSearchParams({ personalization: "on", tracking: "on", topics: "" }));
+    const cleared = await waitForProfile("reader-10", (p) => p.consent.tracking);
+    expect(cleared.consent).toMatchObject({ topics: [], frequency: "monthly" });
+  });
 });
 
 describe("erasure", () => {
@@ -274,13 +308,14 @@ describe("erasure", () => {
 
   it("erasing user 'a' leaves user 'a:b' alone (ids may contain ':', so key prefixes overlap)", async () => {
     const keysOf = (u: string) => [
-      kvKeys.decision(u, "spring", "row-0"),
-      kvKeys.decision(u, "spring", "row-1@2x"),
+      kvKeys.decision(u, "spring", 1767225600, "row-0"),
+      kvKeys.decision(u, "spring", 1767225600, "row-1"),
+      kvKeys.legacyDecision(u, "spring", "row-2"),
       kvKeys.features(u, "als-1"),
     ];
     for (const k of [...keysOf("a"), ...keysOf("a:b"), ...keysOf("a:b:c")]) await env.OPENTIME_KV.put(k, "{}");
     const res = await admin("DELETE", "/v1/users/a");
-    expect(((await res.json()) as { keys_deleted: number }).keys_deleted).toBe(2 + 3); // profile, seen ids + own keys
+    expect(((await res.json()) as { keys_deleted: number }).keys_deleted).toBe(2 + 4); // profile, seen ids + own keys
     for (const k of keysOf("a")) expect(await env.OPENTIME_KV.get(k)).toBeNull();
     for (const k of [...keysOf("a:b"), ...keysOf("a:b:c")]) expect(await env.OPENTIME_KV.get(k)).toBe("{}");
   });

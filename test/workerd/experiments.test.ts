@@ -14,7 +14,7 @@ import { assign, bucket } from "../../core/experiments/assignment";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import { featuresOf, type Profile } from "../../core/profile";
-import { mintToken } from "../../core/token";
+import { mintToken, verifyToken } from "../../core/token";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
@@ -240,9 +240,17 @@ describe("serving and exposure", () => {
     await flushExperimentStore();
     const arm = (await rows("exposures", user, "e-click"))[0]?.arm;
     expect(arm).toBeDefined();
+    const send = (await verifyToken([TEST_TOKEN_SECRET], t)) as { claims: { e: number } };
     expect(await rows("outcomes", user, "e-click")).toEqual([
-      expect.objectContaining({ kind: "click", arm, slot: "row-0", event: `click:${CAMPAIGN}:row-0` }),
+      expect.objectContaining({ kind: "click", arm, slot: "row-0", event: `click:${CAMPAIGN}:${send.claims.e}:row-0` }),
     ]);
+    // another email of the campaign (a trigger's emails share one): its click counts too
+    const next = await mintToken(TEST_TOKEN_SECRET, { user, campaign: CAMPAIGN, ttlSeconds: 7200 });
+    const again = recordingQueue();
+    expect((await fetchWith(new Request(`https://opentime.test/v1/c/${next}/row-0`), again.queue)).status).toBe(302);
+    await consume(again.sent);
+    await flushExperimentStore();
+    expect(await rows("outcomes", user, "e-click")).toHaveLength(2);
   });
 });
 

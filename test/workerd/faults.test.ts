@@ -569,7 +569,7 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
     "turning tracking off with the decision clean-up failing: the redelivery still deletes the decisions",
     async () => {
       const user = "cf-optout";
-      const decision = kvKeys.decision(user, "spring", "row-0");
+      const decision = kvKeys.decision(user, "spring", 1767225600, "row-0");
       await env.OPENTIME_KV.put(decision, JSON.stringify({ v: 1 }));
       const events: QueuedEvent[] = [{ ...ev("o1", user, "consent"), consent: { tracking: false } }];
       const f = faultyKv(env.OPENTIME_KV, [{ ops: ["list", "delete"], mode: "throw", prefix: "decision:" }]);

@@ -18,7 +18,7 @@ import { resetRenderCache } from "../../worker/images/render-slot";
 import { measure, wrapText } from "../../worker/images/text-layout";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
-import { clearKv, fixture, seedModel } from "./support/harness";
+import { clearKv, decisionKeyOf, fixture, seedModel } from "./support/harness";
 
 const ORIGIN = "https://opentime.test";
 const APPLE_MPP = { headers: { "User-Agent": "Mozilla/5.0" }, cf: { asn: 714, asOrganization: "Apple Inc." } };
@@ -231,6 +231,34 @@ describe("decisions and click-through", () => {
     expect(reopened.reason).toBe("stored-frozen");
   });
 
+  it("each send of a campaign decides on its own (a trigger's emails share one), and an older key still holds", async () => {
+    const [reader, donor] = await readerAndDonor("spring");
+    await clearKv();
+    await seedModel();
+    // two emails of one campaign: their tokens' expiries tell them apart
+    const first = await tokenFor(reader.userId, "spring", 3600);
+    const second = await tokenFor(reader.userId, "spring", 7200);
+    const opened = await image(`/v1/img/${first}/card-0.png`, GMAIL);
+    await changeTastes(reader.userId, donor);
+    const later = await image(`/v1/img/${second}/card-0.png`, GMAIL);
+    expect(later.reason).not.toMatch(/^stored/);
+    expect(later.item).not.toBe(opened.item);
+    // each email's re-open and click keep to what that email showed
+    expect((await image(`/v1/img/${first}/card-0.png`)).item).toBe(opened.item);
+    expect((await fetchWorker(`/v1/c/${first}/card-0`)).headers.get("X-Opentime-Item")).toBe(opened.item);
+    expect((await fetchWorker(`/v1/c/${second}/card-0`)).headers.get("X-Opentime-Item")).toBe(later.item);
+    // a decision stored before they were kept per send (one key per campaign) is still what its email shows
+    const own = await decisionKeyOf(first, "card-0");
+    await env.OPENTIME_KV.put(
+      kvKeys.legacyDecision(reader.userId, "spring", "card-0"),
+      (await env.OPENTIME_KV.get(own)) as string,
+    );
+    await env.OPENTIME_KV.delete(own);
+    const upgraded = await image(`/v1/img/${first}/card-0.png`);
+    expect(upgraded.reason).toBe("stored-frozen");
+    expect(upgraded.item).toBe(opened.item);
+  });
+
   it("the slots of a block share one ranking: a row's 3 images run the model once, and show items 1-3", async () => {
     const reader = (profiles()[0] as Profile).userId;
     const t = await tokenFor(reader, "spring");
@@ -272,7 +300,7 @@ describe("decisions and click-through", () => {
     const t = await tokenFor(reader.userId, "spring");
     const prefetch = await image(`/v1/img/${t}/card-0.png`, APPLE_MPP);
     expect(prefetch.res.headers.get("X-Opentime-Fetch")).toBe("apple-mpp");
-    const stored = (await env.OPENTIME_KV.get(kvKeys.decision(reader.userId, "spring", "card-0"), "json")) as {
+    const stored = (await env.OPENTIME_KV.get(await decisionKeyOf(t, "card-0"), "json")) as {
       state: string;
     };
     expect(stored.state).toBe("provisional");
@@ -281,7 +309,7 @@ describe("decisions and click-through", () => {
     const open = await image(`/v1/img/${t}/card-0.png`);
     expect(open.res.headers.get("X-Opentime-Fetch")).toBe("direct");
     expect(open.item).not.toBe(prefetch.item);
-    const frozen = (await env.OPENTIME_KV.get(kvKeys.decision(reader.userId, "spring", "card-0"), "json")) as {
+    const frozen = (await env.OPENTIME_KV.get(await decisionKeyOf(t, "card-0"), "json")) as {
       state: string;
       item: { id: string };
     };

@@ -242,7 +242,7 @@ describe("consuming packed messages", () => {
     };
     // applied by the shard, but the consumer's deletion of their decisions failed: the message was dead-lettered
     expect(await readerStub(env, off).apply([optOut])).toEqual(["applied"]);
-    await env.OPENTIME_KV.put(kvKeys.decision(off, "spring", "row-0"), "{}");
+    await env.OPENTIME_KV.put(kvKeys.decision(off, "spring", 1767225600, "row-0"), "{}");
     const refusedView = view(off);
     expect(await readerStub(env, off).apply([refusedView])).toEqual(["refused"]);
     const dead = batchOf([{ events: [optOut, refusedView, poison(other)] }], DEAD_LETTER_QUEUE);
@@ -254,7 +254,7 @@ describe("consuming packed messages", () => {
       kept: 0,
     });
     expect(dead.acked).toEqual([0]);
-    expect(await env.OPENTIME_KV.get(kvKeys.decision(off, "spring", "row-0"))).toBeNull();
+    expect(await env.OPENTIME_KV.get(kvKeys.decision(off, "spring", 1767225600, "row-0"))).toBeNull();
     expect(await readerStub(env, off).parkedCount(off)).toBe(0);
     expect(await readerStub(env, other).parkedCount(other)).toBe(1);
   });

@@ -9,7 +9,7 @@ import { sign } from "hono/jwt";
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
-import { clearKv, fixture, seedModel } from "./support/harness";
+import { clearKv, fixture, seedModel, token } from "./support/harness";
 
 declare module "vitest" {
   interface ProvidedContext {
@@ -56,6 +56,11 @@ async function code(res: Response): Promise<string | null> {
 }
 
 const user = () => fixture().profiles[0]?.userId as string;
+/** an email's token for the decisions route (decisions are kept per send, which the token tells) */
+let emailToken = "";
+beforeAll(async () => {
+  emailToken = await token(user());
+});
 const item = () => (JSON.parse(fixture().catalogJson) as { items: { id: string }[] }).items[0]?.id as string;
 
 /** Every preview route, with a valid query; `email` mints a token (it is the one that matters most). */
@@ -63,7 +68,7 @@ const previewRoutes = () => [
   { method: "GET", path: "/" },
   { method: "GET", path: "/v1/preview/users" },
   { method: "GET", path: `/v1/preview/email?user=${user()}&campaign=demo` },
-  { method: "GET", path: `/v1/preview/decisions?user=${user()}&campaign=demo` },
+  { method: "GET", path: `/v1/preview/decisions?t=${emailToken}` },
   { method: "POST", path: `/v1/preview/reset?user=${user()}&campaign=demo` },
   { method: "GET", path: "/v1/preview/blocks?campaign=demo" },
   { method: "GET", path: "/v1/preview/campaigns/demo" },

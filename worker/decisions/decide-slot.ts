@@ -1,8 +1,8 @@
 /**
  * What one slot of an open-time block shows, and where its click goes: the same product.
  *
- * The first real open of (token, slot) decides and stores the decision in KV (TTL: the campaign's
- * decisionTtlDays). Under `freeze` (the default) later opens and clicks reuse it; under `live` every open
+ * The first real open of (token, slot) decides and stores the decision in KV, one per send and slot (TTL: the
+ * campaign's decisionTtlDays). Under `freeze` (the default) later opens and clicks reuse it; under `live` every open
  * decides again and a click follows the latest. A prefetch (Apple MPP) decides and stores a provisional
  * decision that a later real open replaces. A click with nothing stored (images blocked) decides then and
  * stores it, so images loaded afterwards show what was clicked. Never throws.
@@ -141,8 +141,15 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const verified = await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000));
   const claims = verified.ok ? verified.claims : null;
   const campaignId = claims?.c ?? "";
-  const key = claims ? kvKeys.decision(claims.u, claims.c, slotKey(slot)) : null;
-  const storedRead = key ? readDecision(kv, key) : Promise.resolve(null);
+  // one decision per send (a trigger's emails share a campaign); one stored per campaign before that is read
+  // beside it, so an email opened before the upgrade keeps its product (none is left decisionTtlDays after it)
+  const key = claims ? kvKeys.decision(claims.u, claims.c, claims.e, slotKey(slot)) : null;
+  const storedRead = claims
+    ? Promise.all([
+        readDecision(kv, key as string),
+        readDecision(kv, kvKeys.legacyDecision(claims.u, claims.c, slotKey(slot))),
+      ]).then(([own, legacy]) => own ?? legacy)
+    : Promise.resolve(null);
   // an experiment running on the campaign: the reader's arm decides which configuration serves (open-arm.ts).
   // The reader's profile is read only if one runs (from the moment that is known, beside the campaign's and the
   // stored decision's reads), and shared with the ranking; nothing else (the model above all) is asked for

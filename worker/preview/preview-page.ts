@@ -76,9 +76,12 @@ async function loadUsers() {
   $("user").innerHTML = '<option value="">pick a user…</option>' + users.map((u) => '<option>' + esc(u) + '</option>').join("");
   $("status").textContent = users.length ? users.length + " users" : "no users in KV: run npm start";
 }
+/** the token of the email shown: its decisions are that send's */
+let shownToken = null;
 async function loadDecisions() {
   if (!$("user").value) return;
-  const { decisions } = await getJson("/v1/preview/decisions?" + params());
+  if (!shownToken) return;
+  const { decisions } = await getJson("/v1/preview/decisions?" + new URLSearchParams({ t: shownToken, layout: $("layout").value }));
   $("decisions").querySelector("tbody").innerHTML = decisions.map((d) => d.item
     ? '<tr data-slot="' + esc(d.slot) + '" data-item="' + esc(d.item) + '"><td>' + esc(d.slot) + '</td><td>' + esc(d.title) + ' <span class="muted">' + esc(d.item) + '</span></td><td><span class="tag">' + esc(d.state) + '</span></td><td>' + esc(d.via) + '</td><td>' + esc(d.reason) + ' (' + esc(d.scorer) + ')' + (d.block ? ' <span class="muted">block ' + esc(d.block) + '</span>' : '') + '</td></tr>'
     : '<tr data-slot="' + esc(d.slot) + '"><td>' + esc(d.slot) + '</td><td class="muted" colspan="4">not decided yet</td></tr>').join("");
@@ -88,6 +91,7 @@ async function show() {
   $("status").textContent = "loading…";
   try {
     const data = await getJson("/v1/preview/email?" + params());
+    shownToken = data.token;
     const frame = $("html-frame");
     frame.onload = () => {
       const imgs = [...frame.contentDocument.images];

@@ -1,4 +1,4 @@
-/** The preview's query string (`user`, `campaign`, `layout`), parsed once for the three endpoints that take it. */
+/** The preview's query string (`user`, `campaign`, `layout`), parsed once for the endpoints that take it. */
 import type { Context } from "hono";
 import { z } from "zod";
 import { CampaignIdSchema } from "../../core/campaign";
@@ -23,4 +23,11 @@ export function previewQuery(c: Context<AppEnv>): PreviewQuery {
   const parsed = PreviewQuerySchema.safeParse(c.req.query());
   if (!parsed.success) throw invalidInput(parsed.error);
   return parsed.data as PreviewQuery;
+}
+
+/** The `layout` alone (the decisions endpoint: its email is told by its token). */
+export function previewLayout(c: Context<AppEnv>): PreviewQuery["layout"] {
+  const parsed = PreviewQuerySchema.shape.layout.safeParse(c.req.query("layout"));
+  if (!parsed.success) throw invalidInput(parsed.error);
+  return parsed.data as PreviewQuery["layout"];
 }

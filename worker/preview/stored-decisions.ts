@@ -1,13 +1,17 @@
-/** The open-time decisions stored for one email (each slot of its layout), and forgetting them. */
+/**
+ * The open-time decisions stored for one email (each slot of its layout; an email is a send, told by its token:
+ * core/kv-keys.ts), and forgetting every email's of a user and campaign.
+ */
 import { isOwnKey, kvKeys } from "../../core/kv-keys";
 import { layoutSlots, slotKey } from "../../core/layouts";
+import type { TokenClaims } from "../../core/token";
 import { DecisionSchema } from "../decisions/decide-slot";
 import type { PreviewQuery } from "./query";
 
-export function storedDecisions(kv: KVNamespace, q: PreviewQuery) {
+export function storedDecisions(kv: KVNamespace, claims: TokenClaims, layout: PreviewQuery["layout"]) {
   return Promise.all(
-    layoutSlots(q.layout).map(async (s) => {
-      const raw = await kv.get(kvKeys.decision(q.user, q.campaign, slotKey(s)), "json");
+    layoutSlots(layout).map(async (s) => {
+      const raw = await kv.get(kvKeys.decision(claims.u, claims.c, claims.e, slotKey(s)), "json");
       const d = DecisionSchema.safeParse(raw);
       return d.success
         ? {
@@ -26,7 +30,7 @@ export function storedDecisions(kv: KVNamespace, q: PreviewQuery) {
   );
 }
 
-/** Deletes the user's decisions for the campaign (to watch `freeze` decide again); returns how many. */
+/** Deletes the user's decisions for the campaign, of every send (to watch `freeze` decide again); returns how many. */
 export async function forgetDecisions(kv: KVNamespace, q: Pick<PreviewQuery, "user" | "campaign">): Promise<number> {
   const prefix = kvKeys.decisionsPrefix(q.user);
   const own = (await kv.list({ prefix: `${prefix}${q.campaign}:` })).keys.filter((k) => isOwnKey(prefix, k.name));

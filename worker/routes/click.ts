@@ -10,6 +10,7 @@ import { countdownItem, countdownOf, isStaticItem, withUtm } from "../../core/ca
 import type { QueuedEvent } from "../../core/events";
 import { slotKey } from "../../core/layouts";
 import type { SlotReason } from "../../core/reasons";
+import { sendKey } from "../../core/token";
 import { cfSignals } from "../campaigns/open-facts";
 import { getLiveCatalog } from "../catalog/live-catalog";
 import { decideSlot } from "../decisions/decide-slot";
@@ -82,7 +83,8 @@ export function registerClick(app: Hono<AppEnv>): void {
         : withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
       if (decision.claims && decision.recordable) {
         const event: QueuedEvent = {
-          id: `click:${decision.campaignId}:${slotKey(slot)}`,
+          // one per send and slot, as opens are: a trigger's emails share a campaign, and each one's click counts
+          id: `click:${sendKey(decision.claims)}:${slotKey(slot)}`,
           type: "email_click",
           user: decision.claims.u,
           // a static block's picture is not a product: the click counts, on no item

@@ -14,7 +14,7 @@ import type { HybridGoldenCase } from "../../../core/golden";
 import { kvKeys } from "../../../core/kv-keys";
 import { type ModelManifest, type RankerManifest, RankerManifestSchema } from "../../../core/manifest";
 import { featuresOf } from "../../../core/profile";
-import { mintToken } from "../../../core/token";
+import { mintToken, verifyToken } from "../../../core/token";
 import { getConfig } from "../../../worker/env";
 import { type EventsMessage, eventsOf } from "../../../worker/events/queue";
 import worker from "../../../worker/index";
@@ -108,6 +108,13 @@ export async function seedModel(
 
 export function token(user: string, ttlSeconds = 3600, secret = TEST_TOKEN_SECRET): Promise<string> {
   return mintToken(secret, { user, campaign: "test", ttlSeconds });
+}
+
+/** The KV key of the decision a test token's email stored for `slot` (decisions are kept per send). */
+export async function decisionKeyOf(t: string, slot: string): Promise<string> {
+  const v = await verifyToken([TEST_TOKEN_SECRET], t);
+  if (!v.ok) throw new Error(`not a test token: ${v.reason}`);
+  return kvKeys.decision(v.claims.u, v.claims.c, v.claims.e, slot);
 }
 
 export async function call(
