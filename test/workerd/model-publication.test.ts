@@ -15,7 +15,10 @@ import { getModel, RELEASE_GRACE_MS, resetModelCache } from "../../worker/model/
 import { guardSession, SessionUnavailableError, TRIP_AFTER_FAILURES } from "../../worker/model/session-guard";
 import type { ScoringSession } from "../../worker/ort/ort-runtime";
 import type { SendTimeResponse } from "../../worker/routes/send-time";
+import { TEST_ADMIN_KEY } from "./fixture";
 import { call, clearKv, fixture, type RecsBody, retailFixture, seedModel, token } from "./support/harness";
+
+const ADMIN = { Authorization: `Bearer ${TEST_ADMIN_KEY}` };
 
 const withFactors = () => fixture().profiles.find((p) => p.factors !== null) as Profile;
 const REFRESH = 1; // MODEL_REFRESH_SECONDS in tests
@@ -319,7 +322,7 @@ describe("GET /v1/send-time with unreadable stored hours", () => {
         kvKeys.profile(p.userId),
         JSON.stringify({ ...p, sendTime: { ...sendTime, hourOfWeek } }),
       );
-      const res = await call(`/v1/send-time?t=${await token(p.userId)}`, {});
+      const res = await call(`/v1/send-time?t=${await token(p.userId)}`, ADMIN);
       expect(res.status).toBe(200);
       const body = (await res.json()) as SendTimeResponse;
       expect(body.source).toBe(p.segment ? "segment" : "shop");

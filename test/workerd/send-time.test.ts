@@ -1,7 +1,13 @@
-/** GET /v1/send-time: the reader's own hours from their profile, the shop's without one, clear errors otherwise. */
+/**
+ * GET /v1/send-time: the reader's own hours from their profile, the shop's without one, clear errors otherwise;
+ * the admin key first (an email's token alone never reads the profile).
+ */
 import { beforeEach, describe, expect, it } from "vitest";
 import type { SendTimeResponse } from "../../worker/routes/send-time";
+import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
 import { call, clearKv, retailFixture, seedModel, token } from "./support/harness";
+
+const ADMIN = { Authorization: `Bearer ${TEST_ADMIN_KEY}` };
 
 describe("GET /v1/send-time", () => {
   beforeEach(async () => {
@@ -11,7 +17,7 @@ describe("GET /v1/send-time", () => {
 
   it("answers the reader's own best hours from their profile", async () => {
     const p = retailFixture().profiles.find((x) => x.sendTime);
-    const res = await call(`/v1/send-time?t=${await token(p?.userId as string)}`, {});
+    const res = await call(`/v1/send-time?t=${await token(p?.userId as string)}`, ADMIN);
     expect(res.status).toBe(200);
     const body = (await res.json()) as SendTimeResponse;
     expect(body.source).toBe("profile");
@@ -22,21 +28,38 @@ describe("GET /v1/send-time", () => {
   });
 
   it("falls back to the shop's hours for a reader without a profile", async () => {
-    const res = await call(`/v1/send-time?t=${await token("stranger")}`, {});
+    const res = await call(`/v1/send-time?t=${await token("stranger")}`, ADMIN);
     const body = (await res.json()) as SendTimeResponse;
     expect(body.source).toBe("shop");
     expect(body.best_hours_utc).toHaveLength(3);
   });
 
+  it("a reader's token is not enough: without the admin key (or with the events key) it is 401 UNAUTHORIZED", async () => {
+    const p = retailFixture().profiles.find((x) => x.sendTime);
+    const t = await token(p?.userId as string);
+    const attempts: Record<string, string>[] = [
+      {},
+      { Authorization: `Bearer ${TEST_EVENTS_KEY}` },
+      { Authorization: `Bearer ${t}` },
+    ];
+    for (const headers of attempts) {
+      const res = await call(`/v1/send-time?t=${t}`, headers);
+      expect(res.status).toBe(401);
+      const body = (await res.json()) as { error: { code: string }; hour_of_week?: unknown };
+      expect(body.error.code).toBe("UNAUTHORIZED");
+      expect(body.hour_of_week).toBeUndefined();
+    }
+  });
+
   it("refuses a bad token with 401 and a clear code", async () => {
-    const res = await call("/v1/send-time?t=nope", {});
+    const res = await call("/v1/send-time?t=nope", ADMIN);
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("TOKEN_INVALID");
   });
 
   it("says 503 MODEL_UNAVAILABLE when no model serves", async () => {
     await clearKv();
-    const res = await call(`/v1/send-time?t=${await token("x")}`, {});
+    const res = await call(`/v1/send-time?t=${await token("x")}`, ADMIN);
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("MODEL_UNAVAILABLE");
   });

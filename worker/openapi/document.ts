@@ -159,11 +159,11 @@ export const ROUTES: RouteDoc[] = [
     path: "/v1/send-time",
     tag: "email",
     summary: "the reader's best send hours (UTC) and hour-of-week distribution",
-    auth: "token",
+    auth: "admin",
     params: [T_QUERY],
     responses: {
       200: { description: '{"user","best_hours_utc","hour_of_week","source","segment","propensity_30d","model"}' },
-      401: { description: "the token does not verify", schema: "Error" },
+      401: { description: "no admin key, or the token does not verify", schema: "Error" },
       503: { description: "no model", schema: "Error" },
     },
   },

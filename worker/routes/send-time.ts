@@ -1,7 +1,9 @@
 /**
- * GET /v1/send-time?t=<token> — the reader's best hours to receive email (UTC hours of the day, best
- * first) for ESPs scheduling sends: from the profile's own distribution, else their segment's, else the
- * shop's (also when the stored one is unreadable). A server-to-server API: a bad token is a 401, no model a
+ * GET /v1/send-time?t=<token> (Bearer ADMIN_API_KEYS) — the reader's best hours to receive email (UTC hours of
+ * the day, best first) for ESPs scheduling sends: from the profile's own distribution, else their segment's,
+ * else the shop's (also when the stored one is unreadable). A server-to-server API: what it answers comes from
+ * the reader's profile (when they open, their segment, their propensity), so the token, which every link of an
+ * email carries (also once forwarded), is not enough: the key is asked first. A bad token is a 401, no model a
  * 503; the email endpoints never do that.
  */
 import type { Hono } from "hono";
@@ -11,6 +13,7 @@ import { bestHours, HOURS_OF_WEEK } from "../../core/send-time";
 import { verifyToken } from "../../core/token";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
+import { requireApiKey } from "../lib/api-key";
 import { logEvent } from "../lib/log";
 import { getModel } from "../model/model-store";
 import { readUser } from "../profile/profile-store";
@@ -49,45 +52,49 @@ function ownHours(b64: string): Uint8Array | null {
 }
 
 export function registerSendTime(app: Hono<AppEnv>): void {
-  app.get("/v1/send-time", async (c) => {
-    const config = getConfig(c.env);
-    const token = await verifyToken(config.tokenSecrets, c.req.query("t"));
-    if (!token.ok) throw new ApiError("TOKEN_INVALID", `token ${token.reason}: mint one with \`npm run token\``);
-    const state = await getModel(c.env.OPENTIME_KV, config.modelRefreshSeconds);
-    const sendTime = state.ok ? state.model.manifest.sendTime : undefined;
-    if (!state.ok || !sendTime)
-      throw new ApiError(
-        "MODEL_UNAVAILABLE",
-        `no send-time model is serving (${state.ok ? "model has none" : state.reason})`,
+  app.get(
+    "/v1/send-time",
+    requireApiKey((c) => c.adminApiKeys, "admin"),
+    async (c) => {
+      const config = getConfig(c.env);
+      const token = await verifyToken(config.tokenSecrets, c.req.query("t"));
+      if (!token.ok) throw new ApiError("TOKEN_INVALID", `token ${token.reason}: mint one with \`npm run token\``);
+      const state = await getModel(c.env.OPENTIME_KV, config.modelRefreshSeconds);
+      const sendTime = state.ok ? state.model.manifest.sendTime : undefined;
+      if (!state.ok || !sendTime)
+        throw new ApiError(
+          "MODEL_UNAVAILABLE",
+          `no send-time model is serving (${state.ok ? "model has none" : state.reason})`,
+        );
+      const read = await readUser(c.env.OPENTIME_KV, token.claims.u, state.model.manifest.version);
+      const profile = modelOutputs(
+        read.profile.ok ? read.profile.profile : null,
+        read.features,
+        state.model.manifest.version,
       );
-    const read = await readUser(c.env.OPENTIME_KV, token.claims.u, state.model.manifest.version);
-    const profile = modelOutputs(
-      read.profile.ok ? read.profile.profile : null,
-      read.features,
-      state.model.manifest.version,
-    );
-    const own = profile?.sendTime ? ownHours(profile.sendTime.hourOfWeek) : null;
-    let dist: number[];
-    let source: SendTimeResponse["source"];
-    if (own) {
-      dist = normalize(own);
-      source = "profile";
-    } else if (profile?.segment && sendTime.segments[profile.segment.id]) {
-      dist = normalize(sendTime.segments[profile.segment.id] as number[]);
-      source = "segment";
-    } else {
-      dist = normalize(sendTime.shop);
-      source = "shop";
-    }
-    const body: SendTimeResponse = {
-      user: token.claims.u,
-      best_hours_utc: own && profile?.sendTime ? profile.sendTime.bestHours : bestHours(dist, 3),
-      hour_of_week: dist.map((p) => Math.round(p * 1e6) / 1e6),
-      source,
-      segment: profile?.segment ?? null,
-      propensity_30d: profile?.propensity ?? null,
-      model: state.model.manifest.version,
-    };
-    return c.json(body, 200, { "Cache-Control": "private, no-store" });
-  });
+      const own = profile?.sendTime ? ownHours(profile.sendTime.hourOfWeek) : null;
+      let dist: number[];
+      let source: SendTimeResponse["source"];
+      if (own) {
+        dist = normalize(own);
+        source = "profile";
+      } else if (profile?.segment && sendTime.segments[profile.segment.id]) {
+        dist = normalize(sendTime.segments[profile.segment.id] as number[]);
+        source = "segment";
+      } else {
+        dist = normalize(sendTime.shop);
+        source = "shop";
+      }
+      const body: SendTimeResponse = {
+        user: token.claims.u,
+        best_hours_utc: own && profile?.sendTime ? profile.sendTime.bestHours : bestHours(dist, 3),
+        hour_of_week: dist.map((p) => Math.round(p * 1e6) / 1e6),
+        source,
+        segment: profile?.segment ?? null,
+        propensity_30d: profile?.propensity ?? null,
+        model: state.model.manifest.version,
+      };
+      return c.json(body, 200, { "Cache-Control": "private, no-store" });
+    },
+  );
 }
