@@ -1,7 +1,8 @@
 /**
  * The experiment store's schema in D1 (worker/lib/d1-schema.ts): a database made by the first version (no
  * `block` column, no recorded version) is upgraded in place, keeping its rows; an upgraded one is left alone;
- * rows written twice count once in the daily aggregates, and an erasure takes its share out.
+ * rows written twice count once in the daily aggregates, and an erasure takes its share out. Two isolates
+ * migrating at once: the one that read a version another has moved since is refused and reads it again.
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -55,5 +56,108 @@ describe("the experiment store's schema", () => {
     expect(await db().prepare("SELECT block FROM exposures WHERE experiment = 'x'").first("block")).toBe("picks");
     await writeRows(db(), [{ kind: "forget", user: "u1" }]);
     expect(await daily()).toEqual({ e: 0, p: 0, r: 0 });
+  });
+});
+
+/** Drops the experiment store and its recorded version: a fresh database. */
+async function fresh(): Promise<void> {
+  await db().batch(
+    ["exposures", "outcomes", "daily", "schema_versions"].map((t) => db().prepare(`DROP TABLE IF EXISTS ${t}`)),
+  );
+}
+
+/**
+ * Another isolate on the same database: ensureTables keys its `ready` cache by the binding, so a proxy of it
+ * has a cache of its own. `afterRead`, if given, runs between its read of the schema version and its writes.
+ */
+function isolate(afterRead?: () => Promise<void>): D1Database {
+  return new Proxy(db(), {
+    get(target, key) {
+      if (key === "prepare" && afterRead)
+        return (query: string) => {
+          if (!query.startsWith("SELECT version FROM schema_versions")) return target.prepare(query);
+          return {
+            bind: (...values: unknown[]) => ({
+              first: async () => {
+                const row = await target
+                  .prepare(query)
+                  .bind(...values)
+                  .first();
+                await afterRead();
+                return row;
+              },
+            }),
+          };
+        };
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+const version = () => db().prepare("SELECT version FROM schema_versions WHERE name = 'experiments'").first("version");
+
+describe("two isolates migrating the experiment store at once", () => {
+  it("refuses the batch of the isolate that read a stale version, which then reads it again", async () => {
+    await fresh();
+    let read!: () => void;
+    const hasRead = new Promise<void>((resolve) => {
+      read = resolve;
+    });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // B reads version 0, then waits while A applies migrations 1 and 2
+    const b = ensureSchema(
+      isolate(async () => {
+        read();
+        await released;
+      }),
+    );
+    await hasRead;
+    await ensureSchema(isolate());
+    expect(await version()).toBe(2);
+    release();
+    // B's batch for migration 1 rolls back (it would have set the version back to 1): it reads 2 and stops
+    await b;
+    expect(await version()).toBe(2);
+    await ensureSchema(isolate());
+    const columns = (await db().prepare("PRAGMA table_info(exposures)").all<{ name: string }>()).results;
+    expect(columns.filter((c) => c.name === "block")).toHaveLength(1);
+  });
+
+  it("guards a version recorded before the guards existed, and refuses a write that does not move it one step", async () => {
+    await fresh();
+    await ensureSchema(isolate());
+    // a database that the version without the guards migrated
+    await db().batch([
+      db().prepare("DROP TRIGGER schema_versions_start"),
+      db().prepare("DROP TRIGGER schema_versions_step"),
+    ]);
+    const guards = async () =>
+      (
+        await db()
+          .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'schema_versions' ORDER BY name",
+          )
+          .all<{ name: string }>()
+      ).results.map((t) => t.name);
+    expect(await guards()).toEqual([]);
+    await ensureSchema(isolate());
+    await ensureSchema(isolate());
+    expect(await guards()).toEqual(["schema_versions_start", "schema_versions_step"]);
+    expect(await version()).toBe(2);
+    // what a stale isolate's batch for migration 1 or 2 would write first
+    await expect(
+      db().prepare("INSERT INTO schema_versions (name, version) VALUES ('experiments', 1)").run(),
+    ).rejects.toThrow();
+    await expect(
+      db().prepare("UPDATE schema_versions SET version = 2 WHERE name = 'experiments'").run(),
+    ).rejects.toThrow(/moved meanwhile/);
+    await expect(db().prepare("INSERT INTO schema_versions VALUES ('other', 2)").run()).rejects.toThrow(
+      /must start at 1/,
+    );
+    expect(await version()).toBe(2);
   });
 });

@@ -2,17 +2,31 @@
  * Tables the Worker keeps in D1 itself: each schema is a list of migrations (each a list of statements), applied
  * in order once per database, its version recorded in `schema_versions` in the same transaction (D1's batch),
  * so `wrangler dev`, the tests, a first deploy and an upgrade need no migration step. Two isolates migrating at
- * once: one batch fails (its transaction rolls back), reads the version again and goes on. Checked once per
- * isolate, database and schema; a failure is retried by the next caller. Migrations are never edited once
- * shipped: a change is a new one at the end.
+ * once read the same version; each batch first moves it from the one read to the next, which triggers on
+ * `schema_versions` refuse unless that is still the current one, so the later batch rolls back whole (no
+ * migration statement ever runs twice), reads the version again and goes on. Checked once per isolate,
+ * database and schema; a failure is retried by the next caller. Migrations are never edited once shipped: a
+ * change is a new one at the end.
  */
 const ready = new WeakMap<D1Database, Map<string, Promise<void>>>();
 
-const VERSIONS = `CREATE TABLE IF NOT EXISTS schema_versions (
-  name TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID`;
+const VERSIONS = [
+  `CREATE TABLE IF NOT EXISTS schema_versions (
+     name TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID`,
+  // the compare-and-set: a version is inserted at 1 (a second insert fails on the key) and only moves one step,
+  // so a batch written for a version another isolate has moved since aborts (apart from the table: databases
+  // made before have it without them)
+  `CREATE TRIGGER IF NOT EXISTS schema_versions_start BEFORE INSERT ON schema_versions WHEN NEW.version <> 1 BEGIN
+     SELECT RAISE(ABORT, 'schema version must start at 1');
+   END`,
+  `CREATE TRIGGER IF NOT EXISTS schema_versions_step BEFORE UPDATE ON schema_versions
+   WHEN NEW.version <> OLD.version + 1 BEGIN
+     SELECT RAISE(ABORT, 'schema version moved meanwhile');
+   END`,
+];
 
 async function migrate(db: D1Database, name: string, migrations: readonly (readonly string[])[]): Promise<void> {
-  await db.prepare(VERSIONS).run();
+  await db.batch(VERSIONS.map((s) => db.prepare(s)));
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await db
       .prepare("SELECT version FROM schema_versions WHERE name = ?")
@@ -22,18 +36,17 @@ async function migrate(db: D1Database, name: string, migrations: readonly (reado
     if (version >= migrations.length) return;
     try {
       for (; version < migrations.length; version++) {
+        // the version first: a stale batch aborts before any of its statements runs
         await db.batch([
+          version === 0
+            ? db.prepare("INSERT INTO schema_versions (name, version) VALUES (?, 1)").bind(name)
+            : db.prepare("UPDATE schema_versions SET version = ? WHERE name = ?").bind(version + 1, name),
           ...(migrations[version] as readonly string[]).map((s) => db.prepare(s)),
-          db
-            .prepare(
-              "INSERT INTO schema_versions (name, version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version",
-            )
-            .bind(name, version + 1),
         ]);
       }
       return;
     } catch (e) {
-      // another isolate may have applied it meanwhile: read the version again (a real failure fails again)
+      // another isolate moved the version first (this batch rolled back): read it again (a real failure fails again)
       if (attempt === 2) throw e;
     }
   }
