@@ -222,13 +222,19 @@ describe("dead letters", () => {
     return { batch, acked, retried };
   }
 
-  it("drops (acks) the events of erased readers and parks the others in their shard", async () => {
+  it("drops (acks) the events of erased readers, applies the others, and parks what would break a profile", async () => {
     await erase("dl-erased");
-    const b = deadLetters([ev("a", "dl-erased"), ev("b", "dl-kept"), ev("c", "dl-erased")]);
+    // an unknown frequency: no API check would pass it, and it would break the reader's consent
+    const poison = {
+      ...ev("p", "dl-kept"),
+      type: "consent",
+      consent: { frequency: "hourly" },
+    } as unknown as QueuedEvent;
+    const b = deadLetters([ev("a", "dl-erased"), ev("b", "dl-kept"), ev("c", "dl-erased"), poison]);
     // rotated since the erasure: the tombstone still counts
     const summary = await consumeDeadLetters(b.batch, { ...env, TOKEN_SECRET: ROTATED_SECRET });
-    expect(summary).toEqual({ dropped: 2, parked: 1, applied: 0, refused: 0, kept: 0 });
-    expect(b.acked.sort()).toEqual(["d0-a", "d1-b", "d2-c"]);
+    expect(summary).toEqual({ dropped: 2, parked: 1, applied: 1, refused: 0, kept: 0 });
+    expect(b.acked.sort()).toEqual(["d0-a", "d1-b", "d2-c", "d3-p"]);
     expect(b.retried).toEqual([]);
     expect(await readerStub(env, "dl-kept").parkedCount("dl-kept")).toBe(1);
     // parked dead letters go with the reader's erasure

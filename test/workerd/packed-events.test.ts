@@ -6,13 +6,13 @@
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import fc from "fast-check";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, inject, it } from "vitest";
 import { erasureKey } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile } from "../../core/profile";
 import { consumeEvents } from "../../worker/events/consumer";
-import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "../../worker/events/dead-letters";
+import { consumeDeadLetters, DEAD_LETTER_MAX_RETRIES, DEAD_LETTER_QUEUE } from "../../worker/events/dead-letters";
 import {
   type EventsMessage,
   enqueue,
@@ -26,6 +26,12 @@ import worker from "../../worker/index";
 import { readerStub, shardOf } from "../../worker/state/shard-routing";
 import { TEST_EVENTS_KEY } from "./fixture";
 import { clearKv } from "./support/harness";
+
+declare module "vitest" {
+  interface ProvidedContext {
+    deadLetterMaxRetries: number | undefined;
+  }
+}
 
 const now = () => Math.floor(Date.now() / 1000);
 const bytesOf = (body: unknown) => new TextEncoder().encode(JSON.stringify(body)).byteLength;
@@ -50,13 +56,13 @@ const poison = (user: string): QueuedEvent => ({
 });
 
 /** A batch of messages that records ack() and retry() by message index. */
-function batchOf(bodies: readonly unknown[], queue = "opentime-events") {
+function batchOf(bodies: readonly unknown[], queue = "opentime-events", attempts = 1) {
   const acked: number[] = [];
   const retried: number[] = [];
   const messages = bodies.map((body, i) => ({
     id: `m${i}`,
     timestamp: new Date(),
-    attempts: 1,
+    attempts,
     body,
     ack: () => acked.push(i),
     retry: () => retried.push(i),
@@ -276,5 +282,62 @@ describe("consuming packed messages", () => {
     expect(imported?.rfm.orders).toBe(3);
     expect(imported?.seenEvents).toContain("kv-era-1");
     expect(await profileOf(erased)).toBeNull();
+  });
+  it("a dead letter of good events (their shard was down through every retry) is applied, not parked", async () => {
+    const [a, b] = ["dl-late-a", "dl-late-b"];
+    const late = [view(a), view(a, "p2"), view(b, "p3")];
+    const optOut: QueuedEvent = {
+      id: `dl-out${seq++}`,
+      type: "consent",
+      user: b,
+      ts: now() - 10,
+      consent: { tracking: false },
+    };
+    await env.OPENTIME_KV.put(kvKeys.decision(b, "spring", 1767225600, "row-0"), "{}");
+    const dead = batchOf([{ events: [...late, optOut] }, { events: [poison(a)] }], DEAD_LETTER_QUEUE);
+    expect(await consumeDeadLetters(dead.batch, env)).toEqual({
+      dropped: 0,
+      parked: 1,
+      applied: 4,
+      refused: 0,
+      kept: 0,
+    });
+    expect(dead.acked).toEqual([0, 1]);
+    expect((await profileOf(a))?.recentItems.map((r) => r.item).sort()).toEqual(["p1", "p2"]);
+    expect((await profileOf(b))?.consent.tracking).toBe(false);
+    // the opt-out applied late still deletes the reader's decisions
+    expect(await env.OPENTIME_KV.get(kvKeys.decision(b, "spring", 1767225600, "row-0"))).toBeNull();
+    expect(await readerStub(env, a).parkedCount(a)).toBe(1);
+    // delivered again (an ack lost): nothing counts twice
+    const again = batchOf([{ events: late }], DEAD_LETTER_QUEUE);
+    expect(await consumeDeadLetters(again.batch, env)).toMatchObject({ applied: 3, parked: 0 });
+    expect((await profileOf(a))?.recentItems).toHaveLength(2);
+  });
+
+  it("a shard still failing keeps the dead letter for an hour; on its last delivery its events are parked", async () => {
+    const user = "dl-down";
+    const events = [view(user), view(user, "p2")];
+    const down = {
+      idFromName: (name: string) => env.READERS?.idFromName(name),
+      get: (id: DurableObjectId) => {
+        const real = env.READERS?.get(id);
+        return {
+          apply: () => Promise.reject(new Error("injected: the object is unreachable")),
+          park: (list: QueuedEvent[]) => real?.park(list),
+        };
+      },
+    } as unknown as typeof env.READERS;
+    const first = batchOf([{ events }], DEAD_LETTER_QUEUE, 1);
+    expect(await consumeDeadLetters(first.batch, { ...env, READERS: down })).toMatchObject({ kept: 1, parked: 0 });
+    expect(first.retried).toEqual([0]);
+    expect(await readerStub(env, user).parkedCount(user)).toBe(0);
+    const last = batchOf([{ events }], DEAD_LETTER_QUEUE, DEAD_LETTER_MAX_RETRIES + 1);
+    expect(await consumeDeadLetters(last.batch, { ...env, READERS: down })).toMatchObject({ kept: 0, parked: 2 });
+    expect(last.acked).toEqual([0]);
+    expect(await readerStub(env, user).parkedCount(user)).toBe(2);
+  });
+
+  it("the dead-letter consumer's last delivery is the one wrangler.toml configures", () => {
+    expect(DEAD_LETTER_MAX_RETRIES).toBe(inject("deadLetterMaxRetries"));
   });
 });

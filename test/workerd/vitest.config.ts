@@ -12,10 +12,16 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** wrangler.toml's [vars] as wrangler reads them: what `wrangler deploy` ships (no .dev.vars, no test bindings) */
     deployedVars: Record<string, unknown>;
+    /** the dead-letter queue consumer's max_retries in wrangler.toml (worker/events/dead-letters.ts keeps a copy) */
+    deadLetterMaxRetries: number | undefined;
   }
 }
 
-const deployedVars = unstable_readConfig({ config: new URL("../../wrangler.toml", import.meta.url).pathname }).vars;
+const deployed = unstable_readConfig({ config: new URL("../../wrangler.toml", import.meta.url).pathname });
+const deployedVars = deployed.vars;
+const deadLetterMaxRetries = deployed.queues.consumers?.find(
+  (c: { queue: string }) => c.queue === "opentime-events-dlq",
+)?.max_retries;
 
 export default defineConfig({
   plugins: [
@@ -38,7 +44,7 @@ export default defineConfig({
     root: new URL("../..", import.meta.url).pathname,
     include: ["test/workerd/**/*.test.ts"],
     globalSetup: ["test/workerd/global-setup.ts"],
-    provide: { deployedVars },
+    provide: { deployedVars, deadLetterMaxRetries },
     testTimeout: 60_000,
     silent: "passed-only",
     hookTimeout: 180_000,

@@ -1,18 +1,21 @@
 /**
  * The dead-letter queue's consumer (`opentime-events-dlq`): messages the events consumer gave up on after its
- * retries (worker/events/queue.ts: one shard's events each, or one bare event). Events of erased readers are
- * dropped: nothing of theirs is kept anywhere. The others go to their reader's shard (ReaderShard.park), which
- * keeps them for an operator (`parked`, until the reader is erased) unless it applied them already (a packed
- * message is dead-lettered whole for one bad event; its neighbours were applied on the first delivery) or the
- * reader has tracking off (dropped). An opt-out of tracking dead-lettered because its decisions could not be
- * deleted is found applied: its decisions are deleted here. A message is acked once each of its events is
- * handled; one that cannot be handled now (tombstones unreadable, a shard failing, a cleanup failing, a message
- * that holds no event) is retried an hour later, whole (parking is idempotent by reader and id).
+ * retries (worker/events/queue.ts: one shard's events each, or one bare event). Most hold good events whose
+ * message failed while KV or a shard was down through every retry (a shard call fails whole): their shard
+ * applies them now, as the events consumer would have (duplicates, erased readers and readers with tracking off
+ * as it does). Only an event that would break the profile is kept for an operator (ReaderShard.park: `parked`,
+ * until the reader is erased). Events of erased readers are dropped: nothing of theirs is kept anywhere. An
+ * applied opt-out of tracking has its decisions deleted here (its cleanup may be what failed). A message is
+ * acked once each of its events is handled; one that cannot be handled now (tombstones unreadable, a shard
+ * failing, a cleanup failing, a message that holds no event) is retried an hour later, whole (applying and
+ * parking are idempotent by reader and id); on its last delivery, events its shard still cannot apply are
+ * parked as they are rather than lost.
  * The Worker's queue handler dispatches batches of that queue here (worker/index.ts).
  */
 import type { QueuedEvent } from "../../core/events";
 import { type Bindings, getConfig } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
+import type { ApplyOutcome, ParkOutcome } from "../state/reader-shard";
 import { shardOf, shardStub } from "../state/shard-routing";
 import { deleteDecisions, erasedOf } from "./erasure";
 import { type EventsMessage, eventsOf } from "./queue";
@@ -20,13 +23,15 @@ import { type EventsMessage, eventsOf } from "./queue";
 export const DEAD_LETTER_QUEUE = "opentime-events-dlq";
 /** How long a kept dead letter waits before it is delivered to this consumer again. */
 export const DEAD_LETTER_RETRY_SECONDS = 3600;
+/** The dead-letter queue's `max_retries` (wrangler.toml): a message delivered more often than this is on its last. */
+export const DEAD_LETTER_MAX_RETRIES = 3;
 
 export interface DeadLetterSummary {
   /** events of erased readers, dropped */
   dropped: number;
   /** events kept in their reader's shard */
   parked: number;
-  /** events their shard had applied already (a packed message's good events), dropped */
+  /** events their shard applied now, or had applied already (a packed message's good events) */
   applied: number;
   /** events of readers with tracking off, dropped */
   refused: number;
@@ -75,10 +80,10 @@ export async function consumeDeadLetters(
   const optedOut = new Map<string, number[]>();
   await Promise.all(
     [...toPark].map(async ([shard, list]) => {
-      try {
-        const outcomes = await shardStub(env, shard).park(list.map((h) => h.event));
+      const stub = shardStub(env, shard);
+      const count = (held: readonly Held[], outcomes: readonly ParkOutcome[]) =>
         outcomes.forEach((outcome, i) => {
-          const { event, from } = list[i] as Held;
+          const { event, from } = held[i] as Held;
           if (outcome === "erased") summary.dropped++;
           else summary[outcome]++;
           if (outcome === "applied" && event.type === "consent" && event.consent?.tracking === false) {
@@ -87,10 +92,40 @@ export async function consumeDeadLetters(
             else optedOut.set(event.user, [from]);
           }
         });
+      /** parks `held` (what the shard cannot apply); a shard failing keeps their messages */
+      const park = async (held: readonly Held[]) => {
+        if (held.length === 0) return;
+        try {
+          count(held, await stub.park(held.map((h) => h.event)));
+        } catch (e) {
+          logEvent("error", "dead_letters.park_failed", { shard, detail: errorMessage(e) });
+          for (const { from } of held) keep.add(from);
+        }
+      };
+      let applied: ApplyOutcome[];
+      try {
+        applied = await stub.apply(list.map((h) => h.event));
       } catch (e) {
-        logEvent("error", "dead_letters.park_failed", { shard, detail: errorMessage(e) });
-        for (const { from } of list) keep.add(from);
+        // still failing: retried in an hour, but on a message's last delivery its events are parked as they are
+        logEvent("error", "dead_letters.apply_failed", { shard, detail: errorMessage(e) });
+        const last = list.filter((h) => (batch.messages[h.from]?.attempts ?? 1) > DEAD_LETTER_MAX_RETRIES);
+        for (const h of list) if (!last.includes(h)) keep.add(h.from);
+        await park(last);
+        return;
       }
+      const rejected: Held[] = [];
+      const done: Held[] = [];
+      const outcomes: ParkOutcome[] = [];
+      applied.forEach((outcome, i) => {
+        const h = list[i] as Held;
+        if (outcome === "rejected") rejected.push(h);
+        else {
+          done.push(h);
+          outcomes.push(outcome === "duplicate" ? "applied" : outcome);
+        }
+      });
+      count(done, outcomes);
+      await park(rejected);
     }),
   );
   await Promise.all(
