@@ -3,12 +3,14 @@
  * `{"v":1,"triggers":[{"id","type":"cart-abandoned","afterMinutes","campaign","webhook",...}]}` (also
  * `viewed-back-in-stock` with `viewedWithinDays`, `viewed-price-drop` with `minDropPercent`). 200
  * `{triggers, warnings}` (a warning when TRIGGER_WEBHOOK_SECRET is not set: nothing would be delivered); 400
- * naming the bad field. The reader shards and the catalog writer see it within about a minute (their 30-second
- * cache, and KV's propagation).
+ * naming the bad field, or a trigger whose tokens would outlive the erasure tombstone (an erased reader's trigger
+ * email opened after the tombstone is gone would record their opens again). The reader shards and the catalog
+ * writer see it within about a minute (their 30-second cache, and KV's propagation).
  */
 import type { Hono } from "hono";
 import { TriggersConfigSchema } from "../../core/triggers";
-import type { AppEnv } from "../env";
+import { type AppEnv, getConfig } from "../env";
+import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
 import { readValidBody } from "../lib/read-json-body";
 import { putTriggers } from "../triggers/trigger-config";
@@ -21,6 +23,13 @@ export function registerAdminTriggersPut(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const parsed = await readValidBody(c, TriggersConfigSchema, MAX_BODY);
+      const { erasureTombstoneDays } = getConfig(c.env);
+      const outliving = parsed.triggers.find((t) => t.tokenTtlDays >= erasureTombstoneDays);
+      if (outliving)
+        throw new ApiError(
+          "BAD_REQUEST",
+          `triggers.${parsed.triggers.indexOf(outliving)}.tokenTtlDays: ${outliving.tokenTtlDays} days is not shorter than ERASURE_TOMBSTONE_DAYS (${erasureTombstoneDays}): an erased reader's token must expire before their tombstone`,
+        );
       await putTriggers(c.env.OPENTIME_KV, parsed);
       const warnings = c.env.TRIGGER_WEBHOOK_SECRET
         ? []
