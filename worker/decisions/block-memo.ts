@@ -5,11 +5,17 @@
  * running the model again. Keyed by reader, campaign, block size and the open's facts (who fetched, from where:
  * a block's conditions may test them); bounded, and short-lived so a
  * later re-open (under `live`) decides afresh.
+ *
+ * A ranking still being computed belongs to the request that started it: if that one is cancelled (a mail proxy
+ * dropping one image of the row), its reads never settle. So a request that shares it waits at most
+ * SHARE_WAIT_MS of its own, then (or when the shared one fails) computes its own.
  */
 import type { ServedBlock } from "../campaigns/serve-block";
 
 const TTL_MS = 5_000;
 const MAX_ENTRIES = 2_000;
+/** How long a slot waits for a ranking another request computes before it computes its own. */
+export const SHARE_WAIT_MS = 1_500;
 
 const memo = new Map<string, { at: number; rec: Promise<ServedBlock> }>();
 let hits = 0;
@@ -20,12 +26,13 @@ export function blockRanking(
   key: { user: string; campaign: string; slots: number; open?: string },
   now: number,
   compute: () => Promise<ServedBlock>,
+  waitMs = SHARE_WAIT_MS,
 ): Promise<ServedBlock> {
   const id = `${key.slots}|${key.campaign}|${key.open ?? ""}|${key.user}`;
   const held = memo.get(id);
   if (held && now - held.at < TTL_MS) {
     hits++;
-    return held.rec;
+    return orOwn(held.rec, compute, waitMs);
   }
   misses++;
   const rec = compute();
@@ -42,6 +49,17 @@ export function blockRanking(
     }
   }
   return rec;
+}
+
+/** `shared` if it settles within `waitMs` (this request's own timer), else (or if it fails) `compute()`. */
+async function orOwn(shared: Promise<ServedBlock>, compute: () => Promise<ServedBlock>, waitMs: number) {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), waitMs);
+  });
+  const first = await Promise.race([shared.catch(() => null), late]);
+  if (timer !== null) clearTimeout(timer);
+  return first ?? compute();
 }
 
 /** For tests: how many rankings were shared and computed since the last reset. */
