@@ -226,5 +226,22 @@ describe("model versions from the admin API and the dashboard", () => {
     expect(((await env.OPENTIME_KV.get(kvKeys.activeModel, "json")) as { version: string }).version).toBe(f.version);
     const page = await (await send("/dashboard", { headers: ADMIN_HEADERS })).text();
     expect(page).toContain(`value="${copy}"`);
+    // its activate button posts that form; a body past the form's size is refused before it is parsed
+    const activate = (body: string) =>
+      send("/dashboard/models/activate", {
+        method: "POST",
+        headers: {
+          Authorization: ADMIN_HEADERS.Authorization,
+          "Content-Type": "application/x-www-form-urlencoded",
+          Origin: "https://opentime.test",
+        },
+        body,
+      });
+    const huge = await activate(`version=${copy}&pad=${"x".repeat(100_000)}`);
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as { error: { code: string } }).error.code).toBe("PAYLOAD_TOO_LARGE");
+    const again = await activate(new URLSearchParams({ version: copy }).toString());
+    expect(again.status).toBe(303);
+    expect(decodeURIComponent(again.headers.get("Location") ?? "")).toContain(`activated ${copy}`);
   });
 });

@@ -8,9 +8,13 @@ import type { Hono } from "hono";
 import { activate, ModelActivationSchema, rollback } from "../../core/model-versions";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
+import { readBodyBytes } from "../lib/read-json-body";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { modelMove } from "../model/model-move";
 import { dashboardAccess } from "../preview/access";
+
+/** The activate form is one model version: anything larger is not it. */
+const MAX_FORM_BYTES = 4096;
 
 export function registerDashboardModelAction(app: Hono<AppEnv>): void {
   app.post("/dashboard/models/:action", dashboardAccess, async (c) => {
@@ -21,8 +25,9 @@ export function registerDashboardModelAction(app: Hono<AppEnv>): void {
     let message: string;
     try {
       if (action === "activate") {
-        const form = await c.req.parseBody();
-        const parsed = ModelActivationSchema.safeParse({ version: form.version });
+        // the form is one field: read with a cap, as every body is (lib/read-json-body.ts)
+        const form = new URLSearchParams(new TextDecoder().decode(await readBodyBytes(c, MAX_FORM_BYTES)));
+        const parsed = ModelActivationSchema.safeParse({ version: form.get("version") ?? undefined });
         if (!parsed.success) throw new ApiError("BAD_REQUEST", "version: not a model version");
         const move = await modelMove(() => activate(kv, parsed.data.version));
         message = move.unchanged ? `${move.pointer.version} was already active` : `activated ${move.pointer.version}`;

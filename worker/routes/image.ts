@@ -36,7 +36,8 @@ function image(bytes: Uint8Array, headers: Record<string, string>, type = "image
     headers: {
       "Content-Type": type,
       "Content-Length": String(bytes.byteLength),
-      // re-fetched on every open (Gmail's proxy honours this); never stored by shared caches
+      // revalidated on every open (Gmail's proxy honours this): a proxy may keep a copy,
+      // but only under this URL, which holds the reader's own token
       "Cache-Control": "no-cache, max-age=0",
       ...headers,
     },
