@@ -4,7 +4,7 @@
  * (reason `erased`) but store and queue nothing; their events are dropped, also after TOKEN_SECRET rotates
  * and from the dead-letter queue; tombstones written before the change (keyed by the secret) still count.
  */
-import { createExecutionContext, env } from "cloudflare:test";
+import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { erasureKey } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
@@ -14,6 +14,7 @@ import { mintToken } from "../../core/token";
 import { DEFAULT_ERASURE_TOMBSTONE_DAYS, getConfig } from "../../worker/env";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE, DEAD_LETTER_RETRY_SECONDS } from "../../worker/events/dead-letters";
 import worker from "../../worker/index";
+import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { faultyKv } from "./support/faulty-bindings";
@@ -199,6 +200,55 @@ describe("erasure", () => {
     const result = await consume([ev("l1", p.userId)]);
     expect(result.explicitAcks).toEqual(["m0-l1"]);
     expect(await env.OPENTIME_KV.get(kvKeys.profile(p.userId))).toBeNull();
+  });
+});
+
+describe("late decisions", () => {
+  /** Runs the shard's alarm as if its due sweeps' time had come (a sweep is due minutes after the change). */
+  async function sweepNow(user: string): Promise<{ round: number }[]> {
+    const stub = readerStub(env, user);
+    await runInDurableObject(stub, (_: ReaderShard, state: DurableObjectState) => {
+      state.storage.sql.exec("UPDATE decision_sweeps SET at = 0");
+    });
+    await runDurableObjectAlarm(stub);
+    return runInDurableObject(stub, (_: ReaderShard, state: DurableObjectState) =>
+      state.storage.sql.exec<{ round: number }>("SELECT round FROM decision_sweeps WHERE user = ?", user).toArray(),
+    );
+  }
+
+  it("a decision stored just after the erasure (an open still running) is swept twice more, then the id is gone", async () => {
+    const user = "late-erased";
+    await consume([ev("le1", user)]);
+    await erase(user);
+    // an open that began before the erasure writes its decision after it
+    const late = kvKeys.decision(user, "spring", 1767225600, "row-0");
+    await env.OPENTIME_KV.put(late, "{}");
+    expect(await sweepNow(user)).toEqual([{ round: 1 }]);
+    expect(await env.OPENTIME_KV.get(late)).toBeNull();
+    await env.OPENTIME_KV.put(late, "{}");
+    // the last sweep: the reader's id is forgotten with it
+    expect(await sweepNow(user)).toEqual([]);
+    expect(await env.OPENTIME_KV.get(late)).toBeNull();
+  });
+
+  it("tracking off: a decision stored after the opt-out goes; tracking on again keeps the reader's decisions", async () => {
+    const user = "late-optout";
+    const consent = (id: string, tracking: boolean): QueuedEvent => ({
+      id,
+      type: "consent",
+      user,
+      ts: now(),
+      consent: { tracking },
+    });
+    await consume([consent("lo1", false)]);
+    const late = kvKeys.decision(user, "spring", 1767225600, "row-0");
+    await env.OPENTIME_KV.put(late, "{}");
+    expect(await sweepNow(user)).toEqual([{ round: 1 }]);
+    expect(await env.OPENTIME_KV.get(late)).toBeNull();
+    await consume([consent("lo2", true)]);
+    await env.OPENTIME_KV.put(late, "{}");
+    expect(await sweepNow(user)).toEqual([]);
+    expect(await env.OPENTIME_KV.get(late)).toBe("{}");
   });
 });
 

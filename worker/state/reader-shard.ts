@@ -12,6 +12,8 @@
  *               (`catalogChanged`) starts viewed-* deliveries for the readers who viewed the items
  *   experiment_outbox  exposures and attributed outcomes their events made, and erasures, until the experiment
  *               store (D1) has them (worker/state/experiment-outbox.ts)
+ *   decision_sweeps  readers erased or gone tracking-off lately, whose KV decisions the alarm deletes again
+ *               (worker/state/decision-sweeps.ts): one written just after the first deletion goes too
  * A call applies a whole queue batch's events for the shard in one transaction. Nothing else writes these.
  *
  * The edge never waits on a shard: after a commit the shard publishes the reader's profile to KV
@@ -29,11 +31,13 @@ import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
 import type { ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
+import { deleteDecisions } from "../events/erasure";
 import { writeRows } from "../experiments/experiment-db";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
 import { appliedSeq, applyCatalogChanges, INBOX_SCHEMA } from "./catalog-inbox";
+import { dropSweeps, dueSweeps, nextSweep, queueSweeps, SWEEPS_SCHEMA, sweepDone } from "./decision-sweeps";
 import {
   hasPending,
   OUTBOX_RETRY_MS,
@@ -118,7 +122,10 @@ const SCHEMA = [
   ...VIEWS_SCHEMA,
   ...INBOX_SCHEMA,
   ...OUTBOX_SCHEMA,
+  ...SWEEPS_SCHEMA,
 ];
+/** Decision sweeps per alarm run (each a KV listing and its deletions); more wait for the next run. */
+const SWEEP_BATCH = 20;
 /** Outbox sends per call before the rest is left to the alarm. */
 const OUTBOX_ROUNDS = 5;
 
@@ -205,6 +212,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     // experiments are recorded only where their store is bound
     const experimentsOn = this.env.DB !== undefined;
     let queued = false;
+    let sweeping = false;
     this.ctx.storage.transactionSync(() => {
       for (const [user, list] of byUser) {
         const first = firstTouch.get(user);
@@ -259,7 +267,11 @@ export class ReaderShard extends DurableObject<Bindings> {
           // (also when it was turned off and on again within these events: what was viewed before goes)
           const offNow = appliedEvents.some((e) => e.type === "consent" && e.consent?.tracking === false);
           if (!res.profile.consent.tracking || offNow) deleteViews(this.sql, user);
-          else if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase")) {
+          // the consumer deletes their decisions; the alarm does again, for one stored just after
+          if (offNow) {
+            queueSweeps(this.sql, user, now);
+            sweeping = true;
+          } else if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase")) {
             const expires = recordViews(this.sql, user, appliedEvents, res.profile.purchases, Math.floor(now / 1000));
             if (expires !== null) viewsExpire = Math.min(viewsExpire ?? expires, expires);
           }
@@ -299,6 +311,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     if (triggerAt !== null) await this.scheduleAlarm(triggerAt);
     // views expire: an alarm within a day of their expiry deletes them (pruneOldViews; older views have one)
     if (viewsExpire !== null) await this.scheduleAlarm(viewsExpire, 86_400_000);
+    if (sweeping) await this.scheduleAlarm(nextSweep(this.sql) ?? now);
     // experiment rows go to D1 after the call answers (a slow D1 never holds the queue's acks); the alarm
     // sends what this send does not (the object evicted meanwhile, D1 failing)
     if (queued) {
@@ -410,11 +423,14 @@ export class ReaderShard extends DurableObject<Bindings> {
     this.ctx.storage.transactionSync(() => {
       rows = this.deleteReader(user);
       this.tombstone(hash, untilMs);
+      // the caller deletes their decisions; the alarm does again, for one stored just after
+      queueSweeps(this.sql, user, Date.now());
       // and their exposures and outcomes in the experiment store
       if (experimentsOn) queueForget(this.sql, user);
     });
     this.cache.delete(user);
     await this.scheduleAlarm(untilMs);
+    await this.scheduleAlarm(nextSweep(this.sql) ?? Date.now());
     if (experimentsOn) {
       await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_MS);
       this.ctx.waitUntil(this.sendOutbox());
@@ -447,13 +463,15 @@ export class ReaderShard extends DurableObject<Bindings> {
       .filter((d) => !this.inFlight.has(d.delivery))
       .slice(0, DELIVERY_BATCH);
     if (deliveries.length > 0) await this.deliverDue(deliveries);
+    await this.sweepDecisions(dueSweeps(this.sql, now, SWEEP_BATCH));
     await this.sendOutbox();
     const next = this.sql
       .exec<{ at: number | null }>(
         `SELECT min(at) AS at FROM (
            SELECT min(published_at) + ${this.interval} AS at FROM readers WHERE version <> published_version
            UNION ALL SELECT min(until) AS at FROM tombstones
-           UNION ALL SELECT min(next_at) AS at FROM triggers WHERE state = 'pending')`,
+           UNION ALL SELECT min(next_at) AS at FROM triggers WHERE state = 'pending'
+           UNION ALL SELECT min(at) AS at FROM decision_sweeps)`,
       )
       .one().at;
     // and, however quiet the shard, when its oldest view expires, and soon while the outbox holds rows
@@ -623,6 +641,33 @@ export class ReaderShard extends DurableObject<Bindings> {
   }
 
   /** Deletes everything held of the reader (inside the caller's transaction); the rows deleted. */
+  /**
+   * Deletes the KV decisions of readers erased or gone tracking-off a while ago (decision-sweeps.ts), unless
+   * they turned tracking on again; a KV failure leaves the sweep for later.
+   */
+  private async sweepDecisions(due: readonly { user: string; round: number }[]): Promise<void> {
+    const nowIso = new Date().toISOString();
+    let swept = 0;
+    await Promise.all(
+      due.map(async ({ user, round }) => {
+        if (this.reader(user, nowIso)?.profile.consent.tracking) {
+          dropSweeps(this.sql, user);
+          return;
+        }
+        let ok = true;
+        try {
+          swept += await deleteDecisions(this.env.OPENTIME_KV, user);
+        } catch (e) {
+          ok = false;
+          logEvent("error", "decisions.sweep_failed", { detail: errorMessage(e) });
+        }
+        sweepDone(this.sql, user, round, ok, Date.now());
+      }),
+    );
+    // counts only: the sweeps name readers
+    if (swept > 0) logEvent("info", "decisions.swept", { decisions: swept, readers: due.length });
+  }
+
   private deleteReader(user: string): number {
     let rows = this.sql.exec("DELETE FROM readers WHERE user = ?", user).rowsWritten;
     rows += this.sql.exec("DELETE FROM applied WHERE user = ?", user).rowsWritten;
