@@ -18,7 +18,7 @@ import { mintToken, verifyToken } from "../../core/token";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
-import { resetExperimentCache } from "../../worker/experiments/experiment-store";
+import { resetExperimentCache, putExperiment as storeExperiment } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
 import { TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import {
@@ -160,6 +160,25 @@ describe("the experiments admin API", () => {
     expect((await putExperiment("e1", body({ status: "stopped" }))).status).toBe(200);
     expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN))).toBeNull();
     expect((await putExperiment("e2", body())).status).toBe(200);
+  });
+
+  it("a stop whose read of the campaign's running copy is stale (a start a moment ago, elsewhere) still stops it", async () => {
+    expect((await putExperiment("e1", body())).status).toBe(200);
+    // KV at the stopping location has not seen the start yet: the copy reads as absent
+    const stale = new Proxy(env.OPENTIME_KV, {
+      get(target, prop) {
+        if (prop === "get")
+          return (key: string, ...rest: unknown[]) =>
+            key === kvKeys.campaignExperiment(CAMPAIGN)
+              ? Promise.resolve(null)
+              : (target.get as (...a: unknown[]) => unknown)(key, ...rest);
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const stopped = ExperimentSchema.parse({ v: 1, id: "e1", ...body({ status: "stopped" }) });
+    await storeExperiment(stale, stopped);
+    expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN))).toBeNull();
   });
 });
 

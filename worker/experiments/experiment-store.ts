@@ -102,8 +102,11 @@ export async function putExperiment(kv: KVNamespace, experiment: Experiment): Pr
   await kv.put(kvKeys.experiment(experiment.id), json);
   if (experiment.status === "running") await kv.put(kvKeys.campaignExperiment(experiment.campaign), json);
   else {
+    // stopped: its campaign's copy goes unless another experiment runs there now. A read that finds none may be
+    // stale (a start within KV's minute, written at another location): deleting is then what stops it
     const current = await readCampaignExperiment(kv, experiment.campaign);
-    if (current?.id === experiment.id) await kv.delete(kvKeys.campaignExperiment(experiment.campaign));
+    if (current === null || current.id === experiment.id)
+      await kv.delete(kvKeys.campaignExperiment(experiment.campaign));
   }
   cache.delete(experiment.campaign);
 }
