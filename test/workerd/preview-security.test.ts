@@ -148,6 +148,19 @@ describe("PREVIEW_PAGE=true in production: the admin key or Cloudflare Access", 
     for (const path of demoRoutes()) expect((await request(prod(), path, { headers: admin })).status).toBe(404);
   });
 
+  it("the preview's email opened again keeps its token (its decisions are that send's); another is a new email", async () => {
+    const email = async (query: string) => {
+      const res = await request(prod(), `/v1/preview/email?${query}`, { headers: admin });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { token: string }).token;
+    };
+    const first = await email(`user=${user()}&campaign=demo`);
+    expect(await email(`user=${user()}&campaign=demo&layout=card&t=${first}`)).toBe(first);
+    // another campaign, or a token that does not verify: a fresh one is minted
+    expect(await email(`user=${user()}&campaign=demo-live&t=${first}`)).not.toBe(first);
+    expect(await email(`user=${user()}&campaign=demo&t=${first}x`)).not.toBe(`${first}x`);
+  });
+
   it("DEMO_ROUTES=true reached on a public host is not local development: the admin key is needed", async () => {
     const leaked = deployed({ DEMO_ROUTES: "true" });
     for (const r of previewRoutes()) {

@@ -1,6 +1,6 @@
 /**
- * One email as a reader would get it: a fresh 7-day token for the user and campaign, the three rendered
- * parts, the campaign block the reader gets and why (with the facts its conditions saw), the recommendations
+ * One email as a reader would get it: a fresh 7-day token for the user and campaign (or `again`, the token of
+ * the email shown before, re-opened), the three rendered parts, the campaign block the reader gets and why (with the facts its conditions saw), the recommendations
  * with their scores and why, and the AMP part's static view.
  */
 import ampTemplate from "../../amp-templates/recs-email.amp.html";
@@ -25,11 +25,17 @@ export async function emailPreview(
   base: string,
   q: PreviewQuery,
   location: { timezone: string | null; country: string | null } = { timezone: null, country: null },
+  again?: string,
 ) {
   const secret = config.tokenSecrets[0];
   if (!secret)
     throw new ApiError("MODEL_UNAVAILABLE", "TOKEN_SECRET is not set: run `npm start` once to create .dev.vars");
-  const token = await mintToken(secret, { user: q.user, campaign: q.campaign, ttlSeconds: TOKEN_TTL_SECONDS });
+  // the same email opened again keeps its token (its decisions are that send's); anything else is a new email
+  const shown = again ? await verifyToken(config.tokenSecrets, again) : null;
+  const token =
+    shown?.ok && shown.claims.u === q.user && shown.claims.c === q.campaign
+      ? (again as string)
+      : await mintToken(secret, { user: q.user, campaign: q.campaign, ttlSeconds: TOKEN_TTL_SECONDS });
   const links = emailLinks({ baseUrl: base, token, layout: q.layout });
   const parts = renderEmail(
     { amp: ampTemplate, html: htmlTemplate, text: textTemplate },

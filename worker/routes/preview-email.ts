@@ -1,6 +1,8 @@
 /**
- * GET /v1/preview/email?user&campaign&layout : a fresh token, the rendered parts, the recommendations and
- * why. Behind `previewAccess`.
+ * GET /v1/preview/email?user&campaign&layout[&t] : the rendered parts, the recommendations and why, for the
+ * email of token `t` (the one shown before, opened again: what `freeze` holds) when it is that user's and
+ * campaign's and still valid, else for a fresh token (a new email: decisions are kept per send). Behind
+ * `previewAccess`.
  */
 import type { Hono } from "hono";
 import { cfSignals } from "../campaigns/open-facts";
@@ -13,7 +15,8 @@ export function registerPreviewEmail(app: Hono<AppEnv>): void {
     const q = previewQuery(c);
     const config = getConfig(c.env);
     const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
-    return c.json(await emailPreview(c.env.OPENTIME_KV, config, base, q, cfSignals(c.req.raw)), 200, {
+    const again = c.req.query("t");
+    return c.json(await emailPreview(c.env.OPENTIME_KV, config, base, q, cfSignals(c.req.raw), again), 200, {
       "Cache-Control": "no-store",
     });
   });
