@@ -38,6 +38,8 @@ describe("blockRanking", () => {
     const second = await blockRanking(key, 1, async () => served("own"), 30);
     expect(second).toEqual(served("own"));
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    // the slots still to come share that one, not the stuck one
+    expect(await blockRanking(key, 2, async () => served("third"), 30)).toBe(second);
   });
 
   it("a shared ranking that fails: the slot that held it computes its own at once", async () => {

@@ -21,7 +21,7 @@ const memo = new Map<string, { at: number; rec: Promise<ServedBlock> }>();
 let hits = 0;
 let misses = 0;
 
-/** The block's shared ranking, computed by `compute` when no fresh one is held. */
+/** The block's shared ranking, computed by `compute` when no fresh one is held (`campaign`: the send's key). */
 export function blockRanking(
   key: { user: string; campaign: string; slots: number; open?: string },
   now: number,
@@ -32,7 +32,17 @@ export function blockRanking(
   const held = memo.get(id);
   if (held && now - held.at < TTL_MS) {
     hits++;
-    return orOwn(held.rec, compute, waitMs);
+    return orOwn(held.rec, waitMs, () => {
+      // the shared one is stuck or failed: this slot's own ranking is the one the slots still to come share
+      const own = compute();
+      if (memo.get(id) === held) {
+        memo.set(id, { at: now, rec: own });
+        own.catch(() => {
+          if (memo.get(id)?.rec === own) memo.delete(id);
+        });
+      }
+      return own;
+    });
   }
   misses++;
   const rec = compute();
@@ -52,7 +62,7 @@ export function blockRanking(
 }
 
 /** `shared` if it settles within `waitMs` (this request's own timer), else (or if it fails) `compute()`. */
-async function orOwn(shared: Promise<ServedBlock>, compute: () => Promise<ServedBlock>, waitMs: number) {
+async function orOwn(shared: Promise<ServedBlock>, waitMs: number, compute: () => Promise<ServedBlock>) {
   let timer: ReturnType<typeof setTimeout> | null = null;
   const late = new Promise<null>((resolve) => {
     timer = setTimeout(() => resolve(null), waitMs);

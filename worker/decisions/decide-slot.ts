@@ -16,7 +16,7 @@ import type { RulesApplied } from "../../core/item-rules";
 import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
 import { RECS_REASONS, SCORERS, type Scorer, type SlotReason } from "../../core/reasons";
-import { type TokenClaims, verifyToken } from "../../core/token";
+import { sendKey, type TokenClaims, verifyToken } from "../../core/token";
 import { blockCopy } from "../campaigns/block-copy";
 import { openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
@@ -141,14 +141,14 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const verified = await verifyToken(config.tokenSecrets, input.token, Math.floor(now / 1000));
   const claims = verified.ok ? verified.claims : null;
   const campaignId = claims?.c ?? "";
-  // one decision per send (a trigger's emails share a campaign); one stored per campaign before that is read
-  // beside it, so an email opened before the upgrade keeps its product (none is left decisionTtlDays after it)
+  // one decision per send (a trigger's emails share a campaign). A click finding none reads the one stored per
+  // campaign before that (an image shown before the upgrade, clicked after it, leads to what it showed); opens
+  // decide afresh. Remove that read once the last such decision has expired (decisionTtlDays after the upgrade).
   const key = claims ? kvKeys.decision(claims.u, claims.c, claims.e, slotKey(slot)) : null;
   const storedRead = claims
-    ? Promise.all([
-        readDecision(kv, key as string),
-        readDecision(kv, kvKeys.legacyDecision(claims.u, claims.c, slotKey(slot))),
-      ]).then(([own, legacy]) => own ?? legacy)
+    ? readDecision(kv, key as string).then((own) =>
+        own || via !== "click" ? own : readDecision(kv, kvKeys.legacyDecision(claims.u, claims.c, slotKey(slot))),
+      )
     : Promise.resolve(null);
   // an experiment running on the campaign: the reader's arm decides which configuration serves (open-arm.ts).
   // The reader's profile is read only if one runs (from the moment that is known, beside the campaign's and the
@@ -213,7 +213,13 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
       loads,
       personalize: arm?.personalize,
     });
-  const memoKey = { user: claims?.u ?? "", campaign: campaignId, slots: n, open: JSON.stringify(open) };
+  // one ranking per send's block (a send's frequency cap is its own: two emails of a trigger do not share one)
+  const memoKey = {
+    user: claims?.u ?? "",
+    campaign: claims ? sendKey(claims) : "",
+    slots: n,
+    open: JSON.stringify(open),
+  };
   const served = await (claims ? blockRanking(memoKey, now, serve) : serve());
   const rec = served.rec;
   const block = { id: served.selection.block.id, why: served.explanation };
