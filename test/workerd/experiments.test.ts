@@ -177,7 +177,10 @@ describe("the experiments admin API", () => {
       },
     });
     const stopped = ExperimentSchema.parse({ v: 1, id: "e1", ...body({ status: "stopped" }) });
-    await storeExperiment(stale, stopped);
+    // an experiment that never ran leaves the copy alone (it may be another's, started meanwhile)
+    await storeExperiment(stale, { ...stopped, id: "e-never" }, false);
+    expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN))).not.toBeNull();
+    await storeExperiment(stale, stopped, true);
     expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN))).toBeNull();
   });
 });

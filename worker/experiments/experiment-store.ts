@@ -95,17 +95,18 @@ export function readExperiment(kv: KVNamespace, id: string): Promise<Experiment 
 
 /**
  * Stores an experiment and, while it runs, its campaign's copy (deleted when it stops). The caller has checked
- * that no other experiment runs on the campaign.
+ * that no other experiment runs on the campaign; `wasRunning`: the stored experiment, as the caller read it, ran.
  */
-export async function putExperiment(kv: KVNamespace, experiment: Experiment): Promise<void> {
+export async function putExperiment(kv: KVNamespace, experiment: Experiment, wasRunning = false): Promise<void> {
   const json = JSON.stringify(experiment);
   await kv.put(kvKeys.experiment(experiment.id), json);
   if (experiment.status === "running") await kv.put(kvKeys.campaignExperiment(experiment.campaign), json);
   else {
-    // stopped: its campaign's copy goes unless another experiment runs there now. A read that finds none may be
-    // stale (a start within KV's minute, written at another location): deleting is then what stops it
+    // stopped: its campaign's copy goes if it is this experiment's. A read that finds none may be stale (a start
+    // within KV's minute, written at another location): if this one ran, deleting is what stops it; if it never
+    // ran, the copy may be another's, started meanwhile, and stays
     const current = await readCampaignExperiment(kv, experiment.campaign);
-    if (current === null || current.id === experiment.id)
+    if (current?.id === experiment.id || (current === null && wasRunning))
       await kv.delete(kvKeys.campaignExperiment(experiment.campaign));
   }
   cache.delete(experiment.campaign);

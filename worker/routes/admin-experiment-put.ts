@@ -37,7 +37,7 @@ export function registerAdminExperimentPut(app: Hono<AppEnv>): void {
         if (running && running.id !== id)
           throw new ApiError("EXPERIMENT_CONFLICT", `campaign: experiment "${running.id}" runs on it; stop it first`);
       }
-      await putExperiment(kv, experiment);
+      await putExperiment(kv, experiment, stored?.status === "running");
       return c.json({ id, created: stored === null, experiment });
     },
   );
