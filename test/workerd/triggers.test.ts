@@ -7,8 +7,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
+import { kvKeys } from "../../core/kv-keys";
 import { verifyToken } from "../../core/token";
-import type { TriggerDelivery } from "../../core/triggers";
+import { type TriggerDelivery, TriggersConfigSchema } from "../../core/triggers";
 import { verifyWebhook } from "../../core/webhook-signature";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
@@ -95,6 +96,22 @@ describe("cart-abandoned trigger", () => {
     await alarmUntil(user, 2);
     expect(calls).toHaveLength(1);
     expect(await triggerRow(user)).toMatchObject([{ state: "delivered", attempts: 1 }]);
+  });
+
+  it("a stored configuration whose tokens would outlive the tombstone still delivers tokens a day short of it", async () => {
+    // stored before PUT refused it (or ERASURE_TOMBSTONE_DAYS lowered since): 60 days against 45
+    const stored = TriggersConfigSchema.parse({ v: 1, triggers: [{ ...CART, tokenTtlDays: 60 }] });
+    await env.OPENTIME_KV.put(kvKeys.triggers, JSON.stringify(stored));
+    resetTriggersCache();
+    const user = "trig-ttl";
+    await consume([event(user, "cart_add", 40, "p000417")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(1);
+    const delivery = JSON.parse((calls[0] as Call).body) as TriggerDelivery;
+    const token = await verifyToken([TEST_TOKEN_SECRET], delivery.token, nowS());
+    if (!token.ok) throw new Error(token.reason);
+    expect(token.claims.e - nowS()).toBeLessThanOrEqual(44 * 86_400);
+    expect(token.claims.e - nowS()).toBeGreaterThan(43 * 86_400);
   });
 
   it("a purchase after the cart add cancels it; an older cart add arriving late never fires", async () => {

@@ -6,8 +6,9 @@
  * tombstone and the snapshot have reached every location, no open stores one again, so the shard sweeps the
  * reader's decisions twice more (SWEEP_AFTER_MS after the change) and then forgets them: a reader's id is kept
  * here 15 minutes (longer only while KV fails). A tracking-off sweep is dropped if the reader has turned tracking on again
- * meanwhile. Synchronous SQL on the shard's storage, in the transaction that erased or applied the opt-out; the
- * shard's alarm runs them (a failed sweep is tried again a minute later).
+ * meanwhile, and a round counts only once the opt-out's snapshot is in KV (until then opens may store more).
+ * Synchronous SQL on the shard's storage, in the transaction that erased or applied the opt-out; the shard's
+ * alarm runs them (a failed sweep, or one run before that snapshot, is tried again a minute later).
  */
 
 export const SWEEPS_SCHEMA = [

@@ -91,7 +91,7 @@ export function publishInterval(backlogMs: number): number {
 }
 
 export interface ApplyOptions {
-  /** how long the newest event of the call waited in the queue (sets the snapshot interval; default none) */
+  /** how long the newest event of the call waited in the queue (sets the snapshot interval; without it, unchanged) */
   backlogMs?: number;
 }
 /** Snapshots published per alarm run; more reschedule the alarm at once. */
@@ -161,11 +161,15 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /** Applies events of this shard's readers (any order, repeats allowed); one outcome per event, in order. */
   async apply(events: QueuedEvent[], options: ApplyOptions = {}): Promise<ApplyOutcome[]> {
-    const before = this.interval;
-    this.interval = publishInterval(options.backlogMs ?? 0);
-    // the backlog shrank: readers held back under the longer interval are due sooner (the alarm moves earlier,
-    // when by more than a second: a draining queue shrinks it a little with every batch)
-    if (this.interval < before) await this.scheduleAlarm(Date.now() + this.interval, PUBLISH_INTERVAL_MS);
+    // the events queue's consumer says how long its batch waited; other callers (dead letters, tests) leave the
+    // interval as the queue set it
+    if (options.backlogMs !== undefined) {
+      const before = this.interval;
+      this.interval = publishInterval(options.backlogMs);
+      // the backlog shrank: readers held back under the longer interval are due sooner (the alarm moves earlier,
+      // when by more than a second: a draining queue shrinks it a little with every batch)
+      if (this.interval < before) await this.scheduleAlarm(Date.now() + this.interval, PUBLISH_INTERVAL_MS);
+    }
     const byUser = new Map<string, QueuedEvent[]>();
     for (const e of events) {
       const list = byUser.get(e.user);
@@ -498,8 +502,11 @@ export class ReaderShard extends DurableObject<Bindings> {
   private async deliverDue(due: DueDelivery[]): Promise<void> {
     const config = await getTriggers(this.env.OPENTIME_KV);
     const webhookSecret = this.env.TRIGGER_WEBHOOK_SECRET;
-    const tokenSecret = getConfig(this.env).tokenSecrets[0];
-    const secrets = webhookSecret && tokenSecret ? { webhookSecret, tokenSecret } : null;
+    const { tokenSecrets, erasureTombstoneDays } = getConfig(this.env);
+    const tokenSecret = tokenSecrets[0];
+    // a day short of the tombstone: an erased reader's trigger email stops recording before it goes
+    const tokenMaxDays = Math.max(1, erasureTombstoneDays - 1);
+    const secrets = webhookSecret && tokenSecret ? { webhookSecret, tokenSecret, tokenMaxDays } : null;
     const later = () => ({ kind: "postponed" as const, atMs: Date.now() + POSTPONE_MS });
     const one = async (d: DueDelivery): Promise<void> => {
       const nowMs = Date.now();
@@ -650,11 +657,13 @@ export class ReaderShard extends DurableObject<Bindings> {
     let swept = 0;
     await Promise.all(
       due.map(async ({ user, round }) => {
-        if (this.reader(user, nowIso)?.profile.consent.tracking) {
+        const reader = this.reader(user, nowIso);
+        if (reader?.profile.consent.tracking) {
           dropSweeps(this.sql, user);
           return;
         }
-        let ok = true;
+        // until the opt-out's snapshot is in KV, opens may still store decisions: the round waits for it
+        let ok = !reader || reader.version === reader.publishedVersion;
         try {
           swept += await deleteDecisions(this.env.OPENTIME_KV, user);
         } catch (e) {

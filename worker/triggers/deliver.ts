@@ -17,6 +17,11 @@ export const WEBHOOK_TIMEOUT_MS = 10_000;
 export interface DeliverySecrets {
   webhookSecret: string;
   tokenSecret: string;
+  /**
+   * The longest a delivery's token may live (days): shorter than an erased reader's tombstone, whatever the
+   * trigger's tokenTtlDays (a configuration stored before PUT checked it, or ERASURE_TOMBSTONE_DAYS lowered since)
+   */
+  tokenMaxDays: number;
 }
 
 /** `viewed`: a viewed-* delivery's items still to announce (the shard left out those bought since). */
@@ -38,7 +43,7 @@ export async function deliver(
       token: await mintToken(secrets.tokenSecret, {
         user: due.user,
         campaign: trigger.campaign,
-        ttlSeconds: trigger.tokenTtlDays * 86_400,
+        ttlSeconds: Math.min(trigger.tokenTtlDays, secrets.tokenMaxDays) * 86_400,
         now: nowS,
       }),
       items: viewed ? viewed.map((v) => v.item) : (JSON.parse(due.items) as string[]),
