@@ -39,6 +39,23 @@ async function profileOf(user: string): Promise<Profile | null> {
 }
 
 /** Polls until the user's profile exists and satisfies `ready` (the real queue applies in about a second). */
+/** Posts the email's preferences form as Gmail does (its AMP sender header unless `cors` says otherwise). */
+function submitPreferences(
+  t: string,
+  form: URLSearchParams,
+  cors: Record<string, string> = { "AMP-Email-Sender": SENDER },
+) {
+  return worker.fetch(
+    new Request(`https://opentime.test/v1/amp/preferences?t=${t}`, {
+      method: "POST",
+      headers: { ...cors, "Content-Type": "application/x-www-form-urlencoded" },
+      body: form,
+    }),
+    env,
+    createExecutionContext(),
+  );
+}
+
 async function waitForProfile(user: string, ready: (p: Profile) => boolean): Promise<Profile> {
   const started = Date.now();
   for (;;) {
@@ -218,17 +235,7 @@ describe("consent", () => {
     form.append("topics", "lamps");
     form.append("topics", "rugs");
     const t = await token("reader-9");
-    const req = (headers: Record<string, string>) =>
-      new Request(`https://opentime.test/v1/amp/preferences?t=${t}`, { method: "POST", headers, body: form });
-    const ok = await worker.fetch(
-      new Request(`https://opentime.test/v1/amp/preferences?t=${t}`, {
-        method: "POST",
-        headers: { "AMP-Email-Sender": SENDER, "Content-Type": "application/x-www-form-urlencoded" },
-        body: form,
-      }),
-      env,
-      createExecutionContext(),
-    );
+    const ok = await submitPreferences(t, form);
     expect(ok.status).toBe(200);
     expect(ok.headers.get("AMP-Email-Allow-Sender")).toBe(SENDER);
     expect(((await ok.json()) as { ok: boolean }).ok).toBe(true);
@@ -241,27 +248,14 @@ describe("consent", () => {
       unsubscribed: false,
     });
     expect(p?.consent.pausedUntil).toBeGreaterThan(now() + 13 * 86400);
-    const noCors = await worker.fetch(
-      req({ "Content-Type": "application/x-www-form-urlencoded" }),
-      env,
-      createExecutionContext(),
-    );
+    const noCors = await submitPreferences(t, form, {});
     expect(noCors.status).toBe(403);
   });
 
   it("a form sets only what it holds: the shipped checkboxes keep topics, frequency and pause", async () => {
     const t = await token("reader-10");
     const submit = async (form: URLSearchParams) => {
-      const res = await worker.fetch(
-        new Request(`https://opentime.test/v1/amp/preferences?t=${t}`, {
-          method: "POST",
-          headers: { "AMP-Email-Sender": SENDER, "Content-Type": "application/x-www-form-urlencoded" },
-          body: form,
-        }),
-        env,
-        createExecutionContext(),
-      );
-      expect(((await res.json()) as { ok: boolean }).ok).toBe(true);
+      expect(((await (await submitPreferences(t, form)).json()) as { ok: boolean }).ok).toBe(true);
     };
     const full = new URLSearchParams({ personalization: "on", tracking: "on", frequency: "monthly", pause_days: "30" });
     full.append("topics", "lamps");
