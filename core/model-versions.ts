@@ -4,7 +4,7 @@
  * roll back to the version active before. Every move records the version it replaces in `model:history`
  * (oldest first, bounded), written before the pointer so a pointer never moves unrecorded. Shared by
  * `npm run models` (KV through wrangler) and the Worker's admin API and dashboard (its KV binding): the same
- * check and the same moves, over any KvClient.
+ * check and the same moves, over any KvClient. `npm run seed` records its move the same way (historyAfter).
  */
 
 import { z } from "zod";
@@ -64,6 +64,25 @@ function historyOf(texts: Map<string, string | null>): ModelHistory {
 }
 
 const STATE_KEYS = [kvKeys.activeModel, kvKeys.modelHistory];
+
+/** The active pointer and the history of the versions it replaced, as stored now. */
+export async function modelState(kv: KvClient): Promise<{ pointer: ActivePointer | null; history: ModelHistory }> {
+  const texts = await kv.getTexts(STATE_KEYS);
+  return { pointer: pointerOf(texts), history: historyOf(texts) };
+}
+
+/**
+ * The history once `version` replaces `previous`: `previous` appended (bounded), or null when there is nothing to
+ * record (no version was active, or it is the same one). Written before the pointer moves.
+ */
+export function historyAfter(
+  previous: ActivePointer | null,
+  history: ModelHistory,
+  version: string,
+): ModelHistory | null {
+  if (!previous || previous.version === version) return null;
+  return [...history, previous].slice(-MODEL_HISTORY_MAX);
+}
 const partKeys = (version: string) => [kvKeys.manifest(version), kvKeys.catalog(version)];
 
 /** Runs the check the Worker runs before serving a version, over its text parts in `texts` and its graphs. */
@@ -142,7 +161,8 @@ export async function activate(kv: KvClient, version: string, now = new Date()):
   const pointer: ActivePointer = { version, activatedAt: now.toISOString() };
   if (previous?.version === version)
     return { previous, pointer: previous, warning: check.contentProblem, unchanged: true };
-  if (previous) await kv.put(kvKeys.modelHistory, JSON.stringify([...history, previous].slice(-MODEL_HISTORY_MAX)));
+  const recorded = historyAfter(previous, history, version);
+  if (recorded) await kv.put(kvKeys.modelHistory, JSON.stringify(recorded));
   await kv.put(kvKeys.activeModel, JSON.stringify(pointer));
   return { previous, pointer, warning: check.contentProblem, unchanged: false };
 }

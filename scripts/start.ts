@@ -11,6 +11,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CampaignSchema } from "../core/campaign";
 import { kvKeys } from "../core/kv-keys";
+import { modelState } from "../core/model-versions";
 import { mintToken } from "../core/token";
 import { DEMO_CAMPAIGNS } from "./demo/campaigns";
 import { ampBase, demoEmail } from "./demo/demo-email";
@@ -69,7 +70,9 @@ if (seeded !== version) {
     // a first load writes profiles too; a later model only its features, never touching real-time state
     // a later model skips readers erased meanwhile (a first load has none: no state yet)
     const erased = seeded === null ? new Set<string>() : await erasedTombstones(wranglerKv());
-    const { entries, profiles } = await allEntries(modelDir as string, seeded === null, erased);
+    // a later model records the one it replaces (`npm run models -- rollback` returns to it)
+    const state = seeded === null ? undefined : await modelState(wranglerKv());
+    const { entries, profiles } = await allEntries(modelDir as string, seeded === null, erased, state);
     // demo campaigns for the preview page: `demo` keeps what the first open showed, `demo-live` re-decides,
     // `demo-blocks` serves a block by conditions on the reader and the open
     const campaigns = Object.entries(DEMO_CAMPAIGNS).map(([id, campaign]) => ({

@@ -1,13 +1,15 @@
 /**
  * `npm run seed -- [--model models/<version>] [--remote] [--with-profiles]`
  * Publishes a trained model into KV: manifest, ONNX graphs, catalog, fallback items, every user's model
- * features (`features:<user>:<version>`) and finally the `model:active` pointer. `--with-profiles` also
+ * features (`features:<user>:<version>`), the version it replaces into `model:history` (for `npm run models --
+ * rollback`) and finally the `model:active` pointer. `--with-profiles` also
  * writes the exported profiles (purchase history): for a first load only, since it replaces real-time
  * state (consent, events). Local wrangler state by default; the real namespace with --remote.
  * Erased readers (`erased:` tombstones, listed first) are skipped: no features, no profile; the output's
  * `skipped_erased` says how many.
  */
 import { readFile } from "node:fs/promises";
+import { modelState } from "../../core/model-versions";
 import { cliArgs } from "../lib/cli-args";
 import { allEntries, erasedTombstones } from "./kv-entries";
 import { bulkPut, wranglerKv } from "./wrangler-kv";
@@ -24,11 +26,14 @@ const { values } = cliArgs(USAGE, {
 const log = (m: string) => console.error(`[seed] ${m}`);
 try {
   const dir = values.model ?? (JSON.parse(await readFile("models/latest.json", "utf8")) as { dir: string }).dir;
-  const tombstones = await erasedTombstones(wranglerKv({ remote: values.remote, persistTo: values["persist-to"] }));
+  const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
+  const tombstones = await erasedTombstones(kv);
+  // the version this one replaces goes into model:history, so `npm run models -- rollback` returns to it
   const { artifacts, entries, users, profiles, skipped } = await allEntries(
     dir,
     values["with-profiles"] ?? false,
     tombstones,
+    await modelState(kv),
   );
   if (skipped > 0) log(`skipped ${skipped} erased reader(s): no features or profile written for them`);
   await bulkPut(entries, { remote: values.remote, persistTo: values["persist-to"], log });

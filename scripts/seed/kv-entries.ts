@@ -11,7 +11,8 @@ import { type Catalog, CatalogSchema, type FallbackItems } from "../../core/cata
 import { erasureKey } from "../../core/erasure-key";
 import type { KvClient } from "../../core/kv-client";
 import { kvKeys } from "../../core/kv-keys";
-import { type ActivePointer, type ModelManifest, ModelManifestSchema } from "../../core/manifest";
+import { type ActivePointer, type ModelHistory, type ModelManifest, ModelManifestSchema } from "../../core/manifest";
+import { historyAfter } from "../../core/model-versions";
 import { featuresOf, type Profile, ProfileV3Schema } from "../../core/profile";
 
 export interface KvEntry {
@@ -144,19 +145,25 @@ export async function withoutErased(
  * Everything for one model version, pointer last: model, graphs, catalog, every user's features, and
  * with `withProfiles` (a first load only) the profiles themselves. Without it, real-time state (consent,
  * history, seen events) is never touched, so publishing a retrained model is always safe. Readers whose
- * tombstone is in `tombstones` (erasedTombstones) are skipped: nothing of theirs is written again.
+ * tombstone is in `tombstones` (erasedTombstones) are skipped: nothing of theirs is written again. `state`: the
+ * pointer and history as stored now (core/model-versions.ts modelState): the version this one replaces is
+ * recorded in `model:history` before the pointer, as every move of it is, so `npm run models -- rollback`
+ * returns to it.
  */
 export async function allEntries(
   dir: string,
   withProfiles: boolean,
   tombstones: ReadonlySet<string> = new Set(),
+  state: { pointer: ActivePointer | null; history: ModelHistory } = { pointer: null, history: [] },
 ): Promise<{ artifacts: ModelArtifacts; entries: KvEntry[]; users: number; profiles: number; skipped: number }> {
   const artifacts = await readModelArtifacts(dir);
   const { kept, skipped } = await withoutErased(await readProfiles(dir), tombstones);
+  const recorded = historyAfter(state.pointer, state.history, artifacts.manifest.version);
   const entries = [
     ...modelEntries(artifacts, false),
     ...featureEntries(kept, artifacts.manifest.version, await readPools(dir)),
     ...(withProfiles ? profileEntries(kept) : []),
+    ...(recorded ? [{ key: kvKeys.modelHistory, value: JSON.stringify(recorded) }] : []),
     ...modelEntries(artifacts, true).slice(-1),
   ];
   return { artifacts, entries, users: kept.length, profiles: withProfiles ? kept.length : 0, skipped };

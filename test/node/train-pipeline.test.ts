@@ -294,5 +294,16 @@ describe("publishing a model to KV", () => {
     ).toBe(true);
     const first = await allEntries(res.dir, true);
     expect(first.entries.filter((e) => e.key.startsWith("profile:")).length).toBe(res.profiles);
+    expect(keys).not.toContain("model:history"); // nothing was active
+    // a version replacing another records it before the pointer moves (`npm run models -- rollback` returns to it)
+    const older = { version: "older", activatedAt: "2026-11-01T00:00:00.000Z" };
+    const active = { version: "active", activatedAt: "2026-11-20T00:00:00.000Z" };
+    const next = await allEntries(res.dir, false, new Set(), { pointer: active, history: [older] });
+    expect(next.entries.map((e) => e.key).slice(-2)).toEqual(["model:history", "model:active"]);
+    expect(JSON.parse(next.entries.at(-2)?.value ?? "null")).toEqual([older, active]);
+    // the same version seeded again records nothing
+    const version = JSON.parse(next.entries.at(-1)?.value ?? "{}").version as string;
+    const same = await allEntries(res.dir, false, new Set(), { pointer: { ...active, version }, history: [older] });
+    expect(same.entries.map((e) => e.key)).not.toContain("model:history");
   });
 });
