@@ -6,13 +6,14 @@
  * writes the exported profiles (purchase history): for a first load only, since it replaces real-time
  * state (consent, events). Local wrangler state by default; the real namespace with --remote.
  * Erased readers (`erased:` tombstones, listed first) are skipped: no features, no profile; the output's
- * `skipped_erased` says how many.
+ * `skipped_erased` says how many. The tombstones are listed again once everything is written: what was written
+ * for a reader erased meanwhile is deleted (`deleted_erased_meanwhile`: how many keys).
  */
 import { readFile } from "node:fs/promises";
 import { modelState } from "../../core/model-versions";
 import { cliArgs } from "../lib/cli-args";
-import { allEntries, erasedTombstones } from "./kv-entries";
-import { bulkPut, wranglerKv } from "./wrangler-kv";
+import { allEntries, erasedTombstones, keysOfErasedSince, readProfiles } from "./kv-entries";
+import { bulkDelete, bulkPut, wranglerKv } from "./wrangler-kv";
 
 const USAGE = "usage: npm run seed -- [--model models/<version>] [--remote] [--with-profiles] [--persist-to <dir>]";
 const { values } = cliArgs(USAGE, {
@@ -36,13 +37,25 @@ try {
     await modelState(kv),
   );
   if (skipped > 0) log(`skipped ${skipped} erased reader(s): no features or profile written for them`);
-  await bulkPut(entries, { remote: values.remote, persistTo: values["persist-to"], log });
+  const where = { remote: values.remote, persistTo: values["persist-to"], log };
+  await bulkPut(entries, where);
+  // a reader erased while the entries were written (the erasure deleted their keys before these landed): what
+  // was written for them goes again
+  const late = await keysOfErasedSince(
+    await readProfiles(dir),
+    tombstones,
+    await erasedTombstones(kv),
+    artifacts.manifest.version,
+    values["with-profiles"] ?? false,
+  );
+  await bulkDelete(late, where);
   console.log(
     JSON.stringify({
       version: artifacts.manifest.version,
       users,
       profiles,
       skipped_erased: skipped,
+      deleted_erased_meanwhile: late.length,
       entries: entries.length,
       remote: values.remote,
     }),

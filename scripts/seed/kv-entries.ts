@@ -142,6 +142,25 @@ export async function withoutErased(
 }
 
 /**
+ * The keys written for readers erased while they were being written (a tombstone in `after` that was not in
+ * `before`): their features of `version`, and their profile when profiles were written. The seed deletes them.
+ */
+export async function keysOfErasedSince(
+  profiles: readonly Profile[],
+  before: ReadonlySet<string>,
+  after: ReadonlySet<string>,
+  version: string,
+  withProfiles: boolean,
+): Promise<string[]> {
+  const fresh = new Set([...after].filter((t) => !before.has(t)));
+  if (fresh.size === 0) return [];
+  const erased = await Promise.all(profiles.map(async (p) => fresh.has(await erasureKey(p.userId))));
+  return profiles
+    .filter((_, i) => erased[i])
+    .flatMap((p) => [kvKeys.features(p.userId, version), ...(withProfiles ? [kvKeys.profile(p.userId)] : [])]);
+}
+
+/**
  * Everything for one model version, pointer last: model, graphs, catalog, every user's features, and
  * with `withProfiles` (a first load only) the profiles themselves. Without it, real-time state (consent,
  * history, seen events) is never touched, so publishing a retrained model is always safe. Readers whose

@@ -4,6 +4,7 @@
  * local mode, because wrangler 4.86's local bulk put decodes base64 values to a UTF-8 string and so
  * corrupts binary data (the remote bulk API decodes them correctly). `wranglerKv` reads, writes and lists
  * keys the same way for `npm run models`: text values with one `kv bulk get`, binary ones with `kv key get`.
+ * `bulkDelete` removes keys with `kv bulk delete`.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -51,6 +52,22 @@ export async function bulkPut(entries: readonly KvEntry[], opts: PutOptions = {}
       if (batch.length === CHUNK) await flush();
     }
     await flush();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Deletes `keys` (absent ones are no error), in chunks of the bulk API's size. */
+export async function bulkDelete(keys: readonly string[], opts: PutOptions = {}): Promise<void> {
+  if (keys.length === 0) return;
+  const dir = await mkdtemp(join(tmpdir(), "opentime-kv-"));
+  try {
+    for (let at = 0; at < keys.length; at += CHUNK) {
+      const file = join(dir, `delete-${at}.json`);
+      await writeFile(file, JSON.stringify(keys.slice(at, at + CHUNK)));
+      wrangler(["kv", "bulk", "delete", file, "--force", "--binding", KV_BINDING, ...location(opts)]);
+    }
+    opts.log?.(`deleted ${keys.length} KV entries`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

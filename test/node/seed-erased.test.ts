@@ -12,8 +12,8 @@ import { erasureKey } from "../../core/erasure-key";
 import type { KvClient } from "../../core/kv-client";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile } from "../../core/profile";
-import { allEntries, erasedTombstones } from "../../scripts/seed/kv-entries";
-import { wranglerKv } from "../../scripts/seed/wrangler-kv";
+import { allEntries, erasedTombstones, keysOfErasedSince } from "../../scripts/seed/kv-entries";
+import { bulkDelete, wranglerKv } from "../../scripts/seed/wrangler-kv";
 import { tinyModel } from "./support/tiny-model";
 
 const VERSION = "seed-erased-v1";
@@ -78,10 +78,34 @@ describe("npm run seed: erased readers", () => {
     );
     expect(run.status, run.stderr).toBe(0);
     const out = JSON.parse(run.stdout.trim().split("\n").at(-1) as string) as Record<string, unknown>;
-    expect(out).toMatchObject({ version: VERSION, users: 2, profiles: 2, skipped_erased: 1 });
+    expect(out).toMatchObject({
+      version: VERSION,
+      users: 2,
+      profiles: 2,
+      skipped_erased: 1,
+      deleted_erased_meanwhile: 0,
+    });
     expect(run.stderr).toContain("skipped 1 erased reader");
     const [features, profiles] = await Promise.all([kv.list("features:"), kv.list("profile:")]);
     expect(features.sort()).toEqual([kvKeys.features("r-kept-1", VERSION), kvKeys.features("r-kept-2", VERSION)]);
     expect(profiles.sort()).toEqual([kvKeys.profile("r-kept-1"), kvKeys.profile("r-kept-2")]);
+  }, 120_000);
+
+  it("a reader erased while the seed wrote is found after: their keys are named and deleted again", async () => {
+    const profiles = READERS.map((u) => emptyProfile(u, "2026-01-01T00:00:00.000Z"));
+    const before = new Set([await erasureKey("r-erased")]);
+    const after = new Set([...before, await erasureKey("r-kept-2"), "erased:someone-else"]);
+    expect(await keysOfErasedSince(profiles, before, after, VERSION, true)).toEqual([
+      kvKeys.features("r-kept-2", VERSION),
+      kvKeys.profile("r-kept-2"),
+    ]);
+    expect(await keysOfErasedSince(profiles, before, before, VERSION, true)).toEqual([]);
+    // and wrangler's bulk delete removes them (absent keys are no error)
+    const state = join(base, "state-late");
+    const kv = wranglerKv({ persistTo: state });
+    await kv.put(kvKeys.features("r-kept-2", VERSION), "{}");
+    await kv.put(kvKeys.features("r-kept-1", VERSION), "{}");
+    await bulkDelete([kvKeys.features("r-kept-2", VERSION), kvKeys.profile("r-kept-2")], { persistTo: state });
+    expect(await kv.list("features:")).toEqual([kvKeys.features("r-kept-1", VERSION)]);
   }, 120_000);
 });
