@@ -223,8 +223,12 @@ describe("late decisions", () => {
     // an open that began before the erasure writes its decision after it
     const late = kvKeys.decision(user, "spring", 1767225600, "row-0");
     await env.OPENTIME_KV.put(late, "{}");
+    // and a seed that wrote their features just after the erasure's deletion
+    const features = kvKeys.features(user, "v-late");
+    await env.OPENTIME_KV.put(features, "{}");
     expect(await sweepNow(user)).toEqual([{ round: 1 }]);
     expect(await env.OPENTIME_KV.get(late)).toBeNull();
+    expect(await env.OPENTIME_KV.get(features)).toBeNull();
     await env.OPENTIME_KV.put(late, "{}");
     // the last sweep: the reader's id is forgotten with it
     expect(await sweepNow(user)).toEqual([]);

@@ -111,6 +111,13 @@ export async function deleteDecisions(kv: KVNamespace, userId: string): Promise<
   return keys.length;
 }
 
+/** Deletes the reader's model features of every version (an erased reader's, written after the erasure). */
+export async function deleteFeatures(kv: KVNamespace, userId: string): Promise<number> {
+  const keys = await listOwnKeys(kv, kvKeys.featuresPrefix(userId));
+  await Promise.all(keys.map((k) => kv.delete(k)));
+  return keys.length;
+}
+
 /**
  * Erases a user: the tombstone first (for `tombstoneDays`: events still queued, later opens and clicks then
  * record nothing), then the profile, seen ids, model features and decisions. Returns the number of keys deleted.

@@ -1,6 +1,7 @@
 /**
  * Late sweeps of a reader's stored decisions (`decision:<user>:…` in KV) after they were erased or turned
- * tracking off. The first deletion (the erasure's, the consumer's) can miss decisions written just after it: an
+ * tracking off (and, for an erased reader, of their model features: `npm run seed` may write them just after the
+ * erasure's deletion, or a listing miss them). The first deletion (the erasure's, the consumer's) can miss decisions written just after it: an
  * open still running, or one at a location whose KV still serves the old snapshot or no tombstone (up to 60 s),
  * stores its decision after the deletion, and a KV listing may not show a key written seconds before. Once the
  * tombstone and the snapshot have reached every location, no open stores one again, so the shard sweeps the
@@ -29,35 +30,42 @@ export function queueSweeps(sql: SqlStorage, user: string, now: number): void {
   );
 }
 
+/** A due sweep, as read: its round and time tell it from one queued again while it ran. */
+export interface DueSweep extends Record<string, SqlStorageValue> {
+  user: string;
+  round: number;
+  at: number;
+}
+
 /** The sweeps due at `now`, at most `limit`. */
-export function dueSweeps(sql: SqlStorage, now: number, limit: number): { user: string; round: number }[] {
+export function dueSweeps(sql: SqlStorage, now: number, limit: number): DueSweep[] {
   return sql
-    .exec<{ user: string; round: number }>(
-      "SELECT user, round FROM decision_sweeps WHERE at <= ? ORDER BY at LIMIT ?",
-      now,
-      limit,
-    )
+    .exec<DueSweep>("SELECT user, round, at FROM decision_sweeps WHERE at <= ? ORDER BY at LIMIT ?", now, limit)
     .toArray();
 }
 
 /**
  * Records a sweep's end: done (the next round is queued, relative to when the change was made, or the reader's id
- * is forgotten after the last), or failed (tried again later).
+ * is forgotten after the last), or failed (tried again later). A sweep queued again while this one ran (a new
+ * change: round 0, a later time) is left as it is.
  */
-export function sweepDone(sql: SqlStorage, user: string, round: number, ok: boolean, now: number): void {
+export function sweepDone(sql: SqlStorage, sweep: DueSweep, ok: boolean, now: number): void {
+  const { user, round, at } = sweep;
+  const same = "WHERE user = ? AND round = ? AND at = ?";
   if (!ok) {
-    sql.exec("UPDATE decision_sweeps SET at = ? WHERE user = ?", now + SWEEP_RETRY_MS, user);
+    sql.exec(`UPDATE decision_sweeps SET at = ? ${same}`, now + SWEEP_RETRY_MS, user, round, at);
     return;
   }
   const next = SWEEP_AFTER_MS[round + 1];
-  if (next === undefined) sql.exec("DELETE FROM decision_sweeps WHERE user = ? AND round = ?", user, round);
+  if (next === undefined) sql.exec(`DELETE FROM decision_sweeps ${same}`, user, round, at);
   else
     sql.exec(
-      "UPDATE decision_sweeps SET at = ?, round = ? WHERE user = ? AND round = ?",
+      `UPDATE decision_sweeps SET at = ?, round = ? ${same}`,
       now + next - (SWEEP_AFTER_MS[round] as number),
       round + 1,
       user,
       round,
+      at,
     );
 }
 

@@ -31,13 +31,21 @@ import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
 import type { ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
-import { deleteDecisions } from "../events/erasure";
+import { deleteDecisions, deleteFeatures } from "../events/erasure";
 import { writeRows } from "../experiments/experiment-db";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
 import { appliedSeq, applyCatalogChanges, INBOX_SCHEMA } from "./catalog-inbox";
-import { dropSweeps, dueSweeps, nextSweep, queueSweeps, SWEEPS_SCHEMA, sweepDone } from "./decision-sweeps";
+import {
+  type DueSweep,
+  dropSweeps,
+  dueSweeps,
+  nextSweep,
+  queueSweeps,
+  SWEEPS_SCHEMA,
+  sweepDone,
+} from "./decision-sweeps";
 import {
   hasPending,
   OUTBOX_RETRY_MS,
@@ -207,7 +215,7 @@ export class ReaderShard extends DurableObject<Bindings> {
         firstTouch.set(user, { hash, ...touch });
       }
     }
-    // by reader and id: ids are unique per reader only (`open:<campaign>` is every reader's open of a campaign)
+    // by reader and id: ids are unique per reader only (`open:<send>` is every reader's open of a campaign's send)
     const key = (e: QueuedEvent) => `${e.user}\u0000${e.id}`;
     const outcome = new Map<string, ApplyOutcome>();
     // cache updates wait for the commit: a transaction that throws leaves the cache as it was
@@ -647,16 +655,17 @@ export class ReaderShard extends DurableObject<Bindings> {
     } else this.alarmAt = current;
   }
 
-  /** Deletes everything held of the reader (inside the caller's transaction); the rows deleted. */
   /**
    * Deletes the KV decisions of readers erased or gone tracking-off a while ago (decision-sweeps.ts), unless
-   * they turned tracking on again; a KV failure leaves the sweep for later.
+   * they turned tracking on again, and an erased reader's model features (a seed may have written them just
+   * after the erasure's deletion); a KV failure leaves the sweep for later.
    */
-  private async sweepDecisions(due: readonly { user: string; round: number }[]): Promise<void> {
+  private async sweepDecisions(due: readonly DueSweep[]): Promise<void> {
     const nowIso = new Date().toISOString();
     let swept = 0;
     await Promise.all(
-      due.map(async ({ user, round }) => {
+      due.map(async (sweep) => {
+        const { user } = sweep;
         const reader = this.reader(user, nowIso);
         if (reader?.profile.consent.tracking) {
           dropSweeps(this.sql, user);
@@ -666,17 +675,19 @@ export class ReaderShard extends DurableObject<Bindings> {
         let ok = !reader || reader.version === reader.publishedVersion;
         try {
           swept += await deleteDecisions(this.env.OPENTIME_KV, user);
+          if (!reader) swept += await deleteFeatures(this.env.OPENTIME_KV, user);
         } catch (e) {
           ok = false;
           logEvent("error", "decisions.sweep_failed", { detail: errorMessage(e) });
         }
-        sweepDone(this.sql, user, round, ok, Date.now());
+        sweepDone(this.sql, sweep, ok, Date.now());
       }),
     );
     // counts only: the sweeps name readers
-    if (swept > 0) logEvent("info", "decisions.swept", { decisions: swept, readers: due.length });
+    if (swept > 0) logEvent("info", "decisions.swept", { keys: swept, readers: due.length });
   }
 
+  /** Deletes everything held of the reader (inside the caller's transaction); the rows deleted. */
   private deleteReader(user: string): number {
     let rows = this.sql.exec("DELETE FROM readers WHERE user = ?", user).rowsWritten;
     rows += this.sql.exec("DELETE FROM applied WHERE user = ?", user).rowsWritten;
