@@ -81,6 +81,8 @@ export function historyAfter(
   version: string,
 ): ModelHistory | null {
   if (!previous || previous.version === version) return null;
+  // recorded already: a move whose pointer write failed after its history landed, tried again
+  if (history.at(-1)?.version === previous.version) return history;
   return [...history, previous].slice(-MODEL_HISTORY_MAX);
 }
 const partKeys = (version: string) => [kvKeys.manifest(version), kvKeys.catalog(version)];
