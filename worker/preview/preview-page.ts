@@ -76,9 +76,9 @@ async function loadUsers() {
   $("user").innerHTML = '<option value="">pick a user…</option>' + users.map((u) => '<option>' + esc(u) + '</option>').join("");
   $("status").textContent = users.length ? users.length + " users" : "no users in KV: run npm start";
 }
-/** the token of the email shown, and whose (user|campaign): its decisions are that send's */
+/** the token of the email shown, and each user|campaign's email shown before (its decisions are that send's) */
 let shownToken = null;
-let shownFor = null;
+const emails = new Map();
 async function loadDecisions() {
   if (!$("user").value) return;
   if (!shownToken) return;
@@ -91,11 +91,11 @@ async function show() {
   if (!$("user").value) return;
   $("status").textContent = "loading…";
   try {
-    // the email shown before, opened again (its token keeps its decisions), while user and campaign stay
-    const again = shownToken && shownFor === $("user").value + "|" + $("campaign").value ? { t: shownToken } : {};
-    const data = await getJson("/v1/preview/email?" + new URLSearchParams({ ...Object.fromEntries(params()), ...again }));
+    // the email this user and campaign were shown before, opened again (its token keeps its decisions)
+    const before = emails.get($("user").value + "|" + $("campaign").value);
+    const data = await getJson("/v1/preview/email?" + new URLSearchParams({ ...Object.fromEntries(params()), ...(before ? { t: before } : {}) }));
     shownToken = data.token;
-    shownFor = data.user + "|" + data.campaign;
+    emails.set(data.user + "|" + data.campaign, data.token);
     const frame = $("html-frame");
     frame.onload = () => {
       const imgs = [...frame.contentDocument.images];
