@@ -1,10 +1,10 @@
 /**
- * One ranking per block open: a row's 3 images (a grid's 4) are fetched together when the email opens,
- * and each slot shows item i of the same ranking (the same campaign block, chosen once). The first slot's request computes it; the others, in
- * the same isolate within a few seconds, share it (even while it is still being computed) instead of
- * running the model again. Keyed by reader, campaign, block size and the open's facts (who fetched, from where:
- * a block's conditions may test them); bounded, and short-lived so a
- * later re-open (under `live`) decides afresh.
+ * One ranking per block open: a row's 3 images (a grid's 4) are fetched together when the email opens, and
+ * each slot shows item i of the same ranking (the same campaign block, chosen once). The first slot's request
+ * computes it; the others, in the same isolate within a few seconds, share it (even while it is still being
+ * computed) instead of running the model again. Keyed by reader, send (campaign and token expiry), block size
+ * and the open's facts (who fetched, from where: a block's conditions may test them); bounded, and short-lived
+ * so a later re-open (under `live`) decides afresh.
  *
  * A ranking still being computed belongs to the request that started it: if that one is cancelled (a mail proxy
  * dropping one image of the row), its reads never settle. So a request that shares it waits at most

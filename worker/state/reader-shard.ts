@@ -279,13 +279,14 @@ export class ReaderShard extends DurableObject<Bindings> {
           // (also when it was turned off and on again within these events: what was viewed before goes)
           const offNow = appliedEvents.some((e) => e.type === "consent" && e.consent?.tracking === false);
           if (!res.profile.consent.tracking || offNow) deleteViews(this.sql, user);
+          else if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase")) {
+            const expires = recordViews(this.sql, user, appliedEvents, res.profile.purchases, Math.floor(now / 1000));
+            if (expires !== null) viewsExpire = Math.min(viewsExpire ?? expires, expires);
+          }
           // the consumer deletes their decisions; the alarm does again, for one stored just after
           if (offNow) {
             queueSweeps(this.sql, user, now);
             sweeping = true;
-          } else if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase")) {
-            const expires = recordViews(this.sql, user, appliedEvents, res.profile.purchases, Math.floor(now / 1000));
-            if (expires !== null) viewsExpire = Math.min(viewsExpire ?? expires, expires);
           }
         }
         if (res.applied > 0 || changedBefore) {
