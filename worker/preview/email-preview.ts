@@ -1,7 +1,8 @@
 /**
  * One email as a reader would get it: a fresh 7-day token for the user and campaign (or `again`, the token of
- * the email shown before, re-opened), the three rendered parts, the campaign block the reader gets and why (with the facts its conditions saw), the recommendations
- * with their scores and why, and the AMP part's static view.
+ * the email shown before, re-opened), the three rendered parts, the campaign block the reader gets and why
+ * (with the facts its conditions saw), the recommendations with their scores and why, and the AMP part's
+ * static view.
  */
 import ampTemplate from "../../amp-templates/recs-email.amp.html";
 import htmlTemplate from "../../amp-templates/recs-email.html";
