@@ -73,16 +73,15 @@ export async function modelState(kv: KvClient): Promise<{ pointer: ActivePointer
 
 /**
  * The history once `version` replaces `previous`: `previous` appended (bounded), or null when there is nothing to
- * record (no version was active, or it is the same one). Written before the pointer moves.
+ * record (no version was active, it is the same one, or `previous` is recorded last already: a move whose
+ * pointer write failed after its history landed, tried again). Written before the pointer moves.
  */
 export function historyAfter(
   previous: ActivePointer | null,
   history: ModelHistory,
   version: string,
 ): ModelHistory | null {
-  if (!previous || previous.version === version) return null;
-  // recorded already: a move whose pointer write failed after its history landed, tried again
-  if (history.at(-1)?.version === previous.version) return history;
+  if (!previous || previous.version === version || history.at(-1)?.version === previous.version) return null;
   return [...history, previous].slice(-MODEL_HISTORY_MAX);
 }
 const partKeys = (version: string) => [kvKeys.manifest(version), kvKeys.catalog(version)];

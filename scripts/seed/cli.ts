@@ -12,7 +12,7 @@
 import { readFile } from "node:fs/promises";
 import { modelState } from "../../core/model-versions";
 import { cliArgs } from "../lib/cli-args";
-import { allEntries, erasedTombstones, keysOfErasedSince, readProfiles } from "./kv-entries";
+import { allEntries, erasedTombstones, keysOfErasedSince } from "./kv-entries";
 import { bulkDelete, bulkPut, wranglerKv } from "./wrangler-kv";
 
 const USAGE = "usage: npm run seed -- [--model models/<version>] [--remote] [--with-profiles] [--persist-to <dir>]";
@@ -30,7 +30,7 @@ try {
   const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
   const tombstones = await erasedTombstones(kv);
   // the version this one replaces goes into model:history, so `npm run models -- rollback` returns to it
-  const { artifacts, entries, users, profiles, skipped } = await allEntries(
+  const { artifacts, entries, written, users, profiles, skipped } = await allEntries(
     dir,
     values["with-profiles"] ?? false,
     tombstones,
@@ -42,7 +42,7 @@ try {
   // a reader erased while the entries were written (the erasure deleted their keys before these landed): what
   // was written for them goes again
   const late = await keysOfErasedSince(
-    await readProfiles(dir),
+    written,
     tombstones,
     await erasedTombstones(kv),
     artifacts.manifest.version,

@@ -142,11 +142,12 @@ export async function withoutErased(
 }
 
 /**
- * The keys written for readers erased while they were being written (a tombstone in `after` that was not in
- * `before`): their features of `version`, and their profile when profiles were written. The seed deletes them.
+ * The keys written for readers erased while they were being written (`written`: allEntries' readers; a
+ * tombstone in `after` that was not in `before`): their features of `version`, and their profile when profiles
+ * were written. The seed deletes them.
  */
 export async function keysOfErasedSince(
-  profiles: readonly Profile[],
+  written: readonly string[],
   before: ReadonlySet<string>,
   after: ReadonlySet<string>,
   version: string,
@@ -154,10 +155,10 @@ export async function keysOfErasedSince(
 ): Promise<string[]> {
   const fresh = new Set([...after].filter((t) => !before.has(t)));
   if (fresh.size === 0) return [];
-  const erased = await Promise.all(profiles.map(async (p) => fresh.has(await erasureKey(p.userId))));
-  return profiles
+  const erased = await Promise.all(written.map(async (user) => fresh.has(await erasureKey(user))));
+  return written
     .filter((_, i) => erased[i])
-    .flatMap((p) => [kvKeys.features(p.userId, version), ...(withProfiles ? [kvKeys.profile(p.userId)] : [])]);
+    .flatMap((user) => [kvKeys.features(user, version), ...(withProfiles ? [kvKeys.profile(user)] : [])]);
 }
 
 /**
@@ -174,7 +175,15 @@ export async function allEntries(
   withProfiles: boolean,
   tombstones: ReadonlySet<string> = new Set(),
   state: { pointer: ActivePointer | null; history: ModelHistory } = { pointer: null, history: [] },
-): Promise<{ artifacts: ModelArtifacts; entries: KvEntry[]; users: number; profiles: number; skipped: number }> {
+): Promise<{
+  artifacts: ModelArtifacts;
+  entries: KvEntry[];
+  /** the readers whose entries these are */
+  written: string[];
+  users: number;
+  profiles: number;
+  skipped: number;
+}> {
   const artifacts = await readModelArtifacts(dir);
   const { kept, skipped } = await withoutErased(await readProfiles(dir), tombstones);
   const recorded = historyAfter(state.pointer, state.history, artifacts.manifest.version);
@@ -185,5 +194,6 @@ export async function allEntries(
     ...(recorded ? [{ key: kvKeys.modelHistory, value: JSON.stringify(recorded) }] : []),
     ...modelEntries(artifacts, true).slice(-1),
   ];
-  return { artifacts, entries, users: kept.length, profiles: withProfiles ? kept.length : 0, skipped };
+  const written = kept.map((p) => p.userId);
+  return { artifacts, entries, written, users: kept.length, profiles: withProfiles ? kept.length : 0, skipped };
 }

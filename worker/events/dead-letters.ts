@@ -108,8 +108,10 @@ export async function consumeDeadLetters(
       } catch (e) {
         // still failing: retried in an hour, but on a message's last delivery its events are parked as they are
         logEvent("error", "dead_letters.apply_failed", { shard, detail: errorMessage(e) });
-        const last = list.filter((h) => (batch.messages[h.from]?.attempts ?? 1) > DEAD_LETTER_MAX_RETRIES);
-        for (const h of list) if (!last.includes(h)) keep.add(h.from);
+        const last: Held[] = [];
+        for (const h of list)
+          if ((batch.messages[h.from]?.attempts ?? 1) > DEAD_LETTER_MAX_RETRIES) last.push(h);
+          else keep.add(h.from);
         await park(last);
         return;
       }

@@ -104,18 +104,16 @@ export async function listOwnKeys(kv: KVNamespace, prefix: string): Promise<stri
   return keys;
 }
 
-/** Deletes the reader's stored open-time decisions (they name what was shown to whom). Returns how many. */
-export async function deleteDecisions(kv: KVNamespace, userId: string): Promise<number> {
-  const keys = await listOwnKeys(kv, kvKeys.decisionsPrefix(userId));
+/** Deletes every key under `prefix` that belongs to the user (listOwnKeys). Returns how many. */
+export async function deleteOwnKeys(kv: KVNamespace, prefix: string): Promise<number> {
+  const keys = await listOwnKeys(kv, prefix);
   await Promise.all(keys.map((k) => kv.delete(k)));
   return keys.length;
 }
 
-/** Deletes the reader's model features of every version (an erased reader's, written after the erasure). */
-export async function deleteFeatures(kv: KVNamespace, userId: string): Promise<number> {
-  const keys = await listOwnKeys(kv, kvKeys.featuresPrefix(userId));
-  await Promise.all(keys.map((k) => kv.delete(k)));
-  return keys.length;
+/** Deletes the reader's stored open-time decisions (they name what was shown to whom). Returns how many. */
+export function deleteDecisions(kv: KVNamespace, userId: string): Promise<number> {
+  return deleteOwnKeys(kv, kvKeys.decisionsPrefix(userId));
 }
 
 /**

@@ -1,13 +1,14 @@
 /**
  * Late sweeps of a reader's stored decisions (`decision:<user>:…` in KV) after they were erased or turned
- * tracking off (and, for an erased reader, of their model features: `npm run seed` may write them just after the
- * erasure's deletion, or a listing miss them). The first deletion (the erasure's, the consumer's) can miss decisions written just after it: an
- * open still running, or one at a location whose KV still serves the old snapshot or no tombstone (up to 60 s),
- * stores its decision after the deletion, and a KV listing may not show a key written seconds before. Once the
- * tombstone and the snapshot have reached every location, no open stores one again, so the shard sweeps the
- * reader's decisions twice more (SWEEP_AFTER_MS after the change) and then forgets them: a reader's id is kept
- * here 15 minutes (longer only while KV fails). A tracking-off sweep is dropped if the reader has turned tracking on again
- * meanwhile, and a round counts only once the opt-out's snapshot is in KV (until then opens may store more).
+ * tracking off (and, for an erased reader, of their model features: `npm run seed` may write them just after
+ * the erasure's deletion, or a listing miss them). The first deletion (the erasure's, the consumer's) can miss
+ * decisions written just after it: an open still running, or one at a location whose KV still serves the old
+ * snapshot or no tombstone (up to 60 s), stores its decision after the deletion, and a KV listing may not show
+ * a key written seconds before. Once the tombstone and the snapshot have reached every location, no open stores
+ * one again, so the shard sweeps the reader's decisions twice more (SWEEP_AFTER_MS after the change) and then
+ * forgets them: a reader's id is kept here 15 minutes (longer only while KV fails). A tracking-off sweep is
+ * dropped if the reader has turned tracking on again meanwhile, and a round counts only once the opt-out's
+ * snapshot is in KV (until then opens may store more).
  * Synchronous SQL on the shard's storage, in the transaction that erased or applied the opt-out; the shard's
  * alarm runs them (a failed sweep, or one run before that snapshot, is tried again a minute later).
  */

@@ -31,7 +31,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
 import type { ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
-import { deleteDecisions, deleteFeatures } from "../events/erasure";
+import { deleteDecisions, deleteOwnKeys } from "../events/erasure";
 import { writeRows } from "../experiments/experiment-db";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
@@ -676,7 +676,7 @@ export class ReaderShard extends DurableObject<Bindings> {
         let ok = !reader || reader.version === reader.publishedVersion;
         try {
           swept += await deleteDecisions(this.env.OPENTIME_KV, user);
-          if (!reader) swept += await deleteFeatures(this.env.OPENTIME_KV, user);
+          if (!reader) swept += await deleteOwnKeys(this.env.OPENTIME_KV, kvKeys.featuresPrefix(user));
         } catch (e) {
           ok = false;
           logEvent("error", "decisions.sweep_failed", { detail: errorMessage(e) });
