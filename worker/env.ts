@@ -44,6 +44,8 @@ export interface Bindings {
   READERS?: DurableObjectNamespace<import("./state/reader-shard").ReaderShard>;
   /** the writer of the live catalog (worker/state/catalog-writer.ts), one instance */
   CATALOG?: DurableObjectNamespace<import("./state/catalog-writer").CatalogWriter>;
+  /** the writer of experiments (worker/state/experiment-registry.ts), one instance */
+  EXPERIMENT_REGISTRY?: DurableObjectNamespace<import("./state/experiment-registry").ExperimentRegistry>;
   /** the experiment store (worker/experiments/experiment-db.ts): exposures, attributed outcomes, daily aggregates */
   DB?: D1Database;
   /** the events queue (producer); the same Worker consumes it */

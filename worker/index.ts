@@ -12,8 +12,12 @@ import type { EventsMessage } from "./events/queue";
 import { BANDIT_CRON, updateBandits } from "./experiments/bandit-job";
 import { EMAIL_KV_DEADLINES, type KvDeadlines, QUEUE_KV_DEADLINES, withKvDeadlines } from "./lib/kv-deadline";
 
-/** The Durable Object classes: the writer of the live catalog (CATALOG) and of reader state (READERS). */
+/**
+ * The Durable Object classes: the writers of the live catalog (CATALOG), of experiments (EXPERIMENT_REGISTRY)
+ * and of reader state (READERS).
+ */
 export { CatalogWriter } from "./state/catalog-writer";
+export { ExperimentRegistry } from "./state/experiment-registry";
 export { ReaderShard } from "./state/reader-shard";
 
 const app = createApp();

@@ -12,7 +12,7 @@ import { ensureSchema } from "../../worker/experiments/experiment-db";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
 import { resetExperimentCache, runningExperiment } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
-import { ADMIN_HEADERS, clearKv, fixture, seedModel, send } from "./support/harness";
+import { ADMIN_HEADERS, clearExperimentRegistry, clearKv, fixture, seedModel, send } from "./support/harness";
 
 const db = () => env.DB as D1Database;
 
@@ -53,6 +53,7 @@ async function scheduled(cron: string, bindings: typeof env = env): Promise<void
 
 beforeEach(async () => {
   await clearKv();
+  await clearExperimentRegistry();
   await seedModel();
   resetExperimentCache();
   await ensureSchema(db());

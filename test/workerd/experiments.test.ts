@@ -6,7 +6,13 @@
  * (only clicks on the experiment's campaign), the report's counts equal to the rows, erasure removing a
  * reader's rows and their share of the daily aggregates.
  */
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  env,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import type { QueuedEvent } from "../../core/events";
@@ -18,12 +24,15 @@ import { mintToken, verifyToken } from "../../core/token";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
-import { resetExperimentCache, putExperiment as storeExperiment } from "../../worker/experiments/experiment-store";
+import { resetExperimentCache } from "../../worker/experiments/experiment-store";
+import { experimentRegistry } from "../../worker/experiments/registry-stub";
 import worker from "../../worker/index";
+import type { ExperimentRegistry } from "../../worker/state/experiment-registry";
 import { TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import {
   ADMIN_HEADERS,
   call,
+  clearExperimentRegistry,
   clearKv,
   consume,
   fixture,
@@ -110,6 +119,7 @@ async function rows(table: "exposures" | "outcomes", user: string, experiment: s
 
 beforeEach(async () => {
   await clearKv();
+  await clearExperimentRegistry();
   await seedModel();
   resetCampaignCache();
   resetBlockMemo();
@@ -162,26 +172,81 @@ describe("the experiments admin API", () => {
     expect((await putExperiment("e2", body())).status).toBe(200);
   });
 
-  it("a stop whose read of the campaign's running copy is stale (a start a moment ago, elsewhere) still stops it", async () => {
+  it("two starts on one campaign at once: exactly one wins, and KV's running copy names it", async () => {
+    const [a, b] = await Promise.all([putExperiment("e1", body()), putExperiment("e2", body())]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    const winner = a.status === 200 ? "e1" : "e2";
+    const copy = (await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN), "json")) as Experiment;
+    expect(copy.id).toBe(winner);
+    const loser = (await (a.status === 409 ? a : b).json()) as { error: { code: string; message: string } };
+    expect(loser.error).toMatchObject({ code: "EXPERIMENT_CONFLICT" });
+    expect(loser.error.message).toContain(`"${winner}" runs on it`);
+  });
+
+  it("a stop and another start at once leave KV as the registry decided, in either order", async () => {
     expect((await putExperiment("e1", body())).status).toBe(200);
-    // KV at the stopping location has not seen the start yet: the copy reads as absent
-    const stale = new Proxy(env.OPENTIME_KV, {
-      get(target, prop) {
-        if (prop === "get")
-          return (key: string, ...rest: unknown[]) =>
-            key === kvKeys.campaignExperiment(CAMPAIGN)
-              ? Promise.resolve(null)
-              : (target.get as (...a: unknown[]) => unknown)(key, ...rest);
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-    const stopped = ExperimentSchema.parse({ v: 1, id: "e1", ...body({ status: "stopped" }) });
-    // an experiment that never ran leaves the copy alone (it may be another's, started meanwhile)
-    await storeExperiment(stale, { ...stopped, id: "e-never" }, false);
-    expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN))).not.toBeNull();
-    await storeExperiment(stale, stopped, true);
+    const [stop, start] = await Promise.all([
+      putExperiment("e1", body({ status: "stopped" })),
+      putExperiment("e2", body()),
+    ]);
+    expect(stop.status).toBe(200);
+    const copy = (await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN), "json")) as Experiment | null;
+    // the start came first (the campaign was taken: 409, and the stop then left no copy) or second (it runs)
+    if (start.status === 200) expect(copy?.id).toBe("e2");
+    else {
+      expect(start.status).toBe(409);
+      expect(copy).toBeNull();
+    }
+    const e1 = (await env.OPENTIME_KV.get(kvKeys.experiment("e1"), "json")) as Experiment;
+    expect(e1.status).toBe("stopped");
+  });
+
+  it("adopts an experiment KV held before the registry existed: its campaign stays taken until it stops", async () => {
+    const legacy = ExperimentSchema.parse({ v: 1, id: "legacy", ...body() });
+    await env.OPENTIME_KV.put(kvKeys.experiment("legacy"), JSON.stringify(legacy));
+    await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(legacy));
+    const taken = await putExperiment("e2", body());
+    expect(taken.status).toBe(409);
+    expect(((await taken.json()) as { error: { message: string } }).error.message).toContain('"legacy" runs on it');
+    expect((await putExperiment("legacy", body({ seed: "reshuffle" }))).status).toBe(409);
+    const listed = await send("/v1/admin/experiments", { headers: ADMIN_HEADERS });
+    expect(await listed.json()).toEqual({ ids: ["legacy"] });
+    const stop = await putExperiment("legacy", body({ status: "stopped" }));
+    expect(stop.status).toBe(200);
+    expect(await stop.json()).toMatchObject({ created: false, published: true });
     expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN))).toBeNull();
+    expect((await putExperiment("e2", body())).status).toBe(200);
+  });
+
+  it("a change KV refused to take is written by the registry's alarm; the admin API reads the registry meanwhile", async () => {
+    const registry = experimentRegistry(env);
+    const experiment = ExperimentSchema.parse({ v: 1, id: "e1", ...body() });
+    const answer = await runInDurableObject(registry, async (instance: ExperimentRegistry) => {
+      const self = instance as unknown as { env: typeof env };
+      const real = self.env;
+      const refusing = new Proxy(real.OPENTIME_KV, {
+        get(target, prop) {
+          if (prop === "put" || prop === "delete") return () => Promise.reject(new Error("429 too many writes"));
+          const value = Reflect.get(target, prop);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      self.env = { ...real, OPENTIME_KV: refusing };
+      try {
+        return await instance.put(experiment);
+      } finally {
+        self.env = real;
+      }
+    });
+    expect(answer).toEqual({ ok: true, created: true, published: false });
+    expect(await env.OPENTIME_KV.get(kvKeys.experiment("e1"))).toBeNull();
+    const got = await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS });
+    expect(((await got.json()) as { experiment: Experiment }).experiment.status).toBe("running");
+    // the registry holds the campaign already: another start is refused before KV knows
+    expect((await putExperiment("e2", body())).status).toBe(409);
+    expect(await runDurableObjectAlarm(registry)).toBe(true);
+    expect(((await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN), "json")) as Experiment).id).toBe("e1");
+    expect(((await env.OPENTIME_KV.get(kvKeys.experiment("e1"), "json")) as Experiment).status).toBe("running");
   });
 });
 

@@ -1,11 +1,13 @@
 /**
- * Experiments (core/experiments/experiment.ts) in KV. The admin API is their only writer: `experiment:<id>`
+ * Experiments (core/experiments/experiment.ts) in KV, as their one writer publishes them (the experiment
+ * registry, worker/state/experiment-registry.ts, which decides every change of the admin API): `experiment:<id>`
  * holds every experiment, running or stopped (reports read it), and `experiment-of:<campaign>` a copy of the
  * one running on a campaign, which is what opens read: through a per-isolate cache of a minute, like campaigns
  * (worker/decisions/campaign-store.ts), so a change reaches every open within about a minute. A bandit's
  * weights are the bandit job's own key (`experiment-weights:<id>`, worker/experiments/bandit-job.ts), read with
  * the experiment and laid over its variants: the two writers never write the same key. The global holdout
- * is one key, cached the same way. Unreadable entries mean "no experiment": an email never fails over one.
+ * is one key (the admin API's, replaced whole), cached the same way. Unreadable entries mean "no experiment":
+ * an email never fails over one.
  */
 
 import { z } from "zod";
@@ -88,31 +90,17 @@ export async function reportedExperiment(kv: KVNamespace, id: string): Promise<E
   return globalHoldoutExperiment(holdout?.share ?? 0, GLOBAL_ATTRIBUTION_DAYS);
 }
 
-/** An experiment as stored now (the admin API, reports), or null. */
+/** An experiment as KV holds it (reports, the bandit job, the registry for one it has not seen), or null. */
 export function readExperiment(kv: KVNamespace, id: string): Promise<Experiment | null> {
   return readJson(kv, kvKeys.experiment(id), ExperimentSchema);
 }
 
-/**
- * Stores an experiment and, while it runs, its campaign's copy (deleted when it stops). The caller has checked
- * that no other experiment runs on the campaign; `wasRunning`: the stored experiment, as the caller read it, ran.
- */
-export async function putExperiment(kv: KVNamespace, experiment: Experiment, wasRunning = false): Promise<void> {
-  const json = JSON.stringify(experiment);
-  await kv.put(kvKeys.experiment(experiment.id), json);
-  if (experiment.status === "running") await kv.put(kvKeys.campaignExperiment(experiment.campaign), json);
-  else {
-    // stopped: its campaign's copy goes if it is this experiment's. A read that finds none may be stale (a start
-    // within KV's minute, written at another location): if this one ran, deleting is what stops it; if it never
-    // ran, the copy may be another's, started meanwhile, and stays
-    const current = await readCampaignExperiment(kv, experiment.campaign);
-    if (current?.id === experiment.id || (current === null && wasRunning))
-      await kv.delete(kvKeys.campaignExperiment(experiment.campaign));
-  }
-  cache.delete(experiment.campaign);
+/** Drops this isolate's cached experiment of a campaign (the admin API, after the registry changed it). */
+export function forgetRunningExperiment(campaign: string): void {
+  cache.delete(campaign);
 }
 
-/** The experiment running on a campaign as stored now (the admin API's conflict check), or null. */
+/** The experiment running on a campaign as KV holds it now (the registry's adoption of older ones), or null. */
 export function readCampaignExperiment(kv: KVNamespace, campaign: string): Promise<Experiment | null> {
   return readJson(kv, kvKeys.campaignExperiment(campaign), ExperimentSchema);
 }

@@ -85,6 +85,10 @@ const AMP_SENDER: Param = {
 };
 const bad = { description: "invalid input, named by its path", schema: "Error" as const };
 const unauthorized = { description: "missing or wrong key", schema: "Error" as const };
+const noRegistry = {
+  description: "the experiment registry (Durable Object EXPERIMENT_REGISTRY) is not bound: EXPERIMENTS_UNAVAILABLE",
+  schema: "Error" as const,
+};
 
 export const ROUTES: RouteDoc[] = [
   {
@@ -309,20 +313,21 @@ export const ROUTES: RouteDoc[] = [
     tag: "experiments",
     summary: "the stored experiments' ids",
     auth: "admin",
-    responses: { 200: { description: '{"ids":[...]}' }, 401: unauthorized },
+    responses: { 200: { description: '{"ids":[...]}' }, 401: unauthorized, 503: noRegistry },
   },
   {
     method: "get",
     route: "/v1/admin/experiments/:id",
     path: "/v1/admin/experiments/{id}",
     tag: "experiments",
-    summary: "an experiment as stored",
+    summary: "an experiment as stored (the registry's: what the last PUT stored)",
     auth: "admin",
     params: [EXPERIMENT],
     responses: {
       200: { description: "{id, experiment}" },
       401: unauthorized,
       404: { description: "no such experiment", schema: "Error" },
+      503: noRegistry,
     },
   },
   {
@@ -335,7 +340,10 @@ export const ROUTES: RouteDoc[] = [
     params: [EXPERIMENT],
     body: "Experiment",
     responses: {
-      200: { description: "{id, created, experiment}" },
+      200: {
+        description:
+          "{id, created, published, experiment}: published, KV holds it already (else the registry writes it within seconds)",
+      },
       400: bad,
       401: unauthorized,
       409: {
@@ -343,6 +351,7 @@ export const ROUTES: RouteDoc[] = [
           "another experiment runs on the campaign, or its campaign or seed would change (EXPERIMENT_CONFLICT)",
         schema: "Error",
       },
+      503: noRegistry,
     },
   },
   {

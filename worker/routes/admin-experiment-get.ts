@@ -1,9 +1,12 @@
-/** GET /v1/admin/experiments/<id> (Bearer ADMIN_API_KEYS): `{id, experiment}` as stored; 404 when there is none. */
+/**
+ * GET /v1/admin/experiments/<id> (Bearer ADMIN_API_KEYS): `{id, experiment}` as the registry holds it (what the
+ * last PUT stored, wherever it was sent); 404 when there is none.
+ */
 import type { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { experimentIdParam } from "../experiments/experiment-input";
-import { readExperiment } from "../experiments/experiment-store";
+import { experimentRegistry } from "../experiments/registry-stub";
 import { requireApiKey } from "../lib/api-key";
 
 export function registerAdminExperimentGet(app: Hono<AppEnv>): void {
@@ -12,7 +15,7 @@ export function registerAdminExperimentGet(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const id = experimentIdParam(c);
-      const experiment = await readExperiment(c.env.OPENTIME_KV, id);
+      const experiment = await experimentRegistry(c.env).get(id);
       if (!experiment) throw new ApiError("NOT_FOUND", `no experiment "${id}"`);
       return c.json({ id, experiment });
     },

@@ -5,6 +5,7 @@ import {
   env,
   getQueueResult,
   runDurableObjectAlarm,
+  runInDurableObject,
   waitOnExecutionContext,
 } from "cloudflare:test";
 import { inject } from "vitest";
@@ -17,10 +18,12 @@ import { featuresOf } from "../../../core/profile";
 import { mintToken, verifyToken } from "../../../core/token";
 import { getConfig } from "../../../worker/env";
 import { type EventsMessage, eventsOf } from "../../../worker/events/queue";
+import { experimentRegistry } from "../../../worker/experiments/registry-stub";
 import worker from "../../../worker/index";
 import { resetModelCache } from "../../../worker/model/model-store";
 import { resetPinnedModel } from "../../../worker/model/pinned-model";
 import { type Recommendation, recommend } from "../../../worker/recs/recommend";
+import type { ExperimentRegistry } from "../../../worker/state/experiment-registry";
 import { READER_SHARDS, shardStub } from "../../../worker/state/shard-routing";
 import { type ModelFixture, TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "../fixture";
 
@@ -70,6 +73,14 @@ export async function clearKv(): Promise<void> {
   } while (cursor);
   resetModelCache();
   resetPinnedModel();
+}
+
+/** Empties the experiment registry (worker/state/experiment-registry.ts), whose experiments KV's mirror. */
+export async function clearExperimentRegistry(): Promise<void> {
+  await runInDurableObject(experimentRegistry(env), async (_: ExperimentRegistry, state) => {
+    for (const table of ["experiments", "unpublished", "meta"]) state.storage.sql.exec(`DELETE FROM ${table}`);
+    await state.storage.deleteAlarm();
+  });
 }
 
 /** Puts a fixture model (default: the demo's), its catalog, fallback items, profiles and the active pointer into KV. */
