@@ -147,6 +147,10 @@ describe("the experiments admin API", () => {
     expect(((await got.json()) as { experiment: Experiment }).experiment.variants).toHaveLength(2);
     const list = await send("/v1/admin/experiments", { headers: ADMIN_HEADERS });
     expect(await list.json()).toEqual({ ids: ["e1"] });
+    // the registry answers, not KV (which, at another location, may not have the PUT yet)
+    await env.OPENTIME_KV.delete(kvKeys.experiment("e1"));
+    expect((await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS })).status).toBe(200);
+    expect(await (await send("/v1/admin/experiments", { headers: ADMIN_HEADERS })).json()).toEqual({ ids: ["e1"] });
     const bad = await putExperiment(
       "e2",
       body({ variants: [{ id: "x", weight: 1, content: { v: 2, default: { id: "d", type: "nope" } } }] }),
@@ -205,12 +209,13 @@ describe("the experiments admin API", () => {
     const legacy = ExperimentSchema.parse({ v: 1, id: "legacy", ...body() });
     await env.OPENTIME_KV.put(kvKeys.experiment("legacy"), JSON.stringify(legacy));
     await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(legacy));
+    // a stopped experiment stored on the campaign leaves the serving one alone
+    expect((await putExperiment("draft", body({ status: "stopped" }))).status).toBe(200);
+    expect(((await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN), "json")) as Experiment).id).toBe("legacy");
     const taken = await putExperiment("e2", body());
     expect(taken.status).toBe(409);
     expect(((await taken.json()) as { error: { message: string } }).error.message).toContain('"legacy" runs on it');
     expect((await putExperiment("legacy", body({ seed: "reshuffle" }))).status).toBe(409);
-    const listed = await send("/v1/admin/experiments", { headers: ADMIN_HEADERS });
-    expect(await listed.json()).toEqual({ ids: ["legacy"] });
     const stop = await putExperiment("legacy", body({ status: "stopped" }));
     expect(stop.status).toBe(200);
     expect(await stop.json()).toMatchObject({ created: false, published: true });
@@ -218,33 +223,53 @@ describe("the experiments admin API", () => {
     expect((await putExperiment("e2", body())).status).toBe(200);
   });
 
-  it("a change KV refused to take is written by the registry's alarm; the admin API reads the registry meanwhile", async () => {
+  it("of two experiments KV says run on one campaign (both started before the registry), adopts the one served", async () => {
+    const served = ExperimentSchema.parse({ v: 1, id: "served", ...body() });
+    const shadow = ExperimentSchema.parse({ v: 1, id: "shadow", ...body() });
+    await env.OPENTIME_KV.put(kvKeys.experiment("served"), JSON.stringify(served));
+    await env.OPENTIME_KV.put(kvKeys.experiment("shadow"), JSON.stringify(shadow));
+    await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(served));
+    const res = await putExperiment("shadow", body({ coverage: 0.5 }));
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('"served" runs on it');
+    await runDurableObjectAlarm(experimentRegistry(env));
+    // what opens did all along: shadow never served; KV's record now says so too
+    expect(((await env.OPENTIME_KV.get(kvKeys.experiment("shadow"), "json")) as Experiment).status).toBe("stopped");
+    expect(((await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN), "json")) as Experiment).id).toBe("served");
+    const got = await send("/v1/admin/experiments/shadow", { headers: ADMIN_HEADERS });
+    expect(((await got.json()) as { experiment: Experiment }).experiment.status).toBe("stopped");
+  });
+
+  it("a change KV refused to take is written by the registry's alarm; a KV read that fails refuses the PUT", async () => {
     const registry = experimentRegistry(env);
-    const experiment = ExperimentSchema.parse({ v: 1, id: "e1", ...body() });
-    const answer = await runInDurableObject(registry, async (instance: ExperimentRegistry) => {
-      const self = instance as unknown as { env: typeof env };
-      const real = self.env;
-      const refusing = new Proxy(real.OPENTIME_KV, {
+    const failing = (ops: string[]) =>
+      new Proxy(env.OPENTIME_KV, {
         get(target, prop) {
-          if (prop === "put" || prop === "delete") return () => Promise.reject(new Error("429 too many writes"));
+          if (ops.includes(String(prop))) return () => Promise.reject(new Error("KV is down"));
           const value = Reflect.get(target, prop);
           return typeof value === "function" ? value.bind(target) : value;
         },
       });
-      self.env = { ...real, OPENTIME_KV: refusing };
-      try {
-        return await instance.put(experiment);
-      } finally {
-        self.env = real;
-      }
-    });
-    expect(answer).toEqual({ ok: true, created: true, published: false });
-    expect(await env.OPENTIME_KV.get(kvKeys.experiment("e1"))).toBeNull();
-    const got = await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS });
-    expect(((await got.json()) as { experiment: Experiment }).experiment.status).toBe("running");
+    const putWith = (kv: KVNamespace, experiment: Experiment) =>
+      runInDurableObject(registry, async (instance: ExperimentRegistry) => {
+        const self = instance as unknown as { env: typeof env };
+        const real = self.env;
+        self.env = { ...real, OPENTIME_KV: kv };
+        try {
+          return await instance.put(experiment);
+        } finally {
+          self.env = real;
+        }
+      });
+    const e1 = ExperimentSchema.parse({ v: 1, id: "e1", ...body() });
+    // KV cannot be read: nothing may be taken for "no experiment there", nothing is stored
+    expect(await putWith(failing(["get"]), e1)).toMatchObject({ ok: false, code: "KV_UNAVAILABLE" });
+    expect((await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS })).status).toBe(404);
+    // KV refuses the writes: stored, not published
+    expect(await putWith(failing(["put", "delete"]), e1)).toEqual({ ok: true, created: true, published: false });
     // the registry holds the campaign already: another start is refused before KV knows
     expect((await putExperiment("e2", body())).status).toBe(409);
-    expect(await runDurableObjectAlarm(registry)).toBe(true);
+    await runDurableObjectAlarm(registry);
     expect(((await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN), "json")) as Experiment).id).toBe("e1");
     expect(((await env.OPENTIME_KV.get(kvKeys.experiment("e1"), "json")) as Experiment).status).toBe("running");
   });

@@ -34,16 +34,27 @@ export function resetExperimentCache(): void {
   holdoutCache = null;
 }
 
-async function readJson<T>(kv: KVNamespace, key: string, schema: z.ZodType<T>): Promise<T | null> {
+/** `strict`: a failed read throws (the registry must not take an outage for "none"); else it is logged, null. */
+async function readJson<T>(kv: KVNamespace, key: string, schema: z.ZodType<T>, strict = false): Promise<T | null> {
+  let text: string | null;
   try {
-    const raw = await kv.get(key, "json");
-    if (raw === null) return null;
-    const parsed = schema.safeParse(raw);
-    if (parsed.success) return parsed.data;
-    logEvent("error", "experiment.invalid", { key, detail: describeIssues(parsed.error) });
+    text = await kv.get(key, "text");
   } catch (e) {
+    if (strict) throw e;
     logEvent("error", "experiment.read_failed", { key, detail: errorMessage(e) });
+    return null;
   }
+  if (text === null) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    logEvent("error", "experiment.invalid", { key, detail: errorMessage(e) });
+    return null;
+  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  logEvent("error", "experiment.invalid", { key, detail: describeIssues(parsed.error) });
   return null;
 }
 
@@ -90,9 +101,12 @@ export async function reportedExperiment(kv: KVNamespace, id: string): Promise<E
   return globalHoldoutExperiment(holdout?.share ?? 0, GLOBAL_ATTRIBUTION_DAYS);
 }
 
-/** An experiment as KV holds it (reports, the bandit job, the registry for one it has not seen), or null. */
-export function readExperiment(kv: KVNamespace, id: string): Promise<Experiment | null> {
-  return readJson(kv, kvKeys.experiment(id), ExperimentSchema);
+/**
+ * An experiment as KV holds it (reports, the bandit job, the registry for one it has not seen), or null.
+ * `strict`: a failed read throws instead of answering null.
+ */
+export function readExperiment(kv: KVNamespace, id: string, strict = false): Promise<Experiment | null> {
+  return readJson(kv, kvKeys.experiment(id), ExperimentSchema, strict);
 }
 
 /** Drops this isolate's cached experiment of a campaign (the admin API, after the registry changed it). */
@@ -100,9 +114,9 @@ export function forgetRunningExperiment(campaign: string): void {
   cache.delete(campaign);
 }
 
-/** The experiment running on a campaign as KV holds it now (the registry's adoption of older ones), or null. */
-export function readCampaignExperiment(kv: KVNamespace, campaign: string): Promise<Experiment | null> {
-  return readJson(kv, kvKeys.campaignExperiment(campaign), ExperimentSchema);
+/** The experiment running on a campaign as KV holds it now (opens, through runningExperiment), or null. */
+export function readCampaignExperiment(kv: KVNamespace, campaign: string, strict = false): Promise<Experiment | null> {
+  return readJson(kv, kvKeys.campaignExperiment(campaign), ExperimentSchema, strict);
 }
 
 export async function putGlobalHoldout(kv: KVNamespace, holdout: GlobalHoldout | null): Promise<void> {

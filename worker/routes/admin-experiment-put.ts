@@ -4,7 +4,8 @@
  * holdout, attribution window, `status` (`running`, `stopped`). 200 `{id, created, published, experiment}`; 400
  * naming each bad field; 409 EXPERIMENT_CONFLICT when another experiment runs on the campaign, or when the
  * campaign or the seed of a stored experiment would change (that would move readers already exposed: start a
- * new one); 503 EXPERIMENTS_UNAVAILABLE without the registry. The registry (worker/state/experiment-registry.ts)
+ * new one); 503 EXPERIMENTS_UNAVAILABLE without the registry, KV_UNAVAILABLE when KV cannot be read to adopt
+ * what an earlier version stored. The registry (worker/state/experiment-registry.ts)
  * decides, strongly consistent, and publishes to KV; opens follow within a minute.
  */
 import type { Hono } from "hono";
@@ -23,7 +24,7 @@ export function registerAdminExperimentPut(app: Hono<AppEnv>): void {
       const id = experimentIdParam(c);
       const experiment = await readExperimentBody(c, id);
       const answer = await experimentRegistry(c.env).put(experiment);
-      if (!answer.ok) throw new ApiError("EXPERIMENT_CONFLICT", answer.conflict);
+      if (!answer.ok) throw new ApiError(answer.code, answer.message);
       forgetRunningExperiment(experiment.campaign);
       return c.json({ id, created: answer.created, published: answer.published, experiment });
     },

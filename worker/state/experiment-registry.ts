@@ -3,17 +3,19 @@
  * Object (one instance, `experiments`). Every PUT of the admin API is decided here, in one transaction over the
  * registry's own rows, which are strongly consistent: a changed campaign or seed, or a second experiment running
  * on a campaign (a unique index holds it too), is refused (core/experiments/experiment-change.ts). Two starts
- * on one campaign sent to two locations at once: one wins, the other gets its conflict. A stop always stops.
+ * on one campaign sent to two locations at once: one wins, the other gets its conflict.
  *   experiments  one row per experiment: its campaign, whether it runs, its JSON
  *   unpublished  the KV keys a commit changed that KV does not hold yet, with the commit's sequence number
  *
  * Opens never call it: after each commit it publishes to KV what they read (`experiment:<id>`, and
  * `experiment-of:<campaign>`: the campaign's running experiment, or no key). Publishes are serialized and write
  * each key from the registry's state at that moment, so KV's last write is the newest state whatever the order
- * of the commits; a write that failed (KV takes one a second per key) is retried by the alarm.
+ * of the commits. The alarm, set in each commit, publishes what a round did not (a failed write: KV takes one
+ * a second per key; or the object stopped before its round ended).
  *
- * Experiments written to KV before the registry existed are adopted, as KV holds them, by the first PUT that
- * names their id or starts on their campaign.
+ * Experiments written to KV before the registry existed are adopted by the first PUT that names their id or
+ * their campaign: the one KV's copy serves on a campaign runs, any other stopped (what opens did), and KV's
+ * records are rewritten to match. A KV read that fails refuses the PUT (503), never taken for "none".
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
@@ -34,7 +36,12 @@ export type RegistryAnswer =
       /** whether KV holds the change already (else the alarm writes it within seconds) */
       published: boolean;
     }
-  | { ok: false; conflict: string };
+  | {
+      ok: false;
+      /** EXPERIMENT_CONFLICT: the change is refused; KV_UNAVAILABLE: KV could not be read to adopt what it holds */
+      code: "EXPERIMENT_CONFLICT" | "KV_UNAVAILABLE";
+      message: string;
+    };
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS experiments (
@@ -47,6 +54,8 @@ const SCHEMA = [
 ];
 
 type Unpublished = { kind: "experiment" | "campaign"; name: string; seq: number };
+/** What KV held, before the registry, of a PUT's experiment (`own`) and of the one serving on its campaign. */
+type Legacy = { own: Experiment | null; serving: Experiment | null };
 
 export class ExperimentRegistry extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
@@ -61,44 +70,44 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
   /** Stores the experiment (validated by the caller) unless it conflicts; then publishes it to KV. */
   async put(experiment: Experiment): Promise<RegistryAnswer> {
     // before the transaction (it cannot await): what KV holds of experiments the registry has never seen
-    const adopted = await this.legacy(experiment);
+    let legacy: Legacy;
+    try {
+      legacy = await this.legacy(experiment);
+    } catch (e) {
+      return { ok: false, code: "KV_UNAVAILABLE", message: `KV could not be read: ${errorMessage(e)}` };
+    }
     const answer = this.ctx.storage.transactionSync((): RegistryAnswer => {
-      for (const old of adopted) {
-        // as KV holds it; a legacy copy running where the registry knows another one running is left out
-        this.sql.exec(
-          "INSERT OR IGNORE INTO experiments (id, campaign, running, body) VALUES (?, ?, ?, ?)",
-          old.id,
-          old.campaign,
-          old.status === "running" ? 1 : 0,
-          JSON.stringify(old),
-        );
-      }
-      const stored = this.stored(experiment.id);
+      const seq = this.meta("seq") + 1;
+      this.setMeta("seq", seq);
+      this.adopt(legacy, seq);
+      const row = this.sql
+        .exec<{ body: string }>("SELECT body FROM experiments WHERE id = ?", experiment.id)
+        .toArray()[0];
+      const stored = row ? this.parse(row.body) : null;
+      if (row && !stored)
+        return {
+          ok: false,
+          code: "EXPERIMENT_CONFLICT",
+          message: "the stored experiment cannot be read (logged as experiment.registry_invalid); start a new one",
+        };
       const conflict = experimentConflict(stored, experiment, this.runningOn(experiment.campaign));
-      if (conflict !== null) return { ok: false, conflict };
+      if (conflict !== null) return { ok: false, code: "EXPERIMENT_CONFLICT", message: conflict };
       this.sql.exec(
         `INSERT INTO experiments (id, campaign, running, body) VALUES (?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET running = excluded.running, body = excluded.body`,
+         ON CONFLICT (id) DO UPDATE SET campaign = excluded.campaign, running = excluded.running, body = excluded.body`,
         experiment.id,
         experiment.campaign,
         experiment.status === "running" ? 1 : 0,
         JSON.stringify(experiment),
       );
-      const seq = this.meta("seq") + 1;
-      this.setMeta("seq", seq);
-      for (const [kind, name] of [
-        ["experiment", experiment.id],
-        ["campaign", experiment.campaign],
-      ] as const) {
-        this.sql.exec(
-          "INSERT INTO unpublished (kind, name, seq) VALUES (?, ?, ?) ON CONFLICT (kind, name) DO UPDATE SET seq = excluded.seq",
-          kind,
-          name,
-          seq,
-        );
-      }
+      this.unpublished("experiment", experiment.id, seq);
+      this.unpublished("campaign", experiment.campaign, seq);
       return { ok: true, created: stored === null, published: false };
     });
+    // set with the commit (no other await between them): should this object stop before a round publishes
+    // what the transaction marked (its change, or what it adopted beside a conflict), the alarm does
+    if (this.sql.exec("SELECT 1 FROM unpublished LIMIT 1").toArray().length > 0)
+      await this.ctx.storage.setAlarm(Date.now() + REGISTRY_PUBLISH_RETRY_MS);
     if (!answer.ok) return answer;
     return { ...answer, published: await this.publish() };
   }
@@ -120,20 +129,57 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
     await this.publish();
   }
 
-  /** Experiments KV holds that the registry has not seen: the one with this id, and the one running on its campaign. */
-  private async legacy(experiment: Experiment): Promise<Experiment[]> {
+  /**
+   * What KV holds that the registry has not seen (strict reads: an outage throws): the experiment with this id,
+   * and the one KV's copy says runs on its campaign (what opens serve there).
+   */
+  private async legacy(experiment: Experiment): Promise<Legacy> {
     const kv = this.env.OPENTIME_KV;
-    const found: Experiment[] = [];
-    if (!this.stored(experiment.id)) {
-      const old = await readExperiment(kv, experiment.id);
-      if (old) found.push(old);
+    const own = this.has(experiment.id) ? null : await readExperiment(kv, experiment.id, true);
+    let serving: Experiment | null = null;
+    if (this.runningOn(experiment.campaign) === null) {
+      const copy = await readCampaignExperiment(kv, experiment.campaign, true);
+      if (copy && copy.id !== experiment.id && !this.has(copy.id))
+        serving = (await readExperiment(kv, copy.id, true)) ?? copy;
+      // its record may say stopped where the copy still serves (a stop lost before the registry): opens serve it
+      if (serving) serving = { ...serving, status: "running" };
     }
-    if (experiment.status === "running" && this.runningOn(experiment.campaign) === null) {
-      const copy = await readCampaignExperiment(kv, experiment.campaign);
-      if (copy && copy.id !== experiment.id && !this.stored(copy.id))
-        found.push((await readExperiment(kv, copy.id)) ?? copy);
+    return { own, serving };
+  }
+
+  /**
+   * Adopts what legacy() found, in the caller's transaction (rows the registry got meanwhile stay as they are),
+   * and has KV's record rewritten to match. The experiment serving on a campaign runs; another whose record
+   * says it runs there does not serve (two starts before the registry existed both passed, and the copy names
+   * the last): it is adopted stopped.
+   */
+  private adopt({ own, serving }: Legacy, seq: number): void {
+    for (const old of [serving, own]) {
+      if (!old || this.has(old.id)) continue;
+      const clashes = old.status === "running" && this.runningOn(old.campaign) !== null;
+      const adopted: Experiment = clashes ? { ...old, status: "stopped" } : old;
+      this.sql.exec(
+        "INSERT INTO experiments (id, campaign, running, body) VALUES (?, ?, ?, ?)",
+        adopted.id,
+        adopted.campaign,
+        adopted.status === "running" ? 1 : 0,
+        JSON.stringify(adopted),
+      );
+      this.unpublished("experiment", adopted.id, seq);
     }
-    return found;
+  }
+
+  private unpublished(kind: Unpublished["kind"], name: string, seq: number): void {
+    this.sql.exec(
+      "INSERT INTO unpublished (kind, name, seq) VALUES (?, ?, ?) ON CONFLICT (kind, name) DO UPDATE SET seq = excluded.seq",
+      kind,
+      name,
+      seq,
+    );
+  }
+
+  private has(id: string): boolean {
+    return this.sql.exec("SELECT 1 FROM experiments WHERE id = ?", id).toArray().length > 0;
   }
 
   private stored(id: string): Experiment | null {
