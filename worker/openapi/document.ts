@@ -351,7 +351,11 @@ export const ROUTES: RouteDoc[] = [
           "another experiment runs on the campaign, or its campaign or seed would change (EXPERIMENT_CONFLICT)",
         schema: "Error",
       },
-      503: noRegistry,
+      503: {
+        description:
+          "the experiment registry is not bound (EXPERIMENTS_UNAVAILABLE), or KV could not be read to adopt what an earlier version stored (KV_UNAVAILABLE)",
+        schema: "Error",
+      },
     },
   },
   {
