@@ -4,7 +4,9 @@
  * the arm they saw, which then wins over the experiment's hashes (sticky; core/experiments/assignment.ts) and
  * decides attribution. A click on the experiment's campaign, and any purchase, within the attribution window
  * after the exposure counts for that arm. The first exposure applied is the reader's: later ones (a repeat open,
- * a retried message) change nothing, neither the arm nor the window. Pure.
+ * a retried message) change nothing, neither the arm nor the window. An exposure applied after clicks or
+ * purchases that followed it (its message retried, or overtaken by the events API's) credits them then
+ * (lateAttributedRows), so what is counted does not depend on arrival order. Pure.
  */
 import { z } from "zod";
 import type { QueuedEvent } from "../events";
@@ -153,4 +155,23 @@ export function attributedRows(e: QueuedEvent, exposures: Exposures): Experiment
     });
   }
   return rows;
+}
+
+/**
+ * The rows of clicks and purchases applied before the exposures that `newlyExposed` names (the experiments an
+ * applied batch exposed the reader to), given the reader's exposures after that batch: what attributedRows
+ * would have made of each had the exposure arrived first. `earlier` excludes the batch's own events (those are
+ * attributed in time order as they apply).
+ */
+export function lateAttributedRows(
+  earlier: readonly QueuedEvent[],
+  exposures: Exposures,
+  newlyExposed: readonly string[],
+): ExperimentRow[] {
+  const only: Exposures = {};
+  for (const id of newlyExposed) {
+    const x = exposures[id];
+    if (x) only[id] = x;
+  }
+  return earlier.flatMap((e) => attributedRows(e, only));
 }

@@ -13,6 +13,7 @@ import {
   ANY_CAMPAIGN,
   attributedRows,
   type ExposureFacts,
+  lateAttributedRows,
   MAX_EXPOSURES,
   withExposure,
 } from "../../core/experiments/exposure";
@@ -117,6 +118,28 @@ describe("exposure", () => {
     ]);
     expect(r.experimentRows[2]).toMatchObject({ kind: "purchase", value: 25, arm: "personal", slot: null });
     expect(r.experimentRows[1]).toMatchObject({ kind: "click", slot: "row-0", item: "p1" });
+  });
+
+  it("credits clicks and purchases applied before an exposure they followed, as if it had come first", () => {
+    const earlier = [
+      purchase("before", T - 1),
+      click("c1", T + 1),
+      click("other", T + 2, "autumn"),
+      purchase("p1", T + 3, 25),
+    ];
+    // the outcomes applied first: nothing to attribute then
+    const first = apply(earlier);
+    expect(first.experimentRows).toEqual([]);
+    // the exposure arrives: the late rows equal what the events in time order make
+    const then = applyEvents(first.profile, [exposure("exposure:e1", T)], "now");
+    const newly = then.experimentRows.filter((r) => r.kind === "exposure").map((r) => r.experiment);
+    expect(newly).toEqual(["e1"]);
+    const late = lateAttributedRows(earlier, then.profile.experiments, newly);
+    const inOrder = apply([exposure("exposure:e1", T), ...earlier]).experimentRows.filter((r) => r.kind !== "exposure");
+    expect(late).toEqual(inOrder);
+    expect(late.map((r) => (r.kind === "exposure" ? "exposure" : r.event))).toEqual(["c1", "p1"]);
+    // an experiment the reader was exposed to before is not credited again
+    expect(lateAttributedRows(earlier, then.profile.experiments, [])).toEqual([]);
   });
 
   it("counts any campaign's clicks for the global holdout", () => {

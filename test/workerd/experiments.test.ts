@@ -37,6 +37,7 @@ import {
   consume,
   fixture,
   flushExperimentStore,
+  forgetRecentOutcomes,
   putCampaign,
   recordingQueue,
   SENDER,
@@ -120,6 +121,7 @@ async function rows(table: "exposures" | "outcomes", user: string, experiment: s
 beforeEach(async () => {
   await clearKv();
   await clearExperimentRegistry();
+  await forgetRecentOutcomes();
   await seedModel();
   resetCampaignCache();
   resetBlockMemo();
@@ -402,6 +404,57 @@ describe("attribution and the report", () => {
     const daily = r.daily.filter((d) => d.arm === armOf(a.userId));
     expect(daily.reduce((s, d) => s + d.clicks, 0)).toBe(1);
     expect(daily.reduce((s, d) => s + d.revenue, 0)).toBe(50);
+  });
+
+  it("credits a click and a purchase that overtook the open's exposure, once it arrives; tracking off forgets them", async () => {
+    expect((await putExperiment("e-late", body({ attributionDays: 7 }))).status).toBe(200);
+    const a = readers()[0] as Profile;
+    // a reader no other test here uses: their tracking is turned off below, and shards outlive tests
+    const c = readers().at(-1) as Profile;
+    // the open queues its exposure, whose message is held back (a retry) while the click and purchase land
+    const rec = recordingQueue();
+    const t = await mintToken(TEST_TOKEN_SECRET, { user: a.userId, campaign: CAMPAIGN, ttlSeconds: 3600 });
+    const res = await call(`/v1/amp/recs?t=${t}&n=4`, { "AMP-Email-Sender": SENDER }, { ...env, EVENTS: rec.queue });
+    expect(res.status).toBe(200);
+    const exposure = rec.sent.find((e) => e.type === "exposure" && e.user === a.userId);
+    expect(exposure).toBeDefined();
+    const item = JSON.parse(fixture().catalogJson).items[0].id as string;
+    const at = (exposure as QueuedEvent).ts;
+    await post([
+      { id: "late-c", type: "email_click", user: a.userId, item, campaign: CAMPAIGN, ts: at + 5 },
+      { id: "late-p", type: "purchase", user: a.userId, item, ts: at + 9, properties: { value: 40 } },
+      // before the exposure: never the experiment's
+      { id: "early-p", type: "purchase", user: a.userId, item, ts: at - 60, properties: { value: 5 } },
+    ]);
+    expect(await rows("outcomes", a.userId, "e-late")).toEqual([]);
+    await consume(rec.sent);
+    await flushExperimentStore();
+    const credited = await rows("outcomes", a.userId, "e-late");
+    expect(credited.map((o) => o.event).sort()).toEqual(["late-c", "late-p"]);
+    const armOf = hashedArm(ExperimentSchema.parse({ v: 1, id: "e-late", ...body() }), a.userId);
+    expect(new Set(credited.map((o) => o.arm))).toEqual(new Set([armOf]));
+    // the right of access shows what is kept; tracking off deletes it, so a later exposure credits nothing
+    const outcomesOf = async (user: string) =>
+      (
+        (await (await send(`/v1/users/${encodeURIComponent(user)}`, { headers: ADMIN_HEADERS })).json()) as {
+          outcomes: { id: string }[];
+        }
+      ).outcomes.map((o) => o.id);
+    expect((await outcomesOf(a.userId)).sort()).toEqual(["early-p", "late-c", "late-p"]);
+    await post([{ id: "c-click", type: "email_click", user: c.userId, item, campaign: CAMPAIGN, ts: at + 5 }]);
+    expect(await outcomesOf(c.userId)).toEqual(["c-click"]);
+    const off = recordingQueue();
+    const consent = await fetchWith(
+      new Request(`https://opentime.test/v1/users/${encodeURIComponent(c.userId)}/consent`, {
+        method: "PUT",
+        headers: ADMIN_HEADERS,
+        body: JSON.stringify({ tracking: false }),
+      }),
+      off.queue,
+    );
+    expect(consent.status).toBeLessThan(300);
+    await consume(off.sent);
+    expect(await outcomesOf(c.userId)).toEqual([]);
   });
 
   it("erasure deletes the reader's rows, and their share of the daily aggregates", async () => {

@@ -210,7 +210,10 @@ export const ROUTES: RouteDoc[] = [
       { name: "fields", in: "query", description: "profile: the profile alone (one read)", schema: STRING },
     ],
     responses: {
-      200: { description: '{"user","profile","features","triggers","views"} ({"user","profile"} with fields=profile)' },
+      200: {
+        description:
+          '{"user","profile","features","triggers","views","outcomes"} ({"user","profile"} with fields=profile)',
+      },
       400: bad,
       401: unauthorized,
       404: { description: "nothing is stored for this reader", schema: "Error" },

@@ -12,6 +12,8 @@
  *               (`catalogChanged`) starts viewed-* deliveries for the readers who viewed the items
  *   experiment_outbox  exposures and attributed outcomes their events made, and erasures, until the experiment
  *               store (D1) has them (worker/state/experiment-outbox.ts)
+ *   recent_outcomes  each reader's clicks and purchases applied in the last two days (worker/state/outcomes-table.ts),
+ *               credited to an exposure applied after them
  *   decision_sweeps  readers erased or gone tracking-off lately, whose KV decisions the alarm deletes again
  *               (worker/state/decision-sweeps.ts): one written just after the first deletion goes too
  * A call applies a whole queue batch's events for the shard in one transaction. Nothing else writes these.
@@ -27,6 +29,7 @@ import { applyEventsSafely, type ConsentClock } from "../../core/apply-events";
 import { type CatalogChange, viewedTriggers } from "../../core/catalog-changes";
 import { erasureHash } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
+import { lateAttributedRows } from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
 import type { ViewedItem } from "../../core/triggers";
@@ -56,6 +59,14 @@ import {
   sentUpTo,
 } from "./experiment-outbox";
 import { type FirstTouch, readFirstTouch } from "./first-touch";
+import {
+  deleteOutcomes,
+  nextOutcomeExpiry,
+  OUTCOMES_SCHEMA,
+  outcomesOf,
+  pruneOutcomes,
+  recordOutcomes,
+} from "./outcomes-table";
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import {
   cancelOnPurchase,
@@ -128,6 +139,7 @@ const SCHEMA = [
      PRIMARY KEY (user, id)) WITHOUT ROWID`,
   ...TRIGGER_SCHEMA,
   ...VIEWS_SCHEMA,
+  ...OUTCOMES_SCHEMA,
   ...INBOX_SCHEMA,
   ...OUTBOX_SCHEMA,
   ...SWEEPS_SCHEMA,
@@ -194,8 +206,8 @@ export class ReaderShard extends DurableObject<Bindings> {
       logEvent("error", "triggers.config_unknown", { detail: "cart adds scheduled nothing" });
     const triggers = triggerConfig?.triggers ?? [];
     let triggerAt: number | null = null;
-    /** when the earliest view written in this call expires (ms) */
-    let viewsExpire: number | null = null;
+    /** when the earliest view or recent outcome written in this call expires (ms) */
+    let rowsExpire: number | null = null;
     // before the transaction (it cannot await), for readers this shard holds nothing of: their erasure hash,
     // their state from before this writer, and a tombstone written before it. Readers it holds need nothing.
     const firstTouch = new Map<string, FirstTouch & { hash: string }>();
@@ -263,8 +275,17 @@ export class ReaderShard extends DurableObject<Bindings> {
         // land, a narrow race left alone rather than keeping the ids of what an opted-out reader did)
         for (const e of fresh)
           if (!applied.has(e.id)) this.sql.exec("DELETE FROM applied WHERE user = ? AND id = ?", user, e.id);
-        if (experimentsOn && res.experimentRows.length > 0) {
-          queueRows(this.sql, res.experimentRows);
+        // an exposure that came after clicks or purchases that followed it credits them now
+        const newlyExposed = res.experimentRows.filter((r) => r.kind === "exposure").map((r) => r.experiment);
+        const rows =
+          experimentsOn && newlyExposed.length > 0
+            ? [
+                ...res.experimentRows,
+                ...lateAttributedRows(outcomesOf(this.sql, user), res.profile.experiments, newlyExposed),
+              ]
+            : res.experimentRows;
+        if (experimentsOn && rows.length > 0) {
+          queueRows(this.sql, rows);
           queued = true;
         }
         if (applied.size > 0) {
@@ -278,10 +299,16 @@ export class ReaderShard extends DurableObject<Bindings> {
           // tracking turned off: what they viewed goes (their later events are not recorded)
           // (also when it was turned off and on again within these events: what was viewed before goes)
           const offNow = appliedEvents.some((e) => e.type === "consent" && e.consent?.tracking === false);
-          if (!res.profile.consent.tracking || offNow) deleteViews(this.sql, user);
-          else if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase")) {
-            const expires = recordViews(this.sql, user, appliedEvents, res.profile.purchases, Math.floor(now / 1000));
-            if (expires !== null) viewsExpire = Math.min(viewsExpire ?? expires, expires);
+          if (!res.profile.consent.tracking || offNow) {
+            deleteViews(this.sql, user);
+            deleteOutcomes(this.sql, user);
+          } else {
+            if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase")) {
+              const expires = recordViews(this.sql, user, appliedEvents, res.profile.purchases, Math.floor(now / 1000));
+              if (expires !== null) rowsExpire = Math.min(rowsExpire ?? expires, expires);
+            }
+            const kept = experimentsOn ? recordOutcomes(this.sql, user, appliedEvents, now) : null;
+            if (kept !== null) rowsExpire = Math.min(rowsExpire ?? kept, kept);
           }
           // the consumer deletes their decisions; the alarm does again, for one stored just after
           if (offNow) {
@@ -322,8 +349,9 @@ export class ReaderShard extends DurableObject<Bindings> {
     for (const [user, reader] of committed) this.cache.set(user, reader);
     for (const user of dropped) this.cache.delete(user);
     if (triggerAt !== null) await this.scheduleAlarm(triggerAt);
-    // views expire: an alarm within a day of their expiry deletes them (pruneOldViews; older views have one)
-    if (viewsExpire !== null) await this.scheduleAlarm(viewsExpire, 86_400_000);
+    // views and recent outcomes expire: an alarm within a day of their expiry deletes them (pruneOldViews,
+    // pruneOutcomes; older rows have one)
+    if (rowsExpire !== null) await this.scheduleAlarm(rowsExpire, 86_400_000);
     if (sweeping) await this.scheduleAlarm(nextSweep(this.sql) ?? now);
     // experiment rows go to D1 after the call answers (a slow D1 never holds the queue's acks); the alarm
     // sends what this send does not (the object evicted meanwhile, D1 failing)
@@ -394,6 +422,11 @@ export class ReaderShard extends DurableObject<Bindings> {
     return viewsOf(this.sql, user);
   }
 
+  /** The reader's clicks and purchases kept for late exposures (right of access). */
+  async outcomes(user: string): Promise<QueuedEvent[]> {
+    return outcomesOf(this.sql, user);
+  }
+
   /**
    * Applies changes from the catalog writer's outbox (worker/state/catalog-inbox.ts), each sequence number
    * once, in one transaction: the readers who viewed the items get deliveries due now, which the alarm sends.
@@ -462,6 +495,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     const now = Date.now();
     this.sql.exec("DELETE FROM tombstones WHERE until <= ?", now);
     pruneOldViews(this.sql, Math.floor(now / 1000));
+    pruneOutcomes(this.sql, now);
     const due = this.sql
       .exec<{ user: string }>(
         "SELECT user FROM readers WHERE version <> published_version AND published_at <= ? LIMIT ?",
@@ -487,10 +521,12 @@ export class ReaderShard extends DurableObject<Bindings> {
            UNION ALL SELECT min(at) AS at FROM decision_sweeps)`,
       )
       .one().at;
-    // and, however quiet the shard, when its oldest view expires, and soon while the outbox holds rows
+    // and, however quiet the shard, when its oldest view or recent outcome expires, and soon while the outbox
+    // holds rows
     const expiry = nextViewExpiry(this.sql);
+    const outcomes = nextOutcomeExpiry(this.sql);
     const outbox = hasPending(this.sql) ? Date.now() + OUTBOX_RETRY_MS : null;
-    const at = [next, expiry, outbox].reduce<number | null>(
+    const at = [next, expiry, outcomes, outbox].reduce<number | null>(
       (min, t) => (t === null ? min : min === null ? t : Math.min(min, t)),
       null,
     );
@@ -695,6 +731,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     rows += this.sql.exec("DELETE FROM parked WHERE user = ?", user).rowsWritten;
     rows += deleteTriggers(this.sql, user);
     rows += deleteViews(this.sql, user);
+    rows += deleteOutcomes(this.sql, user);
     return rows;
   }
 

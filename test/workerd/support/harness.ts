@@ -177,6 +177,17 @@ export async function flushExperimentStore(): Promise<void> {
   for (let shard = 0; shard < READER_SHARDS; shard++) await runDurableObjectAlarm(shardStub(env, shard));
 }
 
+/**
+ * Forgets the clicks and purchases every shard keeps for late exposures (worker/state/outcomes-table.ts), as two
+ * days passing would: a test's readers then carry none of an earlier test's outcomes into its experiment.
+ */
+export async function forgetRecentOutcomes(): Promise<void> {
+  for (let shard = 0; shard < READER_SHARDS; shard++)
+    await runInDurableObject(shardStub(env, shard), (_: unknown, state) => {
+      state.storage.sql.exec("DELETE FROM recent_outcomes");
+    });
+}
+
 /** A queue binding that keeps the events sent to it (what a route recorded), instead of delivering them. */
 export function recordingQueue(): { queue: Queue<EventsMessage>; sent: QueuedEvent[] } {
   const sent: QueuedEvent[] = [];
