@@ -138,8 +138,22 @@ describe("exposure", () => {
     const inOrder = apply([exposure("exposure:e1", T), ...earlier]).experimentRows.filter((r) => r.kind !== "exposure");
     expect(late).toEqual(inOrder);
     expect(late.map((r) => (r.kind === "exposure" ? "exposure" : r.event))).toEqual(["c1", "p1"]);
-    // an experiment the reader was exposed to before is not credited again
-    expect(lateAttributedRows(earlier, then.profile.experiments, [])).toEqual([]);
+    // only the experiments the late exposure newly exposed are credited: one exposed before the outcomes (whose
+    // rows they made as they applied) is not credited again
+    const before = applyEvents(
+      emptyProfile("u1", "2027-01-01T00:00:00Z"),
+      [exposure("exposure:e0", T - 10, { experiment: "e0" }), ...earlier],
+      "now",
+    );
+    expect(before.experimentRows.filter((r) => r.kind !== "exposure").map((r) => r.experiment)).toEqual([
+      "e0",
+      "e0",
+      "e0",
+    ]);
+    const after = applyEvents(before.profile, [exposure("exposure:e1", T)], "now").profile.experiments;
+    expect(Object.keys(after).sort()).toEqual(["e0", "e1"]);
+    const credited = lateAttributedRows(earlier, after, ["e1"]);
+    expect(credited.map((r) => r.experiment)).toEqual(["e1", "e1"]);
   });
 
   it("counts any campaign's clicks for the global holdout", () => {

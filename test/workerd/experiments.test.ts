@@ -28,6 +28,7 @@ import { resetExperimentCache } from "../../worker/experiments/experiment-store"
 import { experimentRegistry } from "../../worker/experiments/registry-stub";
 import worker from "../../worker/index";
 import type { ExperimentRegistry } from "../../worker/state/experiment-registry";
+import { readerStub } from "../../worker/state/shard-routing";
 import { TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import {
   ADMIN_HEADERS,
@@ -242,6 +243,21 @@ describe("the experiments admin API", () => {
     expect(((await got.json()) as { experiment: Experiment }).experiment.status).toBe("stopped");
   });
 
+  it("adopts a legacy experiment KV's copy never served as stopped, whichever campaign the PUT names", async () => {
+    const served = ExperimentSchema.parse({ v: 1, id: "served", ...body() });
+    const shadow = ExperimentSchema.parse({ v: 1, id: "shadow", ...body() });
+    await env.OPENTIME_KV.put(kvKeys.experiment("served"), JSON.stringify(served));
+    await env.OPENTIME_KV.put(kvKeys.experiment("shadow"), JSON.stringify(shadow));
+    await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(served));
+    // the PUT names another campaign: refused, but what it adopted is as opens served it
+    expect((await putExperiment("shadow", body({ campaign: "elsewhere" }))).status).toBe(409);
+    // stopping the one served stops the campaign; the other never starts
+    expect((await putExperiment("served", body({ status: "stopped" }))).status).toBe(200);
+    await runDurableObjectAlarm(experimentRegistry(env));
+    expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN))).toBeNull();
+    expect(((await env.OPENTIME_KV.get(kvKeys.experiment("shadow"), "json")) as Experiment).status).toBe("stopped");
+  });
+
   it("a change KV refused to take is written by the registry's alarm; a KV read that fails refuses the PUT", async () => {
     const registry = experimentRegistry(env);
     const failing = (ops: string[]) =>
@@ -426,6 +442,7 @@ describe("attribution and the report", () => {
       // before the exposure: never the experiment's
       { id: "early-p", type: "purchase", user: a.userId, item, ts: at - 60, properties: { value: 5 } },
     ]);
+    await flushExperimentStore();
     expect(await rows("outcomes", a.userId, "e-late")).toEqual([]);
     await consume(rec.sent);
     await flushExperimentStore();
@@ -433,13 +450,17 @@ describe("attribution and the report", () => {
     expect(credited.map((o) => o.event).sort()).toEqual(["late-c", "late-p"]);
     const armOf = hashedArm(ExperimentSchema.parse({ v: 1, id: "e-late", ...body() }), a.userId);
     expect(new Set(credited.map((o) => o.arm))).toEqual(new Set([armOf]));
-    // the right of access shows what is kept; tracking off deletes it, so a later exposure credits nothing
+    // the right of access shows what is kept (not a purchase applied too late for any exposure to follow it);
+    // tracking off deletes it
     const outcomesOf = async (user: string) =>
       (
         (await (await send(`/v1/users/${encodeURIComponent(user)}`, { headers: ADMIN_HEADERS })).json()) as {
           outcomes: { id: string }[];
         }
       ).outcomes.map((o) => o.id);
+    await post([
+      { id: "old-p", type: "purchase", user: a.userId, item, ts: at - 3 * 86_400, properties: { value: 1 } },
+    ]);
     expect((await outcomesOf(a.userId)).sort()).toEqual(["early-p", "late-c", "late-p"]);
     await post([{ id: "c-click", type: "email_click", user: c.userId, item, campaign: CAMPAIGN, ts: at + 5 }]);
     expect(await outcomesOf(c.userId)).toEqual(["c-click"]);
@@ -457,6 +478,25 @@ describe("attribution and the report", () => {
     expect(await outcomesOf(c.userId)).toEqual([]);
   });
 
+  it("keeps a reader's newest 200 clicks and purchases for late exposures", async () => {
+    const user = (readers().at(-2) as Profile).userId;
+    const now = Math.floor(Date.now() / 1000);
+    const events = Array.from({ length: 205 }, (_, i) => ({
+      id: `bulk-${i}`,
+      type: "purchase",
+      user,
+      item: "x",
+      ts: now - 1000 + i,
+      properties: { value: 1 },
+    }));
+    await post(events);
+    const access = await send(`/v1/users/${encodeURIComponent(user)}`, { headers: ADMIN_HEADERS });
+    const kept = ((await access.json()) as { outcomes: { id: string }[] }).outcomes.map((o) => o.id);
+    expect(kept).toHaveLength(200);
+    expect(kept[0]).toBe("bulk-5");
+    expect(kept.at(-1)).toBe("bulk-204");
+  });
+
   it("erasure deletes the reader's rows, and their share of the daily aggregates", async () => {
     expect((await putExperiment("e-erase", body())).status).toBe(200);
     const user = (readers()[2] as Profile).userId;
@@ -464,10 +504,17 @@ describe("attribution and the report", () => {
     const now = Math.floor(Date.now() / 1000);
     await post([{ id: "p9", type: "purchase", user, item: "x", ts: now + 1, properties: { value: 5 } }]);
     expect(await rows("outcomes", user, "e-erase")).toHaveLength(1);
+    const keptOf = () =>
+      runInDurableObject(readerStub(env, user), (_: unknown, state) =>
+        state.storage.sql.exec("SELECT event FROM recent_outcomes WHERE user = ?", user).toArray(),
+      );
+    expect(await keptOf()).toEqual([{ event: "p9" }]);
     const erased = await send(`/v1/users/${user}`, { method: "DELETE", headers: ADMIN_HEADERS });
     expect(erased.status).toBe(200);
     await until(async () => (await rows("exposures", user, "e-erase")).length === 0);
     expect(await rows("outcomes", user, "e-erase")).toEqual([]);
+    // and what the shard kept for late exposures
+    expect(await keptOf()).toEqual([]);
     const totals = await db()
       .prepare(
         "SELECT sum(exposures) AS e, sum(purchases) AS p, sum(revenue) AS r FROM daily WHERE experiment = 'e-erase'",

@@ -14,8 +14,8 @@
  * a second per key; or the object stopped before its round ended).
  *
  * Experiments written to KV before the registry existed are adopted by the first PUT that names their id or
- * their campaign: the one KV's copy serves on a campaign runs, any other stopped (what opens did), and KV's
- * records are rewritten to match. A KV read that fails refuses the PUT (503), never taken for "none".
+ * their campaign, as opens served them: the one KV's copy serves on a campaign runs, any other is stopped, and
+ * KV is rewritten to match. A KV read that fails refuses the PUT (503), never taken for "none".
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
@@ -54,8 +54,6 @@ const SCHEMA = [
 ];
 
 type Unpublished = { kind: "experiment" | "campaign"; name: string; seq: number };
-/** What KV held, before the registry, of a PUT's experiment (`own`) and of the one serving on its campaign. */
-type Legacy = { own: Experiment | null; serving: Experiment | null };
 
 export class ExperimentRegistry extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
@@ -70,7 +68,7 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
   /** Stores the experiment (validated by the caller) unless it conflicts; then publishes it to KV. */
   async put(experiment: Experiment): Promise<RegistryAnswer> {
     // before the transaction (it cannot await): what KV holds of experiments the registry has never seen
-    let legacy: Legacy;
+    let legacy: Experiment[];
     try {
       legacy = await this.legacy(experiment);
     } catch (e) {
@@ -81,14 +79,17 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
       this.setMeta("seq", seq);
       this.adopt(legacy, seq);
       const row = this.sql
-        .exec<{ body: string }>("SELECT body FROM experiments WHERE id = ?", experiment.id)
+        .exec<{ body: string; campaign: string }>("SELECT body, campaign FROM experiments WHERE id = ?", experiment.id)
         .toArray()[0];
       const stored = row ? this.parse(row.body) : null;
-      if (row && !stored)
+      // a row that does not parse (logged) can still be stopped on its campaign, and nothing else
+      const stopsUnreadable = experiment.status === "stopped" && experiment.campaign === row?.campaign;
+      if (row && !stored && !stopsUnreadable)
         return {
           ok: false,
           code: "EXPERIMENT_CONFLICT",
-          message: "the stored experiment cannot be read (logged as experiment.registry_invalid); start a new one",
+          message:
+            "the stored experiment cannot be read (logged as experiment.registry_invalid): stop it, or start a new one",
         };
       const conflict = experimentConflict(stored, experiment, this.runningOn(experiment.campaign));
       if (conflict !== null) return { ok: false, code: "EXPERIMENT_CONFLICT", message: conflict };
@@ -102,7 +103,7 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
       );
       this.unpublished("experiment", experiment.id, seq);
       this.unpublished("campaign", experiment.campaign, seq);
-      return { ok: true, created: stored === null, published: false };
+      return { ok: true, created: row === undefined, published: false };
     });
     // set with the commit (no other await between them): should this object stop before a round publishes
     // what the transaction marked (its change, or what it adopted beside a conflict), the alarm does
@@ -112,9 +113,12 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
     return { ...answer, published: await this.publish() };
   }
 
-  /** An experiment as the registry holds it (the admin API's read), else as KV holds it (not adopted yet). */
+  /**
+   * An experiment as the registry holds it (the admin API's read; null for a row that does not parse), else as
+   * KV holds it (not adopted yet).
+   */
   async get(id: string): Promise<Experiment | null> {
-    return this.stored(id) ?? (await readExperiment(this.env.OPENTIME_KV, id));
+    return this.has(id) ? this.stored(id) : await readExperiment(this.env.OPENTIME_KV, id);
   }
 
   /** Up to `limit` of the registry's experiment ids, in id order. */
@@ -130,32 +134,37 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
   }
 
   /**
-   * What KV holds that the registry has not seen (strict reads: an outage throws): the experiment with this id,
-   * and the one KV's copy says runs on its campaign (what opens serve there).
+   * What KV holds that the registry has not seen (strict reads: an outage throws; an entry that does not parse
+   * is what opens and reports take for none, and so does the registry), as opens served it: the experiment
+   * KV's copy serves on the PUT's campaign, running, in the copy's body; and the PUT's own experiment, running
+   * in its copy's body if that is what its campaign serves, else stopped (whatever its record says: nothing
+   * served it).
    */
-  private async legacy(experiment: Experiment): Promise<Legacy> {
+  private async legacy(experiment: Experiment): Promise<Experiment[]> {
     const kv = this.env.OPENTIME_KV;
-    const own = this.has(experiment.id) ? null : await readExperiment(kv, experiment.id, true);
-    let serving: Experiment | null = null;
-    if (this.runningOn(experiment.campaign) === null) {
-      const copy = await readCampaignExperiment(kv, experiment.campaign, true);
-      if (copy && copy.id !== experiment.id && !this.has(copy.id))
-        serving = (await readExperiment(kv, copy.id, true)) ?? copy;
-      // its record may say stopped where the copy still serves (a stop lost before the registry): opens serve it
-      if (serving) serving = { ...serving, status: "running" };
+    const servedOn = async (campaign: string) =>
+      this.runningOn(campaign) === null ? await readCampaignExperiment(kv, campaign, true) : null;
+    const found: Experiment[] = [];
+    const served = await servedOn(experiment.campaign);
+    if (served && !this.has(served.id)) found.push({ ...served, status: "running" });
+    if (served?.id !== experiment.id && !this.has(experiment.id)) {
+      const own = await readExperiment(kv, experiment.id, true);
+      if (own) {
+        const ownServed = own.campaign === experiment.campaign ? served : await servedOn(own.campaign);
+        found.push(ownServed?.id === own.id ? { ...ownServed, status: "running" } : { ...own, status: "stopped" });
+      }
     }
-    return { own, serving };
+    return found;
   }
 
   /**
    * Adopts what legacy() found, in the caller's transaction (rows the registry got meanwhile stay as they are),
-   * and has KV's record rewritten to match. The experiment serving on a campaign runs; another whose record
-   * says it runs there does not serve (two starts before the registry existed both passed, and the copy names
-   * the last): it is adopted stopped.
+   * and has KV rewritten to match (the record, and the campaign's copy). One running where the registry already
+   * holds another running on its campaign (it started meanwhile) is adopted stopped.
    */
-  private adopt({ own, serving }: Legacy, seq: number): void {
-    for (const old of [serving, own]) {
-      if (!old || this.has(old.id)) continue;
+  private adopt(found: readonly Experiment[], seq: number): void {
+    for (const old of found) {
+      if (this.has(old.id)) continue;
       const clashes = old.status === "running" && this.runningOn(old.campaign) !== null;
       const adopted: Experiment = clashes ? { ...old, status: "stopped" } : old;
       this.sql.exec(
@@ -166,6 +175,7 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
         JSON.stringify(adopted),
       );
       this.unpublished("experiment", adopted.id, seq);
+      this.unpublished("campaign", adopted.campaign, seq);
     }
   }
 

@@ -4,20 +4,24 @@
  * by a click or purchase posted through the events API. One row per reader and event, written in the
  * transaction that applies it (only where experiments are recorded), kept OUTCOMES_KEPT_MS after that (the
  * queue's retries and the dead-letter queue's, an hour apart, end well within it; the shard's alarm prunes
- * what is older). Tracking turned off and erasure delete the reader's rows. Synchronous SQL on the shard's
- * storage; the shard is the only writer.
+ * what is older). Bounded: an event older than OUTCOMES_KEPT_MS when applied (a history import) is not kept,
+ * since no exposure that late can come; a reader keeps their newest MAX_OUTCOMES_PER_READER. Tracking turned
+ * off and erasure delete the reader's rows. Synchronous SQL on the shard's storage; the shard is the only
+ * writer.
  */
 import type { QueuedEvent } from "../../core/events";
 
 export const OUTCOMES_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS recent_outcomes (
-     user TEXT NOT NULL, event TEXT NOT NULL, until INTEGER NOT NULL, body TEXT NOT NULL,
+     user TEXT NOT NULL, event TEXT NOT NULL, ts INTEGER NOT NULL, until INTEGER NOT NULL, body TEXT NOT NULL,
      PRIMARY KEY (user, event)) WITHOUT ROWID`,
   "CREATE INDEX IF NOT EXISTS recent_outcomes_by_until ON recent_outcomes (until)",
 ];
 
 /** How long a click or purchase is kept after it was applied (ms). */
 export const OUTCOMES_KEPT_MS = 2 * 86_400_000;
+/** Clicks and purchases kept per reader (their newest): the profile keeps 200 purchased items too. */
+export const MAX_OUTCOMES_PER_READER = 200;
 
 /** What attribution reads of an event (no exposures: those were applied with it). */
 function outcomeOf(e: QueuedEvent): QueuedEvent {
@@ -44,28 +48,40 @@ export function recordOutcomes(
   nowMs: number,
 ): number | null {
   const until = nowMs + OUTCOMES_KEPT_MS;
+  const oldest = Math.floor((nowMs - OUTCOMES_KEPT_MS) / 1000);
   let wrote = false;
   for (const e of events) {
-    if (e.type !== "email_click" && e.type !== "purchase") continue;
+    if ((e.type !== "email_click" && e.type !== "purchase") || e.ts < oldest) continue;
     sql.exec(
-      "INSERT OR IGNORE INTO recent_outcomes (user, event, until, body) VALUES (?, ?, ?, ?)",
+      "INSERT OR IGNORE INTO recent_outcomes (user, event, ts, until, body) VALUES (?, ?, ?, ?, ?)",
       user,
       e.id,
+      e.ts,
       until,
       JSON.stringify(outcomeOf(e)),
     );
     wrote = true;
   }
-  return wrote ? until : null;
+  if (!wrote) return null;
+  const held = sql.exec<{ n: number }>("SELECT count(*) AS n FROM recent_outcomes WHERE user = ?", user).one().n;
+  if (held > MAX_OUTCOMES_PER_READER) {
+    // the oldest by event time go
+    sql.exec(
+      `DELETE FROM recent_outcomes WHERE user = ? AND event NOT IN (
+         SELECT event FROM recent_outcomes WHERE user = ? ORDER BY ts DESC, event LIMIT ${MAX_OUTCOMES_PER_READER})`,
+      user,
+      user,
+    );
+  }
+  return until;
 }
 
 /** The reader's clicks and purchases applied within OUTCOMES_KEPT_MS, oldest first. */
 export function outcomesOf(sql: SqlStorage, user: string): QueuedEvent[] {
   return sql
-    .exec<{ body: string }>("SELECT body FROM recent_outcomes WHERE user = ?", user)
+    .exec<{ body: string }>("SELECT body FROM recent_outcomes WHERE user = ? ORDER BY ts, event", user)
     .toArray()
-    .map((r) => JSON.parse(r.body) as QueuedEvent)
-    .sort((a, b) => a.ts - b.ts);
+    .map((r) => JSON.parse(r.body) as QueuedEvent);
 }
 
 /** Deletes the reader's rows (tracking off, erasure); returns how many went. */
