@@ -251,6 +251,9 @@ describe("the experiments admin API", () => {
     await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(served));
     // the PUT names another campaign: refused, but what it adopted is as opens served it
     expect((await putExperiment("shadow", body({ campaign: "elsewhere" }))).status).toBe(409);
+    await runDurableObjectAlarm(experimentRegistry(env));
+    // the campaign still serves the one it served (the registry has not adopted it yet)
+    expect(((await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN), "json")) as Experiment).id).toBe("served");
     // stopping the one served stops the campaign; the other never starts
     expect((await putExperiment("served", body({ status: "stopped" }))).status).toBe(200);
     await runDurableObjectAlarm(experimentRegistry(env));

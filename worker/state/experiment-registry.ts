@@ -159,8 +159,8 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
 
   /**
    * Adopts what legacy() found, in the caller's transaction (rows the registry got meanwhile stay as they are),
-   * and has KV rewritten to match (the record, and the campaign's copy). One running where the registry already
-   * holds another running on its campaign (it started meanwhile) is adopted stopped.
+   * and has KV rewritten to match (the record, and the campaign's copy of one that runs). One running where the
+   * registry already holds another running on its campaign (it started meanwhile) is adopted stopped.
    */
   private adopt(found: readonly Experiment[], seq: number): void {
     for (const old of found) {
@@ -175,7 +175,9 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
         JSON.stringify(adopted),
       );
       this.unpublished("experiment", adopted.id, seq);
-      this.unpublished("campaign", adopted.campaign, seq);
+      // its campaign's copy is rewritten only from the one that runs: a copy naming another experiment the
+      // registry has not seen yet stays (this PUT's own campaign is published from its result in any case)
+      if (adopted.status === "running") this.unpublished("campaign", adopted.campaign, seq);
     }
   }
 
