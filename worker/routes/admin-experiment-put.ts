@@ -5,8 +5,8 @@
  * naming each bad field; 409 EXPERIMENT_CONFLICT when another experiment runs on the campaign, or when the
  * campaign or the seed of a stored experiment would change (that would move readers already exposed: start a
  * new one); 503 EXPERIMENTS_UNAVAILABLE without the registry, KV_UNAVAILABLE when KV cannot be read to adopt
- * what an earlier version stored. The registry (worker/state/experiment-registry.ts)
- * decides, strongly consistent, and publishes to KV; opens follow within a minute.
+ * what an earlier version stored. The registry (worker/state/experiment-registry.ts) decides, strongly
+ * consistent, and publishes to KV; opens follow within a minute.
  */
 import type { Hono } from "hono";
 import type { AppEnv } from "../env";

@@ -1,8 +1,9 @@
 /**
  * GET /v1/users/<id> (Bearer ADMIN_API_KEYS): right of access, everything stored about the reader: the profile
  * (by default the writer's own state; `?view=edge`: the snapshot opens read, in KV), the model's features, their
- * pending triggers, their views index and the clicks and purchases kept for late exposures (`outcomes`). `?fields=profile` answers the profile alone (one read: support tools,
- * the load test's drain). 404 when nothing is stored.
+ * pending triggers, their views index and the clicks and purchases kept for late exposures (`outcomes`).
+ * `?fields=profile` answers the profile alone (one read: support tools, the load test's drain). 404 when
+ * nothing is stored.
  */
 import type { Hono } from "hono";
 import { kvKeys } from "../../core/kv-keys";

@@ -12,8 +12,8 @@
  *               (`catalogChanged`) starts viewed-* deliveries for the readers who viewed the items
  *   experiment_outbox  exposures and attributed outcomes their events made, and erasures, until the experiment
  *               store (D1) has them (worker/state/experiment-outbox.ts)
- *   recent_outcomes  each reader's clicks and purchases applied in the last two days (worker/state/outcomes-table.ts),
- *               credited to an exposure applied after them
+ *   recent_outcomes  each reader's clicks and purchases applied in the last two days, credited to an exposure
+ *               applied after them (worker/state/outcomes-table.ts)
  *   decision_sweeps  readers erased or gone tracking-off lately, whose KV decisions the alarm deletes again
  *               (worker/state/decision-sweeps.ts): one written just after the first deletion goes too
  * A call applies a whole queue batch's events for the shard in one transaction. Nothing else writes these.
@@ -62,6 +62,7 @@ import { type FirstTouch, readFirstTouch } from "./first-touch";
 import {
   deleteOutcomes,
   nextOutcomeExpiry,
+  OUTCOMES_PRUNE_SLACK_MS,
   OUTCOMES_SCHEMA,
   outcomesOf,
   pruneOutcomes,
@@ -524,7 +525,9 @@ export class ReaderShard extends DurableObject<Bindings> {
     // and, however quiet the shard, when its oldest view or recent outcome expires, and soon while the outbox
     // holds rows
     const expiry = nextViewExpiry(this.sql);
-    const outcomes = nextOutcomeExpiry(this.sql);
+    // (outcomes an hour late: one alarm prunes an hour of them, not one alarm per click under steady traffic)
+    const expiring = nextOutcomeExpiry(this.sql);
+    const outcomes = expiring === null ? null : expiring + OUTCOMES_PRUNE_SLACK_MS;
     const outbox = hasPending(this.sql) ? Date.now() + OUTBOX_RETRY_MS : null;
     const at = [next, expiry, outcomes, outbox].reduce<number | null>(
       (min, t) => (t === null ? min : min === null ? t : Math.min(min, t)),
