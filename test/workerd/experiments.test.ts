@@ -62,6 +62,18 @@ function putExperiment(id: string, b: unknown): Promise<Response> {
   return send(`/v1/admin/experiments/${id}`, { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(b) });
 }
 
+/**
+ * What two starts on the campaign that both passed before the registry left in KV: both records say running,
+ * and the campaign's copy names the last, `served` (what opens serve); `shadow` never served.
+ */
+async function twoLegacyStarts(): Promise<void> {
+  const served = ExperimentSchema.parse({ v: 1, id: "served", ...body() });
+  const shadow = ExperimentSchema.parse({ v: 1, id: "shadow", ...body() });
+  await env.OPENTIME_KV.put(kvKeys.experiment("served"), JSON.stringify(served));
+  await env.OPENTIME_KV.put(kvKeys.experiment("shadow"), JSON.stringify(shadow));
+  await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(served));
+}
+
 async function report(id: string, intervals = "fixed"): Promise<ExperimentReport> {
   const res = await send(`/v1/admin/experiments/${id}/report?intervals=${intervals}`, { headers: ADMIN_HEADERS });
   expect(res.status).toBe(200);
@@ -227,11 +239,7 @@ describe("the experiments admin API", () => {
   });
 
   it("of two experiments KV says run on one campaign (both started before the registry), adopts the one served", async () => {
-    const served = ExperimentSchema.parse({ v: 1, id: "served", ...body() });
-    const shadow = ExperimentSchema.parse({ v: 1, id: "shadow", ...body() });
-    await env.OPENTIME_KV.put(kvKeys.experiment("served"), JSON.stringify(served));
-    await env.OPENTIME_KV.put(kvKeys.experiment("shadow"), JSON.stringify(shadow));
-    await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(served));
+    await twoLegacyStarts();
     const res = await putExperiment("shadow", body({ coverage: 0.5 }));
     expect(res.status).toBe(409);
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain('"served" runs on it');
@@ -244,11 +252,7 @@ describe("the experiments admin API", () => {
   });
 
   it("adopts a legacy experiment KV's copy never served as stopped, whichever campaign the PUT names", async () => {
-    const served = ExperimentSchema.parse({ v: 1, id: "served", ...body() });
-    const shadow = ExperimentSchema.parse({ v: 1, id: "shadow", ...body() });
-    await env.OPENTIME_KV.put(kvKeys.experiment("served"), JSON.stringify(served));
-    await env.OPENTIME_KV.put(kvKeys.experiment("shadow"), JSON.stringify(shadow));
-    await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(served));
+    await twoLegacyStarts();
     // the PUT names another campaign: refused, but what it adopted is as opens served it
     expect((await putExperiment("shadow", body({ campaign: "elsewhere" }))).status).toBe(409);
     await runDurableObjectAlarm(experimentRegistry(env));

@@ -32,6 +32,7 @@ import { errorMessage, logEvent } from "../lib/log";
 import { getTriggers } from "../triggers/trigger-config";
 import { ackedByShard, appendChanges, changesAfter, OUTBOX_SCHEMA, pruneOutbox, recordAck } from "./catalog-outbox";
 import { READER_SHARDS, shardStub } from "./shard-routing";
+import { META_SCHEMA, readMeta, writeMeta } from "./sql-tables";
 
 /** At most one publish per this many milliseconds (Workers KV: one write per second per key). */
 export const CATALOG_PUBLISH_INTERVAL_MS = 1000;
@@ -70,7 +71,7 @@ export interface ItemState {
 
 const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS overlays (id TEXT PRIMARY KEY, overlay TEXT NOT NULL) WITHOUT ROWID",
-  "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+  META_SCHEMA,
   ...OUTBOX_SCHEMA,
 ];
 
@@ -109,7 +110,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
     // nothing is written past the bound: every open reads the whole overlay
     if (held > MAX_LIVE_ITEMS) return { ok: false, limit: MAX_LIVE_ITEMS, held: overlays.size };
     const now = Date.now();
-    let version = this.meta("version");
+    let version = readMeta(this.sql, "version");
     const announced = [...next].flatMap(([id, after]) =>
       itemTransitions(id, overlays.get(id), after ?? undefined, base.get(id), watched),
     );
@@ -125,8 +126,8 @@ export class CatalogWriter extends DurableObject<Bindings> {
           } else this.sql.exec("DELETE FROM overlays WHERE id = ?", id);
         }
         version += 1;
-        this.setMeta("version", version);
-        this.setMeta("updated_at", now);
+        writeMeta(this.sql, "version", version);
+        writeMeta(this.sql, "updated_at", now);
         if (announced.length > 0) appendChanges(this.sql, announced, Math.floor(now / 1000));
       });
       for (const [id, overlay] of next) {
@@ -148,7 +149,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
   /** One item's live state (the admin API's read). */
   async item(id: string): Promise<ItemState> {
     const overlay = this.load().get(id) ?? null;
-    return { id, overlay, available: isAvailable(overlay ?? undefined), version: this.meta("version") };
+    return { id, overlay, available: isAvailable(overlay ?? undefined), version: readMeta(this.sql, "version") };
   }
 
   override async alarm(): Promise<void> {
@@ -213,29 +214,29 @@ export class CatalogWriter extends DurableObject<Bindings> {
   }
 
   private async publishRound(): Promise<boolean> {
-    const version = this.meta("version");
-    if (version === 0 || this.meta("published_version") >= version) return true;
+    const version = readMeta(this.sql, "version");
+    if (version === 0 || readMeta(this.sql, "published_version") >= version) return true;
     const now = Date.now();
-    const last = this.meta("published_at");
+    const last = readMeta(this.sql, "published_at");
     if (now - last < CATALOG_PUBLISH_INTERVAL_MS) {
       await this.alarmBy(last + CATALOG_PUBLISH_INTERVAL_MS);
       return false;
     }
     const live: LiveCatalog = {
       version,
-      updatedAt: this.meta("updated_at"),
+      updatedAt: readMeta(this.sql, "updated_at"),
       items: Object.fromEntries(this.load()),
     };
     try {
       // the catalog first, then the pointer: an open that sees the new pointer finds the new catalog here
       await this.env.OPENTIME_KV.put(kvKeys.liveCatalog, JSON.stringify(live));
       await this.env.OPENTIME_KV.put(kvKeys.liveCatalogVersion, JSON.stringify({ version }));
-      this.setMeta("published_version", version);
-      this.setMeta("published_at", now);
+      writeMeta(this.sql, "published_version", version);
+      writeMeta(this.sql, "published_at", now);
       return true;
     } catch (e) {
       logEvent("error", "catalog.publish_failed", { detail: errorMessage(e) });
-      this.setMeta("published_at", now);
+      writeMeta(this.sql, "published_at", now);
       await this.alarmBy(now + CATALOG_PUBLISH_INTERVAL_MS);
       return false;
     }
@@ -251,18 +252,6 @@ export class CatalogWriter extends DurableObject<Bindings> {
     }
     this.overlays = map;
     return map;
-  }
-
-  private meta(key: string): number {
-    return this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? 0;
-  }
-
-  private setMeta(key: string, value: number): void {
-    this.sql.exec(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      key,
-      value,
-    );
   }
 }
 

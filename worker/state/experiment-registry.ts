@@ -24,6 +24,7 @@ import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
 import { readCampaignExperiment, readExperiment } from "../experiments/experiment-store";
 import { errorMessage, logEvent } from "../lib/log";
+import { META_SCHEMA, readMeta, writeMeta } from "./sql-tables";
 
 /** A publish that failed is tried again this much later (Workers KV: one write per second per key). */
 export const REGISTRY_PUBLISH_RETRY_MS = 1000;
@@ -50,7 +51,7 @@ const SCHEMA = [
   // kind: 'experiment' (name: its id) or 'campaign' (name: the campaign id)
   `CREATE TABLE IF NOT EXISTS unpublished (
      kind TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (kind, name)) WITHOUT ROWID`,
-  "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+  META_SCHEMA,
 ];
 
 type Unpublished = { kind: "experiment" | "campaign"; name: string; seq: number };
@@ -75,8 +76,8 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
       return { ok: false, code: "KV_UNAVAILABLE", message: `KV could not be read: ${errorMessage(e)}` };
     }
     const answer = this.ctx.storage.transactionSync((): RegistryAnswer => {
-      const seq = this.meta("seq") + 1;
-      this.setMeta("seq", seq);
+      const seq = readMeta(this.sql, "seq") + 1;
+      writeMeta(this.sql, "seq", seq);
       this.adopt(legacy, seq);
       const row = this.sql
         .exec<{ body: string; campaign: string }>("SELECT body, campaign FROM experiments WHERE id = ?", experiment.id)
@@ -248,17 +249,5 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
     }
     if (failed > 0) await this.ctx.storage.setAlarm(Date.now() + REGISTRY_PUBLISH_RETRY_MS);
     return failed === 0;
-  }
-
-  private meta(key: string): number {
-    return this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? 0;
-  }
-
-  private setMeta(key: string, value: number): void {
-    this.sql.exec(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      key,
-      value,
-    );
   }
 }

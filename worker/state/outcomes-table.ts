@@ -10,6 +10,7 @@
  * writer.
  */
 import type { QueuedEvent } from "../../core/events";
+import { keepNewest } from "./sql-tables";
 
 export const OUTCOMES_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS recent_outcomes (
@@ -65,16 +66,7 @@ export function recordOutcomes(
     wrote = true;
   }
   if (!wrote) return null;
-  const held = sql.exec<{ n: number }>("SELECT count(*) AS n FROM recent_outcomes WHERE user = ?", user).one().n;
-  if (held > MAX_OUTCOMES_PER_READER) {
-    // the oldest by event time go
-    sql.exec(
-      `DELETE FROM recent_outcomes WHERE user = ? AND event NOT IN (
-         SELECT event FROM recent_outcomes WHERE user = ? ORDER BY ts DESC, event LIMIT ${MAX_OUTCOMES_PER_READER})`,
-      user,
-      user,
-    );
-  }
+  keepNewest(sql, "recent_outcomes", "event", user, MAX_OUTCOMES_PER_READER);
   return until;
 }
 

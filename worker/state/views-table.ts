@@ -11,6 +11,7 @@
 import type { QueuedEvent } from "../../core/events";
 import type { Profile } from "../../core/profile";
 import { MAX_VIEWED_WITHIN_DAYS } from "../../core/triggers";
+import { keepNewest } from "./sql-tables";
 
 export const VIEWS_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS views (
@@ -61,17 +62,8 @@ export function recordViews(
   }
   const wrote = latest.size > 0;
   if (!wrote) return null;
-  // past the bound: the oldest go (a count over the reader's own rows first: the common case deletes nothing;
-  // age is the alarm's to prune, pruneOldViews)
-  const held = sql.exec<{ n: number }>("SELECT count(*) AS n FROM views WHERE user = ?", user).one().n;
-  if (held > MAX_VIEWS_PER_READER) {
-    sql.exec(
-      `DELETE FROM views WHERE user = ? AND item NOT IN (
-         SELECT item FROM views WHERE user = ? ORDER BY ts DESC, item LIMIT ${MAX_VIEWS_PER_READER})`,
-      user,
-      user,
-    );
-  }
+  // past the bound: the oldest go (age is the alarm's to prune, pruneOldViews)
+  keepNewest(sql, "views", "item", user, MAX_VIEWS_PER_READER);
   return (Math.min(...latest.values()) + KEPT_S) * 1000;
 }
 
