@@ -240,6 +240,9 @@ describe("the experiments admin API", () => {
 
   it("of two experiments KV says run on one campaign (both started before the registry), adopts the one served", async () => {
     await twoLegacyStarts();
+    // before any PUT names it, the registry shows the one never served as stopped
+    const before = await send("/v1/admin/experiments/shadow", { headers: ADMIN_HEADERS });
+    expect(((await before.json()) as { experiment: Experiment }).experiment.status).toBe("stopped");
     const res = await putExperiment("shadow", body({ coverage: 0.5 }));
     expect(res.status).toBe(409);
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain('"served" runs on it');
@@ -263,6 +266,29 @@ describe("the experiments admin API", () => {
     await runDurableObjectAlarm(experimentRegistry(env));
     expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN))).toBeNull();
     expect(((await env.OPENTIME_KV.get(kvKeys.experiment("shadow"), "json")) as Experiment).status).toBe("stopped");
+  });
+
+  it("adopts the experiment served on its campaign as running when a PUT names it with another campaign", async () => {
+    await twoLegacyStarts();
+    expect((await putExperiment("served", body({ campaign: "elsewhere" }))).status).toBe(409);
+    await runDurableObjectAlarm(experimentRegistry(env));
+    expect(((await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN), "json")) as Experiment).id).toBe("served");
+    const taken = await putExperiment("e2", body());
+    expect(((await taken.json()) as { error: { message: string } }).error.message).toContain('"served" runs on it');
+  });
+
+  it("a stored row that does not parse can be stopped on its campaign, and nothing else", async () => {
+    expect((await putExperiment("e1", body())).status).toBe(200);
+    const registry = experimentRegistry(env);
+    await runInDurableObject(registry, (_: ExperimentRegistry, state) => {
+      state.storage.sql.exec("UPDATE experiments SET body = '{\"v\":99}' WHERE id = 'e1'");
+    });
+    expect((await putExperiment("e1", body({ coverage: 0.5 }))).status).toBe(409);
+    expect((await putExperiment("e1", body({ campaign: "elsewhere", status: "stopped" }))).status).toBe(409);
+    const stop = await putExperiment("e1", body({ status: "stopped" }));
+    expect(stop.status).toBe(200);
+    expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN))).toBeNull();
+    expect((await putExperiment("e2", body())).status).toBe(200);
   });
 
   it("a change KV refused to take is written by the registry's alarm; a KV read that fails refuses the PUT", async () => {
@@ -483,6 +509,28 @@ describe("attribution and the report", () => {
     expect(consent.status).toBeLessThan(300);
     await consume(off.sent);
     expect(await outcomesOf(c.userId)).toEqual([]);
+  });
+
+  it("the shard's alarm prunes outcomes kept past their two days, and attribution never reads them", async () => {
+    const user = (readers().at(-3) as Profile).userId;
+    const now = Math.floor(Date.now() / 1000);
+    // after the exposure below: credited by it, were it still read
+    await post([{ id: "kept-c", type: "email_click", user, item: "x", campaign: CAMPAIGN, ts: now + 30 }]);
+    const shard = readerStub(env, user);
+    const held = () =>
+      runInDurableObject(shard, (_: unknown, state) =>
+        state.storage.sql.exec("SELECT event FROM recent_outcomes WHERE user = ?", user).toArray(),
+      );
+    expect(await held()).toEqual([{ event: "kept-c" }]);
+    // two days pass: the row is past its time, and a late exposure now credits nothing
+    await runInDurableObject(shard, (_: unknown, state) => {
+      state.storage.sql.exec("UPDATE recent_outcomes SET until = ? WHERE user = ?", Date.now() - 1, user);
+    });
+    expect((await putExperiment("e-expired", body())).status).toBe(200);
+    await open(user);
+    expect(await rows("outcomes", user, "e-expired")).toEqual([]);
+    await runDurableObjectAlarm(shard);
+    expect(await held()).toEqual([]);
   });
 
   it("keeps a reader's newest 200 clicks and purchases for late exposures", async () => {

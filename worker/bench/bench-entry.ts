@@ -46,8 +46,8 @@ async function load(kv: KVNamespace): Promise<BenchData> {
   };
 }
 
-/** The reader state writers (the app's queue consumer calls them). */
-export { CatalogWriter, ReaderShard } from "../index";
+/** The Durable Object writers (of the live catalog, experiments and reader state), as the Worker exports them. */
+export { CatalogWriter, ExperimentRegistry, ReaderShard } from "../index";
 
 export default {
   queue: app.queue,

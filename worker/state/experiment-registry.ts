@@ -13,9 +13,10 @@
  * of the commits. The alarm, set in each commit, publishes what a round did not (a failed write: KV takes one
  * a second per key; or the object stopped before its round ended).
  *
- * Experiments written to KV before the registry existed are adopted by the first PUT that names their id or
- * their campaign, as opens served them: the one KV's copy serves on a campaign runs, any other is stopped, and
- * KV is rewritten to match. A KV read that fails refuses the PUT (503), never taken for "none".
+ * Experiments written to KV before the registry existed are adopted as opens served them: the one a campaign's
+ * KV copy serves runs (adopted by the first PUT naming its id or that campaign), any other is stopped (adopted
+ * by the first PUT naming its id; get() shows it so before). KV is rewritten to match. A KV read that fails
+ * refuses the PUT (503), never taken for "none".
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
@@ -119,7 +120,13 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
    * KV holds it (not adopted yet).
    */
   async get(id: string): Promise<Experiment | null> {
-    return this.has(id) ? this.stored(id) : await readExperiment(this.env.OPENTIME_KV, id);
+    if (this.has(id)) return this.stored(id);
+    // not adopted yet: as opens serve it (what its adoption will store)
+    const kv = this.env.OPENTIME_KV;
+    const own = await readExperiment(kv, id);
+    if (!own) return null;
+    const served = await servedCopy(kv, own.campaign);
+    return served?.id === id ? served : { ...own, status: "stopped" };
   }
 
   /** Up to `limit` of the registry's experiment ids, in id order. */
@@ -137,22 +144,20 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
   /**
    * What KV holds that the registry has not seen (strict reads: an outage throws; an entry that does not parse
    * is what opens and reports take for none, and so does the registry), as opens served it: the experiment
-   * KV's copy serves on the PUT's campaign, running, in the copy's body; and the PUT's own experiment, running
-   * in its copy's body if that is what its campaign serves, else stopped (whatever its record says: nothing
-   * served it).
+   * KV's copy serves on the PUT's campaign, in the copy's body; and the PUT's own experiment, running in its
+   * copy's body if that is what its campaign serves, else stopped (whatever its record says: nothing served it).
    */
   private async legacy(experiment: Experiment): Promise<Experiment[]> {
     const kv = this.env.OPENTIME_KV;
-    const servedOn = async (campaign: string) =>
-      this.runningOn(campaign) === null ? await readCampaignExperiment(kv, campaign, true) : null;
+    const servedOn = (campaign: string) => (this.runningOn(campaign) === null ? servedCopy(kv, campaign) : null);
     const found: Experiment[] = [];
     const served = await servedOn(experiment.campaign);
-    if (served && !this.has(served.id)) found.push({ ...served, status: "running" });
+    if (served && !this.has(served.id)) found.push(served);
     if (served?.id !== experiment.id && !this.has(experiment.id)) {
       const own = await readExperiment(kv, experiment.id, true);
       if (own) {
         const ownServed = own.campaign === experiment.campaign ? served : await servedOn(own.campaign);
-        found.push(ownServed?.id === own.id ? { ...ownServed, status: "running" } : { ...own, status: "stopped" });
+        found.push(ownServed?.id === own.id ? ownServed : { ...own, status: "stopped" });
       }
     }
     return found;
@@ -250,4 +255,14 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
     if (failed > 0) await this.ctx.storage.setAlarm(Date.now() + REGISTRY_PUBLISH_RETRY_MS);
     return failed === 0;
   }
+}
+
+/**
+ * The experiment KV's copy serves on a campaign, as opens read it (worker/experiments/experiment-store.ts,
+ * runningExperiment: a copy that runs and names the campaign; anything else serves nothing). Strict: a failed
+ * read throws.
+ */
+async function servedCopy(kv: KVNamespace, campaign: string): Promise<Experiment | null> {
+  const copy = await readCampaignExperiment(kv, campaign, true);
+  return copy?.status === "running" && copy.campaign === campaign ? copy : null;
 }

@@ -70,10 +70,17 @@ export function recordOutcomes(
   return until;
 }
 
-/** The reader's clicks and purchases applied within OUTCOMES_KEPT_MS, oldest first. */
-export function outcomesOf(sql: SqlStorage, user: string): QueuedEvent[] {
+/**
+ * The reader's kept clicks and purchases, oldest first: those still within OUTCOMES_KEPT_MS of being applied at
+ * `nowMs` (attribution), or every row held (right of access: the alarm may not have pruned them yet).
+ */
+export function outcomesOf(sql: SqlStorage, user: string, nowMs = 0): QueuedEvent[] {
   return sql
-    .exec<{ body: string }>("SELECT body FROM recent_outcomes WHERE user = ? ORDER BY ts, event", user)
+    .exec<{ body: string }>(
+      "SELECT body FROM recent_outcomes WHERE user = ? AND until > ? ORDER BY ts, event",
+      user,
+      nowMs,
+    )
     .toArray()
     .map((r) => JSON.parse(r.body) as QueuedEvent);
 }

@@ -282,7 +282,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           experimentsOn && newlyExposed.length > 0
             ? [
                 ...res.experimentRows,
-                ...lateAttributedRows(outcomesOf(this.sql, user), res.profile.experiments, newlyExposed),
+                ...lateAttributedRows(outcomesOf(this.sql, user, now), res.profile.experiments, newlyExposed),
               ]
             : res.experimentRows;
         if (experimentsOn && rows.length > 0) {
