@@ -125,7 +125,12 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
     const kv = this.env.OPENTIME_KV;
     const own = await readExperiment(kv, id);
     if (!own) return null;
-    const served = await servedCopy(kv, own.campaign);
+    let served: Experiment | null;
+    try {
+      served = await servedCopy(kv, own.campaign);
+    } catch {
+      return own; // the copy cannot be read now: the record as KV holds it
+    }
     return served?.id === id ? served : { ...own, status: "stopped" };
   }
 
