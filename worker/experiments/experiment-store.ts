@@ -66,8 +66,7 @@ export async function runningExperiment(
 ): Promise<Experiment | null> {
   const hit = cache.get(campaign);
   if (hit && now >= hit.at && now - hit.at < TTL_MS) return hit.experiment;
-  const found = await readCampaignExperiment(kv, campaign);
-  const running = found?.status === "running" && found.campaign === campaign ? found : null;
+  const running = await readServedExperiment(kv, campaign);
   const experiment = running?.bandit ? withBanditWeights(running, await readBanditWeights(kv, running.id)) : running;
   cache.delete(campaign);
   cache.set(campaign, { at: now, experiment });
@@ -114,9 +113,17 @@ export function forgetRunningExperiment(campaign: string): void {
   cache.delete(campaign);
 }
 
-/** The experiment running on a campaign as KV holds it now (opens, through runningExperiment), or null. */
-export function readCampaignExperiment(kv: KVNamespace, campaign: string, strict = false): Promise<Experiment | null> {
-  return readJson(kv, kvKeys.campaignExperiment(campaign), ExperimentSchema, strict);
+/**
+ * The experiment KV's copy serves on a campaign now (opens, through runningExperiment; the registry's adoption):
+ * a copy that runs and names the campaign, else null. `strict`: a failed read throws instead of answering null.
+ */
+export async function readServedExperiment(
+  kv: KVNamespace,
+  campaign: string,
+  strict = false,
+): Promise<Experiment | null> {
+  const copy = await readJson(kv, kvKeys.campaignExperiment(campaign), ExperimentSchema, strict);
+  return copy?.status === "running" && copy.campaign === campaign ? copy : null;
 }
 
 export async function putGlobalHoldout(kv: KVNamespace, holdout: GlobalHoldout | null): Promise<void> {

@@ -23,7 +23,7 @@ import { type Experiment, ExperimentSchema } from "../../core/experiments/experi
 import { experimentConflict } from "../../core/experiments/experiment-change";
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
-import { readCampaignExperiment, readExperiment } from "../experiments/experiment-store";
+import { readExperiment, readServedExperiment } from "../experiments/experiment-store";
 import { errorMessage, logEvent } from "../lib/log";
 import { META_SCHEMA, readMeta, writeMeta } from "./sql-tables";
 
@@ -125,13 +125,11 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
     const kv = this.env.OPENTIME_KV;
     const own = await readExperiment(kv, id);
     if (!own) return null;
-    let served: Experiment | null;
     try {
-      served = await servedCopy(kv, own.campaign);
+      return asServed(own, await readServedExperiment(kv, own.campaign, true));
     } catch {
       return own; // the copy cannot be read now: the record as KV holds it
     }
-    return served?.id === id ? served : { ...own, status: "stopped" };
   }
 
   /** Up to `limit` of the registry's experiment ids, in id order. */
@@ -154,7 +152,8 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
    */
   private async legacy(experiment: Experiment): Promise<Experiment[]> {
     const kv = this.env.OPENTIME_KV;
-    const servedOn = (campaign: string) => (this.runningOn(campaign) === null ? servedCopy(kv, campaign) : null);
+    const servedOn = (campaign: string) =>
+      this.runningOn(campaign) === null ? readServedExperiment(kv, campaign, true) : null;
     const found: Experiment[] = [];
     const served = await servedOn(experiment.campaign);
     if (served && !this.has(served.id)) found.push(served);
@@ -162,7 +161,7 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
       const own = await readExperiment(kv, experiment.id, true);
       if (own) {
         const ownServed = own.campaign === experiment.campaign ? served : await servedOn(own.campaign);
-        found.push(ownServed?.id === own.id ? ownServed : { ...own, status: "stopped" });
+        found.push(asServed(own, ownServed));
       }
     }
     return found;
@@ -263,11 +262,9 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
 }
 
 /**
- * The experiment KV's copy serves on a campaign, as opens read it (worker/experiments/experiment-store.ts,
- * runningExperiment: a copy that runs and names the campaign; anything else serves nothing). Strict: a failed
- * read throws.
+ * An experiment not adopted yet, as opens served it: running, in its campaign's copy, if that copy names it;
+ * else stopped.
  */
-async function servedCopy(kv: KVNamespace, campaign: string): Promise<Experiment | null> {
-  const copy = await readCampaignExperiment(kv, campaign, true);
-  return copy?.status === "running" && copy.campaign === campaign ? copy : null;
+function asServed(own: Experiment, served: Experiment | null): Experiment {
+  return served?.id === own.id ? served : { ...own, status: "stopped" };
 }
