@@ -18,6 +18,7 @@ import { pruneOutbox } from "../../worker/state/catalog-outbox";
 import type { CatalogWriter } from "../../worker/state/catalog-writer";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { READER_SHARDS, readerStub } from "../../worker/state/shard-routing";
+import { PRUNE_SLACK_MS } from "../../worker/state/sql-tables";
 import { claimDelivery, type DueDelivery, dueDeliveries, scheduleViewed } from "../../worker/state/trigger-table";
 import { resetTriggersCache } from "../../worker/triggers/trigger-config";
 import { TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
@@ -63,6 +64,20 @@ function viewsOf(user: string) {
   return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
     state.storage.sql.exec("SELECT item, ts FROM views WHERE user = ?", user).toArray(),
   );
+}
+
+/** The first of `prefix`-0, -1, ... whose shard holds no trigger, tombstone or sweep of an earlier test. */
+async function quietShardUser(prefix: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const user = `${prefix}-${i}`;
+    const held = await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+      ["triggers", "tombstones", "decision_sweeps"].reduce(
+        (n, table) => n + state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n,
+        0,
+      ),
+    );
+    if (held === 0) return user;
+  }
 }
 
 /** Runs the shard alarms of `users` until `n` calls came (or a second passed for each). */
@@ -391,5 +406,23 @@ describe("what a delivery holds, and how much one change may cost", () => {
     });
     await runAlarmsUntil(user, () => false);
     expect((await viewsOf(user)).map((v) => v.item)).toEqual(["old-1"]);
+  });
+
+  it("the alarm prunes views an hour after the oldest expires, not at each view's expiry", async () => {
+    // a reader whose shard has nothing else due, so that its alarm is the views' own
+    const user = await quietShardUser("vw-slack");
+    await consume([event(user, "view", 1, "slack-1")]);
+    // a view that expires in ten minutes, and one a second after it: one wake an hour later prunes both
+    const expiresMs = (nowS() + 600) * 1000;
+    await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
+      const ts = nowS() + 600 - 90 * 86_400;
+      const insert = "INSERT INTO views (user, item, ts) VALUES (?, 'slack-2', ?), (?, 'slack-3', ?)";
+      state.storage.sql.exec(insert, user, ts, user, ts + 1);
+    });
+    await runAlarmsUntil(user, () => false);
+    const alarm = await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => state.storage.getAlarm());
+    expect(alarm).toBeGreaterThanOrEqual(expiresMs + PRUNE_SLACK_MS);
+    expect(alarm).toBeLessThanOrEqual(expiresMs + PRUNE_SLACK_MS + 1000);
+    expect((await viewsOf(user)).map((v) => v.item).sort()).toEqual(["slack-1", "slack-2", "slack-3"]);
   });
 });

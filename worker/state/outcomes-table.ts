@@ -21,8 +21,6 @@ export const OUTCOMES_SCHEMA = [
 
 /** How long a click or purchase is kept after it was applied (ms). */
 export const OUTCOMES_KEPT_MS = 2 * 86_400_000;
-/** The shard's alarm prunes expired rows this much after the oldest expired, an hour's worth at once. */
-export const OUTCOMES_PRUNE_SLACK_MS = 3_600_000;
 /** Clicks and purchases kept per reader (their newest): the profile keeps 200 purchased items too. */
 export const MAX_OUTCOMES_PER_READER = 200;
 

@@ -62,13 +62,13 @@ import { type FirstTouch, readFirstTouch } from "./first-touch";
 import {
   deleteOutcomes,
   nextOutcomeExpiry,
-  OUTCOMES_PRUNE_SLACK_MS,
   OUTCOMES_SCHEMA,
   outcomesOf,
   pruneOutcomes,
   recordOutcomes,
 } from "./outcomes-table";
 import { type CachedReader, ReaderCache } from "./reader-cache";
+import { PRUNE_SLACK_MS } from "./sql-tables";
 import {
   cancelOnPurchase,
   claimDelivery,
@@ -350,9 +350,9 @@ export class ReaderShard extends DurableObject<Bindings> {
     for (const [user, reader] of committed) this.cache.set(user, reader);
     for (const user of dropped) this.cache.delete(user);
     if (triggerAt !== null) await this.scheduleAlarm(triggerAt);
-    // views and recent outcomes expire: an alarm within a day of their expiry deletes them (pruneOldViews,
+    // views and recent outcomes expire: an alarm within a day of their pruning deletes them (pruneOldViews,
     // pruneOutcomes; older rows have one)
-    if (rowsExpire !== null) await this.scheduleAlarm(rowsExpire, 86_400_000);
+    if (rowsExpire !== null) await this.scheduleAlarm(rowsExpire + PRUNE_SLACK_MS, 86_400_000);
     if (sweeping) await this.scheduleAlarm(nextSweep(this.sql) ?? now);
     // experiment rows go to D1 after the call answers (a slow D1 never holds the queue's acks); the alarm
     // sends what this send does not (the object evicted meanwhile, D1 failing)
@@ -522,14 +522,13 @@ export class ReaderShard extends DurableObject<Bindings> {
            UNION ALL SELECT min(at) AS at FROM decision_sweeps)`,
       )
       .one().at;
-    // and, however quiet the shard, when its oldest view or recent outcome expires, and soon while the outbox
-    // holds rows
-    const expiry = nextViewExpiry(this.sql);
-    // (outcomes an hour late: one alarm prunes an hour of them, not one alarm per click under steady traffic)
-    const expiring = nextOutcomeExpiry(this.sql);
-    const outcomes = expiring === null ? null : expiring + OUTCOMES_PRUNE_SLACK_MS;
+    // and, however quiet the shard, an hour after its oldest view or recent outcome expires (one wake prunes an
+    // hour of them, not one per row under steady traffic), and soon while the outbox holds rows
+    const expiring = [nextViewExpiry(this.sql), nextOutcomeExpiry(this.sql)].map((t) =>
+      t === null ? null : t + PRUNE_SLACK_MS,
+    );
     const outbox = hasPending(this.sql) ? Date.now() + OUTBOX_RETRY_MS : null;
-    const at = [next, expiry, outcomes, outbox].reduce<number | null>(
+    const at = [next, ...expiring, outbox].reduce<number | null>(
       (min, t) => (t === null ? min : min === null ? t : Math.min(min, t)),
       null,
     );

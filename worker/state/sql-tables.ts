@@ -1,8 +1,15 @@
 /**
  * Small pieces of SQL the Durable Objects' tables share: a `meta` table of named integers (the catalog writer's
- * version, the experiment registry's sequence), and trimming a reader's rows to their newest (the shard's views
- * and recent outcomes). Synchronous SQL on the caller's storage, inside its transaction.
+ * version, the experiment registry's sequence), trimming a reader's rows to their newest (the shard's views
+ * and recent outcomes), and how late their alarm prunes expired rows. Synchronous SQL on the caller's storage,
+ * inside its transaction.
  */
+
+/**
+ * A shard's alarm prunes expired rows (views, recent outcomes) this long after the oldest expired: one wake
+ * deletes an hour of them, not one wake per row under steady traffic. Their readers never read an expired row.
+ */
+export const PRUNE_SLACK_MS = 3_600_000;
 
 /** `meta`: one integer per name. */
 export const META_SCHEMA =

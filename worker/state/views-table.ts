@@ -4,9 +4,10 @@
  * looked up by item when the catalog changes (worker/state/catalog-inbox.ts). Kept whatever the triggers
  * configuration says (a trigger switched on later then finds the views already there), and bounded: the
  * reader's latest MAX_VIEWS_PER_READER items, none older than MAX_VIEWED_WITHIN_DAYS (the shard's alarm is set
- * for when the oldest expires, and deletes what has; an older row is never read). A purchase of the item removes the
- * views before it (a reader who bought what they viewed is not told it is back or cheaper); tracking turned
- * off and erasure delete the reader's rows. Synchronous SQL on the shard's storage; the shard is the only writer.
+ * for an hour after the oldest expires, PRUNE_SLACK_MS, and deletes what has; an older row is never read). A
+ * purchase of the item removes the views before it (a reader who bought what they viewed is not told it is
+ * back or cheaper); tracking turned off and erasure delete the reader's rows. Synchronous SQL on the shard's
+ * storage; the shard is the only writer.
  */
 import type { QueuedEvent } from "../../core/events";
 import type { Profile } from "../../core/profile";
@@ -89,7 +90,7 @@ export function pruneOldViews(sql: SqlStorage, nowS: number): number {
   return sql.exec("DELETE FROM views WHERE ts < ?", nowS - KEPT_S).rowsWritten;
 }
 
-/** When the oldest view expires (ms), or null without views: the shard's alarm prunes then. */
+/** When the oldest view expires (ms), or null without views: the shard's alarm prunes an hour later. */
 export function nextViewExpiry(sql: SqlStorage): number | null {
   const oldest = sql.exec<{ ts: number | null }>("SELECT min(ts) AS ts FROM views").one().ts;
   return oldest === null ? null : (oldest + KEPT_S) * 1000;
