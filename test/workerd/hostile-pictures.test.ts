@@ -15,6 +15,7 @@ import { base64ToBytes } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
+import { jpegFrame } from "../../worker/images/jpeg-decode";
 import { resetPictureCache } from "../../worker/images/picture-cache";
 import { MAX_PICTURE_BYTES } from "../../worker/images/picture-limits";
 import { pictureRaster } from "../../worker/images/picture-raster";
@@ -129,6 +130,39 @@ function millionElementSvg(): Uint8Array {
   );
 }
 
+/**
+ * A greyscale progressive JPEG of `side` x `side`: its DC scan, then `acScans` copies of one AC scan whose few
+ * bytes of end-of-band runs cover every block (mozjpeg decodes each, walking every block again).
+ */
+function progressiveJpeg(side: number, acScans: number): Uint8Array {
+  const out: number[] = [0xff, 0xd8];
+  const segment = (marker: number, body: number[]) =>
+    out.push(0xff, marker, ((body.length + 2) >> 8) & 255, (body.length + 2) & 255, ...body);
+  segment(0xdb, [0, ...new Array(64).fill(1)]);
+  segment(0xc2, [8, side >> 8, side & 255, side >> 8, side & 255, 1, 1, 0x11, 0]);
+  segment(0xc4, [0x00, 1, ...new Array(15).fill(0), 0x00]);
+  segment(0xc4, [0x10, 1, 1, ...new Array(14).fill(0), 0xe0, 0x00]);
+  const pack = (bits: string) => {
+    const padded = bits.padEnd(Math.ceil(bits.length / 8) * 8, "1");
+    const packed: number[] = [];
+    for (let i = 0; i < padded.length; i += 8) {
+      const byte = Number.parseInt(padded.slice(i, i + 8), 2);
+      packed.push(byte, ...(byte === 0xff ? [0] : []));
+    }
+    return packed;
+  };
+  const blocks = Math.ceil(side / 8) ** 2;
+  segment(0xda, [1, 1, 0, 0, 0, 0]);
+  out.push(...pack("0".repeat(blocks)));
+  let runs = "";
+  for (let left = blocks; left > 0; left -= Math.min(left, 32767))
+    runs += `0${(Math.min(left, 32767) - 16384).toString(2).padStart(14, "0")}`;
+  const ac = [0xff, 0xda, 0, 8, 1, 1, 0, 1, 0x3f, 0, ...pack(runs)];
+  for (let i = 0; i < acScans; i++) out.push(...ac);
+  out.push(0xff, 0xd9);
+  return Uint8Array.from(out);
+}
+
 const truncatedJpeg = () => base64ToBytes(RED_JPEG).slice(0, 300);
 /** A WebP file header: a format we do not decode (resvg would have tried). */
 const webp = () => concat([new TextEncoder().encode("RIFF\x24\x00\x00\x00WEBPVP8 "), new Uint8Array(32)]);
@@ -189,6 +223,19 @@ describe("hostile picture fixtures: refused before decoding, the placeholder ins
     await expect(refused(truncatedJpeg())).rejects.toThrow(/cut short/);
     await expect(refused(webp())).rejects.toThrow(/unknown format/);
     expect((await refused(base64ToBytes(RED_JPEG))).width).toBe(BOX.width);
+  });
+
+  it("a progressive JPEG of 3,000 empty scans (75 KB, seconds of decoding) is refused; one of a few scans decodes", async () => {
+    const bomb = progressiveJpeg(2816, 3000);
+    expect(bomb.byteLength).toBeLessThan(80_000);
+    expect(jpegFrame(bomb)).toEqual({ width: 2816, height: 2816, complete: true, scans: 3001 });
+    const { ms } = await timed(() => expect(refused(bomb)).rejects.toThrow(/3001 scans/));
+    console.log(`3,000-scan progressive JPEG: refused in ${ms.toFixed(1)} ms`);
+    const fair = progressiveJpeg(64, 9);
+    expect(jpegFrame(fair)?.scans).toBe(10);
+    expect((await refused(fair)).width).toBe(BOX.width);
+    // a cut file stays refused, whatever its scans
+    await expect(refused(fair.slice(0, fair.byteLength - 2))).rejects.toThrow(/cut short/);
   });
 });
 

@@ -19,40 +19,54 @@ export interface DecodedJpeg {
 export interface JpegFrame {
   width: number;
   height: number;
-  /** an end-of-image marker follows the first scan: mozjpeg would fill a cut file's missing rows with grey */
+  /** an end-of-image marker ends the scans: mozjpeg would fill a cut file's missing rows with grey */
   complete: boolean;
+  /** start-of-scan segments: a progressive decoder walks every block of the frame once per scan */
+  scans: number;
 }
 
 /**
- * The first start-of-frame segment of a JPEG (what the decoder reads) and whether the file is whole, or
- * null when the bytes are not a JPEG with a frame header. Linear: marker segments are skipped by length.
+ * The first start-of-frame segment of a JPEG (what the decoder reads), whether the file is whole, and how many
+ * scans it holds, or null when the bytes are not a JPEG with a frame header before its first scan. Linear:
+ * marker segments are skipped by their length, and each scan's entropy-coded data up to the next marker (a
+ * 0xFF not followed by a stuffed 0x00, a restart marker or another 0xFF).
  */
 export function jpegFrame(bytes: Uint8Array): JpegFrame | null {
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let size: { width: number; height: number } | null = null;
-  for (let at = 2; at + 3 < bytes.byteLength; ) {
+  let scans = 0;
+  for (let at = 2; at + 1 < bytes.byteLength; ) {
     if (bytes[at] !== 0xff) return null;
     const marker = bytes[at + 1] as number;
     if (marker === 0xff) {
       at += 1; // fill byte
       continue;
     }
+    if (marker === 0xd9) return size && { ...size, complete: true, scans };
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2; // TEM, RSTn: markers without a length
+      continue;
+    }
+    if (at + 3 >= bytes.byteLength) break;
     // SOF0-SOF15, except DHT (C4), JPG (C8) and DAC (CC)
     if (!size && marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       if (at + 9 > bytes.byteLength) return null;
       size = { height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
     }
-    if (marker === 0xda) {
-      // start of scan: the entropy-coded data holds no FF D9 but the end of image
-      if (!size) return null;
-      let end = bytes.byteLength - 2;
-      while (end > at && !(bytes[end] === 0xff && bytes[end + 1] === 0xd9)) end--;
-      return { ...size, complete: end > at };
-    }
     at += 2 + view.getUint16(at + 2);
+    if (marker === 0xda) {
+      if (!size) return null;
+      scans++;
+      // the scan's entropy-coded data, up to the next marker
+      while (at + 1 < bytes.byteLength) {
+        const next = bytes[at + 1] as number;
+        if (bytes[at] === 0xff && next !== 0x00 && next !== 0xff && !(next >= 0xd0 && next <= 0xd7)) break;
+        at++;
+      }
+    }
   }
-  return size && { ...size, complete: false };
+  return size && { ...size, complete: false, scans };
 }
 
 /** Width and height from a JPEG's start-of-frame segment, or null when it has none. */

@@ -1,11 +1,12 @@
 /**
  * What a picture is, told by its bytes (never by the host's Content-Type), and whether we may decode it:
  * PNG, JPEG or GIF whose headers announce at most MAX_PICTURE_PIXELS (a PNG with one IHDR, first; a JPEG
- * that is whole). Reads headers only, in linear time, before anything is decoded or allocated for pixels.
+ * that is whole, of at most MAX_JPEG_SCANS scans). Reads headers only (and walks a JPEG's markers), in linear
+ * time, before anything is decoded or allocated for pixels.
  */
 import { gifSize } from "./gif-size";
 import { jpegFrame } from "./jpeg-decode";
-import { checkPixels } from "./picture-limits";
+import { checkPixels, MAX_JPEG_SCANS } from "./picture-limits";
 import { type PngFile, parsePng } from "./png-decode";
 
 export type PictureFormat =
@@ -21,6 +22,7 @@ export function pictureFormat(bytes: Uint8Array): PictureFormat {
   if (jpeg) {
     checkPixels(jpeg.width, jpeg.height);
     if (!jpeg.complete) throw new Error("jpeg: cut short (no end of image)");
+    if (jpeg.scans > MAX_JPEG_SCANS) throw new Error(`jpeg: ${jpeg.scans} scans (at most ${MAX_JPEG_SCANS} decoded)`);
     return { kind: "jpeg", width: jpeg.width, height: jpeg.height };
   }
   const gif = gifSize(bytes);

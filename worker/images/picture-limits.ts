@@ -1,13 +1,19 @@
 /**
  * What a product picture may cost, checked before anything is allocated for it: bytes read from the
  * picture host (the body is read as a stream and cancelled past the cap, whatever `Content-Length` says),
- * and pixels announced by its header (PNG IHDR, JPEG start of frame, GIF screen and first frame). Decoded,
- * a picture takes 4 bytes a pixel: 3 MB of JPEG can hold 24 megapixels (96 MB), most of an isolate's
- * 128 MB. Larger pictures get the placeholder; product photos are rarely above 4 megapixels.
+ * pixels announced by its header (PNG IHDR, JPEG start of frame, GIF screen and first frame), and a JPEG's
+ * scans. Decoded, a picture takes 4 bytes a pixel: 3 MB of JPEG can hold 24 megapixels (96 MB), most of an
+ * isolate's 128 MB. Larger pictures get the placeholder; product photos are rarely above 4 megapixels.
  */
 
 export const MAX_PICTURE_BYTES = 3 * 1024 * 1024;
 export const MAX_PICTURE_PIXELS = 8_000_000;
+/**
+ * Scans a JPEG may hold: a progressive decoder walks every block once per scan, so a few bytes per scan can
+ * cost seconds (3,000 empty scans of 8 megapixels: 75 KB, 7 s). Encoders write at most about a dozen
+ * (libjpeg's progressive script: 10; mozjpeg's: up to 30 or so); libjpeg-turbo's tools stop at 500.
+ */
+export const MAX_JPEG_SCANS = 100;
 /**
  * Bytes a PNG's image data may inflate to: 8-bit RGBA at MAX_PICTURE_PIXELS with a filter byte per pixel
  * at most (a picture one pixel wide); 16-bit samples count double.
