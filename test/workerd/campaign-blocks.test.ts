@@ -357,9 +357,38 @@ describe("blocks by conditions", () => {
     expect((await patch({ stock: 0 })).status).toBe(200);
     const gone = await until((r) => r.block !== "deal");
     expect(gone.block).toBe("picks");
-    expect(gone.why).toBe(`picks (default); skipped deal: product ${item.id} unavailable`);
+    expect(gone.why).toBe(`picks (default); skipped deal: product ${item.id} not shown`);
     expect(gone.body.items.map((i) => i.id)).not.toContain(item.id);
     await patch({ stock: null, price: null });
+  });
+
+  it("a product block the reader bought lately is skipped, and the header and stored decision never say why", async () => {
+    const [, b] = readers() as [Profile, Profile];
+    const item = (JSON.parse(fixture().catalogJson) as { items: { id: string }[] }).items[9] as { id: string };
+    await putCampaign("bought", {
+      v: 2,
+      policy: "live",
+      blocks: [{ id: "deal", type: "product", item: item.id, when: { format: { $in: ["amp", "html"] } } }],
+      default: PICKS,
+    });
+    expect((await ampList(b.userId, "bought")).block).toBe("deal");
+    const ts = Math.floor(Date.now() / 1000) - 3600;
+    await setProfile(b.userId, (p) => ({
+      ...p,
+      purchases: [...p.purchases.filter((x) => x.item !== item.id), { item: item.id, invoices: 1, lastTs: ts }],
+    }));
+    const skipped = await ampList(b.userId, "bought");
+    expect(skipped.block).toBe("picks");
+    // the same words as for a product the catalog hides: nothing tells that this reader bought it
+    expect(skipped.why).toBe(`picks (default); skipped deal: product ${item.id} not shown`);
+    // the image of the same open: its header, and the decision its click will follow
+    const t = await mintToken(TEST_TOKEN_SECRET, { user: b.userId, campaign: "bought", ttlSeconds: 3600 });
+    const image = await send(`/v1/img/${t}/row-0.png`);
+    expect(image.status).toBe(200);
+    expect(image.headers.get("X-Opentime-Block")).toBe(skipped.why);
+    const stored = (await env.OPENTIME_KV.get(await decisionKeyOf(t, "row-0"))) as string;
+    expect(JSON.parse(stored).block.why).toBe(skipped.why);
+    expect(stored).not.toMatch(/bought/);
   });
 
   it("a product block cannot be the default (it may be skipped; the default never is)", async () => {

@@ -94,12 +94,15 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   }
   // looked up as the open's ranking sees it (the live catalog's fields over the model's catalog)
   const products = hasProducts ? productLookup(await loads.model, await loads.live) : () => null;
-  const unservable = (b: Block) => {
+  // why a product block is skipped: headers and stored decisions give one reason for the catalog's and the
+  // reader's, so that they never tell what the reader bought; the preview tells which
+  const unservable = (reveal: boolean) => (b: Block) => {
     if (b.type !== "product") return null;
-    if (!products(b.item)) return `product ${b.item} unavailable`;
-    return withheld?.has(b.item) ? `product ${b.item} bought recently` : null;
+    if (!products(b.item)) return reveal ? `product ${b.item} unavailable` : `product ${b.item} not shown`;
+    if (!withheld?.has(b.item)) return null;
+    return reveal ? `product ${b.item} bought recently` : `product ${b.item} not shown`;
   };
-  const selection = selectBlock(campaign, facts, undefined, unservable);
+  const selection = selectBlock(campaign, facts, undefined, unservable(false));
   const block = selection.block;
   let rec: Recommendation;
   if (block.type === "recommendations") rec = await recommend({ ...base, n, rules: block.items });
@@ -117,7 +120,7 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   return {
     selection,
     explanation: explainSelection(selection),
-    detail: () => explainSelection(selectBlock(campaign, facts, new Set(), unservable)),
+    detail: () => explainSelection(selectBlock(campaign, facts, new Set(), unservable(true))),
     rec,
     facts,
   };
