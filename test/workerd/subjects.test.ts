@@ -9,6 +9,7 @@ import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import type { SubjectAnswer } from "../../core/subject-request";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY } from "./fixture";
 import { clearKv, fixture, seedModel } from "./support/harness";
@@ -87,6 +88,56 @@ describe("subject lines by reader", () => {
     expect((await subjectsOf("news", [b.userId])).get(b.userId)?.rule).toBe("default");
     // a campaign without subject rules: no subject (the sender's own is used)
     expect((await subjectsOf("plain", [a.userId])).get(a.userId)).toMatchObject({ subject: null, rule: null });
+  });
+
+  it("a reader in a popular arm or the global holdout gets the subject chosen by nothing of theirs", async () => {
+    const [a] = readers() as [Profile];
+    for (const r of [a]) await setProfile({ ...r, segment: { id: 1, name: "loyal" } });
+    const subjects = {
+      rules: [{ id: "loyal", when: { segment: { $eq: "loyal" } }, subject: "Thanks for sticking around" }],
+      default: { subject: "New this week" },
+    };
+    const copy = { headline: "Picked for you" };
+    // one campaign without block copy, one with (the two ways the route finds the reader)
+    for (const [campaign, block] of [
+      ["arm-plain", { id: "picks", type: "recommendations" }],
+      ["arm-copy", { id: "picks", type: "recommendations", copy }],
+    ] as const) {
+      expect((await send(`/v1/admin/campaigns/${campaign}`, "PUT", { v: 2, default: block, subjects })).status).toBe(
+        200,
+      );
+      expect((await subjectsOf(campaign, [a.userId])).get(a.userId)?.rule).toBe("loyal");
+      const experiment = { campaign, variants: [{ id: "popular", weight: 1, content: "popular" }] };
+      expect((await send(`/v1/admin/experiments/${campaign}-pop`, "PUT", experiment)).status).toBe(200);
+      resetExperimentCache();
+      const popular = (await subjectsOf(campaign, [a.userId])).get(a.userId);
+      expect(popular).toMatchObject({
+        rule: "default",
+        subject: "New this week",
+        experiment: `${campaign}-pop:popular`,
+      });
+      const stop = { ...experiment, status: "stopped" };
+      expect((await send(`/v1/admin/experiments/${campaign}-pop`, "PUT", stop)).status).toBe(200);
+      resetExperimentCache();
+    }
+    // the global holdout (a fifth of the readers): those held out get the default, the others their rule
+    const some = readers().slice(0, 20);
+    for (const r of some) await setProfile({ ...r, segment: { id: 1, name: "loyal" } });
+    expect((await send("/v1/admin/holdout", "PUT", { share: 0.2, seed: "subjects" })).status).toBe(200);
+    resetExperimentCache();
+    const answers = [
+      ...(
+        await subjectsOf(
+          "arm-plain",
+          some.map((r) => r.userId),
+        )
+      ).values(),
+    ];
+    const arms = answers.map((x) => [x.experiment, x.rule]);
+    expect(arms.filter(([arm]) => arm === "global-holdout:holdout").length).toBeGreaterThan(0);
+    for (const [arm, rule] of arms) expect(rule).toBe(arm === "global-holdout:holdout" ? "default" : "loyal");
+    expect((await send("/v1/admin/holdout", "PUT", { share: 0, seed: "subjects" })).status).toBe(200);
+    resetExperimentCache();
   });
 
   it("refuses subject rules on facts unknown at send time, and bad requests, naming the field", async () => {

@@ -90,6 +90,8 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
           });
           if (arm) assignments.push(...assignmentEvents(user, arm.exposures, now));
           const campaign = arm?.campaign ?? base;
+          // popular items and the global holdout use nothing of the reader: not for the subject line either
+          const personal = arm?.personalize !== false;
           const withCopy = hasCopy(campaign);
           let copy: SendTimeCopy | null = null;
           let reader: ReaderView | undefined;
@@ -104,8 +106,9 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
               subline: words.subline ?? null,
               cta: words.cta ?? null,
             };
-            reader = s.rec.reader;
-          } else if (campaign.subjects && version) reader = await knownReader(kv, config, user, version, now);
+            reader = personal ? s.rec.reader : undefined;
+          } else if (campaign.subjects && version && personal)
+            reader = await knownReader(kv, config, user, version, now);
           const experiment = arm ? { experiment: arm.label } : {};
           if (!campaign.subjects)
             return { user, subject: null, preheader: null, rule: null, why: "", copy, ...experiment };
