@@ -105,11 +105,16 @@ export const ExperimentSchema = z
 export type Experiment = z.infer<typeof ExperimentSchema>;
 
 /** A share of every campaign's readers kept from personalization altogether (the global holdout). */
+const HoldoutSeedSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "seeds are 1-64 letters, digits, '_', '.', '-'");
+
 export const GlobalHoldoutSchema = z.strictObject({
   share: z.number().min(0).max(0.2),
-  seed: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "seeds are 1-64 letters, digits, '_', '.', '-'")
-    .default("global-holdout"),
+  seed: HoldoutSeedSchema.default("global-holdout"),
 });
 export type GlobalHoldout = z.infer<typeof GlobalHoldoutSchema>;
+
+/** A PUT of the global holdout: without `seed`, the seed in force stays (a new one would move every reader). */
+export const GlobalHoldoutChangeSchema = z.strictObject({
+  share: GlobalHoldoutSchema.shape.share,
+  seed: HoldoutSeedSchema.optional(),
+});

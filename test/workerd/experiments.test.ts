@@ -662,6 +662,23 @@ describe("the global holdout", () => {
     resetExperimentCache();
     expect((await open(heldOut.userId)).res.headers.get("X-Opentime-Experiment")).toBeNull();
   });
+
+  it("a share changed without a seed keeps the seed in force (a new one would move every reader)", async () => {
+    const put = (b: object) =>
+      send("/v1/admin/holdout", { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(b) });
+    const inForce = async () => (await send("/v1/admin/holdout", { headers: ADMIN_HEADERS })).json();
+    expect((await put({ share: 0.05, seed: "gh-kept" })).status).toBe(200);
+    const widened = await put({ share: 0.1 });
+    expect(await widened.json()).toEqual({ share: 0.1, seed: "gh-kept" });
+    expect(await inForce()).toEqual({ share: 0.1, seed: "gh-kept" });
+    // a seed given is a new seed; one turned off and on again starts afresh
+    expect((await put({ share: 0.1, seed: "gh-new" })).status).toBe(200);
+    expect(await inForce()).toEqual({ share: 0.1, seed: "gh-new" });
+    expect((await put({ share: 0 })).status).toBe(200);
+    expect(await inForce()).toEqual({ share: 0 });
+    expect(await (await put({ share: 0.05 })).json()).toEqual({ share: 0.05, seed: "global-holdout" });
+    expect((await put({ share: 0 })).status).toBe(200);
+  });
 });
 
 describe("subject-line experiments", () => {

@@ -82,9 +82,9 @@ export async function globalHoldout(kv: KVNamespace, now = Date.now()): Promise<
   return holdout;
 }
 
-/** The global holdout as stored now (the admin API), or null. */
-export function readGlobalHoldout(kv: KVNamespace): Promise<GlobalHoldout | null> {
-  return readJson(kv, kvKeys.globalHoldout, GlobalHoldoutSchema);
+/** The global holdout as stored now (the admin API), or null; `strict`: a failed read throws. */
+export function readGlobalHoldout(kv: KVNamespace, strict = false): Promise<GlobalHoldout | null> {
+  return readJson(kv, kvKeys.globalHoldout, GlobalHoldoutSchema, strict);
 }
 
 /** Experiments listed at most (the dashboard, the admin API's list). */
