@@ -16,9 +16,19 @@ export const GLOBAL_HOLDOUT_ARMS = { held: HOLDOUT_ARM, rest: "personalized" } a
 /** How long after a reader's first open the global holdout counts their clicks and purchases. */
 export const GLOBAL_ATTRIBUTION_DAYS = 30;
 
+/**
+ * Ids key plain objects (a reader's exposures, a report's shares, the bandit's weights): a name every object
+ * has (`constructor`, `toString`, `valueOf`, ...) would read a function where no such key was set.
+ */
+const notObjectMember = [
+  (id: string) => !(id in Object.prototype),
+  "ids may not be a name every JavaScript object has (constructor, toString, valueOf, ...)",
+] as const;
+
 export const ExperimentIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "experiment ids are 1-64 letters, digits, '_', '.', '-'")
+  .refine(...notObjectMember)
   .refine((id) => id !== GLOBAL_HOLDOUT_ID, `"${GLOBAL_HOLDOUT_ID}" is the global holdout's (PUT /v1/admin/holdout)`);
 
 /**
@@ -39,7 +49,8 @@ export function globalHoldoutExperiment(share: number, attributionDays: number):
 }
 const VariantIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, "variant ids are 1-32 letters, digits, '_', '-'");
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, "variant ids are 1-32 letters, digits, '_', '-'")
+  .refine(...notObjectMember);
 
 export const MAX_VARIANTS = 10;
 

@@ -111,7 +111,7 @@ export function experimentResults(
   let srm: ExperimentResults["srm"] = null;
   if (!opts.bandit) {
     const expected = intendedShares(experiment);
-    const planned = names.filter((n) => n in expected);
+    const planned = names.filter((n) => Object.hasOwn(expected, n));
     // readers of a removed variant were not meant to be there at these shares: left out of the check
     srm = {
       ...srmTest(

@@ -123,7 +123,10 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
         ? lineChart(
             "bandit shares",
             bandit.map((b) => b.at.slice(0, 16).replace("T", " ")),
-            banditArms.map((arm) => ({ name: arm, values: bandit.map((b) => b.shares[arm] ?? null) })),
+            banditArms.map((arm) => ({
+              name: arm,
+              values: bandit.map((b) => (Object.hasOwn(b.shares, arm) ? (b.shares[arm] ?? null) : null)),
+            })),
             (v) => pct(v, 0),
           )
         : null,
