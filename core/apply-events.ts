@@ -30,6 +30,12 @@ export interface ApplyResult {
   refused: number;
   /** what the applied events make for the experiment store: exposures, and clicks and purchases attributed */
   experimentRows: ExperimentRow[];
+  /**
+   * an opt-out of tracking took effect (the consent clock accepted it; tracking may be on again after it in
+   * the same events): what was recorded of the reader goes. An opt-out older than a newer opt-in is applied
+   * but changes nothing, so it is not this.
+   */
+  trackingOff: boolean;
 }
 
 /** Items one impression event may name (an amp-list answer holds at most 24). */
@@ -51,13 +57,15 @@ function orderValue(value: number | undefined): number {
  */
 export type ConsentClock = Record<string, number>;
 
+/** The consent after `change`, field by field where the clock allows, and whether it set tracking off. */
 function applyConsentChange(
   consent: Profile["consent"],
   change: NonNullable<QueuedEvent["consent"]>,
   ts: number,
   clock: ConsentClock | undefined,
-): Profile["consent"] {
+): { consent: Profile["consent"]; trackingOff: boolean } {
   const next: Record<string, unknown> = { ...consent };
+  let trackingOff = false;
   for (const [field, value] of Object.entries(change)) {
     if (value === undefined) continue;
     if (clock) {
@@ -65,8 +73,12 @@ function applyConsentChange(
       clock[field] = ts;
     }
     next[field] = value;
+    if (field === "tracking" && value === false) trackingOff = true;
   }
-  return { ...(next as Profile["consent"]), updatedAt: Math.max(consent.updatedAt ?? 0, ts) };
+  return {
+    consent: { ...(next as Profile["consent"]), updatedAt: Math.max(consent.updatedAt ?? 0, ts) },
+    trackingOff,
+  };
 }
 
 /** `history`: ids applied before, beyond the profile's own window (`seen:<user>`). */
@@ -98,10 +110,15 @@ export function applyEvents(
   const applied: string[] = [];
   const rows: ExperimentRow[] = [];
   let refused = 0;
+  let trackingOff = false;
   for (const e of fresh) {
     // consent changes apply in time order: events after an opt-out of tracking are not recorded
     if (e.type === "consent") {
-      p.consent = applyConsentChange(p.consent, e.consent ?? {}, e.ts, clock);
+      const change = applyConsentChange(p.consent, e.consent ?? {}, e.ts, clock);
+      p.consent = change.consent;
+      trackingOff ||= change.trackingOff;
+      // impressions (what emails showed them) are kept only while they allow tracking
+      if (change.trackingOff) impressions = [];
       applied.push(e.id);
       continue;
     }
@@ -158,13 +175,22 @@ export function applyEvents(
       };
     }
   }
-  if (applied.length === 0) return { profile, appliedIds: [], applied: 0, duplicates, refused, experimentRows: [] };
+  if (applied.length === 0)
+    return { profile, appliedIds: [], applied: 0, duplicates, refused, experimentRows: [], trackingOff };
   p.recentItems = p.recentItems.sort((a, b) => b.ts - a.ts).slice(0, MAX_RECENT_ITEMS);
   if (impressions) p.impressions = impressions.sort((a, b) => b.ts - a.ts).slice(0, MAX_IMPRESSIONS);
   p.purchases = [...purchases.values()].sort((a, b) => b.lastTs - a.lastTs).slice(0, MAX_PURCHASE_HISTORY);
   p.seenEvents = [...p.seenEvents, ...applied].slice(-MAX_SEEN_EVENTS);
   p.updatedAt = nowIso;
-  return { profile: p, appliedIds: applied, applied: applied.length, duplicates, refused, experimentRows: rows };
+  return {
+    profile: p,
+    appliedIds: applied,
+    applied: applied.length,
+    duplicates,
+    refused,
+    experimentRows: rows,
+    trackingOff,
+  };
 }
 
 export interface SafeApplyResult extends ApplyResult {
@@ -200,6 +226,7 @@ export function applyEventsSafely(
     duplicates: 0,
     refused: 0,
     experimentRows: [],
+    trackingOff: false,
     rejectedIds: [],
   };
   for (const e of [...events].sort((a, b) => a.ts - b.ts)) {
@@ -216,6 +243,7 @@ export function applyEventsSafely(
     out.duplicates += one.duplicates;
     out.refused += one.refused;
     out.experimentRows.push(...one.experimentRows);
+    out.trackingOff ||= one.trackingOff;
   }
   out.profile = current;
   return out;

@@ -108,6 +108,21 @@ describe("applying events", () => {
     expect(ProfileV3Schema.safeParse(big).success).toBe(true);
     const off = { ...p0, consent: { ...p0.consent, tracking: false } };
     expect(applyEvents(off, [shown("i3", 300, ["a"])], "t").refused).toBe(1);
+    // turning tracking off forgets them, unless the opt-out is older than an opt-in the clock holds
+    const optOut = (id: string, ts: number): QueuedEvent => ({
+      id,
+      user: "u",
+      type: "consent",
+      ts,
+      consent: { tracking: false },
+    });
+    const stale = applyEvents(r.profile, [optOut("o1", 150)], "t", [], { tracking: 180 });
+    expect(stale).toMatchObject({ applied: 1, trackingOff: false });
+    expect(stale.profile.consent.tracking).toBe(true);
+    expect(stale.profile.impressions).toHaveLength(3);
+    const fresh = applyEvents(r.profile, [optOut("o2", 250)], "t", [], { tracking: 180 });
+    expect(fresh).toMatchObject({ applied: 1, trackingOff: true });
+    expect(fresh.profile.impressions).toEqual([]);
     // a stored profile from before impressions reads as having none
     const { impressions: _, ...older } = p0;
     expect(parseProfile(older)).toMatchObject({ ok: true, profile: { impressions: [] } });

@@ -287,6 +287,29 @@ describe("views", () => {
     expect(await rowsOf(untracked)).toEqual([]);
   });
 
+  it("are kept when an opt-out older than the reader's opt-in arrives late (a retry): it changes nothing", async () => {
+    const user = "vw-late-off";
+    const consent = (id: string, secondsAgo: number, tracking: boolean): QueuedEvent => ({
+      id,
+      type: "consent",
+      user,
+      ts: nowS() - secondsAgo,
+      consent: { tracking },
+    });
+    await consume([consent("on", 10, true)]);
+    await consume([event(user, "view", 0, "late-item")]);
+    await consume([consent("old-off", 20, false)]);
+    expect((await viewsOf(user)).map((v) => v.item)).toEqual(["late-item"]);
+    // nothing to sweep: no decision of theirs is deleted again
+    const sweeps = await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+      state.storage.sql.exec("SELECT user FROM decision_sweeps WHERE user = ?", user).toArray(),
+    );
+    expect(sweeps).toEqual([]);
+    // a newer opt-out does
+    await consume([consent("new-off", 0, false)]);
+    expect(await viewsOf(user)).toEqual([]);
+  });
+
   it("keep each reader's latest 50 items, and a view after a purchase counts again", async () => {
     const user = "vw-z";
     await consume(Array.from({ length: 55 }, (_, i) => event(user, "view", 1 - i / 1000, `many-${i}`)));

@@ -297,9 +297,10 @@ export class ReaderShard extends DurableObject<Bindings> {
             if (at !== null) triggerAt = Math.min(triggerAt ?? at, at);
           }
           if (appliedEvents.some((e) => e.type === "purchase")) cancelOnPurchase(this.sql, user, purchased);
-          // tracking turned off: what they viewed goes (their later events are not recorded)
-          // (also when it was turned off and on again within these events: what was viewed before goes)
-          const offNow = appliedEvents.some((e) => e.type === "consent" && e.consent?.tracking === false);
+          // tracking turned off: what they viewed goes (their later events are not recorded); also when it was
+          // turned off and on again within these events; not for an opt-out older than a newer opt-in (the
+          // consent clock kept tracking on: nothing changed)
+          const offNow = res.trackingOff;
           if (!res.profile.consent.tracking || offNow) {
             deleteViews(this.sql, user);
             deleteOutcomes(this.sql, user);
