@@ -1,6 +1,7 @@
 /** The OpenAPI description (worker/openapi/document.ts) is valid OpenAPI 3.1 and its references resolve. */
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { describe, expect, it } from "vitest";
+import { ERROR_STATUS } from "../../worker/errors";
 import { openApiDocument, ROUTES } from "../../worker/openapi/document";
 
 describe("OpenAPI description", () => {
@@ -19,7 +20,7 @@ describe("OpenAPI description", () => {
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1] as string);
     expect(refs.length).toBeGreaterThan(10);
     for (const r of refs) {
-      expect(r, r).toMatch(/^#\/components\/schemas\/[A-Za-z]+$/);
+      expect(r, r).toMatch(/^#\/components\/schemas\/[A-Za-z0-9]+$/);
       expect(schemas[r.split("/").pop() as string], r).toBeDefined();
     }
   });
@@ -41,5 +42,34 @@ describe("OpenAPI description", () => {
     );
     expect(writes.length).toBeGreaterThan(6);
     for (const r of writes) expect(r.body, `${r.method} ${r.route}`).toBeDefined();
+  });
+
+  it("lists each error answer's codes under the status worker/errors.ts gives them", () => {
+    const misplaced: string[] = [];
+    let answers = 0;
+    for (const r of ROUTES) {
+      for (const [status, answer] of Object.entries(r.responses)) {
+        if (Number(status) >= 400) expect(answer.codes, `${r.method} ${r.route} ${status}`).toBeDefined();
+        for (const code of answer.codes ?? []) {
+          answers++;
+          if (ERROR_STATUS[code] !== Number(status)) misplaced.push(`${r.method} ${r.route} ${status} ${code}`);
+        }
+      }
+    }
+    expect(answers).toBeGreaterThan(50);
+    expect(misplaced).toEqual([]);
+  });
+
+  it("narrows an error answer to its codes, and takes either campaign version where the routes do", () => {
+    const doc = openApiDocument() as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    const triggers503 = doc.paths["/v1/admin/triggers"]?.get?.responses["503"]?.content?.["application/json"];
+    expect(JSON.stringify(triggers503)).toContain('"enum":["KV_UNAVAILABLE"]');
+    expect(JSON.stringify(doc.components.schemas.CampaignBody)).toContain("#/components/schemas/CampaignV1");
+    const body = doc.components.schemas.ExperimentBody as { required?: string[] };
+    expect(body.required).not.toContain("v");
+    expect(body.required).not.toContain("id");
   });
 });

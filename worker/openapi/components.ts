@@ -1,0 +1,66 @@
+/**
+ * The schemas of the OpenAPI description (worker/openapi/document.ts), built from the zod schemas the routes
+ * validate with. Where a route reads more loosely than its stored schema (a campaign of either version, an
+ * experiment without `v` or `id`), the body is described as the route takes it, from the same pieces.
+ */
+import { z } from "zod";
+import { CampaignIdSchema, CampaignSchema, CampaignV1Schema } from "../../core/campaign";
+import { ConditionSchema } from "../../core/conditions";
+import { IncomingEventSchema } from "../../core/events";
+import { ExperimentSchema, GlobalHoldoutSchema, MAX_VARIANTS, VariantSchema } from "../../core/experiments/experiment";
+import { ItemRulesSchema } from "../../core/item-rules";
+import { CatalogPatchSchema } from "../../core/live-catalog";
+import { ModelActivationSchema } from "../../core/model-versions";
+import { ConsentChangeSchema } from "../../core/profile";
+import { SubjectsRequestSchema } from "../../core/subject-request";
+import { TriggersConfigSchema } from "../../core/triggers";
+import { ERROR_STATUS } from "../errors";
+
+/** Version 1 of a campaign (no `v`): accepted by every campaign body, and migrated (core/campaign.ts). */
+const CampaignV1 = CampaignV1Schema.strict();
+/** A campaign body as the admin API and the preview's editor read it (worker/campaigns/campaign-input.ts). */
+const CampaignBody = z
+  .union([CampaignSchema, CampaignV1])
+  .describe("a campaign: version 2 (`v: 2`), or version 1 (no `v`), migrated to version 2");
+
+/** PUT /v1/admin/experiments/<id>: `v` is filled in (1) and `id` is the path's (worker/experiments/experiment-input.ts). */
+const ExperimentBody = z
+  .strictObject({
+    ...ExperimentSchema.shape,
+    v: ExperimentSchema.shape.v.optional(),
+    id: ExperimentSchema.shape.id.optional().describe("the path's id (another is refused)"),
+    variants: z
+      .array(z.strictObject({ ...VariantSchema.shape, content: z.union([z.literal("popular"), CampaignBody]) }))
+      .min(1)
+      .max(MAX_VARIANTS),
+  })
+  .describe("an experiment; `v` (1) and `id` (the path's) may be left out");
+
+/** Components, by name. */
+export const COMPONENTS = {
+  Campaign: CampaignSchema,
+  CampaignV1,
+  CampaignBody,
+  Condition: ConditionSchema,
+  ItemRules: ItemRulesSchema,
+  Event: IncomingEventSchema,
+  CatalogPatch: CatalogPatchSchema,
+  ConsentChange: ConsentChangeSchema,
+  TriggersConfig: TriggersConfigSchema,
+  SubjectsRequest: SubjectsRequestSchema,
+  Experiment: ExperimentSchema,
+  ExperimentBody,
+  GlobalHoldout: GlobalHoldoutSchema,
+  ModelActivation: ModelActivationSchema,
+  Error: z.object({
+    error: z.object({ code: z.enum(Object.keys(ERROR_STATUS) as [string, ...string[]]), message: z.string() }),
+  }),
+  // POST /v1/admin/campaigns (worker/routes/admin-campaign-create.ts)
+  CampaignCreate: z.strictObject({ id: CampaignIdSchema, campaign: CampaignBody }),
+  CampaignCreated: z.object({ id: CampaignIdSchema, campaign: CampaignSchema }),
+  EventsBatch: z.union([
+    z.object({ events: z.array(z.unknown()).min(1).max(500).describe("events: see Event") }),
+    z.array(z.unknown()).min(1).max(500),
+  ]),
+} as const;
+export type ComponentName = keyof typeof COMPONENTS;

@@ -1,0 +1,693 @@
+/**
+ * Each route of the HTTP API as the OpenAPI description (worker/openapi/document.ts) lists it: path,
+ * parameters, body, and every answer it gives, with the closed error codes (worker/errors.ts) of each error
+ * status. test/workerd/openapi.test.ts sends real requests and checks their answers are listed here.
+ */
+import type { ErrorCode } from "../errors";
+import type { ComponentName } from "./components";
+
+export type Auth = "admin" | "events" | "token" | "none" | "preview";
+export interface Param {
+  name: string;
+  in: "path" | "query" | "header";
+  description: string;
+  required?: boolean;
+  schema?: Record<string, unknown>;
+}
+/** One answer: JSON of a component, an error with its codes, or other media (one or several types). */
+export interface Answer {
+  description: string;
+  schema?: ComponentName;
+  /** an error answer (`Error`) with exactly these codes */
+  codes?: readonly ErrorCode[];
+  media?: string | readonly string[];
+}
+export interface RouteDoc {
+  method: "get" | "put" | "post" | "patch" | "delete";
+  /** the path as Hono registers it (`/v1/users/:id`, `/v1/img/*`): the test compares these */
+  route: string;
+  /** the OpenAPI path */
+  path: string;
+  tag: string;
+  summary: string;
+  auth: Auth;
+  params?: Param[];
+  /** a JSON body */
+  body?: ComponentName;
+  /** a form body: its fields (url-encoded; `multipart` too when the route takes it) */
+  form?: { fields: Record<string, string>; multipart?: boolean };
+  /** status -> the answer */
+  responses: Record<number, Answer>;
+}
+
+const STRING = { type: "string" };
+const TOKEN: Param = { name: "token", in: "path", required: true, description: "the open-time token", schema: STRING };
+const SLOT: Param = {
+  name: "slot",
+  in: "path",
+  required: true,
+  description: "layout, position and scale: row-0..2, card-0, grid-0..3, with @2x for retina",
+  schema: STRING,
+};
+const T_QUERY: Param = { name: "t", in: "query", required: true, description: "the open-time token", schema: STRING };
+const USER: Param = { name: "id", in: "path", required: true, description: "pseudonymous user id", schema: STRING };
+const CAMPAIGN: Param = { name: "id", in: "path", required: true, description: "campaign id", schema: STRING };
+const EXPERIMENT: Param = { name: "id", in: "path", required: true, description: "experiment id", schema: STRING };
+const AMP_SENDER: Param = {
+  name: "AMP-Email-Sender",
+  in: "header",
+  description: "AMP for Email CORS v2 (or Origin and __amp_source_origin for v1)",
+  schema: STRING,
+};
+const PREVIEW_USER: Param = { name: "user", in: "query", required: true, description: "user id", schema: STRING };
+const PREVIEW_CAMPAIGN: Param = { name: "campaign", in: "query", description: "campaign id (demo)", schema: STRING };
+const LAYOUT: Param = { name: "layout", in: "query", description: "row, card or grid (row)", schema: STRING };
+
+const error = (description: string, ...codes: ErrorCode[]): Answer => ({ description, codes });
+const bad = error("invalid input, named by its path", "BAD_REQUEST");
+const badBody = error(
+  "invalid input, named by its path (BAD_REQUEST), or a body that is not UTF-8 JSON (INVALID_JSON)",
+  "BAD_REQUEST",
+  "INVALID_JSON",
+);
+const badUser = error(
+  "a user id that is not 1-128 characters without control characters (BAD_REQUEST), or looks like an email address (USER_ID_NOT_PSEUDONYMOUS)",
+  "BAD_REQUEST",
+  "USER_ID_NOT_PSEUDONYMOUS",
+);
+const unauthorized = error("missing or wrong key", "UNAUTHORIZED");
+const tooLarge = error("the body is over the route's size limit", "PAYLOAD_TOO_LARGE");
+const internal = error("an unexpected failure (KV, a Durable Object), logged", "INTERNAL");
+const noAmp = error(
+  "not an AMP request (NOT_AMP_REQUEST), a sender off the allow-list (SENDER_NOT_ALLOWED), or an Origin that is not a mail provider's (ORIGIN_NOT_ALLOWED)",
+  "NOT_AMP_REQUEST",
+  "SENDER_NOT_ALLOWED",
+  "ORIGIN_NOT_ALLOWED",
+);
+const noRegistry = error(
+  "the experiment registry (Durable Object EXPERIMENT_REGISTRY) is not bound",
+  "EXPERIMENTS_UNAVAILABLE",
+);
+const noCatalog = error("the catalog's writer (Durable Object CATALOG) is not bound", "CATALOG_UNAVAILABLE");
+const noQueue = error("the events queue refused, or is not bound: retry", "EVENTS_UNAVAILABLE");
+const staffOnly = error("neither the admin key nor a Cloudflare Access identity", "UNAUTHORIZED");
+
+/** The events API's answers, public and admin alike (worker/routes/events.ts: one handler). */
+const EVENTS_ANSWERS: Record<number, Answer> = {
+  202: { description: '{"accepted":n,"rejected":[{"index","code","message"}]}' },
+  400: error(
+    'not {"events":[...]} with one event or more (BAD_REQUEST), not UTF-8 JSON (INVALID_JSON), or no valid event (INVALID_EVENTS, with "accepted":0 and "rejected")',
+    "BAD_REQUEST",
+    "INVALID_JSON",
+    "INVALID_EVENTS",
+  ),
+  401: unauthorized,
+  413: error("over 1 MiB (PAYLOAD_TOO_LARGE) or 500 events (BATCH_TOO_LARGE)", "PAYLOAD_TOO_LARGE", "BATCH_TOO_LARGE"),
+  503: error("the queue refused the batch, or is not bound: retry (Retry-After)", "EVENTS_UNAVAILABLE"),
+};
+
+/** A preview endpoint: behind `previewAccess` (worker/preview/access.ts), which answers 404 and 401 itself. */
+function preview(
+  method: RouteDoc["method"],
+  route: string,
+  summary: string,
+  more: Partial<Pick<RouteDoc, "params" | "body">> & { responses?: Record<number, Answer> } = {},
+): RouteDoc {
+  return {
+    method,
+    route,
+    path: route.replace(/:([a-z]+)/g, "{$1}"),
+    tag: "preview",
+    summary: `${summary} (local development, or PREVIEW_PAGE with the admin key or Cloudflare Access)`,
+    auth: "preview",
+    ...(route.includes(":id") && { params: [CAMPAIGN] }),
+    ...(more.params && { params: more.params }),
+    ...(more.body && { body: more.body }),
+    responses: {
+      200: { description: "see the README" },
+      401: error("off a loopback host: neither the admin key nor a Cloudflare Access identity", "UNAUTHORIZED"),
+      404: error("the preview is off (neither DEMO_ROUTES nor PREVIEW_PAGE)", "NOT_FOUND"),
+      500: internal,
+      ...more.responses,
+    },
+  };
+}
+
+export const ROUTES: RouteDoc[] = [
+  {
+    method: "get",
+    route: "/v1/amp/recs",
+    path: "/v1/amp/recs",
+    tag: "email",
+    summary: "amp-list: the items for this reader at this open (always 200 for an allowed sender)",
+    auth: "token",
+    params: [
+      T_QUERY,
+      { name: "n", in: "query", description: "items, 1..24 (default 6)", schema: { type: "integer" } },
+      AMP_SENDER,
+    ],
+    responses: {
+      200: {
+        description:
+          '{"items":[{id,title,price,currency,image,url,badge?,cta?}],"block":{"id","type"},"copy":{"headline?","subline?"}}; X-Opentime-Block says why',
+      },
+      403: noAmp,
+    },
+  },
+  {
+    method: "post",
+    route: "/v1/amp/preferences",
+    path: "/v1/amp/preferences",
+    tag: "email",
+    summary: "amp-form: the reader's preferences (personalization, tracking, topics, frequency, pause, unsubscribe)",
+    auth: "token",
+    params: [T_QUERY, AMP_SENDER],
+    form: {
+      fields: {
+        personalization: "on: personalized content (an unticked box, not sent, is off)",
+        tracking: "on: opens and clicks recorded",
+        unsubscribe: "on: unsubscribed",
+        topics: "each topic (repeated; an empty value clears them)",
+        frequency: "daily, weekly or monthly (anything else clears it)",
+        pause_days: "0-365 days without email (0 clears the pause)",
+      },
+      multipart: true,
+    },
+    responses: {
+      200: {
+        description:
+          'JSON for submit-success ({"ok":true,"message","personalization","tracking"}) or, when the change could not be queued, {"ok":false,"retry":true,"message"}',
+      },
+      400: error("the body is not a form", "BAD_REQUEST"),
+      401: error("the token does not verify, or has expired", "TOKEN_INVALID"),
+      403: noAmp,
+      413: tooLarge,
+    },
+  },
+  {
+    method: "get",
+    route: "/v1/img/*",
+    path: "/v1/img/{token}/{slot}.png",
+    tag: "email",
+    summary:
+      "open-time image of one slot: always 200, a PNG of the slot's size (an animated GIF for a countdown block)",
+    auth: "token",
+    params: [TOKEN, SLOT],
+    responses: { 200: { description: "the slot's picture", media: ["image/png", "image/gif"] } },
+  },
+  {
+    method: "get",
+    route: "/v1/c/*",
+    path: "/v1/c/{token}/{slot}",
+    tag: "email",
+    summary: "click: 302 to what the slot's image showed, with UTM parameters",
+    auth: "token",
+    params: [TOKEN, SLOT],
+    responses: { 302: { description: "to the product (or the campaign's fallback, or the shop's home)" } },
+  },
+  {
+    method: "get",
+    route: "/v1/e/*",
+    path: "/v1/e/{token}",
+    tag: "email",
+    summary: "pixel: a 1x1 GIF that records a view, email_open or email_click",
+    auth: "token",
+    params: [
+      TOKEN,
+      { name: "type", in: "query", description: "view, email_open or email_click", schema: STRING },
+      { name: "item", in: "query", description: "item id", schema: STRING },
+      { name: "eid", in: "query", description: "event id (idempotency)", schema: STRING },
+    ],
+    responses: { 200: { description: "always the GIF", media: "image/gif" } },
+  },
+  {
+    method: "get",
+    route: "/v1/send-time",
+    path: "/v1/send-time",
+    tag: "email",
+    summary: "the reader's best send hours (UTC) and hour-of-week distribution",
+    auth: "admin",
+    params: [T_QUERY],
+    responses: {
+      200: { description: '{"user","best_hours_utc","hour_of_week","source","segment","propensity_30d","model"}' },
+      401: error(
+        "no admin key (UNAUTHORIZED), or the token does not verify (TOKEN_INVALID)",
+        "UNAUTHORIZED",
+        "TOKEN_INVALID",
+      ),
+      500: internal,
+      503: error("no send-time model is serving", "MODEL_UNAVAILABLE"),
+    },
+  },
+  {
+    method: "post",
+    route: "/v1/events",
+    path: "/v1/events",
+    tag: "events",
+    summary: "real-time events (each validated as Event); bad ones reported by index, the rest queued",
+    auth: "events",
+    body: "EventsBatch",
+    responses: EVENTS_ANSWERS,
+  },
+  {
+    method: "post",
+    route: "/v1/admin/events",
+    path: "/v1/admin/events",
+    tag: "events",
+    summary: "history import: events of any past time (same validation, queue and idempotency)",
+    auth: "admin",
+    body: "EventsBatch",
+    responses: EVENTS_ANSWERS,
+  },
+  {
+    method: "get",
+    route: "/v1/users/:id",
+    path: "/v1/users/{id}",
+    tag: "users",
+    summary: "right of access: what is held about the reader",
+    auth: "admin",
+    params: [
+      USER,
+      { name: "view", in: "query", description: "edge: the snapshot opens read (KV)", schema: STRING },
+      { name: "fields", in: "query", description: "profile: the profile alone (one read)", schema: STRING },
+    ],
+    responses: {
+      200: {
+        description:
+          '{"user","profile","features","triggers","views","outcomes"} ({"user","profile"} with fields=profile)',
+      },
+      400: badUser,
+      401: unauthorized,
+      404: error("nothing is stored for this reader", "NOT_FOUND"),
+      500: internal,
+    },
+  },
+  {
+    method: "delete",
+    route: "/v1/users/:id",
+    path: "/v1/users/{id}",
+    tag: "users",
+    summary: "erasure: the reader's state deleted, a tombstone kept",
+    auth: "admin",
+    params: [USER],
+    responses: {
+      200: { description: '{"erased":true,"keys_deleted","rows_deleted"}' },
+      400: badUser,
+      401: unauthorized,
+      500: internal,
+    },
+  },
+  {
+    method: "put",
+    route: "/v1/users/:id/consent",
+    path: "/v1/users/{id}/consent",
+    tag: "users",
+    summary: "opt-out / opt-in and preferences, decided by time",
+    auth: "admin",
+    params: [USER],
+    body: "ConsentChange",
+    responses: {
+      202: { description: '{"user","queued"}' },
+      400: { ...badUser, codes: ["BAD_REQUEST", "INVALID_JSON", "USER_ID_NOT_PSEUDONYMOUS"] },
+      401: unauthorized,
+      413: tooLarge,
+      503: { ...noQueue, description: "the change could not be queued: retry (Retry-After)" },
+    },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/campaigns",
+    path: "/v1/admin/campaigns",
+    tag: "campaigns",
+    summary: "stored campaign ids, a page at a time",
+    auth: "admin",
+    params: [
+      { name: "limit", in: "query", description: "1..1000 (default 100)", schema: { type: "integer" } },
+      { name: "cursor", in: "query", description: "from the previous page", schema: STRING },
+    ],
+    responses: {
+      200: { description: '{"ids":[...],"cursor":string|null}' },
+      400: bad,
+      401: unauthorized,
+      500: internal,
+    },
+  },
+  {
+    method: "post",
+    route: "/v1/admin/campaigns",
+    path: "/v1/admin/campaigns",
+    tag: "campaigns",
+    summary: "create a campaign (`campaign`: either version; `{}` is the defaults)",
+    auth: "admin",
+    body: "CampaignCreate",
+    responses: {
+      201: { description: "{id, campaign}: the campaign as stored (version 2)", schema: "CampaignCreated" },
+      400: badBody,
+      401: unauthorized,
+      409: error("the id is taken", "CAMPAIGN_EXISTS"),
+      413: tooLarge,
+      500: internal,
+    },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/campaigns/:id",
+    path: "/v1/admin/campaigns/{id}",
+    tag: "campaigns",
+    summary: "the campaign in force (the defaults when none is stored)",
+    auth: "admin",
+    params: [CAMPAIGN],
+    responses: { 200: { description: "{id, stored, campaign}" }, 400: bad, 401: unauthorized, 500: internal },
+  },
+  {
+    method: "put",
+    route: "/v1/admin/campaigns/:id",
+    path: "/v1/admin/campaigns/{id}",
+    tag: "campaigns",
+    summary: "create or replace a campaign (either version)",
+    auth: "admin",
+    params: [CAMPAIGN],
+    body: "CampaignBody",
+    responses: {
+      200: { description: "{id, created, campaign}: the campaign as stored (version 2)" },
+      400: badBody,
+      401: unauthorized,
+      413: tooLarge,
+      500: internal,
+    },
+  },
+  {
+    method: "patch",
+    route: "/v1/admin/catalog",
+    path: "/v1/admin/catalog",
+    tag: "catalog",
+    summary: "live catalog: stock, price, active, texts, pictures, links, tags; seen within seconds",
+    auth: "admin",
+    body: "CatalogPatch",
+    responses: {
+      200: { description: '{"version","changed","published"}' },
+      400: { ...badBody, description: `${badBody.description}; or the live catalog would hold too many items` },
+      401: unauthorized,
+      413: tooLarge,
+      500: internal,
+      503: noCatalog,
+    },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/catalog/items/:id",
+    path: "/v1/admin/catalog/items/{id}",
+    tag: "catalog",
+    summary: "one item's live fields",
+    auth: "admin",
+    params: [{ name: "id", in: "path", required: true, description: "item id", schema: STRING }],
+    responses: {
+      200: { description: '{"id","overlay","available","version"}' },
+      400: bad,
+      401: unauthorized,
+      500: internal,
+      503: noCatalog,
+    },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/experiments",
+    path: "/v1/admin/experiments",
+    tag: "experiments",
+    summary: "the stored experiments' ids",
+    auth: "admin",
+    responses: { 200: { description: '{"ids":[...]}' }, 401: unauthorized, 500: internal, 503: noRegistry },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/experiments/:id",
+    path: "/v1/admin/experiments/{id}",
+    tag: "experiments",
+    summary: "an experiment as stored (the registry's: what the last PUT stored)",
+    auth: "admin",
+    params: [EXPERIMENT],
+    responses: {
+      200: { description: "{id, experiment}" },
+      400: bad,
+      401: unauthorized,
+      404: error("no such experiment", "NOT_FOUND"),
+      500: internal,
+      503: noRegistry,
+    },
+  },
+  {
+    method: "put",
+    route: "/v1/admin/experiments/:id",
+    path: "/v1/admin/experiments/{id}",
+    tag: "experiments",
+    summary: "create or change an experiment on a campaign (variants: campaign configurations or `popular`)",
+    auth: "admin",
+    params: [EXPERIMENT],
+    body: "ExperimentBody",
+    responses: {
+      200: {
+        description:
+          "{id, created, published, experiment}: published, KV holds it already (else the registry writes it within seconds)",
+      },
+      400: { ...badBody, description: `${badBody.description}; or an id other than the path's` },
+      401: unauthorized,
+      409: error(
+        "another experiment runs on the campaign, or its campaign or seed would change",
+        "EXPERIMENT_CONFLICT",
+      ),
+      413: tooLarge,
+      500: internal,
+      503: error(
+        "the experiment registry is not bound (EXPERIMENTS_UNAVAILABLE), or KV could not be read to adopt what an earlier version stored (KV_UNAVAILABLE)",
+        "EXPERIMENTS_UNAVAILABLE",
+        "KV_UNAVAILABLE",
+      ),
+    },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/experiments/:id/report",
+    path: "/v1/admin/experiments/{id}/report",
+    tag: "experiments",
+    summary:
+      "results per arm against the control (CTR, conversion, revenue per exposed reader, with intervals and uplift), SRM, per-slot and per-item counts, daily aggregates",
+    auth: "admin",
+    params: [
+      EXPERIMENT,
+      {
+        name: "intervals",
+        in: "query",
+        description: "sequential (always valid, the default) or fixed (one look)",
+        schema: { type: "string", enum: ["sequential", "fixed"] },
+      },
+    ],
+    responses: {
+      200: {
+        description: '{"experiment","control","arms":[...],"srm","blocks","slots","items","daily","intervals","at"}',
+      },
+      400: bad,
+      401: unauthorized,
+      404: error("no such experiment", "NOT_FOUND"),
+      500: internal,
+      503: error("no experiment store (D1 binding DB)", "EXPERIMENTS_UNAVAILABLE"),
+    },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/triggers",
+    path: "/v1/admin/triggers",
+    tag: "triggers",
+    summary: "the triggers configuration",
+    auth: "admin",
+    responses: {
+      200: { description: "the configuration", schema: "TriggersConfig" },
+      401: unauthorized,
+      503: error(
+        "the configuration could not be read (KV failed, or another version wrote it: PUT it again)",
+        "KV_UNAVAILABLE",
+      ),
+    },
+  },
+  {
+    method: "put",
+    route: "/v1/admin/triggers",
+    path: "/v1/admin/triggers",
+    tag: "triggers",
+    summary: "replace the triggers configuration",
+    auth: "admin",
+    body: "TriggersConfig",
+    responses: {
+      200: { description: '{"triggers","warnings"}' },
+      400: { ...badBody, description: `${badBody.description}; or tokens that would outlive the erasure tombstone` },
+      401: unauthorized,
+      413: tooLarge,
+      500: internal,
+    },
+  },
+  {
+    method: "post",
+    route: "/v1/admin/subjects",
+    path: "/v1/admin/subjects",
+    tag: "campaigns",
+    summary:
+      "each reader's subject line and preheader by the campaign's subject rules, and the text part's block copy (npm run email)",
+    auth: "admin",
+    body: "SubjectsRequest",
+    responses: {
+      200: {
+        description:
+          '{"campaign","subjects":[{"user","subject","preheader","rule","why","copy":{"block","headline","subline","cta"}|null}]}',
+      },
+      400: badBody,
+      401: unauthorized,
+      413: tooLarge,
+      500: internal,
+      503: { ...noQueue, description: "an experiment's arms for the readers could not be queued: retry" },
+    },
+  },
+  {
+    method: "get",
+    route: "/v1/health",
+    path: "/v1/health",
+    tag: "operations",
+    summary: "the model in service",
+    auth: "none",
+    responses: { 200: { description: '{"ok","model","reason"}' } },
+  },
+  {
+    method: "get",
+    route: "/openapi.json",
+    path: "/openapi.json",
+    tag: "operations",
+    summary: "this description",
+    auth: "none",
+    responses: { 200: { description: "OpenAPI 3.1" } },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/holdout",
+    path: "/v1/admin/holdout",
+    tag: "experiments",
+    summary: "the global holdout in force",
+    auth: "admin",
+    responses: {
+      200: { description: '{"share","seed"} ({"share":0}: none)' },
+      401: unauthorized,
+      500: internal,
+    },
+  },
+  {
+    method: "put",
+    route: "/v1/admin/holdout",
+    path: "/v1/admin/holdout",
+    tag: "experiments",
+    summary: "set the global holdout: a share of every campaign's readers kept from personalization (0: off)",
+    auth: "admin",
+    body: "GlobalHoldout",
+    responses: {
+      200: { description: "the holdout as stored" },
+      400: badBody,
+      401: unauthorized,
+      413: tooLarge,
+      500: internal,
+    },
+  },
+  {
+    method: "post",
+    route: "/v1/admin/models/activate",
+    path: "/v1/admin/models/activate",
+    tag: "models",
+    summary: "serve another model version, after the Worker's own check of it (npm run models -- activate)",
+    auth: "admin",
+    body: "ModelActivation",
+    responses: {
+      200: { description: '{"previous","pointer","warning","unchanged"}' },
+      400: badBody,
+      401: unauthorized,
+      409: error("the version fails its check, or is not stored", "MODEL_REFUSED"),
+      413: tooLarge,
+      500: internal,
+    },
+  },
+  {
+    method: "post",
+    route: "/v1/admin/models/rollback",
+    path: "/v1/admin/models/rollback",
+    tag: "models",
+    summary: "serve the version active before (npm run models -- rollback)",
+    auth: "admin",
+    responses: {
+      200: { description: '{"previous","pointer","warning","unchanged"}' },
+      401: unauthorized,
+      409: error("no earlier version, or it fails its check", "MODEL_REFUSED"),
+      500: internal,
+    },
+  },
+  {
+    method: "post",
+    route: "/dashboard/models/:action",
+    path: "/dashboard/models/{action}",
+    tag: "models",
+    summary: "the dashboard's activate and roll back buttons (a form from the dashboard's own origin)",
+    auth: "preview",
+    params: [{ name: "action", in: "path", required: true, description: "activate or rollback", schema: STRING }],
+    form: { fields: { version: "activate: the model version" } },
+    responses: {
+      303: { description: "back to the dashboard, with what was done (or why the version was refused)" },
+      400: error("activate without a model version", "BAD_REQUEST"),
+      401: staffOnly,
+      403: error("not from the dashboard's own origin", "ORIGIN_NOT_ALLOWED"),
+      404: error("an action other than activate or rollback", "NOT_FOUND"),
+      413: tooLarge,
+      500: internal,
+    },
+  },
+  {
+    method: "get",
+    route: "/dashboard",
+    path: "/dashboard",
+    tag: "experiments",
+    summary:
+      "the staff dashboard (HTML): experiments with their results and charts, model health and drift (admin key or Cloudflare Access)",
+    auth: "preview",
+    params: [
+      { name: "experiment", in: "query", description: "the experiment shown (default: the first)", schema: STRING },
+    ],
+    responses: { 200: { description: "HTML", media: "text/html" }, 401: staffOnly, 500: internal },
+  },
+  preview("get", "/", "the preview page (HTML)", { responses: { 200: { description: "HTML", media: "text/html" } } }),
+  preview("get", "/v1/preview/users", "demo readers"),
+  preview("get", "/v1/preview/email", "one email as a reader gets it, the block and why", {
+    params: [
+      PREVIEW_USER,
+      PREVIEW_CAMPAIGN,
+      LAYOUT,
+      { name: "t", in: "query", description: "the email shown before, opened again", schema: STRING },
+    ],
+    responses: { 400: bad, 503: error("TOKEN_SECRET is not set", "MODEL_UNAVAILABLE") },
+  }),
+  preview("get", "/v1/preview/decisions", "an email's stored decisions", {
+    params: [T_QUERY, LAYOUT],
+    responses: {
+      400: bad,
+      401: error(
+        "off a loopback host: neither the admin key nor a Cloudflare Access identity (UNAUTHORIZED); a token that does not verify (TOKEN_INVALID)",
+        "UNAUTHORIZED",
+        "TOKEN_INVALID",
+      ),
+    },
+  }),
+  preview("post", "/v1/preview/reset", "forget an email's decisions", {
+    params: [PREVIEW_USER, PREVIEW_CAMPAIGN, LAYOUT],
+    responses: { 400: bad },
+  }),
+  preview("get", "/v1/preview/blocks", "the block each demo reader gets, and why", {
+    params: [PREVIEW_CAMPAIGN],
+    responses: { 400: bad, 503: error("TOKEN_SECRET is not set", "MODEL_UNAVAILABLE") },
+  }),
+  preview("get", "/v1/preview/campaigns/:id", "a campaign, for the editor", { responses: { 400: bad } }),
+  preview("put", "/v1/preview/campaigns/:id", "save a campaign from the editor (validated as the admin API does)", {
+    body: "CampaignBody",
+    responses: { 400: badBody, 413: tooLarge },
+  }),
+];
