@@ -7,7 +7,13 @@ import { z } from "zod";
 import { CampaignIdSchema, CampaignSchema, CampaignV1Schema } from "../../core/campaign";
 import { ConditionSchema } from "../../core/conditions";
 import { IncomingEventSchema } from "../../core/events";
-import { ExperimentSchema, GlobalHoldoutSchema, MAX_VARIANTS, VariantSchema } from "../../core/experiments/experiment";
+import {
+  ExperimentSchema,
+  GlobalHoldoutChangeSchema,
+  GlobalHoldoutSchema,
+  MAX_VARIANTS,
+  VariantSchema,
+} from "../../core/experiments/experiment";
 import { ItemRulesSchema } from "../../core/item-rules";
 import { CatalogPatchSchema } from "../../core/live-catalog";
 import { ModelActivationSchema } from "../../core/model-versions";
@@ -51,6 +57,7 @@ export const COMPONENTS = {
   Experiment: ExperimentSchema,
   ExperimentBody,
   GlobalHoldout: GlobalHoldoutSchema,
+  GlobalHoldoutChange: GlobalHoldoutChangeSchema,
   ModelActivation: ModelActivationSchema,
   Error: z.object({
     error: z.object({ code: z.enum(Object.keys(ERROR_STATUS) as [string, ...string[]]), message: z.string() }),

@@ -581,15 +581,17 @@ export const ROUTES: RouteDoc[] = [
     route: "/v1/admin/holdout",
     path: "/v1/admin/holdout",
     tag: "experiments",
-    summary: "set the global holdout: a share of every campaign's readers kept from personalization (0: off)",
+    summary:
+      "set the global holdout: a share of every campaign's readers kept from personalization (0: off); without `seed`, the seed in force stays",
     auth: "admin",
-    body: "GlobalHoldout",
+    body: "GlobalHoldoutChange",
     responses: {
       200: { description: "the holdout as stored" },
       400: badBody,
       401: unauthorized,
       413: tooLarge,
       500: internal,
+      503: error("KV could not be read to keep the seed in force", "KV_UNAVAILABLE"),
     },
   },
   {
