@@ -156,6 +156,22 @@ describe("defect 4: a forwarded email's pixel records no purchase", () => {
     expect(p.rfm.orders).toBe(0);
   });
 
+  it("cannot take the id of a purchase the shop posts later: the pixel's ids are its own", async () => {
+    const t = await token("px-order");
+    const pixel = await request(`/v1/e/${t}?type=view&item=p1&eid=order-1234`);
+    expect(pixel.headers.get("X-Opentime-Recorded")).toBe("yes");
+    await waitFor("view recorded", async () => ((await profileOf("px-order"))?.recentItems.length ? true : null));
+    const posted = await postEvents([
+      { id: "order-1234", type: "purchase", user: "px-order", item: "p2", ts: now(), properties: { price: 5 } },
+    ]);
+    expect(posted.status).toBe(202);
+    const p = await waitFor("purchase recorded", async () => {
+      const read = await profileOf("px-order");
+      return read && read.purchases.length > 0 ? read : null;
+    });
+    expect(p.purchases.map((x) => x.item)).toEqual(["p2"]);
+  });
+
   it("is rate-limited per token (20 a minute): a flood records at most the limit", async () => {
     const t = await token("px-flood");
     const recorded: string[] = [];

@@ -6,9 +6,10 @@
  * A token travels in emails that get forwarded, so the pixel records only what an email or a browser may
  * legitimately report (PIXEL_EVENT_TYPES: views, opens, clicks), at most PIXEL_RATE_LIMITER's limit per
  * token (20 a minute, wrangler.toml); purchases and carts come only through the authenticated events API.
+ * Its `eid` (deduplication across retries of the same beacon) is kept apart from every other event id.
  */
 import type { Hono } from "hono";
-import { IdSchema, type QueuedEvent } from "../../core/events";
+import { IdSchema, MAX_ID_LENGTH, type QueuedEvent } from "../../core/events";
 import { verifyToken } from "../../core/token";
 import { type AppEnv, getConfig } from "../env";
 import { enqueue } from "../events/queue";
@@ -17,6 +18,14 @@ import { errorMessage, logEvent } from "../lib/log";
 const GIF = Uint8Array.from(atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"), (ch) => ch.charCodeAt(0));
 
 const PIXEL_PREFIX = "/v1/e/";
+
+/**
+ * A pixel's `eid` is counted once among the pixel's own: its events are deduplicated by id with everything the
+ * reader's shard applied, so a bare `eid` could take the id of a purchase the shop posts later, or of an open's
+ * own event (`open:<campaign>:<send>`, read off the token), and have that one dropped as a duplicate.
+ */
+const PIXEL_ID_PREFIX = "pixel:";
+const MAX_PIXEL_EID_LENGTH = MAX_ID_LENGTH - PIXEL_ID_PREFIX.length;
 
 /** What the pixel may record, and whether the type names an item. */
 export const PIXEL_EVENT_TYPES = { view: true, email_open: false, email_click: true } as const;
@@ -62,13 +71,13 @@ export function registerPixel(app: Hono<AppEnv>): void {
       const item = IdSchema.safeParse(c.req.query("item"));
       const eid = IdSchema.safeParse(c.req.query("eid"));
       if (!token.ok || !type || (PIXEL_EVENT_TYPES[type] && !item.success)) return gif();
-      if (c.req.query("eid") !== undefined && !eid.success) return gif();
+      if (c.req.query("eid") !== undefined && !(eid.success && eid.data.length <= MAX_PIXEL_EID_LENGTH)) return gif();
       if (!(await withinLimit(c.env.PIXEL_RATE_LIMITER, raw))) {
         headers["X-Opentime-Recorded"] = "rate-limited";
         return gif();
       }
       const event: QueuedEvent = {
-        id: eid.success ? eid.data : crypto.randomUUID(),
+        id: eid.success ? `${PIXEL_ID_PREFIX}${eid.data}` : crypto.randomUUID(),
         type,
         user: token.claims.u,
         ...(PIXEL_EVENT_TYPES[type] && item.success ? { item: item.data } : {}),
