@@ -2,11 +2,12 @@
  * Input from outside, checked in core: the email-shape check is the regex it replaced on ordinary input and
  * linear on the input that made that regex quadratic; numbers are bounded, so profile sums stay finite; a
  * profile that does not validate is repaired field by field; a batch that would break a profile still
- * lands every event but the breaking one.
+ * lands every event but the breaking one; catalog text in SVG, HTML and headers never makes them throw.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { applyEvents, applyEventsSafely } from "../../core/apply-events";
+import { escapeXml } from "../../core/escape-xml";
 import {
   IncomingEventSchema,
   looksLikeEmail,
@@ -17,6 +18,7 @@ import {
 } from "../../core/events";
 import { emptyProfile, MAX_MONETARY, ProfileV3Schema, salvageProfile } from "../../core/profile";
 import { mintToken, validClaims } from "../../core/token";
+import { headerValue } from "../../worker/lib/header-value";
 
 const OLD_EMAIL_LIKE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const NOW = "2026-11-01T00:00:00.000Z";
@@ -142,5 +144,34 @@ describe("token claims", () => {
     expect(validClaims("u\r\n1", "c")).toBe(false);
     expect(validClaims("x".repeat(129), "c")).toBe(false);
     await expect(mintToken("s".repeat(32), { user: "u1", campaign: "a:b", ttlSeconds: 60 })).rejects.toThrow();
+  });
+});
+
+describe("text from the catalog in SVG, HTML and headers", () => {
+  it("escapeXml drops what XML refuses and keeps every other character (property)", () => {
+    expect(escapeXml('Mug\u0001 "<b>" & \uFFFE\ud83d')).toBe("Mug &quot;&lt;b&gt;&quot; &amp; \uFFFD");
+    expect(escapeXml("tab\there, line\nfeed, emoji \ud83d\ude00")).toBe("tab\there, line\nfeed, emoji \ud83d\ude00");
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (s) => {
+        const out = escapeXml(s);
+        // nothing XML 1.0 refuses, nothing unescaped, and no lone surrogate
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: the characters XML 1.0 refuses
+        expect(out).not.toMatch(/[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF<>"']/);
+        expect(() => encodeURIComponent(out)).not.toThrow();
+      }),
+      { seed: 7, numRuns: 2000 },
+    );
+  });
+
+  it("headerValue never throws: a lone surrogate, or an emoji cut in half at 200 characters", () => {
+    const cut = `${"x".repeat(199)}\ud83d\ude00`;
+    expect(headerValue(cut)).toBe(`${"x".repeat(199)}%EF%BF%BD`);
+    expect(headerValue("p\udc00")).toBe("p%EF%BF%BD");
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 400 }), (s) => {
+        expect(headerValue(s)).toMatch(/^[\x20-\x7e]*$/);
+      }),
+      { seed: 7, numRuns: 2000 },
+    );
   });
 });
