@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { CatalogItem } from "./catalog";
-import { IdSchema, InputNumberSchema } from "./events";
+import { hasControlCharacter, IdSchema, InputNumberSchema } from "./events";
 
 /** Items per PATCH request. */
 export const MAX_PATCH_ITEMS = 1000;
@@ -18,17 +18,23 @@ export const MAX_LIVE_ITEMS = 20_000;
 /** Tags per item, and their length. */
 export const MAX_TAGS = 20;
 
-const TextSchema = z.string().max(500);
+const TextSchema = z
+  .string()
+  .max(500)
+  .refine((t) => !hasControlCharacter(t), { message: "must not contain control characters" });
 /**
- * An http(s) URL, or a path on the shop's site (`/p/123`) or the Worker's (`/demo/...`), without whitespace:
- * the live catalog's pictures and links, and campaign blocks'.
+ * An http(s) URL, or a path on the shop's site (`/p/123`) or the Worker's (`/demo/...`): the live catalog's
+ * pictures and links, and campaign blocks'. A path never names another host: not `//host`, nor `/\host`
+ * (a URL parser reads a backslash as a slash), nor with a control character (it drops tabs and line breaks,
+ * so `/\t/host` is `//host` to it). Spaces are kept as they were (the parser encodes them).
  */
 export const UrlSchema = z
   .string()
   .min(1)
   .max(2048)
-  .refine((u) => /^https?:\/\/[^\s]+$/i.test(u) || (u.startsWith("/") && !u.startsWith("//")), {
-    message: "must be an http(s) URL or a path starting with /",
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the path may not hold
+  .refine((u) => /^https?:\/\/[^\s]+$/i.test(u) || /^\/(?![/\\])[^\x00-\x1f\x7f]*$/.test(u), {
+    message: "must be an http(s) URL, or a path starting with one / and without control characters",
   });
 
 /** What one PATCH may set on one item; every field optional, `null` clears a field back to the model's value. */

@@ -7,6 +7,7 @@ import {
   liveItem,
   mergeOverlay,
   planPatch,
+  UrlSchema,
   unavailableIds,
 } from "../../core/live-catalog";
 
@@ -94,5 +95,31 @@ describe("live catalog", () => {
     expect(ok([{ id: "p1", price: 1e12 }])).toBe(false);
     expect(ok([])).toBe(false);
     expect(ok(Array.from({ length: 1001 }, (_, i) => ({ id: `p${i}`, stock: 1 })))).toBe(false);
+  });
+});
+
+describe("UrlSchema", () => {
+  it("takes http(s) URLs and paths, never a path a URL parser reads as another host", () => {
+    const ok = (u: string) => UrlSchema.safeParse(u).success;
+    for (const u of ["https://shop.example/p/1", "http://shop.example", "/p/1", "/demo/img/a.png", "/sale page"])
+      expect(ok(u), u).toBe(true);
+    for (const u of [
+      "//evil.example",
+      "/\\evil.example",
+      "/\t/evil.example",
+      "/\n/evil.example",
+      "javascript:x",
+      "p/1",
+    ])
+      expect(ok(u), JSON.stringify(u)).toBe(false);
+    // what those would have been: another host, resolved against the shop's
+    for (const u of ["/\\evil.example", "/\t/evil.example"])
+      expect(new URL(u, "https://shop.example/").host).toBe("evil.example");
+  });
+
+  it("titles and categories may not hold control characters (resvg refuses them in a card)", () => {
+    const patch = (title: string) => CatalogPatchSchema.safeParse({ items: [{ id: "p1", title }] }).success;
+    expect(patch("Mug, 2 pack")).toBe(true);
+    expect(patch("Mug\u0001")).toBe(false);
   });
 });
