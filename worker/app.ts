@@ -10,6 +10,9 @@ import { registerAdminCampaignList } from "./routes/admin-campaign-list";
 import { registerAdminCampaignPut } from "./routes/admin-campaign-put";
 import { registerAdminCatalogItem } from "./routes/admin-catalog-item";
 import { registerAdminCatalogPatch } from "./routes/admin-catalog-patch";
+import { registerAdminDeadLettersDelete } from "./routes/admin-dead-letters-delete";
+import { registerAdminDeadLettersList } from "./routes/admin-dead-letters-list";
+import { registerAdminDeadLettersReplay } from "./routes/admin-dead-letters-replay";
 import { registerAdminExperimentGet } from "./routes/admin-experiment-get";
 import { registerAdminExperimentList } from "./routes/admin-experiment-list";
 import { registerAdminExperimentPut } from "./routes/admin-experiment-put";
@@ -79,6 +82,9 @@ export function createApp(): Hono<AppEnv> {
   registerDashboardModelAction(app);
   registerAdminModelActivate(app);
   registerAdminModelRollback(app);
+  registerAdminDeadLettersList(app);
+  registerAdminDeadLettersReplay(app);
+  registerAdminDeadLettersDelete(app);
   // the preview: one gate in front of its endpoints (404 unless DEMO_ROUTES or PREVIEW_PAGE; open on a
   // loopback host in local development; otherwise the admin key or a verified Cloudflare Access identity)
   app.use("/", previewAccess);

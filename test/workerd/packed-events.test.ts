@@ -6,7 +6,7 @@
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import fc from "fast-check";
-import { beforeEach, describe, expect, inject, it } from "vitest";
+import { beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { erasureKey } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
@@ -25,6 +25,7 @@ import {
 import worker from "../../worker/index";
 import { readerStub, shardOf } from "../../worker/state/shard-routing";
 import { TEST_EVENTS_KEY } from "./fixture";
+import { faultyKv } from "./support/faulty-bindings";
 import { clearKv } from "./support/harness";
 
 declare module "vitest" {
@@ -335,6 +336,59 @@ describe("consuming packed messages", () => {
     expect(await consumeDeadLetters(last.batch, { ...env, READERS: down })).toMatchObject({ kept: 0, parked: 2 });
     expect(last.acked).toEqual([0]);
     expect(await readerStub(env, user).parkedCount(user)).toBe(2);
+  });
+
+  it("on a message's last delivery the KV tombstones are not read: their failing loses nothing, the shard's decides", async () => {
+    const [user, gone] = ["dl-last-kv", "dl-last-kv-erased"];
+    await readerStub(env, gone).erase(gone, Date.now() + 86_400_000);
+    const events = [view(user), view(gone)];
+    const f = faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "throw", prefix: "erased:" }]);
+    // before the last delivery, unreadable tombstones keep the message for later
+    const early = batchOf([{ events }], DEAD_LETTER_QUEUE, DEAD_LETTER_MAX_RETRIES);
+    expect(await consumeDeadLetters(early.batch, { ...env, OPENTIME_KV: f.kv })).toMatchObject({ kept: 1 });
+    expect(f.hits).toBe(1);
+    expect(await profileOf(user)).toBeNull();
+    // on the last, the shard applies them (its own tombstone drops the erased reader's): nothing is retried
+    const last = batchOf([{ events }], DEAD_LETTER_QUEUE, DEAD_LETTER_MAX_RETRIES + 1);
+    expect(await consumeDeadLetters(last.batch, { ...env, OPENTIME_KV: f.kv })).toEqual({
+      dropped: 1,
+      parked: 0,
+      applied: 1,
+      refused: 0,
+      kept: 0,
+    });
+    expect(f.hits).toBe(1);
+    expect(last.acked).toEqual([0]);
+    expect((await profileOf(user))?.recentItems).toHaveLength(1);
+    expect(await profileOf(gone)).toBeNull();
+  });
+
+  it("events a shard can neither apply nor park on their last delivery are logged by id, never by reader", async () => {
+    const user = "dl-lost-reader";
+    const events = [view(user), view(user, "p2")];
+    const down = {
+      idFromName: (name: string) => env.READERS?.idFromName(name),
+      get: () => ({
+        apply: () => Promise.reject(new Error("injected: the object is unreachable")),
+        park: () => Promise.reject(new Error("injected: the object is unreachable")),
+      }),
+    } as unknown as typeof env.READERS;
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((line: unknown) => {
+      lines.push(String(line));
+    });
+    try {
+      const early = batchOf([{ events }], DEAD_LETTER_QUEUE, 1);
+      await consumeDeadLetters(early.batch, { ...env, READERS: down });
+      expect(lines.filter((l) => l.includes("dead_letters.lost"))).toEqual([]);
+      const last = batchOf([{ events }], DEAD_LETTER_QUEUE, DEAD_LETTER_MAX_RETRIES + 1);
+      expect(await consumeDeadLetters(last.batch, { ...env, READERS: down })).toMatchObject({ kept: 1, parked: 0 });
+    } finally {
+      spy.mockRestore();
+    }
+    const lost = lines.map((l) => JSON.parse(l) as { event: string; events?: string[] });
+    expect(lost.filter((l) => l.event === "dead_letters.lost").map((l) => l.events)).toEqual([events.map((e) => e.id)]);
+    expect(lines.some((l) => l.includes(user))).toBe(false);
   });
 
   it("the dead-letter consumer's last delivery is the one wrangler.toml configures", () => {

@@ -8,8 +8,10 @@
  * applied opt-out of tracking has its decisions deleted here (its cleanup may be what failed). A message is
  * acked once each of its events is handled; one that cannot be handled now (tombstones unreadable, a shard
  * failing, a cleanup failing, a message that holds no event) is retried an hour later, whole (applying and
- * parking are idempotent by reader and id); on its last delivery, events its shard still cannot apply are
- * parked as they are rather than lost.
+ * parking are idempotent by reader and id); on its last delivery (nothing is behind this queue), the KV
+ * tombstones are not read (the shard's own decides), events its shard still cannot apply are parked as they are
+ * rather than lost, and those it cannot park either are logged by id (`dead_letters.lost`) before the message
+ * goes.
  * The Worker's queue handler dispatches batches of that queue here (worker/index.ts).
  */
 import type { QueuedEvent } from "../../core/events";
@@ -58,18 +60,32 @@ export async function consumeDeadLetters(
     if (events) for (const event of events) held.push({ event, from: index });
     else keep.add(index); // not an event this Worker queued: an operator looks at it
   });
-  let erased: Set<string> | null = null;
-  try {
-    erased = await erasedOf(env.OPENTIME_KV, [...new Set(held.map((h) => h.event.user))], getConfig(env).tokenSecrets);
-  } catch (e) {
-    logEvent("error", "dead_letters.erasure_read_failed", { detail: errorMessage(e) });
-    for (const h of held) keep.add(h.from);
-  }
+  /** whether the message is on its last delivery: nothing is behind this queue, so what it keeps is lost */
+  const last = (h: Held) => (batch.messages[h.from]?.attempts ?? 1) > DEAD_LETTER_MAX_RETRIES;
+  // the KV tombstones save shard calls for erased readers; on a last delivery they are not read (their failing
+  // would lose the events): the shard's own tombstone decides there, which apply() and park() check
+  const checked = held.filter((h) => !last(h));
+  let erased: Set<string> | null = new Set();
+  if (checked.length > 0)
+    try {
+      erased = await erasedOf(
+        env.OPENTIME_KV,
+        [...new Set(checked.map((h) => h.event.user))],
+        getConfig(env).tokenSecrets,
+      );
+    } catch (e) {
+      logEvent("error", "dead_letters.erasure_read_failed", { detail: errorMessage(e) });
+      erased = null;
+      for (const h of checked) keep.add(h.from);
+    }
   const toPark = new Map<number, Held[]>();
-  for (const h of erased ? held : []) {
-    if (erased?.has(h.event.user)) {
-      summary.dropped++;
-      continue;
+  for (const h of held) {
+    if (!last(h)) {
+      if (erased === null) continue; // kept: retried in an hour
+      if (erased.has(h.event.user)) {
+        summary.dropped++;
+        continue;
+      }
     }
     const shard = shardOf(h.event.user);
     const list = toPark.get(shard);
@@ -100,6 +116,9 @@ export async function consumeDeadLetters(
         } catch (e) {
           logEvent("error", "dead_letters.park_failed", { shard, detail: errorMessage(e) });
           for (const { from } of held) keep.add(from);
+          // on their message's last delivery these are lost: their ids (never their readers) say which
+          const lost = held.filter(last).map((h) => h.event.id);
+          if (lost.length > 0) logEvent("error", "dead_letters.lost", { shard, events: lost });
         }
       };
       let applied: ApplyOutcome[];
@@ -108,11 +127,11 @@ export async function consumeDeadLetters(
       } catch (e) {
         // still failing: retried in an hour, but on a message's last delivery its events are parked as they are
         logEvent("error", "dead_letters.apply_failed", { shard, detail: errorMessage(e) });
-        const last: Held[] = [];
+        const onLast: Held[] = [];
         for (const h of list)
-          if ((batch.messages[h.from]?.attempts ?? 1) > DEAD_LETTER_MAX_RETRIES) last.push(h);
+          if (last(h)) onLast.push(h);
           else keep.add(h.from);
-        await park(last);
+        await park(onLast);
         return;
       }
       const rejected: Held[] = [];

@@ -21,6 +21,7 @@ import { ConsentChangeSchema } from "../../core/profile";
 import { SubjectsRequestSchema } from "../../core/subject-request";
 import { TriggersConfigSchema } from "../../core/triggers";
 import { ERROR_STATUS } from "../errors";
+import { DeadLetterSelectionSchema } from "../events/dead-letter-selection";
 
 /** Version 1 of a campaign (no `v`): accepted by every campaign body, and migrated (core/campaign.ts). */
 const CampaignV1 = CampaignV1Schema.strict();
@@ -59,6 +60,7 @@ export const COMPONENTS = {
   GlobalHoldout: GlobalHoldoutSchema,
   GlobalHoldoutChange: GlobalHoldoutChangeSchema,
   ModelActivation: ModelActivationSchema,
+  DeadLetterSelection: DeadLetterSelectionSchema,
   Error: z.object({
     error: z.object({ code: z.enum(Object.keys(ERROR_STATUS) as [string, ...string[]]), message: z.string() }),
   }),

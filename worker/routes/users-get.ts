@@ -1,9 +1,12 @@
 /**
  * GET /v1/users/<id> (Bearer ADMIN_API_KEYS): right of access, everything stored about the reader: the profile
- * (by default the writer's own state; `?view=edge`: the snapshot opens read, in KV), the model's features, their
- * pending triggers, their views index and the clicks and purchases kept for late exposures (`outcomes`).
- * `?fields=profile` answers the profile alone (one read: support tools, the load test's drain). 404 when
- * nothing is stored.
+ * (the writer's own state) and its consent clock, the model's features, their stored open-time decisions, their
+ * pending triggers, their views index, the clicks and purchases kept for late exposures (`outcomes`), their
+ * parked dead letters, and their rows in the experiment store (`experiments`: exposures and attributed outcomes;
+ * null where no store is bound). Lists that can be long answer `{count, items}` with at most ACCESS_LIST_LIMIT
+ * items. `?view=edge`: what the edge (KV) holds, the snapshot opens read with features and decisions;
+ * `?fields=profile`: the profile alone (one read: support tools, the load test's drain). 404 when nothing is
+ * stored; 503 EXPERIMENTS_UNAVAILABLE when the experiment store cannot be read (never a partial answer).
  */
 import type { Hono } from "hono";
 import { kvKeys } from "../../core/kv-keys";
@@ -11,9 +14,24 @@ import { parseProfile } from "../../core/profile";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { listOwnKeys } from "../events/erasure";
+import { readerRows } from "../experiments/reader-rows";
 import { requireApiKey } from "../lib/api-key";
+import { bulkGetText } from "../lib/kv-bulk";
+import { errorMessage, logEvent } from "../lib/log";
 import { userIdParam } from "../profile/user-id-param";
 import { readerStub } from "../state/shard-routing";
+
+/** Items answered per list that can be long (decisions, parked events, experiment rows); `count` says how many. */
+export const ACCESS_LIST_LIMIT = 100;
+
+function parsed(text: string | null | undefined): unknown {
+  if (text == null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 export function registerUsersGet(app: Hono<AppEnv>): void {
   app.get(
@@ -23,28 +41,82 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
       const id = userIdParam(c.req.param("id"));
       const kv = c.env.OPENTIME_KV;
       const edge = c.req.query("view") === "edge";
-      const only = c.req.query("fields") === "profile";
       const shard = readerStub(c.env, id);
-      const [held, triggers, views, outcomes] = edge
-        ? [null, [], [], []]
-        : only
-          ? [await shard.read(id), [], [], []]
-          : await Promise.all([shard.read(id), shard.triggers(id), shard.views(id), shard.outcomes(id)]);
-      // the writer's state is a valid profile already; a snapshot (or an upgrade's KV profile) is checked
-      const raw = held ?? (await kv.get(kvKeys.profile(id), "json"));
-      const parsed = held ? { ok: true as const, profile: held } : raw === null ? null : parseProfile(raw);
-      const profile = parsed?.ok ? parsed.profile : raw;
-      if (only) {
+      if (c.req.query("fields") === "profile") {
+        const held = edge ? null : await shard.read(id);
+        const raw = held ?? (await kv.get(kvKeys.profile(id), "json"));
         if (raw === null) throw new ApiError("NOT_FOUND", "no profile is stored for this user");
-        return c.json({ user: id, profile });
+        return c.json({ user: id, profile: held ?? checked(raw) });
       }
-      const features: Record<string, unknown> = {};
-      const prefix = kvKeys.featuresPrefix(id);
-      const own = await listOwnKeys(kv, prefix);
-      for (const k of own) features[k.slice(prefix.length)] = await kv.get(k, "json");
-      if (raw === null && own.length === 0 && triggers.length === 0 && views.length === 0 && outcomes.length === 0)
-        throw new ApiError("NOT_FOUND", "nothing is stored for this user");
-      return c.json({ user: id, profile, features, triggers, views, outcomes });
+      // the edge's copies (KV), read in either view
+      const featuresPrefix = kvKeys.featuresPrefix(id);
+      const decisionsPrefix = kvKeys.decisionsPrefix(id);
+      const [featureKeys, decisionKeys] = await Promise.all([
+        listOwnKeys(kv, featuresPrefix),
+        listOwnKeys(kv, decisionsPrefix),
+      ]);
+      const shown = decisionKeys.slice(0, ACCESS_LIST_LIMIT);
+      const values = await bulkGetText(kv, [...featureKeys, ...shown]);
+      const features = Object.fromEntries(
+        featureKeys.map((k) => [k.slice(featuresPrefix.length), parsed(values.get(k))]),
+      );
+      const decisions = {
+        count: decisionKeys.length,
+        items: shown.map((k) => ({ key: k.slice(decisionsPrefix.length), decision: parsed(values.get(k)) })),
+      };
+      const kvHeld = featureKeys.length > 0 || decisionKeys.length > 0;
+      if (edge) {
+        const raw = await kv.get(kvKeys.profile(id), "json");
+        if (raw === null && !kvHeld) throw new ApiError("NOT_FOUND", "nothing is stored for this user at the edge");
+        return c.json({ user: id, profile: raw === null ? null : checked(raw), features, decisions });
+      }
+      const db = c.env.DB;
+      const [held, clock, triggers, views, outcomes, parked, experiments] = await Promise.all([
+        shard.read(id),
+        shard.consentClock(id),
+        shard.triggers(id),
+        shard.views(id),
+        shard.outcomes(id),
+        shard.parked({ user: id, limit: ACCESS_LIST_LIMIT }),
+        db
+          ? readerRows(db, id, ACCESS_LIST_LIMIT).catch((e: unknown) => {
+              logEvent("error", "access.experiments_unreadable", { detail: errorMessage(e) });
+              throw new ApiError("EXPERIMENTS_UNAVAILABLE", "the experiment store cannot be read: try again");
+            })
+          : null,
+      ]);
+      // the writer's state is a valid profile already; an upgrade's KV profile (never touched by a shard) is checked
+      const raw = held ?? (await kv.get(kvKeys.profile(id), "json"));
+      const stored =
+        raw !== null ||
+        kvHeld ||
+        triggers.length > 0 ||
+        views.length > 0 ||
+        outcomes.length > 0 ||
+        parked.count > 0 ||
+        (experiments !== null && experiments.exposures.count + experiments.outcomes.count > 0);
+      if (!stored) throw new ApiError("NOT_FOUND", "nothing is stored for this user");
+      return c.json({
+        user: id,
+        profile: held ?? (raw === null ? null : checked(raw)),
+        consent_clock: clock,
+        features,
+        decisions,
+        triggers,
+        views,
+        outcomes,
+        parked: {
+          count: parked.count,
+          items: parked.entries.map((e) => ({ id: e.id, parked_at: e.parkedAt, event: e.event })),
+        },
+        experiments,
+      });
     },
   );
+}
+
+/** A profile read from KV: parsed when it validates, else shown as stored. */
+function checked(raw: unknown): unknown {
+  const p = parseProfile(raw);
+  return p.ok ? p.profile : raw;
 }

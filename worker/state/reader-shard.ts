@@ -5,6 +5,7 @@
  *   applied     every applied event id (primary key (user, id)): exact idempotency, no window
  *   tombstones  erased readers (by erasure hash), until their tokens have expired
  *   parked      dead letters (events the consumer gave up on), kept for an operator until the reader is erased
+ *               or turns tracking off (worker/state/parked-table.ts); listed, replayed or deleted by the admin API
  *   triggers    each reader's pending trigger deliveries (worker/state/trigger-table.ts), moved by their events
  *               in the same transaction and delivered by the alarm (worker/triggers/deliver.ts)
  *   views       what each reader viewed lately (worker/state/views-table.ts), written with their view events
@@ -67,6 +68,15 @@ import {
   pruneOutcomes,
   recordOutcomes,
 } from "./outcomes-table";
+import {
+  countParked,
+  PARKED_SCHEMA,
+  type ParkedEntry,
+  type ParkedKey,
+  type ParkedQuery,
+  parkedPage,
+  removeParked,
+} from "./parked-table";
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import { PRUNE_SLACK_MS } from "./sql-tables";
 import {
@@ -91,6 +101,14 @@ import { deleteViews, nextViewExpiry, pruneOldViews, recordViews, VIEWS_SCHEMA, 
 export type ApplyOutcome = "applied" | "duplicate" | "refused" | "erased" | "rejected";
 /** What became of a dead letter (ReaderShard.park). */
 export type ParkOutcome = "parked" | "erased" | "applied" | "refused";
+/** A parked dead letter replayed (ReaderShard.replayParked): `trackingOff` when it turns tracking off. */
+export interface ReplayedEvent {
+  user: string;
+  id: string;
+  type: QueuedEvent["type"];
+  outcome: ApplyOutcome;
+  trackingOff: boolean;
+}
 
 /** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
 export const PUBLISH_INTERVAL_MS = 1000;
@@ -135,9 +153,7 @@ const SCHEMA = [
   "CREATE INDEX IF NOT EXISTS readers_unpublished ON readers (published_at) WHERE version <> published_version",
   "CREATE TABLE IF NOT EXISTS applied (user TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (user, id)) WITHOUT ROWID",
   "CREATE TABLE IF NOT EXISTS tombstones (hash TEXT PRIMARY KEY, until INTEGER NOT NULL)",
-  `CREATE TABLE IF NOT EXISTS parked (
-     user TEXT NOT NULL, id TEXT NOT NULL, event TEXT NOT NULL, parked_at INTEGER NOT NULL,
-     PRIMARY KEY (user, id)) WITHOUT ROWID`,
+  ...PARKED_SCHEMA,
   ...TRIGGER_SCHEMA,
   ...VIEWS_SCHEMA,
   ...OUTCOMES_SCHEMA,
@@ -453,6 +469,39 @@ export class ReaderShard extends DurableObject<Bindings> {
   /** How many dead letters of the reader are parked (right of access). */
   async parkedCount(user: string): Promise<number> {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM parked WHERE user = ?", user).one().n;
+  }
+
+  /** Parked dead letters, a page in key order, and how many the reader (or the shard) has parked (admin API). */
+  async parked(q: ParkedQuery): Promise<{ entries: ParkedEntry[]; next: ParkedKey | null; count: number }> {
+    return { ...parkedPage(this.sql, q), count: countParked(this.sql, q.user) };
+  }
+
+  /**
+   * Applies a page of parked dead letters through apply(), as the consumer would have, and deletes those it
+   * settles (applied, duplicate, refused, erased); those it still rejects stay parked. Each with its outcome.
+   */
+  async replayParked(q: ParkedQuery): Promise<{ replayed: ReplayedEvent[]; next: ParkedKey | null; count: number }> {
+    const { entries, next } = parkedPage(this.sql, q);
+    const outcomes = entries.length > 0 ? await this.apply(entries.map((e) => e.event)) : [];
+    const replayed = entries.map(({ user, id, event }, i): ReplayedEvent => {
+      const outcome = outcomes[i] ?? "rejected";
+      return { user, id, type: event.type, outcome, trackingOff: event.consent?.tracking === false };
+    });
+    const settled = replayed.filter((r) => r.outcome !== "rejected");
+    if (settled.length > 0) this.ctx.storage.transactionSync(() => removeParked(this.sql, settled));
+    return { replayed, next, count: countParked(this.sql, q.user) };
+  }
+
+  /** Deletes a page of parked dead letters; how many, and how many are left (the reader's, or the shard's). */
+  async dropParked(q: ParkedQuery): Promise<{ deleted: number; count: number }> {
+    const { entries } = parkedPage(this.sql, q);
+    const deleted = this.ctx.storage.transactionSync(() => removeParked(this.sql, entries));
+    return { deleted, count: countParked(this.sql, q.user) };
+  }
+
+  /** When each consent field was last set (its change's event time, unix s), as the shard holds it (right of access), or null. */
+  async consentClock(user: string): Promise<ConsentClock | null> {
+    return this.reader(user, new Date().toISOString())?.clock ?? null;
   }
 
   /** Whether the reader is erased (their tombstone still stands). */

@@ -6,8 +6,9 @@
 import { fnv1a32 } from "../../core/fnv";
 import type { Bindings } from "../env";
 import type { ReaderShard } from "./reader-shard";
+import { READER_SHARDS } from "./shard-count";
 
-export const READER_SHARDS = 16;
+export { READER_SHARDS };
 
 /** The shard of a reader: FNV-1a of the user id (core/fnv.ts) modulo the shard count. */
 export function shardOf(userId: string, shards = READER_SHARDS): number {

@@ -1,0 +1,41 @@
+/**
+ * What the experiment store (worker/experiments/experiment-db.ts) holds of one reader, for the right of access:
+ * their exposures and attributed outcomes, each newest first up to `limit` rows, with the full counts. Read-only
+ * (both tables are indexed by user). Throws when D1 does.
+ */
+import { ensureSchema } from "./experiment-db";
+
+export interface HeldRows {
+  count: number;
+  items: Record<string, unknown>[];
+}
+
+export async function readerRows(
+  db: D1Database,
+  user: string,
+  limit: number,
+): Promise<{ exposures: HeldRows; outcomes: HeldRows }> {
+  await ensureSchema(db);
+  const [exposures, outcomes, counts] = await db.batch<Record<string, unknown>>([
+    db
+      .prepare(
+        "SELECT experiment, arm, campaign, block, at, day FROM exposures WHERE user = ? ORDER BY at DESC, experiment LIMIT ?",
+      )
+      .bind(user, limit),
+    db
+      .prepare(
+        "SELECT experiment, event, kind, arm, slot, item, value, at, day FROM outcomes WHERE user = ? ORDER BY at DESC, experiment, event LIMIT ?",
+      )
+      .bind(user, limit),
+    db
+      .prepare(
+        "SELECT (SELECT count(*) FROM exposures WHERE user = ?1) AS exposures, (SELECT count(*) FROM outcomes WHERE user = ?1) AS outcomes",
+      )
+      .bind(user),
+  ]);
+  const n = counts?.results[0] as { exposures: number; outcomes: number } | undefined;
+  return {
+    exposures: { count: n?.exposures ?? 0, items: exposures?.results ?? [] },
+    outcomes: { count: n?.outcomes ?? 0, items: outcomes?.results ?? [] },
+  };
+}
