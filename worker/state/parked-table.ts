@@ -3,25 +3,23 @@
  * (worker/events/dead-letters.ts, ReaderShard.park), one row per reader and event id, kept for an operator
  * (GET /v1/admin/dead-letters lists them; replay applies them through the shard's apply path, delete drops
  * them) until the reader is erased. Tracking turned off deletes the reader's parked events but their consent
- * changes (park() keeps consent changes whatever the consent): SQLite triggers on `readers` do it in the
- * transaction that writes the profile with tracking off, so no caller can forget it. Listed in key order
+ * changes (park() keeps consent changes whatever the consent), in the transaction that applies the opt-out,
+ * with their views and recent outcomes (ReaderShard.apply). Listed in key order
  * (reader, id), a page at a time. Synchronous SQL on the shard's storage; the shard is the only writer.
  */
 import type { QueuedEvent } from "../../core/events";
 
-/** After `readers` (the triggers name it). */
 export const PARKED_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS parked (
      user TEXT NOT NULL, id TEXT NOT NULL, event TEXT NOT NULL, parked_at INTEGER NOT NULL,
      PRIMARY KEY (user, id)) WITHOUT ROWID`,
-  ...(["INSERT", "UPDATE OF profile"] as const).map(
-    (on, i) =>
-      `CREATE TRIGGER IF NOT EXISTS parked_tracking_off_${i} AFTER ${on} ON readers
-       WHEN json_extract(NEW.profile, '$.consent.tracking') = 0 BEGIN
-         DELETE FROM parked WHERE user = NEW.user AND json_extract(event, '$.type') IS NOT 'consent';
-       END`,
-  ),
 ];
+
+/** Tracking turned off: the reader's parked events go, but their consent changes (park() keeps those). */
+export function deleteParkedOnOptOut(sql: SqlStorage, user: string): number {
+  return sql.exec("DELETE FROM parked WHERE user = ? AND json_extract(event, '$.type') IS NOT 'consent'", user)
+    .rowsWritten;
+}
 
 /** Which parked events: one reader's (some of their ids, or all), or the shard's; after a key, a page at a time. */
 export interface ParkedQuery {

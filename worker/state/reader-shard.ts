@@ -70,6 +70,7 @@ import {
 } from "./outcomes-table";
 import {
   countParked,
+  deleteParkedOnOptOut,
   PARKED_SCHEMA,
   type ParkedEntry,
   type ParkedKey,
@@ -320,6 +321,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           if (!res.profile.consent.tracking || offNow) {
             deleteViews(this.sql, user);
             deleteOutcomes(this.sql, user);
+            deleteParkedOnOptOut(this.sql, user);
           } else {
             if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase")) {
               const expires = recordViews(this.sql, user, appliedEvents, res.profile.purchases, Math.floor(now / 1000));
