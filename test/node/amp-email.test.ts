@@ -172,4 +172,16 @@ describe("recommendations email", () => {
       .replace(/<script async custom-element="amp-list"[^>]*><\/script>/, "");
     expect((await validateAmpEmail(bad)).status).toBe("FAIL");
   });
+
+  it("an amp-list item links only to http(s): a javascript: URL in catalog data is dropped", () => {
+    const item = { id: "p1", title: "Lamp", category: "home", price: 20, currency: "GBP", image: "/img/p1.png" };
+    const base = "https://opentime.example";
+    expect(toAmpItem({ ...item, url: "/p/p1" }, base).url).toBe("https://opentime.example/p/p1");
+    expect(toAmpItem({ ...item, url: "https://shop.example/p1" }, base).url).toBe("https://shop.example/p1");
+    expect(toAmpItem({ ...item, url: "javascript:alert(1)" }, base).url).toBe("");
+    expect(toAmpItem({ ...item, url: "data:text/html,x", image: "javascript:x" }, base)).toMatchObject({
+      url: "",
+      image: "",
+    });
+  });
 });

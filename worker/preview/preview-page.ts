@@ -41,7 +41,7 @@ export const PREVIEW_PAGE = `<!doctype html>
 </header>
 <main>
   <div>
-    <section><h2>HTML part <span class="muted">(open-time images, decided as they load)</span></h2><iframe id="html-frame" title="HTML part"></iframe></section>
+    <section><h2>HTML part <span class="muted">(open-time images, decided as they load)</span></h2><iframe id="html-frame" title="HTML part" sandbox="allow-same-origin allow-popups"></iframe></section>
     <section style="margin-top:16px"><h2>Stored decisions <span class="muted">(what each image showed; its click goes there)</span></h2>
       <table id="decisions"><thead><tr><th>slot</th><th>item</th><th>state</th><th>fetched by</th><th>why</th></tr></thead><tbody></tbody></table></section>
   </div>
@@ -55,7 +55,7 @@ export const PREVIEW_PAGE = `<!doctype html>
       <textarea id="campaign-json" data-testid="campaign-json" spellcheck="false" style="width:100%;height:220px;font:12px ui-monospace,monospace"></textarea>
       <button id="save" type="button">Save campaign</button> <span id="save-status" role="status"></span>
       <table id="blocks"><thead><tr><th>reader</th><th>block</th><th>why</th></tr></thead><tbody></tbody></table></section>
-    <section style="margin-top:16px"><h2>AMP part <span class="muted">(static view: the amp-list rendered with its JSON)</span></h2><iframe id="amp-frame" title="AMP part"></iframe>
+    <section style="margin-top:16px"><h2>AMP part <span class="muted">(static view: the amp-list rendered with its JSON)</span></h2><iframe id="amp-frame" title="AMP part" sandbox="allow-same-origin allow-popups"></iframe>
       <details><summary>AMP source</summary><pre id="amp-source"></pre></details></section>
     <section style="margin-top:16px"><h2>JSON behind the AMP list</h2><pre id="json"></pre>
       <details><summary>Text part</summary><pre id="text-part"></pre></details></section>

@@ -25,10 +25,12 @@ export function shownPrice(item: CatalogItem): string {
   return item.currency === NO_CURRENCY ? "" : formatPrice(item.price, item.currency);
 }
 
+/** The URL resolved against the Worker's, or "" when it is not http(s) (a `javascript:` link in catalog data). */
 function absolute(url: string, base: string): string {
   if (!url) return url;
   try {
-    return new URL(url, base).toString();
+    const resolved = new URL(url, base);
+    return resolved.protocol === "https:" || resolved.protocol === "http:" ? resolved.toString() : "";
   } catch {
     return "";
   }
