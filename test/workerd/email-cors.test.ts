@@ -51,6 +51,13 @@ describe("email CORS", () => {
     expect(res.headers.get("AMP-Access-Control-Allow-Source-Origin")).toBeNull();
   });
 
+  it("refuses a v1 request without an Origin (a mail client's AMP runtime always sends one)", async () => {
+    const res = await call(`/v1/amp/recs?t=${await token("x")}&__amp_source_origin=${encodeURIComponent(SENDER)}`, {});
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("ORIGIN_NOT_ALLOWED");
+    expect(res.headers.get("AMP-Access-Control-Allow-Source-Origin")).toBeNull();
+  });
+
   it("prefers v2 when both are sent", async () => {
     const res = await call(`/v1/amp/recs?__amp_source_origin=${encodeURIComponent("x@evil.example")}`, {
       "AMP-Email-Sender": SENDER,

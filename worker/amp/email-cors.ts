@@ -1,7 +1,7 @@
 /**
  * The AMP for Email CORS protocol, as middleware for every endpoint an AMP email calls.
  * v2: `AMP-Email-Sender` checked against the allow-list, answered with `AMP-Email-Allow-Sender`.
- * v1 (deprecated, still sent): `Origin` + `__amp_source_origin`; the Origin must be a mail provider's
+ * v1 (deprecated, still sent): `Origin` + `__amp_source_origin`; the Origin must be there and a mail provider's
  * (worker/amp/mail-origins.ts) and is answered with `Access-Control-Allow-Origin`,
  * `AMP-Access-Control-Allow-Source-Origin` and the expose header; credentials allowed (Yahoo's `Origin: null`).
  * v2 wins when both are present. Neither -> 403 NOT_AMP_REQUEST. Every value that goes back in a header is
@@ -46,10 +46,13 @@ export const emailCors = () =>
           corsHeaders,
         );
       }
-      if (origin !== undefined && !knownOrigin) {
+      // a mail client's AMP runtime always sends its Origin with v1 (a cross-origin request): none is not one
+      if (!knownOrigin) {
         throw new ApiError(
           "ORIGIN_NOT_ALLOWED",
-          "this Origin is not a mail provider's (AMP_ALLOWED_ORIGINS)",
+          origin === undefined
+            ? "a v1 AMP request (__amp_source_origin) needs a mail provider's Origin"
+            : "this Origin is not a mail provider's (AMP_ALLOWED_ORIGINS)",
           corsHeaders,
         );
       }

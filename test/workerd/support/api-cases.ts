@@ -70,6 +70,12 @@ export const CASES: Case[] = [
     code: "ORIGIN_NOT_ALLOWED",
   },
   {
+    route: "GET /v1/amp/recs",
+    path: "/v1/amp/recs?__amp_source_origin=newsletter%40shop.example",
+    status: 403,
+    code: "ORIGIN_NOT_ALLOWED",
+  },
+  {
     route: "POST /v1/amp/preferences",
     path: "/v1/amp/preferences?t=@t",
     headers: FORM,
