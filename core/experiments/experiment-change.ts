@@ -1,9 +1,11 @@
 /**
  * Which change of an experiment the admin API accepts (worker/state/experiment-registry.ts decides it against
  * its own rows): once stored, an experiment keeps its campaign and its seed, since a change would move readers
- * already exposed; and one experiment at a time runs on a campaign. Pure.
+ * already exposed; and one experiment at a time runs on a campaign. A change of the arms' shares starts a new
+ * phase (withPhase). Pure.
  */
 import type { Experiment } from "./experiment";
+import { intendedShares } from "./report";
 
 /**
  * Why `next` may not replace `stored` (null: the experiment is new), given the id of the experiment running on
@@ -21,4 +23,23 @@ export function experimentConflict(
   if (next.status === "running" && runningOnCampaign !== null && runningOnCampaign !== next.id)
     return `campaign: experiment "${runningOnCampaign}" runs on it; stop it first`;
   return null;
+}
+
+/**
+ * `next` as the registry stores it: its phase start is the stored one's, or `nowS` when the arms' intended shares
+ * change (weights, variants, holdout: readers exposed from now on are assigned at other shares). Whatever the
+ * request said of it is not kept: only the registry sets it.
+ */
+export function withPhase(stored: Experiment | null, next: Experiment, nowS: number): Experiment {
+  const { phaseStart: _, ...rest } = next;
+  const kept = stored?.phaseStart;
+  const changed = stored !== null && !sameShares(intendedShares(stored), intendedShares(next));
+  const phaseStart = changed ? nowS : kept;
+  return phaseStart === undefined ? rest : { ...rest, phaseStart };
+}
+
+function sameShares(a: Record<string, number>, b: Record<string, number>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => Object.hasOwn(b, k) && Math.abs((a[k] as number) - (b[k] as number)) < 1e-9);
 }

@@ -35,8 +35,9 @@ export const ExperimentIdSchema = z
  * The global holdout as an experiment, for its report: arms `personalized` and `holdout` (its share), the
  * control the holdout, clicks on any campaign and purchases within 30 days.
  */
-export function globalHoldoutExperiment(share: number, attributionDays: number): Experiment {
+export function globalHoldoutExperiment(share: number, attributionDays: number, phaseStart?: number): Experiment {
   return {
+    ...(phaseStart !== undefined && { phaseStart }),
     v: 1,
     id: GLOBAL_HOLDOUT_ID,
     campaign: "all-campaigns",
@@ -92,6 +93,12 @@ export const ExperimentSchema = z
     attributionDays: z.number().int().min(1).max(30).default(7),
     status: z.enum(["running", "stopped"]).default("running"),
     /**
+     * when the arms' current shares took effect (unix seconds; set by the registry, never by a PUT): a change
+     * of weights, variants or holdout starts a new phase, and the sample-ratio check counts the readers
+     * exposed since (those before were assigned at other shares). Absent: since the start.
+     */
+    phaseStart: z.number().int().nonnegative().optional(),
+    /**
      * bandit mode (Thompson sampling, core/stats/thompson.ts): the variants' weights are rewritten every hour
      * (worker/experiments/bandit-job.ts) to each one's probability of the best `goal` rate, never under
      * `floor`; readers already exposed keep their variant. Without it the weights stay as set.
@@ -121,6 +128,8 @@ const HoldoutSeedSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "seeds are 
 export const GlobalHoldoutSchema = z.strictObject({
   share: z.number().min(0).max(0.2),
   seed: HoldoutSeedSchema.default("global-holdout"),
+  /** when this share took effect, if it changed since the holdout was turned on (unix seconds; as an experiment's) */
+  phaseStart: z.number().int().nonnegative().optional(),
 });
 export type GlobalHoldout = z.infer<typeof GlobalHoldoutSchema>;
 

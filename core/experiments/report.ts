@@ -38,8 +38,11 @@ export interface ArmResult extends ArmCounts {
 export interface ExperimentResults {
   control: string;
   arms: ArmResult[];
-  /** exposures against the intended shares; null for a bandit (its shares move by design) */
-  srm: (SrmResult & { expected: Record<string, number> }) | null;
+  /**
+   * exposures against the intended shares, counting the readers exposed since the phase began (`since`, unix
+   * seconds; absent: since the start); null for a bandit (its shares move by design)
+   */
+  srm: (SrmResult & { expected: Record<string, number>; since?: number }) | null;
   intervals: "fixed" | "sequential";
 }
 
@@ -68,7 +71,11 @@ const rate = (x: number, n: number) => (n > 0 ? x / n : null);
 export function experimentResults(
   experiment: Experiment,
   counts: readonly ArmCounts[],
-  opts: TestOptions & { bandit?: boolean } = {},
+  opts: TestOptions & {
+    bandit?: boolean;
+    /** readers exposed per arm since the experiment's phase began (with a phase start: the check counts these) */
+    phaseExposed?: ReadonlyMap<string, number>;
+  } = {},
 ): ExperimentResults {
   const byArm = new Map(counts.map((c) => [c.arm, c]));
   const empty = (arm: string): ArmCounts => ({
@@ -112,13 +119,17 @@ export function experimentResults(
   if (!opts.bandit) {
     const expected = intendedShares(experiment);
     const planned = names.filter((n) => Object.hasOwn(expected, n));
-    // readers of a removed variant were not meant to be there at these shares: left out of the check
+    // readers of a removed variant were not meant to be there at these shares: left out of the check; after a
+    // change of shares, only those exposed since (the others were assigned at the old ones)
+    const phase = experiment.phaseStart !== undefined ? opts.phaseExposed : undefined;
+    const exposed = (n: string) => (phase ? (phase.get(n) ?? 0) : (byArm.get(n) ?? empty(n)).exposed);
     srm = {
       ...srmTest(
-        planned.map((n) => (byArm.get(n) ?? empty(n)).exposed),
+        planned.map(exposed),
         planned.map((n) => expected[n] as number),
       ),
       expected,
+      ...(phase && { since: experiment.phaseStart }),
     };
   }
   return { control, arms, srm, intervals: opts.sequential ? "sequential" : "fixed" };

@@ -1,10 +1,12 @@
 /**
  * Which change of an experiment the registry accepts (core/experiments/experiment-change.ts): a new one, or one
- * that keeps its campaign and seed; a start only where no other experiment runs; a stop always.
+ * that keeps its campaign and seed; a start only where no other experiment runs; a stop always. A change of the
+ * arms' shares starts a phase, and the sample-ratio check counts the readers exposed since.
  */
 import { describe, expect, it } from "vitest";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
-import { experimentConflict } from "../../core/experiments/experiment-change";
+import { experimentConflict, withPhase } from "../../core/experiments/experiment-change";
+import { experimentResults } from "../../core/experiments/report";
 
 const experiment = (over: Record<string, unknown> = {}): Experiment =>
   ExperimentSchema.parse({
@@ -36,5 +38,61 @@ describe("experimentConflict", () => {
     const stored = experiment({ status: "stopped" });
     expect(experimentConflict(stored, experiment({ campaign: "autumn" }), null)).toMatch(/^campaign: .*"spring"/);
     expect(experimentConflict(stored, experiment({ seed: "reshuffle" }), null)).toMatch(/^seed: /);
+  });
+});
+
+describe("phases", () => {
+  const two = (a: number, b: number, over: Record<string, unknown> = {}) =>
+    experiment({
+      variants: [
+        { id: "a", weight: a, content: "popular" },
+        { id: "b", weight: b, content: "popular" },
+      ],
+      ...over,
+    });
+
+  it("a change of the arms' shares starts one; the same shares on another scale, or a stop, do not", () => {
+    expect(withPhase(null, two(1, 1), 100).phaseStart).toBeUndefined();
+    const stored = two(1, 1);
+    expect(withPhase(stored, two(5, 5), 200).phaseStart).toBeUndefined();
+    expect(withPhase(stored, two(5, 5, { coverage: 0.5, status: "stopped" }), 200).phaseStart).toBeUndefined();
+    const reweighted = withPhase(stored, two(4, 1), 300);
+    expect(reweighted.phaseStart).toBe(300);
+    // kept by later changes that leave the shares alone; a holdout moves them again
+    expect(withPhase(reweighted, two(8, 2), 400).phaseStart).toBe(300);
+    expect(withPhase(reweighted, two(8, 2, { holdout: 0.1 }), 500).phaseStart).toBe(500);
+    // never what a request says
+    expect(withPhase(stored, two(1, 1, { phaseStart: 7 }), 600).phaseStart).toBeUndefined();
+    expect(withPhase(null, two(1, 1, { phaseStart: 7 }), 600).phaseStart).toBeUndefined();
+  });
+
+  it("after a re-weight the ratio check counts the readers exposed since, at the new shares", () => {
+    const counts = (a: number, b: number) =>
+      [
+        ["a", a],
+        ["b", b],
+      ].map(([arm, exposed]) => ({
+        arm: arm as string,
+        exposed: exposed as number,
+        clickers: 0,
+        clicks: 0,
+        buyers: 0,
+        purchases: 0,
+        revenue: 0,
+        revenueSquares: 0,
+      }));
+    // 5,000 / 5,000 at 50/50, then 8,000 / 2,000 at 80/20: all time 13,000 / 7,000 against 80/20 is a mismatch
+    const now = { ...two(4, 1), phaseStart: 1000 };
+    const allTime = experimentResults({ ...two(4, 1) }, counts(13_000, 7_000));
+    expect(allTime.srm?.mismatch).toBe(true);
+    const phased = experimentResults(now, counts(13_000, 7_000), {
+      phaseExposed: new Map([
+        ["a", 8_000],
+        ["b", 2_000],
+      ]),
+    });
+    expect(phased.srm).toMatchObject({ mismatch: false, since: 1000, expected: { a: 0.8, b: 0.2 } });
+    // the arms' results still count every exposed reader
+    expect(phased.arms.map((x) => x.exposed)).toEqual([13_000, 7_000]);
   });
 });

@@ -317,7 +317,12 @@ describe("the experiments admin API", () => {
     expect(await putWith(failing(["get"]), e1)).toMatchObject({ ok: false, code: "KV_UNAVAILABLE" });
     expect((await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS })).status).toBe(404);
     // KV refuses the writes: stored, not published
-    expect(await putWith(failing(["put", "delete"]), e1)).toEqual({ ok: true, created: true, published: false });
+    expect(await putWith(failing(["put", "delete"]), e1)).toEqual({
+      ok: true,
+      created: true,
+      published: false,
+      experiment: e1,
+    });
     // the registry holds the campaign already: another start is refused before KV knows
     expect((await putExperiment("e2", body())).status).toBe(409);
     await runDurableObjectAlarm(registry);
@@ -669,11 +674,13 @@ describe("the global holdout", () => {
     const inForce = async () => (await send("/v1/admin/holdout", { headers: ADMIN_HEADERS })).json();
     expect((await put({ share: 0.05, seed: "gh-kept" })).status).toBe(200);
     const widened = await put({ share: 0.1 });
-    expect(await widened.json()).toEqual({ share: 0.1, seed: "gh-kept" });
-    expect(await inForce()).toEqual({ share: 0.1, seed: "gh-kept" });
+    // a new share starts a phase (the report's ratio check counts the readers recorded since)
+    const phase = { phaseStart: expect.any(Number) };
+    expect(await widened.json()).toEqual({ share: 0.1, seed: "gh-kept", ...phase });
+    expect(await inForce()).toEqual({ share: 0.1, seed: "gh-kept", ...phase });
     // a seed given is a new seed; one turned off and on again starts afresh
     expect((await put({ share: 0.1, seed: "gh-new" })).status).toBe(200);
-    expect(await inForce()).toEqual({ share: 0.1, seed: "gh-new" });
+    expect(await inForce()).toEqual({ share: 0.1, seed: "gh-new", ...phase });
     expect((await put({ share: 0 })).status).toBe(200);
     expect(await inForce()).toEqual({ share: 0 });
     expect(await (await put({ share: 0.05 })).json()).toEqual({ share: 0.05, seed: "global-holdout" });
@@ -721,7 +728,11 @@ describe("subject-line experiments", () => {
     await consume(rec.sent);
     await flushExperimentStore();
     // everyone to b from now on: a reader sent Subject A still opens variant a, and is exposed to it
-    expect((await putExperiment("e-subj", subj(0.001, 1000))).status).toBe(200);
+    const reweighted = await putExperiment("e-subj", subj(0.001, 1000));
+    expect(reweighted.status).toBe(200);
+    // a new phase: the report's ratio check counts the readers exposed from now on, at the new shares
+    const phaseStart = ((await reweighted.json()) as { experiment: { phaseStart?: number } }).experiment.phaseStart;
+    expect(phaseStart).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) - 5);
     resetExperimentCache();
     const sentA = users.find((u) => hashedArm(experiment, u) === "a") as string;
     await until(async () => {
@@ -731,6 +742,10 @@ describe("subject-line experiments", () => {
     const opened = await open(sentA);
     expect(opened.res.headers.get("X-Opentime-Experiment")).toBe("e-subj:a");
     expect(await rows("exposures", sentA, "e-subj")).toEqual([expect.objectContaining({ arm: "a" })]);
+    await flushExperimentStore();
+    const r = await report("e-subj");
+    expect(r.srm?.since).toBe(phaseStart);
+    expect(r.arms.find((x) => x.arm === "a")?.exposed).toBe(1);
   });
 });
 

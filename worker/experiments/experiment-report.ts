@@ -11,6 +11,7 @@ import {
   blockCounts,
   type DailyCounts,
   dailyCounts,
+  exposedSince,
   type ItemCounts,
   itemCounts,
   type SlotCounts,
@@ -38,14 +39,16 @@ export async function experimentReport(
   now = Date.now(),
 ): Promise<ExperimentReport> {
   const counts = await armCounts(db, experiment.id);
-  const [blocks, slots, items, daily] = await Promise.all([
+  const [blocks, slots, items, daily, phaseExposed] = await Promise.all([
     blockCounts(db, experiment.id),
     slotCounts(db, experiment.id),
     itemCounts(db, experiment.id),
     dailyCounts(db, experiment.id),
+    experiment.phaseStart === undefined ? undefined : exposedSince(db, experiment.id, experiment.phaseStart),
   ]);
   const results = experimentResults(experiment, counts, {
     ...(intervals === "sequential" && { sequential: { tuning: SEQUENTIAL_TUNING } }),
+    ...(phaseExposed && { phaseExposed }),
     // a bandit's shares move by design: exposures are not checked against weights it has since rewritten
     bandit: experiment.bandit !== undefined,
   });

@@ -97,7 +97,7 @@ export const MAX_LISTED_EXPERIMENTS = 1000;
 export async function reportedExperiment(kv: KVNamespace, id: string): Promise<Experiment | null> {
   if (id !== GLOBAL_HOLDOUT_ID) return readExperiment(kv, id);
   const holdout = await readGlobalHoldout(kv);
-  return globalHoldoutExperiment(holdout?.share ?? 0, GLOBAL_ATTRIBUTION_DAYS);
+  return globalHoldoutExperiment(holdout?.share ?? 0, GLOBAL_ATTRIBUTION_DAYS, holdout?.phaseStart);
 }
 
 /**

@@ -38,6 +38,16 @@ export interface DailyCounts {
   revenue: number;
 }
 
+/** Readers exposed per arm at or after `sinceS` (unix seconds): the sample-ratio check of a phase. */
+export async function exposedSince(db: D1Database, experiment: string, sinceS: number): Promise<Map<string, number>> {
+  await ensureSchema(db);
+  const { results } = await db
+    .prepare("SELECT arm, count(*) AS n FROM exposures WHERE experiment = ? AND at >= ? GROUP BY arm")
+    .bind(experiment, sinceS)
+    .all<{ arm: string; n: number }>();
+  return new Map(results.map((r) => [r.arm, r.n]));
+}
+
 /** Items listed per report: the most clicked and bought. */
 export const TOP_ITEMS = 50;
 

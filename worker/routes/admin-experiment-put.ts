@@ -26,7 +26,7 @@ export function registerAdminExperimentPut(app: Hono<AppEnv>): void {
       const answer = await experimentRegistry(c.env).put(experiment);
       if (!answer.ok) throw new ApiError(answer.code, answer.message);
       forgetRunningExperiment(experiment.campaign);
-      return c.json({ id, created: answer.created, published: answer.published, experiment });
+      return c.json({ id, created: answer.created, published: answer.published, experiment: answer.experiment });
     },
   );
 }

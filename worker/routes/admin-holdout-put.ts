@@ -3,7 +3,9 @@
  * campaign's readers kept from personalization (popular items), reported as the `global-holdout` experiment
  * (arms `holdout` and `personalized`; clicks on any campaign and purchases within 30 days of a reader's first
  * open count). `{"share":0}` turns it off. Set it before experiments start: turning it on moves readers whose
- * arm is not recorded yet. Without `seed`, the seed in force stays. Opens follow within a minute.
+ * arm is not recorded yet. Without `seed`, the seed in force stays; a new share or seed starts a phase
+ * (`phaseStart`: the report's sample-ratio check counts the readers recorded since). Opens follow within a
+ * minute.
  */
 import type { Hono } from "hono";
 import { type GlobalHoldout, GlobalHoldoutChangeSchema } from "../../core/experiments/experiment";
@@ -13,7 +15,7 @@ import { putGlobalHoldout, readGlobalHoldout } from "../experiments/experiment-s
 import { requireApiKey } from "../lib/api-key";
 import { readValidBody } from "../lib/read-json-body";
 
-/** The holdout in force; a failed read is refused, never taken for "none" (its seed would be lost). */
+/** The holdout in force; a failed read is refused, never taken for "none" (its seed and phase would be lost). */
 async function inForce(kv: KVNamespace): Promise<GlobalHoldout | null> {
   try {
     return await readGlobalHoldout(kv, true);
@@ -28,10 +30,13 @@ export function registerAdminHoldoutPut(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const change = await readValidBody(c, GlobalHoldoutChangeSchema, 1024);
+      const stored = await inForce(c.env.OPENTIME_KV);
       // a share changed alone keeps the seed in force: a new seed would move every reader not yet recorded
-      const stored = change.seed === undefined ? await inForce(c.env.OPENTIME_KV) : null;
       const seed = change.seed ?? stored?.seed ?? "global-holdout";
-      const holdout = { share: change.share, seed };
+      // a new share (or seed) starts a phase: the report's ratio check counts the readers recorded since
+      const moved = stored !== null && (stored.share !== change.share || stored.seed !== seed);
+      const phaseStart = moved ? Math.floor(Date.now() / 1000) : stored?.phaseStart;
+      const holdout = { share: change.share, seed, ...(phaseStart !== undefined && { phaseStart }) };
       await putGlobalHoldout(c.env.OPENTIME_KV, holdout.share > 0 ? holdout : null);
       return c.json(holdout);
     },

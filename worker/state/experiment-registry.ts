@@ -20,7 +20,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
-import { experimentConflict } from "../../core/experiments/experiment-change";
+import { experimentConflict, withPhase } from "../../core/experiments/experiment-change";
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
 import { readExperiment, readServedExperiment } from "../experiments/experiment-store";
@@ -37,6 +37,8 @@ export type RegistryAnswer =
       created: boolean;
       /** whether KV holds the change already (else the alarm writes it within seconds) */
       published: boolean;
+      /** as stored: with its phase start (core/experiments/experiment-change.ts, withPhase) */
+      experiment: Experiment;
     }
   | {
       ok: false;
@@ -95,17 +97,18 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
         };
       const conflict = experimentConflict(stored, experiment, this.runningOn(experiment.campaign));
       if (conflict !== null) return { ok: false, code: "EXPERIMENT_CONFLICT", message: conflict };
+      const next = withPhase(stored, experiment, Math.floor(Date.now() / 1000));
       this.sql.exec(
         `INSERT INTO experiments (id, campaign, running, body) VALUES (?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET campaign = excluded.campaign, running = excluded.running, body = excluded.body`,
         experiment.id,
         experiment.campaign,
-        experiment.status === "running" ? 1 : 0,
-        JSON.stringify(experiment),
+        next.status === "running" ? 1 : 0,
+        JSON.stringify(next),
       );
       this.unpublished("experiment", experiment.id, seq);
       this.unpublished("campaign", experiment.campaign, seq);
-      return { ok: true, created: row === undefined, published: false };
+      return { ok: true, created: row === undefined, published: false, experiment: next };
     });
     // set with the commit (no other await between them): should this object stop before a round publishes
     // what the transaction marked (its change, or what it adopted beside a conflict), the alarm does
