@@ -53,9 +53,16 @@ function orderValue(value: number | undefined): number {
 /**
  * When each consent field was last set (unix seconds), kept beside the profile by its writer: a change applies
  * to a field only if it is at least as new as the field's last change, so a retried opt-out that arrives after
- * a newer opt-in does not undo it (the latest timestamp wins, whatever the arrival order).
+ * a newer opt-in does not undo it (the latest timestamp wins, whatever the arrival order; at equal times, the
+ * more private value).
  */
 export type ConsentClock = Record<string, number>;
+
+/**
+ * The more private value of each yes/no consent field: at equal times (consent times are whole seconds) it wins,
+ * so two changes made within one second end the same whatever order they arrive in.
+ */
+const MORE_PRIVATE: Readonly<Record<string, boolean>> = { tracking: false, personalization: false, unsubscribed: true };
 
 /** The consent after `change`, field by field where the clock allows, and whether it set tracking off. */
 function applyConsentChange(
@@ -69,7 +76,10 @@ function applyConsentChange(
   for (const [field, value] of Object.entries(change)) {
     if (value === undefined) continue;
     if (clock) {
-      if ((clock[field] ?? Number.NEGATIVE_INFINITY) > ts) continue;
+      const last = clock[field] ?? Number.NEGATIVE_INFINITY;
+      if (last > ts) continue;
+      const tied = last === ts && Object.hasOwn(MORE_PRIVATE, field);
+      if (tied && next[field] === MORE_PRIVATE[field] && value !== MORE_PRIVATE[field]) continue;
       clock[field] = ts;
     }
     next[field] = value;

@@ -231,6 +231,33 @@ describe("applying events", () => {
     expect(back.profile.recentItems.map((x) => x.item)).toEqual(["c", "a"]);
   });
 
+  it("two consent changes in one second end the same in either order: the more private one wins", () => {
+    const change = (id: string, consent: QueuedEvent["consent"]): QueuedEvent => ({
+      id,
+      user: "u",
+      type: "consent",
+      ts: 100,
+      consent,
+    });
+    const off = change("off", { tracking: false, unsubscribed: true });
+    const on = change("on", { tracking: true, unsubscribed: false });
+    for (const order of [
+      [off, on],
+      [on, off],
+    ]) {
+      // one batch, or each arriving on its own (a retry)
+      const together = applyEvents(emptyProfile("u", "x"), order, "now", [], {});
+      const clock = {};
+      const first = applyEvents(emptyProfile("u", "x"), [order[0] as QueuedEvent], "now", [], clock);
+      const apart = applyEvents(first.profile, [order[1] as QueuedEvent], "now", [], clock);
+      for (const r of [together, apart])
+        expect(r.profile.consent).toMatchObject({ tracking: false, unsubscribed: true });
+    }
+    // a later second still decides
+    const later = applyEvents(emptyProfile("u", "x"), [off, { ...on, id: "on2", ts: 101 }], "now", [], {});
+    expect(later.profile.consent).toMatchObject({ tracking: true, unsubscribed: false });
+  });
+
   it("records nothing for a user who opted out of tracking", () => {
     const p = { ...emptyProfile("u", "x"), consent: { ...emptyProfile("u", "x").consent, tracking: false } };
     const r = applyEvents(p, [e("1", "view", 1, "a")], "now");
