@@ -261,7 +261,7 @@ describe("consent", () => {
     full.append("topics", "lamps");
     await submit(full);
     await waitForProfile("reader-10", (p) => p.consent.frequency === "monthly");
-    // the email's own form (amp-templates/recs-email.amp.html): three checkboxes, tracking unticked
+    // the form of emails sent before `form=2`: three checkboxes, tracking unticked
     await submit(new URLSearchParams({ personalization: "on" }));
     const kept = await waitForProfile("reader-10", (p) => !p.consent.tracking);
     expect(kept.consent).toMatchObject({
@@ -275,6 +275,31 @@ describe("consent", () => {
     await submit(new URLSearchParams({ personalization: "on", tracking: "on", topics: "" }));
     const cleared = await waitForProfile("reader-10", (p) => p.consent.tracking);
     expect(cleared.consent).toMatchObject({ topics: [], frequency: "monthly" });
+  });
+
+  it("the shipped form changes only what the reader chose: unsubscribing keeps tracking off", async () => {
+    const t = await token("reader-11");
+    const submit = async (form: Record<string, string>) => {
+      const body = (await (await submitPreferences(t, new URLSearchParams(form))).json()) as {
+        ok: boolean;
+        message: string;
+      };
+      expect(body.ok).toBe(true);
+      return body.message;
+    };
+    // the reader turned tracking and personalization off (elsewhere, or with this form)
+    await submit({ form: "2", tracking: "off", personalization: "off" });
+    await waitForProfile("reader-11", (p) => !p.consent.tracking && !p.consent.personalization);
+    // the email's own form (amp-templates/recs-email.amp.html), only the unsubscribe box ticked
+    expect(await submit({ form: "2", unsubscribe: "on" })).toBe("You are unsubscribed.");
+    const after = await waitForProfile("reader-11", (p) => p.consent.unsubscribed);
+    expect(after.consent).toMatchObject({ tracking: false, personalization: false, unsubscribed: true });
+    // nothing chosen: nothing queued
+    expect(await submit({ form: "2" })).toMatch(/^Nothing to change/);
+    // a yes changes that one field
+    await submit({ form: "2", personalization: "on" });
+    const on = await waitForProfile("reader-11", (p) => p.consent.personalization);
+    expect(on.consent).toMatchObject({ tracking: false, personalization: true, unsubscribed: true });
   });
 });
 

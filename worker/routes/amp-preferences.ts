@@ -4,10 +4,15 @@
  * unsubscribe. Email CORS enforced; the answer is JSON for the submit-success / submit-error templates,
  * and a repeat submit is harmless (it sets, never toggles).
  *
- * A form sets what it holds, nothing else: its three checkboxes (an unticked box is not sent, so it means off),
- * and topics, frequency and pause only when it has those fields, so the shipped form (checkboxes only) never
- * clears a reader's topics, frequency or pause set elsewhere. A form offering topics carries an empty hidden
- * `topics` field, so that unticking every topic clears them (an empty value is not a topic).
+ * A form sets what it holds, nothing else. The shipped form (`form=2`, amp-templates/recs-email.amp.html) sets
+ * only what the reader chose: each of personalization and tracking is a yes/no pair with nothing chosen at first
+ * (`on`, `off`, or absent: unchanged), and unsubscribe a box (ticked: unsubscribed; else unchanged). The email is
+ * the same for every reader and cannot show their settings, so a box ticked by default would have turned back on
+ * what a reader had turned off elsewhere. A form without `form=2` (emails sent before it) keeps its meaning: three
+ * checkboxes, an unticked box not sent, so off. Either sets topics, frequency and pause only when it has those
+ * fields, so a form without them never clears a reader's topics, frequency or pause set elsewhere. A form
+ * offering topics carries an empty hidden `topics` field, so that unticking every topic clears them (an empty
+ * value is not a topic).
  */
 import type { Context, Hono } from "hono";
 import { verifyToken } from "../../core/token";
@@ -39,6 +44,21 @@ async function readForm(c: Context<AppEnv>): Promise<FormData> {
   }
 }
 
+/** The shipped form's choices: each yes/no pair only when answered, unsubscribe only when ticked. */
+function chosen(form: FormData): ConsentChange {
+  const yesNo = (name: string): boolean | undefined => {
+    const v = form.get(name);
+    return v === "on" ? true : v === "off" ? false : undefined;
+  };
+  const personalization = yesNo("personalization");
+  const tracking = yesNo("tracking");
+  return {
+    ...(personalization !== undefined && { personalization }),
+    ...(tracking !== undefined && { tracking }),
+    ...(form.get("unsubscribe") === "on" && { unsubscribed: true }),
+  };
+}
+
 export function registerAmpPreferences(app: Hono<AppEnv>): void {
   app.post("/v1/amp/preferences", emailCors(), async (c) => {
     const token = await verifyToken(getConfig(c.env).tokenSecrets, c.req.query("t"));
@@ -49,11 +69,10 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       const v = form.get(name);
       return v === "on" || v === "true" || v === "1";
     };
-    const consent: ConsentChange = {
-      personalization: on("personalization"),
-      tracking: on("tracking"),
-      unsubscribed: on("unsubscribe"),
-    };
+    const consent: ConsentChange =
+      form.get("form") === "2"
+        ? chosen(form)
+        : { personalization: on("personalization"), tracking: on("tracking"), unsubscribed: on("unsubscribe") };
     if (form.has("topics"))
       consent.topics = form
         .getAll("topics")
@@ -67,6 +86,8 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       const pauseDays = Math.max(0, Math.min(365, Math.floor(Number(form.get("pause_days"))) || 0));
       consent.pausedUntil = pauseDays > 0 ? Math.floor(Date.now() / 1000) + pauseDays * 86400 : null;
     }
+    if (Object.keys(consent).length === 0)
+      return c.json({ ok: true, message: "Nothing to change: choose yes or no first." });
     const queued = await queueConsentChange(c.env.EVENTS, token.claims.u, consent);
     if (!queued.ok) {
       // never a 5xx to an email: the form shows this message and the reader can submit again
