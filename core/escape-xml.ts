@@ -4,14 +4,13 @@
  * but tab, line feed and carriage return; U+FFFE, U+FFFF; lone surrogates become U+FFFD), which resvg refuses
  * whole. `/` and `=` are left alone, so URLs stay as link trackers see them.
  */
-import { wellFormed } from "./well-formed";
-
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters XML 1.0 refuses
 const NOT_XML = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g;
 
 export function escapeXml(s: unknown): string {
-  return wellFormed(String(s))
+  return String(s)
+    .toWellFormed()
     .replace(NOT_XML, "")
     .replace(/[&<>"']/g, (ch) => ESCAPES[ch] as string);
 }

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { CatalogItem } from "./catalog";
-import { hasControlCharacter, IdSchema, InputNumberSchema } from "./events";
+import { IdSchema, InputNumberSchema } from "./events";
 
 /** Items per PATCH request. */
 export const MAX_PATCH_ITEMS = 1000;
@@ -18,10 +18,8 @@ export const MAX_LIVE_ITEMS = 20_000;
 /** Tags per item, and their length. */
 export const MAX_TAGS = 20;
 
-const TextSchema = z
-  .string()
-  .max(500)
-  .refine((t) => !hasControlCharacter(t), { message: "must not contain control characters" });
+/** Titles and categories as feeds send them, line breaks included (cards and headers drop what they cannot hold). */
+const TextSchema = z.string().max(500);
 /**
  * An http(s) URL, or a path on the shop's site (`/p/123`) or the Worker's (`/demo/...`): the live catalog's
  * pictures and links, and campaign blocks'. A path never names another host: not `//host`, nor `/\host`

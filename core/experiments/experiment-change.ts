@@ -2,9 +2,9 @@
  * Which change of an experiment the admin API accepts (worker/state/experiment-registry.ts decides it against
  * its own rows): once stored, an experiment keeps its campaign and its seed, since a change would move readers
  * already exposed; and one experiment at a time runs on a campaign. A change of the arms' shares starts a new
- * phase (withPhase). Pure.
+ * phase (withPhase); so does a change of the global holdout (holdoutAfter). Pure.
  */
-import type { Experiment } from "./experiment";
+import type { Experiment, GlobalHoldout, GlobalHoldoutChange } from "./experiment";
 import { intendedShares } from "./report";
 
 /**
@@ -42,4 +42,21 @@ function sameShares(a: Record<string, number>, b: Record<string, number>): boole
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   return keys.every((k) => Object.hasOwn(b, k) && Math.abs((a[k] as number) - (b[k] as number)) < 1e-9);
+}
+
+/**
+ * The global holdout after `change` (null: off; turned on again, it starts afresh). A share changed alone keeps
+ * the seed in force (a new seed would move every reader not yet recorded); turning it on, or a new share or
+ * seed, starts a phase, as for an experiment (those recorded before keep the arm they had).
+ */
+export function holdoutAfter(
+  stored: GlobalHoldout | null,
+  change: GlobalHoldoutChange,
+  nowS: number,
+): GlobalHoldout | null {
+  if (change.share === 0) return null;
+  const seed = change.seed ?? stored?.seed ?? "global-holdout";
+  const moved = stored === null || stored.share !== change.share || stored.seed !== seed;
+  const phaseStart = moved ? nowS : stored.phaseStart;
+  return { share: change.share, seed, ...(phaseStart !== undefined && { phaseStart }) };
 }

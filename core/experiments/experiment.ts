@@ -138,3 +138,4 @@ export const GlobalHoldoutChangeSchema = z.strictObject({
   share: GlobalHoldoutSchema.shape.share,
   seed: HoldoutSeedSchema.optional(),
 });
+export type GlobalHoldoutChange = z.infer<typeof GlobalHoldoutChangeSchema>;

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
-import { experimentConflict, withPhase } from "../../core/experiments/experiment-change";
+import { experimentConflict, holdoutAfter, withPhase } from "../../core/experiments/experiment-change";
 import { experimentResults } from "../../core/experiments/report";
 
 const experiment = (over: Record<string, unknown> = {}): Experiment =>
@@ -94,5 +94,17 @@ describe("phases", () => {
     expect(phased.srm).toMatchObject({ mismatch: false, since: 1000, expected: { a: 0.8, b: 0.2 } });
     // the arms' results still count every exposed reader
     expect(phased.arms.map((x) => x.exposed)).toEqual([13_000, 7_000]);
+  });
+});
+
+describe("the global holdout's changes", () => {
+  it("keeps the seed in force, starts a phase when turned on or moved, and starts afresh after off", () => {
+    const on = holdoutAfter(null, { share: 0.05, seed: "s" }, 100);
+    expect(on).toEqual({ share: 0.05, seed: "s", phaseStart: 100 });
+    expect(holdoutAfter(on, { share: 0.05 }, 200)).toEqual({ share: 0.05, seed: "s", phaseStart: 100 });
+    expect(holdoutAfter(on, { share: 0.1 }, 300)).toEqual({ share: 0.1, seed: "s", phaseStart: 300 });
+    expect(holdoutAfter(on, { share: 0.05, seed: "t" }, 400)).toEqual({ share: 0.05, seed: "t", phaseStart: 400 });
+    expect(holdoutAfter(on, { share: 0 }, 500)).toBeNull();
+    expect(holdoutAfter(null, { share: 0.05 }, 600)).toEqual({ share: 0.05, seed: "global-holdout", phaseStart: 600 });
   });
 });

@@ -18,6 +18,7 @@ import {
 } from "../../core/events";
 import { emptyProfile, MAX_MONETARY, ProfileV3Schema, salvageProfile } from "../../core/profile";
 import { mintToken, validClaims } from "../../core/token";
+import { webUrl } from "../../core/web-url";
 import { headerValue } from "../../worker/lib/header-value";
 
 const OLD_EMAIL_LIKE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -173,5 +174,18 @@ describe("text from the catalog in SVG, HTML and headers", () => {
       }),
       { seed: 7, numRuns: 2000 },
     );
+  });
+});
+
+describe("URLs from data, served", () => {
+  it("webUrl keeps a path on the base's origin and takes only http(s)", () => {
+    const base = "https://opentime.example";
+    const at = (u: string) => webUrl(u, base)?.toString() ?? null;
+    expect(at("/p/1")).toBe("https://opentime.example/p/1");
+    expect(at("https://shop.example/p/1?x=1")).toBe("https://shop.example/p/1?x=1");
+    // paths a URL parser reads as another host: stored before the admin API refused them, or from a catalog
+    for (const u of ["//evil.example/x", "/\\evil.example", "/\t/evil.example", "\\\\evil.example", " //evil.example"])
+      expect(at(u), JSON.stringify(u)).toBeNull();
+    for (const u of ["javascript:alert(1)", "data:text/html,x", "mailto:a@b.example"]) expect(at(u), u).toBeNull();
   });
 });

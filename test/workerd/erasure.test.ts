@@ -237,11 +237,12 @@ describe("late decisions", () => {
 
   it("tracking off: a decision stored after the opt-out goes; tracking on again keeps the reader's decisions", async () => {
     const user = "late-optout";
-    const consent = (id: string, tracking: boolean): QueuedEvent => ({
+    // a second apart: within one second the more private choice would win (core/apply-events.ts)
+    const consent = (id: string, tracking: boolean, later = 0): QueuedEvent => ({
       id,
       type: "consent",
       user,
-      ts: now(),
+      ts: now() + later,
       consent: { tracking },
     });
     await consume([consent("lo1", false)]);
@@ -249,7 +250,7 @@ describe("late decisions", () => {
     await env.OPENTIME_KV.put(late, "{}");
     expect(await sweepNow(user)).toEqual([{ round: 1 }]);
     expect(await env.OPENTIME_KV.get(late)).toBeNull();
-    await consume([consent("lo2", true)]);
+    await consume([consent("lo2", true, 1)]);
     await env.OPENTIME_KV.put(late, "{}");
     expect(await sweepNow(user)).toEqual([]);
     expect(await env.OPENTIME_KV.get(late)).toBe("{}");

@@ -630,6 +630,7 @@ describe("the global holdout", () => {
     expect(await (await send("/v1/admin/holdout", { headers: ADMIN_HEADERS })).json()).toEqual({
       share: 0.2,
       seed: "gh-test",
+      phaseStart: expect.any(Number),
     });
     resetExperimentCache();
     const held = (u: string) => bucket("gh-test", "global", u) < 0.2;
@@ -668,11 +669,36 @@ describe("the global holdout", () => {
     expect((await open(heldOut.userId)).res.headers.get("X-Opentime-Experiment")).toBeNull();
   });
 
+  it("its one writer is the registry: a holdout an earlier version left in KV is adopted, seed and all", async () => {
+    await clearExperimentRegistry();
+    // what an earlier version's PUT wrote, straight to KV
+    await env.OPENTIME_KV.put(kvKeys.globalHoldout, JSON.stringify({ share: 0.05, seed: "gh-legacy" }));
+    const put = (b: object) =>
+      send("/v1/admin/holdout", { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(b) });
+    expect(await (await send("/v1/admin/holdout", { headers: ADMIN_HEADERS })).json()).toEqual({
+      share: 0.05,
+      seed: "gh-legacy",
+    });
+    const answer = await (await put({ share: 0.1 })).json();
+    expect(answer).toEqual({ share: 0.1, seed: "gh-legacy", phaseStart: expect.any(Number) });
+    // published to KV, which opens and reports read
+    expect(await env.OPENTIME_KV.get(kvKeys.globalHoldout, "json")).toEqual(answer);
+    // changes sent at once are decided one after the other: the seed given survives either order
+    const [a, b] = await Promise.all([put({ share: 0.15, seed: "gh-both" }), put({ share: 0.2 })]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const held = (await (await send("/v1/admin/holdout", { headers: ADMIN_HEADERS })).json()) as { seed: string };
+    expect(held.seed).toBe("gh-both");
+    expect(((await env.OPENTIME_KV.get(kvKeys.globalHoldout, "json")) as { seed: string }).seed).toBe("gh-both");
+    expect((await put({ share: 0 })).status).toBe(200);
+    expect(await env.OPENTIME_KV.get(kvKeys.globalHoldout)).toBeNull();
+  });
+
   it("a share changed without a seed keeps the seed in force (a new one would move every reader)", async () => {
     const put = (b: object) =>
       send("/v1/admin/holdout", { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(b) });
     const inForce = async () => (await send("/v1/admin/holdout", { headers: ADMIN_HEADERS })).json();
-    expect((await put({ share: 0.05, seed: "gh-kept" })).status).toBe(200);
+    const on = await put({ share: 0.05, seed: "gh-kept" });
+    expect(await on.json()).toEqual({ share: 0.05, seed: "gh-kept", phaseStart: expect.any(Number) });
     const widened = await put({ share: 0.1 });
     // a new share starts a phase (the report's ratio check counts the readers recorded since)
     const phase = { phaseStart: expect.any(Number) };
@@ -683,7 +709,11 @@ describe("the global holdout", () => {
     expect(await inForce()).toEqual({ share: 0.1, seed: "gh-new", ...phase });
     expect((await put({ share: 0 })).status).toBe(200);
     expect(await inForce()).toEqual({ share: 0 });
-    expect(await (await put({ share: 0.05 })).json()).toEqual({ share: 0.05, seed: "global-holdout" });
+    expect(await (await put({ share: 0.05 })).json()).toEqual({
+      share: 0.05,
+      seed: "global-holdout",
+      phaseStart: expect.any(Number),
+    });
     expect((await put({ share: 0 })).status).toBe(200);
   });
 });

@@ -566,20 +566,36 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
   );
 
   it(
-    "turning tracking off with the decision clean-up failing: the redelivery still deletes the decisions",
+    "turning tracking off with the decision clean-up failing: the opt-out lands, and its sweeps delete them",
     async () => {
       const user = "cf-optout";
       const decision = kvKeys.decision(user, "spring", 1767225600, "row-0");
       await env.OPENTIME_KV.put(decision, JSON.stringify({ v: 1 }));
       const events: QueuedEvent[] = [{ ...ev("o1", user, "consent"), consent: { tracking: false } }];
+      // the shard deletes the reader's decisions before it answers: its KV fails that
       const f = faultyKv(env.OPENTIME_KV, [{ ops: ["list", "delete"], mode: "throw", prefix: "decision:" }]);
+      const shard = readerStub(env, user);
+      const useKv = (kv: KVNamespace) =>
+        runInDurableObject(shard, (instance: ReaderShard) => {
+          (instance as unknown as { env: typeof env }).env = { ...env, OPENTIME_KV: kv };
+        });
+      await useKv(f.kv);
       const b = fakeBatch(events);
-      await consumeEvents(b.batch, withKv(f.kv));
+      try {
+        await consumeEvents(b.batch, env);
+      } finally {
+        await useKv(env.OPENTIME_KV);
+      }
       expect(f.hits).toBeGreaterThan(0);
-      expect(b.retried()).toEqual(idsOf(events));
-      f.faults.length = 0;
-      await redeliver(events);
+      // the opt-out is committed and acknowledged: its cleanup is the shard's, not the message's
+      expect(b.acked()).toEqual(idsOf(events));
       expect((await profileOf(user))?.consent.tracking).toBe(false);
+      expect(await env.OPENTIME_KV.get(decision)).not.toBeNull();
+      // the sweeps queued with it (2 and 15 minutes on; their time moved to now) delete them
+      await runInDurableObject(shard, (_: ReaderShard, state: DurableObjectState) => {
+        state.storage.sql.exec("UPDATE decision_sweeps SET at = 0 WHERE user = ?", user);
+      });
+      await runDurableObjectAlarm(shard);
       expect(await env.OPENTIME_KV.get(decision)).toBeNull();
     },
     TIMEOUT,

@@ -236,6 +236,11 @@ describe("hostile picture fixtures: refused before decoding, the placeholder ins
     expect((await refused(fair)).width).toBe(BOX.width);
     // a cut file stays refused, whatever its scans
     await expect(refused(fair.slice(0, fair.byteLength - 2))).rejects.toThrow(/cut short/);
+    // stray bytes between segments after the frame are skipped, as decoders do: the scans still count
+    const afterFrame = 2 + 69 + 13; // SOI, DQT (2 + 67), SOF2 (2 + 11)
+    expect([fair[afterFrame], fair[afterFrame + 1]]).toEqual([0xff, 0xc4]);
+    const stray = Uint8Array.from([...fair.slice(0, afterFrame), 0x00, 0x12, ...fair.slice(afterFrame)]);
+    expect(jpegFrame(stray)).toMatchObject({ width: 64, complete: true, scans: 10 });
   });
 });
 

@@ -4,7 +4,13 @@
  * was committed, so one bad event retries its message (its neighbours are duplicates then), and the dead-letter
  * consumer parks the bad event alone. Messages of one bare event (queued before packing) are still read.
  */
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  env,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import fc from "fast-check";
 import { beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { erasureKey } from "../../core/erasure-key";
@@ -23,6 +29,7 @@ import {
   pack,
 } from "../../worker/events/queue";
 import worker from "../../worker/index";
+import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub, shardOf } from "../../worker/state/shard-routing";
 import { TEST_EVENTS_KEY } from "./fixture";
 import { faultyKv } from "./support/faulty-bindings";
@@ -238,7 +245,7 @@ describe("consuming packed messages", () => {
     expect(dead.retried).toEqual([0, 1]);
   });
 
-  it("a dead-lettered message keeps nothing of a reader with tracking off, and finishes an opt-out's cleanup", async () => {
+  it("a dead-lettered message keeps nothing of a reader with tracking off; the opt-out's sweeps delete decisions", async () => {
     const [off, other] = ["pack-off", "pack-off-other"];
     const optOut: QueuedEvent = {
       id: `out${seq++}`,
@@ -247,7 +254,7 @@ describe("consuming packed messages", () => {
       ts: now() - 90,
       consent: { tracking: false },
     };
-    // applied by the shard, but the consumer's deletion of their decisions failed: the message was dead-lettered
+    // applied by the shard (which deleted their decisions then), and a decision an open stored just after
     expect(await readerStub(env, off).apply([optOut])).toEqual(["applied"]);
     await env.OPENTIME_KV.put(kvKeys.decision(off, "spring", 1767225600, "row-0"), "{}");
     const refusedView = view(off);
@@ -261,6 +268,11 @@ describe("consuming packed messages", () => {
       kept: 0,
     });
     expect(dead.acked).toEqual([0]);
+    // the sweeps the opt-out queued delete it (2 and 15 minutes on: their time is moved to now)
+    await runInDurableObject(readerStub(env, off), (_: ReaderShard, state: DurableObjectState) => {
+      state.storage.sql.exec("UPDATE decision_sweeps SET at = 0 WHERE user = ?", off);
+    });
+    await runDurableObjectAlarm(readerStub(env, off));
     expect(await env.OPENTIME_KV.get(kvKeys.decision(off, "spring", 1767225600, "row-0"))).toBeNull();
     expect(await readerStub(env, off).parkedCount(off)).toBe(0);
     expect(await readerStub(env, other).parkedCount(other)).toBe(1);

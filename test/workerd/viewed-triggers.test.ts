@@ -9,6 +9,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CatalogChange } from "../../core/catalog-changes";
 import type { QueuedEvent } from "../../core/events";
+import { kvKeys } from "../../core/kv-keys";
 import { verifyToken } from "../../core/token";
 import type { TriggerDelivery } from "../../core/triggers";
 import { verifyWebhook } from "../../core/webhook-signature";
@@ -287,7 +288,7 @@ describe("views", () => {
     expect(await rowsOf(untracked)).toEqual([]);
   });
 
-  it("are kept when an opt-out older than the reader's opt-in arrives late (a retry): it changes nothing", async () => {
+  it("are kept, with the reader's decisions, when an opt-out older than their opt-in arrives late (a retry)", async () => {
     const user = "vw-late-off";
     const consent = (id: string, secondsAgo: number, tracking: boolean): QueuedEvent => ({
       id,
@@ -298,16 +299,21 @@ describe("views", () => {
     });
     await consume([consent("on", 10, true)]);
     await consume([event(user, "view", 0, "late-item")]);
+    // a decision an open stored for them
+    const decision = kvKeys.decision(user, "late", 1767225600, "row-0");
+    await env.OPENTIME_KV.put(decision, JSON.stringify({ item: "late-item" }));
     await consume([consent("old-off", 20, false)]);
     expect((await viewsOf(user)).map((v) => v.item)).toEqual(["late-item"]);
+    expect(await env.OPENTIME_KV.get(decision)).not.toBeNull();
     // nothing to sweep: no decision of theirs is deleted again
     const sweeps = await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
       state.storage.sql.exec("SELECT user FROM decision_sweeps WHERE user = ?", user).toArray(),
     );
     expect(sweeps).toEqual([]);
-    // a newer opt-out does
+    // a newer opt-out does, and deletes their decisions before the consumer acknowledges it
     await consume([consent("new-off", 0, false)]);
     expect(await viewsOf(user)).toEqual([]);
+    expect(await env.OPENTIME_KV.get(decision)).toBeNull();
   });
 
   it("keep each reader's latest 50 items, and a view after a purchase counts again", async () => {

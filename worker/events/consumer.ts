@@ -7,15 +7,15 @@
  * events would break the profile: after max_retries it is dead-lettered). Redeliveries are harmless: shards
  * keep every applied id, so the events of a retried message that were applied count as duplicates.
  *
- * A reader who turns tracking off also has their stored decisions deleted (KV, after the shard committed); a
- * failed deletion retries the opt-out's message, whose redelivery (a duplicate for the shard) deletes again.
+ * A reader whose opt-out of tracking takes effect has their stored decisions deleted by their shard before it
+ * answers (an opt-out older than their last opt-in, which the consent clock ignores, deletes nothing); a failed
+ * deletion is left to the sweeps the shard queued with the opt-out.
  */
 import type { QueuedEvent } from "../../core/events";
 import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import type { ApplyOutcome } from "../state/reader-shard";
 import { shardOf, shardStub } from "../state/shard-routing";
-import { deleteDecisions } from "./erasure";
 import { type EventsMessage, eventsOf } from "./queue";
 
 /** Events by what became of them, events of retried messages (`retried`), and messages holding none (`unreadable`). */
@@ -42,7 +42,7 @@ export async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Bin
     unreadable: 0,
   };
   const sizes: number[] = [];
-  /** messages to retry: a shard failed, an event was rejected, an opt-out's cleanup failed, nothing readable */
+  /** messages to retry: a shard failed, an event was rejected, nothing readable */
   const retry = new Set<number>();
   batch.messages.forEach((m, index) => {
     const events = eventsOf(m.body);
@@ -75,27 +75,12 @@ export async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Bin
         for (const index of call.from) retry.add(index);
         return;
       }
-      const optedOut = new Map<string, number[]>();
-      call.events.forEach((e, i) => {
+      // an opt-out of tracking that took effect has had the reader's decisions deleted by the shard's apply
+      call.events.forEach((_, i) => {
         const outcome = outcomes[i] ?? "rejected";
         summary[outcome]++;
         if (outcome === "rejected") retry.add(call.from[i] as number);
-        else if (e.consent?.tracking === false && outcome !== "erased") {
-          const from = optedOut.get(e.user) ?? [];
-          from.push(call.from[i] as number);
-          optedOut.set(e.user, from);
-        }
       });
-      await Promise.all(
-        [...optedOut].map(async ([user, from]) => {
-          try {
-            await deleteDecisions(env.OPENTIME_KV, user);
-          } catch (e) {
-            for (const index of from) retry.add(index);
-            logEvent("error", "events.decisions_cleanup_failed", { detail: errorMessage(e) });
-          }
-        }),
-      );
     }),
   );
   batch.messages.forEach((m, index) => {

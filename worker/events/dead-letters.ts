@@ -5,9 +5,9 @@
  * applies them now, as the events consumer would have (duplicates, erased readers and readers with tracking off
  * as it does). Only an event that would break the profile is kept for an operator (ReaderShard.park: `parked`,
  * until the reader is erased). Events of erased readers are dropped: nothing of theirs is kept anywhere. An
- * applied opt-out of tracking has its decisions deleted here (its cleanup may be what failed). A message is
- * acked once each of its events is handled; one that cannot be handled now (tombstones unreadable, a shard
- * failing, a cleanup failing, a message that holds no event) is retried an hour later, whole (applying and
+ * opt-out of tracking that takes effect has its decisions deleted by the shard, as for the events consumer. A
+ * message is acked once each of its events is handled; one that cannot be handled now (tombstones unreadable,
+ * a shard failing, a message that holds no event) is retried an hour later, whole (applying and
  * parking are idempotent by reader and id); on its last delivery (nothing is behind this queue), the KV
  * tombstones are not read (the shard's own decides), events its shard still cannot apply are parked as they are
  * rather than lost, and those it cannot park either are logged by id (`dead_letters.lost`) before the message
@@ -19,7 +19,7 @@ import { type Bindings, getConfig } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import type { ApplyOutcome, ParkOutcome } from "../state/reader-shard";
 import { shardOf, shardStub } from "../state/shard-routing";
-import { deleteDecisions, erasedOf } from "./erasure";
+import { erasedOf } from "./erasure";
 import { type EventsMessage, eventsOf } from "./queue";
 
 export const DEAD_LETTER_QUEUE = "opentime-events-dlq";
@@ -92,27 +92,19 @@ export async function consumeDeadLetters(
     if (list) list.push(h);
     else toPark.set(shard, [h]);
   }
-  /** applied opt-outs of tracking: their decisions are deleted here (the consumer's cleanup had failed) */
-  const optedOut = new Map<string, number[]>();
   await Promise.all(
     [...toPark].map(async ([shard, list]) => {
       const stub = shardStub(env, shard);
-      const count = (held: readonly Held[], outcomes: readonly ParkOutcome[]) =>
-        outcomes.forEach((outcome, i) => {
-          const { event, from } = held[i] as Held;
+      const count = (outcomes: readonly ParkOutcome[]) =>
+        outcomes.forEach((outcome) => {
           if (outcome === "erased") summary.dropped++;
           else summary[outcome]++;
-          if (outcome === "applied" && event.type === "consent" && event.consent?.tracking === false) {
-            const messages = optedOut.get(event.user);
-            if (messages) messages.push(from);
-            else optedOut.set(event.user, [from]);
-          }
         });
       /** parks `held` (what the shard cannot apply); a shard failing keeps their messages */
       const park = async (held: readonly Held[]) => {
         if (held.length === 0) return;
         try {
-          count(held, await stub.park(held.map((h) => h.event)));
+          count(await stub.park(held.map((h) => h.event)));
         } catch (e) {
           logEvent("error", "dead_letters.park_failed", { shard, detail: errorMessage(e) });
           for (const { from } of held) keep.add(from);
@@ -145,18 +137,8 @@ export async function consumeDeadLetters(
           outcomes.push(outcome === "duplicate" ? "applied" : outcome);
         }
       });
-      count(done, outcomes);
+      count(outcomes);
       await park(rejected);
-    }),
-  );
-  await Promise.all(
-    [...optedOut].map(async ([user, from]) => {
-      try {
-        await deleteDecisions(env.OPENTIME_KV, user);
-      } catch (e) {
-        logEvent("error", "dead_letters.decisions_cleanup_failed", { detail: errorMessage(e) });
-        for (const index of from) keep.add(index);
-      }
     }),
   );
   batch.messages.forEach((m, index) => {

@@ -3,18 +3,15 @@
  * in the reader's shard): list them, replay them (the shard applies them as the events consumer would have and
  * deletes those it settles; ones it still rejects stay parked) or delete them. A selection names one reader
  * (some of their event ids, or all) or one shard, and walks it a page at a time with an opaque cursor (the last
- * key, base64url). A replayed opt-out of tracking has the reader's decisions deleted here, as the consumers do
- * (the shard's sweeps delete them again later, and do it alone when this fails). The admin routes call these.
+ * key, base64url). A replayed opt-out of tracking that takes effect has the reader's decisions deleted by the
+ * shard's apply, as for the consumers. The admin routes call these.
  */
 import { z } from "zod";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
-import { errorMessage, logEvent } from "../lib/log";
 import type { ParkedKey, ParkedQuery } from "../state/parked-table";
-import type { ReplayedEvent } from "../state/reader-shard";
 import { readerStub, shardOf, shardStub } from "../state/shard-routing";
 import type { DeadLetterListQuery, DeadLetterSelection } from "./dead-letter-selection";
-import { deleteDecisions } from "./erasure";
 
 function encodeCursor(key: ParkedKey | null): string | null {
   if (!key) return null;
@@ -71,17 +68,6 @@ export async function listDeadLetters(env: Bindings, s: z.infer<typeof DeadLette
 export async function replayDeadLetters(env: Bindings, s: DeadLetterSelection) {
   const { shard, stub, query } = target(env, s);
   const page = await stub.replayParked(query);
-  const optedOut = new Set(
-    page.replayed.filter((r: ReplayedEvent) => r.trackingOff && r.outcome === "applied").map((r) => r.user),
-  );
-  for (const user of optedOut) {
-    try {
-      await deleteDecisions(env.OPENTIME_KV, user);
-    } catch (e) {
-      // the shard queued its sweeps with the opt-out: they delete them
-      logEvent("error", "dead_letters.decisions_cleanup_failed", { detail: errorMessage(e) });
-    }
-  }
   return {
     shard,
     replayed: page.replayed.map(({ user, id, type, outcome }) => ({ user, id, type, outcome })),

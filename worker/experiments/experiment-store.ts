@@ -126,9 +126,8 @@ export async function readServedExperiment(
   return copy?.status === "running" && copy.campaign === campaign ? copy : null;
 }
 
-export async function putGlobalHoldout(kv: KVNamespace, holdout: GlobalHoldout | null): Promise<void> {
-  if (holdout) await kv.put(kvKeys.globalHoldout, JSON.stringify(holdout));
-  else await kv.delete(kvKeys.globalHoldout);
+/** After a change of the global holdout (the registry writes it): this isolate reads it again at its next open. */
+export function forgetGlobalHoldout(): void {
   holdoutCache = null;
 }
 

@@ -37,7 +37,12 @@ export function jpegFrame(bytes: Uint8Array): JpegFrame | null {
   let size: { width: number; height: number } | null = null;
   let scans = 0;
   for (let at = 2; at + 1 < bytes.byteLength; ) {
-    if (bytes[at] !== 0xff) return null;
+    if (bytes[at] !== 0xff) {
+      // before the frame: not a JPEG we read; after it, stray bytes a decoder skips (libjpeg: with a warning)
+      if (!size) return null;
+      at++;
+      continue;
+    }
     const marker = bytes[at + 1] as number;
     if (marker === 0xff) {
       at += 1; // fill byte

@@ -8,6 +8,7 @@
  * neutral placeholder, and the failure is remembered for a minute so a dead host is not hammered (as is a
  * picture that failed to decode, `forgetPicture`).
  */
+import { webUrl } from "../../core/web-url";
 import type { Bindings } from "../env";
 import { ByteLru } from "../lib/byte-lru";
 import { readCapped, until } from "../lib/read-capped";
@@ -88,14 +89,9 @@ export interface PictureContext {
   waitUntil: (p: Promise<unknown>) => void;
 }
 
-/** The URL a picture is kept under, or null when it is not an http(s) URL. */
+/** The URL a picture is kept under, or null when it may not be fetched (core/web-url.ts). */
 function pictureKey(rawUrl: string, origin: string): URL | null {
-  try {
-    const url = new URL(rawUrl, origin);
-    return url.protocol === "https:" || url.protocol === "http:" ? url : null;
-  } catch {
-    return null;
-  }
+  return webUrl(rawUrl, origin);
 }
 
 async function fetchPicture(url: URL, ctx: PictureContext, signal: AbortSignal): Promise<PictureResult> {

@@ -3,15 +3,13 @@
  * 200 characters is kept as is; anything else is percent-encoded (and cut), so a header can never throw.
  * Explanations (a sentence of data) keep their printable ASCII and lose the rest to `?`.
  */
-import { wellFormed } from "../../core/well-formed";
-
 const PRINTABLE = /^[\x20-\x7e]{0,200}$/;
 const NOT_PRINTABLE = /[^\x20-\x7e]/g;
 
 export function headerValue(value: string): string {
   if (PRINTABLE.test(value)) return value;
   // well-formed: a lone surrogate (in the data, or half an emoji the cut left) would make encodeURIComponent throw
-  return encodeURIComponent(wellFormed(value.slice(0, 200))).slice(0, 600);
+  return encodeURIComponent(value.slice(0, 200).toWellFormed()).slice(0, 600);
 }
 
 /** A readable line for a header: printable ASCII kept, anything else `?`, at most `max` characters. */

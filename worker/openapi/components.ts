@@ -36,6 +36,7 @@ const ExperimentBody = z
     ...ExperimentSchema.shape,
     v: ExperimentSchema.shape.v.optional(),
     id: ExperimentSchema.shape.id.optional().describe("the path's id (another is refused)"),
+    phaseStart: ExperimentSchema.shape.phaseStart.describe("set by the registry; a value sent is not kept"),
     variants: z
       .array(z.strictObject({ ...VariantSchema.shape, content: z.union([z.literal("popular"), CampaignBody]) }))
       .min(1)

@@ -164,9 +164,11 @@ export const ROUTES: RouteDoc[] = [
     params: [T_QUERY, AMP_SENDER],
     form: {
       fields: {
-        personalization: "on: personalized content (an unticked box, not sent, is off)",
-        tracking: "on: opens and clicks recorded",
-        unsubscribe: "on: unsubscribed",
+        form: "2: the shipped form; only what the reader chose changes (absent: a form of emails sent before it)",
+        personalization:
+          "on: personalized content; off: not (form 2; absent: unchanged). Without form=2: on, or absent (an unticked box): off",
+        tracking: "on: opens and clicks recorded; off: not (as personalization)",
+        unsubscribe: "on: unsubscribed (form 2; absent: unchanged). Without form=2: absent is subscribed",
         topics: "each topic (repeated; an empty value clears them)",
         frequency: "daily, weekly or monthly (anything else clears it)",
         pause_days: "0-365 days without email (0 clears the pause)",
@@ -176,7 +178,7 @@ export const ROUTES: RouteDoc[] = [
     responses: {
       200: {
         description:
-          'JSON for submit-success ({"ok":true,"message","personalization","tracking"}) or, when the change could not be queued, {"ok":false,"retry":true,"message"}',
+          'JSON for submit-success ({"ok":true,"message","personalization","tracking"}, each of the two only when the form set it; {"ok":true,"message"} when a form 2 chose nothing) or, when the change could not be queued, {"ok":false,"retry":true,"message"}',
       },
       400: error("the body is not a form", "BAD_REQUEST"),
       401: error("the token does not verify, or has expired", "TOKEN_INVALID"),
@@ -629,9 +631,10 @@ export const ROUTES: RouteDoc[] = [
     summary: "the global holdout in force",
     auth: "admin",
     responses: {
-      200: { description: '{"share","seed"} ({"share":0}: none)' },
+      200: { description: '{"share","seed","phaseStart"} ({"share":0}: none)' },
       401: unauthorized,
       500: internal,
+      503: noRegistry,
     },
   },
   {
@@ -644,12 +647,16 @@ export const ROUTES: RouteDoc[] = [
     auth: "admin",
     body: "GlobalHoldoutChange",
     responses: {
-      200: { description: "the holdout as stored" },
+      200: { description: 'the holdout as stored, with its phase start ({"share":0} when turned off)' },
       400: badBody,
       401: unauthorized,
       413: tooLarge,
       500: internal,
-      503: error("KV could not be read to keep the seed in force", "KV_UNAVAILABLE"),
+      503: error(
+        "the experiment registry is not bound (EXPERIMENTS_UNAVAILABLE), or KV could not be read to adopt the holdout an earlier version stored (KV_UNAVAILABLE)",
+        "EXPERIMENTS_UNAVAILABLE",
+        "KV_UNAVAILABLE",
+      ),
     },
   },
   {

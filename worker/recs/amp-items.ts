@@ -1,6 +1,7 @@
 /** Catalog items -> amp-list items: absolute URLs and a price formatted in the item's currency. */
 import { NO_CURRENCY } from "../../core/campaign";
 import { type AmpItem, type CatalogItem, sizedImageUrl } from "../../core/catalog";
+import { webUrl } from "../../core/web-url";
 
 /** Pixel size asked of sized picture URLs for the AMP list (its amp-img is 300 wide, 2x for retina). */
 const AMP_PICTURE_PX = 600;
@@ -25,15 +26,10 @@ export function shownPrice(item: CatalogItem): string {
   return item.currency === NO_CURRENCY ? "" : formatPrice(item.price, item.currency);
 }
 
-/** The URL resolved against the Worker's, or "" when it is not http(s) (a `javascript:` link in catalog data). */
+/** The URL resolved against the Worker's, or "" when it may not be served (core/web-url.ts: a `javascript:` link). */
 function absolute(url: string, base: string): string {
   if (!url) return url;
-  try {
-    const resolved = new URL(url, base);
-    return resolved.protocol === "https:" || resolved.protocol === "http:" ? resolved.toString() : "";
-  } catch {
-    return "";
-  }
+  return webUrl(url, base)?.toString() ?? "";
 }
 
 export function toAmpItem(item: CatalogItem, baseUrl: string): AmpItem {

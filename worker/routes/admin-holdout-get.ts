@@ -1,13 +1,16 @@
-/** GET /v1/admin/holdout (Bearer ADMIN_API_KEYS): the global holdout in force, `{"share":0}` when none is set. */
+/**
+ * GET /v1/admin/holdout (Bearer ADMIN_API_KEYS): the global holdout in force, as its one writer (the experiment
+ * registry) holds it, `{"share":0}` when none is set.
+ */
 import type { Hono } from "hono";
 import type { AppEnv } from "../env";
-import { readGlobalHoldout } from "../experiments/experiment-store";
+import { experimentRegistry } from "../experiments/registry-stub";
 import { requireApiKey } from "../lib/api-key";
 
 export function registerAdminHoldoutGet(app: Hono<AppEnv>): void {
   app.get(
     "/v1/admin/holdout",
     requireApiKey((c) => c.adminApiKeys, "admin"),
-    async (c) => c.json((await readGlobalHoldout(c.env.OPENTIME_KV)) ?? { share: 0 }),
+    async (c) => c.json((await experimentRegistry(c.env).getHoldout()) ?? { share: 0 }),
   );
 }

@@ -11,6 +11,7 @@ import type { QueuedEvent } from "../../core/events";
 import { slotKey } from "../../core/layouts";
 import type { SlotReason } from "../../core/reasons";
 import { sendKey } from "../../core/token";
+import { webUrl } from "../../core/web-url";
 import { cfSignals } from "../campaigns/open-facts";
 import { getLiveCatalog } from "../catalog/live-catalog";
 import { decideSlot } from "../decisions/decide-slot";
@@ -22,16 +23,6 @@ import { headerValue } from "../lib/header-value";
 import { errorMessage, logEvent } from "../lib/log";
 
 export const CLICK_PREFIX = "/v1/c/";
-
-/** `url` resolved against `base`, if it is an http(s) URL; else null. Never throws. */
-function webUrl(url: string, base: string): URL | null {
-  try {
-    const u = new URL(url, base);
-    return u.protocol === "https:" || u.protocol === "http:" ? u : null;
-  } catch {
-    return null;
-  }
-}
 
 function redirect(location: string, reason: SlotReason, item = "none"): Response {
   return new Response(null, {

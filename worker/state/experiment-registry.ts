@@ -5,10 +5,11 @@
  * on a campaign (a unique index holds it too), is refused (core/experiments/experiment-change.ts). Two starts
  * on one campaign sent to two locations at once: one wins, the other gets its conflict.
  *   experiments  one row per experiment: its campaign, whether it runs, its JSON
+ *   holdout      the global holdout (PUT /v1/admin/holdout): its JSON, or null when off
  *   unpublished  the KV keys a commit changed that KV does not hold yet, with the commit's sequence number
  *
- * Opens never call it: after each commit it publishes to KV what they read (`experiment:<id>`, and
- * `experiment-of:<campaign>`: the campaign's running experiment, or no key). Publishes are serialized and write
+ * Opens never call it: after each commit it publishes to KV what they read (`experiment:<id>`,
+ * `experiment-of:<campaign>`: the campaign's running experiment, or no key; the global holdout). Publishes are serialized and write
  * each key from the registry's state at that moment, so KV's last write is the newest state whatever the order
  * of the commits. The alarm, set in each commit, publishes what a round did not (a failed write: KV takes one
  * a second per key; or the object stopped before its round ended).
@@ -19,16 +20,32 @@
  * refuses the PUT (503), never taken for "none".
  */
 import { DurableObject } from "cloudflare:workers";
-import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
-import { experimentConflict, withPhase } from "../../core/experiments/experiment-change";
+import {
+  type Experiment,
+  ExperimentSchema,
+  type GlobalHoldout,
+  type GlobalHoldoutChange,
+  GlobalHoldoutSchema,
+} from "../../core/experiments/experiment";
+import { experimentConflict, holdoutAfter, withPhase } from "../../core/experiments/experiment-change";
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
-import { readExperiment, readServedExperiment } from "../experiments/experiment-store";
+import { readExperiment, readGlobalHoldout, readServedExperiment } from "../experiments/experiment-store";
 import { errorMessage, logEvent } from "../lib/log";
 import { META_SCHEMA, readMeta, writeMeta } from "./sql-tables";
 
 /** A publish that failed is tried again this much later (Workers KV: one write per second per key). */
 export const REGISTRY_PUBLISH_RETRY_MS = 1000;
+
+export type HoldoutAnswer =
+  | {
+      ok: true;
+      /** as stored (null: off) */
+      holdout: GlobalHoldout | null;
+      /** whether KV holds the change already (else the alarm writes it within seconds) */
+      published: boolean;
+    }
+  | { ok: false; code: "KV_UNAVAILABLE"; message: string };
 
 export type RegistryAnswer =
   | {
@@ -51,13 +68,15 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS experiments (
      id TEXT PRIMARY KEY, campaign TEXT NOT NULL, running INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID`,
   "CREATE UNIQUE INDEX IF NOT EXISTS one_running_per_campaign ON experiments (campaign) WHERE running = 1",
-  // kind: 'experiment' (name: its id) or 'campaign' (name: the campaign id)
+  // the global holdout: one row once the registry holds it (body null: off)
+  "CREATE TABLE IF NOT EXISTS holdout (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT)",
+  // kind: 'experiment' (name: its id), 'campaign' (name: the campaign id) or 'holdout' (name: 'global')
   `CREATE TABLE IF NOT EXISTS unpublished (
      kind TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (kind, name)) WITHOUT ROWID`,
   META_SCHEMA,
 ];
 
-type Unpublished = { kind: "experiment" | "campaign"; name: string; seq: number };
+type Unpublished = { kind: "experiment" | "campaign" | "holdout"; name: string; seq: number };
 
 export class ExperimentRegistry extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
@@ -145,6 +164,52 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
 
   override async alarm(): Promise<void> {
     await this.publish();
+  }
+
+  /**
+   * Changes the global holdout in one transaction over the registry's row (core/experiments/experiment-change.ts,
+   * holdoutAfter: the seed in force kept, a phase started), then publishes it to KV (`global-holdout`, no key
+   * when off), as experiments are. Until the registry holds it, KV's record is adopted (a strict read).
+   */
+  async putHoldout(change: GlobalHoldoutChange): Promise<HoldoutAnswer> {
+    let legacy: GlobalHoldout | null = null;
+    if (!this.holdsHoldout()) {
+      try {
+        legacy = await readGlobalHoldout(this.env.OPENTIME_KV, true);
+      } catch (e) {
+        return { ok: false, code: "KV_UNAVAILABLE", message: `KV could not be read: ${errorMessage(e)}` };
+      }
+    }
+    const holdout = this.ctx.storage.transactionSync(() => {
+      const seq = readMeta(this.sql, "seq") + 1;
+      writeMeta(this.sql, "seq", seq);
+      const stored = this.holdsHoldout() ? this.holdout() : legacy;
+      const next = holdoutAfter(stored, change, Math.floor(Date.now() / 1000));
+      this.sql.exec(
+        "INSERT INTO holdout (id, body) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+        next && JSON.stringify(next),
+      );
+      this.unpublished("holdout", "global", seq);
+      return next;
+    });
+    await this.ctx.storage.setAlarm(Date.now() + REGISTRY_PUBLISH_RETRY_MS);
+    return { ok: true, holdout, published: await this.publish() };
+  }
+
+  /** The global holdout as the registry holds it (null: off), else as KV holds it (not adopted yet). */
+  async getHoldout(): Promise<GlobalHoldout | null> {
+    return this.holdsHoldout() ? this.holdout() : readGlobalHoldout(this.env.OPENTIME_KV);
+  }
+
+  private holdsHoldout(): boolean {
+    return this.sql.exec("SELECT 1 FROM holdout").toArray().length > 0;
+  }
+
+  private holdout(): GlobalHoldout | null {
+    const body = this.sql.exec<{ body: string | null }>("SELECT body FROM holdout").toArray()[0]?.body ?? null;
+    if (body === null) return null;
+    const parsed = GlobalHoldoutSchema.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data : null;
   }
 
   /**
@@ -245,6 +310,10 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
         if (kind === "experiment") {
           const row = this.sql.exec<{ body: string }>("SELECT body FROM experiments WHERE id = ?", name).toArray()[0];
           if (row) await kv.put(kvKeys.experiment(name), row.body);
+        } else if (kind === "holdout") {
+          const held = this.holdout();
+          if (held) await kv.put(kvKeys.globalHoldout, JSON.stringify(held));
+          else await kv.delete(kvKeys.globalHoldout);
         } else {
           const row = this.sql
             .exec<{ body: string }>("SELECT body FROM experiments WHERE campaign = ? AND running = 1", name)

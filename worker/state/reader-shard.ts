@@ -102,13 +102,12 @@ import { deleteViews, nextViewExpiry, pruneOldViews, recordViews, VIEWS_SCHEMA, 
 export type ApplyOutcome = "applied" | "duplicate" | "refused" | "erased" | "rejected";
 /** What became of a dead letter (ReaderShard.park). */
 export type ParkOutcome = "parked" | "erased" | "applied" | "refused";
-/** A parked dead letter replayed (ReaderShard.replayParked): `trackingOff` when it turns tracking off. */
+/** A parked dead letter replayed (ReaderShard.replayParked), with what became of it. */
 export interface ReplayedEvent {
   user: string;
   id: string;
   type: QueuedEvent["type"];
   outcome: ApplyOutcome;
-  trackingOff: boolean;
 }
 
 /** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
@@ -255,6 +254,8 @@ export class ReaderShard extends DurableObject<Bindings> {
     const experimentsOn = this.env.DB !== undefined;
     let queued = false;
     let sweeping = false;
+    /** readers whose opt-out of tracking took effect in this call (the consent clock accepted it) */
+    const optedOut: string[] = [];
     this.ctx.storage.transactionSync(() => {
       for (const [user, list] of byUser) {
         const first = firstTouch.get(user);
@@ -330,10 +331,11 @@ export class ReaderShard extends DurableObject<Bindings> {
             const kept = experimentsOn ? recordOutcomes(this.sql, user, appliedEvents, now) : null;
             if (kept !== null) rowsExpire = Math.min(rowsExpire ?? kept, kept);
           }
-          // the consumer deletes their decisions; the alarm does again, for one stored just after
+          // their decisions go once this call has committed, and again from the alarm, for one stored just after
           if (offNow) {
             queueSweeps(this.sql, user, now);
             sweeping = true;
+            optedOut.push(user);
           }
         }
         if (res.applied > 0 || changedBefore) {
@@ -380,6 +382,17 @@ export class ReaderShard extends DurableObject<Bindings> {
       this.ctx.waitUntil(this.sendOutbox());
     }
     if (committed.length > 0) await this.publish(committed.map(([user]) => user));
+    // before the call answers, so that whoever sent the opt-out finds no decision left; a failure is logged and
+    // left to the sweeps queued with it (2 and 15 minutes on), which delete them again
+    await Promise.all(
+      optedOut.map(async (user) => {
+        try {
+          await deleteDecisions(this.env.OPENTIME_KV, user);
+        } catch (e) {
+          logEvent("error", "events.decisions_cleanup_failed", { detail: errorMessage(e) });
+        }
+      }),
+    );
     const returned = new Set<string>();
     return events.map((e) => {
       const kind = outcome.get(key(e)) ?? "rejected";
@@ -487,7 +500,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     const outcomes = entries.length > 0 ? await this.apply(entries.map((e) => e.event)) : [];
     const replayed = entries.map(({ user, id, event }, i): ReplayedEvent => {
       const outcome = outcomes[i] ?? "rejected";
-      return { user, id, type: event.type, outcome, trackingOff: event.consent?.tracking === false };
+      return { user, id, type: event.type, outcome };
     });
     const settled = replayed.filter((r) => r.outcome !== "rejected");
     if (settled.length > 0) this.ctx.storage.transactionSync(() => removeParked(this.sql, settled));

@@ -78,7 +78,8 @@ export async function clearKv(): Promise<void> {
 /** Empties the experiment registry (worker/state/experiment-registry.ts), whose experiments KV's mirror. */
 export async function clearExperimentRegistry(): Promise<void> {
   await runInDurableObject(experimentRegistry(env), async (_: ExperimentRegistry, state) => {
-    for (const table of ["experiments", "unpublished", "meta"]) state.storage.sql.exec(`DELETE FROM ${table}`);
+    for (const table of ["experiments", "holdout", "unpublished", "meta"])
+      state.storage.sql.exec(`DELETE FROM ${table}`);
     await state.storage.deleteAlarm();
   });
 }
