@@ -68,6 +68,11 @@ export function controlOf(experiment: Experiment): string {
 
 const rate = (x: number, n: number) => (n > 0 ? x / n : null);
 
+/** An arm's counts: `exposed` readers and nothing else (an arm nobody was exposed to: none). */
+export function emptyArm(arm: string, exposed = 0): ArmCounts {
+  return { arm, exposed, clickers: 0, clicks: 0, buyers: 0, purchases: 0, revenue: 0, revenueSquares: 0 };
+}
+
 export function experimentResults(
   experiment: Experiment,
   counts: readonly ArmCounts[],
@@ -78,21 +83,11 @@ export function experimentResults(
   } = {},
 ): ExperimentResults {
   const byArm = new Map(counts.map((c) => [c.arm, c]));
-  const empty = (arm: string): ArmCounts => ({
-    arm,
-    exposed: 0,
-    clickers: 0,
-    clicks: 0,
-    buyers: 0,
-    purchases: 0,
-    revenue: 0,
-    revenueSquares: 0,
-  });
   // every arm the experiment has, and any other one readers were exposed to (a variant removed since)
   const names = [...new Set([...armsOf(experiment), ...counts.map((c) => c.arm)])];
-  const all = names.map((a) => byArm.get(a) ?? empty(a));
+  const all = names.map((a) => byArm.get(a) ?? emptyArm(a));
   const control = controlOf(experiment);
-  const c = byArm.get(control) ?? empty(control);
+  const c = byArm.get(control) ?? emptyArm(control);
   const test = { alpha: opts.alpha, sequential: opts.sequential };
   const arms = all.map((a): ArmResult => {
     const vsControl =
@@ -122,7 +117,7 @@ export function experimentResults(
     // readers of a removed variant were not meant to be there at these shares: left out of the check; after a
     // change of shares, only those exposed since (the others were assigned at the old ones)
     const phase = experiment.phaseStart !== undefined ? opts.phaseExposed : undefined;
-    const exposed = (n: string) => (phase ? (phase.get(n) ?? 0) : (byArm.get(n) ?? empty(n)).exposed);
+    const exposed = (n: string) => (phase ? (phase.get(n) ?? 0) : (byArm.get(n) ?? emptyArm(n)).exposed);
     srm = {
       ...srmTest(
         planned.map(exposed),

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { assign, bucket, inGlobalHoldout } from "../../core/experiments/assignment";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
-import { experimentResults } from "../../core/experiments/report";
+import { emptyArm, experimentResults } from "../../core/experiments/report";
 import { fnv1a32 } from "../../core/fnv";
 import { srmTest } from "../../core/stats/srm";
 
@@ -229,16 +229,7 @@ describe("configuration", () => {
         { id: "b", weight: 1, content: "popular" },
       ],
     });
-    const arm = (name: string, exposed: number) => ({
-      arm: name,
-      exposed,
-      clickers: 0,
-      clicks: 0,
-      buyers: 0,
-      purchases: 0,
-      revenue: 0,
-      revenueSquares: 0,
-    });
+    const arm = emptyArm;
     // readers exposed under an earlier version (before such ids were refused) to a variant named valueOf
     const r = experimentResults(experiment, [arm("a", 500), arm("b", 500), arm("valueOf", 40)]);
     expect(r.arms.map((x) => x.arm)).toEqual(["a", "b", "valueOf"]);

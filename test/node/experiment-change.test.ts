@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
 import { experimentConflict, holdoutAfter, withPhase } from "../../core/experiments/experiment-change";
-import { experimentResults } from "../../core/experiments/report";
+import { emptyArm, experimentResults } from "../../core/experiments/report";
 
 const experiment = (over: Record<string, unknown> = {}): Experiment =>
   ExperimentSchema.parse({
@@ -67,20 +67,7 @@ describe("phases", () => {
   });
 
   it("after a re-weight the ratio check counts the readers exposed since, at the new shares", () => {
-    const counts = (a: number, b: number) =>
-      [
-        ["a", a],
-        ["b", b],
-      ].map(([arm, exposed]) => ({
-        arm: arm as string,
-        exposed: exposed as number,
-        clickers: 0,
-        clicks: 0,
-        buyers: 0,
-        purchases: 0,
-        revenue: 0,
-        revenueSquares: 0,
-      }));
+    const counts = (a: number, b: number) => [emptyArm("a", a), emptyArm("b", b)];
     // 5,000 / 5,000 at 50/50, then 8,000 / 2,000 at 80/20: all time 13,000 / 7,000 against 80/20 is a mismatch
     const now = { ...two(4, 1), phaseStart: 1000 };
     const allTime = experimentResults({ ...two(4, 1) }, counts(13_000, 7_000));
