@@ -514,7 +514,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     return { deleted, count: countParked(this.sql, q.user) };
   }
 
-  /** When each consent field was last set (its change's event time, unix s), as the shard holds it (right of access), or null. */
+  /** When each consent field was last set (its change's event time, unix s), or null (right of access). */
   async consentClock(user: string): Promise<ConsentClock | null> {
     return this.reader(user, new Date().toISOString())?.clock ?? null;
   }
