@@ -168,7 +168,7 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
 
   /**
    * Changes the global holdout in one transaction over the registry's row (core/experiments/experiment-change.ts,
-   * holdoutAfter: the seed in force kept, a phase started), then publishes it to KV (`global-holdout`, no key
+   * holdoutAfter: the seed in force kept, a phase started), then publishes it to KV (its one key, none
    * when off), as experiments are. Until the registry holds it, KV's record is adopted (a strict read).
    */
   async putHoldout(change: GlobalHoldoutChange): Promise<HoldoutAnswer> {
