@@ -3,7 +3,7 @@
  * documents are the very zod schemas the routes validate with (`z.toJSONSchema`, as their input:
  * worker/openapi/components.ts); each route's path, parameters and answers, with the error codes of each
  * error status, are listed in worker/openapi/routes.ts. Tests check that list against the routes the app
- * registers, both ways, and real answers against it (test/workerd/openapi.test.ts).
+ * registers, both ways (test/workerd/openapi.test.ts), and real answers against it (openapi-answers.test.ts).
  */
 import { z } from "zod";
 import type { ErrorCode } from "../errors";
