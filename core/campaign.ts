@@ -329,15 +329,20 @@ export function parseCampaign(
 
 export const DEFAULT_CAMPAIGN: Campaign = migrateCampaign(CampaignV1Schema.parse({}));
 
-/** Click-through URL: the product URL with the campaign's UTM parameters (existing ones are kept). */
+/**
+ * Click-through URL: the product URL with the campaign's UTM parameters (existing ones are kept). They are
+ * appended to the query as it is, never re-encoded: `?a` stays `?a` and `%20` stays `%20`, so a signed product
+ * URL still verifies.
+ */
 export function withUtm(productUrl: string, campaignId: string, campaign: Campaign, slot: string): string {
   const url = new URL(productUrl);
-  const set = (k: string, v: string) => {
-    if (!url.searchParams.has(k)) url.searchParams.set(k, v);
-  };
-  set("utm_source", campaign.utm.source);
-  set("utm_medium", campaign.utm.medium);
-  set("utm_campaign", campaign.utm.campaign ?? campaignId);
-  set("utm_content", campaign.utm.content ?? slot);
+  const utm: [string, string][] = [
+    ["utm_source", campaign.utm.source],
+    ["utm_medium", campaign.utm.medium],
+    ["utm_campaign", campaign.utm.campaign ?? campaignId],
+    ["utm_content", campaign.utm.content ?? slot],
+  ];
+  const added = utm.filter(([k]) => !url.searchParams.has(k)).map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
+  if (added.length > 0) url.search = url.search.length > 1 ? `${url.search}&${added.join("&")}` : added.join("&");
   return url.toString();
 }

@@ -25,6 +25,18 @@ describe("click-through UTM", () => {
     expect(u2.search).toBe("?utm_source=newsletter&utm_medium=mail&utm_campaign=q2&utm_content=hero");
   });
 
+  it("appends them to the query as it is: a signed product URL keeps its bytes", () => {
+    const signed = "https://shop.example/p/1?flag&name=a%20b&sig=x%2By";
+    expect(withUtm(signed, "spring", DEFAULT_CAMPAIGN, "row-0")).toBe(
+      `${signed}&utm_source=opentime&utm_medium=email&utm_campaign=spring&utm_content=row-0`,
+    );
+    // a fragment stays last; values are encoded as one component
+    const custom = { ...DEFAULT_CAMPAIGN, utm: { ...DEFAULT_CAMPAIGN.utm, campaign: "a&b c" } };
+    expect(withUtm("https://shop.example/p/1#top", "x", custom, "row-0")).toBe(
+      "https://shop.example/p/1?utm_source=opentime&utm_medium=email&utm_campaign=a%26b%20c&utm_content=row-0#top",
+    );
+  });
+
   it("settings default to freeze for 30 days and refuse unknown policies", () => {
     expect(DEFAULT_CAMPAIGN).toMatchObject({ policy: "freeze", decisionTtlDays: 30 });
     expect(parseCampaign({ policy: "sometimes" }).success).toBe(false);
