@@ -55,6 +55,9 @@ const VariantIdSchema = z
 
 export const MAX_VARIANTS = 10;
 
+/** The hashes' seed of an experiment or of the global holdout. */
+const SeedSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "seeds are 1-64 letters, digits, '_', '.', '-'");
+
 /** A variant's content: a campaign configuration (any version, validated as the admin API does), or `popular`. */
 const VariantContent = z.unknown().transform((raw, ctx): Campaign | "popular" => {
   if (raw === "popular") return raw;
@@ -80,10 +83,7 @@ export const ExperimentSchema = z
     /** the campaign whose tokens it runs on */
     campaign: CampaignIdSchema,
     /** the hashes' seed: a new seed reshuffles every reader not yet exposed; defaults to the id */
-    seed: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,64}$/, "seeds are 1-64 letters, digits, '_', '.', '-'")
-      .optional(),
+    seed: SeedSchema.optional(),
     /** share of readers in the experiment (0-1); the others get the campaign as it is and are not counted */
     coverage: z.number().min(0).max(1).default(1),
     /** share of the covered readers held out: popular items, no personalization, counted as `holdout` */
@@ -123,12 +123,10 @@ export const ExperimentSchema = z
 export type Experiment = z.infer<typeof ExperimentSchema>;
 
 /** A share of every campaign's readers kept from personalization altogether (the global holdout). */
-const HoldoutSeedSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "seeds are 1-64 letters, digits, '_', '.', '-'");
-
 export const GlobalHoldoutSchema = z.strictObject({
   share: z.number().min(0).max(0.2),
-  seed: HoldoutSeedSchema.default("global-holdout"),
-  /** when this share took effect, if it changed since the holdout was turned on (unix seconds; as an experiment's) */
+  seed: SeedSchema.default("global-holdout"),
+  /** when this share and seed took effect (unix seconds; set by the registry, as an experiment's phase) */
   phaseStart: z.number().int().nonnegative().optional(),
 });
 export type GlobalHoldout = z.infer<typeof GlobalHoldoutSchema>;
@@ -136,6 +134,6 @@ export type GlobalHoldout = z.infer<typeof GlobalHoldoutSchema>;
 /** A PUT of the global holdout: without `seed`, the seed in force stays (a new one would move every reader). */
 export const GlobalHoldoutChangeSchema = z.strictObject({
   share: GlobalHoldoutSchema.shape.share,
-  seed: HoldoutSeedSchema.optional(),
+  seed: SeedSchema.optional(),
 });
 export type GlobalHoldoutChange = z.infer<typeof GlobalHoldoutChangeSchema>;

@@ -7,6 +7,7 @@
  * shard's apply, as for the consumers. The admin routes call these.
  */
 import { z } from "zod";
+import { base64UrlToBytes, bytesToBase64Url } from "../../core/base64";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import type { ParkedKey, ParkedQuery } from "../state/parked-table";
@@ -14,12 +15,7 @@ import { readerStub, shardOf, shardStub } from "../state/shard-routing";
 import type { DeadLetterListQuery, DeadLetterSelection } from "./dead-letter-selection";
 
 function encodeCursor(key: ParkedKey | null): string | null {
-  if (!key) return null;
-  const bytes = new TextEncoder().encode(JSON.stringify([key.user, key.id]));
-  return btoa(String.fromCharCode(...bytes))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replace(/=+$/, "");
+  return key && bytesToBase64Url(new TextEncoder().encode(JSON.stringify([key.user, key.id])));
 }
 
 const CursorSchema = z.tuple([z.string(), z.string()]);
@@ -27,10 +23,7 @@ const CursorSchema = z.tuple([z.string(), z.string()]);
 function decodeCursor(cursor: string | undefined): ParkedKey | undefined {
   if (cursor === undefined) return undefined;
   try {
-    const binary = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
-    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
-      Uint8Array.from(binary, (ch) => ch.charCodeAt(0)),
-    );
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(base64UrlToBytes(cursor));
     const [user, id] = CursorSchema.parse(JSON.parse(text));
     return { user, id };
   } catch {

@@ -159,9 +159,6 @@ export function withBanditWeights(experiment: Experiment, bandit: BanditWeights 
   if (!bandit) return experiment;
   return {
     ...experiment,
-    variants: experiment.variants.map((v) => ({
-      ...v,
-      weight: Object.hasOwn(bandit.weights, v.id) ? (bandit.weights[v.id] ?? v.weight) : v.weight,
-    })),
+    variants: experiment.variants.map((v) => ({ ...v, weight: bandit.weights[v.id] ?? v.weight })),
   };
 }

@@ -10,8 +10,8 @@ export const MAX_PICTURE_BYTES = 3 * 1024 * 1024;
 export const MAX_PICTURE_PIXELS = 8_000_000;
 /**
  * Scans a JPEG may hold: a progressive decoder walks every block once per scan, so a few bytes per scan can
- * cost seconds (3,000 empty scans of 8 megapixels: 75 KB, 7 s). Encoders write at most about a dozen
- * (libjpeg's progressive script: 10; mozjpeg's: up to 30 or so); libjpeg-turbo's tools stop at 500.
+ * cost seconds (3,000 empty scans of 8 megapixels: 75 KB, 5.2 s to decode in workerd against 0.35 s without
+ * them). libjpeg's standard progressive script writes 10 scans for a colour picture; 100 leaves room for others.
  */
 export const MAX_JPEG_SCANS = 100;
 /**

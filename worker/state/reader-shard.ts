@@ -483,7 +483,7 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /** How many dead letters of the reader are parked (right of access). */
   async parkedCount(user: string): Promise<number> {
-    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM parked WHERE user = ?", user).one().n;
+    return countParked(this.sql, user);
   }
 
   /** Parked dead letters, a page in key order, and how many the reader (or the shard) has parked (admin API). */
