@@ -137,6 +137,15 @@ function csvCell(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/**
+ * A column of words (subject, preheader, block copy) as the CSV holds it: text that a spreadsheet would run as
+ * a formula (`=`, `@`: block copy renders catalog titles, which the admin API's checks never saw) gets an
+ * apostrophe before it, OWASP's guard. `+` and `-` are left alone: "-20% today" is copy, not a formula.
+ */
+function textCell(s: string): string {
+  return csvCell(/^[=@]/.test(s) ? `'${s}` : s);
+}
+
 export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
   if (!CampaignIdSchema.safeParse(opts.campaign).success)
     throw new Error(`bad campaign id "${opts.campaign}": letters, digits, '_', '.', '-'`);
@@ -189,7 +198,7 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
         const links = { shopUrl: opts.shopUrl, ...emailLinks({ baseUrl: opts.baseUrl, token, layout: opts.layout }) };
         extra.push(chosen?.copy?.headline ?? "", chosen?.copy?.subline ?? "", ctaLine(chosen?.copy?.cta, links) ?? "");
       }
-      lines.push([r.userId, r.email ?? "", token, ...extra].map(csvCell).join(","));
+      lines.push([...[r.userId, r.email ?? "", token].map(csvCell), ...extra.map(textCell)].join(","));
     }
     const csv = join(opts.outDir, `recipients.${opts.esp}.csv`);
     await writeFile(csv, `${lines.join("\n")}\n`);

@@ -3,10 +3,12 @@
  * order inside multipart/alternative, signed URLs that verify, an AMP part that validates; and the ESP
  * mode's merge tags and token CSV.
  */
+
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse } from "csv-parse/sync";
 import PostalMime from "postal-mime";
 import { beforeAll, describe, expect, it } from "vitest";
 import { verifyToken } from "../../core/token";
@@ -203,5 +205,27 @@ describe("email builder, the text part's block copy", () => {
     });
     const header = (await readFile(without.files.at(-1) as string, "utf8")).split("\n")[0];
     expect(header).toBe("user_id,email,ot_token,ot_subject,ot_preheader");
+  });
+
+  it("ESP: words a spreadsheet would run as a formula get an apostrophe; '-' and '+' copy is left as it is", async () => {
+    const { options } = await setup("user_id\nc0000002\n");
+    // block copy renders catalog titles, which no admin check saw
+    const hostile = {
+      block: "buyers",
+      headline: '=HYPERLINK("http://evil.example")',
+      subline: "@home sale",
+      cta: "-20% today",
+    };
+    const subjects = new Map([["c0000002", { subject: "+1 new arrival", preheader: null, copy: hostile }]]);
+    const result = await buildEmails({ ...options, esp: "mailchimp", subjects });
+    const rows = parse(await readFile(result.files.at(-1) as string, "utf8"), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    expect(rows[0]?.OT_HEADLINE).toBe(`'=HYPERLINK("http://evil.example")`);
+    expect(rows[0]?.OT_SUBLINE).toBe("'@home sale");
+    expect(rows[0]?.OT_CTA).toMatch(/^-20% today: https:/);
+    expect(rows[0]?.OT_SUBJECT).toBe("+1 new arrival");
+    expect(rows[0]?.user_id).toBe("c0000002");
   });
 });
