@@ -71,13 +71,8 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         return c.json({ user: id, profile: raw === null ? null : checked(raw), features, decisions });
       }
       const db = c.env.DB;
-      const [held, clock, triggers, views, outcomes, parked, experiments] = await Promise.all([
-        shard.read(id),
-        shard.consentClock(id),
-        shard.triggers(id),
-        shard.views(id),
-        shard.outcomes(id),
-        shard.parked({ user: id, limit: ACCESS_LIST_LIMIT }),
+      const [access, experiments] = await Promise.all([
+        shard.access(id, ACCESS_LIST_LIMIT),
         db
           ? readerRows(db, id, ACCESS_LIST_LIMIT).catch((e: unknown) => {
               logEvent("error", "access.experiments_unreadable", { detail: errorMessage(e) });
@@ -85,6 +80,7 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
             })
           : null,
       ]);
+      const { profile: held, clock, triggers, views, outcomes, parked } = access;
       // the writer's state is a valid profile already; an upgrade's KV profile (never touched by a shard) is checked
       const raw = held ?? (await kv.get(kvKeys.profile(id), "json"));
       const stored =

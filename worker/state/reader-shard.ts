@@ -110,6 +110,21 @@ export interface ReplayedEvent {
   outcome: ApplyOutcome;
 }
 
+/** Everything a shard holds about one reader (ReaderShard.access: right of access). */
+export interface ReaderAccess {
+  profile: Profile | null;
+  /** when each consent field was last set (its change's event time, unix s) */
+  clock: ConsentClock | null;
+  /** pending or last delivered */
+  triggers: Record<string, SqlStorageValue>[];
+  /** the items viewed lately, as viewed-* triggers see them */
+  views: { item: string; ts: number }[];
+  /** clicks and purchases kept for late exposures */
+  outcomes: QueuedEvent[];
+  /** parked dead letters, the first of them in key order, and how many */
+  parked: { entries: ParkedEntry[]; count: number };
+}
+
 /** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
 export const PUBLISH_INTERVAL_MS = 1000;
 /**
@@ -402,9 +417,26 @@ export class ReaderShard extends DurableObject<Bindings> {
     });
   }
 
-  /** The reader's profile as this shard holds it (right of access), or null. */
+  /** The reader's profile as this shard holds it, or null. */
   async read(user: string): Promise<Profile | null> {
     return this.reader(user, new Date().toISOString())?.profile ?? null;
+  }
+
+  /**
+   * Right of access: everything this shard holds about the reader, read in one call (one snapshot: no write
+   * lands between its reads), parked dead letters at most `limit` of them with their count.
+   */
+  async access(user: string, limit: number): Promise<ReaderAccess> {
+    const held = this.reader(user, new Date().toISOString());
+    const parked = parkedPage(this.sql, { user, limit });
+    return {
+      profile: held?.profile ?? null,
+      clock: held?.clock ?? null,
+      triggers: triggersOf(this.sql, user),
+      views: viewsOf(this.sql, user),
+      outcomes: outcomesOf(this.sql, user),
+      parked: { entries: parked.entries, count: countParked(this.sql, user) },
+    };
   }
 
   /**
@@ -443,21 +475,6 @@ export class ReaderShard extends DurableObject<Bindings> {
       });
     });
     return out;
-  }
-
-  /** The reader's triggers, pending or last delivered (right of access). */
-  async triggers(user: string): Promise<Record<string, SqlStorageValue>[]> {
-    return triggersOf(this.sql, user);
-  }
-
-  /** The items the reader viewed lately, as viewed-* triggers see them (right of access). */
-  async views(user: string): Promise<{ item: string; ts: number }[]> {
-    return viewsOf(this.sql, user);
-  }
-
-  /** The reader's clicks and purchases kept for late exposures (right of access). */
-  async outcomes(user: string): Promise<QueuedEvent[]> {
-    return outcomesOf(this.sql, user);
   }
 
   /**
@@ -512,11 +529,6 @@ export class ReaderShard extends DurableObject<Bindings> {
     const { entries } = parkedPage(this.sql, q);
     const deleted = this.ctx.storage.transactionSync(() => removeParked(this.sql, entries));
     return { deleted, count: countParked(this.sql, q.user) };
-  }
-
-  /** When each consent field was last set (its change's event time, unix s), or null (right of access). */
-  async consentClock(user: string): Promise<ConsentClock | null> {
-    return this.reader(user, new Date().toISOString())?.clock ?? null;
   }
 
   /** Whether the reader is erased (their tombstone still stands). */
