@@ -6,7 +6,7 @@
  * Verification never throws: it returns a result, so a bad token degrades to generic content.
  */
 import { base64UrlToBytes, bytesToBase64Url } from "./base64";
-import { hasControlCharacter } from "./events";
+import { hasControlCharacter, looksLikeEmail } from "./events";
 
 export const TOKEN_FORMAT_VERSION = 1;
 /** Longest token accepted; anything longer is rejected before any crypto work. */
@@ -53,7 +53,7 @@ export async function mintToken(secret: string, opts: MintOptions): Promise<stri
   if (!secret) throw new Error("token secret is empty");
   if (!validClaims(opts.user, opts.campaign)) {
     throw new Error(
-      "token claims: the user id must be 1..128 characters without control characters, the campaign id letters, digits, '_', '.', '-' (at most 64)",
+      "token claims: the user id must be 1..128 characters without control characters and not an email address, the campaign id letters, digits, '_', '.', '-' (at most 64)",
     );
   }
   const now = opts.now ?? Math.floor(Date.now() / 1000);
@@ -67,10 +67,17 @@ export async function mintToken(secret: string, opts: MintOptions): Promise<stri
 const CAMPAIGN_CLAIM = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const MAX_USER_CLAIM = 128;
 
-/** Whether claims are well-formed: a user id of 1..128 characters without control characters, a campaign id. */
+/**
+ * Whether claims are well-formed: a user id of 1..128 characters without control characters and not shaped like
+ * an email address (a backend that mints its own tokens must not make opentime store addresses), a campaign id.
+ */
 export function validClaims(user: string, campaign: string): boolean {
   return (
-    user.length > 0 && user.length <= MAX_USER_CLAIM && !hasControlCharacter(user) && CAMPAIGN_CLAIM.test(campaign)
+    user.length > 0 &&
+    user.length <= MAX_USER_CLAIM &&
+    !hasControlCharacter(user) &&
+    !looksLikeEmail(user) &&
+    CAMPAIGN_CLAIM.test(campaign)
   );
 }
 

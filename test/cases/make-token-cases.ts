@@ -76,6 +76,12 @@ const verifies: [string, string[], string, number][] = [
   ["expiry as a string", [SECRET], signed(SECRET, `{"u":"c7","c":"demo","e":"${NOW + 60}","v":1}`), NOW],
   ["a ':' in the campaign", [SECRET], signed(SECRET, `{"u":"c7","c":"de:mo","e":${NOW + 60},"v":1}`), NOW],
   ["an empty user id", [SECRET], signed(SECRET, `{"u":"","c":"demo","e":${NOW + 60},"v":1}`), NOW],
+  [
+    "an email address as the user id",
+    [SECRET],
+    signed(SECRET, `{"u":"jane.doe@example.com","c":"demo","e":${NOW + 60},"v":1}`),
+    NOW,
+  ],
   ["claims that are not JSON", [SECRET], signed(SECRET, "u=c7&c=demo"), NOW],
   ["no token", [SECRET], "", NOW],
   ["no secret configured", [], first, NOW],
