@@ -190,15 +190,15 @@ export interface Evaluation {
   held: boolean;
   /**
    * the tests run, in order, each as `fact=value $op operand` with `ok` or `no` (`?`: an unknown value; a
-   * hidden fact's value is left out: `segment $eq loyal ok`); `$or` and `$not` as one entry each
+   * hidden fact by name and result only: `segment ok`); `$or` and `$not` as one entry each
    */
   trace: string[];
 }
 
 /**
  * Whether `cond` holds for `facts`; stops at the first test that decides (an `$and` failing, an `$or` holding).
- * The values of the facts in `hide` stay out of the trace (what the reader's data is, in a header or a stored
- * decision); the preview shows them all.
+ * The facts in `hide` show in the trace by name and result only (`segment ok`): their values, and the operands
+ * that would tell them (`$eq bargain ok`), stay out of a header or a stored decision; the preview shows them all.
  */
 export function evaluate(cond: Condition, facts: Facts, hide: ReadonlySet<Fact> = NONE): Evaluation {
   const trace: string[] = [];
@@ -245,8 +245,12 @@ function factHolds(
   for (const [op, operand] of Object.entries(test)) {
     if (operand === undefined) continue;
     const ok = opHolds(op, operand, value);
-    const subject = hide.has(fact) ? fact : `${fact}=${shown(value)}`;
-    trace.push(`${subject} ${op} ${shown(operand)} ${ok ? "ok" : "no"}`);
+    // a hidden fact's test shows neither the value nor the operand: `segment $eq bargain ok` tells the value
+    trace.push(
+      hide.has(fact)
+        ? `${fact} ${ok ? "ok" : "no"}`
+        : `${fact}=${shown(value)} ${op} ${shown(operand)} ${ok ? "ok" : "no"}`,
+    );
     if (!ok) return false;
   }
   return true;
