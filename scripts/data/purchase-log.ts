@@ -65,8 +65,11 @@ export interface PurchaseLog {
   rows: number;
   customerIds: string[];
   itemIds: string[];
-  /** per item: the most frequent non-empty description seen */
+  /** per item: the most frequent non-empty description seen (over the whole log: what to ship) */
   itemDescriptions: string[];
+  /** per row: its description, an index into `descriptions` (-1: none); see itemDescriptionsBefore */
+  description: Int32Array;
+  descriptions: string[];
   invoiceIds: string[];
   customer: Int32Array;
   item: Int32Array;
@@ -91,8 +94,14 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   const items = new Map<string, number>();
   const invoices = new Map<string, number>();
   const countries = new Map<string, number>();
-  const descCounts: Map<string, number>[] = [];
-  const cols = { customer: [] as number[], item: [] as number[], invoice: [] as number[], country: [] as number[] };
+  const descs = new Map<string, number>();
+  const cols = {
+    customer: [] as number[],
+    item: [] as number[],
+    invoice: [] as number[],
+    country: [] as number[],
+    description: [] as number[],
+  };
   const rawTimes: string[] = [];
   const quantity: number[] = [];
   const price: number[] = [];
@@ -159,11 +168,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     }
     const ii = intern(items, code);
     const desc = c.description ? (rec[c.description] ?? "").trim() : "";
-    if (desc) {
-      const counts = descCounts[ii] ?? new Map<string, number>();
-      descCounts[ii] = counts;
-      counts.set(desc, (counts.get(desc) ?? 0) + 1);
-    }
+    cols.description.push(desc ? intern(descs, desc) : -1);
     cols.customer.push(intern(customers, customer.replace(/\.0$/, "")));
     cols.item.push(ii);
     cols.invoice.push(intern(invoices, c.type ? `${customer}@${rawTime}` : invoiceNo));
@@ -184,18 +189,24 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   cols.item = pick(cols.item);
   cols.invoice = pick(cols.invoice);
   cols.country = pick(cols.country);
+  cols.description = pick(cols.description);
   const qty = pick(quantity);
   const unit = pick(price);
   const itemIds = [...items.keys()];
+  const description = Int32Array.from(cols.description);
+  const descriptions = [...descs.keys()];
+  const item = Int32Array.from(cols.item);
   return {
     layout,
     rows: time.length,
     customerIds: [...customers.keys()],
     itemIds,
-    itemDescriptions: itemIds.map((_, i) => mostFrequent(descCounts[i])),
+    itemDescriptions: mostFrequentDescriptions(itemIds.length, item, description, descriptions, () => true),
+    description,
+    descriptions,
     invoiceIds: [...invoices.keys()],
     customer: Int32Array.from(cols.customer),
-    item: Int32Array.from(cols.item),
+    item,
     invoice: Int32Array.from(cols.invoice),
     time: Float64Array.from(time),
     quantity: Float64Array.from(qty),
@@ -205,6 +216,36 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     dropped,
     read,
   };
+}
+
+/**
+ * Per item, the most frequent description of the rows before `before` (unix s): what a model fitted at that
+ * cutoff could know of it; a description first written later would leak the future into content features.
+ */
+export function itemDescriptionsBefore(log: PurchaseLog, before: number): string[] {
+  return mostFrequentDescriptions(log.itemIds.length, log.item, log.description, log.descriptions, (r) => {
+    return (log.time[r] as number) < before;
+  });
+}
+
+function mostFrequentDescriptions(
+  items: number,
+  item: Int32Array,
+  description: Int32Array,
+  descriptions: string[],
+  keep: (row: number) => boolean,
+): string[] {
+  const counts: (Map<string, number> | undefined)[] = new Array(items);
+  for (let r = 0; r < item.length; r++) {
+    const d = description[r] as number;
+    if (d < 0 || !keep(r)) continue;
+    const i = item[r] as number;
+    const m = counts[i] ?? new Map<string, number>();
+    counts[i] = m;
+    const text = descriptions[d] as string;
+    m.set(text, (m.get(text) ?? 0) + 1);
+  }
+  return Array.from({ length: items }, (_, i) => mostFrequent(counts[i]));
 }
 
 function mostFrequent(counts: Map<string, number> | undefined): string {

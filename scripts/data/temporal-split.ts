@@ -9,7 +9,7 @@
  * `end` restricts the log to rows before it: the validation split is the same protocol on train.
  */
 
-import type { PurchaseLog } from "./purchase-log";
+import { itemDescriptionsBefore, type PurchaseLog } from "./purchase-log";
 import { type Csr, rowIndices } from "./sparse";
 import type { TrainData } from "./train-data";
 
@@ -172,10 +172,12 @@ export function splitAt(log: PurchaseLog, cutoff: number, end = Number.POSITIVE_
   };
 }
 
+/** The split's training data; with the log, each item's text as the rows before the cutoff describe it. */
 export function trainData(split: TemporalSplit, log?: PurchaseLog): TrainData {
   let itemText: string[] | undefined;
   if (log) {
-    const desc = new Map(log.itemIds.map((id, i) => [id, log.itemDescriptions[i] ?? ""]));
+    const before = itemDescriptionsBefore(log, Math.min(split.cutoff, split.end + 1));
+    const desc = new Map(log.itemIds.map((id, i) => [id, before[i] ?? ""]));
     itemText = split.itemIds.map((id) => desc.get(id) ?? "");
   }
   return { matrix: split.train, lastTime: split.lastTime, itemText };

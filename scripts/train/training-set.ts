@@ -239,6 +239,8 @@ function emptyPurchases(): PurchaseLog {
     customerIds: [],
     itemIds: [],
     itemDescriptions: [],
+    description: new Int32Array(0),
+    descriptions: [],
     invoiceIds: [],
     customer: new Int32Array(0),
     item: new Int32Array(0),

@@ -125,6 +125,25 @@ describe("temporal split", () => {
     expect([...(s.testAll.get(a) ?? [])].sort()).toEqual([1, 2]);
     expect([...(s.testNovel.get(a) ?? [])]).toEqual([2]);
   });
+
+  it("describes each item as the rows before the cutoff do: a name first written later is not known there", async () => {
+    const renamed = [
+      ...rows,
+      // after T, 20001 is sold six times under a new name, which wins over the whole log
+      ...["8", "9", "10", "11", "12", "13"].map((inv) => ({
+        ...row(inv, "20001", "B", "2011-03-03 10:00:00"),
+        description: "NEW NAME",
+      })),
+    ];
+    const path = join(dir, "renamed.csv");
+    writeRetailCsv(path, renamed, "i");
+    const log = await readPurchaseLog(path);
+    expect(log.itemDescriptions[log.itemIds.indexOf("20001")]).toBe("NEW NAME");
+    const s = temporalSplit(log);
+    const text = trainData(s, log).itemText ?? [];
+    expect(text[s.itemIds.indexOf("20001")]).toBe("ITEM 20001");
+    expect(text[s.itemIds.indexOf("20002")]).toBe("ITEM 20002");
+  });
 });
 
 describe("reference figures on the UCI Online Retail file", () => {
