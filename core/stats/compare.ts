@@ -2,8 +2,9 @@
  * Intervals and p-values from an estimate and its variance: fixed-horizon by a reference distribution (normal,
  * or Student's t), or always-valid by the sequence (core/stats/sequential.ts). The uplift's interval is made on
  * the log of the ratio (its variance: var_b / (n_b mean_b^2) + var_a / (n_a mean_a^2)) and mapped back, which
- * holds its level at counts where the delta method's symmetric interval does not; its p-value is the
- * difference's (no uplift and no difference are one hypothesis). Pure.
+ * holds its level at counts where the delta method's symmetric interval does not; its p-value is that test's
+ * (a log ratio of 0), so the uplift's p-value and its own interval always agree, as GrowthBook's relative
+ * results do. The difference keeps its own test: at small counts the two can disagree near alpha. Pure.
  */
 import type { Estimate, TestOptions } from "./estimate";
 import { sequentialHalfWidth, sequentialPValue, sequentialRho } from "./sequential";
@@ -41,14 +42,13 @@ export function interval(
 }
 
 /**
- * The uplift from the log of the ratio of two means (both positive), its interval mapped back by exp - 1 and
- * its p-value the difference's.
+ * The uplift from the log of the ratio of two means (both positive): its interval mapped back by exp - 1, its
+ * p-value the log ratio's.
  */
 export function upliftInterval(
   a: { n: number; mean: number; variance: number },
   b: { n: number; mean: number; variance: number },
   estimate: number,
-  pValue: number,
   /** units in both arms (as the difference's interval counts them) */
   units: number,
   alpha: number,
@@ -59,5 +59,5 @@ export function upliftInterval(
   const logVariance = b.variance / (b.n * b.mean ** 2) + a.variance / (a.n * a.mean ** 2);
   const log = interval(Math.log(b.mean / a.mean), Math.log(b.mean / a.mean), logVariance, units, alpha, ref, opts);
   if (!log) return null;
-  return { estimate, ciLow: Math.expm1(log.ciLow), ciHigh: Math.expm1(log.ciHigh), pValue };
+  return { estimate, ciLow: Math.expm1(log.ciLow), ciHigh: Math.expm1(log.ciHigh), pValue: log.pValue };
 }

@@ -43,8 +43,6 @@ export function meanTest(control: Moments, treatment: Moments, opts: TestOptions
   const absolute = interval(diff, diff, a.variance / a.n + b.variance / b.n, a.n + b.n, alpha, ref, opts);
   const enough = Math.min(control.positive ?? Infinity, treatment.positive ?? Infinity) >= MIN_EVENTS_FOR_UPLIFT;
   const relative =
-    absolute && enough && a.mean > 0
-      ? upliftInterval(a, b, b.mean / a.mean - 1, absolute.pValue, a.n + b.n, alpha, ref, opts)
-      : null;
+    absolute && enough && a.mean > 0 ? upliftInterval(a, b, b.mean / a.mean - 1, a.n + b.n, alpha, ref, opts) : null;
   return { absolute, relative };
 }

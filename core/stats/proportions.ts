@@ -3,7 +3,7 @@
  * and one failure added to each arm before the interval and the test statistic (a rate of 0 or 1 keeps a
  * variance; the interval holds its level at small counts), so that the p-value and the interval always agree
  * (p < alpha exactly when the interval excludes 0). The reported estimates are the raw rates'. The uplift's
- * interval is made on the log ratio of the adjusted rates (core/stats/compare.ts). Pure.
+ * interval and p-value are the log ratio's of the adjusted rates (core/stats/compare.ts). Pure.
  */
 import { interval, type Reference, upliftInterval } from "./compare";
 import { normalQuantile, normalTwoSided } from "./distributions";
@@ -51,7 +51,6 @@ export function proportionTest(control: Proportion, treatment: Proportion, opts:
           a,
           b,
           treatment.x / treatment.n / (control.x / control.n) - 1,
-          absolute.pValue,
           control.n + treatment.n,
           alpha,
           NORMAL,

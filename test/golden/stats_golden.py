@@ -36,10 +36,11 @@ def fixed(est, center, var, q, p):
     return {"estimate": est, "ciLow": center - half, "ciHigh": center + half, "pValue": p}
 
 
-def uplift(est, ma, va, na, mb, vb, nb, p_value, interval):
-    """The log-ratio interval, mapped back: interval(center, variance) gives the log-scale bounds."""
+def uplift(est, ma, va, na, mb, vb, nb, interval):
+    """The log-ratio test, its interval mapped back: interval(center, variance) gives the log-scale bounds and
+    the p-value of a log ratio of 0 (so that the uplift's p-value and its own interval agree)."""
     log = interval(math.log(mb / ma), vb / (nb * mb**2) + va / (na * ma**2))
-    return {"estimate": est, "ciLow": math.expm1(log[0]), "ciHigh": math.expm1(log[1]), "pValue": p_value}
+    return {"estimate": est, "ciLow": math.expm1(log[0]), "ciHigh": math.expm1(log[1]), "pValue": log[2]}
 
 
 def proportions(case):
@@ -53,14 +54,14 @@ def proportions(case):
     n = na + nb
     if tuning is not None:
         absolute = sequential(raw, center, var, n, alpha, tuning)
-        interval = lambda c, v: (lambda r: (r["ciLow"], r["ciHigh"]))(sequential(c, c, v, n, alpha, tuning))
+        interval = lambda c, v: (lambda r: (r["ciLow"], r["ciHigh"], r["pValue"]))(sequential(c, c, v, n, alpha, tuning))
     else:
         q = stats.norm.ppf(1 - alpha / 2)
         absolute = fixed(raw, center, var, q, min(1.0, 2 * stats.norm.sf(abs(center) / math.sqrt(var))))
-        interval = lambda c, v: (c - q * math.sqrt(v), c + q * math.sqrt(v))
+        interval = lambda c, v: (c - q * math.sqrt(v), c + q * math.sqrt(v), min(1.0, 2 * stats.norm.sf(abs(c) / math.sqrt(v))))
     relative = None
     if min(xa, xb) >= 10:
-        relative = uplift((xb / nb) / (xa / na) - 1, pa, va, a_n, pb, vb, b_n, absolute["pValue"], interval)
+        relative = uplift((xb / nb) / (xa / na) - 1, pa, va, a_n, pb, vb, b_n, interval)
     return {"absolute": absolute, "relative": relative}
 
 
@@ -73,7 +74,7 @@ def means(case, a, b):
     n = na + nb
     if tuning is not None:
         absolute = sequential(est, est, var, n, alpha, tuning)
-        interval = lambda c, v: (lambda r: (r["ciLow"], r["ciHigh"]))(sequential(c, c, v, n, alpha, tuning))
+        interval = lambda c, v: (lambda r: (r["ciLow"], r["ciHigh"], r["pValue"]))(sequential(c, c, v, n, alpha, tuning))
         df = None
     else:
         res = stats.ttest_ind(b, a, equal_var=False)
@@ -81,11 +82,11 @@ def means(case, a, b):
         df = float(res.df)
         absolute = {"estimate": est, "ciLow": float(ci.low), "ciHigh": float(ci.high), "pValue": float(res.pvalue)}
         q = stats.t.ppf(1 - alpha / 2, df)
-        interval = lambda c, v: (c - q * math.sqrt(v), c + q * math.sqrt(v))
+        interval = lambda c, v: (c - q * math.sqrt(v), c + q * math.sqrt(v), float(2 * stats.t.sf(abs(c) / math.sqrt(v), df)))
     positive = (int((a > 0).sum()), int((b > 0).sum()))
     relative = None
     if min(positive) >= 10 and ma > 0 and mb > 0:
-        relative = uplift(mb / ma - 1, ma, va, na, mb, vb, nb, absolute["pValue"], interval)
+        relative = uplift(mb / ma - 1, ma, va, na, mb, vb, nb, interval)
     return {"absolute": absolute, "relative": relative, "df": df}, positive
 
 
