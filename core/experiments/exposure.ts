@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import type { QueuedEvent } from "../events";
+import { GLOBAL_HOLDOUT_ID } from "./experiment";
 
 const DAY_SECONDS = 86_400;
 
@@ -71,7 +72,9 @@ export function assignmentEventId(experiment: string): string {
  * `exposures` with this exposure (or send-time assignment, `exposed` false) recorded at `at`: the reader's first
  * for the experiment is kept; an exposure that follows an assignment keeps the assigned arm and starts the
  * window at `at`; anything else changes nothing (the first exposure applied stays). Past MAX_EXPOSURES the
- * oldest go. Returns the same object when nothing changed.
+ * oldest go, never the global holdout's: the reader's arm there holds for as long as the holdout runs (a
+ * reader it forgot would be drawn again, into another arm if its share or seed changed since). Returns the same
+ * object when nothing changed.
  */
 export function withExposure(exposures: Exposures, facts: ExposureFacts, at: number, exposed = true): Exposures {
   const known = exposures[facts.experiment];
@@ -83,8 +86,9 @@ export function withExposure(exposures: Exposures, facts: ExposureFacts, at: num
   const next: Exposures = { ...exposures, [facts.experiment]: entry };
   const ids = Object.keys(next);
   if (ids.length <= MAX_EXPOSURES) return next;
-  ids.sort((a, b) => (next[a] as Exposure).at - (next[b] as Exposure).at);
-  for (const id of ids.slice(0, ids.length - MAX_EXPOSURES)) delete next[id];
+  const evictable = ids.filter((id) => id !== GLOBAL_HOLDOUT_ID);
+  evictable.sort((a, b) => (next[a] as Exposure).at - (next[b] as Exposure).at);
+  for (const id of evictable.slice(0, ids.length - MAX_EXPOSURES)) delete next[id];
   return next;
 }
 

@@ -13,6 +13,7 @@ import {
   ANY_CAMPAIGN,
   attributedRows,
   type ExposureFacts,
+  type Exposures,
   lateAttributedRows,
   MAX_EXPOSURES,
   withExposure,
@@ -168,5 +169,19 @@ describe("exposure", () => {
     expect(Object.keys(x)).not.toContain("e0");
     const profile = { ...emptyProfile("u1", "2027-01-01T00:00:00Z"), experiments: x };
     expect(ProfileV3Schema.safeParse(profile).success).toBe(true);
+  });
+
+  it("never forgets the reader's global holdout arm, however many experiments come after it", () => {
+    let x: Exposures = withExposure(
+      {},
+      facts({ experiment: "global-holdout", arm: "holdout", campaign: ANY_CAMPAIGN }),
+      T,
+    );
+    for (let i = 0; i < MAX_EXPOSURES + 5; i++) x = withExposure(x, facts({ experiment: `e${i}` }), T + 1 + i);
+    expect(Object.keys(x)).toHaveLength(MAX_EXPOSURES);
+    expect(x["global-holdout"]?.arm).toBe("holdout");
+    // the oldest of the others went
+    expect(Object.keys(x)).not.toContain("e5");
+    expect(Object.keys(x)).toContain("e6");
   });
 });
