@@ -45,17 +45,23 @@ function sameShares(a: Record<string, number>, b: Record<string, number>): boole
 }
 
 /**
- * The global holdout after `change` (null: off; turned on again, it starts afresh). A share changed alone keeps
- * the seed in force (a new seed would move every reader not yet recorded); turning it on, or a new share or
- * seed, starts a phase, as for an experiment (those recorded before keep the arm they had).
+ * The global holdout after `change`. A share changed alone keeps the seed in force (a new seed would move every
+ * reader not yet recorded); turning it on, or a new share or seed, starts a phase, as for an experiment (those
+ * recorded before keep the arm they had). Turned off, it is a share of 0 that remembers the share and phase it
+ * ended (its report still has its arms and its control); turned on again, a new phase (the seed kept).
  */
 export function holdoutAfter(
   stored: GlobalHoldout | null,
   change: GlobalHoldoutChange,
   nowS: number,
 ): GlobalHoldout | null {
-  if (change.share === 0) return null;
   const seed = change.seed ?? stored?.seed ?? "global-holdout";
+  if (change.share === 0) {
+    if (stored === null) return null;
+    if (stored.share === 0) return { ...stored, seed };
+    const { share, phaseStart } = stored;
+    return { share: 0, seed, ended: { share, ...(phaseStart !== undefined && { phaseStart }), at: nowS } };
+  }
   const moved = stored === null || stored.share !== change.share || stored.seed !== seed;
   const phaseStart = moved ? nowS : stored.phaseStart;
   return { share: change.share, seed, ...(phaseStart !== undefined && { phaseStart }) };

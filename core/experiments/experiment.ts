@@ -35,7 +35,11 @@ export const ExperimentIdSchema = z
  * The global holdout as an experiment, for its report: arms `personalized` and `holdout` (its share), the
  * control the holdout, clicks on any campaign and purchases within 30 days.
  */
-export function globalHoldoutExperiment(share: number, attributionDays: number, phaseStart?: number): Experiment {
+export function globalHoldoutExperiment(holdout: GlobalHoldout | null, attributionDays: number): Experiment {
+  // off: as it was when it ended (its arms, its control, its phase), stopped
+  const was = holdout && holdout.share === 0 ? holdout.ended : undefined;
+  const share = was?.share ?? holdout?.share ?? 0;
+  const phaseStart = was ? was.phaseStart : holdout?.phaseStart;
   return {
     ...(phaseStart !== undefined && { phaseStart }),
     v: 1,
@@ -45,7 +49,7 @@ export function globalHoldoutExperiment(share: number, attributionDays: number, 
     holdout: share,
     variants: [{ id: GLOBAL_HOLDOUT_ARMS.rest, weight: 1, content: DEFAULT_CAMPAIGN }],
     attributionDays,
-    status: share > 0 ? "running" : "stopped",
+    status: (holdout?.share ?? 0) > 0 ? "running" : "stopped",
   };
 }
 const VariantIdSchema = z
@@ -122,18 +126,30 @@ export const ExperimentSchema = z
   });
 export type Experiment = z.infer<typeof ExperimentSchema>;
 
-/** A share of every campaign's readers kept from personalization altogether (the global holdout). */
+const HoldoutShareSchema = z.number().min(0).max(0.2);
+/**
+ * A share of every campaign's readers kept from personalization altogether (the global holdout). Off: a share
+ * of 0, with what it was when it was turned off (`ended`), so that its report still reads as it did.
+ */
 export const GlobalHoldoutSchema = z.strictObject({
-  share: z.number().min(0).max(0.2),
+  share: HoldoutShareSchema,
   seed: SeedSchema.default("global-holdout"),
   /** when this share and seed took effect (unix seconds; set by the registry, as an experiment's phase) */
   phaseStart: z.number().int().nonnegative().optional(),
+  /** set by the registry when it is turned off: the share and phase it ended, and when (unix seconds) */
+  ended: z
+    .strictObject({
+      share: HoldoutShareSchema.positive(),
+      phaseStart: z.number().int().nonnegative().optional(),
+      at: z.number().int().nonnegative(),
+    })
+    .optional(),
 });
 export type GlobalHoldout = z.infer<typeof GlobalHoldoutSchema>;
 
 /** A PUT of the global holdout: without `seed`, the seed in force stays (a new one would move every reader). */
 export const GlobalHoldoutChangeSchema = z.strictObject({
-  share: GlobalHoldoutSchema.shape.share,
+  share: HoldoutShareSchema,
   seed: SeedSchema.optional(),
 });
 export type GlobalHoldoutChange = z.infer<typeof GlobalHoldoutChangeSchema>;

@@ -4,9 +4,16 @@
  * arms' shares starts a phase, and the sample-ratio check counts the readers exposed since.
  */
 import { describe, expect, it } from "vitest";
-import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
+import { inGlobalHoldout } from "../../core/experiments/assignment";
+import {
+  type Experiment,
+  ExperimentSchema,
+  type GlobalHoldout,
+  GlobalHoldoutSchema,
+  globalHoldoutExperiment,
+} from "../../core/experiments/experiment";
 import { experimentConflict, holdoutAfter, withPhase } from "../../core/experiments/experiment-change";
-import { emptyArm, experimentResults } from "../../core/experiments/report";
+import { controlOf, emptyArm, experimentResults } from "../../core/experiments/report";
 
 const experiment = (over: Record<string, unknown> = {}): Experiment =>
   ExperimentSchema.parse({
@@ -91,7 +98,31 @@ describe("the global holdout's changes", () => {
     expect(holdoutAfter(on, { share: 0.05 }, 200)).toEqual({ share: 0.05, seed: "s", phaseStart: 100 });
     expect(holdoutAfter(on, { share: 0.1 }, 300)).toEqual({ share: 0.1, seed: "s", phaseStart: 300 });
     expect(holdoutAfter(on, { share: 0.05, seed: "t" }, 400)).toEqual({ share: 0.05, seed: "t", phaseStart: 400 });
-    expect(holdoutAfter(on, { share: 0 }, 500)).toBeNull();
     expect(holdoutAfter(null, { share: 0.05 }, 600)).toEqual({ share: 0.05, seed: "global-holdout", phaseStart: 600 });
+    expect(holdoutAfter(null, { share: 0 }, 600)).toBeNull();
+  });
+
+  it("turned off, remembers the share and phase it ended, so its report keeps its arms and its control", () => {
+    const on = holdoutAfter(null, { share: 0.05, seed: "s" }, 100) as GlobalHoldout;
+    const off = holdoutAfter(on, { share: 0 }, 500) as GlobalHoldout;
+    expect(off).toEqual({ share: 0, seed: "s", ended: { share: 0.05, phaseStart: 100, at: 500 } });
+    expect(GlobalHoldoutSchema.parse(off)).toEqual(off);
+    // off again changes nothing; on again: a new phase, the seed kept
+    expect(holdoutAfter(off, { share: 0 }, 600)).toEqual(off);
+    expect(holdoutAfter(off, { share: 0.05 }, 700)).toEqual({ share: 0.05, seed: "s", phaseStart: 700 });
+    // nobody is held while it is off
+    expect(inGlobalHoldout(off, "u1", "holdout")).toBe(false);
+    const experiment = globalHoldoutExperiment(off, 30);
+    expect(experiment).toMatchObject({ holdout: 0.05, phaseStart: 100, status: "stopped" });
+    expect(controlOf(experiment)).toBe("holdout");
+    // the same counts read the same way on and off (off, they used to read "holdout -20% vs personalized")
+    const counts = [
+      { ...emptyArm("holdout", 1000), clickers: 80 },
+      { ...emptyArm("personalized", 19_000), clickers: 1900 },
+    ];
+    const whileOn = experimentResults(globalHoldoutExperiment(on, 30), counts);
+    const afterOff = experimentResults(experiment, counts);
+    expect(afterOff.control).toBe("holdout");
+    expect(afterOff.arms).toEqual(whileOn.arms);
   });
 });

@@ -664,9 +664,15 @@ describe("the global holdout", () => {
     expect(c.res.headers.get("X-Opentime-Experiment")).toBe("global-holdout:personalized");
     expect(c.res.headers.get("X-Opentime-Reason")).toBe("personalized");
     // off again
+    const before = await report("global-holdout");
     await send("/v1/admin/holdout", { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify({ share: 0 }) });
     resetExperimentCache();
     expect((await open(heldOut.userId)).res.headers.get("X-Opentime-Experiment")).toBeNull();
+    // its report reads as it did: the holdout still the control, its share the one it ended with
+    const after = await report("global-holdout");
+    expect(after.control).toBe("holdout");
+    expect(after.srm?.expected).toEqual({ personalized: 0.8, holdout: 0.2 });
+    expect(after.arms).toEqual(before.arms);
   });
 
   it("its one writer is the registry: a holdout an earlier version left in KV is adopted, seed and all", async () => {
@@ -690,7 +696,12 @@ describe("the global holdout", () => {
     expect(held.seed).toBe("gh-both");
     expect(((await env.OPENTIME_KV.get(kvKeys.globalHoldout, "json")) as { seed: string }).seed).toBe("gh-both");
     expect((await put({ share: 0 })).status).toBe(200);
-    expect(await env.OPENTIME_KV.get(kvKeys.globalHoldout)).toBeNull();
+    // off: a share of 0 that remembers what it ended
+    expect(await env.OPENTIME_KV.get(kvKeys.globalHoldout, "json")).toMatchObject({
+      share: 0,
+      seed: "gh-both",
+      ended: { share: expect.any(Number), at: expect.any(Number) },
+    });
   });
 
   it("a share changed without a seed keeps the seed in force (a new one would move every reader)", async () => {
@@ -704,14 +715,18 @@ describe("the global holdout", () => {
     const phase = { phaseStart: expect.any(Number) };
     expect(await widened.json()).toEqual({ share: 0.1, seed: "gh-kept", ...phase });
     expect(await inForce()).toEqual({ share: 0.1, seed: "gh-kept", ...phase });
-    // a seed given is a new seed; one turned off and on again starts afresh
+    // a seed given is a new seed; one turned off remembers what it ended, and on again starts a phase, its seed kept
     expect((await put({ share: 0.1, seed: "gh-new" })).status).toBe(200);
     expect(await inForce()).toEqual({ share: 0.1, seed: "gh-new", ...phase });
     expect((await put({ share: 0 })).status).toBe(200);
-    expect(await inForce()).toEqual({ share: 0 });
+    expect(await inForce()).toEqual({
+      share: 0,
+      seed: "gh-new",
+      ended: { share: 0.1, at: expect.any(Number), ...phase },
+    });
     expect(await (await put({ share: 0.05 })).json()).toEqual({
       share: 0.05,
-      seed: "global-holdout",
+      seed: "gh-new",
       phaseStart: expect.any(Number),
     });
     expect((await put({ share: 0 })).status).toBe(200);

@@ -92,12 +92,11 @@ export const MAX_LISTED_EXPERIMENTS = 1000;
 
 /**
  * What a report is made for: a stored experiment, or the global holdout (`global-holdout`: its arms from the
- * holdout as it is now), or null.
+ * holdout as it is now, or as it was when turned off), or null.
  */
 export async function reportedExperiment(kv: KVNamespace, id: string): Promise<Experiment | null> {
   if (id !== GLOBAL_HOLDOUT_ID) return readExperiment(kv, id);
-  const holdout = await readGlobalHoldout(kv);
-  return globalHoldoutExperiment(holdout?.share ?? 0, GLOBAL_ATTRIBUTION_DAYS, holdout?.phaseStart);
+  return globalHoldoutExperiment(await readGlobalHoldout(kv), GLOBAL_ATTRIBUTION_DAYS);
 }
 
 /**

@@ -40,7 +40,7 @@ export function registerDashboard(app: Hono<AppEnv>): void {
       kv.get(kvKeys.modelHistory, "json").then((v) => ModelHistorySchema.safeParse(v)),
       storedVersions(bindingKvClient(kv)).then((v) => v.sort().reverse()),
     ]);
-    // the global holdout is listed while it is set (its report stays reachable by its id)
+    // the global holdout is listed once it was set (turned off, its report reads as it ended)
     const ids = holdout ? [...listed, GLOBAL_HOLDOUT_ID] : listed;
     const wanted = query.experiment === GLOBAL_HOLDOUT_ID || ids.includes(query.experiment ?? "");
     const current = wanted ? (query.experiment as string) : (ids[0] ?? null);
