@@ -1,8 +1,9 @@
 /**
  * POST /v1/events — a JSON batch of events ({"events":[...]} or a bare array), API-key auth. Good events
  * are queued (the consumer applies them to profiles); bad ones are reported by index, and the batch is
- * still accepted. Limits: body 1 MiB (413 PAYLOAD_TOO_LARGE), 500 events (413 BATCH_TOO_LARGE), times
- * within EVENT_MAX_AGE_DAYS in the past and 5 minutes in the future.
+ * still accepted (202) unless no event is valid (400 INVALID_EVENTS, accepted 0). Limits: body 1 MiB
+ * (413 PAYLOAD_TOO_LARGE), 500 events (413 BATCH_TOO_LARGE), times within EVENT_MAX_AGE_DAYS in the past
+ * and 5 minutes in the future.
  */
 import type { Context, Hono } from "hono";
 import { IncomingEventSchema, looksLikeEmail, MAX_ID_LENGTH, type QueuedEvent, toQueued } from "../../core/events";
