@@ -1,4 +1,7 @@
-/** `npm run demo -- [--out build/demo] [--seed 7] [--products 2400] [--customers 5000]`: writes the demo shop. */
+/**
+ * `npm run demo -- [--out build/demo] [--seed 7] [--products 2400] [--customers 5000] [--end YYYY-MM-DD]
+ * [--months n]`: writes the demo shop. A bad option ends the run with the usage line, exit 2.
+ */
 
 import { z } from "zod";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
@@ -23,6 +26,12 @@ const { values } = cliArgs(
     products: wholeNumber(24, 100_000).default(DEFAULT_DEMO_OPTIONS.products),
     customers: wholeNumber(1, 1_000_000).default(DEFAULT_DEMO_OPTIONS.customers),
     months: wholeNumber(1, 120).default(DEFAULT_DEMO_OPTIONS.months),
+    // a calendar date (the usage's form) or a full ISO-8601 time, as the default is: nothing Date.parse guesses at
+    end: z
+      .union([z.iso.date(), z.iso.datetime({ offset: true })], {
+        error: "expected a date, YYYY-MM-DD (or an ISO-8601 time)",
+      })
+      .default(DEFAULT_DEMO_OPTIONS.end),
   }),
 );
 const started = performance.now();
@@ -30,7 +39,7 @@ const summary = await generateDemo(values.out as string, {
   seed: values.seed,
   products: values.products,
   customers: values.customers,
-  end: values.end ?? DEFAULT_DEMO_OPTIONS.end,
+  end: values.end,
   months: values.months,
 });
 console.log(

@@ -40,6 +40,15 @@ describe("command lines", () => {
     for (const r of [word, many, sci, ttl]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("a date that is not one: the demo refuses it with the usage, exit 2, before writing anything", () => {
+    for (const end of ["garbage", "2026-02-30"]) {
+      const bad = run("scripts/demo/cli.ts", "--end", end, "--out", "/nonexistent/demo");
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/^--end: expected a date, YYYY-MM-DD .*\nusage: npm run demo -- /);
+      expect(bad.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
   it("numbers given well reach the run as numbers", async () => {
     const before = Math.floor(Date.now() / 1000);
     const ok = run("scripts/token.ts", "--user", "u1", "--ttl-days", "0.5");
