@@ -1,6 +1,6 @@
 /**
  * GET /v1/admin/holdout (Bearer ADMIN_API_KEYS): the global holdout in force, as its one writer (the experiment
- * registry) holds it, `{"share":0}` when none is set.
+ * registry) holds it (off: a share of 0 with what it `ended`), `{"share":0}` when none was ever set.
  */
 import type { Hono } from "hono";
 import type { AppEnv } from "../env";
