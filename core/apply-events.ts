@@ -5,7 +5,7 @@
  * tracking has nothing recorded.
  */
 import type { QueuedEvent } from "./events";
-import { attributedRows, type ExperimentRow, exposureRows, withExposure } from "./experiments/exposure";
+import { assignmentRows, attributedRows, type ExperimentRow, exposureRows, withExposure } from "./experiments/exposure";
 import {
   MAX_IMPRESSIONS,
   MAX_MONETARY,
@@ -141,6 +141,7 @@ export function applyEvents(
     // images blocked) records the arm, then the click counts for it; clicks and purchases count for the
     // exposures applied before them, in time order (core/experiments/exposure.ts)
     if (e.type === "assignment") {
+      rows.push(...assignmentRows(e, p.experiments));
       if (e.exposure) p.experiments = withExposure(p.experiments, e.exposure, e.ts, false);
       continue;
     }

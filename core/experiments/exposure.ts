@@ -32,6 +32,8 @@ export const ExposureSchema = z.object({
    * attributed to it until the first real open makes it an exposure
    */
   exposed: z.boolean().default(true),
+  /** the phase (its `phaseStart`) of the experiment as it was when the arm was drawn; absent: none, or unknown */
+  phase: z.number().int().nonnegative().optional(),
 });
 export type Exposure = z.infer<typeof ExposureSchema>;
 
@@ -55,6 +57,12 @@ export const ExposureFactsSchema = z.object({
   days: z.number().int().min(0).max(60),
   /** the campaign block the open served (per-block reporting); absent for a send-time assignment */
   block: z.string().max(64).optional(),
+  /**
+   * the phase (`phaseStart`) of the experiment as the open or the send read it: a phase's sample-ratio check
+   * counts only the readers drawn at its shares (not those assigned before, nor an open served from a cache
+   * of the shares before)
+   */
+  phase: z.number().int().nonnegative().optional(),
 });
 export type ExposureFacts = z.infer<typeof ExposureFactsSchema>;
 
@@ -80,8 +88,10 @@ export function withExposure(exposures: Exposures, facts: ExposureFacts, at: num
   const known = exposures[facts.experiment];
   const until = at + Math.max(0, facts.days) * DAY_SECONDS;
   let entry: Exposure;
-  if (!known) entry = { arm: facts.arm, campaign: facts.campaign, at, until, exposed };
-  else if (exposed && !known.exposed) entry = { ...known, at, until, exposed: true };
+  if (!known) {
+    const phase = facts.phase;
+    entry = { arm: facts.arm, campaign: facts.campaign, at, until, exposed, ...(phase !== undefined && { phase }) };
+  } else if (exposed && !known.exposed) entry = { ...known, at, until, exposed: true };
   else return exposures;
   const next: Exposures = { ...exposures, [facts.experiment]: entry };
   const ids = Object.keys(next);
@@ -92,7 +102,10 @@ export function withExposure(exposures: Exposures, facts: ExposureFacts, at: num
   return next;
 }
 
-/** One row for the experiment store (D1): an exposure, or a click or purchase attributed to one. */
+/**
+ * One row for the experiment store (D1): an exposure, a send-time assignment, or a click or purchase attributed
+ * to an exposure.
+ */
 export type ExperimentRow =
   | {
       kind: "exposure";
@@ -102,6 +115,23 @@ export type ExperimentRow =
       campaign: string;
       /** the block the first open served */
       block: string | null;
+      /**
+       * `open`: a real open; `click`: a click that carried the open's arm, no open seen (images blocked, or a
+       * mail privacy proxy's prefetch): such readers enter only by clicking, so a report per open leaves them out
+       */
+      via: "open" | "click";
+      /** the experiment's phase when the arm was drawn (null: none, or unknown) */
+      phase: number | null;
+      at: number;
+    }
+  | {
+      /** the reader's arm was drawn when the email was sent (its subject line): a report per sent reader counts these */
+      kind: "assignment";
+      experiment: string;
+      user: string;
+      arm: string;
+      campaign: string;
+      phase: number | null;
       at: number;
     }
   | {
@@ -132,8 +162,35 @@ export function exposureRows(e: QueuedEvent, exposures: Exposures): ExperimentRo
     if (known?.exposed) return [];
     const arm = known ? known.arm : x.arm;
     const block = x.block ?? null;
-    return [{ kind: "exposure", experiment: x.experiment, user: e.user, arm, campaign: x.campaign, block, at: e.ts }];
+    const via = e.type === "exposure" ? "open" : "click";
+    const phase = (known ? known.phase : x.phase) ?? null;
+    return [
+      {
+        kind: "exposure",
+        experiment: x.experiment,
+        user: e.user,
+        arm,
+        campaign: x.campaign,
+        block,
+        via,
+        phase,
+        at: e.ts,
+      },
+    ];
   });
+}
+
+/**
+ * The rows of a send-time assignment, given the reader's exposures before it: one per experiment the reader
+ * had no arm in yet (the first assignment is theirs; one after an open changes nothing).
+ */
+export function assignmentRows(e: QueuedEvent, exposures: Exposures): ExperimentRow[] {
+  const x = e.type === "assignment" ? e.exposure : undefined;
+  if (!x || exposures[x.experiment]) return [];
+  const phase = x.phase ?? null;
+  return [
+    { kind: "assignment", experiment: x.experiment, user: e.user, arm: x.arm, campaign: x.campaign, phase, at: e.ts },
+  ];
 }
 
 /**

@@ -1,10 +1,13 @@
 /**
- * An experiment's results from its counts per arm: exposed readers (unique openers), clickers and clicks,
- * buyers, purchases and revenue (with its sum of squares, per reader), each arm's rates, and each arm against
- * the control: click-through (clickers / exposed: with exposure at the open, the click-to-open rate),
- * conversion (buyers / exposed) and revenue per exposed reader, as differences and uplifts with intervals
- * (core/stats/), plus the sample-ratio check of the exposures against the arms' intended shares. The control
- * is the experiment's `popular` variant, else its holdout, else its first variant. Pure.
+ * An experiment's results from its counts per arm: the readers counted (`exposed`: the report's unit), clickers
+ * and clicks, buyers, purchases and revenue (with its sum of squares, per reader), each arm's rates, and each
+ * arm against the control: click-through (clickers / exposed), conversion (buyers / exposed) and revenue per
+ * reader, as differences and uplifts with intervals (core/stats/), plus the sample-ratio check of the readers
+ * counted against the arms' intended shares. The unit is the reader who opened (`opened`: their first exposure
+ * an open; readers seen only by a click, images blocked, are left out in every arm alike, since they could enter
+ * only by clicking), or, for an experiment on subject lines, the reader the send assigned (`sent`: an arm that
+ * wins more opens must not be judged per open; the open rate is compared too). The control is the
+ * experiment's `popular` variant, else its holdout, else its first variant. Pure.
  */
 import type { Comparison, TestOptions } from "../stats/estimate";
 import { meanTest } from "../stats/means";
@@ -12,10 +15,18 @@ import { proportionTest } from "../stats/proportions";
 import { type SrmResult, srmTest } from "../stats/srm";
 import { type Experiment, HOLDOUT_ARM } from "./experiment";
 
+/** Who a report counts: readers who opened, or readers a send assigned (subject lines). */
+export type ReportUnit = "opened" | "sent";
+
 /** What the experiment store counts for one arm (worker/experiments/experiment-db.ts). */
 export interface ArmCounts {
   arm: string;
+  /** the readers counted: those who opened (unit `opened`), or those the send assigned (`sent`) */
   exposed: number;
+  /** of them, those who opened (unit `opened`: all of them) */
+  opened: number;
+  /** readers seen first by a click, no open (left out of unit `opened`; counted, as openers, in `sent`) */
+  clickOnly: number;
   clickers: number;
   clicks: number;
   buyers: number;
@@ -26,23 +37,26 @@ export interface ArmCounts {
 }
 
 export interface ArmResult extends ArmCounts {
+  /** opened / exposed (unit `sent`; 1 for `opened`) */
+  openRate: number | null;
   /** clickers / exposed */
   ctr: number | null;
   /** buyers / exposed */
   conversion: number | null;
   revenuePerExposed: number | null;
-  /** against the control; null for the control itself */
-  vsControl: { ctr: Comparison; conversion: Comparison; revenue: Comparison } | null;
+  /** against the control; null for the control itself; `opens` for unit `sent` only */
+  vsControl: { opens?: Comparison; ctr: Comparison; conversion: Comparison; revenue: Comparison } | null;
 }
 
 export interface ExperimentResults {
   control: string;
+  unit: ReportUnit;
   arms: ArmResult[];
   /**
-   * exposures against the intended shares, counting the readers exposed since the phase began (`since`, unix
-   * seconds; absent: since the start); null for a bandit (its shares move by design)
+   * the readers counted against the intended shares: with a phase (`since`, unix seconds), those whose arm was
+   * drawn at its shares; null for a bandit (its shares move by design)
    */
-  srm: (SrmResult & { expected: Record<string, number>; since?: number }) | null;
+  srm: (SrmResult & { expected: Record<string, number>; observed: Record<string, number>; since?: number }) | null;
   intervals: "fixed" | "sequential";
 }
 
@@ -70,7 +84,18 @@ const rate = (x: number, n: number) => (n > 0 ? x / n : null);
 
 /** An arm's counts: `exposed` readers and nothing else (an arm nobody was exposed to: none). */
 export function emptyArm(arm: string, exposed = 0): ArmCounts {
-  return { arm, exposed, clickers: 0, clicks: 0, buyers: 0, purchases: 0, revenue: 0, revenueSquares: 0 };
+  return {
+    arm,
+    exposed,
+    opened: exposed,
+    clickOnly: 0,
+    clickers: 0,
+    clicks: 0,
+    buyers: 0,
+    purchases: 0,
+    revenue: 0,
+    revenueSquares: 0,
+  };
 }
 
 export function experimentResults(
@@ -78,10 +103,13 @@ export function experimentResults(
   counts: readonly ArmCounts[],
   opts: TestOptions & {
     bandit?: boolean;
-    /** readers exposed per arm since the experiment's phase began (with a phase start: the check counts these) */
+    /** who `counts` counted (default `opened`) */
+    unit?: ReportUnit;
+    /** readers counted per arm whose arm was drawn in the experiment's phase (with a phase: the check counts these) */
     phaseExposed?: ReadonlyMap<string, number>;
   } = {},
 ): ExperimentResults {
+  const unit = opts.unit ?? "opened";
   const byArm = new Map(counts.map((c) => [c.arm, c]));
   // every arm the experiment has, and any other one readers were exposed to (a variant removed since)
   const names = [...new Set([...armsOf(experiment), ...counts.map((c) => c.arm)])];
@@ -94,6 +122,9 @@ export function experimentResults(
       a.arm === control
         ? null
         : {
+            ...(unit === "sent" && {
+              opens: proportionTest({ n: c.exposed, x: c.opened }, { n: a.exposed, x: a.opened }, test),
+            }),
             ctr: proportionTest({ n: c.exposed, x: c.clickers }, { n: a.exposed, x: a.clickers }, test),
             conversion: proportionTest({ n: c.exposed, x: c.buyers }, { n: a.exposed, x: a.buyers }, test),
             revenue: meanTest(
@@ -104,6 +135,7 @@ export function experimentResults(
           };
     return {
       ...a,
+      openRate: rate(a.opened, a.exposed),
       ctr: rate(a.clickers, a.exposed),
       conversion: rate(a.buyers, a.exposed),
       revenuePerExposed: rate(a.revenue, a.exposed),
@@ -115,7 +147,7 @@ export function experimentResults(
     const expected = intendedShares(experiment);
     const planned = names.filter((n) => Object.hasOwn(expected, n));
     // readers of a removed variant were not meant to be there at these shares: left out of the check; after a
-    // change of shares, only those exposed since (the others were assigned at the old ones)
+    // change of shares, only those drawn at the new ones (not those assigned before, at the old ones)
     const phase = experiment.phaseStart !== undefined ? opts.phaseExposed : undefined;
     const exposed = (n: string) => (phase ? (phase.get(n) ?? 0) : (byArm.get(n) ?? emptyArm(n)).exposed);
     srm = {
@@ -124,8 +156,9 @@ export function experimentResults(
         planned.map((n) => expected[n] as number),
       ),
       expected,
+      observed: Object.fromEntries(planned.map((n) => [n, exposed(n)])),
       ...(phase && { since: experiment.phaseStart }),
     };
   }
-  return { control, arms, srm, intervals: opts.sequential ? "sequential" : "fixed" };
+  return { control, unit, arms, srm, intervals: opts.sequential ? "sequential" : "fixed" };
 }

@@ -93,11 +93,23 @@ describe("exposure", () => {
       click("c1", T + 20),
     ]);
     expect(r.profile.experiments.e1).toMatchObject({ arm: "subject-b", exposed: true, at: T + 10 });
+    // the send's row (reports per sent reader count it), then the open's, in the assigned arm
     expect(r.experimentRows.map((x) => [x.kind, x.arm])).toEqual([
+      ["assignment", "subject-b"],
       ["exposure", "subject-b"],
       ["click", "subject-b"],
     ]);
-    // an assignment after the exposure changes nothing
+    expect(r.experimentRows[1]).toMatchObject({ via: "open" });
+    // the phase the send drew the arm in goes with it: an open in a later phase does not make it that phase's
+    const phased = apply([assignment(T, { phase: 5 }), exposure("exposure:e1", T + 10, { phase: 9 })]).experimentRows;
+    expect(phased.map((x) => [x.kind, "phase" in x ? x.phase : undefined])).toEqual([
+      ["assignment", 5],
+      ["exposure", 5],
+    ]);
+    // an assignment after the exposure changes nothing, and writes no row
+    expect(apply([exposure("exposure:e1", T), assignment(T + 5)]).experimentRows.map((x) => x.kind)).toEqual([
+      "exposure",
+    ]);
     const later = withExposure(r.profile.experiments, facts({ arm: "other" }), T + 30, false);
     expect(later).toBe(r.profile.experiments);
   });
@@ -112,11 +124,7 @@ describe("exposure", () => {
       purchase("late", T + 8 * 86400),
       purchase("p1", T + 3, 25),
     ]);
-    expect(r.experimentRows.map((x) => (x.kind === "exposure" ? "exposure" : x.event))).toEqual([
-      "exposure",
-      "c1",
-      "p1",
-    ]);
+    expect(r.experimentRows.map((x) => ("event" in x ? x.event : x.kind))).toEqual(["exposure", "c1", "p1"]);
     expect(r.experimentRows[2]).toMatchObject({ kind: "purchase", value: 25, arm: "personal", slot: null });
     expect(r.experimentRows[1]).toMatchObject({ kind: "click", slot: "row-0", item: "p1" });
   });
@@ -138,7 +146,7 @@ describe("exposure", () => {
     const late = lateAttributedRows(earlier, then.profile.experiments, newly);
     const inOrder = apply([exposure("exposure:e1", T), ...earlier]).experimentRows.filter((r) => r.kind !== "exposure");
     expect(late).toEqual(inOrder);
-    expect(late.map((r) => (r.kind === "exposure" ? "exposure" : r.event))).toEqual(["c1", "p1"]);
+    expect(late.map((r) => ("event" in r ? r.event : r.kind))).toEqual(["c1", "p1"]);
     // only the experiments the late exposure newly exposed are credited: one exposed before the outcomes (whose
     // rows they made as they applied) is not credited again
     const before = applyEvents(

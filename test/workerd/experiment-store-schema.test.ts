@@ -1,6 +1,6 @@
 /**
  * The experiment store's schema in D1 (worker/lib/d1-schema.ts): a database made by the first version (no
- * `block` column, no recorded version) is upgraded in place, keeping its rows; an upgraded one is left alone;
+ * `block`, `via` or `phase` column, no assignments table, no recorded version) is upgraded in place, keeping its rows; an upgraded one is left alone;
  * rows written twice count once in the daily aggregates, and an erasure takes its share out. Two isolates
  * migrating at once: the one that read a version another has moved since is refused and reads it again.
  */
@@ -25,15 +25,26 @@ describe("the experiment store's schema", () => {
     const columns = (await db().prepare("PRAGMA table_info(exposures)").all<{ name: string }>()).results.map(
       (c) => c.name,
     );
-    expect(columns).toContain("block");
+    expect(columns).toEqual(expect.arrayContaining(["block", "via", "phase"]));
     expect(await db().prepare("SELECT count(*) AS n FROM exposures").first("n")).toBe(1);
     expect(await db().prepare("SELECT version FROM schema_versions WHERE name = 'experiments'").first("version")).toBe(
-      2,
+      3,
     );
 
     const at = 1_800_000_000;
     const rows = [
-      { kind: "exposure" as const, experiment: "x", user: "u1", arm: "a", campaign: "c", block: "picks", at },
+      { kind: "assignment" as const, experiment: "x", user: "u1", arm: "a", campaign: "c", phase: 7, at: at - 9 },
+      {
+        kind: "exposure" as const,
+        experiment: "x",
+        user: "u1",
+        arm: "a",
+        campaign: "c",
+        block: "picks",
+        via: "open" as const,
+        phase: 7,
+        at,
+      },
       {
         kind: "purchase" as const,
         experiment: "x",
@@ -53,16 +64,24 @@ describe("the experiment store's schema", () => {
         .prepare("SELECT sum(exposures) AS e, sum(purchases) AS p, sum(revenue) AS r FROM daily WHERE experiment = 'x'")
         .first();
     expect(await daily()).toEqual({ e: 1, p: 1, r: 12.5 });
-    expect(await db().prepare("SELECT block FROM exposures WHERE experiment = 'x'").first("block")).toBe("picks");
+    expect(await db().prepare("SELECT block, via, phase FROM exposures WHERE experiment = 'x'").first()).toEqual({
+      block: "picks",
+      via: "open",
+      phase: 7,
+    });
+    expect(await db().prepare("SELECT count(*) AS n FROM assignments WHERE experiment = 'x'").first("n")).toBe(1);
     await writeRows(db(), [{ kind: "forget", user: "u1" }]);
     expect(await daily()).toEqual({ e: 0, p: 0, r: 0 });
+    expect(await db().prepare("SELECT count(*) AS n FROM assignments WHERE user = 'u1'").first("n")).toBe(0);
   });
 });
 
 /** Drops the experiment store and its recorded version: a fresh database. */
 async function fresh(): Promise<void> {
   await db().batch(
-    ["exposures", "outcomes", "daily", "schema_versions"].map((t) => db().prepare(`DROP TABLE IF EXISTS ${t}`)),
+    ["exposures", "outcomes", "assignments", "daily", "schema_versions"].map((t) =>
+      db().prepare(`DROP TABLE IF EXISTS ${t}`),
+    ),
   );
 }
 
@@ -108,7 +127,7 @@ describe("two isolates migrating the experiment store at once", () => {
     const released = new Promise<void>((resolve) => {
       release = resolve;
     });
-    // B reads version 0, then waits while A applies migrations 1 and 2
+    // B reads version 0, then waits while A applies migrations 1 to 3
     const b = ensureSchema(
       isolate(async () => {
         read();
@@ -117,11 +136,11 @@ describe("two isolates migrating the experiment store at once", () => {
     );
     await hasRead;
     await ensureSchema(isolate());
-    expect(await version()).toBe(2);
+    expect(await version()).toBe(3);
     release();
-    // B's batch for migration 1 rolls back (it would have set the version back to 1): it reads 2 and stops
+    // B's batch for migration 1 rolls back (it would have set the version back to 1): it reads 3 and stops
     await b;
-    expect(await version()).toBe(2);
+    expect(await version()).toBe(3);
     await ensureSchema(isolate());
     const columns = (await db().prepare("PRAGMA table_info(exposures)").all<{ name: string }>()).results;
     expect(columns.filter((c) => c.name === "block")).toHaveLength(1);
@@ -147,7 +166,7 @@ describe("two isolates migrating the experiment store at once", () => {
     await ensureSchema(isolate());
     await ensureSchema(isolate());
     expect(await guards()).toEqual(["schema_versions_start", "schema_versions_step"]);
-    expect(await version()).toBe(2);
+    expect(await version()).toBe(3);
     // what a stale isolate's batch for migration 1 or 2 would write first
     await expect(
       db().prepare("INSERT INTO schema_versions (name, version) VALUES ('experiments', 1)").run(),
@@ -158,6 +177,6 @@ describe("two isolates migrating the experiment store at once", () => {
     await expect(db().prepare("INSERT INTO schema_versions VALUES ('other', 2)").run()).rejects.toThrow(
       /must start at 1/,
     );
-    expect(await version()).toBe(2);
+    expect(await version()).toBe(3);
   });
 });

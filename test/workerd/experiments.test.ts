@@ -126,7 +126,7 @@ async function fetchWith(req: Request, queue: Queue<QueuedEvent>): Promise<Respo
 }
 
 /** The experiment's rows of the reader (a purchase counts for every experiment whose window holds it). */
-async function rows(table: "exposures" | "outcomes", user: string, experiment: string) {
+async function rows(table: "exposures" | "assignments" | "outcomes", user: string, experiment: string) {
   return (await db().prepare(`SELECT * FROM ${table} WHERE user = ? AND experiment = ?`).bind(user, experiment).all())
     .results;
 }
@@ -419,6 +419,13 @@ describe("serving and exposure", () => {
     await consume(again.sent);
     await flushExperimentStore();
     expect(await rows("outcomes", user, "e-click")).toHaveLength(2);
+    // seen only by clicking, the reader could not have entered any arm but by clicking: the report per open
+    // leaves them out in every arm alike (else an arm that wins clicks also wins readers), and says so
+    expect((await rows("exposures", user, "e-click"))[0]).toMatchObject({ via: "click" });
+    const r = await report("e-click");
+    expect(r.unit).toBe("opened");
+    const counted = r.arms.find((x) => x.arm === arm);
+    expect(counted).toMatchObject({ exposed: 0, clickers: 0, clickOnly: 1 });
   });
 });
 
@@ -788,9 +795,42 @@ describe("subject-line experiments", () => {
     expect(opened.res.headers.get("X-Opentime-Experiment")).toBe("e-subj:a");
     expect(await rows("exposures", sentA, "e-subj")).toEqual([expect.objectContaining({ arm: "a" })]);
     await flushExperimentStore();
+    // a subject-line test counts the readers each arm was sent (an arm that wins opens is not judged per open),
+    // and compares the open rate too
     const r = await report("e-subj");
+    expect(r.unit).toBe("sent");
+    // (a reader another test turned tracking off for gets no assignment: counted from the store's rows)
+    const assigned = await Promise.all(users.map((u) => rows("assignments", u, "e-subj")));
+    const sentTo = (arm: string) => assigned.filter((x) => x[0]?.arm === arm).length;
+    expect(sentTo("a") + sentTo("b")).toBeGreaterThanOrEqual(users.length - 2);
+    expect(r.arms.find((x) => x.arm === "a")).toMatchObject({ exposed: sentTo("a"), opened: 1 });
+    expect(r.arms.find((x) => x.arm === "b")).toMatchObject({ exposed: sentTo("b"), opened: 0 });
+    expect(r.arms.find((x) => x.arm !== r.control)?.vsControl?.opens).toBeDefined();
+    // the new phase's ratio check counts the readers drawn at its shares only: not the reader sent Subject A
+    // before it, though they opened after it began
     expect(r.srm?.since).toBe(phaseStart);
-    expect(r.arms.find((x) => x.arm === "a")?.exposed).toBe(1);
+    expect(r.srm?.observed).toEqual({ a: 0, b: 0 });
+    // readers sent from now on are drawn at the new shares, and counted
+    const later = readers()
+      .slice(10, 16)
+      .map((p) => p.userId);
+    const rec2 = recordingQueue();
+    const res2 = await fetchWith(
+      new Request("https://opentime.test/v1/admin/subjects", {
+        method: "POST",
+        headers: ADMIN_HEADERS,
+        body: JSON.stringify({ campaign: CAMPAIGN, users: later }),
+      }),
+      rec2.queue,
+    );
+    expect(res2.status).toBe(200);
+    await consume(rec2.sent);
+    await flushExperimentStore();
+    const r2 = await report("e-subj");
+    const laterAssigned = (await Promise.all(later.map((u) => rows("assignments", u, "e-subj")))).flat().length;
+    expect(laterAssigned).toBeGreaterThan(0);
+    expect(r2.srm?.observed).toEqual({ a: 0, b: laterAssigned });
+    expect(r2.srm?.mismatch).toBe(false);
   });
 });
 

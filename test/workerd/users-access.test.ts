@@ -62,7 +62,18 @@ describe("right of access", () => {
     const user = "acc-d1-only";
     const at = now() - 120;
     await writeRows(env.DB as D1Database, [
-      { kind: "exposure", experiment: "acc-exp", user, arm: "a", campaign: "spring", block: "hero", at },
+      { kind: "assignment", experiment: "acc-exp", user, arm: "a", campaign: "spring", phase: null, at: at - 60 },
+      {
+        kind: "exposure",
+        experiment: "acc-exp",
+        user,
+        arm: "a",
+        campaign: "spring",
+        block: "hero",
+        via: "open",
+        phase: null,
+        at,
+      },
       {
         kind: "click",
         experiment: "acc-exp",
@@ -77,9 +88,12 @@ describe("right of access", () => {
     ]);
     const { status, body } = await access(user);
     expect(status).toBe(200);
-    const experiments = body.experiments as { exposures: Listed; outcomes: Listed };
+    const experiments = body.experiments as { exposures: Listed; assignments: Listed; outcomes: Listed };
     expect(experiments.exposures.count).toBe(1);
-    expect(experiments.exposures.items[0]).toMatchObject({ experiment: "acc-exp", arm: "a", campaign: "spring" });
+    expect(experiments.exposures.items[0]).toMatchObject({ experiment: "acc-exp", arm: "a", via: "open" });
+    // the arm a send drew (subject lines) is the reader's data too
+    expect(experiments.assignments.count).toBe(1);
+    expect(experiments.assignments.items[0]).toMatchObject({ experiment: "acc-exp", arm: "a", at: at - 60 });
     expect(experiments.outcomes.count).toBe(1);
     expect(experiments.outcomes.items[0]).toMatchObject({ event: "acc-click-1", kind: "click", slot: "row-0" });
   });

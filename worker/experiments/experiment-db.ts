@@ -1,7 +1,7 @@
 /**
- * The experiment store in D1 (binding `DB`): exposures and the clicks and purchases attributed to them, one row
- * each, and the daily aggregates per experiment, arm, day and slot, kept by SQLite triggers in the same
- * transaction as the rows (so they always equal a count of the rows). The readers' shards are its only writers
+ * The experiment store in D1 (binding `DB`): exposures, send-time assignments and the clicks and purchases
+ * attributed to exposures, one row each, and the daily aggregates per experiment, arm, day and slot, kept by
+ * SQLite triggers in the same transaction as the rows (so they always equal a count of the rows). The readers' shards are its only writers
  * (worker/state/experiment-outbox.ts): each row is decided once, in the transaction that applied its event,
  * and written here idempotently (primary keys; a repeated row changes nothing, fires no trigger). An erased
  * reader's rows are deleted (the aggregates follow). Reports read it (worker/experiments/report.ts).
@@ -57,6 +57,17 @@ const MIGRATIONS = [
   FIRST,
   // the block each reader's first open served (per-block counts)
   ["ALTER TABLE exposures ADD COLUMN block TEXT"],
+  // how each reader entered (`open`, or `click`: no open seen) and the phase their arm was drawn in; readers
+  // whose arm a send drew (subject lines), for reports per sent reader
+  [
+    "ALTER TABLE exposures ADD COLUMN via TEXT",
+    "ALTER TABLE exposures ADD COLUMN phase INTEGER",
+    `CREATE TABLE IF NOT EXISTS assignments (
+       experiment TEXT NOT NULL, user TEXT NOT NULL, arm TEXT NOT NULL, campaign TEXT NOT NULL,
+       phase INTEGER, at INTEGER NOT NULL, day TEXT NOT NULL,
+       PRIMARY KEY (experiment, user)) WITHOUT ROWID`,
+    "CREATE INDEX IF NOT EXISTS assignments_by_user ON assignments (user)",
+  ],
 ];
 
 /** Creates or upgrades the experiment store's tables (checked once per isolate). */
@@ -86,16 +97,28 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
   let run: StoreRow[] = [];
   const flush = () => {
     const exposures = run.filter((r): r is Extract<StoreRow, { kind: "exposure" }> => r.kind === "exposure");
+    const assignments = run.filter((r): r is Extract<StoreRow, { kind: "assignment" }> => r.kind === "assignment");
     const outcomes = run.filter(
       (r): r is Extract<StoreRow, { kind: "click" | "purchase" }> => r.kind === "click" || r.kind === "purchase",
     );
-    for (const part of chunks(exposures, Math.floor(MAX_PARAMS / 7))) {
+    for (const part of chunks(exposures, Math.floor(MAX_PARAMS / 9))) {
       statements.push(
         db
           .prepare(
-            `INSERT OR IGNORE INTO exposures (experiment, user, arm, campaign, block, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+            `INSERT OR IGNORE INTO exposures (experiment, user, arm, campaign, block, via, phase, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
           )
-          .bind(...part.flatMap((r) => [r.experiment, r.user, r.arm, r.campaign, r.block, r.at, day(r.at)])),
+          .bind(
+            ...part.flatMap((r) => [r.experiment, r.user, r.arm, r.campaign, r.block, r.via, r.phase, r.at, day(r.at)]),
+          ),
+      );
+    }
+    for (const part of chunks(assignments, Math.floor(MAX_PARAMS / 7))) {
+      statements.push(
+        db
+          .prepare(
+            `INSERT OR IGNORE INTO assignments (experiment, user, arm, campaign, phase, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+          )
+          .bind(...part.flatMap((r) => [r.experiment, r.user, r.arm, r.campaign, r.phase, r.at, day(r.at)])),
       );
     }
     for (const part of chunks(outcomes, Math.floor(MAX_PARAMS / 10))) {
@@ -130,6 +153,7 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
     flush();
     statements.push(db.prepare("DELETE FROM exposures WHERE user = ?").bind(row.user));
     statements.push(db.prepare("DELETE FROM outcomes WHERE user = ?").bind(row.user));
+    statements.push(db.prepare("DELETE FROM assignments WHERE user = ?").bind(row.user));
   }
   flush();
   await db.batch(statements);

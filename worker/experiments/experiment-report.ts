@@ -11,11 +11,12 @@ import {
   blockCounts,
   type DailyCounts,
   dailyCounts,
-  exposedSince,
   type ItemCounts,
   itemCounts,
+  reportUnit,
   type SlotCounts,
   slotCounts,
+  unitsInPhase,
 } from "./report-queries";
 
 /** GrowthBook's default tuning of always-valid intervals: narrowest near this many exposed readers. */
@@ -38,16 +39,18 @@ export async function experimentReport(
   intervals: "fixed" | "sequential",
   now = Date.now(),
 ): Promise<ExperimentReport> {
-  const counts = await armCounts(db, experiment.id);
-  const [blocks, slots, items, daily, phaseExposed] = await Promise.all([
+  const unit = await reportUnit(db, experiment);
+  const [counts, blocks, slots, items, daily, phaseExposed] = await Promise.all([
+    armCounts(db, experiment.id, unit),
     blockCounts(db, experiment.id),
     slotCounts(db, experiment.id),
     itemCounts(db, experiment.id),
     dailyCounts(db, experiment.id),
-    experiment.phaseStart === undefined ? undefined : exposedSince(db, experiment.id, experiment.phaseStart),
+    experiment.phaseStart === undefined ? undefined : unitsInPhase(db, experiment.id, unit, experiment.phaseStart),
   ]);
   const results = experimentResults(experiment, counts, {
     ...(intervals === "sequential" && { sequential: { tuning: SEQUENTIAL_TUNING } }),
+    unit,
     ...(phaseExposed && { phaseExposed }),
     // a bandit's shares move by design: exposures are not checked against weights it has since rewritten
     bandit: experiment.bandit !== undefined,

@@ -85,6 +85,7 @@ function decideArm(
       arm: heldGlobally ? GLOBAL_HOLDOUT_ARMS.held : GLOBAL_HOLDOUT_ARMS.rest,
       campaign: ANY_CAMPAIGN,
       days: GLOBAL_ATTRIBUTION_DAYS,
+      ...(global.phaseStart !== undefined && { phase: global.phaseStart }),
     });
   }
   const globalLabel = `${GLOBAL_HOLDOUT_ID}:${heldGlobally ? GLOBAL_HOLDOUT_ARMS.held : GLOBAL_HOLDOUT_ARMS.rest}`;
@@ -101,6 +102,7 @@ function decideArm(
     arm: name,
     campaign: input.campaignId,
     days: experiment.attributionDays,
+    ...(experiment.phaseStart !== undefined && { phase: experiment.phaseStart }),
   });
   const variant = arm.kind === "variant" ? experiment.variants.find((v) => v.id === arm.variant) : undefined;
   const content = variant?.content ?? "popular";

@@ -1,7 +1,7 @@
 /**
  * What the experiment store (worker/experiments/experiment-db.ts) holds of one reader, for the right of access:
- * their exposures and attributed outcomes, each newest first up to `limit` rows, with the full counts. Read-only
- * (both tables are indexed by user). Throws when D1 does.
+ * their exposures, send-time assignments and attributed outcomes, each newest first up to `limit` rows, with
+ * the full counts. Read-only (the tables are indexed by user). Throws when D1 does.
  */
 import { ensureSchema } from "./experiment-db";
 
@@ -14,12 +14,17 @@ export async function readerRows(
   db: D1Database,
   user: string,
   limit: number,
-): Promise<{ exposures: HeldRows; outcomes: HeldRows }> {
+): Promise<{ exposures: HeldRows; assignments: HeldRows; outcomes: HeldRows }> {
   await ensureSchema(db);
-  const [exposures, outcomes, counts] = await db.batch<Record<string, unknown>>([
+  const [exposures, assignments, outcomes, counts] = await db.batch<Record<string, unknown>>([
     db
       .prepare(
-        "SELECT experiment, arm, campaign, block, at, day FROM exposures WHERE user = ? ORDER BY at DESC, experiment LIMIT ?",
+        "SELECT experiment, arm, campaign, block, via, phase, at, day FROM exposures WHERE user = ? ORDER BY at DESC, experiment LIMIT ?",
+      )
+      .bind(user, limit),
+    db
+      .prepare(
+        "SELECT experiment, arm, campaign, phase, at, day FROM assignments WHERE user = ? ORDER BY at DESC, experiment LIMIT ?",
       )
       .bind(user, limit),
     db
@@ -29,13 +34,16 @@ export async function readerRows(
       .bind(user, limit),
     db
       .prepare(
-        "SELECT (SELECT count(*) FROM exposures WHERE user = ?1) AS exposures, (SELECT count(*) FROM outcomes WHERE user = ?1) AS outcomes",
+        `SELECT (SELECT count(*) FROM exposures WHERE user = ?1) AS exposures,
+                (SELECT count(*) FROM assignments WHERE user = ?1) AS assignments,
+                (SELECT count(*) FROM outcomes WHERE user = ?1) AS outcomes`,
       )
       .bind(user),
   ]);
-  const n = counts?.results[0] as { exposures: number; outcomes: number } | undefined;
+  const n = counts?.results[0] as { exposures: number; assignments: number; outcomes: number } | undefined;
   return {
     exposures: { count: n?.exposures ?? 0, items: exposures?.results ?? [] },
+    assignments: { count: n?.assignments ?? 0, items: assignments?.results ?? [] },
     outcomes: { count: n?.outcomes ?? 0, items: outcomes?.results ?? [] },
   };
 }

@@ -1,9 +1,11 @@
 /**
  * What an experiment's report reads from the experiment store (worker/experiments/experiment-db.ts): counts per
- * arm (each exposed reader once, with their attributed clicks, purchases and revenue), per block served, clicks per slot, the
- * items clicked and bought most, and the daily aggregates. Read-only; D1 reads see every committed write.
+ * arm (each reader the report's unit counts once, with their attributed clicks, purchases and revenue), per
+ * block served, clicks per slot, the items clicked and bought most, and the daily aggregates. Read-only; D1
+ * reads see every committed write.
  */
-import type { ArmCounts } from "../../core/experiments/report";
+import type { Experiment } from "../../core/experiments/experiment";
+import { type ArmCounts, emptyArm, type ReportUnit } from "../../core/experiments/report";
 import { ensureSchema } from "./experiment-db";
 
 export interface SlotCounts {
@@ -38,12 +40,48 @@ export interface DailyCounts {
   revenue: number;
 }
 
-/** Readers exposed per arm at or after `sinceS` (unix seconds): the sample-ratio check of a phase. */
-export async function exposedSince(db: D1Database, experiment: string, sinceS: number): Promise<Map<string, number>> {
+/**
+ * The report's unit: readers a send assigned (`sent`) for an experiment whose variants set subject lines and
+ * whose sends drew arms (an arm that wins opens must not be judged per open), else readers who opened.
+ */
+export async function reportUnit(db: D1Database, experiment: Experiment): Promise<ReportUnit> {
+  if (!experiment.variants.some((v) => v.content !== "popular" && v.content.subjects)) return "opened";
+  await ensureSchema(db);
+  const row = await db
+    .prepare("SELECT 1 AS any FROM assignments WHERE experiment = ? LIMIT 1")
+    .bind(experiment.id)
+    .first<{ any: number }>();
+  return row ? "sent" : "opened";
+}
+
+/** The readers a unit counts: `u` (user, arm, phase, at), with `opened` and `click_only` per reader. */
+function unitReaders(unit: ReportUnit): string {
+  return unit === "sent"
+    ? `SELECT a.user AS user, a.arm AS arm, a.phase AS phase, a.at AS at, x.user IS NOT NULL AS opened,
+              coalesce(x.via = 'click', 0) AS click_only
+       FROM assignments a LEFT JOIN exposures x ON x.experiment = a.experiment AND x.user = a.user
+       WHERE a.experiment = ?1`
+    : `SELECT user, arm, phase, at, 1 AS opened, 0 AS click_only
+       FROM exposures WHERE experiment = ?1 AND coalesce(via, 'open') = 'open'`;
+}
+
+/**
+ * Readers counted per arm whose arm was drawn in the phase that began at `phaseStart` (their recorded phase;
+ * rows written before phases were recorded: drawn at or after it): the sample-ratio check of a phase.
+ */
+export async function unitsInPhase(
+  db: D1Database,
+  experiment: string,
+  unit: ReportUnit,
+  phaseStart: number,
+): Promise<Map<string, number>> {
   await ensureSchema(db);
   const { results } = await db
-    .prepare("SELECT arm, count(*) AS n FROM exposures WHERE experiment = ? AND at >= ? GROUP BY arm")
-    .bind(experiment, sinceS)
+    .prepare(
+      `SELECT arm, count(*) AS n FROM (${unitReaders(unit)})
+       WHERE phase = ?2 OR (phase IS NULL AND at >= ?2) GROUP BY arm`,
+    )
+    .bind(experiment, phaseStart)
     .all<{ arm: string; n: number }>();
   return new Map(results.map((r) => [r.arm, r.n]));
 }
@@ -51,22 +89,37 @@ export async function exposedSince(db: D1Database, experiment: string, sinceS: n
 /** Items listed per report: the most clicked and bought. */
 export const TOP_ITEMS = 50;
 
-export async function armCounts(db: D1Database, experiment: string): Promise<ArmCounts[]> {
+/** Per arm: the readers the unit counts, with their attributed clicks, purchases and revenue. */
+export async function armCounts(db: D1Database, experiment: string, unit: ReportUnit = "opened"): Promise<ArmCounts[]> {
   await ensureSchema(db);
-  const { results } = await db
-    .prepare(
-      `SELECT e.arm AS arm, count(*) AS exposed,
-              sum(coalesce(o.clicks, 0) > 0) AS clickers, sum(coalesce(o.clicks, 0)) AS clicks,
-              sum(coalesce(o.purchases, 0) > 0) AS buyers, sum(coalesce(o.purchases, 0)) AS purchases,
-              sum(coalesce(o.revenue, 0)) AS revenue, sum(coalesce(o.revenue, 0) * coalesce(o.revenue, 0)) AS revenueSquares
-       FROM exposures e LEFT JOIN (
-         SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, sum(value) AS revenue
-         FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = e.user
-       WHERE e.experiment = ?1 GROUP BY e.arm ORDER BY e.arm`,
-    )
-    .bind(experiment)
-    .all<ArmCounts>();
-  return results;
+  const [counted, clickOnly] = await db.batch<ArmCounts | { arm: string; n: number }>([
+    db
+      .prepare(
+        `SELECT u.arm AS arm, count(*) AS exposed, sum(u.opened) AS opened, sum(u.click_only) AS clickOnly,
+                sum(coalesce(o.clicks, 0) > 0) AS clickers, sum(coalesce(o.clicks, 0)) AS clicks,
+                sum(coalesce(o.purchases, 0) > 0) AS buyers, sum(coalesce(o.purchases, 0)) AS purchases,
+                sum(coalesce(o.revenue, 0)) AS revenue,
+                sum(coalesce(o.revenue, 0) * coalesce(o.revenue, 0)) AS revenueSquares
+         FROM (${unitReaders(unit)}) u LEFT JOIN (
+           SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, sum(value) AS revenue
+           FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = u.user
+         GROUP BY u.arm ORDER BY u.arm`,
+      )
+      .bind(experiment),
+    // readers seen first by a click: counted by unit `sent`, left out of `opened` (said per arm either way)
+    db
+      .prepare("SELECT arm, count(*) AS n FROM exposures WHERE experiment = ? AND via = 'click' GROUP BY arm")
+      .bind(experiment),
+  ]);
+  const rows = (counted?.results ?? []) as ArmCounts[];
+  const left = new Map(((clickOnly?.results ?? []) as { arm: string; n: number }[]).map((r) => [r.arm, r.n]));
+  if (unit === "sent") return rows;
+  // an arm whose only readers entered by a click still shows, with none counted
+  const arms = new Set([...rows.map((r) => r.arm), ...left.keys()]);
+  return [...arms].sort().map((arm) => {
+    const row = rows.find((r) => r.arm === arm) ?? emptyArm(arm);
+    return { ...row, clickOnly: left.get(arm) ?? 0 };
+  });
 }
 
 /** Per arm and the block each reader's first open served: exposed readers, and those who clicked or bought. */

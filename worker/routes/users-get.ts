@@ -2,11 +2,11 @@
  * GET /v1/users/<id> (Bearer ADMIN_API_KEYS): right of access, everything stored about the reader: the profile
  * (the writer's own state) and its consent clock, the model's features, their stored open-time decisions, their
  * pending triggers, their views index, the clicks and purchases kept for late exposures (`outcomes`), their
- * parked dead letters, and their rows in the experiment store (`experiments`: exposures and attributed outcomes;
- * null where no store is bound). Lists that can be long answer `{count, items}` with at most ACCESS_LIST_LIMIT
- * items. `?view=edge`: what the edge (KV) holds, the snapshot opens read with features and decisions;
- * `?fields=profile`: the profile alone (one read: support tools, the load test's drain). 404 when nothing is
- * stored; 503 EXPERIMENTS_UNAVAILABLE when the experiment store cannot be read (never a partial answer).
+ * parked dead letters, and their rows in the experiment store (`experiments`: exposures, send-time assignments
+ * and attributed outcomes; null where no store is bound). Lists that can be long answer `{count, items}` with at
+ * most ACCESS_LIST_LIMIT items. `?view=edge`: what the edge (KV) holds, the snapshot opens read with features
+ * and decisions; `?fields=profile`: the profile alone (one read: support tools, the load test's drain). 404 when
+ * nothing is stored; 503 EXPERIMENTS_UNAVAILABLE when the experiment store cannot be read (never a partial answer).
  */
 import type { Hono } from "hono";
 import { kvKeys } from "../../core/kv-keys";
@@ -90,7 +90,8 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         views.length > 0 ||
         outcomes.length > 0 ||
         parked.count > 0 ||
-        (experiments !== null && experiments.exposures.count + experiments.outcomes.count > 0);
+        (experiments !== null &&
+          experiments.exposures.count + experiments.assignments.count + experiments.outcomes.count > 0);
       if (!stored) throw new ApiError("NOT_FOUND", "nothing is stored for this user");
       return c.json({
         user: id,
