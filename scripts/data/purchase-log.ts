@@ -138,7 +138,9 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       continue;
     }
     const invoiceNo = (rec[c.invoice] ?? "").trim();
-    if (invoiceNo.startsWith("C")) {
+    // the UCI layouts mark a cancellation by a "C" invoice; in the events layout the column is an event id, which may
+    // start with a C (an upper-case UUID) and says nothing about cancelling
+    if (layout !== "opentime-events" && invoiceNo.startsWith("C")) {
       drop("cancellation invoice");
       continue;
     }
