@@ -74,7 +74,7 @@ export function detectDateOrder(samples: Iterable<string>): DateOrder {
 }
 
 /**
- * Unix seconds from: seconds or milliseconds; ISO / `YYYY-MM-DD HH:MM[:SS]` (zone-less read as UTC);
+ * Unix seconds from: seconds or milliseconds; ISO / `YYYY-MM-DD H:MM[:SS]` (hour of one or two digits; zone-less read as UTC);
  * `M/D/YYYY H:MM` or `D/M/YYYY H:MM` (per `order`, read as UTC). NaN when unreadable.
  */
 export function parseTime(raw: string, order: DateOrder = "mdy"): number {
@@ -91,7 +91,9 @@ export function parseTime(raw: string, order: DateOrder = "mdy"): number {
     if (month < 1 || month > 12 || day < 1 || day > 31) return Number.NaN;
     return Date.UTC(year, month - 1, day, Number(hh), Number(mm), Number(ss)) / 1000;
   }
-  const iso = /^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2})?$/.test(s) ? `${s.replace(" ", "T")}Z` : s;
+  // zone-less ISO-like times, read as UTC; Date.parse wants a two-digit hour ("8:26" would be NaN)
+  const isoLike = /^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}):(\d{2}(?::\d{2})?)$/.exec(s);
+  const iso = isoLike ? `${isoLike[1]}T${(isoLike[2] as string).padStart(2, "0")}:${isoLike[3]}Z` : s;
   return Date.parse(iso) / 1000;
 }
 

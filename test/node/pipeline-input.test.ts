@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseTime } from "../../scripts/data/interaction-log";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
 
 const dir = mkdtempSync(join(tmpdir(), "ot-input-"));
@@ -35,5 +36,22 @@ describe("purchase log", () => {
     const cancelled = await readPurchaseLog(uci);
     expect(cancelled.rows).toBe(1);
     expect(cancelled.dropped).toEqual({ "cancellation invoice": 1 });
+  });
+});
+
+describe("times", () => {
+  it("reads an ISO-like time with a one-digit hour as the same time with two", async () => {
+    expect(parseTime("2010-12-01 8:26")).toBe(Date.UTC(2010, 11, 1, 8, 26) / 1000);
+    expect(parseTime("2010-12-01T8:26:05")).toBe(Date.UTC(2010, 11, 1, 8, 26, 5) / 1000);
+    expect(parseTime("2010-12-01 08:26:00")).toBe(Date.UTC(2010, 11, 1, 8, 26) / 1000);
+    expect(parseTime("2010-12-01 18:26")).toBe(Date.UTC(2010, 11, 1, 18, 26) / 1000);
+    const path = file("one-digit-hour.csv", [
+      "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+      "536365,85123A,LANTERN,6,2010-12-01 8:26,2.55,17850,United Kingdom",
+      "536366,71053,LANTERN,6,2010-12-01 13:02,2.55,17850,United Kingdom",
+    ]);
+    const log = await readPurchaseLog(path);
+    expect(log.dropped).toEqual({});
+    expect(Array.from(log.time)).toEqual([Date.UTC(2010, 11, 1, 8, 26) / 1000, Date.UTC(2010, 11, 1, 13, 2) / 1000]);
   });
 });
