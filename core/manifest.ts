@@ -128,6 +128,9 @@ export const ModelManifestSchema = z.object({
     items: z.number().int(),
     interactions: z.number().int(),
     seconds: z.number(),
+    /** data rows the training log held, and those dropped while reading it, by reason (absent before they were kept) */
+    rowsRead: z.number().int().nonnegative().optional(),
+    dropped: z.record(z.string(), z.number().int().nonnegative()).optional(),
   }),
 });
 export type ModelManifest = z.infer<typeof ModelManifestSchema>;

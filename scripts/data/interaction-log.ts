@@ -12,7 +12,10 @@ import { type Csr, csrFromCoo } from "./sparse";
 export interface ColumnMapping {
   user: string;
   item: string;
-  /** unix seconds or milliseconds, or a date string (`YYYY-MM-DD HH:MM:SS` is read as UTC) */
+  /**
+   * unix seconds or milliseconds, or a date string (`YYYY-MM-DD H:MM[:SS]` is read as UTC; slash dates as `M/D/YYYY`
+   * or `D/M/YYYY`, the order detected over the whole file as for purchase logs)
+   */
   time?: string;
   /** numeric strength of the interaction; when absent the event type's weight (or 1) is used */
   weight?: string;
@@ -45,6 +48,8 @@ export interface InteractionLog {
   type: Int16Array;
   types: string[];
   dropped: Record<string, number>;
+  /** data rows read, kept or dropped */
+  read: number;
 }
 
 /** "user=CustomerID,item=StockCode" -> mapping */
@@ -97,6 +102,15 @@ export function parseTime(raw: string, order: DateOrder = "mdy"): number {
   return Date.parse(iso) / 1000;
 }
 
+/**
+ * A whole file's time column, read as unix seconds (NaN where unreadable): the day/month order of its slash dates is a
+ * property of the file (detectDateOrder over all of them), so they are parsed once every row is seen.
+ */
+export function parseTimes(raw: readonly string[]): Float64Array {
+  const order = detectDateOrder(raw.filter((s) => s.includes("/")));
+  return Float64Array.from(raw, (s) => parseTime(s, order));
+}
+
 class Growable<T extends Int32Array | Float64Array | Float32Array | Int16Array> {
   length = 0;
   constructor(
@@ -111,8 +125,13 @@ class Growable<T extends Int32Array | Float64Array | Float32Array | Int16Array> 
     }
     this.buf[this.length++] = v;
   }
-  done(): T {
-    return this.buf.slice(0, this.length) as T;
+  /** the values at `keep` (ascending indices), in that order */
+  pick(keep: readonly number[]): T {
+    const out = this.make(keep.length);
+    keep.forEach((i, k) => {
+      out[k] = this.buf[i] as number;
+    });
+    return out;
   }
 }
 
@@ -160,16 +179,19 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
   const typeIndex = new Map<string, number>();
   const user = new Growable(new Int32Array(1024), (n) => new Int32Array(n));
   const item = new Growable(new Int32Array(1024), (n) => new Int32Array(n));
-  const time = new Growable(new Float64Array(1024), (n) => new Float64Array(n));
   const weight = new Growable(new Float32Array(1024), (n) => new Float32Array(n));
   const type = new Growable(new Int16Array(1024), (n) => new Int16Array(n));
   const dropped: Record<string, number> = {};
   const drop = (why: string) => {
     dropped[why] = (dropped[why] ?? 0) + 1;
   };
+  // times are parsed once the whole file is seen (parseTimes), as the purchase reader does
+  const rawTimes: string[] = [];
+  let read = 0;
   const parser = openCsv(path, parse({ columns: true, skip_empty_lines: true, relax_column_count: true, bom: true }));
   let checked = false;
   for await (const rec of parser as AsyncIterable<Record<string, string>>) {
+    read++;
     if (!checked) {
       for (const col of Object.values(mapping)) {
         if (col && !(col in rec))
@@ -187,8 +209,8 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
       drop("missing item");
       continue;
     }
-    const t = mapping.time ? parseTime(rec[mapping.time] ?? "") : 0;
-    if (!Number.isFinite(t)) {
+    const rawTime = mapping.time ? (rec[mapping.time] ?? "").trim() : "0";
+    if (!rawTime) {
       drop("bad time");
       continue;
     }
@@ -204,22 +226,42 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     user.push(intern(userIndex, u));
     item.push(intern(itemIndex, it));
     const ti = typ ? intern(typeIndex, typ) : -1;
-    time.push(t);
+    rawTimes.push(rawTime);
     weight.push(w);
     type.push(ti);
   }
+  const times = parseTimes(rawTimes);
+  const keep: number[] = [];
+  times.forEach((t, i) => {
+    if (Number.isFinite(t)) keep.push(i);
+  });
+  if (keep.length < times.length) dropped["bad time"] = (dropped["bad time"] ?? 0) + times.length - keep.length;
+  // users, items and types indexed by the rows kept, in order of first sight, as if the others had not been read
+  const users = reindex([...userIndex.keys()], user.pick(keep));
+  const items = reindex([...itemIndex.keys()], item.pick(keep));
+  const types = reindex([...typeIndex.keys()], type.pick(keep));
   return {
-    userIds: [...userIndex.keys()],
-    itemIds: [...itemIndex.keys()],
-    rows: user.length,
-    user: user.done(),
-    item: item.done(),
-    time: time.done(),
-    weight: weight.done(),
-    type: type.done(),
-    types: [...typeIndex.keys()],
+    userIds: users.ids,
+    itemIds: items.ids,
+    rows: keep.length,
+    user: users.column,
+    item: items.column,
+    time: Float64Array.from(keep, (i) => times[i] as number),
+    weight: weight.pick(keep),
+    type: types.column,
+    types: types.ids,
     dropped,
+    read,
   };
+}
+
+/** `column`'s indices into `ids` made dense again over the values it still holds (-1 stays -1). */
+function reindex<T extends Int32Array | Int16Array>(ids: string[], column: T): { ids: string[]; column: T } {
+  const index = new Map<string, number>();
+  column.forEach((v, k) => {
+    if (v >= 0) column[k] = intern(index, ids[v] as string);
+  });
+  return { ids: [...index.keys()], column };
 }
 
 /** Dense index of `key`, assigning the next one on first sight. */

@@ -7,7 +7,7 @@
  * counted under its reason.
  */
 import { parse } from "csv-parse";
-import { detectDateOrder, intern, openCsv, parseTime } from "./interaction-log";
+import { intern, openCsv, parseTimes } from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
 
@@ -181,8 +181,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   }
   if (!layout) throw new Error(`${path} has no header row`);
   // dates are parsed once the whole file is seen: a slash-date file's day/month order is a property of the file
-  const order = detectDateOrder(rawTimes.filter((s) => s.includes("/")));
-  const parsed = rawTimes.map((s) => parseTime(s, order));
+  const parsed = Array.from(parseTimes(rawTimes));
   const keep = parsed.flatMap((t, i) => (Number.isFinite(t) ? [i] : []));
   if (keep.length < parsed.length) dropped["bad time"] = (dropped["bad time"] ?? 0) + parsed.length - keep.length;
   const pick = <T>(xs: T[]) => keep.map((i) => xs[i] as T);

@@ -47,6 +47,12 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   const ts = await loadTrainingSet(opts);
   const { full } = ts;
+  const dropped = Object.entries(ts.dropped).sort(([, a], [, b]) => b - a);
+  log(
+    `read ${ts.read} rows of ${opts.data}; dropped ${
+      dropped.length ? dropped.map(([why, n]) => `${n} ${why}`).join(", ") : "none"
+    }`,
+  );
   log(
     `${ts.source} log: ${full.userIds.length} users, ${full.itemIds.length} items, ${full.data.matrix.indices.length} user-item pairs`,
   );

@@ -47,6 +47,8 @@ export interface TrainingSet {
    */
   earlier: Validation | null;
   catalog: CatalogItem[];
+  /** data rows of the log read, and those dropped while reading, by reason */
+  read: number;
   dropped: Record<string, number>;
 }
 
@@ -60,6 +62,24 @@ export interface TrainingSetOptions {
   currency?: string;
 }
 
+/**
+ * Rows whose time cannot be read, above this share of the log, stop training: a format the reader got wrong (a date
+ * order misread, a column of another format), not a few damaged rows.
+ */
+export const MAX_BAD_TIME_SHARE = 0.05;
+
+/** Refuses a log whose unreadable times pass MAX_BAD_TIME_SHARE, saying how many and what times are read. */
+export function checkTimes(path: string, read: number, dropped: Record<string, number>): void {
+  const bad = dropped["bad time"] ?? 0;
+  if (read === 0 || bad / read <= MAX_BAD_TIME_SHARE) return;
+  throw new Error(
+    `${bad} of ${read} rows of ${path} (${((100 * bad) / read).toFixed(1)}%) have a time that could not be read, ` +
+      `more than ${100 * MAX_BAD_TIME_SHARE}%: the time column's format was most likely misread. Read are unix seconds ` +
+      "or milliseconds, YYYY-MM-DD H:MM[:SS] (UTC) and M/D/YYYY or D/M/YYYY [H:MM[:SS]] (one order per file: day first " +
+      "when any first field is above 12)",
+  );
+}
+
 function isPurchaseLayout(header: string): boolean {
   return /InvoiceNo|Invoice,/.test(header);
 }
@@ -70,6 +90,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   const catalogFile = opts.catalog ? await readCatalog(opts.catalog) : new Map<string, CatalogItem>();
   const header = await readHeaderLine(opts.data);
   if (purchases && isPurchaseLayout(header)) {
+    checkTimes(opts.data, purchases.read, purchases.dropped);
     const full = splitAt(purchases, Number.POSITIVE_INFINITY);
     const last = latestTime(purchases);
     const val = temporalSplit(purchases, holdout);
@@ -107,10 +128,12 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
             url: "",
           },
       ),
+      read: purchases.read,
       dropped: purchases.dropped,
     };
   }
   const events = await readInteractionLog(opts.data, { mapping: opts.mapping ?? DEMO_EVENTS_MAPPING });
+  checkTimes(opts.data, events.read, events.dropped);
   if (events.rows === 0) throw new Error(`no usable interactions in ${opts.data}`);
   let last = 0;
   for (const t of events.time) last = Math.max(last, t);
@@ -160,6 +183,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
     validation: relevantAll.size > 0 ? { ...val, relevantAll, relevantNovel } : null,
     earlier: null,
     catalog,
+    read: events.read,
     dropped: events.dropped,
   };
 }

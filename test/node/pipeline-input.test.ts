@@ -6,8 +6,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseTime } from "../../scripts/data/interaction-log";
+import { parseMapping, parseTime, readInteractionLog } from "../../scripts/data/interaction-log";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
+import { trainAndExport } from "../../scripts/train/pipeline";
+import { loadTrainingSet } from "../../scripts/train/training-set";
 
 const dir = mkdtempSync(join(tmpdir(), "ot-input-"));
 const file = (name: string, lines: string[]) => {
@@ -53,5 +55,77 @@ describe("times", () => {
     const log = await readPurchaseLog(path);
     expect(log.dropped).toEqual({});
     expect(Array.from(log.time)).toEqual([Date.UTC(2010, 11, 1, 8, 26) / 1000, Date.UTC(2010, 11, 1, 13, 2) / 1000]);
+  });
+});
+
+describe("mapped logs' dates", () => {
+  const mapping = parseMapping("user=customer,item=sku,time=at");
+  const at = (y: number, m: number, d: number, h = 0, min = 0) => Date.UTC(y, m - 1, d, h, min) / 1000;
+
+  it("reads day-first slash dates day-first, as the purchase reader does", async () => {
+    const path = file("dmy.csv", [
+      "customer,sku,at",
+      "c1,a,02/01/2011 08:26",
+      "c1,b,13/01/2011 09:00",
+      "c2,a,25/12/2010 17:45",
+      "c2,c,05/03/2011 10:00",
+    ]);
+    const log = await readInteractionLog(path, { mapping });
+    expect(log.dropped).toEqual({});
+    expect(log.read).toBe(4);
+    expect(Array.from(log.time)).toEqual([
+      at(2011, 1, 2, 8, 26),
+      at(2011, 1, 13, 9),
+      at(2010, 12, 25, 17, 45),
+      at(2011, 3, 5, 10),
+    ]);
+    // month-first stays month-first
+    const mdy = await readInteractionLog(file("mdy.csv", ["customer,sku,at", "c1,a,02/01/2011", "c1,b,12/31/2010"]), {
+      mapping,
+    });
+    expect(Array.from(mdy.time)).toEqual([at(2011, 2, 1), at(2010, 12, 31)]);
+  });
+
+  it("indexes only users and items of rows kept", async () => {
+    const log = await readInteractionLog(
+      file("bad-first.csv", ["customer,sku,at", "c0,z,yesterday", "c1,a,2011-01-02 08:26", "c2,b,1294000000"]),
+      { mapping },
+    );
+    expect(log.dropped).toEqual({ "bad time": 1 });
+    expect(log.userIds).toEqual(["c1", "c2"]);
+    expect(log.itemIds).toEqual(["a", "b"]);
+    expect(Array.from(log.user)).toEqual([0, 1]);
+    expect(Array.from(log.item)).toEqual([0, 1]);
+  });
+
+  it("train stops when more than 5% of the rows have a time it cannot read", async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => `c${i % 10},i${i % 7},${i < 3 ? "31.12.2010" : "2011-01-02"}`);
+    const path = file("bad-times.csv", ["customer,sku,at", ...rows]);
+    await expect(loadTrainingSet({ data: path, mapping })).rejects.toThrow(
+      /^3 of 40 rows of .*bad-times\.csv \(7\.5%\) have a time that could not be read, more than 5%/,
+    );
+  });
+
+  it("train says what it dropped (one line, by reason) and keeps it in the manifest", async () => {
+    const rows = Array.from({ length: 200 }, (_, i) => {
+      const when = i === 7 ? "31.12.2010" : `${String(1 + (i % 28)).padStart(2, "0")}/0${1 + (i % 3)}/2011 9:00`;
+      return `c${i % 40},${i % 11 === 0 ? "" : `i${(i * 7) % 13}`},${when}`;
+    });
+    const path = file("some-dropped.csv", ["customer,sku,at", ...rows]);
+    const lines: string[] = [];
+    const res = await trainAndExport({
+      data: path,
+      mapping,
+      out: join(dir, "models"),
+      als: { factors: 4, iterations: 2 },
+      tune: false,
+      pools: false,
+      goldenUsers: 2,
+      log: (m) => lines.push(m),
+    });
+    const dropped = lines.filter((l) => l.includes("dropped"));
+    expect(dropped).toEqual([`read 200 rows of ${path}; dropped 19 missing item, 1 bad time`]);
+    expect(res.manifest.training.rowsRead).toBe(200);
+    expect(res.manifest.training.dropped).toEqual({ "missing item": 19, "bad time": 1 });
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Training step 6: the manifest the Worker loads a version by (core/manifest.ts): graphs and their hashes, the
  * hybrid's weights and item statistics, segments, fold-in and send-time parameters, calibration, the drift
- * reference, hyperparameters, validation metrics and the training's size and time.
+ * reference, hyperparameters, validation metrics and the training's size, time and the log's dropped rows.
  */
 import type { DriftReference } from "../../../core/drift";
 import { CONTENT_USER_VECTOR_V1 } from "../../../core/feature-spec";
@@ -93,6 +93,8 @@ export function modelManifest(
       items: full.itemIds.length,
       interactions: full.data.matrix.indices.length,
       seconds: +seconds.toFixed(2),
+      rowsRead: ts.read,
+      dropped: { ...ts.dropped },
     },
   };
 }
