@@ -166,6 +166,16 @@ export async function readHeaderLine(path: string): Promise<string> {
   return buf;
 }
 
+/** The column names of a CSV (plain or .gz): its first record as the CSV parser reads it (quotes and all), trimmed. */
+export async function readCsvHeader(path: string): Promise<string[]> {
+  const parser = openCsv(path, parse({ bom: true, relax_column_count: true, to_line: 1 }));
+  for await (const rec of parser as AsyncIterable<string[]>) {
+    parser.destroy();
+    return rec.map((h) => h.trim());
+  }
+  return [];
+}
+
 export interface ReadOptions {
   mapping?: ColumnMapping;
   typeWeights?: Readonly<Record<string, number>>;

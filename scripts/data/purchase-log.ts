@@ -47,10 +47,17 @@ const LAYOUTS: Record<PurchaseLayout, LayoutColumns> = {
   "opentime-events": { invoice: "event_id", item: "item_id", time: "ts", customer: "user_id", type: "type" },
 };
 
-export function detectLayout(header: readonly string[]): PurchaseLayout {
+/** The purchase layout whose columns `header` holds, or null. */
+export function layoutOf(header: readonly string[]): PurchaseLayout | null {
   const has = (cols: LayoutColumns) =>
     Object.values(cols).every((c) => c === undefined || header.includes(c as string));
   for (const layout of Object.keys(LAYOUTS) as PurchaseLayout[]) if (has(LAYOUTS[layout])) return layout;
+  return null;
+}
+
+export function detectLayout(header: readonly string[]): PurchaseLayout {
+  const layout = layoutOf(header);
+  if (layout) return layout;
   throw new Error(
     `unrecognised columns (${header.join(", ")}): expected the UCI Online Retail layout, Online Retail II, ` +
       "or opentime events (event_id,user_id,type,item_id,ts)",

@@ -13,10 +13,10 @@ import {
   type ColumnMapping,
   DEMO_EVENTS_MAPPING,
   type InteractionLog,
-  readHeaderLine,
+  readCsvHeader,
   readInteractionLog,
 } from "../data/interaction-log";
-import { type PurchaseLog, readPurchaseLog } from "../data/purchase-log";
+import { detectLayout, layoutOf, type PurchaseLog, readPurchaseLog } from "../data/purchase-log";
 import { csrFromCoo, rowIndices } from "../data/sparse";
 import { latestTime, splitAt, temporalSplit, trainData } from "../data/temporal-split";
 import type { TrainData } from "../data/train-data";
@@ -80,16 +80,14 @@ export function checkTimes(path: string, read: number, dropped: Record<string, n
   );
 }
 
-function isPurchaseLayout(header: string): boolean {
-  return /InvoiceNo|Invoice,/.test(header);
-}
-
 export async function loadTrainingSet(opts: TrainingSetOptions): Promise<TrainingSet> {
   const holdout = opts.holdoutDays ?? 30;
-  const purchases = await readPurchaseLog(opts.data).catch(() => null);
+  // the layout from the header as the CSV parser reads it (quoted names too), as the evaluation decides it
+  const header = await readCsvHeader(opts.data);
+  const layout = layoutOf(header);
   const catalogFile = opts.catalog ? await readCatalog(opts.catalog) : new Map<string, CatalogItem>();
-  const header = await readHeaderLine(opts.data);
-  if (purchases && isPurchaseLayout(header)) {
+  if (layout === "online-retail" || layout === "online-retail-ii") {
+    const purchases = await readPurchaseLog(opts.data);
     checkTimes(opts.data, purchases.read, purchases.dropped);
     const full = splitAt(purchases, Number.POSITIVE_INFINITY);
     const last = latestTime(purchases);
@@ -132,7 +130,17 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
       dropped: purchases.dropped,
     };
   }
-  const events = await readInteractionLog(opts.data, { mapping: opts.mapping ?? DEMO_EVENTS_MAPPING });
+  const mapping = opts.mapping ?? DEMO_EVENTS_MAPPING;
+  if (!layout && !opts.mapping && !Object.values(mapping).every((c) => header.includes(c))) {
+    try {
+      detectLayout(header);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; or name a typed event log's columns with --map user=...,item=...`);
+    }
+  }
+  // an events file's purchases (segments, propensity, send time); a mapped log of another layout has none
+  const purchases = layout === "opentime-events" ? await readPurchaseLog(opts.data) : emptyPurchases();
+  const events = await readInteractionLog(opts.data, { mapping });
   checkTimes(opts.data, events.read, events.dropped);
   if (events.rows === 0) throw new Error(`no usable interactions in ${opts.data}`);
   let last = 0;
@@ -178,7 +186,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   }
   return {
     source: "events",
-    purchases: purchases ?? emptyPurchases(),
+    purchases,
     full: window(Number.POSITIVE_INFINITY),
     validation: relevantAll.size > 0 ? { ...val, relevantAll, relevantNovel } : null,
     earlier: null,

@@ -129,3 +129,36 @@ describe("mapped logs' dates", () => {
     expect(res.manifest.training.dropped).toEqual({ "missing item": 19, "bad time": 1 });
   });
 });
+
+describe("train's layout", () => {
+  const II = '"Invoice","StockCode","Description","Quantity","InvoiceDate","Price","Customer ID","Country"';
+  const line = (inv: number, code: string, day: number, customer: number) =>
+    `${inv},${code},"LANTERN, WHITE",2,2011-0${1 + Math.floor(day / 28)}-${String(1 + (day % 28)).padStart(2, "0")} 10:00:00,2.5,${customer},United Kingdom`;
+
+  it("reads an Online Retail II file whose header names are quoted as a purchase log", async () => {
+    const rows = Array.from({ length: 60 }, (_, i) =>
+      line(500_000 + i, `2${String(1000 + (i % 9))}`, i * 3, 1 + (i % 8)),
+    );
+    const ts = await loadTrainingSet({ data: file("quoted-ii.csv", [II, ...rows]) });
+    expect(ts.source).toBe("purchases");
+    expect(ts.purchases.layout).toBe("online-retail-ii");
+    expect(ts.read).toBe(60);
+  });
+
+  it("says what is wrong with a file the CSV parser cannot read, not that user_id is missing", async () => {
+    const path = file("unclosed.csv", [
+      "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+      "536365,85123A,LANTERN,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+      '536366,71053,"LANTERN,6,2010-12-01 08:28:00,3.39,17850,United Kingdom',
+    ]);
+    const failed = loadTrainingSet({ data: path });
+    await expect(failed).rejects.toThrow(/quote/i);
+    await expect(failed).rejects.not.toThrow(/user_id/);
+  });
+
+  it("names the layouts it reads and --map for a file of none of them", async () => {
+    await expect(loadTrainingSet({ data: file("neither.csv", ["who,what,when", "a,b,1700000000"]) })).rejects.toThrow(
+      /^unrecognised columns \(who, what, when\): expected .*; or name a typed event log's columns with --map/,
+    );
+  });
+});
