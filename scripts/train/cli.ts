@@ -35,6 +35,11 @@ const { values } = cliArgs(
     iterations: wholeNumber(1, 1000).optional(),
     seed: wholeNumber(0, 2 ** 32 - 1).optional(),
     "holdout-days": wholeNumber(1, 365).optional(),
+    // what the catalog's items are priced in; the Worker refuses a catalog whose currency is not three letters
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, "expected an ISO 4217 code, three capital letters (GBP, EUR)")
+      .optional(),
   }),
 );
 const als = Object.fromEntries(

@@ -34,10 +34,14 @@ describe("command lines", () => {
     const sci = run("scripts/train/cli.ts", "--factors", "1e3");
     expect(sci.status).toBe(2);
     expect(sci.stderr).toMatch(/^--factors: expected a whole number\nusage: npm run train/);
+    const currency = run("scripts/train/cli.ts", "--currency", "EURO");
+    expect(currency.status).toBe(2);
+    expect(currency.stderr).toMatch(/^--currency: expected an ISO 4217 code.*\nusage: npm run train/);
+    expect(run("scripts/train/cli.ts", "--currency", "eur").status).toBe(2);
     const ttl = run("scripts/token.ts", "--user", "u1", "--ttl-days", "0");
     expect(ttl.status).toBe(2);
     expect(ttl.stderr).toMatch(/^--ttl-days: Too small: expected number to be >0\nusage: npm run token/);
-    for (const r of [word, many, sci, ttl]) expect(r.stderr).not.toMatch(/\n\s+at /);
+    for (const r of [word, many, sci, currency, ttl]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it("a date that is not one: the demo refuses it with the usage, exit 2, before writing anything", () => {
