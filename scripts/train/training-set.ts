@@ -47,6 +47,8 @@ export interface TrainingSet {
    */
   earlier: Validation | null;
   catalog: CatalogItem[];
+  /** the log's first interaction (unix s); `full.end` is its last */
+  start: number;
   /** data rows of the log read, and those dropped while reading, by reason */
   read: number;
   dropped: Record<string, number>;
@@ -126,6 +128,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
             url: "",
           },
       ),
+      start: earliest(purchases.time),
       read: purchases.read,
       dropped: purchases.dropped,
     };
@@ -191,6 +194,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
     validation: relevantAll.size > 0 ? { ...val, relevantAll, relevantNovel } : null,
     earlier: null,
     catalog,
+    start: earliest(events.time),
     read: events.read,
     dropped: events.dropped,
   };
@@ -258,6 +262,12 @@ function medianPrices(log: PurchaseLog): Map<string, number> {
     out.set(log.itemIds[item] as string, prices[Math.floor(prices.length / 2)] as number);
   }
   return out;
+}
+
+function earliest(times: Float64Array): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (const t of times) min = Math.min(min, t);
+  return min;
 }
 
 function titleCase(s: string): string {

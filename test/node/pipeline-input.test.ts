@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { parseMapping, parseTime, readInteractionLog } from "../../scripts/data/interaction-log";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
 import { trainAndExport } from "../../scripts/train/pipeline";
+import { tuneOnValidation } from "../../scripts/train/steps/tune-on-validation";
 import { loadTrainingSet } from "../../scripts/train/training-set";
 
 const dir = mkdtempSync(join(tmpdir(), "ot-input-"));
@@ -160,5 +161,30 @@ describe("train's layout", () => {
     await expect(loadTrainingSet({ data: file("neither.csv", ["who,what,when", "a,b,1700000000"]) })).rejects.toThrow(
       /^unrecognised columns \(who, what, when\): expected .*; or name a typed event log's columns with --map/,
     );
+  });
+});
+
+describe("tuning", () => {
+  const mapping = parseMapping("user=customer,item=sku,time=at");
+  const days = (n: number) =>
+    Array.from(
+      { length: 120 },
+      (_, i) => `c${i % 20},i${(i * 5) % 17},${1_293_840_000 + Math.floor((i * n * 86400) / 119)}`,
+    );
+
+  it("a log no longer than the holdout stops training, naming its span and --holdout-days, unless --no-tune", async () => {
+    const ts = await loadTrainingSet({ data: file("short.csv", ["customer,sku,at", ...days(12)]), mapping });
+    expect(ts.validation).toBeNull();
+    await expect(tuneOnValidation(ts, {}, () => {})).rejects.toThrow(
+      /^nothing to tune on: the log spans 12\.0 days \(2011-01-01 to 2011-01-13\), no more than --holdout-days 30: .*--no-tune to train with the defaults/,
+    );
+    const shorter = await loadTrainingSet({
+      data: file("short.csv", ["customer,sku,at", ...days(12)]),
+      mapping,
+      holdoutDays: 7,
+    });
+    expect(shorter.validation).not.toBeNull();
+    const untuned = await tuneOnValidation(ts, { tune: false }, () => {});
+    expect(untuned.metrics).toEqual({});
   });
 });

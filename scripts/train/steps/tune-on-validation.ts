@@ -1,7 +1,10 @@
 /**
  * Training step 1: tune on the validation split (the window before the last weeks, scored on them): the ALS
  * grid, the hybrid's weights, EASE's lambda and the learned ranker (its trees, tree count and whether it serves
- * each mode; purchase logs), and the top score's calibration per scorer. Nothing of the test period is used. Without a validation split (or with `tune: false`) the defaults stand.
+ * each mode; purchase logs), and the top score's calibration per scorer. Nothing of the test period is used. With
+ * `tune: false` the defaults stand; without a validation split (a log no longer than the holdout, or no reader who
+ * bought both before and in it) training stops, naming the log's span and the holdout, rather than ship the
+ * defaults unasked.
  */
 import type { HybridWeights } from "../../../core/hybrid";
 import type { ModelManifest } from "../../../core/manifest";
@@ -39,7 +42,7 @@ export interface Tuned {
 
 export async function tuneOnValidation(
   ts: TrainingSet,
-  opts: { als?: Partial<AlsOptions>; tune?: boolean },
+  opts: { als?: Partial<AlsOptions>; tune?: boolean; holdoutDays?: number },
   log: (msg: string) => void,
 ): Promise<Tuned> {
   const tuned: Tuned = {
@@ -50,7 +53,8 @@ export async function tuneOnValidation(
     metrics: {},
   };
   const val = ts.validation;
-  if (!val || opts.tune === false) return tuned;
+  if (opts.tune === false) return tuned;
+  if (!val) throw new Error(nothingToTune(ts, opts.holdoutDays ?? 30));
   const { metrics } = tuned;
 
   /** the top score as a probability, per scorer (scripts/train/calibration.ts), fitted on validation */
@@ -179,6 +183,21 @@ async function tuneRanker(
     );
   }
   return { easeLambda: ease.options.lambda, models, choice, neighbours };
+}
+
+/** Why a log gives no validation split, with what to do about it. */
+function nothingToTune(ts: TrainingSet, holdoutDays: number): string {
+  const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
+  const days = (ts.full.end - ts.start) / 86400;
+  const span = `the log spans ${days.toFixed(1)} days (${day(ts.start)} to ${day(ts.full.end)})`;
+  const why =
+    days <= holdoutDays
+      ? `${span}, no more than --holdout-days ${holdoutDays}: nothing lies before the validation window`
+      : `${span}, but no reader bought both before its last ${holdoutDays} days (--holdout-days) and in them`;
+  return (
+    `nothing to tune on: ${why}. Pass a shorter --holdout-days, or --no-tune to train with the defaults ` +
+    "(ALS alpha 2, regularization 20; the hybrid's hand-set weights; no ranker, no calibration)"
+  );
 }
 
 /** `list` in consecutive batches of as many as fit at once in worker threads. */
