@@ -2,7 +2,8 @@
  * Loads a historical log into profiles through the Worker's admin events API (`POST /v1/admin/events`),
  * so history goes through the same validation, queue and idempotent consumer as live events: consent and
  * real-time state are respected, and a replay (resume after a crash) counts nothing twice.
- * UCI Online Retail / II purchase lines become purchase events (id `<invoice>:<stock code>`); the
+ * UCI Online Retail / II purchase lines become purchase events (id `<invoice>:<stock code>`, and for a later line of
+ * the same invoice and item `<invoice>:<stock code>:2`, `:3`..., in file order); the
  * project's events CSV is imported as it is. Events are sent grouped by user (fewer profile writes), in
  * batches of 500, a few requests at a time; a checkpoint file makes the import resumable.
  */
@@ -70,9 +71,15 @@ async function loadEvents(
   }
   const log = await readPurchaseLog(path);
   const events: ApiEvent[] = [];
+  // lines of one invoice with the same item are separate purchases: the first keeps the id earlier imports gave it
+  // (so re-importing stays idempotent), later ones are numbered in file order (the reader keeps the file's order)
+  const lines = new Map<string, number>();
   for (let i = 0; i < log.rows; i++) {
+    const pair = `${log.invoiceIds[log.invoice[i] as number]}:${log.itemIds[log.item[i] as number]}`;
+    const n = (lines.get(pair) ?? 0) + 1;
+    lines.set(pair, n);
     events.push({
-      id: `${log.invoiceIds[log.invoice[i] as number]}:${log.itemIds[log.item[i] as number]}`,
+      id: n === 1 ? pair : `${pair}:${n}`,
       type: "purchase",
       user: log.customerIds[log.customer[i] as number] as string,
       item: log.itemIds[log.item[i] as number],
