@@ -2,7 +2,7 @@
  * `npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4]`
  * Imports a historical purchase/event log into profiles through a running Worker (`npm run dev` locally,
  * or your deployment with --url). The admin key defaults to ADMIN_API_KEYS from the environment or
- * .dev.vars. Resumable: rerun the same command after an interruption.
+ * .dev.vars. Resumable: rerun the same command after an interruption (a file changed since starts again).
  */
 import { z } from "zod";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
@@ -42,6 +42,7 @@ try {
     adminKey: key,
     concurrency: values.concurrency,
     checkpoint: values.checkpoint,
+    log: (m) => console.error(`[import] ${m}`),
     onProgress: (done, total) => {
       bar ??= new Progress(total, "import");
       bar.to(done, `${done}/${total} batches sent`);

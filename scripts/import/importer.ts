@@ -5,13 +5,18 @@
  * UCI Online Retail / II purchase lines become purchase events (id `<invoice>:<stock code>`, and for a later line of
  * the same invoice and item `<invoice>:<stock code>:2`, `:3`..., in file order); the
  * project's events CSV is imported as it is. Events are sent grouped by user (fewer profile writes), in
- * batches of 500, a few requests at a time; a checkpoint file makes the import resumable.
+ * batches of 500, a few requests at a time; a checkpoint file makes the import resumable. The checkpoint names the
+ * file's content (its SHA-256) and the batching: a file changed under the same name starts again rather than skip
+ * what the old one had sent. It is written whole (a temporary file, then a rename) by one writer at a time, and
+ * deleted when the import completes.
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { parse } from "csv-parse";
+import { z } from "zod";
 import { openCsv, readHeaderLine } from "../data/interaction-log";
 import { readPurchaseLog } from "../data/purchase-log";
 
@@ -32,6 +37,75 @@ export interface ImportOptions {
   concurrency?: number;
   checkpoint?: string;
   onProgress?: (sentBatches: number, totalBatches: number) => void;
+  /** what the run decided on its own (a checkpoint set aside) */
+  log?: (msg: string) => void;
+}
+
+/** How far an import of one file's content, batched one way, got: batches `0..done-1` were all accepted. */
+const CheckpointSchema = z.object({
+  data: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  batchSize: z.number().int().positive(),
+  batches: z.number().int().nonnegative(),
+  done: z.number().int().nonnegative(),
+});
+type Checkpoint = z.infer<typeof CheckpointSchema>;
+
+/** SHA-256 of a file's bytes, streamed. */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(path), hash);
+  return hash.digest("hex");
+}
+
+/**
+ * Where an earlier run of this import stopped: its `done` when the checkpoint is for the same content and batching,
+ * else 0 with why (none there, unreadable, or another file's or batching's).
+ */
+async function resumeFrom(path: string, expected: Omit<Checkpoint, "done">): Promise<{ done: number; why?: string }> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { done: 0 };
+    throw e;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { done: 0, why: "is not JSON" };
+  }
+  const cp = CheckpointSchema.safeParse(parsed);
+  if (!cp.success) return { done: 0, why: "is not a checkpoint this importer wrote (or an older one)" };
+  if (cp.data.sha256 !== expected.sha256) return { done: 0, why: "is for other content under that name" };
+  if (cp.data.batchSize !== expected.batchSize || cp.data.batches !== expected.batches)
+    return {
+      done: 0,
+      why: `is for ${cp.data.batches} batches of ${cp.data.batchSize}, not ${expected.batches} of ${expected.batchSize}`,
+    };
+  if (cp.data.done > expected.batches) return { done: 0, why: "counts more batches done than there are" };
+  return { done: cp.data.done };
+}
+
+/**
+ * Writes checkpoints one at a time, in the order asked (so the last written is the furthest), each whole: a temporary
+ * file renamed over the checkpoint, never a half-written one.
+ */
+function checkpointWriter(path: string) {
+  let queue: Promise<void> = Promise.resolve();
+  const tmp = `${path}.${process.pid}.tmp`;
+  return {
+    write(cp: Checkpoint): Promise<void> {
+      queue = queue.then(async () => {
+        await writeFile(tmp, JSON.stringify(cp));
+        await rename(tmp, path);
+      });
+      return queue;
+    },
+    /** waits for the writes asked so far */
+    settled: () => queue,
+  };
 }
 
 export interface ImportSummary {
@@ -101,10 +175,11 @@ export async function importLog(opts: ImportOptions): Promise<ImportSummary> {
   const checkpoint =
     opts.checkpoint ??
     `build/import/${createHash("sha1").update(opts.data).digest("hex").slice(0, 12)}.checkpoint.json`;
-  const resumed = existsSync(checkpoint)
-    ? ((JSON.parse(await readFile(checkpoint, "utf8")) as { done: number }).done ?? 0)
-    : 0;
+  const identity = { data: opts.data, sha256: await fileSha256(opts.data), batchSize, batches: batches.length };
+  const { done: resumed, why } = await resumeFrom(checkpoint, identity);
+  if (why) opts.log?.(`checkpoint ${checkpoint} ${why}: starting again from the first batch`);
   await mkdir(dirname(checkpoint), { recursive: true });
+  const writer = checkpointWriter(checkpoint);
   let accepted = 0;
   const rejected: Record<string, number> = {};
   let next = resumed;
@@ -141,11 +216,14 @@ export async function importLog(opts: ImportOptions): Promise<ImportSummary> {
       await send(b);
       finished.add(b);
       while (finished.has(contiguous)) finished.delete(contiguous++);
-      await writeFile(checkpoint, JSON.stringify({ data: opts.data, done: contiguous, of: batches.length }));
+      await writer.write({ ...identity, done: contiguous });
       opts.onProgress?.(contiguous, batches.length);
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 4 }, worker));
+  // every batch accepted: nothing to resume
+  await writer.settled();
+  await rm(checkpoint, { force: true });
   const seconds = (performance.now() - started) / 1000;
   return {
     data: opts.data,

@@ -2,8 +2,9 @@
  * `npm run import` against a stand-in for the admin events API: the ids it gives purchase lines, and its resume
  * checkpoint (which file it belongs to, how far it got, written whole).
  */
+import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,10 +18,14 @@ const file = (name: string, lines: string[]) => {
   writeFileSync(path, `${lines.join("\n")}\n`);
   return path;
 };
+const fileSha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 const UCI = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
 
-/** Every batch posted, in arrival order; each answered 202 with all accepted. */
+/** Every batch posted, in arrival order; each answered 202 with all accepted (after `delay`, when set). */
 let posted: ApiEvent[][] = [];
+let delay: (() => number) | null = null;
+/** called as each request arrives */
+let onRequest: (() => void) | null = null;
 let server: Server;
 let url: string;
 
@@ -31,9 +36,14 @@ beforeAll(async () => {
       body += c;
     });
     req.on("end", () => {
+      onRequest?.();
       const { events } = JSON.parse(body) as { events: ApiEvent[] };
       posted.push(events);
-      res.writeHead(202, { "Content-Type": "application/json" }).end(JSON.stringify({ accepted: events.length }));
+      setTimeout(
+        () =>
+          res.writeHead(202, { "Content-Type": "application/json" }).end(JSON.stringify({ accepted: events.length })),
+        delay?.() ?? 0,
+      );
     });
   });
   server.listen(0, "127.0.0.1");
@@ -65,5 +75,86 @@ describe("import ids", () => {
     expect(quantity("536365:85123A:3")).toBe(4);
     expect(quantity("536365:71053")).toBe(6);
     expect(quantity("536366:85123A")).toBe(1);
+  });
+});
+
+describe("import checkpoint", () => {
+  /** customers u0..u9, one purchase each: sorted by user, ten batches of one */
+  const events = (tag: string) => [
+    "event_id,user_id,type,item_id,ts",
+    ...Array.from({ length: 10 }, (_, i) => `${tag}${i},u${i},purchase,i${i},${1_700_000_000 + i}`),
+  ];
+
+  it("resumes a run of the same file where it stopped, and deletes the checkpoint once done", async () => {
+    posted = [];
+    const path = file("same.csv", events("e"));
+    const checkpoint = join(dir, "same.checkpoint.json");
+    const sha256 = fileSha256(path);
+    writeFileSync(checkpoint, JSON.stringify({ data: path, sha256, batchSize: 1, batches: 10, done: 4 }));
+    const summary = await importLog({ data: path, url, adminKey: "k", batchSize: 1, concurrency: 1, checkpoint });
+    expect(summary.resumed_from_batch).toBe(4);
+    expect(posted.flat().map((e) => e.user)).toEqual(["u4", "u5", "u6", "u7", "u8", "u9"]);
+    expect(existsSync(checkpoint)).toBe(false);
+  });
+
+  it("starts again, saying so, when the file under that name changed or the batching did", async () => {
+    const path = file("changed.csv", events("old"));
+    const checkpoint = join(dir, "changed.checkpoint.json");
+    const old = { data: path, sha256: fileSha256(path), batchSize: 1, batches: 10, done: 6 };
+    file("changed.csv", events("new"));
+    for (const cp of [old, { ...old, sha256: fileSha256(path), batches: 9 }, "{ half a checkp"]) {
+      posted = [];
+      writeFileSync(checkpoint, typeof cp === "string" ? cp : JSON.stringify(cp));
+      const lines: string[] = [];
+      const summary = await importLog({
+        data: path,
+        url,
+        adminKey: "k",
+        batchSize: 1,
+        checkpoint,
+        log: (m) => lines.push(m),
+      });
+      expect(summary.resumed_from_batch).toBe(0);
+      expect(posted.flat().map((e) => e.id)).toHaveLength(10);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^checkpoint .*changed\.checkpoint\.json (is for other content under that name|is for 9 batches of 1, not 10 of 1|is not JSON): starting again from the first batch$/,
+      );
+    }
+  });
+
+  it("writes the checkpoint whole and never backwards while batches finish out of order", async () => {
+    posted = [];
+    const path = file("many.csv", [
+      "event_id,user_id,type,item_id,ts",
+      ...Array.from(
+        { length: 120 },
+        (_, i) => `e${i},u${String(i).padStart(3, "0")},purchase,i${i},${1_700_000_000 + i}`,
+      ),
+    ]);
+    const checkpoint = join(dir, "many.checkpoint.json");
+    const seen: number[] = [];
+    // what a run interrupted now would resume from: NaN for a checkpoint that is not whole JSON
+    onRequest = () => {
+      if (!existsSync(checkpoint)) return;
+      try {
+        seen.push((JSON.parse(readFileSync(checkpoint, "utf8")) as { done: number }).done);
+      } catch {
+        seen.push(Number.NaN);
+      }
+    };
+    let n = 0;
+    // later batches answered sooner: they finish before earlier ones
+    delay = () => (n++ % 4 === 0 ? 12 : 1);
+    try {
+      await importLog({ data: path, url, adminKey: "k", batchSize: 1, concurrency: 8, checkpoint });
+    } finally {
+      onRequest = null;
+      delay = null;
+    }
+    expect(posted.flat()).toHaveLength(120);
+    expect(seen.length).toBeGreaterThan(50);
+    expect(seen.filter((d) => Number.isNaN(d))).toEqual([]);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1] as number);
   });
 });
