@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { cliArgs } from "./lib/cli-args";
 
 export const LIMITS_GZIP_BYTES = { free: 3 * 1024 * 1024, paid: 10 * 1024 * 1024 };
 
@@ -37,13 +38,20 @@ export function buildBundle(outdir = "dist"): BundleSize {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const size = buildBundle();
-  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(2)} MB`;
-  for (const f of size.files)
-    console.log(`${f.file.padEnd(48)} ${mb(f.bytes).padStart(10)}  gzip ${mb(f.gzipBytes).padStart(9)}`);
-  console.log(
-    `total ${mb(size.totalBytes)}, gzip ${mb(size.totalGzipBytes)}: ${size.fitsFree ? "fits" : "exceeds"} the Free plan's 3 MB, ${
-      size.fitsPaid ? "fits" : "exceeds"
-    } the Paid plan's 10 MB`,
-  );
+  // no options: anything given is a mistake, said with the usage (exit 2), not ignored
+  cliArgs("usage: npm run build", { options: {} });
+  try {
+    const size = buildBundle();
+    const mb = (n: number) => `${(n / 1024 / 1024).toFixed(2)} MB`;
+    for (const f of size.files)
+      console.log(`${f.file.padEnd(48)} ${mb(f.bytes).padStart(10)}  gzip ${mb(f.gzipBytes).padStart(9)}`);
+    console.log(
+      `total ${mb(size.totalBytes)}, gzip ${mb(size.totalGzipBytes)}: ${size.fitsFree ? "fits" : "exceeds"} the Free plan's 3 MB, ${
+        size.fitsPaid ? "fits" : "exceeds"
+      } the Paid plan's 10 MB`,
+    );
+  } catch (e) {
+    console.error(`build failed: ${(e as Error).message}`);
+    process.exit(1);
+  }
 }

@@ -1,5 +1,7 @@
 /** The scripts' command lines refuse bad options and unreadable files with a message and an exit code, not a stack trace. */
 import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { verifyToken } from "../../core/token";
@@ -72,5 +74,25 @@ describe("command lines", () => {
       /^train failed: ENOENT: no such file or directory, open '\/nonexistent\/purchases.csv.gz'/m,
     );
     expect(missing.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("build: an option it does not take is refused (exit 2); wrangler failing is one line, exit 1", () => {
+    // an npx first on PATH that fails as wrangler would, so nothing is bundled or downloaded
+    const bin = mkdtempSync(join(tmpdir(), "ot-fake-npx-"));
+    writeFileSync(join(bin, "npx"), "#!/bin/sh\necho '[ERROR] Could not resolve \"./missing\"' >&2\nexit 1\n");
+    chmodSync(join(bin, "npx"), 0o755);
+    const build = (...args: string[]) =>
+      spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, "scripts/build.ts"), ...args], {
+        encoding: "utf8",
+        cwd: root,
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      });
+    const unknown = build("--outdir", "elsewhere");
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^Unknown option '--outdir'.*\nusage: npm run build\n$/s);
+    const failed = build();
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(/^build failed: wrangler deploy --dry-run failed:\n\[ERROR\] Could not resolve/);
+    expect(failed.stderr).not.toMatch(/\n\s+at /);
   });
 });
