@@ -2,7 +2,8 @@
  * Purchase propensity: the probability that a customer buys in the `horizonDays` after a cutoff, from
  * features computed strictly before it. Logistic regression or gradient-boosted trees (whichever scores the
  * lower log loss one horizon earlier), trained at an earlier cutoff (cutoff - horizon, labels in
- * [cutoff - horizon, cutoff)) and evaluated at the cutoff. Baseline: recency alone.
+ * [cutoff - horizon, cutoff)) and evaluated at the cutoff. Baseline: recency alone. A label window that reaches the
+ * end of the log considered (`end`, its last purchase time) takes in purchases at that very time (labelUntil).
  */
 
 import type { TreeEnsemble } from "../../core/tree-ensemble";
@@ -49,6 +50,16 @@ export function propensityRow(f: CustomerFeatures): number[] {
   ];
 }
 
+/**
+ * The end (exclusive) of a label window of `days` from `from`, in a log considered up to `end` (its last purchase
+ * time): a window that reaches `end` stops at `end + 1`, so purchases at that very time count, as the recommenders'
+ * test window and send time's (`end + 1`) take them in; other windows stop at `from + days`.
+ */
+export function labelUntil(from: number, days: number, end = Number.POSITIVE_INFINITY): number {
+  const to = from + days * DAY;
+  return to >= end ? end + 1 : to;
+}
+
 /** 1 for customers with a purchase in [from, to). */
 export function buyersBetween(log: PurchaseLog, from: number, to: number): Set<number> {
   const out = new Set<number>();
@@ -59,10 +70,10 @@ export function buyersBetween(log: PurchaseLog, from: number, to: number): Set<n
   return out;
 }
 
-/** Features at `cutoff` and whether each customer bought in the `horizonDays` after it. */
-export function dataset(log: PurchaseLog, cutoff: number, horizonDays: number) {
+/** Features at `cutoff` and whether each customer bought in the `horizonDays` after it (up to `end`, labelUntil). */
+export function dataset(log: PurchaseLog, cutoff: number, horizonDays: number, end?: number) {
   const feats = customerFeatures(log, cutoff);
-  const buyers = buyersBetween(log, cutoff, cutoff + horizonDays * DAY);
+  const buyers = buyersBetween(log, cutoff, labelUntil(cutoff, horizonDays, end));
   const x = new Float64Array(feats.length * PROPENSITY_FEATURES.length);
   const y = new Uint8Array(feats.length);
   feats.forEach((f, i) => {
@@ -113,10 +124,11 @@ export function propensityValidation(
   cutoff: number,
   horizonDays = 30,
   kind: PropensityKind = "logistic",
+  end?: number,
 ) {
-  const train = dataset(log, cutoff - horizonDays * DAY, horizonDays);
+  const train = dataset(log, cutoff - horizonDays * DAY, horizonDays, end);
   const model = fitPropensity(kind, train.x, train.y);
-  const test = dataset(log, cutoff, horizonDays);
+  const test = dataset(log, cutoff, horizonDays, end);
   return { model, train, test, probs: predictPropensity(model, test.x) };
 }
 
@@ -129,19 +141,19 @@ export interface KindScores {
  * Which kind to publish: both fitted one horizon before `cutoff` and judged on the horizon up to it; the lower
  * log loss (a proper score: ranking and calibration) wins.
  */
-export function choosePropensity(log: PurchaseLog, cutoff: number, horizonDays = 30) {
-  const { scores, runs } = bothKinds(log, cutoff, horizonDays);
+export function choosePropensity(log: PurchaseLog, cutoff: number, horizonDays = 30, end?: number) {
+  const { scores, runs } = bothKinds(log, cutoff, horizonDays, end);
   const chosen: PropensityKind = scores.gbdt.log_loss < scores.logistic.log_loss ? "gbdt" : "logistic";
   // the chosen kind's run as well: its datasets and predictions, not made again by the caller
   return { chosen, validation: scores, run: runs[chosen] };
 }
 
 /** Each kind fitted one horizon before `cutoff`, its run and what it scored on the horizon up to it. */
-function bothKinds(log: PurchaseLog, cutoff: number, horizonDays: number) {
+function bothKinds(log: PurchaseLog, cutoff: number, horizonDays: number, end?: number) {
   const scores = {} as Record<PropensityKind, KindScores>;
   const runs = {} as Record<PropensityKind, ReturnType<typeof propensityValidation>>;
   for (const kind of ["logistic", "gbdt"] as const) {
-    const v = propensityValidation(log, cutoff, horizonDays, kind);
+    const v = propensityValidation(log, cutoff, horizonDays, kind, end);
     runs[kind] = v;
     scores[kind] = { auc: rocAuc(v.probs, v.test.y), log_loss: logLoss(v.probs, v.test.y) };
   }
@@ -162,10 +174,13 @@ export interface PropensityResult {
   calibration: ReturnType<typeof calibrationTable>;
 }
 
-/** Both kinds on test (fitted one horizon before `cutoff`), the figures of the one chosen on the horizon before. */
-export function trainPropensity(log: PurchaseLog, cutoff: number, horizonDays = 30): PropensityResult {
-  const { chosen, validation } = choosePropensity(log, cutoff - horizonDays * DAY, horizonDays);
-  const { scores: test, runs } = bothKinds(log, cutoff, horizonDays);
+/**
+ * Both kinds on test (fitted one horizon before `cutoff`), the figures of the one chosen on the horizon before; `end`
+ * is the last purchase time the test considers (labelUntil).
+ */
+export function trainPropensity(log: PurchaseLog, cutoff: number, horizonDays = 30, end?: number): PropensityResult {
+  const { chosen, validation } = choosePropensity(log, cutoff - horizonDays * DAY, horizonDays, end);
+  const { scores: test, runs } = bothKinds(log, cutoff, horizonDays, end);
   const { test: data, probs } = runs[chosen];
   return {
     chosen,

@@ -11,7 +11,7 @@ import type { PurchaseLog } from "../data/purchase-log";
 import { fitLogistic, type LogisticModel, predictLogit, sigmoid } from "../learn/logistic";
 import { type CustomerFeatures, customerFeatures } from "../segments/rfm";
 import { logLoss, rocAuc } from "./classification-metrics";
-import { buyersBetween, PROPENSITY_FEATURES, propensityRow } from "./propensity";
+import { buyersBetween, labelUntil, PROPENSITY_FEATURES, propensityRow } from "./propensity";
 
 const DAY = 86400;
 /** weeks of follow-up the hazard is fitted over */
@@ -90,14 +90,15 @@ export interface HazardEvaluation {
 
 /**
  * Fitted on the HAZARD_WEEKS before `cutoff` (customers as they were then, followed up to the cutoff), judged at
- * the cutoff: who bought in the next 7 days (and 30).
+ * the cutoff: who bought in the next 7 days (and 30), a window reaching `end` (the last purchase time considered)
+ * taking in purchases at that very time (labelUntil).
  */
-export function evaluateHazard(log: PurchaseLog, cutoff: number): HazardEvaluation | null {
+export function evaluateHazard(log: PurchaseLog, cutoff: number, end?: number): HazardEvaluation | null {
   const model = fitHazard(log, cutoff - HAZARD_WEEKS * 7 * DAY);
   if (!model) return null;
   const feats = customerFeatures(log, cutoff);
-  const week = buyersBetween(log, cutoff, cutoff + 7 * DAY);
-  const month = buyersBetween(log, cutoff, cutoff + 30 * DAY);
+  const week = buyersBetween(log, cutoff, labelUntil(cutoff, 7, end));
+  const month = buyersBetween(log, cutoff, labelUntil(cutoff, 30, end));
   const p7 = feats.map((f) => buyWithin(model, f, 7));
   const p30 = feats.map((f) => buyWithin(model, f, 30));
   const y7 = feats.map((f) => (week.has(f.customer) ? 1 : 0));

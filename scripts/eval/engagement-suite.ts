@@ -52,8 +52,9 @@ export function runEngagementSuite(
   const k = segmentFit.model.centroids.length;
   progress.step(`segments: k=${k}, silhouette ${segmentFit.silhouette.toFixed(3)}`);
 
-  const propensity = trainPropensity(log, cutoff, horizonDays);
-  const timeToPurchase = evaluateHazard(log, cutoff);
+  // label windows reaching `end` take in its purchases, as the send-time test's does (end + 1)
+  const propensity = trainPropensity(log, cutoff, horizonDays, end);
+  const timeToPurchase = evaluateHazard(log, cutoff, end);
   progress.step(
     `propensity (${propensity.chosen}): AUC ${propensity.auc.toFixed(3)} (recency alone ${propensity.baseline_auc.toFixed(3)}); buys within 7 days: AUC ${timeToPurchase?.auc.toFixed(3) ?? "n/a"}`,
   );
