@@ -9,6 +9,12 @@ being best (scipy.integrate.quad, adaptive, with breakpoints, where opentime use
 Agresti-Caffo two-proportion interval, the log-ratio uplift and the sequential intervals are written out here from
 their formulas over scipy's distributions (norm, t), as a second implementation; their coverage is checked apart,
 by simulation (test/node/experiment-stats.test.ts).
+
+The `periods` section (core/stats/periods.ts: a bandit's arms weighted by period) starts from each reader's value,
+drawn here per period and arm, and computes each period's means and variances from them (numpy's mean and var, not
+the counts and sums that opentime reads), the weights, the Agresti-Caffo interval on the effective counts, the
+Welch-Satterthwaite degrees of freedom over the period terms and scipy's t; its coverage under changing shares is
+checked apart, by simulation (test/node/period-weighting.test.ts).
 """
 import json
 import math
@@ -90,8 +96,112 @@ def means(case, a, b):
     return {"absolute": absolute, "relative": relative, "df": df}, positive
 
 
+def periods_section():
+    """A bandit's arms weighted by period (core/stats/periods.ts), from readers' values drawn per period and arm."""
+    rng = np.random.default_rng(20270105)
+    specs = [
+        # rates: shares that move each hour, a rate that falls through the day, the same in every arm (or not)
+        {"kind": "rates", "readers": [[400, 400], [300, 500], [150, 650], [100, 900], [80, 1000], [60, 700]],
+         "rate": [[0.12, 0.12], [0.1, 0.1], [0.08, 0.085], [0.05, 0.055], [0.04, 0.045], [0.03, 0.032]],
+         "alpha": 0.05, "tuning": None},
+        {"kind": "rates", "readers": [[10000, 10000], [5000, 15000], [2000, 18000]],
+         "rate": [[0.05, 0.06], [0.05, 0.06], [0.05, 0.06]], "alpha": 0.05, "tuning": 5000},
+        {"kind": "rates", "readers": [[2000, 2000], [2000, 18000]], "rate": [[0.12, 0.12], [0.03, 0.03]],
+         "alpha": 0.1, "tuning": None},
+        # three arms, a period where the third has no reader (left out), one with too few clicks for an uplift
+        {"kind": "rates", "readers": [[300, 300, 300], [200, 500, 0], [100, 600, 200], [100, 500, 300]],
+         "rate": [[0.02, 0.02, 0.01], [0.02, 0.03, 0.01], [0.02, 0.03, 0.01], [0.02, 0.03, 0.01]],
+         "alpha": 0.05, "tuning": None, "compare": [[0, 1], [0, 2]]},
+        {"kind": "rates", "readers": [[50, 50], [20, 80], [10, 90]], "rate": [[0.0, 0.02], [0.0, 0.02], [0.0, 0.02]],
+         "alpha": 0.05, "tuning": None},
+        # revenue per reader: buyers spend a log-normal amount
+        {"kind": "means", "readers": [[800, 800], [500, 1100], [300, 1300], [200, 1500]],
+         "rate": [[0.06, 0.06], [0.05, 0.055], [0.04, 0.045], [0.03, 0.035]], "alpha": 0.05, "tuning": None},
+        {"kind": "means", "readers": [[8000, 8000], [5000, 11000], [3000, 13000], [2000, 15000]],
+         "rate": [[0.06, 0.07], [0.05, 0.065], [0.04, 0.055], [0.03, 0.045]], "alpha": 0.05, "tuning": 5000},
+        # a period with one reader in an arm (its variance 0), another with none (left out)
+        {"kind": "means", "readers": [[120, 130], [1, 200], [0, 50], [90, 60]],
+         "rate": [[0.3, 0.3], [0.3, 0.35], [0.3, 0.35], [0.25, 0.3]], "alpha": 0.1, "tuning": None},
+    ]
+    cases = []
+    for spec in specs:
+        rates = spec["kind"] == "rates"
+        cells = []
+        for counts, ps in zip(spec["readers"], spec["rate"]):
+            row = []
+            for n, p in zip(counts, ps):
+                hit = rng.random(n) < p
+                row.append(hit.astype(float) if rates else np.where(hit, rng.lognormal(3.5, 0.8, n), 0.0))
+            cells.append(row)
+        k = len(cells[0])
+        used = [p for p, row in enumerate(cells) if all(len(v) > 0 for v in row)]
+        totals = np.array([sum(len(v) for v in cells[p]) for p in used], dtype=float)
+        w = totals / totals.sum()
+        arms = []
+        for a in range(k):
+            vals = [cells[p][a] for p in used]
+            ns = np.array([len(v) for v in vals], dtype=float)
+            means = np.array([v.mean() for v in vals])
+            var = np.array([v.var(ddof=0) if rates else (v.var(ddof=1) if len(v) > 1 else 0.0) for v in vals])
+            terms = w**2 * var / ns
+            arms.append({
+                "n": int(ns.sum()), "mean": float(w @ means), "variance": float(terms.sum()),
+                "events": int(sum((v > 0).sum() for v in vals)), "terms": terms, "ns": ns,
+            })
+        alpha, tuning = spec["alpha"], spec["tuning"]
+        comparisons = []
+        for c, t in spec.get("compare", [[0, 1]]):
+            A, B = arms[c], arms[t]
+            units = A["n"] + B["n"]
+            if rates:
+                def adjust(e):
+                    eff = e["mean"] * (1 - e["mean"]) / e["variance"] if e["variance"] > 0 else e["n"]
+                    m = (e["mean"] * eff + 1) / (eff + 2)
+                    return m, m * (1 - m), eff + 2
+                (ma, va, na), (mb, vb, nb) = adjust(A), adjust(B)
+                center, var = mb - ma, va / na + vb / nb
+                q = lambda p: stats.norm.ppf(p)
+                two = lambda z: min(1.0, 2 * stats.norm.sf(abs(z)))
+                enough = min(A["events"], B["events"]) >= 10
+            else:
+                ma, mb = A["mean"], B["mean"]
+                va, na, vb, nb = A["variance"] * A["n"], A["n"], B["variance"] * B["n"], B["n"]
+                center, var = mb - ma, A["variance"] + B["variance"]
+                parts = [(x, n) for e in (A, B) for x, n in zip(e["terms"], e["ns"]) if n > 1 and x > 0]
+                df = sum(x for x, _ in parts) ** 2 / sum(x * x / (n - 1) for x, n in parts)
+                q = lambda p, df=df: stats.t.ppf(p, df)
+                two = lambda z, df=df: float(2 * stats.t.sf(abs(z), df))
+                enough = min(A["events"], B["events"]) >= 10 and ma > 0
+            if tuning is not None:
+                absolute = sequential(B["mean"] - A["mean"], center, var, units, alpha, tuning)
+                interval = lambda c_, v: (lambda r: (r["ciLow"], r["ciHigh"], r["pValue"]))(sequential(c_, c_, v, units, alpha, tuning))
+            else:
+                qq = q(1 - alpha / 2)
+                absolute = fixed(B["mean"] - A["mean"], center, var, qq, two(center / math.sqrt(var)))
+                interval = lambda c_, v, qq=qq, two=two: (c_ - qq * math.sqrt(v), c_ + qq * math.sqrt(v), two(c_ / math.sqrt(v)))
+            relative = uplift(B["mean"] / A["mean"] - 1, ma, va, na, mb, vb, nb, interval) if enough else None
+            comparisons.append({"control": c, "treatment": t, "absolute": absolute, "relative": relative})
+        if rates:
+            table = [[{"n": len(v), "x": int(v.sum())} for v in row] for row in cells]
+        else:
+            table = [[{"n": len(v), "sum": float(v.sum()), "sumSquares": float((v * v).sum()), "positive": int((v > 0).sum())}
+                      for v in row] for row in cells]
+        cases.append({
+            "kind": spec["kind"], "periods": table, "alpha": alpha, "tuning": tuning,
+            "expected": {
+                "weights": [float(w[used.index(p)]) if p in used else 0.0 for p in range(len(cells))],
+                "arms": [{"n": e["n"], "mean": e["mean"], "variance": e["variance"]} for e in arms],
+                "comparisons": comparisons,
+                "bandit": [{"trials": e["n"], "successes": e["mean"] * e["n"]} for e in arms] if rates else None,
+            },
+        })
+    return cases
+
+
 def main():
     out = {"generator": f"test/golden/stats_golden.py, scipy {scipy.__version__}, numpy {np.__version__}"}
+    # first, with its own generator: adding it changed no line of the sections below
+    out["periods"] = periods_section()
     prop_cases = [
         {"control": [10000, 500], "treatment": [10000, 560], "alpha": 0.05, "tuning": None},
         {"control": [5000, 120], "treatment": [5200, 150], "alpha": 0.05, "tuning": None},
