@@ -34,7 +34,8 @@ export function withPhase(stored: Experiment | null, next: Experiment, nowS: num
   const { phaseStart: _, ...rest } = next;
   const kept = stored?.phaseStart;
   const changed = stored !== null && !sameShares(intendedShares(stored), intendedShares(next));
-  const phaseStart = changed ? nowS : kept;
+  // a phase is named by its start: two changes within a second still make two phases
+  const phaseStart = changed ? Math.max(nowS, (kept ?? 0) + 1) : kept;
   return phaseStart === undefined ? rest : { ...rest, phaseStart };
 }
 
@@ -63,6 +64,6 @@ export function holdoutAfter(
     return { share: 0, seed, ended: { share, ...(phaseStart !== undefined && { phaseStart }), at: nowS } };
   }
   const moved = stored === null || stored.share !== change.share || stored.seed !== seed;
-  const phaseStart = moved ? nowS : stored.phaseStart;
+  const phaseStart = moved ? Math.max(nowS, (stored?.phaseStart ?? 0) + 1) : stored.phaseStart;
   return { share: change.share, seed, ...(phaseStart !== undefined && { phaseStart }) };
 }

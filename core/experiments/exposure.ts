@@ -58,12 +58,16 @@ export const ExposureFactsSchema = z.object({
   /** the campaign block the open served (per-block reporting); absent for a send-time assignment */
   block: z.string().max(64).optional(),
   /**
-   * the phase (`phaseStart`) of the experiment as the open or the send read it: a phase's sample-ratio check
-   * counts only the readers drawn at its shares (not those assigned before, nor an open served from a cache
-   * of the shares before)
+   * the phase (`phaseStart`, INITIAL_PHASE before any change of shares) of the experiment as the open or the send
+   * read it: a phase's sample-ratio check counts only the readers drawn at its shares (not those assigned
+   * before, nor an open served from a cache of the shares before); absent in events queued before phases were
+   * recorded
    */
   phase: z.number().int().nonnegative().optional(),
 });
+
+/** The phase of an experiment whose shares never changed (it has no `phaseStart`). */
+export const INITIAL_PHASE = 0;
 export type ExposureFacts = z.infer<typeof ExposureFactsSchema>;
 
 /** The exposure event's id: one per reader and experiment, so repeat opens are one exposure. */

@@ -11,9 +11,21 @@
  */
 import type { Comparison, TestOptions } from "../stats/estimate";
 import { meanTest } from "../stats/means";
-import { proportionTest } from "../stats/proportions";
+import { type PeriodTable, periodMeans, periodMeanTest, periodProportionTest, periodRates } from "../stats/periods";
+import { type Proportion, proportionTest } from "../stats/proportions";
 import { type SrmResult, srmTest } from "../stats/srm";
 import { type Experiment, HOLDOUT_ARM } from "./experiment";
+
+/** An arm's counts among the readers counted in one period (an hour: a bandit's shares hold within it). */
+export interface PeriodCounts {
+  period: number;
+  arm: string;
+  exposed: number;
+  clickers: number;
+  buyers: number;
+  revenue: number;
+  revenueSquares: number;
+}
 
 /** Who a report counts: readers who opened, or readers a send assigned (subject lines). */
 export type ReportUnit = "opened" | "sent";
@@ -51,6 +63,8 @@ export interface ArmResult extends ArmCounts {
 export interface ExperimentResults {
   control: string;
   unit: ReportUnit;
+  /** `period`: rates and comparisons weighted by hour (a bandit's, whose shares move) */
+  weighting?: "period";
   arms: ArmResult[];
   /**
    * the readers counted against the intended shares: with a phase (`since`, unix seconds), those whose arm was
@@ -107,6 +121,11 @@ export function experimentResults(
     unit?: ReportUnit;
     /** readers counted per arm whose arm was drawn in the experiment's phase (with a phase: the check counts these) */
     phaseExposed?: ReadonlyMap<string, number>;
+    /**
+     * the same counts by period (a bandit's): rates and comparisons are then weighted by period
+     * (core/stats/periods.ts), so arms whose shares moved are compared as if they had not
+     */
+    periods?: readonly PeriodCounts[];
   } = {},
 ): ExperimentResults {
   const unit = opts.unit ?? "opened";
@@ -117,7 +136,27 @@ export function experimentResults(
   const control = controlOf(experiment);
   const c = byArm.get(control) ?? emptyArm(control);
   const test = { alpha: opts.alpha, sequential: opts.sequential };
-  const arms = all.map((a): ArmResult => {
+  const weighted = opts.periods ? byPeriod(opts.periods, names) : null;
+  const ci = names.indexOf(control);
+  const arms = all.map((a, i): ArmResult => {
+    if (weighted) {
+      const vs = (t: PeriodTable<Proportion>) => periodProportionTest(t, ci, i, test);
+      return {
+        ...a,
+        openRate: rate(a.opened, a.exposed),
+        ctr: weighted.ctr?.[i]?.mean ?? null,
+        conversion: weighted.conversion?.[i]?.mean ?? null,
+        revenuePerExposed: weighted.revenue?.[i]?.mean ?? null,
+        vsControl:
+          a.arm === control
+            ? null
+            : {
+                ctr: vs(weighted.clickers),
+                conversion: vs(weighted.buyers),
+                revenue: periodMeanTest(weighted.moments, ci, i, test),
+              },
+      };
+    }
     const vsControl =
       a.arm === control
         ? null
@@ -160,5 +199,39 @@ export function experimentResults(
       ...(phase && { since: experiment.phaseStart }),
     };
   }
-  return { control, unit, arms, srm, intervals: opts.sequential ? "sequential" : "fixed" };
+  return {
+    control,
+    unit,
+    ...(weighted && { weighting: "period" as const }),
+    arms,
+    srm,
+    intervals: opts.sequential ? "sequential" : "fixed",
+  };
+}
+
+/**
+ * Per-period tables over `arms` (core/stats/periods.ts; an arm without readers in a period: zeros, which leaves
+ * the period out), with each arm's weighted rates: reports and the bandit's update read the same.
+ */
+export function byPeriod(rows: readonly PeriodCounts[], arms: readonly string[]) {
+  const periods = [...new Set(rows.map((r) => r.period))].sort((a, b) => a - b);
+  const at = new Map(rows.map((r) => [`${r.period}\u0000${r.arm}`, r]));
+  const table = <T>(cell: (r: PeriodCounts | undefined) => T): PeriodTable<T> =>
+    periods.map((p) => arms.map((a) => cell(at.get(`${p}\u0000${a}`))));
+  const clickers = table((r) => ({ n: r?.exposed ?? 0, x: r?.clickers ?? 0 }));
+  const buyers = table((r) => ({ n: r?.exposed ?? 0, x: r?.buyers ?? 0 }));
+  const moments = table((r) => ({
+    n: r?.exposed ?? 0,
+    sum: r?.revenue ?? 0,
+    sumSquares: r?.revenueSquares ?? 0,
+    positive: r?.buyers ?? 0,
+  }));
+  return {
+    clickers,
+    buyers,
+    moments,
+    ctr: periodRates(clickers),
+    conversion: periodRates(buyers),
+    revenue: periodMeans(moments),
+  };
 }

@@ -71,6 +71,10 @@ describe("phases", () => {
     // never what a request says
     expect(withPhase(stored, two(1, 1, { phaseStart: 7 }), 600).phaseStart).toBeUndefined();
     expect(withPhase(null, two(1, 1, { phaseStart: 7 }), 600).phaseStart).toBeUndefined();
+    // a phase is named by its start: two changes within one second still make two phases
+    const again = withPhase(reweighted, two(1, 4), 300);
+    expect(again.phaseStart).toBe(301);
+    expect(withPhase(again, two(4, 1), 300).phaseStart).toBe(302);
   });
 
   it("after a re-weight the ratio check counts the readers exposed since, at the new shares", () => {

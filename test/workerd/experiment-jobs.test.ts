@@ -20,13 +20,18 @@ function putExperiment(id: string, b: unknown): Promise<Response> {
   return send(`/v1/admin/experiments/${id}`, { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(b) });
 }
 
-/** Exposures and clicks written as the shards write them (the store's own rows). */
-async function exposeAndClick(experiment: string, arm: string, exposed: number, clickers: number): Promise<void> {
-  const at = Math.floor(Date.now() / 1000);
-  const day = new Date().toISOString().slice(0, 10);
+/** Exposures and clicks written as the shards write them (the store's own rows), at `at` (unix s). */
+async function exposeAndClick(
+  experiment: string,
+  arm: string,
+  exposed: number,
+  clickers: number,
+  at = Math.floor(Date.now() / 1000),
+): Promise<void> {
+  const day = new Date(at * 1000).toISOString().slice(0, 10);
   const statements: D1PreparedStatement[] = [];
   for (let i = 0; i < exposed; i++) {
-    const user = `${arm}-${i}`;
+    const user = `${arm}-${at}-${i}`;
     statements.push(
       db()
         .prepare("INSERT INTO exposures (experiment, user, arm, campaign, at, day) VALUES (?, ?, ?, 'c', ?, ?)")
@@ -111,6 +116,48 @@ describe("the bandit's hourly update", () => {
     ).toBe(3);
   });
 
+  it("compares arms hour by hour: shares that moved while the rates fell do not make an arm look worse", async () => {
+    const res = await putExperiment("bandit-3", {
+      campaign: "b3",
+      variants: [
+        { id: "a", weight: 1, content: PERSONAL },
+        { id: "b", weight: 1, content: "popular" },
+      ],
+      bandit: { goal: "click", floor: 0.05 },
+    });
+    expect(res.status).toBe(200);
+    // the same click rate in both arms each hour (12%, then 3%), but b got most of its readers in the low hour:
+    // pooled, a reads 7.5% and b 3.9% ("a +92%, p < 1e-15")
+    const hour = 3600 * Math.floor(Date.now() / 1000 / 3600) - 7200;
+    await exposeAndClick("bandit-3", "a", 200, 24, hour);
+    await exposeAndClick("bandit-3", "b", 200, 24, hour);
+    await exposeAndClick("bandit-3", "a", 200, 6, hour + 3600);
+    await exposeAndClick("bandit-3", "b", 1800, 54, hour + 3600);
+    const report = (await (
+      await send("/v1/admin/experiments/bandit-3/report?intervals=fixed", { headers: ADMIN_HEADERS })
+    ).json()) as ExperimentReport;
+    expect(report.weighting).toBe("period");
+    const [a, b] = ["a", "b"].map((id) => report.arms.find((x) => x.arm === id));
+    expect(a?.exposed).toBe(400);
+    expect(b?.exposed).toBe(2000);
+    expect(a?.ctr).toBeCloseTo(0.045, 6);
+    expect(b?.ctr).toBeCloseTo(0.045, 6);
+    // b, the popular variant, is the control
+    expect(report.control).toBe("b");
+    const vs = a?.vsControl?.ctr.absolute;
+    expect(vs?.ciLow).toBeLessThan(0);
+    expect(vs?.ciHigh).toBeGreaterThan(0);
+    expect(vs?.pValue).toBeGreaterThan(0.5);
+    // the bandit's update reads the same: neither arm is the better
+    await scheduled("0 * * * *");
+    const weights = (await env.OPENTIME_KV.get(kvKeys.banditWeights("bandit-3"), "json")) as {
+      weights: Record<string, number>;
+    };
+    const share = (weights.weights.a ?? 0) / ((weights.weights.a ?? 0) + (weights.weights.b ?? 0));
+    expect(share).toBeGreaterThan(0.3);
+    expect(share).toBeLessThan(0.7);
+  });
+
   it("refuses floors that cannot all be met", async () => {
     const res = await putExperiment("bandit-2", {
       campaign: "b2",
@@ -191,6 +238,7 @@ describe("the dashboard", () => {
     expect(html).toContain(`data-metric="personal:ctrUplift" data-value="${uplift?.estimate}"`);
     expect(html).toContain("<svg");
     expect(html).toContain("Sample ratio OK");
+    expect(html).toContain("Per reader who opened (CTR is click-to-open)");
   });
 });
 

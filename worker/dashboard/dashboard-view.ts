@@ -49,6 +49,22 @@ export function dashboardView(input: DashboardInput): Record<string, unknown> {
   };
 }
 
+/** Who the report counts, and how its rates are made, in a line. */
+function unitNote(r: ExperimentReport): string {
+  const clickOnly = r.arms.reduce((s, a) => s + a.clickOnly, 0);
+  const who =
+    r.unit === "sent"
+      ? `Per reader sent (a subject-line test: an arm that wins opens is not judged per open); open rates: ${r.arms
+          .map((a) => `${a.arm} ${pct(a.openRate)}`)
+          .join(", ")}.`
+      : `Per reader who opened (CTR is click-to-open)${
+          clickOnly > 0 ? `; ${clickOnly} seen only by a click (images blocked) left out in every arm` : ""
+        }.`;
+  return r.weighting === "period"
+    ? `${who} Rates weighted hour by hour: a bandit's shares move, so arms are never pooled across allocations.`
+    : who;
+}
+
 function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
   const arms = r.arms.map((a) => {
     const vs = a.vsControl;
@@ -106,6 +122,8 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
     intervalsNote:
       r.intervals === "sequential" ? "always-valid intervals: safe to look every day" : "fixed-horizon intervals",
     intervalsShort: r.intervals === "sequential" ? "always-valid 95%" : "95%",
+    unitHeader: r.unit === "sent" ? "sent" : "exposed",
+    unitNote: unitNote(r),
     srmP: r.srm?.pValue ?? "",
     srmText: r.srm ? r.srm.pValue.toPrecision(3) : "n/a (bandit)",
     srmMismatch: r.srm?.mismatch ?? false,

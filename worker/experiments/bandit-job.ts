@@ -1,20 +1,22 @@
 /**
  * The bandit's hourly update (Cron Trigger `0 * * * *`): for each running experiment in bandit mode, each
  * variant's new share of readers is its posterior probability of having the best goal rate (clickers, or
- * buyers, per exposed reader: Beta(1 + successes, 1 + failures), core/stats/thompson.ts), never under the
- * floor. The shares become the variants' weights in the job's own key (`experiment-weights:<id>`, laid over the
+ * buyers, per exposed reader, weighted hour by hour: core/stats/periods.ts; Beta(1 + successes, 1 +
+ * failures), core/stats/thompson.ts), never under the floor. The shares become the variants' weights in the job's own key (`experiment-weights:<id>`, laid over the
  * experiment's when opens read it: the admin API's edits are never overwritten, and a stopped experiment stays
  * stopped) and are recorded for the dashboard. Readers already exposed keep their variant (sticky); the
  * holdout's share never moves.
  * An update every hour keeps the allocation stable within an hour at every edge (opens cache an experiment a
  * minute) while it follows a campaign's first day closely.
  */
+import { byPeriod } from "../../core/experiments/report";
+import { periodBanditArms } from "../../core/stats/periods";
 import { banditShares } from "../../core/stats/thompson";
 import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { saveBanditShares } from "./bandit-store";
 import { listExperimentIds, MAX_LISTED_EXPERIMENTS, putBanditWeights, readExperiment } from "./experiment-store";
-import { armCounts } from "./report-queries";
+import { periodCounts } from "./report-queries";
 
 export const BANDIT_CRON = "0 * * * *";
 /** Weights are stored on this scale (any positive scale works: core/experiments/experiment.ts). */
@@ -29,13 +31,14 @@ export async function updateBandits(env: Bindings, now = Date.now()): Promise<st
     try {
       const experiment = await readExperiment(env.OPENTIME_KV, id);
       if (experiment?.status !== "running" || !experiment.bandit) continue;
-      const counts = new Map((await armCounts(db, id)).map((c) => [c.arm, c]));
-      const goal = experiment.bandit.goal;
-      const arms = experiment.variants.map((v) => {
-        const c = counts.get(v.id);
-        return { trials: c?.exposed ?? 0, successes: (goal === "click" ? c?.clickers : c?.buyers) ?? 0 };
-      });
-      const shares = banditShares(arms, experiment.bandit.floor);
+      // hour by hour: pooled counts would compare arms under different shares (Simpson's paradox), and an arm
+      // just given more readers has more whose window has barely begun
+      const tables = byPeriod(
+        await periodCounts(db, id),
+        experiment.variants.map((v) => v.id),
+      );
+      const table = experiment.bandit.goal === "click" ? tables.clickers : tables.buyers;
+      const shares = banditShares(periodBanditArms(table), experiment.bandit.floor);
       const at = new Date(now).toISOString();
       await putBanditWeights(env.OPENTIME_KV, id, {
         at,

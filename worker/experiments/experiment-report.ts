@@ -13,6 +13,7 @@ import {
   dailyCounts,
   type ItemCounts,
   itemCounts,
+  periodCounts,
   reportUnit,
   type SlotCounts,
   slotCounts,
@@ -40,8 +41,10 @@ export async function experimentReport(
   now = Date.now(),
 ): Promise<ExperimentReport> {
   const unit = await reportUnit(db, experiment);
-  const [counts, blocks, slots, items, daily, phaseExposed] = await Promise.all([
+  const bandit = experiment.bandit !== undefined;
+  const [counts, periods, blocks, slots, items, daily, phaseExposed] = await Promise.all([
     armCounts(db, experiment.id, unit),
+    bandit ? periodCounts(db, experiment.id, unit) : undefined,
     blockCounts(db, experiment.id),
     slotCounts(db, experiment.id),
     itemCounts(db, experiment.id),
@@ -52,8 +55,10 @@ export async function experimentReport(
     ...(intervals === "sequential" && { sequential: { tuning: SEQUENTIAL_TUNING } }),
     unit,
     ...(phaseExposed && { phaseExposed }),
-    // a bandit's shares move by design: exposures are not checked against weights it has since rewritten
-    bandit: experiment.bandit !== undefined,
+    // a bandit's shares move by design: exposures are not checked against weights it has since rewritten, and
+    // its arms are compared hour by hour (weighted by period), never pooled across allocations
+    bandit,
+    ...(periods && { periods }),
   });
   return {
     experiment: {

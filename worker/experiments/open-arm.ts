@@ -16,7 +16,7 @@ import {
   type GlobalHoldout,
   HOLDOUT_ARM,
 } from "../../core/experiments/experiment";
-import { ANY_CAMPAIGN, type ExposureFacts, type Exposures } from "../../core/experiments/exposure";
+import { ANY_CAMPAIGN, type ExposureFacts, type Exposures, INITIAL_PHASE } from "../../core/experiments/exposure";
 import type { TokenClaims } from "../../core/token";
 import { errorMessage, logEvent } from "../lib/log";
 import type { ProfileRead } from "../profile/profile-store";
@@ -85,7 +85,7 @@ function decideArm(
       arm: heldGlobally ? GLOBAL_HOLDOUT_ARMS.held : GLOBAL_HOLDOUT_ARMS.rest,
       campaign: ANY_CAMPAIGN,
       days: GLOBAL_ATTRIBUTION_DAYS,
-      ...(global.phaseStart !== undefined && { phase: global.phaseStart }),
+      phase: global.phaseStart ?? INITIAL_PHASE,
     });
   }
   const globalLabel = `${GLOBAL_HOLDOUT_ID}:${heldGlobally ? GLOBAL_HOLDOUT_ARMS.held : GLOBAL_HOLDOUT_ARMS.rest}`;
@@ -102,7 +102,7 @@ function decideArm(
     arm: name,
     campaign: input.campaignId,
     days: experiment.attributionDays,
-    ...(experiment.phaseStart !== undefined && { phase: experiment.phaseStart }),
+    phase: experiment.phaseStart ?? INITIAL_PHASE,
   });
   const variant = arm.kind === "variant" ? experiment.variants.find((v) => v.id === arm.variant) : undefined;
   const content = variant?.content ?? "popular";

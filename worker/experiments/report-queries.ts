@@ -5,7 +5,7 @@
  * reads see every committed write.
  */
 import type { Experiment } from "../../core/experiments/experiment";
-import { type ArmCounts, emptyArm, type ReportUnit } from "../../core/experiments/report";
+import { type ArmCounts, emptyArm, type PeriodCounts, type ReportUnit } from "../../core/experiments/report";
 import { ensureSchema } from "./experiment-db";
 
 export interface SlotCounts {
@@ -120,6 +120,32 @@ export async function armCounts(db: D1Database, experiment: string, unit: Report
     const row = rows.find((r) => r.arm === arm) ?? emptyArm(arm);
     return { ...row, clickOnly: left.get(arm) ?? 0 };
   });
+}
+
+/** Seconds per period of a bandit's report: its shares change at most once an hour (worker/experiments/bandit-job.ts). */
+export const PERIOD_SECONDS = 3600;
+
+/** Per hour (of each reader's exposure, or assignment) and arm: the readers the unit counts and their outcomes. */
+export async function periodCounts(
+  db: D1Database,
+  experiment: string,
+  unit: ReportUnit = "opened",
+): Promise<PeriodCounts[]> {
+  await ensureSchema(db);
+  const { results } = await db
+    .prepare(
+      `SELECT CAST(u.at / ${PERIOD_SECONDS} AS INTEGER) AS period, u.arm AS arm, count(*) AS exposed,
+              sum(coalesce(o.clicks, 0) > 0) AS clickers, sum(coalesce(o.purchases, 0) > 0) AS buyers,
+              sum(coalesce(o.revenue, 0)) AS revenue,
+              sum(coalesce(o.revenue, 0) * coalesce(o.revenue, 0)) AS revenueSquares
+       FROM (${unitReaders(unit)}) u LEFT JOIN (
+         SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, sum(value) AS revenue
+         FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = u.user
+       GROUP BY period, u.arm ORDER BY period, u.arm`,
+    )
+    .bind(experiment)
+    .all<PeriodCounts>();
+  return results;
 }
 
 /** Per arm and the block each reader's first open served: exposed readers, and those who clicked or bought. */
