@@ -146,8 +146,9 @@ export function applyEvents(
       continue;
     }
     rows.push(...exposureRows(e, p.experiments));
+    const via = e.type === "exposure" ? "open" : "click";
     for (const x of e.type === "exposure" ? (e.exposure ? [e.exposure] : []) : (e.exposures ?? []))
-      p.experiments = withExposure(p.experiments, x, e.ts);
+      p.experiments = withExposure(p.experiments, x, e.ts, true, via);
     if (e.type === "exposure") continue;
     rows.push(...attributedRows(e, p.experiments));
     // what an email showed (an amp-list answer, or an image block with its open): kept for the frequency cap

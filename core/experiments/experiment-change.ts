@@ -64,6 +64,8 @@ export function holdoutAfter(
     return { share: 0, seed, ended: { share, ...(phaseStart !== undefined && { phaseStart }), at: nowS } };
   }
   const moved = stored === null || stored.share !== change.share || stored.seed !== seed;
-  const phaseStart = moved ? Math.max(nowS, (stored?.phaseStart ?? 0) + 1) : stored.phaseStart;
+  // after the last phase, the one it ended included: two changes within a second still make two phases
+  const last = stored?.phaseStart ?? stored?.ended?.phaseStart ?? 0;
+  const phaseStart = moved ? Math.max(nowS, last + 1) : stored.phaseStart;
   return { share: change.share, seed, ...(phaseStart !== undefined && { phaseStart }) };
 }

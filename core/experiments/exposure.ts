@@ -34,6 +34,8 @@ export const ExposureSchema = z.object({
   exposed: z.boolean().default(true),
   /** the phase (its `phaseStart`) of the experiment as it was when the arm was drawn; absent: none, or unknown */
   phase: z.number().int().nonnegative().optional(),
+  /** `click`: exposed by a click, no open seen yet (absent: by an open, or recorded before this was kept) */
+  via: z.literal("click").optional(),
 });
 export type Exposure = z.infer<typeof ExposureSchema>;
 
@@ -88,15 +90,34 @@ export function assignmentEventId(experiment: string): string {
  * reader it forgot would be drawn again, into another arm if its share or seed changed since). Returns the same
  * object when nothing changed.
  */
-export function withExposure(exposures: Exposures, facts: ExposureFacts, at: number, exposed = true): Exposures {
+export function withExposure(
+  exposures: Exposures,
+  facts: ExposureFacts,
+  at: number,
+  exposed = true,
+  via: "open" | "click" = "open",
+): Exposures {
   const known = exposures[facts.experiment];
   const until = at + Math.max(0, facts.days) * DAY_SECONDS;
+  const byClick = exposed && via === "click" ? { via: "click" as const } : {};
   let entry: Exposure;
   if (!known) {
     const phase = facts.phase;
-    entry = { arm: facts.arm, campaign: facts.campaign, at, until, exposed, ...(phase !== undefined && { phase }) };
-  } else if (exposed && !known.exposed) entry = { ...known, at, until, exposed: true };
-  else return exposures;
+    entry = {
+      arm: facts.arm,
+      campaign: facts.campaign,
+      at,
+      until,
+      exposed,
+      ...(phase !== undefined && { phase }),
+      ...byClick,
+    };
+  } else if (exposed && !known.exposed) entry = { ...known, at, until, exposed: true, ...byClick };
+  else if (exposed && known.via === "click" && via === "open") {
+    // the open a click overtook: an opener after all (arm and window stay)
+    const { via: _, ...opened } = known;
+    entry = opened;
+  } else return exposures;
   const next: Exposures = { ...exposures, [facts.experiment]: entry };
   const ids = Object.keys(next);
   if (ids.length <= MAX_EXPOSURES) return next;
@@ -127,6 +148,12 @@ export type ExperimentRow =
       /** the experiment's phase when the arm was drawn (null: none, or unknown) */
       phase: number | null;
       at: number;
+    }
+  | {
+      /** a reader first exposed by a click was seen opening after all (the open came after the click) */
+      kind: "opened";
+      experiment: string;
+      user: string;
     }
   | {
       /** the reader's arm was drawn when the email was sent (its subject line): a report per sent reader counts these */
@@ -163,7 +190,11 @@ export function exposureRows(e: QueuedEvent, exposures: Exposures): ExperimentRo
     e.type === "exposure" ? (e.exposure ? [e.exposure] : []) : e.type === "email_click" ? (e.exposures ?? []) : [];
   return facts.flatMap((x): ExperimentRow[] => {
     const known = exposures[x.experiment];
-    if (known?.exposed) return [];
+    if (known?.exposed) {
+      // an open applied after the click that exposed the reader (retried, or overtaken): they did open
+      const opened = e.type === "exposure" && known.via === "click";
+      return opened ? [{ kind: "opened", experiment: x.experiment, user: e.user }] : [];
+    }
     const arm = known ? known.arm : x.arm;
     const block = x.block ?? null;
     const via = e.type === "exposure" ? "open" : "click";
@@ -185,13 +216,19 @@ export function exposureRows(e: QueuedEvent, exposures: Exposures): ExperimentRo
 }
 
 /**
- * The rows of a send-time assignment, given the reader's exposures before it: one per experiment the reader
- * had no arm in yet (the first assignment is theirs; one after an open changes nothing).
+ * The rows of a send-time assignment, given the reader's exposures before it: a row in the arm the send drew,
+ * which is the arm the reader already had if any (sticky); the store keeps the first row per reader and
+ * experiment. A reader who opened before their assignment was applied (a retried message) is still one of
+ * those sent.
  */
 export function assignmentRows(e: QueuedEvent, exposures: Exposures): ExperimentRow[] {
   const x = e.type === "assignment" ? e.exposure : undefined;
-  if (!x || exposures[x.experiment]) return [];
-  const phase = x.phase ?? null;
+  // the global holdout is reported per open, whatever the sends did
+  if (!x || x.experiment === GLOBAL_HOLDOUT_ID) return [];
+  const known = exposures[x.experiment];
+  // the arm the reader already has (an open, or a send, came first: the store keeps the first row it gets)
+  if (known && known.arm !== x.arm) return [];
+  const phase = (known ? known.phase : x.phase) ?? null;
   return [
     { kind: "assignment", experiment: x.experiment, user: e.user, arm: x.arm, campaign: x.campaign, phase, at: e.ts },
   ];

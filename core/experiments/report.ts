@@ -21,6 +21,7 @@ export interface PeriodCounts {
   period: number;
   arm: string;
   exposed: number;
+  opened: number;
   clickers: number;
   buyers: number;
   revenue: number;
@@ -136,10 +137,14 @@ export function experimentResults(
   const control = controlOf(experiment);
   const c = byArm.get(control) ?? emptyArm(control);
   const test = { alpha: opts.alpha, sequential: opts.sequential };
-  const weighted = opts.periods ? byPeriod(opts.periods, names) : null;
-  const ci = names.indexOf(control);
-  const arms = all.map((a, i): ArmResult => {
-    if (weighted) {
+  // weighed over the arms the experiment has now: a variant removed since has no readers in the hours after, which
+  // would leave every later hour out; its readers show pooled, without a comparison
+  const current = armsOf(experiment);
+  const weighted = opts.periods ? byPeriod(opts.periods, current) : null;
+  const ci = current.indexOf(control);
+  const arms = all.map((a): ArmResult => {
+    const i = current.indexOf(a.arm);
+    if (weighted && i >= 0) {
       const vs = (t: PeriodTable<Proportion>) => periodProportionTest(t, ci, i, test);
       return {
         ...a,
@@ -151,10 +156,21 @@ export function experimentResults(
           a.arm === control
             ? null
             : {
+                ...(unit === "sent" && { opens: vs(weighted.opened) }),
                 ctr: vs(weighted.clickers),
                 conversion: vs(weighted.buyers),
                 revenue: periodMeanTest(weighted.moments, ci, i, test),
               },
+      };
+    }
+    if (weighted) {
+      return {
+        ...a,
+        openRate: rate(a.opened, a.exposed),
+        ctr: rate(a.clickers, a.exposed),
+        conversion: rate(a.buyers, a.exposed),
+        revenuePerExposed: rate(a.revenue, a.exposed),
+        vsControl: null,
       };
     }
     const vsControl =
@@ -218,6 +234,7 @@ export function byPeriod(rows: readonly PeriodCounts[], arms: readonly string[])
   const at = new Map(rows.map((r) => [`${r.period}\u0000${r.arm}`, r]));
   const table = <T>(cell: (r: PeriodCounts | undefined) => T): PeriodTable<T> =>
     periods.map((p) => arms.map((a) => cell(at.get(`${p}\u0000${a}`))));
+  const opened = table((r) => ({ n: r?.exposed ?? 0, x: r?.opened ?? 0 }));
   const clickers = table((r) => ({ n: r?.exposed ?? 0, x: r?.clickers ?? 0 }));
   const buyers = table((r) => ({ n: r?.exposed ?? 0, x: r?.buyers ?? 0 }));
   const moments = table((r) => ({
@@ -227,6 +244,7 @@ export function byPeriod(rows: readonly PeriodCounts[], arms: readonly string[])
     positive: r?.buyers ?? 0,
   }));
   return {
+    opened,
     clickers,
     buyers,
     moments,

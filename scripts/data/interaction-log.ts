@@ -230,7 +230,8 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     else if (mapping.type) w = typeWeights[typ] ?? 0;
     else w = 1;
     if (!Number.isFinite(w) || w <= 0) {
-      drop(mapping.weight ? "non-positive weight" : `type weight 0 (${typ || "untyped"})`);
+      // one reason, whatever the type: the counts go into the manifest, which must not hold a column's raw values
+      drop(mapping.weight ? "non-positive weight" : "type weight 0");
       continue;
     }
     user.push(intern(userIndex, u));

@@ -61,7 +61,7 @@ describe("interaction log", () => {
     const log = await readInteractionLog(path);
     expect(log.rows).toBe(2);
     expect(Array.from(log.weight)).toEqual([1, 6]);
-    expect(log.dropped).toEqual({ "missing item": 1, "type weight 0 (cart_remove)": 1 });
+    expect(log.dropped).toEqual({ "missing item": 1, "type weight 0": 1 });
   });
 
   it("names the missing column", async () => {

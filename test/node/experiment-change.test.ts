@@ -95,6 +95,47 @@ describe("phases", () => {
   });
 });
 
+describe("a bandit's report, weighted by period", () => {
+  it("keeps taking in new hours after a variant is removed: it is weighed over the arms the experiment has now", () => {
+    const now = experiment({
+      variants: [
+        { id: "a", weight: 1, content: "popular" },
+        { id: "b", weight: 1, content: "popular" },
+      ],
+    });
+    const row = (period: number, arm: string, exposed: number, clickers: number) => ({
+      period,
+      arm,
+      exposed,
+      opened: exposed,
+      clickers,
+      buyers: 0,
+      revenue: 0,
+      revenueSquares: 0,
+    });
+    // c ran in hour 1 only; a and b each hour, at 10% in hour 1 and 2% in hour 2
+    const periods = [
+      row(1, "a", 100, 10),
+      row(1, "b", 100, 10),
+      row(1, "c", 100, 10),
+      row(2, "a", 1000, 20),
+      row(2, "b", 1000, 20),
+    ];
+    const counts = ["a", "b", "c"].map((arm) => {
+      const mine = periods.filter((p) => p.arm === arm);
+      const exposed = mine.reduce((s, p) => s + p.exposed, 0);
+      return { ...emptyArm(arm, exposed), clickers: mine.reduce((s, p) => s + p.clickers, 0) };
+    });
+    const r = experimentResults(now, counts, { bandit: true, periods });
+    expect(r.weighting).toBe("period");
+    // hour 2 counts: weighed over a and b, the hours weigh 200 / 2,200 and 2,000 / 2,200
+    const expected = (200 / 2200) * 0.1 + (2000 / 2200) * 0.02;
+    expect(r.arms.find((x) => x.arm === "a")?.ctr).toBeCloseTo(expected, 12);
+    // the removed arm shows pooled, without a comparison
+    expect(r.arms.find((x) => x.arm === "c")).toMatchObject({ ctr: 0.1, vsControl: null });
+  });
+});
+
 describe("the global holdout's changes", () => {
   it("keeps the seed in force, starts a phase when turned on or moved, and starts afresh after off", () => {
     const on = holdoutAfter(null, { share: 0.05, seed: "s" }, 100);
@@ -114,6 +155,8 @@ describe("the global holdout's changes", () => {
     // off again changes nothing; on again: a new phase, the seed kept
     expect(holdoutAfter(off, { share: 0 }, 600)).toEqual(off);
     expect(holdoutAfter(off, { share: 0.05 }, 700)).toEqual({ share: 0.05, seed: "s", phaseStart: 700 });
+    // on again within the second of the phase it ended: another phase still
+    expect(holdoutAfter(off, { share: 0.1 }, 100)).toMatchObject({ share: 0.1, phaseStart: 101 });
     // nobody is held while it is off
     expect(inGlobalHoldout(off, "u1", "holdout")).toBe(false);
     const experiment = globalHoldoutExperiment(off, 30);

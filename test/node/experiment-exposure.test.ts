@@ -76,7 +76,7 @@ describe("exposure", () => {
 
   it("a click carrying the open's exposure is counted for it, in one event", () => {
     const r = apply([{ ...click("c1", T), exposures: [facts({ block: "picks" })] }]);
-    expect(r.experimentRows.map((x) => [x.kind, x.arm])).toEqual([
+    expect(r.experimentRows.map((x) => [x.kind, "arm" in x ? x.arm : null])).toEqual([
       ["exposure", "personal"],
       ["click", "personal"],
     ]);
@@ -94,7 +94,7 @@ describe("exposure", () => {
     ]);
     expect(r.profile.experiments.e1).toMatchObject({ arm: "subject-b", exposed: true, at: T + 10 });
     // the send's row (reports per sent reader count it), then the open's, in the assigned arm
-    expect(r.experimentRows.map((x) => [x.kind, x.arm])).toEqual([
+    expect(r.experimentRows.map((x) => [x.kind, "arm" in x ? x.arm : null])).toEqual([
       ["assignment", "subject-b"],
       ["exposure", "subject-b"],
       ["click", "subject-b"],
@@ -106,12 +106,37 @@ describe("exposure", () => {
       ["assignment", 5],
       ["exposure", 5],
     ]);
-    // an assignment after the exposure changes nothing, and writes no row
+    // an assignment applied after the open (a retried message) in the reader's arm: they were sent, so its row
+    // is written (the store keeps the first per reader); in another arm, none; the global holdout's, none
     expect(apply([exposure("exposure:e1", T), assignment(T + 5)]).experimentRows.map((x) => x.kind)).toEqual([
       "exposure",
+      "assignment",
     ]);
+    expect(
+      apply([exposure("exposure:e1", T), assignment(T + 5, { arm: "other" })]).experimentRows.map((x) => x.kind),
+    ).toEqual(["exposure"]);
+    expect(apply([assignment(T, { experiment: "global-holdout" })]).experimentRows).toEqual([]);
     const later = withExposure(r.profile.experiments, facts({ arm: "other" }), T + 30, false);
     expect(later).toBe(r.profile.experiments);
+  });
+
+  it("a reader exposed by a click whose open arrives after it is an opener after all", () => {
+    const clickWithExposure: QueuedEvent = { ...click("c1", T + 5), exposures: [facts()] };
+    // the click's message applied first, the open's (earlier, retried) after it
+    const first = apply([clickWithExposure]);
+    const r = applyEvents(first.profile, [exposure("exposure:e1", T + 1)], "now");
+    expect([...first.experimentRows, ...r.experimentRows].map((x) => [x.kind, "via" in x ? x.via : undefined])).toEqual(
+      [
+        ["exposure", "click"],
+        ["click", undefined],
+        ["opened", undefined],
+      ],
+    );
+    expect(r.profile.experiments.e1?.via).toBeUndefined();
+    // a repeat open changes nothing more
+    expect(applyEvents(r.profile, [exposure("exposure:e1-again", T + 9)], "now").experimentRows).toEqual([]);
+    // seen only by the click: it stays so
+    expect(first.profile.experiments.e1?.via).toBe("click");
   });
 
   it("attributes clicks on the campaign and purchases inside the window, once per event", () => {

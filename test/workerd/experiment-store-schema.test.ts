@@ -6,7 +6,7 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ensureSchema, writeRows } from "../../worker/experiments/experiment-db";
+import { ensureSchema, type StoreRow, writeRows } from "../../worker/experiments/experiment-db";
 
 const db = () => env.DB as D1Database;
 
@@ -70,6 +70,36 @@ describe("the experiment store's schema", () => {
       phase: 7,
     });
     expect(await db().prepare("SELECT count(*) AS n FROM assignments WHERE experiment = 'x'").first("n")).toBe(1);
+    // a row an earlier version queued (no via, phase, block) is written, not refused: D1 refuses undefined, and a
+    // refused batch would hold the shard's outbox, erasures included, for good
+    const old = { kind: "exposure", experiment: "x", user: "u2", arm: "a", campaign: "c", at } as unknown as StoreRow;
+    await writeRows(db(), [old]);
+    expect(await db().prepare("SELECT via, phase, block FROM exposures WHERE user = 'u2'").first()).toEqual({
+      via: null,
+      phase: null,
+      block: null,
+    });
+    // a reader exposed by a click, then seen opening: an opener
+    await writeRows(db(), [
+      {
+        kind: "exposure",
+        experiment: "x",
+        user: "u3",
+        arm: "a",
+        campaign: "c",
+        block: null,
+        via: "click",
+        phase: 7,
+        at,
+      },
+      { kind: "opened", experiment: "x", user: "u3" },
+    ]);
+    expect(await db().prepare("SELECT via FROM exposures WHERE user = 'u3'").first("via")).toBe("open");
+    expect(await daily()).toEqual({ e: 3, p: 1, r: 12.5 });
+    await writeRows(db(), [
+      { kind: "forget", user: "u2" },
+      { kind: "forget", user: "u3" },
+    ]);
     await writeRows(db(), [{ kind: "forget", user: "u1" }]);
     expect(await daily()).toEqual({ e: 0, p: 0, r: 0 });
     expect(await db().prepare("SELECT count(*) AS n FROM assignments WHERE user = 'u1'").first("n")).toBe(0);

@@ -16,7 +16,7 @@ import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { saveBanditShares } from "./bandit-store";
 import { listExperimentIds, MAX_LISTED_EXPERIMENTS, putBanditWeights, readExperiment } from "./experiment-store";
-import { periodCounts } from "./report-queries";
+import { periodCounts, reportUnit } from "./report-queries";
 
 export const BANDIT_CRON = "0 * * * *";
 /** Weights are stored on this scale (any positive scale works: core/experiments/experiment.ts). */
@@ -33,8 +33,10 @@ export async function updateBandits(env: Bindings, now = Date.now()): Promise<st
       if (experiment?.status !== "running" || !experiment.bandit) continue;
       // hour by hour: pooled counts would compare arms under different shares (Simpson's paradox), and an arm
       // just given more readers has more whose window has barely begun
+      // the readers its report counts (sent, for subject lines), so the bandit follows what the report says
+      const unit = await reportUnit(db, experiment);
       const tables = byPeriod(
-        await periodCounts(db, id),
+        await periodCounts(db, id, unit),
         experiment.variants.map((v) => v.id),
       );
       const table = experiment.bandit.goal === "click" ? tables.clickers : tables.buyers;

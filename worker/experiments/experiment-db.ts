@@ -98,6 +98,7 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
   const flush = () => {
     const exposures = run.filter((r): r is Extract<StoreRow, { kind: "exposure" }> => r.kind === "exposure");
     const assignments = run.filter((r): r is Extract<StoreRow, { kind: "assignment" }> => r.kind === "assignment");
+    const opened = run.filter((r): r is Extract<StoreRow, { kind: "opened" }> => r.kind === "opened");
     const outcomes = run.filter(
       (r): r is Extract<StoreRow, { kind: "click" | "purchase" }> => r.kind === "click" || r.kind === "purchase",
     );
@@ -107,8 +108,19 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
           .prepare(
             `INSERT OR IGNORE INTO exposures (experiment, user, arm, campaign, block, via, phase, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
           )
+          // rows an earlier version queued lack the newer fields: D1 refuses undefined
           .bind(
-            ...part.flatMap((r) => [r.experiment, r.user, r.arm, r.campaign, r.block, r.via, r.phase, r.at, day(r.at)]),
+            ...part.flatMap((r) => [
+              r.experiment,
+              r.user,
+              r.arm,
+              r.campaign,
+              r.block ?? null,
+              r.via ?? null,
+              r.phase ?? null,
+              r.at,
+              day(r.at),
+            ]),
           ),
       );
     }
@@ -118,7 +130,14 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
           .prepare(
             `INSERT OR IGNORE INTO assignments (experiment, user, arm, campaign, phase, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
           )
-          .bind(...part.flatMap((r) => [r.experiment, r.user, r.arm, r.campaign, r.phase, r.at, day(r.at)])),
+          .bind(...part.flatMap((r) => [r.experiment, r.user, r.arm, r.campaign, r.phase ?? null, r.at, day(r.at)])),
+      );
+    }
+    for (const r of opened) {
+      statements.push(
+        db
+          .prepare("UPDATE exposures SET via = 'open' WHERE experiment = ? AND user = ? AND via = 'click'")
+          .bind(r.experiment, r.user),
       );
     }
     for (const part of chunks(outcomes, Math.floor(MAX_PARAMS / 10))) {

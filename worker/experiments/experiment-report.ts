@@ -45,8 +45,8 @@ export async function experimentReport(
   const [counts, periods, blocks, slots, items, daily, phaseExposed] = await Promise.all([
     armCounts(db, experiment.id, unit),
     bandit ? periodCounts(db, experiment.id, unit) : undefined,
-    blockCounts(db, experiment.id),
-    slotCounts(db, experiment.id),
+    blockCounts(db, experiment.id, unit),
+    slotCounts(db, experiment.id, unit),
     itemCounts(db, experiment.id),
     dailyCounts(db, experiment.id),
     experiment.phaseStart === undefined ? undefined : unitsInPhase(db, experiment.id, unit, experiment.phaseStart),

@@ -4,7 +4,7 @@
  * block served, clicks per slot, the items clicked and bought most, and the daily aggregates. Read-only; D1
  * reads see every committed write.
  */
-import type { Experiment } from "../../core/experiments/experiment";
+import { type Experiment, GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { type ArmCounts, emptyArm, type PeriodCounts, type ReportUnit } from "../../core/experiments/report";
 import { ensureSchema } from "./experiment-db";
 
@@ -41,11 +41,12 @@ export interface DailyCounts {
 }
 
 /**
- * The report's unit: readers a send assigned (`sent`) for an experiment whose variants set subject lines and
- * whose sends drew arms (an arm that wins opens must not be judged per open), else readers who opened.
+ * The report's unit: readers a send assigned (`sent`) for an experiment whose sends drew arms (the subject-line
+ * route is the only writer of assignments: an arm that wins opens must not be judged per open), else readers who
+ * opened. The global holdout is reported per open.
  */
 export async function reportUnit(db: D1Database, experiment: Experiment): Promise<ReportUnit> {
-  if (!experiment.variants.some((v) => v.content !== "popular" && v.content.subjects)) return "opened";
+  if (experiment.id === GLOBAL_HOLDOUT_ID) return "opened";
   await ensureSchema(db);
   const row = await db
     .prepare("SELECT 1 AS any FROM assignments WHERE experiment = ? LIMIT 1")
@@ -135,7 +136,7 @@ export async function periodCounts(
   const { results } = await db
     .prepare(
       `SELECT CAST(u.at / ${PERIOD_SECONDS} AS INTEGER) AS period, u.arm AS arm, count(*) AS exposed,
-              sum(coalesce(o.clicks, 0) > 0) AS clickers, sum(coalesce(o.purchases, 0) > 0) AS buyers,
+              sum(u.opened) AS opened, sum(coalesce(o.clicks, 0) > 0) AS clickers, sum(coalesce(o.purchases, 0) > 0) AS buyers,
               sum(coalesce(o.revenue, 0)) AS revenue,
               sum(coalesce(o.revenue, 0) * coalesce(o.revenue, 0)) AS revenueSquares
        FROM (${unitReaders(unit)}) u LEFT JOIN (
@@ -148,8 +149,12 @@ export async function periodCounts(
   return results;
 }
 
-/** Per arm and the block each reader's first open served: exposed readers, and those who clicked or bought. */
-export async function blockCounts(db: D1Database, experiment: string): Promise<BlockCounts[]> {
+/** Per arm and the block each reader's first open served: the unit's readers, and those who clicked or bought. */
+export async function blockCounts(
+  db: D1Database,
+  experiment: string,
+  unit: ReportUnit = "opened",
+): Promise<BlockCounts[]> {
   const { results } = await db
     .prepare(
       `SELECT e.arm AS arm, coalesce(e.block, '') AS block, count(*) AS exposed,
@@ -157,18 +162,25 @@ export async function blockCounts(db: D1Database, experiment: string): Promise<B
        FROM exposures e LEFT JOIN (
          SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases
          FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = e.user
-       WHERE e.experiment = ?1 GROUP BY e.arm, e.block ORDER BY e.arm, block`,
+       WHERE e.experiment = ?1 AND e.user IN (SELECT user FROM (${unitReaders(unit)}))
+       GROUP BY e.arm, e.block ORDER BY e.arm, block`,
     )
     .bind(experiment)
     .all<BlockCounts>();
   return results;
 }
 
-export async function slotCounts(db: D1Database, experiment: string): Promise<SlotCounts[]> {
+/** Clicks per arm and slot by the unit's readers. */
+export async function slotCounts(
+  db: D1Database,
+  experiment: string,
+  unit: ReportUnit = "opened",
+): Promise<SlotCounts[]> {
   const { results } = await db
     .prepare(
       `SELECT arm, coalesce(slot, '') AS slot, count(*) AS clicks, count(DISTINCT user) AS clickers
-       FROM outcomes WHERE experiment = ? AND kind = 'click' GROUP BY arm, slot ORDER BY arm, slot`,
+       FROM outcomes WHERE experiment = ?1 AND kind = 'click' AND user IN (SELECT user FROM (${unitReaders(unit)}))
+       GROUP BY arm, slot ORDER BY arm, slot`,
     )
     .bind(experiment)
     .all<SlotCounts>();
