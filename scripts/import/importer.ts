@@ -200,7 +200,10 @@ export async function importLog(opts: ImportOptions): Promise<ImportSummary> {
           rejected?: { code: string }[];
           error?: { code: string; message: string };
         };
-        if (body.error) throw new Error(`batch ${b}: ${body.error.code}: ${body.error.message}`);
+        // a batch none of whose events is valid (INVALID_EVENTS) is counted like any other's rejections: one
+        // reader's history under a bad id must not end the import; any other error ends it
+        if (body.error && body.error.code !== "INVALID_EVENTS")
+          throw new Error(`batch ${b}: ${body.error.code}: ${body.error.message}`);
         accepted += body.accepted ?? 0;
         for (const r of body.rejected ?? []) rejected[r.code] = (rejected[r.code] ?? 0) + 1;
         return;

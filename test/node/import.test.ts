@@ -26,6 +26,8 @@ let posted: ApiEvent[][] = [];
 let delay: (() => number) | null = null;
 /** called as each request arrives */
 let onRequest: (() => void) | null = null;
+/** the answer to a batch, when not every event is accepted */
+let answer: ((events: ApiEvent[]) => { status: number; body: unknown } | null) | null = null;
 let server: Server;
 let url: string;
 
@@ -39,9 +41,9 @@ beforeAll(async () => {
       onRequest?.();
       const { events } = JSON.parse(body) as { events: ApiEvent[] };
       posted.push(events);
+      const reply = answer?.(events) ?? { status: 202, body: { accepted: events.length } };
       setTimeout(
-        () =>
-          res.writeHead(202, { "Content-Type": "application/json" }).end(JSON.stringify({ accepted: events.length })),
+        () => res.writeHead(reply.status, { "Content-Type": "application/json" }).end(JSON.stringify(reply.body)),
         delay?.() ?? 0,
       );
     });
@@ -75,6 +77,43 @@ describe("import ids", () => {
     expect(quantity("536365:85123A:3")).toBe(4);
     expect(quantity("536365:71053")).toBe(6);
     expect(quantity("536366:85123A")).toBe(1);
+  });
+});
+
+describe("import answers", () => {
+  it("counts a batch none of whose events is valid (400 INVALID_EVENTS) as rejections, and goes on", async () => {
+    posted = [];
+    // the API's answer to a batch of only bad events, as worker/routes/events.ts gives it
+    answer = (events) =>
+      events.every((e) => e.user === "u3")
+        ? {
+            status: 400,
+            body: {
+              error: { code: "INVALID_EVENTS", message: "no event of the batch is valid" },
+              accepted: 0,
+              rejected: events.map((_, index) => ({ index, code: "INVALID_EVENT" })),
+            },
+          }
+        : null;
+    try {
+      const path = file("one-bad.csv", [
+        "event_id,user_id,type,item_id,ts",
+        ...Array.from({ length: 5 }, (_, i) => `b${i},u${i},purchase,i${i},${1_700_000_000 + i}`),
+      ]);
+      const summary = await importLog({
+        data: path,
+        url,
+        adminKey: "k",
+        batchSize: 1,
+        concurrency: 1,
+        checkpoint: join(dir, "one-bad.checkpoint.json"),
+      });
+      expect(summary.accepted).toBe(4);
+      expect(summary.rejected).toEqual({ INVALID_EVENT: 1 });
+      expect(posted).toHaveLength(5);
+    } finally {
+      answer = null;
+    }
   });
 });
 
