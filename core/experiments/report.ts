@@ -143,12 +143,20 @@ export function experimentResults(
   const weighted = opts.periods ? byPeriod(opts.periods, current) : null;
   const ci = current.indexOf(control);
   const arms = all.map((a): ArmResult => {
+    const pooled = {
+      ...a,
+      openRate: rate(a.opened, a.exposed),
+      ctr: rate(a.clickers, a.exposed),
+      conversion: rate(a.buyers, a.exposed),
+      revenuePerExposed: rate(a.revenue, a.exposed),
+    };
     const i = current.indexOf(a.arm);
-    if (weighted && i >= 0) {
+    if (weighted) {
+      // a variant removed since: pooled, without a comparison
+      if (i < 0) return { ...pooled, vsControl: null };
       const vs = (t: PeriodTable<Proportion>) => periodProportionTest(t, ci, i, test);
       return {
-        ...a,
-        openRate: rate(a.opened, a.exposed),
+        ...pooled,
         ctr: weighted.ctr?.[i]?.mean ?? null,
         conversion: weighted.conversion?.[i]?.mean ?? null,
         revenuePerExposed: weighted.revenue?.[i]?.mean ?? null,
@@ -163,38 +171,23 @@ export function experimentResults(
               },
       };
     }
-    if (weighted) {
-      return {
-        ...a,
-        openRate: rate(a.opened, a.exposed),
-        ctr: rate(a.clickers, a.exposed),
-        conversion: rate(a.buyers, a.exposed),
-        revenuePerExposed: rate(a.revenue, a.exposed),
-        vsControl: null,
-      };
-    }
-    const vsControl =
-      a.arm === control
-        ? null
-        : {
-            ...(unit === "sent" && {
-              opens: proportionTest({ n: c.exposed, x: c.opened }, { n: a.exposed, x: a.opened }, test),
-            }),
-            ctr: proportionTest({ n: c.exposed, x: c.clickers }, { n: a.exposed, x: a.clickers }, test),
-            conversion: proportionTest({ n: c.exposed, x: c.buyers }, { n: a.exposed, x: a.buyers }, test),
-            revenue: meanTest(
-              { n: c.exposed, sum: c.revenue, sumSquares: c.revenueSquares, positive: c.buyers },
-              { n: a.exposed, sum: a.revenue, sumSquares: a.revenueSquares, positive: a.buyers },
-              test,
-            ),
-          };
+    const vs = (x: (k: ArmCounts) => number) =>
+      proportionTest({ n: c.exposed, x: x(c) }, { n: a.exposed, x: x(a) }, test);
     return {
-      ...a,
-      openRate: rate(a.opened, a.exposed),
-      ctr: rate(a.clickers, a.exposed),
-      conversion: rate(a.buyers, a.exposed),
-      revenuePerExposed: rate(a.revenue, a.exposed),
-      vsControl,
+      ...pooled,
+      vsControl:
+        a.arm === control
+          ? null
+          : {
+              ...(unit === "sent" && { opens: vs((k) => k.opened) }),
+              ctr: vs((k) => k.clickers),
+              conversion: vs((k) => k.buyers),
+              revenue: meanTest(
+                { n: c.exposed, sum: c.revenue, sumSquares: c.revenueSquares, positive: c.buyers },
+                { n: a.exposed, sum: a.revenue, sumSquares: a.revenueSquares, positive: a.buyers },
+                test,
+              ),
+            },
     };
   });
   let srm: ExperimentResults["srm"] = null;

@@ -129,10 +129,20 @@ export function periodMeans(periods: PeriodTable<Moments>): PeriodEstimate[] | n
   return weigh(periods, momentCell)?.arms ?? null;
 }
 
-function pair(arms: number, control: number, treatment: number): void {
+/** The two arms compared, weighted over all of `periods`' arms; null when no period has a reader in every arm. */
+function compared<T>(
+  periods: PeriodTable<T>,
+  cell: (c: T) => { n: number; mean: number; variance: number; events: number | null },
+  control: number,
+  treatment: number,
+): { a: PeriodEstimate; b: PeriodEstimate; weighted: Weighted } | null {
+  const arms = shape(periods);
   for (const i of [control, treatment])
     if (!(Number.isInteger(i) && i >= 0 && i < arms)) throw new RangeError(`no arm ${i} among ${arms}`);
   if (control === treatment) throw new RangeError(`arm ${control} compared with itself`);
+  const weighted = weigh(periods, cell);
+  if (!weighted) return null;
+  return { a: weighted.arms[control] as PeriodEstimate, b: weighted.arms[treatment] as PeriodEstimate, weighted };
 }
 
 /**
@@ -146,11 +156,9 @@ export function periodProportionTest(
   opts: TestOptions = {},
 ): Comparison {
   const alpha = checkOptions(opts);
-  pair(shape(periods), control, treatment);
-  const weighted = weigh(periods, rateCell);
-  if (!weighted) return { absolute: null, relative: null };
-  const a = weighted.arms[control] as PeriodEstimate;
-  const b = weighted.arms[treatment] as PeriodEstimate;
+  const both = compared(periods, rateCell, control, treatment);
+  if (!both) return { absolute: null, relative: null };
+  const { a, b } = both;
   // the count whose binomial variance is the weighted one (all of the readers when no period has any variance),
   // plus one success and one failure, as proportionTest adds them
   const adjusted = (e: PeriodEstimate) => {
@@ -187,11 +195,9 @@ export function periodMeanTest(
   opts: TestOptions = {},
 ): Comparison {
   const alpha = checkOptions(opts);
-  pair(shape(periods), control, treatment);
-  const weighted = weigh(periods, momentCell);
-  if (!weighted) return { absolute: null, relative: null };
-  const a = weighted.arms[control] as PeriodEstimate;
-  const b = weighted.arms[treatment] as PeriodEstimate;
+  const both = compared(periods, momentCell, control, treatment);
+  if (!both) return { absolute: null, relative: null };
+  const { a, b, weighted } = both;
   // a variance needs two readers in each arm
   if (a.n < 2 || b.n < 2) return { absolute: null, relative: null };
   const terms = [...(weighted.terms[control] ?? []), ...(weighted.terms[treatment] ?? [])].filter(
