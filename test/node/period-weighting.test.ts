@@ -21,6 +21,7 @@ import {
 import { type Proportion, proportionTest } from "../../core/stats/proportions";
 import type { BanditArm } from "../../core/stats/thompson";
 import { Rng } from "../../scripts/lib/rng";
+import { close, same } from "../shared/same-comparison";
 
 interface GoldenComparison {
   control: number;
@@ -41,23 +42,6 @@ type GoldenCase = {
 } & ({ kind: "rates"; periods: Proportion[][] } | { kind: "means"; periods: Moments[][] });
 
 const golden = (JSON.parse(readFileSync("test/golden/stats.json", "utf8")) as { periods: GoldenCase[] }).periods;
-
-/** Within `tolerance` of the value's size (at least `floor`). */
-function close(actual: number, expected: number, what: string, tolerance = 1e-6, floor = 1): void {
-  const bound = tolerance * Math.max(floor, Math.abs(expected)) + 1e-300;
-  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(bound);
-}
-
-function same(actual: Comparison, expected: Omit<GoldenComparison, "control" | "treatment">, name: string): void {
-  for (const kind of ["absolute", "relative"] as const) {
-    const a = actual[kind];
-    const e = expected[kind];
-    expect(a === null, `${name} ${kind}: null as expected`).toBe(e === null);
-    if (!a || !e) continue;
-    for (const field of ["estimate", "ciLow", "ciHigh"] as const) close(a[field], e[field], `${name} ${kind}.${field}`);
-    close(a.pValue, e.pValue, `${name} ${kind}.pValue`, 1e-6, 1e-12);
-  }
-}
 
 const options = (alpha: number, tuning: number | null): TestOptions => ({
   alpha,
