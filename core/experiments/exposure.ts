@@ -67,10 +67,10 @@ export const ExposureFactsSchema = z.object({
    */
   phase: z.number().int().nonnegative().optional(),
 });
+export type ExposureFacts = z.infer<typeof ExposureFactsSchema>;
 
 /** The phase of an experiment whose shares never changed (it has no `phaseStart`). */
 export const INITIAL_PHASE = 0;
-export type ExposureFacts = z.infer<typeof ExposureFactsSchema>;
 
 /** The exposure event's id: one per reader and experiment, so repeat opens are one exposure. */
 export function exposureEventId(experiment: string): string {
