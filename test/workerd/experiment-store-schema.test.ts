@@ -6,7 +6,9 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { globalHoldoutExperiment } from "../../core/experiments/experiment";
 import { ensureSchema, type StoreRow, writeRows } from "../../worker/experiments/experiment-db";
+import { experimentReport } from "../../worker/experiments/experiment-report";
 
 const db = () => env.DB as D1Database;
 
@@ -145,6 +147,15 @@ function isolate(afterRead?: () => Promise<void>): D1Database {
 }
 
 const version = () => db().prepare("SELECT version FROM schema_versions WHERE name = 'experiments'").first("version");
+
+describe("a report on a fresh database", () => {
+  it("creates the tables before its reads, which run side by side", async () => {
+    await fresh();
+    const report = await experimentReport(isolate(), globalHoldoutExperiment(null, 30), "fixed");
+    expect(report.unit).toBe("opened");
+    expect(report.arms.map((a) => a.exposed)).toEqual([0]);
+  });
+});
 
 describe("two isolates migrating the experiment store at once", () => {
   it("refuses the batch of the isolate that read a stale version, which then reads it again", async () => {

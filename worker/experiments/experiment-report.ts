@@ -5,6 +5,7 @@
  */
 import type { Experiment } from "../../core/experiments/experiment";
 import { type ExperimentResults, experimentResults } from "../../core/experiments/report";
+import { ensureSchema } from "./experiment-db";
 import {
   armCounts,
   type BlockCounts,
@@ -40,6 +41,8 @@ export async function experimentReport(
   intervals: "fixed" | "sequential",
   now = Date.now(),
 ): Promise<ExperimentReport> {
+  // the tables first: the reads below run side by side, and a fresh database has none yet
+  await ensureSchema(db);
   const unit = await reportUnit(db, experiment);
   const bandit = experiment.bandit !== undefined;
   const [counts, periods, blocks, slots, items, daily, phaseExposed] = await Promise.all([
