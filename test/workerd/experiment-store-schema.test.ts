@@ -148,6 +148,28 @@ function isolate(afterRead?: () => Promise<void>): D1Database {
 
 const version = () => db().prepare("SELECT version FROM schema_versions WHERE name = 'experiments'").first("version");
 
+describe("a check of the schema in flight", () => {
+  it("is never shared: a caller whose check never settles (its request gone) holds up no other caller", async () => {
+    await fresh();
+    // one binding (one isolate's cache), whose first batch never answers, as a cancelled request's I/O
+    let batches = 0;
+    const stuck = new Proxy(db(), {
+      get(target, key) {
+        if (key === "batch")
+          return (statements: D1PreparedStatement[]) =>
+            batches++ === 0 ? new Promise(() => {}) : target.batch(statements);
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    void ensureSchema(stuck);
+    const second = ensureSchema(stuck).then(() => "ready");
+    const waited = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 3000));
+    expect(await Promise.race([second, waited])).toBe("ready");
+    expect(await version()).toBe(3);
+  });
+});
+
 describe("a report on a fresh database", () => {
   it("creates the tables before its reads, which run side by side", async () => {
     await fresh();

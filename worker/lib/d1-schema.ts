@@ -4,11 +4,13 @@
  * so `wrangler dev`, the tests, a first deploy and an upgrade need no migration step. Two isolates migrating at
  * once read the same version; each batch first moves it from the one read to the next, which triggers on
  * `schema_versions` refuse unless that is still the current one, so the later batch rolls back whole (no
- * migration statement ever runs twice), reads the version again and goes on. Checked once per isolate,
- * database and schema; a failure is retried by the next caller. Migrations are never edited once shipped: a
- * change is a new one at the end.
+ * migration statement ever runs twice), reads the version again and goes on. Once it has succeeded in an
+ * isolate, for a database and schema, it is not checked again there. Until then each caller checks for itself:
+ * a check in flight is never shared, since a promise made in one request's context never settles in another's
+ * once that request is gone (a report cancelled mid-migration left every later caller, the shards' alarms
+ * included, waiting for good). Migrations are never edited once shipped: a change is a new one at the end.
  */
-const ready = new WeakMap<D1Database, Map<string, Promise<void>>>();
+const ready = new WeakMap<D1Database, Set<string>>();
 
 const VERSIONS = [
   `CREATE TABLE IF NOT EXISTS schema_versions (
@@ -52,20 +54,17 @@ async function migrate(db: D1Database, name: string, migrations: readonly (reado
   }
 }
 
-export function ensureTables(db: D1Database, name: string, migrations: readonly (readonly string[])[]): Promise<void> {
-  let schemas = ready.get(db);
-  if (!schemas) {
-    schemas = new Map();
-    ready.set(db, schemas);
-  }
-  let done = schemas.get(name);
+export async function ensureTables(
+  db: D1Database,
+  name: string,
+  migrations: readonly (readonly string[])[],
+): Promise<void> {
+  if (ready.get(db)?.has(name)) return;
+  await migrate(db, name, migrations);
+  let done = ready.get(db);
   if (!done) {
-    const own = schemas;
-    done = migrate(db, name, migrations).catch((e: unknown) => {
-      own.delete(name);
-      throw e;
-    });
-    schemas.set(name, done);
+    done = new Set();
+    ready.set(db, done);
   }
-  return done;
+  done.add(name);
 }
