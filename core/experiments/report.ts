@@ -7,10 +7,12 @@
  * an open; readers seen only by a click, images blocked, are left out in every arm alike, since they could enter
  * only by clicking), or, for an experiment on subject lines, the reader the send assigned (`sent`: an arm that
  * wins more opens must not be judged per open; the open rate is compared too). The control is the
- * experiment's `popular` variant, else its holdout, else its first variant. Pure.
+ * experiment's `popular` variant, else its holdout, else its first variant. With several arms compared with it,
+ * each metric's comparisons are corrected as a family (core/stats/multiple-testing.ts). Pure.
  */
-import type { Comparison, TestOptions } from "../stats/estimate";
+import { type Comparison, DEFAULT_ALPHA, type TestOptions } from "../stats/estimate";
 import { meanTest } from "../stats/means";
+import { adjustedAlpha, adjustPValues, type Correction } from "../stats/multiple-testing";
 import { type PeriodTable, periodMeans, periodMeanTest, periodProportionTest, periodRates } from "../stats/periods";
 import { type Proportion, proportionTest } from "../stats/proportions";
 import { type SrmResult, srmTest } from "../stats/srm";
@@ -73,6 +75,11 @@ export interface ExperimentResults {
    */
   srm: (SrmResult & { expected: Record<string, number>; observed: Record<string, number>; since?: number }) | null;
   intervals: "fixed" | "sequential";
+  /**
+   * the correction for comparing several arms with one control: each metric's comparisons are a family, whose
+   * estimates carry `adjusted` p-values and intervals when more than one arm is compared
+   */
+  correction: { method: Correction; comparisons: number };
 }
 
 /** The arms an experiment can have, in order: its variants, then the holdout when it has one. */
@@ -127,6 +134,8 @@ export function experimentResults(
      * (core/stats/periods.ts), so arms whose shares moved are compared as if they had not
      */
     periods?: readonly PeriodCounts[];
+    /** over the arms compared with the control (default `holm-bonferroni`) */
+    correction?: Correction;
   } = {},
 ): ExperimentResults {
   const unit = opts.unit ?? "opened";
@@ -136,12 +145,43 @@ export function experimentResults(
   const all = names.map((a) => byArm.get(a) ?? emptyArm(a));
   const control = controlOf(experiment);
   const c = byArm.get(control) ?? emptyArm(control);
-  const test = { alpha: opts.alpha, sequential: opts.sequential };
   // weighed over the arms the experiment has now: a variant removed since has no readers in the hours after, which
   // would leave every later hour out; its readers show pooled, without a comparison
   const current = armsOf(experiment);
   const weighted = opts.periods ? byPeriod(opts.periods, current) : null;
   const ci = current.indexOf(control);
+  type Versus = NonNullable<ArmResult["vsControl"]>;
+  // an arm against the control at a level (the correction below asks again at the levels its p-values set)
+  const versus = (a: ArmCounts, alpha: number | undefined): Versus | null => {
+    if (a.arm === control) return null;
+    // a sequence keeps the tuning of the configured level, so a corrected interval agrees with its p-value
+    const sequential = opts.sequential && { ...opts.sequential, tunedAlpha: opts.alpha ?? DEFAULT_ALPHA };
+    const test = { alpha, sequential };
+    if (weighted) {
+      const i = current.indexOf(a.arm);
+      // a variant removed since: pooled, without a comparison
+      if (i < 0) return null;
+      const vs = (t: PeriodTable<Proportion>) => periodProportionTest(t, ci, i, test);
+      return {
+        ...(unit === "sent" && { opens: vs(weighted.opened) }),
+        ctr: vs(weighted.clickers),
+        conversion: vs(weighted.buyers),
+        revenue: periodMeanTest(weighted.moments, ci, i, test),
+      };
+    }
+    const vs = (x: (k: ArmCounts) => number) =>
+      proportionTest({ n: c.exposed, x: x(c) }, { n: a.exposed, x: x(a) }, test);
+    return {
+      ...(unit === "sent" && { opens: vs((k) => k.opened) }),
+      ctr: vs((k) => k.clickers),
+      conversion: vs((k) => k.buyers),
+      revenue: meanTest(
+        { n: c.exposed, sum: c.revenue, sumSquares: c.revenueSquares, positive: c.buyers },
+        { n: a.exposed, sum: a.revenue, sumSquares: a.revenueSquares, positive: a.buyers },
+        test,
+      ),
+    };
+  };
   const arms = all.map((a): ArmResult => {
     const pooled = {
       ...a,
@@ -151,45 +191,19 @@ export function experimentResults(
       revenuePerExposed: rate(a.revenue, a.exposed),
     };
     const i = current.indexOf(a.arm);
-    if (weighted) {
-      // a variant removed since: pooled, without a comparison
-      if (i < 0) return { ...pooled, vsControl: null };
-      const vs = (t: PeriodTable<Proportion>) => periodProportionTest(t, ci, i, test);
-      return {
-        ...pooled,
-        ctr: weighted.ctr?.[i]?.mean ?? null,
-        conversion: weighted.conversion?.[i]?.mean ?? null,
-        revenuePerExposed: weighted.revenue?.[i]?.mean ?? null,
-        vsControl:
-          a.arm === control
-            ? null
-            : {
-                ...(unit === "sent" && { opens: vs(weighted.opened) }),
-                ctr: vs(weighted.clickers),
-                conversion: vs(weighted.buyers),
-                revenue: periodMeanTest(weighted.moments, ci, i, test),
-              },
-      };
-    }
-    const vs = (x: (k: ArmCounts) => number) =>
-      proportionTest({ n: c.exposed, x: x(c) }, { n: a.exposed, x: x(a) }, test);
+    const vsControl = versus(a, opts.alpha);
+    // weighted by hour: an arm of the experiment shows its weighted rates; a variant removed since, pooled ones
+    if (!weighted || i < 0) return { ...pooled, vsControl };
     return {
       ...pooled,
-      vsControl:
-        a.arm === control
-          ? null
-          : {
-              ...(unit === "sent" && { opens: vs((k) => k.opened) }),
-              ctr: vs((k) => k.clickers),
-              conversion: vs((k) => k.buyers),
-              revenue: meanTest(
-                { n: c.exposed, sum: c.revenue, sumSquares: c.revenueSquares, positive: c.buyers },
-                { n: a.exposed, sum: a.revenue, sumSquares: a.revenueSquares, positive: a.buyers },
-                test,
-              ),
-            },
+      ctr: weighted.ctr?.[i]?.mean ?? null,
+      conversion: weighted.conversion?.[i]?.mean ?? null,
+      revenuePerExposed: weighted.revenue?.[i]?.mean ?? null,
+      vsControl,
     };
   });
+  const correction = opts.correction ?? "holm-bonferroni";
+  const family = correct(arms, correction, opts.alpha ?? DEFAULT_ALPHA, versus);
   let srm: ExperimentResults["srm"] = null;
   if (!opts.bandit) {
     const expected = intendedShares(experiment);
@@ -215,7 +229,45 @@ export function experimentResults(
     arms,
     srm,
     intervals: opts.sequential ? "sequential" : "fixed",
+    correction: { method: correction, comparisons: family },
   };
+}
+
+const METRICS = ["opens", "ctr", "conversion", "revenue"] as const;
+
+/**
+ * Adjusts, in place, each metric's comparisons with the control over the arms compared (one family per metric
+ * and scale, absolute or relative: each a question asked of every arm): each estimate gets its adjusted p-value
+ * and the interval made at the level that agrees with it (`versus` asks again at that level). Returns how many
+ * arms were compared (a family of one is left as it is).
+ */
+function correct(
+  arms: ArmResult[],
+  method: Correction,
+  alpha: number,
+  versus: (arm: ArmCounts, alpha: number) => NonNullable<ArmResult["vsControl"]> | null,
+): number {
+  const compared = arms.filter((a) => a.vsControl !== null);
+  if (method === "none" || compared.length < 2) return compared.length;
+  for (const metric of METRICS)
+    for (const scale of ["absolute", "relative"] as const) {
+      const tested = compared.flatMap((arm) => {
+        const estimate = arm.vsControl?.[metric]?.[scale];
+        return estimate ? [{ arm, estimate }] : [];
+      });
+      if (tested.length < 2) continue;
+      const adjusted = adjustPValues(
+        tested.map((t) => t.estimate.pValue),
+        method,
+      );
+      tested.forEach(({ arm, estimate }, k) => {
+        const p = adjusted[k] as number;
+        const level = adjustedAlpha(alpha, estimate.pValue, p, tested.length);
+        const wider = versus(arm, level)?.[metric]?.[scale];
+        if (wider) estimate.adjusted = { ciLow: wider.ciLow, ciHigh: wider.ciHigh, pValue: p };
+      });
+    }
+  return compared.length;
 }
 
 /**

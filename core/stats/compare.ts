@@ -27,7 +27,7 @@ export function interval(
 ): Estimate | null {
   if (!(variance > 0) || !Number.isFinite(variance) || !Number.isFinite(center)) return null;
   if (opts.sequential) {
-    const rho = sequentialRho(alpha, opts.sequential.tuning);
+    const rho = sequentialRho(opts.sequential.tunedAlpha ?? alpha, opts.sequential.tuning);
     const half = sequentialHalfWidth(variance, n, alpha, rho);
     return {
       estimate,

@@ -11,6 +11,11 @@ export interface Estimate {
   ciHigh: number;
   /** two-sided; for a sequential interval, the always-valid p-value; the same for the difference and the uplift */
   pValue: number;
+  /**
+   * with a correction for multiple comparisons (a report comparing several arms with one control): the p-value
+   * adjusted over the family, and the interval that agrees with it (core/stats/multiple-testing.ts)
+   */
+  adjusted?: { ciLow: number; ciHigh: number; pValue: number };
 }
 
 export interface Comparison {
@@ -27,7 +32,14 @@ export interface TestOptions {
    * always-valid intervals, tuned to be narrowest at `tuning` units in both arms together (GrowthBook's
    * default: 5,000); absent: fixed-horizon intervals
    */
-  sequential?: { tuning: number };
+  sequential?: {
+    tuning: number;
+    /**
+     * the alpha the sequence is tuned for (default: `alpha`): an interval asked at another level (a corrected
+     * one) keeps the sequence, and so the p-value, of the test it adjusts; any tuning keeps the level
+     */
+    tunedAlpha?: number;
+  };
 }
 
 export const DEFAULT_ALPHA = 0.05;
@@ -44,5 +56,8 @@ export function checkOptions(opts: TestOptions): number {
   if (!(alpha > 0 && alpha < 1)) throw new RangeError(`alpha must be in (0, 1), not ${alpha}`);
   if (opts.sequential && !(opts.sequential.tuning >= 1 && Number.isFinite(opts.sequential.tuning)))
     throw new RangeError(`the sequential tuning must be a count of units (>= 1), not ${opts.sequential.tuning}`);
+  const tuned = opts.sequential?.tunedAlpha;
+  if (tuned !== undefined && !(tuned > 0 && tuned < 1))
+    throw new RangeError(`the sequence's tuned alpha must be in (0, 1), not ${tuned}`);
   return alpha;
 }

@@ -29,8 +29,8 @@ def rho(alpha, tuning):
     return math.sqrt((l + math.log(l + 1)) / tuning)
 
 
-def sequential(est, center, var, n, alpha, tuning):
-    r2 = rho(alpha, tuning) ** 2
+def sequential(est, center, var, n, alpha, tuning, tuned_alpha=None):
+    r2 = rho(tuned_alpha or alpha, tuning) ** 2
     s = var * n * (2 * (n * r2 + 1) / (n * n * r2))
     half = math.sqrt(s * math.log(math.sqrt(n * r2 + 1) / alpha))
     p = min(1.0, math.sqrt(n * r2 + 1) * math.exp(-(center**2) / s))
@@ -52,6 +52,7 @@ def uplift(est, ma, va, na, mb, vb, nb, interval):
 def proportions(case):
     """Agresti-Caffo: one success and one failure added to each arm for the interval and the statistic."""
     (na, xa), (nb, xb), alpha, tuning = case["control"], case["treatment"], case["alpha"], case["tuning"]
+    tuned = case.get("tunedAlpha")
     a_n, b_n = na + 2, nb + 2
     pa, pb = (xa + 1) / a_n, (xb + 1) / b_n
     va, vb = pa * (1 - pa), pb * (1 - pb)
@@ -59,8 +60,10 @@ def proportions(case):
     center, var = pb - pa, va / a_n + vb / b_n
     n = na + nb
     if tuning is not None:
-        absolute = sequential(raw, center, var, n, alpha, tuning)
-        interval = lambda c, v: (lambda r: (r["ciLow"], r["ciHigh"], r["pValue"]))(sequential(c, c, v, n, alpha, tuning))
+        absolute = sequential(raw, center, var, n, alpha, tuning, tuned)
+        interval = lambda c, v: (lambda r: (r["ciLow"], r["ciHigh"], r["pValue"]))(
+            sequential(c, c, v, n, alpha, tuning, tuned)
+        )
     else:
         q = stats.norm.ppf(1 - alpha / 2)
         absolute = fixed(raw, center, var, q, min(1.0, 2 * stats.norm.sf(abs(center) / math.sqrt(var))))
@@ -289,7 +292,68 @@ def main():
             best.append(value)
         bandits.append({"arms": [{"trials": t, "successes": s} for t, s in arms], "expected": best})
     out["bandit"] = bandits
+    out["multiple"] = multiple_section()
     print(json.dumps(out, indent=1))
+
+
+def holm(ps):
+    """Holm's step-down from its definition: the i-th smallest's adjusted value is the largest, over j <= i, of
+    min(1, (m - j + 1) p_(j)) (1-based)."""
+    ps = np.asarray(ps, dtype=float)
+    m = len(ps)
+    order = np.argsort(ps, kind="stable")
+    steps = np.minimum(1.0, (m - np.arange(m)) * ps[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(steps)
+    return out
+
+
+def multiple_section():
+    """Corrections for several arms against one control (core/stats/multiple-testing.ts, core/experiments/report.ts):
+    p-value vectors adjusted by Holm (above) and by scipy's Benjamini-Hochberg (stats.false_discovery_control); and
+    families of arms, each comparison's interval made again at alpha p / adjusted p (a sequence keeps the tuning of
+    the configured alpha)."""
+    rng = np.random.default_rng(20261203)
+    vectors = [
+        [0.01, 0.04, 0.03, 0.005],
+        [0.2, 0.2, 0.01, 0.5, 0.049],
+        [0.0, 0.3, 1.0],
+        [0.001, 0.9],
+        list(rng.uniform(size=9)),
+        list(rng.uniform(size=7) ** 4),
+    ]
+    pvalues = [
+        {"pValues": [float(p) for p in v], "holm": [float(x) for x in holm(v)],
+         "bh": [float(x) for x in stats.false_discovery_control(v, method="bh")]}
+        for v in vectors
+    ]
+    families = [
+        {"control": [10000, 500], "treatments": [[10000, 560], [10000, 590], [10000, 505]], "alpha": 0.05,
+         "tuning": None, "method": "holm-bonferroni"},
+        {"control": [10000, 500], "treatments": [[10000, 560], [10000, 590], [10000, 505]], "alpha": 0.05,
+         "tuning": None, "method": "benjamini-hochberg"},
+        {"control": [40000, 2000], "treatments": [[40000, 2400], [40000, 2050], [40000, 1990], [40000, 2150]],
+         "alpha": 0.05, "tuning": 5000, "method": "holm-bonferroni"},
+        {"control": [3000, 40], "treatments": [[3000, 70], [3000, 8]], "alpha": 0.1, "tuning": None,
+         "method": "holm-bonferroni"},
+    ]
+    for f in families:
+        raw = [proportions({"control": f["control"], "treatment": t, "alpha": f["alpha"], "tuning": f["tuning"]})
+               for t in f["treatments"]]
+        expected = [{"absolute": None, "relative": None} for _ in raw]
+        for scale in ("absolute", "relative"):
+            tested = [i for i, r in enumerate(raw) if r[scale] is not None]
+            if len(tested) < 2:
+                continue
+            ps = [raw[i][scale]["pValue"] for i in tested]
+            adjusted = holm(ps) if f["method"] == "holm-bonferroni" else stats.false_discovery_control(ps, method="bh")
+            for i, p, q in zip(tested, ps, adjusted):
+                level = f["alpha"] / len(tested) if p == 0 else f["alpha"] * p / q
+                again = proportions({"control": f["control"], "treatment": f["treatments"][i], "alpha": level,
+                                     "tuning": f["tuning"], "tunedAlpha": f["alpha"]})[scale]
+                expected[i][scale] = {"ciLow": again["ciLow"], "ciHigh": again["ciHigh"], "pValue": float(q)}
+        f["expected"] = expected
+    return {"pValues": pvalues, "families": families}
 
 
 main()

@@ -74,8 +74,10 @@ async function twoLegacyStarts(): Promise<void> {
   await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(served));
 }
 
-async function report(id: string, intervals = "fixed"): Promise<ExperimentReport> {
-  const res = await send(`/v1/admin/experiments/${id}/report?intervals=${intervals}`, { headers: ADMIN_HEADERS });
+async function report(id: string, intervals = "fixed", query = ""): Promise<ExperimentReport> {
+  const res = await send(`/v1/admin/experiments/${id}/report?intervals=${intervals}${query}`, {
+    headers: ADMIN_HEADERS,
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as ExperimentReport;
 }
@@ -465,6 +467,37 @@ describe("attribution and the report", () => {
     const daily = r.daily.filter((d) => d.arm === armOf(a.userId));
     expect(daily.reduce((s, d) => s + d.clicks, 0)).toBe(1);
     expect(daily.reduce((s, d) => s + d.revenue, 0)).toBe(50);
+  });
+
+  it("corrects for several arms against the control: Holm-Bonferroni by default, or as asked; a bad method is a 400", async () => {
+    const three = body({
+      variants: [
+        { id: "personal", weight: 1, content: PERSONAL },
+        { id: "again", weight: 1, content: PERSONAL },
+        { id: "popular", weight: 1, content: "popular" },
+      ],
+    });
+    expect((await putExperiment("e-many", three)).status).toBe(200);
+    for (const p of readers().slice(0, 12)) await open(p.userId);
+    const r = await report("e-many");
+    expect(r.correction).toEqual({ method: "holm-bonferroni", comparisons: 2 });
+    // both arms' click-through differences are estimable with a dozen readers: each is adjusted, never narrower
+    for (const arm of ["personal", "again"]) {
+      const e = r.arms.find((x) => x.arm === arm)?.vsControl?.ctr.absolute;
+      expect(e?.adjusted?.pValue).toBeGreaterThanOrEqual(e?.pValue as number);
+      expect(e?.adjusted?.ciLow).toBeLessThanOrEqual(e?.ciLow as number);
+    }
+    expect((await report("e-many", "fixed", "&correction=benjamini-hochberg")).correction.method).toBe(
+      "benjamini-hochberg",
+    );
+    const none = await report("e-many", "fixed", "&correction=none");
+    expect(none.arms.find((x) => x.arm === "personal")?.vsControl?.ctr.absolute?.adjusted).toBeUndefined();
+    const bad = await send("/v1/admin/experiments/e-many/report?correction=bonferroni", { headers: ADMIN_HEADERS });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("correction"),
+    });
   });
 
   it("credits a click and a purchase that overtook the open's exposure, once it arrives; tracking off forgets them", async () => {

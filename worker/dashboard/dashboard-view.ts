@@ -34,8 +34,21 @@ const PAGE_ITEMS = 20;
 const pct = (x: number | null | undefined, digits = 2) =>
   x === null || x === undefined ? "–" : `${(x * 100).toFixed(digits)}%`;
 const money = (x: number | null | undefined) => (x === null || x === undefined ? "–" : x.toFixed(2));
+/** The interval shown: the corrected one where the report corrects for several arms. */
+const shown = (e: Estimate) => e.adjusted ?? e;
 const interval = (e: Estimate | null | undefined) =>
-  e ? `${pct(e.estimate, 1)} [${pct(e.ciLow, 1)}, ${pct(e.ciHigh, 1)}]` : "–";
+  e ? `${pct(e.estimate, 1)} [${pct(shown(e).ciLow, 1)}, ${pct(shown(e).ciHigh, 1)}]` : "–";
+
+const CORRECTIONS = { "holm-bonferroni": "Holm-Bonferroni", "benjamini-hochberg": "Benjamini-Hochberg" } as const;
+
+/** How the intervals shown were corrected for comparing several arms with the control, in a line (none: empty). */
+function correctionNote(r: ExperimentReport): string {
+  const { method, comparisons } = r.correction;
+  if (comparisons < 2) return "";
+  if (method === "none")
+    return `${comparisons} arms are compared with the control, uncorrected: a "significant" one in ${comparisons} can be chance.`;
+  return `${comparisons} arms are compared with the control: each metric's intervals are corrected (${CORRECTIONS[method]}) for that.`;
+}
 
 export function dashboardView(input: DashboardInput): Record<string, unknown> {
   return {
@@ -97,8 +110,8 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
           return {
             label: `${a.arm}: ${m}`,
             estimate: e?.estimate ?? null,
-            low: e?.ciLow ?? null,
-            high: e?.ciHigh ?? null,
+            low: e ? shown(e).ciLow : null,
+            high: e ? shown(e).ciHigh : null,
           };
         })
       : [],
@@ -124,6 +137,7 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
     intervalsShort: r.intervals === "sequential" ? "always-valid 95%" : "95%",
     unitHeader: r.unit === "sent" ? "sent" : "exposed",
     unitNote: unitNote(r),
+    correctionNote: correctionNote(r),
     srmP: r.srm?.pValue ?? "",
     srmText: r.srm ? r.srm.pValue.toPrecision(3) : "n/a (bandit)",
     srmMismatch: r.srm?.mismatch ?? false,

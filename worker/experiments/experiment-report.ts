@@ -1,10 +1,11 @@
 /**
  * An experiment's report, as the reporting API answers it and the dashboard draws it (the same object, so
  * their numbers are the same): the experiment, its results per arm against the control with intervals and the
- * sample-ratio check (core/experiments/report.ts), clicks per slot, the top items, and the daily aggregates.
+ * sample-ratio check (core/experiments/report.ts), corrected for comparing several arms, clicks per slot, the top items, and the daily aggregates.
  */
 import type { Experiment } from "../../core/experiments/experiment";
 import { type ExperimentResults, experimentResults } from "../../core/experiments/report";
+import type { Correction } from "../../core/stats/multiple-testing";
 import { ensureSchema } from "./experiment-db";
 import {
   armCounts,
@@ -40,6 +41,8 @@ export async function experimentReport(
   experiment: Experiment,
   intervals: "fixed" | "sequential",
   now = Date.now(),
+  /** over the arms compared with the control (core/stats/multiple-testing.ts) */
+  correction: Correction = "holm-bonferroni",
 ): Promise<ExperimentReport> {
   // the tables first: the reads below run side by side, and a fresh database has none yet
   await ensureSchema(db);
@@ -62,6 +65,7 @@ export async function experimentReport(
     // its arms are compared hour by hour (weighted by period), never pooled across allocations
     bandit,
     ...(periods && { periods }),
+    correction,
   });
   return {
     experiment: {

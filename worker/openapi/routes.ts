@@ -540,10 +540,18 @@ export const ROUTES: RouteDoc[] = [
         description: "sequential (always valid, the default) or fixed (one look)",
         schema: { type: "string", enum: ["sequential", "fixed"] },
       },
+      {
+        name: "correction",
+        in: "query",
+        description:
+          "over the arms compared with the control, per metric: holm-bonferroni (the default), benjamini-hochberg or none; each estimate then carries `adjusted` {ciLow, ciHigh, pValue}",
+        schema: { type: "string", enum: ["holm-bonferroni", "benjamini-hochberg", "none"] },
+      },
     ],
     responses: {
       200: {
-        description: '{"experiment","control","arms":[...],"srm","blocks","slots","items","daily","intervals","at"}',
+        description:
+          '{"experiment","control","arms":[...],"srm","blocks","slots","items","daily","intervals","correction","at"}',
       },
       400: bad,
       401: unauthorized,

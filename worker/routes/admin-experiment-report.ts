@@ -1,7 +1,11 @@
 /**
- * GET /v1/admin/experiments/<id>/report?intervals=sequential|fixed (Bearer ADMIN_API_KEYS): the experiment's
+ * GET /v1/admin/experiments/<id>/report?intervals=...&correction=... (Bearer ADMIN_API_KEYS): the experiment's
  * results (worker/experiments/experiment-report.ts). Intervals are always-valid (`sequential`, the default:
  * looking every day does not inflate false positives) or fixed-horizon (`fixed`: one look, at a planned end).
+ * With more than one arm compared with the control, each metric's comparisons are corrected as a family
+ * (`correction=holm-bonferroni`, the default: the chance of any false positive among them stays under 5%;
+ * `benjamini-hochberg`: the expected share of false positives among the positives; `none`): each estimate
+ * carries `adjusted` (p-value and interval) beside its own.
  * `global-holdout` reports the global holdout (PUT /v1/admin/holdout). 404 for an unknown experiment; 503 EXPERIMENTS_UNAVAILABLE when the experiment store (D1 `DB`) is not bound.
  */
 import type { Hono } from "hono";
@@ -15,7 +19,10 @@ import { reportedExperiment } from "../experiments/experiment-store";
 import { requireApiKey } from "../lib/api-key";
 import { invalidInput } from "../lib/zod-issues";
 
-export const ReportQuery = z.object({ intervals: z.enum(["sequential", "fixed"]).default("sequential") });
+export const ReportQuery = z.object({
+  intervals: z.enum(["sequential", "fixed"]).default("sequential"),
+  correction: z.enum(["holm-bonferroni", "benjamini-hochberg", "none"]).default("holm-bonferroni"),
+});
 
 export function registerAdminExperimentReport(app: Hono<AppEnv>): void {
   app.get(
@@ -30,9 +37,13 @@ export function registerAdminExperimentReport(app: Hono<AppEnv>): void {
       if (!db) throw new ApiError("EXPERIMENTS_UNAVAILABLE", "the experiment store (D1 binding DB) is not configured");
       const experiment = await reportedExperiment(c.env.OPENTIME_KV, id);
       if (!experiment) throw new ApiError("NOT_FOUND", `no experiment "${id}"`);
-      return c.json(await experimentReport(db, experiment, query.data.intervals), 200, {
-        "Cache-Control": "private, no-store",
-      });
+      return c.json(
+        await experimentReport(db, experiment, query.data.intervals, Date.now(), query.data.correction),
+        200,
+        {
+          "Cache-Control": "private, no-store",
+        },
+      );
     },
   );
 }
