@@ -46,9 +46,9 @@ export default {
     else await consumeEvents(batch, bindings);
   },
   // Cron Triggers (wrangler.toml): the bandits' hourly update, the daily drift job
-  async scheduled(controller, env, _ctx) {
+  async scheduled(controller, env, ctx) {
     const bindings = bounded(env, "scheduled", QUEUE_KV_DEADLINES);
-    if (controller.cron === DRIFT_CRON) await runDrift(bindings, controller.scheduledTime);
+    if (controller.cron === DRIFT_CRON) await runDrift(bindings, controller.scheduledTime, (p) => ctx.waitUntil(p));
     else if (controller.cron === BANDIT_CRON) await updateBandits(bindings, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Bindings, EventsMessage>;

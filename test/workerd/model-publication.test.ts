@@ -5,24 +5,27 @@
  * pointer whose version is not header-safe is refused; an ORT session that throws gives fallbacks, and
  * one that keeps throwing is tripped and rebuilt. Also: unreadable stored send-time hours fall back.
  */
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import * as ort from "onnxruntime-web/wasm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { base64ToBytes, bytesToBase64 } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import { featuresOf, type Profile } from "../../core/profile";
+import worker from "../../worker/index";
 import { getModel, RELEASE_GRACE_MS, resetModelCache } from "../../worker/model/model-store";
 import { guardSession, SessionUnavailableError, TRIP_AFTER_FAILURES } from "../../worker/model/session-guard";
 import type { ScoringSession } from "../../worker/ort/ort-runtime";
 import type { SendTimeResponse } from "../../worker/routes/send-time";
 import { TEST_ADMIN_KEY } from "./fixture";
-import { call, clearKv, fixture, type RecsBody, retailFixture, seedModel, token } from "./support/harness";
+import { call, clearKv, fixture, type RecsBody, retailFixture, SENDER, seedModel, token } from "./support/harness";
 
 const ADMIN = { Authorization: `Bearer ${TEST_ADMIN_KEY}` };
 
 const withFactors = () => fixture().profiles.find((p) => p.factors !== null) as Profile;
 const REFRESH = 1; // MODEL_REFRESH_SECONDS in tests
 const nextRefresh = () => new Promise((r) => setTimeout(r, REFRESH * 1000 + 100));
+/** direct calls await what they start: nothing to keep alive */
+const ignore = () => undefined;
 
 async function recs(user: string, n = 6) {
   const res = await call(`/v1/amp/recs?t=${await token(user)}&n=${n}`);
@@ -83,7 +86,7 @@ describe("a bad model publication", () => {
     const p = withFactors();
     const before = await recs(p.userId);
     expect(before).toMatchObject({ reason: "personalized", model: a });
-    const served = await getModel(env.OPENTIME_KV, REFRESH);
+    const served = await getModel(env.OPENTIME_KV, REFRESH, Date.now(), ignore);
     if (!served.ok) throw new Error("model A does not serve");
 
     await publish(b, corrupt(), [p]);
@@ -100,7 +103,7 @@ describe("a bad model publication", () => {
     expect(logs).toContainEqual(
       expect.objectContaining({ event: "model.kept_last_good", version: a, rejected: b, reason: "model-corrupt" }),
     );
-    const state = await getModel(env.OPENTIME_KV, REFRESH);
+    const state = await getModel(env.OPENTIME_KV, REFRESH, Date.now(), ignore);
     expect(state.ok && state.rejected).toEqual({ version: b, reason: "model-corrupt" });
     expect(served.model.session.released).toBe(false);
 
@@ -111,7 +114,7 @@ describe("a bad model publication", () => {
 
     // A's session is released after the grace period, exactly once, and never used again
     expect(served.model.session.released).toBe(false);
-    await getModel(env.OPENTIME_KV, REFRESH, Date.now() + RELEASE_GRACE_MS + 1000);
+    await getModel(env.OPENTIME_KV, REFRESH, Date.now() + RELEASE_GRACE_MS + 1000, ignore);
     expect(served.model.session.released).toBe(true);
     await expect(served.model.session.topK(new Float32Array(64), 3)).rejects.toBeInstanceOf(SessionUnavailableError);
     expect(await recs(p.userId)).toMatchObject({ reason: "personalized", model: b });
@@ -163,8 +166,15 @@ describe("a bad model publication", () => {
       },
     });
     let res = new Response();
+    // the request's context stays open for B's load (its waitUntil): awaited once the gate is open
+    const ctx = createExecutionContext();
     const logs = await errorLogs(async () => {
-      res = await call(`/v1/amp/recs?t=${await token(p.userId)}`, undefined, { ...env, OPENTIME_KV: slow });
+      const url = `https://opentime.test/v1/amp/recs?t=${await token(p.userId)}`;
+      res = await worker.fetch(
+        new Request(url, { headers: { "AMP-Email-Sender": SENDER } }),
+        { ...env, OPENTIME_KV: slow },
+        ctx,
+      );
     });
     // answered while B was still loading (not after B's reads ran into the KV deadline and failed)
     expect(logs.filter((l) => l.event === "model.load_failed")).toEqual([]);
@@ -172,7 +182,8 @@ describe("a bad model publication", () => {
     expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
     expect(res.headers.get("X-Opentime-Model")).toBe(a);
     open();
-    const state = await getModel(env.OPENTIME_KV, REFRESH);
+    await waitOnExecutionContext(ctx);
+    const state = await getModel(env.OPENTIME_KV, REFRESH, Date.now(), ignore);
     expect(state.ok && state.model.manifest.version).toBe(b);
     expect(await recs(p.userId)).toMatchObject({ reason: "personalized", model: b });
   });
@@ -229,7 +240,7 @@ describe("ORT session faults", () => {
   it("a throwing session gives fallbacks; one that keeps throwing trips and is rebuilt at the next refresh", async () => {
     const p = withFactors();
     expect((await recs(p.userId)).reason).toBe("personalized");
-    const served = await getModel(env.OPENTIME_KV, REFRESH);
+    const served = await getModel(env.OPENTIME_KV, REFRESH, Date.now(), ignore);
     if (!served.ok) throw new Error("no model");
     const run = vi.spyOn(sessionPrototype(), "run").mockRejectedValue(new Error("wasm abort"));
     for (let i = 0; i < TRIP_AFTER_FAILURES + 3; i++) {
@@ -243,9 +254,9 @@ describe("ORT session faults", () => {
     run.mockRestore();
     await nextRefresh();
     expect(await recs(p.userId)).toMatchObject({ reason: "personalized", model: fixture().version });
-    const rebuilt = await getModel(env.OPENTIME_KV, REFRESH);
+    const rebuilt = await getModel(env.OPENTIME_KV, REFRESH, Date.now(), ignore);
     expect(rebuilt.ok && rebuilt.model.session).not.toBe(served.model.session);
-    await getModel(env.OPENTIME_KV, REFRESH, Date.now() + RELEASE_GRACE_MS + 1000);
+    await getModel(env.OPENTIME_KV, REFRESH, Date.now() + RELEASE_GRACE_MS + 1000, ignore);
     expect(served.model.session.released).toBe(true);
   });
 });

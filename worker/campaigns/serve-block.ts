@@ -34,7 +34,7 @@ export interface ServeBlockInput {
   /** unix milliseconds */
   now: number;
   /** the model and live catalog read once for many readers (send-time answers); each open reads its own */
-  shared?: Pick<OpenLoads, "model" | "live">;
+  shared?: Pick<OpenLoads, "model" | "live" | "waitUntil">;
   /** what the open already read (its experiment's arm read the reader's profile): used instead of `shared` */
   loads?: OpenLoads;
   /** false: an experiment's popular arm (recommend.ts) */
@@ -55,9 +55,13 @@ export interface ServedBlock {
 export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   const { campaign, n, now, verified } = input;
   const loads =
-    input.loads ?? (input.shared ? { ...input.shared, ranked: new Map() } : openLoads(input.kv, input.config, now));
+    input.loads ??
+    (input.shared
+      ? { ...input.shared, ranked: new Map() }
+      : // a caller without loads awaits the whole block: nothing it starts outlives it
+        openLoads(input.kv, input.config, now, () => undefined));
   // a campaign (an experiment's variant) held on a model version: scored with that one (pinned-model.ts)
-  if (campaign.model) loads.model = pinnedModel(input.kv, campaign.model, loads.model, now);
+  if (campaign.model) loads.model = pinnedModel(input.kv, campaign.model, loads.model, now, loads.waitUntil);
   const base = {
     kv: input.kv,
     config: input.config,

@@ -154,7 +154,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   // The reader's profile is read only if one runs (from the moment that is known, beside the campaign's and the
   // stored decision's reads), and shared with the ranking; nothing else (the model above all) is asked for
   // until a decision is made: a click or re-open that reuses a stored one needs none of it.
-  const loads = openLoads(kv, config, now);
+  const loads = openLoads(kv, config, now, input.waitUntil);
   const [base] = await Promise.all([
     getCampaign(kv, campaignId, now),
     claims &&

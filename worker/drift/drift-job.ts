@@ -14,7 +14,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { modelOutputs } from "../../core/profile";
 import { type Bindings, getConfig } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
-import { getModel } from "../model/model-store";
+import { getModel, type WaitUntil } from "../model/model-store";
 import { readFeatures, readProfile } from "../profile/profile-store";
 import { type DriftRun, saveDriftRun } from "./drift-store";
 
@@ -25,10 +25,10 @@ const LIST_PAGES = 5;
 const CONCURRENCY = 16;
 const PROPENSITY_HORIZON_S = 30 * 86400;
 
-export async function runDrift(env: Bindings, now = Date.now()): Promise<DriftRun | null> {
+export async function runDrift(env: Bindings, now: number, waitUntil: WaitUntil): Promise<DriftRun | null> {
   const kv = env.OPENTIME_KV;
   const config = getConfig(env);
-  const state = await getModel(kv, config.modelRefreshSeconds, now);
+  const state = await getModel(kv, config.modelRefreshSeconds, now, waitUntil);
   if (!state.ok) {
     logEvent("warn", "drift.skipped", { detail: `no model: ${state.reason}` });
     return null;

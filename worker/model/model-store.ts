@@ -10,6 +10,12 @@
  * released once, after a grace period and after their runs in flight; a session whose runs keep failing
  * trips and is rebuilt at the next refresh. Without any good model, failures are reported as reasons and
  * whatever could be loaded (the catalog) still serves fallbacks.
+ *
+ * A load is shared by the isolate's requests, but its KV reads belong to the request that started it: once that
+ * request is answered (after SWITCH_WAIT_MS at most) the runtime would cancel them, and the shared load would
+ * never settle for anyone. So the starting request hands the load to its `waitUntil`, which keeps its context
+ * alive until the load ends (the platform allows 30 s after the response); a load or check still pending after
+ * LOAD_STALE_MS is no longer waited on.
  */
 import type { Catalog, FallbackItems } from "../../core/catalog";
 import { FallbackItemsSchema } from "../../core/catalog";
@@ -74,8 +80,14 @@ export const RELEASE_GRACE_MS = 60_000;
  * the good one (the load goes on; slow or hanging model reads never hold up email requests for longer).
  */
 export const SWITCH_WAIT_MS = 1_000;
-/** A load older than this is no longer shared (its request may have been cancelled): the next check starts anew. */
-const LOAD_STALE_MS = 30_000;
+/**
+ * A load or pointer check pending for longer than this is no longer shared (the request that started it may have
+ * been cancelled; `waitUntil` keeps a context 30 s past its response at most): the next request starts anew.
+ */
+export const LOAD_STALE_MS = 30_000;
+
+/** Hands work that must outlive the request to the runtime (`ExecutionContext.waitUntil`; worker/lib/background.ts). */
+export type WaitUntil = (work: Promise<unknown>) => void;
 
 interface CacheEntry {
   checkedAt: number;
@@ -104,9 +116,21 @@ export function resetModelCache(): void {
   loading = null;
 }
 
-export async function getModel(kv: KVNamespace, refreshSeconds: number, now = Date.now()): Promise<ModelState> {
+/**
+ * The model to serve. `waitUntil` is the asking request's: a load this request starts is handed to it, so that it
+ * finishes for every request that shares it.
+ */
+export async function getModel(
+  kv: KVNamespace,
+  refreshSeconds: number,
+  now: number,
+  waitUntil: WaitUntil,
+): Promise<ModelState> {
   releaseRetired(now);
-  if (cache && now - cache.checkedAt < refreshSeconds * 1000) return cache.settled ? cache.state : orGood(cache.state);
+  const age = cache ? now - cache.checkedAt : Number.POSITIVE_INFINITY;
+  // a check still pending past LOAD_STALE_MS is never waited on again: this request checks anew
+  if (cache && age < refreshSeconds * 1000 && (cache.settled || age < LOAD_STALE_MS))
+    return cache.settled ? cache.state : orGood(cache.state);
   let version: string | null;
   try {
     const raw = await kv.get(kvKeys.activeModel, "json");
@@ -146,6 +170,8 @@ export async function getModel(kv: KVNamespace, refreshSeconds: number, now = Da
     entry.settled = true;
   });
   cache = entry;
+  // the load's reads are this request's: it stays alive until they are done, however soon it is answered
+  waitUntil(state);
   return orGood(state);
 }
 

@@ -1,20 +1,32 @@
 /**
- * A model version a campaign names (`model` in its settings: an experiment's variant comparing a retrained
- * version with the active one, or a campaign held on a version). One such version is kept per isolate beside
- * the active one (the model store's): asking for another replaces it, the replaced one released after the
- * grace period. A version that cannot load (missing, failing its check) serves the active model instead, says
- * so (`rejected`), and is tried again a minute later: an open never fails over it.
+ * Model versions a campaign names (`model` in its settings: an experiment's variant comparing a retrained
+ * version with the active one, or a campaign held on a version). Up to MAX_PINNED such versions are kept per
+ * isolate beside the active one (the model store's), the least recently asked for replaced first and released
+ * after the grace period: two arms on two versions do not reload a model at every open. A version that cannot
+ * load (missing, failing its check) serves the active model instead, says so (`rejected`), and is tried again a
+ * minute later: an open never fails over it. As in the model store, the request that starts a load hands it to
+ * its `waitUntil`, and a load still pending after LOAD_STALE_MS is started anew.
  */
 import { errorMessage, logEvent } from "../lib/log";
-import { loadVersion, type ModelState, retire } from "./model-store";
+import { LOAD_STALE_MS, loadVersion, type ModelState, retire, type WaitUntil } from "./model-store";
 
 /** How long a failed load of a pinned version is remembered before it is tried again. */
 const RETRY_MS = 60_000;
+/** Pinned versions kept at once (each is a whole model in the isolate's memory). */
+export const MAX_PINNED = 2;
 
-let pinned: { version: string; at: number; state: Promise<ModelState>; failed: boolean } | null = null;
+interface Pinned {
+  at: number;
+  state: Promise<ModelState>;
+  settled: boolean;
+  failed: boolean;
+}
+
+/** by version, the most recently asked for last */
+const pinned = new Map<string, Pinned>();
 
 export function resetPinnedModel(): void {
-  pinned = null;
+  pinned.clear();
 }
 
 /** The named version's model, or `active` (the active model's state) when it is that version or cannot load. */
@@ -23,14 +35,25 @@ export async function pinnedModel(
   version: string,
   active: Promise<ModelState>,
   now: number,
+  waitUntil: WaitUntil,
 ): Promise<ModelState> {
   const current = await active;
   if (current.ok && current.model.manifest.version === version) return current;
-  const fresh = pinned && pinned.version === version && !(pinned.failed && now - pinned.at >= RETRY_MS);
-  if (!fresh) {
-    const replaced = pinned;
-    const entry = { version, at: now, failed: false, state: Promise.resolve(current) };
-    entry.state = loadVersion(kv, version).then(
+  const held = pinned.get(version);
+  const usable =
+    held &&
+    !(held.failed && now - held.at >= RETRY_MS) &&
+    // a load pending this long is never waited on again (its request may be gone)
+    (held.settled || now - held.at < LOAD_STALE_MS);
+  if (usable) {
+    // most recently asked for: last in the map's order
+    pinned.delete(version);
+    pinned.set(version, held);
+    return held.state;
+  }
+  const entry: Pinned = { at: now, failed: false, settled: false, state: Promise.resolve(current) };
+  entry.state = loadVersion(kv, version)
+    .then(
       (r): ModelState => {
         if (r.ok) return r;
         entry.failed = true;
@@ -41,14 +64,28 @@ export async function pinnedModel(
         logEvent("error", "model.pinned_failed", { version, detail: errorMessage(e) });
         return fallback(current, version, "model-corrupt");
       },
-    );
-    pinned = entry;
-    // the version it replaces is released once the requests handed it are done
-    void replaced?.state.then((s) => {
-      if (s.ok && s.model !== (current.ok ? current.model : null) && !replaced.failed) retire(s.model, Date.now());
+    )
+    .finally(() => {
+      entry.settled = true;
     });
+  if (held) release(held, current);
+  pinned.delete(version);
+  pinned.set(version, entry);
+  // the least recently asked for beyond MAX_PINNED is released once the requests handed it are done
+  for (const [name, old] of pinned) {
+    if (pinned.size <= MAX_PINNED) break;
+    pinned.delete(name);
+    release(old, current);
   }
-  return (pinned as { state: Promise<ModelState> }).state;
+  waitUntil(entry.state);
+  return entry.state;
+}
+
+/** Retires a replaced pinned model (not the active one, nor a fallback to it). */
+function release(old: Pinned, current: ModelState): void {
+  void old.state.then((s) => {
+    if (s.ok && s.model !== (current.ok ? current.model : null) && !old.failed) retire(s.model, Date.now());
+  });
 }
 
 function fallback(

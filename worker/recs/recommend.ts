@@ -32,7 +32,7 @@ import type { Config } from "../env";
 import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
 import { errorMessage, logEvent } from "../lib/log";
 import { itemLookup } from "../model/item-lookup";
-import { getFallbackItems, getModel, type LoadedModel, type ModelState } from "../model/model-store";
+import { getFallbackItems, getModel, type LoadedModel, type ModelState, type WaitUntil } from "../model/model-store";
 import { type ProfileRead, readFeatures, readProfile } from "../profile/profile-store";
 import { type Exclusion, exclusionFor } from "./exclusion";
 
@@ -79,6 +79,8 @@ export interface Recommendation {
  */
 export interface OpenLoads {
   model: Promise<ModelState>;
+  /** the open's `waitUntil`: a model load it starts outlives its response (worker/model/model-store.ts) */
+  waitUntil: WaitUntil;
   live: Promise<LiveCatalogView>;
   ranked: Map<number, Promise<Recommendation>>;
   /** the reader's profile, read once (an experiment's arm needs their exposures before any ranking) */
@@ -91,12 +93,13 @@ export function profileOnce(loads: OpenLoads, kv: KVNamespace, user: string): Pr
   return loads.profile.read;
 }
 
-export function openLoads(kv: KVNamespace, config: Config, now: number): OpenLoads {
+export function openLoads(kv: KVNamespace, config: Config, now: number, waitUntil: WaitUntil): OpenLoads {
   let model: Promise<ModelState> | undefined;
   let live: Promise<LiveCatalogView> | undefined;
   return {
+    waitUntil,
     get model() {
-      model ??= getModel(kv, config.modelRefreshSeconds, now);
+      model ??= getModel(kv, config.modelRefreshSeconds, now, waitUntil);
       return model;
     },
     // a campaign held on a model version replaces it (worker/campaigns/serve-block.ts)
@@ -141,7 +144,8 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   const now = input.now ?? Date.now();
   // the model and the live catalog (stock, price, ...: core/live-catalog.ts), each asked for once per open, beside
   // the reader's reads in rank; neither throws
-  const loads = input.loads ?? openLoads(input.kv, input.config, now);
+  // without the open's loads (tests): this call awaits whatever it starts
+  const loads = input.loads ?? openLoads(input.kv, input.config, now, () => undefined);
   const verified =
     input.verified ?? (await verifyToken(input.config.tokenSecrets, input.token, Math.floor(now / 1000)));
   const loaded = { ...input, verified, now, loads };

@@ -24,6 +24,7 @@ import { enqueue } from "../events/queue";
 import { assignmentEvents } from "../experiments/exposure-events";
 import { armForOpen } from "../experiments/open-arm";
 import { requireApiKey } from "../lib/api-key";
+import { background } from "../lib/background";
 import { readValidBody } from "../lib/read-json-body";
 import { itemLookup } from "../model/item-lookup";
 import { getModel } from "../model/model-store";
@@ -38,9 +39,10 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
       const kv = c.env.OPENTIME_KV;
       const config = getConfig(c.env);
       const now = Date.now();
+      const bg = background(c);
       const [base, model] = await Promise.all([
         readCampaign(kv, body.campaign),
-        getModel(kv, config.modelRefreshSeconds, now),
+        getModel(kv, config.modelRefreshSeconds, now, bg.waitUntil),
       ]);
       const version = model.ok ? model.model.manifest.version : null;
       const lookup = itemLookup(model);
@@ -49,7 +51,7 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
         [...campaign.blocks, campaign.default].some((b) => b.copy?.headline || b.copy?.subline || b.copy?.cta);
       // read once for the whole batch: each reader then costs only their own reads (rank: tombstone, profile,
       // features), whatever the campaign's conditions
-      const shared = { model: Promise.resolve(model), live: getLiveCatalog(kv, now) };
+      const shared = { model: Promise.resolve(model), live: getLiveCatalog(kv, now), waitUntil: bg.waitUntil };
       /**
        * The block an open would serve with nothing known of the open (a send is not an open), and what is known
        * of the reader (from the same ranking: one read of their data). The claims stand for a token never

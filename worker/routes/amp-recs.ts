@@ -58,7 +58,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       const verified = await verifyToken(config.tokenSecrets, query.t, Math.floor(now / 1000));
       // the token's campaign: its blocks, their conditions and item rules (core/campaign.ts)
       const kv = c.env.OPENTIME_KV;
-      const loads = openLoads(kv, config, now);
+      const loads = openLoads(kv, config, now, bg.waitUntil);
       // the experiment's reads beside the campaign's; when one applies, the reader's profile is read at once
       const [stored] = verified.ok
         ? await Promise.all([

@@ -15,6 +15,7 @@ import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { encodePng } from "../images/png-encode";
 import { renderRaster } from "../images/resvg-runtime";
+import { background } from "../lib/background";
 import { ByteLru } from "../lib/byte-lru";
 import { itemLookup } from "../model/item-lookup";
 import { getModel } from "../model/model-store";
@@ -32,7 +33,7 @@ const PALETTE = ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6d597a
 
 async function findItem(c: Context<AppEnv>, id: string): Promise<CatalogItem> {
   const config = getConfig(c.env);
-  const state = await getModel(c.env.OPENTIME_KV, config.modelRefreshSeconds);
+  const state = await getModel(c.env.OPENTIME_KV, config.modelRefreshSeconds, Date.now(), background(c).waitUntil);
   const item = itemLookup(state)(id);
   if (!item) throw new ApiError("NOT_FOUND", `no demo product ${id}`);
   return item;

@@ -1,6 +1,7 @@
 /** GET /v1/health — liveness plus which model version this isolate serves (or why none). */
 import type { Hono } from "hono";
 import { type AppEnv, getConfig } from "../env";
+import { background } from "../lib/background";
 import { getModel } from "../model/model-store";
 
 export interface HealthResponse {
@@ -11,7 +12,12 @@ export interface HealthResponse {
 
 export function registerHealth(app: Hono<AppEnv>): void {
   app.get("/v1/health", async (c) => {
-    const state = await getModel(c.env.OPENTIME_KV, getConfig(c.env).modelRefreshSeconds);
+    const state = await getModel(
+      c.env.OPENTIME_KV,
+      getConfig(c.env).modelRefreshSeconds,
+      Date.now(),
+      background(c).waitUntil,
+    );
     const body: HealthResponse = state.ok
       ? {
           ok: true,

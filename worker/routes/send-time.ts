@@ -14,6 +14,7 @@ import { verifyToken } from "../../core/token";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
+import { background } from "../lib/background";
 import { logEvent } from "../lib/log";
 import { getModel } from "../model/model-store";
 import { readUser } from "../profile/profile-store";
@@ -59,7 +60,7 @@ export function registerSendTime(app: Hono<AppEnv>): void {
       const config = getConfig(c.env);
       const token = await verifyToken(config.tokenSecrets, c.req.query("t"));
       if (!token.ok) throw new ApiError("TOKEN_INVALID", `token ${token.reason}: mint one with \`npm run token\``);
-      const state = await getModel(c.env.OPENTIME_KV, config.modelRefreshSeconds);
+      const state = await getModel(c.env.OPENTIME_KV, config.modelRefreshSeconds, Date.now(), background(c).waitUntil);
       const sendTime = state.ok ? state.model.manifest.sendTime : undefined;
       if (!state.ok || !sendTime)
         throw new ApiError(

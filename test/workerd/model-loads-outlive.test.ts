@@ -1,0 +1,168 @@
+/**
+ * A model load outlives the request that started it (worker/model/model-store.ts, pinned-model.ts): the load is
+ * shared by the isolate's requests, but its KV reads are the starting request's, which the runtime cancels once
+ * it is answered. So the starter hands the load to its `waitUntil` (here, a route's execution context), a load
+ * or check pending past LOAD_STALE_MS is started anew rather than waited on (a cancelled read is simulated by a
+ * read that never answers), and two pinned versions are each loaded once, not at every open.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { base64ToBytes } from "../../core/base64";
+import { kvKeys } from "../../core/kv-keys";
+import worker from "../../worker/index";
+import { getModel, LOAD_STALE_MS, type ModelState, SWITCH_WAIT_MS } from "../../worker/model/model-store";
+import { pinnedModel } from "../../worker/model/pinned-model";
+import { clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
+
+/** Direct calls await what they start: nothing to keep alive. */
+const ignore = () => undefined;
+const versionOf = (s: ModelState) => (s.ok ? s.model.manifest.version : `none: ${s.reason}`);
+
+async function publish(version: string): Promise<void> {
+  const f = fixture();
+  await env.OPENTIME_KV.put(kvKeys.manifest(version), JSON.stringify({ ...JSON.parse(f.manifestJson), version }));
+  await env.OPENTIME_KV.put(kvKeys.catalog(version), f.catalogJson);
+  await env.OPENTIME_KV.put(kvKeys.onnx(version), base64ToBytes(f.onnxBase64));
+  if (f.itemTableJson) await env.OPENTIME_KV.put(kvKeys.itemTable(version), f.itemTableJson);
+}
+
+const point = (version: string) =>
+  env.OPENTIME_KV.put(kvKeys.activeModel, JSON.stringify({ version, activatedAt: new Date().toISOString() }));
+
+/** KV whose reads of `key` go through `read` (the real read is `real()`); every other operation is KV's own. */
+function kvWith(key: string, read: (real: () => Promise<unknown>) => Promise<unknown>): KVNamespace {
+  return new Proxy(env.OPENTIME_KV, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop !== "get") return typeof value === "function" ? value.bind(target) : value;
+      return (k: string, ...rest: unknown[]) => {
+        const real = () => (target.get as (...args: unknown[]) => Promise<unknown>)(k, ...rest);
+        return k === key ? read(real) : real();
+      };
+    },
+  });
+}
+
+const delayed = (ms: number) => (real: () => Promise<unknown>) =>
+  new Promise((resolve) => setTimeout(resolve, ms)).then(real);
+
+/** The first read never answers (a cancelled request's I/O); later ones do. */
+function stuckOnce(): (real: () => Promise<unknown>) => Promise<unknown> {
+  let first = true;
+  return (real) => {
+    if (!first) return real();
+    first = false;
+    return new Promise(() => {});
+  };
+}
+
+describe("a model load outlives the request that started it", () => {
+  const a = () => fixture().version;
+  const b = () => `${fixture().version}-b`;
+  beforeEach(async () => {
+    await clearKv();
+    await seedModel();
+    await publish(b());
+  });
+
+  it("the starting request hands the load to its waitUntil, answers with the last good model, and the load ends", async () => {
+    const t0 = Date.now();
+    expect(versionOf(await getModel(env.OPENTIME_KV, 300, t0, ignore))).toBe(a());
+    await point(b());
+    const kv = kvWith(kvKeys.catalog(b()), delayed(SWITCH_WAIT_MS + 1500));
+    const handed: Promise<unknown>[] = [];
+    const starter = await getModel(kv, 300, t0 + 301_000, (p) => handed.push(p));
+    expect(versionOf(starter)).toBe(a());
+    expect(handed).toHaveLength(1);
+    // another request meanwhile shares the load: it hands nothing of its own
+    const other: Promise<unknown>[] = [];
+    const meanwhile = getModel(kv, 300, t0 + 301_100, (p) => other.push(p));
+    expect(other).toHaveLength(0);
+    expect(versionOf((await handed[0]) as ModelState)).toBe(b());
+    expect(versionOf(await meanwhile)).toMatch(new RegExp(`^(${a()}|${b()})$`));
+    expect(versionOf(await getModel(kv, 300, t0 + 303_000, ignore))).toBe(b());
+  });
+
+  it("a check pending past LOAD_STALE_MS is not waited on: the next request loads anew", async () => {
+    const t0 = Date.now();
+    expect(versionOf(await getModel(env.OPENTIME_KV, 300, t0, ignore))).toBe(a());
+    await point(b());
+    const kv = kvWith(kvKeys.catalog(b()), stuckOnce());
+    expect(versionOf(await getModel(kv, 300, t0 + 301_000, ignore))).toBe(a());
+    // still inside the refresh window (300 s), but the check is stale
+    expect(versionOf(await getModel(kv, 300, t0 + 301_000 + LOAD_STALE_MS + 1, ignore))).toBe(b());
+  });
+
+  it("an email route's load is kept alive by its execution context past its response", async () => {
+    const user = fixture().profiles[0]?.userId as string;
+    expect(versionOf(await getModel(env.OPENTIME_KV, 1, Date.now(), ignore))).toBe(a());
+    await point(b());
+    await new Promise((r) => setTimeout(r, 1100)); // past the tests' refresh (MODEL_REFRESH_SECONDS 1)
+    const slow = SWITCH_WAIT_MS + 1500;
+    const bindings = { ...env, OPENTIME_KV: kvWith(kvKeys.catalog(b()), delayed(slow)) };
+    const ctx = createExecutionContext();
+    const started = Date.now();
+    const res = await worker.fetch(
+      new Request(`https://opentime.test/v1/amp/recs?t=${encodeURIComponent(await token(user))}`, {
+        headers: { "AMP-Email-Sender": SENDER },
+      }),
+      bindings,
+      ctx,
+    );
+    expect(res.status).toBe(200);
+    const answered = Date.now() - started;
+    expect(answered).toBeLessThan(slow);
+    // the context lives until the load is done, not just its events' queueing
+    await waitOnExecutionContext(ctx);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(slow);
+    expect(versionOf(await getModel(env.OPENTIME_KV, 1, Date.now(), ignore))).toBe(b());
+  });
+});
+
+describe("versions a campaign pins", () => {
+  beforeEach(async () => {
+    await clearKv();
+    await seedModel();
+  });
+
+  it("two versions asked for in turn are each loaded once, not at every open", async () => {
+    const [b, c] = [`${fixture().version}-b`, `${fixture().version}-c`];
+    await publish(b);
+    await publish(c);
+    let reads = 0;
+    const count = (real: () => Promise<unknown>) => {
+      reads++;
+      return real();
+    };
+    const kv = kvWith(kvKeys.manifest(b), count);
+    const kv2 = new Proxy(kv, {
+      get(target, prop) {
+        if (prop !== "get") return Reflect.get(target, prop, target);
+        return (k: string, ...rest: unknown[]) =>
+          k === kvKeys.manifest(c) ? count(() => target.get(k, ...(rest as []))) : target.get(k, ...(rest as []));
+      },
+    });
+    const now = Date.now();
+    for (let i = 0; i < 10; i++) {
+      const v = i % 2 === 0 ? b : c;
+      const s = await pinnedModel(kv2, v, getModel(kv2, 30, now + i, ignore), now + i, ignore);
+      expect(versionOf(s)).toBe(v);
+    }
+    expect(reads).toBe(2);
+  });
+
+  it("hands its load to the starting request's waitUntil; one pending past LOAD_STALE_MS is loaded anew", async () => {
+    const b = `${fixture().version}-pinned`;
+    await publish(b);
+    const kv = kvWith(kvKeys.manifest(b), stuckOnce());
+    const now = Date.now();
+    const handed: Promise<unknown>[] = [];
+    void pinnedModel(kv, b, getModel(kv, 300, now, ignore), now, (p) => handed.push(p));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(handed).toHaveLength(1);
+    const later = now + LOAD_STALE_MS + 1;
+    const second = pinnedModel(kv, b, getModel(kv, 300, later, ignore), later, ignore).then(versionOf);
+    const waited = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 3000));
+    expect(await Promise.race([second, waited])).toBe(b);
+  });
+});
