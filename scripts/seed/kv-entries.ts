@@ -194,6 +194,34 @@ export async function allEntries(
     ...(recorded ? [{ key: kvKeys.modelHistory, value: JSON.stringify(recorded) }] : []),
     ...modelEntries(artifacts, true).slice(-1),
   ];
+  // before anything is written: a value KV refuses would leave the version half published
+  checkKvLimits(entries);
   const written = kept.map((p) => p.userId);
   return { artifacts, entries, written, users: kept.length, profiles: withProfiles ? kept.length : 0, skipped };
+}
+
+/** Workers KV's limits on one entry: a value of at most 25 MiB, a key of at most 512 bytes. */
+export const KV_MAX_VALUE_BYTES = 25 * 2 ** 20;
+export const KV_MAX_KEY_BYTES = 512;
+
+/** The bytes KV stores for an entry (a base64 entry's decoded bytes). */
+export function entryBytes(e: KvEntry): number {
+  if (!e.base64) return Buffer.byteLength(e.value, "utf8");
+  const padding = e.value.endsWith("==") ? 2 : e.value.endsWith("=") ? 1 : 0;
+  return (e.value.length / 4) * 3 - padding;
+}
+
+/** Throws, naming the entry and what to do, when one is larger than KV takes. */
+export function checkKvLimits(entries: readonly KvEntry[]): void {
+  for (const e of entries) {
+    if (Buffer.byteLength(e.key, "utf8") > KV_MAX_KEY_BYTES)
+      throw new Error(`the KV key ${JSON.stringify(e.key.slice(0, 80))}... is longer than ${KV_MAX_KEY_BYTES} bytes`);
+    const bytes = entryBytes(e);
+    if (bytes > KV_MAX_VALUE_BYTES)
+      throw new Error(
+        `${e.key} is ${(bytes / 2 ** 20).toFixed(1)} MiB; Workers KV takes at most 25 MiB a value, so nothing was ` +
+          "written. A catalog that large: shorten its URLs (a relative image path, no query string) or drop the " +
+          "items nobody bought from the training catalog.",
+      );
+  }
 }
