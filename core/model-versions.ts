@@ -150,7 +150,11 @@ export interface Move {
   unchanged: boolean;
 }
 
-/** Checks `version` and, only if it passes, records the active version in the history and moves the pointer. */
+/**
+ * Checks `version` and, only if it passes, records the active version in the history and moves the pointer. A
+ * read-modify-write on KV with several writers (seed, `npm run models`, the admin routes): two moves at once can
+ * lose one (README, Known limits: model moves are not serialized).
+ */
 export async function activate(kv: KvClient, version: string, now = new Date()): Promise<Move> {
   if (!ModelVersionSchema.safeParse(version).success)
     throw new ModelsError(`"${version}" is not a model version (1-64 of A-Z a-z 0-9 . _ -)`);
