@@ -93,7 +93,7 @@ export const TOP_ITEMS = 50;
 /** Per arm: the readers the unit counts, with their attributed clicks, purchases and revenue. */
 export async function armCounts(db: D1Database, experiment: string, unit: ReportUnit = "opened"): Promise<ArmCounts[]> {
   await ensureSchema(db);
-  const [counted, clickOnly] = await db.batch<ArmCounts | { arm: string; n: number }>([
+  const statements = [
     db
       .prepare(
         `SELECT u.arm AS arm, count(*) AS exposed, sum(u.opened) AS opened, sum(u.click_only) AS clickOnly,
@@ -107,14 +107,19 @@ export async function armCounts(db: D1Database, experiment: string, unit: Report
          GROUP BY u.arm ORDER BY u.arm`,
       )
       .bind(experiment),
-    // readers seen first by a click: counted by unit `sent`, left out of `opened` (said per arm either way)
-    db
-      .prepare("SELECT arm, count(*) AS n FROM exposures WHERE experiment = ? AND via = 'click' GROUP BY arm")
-      .bind(experiment),
-  ]);
+  ];
+  // unit `sent` counts readers seen first by a click among the rest (its query says how many); `opened` leaves
+  // them out, and says how many per arm
+  if (unit === "opened")
+    statements.push(
+      db
+        .prepare("SELECT arm, count(*) AS n FROM exposures WHERE experiment = ? AND via = 'click' GROUP BY arm")
+        .bind(experiment),
+    );
+  const [counted, clickOnly] = await db.batch<ArmCounts | { arm: string; n: number }>(statements);
   const rows = (counted?.results ?? []) as ArmCounts[];
-  const left = new Map(((clickOnly?.results ?? []) as { arm: string; n: number }[]).map((r) => [r.arm, r.n]));
   if (unit === "sent") return rows;
+  const left = new Map(((clickOnly?.results ?? []) as { arm: string; n: number }[]).map((r) => [r.arm, r.n]));
   // an arm whose only readers entered by a click still shows, with none counted
   const arms = new Set([...rows.map((r) => r.arm), ...left.keys()]);
   return [...arms].sort().map((arm) => {
