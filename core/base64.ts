@@ -21,10 +21,17 @@ export function bytesToBase64Url(bytes: Uint8Array): string {
   return bytesToBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/**
+ * Throws on input that is not the canonical unpadded base64url of some bytes: `atob` ignores the spare low bits of
+ * a last character (2 of them after 2 bytes, 4 after 1), so 4 or 16 spellings would decode to the same bytes, and
+ * a text used as a key (a token's signature keys the pixel's rate limiter) must have one spelling only.
+ */
 export function base64UrlToBytes(s: string): Uint8Array<ArrayBuffer> {
   if (!/^[A-Za-z0-9_-]*$/.test(s)) throw new Error("not base64url");
   const b64 = s.replace(/-/g, "+").replace(/_/g, "/");
-  return base64ToBytes(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  const bytes = base64ToBytes(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  if (bytesToBase64Url(bytes) !== s) throw new Error("not canonical base64url");
+  return bytes;
 }
 
 /** Float32 vector <-> base64 of its little-endian bytes (how profiles store user factors). */

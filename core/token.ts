@@ -102,7 +102,8 @@ function parseClaims(bytes: Uint8Array): TokenClaims | null {
 
 /**
  * Verifies against every secret given (the first signs new tokens; the rest allow rotation).
- * The signature is checked before the claims are trusted; expiry after.
+ * The signature is checked before the claims are trusted; expiry after. Each part must be canonical base64url
+ * (core/base64.ts): a token has one spelling, since its signature's text keys the pixel's rate limiter.
  */
 export async function verifyToken(
   secrets: readonly string[],

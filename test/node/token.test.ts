@@ -6,6 +6,16 @@ import { MAX_TOKEN_LENGTH, mintToken, verifyToken } from "../../core/token";
 const SECRET = "a-test-secret-of-sufficient-length";
 const NOW = 1_800_000_000;
 
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/** the other spellings `atob` decodes to the same bytes: the last character with its spare low bits set otherwise */
+function respellings(part: string): string[] {
+  const spare = [0, 0, 4, 2][part.length % 4] as number; // 1 byte left over: 4 spare bits; 2 bytes: 2
+  const last = ALPHABET.indexOf(part.at(-1) as string);
+  const out: string[] = [];
+  for (let bits = 1; bits < 1 << spare; bits++) out.push(part.slice(0, -1) + ALPHABET[last ^ bits]);
+  return out;
+}
+
 describe("tokens", () => {
   it("verifies what it minted, with the claims intact", async () => {
     const t = await mintToken(SECRET, { user: "u-42", campaign: "spring", ttlSeconds: 3600, now: NOW });
@@ -44,6 +54,23 @@ describe("tokens", () => {
     ["too long", "a".repeat(MAX_TOKEN_LENGTH + 1), "malformed"],
   ])("refuses a malformed token (%s)", async (_name, token, reason) => {
     expect(await verifyToken([SECRET], token, NOW)).toEqual({ ok: false, reason });
+  });
+
+  it("has one spelling: a part whose last character's spare bits are set is malformed, not another valid token", async () => {
+    const t = await mintToken(SECRET, { user: "u-42", campaign: "spring", ttlSeconds: 3600, now: NOW });
+    const [body, sig] = t.split(".") as [string, string];
+    // 32 bytes are 43 characters: the last one carries 4 bits of the signature and 2 that decoding ignores
+    for (const other of respellings(sig)) {
+      expect(await verifyToken([SECRET], `${body}.${other}`, NOW)).toEqual({ ok: false, reason: "malformed" });
+    }
+    // the claims' part too (58 bytes: 78 characters, the last with 4 spare bits)
+    const claims = `{"u":"u-42","c":"spring","e":${NOW + 3600},"v":1,"pad":"xxx"}`;
+    const padded = bytesToBase64Url(new TextEncoder().encode(claims));
+    expect(padded.length % 4).toBe(2);
+    for (const other of respellings(padded)) {
+      expect(await verifyToken([SECRET], `${other}.${sig}`, NOW)).toEqual({ ok: false, reason: "malformed" });
+    }
+    expect((await verifyToken([SECRET], t, NOW)).ok).toBe(true);
   });
 
   it("accepts tokens of the previous secret during rotation, and only while it is listed", async () => {
