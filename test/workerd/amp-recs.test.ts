@@ -3,14 +3,15 @@
  * session with the TypeScript int8 reference, personalization, exclusions, and every fallback (never a 5xx,
  * always items). The email CORS protocol: email-cors.test.ts.
  */
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
 import { featuresOf, type Profile } from "../../core/profile";
+import worker from "../../worker/index";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
-import { call, clearKv, fixture, type RecsBody, SENDER, seedModel, token } from "./support/harness";
+import { call, clearKv, fixture, type RecsBody, recordingQueue, SENDER, seedModel, token } from "./support/harness";
 
 const catalog = () => JSON.parse(fixture().catalogJson) as Catalog;
 const popularIds = (n: number) =>
@@ -121,6 +122,32 @@ describe("GET /v1/amp/recs", () => {
     );
     const { body } = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=3`);
     expect(body?.items[0]?.id).toBe(top);
+  });
+
+  it("a HEAD answers as a GET would but records no impression or exposure (it is no open)", async () => {
+    const { queue, sent } = recordingQueue();
+    const amp = async (method: string, t: string) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(
+        new Request(`https://opentime.test/v1/amp/recs?t=${t}&n=4`, {
+          method,
+          headers: { "AMP-Email-Sender": SENDER },
+        }),
+        { ...env, EVENTS: queue },
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    const t = await token(withFactors().userId);
+    const head = await amp("HEAD", t);
+    expect(head.status).toBe(200);
+    expect(head.headers.get("AMP-Email-Allow-Sender")).toBe(SENDER);
+    expect(head.headers.get("X-Opentime-Reason")).toBe("personalized");
+    expect(sent).toEqual([]);
+    const get = await amp("GET", t);
+    expect(get.headers.get("X-Opentime-Reason")).toBe("personalized");
+    expect(sent).toEqual([expect.objectContaining({ type: "impression", user: withFactors().userId })]);
   });
 
   it("clamps n to the allowed range instead of failing", async () => {

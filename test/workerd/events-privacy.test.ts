@@ -9,7 +9,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { type Profile, parseProfile } from "../../core/profile";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
-import { clearKv, consume, fixture, SENDER, seedModel, token } from "./support/harness";
+import { clearKv, consume, fixture, recordingQueue, SENDER, seedModel, token } from "./support/harness";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -387,5 +387,26 @@ describe("pixel", () => {
     expect(new Uint8Array(await bad.arrayBuffer()).slice(0, 6)).toEqual(new TextEncoder().encode("GIF89a"));
     const good = await get(`/v1/e/${await token("px-1")}?type=view&item=p1&eid=px-e1`);
     expect(good.headers.get("X-Opentime-Recorded")).toBe("yes");
+  });
+
+  it("a HEAD (link scanners) answers the GIF's headers and records nothing, nor spends the token's budget", async () => {
+    const { queue, sent } = recordingQueue();
+    const pixel = (t: string, method: string) =>
+      worker.fetch(
+        new Request(`https://opentime.test/v1/e/${t}?type=email_click&item=p1`, { method }),
+        { ...env, EVENTS: queue },
+        createExecutionContext(),
+      );
+    const t = await token("px-head");
+    for (let i = 0; i < 25; i++) {
+      const head = await pixel(t, "HEAD");
+      expect(head.status).toBe(200);
+      expect(head.headers.get("Content-Type")).toBe("image/gif");
+      expect(head.headers.get("X-Opentime-Recorded")).toBe("no");
+    }
+    expect(sent).toEqual([]);
+    // the limit is 20 a minute: the reader's own GET is still recorded
+    expect((await pixel(t, "GET")).headers.get("X-Opentime-Recorded")).toBe("yes");
+    expect(sent).toEqual([expect.objectContaining({ type: "email_click", user: "px-head", item: "p1" })]);
   });
 });

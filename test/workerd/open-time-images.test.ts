@@ -1,7 +1,7 @@
 /**
  * Open-time images and click-through inside workerd, with real KV, real ORT and real resvg: decodable
  * PNGs of the slot's size for good and bad input alike, decisions that hold under `freeze` and follow
- * the latest open under `live`, Apple MPP prefetches that do not freeze, and fuzzed paths that never 5xx.
+ * the latest open under `live`, Apple MPP prefetches and HEADs that do not freeze, and fuzzed paths that never 5xx.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { decode } from "fast-png";
@@ -18,7 +18,7 @@ import { resetRenderCache } from "../../worker/images/render-slot";
 import { measure, wrapText } from "../../worker/images/text-layout";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
-import { clearKv, decisionKeyOf, fixture, seedModel } from "./support/harness";
+import { clearKv, decisionKeyOf, fixture, recordingQueue, seedModel } from "./support/harness";
 
 const ORIGIN = "https://opentime.test";
 const APPLE_MPP = { headers: { "User-Agent": "Mozilla/5.0" }, cf: { asn: 714, asOrganization: "Apple Inc." } };
@@ -31,6 +31,7 @@ const GMAIL = {
 async function fetchWorker(
   path: string,
   init: { headers?: Record<string, string>; cf?: Record<string, unknown>; method?: string; body?: string } = {},
+  bindings: typeof env = env,
 ) {
   const ctx = createExecutionContext();
   const req = new Request(`${ORIGIN}${path}`, {
@@ -40,7 +41,7 @@ async function fetchWorker(
     redirect: "manual",
     cf: init.cf,
   } as RequestInit);
-  const res = await worker.fetch(req, env, ctx);
+  const res = await worker.fetch(req, bindings, ctx);
   await waitOnExecutionContext(ctx);
   return res;
 }
@@ -316,6 +317,50 @@ describe("decisions and click-through", () => {
     expect(frozen).toMatchObject({ state: "frozen", item: { id: open.item } });
     const click = await fetchWorker(`/v1/c/${t}/card-0`);
     expect(click.headers.get("X-Opentime-Item")).toBe(open.item);
+  });
+
+  it("a HEAD on an image or a click (link scanners) answers as a GET would, but records and stores nothing", async () => {
+    const t = await tokenFor((profiles()[3] as Profile).userId, "spring");
+    const { queue, sent } = recordingQueue();
+    const bindings = { ...env, EVENTS: queue };
+    const headImage = await fetchWorker(`/v1/img/${t}/row-0.png`, { method: "HEAD" }, bindings);
+    expect(headImage.status).toBe(200);
+    expect(headImage.headers.get("Content-Type")).toBe("image/png");
+    expect(Number(headImage.headers.get("Content-Length"))).toBeGreaterThan(0);
+    const shown = headImage.headers.get("X-Opentime-Item");
+    expect(shown).not.toBe("none");
+    // nothing stored: the click finds no decision, decides as the image did, and stores nothing either
+    const headClick = await fetchWorker(`/v1/c/${t}/row-0`, { method: "HEAD" }, bindings);
+    expect(headClick.status).toBe(302);
+    expect(headClick.headers.get("X-Opentime-Item")).toBe(shown);
+    expect(sent).toEqual([]);
+    expect(await env.OPENTIME_KV.get(await decisionKeyOf(t, "row-0"))).toBeNull();
+
+    // the reader's own open and click afterwards are recorded, and freeze what the HEADs answered
+    const open = await fetchWorker(`/v1/img/${t}/row-0.png`, {}, bindings);
+    expect(open.headers.get("X-Opentime-Item")).toBe(shown);
+    expect(open.headers.get("Content-Length")).toBe(headImage.headers.get("Content-Length"));
+    const click = await fetchWorker(`/v1/c/${t}/row-0`, {}, bindings);
+    expect(click.headers.get("Location")).toBe(headClick.headers.get("Location"));
+    expect(sent.map((e) => e.type)).toEqual(["email_open", "email_click"]);
+    expect(await env.OPENTIME_KV.get(await decisionKeyOf(t, "row-0"), "json")).toMatchObject({
+      state: "frozen",
+      item: { id: shown },
+    });
+  });
+
+  it("a HEAD on the click of a prefetched decision records no click and leaves the decision provisional", async () => {
+    const t = await tokenFor((profiles()[4] as Profile).userId, "spring");
+    const { queue, sent } = recordingQueue();
+    const prefetch = await image(`/v1/img/${t}/card-0.png`, APPLE_MPP);
+    const head = await fetchWorker(`/v1/c/${t}/card-0`, { method: "HEAD" }, { ...env, EVENTS: queue });
+    expect(head.status).toBe(302);
+    expect(head.headers.get("X-Opentime-Reason")).toBe("stored-provisional");
+    expect(head.headers.get("X-Opentime-Item")).toBe(prefetch.item);
+    expect(sent).toEqual([]);
+    expect(await env.OPENTIME_KV.get(await decisionKeyOf(t, "card-0"), "json")).toMatchObject({
+      state: "provisional",
+    });
   });
 
   it("a click with no stored decision (images blocked) decides, stores, and later images show that product", async () => {

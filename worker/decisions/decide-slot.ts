@@ -5,7 +5,8 @@
  * campaign's decisionTtlDays). Under `freeze` (the default) later opens and clicks reuse it; under `live` every open
  * decides again and a click follows the latest. A prefetch (Apple MPP) decides and stores a provisional
  * decision that a later real open replaces. A click with nothing stored (images blocked) decides then and
- * stores it, so images loaded afterwards show what was clicked. Never throws.
+ * stores it, so images loaded afterwards show what was clicked. A HEAD (link scanners, URL checkers)
+ * reads a stored decision or decides as its GET would, and stores and freezes nothing. Never throws.
  */
 import { z } from "zod";
 import { COPY_LIMITS, type RenderedCopy } from "../../core/block-copy";
@@ -103,6 +104,8 @@ export interface DecideInput {
   token: string;
   slot: Slot;
   via: DecisionVia;
+  /** a HEAD: answer what a GET would, and write nothing (no decision stored, none frozen) */
+  head?: boolean;
   waitUntil: (p: Promise<unknown>) => void;
   /** where the request came from (`request.cf`: cfSignals), for the open's facts */
   location?: { timezone: string | null; country: string | null };
@@ -167,7 +170,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const stored = await storedRead;
   if (stored && reuse(stored, campaign, via)) {
     // a click on a prefetched (provisional) decision: the reader saw it, so it holds from now on
-    if (via === "click" && stored.state === "provisional" && key) {
+    if (via === "click" && stored.state === "provisional" && key && !input.head) {
       input.waitUntil(write(kv, key, { ...stored, state: "frozen" }, campaign));
     }
     return {
@@ -229,9 +232,10 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   // fewer items than slots (a tiny catalog): repeat the last one rather than show nothing
   const item = shown[slot.index] ?? shown[shown.length - 1] ?? null;
   const copy = blockCopy(campaign, served.selection.block, item, now);
-  // nothing is stored for readers who opted out of personalization or tracking (or whose consent is unknown)
+  // nothing is stored for readers who opted out of personalization or tracking (or whose consent is unknown), nor
+  // for a HEAD
   const storable = key !== null && item !== null && rec.reason !== "opted-out" && rec.recordable;
-  const state = storable ? nextState(campaign, via) : null;
+  const state = storable && !input.head ? nextState(campaign, via) : null;
   if (storable && state) {
     const decision: Decision = {
       v: 1,

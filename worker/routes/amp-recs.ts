@@ -6,7 +6,8 @@
  * fails), with `X-Opentime-Reason` saying why, `X-Opentime-Model` naming the model version,
  * `X-Opentime-Block` which of the campaign's blocks was served and which conditions chose it, `X-Opentime-Ranking`
  * whether the reader's pool or the whole catalog was ranked (ranker and hybrid), and `Server-Timing` the ranking's
- * and the whole answer's time in the Worker.
+ * and the whole answer's time in the Worker. A HEAD (Hono answers it with this GET handler) gets the same headers
+ * but records no impression or exposure: it is no open.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
@@ -95,7 +96,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       const rec = served.rec;
       // what the reader was shown, for frequency caps (worker/events/impressions.ts); only if they allow tracking
       // and the experiment's exposure: an AMP request is a real open (mail providers fetch it as the email opens)
-      if (verified.ok && rec.recordable) {
+      if (verified.ok && rec.recordable && c.req.method !== "HEAD") {
         const seen = impressionEvent(verified.claims, "amp", rec.items, now);
         const events = [
           ...(arm ? exposureEvents(verified.claims.u, arm.exposures, now, served.selection.block.id) : []),

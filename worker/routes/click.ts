@@ -3,7 +3,9 @@
  * slot's image showed (the stored decision), with the campaign's UTM parameters. With nothing stored
  * (images were blocked) it decides now and stores that, so images loaded later show the clicked product.
  * Never an error page: when nothing can be decided it goes to the campaign's fallback URL, and it only ever
- * redirects to http(s) URLs (a catalog URL of another scheme goes to the shop's home).
+ * redirects to http(s) URLs (a catalog URL of another scheme goes to the shop's home). A HEAD (link scanners and
+ * URL checkers send them; Hono answers it with this GET handler) gets the same 302 but records no click and
+ * stores or freezes no decision.
  */
 import type { Hono } from "hono";
 import { countdownItem, countdownOf, isStaticItem, withUtm } from "../../core/campaign";
@@ -48,6 +50,7 @@ export function registerClick(app: Hono<AppEnv>): void {
       const path = parseSlotPath(requestUrl.pathname, CLICK_PREFIX);
       if (!path.slot) return redirect(home, "bad-slot");
       const slot = path.slot;
+      const head = c.req.method === "HEAD";
       const bg = background(c);
       const decision = await decideSlot({
         kv: c.env.OPENTIME_KV,
@@ -55,6 +58,7 @@ export function registerClick(app: Hono<AppEnv>): void {
         token: path.token,
         slot,
         via: "click",
+        head,
         waitUntil: bg.waitUntil,
         location: cfSignals(c.req.raw),
       });
@@ -72,7 +76,7 @@ export function registerClick(app: Hono<AppEnv>): void {
       const destination = gone
         ? fallback
         : withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
-      if (decision.claims && decision.recordable) {
+      if (decision.claims && decision.recordable && !head) {
         const event: QueuedEvent = {
           // one per send and slot, as opens are: a trigger's emails share a campaign, and each one's click counts
           id: `click:${sendKey(decision.claims)}:${slotKey(slot)}`,

@@ -3,7 +3,9 @@
  * product decided for this reader when the email is opened, drawn as a PNG. Always a 200 PNG of the
  * slot's size, whatever the input or failure (mail proxies cache error responses for a long time);
  * `X-Opentime-Reason` says what was shown and why, `X-Opentime-Fetch` who fetched it, `Server-Timing`
- * where the time went (decide, picture, decode, draw, encode, total).
+ * where the time went (decide, picture, decode, draw, encode, total). A HEAD (link scanners and URL checkers send
+ * them; Hono answers it with this GET handler) gets the same headers but is no open: it records nothing and stores
+ * or freezes no decision.
  */
 import type { Hono } from "hono";
 import { countdownItem, countdownOf } from "../../core/campaign";
@@ -48,6 +50,7 @@ export function registerImage(app: Hono<AppEnv>): void {
   app.get(`${IMAGE_PREFIX}*`, async (c) => {
     const path = parseSlotPath(new URL(c.req.url).pathname, IMAGE_PREFIX, ".png");
     const fetchKind = classifyFetch(signalsOf(c.req.raw));
+    const head = c.req.method === "HEAD";
     const bg = background(c);
     try {
       const config = getConfig(c.env);
@@ -64,14 +67,15 @@ export function registerImage(app: Hono<AppEnv>): void {
         token: path.token,
         slot: path.slot,
         via: fetchKind,
+        head,
         waitUntil: bg.waitUntil,
         location: cfSignals(c.req.raw),
       });
       const decided = performance.now() - t0;
-      // an open (not a prefetch) is recorded once per block and send (the token's expiry tells sends of one
-      // campaign apart), as an email_open event on the profile, with the items the block shows when it was
+      // an open (not a prefetch, not a HEAD) is recorded once per block and send (the token's expiry tells sends of
+      // one campaign apart), as an email_open event on the profile, with the items the block shows when it was
       // decided now (impressions, for frequency caps)
-      if (decision.claims && decision.recordable && path.slot.index === 0 && !isPrefetch(fetchKind)) {
+      if (decision.claims && decision.recordable && path.slot.index === 0 && !isPrefetch(fetchKind) && !head) {
         const items = impressionItems(decision.shown ?? []);
         const event: QueuedEvent = {
           id: `open:${sendKey(decision.claims)}`,

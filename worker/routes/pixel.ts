@@ -6,7 +6,8 @@
  * A token travels in emails that get forwarded, so the pixel records only what an email or a browser may
  * legitimately report (PIXEL_EVENT_TYPES: views, opens, clicks), at most PIXEL_RATE_LIMITER's limit per
  * token (20 a minute, wrangler.toml); purchases and carts come only through the authenticated events API.
- * Its `eid` (deduplication across retries of the same beacon) is kept apart from every other event id.
+ * Its `eid` (deduplication across retries of the same beacon) is kept apart from every other event id. A HEAD
+ * (link scanners, URL checkers; Hono answers it with this GET handler) gets the GIF's headers and records nothing.
  */
 import type { Hono } from "hono";
 import { IdSchema, MAX_ID_LENGTH, type QueuedEvent } from "../../core/events";
@@ -64,6 +65,7 @@ export function registerPixel(app: Hono<AppEnv>): void {
       "X-Opentime-Recorded": "no",
     };
     const gif = () => c.body(GIF, 200, headers);
+    if (c.req.method === "HEAD") return gif();
     try {
       const raw = c.req.path.slice(PIXEL_PREFIX.length).replace(/\.gif$/, "");
       const token = await verifyToken(getConfig(c.env).tokenSecrets, raw);
