@@ -2,14 +2,16 @@
  * The preview (GET /, /v1/preview/*) lists user ids and mints tokens; the demo shop (/demo/*) is for local
  * development. What `wrangler deploy` ships (wrangler.toml's vars, read by wrangler) has neither; a shop that
  * sets PREVIEW_PAGE=true gets it only with the admin key or a verified Cloudflare Access identity; local
- * development (DEMO_ROUTES=true from .dev.vars, on 127.0.0.1) keeps it open.
+ * development (DEMO_ROUTES=true from .dev.vars, on 127.0.0.1) keeps it open. The staff pages (the preview page,
+ * the dashboard) are never framed by another site.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { sign } from "hono/jwt";
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import worker from "../../worker/index";
+import { withoutFraming } from "../../worker/lib/no-framing";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
-import { clearKv, fixture, seedModel, token } from "./support/harness";
+import { clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
 
 declare module "vitest" {
   interface ProvidedContext {
@@ -288,5 +290,37 @@ describe("local development (DEMO_ROUTES=true from .dev.vars, wrangler dev on 12
     const bad = await request(env, "/v1/preview/email?campaign=demo", { origin: LOCAL });
     expect(bad.status).toBe(400);
     expect(await code(bad)).toBe("BAD_REQUEST");
+  });
+});
+
+describe("the staff pages are never framed by another site (clickjacking the dashboard's model buttons)", () => {
+  it("the dashboard and the preview page forbid framing; the email-facing routes do not", async () => {
+    const pages = [
+      await request(env, "/dashboard", { headers: admin }),
+      await request(env, "/dashboard"),
+      await request(deployed({ PREVIEW_PAGE: "true" }), "/", { headers: admin }),
+      await request(env, "/", { origin: LOCAL }),
+    ];
+    expect(pages.map((p) => p.status)).toEqual([200, 401, 200, 200]);
+    for (const page of pages) {
+      expect(page.headers.get("Content-Security-Policy")).toBe("frame-ancestors 'none'");
+      expect(page.headers.get("X-Frame-Options")).toBe("DENY");
+    }
+    // mail clients show these inside their own pages
+    const t = await token(user());
+    for (const path of [`/v1/img/${t}/card-0.png`, `/v1/amp/recs?t=${t}`, `/v1/e/${t}?type=email_open`]) {
+      const res = await request(env, path, { headers: { "AMP-Email-Sender": SENDER } });
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("X-Frame-Options"), path).toBeNull();
+      expect(res.headers.get("Content-Security-Policy") ?? "", path).not.toContain("frame-ancestors");
+    }
+  });
+
+  it("frame-ancestors joins a policy the answer already has, replacing any frame-ancestors of its own", () => {
+    expect(withoutFraming(null)).toBe("frame-ancestors 'none'");
+    expect(withoutFraming("default-src 'self'; img-src *")).toBe(
+      "default-src 'self'; img-src *; frame-ancestors 'none'",
+    );
+    expect(withoutFraming("frame-ancestors *; script-src 'none';")).toBe("script-src 'none'; frame-ancestors 'none'");
   });
 });

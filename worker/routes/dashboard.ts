@@ -2,7 +2,8 @@
  * GET /dashboard?experiment=<id> — the staff dashboard (behind `dashboardAccess`: the admin key or a Cloudflare
  * Access identity; open on a loopback host under DEMO_ROUTES): the experiments, one experiment's report
  * (always-valid intervals, as it is looked at every day) with SVG charts, and model health (the active model and
- * its history, drift by day). Server-rendered (mustache), no script; its numbers are the reporting API's.
+ * its history, drift by day). Server-rendered (mustache), no script; its numbers are the reporting API's. Never
+ * framed by another site (lib/no-framing.ts: its model buttons could be clickjacked).
  */
 import type { Hono } from "hono";
 import Mustache from "mustache";
@@ -23,13 +24,14 @@ import {
   readGlobalHoldout,
   reportedExperiment,
 } from "../experiments/experiment-store";
+import { noFraming } from "../lib/no-framing";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { dashboardAccess } from "../preview/access";
 
 const Query = z.object({ experiment: z.string().max(64).optional(), model: z.string().max(400).optional() });
 
 export function registerDashboard(app: Hono<AppEnv>): void {
-  app.get("/dashboard", dashboardAccess, async (c) => {
+  app.get("/dashboard", noFraming, dashboardAccess, async (c) => {
     const kv = c.env.OPENTIME_KV;
     const db = c.env.DB;
     const query = Query.catch({}).parse(c.req.query());
