@@ -2,7 +2,9 @@
  * Drift measures (core/drift.ts) against golden cases computed with numpy and scipy (test/golden/drift_golden.py,
  * the command in its header): quantile bin edges, bin shares, the PSI and calibration bins with their ECE, each to
  * 1e-9. Properties: the PSI of identical shares is 0 and never negative; a sample's shares over its own edges sum
- * to 1. And the reader features, the reference built from them, and the training side's even sample.
+ * to 1. And the reader features, the reference built from them, and the training side's even sample; a
+ * feature judged only with DRIFT_MIN_READERS readers, the false alerts of samples drawn from the reference itself
+ * at that size measured (seeded).
  */
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
@@ -10,10 +12,12 @@ import { describe, expect, it } from "vitest";
 import {
   type CalibrationBins,
   calibrationBins,
+  DRIFT_MIN_READERS,
   DriftReferenceSchema,
   driftReference,
   featureDrift,
   histogramShares,
+  isDriftAlert,
   PSI_ALERT_THRESHOLD,
   psi,
   quantileEdges,
@@ -211,5 +215,73 @@ describe("reader drift features and the reference", () => {
     expect(sample[0]).toBe(0);
     expect(sample).toEqual(evenSample(xs, DRIFT_SAMPLE_MAX));
     expect(evenSample([1, 2, 3], DRIFT_SAMPLE_MAX)).toEqual([1, 2, 3]);
+  });
+});
+
+/** A seeded uniform generator (a linear congruential one): the same draws on every run. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe("PSI on small samples", () => {
+  const random = lcg(1);
+  const reader = (p: number) => readerDriftFeatures({ propensity: p, purchases: [] }, null, 0);
+  const reference = driftReference(
+    Array.from({ length: 5000 }, () => reader(random())),
+    0,
+  );
+  /** Share of `runs` samples of `n` readers drawn from the reference's own distribution that would alert. */
+  const falseAlerts = (n: number, runs: number) => {
+    let alerts = 0;
+    for (let k = 0; k < runs; k++) {
+      const drift = featureDrift(
+        reference,
+        Array.from({ length: n }, () => reader(random())),
+      ).propensity;
+      if (drift && isDriftAlert(drift, PSI_ALERT_THRESHOLD)) alerts++;
+    }
+    return alerts / runs;
+  };
+
+  it("stores the PSI of a feature with too few readers but never alerts on it", () => {
+    const few = featureDrift(
+      reference,
+      Array.from({ length: 20 }, () => reader(random())),
+    ).propensity;
+    expect(few?.n).toBe(20);
+    expect(few?.notJudged).toBe("too-few-readers");
+    expect(few && isDriftAlert({ ...few, psi: 5 }, PSI_ALERT_THRESHOLD)).toBe(false);
+    // 20 readers drawn from the reference itself: no alert in any of 2,000 runs (86% of them crossed 0.25 before)
+    expect(falseAlerts(20, 2000)).toBe(0);
+    // a real shift still alerts once enough readers have the feature
+    const shifted = featureDrift(
+      reference,
+      Array.from({ length: DRIFT_MIN_READERS }, () => reader(0.5 + random() / 2)),
+    ).propensity;
+    expect(shifted?.notJudged).toBeUndefined();
+    expect(shifted && isDriftAlert(shifted, PSI_ALERT_THRESHOLD)).toBe(true);
+  });
+
+  it("alerts rarely at DRIFT_MIN_READERS readers when nothing drifted", () => {
+    const rate = falseAlerts(DRIFT_MIN_READERS, 5000);
+    console.log(`false alerts at ${DRIFT_MIN_READERS} readers: ${(rate * 100).toFixed(2)}% of 5,000 runs`);
+    expect(rate).toBeLessThan(0.01);
+  });
+
+  it("smooths today's shares toward the reference's: an empty bin weighs by the sample's size, not the floor", () => {
+    // every reader in the upper half: five empty bins of 10%
+    const upper = (n: number) =>
+      featureDrift(
+        reference,
+        Array.from({ length: n }, (_, i) => reader(0.5 + (i + 0.5) / (2 * n))),
+      ).propensity?.psi ?? 0;
+    // floored at 1e-4 the five empty bins alone added 5 x 0.1 x ln(1000) = 3.45, at any size
+    expect(upper(20)).toBeLessThan(2);
+    expect(upper(400)).toBeGreaterThan(upper(20));
+    expect(upper(20)).toBeGreaterThan(PSI_ALERT_THRESHOLD);
   });
 });

@@ -2,12 +2,14 @@
  * The Cron Triggers' jobs and the dashboard, in workerd with real KV, D1 and the fixture model: the bandit's
  * hourly update moves a bandit's weights toward the arm that converts better, never under its floor, and records
  * the shares; the daily drift job measures today's readers against the manifest's reference and alerts above
- * its thresholds; the dashboard is behind the admin key and shows the report's numbers.
+ * its thresholds (a feature only with enough readers); the dashboard is behind the admin key and shows the report's numbers.
  */
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
+import { DRIFT_MIN_READERS } from "../../core/drift";
 import { kvKeys } from "../../core/kv-keys";
+import type { DriftRun } from "../../worker/drift/drift-store";
 import { ensureSchema } from "../../worker/experiments/experiment-db";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
 import { resetExperimentCache, runningExperiment } from "../../worker/experiments/experiment-store";
@@ -173,8 +175,25 @@ describe("the bandit's hourly update", () => {
   });
 });
 
+/** The fixture's readers copied under new ids until there are `n` (the drift job judges a feature from 100). */
+async function seedReaders(n: number): Promise<void> {
+  const profiles = fixture().profiles;
+  for (let i = profiles.length; i < n; i++) {
+    const p = profiles[i % profiles.length] as (typeof profiles)[number];
+    const userId = `copy-${i}-${p.userId}`;
+    await env.OPENTIME_KV.put(kvKeys.profile(userId), JSON.stringify({ ...p, userId }));
+  }
+}
+
+async function latestDriftRun(): Promise<DriftRun> {
+  const row = await db().prepare("SELECT result FROM drift_runs ORDER BY at DESC LIMIT 1").first<{ result: string }>();
+  return JSON.parse(row?.result ?? "{}") as DriftRun;
+}
+
 describe("the daily drift job", () => {
   it("measures today's readers against the training reference, stores the run and alerts above the thresholds", async () => {
+    // enough copies that every feature has DRIFT_MIN_READERS readers (30% of the fixture have no propensity)
+    await seedReaders(2 * DRIFT_MIN_READERS);
     const logs: string[] = [];
     const warn = console.warn;
     console.warn = (line: string) => logs.push(line);
@@ -183,15 +202,8 @@ describe("the daily drift job", () => {
     } finally {
       console.warn = warn;
     }
-    const row = await db()
-      .prepare("SELECT result FROM drift_runs ORDER BY at DESC LIMIT 1")
-      .first<{ result: string }>();
-    const run = JSON.parse(row?.result ?? "{}") as {
-      readers: number;
-      features: Record<string, { psi: number; n: number }>;
-      alerts: string[];
-    };
-    expect(run.readers).toBeGreaterThan(10);
+    const run = await latestDriftRun();
+    expect(run.readers).toBeGreaterThanOrEqual(DRIFT_MIN_READERS);
     expect(Object.keys(run.features).sort()).toEqual([
       "daysSinceLastPurchase",
       "itemsBought",
@@ -204,11 +216,24 @@ describe("the daily drift job", () => {
     expect(run.alerts).toEqual(expect.arrayContaining(["topScore", "propensity"]));
     expect(logs.some((l) => l.includes('"drift.alert"') && l.includes('"topScore"'))).toBe(true);
     await scheduled("30 4 * * *");
-    const again = JSON.parse(
-      (await db().prepare("SELECT result FROM drift_runs ORDER BY at DESC LIMIT 1").first<{ result: string }>())
-        ?.result ?? "{}",
-    ) as { alerts: string[] };
-    expect(again.alerts).not.toContain("topScore");
+    expect((await latestDriftRun()).alerts).not.toContain("topScore");
+  });
+
+  it("stores the PSI of a feature too few readers have, flagged, and never alerts on it", async () => {
+    expect(fixture().profiles.length).toBeLessThan(DRIFT_MIN_READERS);
+    await scheduled("30 4 * * *", { ...env, DRIFT_PSI_ALERT: "0.000001" });
+    const run = await latestDriftRun();
+    expect(run.readers).toBe(fixture().profiles.length);
+    for (const f of Object.values(run.features)) {
+      expect(f?.notJudged).toBe("too-few-readers");
+      expect(f?.psi).toBeGreaterThan(0.000001);
+    }
+    expect(run.alerts.filter((a) => a !== "calibration")).toEqual([]);
+    // the dashboard shows the PSI, and that it was not judged
+    const html = await (await send("/dashboard", { headers: ADMIN_HEADERS })).text();
+    expect(html).toContain('data-metric="psi:propensity"');
+    expect(html).toContain("too few readers to judge (under 100)");
+    expect(html).not.toContain('class="bad">drift<');
   });
 });
 

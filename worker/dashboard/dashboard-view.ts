@@ -5,6 +5,7 @@
  * version and its history, the drift job's latest run and PSI by day. Every number cell carries its raw value
  * (`data-value`) beside the text, so a test can compare the page with the API. Pure.
  */
+import { DRIFT_MIN_READERS, isDriftAlert } from "../../core/drift";
 import type { Estimate } from "../../core/stats/estimate";
 import type { DriftRun } from "../drift/drift-store";
 import type { BanditPoint } from "../experiments/bandit-store";
@@ -192,8 +193,10 @@ function driftView(runs: readonly DriftRun[], psiThreshold: number, eceThreshold
       psi: f?.psi,
       psiText: f ? f.psi.toFixed(3) : "–",
       n: f?.n,
-      alert: (f?.psi ?? 0) > psiThreshold,
+      alert: f ? isDriftAlert(f, psiThreshold) : false,
+      tooFew: f?.notJudged === "too-few-readers",
     })),
+    minReaders: DRIFT_MIN_READERS,
     calibration: latest.calibration
       ? {
           ece: latest.calibration.ece,

@@ -2,14 +2,20 @@
  * The daily drift job (Cron Trigger `30 4 * * *`): a sample of today's readers, as the active model sees them
  * (their profile snapshot and the model's features), against the reference the training wrote into the model's
  * manifest (core/drift.ts): PSI per feature (propensity, days since the last purchase, items bought, the top
- * score of the int8 ALS graph over every item), and the propensity's calibration against what the readers
- * bought within 30 days of the training cutoff (partial until those 30 days have passed). Above its threshold
- * (DRIFT_PSI_ALERT, DRIFT_ECE_ALERT) a measure is logged as an alert (`drift.alert`); the run is stored for the
- * dashboard. At most DRIFT_SAMPLE readers: two KV reads each, within a Worker's 1,000 KV operations with the
- * listing.
+ * score of the int8 ALS graph over every item; judged only with DRIFT_MIN_READERS readers with a value, else
+ * stored as `too-few-readers`), and the propensity's calibration against what the readers bought within 30 days
+ * of the training cutoff (partial until those 30 days have passed). Above its threshold (DRIFT_PSI_ALERT,
+ * DRIFT_ECE_ALERT) a measure is logged as an alert (`drift.alert`); the run is stored for the dashboard. At most
+ * DRIFT_SAMPLE readers: two KV reads each, within a Worker's 1,000 KV operations with the listing.
  */
 import { base64ToFloat32 } from "../../core/base64";
-import { calibrationBins, featureDrift, type ReaderDriftFeatures, readerDriftFeatures } from "../../core/drift";
+import {
+  calibrationBins,
+  featureDrift,
+  isDriftAlert,
+  type ReaderDriftFeatures,
+  readerDriftFeatures,
+} from "../../core/drift";
 import { kvKeys } from "../../core/kv-keys";
 import { modelOutputs } from "../../core/profile";
 import { type Bindings, getConfig } from "../env";
@@ -97,7 +103,7 @@ export async function runDrift(env: Bindings, now: number, waitUntil: WaitUntil)
   const calibration = pairs.length > 0 ? { ece: calibrationBins(pairs).ece, n: pairs.length } : null;
   const alerts: string[] = [];
   for (const [name, f] of Object.entries(features)) {
-    if (f && f.psi > config.driftPsiAlert) alerts.push(name);
+    if (f && isDriftAlert(f, config.driftPsiAlert)) alerts.push(name);
   }
   if (calibration && calibration.ece > config.driftEceAlert) alerts.push("calibration");
   const run: DriftRun = {

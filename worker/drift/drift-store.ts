@@ -4,7 +4,7 @@
  * by the dashboard. The Worker creates the table itself.
  */
 
-import type { DriftFeature } from "../../core/drift";
+import type { DriftFeature, FeatureDrift } from "../../core/drift";
 import { ensureTables } from "../lib/d1-schema";
 
 export interface DriftRun {
@@ -15,8 +15,11 @@ export interface DriftRun {
   model: string;
   /** readers sampled */
   readers: number;
-  /** PSI of each feature (and the top score) against the training manifest's reference */
-  features: Partial<Record<DriftFeature, { psi: number; n: number }>>;
+  /**
+   * PSI of each feature (and the top score) against the training manifest's reference; `notJudged` (runs
+   * before it have none): stored, never alerted on
+   */
+  features: Partial<Record<DriftFeature, FeatureDrift>>;
   /** the propensity's calibration against purchases seen since training: null without a propensity or buyers */
   calibration: { ece: number; n: number } | null;
   /** what was above its threshold (logged as an alert) */
