@@ -144,6 +144,30 @@ export function calibrationBins(pairs: readonly { p: number; y: 0 | 1 }[], bins 
   return { bins: out, ece, n: pairs.length };
 }
 
+/** The propensity's horizon: it is the probability of a purchase within 30 days of the training cutoff. */
+export const PROPENSITY_HORIZON_S = 30 * 86400;
+/**
+ * How much of the propensity's horizon a calibration figure saw, a closed list: `partial` (measured before
+ * asOf + 30 days: purchases still to come count as none, so it is biased and never alerts) or `complete`.
+ */
+export const CALIBRATION_WINDOWS = ["partial", "complete"] as const;
+export type CalibrationWindow = (typeof CALIBRATION_WINDOWS)[number];
+
+export function calibrationWindow(asOf: number, nowSec: number): CalibrationWindow {
+  return nowSec >= asOf + PROPENSITY_HORIZON_S ? "complete" : "partial";
+}
+
+/**
+ * The calibration label: whether a reader bought within the horizon after `asOf`, from their purchase
+ * summaries (Profile.purchases). A summary keeps only an item's latest time, so a reader who bought in the
+ * window and the same items again after it reads as not having bought. Exact up to asOf + 30 days (nothing
+ * after the window has happened yet); the drift job measures it once, at its first run past the window, and
+ * keeps that figure (worker/drift/drift-store.ts) rather than let the label decay as the model ages.
+ */
+export function boughtWithinHorizon(purchases: readonly { lastTs: number }[], asOf: number): boolean {
+  return purchases.some((p) => p.lastTs > asOf && p.lastTs <= asOf + PROPENSITY_HORIZON_S);
+}
+
 /** The reader features the drift job compares, a closed list. */
 export const DRIFT_FEATURES = ["propensity", "daysSinceLastPurchase", "itemsBought", "topScore"] as const;
 export type DriftFeature = (typeof DRIFT_FEATURES)[number];

@@ -10,8 +10,10 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  boughtWithinHorizon,
   type CalibrationBins,
   calibrationBins,
+  calibrationWindow,
   DRIFT_MIN_READERS,
   DriftReferenceSchema,
   driftReference,
@@ -283,5 +285,19 @@ describe("PSI on small samples", () => {
     expect(upper(20)).toBeLessThan(2);
     expect(upper(400)).toBeGreaterThan(upper(20));
     expect(upper(20)).toBeGreaterThan(PSI_ALERT_THRESHOLD);
+  });
+});
+
+describe("the calibration's label", () => {
+  const asOf = 1_800_000_000;
+  const day = 86400;
+  it("counts a purchase within the 30 days after the cutoff, and is complete only once they are over", () => {
+    expect(boughtWithinHorizon([{ lastTs: asOf - day }, { lastTs: asOf + 30 * day }], asOf)).toBe(true);
+    expect(boughtWithinHorizon([{ lastTs: asOf }, { lastTs: asOf + 30 * day + 1 }], asOf)).toBe(false);
+    // the summary keeps an item's latest time: bought in the window and again after it reads as not bought,
+    // which is why the drift job measures it once, at its first run past the window
+    expect(boughtWithinHorizon([{ lastTs: asOf + 40 * day }], asOf)).toBe(false);
+    expect(calibrationWindow(asOf, asOf + 30 * day - 1)).toBe("partial");
+    expect(calibrationWindow(asOf, asOf + 30 * day)).toBe("complete");
   });
 });

@@ -2,14 +2,16 @@
  * The Cron Triggers' jobs and the dashboard, in workerd with real KV, D1 and the fixture model: the bandit's
  * hourly update moves a bandit's weights toward the arm that converts better, never under its floor, and records
  * the shares; the daily drift job measures today's readers against the manifest's reference and alerts above
- * its thresholds (a feature only with enough readers); the dashboard is behind the admin key and shows the report's numbers.
+ * its thresholds (a feature only with enough readers; the calibration once its 30 days are over, then kept); the dashboard is behind the admin key and shows the report's numbers.
  */
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import { DRIFT_MIN_READERS } from "../../core/drift";
 import { kvKeys } from "../../core/kv-keys";
-import type { DriftRun } from "../../worker/drift/drift-store";
+import type { Profile } from "../../core/profile";
+import { runDrift } from "../../worker/drift/drift-job";
+import { type DriftRun, recentDriftRuns } from "../../worker/drift/drift-store";
 import { ensureSchema } from "../../worker/experiments/experiment-db";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
 import { resetExperimentCache, runningExperiment } from "../../worker/experiments/experiment-store";
@@ -234,6 +236,41 @@ describe("the daily drift job", () => {
     expect(html).toContain('data-metric="psi:propensity"');
     expect(html).toContain("too few readers to judge (under 100)");
     expect(html).not.toContain('class="bad">drift<');
+  });
+
+  it("measures the calibration once the 30 days are over and keeps that figure as the model ages", async () => {
+    await recentDriftRuns(db());
+    await db().batch([db().prepare("DELETE FROM drift_calibration"), db().prepare("DELETE FROM drift_runs")]);
+    const f = fixture();
+    const asOf = (JSON.parse(f.manifestJson) as { reference: { asOf: number } }).reference.asOf;
+    const day = 86400;
+    // every other reader bought within the 30 days after the training cutoff
+    const buyers = f.profiles.filter((p) => p.propensity !== null).filter((_, i) => i % 2 === 0);
+    const bought = (ts: number) => async (p: Profile) =>
+      env.OPENTIME_KV.put(
+        kvKeys.profile(p.userId),
+        JSON.stringify({ ...p, purchases: [{ item: "later", invoices: 1, lastTs: ts }, ...p.purchases] }),
+      );
+    await Promise.all(buyers.map(bought(asOf + 5 * day)));
+    const strict = { ...env, DRIFT_ECE_ALERT: "0.000001" };
+    const at = (days: number) => (asOf + days * day) * 1000;
+    // within the 30 days: partial, shown, never an alert
+    const early = await runDrift(strict, at(10));
+    expect(early?.calibration?.window).toBe("partial");
+    expect(early?.alerts).not.toContain("calibration");
+    // the first run past them measures it, and stores it
+    const first = await runDrift(strict, at(31));
+    expect(first?.calibration?.window).toBe("complete");
+    expect(first?.calibration?.measuredAt).toBe(new Date(at(31)).toISOString());
+    expect(first?.alerts).toContain("calibration");
+    // the buyers buy the same item again after the window: the summary keeps only that time, so measured now
+    // they would read as not having bought
+    await Promise.all(buyers.map(bought(asOf + 40 * day)));
+    const later = await runDrift(strict, at(45));
+    expect(later?.calibration).toEqual(first?.calibration);
+    const html = await (await send("/dashboard", { headers: ADMIN_HEADERS })).text();
+    expect(html).toContain(`data-metric="ece" data-value="${first?.calibration?.ece}"`);
+    expect(html).toContain("when the 30 days were over, and kept");
   });
 });
 

@@ -202,7 +202,10 @@ function driftView(runs: readonly DriftRun[], psiThreshold: number, eceThreshold
           ece: latest.calibration.ece,
           eceText: latest.calibration.ece.toFixed(3),
           n: latest.calibration.n,
-          alert: latest.calibration.ece > eceThreshold,
+          // a partial figure (the 30 days not over) never alerts; runs stored before `window` are judged as they were
+          alert: latest.calibration.window !== "partial" && latest.calibration.ece > eceThreshold,
+          partial: latest.calibration.window === "partial",
+          measuredAt: latest.calibration.window === "complete" ? latest.calibration.measuredAt : undefined,
         }
       : null,
     psiChart: lineChart(

@@ -4,13 +4,17 @@
  * manifest (core/drift.ts): PSI per feature (propensity, days since the last purchase, items bought, the top
  * score of the int8 ALS graph over every item; judged only with DRIFT_MIN_READERS readers with a value, else
  * stored as `too-few-readers`), and the propensity's calibration against what the readers bought within 30 days
- * of the training cutoff (partial until those 30 days have passed). Above its threshold (DRIFT_PSI_ALERT,
- * DRIFT_ECE_ALERT) a measure is logged as an alert (`drift.alert`); the run is stored for the dashboard. At most
- * DRIFT_SAMPLE readers: two KV reads each, within a Worker's 1,000 KV operations with the listing.
+ * of the training cutoff: `partial` until those 30 days have passed (never alerts), then measured once, at the
+ * first run past them, and reused (the purchase summaries lose a window purchase the reader repeats later).
+ * Above its threshold (DRIFT_PSI_ALERT, DRIFT_ECE_ALERT) a measure is logged as an alert (`drift.alert`); the
+ * run is stored for the dashboard. At most DRIFT_SAMPLE readers: two KV reads each, within a Worker's 1,000 KV
+ * operations with the listing.
  */
 import { base64ToFloat32 } from "../../core/base64";
 import {
+  boughtWithinHorizon,
   calibrationBins,
+  calibrationWindow,
   featureDrift,
   isDriftAlert,
   type ReaderDriftFeatures,
@@ -22,14 +26,13 @@ import { type Bindings, getConfig } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { getModel, type WaitUntil } from "../model/model-store";
 import { readFeatures, readProfile } from "../profile/profile-store";
-import { type DriftRun, saveDriftRun } from "./drift-store";
+import { type Calibration, type DriftRun, freezeCalibration, frozenCalibration, saveDriftRun } from "./drift-store";
 
 export const DRIFT_CRON = "30 4 * * *";
 export const DRIFT_SAMPLE = 400;
 /** Profile keys listed to draw the sample from (1,000 a page). */
 const LIST_PAGES = 5;
 const CONCURRENCY = 16;
-const PROPENSITY_HORIZON_S = 30 * 86400;
 
 export async function runDrift(env: Bindings, now: number, waitUntil: WaitUntil): Promise<DriftRun | null> {
   const kv = env.OPENTIME_KV;
@@ -88,9 +91,7 @@ export async function runDrift(env: Bindings, now: number, waitUntil: WaitUntil)
           ),
         );
         if (outputs.propensity !== null) {
-          const bought = read.profile.purchases.some(
-            (p) => p.lastTs > reference.asOf && p.lastTs <= reference.asOf + PROPENSITY_HORIZON_S,
-          );
+          const bought = boughtWithinHorizon(read.profile.purchases, reference.asOf);
           pairs.push({ p: outputs.propensity, y: bought ? 1 : 0 });
         }
       } catch (e) {
@@ -100,12 +101,22 @@ export async function runDrift(env: Bindings, now: number, waitUntil: WaitUntil)
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const features = featureDrift(reference, readers);
-  const calibration = pairs.length > 0 ? { ece: calibrationBins(pairs).ece, n: pairs.length } : null;
+  const window = calibrationWindow(reference.asOf, nowSec);
+  const measured: Calibration | null =
+    pairs.length > 0
+      ? { ece: calibrationBins(pairs).ece, n: pairs.length, window, measuredAt: new Date(now).toISOString() }
+      : null;
+  // past the window, the model's figure is the first one measured there (stored once, then reused)
+  let calibration = measured;
+  if (window === "complete" && env.DB) {
+    const frozen = await frozenCalibration(env.DB, version);
+    calibration = frozen ?? (measured && (await freezeCalibration(env.DB, version, measured)));
+  }
   const alerts: string[] = [];
   for (const [name, f] of Object.entries(features)) {
     if (f && isDriftAlert(f, config.driftPsiAlert)) alerts.push(name);
   }
-  if (calibration && calibration.ece > config.driftEceAlert) alerts.push("calibration");
+  if (calibration?.window === "complete" && calibration.ece > config.driftEceAlert) alerts.push("calibration");
   const run: DriftRun = {
     day: new Date(now).toISOString().slice(0, 10),
     at: new Date(now).toISOString(),

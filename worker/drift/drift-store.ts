@@ -1,10 +1,11 @@
 /**
  * The drift job's results in D1 (binding `DB`, beside the experiment store): one row per day and model version,
  * written by the daily Cron Trigger (worker/drift/drift-job.ts; a second run the same day replaces it) and read
- * by the dashboard. The Worker creates the table itself.
+ * by the dashboard; and each model version's complete calibration figure, written once (the first run past its
+ * window) and reused by every later run. The Worker creates the tables itself.
  */
 
-import type { DriftFeature, FeatureDrift } from "../../core/drift";
+import type { CalibrationWindow, DriftFeature, FeatureDrift } from "../../core/drift";
 import { ensureTables } from "../lib/d1-schema";
 
 export interface DriftRun {
@@ -21,17 +22,35 @@ export interface DriftRun {
    */
   features: Partial<Record<DriftFeature, FeatureDrift>>;
   /** the propensity's calibration against purchases seen since training: null without a propensity or buyers */
-  calibration: { ece: number; n: number } | null;
+  calibration: Calibration | null;
   /** what was above its threshold (logged as an alert) */
   alerts: string[];
 }
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS drift_runs (
+/** A calibration figure; runs stored before `window` have neither it nor `measuredAt`. */
+export interface Calibration {
+  ece: number;
+  n: number;
+  /** `partial`: measured before the 30 days were over (never alerts); `complete`: the model's frozen figure */
+  window?: CalibrationWindow;
+  /** ISO time of the run that measured it (a complete figure is reused from its first run) */
+  measuredAt?: string;
+}
+
+const MIGRATIONS = [
+  [
+    `CREATE TABLE IF NOT EXISTS drift_runs (
   day TEXT NOT NULL, model TEXT NOT NULL, at TEXT NOT NULL, result TEXT NOT NULL,
-  PRIMARY KEY (day, model)) WITHOUT ROWID`;
+  PRIMARY KEY (day, model)) WITHOUT ROWID`,
+  ],
+  [
+    `CREATE TABLE IF NOT EXISTS drift_calibration (
+  model TEXT PRIMARY KEY, result TEXT NOT NULL) WITHOUT ROWID`,
+  ],
+];
 
 export async function saveDriftRun(db: D1Database, run: DriftRun): Promise<void> {
-  await ensureTables(db, "drift", [[SCHEMA]]);
+  await ensureTables(db, "drift", MIGRATIONS);
   await db
     .prepare(
       "INSERT INTO drift_runs (day, model, at, result) VALUES (?, ?, ?, ?) ON CONFLICT (day, model) DO UPDATE SET at = excluded.at, result = excluded.result",
@@ -42,10 +61,30 @@ export async function saveDriftRun(db: D1Database, run: DriftRun): Promise<void>
 
 /** The latest runs, newest first (the dashboard's chart and table). */
 export async function recentDriftRuns(db: D1Database, limit = 60): Promise<DriftRun[]> {
-  await ensureTables(db, "drift", [[SCHEMA]]);
+  await ensureTables(db, "drift", MIGRATIONS);
   const { results } = await db
     .prepare("SELECT result FROM drift_runs ORDER BY day DESC, at DESC LIMIT ?")
     .bind(limit)
     .all<{ result: string }>();
   return results.map((r) => JSON.parse(r.result) as DriftRun);
+}
+
+/** A model version's complete calibration figure, as its first run past the window stored it, or null. */
+export async function frozenCalibration(db: D1Database, model: string): Promise<Calibration | null> {
+  await ensureTables(db, "drift", MIGRATIONS);
+  const row = await db
+    .prepare("SELECT result FROM drift_calibration WHERE model = ?")
+    .bind(model)
+    .first<{ result: string }>();
+  return row ? (JSON.parse(row.result) as Calibration) : null;
+}
+
+/** Stores a model version's complete calibration figure unless one is stored; answers the stored one. */
+export async function freezeCalibration(db: D1Database, model: string, calibration: Calibration): Promise<Calibration> {
+  await ensureTables(db, "drift", MIGRATIONS);
+  await db
+    .prepare("INSERT INTO drift_calibration (model, result) VALUES (?, ?) ON CONFLICT (model) DO NOTHING")
+    .bind(model, JSON.stringify(calibration))
+    .run();
+  return (await frozenCalibration(db, model)) ?? calibration;
 }
