@@ -1,13 +1,22 @@
 /**
  * The Cron Triggers' jobs and the dashboard, in workerd with real KV, D1 and the fixture model: the bandit's
  * hourly update moves a bandit's weights toward the arm that converts better, never under its floor, and records
- * the shares; the daily drift job measures today's readers against the manifest's reference and alerts above
- * its thresholds (a feature only with enough readers; the calibration once its 30 days are over, then kept); the dashboard is behind the admin key and shows the report's numbers.
+ * the shares, past 1,000 stored experiments too (the admin list and the dashboard page through them); the daily
+ * drift job measures today's readers against the manifest's reference and alerts above its thresholds (a feature
+ * only with enough readers; the calibration once its 30 days are over, then kept); the dashboard is behind the
+ * admin key and shows the report's numbers.
  */
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  env,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import { DRIFT_MIN_READERS } from "../../core/drift";
+import type { Experiment } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { runDrift } from "../../worker/drift/drift-job";
@@ -15,7 +24,9 @@ import { type DriftRun, recentDriftRuns } from "../../worker/drift/drift-store";
 import { ensureSchema } from "../../worker/experiments/experiment-db";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
 import { resetExperimentCache, runningExperiment } from "../../worker/experiments/experiment-store";
+import { experimentRegistry } from "../../worker/experiments/registry-stub";
 import worker from "../../worker/index";
+import type { ExperimentRegistry } from "../../worker/state/experiment-registry";
 import { ADMIN_HEADERS, clearExperimentRegistry, clearKv, fixture, seedModel, send } from "./support/harness";
 
 const db = () => env.DB as D1Database;
@@ -191,6 +202,71 @@ async function latestDriftRun(): Promise<DriftRun> {
   const row = await db().prepare("SELECT result FROM drift_runs ORDER BY at DESC LIMIT 1").first<{ result: string }>();
   return JSON.parse(row?.result ?? "{}") as DriftRun;
 }
+
+/**
+ * `n` stopped experiments stored as the registry stores them, its rows and their KV records (ids `old-0000`..):
+ * experiments are never deleted, so a shop's stopped ones pile up.
+ */
+async function storeStopped(n: number, template: Experiment): Promise<void> {
+  const stopped = Array.from({ length: n }, (_, i): Experiment => {
+    const id = `old-${String(i).padStart(4, "0")}`;
+    return { ...template, id, seed: id, campaign: `old-campaign-${i}`, status: "stopped" };
+  });
+  await runInDurableObject(experimentRegistry(env), async (_: ExperimentRegistry, state) => {
+    for (const e of stopped)
+      state.storage.sql.exec(
+        "INSERT INTO experiments (id, campaign, running, body) VALUES (?, ?, 0, ?)",
+        e.id,
+        e.campaign,
+        JSON.stringify(e),
+      );
+  });
+  for (let i = 0; i < stopped.length; i += 100)
+    await Promise.all(
+      stopped.slice(i, i + 100).map((e) => env.OPENTIME_KV.put(kvKeys.experiment(e.id), JSON.stringify(e))),
+    );
+}
+
+describe("past 1,000 stored experiments", () => {
+  it("updates a running bandit sorting after them, lists them a page at a time, and the dashboard opens any", async () => {
+    const res = await putExperiment("zz-bandit", {
+      campaign: "zb",
+      variants: [
+        { id: "good", weight: 1, content: PERSONAL },
+        { id: "poor", weight: 1, content: "popular" },
+      ],
+      bandit: { goal: "click", floor: 0.1 },
+    });
+    expect(res.status).toBe(200);
+    const template = ((await res.json()) as { experiment: Experiment }).experiment;
+    await storeStopped(1100, template);
+    await exposeAndClick("zz-bandit", "good", 400, 80);
+    await exposeAndClick("zz-bandit", "poor", 400, 8);
+    await scheduled("0 * * * *");
+    const weights = (await env.OPENTIME_KV.get(kvKeys.banditWeights("zz-bandit"), "json")) as {
+      weights: Record<string, number>;
+    } | null;
+    expect(weights?.weights.good).toBeGreaterThan(weights?.weights.poor ?? Infinity);
+    // the list: 1,000 a page, then the rest after the cursor
+    const page = async (query: string) =>
+      (await (await send(`/v1/admin/experiments${query}`, { headers: ADMIN_HEADERS })).json()) as {
+        ids: string[];
+        cursor: string | null;
+      };
+    const first = await page("");
+    expect(first.ids).toHaveLength(1000);
+    expect(first.cursor).toBe("old-0999");
+    const second = await page(`?cursor=${first.cursor}`);
+    expect(second.ids).toHaveLength(101);
+    expect(second.ids.at(-1)).toBe("zz-bandit");
+    expect(second.cursor).toBeNull();
+    expect(await page("?limit=2&cursor=old-1098")).toEqual({ ids: ["old-1099", "zz-bandit"], cursor: null });
+    expect((await send("/v1/admin/experiments?limit=0", { headers: ADMIN_HEADERS })).status).toBe(400);
+    // the dashboard's picker lists the first 1,000; asked for, the bandit after them is shown
+    const html = await (await send("/dashboard?experiment=zz-bandit", { headers: ADMIN_HEADERS })).text();
+    expect(html).toContain('data-metric="good:exposed" data-value="400"');
+  });
+});
 
 describe("the daily drift job", () => {
   it("measures today's readers against the training reference, stores the run and alerts above the thresholds", async () => {

@@ -163,11 +163,14 @@ describe("the experiments admin API", () => {
     const got = await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS });
     expect(((await got.json()) as { experiment: Experiment }).experiment.variants).toHaveLength(2);
     const list = await send("/v1/admin/experiments", { headers: ADMIN_HEADERS });
-    expect(await list.json()).toEqual({ ids: ["e1"] });
+    expect(await list.json()).toEqual({ ids: ["e1"], cursor: null });
     // the registry answers, not KV (which, at another location, may not have the PUT yet)
     await env.OPENTIME_KV.delete(kvKeys.experiment("e1"));
     expect((await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS })).status).toBe(200);
-    expect(await (await send("/v1/admin/experiments", { headers: ADMIN_HEADERS })).json()).toEqual({ ids: ["e1"] });
+    expect(await (await send("/v1/admin/experiments", { headers: ADMIN_HEADERS })).json()).toEqual({
+      ids: ["e1"],
+      cursor: null,
+    });
     const bad = await putExperiment(
       "e2",
       body({ variants: [{ id: "x", weight: 1, content: { v: 2, default: { id: "d", type: "nope" } } }] }),

@@ -5,7 +5,9 @@
  * failures), core/stats/thompson.ts), never under the floor. The shares become the variants' weights in the job's own key (`experiment-weights:<id>`, laid over the
  * experiment's when opens read it: the admin API's edits are never overwritten, and a stopped experiment stays
  * stopped) and are recorded for the dashboard. Readers already exposed keep their variant (sticky); the
- * holdout's share never moves.
+ * holdout's share never moves. The running experiments come from the registry (strongly consistent, one
+ * running per campaign), never a KV listing, which stopped experiments (never deleted) would fill: one from
+ * before the registry is updated once a PUT has adopted it.
  * An update every hour keeps the allocation stable within an hour at every edge (opens cache an experiment a
  * minute) while it follows a campaign's first day closely.
  */
@@ -15,7 +17,8 @@ import { banditShares } from "../../core/stats/thompson";
 import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import { saveBanditShares } from "./bandit-store";
-import { listExperimentIds, MAX_LISTED_EXPERIMENTS, putBanditWeights, readExperiment } from "./experiment-store";
+import { putBanditWeights } from "./experiment-store";
+import { experimentRegistry } from "./registry-stub";
 import { periodCounts, reportUnit } from "./report-queries";
 
 export const BANDIT_CRON = "0 * * * *";
@@ -25,12 +28,12 @@ const MIN_WEIGHT = 1e-6;
 
 export async function updateBandits(env: Bindings, now = Date.now()): Promise<string[]> {
   const db = env.DB;
-  if (!db) return [];
+  if (!db || !env.EXPERIMENT_REGISTRY) return [];
   const updated: string[] = [];
-  for (const id of await listExperimentIds(env.OPENTIME_KV, MAX_LISTED_EXPERIMENTS)) {
+  for (const experiment of await experimentRegistry(env).running()) {
+    const id = experiment.id;
     try {
-      const experiment = await readExperiment(env.OPENTIME_KV, id);
-      if (experiment?.status !== "running" || !experiment.bandit) continue;
+      if (experiment.status !== "running" || !experiment.bandit) continue;
       // hour by hour: pooled counts would compare arms under different shares (Simpson's paradox), and an arm
       // just given more readers has more whose window has barely begun
       // the readers its report counts (sent, for subject lines), so the bandit follows what the report says

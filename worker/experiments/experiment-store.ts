@@ -87,7 +87,7 @@ export function readGlobalHoldout(kv: KVNamespace, strict = false): Promise<Glob
   return readJson(kv, kvKeys.globalHoldout, GlobalHoldoutSchema, strict);
 }
 
-/** Experiments listed at most (the dashboard, the admin API's list). */
+/** Experiments listed at most in a page (the dashboard, the admin API's list). */
 export const MAX_LISTED_EXPERIMENTS = 1000;
 
 /**
@@ -130,11 +130,24 @@ export function forgetGlobalHoldout(): void {
   holdoutCache = null;
 }
 
-/** Up to `limit` stored experiment ids, in key order (KV list: a minute behind at most). */
-export async function listExperimentIds(kv: KVNamespace, limit: number): Promise<string[]> {
+/**
+ * Up to `limit` stored experiment ids after `after`, in key order (KV list: a minute behind at most). KV lists
+ * from the start only, so the pages before `after` are listed again: one list per 1,000 ids up to the page.
+ */
+export async function listExperimentIds(kv: KVNamespace, limit: number, after = ""): Promise<string[]> {
   const prefix = kvKeys.experiment("");
-  const page = await kv.list({ prefix, limit });
-  return page.keys.map((k) => k.name.slice(prefix.length));
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await kv.list({ prefix, ...(cursor && { cursor }) });
+    for (const key of page.keys) {
+      const id = key.name.slice(prefix.length);
+      if (id > after) ids.push(id);
+      if (ids.length === limit) return ids;
+    }
+    if (page.list_complete) return ids;
+    cursor = page.cursor;
+  }
 }
 
 /** A bandit's weights by variant, as the bandit job last wrote them. */

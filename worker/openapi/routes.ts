@@ -474,9 +474,19 @@ export const ROUTES: RouteDoc[] = [
     route: "/v1/admin/experiments",
     path: "/v1/admin/experiments",
     tag: "experiments",
-    summary: "the stored experiments' ids",
+    summary: "the stored experiments' ids, a page at a time",
     auth: "admin",
-    responses: { 200: { description: '{"ids":[...]}' }, 401: unauthorized, 500: internal, 503: noRegistry },
+    params: [
+      { name: "limit", in: "query", description: "1..1000 (default 1000)", schema: { type: "integer" } },
+      { name: "cursor", in: "query", description: "from the previous page", schema: STRING },
+    ],
+    responses: {
+      200: { description: '{"ids":[...],"cursor":string|null}' },
+      400: bad,
+      401: unauthorized,
+      500: internal,
+      503: noRegistry,
+    },
   },
   {
     method: "get",

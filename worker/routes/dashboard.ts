@@ -17,13 +17,10 @@ import { dashboardView } from "../dashboard/dashboard-view";
 import { recentDriftRuns } from "../drift/drift-store";
 import { type AppEnv, getConfig } from "../env";
 import { banditHistory } from "../experiments/bandit-store";
+import { experimentIdPage } from "../experiments/experiment-ids";
 import { experimentReport } from "../experiments/experiment-report";
-import {
-  listExperimentIds,
-  MAX_LISTED_EXPERIMENTS,
-  readGlobalHoldout,
-  reportedExperiment,
-} from "../experiments/experiment-store";
+import { MAX_LISTED_EXPERIMENTS, readGlobalHoldout, reportedExperiment } from "../experiments/experiment-store";
+import { experimentRegistry } from "../experiments/registry-stub";
 import { noFraming } from "../lib/no-framing";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { dashboardAccess } from "../preview/access";
@@ -35,18 +32,22 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     const kv = c.env.OPENTIME_KV;
     const db = c.env.DB;
     const query = Query.catch({}).parse(c.req.query());
+    // the picker lists the first 1,000 ids; `?experiment=<id>` opens any stored one
     const [listed, holdout, pointer, history, versions] = await Promise.all([
-      listExperimentIds(kv, MAX_LISTED_EXPERIMENTS),
+      experimentIdPage(kv, c.env.EXPERIMENT_REGISTRY ? experimentRegistry(c.env) : null, MAX_LISTED_EXPERIMENTS).then(
+        (page) => page.ids,
+      ),
       readGlobalHoldout(kv),
       kv.get(kvKeys.activeModel, "json").then((v) => ActivePointerSchema.safeParse(v)),
       kv.get(kvKeys.modelHistory, "json").then((v) => ModelHistorySchema.safeParse(v)),
       storedVersions(bindingKvClient(kv)).then((v) => v.sort().reverse()),
     ]);
     // the global holdout is listed once it was set (turned off, its report reads as it ended)
-    const ids = holdout ? [...listed, GLOBAL_HOLDOUT_ID] : listed;
-    const wanted = query.experiment === GLOBAL_HOLDOUT_ID || ids.includes(query.experiment ?? "");
-    const current = wanted ? (query.experiment as string) : (ids[0] ?? null);
-    const experiment = current ? await reportedExperiment(kv, current) : null;
+    let ids = holdout ? [...listed, GLOBAL_HOLDOUT_ID] : listed;
+    const asked = query.experiment ? await reportedExperiment(kv, query.experiment) : null;
+    if (asked && !ids.includes(asked.id)) ids = [...ids, asked.id];
+    const current = asked ? asked.id : (ids[0] ?? null);
+    const experiment = asked ?? (current ? await reportedExperiment(kv, current) : null);
     const [report, bandit, drift] = db
       ? await Promise.all([
           experiment ? experimentReport(db, experiment, "sequential") : null,

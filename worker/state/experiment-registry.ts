@@ -154,12 +154,23 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
     }
   }
 
-  /** Up to `limit` of the registry's experiment ids, in id order. */
-  async ids(limit: number): Promise<string[]> {
+  /** Up to `limit` of the registry's experiment ids after `after` (a page's last), in id order. */
+  async ids(limit: number, after = ""): Promise<string[]> {
     return this.sql
-      .exec<{ id: string }>("SELECT id FROM experiments ORDER BY id LIMIT ?", limit)
+      .exec<{ id: string }>("SELECT id FROM experiments WHERE id > ? ORDER BY id LIMIT ?", after, limit)
       .toArray()
       .map((r) => r.id);
+  }
+
+  /**
+   * Every running experiment the registry holds, in id order (the bandit job): one per campaign at most, however
+   * many stopped ones are stored; a row that does not parse is left out (logged).
+   */
+  async running(): Promise<Experiment[]> {
+    return this.sql
+      .exec<{ body: string }>("SELECT body FROM experiments WHERE running = 1 ORDER BY id")
+      .toArray()
+      .flatMap((r) => this.parse(r.body) ?? []);
   }
 
   override async alarm(): Promise<void> {
