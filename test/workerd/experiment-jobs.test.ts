@@ -29,6 +29,9 @@ import worker from "../../worker/index";
 import type { ExperimentRegistry } from "../../worker/state/experiment-registry";
 import { ADMIN_HEADERS, clearExperimentRegistry, clearKv, fixture, seedModel, send } from "./support/harness";
 
+/** runDrift called directly awaits what it starts: nothing to keep alive */
+const ignore = () => undefined;
+
 const db = () => env.DB as D1Database;
 
 function putExperiment(id: string, b: unknown): Promise<Response> {
@@ -331,18 +334,18 @@ describe("the daily drift job", () => {
     const strict = { ...env, DRIFT_ECE_ALERT: "0.000001" };
     const at = (days: number) => (asOf + days * day) * 1000;
     // within the 30 days: partial, shown, never an alert
-    const early = await runDrift(strict, at(10));
+    const early = await runDrift(strict, at(10), ignore);
     expect(early?.calibration?.window).toBe("partial");
     expect(early?.alerts).not.toContain("calibration");
     // the first run past them measures it, and stores it
-    const first = await runDrift(strict, at(31));
+    const first = await runDrift(strict, at(31), ignore);
     expect(first?.calibration?.window).toBe("complete");
     expect(first?.calibration?.measuredAt).toBe(new Date(at(31)).toISOString());
     expect(first?.alerts).toContain("calibration");
     // the buyers buy the same item again after the window: the summary keeps only that time, so measured now
     // they would read as not having bought
     await Promise.all(buyers.map(bought(asOf + 40 * day)));
-    const later = await runDrift(strict, at(45));
+    const later = await runDrift(strict, at(45), ignore);
     expect(later?.calibration).toEqual(first?.calibration);
     const html = await (await send("/dashboard", { headers: ADMIN_HEADERS })).text();
     expect(html).toContain(`data-metric="ece" data-value="${first?.calibration?.ece}"`);
