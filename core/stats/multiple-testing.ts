@@ -40,6 +40,7 @@ export function adjustPValues(pValues: readonly number[], method: Correction): n
  * alpha / m where the raw p-value is 0, as no ratio can be taken of it).
  */
 export function adjustedAlpha(alpha: number, pValue: number, adjusted: number, family: number): number {
-  if (!(pValue > 0)) return alpha / family;
-  return (alpha * pValue) / adjusted;
+  // the ratio first (in [1 / family, 1]): alpha x p underflows to 0 for a p-value near the smallest double
+  const level = alpha * (pValue / adjusted);
+  return level > 0 ? level : alpha / family;
 }

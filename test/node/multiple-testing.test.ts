@@ -139,6 +139,16 @@ describe("a report comparing several arms with the control", () => {
     expect(significant).toBeGreaterThan(100);
   });
 
+  it("a p-value near the smallest double still gets an interval (alpha x p would underflow to a level of 0)", () => {
+    // v0's difference has a p-value under 1e-322 (it underflows to 0 a few clicks later)
+    const counts = [clicks("control", [100_000, 1000]), clicks("v0", [100_000, 3557]), clicks("v1", [100_000, 1000])];
+    const r = experimentResults(experiment(2), counts, { alpha: 0.05 });
+    const e = r.arms.find((a) => a.arm === "v0")?.vsControl?.ctr.absolute;
+    expect(e?.pValue).toBeGreaterThan(0);
+    expect(e?.pValue).toBeLessThan(1e-300);
+    expect(e?.adjusted?.ciLow).toBeGreaterThan(0);
+  });
+
   it("one arm against the control is not corrected; `none` leaves every estimate as it is", () => {
     const one = experimentResults(experiment(1), [clicks("control", [5000, 250]), clicks("v0", [5000, 320])]);
     expect(one.correction).toEqual({ method: "holm-bonferroni", comparisons: 1 });

@@ -3,15 +3,24 @@
  * shared by the isolate's requests, but its KV reads are the starting request's, which the runtime cancels once
  * it is answered. So the starter hands the load to its `waitUntil` (here, a route's execution context), a load
  * or check pending past LOAD_STALE_MS is started anew rather than waited on (a cancelled read is simulated by a
- * read that never answers), and two pinned versions are each loaded once, not at every open.
+ * read that never answers) and never made fresh again, and two pinned versions are each loaded once, not at every
+ * open; one that became the active version is released.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import worker from "../../worker/index";
-import { getModel, LOAD_STALE_MS, type ModelState, SWITCH_WAIT_MS } from "../../worker/model/model-store";
+import {
+  getModel,
+  LOAD_STALE_MS,
+  type ModelState,
+  RELEASE_GRACE_MS,
+  resetModelCache,
+  SWITCH_WAIT_MS,
+} from "../../worker/model/model-store";
 import { pinnedModel } from "../../worker/model/pinned-model";
+import { TEST_ADMIN_KEY } from "./fixture";
 import { clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
 
 /** Direct calls await what they start: nothing to keep alive. */
@@ -93,6 +102,40 @@ describe("a model load outlives the request that started it", () => {
     expect(versionOf(await getModel(kv, 300, t0 + 301_000 + LOAD_STALE_MS + 1, ignore))).toBe(b());
   });
 
+  it("a dead check is not made fresh by a failed pointer read: neither that request nor the next waits on it", async () => {
+    resetModelCache(); // a fresh isolate: no good model to fall back on
+    const t0 = Date.now();
+    void getModel(kvWith(kvKeys.catalog(a()), stuckOnce()), 300, t0, ignore);
+    await new Promise((r) => setTimeout(r, 50));
+    const failing = kvWith(kvKeys.activeModel, () => Promise.reject(new Error("KV is down")));
+    const within = (p: Promise<ModelState>) =>
+      Promise.race([p.then(versionOf), new Promise((r) => setTimeout(() => r("still waiting"), 3000))]);
+    // past LOAD_STALE_MS a KV blip on the pointer: answered (without a model), not held on the dead load
+    expect(await within(getModel(failing, 300, t0 + LOAD_STALE_MS + 1, ignore))).toBe("none: kv-error");
+    // and the next healthy request, still inside the refresh window, loads anew
+    expect(await within(getModel(env.OPENTIME_KV, 300, t0 + LOAD_STALE_MS + 2, ignore))).toBe(a());
+  });
+
+  it("the preview's load is kept alive by its execution context too", async () => {
+    expect(versionOf(await getModel(env.OPENTIME_KV, 1, Date.now(), ignore))).toBe(a());
+    await point(b());
+    await new Promise((r) => setTimeout(r, 1100));
+    const slow = SWITCH_WAIT_MS + 1500;
+    const ctx = createExecutionContext();
+    const started = Date.now();
+    const user = fixture().profiles[0]?.userId as string;
+    const res = await worker.fetch(
+      new Request(`http://127.0.0.1:8787/v1/preview/email?user=${user}&campaign=demo`, {
+        headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+      }),
+      { ...env, OPENTIME_KV: kvWith(kvKeys.catalog(b()), delayed(slow)) },
+      ctx,
+    );
+    expect(res.status).toBe(200);
+    await waitOnExecutionContext(ctx);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(slow);
+  });
+
   it("an email route's load is kept alive by its execution context past its response", async () => {
     const user = fixture().profiles[0]?.userId as string;
     expect(versionOf(await getModel(env.OPENTIME_KV, 1, Date.now(), ignore))).toBe(a());
@@ -149,6 +192,29 @@ describe("versions a campaign pins", () => {
       expect(versionOf(s)).toBe(v);
     }
     expect(reads).toBe(2);
+  });
+
+  it("a pinned version that became the active one is released: the active model serves it", async () => {
+    const [b, c] = [`${fixture().version}-b`, `${fixture().version}-c`];
+    await publish(b);
+    await publish(c);
+    let now = Date.now();
+    const pin = (v: string) => pinnedModel(env.OPENTIME_KV, v, getModel(env.OPENTIME_KV, 1, now, ignore), now, ignore);
+    const pinnedB = await pin(b);
+    await pin(c);
+    if (!pinnedB.ok) throw new Error("b did not load");
+    await point(b);
+    now += 5000;
+    const active = await getModel(env.OPENTIME_KV, 1, now, ignore);
+    expect(versionOf(active)).toBe(b);
+    for (let i = 0; i < 3; i++) {
+      now += 1000;
+      expect(await pin(b)).toBe(active);
+      expect(versionOf(await pin(c))).toBe(c);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    await getModel(env.OPENTIME_KV, 1, Date.now() + RELEASE_GRACE_MS + 5000, ignore);
+    expect(pinnedB.model.session.released).toBe(true);
   });
 
   it("hands its load to the starting request's waitUntil; one pending past LOAD_STALE_MS is loaded anew", async () => {

@@ -16,7 +16,7 @@ import type { TokenResult } from "../../core/token";
 import type { LiveCatalogView } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { itemLookup } from "../model/item-lookup";
-import type { ModelState } from "../model/model-store";
+import type { ModelState, WaitUntil } from "../model/model-store";
 import { pinnedModel } from "../model/pinned-model";
 import { type OpenLoads, openLoads, type Recommendation, rankingWidth, recommend } from "../recs/recommend";
 import { readerFacts } from "./reader-facts";
@@ -34,11 +34,13 @@ export interface ServeBlockInput {
   /** unix milliseconds */
   now: number;
   /** the model and live catalog read once for many readers (send-time answers); each open reads its own */
-  shared?: Pick<OpenLoads, "model" | "live" | "waitUntil">;
+  shared?: Pick<OpenLoads, "model" | "live">;
   /** what the open already read (its experiment's arm read the reader's profile): used instead of `shared` */
   loads?: OpenLoads;
   /** false: an experiment's popular arm (recommend.ts) */
   personalize?: boolean;
+  /** the request's: a model load this block starts outlives its response (worker/model/model-store.ts) */
+  waitUntil: WaitUntil;
 }
 
 export interface ServedBlock {
@@ -57,11 +59,10 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   const loads =
     input.loads ??
     (input.shared
-      ? { ...input.shared, ranked: new Map() }
-      : // a caller without loads awaits the whole block: nothing it starts outlives it
-        openLoads(input.kv, input.config, now, () => undefined));
+      ? { ...input.shared, waitUntil: input.waitUntil, ranked: new Map() }
+      : openLoads(input.kv, input.config, now, input.waitUntil));
   // a campaign (an experiment's variant) held on a model version: scored with that one (pinned-model.ts)
-  if (campaign.model) loads.model = pinnedModel(input.kv, campaign.model, loads.model, now, loads.waitUntil);
+  if (campaign.model) loads.model = pinnedModel(input.kv, campaign.model, loads.model, now, input.waitUntil);
   const base = {
     kv: input.kv,
     config: input.config,

@@ -215,6 +215,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
       now,
       loads,
       personalize: arm?.personalize,
+      waitUntil: input.waitUntil,
     });
   // one ranking per send's block (a send's frequency cap is its own: two emails of a trigger do not share one)
   const memoKey = {

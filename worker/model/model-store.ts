@@ -91,6 +91,8 @@ export type WaitUntil = (work: Promise<unknown>) => void;
 
 interface CacheEntry {
   checkedAt: number;
+  /** when its check began (never moved: a pending one is dead LOAD_STALE_MS after it) */
+  startedAt: number;
   state: Promise<ModelState>;
   settled: boolean;
 }
@@ -127,9 +129,9 @@ export async function getModel(
   waitUntil: WaitUntil,
 ): Promise<ModelState> {
   releaseRetired(now);
-  const age = cache ? now - cache.checkedAt : Number.POSITIVE_INFINITY;
   // a check still pending past LOAD_STALE_MS is never waited on again: this request checks anew
-  if (cache && age < refreshSeconds * 1000 && (cache.settled || age < LOAD_STALE_MS))
+  const alive = (entry: CacheEntry) => entry.settled || now - entry.startedAt < LOAD_STALE_MS;
+  if (cache && now - cache.checkedAt < refreshSeconds * 1000 && alive(cache))
     return cache.settled ? cache.state : orGood(cache.state);
   let version: string | null;
   try {
@@ -141,7 +143,9 @@ export async function getModel(
     logEvent("error", "model.pointer_read_failed", { detail: errorMessage(e) });
     // keep serving what this isolate already has, and ask KV again only at the next refresh (during an outage
     // every request would otherwise wait for the read's deadline first)
-    if (cache) {
+    // a check still pending past LOAD_STALE_MS is dead (its request gone): never made fresh again, so the next
+    // request that reads the pointer replaces it
+    if (cache && alive(cache)) {
       cache.checkedAt = now;
       return cache.settled ? cache.state : orGood(cache.state);
     }
@@ -150,7 +154,7 @@ export async function getModel(
   }
   wanted = version;
   if (good && version === good.version && !isTripped(good.model)) {
-    cache = { checkedAt: now, state: Promise.resolve({ ok: true, model: good.model }), settled: true };
+    cache = { checkedAt: now, startedAt: now, state: Promise.resolve({ ok: true, model: good.model }), settled: true };
     return cache.state;
   }
   if (good && version === good.version)
@@ -165,7 +169,7 @@ export async function getModel(
     logEvent("error", "model.kept_last_good", { version: good.version, from, rejected: version, reason: r.reason });
     return { ok: true, model: good.model, rejected: { version, reason: r.reason } };
   });
-  const entry: CacheEntry = { checkedAt: now, state, settled: false };
+  const entry: CacheEntry = { checkedAt: now, startedAt: now, state, settled: false };
   void state.then(() => {
     entry.settled = true;
   });

@@ -38,7 +38,15 @@ export async function pinnedModel(
   waitUntil: WaitUntil,
 ): Promise<ModelState> {
   const current = await active;
-  if (current.ok && current.model.manifest.version === version) return current;
+  if (current.ok && current.model.manifest.version === version) {
+    // the version became the active one: the active model serves it, and a copy pinned before is released
+    const held = pinned.get(version);
+    if (held) {
+      pinned.delete(version);
+      release(held, current);
+    }
+    return current;
+  }
   const held = pinned.get(version);
   const usable =
     held &&

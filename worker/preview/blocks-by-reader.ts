@@ -2,18 +2,27 @@
  * Which block of a campaign each demo reader gets at an open of the AMP part, and why (with the values of the
  * facts: the preview shows what headers keep out), for the preview's campaign editor.
  */
+
 import { mintToken, verifyToken } from "../../core/token";
 import { cfSignals, openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { readCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
+import type { WaitUntil } from "../model/model-store";
 import { listUsers } from "./list-users";
 
 /** Readers shown: each costs one ranking. */
 const MAX_READERS = 20;
 
-export async function blocksByReader(kv: KVNamespace, config: Config, campaignId: string, req: Request) {
+export async function blocksByReader(
+  kv: KVNamespace,
+  config: Config,
+  campaignId: string,
+  req: Request,
+  /** the request's: a model load the preview starts outlives its answer */
+  waitUntil: WaitUntil,
+) {
   const secret = config.tokenSecrets[0];
   if (!secret)
     throw new ApiError("MODEL_UNAVAILABLE", "TOKEN_SECRET is not set: run `npm start` once to create .dev.vars");
@@ -31,7 +40,7 @@ export async function blocksByReader(kv: KVNamespace, config: Config, campaignId
         campaignZone: campaign.timeZone,
         now,
       });
-      const served = await serveBlock({ kv, config, token, verified, campaign, n: 6, open, now });
+      const served = await serveBlock({ kv, config, token, verified, campaign, n: 6, open, now, waitUntil });
       return {
         user,
         block: served.selection.block.id,

@@ -4,6 +4,7 @@
  * (with the facts its conditions saw), the recommendations with their scores and why, and the AMP part's
  * static view.
  */
+
 import ampTemplate from "../../amp-templates/recs-email.amp.html";
 import htmlTemplate from "../../amp-templates/recs-email.html";
 import textTemplate from "../../amp-templates/recs-email.txt";
@@ -15,6 +16,7 @@ import { serveBlock } from "../campaigns/serve-block";
 import { readCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
+import type { WaitUntil } from "../model/model-store";
 import { ampStaticView } from "./amp-static";
 import type { PreviewQuery } from "./query";
 
@@ -23,6 +25,8 @@ const TOKEN_TTL_SECONDS = 7 * 86400;
 export async function emailPreview(
   kv: KVNamespace,
   config: Config,
+  /** the request's: a model load the preview starts outlives its answer */
+  waitUntil: WaitUntil,
   base: string,
   q: PreviewQuery,
   location: { timezone: string | null; country: string | null } = { timezone: null, country: null },
@@ -47,7 +51,7 @@ export async function emailPreview(
   const now = Date.now();
   const verified = await verifyToken(config.tokenSecrets, token, Math.floor(now / 1000));
   const open = openFacts({ format: "amp", fetcher: "direct", ...location, campaignZone: campaign.timeZone, now });
-  const served = await serveBlock({ kv, config, token, verified, campaign, n: 6, open, now });
+  const served = await serveBlock({ kv, config, token, verified, campaign, n: 6, open, now, waitUntil });
   const rec = served.rec;
   const body = ampListBody(campaign, served.selection.block, served.rec.items, base, now);
   const items = body.items.map((it, i) => ({ ...it, rank: i + 1, score: rec.scores?.[i] ?? null }));

@@ -92,6 +92,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
         now,
         loads,
         personalize: arm?.personalize,
+        waitUntil: bg.waitUntil,
       });
       const rec = served.rec;
       // what the reader was shown, for frequency caps (worker/events/impressions.ts); only if they allow tracking

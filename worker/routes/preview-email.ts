@@ -4,9 +4,11 @@
  * campaign's and still valid, else for a fresh token (a new email: decisions are kept per send). Behind
  * `previewAccess`.
  */
+
 import type { Hono } from "hono";
 import { cfSignals } from "../campaigns/open-facts";
 import { type AppEnv, getConfig } from "../env";
+import { background } from "../lib/background";
 import { emailPreview } from "../preview/email-preview";
 import { previewQuery } from "../preview/query";
 
@@ -16,8 +18,12 @@ export function registerPreviewEmail(app: Hono<AppEnv>): void {
     const config = getConfig(c.env);
     const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
     const again = c.req.query("t");
-    return c.json(await emailPreview(c.env.OPENTIME_KV, config, base, q, cfSignals(c.req.raw), again), 200, {
-      "Cache-Control": "no-store",
-    });
+    return c.json(
+      await emailPreview(c.env.OPENTIME_KV, config, background(c).waitUntil, base, q, cfSignals(c.req.raw), again),
+      200,
+      {
+        "Cache-Control": "no-store",
+      },
+    );
   });
 }
