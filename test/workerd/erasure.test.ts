@@ -13,6 +13,7 @@ import { featuresOf, type Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
 import { DEFAULT_ERASURE_TOMBSTONE_DAYS, getConfig } from "../../worker/env";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE, DEAD_LETTER_RETRY_SECONDS } from "../../worker/events/dead-letters";
+import { ERASURE_KV_OPS } from "../../worker/events/erasure";
 import worker from "../../worker/index";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
@@ -233,6 +234,64 @@ describe("late decisions", () => {
     // the last sweep: the reader's id is forgotten with it
     expect(await sweepNow(user)).toEqual([]);
     expect(await env.OPENTIME_KV.get(late)).toBeNull();
+  });
+
+  /** All of the reader's decision keys (past KV's 1,000 a listing page). */
+  async function allDecisions(user: string): Promise<number> {
+    let n = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await env.OPENTIME_KV.list({ prefix: kvKeys.decisionsPrefix(user), ...(cursor && { cursor }) });
+      n += page.keys.length;
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    return n;
+  }
+
+  /** `n` stored decisions of the reader (a reader of many daily campaigns, kept a year). */
+  async function manyDecisions(user: string, n: number): Promise<void> {
+    for (let i = 0; i < n; i += 100)
+      await Promise.all(
+        Array.from({ length: Math.min(100, n - i) }, (_, k) =>
+          env.OPENTIME_KV.put(kvKeys.decision(user, `c${i + k}`, 1767225600, "row-0"), "{}"),
+        ),
+      );
+  }
+
+  it("an erasure spends at most ERASURE_KV_OPS KV operations (a Worker has 1,000); the sweeps delete the rest", async () => {
+    const user = "many-decisions";
+    await consume([ev("md1", user)]);
+    await manyDecisions(user, 1000);
+    const req = new Request(`https://opentime.test/v1/users/${user}`, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    });
+    const res = await worker.fetch(req, env, createExecutionContext());
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { keys_deleted: number; keys_pending: number };
+    // the tombstone, two listings and one operation a key: within the budget, the rest left
+    expect(body.keys_deleted).toBeLessThanOrEqual(ERASURE_KV_OPS - 3);
+    expect(body.keys_pending).toBeGreaterThan(0);
+    expect(await allDecisions(user)).toBe(body.keys_pending);
+    expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).toBeNull();
+    // the first sweep deletes what was left
+    expect(await sweepNow(user)).toEqual([{ round: 1 }]);
+    expect(await allDecisions(user)).toBe(0);
+  });
+
+  it("a sweep run spends a bounded KV budget too: one cut short goes on at the next run, its round not counted", async () => {
+    const user = "many-late";
+    await consume([ev("ml1", user)]);
+    await erase(user);
+    await manyDecisions(user, 1100);
+    expect(await sweepNow(user)).toEqual([{ round: 0 }]);
+    const left = await allDecisions(user);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThan(1100);
+    let runs = 1;
+    while ((await sweepNow(user))[0]?.round === 0 && runs < 5) runs++;
+    expect(await allDecisions(user)).toBe(0);
+    expect(runs).toBeGreaterThan(1);
   });
 
   it("tracking off: a decision stored after the opt-out goes; tracking on again keeps the reader's decisions", async () => {

@@ -3,13 +3,35 @@
  * a hash of the user id (core/erasure-key.ts, never the id itself, no secret: it survives TOKEN_SECRET
  * rotation) lives ERASURE_TOMBSTONE_DAYS (longer than any token): opens, clicks and events of the reader then
  * record nothing, and `npm run seed` skips them. Only the user's own keys are touched: user ids may contain
- * ':', so a prefix listing is filtered by isOwnKey.
+ * ':', so a prefix listing is filtered by isOwnKey. A Worker invocation may make 1,000 KV operations, and a reader
+ * of many daily campaigns can hold more decisions than that: deletions spend a KvBudget, and what is left over is
+ * the shard's sweeps' to delete (worker/state/decision-sweeps.ts), a budget at each of its alarm runs.
  */
 import { erasureKey } from "../../core/erasure-key";
 import { isOwnKey, kvKeys } from "../../core/kv-keys";
 import { bulkGetText } from "../lib/kv-bulk";
 
 const DAY_SECONDS = 86400;
+
+/** KV operations an erasure spends at most (of an invocation's 1,000; the rest is the request's other work). */
+export const ERASURE_KV_OPS = 900;
+
+/** KV operations left to spend in one invocation; taken synchronously, so concurrent deletions share it. */
+export class KvBudget {
+  constructor(public left: number) {}
+  /** Up to `n` operations: as many as are left. */
+  take(n: number): number {
+    const got = Math.max(0, Math.min(n, this.left));
+    this.left -= got;
+    return got;
+  }
+}
+
+/** What a bounded deletion did: keys deleted, and own keys it found but left (the budget ran out). */
+export interface Deleted {
+  deleted: number;
+  pending: number;
+}
 
 const legacyKeys = new Map<string, Promise<CryptoKey>>();
 
@@ -92,40 +114,73 @@ export async function erasedOf(
   return new Set(keysOf.filter((k) => k.keys.some((key) => values.get(key) != null)).map((k) => k.user));
 }
 
-/** Every key under `prefix` that belongs to the user (not to a user whose id extends theirs). */
-export async function listOwnKeys(kv: KVNamespace, prefix: string): Promise<string[]> {
+/**
+ * Every key under `prefix` that belongs to the user (not to a user whose id extends theirs); with a budget, one
+ * operation a page, and `complete` false when it ran out before the last page.
+ */
+export async function listOwnKeys(kv: KVNamespace, prefix: string): Promise<string[]>;
+export async function listOwnKeys(
+  kv: KVNamespace,
+  prefix: string,
+  budget: KvBudget,
+): Promise<{ keys: string[]; complete: boolean }>;
+export async function listOwnKeys(
+  kv: KVNamespace,
+  prefix: string,
+  budget?: KvBudget,
+): Promise<string[] | { keys: string[]; complete: boolean }> {
   const keys: string[] = [];
   let cursor: string | undefined;
   do {
+    if (budget && budget.take(1) === 0) return { keys, complete: false };
     const page = await kv.list({ prefix, ...(cursor ? { cursor } : {}) });
     keys.push(...page.keys.map((k) => k.name).filter((name) => isOwnKey(prefix, name)));
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);
-  return keys;
+  return budget ? { keys, complete: true } : keys;
 }
 
-/** Deletes every key under `prefix` that belongs to the user (listOwnKeys). Returns how many. */
-export async function deleteOwnKeys(kv: KVNamespace, prefix: string): Promise<number> {
-  const keys = await listOwnKeys(kv, prefix);
-  await Promise.all(keys.map((k) => kv.delete(k)));
-  return keys.length;
+/** Deletes `keys` as far as the budget goes (one operation each); the rest are pending. */
+async function deleteWithin(kv: KVNamespace, keys: readonly string[], budget: KvBudget): Promise<Deleted> {
+  const n = budget.take(keys.length);
+  await Promise.all(keys.slice(0, n).map((k) => kv.delete(k)));
+  return { deleted: n, pending: keys.length - n };
 }
 
-/** Deletes the reader's stored open-time decisions (they name what was shown to whom). Returns how many. */
-export function deleteDecisions(kv: KVNamespace, userId: string): Promise<number> {
-  return deleteOwnKeys(kv, kvKeys.decisionsPrefix(userId));
+/**
+ * Deletes the keys under `prefix` that belong to the user (listOwnKeys), as far as the budget goes; a listing cut
+ * short counts one more pending (there are more than it saw).
+ */
+export async function deleteOwnKeys(kv: KVNamespace, prefix: string, budget: KvBudget): Promise<Deleted> {
+  const { keys, complete } = await listOwnKeys(kv, prefix, budget);
+  const done = await deleteWithin(kv, keys, budget);
+  return complete ? done : { ...done, pending: done.pending + 1 };
+}
+
+/** Deletes the reader's stored open-time decisions (they name what was shown to whom), as far as the budget goes. */
+export function deleteDecisions(kv: KVNamespace, userId: string, budget: KvBudget): Promise<Deleted> {
+  return deleteOwnKeys(kv, kvKeys.decisionsPrefix(userId), budget);
 }
 
 /**
  * Erases a user: the tombstone first (for `tombstoneDays`: events still queued, later opens and clicks then
- * record nothing), then the profile, seen ids, model features and decisions. Returns the number of keys deleted.
+ * record nothing), then the profile, seen ids, model features and decisions, within `budget` KV operations.
+ * Decisions past it are `pending`: the shard's sweeps, queued by the erasure, delete them in the minutes after.
  */
-export async function eraseUser(kv: KVNamespace, userId: string, tombstoneDays: number): Promise<number> {
+export async function eraseUser(
+  kv: KVNamespace,
+  userId: string,
+  tombstoneDays: number,
+  budget = new KvBudget(ERASURE_KV_OPS),
+): Promise<Deleted> {
+  budget.take(1);
   await kv.put(await erasureKey(userId), "1", { expirationTtl: Math.round(tombstoneDays * DAY_SECONDS) });
-  const keys = [kvKeys.profile(userId), kvKeys.seen(userId)];
-  for (const prefix of [kvKeys.decisionsPrefix(userId), kvKeys.featuresPrefix(userId)]) {
-    keys.push(...(await listOwnKeys(kv, prefix)));
-  }
-  await Promise.all(keys.map((k) => kv.delete(k)));
-  return keys.length;
+  // the profile, seen ids and features first: a few keys; then as many decisions as the budget leaves
+  const first = await deleteWithin(kv, [kvKeys.profile(userId), kvKeys.seen(userId)], budget);
+  const features = await deleteOwnKeys(kv, kvKeys.featuresPrefix(userId), budget);
+  const decisions = await deleteDecisions(kv, userId, budget);
+  return {
+    deleted: first.deleted + features.deleted + decisions.deleted,
+    pending: first.pending + features.pending + decisions.pending,
+  };
 }

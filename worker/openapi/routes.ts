@@ -294,7 +294,7 @@ export const ROUTES: RouteDoc[] = [
     auth: "admin",
     params: [USER],
     responses: {
-      200: { description: '{"erased":true,"keys_deleted","rows_deleted"}' },
+      200: { description: '{"erased":true,"keys_deleted","keys_pending","rows_deleted"}' },
       400: badUser,
       401: unauthorized,
       500: internal,

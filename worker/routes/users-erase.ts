@@ -1,7 +1,9 @@
 /**
  * DELETE /v1/users/<id> (Bearer ADMIN_API_KEYS): erasure. The reader's shard first (its tombstone drops their
  * events still queued, in the transaction that deletes their state and their experiment rows), then the edge's
- * copies (snapshot, decisions, features) and the KV tombstone. `{erased, keys_deleted, rows_deleted}`.
+ * copies (snapshot, decisions, features) and the KV tombstone. `{erased, keys_deleted, keys_pending, rows_deleted}`:
+ * a request spends at most ERASURE_KV_OPS KV operations, and decisions past them (`keys_pending`, a reader of
+ * thousands) are deleted by the shard's sweeps within minutes (worker/state/decision-sweeps.ts).
  */
 import type { Hono } from "hono";
 import { type AppEnv, getConfig } from "../env";
@@ -18,8 +20,9 @@ export function registerUsersErase(app: Hono<AppEnv>): void {
       const id = userIdParam(c.req.param("id"));
       const config = getConfig(c.env);
       const shard = await readerStub(c.env, id).erase(id, Date.now() + config.erasureTombstoneDays * 86_400_000);
-      const deleted = await eraseUser(c.env.OPENTIME_KV, id, config.erasureTombstoneDays);
-      return c.json({ erased: true, keys_deleted: deleted, rows_deleted: shard.rows });
+      const kv = await eraseUser(c.env.OPENTIME_KV, id, config.erasureTombstoneDays);
+      // keys past the request's KV budget (a reader of thousands of decisions) go with the shard's sweeps
+      return c.json({ erased: true, keys_deleted: kv.deleted, keys_pending: kv.pending, rows_deleted: shard.rows });
     },
   );
 }

@@ -35,7 +35,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
 import type { ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
-import { deleteDecisions, deleteOwnKeys } from "../events/erasure";
+import { deleteDecisions, deleteOwnKeys, KvBudget } from "../events/erasure";
 import { writeRows } from "../experiments/experiment-db";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
@@ -176,6 +176,11 @@ const SCHEMA = [
   ...OUTBOX_SCHEMA,
   ...SWEEPS_SCHEMA,
 ];
+/**
+ * KV operations an alarm run's sweeps, or a batch's opt-out clean-up, spend at most (of an invocation's 1,000,
+ * beside the snapshots and the outbox): past it, the sweeps go on a minute later.
+ */
+const CLEANUP_KV_OPS = 500;
 /** Decision sweeps per alarm run (each a KV listing and its deletions); more wait for the next run. */
 const SWEEP_BATCH = 20;
 /** Outbox sends per call before the rest is left to the alarm. */
@@ -399,10 +404,12 @@ export class ReaderShard extends DurableObject<Bindings> {
     if (committed.length > 0) await this.publish(committed.map(([user]) => user));
     // before the call answers, so that whoever sent the opt-out finds no decision left; a failure is logged and
     // left to the sweeps queued with it (2 and 15 minutes on), which delete them again
+    const budget = new KvBudget(CLEANUP_KV_OPS);
     await Promise.all(
       optedOut.map(async (user) => {
         try {
-          await deleteDecisions(this.env.OPENTIME_KV, user);
+          // what the budget leaves is the sweeps' (a reader of many campaigns can hold thousands)
+          await deleteDecisions(this.env.OPENTIME_KV, user, budget);
         } catch (e) {
           logEvent("error", "events.decisions_cleanup_failed", { detail: errorMessage(e) });
         }
@@ -779,6 +786,8 @@ export class ReaderShard extends DurableObject<Bindings> {
   private async sweepDecisions(due: readonly DueSweep[]): Promise<void> {
     const nowIso = new Date().toISOString();
     let swept = 0;
+    // the run's KV operations, shared by its sweeps: a sweep the budget cut short is tried again a minute later
+    const budget = new KvBudget(CLEANUP_KV_OPS);
     await Promise.all(
       due.map(async (sweep) => {
         const { user } = sweep;
@@ -790,8 +799,12 @@ export class ReaderShard extends DurableObject<Bindings> {
         // until the opt-out's snapshot is in KV, opens may still store decisions: the round waits for it
         let ok = !reader || reader.version === reader.publishedVersion;
         try {
-          swept += await deleteDecisions(this.env.OPENTIME_KV, user);
-          if (!reader) swept += await deleteOwnKeys(this.env.OPENTIME_KV, kvKeys.featuresPrefix(user));
+          const done = [await deleteDecisions(this.env.OPENTIME_KV, user, budget)];
+          if (!reader) done.push(await deleteOwnKeys(this.env.OPENTIME_KV, kvKeys.featuresPrefix(user), budget));
+          for (const d of done) {
+            swept += d.deleted;
+            if (d.pending > 0) ok = false;
+          }
         } catch (e) {
           ok = false;
           logEvent("error", "decisions.sweep_failed", { detail: errorMessage(e) });
