@@ -206,9 +206,7 @@ export const KV_MAX_KEY_BYTES = 512;
 
 /** The bytes KV stores for an entry (a base64 entry's decoded bytes). */
 export function entryBytes(e: KvEntry): number {
-  if (!e.base64) return Buffer.byteLength(e.value, "utf8");
-  const padding = e.value.endsWith("==") ? 2 : e.value.endsWith("=") ? 1 : 0;
-  return (e.value.length / 4) * 3 - padding;
+  return Buffer.byteLength(e.value, e.base64 ? "base64" : "utf8");
 }
 
 /** Throws, naming the entry and what to do, when one is larger than KV takes. */

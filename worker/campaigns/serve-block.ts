@@ -58,9 +58,7 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
   const { campaign, n, now, verified } = input;
   const loads =
     input.loads ??
-    (input.shared
-      ? { ...input.shared, waitUntil: input.waitUntil, ranked: new Map() }
-      : openLoads(input.kv, input.config, now, input.waitUntil));
+    (input.shared ? { ...input.shared, ranked: new Map() } : openLoads(input.kv, input.config, now, input.waitUntil));
   // a campaign (an experiment's variant) held on a model version: scored with that one (pinned-model.ts)
   if (campaign.model) loads.model = pinnedModel(input.kv, campaign.model, loads.model, now, input.waitUntil);
   const base = {

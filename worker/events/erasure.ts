@@ -115,29 +115,23 @@ export async function erasedOf(
 }
 
 /**
- * Every key under `prefix` that belongs to the user (not to a user whose id extends theirs); with a budget, one
- * operation a page, and `complete` false when it ran out before the last page.
+ * The keys under `prefix` that belong to the user (not to a user whose id extends theirs), one operation of the
+ * budget a page (unbounded by default); `complete` is false when it ran out before the last page.
  */
-export async function listOwnKeys(kv: KVNamespace, prefix: string): Promise<string[]>;
 export async function listOwnKeys(
   kv: KVNamespace,
   prefix: string,
-  budget: KvBudget,
-): Promise<{ keys: string[]; complete: boolean }>;
-export async function listOwnKeys(
-  kv: KVNamespace,
-  prefix: string,
-  budget?: KvBudget,
-): Promise<string[] | { keys: string[]; complete: boolean }> {
+  budget = new KvBudget(Number.POSITIVE_INFINITY),
+): Promise<{ keys: string[]; complete: boolean }> {
   const keys: string[] = [];
   let cursor: string | undefined;
   do {
-    if (budget && budget.take(1) === 0) return { keys, complete: false };
+    if (budget.take(1) === 0) return { keys, complete: false };
     const page = await kv.list({ prefix, ...(cursor ? { cursor } : {}) });
     keys.push(...page.keys.map((k) => k.name).filter((name) => isOwnKey(prefix, name)));
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);
-  return budget ? { keys, complete: true } : keys;
+  return { keys, complete: true };
 }
 
 /** Deletes `keys` as far as the budget goes (one operation each); the rest are pending. */

@@ -79,8 +79,6 @@ export interface Recommendation {
  */
 export interface OpenLoads {
   model: Promise<ModelState>;
-  /** the open's `waitUntil`: a model load it starts outlives its response (worker/model/model-store.ts) */
-  waitUntil: WaitUntil;
   live: Promise<LiveCatalogView>;
   ranked: Map<number, Promise<Recommendation>>;
   /** the reader's profile, read once (an experiment's arm needs their exposures before any ranking) */
@@ -97,7 +95,6 @@ export function openLoads(kv: KVNamespace, config: Config, now: number, waitUnti
   let model: Promise<ModelState> | undefined;
   let live: Promise<LiveCatalogView> | undefined;
   return {
-    waitUntil,
     get model() {
       model ??= getModel(kv, config.modelRefreshSeconds, now, waitUntil);
       return model;

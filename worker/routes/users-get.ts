@@ -52,8 +52,8 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
       const featuresPrefix = kvKeys.featuresPrefix(id);
       const decisionsPrefix = kvKeys.decisionsPrefix(id);
       const [featureKeys, decisionKeys] = await Promise.all([
-        listOwnKeys(kv, featuresPrefix),
-        listOwnKeys(kv, decisionsPrefix),
+        listOwnKeys(kv, featuresPrefix).then((l) => l.keys),
+        listOwnKeys(kv, decisionsPrefix).then((l) => l.keys),
       ]);
       const shown = decisionKeys.slice(0, ACCESS_LIST_LIMIT);
       const values = await bulkGetText(kv, [...featureKeys, ...shown]);
