@@ -105,8 +105,12 @@ let good: { version: string; model: LoadedModel } | null = null;
 let wanted: string | null = null;
 /** the load in progress, shared by concurrent requests */
 let loading: { version: string; startedAt: number; result: Promise<LoadResult> } | null = null;
-/** replaced models whose sessions are released after the grace period */
-let retired: { model: LoadedModel; at: number }[] = [];
+/**
+ * replaced models' sessions, released after the grace period. Only the sessions and the version are kept: the
+ * model's catalog, tables and trees (tens of MB at 100k items) are garbage as soon as the requests handed the model
+ * are done, instead of living on beside the new model for the whole grace period.
+ */
+let retired: { version: string; sessions: GuardedSession[]; at: number }[] = [];
 
 /** Forgets the loaded model (tests, and the bench's cold runs); its sessions are released. */
 export function resetModelCache(): void {
@@ -235,7 +239,8 @@ function load(kv: KVNamespace, version: string, now: number, fallback = false): 
 
 /** Releases a model's sessions once the grace period has passed (requests handed it finish with it). */
 export function retire(model: LoadedModel, at: number): void {
-  retired.push({ model, at });
+  const sessions = [model.session, model.content].filter((s): s is GuardedSession => s !== null);
+  retired.push({ version: model.manifest.version, sessions, at });
 }
 
 function releaseRetired(now: number): void {
@@ -243,11 +248,10 @@ function releaseRetired(now: number): void {
   const due = retired.filter((r) => now - r.at >= RELEASE_GRACE_MS);
   if (due.length === 0) return;
   retired = retired.filter((r) => now - r.at < RELEASE_GRACE_MS);
-  for (const { model } of due) {
-    for (const s of [model.session, model.content]) {
-      s?.release().catch((e) => logEvent("error", "model.release_failed", { detail: errorMessage(e) }));
-    }
-    logEvent("info", "model.released", { version: model.manifest.version });
+  for (const { version, sessions } of due) {
+    for (const s of sessions)
+      s.release().catch((e) => logEvent("error", "model.release_failed", { detail: errorMessage(e) }));
+    logEvent("info", "model.released", { version });
   }
 }
 
