@@ -38,6 +38,8 @@ interface Weighted {
   arms: PeriodEstimate[];
   /** per arm, per period used: w_p^2 var_pa / n_pa and n_pa (for the degrees of freedom) */
   terms: { value: number; n: number }[][];
+  /** the weights of the periods used, in the order of each arm's terms */
+  used: number[];
 }
 
 const NORMAL: Reference = { quantile: normalQuantile, twoSided: normalTwoSided };
@@ -100,7 +102,7 @@ function weigh<T>(
     estimates.push(arm);
     terms.push(own);
   }
-  return { weights, arms: estimates, terms };
+  return { weights, arms: estimates, terms, used: weights.filter((w) => w > 0) };
 }
 
 function rateCell(c: Proportion) {
@@ -220,12 +222,22 @@ export function periodMeanTest(
 }
 
 /**
- * Each arm's counts for the bandit's update (banditShares), from its period-weighted rate: trials its readers in the
- * periods used, successes the weighted rate times them. No period with a reader in every arm: no trials (equal
- * shares).
+ * Each arm's counts for the bandit's update (banditShares), from its period-weighted rate: trials its effective
+ * readers, successes the weighted rate times them. The weighted rate gives each reader in period p the weight
+ * w_p / n_pa, so an arm whose readers crowd into a few periods is known less well than its head count says; the
+ * effective count is Kish's, (sum of the weights)^2 / (sum of their squares) = 1 / sum_p w_p^2 / n_pa: a Beta of that
+ * many trials has the weighted rate's binomial variance, and it equals the readers when the arm's share is the same
+ * in every period used. (Its head count made the posteriors too narrow when the shares moved: with the
+ * effective count at 60% of it, the 95% intervals covered the weighted rate 90.8% of the time, 96.4% now; 1,000 runs
+ * in test/node/period-weighting.test.ts.)
+ * No period with a reader in every arm: no trials (equal shares).
  */
 export function periodBanditArms(periods: PeriodTable<Proportion>): BanditArm[] {
-  const arms = periodRates(periods);
-  if (!arms) return Array.from({ length: shape(periods) }, () => ({ trials: 0, successes: 0 }));
-  return arms.map((e) => ({ trials: e.n, successes: e.mean * e.n }));
+  const weighted = weigh(periods, rateCell);
+  if (!weighted) return Array.from({ length: shape(periods) }, () => ({ trials: 0, successes: 0 }));
+  return weighted.arms.map((e, a) => {
+    const spread = (weighted.terms[a] ?? []).reduce((s, t, i) => s + (weighted.used[i] as number) ** 2 / t.n, 0);
+    const trials = spread > 0 ? 1 / spread : 0;
+    return { trials, successes: e.mean * trials };
+  });
 }

@@ -195,7 +195,9 @@ def periods_section():
                 "weights": [float(w[used.index(p)]) if p in used else 0.0 for p in range(len(cells))],
                 "arms": [{"n": e["n"], "mean": e["mean"], "variance": e["variance"]} for e in arms],
                 "comparisons": comparisons,
-                "bandit": [{"trials": e["n"], "successes": e["mean"] * e["n"]} for e in arms] if rates else None,
+                # Kish's effective readers: 1 / sum_p w_p^2 / n_pa
+                "bandit": [{"trials": float(1 / (w**2 / e["ns"]).sum()),
+                            "successes": e["mean"] * float(1 / (w**2 / e["ns"]).sum())} for e in arms] if rates else None,
             },
         })
     return cases
