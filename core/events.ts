@@ -71,6 +71,11 @@ export const UserIdSchema = IdSchema.refine((id) => !looksLikeEmail(id), {
   message: "user ids must be pseudonymous: hash email addresses with a secret salt (see README) before sending them",
 });
 
+/** An ISO 4217 code as events may give it (`gbp` is read as `GBP`). */
+export function isCurrencyCode(v: unknown): v is string {
+  return typeof v === "string" && /^[A-Za-z]{3}$/.test(v);
+}
+
 /** A number from outside: finite and within +-MAX_INPUT_NUMBER. */
 export const InputNumberSchema = z.number().min(-MAX_INPUT_NUMBER).max(MAX_INPUT_NUMBER);
 
@@ -89,6 +94,10 @@ export const IncomingEventSchema = z
   .refine((e) => !ITEM_EVENTS.has(e.type) || e.item !== undefined, {
     message: "this event type needs an item",
     path: ["item"],
+  })
+  .refine((e) => e.properties?.currency === undefined || isCurrencyCode(e.properties.currency), {
+    message: "must be an ISO 4217 currency code, three letters (GBP, EUR, ...): the currency of properties.value",
+    path: ["properties", "currency"],
   });
 export type IncomingEvent = z.infer<typeof IncomingEventSchema>;
 
@@ -111,6 +120,11 @@ export interface QueuedEvent {
   campaign?: string;
   /** order value for purchases (properties.value, or price x quantity) */
   value?: number;
+  /**
+   * for purchases: the currency of `value` (properties.currency, upper case), when the event gave one; reports
+   * never add values of different currencies
+   */
+  currency?: string;
   /** for `consent` messages: the fields to set */
   consent?: Partial<Omit<Consent, "updatedAt">>;
   /**
@@ -141,5 +155,15 @@ export function toQueued(e: IncomingEvent): QueuedEvent {
         ? p.price * (typeof p.quantity === "number" ? p.quantity : 1)
         : undefined;
   const value = raw === undefined ? undefined : Math.min(MAX_ORDER_VALUE, Math.max(0, raw));
-  return { id: e.id, type: e.type, user: e.user, item: e.item, ts: eventTime(e.ts), campaign: e.campaign, value };
+  const currency = e.type === "purchase" && isCurrencyCode(p.currency) ? p.currency.toUpperCase() : undefined;
+  return {
+    id: e.id,
+    type: e.type,
+    user: e.user,
+    item: e.item,
+    ts: eventTime(e.ts),
+    campaign: e.campaign,
+    value,
+    ...(currency !== undefined && { currency }),
+  };
 }

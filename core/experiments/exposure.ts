@@ -177,6 +177,11 @@ export type ExperimentRow =
       item: string | null;
       /** order value (purchases) */
       value: number;
+      /**
+       * the value's currency (purchases that gave one; null otherwise). Optional: rows queued in a shard's outbox
+       * before it was recorded have none
+       */
+      currency?: string | null;
       at: number;
     };
 
@@ -253,6 +258,7 @@ export function attributedRows(e: QueuedEvent, exposures: Exposures): Experiment
       slot: e.slot ?? null,
       item: e.item ?? null,
       value: e.type === "purchase" ? Math.max(0, e.value ?? 0) : 0,
+      currency: e.type === "purchase" ? (e.currency ?? null) : null,
       at: e.ts,
     });
   }

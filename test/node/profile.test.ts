@@ -62,6 +62,29 @@ describe("events", () => {
   });
 });
 
+describe("a purchase's currency", () => {
+  const purchase = (properties: Record<string, unknown>, type = "purchase") =>
+    IncomingEventSchema.safeParse({ id: "1", type, user: "u", item: "p", ts: 1, properties });
+
+  it("is an ISO 4217 code: three letters, read in upper case; anything else is refused and named", () => {
+    const ok = purchase({ value: 12, currency: "eur" });
+    expect(ok.success && toQueued(ok.data)).toMatchObject({ value: 12, currency: "EUR" });
+    for (const currency of ["pounds", "€", "GB", 826, true]) {
+      const bad = purchase({ value: 12, currency });
+      expect(bad.success).toBe(false);
+      expect(bad.error?.issues[0]?.path).toEqual(["properties", "currency"]);
+      expect(bad.error?.issues[0]?.message).toContain("ISO 4217");
+    }
+  });
+
+  it("is carried by purchases only, and absent when none was given", () => {
+    const none = purchase({ value: 12 });
+    expect(none.success && "currency" in toQueued(none.data)).toBe(false);
+    const view = purchase({ currency: "GBP" }, "view");
+    expect(view.success && "currency" in toQueued(view.data)).toBe(false);
+  });
+});
+
 describe("applying events", () => {
   const e = (id: string, type: QueuedEvent["type"], ts: number, item?: string, value?: number): QueuedEvent => ({
     id,

@@ -472,6 +472,62 @@ describe("attribution and the report", () => {
     expect(daily.reduce((s, d) => s + d.revenue, 0)).toBe(50);
   });
 
+  it("never adds revenue of different currencies: the report's is in one, the others listed; a bad currency is a 400", async () => {
+    expect((await putExperiment("e-cur", body({ attributionDays: 7 }))).status).toBe(200);
+    const [a, b, c] = readers() as [Profile, Profile, Profile];
+    for (const r of [a, b, c]) await open(r.userId);
+    const now = Math.floor(Date.now() / 1000);
+    const item = JSON.parse(fixture().catalogJson).items[0].id as string;
+    const buy = (id: string, user: string, value: number, currency?: string) => ({
+      id,
+      type: "purchase",
+      user,
+      item,
+      ts: now + 10,
+      properties: { value, ...(currency && { currency }) },
+    });
+    // two purchases in GBP (one written in lower case), one in EUR, one without a currency
+    await post([buy("g1", a.userId, 20, "GBP"), buy("g2", b.userId, 30, "gbp"), buy("e1", a.userId, 1000, "EUR")]);
+    await post([buy("n1", c.userId, 7)]);
+    expect((await rows("outcomes", b.userId, "e-cur"))[0]).toMatchObject({ event: "g2", currency: "GBP" });
+    expect((await rows("outcomes", c.userId, "e-cur"))[0]).toMatchObject({ event: "n1", currency: null });
+
+    const r = await report("e-cur");
+    expect(r.currency).toBe("GBP");
+    expect(r.currencies).toEqual([
+      { currency: "GBP", purchases: 2, revenue: 50 },
+      { currency: null, purchases: 1, revenue: 7 },
+      { currency: "EUR", purchases: 1, revenue: 1000 },
+    ]);
+    const sum = (x: ExperimentReport, f: (a: ExperimentReport["arms"][number]) => number) =>
+      x.arms.reduce((t, arm) => t + f(arm), 0);
+    // revenue counts GBP only; buyers and purchases count every purchase
+    expect(sum(r, (x) => x.revenue)).toBe(50);
+    expect(sum(r, (x) => x.purchases)).toBe(4);
+    expect(r.daily.reduce((t, d) => t + d.revenue, 0)).toBe(50);
+    expect(r.items.reduce((t, i) => t + i.revenue, 0)).toBe(50);
+
+    const eur = await report("e-cur", "fixed", "&currency=eur");
+    expect(eur.currency).toBe("EUR");
+    expect(sum(eur, (x) => x.revenue)).toBe(1000);
+    expect(eur.daily.reduce((t, d) => t + d.revenue, 0)).toBe(1000);
+    const none = await report("e-cur", "fixed", "&currency=none");
+    expect(none.currency).toBeNull();
+    expect(sum(none, (x) => x.revenue)).toBe(7);
+    // the dashboard says which currency its revenue is in, and what it leaves out
+    const html = await (await send("/dashboard?experiment=e-cur", { headers: ADMIN_HEADERS })).text();
+    expect(html).toContain(
+      "Revenue in GBP; purchases in other currencies are not added to it (no currency given: 1 purchases, 7.00; EUR: 1 purchases, 1000.00).",
+    );
+
+    const bad = await send("/v1/admin/experiments/e-cur/report?currency=pounds", { headers: ADMIN_HEADERS });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("currency"),
+    });
+  });
+
   it("corrects for several arms against the control: Holm-Bonferroni by default, or as asked; a bad method is a 400", async () => {
     const three = body({
       variants: [
@@ -519,7 +575,7 @@ describe("attribution and the report", () => {
     const at = (exposure as QueuedEvent).ts;
     await post([
       { id: "late-c", type: "email_click", user: a.userId, item, campaign: CAMPAIGN, ts: at + 5 },
-      { id: "late-p", type: "purchase", user: a.userId, item, ts: at + 9, properties: { value: 40 } },
+      { id: "late-p", type: "purchase", user: a.userId, item, ts: at + 9, properties: { value: 40, currency: "EUR" } },
       // before the exposure: never the experiment's
       { id: "early-p", type: "purchase", user: a.userId, item, ts: at - 60, properties: { value: 5 } },
     ]);
@@ -531,6 +587,8 @@ describe("attribution and the report", () => {
     expect(credited.map((o) => o.event).sort()).toEqual(["late-c", "late-p"]);
     const armOf = hashedArm(ExperimentSchema.parse({ v: 1, id: "e-late", ...body() }), a.userId);
     expect(new Set(credited.map((o) => o.arm))).toEqual(new Set([armOf]));
+    // the purchase kept for late attribution kept its currency
+    expect(credited.find((o) => o.event === "late-p")).toMatchObject({ value: 40, currency: "EUR" });
     // the right of access shows what is kept (not a purchase applied too late for any exposure to follow it);
     // tracking off deletes it
     const outcomesOf = async (user: string) =>

@@ -51,6 +51,15 @@ function correctionNote(r: ExperimentReport): string {
   return `${comparisons} arms are compared with the control: each metric's intervals are corrected (${CORRECTIONS[method]}) for that.`;
 }
 
+/** Which currency the revenue figures are in, and the purchases in others (left out of them), in a line. */
+function currencyNote(r: ExperimentReport): string {
+  const others = r.currencies.filter((c) => c.currency !== r.currency);
+  if (others.length === 0) return r.currency ? `Revenue in ${r.currency}.` : "";
+  const name = (c: string | null) => c ?? "no currency given";
+  const left = others.map((c) => `${name(c.currency)}: ${c.purchases} purchases, ${money(c.revenue)}`).join("; ");
+  return `Revenue in ${name(r.currency)}; purchases in other currencies are not added to it (${left}).`;
+}
+
 export function dashboardView(input: DashboardInput): Record<string, unknown> {
   return {
     experiments: input.experiments.map((id) => ({ id, current: id === input.current })),
@@ -139,6 +148,7 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
     unitHeader: r.unit === "sent" ? "sent" : "exposed",
     unitNote: unitNote(r),
     correctionNote: correctionNote(r),
+    currencyNote: currencyNote(r),
     srmP: r.srm?.pValue ?? "",
     srmText: r.srm ? r.srm.pValue.toPrecision(3) : "n/a (bandit)",
     srmMismatch: r.srm?.mismatch ?? false,

@@ -68,6 +68,9 @@ const MIGRATIONS = [
        PRIMARY KEY (experiment, user)) WITHOUT ROWID`,
     "CREATE INDEX IF NOT EXISTS assignments_by_user ON assignments (user)",
   ],
+  // each purchase's currency (null: the event gave none), so that reports never add values of different currencies;
+  // `daily.revenue` keeps the sum over all of them, and reports take revenue from `outcomes`
+  ["ALTER TABLE outcomes ADD COLUMN currency TEXT"],
 ];
 
 /** Creates or upgrades the experiment store's tables (checked once per isolate). */
@@ -140,11 +143,11 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
           .bind(r.experiment, r.user),
       );
     }
-    for (const part of chunks(outcomes, Math.floor(MAX_PARAMS / 10))) {
+    for (const part of chunks(outcomes, Math.floor(MAX_PARAMS / 11))) {
       statements.push(
         db
           .prepare(
-            `INSERT OR IGNORE INTO outcomes (experiment, user, event, kind, arm, slot, item, value, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+            `INSERT OR IGNORE INTO outcomes (experiment, user, event, kind, arm, slot, item, value, currency, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
           )
           .bind(
             ...part.flatMap((r) => [
@@ -156,6 +159,7 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
               r.slot,
               r.item,
               r.value,
+              r.currency ?? null,
               r.at,
               day(r.at),
             ]),

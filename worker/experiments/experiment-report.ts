@@ -2,6 +2,8 @@
  * An experiment's report, as the reporting API answers it and the dashboard draws it (the same object, so
  * their numbers are the same): the experiment, its results per arm against the control with intervals and the
  * sample-ratio check (core/experiments/report.ts), corrected for comparing several arms, clicks per slot, the top items, and the daily aggregates.
+ * Revenue is in one currency (the one most purchases were made in, unless asked for another): values of different
+ * currencies are never added, and the others are listed with their totals.
  */
 import type { Experiment } from "../../core/experiments/experiment";
 import { type ExperimentResults, experimentResults } from "../../core/experiments/report";
@@ -11,12 +13,15 @@ import {
   armCounts,
   type BlockCounts,
   blockCounts,
+  type CurrencyTotals,
   type DailyCounts,
   dailyCounts,
   type ItemCounts,
   itemCounts,
   periodCounts,
+  type ReportCurrency,
   reportUnit,
+  revenueCurrencies,
   type SlotCounts,
   slotCounts,
   unitsInPhase,
@@ -32,6 +37,10 @@ export interface ExperimentReport extends ExperimentResults {
   slots: SlotCounts[];
   items: ItemCounts[];
   daily: DailyCounts[];
+  /** the currency of every revenue figure in the report (null: purchases that gave none) */
+  currency: ReportCurrency;
+  /** every currency the experiment's purchases were made in, most purchases first, with their totals */
+  currencies: CurrencyTotals[];
   /** ISO time the report was made */
   at: string;
 }
@@ -43,18 +52,21 @@ export async function experimentReport(
   now = Date.now(),
   /** over the arms compared with the control (core/stats/multiple-testing.ts) */
   correction: Correction = "holm-bonferroni",
+  /** the revenue's currency (null: purchases that gave none); undefined: the one most purchases were made in */
+  asked?: ReportCurrency,
 ): Promise<ExperimentReport> {
   // the tables first: the reads below run side by side, and a fresh database has none yet
   await ensureSchema(db);
-  const unit = await reportUnit(db, experiment);
+  const [unit, currencies] = await Promise.all([reportUnit(db, experiment), revenueCurrencies(db, experiment.id)]);
+  const currency = asked === undefined ? (currencies[0]?.currency ?? null) : asked;
   const bandit = experiment.bandit !== undefined;
   const [counts, periods, blocks, slots, items, daily, phaseExposed] = await Promise.all([
-    armCounts(db, experiment.id, unit),
-    bandit ? periodCounts(db, experiment.id, unit) : undefined,
+    armCounts(db, experiment.id, unit, currency),
+    bandit ? periodCounts(db, experiment.id, unit, currency) : undefined,
     blockCounts(db, experiment.id, unit),
     slotCounts(db, experiment.id, unit),
-    itemCounts(db, experiment.id),
-    dailyCounts(db, experiment.id),
+    itemCounts(db, experiment.id, currency),
+    dailyCounts(db, experiment.id, currency),
     experiment.phaseStart === undefined ? undefined : unitsInPhase(db, experiment.id, unit, experiment.phaseStart),
   ]);
   const results = experimentResults(experiment, counts, {
@@ -79,6 +91,8 @@ export async function experimentReport(
     slots,
     items,
     daily,
+    currency,
+    currencies,
     at: new Date(now).toISOString(),
   };
 }

@@ -29,7 +29,7 @@ export async function readerRows(
       .bind(user, limit),
     db
       .prepare(
-        "SELECT experiment, event, kind, arm, slot, item, value, at, day FROM outcomes WHERE user = ? ORDER BY at DESC, experiment, event LIMIT ?",
+        "SELECT experiment, event, kind, arm, slot, item, value, currency, at, day FROM outcomes WHERE user = ? ORDER BY at DESC, experiment, event LIMIT ?",
       )
       .bind(user, limit),
     db

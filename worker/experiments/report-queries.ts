@@ -41,6 +41,22 @@ export interface DailyCounts {
 }
 
 /**
+ * The currency a report's revenue is in (null: purchases that gave none). A report never adds values of different
+ * currencies: revenue is the sum of the purchases in this one, and the others are listed apart (CurrencyTotals).
+ */
+export type ReportCurrency = string | null;
+
+/** One currency's purchases in an experiment (attributed to any arm). */
+export interface CurrencyTotals {
+  currency: string | null;
+  purchases: number;
+  revenue: number;
+}
+
+/** A reader's (or item's) revenue in the report's currency (`?2`, '' for none), in a query over `outcomes`. */
+const REVENUE_IN = "sum(CASE WHEN kind = 'purchase' AND coalesce(currency, '') = ?2 THEN value ELSE 0 END)";
+
+/**
  * The report's unit: readers a send assigned (`sent`) for an experiment whose sends drew arms (the subject-line
  * route is the only writer of assignments: an arm that wins opens must not be judged per open), else readers who
  * opened. The global holdout is reported per open.
@@ -91,7 +107,12 @@ export async function unitsInPhase(
 export const TOP_ITEMS = 50;
 
 /** Per arm: the readers the unit counts, with their attributed clicks, purchases and revenue. */
-export async function armCounts(db: D1Database, experiment: string, unit: ReportUnit = "opened"): Promise<ArmCounts[]> {
+export async function armCounts(
+  db: D1Database,
+  experiment: string,
+  unit: ReportUnit = "opened",
+  currency: ReportCurrency = null,
+): Promise<ArmCounts[]> {
   await ensureSchema(db);
   const statements = [
     db
@@ -102,11 +123,11 @@ export async function armCounts(db: D1Database, experiment: string, unit: Report
                 sum(coalesce(o.revenue, 0)) AS revenue,
                 sum(coalesce(o.revenue, 0) * coalesce(o.revenue, 0)) AS revenueSquares
          FROM (${unitReaders(unit)}) u LEFT JOIN (
-           SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, sum(value) AS revenue
+           SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, ${REVENUE_IN} AS revenue
            FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = u.user
          GROUP BY u.arm ORDER BY u.arm`,
       )
-      .bind(experiment),
+      .bind(experiment, currency ?? ""),
   ];
   // unit `sent` counts readers seen first by a click among the rest (its query says how many); `opened` leaves
   // them out, and says how many per arm
@@ -136,6 +157,7 @@ export async function periodCounts(
   db: D1Database,
   experiment: string,
   unit: ReportUnit = "opened",
+  currency: ReportCurrency = null,
 ): Promise<PeriodCounts[]> {
   await ensureSchema(db);
   const { results } = await db
@@ -145,11 +167,11 @@ export async function periodCounts(
               sum(coalesce(o.revenue, 0)) AS revenue,
               sum(coalesce(o.revenue, 0) * coalesce(o.revenue, 0)) AS revenueSquares
        FROM (${unitReaders(unit)}) u LEFT JOIN (
-         SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, sum(value) AS revenue
+         SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, ${REVENUE_IN} AS revenue
          FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = u.user
        GROUP BY period, u.arm ORDER BY period, u.arm`,
     )
-    .bind(experiment)
+    .bind(experiment, currency ?? "")
     .all<PeriodCounts>();
   return results;
 }
@@ -192,26 +214,56 @@ export async function slotCounts(
   return results;
 }
 
-export async function itemCounts(db: D1Database, experiment: string): Promise<ItemCounts[]> {
+/** The most clicked and bought items per arm, their revenue in the report's currency. */
+export async function itemCounts(
+  db: D1Database,
+  experiment: string,
+  currency: ReportCurrency = null,
+): Promise<ItemCounts[]> {
   const { results } = await db
     .prepare(
-      `SELECT arm, item, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, sum(value) AS revenue
-       FROM outcomes WHERE experiment = ? AND item IS NOT NULL GROUP BY arm, item
-       ORDER BY clicks + purchases DESC, item LIMIT ?`,
+      `SELECT arm, item, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, ${REVENUE_IN} AS revenue
+       FROM outcomes WHERE experiment = ?1 AND item IS NOT NULL GROUP BY arm, item
+       ORDER BY clicks + purchases DESC, item LIMIT ?3`,
     )
-    .bind(experiment, TOP_ITEMS)
+    .bind(experiment, currency ?? "", TOP_ITEMS)
     .all<ItemCounts>();
   return results;
 }
 
-export async function dailyCounts(db: D1Database, experiment: string): Promise<DailyCounts[]> {
+/**
+ * Per day and arm: exposures, clicks and purchases from the daily aggregates, revenue in the report's currency
+ * from the purchases themselves (the aggregates add every currency's).
+ */
+export async function dailyCounts(
+  db: D1Database,
+  experiment: string,
+  currency: ReportCurrency = null,
+): Promise<DailyCounts[]> {
   const { results } = await db
     .prepare(
-      `SELECT day, arm, sum(exposures) AS exposures, sum(clicks) AS clicks, sum(purchases) AS purchases,
-              sum(revenue) AS revenue
-       FROM daily WHERE experiment = ? GROUP BY day, arm ORDER BY day, arm`,
+      `SELECT d.day AS day, d.arm AS arm, d.exposures AS exposures, d.clicks AS clicks, d.purchases AS purchases,
+              coalesce(r.revenue, 0) AS revenue
+       FROM (SELECT day, arm, sum(exposures) AS exposures, sum(clicks) AS clicks, sum(purchases) AS purchases
+             FROM daily WHERE experiment = ?1 GROUP BY day, arm) d
+       LEFT JOIN (SELECT day, arm, sum(value) AS revenue FROM outcomes
+                  WHERE experiment = ?1 AND kind = 'purchase' AND coalesce(currency, '') = ?2 GROUP BY day, arm) r
+         ON r.day = d.day AND r.arm = d.arm
+       ORDER BY d.day, d.arm`,
+    )
+    .bind(experiment, currency ?? "")
+    .all<DailyCounts>();
+  return results;
+}
+
+/** Each currency the experiment's purchases were made in (null: given none), most purchases first. */
+export async function revenueCurrencies(db: D1Database, experiment: string): Promise<CurrencyTotals[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT currency, count(*) AS purchases, sum(value) AS revenue FROM outcomes
+       WHERE experiment = ? AND kind = 'purchase' GROUP BY currency ORDER BY purchases DESC, currency`,
     )
     .bind(experiment)
-    .all<DailyCounts>();
+    .all<CurrencyTotals>();
   return results;
 }

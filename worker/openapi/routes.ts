@@ -557,11 +557,18 @@ export const ROUTES: RouteDoc[] = [
           "over the arms compared with the control, per metric: holm-bonferroni (the default), benjamini-hochberg or none; each estimate then carries `adjusted` {ciLow, ciHigh, pValue}",
         schema: { type: "string", enum: ["holm-bonferroni", "benjamini-hochberg", "none"] },
       },
+      {
+        name: "currency",
+        in: "query",
+        description:
+          "the currency of the revenue figures (ISO 4217, e.g. GBP; `none`: purchases that gave none); by default the one most purchases were made in. Values of different currencies are never added",
+        schema: { type: "string", pattern: "^([A-Za-z]{3}|none)$" },
+      },
     ],
     responses: {
       200: {
         description:
-          '{"experiment","control","arms":[...],"srm","blocks","slots","items","daily","intervals","correction","at"}',
+          '{"experiment","control","arms":[...],"srm","blocks","slots","items","daily","currency","currencies":[{currency,purchases,revenue}],"intervals","correction","at"}',
       },
       400: bad,
       401: unauthorized,

@@ -5,11 +5,13 @@
  * With more than one arm compared with the control, each metric's comparisons are corrected as a family
  * (`correction=holm-bonferroni`, the default: the chance of any false positive among them stays under 5%;
  * `benjamini-hochberg`: the expected share of false positives among the positives; `none`): each estimate
- * carries `adjusted` (p-value and interval) beside its own.
+ * carries `adjusted` (p-value and interval) beside its own. Revenue is in one currency, `currency=GBP` (`none`: the
+ * purchases that gave none; by default the one most purchases were made in); `currencies` lists them all.
  * `global-holdout` reports the global holdout (PUT /v1/admin/holdout). 404 for an unknown experiment; 503 EXPERIMENTS_UNAVAILABLE when the experiment store (D1 `DB`) is not bound.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
+import { isCurrencyCode } from "../../core/events";
 import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
@@ -22,6 +24,14 @@ import { invalidInput } from "../lib/zod-issues";
 export const ReportQuery = z.object({
   intervals: z.enum(["sequential", "fixed"]).default("sequential"),
   correction: z.enum(["holm-bonferroni", "benjamini-hochberg", "none"]).default("holm-bonferroni"),
+  /** the revenue's currency: an ISO 4217 code, or `none` for purchases that gave none */
+  currency: z
+    .string()
+    .refine((v) => v === "none" || isCurrencyCode(v), {
+      message: "must be an ISO 4217 currency code (three letters, e.g. GBP), or none",
+    })
+    .transform((v) => (v === "none" ? null : v.toUpperCase()))
+    .optional(),
 });
 
 export function registerAdminExperimentReport(app: Hono<AppEnv>): void {
@@ -38,7 +48,14 @@ export function registerAdminExperimentReport(app: Hono<AppEnv>): void {
       const experiment = await reportedExperiment(c.env.OPENTIME_KV, id);
       if (!experiment) throw new ApiError("NOT_FOUND", `no experiment "${id}"`);
       return c.json(
-        await experimentReport(db, experiment, query.data.intervals, Date.now(), query.data.correction),
+        await experimentReport(
+          db,
+          experiment,
+          query.data.intervals,
+          Date.now(),
+          query.data.correction,
+          query.data.currency,
+        ),
         200,
         {
           "Cache-Control": "private, no-store",

@@ -34,6 +34,7 @@ function outcomeOf(e: QueuedEvent): QueuedEvent {
     ...(e.campaign !== undefined && { campaign: e.campaign }),
     ...(e.item !== undefined && { item: e.item }),
     ...(e.value !== undefined && { value: e.value }),
+    ...(e.currency !== undefined && { currency: e.currency }),
     ...(e.slot !== undefined && { slot: e.slot }),
   };
 }
