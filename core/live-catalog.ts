@@ -15,6 +15,12 @@ export const MAX_PATCH_ITEMS = 1000;
  * so it is for what changes between models; a shop that changes most of its catalog publishes a new model.
  */
 export const MAX_LIVE_ITEMS = 20_000;
+/**
+ * Bytes of live fields the published overlay (`catalog:live`, JSON) may hold: every isolate parses it whole, and
+ * Workers KV stores at most 25 MiB a value (past that no version would ever be published again). 400 bytes an
+ * item at MAX_LIVE_ITEMS; a PATCH that would take the overlay past it is refused (one that shrinks it never is).
+ */
+export const MAX_LIVE_BYTES = 8 * 1024 * 1024;
 /** Tags per item, and their length. */
 export const MAX_TAGS = 20;
 
@@ -106,24 +112,43 @@ export function mergeOverlay(current: ItemOverlay | undefined, change: ItemChang
   return next as ItemOverlay;
 }
 
+const utf8 = new TextEncoder();
+
+/** An item's share of the published overlay: `"<id>":<overlay>,` in UTF-8 bytes. */
+export function overlayBytes(id: string, overlay: ItemOverlay): number {
+  return utf8.encode(`${JSON.stringify(id)}:${JSON.stringify(overlay)},`).length;
+}
+
+/** Bytes of every item's share of the published overlay (overlayBytes). */
+export function liveBytes(overlays: ReadonlyMap<string, ItemOverlay>): number {
+  let bytes = 0;
+  for (const [id, overlay] of overlays) bytes += overlayBytes(id, overlay);
+  return bytes;
+}
+
 /**
  * What a PATCH does to the overlays: each item's overlay after it (null: none left), for the items it changes
- * only, and how many items would hold live fields afterwards.
+ * only, and how many items would hold live fields afterwards, and their bytes (from `bytes`, the current
+ * overlays' liveBytes).
  */
 export function planPatch(
   current: ReadonlyMap<string, ItemOverlay>,
   changes: readonly ItemChange[],
-): { next: Map<string, ItemOverlay | null>; held: number } {
+  bytes = 0,
+): { next: Map<string, ItemOverlay | null>; held: number; bytes: number } {
   const next = new Map<string, ItemOverlay | null>();
   let held = current.size;
   for (const change of changes) {
     const before = current.get(change.id);
     const after = mergeOverlay(before, change);
     const empty = Object.keys(after).length === 0;
-    if (JSON.stringify(before ?? {}) !== JSON.stringify(after)) next.set(change.id, empty ? null : after);
+    if (JSON.stringify(before ?? {}) !== JSON.stringify(after)) {
+      next.set(change.id, empty ? null : after);
+      bytes += (empty ? 0 : overlayBytes(change.id, after)) - (before ? overlayBytes(change.id, before) : 0);
+    }
     held += (before ? 0 : 1) - (empty ? 1 : 0);
   }
-  return { next, held };
+  return { next, held, bytes };
 }
 
 /** Whether an item may be shown: not switched off, and in stock (unknown stock counts as in stock). */

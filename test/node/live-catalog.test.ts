@@ -4,6 +4,7 @@ import type { CatalogItem } from "../../core/catalog";
 import {
   CatalogPatchSchema,
   isAvailable,
+  liveBytes,
   liveItem,
   mergeOverlay,
   planPatch,
@@ -72,6 +73,21 @@ describe("live catalog", () => {
       ["c", { stock: 0 }],
     ]);
     expect(held).toBe(2);
+  });
+
+  it("counts the published overlay's bytes a PATCH leaves (UTF-8), from the current ones", () => {
+    const current = new Map([["a", { title: "é" }]]);
+    const before = liveBytes(current);
+    expect(before).toBe(new TextEncoder().encode('"a":{"title":"é"},').length);
+    const { bytes } = planPatch(
+      current,
+      [
+        { id: "a", title: null },
+        { id: "b", stock: 2 },
+      ],
+      before,
+    );
+    expect(bytes).toBe(liveBytes(new Map([["b", { stock: 2 }]])));
   });
 
   it("takes http(s) URLs and site paths for links and pictures, and ISO currency codes only", () => {

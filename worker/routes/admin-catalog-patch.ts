@@ -24,10 +24,16 @@ export function registerAdminCatalogPatch(app: Hono<AppEnv>): void {
     async (c) => {
       const parsed = await readValidBody(c, CatalogPatchSchema, MAX_BODY);
       const answer = await catalogWriter(c.env).patch(parsed.items);
-      if (!answer.ok) {
+      if (!answer.ok && answer.bound === "items") {
         throw new ApiError(
           "BAD_REQUEST",
           `the live catalog holds live fields for at most ${answer.limit} items (${answer.held} now): clear some (null) or publish a new model's catalog`,
+        );
+      }
+      if (!answer.ok) {
+        throw new ApiError(
+          "BAD_REQUEST",
+          `the live catalog holds at most ${answer.limit} bytes of live fields (${answer.held} now), and this PATCH would take it past that: clear some (null), send shorter texts and links, or publish a new model's catalog`,
         );
       }
       const { ok: _, ...result } = answer;

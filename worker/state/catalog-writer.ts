@@ -23,6 +23,8 @@ import {
   ItemOverlaySchema,
   isAvailable,
   type LiveCatalog,
+  liveBytes,
+  MAX_LIVE_BYTES,
   MAX_LIVE_ITEMS,
   planPatch,
 } from "../../core/live-catalog";
@@ -52,7 +54,10 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-export type PatchAnswer = ({ ok: true } & PatchResult) | { ok: false; limit: number; held: number };
+/** A PATCH refused: past the items (MAX_LIVE_ITEMS) or the bytes (MAX_LIVE_BYTES) of live fields; `held` now. */
+export type PatchAnswer =
+  | ({ ok: true } & PatchResult)
+  | { ok: false; bound: "items" | "bytes"; limit: number; held: number };
 
 export interface PatchResult {
   version: number;
@@ -79,6 +84,8 @@ export class CatalogWriter extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
   /** the overlays as committed (loaded once; changed only after a commit) */
   private overlays: Map<string, ItemOverlay> | null = null;
+  /** the published overlay's bytes of live fields (liveBytes of `overlays`) */
+  private bytes = 0;
   private publishing: Promise<boolean> = Promise.resolve(true);
   /** fan-out rounds, one at a time */
   private fanning: Promise<void> = Promise.resolve();
@@ -106,9 +113,11 @@ export class CatalogWriter extends DurableObject<Bindings> {
     const base: ReadonlyMap<string, BasePrice> =
       pricing || clearing ? await basePrices(this.env.OPENTIME_KV) : new Map();
     const overlays = this.load();
-    const { next, held } = planPatch(overlays, changes);
-    // nothing is written past the bound: every open reads the whole overlay
-    if (held > MAX_LIVE_ITEMS) return { ok: false, limit: MAX_LIVE_ITEMS, held: overlays.size };
+    const { next, held, bytes } = planPatch(overlays, changes, this.bytes);
+    // nothing is written past the bounds: every open reads the whole overlay, and KV must hold it
+    if (held > MAX_LIVE_ITEMS) return { ok: false, bound: "items", limit: MAX_LIVE_ITEMS, held: overlays.size };
+    if (bytes > MAX_LIVE_BYTES && bytes > this.bytes)
+      return { ok: false, bound: "bytes", limit: MAX_LIVE_BYTES, held: this.bytes };
     const now = Date.now();
     let version = readMeta(this.sql, "version");
     const announced = [...next].flatMap(([id, after]) =>
@@ -134,6 +143,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
         if (overlay) overlays.set(id, overlay);
         else overlays.delete(id);
       }
+      this.bytes = bytes;
     }
     const published = await this.publish();
     if (announced.length > 0) {
@@ -251,6 +261,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
       else logEvent("error", "catalog.overlay_invalid", { detail: parsed.error.issues[0]?.message ?? "invalid" });
     }
     this.overlays = map;
+    this.bytes = liveBytes(map);
     return map;
   }
 }
