@@ -83,6 +83,24 @@ export interface RulesApplied {
   filled: number;
 }
 
+/** Whether the rules' exclusions take an item out (its live price, its category, its id). */
+export function excludes(rules: ItemRules): (item: CatalogItem) => boolean {
+  const ex = rules.exclude;
+  const categories = new Set(ex?.categories ?? []);
+  const ids = new Set(ex?.ids ?? []);
+  return (item) =>
+    (ex?.priceMin !== undefined && item.price < ex.priceMin) ||
+    (ex?.priceMax !== undefined && item.price > ex.priceMax) ||
+    categories.has(item.category) ||
+    ids.has(item.id);
+}
+
+/**
+ * More items when the candidates leave the answer short (popular ones, as they are now): `short` wanted, none of
+ * `taken` (the candidates already placed or passed over). The rules' exclusions and boosts apply to them too.
+ */
+export type Fill = (taken: ReadonlySet<string>, short: number) => readonly Candidate[];
+
 export function applyItemRules(
   candidates: readonly Candidate[],
   rules: ItemRules,
@@ -90,28 +108,26 @@ export function applyItemRules(
   /** the pinned ids' items, available now (the caller looks them up) */
   pinnedItems: readonly CatalogItem[],
   tagsOf: (id: string) => readonly string[] | undefined,
+  /** asked only when the candidates under the category cap leave the answer short, before any over it is taken */
+  fill?: Fill,
 ): { items: Candidate[]; applied: RulesApplied } {
   const applied: RulesApplied = { excluded: 0, seen: 0, boosted: 0, capped: 0, pinned: 0, relaxed: 0, filled: 0 };
-  const ex = rules.exclude;
-  const categories = new Set(ex?.categories ?? []);
-  const ids = new Set(ex?.ids ?? []);
+  const isOut = excludes(rules);
   const pinnedIds = new Set(pinnedItems.map((i) => i.id));
   const kept = candidates.filter(({ item }) => {
     if (pinnedIds.has(item.id)) return false; // placed first below
-    const out =
-      (ex?.priceMin !== undefined && item.price < ex.priceMin) ||
-      (ex?.priceMax !== undefined && item.price > ex.priceMax) ||
-      categories.has(item.category) ||
-      ids.has(item.id);
+    const out = isOut(item);
     if (out) applied.excluded++;
     return !out;
   });
   const ranked = boosted(kept, rules.boost, tagsOf, applied);
   const out: Candidate[] = [];
   const perCategory = new Map<string, number>();
+  const filled = new Set<Candidate>();
   const take = (c: Candidate) => {
     out.push(c);
     perCategory.set(c.item.category, (perCategory.get(c.item.category) ?? 0) + 1);
+    if (filled.has(c)) applied.filled++;
   };
   for (const item of pinnedItems) {
     if (out.length === n) break;
@@ -120,16 +136,27 @@ export function applyItemRules(
   }
   const cap = rules.maxPerCategory ?? Number.POSITIVE_INFINITY;
   const passed: Candidate[] = [];
-  for (const c of ranked) {
-    if (out.length === n) break;
-    if ((perCategory.get(c.item.category) ?? 0) >= cap) {
-      applied.capped++;
-      passed.push(c);
-      continue;
+  const underCap = (list: readonly Candidate[], counted: boolean) => {
+    for (const c of list) {
+      if (out.length === n) break;
+      if ((perCategory.get(c.item.category) ?? 0) >= cap) {
+        if (counted) applied.capped++;
+        passed.push(c);
+        continue;
+      }
+      take(c);
     }
-    take(c);
+  };
+  underCap(ranked, true);
+  // too few candidates: more items the rules allow, still under the cap (their exclusions and boosts not counted)
+  if (out.length < n && fill) {
+    const taken = new Set([...out, ...passed].map((c) => c.item.id));
+    const scratch: RulesApplied = { ...applied };
+    const more = fill(taken, n - out.length).filter((c) => !taken.has(c.item.id) && !isOut(c.item));
+    for (const c of more) filled.add(c);
+    underCap(boosted(more, rules.boost, tagsOf, scratch), false);
   }
-  // too few categories among the candidates: the best of those passed over fill the answer
+  // too few categories among them: the best of those passed over fill the answer
   for (const c of passed) {
     if (out.length === n) break;
     take(c);

@@ -124,6 +124,26 @@ describe("item rules", () => {
     );
   });
 
+  it("fills a short answer with allowed items under the cap before relaxing it", () => {
+    // the model's candidates: three lamps; the fill: popular items, one of them excluded, a lamp first
+    const popular = [item("a9", "lamps"), item("x1", "gift cards"), item("b1", "rugs"), item("c1", "mugs")];
+    let asked: { taken: string[]; short: number } | null = null;
+    const { items, applied } = applyItemRules(
+      ranked([item("a1", "lamps"), item("a2", "lamps"), item("a3", "lamps")]),
+      { maxPerCategory: 2, exclude: { categories: ["gift cards"] } },
+      5,
+      [],
+      noTags,
+      (taken, short) => {
+        asked = { taken: [...taken].sort(), short };
+        return ranked(popular);
+      },
+    );
+    expect(asked).toEqual({ taken: ["a1", "a2", "a3"], short: 3 });
+    expect(items.map((c) => c.item.id)).toEqual(["a1", "a2", "b1", "c1", "a3"]);
+    expect(applied).toMatchObject({ capped: 1, relaxed: 1, filled: 2, excluded: 0 });
+  });
+
   it("scales boosts over finite scores only, and reads weights as own keys", () => {
     const odd = [
       { item: item("x", "constructor"), score: Number.NaN },

@@ -252,6 +252,44 @@ describe("campaign item rules at the open", () => {
     expect((await recsOf(user)).map((i) => i.id)).toEqual(plain);
   });
 
+  it("exclusions that leave too few: popular items the rules allow fill in under the category cap, before it gives way", async () => {
+    const user = withFactors().userId;
+    const items = catalogItems();
+    const category = new Map(items.map((i) => [i.id, i.category]));
+    // the reader's ranking, 72 deep: 24 a time, each page excluding the ones before
+    const ranking: string[] = [];
+    for (let page = 0; page < 3; page++) {
+      const rules = page === 0 ? { maxPerCategory: 24 } : { exclude: { ids: [...ranking] } };
+      ranking.push(...(await recsWithRules(user, `rules-rank-${page}`, rules, 24)).items.map((i) => i.id));
+    }
+    // three of one category near the top; everything else excluded but two items of each of two categories
+    // ranked far below (so only the popular fill can bring them), and not among the 60 most popular
+    const counts = new Map<string, string[]>();
+    for (const id of ranking.slice(0, 24))
+      counts.set(category.get(id) as string, [...(counts.get(category.get(id) as string) ?? []), id]);
+    const [lampCategory, lamps] = [...counts].find(([, ids]) => ids.length >= 3) as [string, string[]];
+    const popular = (JSON.parse(fixture().catalogJson) as { popular: number[] }).popular.map(
+      (i) => items[i]?.id as string,
+    );
+    const far = popular.slice(60).filter((id) => !ranking.includes(id) && category.get(id) !== lampCategory);
+    const others = [...new Set(far.map((id) => category.get(id) as string))].slice(0, 2);
+    const allowed = new Set([
+      ...lamps.slice(0, 3),
+      ...others.flatMap((c) => far.filter((id) => category.get(id) === c).slice(0, 2)),
+    ]);
+    expect(allowed.size).toBe(7);
+    const excluded = items.map((i) => i.id).filter((id) => !allowed.has(id));
+    const { items: shown, rules } = await recsWithRules(user, "rules-fill", {
+      exclude: { ids: excluded },
+      maxPerCategory: 2,
+    });
+    const cats = shown.map((i) => category.get(i.id) as string);
+    expect(shown.every((i) => allowed.has(i.id))).toBe(true);
+    expect(shown).toHaveLength(6);
+    expect(cats.filter((c) => c === lampCategory)).toHaveLength(2);
+    expect(rules).toMatch(/relaxed=0;filled=4$/);
+  });
+
   it("images follow the rules too, and say so", async () => {
     const user = withFactors().userId;
     const pin = catalogItems()[7]?.id as string;

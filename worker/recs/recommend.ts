@@ -16,6 +16,7 @@ import { topK } from "../../core/int8-kernel";
 import {
   applyItemRules,
   candidatesFor,
+  excludes,
   type ItemRules,
   type RulesApplied,
   readerExclusions,
@@ -177,22 +178,18 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     else ownCount.bought++;
     return [];
   });
-  const chosen = applyItemRules(candidates, rules, input.n, pinned, tagsOf);
+  // exclusions that leave too few: popular items the same rules allow fill in, under the category cap first
+  const isOut = excludes(rules);
+  const fill = (taken: ReadonlySet<string>, short: number) =>
+    catalog
+      ? mostPopular(catalog, candidatesFor(short), (it) => {
+          if (taken.has(it.id) || !showable(it.id) || !allowed(it.id)) return false;
+          return !isOut(liveItem(it, live.catalog.items[it.id]));
+        }).map((item, rank) => ({ item: liveItem(item, live.catalog.items[item.id]), score: -rank }))
+      : [];
+  const chosen = applyItemRules(candidates, rules, input.n, pinned, tagsOf, fill);
   chosen.applied.seen += ownCount.seen;
   chosen.applied.excluded += ownCount.bought;
-  // still short (exclusions that leave too little): popular items the same rules allow fill in
-  if (chosen.items.length < input.n && catalog) {
-    const taken = new Set(chosen.items.map((c) => c.item.id));
-    const short = input.n - chosen.items.length;
-    const popular = mostPopular(
-      catalog,
-      candidatesFor(short),
-      (it) => !taken.has(it.id) && showable(it.id) && allowed(it.id),
-    ).map((item, rank) => ({ item: liveItem(item, live.catalog.items[item.id]), score: -rank }));
-    const more = applyItemRules(popular, { ...rules, pinned: [] }, short, [], tagsOf);
-    chosen.items.push(...more.items);
-    chosen.applied.filled = more.items.length;
-  }
   return {
     ...wide,
     items: chosen.items.map((c) => c.item),
