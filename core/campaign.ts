@@ -228,6 +228,13 @@ export const SubjectsSchema = z
   .superRefine((s, ctx) => {
     const reader = new Set<string>(READER_FACTS);
     for (const [i, r] of s.rules.entries()) {
+      if (conditionDepth(r.when) > MAX_CONDITION_DEPTH) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", i, "when"],
+          message: `$and/$or/$not nest at most ${MAX_CONDITION_DEPTH - 1} deep`,
+        });
+      }
       const other = [...factsUsed(r.when)].filter((f) => !reader.has(f));
       if (other.length > 0) {
         ctx.addIssue({
@@ -269,7 +276,7 @@ function checkBlocks(
       ctx.addIssue({
         code: "custom",
         path: ["blocks", i, "when"],
-        message: `$and/$or/$not nest at most ${MAX_CONDITION_DEPTH} deep`,
+        message: `$and/$or/$not nest at most ${MAX_CONDITION_DEPTH - 1} deep`,
       });
     }
   }

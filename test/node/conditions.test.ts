@@ -147,6 +147,18 @@ describe("campaign v2", () => {
     expect(
       paths({ v: 2, default: { id: "d", type: "recommendations" }, blocks: [{ id: "x", ...banner, when: deep }] }),
     ).toEqual(["blocks.0.when"]);
+    expect(
+      CampaignSchema.safeParse({ v: 2, default: { id: "d", ...banner }, blocks: [{ id: "x", ...banner, when: deep }] })
+        .error?.issues[0]?.message,
+    ).toBe("$and/$or/$not nest at most 5 deep");
+    // subject lines' conditions too
+    const subjects = (depth: number) => {
+      let when: Condition = { segment: { $eq: "loyal" } };
+      for (let i = 0; i < depth; i++) when = { $not: when };
+      return { default: { subject: "Hi" }, rules: [{ id: "r", when, subject: "Hey" }] };
+    };
+    expect(paths({ v: 2, default: { id: "d", ...banner }, subjects: subjects(5) })).toEqual([]);
+    expect(paths({ v: 2, default: { id: "d", ...banner }, subjects: subjects(6) })).toEqual(["subjects.rules.0.when"]);
     expect(paths({ v: 2, default: { id: "d", type: "recommendations" }, timeZone: "Mars/Olympus" })).toEqual([
       "timeZone",
     ]);
