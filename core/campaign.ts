@@ -168,7 +168,10 @@ const CountdownBlock = z.strictObject({
   /** headline, subline, call to action and badge (mustache, core/block-copy.ts); none: the email's own */
   copy: BlockCopySchema.optional(),
   /** ISO 8601 with a time zone offset: `2026-12-24T18:00:00+01:00` */
-  deadline: z.iso.datetime({ offset: true }),
+  deadline: z.iso.datetime({
+    offset: true,
+    message: "ISO 8601 with a time zone offset or Z, such as 2026-12-24T18:00:00+01:00",
+  }),
   /** drawn above the digits */
   title: z.string().min(1).max(60),
   url: UrlSchema,

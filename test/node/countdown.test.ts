@@ -50,5 +50,11 @@ describe("countdown", () => {
     expect(
       CampaignSchema.safeParse({ v: 2, default: { ...block, deadline: "2026-12-24 18:00" } }).error?.issues[0]?.path,
     ).toEqual(["default", "deadline"]);
+    // a local time is a datetime: the message says what is missing
+    const local = CampaignSchema.safeParse({ v: 2, default: { ...block, deadline: "2026-12-24T18:00:00" } });
+    expect(local.error?.issues[0]?.message).toMatch(/time zone offset/);
+    expect(CampaignSchema.safeParse({ v: 2, default: { ...block, deadline: "2026-12-24T17:00:00Z" } }).success).toBe(
+      true,
+    );
   });
 });
