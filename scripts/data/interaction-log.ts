@@ -13,8 +13,8 @@ export interface ColumnMapping {
   user: string;
   item: string;
   /**
-   * unix seconds or milliseconds, or a date string (`YYYY-MM-DD H:MM[:SS]` is read as UTC; slash dates as `M/D/YYYY`
-   * or `D/M/YYYY`, the order detected over the whole file as for purchase logs)
+   * unix seconds or milliseconds, or a date string (`YYYY-MM-DD H:MM[:SS[.fff]]` is read as UTC unless a zone follows;
+   * slash dates as `M/D/YYYY` or `D/M/YYYY`, the order detected over the whole file as for purchase logs)
    */
   time?: string;
   /** numeric strength of the interaction; when absent the event type's weight (or 1) is used */
@@ -79,8 +79,20 @@ export function detectDateOrder(samples: Iterable<string>): DateOrder {
 }
 
 /**
- * Unix seconds from: seconds or milliseconds; ISO / `YYYY-MM-DD H:MM[:SS]` (hour of one or two digits; zone-less read as UTC);
- * `M/D/YYYY H:MM` or `D/M/YYYY H:MM` (per `order`, read as UTC). NaN when unreadable.
+ * A year-first date, `-` or `/` between its fields, with an optional time (one- or two-digit hour, optional seconds
+ * and fraction) and an optional zone (`Z`, `UTC`, `GMT`, `+01`, `+0100`, `+01:00`); without one it is read as UTC.
+ */
+const YEAR_FIRST =
+  /^(\d{4})([-/])(\d{1,2})\2(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/** Ends with an explicit zone: what Date.parse reads the same on every machine (RFC 2822's `... GMT`, `+0000`). */
+const ZONED = /(?:\b(?:GMT|UTC)|\dZ|[+-]\d{2}:?\d{2})$/i;
+
+/**
+ * Unix seconds from: seconds or milliseconds; `YYYY-MM-DD[ H:MM[:SS[.fff]]]` or `YYYY/MM/DD ...` (UTC unless a zone
+ * follows); `M/D/YYYY H:MM` or `D/M/YYYY H:MM` (per `order`, read as UTC); other text only when it names its zone
+ * (`Fri, 09 Dec 2011 12:50:00 GMT`). NaN when unreadable: a zone-less time in another format is not guessed at, since
+ * the runtime would read it in the machine's own zone (and `09.12.2011` month first).
  */
 export function parseTime(raw: string, order: DateOrder = "mdy"): number {
   const s = raw.trim();
@@ -96,10 +108,19 @@ export function parseTime(raw: string, order: DateOrder = "mdy"): number {
     if (month < 1 || month > 12 || day < 1 || day > 31) return Number.NaN;
     return Date.UTC(year, month - 1, day, Number(hh), Number(mm), Number(ss)) / 1000;
   }
-  // zone-less ISO-like times, read as UTC; Date.parse wants a two-digit hour ("8:26" would be NaN)
-  const isoLike = /^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}):(\d{2}(?::\d{2})?)$/.exec(s);
-  const iso = isoLike ? `${isoLike[1]}T${(isoLike[2] as string).padStart(2, "0")}:${isoLike[3]}Z` : s;
-  return Date.parse(iso) / 1000;
+  const ymd = YEAR_FIRST.exec(s);
+  if (ymd) {
+    const [y, , mo, d, hh = "0", mm = "0", ss = "0", frac = "", zone = ""] = ymd.slice(1) as string[];
+    const month = Number(mo);
+    const day = Number(d);
+    if (month < 1 || month > 12 || day < 1 || day > 31 || Number(hh) > 23 || Number(mm) > 59 || Number(ss) > 59)
+      return Number.NaN;
+    const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
+    const offset = z ? (z[1] === "-" ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? 0)) * 60 : 0;
+    const utc = Date.UTC(Number(y), month - 1, day, Number(hh), Number(mm), Number(ss)) / 1000;
+    return utc + (frac ? Number(frac) : 0) - offset;
+  }
+  return ZONED.test(s) ? Date.parse(s) / 1000 : Number.NaN;
 }
 
 /**

@@ -59,6 +59,43 @@ describe("times", () => {
   });
 });
 
+describe("times the machine's zone must not change", () => {
+  const utc = (y: number, m: number, d: number, h: number, min: number, sec = 0) =>
+    Date.UTC(y, m - 1, d, h, min, sec) / 1000;
+  const inZone = <T>(tz: string, f: () => T): T => {
+    const before = process.env.TZ;
+    process.env.TZ = tz;
+    try {
+      return f();
+    } finally {
+      if (before === undefined) delete process.env.TZ;
+      else process.env.TZ = before;
+    }
+  };
+
+  it("reads zone-less times with fractions of a second, and year-first slash dates, as UTC wherever it runs", () => {
+    inZone("America/New_York", () => {
+      expect(parseTime("2011-12-09 12:50:00.123")).toBeCloseTo(utc(2011, 12, 9, 12, 50) + 0.123, 6);
+      expect(parseTime("2011-12-09T12:50:00.123456")).toBeCloseTo(utc(2011, 12, 9, 12, 50) + 0.123456, 5);
+      expect(parseTime("2011/12/09 12:50:00")).toBe(utc(2011, 12, 9, 12, 50));
+      // a zone written in the time is honoured (Postgres writes +00, +01:00...)
+      expect(parseTime("2011-12-09 12:50:00.5+01")).toBe(utc(2011, 12, 9, 11, 50) + 0.5);
+      expect(parseTime("2011-12-09T12:50:00-0500")).toBe(utc(2011, 12, 9, 17, 50));
+      expect(parseTime("2011-12-09T12:50:00Z")).toBe(utc(2011, 12, 9, 12, 50));
+      expect(parseTime("2011-12-09")).toBe(utc(2011, 12, 9, 0, 0));
+      expect(parseTime("Fri, 09 Dec 2011 12:50:00 GMT")).toBe(utc(2011, 12, 9, 12, 50));
+    });
+  });
+
+  it("does not guess at other zone-less formats (a dotted day-first date was read month-first, in local time)", () => {
+    inZone("America/New_York", () => {
+      expect(parseTime("09.12.2011 12:50")).toBeNaN();
+      expect(parseTime("Dec 9 2011 12:50")).toBeNaN();
+      expect(parseTime("2011-13-09 12:50")).toBeNaN();
+    });
+  });
+});
+
 describe("mapped logs' dates", () => {
   const mapping = parseMapping("user=customer,item=sku,time=at");
   const at = (y: number, m: number, d: number, h = 0, min = 0) => Date.UTC(y, m - 1, d, h, min) / 1000;
