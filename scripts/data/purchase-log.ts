@@ -64,6 +64,15 @@ export function detectLayout(header: readonly string[]): PurchaseLayout {
   );
 }
 
+/**
+ * A quantity's or price's value; NaN for an empty cell or one that is not a plain number (`2,55`, `£2.55`), which a
+ * reader counts apart from a number that is not positive: a file of decimal commas must not pass for one of refunds.
+ */
+function numberIn(cell: string | undefined): number {
+  const s = (cell ?? "").trim();
+  return s ? Number(s) : Number.NaN;
+}
+
 /** Product lines only: StockCode starting with five digits (drops POST, M, DOT, BANK CHARGES, vouchers...). */
 export const PRODUCT_CODE = /^\d{5}/;
 
@@ -151,12 +160,20 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       drop("cancellation invoice");
       continue;
     }
-    const qty = c.quantity ? Number(rec[c.quantity]) : 1;
+    const qty = c.quantity ? numberIn(rec[c.quantity]) : 1;
+    if (Number.isNaN(qty)) {
+      drop("quantity not a number");
+      continue;
+    }
     if (!(qty > 0)) {
       drop("quantity not positive");
       continue;
     }
-    const unit = c.price ? Number(rec[c.price]) : 1;
+    const unit = c.price ? numberIn(rec[c.price]) : 1;
+    if (Number.isNaN(unit)) {
+      drop("price not a number");
+      continue;
+    }
     if (!(unit > 0)) {
       drop("price not positive");
       continue;

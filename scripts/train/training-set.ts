@@ -82,6 +82,23 @@ export function checkTimes(path: string, read: number, dropped: Record<string, n
   );
 }
 
+/**
+ * Refuses a purchase log whose quantities or prices are not numbers in more than MAX_BAD_TIME_SHARE of its rows (a
+ * decimal comma, a currency sign): dropped one by one, the rows left would train a model of the whole-number ones.
+ */
+export function checkNumbers(path: string, log: PurchaseLog): void {
+  const columns = log.layout === "online-retail-ii" ? ["Quantity", "Price"] : ["Quantity", "UnitPrice"];
+  for (const [i, what] of ["quantity", "price"].entries()) {
+    const bad = log.dropped[`${what} not a number`] ?? 0;
+    if (log.read === 0 || bad / log.read <= MAX_BAD_TIME_SHARE) continue;
+    throw new Error(
+      `${bad} of ${log.read} rows of ${path} (${((100 * bad) / log.read).toFixed(1)}%) have a ${columns[i]} that is ` +
+        `not a number, more than ${100 * MAX_BAD_TIME_SHARE}%: write numbers plainly, with a decimal point (2.55, ` +
+        "not 2,55 or £2.55)",
+    );
+  }
+}
+
 export async function loadTrainingSet(opts: TrainingSetOptions): Promise<TrainingSet> {
   const holdout = opts.holdoutDays ?? 30;
   // the layout from the header as the CSV parser reads it (quoted names too), as the evaluation decides it
@@ -91,6 +108,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   if (layout === "online-retail" || layout === "online-retail-ii") {
     const purchases = await readPurchaseLog(opts.data);
     checkTimes(opts.data, purchases.read, purchases.dropped);
+    checkNumbers(opts.data, purchases);
     const full = splitAt(purchases, Number.POSITIVE_INFINITY);
     const last = latestTime(purchases);
     const val = temporalSplit(purchases, holdout);

@@ -59,6 +59,28 @@ describe("times", () => {
   });
 });
 
+describe("unreadable numbers", () => {
+  const header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
+  const lines = (price: (i: number) => string) =>
+    Array.from(
+      { length: 40 },
+      (_, i) =>
+        `${536365 + i},${85123 + (i % 7)},LANTERN,2,2010-12-${String(1 + (i % 28)).padStart(2, "0")} 08:26:00,"${price(i)}",${17850 + (i % 9)},United Kingdom`,
+    );
+
+  it("counts a price that is not a number apart from one that is not positive", async () => {
+    const log = await readPurchaseLog(file("comma-one.csv", [header, ...lines((i) => (i === 0 ? "2,55" : "2.55"))]));
+    expect(log.rows).toBe(39);
+    expect(log.dropped).toEqual({ "price not a number": 1 });
+  });
+
+  it("stops training when prices are written with a decimal comma, instead of training on the whole-number ones", async () => {
+    // every price but the whole ones is unreadable: a model of a few rows was trained and shipped
+    const path = file("comma-prices.csv", [header, ...lines((i) => (i % 4 === 0 ? "3" : "2,55"))]);
+    await expect(loadTrainingSet({ data: path })).rejects.toThrow(/30 of 40 rows .* UnitPrice .* not a number/);
+  });
+});
+
 describe("times the machine's zone must not change", () => {
   const utc = (y: number, m: number, d: number, h: number, min: number, sec = 0) =>
     Date.UTC(y, m - 1, d, h, min, sec) / 1000;
