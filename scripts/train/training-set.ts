@@ -9,6 +9,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
+import { looksLikeEmail } from "../../core/events";
 import {
   type ColumnMapping,
   DEMO_EVENTS_MAPPING,
@@ -99,6 +100,20 @@ export function checkNumbers(path: string, log: PurchaseLog): void {
   }
 }
 
+/**
+ * Refuses a log keyed by email addresses: the ids would go into profiles.jsonl and, by `npm run seed`, into KV keys
+ * (`profile:<user>`), which the Worker keeps pseudonymous (README, Privacy). The message names the column, not an
+ * address.
+ */
+export function refuseEmailIds(path: string, column: string, userIds: readonly string[]): void {
+  const n = userIds.filter(looksLikeEmail).length;
+  if (n === 0) return;
+  throw new Error(
+    `${n} user id(s) in column "${column}" of ${path} look like email addresses; user ids must be pseudonymous: ` +
+      "key readers by a customer number, or by HMAC-SHA256(secret salt, lower-cased email) (README, Privacy)",
+  );
+}
+
 export async function loadTrainingSet(opts: TrainingSetOptions): Promise<TrainingSet> {
   const holdout = opts.holdoutDays ?? 30;
   // the layout from the header as the CSV parser reads it (quoted names too), as the evaluation decides it
@@ -109,6 +124,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
     const purchases = await readPurchaseLog(opts.data);
     checkTimes(opts.data, purchases.read, purchases.dropped);
     checkNumbers(opts.data, purchases);
+    refuseEmailIds(opts.data, layout === "online-retail" ? "CustomerID" : "Customer ID", purchases.customerIds);
     const full = splitAt(purchases, Number.POSITIVE_INFINITY);
     const last = latestTime(purchases);
     const val = temporalSplit(purchases, holdout);
@@ -164,6 +180,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   const events = await readInteractionLog(opts.data, { mapping });
   checkTimes(opts.data, events.read, events.dropped);
   if (events.rows === 0) throw new Error(`no usable interactions in ${opts.data}`);
+  refuseEmailIds(opts.data, mapping.user, events.userIds);
   let last = 0;
   for (const t of events.time) last = Math.max(last, t);
   const catalog = events.itemIds.map(

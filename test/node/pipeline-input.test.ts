@@ -81,6 +81,23 @@ describe("unreadable numbers", () => {
   });
 });
 
+describe("email-shaped user ids", () => {
+  it("stops training, naming the column but not the address, rather than write emails into profiles and KV keys", async () => {
+    const uci = file("email-customers.csv", [
+      "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+      "536365,85123A,LANTERN,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+      "536366,71053,MUG,6,2010-12-02 08:26:00,3.39,jane.doe@example.com,United Kingdom",
+    ]);
+    const refused = loadTrainingSet({ data: uci });
+    await expect(refused).rejects.toThrow(/"CustomerID" .*email address.*pseudonymous/);
+    await expect(refused).rejects.not.toThrow(/jane/);
+    const mapped = file("email-users.csv", ["who,sku,at", "jane.doe@example.com,a,1700000000", "u2,b,1700000100"]);
+    await expect(loadTrainingSet({ data: mapped, mapping: parseMapping("user=who,item=sku,time=at") })).rejects.toThrow(
+      /"who" .*email address/,
+    );
+  });
+});
+
 describe("times the machine's zone must not change", () => {
   const utc = (y: number, m: number, d: number, h: number, min: number, sec = 0) =>
     Date.UTC(y, m - 1, d, h, min, sec) / 1000;
