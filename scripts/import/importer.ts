@@ -131,9 +131,14 @@ async function loadEvents(
     const events: ApiEvent[] = [];
     let read = 0;
     const dropped: Record<string, number> = {};
-    for await (const r of openCsv(path, parse({ columns: true, skip_empty_lines: true })) as AsyncIterable<
-      Record<string, string>
-    >) {
+    // as train reads the file: a byte-order mark (a spreadsheet's UTF-8 CSV) is no part of the first column's name
+    const parser = parse({
+      columns: (h: string[]) => h.map((c) => c.trim()),
+      skip_empty_lines: true,
+      relax_column_count: true,
+      bom: true,
+    });
+    for await (const r of openCsv(path, parser) as AsyncIterable<Record<string, string>>) {
       read++;
       if (!r.event_id || !r.user_id || !r.type || !r.ts) {
         dropped["missing field"] = (dropped["missing field"] ?? 0) + 1;

@@ -117,6 +117,21 @@ describe("import answers", () => {
   });
 });
 
+describe("import of an events CSV", () => {
+  it("reads one saved with a byte-order mark and CRLF line ends (a spreadsheet's UTF-8 CSV) as any other", async () => {
+    posted = [];
+    const path = join(dir, "bom-events.csv");
+    writeFileSync(
+      path,
+      `\uFEFF${["event_id,user_id,type,item_id,ts", "e1,u1,purchase,i1,1700000000", "e2,u2,view,i2,1700000100"].join("\r\n")}\r\n`,
+    );
+    const summary = await importLog({ data: path, url, adminKey: "k", checkpoint: join(dir, "bom.checkpoint.json") });
+    expect(summary.dropped_by_loader).toEqual({});
+    expect(summary.events).toBe(2);
+    expect(posted.flat().map((e) => e.id)).toEqual(["e1", "e2"]);
+  });
+});
+
 describe("import checkpoint", () => {
   /** customers u0..u9, one purchase each: sorted by user, ten batches of one */
   const events = (tag: string) => [
