@@ -3,9 +3,9 @@
  * so history goes through the same validation, queue and idempotent consumer as live events: consent and
  * real-time state are respected, and a replay (resume after a crash) counts nothing twice.
  * UCI Online Retail / II purchase lines become purchase events (id `<invoice>:<stock code>`, and for a later line of
- * the same invoice and item `<invoice>:<stock code>:2`, `:3`..., in file order); the
- * project's events CSV is imported as it is. Events are sent grouped by user (fewer profile writes), in
- * batches of 500, a few requests at a time; a checkpoint file makes the import resumable. The checkpoint names the
+ * the same invoice and item `<invoice>:<stock code>:2`, `:3`..., in file order); the project's events CSV is
+ * imported as it is, its times read as train reads them (seconds, milliseconds or dates). Events are sent grouped by
+ * user (fewer profile writes), in batches of 500, a few requests at a time; a checkpoint file makes the import resumable. The checkpoint names the
  * file's content (its SHA-256) and the batching: a file changed under the same name starts again rather than skip
  * what the old one had sent. It is written whole (a temporary file, then a rename) by one writer at a time, and
  * deleted when the import completes.
@@ -17,7 +17,7 @@ import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { parse } from "csv-parse";
 import { z } from "zod";
-import { openCsv, readHeaderLine } from "../data/interaction-log";
+import { openCsv, parseTimes, readHeaderLine } from "../data/interaction-log";
 import { readPurchaseLog } from "../data/purchase-log";
 
 export interface ApiEvent {
@@ -131,6 +131,7 @@ async function loadEvents(
     const events: ApiEvent[] = [];
     let read = 0;
     const dropped: Record<string, number> = {};
+    const rawTimes: string[] = [];
     // as train reads the file: a byte-order mark (a spreadsheet's UTF-8 CSV) is no part of the first column's name
     const parser = parse({
       columns: (h: string[]) => h.map((c) => c.trim()),
@@ -144,9 +145,17 @@ async function loadEvents(
         dropped["missing field"] = (dropped["missing field"] ?? 0) + 1;
         continue;
       }
-      events.push({ id: r.event_id, type: r.type, user: r.user_id, item: r.item_id || undefined, ts: Number(r.ts) });
+      events.push({ id: r.event_id, type: r.type, user: r.user_id, item: r.item_id || undefined, ts: 0 });
+      rawTimes.push(r.ts);
     }
-    return { layout: "opentime-events", read, dropped, events };
+    // times read as train reads them (dates too, one day/month order for the file), once the whole file is seen
+    const times = parseTimes(rawTimes);
+    const kept = events.flatMap((e, i) => {
+      const t = times[i] as number;
+      return Number.isFinite(t) && t >= 0 ? [{ ...e, ts: Math.floor(t) }] : [];
+    });
+    if (kept.length < events.length) dropped["bad time"] = events.length - kept.length;
+    return { layout: "opentime-events", read, dropped, events: kept };
   }
   const log = await readPurchaseLog(path);
   const events: ApiEvent[] = [];

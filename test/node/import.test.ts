@@ -132,6 +132,26 @@ describe("import of an events CSV", () => {
   });
 });
 
+describe("import of an events CSV's times", () => {
+  it("reads dates in the ts column as train does, instead of posting null for them", async () => {
+    posted = [];
+    const path = file("dated-events.csv", [
+      "event_id,user_id,type,item_id,ts",
+      "d1,u1,purchase,i1,2023-11-14 22:13:20",
+      "d2,u1,view,i2,1700000100",
+      "d3,u2,view,i2,14/11/2023 22:15",
+      "d4,u2,view,i3,not a time",
+    ]);
+    const summary = await importLog({ data: path, url, adminKey: "k", checkpoint: join(dir, "dated.checkpoint.json") });
+    expect(summary.dropped_by_loader).toEqual({ "bad time": 1 });
+    expect(posted.flat().map((e) => [e.id, e.ts])).toEqual([
+      ["d1", 1700000000],
+      ["d2", 1700000100],
+      ["d3", 1700000100],
+    ]);
+  });
+});
+
 describe("import checkpoint", () => {
   /** customers u0..u9, one purchase each: sorted by user, ten batches of one */
   const events = (tag: string) => [
