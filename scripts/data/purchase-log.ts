@@ -2,12 +2,12 @@
  * Purchase logs, streamed from CSV (plain or .gz): the UCI "Online Retail" layout
  * (InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country), the
  * "Online Retail II" layout (Invoice, StockCode, Description, Quantity, InvoiceDate, Price, Customer ID,
- * Country), and the project's events format (user_id, item_id, ts, type: purchases only). The layout is
- * detected from the header. Rows are cleaned as the evaluation protocol says, and every dropped row is
- * counted under its reason.
+ * Country), and the project's events format (user_id, item_id, ts, type: purchases only), or a typed event log
+ * through its column mapping. The layout is detected from the header. Rows are cleaned as the evaluation protocol
+ * says, and every dropped row is counted under its reason.
  */
 import { parse } from "csv-parse";
-import { intern, openCsv, parseTimes } from "./interaction-log";
+import { type ColumnMapping, intern, openCsv, parseTimes } from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
 
@@ -103,6 +103,11 @@ export interface PurchaseLog {
 export interface PurchaseLogOptions {
   /** called every 50,000 rows read */
   onProgress?: (rowsRead: number) => void;
+  /**
+   * a typed event log's columns (`--map` with a `type`): its `purchase` rows are read as the events layout's are,
+   * whatever the header holds
+   */
+  mapping?: ColumnMapping & { type: string };
 }
 
 export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {}): Promise<PurchaseLog> {
@@ -132,8 +137,9 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     path,
     parse({
       columns: (header: string[]) => {
-        layout = detectLayout(header.map((h) => h.trim()));
-        c = LAYOUTS[layout];
+        const m = opts.mapping;
+        layout = m ? "opentime-events" : detectLayout(header.map((h) => h.trim()));
+        c = m ? { invoice: "", item: m.item, time: m.time ?? "", customer: m.user, type: m.type } : LAYOUTS[layout];
         return header.map((h) => h.trim());
       },
       skip_empty_lines: true,

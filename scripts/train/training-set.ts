@@ -175,8 +175,14 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
       throw new Error(`${(e as Error).message}; or name a typed event log's columns with --map user=...,item=...`);
     }
   }
-  // an events file's purchases (segments, propensity, send time); a mapped log of another layout has none
-  const purchases = layout === "opentime-events" ? await readPurchaseLog(opts.data) : emptyPurchases();
+  // an events file's purchases (segments, propensity, send time), or a mapped log's rows of type purchase; a log of
+  // weights alone names none
+  const typed = opts.mapping?.type ? { ...opts.mapping, type: opts.mapping.type } : undefined;
+  const purchases = typed
+    ? await readPurchaseLog(opts.data, { mapping: typed })
+    : layout === "opentime-events"
+      ? await readPurchaseLog(opts.data)
+      : emptyPurchases();
   const events = await readInteractionLog(opts.data, { mapping });
   checkTimes(opts.data, events.read, events.dropped);
   if (events.rows === 0) throw new Error(`no usable interactions in ${opts.data}`);

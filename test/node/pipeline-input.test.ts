@@ -98,6 +98,26 @@ describe("email-shaped user ids", () => {
   });
 });
 
+describe("a mapped log's purchases", () => {
+  it("are read as purchases when its type column is mapped (histories, segments, send time come from them)", async () => {
+    const path = file("mapped-kinds.csv", [
+      "at,kind,sku,uid,extra",
+      "1700000000,purchase,a,c1,x",
+      "1700000100,view,b,c1,x",
+      "1700086400,purchase,b,c2,x",
+      "1700090000,cart_add,a,c2,x",
+    ]);
+    const ts = await loadTrainingSet({ data: path, mapping: parseMapping("user=uid,item=sku,time=at,type=kind") });
+    expect(ts.purchases.rows).toBe(2);
+    expect(ts.purchases.customerIds).toEqual(["c1", "c2"]);
+    expect(ts.purchases.itemIds).toEqual(["a", "b"]);
+    expect(Array.from(ts.purchases.time)).toEqual([1700000000, 1700086400]);
+    // a log of weights alone names no purchases
+    const weights = await loadTrainingSet({ data: path, mapping: parseMapping("user=uid,item=sku,time=at") });
+    expect(weights.purchases.rows).toBe(0);
+  });
+});
+
 describe("times the machine's zone must not change", () => {
   const utc = (y: number, m: number, d: number, h: number, min: number, sec = 0) =>
     Date.UTC(y, m - 1, d, h, min, sec) / 1000;
