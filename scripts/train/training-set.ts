@@ -280,13 +280,26 @@ function eventMatrix(events: InteractionLog, until: number): TrainData {
   return { matrix, lastTime };
 }
 
+/** The --catalog file's items by id; an error names the entry (index and id) and field that is wrong. */
 async function readCatalog(path: string): Promise<Map<string, CatalogItem>> {
-  const raw = JSON.parse(await readFile(path, "utf8")) as unknown[];
-  const out = new Map<string, CatalogItem>();
-  for (const entry of raw) {
-    const item = CatalogItemSchema.passthrough().parse(entry);
-    out.set(item.id, item);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8"));
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
   }
+  if (!Array.isArray(raw))
+    throw new Error(`${path}: expected a JSON array of items {id,title,category,price,currency,image,url}`);
+  const out = new Map<string, CatalogItem>();
+  raw.forEach((entry, i) => {
+    const item = CatalogItemSchema.passthrough().safeParse(entry);
+    if (!item.success) {
+      const id = (entry as { id?: unknown } | null)?.id;
+      const issues = item.error.issues.map((s) => `${s.path.join(".") || "(entry)"}: ${s.message}`).join("; ");
+      throw new Error(`${path}: entry ${i}${typeof id === "string" ? ` (id ${JSON.stringify(id)})` : ""}: ${issues}`);
+    }
+    out.set(item.data.id, item.data);
+  });
   return out;
 }
 

@@ -118,6 +118,32 @@ describe("a mapped log's purchases", () => {
   });
 });
 
+describe("catalog files", () => {
+  const log = () =>
+    file("catalog-log.csv", [
+      "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+      "536365,85123A,LANTERN,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+    ]);
+  const catalog = (name: string, json: unknown) => file(name, [JSON.stringify(json)]);
+
+  it("names the entry and field that is wrong, not a bare list of issues", async () => {
+    const path = catalog("no-price.json", [
+      { id: "85123A", title: "Lantern", category: "", price: 2.55, currency: "GBP", image: "", url: "" },
+      { id: "71053", title: "Mug", category: "", currency: "GBP", image: "", url: "" },
+    ]);
+    await expect(loadTrainingSet({ data: log(), catalog: path })).rejects.toThrow(
+      /no-price\.json: entry 1 \(id "71053"\): price: /,
+    );
+  });
+
+  it("says what it expected of a file that is not an array of items", async () => {
+    const path = catalog("object.json", { items: [] });
+    await expect(loadTrainingSet({ data: log(), catalog: path })).rejects.toThrow(
+      /object\.json: expected a JSON array of items/,
+    );
+  });
+});
+
 describe("times the machine's zone must not change", () => {
   const utc = (y: number, m: number, d: number, h: number, min: number, sec = 0) =>
     Date.UTC(y, m - 1, d, h, min, sec) / 1000;
