@@ -1,6 +1,6 @@
 /** Train -> export: complete, self-consistent model directories (drift reference included) for both kinds of log. */
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -118,6 +118,23 @@ describe("train and export: demo events", () => {
       als: { factors: 16, iterations: 8 },
     });
     expect(again.manifest.version).toBe(res.manifest.version);
+  });
+
+  it("gives another version when only the catalog changed: isolates load a version once, by its name", async () => {
+    const products = JSON.parse(readFileSync(join(base, "demo/products.json"), "utf8")) as Record<string, unknown>[];
+    const first = products[0] as Record<string, unknown>;
+    writeFileSync(
+      join(base, "demo/products-repriced.json"),
+      JSON.stringify([{ ...first, price: Number(first.price) + 1, image: "/img/new.png" }, ...products.slice(1)]),
+    );
+    const repriced = await trainAndExport({
+      data: join(base, "demo/events.csv"),
+      catalog: join(base, "demo/products-repriced.json"),
+      out: join(base, "models3"),
+      als: { factors: 16, iterations: 8 },
+    });
+    expect(repriced.manifest.version).not.toBe(res.manifest.version);
+    expect(repriced.manifest.onnxSha256).not.toBe(res.manifest.onnxSha256); // the graph names its version
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Training step 2: refit the recommenders on the whole window with what step 1 chose (ALS; content, the
  * hybrid's parts and the ranker's neighbour table for purchase logs), quantize their item tables to int8 and build their ONNX graphs. The version
- * is content-addressed: a hash of the graphs.
+ * is content-addressed: a hash of the graphs, the trees, the item ids, the catalog and the hybrid's weights.
  */
 import { createHash } from "node:crypto";
 import { type QuantizedItems, quantizeItems } from "../../../core/int8-kernel";
@@ -62,6 +62,9 @@ export function fitRecommenders(ts: TrainingSet, tuned: Tuned, log: (msg: string
     .update(contentItems ? buildScoringGraph(contentItems, "pending") : new Uint8Array())
     .update(ranker ? JSON.stringify(ranker.ranker.models) : "")
     .update(ranker ? ranker.neighbours : new Uint8Array())
+    // what the Worker serves beside the graphs: an isolate loads a version once, by its name, so a catalog (titles,
+    // prices, images, links) or hybrid weights that changed must make another version, or they would never go live
+    .update(JSON.stringify({ ids: full.itemIds, catalog: ts.catalog, hybrid: content ? hybrid.weights : null }))
     .digest("hex")
     .slice(0, 12)}`;
   const alsOnnx = buildScoringGraph(alsItems, version);
