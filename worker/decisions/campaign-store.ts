@@ -3,18 +3,20 @@
  * wins: an edit replaces the whole campaign); opens read them through a per-isolate cache of a minute (at
  * most MAX_CACHED campaigns, the oldest goes first), so an edit reaches every open within about a minute
  * (KV's own propagation included); the admin API and the preview read KV itself (readCampaign), leaving that
- * cache alone. A stored version-1 campaign is migrated as it is read. A missing,
- * unreadable or invalid entry means the defaults: an email endpoint never fails over settings.
+ * cache alone. A stored version-1 campaign is migrated as it is read. A missing or invalid entry means the defaults:
+ * an email endpoint never fails over settings. A read that fails keeps the campaign the isolate had (the opens'
+ * cache, worker/lib/isolate-cache.ts), tried again 5 s later; with none, the defaults for those 5 s.
  */
 import { type Campaign, CampaignIdSchema, DEFAULT_CAMPAIGN, parseCampaign } from "../../core/campaign";
 import { kvKeys } from "../../core/kv-keys";
 import { ApiError } from "../errors";
+import { type CacheRead, IsolateCache } from "../lib/isolate-cache";
 import { errorMessage, logEvent } from "../lib/log";
 import { describeIssues } from "../lib/zod-issues";
 
 const TTL_MS = 60_000;
 const MAX_CACHED = 500;
-const cache = new Map<string, { at: number; campaign: Campaign }>();
+const cache = new IsolateCache<Campaign>(TTL_MS, MAX_CACHED);
 
 export function resetCampaignCache(): void {
   cache.clear();
@@ -27,29 +29,37 @@ export function campaignCacheSize(): number {
 
 /** An open's read: through the isolate's cache (a minute). */
 export async function getCampaign(kv: KVNamespace, id: string, now = Date.now()): Promise<Campaign> {
-  const hit = cache.get(id);
-  if (hit && now >= hit.at && now - hit.at < TTL_MS) return hit.campaign;
-  const campaign = await readCampaign(kv, id);
-  if (!CampaignIdSchema.safeParse(id).success) return campaign;
-  cache.delete(id);
-  cache.set(id, { at: now, campaign });
-  if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value as string);
-  return campaign;
+  if (!CampaignIdSchema.safeParse(id).success) return DEFAULT_CAMPAIGN;
+  return cache.get(id, now, () => loadCampaign(kv, id));
 }
 
 /** The admin API's and the preview's read: KV as it is now, leaving the opens' cache alone. */
 export async function readCampaign(kv: KVNamespace, id: string): Promise<Campaign> {
   if (!CampaignIdSchema.safeParse(id).success) return DEFAULT_CAMPAIGN;
+  const read = await loadCampaign(kv, id);
+  return read.ok ? read.value : read.fallback;
+}
+
+async function loadCampaign(kv: KVNamespace, id: string): Promise<CacheRead<Campaign>> {
+  let text: string | null;
   try {
-    const raw = await kv.get(kvKeys.campaign(id), "json");
-    if (raw === null) return DEFAULT_CAMPAIGN;
-    const parsed = parseCampaign(raw);
-    if (parsed.success) return parsed.data;
-    logEvent("error", "campaign.invalid", { campaign: id, detail: describeIssues(parsed.error) });
+    text = await kv.get(kvKeys.campaign(id), "text");
   } catch (e) {
     logEvent("error", "campaign.read_failed", { campaign: id, detail: errorMessage(e) });
+    return { ok: false, fallback: DEFAULT_CAMPAIGN };
   }
-  return DEFAULT_CAMPAIGN;
+  if (text === null) return { ok: true, value: DEFAULT_CAMPAIGN };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    logEvent("error", "campaign.invalid", { campaign: id, detail: errorMessage(e) });
+    return { ok: true, value: DEFAULT_CAMPAIGN };
+  }
+  const parsed = parseCampaign(raw);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  logEvent("error", "campaign.invalid", { campaign: id, detail: describeIssues(parsed.error) });
+  return { ok: true, value: DEFAULT_CAMPAIGN };
 }
 
 export async function putCampaign(kv: KVNamespace, id: string, campaign: Campaign): Promise<void> {

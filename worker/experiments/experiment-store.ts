@@ -6,8 +6,9 @@
  * (worker/decisions/campaign-store.ts), so a change reaches every open within about a minute. A bandit's
  * weights are the bandit job's own key (`experiment-weights:<id>`, worker/experiments/bandit-job.ts), read with
  * the experiment and laid over its variants: the two writers never write the same key. The global holdout
- * is one key (the admin API's, replaced whole), cached the same way. Unreadable entries mean "no experiment":
- * an email never fails over one.
+ * is one key (the admin API's, replaced whole), cached the same way. Invalid entries mean "no experiment": an
+ * email never fails over one. A read that fails keeps what the isolate had (worker/lib/isolate-cache.ts), tried again
+ * 5 s later: an outage neither moves readers out of their arm nor the holdout's into personalization.
  */
 
 import { z } from "zod";
@@ -21,17 +22,20 @@ import {
   globalHoldoutExperiment,
 } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
+import { IsolateCache } from "../lib/isolate-cache";
 import { errorMessage, logEvent } from "../lib/log";
 import { describeIssues } from "../lib/zod-issues";
 
 const TTL_MS = 60_000;
 const MAX_CACHED = 500;
-const cache = new Map<string, { at: number; experiment: Experiment | null }>();
-let holdoutCache: { at: number; holdout: GlobalHoldout | null } | null = null;
+const cache = new IsolateCache<Experiment | null>(TTL_MS, MAX_CACHED);
+/** one entry, HOLDOUT */
+const holdoutCache = new IsolateCache<GlobalHoldout | null>(TTL_MS, 1);
+const HOLDOUT = "";
 
 export function resetExperimentCache(): void {
   cache.clear();
-  holdoutCache = null;
+  holdoutCache.clear();
 }
 
 /** `strict`: a failed read throws (the registry must not take an outage for "none"); else it is logged, null. */
@@ -64,22 +68,30 @@ export async function runningExperiment(
   campaign: string,
   now = Date.now(),
 ): Promise<Experiment | null> {
-  const hit = cache.get(campaign);
-  if (hit && now >= hit.at && now - hit.at < TTL_MS) return hit.experiment;
-  const running = await readServedExperiment(kv, campaign);
-  const experiment = running?.bandit ? withBanditWeights(running, await readBanditWeights(kv, running.id)) : running;
-  cache.delete(campaign);
-  cache.set(campaign, { at: now, experiment });
-  if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value as string);
-  return experiment;
+  return cache.get(campaign, now, async () => {
+    try {
+      const running = await readServedExperiment(kv, campaign, true);
+      const weights = running?.bandit ? await readBanditWeights(kv, running.id, true) : null;
+      return { ok: true, value: running ? withBanditWeights(running, weights) : null };
+    } catch (e) {
+      // readers keep the arms this isolate knew: an outage is not "no experiment" (their content would leave their arm)
+      logEvent("error", "experiment.read_failed", { campaign, detail: errorMessage(e) });
+      return { ok: false, fallback: null };
+    }
+  });
 }
 
 /** The global holdout (an open's read, cached a minute), or null when none is set. */
 export async function globalHoldout(kv: KVNamespace, now = Date.now()): Promise<GlobalHoldout | null> {
-  if (holdoutCache && now >= holdoutCache.at && now - holdoutCache.at < TTL_MS) return holdoutCache.holdout;
-  const holdout = await readGlobalHoldout(kv);
-  holdoutCache = { at: now, holdout };
-  return holdout;
+  return holdoutCache.get(HOLDOUT, now, async () => {
+    try {
+      return { ok: true, value: await readGlobalHoldout(kv, true) };
+    } catch (e) {
+      // the holdout's readers stay held out through an outage, as this isolate last knew them
+      logEvent("error", "experiment.read_failed", { key: kvKeys.globalHoldout, detail: errorMessage(e) });
+      return { ok: false, fallback: null };
+    }
+  });
 }
 
 /** The global holdout as stored now (the admin API), or null; `strict`: a failed read throws. */
@@ -127,7 +139,7 @@ export async function readServedExperiment(
 
 /** After a change of the global holdout (the registry writes it): this isolate reads it again at its next open. */
 export function forgetGlobalHoldout(): void {
-  holdoutCache = null;
+  holdoutCache.clear();
 }
 
 /**
@@ -157,8 +169,9 @@ export const BanditWeightsSchema = z.object({
 });
 export type BanditWeights = z.infer<typeof BanditWeightsSchema>;
 
-export function readBanditWeights(kv: KVNamespace, id: string): Promise<BanditWeights | null> {
-  return readJson(kv, kvKeys.banditWeights(id), BanditWeightsSchema);
+/** A bandit's weights as the job last wrote them, or null; `strict`: a failed read throws. */
+export function readBanditWeights(kv: KVNamespace, id: string, strict = false): Promise<BanditWeights | null> {
+  return readJson(kv, kvKeys.banditWeights(id), BanditWeightsSchema, strict);
 }
 
 /** The bandit job's only write. */
