@@ -107,6 +107,38 @@ describe("live catalog", () => {
     await within(2000, async () => (await recsOf(user))[0]?.id === top);
   });
 
+  it("opens that find their copy stale at once read and parse the whole catalog once, and all see the change", async () => {
+    const user = withFactors().userId;
+    const top = (await recsOf(user))[0]?.id as string;
+    expect((await patch([{ id: top, stock: 0 }])).status).toBe(200);
+    await within(2000, async () => !(await recsOf(user)).some((i) => i.id === top));
+    // a fresh isolate's view: every open below finds its copy stale at the same moment
+    resetLiveCatalogCache();
+    let wholeReads = 0;
+    const counting = new Proxy(env.OPENTIME_KV, {
+      get(target, key) {
+        if (key === "get")
+          return (name: string, ...rest: unknown[]) => {
+            if (name === kvKeys.liveCatalog) wholeReads++;
+            return (target.get as (...a: unknown[]) => Promise<unknown>)(name, ...rest);
+          };
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as KVNamespace;
+    const t = await token(user);
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        call(`/v1/amp/recs?t=${t}&n=6`, { "AMP-Email-Sender": SENDER }, { ...env, OPENTIME_KV: counting }),
+      ),
+    );
+    for (const res of answers) {
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as RecsBody).items.some((i) => i.id === top)).toBe(false);
+    }
+    expect(wholeReads).toBe(1);
+  });
+
   it("with hundreds out of stock, the next items in the model's order fill in", async () => {
     const p = withFactors();
     const ranked = await modelRanking(p, 320);

@@ -3,10 +3,14 @@
  * the whole catalog (`catalog:live`) only when the version moved, so a PATCH reaches the next open at the
  * location that wrote it within about a second (other locations: Workers KV's propagation, up to 60 s).
  * Never throws: a failed or malformed read keeps the last good catalog (empty before the first), and the
- * opens go on with it; the failure is logged.
+ * opens go on with it; the failure is logged. The whole catalog (up to MAX_LIVE_BYTES of JSON) is read and parsed
+ * once per version per isolate, however many opens find their copy stale at once: they share the read, which the
+ * request that started it hands to its `waitUntil` (its KV read would otherwise be cancelled with it, and hang the
+ * others); a read still pending after LIVE_READ_STALE_MS is no longer shared.
  */
 import { kvKeys } from "../../core/kv-keys";
 import { EMPTY_LIVE_CATALOG, type LiveCatalog, LiveCatalogSchema, unavailableIds } from "../../core/live-catalog";
+import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
 
 /** How often an isolate asks whether the live catalog changed. */
@@ -21,8 +25,15 @@ interface Cached {
 
 let cached: Cached | null = null;
 
+/** The whole catalog's read in flight, shared by the isolate's requests: the version it was started for. */
+let reading: { version: number; startedAt: number; done: Promise<void> } | null = null;
+
+/** A shared read pending longer than this (its request's `waitUntil` allows 30 s) is started anew by the next. */
+export const LIVE_READ_STALE_MS = 10_000;
+
 export function resetLiveCatalogCache(): void {
   cached = null;
+  reading = null;
 }
 
 export interface LiveCatalogView {
@@ -31,32 +42,56 @@ export interface LiveCatalogView {
   unavailable: ReadonlySet<string>;
 }
 
-export async function getLiveCatalog(kv: KVNamespace, now = Date.now()): Promise<LiveCatalogView> {
+/** The live catalog; `waitUntil` is the asking request's (a whole read it starts is handed to it). */
+export async function getLiveCatalog(
+  kv: KVNamespace,
+  waitUntil: WaitUntil,
+  now = Date.now(),
+): Promise<LiveCatalogView> {
   if (cached && now - cached.checkedAt < LIVE_CATALOG_REFRESH_MS) return cached;
-  // Each request whose copy is stale asks for itself (a small read; the first answer serves the others for a
-  // second). A refresh shared across requests would hang every open of the isolate if the request that started
-  // it were cancelled (a mail proxy disconnecting): its KV read would never settle.
-  return refresh(kv, now);
+  // each request whose copy is stale asks for the version itself (a small read; the first answer serves the
+  // others for a second); the whole catalog is read once for them all
+  return refresh(kv, now, waitUntil);
 }
 
-async function refresh(kv: KVNamespace, now: number): Promise<Cached> {
-  const empty: Cached = { catalog: EMPTY_LIVE_CATALOG, checkedAt: 0, unavailable: new Set<string>() };
-  const ours = () => cached ?? empty;
+const EMPTY: Cached = { catalog: EMPTY_LIVE_CATALOG, checkedAt: 0, unavailable: new Set<string>() };
+const ours = () => cached ?? EMPTY;
+
+async function refresh(kv: KVNamespace, now: number, waitUntil: WaitUntil): Promise<Cached> {
   try {
     const pointer = (await kv.get<{ version?: unknown }>(kvKeys.liveCatalogVersion, "json")) ?? { version: 0 };
     const version = typeof pointer.version === "number" ? pointer.version : 0;
-    if (version > ours().catalog.version) {
-      const parsed = LiveCatalogSchema.safeParse(await kv.get(kvKeys.liveCatalog, "json"));
-      if (!parsed.success) throw new Error(`catalog:live is invalid: ${parsed.error.issues[0]?.message ?? "?"}`);
-      // (a copy older than the pointer, KV not caught up here yet: taken if newer than ours, asked again later)
-      keepNewer({ catalog: parsed.data, checkedAt: now, unavailable: unavailableIds(parsed.data) });
-    }
+    if (version > ours().catalog.version) await sharedRead(kv, version, now, waitUntil);
   } catch (e) {
     logEvent("error", "catalog.live_read_failed", { detail: errorMessage(e) });
   }
   // checked now, whatever the answer: a failing KV is asked again in a second, with the last good copy meanwhile
   cached = { ...ours(), checkedAt: Math.max(ours().checkedAt, now) };
   return cached;
+}
+
+/** Joins the whole read in flight for `version` or later, else starts one (handed to the request's waitUntil). */
+function sharedRead(kv: KVNamespace, version: number, now: number, waitUntil: WaitUntil): Promise<void> {
+  if (reading && reading.version >= version && now - reading.startedAt < LIVE_READ_STALE_MS) return reading.done;
+  const entry = { version, startedAt: now, done: readWhole(kv, now) };
+  reading = entry;
+  waitUntil(entry.done);
+  void entry.done.finally(() => {
+    if (reading === entry) reading = null;
+  });
+  return entry.done;
+}
+
+/** Reads and parses `catalog:live` and keeps it if newer; never rejects (a failure is logged, the copy kept). */
+async function readWhole(kv: KVNamespace, now: number): Promise<void> {
+  try {
+    const parsed = LiveCatalogSchema.safeParse(await kv.get(kvKeys.liveCatalog, "json"));
+    if (!parsed.success) throw new Error(`catalog:live is invalid: ${parsed.error.issues[0]?.message ?? "?"}`);
+    // (a copy older than the pointer, KV not caught up here yet: taken if newer than ours, asked again later)
+    keepNewer({ catalog: parsed.data, checkedAt: now, unavailable: unavailableIds(parsed.data) });
+  } catch (e) {
+    logEvent("error", "catalog.live_read_failed", { detail: errorMessage(e) });
+  }
 }
 
 /** Concurrent refreshes may finish in any order: the newest version stays. */

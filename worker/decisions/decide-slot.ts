@@ -228,7 +228,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const rec = served.rec;
   const block = { id: served.selection.block.id, why: served.explanation };
   // the block's ranking may be a few seconds old (block-memo.ts): what the live catalog hides since is skipped
-  const { unavailable } = await getLiveCatalog(kv, now);
+  const { unavailable } = await getLiveCatalog(kv, input.waitUntil, now);
   const shown = unavailable.size > 0 ? rec.items.filter((it) => !unavailable.has(it.id)) : rec.items;
   // fewer items than slots (a tiny catalog): repeat the last one rather than show nothing
   const item = shown[slot.index] ?? shown[shown.length - 1] ?? null;

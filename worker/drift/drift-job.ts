@@ -23,8 +23,9 @@ import {
 import { kvKeys } from "../../core/kv-keys";
 import { modelOutputs } from "../../core/profile";
 import { type Bindings, getConfig } from "../env";
+import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
-import { getModel, type WaitUntil } from "../model/model-store";
+import { getModel } from "../model/model-store";
 import { readFeatures, readProfile } from "../profile/profile-store";
 import { type Calibration, type DriftRun, freezeCalibration, frozenCalibration, saveDriftRun } from "./drift-store";
 

@@ -6,8 +6,11 @@
 import type { Context } from "hono";
 import { errorMessage, logEvent } from "./log";
 
+/** Hands work that must outlive the request to the runtime (`ExecutionContext.waitUntil`). */
+export type WaitUntil = (work: Promise<unknown>) => void;
+
 export interface Background {
-  waitUntil: (p: Promise<unknown>) => void;
+  waitUntil: WaitUntil;
   /** awaits whatever could not be handed to the runtime */
   flush: () => Promise<void>;
 }

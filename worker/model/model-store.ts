@@ -34,6 +34,7 @@ import {
 import { decodeNeighbours, type NeighbourTable } from "../../core/neighbour-table";
 import { RANKER_FEATURES, type RankerItemStats, type RankerMode } from "../../core/ranker";
 import { type CompiledEnsemble, compileEnsemble, isWellFormed } from "../../core/tree-ensemble";
+import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
 import { createScoringSession } from "../ort/ort-runtime";
 import { type GuardedSession, guardSession } from "./session-guard";
@@ -85,9 +86,6 @@ export const SWITCH_WAIT_MS = 1_000;
  * been cancelled; `waitUntil` keeps a context 30 s past its response at most): the next request starts anew.
  */
 export const LOAD_STALE_MS = 30_000;
-
-/** Hands work that must outlive the request to the runtime (`ExecutionContext.waitUntil`; worker/lib/background.ts). */
-export type WaitUntil = (work: Promise<unknown>) => void;
 
 interface CacheEntry {
   checkedAt: number;

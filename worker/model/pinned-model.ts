@@ -7,8 +7,10 @@
  * minute later: an open never fails over it. As in the model store, the request that starts a load hands it to
  * its `waitUntil`, and a load still pending after LOAD_STALE_MS is started anew.
  */
+
+import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
-import { LOAD_STALE_MS, loadVersion, type ModelState, retire, type WaitUntil } from "./model-store";
+import { LOAD_STALE_MS, loadVersion, type ModelState, retire } from "./model-store";
 
 /** How long a failed load of a pinned version is remembered before it is tried again. */
 const RETRY_MS = 60_000;

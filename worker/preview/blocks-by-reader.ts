@@ -9,7 +9,7 @@ import { serveBlock } from "../campaigns/serve-block";
 import { readCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
-import type { WaitUntil } from "../model/model-store";
+import type { WaitUntil } from "../lib/background";
 import { listUsers } from "./list-users";
 
 /** Readers shown: each costs one ranking. */

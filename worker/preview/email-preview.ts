@@ -16,7 +16,7 @@ import { serveBlock } from "../campaigns/serve-block";
 import { readCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
-import type { WaitUntil } from "../model/model-store";
+import type { WaitUntil } from "../lib/background";
 import { ampStaticView } from "./amp-static";
 import type { PreviewQuery } from "./query";
 

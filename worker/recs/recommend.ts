@@ -31,9 +31,10 @@ import type { CompiledEnsemble } from "../../core/tree-ensemble";
 import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
+import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
 import { itemLookup } from "../model/item-lookup";
-import { getFallbackItems, getModel, type LoadedModel, type ModelState, type WaitUntil } from "../model/model-store";
+import { getFallbackItems, getModel, type LoadedModel, type ModelState } from "../model/model-store";
 import { type ProfileRead, readFeatures, readProfile } from "../profile/profile-store";
 import { type Exclusion, exclusionFor } from "./exclusion";
 
@@ -105,7 +106,7 @@ export function openLoads(kv: KVNamespace, config: Config, now: number, waitUnti
       model = pinned;
     },
     get live() {
-      live ??= getLiveCatalog(kv, now);
+      live ??= getLiveCatalog(kv, waitUntil, now);
       return live;
     },
     ranked: new Map(),

@@ -51,7 +51,7 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
         [...campaign.blocks, campaign.default].some((b) => b.copy?.headline || b.copy?.subline || b.copy?.cta);
       // read once for the whole batch: each reader then costs only their own reads (rank: tombstone, profile,
       // features), whatever the campaign's conditions
-      const shared = { model: Promise.resolve(model), live: getLiveCatalog(kv, now) };
+      const shared = { model: Promise.resolve(model), live: getLiveCatalog(kv, bg.waitUntil, now) };
       /**
        * The block an open would serve with nothing known of the open (a send is not an open), and what is known
        * of the reader (from the same ranking: one read of their data). The claims stand for a token never

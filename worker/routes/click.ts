@@ -72,7 +72,7 @@ export function registerClick(app: Hono<AppEnv>): void {
       // click is recorded all the same: the reader clicked it
       const gone =
         decision.campaign.unavailableClick === "fallback" &&
-        (await getLiveCatalog(c.env.OPENTIME_KV)).unavailable.has(decision.item.id);
+        (await getLiveCatalog(c.env.OPENTIME_KV, bg.waitUntil)).unavailable.has(decision.item.id);
       const destination = gone
         ? fallback
         : withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
