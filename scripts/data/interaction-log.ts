@@ -89,13 +89,23 @@ const YEAR_FIRST =
 const ZONED = /(?:\b(?:GMT|UTC)|\dZ|[+-]\d{2}:?\d{2})$/i;
 
 /**
- * Unix seconds from: seconds or milliseconds; `YYYY-MM-DD[ H:MM[:SS[.fff]]]` or `YYYY/MM/DD ...` (UTC unless a zone
+ * Unix seconds from: seconds or milliseconds; `YYYYMMDD` and `YYYYMMDDHHMMSS` (UTC); `YYYY-MM-DD[ H:MM[:SS[.fff]]]` or `YYYY/MM/DD ...` (UTC unless a zone
  * follows); `M/D/YYYY H:MM` or `D/M/YYYY H:MM` (per `order`, read as UTC); other text only when it names its zone
  * (`Fri, 09 Dec 2011 12:50:00 GMT`). NaN when unreadable: a zone-less time in another format is not guessed at, since
  * the runtime would read it in the machine's own zone (and `09.12.2011` month first).
  */
 export function parseTime(raw: string, order: DateOrder = "mdy"): number {
   const s = raw.trim();
+  // compact dates as warehouses export them (YYYYMMDD, YYYYMMDDHHMMSS), read as UTC; as numbers they would be
+  // seconds in 1970-73 or milliseconds in the 27th century
+  const compact = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2}))?$/.exec(s);
+  if (compact && (s.length === 8 || s.length === 14)) {
+    const [y, mo, d, hh = "0", mm = "0", ss = "0"] = compact.slice(1).map((v) => v ?? "0") as string[];
+    const [year, month, day] = [Number(y), Number(mo), Number(d)];
+    if (year >= 1900 && year < 2200 && month >= 1 && month <= 12 && day >= 1 && day <= 31)
+      if (Number(hh) <= 23 && Number(mm) <= 59 && Number(ss) <= 59)
+        return Date.UTC(year, month - 1, day, Number(hh), Number(mm), Number(ss)) / 1000;
+  }
   if (/^\d+(\.\d+)?$/.test(s)) {
     const n = Number(s);
     return n > 1e12 ? n / 1000 : n;

@@ -86,6 +86,12 @@ describe("interaction log", () => {
     expect(parseTime("1700000000")).toBe(1700000000);
     expect(parseTime("1700000000000")).toBe(1700000000);
     expect(parseTime("2011-12-09 12:50:00")).toBe(Date.UTC(2011, 11, 9, 12, 50) / 1000);
+    // compact dates are dates, not seconds of 1970 nor milliseconds of 2607
+    expect(parseTime("20111209")).toBe(Date.UTC(2011, 11, 9) / 1000);
+    expect(parseTime("20111209125001")).toBe(Date.UTC(2011, 11, 9, 12, 50, 1) / 1000);
+    // 8 or 14 digits that are no date stay numbers
+    expect(parseTime("99999999")).toBe(99_999_999);
+    expect(parseTime("17000000000000")).toBe(17_000_000_000);
     expect(() => parseMapping("user=a")).toThrow(/item/);
   });
 });
