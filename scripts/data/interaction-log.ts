@@ -265,7 +265,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
       drop(mapping.weight ? "non-positive weight" : "type weight 0");
       continue;
     }
-    user.push(intern(userIndex, u));
+    user.push(intern(userIndex, customerId(u)));
     item.push(intern(itemIndex, it));
     const ti = typ ? intern(typeIndex, typ) : -1;
     rawTimes.push(rawTime);
@@ -307,6 +307,14 @@ function reindex<T extends Int32Array | Int16Array>(ids: string[], column: T): {
 }
 
 /** Dense index of `key`, assigning the next one on first sight. */
+/**
+ * A customer id as both logs key it: a whole number that a spreadsheet wrote as a float (`17850.0`) is that number,
+ * so the purchase and interaction readers of one file never split a reader in two; any other id is kept as it is.
+ */
+export function customerId(raw: string): string {
+  return /^\d+\.0+$/.test(raw) ? raw.slice(0, raw.indexOf(".")) : raw;
+}
+
 export function intern(index: Map<string, number>, key: string): number {
   let i = index.get(key);
   if (i === undefined) {

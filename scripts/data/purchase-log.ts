@@ -7,7 +7,7 @@
  * says, and every dropped row is counted under its reason.
  */
 import { parse } from "csv-parse";
-import { type ColumnMapping, intern, openCsv, parseTimes } from "./interaction-log";
+import { type ColumnMapping, customerId, intern, openCsv, parseTimes } from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
 
@@ -201,7 +201,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     const ii = intern(items, code);
     const desc = c.description ? (rec[c.description] ?? "").trim() : "";
     cols.description.push(desc ? intern(descs, desc) : -1);
-    cols.customer.push(intern(customers, customer.replace(/\.0$/, "")));
+    cols.customer.push(intern(customers, customerId(customer)));
     cols.item.push(ii);
     cols.invoice.push(intern(invoices, c.type ? `${customer}@${rawTime}` : invoiceNo));
     cols.country.push(c.country ? intern(countries, (rec[c.country] ?? "").trim()) : -1);

@@ -82,6 +82,23 @@ describe("interaction log", () => {
     await expect(readPurchaseLog(corrupt)).rejects.toThrow();
   });
 
+  it("keys a reader the same in both readers when a spreadsheet wrote their id as a float", async () => {
+    const path = join(dir, "typed.csv");
+    writeFileSync(
+      path,
+      [
+        "event_id,user_id,type,item_id,ts",
+        "e1,17850.0,view,p1,2010-12-01 08:26:00",
+        "e2,17850.0,purchase,p1,2010-12-01 08:30:00",
+        "e3,A1.0,purchase,p2,2010-12-01 09:00:00",
+      ].join("\n"),
+    );
+    const interactions = await readInteractionLog(path);
+    const purchases = await readPurchaseLog(path);
+    expect([...interactions.userIds].sort()).toEqual(["17850", "A1.0"]);
+    expect([...purchases.customerIds].sort()).toEqual(["17850", "A1.0"]);
+  });
+
   it("parses seconds, milliseconds and dates", () => {
     expect(parseTime("1700000000")).toBe(1700000000);
     expect(parseTime("1700000000000")).toBe(1700000000);
