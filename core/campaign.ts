@@ -182,14 +182,31 @@ const CountdownBlock = z.strictObject({
   }),
 });
 export type Countdown = z.infer<typeof CountdownBlock>;
+/** The message for a block whose `type` is none of `types` (zod's own names no type). */
+const blockTypeError =
+  (types: string[]) =>
+  (iss: { code: string; input?: unknown }): string | undefined => {
+    if (iss.code !== "invalid_union") return undefined;
+    const type = (iss.input as { type?: unknown } | undefined)?.type;
+    if (type === "product" && !types.includes("product"))
+      return "a product block cannot be the default: it is skipped when its product cannot be shown, and the default never is (use recommendations, static or countdown)";
+    return `must be one of: ${types.join(", ")}`;
+  };
+
 /** What the default block can be: a product block may be skipped, the default never is. */
-export const BlockSchema = z.discriminatedUnion("type", [RecommendationsBlock, StaticBlock, CountdownBlock]);
-const ConditionalBlock = z.discriminatedUnion("type", [
-  RecommendationsBlock.extend({ when: ConditionSchema }),
-  StaticBlock.extend({ when: ConditionSchema }),
-  ProductBlock.extend({ when: ConditionSchema }),
-  CountdownBlock.extend({ when: ConditionSchema }),
-]);
+export const BlockSchema = z.discriminatedUnion("type", [RecommendationsBlock, StaticBlock, CountdownBlock], {
+  error: blockTypeError(["recommendations", "static", "countdown"]),
+});
+const ConditionalBlock = z.discriminatedUnion(
+  "type",
+  [
+    RecommendationsBlock.extend({ when: ConditionSchema }),
+    StaticBlock.extend({ when: ConditionSchema }),
+    ProductBlock.extend({ when: ConditionSchema }),
+    CountdownBlock.extend({ when: ConditionSchema }),
+  ],
+  { error: blockTypeError(["recommendations", "static", "product", "countdown"]) },
+);
 /** Any block a campaign can serve. */
 export type Block = z.infer<typeof BlockSchema> | z.infer<typeof ProductBlock>;
 export type ConditionalBlock = z.infer<typeof ConditionalBlock>;

@@ -1,7 +1,8 @@
 /**
  * Training step 2: refit the recommenders on the whole window with what step 1 chose (ALS; content, the
  * hybrid's parts and the ranker's neighbour table for purchase logs), quantize their item tables to int8 and build their ONNX graphs. The version
- * is content-addressed: a hash of the graphs, the trees, the item ids, the catalog and the hybrid's weights.
+ * is content-addressed: a hash of the graphs, the trees, the tuned weights, and the training set, catalog and code
+ * they came from (training-fingerprint.ts).
  */
 import { createHash } from "node:crypto";
 import { type QuantizedItems, quantizeItems } from "../../../core/int8-kernel";
@@ -12,6 +13,7 @@ import { ContentLsa } from "../content";
 import { Ease } from "../ease";
 import { HybridRecommender } from "../hybrid";
 import { CandidateRanker, NEIGHBOURS_K, type RankerChoice } from "../ranker";
+import { fingerprintTrainingSet } from "../training-fingerprint";
 import type { TrainingSet } from "../training-set";
 import type { Tuned } from "./tune-on-validation";
 
@@ -57,14 +59,13 @@ export function fitRecommenders(ts: TrainingSet, tuned: Tuned, log: (msg: string
     r.models = tuned.ranker.models;
     ranker = { ranker: r, neighbours: encodeNeighbours(table), k: table.k, choice: tuned.ranker.choice };
   }
-  const version = `als-${createHash("sha256")
+  const version = `als-${fingerprintTrainingSet(createHash("sha256"), ts)
     .update(buildScoringGraph(alsItems, "pending"))
     .update(contentItems ? buildScoringGraph(contentItems, "pending") : new Uint8Array())
     .update(ranker ? JSON.stringify(ranker.ranker.models) : "")
     .update(ranker ? ranker.neighbours : new Uint8Array())
-    // what the Worker serves beside the graphs: an isolate loads a version once, by its name, so a catalog (titles,
-    // prices, images, links) or hybrid weights that changed must make another version, or they would never go live
-    .update(JSON.stringify({ ids: full.itemIds, catalog: ts.catalog, hybrid: content ? hybrid.weights : null }))
+    // the tuned weights (the training set, the catalog and the code are in the fingerprint)
+    .update(JSON.stringify({ hybrid: content ? hybrid.weights : null, als: tuned.alsOptions }))
     .digest("hex")
     .slice(0, 12)}`;
   const alsOnnx = buildScoringGraph(alsItems, version);
