@@ -69,6 +69,26 @@ describe("a KV outage", () => {
     expect(pageOf(await getCampaign(kv, CAMPAIGN, T0 + RETRY_AFTER_FAILURE_MS))).toBe("Wine");
   });
 
+  it("a failed read that ends after a good one leaves the good answer in place", async () => {
+    await env.OPENTIME_KV.put(kvKeys.campaign(CAMPAIGN), JSON.stringify(campaign("Wine")));
+    let calls = 0;
+    const racing = new Proxy(env.OPENTIME_KV, {
+      get(target, key) {
+        if (key === "get")
+          return (...args: Parameters<KVNamespace["get"]>) =>
+            calls++ === 0
+              ? new Promise((_, reject) => setTimeout(() => reject(new Error("KV GET failed: timeout")), 50))
+              : (target.get as (...a: unknown[]) => Promise<unknown>)(...args);
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as KVNamespace;
+    const [slow, quick] = await Promise.all([getCampaign(racing, CAMPAIGN, T0), getCampaign(racing, CAMPAIGN, T0)]);
+    expect(pageOf(quick)).toBe("Wine");
+    expect(pageOf(slow)).toBe("Wine");
+    expect(pageOf(await getCampaign(kv, CAMPAIGN, T0 + 1000))).toBe("Wine");
+  });
+
   it("an entry that is not JSON is the defaults for the minute, as an invalid one (not an outage)", async () => {
     await env.OPENTIME_KV.put(kvKeys.campaign(CAMPAIGN), "{oops");
     expect(await getCampaign(kv, CAMPAIGN, T0)).toEqual(DEFAULT_CAMPAIGN);
@@ -96,6 +116,34 @@ describe("a KV outage", () => {
     expect(await runningExperiment(kv, CAMPAIGN, T0)).toBeNull();
     down = false;
     expect((await runningExperiment(kv, CAMPAIGN, T0 + RETRY_AFTER_FAILURE_MS))?.id).toBe("e-outage");
+    await env.OPENTIME_KV.delete(kvKeys.campaignExperiment(CAMPAIGN));
+  });
+
+  it("a bandit whose weights cannot be read is still served, on its own weights", async () => {
+    const experiment = ExperimentSchema.parse({
+      v: 1,
+      id: "e-bandit-outage",
+      campaign: CAMPAIGN,
+      status: "running",
+      bandit: { goal: "click", floor: 0.05 },
+      variants: [
+        { id: "personal", weight: 1, content: campaign("Wine") },
+        { id: "popular", weight: 1, content: "popular" },
+      ],
+    });
+    await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(experiment));
+    const weightsDown = new Proxy(env.OPENTIME_KV, {
+      get(target, key) {
+        if (key === "get")
+          return (name: string, ...rest: unknown[]) =>
+            name === kvKeys.banditWeights(experiment.id)
+              ? Promise.reject(new Error("KV GET failed: 503"))
+              : (target.get as (...a: unknown[]) => Promise<unknown>)(name, ...rest);
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as KVNamespace;
+    expect((await runningExperiment(weightsDown, CAMPAIGN, T0))?.variants.map((v) => v.weight)).toEqual([1, 1]);
     await env.OPENTIME_KV.delete(kvKeys.campaignExperiment(CAMPAIGN));
   });
 

@@ -69,14 +69,21 @@ export async function runningExperiment(
   now = Date.now(),
 ): Promise<Experiment | null> {
   return cache.get(campaign, now, async () => {
+    let running: Experiment | null;
     try {
-      const running = await readServedExperiment(kv, campaign, true);
-      const weights = running?.bandit ? await readBanditWeights(kv, running.id, true) : null;
-      return { ok: true, value: running ? withBanditWeights(running, weights) : null };
+      running = await readServedExperiment(kv, campaign, true);
     } catch (e) {
       // readers keep the arms this isolate knew: an outage is not "no experiment" (their content would leave their arm)
       logEvent("error", "experiment.read_failed", { campaign, detail: errorMessage(e) });
       return { ok: false, fallback: null };
+    }
+    if (!running?.bandit) return { ok: true, value: running };
+    try {
+      return { ok: true, value: withBanditWeights(running, await readBanditWeights(kv, running.id, true)) };
+    } catch (e) {
+      // the bandit's weights unread: the weights this isolate knew, else the experiment's own
+      logEvent("error", "experiment.read_failed", { campaign, detail: errorMessage(e) });
+      return { ok: false, fallback: running };
     }
   });
 }

@@ -33,7 +33,10 @@ export class IsolateCache<T> {
     const hit = this.#entries.get(key);
     if (hit && now >= hit.at && now < hit.until) return hit.value;
     const got = await read();
-    const kept = got.ok ? got.value : hit ? hit.value : got.fallback;
+    // what the cache holds now: a read that overlapped this one may have stored a newer answer meanwhile
+    const current = this.#entries.get(key);
+    if (!got.ok && current && current !== hit) return current.value;
+    const kept = got.ok ? got.value : current ? current.value : got.fallback;
     const until = now + (got.ok ? this.ttlMs : RETRY_AFTER_FAILURE_MS);
     this.#entries.delete(key);
     this.#entries.set(key, { value: kept, until, at: now });
