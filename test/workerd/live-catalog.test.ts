@@ -9,7 +9,7 @@ import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
 import { catalogWriter } from "../../worker/catalog/catalog-stub";
-import { resetLiveCatalogCache } from "../../worker/catalog/live-catalog";
+import { getLiveCatalog, type LiveCatalogView, resetLiveCatalogCache } from "../../worker/catalog/live-catalog";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import worker from "../../worker/index";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
@@ -137,6 +137,35 @@ describe("live catalog", () => {
       expect(((await res.json()) as RecsBody).items.some((i) => i.id === top)).toBe(false);
     }
     expect(wholeReads).toBe(1);
+  });
+
+  it("an open waits at most a second for a whole read that hangs, then goes on with the copy it has", async () => {
+    resetLiveCatalogCache();
+    const hanging = new Proxy(env.OPENTIME_KV, {
+      get(target, key) {
+        if (key === "get")
+          return (name: string, ...rest: unknown[]) =>
+            name === kvKeys.liveCatalog
+              ? new Promise(() => {})
+              : name === kvKeys.liveCatalogVersion
+                ? Promise.resolve({ version: 99 })
+                : (target.get as (...a: unknown[]) => Promise<unknown>)(name, ...rest);
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as KVNamespace;
+    const ignore = () => {};
+    const started = Date.now();
+    const late = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 3000));
+    const [first, joiner] = await Promise.all([
+      Promise.race([getLiveCatalog(hanging, ignore), late]),
+      Promise.race([getLiveCatalog(hanging, ignore), late]),
+    ]);
+    expect(first).not.toBe("still waiting");
+    expect(joiner).not.toBe("still waiting");
+    expect((first as LiveCatalogView).catalog.version).toBe(0);
+    expect(Date.now() - started).toBeLessThan(2500);
+    resetLiveCatalogCache();
   });
 
   it("with hundreds out of stock, the next items in the model's order fill in", async () => {

@@ -6,7 +6,8 @@
  * opens go on with it; the failure is logged. The whole catalog (up to MAX_LIVE_BYTES of JSON) is read and parsed
  * once per version per isolate, however many opens find their copy stale at once: they share the read, which the
  * request that started it hands to its `waitUntil` (its KV read would otherwise be cancelled with it, and hang the
- * others); a read still pending after LIVE_READ_STALE_MS is no longer shared.
+ * others); an open waits for it LIVE_READ_WAIT_MS at most, then goes on with the copy it has, and a read still
+ * pending after LIVE_READ_STALE_MS is no longer shared.
  */
 import { kvKeys } from "../../core/kv-keys";
 import { EMPTY_LIVE_CATALOG, type LiveCatalog, LiveCatalogSchema, unavailableIds } from "../../core/live-catalog";
@@ -30,6 +31,19 @@ let reading: { version: number; startedAt: number; done: Promise<void> } | null 
 
 /** A shared read pending longer than this (its request's `waitUntil` allows 30 s) is started anew by the next. */
 export const LIVE_READ_STALE_MS = 10_000;
+/** How long an open waits for the whole catalog before it goes on with the copy it has (the read goes on). */
+export const LIVE_READ_WAIT_MS = 1_000;
+
+/** `work`, or nothing once `ms` have passed. */
+function atMost(work: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([work, waited]).finally(() => {
+    if (timer !== null) clearTimeout(timer);
+  });
+}
 
 export function resetLiveCatalogCache(): void {
   cached = null;
@@ -61,7 +75,7 @@ async function refresh(kv: KVNamespace, now: number, waitUntil: WaitUntil): Prom
   try {
     const pointer = (await kv.get<{ version?: unknown }>(kvKeys.liveCatalogVersion, "json")) ?? { version: 0 };
     const version = typeof pointer.version === "number" ? pointer.version : 0;
-    if (version > ours().catalog.version) await sharedRead(kv, version, now, waitUntil);
+    if (version > ours().catalog.version) await atMost(sharedRead(kv, version, now, waitUntil), LIVE_READ_WAIT_MS);
   } catch (e) {
     logEvent("error", "catalog.live_read_failed", { detail: errorMessage(e) });
   }
