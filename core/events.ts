@@ -95,10 +95,13 @@ export const IncomingEventSchema = z
     message: "this event type needs an item",
     path: ["item"],
   })
-  .refine((e) => e.properties?.currency === undefined || isCurrencyCode(e.properties.currency), {
-    message: "must be an ISO 4217 currency code, three letters (GBP, EUR, ...): the currency of properties.value",
-    path: ["properties", "currency"],
-  });
+  .refine(
+    (e) => e.type !== "purchase" || e.properties?.currency === undefined || isCurrencyCode(e.properties.currency),
+    {
+      message: "must be an ISO 4217 currency code, three letters (GBP, EUR, ...): the currency of properties.value",
+      path: ["properties", "currency"],
+    },
+  );
 export type IncomingEvent = z.infer<typeof IncomingEventSchema>;
 
 /**

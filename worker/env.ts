@@ -66,6 +66,8 @@ export interface Bindings {
   ERASURE_TOMBSTONE_DAYS?: string;
   /** the drift job's alert threshold on a feature's PSI (default 0.25: a significant shift) */
   DRIFT_PSI_ALERT?: string;
+  /** the currency of purchase events that name none (ISO 4217): reports count them in it */
+  SHOP_CURRENCY?: string;
   /** the drift job's alert threshold on the propensity's expected calibration error (default 0.1) */
   DRIFT_ECE_ALERT?: string;
 }
@@ -114,6 +116,11 @@ const ConfigSchema = z.object({
   erasureTombstoneDays: z.coerce.number().min(1).max(3650).catch(DEFAULT_ERASURE_TOMBSTONE_DAYS),
   driftPsiAlert: z.coerce.number().positive().max(10).catch(PSI_ALERT_THRESHOLD),
   driftEceAlert: z.coerce.number().positive().max(1).catch(DEFAULT_ECE_ALERT),
+  shopCurrency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .nullable()
+    .catch(null),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -166,7 +173,13 @@ export function getConfig(env: Bindings): Config {
     erasureTombstoneDays: env.ERASURE_TOMBSTONE_DAYS ?? DEFAULT_ERASURE_TOMBSTONE_DAYS,
     driftPsiAlert: env.DRIFT_PSI_ALERT ?? PSI_ALERT_THRESHOLD,
     driftEceAlert: env.DRIFT_ECE_ALERT ?? DEFAULT_ECE_ALERT,
+    shopCurrency: env.SHOP_CURRENCY ? env.SHOP_CURRENCY.trim().toUpperCase() : null,
   });
+  if (env.SHOP_CURRENCY && !config.shopCurrency) {
+    logEvent("error", "config.shop_currency_invalid", {
+      detail: "SHOP_CURRENCY must be an ISO 4217 code (three letters, e.g. GBP); purchases without one count as none",
+    });
+  }
   if ((env.ACCESS_TEAM_DOMAIN || env.ACCESS_AUD) && !config.access) {
     logEvent("error", "config.access_invalid", {
       detail:

@@ -26,6 +26,8 @@ export interface PeriodCounts {
   opened: number;
   clickers: number;
   buyers: number;
+  /** readers with revenue in the report's currency (buyers in others have none) */
+  payers: number;
   revenue: number;
   revenueSquares: number;
 }
@@ -46,6 +48,8 @@ export interface ArmCounts {
   clicks: number;
   buyers: number;
   purchases: number;
+  /** readers with revenue in the report's currency (buyers in others have none) */
+  payers: number;
   revenue: number;
   /** sum over exposed readers of (their revenue)^2 */
   revenueSquares: number;
@@ -115,6 +119,7 @@ export function emptyArm(arm: string, exposed = 0): ArmCounts {
     clicks: 0,
     buyers: 0,
     purchases: 0,
+    payers: 0,
     revenue: 0,
     revenueSquares: 0,
   };
@@ -176,8 +181,8 @@ export function experimentResults(
       ctr: vs((k) => k.clickers),
       conversion: vs((k) => k.buyers),
       revenue: meanTest(
-        { n: c.exposed, sum: c.revenue, sumSquares: c.revenueSquares, positive: c.buyers },
-        { n: a.exposed, sum: a.revenue, sumSquares: a.revenueSquares, positive: a.buyers },
+        { n: c.exposed, sum: c.revenue, sumSquares: c.revenueSquares, positive: c.payers },
+        { n: a.exposed, sum: a.revenue, sumSquares: a.revenueSquares, positive: a.payers },
         test,
       ),
     };
@@ -286,7 +291,7 @@ export function byPeriod(rows: readonly PeriodCounts[], arms: readonly string[])
     n: r?.exposed ?? 0,
     sum: r?.revenue ?? 0,
     sumSquares: r?.revenueSquares ?? 0,
-    positive: r?.buyers ?? 0,
+    positive: r?.payers ?? 0,
   }));
   return {
     opened,

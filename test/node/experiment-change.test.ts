@@ -110,6 +110,7 @@ describe("a bandit's report, weighted by period", () => {
       opened: exposed,
       clickers,
       buyers: 0,
+      payers: 0,
       revenue: 0,
       revenueSquares: 0,
     });

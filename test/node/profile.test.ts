@@ -77,11 +77,13 @@ describe("a purchase's currency", () => {
     }
   });
 
-  it("is carried by purchases only, and absent when none was given", () => {
+  it("is carried (and checked) on purchases only, and absent when none was given", () => {
     const none = purchase({ value: 12 });
     expect(none.success && "currency" in toQueued(none.data)).toBe(false);
     const view = purchase({ currency: "GBP" }, "view");
     expect(view.success && "currency" in toQueued(view.data)).toBe(false);
+    // other events may carry a property of that name for their own use
+    expect(purchase({ currency: "€" }, "custom").success).toBe(true);
   });
 });
 

@@ -175,7 +175,7 @@ describe("a check of the schema in flight", () => {
 describe("a report on a fresh database", () => {
   it("creates the tables before its reads, which run side by side", async () => {
     await fresh();
-    const report = await experimentReport(isolate(), globalHoldoutExperiment(null, 30), "fixed");
+    const report = await experimentReport(isolate(), globalHoldoutExperiment(null, 30), { intervals: "fixed" });
     expect(report.unit).toBe("opened");
     expect(report.arms.map((a) => a.exposed)).toEqual([0]);
   });

@@ -496,14 +496,17 @@ describe("attribution and the report", () => {
     expect(r.currency).toBe("GBP");
     expect(r.currencies).toEqual([
       { currency: "GBP", purchases: 2, revenue: 50 },
-      { currency: null, purchases: 1, revenue: 7 },
+      // a tie: a named currency before none
       { currency: "EUR", purchases: 1, revenue: 1000 },
+      { currency: null, purchases: 1, revenue: 7 },
     ]);
     const sum = (x: ExperimentReport, f: (a: ExperimentReport["arms"][number]) => number) =>
       x.arms.reduce((t, arm) => t + f(arm), 0);
-    // revenue counts GBP only; buyers and purchases count every purchase
+    // revenue counts GBP only; buyers and purchases count every purchase, payers those with revenue in GBP
     expect(sum(r, (x) => x.revenue)).toBe(50);
     expect(sum(r, (x) => x.purchases)).toBe(4);
+    expect(sum(r, (x) => x.buyers)).toBe(3);
+    expect(sum(r, (x) => x.payers)).toBe(2);
     expect(r.daily.reduce((t, d) => t + d.revenue, 0)).toBe(50);
     expect(r.items.reduce((t, i) => t + i.revenue, 0)).toBe(50);
 
@@ -511,13 +514,26 @@ describe("attribution and the report", () => {
     expect(eur.currency).toBe("EUR");
     expect(sum(eur, (x) => x.revenue)).toBe(1000);
     expect(eur.daily.reduce((t, d) => t + d.revenue, 0)).toBe(1000);
+    expect(sum(eur, (x) => x.payers)).toBe(1);
     const none = await report("e-cur", "fixed", "&currency=none");
     expect(none.currency).toBeNull();
     expect(sum(none, (x) => x.revenue)).toBe(7);
+    // with SHOP_CURRENCY, purchases that named none (stored before and after) count in it
+    const shop = await call("/v1/admin/experiments/e-cur/report?intervals=fixed", ADMIN_HEADERS, {
+      ...env,
+      SHOP_CURRENCY: "gbp",
+    });
+    const inShop = (await shop.json()) as ExperimentReport;
+    expect(inShop.currency).toBe("GBP");
+    expect(inShop.currencies).toEqual([
+      { currency: "GBP", purchases: 3, revenue: 57 },
+      { currency: "EUR", purchases: 1, revenue: 1000 },
+    ]);
+    expect(sum(inShop, (x) => x.revenue)).toBe(57);
     // the dashboard says which currency its revenue is in, and what it leaves out
     const html = await (await send("/dashboard?experiment=e-cur", { headers: ADMIN_HEADERS })).text();
     expect(html).toContain(
-      "Revenue in GBP; purchases in other currencies are not added to it (no currency given: 1 purchases, 7.00; EUR: 1 purchases, 1000.00).",
+      "Revenue in GBP; purchases in other currencies are not added to it (EUR: 1 purchase, 1000.00; no currency given: 1 purchase, 7.00).",
     );
 
     const bad = await send("/v1/admin/experiments/e-cur/report?currency=pounds", { headers: ADMIN_HEADERS });

@@ -56,7 +56,8 @@ function currencyNote(r: ExperimentReport): string {
   const others = r.currencies.filter((c) => c.currency !== r.currency);
   if (others.length === 0) return r.currency ? `Revenue in ${r.currency}.` : "";
   const name = (c: string | null) => c ?? "no currency given";
-  const left = others.map((c) => `${name(c.currency)}: ${c.purchases} purchases, ${money(c.revenue)}`).join("; ");
+  const purchases = (n: number) => `${n} purchase${n === 1 ? "" : "s"}`;
+  const left = others.map((c) => `${name(c.currency)}: ${purchases(c.purchases)}, ${money(c.revenue)}`).join("; ");
   return `Revenue in ${name(r.currency)}; purchases in other currencies are not added to it (${left}).`;
 }
 

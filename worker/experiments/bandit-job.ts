@@ -39,7 +39,8 @@ export async function updateBandits(env: Bindings, now = Date.now()): Promise<st
       // the readers its report counts (sent, for subject lines), so the bandit follows what the report says
       const unit = await reportUnit(db, experiment);
       const tables = byPeriod(
-        await periodCounts(db, id, unit),
+        // the update reads clickers and buyers only, whatever the revenue's currency
+        await periodCounts(db, id, unit, { report: null, shop: null }),
         experiment.variants.map((v) => v.id),
       );
       const table = experiment.bandit.goal === "click" ? tables.clickers : tables.buyers;

@@ -45,20 +45,31 @@ export interface ExperimentReport extends ExperimentResults {
   at: string;
 }
 
+export interface ReportOptions {
+  intervals: "fixed" | "sequential";
+  now?: number;
+  /** over the arms compared with the control (core/stats/multiple-testing.ts; default Holm-Bonferroni) */
+  correction?: Correction;
+  /** the revenue's currency (null: purchases that gave none); absent: the one most purchases were made in */
+  currency?: ReportCurrency;
+  /** the currency of purchases that gave none (SHOP_CURRENCY), or null */
+  shopCurrency?: string | null;
+}
+
 export async function experimentReport(
   db: D1Database,
   experiment: Experiment,
-  intervals: "fixed" | "sequential",
-  now = Date.now(),
-  /** over the arms compared with the control (core/stats/multiple-testing.ts) */
-  correction: Correction = "holm-bonferroni",
-  /** the revenue's currency (null: purchases that gave none); undefined: the one most purchases were made in */
-  asked?: ReportCurrency,
+  opts: ReportOptions,
 ): Promise<ExperimentReport> {
+  const { intervals, now = Date.now(), correction = "holm-bonferroni", shopCurrency = null } = opts;
   // the tables first: the reads below run side by side, and a fresh database has none yet
   await ensureSchema(db);
-  const [unit, currencies] = await Promise.all([reportUnit(db, experiment), revenueCurrencies(db, experiment.id)]);
-  const currency = asked === undefined ? (currencies[0]?.currency ?? null) : asked;
+  const [unit, currencies] = await Promise.all([
+    reportUnit(db, experiment),
+    revenueCurrencies(db, experiment.id, shopCurrency),
+  ]);
+  const asked = opts.currency;
+  const currency = { report: asked === undefined ? (currencies[0]?.currency ?? null) : asked, shop: shopCurrency };
   const bandit = experiment.bandit !== undefined;
   const [counts, periods, blocks, slots, items, daily, phaseExposed] = await Promise.all([
     armCounts(db, experiment.id, unit, currency),
@@ -91,7 +102,7 @@ export async function experimentReport(
     slots,
     items,
     daily,
-    currency,
+    currency: currency.report,
     currencies,
     at: new Date(now).toISOString(),
   };

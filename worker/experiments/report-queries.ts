@@ -46,6 +46,12 @@ export interface DailyCounts {
  */
 export type ReportCurrency = string | null;
 
+/** The report's currency, and the one purchases that gave none are in (SHOP_CURRENCY; null: none is assumed). */
+export interface CurrencyChoice {
+  report: ReportCurrency;
+  shop: string | null;
+}
+
 /** One currency's purchases in an experiment (attributed to any arm). */
 export interface CurrencyTotals {
   currency: string | null;
@@ -53,8 +59,15 @@ export interface CurrencyTotals {
   revenue: number;
 }
 
-/** A reader's (or item's) revenue in the report's currency (`?2`, '' for none), in a query over `outcomes`. */
-const REVENUE_IN = "sum(CASE WHEN kind = 'purchase' AND coalesce(currency, '') = ?2 THEN value ELSE 0 END)";
+/**
+ * A purchase's currency in a query over `outcomes`: its own, else the shop's (`?3`, '' when none is assumed), so
+ * rows stored before purchases named theirs count in the shop's
+ */
+const CURRENCY_OF = "coalesce(currency, ?3)";
+/** A reader's (or item's) revenue in the report's currency (`?2`, '' for none). */
+const REVENUE_IN = `sum(CASE WHEN kind = 'purchase' AND ${CURRENCY_OF} = ?2 THEN value ELSE 0 END)`;
+/** The bindings ?2 and ?3 of the queries above. */
+const currencyParams = (c: CurrencyChoice) => [c.report ?? "", c.shop ?? ""];
 
 /**
  * The report's unit: readers a send assigned (`sent`) for an experiment whose sends drew arms (the subject-line
@@ -110,8 +123,8 @@ export const TOP_ITEMS = 50;
 export async function armCounts(
   db: D1Database,
   experiment: string,
-  unit: ReportUnit = "opened",
-  currency: ReportCurrency = null,
+  unit: ReportUnit,
+  currency: CurrencyChoice,
 ): Promise<ArmCounts[]> {
   await ensureSchema(db);
   const statements = [
@@ -120,6 +133,7 @@ export async function armCounts(
         `SELECT u.arm AS arm, count(*) AS exposed, sum(u.opened) AS opened, sum(u.click_only) AS clickOnly,
                 sum(coalesce(o.clicks, 0) > 0) AS clickers, sum(coalesce(o.clicks, 0)) AS clicks,
                 sum(coalesce(o.purchases, 0) > 0) AS buyers, sum(coalesce(o.purchases, 0)) AS purchases,
+                sum(coalesce(o.revenue, 0) > 0) AS payers,
                 sum(coalesce(o.revenue, 0)) AS revenue,
                 sum(coalesce(o.revenue, 0) * coalesce(o.revenue, 0)) AS revenueSquares
          FROM (${unitReaders(unit)}) u LEFT JOIN (
@@ -127,7 +141,7 @@ export async function armCounts(
            FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = u.user
          GROUP BY u.arm ORDER BY u.arm`,
       )
-      .bind(experiment, currency ?? ""),
+      .bind(experiment, ...currencyParams(currency)),
   ];
   // unit `sent` counts readers seen first by a click among the rest (its query says how many); `opened` leaves
   // them out, and says how many per arm
@@ -156,14 +170,15 @@ export const PERIOD_SECONDS = 3600;
 export async function periodCounts(
   db: D1Database,
   experiment: string,
-  unit: ReportUnit = "opened",
-  currency: ReportCurrency = null,
+  unit: ReportUnit,
+  currency: CurrencyChoice,
 ): Promise<PeriodCounts[]> {
   await ensureSchema(db);
   const { results } = await db
     .prepare(
       `SELECT CAST(u.at / ${PERIOD_SECONDS} AS INTEGER) AS period, u.arm AS arm, count(*) AS exposed,
               sum(u.opened) AS opened, sum(coalesce(o.clicks, 0) > 0) AS clickers, sum(coalesce(o.purchases, 0) > 0) AS buyers,
+              sum(coalesce(o.revenue, 0) > 0) AS payers,
               sum(coalesce(o.revenue, 0)) AS revenue,
               sum(coalesce(o.revenue, 0) * coalesce(o.revenue, 0)) AS revenueSquares
        FROM (${unitReaders(unit)}) u LEFT JOIN (
@@ -171,7 +186,7 @@ export async function periodCounts(
          FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = u.user
        GROUP BY period, u.arm ORDER BY period, u.arm`,
     )
-    .bind(experiment, currency ?? "")
+    .bind(experiment, ...currencyParams(currency))
     .all<PeriodCounts>();
   return results;
 }
@@ -215,18 +230,14 @@ export async function slotCounts(
 }
 
 /** The most clicked and bought items per arm, their revenue in the report's currency. */
-export async function itemCounts(
-  db: D1Database,
-  experiment: string,
-  currency: ReportCurrency = null,
-): Promise<ItemCounts[]> {
+export async function itemCounts(db: D1Database, experiment: string, currency: CurrencyChoice): Promise<ItemCounts[]> {
   const { results } = await db
     .prepare(
       `SELECT arm, item, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, ${REVENUE_IN} AS revenue
        FROM outcomes WHERE experiment = ?1 AND item IS NOT NULL GROUP BY arm, item
-       ORDER BY clicks + purchases DESC, item LIMIT ?3`,
+       ORDER BY clicks + purchases DESC, item LIMIT ?4`,
     )
-    .bind(experiment, currency ?? "", TOP_ITEMS)
+    .bind(experiment, ...currencyParams(currency), TOP_ITEMS)
     .all<ItemCounts>();
   return results;
 }
@@ -238,7 +249,7 @@ export async function itemCounts(
 export async function dailyCounts(
   db: D1Database,
   experiment: string,
-  currency: ReportCurrency = null,
+  currency: CurrencyChoice,
 ): Promise<DailyCounts[]> {
   const { results } = await db
     .prepare(
@@ -247,23 +258,30 @@ export async function dailyCounts(
        FROM (SELECT day, arm, sum(exposures) AS exposures, sum(clicks) AS clicks, sum(purchases) AS purchases
              FROM daily WHERE experiment = ?1 GROUP BY day, arm) d
        LEFT JOIN (SELECT day, arm, sum(value) AS revenue FROM outcomes
-                  WHERE experiment = ?1 AND kind = 'purchase' AND coalesce(currency, '') = ?2 GROUP BY day, arm) r
+                  WHERE experiment = ?1 AND kind = 'purchase' AND ${CURRENCY_OF} = ?2 GROUP BY day, arm) r
          ON r.day = d.day AND r.arm = d.arm
        ORDER BY d.day, d.arm`,
     )
-    .bind(experiment, currency ?? "")
+    .bind(experiment, ...currencyParams(currency))
     .all<DailyCounts>();
   return results;
 }
 
-/** Each currency the experiment's purchases were made in (null: given none), most purchases first. */
-export async function revenueCurrencies(db: D1Database, experiment: string): Promise<CurrencyTotals[]> {
+/**
+ * Each currency the experiment's purchases were made in (null: given none, and no shop currency), most purchases
+ * first (a named currency before none on a tie).
+ */
+export async function revenueCurrencies(
+  db: D1Database,
+  experiment: string,
+  shop: string | null,
+): Promise<CurrencyTotals[]> {
   const { results } = await db
     .prepare(
-      `SELECT currency, count(*) AS purchases, sum(value) AS revenue FROM outcomes
-       WHERE experiment = ? AND kind = 'purchase' GROUP BY currency ORDER BY purchases DESC, currency`,
+      `SELECT nullif(${CURRENCY_OF}, '') AS currency, count(*) AS purchases, sum(value) AS revenue FROM outcomes
+       WHERE experiment = ?1 AND kind = 'purchase' GROUP BY 1 ORDER BY purchases DESC, currency IS NULL, currency`,
     )
-    .bind(experiment)
+    .bind(experiment, "", shop ?? "")
     .all<CurrencyTotals>();
   return results;
 }

@@ -13,7 +13,7 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import { isCurrencyCode } from "../../core/events";
 import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
-import type { AppEnv } from "../env";
+import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { experimentIdParam } from "../experiments/experiment-input";
 import { experimentReport } from "../experiments/experiment-report";
@@ -48,14 +48,12 @@ export function registerAdminExperimentReport(app: Hono<AppEnv>): void {
       const experiment = await reportedExperiment(c.env.OPENTIME_KV, id);
       if (!experiment) throw new ApiError("NOT_FOUND", `no experiment "${id}"`);
       return c.json(
-        await experimentReport(
-          db,
-          experiment,
-          query.data.intervals,
-          Date.now(),
-          query.data.correction,
-          query.data.currency,
-        ),
+        await experimentReport(db, experiment, {
+          intervals: query.data.intervals,
+          correction: query.data.correction,
+          ...(query.data.currency !== undefined && { currency: query.data.currency }),
+          shopCurrency: getConfig(c.env).shopCurrency,
+        }),
         200,
         {
           "Cache-Control": "private, no-store",

@@ -50,7 +50,9 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     const experiment = asked ?? (current ? await reportedExperiment(kv, current) : null);
     const [report, bandit, drift] = db
       ? await Promise.all([
-          experiment ? experimentReport(db, experiment, "sequential") : null,
+          experiment
+            ? experimentReport(db, experiment, { intervals: "sequential", shopCurrency: getConfig(c.env).shopCurrency })
+            : null,
           experiment?.bandit ? banditHistory(db, experiment.id) : [],
           recentDriftRuns(db),
         ])
