@@ -194,6 +194,24 @@ describe("versions a campaign pins", () => {
     expect(reads).toBe(2);
   });
 
+  it("a pinned version that cannot load serves the active model as it is now, not the one active at its failure", async () => {
+    const b = `${fixture().version}-b`;
+    await publish(b);
+    let now = Date.now();
+    const pin = (v: string) => pinnedModel(env.OPENTIME_KV, v, getModel(env.OPENTIME_KV, 1, now, ignore), now, ignore);
+    const missing = await pin("never-published");
+    expect(missing.ok && missing.rejected?.version).toBe("never-published");
+    expect(versionOf(missing)).toBe(fixture().version);
+    // the active model moves to b within the minute the failure is remembered
+    await point(b);
+    now += 5000;
+    expect(versionOf(await getModel(env.OPENTIME_KV, 1, now, ignore))).toBe(b);
+    now += 1000;
+    const again = await pin("never-published");
+    expect(versionOf(again)).toBe(b);
+    expect(again.ok && again.rejected?.version).toBe("never-published");
+  });
+
   it("a pinned version that became the active one is released: the active model serves it", async () => {
     const [b, c] = [`${fixture().version}-b`, `${fixture().version}-c`];
     await publish(b);

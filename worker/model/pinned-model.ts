@@ -3,23 +3,33 @@
  * version with the active one, or a campaign held on a version). Up to MAX_PINNED such versions are kept per
  * isolate beside the active one (the model store's), the least recently asked for replaced first and released
  * after the grace period: two arms on two versions do not reload a model at every open. A version that cannot
- * load (missing, failing its check) serves the active model instead, says so (`rejected`), and is tried again a
- * minute later: an open never fails over it. As in the model store, the request that starts a load hands it to
+ * load (missing, failing its check) serves the active model instead (as it is when asked: the failure holds no
+ * model of its own), says so (`rejected`), and is tried again a minute later: an open never fails over it. As in the model store, the request that starts a load hands it to
  * its `waitUntil`, and a load still pending after LOAD_STALE_MS is started anew.
  */
 
 import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
-import { LOAD_STALE_MS, loadVersion, type ModelState, retire } from "./model-store";
+import {
+  LOAD_STALE_MS,
+  type LoadedModel,
+  loadVersion,
+  type ModelFailure,
+  type ModelState,
+  retire,
+} from "./model-store";
 
 /** How long a failed load of a pinned version is remembered before it is tried again. */
 const RETRY_MS = 60_000;
 /** Pinned versions kept at once (each is a whole model in the isolate's memory). */
 export const MAX_PINNED = 2;
 
+/** A pinned version's load: its model, or why it failed (the active model then serves, as it is when asked). */
+type PinnedLoad = { ok: true; model: LoadedModel } | { ok: false; reason: ModelFailure };
+
 interface Pinned {
   at: number;
-  state: Promise<ModelState>;
+  load: Promise<PinnedLoad>;
   settled: boolean;
   failed: boolean;
 }
@@ -59,20 +69,25 @@ export async function pinnedModel(
     // most recently asked for: last in the map's order
     pinned.delete(version);
     pinned.set(version, held);
-    return held.state;
+    return served(await held.load, active, version);
   }
-  const entry: Pinned = { at: now, failed: false, settled: false, state: Promise.resolve(current) };
-  entry.state = loadVersion(kv, version)
+  const entry: Pinned = {
+    at: now,
+    failed: false,
+    settled: false,
+    load: Promise.resolve({ ok: false, reason: "kv-error" }),
+  };
+  entry.load = loadVersion(kv, version)
     .then(
-      (r): ModelState => {
-        if (r.ok) return r;
+      (r): PinnedLoad => {
+        if (r.ok) return { ok: true, model: r.model };
         entry.failed = true;
-        return fallback(current, version, r.reason);
+        return { ok: false, reason: r.reason };
       },
-      (e: unknown) => {
+      (e: unknown): PinnedLoad => {
         entry.failed = true;
         logEvent("error", "model.pinned_failed", { version, detail: errorMessage(e) });
-        return fallback(current, version, "model-corrupt");
+        return { ok: false, reason: "model-corrupt" };
       },
     )
     .finally(() => {
@@ -87,14 +102,22 @@ export async function pinnedModel(
     pinned.delete(name);
     release(old, current);
   }
-  waitUntil(entry.state);
-  return entry.state;
+  waitUntil(entry.load);
+  return served(await entry.load, active, version);
 }
 
-/** Retires a replaced pinned model (not the active one, nor a fallback to it). */
+/**
+ * What a pinned load serves: its model, or the active one as it is now (a failure keeps no model of its own: an
+ * active model replaced since is neither served nor held in memory by it).
+ */
+async function served(load: PinnedLoad, active: Promise<ModelState>, version: string): Promise<ModelState> {
+  return load.ok ? { ok: true, model: load.model } : fallback(await active, version, load.reason);
+}
+
+/** Retires a replaced pinned model (not the active one). */
 function release(old: Pinned, current: ModelState): void {
-  void old.state.then((s) => {
-    if (s.ok && s.model !== (current.ok ? current.model : null) && !old.failed) retire(s.model, Date.now());
+  void old.load.then((s) => {
+    if (s.ok && s.model !== (current.ok ? current.model : null)) retire(s.model, Date.now());
   });
 }
 
