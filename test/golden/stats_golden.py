@@ -99,6 +99,12 @@ def means(case, a, b):
     return {"absolute": absolute, "relative": relative, "df": df}, positive
 
 
+def kish(w, ns):
+    """Kish's effective sample size of an arm whose reader i in period p weighs w_p / n_pa."""
+    per_reader = np.concatenate([np.full(int(n), wp / n) for wp, n in zip(w, ns)])
+    return float(per_reader.sum() ** 2 / (per_reader ** 2).sum())
+
+
 def periods_section():
     """A bandit's arms weighted by period (core/stats/periods.ts), from readers' values drawn per period and arm."""
     rng = np.random.default_rng(20270105)
@@ -195,9 +201,10 @@ def periods_section():
                 "weights": [float(w[used.index(p)]) if p in used else 0.0 for p in range(len(cells))],
                 "arms": [{"n": e["n"], "mean": e["mean"], "variance": e["variance"]} for e in arms],
                 "comparisons": comparisons,
-                # Kish's effective readers: 1 / sum_p w_p^2 / n_pa
-                "bandit": [{"trials": float(1 / (w**2 / e["ns"]).sum()),
-                            "successes": e["mean"] * float(1 / (w**2 / e["ns"]).sum())} for e in arms] if rates else None,
+                # Kish's effective readers, from each reader's own weight in the arm's mean (w_p / n_pa):
+                # (sum of weights)^2 / sum of their squares
+                "bandit": [{"trials": kish(w, e["ns"]), "successes": e["mean"] * kish(w, e["ns"])}
+                           for e in arms] if rates else None,
             },
         })
     return cases
