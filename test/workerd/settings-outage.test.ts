@@ -16,19 +16,24 @@ const T0 = 1_800_000_000_000;
 const MINUTE = 60_000;
 const CAMPAIGN = "outage";
 
+/** KV whose reads go through `read` (`real()` is KV's own read); every other operation is KV's. */
+function kvReading(read: (name: string, real: () => Promise<unknown>) => Promise<unknown>): KVNamespace {
+  return new Proxy(env.OPENTIME_KV, {
+    get(target, key) {
+      if (key === "get")
+        return (name: string, ...rest: unknown[]) =>
+          read(name, () => (target.get as (...a: unknown[]) => Promise<unknown>)(name, ...rest));
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as KVNamespace;
+}
+
+const failed = (detail: string) => Promise.reject(new Error(`KV GET failed: ${detail}`));
+
 /** The test's KV, whose reads fail while `down` is set. */
 let down = false;
-const kv = new Proxy(env.OPENTIME_KV, {
-  get(target, key) {
-    if (key === "get")
-      return (...args: Parameters<KVNamespace["get"]>) => {
-        if (down) return Promise.reject(new Error("KV GET failed: 503 Service Unavailable"));
-        return (target.get as (...a: unknown[]) => Promise<unknown>)(...args);
-      };
-    const value = Reflect.get(target, key);
-    return typeof value === "function" ? value.bind(target) : value;
-  },
-}) as KVNamespace;
+const kv = kvReading((_, real) => (down ? failed("503 Service Unavailable") : real()));
 
 /** A campaign told apart by its fallback URL. */
 const campaign = (page: string) => ({
@@ -37,6 +42,20 @@ const campaign = (page: string) => ({
   fallbackUrl: `https://shop.example/${page}`,
 });
 const pageOf = (c: { fallbackUrl?: string }) => c.fallbackUrl?.split("/").at(-1);
+
+/** A running experiment on the campaign. */
+const experimentOn = (id: string, extra: Record<string, unknown> = {}) =>
+  ExperimentSchema.parse({
+    v: 1,
+    id,
+    campaign: CAMPAIGN,
+    status: "running",
+    variants: [
+      { id: "personal", weight: 1, content: campaign("Wine") },
+      { id: "popular", weight: 1, content: "popular" },
+    ],
+    ...extra,
+  });
 
 beforeEach(async () => {
   down = false;
@@ -72,17 +91,9 @@ describe("a KV outage", () => {
   it("a failed read that ends after a good one leaves the good answer in place", async () => {
     await env.OPENTIME_KV.put(kvKeys.campaign(CAMPAIGN), JSON.stringify(campaign("Wine")));
     let calls = 0;
-    const racing = new Proxy(env.OPENTIME_KV, {
-      get(target, key) {
-        if (key === "get")
-          return (...args: Parameters<KVNamespace["get"]>) =>
-            calls++ === 0
-              ? new Promise((_, reject) => setTimeout(() => reject(new Error("KV GET failed: timeout")), 50))
-              : (target.get as (...a: unknown[]) => Promise<unknown>)(...args);
-        const value = Reflect.get(target, key);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    }) as KVNamespace;
+    const racing = kvReading((_, real) =>
+      calls++ === 0 ? new Promise((r) => setTimeout(r, 50)).then(() => failed("timeout")) : real(),
+    );
     const [slow, quick] = await Promise.all([getCampaign(racing, CAMPAIGN, T0), getCampaign(racing, CAMPAIGN, T0)]);
     expect(pageOf(quick)).toBe("Wine");
     expect(pageOf(slow)).toBe("Wine");
@@ -97,16 +108,7 @@ describe("a KV outage", () => {
   });
 
   it("keeps the experiment running on a campaign: its readers stay in their arms", async () => {
-    const experiment = ExperimentSchema.parse({
-      v: 1,
-      id: "e-outage",
-      campaign: CAMPAIGN,
-      status: "running",
-      variants: [
-        { id: "personal", weight: 1, content: campaign("Wine") },
-        { id: "popular", weight: 1, content: "popular" },
-      ],
-    });
+    const experiment = experimentOn("e-outage");
     await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(experiment));
     expect((await runningExperiment(kv, CAMPAIGN, T0))?.id).toBe("e-outage");
     down = true;
@@ -120,29 +122,11 @@ describe("a KV outage", () => {
   });
 
   it("a bandit whose weights cannot be read is still served, on its own weights", async () => {
-    const experiment = ExperimentSchema.parse({
-      v: 1,
-      id: "e-bandit-outage",
-      campaign: CAMPAIGN,
-      status: "running",
-      bandit: { goal: "click", floor: 0.05 },
-      variants: [
-        { id: "personal", weight: 1, content: campaign("Wine") },
-        { id: "popular", weight: 1, content: "popular" },
-      ],
-    });
+    const experiment = experimentOn("e-bandit-outage", { bandit: { goal: "click", floor: 0.05 } });
     await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(experiment));
-    const weightsDown = new Proxy(env.OPENTIME_KV, {
-      get(target, key) {
-        if (key === "get")
-          return (name: string, ...rest: unknown[]) =>
-            name === kvKeys.banditWeights(experiment.id)
-              ? Promise.reject(new Error("KV GET failed: 503"))
-              : (target.get as (...a: unknown[]) => Promise<unknown>)(name, ...rest);
-        const value = Reflect.get(target, key);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    }) as KVNamespace;
+    const weightsDown = kvReading((name, real) =>
+      name === kvKeys.banditWeights(experiment.id) ? failed("503") : real(),
+    );
     expect((await runningExperiment(weightsDown, CAMPAIGN, T0))?.variants.map((v) => v.weight)).toEqual([1, 1]);
     await env.OPENTIME_KV.delete(kvKeys.campaignExperiment(CAMPAIGN));
   });
