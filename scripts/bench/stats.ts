@@ -11,9 +11,12 @@ export interface LatencySummary {
 
 /**
  * Nearest-rank percentiles, rounded to the microsecond. No samples, no figures: every one NaN (null in the JSON),
- * never a 0 that reads as a measurement.
+ * never a 0 that reads as a measurement. A sample that is not a finite number (a Server-Timing part missing from
+ * an answer) throws: the sort cannot order it, so every percentile after it would be silently wrong.
  */
 export function summarize(samples: readonly number[]): LatencySummary {
+  const bad = samples.findIndex((x) => !Number.isFinite(x));
+  if (bad !== -1) throw new RangeError(`latency sample ${bad} of ${samples.length} is ${samples[bad]}, not a time`);
   const s = [...samples].sort((a, b) => a - b);
   if (s.length === 0)
     return { n: 0, mean: Number.NaN, p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, max: Number.NaN };

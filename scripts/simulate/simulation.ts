@@ -11,7 +11,7 @@
  */
 import { assign } from "../../core/experiments/assignment";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
-import { controlOf, type ExperimentResults } from "../../core/experiments/report";
+import { type ArmCounts, controlOf, type ExperimentResults } from "../../core/experiments/report";
 import { fnv1a32 } from "../../core/fnv";
 import type { Estimate } from "../../core/stats/estimate";
 import { mintToken } from "../../core/token";
@@ -180,8 +180,8 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
       sample.map(async (r) => {
         const res = await o.send(`/v1/users/${encodeURIComponent(r.id)}?view=edge`, { headers: admin });
         if (res.status !== 200) return false;
-        const body = (await res.json()) as { profile?: { recentItems?: unknown[] } };
-        return (body.profile?.recentItems?.length ?? 0) >= HISTORY_VIEWS;
+        const body = (await res.json()) as { profile?: { recentItems?: RecentItem[] } };
+        return historyArrived(body.profile?.recentItems ?? [], hourAgo);
       }),
     );
     return seen.every(Boolean);
@@ -250,19 +250,12 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   o.log(`posting ${outcomes.length} clicks and purchases`);
   await postEvents(outcomes);
   let report = await readReport(o, admin, experimentId);
-  const counted = (rep: Report) =>
-    Object.entries(simulated).every(([arm, s]) => {
-      const a = rep.arms.find((x) => x.arm === arm);
-      return (
-        a?.exposed === s.exposed && a.clicks === s.clicks && a.clickers === s.clicks && a.purchases === s.purchases
-      );
-    });
   const reconciled = await waitFor(
     o,
     "the clicks and purchases to be counted",
     async () => {
       report = await readReport(o, admin, experimentId);
-      return counted(report);
+      return storeCounted(simulated, report);
     },
     false,
   );
@@ -295,6 +288,41 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     arm_mismatches: mismatches,
     seconds: Math.round((Date.now() - started) / 100) / 10,
   };
+}
+
+type RecentItem = { item?: unknown; type?: unknown; ts?: unknown };
+
+/**
+ * Whether this run's history views (ts `since` .. `since + HISTORY_VIEWS - 1`) are in a reader's edge profile.
+ * Not merely HISTORY_VIEWS recent items: a reader of an earlier run with the same --seed has those already (its
+ * views, clicks and purchases), and the opens would then be decided before this run's history was folded in.
+ */
+export function historyArrived(recent: readonly RecentItem[], since: number): boolean {
+  const ours = recent.filter(
+    (e) => e.type === "view" && typeof e.ts === "number" && e.ts >= since && e.ts < since + HISTORY_VIEWS,
+  );
+  return ours.length >= HISTORY_VIEWS;
+}
+
+/**
+ * Whether the store counted exactly what the simulation made, arm by arm. A simulated reader clicks at most once
+ * and buys at most once, so clickers equal clicks and buyers equal purchases: the rates the report gives
+ * (CTR = clickers / exposed, conversion = buyers / exposed) are checked, not only the event counts.
+ */
+export function storeCounted(
+  simulated: SimulationResult["simulated"],
+  report: { arms: readonly Pick<ArmCounts, "arm" | "exposed" | "clicks" | "clickers" | "purchases" | "buyers">[] },
+): boolean {
+  return Object.entries(simulated).every(([arm, s]) => {
+    const a = report.arms.find((x) => x.arm === arm);
+    return (
+      a?.exposed === s.exposed &&
+      a.clicks === s.clicks &&
+      a.clickers === s.clicks &&
+      a.purchases === s.purchases &&
+      a.buyers === s.purchases
+    );
+  });
 }
 
 /** The report with fixed-horizon intervals: the simulation looks once, at its end. */
