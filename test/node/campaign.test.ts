@@ -43,6 +43,28 @@ describe("click-through UTM", () => {
   });
 });
 
+describe("block types", () => {
+  const issues = (raw: unknown) => {
+    const r = parseCampaign(raw);
+    return r.success ? [] : r.error.issues.map((i) => [i.path.join("."), i.message]);
+  };
+
+  it("a product block as the default says why it cannot be one; an unknown type names the types there are", () => {
+    expect(issues({ v: 2, default: { id: "d", type: "product", item: "p1" } })).toEqual([
+      ["default.type", expect.stringContaining("a product block cannot be the default")],
+    ]);
+    expect(issues({ v: 2, default: { id: "d", type: "banner" } })).toEqual([
+      ["default.type", "must be one of: recommendations, static, countdown"],
+    ]);
+    const inBlocks = issues({
+      v: 2,
+      default: { id: "d", type: "recommendations" },
+      blocks: [{ id: "b", type: "banner", when: {} }],
+    });
+    expect(inBlocks).toEqual([["blocks.0.type", "must be one of: recommendations, static, product, countdown"]]);
+  });
+});
+
 describe("slot names", () => {
   it("parses layout, position and scale, and refuses positions outside the layout", () => {
     expect(parseSlot("grid-3@2x")).toEqual({ layout: "grid", index: 3, scale: 2 });
