@@ -114,9 +114,9 @@ export function mergeOverlay(current: ItemOverlay | undefined, change: ItemChang
 
 const utf8 = new TextEncoder();
 
-/** An item's share of the published overlay: `"<id>":<overlay>,` in UTF-8 bytes. */
-export function overlayBytes(id: string, overlay: ItemOverlay): number {
-  return utf8.encode(`${JSON.stringify(id)}:${JSON.stringify(overlay)},`).length;
+/** An item's share of the published overlay: `"<id>":<overlay>,` in UTF-8 bytes (`json`: the overlay's JSON). */
+export function overlayBytes(id: string, overlay: ItemOverlay, json = JSON.stringify(overlay)): number {
+  return utf8.encode(`${JSON.stringify(id)}:${json},`).length;
 }
 
 /** Bytes of every item's share of the published overlay (overlayBytes). */
@@ -142,9 +142,10 @@ export function planPatch(
     const before = current.get(change.id);
     const after = mergeOverlay(before, change);
     const empty = Object.keys(after).length === 0;
-    if (JSON.stringify(before ?? {}) !== JSON.stringify(after)) {
+    const [was, is] = [JSON.stringify(before ?? {}), JSON.stringify(after)];
+    if (was !== is) {
       next.set(change.id, empty ? null : after);
-      bytes += (empty ? 0 : overlayBytes(change.id, after)) - (before ? overlayBytes(change.id, before) : 0);
+      bytes += (empty ? 0 : overlayBytes(change.id, after, is)) - (before ? overlayBytes(change.id, before, was) : 0);
     }
     held += (before ? 0 : 1) - (empty ? 1 : 0);
   }

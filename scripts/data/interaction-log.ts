@@ -99,12 +99,11 @@ export function parseTime(raw: string, order: DateOrder = "mdy"): number {
   // compact dates as warehouses export them (YYYYMMDD, YYYYMMDDHHMMSS), read as UTC; as numbers they would be
   // seconds in 1970-73 or milliseconds in the 27th century
   const compact = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2}))?$/.exec(s);
-  if (compact && (s.length === 8 || s.length === 14)) {
-    const [y, mo, d, hh = "0", mm = "0", ss = "0"] = compact.slice(1).map((v) => v ?? "0") as string[];
-    const [year, month, day] = [Number(y), Number(mo), Number(d)];
-    if (year >= 1900 && year < 2200 && month >= 1 && month <= 12 && day >= 1 && day <= 31)
-      if (Number(hh) <= 23 && Number(mm) <= 59 && Number(ss) <= 59)
-        return Date.UTC(year, month - 1, day, Number(hh), Number(mm), Number(ss)) / 1000;
+  if (compact) {
+    const field = (i: number) => Number(compact[i] ?? 0);
+    const [year, month, day, hh, mm, ss] = [field(1), field(2), field(3), field(4), field(5), field(6)];
+    const valid = year >= 1900 && year < 2200 && month >= 1 && month <= 12 && day >= 1 && day <= 31;
+    if (valid && hh <= 23 && mm <= 59 && ss <= 59) return Date.UTC(year, month - 1, day, hh, mm, ss) / 1000;
   }
   if (/^\d+(\.\d+)?$/.test(s)) {
     const n = Number(s);
@@ -306,7 +305,6 @@ function reindex<T extends Int32Array | Int16Array>(ids: string[], column: T): {
   return { ids: [...index.keys()], column };
 }
 
-/** Dense index of `key`, assigning the next one on first sight. */
 /**
  * A customer id as both logs key it: a whole number that a spreadsheet wrote as a float (`17850.0`) is that number,
  * so the purchase and interaction readers of one file never split a reader in two; any other id is kept as it is.
@@ -315,6 +313,7 @@ export function customerId(raw: string): string {
   return /^\d+\.0+$/.test(raw) ? raw.slice(0, raw.indexOf(".")) : raw;
 }
 
+/** Dense index of `key`, assigning the next one on first sight. */
 export function intern(index: Map<string, number>, key: string): number {
   let i = index.get(key);
   if (i === undefined) {

@@ -13,6 +13,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { EMPTY_LIVE_CATALOG, type LiveCatalog, LiveCatalogSchema, unavailableIds } from "../../core/live-catalog";
 import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
+import { within } from "../lib/within";
 
 /** How often an isolate asks whether the live catalog changed. */
 export const LIVE_CATALOG_REFRESH_MS = 1000;
@@ -33,17 +34,6 @@ let reading: { version: number; startedAt: number; done: Promise<void> } | null 
 export const LIVE_READ_STALE_MS = 10_000;
 /** How long an open waits for the whole catalog before it goes on with the copy it has (the read goes on). */
 export const LIVE_READ_WAIT_MS = 1_000;
-
-/** `work`, or nothing once `ms` have passed. */
-function atMost(work: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const waited = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  return Promise.race([work, waited]).finally(() => {
-    if (timer !== null) clearTimeout(timer);
-  });
-}
 
 export function resetLiveCatalogCache(): void {
   cached = null;
@@ -75,7 +65,8 @@ async function refresh(kv: KVNamespace, now: number, waitUntil: WaitUntil): Prom
   try {
     const pointer = (await kv.get<{ version?: unknown }>(kvKeys.liveCatalogVersion, "json")) ?? { version: 0 };
     const version = typeof pointer.version === "number" ? pointer.version : 0;
-    if (version > ours().catalog.version) await atMost(sharedRead(kv, version, now, waitUntil), LIVE_READ_WAIT_MS);
+    if (version > ours().catalog.version)
+      await within(sharedRead(kv, version, now, waitUntil), LIVE_READ_WAIT_MS, () => undefined);
   } catch (e) {
     logEvent("error", "catalog.live_read_failed", { detail: errorMessage(e) });
   }

@@ -11,6 +11,7 @@
  * SHARE_WAIT_MS of its own, then (or when the shared one fails) computes its own.
  */
 import type { ServedBlock } from "../campaigns/serve-block";
+import { within } from "../lib/within";
 
 const TTL_MS = 5_000;
 const MAX_ENTRIES = 2_000;
@@ -63,12 +64,11 @@ export function blockRanking(
 
 /** `shared` if it settles within `waitMs` (this request's own timer), else (or if it fails) `compute()`. */
 async function orOwn(shared: Promise<ServedBlock>, waitMs: number, compute: () => Promise<ServedBlock>) {
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), waitMs);
-  });
-  const first = await Promise.race([shared.catch(() => null), late]);
-  if (timer !== null) clearTimeout(timer);
+  const first = await within(
+    shared.catch(() => null),
+    waitMs,
+    () => null,
+  );
   return first ?? compute();
 }
 

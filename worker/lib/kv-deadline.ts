@@ -7,6 +7,7 @@
  * (`profile`, `model`: the part before the first `:`), never the key, which may hold a user id.
  */
 import { kvKeys } from "../../core/kv-keys";
+import { within } from "./within";
 
 export interface KvDeadlines {
   /** get, getWithMetadata and list of small values */
@@ -63,11 +64,9 @@ function deadlineOf(kind: Kind, key: string, d: KvDeadlines): number {
 
 /** Settles like `p`, or rejects with a KvDeadlineError after `ms`; the timer is cleared either way. */
 function bounded<T>(p: Promise<T>, ms: number, op: string, kind: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new KvDeadlineError(op, kind, ms)), ms);
+  return within(p, ms, () => {
+    throw new KvDeadlineError(op, kind, ms);
   });
-  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
 /** `kv` with deadlines on get, getWithMetadata, list, put and delete; anything else passes through. */

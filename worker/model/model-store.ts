@@ -36,6 +36,7 @@ import { RANKER_FEATURES, type RankerItemStats, type RankerMode } from "../../co
 import { type CompiledEnsemble, compileEnsemble, isWellFormed } from "../../core/tree-ensemble";
 import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
+import { within } from "../lib/within";
 import { createScoringSession } from "../ort/ort-runtime";
 import { type GuardedSession, guardSession } from "./session-guard";
 
@@ -185,11 +186,7 @@ export async function getModel(
 function orGood(state: Promise<ModelState>): Promise<ModelState> {
   const fallback = good;
   if (!fallback) return state;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const waited = new Promise<ModelState>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: true, model: fallback.model }), SWITCH_WAIT_MS);
-  });
-  return Promise.race([state, waited]).finally(() => clearTimeout(timer));
+  return within(state, SWITCH_WAIT_MS, (): ModelState => ({ ok: true, model: fallback.model }));
 }
 
 /** Loads the newest version in `model:history` other than `rejected` (once: a failure is not chased further). */

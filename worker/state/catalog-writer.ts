@@ -31,6 +31,7 @@ import {
 import { basePrices } from "../catalog/base-prices";
 import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
+import { within } from "../lib/within";
 import { getTriggers } from "../triggers/trigger-config";
 import { ackedByShard, appendChanges, changesAfter, OUTBOX_SCHEMA, pruneOutbox, recordAck } from "./catalog-outbox";
 import { READER_SHARDS, shardStub } from "./shard-routing";
@@ -45,12 +46,8 @@ const FANOUT_CALL_TIMEOUT_MS = 15_000;
 const CALLS_PER_ROUND = 8;
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: number | null = null;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms) as unknown as number;
-  });
-  return Promise.race([work, late]).finally(() => {
-    if (timer !== null) clearTimeout(timer);
+  return within(work, ms, () => {
+    throw new Error(`no answer in ${ms} ms`);
   });
 }
 
