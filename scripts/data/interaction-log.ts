@@ -181,6 +181,23 @@ export function openCsv(path: string, parser?: Transform): Readable {
   return last;
 }
 
+/**
+ * A CSV's rows as records keyed by its header, as every reader of a shop's file takes them: a byte-order mark (a
+ * spreadsheet's UTF-8 CSV) and spaces around the header names are no part of them, empty lines are skipped, a
+ * short row is kept.
+ */
+export function csvRecords(path: string): AsyncIterable<Record<string, string>> {
+  return openCsv(
+    path,
+    parse({
+      columns: (header: string[]) => header.map((h) => h.trim()),
+      skip_empty_lines: true,
+      relax_column_count: true,
+      bom: true,
+    }),
+  ) as AsyncIterable<Record<string, string>>;
+}
+
 /** The first line of a CSV (plain or .gz), reading no further than needed. */
 export async function readHeaderLine(path: string): Promise<string> {
   const stream = openCsv(path);
@@ -228,9 +245,8 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
   // times are parsed once the whole file is seen (parseTimes), as the purchase reader does
   const rawTimes: string[] = [];
   let read = 0;
-  const parser = openCsv(path, parse({ columns: true, skip_empty_lines: true, relax_column_count: true, bom: true }));
   let checked = false;
-  for await (const rec of parser as AsyncIterable<Record<string, string>>) {
+  for await (const rec of csvRecords(path)) {
     read++;
     if (!checked) {
       for (const col of Object.values(mapping)) {

@@ -15,9 +15,8 @@ import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { parse } from "csv-parse";
 import { z } from "zod";
-import { openCsv, parseTimes, readHeaderLine } from "../data/interaction-log";
+import { csvRecords, parseTimes, readHeaderLine } from "../data/interaction-log";
 import { readPurchaseLog } from "../data/purchase-log";
 
 export interface ApiEvent {
@@ -132,14 +131,8 @@ async function loadEvents(
     let read = 0;
     const dropped: Record<string, number> = {};
     const rawTimes: string[] = [];
-    // as train reads the file: a byte-order mark (a spreadsheet's UTF-8 CSV) is no part of the first column's name
-    const parser = parse({
-      columns: (h: string[]) => h.map((c) => c.trim()),
-      skip_empty_lines: true,
-      relax_column_count: true,
-      bom: true,
-    });
-    for await (const r of openCsv(path, parser) as AsyncIterable<Record<string, string>>) {
+    // as train reads the file (a byte-order mark is no part of the first column's name)
+    for await (const r of csvRecords(path)) {
       read++;
       if (!r.event_id || !r.user_id || !r.type || !r.ts) {
         dropped["missing field"] = (dropped["missing field"] ?? 0) + 1;
