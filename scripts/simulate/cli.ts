@@ -94,8 +94,13 @@ log(
     `; CTR uplift ${pct(uplift.ctr.estimate)} [${pct(uplift.ctr.ci_low)}, ${pct(uplift.ctr.ci_high)}]; SRM p ${srm_p}; ` +
     `${reconciled ? "the store's counts equal the simulation's" : "NOT reconciled"} (${result.seconds} s)`,
 );
+if (result.unpersonalized > 0)
+  log(
+    `${result.unpersonalized} opens of the personalized arm were NOT personalized (${JSON.stringify(result.served.personalized)}): ` +
+      "the uplift measures a fallback; see the Worker's log",
+  );
 console.log(JSON.stringify({ variants, uplift, srm_p, reconciled, ...rest }));
-process.exitCode = reconciled && result.arm_mismatches === 0 ? 0 : 1;
+process.exitCode = reconciled && result.arm_mismatches === 0 && result.unpersonalized === 0 ? 0 : 1;
 
 function pct(x: number | null): string {
   return x === null ? "n/a" : `${(x * 100).toFixed(2)}%`;

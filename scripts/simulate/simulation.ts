@@ -79,6 +79,13 @@ export interface SimulationResult {
   simulated: Record<string, { exposed: number; clicks: number; purchases: number }>;
   /** exposures the Worker served another arm than the hashes give (must be 0) */
   arm_mismatches: number;
+  /** per arm, how many opens the Worker served with each `X-Opentime-Reason` */
+  served: Record<string, Record<string, number>>;
+  /**
+   * opens of the personalized arm the Worker did not personalize (any reason but `personalized`: a model or
+   * profile it could not use). Must be 0: else the uplift measures a fallback, not personalization.
+   */
+  unpersonalized: number;
   seconds: number;
 }
 
@@ -197,7 +204,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     return !(o.skew > 0 && armOf(r.id) === control && rng.next() < o.skew);
   });
   o.log(`opening the email for ${openers.length} readers`);
-  const shown = new Map<string, { arm: string; items: string[] }>();
+  const shown = new Map<string, { arm: string; items: string[]; reason: string }>();
   let mismatches = 0;
   await pool(openers, o.concurrency, async (r) => {
     const t = await mintToken(o.tokenSecret, { user: r.id, campaign, ttlSeconds: 7 * 86400 });
@@ -209,14 +216,23 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     const label = res.headers.get("X-Opentime-Experiment") ?? "";
     const arm = label.startsWith(`${experimentId}:`) ? label.slice(experimentId.length + 1) : "none";
     if (arm !== armOf(r.id)) mismatches++;
-    shown.set(r.id, { arm, items: body.items.map((i) => i.id) });
+    const reason = res.headers.get("X-Opentime-Reason") ?? "none";
+    shown.set(r.id, { arm, items: body.items.map((i) => i.id), reason });
   });
   const simulated: SimulationResult["simulated"] = {};
   const tally = (arm: string) => {
     simulated[arm] ??= { exposed: 0, clicks: 0, purchases: 0 };
     return simulated[arm];
   };
-  for (const { arm } of shown.values()) tally(arm).exposed++;
+  const served: SimulationResult["served"] = {};
+  for (const { arm, reason } of shown.values()) {
+    tally(arm).exposed++;
+    served[arm] ??= {};
+    served[arm][reason] = (served[arm][reason] ?? 0) + 1;
+  }
+  const unpersonalized = Object.entries(served[PERSONALIZED] ?? {})
+    .filter(([reason]) => reason !== "personalized")
+    .reduce((sum, [, n]) => sum + n, 0);
   await waitFor(o, "the exposures to be counted", async () => {
     const report = await readReport(o, admin, experimentId);
     return Object.entries(simulated).every(([arm, s]) => report.arms.find((a) => a.arm === arm)?.exposed === s.exposed);
@@ -286,6 +302,8 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     reconciled,
     simulated,
     arm_mismatches: mismatches,
+    served,
+    unpersonalized,
     seconds: Math.round((Date.now() - started) / 100) / 10,
   };
 }

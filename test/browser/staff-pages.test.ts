@@ -223,6 +223,13 @@ describe("dashboard in Chromium", () => {
     });
     expect(sim.reconciled).toBe(true);
     expect(sim.arm_mismatches).toBe(0);
+    // each arm served as configured: every personalized open personalized (no model or profile fallback), every
+    // control open the popular items, for the experiment's sake
+    expect(sim.served).toEqual({
+      personalized: { personalized: sim.simulated.personalized?.exposed },
+      popular: { "experiment-popular": sim.simulated.popular?.exposed },
+    });
+    expect(sim.unpersonalized).toBe(0);
     // the drift job, as its Cron Trigger runs it
     const worker = await mf.getWorker();
     await worker.scheduled({ cron: "30 4 * * *", scheduledTime: new Date() });
