@@ -53,17 +53,38 @@ function json(text: string | null | undefined): unknown {
   }
 }
 
-function pointerOf(texts: Map<string, string | null>): ActivePointer | null {
+function pointerOf(texts: ReadonlyMap<string, string | null>): ActivePointer | null {
   const parsed = ActivePointerSchema.safeParse(json(texts.get(kvKeys.activeModel)));
   return parsed.success ? parsed.data : null;
 }
 
-function historyOf(texts: Map<string, string | null>): ModelHistory {
+function historyOf(texts: ReadonlyMap<string, string | null>): ModelHistory {
   const parsed = ModelHistorySchema.safeParse(json(texts.get(kvKeys.modelHistory)));
   return parsed.success ? parsed.data : [];
 }
 
-const STATE_KEYS = [kvKeys.activeModel, kvKeys.modelHistory];
+/** The keys a move reads and writes: the pointer and the history. */
+export const MODEL_STATE_KEYS = [kvKeys.activeModel, kvKeys.modelHistory];
+const STATE_KEYS = MODEL_STATE_KEYS;
+
+/**
+ * The state a single writer moves from (worker/state/model-mover.ts): what it wrote itself (`ours`: a read of
+ * KV at its location may be up to 60 s old and hide its own last move), unless KV's pointer was activated later
+ * than ours, by another writer (`npm run seed`, `npm run models`), whose pointer and history it then adopts.
+ * Both maps hold the texts of MODEL_STATE_KEYS (null: absent).
+ */
+export function freshestState(
+  ours: ReadonlyMap<string, string | null> | null,
+  kv: ReadonlyMap<string, string | null>,
+): Map<string, string | null> {
+  const pick = (texts: ReadonlyMap<string, string | null>) => new Map(STATE_KEYS.map((k) => [k, texts.get(k) ?? null]));
+  const mine = ours ? pointerOf(ours) : null;
+  if (!ours || !mine) return pick(kv);
+  const theirs = pointerOf(kv);
+  // an unreadable time never wins over ours
+  const later = theirs !== null && Date.parse(theirs.activatedAt) > Date.parse(mine.activatedAt);
+  return pick(later ? kv : ours);
+}
 
 /** The active pointer and the history of the versions it replaced, as stored now. */
 export async function modelState(kv: KvClient): Promise<{ pointer: ActivePointer | null; history: ModelHistory }> {
@@ -152,8 +173,8 @@ export interface Move {
 
 /**
  * Checks `version` and, only if it passes, records the active version in the history and moves the pointer. A
- * read-modify-write on KV with several writers (seed, `npm run models`, the admin routes): two moves at once can
- * lose one (README, Known limits: model moves are not serialized).
+ * read-modify-write on KV: the Worker's moves run one at a time in one Durable Object (worker/state/model-mover.ts),
+ * which reads its own writes; a CLI's move at the same time as another can still lose one (README, Known limits).
  */
 export async function activate(kv: KvClient, version: string, now = new Date()): Promise<Move> {
   if (!ModelVersionSchema.safeParse(version).success)

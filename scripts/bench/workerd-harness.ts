@@ -72,11 +72,12 @@ export function startWorkerd(
     compatibilityDate: "2026-04-26",
     compatibilityFlags: ["nodejs_compat"],
     kvNamespaces: { OPENTIME_KV: "bench" },
-    // the writers of reader state, the live catalog and experiments (worker/state/), SQLite-backed as in wrangler.toml
+    // the writers of reader state, the live catalog, experiments and model moves (worker/state/), SQLite-backed as in wrangler.toml
     durableObjects: {
       READERS: { className: "ReaderShard", useSQLite: true },
       CATALOG: { className: "CatalogWriter", useSQLite: true },
       EXPERIMENT_REGISTRY: { className: "ExperimentRegistry", useSQLite: true },
+      MODEL_MOVER: { className: "ModelMover", useSQLite: true },
     },
     durableObjectsPersist: persistDir,
     // the experiment store (worker/experiments/experiment-db.ts), as wrangler.toml binds it

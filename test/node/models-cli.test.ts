@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { KvClient } from "../../core/kv-client";
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, MODEL_HISTORY_MAX } from "../../core/manifest";
-import { activate, listVersions, ModelsError, rollback } from "../../core/model-versions";
+import { activate, freshestState, listVersions, ModelsError, rollback } from "../../core/model-versions";
 import { wranglerKv } from "../../scripts/seed/wrangler-kv";
 import { tinyModel } from "./support/tiny-model";
 
@@ -209,4 +209,33 @@ describe("wrangler KV client", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe("freshestState: the state a single writer moves from", () => {
+  const state = (version: string | null, at: string, history: string[] = []) =>
+    new Map<string, string | null>([
+      [kvKeys.activeModel, version === null ? null : JSON.stringify({ version, activatedAt: at })],
+      [kvKeys.modelHistory, JSON.stringify(history.map((v) => ({ version: v, activatedAt: at })))],
+    ]);
+  const version = (texts: Map<string, string | null>) =>
+    JSON.parse(texts.get(kvKeys.activeModel) ?? "null")?.version ?? null;
+
+  it("keeps its own writes over an older (or missing) KV pointer, and KV's over nothing of its own", () => {
+    const ours = state("b", "2026-12-03T10:00:01.000Z", ["a"]);
+    expect(version(freshestState(ours, state("a", "2026-12-03T10:00:00.000Z")))).toBe("b");
+    expect(freshestState(ours, state(null, "")).get(kvKeys.modelHistory)).toContain('"a"');
+    // the same pointer: ours (its history may be the newer one)
+    expect(freshestState(ours, state("b", "2026-12-03T10:00:01.000Z")).get(kvKeys.modelHistory)).toContain('"a"');
+    expect(version(freshestState(null, state("a", "2026-12-03T10:00:00.000Z")))).toBe("a");
+    expect(version(freshestState(state(null, ""), state("a", "2026-12-03T10:00:00.000Z")))).toBe("a");
+  });
+
+  it("adopts a pointer activated later by another writer, with its history; an unreadable time never wins", () => {
+    const ours = state("b", "2026-12-03T10:00:01.000Z", ["a"]);
+    const theirs = state("c", "2026-12-03T10:05:00.000Z", ["a", "b"]);
+    const fresh = freshestState(ours, theirs);
+    expect(version(fresh)).toBe("c");
+    expect(fresh.get(kvKeys.modelHistory)).toBe(theirs.get(kvKeys.modelHistory));
+    expect(version(freshestState(ours, state("c", "not a time")))).toBe("b");
+  });
 });

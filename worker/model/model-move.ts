@@ -1,16 +1,27 @@
-/** A model activation or rollback (core/model-versions.ts) with a refusal as the API's 409 MODEL_REFUSED. */
-import { ModelsError, type Move } from "../../core/model-versions";
+/**
+ * A model activation or rollback (core/model-versions.ts), made by the moves' one writer (the ModelMover Durable
+ * Object, `models`), with a refusal as the API's 409 MODEL_REFUSED. Without the MODEL_MOVER binding (a
+ * wrangler.toml from before it) the move is made here, unserialized, and says so in the log.
+ */
+import type { Move } from "../../core/model-versions";
+import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { logEvent } from "../lib/log";
+import { bindingKvClient } from "./binding-kv-client";
+import { type MoveAnswer, type MoveRequest, makeMove } from "./move-request";
 
-export async function modelMove(move: () => Promise<Move>): Promise<Move> {
-  try {
-    const done = await move();
-    if (!done.unchanged)
-      logEvent("info", "model.activated", { version: done.pointer.version, previous: done.previous?.version });
-    return done;
-  } catch (e) {
-    if (e instanceof ModelsError) throw new ApiError("MODEL_REFUSED", e.message);
-    throw e;
-  }
+export async function modelMove(env: Bindings, request: MoveRequest): Promise<Move> {
+  const answer = env.MODEL_MOVER
+    ? await env.MODEL_MOVER.get(env.MODEL_MOVER.idFromName("models")).move(request)
+    : await unserialized(env, request);
+  if (!answer.ok) throw new ApiError("MODEL_REFUSED", answer.message);
+  const done = answer.move;
+  if (!done.unchanged)
+    logEvent("info", "model.activated", { version: done.pointer.version, previous: done.previous?.version });
+  return done;
+}
+
+function unserialized(env: Bindings, request: MoveRequest): Promise<MoveAnswer> {
+  logEvent("warn", "model.move_unserialized", { detail: "no MODEL_MOVER binding: see wrangler.toml" });
+  return makeMove(bindingKvClient(env.OPENTIME_KV), request);
 }

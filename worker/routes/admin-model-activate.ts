@@ -3,14 +3,13 @@
  * Worker would before serving it (manifest, ONNX sha256, catalog: core/model-versions.ts, as `npm run models --
  * activate` does), records the active one in the history and moves the pointer. 200 `{previous, pointer,
  * warning, unchanged}`; 409 MODEL_REFUSED when the check fails (the pointer is unchanged). Opens switch within
- * MODEL_REFRESH_SECONDS.
+ * MODEL_REFRESH_SECONDS. Moves run one at a time in the ModelMover Durable Object (worker/model/model-move.ts).
  */
 import type { Hono } from "hono";
-import { activate, ModelActivationSchema } from "../../core/model-versions";
+import { ModelActivationSchema } from "../../core/model-versions";
 import type { AppEnv } from "../env";
 import { requireApiKey } from "../lib/api-key";
 import { readValidBody } from "../lib/read-json-body";
-import { bindingKvClient } from "../model/binding-kv-client";
 import { modelMove } from "../model/model-move";
 
 export function registerAdminModelActivate(app: Hono<AppEnv>): void {
@@ -19,7 +18,7 @@ export function registerAdminModelActivate(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const { version } = await readValidBody(c, ModelActivationSchema, 1024);
-      return c.json(await modelMove(() => activate(bindingKvClient(c.env.OPENTIME_KV), version)));
+      return c.json(await modelMove(c.env, { kind: "activate", version }));
     },
   );
 }

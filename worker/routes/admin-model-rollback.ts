@@ -4,16 +4,14 @@
  * warning, unchanged}`; 409 MODEL_REFUSED when there is none or it fails the check.
  */
 import type { Hono } from "hono";
-import { rollback } from "../../core/model-versions";
 import type { AppEnv } from "../env";
 import { requireApiKey } from "../lib/api-key";
-import { bindingKvClient } from "../model/binding-kv-client";
 import { modelMove } from "../model/model-move";
 
 export function registerAdminModelRollback(app: Hono<AppEnv>): void {
   app.post(
     "/v1/admin/models/rollback",
     requireApiKey((c) => c.adminApiKeys, "admin"),
-    async (c) => c.json(await modelMove(() => rollback(bindingKvClient(c.env.OPENTIME_KV)))),
+    async (c) => c.json(await modelMove(c.env, { kind: "rollback" })),
   );
 }

@@ -5,11 +5,10 @@
  * (worker/model/model-move.ts); answers with a redirect back to the dashboard saying what happened.
  */
 import type { Hono } from "hono";
-import { activate, ModelActivationSchema, rollback } from "../../core/model-versions";
+import { ModelActivationSchema } from "../../core/model-versions";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { readBodyBytes } from "../lib/read-json-body";
-import { bindingKvClient } from "../model/binding-kv-client";
 import { modelMove } from "../model/model-move";
 import { dashboardAccess } from "../preview/access";
 
@@ -21,7 +20,6 @@ export function registerDashboardModelAction(app: Hono<AppEnv>): void {
     const own = new URL(c.req.url).origin;
     if (c.req.header("Origin") !== own) throw new ApiError("ORIGIN_NOT_ALLOWED", "only the dashboard's own form");
     const action = c.req.param("action");
-    const kv = bindingKvClient(c.env.OPENTIME_KV);
     let message: string;
     try {
       if (action === "activate") {
@@ -29,10 +27,10 @@ export function registerDashboardModelAction(app: Hono<AppEnv>): void {
         const form = new URLSearchParams(new TextDecoder().decode(await readBodyBytes(c, MAX_FORM_BYTES)));
         const parsed = ModelActivationSchema.safeParse({ version: form.get("version") ?? undefined });
         if (!parsed.success) throw new ApiError("BAD_REQUEST", "version: not a model version");
-        const move = await modelMove(() => activate(kv, parsed.data.version));
+        const move = await modelMove(c.env, { kind: "activate", version: parsed.data.version });
         message = move.unchanged ? `${move.pointer.version} was already active` : `activated ${move.pointer.version}`;
       } else if (action === "rollback") {
-        const move = await modelMove(() => rollback(kv));
+        const move = await modelMove(c.env, { kind: "rollback" });
         message = `rolled back to ${move.pointer.version}`;
       } else throw new ApiError("NOT_FOUND", "no such model action");
     } catch (e) {

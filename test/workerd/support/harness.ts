@@ -24,6 +24,7 @@ import { resetModelCache } from "../../../worker/model/model-store";
 import { resetPinnedModel } from "../../../worker/model/pinned-model";
 import { type Recommendation, recommend } from "../../../worker/recs/recommend";
 import type { ExperimentRegistry } from "../../../worker/state/experiment-registry";
+import type { ModelMover } from "../../../worker/state/model-mover";
 import { READER_SHARDS, shardStub } from "../../../worker/state/shard-routing";
 import { type ModelFixture, TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "../fixture";
 
@@ -82,6 +83,14 @@ export async function clearExperimentRegistry(): Promise<void> {
       state.storage.sql.exec(`DELETE FROM ${table}`);
     await state.storage.deleteAlarm();
   });
+}
+
+/** Empties the model moves' writer (worker/state/model-mover.ts): its copy of the pointer and history it wrote. */
+export async function clearModelMover(): Promise<void> {
+  const movers = env.MODEL_MOVER as NonNullable<typeof env.MODEL_MOVER>;
+  await runInDurableObject(movers.get(movers.idFromName("models")), (_: ModelMover, state) =>
+    state.storage.deleteAll(),
+  );
 }
 
 /** Puts a fixture model (default: the demo's), its catalog, fallback items, profiles and the active pointer into KV. */

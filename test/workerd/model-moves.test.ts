@@ -1,0 +1,110 @@
+/**
+ * Model moves through their one writer (worker/state/model-mover.ts): activations sent at once land one after
+ * the other, a move reads the object's own last writes over an older KV, and a later move by a CLI is adopted.
+ */
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { base64ToBytes } from "../../core/base64";
+import { kvKeys } from "../../core/kv-keys";
+import type { ActivePointer, ModelHistory } from "../../core/manifest";
+import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send } from "./support/harness";
+
+interface MoveBody {
+  previous: ActivePointer | null;
+  pointer: ActivePointer;
+  unchanged: boolean;
+}
+
+/** Another stored version: the fixture's parts under another name. */
+async function copyVersion(name: string): Promise<string> {
+  const f = fixture();
+  const version = `${f.version}-${name}`;
+  await env.OPENTIME_KV.put(kvKeys.manifest(version), JSON.stringify({ ...JSON.parse(f.manifestJson), version }));
+  await env.OPENTIME_KV.put(kvKeys.catalog(version), f.catalogJson);
+  await env.OPENTIME_KV.put(kvKeys.onnx(version), base64ToBytes(f.onnxBase64));
+  return version;
+}
+
+const activate = async (version: string) => {
+  const res = await send("/v1/admin/models/activate", {
+    method: "POST",
+    headers: ADMIN_HEADERS,
+    body: JSON.stringify({ version }),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as MoveBody;
+};
+const rollback = async () => {
+  const res = await send("/v1/admin/models/rollback", { method: "POST", headers: ADMIN_HEADERS });
+  expect(res.status).toBe(200);
+  return (await res.json()) as MoveBody;
+};
+const stored = async () => ({
+  pointer: (await env.OPENTIME_KV.get(kvKeys.activeModel, "json")) as ActivePointer,
+  history: ((await env.OPENTIME_KV.get(kvKeys.modelHistory, "json")) ?? []) as ModelHistory,
+});
+
+beforeEach(async () => {
+  await clearKv();
+  await clearModelMover();
+  await seedModel();
+});
+
+describe("model moves", () => {
+  it("lands two activations sent at once one after the other: the second moves from the first", async () => {
+    const base = fixture().version;
+    const [a, b] = [await copyVersion("a"), await copyVersion("b")];
+    const moves = await Promise.all([activate(a), activate(b)]);
+    // one moved from the fixture's version, the other from the first's pointer (not both from the fixture's)
+    const first = moves.find((m) => m.previous?.version === base) as MoveBody;
+    const second = moves.find((m) => m !== first) as MoveBody;
+    expect(second.previous?.version).toBe(first.pointer.version);
+    const { pointer, history } = await stored();
+    expect(pointer.version).toBe(second.pointer.version);
+    expect(history.map((h) => h.version)).toEqual([base, first.pointer.version]);
+    // and a rollback returns to the version the last move replaced
+    expect((await rollback()).pointer.version).toBe(first.pointer.version);
+  });
+
+  it("moves from its own last writes when KV still shows an older state", async () => {
+    const base = fixture().version;
+    const [a, b] = [await copyVersion("a"), await copyVersion("b")];
+    await activate(a);
+    await activate(b);
+    // KV as a location's cache may still answer for a minute: the state before the two moves
+    const older = await env.OPENTIME_KV.get(kvKeys.activeModel);
+    await env.OPENTIME_KV.put(
+      kvKeys.activeModel,
+      JSON.stringify({ version: base, activatedAt: new Date(Date.now() - 60_000).toISOString() }),
+    );
+    await env.OPENTIME_KV.delete(kvKeys.modelHistory);
+    expect(older).toContain(b);
+    // from b, back to a (the object's own history), not "no earlier version" (KV's stale one)
+    const back = await rollback();
+    expect(back.previous?.version).toBe(b);
+    expect(back.pointer.version).toBe(a);
+    expect((await stored()).history.map((h) => h.version)).toEqual([base]);
+  });
+
+  it("adopts a later move made outside the Worker (npm run seed, npm run models)", async () => {
+    const base = fixture().version;
+    const [a, c] = [await copyVersion("a"), await copyVersion("c")];
+    await activate(a);
+    // a CLI activates c over a, recording a in the history, after the object's last move
+    await env.OPENTIME_KV.put(
+      kvKeys.modelHistory,
+      JSON.stringify([
+        { version: base, activatedAt: "2026-01-01T00:00:00.000Z" },
+        { version: a, activatedAt: "2026-01-02T00:00:00.000Z" },
+      ]),
+    );
+    await env.OPENTIME_KV.put(
+      kvKeys.activeModel,
+      JSON.stringify({ version: c, activatedAt: new Date(Date.now() + 1000).toISOString() }),
+    );
+    const back = await rollback();
+    expect(back.previous?.version).toBe(c);
+    expect(back.pointer.version).toBe(a);
+    expect((await stored()).history.map((h) => h.version)).toEqual([base]);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * ModelMover: the Worker's one writer of `model:active` and `model:history`, a SQLite-backed Durable Object (one
+ * instance, `models`). The admin API's and the dashboard's activations and rollbacks (core/model-versions.ts)
+ * run here one at a time, so two moves sent at once from two places both land in order: the second moves from
+ * the first's pointer and history, never from the state both started with.
+ *
+ * KV is still where the moves are written and where opens read the pointer; the object keeps a copy of what it
+ * wrote last (storage key `state`), because a KV read at its location may be up to 60 s old and hide its own
+ * last move. A pointer in KV activated later than that copy was moved by another writer (`npm run seed`,
+ * `npm run models`): its pointer and history are adopted (core/model-versions.ts, freshestState).
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { KvClient } from "../../core/kv-client";
+import { freshestState, MODEL_STATE_KEYS } from "../../core/model-versions";
+import type { Bindings } from "../env";
+import { bindingKvClient } from "../model/binding-kv-client";
+import { type MoveAnswer, type MoveRequest, makeMove } from "../model/move-request";
+
+type StateTexts = Record<string, string | null>;
+
+export class ModelMover extends DurableObject<Bindings> {
+  /** the moves, one at a time (an object's calls interleave at every await of KV) */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  move(request: MoveRequest): Promise<MoveAnswer> {
+    const run = this.queue.then(() => this.run(request));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async run(request: MoveRequest): Promise<MoveAnswer> {
+    return makeMove(await this.ownWrites(bindingKvClient(this.env.OPENTIME_KV)), request);
+  }
+
+  /**
+   * KV as a move sees it: its reads of the pointer and history give the freshest of KV's and this object's copy
+   * (read once per move); each write of them, once KV took it, goes into the copy.
+   */
+  private async ownWrites(kv: KvClient): Promise<KvClient> {
+    const stored = await this.ctx.storage.get<StateTexts>("state");
+    const ours = stored ? new Map(Object.entries(stored)) : null;
+    const watched = new Set<string>(MODEL_STATE_KEYS);
+    let current: Map<string, string | null> | null = null;
+    const state = async () => {
+      current ??= freshestState(ours, await kv.getTexts(MODEL_STATE_KEYS));
+      return current;
+    };
+    return {
+      ...kv,
+      getTexts: async (keys) => {
+        const texts = await kv.getTexts(keys.filter((k) => !watched.has(k)));
+        if (keys.some((k) => watched.has(k))) for (const [k, v] of await state()) if (keys.includes(k)) texts.set(k, v);
+        return texts;
+      },
+      put: async (key, value) => {
+        await kv.put(key, value);
+        if (!watched.has(key)) return;
+        const next = await state();
+        next.set(key, typeof value === "string" ? value : new TextDecoder().decode(value));
+        await this.ctx.storage.put("state", Object.fromEntries(next) satisfies StateTexts);
+      },
+    };
+  }
+}
