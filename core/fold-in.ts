@@ -91,6 +91,22 @@ export function profileInteractions(
   return r;
 }
 
+/**
+ * Whether the profile holds behaviour after the model's window that fold-in reads (profileInteractions): a purchase
+ * of an item the model knows, or, for event-log models, an event of a type the model weighs on such an item. Email
+ * opens, impressions, and (purchase-log models) views or carts change nothing the model would see: the trained
+ * vector stands for the reader, and with it the hybrid and the learned ranker.
+ */
+export function hasNews(profile: Profile, itemIndex: ReadonlyMap<string, number>, params: FoldInParams): boolean {
+  const end = params.windowEnd;
+  const known = (id: string) => itemIndex.has(id);
+  const purchaseWeight = params.weights === "invoices" ? 1 : (params.weights.purchase ?? 0);
+  if (purchaseWeight > 0 && profile.purchases.some((p) => p.lastTs > end && known(p.item))) return true;
+  if (params.weights === "invoices") return false;
+  const w = params.weights;
+  return profile.recentItems.some((e) => e.type !== "purchase" && e.ts > end && (w[e.type] ?? 0) > 0 && known(e.item));
+}
+
 /** The user's factor vector (float32), or null when they have no interaction the model knows. */
 export function foldIn(
   tables: FoldInTables,

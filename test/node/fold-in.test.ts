@@ -1,7 +1,8 @@
 /** ALS fold-in (core/fold-in.ts): from int8 item factors it recovers what ALS learned for a user. */
 import { describe, expect, it } from "vitest";
-import { foldIn, itemGram } from "../../core/fold-in";
+import { foldIn, hasNews, itemGram, profileInteractions } from "../../core/fold-in";
 import { quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
+import { emptyProfile } from "../../core/profile";
 import { rowData, rowIndices } from "../../scripts/data/sparse";
 import { recommend } from "../../scripts/ranking/recommender";
 import { ImplicitAls } from "../../scripts/train/als";
@@ -42,5 +43,36 @@ describe("fold-in", () => {
 
   it("returns null when there is nothing to fold in", () => {
     expect(foldIn(tables, params, new Map())).toBeNull();
+  });
+
+  it("calls news only what fold-in reads: a weighed event or a purchase after the window, of an item the model knows", () => {
+    const itemIndex = new Map([
+      ["a", 0],
+      ["b", 1],
+    ]);
+    const end = 1000;
+    const events = { ...params, windowEnd: end, weights: { view: 1, cart_add: 3, purchase: 6, email_open: 0 } };
+    const invoices = { ...params, windowEnd: end };
+    const base = { ...emptyProfile("r", "2026-01-01T00:00:00.000Z"), lastActivity: end + 50 };
+    const opened = { ...base, recentItems: [{ item: "a", type: "email_open", ts: end + 50 }] };
+    const viewed = { ...base, recentItems: [{ item: "a", type: "view", ts: end + 50 }] };
+    const viewedUnknown = { ...base, recentItems: [{ item: "zz", type: "view", ts: end + 50 }] };
+    const viewedBefore = { ...base, recentItems: [{ item: "a", type: "view", ts: end - 5 }] };
+    const bought = { ...base, purchases: [{ item: "b", invoices: 1, lastTs: end + 50 }] };
+    for (const [profile, eventModel, purchaseModel] of [
+      [base, false, false],
+      [opened, false, false],
+      [viewed, true, false],
+      [viewedUnknown, false, false],
+      [viewedBefore, false, false],
+      [bought, true, true],
+    ] as const) {
+      expect([hasNews(profile, itemIndex, events), hasNews(profile, itemIndex, invoices)]).toEqual([
+        eventModel,
+        purchaseModel,
+      ]);
+    }
+    // no news: what fold-in would read is what the model was trained on (nothing after its window)
+    expect(profileInteractions(opened, itemIndex, events)).toEqual(profileInteractions(base, itemIndex, events));
   });
 });

@@ -138,6 +138,37 @@ describe("learned ranker in workerd", () => {
     });
   });
 
+  it("an email open or a view after the window is no news to a purchase model: the ranker still serves", async () => {
+    const f = retailFixture();
+    const ids = manifest().itemIds;
+    const DAY = 86400;
+    for (const g of f.golden.ranker.slice(0, 4)) {
+      const later = g.now + 3 * DAY;
+      // what every real open records (core/apply-events.ts): the reader's last activity moves past the model's window
+      const opened = {
+        ...g,
+        profile: {
+          ...g.profile,
+          lastActivity: later - DAY,
+          engagement: { score: 1, at: later - DAY },
+          recentItems: [{ item: ids[0] as string, type: "view", ts: later - DAY }, ...g.profile.recentItems],
+        },
+      };
+      const before = await goldenRecommendation(g, { now: later });
+      const after = await goldenRecommendation(opened, { now: later });
+      expect([after.scorer, after.items.map((it) => it.id)]).toEqual(["ranker", before.items.map((it) => it.id)]);
+      // a purchase after the window is news: folded in
+      const bought = {
+        ...opened,
+        profile: {
+          ...opened.profile,
+          purchases: [{ item: ids[0] as string, invoices: 1, lastTs: later - DAY }, ...g.profile.purchases],
+        },
+      };
+      expect((await goldenRecommendation(bought, { now: later })).scorer).toBe("als-foldin");
+    }
+  });
+
   it("amp-list answers with the ranker, and novel mode never shows what the reader bought", async () => {
     const g = retailFixture().golden.ranker.find((x) => x.profile.purchases.length > 3);
     const user = g?.user as string;

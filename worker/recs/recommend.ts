@@ -10,7 +10,7 @@
  */
 import { base64ToFloat32 } from "../../core/base64";
 import type { CatalogItem } from "../../core/catalog";
-import { foldIn, profileInteractions } from "../../core/fold-in";
+import { foldIn, hasNews, profileInteractions } from "../../core/fold-in";
 import { hybridScores, type ItemStats, itemPriors, type LinearWeights, ownItems } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import {
@@ -338,7 +338,8 @@ async function rank(input: Loaded): Promise<Recommendation> {
   try {
     // behaviour the model has not seen (a new reader, or events after training): fold it in
     const params = model.manifest.foldIn;
-    const news = params !== undefined && (profile.lastActivity ?? 0) > params.windowEnd;
+    // (only what fold-in reads: an email open after the window is no news to the model, and leaves the ranker)
+    const news = params !== undefined && hasNews(profile, model.itemIndex, params);
     let folded: Float32Array | null = null;
     if (model.foldIn && params && (!outputs.factors || news)) {
       folded = foldIn(model.foldIn, params, profileInteractions(profile, model.itemIndex, params));
