@@ -180,5 +180,5 @@ export function trainData(split: TemporalSplit, log?: PurchaseLog): TrainData {
     const desc = new Map(log.itemIds.map((id, i) => [id, before[i] ?? ""]));
     itemText = split.itemIds.map((id) => desc.get(id) ?? "");
   }
-  return { matrix: split.train, lastTime: split.lastTime, itemText };
+  return { matrix: split.train, lastTime: split.lastTime, itemText, itemIds: split.itemIds };
 }

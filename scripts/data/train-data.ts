@@ -11,4 +11,6 @@ export interface TrainData {
   lastTime?: Float64Array;
   /** per item: text for content models (title, description, category) */
   itemText?: readonly string[];
+  /** per item: its id (purchase logs), by which a reader's own items beyond a profile's bound are told apart */
+  itemIds?: readonly string[];
 }

@@ -7,6 +7,14 @@ import { emptyProfile, MAX_PURCHASE_HISTORY, type Profile, type PurchaseSummary 
 import { bestHours } from "../../core/send-time";
 import type { PurchaseLog } from "../data/purchase-log";
 
+/**
+ * The order of a profile's purchases, of which it keeps the first MAX_PURCHASE_HISTORY: latest purchase first (whole
+ * seconds), ties by item id. The trainer reads a reader's own items as the same newest ones (scripts/train/hybrid.ts).
+ */
+export function newestFirst(a: { item: string; lastTs: number }, b: { item: string; lastTs: number }): number {
+  return Math.floor(b.lastTs) - Math.floor(a.lastTs) || (a.item < b.item ? -1 : a.item > b.item ? 1 : 0);
+}
+
 /** Per customer (index into log.customerIds): distinct invoices and last purchase per item, newest first. */
 export function purchaseSummaries(log: PurchaseLog): Map<number, PurchaseSummary[]> {
   const acc = new Map<number, Map<number, { invoices: Set<number>; lastTs: number }>>();
@@ -26,7 +34,7 @@ export function purchaseSummaries(log: PurchaseLog): Map<number, PurchaseSummary
       c,
       [...items]
         .map(([it, s]) => ({ item: log.itemIds[it] as string, invoices: s.invoices.size, lastTs: s.lastTs }))
-        .sort((a, b) => b.lastTs - a.lastTs || (a.item < b.item ? -1 : 1))
+        .sort(newestFirst)
         .slice(0, MAX_PURCHASE_HISTORY),
     );
   }

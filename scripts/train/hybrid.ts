@@ -14,10 +14,12 @@ import {
   type OwnItem,
 } from "../../core/hybrid";
 import { type QuantizedItems, quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
+import { MAX_PURCHASE_HISTORY } from "../../core/profile";
 import type { RankerItemStats } from "../../core/ranker";
 import { type Csr, rowData, rowIndices } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
 import { fitLogistic } from "../learn/logistic";
+import { newestFirst } from "../profiles/build-profiles";
 import type { Recommender } from "../ranking/recommender";
 import { type AlsOptions, ImplicitAls } from "./als";
 import { ContentLsa, type ContentOptions } from "./content";
@@ -66,16 +68,32 @@ export function itemStats(matrix: Csr, lastTime: Float64Array | undefined, now: 
   };
 }
 
-/** A reader's own items in a training window (the counts and last times its matrix holds). */
+/**
+ * A reader's own items in a training window (the counts and last times its matrix holds), as the Worker reads them
+ * from the profile `train` writes: at most MAX_PURCHASE_HISTORY, the newest (scripts/profiles/build-profiles.ts
+ * newestFirst), so the features the hybrid and the ranker learn from are those they are served.
+ */
 function windowOwnItems(data: TrainData, user: number): OwnItem[] {
   const items = rowIndices(data.matrix, user);
   const counts = rowData(data.matrix, user);
   const start = data.matrix.indptr[user] as number;
-  return Array.from(items, (item, k) => ({
+  const own = Array.from(items, (item, k) => ({
     item,
     invoices: counts[k] as number,
     lastTs: (data.lastTime?.[start + k] as number | undefined) ?? 0,
   }));
+  if (own.length <= MAX_PURCHASE_HISTORY) return own;
+  const ids = data.itemIds;
+  // without ids (a matrix built in a test), ties by model index
+  const id = (j: number) => ids?.[j] ?? String(j).padStart(12, "0");
+  const kept = new Set(
+    own
+      .map((o) => ({ item: id(o.item), lastTs: o.lastTs, index: o.item }))
+      .sort(newestFirst)
+      .slice(0, MAX_PURCHASE_HISTORY)
+      .map((o) => o.index),
+  );
+  return own.filter((o) => kept.has(o.item));
 }
 
 function lastTimeOf(data: TrainData): number {
