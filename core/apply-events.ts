@@ -12,6 +12,7 @@ import {
   MAX_PURCHASE_HISTORY,
   MAX_RECENT_ITEMS,
   MAX_SEEN_EVENTS,
+  newestFirst,
   type Profile,
   ProfileV3Schema,
 } from "./profile";
@@ -191,7 +192,7 @@ export function applyEvents(
     return { profile, appliedIds: [], applied: 0, duplicates, refused, experimentRows: [], trackingOff };
   p.recentItems = p.recentItems.sort((a, b) => b.ts - a.ts).slice(0, MAX_RECENT_ITEMS);
   if (impressions) p.impressions = impressions.sort((a, b) => b.ts - a.ts).slice(0, MAX_IMPRESSIONS);
-  p.purchases = [...purchases.values()].sort((a, b) => b.lastTs - a.lastTs).slice(0, MAX_PURCHASE_HISTORY);
+  p.purchases = [...purchases.values()].sort(newestFirst).slice(0, MAX_PURCHASE_HISTORY);
   p.seenEvents = [...p.seenEvents, ...applied].slice(-MAX_SEEN_EVENTS);
   p.updatedAt = nowIso;
   return {

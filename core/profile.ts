@@ -10,6 +10,15 @@ import { MAX_STORED_POOL } from "./reader-pool";
 export const PROFILE_SCHEMA_VERSION = 3;
 /** Bound on stored purchase history entries (most recent kept). */
 export const MAX_PURCHASE_HISTORY = 200;
+
+/**
+ * The order of a profile's purchases, of which it keeps the first MAX_PURCHASE_HISTORY: latest purchase first (whole
+ * seconds), ties by item id. The trainer reads a reader's own items as the same newest ones (scripts/train/hybrid.ts),
+ * and the edge keeps the same ones as events arrive (core/apply-events.ts).
+ */
+export function newestFirst(a: { item: string; lastTs: number }, b: { item: string; lastTs: number }): number {
+  return Math.floor(b.lastTs) - Math.floor(a.lastTs) || (a.item < b.item ? -1 : a.item > b.item ? 1 : 0);
+}
 /** Bound on stored recent interactions (views, carts, clicks, purchases), newest first. */
 export const MAX_RECENT_ITEMS = 50;
 /** Bound on stored impressions (items shown in emails), newest first: the item rules' frequency cap reads them. */

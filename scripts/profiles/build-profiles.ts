@@ -3,17 +3,15 @@
  * ALS and content vectors for the model version, segment, send time and purchase propensity.
  */
 import { bytesToBase64, float32ToBase64 } from "../../core/base64";
-import { emptyProfile, MAX_PURCHASE_HISTORY, type Profile, type PurchaseSummary } from "../../core/profile";
+import {
+  emptyProfile,
+  MAX_PURCHASE_HISTORY,
+  newestFirst,
+  type Profile,
+  type PurchaseSummary,
+} from "../../core/profile";
 import { bestHours } from "../../core/send-time";
 import type { PurchaseLog } from "../data/purchase-log";
-
-/**
- * The order of a profile's purchases, of which it keeps the first MAX_PURCHASE_HISTORY: latest purchase first (whole
- * seconds), ties by item id. The trainer reads a reader's own items as the same newest ones (scripts/train/hybrid.ts).
- */
-export function newestFirst(a: { item: string; lastTs: number }, b: { item: string; lastTs: number }): number {
-  return Math.floor(b.lastTs) - Math.floor(a.lastTs) || (a.item < b.item ? -1 : a.item > b.item ? 1 : 0);
-}
 
 /** Per customer (index into log.customerIds): distinct invoices and last purchase per item, newest first. */
 export function purchaseSummaries(log: PurchaseLog): Map<number, PurchaseSummary[]> {

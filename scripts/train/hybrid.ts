@@ -14,12 +14,11 @@ import {
   type OwnItem,
 } from "../../core/hybrid";
 import { type QuantizedItems, quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
-import { MAX_PURCHASE_HISTORY } from "../../core/profile";
+import { MAX_PURCHASE_HISTORY, newestFirst } from "../../core/profile";
 import type { RankerItemStats } from "../../core/ranker";
 import { type Csr, rowData, rowIndices } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
 import { fitLogistic } from "../learn/logistic";
-import { newestFirst } from "../profiles/build-profiles";
 import type { Recommender } from "../ranking/recommender";
 import { type AlsOptions, ImplicitAls } from "./als";
 import { ContentLsa, type ContentOptions } from "./content";
@@ -70,8 +69,8 @@ export function itemStats(matrix: Csr, lastTime: Float64Array | undefined, now: 
 
 /**
  * A reader's own items in a training window (the counts and last times its matrix holds), as the Worker reads them
- * from the profile `train` writes: at most MAX_PURCHASE_HISTORY, the newest (scripts/profiles/build-profiles.ts
- * newestFirst), so the features the hybrid and the ranker learn from are those they are served.
+ * from the profile `train` writes: at most MAX_PURCHASE_HISTORY, the newest (core/profile.ts newestFirst), so the
+ * features the hybrid and the ranker learn from are those they are served.
  */
 function windowOwnItems(data: TrainData, user: number): OwnItem[] {
   const items = rowIndices(data.matrix, user);
