@@ -164,6 +164,26 @@ function progressiveJpeg(side: number, acScans: number): Uint8Array {
 }
 
 const truncatedJpeg = () => base64ToBytes(RED_JPEG).slice(0, 300);
+
+/**
+ * RED_JPEG with four components (CMYK, as print workflows save product photos): libjpeg converts no CMYK to
+ * RGB and stops with a fatal error before reading the scan (its data is left as it was).
+ */
+function cmykJpeg(): Uint8Array {
+  const red = base64ToBytes(RED_JPEG);
+  const [sofAt, dhtAt, sosAt] = [158, 177, 268];
+  expect([red[sofAt + 1], red[dhtAt + 1], red[sosAt + 1]]).toEqual([0xc0, 0xc4, 0xda]);
+  const components = [1, 2, 3, 4];
+  const sof = [0xff, 0xc0, 0, 20, 8, 0, 30, 0, 40, 4, ...components.flatMap((c) => [c, 0x11, c === 1 ? 0 : 1])];
+  const sos = [0xff, 0xda, 0, 14, 4, ...components.flatMap((c) => [c, c === 1 ? 0 : 0x11]), 0, 0x3f, 0];
+  return concat([
+    red.subarray(0, sofAt),
+    Uint8Array.from(sof),
+    red.subarray(dhtAt, sosAt),
+    Uint8Array.from(sos),
+    red.subarray(sosAt + 14),
+  ]);
+}
 /** A WebP file header: a format we do not decode (resvg would have tried). */
 const webp = () => concat([new TextEncoder().encode("RIFF\x24\x00\x00\x00WEBPVP8 "), new Uint8Array(32)]);
 
@@ -223,6 +243,19 @@ describe("hostile picture fixtures: refused before decoding, the placeholder ins
     await expect(refused(truncatedJpeg())).rejects.toThrow(/cut short/);
     await expect(refused(webp())).rejects.toThrow(/unknown format/);
     expect((await refused(base64ToBytes(RED_JPEG))).width).toBe(BOX.width);
+  });
+
+  it("CMYK JPEGs are refused, and 150 of them leave the JPEG decoder working for the next pictures", async () => {
+    // libjpeg's fatal errors exit() out of the wasm, leaking its stack frames: about 100 of them overran the
+    // stack, and every JPEG decoded after failed ("memory access out of bounds") for the isolate's life
+    const cmyk = cmykJpeg();
+    expect(jpegFrame(cmyk)).toEqual({ width: 40, height: 30, complete: true, scans: 1 });
+    await expect(refused(cmyk)).rejects.toThrow(/jpeg: Unsupported color conversion request/);
+    for (let i = 0; i < 150; i++) await expect(refused(cmyk)).rejects.toThrow();
+    const red = await refused(base64ToBytes(RED_JPEG));
+    expect(red.width).toBe(BOX.width);
+    const [r, g, b] = Array.from(red.data.subarray(0, 3)) as [number, number, number];
+    expect(Math.abs(r - 0xc8) + Math.abs(g - 0x1e) + Math.abs(b - 0x1e)).toBeLessThan(12);
   });
 
   it("a progressive JPEG of 3,000 empty scans (75 KB, seconds of decoding) is refused; one of a few scans decodes", async () => {

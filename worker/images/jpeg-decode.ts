@@ -1,13 +1,17 @@
 /**
  * JPEG decoding with mozjpeg compiled to wasm (@jsquash/jpeg, from Squoosh), instantiated from the module
  * wrangler precompiled, as resvg and ORT are: a 440 px photo decodes in ~3 ms, against ~10 ms for resvg's
- * decode-and-draw. Output: straight RGBA (JPEGs are opaque).
+ * decode-and-draw. Output: straight RGBA (JPEGs are opaque). libjpeg's fatal errors (a CMYK or 12-bit JPEG,
+ * a missing Huffman table) `exit()` out of the wasm mid-decode, leaving its stack and heap as they were: a
+ * failed decode retires its instance, and the next picture gets a fresh one.
  */
 
 import mozjpegWasm from "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm";
 import decode, { init } from "@jsquash/jpeg/decode.js";
 
 let ready: Promise<void> | null = null;
+/** what libjpeg printed during the current decode (its error message, on a failure) */
+let printed = "";
 
 export interface DecodedJpeg {
   width: number;
@@ -81,14 +85,26 @@ export function jpegSize(bytes: Uint8Array): { width: number; height: number } |
 }
 
 export async function decodeJpeg(bytes: Uint8Array): Promise<DecodedJpeg> {
-  ready ??= (init as unknown as (module: WebAssembly.Module) => Promise<void>)(mozjpegWasm).catch((e) => {
+  const start = init as unknown as (module: WebAssembly.Module, options: object) => Promise<void>;
+  ready ??= start(mozjpegWasm, { print: () => undefined, printErr: (m: string) => (printed = m) }).catch((e) => {
     ready = null;
     throw e;
   });
   await ready;
   // the decoder wants an ArrayBuffer of exactly the file: copy only a view into a larger buffer
   const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-  const image = await decode((whole ? bytes.buffer : bytes.slice().buffer) as ArrayBuffer);
+  printed = "";
+  let image: Awaited<ReturnType<typeof decode>>;
+  try {
+    image = await decode((whole ? bytes.buffer : bytes.slice().buffer) as ArrayBuffer);
+  } catch (e) {
+    // an exit() unwound the decoder without freeing what it held (its input's copy, its buffers, its stack
+    // frames): about 100 such failures overrun the stack, and every JPEG after fails with "memory access out
+    // of bounds". The instance is dropped (its memory goes with it) and the next decode starts a new one.
+    ready = null;
+    const detail = printed || (e as { message?: unknown } | null)?.message;
+    throw new Error(`jpeg: ${String(detail ?? "decoding failed")}`);
+  }
   return {
     width: image.width,
     height: image.height,
