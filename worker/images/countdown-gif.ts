@@ -161,17 +161,12 @@ export async function countdownGif(
     };
     stills.set(stillKey, drawn);
   }
-  const rowPixels = l.cell.h * width;
-  const buf = new Uint8Array(width * height * 2 + frames.length * (rowPixels * 2 + 64) + 2048);
-  const writer = new GifWriter(buf, width, height, { palette: PALETTE });
-  const first = drawn.still.slice();
-  first.set(digitsRow(l, drawn, frames[0] as TimeLeft), l.rowY * width);
-  writer.addFrame(0, 0, width, height, first as unknown as number[], { delay: 100 });
+  // the sub-frames after the first: only the digit cells that changed (the seconds, mostly)
+  const parts: { x0: number; w: number; part: Uint8Array }[] = [];
   let before = digits(frames[0] as TimeLeft).join("");
   for (let i = 1; i < frames.length; i++) {
     const t = frames[i] as TimeLeft;
     const now = digits(t).join("");
-    // only the digit cells that changed (the seconds, mostly): a GIF sub-frame of just those
     let lo = 0;
     while (lo < 7 && now[lo] === before[lo]) lo++;
     let hi = 7;
@@ -182,8 +177,18 @@ export async function countdownGif(
     const row = digitsRow(l, drawn, t);
     const part = new Uint8Array(w * l.cell.h);
     for (let y = 0; y < l.cell.h; y++) part.set(row.subarray(y * width + x0, y * width + x0 + w), y * w);
-    writer.addFrame(x0, l.rowY, w, l.cell.h, part as unknown as number[], { delay: 100 });
+    parts.push({ x0, w, part });
   }
+  // LZW takes at most 12 bits a pixel (and a length byte per 255): 2 bytes a pixel of each frame written, plus
+  // its headers. Sized by the sub-frames, not the whole row: a 2x card's 60 rows were 29 MB for a 0.1 MB GIF.
+  const bound = parts.reduce((n, p) => n + p.part.byteLength * 2 + 64, width * height * 2 + 2048);
+  const buf = new Uint8Array(bound);
+  const writer = new GifWriter(buf, width, height, { palette: PALETTE });
+  const first = drawn.still.slice();
+  first.set(digitsRow(l, drawn, frames[0] as TimeLeft), l.rowY * width);
+  writer.addFrame(0, 0, width, height, first as unknown as number[], { delay: 100 });
+  for (const { x0, w, part } of parts)
+    writer.addFrame(x0, l.rowY, w, l.cell.h, part as unknown as number[], { delay: 100 });
   const gif = buf.slice(0, writer.end());
   gifs.set(key, gif);
   return { gif, frames: frames.length, drawn: true };
