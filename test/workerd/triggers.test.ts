@@ -154,6 +154,18 @@ describe("cart-abandoned trigger", () => {
     expect(await triggerRow(user)).toMatchObject([{ state: "delivered", attempts: 2 }]);
   });
 
+  it("a webhook's redirect is not followed: the signed body and its token go nowhere else, and it is retried", async () => {
+    const user = "trig-r";
+    answer = () =>
+      calls.length === 1
+        ? new Response(null, { status: 307, headers: { Location: `${HOOK}/elsewhere` } })
+        : new Response("ok");
+    await consume([event(user, "cart_add", 31, "p000417")]);
+    await alarmUntil(user, 2);
+    expect(calls).toHaveLength(1);
+    expect(await triggerRow(user)).toMatchObject([{ state: "pending", attempts: 1 }]);
+  });
+
   it("nothing is sent to a reader who unsubscribed, paused sends or was erased meanwhile", async () => {
     const [quits, erased] = ["trig-d", "trig-e"];
     await consume([event(quits, "cart_add", 10, "p1"), event(erased, "cart_add", 10, "p1")]);

@@ -1,7 +1,8 @@
 /**
  * One trigger delivery: the JSON body (core/triggers.ts TriggerDelivery) with a fresh open-time token for the
  * trigger's campaign, signed with TRIGGER_WEBHOOK_SECRET (core/webhook-signature.ts), POSTed to the webhook with
- * a deadline. A 2xx is delivered; anything else (status, timeout, network) is retried by the shard. Never throws.
+ * a deadline. A 2xx is delivered; anything else (status, a redirect: never followed; timeout, network) is retried by
+ * the shard. Never throws.
  * Cart-abandoned bodies name the cart add (`cartAt`); viewed-* bodies the catalog change (`changedAt`) and each
  * item with, for price drops, its old and new price (when the reader viewed it stays in the shard).
  */
@@ -68,6 +69,9 @@ export async function deliver(
         [DELIVERY_HEADER]: due.delivery,
       },
       body: json,
+      // never followed: a 307 or 308 would send the signed body, and the reader's token in it, wherever it
+      // points (a 3xx is not a delivery: retried, and logged with its status)
+      redirect: "manual",
       signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
     });
     await res.body?.cancel();

@@ -23,19 +23,24 @@ export interface Call {
   delivery: string | null;
 }
 
-/** Keeps every call to `hook` in `calls` and answers it with `answer()`; other URLs go out as they would. */
+/**
+ * Keeps every call to `hook` in `calls` and answers it with `answer()`; other URLs go out as they would. A
+ * redirect is followed as fetch follows one unless the request said `redirect: "manual"` (a 307 or 308 sends the
+ * same method and body on).
+ */
 export function receiveWebhooks(hook: string, calls: Call[], answer: () => Response): void {
   const real = globalThis.fetch;
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+  const receive = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const req = new Request(input as RequestInfo, init);
     if (!req.url.startsWith(hook)) return real(input as RequestInfo, init);
-    calls.push({
-      body: await req.text(),
-      signature: req.headers.get(SIGNATURE_HEADER),
-      delivery: req.headers.get(DELIVERY_HEADER),
-    });
-    return answer();
-  });
+    const body = await req.text();
+    calls.push({ body, signature: req.headers.get(SIGNATURE_HEADER), delivery: req.headers.get(DELIVERY_HEADER) });
+    const res = answer();
+    const location = res.headers.get("Location");
+    if (req.redirect !== "follow" || !location || ![307, 308].includes(res.status)) return res;
+    return receive(new URL(location, req.url), { method: req.method, headers: req.headers, body });
+  };
+  vi.spyOn(globalThis, "fetch").mockImplementation(receive);
 }
 
 const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
