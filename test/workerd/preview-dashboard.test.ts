@@ -41,3 +41,13 @@ describe("the preview's user picker", () => {
     expect(users).not.toContain("crm");
   });
 });
+
+describe("the dashboard's model health", () => {
+  it("with no model active, says so once", async () => {
+    await env.OPENTIME_KV.delete(kvKeys.activeModel);
+    const res = await request("/dashboard");
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html.match(/No model is active/g)).toHaveLength(1);
+  });
+});
