@@ -51,3 +51,40 @@ describe("the dashboard's model health", () => {
     expect(html.match(/No model is active/g)).toHaveLength(1);
   });
 });
+
+describe("the preview's writes from another site", () => {
+  const reset = () => `/v1/preview/reset?user=${user()}&campaign=demo`;
+  const campaign = JSON.stringify({ v: 2, default: { id: "picks", type: "recommendations" } });
+
+  it("are refused (403 ORIGIN_NOT_ALLOWED): another page cannot post them with the open loopback gate", async () => {
+    const decision = kvKeys.decision(user(), "demo", 2_000_000_000, "row-0");
+    await env.OPENTIME_KV.put(decision, "{}");
+    for (const origin of ["https://evil.example", "null"]) {
+      const res = await request(reset(), { method: "POST", headers: { Origin: origin } });
+      expect(res.status, origin).toBe(403);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("ORIGIN_NOT_ALLOWED");
+      const put = await request("/v1/preview/campaigns/demo-x", {
+        method: "PUT",
+        headers: { Origin: origin, "Content-Type": "application/json" },
+        body: campaign,
+      });
+      expect(put.status, origin).toBe(403);
+    }
+    expect(await env.OPENTIME_KV.get(decision)).not.toBeNull();
+    expect(await env.OPENTIME_KV.get(kvKeys.campaign("demo-x"))).toBeNull();
+  });
+
+  it("are answered from the preview's own page, and from a client that sends no Origin", async () => {
+    for (const headers of [{ Origin: LOCAL }, {}] as Record<string, string>[]) {
+      expect((await request(reset(), { method: "POST", headers })).status).toBe(200);
+      const put = await request("/v1/preview/campaigns/demo-x", {
+        method: "PUT",
+        headers: { ...headers, "Content-Type": "application/json" },
+        body: campaign,
+      });
+      expect(put.status).toBe(200);
+    }
+    // reads are not writes: another site's Origin on a GET changes nothing and is answered as before
+    expect((await request("/v1/preview/users", { headers: { Origin: "https://evil.example" } })).status).toBe(200);
+  });
+});

@@ -107,6 +107,9 @@ const EVENTS_ANSWERS: Record<number, Answer> = {
 };
 
 /** A preview endpoint: behind `previewAccess` (worker/preview/access.ts), which answers 404 and 401 itself. */
+/** A preview write a browser posted from another site (worker/preview/access.ts). */
+const fromAnotherSite = error("posted from another site (its Origin)", "ORIGIN_NOT_ALLOWED");
+
 function preview(
   method: RouteDoc["method"],
   route: string,
@@ -771,7 +774,7 @@ export const ROUTES: RouteDoc[] = [
   }),
   preview("post", "/v1/preview/reset", "forget an email's decisions", {
     params: [PREVIEW_USER, PREVIEW_CAMPAIGN, LAYOUT],
-    responses: { 400: bad },
+    responses: { 400: bad, 403: fromAnotherSite },
   }),
   preview("get", "/v1/preview/blocks", "the block each demo reader gets, and why", {
     params: [PREVIEW_CAMPAIGN],
@@ -780,6 +783,6 @@ export const ROUTES: RouteDoc[] = [
   preview("get", "/v1/preview/campaigns/:id", "a campaign, for the editor", { responses: { 400: bad } }),
   preview("put", "/v1/preview/campaigns/:id", "save a campaign from the editor (validated as the admin API does)", {
     body: "CampaignBody",
-    responses: { 400: badBody, 413: tooLarge },
+    responses: { 400: badBody, 403: fromAnotherSite, 413: tooLarge },
   }),
 ];

@@ -11,6 +11,10 @@
  * Anyone can send that header, so it is never trusted for being present: it counts only when
  * ACCESS_TEAM_DOMAIN and ACCESS_AUD are configured and the JWT verifies (RS256 signature against the team's
  * keys at https://<team>.cloudflareaccess.com/cdn-cgi/access/certs, issuer, audience, expiry).
+ * Loopback and Access both let a browser in on what it carries by itself (the Access cookie), so a write
+ * (any method but GET, HEAD, OPTIONS) whose `Origin` is another site's is refused (403 ORIGIN_NOT_ALLOWED):
+ * another page cannot post the preview's reset or editor with a staff member's session. A client without an
+ * `Origin` (curl with the admin key) is not a browser posting across sites.
  */
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
@@ -58,8 +62,9 @@ function staffGate(what: string, enabled: (config: Config) => boolean, disabled:
   return createMiddleware<AppEnv>(async (c, next) => {
     const config = getConfig(c.env);
     if (!enabled(config)) throw new ApiError("NOT_FOUND", disabled);
-    if (config.demoRoutes && LOOPBACK.has(new URL(c.req.url).hostname)) return next();
-    if (await accessIdentity(c, config.access)) return next();
+    const url = new URL(c.req.url);
+    if (config.demoRoutes && LOOPBACK.has(url.hostname)) return ownOrigin(c, url, next);
+    if (await accessIdentity(c, config.access)) return ownOrigin(c, url, next);
     let admin = false;
     try {
       await adminKey(c, async () => {
@@ -74,8 +79,18 @@ function staffGate(what: string, enabled: (config: Config) => boolean, disabled:
         `${what} needs the admin key (Authorization: Bearer <key>) or a Cloudflare Access identity`,
       );
     }
-    await next();
+    await ownOrigin(c, url, next);
   });
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** `next()`, unless the request is a write whose `Origin` names another site (or none: `null`). */
+function ownOrigin(c: Context<AppEnv>, url: URL, next: () => Promise<void>): Promise<void> {
+  const origin = c.req.header("Origin");
+  if (!SAFE_METHODS.has(c.req.method) && origin !== undefined && origin !== url.origin)
+    throw new ApiError("ORIGIN_NOT_ALLOWED", "a staff page's writes come from its own pages only");
+  return next();
 }
 
 export const previewAccess = staffGate(

@@ -731,6 +731,13 @@ export const CASES: Case[] = [
   },
   { route: "POST /v1/preview/reset", path: "/v1/preview/reset?user=reader-1", headers: ADMIN, status: 200 },
   { route: "POST /v1/preview/reset", path: "/v1/preview/reset", headers: ADMIN, status: 400, code: "BAD_REQUEST" },
+  {
+    route: "POST /v1/preview/reset",
+    path: "/v1/preview/reset?user=reader-1",
+    headers: { ...ADMIN, Origin: "https://evil.example" },
+    status: 403,
+    code: "ORIGIN_NOT_ALLOWED",
+  },
   { route: "GET /v1/preview/blocks", path: "/v1/preview/blocks?campaign=doc-v2", headers: ADMIN, status: 200 },
   {
     route: "GET /v1/preview/blocks",
@@ -769,6 +776,14 @@ export const CASES: Case[] = [
     body: { v: 2, policy: "sometimes" },
     status: 400,
     code: "BAD_REQUEST",
+  },
+  {
+    route: "PUT /v1/preview/campaigns/:id",
+    path: "/v1/preview/campaigns/doc-edit",
+    headers: { ...ADMIN, Origin: "https://evil.example" },
+    body: { policy: "live" },
+    status: 403,
+    code: "ORIGIN_NOT_ALLOWED",
   },
   {
     route: "PUT /v1/preview/campaigns/:id",
