@@ -225,6 +225,12 @@ describe("the preview's static AMP view", () => {
     expect(view).not.toContain("amp-list");
   });
 
+  it("shows a '$$' in an item's words as written (never read as a replacement pattern)", () => {
+    const doc = `<amp-list src="x" items="." single-item><template type="amp-mustache">{{#items}}<b>{{title}}</b>{{/items}}</template></amp-list>`;
+    const priced = { items: [{ ...(body.items[0] as (typeof body.items)[0]), title: "2 for $$5 $$$ US$$" }] };
+    expect(ampStaticView(doc, priced)).toContain("<b>2 for $$5 $$$ US$$</b>");
+  });
+
   it("renders an older template of items (emails built before block copy) item by item", () => {
     const doc = `<amp-list src="x" items="items"><template type="amp-mustache"><a href="{{url}}">{{title}}</a></template></amp-list>`;
     const view = ampStaticView(doc, body);

@@ -23,7 +23,8 @@ export function ampStaticView(ampDocument: string, body: AmpRecsResponse): strin
     const cards = (whole ? [Mustache.render(template, body)] : body.items.map((it) => Mustache.render(template, it)))
       .map((card) => `<div role="listitem">${card}</div>`)
       .join("\n");
-    doc = doc.replace(list[0], `<div class="recs"><div role="list">${cards}</div></div>`);
+    // a function, not a string: a replacement string reads `$$` in the items' words as `$`
+    doc = doc.replace(list[0], () => `<div class="recs"><div role="list">${cards}</div></div>`);
   }
   return doc
     .replace(/<script\b[^>]*>[\s\S]*?<\/script>/g, "")
