@@ -1,12 +1,13 @@
 /**
  * The preview and the dashboard as local development serves them (DEMO_ROUTES on 127.0.0.1: open, no key), each
  * behaviour found by review with its test: the user picker's ids, the dashboard's model section, writes from
- * another site.
+ * another site, a reset within one invocation's KV operations.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { kvKeys } from "../../core/kv-keys";
 import worker from "../../worker/index";
+import { forgetDecisions } from "../../worker/preview/stored-decisions";
 import { clearKv, fixture, seedModel } from "./support/harness";
 
 const LOCAL = "http://127.0.0.1:8787";
@@ -86,5 +87,48 @@ describe("the preview's writes from another site", () => {
     }
     // reads are not writes: another site's Origin on a GET changes nothing and is answered as before
     expect((await request("/v1/preview/users", { headers: { Origin: "https://evil.example" } })).status).toBe(200);
+  });
+});
+
+describe("the preview's reset", () => {
+  it("stays within one invocation's 1,000 KV operations however many decisions there are; a reset again ends it", async () => {
+    const sends = 1001;
+    await Promise.all(
+      Array.from({ length: sends }, (_, i) =>
+        env.OPENTIME_KV.put(kvKeys.decision(user(), "daily", 1_900_000_000 + i, "row-0"), "{}"),
+      ),
+    );
+    // another campaign's and another user's (whose id extends this one's) are not touched
+    await env.OPENTIME_KV.put(kvKeys.decision(user(), "weekly", 1_900_000_000, "row-0"), "{}");
+    await env.OPENTIME_KV.put(kvKeys.decision(`${user()}:daily`, "x", 1_900_000_000, "row-0"), "{}");
+    let ops = 0;
+    const counted = {
+      list: (o: KVNamespaceListOptions) => {
+        ops++;
+        return env.OPENTIME_KV.list(o);
+      },
+      delete: (k: string) => {
+        ops++;
+        return env.OPENTIME_KV.delete(k);
+      },
+    } as unknown as KVNamespace;
+    const answers: { deleted: number; pending: number }[] = [];
+    for (let round = 0; round < 3; round++) {
+      ops = 0;
+      const answer = await forgetDecisions(counted, { user: user(), campaign: "daily" });
+      expect(ops, `round ${round}`).toBeLessThanOrEqual(1000);
+      answers.push(answer);
+      if (answer.pending === 0) break;
+    }
+    expect(answers[0]?.pending).toBeGreaterThan(0);
+    expect(answers.reduce((s, a) => s + a.deleted, 0)).toBe(sends);
+    expect(answers.at(-1)?.pending).toBe(0);
+    const left = await env.OPENTIME_KV.list({ prefix: kvKeys.decisionsPrefix(user()) });
+    expect(left.keys.map((k) => k.name).sort()).toEqual(
+      [
+        kvKeys.decision(user(), "weekly", 1_900_000_000, "row-0"),
+        kvKeys.decision(`${user()}:daily`, "x", 1_900_000_000, "row-0"),
+      ].sort(),
+    );
   });
 });

@@ -6,6 +6,7 @@ import { isOwnKey, kvKeys } from "../../core/kv-keys";
 import { layoutSlots, slotKey } from "../../core/layouts";
 import type { TokenClaims } from "../../core/token";
 import { DecisionSchema } from "../decisions/decide-slot";
+import { KvBudget } from "../events/erasure";
 import type { PreviewQuery } from "./query";
 
 export function storedDecisions(kv: KVNamespace, claims: TokenClaims, layout: PreviewQuery["layout"]) {
@@ -30,10 +31,35 @@ export function storedDecisions(kv: KVNamespace, claims: TokenClaims, layout: Pr
   );
 }
 
-/** Deletes the user's decisions for the campaign, of every send (to watch `freeze` decide again); returns how many. */
-export async function forgetDecisions(kv: KVNamespace, q: Pick<PreviewQuery, "user" | "campaign">): Promise<number> {
-  const prefix = kvKeys.decisionsPrefix(q.user);
-  const own = (await kv.list({ prefix: `${prefix}${q.campaign}:` })).keys.filter((k) => isOwnKey(prefix, k.name));
-  await Promise.all(own.map((k) => kv.delete(k.name)));
-  return own.length;
+/** KV operations a reset spends at most (of an invocation's 1,000), as an erasure does (worker/events/erasure.ts). */
+export const RESET_KV_OPS = 900;
+
+/**
+ * Deletes the user's decisions for the campaign, of every send (to watch `freeze` decide again), within
+ * RESET_KV_OPS KV operations (a list page or a delete each): a reader of a daily trigger campaign kept a year
+ * holds more than one invocation may delete. Returns how many were deleted, and how many it found but left
+ * (one more when it stopped listing early): a reset again deletes those.
+ */
+export async function forgetDecisions(
+  kv: KVNamespace,
+  q: Pick<PreviewQuery, "user" | "campaign">,
+): Promise<{ deleted: number; pending: number }> {
+  const own = kvKeys.decisionsPrefix(q.user);
+  const prefix = `${own}${q.campaign}:`;
+  const budget = new KvBudget(RESET_KV_OPS);
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  let listed = true;
+  do {
+    if (budget.take(1) === 0) {
+      listed = false;
+      break;
+    }
+    const page = await kv.list({ prefix, ...(cursor ? { cursor } : {}) });
+    keys.push(...page.keys.map((k) => k.name).filter((name) => isOwnKey(own, name)));
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  const n = budget.take(keys.length);
+  await Promise.all(keys.slice(0, n).map((k) => kv.delete(k)));
+  return { deleted: n, pending: keys.length - n + (listed ? 0 : 1) };
 }
