@@ -20,6 +20,12 @@ export interface TokenClaims {
   /** expiry, unix seconds */
   e: number;
   v: typeof TOKEN_FORMAT_VERSION;
+  /**
+   * 1: a staff preview's email (worker/preview/): its opens, pixels and clicks are answered as any, and record
+   * nothing (no open, impression, exposure or click on the reader's profile or in an experiment). Absent in
+   * every token an email carries; any other value is ignored, as unknown claims are.
+   */
+  p?: 1;
 }
 
 export type TokenFailure = "missing" | "malformed" | "bad-signature" | "expired";
@@ -47,6 +53,8 @@ export interface MintOptions {
   ttlSeconds: number;
   /** unix seconds; defaults to the current time */
   now?: number;
+  /** a staff preview's token (claim `p`: its opens and clicks record nothing) */
+  preview?: boolean;
 }
 
 export async function mintToken(secret: string, opts: MintOptions): Promise<string> {
@@ -57,7 +65,13 @@ export async function mintToken(secret: string, opts: MintOptions): Promise<stri
     );
   }
   const now = opts.now ?? Math.floor(Date.now() / 1000);
-  const claims: TokenClaims = { u: opts.user, c: opts.campaign, e: now + opts.ttlSeconds, v: TOKEN_FORMAT_VERSION };
+  const claims: TokenClaims = {
+    u: opts.user,
+    c: opts.campaign,
+    e: now + opts.ttlSeconds,
+    v: TOKEN_FORMAT_VERSION,
+    ...(opts.preview && { p: 1 as const }),
+  };
   const body = bytesToBase64Url(encoder.encode(JSON.stringify(claims)));
   const sig = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(body));
   return `${body}.${bytesToBase64Url(new Uint8Array(sig))}`;
@@ -92,7 +106,7 @@ function parseClaims(bytes: Uint8Array): TokenClaims | null {
       Number.isFinite(c.e) &&
       c.v === TOKEN_FORMAT_VERSION
     ) {
-      return { u: c.u, c: c.c, e: c.e, v: c.v };
+      return { u: c.u, c: c.c, e: c.e, v: c.v, ...(c.p === 1 && { p: 1 as const }) };
     }
   } catch {
     // fall through

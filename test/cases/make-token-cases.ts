@@ -19,7 +19,7 @@ const signed = (secret: string, json: string) => {
   return `${body}.${b64url(createHmac("sha256", secret).update(body).digest())}`;
 };
 
-type Mint = { user: string; campaign: string; ttlSeconds: number; now: number };
+type Mint = { user: string; campaign: string; ttlSeconds: number; now: number; preview?: boolean };
 const mints: [string, string, Mint][] = [
   ["a demo customer, thirty days", SECRET, { user: "c0000042", campaign: "demo", ttlSeconds: MONTH, now: NOW }],
   [
@@ -34,6 +34,11 @@ const mints: [string, string, Mint][] = [
   ],
   ["quote and backslash escaped as JSON does", SECRET, { user: 'a"b\\c', campaign: "demo", ttlSeconds: 60, now: NOW }],
   ["the longest user id (128 characters)", SECRET, { user: "u".repeat(128), campaign: "c", ttlSeconds: 1, now: NOW }],
+  [
+    "a staff preview's token (p: 1, after v)",
+    SECRET,
+    { user: "c0000042", campaign: "demo", ttlSeconds: 600, now: NOW, preview: true },
+  ],
 ];
 
 const mintRows = await Promise.all(
@@ -86,6 +91,13 @@ const verifies: [string, string[], string, number][] = [
     signed(SECRET, `{"u":"jane.doe@example.com","c":"demo","e":${NOW + 60},"v":1}`),
     NOW,
   ],
+  [
+    "a staff preview (p: 1): its opens and clicks record nothing",
+    [SECRET],
+    signed(SECRET, `{"u":"c7","c":"demo","e":${NOW + 60},"v":1,"p":1}`),
+    NOW,
+  ],
+  ["p other than 1 is ignored", [SECRET], signed(SECRET, `{"u":"c7","c":"demo","e":${NOW + 60},"v":1,"p":true}`), NOW],
   ["claims that are not JSON", [SECRET], signed(SECRET, "u=c7&c=demo"), NOW],
   ["no token", [SECRET], "", NOW],
   ["no secret configured", [], first, NOW],
@@ -98,7 +110,7 @@ const verifyRows = await Promise.all(
 
 const doc = {
   about:
-    'opentime URL tokens (README, Tokens). mint: [name, secret, {user, campaign, ttlSeconds, now}, token]: a backend that serializes claims as {"u","c","e","v"} in that order, without spaces, in UTF-8, gets these tokens to the byte. verify: [name, secrets (the first signs; the rest are accepted during rotation), token, now (unix s), result]: what the Worker decides; any JSON serialization of the claims verifies.',
+    'opentime URL tokens (README, Tokens). mint: [name, secret, {user, campaign, ttlSeconds, now, preview?}, token]: a backend that serializes claims as {"u","c","e","v"} in that order (and "p":1 last for a staff preview, whose opens and clicks record nothing; emails never carry one), without spaces, in UTF-8, gets these tokens to the byte. verify: [name, secrets (the first signs; the rest are accepted during rotation), token, now (unix s), result]: what the Worker decides; any JSON serialization of the claims verifies.',
   mint: mintRows,
   verify: verifyRows,
 };

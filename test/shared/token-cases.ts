@@ -7,7 +7,12 @@ import { describe, expect, it } from "vitest";
 import { mintToken, type TokenResult, verifyToken } from "../../core/token";
 import cases from "../cases/token.json";
 
-type MintCase = [string, string, { user: string; campaign: string; ttlSeconds: number; now: number }, string];
+type MintCase = [
+  string,
+  string,
+  { user: string; campaign: string; ttlSeconds: number; now: number; preview?: boolean },
+  string,
+];
 type VerifyCase = [string, string[], string, number, TokenResult];
 
 export function describeTokenCases(where: string): void {

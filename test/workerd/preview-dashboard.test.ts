@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { kvKeys } from "../../core/kv-keys";
 import worker from "../../worker/index";
 import { forgetDecisions } from "../../worker/preview/stored-decisions";
-import { clearKv, fixture, seedModel } from "./support/harness";
+import { clearKv, fixture, recordingQueue, SENDER, seedModel, token } from "./support/harness";
 
 const LOCAL = "http://127.0.0.1:8787";
 
@@ -130,5 +130,36 @@ describe("the preview's reset", () => {
         kvKeys.decision(`${user()}:daily`, "x", 1_900_000_000, "row-0"),
       ].sort(),
     );
+  });
+});
+
+describe("the preview's email", () => {
+  it("answers its opens, AMP list, pixel and clicks as an email's, and records nothing on the reader", async () => {
+    const { queue, sent } = recordingQueue();
+    const as = async (path: string, headers: Record<string, string> = {}) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(new Request(`${LOCAL}${path}`, { headers }), { ...env, EVENTS: queue }, ctx);
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    const preview = (await (await as(`/v1/preview/email?user=${user()}&campaign=demo`)).json()) as {
+      token: string;
+      slots: { imageUrl: string; clickUrl: string }[];
+    };
+    // what an email does with a token: its first image (the open), the AMP list, the pixel, a click
+    const opened = async (t: string) => {
+      const slot = preview.slots[0] as { imageUrl: string; clickUrl: string };
+      const path = (url: string) => new URL(url.replace(preview.token, t)).pathname;
+      const image = await as(path(slot.imageUrl));
+      expect([image.status, image.headers.get("Content-Type")]).toEqual([200, "image/png"]);
+      expect((await as(`/v1/amp/recs?t=${t}&n=4`, { "AMP-Email-Sender": SENDER })).status).toBe(200);
+      expect((await as(`/v1/e/${t}.gif?type=email_open`)).status).toBe(200);
+      expect((await as(path(slot.clickUrl))).status).toBe(302);
+    };
+    await opened(preview.token);
+    expect(sent).toEqual([]);
+    // the same with the reader's own email token records the open, the impressions and the click
+    await opened(await token(user()));
+    expect(new Set(sent.map((e) => e.type))).toEqual(new Set(["email_open", "impression", "email_click"]));
   });
 });

@@ -31,7 +31,7 @@ export async function blocksByReader(
   const users = (await listUsers(kv)).slice(0, MAX_READERS);
   const readers = await Promise.all(
     users.map(async (user) => {
-      const token = await mintToken(secret, { user, campaign: campaignId, ttlSeconds: 600 });
+      const token = await mintToken(secret, { user, campaign: campaignId, ttlSeconds: 600, preview: true });
       const verified = await verifyToken(config.tokenSecrets, token, Math.floor(now / 1000));
       const open = openFacts({
         format: "amp",

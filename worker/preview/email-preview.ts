@@ -1,6 +1,7 @@
 /**
- * One email as a reader would get it: a fresh 7-day token for the user and campaign (or `again`, the token of
- * the email shown before, re-opened), the three rendered parts, the campaign block the reader gets and why
+ * One email as a reader would get it: a fresh 7-day preview token for the user and campaign (its opens and clicks
+ * record nothing on the reader: core/token.ts, claim p), or `again`, the preview token of the email shown before,
+ * re-opened; the three rendered parts, the campaign block the reader gets and why
  * (with the facts its conditions saw), the recommendations with their scores and why, and the AMP part's
  * static view.
  */
@@ -38,9 +39,9 @@ export async function emailPreview(
   // the same email opened again keeps its token (its decisions are that send's); anything else is a new email
   const shown = again ? await verifyToken(config.tokenSecrets, again) : null;
   const token =
-    shown?.ok && shown.claims.u === q.user && shown.claims.c === q.campaign
+    shown?.ok && shown.claims.p && shown.claims.u === q.user && shown.claims.c === q.campaign
       ? (again as string)
-      : await mintToken(secret, { user: q.user, campaign: q.campaign, ttlSeconds: TOKEN_TTL_SECONDS });
+      : await mintToken(secret, { user: q.user, campaign: q.campaign, ttlSeconds: TOKEN_TTL_SECONDS, preview: true });
   const links = emailLinks({ baseUrl: base, token, layout: q.layout });
   const parts = renderEmail(
     { amp: ampTemplate, html: htmlTemplate, text: textTemplate },

@@ -96,8 +96,9 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       });
       const rec = served.rec;
       // what the reader was shown, for frequency caps (worker/events/impressions.ts); only if they allow tracking
-      // and the experiment's exposure: an AMP request is a real open (mail providers fetch it as the email opens)
-      if (verified.ok && rec.recordable && c.req.method !== "HEAD") {
+      // and the experiment's exposure: an AMP request is a real open (mail providers fetch it as the email opens);
+      // a staff preview's records nothing (core/token.ts, claim p)
+      if (verified.ok && !verified.claims.p && rec.recordable && c.req.method !== "HEAD") {
         const seen = impressionEvent(verified.claims, "amp", rec.items, now);
         const events = [
           ...(arm ? exposureEvents(verified.claims.u, arm.exposures, now, served.selection.block.id) : []),

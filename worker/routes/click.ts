@@ -76,7 +76,8 @@ export function registerClick(app: Hono<AppEnv>): void {
       const destination = gone
         ? fallback
         : withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
-      if (decision.claims && decision.recordable && !head) {
+      // (a staff preview's click records nothing: core/token.ts, claim p)
+      if (decision.claims && !decision.claims.p && decision.recordable && !head) {
         const event: QueuedEvent = {
           // one per send and slot, as opens are: a trigger's emails share a campaign, and each one's click counts
           id: `click:${sendKey(decision.claims)}:${slotKey(slot)}`,

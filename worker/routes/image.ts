@@ -74,8 +74,9 @@ export function registerImage(app: Hono<AppEnv>): void {
       const decided = performance.now() - t0;
       // an open (not a prefetch, not a HEAD) is recorded once per block and send (the token's expiry tells sends of
       // one campaign apart), as an email_open event on the profile, with the items the block shows when it was
-      // decided now (impressions, for frequency caps)
-      if (decision.claims && decision.recordable && path.slot.index === 0 && !isPrefetch(fetchKind) && !head) {
+      // decided now (impressions, for frequency caps); a staff preview's open records nothing (core/token.ts, p)
+      const real = !isPrefetch(fetchKind) && !head && path.slot.index === 0;
+      if (decision.claims && !decision.claims.p && decision.recordable && real) {
         const items = impressionItems(decision.shown ?? []);
         const event: QueuedEvent = {
           id: `open:${sendKey(decision.claims)}`,

@@ -72,7 +72,8 @@ export function registerPixel(app: Hono<AppEnv>): void {
       const type = pixelType(c.req.query("type"));
       const item = IdSchema.safeParse(c.req.query("item"));
       const eid = IdSchema.safeParse(c.req.query("eid"));
-      if (!token.ok || !type || (PIXEL_EVENT_TYPES[type] && !item.success)) return gif();
+      // (a staff preview's pixel records nothing: core/token.ts, claim p)
+      if (!token.ok || token.claims.p || !type || (PIXEL_EVENT_TYPES[type] && !item.success)) return gif();
       if (c.req.query("eid") !== undefined && !(eid.success && eid.data.length <= MAX_PIXEL_EID_LENGTH)) return gif();
       if (!(await withinLimit(c.env.PIXEL_RATE_LIMITER, raw))) {
         headers["X-Opentime-Recorded"] = "rate-limited";
