@@ -9,7 +9,12 @@ import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
 import { catalogWriter } from "../../worker/catalog/catalog-stub";
-import { getLiveCatalog, type LiveCatalogView, resetLiveCatalogCache } from "../../worker/catalog/live-catalog";
+import {
+  getLiveCatalog,
+  LIVE_READ_STALE_MS,
+  type LiveCatalogView,
+  resetLiveCatalogCache,
+} from "../../worker/catalog/live-catalog";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import worker from "../../worker/index";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
@@ -165,6 +170,43 @@ describe("live catalog", () => {
     expect(joiner).not.toBe("still waiting");
     expect((first as LiveCatalogView).catalog.version).toBe(0);
     expect(Date.now() - started).toBeLessThan(2500);
+    resetLiveCatalogCache();
+  });
+
+  it("a whole read still hanging after LIVE_READ_STALE_MS is no longer shared: the next open reads anew", async () => {
+    const id = JSON.parse(fixture().catalogJson).items[2].id as string;
+    const { version } = (await (await patch([{ id, stock: 0 }])).json()) as { version: number };
+    await within(
+      3000,
+      async () =>
+        ((await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json"))?.version ?? 0) >= version,
+    );
+    resetLiveCatalogCache();
+    // the first whole read hangs (a KV call that never answers); every later one is KV's own
+    let wholeReads = 0;
+    const firstHangs = new Proxy(env.OPENTIME_KV, {
+      get(target, key) {
+        if (key === "get")
+          return (name: string, ...rest: unknown[]) =>
+            name === kvKeys.liveCatalog && wholeReads++ === 0
+              ? new Promise(() => {})
+              : (target.get as (...a: unknown[]) => Promise<unknown>)(name, ...rest);
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as KVNamespace;
+    const ignore = () => {};
+    const t0 = Date.now();
+    // it starts the read, and goes on with the copy it has (none) after a second
+    expect((await getLiveCatalog(firstHangs, ignore, t0)).catalog.version).toBe(0);
+    // two seconds on (past the version's one-second check): the pending read is joined, not started again
+    expect((await getLiveCatalog(firstHangs, ignore, t0 + 2000)).catalog.version).toBe(0);
+    expect(wholeReads).toBe(1);
+    // past LIVE_READ_STALE_MS, the hung read is given up on: a new one brings the catalog
+    const later = await getLiveCatalog(firstHangs, ignore, t0 + LIVE_READ_STALE_MS + 1);
+    expect(wholeReads).toBe(2);
+    expect(later.catalog.version).toBe(version);
+    expect(later.unavailable.has(id)).toBe(true);
     resetLiveCatalogCache();
   });
 
