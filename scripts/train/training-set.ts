@@ -66,35 +66,35 @@ export interface TrainingSetOptions {
 }
 
 /**
- * Rows whose time cannot be read, above this share of the log, stop training: a format the reader got wrong (a date
- * order misread, a column of another format), not a few damaged rows.
+ * Rows whose time (or quantity, or price) cannot be read, above this share of the log, stop training: a format the
+ * reader got wrong (a date order misread, a decimal comma, a column of another format), not a few damaged rows.
  */
-export const MAX_BAD_TIME_SHARE = 0.05;
+export const MAX_UNREADABLE_SHARE = 0.05;
 
-/** Refuses a log whose unreadable times pass MAX_BAD_TIME_SHARE, saying how many and what times are read. */
+/** Refuses a log whose unreadable times pass MAX_UNREADABLE_SHARE, saying how many and what times are read. */
 export function checkTimes(path: string, read: number, dropped: Record<string, number>): void {
   const bad = dropped["bad time"] ?? 0;
-  if (read === 0 || bad / read <= MAX_BAD_TIME_SHARE) return;
+  if (read === 0 || bad / read <= MAX_UNREADABLE_SHARE) return;
   throw new Error(
     `${bad} of ${read} rows of ${path} (${((100 * bad) / read).toFixed(1)}%) have a time that could not be read, ` +
-      `more than ${100 * MAX_BAD_TIME_SHARE}%: the time column's format was most likely misread. Read are unix seconds ` +
+      `more than ${100 * MAX_UNREADABLE_SHARE}%: the time column's format was most likely misread. Read are unix seconds ` +
       "or milliseconds, YYYYMMDD[HHMMSS], YYYY-MM-DD H:MM[:SS[.fff]] (UTC unless a zone follows) and M/D/YYYY or D/M/YYYY [H:MM[:SS]] (one " +
       "order per file: day first when any first field is above 12); other formats only with their zone",
   );
 }
 
 /**
- * Refuses a purchase log whose quantities or prices are not numbers in more than MAX_BAD_TIME_SHARE of its rows (a
+ * Refuses a purchase log whose quantities or prices are not numbers in more than MAX_UNREADABLE_SHARE of its rows (a
  * decimal comma, a currency sign): dropped one by one, the rows left would train a model of the whole-number ones.
  */
 export function checkNumbers(path: string, log: PurchaseLog): void {
   const columns = log.layout === "online-retail-ii" ? ["Quantity", "Price"] : ["Quantity", "UnitPrice"];
   for (const [i, what] of ["quantity", "price"].entries()) {
     const bad = log.dropped[`${what} not a number`] ?? 0;
-    if (log.read === 0 || bad / log.read <= MAX_BAD_TIME_SHARE) continue;
+    if (log.read === 0 || bad / log.read <= MAX_UNREADABLE_SHARE) continue;
     throw new Error(
       `${bad} of ${log.read} rows of ${path} (${((100 * bad) / log.read).toFixed(1)}%) have a ${columns[i]} that is ` +
-        `not a number, more than ${100 * MAX_BAD_TIME_SHARE}%: write numbers plainly, with a decimal point (2.55, ` +
+        `not a number, more than ${100 * MAX_UNREADABLE_SHARE}%: write numbers plainly, with a decimal point (2.55, ` +
         "not 2,55 or £2.55)",
     );
   }
