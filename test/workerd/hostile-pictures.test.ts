@@ -438,4 +438,26 @@ describe("the image route with hostile picture hosts (fault injection)", () => {
     };
     expect((await open()).render).toBe("ok");
   });
+
+  it("a picture URL on the Worker's own origin but not a demo picture (an open-time image) is not fetched", async () => {
+    // the catalog's pictures as another of its own open-time images: drawing one would fetch itself, and so on
+    const catalog = JSON.parse(fixture().catalogJson) as Catalog;
+    for (const item of catalog.items) item.image = "https://opentime.test/v1/img/any/card-0.png";
+    await env.OPENTIME_KV.put(kvKeys.catalog(fixture().version), JSON.stringify(catalog));
+    resetModelCache();
+    resetRenderCache();
+    host = () => Promise.reject(new Error("no outside host is asked"));
+    try {
+      // another send than the cases before (a decision they stored would be shown again, with its picture)
+      const res = await call(`/v1/img/${await token(user, 7777)}/card-0.png`, {});
+      expect([res.status, res.headers.get("Content-Type")]).toEqual([200, "image/png"]);
+      expect(res.headers.get("X-Opentime-Render")).toBe("picture-bad-url");
+    } finally {
+      const back = JSON.parse(fixture().catalogJson) as Catalog;
+      for (const item of back.items) item.image = `https://pictures.hostile.test/${item.id}.png?w={width}&h={height}`;
+      await env.OPENTIME_KV.put(kvKeys.catalog(fixture().version), JSON.stringify(back));
+      resetModelCache();
+      resetRenderCache();
+    }
+  });
 });

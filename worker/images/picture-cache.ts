@@ -25,6 +25,8 @@ const MEMORY_BUDGET = 16 * 1024 * 1024;
 const MAX_FAILURES = 1000;
 const USABLE = /^image\/(png|jpeg|gif)\b/i;
 const ACCEPT = "image/png, image/jpeg, image/gif;q=0.8";
+/** The only pictures this Worker serves itself (the demo shop's, worker/routes/demo-assets.ts). */
+const OWN_PICTURES = "/demo/img/";
 
 export interface Picture {
   /** PNG, JPEG or GIF bytes, their headers checked */
@@ -97,6 +99,9 @@ function pictureKey(rawUrl: string, origin: string): URL | null {
 async function fetchPicture(url: URL, ctx: PictureContext, signal: AbortSignal): Promise<PictureResult> {
   const key = url.toString();
   if (url.origin === ctx.origin) {
+    // only the demo shop's pictures: any other route of this Worker (an open-time image whose picture is one,
+    // say) would render a card that fetches its own picture again, request within request
+    if (!url.pathname.startsWith(OWN_PICTURES)) return { ok: false, reason: "picture-bad-url" };
     // no signal on the in-process request (workerd fails internally when it fires after the response):
     // `until` bounds the wait all the same
     const local = selfFetch(new Request(key), ctx.env);
