@@ -4,11 +4,16 @@
  * its readers in the low hours looks worse, and an arm that just got more readers has more whose attribution window
  * has barely begun). As in GrowthBook's bandits (weight_by_period), each arm's mean is sum_p w_p mean_pa, with w_p
  * the period's share of all readers; here over the periods where every compared arm has at least one reader (the
- * others are left out and the weights renormalized), and its variance sum_p w_p^2 var_pa / n_pa (a rate's p(1 - p); a
- * value's sample variance, ddof 1, 0 under two readers). The comparisons follow proportionTest and meanTest, which
- * they equal for one period: rates by Agresti-Caffo on each arm's effective counts (n_eff = p(1 - p) / variance,
- * one success and one failure added), normal reference; values by Student's t with the Welch-Satterthwaite degrees
- * of freedom over the period terms; sequential intervals over the readers in the periods used. Pure.
+ * others are left out and the weights renormalized). Its variance is sigma^2 sum_p w_p^2 / n_pa = sigma^2 / n_eff
+ * (n_eff: Kish's effective readers), with sigma^2 the arm's variance per reader estimated over all its periods: a
+ * rate's p(1 - p) at its weighted rate; a value's pooled within-period sample variance (sum of squared deviations
+ * from each period's mean over sum_p (n_pa - 1), its degrees of freedom). Each period's own variance would not do
+ * when periods are small (a quiet shop's hours): a rate's p(1 - p) of n readers is low by (n - 1) / n, and 0 for
+ * one reader, as is a value's for one, so 95% intervals of equal arms with one to three readers an arm an hour
+ * excluded no difference 24% (rates) and 11% (values) of the time (test/node/period-weighting.test.ts). The comparisons follow proportionTest and meanTest, which they equal for one
+ * period: rates by Agresti-Caffo on each arm's effective counts (n_eff, one success and one failure added), normal
+ * reference; values by Student's t with the Welch-Satterthwaite degrees of freedom (each arm's the pooled
+ * variance's); sequential intervals over the readers in the periods used. Pure.
  */
 import { interval, type Reference, upliftInterval } from "./compare";
 import { normalQuantile, normalTwoSided, studentQuantile, studentTwoSided } from "./distributions";
@@ -26,20 +31,28 @@ export interface PeriodEstimate {
   n: number;
   /** sum_p w_p mean_pa */
   mean: number;
-  /** the variance of that mean: sum_p w_p^2 var_pa / n_pa */
+  /** the variance of that mean: sigma^2 / effective */
   variance: number;
+  /** Kish's effective readers, 1 / sum_p w_p^2 / n_pa: the readers themselves when the arm's share never moved */
+  effective: number;
+  /** the degrees of freedom of the arm's variance per reader: sum_p (n_pa - 1) */
+  df: number;
   /** events in the periods used (clicks, buyers); null when a period did not count them (Moments.positive) */
   events: number | null;
 }
 
-/** The weights and the arms' estimates, with what the tests need beyond them. */
+/** The weights and the arms' estimates. */
 interface Weighted {
   weights: number[];
   arms: PeriodEstimate[];
-  /** per arm, per period used: w_p^2 var_pa / n_pa and n_pa (for the degrees of freedom) */
-  terms: { value: number; n: number }[][];
-  /** the weights of the periods used, in the order of each arm's terms */
-  used: number[];
+}
+
+/** A cell's readers, mean, sum of squared deviations from its mean and events. */
+interface Cell {
+  n: number;
+  mean: number;
+  deviations: number;
+  events: number | null;
 }
 
 const NORMAL: Reference = { quantile: normalQuantile, twoSided: normalTwoSided };
@@ -75,52 +88,72 @@ function checkMoments({ n, sum, sumSquares }: Moments): void {
     throw new RangeError(`moments need a whole count and finite sums, not n=${n}`);
 }
 
-/** The weighted estimates from each cell's readers, mean, variance per reader and events. */
+/**
+ * The weighted estimates from each cell's readers, mean, squared deviations and events; `perReader` gives the arm's
+ * variance per reader from its weighted mean and its cells' squared deviations and degrees of freedom.
+ */
 function weigh<T>(
   periods: PeriodTable<T>,
-  cell: (c: T) => { n: number; mean: number; variance: number; events: number | null },
+  cell: (c: T) => Cell,
+  perReader: (mean: number, deviations: number, df: number) => number,
 ): Weighted | null {
   const arms = shape(periods);
   const cells = periods.map((row) => row.map(cell));
   const weights = periodWeights(cells.map((row) => row.map((c) => c.n)));
   if (!weights.some((w) => w > 0)) return null;
   const estimates: PeriodEstimate[] = [];
-  const terms: { value: number; n: number }[][] = [];
   for (let a = 0; a < arms; a++) {
-    const arm: PeriodEstimate = { n: 0, mean: 0, variance: 0, events: 0 };
-    const own: { value: number; n: number }[] = [];
+    let n = 0;
+    let mean = 0;
+    let spread = 0;
+    let deviations = 0;
+    let df = 0;
+    let events: number | null = 0;
     for (const [p, w] of weights.entries()) {
       if (!(w > 0)) continue;
-      const c = (cells[p] as (typeof cells)[number])[a] as ReturnType<typeof cell>;
-      const value = (w * w * c.variance) / c.n;
-      arm.n += c.n;
-      arm.mean += w * c.mean;
-      arm.variance += value;
-      arm.events = arm.events === null || c.events === null ? null : arm.events + c.events;
-      own.push({ value, n: c.n });
+      const c = (cells[p] as Cell[])[a] as Cell;
+      n += c.n;
+      mean += w * c.mean;
+      spread += (w * w) / c.n;
+      deviations += c.deviations;
+      df += c.n - 1;
+      events = events === null || c.events === null ? null : events + c.events;
     }
-    estimates.push(arm);
-    terms.push(own);
+    const effective = 1 / spread;
+    estimates.push({ n, mean, variance: perReader(mean, deviations, df) * spread, effective, df, events });
   }
-  return { weights, arms: estimates, terms, used: weights.filter((w) => w > 0) };
+  return { weights, arms: estimates };
 }
 
-function rateCell(c: Proportion) {
+function rateCell(c: Proportion): Cell {
   checkProportion(c);
   const mean = c.n > 0 ? c.x / c.n : 0;
-  return { n: c.n, mean, variance: mean * (1 - mean), events: c.x };
+  return { n: c.n, mean, deviations: c.n * mean * (1 - mean), events: c.x };
 }
 
-function momentCell(c: Moments) {
+/** A rate's variance per reader: p(1 - p) at its weighted rate (at least the weighted mean of the periods' own). */
+const rateVariance = (mean: number) => Math.max(0, mean * (1 - mean));
+
+function momentCell(c: Moments): Cell {
   checkMoments(c);
   const mean = c.n > 0 ? c.sum / c.n : 0;
-  const variance = c.n > 1 ? Math.max(0, (c.sumSquares - c.n * mean * mean) / (c.n - 1)) : 0;
-  return { n: c.n, mean, variance, events: c.positive ?? null };
+  return {
+    n: c.n,
+    mean,
+    deviations: c.n > 1 ? Math.max(0, c.sumSquares - c.n * mean * mean) : 0,
+    events: c.positive ?? null,
+  };
 }
+
+/**
+ * A value's variance per reader: the pooled within-period sample variance (0 with no period of two readers, when
+ * nothing says how values vary).
+ */
+const momentVariance = (_mean: number, deviations: number, df: number) => (df > 0 ? deviations / df : 0);
 
 /** Each arm's period-weighted rate (events: its readers who did it); null when no period has a reader in every arm. */
 export function periodRates(periods: PeriodTable<Proportion>): PeriodEstimate[] | null {
-  return weigh(periods, rateCell)?.arms ?? null;
+  return weigh(periods, rateCell, rateVariance)?.arms ?? null;
 }
 
 /**
@@ -128,23 +161,24 @@ export function periodRates(periods: PeriodTable<Proportion>): PeriodEstimate[] 
  * no period has a reader in every arm.
  */
 export function periodMeans(periods: PeriodTable<Moments>): PeriodEstimate[] | null {
-  return weigh(periods, momentCell)?.arms ?? null;
+  return weigh(periods, momentCell, momentVariance)?.arms ?? null;
 }
 
 /** The two arms compared, weighted over all of `periods`' arms; null when no period has a reader in every arm. */
 function compared<T>(
   periods: PeriodTable<T>,
-  cell: (c: T) => { n: number; mean: number; variance: number; events: number | null },
+  cell: (c: T) => Cell,
+  perReader: (mean: number, deviations: number, df: number) => number,
   control: number,
   treatment: number,
-): { a: PeriodEstimate; b: PeriodEstimate; weighted: Weighted } | null {
+): { a: PeriodEstimate; b: PeriodEstimate } | null {
   const arms = shape(periods);
   for (const i of [control, treatment])
     if (!(Number.isInteger(i) && i >= 0 && i < arms)) throw new RangeError(`no arm ${i} among ${arms}`);
   if (control === treatment) throw new RangeError(`arm ${control} compared with itself`);
-  const weighted = weigh(periods, cell);
+  const weighted = weigh(periods, cell, perReader);
   if (!weighted) return null;
-  return { a: weighted.arms[control] as PeriodEstimate, b: weighted.arms[treatment] as PeriodEstimate, weighted };
+  return { a: weighted.arms[control] as PeriodEstimate, b: weighted.arms[treatment] as PeriodEstimate };
 }
 
 /**
@@ -158,15 +192,14 @@ export function periodProportionTest(
   opts: TestOptions = {},
 ): Comparison {
   const alpha = checkOptions(opts);
-  const both = compared(periods, rateCell, control, treatment);
+  const both = compared(periods, rateCell, rateVariance, control, treatment);
   if (!both) return { absolute: null, relative: null };
   const { a, b } = both;
-  // the count whose binomial variance is the weighted one (all of the readers when no period has any variance),
-  // plus one success and one failure, as proportionTest adds them
+  // the count whose binomial variance at the weighted rate is the weighted one (Kish's effective readers), plus
+  // one success and one failure, as proportionTest adds them
   const adjusted = (e: PeriodEstimate) => {
-    const effective = e.variance > 0 ? (e.mean * (1 - e.mean)) / e.variance : e.n;
-    const mean = (e.mean * effective + 1) / (effective + 2);
-    return { n: effective + 2, mean, variance: mean * (1 - mean) };
+    const mean = (e.mean * e.effective + 1) / (e.effective + 2);
+    return { n: e.effective + 2, mean, variance: mean * (1 - mean) };
   };
   const aa = adjusted(a);
   const bb = adjusted(b);
@@ -187,8 +220,8 @@ export function periodProportionTest(
 
 /**
  * Arm `treatment`'s value per reader against arm `control`'s, both weighted by period over all the arms in
- * `periods`: meanTest's comparison, its Student's t with the Welch-Satterthwaite degrees of freedom over the terms
- * w_p^2 var_pa / n_pa of both arms (each with n_pa - 1 degrees of freedom).
+ * `periods`: meanTest's comparison, its Student's t with the Welch-Satterthwaite degrees of freedom of the two arms'
+ * variances (each with its pooled variance's degrees of freedom).
  */
 export function periodMeanTest(
   periods: PeriodTable<Moments>,
@@ -197,16 +230,14 @@ export function periodMeanTest(
   opts: TestOptions = {},
 ): Comparison {
   const alpha = checkOptions(opts);
-  const both = compared(periods, momentCell, control, treatment);
+  const both = compared(periods, momentCell, momentVariance, control, treatment);
   if (!both) return { absolute: null, relative: null };
-  const { a, b, weighted } = both;
+  const { a, b } = both;
   // a variance needs two readers in each arm
   if (a.n < 2 || b.n < 2) return { absolute: null, relative: null };
-  const terms = [...(weighted.terms[control] ?? []), ...(weighted.terms[treatment] ?? [])].filter(
-    (t) => t.n > 1 && t.value > 0,
-  );
+  const terms = [a, b].filter((e) => e.df > 0 && e.variance > 0);
   const df =
-    terms.reduce((s, t) => s + t.value, 0) ** 2 / terms.reduce((s, t) => s + (t.value * t.value) / (t.n - 1), 0);
+    terms.reduce((s, e) => s + e.variance, 0) ** 2 / terms.reduce((s, e) => s + (e.variance * e.variance) / e.df, 0);
   const ref: Reference = { quantile: (p) => studentQuantile(p, df), twoSided: (t) => studentTwoSided(t, df) };
   const diff = b.mean - a.mean;
   const units = a.n + b.n;
@@ -233,11 +264,7 @@ export function periodMeanTest(
  * No period with a reader in every arm: no trials (equal shares).
  */
 export function periodBanditArms(periods: PeriodTable<Proportion>): BanditArm[] {
-  const weighted = weigh(periods, rateCell);
+  const weighted = weigh(periods, rateCell, rateVariance);
   if (!weighted) return Array.from({ length: shape(periods) }, () => ({ trials: 0, successes: 0 }));
-  return weighted.arms.map((e, a) => {
-    const spread = (weighted.terms[a] ?? []).reduce((s, t, i) => s + (weighted.used[i] as number) ** 2 / t.n, 0);
-    const trials = spread > 0 ? 1 / spread : 0;
-    return { trials, successes: e.mean * trials };
-  });
+  return weighted.arms.map((e) => ({ trials: e.effective, successes: e.mean * e.effective }));
 }

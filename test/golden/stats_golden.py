@@ -128,7 +128,8 @@ def periods_section():
          "rate": [[0.06, 0.06], [0.05, 0.055], [0.04, 0.045], [0.03, 0.035]], "alpha": 0.05, "tuning": None},
         {"kind": "means", "readers": [[8000, 8000], [5000, 11000], [3000, 13000], [2000, 15000]],
          "rate": [[0.06, 0.07], [0.05, 0.065], [0.04, 0.055], [0.03, 0.045]], "alpha": 0.05, "tuning": 5000},
-        # a period with one reader in an arm (its variance 0), another with none (left out)
+        # a period with one reader in an arm (no variance of its own: the arm's pooled one holds for it), another
+        # with none (left out)
         {"kind": "means", "readers": [[120, 130], [1, 200], [0, 50], [90, 60]],
          "rate": [[0.3, 0.3], [0.3, 0.35], [0.3, 0.35], [0.25, 0.3]], "alpha": 0.1, "tuning": None},
     ]
@@ -151,11 +152,17 @@ def periods_section():
             vals = [cells[p][a] for p in used]
             ns = np.array([len(v) for v in vals], dtype=float)
             means = np.array([v.mean() for v in vals])
-            var = np.array([v.var(ddof=0) if rates else (v.var(ddof=1) if len(v) > 1 else 0.0) for v in vals])
-            terms = w**2 * var / ns
+            mean = float(w @ means)
+            # the arm's variance per reader over all its periods: a rate's p(1 - p) at its weighted rate; a value's
+            # pooled within-period sample variance (squared deviations from each period's mean over sum (n - 1))
+            df = float((ns - 1).sum())
+            if rates:
+                sigma2 = mean * (1 - mean)
+            else:
+                sigma2 = sum(float(((v - v.mean()) ** 2).sum()) for v in vals) / df if df > 0 else 0.0
             arms.append({
-                "n": int(ns.sum()), "mean": float(w @ means), "variance": float(terms.sum()),
-                "events": int(sum((v > 0).sum() for v in vals)), "terms": terms, "ns": ns,
+                "n": int(ns.sum()), "mean": mean, "variance": float(sigma2 * (w**2 / ns).sum()),
+                "events": int(sum((v > 0).sum() for v in vals)), "df": df, "ns": ns,
             })
         alpha, tuning = spec["alpha"], spec["tuning"]
         comparisons = []
@@ -164,7 +171,7 @@ def periods_section():
             units = A["n"] + B["n"]
             if rates:
                 def adjust(e):
-                    eff = e["mean"] * (1 - e["mean"]) / e["variance"] if e["variance"] > 0 else e["n"]
+                    eff = kish(w, e["ns"])
                     m = (e["mean"] * eff + 1) / (eff + 2)
                     return m, m * (1 - m), eff + 2
                 (ma, va, na), (mb, vb, nb) = adjust(A), adjust(B)
@@ -176,8 +183,8 @@ def periods_section():
                 ma, mb = A["mean"], B["mean"]
                 va, na, vb, nb = A["variance"] * A["n"], A["n"], B["variance"] * B["n"], B["n"]
                 center, var = mb - ma, A["variance"] + B["variance"]
-                parts = [(x, n) for e in (A, B) for x, n in zip(e["terms"], e["ns"]) if n > 1 and x > 0]
-                df = sum(x for x, _ in parts) ** 2 / sum(x * x / (n - 1) for x, n in parts)
+                parts = [(e["variance"], e["df"]) for e in (A, B) if e["df"] > 0 and e["variance"] > 0]
+                df = sum(x for x, _ in parts) ** 2 / sum(x * x / d for x, d in parts)
                 q = lambda p, df=df: stats.t.ppf(p, df)
                 two = lambda z, df=df: float(2 * stats.t.sf(abs(z), df))
                 enough = min(A["events"], B["events"]) >= 10 and ma > 0
