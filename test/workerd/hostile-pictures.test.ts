@@ -249,7 +249,7 @@ describe("hostile picture fixtures: refused before decoding, the placeholder ins
     // libjpeg's fatal errors exit() out of the wasm, leaking its stack frames: about 100 of them overran the
     // stack, and every JPEG decoded after failed ("memory access out of bounds") for the isolate's life
     const cmyk = cmykJpeg();
-    expect(jpegFrame(cmyk)).toEqual({ width: 40, height: 30, complete: true, scans: 1 });
+    expect(jpegFrame(cmyk)).toEqual({ width: 40, height: 30, complete: true, scans: 1, orientation: 1 });
     await expect(refused(cmyk)).rejects.toThrow(/jpeg: Unsupported color conversion request/);
     for (let i = 0; i < 150; i++) await expect(refused(cmyk)).rejects.toThrow();
     const red = await refused(base64ToBytes(RED_JPEG));
@@ -261,7 +261,7 @@ describe("hostile picture fixtures: refused before decoding, the placeholder ins
   it("a progressive JPEG of 3,000 empty scans (75 KB, seconds of decoding) is refused; one of a few scans decodes", async () => {
     const bomb = progressiveJpeg(2816, 3000);
     expect(bomb.byteLength).toBeLessThan(80_000);
-    expect(jpegFrame(bomb)).toEqual({ width: 2816, height: 2816, complete: true, scans: 3001 });
+    expect(jpegFrame(bomb)).toEqual({ width: 2816, height: 2816, complete: true, scans: 3001, orientation: 1 });
     const { ms } = await timed(() => expect(refused(bomb)).rejects.toThrow(/3001 scans/));
     console.log(`3,000-scan progressive JPEG: refused in ${ms.toFixed(1)} ms`);
     const fair = progressiveJpeg(64, 9);

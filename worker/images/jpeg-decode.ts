@@ -8,6 +8,7 @@
 
 import mozjpegWasm from "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm";
 import decode, { init } from "@jsquash/jpeg/decode.js";
+import { exifOrientation } from "./jpeg-orientation";
 
 let ready: Promise<void> | null = null;
 /** what libjpeg printed during the current decode (its error message, on a failure) */
@@ -27,6 +28,8 @@ export interface JpegFrame {
   complete: boolean;
   /** start-of-scan segments: a progressive decoder walks every block of the frame once per scan */
   scans: number;
+  /** the EXIF orientation of its first APP1 segment (1-8; 1 without one): jpeg-orientation.ts */
+  orientation: number;
 }
 
 /**
@@ -40,6 +43,7 @@ export function jpegFrame(bytes: Uint8Array): JpegFrame | null {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let size: { width: number; height: number } | null = null;
   let scans = 0;
+  let orientation: number | null = null;
   for (let at = 2; at + 1 < bytes.byteLength; ) {
     if (bytes[at] !== 0xff) {
       // before the frame: not a JPEG we read; after it, stray bytes a decoder skips (libjpeg: with a warning)
@@ -52,7 +56,7 @@ export function jpegFrame(bytes: Uint8Array): JpegFrame | null {
       at += 1; // fill byte
       continue;
     }
-    if (marker === 0xd9) return size && { ...size, complete: true, scans };
+    if (marker === 0xd9) return size && { ...size, complete: true, scans, orientation: orientation ?? 1 };
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
       at += 2; // TEM, RSTn: markers without a length
       continue;
@@ -63,6 +67,9 @@ export function jpegFrame(bytes: Uint8Array): JpegFrame | null {
       if (at + 9 > bytes.byteLength) return null;
       size = { height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
     }
+    // APP1 before the frame: EXIF, whose orientation says how the picture is shown (the first one counts)
+    if (marker === 0xe1 && !size && orientation === null)
+      orientation = exifOrientation(bytes, at + 4, Math.min(at + 2 + view.getUint16(at + 2), bytes.byteLength));
     at += 2 + view.getUint16(at + 2);
     if (marker === 0xda) {
       if (!size) return null;
@@ -75,7 +82,7 @@ export function jpegFrame(bytes: Uint8Array): JpegFrame | null {
       }
     }
   }
-  return size && { ...size, complete: false, scans };
+  return size && { ...size, complete: false, scans, orientation: orientation ?? 1 };
 }
 
 /** Width and height from a JPEG's start-of-frame segment, or null when it has none. */

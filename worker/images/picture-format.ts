@@ -11,7 +11,7 @@ import { type PngFile, parsePng } from "./png-decode";
 
 export type PictureFormat =
   | { kind: "png"; png: PngFile }
-  | { kind: "jpeg"; width: number; height: number }
+  | { kind: "jpeg"; width: number; height: number; orientation: number }
   | { kind: "gif"; width: number; height: number };
 
 /** The picture's format and size; throws for anything we refuse (unknown bytes, SVG, too many pixels, cut). */
@@ -23,7 +23,7 @@ export function pictureFormat(bytes: Uint8Array): PictureFormat {
     checkPixels(jpeg.width, jpeg.height);
     if (!jpeg.complete) throw new Error("jpeg: cut short (no end of image)");
     if (jpeg.scans > MAX_JPEG_SCANS) throw new Error(`jpeg: ${jpeg.scans} scans (at most ${MAX_JPEG_SCANS} decoded)`);
-    return { kind: "jpeg", width: jpeg.width, height: jpeg.height };
+    return { kind: "jpeg", width: jpeg.width, height: jpeg.height, orientation: jpeg.orientation };
   }
   const gif = gifSize(bytes);
   if (gif) {

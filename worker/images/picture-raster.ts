@@ -10,6 +10,7 @@
  */
 import { convertIndexedToRgb, type DecodedPng, decode } from "fast-png";
 import { decodeJpeg } from "./jpeg-decode";
+import { orient, swapsAxes } from "./jpeg-orientation";
 import type { Picture } from "./picture-cache";
 import { pictureFormat } from "./picture-format";
 import { criticalPng, decodePng, type PngFile } from "./png-decode";
@@ -87,16 +88,22 @@ function decodePngPicture(png: PngFile, panel: readonly number[]): Pixels {
   return { width, height, channels: 3, data: opaqueRgb(s.data, s.channels, width * height, panel) };
 }
 
-/** The picture's pixels of its own size, or "gif" for resvg to draw; throws for anything refused. */
-async function decodePicture(bytes: Uint8Array, panel: readonly number[]): Promise<Pixels | "gif"> {
+/**
+ * The picture's pixels of its own size as stored, with the EXIF orientation that turns them as shown (1: as
+ * stored; JPEGs only), or "gif" for resvg to draw; throws for anything refused.
+ */
+async function decodePicture(
+  bytes: Uint8Array,
+  panel: readonly number[],
+): Promise<{ pixels: Pixels; orientation: number } | "gif"> {
   const format = pictureFormat(bytes);
-  if (format.kind === "png") return decodePngPicture(format.png, panel);
+  if (format.kind === "png") return { pixels: decodePngPicture(format.png, panel), orientation: 1 };
   if (format.kind === "gif") return "gif";
   // JPEGs come out RGBA with alpha 255: valid premultiplied pixels as they are
   const decoded = await decodeJpeg(bytes);
   if (decoded.width !== format.width || decoded.height !== format.height)
     throw new Error("jpeg: decoded to another size than its frame header");
-  return { ...decoded, channels: 4 };
+  return { pixels: { ...decoded, channels: 4 }, orientation: format.orientation };
 }
 
 /** The picture as an opaque raster of the box's size; throws when it is refused or cannot be decoded. */
@@ -104,8 +111,15 @@ export async function pictureRaster(picture: Picture, box: Box, panel: string): 
   const rgb = [1, 3, 5].map((i) => Number.parseInt(panel.slice(i, i + 2), 16));
   const decoded = await decodePicture(picture.bytes, rgb);
   if (decoded !== "gif") {
-    if (decoded.width === box.width && decoded.height === box.height) return decoded;
-    return { ...box, channels: 3, data: coverResize(decoded, box.width, box.height) };
+    // resized as stored to the box as stored (its sides swapped when the picture is shown turned a quarter),
+    // then turned as shown (jpeg-orientation.ts): the turn works on the box's pixels only
+    const { pixels, orientation } = decoded;
+    const [width, height] = swapsAxes(orientation) ? [box.height, box.width] : [box.width, box.height];
+    const sized: Pixels =
+      pixels.width === width && pixels.height === height
+        ? pixels
+        : { width, height, channels: 3, data: coverResize(pixels, width, height) };
+    return orient(sized, orientation);
   }
   const { width, height } = box;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
