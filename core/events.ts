@@ -60,12 +60,18 @@ export function looksLikeEmail(id: string): boolean {
   return dot !== -1 && dot < domain.length - 1;
 }
 
-/** An id from outside: 1..128 characters (checked first, aborting), no control characters. */
+/**
+ * An id from outside: 1..128 characters (checked first, aborting), no control characters, well-formed Unicode.
+ * A lone surrogate (`"\ud800"` in JSON) has no UTF-8 form: KV refuses every key holding it (the reader's
+ * snapshot would never be written, its shard retrying it each second), a URL cannot name it (no right of
+ * access, no erasure), and hashing it (the erasure tombstone) reads it as U+FFFD, another reader's id.
+ */
 export const IdSchema = z
   .string()
   .min(1, { abort: true })
   .max(MAX_ID_LENGTH, { abort: true })
-  .refine((s) => !hasControlCharacter(s), { message: "must not contain control characters" });
+  .refine((s) => !hasControlCharacter(s), { message: "must not contain control characters" })
+  .refine((s) => s.isWellFormed(), { message: "must be well-formed Unicode (no lone surrogate)" });
 
 export const UserIdSchema = IdSchema.refine((id) => !looksLikeEmail(id), {
   message: "user ids must be pseudonymous: hash email addresses with a secret salt (see README) before sending them",

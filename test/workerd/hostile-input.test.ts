@@ -91,6 +91,31 @@ describe("defect 2: one long string costs what its length warrants", () => {
   });
 });
 
+describe("ids that are not well-formed Unicode", () => {
+  it("a user id holding a lone surrogate is refused per event (KV refuses its keys: no snapshot, no erasure)", async () => {
+    // JSON.stringify writes the lone surrogate as the escape `\ud800`: the body is valid UTF-8 and JSON
+    const res = await postEvents([
+      { id: "e1", type: "view", user: "odd\uD800", item: "p1", ts: now() },
+      { id: "e2", type: "view", user: "even", item: "p1\uDFFF", ts: now() },
+      { id: "e3", type: "view", user: "even", item: "p1", ts: now() },
+    ]);
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as {
+      accepted: number;
+      rejected: { index: number; code: string; message: string }[];
+    };
+    expect(body.accepted).toBe(1);
+    expect(body.rejected.map((r) => [r.index, r.code])).toEqual([
+      [0, "INVALID_EVENT"],
+      [1, "INVALID_EVENT"],
+    ]);
+    expect(body.rejected[0]?.message).toContain("user");
+    expect(body.rejected[1]?.message).toContain("item");
+    // why: KV takes no key holding one, so such a reader's snapshot could never be written
+    await expect(env.OPENTIME_KV.put(kvKeys.profile("odd\uD800"), "{}")).rejects.toThrow();
+  });
+});
+
 describe("defect 3: one bad number never loses an opt-out", () => {
   it("refuses a price of 1e308 with a clear per-event error", async () => {
     const res = await postEvents([
