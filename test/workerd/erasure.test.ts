@@ -236,6 +236,33 @@ describe("late decisions", () => {
     expect(await env.OPENTIME_KV.get(late)).toBeNull();
   });
 
+  it("an erasure whose KV part fails answers 503 KV_UNAVAILABLE; the shard's sweeps delete the snapshot and write the tombstone", async () => {
+    const user = "erased-kv-down";
+    await consume([ev("kd1", user)]);
+    await env.OPENTIME_KV.put(kvKeys.seen(user), JSON.stringify(["old-id"]));
+    expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).not.toBeNull();
+    // the shard's part lands; the request's own KV writes fail
+    const f = faultyKv(env.OPENTIME_KV, [{ ops: ["put", "delete"], mode: "throw" }]);
+    const req = new Request(`https://opentime.test/v1/users/${user}`, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    });
+    const res = await worker.fetch(req, { ...env, OPENTIME_KV: f.kv }, createExecutionContext());
+    expect(f.hits).toBeGreaterThan(0);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("Retry-After")).toBe("1");
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("KV_UNAVAILABLE");
+    expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).not.toBeNull();
+    // no retry comes: the sweeps the erasure queued finish the edge's part
+    expect(await sweepNow(user)).toEqual([{ round: 1 }]);
+    expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).toBeNull();
+    expect(await env.OPENTIME_KV.get(kvKeys.seen(user))).toBeNull();
+    expect(await env.OPENTIME_KV.get(await erasureKey(user))).toBe("1");
+    // and the snapshot is not written again: the shard holds nothing of the reader
+    await runDurableObjectAlarm(readerStub(env, user));
+    expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).toBeNull();
+  });
+
   /** All of the reader's decision keys (past KV's 1,000 a listing page). */
   async function allDecisions(user: string): Promise<number> {
     let n = 0;

@@ -7,7 +7,7 @@
  * of many daily campaigns can hold more decisions than that: deletions spend a KvBudget, and what is left over is
  * the shard's sweeps' to delete (worker/state/decision-sweeps.ts), a budget at each of its alarm runs.
  */
-import { erasureKey } from "../../core/erasure-key";
+import { erasureHash, erasureKey } from "../../core/erasure-key";
 import { isOwnKey, kvKeys } from "../../core/kv-keys";
 import { bulkGetText } from "../lib/kv-bulk";
 
@@ -151,6 +151,16 @@ export async function deleteOwnKeys(kv: KVNamespace, prefix: string, budget: KvB
   return complete ? done : { ...done, pending: done.pending + 1 };
 }
 
+/** Deletes the reader's snapshot (`profile:`) and seen ids (`seen:`), as far as the budget goes. */
+export function deleteSnapshot(kv: KVNamespace, userId: string, budget: KvBudget): Promise<Deleted> {
+  return deleteWithin(kv, [kvKeys.profile(userId), kvKeys.seen(userId)], budget);
+}
+
+/** Writes the edge's tombstone (`hash`: the reader's erasure hash) for `ttlSeconds` (KV keeps one 60 s at least). */
+export async function writeTombstone(kv: KVNamespace, hash: string, ttlSeconds: number): Promise<void> {
+  await kv.put(kvKeys.erasure(hash), "1", { expirationTtl: Math.max(60, Math.round(ttlSeconds)) });
+}
+
 /** Deletes the reader's stored open-time decisions (they name what was shown to whom), as far as the budget goes. */
 export function deleteDecisions(kv: KVNamespace, userId: string, budget: KvBudget): Promise<Deleted> {
   return deleteOwnKeys(kv, kvKeys.decisionsPrefix(userId), budget);
@@ -168,9 +178,9 @@ export async function eraseUser(
   budget = new KvBudget(ERASURE_KV_OPS),
 ): Promise<Deleted> {
   budget.take(1);
-  await kv.put(await erasureKey(userId), "1", { expirationTtl: Math.round(tombstoneDays * DAY_SECONDS) });
+  await writeTombstone(kv, await erasureHash(userId), tombstoneDays * DAY_SECONDS);
   // the profile, seen ids and features first: a few keys; then as many decisions as the budget leaves
-  const first = await deleteWithin(kv, [kvKeys.profile(userId), kvKeys.seen(userId)], budget);
+  const first = await deleteSnapshot(kv, userId, budget);
   const features = await deleteOwnKeys(kv, kvKeys.featuresPrefix(userId), budget);
   const decisions = await deleteDecisions(kv, userId, budget);
   return {

@@ -301,6 +301,10 @@ export const ROUTES: RouteDoc[] = [
       400: badUser,
       401: unauthorized,
       500: internal,
+      503: error(
+        "the reader's shard state is erased, but KV failed before the edge's copies were: retry (the shard's sweeps delete them again within minutes)",
+        "KV_UNAVAILABLE",
+      ),
     },
   },
   {

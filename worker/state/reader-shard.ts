@@ -35,7 +35,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
 import type { ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
-import { deleteDecisions, deleteOwnKeys, KvBudget } from "../events/erasure";
+import { deleteDecisions, deleteOwnKeys, deleteSnapshot, KvBudget, writeTombstone } from "../events/erasure";
 import { writeRows } from "../experiments/experiment-db";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
@@ -781,7 +781,8 @@ export class ReaderShard extends DurableObject<Bindings> {
   /**
    * Deletes the KV decisions of readers erased or gone tracking-off a while ago (decision-sweeps.ts), unless
    * they turned tracking on again, and an erased reader's model features (a seed may have written them just
-   * after the erasure's deletion); a KV failure leaves the sweep for later.
+   * after the erasure's deletion), snapshot and seen ids, and writes their edge tombstone again (the erasure
+   * request's KV part may have failed after the shard's); a KV failure leaves the sweep for later.
    */
   private async sweepDecisions(due: readonly DueSweep[]): Promise<void> {
     const nowIso = new Date().toISOString();
@@ -799,8 +800,19 @@ export class ReaderShard extends DurableObject<Bindings> {
         // until the opt-out's snapshot is in KV, opens may still store decisions: the round waits for it
         let ok = !reader || reader.version === reader.publishedVersion;
         try {
-          const done = [await deleteDecisions(this.env.OPENTIME_KV, user, budget)];
-          if (!reader) done.push(await deleteOwnKeys(this.env.OPENTIME_KV, kvKeys.featuresPrefix(user), budget));
+          const kv = this.env.OPENTIME_KV;
+          const done = [await deleteDecisions(kv, user, budget)];
+          if (!reader) {
+            done.push(await deleteOwnKeys(kv, kvKeys.featuresPrefix(user), budget));
+            // erased: the erasure request's own KV work may have failed part way (it answered 503), so the edge's
+            // tombstone is written and the snapshot and seen ids deleted again, while the shard's tombstone stands
+            const hash = await erasureHash(user);
+            const until = this.tombstoneUntil(hash, Date.now());
+            if (until !== null && budget.take(1) === 1) {
+              await writeTombstone(kv, hash, (until - Date.now()) / 1000);
+              done.push(await deleteSnapshot(kv, user, budget));
+            } else if (until !== null) done.push({ deleted: 0, pending: 1 });
+          }
           for (const d of done) {
             swept += d.deleted;
             if (d.pending > 0) ok = false;
@@ -882,7 +894,16 @@ export class ReaderShard extends DurableObject<Bindings> {
   }
 
   private isTombstoned(hash: string, now: number): boolean {
-    return this.sql.exec("SELECT 1 FROM tombstones WHERE hash = ? AND until > ?", hash, now).toArray().length > 0;
+    return this.tombstoneUntil(hash, now) !== null;
+  }
+
+  /** Until when the reader's tombstone stands (ms), or null: none stands. */
+  private tombstoneUntil(hash: string, now: number): number | null {
+    return (
+      this.sql
+        .exec<{ until: number }>("SELECT until FROM tombstones WHERE hash = ? AND until > ?", hash, now)
+        .toArray()[0]?.until ?? null
+    );
   }
 }
 

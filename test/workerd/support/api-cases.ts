@@ -201,6 +201,14 @@ export const CASES: Case[] = [
   { route: "DELETE /v1/users/:id", path: "/v1/users/reader-9", headers: ADMIN, status: 200 },
   {
     route: "DELETE /v1/users/:id",
+    path: "/v1/users/reader-9",
+    headers: ADMIN,
+    bindings: failingKv,
+    status: 503,
+    code: "KV_UNAVAILABLE",
+  },
+  {
+    route: "DELETE /v1/users/:id",
     path: "/v1/users/a%40b.example",
     headers: ADMIN,
     status: 400,
