@@ -1,7 +1,8 @@
 /**
  * Writes test/cases/token.json, the token format's language-neutral cases (README, Tokens): run once with
- * `npx tsx test/cases/make-token-cases.ts` when the format changes (never to make a failing test pass). Tokens whose
- * claims are serialized other than mintToken does are signed here by hand, as another backend might sign them.
+ * `npx tsx test/cases/make-token-cases.ts` when the format changes (never to make a failing test pass), then
+ * `npx biome check --write test/cases/token.json`. Tokens whose claims are serialized other than mintToken does
+ * are signed here by hand, as another backend might sign them.
  */
 import { createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
