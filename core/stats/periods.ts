@@ -7,13 +7,15 @@
  * others are left out and the weights renormalized). Its variance is sigma^2 sum_p w_p^2 / n_pa = sigma^2 / n_eff
  * (n_eff: Kish's effective readers), with sigma^2 the arm's variance per reader estimated over all its periods: a
  * rate's p(1 - p) at its weighted rate; a value's pooled within-period sample variance (sum of squared deviations
- * from each period's mean over sum_p (n_pa - 1), its degrees of freedom). Each period's own variance would not do
+ * from each period's mean over sum_p (n_pa - 1), its degrees of freedom; with one reader in every period, the
+ * readers' sample variance around their own mean, n - 1 degrees of freedom). Each period's own variance would not do
  * when periods are small (a quiet shop's hours): a rate's p(1 - p) of n readers is low by (n - 1) / n, and 0 for
  * one reader, as is a value's for one, so 95% intervals of equal arms with one to three readers an arm an hour
- * excluded no difference 24% (rates) and 11% (values) of the time (test/node/period-weighting.test.ts). The comparisons follow proportionTest and meanTest, which they equal for one
- * period: rates by Agresti-Caffo on each arm's effective counts (n_eff, one success and one failure added), normal
- * reference; values by Student's t with the Welch-Satterthwaite degrees of freedom (each arm's the pooled
- * variance's); sequential intervals over the readers in the periods used. Pure.
+ * excluded no difference 24% (rates) and 11% (values) of the time (test/node/period-weighting.test.ts). The
+ * comparisons follow proportionTest and meanTest, which they equal for one period: rates by Agresti-Caffo on each
+ * arm's effective counts (n_eff, one success and one failure added), normal reference; values by Student's t with
+ * the Welch-Satterthwaite degrees of freedom (each arm's the pooled variance's); sequential intervals over the
+ * readers in the periods used. Pure.
  */
 import { interval, type Reference, upliftInterval } from "./compare";
 import { normalQuantile, normalTwoSided, studentQuantile, studentTwoSided } from "./distributions";
@@ -108,6 +110,8 @@ function weigh<T>(
     let spread = 0;
     let deviations = 0;
     let df = 0;
+    let sum = 0;
+    let squares = 0;
     let events: number | null = 0;
     for (const [p, w] of weights.entries()) {
       if (!(w > 0)) continue;
@@ -117,8 +121,13 @@ function weigh<T>(
       spread += (w * w) / c.n;
       deviations += c.deviations;
       df += c.n - 1;
+      sum += c.n * c.mean;
+      squares += c.deviations + c.n * c.mean * c.mean;
       events = events === null || c.events === null ? null : events + c.events;
     }
+    // one reader in every period used: no period says how values vary, so the arm's readers' variance around their
+    // own mean (between periods too: wider, never none) with n - 1 degrees of freedom
+    if (df === 0 && n > 1) [deviations, df] = [Math.max(0, squares - (sum * sum) / n), n - 1];
     const effective = 1 / spread;
     estimates.push({ n, mean, variance: perReader(mean, deviations, df) * spread, effective, df, events });
   }
@@ -146,8 +155,8 @@ function momentCell(c: Moments): Cell {
 }
 
 /**
- * A value's variance per reader: the pooled within-period sample variance (0 with no period of two readers, when
- * nothing says how values vary).
+ * A value's variance per reader: the pooled within-period sample variance (with no period of two readers, the
+ * readers' variance around their own mean: weigh() passes it so).
  */
 const momentVariance = (_mean: number, deviations: number, df: number) => (df > 0 ? deviations / df : 0);
 

@@ -132,6 +132,10 @@ def periods_section():
         # with none (left out)
         {"kind": "means", "readers": [[120, 130], [1, 200], [0, 50], [90, 60]],
          "rate": [[0.3, 0.3], [0.3, 0.35], [0.3, 0.35], [0.25, 0.3]], "alpha": 0.1, "tuning": None},
+        # one reader of the control in every period (no period says how its values vary: its readers' variance
+        # around their own mean, n - 1 degrees of freedom)
+        {"kind": "means", "readers": [[1, 4], [1, 6], [1, 3], [1, 5], [1, 7], [1, 4], [1, 6], [1, 5]],
+         "rate": [[0.8, 0.7]] * 8, "alpha": 0.05, "tuning": None},
     ]
     cases = []
     for spec in specs:
@@ -158,8 +162,13 @@ def periods_section():
             df = float((ns - 1).sum())
             if rates:
                 sigma2 = mean * (1 - mean)
+            elif df > 0:
+                sigma2 = sum(float(((v - v.mean()) ** 2).sum()) for v in vals) / df
             else:
-                sigma2 = sum(float(((v - v.mean()) ** 2).sum()) for v in vals) / df if df > 0 else 0.0
+                # one reader in every period: the readers' sample variance around their own mean, n - 1 dof
+                every = np.concatenate(vals)
+                df = float(len(every) - 1)
+                sigma2 = float(every.var(ddof=1)) if len(every) > 1 else 0.0
             arms.append({
                 "n": int(ns.sum()), "mean": mean, "variance": float(sigma2 * (w**2 / ns).sum()),
                 "events": int(sum((v > 0).sum() for v in vals)), "df": df, "ns": ns,

@@ -510,3 +510,31 @@ describe("periods where an arm has no reader", () => {
     expect(covered / runs).toBeLessThan(0.98);
   });
 });
+
+describe("A/A with one reader an arm in every hour", () => {
+  // no hour has two readers of an arm, so no hour says how values vary: the arm's readers' variance around their own
+  // mean stands in (before, 0: intervals of equal arms excluded no difference, or there were none)
+  it("revenue per reader: weighted intervals exist and miss at about alpha", () => {
+    const random = new Rng(2031);
+    const RUNS = 400;
+    let wins = 0;
+    let missing = 0;
+    for (let r = 0; r < RUNS; r++) {
+      const values: Moments[][] = [];
+      for (let h = 0; h < 150; h++) {
+        values.push(
+          [0, 1].map(() => {
+            const v = random.next() < 0.3 ? -30 * Math.log(1 - random.next()) : 0;
+            return { n: 1, sum: v, sumSquares: v * v, positive: v > 0 ? 1 : 0 };
+          }),
+        );
+      }
+      const absolute = periodMeanTest(values, 0, 1).absolute;
+      if (!absolute) missing++;
+      else if (excludesZero(absolute)) wins++;
+    }
+    expect(missing).toBe(0);
+    expect(wins / RUNS).toBeGreaterThanOrEqual(0.02);
+    expect(wins / RUNS).toBeLessThanOrEqual(0.08);
+  });
+});
