@@ -157,6 +157,19 @@ describe("the preview's email", () => {
       expect((await as(path(slot.clickUrl))).status).toBe(302);
     };
     await opened(preview.token);
+    // and its preferences form, submitted, changes nothing of the reader's consent
+    const ctx = createExecutionContext();
+    const form = await worker.fetch(
+      new Request(`${LOCAL}/v1/amp/preferences?t=${preview.token}`, {
+        method: "POST",
+        headers: { "AMP-Email-Sender": SENDER, "Content-Type": "application/x-www-form-urlencoded" },
+        body: "form=2&tracking=off&unsubscribe=on",
+      }),
+      { ...env, EVENTS: queue },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(form.status).toBe(200);
     expect(sent).toEqual([]);
     // the same with the reader's own email token records the open, the impressions and the click
     await opened(await token(user()));

@@ -2,7 +2,7 @@
  * POST /v1/amp/preferences?t=<token> — the amp-form in the email (Gmail sends
  * application/x-www-form-urlencoded): personalization on/off, tracking on/off, topics, frequency, pause,
  * unsubscribe. Email CORS enforced; the answer is JSON for the submit-success / submit-error templates,
- * and a repeat submit is harmless (it sets, never toggles).
+ * and a repeat submit is harmless (it sets, never toggles). A staff preview's token (claim p) changes nothing.
  *
  * A form sets what it holds, nothing else. The shipped form (`form=2`, amp-templates/recs-email.amp.html) sets
  * only what the reader chose: each of personalization and tracking is a yes/no pair with nothing chosen at first
@@ -88,6 +88,8 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
     }
     if (Object.keys(consent).length === 0)
       return c.json({ ok: true, message: "Nothing to change: choose yes or no first." });
+    // a staff preview's email (core/token.ts, claim p) changes nothing of the reader it shows
+    if (token.claims.p) return c.json({ ok: true, message: "A preview: nothing was changed for this reader." });
     const queued = await queueConsentChange(c.env.EVENTS, token.claims.u, consent);
     if (!queued.ok) {
       // never a 5xx to an email: the form shows this message and the reader can submit again
