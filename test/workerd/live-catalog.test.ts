@@ -45,6 +45,24 @@ async function send(path: string, method: string, body?: unknown, headers: Recor
   return res;
 }
 
+/** The test's KV with its `get` answered by `get` (given KV's own get for what it passes on). */
+function kvWithGet(
+  get: (
+    name: string,
+    rest: unknown[],
+    real: (name: string, ...rest: unknown[]) => Promise<unknown>,
+  ) => Promise<unknown>,
+): KVNamespace {
+  return new Proxy(env.OPENTIME_KV, {
+    get(target, key) {
+      const real = (target.get as (...a: unknown[]) => Promise<unknown>).bind(target);
+      if (key === "get") return (name: string, ...rest: unknown[]) => get(name, rest, real);
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as KVNamespace;
+}
+
 /** Items a test changed: the next test starts from the model's values. */
 const touched = new Set<string>();
 const patch = (items: { id: string; [field: string]: unknown }[]) => {
@@ -120,17 +138,10 @@ describe("live catalog", () => {
     // a fresh isolate's view: every open below finds its copy stale at the same moment
     resetLiveCatalogCache();
     let wholeReads = 0;
-    const counting = new Proxy(env.OPENTIME_KV, {
-      get(target, key) {
-        if (key === "get")
-          return (name: string, ...rest: unknown[]) => {
-            if (name === kvKeys.liveCatalog) wholeReads++;
-            return (target.get as (...a: unknown[]) => Promise<unknown>)(name, ...rest);
-          };
-        const value = Reflect.get(target, key);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    }) as KVNamespace;
+    const counting = kvWithGet((name, rest, real) => {
+      if (name === kvKeys.liveCatalog) wholeReads++;
+      return real(name, ...rest);
+    });
     const t = await token(user);
     const answers = await Promise.all(
       Array.from({ length: 12 }, () =>
@@ -146,19 +157,13 @@ describe("live catalog", () => {
 
   it("an open waits at most a second for a whole read that hangs, then goes on with the copy it has", async () => {
     resetLiveCatalogCache();
-    const hanging = new Proxy(env.OPENTIME_KV, {
-      get(target, key) {
-        if (key === "get")
-          return (name: string, ...rest: unknown[]) =>
-            name === kvKeys.liveCatalog
-              ? new Promise(() => {})
-              : name === kvKeys.liveCatalogVersion
-                ? Promise.resolve({ version: 99 })
-                : (target.get as (...a: unknown[]) => Promise<unknown>)(name, ...rest);
-        const value = Reflect.get(target, key);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    }) as KVNamespace;
+    const hanging = kvWithGet((name, rest, real) =>
+      name === kvKeys.liveCatalog
+        ? new Promise(() => {})
+        : name === kvKeys.liveCatalogVersion
+          ? Promise.resolve({ version: 99 })
+          : real(name, ...rest),
+    );
     const ignore = () => {};
     const started = Date.now();
     const late = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 3000));
@@ -184,17 +189,9 @@ describe("live catalog", () => {
     resetLiveCatalogCache();
     // the first whole read hangs (a KV call that never answers); every later one is KV's own
     let wholeReads = 0;
-    const firstHangs = new Proxy(env.OPENTIME_KV, {
-      get(target, key) {
-        if (key === "get")
-          return (name: string, ...rest: unknown[]) =>
-            name === kvKeys.liveCatalog && wholeReads++ === 0
-              ? new Promise(() => {})
-              : (target.get as (...a: unknown[]) => Promise<unknown>)(name, ...rest);
-        const value = Reflect.get(target, key);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    }) as KVNamespace;
+    const firstHangs = kvWithGet((name, rest, real) =>
+      name === kvKeys.liveCatalog && wholeReads++ === 0 ? new Promise(() => {}) : real(name, ...rest),
+    );
     const ignore = () => {};
     const t0 = Date.now();
     // it starts the read, and goes on with the copy it has (none) after a second
