@@ -36,7 +36,7 @@ export const PREVIEW_PAGE = `<!doctype html>
   <label>User <select id="user" data-testid="user"><option value="">loading…</option></select></label>
   <label>Campaign <select id="campaign"><option value="demo">demo (freeze)</option><option value="demo-live">demo-live (live)</option><option value="demo-blocks">demo-blocks (blocks by conditions)</option></select></label>
   <label>Layout <select id="layout"><option>row</option><option>card</option><option>grid</option></select></label>
-  <button id="reset" type="button">Forget decisions</button>
+  <button id="reset" type="button">Forget decisions</button> <span id="reset-status" role="status"></span>
   <span id="status" role="status"></span>
 </header>
 <main>
@@ -155,7 +155,16 @@ $("save").onclick = async () => {
 $("campaign").onchange = () => { loadCampaign().catch((e) => { $("save-status").textContent = String(e.message || e); }); show(); };
 $("user").onchange = $("layout").onchange = show;
 loadCampaign().catch((e) => { $("save-status").textContent = String(e.message || e); });
-$("reset").onclick = async () => { await getJson("/v1/preview/reset?" + params(), { method: "POST" }); show(); };
+$("reset").onclick = async () => {
+  try {
+    // a reader of more decisions than one request may delete: the rest on the next press (KV lists lag deletes)
+    const r = await getJson("/v1/preview/reset?" + params(), { method: "POST" });
+    $("reset-status").textContent = "forgot " + r.deleted + (r.pending ? "; " + r.pending + " left: press again in a minute" : "");
+  } catch (e) {
+    $("reset-status").textContent = String(e.message || e);
+  }
+  show();
+};
 loadUsers().catch((e) => { $("status").textContent = String(e.message || e); });
 </script>
 </body>
