@@ -76,16 +76,33 @@ describe("GET /v1/amp/recs", () => {
     const session = await createScoringSession(base64ToBytes(f.onnxBase64));
     const ranked = await session.topK(base64ToFloat(p.factors?.vector as string), 12);
     const rankedIds = ranked.indices.map((i) => manifest.itemIds[i] as string);
-    // the reader bought the top two items yesterday: they must not come back
+    // the reader bought the top two items the day before the model's window ended (no news to the model, whose
+    // vector for them stands), within the exclusion window: they must not come back
+    const windowEnd = (JSON.parse(f.manifestJson) as { foldIn: { windowEnd: number } }).foldIn.windowEnd;
     const bought = rankedIds.slice(0, 2);
     const profile: Profile = {
       ...p,
-      purchases: bought.map((item) => ({ item, invoices: 1, lastTs: Math.floor(Date.now() / 1000) - 86400 })),
+      purchases: bought.map((item) => ({ item, invoices: 1, lastTs: windowEnd - 86400 })),
     };
     await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(profile));
-    const { body, reason } = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=6`);
+    const days = String(Math.ceil((Date.now() / 1000 - windowEnd) / 86400) + 2);
+    const t = await token(p.userId);
+    const res = await call(
+      `/v1/amp/recs?t=${t}&n=6`,
+      { "AMP-Email-Sender": SENDER },
+      { ...env, EXCLUDE_PURCHASED_DAYS: days },
+    );
+    expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
+    expect(((await res.json()) as RecsBody).items.map((i) => i.id)).toEqual(rankedIds.slice(2, 8));
+    // bought yesterday instead (news: the reader is folded in from their profile): still never shown again
+    const fresh = {
+      ...profile,
+      purchases: bought.map((item) => ({ item, invoices: 1, lastTs: Math.floor(Date.now() / 1000) - 86400 })),
+    };
+    await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(fresh));
+    const { body, reason } = await recs(`/v1/amp/recs?t=${t}&n=6`);
     expect(reason).toBe("personalized");
-    expect(body?.items.map((i) => i.id)).toEqual(rankedIds.slice(2, 8));
+    expect(body?.items.some((i) => bought.includes(i.id))).toBe(false);
   });
 
   it("recovers the demo's planted tastes: served items match each reader's favourite categories", async () => {
