@@ -115,20 +115,22 @@ export async function erasedOf(
 }
 
 /**
- * The keys under `prefix` that belong to the user (not to a user whose id extends theirs), one operation of the
- * budget a page (unbounded by default); `complete` is false when it ran out before the last page.
+ * The keys under `prefix` that belong to the user (not to a user whose id extends theirs: `own` is the user's own
+ * prefix, `prefix` itself unless it lists a part of theirs), one operation of the budget a page (unbounded by
+ * default); `complete` is false when it ran out before the last page.
  */
 export async function listOwnKeys(
   kv: KVNamespace,
   prefix: string,
   budget = new KvBudget(Number.POSITIVE_INFINITY),
+  own = prefix,
 ): Promise<{ keys: string[]; complete: boolean }> {
   const keys: string[] = [];
   let cursor: string | undefined;
   do {
     if (budget.take(1) === 0) return { keys, complete: false };
     const page = await kv.list({ prefix, ...(cursor ? { cursor } : {}) });
-    keys.push(...page.keys.map((k) => k.name).filter((name) => isOwnKey(prefix, name)));
+    keys.push(...page.keys.map((k) => k.name).filter((name) => isOwnKey(own, name)));
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);
   return { keys, complete: true };
@@ -142,11 +144,11 @@ async function deleteWithin(kv: KVNamespace, keys: readonly string[], budget: Kv
 }
 
 /**
- * Deletes the keys under `prefix` that belong to the user (listOwnKeys), as far as the budget goes; a listing cut
- * short counts one more pending (there are more than it saw).
+ * Deletes the keys under `prefix` that belong to the user (listOwnKeys, `own` as there), as far as the budget goes;
+ * a listing cut short counts one more pending (there are more than it saw).
  */
-export async function deleteOwnKeys(kv: KVNamespace, prefix: string, budget: KvBudget): Promise<Deleted> {
-  const { keys, complete } = await listOwnKeys(kv, prefix, budget);
+export async function deleteOwnKeys(kv: KVNamespace, prefix: string, budget: KvBudget, own = prefix): Promise<Deleted> {
+  const { keys, complete } = await listOwnKeys(kv, prefix, budget, own);
   const done = await deleteWithin(kv, keys, budget);
   return complete ? done : { ...done, pending: done.pending + 1 };
 }

@@ -2,11 +2,11 @@
  * The open-time decisions stored for one email (each slot of its layout; an email is a send, told by its token:
  * core/kv-keys.ts), and forgetting every email's of a user and campaign.
  */
-import { isOwnKey, kvKeys } from "../../core/kv-keys";
+import { kvKeys } from "../../core/kv-keys";
 import { layoutSlots, slotKey } from "../../core/layouts";
 import type { TokenClaims } from "../../core/token";
 import { DecisionSchema } from "../decisions/decide-slot";
-import { KvBudget } from "../events/erasure";
+import { deleteOwnKeys, KvBudget } from "../events/erasure";
 import type { PreviewQuery } from "./query";
 
 export function storedDecisions(kv: KVNamespace, claims: TokenClaims, layout: PreviewQuery["layout"]) {
@@ -40,26 +40,10 @@ export const RESET_KV_OPS = 900;
  * holds more than one invocation may delete. Returns how many were deleted, and how many it found but left
  * (one more when it stopped listing early): a reset again deletes those.
  */
-export async function forgetDecisions(
+export function forgetDecisions(
   kv: KVNamespace,
   q: Pick<PreviewQuery, "user" | "campaign">,
 ): Promise<{ deleted: number; pending: number }> {
   const own = kvKeys.decisionsPrefix(q.user);
-  const prefix = `${own}${q.campaign}:`;
-  const budget = new KvBudget(RESET_KV_OPS);
-  const keys: string[] = [];
-  let cursor: string | undefined;
-  let listed = true;
-  do {
-    if (budget.take(1) === 0) {
-      listed = false;
-      break;
-    }
-    const page = await kv.list({ prefix, ...(cursor ? { cursor } : {}) });
-    keys.push(...page.keys.map((k) => k.name).filter((name) => isOwnKey(own, name)));
-    cursor = page.list_complete ? undefined : page.cursor;
-  } while (cursor);
-  const n = budget.take(keys.length);
-  await Promise.all(keys.slice(0, n).map((k) => kv.delete(k)));
-  return { deleted: n, pending: keys.length - n + (listed ? 0 : 1) };
+  return deleteOwnKeys(kv, `${own}${q.campaign}:`, new KvBudget(RESET_KV_OPS), own);
 }
