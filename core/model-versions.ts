@@ -162,14 +162,16 @@ async function summarize(
   };
 }
 
-export interface Move {
-  previous: ActivePointer | null;
-  pointer: ActivePointer;
+/** A move as made, and as the admin API answers it (the CLIs' `--url` reads it back with this schema). */
+export const MoveSchema = z.object({
+  previous: ActivePointerSchema.nullable(),
+  pointer: ActivePointerSchema,
   /** a damaged optional content graph: the version serves ALS alone */
-  warning: string | null;
+  warning: z.string().nullable(),
   /** the version was already active: nothing was written */
-  unchanged: boolean;
-}
+  unchanged: z.boolean(),
+});
+export type Move = z.infer<typeof MoveSchema>;
 
 /**
  * Checks `version` and, only if it passes, records the active version in the history and moves the pointer. A

@@ -10,9 +10,9 @@
 import { z } from "zod";
 import { LAYOUT_NAMES, type LayoutName } from "../../core/layouts";
 import { cliArgs, decimal } from "../lib/cli-args";
-import { tokenSecret } from "../lib/dev-vars";
+import { adminKey, tokenSecret } from "../lib/dev-vars";
 import { buildEmails, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
-import { adminKey, fetchSubjects } from "./subjects-client";
+import { fetchSubjects } from "./subjects-client";
 
 const USAGE =
   "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ... | --api-url <origin>]";

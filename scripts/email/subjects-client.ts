@@ -1,16 +1,8 @@
 /**
  * Subject lines for `npm run email` from the Worker (POST /v1/admin/subjects, in batches of
  * MAX_SUBJECT_USERS): the campaign's subject rules decided on what the Worker knows of each reader now.
- * The admin key comes from ADMIN_API_KEY, else the first of ADMIN_API_KEYS in `.dev.vars` (local).
  */
 import { MAX_SUBJECT_USERS, type SubjectAnswer } from "../../core/subject-request";
-import { readDevVars } from "../lib/dev-vars";
-
-export function adminKey(): string {
-  const key = process.env.ADMIN_API_KEY ?? readDevVars().ADMIN_API_KEYS?.split(",")[0]?.trim();
-  if (!key) throw new Error("no admin key: set ADMIN_API_KEY (or run `npm start` once for a local .dev.vars)");
-  return key;
-}
 
 export async function fetchSubjects(
   apiBase: string,

@@ -1,12 +1,12 @@
 /**
  * `npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4]`
  * Imports a historical purchase/event log into profiles through a running Worker (`npm run dev` locally,
- * or your deployment with --url). The admin key defaults to ADMIN_API_KEYS from the environment or
- * .dev.vars. Resumable: rerun the same command after an interruption (a file changed since starts again).
+ * or your deployment with --url). The admin key: --key, else ADMIN_API_KEY or the first of ADMIN_API_KEYS
+ * from the environment, else from .dev.vars. Resumable: rerun the same command after an interruption (a file changed since starts again).
  */
 import { z } from "zod";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
-import { readDevVars } from "../lib/dev-vars";
+import { adminKey } from "../lib/dev-vars";
 import { Progress } from "../lib/progress";
 import { importLog } from "./importer";
 
@@ -29,9 +29,11 @@ if (!values.data) {
   console.error(USAGE);
   process.exit(2);
 }
-const key = values.key ?? process.env.ADMIN_API_KEYS?.split(",")[0] ?? readDevVars().ADMIN_API_KEYS?.split(",")[0];
-if (!key) {
-  console.error("no admin key: pass --key, set ADMIN_API_KEYS, or run `npm start` once to create .dev.vars");
+let key: string;
+try {
+  key = values.key ?? adminKey();
+} catch (e) {
+  console.error(`${(e as Error).message}, or pass --key`);
   process.exit(2);
 }
 let bar: Progress | null = null;

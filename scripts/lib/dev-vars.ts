@@ -53,3 +53,16 @@ export function tokenSecret(): string {
     throw new Error("no TOKEN_SECRET: set it in the environment or run `npm start` once to create .dev.vars");
   return secret;
 }
+
+/**
+ * The admin key the CLIs send to the Worker's admin API: ADMIN_API_KEY from the environment, else the first of
+ * ADMIN_API_KEYS from the environment, else the first of ADMIN_API_KEYS in `.dev.vars` (local).
+ */
+export function adminKey(): string {
+  const key =
+    process.env.ADMIN_API_KEY?.trim() || firstKey(process.env.ADMIN_API_KEYS) || firstKey(readDevVars().ADMIN_API_KEYS);
+  if (!key) throw new Error("no admin key: set ADMIN_API_KEY (or run `npm start` once to create a local .dev.vars)");
+  return key;
+}
+
+const firstKey = (keys: string | undefined) => keys?.split(",")[0]?.trim();

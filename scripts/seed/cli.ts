@@ -8,33 +8,42 @@
  * Erased readers (`erased:` tombstones, listed first) are skipped: no features, no profile; the output's
  * `skipped_erased` says how many. The tombstones are listed again once everything is written: what was written
  * for a reader erased meanwhile is deleted (`deleted_erased_meanwhile`: how many keys).
+ * `--url <worker>`: everything but the pointer and history is written here, then the Worker at that address
+ * activates the version through its admin API (key: ADMIN_API_KEY), in its one writer of model moves, so the
+ * move cannot race another; without it this CLI moves the pointer itself (README, Known limits).
  */
 import { readFile } from "node:fs/promises";
-import { modelState } from "../../core/model-versions";
+import { ModelsError, modelState } from "../../core/model-versions";
 import { cliArgs } from "../lib/cli-args";
+import { adminKey } from "../lib/dev-vars";
+import { moveViaWorker } from "../models/move-via-worker";
 import { allEntries, erasedTombstones, keysOfErasedSince } from "./kv-entries";
 import { bulkDelete, bulkPut, wranglerKv } from "./wrangler-kv";
 
-const USAGE = "usage: npm run seed -- [--model models/<version>] [--remote] [--with-profiles] [--persist-to <dir>]";
+const USAGE =
+  "usage: npm run seed -- [--model models/<version>] [--remote] [--with-profiles] [--persist-to <dir>] [--url <worker>]";
 const { values } = cliArgs(USAGE, {
   options: {
     model: { type: "string" },
     remote: { type: "boolean", default: false },
     "with-profiles": { type: "boolean", default: false },
     "persist-to": { type: "string" },
+    url: { type: "string" },
   },
 });
 const log = (m: string) => console.error(`[seed] ${m}`);
 try {
   const dir = values.model ?? (JSON.parse(await readFile("models/latest.json", "utf8")) as { dir: string }).dir;
   const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
+  // asked first, so a missing key stops the seed before it writes anything
+  const key = values.url === undefined ? null : adminKey();
   const tombstones = await erasedTombstones(kv);
   // the version this one replaces goes into model:history, so `npm run models -- rollback` returns to it
   const { artifacts, entries, written, users, profiles, skipped } = await allEntries(
     dir,
     values["with-profiles"] ?? false,
     tombstones,
-    await modelState(kv),
+    key === null ? await modelState(kv) : null,
   );
   if (skipped > 0) log(`skipped ${skipped} erased reader(s): no features or profile written for them`);
   const where = { remote: values.remote, persistTo: values["persist-to"], log };
@@ -49,6 +58,10 @@ try {
     values["with-profiles"] ?? false,
   );
   await bulkDelete(late, where);
+  const move =
+    values.url !== undefined && key !== null
+      ? await activateStored(values.url, key, artifacts.manifest.version)
+      : undefined;
   console.log(
     JSON.stringify({
       version: artifacts.manifest.version,
@@ -58,9 +71,24 @@ try {
       deleted_erased_meanwhile: late.length,
       entries: entries.length,
       remote: values.remote,
+      ...(move
+        ? { activated_by: values.url, previous: move.previous?.version ?? null, unchanged: move.unchanged }
+        : {}),
     }),
   );
 } catch (e) {
   console.error(`seed failed: ${(e as Error).message}`);
   process.exit(1);
+}
+
+/** The version is stored; the Worker checks it and moves the pointer (a refusal leaves it stored, not serving). */
+async function activateStored(url: string, key: string, version: string) {
+  try {
+    return await moveViaWorker(url, key, { kind: "activate", version });
+  } catch (e) {
+    const again = `npm run models -- activate ${version} --url ${url}`;
+    if (e instanceof ModelsError)
+      throw new Error(`${e.message}. The version is stored but not serving; after a fix: ${again}`);
+    throw new Error(`${(e as Error).message}. The version is stored but not serving: ${again}`);
+  }
 }

@@ -168,13 +168,14 @@ export async function keysOfErasedSince(
  * tombstone is in `tombstones` (erasedTombstones) are skipped: nothing of theirs is written again. `state`: the
  * pointer and history as stored now (core/model-versions.ts modelState): the version this one replaces is
  * recorded in `model:history` before the pointer, as every move of it is, so `npm run models -- rollback`
- * returns to it.
+ * returns to it. `state` null: neither is written, the version is only stored (`npm run seed -- --url` then
+ * asks the Worker to activate it).
  */
 export async function allEntries(
   dir: string,
   withProfiles: boolean,
   tombstones: ReadonlySet<string> = new Set(),
-  state: { pointer: ActivePointer | null; history: ModelHistory } = { pointer: null, history: [] },
+  state: { pointer: ActivePointer | null; history: ModelHistory } | null = { pointer: null, history: [] },
 ): Promise<{
   artifacts: ModelArtifacts;
   entries: KvEntry[];
@@ -186,13 +187,13 @@ export async function allEntries(
 }> {
   const artifacts = await readModelArtifacts(dir);
   const { kept, skipped } = await withoutErased(await readProfiles(dir), tombstones);
-  const recorded = historyAfter(state.pointer, state.history, artifacts.manifest.version);
+  const recorded = state && historyAfter(state.pointer, state.history, artifacts.manifest.version);
   const entries = [
     ...modelEntries(artifacts, false),
     ...featureEntries(kept, artifacts.manifest.version, await readPools(dir)),
     ...(withProfiles ? profileEntries(kept) : []),
     ...(recorded ? [{ key: kvKeys.modelHistory, value: JSON.stringify(recorded) }] : []),
-    ...modelEntries(artifacts, true).slice(-1),
+    ...(state ? modelEntries(artifacts, true).slice(-1) : []),
   ];
   // before anything is written: a value KV refuses would leave the version half published
   checkKvLimits(entries);

@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { parse } from "csv-parse/sync";
 import { z } from "zod";
 import { cliArgs, decimal, wholeNumber } from "../lib/cli-args";
-import { readDevVars } from "../lib/dev-vars";
+import { adminKey, readDevVars } from "../lib/dev-vars";
 import type { SimReader } from "./reader-model";
 import { runSimulation, type SimProduct } from "./simulation";
 
@@ -73,7 +73,7 @@ const senders = (process.env.AMP_ALLOWED_SENDERS ?? "newsletter@shop.example").s
 
 const result = await runSimulation({
   send: (path, init) => fetch(`${url}${path}`, init),
-  adminKey: first(process.env.ADMIN_API_KEYS ?? vars.ADMIN_API_KEYS),
+  adminKey: adminKey(),
   eventsKey: first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS),
   tokenSecret,
   sender: (senders[0] as string).trim(),

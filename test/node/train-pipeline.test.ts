@@ -325,5 +325,8 @@ describe("publishing a model to KV", () => {
     const version = JSON.parse(next.entries.at(-1)?.value ?? "{}").version as string;
     const same = await allEntries(res.dir, false, new Set(), { pointer: { ...active, version }, history: [older] });
     expect(same.entries.map((e) => e.key)).not.toContain("model:history");
+    // `npm run seed -- --url`: the version stored, neither history nor pointer (the Worker's ModelMover moves them)
+    const stored = await allEntries(res.dir, false, new Set(), null);
+    expect(stored.entries.map((e) => e.key)).toEqual(keys.filter((k) => k !== "model:active"));
   });
 });

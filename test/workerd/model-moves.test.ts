@@ -1,12 +1,16 @@
 /**
  * Model moves through their one writer (worker/state/model-mover.ts): activations sent at once land one after
- * the other, a move reads the object's own last writes over an older KV, and a later move by a CLI is adopted.
+ * the other, a move reads the object's own last writes over an older KV, a later move by a CLI is adopted, and a
+ * CLI's move with `--url` (scripts/models/move-via-worker.ts) is made by the same writer.
  */
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import type { ActivePointer, ModelHistory } from "../../core/manifest";
+import { ModelsError } from "../../core/model-versions";
+import { moveViaWorker } from "../../scripts/models/move-via-worker";
+import { TEST_ADMIN_KEY } from "./fixture";
 import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send } from "./support/harness";
 
 interface MoveBody {
@@ -106,5 +110,43 @@ describe("model moves", () => {
     expect(back.previous?.version).toBe(c);
     expect(back.pointer.version).toBe(a);
     expect((await stored()).history.map((h) => h.version)).toEqual([base]);
+  });
+
+  describe("from a CLI with --url", () => {
+    const WORKER = "https://opentime.test";
+    // the CLI's fetch, answered by this Worker
+    const viaWorker: typeof fetch = (input, init) => send(new URL(String(input)).pathname, init);
+
+    it("is made by the one writer: with the admin API's move at the same moment, the later moves from the earlier", async () => {
+      const base = fixture().version;
+      const [a, b] = [await copyVersion("a"), await copyVersion("b")];
+      const [cli, api] = await Promise.all([
+        moveViaWorker(WORKER, TEST_ADMIN_KEY, { kind: "activate", version: a }, viaWorker),
+        activate(b),
+      ]);
+      const [first, second] = cli.previous?.version === base ? [cli, api] : [api, cli];
+      expect(first.previous?.version).toBe(base);
+      expect(second.previous?.version).toBe(first.pointer.version);
+      expect((await stored()).history.map((h) => h.version)).toEqual([base, first.pointer.version]);
+      const back = await moveViaWorker(WORKER, TEST_ADMIN_KEY, { kind: "rollback" }, viaWorker);
+      expect(back.pointer.version).toBe(first.pointer.version);
+    });
+
+    it("reports a refusal as the local move does, and a wrong key as such; the pointer stays", async () => {
+      const base = fixture().version;
+      const refused = moveViaWorker(WORKER, TEST_ADMIN_KEY, { kind: "activate", version: "not-stored" }, viaWorker);
+      await expect(refused).rejects.toBeInstanceOf(ModelsError);
+      await expect(refused).rejects.toThrow(/not-stored refused/);
+      const a = await copyVersion("a");
+      await expect(moveViaWorker(WORKER, "wrong-key", { kind: "activate", version: a }, viaWorker)).rejects.toThrow(
+        /refused the admin key \(401/,
+      );
+      // a URL that answers something else than a move
+      const notTheApi: typeof fetch = async () => new Response("<html>hello</html>", { status: 200 });
+      await expect(moveViaWorker(WORKER, TEST_ADMIN_KEY, { kind: "rollback" }, notTheApi)).rejects.toThrow(
+        /no model move/,
+      );
+      expect((await stored()).pointer.version).toBe(base);
+    });
   });
 });
