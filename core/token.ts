@@ -21,9 +21,10 @@ export interface TokenClaims {
   e: number;
   v: typeof TOKEN_FORMAT_VERSION;
   /**
-   * 1: a staff preview's email (worker/preview/): its opens, pixels and clicks are answered as any, and record
-   * nothing (no open, impression, exposure or click on the reader's profile or in an experiment). Absent in
-   * every token an email carries; any other value is ignored, as unknown claims are.
+   * 1: a staff preview's email (worker/preview/): its opens, pixels, clicks and preference form are answered as
+   * any email's, and record or change nothing (no open, impression, exposure or click on the reader's profile or in
+   * an experiment, no consent change; worker/events/may-record.ts). Absent in every token an email carries; any
+   * other value is ignored, as unknown claims are.
    */
   p?: 1;
 }

@@ -23,6 +23,7 @@ import { getCampaign } from "../decisions/campaign-store";
 import type { FetchKind } from "../decisions/classify-fetch";
 import { type AppEnv, getConfig } from "../env";
 import { impressionEvent } from "../events/impressions";
+import { mayRecord } from "../events/may-record";
 import { enqueue } from "../events/queue";
 import { exposureEvents } from "../experiments/exposure-events";
 import { openArm, prefetchArm } from "../experiments/open-arm";
@@ -97,8 +98,8 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       const rec = served.rec;
       // what the reader was shown, for frequency caps (worker/events/impressions.ts); only if they allow tracking
       // and the experiment's exposure: an AMP request is a real open (mail providers fetch it as the email opens);
-      // a staff preview's records nothing (core/token.ts, claim p)
-      if (verified.ok && !verified.claims.p && rec.recordable && c.req.method !== "HEAD") {
+      // a staff preview's records nothing (mayRecord)
+      if (verified.ok && mayRecord(verified.claims, rec.recordable, c.req.method !== "HEAD")) {
         const seen = impressionEvent(verified.claims, "amp", rec.items, now);
         const events = [
           ...(arm ? exposureEvents(verified.claims.u, arm.exposures, now, served.selection.block.id) : []),

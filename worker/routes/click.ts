@@ -18,6 +18,7 @@ import { cfSignals } from "../campaigns/open-facts";
 import { getLiveCatalog } from "../catalog/live-catalog";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
+import { mayRecord } from "../events/may-record";
 import { enqueue } from "../events/queue";
 import { parseSlotPath } from "../images/slot-path";
 import { background } from "../lib/background";
@@ -76,8 +77,8 @@ export function registerClick(app: Hono<AppEnv>): void {
       const destination = gone
         ? fallback
         : withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
-      // (a staff preview's click records nothing: core/token.ts, claim p)
-      if (decision.claims && !decision.claims.p && decision.recordable && !head) {
+      // (a staff preview's click records nothing: mayRecord)
+      if (mayRecord(decision.claims, decision.recordable, !head)) {
         const event: QueuedEvent = {
           // one per send and slot, as opens are: a trigger's emails share a campaign, and each one's click counts
           id: `click:${sendKey(decision.claims)}:${slotKey(slot)}`,

@@ -19,6 +19,7 @@ import { classifyFetch, isPrefetch, signalsOf } from "../decisions/classify-fetc
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
 import { impressionItems } from "../events/impressions";
+import { mayRecord } from "../events/may-record";
 import { enqueue } from "../events/queue";
 import { exposureEvents } from "../experiments/exposure-events";
 import { countdownGif } from "../images/countdown-gif";
@@ -74,9 +75,9 @@ export function registerImage(app: Hono<AppEnv>): void {
       const decided = performance.now() - t0;
       // an open (not a prefetch, not a HEAD) is recorded once per block and send (the token's expiry tells sends of
       // one campaign apart), as an email_open event on the profile, with the items the block shows when it was
-      // decided now (impressions, for frequency caps); a staff preview's open records nothing (core/token.ts, p)
+      // decided now (impressions, for frequency caps); a staff preview's open records nothing (mayRecord)
       const real = !isPrefetch(fetchKind) && !head && path.slot.index === 0;
-      if (decision.claims && !decision.claims.p && decision.recordable && real) {
+      if (mayRecord(decision.claims, decision.recordable, real)) {
         const items = impressionItems(decision.shown ?? []);
         const event: QueuedEvent = {
           id: `open:${sendKey(decision.claims)}`,

@@ -13,6 +13,7 @@ import type { Hono } from "hono";
 import { IdSchema, MAX_ID_LENGTH, type QueuedEvent } from "../../core/events";
 import { verifyToken } from "../../core/token";
 import { type AppEnv, getConfig } from "../env";
+import { mayRecord } from "../events/may-record";
 import { enqueue } from "../events/queue";
 import { errorMessage, logEvent } from "../lib/log";
 
@@ -72,8 +73,9 @@ export function registerPixel(app: Hono<AppEnv>): void {
       const type = pixelType(c.req.query("type"));
       const item = IdSchema.safeParse(c.req.query("item"));
       const eid = IdSchema.safeParse(c.req.query("eid"));
-      // (a staff preview's pixel records nothing: core/token.ts, claim p)
-      if (!token.ok || token.claims.p || !type || (PIXEL_EVENT_TYPES[type] && !item.success)) return gif();
+      // (a staff preview's pixel records nothing; a reader who opted out, by the consumer, which reads their profile)
+      const claims = token.ok ? token.claims : null;
+      if (!mayRecord(claims, true, true) || !type || (PIXEL_EVENT_TYPES[type] && !item.success)) return gif();
       if (c.req.query("eid") !== undefined && !(eid.success && eid.data.length <= MAX_PIXEL_EID_LENGTH)) return gif();
       if (!(await withinLimit(c.env.PIXEL_RATE_LIMITER, raw))) {
         headers["X-Opentime-Recorded"] = "rate-limited";
@@ -82,10 +84,10 @@ export function registerPixel(app: Hono<AppEnv>): void {
       const event: QueuedEvent = {
         id: eid.success ? `${PIXEL_ID_PREFIX}${eid.data}` : crypto.randomUUID(),
         type,
-        user: token.claims.u,
+        user: claims.u,
         ...(PIXEL_EVENT_TYPES[type] && item.success ? { item: item.data } : {}),
         ts: Math.floor(Date.now() / 1000),
-        campaign: token.claims.c,
+        campaign: claims.c,
       };
       if ((await enqueue(c.env.EVENTS, [event])).ok) headers["X-Opentime-Recorded"] = "yes";
     } catch (e) {
