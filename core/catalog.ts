@@ -1,6 +1,9 @@
 /** Catalog and fallback-content schemas, as stored in KV and served in amp-list items. */
 import { z } from "zod";
 
+/** An ISO 4217 code as the admin API takes one (upper case): the live catalog's `currency`, the rules' price bounds'. */
+export const CurrencyCodeSchema = z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as GBP");
+
 export const CatalogItemSchema = z.object({
   id: z.string().min(1),
   title: z.string(),

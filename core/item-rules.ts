@@ -5,7 +5,7 @@
  * best first, with the live catalog's fields already laid over them.
  */
 import { z } from "zod";
-import type { CatalogItem } from "./catalog";
+import { type CatalogItem, CurrencyCodeSchema } from "./catalog";
 import { IdSchema } from "./events";
 
 const Weights = z
@@ -19,6 +19,11 @@ export const ItemRulesSchema = z
         /** prices (live) below or above are never shown */
         priceMin: z.number().nonnegative().max(1e9).optional(),
         priceMax: z.number().nonnegative().max(1e9).optional(),
+        /**
+         * the currency of priceMin and priceMax: an item priced (live) in another is never shown while a bound is
+         * set (prices are never converted). Without it the bounds compare an item's number whatever its currency.
+         */
+        currency: CurrencyCodeSchema.optional(),
         categories: z.array(z.string().min(1).max(200)).max(100).optional(),
         ids: z.array(IdSchema).max(1000).optional(),
         /** what the reader bought within this many days (beside EXCLUDE_PURCHASED_DAYS, which always applies) */
@@ -54,7 +59,14 @@ export const ItemRulesSchema = z
   .refine((r) => (r.exclude?.priceMin ?? 0) <= (r.exclude?.priceMax ?? Number.POSITIVE_INFINITY), {
     message: "priceMin must not exceed priceMax",
     path: ["exclude", "priceMin"],
-  });
+  })
+  .refine(
+    (r) => r.exclude?.currency === undefined || r.exclude.priceMin !== undefined || r.exclude.priceMax !== undefined,
+    {
+      message: "names the currency of priceMin and priceMax: set one of them, or drop it",
+      path: ["exclude", "currency"],
+    },
+  );
 export type ItemRules = z.infer<typeof ItemRulesSchema>;
 
 /** How many candidates to rank for `n` answers when rules apply: room for exclusions and diversity. */
@@ -83,12 +95,14 @@ export interface RulesApplied {
   filled: number;
 }
 
-/** Whether the rules' exclusions take an item out (its live price, its category, its id). */
+/** Whether the rules' exclusions take an item out (its live price and currency, its category, its id). */
 export function excludes(rules: ItemRules): (item: CatalogItem) => boolean {
   const ex = rules.exclude;
   const categories = new Set(ex?.categories ?? []);
   const ids = new Set(ex?.ids ?? []);
+  const bounded = ex?.priceMin !== undefined || ex?.priceMax !== undefined;
   return (item) =>
+    (bounded && ex?.currency !== undefined && item.currency !== ex.currency) ||
     (ex?.priceMin !== undefined && item.price < ex.priceMin) ||
     (ex?.priceMax !== undefined && item.price > ex.priceMax) ||
     categories.has(item.category) ||

@@ -5,7 +5,7 @@
  * (worker/state/catalog-writer.ts) merges and publishes, the edge (worker/catalog/live-catalog.ts) reads.
  */
 import { z } from "zod";
-import type { CatalogItem } from "./catalog";
+import { type CatalogItem, CurrencyCodeSchema } from "./catalog";
 import { IdSchema, InputNumberSchema } from "./events";
 
 /** Items per PATCH request. */
@@ -55,11 +55,7 @@ export const ItemChangeSchema = z
     image: UrlSchema.nullable().optional(),
     url: UrlSchema.nullable().optional(),
     category: TextSchema.nullable().optional(),
-    currency: z
-      .string()
-      .regex(/^[A-Z]{3}$/, "an ISO 4217 code such as GBP")
-      .nullable()
-      .optional(),
+    currency: CurrencyCodeSchema.nullable().optional(),
     tags: z.array(z.string().min(1).max(64)).max(MAX_TAGS).nullable().optional(),
   })
   .strict();

@@ -38,6 +38,24 @@ describe("item rules", () => {
     expect(applied.excluded).toBe(4);
   });
 
+  it("price bounds in a named currency: an item priced in another is excluded, never compared as a number", () => {
+    const euros = (id: string, price: number): CatalogItem => ({ ...item(id, "lamps", price), currency: "EUR" });
+    const mixed = [item("g-cheap", "lamps", 4), euros("e-mid", 20), item("g-mid", "lamps", 20), euros("e-big", 300)];
+    const rules = { exclude: { priceMin: 5, priceMax: 200, currency: "GBP" } };
+    expect(ItemRulesSchema.safeParse(rules).success).toBe(true);
+    const { items, applied } = applyItemRules(ranked(mixed), rules, 4, [], noTags);
+    expect(items.map((c) => c.item.id)).toEqual(["g-mid"]);
+    expect(applied.excluded).toBe(3);
+    // without it, the bounds compare numbers whatever the currency (EUR 20 passes a GBP-meant range)
+    const plain = applyItemRules(ranked(mixed), { exclude: { priceMin: 5, priceMax: 200 } }, 4, [], noTags);
+    expect(plain.items.map((c) => c.item.id)).toEqual(["e-mid", "g-mid"]);
+    // a currency alone bounds nothing: refused, named by its path; and only ISO 4217 codes as written
+    const alone = ItemRulesSchema.safeParse({ exclude: { currency: "GBP" } });
+    expect(alone.success).toBe(false);
+    expect(alone.error?.issues[0]?.path).toEqual(["exclude", "currency"]);
+    expect(ItemRulesSchema.safeParse({ exclude: { priceMin: 5, currency: "gbp" } }).success).toBe(false);
+  });
+
   it("caps a category, pins first in the given order, and boosts by category and tag", () => {
     const capped = applyItemRules(ranked(pool), { maxPerCategory: 1 }, 4, [], noTags);
     // three categories for four places: the best item passed over (a2) takes the last one
