@@ -134,6 +134,36 @@ describe("the bandit's hourly update", () => {
     ).toBe(3);
   });
 
+  it("gives a variant added to a running bandit an equal share until the next update weighs it", async () => {
+    const arms = [
+      { id: "good", weight: 1, content: PERSONAL },
+      { id: "poor", weight: 1, content: "popular" },
+    ];
+    const bandit = { goal: "click", floor: 0.1 };
+    expect((await putExperiment("bandit-add", { campaign: "ba", variants: arms, bandit })).status).toBe(200);
+    await exposeAndClick("bandit-add", "good", 400, 80);
+    await exposeAndClick("bandit-add", "poor", 400, 8);
+    await scheduled("0 * * * *");
+    // a third arm, added with the weight a marketer would give it beside two arms of 1
+    const added = [...arms, { id: "fresh", weight: 1, content: "popular" }];
+    expect((await putExperiment("bandit-add", { campaign: "ba", variants: added, bandit })).status).toBe(200);
+    resetExperimentCache();
+    const served = (await runningExperiment(env.OPENTIME_KV, "ba")) as Experiment;
+    const weights = Object.fromEntries(served.variants.map((v) => [v.id, v.weight]));
+    const total = Object.values(weights).reduce((a, b) => a + b, 0);
+    // one arm in three, not its weight of 1 against the bandit's 100 (about 1%)
+    expect((weights.fresh as number) / total).toBeCloseTo(1 / 3, 5);
+    // the other two keep the bandit's proportions between them
+    const bandits = (await env.OPENTIME_KV.get(kvKeys.banditWeights("bandit-add"), "json")) as {
+      weights: Record<string, number>;
+    };
+    expect((weights.good as number) / (weights.poor as number)).toBeCloseTo(
+      (bandits.weights.good as number) / (bandits.weights.poor as number),
+      6,
+    );
+    expect(bandits.weights.good as number).toBeGreaterThan(bandits.weights.poor as number);
+  });
+
   it("compares arms hour by hour: shares that moved while the rates fell do not make an arm look worse", async () => {
     const res = await putExperiment("bandit-3", {
       campaign: "b3",

@@ -186,11 +186,22 @@ export async function putBanditWeights(kv: KVNamespace, id: string, weights: Ban
   await kv.put(kvKeys.banditWeights(id), JSON.stringify(weights));
 }
 
-/** The experiment with the bandit's weights over its variants' (a variant added since keeps its own). */
+/**
+ * The experiment with the bandit's weights over its variants'. A variant added since the bandit's last update gets
+ * the mean of the others' bandit weights, so an equal share (1/k of the arms' traffic, the bandit's own prior
+ * before any data) until the next hourly update weighs it: its weight as set would be read against the bandit's,
+ * which sum to 100 (a weight of 1 beside two arms would get about 1%).
+ */
 export function withBanditWeights(experiment: Experiment, bandit: BanditWeights | null): Experiment {
   if (!bandit) return experiment;
+  const known = experiment.variants.flatMap((v) => {
+    const w = bandit.weights[v.id];
+    return w === undefined ? [] : [w];
+  });
+  if (known.length === 0) return experiment;
+  const fresh = known.reduce((a, b) => a + b, 0) / known.length;
   return {
     ...experiment,
-    variants: experiment.variants.map((v) => ({ ...v, weight: bandit.weights[v.id] ?? v.weight })),
+    variants: experiment.variants.map((v) => ({ ...v, weight: bandit.weights[v.id] ?? fresh })),
   };
 }
