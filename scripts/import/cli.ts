@@ -2,7 +2,8 @@
  * `npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4]`
  * Imports a historical purchase/event log into profiles through a running Worker (`npm run dev` locally,
  * or your deployment with --url). The admin key: --key, else ADMIN_API_KEY or the first of ADMIN_API_KEYS
- * from the environment, else from .dev.vars. Resumable: rerun the same command after an interruption (a file changed since starts again).
+ * from the environment, else from .dev.vars. Resumable: rerun the same command after an interruption (a file
+ * changed since starts again).
  */
 import { z } from "zod";
 import { cliArgs, wholeNumber } from "../lib/cli-args";

@@ -32,6 +32,15 @@ const { values } = cliArgs(USAGE, {
   },
 });
 const log = (m: string) => console.error(`[seed] ${m}`);
+// the Worker at --url reads the namespace this seed writes: a deployed one the real namespace, a local one local KV
+if (values.url !== undefined && isLoopback(values.url) === values.remote) {
+  console.error(
+    values.remote
+      ? `--url ${values.url} is a local Worker, which reads local KV: drop --remote`
+      : `--url ${values.url} is a deployed Worker, which reads the real namespace: add --remote`,
+  );
+  process.exit(2);
+}
 try {
   const dir = values.model ?? (JSON.parse(await readFile("models/latest.json", "utf8")) as { dir: string }).dir;
   const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
@@ -90,5 +99,14 @@ async function activateStored(url: string, key: string, version: string) {
     if (e instanceof ModelsError)
       throw new Error(`${e.message}. The version is stored but not serving; after a fix: ${again}`);
     throw new Error(`${(e as Error).message}. The version is stored but not serving: ${again}`);
+  }
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    return ["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname);
+  } catch {
+    console.error(`--url ${url} is not a URL (http://127.0.0.1:8787, https://<your worker>)`);
+    process.exit(2);
   }
 }
