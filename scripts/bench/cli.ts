@@ -3,6 +3,7 @@
  *  - warm per-open latency of /v1/amp/recs (demo catalog, and a synthetic catalog of --items, 64 factors);
  *  - ONNX int8 graph vs the plain-TypeScript int8 kernel on the same data (ms per inference);
  *  - the cold first request of a fresh isolate (ORT start-up, model load from KV, first inference);
+ *  - the warm isolate's memory, serving: its heap and ArrayBuffers through V8's inspector (isolate-heap.ts);
  *  - the deployable bundle, gzipped, against Cloudflare's limits.
  * Prints a table and writes bench/results.json. Times are wall-clock from Node around each request.
  */
@@ -16,6 +17,7 @@ import { buildBundle } from "../build";
 import { generateDemo } from "../demo/generate";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { trainAndExport } from "../train/pipeline";
+import { freePort, isolateHeap } from "./isolate-heap";
 import { jpegCdn } from "./jpeg-cdn";
 import { runLoadTest } from "./load-test";
 import { benchPools } from "./pools-bench";
@@ -39,6 +41,7 @@ import {
   startWorkerd,
   timedFetch,
 } from "./workerd-harness";
+import { workerdMemory } from "./workerd-memory";
 
 const USAGE =
   "usage: npm run bench -- [--items 100000] [--requests 500] [--cold-runs 3] [--kernel-iters 200] [--ingest-users 1000] [--out file] [--only rules|ranker|als|pools]";
@@ -73,6 +76,12 @@ const { values } = cliArgs(
 const ONLY_RULES = values.only === "rules";
 const OUT = values.out ?? (values.only ? `bench/${values.only}.json` : "bench/results.json");
 const ms = (v: number | undefined) => (v === undefined ? "?" : Math.round(v * 10) / 10);
+/** the isolate's memory in MiB: its heap as V8 holds it, its ArrayBuffers and ORT's wasm memory */
+const memoryText = (r: ScenarioResult) => {
+  const m = r.memory_mib;
+  const total = Math.round((m.heap_total + m.buffers + (m.wasm ?? 0)) * 10) / 10;
+  return `${total} (heap ${m.heap_total}, buffers ${m.buffers}, wasm ${m.wasm ?? "?"})`;
+};
 const REQUESTS = values.requests;
 const COLD_RUNS = values["cold-runs"];
 const IMAGE_REQUESTS = 200;
@@ -93,6 +102,22 @@ interface ScenarioResult {
   js_ms_per_inference: number;
   cold_first_request_ms: LatencySummary;
   workerd_start_ms: LatencySummary;
+  /**
+   * memory once the warm requests are served (the model loaded), after a full collection: the Worker's JavaScript
+   * heap (`heap_used`, and `heap_total` as V8 holds it), its ArrayBuffers' contents outside it (`buffers`: typed
+   * arrays) and ORT's wasm memory (`wasm`, which V8 counts in neither; it only grows, so the most it held): the
+   * three make up what the isolate's 128 MB limit counts; and the whole workerd process's resident memory, idle and
+   * serving (Miniflare's own KV and cache workers included: an upper bound, null off Linux)
+   */
+  memory_mib: {
+    heap_used: number;
+    heap_total: number;
+    buffers: number;
+    wasm: number | null;
+    process_idle: number | null;
+    process_serving: number | null;
+    process_peak: number | null;
+  };
   /** absent for an amp-list-only scenario (the learned ranker's) */
   images?: ImageResult;
   /** the same opens under a campaign without rules, one with rules and one with copy (rules-campaign.ts), in turn */
@@ -420,8 +445,10 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       await mf.dispose();
     }
 
-    const mf = startWorkerd(persist);
+    const inspectorPort = await freePort();
+    const mf = startWorkerd(persist, { inspectorPort });
     await mf.ready;
+    const idle = workerdMemory();
     // V8 keeps tiering up the request path over the first few hundred requests
     for (let i = 0; i < RECS_WARMUP; i++) await timedFetch(mf, path(i), headers);
     const warm: number[] = [];
@@ -439,6 +466,11 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       personalized++;
       warm.push(r.ms);
     }
+    const serving = workerdMemory();
+    const heap = await isolateHeap(inspectorPort, async () => {
+      await timedFetch(mf, "/v1/health");
+    });
+    const wasm = JSON.parse((await timedFetch(mf, "/bench/memory")).body) as { wasm_bytes: number | null };
     const ort = await perInference(mf, "ort");
     const js = await perInference(mf, "js");
     await mf.dispose();
@@ -454,6 +486,15 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       js_ms_per_inference: js,
       cold_first_request_ms: summarize(cold),
       workerd_start_ms: summarize(starts),
+      memory_mib: {
+        heap_used: heap.used_mib,
+        heap_total: heap.total_mib,
+        buffers: heap.buffers_mib,
+        wasm: wasm.wasm_bytes === null ? null : Math.round((wasm.wasm_bytes / 2 ** 20) * 10) / 10,
+        process_idle: idle?.rss_mib ?? null,
+        process_serving: serving?.rss_mib ?? null,
+        process_peak: serving?.peak_mib ?? null,
+      },
     };
     if (s.recsOnly) return recs;
     const images = await benchImages(persist, s.users);
@@ -509,7 +550,7 @@ if (values.only === "ranker" || values.only === "als") {
   await mkdir("bench", { recursive: true });
   await writeFile(OUT, `${JSON.stringify({ at: new Date().toISOString(), scenarios: [r] }, null, 2)}\n`);
   console.log(
-    `${r.scenario}: warm p50/p99 ${ms(r.warm_recs_ms.p50)}/${ms(r.warm_recs_ms.p99)} ms (in the Worker ${ms(r.warm_recs_in_worker_ms?.p50)}/${ms(r.warm_recs_in_worker_ms?.p99)}, ranking ${ms(r.warm_recs_score_ms?.p50)}/${ms(r.warm_recs_score_ms?.p99)}), cold first request p50 ${ms(r.cold_first_request_ms.p50)} ms`,
+    `${r.scenario}: warm p50/p99 ${ms(r.warm_recs_ms.p50)}/${ms(r.warm_recs_ms.p99)} ms (in the Worker ${ms(r.warm_recs_in_worker_ms?.p50)}/${ms(r.warm_recs_in_worker_ms?.p99)}, ranking ${ms(r.warm_recs_score_ms?.p50)}/${ms(r.warm_recs_score_ms?.p99)}), cold first request p50 ${ms(r.cold_first_request_ms.p50)} ms; isolate ${memoryText(r)} MiB (workerd process ${r.memory_mib.process_idle} -> ${r.memory_mib.process_serving} MiB)`,
   );
   process.exit(0);
 }
@@ -587,7 +628,7 @@ await mkdir("bench", { recursive: true });
 await writeFile(OUT, `${JSON.stringify(report, null, 2)}\n`);
 
 const rows = [
-  ["scenario", "warm p50", "warm p99", "ORT/inf", "TS int8/inf", "cold 1st req", "workerd start"],
+  ["scenario", "warm p50", "warm p99", "ORT/inf", "TS int8/inf", "cold 1st req", "workerd start", "isolate MiB"],
   ...results.map((r) => [
     r.scenario,
     `${r.warm_recs_ms.p50} ms`,
@@ -596,6 +637,7 @@ const rows = [
     `${r.js_ms_per_inference} ms`,
     `${r.cold_first_request_ms.p50} ms`,
     `${Math.round(r.workerd_start_ms.p50)} ms`,
+    memoryText(r),
   ]),
 ];
 const widths = (rows[0] as string[]).map((_, c) => Math.max(...rows.map((r) => (r[c] as string).length)));

@@ -64,6 +64,8 @@ export function startWorkerd(
     consumer?: boolean;
     /** answers the Worker's outbound fetches (a stand-in CDN); without it they go to the network */
     outbound?: (req: Request) => Response | Promise<Response>;
+    /** V8's inspector on this port (scripts/bench/isolate-heap.ts) */
+    inspectorPort?: number;
   } = {},
 ): Miniflare {
   return new Miniflare({
@@ -89,6 +91,7 @@ export function startWorkerd(
     kvPersist: persistDir,
     ...(opts.outbound ? { outboundService: opts.outbound as never } : {}),
     ...(opts.port !== undefined ? { host: "127.0.0.1", port: opts.port } : {}),
+    ...(opts.inspectorPort !== undefined ? { inspectorPort: opts.inspectorPort } : {}),
     bindings: {
       TOKEN_SECRET: BENCH_SECRET,
       AMP_ALLOWED_SENDERS: BENCH_SENDER,

@@ -3,6 +3,8 @@
  * run N inferences on the same int8 model, through the ONNX session or the plain-TypeScript kernel.
  * Workers' clocks do not advance during CPU work, so the bench times these requests from outside.
  *   GET /bench/ort?iters=N   GET /bench/js?iters=N
+ * and one that says how large ORT's wasm memory has grown (`{"wasm_bytes"}`, null before ORT starts):
+ *   GET /bench/memory
  * Data: the active model's ONNX (KV) and `bench:*` keys (item-major int8 factors, scales, user vectors).
  */
 
@@ -11,7 +13,7 @@ import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
 import type { EventsMessage } from "../events/queue";
 import app from "../index";
-import { createScoringSession, type ScoringSession } from "../ort/ort-runtime";
+import { createScoringSession, ortWasmBytes, type ScoringSession } from "../ort/ort-runtime";
 
 interface BenchData {
   session: ScoringSession;
@@ -58,6 +60,7 @@ export default {
   async fetch(req, env, ctx) {
     const url = new URL(req.url);
     if (!url.pathname.startsWith("/bench/")) return app.fetch(req, env, ctx);
+    if (url.pathname === "/bench/memory") return Response.json({ wasm_bytes: ortWasmBytes() });
     data ??= load(env.OPENTIME_KV);
     const d = await data;
     const iters = Number(url.searchParams.get("iters") ?? "1");

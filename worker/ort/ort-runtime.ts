@@ -19,6 +19,21 @@ function isMarker(src: unknown): boolean {
 }
 
 let installed = false;
+/** ORT's wasm memory, once its module is instantiated (exported or imported, as the build has it) */
+let wasmMemory: WebAssembly.Memory | null = null;
+
+/** ORT's wasm memory in bytes (it only grows: the most it has held), or null before ORT starts. */
+export function ortWasmBytes(): number | null {
+  return wasmMemory?.buffer.byteLength ?? null;
+}
+
+function findMemory(instance: WebAssembly.Instance, imports?: WebAssembly.Imports): WebAssembly.Memory | null {
+  const candidates = [
+    ...Object.values(instance.exports),
+    ...Object.values(imports ?? {}).flatMap((m) => Object.values(m as Record<string, unknown>)),
+  ];
+  return (candidates.find((v) => v instanceof WebAssembly.Memory) as WebAssembly.Memory | undefined) ?? null;
+}
 
 function installShim(): void {
   if (installed) return;
@@ -32,6 +47,7 @@ function installShim(): void {
   ) => {
     if (isMarker(src)) {
       const instance = (await instantiate(ortWasm, imports)) as WebAssembly.Instance;
+      wasmMemory = findMemory(instance, imports);
       return { instance, module: ortWasm };
     }
     return instantiate(src, imports);
