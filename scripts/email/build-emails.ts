@@ -34,6 +34,24 @@ export const ESP_MERGE_TAGS = {
 } as const;
 export type Esp = keyof typeof ESP_MERGE_TAGS;
 
+/**
+ * Braze and Marketing Cloud run a template language over the whole message (Braze's merge tag is Liquid;
+ * Marketing Cloud's Guide Template Language is mustache), and both read `{{ }}` as their own: every amp-mustache
+ * template of the AMP part (`{{title}}`, `{{#items}}`, the form's `{{message}}`) would be sent empty. Liquid's
+ * `{% raw %}` keeps a template as written; for Marketing Cloud, Salesforce's own recipe: a comment that moves
+ * its delimiters to `{< >}` (it is read, and gone, before the message is sent). Mailchimp's `*|TAG|*` leaves
+ * `{{ }}` alone.
+ */
+const KEEP_CLIENT_TEMPLATES: Record<Esp, (amp: string) => string> = {
+  mailchimp: (amp) => amp,
+  braze: (amp) =>
+    amp.replace(
+      /(<template\b[^>]*\btype="amp-mustache"[^>]*>)([\s\S]*?)(<\/template>)/g,
+      "$1{% raw %}$2{% endraw %}$3",
+    ),
+  sfmc: (amp) => amp.replace(/<body\b[^>]*>/, "$&<!-- {{={< >}=}} -->"),
+};
+
 export interface Recipient {
   userId: string;
   email: string | null;
@@ -169,7 +187,8 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
     const copyTags = withCopy
       ? { headline: headlineTag ?? null, subline: sublineTag ?? null, ctaLine: ctaTag ?? null }
       : undefined;
-    const parts = await renderTemplate(view(opts, tag, preheaderTag, copyTags), opts.template, opts.templateDir);
+    const rendered = await renderTemplate(view(opts, tag, preheaderTag, copyTags), opts.template, opts.templateDir);
+    const parts = { ...rendered, amp: KEEP_CLIENT_TEMPLATES[opts.esp](rendered.amp) };
     for (const [ext, body] of [
       ["amp.html", parts.amp],
       ["html", parts.html],

@@ -9,11 +9,12 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
+import Mustache from "mustache";
 import PostalMime from "postal-mime";
 import { beforeAll, describe, expect, it } from "vitest";
 import { verifyToken } from "../../core/token";
 import { buildEmails, ESP_MERGE_TAGS } from "../../scripts/email/build-emails";
-import { validateAmpEmail, validatorEnginePath } from "./support/amp-validator";
+import { gmailLint, validateAmpEmail, validatorEnginePath } from "./support/amp-validator";
 
 const SECRET = "builder-test-secret-0123456789abcdef";
 const BASE = "https://opentime.shop.example";
@@ -38,6 +39,34 @@ async function setup(csv: string) {
     shopUrl: "https://shop.example/",
   };
   return { dir, options };
+}
+
+/**
+ * What Braze sends of a part: it runs Liquid over the whole message (its merge tag is Liquid). `{% raw %}` is
+ * kept as written; any other `{{ }}` becomes the attribute it names, or nothing (`{{title}}`, `{{#items}}`
+ * name no Braze attribute).
+ */
+function brazeLiquid(part: string, attributes: Record<string, string>): string {
+  return part
+    .split(/\{%-?\s*raw\s*-?%\}([\s\S]*?)\{%-?\s*endraw\s*-?%\}/)
+    .map((piece, i) =>
+      i % 2 === 1
+        ? piece
+        : piece.replace(/\{\{\s*custom_attribute\.\$\{(\w+)\}\s*\}\}|\{\{[\s\S]*?\}\}/g, (_, name?: string) =>
+            name ? (attributes[name] ?? "") : "",
+          ),
+    )
+    .join("");
+}
+
+/** What Marketing Cloud sends of a part: its Guide Template Language (mustache) runs over it, then AMPscript's %%field%%. */
+function sfmcGtl(part: string, fields: Record<string, string>): string {
+  return Mustache.render(part, {}).replace(/%%(\w+)%%/g, (_, name: string) => fields[name] ?? "");
+}
+
+/** The client-side templates of an AMP part (amp-mustache), as the mail client gets them. */
+function ampTemplates(amp: string): string[] {
+  return [...amp.matchAll(/<template type="amp-mustache">([\s\S]*?)<\/template>/g)].map((m) => m[1] as string);
 }
 
 describe("email builder, MIME mode", () => {
@@ -137,6 +166,31 @@ describe("email builder, ESP mode", () => {
     expect(csv[2]).toMatch(/^c0000042,,[^,]+,Picked for you,$/);
     const html = await readFile(result.files.find((f) => f.endsWith(".mailchimp.html")) as string, "utf8");
     expect(html).toContain(">*|OT_PREHEADER|*</div>");
+  });
+
+  it("braze and sfmc: their template languages, run over the whole message, leave the AMP part's templates as written", async () => {
+    const { options } = await setup("user_id\nc0000002\n");
+    const mailchimp = await buildEmails({ ...options, outDir: `${options.outDir}-mc`, esp: "mailchimp" });
+    const amp = (r: { files: string[] }, esp: string) =>
+      readFile(r.files.find((f) => f.endsWith(`.${esp}.amp.html`)) as string, "utf8");
+    // Mailchimp's *|TAG|* leaves {{ }} alone: its AMP part holds the templates as the template file has them
+    const expected = ampTemplates(await amp(mailchimp, "mailchimp"));
+    expect(expected.join("")).toContain("{{title}}");
+    expect(expected.join("")).toContain("{{#error}}{{message}}{{/error}}");
+    for (const [esp, render] of [
+      ["braze", brazeLiquid],
+      ["sfmc", sfmcGtl],
+    ] as const) {
+      const result = await buildEmails({ ...options, outDir: `${options.outDir}-${esp}`, esp });
+      const token = (await readFile(result.files.at(-1) as string, "utf8")).trim().split("\n")[1]?.split(",")[2];
+      const sent = render(await amp(result, esp), { ot_token: token as string });
+      expect(sent, esp).toContain(`src="${BASE}/v1/amp/recs?t=${token}&amp;n=6"`);
+      expect(ampTemplates(sent), esp).toEqual(expected);
+      const res = await validateAmpEmail(sent);
+      expect(res.errors, esp).toEqual([]);
+      expect(res.status).toBe("PASS");
+      expect(gmailLint(sent), esp).toEqual([]);
+    }
   });
 
   it("documented merge tag syntaxes", () => {
