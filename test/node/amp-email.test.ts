@@ -12,6 +12,15 @@ import { toAmpItem } from "../../worker/recs/amp-items";
 import { gmailLint, validateAmpEmail, validatorEnginePath } from "./support/amp-validator";
 
 const TOKEN = "eyJ1IjoiYSJ9.sig";
+const ITEM: CatalogItem = {
+  id: "p1",
+  title: "Lamp",
+  category: "home",
+  price: 20,
+  currency: "GBP",
+  image: "/img/p1.png",
+  url: "/p/p1",
+};
 const input = {
   headline: "Picked for you",
   count: 6,
@@ -171,6 +180,23 @@ describe("recommendations email", () => {
       .replace(list, `<div class="recs">${insecure}</div>`)
       .replace(/<script async custom-element="amp-list"[^>]*><\/script>/, "");
     expect((await validateAmpEmail(bad)).status).toBe("FAIL");
+  });
+
+  it("an answer with no items (nothing in KV, or past every fallback) shows the way to the shop, not an empty box", async () => {
+    const { amp } = await renderTemplate(input);
+    const list = /<amp-list\b[^>]*>[\s\S]*?<template type="amp-mustache">([\s\S]*?)<\/template>\s*<\/amp-list>/;
+    const template = list.exec(amp)?.[1] as string;
+    // amp-list shows its <div fallback> only when the fetch fails: a 200 {"items":[]} renders the template
+    const html = Mustache.render(template, { items: [] });
+    expect(html).toContain('<a class="fallback-link" href="https://shop.example/">Visit the shop</a>');
+    const page = amp
+      .replace(list, `<div class="recs">${html}</div>`)
+      .replace(/<script async custom-element="amp-list"[^>]*><\/script>/, "");
+    expect((await validateAmpEmail(page)).errors).toEqual([]);
+    // with items, no such line
+    const shown = Mustache.render(template, { items: [toAmpItem(ITEM, "https://o.example")] });
+    expect(shown).toContain("Lamp");
+    expect(shown).not.toContain("Visit the shop");
   });
 
   it("an amp-list item links only to http(s): a javascript: URL in catalog data is dropped", () => {
