@@ -20,7 +20,7 @@ import type { ReaderCache } from "../../worker/state/reader-cache";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub, shardOf } from "../../worker/state/shard-routing";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
-import { failingQueue, fakeBatch, faultyKv, type KvFault } from "./support/faulty-bindings";
+import { failingQueue, fakeBatch, faultyKv, hangingQueue, type KvFault } from "./support/faulty-bindings";
 import { call, clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
 
 /** A fault that made a route wait for ever fails the test here instead of hanging the suite. */
@@ -192,6 +192,38 @@ describe("queue sends failing", () => {
       expect(pixel.headers.get("Content-Type")).toBe("image/gif");
       expect(pixel.headers.get("X-Opentime-Recorded")).toBe("no");
       expect(q.attempts()).toBe(3); // the open, the click and the pixel each tried
+    },
+    TIMEOUT,
+  );
+});
+
+describe("a queue that never answers", () => {
+  // the runtime's waitUntil would wait on the hung send for ever: these requests' contexts are not awaited
+  const unawaited = (path: string, init: RequestInit, bindings: TestEnv) =>
+    worker.fetch(new Request(`https://opentime.test${path}`, init), bindings, createExecutionContext());
+
+  it(
+    "holds neither the pixel's GIF nor the preferences form: the GIF says pending, the form asks to submit again",
+    async () => {
+      const q = hangingQueue();
+      const bindings = { ...env, EVENTS: q.queue };
+      const t = await mintToken(TEST_TOKEN_SECRET, { user: reader(), campaign: "queue-hangs", ttlSeconds: 3600 });
+      const pixel = await unawaited(`/v1/e/${t}?type=email_open`, {}, bindings);
+      expect(pixel.status).toBe(200);
+      expect(pixel.headers.get("Content-Type")).toBe("image/gif");
+      expect(pixel.headers.get("X-Opentime-Recorded")).toBe("pending");
+      const form = await unawaited(
+        `/v1/amp/preferences?t=${t}`,
+        {
+          method: "POST",
+          headers: { "AMP-Email-Sender": SENDER, "Content-Type": "application/x-www-form-urlencoded" },
+          body: "personalization=on&tracking=on",
+        },
+        bindings,
+      );
+      expect(form.status).toBe(200);
+      expect(await form.json()).toMatchObject({ ok: false, retry: true });
+      expect(q.attempts()).toBe(2);
     },
     TIMEOUT,
   );

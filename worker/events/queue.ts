@@ -7,7 +7,9 @@
  * recording.
  */
 import type { QueuedEvent } from "../../core/events";
+import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
+import { within } from "../lib/within";
 import { shardOf } from "../state/shard-routing";
 
 /** A message on the events queue: one shard's events. */
@@ -93,4 +95,26 @@ export async function enqueue(
     logEvent("warn", "events.enqueue_refused", { detail: errorMessage(e), events: events.length });
     return { ok: false, reason: "queue-refused" };
   }
+}
+
+/**
+ * enqueue for an answer an email waits on (its pixel, its preferences form), which a queue that does not answer
+ * must not hold: at most `ms`, then null (the send not settled yet), the send left to the runtime (`waitUntil`),
+ * which may still land it. The consumer counts a repeat once, so a reader who submits again loses nothing.
+ */
+export function enqueueWithin(
+  queue: Queue<EventsMessage> | undefined,
+  events: readonly QueuedEvent[],
+  ms: number,
+  waitUntil: WaitUntil,
+): Promise<EnqueueResult | null> {
+  const sent = enqueue(queue, events);
+  waitUntil(sent);
+  return within(sent, ms, () => {
+    logEvent("warn", "events.enqueue_slow", {
+      detail: `no answer from the queue within ${ms} ms`,
+      events: events.length,
+    });
+    return null;
+  });
 }

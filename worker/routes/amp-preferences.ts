@@ -19,12 +19,19 @@ import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
+import { enqueueWithin } from "../events/queue";
+import { background } from "../lib/background";
 import { readBodyBytes } from "../lib/read-json-body";
-import { type ConsentChange, queueConsentChange } from "../profile/consent-update";
+import { type ConsentChange, consentEvent } from "../profile/consent-update";
 
 const FREQUENCIES = ["daily", "weekly", "monthly"] as const;
 /** The form is a few fields: anything larger is not it. */
 const MAX_FORM_BYTES = 16 * 1024;
+/**
+ * How long the form waits for the queue to take the change: past it the reader is asked to submit again (the send
+ * goes on; a repeat sets the same choice, never toggles it).
+ */
+const FORM_QUEUE_WAIT_MS = 5_000;
 
 /** The submitted form (url-encoded, as Gmail sends it, or multipart), read with a size cap. */
 async function readForm(c: Context<AppEnv>): Promise<FormData> {
@@ -90,8 +97,14 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       return c.json({ ok: true, message: "Nothing to change: choose yes or no first." });
     // a staff preview's email (core/token.ts, claim p) changes nothing of the reader it shows
     if (token.claims.p) return c.json({ ok: true, message: "A preview: nothing was changed for this reader." });
-    const queued = await queueConsentChange(c.env.EVENTS, token.claims.u, consent);
-    if (!queued.ok) {
+    // at most FORM_QUEUE_WAIT_MS: a queue that does not answer must not hold the email's form
+    const queued = await enqueueWithin(
+      c.env.EVENTS,
+      [consentEvent(token.claims.u, consent)],
+      FORM_QUEUE_WAIT_MS,
+      background(c).waitUntil,
+    );
+    if (!queued?.ok) {
       // never a 5xx to an email: the form shows this message and the reader can submit again
       return c.json({
         ok: false,

@@ -14,12 +14,15 @@ import { IdSchema, MAX_ID_LENGTH, type QueuedEvent } from "../../core/events";
 import { verifyToken } from "../../core/token";
 import { type AppEnv, getConfig } from "../env";
 import { mayRecord } from "../events/may-record";
-import { enqueue } from "../events/queue";
+import { enqueueWithin } from "../events/queue";
+import { background } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
 
 const GIF = Uint8Array.from(atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"), (ch) => ch.charCodeAt(0));
 
 const PIXEL_PREFIX = "/v1/e/";
+/** How long the GIF waits for the queue to take its event (the send goes on after it). */
+const PIXEL_QUEUE_WAIT_MS = 1_000;
 
 /**
  * A pixel's `eid` is counted once among the pixel's own: its events are deduplicated by id with everything the
@@ -89,7 +92,9 @@ export function registerPixel(app: Hono<AppEnv>): void {
         ts: Math.floor(Date.now() / 1000),
         campaign: claims.c,
       };
-      if ((await enqueue(c.env.EVENTS, [event])).ok) headers["X-Opentime-Recorded"] = "yes";
+      // a queue that does not answer must not hold the email's image: `pending` past PIXEL_QUEUE_WAIT_MS
+      const queued = await enqueueWithin(c.env.EVENTS, [event], PIXEL_QUEUE_WAIT_MS, background(c).waitUntil);
+      headers["X-Opentime-Recorded"] = queued === null ? "pending" : queued.ok ? "yes" : "no";
     } catch (e) {
       logEvent("error", "pixel.failed", { detail: errorMessage(e) });
     }

@@ -78,6 +78,17 @@ export function failingQueue(): { queue: Queue<QueuedEvent>; attempts: () => num
   return { queue, attempts: () => attempts };
 }
 
+/** A queue whose sends never settle (an outage that hangs rather than refuses), counting its attempts. */
+export function hangingQueue(): { queue: Queue<QueuedEvent>; attempts: () => number } {
+  let attempts = 0;
+  const hang = (): Promise<never> => {
+    attempts++;
+    return new Promise<never>(() => undefined);
+  };
+  const queue = { send: hang, sendBatch: hang } as unknown as Queue<QueuedEvent>;
+  return { queue, attempts: () => attempts };
+}
+
 export interface FakeBatch {
   batch: MessageBatch<QueuedEvent>;
   acked: () => string[];
