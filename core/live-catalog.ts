@@ -97,6 +97,16 @@ export type LiveCatalog = z.infer<typeof LiveCatalogSchema>;
 
 export const EMPTY_LIVE_CATALOG: LiveCatalog = { version: 0, updatedAt: 0, items: {} };
 
+/**
+ * The version a change gets: the change's time in unix milliseconds, or one more than the last when that is not
+ * past it. Opens keep the highest version they have seen, so a writer whose storage was lost (starting again from
+ * 0) must still pass every version it published before: a counter would not, until as many changes had been made
+ * again, and until then no change would reach an open that had seen the old ones.
+ */
+export function nextLiveVersion(last: number, nowMs: number): number {
+  return Math.max(last + 1, Math.floor(nowMs));
+}
+
 /** The overlay after a change: named fields set, `null` ones removed, the rest kept. */
 export function mergeOverlay(current: ItemOverlay | undefined, change: ItemChange): ItemOverlay {
   const next: Record<string, unknown> = { ...current };

@@ -2,7 +2,13 @@
  * The live catalog end to end in workerd: PATCH /v1/admin/catalog through its one writer (a Durable Object),
  * published to KV, seen by the next open (amp-list, images, clicks) within seconds, without a new model.
  */
-import { createExecutionContext, env, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  env,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes, base64ToFloat32 } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
@@ -18,6 +24,7 @@ import {
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import worker from "../../worker/index";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
+import type { CatalogWriter } from "../../worker/state/catalog-writer";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { call, clearKv, fixture, type RecsBody, SENDER, seedModel, token } from "./support/harness";
 
@@ -128,6 +135,34 @@ describe("live catalog", () => {
     expect((await recsOf("someone-without-a-profile")).some((i) => i.id === popularTop)).toBe(false);
     await patch([{ id: top, stock: 5 }]);
     await within(2000, async () => (await recsOf(user))[0]?.id === top);
+  });
+
+  it("a change after the writer's storage was lost still reaches opens that saw the versions before it", async () => {
+    const items = (JSON.parse(fixture().catalogJson) as { items: { id: string }[] }).items;
+    const [first, second] = items.slice(40, 42).map((i) => i.id) as [string, string];
+    const published = async (version: number) =>
+      within(
+        5000,
+        async () =>
+          ((await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json"))?.version ?? 0) >=
+          version,
+      );
+    const before = ((await (await patch([{ id: first, stock: 0 }])).json()) as { version: number }).version;
+    await published(before);
+    const ignore = () => undefined;
+    expect((await getLiveCatalog(env.OPENTIME_KV, ignore)).unavailable.has(first)).toBe(true);
+    // the object's storage is lost (a namespace recreated, a migration gone wrong): a new instance, empty
+    await runInDurableObject(catalogWriter(env), async (_: CatalogWriter, state) => {
+      await state.storage.deleteAll();
+      state.abort("storage wiped");
+    }).catch(() => undefined);
+    const after = ((await (await patch([{ id: second, stock: 0 }])).json()) as { version: number }).version;
+    expect(after).toBeGreaterThan(before);
+    await published(after);
+    // this isolate, which saw `before`, sees the change (the wiped overlay of `first` is gone with it)
+    const seen = await getLiveCatalog(env.OPENTIME_KV, ignore, Date.now() + 2000);
+    expect(seen.unavailable.has(second)).toBe(true);
+    expect(seen.unavailable.has(first)).toBe(false);
   });
 
   it("opens that find their copy stale at once read and parse the whole catalog once, and all see the change", async () => {

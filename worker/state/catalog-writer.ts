@@ -3,7 +3,8 @@
  * (one instance, `catalog`). Each PATCH is merged in one transaction, so two PATCHes of one item that name
  * different fields both land, whatever their order (a read-modify-write of a KV value would lose one).
  *   overlays  one row per item with live fields (an item whose fields are all cleared has no row)
- *   meta      the catalog's version (one more per PATCH that changed something) and when it last changed
+ *   meta      the catalog's version (per PATCH that changed something, its time in ms or one more than the
+ *             last: core/live-catalog.ts nextLiveVersion) and when it last changed
  *   outbox    the changes viewed-* triggers announce (back in stock, cheaper), and what each reader shard
  *             acknowledged (worker/state/catalog-outbox.ts)
  *
@@ -26,6 +27,7 @@ import {
   liveBytes,
   MAX_LIVE_BYTES,
   MAX_LIVE_ITEMS,
+  nextLiveVersion,
   planPatch,
 } from "../../core/live-catalog";
 import { basePrices } from "../catalog/base-prices";
@@ -131,7 +133,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
             );
           } else this.sql.exec("DELETE FROM overlays WHERE id = ?", id);
         }
-        version += 1;
+        version = nextLiveVersion(version, now);
         writeMeta(this.sql, "version", version);
         writeMeta(this.sql, "updated_at", now);
         if (announced.length > 0) appendChanges(this.sql, announced, Math.floor(now / 1000));
