@@ -102,7 +102,8 @@ export function excludes(rules: ItemRules): (item: CatalogItem) => boolean {
   const ids = new Set(ex?.ids ?? []);
   const bounded = ex?.priceMin !== undefined || ex?.priceMax !== undefined;
   return (item) =>
-    (bounded && ex?.currency !== undefined && item.currency !== ex.currency) ||
+    // a catalog file may spell its codes in lower case (the rules' are upper case)
+    (bounded && ex?.currency !== undefined && item.currency.toUpperCase() !== ex.currency) ||
     (ex?.priceMin !== undefined && item.price < ex.priceMin) ||
     (ex?.priceMax !== undefined && item.price > ex.priceMax) ||
     categories.has(item.category) ||

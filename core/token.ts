@@ -23,8 +23,8 @@ export interface TokenClaims {
   /**
    * 1: a staff preview's email (worker/preview/): its opens, pixels, clicks and preference form are answered as
    * any email's, and record or change nothing (no open, impression, exposure or click on the reader's profile or in
-   * an experiment, no consent change; worker/events/may-record.ts). Absent in every token an email carries; any
-   * other value is ignored, as unknown claims are.
+   * an experiment: worker/events/may-record.ts; no consent change: the preferences route). Absent in every token
+   * an email carries; any other value is ignored, as unknown claims are.
    */
   p?: 1;
 }

@@ -4,8 +4,14 @@
  * Worker's) stays on `base`'s origin. A URL parser reads `/\host` and `/<tab>/host` as another host; data stored
  * before the admin API refused such paths, or from a catalog, must not send a click or a picture fetch there.
  * Protocol-relative URLs (`//cdn.example/p.png`) name their host, and are served as before. Never throws.
+ * Also: whether a URL's host is this machine (local development).
  */
 const NAMES_HOST = /^(?:[A-Za-z][A-Za-z0-9+.-]*:|\/\/)/;
+
+/** Whether `hostname` (a URL's `hostname`: IPv6 in brackets) names this machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "127.0.0.1" || hostname === "localhost" || hostname === "[::1]";
+}
 
 export function webUrl(url: string, base: string): URL | null {
   try {

@@ -22,31 +22,46 @@ export interface HeapUsage {
 const USER_WORKER_TARGET = "core:user:";
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
+/** How long the inspector may take to answer one command (with requests holding the isolate meanwhile). */
+const CALL_MS = 30_000;
+
 export async function isolateHeap(inspectorPort: number, poke: () => Promise<void>): Promise<HeapUsage> {
   const ws = new WebSocket(`ws://127.0.0.1:${inspectorPort}/${USER_WORKER_TARGET}`);
   await new Promise<void>((resolve, reject) => {
     ws.onopen = () => resolve();
     ws.onerror = () => reject(new Error(`no inspector at 127.0.0.1:${inspectorPort}`));
   });
-  const pending = new Map<number, (result: unknown) => void>();
+  const pending = new Map<number, { resolve: (result: unknown) => void; reject: (e: Error) => void }>();
   ws.onmessage = (m) => {
     const d = JSON.parse(String(m.data)) as { id?: number; result?: unknown };
-    if (d.id !== undefined) pending.get(d.id)?.(d.result);
+    if (d.id !== undefined) pending.get(d.id)?.resolve(d.result);
   };
+  // a socket that closes or fails fails every command still waiting, rather than leaving it for ever
+  const failAll = () => {
+    for (const p of pending.values()) p.reject(new Error("the inspector's socket closed"));
+    pending.clear();
+  };
+  ws.onclose = failAll;
+  ws.onerror = failAll;
   let next = 0;
-  const call = (method: string) =>
-    new Promise<unknown>((resolve) => {
-      const id = ++next;
-      pending.set(id, resolve);
+  /** one command, with requests sent meanwhile (workerd runs it only while one holds the isolate), within CALL_MS */
+  const call = async (method: string): Promise<unknown> => {
+    const id = ++next;
+    let settled = false;
+    const answer = new Promise<unknown>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
       ws.send(JSON.stringify({ id, method }));
+    }).finally(() => {
+      settled = true;
+      pending.delete(id);
     });
+    const started = Date.now();
+    while (!settled && Date.now() - started < CALL_MS) await Promise.race([poke(), answer]);
+    if (!settled) throw new Error(`the inspector did not answer ${method} within ${CALL_MS / 1000} s`);
+    return answer;
+  };
   try {
-    let collected = false;
-    const gc = call("HeapProfiler.collectGarbage").then(() => {
-      collected = true;
-    });
-    for (let i = 0; i < 50 && !collected; i++) await Promise.race([poke(), gc]);
-    if (!collected) throw new Error("the inspector's garbage collection did not run");
+    await call("HeapProfiler.collectGarbage");
     const heap = (await call("Runtime.getHeapUsage")) as {
       usedSize: number;
       totalSize: number;

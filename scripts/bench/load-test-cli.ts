@@ -8,8 +8,9 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { z } from "zod";
+import { isLoopbackHost } from "../../core/web-url";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
-import { readDevVars } from "../lib/dev-vars";
+import { adminKey, readDevVars } from "../lib/dev-vars";
 import { exitCode, resultLine, runLoadTest } from "./load-test";
 import { startLoadTestServer } from "./load-test-server";
 
@@ -50,7 +51,8 @@ const url = (own?.url ?? (values.url as string)).replace(/\/$/, "");
 const result = await runLoadTest({
   send: (path, init) => fetch(`${url}${path}`, init),
   eventsKey: own?.eventsKey ?? first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS),
-  adminKey: own?.adminKey ?? first(process.env.ADMIN_API_KEYS ?? vars.ADMIN_API_KEYS),
+  // .dev.vars' key only for a Worker on this machine
+  adminKey: own?.adminKey ?? adminKey(isLoopbackHost(new URL(url).hostname)),
   users: values.users,
   eventsPerUser: values["events-per-user"],
   concurrency: values.concurrency,

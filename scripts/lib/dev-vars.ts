@@ -56,12 +56,20 @@ export function tokenSecret(): string {
 
 /**
  * The admin key the CLIs send to the Worker's admin API: ADMIN_API_KEY from the environment, else the first of
- * ADMIN_API_KEYS from the environment, else the first of ADMIN_API_KEYS in `.dev.vars` (local).
+ * ADMIN_API_KEYS from the environment, else (`local`: for a Worker on this machine only, so the local secret never
+ * goes to a deployed one) the first of ADMIN_API_KEYS in `.dev.vars`.
  */
-export function adminKey(): string {
+export function adminKey(local = true): string {
   const key =
-    process.env.ADMIN_API_KEY?.trim() || firstKey(process.env.ADMIN_API_KEYS) || firstKey(readDevVars().ADMIN_API_KEYS);
-  if (!key) throw new Error("no admin key: set ADMIN_API_KEY (or run `npm start` once to create a local .dev.vars)");
+    process.env.ADMIN_API_KEY?.trim() ||
+    firstKey(process.env.ADMIN_API_KEYS) ||
+    (local ? firstKey(readDevVars().ADMIN_API_KEYS) : undefined);
+  if (!key)
+    throw new Error(
+      local
+        ? "no admin key: set ADMIN_API_KEY (or run `npm start` once to create a local .dev.vars)"
+        : "no admin key: set ADMIN_API_KEY to one of the deployed Worker's ADMIN_API_KEYS",
+    );
   return key;
 }
 

@@ -11,7 +11,7 @@ import { activate, type Listing, listVersions, ModelsError, type Move, rollback 
 import { cliArgs } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { wranglerKv } from "../seed/wrangler-kv";
-import { moveViaWorker } from "./move-via-worker";
+import { moveViaWorker, workerUrl } from "./move-via-worker";
 
 const USAGE =
   "usage: npm run models -- list | activate <version> | rollback [--url <worker> | --remote | --persist-to <dir>] [--json]";
@@ -70,20 +70,28 @@ if (values.url !== undefined && (values.remote || values["persist-to"] !== undef
   process.exit(2);
 }
 const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
-const url = values.url;
+let worker: { base: string; local: boolean } | null = null;
+try {
+  worker = values.url === undefined ? null : workerUrl(values.url);
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(2);
+}
 try {
   if (command === "list" && !version) {
     const listing = await listVersions(kv);
     if (values.json) console.log(JSON.stringify(listing, null, 2));
     else printListing(listing);
   } else if (command === "activate" && version) {
-    const move = url
-      ? await moveViaWorker(url, adminKey(), { kind: "activate", version })
+    const move = worker
+      ? await moveViaWorker(worker.base, adminKey(worker.local), { kind: "activate", version })
       : await activate(kv, version);
     if (values.json) console.log(JSON.stringify(move));
     else printMove("activated", move);
   } else if (command === "rollback" && !version) {
-    const move = url ? await moveViaWorker(url, adminKey(), { kind: "rollback" }) : await rollback(kv);
+    const move = worker
+      ? await moveViaWorker(worker.base, adminKey(worker.local), { kind: "rollback" })
+      : await rollback(kv);
     if (values.json) console.log(JSON.stringify(move));
     else printMove("rolled back to", move);
   } else {

@@ -2,14 +2,48 @@
  * A model move made by the Worker rather than by the CLI: `POST /v1/admin/models/activate` or `/rollback`, which
  * the Worker runs in its one writer of moves (the ModelMover Durable Object), so a CLI's move is serialized with
  * the admin API's and the dashboard's. Used by `npm run models -- activate|rollback --url` and `npm run seed --
- * --url`. Only `fetch`: it runs in Node and, in the tests, against the Worker in workerd.
+ * --url`, which first check the address (`workerUrl`) and, the seed before it writes anything, that the Worker
+ * takes the key (`checkAdminAccess`). Only `fetch`: it runs in Node and, in the tests, against the Worker in workerd.
  */
 import { ModelsError, type Move, MoveSchema } from "../../core/model-versions";
+import { isLoopbackHost } from "../../core/web-url";
 
 export type MoveRequest = { kind: "activate"; version: string } | { kind: "rollback" };
 
 /** How long one move may take (the Worker checks the version's ONNX bytes, several MB, before it moves). */
 const TIMEOUT_MS = 60_000;
+
+/**
+ * The Worker's address from `--url`: http(s), and plain http only on this machine (the admin key must not cross a
+ * network in clear); `local` says whether it is on this machine (it then reads local KV, and may take `.dev.vars`'
+ * key). Throws with what is wrong.
+ */
+export function workerUrl(raw: string): { base: string; local: boolean } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`--url ${raw} is not a URL (http://127.0.0.1:8787, https://<your worker>)`);
+  }
+  const local = isLoopbackHost(url.hostname);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && local))
+    throw new Error(
+      `--url ${raw}: https only (plain http only to this machine), so the admin key is not sent in clear`,
+    );
+  return { base: url.origin, local };
+}
+
+/** That the Worker at `baseUrl` answers its admin API and takes `adminKey` (a cheap read, before any write). */
+export async function checkAdminAccess(baseUrl: string, adminKey: string, send: typeof fetch = fetch): Promise<void> {
+  const url = `${baseUrl}/v1/admin/campaigns?limit=1`;
+  const res = await reach(url, { headers: { Authorization: `Bearer ${adminKey}` } }, send);
+  const body = parsed(await res.text());
+  if (res.status === 401 || res.status === 403) throw keyRefused(url, res.status, body);
+  if (!res.ok || !Array.isArray((body as { ids?: unknown } | null)?.ids))
+    throw new Error(
+      `${url} answered ${res.status}, not as an opentime Worker's admin API does (is --url this Worker?)`,
+    );
+}
 
 /** The API's refusal (409 MODEL_REFUSED) as a ModelsError, like a local move's; any other failure as an Error. */
 export async function moveViaWorker(
@@ -19,17 +53,15 @@ export async function moveViaWorker(
   send: typeof fetch = fetch,
 ): Promise<Move> {
   const url = `${baseUrl.replace(/\/+$/, "")}/v1/admin/models/${request.kind}`;
-  let res: Response;
-  try {
-    res = await send(url, {
+  const res = await reach(
+    url,
+    {
       method: "POST",
       headers: { Authorization: `Bearer ${adminKey}`, "Content-Type": "application/json" },
       body: request.kind === "activate" ? JSON.stringify({ version: request.version }) : undefined,
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-  } catch (e) {
-    throw new Error(`could not reach ${url} (${(e as Error).message}): is the Worker running there?`);
-  }
+    },
+    send,
+  );
   const text = await res.text();
   const body = parsed(text);
   if (res.ok) {
@@ -37,14 +69,39 @@ export async function moveViaWorker(
     if (move.success) return move.data;
     throw new Error(`${url} answered 200 with no model move: ${text.slice(0, 200)} (is --url this Worker?)`);
   }
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-  const message = typeof error?.message === "string" ? error.message : text.slice(0, 300);
-  if (res.status === 409 && error?.code === "MODEL_REFUSED") throw new ModelsError(message);
-  if (res.status === 401 || res.status === 403)
-    throw new Error(
-      `${url} refused the admin key (${res.status}: ${message}); set ADMIN_API_KEY to one of the Worker's ADMIN_API_KEYS`,
-    );
+  if (res.status === 401 || res.status === 403) throw keyRefused(url, res.status, body);
+  const message = errorOf(body)?.message ?? text.slice(0, 300);
+  if (res.status === 409 && errorOf(body)?.code === "MODEL_REFUSED") throw new ModelsError(message);
   throw new Error(`${url} answered ${res.status}: ${message}`);
+}
+
+/** The request, with a failure to get any answer said plainly (a timeout: the outcome is unknown). */
+async function reach(url: string, init: RequestInit, send: typeof fetch): Promise<Response> {
+  try {
+    return await send(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+  } catch (e) {
+    if ((e as Error).name === "TimeoutError")
+      throw new Error(
+        `${url} gave no answer within ${TIMEOUT_MS / 1000} s: a move may still have been made (npm run models -- list)`,
+      );
+    throw new Error(`could not reach ${url} (${(e as Error).message}): is the Worker running there?`);
+  }
+}
+
+function keyRefused(url: string, status: number, body: unknown): Error {
+  const message = errorOf(body)?.message ?? "";
+  return new Error(
+    `${url} refused the admin key (${status}: ${message}); set ADMIN_API_KEY to one of the Worker's ADMIN_API_KEYS`,
+  );
+}
+
+function errorOf(body: unknown): { code?: string; message?: string } | undefined {
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  if (!error) return undefined;
+  return {
+    ...(typeof error.code === "string" && { code: error.code }),
+    ...(typeof error.message === "string" && { message: error.message }),
+  };
 }
 
 function parsed(text: string): unknown {

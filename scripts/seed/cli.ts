@@ -16,7 +16,7 @@ import { readFile } from "node:fs/promises";
 import { ModelsError, modelState } from "../../core/model-versions";
 import { cliArgs } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
-import { moveViaWorker } from "../models/move-via-worker";
+import { checkAdminAccess, moveViaWorker, workerUrl } from "../models/move-via-worker";
 import { allEntries, erasedTombstones, keysOfErasedSince } from "./kv-entries";
 import { bulkDelete, bulkPut, wranglerKv } from "./wrangler-kv";
 
@@ -32,8 +32,16 @@ const { values } = cliArgs(USAGE, {
   },
 });
 const log = (m: string) => console.error(`[seed] ${m}`);
+let worker: { base: string; local: boolean } | null = null;
+try {
+  worker = values.url === undefined ? null : workerUrl(values.url);
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(2);
+}
 // the Worker at --url reads the namespace this seed writes: a deployed one the real namespace, a local one local KV
-if (values.url !== undefined && isLoopback(values.url) === values.remote) {
+// (a `wrangler dev --remote` on this machine is not told apart: seed it without --url, then move with models --url)
+if (worker && worker.local === values.remote) {
   console.error(
     values.remote
       ? `--url ${values.url} is a local Worker, which reads local KV: drop --remote`
@@ -44,8 +52,9 @@ if (values.url !== undefined && isLoopback(values.url) === values.remote) {
 try {
   const dir = values.model ?? (JSON.parse(await readFile("models/latest.json", "utf8")) as { dir: string }).dir;
   const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
-  // asked first, so a missing key stops the seed before it writes anything
-  const key = values.url === undefined ? null : adminKey();
+  // before anything is written: the Worker answers and takes the key (a deployed one never gets .dev.vars' key)
+  const key = worker ? adminKey(worker.local) : null;
+  if (worker && key !== null) await checkAdminAccess(worker.base, key);
   const tombstones = await erasedTombstones(kv);
   // the version this one replaces goes into model:history, so `npm run models -- rollback` returns to it
   const { artifacts, entries, written, users, profiles, skipped } = await allEntries(
@@ -67,10 +76,7 @@ try {
     values["with-profiles"] ?? false,
   );
   await bulkDelete(late, where);
-  const move =
-    values.url !== undefined && key !== null
-      ? await activateStored(values.url, key, artifacts.manifest.version)
-      : undefined;
+  const move = worker && key !== null ? await activateStored(worker.base, key, artifacts.manifest.version) : undefined;
   console.log(
     JSON.stringify({
       version: artifacts.manifest.version,
@@ -81,7 +87,7 @@ try {
       entries: entries.length,
       remote: values.remote,
       ...(move
-        ? { activated_by: values.url, previous: move.previous?.version ?? null, unchanged: move.unchanged }
+        ? { activated_by: worker?.base, previous: move.previous?.version ?? null, unchanged: move.unchanged }
         : {}),
     }),
   );
@@ -99,14 +105,5 @@ async function activateStored(url: string, key: string, version: string) {
     if (e instanceof ModelsError)
       throw new Error(`${e.message}. The version is stored but not serving; after a fix: ${again}`);
     throw new Error(`${(e as Error).message}. The version is stored but not serving: ${again}`);
-  }
-}
-
-function isLoopback(url: string): boolean {
-  try {
-    return ["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname);
-  } catch {
-    console.error(`--url ${url} is not a URL (http://127.0.0.1:8787, https://<your worker>)`);
-    process.exit(2);
   }
 }

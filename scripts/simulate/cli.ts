@@ -11,6 +11,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "csv-parse/sync";
 import { z } from "zod";
+import { isLoopbackHost } from "../../core/web-url";
 import { cliArgs, decimal, wholeNumber } from "../lib/cli-args";
 import { adminKey, readDevVars } from "../lib/dev-vars";
 import type { SimReader } from "./reader-model";
@@ -71,9 +72,17 @@ if (!health) {
 }
 const senders = (process.env.AMP_ALLOWED_SENDERS ?? "newsletter@shop.example").split(",");
 
+let key: string;
+try {
+  // .dev.vars' key only for a Worker on this machine
+  key = adminKey(isLoopbackHost(new URL(url).hostname));
+} catch (e) {
+  log((e as Error).message);
+  process.exit(1);
+}
 const result = await runSimulation({
   send: (path, init) => fetch(`${url}${path}`, init),
-  adminKey: adminKey(),
+  adminKey: key,
   eventsKey: first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS),
   tokenSecret,
   sender: (senders[0] as string).trim(),

@@ -40,15 +40,23 @@ describe("item rules", () => {
 
   it("price bounds in a named currency: an item priced in another is excluded, never compared as a number", () => {
     const euros = (id: string, price: number): CatalogItem => ({ ...item(id, "lamps", price), currency: "EUR" });
-    const mixed = [item("g-cheap", "lamps", 4), euros("e-mid", 20), item("g-mid", "lamps", 20), euros("e-big", 300)];
+    // a catalog file's lower-case code is the same currency
+    const lower = { ...item("g-lower", "lamps", 30), currency: "gbp" };
+    const mixed = [
+      item("g-cheap", "lamps", 4),
+      euros("e-mid", 20),
+      item("g-mid", "lamps", 20),
+      euros("e-big", 300),
+      lower,
+    ];
     const rules = { exclude: { priceMin: 5, priceMax: 200, currency: "GBP" } };
     expect(ItemRulesSchema.safeParse(rules).success).toBe(true);
-    const { items, applied } = applyItemRules(ranked(mixed), rules, 4, [], noTags);
-    expect(items.map((c) => c.item.id)).toEqual(["g-mid"]);
+    const { items, applied } = applyItemRules(ranked(mixed), rules, 5, [], noTags);
+    expect(items.map((c) => c.item.id)).toEqual(["g-mid", "g-lower"]);
     expect(applied.excluded).toBe(3);
     // without it, the bounds compare numbers whatever the currency (EUR 20 passes a GBP-meant range)
-    const plain = applyItemRules(ranked(mixed), { exclude: { priceMin: 5, priceMax: 200 } }, 4, [], noTags);
-    expect(plain.items.map((c) => c.item.id)).toEqual(["e-mid", "g-mid"]);
+    const plain = applyItemRules(ranked(mixed), { exclude: { priceMin: 5, priceMax: 200 } }, 5, [], noTags);
+    expect(plain.items.map((c) => c.item.id)).toEqual(["e-mid", "g-mid", "g-lower"]);
     // a currency alone bounds nothing: refused, named by its path; and only ISO 4217 codes as written
     const alone = ItemRulesSchema.safeParse({ exclude: { currency: "GBP" } });
     expect(alone.success).toBe(false);

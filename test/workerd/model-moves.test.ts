@@ -9,7 +9,7 @@ import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import type { ActivePointer, ModelHistory } from "../../core/manifest";
 import { ModelsError } from "../../core/model-versions";
-import { moveViaWorker } from "../../scripts/models/move-via-worker";
+import { checkAdminAccess, moveViaWorker, workerUrl } from "../../scripts/models/move-via-worker";
 import { TEST_ADMIN_KEY } from "./fixture";
 import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send } from "./support/harness";
 
@@ -147,6 +147,18 @@ describe("model moves", () => {
         /no model move/,
       );
       expect((await stored()).pointer.version).toBe(base);
+    });
+
+    it("checks the address and the key before a seed writes anything", async () => {
+      await expect(checkAdminAccess(WORKER, TEST_ADMIN_KEY, viaWorker)).resolves.toBeUndefined();
+      await expect(checkAdminAccess(WORKER, "wrong-key", viaWorker)).rejects.toThrow(/refused the admin key \(401/);
+      const notTheApi: typeof fetch = async () => new Response("<html>hello</html>", { status: 200 });
+      await expect(checkAdminAccess(WORKER, TEST_ADMIN_KEY, notTheApi)).rejects.toThrow(/not as an opentime Worker/);
+      // the key never crosses a network in clear; a Worker on this machine may be plain http and take .dev.vars' key
+      expect(() => workerUrl("http://shop.example")).toThrow(/https only/);
+      expect(workerUrl("https://shop.example/some/path")).toEqual({ base: "https://shop.example", local: false });
+      expect(workerUrl("http://127.0.0.1:8787")).toEqual({ base: "http://127.0.0.1:8787", local: true });
+      expect(() => workerUrl("")).toThrow(/not a URL/);
     });
   });
 });

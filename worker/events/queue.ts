@@ -100,7 +100,8 @@ export async function enqueue(
 /**
  * enqueue for an answer an email waits on (its pixel, its preferences form), which a queue that does not answer
  * must not hold: at most `ms`, then null (the send not settled yet), the send left to the runtime (`waitUntil`),
- * which may still land it. The consumer counts a repeat once, so a reader who submits again loses nothing.
+ * which may still land it. A reader who submits the form again sets the same choice again; a pixel retried with
+ * its `eid` is counted once (without one, it may be counted twice).
  */
 export function enqueueWithin(
   queue: Queue<EventsMessage> | undefined,

@@ -19,12 +19,12 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { verifyWithJwks } from "hono/jwt";
+import { isLoopbackHost } from "../../core/web-url";
 import { type AppEnv, type Config, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
 import { logEvent } from "../lib/log";
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const ACCESS_HEADER = "Cf-Access-Jwt-Assertion";
 /** Access's keys change rarely; Cloudflare's cache keeps them this long */
 const CERTS_CACHE_SECONDS = 300;
@@ -63,7 +63,7 @@ function staffGate(what: string, enabled: (config: Config) => boolean, disabled:
     const config = getConfig(c.env);
     if (!enabled(config)) throw new ApiError("NOT_FOUND", disabled);
     const url = new URL(c.req.url);
-    if (config.demoRoutes && LOOPBACK.has(url.hostname)) return ownOrigin(c, url, next);
+    if (config.demoRoutes && isLoopbackHost(url.hostname)) return ownOrigin(c, url, next);
     if (await accessIdentity(c, config.access)) return ownOrigin(c, url, next);
     let admin = false;
     try {

@@ -104,7 +104,13 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       FORM_QUEUE_WAIT_MS,
       background(c).waitUntil,
     );
-    if (!queued?.ok) {
+    if (queued === null)
+      return c.json({
+        ok: false,
+        retry: true,
+        message: "Your preferences may not have been saved: please submit them again to be sure.",
+      });
+    if (!queued.ok) {
       // never a 5xx to an email: the form shows this message and the reader can submit again
       return c.json({
         ok: false,
