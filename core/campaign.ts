@@ -340,6 +340,9 @@ export function migrateCampaign(v1: CampaignV1): Campaign {
   });
 }
 
+/** Fields only version 2 has (version 1 has the settings and `items`). */
+const V2_FIELDS = ["blocks", "default", "engagementBands", "subjects"] as const;
+
 /**
  * A stored or submitted campaign of any version, validated and migrated to the current one. Version 1 has no
  * `v` field; `strict` refuses unknown fields (the admin API), stored ones are read leniently.
@@ -350,6 +353,12 @@ export function parseCampaign(
 ): { success: true; data: Campaign } | { success: false; error: z.ZodError } {
   const isObject = raw !== null && typeof raw === "object" && !Array.isArray(raw);
   if (isObject && "v" in raw) return (strict ? CampaignSchema : StoredCampaignSchema).safeParse(raw);
+  // a version-2 body that forgot `v` would be read as version 1, which names none of its fields: say so
+  const current = isObject ? V2_FIELDS.filter((f) => Object.hasOwn(raw, f)) : [];
+  if (strict && current.length > 0) {
+    const message = `a campaign with ${current.join(", ")} is version 2: add "v": 2 (without it the body is read as version 1, settings and one "items")`;
+    return { success: false, error: new z.ZodError([{ code: "custom", path: ["v"], message, input: raw }]) };
+  }
   const v1 = (strict ? CampaignV1Schema.strict() : CampaignV1Schema).safeParse(raw);
   return v1.success ? { success: true, data: migrateCampaign(v1.data) } : v1;
 }

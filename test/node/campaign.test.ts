@@ -83,3 +83,16 @@ describe("sized picture URLs", () => {
     expect(sizedImageUrl("https://cdn.example/a.jpg", 10, 10)).toBe("https://cdn.example/a.jpg");
   });
 });
+
+describe("versions", () => {
+  it("a version 2 body without `v` is refused at `v` saying so, not as unknown fields of version 1", () => {
+    const r = parseCampaign({ blocks: [], default: { id: "d", type: "recommendations" }, policy: "live" }, true);
+    expect(r.success).toBe(false);
+    const issues = r.success ? [] : r.error.issues.map((i) => [i.path.join("."), i.message]);
+    expect(issues).toEqual([["v", expect.stringContaining('add "v": 2')]]);
+    expect(issues[0]?.[1]).toContain("blocks, default");
+    // version 1 bodies are still read as such, and a stored one (lenient) is untouched
+    expect(parseCampaign({ policy: "live", items: { maxPerCategory: 2 } }, true).success).toBe(true);
+    expect(parseCampaign({ policy: "live", default: { id: "d", type: "recommendations" } }).success).toBe(true);
+  });
+});
