@@ -7,7 +7,15 @@
 import { z } from "zod";
 import { BlockCopySchema, COPY_FIELDS, copyTemplateProblem, namesTimeLeft } from "./block-copy";
 import type { CatalogItem } from "./catalog";
-import { ConditionSchema, conditionDepth, factsUsed, MAX_CONDITION_DEPTH, READER_FACTS } from "./conditions";
+import {
+  type ConditionProblem,
+  ConditionSchema,
+  conditionDepth,
+  conditionProblems,
+  factsUsed,
+  MAX_CONDITION_DEPTH,
+  READER_FACTS,
+} from "./conditions";
 import { secondsLeft, split, timeLeftText } from "./countdown";
 import { hasControlCharacter, IdSchema } from "./events";
 import { ItemRulesSchema } from "./item-rules";
@@ -338,6 +346,17 @@ export function migrateCampaign(v1: CampaignV1): Campaign {
     ...settings,
     default: { id: "default", type: "recommendations", ...(items && { items }) },
   });
+}
+
+/**
+ * What the admin API refuses beyond the schema: conditions of blocks and subject rules testing a number fact
+ * for values it never takes (core/conditions.ts conditionProblems). Stored campaigns are not re-checked.
+ */
+export function campaignProblems(c: Campaign): ConditionProblem[] {
+  return [
+    ...c.blocks.flatMap((b, i) => conditionProblems(b.when, ["blocks", i, "when"])),
+    ...(c.subjects?.rules ?? []).flatMap((r, i) => conditionProblems(r.when, ["subjects", "rules", i, "when"])),
+  ];
 }
 
 /** Fields only version 2 has (version 1 has the settings and `items`). */

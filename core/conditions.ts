@@ -289,3 +289,59 @@ function opHolds(op: string, operand: unknown, value: Facts[Fact]): boolean {
       return false;
   }
 }
+
+/** The values a number fact takes: a test no such value passes is a mistake (`topProbability $gte 70`). */
+const NUMBER_RANGES: Partial<Record<Fact, { min: number; max: number; integer: boolean; what: string }>> = {
+  localHour: { min: 0, max: 23, integer: true, what: "an hour, 0 to 23" },
+  propensity: { min: 0, max: 1, integer: false, what: "a probability, 0 to 1 (0.7 is 70%)" },
+  buyWithin7d: { min: 0, max: 1, integer: false, what: "a probability, 0 to 1 (0.7 is 70%)" },
+  topProbability: { min: 0, max: 1, integer: false, what: "a probability, 0 to 1 (0.7 is 70%)" },
+  engagementScore: { min: 0, max: Number.POSITIVE_INFINITY, integer: false, what: "never negative" },
+  daysSinceLastPurchase: { min: 0, max: Number.POSITIVE_INFINITY, integer: false, what: "never negative" },
+  purchases: { min: 0, max: Number.POSITIVE_INFINITY, integer: true, what: "a whole number, never negative" },
+  orderValue: { min: 0, max: Number.POSITIVE_INFINITY, integer: false, what: "never negative" },
+};
+
+export interface ConditionProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Tests on number facts that name a value the fact never takes (`$eq`, `$ne`, `$in`, `$nin`), or that no value
+ * it takes passes (`$gt`, `$gte`, `$lt`, `$lte`): checked where a campaign is saved, as the closed string values
+ * are, so a block is not left never to match. (Not in ConditionSchema: stored campaigns are read as they are.)
+ */
+export function conditionProblems(cond: Condition, at: (string | number)[] = []): ConditionProblem[] {
+  const out: ConditionProblem[] = [];
+  for (const [fact, range] of Object.entries(NUMBER_RANGES)) {
+    const test = cond[fact as Fact] as NumberTest | undefined;
+    if (!test || !range) continue;
+    const takes = (v: number) => v >= range.min && v <= range.max && (!range.integer || Number.isInteger(v));
+    for (const [op, operand] of Object.entries(test)) {
+      if (op === "$exists" || operand === undefined) continue;
+      const x = operand as number;
+      const never =
+        op === "$gt"
+          ? x >= range.max
+          : op === "$gte"
+            ? x > range.max
+            : op === "$lt"
+              ? x <= range.min
+              : op === "$lte"
+                ? x < range.min
+                : (Array.isArray(operand) ? (operand as number[]) : [x]).some((v) => !takes(v));
+      if (never) {
+        const message =
+          op === "$eq" || op === "$ne" || op === "$in" || op === "$nin"
+            ? `${fact} is ${range.what}: names a value it never takes`
+            : `${fact} is ${range.what}: this test never holds`;
+        out.push({ path: [...at, fact, op], message });
+      }
+    }
+  }
+  for (const [i, c] of (cond.$and ?? []).entries()) out.push(...conditionProblems(c, [...at, "$and", i]));
+  for (const [i, c] of (cond.$or ?? []).entries()) out.push(...conditionProblems(c, [...at, "$or", i]));
+  if (cond.$not) out.push(...conditionProblems(cond.$not, [...at, "$not"]));
+  return out;
+}

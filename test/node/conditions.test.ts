@@ -6,11 +6,19 @@ import { calibrated } from "../../core/calibration";
 import {
   CampaignSchema,
   CampaignV1Schema,
+  campaignProblems,
   DEFAULT_CAMPAIGN,
   migrateCampaign,
   parseCampaign,
 } from "../../core/campaign";
-import { type Condition, ConditionSchema, evaluate, type Facts, jsonDepth } from "../../core/conditions";
+import {
+  type Condition,
+  ConditionSchema,
+  conditionProblems,
+  evaluate,
+  type Facts,
+  jsonDepth,
+} from "../../core/conditions";
 
 const campaign = (blocks: unknown[], extra: Record<string, unknown> = {}) =>
   CampaignSchema.parse({ v: 2, blocks, default: { id: "picks", type: "recommendations" }, ...extra });
@@ -189,5 +197,51 @@ describe("campaign v2", () => {
     expect(calibrated(fit, 1e6)).toBe(1);
     expect(calibrated(fit, -1e6)).toBe(0);
     expect(calibrated(fit, 0.9)).toBeGreaterThan(calibrated(fit, 0.8));
+  });
+});
+
+describe("tests no value of the fact passes, refused where a campaign is saved", () => {
+  const put = (when: unknown, subjects?: unknown) => {
+    const parsed = CampaignSchema.parse({
+      v: 2,
+      blocks: [{ id: "hot", type: "recommendations", when }],
+      default: { id: "picks", type: "recommendations" },
+      ...(subjects !== undefined && { subjects }),
+    });
+    const problems = campaignProblems(parsed).map((p) => `${p.path.join(".")}: ${p.message}`);
+    return problems.length > 0 ? `BAD_REQUEST ${problems.join("; ")}` : null;
+  };
+
+  it("a probability asked as a percentage, an hour past 23 or a fractional purchase count is a 400 at its path", () => {
+    expect(put({ topProbability: { $gte: 70 } })).toBe(
+      "BAD_REQUEST blocks.0.when.topProbability.$gte: topProbability is a probability, 0 to 1 (0.7 is 70%): this test never holds",
+    );
+    expect(put({ $or: [{ segment: { $eq: "a" } }, { localHour: { $in: [9, 24] } }] })).toMatch(
+      /^BAD_REQUEST blocks\.0\.when\.\$or\.1\.localHour\.\$in: localHour is an hour, 0 to 23/,
+    );
+    expect(put({ $not: { purchases: { $eq: 1.5 } } })).toMatch(
+      /^BAD_REQUEST blocks\.0\.when\.\$not\.purchases\.\$eq: /,
+    );
+    expect(put({ propensity: { $lt: 0 } })).toMatch(/propensity\.\$lt: .* never holds/);
+    expect(
+      put({}, { rules: [{ id: "r", when: { buyWithin7d: { $gt: 1 } }, subject: "Hi" }], default: { subject: "x" } }),
+    ).toMatch(/^BAD_REQUEST subjects\.rules\.0\.when\.buyWithin7d\.\$gt: /);
+  });
+
+  it("tests some value passes are taken, bounds included; stored campaigns are read as they are", () => {
+    for (const when of [
+      { localHour: { $gte: 18, $lt: 24 } },
+      { localHour: { $lte: 0 } },
+      { topProbability: { $gte: 1 } },
+      { topProbability: { $gt: 0.99, $exists: true } },
+      { purchases: { $lt: 1 } },
+      { daysSinceLastPurchase: { $gte: 0.5 } },
+      { orderValue: { $gt: 1e9 } },
+    ])
+      expect(put(when)).toBeNull();
+    expect(conditionProblems({ localHour: { $gte: 23 } })).toEqual([]);
+    expect(conditionProblems({ localHour: { $gt: 23 } })).toHaveLength(1);
+    const stored = { v: 2, blocks: [{ id: "hot", type: "recommendations", when: { topProbability: { $gte: 70 } } }] };
+    expect(parseCampaign({ ...stored, default: { id: "picks", type: "recommendations" } }).success).toBe(true);
   });
 });

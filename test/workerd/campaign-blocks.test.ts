@@ -152,6 +152,35 @@ describe("campaign admin API", () => {
     expect(((await nested.json()) as { error: { message: string } }).error.message).toMatch(/nested deeper/);
     expect(await env.OPENTIME_KV.get(kvKeys.campaign("spring"))).toBeNull();
   });
+
+  it("refuses a test no value of its fact passes (70 for 70%, hour 24), through PUT and POST", async () => {
+    const percent = { v: 2, blocks: [{ ...PICKS, id: "hot", when: { topProbability: { $gte: 70 } } }], default: PICKS };
+    const put = await putCampaign("spring", percent);
+    expect(put.status).toBe(400);
+    const { error } = (await put.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe("BAD_REQUEST");
+    expect(error.message).toBe(
+      "blocks.0.when.topProbability.$gte: topProbability is a probability, 0 to 1 (0.7 is 70%): this test never holds",
+    );
+    const hour = { v: 2, blocks: [{ id: "late", ...BANNER, when: { localHour: { $eq: 24 } } }], default: PICKS };
+    const post = await send("/v1/admin/campaigns", {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ id: "spring", campaign: hour }),
+    });
+    expect(post.status).toBe(400);
+    expect(((await post.json()) as { error: { message: string } }).error.message).toMatch(
+      /^campaign\.blocks\.0\.when\.localHour\.\$eq: localHour is an hour, 0 to 23/,
+    );
+    expect(await env.OPENTIME_KV.get(kvKeys.campaign("spring"))).toBeNull();
+    // the same tests within the fact's values are taken
+    const ok = {
+      v: 2,
+      blocks: [{ id: "late", ...BANNER, when: { localHour: { $gte: 18, $lt: 24 } } }],
+      default: PICKS,
+    };
+    expect((await putCampaign("spring", ok)).status).toBe(200);
+  });
 });
 
 describe("blocks by conditions", () => {

@@ -1,10 +1,12 @@
 /**
  * What the campaign admin routes read from a request: the id in the path, and a campaign body of either
- * version (core/campaign.ts), validated with every bad field named by its path. Nesting is checked before the
- * schema walks the body, so a deeply nested body costs no more than its size.
+ * version (core/campaign.ts), validated with every bad field named by its path, and tests no value of their fact
+ * passes refused (campaignProblems). Nesting is checked before the schema walks the body, so a deeply nested
+ * body costs no more than its size.
  */
 import type { Context } from "hono";
-import { type Campaign, CampaignIdSchema, parseCampaign } from "../../core/campaign";
+import { z } from "zod";
+import { type Campaign, CampaignIdSchema, campaignProblems, parseCampaign } from "../../core/campaign";
 import { jsonDepth } from "../../core/conditions";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
@@ -29,6 +31,12 @@ export function campaignFrom(raw: unknown, prefix = ""): Campaign {
   }
   const parsed = parseCampaign(raw, true);
   if (!parsed.success) throw invalidInput(parsed.error, "BAD_REQUEST", prefix);
+  // tests that can never hold (`topProbability $gte 70`): refused here, where a campaign is saved
+  const problems = campaignProblems(parsed.data);
+  if (problems.length > 0) {
+    const issues = problems.map((p) => ({ code: "custom" as const, path: p.path, message: p.message, input: raw }));
+    throw invalidInput(new z.ZodError(issues), "BAD_REQUEST", prefix);
+  }
   return parsed.data;
 }
 
