@@ -391,6 +391,51 @@ describe("blocks by conditions", () => {
     await patch({ stock: null, price: null });
   });
 
+  it("boughtCategories are the categories opens show: the live catalog's over the model's, new items' too", async () => {
+    const [a] = readers() as [Profile];
+    const bought = a.purchases[0]?.item as string;
+    await setProfile(a.userId, (p) => ({
+      ...p,
+      purchases: [...p.purchases, { item: "new-arrival-1", invoices: 1, lastTs: Math.floor(Date.now() / 1000) }],
+    }));
+    await putCampaign("cats", {
+      v: 2,
+      policy: "live",
+      blocks: [
+        { id: "renamed", ...BANNER, when: { boughtCategories: { $in: ["Renamed mugs"] } } },
+        { ...BANNER, id: "arrivals", when: { boughtCategories: { $in: ["New arrivals"] } } },
+      ],
+      default: PICKS,
+    });
+    expect((await ampList(a.userId, "cats")).block).toBe("picks");
+    const patch = (items: unknown[]) =>
+      send("/v1/admin/catalog", { method: "PATCH", headers: admin, body: JSON.stringify({ items }) });
+    const until = async (block: string) => {
+      const start = Date.now();
+      for (;;) {
+        await runDurableObjectAlarm(catalogWriter(env));
+        const r = await ampList(a.userId, "cats");
+        if (r.block === block) return r;
+        if (Date.now() - start > 3000) throw new Error(`not ${block} within 3 s: ${r.why}`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    };
+    // an item the model knows, moved to another category in the live catalog
+    expect((await patch([{ id: bought, category: "Renamed mugs" }])).status).toBe(200);
+    expect((await until("renamed")).why).toBe("renamed (blocks[0]: boughtCategories ok)");
+    // an item only the live catalog knows (a new arrival, bought before the next model)
+    expect(
+      (
+        await patch([
+          { id: bought, category: null },
+          { id: "new-arrival-1", category: "New arrivals" },
+        ])
+      ).status,
+    ).toBe(200);
+    await until("arrivals");
+    await patch([{ id: "new-arrival-1", category: null }]);
+  });
+
   it("a product block the reader bought lately is skipped, and the header and stored decision never say why", async () => {
     const [, b] = readers() as [Profile, Profile];
     const item = (JSON.parse(fixture().catalogJson) as { items: { id: string }[] }).items[9] as { id: string };

@@ -1,18 +1,31 @@
 /**
  * The facts about a reader that conditions can test (core/conditions.ts), from what the open's ranking read
  * (worker/recs/recommend.ts): present only when the reader's data may be used at all (a verified token, not
- * erased, personalization allowed); otherwise every reader fact is unknown and tests on it fail.
+ * erased, personalization allowed); otherwise every reader fact is unknown and tests on it fail. The categories
+ * a reader bought from are the items' categories as the open sees them (liveCategories: the live catalog's over
+ * the model's), the ones the block's item rules exclude, boost and cap by.
  */
 import { decayedEngagement } from "../../core/apply-events";
 import type { Campaign } from "../../core/campaign";
+import type { CatalogItem } from "../../core/catalog";
 import type { Facts } from "../../core/conditions";
 import type { ModelOutputs, Profile } from "../../core/profile";
+import type { LiveCatalogView } from "../catalog/live-catalog";
 
 const DAY = 86400;
 
 export interface ReaderView {
   profile: Profile;
   outputs: ModelOutputs;
+}
+
+/** An item's category as opens show it: the live catalog's, else the model catalog's (`lookup`). */
+export function liveCategories(
+  lookup: (id: string) => CatalogItem | undefined,
+  live: LiveCatalogView,
+): (id: string) => string | undefined {
+  return (id) =>
+    (Object.hasOwn(live.catalog.items, id) ? live.catalog.items[id]?.category : undefined) ?? lookup(id)?.category;
 }
 
 export function readerFacts(

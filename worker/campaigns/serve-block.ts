@@ -20,7 +20,7 @@ import { itemLookup } from "../model/item-lookup";
 import type { ModelState } from "../model/model-store";
 import { pinnedModel } from "../model/pinned-model";
 import { type OpenLoads, openLoads, type Recommendation, rankingWidth, recommend } from "../recs/recommend";
-import { readerFacts } from "./reader-facts";
+import { liveCategories, readerFacts } from "./reader-facts";
 
 export interface ServeBlockInput {
   kv: KVNamespace;
@@ -88,10 +88,10 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
     const [first, model] = await Promise.all([recommend({ ...base, n: width }), loads.model]);
     withheld = first.withheld;
     if (personal) {
-      const lookup = itemLookup(model);
+      const categoryOf = liveCategories(itemLookup(model), await loads.live);
       facts = {
         ...facts,
-        ...readerFacts(first.reader, campaign, (id) => lookup(id)?.category, now),
+        ...readerFacts(first.reader, campaign, categoryOf, now),
         topProbability: topProbability(first, model),
       };
     }

@@ -14,7 +14,7 @@ import type { QueuedEvent } from "../../core/events";
 import { type SendTimeCopy, type SubjectAnswer, SubjectsRequestSchema } from "../../core/subject-request";
 import { TOKEN_FORMAT_VERSION, type TokenClaims } from "../../core/token";
 import { knownReader } from "../campaigns/known-reader";
-import { type ReaderView, readerFacts } from "../campaigns/reader-facts";
+import { liveCategories, type ReaderView, readerFacts } from "../campaigns/reader-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { getLiveCatalog } from "../catalog/live-catalog";
 import { readCampaign } from "../decisions/campaign-store";
@@ -45,13 +45,13 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
         getModel(kv, config.modelRefreshSeconds, now, bg.waitUntil),
       ]);
       const version = model.ok ? model.model.manifest.version : null;
-      const lookup = itemLookup(model);
-      const categoryOf = (item: string) => lookup(item)?.category;
       const hasCopy = (campaign: Campaign) =>
         [...campaign.blocks, campaign.default].some((b) => b.copy?.headline || b.copy?.subline || b.copy?.cta);
       // read once for the whole batch: each reader then costs only their own reads (rank: tombstone, profile,
       // features), whatever the campaign's conditions
       const shared = { model: Promise.resolve(model), live: getLiveCatalog(kv, bg.waitUntil, now) };
+      // what a reader bought from: the categories opens show (the live catalog's over the model's)
+      const categoryOf = liveCategories(itemLookup(model), await shared.live);
       /**
        * The block an open would serve with nothing known of the open (a send is not an open), and what is known
        * of the reader (from the same ranking: one read of their data). The claims stand for a token never
