@@ -157,7 +157,8 @@ const StaticBlock = z.strictObject({
 });
 /**
  * One named product as it is now (live price, stock, texts): skipped, like a condition that fails, while the
- * live catalog hides it (out of stock, switched off) or the model's catalog does not hold it.
+ * live catalog hides it (out of stock, switched off), or neither the model's catalog holds it nor its live fields
+ * describe it (a new arrival: title, price, currency and url; core/live-catalog.ts overlayItem).
  */
 const ProductBlock = z.strictObject({
   id: BlockIdSchema,

@@ -178,6 +178,18 @@ export function liveItem(item: CatalogItem, overlay: ItemOverlay | undefined): C
   };
 }
 
+/**
+ * An item the model's catalog does not hold, from its live fields alone (a new arrival): only when they say what a
+ * card and its click need (title, price, currency, link; the picture may be left out), and it may be shown.
+ * Campaigns name such items (a product block, pinned items); the model recommends them from its next version.
+ */
+export function overlayItem(id: string, overlay: ItemOverlay | undefined): CatalogItem | null {
+  if (!overlay || !isAvailable(overlay)) return null;
+  const { title, price, currency, url } = overlay;
+  if (title === undefined || price === undefined || currency === undefined || url === undefined) return null;
+  return { id, title, price, currency, url, image: overlay.image ?? "", category: overlay.category ?? "" };
+}
+
 /** Ids the live catalog hides (out of stock or switched off). */
 export function unavailableIds(live: LiveCatalog): Set<string> {
   const out = new Set<string>();

@@ -7,6 +7,7 @@ import {
   liveBytes,
   liveItem,
   mergeOverlay,
+  overlayItem,
   planPatch,
   UrlSchema,
   unavailableIds,
@@ -131,5 +132,28 @@ describe("UrlSchema", () => {
     // what those would have been: another host, resolved against the shop's
     for (const u of ["/\\evil.example", "/\t/evil.example"])
       expect(new URL(u, "https://shop.example/").host).toBe("evil.example");
+  });
+});
+
+describe("items the model does not know", () => {
+  it("are made from their live fields when those give title, price, currency and link, and they may be shown", () => {
+    const full = { title: "New lamp", price: 49, currency: "GBP", url: "/p/new-lamp" };
+    expect(overlayItem("new-lamp", full)).toEqual({
+      id: "new-lamp",
+      ...full,
+      image: "",
+      category: "",
+    });
+    expect(overlayItem("new-lamp", { ...full, image: "/i.png", category: "Lamps", tags: ["new"] })).toMatchObject({
+      image: "/i.png",
+      category: "Lamps",
+    });
+    for (const missing of ["title", "price", "currency", "url"] as const) {
+      const { [missing]: _, ...rest } = full;
+      expect(overlayItem("new-lamp", rest)).toBeNull();
+    }
+    expect(overlayItem("new-lamp", { ...full, stock: 0 })).toBeNull();
+    expect(overlayItem("new-lamp", { ...full, active: false })).toBeNull();
+    expect(overlayItem("new-lamp", undefined)).toBeNull();
   });
 });

@@ -437,6 +437,68 @@ describe("blocks by conditions", () => {
     await patch([{ id: "new-arrival-1", category: null }]);
   });
 
+  it("a new arrival the model does not know yet: a product block and a pinned item show it from its live fields", async () => {
+    const [a] = readers() as [Profile];
+    const patch = (items: unknown[]) =>
+      send("/v1/admin/catalog", { method: "PATCH", headers: admin, body: JSON.stringify({ items }) });
+    const arrival = {
+      id: "arrival-lamp",
+      title: "Brand new lamp",
+      price: 49,
+      currency: "GBP",
+      url: "https://shop.example/p/arrival-lamp",
+      image: "https://cdn.shop.example/arrival-lamp.png",
+    };
+    // metadata without a price or a link says too little for a card and its click: not shown
+    expect((await patch([{ id: "arrival-vague", title: "Something new" }])).status).toBe(200);
+    expect((await patch([arrival])).status).toBe(200);
+    await putCampaign("arrivals", {
+      v: 2,
+      policy: "live",
+      blocks: [
+        { id: "vague", type: "product", item: "arrival-vague", when: { format: { $in: ["amp", "html"] } } },
+        { id: "deal", type: "product", item: arrival.id, when: { format: { $in: ["amp", "html"] } } },
+      ],
+      default: PICKS,
+    });
+    await putCampaign("arrivals-pinned", { v: 2, default: { ...PICKS, items: { pinned: [arrival.id] } } });
+    const start = Date.now();
+    let shown = await ampList(a.userId, "arrivals");
+    while (shown.block !== "deal" && Date.now() - start < 3000) {
+      await runDurableObjectAlarm(catalogWriter(env));
+      await new Promise((res) => setTimeout(res, 100));
+      shown = await ampList(a.userId, "arrivals");
+    }
+    expect(shown.why).toBe(
+      "deal (blocks[1]: format=amp $in [amp|html] ok); skipped vague: product arrival-vague not shown",
+    );
+    expect(shown.body.items).toEqual([
+      expect.objectContaining({ id: arrival.id, title: arrival.title, price: "£49.00", url: arrival.url }),
+    ]);
+    // its image and click: the card shown, and the link to it
+    const t = await mintToken(TEST_TOKEN_SECRET, { user: a.userId, campaign: "arrivals", ttlSeconds: 3600 });
+    expect((await send(`/v1/img/${t}/row-0.png`)).headers.get("X-Opentime-Item")).toBe(arrival.id);
+    const click = await send(`/v1/c/${t}/row-0`, { redirect: "manual" });
+    expect(new URL(click.headers.get("Location") as string).pathname).toBe("/p/arrival-lamp");
+    const pinned = await ampList(a.userId, "arrivals-pinned");
+    expect(pinned.body.items[0]?.id).toBe(arrival.id);
+    expect(pinned.res.headers.get("X-Opentime-Rules")).toMatch(/pinned=1/);
+    // switched off, it is skipped again
+    expect((await patch([{ id: arrival.id, active: false }])).status).toBe(200);
+    const off = Date.now();
+    while ((await ampList(a.userId, "arrivals")).block === "deal" && Date.now() - off < 3000) {
+      await runDurableObjectAlarm(catalogWriter(env));
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect((await ampList(a.userId, "arrivals")).block).toBe("picks");
+    expect((await ampList(a.userId, "arrivals-pinned")).body.items.map((i) => i.id)).not.toContain(arrival.id);
+    const cleared = { title: null, price: null, currency: null, url: null, image: null, active: null };
+    await patch([
+      { id: arrival.id, ...cleared },
+      { id: "arrival-vague", title: null },
+    ]);
+  });
+
   it("a product block the reader bought lately is skipped, and the header and stored decision never say why", async () => {
     const [, b] = readers() as [Profile, Profile];
     const item = (JSON.parse(fixture().catalogJson) as { items: { id: string }[] }).items[9] as { id: string };

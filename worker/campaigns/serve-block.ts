@@ -11,9 +11,8 @@ import { calibrated } from "../../core/calibration";
 import { type Block, type Campaign, countdownItem, staticItem } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
 import type { Facts } from "../../core/conditions";
-import { liveItem } from "../../core/live-catalog";
 import type { TokenResult } from "../../core/token";
-import type { LiveCatalogView } from "../catalog/live-catalog";
+import { namedItem } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import type { WaitUntil } from "../lib/background";
 import { itemLookup } from "../model/item-lookup";
@@ -97,7 +96,7 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
     }
   }
   // looked up as the open's ranking sees it (the live catalog's fields over the model's catalog)
-  const products = hasProducts ? productLookup(await loads.model, await loads.live) : () => null;
+  const products = hasProducts ? namedItem(itemLookup(await loads.model), await loads.live) : () => null;
   // why a product block is skipped: headers and stored decisions give one reason for the catalog's and the
   // reader's, so that they never tell what the reader bought; the preview tells which
   const unservable = (reveal: boolean) => (b: Block) => {
@@ -127,15 +126,6 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
     detail: () => explainSelection(selectBlock(campaign, facts, new Set(), unservable(true))),
     rec,
     facts,
-  };
-}
-
-/** A product as it is now (the model's catalog entry under its live fields), or null while it cannot be shown. */
-function productLookup(model: ModelState, live: LiveCatalogView): (id: string) => CatalogItem | null {
-  const lookup = itemLookup(model);
-  return (id) => {
-    const item = live.unavailable.has(id) ? undefined : lookup(id);
-    return item ? liveItem(item, live.catalog.items[id]) : null;
   };
 }
 

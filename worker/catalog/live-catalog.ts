@@ -9,8 +9,17 @@
  * others); an open waits for it LIVE_READ_WAIT_MS at most, then goes on with the copy it has, and a read still
  * pending after LIVE_READ_STALE_MS is no longer shared.
  */
+
+import type { CatalogItem } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
-import { EMPTY_LIVE_CATALOG, type LiveCatalog, LiveCatalogSchema, unavailableIds } from "../../core/live-catalog";
+import {
+  EMPTY_LIVE_CATALOG,
+  type LiveCatalog,
+  LiveCatalogSchema,
+  liveItem,
+  overlayItem,
+  unavailableIds,
+} from "../../core/live-catalog";
 import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
 import { within } from "../lib/within";
@@ -102,4 +111,21 @@ async function readWhole(kv: KVNamespace, now: number): Promise<void> {
 /** Concurrent refreshes may finish in any order: the newest version stays. */
 function keepNewer(candidate: Cached): void {
   if (!cached || candidate.catalog.version > cached.catalog.version) cached = candidate;
+}
+
+/**
+ * An item a campaign names (a product block, a pinned item) as opens show it now: the model's catalog entry
+ * (`lookup`) under its live fields, else a new arrival from its live fields alone (core/live-catalog.ts
+ * overlayItem); null while the live catalog hides it, or neither knows enough of it.
+ */
+export function namedItem(
+  lookup: (id: string) => CatalogItem | undefined,
+  live: LiveCatalogView,
+): (id: string) => CatalogItem | null {
+  return (id) => {
+    if (live.unavailable.has(id)) return null;
+    const overlay = Object.hasOwn(live.catalog.items, id) ? live.catalog.items[id] : undefined;
+    const item = lookup(id);
+    return item ? liveItem(item, overlay) : overlayItem(id, overlay);
+  };
 }

@@ -28,7 +28,7 @@ import { decodePool, type PoolRanking, poolCandidates, poolHybridTop, type Reade
 import { NO_FALLBACK_SUFFIX, type Ranking, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { sendKey, type TokenResult, verifyToken } from "../../core/token";
 import type { CompiledEnsemble } from "../../core/tree-ensemble";
-import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
+import { getLiveCatalog, type LiveCatalogView, namedItem } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
 import type { WaitUntil } from "../lib/background";
@@ -167,10 +167,11 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   );
   const ownCount = { seen: 0, bought: 0 };
   const allowed = (id: string) => !own.seen.has(id) && !own.bought.has(id);
-  const lookup = itemLookup(modelState);
+  // as opens show them now (a new arrival the model does not know yet: from its live fields)
+  const named = namedItem(itemLookup(modelState), live);
   const pinned = [...new Set(rules.pinned ?? [])].flatMap((id) => {
-    const item = lookup(id);
-    return item && showable(id) ? [liveItem(item, live.catalog.items[id])] : [];
+    const item = showable(id) ? named(id) : null;
+    return item ? [item] : [];
   });
   const tagsOf = (id: string) => live.catalog.items[id]?.tags;
   const candidates = wide.items.flatMap((item, i) => {
