@@ -499,6 +499,37 @@ describe("blocks by conditions", () => {
     ]);
   });
 
+  it("a live item whose id is a static or countdown card's never hides that card from images or its click", async () => {
+    const [a] = readers() as [Profile];
+    const patch = (items: unknown[]) =>
+      send("/v1/admin/catalog", { method: "PATCH", headers: admin, body: JSON.stringify({ items }) });
+    const res = await patch([{ id: "static:welcome", active: false }]);
+    expect(res.status).toBe(200);
+    const { version } = (await res.json()) as { version: number };
+    const start = Date.now();
+    for (;;) {
+      await runDurableObjectAlarm(catalogWriter(env));
+      const pointer = await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json");
+      if ((pointer?.version ?? 0) >= version) break;
+      if (Date.now() - start > 3000) throw new Error("not published within 3 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    resetLiveCatalogCache();
+    await putCampaign("welcome", {
+      v: 2,
+      blocks: [{ id: "welcome", ...BANNER, when: { format: { $in: ["amp", "html"] } } }],
+      default: PICKS,
+      fallbackUrl: "https://shop.example/home",
+    });
+    const t = await mintToken(TEST_TOKEN_SECRET, { user: a.userId, campaign: "welcome", ttlSeconds: 3600 });
+    const image = await send(`/v1/img/${t}/row-0.png`);
+    expect(image.headers.get("X-Opentime-Item")).toBe("static:welcome");
+    const click = await send(`/v1/c/${t}/row-0`, { redirect: "manual" });
+    expect(click.headers.get("X-Opentime-Reason")).toBe("stored-frozen");
+    expect((click.headers.get("Location") as string).startsWith(`${BANNER.url}?utm_source=`)).toBe(true);
+    await patch([{ id: "static:welcome", active: null }]);
+  });
+
   it("a product block the reader bought lately is skipped, and the header and stored decision never say why", async () => {
     const [, b] = readers() as [Profile, Profile];
     const item = (JSON.parse(fixture().catalogJson) as { items: { id: string }[] }).items[9] as { id: string };
