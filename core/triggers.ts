@@ -104,6 +104,40 @@ export const TriggersConfigSchema = z
 export type TriggersConfig = z.infer<typeof TriggersConfigSchema>;
 export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
 
+/**
+ * Why a delivery was cancelled (kept in its row, shown by the right of access, logged as `trigger.cancelled`):
+ * a closed list. `purchased`: nothing was abandoned (a cart), or every item viewed was bought since;
+ * `unsubscribed`, `tracking-off`, `paused`: the reader's consent; `personalization-off`: a viewed-* delivery (what
+ * a reader viewed is personal); `trigger-off`: removed, switched off, or now of another type; `reader-gone`: no
+ * profile held.
+ */
+export const CANCEL_REASONS = [
+  "purchased",
+  "unsubscribed",
+  "tracking-off",
+  "paused",
+  "personalization-off",
+  "trigger-off",
+  "reader-gone",
+] as const;
+export type CancelReason = (typeof CANCEL_REASONS)[number];
+
+/**
+ * What in the reader's consent stops a delivery (`viewed`: a viewed-* one), or null: tracking off, unsubscribed,
+ * paused at `nowS` (ignored when `nowS` is null: a pause ends), personalization off for viewed-*.
+ */
+export function consentStops(
+  consent: { tracking: boolean; unsubscribed: boolean; personalization: boolean; pausedUntil: number | null },
+  viewed: boolean,
+  nowS: number | null,
+): CancelReason | null {
+  if (!consent.tracking) return "tracking-off";
+  if (consent.unsubscribed) return "unsubscribed";
+  if (nowS !== null && (consent.pausedUntil ?? 0) > nowS) return "paused";
+  if (viewed && !consent.personalization) return "personalization-off";
+  return null;
+}
+
 /** A reader's pending (or last) delivery of one trigger, as the shard keeps it. */
 export interface TriggerState {
   /** time of the cart add it waits on, or of the catalog change it announces (viewed-*) (unix s) */

@@ -47,7 +47,7 @@ const alarmUntil = (user: string, n: number) => runAlarmsUntil(user, () => calls
 
 function triggerRow(user: string) {
   return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
-    state.storage.sql.exec("SELECT state, attempts, delivery FROM triggers WHERE user = ?", user).toArray(),
+    state.storage.sql.exec("SELECT state, reason, attempts, delivery FROM triggers WHERE user = ?", user).toArray(),
   );
 }
 
@@ -121,7 +121,7 @@ describe("cart-abandoned trigger", () => {
     await timePasses(user);
     await alarmUntil(user, 1);
     expect(calls).toHaveLength(0);
-    expect(await triggerRow(user)).toMatchObject([{ state: "cancelled" }]);
+    expect(await triggerRow(user)).toMatchObject([{ state: "cancelled", reason: "purchased" }]);
     // a cart add from before that purchase, delivered late by the queue: nothing was abandoned
     await consume([event(user, "cart_add", 40, "p000002")]);
     await timePasses(user);
@@ -184,9 +184,12 @@ describe("cart-abandoned trigger", () => {
     await alarmUntil(paused, 1);
     await alarmUntil(erased, 1);
     expect(calls).toHaveLength(0);
-    expect(await triggerRow(quits)).toMatchObject([{ state: "cancelled" }]);
-    expect(await triggerRow(paused)).toMatchObject([{ state: "cancelled" }]);
+    expect(await triggerRow(quits)).toMatchObject([{ state: "cancelled", reason: "unsubscribed" }]);
+    expect(await triggerRow(paused)).toMatchObject([{ state: "cancelled", reason: "paused" }]);
     expect(await triggerRow(erased)).toEqual([]);
+    // the right of access says why
+    const access = (await (await send(`/v1/users/${paused}`, "GET")).json()) as { triggers: unknown[] };
+    expect(access.triggers).toMatchObject([{ trigger: "cart-30", state: "cancelled", reason: "paused", items: "[]" }]);
   });
 
   it("refuses a bad configuration naming the field, and a switched-off trigger schedules nothing", async () => {
@@ -221,7 +224,20 @@ describe("cart-abandoned trigger", () => {
     expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [] })).status).toBe(200);
     resetTriggersCache();
     await consume([event(user, "purchase", 1, "p1")]);
-    expect(await triggerRow(user)).toMatchObject([{ state: "cancelled" }]);
+    expect(await triggerRow(user)).toMatchObject([{ state: "cancelled", reason: "purchased" }]);
+  });
+
+  it("a delivery whose trigger was switched off since is cancelled when due, saying so", async () => {
+    const user = "trig-off";
+    await consume([event(user, "cart_add", 10, "p1")]);
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [{ ...CART, enabled: false }] })).status).toBe(
+      200,
+    );
+    resetTriggersCache();
+    await timePasses(user);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(0);
+    expect(await triggerRow(user)).toMatchObject([{ state: "cancelled", reason: "trigger-off" }]);
   });
 
   it("a later cart add while a delivery is in flight: the answer marks only its own delivery, and starts the cooldown", async () => {

@@ -33,7 +33,7 @@ import type { QueuedEvent } from "../../core/events";
 import { lateAttributedRows } from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
-import type { ViewedItem } from "../../core/triggers";
+import { type CancelReason, consentStops, type ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
 import { deleteDecisions, deleteOwnKeys, deleteSnapshot, KvBudget, writeTombstone } from "../events/erasure";
 import { writeRows } from "../experiments/experiment-db";
@@ -650,12 +650,14 @@ export class ReaderShard extends DurableObject<Bindings> {
         (t) => t.id === d.trigger && t.enabled && (t.type === "cart-abandoned") === (d.changes === null),
       );
       const profile = this.reader(d.user, new Date(nowMs).toISOString())?.profile;
-      const c = profile?.consent;
-      const paused = (c?.pausedUntil ?? 0) * 1000 > nowMs;
       // what the reader viewed tells them of it: only while they allow personalization
-      const unwanted = !c?.tracking || c.unsubscribed || paused || (d.changes !== null && !c.personalization);
-      if (!trigger || !profile || unwanted) {
-        recordAttempt(this.sql, d, { kind: "cancelled" }, nowMs);
+      const stop: CancelReason | null = !trigger
+        ? "trigger-off"
+        : !profile
+          ? "reader-gone"
+          : consentStops(profile.consent, d.changes !== null, Math.floor(nowMs / 1000));
+      if (stop || !trigger || !profile) {
+        this.cancel(d, stop ?? "reader-gone", nowMs);
         return;
       }
       if (!secrets) {
@@ -669,7 +671,7 @@ export class ReaderShard extends DurableObject<Bindings> {
       const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], profile);
       const bought = viewed ? viewed.length === 0 : (lastPurchaseTs(profile) ?? 0) >= row.cart_ts;
       if (bought) {
-        recordAttempt(this.sql, row, { kind: "cancelled" }, nowMs);
+        this.cancel(row, "purchased", nowMs);
         return;
       }
       this.inFlight.add(d.delivery);
@@ -691,6 +693,12 @@ export class ReaderShard extends DurableObject<Bindings> {
       while (next < due.length) await one(due[next++] as DueDelivery);
     };
     await Promise.all(Array.from({ length: Math.min(WEBHOOK_CONCURRENCY, due.length) }, worker));
+  }
+
+  /** Cancels a due delivery, and says why in the log (the trigger and the reason: never the reader). */
+  private cancel(d: DueDelivery, reason: CancelReason, nowMs: number): void {
+    recordAttempt(this.sql, d, { kind: "cancelled", reason }, nowMs);
+    logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason });
   }
 
   /**

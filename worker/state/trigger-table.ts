@@ -10,6 +10,7 @@
 import type { CatalogChange } from "../../core/catalog-changes";
 import type { QueuedEvent } from "../../core/events";
 import {
+  type CancelReason,
   type CartAbandonedTrigger,
   nextTriggerState,
   nextViewedStep,
@@ -26,14 +27,15 @@ export const TRIGGER_SCHEMA = [
      cart_ts INTEGER NOT NULL, items TEXT NOT NULL, due_at INTEGER NOT NULL,
      state TEXT NOT NULL, delivered_at INTEGER,
      delivery TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
-     changes TEXT, sent_at INTEGER,
+     changes TEXT, sent_at INTEGER, reason TEXT,
      PRIMARY KEY (user, trigger)) WITHOUT ROWID`,
   "CREATE INDEX IF NOT EXISTS triggers_due ON triggers (next_at) WHERE state = 'pending'",
 ];
 
 /**
- * Adds what later versions keep to a table created before them: `changes` (viewed-* triggers' details) and
- * `sent_at` (when a delivery's first webhook call began: from then on its content is what the receiver holds).
+ * Adds what later versions keep to a table created before them: `changes` (viewed-* triggers' details),
+ * `sent_at` (when a delivery's first webhook call began: from then on its content is what the receiver holds) and
+ * `reason` (why a cancelled delivery was: core/triggers.ts CANCEL_REASONS).
  */
 export function migrateTriggerTable(sql: SqlStorage): void {
   const columns = new Set(
@@ -44,6 +46,7 @@ export function migrateTriggerTable(sql: SqlStorage): void {
   );
   if (!columns.has("changes")) sql.exec("ALTER TABLE triggers ADD COLUMN changes TEXT");
   if (!columns.has("sent_at")) sql.exec("ALTER TABLE triggers ADD COLUMN sent_at INTEGER");
+  if (!columns.has("reason")) sql.exec("ALTER TABLE triggers ADD COLUMN reason TEXT");
 }
 
 interface TriggerRow extends Record<string, SqlStorageValue> {
@@ -56,6 +59,7 @@ interface TriggerRow extends Record<string, SqlStorageValue> {
   attempts: number;
   next_at: number;
   changes: string | null;
+  reason: string | null;
 }
 
 export interface DueDelivery extends Record<string, SqlStorageValue> {
@@ -110,12 +114,13 @@ export function updateTriggers(
     // the time only changes with the due time: an older cart add arriving late leaves a retry's back-off as it is
     const nextAt = moved || row.due_at !== next.dueAt ? next.dueAt * 1000 : row.next_at;
     sql.exec(
-      `INSERT INTO triggers (user, trigger, cart_ts, items, due_at, state, delivered_at, delivery, attempts, next_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO triggers (user, trigger, cart_ts, items, due_at, state, delivered_at, delivery, attempts, next_at, reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (user, trigger) DO UPDATE SET cart_ts = excluded.cart_ts, items = excluded.items,
          due_at = excluded.due_at, state = excluded.state, delivered_at = excluded.delivered_at,
          delivery = excluded.delivery, attempts = excluded.attempts, next_at = excluded.next_at, changes = NULL,
-         sent_at = CASE WHEN excluded.delivery = triggers.delivery THEN triggers.sent_at ELSE NULL END`,
+         sent_at = CASE WHEN excluded.delivery = triggers.delivery THEN triggers.sent_at ELSE NULL END,
+         reason = excluded.reason`,
       user,
       trigger.id,
       next.cartTs,
@@ -126,6 +131,8 @@ export function updateTriggers(
       delivery,
       attempts,
       nextAt,
+      // only a purchase cancels here; a row cancelled before keeps its reason
+      next.state !== "cancelled" ? null : row?.state === "cancelled" ? (row.reason ?? "purchased") : "purchased",
     );
     if (next.state === "pending") earliest = Math.min(earliest ?? nextAt, nextAt);
   }
@@ -139,7 +146,7 @@ export function updateTriggers(
 export function cancelOnPurchase(sql: SqlStorage, user: string, lastPurchaseTs: number | null): void {
   if (lastPurchaseTs === null) return;
   sql.exec(
-    `UPDATE triggers SET state = 'cancelled', items = '[]'
+    `UPDATE triggers SET state = 'cancelled', items = '[]', reason = 'purchased'
      WHERE user = ? AND state = 'pending' AND cart_ts <= ? AND changes IS NULL`,
     user,
     lastPurchaseTs,
@@ -165,7 +172,7 @@ function rowOf(sql: SqlStorage, user: string, trigger: string): TriggerRow | nul
   return (
     sql
       .exec<TriggerRow>(
-        `SELECT cart_ts, items, due_at, state, delivered_at, delivery, attempts, next_at, changes, sent_at
+        `SELECT cart_ts, items, due_at, state, delivered_at, delivery, attempts, next_at, changes, sent_at, reason
          FROM triggers WHERE user = ? AND trigger = ?`,
         user,
         trigger,
@@ -237,7 +244,7 @@ export function scheduleViewed(
      ON CONFLICT (user, trigger) DO UPDATE SET cart_ts = excluded.cart_ts, items = excluded.items,
        due_at = excluded.due_at, state = excluded.state, delivered_at = excluded.delivered_at,
        delivery = excluded.delivery, attempts = excluded.attempts, next_at = excluded.next_at,
-       changes = excluded.changes, sent_at = NULL`,
+       changes = excluded.changes, sent_at = NULL, reason = NULL`,
     user,
     trigger.id,
     change.at,
@@ -286,7 +293,7 @@ export function claimDelivery(
 export type AttemptOutcome =
   | { kind: "delivered"; cooldownHours: number }
   | { kind: "failed" }
-  | { kind: "cancelled" }
+  | { kind: "cancelled"; reason: CancelReason }
   /** not tried (a secret missing, the configuration unreadable): the same attempt again at `atMs` */
   | { kind: "postponed"; atMs: number };
 
@@ -329,8 +336,9 @@ export function recordAttempt(
     }
     case "cancelled":
       sql.exec(
-        `UPDATE triggers SET state = 'cancelled', items = '[]', ${CLEAR_CHANGES}
+        `UPDATE triggers SET state = 'cancelled', items = '[]', ${CLEAR_CHANGES}, reason = ?
          WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+        outcome.reason,
         d.user,
         d.trigger,
         d.delivery,
@@ -369,7 +377,7 @@ export function recordAttempt(
 export function triggersOf(sql: SqlStorage, user: string): Record<string, SqlStorageValue>[] {
   return sql
     .exec(
-      "SELECT trigger, cart_ts, items, changes, due_at, state, delivered_at, attempts FROM triggers WHERE user = ?",
+      "SELECT trigger, cart_ts, items, changes, due_at, state, reason, delivered_at, attempts FROM triggers WHERE user = ?",
       user,
     )
     .toArray();
