@@ -9,11 +9,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { verifyToken } from "../../core/token";
-import { type TriggerDelivery, TriggersConfigSchema } from "../../core/triggers";
+import { type TriggerDelivery, TriggerSchema, TriggersConfigSchema, type ViewedTrigger } from "../../core/triggers";
 import { verifyWebhook } from "../../core/webhook-signature";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
-import { type DueDelivery, dueDeliveries, recordAttempt } from "../../worker/state/trigger-table";
+import { type DueDelivery, dueDeliveries, recordAttempt, scheduleViewed } from "../../worker/state/trigger-table";
 import { resetTriggersCache } from "../../worker/triggers/trigger-config";
 import { TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
 import { clearKv, consume } from "./support/harness";
@@ -267,5 +267,78 @@ describe("cart-abandoned trigger", () => {
     expect(after[0]?.state).toBe("pending");
     expect(after[0]?.due_at).toBeGreaterThanOrEqual(nowS() + 24 * 3600 - 5);
     expect(after[0]?.delivered_at).toBeGreaterThan(0);
+  });
+});
+
+describe("an opt-out that stops triggers", () => {
+  const consent = (user: string, change: NonNullable<QueuedEvent["consent"]>): QueuedEvent => ({
+    id: `c${seq++}`,
+    type: "consent",
+    user,
+    ts: nowS(),
+    consent: change,
+  });
+  /** Everything the reader's trigger rows hold, as stored. */
+  const stored = (user: string) =>
+    runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+      state.storage.sql
+        .exec("SELECT trigger, state, reason, items, changes FROM triggers WHERE user = ? ORDER BY trigger", user)
+        .toArray(),
+    );
+
+  it("tracking off or unsubscribing empties the reader's pending deliveries in the same transaction: no item id stays, nothing is sent", async () => {
+    const [untracked, quits] = ["trig-opt-t", "trig-opt-u"];
+    await consume([event(untracked, "cart_add", 10, "p000417"), event(quits, "cart_add", 10, "p000418")]);
+    expect(await stored(untracked)).toMatchObject([{ state: "pending", items: '["p000417"]' }]);
+    await consume([consent(untracked, { tracking: false })]);
+    await consume([consent(quits, { unsubscribed: true })]);
+    // before any alarm: the batch that applied the opt-out emptied them
+    expect(await stored(untracked)).toEqual([
+      { trigger: "cart-30", state: "cancelled", reason: "tracking-off", items: "[]", changes: null },
+    ]);
+    expect(await stored(quits)).toEqual([
+      { trigger: "cart-30", state: "cancelled", reason: "unsubscribed", items: "[]", changes: null },
+    ]);
+    // an unsubscribed reader (tracking still on) who adds to their cart again: nothing is kept for triggers
+    await consume([event(quits, "cart_add", 1, "p000419")]);
+    expect(JSON.stringify(await stored(quits))).not.toMatch(/p0004/);
+    const access = (await (await send(`/v1/users/${quits}`, "GET")).json()) as { triggers: unknown[] };
+    expect(JSON.stringify(access.triggers)).not.toMatch(/p0004/);
+    for (const user of [untracked, quits]) {
+      await timePasses(user);
+      await alarmUntil(user, 1);
+    }
+    expect(calls).toHaveLength(0);
+  });
+
+  it("an opt-out and an opt-in in one batch still empties them; a cart add after the opt-in schedules again", async () => {
+    const user = "trig-opt-back";
+    await consume([event(user, "cart_add", 10, "p1")]);
+    const off = consent(user, { tracking: false });
+    await consume([off, { ...consent(user, { tracking: true }), ts: off.ts + 1 }]);
+    expect(await stored(user)).toMatchObject([{ state: "cancelled", reason: "tracking-off", items: "[]" }]);
+    await consume([{ ...event(user, "cart_add", 0, "p2"), ts: off.ts + 2 }]);
+    expect(await stored(user)).toMatchObject([{ state: "pending", reason: null, items: '["p2"]' }]);
+  });
+
+  it("personalization off empties the reader's viewed-* deliveries (what they viewed is personal) and keeps their cart", async () => {
+    const user = "trig-opt-p";
+    const back = TriggerSchema.parse({
+      id: "back",
+      type: "viewed-back-in-stock",
+      campaign: "back",
+      webhook: HOOK,
+    }) as ViewedTrigger;
+    await consume([event(user, "cart_add", 10, "p1")]);
+    await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
+      const change = { seq: 1, item: "p7", kind: "back-in-stock", at: nowS() } as const;
+      scheduleViewed(state.storage.sql, user, back, change, nowS() - 60, Date.now(), new Set());
+    });
+    expect(await stored(user)).toMatchObject([{ trigger: "back", state: "pending" }, { trigger: "cart-30" }]);
+    await consume([consent(user, { personalization: false })]);
+    expect(await stored(user)).toEqual([
+      { trigger: "back", state: "cancelled", reason: "personalization-off", items: "[]", changes: "[]" },
+      { trigger: "cart-30", state: "pending", reason: null, items: '["p1"]', changes: null },
+    ]);
   });
 });

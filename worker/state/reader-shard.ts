@@ -81,6 +81,7 @@ import {
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import { PRUNE_SLACK_MS } from "./sql-tables";
 import {
+  cancelOnOptOut,
   cancelOnPurchase,
   claimDelivery,
   type DueDelivery,
@@ -330,11 +331,16 @@ export class ReaderShard extends DurableObject<Bindings> {
         if (applied.size > 0) {
           const appliedEvents = fresh.filter((e) => applied.has(e.id));
           const purchased = lastPurchaseTs(res.profile);
-          if (triggers.length > 0) {
+          // an opt-out that stops triggers (tracking off, also when turned on again within these events;
+          // unsubscribed; personalization off, for viewed-*) empties their pending deliveries here, in the
+          // transaction that applies it, and a reader it stops schedules nothing new
+          const stops = res.trackingOff ? "tracking-off" : consentStops(res.profile.consent, true, null);
+          if (triggers.length > 0 && (stops === null || stops === "personalization-off")) {
             const at = updateTriggers(this.sql, user, triggers, appliedEvents, purchased, now);
             if (at !== null) triggerAt = Math.min(triggerAt ?? at, at);
           }
           if (appliedEvents.some((e) => e.type === "purchase")) cancelOnPurchase(this.sql, user, purchased);
+          if (stops !== null) cancelOnOptOut(this.sql, user, stops);
           // tracking turned off: what they viewed goes (their later events are not recorded); also when it was
           // turned off and on again within these events; not for an opt-out older than a newer opt-in (the
           // consent clock kept tracking on: nothing changed)

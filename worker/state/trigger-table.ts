@@ -153,6 +153,22 @@ export function cancelOnPurchase(sql: SqlStorage, user: string, lastPurchaseTs: 
   );
 }
 
+/**
+ * An opt-out that stops triggers (core/triggers.ts consentStops), in the transaction that applies it: the
+ * reader's pending deliveries are cancelled and their items and details emptied at once, not kept until due
+ * (`personalization-off`: the viewed-* ones only). A delivery whose webhook call is in flight keeps its id: its
+ * answer starts the cooldown (recordAttempt) and nothing retries it. Returns how many were cancelled.
+ */
+export function cancelOnOptOut(sql: SqlStorage, user: string, reason: CancelReason): number {
+  const viewedOnly = reason === "personalization-off" ? "AND changes IS NOT NULL" : "";
+  return sql.exec(
+    `UPDATE triggers SET state = 'cancelled', items = '[]', ${CLEAR_CHANGES}, reason = ?
+     WHERE user = ? AND state = 'pending' ${viewedOnly}`,
+    reason,
+    user,
+  ).rowsWritten;
+}
+
 /** Pending deliveries due by `nowMs`, oldest first. */
 export function dueDeliveries(sql: SqlStorage, nowMs: number, limit: number): DueDelivery[] {
   return sql
