@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { CampaignIdSchema } from "./campaign";
 import type { QueuedEvent } from "./events";
+import type { Consent } from "./profile";
 
 export const TRIGGER_TYPES = ["cart-abandoned", "viewed-back-in-stock", "viewed-price-drop"] as const;
 export type TriggerType = (typeof TRIGGER_TYPES)[number];
@@ -109,7 +110,7 @@ export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
  * a closed list. `purchased`: nothing was abandoned (a cart), or every item viewed was bought since;
  * `unsubscribed`, `tracking-off`, `paused`: the reader's consent; `personalization-off`: a viewed-* delivery (what
  * a reader viewed is personal); `trigger-off`: removed, switched off, or now of another type; `reader-gone`: no
- * profile held.
+ * profile held; `frequency`: another triggered send reached the reader within their frequency preference.
  */
 export const CANCEL_REASONS = [
   "purchased",
@@ -119,6 +120,7 @@ export const CANCEL_REASONS = [
   "personalization-off",
   "trigger-off",
   "reader-gone",
+  "frequency",
 ] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
 
@@ -136,6 +138,25 @@ export function consentStops(
   if (nowS !== null && (consent.pausedUntil ?? 0) > nowS) return "paused";
   if (viewed && !consent.personalization) return "personalization-off";
   return null;
+}
+
+/**
+ * A reader's frequency preference (the consent API, the email's preferences form) as the shortest time between
+ * two triggered sends to them, whatever the triggers (days). No preference: only each trigger's cooldown.
+ */
+export const FREQUENCY_DAYS: Readonly<Record<NonNullable<Consent["frequency"]>, number>> = {
+  daily: 1,
+  weekly: 7,
+  monthly: 30,
+};
+
+/**
+ * Whether a triggered send may begin at `nowS` for a reader with this frequency preference whose latest triggered
+ * send (of any trigger) counted from `lastSentS` (null: none): at most one per FREQUENCY_DAYS.
+ */
+export function frequencyAllows(frequency: Consent["frequency"], lastSentS: number | null, nowS: number): boolean {
+  if (frequency === null || lastSentS === null) return true;
+  return nowS >= lastSentS + FREQUENCY_DAYS[frequency] * 86_400;
 }
 
 /** A reader's pending (or last) delivery of one trigger, as the shard keeps it. */

@@ -5,6 +5,8 @@ import type { QueuedEvent } from "../../core/events";
 import {
   CartAbandonedSchema,
   type CartAbandonedTrigger,
+  consentStops,
+  frequencyAllows,
   MAX_TRIGGER_ITEMS,
   nextTriggerState,
   nextViewedStep,
@@ -182,5 +184,31 @@ describe("webhook signatures", () => {
     ).toBe(false);
     expect(await verifyWebhook("secret-0123456789abcdef", body, null, NOW)).toBe(false);
     expect(await verifyWebhook("secret-0123456789abcdef", body, "garbage", NOW)).toBe(false);
+  });
+});
+
+describe("the reader's preferences", () => {
+  it("frequency: at most one triggered send per 1, 7 or 30 days, counted from the last; none set, no limit", () => {
+    const day = 86_400;
+    expect(frequencyAllows(null, NOW - 60, NOW)).toBe(true);
+    expect(frequencyAllows("weekly", null, NOW)).toBe(true);
+    expect(frequencyAllows("daily", NOW - day + 1, NOW)).toBe(false);
+    expect(frequencyAllows("daily", NOW - day, NOW)).toBe(true);
+    expect(frequencyAllows("weekly", NOW - 7 * day + 1, NOW)).toBe(false);
+    expect(frequencyAllows("weekly", NOW - 7 * day, NOW)).toBe(true);
+    expect(frequencyAllows("monthly", NOW - 29 * day, NOW)).toBe(false);
+    expect(frequencyAllows("monthly", NOW - 30 * day, NOW)).toBe(true);
+  });
+
+  it("consent that stops a delivery: tracking off, unsubscribed, paused (when judged at a time), personalization for viewed-*", () => {
+    const on = { tracking: true, unsubscribed: false, personalization: true, pausedUntil: null };
+    expect(consentStops(on, true, NOW)).toBeNull();
+    expect(consentStops({ ...on, tracking: false }, false, NOW)).toBe("tracking-off");
+    expect(consentStops({ ...on, unsubscribed: true }, false, NOW)).toBe("unsubscribed");
+    expect(consentStops({ ...on, pausedUntil: NOW + 1 }, false, NOW)).toBe("paused");
+    expect(consentStops({ ...on, pausedUntil: NOW + 1 }, false, null)).toBeNull();
+    expect(consentStops({ ...on, pausedUntil: NOW }, false, NOW)).toBeNull();
+    expect(consentStops({ ...on, personalization: false }, false, NOW)).toBeNull();
+    expect(consentStops({ ...on, personalization: false }, true, NOW)).toBe("personalization-off");
   });
 });

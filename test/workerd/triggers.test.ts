@@ -342,3 +342,102 @@ describe("an opt-out that stops triggers", () => {
     ]);
   });
 });
+
+describe("the reader's frequency preference", () => {
+  const CART_60 = { ...CART, id: "cart-60", afterMinutes: 60 };
+  const prefer = (user: string, frequency: "daily" | "weekly" | "monthly"): QueuedEvent => ({
+    id: `f${seq++}`,
+    type: "consent",
+    user,
+    ts: nowS(),
+    consent: { frequency },
+  });
+  const rows = (user: string) =>
+    runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+      state.storage.sql
+        .exec("SELECT trigger, state, reason, items FROM triggers WHERE user = ? ORDER BY trigger", user)
+        .toArray(),
+    );
+  /** The reader's last triggered send acknowledged `days` ago (time passed since it). */
+  const deliveredDaysAgo = (user: string, days: number) =>
+    runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
+      state.storage.sql.exec(
+        "UPDATE triggers SET delivered_at = ? WHERE user = ? AND delivered_at IS NOT NULL",
+        nowS() - days * 86_400,
+        user,
+      );
+    });
+
+  beforeEach(async () => {
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART, CART_60] })).status).toBe(200);
+    resetTriggersCache();
+  });
+
+  it("weekly: two triggers due at once send one email; the other is cancelled saying why, its items emptied", async () => {
+    const user = "trig-freq-w";
+    await consume([prefer(user, "weekly"), event(user, "cart_add", 61, "p000417")]);
+    await alarmUntil(user, 2);
+    expect(calls).toHaveLength(1);
+    const sent = (JSON.parse((calls[0] as Call).body) as TriggerDelivery).trigger;
+    const other = sent === "cart-30" ? "cart-60" : "cart-30";
+    expect(await rows(user)).toEqual(
+      expect.arrayContaining([
+        { trigger: sent, state: "delivered", reason: null, items: "[]" },
+        { trigger: other, state: "cancelled", reason: "frequency", items: "[]" },
+      ]),
+    );
+  });
+
+  it("weekly counts every trigger's sends: a cart abandoned 3 days after one is dropped, 8 days after one goes", async () => {
+    const user = "trig-freq-w2";
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] })).status).toBe(200);
+    resetTriggersCache();
+    await consume([prefer(user, "weekly"), event(user, "cart_add", 31, "p1")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(1);
+    // another trigger now: its own cooldown is no help, the reader's preference is
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART_60] })).status).toBe(200);
+    resetTriggersCache();
+    await deliveredDaysAgo(user, 3);
+    await consume([event(user, "cart_add", 61, "p2")]);
+    await alarmUntil(user, 2);
+    expect(calls).toHaveLength(1);
+    expect(await rows(user)).toMatchObject([
+      { trigger: "cart-30", state: "delivered" },
+      { trigger: "cart-60", state: "cancelled", reason: "frequency", items: "[]" },
+    ]);
+    await deliveredDaysAgo(user, 8);
+    await consume([event(user, "cart_add", 61, "p3")]);
+    await alarmUntil(user, 2);
+    expect(calls).toHaveLength(2);
+    expect((JSON.parse((calls[1] as Call).body) as TriggerDelivery).items).toEqual(["p3"]);
+  });
+
+  it("daily allows one a day; a delivery begun already is retried whatever the preference (the same send)", async () => {
+    const user = "trig-freq-d";
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] })).status).toBe(200);
+    resetTriggersCache();
+    let attempts = 0;
+    answer = () => (++attempts === 1 ? new Response("busy", { status: 503 }) : new Response("ok"));
+    await consume([prefer(user, "daily"), event(user, "cart_add", 31, "p1")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(1);
+    await timePasses(user);
+    await alarmUntil(user, 2);
+    expect(calls).toHaveLength(2);
+    expect(await rows(user)).toMatchObject([{ trigger: "cart-30", state: "delivered" }]);
+    // another trigger: 23 hours after that send it is dropped, 25 hours after it goes
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART_60] })).status).toBe(200);
+    resetTriggersCache();
+    await deliveredDaysAgo(user, 23 / 24);
+    await consume([event(user, "cart_add", 61, "p2")]);
+    await alarmUntil(user, 3);
+    expect(calls).toHaveLength(2);
+    expect(await rows(user)).toMatchObject([{ trigger: "cart-30" }, { trigger: "cart-60", reason: "frequency" }]);
+    await deliveredDaysAgo(user, 25 / 24);
+    await consume([event(user, "cart_add", 61, "p3")]);
+    await alarmUntil(user, 3);
+    expect(calls).toHaveLength(3);
+    expect((JSON.parse((calls[2] as Call).body) as TriggerDelivery).trigger).toBe("cart-60");
+  });
+});

@@ -9,9 +9,11 @@
 
 import type { CatalogChange } from "../../core/catalog-changes";
 import type { QueuedEvent } from "../../core/events";
+import type { Consent } from "../../core/profile";
 import {
   type CancelReason,
   type CartAbandonedTrigger,
+  frequencyAllows,
   nextTriggerState,
   nextViewedStep,
   RETRY_DELAYS_S,
@@ -167,6 +169,61 @@ export function cancelOnOptOut(sql: SqlStorage, user: string, reason: CancelReas
     reason,
     user,
   ).rowsWritten;
+}
+
+/**
+ * When the reader's latest triggered send other than `delivery` counts from (unix s), for their frequency
+ * preference: one acknowledged (`delivered_at`: a row keeps its last), or one begun and not settled (pending
+ * with `sent_at`: its call in flight, or waiting for a retry; the receiver may hold it already). One given up, or
+ * cancelled before its first call, is not counted. Null: none.
+ */
+export function lastTriggeredSend(sql: SqlStorage, user: string, delivery: string): number | null {
+  const at = sql
+    .exec<{ at: number | null }>(
+      `SELECT max(max(coalesce(delivered_at, 0),
+         CASE WHEN state = 'pending' AND sent_at IS NOT NULL AND delivery <> ? THEN sent_at / 1000 ELSE 0 END)) AS at
+       FROM triggers WHERE user = ?`,
+      delivery,
+      user,
+    )
+    .one().at;
+  return at ? Math.floor(at) : null;
+}
+
+/**
+ * Cancels a due delivery (`frequency`) whose first webhook call would come sooner after the reader's latest
+ * triggered send than their frequency preference allows (core/triggers.ts frequencyAllows). A delivery begun
+ * already (a retry) is the same send, never held back. Synchronous: called just before claimDelivery, with no
+ * await between, so two of one reader's deliveries due together never both pass. Returns whether it cancelled.
+ */
+export function cancelOverFrequency(
+  sql: SqlStorage,
+  d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
+  frequency: Consent["frequency"],
+  nowMs: number,
+): boolean {
+  if (frequency === null) return false;
+  const untried =
+    sql
+      .exec(
+        `SELECT 1 FROM triggers
+         WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending' AND sent_at IS NULL`,
+        d.user,
+        d.trigger,
+        d.delivery,
+      )
+      .toArray().length > 0;
+  if (!untried) return false;
+  const last = lastTriggeredSend(sql, d.user, d.delivery);
+  if (frequencyAllows(frequency, last, Math.floor(nowMs / 1000))) return false;
+  sql.exec(
+    `UPDATE triggers SET state = 'cancelled', items = '[]', ${CLEAR_CHANGES}, reason = 'frequency'
+     WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+    d.user,
+    d.trigger,
+    d.delivery,
+  );
+  return true;
 }
 
 /** Pending deliveries due by `nowMs`, oldest first. */
