@@ -138,9 +138,8 @@ describe("viewed-back-in-stock", () => {
       ok: true,
       claims: { u: viewer, c: "back" },
     });
-    // nothing was scheduled for the others; the unsubscribed reader's delivery was cancelled when due
-    for (const user of [other, longAgo, buyer]) expect(await rowsOf(user)).toEqual([]);
-    expect(await rowsOf(quit)).toMatchObject([{ trigger: "back", state: "cancelled" }]);
+    // nothing was scheduled for the others, nor for the unsubscribed reader (nothing of theirs kept for it)
+    for (const user of [other, longAgo, buyer, quit]) expect(await rowsOf(user)).toEqual([]);
     // within the cooldown (24 h) the same item gone and back again sends nothing more
     await patch([{ id: "bis-1", stock: 0 }]);
     await patch([{ id: "bis-1", stock: 3 }]);
@@ -365,16 +364,34 @@ describe("what a delivery holds, and how much one change may cost", () => {
     expect(JSON.parse(held.items)).toEqual(["cl-2", "cl-1"]);
   });
 
-  it("a reader who turned personalization off is not told what they viewed", async () => {
-    const user = "vw-np";
-    await consume([event(user, "view", 1, "np-1")]);
-    await consume([{ id: "np", type: "consent", user, ts: nowS(), consent: { personalization: false } }]);
+  it("a reader who turned personalization off, or paused sends, is not told what they viewed, and nothing is kept for it", async () => {
+    const [user, paused] = ["vw-np", "vw-pause"];
+    await consume([event(user, "view", 1, "np-1"), event(paused, "view", 1, "np-1")]);
+    await consume([
+      { id: "np", type: "consent", user, ts: nowS(), consent: { personalization: false } },
+      { id: "pz", type: "consent", user: paused, ts: nowS(), consent: { pausedUntil: nowS() + 86_400 } },
+    ]);
+    const seqOf = (u: string) =>
+      runInDurableObject(
+        readerStub(env, u),
+        (_: ReaderShard, state) =>
+          state.storage.sql.exec<{ n: number }>("SELECT coalesce(max(seq), 0) AS n FROM catalog_seq").one().n,
+      );
+    const before = [await seqOf(user), await seqOf(paused)];
     await patch([{ id: "np-1", stock: 0 }]);
     await patch([{ id: "np-1", stock: 2 }]);
-    await vi.waitFor(async () => expect((await rowsOf(user)).length).toBe(1), { timeout: 3000, interval: 50 });
-    await deliveredTo(1, user);
+    // both shards applied the change, and scheduled nothing for them
+    await vi.waitFor(
+      async () => {
+        expect(await seqOf(user)).toBeGreaterThan(before[0] as number);
+        expect(await seqOf(paused)).toBeGreaterThan(before[1] as number);
+      },
+      { timeout: 3000, interval: 50 },
+    );
+    expect(await rowsOf(user)).toEqual([]);
+    expect(await rowsOf(paused)).toEqual([]);
+    await deliveredTo(1, user, paused);
     expect(calls).toHaveLength(0);
-    expect(await rowsOf(user)).toMatchObject([{ state: "cancelled" }]);
   });
 
   it("one call stops at its row bound and acknowledges what it applied; the rest comes with the next", async () => {

@@ -5,7 +5,9 @@
  * the writer's retry) schedules nothing twice. Each change is matched against the views index
  * (worker/state/views-table.ts): the readers who viewed the item within a trigger's window get a delivery due
  * now in the trigger table, as core/triggers.ts nextViewedStep allows (cooldown, one pending per trigger).
- * Consent (unsubscribed, paused) and purchases since are checked again when sending, as for cart-abandoned.
+ * A viewer whose consent stops viewed-* deliveries now (`stops`: tracking off, unsubscribed, paused,
+ * personalization off) gets none: nothing of theirs is stored for a send that would be cancelled. Consent and
+ * purchases since are checked again when sending, as for cart-abandoned.
  */
 import { announces, type CatalogChange } from "../../core/catalog-changes";
 import { CHANGE_STALE_AFTER_SECONDS, type ViewedTrigger } from "../../core/triggers";
@@ -37,7 +39,8 @@ export function appliedSeq(sql: SqlStorage): number {
  * Applies the changes not applied yet, in sequence order (inside the shard's transaction): schedules the
  * viewers' deliveries and advances the shard's sequence number past each change applied whole. It stops
  * before a change that would take the call past ROWS_PER_CALL rows (never before the first), so the writer sends
- * the rest again. A change older than CHANGE_STALE_AFTER_SECONDS is passed over unread. Returns the sequence
+ * the rest again. A change older than CHANGE_STALE_AFTER_SECONDS is passed over unread; a viewer `stops` holds
+ * back is passed over. Returns the sequence
  * number now applied, how many deliveries were started or extended, and the earliest due time (ms), or null.
  */
 export function applyCatalogChanges(
@@ -46,6 +49,8 @@ export function applyCatalogChanges(
   changes: readonly CatalogChange[],
   nowMs: number,
   inFlight: ReadonlySet<string>,
+  /** whether the reader's consent stops a viewed-* delivery now */
+  stops: (user: string) => boolean = () => false,
 ): { seq: number; scheduled: number; earliest: number | null } {
   const before = appliedSeq(sql);
   const fresh = changes.filter((c) => c.seq > before).sort((a, b) => a.seq - b.seq);
@@ -68,7 +73,7 @@ export function applyCatalogChanges(
       for (const trigger of announcing) {
         const since = nowS - trigger.viewedWithinDays * 86_400;
         for (const viewer of viewers) {
-          if (viewer.ts < since) continue;
+          if (viewer.ts < since || stops(viewer.user)) continue;
           const at = scheduleViewed(sql, viewer.user, trigger, change, viewer.ts, nowMs, inFlight);
           if (at === null) continue;
           scheduled++;

@@ -505,8 +505,15 @@ export class ReaderShard extends DurableObject<Bindings> {
     }
     const triggers = viewedTriggers(config.triggers);
     const now = Date.now();
+    const nowIso = new Date(now).toISOString();
+    // a viewer whose consent would cancel the delivery at once gets none (views are written with their reader's
+    // row, so one is always held; were none, the alarm would cancel it: `reader-gone`)
+    const stops = (user: string) => {
+      const consent = this.reader(user, nowIso)?.profile.consent;
+      return consent !== undefined && consentStops(consent, true, Math.floor(now / 1000)) !== null;
+    };
     const result = this.ctx.storage.transactionSync(() =>
-      applyCatalogChanges(this.sql, triggers, changes, now, this.inFlight),
+      applyCatalogChanges(this.sql, triggers, changes, now, this.inFlight, stops),
     );
     if (result.earliest !== null) await this.scheduleAlarm(result.earliest);
     return result.seq;
