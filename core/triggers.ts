@@ -21,6 +21,11 @@ export type ViewedTriggerType = (typeof VIEWED_TRIGGER_TYPES)[number];
 
 /** A cart older than this past its due time when it arrives (a history import, a long outage) never fires. */
 export const STALE_AFTER_SECONDS = 3600;
+/**
+ * A delivery whose first webhook call could not be made within this long of its due time (the webhook secret
+ * missing, the configuration unreadable, a long outage) is dropped, not sent days late: a cart or a price moves on.
+ */
+export const LATE_AFTER_SECONDS = 86_400;
 /** Items named in a delivery (the latest cart adds). */
 export const MAX_TRIGGER_ITEMS = 10;
 export const MAX_TRIGGERS = 20;
@@ -110,7 +115,8 @@ export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
  * a closed list. `purchased`: nothing was abandoned (a cart), or every item viewed was bought since;
  * `unsubscribed`, `tracking-off`, `paused`: the reader's consent; `personalization-off`: a viewed-* delivery (what
  * a reader viewed is personal); `trigger-off`: removed, switched off, or now of another type; `reader-gone`: no
- * profile held; `frequency`: another triggered send reached the reader within their frequency preference.
+ * profile held; `frequency`: another triggered send reached the reader within their frequency preference;
+ * `stale`: its first call could not be made within LATE_AFTER_SECONDS of its due time.
  */
 export const CANCEL_REASONS = [
   "purchased",
@@ -121,6 +127,7 @@ export const CANCEL_REASONS = [
   "trigger-off",
   "reader-gone",
   "frequency",
+  "stale",
 ] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
 

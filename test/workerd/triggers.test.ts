@@ -227,6 +227,30 @@ describe("cart-abandoned trigger", () => {
     expect(await triggerRow(user)).toMatchObject([{ state: "cancelled", reason: "purchased" }]);
   });
 
+  it("a delivery that could not be tried for over a day after its due time is dropped, not sent that late", async () => {
+    const [late, lateToo] = ["trig-late", "trig-late-2"];
+    // due in 30 s: the runtime's own alarm stays away while the test plays its part
+    await consume([event(late, "cart_add", 29.5, "p1"), event(lateToo, "cart_add", 29.5, "p2")]);
+    // as if each had waited since (the webhook secret missing, the configuration unreadable): 25 h and 20 h
+    const waited = (user: string, hours: number) =>
+      runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
+        state.storage.sql.exec(
+          "UPDATE triggers SET due_at = ?, next_at = ? WHERE user = ?",
+          nowS() - hours * 3600,
+          Date.now() - 1,
+          user,
+        );
+      });
+    await waited(late, 25);
+    await waited(lateToo, 20);
+    await alarmUntil(late, 1);
+    expect(calls).toHaveLength(0);
+    expect(await triggerRow(late)).toMatchObject([{ state: "cancelled", reason: "stale" }]);
+    await alarmUntil(lateToo, 1);
+    expect(calls).toHaveLength(1);
+    expect(await triggerRow(lateToo)).toMatchObject([{ state: "delivered" }]);
+  });
+
   it("a delivery whose trigger was switched off since is cancelled when due, saying so", async () => {
     const user = "trig-off";
     await consume([event(user, "cart_add", 10, "p1")]);

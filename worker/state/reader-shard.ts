@@ -81,9 +81,9 @@ import {
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import { PRUNE_SLACK_MS } from "./sql-tables";
 import {
+  cancelBeforeFirstCall,
   cancelOnOptOut,
   cancelOnPurchase,
-  cancelOverFrequency,
   claimDelivery,
   type DueDelivery,
   deleteTriggers,
@@ -641,8 +641,8 @@ export class ReaderShard extends DurableObject<Bindings> {
    * Sends due trigger deliveries, WEBHOOK_CONCURRENCY at a time. Cancelled instead: a trigger no longer
    * configured (switched off, or now of another type), a reader gone, unsubscribed, paused, with tracking off,
    * or who bought since the cart add (viewed-*: bought every item since viewing it; the items bought are left
-   * out); and one whose first call would come sooner after the reader's last triggered send than their frequency
-   * preference allows. Put off (not an attempt): the configuration unreadable, a secret missing. A failed send is retried
+   * out); and, before its first call, one due more than a day ago (it could not be tried meanwhile) or whose call
+   * would come sooner after the reader's last triggered send than their frequency preference allows. Put off (not an attempt): the configuration unreadable, a secret missing. A failed send is retried
    * later (core/triggers.ts RETRY_DELAYS_S), with the same delivery id.
    */
   private async deliverDue(due: DueDelivery[]): Promise<void> {
@@ -680,9 +680,11 @@ export class ReaderShard extends DurableObject<Bindings> {
         recordAttempt(this.sql, d, later(), nowMs);
         return;
       }
-      // the reader's frequency preference counts every trigger's sends: checked and claimed with no await between
-      if (cancelOverFrequency(this.sql, d, profile.consent.frequency, nowMs)) {
-        logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: "frequency" });
+      // too late to send, or over the reader's frequency preference (which counts every trigger's sends): checked
+      // and claimed with no await between
+      const held = cancelBeforeFirstCall(this.sql, d, profile.consent.frequency, nowMs);
+      if (held) {
+        logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: held });
         return;
       }
       // the row as it is now (changes may have joined it since the alarm read it), marked as begun

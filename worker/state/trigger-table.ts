@@ -14,6 +14,7 @@ import {
   type CancelReason,
   type CartAbandonedTrigger,
   frequencyAllows,
+  LATE_AFTER_SECONDS,
   nextTriggerState,
   nextViewedStep,
   RETRY_DELAYS_S,
@@ -191,39 +192,45 @@ export function lastTriggeredSend(sql: SqlStorage, user: string, delivery: strin
 }
 
 /**
- * Cancels a due delivery (`frequency`) whose first webhook call would come sooner after the reader's latest
- * triggered send than their frequency preference allows (core/triggers.ts frequencyAllows). A delivery begun
- * already (a retry) is the same send, never held back. Synchronous: called just before claimDelivery, with no
- * await between, so two of one reader's deliveries due together never both pass. Returns whether it cancelled.
+ * Cancels a due delivery before its first webhook call when it is `stale` (due more than LATE_AFTER_SECONDS
+ * ago: it could not be tried meanwhile) or over the reader's `frequency` (the call would come sooner after their
+ * latest triggered send than their preference allows: core/triggers.ts frequencyAllows). A delivery begun already
+ * (a retry) is the same send, never held back. Synchronous: called just before claimDelivery, with no await
+ * between, so two of one reader's deliveries due together never both pass. Returns why it cancelled, or null.
  */
-export function cancelOverFrequency(
+export function cancelBeforeFirstCall(
   sql: SqlStorage,
   d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
   frequency: Consent["frequency"],
   nowMs: number,
-): boolean {
-  if (frequency === null) return false;
-  const untried =
-    sql
-      .exec(
-        `SELECT 1 FROM triggers
-         WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending' AND sent_at IS NULL`,
-        d.user,
-        d.trigger,
-        d.delivery,
-      )
-      .toArray().length > 0;
-  if (!untried) return false;
-  const last = lastTriggeredSend(sql, d.user, d.delivery);
-  if (frequencyAllows(frequency, last, Math.floor(nowMs / 1000))) return false;
+): "stale" | "frequency" | null {
+  const nowS = Math.floor(nowMs / 1000);
+  const untried = sql
+    .exec<{ due_at: number }>(
+      `SELECT due_at FROM triggers
+       WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending' AND sent_at IS NULL`,
+      d.user,
+      d.trigger,
+      d.delivery,
+    )
+    .toArray()[0];
+  if (!untried) return null;
+  const reason =
+    nowS > untried.due_at + LATE_AFTER_SECONDS
+      ? "stale"
+      : !frequencyAllows(frequency, lastTriggeredSend(sql, d.user, d.delivery), nowS)
+        ? "frequency"
+        : null;
+  if (reason === null) return null;
   sql.exec(
-    `UPDATE triggers SET state = 'cancelled', items = '[]', ${CLEAR_CHANGES}, reason = 'frequency'
+    `UPDATE triggers SET state = 'cancelled', items = '[]', ${CLEAR_CHANGES}, reason = ?
      WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+    reason,
     d.user,
     d.trigger,
     d.delivery,
   );
-  return true;
+  return reason;
 }
 
 /** Pending deliveries due by `nowMs`, oldest first. */
