@@ -336,13 +336,22 @@ describe("an opt-out that stops triggers", () => {
   });
 
   it("an opt-out and an opt-in in one batch still empties them; a cart add after the opt-in schedules again", async () => {
-    const user = "trig-opt-back";
+    const [user, sameBatch] = ["trig-opt-back", "trig-opt-back-2"];
     await consume([event(user, "cart_add", 10, "p1")]);
     const off = consent(user, { tracking: false });
     await consume([off, { ...consent(user, { tracking: true }), ts: off.ts + 1 }]);
     expect(await stored(user)).toMatchObject([{ state: "cancelled", reason: "tracking-off", items: "[]" }]);
     await consume([{ ...event(user, "cart_add", 0, "p2"), ts: off.ts + 2 }]);
     expect(await stored(user)).toMatchObject([{ state: "pending", reason: null, items: '["p2"]' }]);
+    // all in one batch: the cart add before the opt-out is forgotten, the one after the opt-in waits
+    const off2 = consent(sameBatch, { tracking: false });
+    await consume([
+      event(sameBatch, "cart_add", 10, "p3"),
+      off2,
+      { ...consent(sameBatch, { tracking: true }), ts: off2.ts + 1 },
+      { ...event(sameBatch, "cart_add", 0, "p4"), ts: off2.ts + 2 },
+    ]);
+    expect(await stored(sameBatch)).toMatchObject([{ state: "pending", reason: null, items: '["p4"]' }]);
   });
 
   it("personalization off empties the reader's viewed-* deliveries (what they viewed is personal) and keeps their cart", async () => {

@@ -334,14 +334,18 @@ export class ReaderShard extends DurableObject<Bindings> {
           const purchased = lastPurchaseTs(res.profile);
           // an opt-out that stops triggers (tracking off, also when turned on again within these events;
           // unsubscribed; personalization off, for viewed-*) empties their pending deliveries here, in the
-          // transaction that applies it, and a reader it stops schedules nothing new
+          // transaction that applies it; then a reader it still stops schedules nothing new, and one who opted in
+          // again within these events schedules only by the cart adds after their opt-out
           const stops = res.trackingOff ? "tracking-off" : consentStops(res.profile.consent, true, null);
-          if (triggers.length > 0 && (stops === null || stops === "personalization-off")) {
-            const at = updateTriggers(this.sql, user, triggers, appliedEvents, purchased, now);
+          if (stops !== null) cancelOnOptOut(this.sql, user, stops);
+          const stopsNow = consentStops(res.profile.consent, true, null);
+          if (triggers.length > 0 && (stopsNow === null || stopsNow === "personalization-off")) {
+            const offAt = res.trackingOff ? lastTrackingOff(appliedEvents) : Number.NEGATIVE_INFINITY;
+            const since = appliedEvents.filter((e) => e.ts > offAt);
+            const at = updateTriggers(this.sql, user, triggers, since, purchased, now);
             if (at !== null) triggerAt = Math.min(triggerAt ?? at, at);
           }
           if (appliedEvents.some((e) => e.type === "purchase")) cancelOnPurchase(this.sql, user, purchased);
-          if (stops !== null) cancelOnOptOut(this.sql, user, stops);
           // tracking turned off: what they viewed goes (their later events are not recorded); also when it was
           // turned off and on again within these events; not for an opt-out older than a newer opt-in (the
           // consent clock kept tracking on: nothing changed)
@@ -977,6 +981,14 @@ function parseClock(raw: string | undefined): ConsentClock {
 function notBought(items: readonly ViewedItem[], p: Profile): ViewedItem[] {
   const bought = new Map(p.purchases.map((x) => [x.item, x.lastTs]));
   return items.filter((i) => (bought.get(i.item) ?? Number.NEGATIVE_INFINITY) < i.viewedAt);
+}
+
+/** The time of the latest opt-out of tracking among applied events (unix s). */
+function lastTrackingOff(events: readonly QueuedEvent[]): number {
+  return events.reduce(
+    (at, e) => (e.type === "consent" && e.consent?.tracking === false ? Math.max(at, e.ts) : at),
+    Number.NEGATIVE_INFINITY,
+  );
 }
 
 /** The reader's latest purchase (unix s): the real-time one or the history's, whichever is later. */
