@@ -446,6 +446,47 @@ describe("the reader's frequency preference", () => {
     expect((JSON.parse((calls[1] as Call).body) as TriggerDelivery).items).toEqual(["p3"]);
   });
 
+  it("a call still in flight counts, even after a cart add moved its row: a viewed-* delivery due meanwhile waits its week", async () => {
+    const user = "trig-freq-fly";
+    const BACK = { id: "back", type: "viewed-back-in-stock", campaign: "back", webhook: HOOK };
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART, BACK] })).status).toBe(200);
+    resetTriggersCache();
+    // the webhook holds its first answer until the test lets it go
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    vi.restoreAllMocks();
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const req = new Request(input as RequestInfo, init);
+      calls.push({ body: await req.text(), signature: null, delivery: null });
+      if (calls.length === 1) await held;
+      return new Response("ok");
+    });
+    // due in 30 s: the runtime's own alarm stays away while the test plays its part
+    await consume([prefer(user, "weekly"), event(user, "cart_add", 29.5, "p1")]);
+    await timePasses(user);
+    const stub = readerStub(env, user);
+    const first = runInDurableObject(stub, (instance: ReaderShard) => instance.alarm());
+    await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 3000, interval: 20 });
+    // while it waits: a cart add moves the cart row (a new id), and a back-in-stock delivery is due now
+    await consume([event(user, "cart_add", 0, "p2")]);
+    await runInDurableObject(stub, (_: ReaderShard, state) => {
+      const back = TriggerSchema.parse(BACK) as ViewedTrigger;
+      const change = { seq: 1, item: "p7", kind: "back-in-stock", at: nowS() } as const;
+      scheduleViewed(state.storage.sql, user, back, change, nowS() - 60, Date.now(), new Set());
+    });
+    await runInDurableObject(stub, (instance: ReaderShard) => instance.alarm());
+    expect(calls).toHaveLength(1);
+    expect(await rows(user)).toMatchObject([
+      { trigger: "back", state: "cancelled", reason: "frequency", items: "[]" },
+      { trigger: "cart-30", state: "pending" },
+    ]);
+    release();
+    await first;
+    expect(calls).toHaveLength(1);
+  });
+
   it("daily allows one a day; a delivery begun already is retried whatever the preference (the same send)", async () => {
     const user = "trig-freq-d";
     expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] })).status).toBe(200);

@@ -208,6 +208,11 @@ export class ReaderShard extends DurableObject<Bindings> {
   private alarmAt: number | null = null;
   /** deliveries whose webhook has not answered yet: the alarm does not send them twice, nor does a change extend them */
   private readonly inFlight = new Set<string>();
+  /**
+   * readers with a webhook call in flight, and how many: a call whose row a cart add has moved meanwhile (a new id,
+   * its mark gone) still counts against their frequency preference until it answers
+   */
+  private readonly inFlightReaders = new Map<string, number>();
   /** sends of the experiment outbox to D1, one at a time (in order) */
   private sending: Promise<void> = Promise.resolve();
 
@@ -686,7 +691,8 @@ export class ReaderShard extends DurableObject<Bindings> {
       }
       // too late to send, or over the reader's frequency preference (which counts every trigger's sends): checked
       // and claimed with no await between
-      const held = cancelBeforeFirstCall(this.sql, d, profile.consent.frequency, nowMs);
+      const calling = (this.inFlightReaders.get(d.user) ?? 0) > 0;
+      const held = cancelBeforeFirstCall(this.sql, d, profile.consent.frequency, nowMs, calling);
       if (held) {
         logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: held });
         return;
@@ -701,6 +707,7 @@ export class ReaderShard extends DurableObject<Bindings> {
         return;
       }
       this.inFlight.add(d.delivery);
+      this.inFlightReaders.set(d.user, (this.inFlightReaders.get(d.user) ?? 0) + 1);
       try {
         const sent = await deliver(row, trigger, secrets, Date.now(), viewed);
         const outcome = sent.ok
@@ -711,6 +718,9 @@ export class ReaderShard extends DurableObject<Bindings> {
         }
       } finally {
         this.inFlight.delete(d.delivery);
+        const left = (this.inFlightReaders.get(d.user) ?? 1) - 1;
+        if (left > 0) this.inFlightReaders.set(d.user, left);
+        else this.inFlightReaders.delete(d.user);
       }
     };
     // Workers open at most six connections at once: more would only wait, on the webhook's deadline

@@ -195,14 +195,16 @@ export function lastTriggeredSend(sql: SqlStorage, user: string, delivery: strin
  * Cancels a due delivery before its first webhook call when it is `stale` (due more than LATE_AFTER_SECONDS
  * ago: it could not be tried meanwhile) or over the reader's `frequency` (the call would come sooner after their
  * latest triggered send than their preference allows: core/triggers.ts frequencyAllows). A delivery begun already
- * (a retry) is the same send, never held back. Synchronous: called just before claimDelivery, with no await
- * between, so two of one reader's deliveries due together never both pass. Returns why it cancelled, or null.
+ * (a retry) is the same send, never held back. `calling`: another of the reader's calls is in flight (a send
+ * now, whatever its row says: a cart add may have moved it). Synchronous: called just before claimDelivery, with
+ * no await between, so two of one reader's deliveries due together never both pass. Returns why it cancelled.
  */
 export function cancelBeforeFirstCall(
   sql: SqlStorage,
   d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
   frequency: Consent["frequency"],
   nowMs: number,
+  calling = false,
 ): "stale" | "frequency" | null {
   const nowS = Math.floor(nowMs / 1000);
   const untried = sql
@@ -218,7 +220,7 @@ export function cancelBeforeFirstCall(
   const reason =
     nowS > untried.due_at + LATE_AFTER_SECONDS
       ? "stale"
-      : !frequencyAllows(frequency, lastTriggeredSend(sql, d.user, d.delivery), nowS)
+      : !frequencyAllows(frequency, calling ? nowS : lastTriggeredSend(sql, d.user, d.delivery), nowS)
         ? "frequency"
         : null;
   if (reason === null) return null;
