@@ -13,6 +13,7 @@ import { z } from "zod";
 import { CampaignIdSchema } from "./campaign";
 import type { QueuedEvent } from "./events";
 import type { Consent } from "./profile";
+import { isLoopbackHost } from "./web-url";
 
 export const TRIGGER_TYPES = ["cart-abandoned", "viewed-back-in-stock", "viewed-price-drop"] as const;
 export type TriggerType = (typeof TRIGGER_TYPES)[number];
@@ -30,7 +31,6 @@ export const LATE_AFTER_SECONDS = 86_400;
 export const MAX_TRIGGER_ITEMS = 10;
 export const MAX_TRIGGERS = 20;
 
-const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 /** https, or http to this machine (local development). */
 const WebhookSchema = z
   .string()
@@ -39,7 +39,7 @@ const WebhookSchema = z
     (u) => {
       try {
         const url = new URL(u);
-        return url.protocol === "https:" || (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname));
+        return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
       } catch {
         return false;
       }
