@@ -6,7 +6,6 @@
  * workerd runs an inspector command only while a request holds the isolate, so `poke` sends cheap requests until
  * the collection is done.
  */
-import { createServer } from "node:net";
 import { WebSocket } from "undici";
 
 export interface HeapUsage {
@@ -72,18 +71,4 @@ export async function isolateHeap(inspectorPort: number, poke: () => Promise<voi
   } finally {
     ws.close();
   }
-}
-
-/** A TCP port free on 127.0.0.1 now (for the inspector). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }

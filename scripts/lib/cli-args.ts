@@ -1,10 +1,12 @@
 /**
  * The scripts' command lines: node's parseArgs, then an optional zod schema over the options that must be numbers or
  * one of a list. A bad option (unknown, missing its value, not a number, out of range) ends the run with what was
- * wrong and the usage line, exit code 2, instead of a stack trace or a NaN that flows into the run.
+ * wrong and the usage line, exit code 2, instead of a stack trace or a NaN that flows into the run. Also a
+ * Worker's `--url` (worker-url.ts), checked the same way.
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { z } from "zod";
+import { type WorkerUrl, workerUrl } from "./worker-url";
 
 type Parsed<T extends ParseArgsConfig> = ReturnType<typeof parseArgs<T>>;
 /** the schema's options as it outputs them, every other option as parseArgs gave it */
@@ -66,3 +68,14 @@ export const decimal = ({ gt, gte, lt, lte }: DecimalBounds) => {
     .transform(Number)
     .pipe(n);
 };
+
+/** workerUrl for a CLI's `--url` (absent: null): what is wrong, then exit 2. */
+export function workerUrlOrExit(raw: string | undefined): WorkerUrl | null {
+  if (raw === undefined) return null;
+  try {
+    return workerUrl(raw);
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+}

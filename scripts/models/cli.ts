@@ -8,10 +8,10 @@
  * wrangler state (as `npm start` uses it) by default, the real namespace with --remote. `list` always reads KV.
  */
 import { activate, type Listing, listVersions, ModelsError, type Move, rollback } from "../../core/model-versions";
-import { cliArgs } from "../lib/cli-args";
+import { cliArgs, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { wranglerKv } from "../seed/wrangler-kv";
-import { moveViaWorker, workerUrl } from "./move-via-worker";
+import { moveViaWorker } from "./move-via-worker";
 
 const USAGE =
   "usage: npm run models -- list | activate <version> | rollback [--url <worker> | --remote | --persist-to <dir>] [--json]";
@@ -70,13 +70,7 @@ if (values.url !== undefined && (values.remote || values["persist-to"] !== undef
   process.exit(2);
 }
 const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
-let worker: { base: string; local: boolean } | null = null;
-try {
-  worker = values.url === undefined ? null : workerUrl(values.url);
-} catch (e) {
-  console.error((e as Error).message);
-  process.exit(2);
-}
+const worker = workerUrlOrExit(values.url);
 try {
   if (command === "list" && !version) {
     const listing = await listVersions(kv);

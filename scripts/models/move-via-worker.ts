@@ -2,36 +2,15 @@
  * A model move made by the Worker rather than by the CLI: `POST /v1/admin/models/activate` or `/rollback`, which
  * the Worker runs in its one writer of moves (the ModelMover Durable Object), so a CLI's move is serialized with
  * the admin API's and the dashboard's. Used by `npm run models -- activate|rollback --url` and `npm run seed --
- * --url`, which first check the address (`workerUrl`) and, the seed before it writes anything, that the Worker
- * takes the key (`checkAdminAccess`). Only `fetch`: it runs in Node and, in the tests, against the Worker in workerd.
+ * --url`, which first check the address (scripts/lib/worker-url.ts) and, the seed before it writes anything, that
+ * the Worker takes the key (`checkAdminAccess`). Only `fetch`: it runs in Node and, in the tests, against the Worker in workerd.
  */
 import { ModelsError, type Move, MoveSchema } from "../../core/model-versions";
-import { isLoopbackHost } from "../../core/web-url";
 
 export type MoveRequest = { kind: "activate"; version: string } | { kind: "rollback" };
 
 /** How long one move may take (the Worker checks the version's ONNX bytes, several MB, before it moves). */
 const TIMEOUT_MS = 60_000;
-
-/**
- * The Worker's address from `--url`: http(s), and plain http only on this machine (the admin key must not cross a
- * network in clear); `local` says whether it is on this machine (it then reads local KV, and may take `.dev.vars`'
- * key). Throws with what is wrong.
- */
-export function workerUrl(raw: string): { base: string; local: boolean } {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(`--url ${raw} is not a URL (http://127.0.0.1:8787, https://<your worker>)`);
-  }
-  const local = isLoopbackHost(url.hostname);
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && local))
-    throw new Error(
-      `--url ${raw}: https only (plain http only to this machine), so the admin key is not sent in clear`,
-    );
-  return { base: url.origin, local };
-}
 
 /** That the Worker at `baseUrl` answers its admin API and takes `adminKey` (a cheap read, before any write). */
 export async function checkAdminAccess(baseUrl: string, adminKey: string, send: typeof fetch = fetch): Promise<void> {

@@ -14,9 +14,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { ModelsError, modelState } from "../../core/model-versions";
-import { cliArgs } from "../lib/cli-args";
+import { cliArgs, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
-import { checkAdminAccess, moveViaWorker, workerUrl } from "../models/move-via-worker";
+import { checkAdminAccess, moveViaWorker } from "../models/move-via-worker";
 import { allEntries, erasedTombstones, keysOfErasedSince } from "./kv-entries";
 import { bulkDelete, bulkPut, wranglerKv } from "./wrangler-kv";
 
@@ -32,13 +32,7 @@ const { values } = cliArgs(USAGE, {
   },
 });
 const log = (m: string) => console.error(`[seed] ${m}`);
-let worker: { base: string; local: boolean } | null = null;
-try {
-  worker = values.url === undefined ? null : workerUrl(values.url);
-} catch (e) {
-  console.error((e as Error).message);
-  process.exit(2);
-}
+const worker = workerUrlOrExit(values.url);
 // the Worker at --url reads the namespace this seed writes: a deployed one the real namespace, a local one local KV
 // (a `wrangler dev --remote` on this machine is not told apart: seed it without --url, then move with models --url)
 if (worker && worker.local === values.remote) {

@@ -5,7 +5,8 @@
  */
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, isolateHeap } from "../../scripts/bench/isolate-heap";
+import { isolateHeap } from "../../scripts/bench/isolate-heap";
+import { freePort } from "../../scripts/lib/free-port";
 
 // a Worker that keeps about 40 MiB of arrays alive on /hold and lets them go on /drop
 const SCRIPT = `

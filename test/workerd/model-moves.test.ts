@@ -9,7 +9,8 @@ import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import type { ActivePointer, ModelHistory } from "../../core/manifest";
 import { ModelsError } from "../../core/model-versions";
-import { checkAdminAccess, moveViaWorker, workerUrl } from "../../scripts/models/move-via-worker";
+import { workerUrl } from "../../scripts/lib/worker-url";
+import { checkAdminAccess, moveViaWorker } from "../../scripts/models/move-via-worker";
 import { TEST_ADMIN_KEY } from "./fixture";
 import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send } from "./support/harness";
 
