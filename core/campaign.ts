@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { BlockCopySchema, COPY_FIELDS, copyTemplateProblem, namesTimeLeft } from "./block-copy";
+import { isCardId } from "./card-ids";
 import type { CatalogItem } from "./catalog";
 import {
   type ConditionProblem,
@@ -85,7 +86,7 @@ export const NO_CURRENCY = "XXX";
 
 /** Whether an item is a static or countdown block's (staticItem, countdownItem), not a product. */
 export function isStaticItem(item: CatalogItem): boolean {
-  return item.currency === NO_CURRENCY && (item.id.startsWith("static:") || item.id.startsWith("countdown:"));
+  return item.currency === NO_CURRENCY && isCardId(item.id);
 }
 
 /** A countdown block as the item its slots show: `countdown:<block id>`; images draw it from the block. */

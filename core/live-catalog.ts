@@ -5,6 +5,7 @@
  * (worker/state/catalog-writer.ts) merges and publishes, the edge (worker/catalog/live-catalog.ts) reads.
  */
 import { z } from "zod";
+import { isCardId } from "./card-ids";
 import { type CatalogItem, CurrencyCodeSchema } from "./catalog";
 import { IdSchema, InputNumberSchema } from "./events";
 
@@ -190,9 +191,12 @@ export function overlayItem(id: string, overlay: ItemOverlay | undefined): Catal
   return { id, title, price, currency, url, image: overlay.image ?? "", category: overlay.category ?? "" };
 }
 
-/** Ids the live catalog hides (out of stock or switched off). */
+/**
+ * Ids the live catalog hides (out of stock or switched off): products only, a campaign's own cards (a live item
+ * given a card's id) are never hidden by it.
+ */
 export function unavailableIds(live: LiveCatalog): Set<string> {
   const out = new Set<string>();
-  for (const [id, overlay] of Object.entries(live.items)) if (!isAvailable(overlay)) out.add(id);
+  for (const [id, overlay] of Object.entries(live.items)) if (!isAvailable(overlay) && !isCardId(id)) out.add(id);
   return out;
 }

@@ -10,7 +10,7 @@ import type { Campaign } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
 import type { Facts } from "../../core/conditions";
 import type { ModelOutputs, Profile } from "../../core/profile";
-import type { LiveCatalogView } from "../catalog/live-catalog";
+import { type LiveCatalogView, overlayOf } from "../catalog/live-catalog";
 
 const DAY = 86400;
 
@@ -24,8 +24,7 @@ export function liveCategories(
   lookup: (id: string) => CatalogItem | undefined,
   live: LiveCatalogView,
 ): (id: string) => string | undefined {
-  return (id) =>
-    (Object.hasOwn(live.catalog.items, id) ? live.catalog.items[id]?.category : undefined) ?? lookup(id)?.category;
+  return (id) => overlayOf(live, id)?.category ?? lookup(id)?.category;
 }
 
 export function readerFacts(

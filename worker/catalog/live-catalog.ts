@@ -14,6 +14,7 @@ import type { CatalogItem } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
 import {
   EMPTY_LIVE_CATALOG,
+  type ItemOverlay,
   type LiveCatalog,
   LiveCatalogSchema,
   liveItem,
@@ -113,6 +114,11 @@ function keepNewer(candidate: Cached): void {
   if (!cached || candidate.catalog.version > cached.catalog.version) cached = candidate;
 }
 
+/** An item's live fields, if it has any (an own key only: ids come from campaigns and profiles). */
+export function overlayOf(live: LiveCatalogView, id: string): ItemOverlay | undefined {
+  return Object.hasOwn(live.catalog.items, id) ? live.catalog.items[id] : undefined;
+}
+
 /**
  * An item a campaign names (a product block, a pinned item) as opens show it now: the model's catalog entry
  * (`lookup`) under its live fields, else a new arrival from its live fields alone (core/live-catalog.ts
@@ -124,7 +130,7 @@ export function namedItem(
 ): (id: string) => CatalogItem | null {
   return (id) => {
     if (live.unavailable.has(id)) return null;
-    const overlay = Object.hasOwn(live.catalog.items, id) ? live.catalog.items[id] : undefined;
+    const overlay = overlayOf(live, id);
     const item = lookup(id);
     return item ? liveItem(item, overlay) : overlayItem(id, overlay);
   };

@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { COPY_LIMITS, type RenderedCopy } from "../../core/block-copy";
-import { type Campaign, isStaticItem } from "../../core/campaign";
+import type { Campaign } from "../../core/campaign";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
 import { type ExposureFacts, ExposureFactsSchema } from "../../core/experiments/exposure";
 import type { RulesApplied } from "../../core/item-rules";
@@ -228,10 +228,8 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const rec = served.rec;
   const block = { id: served.selection.block.id, why: served.explanation };
   // the block's ranking may be a few seconds old (block-memo.ts): what the live catalog hides since is skipped
-  // (products only: a static or countdown card is the campaign's, whatever a live item of its id says)
   const { unavailable } = await getLiveCatalog(kv, input.waitUntil, now);
-  const shown =
-    unavailable.size > 0 ? rec.items.filter((it) => isStaticItem(it) || !unavailable.has(it.id)) : rec.items;
+  const shown = unavailable.size > 0 ? rec.items.filter((it) => !unavailable.has(it.id)) : rec.items;
   // fewer items than slots (a tiny catalog): repeat the last one rather than show nothing
   const item = shown[slot.index] ?? shown[shown.length - 1] ?? null;
   const copy = blockCopy(campaign, served.selection.block, item, now);

@@ -70,10 +70,9 @@ export function registerClick(app: Hono<AppEnv>): void {
       const product = target ? webUrl(target, base) : null;
       if (!decision.item || !product) return redirect(fallback, decision.reason);
       // what the open showed may have gone out of stock since (the live catalog, polled once a second); the
-      // click is recorded all the same: the reader clicked it. A static or countdown card is no product.
+      // click is recorded all the same: the reader clicked it
       const gone =
         decision.campaign.unavailableClick === "fallback" &&
-        !isStaticItem(decision.item) &&
         (await getLiveCatalog(c.env.OPENTIME_KV, bg.waitUntil)).unavailable.has(decision.item.id);
       const destination = gone
         ? fallback

@@ -224,6 +224,16 @@ export function cancelBeforeFirstCall(
         ? "frequency"
         : null;
   if (reason === null) return null;
+  cancelDelivery(sql, d, reason);
+  return reason;
+}
+
+/** Cancels one pending delivery: its items and details emptied, why kept. */
+function cancelDelivery(
+  sql: SqlStorage,
+  d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
+  reason: CancelReason,
+): void {
   sql.exec(
     `UPDATE triggers SET state = 'cancelled', items = '[]', ${CLEAR_CHANGES}, reason = ?
      WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
@@ -232,7 +242,6 @@ export function cancelBeforeFirstCall(
     d.trigger,
     d.delivery,
   );
-  return reason;
 }
 
 /** Pending deliveries due by `nowMs`, oldest first. */
@@ -417,14 +426,7 @@ export function recordAttempt(
       return false;
     }
     case "cancelled":
-      sql.exec(
-        `UPDATE triggers SET state = 'cancelled', items = '[]', ${CLEAR_CHANGES}, reason = ?
-         WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
-        outcome.reason,
-        d.user,
-        d.trigger,
-        d.delivery,
-      );
+      cancelDelivery(sql, d, outcome.reason);
       return false;
     case "postponed":
       sql.exec(
