@@ -18,7 +18,7 @@ import { generateDemo } from "../demo/generate";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { freePort } from "../lib/free-port";
 import { trainAndExport } from "../train/pipeline";
-import { isolateHeap } from "./isolate-heap";
+import { isolateHeap, mib } from "./isolate-heap";
 import { jpegCdn } from "./jpeg-cdn";
 import { runLoadTest } from "./load-test";
 import { benchPools } from "./pools-bench";
@@ -491,7 +491,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
         heap_used: heap.used_mib,
         heap_total: heap.total_mib,
         buffers: heap.buffers_mib,
-        wasm: wasm.wasm_bytes === null ? null : Math.round((wasm.wasm_bytes / 2 ** 20) * 10) / 10,
+        wasm: wasm.wasm_bytes === null ? null : mib(wasm.wasm_bytes),
         process_idle: idle?.rss_mib ?? null,
         process_serving: serving?.rss_mib ?? null,
         process_peak: serving?.peak_mib ?? null,

@@ -19,7 +19,8 @@ export interface HeapUsage {
 
 /** Miniflare's name for the inspector target of an unnamed user worker. */
 const USER_WORKER_TARGET = "core:user:";
-const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+/** Bytes as MiB, to a tenth. */
+export const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 /** How long the inspector may take to answer one command (with requests holding the isolate meanwhile). */
 const CALL_MS = 30_000;

@@ -9,6 +9,7 @@
 
 import { z } from "zod";
 import { LAYOUT_NAMES, type LayoutName } from "../../core/layouts";
+import { isLoopbackHost } from "../../core/web-url";
 import { cliArgs, decimal } from "../lib/cli-args";
 import { adminKey, tokenSecret } from "../lib/dev-vars";
 import { buildEmails, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
@@ -57,11 +58,13 @@ const DEFAULT_SUBJECT = "Picked for you";
 
 try {
   // the campaign's subject rules, per recipient, unless one subject is given for all
+  const apiUrl = values["api-url"] ?? baseUrl;
   const subjects = values.subject
     ? undefined
     : await fetchSubjects(
-        values["api-url"] ?? baseUrl,
-        adminKey(),
+        apiUrl,
+        // .dev.vars' key only for a Worker on this machine
+        adminKey(isLoopbackHost(new URL(apiUrl).hostname)),
         values.campaign,
         (await readRecipients(values.recipients, !values.esp)).map((r) => r.userId),
       );

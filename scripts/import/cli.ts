@@ -6,6 +6,7 @@
  * changed since starts again).
  */
 import { z } from "zod";
+import { isLoopbackHost } from "../../core/web-url";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { Progress } from "../lib/progress";
@@ -32,7 +33,8 @@ if (!values.data) {
 }
 let key: string;
 try {
-  key = values.key ?? adminKey();
+  // .dev.vars' key only for a Worker on this machine
+  key = values.key ?? adminKey(isLoopbackHost(new URL(values.url as string).hostname));
 } catch (e) {
   console.error(`${(e as Error).message}, or pass --key`);
   process.exit(2);

@@ -3,7 +3,8 @@
  * the Worker runs in its one writer of moves (the ModelMover Durable Object), so a CLI's move is serialized with
  * the admin API's and the dashboard's. Used by `npm run models -- activate|rollback --url` and `npm run seed --
  * --url`, which first check the address (scripts/lib/worker-url.ts) and, the seed before it writes anything, that
- * the Worker takes the key (`checkAdminAccess`). Only `fetch`: it runs in Node and, in the tests, against the Worker in workerd.
+ * the Worker takes the key (`checkAdminAccess`). Only `fetch`: it runs in Node and, in the tests, against the
+ * Worker in workerd.
  */
 import { ModelsError, type Move, MoveSchema } from "../../core/model-versions";
 
@@ -49,8 +50,9 @@ export async function moveViaWorker(
     throw new Error(`${url} answered 200 with no model move: ${text.slice(0, 200)} (is --url this Worker?)`);
   }
   if (res.status === 401 || res.status === 403) throw keyRefused(url, res.status, body);
-  const message = errorOf(body)?.message ?? text.slice(0, 300);
-  if (res.status === 409 && errorOf(body)?.code === "MODEL_REFUSED") throw new ModelsError(message);
+  const error = errorOf(body);
+  const message = error?.message ?? text.slice(0, 300);
+  if (res.status === 409 && error?.code === "MODEL_REFUSED") throw new ModelsError(message);
   throw new Error(`${url} answered ${res.status}: ${message}`);
 }
 
