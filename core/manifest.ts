@@ -147,12 +147,14 @@ export const ModelHistorySchema = z.array(ActivePointerSchema).max(MODEL_HISTORY
 export type ModelHistory = z.infer<typeof ModelHistorySchema>;
 
 /** Why a version cannot serve (the Worker's reasons, a closed set). */
-export type ModelCheckFailure =
-  | "model-manifest-invalid"
-  | "model-spec-unknown"
-  | "model-missing"
-  | "model-corrupt"
-  | "catalog-invalid";
+export const MODEL_CHECK_FAILURES = [
+  "model-manifest-invalid",
+  "model-spec-unknown",
+  "model-missing",
+  "model-corrupt",
+  "catalog-invalid",
+] as const;
+export type ModelCheckFailure = (typeof MODEL_CHECK_FAILURES)[number];
 
 export interface ModelParts {
   /** parsed JSON of `model:<v>:manifest`, null when absent */

@@ -14,8 +14,8 @@ import {
   type ActivePointer,
   ActivePointerSchema,
   checkModelVersion,
+  MODEL_CHECK_FAILURES,
   MODEL_HISTORY_MAX,
-  type ModelCheckFailure,
   type ModelHistory,
   ModelHistorySchema,
   ModelVersionSchema,
@@ -26,22 +26,25 @@ export class ModelsError extends Error {}
 /** What the admin API's activation takes: `{"version": "..."}`. */
 export const ModelActivationSchema = z.strictObject({ version: ModelVersionSchema });
 
-export interface VersionSummary {
-  version: string;
-  createdAt: string | null;
-  featureSpec: string | null;
-  items: number | null;
+export const VersionSummarySchema = z.object({
+  version: z.string(),
+  createdAt: z.string().nullable(),
+  featureSpec: z.string().nullable(),
+  items: z.number().nullable(),
   /** `ok`, or why the Worker would refuse the version */
-  check: "ok" | ModelCheckFailure;
-  detail: string | null;
-  active: boolean;
-}
+  check: z.enum(["ok", ...MODEL_CHECK_FAILURES]),
+  detail: z.string().nullable(),
+  active: z.boolean(),
+});
+export type VersionSummary = z.infer<typeof VersionSummarySchema>;
 
-export interface Listing {
-  active: ActivePointer | null;
-  history: ModelHistory;
-  versions: VersionSummary[];
-}
+/** The versions stored and the state of the moves, as `npm run models -- list` and the admin API give them. */
+export const ListingSchema = z.object({
+  active: ActivePointerSchema.nullable(),
+  history: ModelHistorySchema,
+  versions: z.array(VersionSummarySchema),
+});
+export type Listing = z.infer<typeof ListingSchema>;
 
 /** Parsed JSON, the raw text when it is not JSON (it then fails the schema), or null when absent. */
 function json(text: string | null | undefined): unknown {
@@ -128,18 +131,23 @@ export async function storedVersions(kv: Pick<KvClient, "list">): Promise<string
     .filter((v) => ModelVersionSchema.safeParse(v).success);
 }
 
-/** Every version with a manifest in KV, newest first, each checked (`concurrency` versions at a time). */
+/**
+ * Every version with a manifest in KV, newest first, each checked (`concurrency` versions at a time: a version's
+ * manifest, catalog and ONNX bytes are read with its batch, so no more than `concurrency` catalogs are held at
+ * once; the Worker lists one at a time).
+ */
 export async function listVersions(kv: KvClient, concurrency = 4): Promise<Listing> {
   const names = await storedVersions(kv);
-  const texts = await kv.getTexts([...STATE_KEYS, ...names.flatMap(partKeys)]);
-  const active = pointerOf(texts);
+  const state = await kv.getTexts(STATE_KEYS);
+  const active = pointerOf(state);
   const versions: VersionSummary[] = [];
   for (let i = 0; i < names.length; i += concurrency) {
     const batch = names.slice(i, i + concurrency);
+    const texts = await kv.getTexts(batch.flatMap(partKeys));
     versions.push(...(await Promise.all(batch.map((v) => summarize(kv, v, texts, active)))));
   }
   versions.sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? "") || a.version.localeCompare(b.version));
-  return { active, history: historyOf(texts), versions };
+  return { active, history: historyOf(state), versions };
 }
 
 async function summarize(

@@ -21,6 +21,7 @@ import { registerAdminHoldoutGet } from "./routes/admin-holdout-get";
 import { registerAdminHoldoutPut } from "./routes/admin-holdout-put";
 import { registerAdminModelActivate } from "./routes/admin-model-activate";
 import { registerAdminModelRollback } from "./routes/admin-model-rollback";
+import { registerAdminModelsList } from "./routes/admin-models-list";
 import { registerAdminSubjects } from "./routes/admin-subjects";
 import { registerAdminTriggersGet } from "./routes/admin-triggers-get";
 import { registerAdminTriggersPut } from "./routes/admin-triggers-put";
@@ -80,6 +81,7 @@ export function createApp(): Hono<AppEnv> {
   registerDemoAssets(app);
   registerDashboard(app);
   registerDashboardModelAction(app);
+  registerAdminModelsList(app);
   registerAdminModelActivate(app);
   registerAdminModelRollback(app);
   registerAdminDeadLettersList(app);

@@ -3,15 +3,16 @@
  * The model versions in KV and which one serves. `activate` checks the version as the Worker would
  * (manifest, known feature spec, ONNX bytes and their sha256, catalog) before the `model:active` pointer
  * moves, and records the version it replaces; `rollback` returns to that one. With `--url`, the Worker at that
- * address makes the move through its admin API (key: ADMIN_API_KEY), in its one writer of moves (the ModelMover),
- * so it cannot race the dashboard's or another CLI's; otherwise this CLI reads and writes KV itself: local
- * wrangler state (as `npm start` uses it) by default, the real namespace with --remote. `list` always reads KV.
+ * address lists and makes the moves through its admin API (key: ADMIN_API_KEY), in its one writer of moves (the
+ * ModelMover), so a move cannot race the dashboard's or another CLI's and a listing shows the moves' own state;
+ * otherwise this CLI reads and writes KV itself: local wrangler state (as `npm start` uses it) by default, the
+ * real namespace with --remote.
  */
 import { activate, type Listing, listVersions, ModelsError, type Move, rollback } from "../../core/model-versions";
 import { cliArgs, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { wranglerKv } from "../seed/wrangler-kv";
-import { moveViaWorker } from "./move-via-worker";
+import { listViaWorker, moveViaWorker } from "./via-worker";
 
 const USAGE =
   "usage: npm run models -- list | activate <version> | rollback [--url <worker> | --remote | --persist-to <dir>] [--json]";
@@ -63,17 +64,15 @@ if (values.help || !command || extra.length > 0) {
   console.log(USAGE);
   process.exit(values.help ? 0 : 2);
 }
-if (values.url !== undefined && (values.remote || values["persist-to"] !== undefined || command === "list")) {
-  console.error(
-    `--url makes the move through the Worker, which has its own KV: ${command === "list" ? "list reads KV (local, or --remote)" : "drop --remote and --persist-to"}`,
-  );
+if (values.url !== undefined && (values.remote || values["persist-to"] !== undefined)) {
+  console.error("--url asks the Worker, which reads its own KV: drop --remote and --persist-to");
   process.exit(2);
 }
 const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
 const worker = workerUrlOrExit(values.url);
 try {
   if (command === "list" && !version) {
-    const listing = await listVersions(kv);
+    const listing = worker ? await listViaWorker(worker.base, adminKey(worker.local)) : await listVersions(kv);
     if (values.json) console.log(JSON.stringify(listing, null, 2));
     else printListing(listing);
   } else if (command === "activate" && version) {

@@ -16,7 +16,7 @@ import { readFile } from "node:fs/promises";
 import { ModelsError, modelState } from "../../core/model-versions";
 import { cliArgs, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
-import { checkAdminAccess, moveViaWorker } from "../models/move-via-worker";
+import { checkAdminAccess, moveViaWorker } from "../models/via-worker";
 import { allEntries, erasedTombstones, keysOfErasedSince } from "./kv-entries";
 import { bulkDelete, bulkPut, wranglerKv } from "./wrangler-kv";
 

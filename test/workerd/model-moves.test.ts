@@ -1,16 +1,18 @@
 /**
  * Model moves through their one writer (worker/state/model-mover.ts): activations sent at once land one after
- * the other, a move reads the object's own last writes over an older KV, a later move by a CLI is adopted, and a
- * CLI's move with `--url` (scripts/models/move-via-worker.ts) is made by the same writer.
+ * the other, a move reads the object's own last writes over an older KV, a later move by a CLI is adopted, a
+ * CLI's move with `--url` (scripts/models/via-worker.ts) is made by the same writer, and the admin API's listing
+ * (`npm run models -- list --url`) shows that writer's state with every version's check.
  */
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import type { ActivePointer, ModelHistory } from "../../core/manifest";
-import { ModelsError } from "../../core/model-versions";
+import { listVersions, ModelsError } from "../../core/model-versions";
 import { workerUrl } from "../../scripts/lib/worker-url";
-import { checkAdminAccess, moveViaWorker } from "../../scripts/models/move-via-worker";
+import { checkAdminAccess, listViaWorker, moveViaWorker } from "../../scripts/models/via-worker";
+import { bindingKvClient } from "../../worker/model/binding-kv-client";
 import { TEST_ADMIN_KEY } from "./fixture";
 import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send } from "./support/harness";
 
@@ -148,6 +150,36 @@ describe("model moves", () => {
         /no model move/,
       );
       expect((await stored()).pointer.version).toBe(base);
+    });
+
+    it("lists every version with its check and the writer's own state, even where KV is older", async () => {
+      const base = fixture().version;
+      const a = await copyVersion("a");
+      // a version whose ONNX bytes were damaged after its manifest was written: listed, with the Worker's refusal
+      const broken = await copyVersion("broken");
+      await env.OPENTIME_KV.put(kvKeys.onnx(broken), new Uint8Array([1, 2, 3]));
+      await moveViaWorker(WORKER, TEST_ADMIN_KEY, { kind: "activate", version: a }, viaWorker);
+      // KV as a location's cache may still answer with the state before the move
+      await env.OPENTIME_KV.put(
+        kvKeys.activeModel,
+        JSON.stringify({ version: base, activatedAt: new Date(Date.now() - 60_000).toISOString() }),
+      );
+      await env.OPENTIME_KV.delete(kvKeys.modelHistory);
+      const listing = await listViaWorker(WORKER, TEST_ADMIN_KEY, viaWorker);
+      expect(listing.active?.version).toBe(a);
+      expect(listing.history.map((h) => h.version)).toEqual([base]);
+      expect(listing.versions.map((v) => v.version).sort()).toEqual([a, base, broken].sort());
+      const byName = new Map(listing.versions.map((v) => [v.version, v]));
+      expect(byName.get(a)).toMatchObject({ check: "ok", active: true, items: expect.any(Number) });
+      expect(byName.get(base)).toMatchObject({ check: "ok", active: false });
+      expect(byName.get(broken)).toMatchObject({ check: "model-corrupt", active: false });
+      // the same checks as the CLI's own listing over KV (which shows KV's older pointer)
+      const local = await listVersions(bindingKvClient(env.OPENTIME_KV));
+      expect(local.active?.version).toBe(base);
+      expect(local.versions.map(({ active: _, ...v }) => v)).toEqual(listing.versions.map(({ active: _, ...v }) => v));
+      await expect(listViaWorker(WORKER, "wrong-key", viaWorker)).rejects.toThrow(/refused the admin key \(401/);
+      const notTheApi: typeof fetch = async () => new Response("{}", { status: 200 });
+      await expect(listViaWorker(WORKER, TEST_ADMIN_KEY, notTheApi)).rejects.toThrow(/no model listing/);
     });
 
     it("checks the address and the key before a seed writes anything", async () => {

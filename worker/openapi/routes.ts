@@ -692,6 +692,23 @@ export const ROUTES: RouteDoc[] = [
     },
   },
   {
+    method: "get",
+    route: "/v1/admin/models",
+    path: "/v1/admin/models",
+    tag: "models",
+    summary:
+      "every stored model version, newest first, each with the Worker's check of it, and the active pointer and its history (npm run models -- list --url)",
+    auth: "admin",
+    responses: {
+      200: {
+        description:
+          '{"active","history","versions":[{"version","createdAt","featureSpec","items","check","detail","active"}]}',
+      },
+      401: unauthorized,
+      500: internal,
+    },
+  },
+  {
     method: "post",
     route: "/v1/admin/models/activate",
     path: "/v1/admin/models/activate",

@@ -2,7 +2,8 @@
  * ModelMover: the Worker's one writer of `model:active` and `model:history`, a SQLite-backed Durable Object (one
  * instance, `models`). The admin API's and the dashboard's activations and rollbacks (core/model-versions.ts)
  * run here one at a time, so two moves sent at once from two places both land in order: the second moves from
- * the first's pointer and history, never from the state both started with.
+ * the first's pointer and history, never from the state both started with. The admin API's listing runs here
+ * too, off the isolates that serve opens (it reads every version's catalog and ONNX bytes).
  *
  * KV is still where the moves are written and where opens read the pointer; the object keeps a copy of what it
  * wrote last (storage key `state`), because a KV read at its location may be up to 60 s old and hide its own
@@ -11,7 +12,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { KvClient } from "../../core/kv-client";
-import { freshestState, MODEL_STATE_KEYS } from "../../core/model-versions";
+import { freshestState, type Listing, listVersions, MODEL_STATE_KEYS } from "../../core/model-versions";
 import type { Bindings } from "../env";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { type MoveAnswer, type MoveRequest, makeMove } from "../model/move-request";
@@ -24,6 +25,19 @@ export class ModelMover extends DurableObject<Bindings> {
 
   move(request: MoveRequest): Promise<MoveAnswer> {
     const run = this.queue.then(() => this.run(request));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * The versions stored, each checked, with the pointer and history as this object last wrote them (or fresher):
+   * in the queue, so it never shows a state in the middle of a move. One version at a time, since each check
+   * reads a whole catalog and ONNX graph.
+   */
+  list(): Promise<Listing> {
+    const run = this.queue.then(async () =>
+      listVersions(await this.ownWrites(bindingKvClient(this.env.OPENTIME_KV)), 1),
+    );
     this.queue = run.catch(() => undefined);
     return run;
   }

@@ -625,6 +625,8 @@ export const CASES: Case[] = [
     code: "PAYLOAD_TOO_LARGE",
   },
   // models
+  { route: "GET /v1/admin/models", path: "/v1/admin/models", headers: ADMIN, status: 200 },
+  { route: "GET /v1/admin/models", path: "/v1/admin/models", status: 401, code: "UNAUTHORIZED" },
   {
     route: "POST /v1/admin/models/activate",
     path: "/v1/admin/models/activate",

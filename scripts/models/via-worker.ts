@@ -1,16 +1,20 @@
 /**
- * A model move made by the Worker rather than by the CLI: `POST /v1/admin/models/activate` or `/rollback`, which
- * the Worker runs in its one writer of moves (the ModelMover Durable Object), so a CLI's move is serialized with
- * the admin API's and the dashboard's. Used by `npm run models -- activate|rollback --url` and `npm run seed --
- * --url`, which first check the address (scripts/lib/worker-url.ts) and, the seed before it writes anything, that
- * the Worker takes the key (`checkAdminAccess`). Only `fetch`: it runs in Node and, in the tests, against the
- * Worker in workerd.
+ * Model versions read and moved by the Worker rather than by the CLI: `GET /v1/admin/models` and `POST
+ * /v1/admin/models/activate` or `/rollback`, which the Worker runs in its one writer of moves (the ModelMover
+ * Durable Object), so a CLI's move is serialized with the admin API's and the dashboard's, and its listing shows
+ * the moves' own state. Used by `npm run models -- list|activate|rollback --url` and `npm run seed -- --url`,
+ * which first check the address (scripts/lib/worker-url.ts) and, the seed before it writes anything, that the
+ * Worker takes the key (`checkAdminAccess`). Only `fetch`: it runs in Node and, in the tests, against the Worker
+ * in workerd.
  */
-import { ModelsError, type Move, MoveSchema } from "../../core/model-versions";
+import { type Listing, ListingSchema, ModelsError, type Move, MoveSchema } from "../../core/model-versions";
 
 export type MoveRequest = { kind: "activate"; version: string } | { kind: "rollback" };
 
-/** How long one move may take (the Worker checks the version's ONNX bytes, several MB, before it moves). */
+/**
+ * How long one move or listing may take (the Worker checks a version's ONNX bytes, several MB, and its catalog
+ * before it moves; a listing checks every version, one at a time).
+ */
 const TIMEOUT_MS = 60_000;
 
 /** That the Worker at `baseUrl` answers its admin API and takes `adminKey` (a cheap read, before any write). */
@@ -56,14 +60,27 @@ export async function moveViaWorker(
   throw new Error(`${url} answered ${res.status}: ${message}`);
 }
 
-/** The request, with a failure to get any answer said plainly (a timeout: the outcome is unknown). */
+/** The versions the Worker has stored, each checked, with its pointer and history. */
+export async function listViaWorker(baseUrl: string, adminKey: string, send: typeof fetch = fetch): Promise<Listing> {
+  const url = `${baseUrl.replace(/\/+$/, "")}/v1/admin/models`;
+  const res = await reach(url, { headers: { Authorization: `Bearer ${adminKey}` } }, send);
+  const text = await res.text();
+  const body = parsed(text);
+  if (res.status === 401 || res.status === 403) throw keyRefused(url, res.status, body);
+  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${errorOf(body)?.message ?? text.slice(0, 300)}`);
+  const listing = ListingSchema.safeParse(body);
+  if (listing.success) return listing.data;
+  throw new Error(`${url} answered 200 with no model listing: ${text.slice(0, 200)} (is --url this Worker?)`);
+}
+
+/** The request, with a failure to get any answer said plainly (a move's timeout: its outcome is unknown). */
 async function reach(url: string, init: RequestInit, send: typeof fetch): Promise<Response> {
   try {
     return await send(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (e) {
     if ((e as Error).name === "TimeoutError")
       throw new Error(
-        `${url} gave no answer within ${TIMEOUT_MS / 1000} s: a move may still have been made (npm run models -- list)`,
+        `${url} gave no answer within ${TIMEOUT_MS / 1000} s${init.method === "POST" ? ": a move may still have been made (npm run models -- list)" : ""}`,
       );
     throw new Error(`could not reach ${url} (${(e as Error).message}): is the Worker running there?`);
   }
