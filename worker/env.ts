@@ -46,6 +46,8 @@ export interface Bindings {
   CATALOG?: DurableObjectNamespace<import("./state/catalog-writer").CatalogWriter>;
   /** the writer of experiments (worker/state/experiment-registry.ts), one instance */
   EXPERIMENT_REGISTRY?: DurableObjectNamespace<import("./state/experiment-registry").ExperimentRegistry>;
+  /** the campaigns' one writer (worker/state/campaign-writer.ts), one instance */
+  CAMPAIGN_WRITER?: DurableObjectNamespace<import("./state/campaign-writer").CampaignWriter>;
   /** the Worker's writer of model moves (worker/state/model-mover.ts), one instance */
   MODEL_MOVER?: DurableObjectNamespace<import("./state/model-mover").ModelMover>;
   /** the experiment store (worker/experiments/experiment-db.ts): exposures, attributed outcomes, daily aggregates */

@@ -13,9 +13,10 @@ import { BANDIT_CRON, updateBandits } from "./experiments/bandit-job";
 import { EMAIL_KV_DEADLINES, type KvDeadlines, QUEUE_KV_DEADLINES, withKvDeadlines } from "./lib/kv-deadline";
 
 /**
- * The Durable Object classes: the writers of the live catalog (CATALOG), of experiments (EXPERIMENT_REGISTRY),
- * of model moves (MODEL_MOVER) and of reader state (READERS).
+ * The Durable Object classes: the writers of campaigns (CAMPAIGN_WRITER), of the live catalog (CATALOG), of
+ * experiments (EXPERIMENT_REGISTRY), of model moves (MODEL_MOVER) and of reader state (READERS).
  */
+export { CampaignWriter } from "./state/campaign-writer";
 export { CatalogWriter } from "./state/catalog-writer";
 export { ExperimentRegistry } from "./state/experiment-registry";
 export { ModelMover } from "./state/model-mover";

@@ -80,6 +80,7 @@ export function startWorkerd(
       CATALOG: { className: "CatalogWriter", useSQLite: true },
       EXPERIMENT_REGISTRY: { className: "ExperimentRegistry", useSQLite: true },
       MODEL_MOVER: { className: "ModelMover", useSQLite: true },
+      CAMPAIGN_WRITER: { className: "CampaignWriter", useSQLite: true },
     },
     durableObjectsPersist: persistDir,
     // the experiment store (worker/experiments/experiment-db.ts), as wrangler.toml binds it

@@ -191,6 +191,19 @@ describe("preview page in Chromium", () => {
       );
     }
     expect(rows.some(([block]) => block === "banner")).toBe(true);
+    // another editor saves meanwhile: this page's next save is refused instead of silently undoing theirs
+    const at = `${origin}/v1/preview/campaigns/${await page.inputValue("#campaign")}`;
+    const theirs = await fetch(at, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(campaign(2)),
+    });
+    expect(theirs.status).toBe(200);
+    await page.fill("#campaign-json", JSON.stringify(campaign(3)));
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toMatch(/^not saved: someone else saved/);
+    const kept = (await (await fetch(at)).json()) as { campaign: ReturnType<typeof campaign> };
+    expect(kept.campaign.blocks[0]?.when.purchases.$gte).toBe(2);
     expect(errors).toEqual([]);
     await page.close();
   });

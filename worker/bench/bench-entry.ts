@@ -52,7 +52,7 @@ async function load(kv: KVNamespace): Promise<BenchData> {
  * The Durable Object writers (of the live catalog, experiments, model moves and reader state), as the Worker
  * exports them.
  */
-export { CatalogWriter, ExperimentRegistry, ModelMover, ReaderShard } from "../index";
+export { CampaignWriter, CatalogWriter, ExperimentRegistry, ModelMover, ReaderShard } from "../index";
 
 export default {
   queue: app.queue,

@@ -1,9 +1,11 @@
 /**
- * Campaigns (core/campaign.ts) in KV under `campaign:<id>`. The admin API is their only writer (last write
- * wins: an edit replaces the whole campaign); opens read them through a per-isolate cache of a minute (at
- * most MAX_CACHED campaigns, the oldest goes first), so an edit reaches every open within about a minute
- * (KV's own propagation included); the admin API and the preview read KV itself (readCampaign), leaving that
- * cache alone. A stored version-1 campaign is migrated as it is read. A missing or invalid entry means the defaults:
+ * Campaigns (core/campaign.ts) in KV under `campaign:<id>`. Their one writer is the CampaignWriter object
+ * (worker/state/campaign-writer.ts, through worker/campaigns/campaign-edits.ts; an edit replaces the whole
+ * campaign). Opens read them through a per-isolate cache of a minute (at most MAX_CACHED campaigns, the oldest
+ * goes first), so an edit reaches every open within about a minute (KV's own propagation included); the
+ * preview's views and the subjects API read KV itself (readCampaign), leaving that cache alone, and the editors
+ * (the admin API, the preview's editor) read through the writer. A stored version-1 campaign is migrated as it
+ * is read. A missing or invalid entry means the defaults:
  * an email endpoint never fails over settings. A read that fails keeps the campaign the isolate had (the opens'
  * cache, worker/lib/isolate-cache.ts), tried again 5 s later; with none, the defaults for those 5 s.
  */
@@ -48,22 +50,27 @@ async function loadCampaign(kv: KVNamespace, id: string): Promise<CacheRead<Camp
     logEvent("error", "campaign.read_failed", { campaign: id, detail: errorMessage(e) });
     return { ok: false, fallback: DEFAULT_CAMPAIGN };
   }
-  if (text === null) return { ok: true, value: DEFAULT_CAMPAIGN };
+  return { ok: true, value: campaignFromText(id, text) };
+}
+
+/** A stored campaign's JSON as it serves (a version 1 migrated); the defaults when none is stored or it is invalid. */
+export function campaignFromText(id: string, text: string | null): Campaign {
+  if (text === null) return DEFAULT_CAMPAIGN;
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
     logEvent("error", "campaign.invalid", { campaign: id, detail: errorMessage(e) });
-    return { ok: true, value: DEFAULT_CAMPAIGN };
+    return DEFAULT_CAMPAIGN;
   }
   const parsed = parseCampaign(raw);
-  if (parsed.success) return { ok: true, value: parsed.data };
+  if (parsed.success) return parsed.data;
   logEvent("error", "campaign.invalid", { campaign: id, detail: describeIssues(parsed.error) });
-  return { ok: true, value: DEFAULT_CAMPAIGN };
+  return DEFAULT_CAMPAIGN;
 }
 
-export async function putCampaign(kv: KVNamespace, id: string, campaign: Campaign): Promise<void> {
-  await kv.put(kvKeys.campaign(id), JSON.stringify(campaign));
+/** Forgets this isolate's copy of a campaign just written (its other isolates keep theirs up to a minute). */
+export function forgetCampaign(id: string): void {
   cache.delete(id);
 }
 

@@ -53,6 +53,14 @@ const T_QUERY: Param = { name: "t", in: "query", required: true, description: "t
 const USER: Param = { name: "id", in: "path", required: true, description: "pseudonymous user id", schema: STRING };
 const CAMPAIGN: Param = { name: "id", in: "path", required: true, description: "campaign id", schema: STRING };
 const EXPERIMENT: Param = { name: "id", in: "path", required: true, description: "experiment id", schema: STRING };
+const IF_MATCH: Param = {
+  name: "If-Match",
+  in: "header",
+  required: false,
+  description:
+    "the ETag the campaign was read with (or `*`: any stored one): the write is refused with 412 CAMPAIGN_CHANGED when another landed since",
+  schema: STRING,
+};
 const AMP_SENDER: Param = {
   name: "AMP-Email-Sender",
   in: "header",
@@ -88,6 +96,11 @@ const noRegistry = error(
   "the experiment registry (Durable Object EXPERIMENT_REGISTRY) is not bound",
   "EXPERIMENTS_UNAVAILABLE",
 );
+const campaignChanged = error(
+  "If-Match names another version of the campaign than the one stored: another edit landed since it was read",
+  "CAMPAIGN_CHANGED",
+);
+const campaignKv = error("KV could not be read or did not take the campaign: nothing was written", "KV_UNAVAILABLE");
 const noCatalog = error("the catalog's writer (Durable Object CATALOG) is not bound", "CATALOG_UNAVAILABLE");
 const noQueue = error("the events queue refused, or is not bound: retry", "EVENTS_UNAVAILABLE");
 const staffOnly = error("neither the admin key nor a Cloudflare Access identity", "UNAUTHORIZED");
@@ -408,12 +421,16 @@ export const ROUTES: RouteDoc[] = [
     auth: "admin",
     body: "CampaignCreate",
     responses: {
-      201: { description: "{id, campaign}: the campaign as stored (version 2)", schema: "CampaignCreated" },
+      201: {
+        description: "{id, campaign}: the campaign as stored (version 2), with its ETag",
+        schema: "CampaignCreated",
+      },
       400: badBody,
       401: unauthorized,
       409: error("the id is taken", "CAMPAIGN_EXISTS"),
       413: tooLarge,
       500: internal,
+      503: campaignKv,
     },
   },
   {
@@ -424,23 +441,31 @@ export const ROUTES: RouteDoc[] = [
     summary: "the campaign in force (the defaults when none is stored)",
     auth: "admin",
     params: [CAMPAIGN],
-    responses: { 200: { description: "{id, stored, campaign}" }, 400: bad, 401: unauthorized, 500: internal },
+    responses: {
+      200: { description: "{id, stored, campaign}, with the ETag of a stored one" },
+      400: bad,
+      401: unauthorized,
+      500: internal,
+      503: error("KV could not be read", "KV_UNAVAILABLE"),
+    },
   },
   {
     method: "put",
     route: "/v1/admin/campaigns/:id",
     path: "/v1/admin/campaigns/{id}",
     tag: "campaigns",
-    summary: "create or replace a campaign (either version)",
+    summary: "create or replace a campaign (either version); with If-Match, only the version read",
     auth: "admin",
-    params: [CAMPAIGN],
+    params: [CAMPAIGN, IF_MATCH],
     body: "CampaignBody",
     responses: {
-      200: { description: "{id, created, campaign}: the campaign as stored (version 2)" },
+      200: { description: "{id, created, campaign}: the campaign as stored (version 2), with its new ETag" },
       400: badBody,
       401: unauthorized,
+      412: campaignChanged,
       413: tooLarge,
       500: internal,
+      503: campaignKv,
     },
   },
   {
@@ -801,9 +826,12 @@ export const ROUTES: RouteDoc[] = [
     params: [PREVIEW_CAMPAIGN],
     responses: { 400: bad, 503: error("TOKEN_SECRET is not set", "MODEL_UNAVAILABLE") },
   }),
-  preview("get", "/v1/preview/campaigns/:id", "a campaign, for the editor", { responses: { 400: bad } }),
+  preview("get", "/v1/preview/campaigns/:id", "a campaign, for the editor, with its ETag when stored", {
+    responses: { 400: bad, 503: error("KV could not be read", "KV_UNAVAILABLE") },
+  }),
   preview("put", "/v1/preview/campaigns/:id", "save a campaign from the editor (validated as the admin API does)", {
     body: "CampaignBody",
-    responses: { 400: badBody, 403: fromAnotherSite, 413: tooLarge },
+    params: [CAMPAIGN, IF_MATCH],
+    responses: { 400: badBody, 403: fromAnotherSite, 412: campaignChanged, 413: tooLarge, 503: campaignKv },
   }),
 ];

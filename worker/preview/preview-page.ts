@@ -122,10 +122,15 @@ async function show() {
     $("status").textContent = String(e.message || e);
   }
 }
+/** the ETag of the campaign in the editor: a save sends it back, and is refused if another edit landed since */
+let campaignEtag = null;
 async function loadCampaign() {
   const id = $("campaign").value;
-  const { campaign } = await getJson("/v1/preview/campaigns/" + encodeURIComponent(id));
-  $("campaign-json").value = JSON.stringify(campaign, null, 2);
+  const res = await fetch("/v1/preview/campaigns/" + encodeURIComponent(id));
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error ? body.error.code + ": " + body.error.message : res.statusText);
+  campaignEtag = res.headers.get("ETag");
+  $("campaign-json").value = JSON.stringify(body.campaign, null, 2);
   await loadBlocks();
 }
 async function loadBlocks() {
@@ -143,8 +148,17 @@ $("save").onclick = async () => {
     return;
   }
   try {
-    await getJson("/v1/preview/campaigns/" + encodeURIComponent($("campaign").value), {
-      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const res = await fetch("/v1/preview/campaigns/" + encodeURIComponent($("campaign").value), {
+      method: "PUT",
+      headers: { "Content-Type": "application/json", ...(campaignEtag ? { "If-Match": campaignEtag } : {}) },
+      body: JSON.stringify(body) });
+    const answer = await res.json();
+    if (res.status === 412) {
+      $("save-status").textContent = "not saved: someone else saved this campaign since you loaded it. Copy your edit, pick the campaign again to load theirs, then edit that.";
+      return;
+    }
+    if (!res.ok) throw new Error(answer.error ? answer.error.code + ": " + answer.error.message : res.statusText);
+    campaignEtag = res.headers.get("ETag");
     $("save-status").textContent = "saved";
     await loadBlocks();
     show();

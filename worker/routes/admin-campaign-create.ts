@@ -1,17 +1,15 @@
 /**
  * POST /v1/admin/campaigns (Bearer ADMIN_API_KEYS) `{"id": "spring", "campaign": {...}}`: creates a campaign,
- * 201 `{id, campaign}`; 409 CAMPAIGN_EXISTS when the id is taken (replace it with PUT). The check reads KV,
- * which another location may not see yet for up to a minute: it guards against a typo, not a race (two
- * creations of one id at once: the last wins, as with PUT).
+ * 201 `{id, campaign}` with its `ETag`; 409 CAMPAIGN_EXISTS when the id is taken (replace it with PUT). Decided
+ * by the campaigns' one writer (worker/campaigns/campaign-edits.ts): two creations of one id at once, wherever
+ * they are sent, give one 201 and one 409.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
 import { CampaignIdSchema } from "../../core/campaign";
-import { kvKeys } from "../../core/kv-keys";
+import { saveCampaign } from "../campaigns/campaign-edits";
 import { campaignFrom, MAX_CAMPAIGN_BODY } from "../campaigns/campaign-input";
-import { putCampaign } from "../decisions/campaign-store";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
 import { readValidBody } from "../lib/read-json-body";
 
@@ -25,11 +23,8 @@ export function registerAdminCampaignCreate(app: Hono<AppEnv>): void {
       const body = await readValidBody(c, CreateSchema, MAX_CAMPAIGN_BODY);
       const { id } = body;
       const campaign = campaignFrom(body.campaign ?? {}, "campaign");
-      if ((await c.env.OPENTIME_KV.get(kvKeys.campaign(id))) !== null) {
-        throw new ApiError("CAMPAIGN_EXISTS", `campaign ${id} exists: PUT /v1/admin/campaigns/${id} replaces it`);
-      }
-      await putCampaign(c.env.OPENTIME_KV, id, campaign);
-      return c.json({ id, campaign }, 201);
+      const { etag } = await saveCampaign(c.env, id, campaign, "create", null);
+      return c.json({ id, campaign }, 201, { ETag: etag });
     },
   );
 }

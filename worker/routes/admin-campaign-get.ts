@@ -1,11 +1,12 @@
 /**
- * GET /v1/admin/campaigns/<id> (Bearer ADMIN_API_KEYS): the campaign in force, `{id, stored, campaign}`
- * (the defaults, `stored: false`, when none was stored; a stored version 1 shown migrated).
+ * GET /v1/admin/campaigns/<id> (Bearer ADMIN_API_KEYS): the campaign in force, `{id, stored, campaign}` (the
+ * defaults, `stored: false`, when none was stored; a stored version 1 shown migrated), with the `ETag` a PUT's
+ * `If-Match` names when stored. Read through the campaigns' one writer: the last write shows, wherever it was
+ * made.
  */
 import type { Hono } from "hono";
-import { kvKeys } from "../../core/kv-keys";
+import { campaignForEdit } from "../campaigns/campaign-edits";
 import { campaignIdParam } from "../campaigns/campaign-input";
-import { readCampaign } from "../decisions/campaign-store";
 import type { AppEnv } from "../env";
 import { requireApiKey } from "../lib/api-key";
 
@@ -15,8 +16,8 @@ export function registerAdminCampaignGet(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const id = campaignIdParam(c);
-      const stored = (await c.env.OPENTIME_KV.get(kvKeys.campaign(id))) !== null;
-      return c.json({ id, stored, campaign: await readCampaign(c.env.OPENTIME_KV, id) });
+      const { campaign, stored, etag } = await campaignForEdit(c.env, id);
+      return c.json({ id, stored, campaign }, 200, { "Cache-Control": "no-store", ...(etag && { ETag: etag }) });
     },
   );
 }

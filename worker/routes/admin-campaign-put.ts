@@ -1,12 +1,14 @@
 /**
  * PUT /v1/admin/campaigns/<id> (Bearer ADMIN_API_KEYS): creates or replaces a campaign, either version
- * (core/campaign.ts; version 1 is migrated). 200 `{id, created, campaign}` with the campaign as stored;
- * 400 naming the path of each bad field. Opens see it within a minute (worker/decisions/campaign-store.ts).
+ * (core/campaign.ts; version 1 is migrated). With `If-Match` (the `ETag` a GET or a write gave), only the
+ * campaign that tag names is replaced: 412 CAMPAIGN_CHANGED when another edit landed since (`*`: any stored
+ * one). 200 `{id, created, campaign}` with the campaign as stored and its new `ETag`; 400 naming the path of
+ * each bad field. Decided by the campaigns' one writer (worker/campaigns/campaign-edits.ts); opens see the
+ * campaign within a minute (worker/decisions/campaign-store.ts).
  */
 import type { Hono } from "hono";
-import { kvKeys } from "../../core/kv-keys";
+import { ifMatchHeader, saveCampaign } from "../campaigns/campaign-edits";
 import { campaignIdParam, readCampaignBody } from "../campaigns/campaign-input";
-import { putCampaign } from "../decisions/campaign-store";
 import type { AppEnv } from "../env";
 import { requireApiKey } from "../lib/api-key";
 
@@ -16,10 +18,10 @@ export function registerAdminCampaignPut(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const id = campaignIdParam(c);
+      const ifMatch = ifMatchHeader(c.req.header("If-Match"));
       const campaign = await readCampaignBody(c);
-      const created = (await c.env.OPENTIME_KV.get(kvKeys.campaign(id))) === null;
-      await putCampaign(c.env.OPENTIME_KV, id, campaign);
-      return c.json({ id, created, campaign });
+      const { created, etag } = await saveCampaign(c.env, id, campaign, "replace", ifMatch);
+      return c.json({ id, created, campaign }, 200, { ETag: etag });
     },
   );
 }

@@ -376,6 +376,14 @@ export const CASES: Case[] = [
   {
     route: "PUT /v1/admin/campaigns/:id",
     path: "/v1/admin/campaigns/doc-v2",
+    headers: { ...ADMIN, "If-Match": '"not-the-stored-one"' },
+    body: V2,
+    status: 412,
+    code: "CAMPAIGN_CHANGED",
+  },
+  {
+    route: "PUT /v1/admin/campaigns/:id",
+    path: "/v1/admin/campaigns/doc-v2",
     headers: ADMIN,
     body: HUGE,
     status: 413,
@@ -778,6 +786,21 @@ export const CASES: Case[] = [
     headers: ADMIN,
     body: { policy: "live" },
     status: 200,
+  },
+  {
+    route: "PUT /v1/preview/campaigns/:id",
+    path: "/v1/preview/campaigns/doc-edit",
+    headers: { ...ADMIN, "If-Match": "*" },
+    body: { policy: "live" },
+    status: 200,
+  },
+  {
+    route: "PUT /v1/preview/campaigns/:id",
+    path: "/v1/preview/campaigns/never-stored",
+    headers: { ...ADMIN, "If-Match": "*" },
+    body: { policy: "live" },
+    status: 412,
+    code: "CAMPAIGN_CHANGED",
   },
   {
     route: "PUT /v1/preview/campaigns/:id",

@@ -23,6 +23,7 @@ import worker from "../../../worker/index";
 import { resetModelCache } from "../../../worker/model/model-store";
 import { resetPinnedModel } from "../../../worker/model/pinned-model";
 import { type Recommendation, recommend } from "../../../worker/recs/recommend";
+import type { CampaignWriter } from "../../../worker/state/campaign-writer";
 import type { ExperimentRegistry } from "../../../worker/state/experiment-registry";
 import type { ModelMover } from "../../../worker/state/model-mover";
 import { READER_SHARDS, shardStub } from "../../../worker/state/shard-routing";
@@ -72,6 +73,11 @@ export async function clearKv(): Promise<void> {
     await Promise.all(page.keys.map((k) => env.OPENTIME_KV.delete(k.name)));
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);
+  // the campaigns' writer reads its own writes of the last 90 s over KV's: forget them with KV
+  const campaigns = env.CAMPAIGN_WRITER as NonNullable<typeof env.CAMPAIGN_WRITER>;
+  await runInDurableObject(campaigns.get(campaigns.idFromName("campaigns")), (_: CampaignWriter, state) => {
+    state.storage.sql.exec("DELETE FROM recent");
+  });
   resetModelCache();
   resetPinnedModel();
 }

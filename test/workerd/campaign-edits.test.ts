@@ -1,0 +1,126 @@
+/**
+ * Campaign edits through their one writer (worker/state/campaign-writer.ts): two creations of one id sent at once
+ * give one 201 and one 409; an edit with an out-of-date `If-Match` is refused (412) and the other edit stays; the
+ * writer reads its own writes over an older KV, and KV again once they are old enough to have propagated; without
+ * its binding the same rules hold, unserialized.
+ */
+import { env, runInDurableObject } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { kvKeys } from "../../core/kv-keys";
+import { saveCampaign } from "../../worker/campaigns/campaign-edits";
+import type { Bindings } from "../../worker/env";
+import { ApiError } from "../../worker/errors";
+import { type CampaignWriter, OWN_WRITES_MS } from "../../worker/state/campaign-writer";
+import { ADMIN_HEADERS, clearKv, send } from "./support/harness";
+
+const PICKS = { id: "picks", type: "recommendations" };
+const body = (title: string) => ({
+  v: 2,
+  blocks: [
+    {
+      id: "sale",
+      type: "static",
+      title,
+      image: "https://shop.example/s.png",
+      url: "https://shop.example/",
+      when: { country: { $eq: "DE" } },
+    },
+  ],
+  default: PICKS,
+});
+
+const create = (id: string, title: string) =>
+  send("/v1/admin/campaigns", {
+    method: "POST",
+    headers: ADMIN_HEADERS,
+    body: JSON.stringify({ id, campaign: body(title) }),
+  });
+const put = (id: string, title: string, ifMatch?: string) =>
+  send(`/v1/admin/campaigns/${id}`, {
+    method: "PUT",
+    headers: { ...ADMIN_HEADERS, ...(ifMatch !== undefined && { "If-Match": ifMatch }) },
+    body: JSON.stringify(body(title)),
+  });
+const get = async (id: string) => {
+  const res = await send(`/v1/admin/campaigns/${id}`, { headers: ADMIN_HEADERS });
+  const json = (await res.json()) as { stored: boolean; campaign: { blocks: { title: string }[] } };
+  return { etag: res.headers.get("ETag"), stored: json.stored, title: json.campaign.blocks[0]?.title ?? null };
+};
+const codeOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+
+beforeEach(async () => {
+  await clearKv();
+});
+
+describe("campaign edits", () => {
+  it("gives one of two creations of one id sent at once its 201 and the other 409", async () => {
+    const answers = await Promise.all([create("spring", "A"), create("spring", "B")]);
+    expect(answers.map((r) => r.status).sort()).toEqual([201, 409]);
+    const won = answers.find((r) => r.status === 201) as Response;
+    const lost = answers.find((r) => r.status === 409) as Response;
+    expect(await codeOf(lost)).toBe("CAMPAIGN_EXISTS");
+    const { campaign } = (await won.json()) as { campaign: { blocks: { title: string }[] } };
+    // the campaign stored is the one whose creation was answered 201, with the tag that answer gave
+    const stored = await get("spring");
+    expect(stored.title).toBe(campaign.blocks[0]?.title);
+    expect(stored.etag).toBe(won.headers.get("ETag"));
+  });
+
+  it("refuses an edit whose If-Match is out of date, and keeps the edit that landed", async () => {
+    expect((await put("spring", "A")).status).toBe(200);
+    const read = await get("spring");
+    expect(read.etag).toMatch(/^"[0-9a-f]{32}"$/);
+    // two editors read the same campaign; the first saves
+    const first = await put("spring", "B", read.etag as string);
+    expect(first.status).toBe(200);
+    const next = first.headers.get("ETag");
+    expect(next).not.toBe(read.etag);
+    // the second saves from what it read: refused, the first's edit stays
+    const second = await put("spring", "C", read.etag as string);
+    expect(second.status).toBe(412);
+    expect(await codeOf(second)).toBe("CAMPAIGN_CHANGED");
+    expect(await get("spring")).toMatchObject({ title: "B", etag: next });
+    // with the tag it reads now (one of a list), it saves
+    expect((await put("spring", "C", `"0123", ${next}`)).status).toBe(200);
+    expect((await get("spring")).title).toBe("C");
+    // `*`: any stored campaign, so not one that is not there; a weak tag never matches; a malformed header is a 400
+    expect((await put("summer", "A", "*")).status).toBe(412);
+    expect((await get("summer")).stored).toBe(false);
+    expect((await put("spring", "D", "*")).status).toBe(200);
+    const now = (await get("spring")).etag as string;
+    expect((await put("spring", "E", `W/${now}`)).status).toBe(412);
+    const malformed = await put("spring", "E", "abc");
+    expect(malformed.status).toBe(400);
+    expect(await codeOf(malformed)).toBe("BAD_REQUEST");
+    expect((await get("spring")).title).toBe("D");
+  });
+
+  it("reads its own writes over an older KV, and KV once they are old enough to have propagated", async () => {
+    expect((await create("spring", "A")).status).toBe(201);
+    // KV at the writer's location may not show the write yet for up to a minute
+    await env.OPENTIME_KV.delete(kvKeys.campaign("spring"));
+    expect(await codeOf(await create("spring", "B"))).toBe("CAMPAIGN_EXISTS");
+    expect(await get("spring")).toMatchObject({ stored: true, title: "A" });
+    // past OWN_WRITES_MS KV is read again: a campaign written there by another writer (npm start's demo) shows
+    const writers = env.CAMPAIGN_WRITER as NonNullable<typeof env.CAMPAIGN_WRITER>;
+    await runInDurableObject(writers.get(writers.idFromName("campaigns")), (_: CampaignWriter, state) => {
+      state.storage.sql.exec("UPDATE recent SET at = at - ?", OWN_WRITES_MS + 1000);
+    });
+    await env.OPENTIME_KV.put(kvKeys.campaign("spring"), JSON.stringify(body("Z")));
+    expect((await get("spring")).title).toBe("Z");
+  });
+
+  it("holds the same rules without the writer's binding (a wrangler.toml from before it)", async () => {
+    const bare = { ...env, CAMPAIGN_WRITER: undefined } as Bindings;
+    const campaign = { v: 2 as const, policy: "freeze" as const, blocks: [], default: { id: "default" } };
+    const made = await saveCampaign(bare, "bare", campaign as never, "create", null);
+    expect(made.created).toBe(true);
+    await expect(saveCampaign(bare, "bare", campaign as never, "create", null)).rejects.toMatchObject({
+      code: "CAMPAIGN_EXISTS",
+    });
+    await expect(saveCampaign(bare, "bare", campaign as never, "replace", ['"other"'])).rejects.toBeInstanceOf(
+      ApiError,
+    );
+    expect((await saveCampaign(bare, "bare", campaign as never, "replace", [made.etag])).created).toBe(false);
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * Campaign edits, made by the campaigns' one writer (the CampaignWriter Durable Object, `campaigns`): the
+ * editors' read (the stored campaign with its ETag, the writer's last write included) and their write (a
+ * create, or a replace checked against `If-Match`), refused with the API's 409 CAMPAIGN_EXISTS, 412
+ * CAMPAIGN_CHANGED or 503 KV_UNAVAILABLE. Without the CAMPAIGN_WRITER binding (a wrangler.toml from before it)
+ * the edit is made here over KV, unserialized, and says so in the log.
+ */
+import type { Campaign } from "../../core/campaign";
+import { kvKeys } from "../../core/kv-keys";
+import { campaignFromText, forgetCampaign } from "../decisions/campaign-store";
+import type { Bindings } from "../env";
+import { ApiError } from "../errors";
+import { errorMessage, logEvent } from "../lib/log";
+import { type IfMatch, parseIfMatch } from "./campaign-etag";
+import {
+  type CampaignWrite,
+  type CampaignWriteAnswer,
+  decideWrite,
+  type StoredCampaignText,
+  storedText,
+} from "./campaign-write";
+
+export interface EditedCampaign {
+  campaign: Campaign;
+  /** whether a campaign is stored under the id (else `campaign` is the defaults) */
+  stored: boolean;
+  /** the stored campaign's ETag, null when none is stored */
+  etag: string | null;
+}
+
+/** The campaign an editor starts from. */
+export async function campaignForEdit(env: Bindings, id: string): Promise<EditedCampaign> {
+  let read: StoredCampaignText;
+  try {
+    read = env.CAMPAIGN_WRITER ? await writer(env).read(id) : await readKv(env.OPENTIME_KV, id);
+  } catch (e) {
+    throw new ApiError("KV_UNAVAILABLE", `the campaign could not be read: ${errorMessage(e)}`);
+  }
+  return { campaign: campaignFromText(id, read.text), stored: read.text !== null, etag: read.etag };
+}
+
+/** Stores `campaign` under `id`; `create` refuses a stored one, `ifMatch` one whose tag differs. */
+export async function saveCampaign(
+  env: Bindings,
+  id: string,
+  campaign: Campaign,
+  mode: CampaignWrite["mode"],
+  ifMatch: IfMatch,
+): Promise<{ created: boolean; etag: string }> {
+  const write: CampaignWrite = { id, text: JSON.stringify(campaign), mode, ifMatch };
+  const answer = env.CAMPAIGN_WRITER ? await writer(env).write(write) : await unserialized(env.OPENTIME_KV, write);
+  forgetCampaign(id);
+  if (!answer.ok) throw new ApiError(answer.code, answer.message);
+  return { created: answer.created, etag: answer.etag };
+}
+
+function writer(env: Bindings) {
+  const ns = env.CAMPAIGN_WRITER as NonNullable<Bindings["CAMPAIGN_WRITER"]>;
+  return ns.get(ns.idFromName("campaigns"));
+}
+
+async function readKv(kv: KVNamespace, id: string): Promise<StoredCampaignText> {
+  return storedText(await kv.get(kvKeys.campaign(id), "text"));
+}
+
+function unserialized(kv: KVNamespace, write: CampaignWrite): Promise<CampaignWriteAnswer> {
+  logEvent("warn", "campaign.write_unserialized", { detail: "no CAMPAIGN_WRITER binding: see wrangler.toml" });
+  return decideWrite(
+    write,
+    () => readKv(kv, write.id),
+    (text) => kv.put(kvKeys.campaign(write.id), text),
+  );
+}
+
+/** The request's `If-Match`, or a 400 naming the header when it is not one. */
+export function ifMatchHeader(header: string | undefined): IfMatch {
+  const parsed = parseIfMatch(header);
+  if (parsed === "invalid")
+    throw new ApiError("BAD_REQUEST", 'If-Match: not "*" nor a list of entity tags (the ETag a GET gave, in quotes)');
+  return parsed;
+}

@@ -1,0 +1,81 @@
+/**
+ * What a campaign write asks and how it is decided, the same in the campaigns' one writer (the CampaignWriter
+ * Durable Object) and, without its binding, in the route itself: a create refuses an id that holds a campaign
+ * (409 CAMPAIGN_EXISTS), a replace sent with `If-Match` refuses a campaign whose tag is not one of those given
+ * (412 CAMPAIGN_CHANGED: another edit landed since the editor read it), and the answer carries the new tag.
+ */
+import { errorMessage } from "../lib/log";
+import { campaignEtag, type IfMatch, matches } from "./campaign-etag";
+
+export interface CampaignWrite {
+  id: string;
+  /** the campaign as stored (JSON) */
+  text: string;
+  mode: "create" | "replace";
+  ifMatch: IfMatch;
+}
+
+/** The stored JSON as the writer sees it (null: none stored) and its tag. */
+export interface StoredCampaignText {
+  text: string | null;
+  etag: string | null;
+}
+
+export type CampaignWriteAnswer =
+  | { ok: true; created: boolean; etag: string }
+  | {
+      ok: false;
+      /** KV_UNAVAILABLE: KV could not be read or written; nothing was written */
+      code: "CAMPAIGN_EXISTS" | "CAMPAIGN_CHANGED" | "KV_UNAVAILABLE";
+      message: string;
+    };
+
+/**
+ * Reads what is stored, decides, and writes when the write may be made: the writer's steps over its storage
+ * (`read`: the stored campaign; `put`: stores the JSON), a failure of either answered as KV_UNAVAILABLE.
+ */
+export async function decideWrite(
+  write: CampaignWrite,
+  read: () => Promise<StoredCampaignText>,
+  put: (text: string) => Promise<void>,
+): Promise<CampaignWriteAnswer> {
+  let current: StoredCampaignText;
+  try {
+    current = await read();
+  } catch (e) {
+    return { ok: false, code: "KV_UNAVAILABLE", message: `KV could not be read: ${errorMessage(e)}` };
+  }
+  const refusal = writeRefusal(write, current);
+  if (refusal) return refusal;
+  try {
+    await put(write.text);
+  } catch (e) {
+    return { ok: false, code: "KV_UNAVAILABLE", message: `KV did not take the campaign: ${errorMessage(e)}` };
+  }
+  return { ok: true, created: current.text === null, etag: await campaignEtag(write.text) };
+}
+
+/** The stored JSON's tag (null: none stored). */
+export async function storedText(text: string | null): Promise<StoredCampaignText> {
+  return { text, etag: text === null ? null : await campaignEtag(text) };
+}
+
+/** The refusal of `write` over what is stored, or null when it may be written. */
+function writeRefusal(write: CampaignWrite, current: StoredCampaignText): CampaignWriteAnswer | null {
+  if (write.mode === "create" && current.text !== null)
+    return {
+      ok: false,
+      code: "CAMPAIGN_EXISTS",
+      message: `campaign ${write.id} exists: PUT /v1/admin/campaigns/${write.id} replaces it`,
+    };
+  if (!matches(write.ifMatch, current.etag))
+    return {
+      ok: false,
+      code: "CAMPAIGN_CHANGED",
+      message:
+        current.etag === null
+          ? `campaign ${write.id} is not stored: If-Match names a campaign that is not there`
+          : `campaign ${write.id} changed since it was read (its ETag is now ${current.etag}): read it again, then edit`,
+    };
+  return null;
+}

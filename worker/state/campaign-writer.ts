@@ -1,0 +1,74 @@
+/**
+ * CampaignWriter: the one writer of campaigns (`campaign:<id>` in KV), a SQLite-backed Durable Object (one
+ * instance, `campaigns`). The admin API's and the preview editor's writes run here one at a time, each decided
+ * on what the writer sees stored (worker/campaigns/campaign-write.ts): two creates of one id sent to two
+ * locations at once give one 201 and one 409, and an edit sent with the `If-Match` its editor read gets 412
+ * when another edit landed in between, instead of silently undoing it. Reads for an editor (the admin API's GET,
+ * the preview's) come here too, so they see the last write wherever it was made.
+ *
+ * KV stays where campaigns live and where opens read them. A KV read at this object's location may hide its own
+ * write for up to 60 s, so the object keeps each campaign it wrote for OWN_WRITES_MS (table `recent`) and reads
+ * that instead; past it, KV is read, which then also shows a write made by another writer (`npm start`'s demo
+ * campaigns, a Worker from before this version).
+ *   recent  id, the JSON written, when (ms)
+ */
+import { DurableObject } from "cloudflare:workers";
+import { kvKeys } from "../../core/kv-keys";
+import {
+  type CampaignWrite,
+  type CampaignWriteAnswer,
+  decideWrite,
+  type StoredCampaignText,
+  storedText,
+} from "../campaigns/campaign-write";
+import type { Bindings } from "../env";
+
+/** How long the object trusts its own write over KV's copy: KV's 60 s of propagation, and a margin. */
+export const OWN_WRITES_MS = 90_000;
+
+const SCHEMA = ["CREATE TABLE IF NOT EXISTS recent (id TEXT PRIMARY KEY, text TEXT NOT NULL, at INTEGER NOT NULL)"];
+
+export class CampaignWriter extends DurableObject<Bindings> {
+  private readonly sql: SqlStorage;
+  /** reads and writes, one at a time (an object's calls interleave at every await of KV) */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    for (const statement of SCHEMA) this.sql.exec(statement);
+  }
+
+  /** The campaign as stored, its last write included; throws when KV cannot be read. */
+  read(id: string): Promise<StoredCampaignText> {
+    return this.serial(() => this.current(id, Date.now()));
+  }
+
+  write(write: CampaignWrite): Promise<CampaignWriteAnswer> {
+    return this.serial(() => {
+      const now = Date.now();
+      return decideWrite(
+        write,
+        () => this.current(write.id, now),
+        async (text) => {
+          await this.env.OPENTIME_KV.put(kvKeys.campaign(write.id), text);
+          this.sql.exec("INSERT OR REPLACE INTO recent (id, text, at) VALUES (?, ?, ?)", write.id, text, now);
+          this.sql.exec("DELETE FROM recent WHERE at < ?", now - OWN_WRITES_MS);
+        },
+      );
+    });
+  }
+
+  private async current(id: string, now: number): Promise<StoredCampaignText> {
+    const own = this.sql
+      .exec<{ text: string }>("SELECT text FROM recent WHERE id = ? AND at >= ?", id, now - OWN_WRITES_MS)
+      .toArray()[0];
+    return storedText(own ? own.text : await this.env.OPENTIME_KV.get(kvKeys.campaign(id), "text"));
+  }
+
+  private serial<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
