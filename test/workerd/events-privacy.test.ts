@@ -6,10 +6,11 @@ import { createExecutionContext, env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
-import { type Profile, parseProfile } from "../../core/profile";
+import { featuresOf, type Profile, parseProfile } from "../../core/profile";
 import worker from "../../worker/index";
+import type { SendTimeResponse } from "../../worker/routes/send-time";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
-import { clearKv, consume, fixture, recordingQueue, SENDER, seedModel, token } from "./support/harness";
+import { clearKv, consume, fixture, recordingQueue, retailFixture, SENDER, seedModel, token } from "./support/harness";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -300,6 +301,27 @@ describe("consent", () => {
     await submit({ form: "2", personalization: "on" });
     const on = await waitForProfile("reader-11", (p) => p.consent.personalization);
     expect(on.consent).toMatchObject({ tracking: false, personalization: true, unsubscribed: true });
+  });
+
+  it("send times use nothing of a reader who turned personalization off, or was erased: the shop's hours", async () => {
+    await seedModel({ fixture: retailFixture() });
+    const version = retailFixture().version;
+    const [a, b] = retailFixture().profiles.filter((x) => x.sendTime && x.segment) as [Profile, Profile];
+    const sendTime = async (user: string) => {
+      const res = await admin("GET", `/v1/send-time?t=${await token(user)}`);
+      expect(res.status).toBe(200);
+      return (await res.json()) as SendTimeResponse;
+    };
+    // before: their own hours, segment and propensity (so the checks below can fail)
+    expect(await sendTime(a.userId)).toMatchObject({ source: "profile", segment: a.segment });
+    // personalization off (the snapshot the shard publishes): their hours, segment and propensity stay unused
+    const off = { ...a, consent: { ...a.consent, personalization: false } };
+    await env.OPENTIME_KV.put(kvKeys.profile(a.userId), JSON.stringify(off));
+    expect(await sendTime(a.userId)).toMatchObject({ source: "shop", segment: null, propensity_30d: null });
+    // erased, with features a seed wrote just after the erasure's deletion (its sweeps delete them minutes later)
+    expect((await admin("DELETE", `/v1/users/${b.userId}`)).status).toBe(200);
+    await env.OPENTIME_KV.put(kvKeys.features(b.userId, version), JSON.stringify(featuresOf(b, version)));
+    expect(await sendTime(b.userId)).toMatchObject({ source: "shop", segment: null, propensity_30d: null });
   });
 });
 

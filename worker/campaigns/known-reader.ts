@@ -1,5 +1,5 @@
 /**
- * What may be used of one reader outside an open (subject lines at send time): their profile snapshot and the
+ * What may be used of one reader outside an open (subject lines, send times): their profile snapshot and the
  * model's features, when they are not erased (known not to be: an unreadable tombstone counts as erased) and
  * allow personalization; otherwise nothing. The same rules as an open's ranking (worker/recs/recommend.ts).
  */

@@ -3,21 +3,22 @@
  * the day, best first) for ESPs scheduling sends: from the profile's own distribution, else their segment's,
  * else the shop's (also when the stored one is unreadable). A server-to-server API: what it answers comes from
  * the reader's profile (when they open, their segment, their propensity), so the token, which every link of an
- * email carries (also once forwarded), is not enough: the key is asked first. A bad token is a 401, no model a
- * 503; the email endpoints never do that.
+ * email carries (also once forwarded), is not enough: the key is asked first. What is known of the reader is used
+ * only as for subject lines (worker/campaigns/known-reader.ts): not erased (their tombstone read; features a seed
+ * wrote just after the erasure stay unused) and allowing personalization; otherwise the shop's hours, with no
+ * segment or propensity. A bad token is a 401, no model a 503; the email endpoints never do that.
  */
 import type { Hono } from "hono";
 import { base64ToBytes } from "../../core/base64";
-import { modelOutputs } from "../../core/profile";
 import { bestHours, HOURS_OF_WEEK } from "../../core/send-time";
 import { verifyToken } from "../../core/token";
+import { knownReader } from "../campaigns/known-reader";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
 import { background } from "../lib/background";
 import { logEvent } from "../lib/log";
 import { getModel } from "../model/model-store";
-import { readUser } from "../profile/profile-store";
 
 export interface SendTimeResponse {
   user: string;
@@ -67,12 +68,15 @@ export function registerSendTime(app: Hono<AppEnv>): void {
           "MODEL_UNAVAILABLE",
           `no send-time model is serving (${state.ok ? "model has none" : state.reason})`,
         );
-      const read = await readUser(c.env.OPENTIME_KV, token.claims.u, state.model.manifest.version);
-      const profile = modelOutputs(
-        read.profile.ok ? read.profile.profile : null,
-        read.features,
+      // nothing of an erased reader, or of one who turned personalization off (their hours, segment, propensity)
+      const known = await knownReader(
+        c.env.OPENTIME_KV,
+        config,
+        token.claims.u,
         state.model.manifest.version,
+        Date.now(),
       );
+      const profile = known?.outputs ?? null;
       const own = profile?.sendTime ? ownHours(profile.sendTime.hourOfWeek) : null;
       let dist: number[];
       let source: SendTimeResponse["source"];
