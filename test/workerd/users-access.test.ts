@@ -8,7 +8,7 @@ import { createExecutionContext, env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
-import { emptyProfile } from "../../core/profile";
+import { emptyProfile, MAX_SEEN_EVENTS } from "../../core/profile";
 import { writeRows } from "../../worker/experiments/experiment-db";
 import worker from "../../worker/index";
 import { ACCESS_LIST_LIMIT } from "../../worker/routes/users-get";
@@ -126,6 +126,28 @@ describe("right of access", () => {
     const parked = (await access(user)).body.parked as Listed;
     expect(parked.count).toBe(ACCESS_LIST_LIMIT + 3);
     expect(parked.items).toHaveLength(ACCESS_LIST_LIMIT);
+  });
+
+  it("shows the ids of the events applied (kept forever, past the profile's own window): a bounded list and its count", async () => {
+    const user = "acc-applied";
+    const n = MAX_SEEN_EVENTS + 3;
+    const views: QueuedEvent[] = Array.from({ length: n }, (_, i) => ({
+      id: `acc-a${String(i).padStart(5, "0")}`,
+      type: "view",
+      user,
+      item: "p1",
+      ts: now() - 3600 + i,
+    }));
+    await readerStub(env, user).apply(views);
+    const { status, body } = await access(user);
+    expect(status).toBe(200);
+    // the profile keeps the newest MAX_SEEN_EVENTS ids; the shard keeps every one (exact idempotency)
+    const seen = (body.profile as { seenEvents: string[] }).seenEvents;
+    expect(seen).not.toContain("acc-a00000");
+    const applied = body.applied as { count: number; items: string[] };
+    expect(applied.count).toBe(n);
+    expect(applied.items).toHaveLength(ACCESS_LIST_LIMIT);
+    expect(applied.items.slice(0, 3)).toEqual(["acc-a00000", "acc-a00001", "acc-a00002"]);
   });
 
   it("shows the consent clock: when each consent field was last set", async () => {

@@ -125,6 +125,8 @@ export interface ReaderAccess {
   outcomes: QueuedEvent[];
   /** parked dead letters, the first of them in key order, and how many */
   parked: { entries: ParkedEntry[]; count: number };
+  /** the ids of every event applied (kept forever, for exact idempotency), the first of them in id order, and how many */
+  applied: { ids: string[]; count: number };
 }
 
 /** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
@@ -447,7 +449,7 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /**
    * Right of access: everything this shard holds about the reader, read in one call (one snapshot: no write
-   * lands between its reads), parked dead letters at most `limit` of them with their count.
+   * lands between its reads), parked dead letters and applied event ids at most `limit` of each with their counts.
    */
   async access(user: string, limit: number): Promise<ReaderAccess> {
     const held = this.reader(user, new Date().toISOString());
@@ -459,6 +461,13 @@ export class ReaderShard extends DurableObject<Bindings> {
       views: viewsOf(this.sql, user),
       outcomes: outcomesOf(this.sql, user),
       parked: { entries: parked.entries, count: countParked(this.sql, user) },
+      applied: {
+        ids: this.sql
+          .exec<{ id: string }>("SELECT id FROM applied WHERE user = ? ORDER BY id LIMIT ?", user, Math.max(1, limit))
+          .toArray()
+          .map((r) => r.id),
+        count: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM applied WHERE user = ?", user).one().n,
+      },
     };
   }
 
