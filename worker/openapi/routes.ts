@@ -639,6 +639,7 @@ export const ROUTES: RouteDoc[] = [
       401: unauthorized,
       413: tooLarge,
       500: internal,
+      503: error("KV failed to store the configuration: PUT it again (Retry-After)", "KV_UNAVAILABLE"),
     },
   },
   {

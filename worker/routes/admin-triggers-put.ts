@@ -4,14 +4,16 @@
  * `viewed-back-in-stock` with `viewedWithinDays`, `viewed-price-drop` with `minDropPercent`). 200
  * `{triggers, warnings}` (a warning when TRIGGER_WEBHOOK_SECRET is not set: nothing would be delivered); 400
  * naming the bad field, or a trigger whose tokens would outlive the erasure tombstone (an erased reader's trigger
- * email opened after the tombstone is gone would record their opens again). The reader shards and the catalog
- * writer see it within about a minute (their 30-second cache, and KV's propagation).
+ * email opened after the tombstone is gone would record their opens again); 503 KV_UNAVAILABLE with Retry-After
+ * when KV fails to store it (it may or may not have been: PUT it again). The reader shards and the catalog writer
+ * see it within about a minute (their 30-second cache, and KV's propagation).
  */
 import type { Hono } from "hono";
 import { TriggersConfigSchema } from "../../core/triggers";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
+import { errorMessage, logEvent } from "../lib/log";
 import { readValidBody } from "../lib/read-json-body";
 import { putTriggers } from "../triggers/trigger-config";
 
@@ -30,7 +32,16 @@ export function registerAdminTriggersPut(app: Hono<AppEnv>): void {
           "BAD_REQUEST",
           `triggers.${parsed.triggers.indexOf(outliving)}.tokenTtlDays: ${outliving.tokenTtlDays} days is not shorter than ERASURE_TOMBSTONE_DAYS (${erasureTombstoneDays}): an erased reader's token must expire before their tombstone`,
         );
-      await putTriggers(c.env.OPENTIME_KV, parsed);
+      try {
+        await putTriggers(c.env.OPENTIME_KV, parsed);
+      } catch (e) {
+        logEvent("error", "triggers.write_failed", { detail: errorMessage(e) });
+        throw new ApiError(
+          "KV_UNAVAILABLE",
+          "the triggers could not be stored (KV failed): PUT them again, the configuration in force may be the old one",
+          { "Retry-After": "1" },
+        );
+      }
       const warnings = c.env.TRIGGER_WEBHOOK_SECRET
         ? []
         : [
