@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { CampaignIdSchema } from "./campaign";
 import type { QueuedEvent } from "./events";
+import { fnv1a32 } from "./fnv";
 import type { Consent } from "./profile";
 import { isLoopbackHost } from "./web-url";
 
@@ -111,12 +112,14 @@ export type TriggersConfig = z.infer<typeof TriggersConfigSchema>;
 export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
 
 /**
- * Why a delivery was cancelled (kept in its row, shown by the right of access, logged as `trigger.cancelled`):
- * a closed list. `purchased`: nothing was abandoned (a cart), or every item viewed was bought since;
- * `unsubscribed`, `tracking-off`, `paused`: the reader's consent; `personalization-off`: a viewed-* delivery (what
- * a reader viewed is personal); `trigger-off`: removed, switched off, or now of another type; `reader-gone`: no
- * profile held; `frequency`: another triggered send reached the reader within their frequency preference;
- * `stale`: its first call could not be made within LATE_AFTER_SECONDS of its due time.
+ * Why a delivery was cancelled, or given up at once (kept in its row, shown by the right of access, logged as
+ * `trigger.cancelled`, or `trigger.given_up`): a closed list. `purchased`: nothing was abandoned (a cart), or every
+ * item viewed was bought since; `unsubscribed`, `tracking-off`, `paused`: the reader's consent;
+ * `personalization-off`: a viewed-* delivery (what a reader viewed is personal); `trigger-off`: removed, switched
+ * off, or now of another type; `reader-gone`: no profile held; `frequency`: another triggered send reached the
+ * reader within their frequency preference; `stale`: its first call could not be made within LATE_AFTER_SECONDS of
+ * its due time; `refused`: the webhook answered a 4xx that no retry can change (webhookVerdict), so the delivery
+ * was given up (`failed`) after that attempt. A delivery given up after its last retry has no reason.
  */
 export const CANCEL_REASONS = [
   "purchased",
@@ -128,6 +131,7 @@ export const CANCEL_REASONS = [
   "reader-gone",
   "frequency",
   "stale",
+  "refused",
 ] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
 
@@ -300,5 +304,76 @@ export type TriggerDelivery =
       changes: Omit<ViewedItem, "viewedAt">[];
     });
 
-/** Retry delays after failed deliveries (seconds); past the last the delivery is given up (`failed`). */
+/**
+ * The steps of the back-off after failed attempts (seconds): the wait after the n-th failure is between half and
+ * all of the n-th step (retryDelayMs). Past the last the delivery is given up (`failed`): 7 attempts in all.
+ */
 export const RETRY_DELAYS_S = [60, 300, 1800, 7200, 21_600, 86_400] as const;
+
+/**
+ * The longest wait a webhook's `Retry-After` is honoured for (seconds): the last back-off step, and never past
+ * LATE_AFTER_SECONDS (a cart or a price has moved on by then). A longer one waits this long.
+ */
+export const MAX_RETRY_AFTER_S = Math.min(Math.max(...RETRY_DELAYS_S), LATE_AFTER_SECONDS);
+
+/**
+ * What a webhook's answer makes of a delivery: `delivered` (2xx); `refused` (a 4xx that says the receiver will
+ * not take this body: sending the same body again cannot change that, so it is given up at once); `retry`
+ * (anything else: 5xx, a 3xx, which is never followed, no answer within the deadline or a network failure, and the
+ * 4xx that say "not now": RETRIED_4XX).
+ */
+export type WebhookVerdict = "delivered" | "refused" | "retry";
+
+/**
+ * 4xx answers that are retried: the receiver's own timeout (408), a conflict with a request in progress (409: such
+ * as the same delivery id still being handled), too early (425), too many requests (429).
+ */
+export const RETRIED_4XX: ReadonlySet<number> = new Set([408, 409, 425, 429]);
+
+/** The answers whose `Retry-After` is honoured: too many requests, and unavailable for now. */
+export const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);
+
+/** `status` null: no answer (a timeout, a network failure). */
+export function webhookVerdict(status: number | null): WebhookVerdict {
+  if (status !== null && status >= 200 && status < 300) return "delivered";
+  if (status !== null && status >= 400 && status < 500 && !RETRIED_4XX.has(status)) return "refused";
+  return "retry";
+}
+
+/**
+ * The wait a `Retry-After` header asks for (seconds from `nowMs`): delay-seconds, or an HTTP date (0 when past);
+ * null when there is none or it cannot be read.
+ */
+export function retryAfterSeconds(value: string | null, nowMs: number): number | null {
+  const text = value?.trim() ?? "";
+  if (/^\d+$/.test(text)) return Number(text);
+  // a date names its month (Date.parse reads "1.5" as a day of 2001)
+  const at = /[A-Za-z]/.test(text) ? Date.parse(text) : Number.NaN;
+  return Number.isFinite(at) ? Math.max(0, Math.ceil((at - nowMs) / 1000)) : null;
+}
+
+/**
+ * MurmurHash3's finalizer: every input bit moves every output bit (FNV-1a alone leaves a change in the last
+ * characters, such as an id's, to few of the high bits).
+ */
+function mix32(h: number): number {
+  let x = h;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/**
+ * How long after a failed attempt the next one waits (ms), or null when that was the last (given up).
+ * `attempts`: how many were made before the failed one. Equal jitter: half the step, plus up to another half by a
+ * hash of the attempt and the delivery id, so the deliveries a receiver's outage failed come back spread out, and
+ * the same delivery and attempt always wait the same (no random source: reproducible, in tests too). The
+ * receiver's `Retry-After` (`retryAfterS`) makes it wait at least that long, up to MAX_RETRY_AFTER_S.
+ */
+export function retryDelayMs(delivery: string, attempts: number, retryAfterS: number | null): number | null {
+  const step = RETRY_DELAYS_S[attempts];
+  if (step === undefined) return null;
+  const share = mix32(fnv1a32(`${attempts}:${delivery}`)) / 2 ** 32;
+  const jittered = Math.floor(step * 500 * (1 + share));
+  return Math.max(jittered, Math.min(retryAfterS ?? 0, MAX_RETRY_AFTER_S) * 1000);
+}

@@ -7,13 +7,19 @@ import {
   type CartAbandonedTrigger,
   consentStops,
   frequencyAllows,
+  LATE_AFTER_SECONDS,
+  MAX_RETRY_AFTER_S,
   MAX_TRIGGER_ITEMS,
   nextTriggerState,
   nextViewedStep,
+  RETRY_DELAYS_S,
+  retryAfterSeconds,
+  retryDelayMs,
   TriggerSchema,
   type TriggerState,
   TriggersConfigSchema,
   type ViewedTrigger,
+  webhookVerdict,
 } from "../../core/triggers";
 import { signWebhook, verifyWebhook } from "../../core/webhook-signature";
 
@@ -167,6 +173,66 @@ describe("viewed-* triggers", () => {
     expect(nextViewedStep(backInStock, { ...delivered(1), state: "cancelled", deliveredAt: null }, "a", NOW, NOW)).toBe(
       "new",
     );
+  });
+});
+
+describe("a webhook's answer", () => {
+  it("2xx is delivered; a 4xx but 408, 409, 425, 429 refuses the body; the rest, and no answer, is retried", () => {
+    const verdicts = (statuses: (number | null)[]) => statuses.map((s) => webhookVerdict(s));
+    expect(verdicts([200, 201, 202, 204, 299])).toEqual(Array(5).fill("delivered"));
+    expect(verdicts([400, 401, 403, 404, 405, 410, 413, 415, 422, 451, 499])).toEqual(Array(11).fill("refused"));
+    expect(verdicts([408, 409, 425, 429, 500, 502, 503, 504, 301, 302, 307, 308, 304, 100, 600, null])).toEqual(
+      Array(16).fill("retry"),
+    );
+  });
+
+  it("Retry-After: delay-seconds or an HTTP date (past: 0); anything else is none", () => {
+    const now = Date.UTC(2026, 0, 15, 12, 0, 0);
+    expect(retryAfterSeconds("120", now)).toBe(120);
+    expect(retryAfterSeconds(" 0 ", now)).toBe(0);
+    expect(retryAfterSeconds("Thu, 15 Jan 2026 14:00:00 GMT", now)).toBe(7200);
+    expect(retryAfterSeconds("Thu, 15 Jan 2026 12:00:00 GMT", now + 500)).toBe(0);
+    expect(retryAfterSeconds("Wed, 14 Jan 2026 12:00:00 GMT", now)).toBe(0);
+    for (const bad of [null, "", "soon", "-5", "1.5", "12s"])
+      expect(retryAfterSeconds(bad, now), String(bad)).toBeNull();
+  });
+
+  it("the back-off: half to all of each step, the same for one delivery and attempt; given up past the last", () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.integer({ min: 0, max: RETRY_DELAYS_S.length - 1 }), (id, attempts) => {
+        const step = (RETRY_DELAYS_S[attempts] as number) * 1000;
+        const wait = retryDelayMs(id, attempts, null) as number;
+        expect(wait).toBeGreaterThanOrEqual(step / 2);
+        expect(wait).toBeLessThan(step);
+        expect(retryDelayMs(id, attempts, null)).toBe(wait);
+      }),
+    );
+    expect(retryDelayMs("d1", RETRY_DELAYS_S.length, null)).toBeNull();
+    expect(retryDelayMs("d1", RETRY_DELAYS_S.length, 60)).toBeNull();
+  });
+
+  it("the jitter spreads one outage's deliveries over the step, and a retry's over its own", () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
+    /** how far into the second half of the step each id's wait falls (0..1) */
+    const shares = (attempts: number) =>
+      ids.map((id) => (retryDelayMs(id, attempts, null) as number) / ((RETRY_DELAYS_S[attempts] as number) * 500) - 1);
+    for (const attempts of [0, 3]) {
+      const tenths = Array(10).fill(0) as number[];
+      for (const share of shares(attempts)) tenths[Math.floor(share * 10)] = (tenths[Math.floor(share * 10)] ?? 0) + 1;
+      for (const n of tenths) expect(n).toBeGreaterThan(120); // 200 expected
+    }
+    // a delivery's attempts draw apart: not the same share of each step
+    const [first, second] = [shares(0), shares(1)];
+    expect(first.filter((s, i) => Math.abs(s - (second[i] as number)) < 0.005).length).toBeLessThan(60); // 20 expected
+  });
+
+  it("a Retry-After waits at least that long, up to the last step and never past LATE_AFTER_SECONDS", () => {
+    expect(MAX_RETRY_AFTER_S).toBe(86_400);
+    expect(MAX_RETRY_AFTER_S).toBeLessThanOrEqual(LATE_AFTER_SECONDS);
+    expect(retryDelayMs("d1", 0, 120)).toBe(120_000);
+    expect(retryDelayMs("d1", 0, 10)).toBe(retryDelayMs("d1", 0, null)); // shorter than the back-off
+    expect(retryDelayMs("d1", 0, 0)).toBe(retryDelayMs("d1", 0, null));
+    expect(retryDelayMs("d1", 2, 10_000_000)).toBe(86_400_000);
   });
 });
 

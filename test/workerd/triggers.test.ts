@@ -9,7 +9,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { verifyToken } from "../../core/token";
-import { type TriggerDelivery, TriggerSchema, TriggersConfigSchema, type ViewedTrigger } from "../../core/triggers";
+import {
+  retryDelayMs,
+  type TriggerDelivery,
+  TriggerSchema,
+  TriggersConfigSchema,
+  type ViewedTrigger,
+} from "../../core/triggers";
 import { verifyWebhook } from "../../core/webhook-signature";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
@@ -138,7 +144,7 @@ describe("cart-abandoned trigger", () => {
     expect(calls).toHaveLength(1);
     expect(await triggerRow(user)).toMatchObject([{ state: "pending", attempts: 1 }]);
     await alarmUntil(user, 2);
-    expect(calls).toHaveLength(1); // the back-off (a minute) has not passed
+    expect(calls).toHaveLength(1); // the back-off (half a minute to a minute) has not passed
     await timePasses(user);
     await alarmUntil(user, 2);
     expect(calls).toHaveLength(2);
@@ -291,6 +297,130 @@ describe("cart-abandoned trigger", () => {
     expect(after[0]?.state).toBe("pending");
     expect(after[0]?.due_at).toBeGreaterThanOrEqual(nowS() + 24 * 3600 - 5);
     expect(after[0]?.delivered_at).toBeGreaterThan(0);
+  });
+
+  it("a late failure or refusal of a delivery whose row moved leaves the new wait as it is", async () => {
+    const [failed, refused] = ["trig-late-fail", "trig-late-refused"];
+    // due in 30 s: the runtime's own alarm stays away while the test plays the alarm's part
+    await consume([event(failed, "cart_add", 29.5, "p1"), event(refused, "cart_add", 29.5, "p1")]);
+    const row = (user: string) =>
+      runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+        state.storage.sql
+          .exec("SELECT state, reason, attempts, items, delivery, due_at, next_at FROM triggers WHERE user = ?", user)
+          .toArray(),
+      );
+    for (const [user, outcome] of [
+      [failed, { kind: "failed", retryAfterS: 3600 }],
+      [refused, { kind: "refused" }],
+    ] as const) {
+      const [inFlight] = await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+        dueDeliveries(state.storage.sql, Date.now() + 60_000, 10).filter((d) => d.user === user),
+      );
+      await consume([event(user, "cart_add", 0, "p2")]);
+      const moved = await row(user);
+      expect(moved).toMatchObject([{ state: "pending", attempts: 0, items: '["p2","p1"]' }]);
+      const gaveUp = await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+        recordAttempt(state.storage.sql, inFlight as DueDelivery, outcome, Date.now()),
+      );
+      expect(gaveUp).toBe(false);
+      expect(await row(user)).toEqual(moved);
+    }
+  });
+});
+
+describe("what the webhook's answer does", () => {
+  /** Each reader's delivery as stored, with how long until it is tried again (s). */
+  const stored = (user: string) =>
+    runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+      state.storage.sql
+        .exec<{
+          state: string;
+          reason: string | null;
+          attempts: number;
+          items: string;
+          delivery: string;
+          next_at: number;
+        }>("SELECT state, reason, attempts, items, delivery, next_at FROM triggers WHERE user = ?", user)
+        .toArray()
+        .map(({ next_at, ...row }) => ({ ...row, waitS: (next_at - Date.now()) / 1000 })),
+    );
+  /** One cart due now for each reader, each reader's webhook call answered by `answers[user]`, once. */
+  async function answered(answers: Record<string, () => Response>): Promise<void> {
+    answer = () => {
+      const { user } = JSON.parse((calls.at(-1) as Call).body) as TriggerDelivery;
+      return (answers[user] as () => Response)();
+    };
+    const users = Object.keys(answers);
+    await consume(users.map((user) => event(user, "cart_add", 31, "p000417")));
+    const called = (user: string) => () => calls.some((c) => c.body.includes(`"user":"${user}"`));
+    for (const user of users) await runAlarmsUntil(user, called(user));
+    expect(calls).toHaveLength(users.length);
+  }
+
+  it("a 4xx that refuses the body is given up at once, saying why; 408, 409, 425, 429, 5xx are retried", async () => {
+    const refused = [400, 401, 403, 404, 410, 413, 422];
+    const retried = [408, 409, 425, 429, 500, 502, 503, 504];
+    const status = (s: number) => () => new Response("no", { status: s });
+    await answered(Object.fromEntries([...refused, ...retried].map((s) => [`trig-${s}`, status(s)])));
+    for (const s of refused) {
+      const [row] = await stored(`trig-${s}`);
+      expect(row, String(s)).toMatchObject({ state: "failed", reason: "refused", attempts: 1, items: "[]" });
+    }
+    for (const s of retried) {
+      const [row] = await stored(`trig-${s}`);
+      expect(row, String(s)).toMatchObject({ state: "pending", reason: null, attempts: 1, items: '["p000417"]' });
+    }
+    // nothing retries a refused delivery
+    for (const s of refused) {
+      await timePasses(`trig-${s}`);
+      await runInDurableObject(readerStub(env, `trig-${s}`), (instance: ReaderShard) => instance.alarm());
+    }
+    expect(calls).toHaveLength(refused.length + retried.length);
+    // the right of access says why
+    const access = (await (await send("/v1/users/trig-404", "GET")).json()) as { triggers: unknown[] };
+    expect(access.triggers).toMatchObject([{ trigger: "cart-30", state: "failed", reason: "refused", items: "[]" }]);
+  });
+
+  it("a 429 or 503 with Retry-After waits at least that long (seconds or a date), at most a day", async () => {
+    const later = (status: number, value: string) => () =>
+      new Response("later", { status, headers: { "Retry-After": value } });
+    const inTwoHours = new Date(Date.now() + 7200_000).toUTCString();
+    await answered({
+      "trig-ra-s": later(429, "120"),
+      "trig-ra-date": later(503, inTwoHours),
+      "trig-ra-huge": later(503, "9999999"),
+      "trig-ra-short": later(429, "5"),
+      "trig-ra-500": later(500, "3600"),
+      "trig-ra-bad": later(429, "soon"),
+    });
+    const waitOf = async (user: string) => ((await stored(user))[0] as { waitS: number }).waitS;
+    expect(await waitOf("trig-ra-s")).toBeGreaterThan(118);
+    expect(await waitOf("trig-ra-s")).toBeLessThanOrEqual(120);
+    expect(await waitOf("trig-ra-date")).toBeGreaterThan(7190);
+    expect(await waitOf("trig-ra-date")).toBeLessThanOrEqual(7200);
+    expect(await waitOf("trig-ra-huge")).toBeGreaterThan(86_390);
+    expect(await waitOf("trig-ra-huge")).toBeLessThanOrEqual(86_400);
+    // shorter than the back-off, not 429 or 503, or unreadable: the back-off (half a minute to a minute)
+    for (const user of ["trig-ra-short", "trig-ra-500", "trig-ra-bad"]) {
+      expect(await waitOf(user), user).toBeGreaterThan(25);
+      expect(await waitOf(user), user).toBeLessThan(60);
+    }
+  });
+
+  it("the back-off is jittered: half to all of its step, the same for the same delivery and attempt", async () => {
+    const busy = () => new Response("busy", { status: 503 });
+    const users = Array.from({ length: 6 }, (_, i) => `trig-jit-${i}`);
+    await answered(Object.fromEntries(users.map((u) => [u, busy])));
+    const rows = await Promise.all(users.map(async (u) => (await stored(u))[0] as { delivery: string; waitS: number }));
+    for (const { delivery, waitS } of rows) {
+      expect(waitS).toBeGreaterThan(25);
+      expect(waitS).toBeLessThan(60);
+      // as the delivery id and attempt give it
+      expect(waitS).toBeLessThanOrEqual((retryDelayMs(delivery, 0, null) as number) / 1000);
+      expect(waitS).toBeGreaterThan((retryDelayMs(delivery, 0, null) as number) / 1000 - 5);
+    }
+    // six deliveries, not one instant: the retries of a receiver's outage spread out
+    expect(new Set(rows.map((r) => Math.round(r.waitS))).size).toBeGreaterThan(1);
   });
 });
 

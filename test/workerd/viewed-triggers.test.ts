@@ -174,7 +174,7 @@ describe("viewed-back-in-stock", () => {
     await deliveredTo(1, user);
     expect(await rowsOf(user)).toMatchObject([{ state: "pending", attempts: 1 }]);
     await deliveredTo(2, user);
-    expect(calls).toHaveLength(1); // the back-off (a minute) has not passed
+    expect(calls).toHaveLength(1); // the back-off (half a minute to a minute) has not passed
     await timePasses(user);
     await deliveredTo(2, user);
     const [first, second] = bodies();
@@ -184,6 +184,25 @@ describe("viewed-back-in-stock", () => {
     await deliveredTo(3, user);
     expect(calls).toHaveLength(2);
     expect(await rowsOf(user)).toMatchObject([{ state: "delivered", attempts: 2 }]);
+  });
+
+  it("a webhook that refuses the body (a 4xx) gives it up at once: its items and details emptied", async () => {
+    const user = "vw-refused";
+    answer = () => new Response("unknown trigger", { status: 422 });
+    await consume([event(user, "view", 1, "bis-r")]);
+    await patch([{ id: "bis-r", stock: 0 }]);
+    await patch([{ id: "bis-r", stock: 2 }]);
+    await deliveredTo(1, user);
+    const stored = () =>
+      runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+        state.storage.sql
+          .exec("SELECT state, reason, attempts, items, changes FROM triggers WHERE user = ?", user)
+          .toArray(),
+      );
+    expect(await stored()).toEqual([{ state: "failed", reason: "refused", attempts: 1, items: "[]", changes: "[]" }]);
+    await timePasses(user);
+    await deliveredTo(2, user);
+    expect(calls).toHaveLength(1);
   });
 
   it("the same fan-out sequence number sent to a shard again schedules nothing; the outbox empties", async () => {

@@ -81,6 +81,7 @@ import {
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import { PRUNE_SLACK_MS } from "./sql-tables";
 import {
+  type AttemptOutcome,
   cancelBeforeFirstCall,
   cancelOnOptOut,
   cancelOnPurchase,
@@ -660,8 +661,10 @@ export class ReaderShard extends DurableObject<Bindings> {
    * configured (switched off, or now of another type), a reader gone, unsubscribed, paused, with tracking off,
    * or who bought since the cart add (viewed-*: bought every item since viewing it; the items bought are left
    * out); and, before its first call, one due more than a day ago (it could not be tried meanwhile) or whose call
-   * would come sooner after the reader's last triggered send than their frequency preference allows. Put off (not an attempt): the configuration unreadable, a secret missing. A failed send is retried
-   * later (core/triggers.ts RETRY_DELAYS_S), with the same delivery id.
+   * would come sooner after the reader's last triggered send than their frequency preference allows. Put off (not
+   * an attempt): the configuration unreadable, a secret missing. A send the webhook refused (a 4xx but 408, 409,
+   * 425, 429) is given up at once (`refused`); another failed send is retried later, with the same delivery id
+   * (core/triggers.ts retryDelayMs: a jittered back-off, no sooner than a 429's or 503's Retry-After).
    */
   private async deliverDue(due: DueDelivery[]): Promise<void> {
     const config = await getTriggers(this.env.OPENTIME_KV);
@@ -719,11 +722,19 @@ export class ReaderShard extends DurableObject<Bindings> {
       this.inFlightReaders.set(d.user, (this.inFlightReaders.get(d.user) ?? 0) + 1);
       try {
         const sent = await deliver(row, trigger, secrets, Date.now(), viewed);
-        const outcome = sent.ok
-          ? { kind: "delivered" as const, cooldownHours: trigger.cooldownHours }
-          : { kind: "failed" as const };
+        const outcome: AttemptOutcome =
+          sent.verdict === "delivered"
+            ? { kind: "delivered", cooldownHours: trigger.cooldownHours }
+            : sent.verdict === "refused"
+              ? { kind: "refused" }
+              : { kind: "failed", retryAfterS: sent.retryAfterS };
         if (recordAttempt(this.sql, row, outcome, Date.now())) {
-          logEvent("error", "trigger.given_up", { trigger: row.trigger, attempts: row.attempts + 1 });
+          logEvent("error", "trigger.given_up", {
+            trigger: row.trigger,
+            attempts: row.attempts + 1,
+            status: sent.status,
+            reason: sent.verdict === "refused" ? "refused" : null,
+          });
         }
       } finally {
         this.inFlight.delete(d.delivery);

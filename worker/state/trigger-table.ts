@@ -17,7 +17,7 @@ import {
   LATE_AFTER_SECONDS,
   nextTriggerState,
   nextViewedStep,
-  RETRY_DELAYS_S,
+  retryDelayMs,
   type Trigger,
   type TriggerState,
   type ViewedItem,
@@ -38,7 +38,7 @@ export const TRIGGER_SCHEMA = [
 /**
  * Adds what later versions keep to a table created before them: `changes` (viewed-* triggers' details),
  * `sent_at` (when a delivery's first webhook call began: from then on its content is what the receiver holds) and
- * `reason` (why a cancelled delivery was: core/triggers.ts CANCEL_REASONS).
+ * `reason` (why a delivery was cancelled, or given up at once: core/triggers.ts CANCEL_REASONS).
  */
 export function migrateTriggerTable(sql: SqlStorage): void {
   const columns = new Set(
@@ -383,15 +383,19 @@ export function claimDelivery(
 
 export type AttemptOutcome =
   | { kind: "delivered"; cooldownHours: number }
-  | { kind: "failed" }
+  /** retried (core/triggers.ts retryDelayMs), no sooner than the receiver's Retry-After (s) when it sent one */
+  | { kind: "failed"; retryAfterS: number | null }
+  /** the webhook refused the body (core/triggers.ts webhookVerdict): given up at once, `refused` */
+  | { kind: "refused" }
   | { kind: "cancelled"; reason: CancelReason }
   /** not tried (a secret missing, the configuration unreadable): the same attempt again at `atMs` */
   | { kind: "postponed"; atMs: number };
 
 /**
- * What became of one delivery (by its id: a wait moved meanwhile has another). A success the row no longer
- * matches (a later cart add moved it while the webhook answered) still starts the reader's cooldown on it.
- * Returns whether the delivery was given up (its last retry failed).
+ * What became of one delivery (by its id: a wait moved meanwhile has another, which a late answer leaves as it
+ * is). Only a success the row no longer matches (a later cart add moved it while the webhook answered) reaches
+ * past its id: it starts the reader's cooldown for the trigger, so the new wait is due no sooner than it ends.
+ * Returns whether this attempt gave the delivery up (refused, or its last retry failed).
  */
 export function recordAttempt(
   sql: SqlStorage,
@@ -437,24 +441,43 @@ export function recordAttempt(
         d.delivery,
       );
       return false;
+    case "refused":
+      return giveUp(sql, d, "refused");
     case "failed": {
-      const delay = RETRY_DELAYS_S[d.attempts];
+      const delay = retryDelayMs(d.delivery, d.attempts, outcome.retryAfterS);
+      if (delay === null) return giveUp(sql, d, null);
       sql.exec(
-        `UPDATE triggers SET attempts = attempts + 1, state = ?, next_at = ?,
-           items = CASE WHEN ? = 'failed' THEN '[]' ELSE items END,
-           changes = CASE WHEN ? = 'failed' AND changes IS NOT NULL THEN '[]' ELSE changes END
+        `UPDATE triggers SET attempts = attempts + 1, next_at = ?
          WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
-        delay === undefined ? "failed" : "pending",
-        nowMs + (delay ?? 0) * 1000,
-        delay === undefined ? "failed" : "pending",
-        delay === undefined ? "failed" : "pending",
+        nowMs + delay,
         d.user,
         d.trigger,
         d.delivery,
       );
-      return delay === undefined;
+      return false;
     }
   }
+}
+
+/**
+ * Gives one pending delivery up after an attempt (`failed`: its items and details emptied), with why when it
+ * was refused (null: its last retry failed). Whether it was still pending under that id.
+ */
+function giveUp(
+  sql: SqlStorage,
+  d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
+  reason: "refused" | null,
+): boolean {
+  return (
+    sql.exec(
+      `UPDATE triggers SET state = 'failed', attempts = attempts + 1, items = '[]', ${CLEAR_CHANGES}, reason = ?
+       WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+      reason,
+      d.user,
+      d.trigger,
+      d.delivery,
+    ).rowsWritten > 0
+  );
 }
 
 /** A reader's triggers, for right of access. */

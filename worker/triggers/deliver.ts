@@ -1,13 +1,23 @@
 /**
  * One trigger delivery: the JSON body (core/triggers.ts TriggerDelivery) with a fresh open-time token for the
  * trigger's campaign, signed with TRIGGER_WEBHOOK_SECRET (core/webhook-signature.ts), POSTed to the webhook with
- * a deadline. A 2xx is delivered; anything else (status, a redirect: never followed; timeout, network) is retried by
- * the shard. Never throws.
+ * a deadline. The answer is judged by core/triggers.ts webhookVerdict: a 2xx is delivered; a 4xx other than 408,
+ * 409, 425 and 429 is refused (the shard gives the delivery up: the same body again cannot change it); anything
+ * else (5xx, those four, a redirect: never followed; no answer in time, a network failure) is retried by the shard,
+ * no sooner than a 429's or 503's `Retry-After` asks (core/triggers.ts retryDelayMs). Never throws.
  * Cart-abandoned bodies name the cart add (`cartAt`); viewed-* bodies the catalog change (`changedAt`) and each
  * item with, for price drops, its old and new price (when the reader viewed it stays in the shard).
  */
 import { mintToken } from "../../core/token";
-import type { Trigger, TriggerDelivery, ViewedItem } from "../../core/triggers";
+import {
+  RETRY_AFTER_STATUSES,
+  retryAfterSeconds,
+  type Trigger,
+  type TriggerDelivery,
+  type ViewedItem,
+  type WebhookVerdict,
+  webhookVerdict,
+} from "../../core/triggers";
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signWebhook } from "../../core/webhook-signature";
 import { errorMessage, logEvent } from "../lib/log";
 import type { DueDelivery } from "../state/trigger-table";
@@ -25,6 +35,15 @@ export interface DeliverySecrets {
   tokenMaxDays: number;
 }
 
+/** What the webhook answered, judged. */
+export interface WebhookAnswer {
+  verdict: WebhookVerdict;
+  /** null: no answer (a timeout, a network failure) */
+  status: number | null;
+  /** a 429's or 503's `Retry-After` (seconds), or null */
+  retryAfterS: number | null;
+}
+
 /** `viewed`: a viewed-* delivery's items still to announce (the shard left out those bought since). */
 export async function deliver(
   due: DueDelivery,
@@ -32,7 +51,7 @@ export async function deliver(
   secrets: DeliverySecrets,
   nowMs: number,
   viewed: readonly ViewedItem[] | null = null,
-): Promise<{ ok: boolean; status: number | null }> {
+): Promise<WebhookAnswer> {
   try {
     const nowS = Math.floor(nowMs / 1000);
     const iso = (s: number) => new Date(s * 1000).toISOString();
@@ -75,10 +94,16 @@ export async function deliver(
       signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
     });
     await res.body?.cancel();
-    if (!res.ok) logEvent("warn", "trigger.webhook_refused", { trigger: trigger.id, status: res.status });
-    return { ok: res.ok, status: res.status };
+    const verdict = webhookVerdict(res.status);
+    const retryAfterS = RETRY_AFTER_STATUSES.has(res.status)
+      ? retryAfterSeconds(res.headers.get("Retry-After"), Date.now())
+      : null;
+    if (verdict === "refused") logEvent("warn", "trigger.webhook_refused", { trigger: trigger.id, status: res.status });
+    if (verdict === "retry")
+      logEvent("warn", "trigger.webhook_failed", { trigger: trigger.id, status: res.status, retryAfterS });
+    return { verdict, status: res.status, retryAfterS };
   } catch (e) {
-    logEvent("warn", "trigger.webhook_failed", { trigger: trigger.id, detail: errorMessage(e) });
-    return { ok: false, status: null };
+    logEvent("warn", "trigger.webhook_failed", { trigger: trigger.id, status: null, detail: errorMessage(e) });
+    return { verdict: "retry", status: null, retryAfterS: null };
   }
 }
