@@ -325,10 +325,12 @@ export const MAX_RETRY_AFTER_S = Math.min(Math.max(...RETRY_DELAYS_S), LATE_AFTE
 export type WebhookVerdict = "delivered" | "refused" | "retry";
 
 /**
- * 4xx answers that are retried: the receiver's own timeout (408), a conflict with a request in progress (409: such
- * as the same delivery id still being handled), too early (425), too many requests (429).
+ * 4xx answers that are retried: the signature or the caller refused (401, 403: a TRIGGER_WEBHOOK_SECRET rotated
+ * before the receiver took the new one, or its access rules being changed, which an operator mends within the
+ * retries' day and a half; the body is not at fault), the receiver's own timeout (408), a conflict with a request
+ * in progress (409: such as the same delivery id still being handled), too early (425), too many requests (429).
  */
-export const RETRIED_4XX: ReadonlySet<number> = new Set([408, 409, 425, 429]);
+export const RETRIED_4XX: ReadonlySet<number> = new Set([401, 403, 408, 409, 425, 429]);
 
 /** The answers whose `Retry-After` is honoured: too many requests, and unavailable for now. */
 export const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);
