@@ -379,6 +379,9 @@ describe("what the webhook's answer does", () => {
     // the right of access says why
     const access = (await (await send("/v1/users/trig-404", "GET")).json()) as { triggers: unknown[] };
     expect(access.triggers).toMatchObject([{ trigger: "cart-30", state: "failed", reason: "refused", items: "[]" }]);
+    // with the delivery id the receiver was given, and when the first call began
+    const sent = calls.map((c) => JSON.parse(c.body) as TriggerDelivery).find((b) => b.user === "trig-404");
+    expect(access.triggers).toMatchObject([{ delivery: sent?.id, sent_at: expect.any(Number) }]);
   });
 
   it("a 429 or 503 with Retry-After waits at least that long (seconds or a date), at most a day", async () => {

@@ -480,11 +480,15 @@ function giveUp(
   );
 }
 
-/** A reader's triggers, for right of access. */
+/**
+ * A reader's triggers, for right of access: with the delivery id the webhook's receiver was given (`delivery`,
+ * its `Opentime-Delivery`) and when its first call began (`sent_at`), so what the ESP holds can be matched.
+ */
 export function triggersOf(sql: SqlStorage, user: string): Record<string, SqlStorageValue>[] {
   return sql
     .exec(
-      "SELECT trigger, cart_ts, items, changes, due_at, state, reason, delivered_at, attempts FROM triggers WHERE user = ?",
+      `SELECT trigger, delivery, cart_ts, items, changes, due_at, state, reason, sent_at, delivered_at, attempts
+       FROM triggers WHERE user = ?`,
       user,
     )
     .toArray();
