@@ -383,8 +383,11 @@ describe("campaign item rules at the open", () => {
       expect(rules).toMatch(/^excluded=\d+;seen=0;boosted=0;capped=\d+;pinned=1;relaxed=0;filled=0$/);
       expect(Number(/excluded=(\d+)/.exec(rules ?? "")?.[1])).toBeGreaterThan(0);
     }
-    // the same reader without rules: no header, the model's order
-    expect((await recsOf(user)).map((i) => i.id)).toEqual(plain);
+    // the same reader without rules: no header, nothing pinned (the order itself may have moved: the opens above
+    // queued events that, applied meanwhile, change the reader's profile)
+    const res = await call(`/v1/amp/recs?t=${await token(user)}&n=6`, { "AMP-Email-Sender": SENDER });
+    expect(res.headers.get("X-Opentime-Rules")).toBeNull();
+    expect(((await res.json()) as RecsBody).items[0]?.id).not.toBe(pin);
   });
 
   it("exclusions that leave too few: popular items the rules allow fill in under the category cap, before it gives way", async () => {
