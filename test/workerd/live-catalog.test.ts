@@ -21,7 +21,10 @@ import {
   type LiveCatalogView,
   resetLiveCatalogCache,
 } from "../../worker/catalog/live-catalog";
+import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import { decideSlot } from "../../worker/decisions/decide-slot";
+import { getConfig } from "../../worker/env";
 import worker from "../../worker/index";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
 import type { CatalogWriter } from "../../worker/state/catalog-writer";
@@ -256,6 +259,52 @@ describe("live catalog", () => {
       2000,
       async () => JSON.stringify((await recsOf(p.userId)).map((i) => i.id)) === JSON.stringify(expected),
     );
+  });
+
+  it("a slot decided after its ranked item went out of stock shows a popular item no other slot shows, never one twice", async () => {
+    // a reader no other test here uses: the click below lands on their profile (and so their ranking) later
+    const user = fixture()
+      .profiles.filter((p) => p.factors !== null)
+      .at(-1)?.userId as string;
+    const t = await token(user);
+    const config = getConfig(env);
+    const writes: Promise<unknown>[] = [];
+    const decide = (index: number, now: number) =>
+      decideSlot({
+        kv: env.OPENTIME_KV,
+        config,
+        token: t,
+        slot: { layout: "row", index, scale: 1 },
+        via: "direct",
+        waitUntil: (p) => writes.push(p),
+        now,
+      });
+    resetBlockMemo();
+    const start = Date.now();
+    const first = await decide(0, start);
+    const ranked = (first.shown ?? []).map((i) => i.id);
+    expect(ranked).toHaveLength(3);
+    expect(first.item?.id).toBe(ranked[0]);
+    // the second item goes out of stock while the row's ranking is still shared (block-memo.ts, 5 s)
+    const res = await patch([{ id: ranked[1] as string, stock: 0 }]);
+    const { version } = (await res.json()) as { version: number };
+    await within(5000, async () => {
+      const pointer = await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json");
+      return (pointer?.version ?? 0) >= version;
+    });
+    const second = await decide(1, start + 1500);
+    const third = await decide(2, start + 1600);
+    await Promise.all(writes);
+    const row = [first.item?.id, second.item?.id, third.item?.id];
+    // slot 2 keeps its item; slot 1 takes the next popular item none of the row shows (before: slot 1 and 2 both
+    // showed the third item)
+    expect(row[2]).toBe(ranked[2]);
+    expect(row).not.toContain(ranked[1]);
+    expect(new Set(row).size).toBe(3);
+    expect(second.item).not.toBeNull();
+    // and its click leads there
+    const click = await call(`/v1/c/${t}/row-1`, {});
+    expect(click.headers.get("X-Opentime-Item")).toBe(row[1]);
   });
 
   it("price and title changes show at the next open; null gives the model's value back", async () => {

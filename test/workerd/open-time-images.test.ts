@@ -458,3 +458,88 @@ describe("fetch classification", () => {
     ).toBe("other-proxy");
   });
 });
+
+describe("slots the rules leave without a product", () => {
+  const popularIds = (cat: Catalog) => cat.popular.map((i) => cat.items[i]?.id as string);
+
+  it("no product twice in one email: an empty slot draws the generic card, stays so, and its click goes to the fallback URL", async () => {
+    // readers no other test uses: their clicks land on their profiles (and so their rankings) later
+    const reader = profiles()[5] as Profile;
+    const bought = new Set(reader.purchases.map((p) => p.item));
+    const cat = catalog();
+    // the rules allow two popular items only (the popular list fills what the model's candidates leave short), for
+    // a row of three
+    const allowed = popularIds(cat)
+      .filter((id) => !bought.has(id))
+      .slice(0, 2);
+    await setCampaign("thin", {
+      v: 2,
+      fallbackUrl: "https://shop.example/all",
+      default: {
+        id: "picks",
+        type: "recommendations",
+        items: { exclude: { ids: cat.items.map((it) => it.id).filter((id) => !allowed.includes(id)) } },
+      },
+    });
+    const t = await tokenFor(reader.userId, "thin");
+    const row = await Promise.all([0, 1, 2].map((i) => image(`/v1/img/${t}/row-${i}.png`)));
+    for (const slot of row) {
+      expect(slot.res.status).toBe(200);
+      expect(slot.res.headers.get("Content-Type")).toBe("image/png");
+      expect([slot.png.width, slot.png.height]).toEqual([200, 300]);
+    }
+    // the two allowed items, each once; the third slot shows no product (before: the second one again)
+    expect(new Set([row[0]?.item, row[1]?.item])).toEqual(new Set(allowed));
+    expect(row[2]?.item).toBe("none");
+    expect(row[2]?.res.headers.get("X-Opentime-Render")).toBe("generic-card");
+    // each click leads to what its image showed; the empty slot's to the campaign's fallback URL
+    for (const i of [0, 1]) {
+      const click = await fetchWorker(`/v1/c/${t}/row-${i}`);
+      expect(click.headers.get("X-Opentime-Item")).toBe(row[i]?.item);
+    }
+    const empty = await fetchWorker(`/v1/c/${t}/row-2`);
+    expect(empty.status).toBe(302);
+    expect(empty.headers.get("Location")).toBe("https://shop.example/all");
+    expect(empty.headers.get("X-Opentime-Item")).toBe("none");
+    // the empty slot's decision is kept like any other: with the rules lifted, a re-open and a click still agree
+    expect(await env.OPENTIME_KV.get(await decisionKeyOf(t, "row-2"), "json")).toMatchObject({
+      item: null,
+      state: "frozen",
+    });
+    await setCampaign("thin", {
+      v: 2,
+      fallbackUrl: "https://shop.example/all",
+      default: { id: "picks", type: "recommendations" },
+    });
+    resetCampaignCache();
+    resetBlockMemo();
+    const reopened = await image(`/v1/img/${t}/row-2.png`);
+    expect([reopened.item, reopened.reason]).toEqual(["none", "stored-frozen"]);
+    expect((await fetchWorker(`/v1/c/${t}/row-2`)).headers.get("Location")).toBe("https://shop.example/all");
+  });
+
+  it("a click with images blocked on a slot the rules leave empty goes to the fallback URL, and later images agree", async () => {
+    const reader = profiles()[6] as Profile;
+    const bought = new Set(reader.purchases.map((p) => p.item));
+    const cat = catalog();
+    const allowed = popularIds(cat)
+      .filter((id) => !bought.has(id))
+      .slice(0, 1);
+    await setCampaign("thinner", {
+      v: 2,
+      fallbackUrl: "https://shop.example/all",
+      default: {
+        id: "picks",
+        type: "recommendations",
+        items: { exclude: { ids: cat.items.map((it) => it.id).filter((id) => !allowed.includes(id)) } },
+      },
+    });
+    const t = await tokenFor(reader.userId, "thinner");
+    const click = await fetchWorker(`/v1/c/${t}/grid-3`);
+    expect(click.headers.get("Location")).toBe("https://shop.example/all");
+    expect(click.headers.get("X-Opentime-Item")).toBe("none");
+    const later = await image(`/v1/img/${t}/grid-3.png`);
+    expect([later.item, later.reason]).toEqual(["none", "stored-frozen"]);
+    expect((await image(`/v1/img/${t}/grid-0.png`)).item).toBe(allowed[0]);
+  });
+});

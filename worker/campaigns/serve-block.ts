@@ -118,7 +118,8 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
         : block.type === "countdown"
           ? countdownItem(block, now)
           : (products(block.item) as CatalogItem);
-    rec = { ...known, items: [item], scores: null, scorer: "static", rules: undefined, excluded: 0 };
+    // (one item for every slot of an image block: no more to fill them with)
+    rec = { ...known, items: [item], scores: null, scorer: "static", rules: undefined, excluded: 0, more: undefined };
   }
   return {
     selection,

@@ -13,10 +13,11 @@ import { COPY_LIMITS, type RenderedCopy } from "../../core/block-copy";
 import type { Campaign } from "../../core/campaign";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
 import { type ExposureFacts, ExposureFactsSchema } from "../../core/experiments/exposure";
-import type { RulesApplied } from "../../core/item-rules";
+import { candidatesFor, type RulesApplied } from "../../core/item-rules";
 import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
 import { RECS_REASONS, SCORERS, type Scorer, type SlotReason } from "../../core/reasons";
+import { emptySlots, slotItems } from "../../core/slot-items";
 import { sendKey, type TokenClaims, verifyToken } from "../../core/token";
 import { blockCopy } from "../campaigns/block-copy";
 import { openFacts } from "../campaigns/open-facts";
@@ -35,8 +36,12 @@ export type DecisionVia = (typeof DECISION_VIAS)[number];
 
 export const DecisionSchema = z.object({
   v: z.literal(1),
-  /** a snapshot of the product, so the click and re-opens hold even if the catalog changes */
-  item: CatalogItemSchema,
+  /**
+   * a snapshot of the product, so the click and re-opens hold even if the catalog changes; null: the block had
+   * no product left for this slot (core/slot-items.ts), so it drew the generic card and its click goes to the
+   * campaign's fallback URL (read as no decision by versions before it)
+   */
+  item: CatalogItemSchema.nullable(),
   /** `frozen` (freeze, after a real open or click), `provisional` (freeze, after a prefetch), `live` */
   state: z.enum(["frozen", "provisional", "live"]),
   reason: z.enum(RECS_REASONS),
@@ -88,7 +93,7 @@ export interface SlotDecision {
   rules?: RulesApplied;
   /** the campaign block shown and why (`X-Opentime-Block`); also kept with a stored decision */
   block?: { id: string; why: string };
-  /** decided now: what the block's slots show (slot i item i), for the open's impressions */
+  /** decided now: what the block's slots show (each once), for the open's impressions */
   shown?: CatalogItem[];
   /** the block's copy for this slot's item (with the campaign's badge when the block has none) */
   copy: RenderedCopy;
@@ -227,15 +232,42 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   const served = await (claims ? blockRanking(memoKey, now, serve) : serve());
   const rec = served.rec;
   const block = { id: served.selection.block.id, why: served.explanation };
-  // the block's ranking may be a few seconds old (block-memo.ts): what the live catalog hides since is skipped
+  // the block's ranking may be a few seconds old (block-memo.ts): what the live catalog hides since is not shown
   const { unavailable } = await getLiveCatalog(kv, input.waitUntil, now);
-  const shown = unavailable.size > 0 ? rec.items.filter((it) => !unavailable.has(it.id)) : rec.items;
-  // fewer items than slots (a tiny catalog): repeat the last one rather than show nothing
-  const item = shown[slot.index] ?? shown[shown.length - 1] ?? null;
+  const gone = (id: string) => unavailable.has(id);
+  const shownBlock = served.selection.block;
+  let slots: (CatalogItem | null)[];
+  if (shownBlock.type !== "recommendations") {
+    // a static, countdown or product block: its one card in every slot
+    const only = rec.items[0] && !gone(rec.items[0].id) ? rec.items[0] : null;
+    slots = Array.from({ length: n }, () => only);
+  } else {
+    // no product twice in one email: a slot the ranking leaves without one (the rules left fewer items than
+    // slots, or its item went away since) takes a popular item the same rules allow that no other slot shows,
+    // else none (core/slot-items.ts)
+    const empty = emptySlots(rec.items, n, gone);
+    const more = empty > 0 ? rec.more : undefined;
+    const spares = more
+      ? await more(new Set(rec.items.map((it) => it.id)), candidatesFor(empty)).catch((e) => {
+          logEvent("error", "decision.spares_failed", { detail: errorMessage(e) });
+          return [];
+        })
+      : [];
+    const cap = rec.rules ? shownBlock.items?.maxPerCategory : undefined;
+    slots = slotItems(rec.items, n, gone, spares, cap);
+  }
+  // (a block's one card counts once)
+  const shown = [...new Set(slots.filter((it): it is CatalogItem => it !== null))];
+  const item = slots[slot.index] ?? null;
   const copy = blockCopy(campaign, served.selection.block, item, now);
   // nothing is stored for readers who opted out of personalization or tracking (or whose consent is unknown), nor
-  // for a HEAD
-  const storable = key !== null && item !== null && rec.reason !== "opted-out" && rec.recordable;
+  // for a HEAD; an empty slot of a block that shows products is (its click must lead where its image did: the
+  // fallback), one with nothing to show at all is not (the next open tries again)
+  const storable =
+    key !== null &&
+    (item !== null || (shownBlock.type === "recommendations" && shown.length > 0)) &&
+    rec.reason !== "opted-out" &&
+    rec.recordable;
   const state = storable && !input.head ? nextState(campaign, via) : null;
   if (storable && state) {
     const decision: Decision = {
@@ -266,7 +298,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     campaign,
     rules: rec.rules,
     block,
-    shown: shown.slice(0, n),
+    shown,
     copy,
     exposures: arm?.exposures ?? [],
     experiment: arm?.label,

@@ -83,8 +83,8 @@ async function loadDecisions() {
   if (!$("user").value) return;
   if (!shownToken) return;
   const { decisions } = await getJson("/v1/preview/decisions?" + new URLSearchParams({ t: shownToken, layout: $("layout").value }));
-  $("decisions").querySelector("tbody").innerHTML = decisions.map((d) => d.item
-    ? '<tr data-slot="' + esc(d.slot) + '" data-item="' + esc(d.item) + '"><td>' + esc(d.slot) + '</td><td>' + esc(d.title) + ' <span class="muted">' + esc(d.item) + '</span></td><td><span class="tag">' + esc(d.state) + '</span></td><td>' + esc(d.via) + '</td><td>' + esc(d.reason) + ' (' + esc(d.scorer) + ')' + (d.block ? ' <span class="muted">block ' + esc(d.block) + '</span>' : '') + '</td></tr>'
+  $("decisions").querySelector("tbody").innerHTML = decisions.map((d) => d.state
+    ? '<tr data-slot="' + esc(d.slot) + '" data-item="' + esc(d.item ?? "none") + '"><td>' + esc(d.slot) + '</td><td>' + (d.item ? esc(d.title) + ' <span class="muted">' + esc(d.item) + '</span>' : '<span class="muted">no product left: the generic card, a click to the fallback URL</span>') + '</td><td><span class="tag">' + esc(d.state) + '</span></td><td>' + esc(d.via) + '</td><td>' + esc(d.reason) + ' (' + esc(d.scorer) + ')' + (d.block ? ' <span class="muted">block ' + esc(d.block) + '</span>' : '') + '</td></tr>'
     : '<tr data-slot="' + esc(d.slot) + '"><td>' + esc(d.slot) + '</td><td class="muted" colspan="4">not decided yet</td></tr>').join("");
 }
 async function show() {

@@ -17,8 +17,9 @@ export function storedDecisions(kv: KVNamespace, claims: TokenClaims, layout: Pr
       return d.success
         ? {
             slot: slotKey(s),
-            item: d.data.item.id,
-            title: d.data.item.title,
+            // null: the block had no product left for the slot (its generic card)
+            item: d.data.item?.id ?? null,
+            title: d.data.item?.title ?? null,
             state: d.data.state,
             via: d.data.via,
             reason: d.data.reason,

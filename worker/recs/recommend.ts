@@ -71,7 +71,15 @@ export interface Recommendation {
    * personalization): the facts a campaign's conditions test come from here (worker/campaigns/)
    */
   reader?: { profile: Profile; outputs: ModelOutputs };
+  /**
+   * More items for the slots of an image block this answer leaves without one (worker/decisions/decide-slot.ts):
+   * popular items (the model catalog's list, else the stored fallback items), as they are now, that the same
+   * exclusions and item rules allow, none of `taken`; best first, at most `count`
+   */
+  more?: MoreItems;
 }
+
+export type MoreItems = (taken: ReadonlySet<string>, count: number) => Promise<CatalogItem[]>;
 
 /**
  * What one open reads once, however many rankings it asks for: the model and the live catalog (each asked for
@@ -149,7 +157,10 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     input.verified ?? (await verifyToken(input.config.tokenSecrets, input.token, Math.floor(now / 1000)));
   const loaded = { ...input, verified, now, loads };
   const rules = verified.ok && input.rules && hasEffect(input.rules) ? input.rules : undefined;
-  if (!rules) return rankOnce(loaded, input.n);
+  if (!rules) {
+    const rec = await rankOnce(loaded, input.n);
+    return { ...rec, more: popularMore(loaded, (it) => !rec.withheld?.has(it.id)) };
+  }
   const [wide, modelState, live] = await Promise.all([
     rankOnce(loaded, candidatesFor(input.n)),
     loads.model,
@@ -182,11 +193,13 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   });
   // exclusions that leave too few: popular items the same rules allow fill in, under the category cap first
   const isOut = excludes(rules);
+  /** whether the rules allow a popular item (as it is now: its live fields laid over it) */
+  const fits = (now: CatalogItem) => showable(now.id) && allowed(now.id) && !isOut(now);
   const fill = (taken: ReadonlySet<string>, short: number) =>
     catalog
       ? mostPopular(catalog, candidatesFor(short), (it) => {
-          if (taken.has(it.id) || !showable(it.id) || !allowed(it.id)) return false;
-          return !isOut(liveItem(it, live.catalog.items[it.id]));
+          if (taken.has(it.id)) return false;
+          return fits(liveItem(it, live.catalog.items[it.id]));
         }).map((item, rank) => ({ item: liveItem(item, live.catalog.items[item.id]), score: -rank }))
       : [];
   const chosen = applyItemRules(candidates, rules, input.n, pinned, tagsOf, fill);
@@ -197,6 +210,23 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     items: chosen.items.map((c) => c.item),
     scores: wide.scores ? chosen.items.map((c) => c.score) : null,
     rules: chosen.applied,
+    more: popularMore(loaded, fits),
+  };
+}
+
+/**
+ * A recommendation's `more`: the most popular items `keep` allows as they are now (live fields laid over them),
+ * none the live catalog hides; the stored fallback items when no model catalog is at hand.
+ */
+function popularMore(input: Loaded, keep: (item: CatalogItem) => boolean): MoreItems {
+  return async (taken, count) => {
+    const [modelState, live] = await Promise.all([input.loads.model, input.loads.live]);
+    const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
+    const now = (it: CatalogItem) => liveItem(it, live.catalog.items[it.id]);
+    const ok = (it: CatalogItem) => !taken.has(it.id) && !live.unavailable.has(it.id) && keep(now(it));
+    if (catalog) return mostPopular(catalog, count, ok).map(now);
+    const fallback = await getFallbackItems(input.kv);
+    return (fallback?.items ?? []).filter(ok).slice(0, count).map(now);
   };
 }
 
