@@ -253,6 +253,23 @@ describe("consent", () => {
     expect(noCors.status).toBe(403);
   });
 
+  it("every preferences answer is the reader's own: Cache-Control private, no-store, as amp-recs answers", async () => {
+    const t = await token("reader-12");
+    const answers = [
+      await submitPreferences(t, new URLSearchParams({ form: "2", tracking: "off" })),
+      await submitPreferences(t, new URLSearchParams({ form: "2" })), // nothing chosen
+      await submitPreferences(await token("reader-12", -10), new URLSearchParams({ form: "2", tracking: "off" })),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 401]);
+    for (const res of answers) expect(res.headers.get("Cache-Control")).toBe("private, no-store");
+    const recs = await worker.fetch(
+      new Request(`https://opentime.test/v1/amp/recs?t=${t}`, { headers: { "AMP-Email-Sender": SENDER } }),
+      env,
+      createExecutionContext(),
+    );
+    expect(recs.headers.get("Cache-Control")).toBe("private, no-store");
+  });
+
   it("a form sets only what it holds: the shipped checkboxes keep topics, frequency and pause", async () => {
     const t = await token("reader-10");
     const submit = async (form: URLSearchParams) => {

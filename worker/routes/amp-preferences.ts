@@ -1,8 +1,8 @@
 /**
  * POST /v1/amp/preferences?t=<token> — the amp-form in the email (Gmail sends
  * application/x-www-form-urlencoded): personalization on/off, tracking on/off, topics, frequency, pause,
- * unsubscribe. Email CORS enforced; the answer is JSON for the submit-success / submit-error templates,
- * and a repeat submit is harmless (it sets, never toggles). A staff preview's token (claim p) changes nothing.
+ * unsubscribe. Email CORS enforced; the answer is JSON for the submit-success / submit-error templates
+ * (`Cache-Control: private, no-store`, as the reader's own), and a repeat submit is harmless (it sets, never toggles). A staff preview's token (claim p) changes nothing.
  *
  * A form sets what it holds, nothing else. The shipped form (`form=2`, amp-templates/recs-email.amp.html) sets
  * only what the reader chose: each of personalization and tracking is a yes/no pair with nothing chosen at first
@@ -68,6 +68,8 @@ function chosen(form: FormData): ConsentChange {
 
 export function registerAmpPreferences(app: Hono<AppEnv>): void {
   app.post("/v1/amp/preferences", emailCors(), async (c) => {
+    // every answer (an error too) is about this reader's own settings: kept by no cache, as amp-recs answers
+    c.header("Cache-Control", "private, no-store");
     const token = await verifyToken(getConfig(c.env).tokenSecrets, c.req.query("t"));
     if (!token.ok)
       throw new ApiError("TOKEN_INVALID", "this link has expired: use the preferences link in a newer email");
