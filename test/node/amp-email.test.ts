@@ -199,6 +199,40 @@ describe("recommendations email", () => {
     expect(shown).not.toContain("Visit the shop");
   });
 
+  it("an amp-list item's picture is https only: an http catalog picture is left out, and the card renders without it", async () => {
+    const base = "https://opentime.example";
+    expect(toAmpItem({ ...ITEM, image: "http://cdn.shop.example/p1.jpg" }, base).image).toBe("");
+    expect(toAmpItem({ ...ITEM, image: "HTTP://cdn.shop.example/p1.jpg" }, base).image).toBe("");
+    expect(toAmpItem({ ...ITEM, image: "https://cdn.shop.example/p1.jpg" }, base).image).toBe(
+      "https://cdn.shop.example/p1.jpg",
+    );
+    expect(toAmpItem(ITEM, base).image).toBe("https://opentime.example/img/p1.png");
+    // local development (the preview page's static view of the AMP part): the Worker on this machine over http
+    expect(toAmpItem(ITEM, "http://127.0.0.1:8787").image).toBe("http://127.0.0.1:8787/img/p1.png");
+    expect(toAmpItem(ITEM, "http://192.0.2.7").image).toBe("");
+    // the card without a picture: the template's {{#image}} leaves amp-img out; still valid AMP4EMAIL
+    const { amp } = await renderTemplate(input);
+    const list = /<amp-list\b[^>]*>[\s\S]*?<template type="amp-mustache">([\s\S]*?)<\/template>\s*<\/amp-list>/;
+    const template = list.exec(amp)?.[1] as string;
+    const campaign = parseCampaign({ v: 2, default: { id: "picks", type: "recommendations" } }, true);
+    if (!campaign.success) throw campaign.error;
+    const items = [
+      { ...ITEM, image: "http://cdn.shop.example/p1.jpg" },
+      { ...ITEM, id: "p2", title: "Rug", image: "https://cdn.shop.example/p2.jpg" },
+    ];
+    const html = Mustache.render(template, ampListBody(campaign.data, campaign.data.default, items, base, Date.now()));
+    expect(html).toContain("Lamp");
+    expect(html).toContain("£20.00");
+    expect(html).not.toContain("http://cdn.shop.example");
+    expect(html.match(/<amp-img /g)).toHaveLength(1);
+    const page = amp
+      .replace(list, `<div class="recs">${html}</div>`)
+      .replace(/<script async custom-element="amp-list"[^>]*><\/script>/, "");
+    const res = await validateAmpEmail(page);
+    expect(res.errors).toEqual([]);
+    expect(res.status).toBe("PASS");
+  });
+
   it("an amp-list item links only to http(s): a javascript: URL in catalog data is dropped", () => {
     const item = { id: "p1", title: "Lamp", category: "home", price: 20, currency: "GBP", image: "/img/p1.png" };
     const base = "https://opentime.example";

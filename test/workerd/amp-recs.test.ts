@@ -10,6 +10,7 @@ import type { Catalog } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
 import { featuresOf, type Profile } from "../../core/profile";
 import worker from "../../worker/index";
+import { resetModelCache } from "../../worker/model/model-store";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
 import { call, clearKv, fixture, type RecsBody, recordingQueue, SENDER, seedModel, token } from "./support/harness";
 
@@ -165,6 +166,28 @@ describe("GET /v1/amp/recs", () => {
     const get = await amp("GET", t);
     expect(get.headers.get("X-Opentime-Reason")).toBe("personalized");
     expect(sent).toEqual([expect.objectContaining({ type: "impression", user: withFactors().userId })]);
+  });
+
+  it("an http catalog picture never reaches amp-img (AMP for Email loads https only): the item comes without one", async () => {
+    const cat = catalog();
+    cat.items.forEach((it, i) => {
+      it.image =
+        i % 2 === 0 ? `http://pictures.shop.example/${it.id}.jpg` : `https://pictures.shop.example/${it.id}.jpg`;
+    });
+    await env.OPENTIME_KV.put(kvKeys.catalog(fixture().version), JSON.stringify(cat));
+    resetModelCache();
+    const { body } = await recs(`/v1/amp/recs?t=${await token("no-profile-reader")}&n=12`);
+    const items = body?.items ?? [];
+    expect(items).toHaveLength(12);
+    const index = new Map(cat.items.map((it, i) => [it.id, i]));
+    expect(items.some((it) => (index.get(it.id) as number) % 2 === 0)).toBe(true);
+    for (const it of items) {
+      const http = (index.get(it.id) as number) % 2 === 0;
+      expect(it.image, it.id).toBe(http ? "" : `https://pictures.shop.example/${it.id}.jpg`);
+      // the card keeps its title, price and link
+      expect(it.title).not.toBe("");
+      expect(it.url).toMatch(/^https:\/\//);
+    }
   });
 
   it("clamps n to the allowed range instead of failing", async () => {

@@ -1,7 +1,10 @@
-/** Catalog items -> amp-list items: absolute URLs and a price formatted in the item's currency. */
+/**
+ * Catalog items -> amp-list items: absolute URLs (pictures https only, else none) and a price formatted in the
+ * item's currency.
+ */
 import { NO_CURRENCY } from "../../core/campaign";
 import { type AmpItem, type CatalogItem, sizedImageUrl } from "../../core/catalog";
-import { webUrl } from "../../core/web-url";
+import { isLoopbackHost, webUrl } from "../../core/web-url";
 
 /** Pixel size asked of sized picture URLs for the AMP list (its amp-img is 300 wide, 2x for retina). */
 const AMP_PICTURE_PX = 600;
@@ -32,13 +35,26 @@ function absolute(url: string, base: string): string {
   return webUrl(url, base)?.toString() ?? "";
 }
 
+/**
+ * A picture URL for the template's amp-img, or "" to leave the picture out: AMP for Email loads https sources only
+ * (an http one fails validation, and Gmail shows the card broken). Not upgraded to https: nothing says the
+ * picture's host serves it there, and a card without a picture (the template's `{{#image}}`) is better than a
+ * broken one. http on this machine is kept: local development, whose AMP part no mail client loads (the preview
+ * page's static view shows it).
+ */
+function ampPicture(url: string, base: string): string {
+  const resolved = url ? webUrl(url, base) : null;
+  if (!resolved) return "";
+  return resolved.protocol === "https:" || isLoopbackHost(resolved.hostname) ? resolved.toString() : "";
+}
+
 export function toAmpItem(item: CatalogItem, baseUrl: string): AmpItem {
   return {
     id: item.id,
     title: item.title,
     price: shownPrice(item),
     currency: item.currency === NO_CURRENCY ? "" : item.currency,
-    image: absolute(sizedImageUrl(item.image, AMP_PICTURE_PX, AMP_PICTURE_PX), baseUrl),
+    image: ampPicture(sizedImageUrl(item.image, AMP_PICTURE_PX, AMP_PICTURE_PX), baseUrl),
     url: absolute(item.url, baseUrl),
   };
 }
