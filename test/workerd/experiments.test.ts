@@ -183,6 +183,62 @@ describe("the experiments admin API", () => {
     expect((await send("/v1/admin/experiments/none", { headers: ADMIN_HEADERS })).status).toBe(404);
   });
 
+  it("refuses a variant's campaign whose test no value of its fact passes, as the campaigns API does, naming the path", async () => {
+    const hot = { id: "hot", type: "recommendations", when: { topProbability: { $gte: 70 } } };
+    const percent = { v: 2, blocks: [hot], default: { id: "picks", type: "recommendations" } };
+    const bad = await putExperiment(
+      "e-impossible",
+      body({
+        variants: [
+          { id: "popular", weight: 1, content: "popular" },
+          { id: "hot", weight: 1, content: percent },
+        ],
+      }),
+    );
+    expect(bad.status).toBe(400);
+    const { error } = (await bad.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe("BAD_REQUEST");
+    expect(error.message).toBe(
+      "variants.1.content.blocks.0.when.topProbability.$gte: topProbability is a probability, 0 to 1 (0.7 is 70%): this test never holds",
+    );
+    // a subject rule's too, and an hour no clock shows
+    const subjects = {
+      v: 2,
+      default: { id: "picks", type: "recommendations" },
+      subjects: {
+        rules: [{ id: "likely", when: { propensity: { $gt: 30 } }, subject: "Still thinking?" }],
+        default: { subject: "Hello" },
+      },
+    };
+    const late = { ...percent, blocks: [{ ...hot, when: { localHour: { $eq: 24 } } }] };
+    const both = await putExperiment(
+      "e-impossible",
+      body({
+        variants: [
+          { id: "a", weight: 1, content: subjects },
+          { id: "b", weight: 1, content: late },
+        ],
+      }),
+    );
+    expect(both.status).toBe(400);
+    const message = ((await both.json()) as { error: { message: string } }).error.message;
+    expect(message).toMatch(/^variants\.0\.content\.subjects\.rules\.0\.when\.propensity\.\$gt: /);
+    expect(message).toMatch(/; variants\.1\.content\.blocks\.0\.when\.localHour\.\$eq: localHour is an hour, 0 to 23/);
+    expect((await send("/v1/admin/experiments/e-impossible", { headers: ADMIN_HEADERS })).status).toBe(404);
+    // the same variant with a probability that can hold is taken
+    const fine = { ...percent, blocks: [{ ...hot, when: { topProbability: { $gte: 0.7 } } }] };
+    const ok = await putExperiment(
+      "e-impossible",
+      body({
+        variants: [
+          { id: "popular", weight: 1, content: "popular" },
+          { id: "hot", weight: 1, content: fine },
+        ],
+      }),
+    );
+    expect(ok.status).toBe(200);
+  });
+
   it("refuses a second running experiment on a campaign, and a changed campaign or seed", async () => {
     expect((await putExperiment("e1", body())).status).toBe(200);
     const second = await putExperiment("e2", body());

@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { type Campaign, CampaignIdSchema, campaignProblems, parseCampaign } from "../../core/campaign";
-import { jsonDepth } from "../../core/conditions";
+import { type ConditionProblem, jsonDepth } from "../../core/conditions";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { readJsonBody } from "../lib/read-json-body";
@@ -32,12 +32,18 @@ export function campaignFrom(raw: unknown, prefix = ""): Campaign {
   const parsed = parseCampaign(raw, true);
   if (!parsed.success) throw invalidInput(parsed.error, "BAD_REQUEST", prefix);
   // tests that can never hold (`topProbability $gte 70`): refused here, where a campaign is saved
-  const problems = campaignProblems(parsed.data);
-  if (problems.length > 0) {
-    const issues = problems.map((p) => ({ code: "custom" as const, path: p.path, message: p.message, input: raw }));
-    throw invalidInput(new z.ZodError(issues), "BAD_REQUEST", prefix);
-  }
+  refuseProblems(campaignProblems(parsed.data), raw, prefix);
   return parsed.data;
+}
+
+/**
+ * A 400 naming each of `problems` by its path (under `prefix`), as schema errors are named; nothing when there are
+ * none. Experiments refuse their variants' campaigns' with it too (worker/experiments/experiment-input.ts).
+ */
+export function refuseProblems(problems: ConditionProblem[], raw: unknown, prefix = ""): void {
+  if (problems.length === 0) return;
+  const issues = problems.map((p) => ({ code: "custom" as const, path: p.path, message: p.message, input: raw }));
+  throw invalidInput(new z.ZodError(issues), "BAD_REQUEST", prefix);
 }
 
 export async function readCampaignBody(c: Context<AppEnv>): Promise<Campaign> {

@@ -1,11 +1,14 @@
 /**
  * What the experiment admin routes read from a request: the id in the path, and an experiment body
  * (core/experiments/experiment.ts) whose variants are campaign configurations, validated with every bad field
- * named by its path. Nesting is checked before the schema walks the body.
+ * named by its path, and refused, as the campaigns API refuses them, tests no value of their fact passes
+ * (core/campaign.ts campaignProblems). Nesting is checked before the schema walks the body.
  */
 import type { Context } from "hono";
+import { campaignProblems } from "../../core/campaign";
 import { jsonDepth } from "../../core/conditions";
 import { type Experiment, ExperimentIdSchema, ExperimentSchema } from "../../core/experiments/experiment";
+import { refuseProblems } from "../campaigns/campaign-input";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { readJsonBody } from "../lib/read-json-body";
@@ -33,5 +36,13 @@ export async function readExperimentBody(c: Context<AppEnv>, id: string): Promis
   if (body.id !== undefined && body.id !== id) throw new ApiError("BAD_REQUEST", "id: differs from the path's id");
   const parsed = ExperimentSchema.safeParse({ v: 1, ...body, id });
   if (!parsed.success) throw invalidInput(parsed.error);
+  // a variant's campaign is refused what the campaigns API refuses (worker/campaigns/campaign-input.ts): tests no
+  // value of their fact passes (`topProbability $gte 70`), named by their path in the experiment
+  const problems = parsed.data.variants.flatMap((v, i) =>
+    v.content === "popular"
+      ? []
+      : campaignProblems(v.content).map((p) => ({ ...p, path: ["variants", i, "content", ...p.path] })),
+  );
+  refuseProblems(problems, raw);
   return parsed.data;
 }
