@@ -326,11 +326,13 @@ export type WebhookVerdict = "delivered" | "refused" | "retry";
 
 /**
  * 4xx answers that are retried: the signature or the caller refused (401, 403: a TRIGGER_WEBHOOK_SECRET rotated
- * before the receiver took the new one, or its access rules being changed, which an operator mends within the
- * retries' day and a half; the body is not at fault), the receiver's own timeout (408), a conflict with a request
- * in progress (409: such as the same delivery id still being handled), too early (425), too many requests (429).
+ * before the receiver took the new one, or its access rules being changed; the body is not at fault), the URL not
+ * there (404: a receiver being deployed, or a wrong URL that a PUT of the triggers mends for the retries), which
+ * an operator mends within the retries' 16 to 33 hours (RETRY_DELAYS_S, jittered), the receiver's own timeout
+ * (408), a conflict with a request in progress (409: such as the same delivery id still being handled), too early
+ * (425), too many requests (429). 410 Gone, 400, 413, 422 and the rest say the body will never be taken.
  */
-export const RETRIED_4XX: ReadonlySet<number> = new Set([401, 403, 408, 409, 425, 429]);
+export const RETRIED_4XX: ReadonlySet<number> = new Set([401, 403, 404, 408, 409, 425, 429]);
 
 /** The answers whose `Retry-After` is honoured: too many requests, and unavailable for now. */
 export const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);

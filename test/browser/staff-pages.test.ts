@@ -204,6 +204,17 @@ describe("preview page in Chromium", () => {
     await expect.poll(() => page.textContent("#save-status"), POLL).toMatch(/^not saved: someone else saved/);
     const kept = (await (await fetch(at)).json()) as { campaign: ReturnType<typeof campaign> };
     expect(kept.campaign.blocks[0]?.when.purchases.$gte).toBe(2);
+    // theirs loaded into the editor, the next save goes through
+    await page.click("#reload");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("loaded theirs");
+    expect(JSON.parse(await page.inputValue("#campaign-json")).blocks[0].when.purchases.$gte).toBe(2);
+    await page.fill("#campaign-json", JSON.stringify(campaign(3)));
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+    expect(
+      ((await (await fetch(at)).json()) as { campaign: ReturnType<typeof campaign> }).campaign.blocks[0]?.when.purchases
+        .$gte,
+    ).toBe(3);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -177,13 +177,13 @@ describe("viewed-* triggers", () => {
 });
 
 describe("a webhook's answer", () => {
-  it("2xx is delivered; a 4xx but 401, 403, 408, 409, 425, 429 refuses the body; the rest, and no answer, is retried", () => {
+  it("2xx is delivered; a 4xx but 401, 403, 404, 408, 409, 425, 429 refuses the body; the rest, and no answer, is retried", () => {
     const verdicts = (statuses: (number | null)[]) => statuses.map((s) => webhookVerdict(s));
     expect(verdicts([200, 201, 202, 204, 299])).toEqual(Array(5).fill("delivered"));
-    expect(verdicts([400, 404, 405, 410, 413, 415, 422, 451, 499])).toEqual(Array(9).fill("refused"));
+    expect(verdicts([400, 405, 410, 413, 415, 422, 451, 499])).toEqual(Array(8).fill("refused"));
     expect(
-      verdicts([401, 403, 408, 409, 425, 429, 500, 502, 503, 504, 301, 302, 307, 308, 304, 100, 600, null]),
-    ).toEqual(Array(18).fill("retry"));
+      verdicts([401, 403, 404, 408, 409, 425, 429, 500, 502, 503, 504, 301, 302, 307, 308, 304, 100, 600, null]),
+    ).toEqual(Array(19).fill("retry"));
   });
 
   it("Retry-After: delay-seconds or an HTTP date (past: 0); anything else is none", () => {

@@ -11,6 +11,7 @@ import { saveCampaign } from "../../worker/campaigns/campaign-edits";
 import type { Bindings } from "../../worker/env";
 import { ApiError } from "../../worker/errors";
 import { type CampaignWriter, OWN_WRITES_MS } from "../../worker/state/campaign-writer";
+import { faultyKv } from "./support/faulty-bindings";
 import { ADMIN_HEADERS, clearKv, send } from "./support/harness";
 
 const PICKS = { id: "picks", type: "recommendations" };
@@ -35,10 +36,10 @@ const create = (id: string, title: string) =>
     headers: ADMIN_HEADERS,
     body: JSON.stringify({ id, campaign: body(title) }),
   });
-const put = (id: string, title: string, ifMatch?: string) =>
+const put = (id: string, title: string, ifMatch?: string, more: Record<string, string> = {}) =>
   send(`/v1/admin/campaigns/${id}`, {
     method: "PUT",
-    headers: { ...ADMIN_HEADERS, ...(ifMatch !== undefined && { "If-Match": ifMatch }) },
+    headers: { ...ADMIN_HEADERS, ...(ifMatch !== undefined && { "If-Match": ifMatch }), ...more },
     body: JSON.stringify(body(title)),
   });
 const get = async (id: string) => {
@@ -93,6 +94,28 @@ describe("campaign edits", () => {
     expect(malformed.status).toBe(400);
     expect(await codeOf(malformed)).toBe("BAD_REQUEST");
     expect((await get("spring")).title).toBe("D");
+    // an empty list element is ignored (RFC 9110 5.6.1.2)
+    expect((await put("spring", "D2", `${now}, `)).status).toBe(200);
+  });
+
+  it("If-None-Match: * writes only where none is stored; a retried edit that landed is not refused by itself", async () => {
+    const fresh = await put("autumn", "A", undefined, { "If-None-Match": "*" });
+    expect(fresh.status).toBe(200);
+    expect(((await fresh.json()) as { created: boolean }).created).toBe(true);
+    const again = await put("autumn", "B", undefined, { "If-None-Match": "*" });
+    expect(again.status).toBe(412);
+    expect(await codeOf(again)).toBe("CAMPAIGN_CHANGED");
+    expect((await get("autumn")).title).toBe("A");
+    expect((await put("autumn", "B", undefined, { "If-None-Match": '"x"' })).status).toBe(400);
+    // an edit whose answer was lost, sent again with the tag it was read with: what it asks is what is stored
+    const read = (await get("autumn")).etag as string;
+    const edit = await put("autumn", "C", read);
+    expect(edit.status).toBe(200);
+    const retried = await put("autumn", "C", read);
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get("ETag")).toBe(edit.headers.get("ETag"));
+    // but another edit from the old tag is still refused
+    expect(await codeOf(await put("autumn", "D", read))).toBe("CAMPAIGN_CHANGED");
   });
 
   it("reads its own writes over an older KV, and KV once they are old enough to have propagated", async () => {
@@ -118,9 +141,20 @@ describe("campaign edits", () => {
     await expect(saveCampaign(bare, "bare", campaign as never, "create", null)).rejects.toMatchObject({
       code: "CAMPAIGN_EXISTS",
     });
-    await expect(saveCampaign(bare, "bare", campaign as never, "replace", ['"other"'])).rejects.toBeInstanceOf(
-      ApiError,
-    );
-    expect((await saveCampaign(bare, "bare", campaign as never, "replace", [made.etag])).created).toBe(false);
+    const edited = { ...campaign, policy: "live" as const };
+    await expect(saveCampaign(bare, "bare", edited as never, "replace", ['"other"'])).rejects.toMatchObject({
+      code: "CAMPAIGN_CHANGED",
+    });
+    expect((await saveCampaign(bare, "bare", edited as never, "replace", [made.etag])).created).toBe(false);
+  });
+
+  it("answers 503 KV_UNAVAILABLE with Retry-After when KV fails, and writes nothing", async () => {
+    const failing = faultyKv(env.OPENTIME_KV, [{ ops: ["get", "put"], mode: "throw" }]).kv;
+    const bare = { ...env, CAMPAIGN_WRITER: undefined, OPENTIME_KV: failing } as Bindings;
+    const campaign = { v: 2 as const, policy: "freeze" as const, blocks: [], default: { id: "default" } };
+    const refused = saveCampaign(bare, "down", campaign as never, "create", null);
+    await expect(refused).rejects.toBeInstanceOf(ApiError);
+    await expect(refused).rejects.toMatchObject({ code: "KV_UNAVAILABLE", headers: { "Retry-After": "1" } });
+    expect(await env.OPENTIME_KV.get(kvKeys.campaign("down"))).toBeNull();
   });
 });

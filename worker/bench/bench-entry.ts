@@ -49,8 +49,8 @@ async function load(kv: KVNamespace): Promise<BenchData> {
 }
 
 /**
- * The Durable Object writers (of the live catalog, experiments, model moves and reader state), as the Worker
- * exports them.
+ * The Durable Object writers (of campaigns, the live catalog, experiments, model moves and reader state), as the
+ * Worker exports them.
  */
 export { CampaignWriter, CatalogWriter, ExperimentRegistry, ModelMover, ReaderShard } from "../index";
 

@@ -34,12 +34,15 @@ export async function campaignForEdit(env: Bindings, id: string): Promise<Edited
   try {
     read = env.CAMPAIGN_WRITER ? await writer(env).read(id) : await readKv(env.OPENTIME_KV, id);
   } catch (e) {
-    throw new ApiError("KV_UNAVAILABLE", `the campaign could not be read: ${errorMessage(e)}`);
+    throw new ApiError("KV_UNAVAILABLE", `the campaign could not be read: ${errorMessage(e)}`, RETRY);
   }
   return { campaign: campaignFromText(id, read.text), stored: read.text !== null, etag: read.etag };
 }
 
-/** Stores `campaign` under `id`; `create` refuses a stored one, `ifMatch` one whose tag differs. */
+/**
+ * Stores `campaign` under `id`; `create` refuses a stored one, `ifMatch` one whose tag differs (or, `absent`, any
+ * stored one). Writing exactly what is stored succeeds without a write.
+ */
 export async function saveCampaign(
   env: Bindings,
   id: string,
@@ -50,9 +53,12 @@ export async function saveCampaign(
   const write: CampaignWrite = { id, text: JSON.stringify(campaign), mode, ifMatch };
   const answer = env.CAMPAIGN_WRITER ? await writer(env).write(write) : await unserialized(env.OPENTIME_KV, write);
   forgetCampaign(id);
-  if (!answer.ok) throw new ApiError(answer.code, answer.message);
+  if (!answer.ok) throw new ApiError(answer.code, answer.message, answer.code === "KV_UNAVAILABLE" ? RETRY : {});
   return { created: answer.created, etag: answer.etag };
 }
+
+/** KV's failures are brief: try again in a second. */
+const RETRY = { "Retry-After": "1" };
 
 function writer(env: Bindings) {
   const ns = env.CAMPAIGN_WRITER as NonNullable<Bindings["CAMPAIGN_WRITER"]>;
@@ -72,10 +78,13 @@ function unserialized(kv: KVNamespace, write: CampaignWrite): Promise<CampaignWr
   );
 }
 
-/** The request's `If-Match`, or a 400 naming the header when it is not one. */
-export function ifMatchHeader(header: string | undefined): IfMatch {
-  const parsed = parseIfMatch(header);
+/** The request's preconditions (`If-Match`, or `If-None-Match: *`), or a 400 naming the header when malformed. */
+export function preconditionOf(ifMatch: string | undefined, ifNoneMatch: string | undefined): IfMatch {
+  const parsed = parseIfMatch(ifMatch, ifNoneMatch);
   if (parsed === "invalid")
-    throw new ApiError("BAD_REQUEST", 'If-Match: not "*" nor a list of entity tags (the ETag a GET gave, in quotes)');
+    throw new ApiError(
+      "BAD_REQUEST",
+      'If-Match: not "*" nor a list of entity tags (the ETag a GET gave, in quotes); or If-None-Match other than "*", or with If-Match',
+    );
   return parsed;
 }

@@ -1,7 +1,10 @@
 /**
  * A stored campaign's entity tag (a strong ETag: the SHA-256 of its stored JSON, so equal campaigns have equal
- * tags whoever wrote them) and the `If-Match` header a replace is checked against (RFC 9110 13.1.1: `*`, or
- * strong tags separated by commas; a weak tag `W/"..."` never matches).
+ * tags whoever wrote them) and the preconditions a write is checked against (RFC 9110 13.1.1-2): `If-Match: *`
+ * or a list of strong tags (a weak tag `W/"..."` never matches; empty list elements are ignored), or
+ * `If-None-Match: *` (only if none is stored). The tag a write answers with is the stored JSON's, which may be
+ * the body normalized (a version 1 migrated, defaults added): an editor holds what it sent plus that tag, and a
+ * GET shows the stored form.
  */
 import { sha256Hex } from "../../core/manifest";
 
@@ -9,15 +12,19 @@ export async function campaignEtag(storedText: string): Promise<string> {
   return `"${(await sha256Hex(new TextEncoder().encode(storedText))).slice(0, 32)}"`;
 }
 
-/** `*` (any stored campaign), the strong tags given, or null without the header. */
-export type IfMatch = "*" | string[] | null;
+/** `*` (any stored campaign), the strong tags given, `absent` (none stored), or null: no precondition. */
+export type IfMatch = "*" | string[] | "absent" | null;
 
-/** The header as an IfMatch; `invalid` when it is neither `*` nor a list of entity tags. */
-export function parseIfMatch(header: string | undefined): IfMatch | "invalid" {
-  if (header === undefined) return null;
-  if (header.trim() === "*") return "*";
-  const tags = header.split(",").map((t) => t.trim());
-  if (tags.some((t) => !/^(W\/)?"[\x21\x23-\x7e]*"$/.test(t))) return "invalid";
+/** The request's preconditions as an IfMatch; `invalid` when a header is malformed, or both are given. */
+export function parseIfMatch(ifMatch: string | undefined, ifNoneMatch?: string): IfMatch | "invalid" {
+  if (ifNoneMatch !== undefined) return ifMatch === undefined && ifNoneMatch.trim() === "*" ? "absent" : "invalid";
+  if (ifMatch === undefined) return null;
+  if (ifMatch.trim() === "*") return "*";
+  const tags = ifMatch
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
+  if (tags.length === 0 || tags.some((t) => !/^(W\/)?"[\x21\x23-\x7e]*"$/.test(t))) return "invalid";
   // a weak tag never matches (If-Match compares strongly)
   return tags.filter((t) => !t.startsWith("W/"));
 }
@@ -25,6 +32,7 @@ export function parseIfMatch(header: string | undefined): IfMatch | "invalid" {
 /** Whether a campaign whose tag is `current` (null: none stored) passes `ifMatch`. */
 export function matches(ifMatch: IfMatch, current: string | null): boolean {
   if (ifMatch === null) return true;
+  if (ifMatch === "absent") return current === null;
   if (current === null) return false;
   return ifMatch === "*" || ifMatch.includes(current);
 }

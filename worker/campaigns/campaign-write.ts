@@ -1,8 +1,10 @@
 /**
  * What a campaign write asks and how it is decided, the same in the campaigns' one writer (the CampaignWriter
  * Durable Object) and, without its binding, in the route itself: a create refuses an id that holds a campaign
- * (409 CAMPAIGN_EXISTS), a replace sent with `If-Match` refuses a campaign whose tag is not one of those given
- * (412 CAMPAIGN_CHANGED: another edit landed since the editor read it), and the answer carries the new tag.
+ * (409 CAMPAIGN_EXISTS); a replace sent with `If-Match` refuses a campaign whose tag is not one of those given,
+ * and one sent with `If-None-Match: *` a campaign that is stored (412 CAMPAIGN_CHANGED: another edit landed since
+ * the editor read it); a write of exactly what is stored changes nothing and succeeds (a retried edit that landed
+ * is not refused by its own success); the answer carries the tag.
  */
 import { errorMessage } from "../lib/log";
 import { campaignEtag, type IfMatch, matches } from "./campaign-etag";
@@ -22,10 +24,16 @@ export interface StoredCampaignText {
 }
 
 export type CampaignWriteAnswer =
-  | { ok: true; created: boolean; etag: string }
+  | {
+      ok: true;
+      created: boolean;
+      etag: string;
+      /** false: what is stored was exactly this (nothing written) */
+      written: boolean;
+    }
   | {
       ok: false;
-      /** KV_UNAVAILABLE: KV could not be read or written; nothing was written */
+      /** KV_UNAVAILABLE: KV could not be read (nothing written) or did not say it took the campaign */
       code: "CAMPAIGN_EXISTS" | "CAMPAIGN_CHANGED" | "KV_UNAVAILABLE";
       message: string;
     };
@@ -43,16 +51,26 @@ export async function decideWrite(
   try {
     current = await read();
   } catch (e) {
-    return { ok: false, code: "KV_UNAVAILABLE", message: `KV could not be read: ${errorMessage(e)}` };
+    return {
+      ok: false,
+      code: "KV_UNAVAILABLE",
+      message: `KV could not be read, nothing was written: ${errorMessage(e)}`,
+    };
   }
+  if (current.text === write.text && current.etag !== null && write.mode === "replace")
+    return { ok: true, created: false, etag: current.etag, written: false };
   const refusal = writeRefusal(write, current);
   if (refusal) return refusal;
   try {
     await put(write.text);
   } catch (e) {
-    return { ok: false, code: "KV_UNAVAILABLE", message: `KV did not take the campaign: ${errorMessage(e)}` };
+    return {
+      ok: false,
+      code: "KV_UNAVAILABLE",
+      message: `KV did not say it took the campaign (it may have been stored: read it again): ${errorMessage(e)}`,
+    };
   }
-  return { ok: true, created: current.text === null, etag: await campaignEtag(write.text) };
+  return { ok: true, created: current.text === null, etag: await campaignEtag(write.text), written: true };
 }
 
 /** The stored JSON's tag (null: none stored). */
@@ -75,7 +93,9 @@ function writeRefusal(write: CampaignWrite, current: StoredCampaignText): Campai
       message:
         current.etag === null
           ? `campaign ${write.id} is not stored: If-Match names a campaign that is not there`
-          : `campaign ${write.id} changed since it was read (its ETag is now ${current.etag}): read it again, then edit`,
+          : write.ifMatch === "absent"
+            ? `campaign ${write.id} was stored since it was read (If-None-Match: *; its ETag is ${current.etag}): read it again, then edit`
+            : `campaign ${write.id} changed since it was read (its ETag is now ${current.etag}): read it again, then edit`,
     };
   return null;
 }

@@ -49,6 +49,13 @@ const SLOT: Param = {
   description: "layout, position and scale: row-0..2, card-0, grid-0..3, with @2x for retina",
   schema: STRING,
 };
+const IF_NONE_MATCH: Param = {
+  name: "If-None-Match",
+  in: "header",
+  required: false,
+  description: "`*`: write only if no campaign is stored (412 CAMPAIGN_CHANGED when one was stored meanwhile)",
+  schema: STRING,
+};
 const T_QUERY: Param = { name: "t", in: "query", required: true, description: "the open-time token", schema: STRING };
 const USER: Param = { name: "id", in: "path", required: true, description: "pseudonymous user id", schema: STRING };
 const CAMPAIGN: Param = { name: "id", in: "path", required: true, description: "campaign id", schema: STRING };
@@ -456,7 +463,7 @@ export const ROUTES: RouteDoc[] = [
     tag: "campaigns",
     summary: "create or replace a campaign (either version); with If-Match, only the version read",
     auth: "admin",
-    params: [CAMPAIGN, IF_MATCH],
+    params: [CAMPAIGN, IF_MATCH, IF_NONE_MATCH],
     body: "CampaignBody",
     responses: {
       200: { description: "{id, created, campaign}: the campaign as stored (version 2), with its new ETag" },
@@ -832,7 +839,7 @@ export const ROUTES: RouteDoc[] = [
   }),
   preview("put", "/v1/preview/campaigns/:id", "save a campaign from the editor (validated as the admin API does)", {
     body: "CampaignBody",
-    params: [CAMPAIGN, IF_MATCH],
+    params: [CAMPAIGN, IF_MATCH, IF_NONE_MATCH],
     responses: { 400: badBody, 403: fromAnotherSite, 412: campaignChanged, 413: tooLarge, 503: campaignKv },
   }),
 ];

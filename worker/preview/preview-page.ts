@@ -53,7 +53,7 @@ export const PREVIEW_PAGE = `<!doctype html>
       <table id="why"><thead><tr><th>#</th><th>item</th><th>price</th><th>score</th></tr></thead><tbody></tbody></table></section>
     <section style="margin-top:16px"><h2>Campaign <span class="muted">(edit and save: validated as the admin API does)</span></h2>
       <textarea id="campaign-json" data-testid="campaign-json" spellcheck="false" style="width:100%;height:220px;font:12px ui-monospace,monospace"></textarea>
-      <button id="save" type="button">Save campaign</button> <span id="save-status" role="status"></span>
+      <button id="save" type="button" disabled>Save campaign</button> <button id="reload" type="button" hidden>Load theirs</button> <span id="save-status" role="status"></span>
       <table id="blocks"><thead><tr><th>reader</th><th>block</th><th>why</th></tr></thead><tbody></tbody></table></section>
     <section style="margin-top:16px"><h2>AMP part <span class="muted">(static view: the amp-list rendered with its JSON)</span></h2><iframe id="amp-frame" title="AMP part" sandbox="allow-same-origin allow-popups"></iframe>
       <details><summary>AMP source</summary><pre id="amp-source"></pre></details></section>
@@ -122,15 +122,23 @@ async function show() {
     $("status").textContent = String(e.message || e);
   }
 }
-/** the ETag of the campaign in the editor: a save sends it back, and is refused if another edit landed since */
-let campaignEtag = null;
+/**
+ * the campaign in the editor: its id and ETag (null: none was stored when it was loaded). A save goes to that id
+ * with that tag (If-Match; If-None-Match: * when none was stored), and is refused if another edit landed since.
+ */
+let editing = null;
 async function loadCampaign() {
   const id = $("campaign").value;
+  editing = null;
+  $("save").disabled = true;
   const res = await fetch("/v1/preview/campaigns/" + encodeURIComponent(id));
   const body = await res.json();
   if (!res.ok) throw new Error(body.error ? body.error.code + ": " + body.error.message : res.statusText);
-  campaignEtag = res.headers.get("ETag");
+  if (id !== $("campaign").value) return; // another campaign was picked meanwhile: its own load fills the editor
+  editing = { id, etag: res.headers.get("ETag") };
   $("campaign-json").value = JSON.stringify(body.campaign, null, 2);
+  $("save").disabled = false;
+  $("reload").hidden = true;
   await loadBlocks();
 }
 async function loadBlocks() {
@@ -147,24 +155,30 @@ $("save").onclick = async () => {
     $("save-status").textContent = "not JSON: " + e.message;
     return;
   }
+  if (!editing) return;
+  const target = editing;
   try {
-    const res = await fetch("/v1/preview/campaigns/" + encodeURIComponent($("campaign").value), {
+    const res = await fetch("/v1/preview/campaigns/" + encodeURIComponent(target.id), {
       method: "PUT",
-      headers: { "Content-Type": "application/json", ...(campaignEtag ? { "If-Match": campaignEtag } : {}) },
+      headers: { "Content-Type": "application/json", ...(target.etag ? { "If-Match": target.etag } : { "If-None-Match": "*" }) },
       body: JSON.stringify(body) });
     const answer = await res.json();
     if (res.status === 412) {
-      $("save-status").textContent = "not saved: someone else saved this campaign since you loaded it. Copy your edit, pick the campaign again to load theirs, then edit that.";
+      $("save-status").textContent = "not saved: someone else saved this campaign since you loaded it. Copy your edit, then load theirs and edit that.";
+      $("reload").hidden = false;
       return;
     }
     if (!res.ok) throw new Error(answer.error ? answer.error.code + ": " + answer.error.message : res.statusText);
-    campaignEtag = res.headers.get("ETag");
+    target.etag = res.headers.get("ETag");
     $("save-status").textContent = "saved";
     await loadBlocks();
     show();
   } catch (e) {
     $("save-status").textContent = String(e.message || e);
   }
+};
+$("reload").onclick = () => {
+  loadCampaign().then(() => { $("save-status").textContent = "loaded theirs"; }, (e) => { $("save-status").textContent = String(e.message || e); });
 };
 $("campaign").onchange = () => { loadCampaign().catch((e) => { $("save-status").textContent = String(e.message || e); }); show(); };
 $("user").onchange = $("layout").onchange = show;

@@ -7,7 +7,7 @@
  * campaign within a minute (worker/decisions/campaign-store.ts).
  */
 import type { Hono } from "hono";
-import { ifMatchHeader, saveCampaign } from "../campaigns/campaign-edits";
+import { preconditionOf, saveCampaign } from "../campaigns/campaign-edits";
 import { campaignIdParam, readCampaignBody } from "../campaigns/campaign-input";
 import type { AppEnv } from "../env";
 import { requireApiKey } from "../lib/api-key";
@@ -18,7 +18,7 @@ export function registerAdminCampaignPut(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const id = campaignIdParam(c);
-      const ifMatch = ifMatchHeader(c.req.header("If-Match"));
+      const ifMatch = preconditionOf(c.req.header("If-Match"), c.req.header("If-None-Match"));
       const campaign = await readCampaignBody(c);
       const { created, etag } = await saveCampaign(c.env, id, campaign, "replace", ifMatch);
       return c.json({ id, created, campaign }, 200, { ETag: etag });

@@ -5,14 +5,14 @@
  * development, the admin key or Cloudflare Access in production.
  */
 import type { Hono } from "hono";
-import { ifMatchHeader, saveCampaign } from "../campaigns/campaign-edits";
+import { preconditionOf, saveCampaign } from "../campaigns/campaign-edits";
 import { campaignIdParam, readCampaignBody } from "../campaigns/campaign-input";
 import type { AppEnv } from "../env";
 
 export function registerPreviewCampaignPut(app: Hono<AppEnv>): void {
   app.put("/v1/preview/campaigns/:id", async (c) => {
     const id = campaignIdParam(c);
-    const ifMatch = ifMatchHeader(c.req.header("If-Match"));
+    const ifMatch = preconditionOf(c.req.header("If-Match"), c.req.header("If-None-Match"));
     const campaign = await readCampaignBody(c);
     const { etag } = await saveCampaign(c.env, id, campaign, "replace", ifMatch);
     return c.json({ id, campaign }, 200, { ETag: etag });

@@ -22,6 +22,7 @@ import {
   storedText,
 } from "../campaigns/campaign-write";
 import type { Bindings } from "../env";
+import { Serial } from "../lib/serial";
 
 /** How long the object trusts its own write over KV's copy: KV's 60 s of propagation, and a margin. */
 export const OWN_WRITES_MS = 90_000;
@@ -30,8 +31,8 @@ const SCHEMA = ["CREATE TABLE IF NOT EXISTS recent (id TEXT PRIMARY KEY, text TE
 
 export class CampaignWriter extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
-  /** reads and writes, one at a time (an object's calls interleave at every await of KV) */
-  private queue: Promise<unknown> = Promise.resolve();
+  /** reads and writes, one at a time */
+  private readonly edits = new Serial();
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -41,21 +42,22 @@ export class CampaignWriter extends DurableObject<Bindings> {
 
   /** The campaign as stored, its last write included; throws when KV cannot be read. */
   read(id: string): Promise<StoredCampaignText> {
-    return this.serial(() => this.current(id, Date.now()));
+    return this.edits.run(() => this.current(id, Date.now()));
   }
 
   write(write: CampaignWrite): Promise<CampaignWriteAnswer> {
-    return this.serial(() => {
+    return this.edits.run(async () => {
       const now = Date.now();
-      return decideWrite(
+      const answer = await decideWrite(
         write,
         () => this.current(write.id, now),
-        async (text) => {
-          await this.env.OPENTIME_KV.put(kvKeys.campaign(write.id), text);
-          this.sql.exec("INSERT OR REPLACE INTO recent (id, text, at) VALUES (?, ?, ?)", write.id, text, now);
-          this.sql.exec("DELETE FROM recent WHERE at < ?", now - OWN_WRITES_MS);
-        },
+        (text) => this.env.OPENTIME_KV.put(kvKeys.campaign(write.id), text),
       );
+      if (answer.ok && answer.written) {
+        this.sql.exec("INSERT OR REPLACE INTO recent (id, text, at) VALUES (?, ?, ?)", write.id, write.text, now);
+        this.sql.exec("DELETE FROM recent WHERE at < ?", now - OWN_WRITES_MS);
+      }
+      return answer;
     });
   }
 
@@ -64,11 +66,5 @@ export class CampaignWriter extends DurableObject<Bindings> {
       .exec<{ text: string }>("SELECT text FROM recent WHERE id = ? AND at >= ?", id, now - OWN_WRITES_MS)
       .toArray()[0];
     return storedText(own ? own.text : await this.env.OPENTIME_KV.get(kvKeys.campaign(id), "text"));
-  }
-
-  private serial<T>(run: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(run);
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 }

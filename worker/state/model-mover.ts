@@ -3,7 +3,7 @@
  * instance, `models`). The admin API's and the dashboard's activations and rollbacks (core/model-versions.ts)
  * run here one at a time, so two moves sent at once from two places both land in order: the second moves from
  * the first's pointer and history, never from the state both started with. The admin API's listing runs here
- * too, off the isolates that serve opens (it reads every version's catalog and ONNX bytes).
+ * too, off the isolates that serve opens (it reads every version's catalog and ONNX bytes), beside the moves.
  *
  * KV is still where the moves are written and where opens read the pointer; the object keeps a copy of what it
  * wrote last (storage key `state`), because a KV read at its location may be up to 60 s old and hide its own
@@ -14,36 +14,40 @@ import { DurableObject } from "cloudflare:workers";
 import type { KvClient } from "../../core/kv-client";
 import { freshestState, type Listing, listVersions, MODEL_STATE_KEYS } from "../../core/model-versions";
 import type { Bindings } from "../env";
+import { Serial } from "../lib/serial";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { type MoveAnswer, type MoveRequest, makeMove } from "../model/move-request";
 
 type StateTexts = Record<string, string | null>;
 
 export class ModelMover extends DurableObject<Bindings> {
-  /** the moves, one at a time (an object's calls interleave at every await of KV) */
-  private queue: Promise<unknown> = Promise.resolve();
+  /** the moves, one at a time */
+  private readonly moves = new Serial();
 
   move(request: MoveRequest): Promise<MoveAnswer> {
-    const run = this.queue.then(() => this.run(request));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.moves.run(async () => makeMove(await this.ownWrites(bindingKvClient(this.env.OPENTIME_KV)), request));
   }
 
   /**
-   * The versions stored, each checked, with the pointer and history as this object last wrote them (or fresher):
-   * in the queue, so it never shows a state in the middle of a move. One version at a time, since each check
-   * reads a whole catalog and ONNX graph.
+   * The versions stored, each checked, with the pointer and history as this object last wrote them (or fresher).
+   * The pointer and history are read between moves (never half of one); the versions are checked after, outside
+   * the queue, one at a time (each check reads a whole catalog and ONNX graph), so a listing never holds a move
+   * back.
    */
-  list(): Promise<Listing> {
-    const run = this.queue.then(async () =>
-      listVersions(await this.ownWrites(bindingKvClient(this.env.OPENTIME_KV)), 1),
+  async list(): Promise<Listing> {
+    const kv = bindingKvClient(this.env.OPENTIME_KV);
+    const state = await this.moves.run(async () => (await this.ownWrites(kv)).getTexts(MODEL_STATE_KEYS));
+    return listVersions(
+      {
+        ...kv,
+        getTexts: async (keys) => {
+          const texts = await kv.getTexts(keys.filter((k) => !state.has(k)));
+          for (const k of keys) if (state.has(k)) texts.set(k, state.get(k) ?? null);
+          return texts;
+        },
+      },
+      1,
     );
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async run(request: MoveRequest): Promise<MoveAnswer> {
-    return makeMove(await this.ownWrites(bindingKvClient(this.env.OPENTIME_KV)), request);
   }
 
   /**

@@ -662,8 +662,8 @@ export class ReaderShard extends DurableObject<Bindings> {
    * or who bought since the cart add (viewed-*: bought every item since viewing it; the items bought are left
    * out); and, before its first call, one due more than a day ago (it could not be tried meanwhile) or whose call
    * would come sooner after the reader's last triggered send than their frequency preference allows. Put off (not
-   * an attempt): the configuration unreadable, a secret missing. A send the webhook refused (a 4xx but 408, 409,
-   * 425, 429) is given up at once (`refused`); another failed send is retried later, with the same delivery id
+   * an attempt): the configuration unreadable, a secret missing. A send the webhook refused (a 4xx but those of
+   * core/triggers.ts RETRIED_4XX) is given up at once (`refused`); another failed send is retried later, with the same delivery id
    * (core/triggers.ts retryDelayMs: a jittered back-off, no sooner than a 429's or 503's Retry-After).
    */
   private async deliverDue(due: DueDelivery[]): Promise<void> {

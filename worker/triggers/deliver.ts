@@ -1,9 +1,9 @@
 /**
  * One trigger delivery: the JSON body (core/triggers.ts TriggerDelivery) with a fresh open-time token for the
  * trigger's campaign, signed with TRIGGER_WEBHOOK_SECRET (core/webhook-signature.ts), POSTed to the webhook with
- * a deadline. The answer is judged by core/triggers.ts webhookVerdict: a 2xx is delivered; a 4xx other than 401,
- * 403, 408, 409, 425 and 429 is refused (the shard gives the delivery up: the same body again cannot change it);
- * anything else (5xx, those six, a redirect: never followed; no answer in time, a network failure) is retried by the shard,
+ * a deadline. The answer is judged by core/triggers.ts webhookVerdict: a 2xx is delivered; a 4xx other than those of
+ * RETRIED_4XX (401, 403, 404, 408, 409, 425, 429) is refused (the shard gives the delivery up: the same body again
+ * cannot change it); anything else (5xx, those, a redirect: never followed; no answer in time, a network failure) is retried by the shard,
  * no sooner than a 429's or 503's `Retry-After` asks (core/triggers.ts retryDelayMs). Never throws.
  * Cart-abandoned bodies name the cart add (`cartAt`); viewed-* bodies the catalog change (`changedAt`) and each
  * item with, for price drops, its old and new price (when the reader viewed it stays in the shard).

@@ -377,7 +377,7 @@ export const CASES: Case[] = [
     route: "PUT /v1/admin/campaigns/:id",
     path: "/v1/admin/campaigns/doc-v2",
     headers: { ...ADMIN, "If-Match": '"not-the-stored-one"' },
-    body: V2,
+    body: { policy: "live" },
     status: 412,
     code: "CAMPAIGN_CHANGED",
   },
