@@ -3,10 +3,7 @@
  * typed arrays with dense user/item indices. The project's generic format is the demo's events.csv
  * (`user_id,item_id,ts,type`); any other CSV is read by naming its columns (`--map user=...,item=...`).
  */
-import { createReadStream } from "node:fs";
-import { pipeline, type Readable, type Transform } from "node:stream";
-import { createGunzip } from "node:zlib";
-import { parse } from "csv-parse";
+import { csvRecords } from "./csv-input";
 import { type Csr, csrFromCoo } from "./sparse";
 
 export interface ColumnMapping {
@@ -163,64 +160,6 @@ class Growable<T extends Int32Array | Float64Array | Float32Array | Int16Array> 
     });
     return out;
   }
-}
-
-/**
- * A CSV file's bytes (gunzipped when it ends in .gz), or what `parser` makes of them. A failure anywhere (a missing
- * file, a corrupt gzip) reaches whoever reads the returned stream, as an error, not as a crash: `pipe` alone
- * would leave it unhandled.
- */
-export function openCsv(path: string, parser?: Transform): Readable {
-  const raw = createReadStream(path);
-  const stages: Transform[] = path.endsWith(".gz") ? [createGunzip()] : [];
-  if (parser) stages.push(parser);
-  const last = stages.at(-1);
-  if (!last) return raw;
-  // pipeline destroys every stage with the first error, so reading the last one rejects with it
-  pipeline([raw, ...stages], () => {});
-  return last;
-}
-
-/**
- * A CSV's rows as records keyed by its header, as every reader of a shop's file takes them: a byte-order mark (a
- * spreadsheet's UTF-8 CSV) and spaces around the header names are no part of them, empty lines are skipped, a
- * short row is kept.
- */
-export function csvRecords(path: string): AsyncIterable<Record<string, string>> {
-  return openCsv(
-    path,
-    parse({
-      columns: (header: string[]) => header.map((h) => h.trim()),
-      skip_empty_lines: true,
-      relax_column_count: true,
-      bom: true,
-    }),
-  ) as AsyncIterable<Record<string, string>>;
-}
-
-/** The first line of a CSV (plain or .gz), reading no further than needed. */
-export async function readHeaderLine(path: string): Promise<string> {
-  const stream = openCsv(path);
-  let buf = "";
-  for await (const chunk of stream) {
-    buf += (chunk as Buffer).toString();
-    const nl = buf.indexOf("\n");
-    if (nl >= 0) {
-      stream.destroy();
-      return buf.slice(0, nl);
-    }
-  }
-  return buf;
-}
-
-/** The column names of a CSV (plain or .gz): its first record as the CSV parser reads it (quotes and all), trimmed. */
-export async function readCsvHeader(path: string): Promise<string[]> {
-  const parser = openCsv(path, parse({ bom: true, relax_column_count: true, to_line: 1 }));
-  for await (const rec of parser as AsyncIterable<string[]>) {
-    parser.destroy();
-    return rec.map((h) => h.trim());
-  }
-  return [];
 }
 
 export interface ReadOptions {

@@ -7,7 +7,8 @@
  * says, and every dropped row is counted under its reason.
  */
 import { parse } from "csv-parse";
-import { type ColumnMapping, customerId, intern, openCsv, parseTimes } from "./interaction-log";
+import { openCsv } from "./csv-input";
+import { type ColumnMapping, customerId, intern, parseTimes } from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
 

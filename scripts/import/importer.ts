@@ -16,7 +16,8 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
-import { csvRecords, parseTimes, readHeaderLine } from "../data/interaction-log";
+import { csvRecords, readHeaderLine } from "../data/csv-input";
+import { parseTimes } from "../data/interaction-log";
 import { readPurchaseLog } from "../data/purchase-log";
 
 export interface ApiEvent {

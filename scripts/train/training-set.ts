@@ -10,11 +10,11 @@
 import { readFile } from "node:fs/promises";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
 import { looksLikeEmail } from "../../core/events";
+import { readCsvHeader } from "../data/csv-input";
 import {
   type ColumnMapping,
   DEMO_EVENTS_MAPPING,
   type InteractionLog,
-  readCsvHeader,
   readInteractionLog,
 } from "../data/interaction-log";
 import { detectLayout, layoutOf, type PurchaseLog, readPurchaseLog } from "../data/purchase-log";

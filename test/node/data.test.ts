@@ -4,13 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import {
-  interactionMatrix,
-  parseMapping,
-  parseTime,
-  readHeaderLine,
-  readInteractionLog,
-} from "../../scripts/data/interaction-log";
+import { readHeaderLine } from "../../scripts/data/csv-input";
+import { interactionMatrix, parseMapping, parseTime, readInteractionLog } from "../../scripts/data/interaction-log";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
 import { csrFromCoo, rowData, rowIndices, transpose } from "../../scripts/data/sparse";
 

@@ -1,0 +1,174 @@
+/**
+ * A shop's CSV file as every reader of the pipeline opens it: gunzipped when its bytes are gzip (whatever its name
+ * says), checked to be UTF-8 as it streams, and a failure worded for the person who passed the file (which file, which
+ * line, what to do) rather than as the system or zlib names it.
+ */
+import { isUtf8 } from "node:buffer";
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
+import { pipeline, type Readable, Transform } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { parse } from "csv-parse";
+
+/** Whether the file starts with gzip's magic bytes; when it cannot be read, what its name says (the stream then fails). */
+function isGzip(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } catch {
+    return path.endsWith(".gz");
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+const described = new WeakSet<Error>();
+
+/**
+ * `e`'s message as the person who passed `path` needs it, once (pipeline hands one error to every stage); the error
+ * itself is kept: its code, its stack.
+ */
+function describeFailure(path: string, e: NodeJS.ErrnoException): void {
+  if (described.has(e)) return;
+  described.add(e);
+  if (e.code === "EISDIR") e.message = `${path} is a directory: pass the CSV file itself (EISDIR)`;
+  else if (e.code === "Z_BUF_ERROR")
+    e.message = `${path}: the gzip data stops short, the file was cut (a copy or download that did not finish?): copy it again`;
+  else if (e.code === "Z_DATA_ERROR") e.message = `${path}: the gzip data is damaged (${e.message})`;
+}
+
+/** Bytes `b` holds up to the last character it holds whole (a multi-byte one cut by the chunk's end waits for the next). */
+function wholeCharacters(b: Buffer): number {
+  for (let i = b.length - 1; i >= Math.max(0, b.length - 3); i--) {
+    const c = b[i] as number;
+    if (c < 0x80) return b.length;
+    if (c >= 0xc0) {
+      const size = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+      return i + size > b.length ? i : b.length;
+    }
+  }
+  return b.length;
+}
+
+/** Index of the first byte of `b` that starts no well-formed UTF-8 character (b.length when none). */
+function firstInvalidByte(b: Buffer): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i] as number;
+    const size =
+      c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (size === 0 || (size > 1 && !isUtf8(b.subarray(i, i + size)))) return i;
+    i += size;
+  }
+  return b.length;
+}
+
+/** The first bytes of a zip archive, an xlsx among them. */
+const ZIP = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+
+/** What a file that is not UTF-8 most likely is, from its first bytes, and what to do. */
+function notUtf8Advice(head: Buffer): string {
+  if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))
+    return 'it is UTF-16 (a spreadsheet\'s "Unicode text"): save it as "CSV UTF-8" instead';
+  if (head.subarray(0, 4).equals(ZIP))
+    return 'it is a spreadsheet (xlsx) or another zip archive, not CSV text: export it as CSV ("CSV UTF-8")';
+  return (
+    'save it as UTF-8 (a spreadsheet\'s "CSV UTF-8"), or convert it: iconv -f latin1 -t utf-8 <file> > <file>.utf8.csv ' +
+    "(latin1, or the encoding it was written in: windows-1252, windows-1250...)"
+  );
+}
+
+/**
+ * Passes UTF-8 bytes on as they come and fails at the first that are not, naming the line: the CSV parser would
+ * read them as U+FFFD, and a latin-1 export's accented titles would reach the emails as "CAF� LANTERN".
+ */
+function utf8Only(path: string): Transform {
+  let held = Buffer.alloc(0);
+  let head: Buffer | null = null;
+  let line = 1;
+  const refuse = (b: Buffer, at: number) => {
+    let n = line;
+    for (let i = b.indexOf(0x0a); i >= 0 && i < at; i = b.indexOf(0x0a, i + 1)) n++;
+    const byte = (b[at] ?? 0).toString(16).toUpperCase().padStart(2, "0");
+    return new Error(`${path}: line ${n} is not UTF-8 text (byte 0x${byte}): ${notUtf8Advice(head ?? b)}`);
+  };
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const b = held.length ? Buffer.concat([held, chunk]) : chunk;
+      if (!head) {
+        head = Buffer.from(b.subarray(0, 4));
+        // a zip archive's header is UTF-8 as far as it goes: its binary data may come after the first chunk
+        if (head.equals(ZIP)) return done(new Error(`${path}: ${notUtf8Advice(head)}`));
+      }
+      const whole = wholeCharacters(b);
+      const text = b.subarray(0, whole);
+      if (!isUtf8(text)) return done(refuse(text, firstInvalidByte(text)));
+      for (let i = text.indexOf(0x0a); i >= 0; i = text.indexOf(0x0a, i + 1)) line++;
+      held = Buffer.from(b.subarray(whole));
+      done(null, text);
+    },
+    flush(done) {
+      // the file ends inside a character
+      done(held.length ? refuse(held, 0) : null);
+    },
+  });
+}
+
+/**
+ * A CSV file's text (gunzipped when its bytes are gzip, checked to be UTF-8), or what `parser` makes of it. A
+ * failure anywhere (a missing file, a directory, a gzip cut short, a line in another encoding) reaches whoever reads
+ * the returned stream, as an error naming the file, not as a crash: `pipe` alone would leave it unhandled.
+ */
+export function openCsv(path: string, parser?: Transform): Readable {
+  const raw = createReadStream(path);
+  const stages: Transform[] = isGzip(path) ? [createGunzip()] : [];
+  for (const s of [raw, ...stages]) s.on("error", (e: NodeJS.ErrnoException) => describeFailure(path, e));
+  stages.push(utf8Only(path));
+  if (parser) stages.push(parser);
+  // pipeline destroys every stage with the first error, so reading the last one rejects with it
+  pipeline([raw, ...stages], () => {});
+  return stages.at(-1) as Transform;
+}
+
+/**
+ * A CSV's rows as records keyed by its header, as every reader of a shop's file takes them: a byte-order mark (a
+ * spreadsheet's UTF-8 CSV) and spaces around the header names are no part of them, empty lines are skipped, a
+ * short row is kept.
+ */
+export function csvRecords(path: string): AsyncIterable<Record<string, string>> {
+  return openCsv(
+    path,
+    parse({
+      columns: (header: string[]) => header.map((h) => h.trim()),
+      skip_empty_lines: true,
+      relax_column_count: true,
+      bom: true,
+    }),
+  ) as AsyncIterable<Record<string, string>>;
+}
+
+/** The first line of a CSV (plain or gzip), reading no further than needed. */
+export async function readHeaderLine(path: string): Promise<string> {
+  const stream = openCsv(path);
+  let buf = "";
+  for await (const chunk of stream) {
+    buf += (chunk as Buffer).toString();
+    const nl = buf.indexOf("\n");
+    if (nl >= 0) {
+      stream.destroy();
+      return buf.slice(0, nl).replace(/\r$/, "");
+    }
+  }
+  return buf;
+}
+
+/** The column names of a CSV (plain or gzip): its first record as the CSV parser reads it (quotes and all), trimmed. */
+export async function readCsvHeader(path: string): Promise<string[]> {
+  const parser = openCsv(path, parse({ bom: true, relax_column_count: true, to_line: 1 }));
+  for await (const rec of parser as AsyncIterable<string[]>) {
+    parser.destroy();
+    return rec.map((h) => h.trim());
+  }
+  return [];
+}
