@@ -131,16 +131,60 @@ export function openCsv(path: string, parser?: Transform): Readable {
   return stages.at(-1) as Transform;
 }
 
+/** A column name as a tool may spell it: `customer_id`, `Customer ID`, `CUSTOMERID` are one name. */
+export const looseName = (name: string) => name.toLowerCase().replace(/[\s_-]/g, "");
+
 /**
- * A CSV's rows as records keyed by its header, as every reader of a shop's file takes them: a byte-order mark (a
- * spreadsheet's UTF-8 CSV) and spaces around the header names are no part of them, empty lines are skipped, a
- * short row is kept.
+ * `header` with each name that is one of `wanted` spelled another way (case, spaces, underscores: `invoiceno`,
+ * `customer_id`) spelled as `wanted` spells it; a name `header` already holds exactly is left as it is.
  */
-export function csvRecords(path: string): AsyncIterable<Record<string, string>> {
-  return openCsv(
+export function spelledAs(header: readonly string[], wanted: readonly string[]): string[] {
+  const spelled = new Map(wanted.map((c) => [looseName(c), c]));
+  return header.map((h) => {
+    const w = spelled.get(looseName(h));
+    return w === undefined || header.includes(w) ? h : w;
+  });
+}
+
+/** The field separators a shop's export may use: commas, semicolons (where the decimal mark is a comma), tabs. */
+const DELIMITERS = [",", ";", "\t"] as const;
+
+/**
+ * The field separator of a CSV whose first line is `header`: the one it holds most often outside quotes (a comma
+ * when it holds none). A header names columns, so it holds separators, and no other of these, between its names.
+ */
+export function delimiterOf(header: string): string {
+  const counts = new Map<string, number>();
+  let quoted = false;
+  for (const ch of header) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && (DELIMITERS as readonly string[]).includes(ch)) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  }
+  let best = ",";
+  for (const d of DELIMITERS) if ((counts.get(d) ?? 0) > (counts.get(best) ?? 0)) best = d;
+  return best;
+}
+
+/** The file's field separator, from its first line. */
+export async function csvDelimiter(path: string): Promise<string> {
+  return delimiterOf(await readHeaderLine(path));
+}
+
+/**
+ * A CSV's rows as records keyed by its header, as every reader of a shop's file takes them: its separator read from
+ * its first line (commas, semicolons or tabs), a byte-order mark (a spreadsheet's UTF-8 CSV) and spaces around the
+ * header names no part of them (`names` may rename them further), empty lines skipped, a short row kept.
+ */
+export async function* csvRecords(
+  path: string,
+  names: (header: string[]) => string[] = (h) => h,
+): AsyncGenerator<Record<string, string>> {
+  const delimiter = await csvDelimiter(path);
+  yield* openCsv(
     path,
     parse({
-      columns: (header: string[]) => header.map((h) => h.trim()),
+      columns: (header: string[]) => names(header.map((h) => h.trim())),
+      delimiter,
       skip_empty_lines: true,
       relax_column_count: true,
       bom: true,
@@ -165,7 +209,8 @@ export async function readHeaderLine(path: string): Promise<string> {
 
 /** The column names of a CSV (plain or gzip): its first record as the CSV parser reads it (quotes and all), trimmed. */
 export async function readCsvHeader(path: string): Promise<string[]> {
-  const parser = openCsv(path, parse({ bom: true, relax_column_count: true, to_line: 1 }));
+  const delimiter = await csvDelimiter(path);
+  const parser = openCsv(path, parse({ bom: true, delimiter, relax_column_count: true, to_line: 1 }));
   for await (const rec of parser as AsyncIterable<string[]>) {
     parser.destroy();
     return rec.map((h) => h.trim());

@@ -3,7 +3,7 @@
  * typed arrays with dense user/item indices. The project's generic format is the demo's events.csv
  * (`user_id,item_id,ts,type`); any other CSV is read by naming its columns (`--map user=...,item=...`).
  */
-import { csvRecords } from "./csv-input";
+import { csvRecords, spelledAs } from "./csv-input";
 import { type Csr, csrFromCoo } from "./sparse";
 
 export interface ColumnMapping {
@@ -185,7 +185,13 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
   const rawTimes: string[] = [];
   let read = 0;
   let checked = false;
-  for await (const rec of csvRecords(path)) {
+  // the mapping's columns in any case, spacing or underscores (`USER_ID`, `Customer ID` for `customer_id`)
+  const named = (header: string[]) =>
+    spelledAs(
+      header,
+      Object.values(mapping).filter((c): c is string => !!c),
+    );
+  for await (const rec of csvRecords(path, named)) {
     read++;
     if (!checked) {
       for (const col of Object.values(mapping)) {

@@ -7,7 +7,7 @@
  * says, and every dropped row is counted under its reason.
  */
 import { parse } from "csv-parse";
-import { openCsv } from "./csv-input";
+import { csvDelimiter, looseName, openCsv, spelledAs } from "./csv-input";
 import { type ColumnMapping, customerId, intern, parseTimes } from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
@@ -48,19 +48,47 @@ const LAYOUTS: Record<PurchaseLayout, LayoutColumns> = {
   "opentime-events": { invoice: "event_id", item: "item_id", time: "ts", customer: "user_id", type: "type" },
 };
 
-/** The purchase layout whose columns `header` holds, or null. */
+const LAYOUT_NAMES: Record<PurchaseLayout, string> = {
+  "online-retail": "the UCI Online Retail layout",
+  "online-retail-ii": "Online Retail II",
+  "opentime-events": "opentime events",
+};
+
+const columnsOf = (layout: PurchaseLayout) =>
+  Object.values(LAYOUTS[layout]).filter((c): c is string => c !== undefined);
+
+/**
+ * `header` with its names spelled as a layout spells them, when it holds every column of one but in another case,
+ * spacing or underscores (`invoiceno`, `customer_id`); as it is otherwise.
+ */
+export function layoutColumns(header: readonly string[]): string[] {
+  for (const layout of Object.keys(LAYOUTS) as PurchaseLayout[]) {
+    const renamed = spelledAs(header, columnsOf(layout));
+    if (columnsOf(layout).every((c) => renamed.includes(c))) return renamed;
+  }
+  return [...header];
+}
+
+/** The purchase layout whose columns `header` holds (in any case, spacing or underscores), or null. */
 export function layoutOf(header: readonly string[]): PurchaseLayout | null {
-  const has = (cols: LayoutColumns) =>
-    Object.values(cols).every((c) => c === undefined || header.includes(c as string));
-  for (const layout of Object.keys(LAYOUTS) as PurchaseLayout[]) if (has(LAYOUTS[layout])) return layout;
+  const names = layoutColumns(header);
+  for (const layout of Object.keys(LAYOUTS) as PurchaseLayout[])
+    if (columnsOf(layout).every((c) => names.includes(c))) return layout;
   return null;
 }
 
 export function detectLayout(header: readonly string[]): PurchaseLayout {
   const layout = layoutOf(header);
   if (layout) return layout;
+  // the layout the header comes nearest to, when it holds most of one's columns: what it lacks
+  const present = new Set(header.map(looseName));
+  const near = (Object.keys(LAYOUTS) as PurchaseLayout[])
+    .map((l) => ({ l, missing: columnsOf(l).filter((c) => !present.has(looseName(c))) }))
+    .filter(({ l, missing }) => missing.length <= columnsOf(l).length / 2)
+    .sort((a, b) => a.missing.length - b.missing.length)[0];
+  const lacks = near ? `: ${LAYOUT_NAMES[near.l]} also needs ${near.missing.join(", ")};` : ":";
   throw new Error(
-    `unrecognised columns (${header.join(", ")}): expected the UCI Online Retail layout, Online Retail II, ` +
+    `unrecognised columns (${header.join(", ")})${lacks} expected the UCI Online Retail layout, Online Retail II, ` +
       "or opentime events (event_id,user_id,type,item_id,ts)",
   );
 }
@@ -134,15 +162,24 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   let layout: PurchaseLayout | null = null;
   let c: LayoutColumns = LAYOUTS["online-retail"];
   let read = 0;
+  const delimiter = await csvDelimiter(path);
   const parser = openCsv(
     path,
     parse({
-      columns: (header: string[]) => {
+      columns: (raw: string[]) => {
         const m = opts.mapping;
-        layout = m ? "opentime-events" : detectLayout(header.map((h) => h.trim()));
-        c = m ? { invoice: "", item: m.item, time: m.time ?? "", customer: m.user, type: m.type } : LAYOUTS[layout];
-        return header.map((h) => h.trim());
+        const header = raw.map((h) => h.trim());
+        if (m) {
+          layout = "opentime-events";
+          c = { invoice: "", item: m.item, time: m.time ?? "", customer: m.user, type: m.type };
+          return header;
+        }
+        const names = layoutColumns(header);
+        layout = detectLayout(names);
+        c = LAYOUTS[layout];
+        return names;
       },
+      delimiter,
       skip_empty_lines: true,
       relax_column_count: true,
       bom: true,

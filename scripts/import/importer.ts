@@ -16,9 +16,9 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
-import { csvRecords, readHeaderLine } from "../data/csv-input";
+import { csvRecords, readCsvHeader } from "../data/csv-input";
 import { parseTimes } from "../data/interaction-log";
-import { readPurchaseLog } from "../data/purchase-log";
+import { layoutColumns, layoutOf, readPurchaseLog } from "../data/purchase-log";
 
 export interface ApiEvent {
   id: string;
@@ -126,14 +126,14 @@ export interface ImportSummary {
 async function loadEvents(
   path: string,
 ): Promise<{ layout: string; read: number; dropped: Record<string, number>; events: ApiEvent[] }> {
-  const header = await readHeaderLine(path);
-  if (/\bevent_id\b/.test(header)) {
+  // the layout as train decides it (any separator, names in any case): an events file's every type is imported
+  if (layoutOf(await readCsvHeader(path)) === "opentime-events") {
     const events: ApiEvent[] = [];
     let read = 0;
     const dropped: Record<string, number> = {};
     const rawTimes: string[] = [];
     // as train reads the file (a byte-order mark is no part of the first column's name)
-    for await (const r of csvRecords(path)) {
+    for await (const r of csvRecords(path, layoutColumns)) {
       read++;
       if (!r.event_id || !r.user_id || !r.type || !r.ts) {
         dropped["missing field"] = (dropped["missing field"] ?? 0) + 1;

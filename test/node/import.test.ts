@@ -132,6 +132,27 @@ describe("import of an events CSV", () => {
   });
 });
 
+describe("import of an events CSV as a shop's tools write it", () => {
+  it("reads one separated by semicolons, its header in capitals, every event and not only its purchases", async () => {
+    posted = [];
+    const path = file("semicolon-events.csv", [
+      "EVENT_ID;USER_ID;TYPE;ITEM_ID;TS",
+      "e1;u1;view;i1;1700000000",
+      "e2;u1;purchase;i1;1700000100",
+      "e3;u2;cart_add;i2;1700000200",
+    ]);
+    const summary = await importLog({ data: path, url, adminKey: "k", checkpoint: join(dir, "semi.checkpoint.json") });
+    expect(summary.layout).toBe("opentime-events");
+    expect(summary.dropped_by_loader).toEqual({});
+    expect(
+      posted
+        .flat()
+        .map((e) => `${e.id}:${e.type}`)
+        .sort(),
+    ).toEqual(["e1:view", "e2:purchase", "e3:cart_add"]);
+  });
+});
+
 describe("import of an events CSV's times", () => {
   it("reads dates in the ts column as train does, instead of posting null for them", async () => {
     posted = [];

@@ -70,3 +70,70 @@ describe("text that is not UTF-8", () => {
     await expect(readPurchaseLog(xlsx)).rejects.toThrow(/orders\.xlsx: .*spreadsheet.*export it as CSV/);
   });
 });
+
+describe("a header as a shop's tools write it", () => {
+  const comma = [UCI, ...uciLines(40)];
+  const semicolons = (lines: string[]) => lines.map((l) => l.replaceAll(",", ";"));
+
+  it("reads a semicolon-separated export (a European spreadsheet's CSV) as the comma-separated one", async () => {
+    const log = await readPurchaseLog(write("semicolons.csv", text(semicolons(comma))));
+    expect(log.layout).toBe("online-retail");
+    expect(log.rows).toBe(40);
+    expect(log.dropped).toEqual({});
+    const ts = await loadTrainingSet({ data: write("semicolons-train.csv", text(semicolons(comma))) });
+    expect(ts.read).toBe(40);
+    // a description holding a comma stays one field
+    const quoted = semicolons(comma).map((l, i) =>
+      i === 1 ? l.replace("WHITE LANTERN", '"LANTERN, WHITE; TALL"') : l,
+    );
+    const q = await readPurchaseLog(write("semicolons-quoted.csv", text(quoted)));
+    expect(q.descriptions).toContain("LANTERN, WHITE; TALL");
+  });
+
+  it("says a semicolon export's decimal commas are what stops it, not its columns", async () => {
+    const lines = semicolons(comma).map((l, i) => (i === 0 ? l : l.replace(";2.55;", ";2,55;")));
+    await expect(loadTrainingSet({ data: write("decimal-commas.csv", text(lines)) })).rejects.toThrow(
+      /40 of 40 rows .* UnitPrice that is not a number/,
+    );
+  });
+
+  it("reads a tab-separated events file", async () => {
+    const path = write(
+      "events.tsv",
+      text([
+        "event_id\tuser_id\ttype\titem_id\tts",
+        "e1\tu1\tview\ti1\t1700000000",
+        "e2\tu2\tpurchase\ti2\t1700000100",
+      ]),
+    );
+    const log = await readInteractionLog(path);
+    expect(log.rows).toBe(2);
+    expect(log.userIds).toEqual(["u1", "u2"]);
+  });
+
+  it("takes the layouts' column names in any case, spacing or underscores", async () => {
+    const lower = [UCI.toLowerCase().replace("customerid", "customer_id"), ...uciLines(40)];
+    const log = await readPurchaseLog(write("lower.csv", text(lower)));
+    expect(log.layout).toBe("online-retail");
+    expect(log.rows).toBe(40);
+    const ts = await loadTrainingSet({ data: write("lower-train.csv", text(lower)) });
+    expect(ts.source).toBe("purchases");
+    const events = write(
+      "upper-events.csv",
+      text(["EVENT_ID,USER_ID,TYPE,ITEM_ID,TS", "e1,u1,view,i1,1700000000", "e2,u2,purchase,i2,1700000100"]),
+    );
+    expect((await readInteractionLog(events)).rows).toBe(2);
+    expect((await readPurchaseLog(events)).rows).toBe(1);
+  });
+
+  it("names the column a nearly matching header lacks", async () => {
+    const noCountry = [UCI.replace(",Country", ""), ...uciLines(3).map((l) => l.replace(/,United Kingdom$/, ""))];
+    await expect(loadTrainingSet({ data: write("no-country.csv", text(noCountry)) })).rejects.toThrow(
+      /^unrecognised columns \(.*\): the UCI Online Retail layout also needs Country;/,
+    );
+    const noCustomer = [UCI.replace(",CustomerID", ""), ...uciLines(3)];
+    await expect(readPurchaseLog(write("no-customer.csv", text(noCustomer)))).rejects.toThrow(
+      /the UCI Online Retail layout also needs CustomerID/,
+    );
+  });
+});
