@@ -47,6 +47,11 @@ export interface InteractionLog {
   dropped: Record<string, number>;
   /** data rows read, kept or dropped */
   read: number;
+  /**
+   * the first few event types dropped for having no weight (`View`, `add_to_cart`): for the messages that say why,
+   * never for the manifest, which must not hold a column's raw values
+   */
+  unweightedTypes: string[];
 }
 
 /** "user=CustomerID,item=StockCode" -> mapping */
@@ -185,6 +190,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
   const rawTimes: string[] = [];
   let read = 0;
   let checked = false;
+  const unweighted = new Set<string>();
   // the mapping's columns in any case, spacing or underscores (`USER_ID`, `Customer ID` for `customer_id`)
   const named = (header: string[]) =>
     spelledAs(
@@ -223,6 +229,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     if (!Number.isFinite(w) || w <= 0) {
       // one reason, whatever the type: the counts go into the manifest, which must not hold a column's raw values
       drop(mapping.weight ? "non-positive weight" : "type weight 0");
+      if (!mapping.weight && unweighted.size < 10) unweighted.add(typ);
       continue;
     }
     user.push(intern(userIndex, customerId(u)));
@@ -254,6 +261,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     types: types.ids,
     dropped,
     read,
+    unweightedTypes: [...unweighted],
   };
 }
 

@@ -247,7 +247,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     quantity.push(qty);
     price.push(unit);
   }
-  if (!layout) throw new Error(`${path} has no header row`);
+  if (!layout) throw new Error(`${path} is empty: no header row, no rows`);
   // dates are parsed once the whole file is seen: a slash-date file's day/month order is a property of the file
   const parsed = Array.from(parseTimes(rawTimes));
   const keep = parsed.flatMap((t, i) => (Number.isFinite(t) ? [i] : []));

@@ -2,6 +2,7 @@
  * The whole "temporal-30d" evaluation: read -> split (test, and validation carved from train) ->
  * recommenders -> segments, propensity, send time. Returns the report document (and fitted models).
  */
+import { checkNumbers, checkPurchasesLeft, checkTimes } from "../data/log-checks";
 import { readPurchaseLog } from "../data/purchase-log";
 import { latestTime, type TemporalSplit, temporalSplit } from "../data/temporal-split";
 import { HAZARD_WEEKS } from "../engagement/time-to-purchase";
@@ -38,6 +39,10 @@ export async function runEvaluation(opts: EvaluationOptions) {
     opts.progress === false ? devNull() : process.stderr,
   );
   const log = await readPurchaseLog(opts.data);
+  // as train refuses it: a format most likely misread, or nothing left to evaluate on
+  checkTimes(opts.data, log.read, log.dropped);
+  checkNumbers(opts.data, log);
+  checkPurchasesLeft(opts.data, log);
   progress.step(
     `read ${log.read.toLocaleString("en")} rows (${log.layout}), ${log.rows.toLocaleString("en")} clean purchases`,
   );

@@ -10,7 +10,7 @@ import { isLoopbackHost } from "../../core/web-url";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { Progress } from "../lib/progress";
-import { importLog } from "./importer";
+import { ImportInputError, importLog } from "./importer";
 
 const USAGE =
   "usage: npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4] [--checkpoint <file>]";
@@ -55,6 +55,8 @@ try {
   });
   console.log(JSON.stringify(summary, null, 2));
 } catch (e) {
-  console.error(`\nimport failed: ${(e as Error).message} (rerun the same command to resume)`);
+  // a problem of the file: nothing was sent, and rerunning changes nothing
+  if (e instanceof ImportInputError) console.error(`import failed: ${e.message}`);
+  else console.error(`\nimport failed: ${(e as Error).message} (rerun the same command to resume)`);
   process.exit(1);
 }

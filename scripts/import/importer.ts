@@ -18,6 +18,7 @@ import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { csvRecords, readCsvHeader } from "../data/csv-input";
 import { parseTimes } from "../data/interaction-log";
+import { checkNumbers, checkPurchasesLeft, checkTimes, refuseEmailIds } from "../data/log-checks";
 import { layoutColumns, layoutOf, readPurchaseLog } from "../data/purchase-log";
 
 export interface ApiEvent {
@@ -149,9 +150,25 @@ async function loadEvents(
       return Number.isFinite(t) && t >= 0 ? [{ ...e, ts: Math.floor(t) }] : [];
     });
     if (kept.length < events.length) dropped["bad time"] = events.length - kept.length;
+    // refused as train refuses the file, before anything is sent
+    checkTimes(path, read, dropped);
+    if (read === 0) throw new Error(`${path} has a header and no rows`);
+    if (kept.length === 0)
+      throw new Error(
+        `none of the ${read} rows of ${path} is an event that can be sent: ` +
+          Object.entries(dropped)
+            .map(([why, n]) => `${n} ${why}`)
+            .join(", ") +
+          " (each needs event_id, user_id, type and ts)",
+      );
+    refuseEmailIds(path, "user_id", [...new Set(kept.map((e) => e.user))]);
     return { layout: "opentime-events", read, dropped, events: kept };
   }
   const log = await readPurchaseLog(path);
+  checkTimes(path, log.read, log.dropped);
+  checkNumbers(path, log);
+  checkPurchasesLeft(path, log);
+  refuseEmailIds(path, log.layout === "online-retail-ii" ? "Customer ID" : "CustomerID", log.customerIds);
   const events: ApiEvent[] = [];
   // lines of one invoice with the same item are separate purchases: the first keeps the id earlier imports gave it
   // (so re-importing stays idempotent), later ones are numbered in file order (the reader keeps the file's order)
@@ -172,10 +189,18 @@ async function loadEvents(
   return { layout: log.layout, read: log.read, dropped: log.dropped, events };
 }
 
+/**
+ * What is wrong with the file itself (unreadable, nothing to send, times misread, email addresses for ids): found
+ * before anything is sent, so rerunning the command changes nothing, unlike a failure while sending.
+ */
+export class ImportInputError extends Error {}
+
 export async function importLog(opts: ImportOptions): Promise<ImportSummary> {
   const started = performance.now();
   const batchSize = opts.batchSize ?? 500;
-  const { layout, read, dropped, events } = await loadEvents(opts.data);
+  const { layout, read, dropped, events } = await loadEvents(opts.data).catch((e: Error) => {
+    throw new ImportInputError(e.message, { cause: e });
+  });
   // grouped by user, then time: each user's history arrives together
   events.sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : a.ts - b.ts));
   const batches: ApiEvent[][] = [];

@@ -9,7 +9,6 @@
  */
 import { readFile } from "node:fs/promises";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
-import { looksLikeEmail } from "../../core/events";
 import { readCsvHeader } from "../data/csv-input";
 import {
   type ColumnMapping,
@@ -17,6 +16,13 @@ import {
   type InteractionLog,
   readInteractionLog,
 } from "../data/interaction-log";
+import {
+  checkInteractionsLeft,
+  checkNumbers,
+  checkPurchasesLeft,
+  checkTimes,
+  refuseEmailIds,
+} from "../data/log-checks";
 import { detectLayout, layoutOf, type PurchaseLog, readPurchaseLog } from "../data/purchase-log";
 import { csrFromCoo, rowIndices } from "../data/sparse";
 import { latestTime, splitAt, temporalSplit, trainData } from "../data/temporal-split";
@@ -65,65 +71,18 @@ export interface TrainingSetOptions {
   currency?: string;
 }
 
-/**
- * Rows whose time (or quantity, or price) cannot be read, above this share of the log, stop training: a format the
- * reader got wrong (a date order misread, a decimal comma, a column of another format), not a few damaged rows.
- */
-export const MAX_UNREADABLE_SHARE = 0.05;
-
-/** Refuses a log whose unreadable times pass MAX_UNREADABLE_SHARE, saying how many and what times are read. */
-export function checkTimes(path: string, read: number, dropped: Record<string, number>): void {
-  const bad = dropped["bad time"] ?? 0;
-  if (read === 0 || bad / read <= MAX_UNREADABLE_SHARE) return;
-  throw new Error(
-    `${bad} of ${read} rows of ${path} (${((100 * bad) / read).toFixed(1)}%) have a time that could not be read, ` +
-      `more than ${100 * MAX_UNREADABLE_SHARE}%: the time column's format was most likely misread. Read are unix seconds ` +
-      "or milliseconds, YYYYMMDD[HHMMSS], YYYY-MM-DD H:MM[:SS[.fff]] (UTC unless a zone follows) and M/D/YYYY or D/M/YYYY [H:MM[:SS]] (one " +
-      "order per file: day first when any first field is above 12); other formats only with their zone",
-  );
-}
-
-/**
- * Refuses a purchase log whose quantities or prices are not numbers in more than MAX_UNREADABLE_SHARE of its rows (a
- * decimal comma, a currency sign): dropped one by one, the rows left would train a model of the whole-number ones.
- */
-export function checkNumbers(path: string, log: PurchaseLog): void {
-  const columns = log.layout === "online-retail-ii" ? ["Quantity", "Price"] : ["Quantity", "UnitPrice"];
-  for (const [i, what] of ["quantity", "price"].entries()) {
-    const bad = log.dropped[`${what} not a number`] ?? 0;
-    if (log.read === 0 || bad / log.read <= MAX_UNREADABLE_SHARE) continue;
-    throw new Error(
-      `${bad} of ${log.read} rows of ${path} (${((100 * bad) / log.read).toFixed(1)}%) have a ${columns[i]} that is ` +
-        `not a number, more than ${100 * MAX_UNREADABLE_SHARE}%: write numbers plainly, with a decimal point (2.55, ` +
-        "not 2,55 or £2.55)",
-    );
-  }
-}
-
-/**
- * Refuses a log keyed by email addresses: the ids would go into profiles.jsonl and, by `npm run seed`, into KV keys
- * (`profile:<user>`), which the Worker keeps pseudonymous (README, Privacy). The message names the column, not an
- * address.
- */
-export function refuseEmailIds(path: string, column: string, userIds: readonly string[]): void {
-  const n = userIds.filter(looksLikeEmail).length;
-  if (n === 0) return;
-  throw new Error(
-    `${n} user id(s) in column "${column}" of ${path} look like email addresses; user ids must be pseudonymous: ` +
-      "key readers by a customer number, or by HMAC-SHA256(secret salt, lower-cased email) (README, Privacy)",
-  );
-}
-
 export async function loadTrainingSet(opts: TrainingSetOptions): Promise<TrainingSet> {
   const holdout = opts.holdoutDays ?? 30;
   // the layout from the header as the CSV parser reads it (quoted names too), as the evaluation decides it
   const header = await readCsvHeader(opts.data);
+  if (header.length === 0) throw new Error(`${opts.data} is empty: no header row, no rows`);
   const layout = layoutOf(header);
   const catalogFile = opts.catalog ? await readCatalog(opts.catalog) : new Map<string, CatalogItem>();
   if (layout === "online-retail" || layout === "online-retail-ii") {
     const purchases = await readPurchaseLog(opts.data);
     checkTimes(opts.data, purchases.read, purchases.dropped);
     checkNumbers(opts.data, purchases);
+    checkPurchasesLeft(opts.data, purchases);
     refuseEmailIds(opts.data, layout === "online-retail" ? "CustomerID" : "Customer ID", purchases.customerIds);
     const full = splitAt(purchases, Number.POSITIVE_INFINITY);
     const last = latestTime(purchases);
@@ -185,7 +144,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
       : emptyPurchases();
   const events = await readInteractionLog(opts.data, { mapping });
   checkTimes(opts.data, events.read, events.dropped);
-  if (events.rows === 0) throw new Error(`no usable interactions in ${opts.data}`);
+  checkInteractionsLeft(opts.data, events);
   refuseEmailIds(opts.data, mapping.user, events.userIds);
   let last = 0;
   for (const t of events.time) last = Math.max(last, t);

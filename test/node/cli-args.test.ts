@@ -76,6 +76,14 @@ describe("command lines", () => {
     expect(missing.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("import: a data file it cannot read is the file's problem (exit 1), not one that rerunning resumes", () => {
+    const missing = run("scripts/import/cli.ts", "--data", "/nonexistent/orders.csv", "--key", "k");
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(
+      /^import failed: ENOENT: no such file or directory, open '\/nonexistent\/orders.csv'\n$/,
+    );
+  });
+
   it("build: an option it does not take is refused (exit 2); wrangler failing is one line, exit 1", () => {
     // an npx first on PATH that fails as wrangler would, so nothing is bundled or downloaded
     const bin = mkdtempSync(join(tmpdir(), "ot-fake-npx-"));

@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { readHeaderLine } from "../../scripts/data/csv-input";
-import { readInteractionLog } from "../../scripts/data/interaction-log";
+import { parseMapping, readInteractionLog } from "../../scripts/data/interaction-log";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
+import { runEvaluation } from "../../scripts/eval/run-evaluation";
 import { loadTrainingSet } from "../../scripts/train/training-set";
 
 const dir = mkdtempSync(join(tmpdir(), "ot-shop-files-"));
@@ -134,6 +135,55 @@ describe("a header as a shop's tools write it", () => {
     const noCustomer = [UCI.replace(",CustomerID", ""), ...uciLines(3)];
     await expect(readPurchaseLog(write("no-customer.csv", text(noCustomer)))).rejects.toThrow(
       /the UCI Online Retail layout also needs CustomerID/,
+    );
+  });
+});
+
+describe("a file with nothing to learn from", () => {
+  it("says a file is empty, or holds a header and no rows, instead of naming no columns or 'no purchases'", async () => {
+    const empty = write("empty.csv", "");
+    await expect(loadTrainingSet({ data: empty })).rejects.toThrow(/empty\.csv is empty/);
+    await expect(runEvaluation({ data: empty, progress: false })).rejects.toThrow(/empty\.csv is empty/);
+    const headerOnly = write("header-only.csv", text([UCI]));
+    await expect(loadTrainingSet({ data: headerOnly })).rejects.toThrow(/header-only\.csv has a header and no rows/);
+    await expect(runEvaluation({ data: headerOnly, progress: false })).rejects.toThrow(/has a header and no rows/);
+  });
+
+  it("says why every row was dropped, and what to do, when none is left", async () => {
+    // a shop's own item codes in the UCI layout: the protocol keeps product codes of five digits only
+    const skus = write("skus.csv", text([UCI, ...uciLines(30).map((l) => l.replace(/,(\d{5}),/, ",SKU-$1,"))]));
+    const refusal =
+      /^none of the 30 rows of .*skus\.csv is a purchase that can be used: 30 not a product stock code .*five digits.*event_id,user_id,type,item_id,ts/;
+    await expect(loadTrainingSet({ data: skus })).rejects.toThrow(refusal);
+    await expect(runEvaluation({ data: skus, progress: false })).rejects.toThrow(refusal);
+    const guests = write(
+      "guests.csv",
+      text([UCI, ...uciLines(30).map((l) => l.replace(/,\d+,United Kingdom$/, ",,United Kingdom"))]),
+    );
+    await expect(loadTrainingSet({ data: guests })).rejects.toThrow(
+      /30 missing customer id \(the CustomerID column is empty/,
+    );
+  });
+
+  it("names a mapped log's event types when none of them has a weight", async () => {
+    const path = write(
+      "types.csv",
+      text([
+        "uid,sku,at,kind",
+        ...Array.from({ length: 20 }, (_, i) => `u${i % 4},p${i % 5},${1_700_000_000 + i},${i % 2 ? "View" : "Order"}`),
+      ]),
+    );
+    await expect(
+      loadTrainingSet({ data: path, mapping: parseMapping("user=uid,item=sku,time=at,type=kind") }),
+    ).rejects.toThrow(
+      /none of the 20 rows of .*types\.csv is an interaction that can be used: 20 type weight 0 \(types "Order", "View"; weighted: view, cart_add, purchase, email_click\)/,
+    );
+  });
+
+  it("evaluate stops, as train does, when more than 5% of the times cannot be read", async () => {
+    const dotted = uciLines(40).map((l, i) => (i % 4 ? l : l.replace(/2010-12-(\d\d)/, "$1.12.2010")));
+    await expect(runEvaluation({ data: write("dotted.csv", text([UCI, ...dotted])), progress: false })).rejects.toThrow(
+      /^10 of 40 rows .* have a time that could not be read/,
     );
   });
 });

@@ -1,0 +1,103 @@
+/**
+ * What every reader of a shop's log (train, evaluate, import) refuses before it uses a row: a log with nothing left to
+ * learn from (saying what was dropped and why), one whose times or numbers were most likely misread, one keyed by
+ * email addresses. Each error says what is wrong with the file and what to do.
+ */
+import { looksLikeEmail } from "../../core/events";
+import { DEFAULT_TYPE_WEIGHTS, type InteractionLog } from "./interaction-log";
+import type { PurchaseLog } from "./purchase-log";
+
+/**
+ * Rows whose time (or quantity, or price) cannot be read, above this share of the log, stop training, evaluating or importing: a
+ * format the reader got wrong (a date order misread, a decimal comma, a column of another format), not a few damaged rows.
+ */
+export const MAX_UNREADABLE_SHARE = 0.05;
+
+/** Refuses a log whose unreadable times pass MAX_UNREADABLE_SHARE, saying how many and what times are read. */
+export function checkTimes(path: string, read: number, dropped: Record<string, number>): void {
+  const bad = dropped["bad time"] ?? 0;
+  if (read === 0 || bad / read <= MAX_UNREADABLE_SHARE) return;
+  throw new Error(
+    `${bad} of ${read} rows of ${path} (${((100 * bad) / read).toFixed(1)}%) have a time that could not be read, ` +
+      `more than ${100 * MAX_UNREADABLE_SHARE}%: the time column's format was most likely misread. Read are unix seconds ` +
+      "or milliseconds, YYYYMMDD[HHMMSS], YYYY-MM-DD H:MM[:SS[.fff]] (UTC unless a zone follows) and M/D/YYYY or D/M/YYYY [H:MM[:SS]] (one " +
+      "order per file: day first when any first field is above 12); other formats only with their zone",
+  );
+}
+
+/**
+ * Refuses a purchase log whose quantities or prices are not numbers in more than MAX_UNREADABLE_SHARE of its rows (a
+ * decimal comma, a currency sign): dropped one by one, the rows left would train a model of the whole-number ones.
+ */
+export function checkNumbers(path: string, log: PurchaseLog): void {
+  const columns = log.layout === "online-retail-ii" ? ["Quantity", "Price"] : ["Quantity", "UnitPrice"];
+  for (const [i, what] of ["quantity", "price"].entries()) {
+    const bad = log.dropped[`${what} not a number`] ?? 0;
+    if (log.read === 0 || bad / log.read <= MAX_UNREADABLE_SHARE) continue;
+    throw new Error(
+      `${bad} of ${log.read} rows of ${path} (${((100 * bad) / log.read).toFixed(1)}%) have a ${columns[i]} that is ` +
+        `not a number, more than ${100 * MAX_UNREADABLE_SHARE}%: write numbers plainly, with a decimal point (2.55, ` +
+        "not 2,55 or £2.55)",
+    );
+  }
+}
+
+/**
+ * Refuses a log keyed by email addresses: the ids would go into profiles.jsonl and, by `npm run seed`, into KV keys
+ * (`profile:<user>`), which the Worker keeps pseudonymous (README, Privacy). The message names the column, not an
+ * address.
+ */
+export function refuseEmailIds(path: string, column: string, userIds: readonly string[]): void {
+  const n = userIds.filter(looksLikeEmail).length;
+  if (n === 0) return;
+  throw new Error(
+    `${n} user id(s) in column "${column}" of ${path} look like email addresses; user ids must be pseudonymous: ` +
+      "key readers by a customer number, or by HMAC-SHA256(secret salt, lower-cased email) (README, Privacy)",
+  );
+}
+
+/** What to do about a log whose every row was dropped for `reason`, when there is something to do. */
+const ADVICE: Record<string, (log: PurchaseLog) => string> = {
+  "not a product stock code": () =>
+    "the UCI layouts keep product lines only, whose StockCode starts with five digits, as the evaluation protocol " +
+    "does; for a shop's own item codes, write the purchases as opentime events: event_id,user_id,type,item_id,ts, " +
+    "type purchase",
+  "missing customer id": (log) =>
+    `the ${log.layout === "online-retail-ii" ? "Customer ID" : log.layout === "online-retail" ? "CustomerID" : "user_id"} ` +
+    "column is empty: guest orders have no reader to learn from",
+  "not a purchase event": () => 'no row has type "purchase"',
+};
+
+/** `dropped`'s reasons, the commonest first. */
+const byCount = (dropped: Record<string, number>) => Object.entries(dropped).sort(([, a], [, b]) => b - a);
+
+/**
+ * Refuses a purchase log that is empty, holds a header and no rows, or whose every row was dropped: a model trained
+ * on nothing, or an evaluation of nothing. Says why the rows were dropped, and what to do about the commonest reason.
+ */
+export function checkPurchasesLeft(path: string, log: PurchaseLog): void {
+  if (log.rows > 0) return;
+  if (log.read === 0) throw new Error(`${path} has a header and no rows`);
+  const reasons = byCount(log.dropped).map(([why, n], i) => {
+    const advice = i === 0 ? ADVICE[why]?.(log) : undefined;
+    return `${n} ${why}${advice ? ` (${advice})` : ""}`;
+  });
+  throw new Error(`none of the ${log.read} rows of ${path} is a purchase that can be used: ${reasons.join(", ")}`);
+}
+
+/** Refuses an interaction log whose every row was dropped, naming a typed log's event types when none has a weight. */
+export function checkInteractionsLeft(
+  path: string,
+  log: InteractionLog,
+  typeWeights: Readonly<Record<string, number>> = DEFAULT_TYPE_WEIGHTS,
+): void {
+  if (log.rows > 0) return;
+  if (log.read === 0) throw new Error(`${path} has a header and no rows`);
+  const weighted = Object.keys(typeWeights).filter((t) => (typeWeights[t] ?? 0) > 0);
+  const reasons = byCount(log.dropped).map(([why, n]) =>
+    why === "type weight 0" && log.unweightedTypes.length
+      ? `${n} ${why} (types ${log.unweightedTypes.map((t) => JSON.stringify(t)).join(", ")}; weighted: ${weighted.join(", ")})`
+      : `${n} ${why}`,
+  );
+  throw new Error(`none of the ${log.read} rows of ${path} is an interaction that can be used: ${reasons.join(", ")}`);
+}
