@@ -6,10 +6,10 @@
  * changed since starts again).
  */
 import { z } from "zod";
-import { isLoopbackHost } from "../../core/web-url";
-import { cliArgs, wholeNumber } from "../lib/cli-args";
+import { cliArgs, wholeNumber, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { Progress } from "../lib/progress";
+import type { WorkerUrl } from "../lib/worker-url";
 import { ImportInputError, importLog } from "./importer";
 
 const USAGE =
@@ -31,10 +31,13 @@ if (!values.data) {
   console.error(USAGE);
   process.exit(2);
 }
+// checked as the other CLIs' --url: a URL, and plain http only to this machine (the admin key must not cross a network
+// in clear)
+const worker = workerUrlOrExit(values.url) as WorkerUrl;
 let key: string;
 try {
   // .dev.vars' key only for a Worker on this machine
-  key = values.key ?? adminKey(isLoopbackHost(new URL(values.url as string).hostname));
+  key = values.key ?? adminKey(worker.local);
 } catch (e) {
   console.error(`${(e as Error).message}, or pass --key`);
   process.exit(2);
@@ -43,7 +46,7 @@ let bar: Progress | null = null;
 try {
   const summary = await importLog({
     data: values.data,
-    url: (values.url as string).replace(/\/$/, ""),
+    url: worker.base,
     adminKey: key,
     concurrency: values.concurrency,
     checkpoint: values.checkpoint,

@@ -84,6 +84,17 @@ describe("command lines", () => {
     );
   });
 
+  it("import: a --url that is not a Worker's address, or plain http off this machine, is refused before the key is sent", () => {
+    const data = join(mkdtempSync(join(tmpdir(), "ot-import-url-")), "events.csv");
+    writeFileSync(data, "event_id,user_id,type,item_id,ts\ne1,u1,view,i1,1700000000\n");
+    const clear = run("scripts/import/cli.ts", "--data", data, "--url", "http://shop.example", "--key", "k");
+    expect(clear.status).toBe(2);
+    expect(clear.stderr).toMatch(/^--url http:\/\/shop.example: https only/);
+    const word = run("scripts/import/cli.ts", "--data", data, "--url", "localhost:8787", "--key", "k");
+    expect(word.status).toBe(2);
+    expect(word.stderr).toMatch(/^--url localhost:8787 is not a URL|https only/);
+  });
+
   it("build: an option it does not take is refused (exit 2); wrangler failing is one line, exit 1", () => {
     // an npx first on PATH that fails as wrangler would, so nothing is bundled or downloaded
     const bin = mkdtempSync(join(tmpdir(), "ot-fake-npx-"));
