@@ -71,13 +71,26 @@ export type DateOrder = "mdy" | "dmy";
 
 const SLASH_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{2}|\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/;
 
-/** Day-first if any slash date's first field exceeds 12, else month-first (as Excel's US CSV export writes). */
+/**
+ * Day-first if any slash date's first field exceeds 12, month-first if any second field does (as Excel's US CSV
+ * export writes). When none settles it (a log of a few days, all 12th or before), the field that takes more values
+ * over the file is the day: a week's log moves its day and keeps its month (`01/12` to `07/12` is 1-7 December, not
+ * seven months). Month-first on a tie, as before.
+ */
 export function detectDateOrder(samples: Iterable<string>): DateOrder {
+  const firsts = new Set<number>();
+  const seconds = new Set<number>();
+  let monthFirst = false;
   for (const s of samples) {
     const m = SLASH_DATE.exec(s.trim());
-    if (m && Number(m[1]) > 12) return "dmy";
+    if (!m) continue;
+    const [a, b] = [Number(m[1]), Number(m[2])];
+    if (a > 12) return "dmy";
+    if (b > 12) monthFirst = true;
+    firsts.add(a);
+    seconds.add(b);
   }
-  return "mdy";
+  return monthFirst || seconds.size >= firsts.size ? "mdy" : "dmy";
 }
 
 /**

@@ -21,7 +21,8 @@ export function checkTimes(path: string, read: number, dropped: Record<string, n
     `${bad} of ${read} rows of ${path} (${((100 * bad) / read).toFixed(1)}%) have a time that could not be read, ` +
       `more than ${100 * MAX_UNREADABLE_SHARE}%: the time column's format was most likely misread. Read are unix seconds ` +
       "or milliseconds, YYYYMMDD[HHMMSS], YYYY-MM-DD H:MM[:SS[.fff]] (UTC unless a zone follows) and M/D/YYYY or D/M/YYYY [H:MM[:SS]] (one " +
-      "order per file: day first when any first field is above 12); other formats only with their zone",
+      "order per file: day first when any first field is above 12, else when the first field takes more values); other " +
+      "formats only with their zone",
   );
 }
 

@@ -187,3 +187,30 @@ describe("a file with nothing to learn from", () => {
     );
   });
 });
+
+describe("slash dates no day above 12 settles", () => {
+  const at = (y: number, m: number, d: number, h = 0, min = 0) => Date.UTC(y, m - 1, d, h, min) / 1000;
+
+  it("reads a European week's export day first (it was read as seven months, silently)", async () => {
+    // 1 to 7 December: every field is 12 or less, so the order is read from which field moves with the days
+    const lines = Array.from(
+      { length: 35 },
+      (_, i) =>
+        `${536365 + i},${85123 + (i % 7)},LANTERN,2,0${1 + (i % 7)}/12/2010 09:${String(i).padStart(2, "0")},2.55,${17850 + (i % 5)},UK`,
+    );
+    const log = await readPurchaseLog(write("week-dmy.csv", text([UCI, ...lines])));
+    expect(log.dropped).toEqual({});
+    expect(Math.min(...log.time)).toBe(at(2010, 12, 1, 9, 0));
+    expect(Math.max(...log.time)).toBe(at(2010, 12, 7, 9, 34));
+  });
+
+  it("reads a US week's export month first, as before", async () => {
+    const lines = Array.from(
+      { length: 35 },
+      (_, i) => `${536365 + i},${85123 + (i % 7)},LANTERN,2,12/${1 + (i % 7)}/2010 9:00,2.55,${17850 + (i % 5)},UK`,
+    );
+    const log = await readPurchaseLog(write("week-mdy.csv", text([UCI, ...lines])));
+    expect(Math.min(...log.time)).toBe(at(2010, 12, 1, 9));
+    expect(Math.max(...log.time)).toBe(at(2010, 12, 7, 9));
+  });
+});
