@@ -243,7 +243,8 @@ function eventMatrix(events: InteractionLog, until: number): TrainData {
 async function readCatalog(path: string): Promise<Map<string, CatalogItem>> {
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(path, "utf8"));
+    // a byte-order mark (a Windows tool's UTF-8) is no part of the JSON
+    raw = JSON.parse((await readFile(path, "utf8")).replace(/^\uFEFF/, ""));
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }

@@ -136,6 +136,13 @@ describe("catalog files", () => {
     );
   });
 
+  it("reads one a Windows tool saved with a byte-order mark, as the CSV readers do", async () => {
+    const item = { id: "85123A", title: "Lantern", category: "", price: 2.55, currency: "GBP", image: "", url: "" };
+    const path = file("bom-catalog.json", [`\uFEFF${JSON.stringify([item])}`]);
+    const ts = await loadTrainingSet({ data: log(), catalog: path });
+    expect(ts.catalog.find((c) => c.id === "85123A")?.title).toBe("Lantern");
+  });
+
   it("says what it expected of a file that is not an array of items", async () => {
     const path = catalog("object.json", { items: [] });
     await expect(loadTrainingSet({ data: log(), catalog: path })).rejects.toThrow(
