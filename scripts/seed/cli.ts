@@ -43,8 +43,17 @@ if (worker && worker.local === values.remote) {
   );
   process.exit(2);
 }
+/** The model `npm run train` wrote last (models/latest.json); before any training, what to do. */
+async function latestModel(): Promise<string> {
+  const text = await readFile("models/latest.json", "utf8").catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ENOENT")
+      throw new Error("no trained model: run `npm run train` first, or pass --model models/<version>");
+    throw e;
+  });
+  return (JSON.parse(text) as { dir: string }).dir;
+}
 try {
-  const dir = values.model ?? (JSON.parse(await readFile("models/latest.json", "utf8")) as { dir: string }).dir;
+  const dir = values.model ?? (await latestModel());
   const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
   // before anything is written: the Worker answers and takes the key (a deployed one never gets .dev.vars' key)
   const key = worker ? adminKey(worker.local) : null;

@@ -95,6 +95,17 @@ describe("command lines", () => {
     expect(word.stderr).toMatch(/^--url localhost:8787 is not a URL|https only/);
   });
 
+  it("seed before any training: says to train first, not ENOENT on models/latest.json", () => {
+    const fresh = spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, "scripts/seed/cli.ts")], {
+      encoding: "utf8",
+      cwd: mkdtempSync(join(tmpdir(), "ot-fresh-clone-")),
+    });
+    expect(fresh.status).toBe(1);
+    expect(fresh.stderr).toMatch(
+      /^seed failed: no trained model: run `npm run train` first, or pass --model models\/<version>\n$/,
+    );
+  });
+
   it("build: an option it does not take is refused (exit 2); wrangler failing is one line, exit 1", () => {
     // an npx first on PATH that fails as wrangler would, so nothing is bundled or downloaded
     const bin = mkdtempSync(join(tmpdir(), "ot-fake-npx-"));
