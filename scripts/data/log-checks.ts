@@ -61,8 +61,9 @@ export function refuseEmailIds(path: string, column: string, userIds: readonly s
 const ADVICE: Record<string, (log: PurchaseLog) => string> = {
   "not a product stock code": () =>
     "the UCI layouts keep product lines only, whose StockCode starts with five digits, as the evaluation protocol " +
-    "does; for a shop's own item codes, write the purchases as opentime events: event_id,user_id,type,item_id,ts, " +
-    "type purchase",
+    "does; for a shop's own item codes, write the purchases as opentime events (event_id,user_id,type,item_id,ts, " +
+    "type purchase), or train on the file as a mapped log: --map user=CustomerID,item=StockCode,time=InvoiceDate," +
+    "weight=Quantity (ALS alone)",
   "missing customer id": (log) =>
     `the ${log.layout === "online-retail-ii" ? "Customer ID" : log.layout === "online-retail" ? "CustomerID" : "user_id"} ` +
     "column is empty: guest orders have no reader to learn from",

@@ -78,7 +78,8 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   if (header.length === 0) throw new Error(`${opts.data} is empty: no header row, no rows`);
   const layout = layoutOf(header);
   const catalogFile = opts.catalog ? await readCatalog(opts.catalog) : new Map<string, CatalogItem>();
-  if (layout === "online-retail" || layout === "online-retail-ii") {
+  // a purchase log by its header, unless --map says how to read the file (a shop's own item codes in a UCI layout)
+  if (!opts.mapping && (layout === "online-retail" || layout === "online-retail-ii")) {
     const purchases = await readPurchaseLog(opts.data);
     checkTimes(opts.data, purchases.read, purchases.dropped);
     checkNumbers(opts.data, purchases);

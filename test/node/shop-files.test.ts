@@ -214,3 +214,18 @@ describe("slash dates no day above 12 settles", () => {
     expect(Math.max(...log.time)).toBe(at(2010, 12, 7, 9));
   });
 });
+
+describe("--map on a file of a known layout", () => {
+  it("is used, not ignored: a shop's own item codes in the UCI layout train as a mapped log", async () => {
+    const skus = write("mapped-skus.csv", text([UCI, ...uciLines(30).map((l) => l.replace(/,(\d{5}),/, ",SKU-$1,"))]));
+    const ts = await loadTrainingSet({
+      data: skus,
+      mapping: parseMapping("user=CustomerID,item=StockCode,time=InvoiceDate"),
+    });
+    expect(ts.source).toBe("events");
+    expect(ts.full.itemIds).toContain("SKU-85123");
+    await expect(loadTrainingSet({ data: skus, mapping: parseMapping("user=CustomerID,item=Sku") })).rejects.toThrow(
+      /column "Sku" not in/,
+    );
+  });
+});
