@@ -192,16 +192,22 @@ export async function* csvRecords(
   ) as AsyncIterable<Record<string, string>>;
 }
 
-/** The first line of a CSV (plain or gzip), reading no further than needed. */
+/** A header line is shorter than this; past it, what was read stands for the line (a file of one line, or binary). */
+const MAX_HEADER_LINE = 64 * 1024;
+
+/**
+ * The first line of a CSV (plain or gzip), ended by LF, CRLF or CR alone (an old Mac export), reading no further than
+ * needed and never more than MAX_HEADER_LINE characters.
+ */
 export async function readHeaderLine(path: string): Promise<string> {
   const stream = openCsv(path);
   let buf = "";
   for await (const chunk of stream) {
     buf += (chunk as Buffer).toString();
-    const nl = buf.indexOf("\n");
-    if (nl >= 0) {
+    const end = buf.search(/[\r\n]/);
+    if (end >= 0 || buf.length >= MAX_HEADER_LINE) {
       stream.destroy();
-      return buf.slice(0, nl).replace(/\r$/, "");
+      return end >= 0 ? buf.slice(0, end) : buf.slice(0, MAX_HEADER_LINE);
     }
   }
   return buf;

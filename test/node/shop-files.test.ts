@@ -229,3 +229,12 @@ describe("--map on a file of a known layout", () => {
     );
   });
 });
+
+describe("line ends", () => {
+  it("reads a file whose lines end in CR alone (an old Mac export) without holding it whole to find its first line", async () => {
+    const lines = [UCI.replaceAll(",", ";"), ...uciLines(30).map((l) => l.replaceAll(",", ";"))];
+    const path = write("cr.csv", `${lines.join("\r")}\r`);
+    await expect(readHeaderLine(path)).resolves.toBe(lines[0]);
+    expect((await readPurchaseLog(path)).rows).toBe(30);
+  });
+});
