@@ -10,7 +10,8 @@ import { cliArgs, wholeNumber, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { Progress } from "../lib/progress";
 import type { WorkerUrl } from "../lib/worker-url";
-import { ImportInputError, importLog } from "./importer";
+import { checkAdminAccess } from "../models/via-worker";
+import { importLog, NothingSentError } from "./importer";
 
 const USAGE =
   "usage: npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4] [--checkpoint <file>]";
@@ -51,6 +52,8 @@ try {
     concurrency: values.concurrency,
     checkpoint: values.checkpoint,
     log: (m) => console.error(`[import] ${m}`),
+    // a Worker not running, or refusing the key, said at once rather than after a batch's retries
+    beforeSending: () => checkAdminAccess(worker.base, key),
     onProgress: (done, total) => {
       bar ??= new Progress(total, "import");
       bar.to(done, `${done}/${total} batches sent`);
@@ -58,8 +61,8 @@ try {
   });
   console.log(JSON.stringify(summary, null, 2));
 } catch (e) {
-  // a problem of the file: nothing was sent, and rerunning changes nothing
-  if (e instanceof ImportInputError) console.error(`import failed: ${e.message}`);
+  // the file's problem, or the Worker's: nothing was sent, and rerunning as it is changes nothing
+  if (e instanceof NothingSentError) console.error(`import failed: ${e.message}`);
   else console.error(`\nimport failed: ${(e as Error).message} (rerun the same command to resume)`);
   process.exit(1);
 }

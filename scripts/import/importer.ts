@@ -40,6 +40,8 @@ export interface ImportOptions {
   onProgress?: (sentBatches: number, totalBatches: number) => void;
   /** what the run decided on its own (a checkpoint set aside) */
   log?: (msg: string) => void;
+  /** once the file is read and found usable, before the first batch: that the Worker answers and takes the key */
+  beforeSending?: () => Promise<void>;
 }
 
 /** How far an import of one file's content, batched one way, got: batches `0..done-1` were all accepted. */
@@ -190,17 +192,20 @@ async function loadEvents(
 }
 
 /**
- * What is wrong with the file itself (unreadable, nothing to send, times misread, email addresses for ids): found
- * before anything is sent, so rerunning the command changes nothing, unlike a failure while sending.
+ * A failure before anything was sent: the file's (unreadable, nothing to send, times misread, email addresses for
+ * ids) or the Worker's (`beforeSending`: not there, or refusing the key). Rerunning as it is changes nothing, unlike
+ * a failure while sending, which a rerun resumes.
  */
-export class ImportInputError extends Error {}
+export class NothingSentError extends Error {}
 
 export async function importLog(opts: ImportOptions): Promise<ImportSummary> {
   const started = performance.now();
   const batchSize = opts.batchSize ?? 500;
-  const { layout, read, dropped, events } = await loadEvents(opts.data).catch((e: Error) => {
-    throw new ImportInputError(e.message, { cause: e });
-  });
+  const nothingSent = (e: Error) => {
+    throw new NothingSentError(e.message, { cause: e });
+  };
+  const { layout, read, dropped, events } = await loadEvents(opts.data).catch(nothingSent);
+  await opts.beforeSending?.().catch(nothingSent);
   // grouped by user, then time: each user's history arrives together
   events.sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : a.ts - b.ts));
   const batches: ApiEvent[][] = [];

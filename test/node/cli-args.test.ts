@@ -95,6 +95,20 @@ describe("command lines", () => {
     expect(word.stderr).toMatch(/^--url localhost:8787 is not a URL|https only/);
   });
 
+  it("import with no Worker at --url: says so at once, not after a quarter of a minute of retries", () => {
+    const data = join(mkdtempSync(join(tmpdir(), "ot-import-down-")), "events.csv");
+    writeFileSync(data, "event_id,user_id,type,item_id,ts\ne1,u1,view,i1,1700000000\n");
+    // port 9 (discard) on loopback: nothing listens there
+    const started = Date.now();
+    const down = run("scripts/import/cli.ts", "--data", data, "--url", "http://127.0.0.1:9", "--key", "k");
+    expect(down.status).toBe(1);
+    expect(down.stderr).toMatch(
+      /^import failed: could not reach http:\/\/127\.0\.0\.1:9\/.*is the Worker running there\?/m,
+    );
+    expect(down.stderr).not.toMatch(/rerun/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it("seed before any training: says to train first, not ENOENT on models/latest.json", () => {
     const fresh = spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, "scripts/seed/cli.ts")], {
       encoding: "utf8",

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiEvent, ImportInputError, importLog } from "../../scripts/import/importer";
+import { type ApiEvent, importLog, NothingSentError } from "../../scripts/import/importer";
 
 const dir = mkdtempSync(join(tmpdir(), "ot-import-"));
 const file = (name: string, lines: string[]) => {
@@ -195,7 +195,7 @@ describe("import of a file it cannot use", () => {
         checkpoint: join(dir, `${name}.json`),
       });
       await expect(failed, name).rejects.toThrow(refusal);
-      await expect(failed).rejects.toBeInstanceOf(ImportInputError);
+      await expect(failed).rejects.toBeInstanceOf(NothingSentError);
       expect(posted, name).toEqual([]);
     }
   });
