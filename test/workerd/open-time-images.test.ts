@@ -462,25 +462,33 @@ describe("fetch classification", () => {
 describe("slots the rules leave without a product", () => {
   const popularIds = (cat: Catalog) => cat.popular.map((i) => cat.items[i]?.id as string);
 
-  it("no product twice in one email: an empty slot draws the generic card, stays so, and its click goes to the fallback URL", async () => {
-    // readers no other test uses: their clicks land on their profiles (and so their rankings) later
-    const reader = profiles()[5] as Profile;
+  /**
+   * Stores campaign `id` whose rules allow `count` popular items the reader has not bought, and nothing else (the
+   * popular list fills what the model's candidates leave short); returns them.
+   */
+  async function allowOnly(reader: Profile, id: string, count: number): Promise<string[]> {
     const bought = new Set(reader.purchases.map((p) => p.item));
     const cat = catalog();
-    // the rules allow two popular items only (the popular list fills what the model's candidates leave short), for
-    // a row of three
     const allowed = popularIds(cat)
-      .filter((id) => !bought.has(id))
-      .slice(0, 2);
-    await setCampaign("thin", {
+      .filter((item) => !bought.has(item))
+      .slice(0, count);
+    await setCampaign(id, {
       v: 2,
       fallbackUrl: "https://shop.example/all",
       default: {
         id: "picks",
         type: "recommendations",
-        items: { exclude: { ids: cat.items.map((it) => it.id).filter((id) => !allowed.includes(id)) } },
+        items: { exclude: { ids: cat.items.map((it) => it.id).filter((item) => !allowed.includes(item)) } },
       },
     });
+    return allowed;
+  }
+
+  it("no product twice in one email: an empty slot draws the generic card, stays so, and its click goes to the fallback URL", async () => {
+    // readers no other test uses: their clicks land on their profiles (and so their rankings) later
+    const reader = profiles()[5] as Profile;
+    // the rules allow two popular items only, for a row of three
+    const allowed = await allowOnly(reader, "thin", 2);
     const t = await tokenFor(reader.userId, "thin");
     const row = await Promise.all([0, 1, 2].map((i) => image(`/v1/img/${t}/row-${i}.png`)));
     for (const slot of row) {
@@ -520,20 +528,7 @@ describe("slots the rules leave without a product", () => {
 
   it("a click with images blocked on a slot the rules leave empty goes to the fallback URL, and later images agree", async () => {
     const reader = profiles()[6] as Profile;
-    const bought = new Set(reader.purchases.map((p) => p.item));
-    const cat = catalog();
-    const allowed = popularIds(cat)
-      .filter((id) => !bought.has(id))
-      .slice(0, 1);
-    await setCampaign("thinner", {
-      v: 2,
-      fallbackUrl: "https://shop.example/all",
-      default: {
-        id: "picks",
-        type: "recommendations",
-        items: { exclude: { ids: cat.items.map((it) => it.id).filter((id) => !allowed.includes(id)) } },
-      },
-    });
+    const allowed = await allowOnly(reader, "thinner", 1);
     const t = await tokenFor(reader.userId, "thinner");
     const click = await fetchWorker(`/v1/c/${t}/grid-3`);
     expect(click.headers.get("Location")).toBe("https://shop.example/all");
