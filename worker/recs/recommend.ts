@@ -194,7 +194,7 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   // exclusions that leave too few: popular items the same rules allow fill in, under the category cap first
   const isOut = excludes(rules);
   /** whether the rules allow a popular item (as it is now: its live fields laid over it) */
-  const fits = (now: CatalogItem) => showable(now.id) && allowed(now.id) && !isOut(now);
+  const fits = (item: CatalogItem) => showable(item.id) && allowed(item.id) && !isOut(item);
   const fill = (taken: ReadonlySet<string>, short: number) =>
     catalog
       ? mostPopular(catalog, candidatesFor(short), (it) => {
@@ -222,11 +222,11 @@ function popularMore(input: Loaded, keep: (item: CatalogItem) => boolean): MoreI
   return async (taken, count) => {
     const [modelState, live] = await Promise.all([input.loads.model, input.loads.live]);
     const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
-    const now = (it: CatalogItem) => liveItem(it, live.catalog.items[it.id]);
-    const ok = (it: CatalogItem) => !taken.has(it.id) && !live.unavailable.has(it.id) && keep(now(it));
-    if (catalog) return mostPopular(catalog, count, ok).map(now);
+    const current = (it: CatalogItem) => liveItem(it, live.catalog.items[it.id]);
+    const ok = (it: CatalogItem) => !taken.has(it.id) && !live.unavailable.has(it.id) && keep(current(it));
+    if (catalog) return mostPopular(catalog, count, ok).map(current);
     const fallback = await getFallbackItems(input.kv);
-    return (fallback?.items ?? []).filter(ok).slice(0, count).map(now);
+    return (fallback?.items ?? []).filter(ok).slice(0, count).map(current);
   };
 }
 
