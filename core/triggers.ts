@@ -112,14 +112,12 @@ export type TriggersConfig = z.infer<typeof TriggersConfigSchema>;
 export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
 
 /**
- * Why a delivery was cancelled, or given up at once (kept in its row, shown by the right of access, logged as
- * `trigger.cancelled`, or `trigger.given_up`): a closed list. `purchased`: nothing was abandoned (a cart), or every
- * item viewed was bought since; `unsubscribed`, `tracking-off`, `paused`: the reader's consent;
- * `personalization-off`: a viewed-* delivery (what a reader viewed is personal); `trigger-off`: removed, switched
- * off, or now of another type; `reader-gone`: no profile held; `frequency`: another triggered send reached the
- * reader within their frequency preference; `stale`: its first call could not be made within LATE_AFTER_SECONDS of
- * its due time; `refused`: the webhook answered a 4xx that no retry can change (webhookVerdict), so the delivery
- * was given up (`failed`) after that attempt. A delivery given up after its last retry has no reason.
+ * Why a delivery was cancelled (kept in its row, shown by the right of access, logged as `trigger.cancelled`): a
+ * closed list. `purchased`: nothing was abandoned (a cart), or every item viewed was bought since; `unsubscribed`,
+ * `tracking-off`, `paused`: the reader's consent; `personalization-off`: a viewed-* delivery (what a reader viewed
+ * is personal); `trigger-off`: removed, switched off, or now of another type; `reader-gone`: no profile held;
+ * `frequency`: another triggered send reached the reader within their frequency preference; `stale`: its first
+ * call could not be made within LATE_AFTER_SECONDS of its due time.
  */
 export const CANCEL_REASONS = [
   "purchased",
@@ -131,9 +129,17 @@ export const CANCEL_REASONS = [
   "reader-gone",
   "frequency",
   "stale",
-  "refused",
 ] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
+
+/**
+ * Why a delivery was given up (`failed`) after an attempt (kept in its row, shown by the right of access, logged
+ * as `trigger.given_up`): a closed list. `refused`: the webhook answered a 4xx that no retry can change
+ * (webhookVerdict), so it was given up after that attempt; `retries-exhausted`: its last retry failed too
+ * (RETRY_DELAYS_S).
+ */
+export const GIVE_UP_REASONS = ["refused", "retries-exhausted"] as const;
+export type GiveUpReason = (typeof GIVE_UP_REASONS)[number];
 
 /**
  * What in the reader's consent stops a delivery (`viewed`: a viewed-* one), or null: tracking off, unsubscribed,

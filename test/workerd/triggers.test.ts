@@ -10,6 +10,7 @@ import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { verifyToken } from "../../core/token";
 import {
+  RETRY_DELAYS_S,
   retryDelayMs,
   type TriggerDelivery,
   TriggerSchema,
@@ -322,7 +323,7 @@ describe("cart-abandoned trigger", () => {
       const gaveUp = await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
         recordAttempt(state.storage.sql, inFlight as DueDelivery, outcome, Date.now()),
       );
-      expect(gaveUp).toBe(false);
+      expect(gaveUp).toBeNull();
       expect(await row(user)).toEqual(moved);
     }
   });
@@ -382,6 +383,27 @@ describe("what the webhook's answer does", () => {
     // with the delivery id the receiver was given, and when the first call began
     const sent = calls.map((c) => JSON.parse(c.body) as TriggerDelivery).find((b) => b.user === "trig-410");
     expect(access.triggers).toMatchObject([{ delivery: sent?.id, sent_at: expect.any(Number) }]);
+  });
+
+  it("a delivery whose every attempt fails is given up after the seventh, saying why, and never called again", async () => {
+    const user = "trig-exhausted";
+    answer = () => new Response("down", { status: 500 });
+    await consume([event(user, "cart_add", 31, "p000417")]);
+    for (let n = 1; n <= RETRY_DELAYS_S.length + 1; n++) {
+      await timePasses(user);
+      await alarmUntil(user, n);
+      expect(calls).toHaveLength(n);
+    }
+    expect(await stored(user)).toMatchObject([
+      { state: "failed", reason: "retries-exhausted", attempts: RETRY_DELAYS_S.length + 1, items: "[]" },
+    ]);
+    // the same delivery every time, and nothing after the last
+    expect(new Set(calls.map((c) => c.delivery)).size).toBe(1);
+    await timePasses(user);
+    await runInDurableObject(readerStub(env, user), (instance: ReaderShard) => instance.alarm());
+    expect(calls).toHaveLength(RETRY_DELAYS_S.length + 1);
+    const access = (await (await send(`/v1/users/${user}`, "GET")).json()) as { triggers: unknown[] };
+    expect(access.triggers).toMatchObject([{ state: "failed", reason: "retries-exhausted" }]);
   });
 
   it("a 429 or 503 with Retry-After waits at least that long (seconds or a date), at most a day", async () => {

@@ -728,12 +728,13 @@ export class ReaderShard extends DurableObject<Bindings> {
             : sent.verdict === "refused"
               ? { kind: "refused" }
               : { kind: "failed", retryAfterS: sent.retryAfterS };
-        if (recordAttempt(this.sql, row, outcome, Date.now())) {
+        const gaveUp = recordAttempt(this.sql, row, outcome, Date.now());
+        if (gaveUp) {
           logEvent("error", "trigger.given_up", {
             trigger: row.trigger,
             attempts: row.attempts + 1,
             status: sent.status,
-            reason: sent.verdict === "refused" ? "refused" : null,
+            reason: gaveUp,
           });
         }
       } finally {

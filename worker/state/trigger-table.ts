@@ -14,6 +14,7 @@ import {
   type CancelReason,
   type CartAbandonedTrigger,
   frequencyAllows,
+  type GiveUpReason,
   LATE_AFTER_SECONDS,
   nextTriggerState,
   nextViewedStep,
@@ -38,7 +39,7 @@ export const TRIGGER_SCHEMA = [
 /**
  * Adds what later versions keep to a table created before them: `changes` (viewed-* triggers' details),
  * `sent_at` (when a delivery's first webhook call began: from then on its content is what the receiver holds) and
- * `reason` (why a delivery was cancelled, or given up at once: core/triggers.ts CANCEL_REASONS).
+ * `reason` (why a delivery was cancelled or given up: core/triggers.ts CANCEL_REASONS, GIVE_UP_REASONS).
  */
 export function migrateTriggerTable(sql: SqlStorage): void {
   const columns = new Set(
@@ -395,14 +396,14 @@ export type AttemptOutcome =
  * What became of one delivery (by its id: a wait moved meanwhile has another, which a late answer leaves as it
  * is). Only a success the row no longer matches (a later cart add moved it while the webhook answered) reaches
  * past its id: it starts the reader's cooldown for the trigger, so the new wait is due no sooner than it ends.
- * Returns whether this attempt gave the delivery up (refused, or its last retry failed).
+ * Returns why this attempt gave the delivery up (refused, or its last retry failed), or null.
  */
 export function recordAttempt(
   sql: SqlStorage,
   d: Pick<DueDelivery, "user" | "trigger" | "delivery" | "attempts">,
   outcome: AttemptOutcome,
   nowMs: number,
-): boolean {
+): GiveUpReason | null {
   const nowS = Math.floor(nowMs / 1000);
   switch (outcome.kind) {
     case "delivered": {
@@ -427,11 +428,11 @@ export function recordAttempt(
           d.trigger,
         );
       }
-      return false;
+      return null;
     }
     case "cancelled":
       cancelDelivery(sql, d, outcome.reason);
-      return false;
+      return null;
     case "postponed":
       sql.exec(
         "UPDATE triggers SET next_at = ? WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'",
@@ -440,12 +441,12 @@ export function recordAttempt(
         d.trigger,
         d.delivery,
       );
-      return false;
+      return null;
     case "refused":
       return giveUp(sql, d, "refused");
     case "failed": {
       const delay = retryDelayMs(d.delivery, d.attempts, outcome.retryAfterS);
-      if (delay === null) return giveUp(sql, d, null);
+      if (delay === null) return giveUp(sql, d, "retries-exhausted");
       sql.exec(
         `UPDATE triggers SET attempts = attempts + 1, next_at = ?
          WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
@@ -454,30 +455,29 @@ export function recordAttempt(
         d.trigger,
         d.delivery,
       );
-      return false;
+      return null;
     }
   }
 }
 
 /**
- * Gives one pending delivery up after an attempt (`failed`: its items and details emptied), with why when it
- * was refused (null: its last retry failed). Whether it was still pending under that id.
+ * Gives one pending delivery up after an attempt (`failed`: its items and details emptied), keeping why. The
+ * reason when it was still pending under that id, else null.
  */
 function giveUp(
   sql: SqlStorage,
   d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
-  reason: "refused" | null,
-): boolean {
-  return (
-    sql.exec(
-      `UPDATE triggers SET state = 'failed', attempts = attempts + 1, items = '[]', ${CLEAR_CHANGES}, reason = ?
-       WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
-      reason,
-      d.user,
-      d.trigger,
-      d.delivery,
-    ).rowsWritten > 0
-  );
+  reason: GiveUpReason,
+): GiveUpReason | null {
+  const written = sql.exec(
+    `UPDATE triggers SET state = 'failed', attempts = attempts + 1, items = '[]', ${CLEAR_CHANGES}, reason = ?
+     WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+    reason,
+    d.user,
+    d.trigger,
+    d.delivery,
+  ).rowsWritten;
+  return written > 0 ? reason : null;
 }
 
 /**
