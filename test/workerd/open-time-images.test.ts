@@ -505,10 +505,16 @@ describe("slots the rules leave without a product", () => {
       const click = await fetchWorker(`/v1/c/${t}/row-${i}`);
       expect(click.headers.get("X-Opentime-Item")).toBe(row[i]?.item);
     }
-    const empty = await fetchWorker(`/v1/c/${t}/row-2`);
+    const { queue, sent } = recordingQueue();
+    const empty = await fetchWorker(`/v1/c/${t}/row-2`, {}, { ...env, EVENTS: queue });
     expect(empty.status).toBe(302);
     expect(empty.headers.get("Location")).toBe("https://shop.example/all");
     expect(empty.headers.get("X-Opentime-Item")).toBe("none");
+    // the reader clicked: the click counts for the campaign and its slot, on no item
+    expect(sent).toEqual([
+      expect.objectContaining({ type: "email_click", user: reader.userId, campaign: "thin", slot: "row-2" }),
+    ]);
+    expect(sent[0]).not.toHaveProperty("item");
     // the empty slot's decision is kept like any other: with the rules lifted, a re-open and a click still agree
     expect(await env.OPENTIME_KV.get(await decisionKeyOf(t, "row-2"), "json")).toMatchObject({
       item: null,

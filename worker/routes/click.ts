@@ -2,10 +2,10 @@
  * GET /v1/c/<token>/<slot> — the click-through of one open-time image slot: a 302 to the product that
  * slot's image showed (the stored decision), with the campaign's UTM parameters. With nothing stored
  * (images were blocked) it decides now and stores that, so images loaded later show the clicked product.
- * Never an error page: when nothing can be decided it goes to the campaign's fallback URL, and it only ever
- * redirects to http(s) URLs (a catalog URL of another scheme goes to the shop's home). A HEAD (link scanners and
- * URL checkers send them; Hono answers it with this GET handler) gets the same 302 but records no click and
- * stores or freezes no decision.
+ * Never an error page: when nothing can be decided, or the slot showed no product, it goes to the campaign's
+ * fallback URL (the click recorded all the same, on no item), and it only ever redirects to http(s) URLs (a
+ * catalog URL of another scheme goes to the shop's home). A HEAD (link scanners and URL checkers send them; Hono
+ * answers it with this GET handler) gets the same 302 but records no click and stores or freezes no decision.
  */
 import type { Hono } from "hono";
 import { countdownItem, countdownOf, isStaticItem, withUtm } from "../../core/campaign";
@@ -68,15 +68,13 @@ export function registerClick(app: Hono<AppEnv>): void {
       const countdown = decision.item ? countdownOf(decision.campaign, decision.item.id) : null;
       const target = countdown ? countdownItem(countdown, Date.now()).url : decision.item?.url;
       const product = target ? webUrl(target, base) : null;
-      if (!decision.item || !product) return redirect(fallback, decision.reason);
       // what the open showed may have gone out of stock since (the live catalog, polled once a second); the
       // click is recorded all the same: the reader clicked it
       const gone =
+        decision.item !== null &&
+        product !== null &&
         decision.campaign.unavailableClick === "fallback" &&
         (await getLiveCatalog(c.env.OPENTIME_KV, bg.waitUntil)).unavailable.has(decision.item.id);
-      const destination = gone
-        ? fallback
-        : withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
       // (a staff preview's click records nothing: mayRecord)
       if (mayRecord(decision.claims, decision.recordable, !head)) {
         const event: QueuedEvent = {
@@ -84,8 +82,9 @@ export function registerClick(app: Hono<AppEnv>): void {
           id: `click:${sendKey(decision.claims)}:${slotKey(slot)}`,
           type: "email_click",
           user: decision.claims.u,
-          // a static block's picture is not a product: the click counts, on no item
-          ...(!isStaticItem(decision.item) && { item: decision.item.id }),
+          // a slot that showed no product (the generic card) or a static block's picture: the click counts, on
+          // no item
+          ...(decision.item && !isStaticItem(decision.item) && { item: decision.item.id }),
           ts: Math.floor(Date.now() / 1000),
           campaign: decision.campaignId,
           slot: slotKey(slot),
@@ -98,6 +97,10 @@ export function registerClick(app: Hono<AppEnv>): void {
         bg.waitUntil(enqueue(c.env.EVENTS, [event]));
       }
       await bg.flush();
+      if (!decision.item || !product) return redirect(fallback, decision.reason);
+      const destination = gone
+        ? fallback
+        : withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
       return redirect(destination, gone ? "item-unavailable" : decision.reason, decision.item.id);
     } catch (e) {
       logEvent("error", "click.failed", { detail: errorMessage(e) });
