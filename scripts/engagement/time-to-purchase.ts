@@ -83,17 +83,24 @@ export interface HazardEvaluation {
   baseline_auc: number;
   positives: number;
   customers: number;
-  /** the same model's answer for 30 days (four weeks of hazards) against who bought within 30 days */
-  auc_30d: number;
+  /**
+   * the same model's answer for 30 days (four weeks of hazards) against who bought within 30 days; null when the log
+   * ends less than 30 days after the cutoff (nobody was followed that long)
+   */
+  auc_30d: number | null;
   calibration: ReturnType<typeof calibrationBins>["bins"];
 }
 
 /**
  * Fitted on the HAZARD_WEEKS before `cutoff` (customers as they were then, followed up to the cutoff), judged at
  * the cutoff: who bought in the next 7 days (and 30), a window reaching `end` (the last purchase time considered)
- * taking in purchases at that very time (labelUntil).
+ * taking in purchases at that very time (labelUntil). A window the log stops short of is not judged (a customer who
+ * did not buy in the days it holds is censored, not a negative): null without the week, `auc_30d` null without the
+ * 30 days.
  */
 export function evaluateHazard(log: PurchaseLog, cutoff: number, end?: number): HazardEvaluation | null {
+  const followed = (days: number) => end === undefined || cutoff + days * DAY <= end + 1;
+  if (!followed(7)) return null;
   const model = fitHazard(log, cutoff - HAZARD_WEEKS * 7 * DAY);
   if (!model) return null;
   const feats = customerFeatures(log, cutoff);
@@ -114,7 +121,7 @@ export function evaluateHazard(log: PurchaseLog, cutoff: number, end?: number): 
     ),
     positives: y7.reduce<number>((a, b) => a + b, 0),
     customers: feats.length,
-    auc_30d: rocAuc(p30, y30),
+    auc_30d: followed(30) ? rocAuc(p30, y30) : null,
     calibration: cal.bins,
   };
 }

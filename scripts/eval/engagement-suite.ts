@@ -31,7 +31,7 @@ export interface EngagementSuite {
   };
   segmentFit: SegmentFit;
   propensity: PropensityResult;
-  /** null when the log holds too little before the cutoff to fit it */
+  /** null when the log holds too little before the cutoff to fit it, or less than a week after it to judge it */
   time_to_purchase: HazardEvaluation | null;
   send_time: SendTimeMetrics;
   sendTimeModel: SendTimeModel;

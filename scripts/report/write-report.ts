@@ -251,7 +251,7 @@ function writeHazard(
     "",
     "## Time to the next purchase (buys within 7 days)",
     "",
-    `${h.model}. Buys within 7 days of the cutoff: AUC **${f4(h.auc)}** vs recency alone ${f4(h.baseline_auc)}; log loss ${f4(h.log_loss)}; expected calibration error ${f4(h.ece)}; ${h.positives} of ${h.customers} customers bought. The same hazards over four weeks rank 30-day buyers at AUC ${f4(h.auc_30d)} (the propensity model: ${f4(propensityAuc)}). Exported to each reader's profile as \`buyWithin7d\`.`,
+    `${h.model}. Buys within 7 days of the cutoff: AUC **${f4(h.auc)}** vs recency alone ${f4(h.baseline_auc)}; log loss ${f4(h.log_loss)}; expected calibration error ${f4(h.ece)}; ${h.positives} of ${h.customers} customers bought. ${h.auc_30d === null ? "The log ends less than 30 days after the cutoff: the four-week reading is not judged." : `The same hazards over four weeks rank 30-day buyers at AUC ${f4(h.auc_30d)} (the propensity model: ${f4(propensityAuc)}).`} Exported to each reader's profile as \`buyWithin7d\`.`,
     "",
   );
   row(["predicted range", "customers", "mean predicted", "observed rate"]);

@@ -86,4 +86,16 @@ describe("label windows", () => {
     expect(bought.has(log.customerIds.indexOf("19999"))).toBe(true);
     expect(hazard?.positives).toBe([...bought].filter((c) => known.has(c)).length);
   });
+
+  it("a window the log stops short of is not judged: who did not buy in it is censored, not a negative", () => {
+    // 10 days after the cutoff: the week is judged, the 30 days are not (nobody was followed that long)
+    const tenDays = evaluateHazard(log, LAST - 10 * DAY, LAST);
+    expect(tenDays?.auc).toBeGreaterThan(0);
+    expect(tenDays?.auc_30d).toBeNull();
+    // 3 days: not even the week
+    expect(evaluateHazard(log, LAST - 3 * DAY, LAST)).toBeNull();
+    // the whole 30 days (up to the last purchase, end + 1): both
+    const month = evaluateHazard(log, LAST - 30 * DAY, LAST);
+    expect(month?.auc_30d).toBeGreaterThan(0);
+  });
 });
