@@ -84,9 +84,16 @@ export function kmeans(
   return best as KMeansResult;
 }
 
+/** The clusters labelled (largest label + 1), by a loop: a shop's labels spread into Math.max overflow the stack. */
+export function clusterCount(labels: Int32Array): number {
+  let max = -1;
+  for (const l of labels) if (l > max) max = l;
+  return max + 1;
+}
+
 /** Mean silhouette over (a seeded sample of at most `sample`) points; noise labels (< 0) are skipped. */
 export function silhouette(x: Float64Array, n: number, d: number, labels: Int32Array, sample = 3000, seed = 3): number {
-  const k = Math.max(...labels) + 1;
+  const k = clusterCount(labels);
   if (k < 2) return 0;
   const rng = new Rng(seed);
   const idx = Array.from({ length: n }, (_, i) => i).filter((i) => (labels[i] as number) >= 0);

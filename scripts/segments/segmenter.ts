@@ -3,7 +3,7 @@
  * (seeded), or DBSCAN; each segment described in words from its centroid.
  */
 import type { SegmentModel } from "../../core/segments";
-import { dbscan, kmeans, silhouette } from "./clustering";
+import { clusterCount, dbscan, kmeans, silhouette } from "./clustering";
 import { type CustomerFeatures, logRfm, RFM_FEATURES } from "./rfm";
 
 export interface SegmentOptions {
@@ -56,7 +56,7 @@ export function fitSegments(customers: readonly CustomerFeatures[], options: Par
   const silhouetteByK: Record<string, number> = {};
   if (opts.method === "dbscan") {
     labels = dbscan(x, n, d, opts.eps, opts.minPoints);
-    const k = Math.max(...labels) + 1;
+    const k = clusterCount(labels);
     centroids = Array.from({ length: k }, (_, j) => {
       const members = [...labels.keys()].filter((i) => labels[i] === j);
       return Array.from(

@@ -115,6 +115,28 @@ describe("clustering", () => {
     }
   });
 
+  it("segments a shop of 150,000 customers (labels are not spread into Math.max's arguments)", () => {
+    const rng = new Rng(12);
+    const n = 150_000;
+    const customers: CustomerFeatures[] = Array.from({ length: n }, (_, i) => ({
+      customer: i,
+      recencyDays: [5, 300][i % 2] as number,
+      frequency: [20, 1][i % 2] as number,
+      monetary: ([5000, 50][i % 2] as number) * Math.exp(rng.normal() * 0.1),
+      tenureDays: 300,
+      avgBasketValue: 0,
+      avgBasketLines: 0,
+      invoicesLast30d: 0,
+      invoicesLast90d: 0,
+      invoicesPrior90d: 0,
+      distinctItems: 0,
+      avgDaysBetween: 0,
+    }));
+    const fit = fitSegments(customers, { kMin: 2, kMax: 2 });
+    expect(fit.model.segments.map((s) => s.size)).toEqual([n / 2, n / 2]);
+    expect(fit.silhouette).toBeGreaterThan(0.9);
+  });
+
   it("names centroids from their z-scores", () => {
     expect(describeSegment([1.5, -1, 0.8], [200, 1, 900]).name).toBe("Lapsed big spenders");
     expect(describeSegment([-1, 1, 1], [3, 30, 9000]).description).toMatch(
