@@ -40,7 +40,11 @@ export function fitSegments(customers: readonly CustomerFeatures[], options: Par
   const n = customers.length;
   const d = RFM_FEATURES.length;
   if (n < opts.kMin) throw new Error(`${n} customers are too few to segment`);
-  const raw = customers.map(logRfm);
+  // the customers in an order of their own values, not the log's: k-means++ draws its seeds by position and the
+  // silhouette its sample, so an export's row order chose the segments (ties are equal points, interchangeable)
+  const logged = customers.map(logRfm);
+  const order = [...logged.keys()].sort((a, b) => byValues(logged[a] as number[], logged[b] as number[]));
+  const raw = order.map((i) => logged[i] as number[]);
   const mean = Array.from({ length: d }, (_, t) => raw.reduce((a, r) => a + (r[t] as number), 0) / n);
   const sd = Array.from(
     { length: d },
@@ -76,6 +80,14 @@ export function fitSegments(customers: readonly CustomerFeatures[], options: Par
     labels = b.labels;
     centroids = Array.from({ length: b.k }, (_, j) => Array.from(b.centroids.subarray(j * d, (j + 1) * d)));
   }
+  const silhouetteOfFit = silhouette(x, n, d, labels);
+  // back to the customers' order
+  const ordered = new Int32Array(n);
+  const points = new Float64Array(n * d);
+  order.forEach((i, r) => {
+    ordered[i] = labels[r] as number;
+    points.set(x.subarray(r * d, (r + 1) * d), i * d);
+  });
   const sizes = centroids.map((_, j) => labels.filter((l) => l === j).length);
   const seen = new Map<string, number>();
   const model: SegmentModel = {
@@ -93,7 +105,13 @@ export function fitSegments(customers: readonly CustomerFeatures[], options: Par
       return { id: j, name, description, size: sizes[j] as number, share: (sizes[j] as number) / n };
     }),
   };
-  return { model, labels, silhouette: silhouette(x, n, d, labels), silhouetteByK, points: x };
+  return { model, labels: ordered, silhouette: silhouetteOfFit, silhouetteByK, points };
+}
+
+/** Lexicographic order of two points. */
+function byValues(a: readonly number[], b: readonly number[]): number {
+  for (let t = 0; t < a.length; t++) if (a[t] !== b[t]) return (a[t] as number) - (b[t] as number);
+  return 0;
 }
 
 /** Words for a centroid: z-scores say how it compares, raw values say how much. */

@@ -137,6 +137,35 @@ describe("clustering", () => {
     expect(fit.silhouette).toBeGreaterThan(0.9);
   });
 
+  it("segments the same customers alike whatever order the log names them in", () => {
+    const rng = new Rng(21);
+    // no planted clusters: k-means has local optima to fall into, and k-means++ draws its seeds by position
+    const customers: CustomerFeatures[] = Array.from({ length: 500 }, (_, i) => ({
+      customer: i,
+      recencyDays: Math.exp(rng.normal() * 1.2 + 3.5),
+      frequency: 1 + Math.floor(Math.exp(rng.normal() * 0.9)),
+      monetary: Math.exp(rng.normal() + 6),
+      tenureDays: 300,
+      avgBasketValue: 0,
+      avgBasketLines: 0,
+      invoicesLast30d: 0,
+      invoicesLast90d: 0,
+      invoicesPrior90d: 0,
+      distinctItems: 0,
+      avgDaysBetween: 0,
+    }));
+    const nameOf = (list: CustomerFeatures[]) => {
+      const fit = fitSegments(list);
+      return new Map(list.map((c, i) => [c.customer, fit.model.segments[fit.labels[i] as number]?.name]));
+    };
+    const asLogged = nameOf(customers);
+    for (const seed of [1, 2, 3]) {
+      const r = new Rng(seed);
+      const shuffled = customers.map((c) => [r.next(), c] as const).sort((a, b) => a[0] - b[0]);
+      expect(nameOf(shuffled.map(([, c]) => c))).toEqual(asLogged);
+    }
+  });
+
   it("names centroids from their z-scores", () => {
     expect(describeSegment([1.5, -1, 0.8], [200, 1, 900]).name).toBe("Lapsed big spenders");
     expect(describeSegment([-1, 1, 1], [3, 30, 9000]).description).toMatch(
