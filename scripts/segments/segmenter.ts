@@ -39,7 +39,9 @@ export function fitSegments(customers: readonly CustomerFeatures[], options: Par
   const opts = { ...DEFAULT_SEGMENT_OPTIONS, ...options };
   const n = customers.length;
   const d = RFM_FEATURES.length;
-  if (n < opts.kMin) throw new Error(`${n} customers are too few to segment`);
+  // k-means tries k up to n - 1 (n clusters of one have no silhouette): at n = kMin there is no k to try
+  if (n < opts.kMin || (opts.method === "kmeans" && n === opts.kMin))
+    throw new Error(`${n} customers are too few to segment`);
   // the customers in an order of their own values, not the log's: k-means++ draws its seeds by position and the
   // silhouette its sample, so an export's row order chose the segments (ties are equal points, interchangeable)
   const logged = customers.map(logRfm);

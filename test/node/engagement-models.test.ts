@@ -166,6 +166,28 @@ describe("clustering", () => {
     }
   });
 
+  it("refuses too few customers by saying so: k-means needs more customers than its smallest k", () => {
+    const one = (customer: number): CustomerFeatures => ({
+      customer,
+      recencyDays: 10 * (customer + 1),
+      frequency: customer + 1,
+      monetary: 100 * (customer + 1),
+      tenureDays: 300,
+      avgBasketValue: 0,
+      avgBasketLines: 0,
+      invoicesLast30d: 0,
+      invoicesLast90d: 0,
+      invoicesPrior90d: 0,
+      distinctItems: 0,
+      avgDaysBetween: 0,
+    });
+    for (const n of [2, 3]) {
+      const customers = Array.from({ length: n }, (_, i) => one(i));
+      expect(() => fitSegments(customers, { kMin: 3 })).toThrow(`${n} customers are too few to segment`);
+    }
+    expect(fitSegments([0, 1, 2, 3].map(one), { kMin: 3 }).model.centroids).toHaveLength(3);
+  });
+
   it("names centroids from their z-scores", () => {
     expect(describeSegment([1.5, -1, 0.8], [200, 1, 900]).name).toBe("Lapsed big spenders");
     expect(describeSegment([-1, 1, 1], [3, 30, 9000]).description).toMatch(
