@@ -42,7 +42,16 @@ export interface ImportOptions {
   log?: (msg: string) => void;
   /** once the file is read and found usable, before the first batch: that the Worker answers and takes the key */
   beforeSending?: () => Promise<void>;
+  /** how long one batch's request may take, its answer read (ms; REQUEST_TIMEOUT_MS): past it, it is sent again */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * How long one batch's request may take before it is sent again (ms). A batch of 500 is answered in well under a
+ * second; a Worker that hangs (a stalled connection, a dev server paused in a debugger) must not stall the import
+ * for good. A batch sent again is taken once: its events' ids are the same (the consumer is idempotent).
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
 
 /** How far an import of one file's content, batched one way, got: batches `0..done-1` were all accepted. */
 const CheckpointSchema = z.object({
@@ -198,6 +207,11 @@ async function loadEvents(
  */
 export class NothingSentError extends Error {}
 
+/** A request that got no answer (refused, reset, timed out), as a failed attempt to retry. */
+function failedRequest(e: Error): Response {
+  return { ok: false, status: 0, statusText: e.message, json: async () => ({}) } as unknown as Response;
+}
+
 export async function importLog(opts: ImportOptions): Promise<ImportSummary> {
   const started = performance.now();
   const batchSize = opts.batchSize ?? 500;
@@ -229,15 +243,18 @@ export async function importLog(opts: ImportOptions): Promise<ImportSummary> {
         method: "POST",
         headers: { "Content-Type": "application/json", Authorization: `Bearer ${opts.adminKey}` },
         body: JSON.stringify({ events: batches[b] }),
-      }).catch(
-        (e: Error) => ({ ok: false, status: 0, statusText: e.message, json: async () => ({}) }) as unknown as Response,
-      );
-      if (res.status === 202 || res.status === 400) {
-        const body = (await res.json()) as {
-          accepted?: number;
-          rejected?: { code: string }[];
-          error?: { code: string; message: string };
-        };
+        signal: AbortSignal.timeout(opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
+      }).catch(failedRequest);
+      // the answer's body is read under the same timeout: a body cut off or stalled is a failed attempt
+      const body =
+        res.status === 202 || res.status === 400
+          ? ((await res.json().catch(() => null)) as {
+              accepted?: number;
+              rejected?: { code: string }[];
+              error?: { code: string; message: string };
+            } | null)
+          : null;
+      if (body) {
         // a batch none of whose events is valid (INVALID_EVENTS) is counted like any other's rejections: one
         // reader's history under a bad id must not end the import; any other error ends it
         if (body.error && body.error.code !== "INVALID_EVENTS")

@@ -117,6 +117,35 @@ describe("import answers", () => {
   });
 });
 
+describe("import of a batch the Worker never answers", () => {
+  it("sends it again after the request timeout, and completes", async () => {
+    posted = [];
+    // the first request hangs far past the timeout (a stalled connection); the rest are answered at once
+    let requests = 0;
+    delay = () => (++requests === 1 ? 30_000 : 0);
+    try {
+      const path = file("stall.csv", [
+        "event_id,user_id,type,item_id,ts",
+        ...Array.from({ length: 3 }, (_, i) => `s${i},u${i},purchase,i${i},${1_700_000_000 + i}`),
+      ]);
+      const summary = await importLog({
+        data: path,
+        url,
+        adminKey: "k",
+        batchSize: 1,
+        concurrency: 1,
+        requestTimeoutMs: 300,
+        checkpoint: join(dir, "stall.checkpoint.json"),
+      });
+      expect(summary.accepted).toBe(3);
+      // the stalled batch was posted twice, with the same event ids (the consumer takes it once)
+      expect(posted.map((batch) => batch.map((e) => e.id))).toEqual([["s0"], ["s0"], ["s1"], ["s2"]]);
+    } finally {
+      delay = null;
+    }
+  }, 10_000);
+});
+
 describe("import of an events CSV", () => {
   it("reads one saved with a byte-order mark and CRLF line ends (a spreadsheet's UTF-8 CSV) as any other", async () => {
     posted = [];
