@@ -165,6 +165,18 @@ export function delimiterOf(header: string): string {
   return best;
 }
 
+/**
+ * A quantity's, price's or weight's value as a shop's file writes it; NaN for an empty cell or one that is not a plain
+ * number (`£2.55`). In a file separated by semicolons or tabs (`delimiter`), a comma may be the decimal mark (`2,55`), as
+ * spreadsheets write numbers where it is the mark; a point reads as one everywhere, and no thousands separator is read.
+ */
+export function cellNumber(cell: string | undefined, delimiter: string): number {
+  const s = (cell ?? "").trim();
+  if (!s) return Number.NaN;
+  if (delimiter !== "," && /^[+-]?\d+,\d+$/.test(s)) return Number(s.replace(",", "."));
+  return Number(s);
+}
+
 /** The file's field separator, from its first line. */
 export async function csvDelimiter(path: string): Promise<string> {
   return delimiterOf(await readHeaderLine(path));

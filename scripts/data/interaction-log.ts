@@ -3,7 +3,7 @@
  * typed arrays with dense user/item indices. The project's generic format is the demo's events.csv
  * (`user_id,item_id,ts,type`); any other CSV is read by naming its columns (`--map user=...,item=...`).
  */
-import { csvRecords, spelledAs } from "./csv-input";
+import { cellNumber, csvDelimiter, csvRecords, spelledAs } from "./csv-input";
 import { type Csr, csrFromCoo } from "./sparse";
 
 export interface ColumnMapping {
@@ -210,6 +210,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
       header,
       Object.values(mapping).filter((c): c is string => !!c),
     );
+  const delimiter = await csvDelimiter(path);
   for await (const rec of csvRecords(path, named)) {
     read++;
     if (!checked) {
@@ -236,7 +237,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     }
     const typ = mapping.type ? (rec[mapping.type] ?? "").trim() : "";
     let w: number;
-    if (mapping.weight) w = Number(rec[mapping.weight]);
+    if (mapping.weight) w = cellNumber(rec[mapping.weight], delimiter);
     else if (mapping.type) w = typeWeights[typ] ?? 0;
     else w = 1;
     if (!Number.isFinite(w) || w <= 0) {

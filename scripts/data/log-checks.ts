@@ -28,7 +28,8 @@ export function checkTimes(path: string, read: number, dropped: Record<string, n
 
 /**
  * Refuses a purchase log whose quantities or prices are not numbers in more than MAX_UNREADABLE_SHARE of its rows (a
- * decimal comma, a currency sign): dropped one by one, the rows left would train a model of the whole-number ones.
+ * currency sign, a decimal comma in a comma-separated file): dropped one by one, the rows left would train a model of
+ * the whole-number ones.
  */
 export function checkNumbers(path: string, log: PurchaseLog): void {
   const columns = log.layout === "online-retail-ii" ? ["Quantity", "Price"] : ["Quantity", "UnitPrice"];
@@ -37,8 +38,8 @@ export function checkNumbers(path: string, log: PurchaseLog): void {
     if (log.read === 0 || bad / log.read <= MAX_UNREADABLE_SHARE) continue;
     throw new Error(
       `${bad} of ${log.read} rows of ${path} (${((100 * bad) / log.read).toFixed(1)}%) have a ${columns[i]} that is ` +
-        `not a number, more than ${100 * MAX_UNREADABLE_SHARE}%: write numbers plainly, with a decimal point (2.55, ` +
-        "not 2,55 or £2.55)",
+        `not a number, more than ${100 * MAX_UNREADABLE_SHARE}%: write numbers plainly, with no currency sign (2.55, ` +
+        "not £2.55; a decimal comma, 2,55, reads in a file separated by semicolons or tabs, not commas)",
     );
   }
 }

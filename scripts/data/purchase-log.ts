@@ -7,7 +7,7 @@
  * says, and every dropped row is counted under its reason.
  */
 import { parse } from "csv-parse";
-import { csvDelimiter, looseName, openCsv, spelledAs } from "./csv-input";
+import { cellNumber, csvDelimiter, looseName, openCsv, spelledAs } from "./csv-input";
 import { type ColumnMapping, customerId, intern, parseTimes } from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
@@ -91,15 +91,6 @@ export function detectLayout(header: readonly string[]): PurchaseLayout {
     `unrecognised columns (${header.join(", ")})${lacks} expected the UCI Online Retail layout, Online Retail II, ` +
       "or opentime events (event_id,user_id,type,item_id,ts)",
   );
-}
-
-/**
- * A quantity's or price's value; NaN for an empty cell or one that is not a plain number (`2,55`, `£2.55`), which a
- * reader counts apart from a number that is not positive: a file of decimal commas must not pass for one of refunds.
- */
-function numberIn(cell: string | undefined): number {
-  const s = (cell ?? "").trim();
-  return s ? Number(s) : Number.NaN;
 }
 
 /** Product lines only: StockCode starting with five digits (drops POST, M, DOT, BANK CHARGES, vouchers...). */
@@ -204,7 +195,9 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       drop("cancellation invoice");
       continue;
     }
-    const qty = c.quantity ? numberIn(rec[c.quantity]) : 1;
+    // NaN (not a plain number: `£2.55`, or `2,55` in a comma-separated file) is counted apart from a number that
+    // is not positive: a file of unreadable numbers must not pass for one of refunds
+    const qty = c.quantity ? cellNumber(rec[c.quantity], delimiter) : 1;
     if (Number.isNaN(qty)) {
       drop("quantity not a number");
       continue;
@@ -213,7 +206,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       drop("quantity not positive");
       continue;
     }
-    const unit = c.price ? numberIn(rec[c.price]) : 1;
+    const unit = c.price ? cellNumber(rec[c.price], delimiter) : 1;
     if (Number.isNaN(unit)) {
       drop("price not a number");
       continue;

@@ -91,11 +91,31 @@ describe("a header as a shop's tools write it", () => {
     expect(q.descriptions).toContain("LANTERN, WHITE; TALL");
   });
 
-  it("says a semicolon export's decimal commas are what stops it, not its columns", async () => {
+  it("reads a semicolon export's decimal commas (a European spreadsheet's numbers) as the comma file's points", async () => {
     const lines = semicolons(comma).map((l, i) => (i === 0 ? l : l.replace(";2.55;", ";2,55;")));
-    await expect(loadTrainingSet({ data: write("decimal-commas.csv", text(lines)) })).rejects.toThrow(
-      /40 of 40 rows .* UnitPrice that is not a number/,
+    const log = await readPurchaseLog(write("decimal-commas.csv", text(lines)));
+    expect(log.rows).toBe(40);
+    expect(log.dropped).toEqual({});
+    const plain = await readPurchaseLog(write("decimal-points.csv", text(comma)));
+    expect(Array.from(log.price)).toEqual(Array.from(plain.price));
+    expect(log.price[0]).toBeCloseTo(2.55, 10);
+    const ts = await loadTrainingSet({ data: write("decimal-commas-train.csv", text(lines)) });
+    expect(ts.read).toBe(40);
+    // in a comma-separated file a quoted "2,55" is still no number: refused, saying where a decimal comma reads
+    const quoted = comma.map((l, i) => (i === 0 ? l : l.replace(",2.55,", ',"2,55",')));
+    await expect(loadTrainingSet({ data: write("quoted-commas.csv", text(quoted)) })).rejects.toThrow(
+      /40 of 40 rows .* UnitPrice that is not a number.*semicolons or tabs/,
     );
+  });
+
+  it("reads a tab-separated mapped log's weights with a decimal comma", async () => {
+    const path = write(
+      "weights.tsv",
+      text(["user\titem\tscore\tts", "u1\ti1\t0,5\t1700000000", "u2\ti2\t1,25\t1700000100", "u3\ti3\t2\t1700000200"]),
+    );
+    const log = await readInteractionLog(path, { mapping: parseMapping("user=user,item=item,weight=score,time=ts") });
+    expect(log.dropped).toEqual({});
+    expect(Array.from(log.weight)).toEqual([0.5, 1.25, 2]);
   });
 
   it("reads a tab-separated events file", async () => {
