@@ -167,9 +167,12 @@ export function applyEvents(
     }
     const w = WEIGHT[e.type];
     if (w) {
+      // both decayed to the later of the two times: an open that arrives after newer ones weighs what it would
+      // have, had it come in time order (the score does not depend on arrival order)
+      const at = Math.max(p.engagement.at, e.ts);
       p.engagement = {
-        score: decayedEngagement(p.engagement.score, p.engagement.at, e.ts) + w,
-        at: Math.max(p.engagement.at, e.ts),
+        score: decayedEngagement(p.engagement.score, p.engagement.at, at) + decayedEngagement(w, e.ts, at),
+        at,
       };
     }
     if (e.type === "purchase" && e.item) {

@@ -234,6 +234,16 @@ describe("applying events", () => {
     expect(p.engagement.score).toBeCloseTo(3 / 2 + 1);
   });
 
+  it("weighs an open or click that arrives late by its own time: the score is the same whatever the arrival order", () => {
+    const click = e("1", "email_click", 0);
+    const open = e("2", "email_open", 30 * 86400);
+    const inOrder = applyEvents(applyEvents(emptyProfile("u", "x"), [click], "now").profile, [open], "now").profile;
+    const late = applyEvents(applyEvents(emptyProfile("u", "x"), [open], "now").profile, [click], "now").profile;
+    expect(inOrder.engagement.score).toBeCloseTo(3 / 2 + 1);
+    // the click came 30 days before the open: half its weight, not all of it
+    expect(late.engagement).toEqual(inOrder.engagement);
+  });
+
   it("applies consent changes in time order: events before an opt-out are kept, after it refused", () => {
     const optOut: QueuedEvent = {
       id: "c1",
