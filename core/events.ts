@@ -92,8 +92,12 @@ export const IncomingEventSchema = z
     type: z.enum(EVENT_TYPES),
     user: UserIdSchema,
     item: IdSchema.optional(),
-    /** unix seconds, unix milliseconds, or an ISO-8601 date */
-    ts: z.union([z.number().min(0).max(1e14), z.string().max(64)]),
+    /** unix seconds, unix milliseconds, or an ISO-8601 date (a string that is no date is refused: not out of range) */
+    ts: z
+      .union([z.number().min(0).max(1e14), z.string().max(64)])
+      .refine((ts) => typeof ts === "number" || !Number.isNaN(Date.parse(ts)), {
+        message: "must be unix seconds or milliseconds (a number), or an ISO-8601 date",
+      }),
     campaign: IdSchema.optional(),
     properties: z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()])).optional(),
   })

@@ -94,17 +94,24 @@ describe("POST /v1/events", () => {
         { id: "e4", type: "purchase", user: "u-1", ts: now() },
         { id: "e5", type: "view", user: "u-1", item: "p2", ts: now() - 400 * 86400 },
         { id: "e6", type: "email_open", user: "u-2", ts: new Date().toISOString() },
+        // a time that cannot be read is a bad event, not one out of range: unix times are numbers
+        { id: "e7", type: "email_open", user: "u-2", ts: String(now()) },
       ],
     });
     expect(res.status).toBe(202);
-    const body = (await res.json()) as { accepted: number; rejected: { index: number; code: string }[] };
+    const body = (await res.json()) as {
+      accepted: number;
+      rejected: { index: number; code: string; message: string }[];
+    };
     expect(body.accepted).toBe(2);
     expect(body.rejected.map((r) => [r.index, r.code])).toEqual([
       [1, "INVALID_EVENT"],
       [2, "USER_ID_NOT_PSEUDONYMOUS"],
       [3, "INVALID_EVENT"],
       [4, "TIMESTAMP_OUT_OF_RANGE"],
+      [6, "INVALID_EVENT"],
     ]);
+    expect(body.rejected[4]?.message).toMatch(/^ts: .*ISO-8601/);
   });
 
   it("answers limits and bad bodies with clear codes", async () => {
