@@ -73,8 +73,14 @@ export const IdSchema = z
   .refine((s) => !hasControlCharacter(s), { message: "must not contain control characters" })
   .refine((s) => s.isWellFormed(), { message: "must be well-formed Unicode (no lone surrogate)" });
 
+/**
+ * A user id is pseudonymous, and one a URL can name: `.` and `..` (escaped or not) are dot segments that URL parsing
+ * resolves away, so `/v1/users/<id>` (right of access, consent, erasure) could never reach such a reader.
+ */
 export const UserIdSchema = IdSchema.refine((id) => !looksLikeEmail(id), {
   message: "user ids must be pseudonymous: hash email addresses with a secret salt (see README) before sending them",
+}).refine((id) => id !== "." && id !== "..", {
+  message: "must not be '.' or '..': a URL cannot name them (/v1/users/<id>)",
 });
 
 /** An ISO 4217 code as events may give it (`gbp` is read as `GBP`). */

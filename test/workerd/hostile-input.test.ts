@@ -116,6 +116,42 @@ describe("ids that are not well-formed Unicode", () => {
   });
 });
 
+describe("user ids a URL cannot name", () => {
+  it("'.' and '..' are refused per event: the URL parser drops them from /v1/users/<id> (no access, no erasure)", async () => {
+    // why: a dot segment, escaped or not, is resolved away before any route sees it
+    for (const id of [".", "..", "%2E", "%2e%2E"]) {
+      const erase = await request(`/v1/users/${id}`, {
+        method: "DELETE",
+        headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+      });
+      expect(erase.status).toBe(404);
+    }
+    const res = await postEvents([
+      { id: "e1", type: "view", user: ".", item: "p1", ts: now() },
+      { id: "e2", type: "view", user: "..", item: "p1", ts: now() },
+      { id: "e3", type: "view", user: "...", item: "p1", ts: now() },
+      { id: "e4", type: "view", user: "a..", item: "p1", ts: now() },
+    ]);
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as {
+      accepted: number;
+      rejected: { index: number; code: string; message: string }[];
+    };
+    expect(body.accepted).toBe(2);
+    expect(body.rejected.map((r) => [r.index, r.code])).toEqual([
+      [0, "INVALID_EVENT"],
+      [1, "INVALID_EVENT"],
+    ]);
+    expect(body.rejected[0]?.message).toMatch(/^user: /);
+    // the ids a URL can name are answered by the erasure route
+    const erase = await request("/v1/users/...", {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    });
+    expect(erase.status).toBe(200);
+  });
+});
+
 describe("defect 3: one bad number never loses an opt-out", () => {
   it("refuses a price of 1e308 with a clear per-event error", async () => {
     const res = await postEvents([
