@@ -74,7 +74,9 @@ describe("GET /v1/admin/dead-letters", () => {
 
   it("needs the admin key, and names a reader or a shard (400 with the field otherwise)", async () => {
     expect((await call("GET", "/v1/admin/dead-letters?user=x", undefined, TEST_EVENTS_KEY)).status).toBe(401);
-    for (const q of ["", "?user=a&shard=1", "?shard=16", "?shard=abc", "?user=a&limit=0", "?user=a&cursor=%%%"]) {
+    // an empty or blank shard is no shard, not shard 0
+    const bad = ["", "?user=a&shard=1", "?shard=16", "?shard=abc", "?shard=", "?shard=%20", "?shard=0x1"];
+    for (const q of [...bad, "?user=a&limit=0", "?user=a&cursor=%%%"]) {
       const res = await call("GET", `/v1/admin/dead-letters${q}`);
       expect(res.status, q).toBe(400);
       expect(res.body.error.code, q).toBe("BAD_REQUEST");

@@ -37,7 +37,13 @@ const oneOf = <T extends { user?: string; shard?: number; ids?: readonly string[
 export const DeadLetterListQuery = oneOf(
   z.object({
     ...selection,
-    shard: z.coerce.number().pipe(selection.shard.unwrap()).optional(),
+    // digits only: Number() reads "" and " " as 0 and "0x1" as 1, so a blank or mistyped shard named shard 0 (or another)
+    shard: z
+      .string()
+      .regex(/^[0-9]{1,2}$/, { message: `must be a shard number, 0 to ${READER_SHARDS - 1}` })
+      .transform(Number)
+      .pipe(selection.shard.unwrap())
+      .optional(),
     limit: z.coerce.number().int().min(1).max(DEAD_LETTER_PAGE_MAX).default(DEAD_LETTER_PAGE_DEFAULT),
   }),
 );
