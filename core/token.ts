@@ -62,7 +62,7 @@ export async function mintToken(secret: string, opts: MintOptions): Promise<stri
   if (!secret) throw new Error("token secret is empty");
   if (!validClaims(opts.user, opts.campaign)) {
     throw new Error(
-      "token claims: the user id must be 1..128 characters without control characters and not an email address, the campaign id letters, digits, '_', '.', '-' (at most 64)",
+      "token claims: the user id must be 1..128 characters without control characters or lone surrogates, not '.' or '..' and not an email address, the campaign id letters, digits, '_', '.', '-' (at most 64)",
     );
   }
   const now = opts.now ?? Math.floor(Date.now() / 1000);
@@ -83,14 +83,19 @@ const CAMPAIGN_CLAIM = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const MAX_USER_CLAIM = 128;
 
 /**
- * Whether claims are well-formed: a user id of 1..128 characters without control characters and not shaped like
- * an email address (a backend that mints its own tokens must not make opentime store addresses), a campaign id.
+ * Whether claims are well-formed: a user id as the events API takes one (core/events.ts UserIdSchema): 1..128
+ * characters without control characters or lone surrogates, not shaped like an email address (a backend that mints
+ * its own tokens must not make opentime store addresses), not `.` or `..` (a URL cannot name them: no right of
+ * access or erasure); and a campaign id.
  */
 export function validClaims(user: string, campaign: string): boolean {
   return (
     user.length > 0 &&
     user.length <= MAX_USER_CLAIM &&
     !hasControlCharacter(user) &&
+    user.isWellFormed() &&
+    user !== "." &&
+    user !== ".." &&
     !looksLikeEmail(user) &&
     CAMPAIGN_CLAIM.test(campaign)
   );

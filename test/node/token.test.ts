@@ -73,6 +73,33 @@ describe("tokens", () => {
     expect((await verifyToken([SECRET], t, NOW)).ok).toBe(true);
   });
 
+  it("refuses a user id the events API refuses: '.', '..' (no URL names them), a lone surrogate", async () => {
+    for (const user of [".", "..", "\ud800x"]) {
+      await expect(mintToken(SECRET, { user, campaign: "c", ttlSeconds: 60, now: NOW }), user).rejects.toThrow(
+        /token claims/,
+      );
+      // signed by a backend's own minting, it is malformed
+      const body = bytesToBase64Url(new TextEncoder().encode(JSON.stringify({ u: user, c: "c", e: NOW + 60, v: 1 })));
+      const key = await crypto.subtle.importKey(
+        "raw",
+        new TextEncoder().encode(SECRET),
+        { name: "HMAC", hash: "SHA-256" },
+        false,
+        ["sign"],
+      );
+      const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
+      expect(await verifyToken([SECRET], `${body}.${bytesToBase64Url(sig)}`, NOW), user).toEqual({
+        ok: false,
+        reason: "malformed",
+      });
+    }
+    // ids that only look like them are taken
+    for (const user of ["...", "a..", ".a"]) {
+      const t = await mintToken(SECRET, { user, campaign: "c", ttlSeconds: 60, now: NOW });
+      expect((await verifyToken([SECRET], t, NOW)).ok, user).toBe(true);
+    }
+  });
+
   it("accepts tokens of the previous secret during rotation, and only while it is listed", async () => {
     const t = await mintToken("old-secret-still-in-rotation", { user: "u", campaign: "c", ttlSeconds: 60, now: NOW });
     expect((await verifyToken([SECRET, "old-secret-still-in-rotation"], t, NOW)).ok).toBe(true);
