@@ -16,7 +16,7 @@ import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { campaignCacheSize, getCampaign, resetCampaignCache } from "../../worker/decisions/campaign-store";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
-import { clearKv, consume, fixture, SENDER, seedModel, token } from "./support/harness";
+import { clearKv, consume, fixture, recordingQueue, SENDER, seedModel, token } from "./support/harness";
 
 const ORIGIN = "https://opentime.test";
 const now = () => Math.floor(Date.now() / 1000);
@@ -198,6 +198,26 @@ describe("defect 3: one bad number never loses an opt-out", () => {
     });
     expect(after.rfm.monetary).toBe(0); // the broken field was reset, the rest kept
     expect(after.purchases).toEqual(p.purchases);
+  });
+});
+
+describe("a consent change that changes nothing", () => {
+  it("is refused naming the fields, not queued as a change", async () => {
+    const { queue, sent } = recordingQueue();
+    const res = await request(
+      "/v1/users/empty-consent/consent",
+      {
+        method: "PUT",
+        headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" },
+        body: "{}",
+      },
+      { ...env, EVENTS: queue },
+    );
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("BAD_REQUEST");
+    expect(body.error.message).toMatch(/personalization.*tracking/);
+    expect(sent).toEqual([]);
   });
 });
 

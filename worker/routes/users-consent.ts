@@ -1,7 +1,8 @@
 /**
  * PUT /v1/users/<id>/consent (Bearer ADMIN_API_KEYS) `{"personalization":false,"tracking":false,...}`: an
  * opt-out or opt-in, queued and applied by the reader's shard in order with their events (the latest change
- * wins by time), within about a second. 202 `{user, queued}`; 503 EVENTS_UNAVAILABLE with Retry-After.
+ * wins by time), within about a second. 202 `{user, queued}`; 400 for a body that names no field; 503
+ * EVENTS_UNAVAILABLE with Retry-After.
  */
 import type { Hono } from "hono";
 import { ConsentChangeSchema } from "../../core/profile";
@@ -22,6 +23,10 @@ export function registerUsersConsent(app: Hono<AppEnv>): void {
     async (c) => {
       const id = userIdParam(c.req.param("id"));
       const change = await readValidBody(c, ConsentChangeSchema, MAX_CONSENT_BYTES);
+      // a change of nothing is a client's mistake (a form serialized empty), not an opt-in or out to queue
+      if (Object.keys(change).length === 0) {
+        throw new ApiError("BAD_REQUEST", `name at least one of ${Object.keys(ConsentChangeSchema.shape).join(", ")}`);
+      }
       const queued = await queueConsentChange(c.env.EVENTS, id, change);
       if (!queued.ok) {
         throw new ApiError("EVENTS_UNAVAILABLE", "the consent change could not be queued: retry it", {
