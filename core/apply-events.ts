@@ -60,6 +60,21 @@ function orderValue(value: number | undefined): number {
 export type ConsentClock = Record<string, number>;
 
 /**
+ * The clock's entry for the latest opt-out of tracking it has seen (unix seconds), applied or too old to apply:
+ * while tracking is on again, an event timed between it and the opt-in (`tracking`'s time) happened while the
+ * reader had it off, and is not recorded however late it arrives (an app's queue flushed after the opt-in).
+ * Only the latest span is known: an event from an older one that arrives after a newer opt-out is recorded.
+ */
+export const TRACKING_OFF_AT = "tracking.offAt";
+
+/** Whether an event at `ts` happened while tracking was off, though it is on now (TRACKING_OFF_AT). */
+function duringOptOut(ts: number, consent: Profile["consent"], clock: ConsentClock | undefined): boolean {
+  const off = clock?.[TRACKING_OFF_AT];
+  const on = clock?.tracking;
+  return consent.tracking && off !== undefined && on !== undefined && off < on && ts >= off && ts < on;
+}
+
+/**
  * The more private value of each yes/no consent field: at equal times (consent times are whole seconds) it wins,
  * so two changes made within one second end the same whatever order they arrive in.
  */
@@ -76,6 +91,9 @@ function applyConsentChange(
   let trackingOff = false;
   for (const [field, value] of Object.entries(change)) {
     if (value === undefined) continue;
+    if (clock && field === "tracking" && value === false) {
+      clock[TRACKING_OFF_AT] = Math.max(clock[TRACKING_OFF_AT] ?? Number.NEGATIVE_INFINITY, ts);
+    }
     if (clock) {
       const last = clock[field] ?? Number.NEGATIVE_INFINITY;
       if (last > ts) continue;
@@ -133,7 +151,7 @@ export function applyEvents(
       applied.push(e.id);
       continue;
     }
-    if (!p.consent.tracking) {
+    if (!p.consent.tracking || duringOptOut(e.ts, p.consent, clock)) {
       refused++;
       continue;
     }

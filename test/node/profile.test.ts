@@ -293,6 +293,38 @@ describe("applying events", () => {
     expect(later.profile.consent).toMatchObject({ tracking: true, unsubscribed: false });
   });
 
+  it("records nothing that happened while tracking was off, though it arrives after the opt-in", () => {
+    const consent = (id: string, ts: number, tracking: boolean): QueuedEvent => ({
+      id,
+      user: "u",
+      type: "consent",
+      ts,
+      consent: { tracking },
+    });
+    // off at 100, on again at 200, each in a batch of its own
+    const clock = {};
+    const off = applyEvents(emptyProfile("u", "x"), [consent("off", 100, false)], "now", [], clock);
+    const on = applyEvents(off.profile, [consent("on", 200, true)], "now", [], clock);
+    expect(on.profile.consent.tracking).toBe(true);
+    // an app's queue flushed late: a view of the off span, one before it and one after the opt-in
+    const late = applyEvents(
+      on.profile,
+      [e("during", "view", 150, "a"), e("before", "view", 90, "b"), e("after", "view", 200, "c")],
+      "now",
+      [],
+      clock,
+    );
+    expect(late).toMatchObject({ applied: 2, refused: 1 });
+    expect(late.appliedIds.sort()).toEqual(["after", "before"]);
+    expect(late.profile.recentItems.map((r) => r.item).sort()).toEqual(["b", "c"]);
+    // an opt-out that arrives after a newer opt-in changes nothing, but its span is no less off
+    const clock2 = {};
+    const on2 = applyEvents(emptyProfile("u", "x"), [consent("on2", 200, true)], "now", [], clock2);
+    const stale = applyEvents(on2.profile, [consent("off2", 100, false)], "now", [], clock2);
+    expect(stale.profile.consent.tracking).toBe(true);
+    expect(applyEvents(stale.profile, [e("mid", "view", 150, "a")], "now", [], clock2).refused).toBe(1);
+  });
+
   it("records nothing for a user who opted out of tracking", () => {
     const p = { ...emptyProfile("u", "x"), consent: { ...emptyProfile("u", "x").consent, tracking: false } };
     const r = applyEvents(p, [e("1", "view", 1, "a")], "now");
