@@ -15,10 +15,26 @@ export interface IntervalRow {
 
 const WIDTH = 560;
 const LABEL = 170;
+/** The widest the labels' column grows to fit its labels (an arm id of 32 and its metric: about 330) */
+const MAX_LABEL = 340;
 const ROW = 36;
 const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#be185d", "#4d7c0f"];
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/**
+ * A text's width at `size` px, from above: 0.62 em a character (the dashboard's system-ui averages about 0.55 em
+ * over digits, letters and `%`); an SVG cannot measure its own texts without a script.
+ */
+const textWidth = (text: string, size: number) => text.length * size * 0.62;
+
+/** `text` cut to `width` px at `size`, the cut in the middle (an ellipsis), so both its ends stay. */
+function cut(text: string, size: number, width: number): string {
+  const chars = Math.floor(width / (size * 0.62));
+  if (text.length <= chars) return text;
+  const head = Math.ceil((chars - 1) / 2);
+  return `${text.slice(0, head)}\u2026${text.slice(text.length - (chars - 1 - head))}`;
+}
 
 /** Intervals as horizontal bars around their estimate, on one axis that holds them all and 0. */
 export function intervalChart(title: string, rows: readonly IntervalRow[]): string {
@@ -27,19 +43,24 @@ export function intervalChart(title: string, rows: readonly IntervalRow[]): stri
   const lo = Math.min(0, ...values);
   const hi = Math.max(0, ...values);
   const span = hi - lo || 1;
+  // the labels' column as wide as its longest label needs (within MAX_LABEL), the chart as much wider
+  const label = Math.ceil(Math.min(MAX_LABEL, Math.max(LABEL, ...rows.map((r) => textWidth(r.label, 12) + 10))));
+  const width = WIDTH + label - LABEL;
   const plot = WIDTH - LABEL - 20;
-  const x = (v: number) => LABEL + ((v - lo) / span) * plot;
+  const x = (v: number) => label + ((v - lo) / span) * plot;
   const height = ROW * rows.length + 44;
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="${escapeXml(title)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(title)}">`,
     `<title>${escapeXml(title)}</title>`,
     `<line x1="${x(0).toFixed(1)}" y1="8" x2="${x(0).toFixed(1)}" y2="${height - 28}" stroke="#9aa5b1" stroke-dasharray="3 3"/>`,
   ];
   rows.forEach((r, i) => {
     const y = 20 + i * ROW;
-    parts.push(`<text x="0" y="${y + 4}" font-size="12" fill="#1f2933">${escapeXml(r.label)}</text>`);
+    parts.push(
+      `<text x="0" y="${y + 4}" font-size="12" fill="#1f2933">${escapeXml(cut(r.label, 12, label - 10))}</text>`,
+    );
     if (r.estimate === null || r.low === null || r.high === null) {
-      parts.push(`<text x="${LABEL}" y="${y + 4}" font-size="12" fill="#7b8794">not enough data</text>`);
+      parts.push(`<text x="${label}" y="${y + 4}" font-size="12" fill="#7b8794">not enough data</text>`);
       return;
     }
     const color = r.low > 0 ? "#059669" : r.high < 0 ? "#dc2626" : "#52606d";
@@ -47,21 +68,31 @@ export function intervalChart(title: string, rows: readonly IntervalRow[]): stri
       `<g data-row="${escapeXml(r.label)}" data-value="${r.estimate}" data-low="${r.low}" data-high="${r.high}">`,
       `<line x1="${x(r.low).toFixed(1)}" y1="${y}" x2="${x(r.high).toFixed(1)}" y2="${y}" stroke="${color}" stroke-width="4" stroke-linecap="round"/>`,
       `<circle cx="${x(r.estimate).toFixed(1)}" cy="${y}" r="5" fill="#fff" stroke="${color}" stroke-width="2"/>`,
-      // the figures under the bar, from its start: never over the bar or past the edge
-      `<text x="${x(r.low).toFixed(1)}" y="${y + 16}" font-size="11" fill="#52606d">${pct(r.estimate)} [${pct(r.low)}, ${pct(r.high)}]</text>`,
+      // the figures under the bar, from its start, or ending at the chart's edge when they would run past it
+      figures(`${pct(r.estimate)} [${pct(r.low)}, ${pct(r.high)}]`, x(r.low), y + 16, width),
       "</g>",
     );
   });
   const axisY = height - 12;
-  // the axis: 0, and each end that is not 0
-  if (lo < 0) parts.push(`<text x="${x(lo).toFixed(1)}" y="${axisY}" font-size="11" fill="#7b8794">${pct(lo)}</text>`);
+  // the axis: 0, and each end that is not 0 and leaves room for the 0's label (an end that close to 0 goes unwritten:
+  // the 0 and the other end give the scale)
+  const room = (end: number) => Math.abs(x(end) - x(0)) >= textWidth(pct(end), 11) + textWidth("0", 11) / 2 + 4;
+  if (lo < 0 && room(lo))
+    parts.push(`<text x="${x(lo).toFixed(1)}" y="${axisY}" font-size="11" fill="#7b8794">${pct(lo)}</text>`);
   parts.push(`<text x="${x(0).toFixed(1)}" y="${axisY}" font-size="11" fill="#7b8794" text-anchor="middle">0</text>`);
-  if (hi > 0)
+  if (hi > 0 && room(hi))
     parts.push(
       `<text x="${x(hi).toFixed(1)}" y="${axisY}" font-size="11" fill="#7b8794" text-anchor="end">${pct(hi)}</text>`,
     );
   parts.push("</svg>");
   return parts.join("");
+}
+
+/** A row's figures at `x`, or ending at the chart's right edge when from `x` they would run past it. */
+function figures(text: string, x: number, y: number, width: number): string {
+  const end = x + textWidth(text, 11) > width;
+  const at = end ? `x="${width}" text-anchor="end"` : `x="${x.toFixed(1)}"`;
+  return `<text ${at} y="${y}" font-size="11" fill="#52606d">${text}</text>`;
 }
 
 export interface Series {
