@@ -1,11 +1,11 @@
 /**
  * The dashboard's SVG charts (worker/dashboard/svg-charts.ts) as Chromium lays them out: every text lies within
- * the chart, and no two texts overlap, whatever the labels and values (long arm names, intervals at the axis's
- * ends, an end of the axis close to 0).
+ * the chart, and no two texts overlap, whatever the labels and values (long arm names, many arms, intervals at the
+ * axis's ends, an end of the axis close to 0).
  */
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { intervalChart } from "../../worker/dashboard/svg-charts";
+import { intervalChart, lineChart } from "../../worker/dashboard/svg-charts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 let browser: Browser;
@@ -104,5 +104,31 @@ describe("the uplift chart", () => {
     expect(label.text).toMatch(/^x+\u2026.*: conversion$/);
     inside(chart);
     apart(chart);
+  });
+});
+
+describe("the lines over days", () => {
+  it("keeps every arm's legend inside the chart, however many arms and however long their names", async () => {
+    const names = ["personalized-recs-spring", "personalized-recs-autumn", "popular-items-control", "holdout"];
+    const chart = await layout(
+      lineChart(
+        "exposures by day",
+        ["2026-03-01", "2026-03-02"],
+        names.map((name, k) => ({ name, values: [k, k + 1] })),
+      ),
+    );
+    inside(chart);
+    apart(chart);
+    // eleven arms (ten variants and the holdout), each id 32 characters long
+    const most = await layout(
+      lineChart(
+        "clicks by day",
+        ["2026-03-01", "2026-03-02"],
+        Array.from({ length: 11 }, (_, k) => ({ name: `arm-${k}-`.padEnd(32, "w"), values: [k, 2 * k] })),
+      ),
+    );
+    expect(most.texts.filter((t) => t.text.startsWith("arm-"))).toHaveLength(11);
+    inside(most);
+    apart(most);
   });
 });

@@ -22,18 +22,34 @@ const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-/**
- * A text's width at `size` px, from above: 0.62 em a character (the dashboard's system-ui averages about 0.55 em
- * over digits, letters and `%`); an SVG cannot measure its own texts without a script.
- */
-const textWidth = (text: string, size: number) => text.length * size * 0.62;
+/** Characters' widths in em, from above (DejaVu Sans's, wider than most system fonts): the rest 0.64. */
+const NARROW = /[ijl.,:;'|! ]/;
+const SLIM = /[frtI()[\]/-]/;
+const WIDE = /[mwMW%@]/;
+
+/** A text's width at `size` px, from above: an SVG cannot measure its own texts without a script. */
+function textWidth(text: string, size: number): number {
+  let em = 0;
+  for (const ch of text)
+    em += NARROW.test(ch) ? 0.32 : SLIM.test(ch) ? 0.42 : WIDE.test(ch) ? 1 : /[A-Z]/.test(ch) ? 0.76 : 0.64;
+  return em * size;
+}
 
 /** `text` cut to `width` px at `size`, the cut in the middle (an ellipsis), so both its ends stay. */
 function cut(text: string, size: number, width: number): string {
-  const chars = Math.floor(width / (size * 0.62));
-  if (text.length <= chars) return text;
-  const head = Math.ceil((chars - 1) / 2);
-  return `${text.slice(0, head)}\u2026${text.slice(text.length - (chars - 1 - head))}`;
+  if (textWidth(text, size) <= width) return text;
+  const chars = [...text];
+  let head = 0;
+  let tail = 0;
+  // a character from each end in turn while the two ends and the ellipsis fit
+  for (let used = textWidth("\u2026", size); head + tail < chars.length; ) {
+    const next = head <= tail ? (chars[head] as string) : (chars[chars.length - 1 - tail] as string);
+    used += textWidth(next, size);
+    if (used > width) break;
+    if (head <= tail) head++;
+    else tail++;
+  }
+  return `${chars.slice(0, head).join("")}\u2026${chars.slice(chars.length - tail).join("")}`;
 }
 
 /** Intervals as horizontal bars around their estimate, on one axis that holds them all and 0. */
@@ -109,11 +125,21 @@ export function lineChart(
   format: (v: number) => string = (v) => String(Math.round(v * 100) / 100),
   threshold?: number,
 ): string {
-  const height = 200;
   const left = 48;
   const top = 14;
   const plotW = WIDTH - left - 12;
-  const plotH = height - top - 46;
+  const plotH = 200 - top - 46;
+  // the legend in rows under the plot, an entry moved to the next row when it would run past the chart's edge
+  const legend: { x: number; row: number }[] = [];
+  let legendX = left;
+  let legendRow = 0;
+  for (const s of series) {
+    const entry = 14 + textWidth(s.name, 11);
+    if (legendX > left && legendX + entry > WIDTH) [legendX, legendRow] = [left, legendRow + 1];
+    legend.push({ x: legendX, row: legendRow });
+    legendX += entry + 10;
+  }
+  const height = 200 + 16 * legendRow;
   const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const hi = Math.max(threshold ?? 0, ...all, 0) || 1;
   const x = (i: number) => left + (xs.length <= 1 ? plotW / 2 : (i / (xs.length - 1)) * plotW);
@@ -136,7 +162,6 @@ export function lineChart(
       `<text x="${left + plotW}" y="${top + plotH + 14}" font-size="11" fill="#7b8794" text-anchor="end">${escapeXml(xs.at(-1))}</text>`,
     );
   }
-  let legendX = left;
   series.forEach((s, k) => {
     const color = PALETTE[k % PALETTE.length];
     const points = s.values.flatMap((v, i) => (v === null ? [] : [`${x(i).toFixed(1)},${y(v).toFixed(1)}`]));
@@ -148,11 +173,11 @@ export function lineChart(
       parts.push(`<circle cx="${px}" cy="${py}" r="3" fill="${color}"/>`);
     }
     parts.push("</g>");
-    const lx = legendX;
-    legendX += 24 + 7 * s.name.length;
+    const { x: lx, row } = legend[k] as { x: number; row: number };
+    const ly = 200 + 16 * row;
     parts.push(
-      `<rect x="${lx}" y="${height - 16}" width="10" height="10" fill="${color}"/>`,
-      `<text x="${lx + 14}" y="${height - 7}" font-size="11" fill="#1f2933">${escapeXml(s.name)}</text>`,
+      `<rect x="${lx.toFixed(1)}" y="${ly - 16}" width="10" height="10" fill="${color}"/>`,
+      `<text x="${(lx + 14).toFixed(1)}" y="${ly - 7}" font-size="11" fill="#1f2933">${escapeXml(s.name)}</text>`,
     );
   });
   parts.push("</svg>");
