@@ -18,7 +18,20 @@ const LABEL = 170;
 /** The widest the labels' column grows to fit its labels (an arm id of 32 and its metric: about 330) */
 const MAX_LABEL = 340;
 const ROW = 36;
-const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#be185d", "#4d7c0f"];
+/** A colour per line: as many as an experiment has arms (MAX_VARIANTS and the holdout), then again from the first. */
+const PALETTE = [
+  "#2563eb",
+  "#dc2626",
+  "#059669",
+  "#d97706",
+  "#7c3aed",
+  "#0891b2",
+  "#be185d",
+  "#4d7c0f",
+  "#111827",
+  "#92400e",
+  "#94a3b8",
+];
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
