@@ -89,6 +89,22 @@ function unitNote(r: ExperimentReport): string {
     : who;
 }
 
+/** Days a chart by day fills in between its first and last (beyond: only the days with counts). */
+const MAX_FILLED_DAYS = 1000;
+
+/**
+ * Every UTC day from the first of `days` (YYYY-MM-DD, ascending) to the last, so that a day nothing was counted on
+ * keeps its place on the time axis (at 0) instead of bringing the days around it together.
+ */
+function everyDay(days: readonly string[]): string[] {
+  const counted = [...new Set(days)];
+  const first = Date.parse(`${counted[0]}T00:00:00Z`);
+  const last = Date.parse(`${counted.at(-1)}T00:00:00Z`);
+  const span = (last - first) / 86_400_000;
+  if (!(span >= 0 && span < MAX_FILLED_DAYS)) return counted;
+  return Array.from({ length: span + 1 }, (_, i) => new Date(first + i * 86_400_000).toISOString().slice(0, 10));
+}
+
 function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
   const arms = r.arms.map((a) => {
     const vs = a.vsControl;
@@ -127,7 +143,7 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
         })
       : [],
   );
-  const days = [...new Set(r.daily.map((d) => d.day))];
+  const days = everyDay(r.daily.map((d) => d.day));
   const armNames = r.arms.map((a) => a.arm);
   const byDay = (field: "exposures" | "clicks"): Series[] =>
     armNames.map((arm) => ({

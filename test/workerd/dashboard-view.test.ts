@@ -1,0 +1,78 @@
+/**
+ * The dashboard's view of a report (worker/dashboard/dashboard-view.ts): its charts by day run over every day of
+ * the experiment, so a day nothing happened on is drawn as one (at 0), not dropped from the time axis.
+ */
+import { describe, expect, it } from "vitest";
+import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
+import { emptyArm, experimentResults } from "../../core/experiments/report";
+import { dashboardView } from "../../worker/dashboard/dashboard-view";
+import type { ExperimentReport } from "../../worker/experiments/experiment-report";
+import type { DailyCounts } from "../../worker/experiments/report-queries";
+
+const experiment: Experiment = ExperimentSchema.parse({
+  v: 1,
+  id: "days",
+  campaign: "c",
+  variants: [
+    { id: "a", weight: 1, content: "popular" },
+    { id: "b", weight: 1, content: "popular" },
+  ],
+});
+
+function report(daily: DailyCounts[]): ExperimentReport {
+  return {
+    ...experimentResults(experiment, [emptyArm("a", 30), emptyArm("b", 30)]),
+    experiment: { id: "days", campaign: "c", status: "running", attributionDays: 7 },
+    blocks: [],
+    slots: [],
+    items: [],
+    daily,
+    currency: null,
+    currencies: [],
+    at: "2026-03-06T00:00:00.000Z",
+  };
+}
+
+const day = (d: string, arm: string, exposures: number, clicks = 0): DailyCounts => ({
+  day: d,
+  arm,
+  exposures,
+  clicks,
+  purchases: 0,
+  revenue: 0,
+});
+
+/** A chart's series, by name: the values it draws (its `data-values`). */
+function series(svg: string): Record<string, (number | null)[]> {
+  const out: Record<string, (number | null)[]> = {};
+  for (const m of svg.matchAll(/data-series="([^"]*)" data-values="([^"]*)"/g))
+    out[m[1] as string] = JSON.parse((m[2] as string).replaceAll("&quot;", '"'));
+  return out;
+}
+
+describe("the dashboard's charts by day", () => {
+  it("draw a day with no exposure or click in any arm as 0, in its place between the others", () => {
+    // a send on the 1st, nothing on the 2nd to the 4th, a second send on the 5th (UTC days)
+    const view = dashboardView({
+      experiments: ["days"],
+      current: "days",
+      report: report([
+        day("2026-03-01", "a", 10, 2),
+        day("2026-03-01", "b", 12, 1),
+        day("2026-03-05", "a", 20, 4),
+        day("2026-03-05", "b", 18),
+      ]),
+      bandit: [],
+      model: null,
+      versions: [],
+      drift: [],
+      psiThreshold: 0.25,
+      eceThreshold: 0.1,
+    });
+    const r = view.report as { exposuresChart: string; clicksChart: string };
+    expect(series(r.exposuresChart)).toEqual({ a: [10, 0, 0, 0, 20], b: [12, 0, 0, 0, 18] });
+    expect(series(r.clicksChart)).toEqual({ a: [2, 0, 0, 0, 4], b: [1, 0, 0, 0, 0] });
+    expect(r.exposuresChart).toContain(">2026-03-01</text>");
+    expect(r.exposuresChart).toContain(">2026-03-05</text>");
+  });
+});
