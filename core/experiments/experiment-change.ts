@@ -27,13 +27,15 @@ export function experimentConflict(
 
 /**
  * `next` as the registry stores it: its phase start is the stored one's, or `nowS` when the arms' intended shares
- * change (weights, variants, holdout: readers exposed from now on are assigned at other shares). Whatever the
- * request said of it is not kept: only the registry sets it.
+ * change (weights, variants, holdout: readers exposed from now on are assigned at other shares), or when a bandit
+ * is turned off (its readers were drawn at the shares the bandit job wrote beside the stored weights, from now on
+ * at those weights). Whatever the request said of it is not kept: only the registry sets it.
  */
 export function withPhase(stored: Experiment | null, next: Experiment, nowS: number): Experiment {
   const { phaseStart: _, ...rest } = next;
   const kept = stored?.phaseStart;
-  const changed = stored !== null && !sameShares(intendedShares(stored), intendedShares(next));
+  const banditOff = stored?.bandit !== undefined && next.bandit === undefined;
+  const changed = stored !== null && (banditOff || !sameShares(intendedShares(stored), intendedShares(next)));
   // a phase is named by its start: two changes within a second still make two phases
   const phaseStart = changed ? Math.max(nowS, (kept ?? 0) + 1) : kept;
   return phaseStart === undefined ? rest : { ...rest, phaseStart };

@@ -95,6 +95,36 @@ describe("phases", () => {
   });
 });
 
+describe("a bandit turned off", () => {
+  const arms = (over: Record<string, unknown> = {}) =>
+    experiment({
+      variants: [
+        { id: "a", weight: 1, content: "popular" },
+        { id: "b", weight: 1, content: "popular" },
+      ],
+      ...over,
+    });
+
+  it("starts a phase: its arms were drawn at the bandit's shares, not at the weights stored beside them", () => {
+    const bandit = arms({ bandit: { goal: "click", floor: 0.05 } });
+    // the same stored weights: readers are drawn at 50/50 from now on, at the bandit's (say 90/10) before
+    const off = withPhase(bandit, arms(), 700);
+    expect(off.phaseStart).toBe(700);
+    // so the ratio check counts the readers drawn since: 9,000 / 1,000 under the bandit, then 1,000 / 1,000
+    const counts = [emptyArm("a", 10_000), emptyArm("b", 2_000)];
+    // all of them against 50/50 would be a mismatch, which no broken assignment or counting made
+    expect(experimentResults(arms(), counts).srm?.mismatch).toBe(true);
+    const phaseExposed = new Map([
+      ["a", 1_000],
+      ["b", 1_000],
+    ]);
+    expect(experimentResults(off, counts, { phaseExposed }).srm).toMatchObject({ mismatch: false, since: 700 });
+    // turned on, or its goal or floor changed, the shares are the bandit's to move: no phase
+    expect(withPhase(arms(), bandit, 800).phaseStart).toBeUndefined();
+    expect(withPhase(bandit, arms({ bandit: { goal: "purchase", floor: 0.1 } }), 800).phaseStart).toBeUndefined();
+  });
+});
+
 describe("a bandit's report, weighted by period", () => {
   it("keeps taking in new hours after a variant is removed: it is weighed over the arms the experiment has now", () => {
     const now = experiment({
