@@ -1,4 +1,7 @@
-/** The dashboard's line charts (worker/dashboard/svg-charts.ts) tell every arm an experiment can have apart. */
+/**
+ * The dashboard's line charts (worker/dashboard/svg-charts.ts) tell every arm an experiment can have apart, and
+ * name a single day once, under its point.
+ */
 import { describe, expect, it } from "vitest";
 import { MAX_VARIANTS } from "../../core/experiments/experiment";
 import { lineChart } from "../../worker/dashboard/svg-charts";
@@ -23,5 +26,12 @@ describe("lines over days", () => {
       return swatch;
     });
     expect(new Set(colours).size).toBe(arms.length);
+  });
+
+  it("names a chart's only day once, under its point, not as a span from it to itself", () => {
+    const svg = lineChart("exposures by day", ["2026-03-01"], [{ name: "a", values: [5] }]);
+    expect(svg.match(/>2026-03-01</g)).toHaveLength(1);
+    const point = /<circle cx="([\d.]+)"/.exec(svg)?.[1];
+    expect(svg).toMatch(new RegExp(`<text x="${point}" y="[\\d.]+" [^>]*text-anchor="middle">2026-03-01</text>`));
   });
 });

@@ -169,7 +169,12 @@ export function lineChart(
       `<line x1="${left}" y1="${y(threshold).toFixed(1)}" x2="${left + plotW}" y2="${y(threshold).toFixed(1)}" stroke="#dc2626" stroke-dasharray="4 3"/>`,
     );
   }
-  if (xs.length > 0) {
+  if (xs.length === 1) {
+    // one day: named once, under its point (both ends named alike would read as a span)
+    parts.push(
+      `<text x="${x(0).toFixed(1)}" y="${top + plotH + 14}" font-size="11" fill="#7b8794" text-anchor="middle">${escapeXml(xs[0])}</text>`,
+    );
+  } else if (xs.length > 1) {
     parts.push(
       `<text x="${left}" y="${top + plotH + 14}" font-size="11" fill="#7b8794">${escapeXml(xs[0])}</text>`,
       `<text x="${left + plotW}" y="${top + plotH + 14}" font-size="11" fill="#7b8794" text-anchor="end">${escapeXml(xs.at(-1))}</text>`,
