@@ -1,6 +1,7 @@
 /**
  * The dashboard's view of a report (worker/dashboard/dashboard-view.ts): its charts by day run over every day of
- * the experiment, so a day nothing happened on is drawn as one (at 0), not dropped from the time axis.
+ * the experiment, so a day nothing happened on is drawn as one (at 0), not dropped from the time axis; an arm has
+ * one colour in every chart.
  */
 import { describe, expect, it } from "vitest";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
@@ -74,5 +75,38 @@ describe("the dashboard's charts by day", () => {
     expect(series(r.clicksChart)).toEqual({ a: [2, 0, 0, 0, 4], b: [1, 0, 0, 0, 0] });
     expect(r.exposuresChart).toContain(">2026-03-01</text>");
     expect(r.exposuresChart).toContain(">2026-03-05</text>");
+  });
+});
+
+describe("the dashboard's charts", () => {
+  it("draw an arm in the same colour in the bandit's shares as by day, a variant removed since included", () => {
+    // the bandit ran a, b and c; b was removed since, so the report lists it after the arms the experiment has now
+    // (its holdout among them, which the bandit's shares never name)
+    const reported = report([day("2026-03-01", "a", 10), day("2026-03-01", "b", 12), day("2026-03-01", "c", 8)]);
+    const arms = ["a", "c", "holdout", "b"].map((arm) => ({ ...emptyArm(arm, 30), vsControl: null }));
+    const view = dashboardView({
+      experiments: ["days"],
+      current: "days",
+      report: { ...reported, arms: arms as ExperimentReport["arms"] },
+      bandit: [
+        { at: "2026-03-01T10:00:00.000Z", shares: { a: 0.3, b: 0.3, c: 0.4 } },
+        { at: "2026-03-01T11:00:00.000Z", shares: { a: 0.5, c: 0.5 } },
+      ],
+      model: null,
+      versions: [],
+      drift: [],
+      psiThreshold: 0.25,
+      eceThreshold: 0.1,
+    });
+    const r = view.report as { exposuresChart: string; banditChart: string };
+    /** each series' colour, by name (its legend's swatch, which follows its group) */
+    const colours = (svg: string) =>
+      Object.fromEntries(
+        [...svg.matchAll(/data-series="([^"]*)"[\s\S]*?<rect [^>]*fill="(#[0-9a-f]{6})"/g)].map((m) => [m[1], m[2]]),
+      );
+    const { holdout, ...byDay } = colours(r.exposuresChart);
+    expect(Object.keys(byDay).sort()).toEqual(["a", "b", "c"]);
+    expect(new Set([holdout, ...Object.values(byDay)]).size).toBe(4);
+    expect(colours(r.banditChart)).toEqual(byDay);
   });
 });

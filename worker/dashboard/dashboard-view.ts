@@ -152,6 +152,12 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
     }));
   const exposedOf = new Map(r.arms.map((a) => [a.arm, a.exposed]));
   const banditArms = [...new Set(bandit.flatMap((b) => Object.keys(b.shares)))];
+  // an arm's colour is its place among the report's arms, in every chart (the bandit's has no holdout, and a
+  // variant removed since may come first in its history)
+  const colour = (arm: string, k: number) => {
+    const i = armNames.indexOf(arm);
+    return i >= 0 ? i : armNames.length + k;
+  };
   return {
     id: r.experiment.id,
     campaign: r.experiment.campaign,
@@ -183,8 +189,9 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
         ? lineChart(
             "bandit shares",
             bandit.map((b) => b.at.slice(0, 16).replace("T", " ")),
-            banditArms.map((arm) => ({
+            banditArms.map((arm, k) => ({
               name: arm,
+              colour: colour(arm, k),
               values: bandit.map((b) => (Object.hasOwn(b.shares, arm) ? (b.shares[arm] ?? null) : null)),
             })),
             (v) => pct(v, 0),

@@ -126,6 +126,8 @@ function figures(text: string, x: number, y: number, width: number): string {
 
 export interface Series {
   name: string;
+  /** its place in the palette (default: its place among the series), so a thing has one colour in every chart */
+  colour?: number;
   /** by x label (a day), in the order of `xs` */
   values: readonly (number | null)[];
 }
@@ -181,7 +183,7 @@ export function lineChart(
     );
   }
   series.forEach((s, k) => {
-    const color = PALETTE[k % PALETTE.length];
+    const color = PALETTE[(s.colour ?? k) % PALETTE.length];
     const points = s.values.flatMap((v, i) => (v === null ? [] : [`${x(i).toFixed(1)},${y(v).toFixed(1)}`]));
     parts.push(`<g data-series="${escapeXml(s.name)}" data-values="${escapeXml(JSON.stringify(s.values))}">`);
     if (points.length > 1)
