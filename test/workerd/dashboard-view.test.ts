@@ -1,12 +1,14 @@
 /**
  * The dashboard's view of a report (worker/dashboard/dashboard-view.ts): its charts by day run over every day of
  * the experiment, so a day nothing happened on is drawn as one (at 0), not dropped from the time axis; an arm has
- * one colour in every chart.
+ * one colour in every chart; PSI by day draws only the figures that were judged.
  */
 import { describe, expect, it } from "vitest";
+import { DRIFT_MIN_READERS } from "../../core/drift";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
 import { emptyArm, experimentResults } from "../../core/experiments/report";
 import { dashboardView } from "../../worker/dashboard/dashboard-view";
+import type { DriftRun } from "../../worker/drift/drift-store";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
 import type { DailyCounts } from "../../worker/experiments/report-queries";
 
@@ -108,5 +110,36 @@ describe("the dashboard's charts", () => {
     expect(Object.keys(byDay).sort()).toEqual(["a", "b", "c"]);
     expect(new Set([holdout, ...Object.values(byDay)]).size).toBe(4);
     expect(colours(r.banditChart)).toEqual(byDay);
+  });
+});
+
+describe("PSI by day", () => {
+  it("leaves out a feature's PSI on a day too few readers had it (never judged), as the alert does", () => {
+    const run = (day: string, psi: number, n: number): DriftRun => ({
+      day,
+      at: `${day}T04:30:00.000Z`,
+      model: "m1",
+      readers: 400,
+      features: {
+        propensity: { psi: 0.02, n: 400 },
+        itemsBought: { psi, n, ...(n < DRIFT_MIN_READERS && { notJudged: "too-few-readers" as const }) },
+      },
+      calibration: null,
+      alerts: [],
+    });
+    const view = dashboardView({
+      experiments: [],
+      current: null,
+      report: null,
+      bandit: [],
+      model: null,
+      versions: [],
+      // newest first, as the store answers; on the 2nd 12 readers had the feature, and their PSI was 1.9
+      drift: [run("2026-03-03", 0.05, 300), run("2026-03-02", 1.9, 12), run("2026-03-01", 0.04, 310)],
+      psiThreshold: 0.25,
+      eceThreshold: 0.1,
+    });
+    const drift = view.drift as { psiChart: string };
+    expect(series(drift.psiChart)).toEqual({ propensity: [0.02, 0.02, 0.02], itemsBought: [0.04, null, 0.05] });
   });
 });

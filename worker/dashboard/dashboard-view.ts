@@ -247,7 +247,11 @@ function driftView(runs: readonly DriftRun[], psiThreshold: number, eceThreshold
       chronological.map((r) => r.day),
       names.map((name) => ({
         name,
-        values: chronological.map((r) => r.features[name as keyof DriftRun["features"]]?.psi ?? null),
+        // a figure too few readers gave is noise (never alerted on): not drawn, beside the threshold, as drift
+        values: chronological.map((r) => {
+          const f = r.features[name as keyof DriftRun["features"]];
+          return f && f.notJudged === undefined ? f.psi : null;
+        }),
       })),
       (v) => v.toFixed(2),
       psiThreshold,
