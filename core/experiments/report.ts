@@ -56,7 +56,7 @@ export interface ArmCounts {
 }
 
 export interface ArmResult extends ArmCounts {
-  /** opened / exposed (unit `sent`; 1 for `opened`) */
+  /** opened / exposed (unit `sent`, weighted by period as the other rates are; 1 for `opened`) */
   openRate: number | null;
   /** clickers / exposed */
   ctr: number | null;
@@ -201,6 +201,8 @@ export function experimentResults(
     if (!weighted || i < 0) return { ...pooled, vsControl };
     return {
       ...pooled,
+      // per reader sent, the open rates are weighted as their comparison is (per open, all 1 as they are)
+      ...(unit === "sent" && { openRate: weighted.openRate?.[i]?.mean ?? null }),
       ctr: weighted.ctr?.[i]?.mean ?? null,
       conversion: weighted.conversion?.[i]?.mean ?? null,
       revenuePerExposed: weighted.revenue?.[i]?.mean ?? null,
@@ -298,6 +300,7 @@ export function byPeriod(rows: readonly PeriodCounts[], arms: readonly string[])
     clickers,
     buyers,
     moments,
+    openRate: periodRates(opened),
     ctr: periodRates(clickers),
     conversion: periodRates(buyers),
     revenue: periodMeans(moments),

@@ -167,6 +167,50 @@ describe("a bandit's report, weighted by period", () => {
   });
 });
 
+describe("a subject-line bandit's report, weighted by period", () => {
+  it("weighs the open rates it shows as it weighs their comparison: the same hour by hour, the same", () => {
+    const now = experiment({
+      variants: [
+        { id: "a", weight: 1, content: "popular" },
+        { id: "b", weight: 1, content: "popular" },
+      ],
+      bandit: { goal: "click", floor: 0.05 },
+    });
+    const row = (period: number, arm: string, exposed: number, opened: number) => ({
+      period,
+      arm,
+      exposed,
+      opened,
+      clickers: 0,
+      buyers: 0,
+      payers: 0,
+      revenue: 0,
+      revenueSquares: 0,
+    });
+    // readers sent: 40% of both arms opened in hour 1, 10% in hour 2; the bandit moved b's share from most to least
+    const periods = [row(1, "a", 100, 40), row(1, "b", 1000, 400), row(2, "a", 1000, 100), row(2, "b", 100, 10)];
+    const counts = ["a", "b"].map((arm) => {
+      const mine = periods.filter((p) => p.arm === arm);
+      const sum = (f: (p: (typeof periods)[number]) => number) => mine.reduce((s, p) => s + f(p), 0);
+      return {
+        ...emptyArm(
+          arm,
+          sum((p) => p.exposed),
+        ),
+        opened: sum((p) => p.opened),
+      };
+    });
+    const r = experimentResults(now, counts, { bandit: true, unit: "sent", periods });
+    const [a, b] = r.arms;
+    // pooled, 12.7% against 37.3%; the comparison, weighted, finds none
+    expect(b?.vsControl?.opens?.absolute?.estimate).toBeCloseTo(0, 12);
+    expect(a?.openRate).toBeCloseTo(0.25, 12);
+    expect(b?.openRate).toBeCloseTo(0.25, 12);
+    // the counts stay the readers' own
+    expect([a?.opened, b?.opened]).toEqual([140, 410]);
+  });
+});
+
 describe("the global holdout's changes", () => {
   it("keeps the seed in force, starts a phase when turned on or moved, and starts afresh after off", () => {
     const on = holdoutAfter(null, { share: 0.05, seed: "s" }, 100);
