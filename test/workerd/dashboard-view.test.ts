@@ -1,12 +1,15 @@
 /**
  * The dashboard's view of a report (worker/dashboard/dashboard-view.ts): its charts by day run over every day of
  * the experiment, so a day nothing happened on is drawn as one (at 0), not dropped from the time axis; an arm has
- * one colour in every chart; PSI by day draws only the figures that were judged.
+ * one colour in every chart; PSI by day draws only the figures that were judged; a subject-line test shows its
+ * open rates and their uplift.
  */
+import Mustache from "mustache";
 import { describe, expect, it } from "vitest";
 import { DRIFT_MIN_READERS } from "../../core/drift";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
 import { emptyArm, experimentResults } from "../../core/experiments/report";
+import TEMPLATE from "../../worker/dashboard/dashboard.html";
 import { dashboardView } from "../../worker/dashboard/dashboard-view";
 import type { DriftRun } from "../../worker/drift/drift-store";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
@@ -141,5 +144,58 @@ describe("PSI by day", () => {
     });
     const drift = view.drift as { psiChart: string };
     expect(series(drift.psiChart)).toEqual({ propensity: [0.02, 0.02, 0.02], itemsBought: [0.04, null, 0.05] });
+  });
+});
+
+describe("a subject-line test's report (per reader sent)", () => {
+  it("shows each arm's open rate and its uplift against the control, in the table and the uplift chart", () => {
+    const counts = [
+      { ...emptyArm("a", 1000), opened: 200 },
+      { ...emptyArm("b", 1000), opened: 300 },
+    ];
+    const reported = { ...report([]), ...experimentResults(experiment, counts, { unit: "sent" }) };
+    const opens = reported.arms[1]?.vsControl?.opens?.relative;
+    expect(opens?.estimate).toBeCloseTo(0.5, 12);
+    const view = dashboardView({
+      experiments: ["days"],
+      current: "days",
+      report: reported,
+      bandit: [],
+      model: null,
+      versions: [],
+      drift: [],
+      psiThreshold: 0.25,
+      eceThreshold: 0.1,
+    });
+    const r = view.report as {
+      sentUnit: boolean;
+      arms: { arm: string; cells: { metric: string; value: unknown }[] }[];
+      upliftChart: string;
+    };
+    expect(r.sentUnit).toBe(true);
+    const cells = Object.fromEntries(r.arms.flatMap((a) => a.cells.map((c) => [c.metric, c.value])));
+    expect(cells).toMatchObject({ "a:openRate": 0.2, "b:openRate": 0.3, "b:openRateUplift": opens?.estimate });
+    expect(r.upliftChart).toContain(`data-row="b: opens" data-value="${opens?.estimate}"`);
+    // the page's table: a heading over every cell
+    const table = /<table data-testid="arms">[\s\S]*?<\/table>/.exec(Mustache.render(TEMPLATE, view))?.[0] ?? "";
+    const headings = [...table.matchAll(/<th>([^<]*)<\/th>/g)].map((m) => m[1]);
+    expect(headings).toContain("open rate uplift");
+    for (const row of table.match(/<tr data-arm=[\s\S]*?<\/tr>/g) ?? [])
+      expect(row.match(/<td/g)).toHaveLength(headings.length);
+    // per open, no such column (all 1)
+    const perOpen = dashboardView({
+      experiments: ["days"],
+      current: "days",
+      report: report([]),
+      bandit: [],
+      model: null,
+      versions: [],
+      drift: [],
+      psiThreshold: 0.25,
+      eceThreshold: 0.1,
+    }).report as typeof r;
+    expect(perOpen.sentUnit).toBe(false);
+    expect(perOpen.arms[0]?.cells.map((c) => c.metric)).not.toContain("a:openRate");
+    expect(perOpen.upliftChart).not.toContain(": opens");
   });
 });

@@ -106,6 +106,8 @@ function everyDay(days: readonly string[]): string[] {
 }
 
 function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
+  // per reader sent (a subject-line test), the open rate is compared too: what its subject lines are for
+  const sent = r.unit === "sent";
   const arms = r.arms.map((a) => {
     const vs = a.vsControl;
     const cell = (metric: string, value: number | null, text: string) => ({
@@ -118,12 +120,14 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
       isControl: a.arm === r.control,
       cells: [
         cell("exposed", a.exposed, String(a.exposed)),
+        ...(sent ? [cell("openRate", a.openRate, pct(a.openRate))] : []),
         cell("clickers", a.clickers, String(a.clickers)),
         cell("clicks", a.clicks, String(a.clicks)),
         cell("ctr", a.ctr, pct(a.ctr)),
         cell("buyers", a.buyers, String(a.buyers)),
         cell("conversion", a.conversion, pct(a.conversion)),
         cell("revenuePerExposed", a.revenuePerExposed, money(a.revenuePerExposed)),
+        ...(sent ? [cell("openRateUplift", vs?.opens?.relative?.estimate ?? null, interval(vs?.opens?.relative))] : []),
         cell("ctrUplift", vs?.ctr.relative?.estimate ?? null, interval(vs?.ctr.relative)),
         cell("conversionUplift", vs?.conversion.relative?.estimate ?? null, interval(vs?.conversion.relative)),
         cell("revenueUplift", vs?.revenue.relative?.estimate ?? null, interval(vs?.revenue.relative)),
@@ -132,15 +136,17 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
   });
   const rows = r.arms.flatMap((a) =>
     a.vsControl
-      ? (["ctr", "conversion", "revenue"] as const).map((m) => {
-          const e = a.vsControl?.[m].relative ?? null;
-          return {
-            label: `${a.arm}: ${m}`,
-            estimate: e?.estimate ?? null,
-            low: e ? shown(e).ciLow : null,
-            high: e ? shown(e).ciHigh : null,
-          };
-        })
+      ? (sent ? (["opens", "ctr", "conversion", "revenue"] as const) : (["ctr", "conversion", "revenue"] as const)).map(
+          (m) => {
+            const e = a.vsControl?.[m]?.relative ?? null;
+            return {
+              label: `${a.arm}: ${m}`,
+              estimate: e?.estimate ?? null,
+              low: e ? shown(e).ciLow : null,
+              high: e ? shown(e).ciHigh : null,
+            };
+          },
+        )
       : [],
   );
   const days = everyDay(r.daily.map((d) => d.day));
@@ -169,6 +175,7 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
       r.intervals === "sequential" ? "always-valid intervals: safe to look every day" : "fixed-horizon intervals",
     intervalsShort: r.intervals === "sequential" ? "always-valid 95%" : "95%",
     unitHeader: r.unit === "sent" ? "sent" : "exposed",
+    sentUnit: sent,
     unitNote: unitNote(r),
     correctionNote: correctionNote(r),
     currencyNote: currencyNote(r),
