@@ -7,8 +7,9 @@
 import { z } from "zod";
 
 /**
- * PSI at or above this raises a drift alert. The usual reading: below 0.1 stable, 0.1 to 0.25 a moderate shift
- * (worth watching), above 0.25 a significant one (the model sees readers unlike those it was trained on).
+ * PSI above this (not at it: isDriftAlert) raises a drift alert, unless DRIFT_PSI_ALERT sets another. The usual
+ * reading: below 0.1 stable, 0.1 to 0.25 a moderate shift (worth watching), above 0.25 a significant one (the model
+ * sees readers unlike those it was trained on).
  */
 export const PSI_ALERT_THRESHOLD = 0.25;
 /** Shares are floored at this before the PSI's logarithm, so an empty bin gives a large term, not infinity. */
