@@ -2,7 +2,7 @@
  * The dashboard's view of a report (worker/dashboard/dashboard-view.ts): its charts by day run over every day of
  * the experiment, so a day nothing happened on is drawn as one (at 0), not dropped from the time axis; an arm has
  * one colour in every chart; PSI by day draws only the figures that were judged; a subject-line test shows its
- * open rates and their uplift.
+ * open rates and their uplift; a bandit's page never calls a sample ratio it did not check OK.
  */
 import Mustache from "mustache";
 import { describe, expect, it } from "vitest";
@@ -197,5 +197,44 @@ describe("a subject-line test's report (per reader sent)", () => {
     expect(perOpen.sentUnit).toBe(false);
     expect(perOpen.arms[0]?.cells.map((c) => c.metric)).not.toContain("a:openRate");
     expect(perOpen.upliftChart).not.toContain(": opens");
+  });
+});
+
+describe("the sample-ratio line", () => {
+  it("says a bandit's ratio is not checked (its shares move by design), never that it is OK", () => {
+    const bandit = { ...report([]), srm: null };
+    const html = Mustache.render(
+      TEMPLATE,
+      dashboardView({
+        experiments: ["days"],
+        current: "days",
+        report: bandit,
+        bandit: [],
+        model: null,
+        versions: [],
+        drift: [],
+        psiThreshold: 0.25,
+        eceThreshold: 0.1,
+      }),
+    );
+    const line = /<p data-testid="srm"[\s\S]*?<\/p>/.exec(html)?.[0] ?? "";
+    expect(line).not.toContain("Sample ratio OK");
+    expect(line).toContain("not checked");
+    // a checked one still reads as before
+    const checked = Mustache.render(
+      TEMPLATE,
+      dashboardView({
+        experiments: ["days"],
+        current: "days",
+        report: report([]),
+        bandit: [],
+        model: null,
+        versions: [],
+        drift: [],
+        psiThreshold: 0.25,
+        eceThreshold: 0.1,
+      }),
+    );
+    expect(checked).toContain('<span class="ok">Sample ratio OK</span> <span class="muted">(p = 1.00;');
   });
 });

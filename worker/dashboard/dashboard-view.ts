@@ -180,7 +180,9 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
     correctionNote: correctionNote(r),
     currencyNote: currencyNote(r),
     srmP: r.srm?.pValue ?? "",
-    srmText: r.srm ? r.srm.pValue.toPrecision(3) : "n/a (bandit)",
+    // a bandit's report has no check (its shares move by design): said so, never "OK"
+    srmChecked: r.srm !== null,
+    srmText: r.srm ? r.srm.pValue.toPrecision(3) : "",
     srmMismatch: r.srm?.mismatch ?? false,
     expected: r.srm
       ? Object.entries(r.srm.expected)
