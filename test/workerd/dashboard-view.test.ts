@@ -1,7 +1,7 @@
 /**
  * The dashboard's view of a report (worker/dashboard/dashboard-view.ts): its charts by day run over every day of
  * the experiment, so a day nothing happened on is drawn as one (at 0), not dropped from the time axis; an arm has
- * one colour in every chart; PSI by day draws only the figures that were judged; a subject-line test shows its
+ * one colour in every chart; PSI by day draws only the figures that were judged, a day with no run in its place; a subject-line test shows its
  * open rates and their uplift; a bandit's page never calls a sample ratio it did not check OK.
  */
 import Mustache from "mustache";
@@ -236,5 +236,38 @@ describe("the sample-ratio line", () => {
       }),
     );
     expect(checked).toContain('<span class="ok">Sample ratio OK</span> <span class="muted">(p = 1.00;');
+  });
+});
+
+describe("PSI by day, days without a run", () => {
+  it("keeps a day the drift job did not run (or stored nothing) in its place, with no point; a day's latest run", () => {
+    const run = (day: string, at: string, psi: number): DriftRun => ({
+      day,
+      at: `${day}T${at}.000Z`,
+      model: "m1",
+      readers: 400,
+      features: { propensity: { psi, n: 400 } },
+      calibration: null,
+      alerts: [],
+    });
+    const view = dashboardView({
+      experiments: [],
+      current: null,
+      report: null,
+      bandit: [],
+      model: null,
+      versions: [],
+      // newest first, as the store answers: none on the 2nd and 3rd, two on the 4th (a second model's, later)
+      drift: [
+        run("2026-03-04", "09:00:00", 0.3),
+        run("2026-03-04", "04:30:00", 0.1),
+        run("2026-03-01", "04:30:00", 0.05),
+      ],
+      psiThreshold: 0.25,
+      eceThreshold: 0.1,
+    });
+    const drift = view.drift as { psiChart: string; at: string };
+    expect(drift.at).toBe("2026-03-04T09:00:00.000Z");
+    expect(series(drift.psiChart)).toEqual({ propensity: [0.05, null, null, 0.3] });
   });
 });

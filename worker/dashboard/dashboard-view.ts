@@ -226,6 +226,11 @@ function driftView(runs: readonly DriftRun[], psiThreshold: number, eceThreshold
   if (!latest) return null;
   const chronological = [...runs].reverse();
   const names = [...new Set(chronological.flatMap((r) => Object.keys(r.features)))];
+  // one point a day, the day's latest run (runs come newest first), every day from the first to the last in its
+  // place: a day with no run (the job skipped, no model) has no point, and never brings its neighbours together
+  const ofDay = new Map<string, DriftRun>();
+  for (const r of runs) if (!ofDay.has(r.day)) ofDay.set(r.day, r);
+  const days = everyDay([...ofDay.keys()].sort());
   return {
     at: latest.at,
     readers: latest.readers,
@@ -253,12 +258,12 @@ function driftView(runs: readonly DriftRun[], psiThreshold: number, eceThreshold
       : null,
     psiChart: lineChart(
       "PSI by day",
-      chronological.map((r) => r.day),
+      days,
       names.map((name) => ({
         name,
         // a figure too few readers gave is noise (never alerted on): not drawn, beside the threshold, as drift
-        values: chronological.map((r) => {
-          const f = r.features[name as keyof DriftRun["features"]];
+        values: days.map((day) => {
+          const f = ofDay.get(day)?.features[name as keyof DriftRun["features"]];
           return f && f.notJudged === undefined ? f.psi : null;
         }),
       })),
