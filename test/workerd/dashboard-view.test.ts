@@ -180,6 +180,9 @@ describe("a subject-line test's report (per reader sent)", () => {
     const table = /<table data-testid="arms">[\s\S]*?<\/table>/.exec(Mustache.render(TEMPLATE, view))?.[0] ?? "";
     const headings = [...table.matchAll(/<th>([^<]*)<\/th>/g)].map((m) => m[1]);
     expect(headings).toContain("open rate uplift");
+    // every rate per reader sent, and headed so
+    expect(headings).toContain("revenue / sent");
+    expect(headings).not.toContain("revenue / exposed");
     for (const row of table.match(/<tr data-arm=[\s\S]*?<\/tr>/g) ?? [])
       expect(row.match(/<td/g)).toHaveLength(headings.length);
     // per open, no such column (all 1)
