@@ -2,7 +2,7 @@
  * The dashboard's view of a report (worker/dashboard/dashboard-view.ts): its charts by day run over every day of
  * the experiment, so a day nothing happened on is drawn as one (at 0), not dropped from the time axis; an arm has
  * one colour in every chart; PSI by day draws only the figures that were judged, a day with no run in its place; a subject-line test shows its
- * open rates and their uplift; a bandit's page never calls a sample ratio it did not check OK.
+ * open rates and their uplift; a bandit's page never calls a sample ratio it did not check OK; each arm's items are listed.
  */
 import Mustache from "mustache";
 import { describe, expect, it } from "vitest";
@@ -272,5 +272,25 @@ describe("PSI by day, days without a run", () => {
     const drift = view.drift as { psiChart: string; at: string };
     expect(drift.at).toBe("2026-03-04T09:00:00.000Z");
     expect(series(drift.psiChart)).toEqual({ propensity: [0.05, null, null, 0.3] });
+  });
+});
+
+describe("the dashboard's items", () => {
+  it("lists each arm's first ten, a small arm's beside a large one's", () => {
+    const item = (arm: string, i: number) => ({ arm, item: `${arm}-${i}`, clicks: 50 - i, purchases: 0, revenue: 0 });
+    const items = [...Array.from({ length: 30 }, (_, i) => item("a", i)), item("b", 0), item("b", 1)];
+    const view = dashboardView({
+      experiments: ["days"],
+      current: "days",
+      report: { ...report([]), items },
+      bandit: [],
+      model: null,
+      versions: [],
+      drift: [],
+      psiThreshold: 0.25,
+      eceThreshold: 0.1,
+    });
+    const listed = (view.report as { items: { item: string }[] }).items.map((i) => i.item);
+    expect(listed).toEqual([...Array.from({ length: 10 }, (_, i) => `a-${i}`), "b-0", "b-1"]);
   });
 });

@@ -29,8 +29,8 @@ export interface DashboardInput {
   eceThreshold: number;
 }
 
-/** Items listed on the page (the API lists more). */
-const PAGE_ITEMS = 20;
+/** Items listed on the page for each arm (the API lists more). */
+const PAGE_ITEMS_PER_ARM = 10;
 
 const pct = (x: number | null | undefined, digits = 2) =>
   x === null || x === undefined ? "–" : `${(x * 100).toFixed(digits)}%`;
@@ -219,7 +219,7 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
       slot: s.slot || "(none)",
       share: pct(exposedOf.get(s.arm) ? s.clickers / (exposedOf.get(s.arm) as number) : null),
     })),
-    items: r.items.slice(0, PAGE_ITEMS).map((i) => ({ ...i, revenue: money(i.revenue) })),
+    items: firstOfEachArm(r.items, PAGE_ITEMS_PER_ARM).map((i) => ({ ...i, revenue: money(i.revenue) })),
   };
 }
 
@@ -273,4 +273,14 @@ function driftView(runs: readonly DriftRun[], psiThreshold: number, eceThreshold
       psiThreshold,
     ),
   };
+}
+
+/** The first `n` of each arm's items, in the report's order (by arm, most clicked and bought first). */
+function firstOfEachArm<T extends { arm: string }>(items: readonly T[], n: number): T[] {
+  const shown = new Map<string, number>();
+  return items.filter((i) => {
+    const k = shown.get(i.arm) ?? 0;
+    shown.set(i.arm, k + 1);
+    return k < n;
+  });
 }

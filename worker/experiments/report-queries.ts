@@ -229,13 +229,20 @@ export async function slotCounts(
   return results;
 }
 
-/** The most clicked and bought items per arm, their revenue in the report's currency. */
+/**
+ * The TOP_ITEMS most clicked and bought items of each arm (a small arm's beside a large one's), their revenue in
+ * the report's currency; by arm, then most first.
+ */
 export async function itemCounts(db: D1Database, experiment: string, currency: CurrencyChoice): Promise<ItemCounts[]> {
   const { results } = await db
     .prepare(
-      `SELECT arm, item, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, ${REVENUE_IN} AS revenue
-       FROM outcomes WHERE experiment = ?1 AND item IS NOT NULL GROUP BY arm, item
-       ORDER BY clicks + purchases DESC, item LIMIT ?4`,
+      `SELECT arm, item, clicks, purchases, revenue FROM (
+         SELECT arm, item, clicks, purchases, revenue,
+                row_number() OVER (PARTITION BY arm ORDER BY clicks + purchases DESC, item) AS place
+         FROM (SELECT arm, item, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases,
+                      ${REVENUE_IN} AS revenue
+               FROM outcomes WHERE experiment = ?1 AND item IS NOT NULL GROUP BY arm, item))
+       WHERE place <= ?4 ORDER BY arm, place`,
     )
     .bind(experiment, ...currencyParams(currency), TOP_ITEMS)
     .all<ItemCounts>();
