@@ -2,10 +2,12 @@
  * Input from outside, checked in core: the email-shape check is the regex it replaced on ordinary input and
  * linear on the input that made that regex quadratic; numbers are bounded, so profile sums stay finite; a
  * profile that does not validate is repaired field by field; a batch that would break a profile still
- * lands every event but the breaking one; catalog text in SVG, HTML and headers never makes them throw.
+ * lands every event but the breaking one; catalog text in SVG, HTML and headers never makes them throw; a
+ * validation error echoes no more of a hostile key than its start.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { applyEvents, applyEventsSafely } from "../../core/apply-events";
 import { escapeXml } from "../../core/escape-xml";
 import {
@@ -20,6 +22,7 @@ import { emptyProfile, MAX_MONETARY, ProfileV3Schema, salvageProfile } from "../
 import { mintToken, validClaims } from "../../core/token";
 import { webUrl } from "../../core/web-url";
 import { headerValue } from "../../worker/lib/header-value";
+import { describeIssues } from "../../worker/lib/zod-issues";
 
 const OLD_EMAIL_LIKE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const NOW = "2026-11-01T00:00:00.000Z";
@@ -135,6 +138,21 @@ describe("profiles that do not validate", () => {
     expect(res.profile.consent.personalization).toBe(false);
     expect(res.appliedIds).toContain("c1");
     expect(res.appliedIds).toContain("ok1");
+  });
+});
+
+describe("validation errors", () => {
+  it("echo no more of a hostile key than its start, however long it is", () => {
+    const key = "k".repeat(100_000);
+    const schema = z.strictObject({ a: z.record(z.string(), z.strictObject({ x: z.number() })) });
+    const parsed = schema.safeParse({ a: { [key]: { x: "no" } }, [key]: 1 });
+    expect(parsed.success).toBe(false);
+    if (parsed.success) return;
+    const message = describeIssues(parsed.error);
+    expect(message.length).toBeLessThan(1000);
+    // the path still names where: the start of the key, and the field under it
+    expect(message).toContain("a.kkkk");
+    expect(message).toMatch(/…\.x: /);
   });
 });
 

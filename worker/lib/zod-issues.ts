@@ -1,16 +1,23 @@
 /**
  * The one formatter of zod validation errors: each issue as `<path>: <message>` (the path names the bad
- * field, `(root)` for the whole value), at most five, joined by "; ". Messages never echo the input.
+ * field, `(root)` for the whole value), at most five, joined by "; ". Messages echo no value; a key from the input
+ * (in a path, or named as unrecognized) is cut to its start, so an answer stays small whatever was sent.
  */
 import type { z } from "zod";
 import { ApiError, type ErrorCode } from "../errors";
 
 const MAX_ISSUES = 5;
+/** The longest path segment shown (a key from the input, cut with "…"). */
+const MAX_SEGMENT = 40;
+/** The longest message shown per issue (zod names unrecognized keys in it). */
+const MAX_MESSAGE = 200;
+
+const cut = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s);
 
 export function describeIssues(error: z.ZodError, prefix = ""): string {
   const shown = error.issues.slice(0, MAX_ISSUES).map((i) => {
-    const path = [prefix, ...i.path.map(String)].filter(Boolean).join(".");
-    return `${path || "(root)"}: ${i.message}`;
+    const path = [prefix, ...i.path.map((p) => cut(String(p), MAX_SEGMENT))].filter(Boolean).join(".");
+    return `${path || "(root)"}: ${cut(i.message, MAX_MESSAGE)}`;
   });
   const more = error.issues.length - shown.length;
   return more > 0 ? `${shown.join("; ")}; and ${more} more` : shown.join("; ");
