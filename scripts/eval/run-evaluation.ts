@@ -89,10 +89,12 @@ export async function runEvaluation(opts: EvaluationOptions) {
   const engagement: EngagementSuite = runEngagementSuite(log, test.cutoff, test.end, testDays, progress, opts.segments);
   const p = engagement.propensity;
   const document = {
-    protocol: "temporal-30d",
+    // named by its test window: temporal-30d by default (`--test-days`)
+    protocol: `temporal-${testDays}d`,
     data: { path: opts.data, layout: log.layout, rows_read: log.read, clean_purchases: log.rows, dropped: log.dropped },
     split: {
       cutoff: formatTime(test.cutoff),
+      test_days: testDays,
       train_rows: test.trainRows,
       test_rows: test.testRows,
       test_users: {

@@ -66,7 +66,7 @@ export async function writeReport(
 
   const lines: string[] = [];
   const row = (cells: (string | number)[]) => lines.push(`| ${cells.join(" | ")} |`);
-  lines.push("# opentime evaluation: temporal-30d", "");
+  lines.push(`# opentime evaluation: ${doc.protocol}`, "");
   lines.push(
     `Data: \`${doc.data.path}\` (${doc.data.layout}), ${doc.data.rows_read.toLocaleString("en")} rows read, ${doc.data.clean_purchases.toLocaleString("en")} clean purchases. Run time ${doc.seconds} s.`,
     "",
@@ -149,7 +149,7 @@ export async function writeReport(
   row(["---:", "---:", "---:"]);
   for (const t of doc.tuning.ease_neighbours) row([t.k, f4(t.all), f4(t.novel)]);
   row(["all", f4(doc.recommenders.ease?.all?.ndcg_at_10), f4(doc.recommenders.ease?.novel?.ndcg_at_10)]);
-  lines.push("", "## Purchase propensity (next 30 days)", "");
+  lines.push("", `## Purchase propensity (next ${doc.split.test_days} days)`, "");
   lines.push(
     `AUC **${f4(doc.propensity.auc)}** vs recency alone ${f4(doc.propensity.baseline_auc)}; log loss ${f4(doc.propensity.log_loss)}; ${doc.propensity.positives} of ${doc.propensity.customers} customers bought.`,
     "",

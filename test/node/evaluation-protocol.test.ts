@@ -171,6 +171,17 @@ describe("reference figures on the UCI Online Retail file", () => {
 });
 
 describe("the whole evaluation", () => {
+  it("names its protocol and its propensity horizon by the test window it ran (--test-days)", async () => {
+    writeRetailCsv(join(dir, "shop-14.csv"), syntheticRetail(), "i");
+    const run = await runEvaluation({ data: join(dir, "shop-14.csv"), testDays: 14, progress: false });
+    expect(run.document.protocol).toBe("temporal-14d");
+    expect(run.document.split.test_days).toBe(14);
+    await writeReport(join(dir, "report-14"), run.document, run.log, run.engagement, run.test.cutoff);
+    const report = readFileSync(join(dir, "report-14/report.md"), "utf8");
+    expect(report).toMatch(/^# opentime evaluation: temporal-14d\n/);
+    expect(report).toContain("## Purchase propensity (next 14 days)");
+  });
+
   it("gives the same document for the same data in either UCI layout, plain or gzip", async () => {
     const rows = syntheticRetail();
     writeRetailCsv(join(dir, "shop-i.csv"), rows, "i");
