@@ -75,3 +75,21 @@ export function banditShares(arms: readonly BanditArm[], floor: number): number[
   const free = 1 - floor * arms.length;
   return best.map((p) => floor + (free * p) / total);
 }
+
+/**
+ * `weights` as shares summing to `total`, none under `floor`: arms the weights put under it are raised to it
+ * and the others give up that share in proportion to their weights (the bandit's weights read between two
+ * updates, after a variant was added or the floor raised: worker/experiments/experiment-store.ts). Needs
+ * floor x arms <= total.
+ */
+export function floorShares(weights: readonly number[], floor: number, total = 1): number[] {
+  const raised = new Set<number>();
+  for (;;) {
+    const free = weights.reduce((s, w, i) => (raised.has(i) ? s : s + w), 0);
+    const left = total - floor * raised.size;
+    const shares = weights.map((w, i) => (raised.has(i) ? floor : (left * w) / free));
+    const under = shares.flatMap((s, i) => (!raised.has(i) && s < floor ? [i] : []));
+    if (under.length === 0) return shares;
+    for (const i of under) raised.add(i);
+  }
+}

@@ -13,7 +13,7 @@ import type { Estimate } from "../../core/stats/estimate";
 import { type Moments, meanTest } from "../../core/stats/means";
 import { type Proportion, proportionTest } from "../../core/stats/proportions";
 import { srmTest } from "../../core/stats/srm";
-import { type BanditArm, banditShares, probabilityBest } from "../../core/stats/thompson";
+import { type BanditArm, banditShares, floorShares, probabilityBest } from "../../core/stats/thompson";
 import { Rng } from "../../scripts/lib/rng";
 import { close, closeP, same } from "../shared/same-comparison";
 
@@ -107,6 +107,19 @@ describe("the bandit (Thompson sampling)", () => {
       ),
     ).toEqual([0.5, 0.5]);
     expect(() => banditShares(arms, 0.34)).toThrow(RangeError);
+  });
+
+  it("floorShares raises arms under the floor and takes it from the others in proportion, round after round", () => {
+    // 0.6 / 0.3 / 0.06 / 0.04 under a floor of 0.1: the two smallest raised; the others keep 2:1 of what is left
+    const shares = floorShares([60, 30, 6, 4], 0.1);
+    expect(shares[2]).toBe(0.1);
+    expect(shares[3]).toBe(0.1);
+    expect(shares[0]).toBeCloseTo(0.8 * (2 / 3), 12);
+    expect(shares[1]).toBeCloseTo(0.8 / 3, 12);
+    // raising one pushes another under: 0.85 / 0.105 / 0.045 raises the last, then 0.099 for the second
+    expect(floorShares([85, 10.5, 4.5], 0.1).map((x) => Number(x.toFixed(12)))).toEqual([0.8, 0.1, 0.1]);
+    // within a total (the rest is another arm's), none under the floor: left alone
+    expect(floorShares([2, 1], 0.1, 0.75)).toEqual([0.5, 0.25]);
   });
 });
 

@@ -153,15 +153,51 @@ describe("the bandit's hourly update", () => {
     const total = Object.values(weights).reduce((a, b) => a + b, 0);
     // one arm in three, not its weight of 1 against the bandit's 100 (about 1%)
     expect((weights.fresh as number) / total).toBeCloseTo(1 / 3, 5);
-    // the other two keep the bandit's proportions between them
+    // the other two share the rest as the bandit ordered them, poor (at its floor before) still at it
     const bandits = (await env.OPENTIME_KV.get(kvKeys.banditWeights("bandit-add"), "json")) as {
       weights: Record<string, number>;
     };
-    expect((weights.good as number) / (weights.poor as number)).toBeCloseTo(
-      (bandits.weights.good as number) / (bandits.weights.poor as number),
-      6,
-    );
     expect(bandits.weights.good as number).toBeGreaterThan(bandits.weights.poor as number);
+    expect(weights.good as number).toBeGreaterThan(weights.poor as number);
+    expect((weights.poor as number) / total).toBeCloseTo(0.1, 6);
+  });
+
+  it("keeps every arm at its floor between updates: beside an added variant, or under a floor raised since", async () => {
+    const arms = [
+      { id: "good", weight: 1, content: PERSONAL },
+      { id: "poor", weight: 1, content: "popular" },
+    ];
+    expect(
+      (await putExperiment("bandit-floor", { campaign: "bf", variants: arms, bandit: { floor: 0.1 } })).status,
+    ).toBe(200);
+    await exposeAndClick("bandit-floor", "good", 400, 80);
+    await exposeAndClick("bandit-floor", "poor", 400, 8);
+    await scheduled("0 * * * *");
+    const shares = async () => {
+      resetExperimentCache();
+      const served = (await runningExperiment(env.OPENTIME_KV, "bf")) as Experiment;
+      const total = served.variants.reduce((s, v) => s + v.weight, 0);
+      return Object.fromEntries(served.variants.map((v) => [v.id, v.weight / total]));
+    };
+    // the update kept poor at its floor: 90% / 10%
+    expect((await shares()).poor).toBeCloseTo(0.1, 6);
+    // a third arm takes one share in three; poor stays at its floor, good gives up the rest
+    const added = [...arms, { id: "fresh", weight: 1, content: "popular" }];
+    expect(
+      (await putExperiment("bandit-floor", { campaign: "bf", variants: added, bandit: { floor: 0.1 } })).status,
+    ).toBe(200);
+    const three = await shares();
+    expect(three.fresh).toBeCloseTo(1 / 3, 6);
+    expect(three.poor).toBeCloseTo(0.1, 6);
+    expect(three.good).toBeCloseTo(1 - 1 / 3 - 0.1, 6);
+    // a floor raised to 0.3 holds from the PUT on, not from the next hourly update
+    expect(
+      (await putExperiment("bandit-floor", { campaign: "bf", variants: added, bandit: { floor: 0.3 } })).status,
+    ).toBe(200);
+    const raised = await shares();
+    expect(raised.poor).toBeCloseTo(0.3, 6);
+    expect(raised.fresh).toBeCloseTo(1 / 3, 6);
+    expect(raised.good).toBeCloseTo(1 - 1 / 3 - 0.3, 6);
   });
 
   it("compares arms hour by hour: shares that moved while the rates fell do not make an arm look worse", async () => {

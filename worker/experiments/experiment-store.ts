@@ -22,6 +22,7 @@ import {
   globalHoldoutExperiment,
 } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
+import { floorShares } from "../../core/stats/thompson";
 import { IsolateCache } from "../lib/isolate-cache";
 import { errorMessage, logEvent } from "../lib/log";
 import { describeIssues } from "../lib/zod-issues";
@@ -190,7 +191,9 @@ export async function putBanditWeights(kv: KVNamespace, id: string, weights: Ban
  * The experiment with the bandit's weights over its variants'. A variant added since the bandit's last update gets
  * the mean of the others' bandit weights, so an equal share (1/k of the arms' traffic, the bandit's own prior
  * before any data) until the next hourly update weighs it: its weight as set would be read against the bandit's,
- * which sum to 100 (a weight of 1 beside two arms would get about 1%).
+ * which sum to 100 (a weight of 1 beside two arms would get about 1%). The floor holds in between too: an arm
+ * that share (or a floor raised since) would put under it is raised to it, the bandit's other arms giving it up
+ * in proportion (core/stats/thompson.ts, floorShares).
  */
 export function withBanditWeights(experiment: Experiment, bandit: BanditWeights | null): Experiment {
   if (!bandit) return experiment;
@@ -200,8 +203,23 @@ export function withBanditWeights(experiment: Experiment, bandit: BanditWeights 
   });
   if (known.length === 0) return experiment;
   const fresh = known.reduce((a, b) => a + b, 0) / known.length;
-  return {
-    ...experiment,
-    variants: experiment.variants.map((v) => ({ ...v, weight: bandit.weights[v.id] ?? fresh })),
-  };
+  let weights = experiment.variants.map((v) => bandit.weights[v.id] ?? fresh);
+  const floor = experiment.bandit?.floor ?? 0;
+  const sum = weights.reduce((a, b) => a + b, 0);
+  // (the job's own shares are at the floor or above it: read as written)
+  if (weights.some((w) => w / sum < floor - FLOOR_TOLERANCE)) {
+    // the added variants keep their 1/k; the bandit's arms share the rest, each at its floor at least
+    const k = weights.length;
+    const shares = floorShares(known, floor, known.length / k);
+    let next = 0;
+    weights = experiment.variants.map((v) =>
+      bandit.weights[v.id] === undefined ? SHARE_SCALE / k : (shares[next++] as number) * SHARE_SCALE,
+    );
+  }
+  return { ...experiment, variants: experiment.variants.map((v, i) => ({ ...v, weight: weights[i] as number })) };
 }
+
+/** Shares rewritten to hold the floor are weights on this scale (the bandit job's). */
+const SHARE_SCALE = 100;
+/** A share this little under the floor is the job's rounding, not an arm under it. */
+const FLOOR_TOLERANCE = 1e-9;
