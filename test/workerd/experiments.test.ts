@@ -488,6 +488,44 @@ describe("serving and exposure", () => {
     const counted = r.arms.find((x) => x.arm === arm);
     expect(counted).toMatchObject({ exposed: 0, clickers: 0, clickOnly: 1 });
   });
+
+  it("an email whose images were decided before the experiment started exposes nobody when it shows them again", async () => {
+    const user = (readers()[2] as Profile).userId;
+    const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign: CAMPAIGN, ttlSeconds: 3600 });
+    const image = () => new Request(`https://opentime.test/v1/img/${t}/row-0.png`);
+    // opened with no experiment running: the slot's decision is frozen, personalized, under no arm
+    const before = recordingQueue();
+    const first = await fetchWith(image(), before.queue);
+    expect(first.headers.get("X-Opentime-Reason")).toBe("personalized");
+    expect(first.headers.get("X-Opentime-Experiment")).toBeNull();
+    // then everyone goes to popular; the same email opened again shows what it showed (frozen), not popular items
+    const allPopular = body({
+      variants: [
+        { id: "personal", weight: 0.001, content: PERSONAL },
+        { id: "popular", weight: 1000, content: "popular" },
+      ],
+    });
+    expect((await putExperiment("e-before", allPopular)).status).toBe(200);
+    resetExperimentCache();
+    const rec = recordingQueue();
+    const again = await fetchWith(image(), rec.queue);
+    expect(again.headers.get("X-Opentime-Decision")).toBe("stored");
+    expect(again.headers.get("X-Opentime-Reason")).toBe("stored-frozen");
+    // so it is no exposure to the popular arm (nor its click a click on it): the reader's first open of an email
+    // decided under an arm will be
+    expect(again.headers.get("X-Opentime-Experiment")).toBeNull();
+    expect(rec.sent.filter((e) => e.type === "exposure")).toEqual([]);
+    const click = await fetchWith(new Request(`https://opentime.test/v1/c/${t}/row-0`), rec.queue);
+    expect(click.status).toBe(302);
+    const clicked = rec.sent.find((e) => e.type === "email_click");
+    expect(clicked?.exposures).toBeUndefined();
+    await consume(rec.sent);
+    await flushExperimentStore();
+    expect(await rows("exposures", user, "e-before")).toEqual([]);
+    // a new email of the campaign serves the arm and exposes the reader to it
+    expect((await open(user)).res.headers.get("X-Opentime-Experiment")).toBe("e-before:popular");
+    expect(await rows("exposures", user, "e-before")).toEqual([expect.objectContaining({ arm: "popular" })]);
+  });
 });
 
 describe("attribution and the report", () => {

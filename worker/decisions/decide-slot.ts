@@ -193,9 +193,10 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
       block: stored.block,
       // decisions stored before copy existed: the campaign's badge, as they were drawn
       copy: stored.copy ?? (campaign.badge ? { badge: campaign.badge } : {}),
-      // what was shown was decided under these arms: a click on it counts for them
-      exposures: stored.exposures ?? arm?.exposures ?? [],
-      experiment: stored.experiment ?? arm?.label,
+      // what was shown was decided under these arms: a click on it counts for them. None: it was decided before
+      // any experiment (or the global holdout) ran, so it shows no arm, and exposes nobody to the arm that runs now
+      exposures: stored.exposures ?? [],
+      experiment: stored.experiment,
     };
   }
 
