@@ -10,7 +10,7 @@ import { DRIFT_MIN_READERS } from "../../core/drift";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
 import { emptyArm, experimentResults } from "../../core/experiments/report";
 import TEMPLATE from "../../worker/dashboard/dashboard.html";
-import { dashboardView } from "../../worker/dashboard/dashboard-view";
+import { type DashboardInput, dashboardView } from "../../worker/dashboard/dashboard-view";
 import type { DriftRun } from "../../worker/drift/drift-store";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
 import type { DailyCounts } from "../../worker/experiments/report-queries";
@@ -48,6 +48,18 @@ const day = (d: string, arm: string, exposures: number, clicks = 0): DailyCounts
   revenue: 0,
 });
 
+/** The dashboard's view of `input`, with no bandit, model, versions or drift unless it says otherwise. */
+const viewOf = (input: Pick<DashboardInput, "experiments" | "current" | "report"> & Partial<DashboardInput>) =>
+  dashboardView({
+    bandit: [],
+    model: null,
+    versions: [],
+    drift: [],
+    psiThreshold: 0.25,
+    eceThreshold: 0.1,
+    ...input,
+  });
+
 /** A chart's series, by name: the values it draws (its `data-values`). */
 function series(svg: string): Record<string, (number | null)[]> {
   const out: Record<string, (number | null)[]> = {};
@@ -59,7 +71,7 @@ function series(svg: string): Record<string, (number | null)[]> {
 describe("the dashboard's charts by day", () => {
   it("draw a day with no exposure or click in any arm as 0, in its place between the others", () => {
     // a send on the 1st, nothing on the 2nd to the 4th, a second send on the 5th (UTC days)
-    const view = dashboardView({
+    const view = viewOf({
       experiments: ["days"],
       current: "days",
       report: report([
@@ -68,12 +80,6 @@ describe("the dashboard's charts by day", () => {
         day("2026-03-05", "a", 20, 4),
         day("2026-03-05", "b", 18),
       ]),
-      bandit: [],
-      model: null,
-      versions: [],
-      drift: [],
-      psiThreshold: 0.25,
-      eceThreshold: 0.1,
     });
     const r = view.report as { exposuresChart: string; clicksChart: string };
     expect(series(r.exposuresChart)).toEqual({ a: [10, 0, 0, 0, 20], b: [12, 0, 0, 0, 18] });
@@ -89,7 +95,7 @@ describe("the dashboard's charts", () => {
     // (its holdout among them, which the bandit's shares never name)
     const reported = report([day("2026-03-01", "a", 10), day("2026-03-01", "b", 12), day("2026-03-01", "c", 8)]);
     const arms = ["a", "c", "holdout", "b"].map((arm) => ({ ...emptyArm(arm, 30), vsControl: null }));
-    const view = dashboardView({
+    const view = viewOf({
       experiments: ["days"],
       current: "days",
       report: { ...reported, arms: arms as ExperimentReport["arms"] },
@@ -97,11 +103,6 @@ describe("the dashboard's charts", () => {
         { at: "2026-03-01T10:00:00.000Z", shares: { a: 0.3, b: 0.3, c: 0.4 } },
         { at: "2026-03-01T11:00:00.000Z", shares: { a: 0.5, c: 0.5 } },
       ],
-      model: null,
-      versions: [],
-      drift: [],
-      psiThreshold: 0.25,
-      eceThreshold: 0.1,
     });
     const r = view.report as { exposuresChart: string; banditChart: string };
     /** each series' colour, by name (its legend's swatch, which follows its group) */
@@ -130,17 +131,12 @@ describe("PSI by day", () => {
       calibration: null,
       alerts: [],
     });
-    const view = dashboardView({
+    const view = viewOf({
       experiments: [],
       current: null,
       report: null,
-      bandit: [],
-      model: null,
-      versions: [],
       // newest first, as the store answers; on the 2nd 12 readers had the feature, and their PSI was 1.9
       drift: [run("2026-03-03", 0.05, 300), run("2026-03-02", 1.9, 12), run("2026-03-01", 0.04, 310)],
-      psiThreshold: 0.25,
-      eceThreshold: 0.1,
     });
     const drift = view.drift as { psiChart: string };
     expect(series(drift.psiChart)).toEqual({ propensity: [0.02, 0.02, 0.02], itemsBought: [0.04, null, 0.05] });
@@ -156,16 +152,10 @@ describe("a subject-line test's report (per reader sent)", () => {
     const reported = { ...report([]), ...experimentResults(experiment, counts, { unit: "sent" }) };
     const opens = reported.arms[1]?.vsControl?.opens?.relative;
     expect(opens?.estimate).toBeCloseTo(0.5, 12);
-    const view = dashboardView({
+    const view = viewOf({
       experiments: ["days"],
       current: "days",
       report: reported,
-      bandit: [],
-      model: null,
-      versions: [],
-      drift: [],
-      psiThreshold: 0.25,
-      eceThreshold: 0.1,
     });
     const r = view.report as {
       sentUnit: boolean;
@@ -186,16 +176,10 @@ describe("a subject-line test's report (per reader sent)", () => {
     for (const row of table.match(/<tr data-arm=[\s\S]*?<\/tr>/g) ?? [])
       expect(row.match(/<td/g)).toHaveLength(headings.length);
     // per open, no such column (all 1)
-    const perOpen = dashboardView({
+    const perOpen = viewOf({
       experiments: ["days"],
       current: "days",
       report: report([]),
-      bandit: [],
-      model: null,
-      versions: [],
-      drift: [],
-      psiThreshold: 0.25,
-      eceThreshold: 0.1,
     }).report as typeof r;
     expect(perOpen.sentUnit).toBe(false);
     expect(perOpen.arms[0]?.cells.map((c) => c.metric)).not.toContain("a:openRate");
@@ -208,16 +192,10 @@ describe("the sample-ratio line", () => {
     const bandit = { ...report([]), srm: null };
     const html = Mustache.render(
       TEMPLATE,
-      dashboardView({
+      viewOf({
         experiments: ["days"],
         current: "days",
         report: bandit,
-        bandit: [],
-        model: null,
-        versions: [],
-        drift: [],
-        psiThreshold: 0.25,
-        eceThreshold: 0.1,
       }),
     );
     const line = /<p data-testid="srm"[\s\S]*?<\/p>/.exec(html)?.[0] ?? "";
@@ -226,16 +204,10 @@ describe("the sample-ratio line", () => {
     // a checked one still reads as before
     const checked = Mustache.render(
       TEMPLATE,
-      dashboardView({
+      viewOf({
         experiments: ["days"],
         current: "days",
         report: report([]),
-        bandit: [],
-        model: null,
-        versions: [],
-        drift: [],
-        psiThreshold: 0.25,
-        eceThreshold: 0.1,
       }),
     );
     expect(checked).toContain('<span class="ok">Sample ratio OK</span> <span class="muted">(p = 1.00;');
@@ -253,21 +225,16 @@ describe("PSI by day, days without a run", () => {
       calibration: null,
       alerts: [],
     });
-    const view = dashboardView({
+    const view = viewOf({
       experiments: [],
       current: null,
       report: null,
-      bandit: [],
-      model: null,
-      versions: [],
       // newest first, as the store answers: none on the 2nd and 3rd, two on the 4th (a second model's, later)
       drift: [
         run("2026-03-04", "09:00:00", 0.3),
         run("2026-03-04", "04:30:00", 0.1),
         run("2026-03-01", "04:30:00", 0.05),
       ],
-      psiThreshold: 0.25,
-      eceThreshold: 0.1,
     });
     const drift = view.drift as { psiChart: string; at: string };
     expect(drift.at).toBe("2026-03-04T09:00:00.000Z");
@@ -279,16 +246,10 @@ describe("the dashboard's items", () => {
   it("lists each arm's first ten, a small arm's beside a large one's", () => {
     const item = (arm: string, i: number) => ({ arm, item: `${arm}-${i}`, clicks: 50 - i, purchases: 0, revenue: 0 });
     const items = [...Array.from({ length: 30 }, (_, i) => item("a", i)), item("b", 0), item("b", 1)];
-    const view = dashboardView({
+    const view = viewOf({
       experiments: ["days"],
       current: "days",
       report: { ...report([]), items },
-      bandit: [],
-      model: null,
-      versions: [],
-      drift: [],
-      psiThreshold: 0.25,
-      eceThreshold: 0.1,
     });
     const listed = (view.report as { items: { item: string }[] }).items.map((i) => i.item);
     expect(listed).toEqual([...Array.from({ length: 10 }, (_, i) => `a-${i}`), "b-0", "b-1"]);
