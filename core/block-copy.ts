@@ -81,9 +81,20 @@ export type RenderedCopy = Partial<Record<CopyField, string>>;
 export interface CopyContext {
   /** the item the copy goes with (the slot's in an image, the first of the list in the AMP part); null: unknown */
   item: (Pick<CatalogItem, "title" | "category"> & { price: string }) | null;
-  /** a countdown's time left as text (`2d 03:04:05`; empty after the deadline); absent: not a countdown */
-  timeLeft?: string;
+  /**
+   * a countdown's time left as text (`2d 03:04:05`; empty after the deadline); null: a countdown read at a time
+   * not known (the text part, written at the send): `{{timeLeft}}` is empty and neither `{{#timeLeft}}` nor
+   * `{{^timeLeft}}` shows, since either would say which side of the deadline the reader is on; absent: not a
+   * countdown
+   */
+  timeLeft?: string | null;
 }
+
+/**
+ * A time left not known: a mustache lambda that renders its section as nothing (and, being there, no inverted
+ * section), and prints as nothing where named as a variable.
+ */
+const UNKNOWN_TIME_LEFT = Object.assign(() => "", { toString: () => "" });
 
 /** One line of plain text: whitespace runs collapsed, control characters dropped, cut at `max` with an ellipsis. */
 function oneLine(text: string, max: number): string {
@@ -108,7 +119,9 @@ export function renderCopy(copy: BlockCopy | undefined, context: CopyContext): R
   const view: Record<string, unknown> = Object.create(null);
   if (context.item)
     view.item = { title: context.item.title, price: context.item.price, category: context.item.category };
-  if (context.timeLeft !== undefined) view.timeLeft = context.timeLeft;
+  // (mustache calls a function it looks up: this one hands back the lambda)
+  if (context.timeLeft === null) view.timeLeft = () => UNKNOWN_TIME_LEFT;
+  else if (context.timeLeft !== undefined) view.timeLeft = context.timeLeft;
   const out: RenderedCopy = {};
   for (const field of COPY_FIELDS) {
     const template = copy[field];

@@ -94,11 +94,30 @@ describe("rendering", () => {
       cta: "01:02:03 left",
       badge: "Sale",
     });
-    // the text part: no item (decided at the click), no time left; a field that renders empty is left out
+    // no item (the text part: decided at the click), past the deadline; a field that renders empty is left out
     expect(renderCopy({ ...copy, subline: "{{item.title}}" }, { item: null, timeLeft: "" })).toEqual({
       headline: "Our picks",
       cta: "Ended",
       badge: "Sale",
+    });
+  });
+
+  it("a time left not known (the text part, read later) shows neither the running nor the ended words", () => {
+    const copy = {
+      headline: "Sale{{#timeLeft}}: {{timeLeft}} left{{/timeLeft}}{{^timeLeft}} ended{{/timeLeft}}",
+      subline: "{{^timeLeft}}Ended{{/timeLeft}}",
+      cta: "Go {{timeLeft}}{{{timeLeft}}}{{&timeLeft}}",
+    };
+    expect(renderCopy(copy, { item: null, timeLeft: null })).toEqual({ headline: "Sale", cta: "Go" });
+    // control: known, either side of the deadline
+    expect(renderCopy(copy, { item: null, timeLeft: "00:00:09" })).toEqual({
+      headline: "Sale: 00:00:09 left",
+      cta: "Go 00:00:0900:00:0900:00:09",
+    });
+    expect(renderCopy(copy, { item: null, timeLeft: "" })).toEqual({
+      headline: "Sale ended",
+      subline: "Ended",
+      cta: "Go",
     });
   });
 

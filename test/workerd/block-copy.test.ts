@@ -266,6 +266,47 @@ describe("block copy", () => {
     expect(((await bare.json()) as { subjects: SubjectAnswer[] }).subjects[0]?.copy).toBeNull();
   });
 
+  it("the text part of a countdown sent before its deadline says neither the time left nor that it ended", async () => {
+    const [a] = readers() as [Profile];
+    const countdown = (deadline: string) => ({
+      v: 2,
+      default: {
+        id: "clock",
+        type: "countdown",
+        deadline,
+        title: "Sale ends in",
+        url: "https://shop.example/sale",
+        ended: { title: "The sale is over" },
+        copy: {
+          headline: "Winter sale{{#timeLeft}}: only {{timeLeft}} left{{/timeLeft}}{{^timeLeft}} is over{{/timeLeft}}",
+          subline: "{{^timeLeft}}Missed it? More soon{{/timeLeft}}",
+          cta: "Shop now {{timeLeft}}",
+        },
+      },
+    });
+    const textPart = async () => {
+      const res = await send("/v1/admin/subjects", {
+        method: "POST",
+        headers: admin,
+        body: JSON.stringify({ campaign: "cd", users: [a.userId] }),
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { subjects: SubjectAnswer[] }).subjects[0]?.copy;
+    };
+    // read later, before or after the deadline: nothing that says which
+    await putCampaign("cd", countdown(new Date(Date.now() + 2 * 86400_000).toISOString()));
+    expect(await textPart()).toEqual({ block: "clock", headline: "Winter sale", subline: null, cta: "Shop now" });
+    // sent after it: it is over whenever it is read
+    await putCampaign("cd", countdown(new Date(Date.now() - 1000).toISOString()));
+    resetCampaignCache();
+    expect(await textPart()).toEqual({
+      block: "clock",
+      headline: "Winter sale is over",
+      subline: "Missed it? More soon",
+      cta: "Shop now",
+    });
+  });
+
   it("a batch of 150 readers with copy stays within a Worker's 1,000 KV reads, and every answer is a real one", async () => {
     const buyers = readers().filter((p) => p.purchases.length > 0);
     await putCampaign("batch", {

@@ -101,10 +101,15 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
           if (withCopy) {
             const s = await served(user, campaign, arm?.personalize);
             // the text part is read long after the send: its product (decided at the click) and a countdown's
-            // time left are unknown here, so `{{#item}}` sections drop out
-            const words = renderCopy(s.selection.block.copy, { item: null });
+            // time left are unknown here, so `{{#item}}` sections drop out, and a countdown's `{{#timeLeft}}` and
+            // `{{^timeLeft}}` both do unless its deadline has passed already (then it has ended, whenever read)
+            const block = s.selection.block;
+            const words = renderCopy(block.copy, {
+              item: null,
+              ...(block.type === "countdown" && { timeLeft: now >= Date.parse(block.deadline) ? "" : null }),
+            });
             copy = {
-              block: s.selection.block.id,
+              block: block.id,
               headline: words.headline ?? null,
               subline: words.subline ?? null,
               cta: words.cta ?? null,
