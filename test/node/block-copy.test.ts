@@ -8,9 +8,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { COPY_LIMITS, copyTemplateProblem, renderCopy } from "../../core/block-copy";
 import { factsNeeded } from "../../core/block-selection";
-import { parseCampaign } from "../../core/campaign";
+import { type Countdown, countdownItem, parseCampaign } from "../../core/campaign";
+import { countdownFrames } from "../../core/countdown";
 import { COPY_CAMPAIGN, RULES_CAMPAIGN } from "../../scripts/bench/rules-campaign";
 import { DEMO_CAMPAIGNS } from "../../scripts/demo/campaigns";
+import { blockCopy } from "../../worker/campaigns/block-copy";
 import { cardSvg } from "../../worker/images/card-svg";
 import { ampStaticView } from "../../worker/preview/amp-static";
 
@@ -119,6 +121,32 @@ describe("rendering", () => {
       subline: "Ended",
       cta: "Go",
     });
+  });
+
+  it("a countdown's copy says it ended from the deadline on, as its card, link and animation do, not a second before", () => {
+    const deadline = "2026-12-24T18:00:00Z";
+    const at = Date.parse(deadline);
+    const block: Countdown = {
+      id: "xmas",
+      type: "countdown",
+      deadline,
+      title: "Ends in",
+      url: "https://shop.example/sale",
+      ended: { title: "Over", url: "https://shop.example/new" },
+      copy: { headline: "{{#timeLeft}}Only {{timeLeft}} left{{/timeLeft}}{{^timeLeft}}Ended{{/timeLeft}}" },
+    };
+    const campaign = parseCampaign({ v: 2, default: block }, true);
+    if (!campaign.success) throw campaign.error;
+    const headline = (now: number) => blockCopy(campaign.data, block, countdownItem(block, now), now).headline;
+    // the last second: the card still counts down (00:00:00) and its click still goes to the sale
+    expect(countdownItem(block, at - 400)).toMatchObject({ title: "Ends in 00:00:00", url: block.url });
+    expect(countdownFrames(at, at - 400)).toHaveLength(1);
+    expect(headline(at - 400)).toBe("Only 00:00:00 left");
+    expect(headline(at - 1000)).toBe("Only 00:00:01 left");
+    // at the deadline, everything has ended
+    expect(countdownItem(block, at)).toMatchObject({ title: "Over", url: "https://shop.example/new" });
+    expect(countdownFrames(at, at)).toEqual([]);
+    expect(headline(at)).toBe("Ended");
   });
 
   it("is plain text (each medium escapes for itself), one line, cut at the field's limit", () => {

@@ -10,15 +10,18 @@ import { secondsLeft, split, timeLeftText } from "../../core/countdown";
 import { shownPrice } from "../recs/amp-items";
 
 export function blockCopy(campaign: Campaign, block: Block, item: CatalogItem | null, nowMs: number): RenderedCopy {
-  const left = block.type === "countdown" ? secondsLeft(Date.parse(block.deadline), nowMs) : 0;
+  const deadline = block.type === "countdown" ? Date.parse(block.deadline) : 0;
   const copy = renderCopy(block.copy, {
     item: item && {
       title: item.title,
       category: item.category,
       price: shownPrice(item),
     },
-    // empty once the deadline has passed, so `{{^timeLeft}}` can say it ended
-    ...(block.type === "countdown" && { timeLeft: left > 0 ? timeLeftText(split(left)) : "" }),
+    // empty from the deadline on, so `{{^timeLeft}}` can say it ended (its last second counts down to 00:00:00, as
+    // its card and animation do)
+    ...(block.type === "countdown" && {
+      timeLeft: nowMs < deadline ? timeLeftText(split(secondsLeft(deadline, nowMs))) : "",
+    }),
   });
   if (!copy.badge && campaign.badge) copy.badge = campaign.badge;
   return copy;
