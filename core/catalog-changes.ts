@@ -86,7 +86,9 @@ export function itemTransitions(
   if (watched.minDropPercent !== null && availableAfter) {
     const old = effectivePrice(before, base);
     const now = effectivePrice(after, base);
-    if (old && now && old.currency === now.currency && dropPercent(old.price, now.price) >= watched.minDropPercent) {
+    // (a catalog file may spell its code in lower case; the live catalog's are upper case)
+    const same = old?.currency?.toUpperCase() === now?.currency?.toUpperCase();
+    if (old && now && same && dropPercent(old.price, now.price) >= watched.minDropPercent) {
       out.push({ item, kind: "price-drop", oldPrice: old.price, newPrice: now.price, currency: now.currency });
     }
   }

@@ -69,6 +69,12 @@ describe("price drops", () => {
     expect(itemTransitions("p1", { price: 20 }, { price: 19.01 }, base, at(5))).toEqual([]);
     expect(itemTransitions("p1", { price: 20 }, { price: 21 }, base, ALL)).toEqual([]);
     expect(itemTransitions("p1", { price: 20 }, { price: 10, currency: "EUR" }, base, ALL)).toEqual([]);
+    // a catalog file may spell its code in lower case (the live catalog's are upper case): one currency still
+    const lower = { price: 40, currency: "gbp" };
+    expect(itemTransitions("p1", undefined, { price: 30, currency: "GBP" }, lower, ALL)).toMatchObject([
+      { kind: "price-drop", oldPrice: 40, newPrice: 30, currency: "GBP" },
+    ]);
+    expect(itemTransitions("p1", undefined, { price: 30, currency: "EUR" }, lower, ALL)).toEqual([]);
     expect(itemTransitions("p1", { price: 20 }, { price: 10, stock: 0 }, base, ALL)).toEqual([]);
     expect(itemTransitions("p1", { price: 20 }, { price: 10 }, base, { ...ALL, minDropPercent: null })).toEqual([]);
     // back in stock and cheaper at once: both
