@@ -91,6 +91,19 @@ export function isCurrencyCode(v: unknown): v is string {
 /** A number from outside: finite and within +-MAX_INPUT_NUMBER. */
 export const InputNumberSchema = z.number().min(-MAX_INPUT_NUMBER).max(MAX_INPUT_NUMBER);
 
+/** An ISO-8601 date, or date and time with an optional zone (`Z`, `+01:00`, `+0100`). */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * Unix milliseconds of an ISO-8601 string, NaN for anything else: `Date.parse` alone takes far more (`"1"` is a
+ * day of 2001, `"Dec 3 2026"` a local date). A time without a zone is UTC, wherever this runs.
+ */
+function isoMillis(ts: string): number {
+  const m = ISO_8601.exec(ts);
+  if (!m) return Number.NaN;
+  return Date.parse(ts.includes("T") && m[1] === undefined ? `${ts}Z` : ts);
+}
+
 export const IncomingEventSchema = z
   .object({
     /** unique per event: duplicates and replays are counted once */
@@ -101,8 +114,8 @@ export const IncomingEventSchema = z
     /** unix seconds, unix milliseconds, or an ISO-8601 date (a string that is no date is refused: not out of range) */
     ts: z
       .union([z.number().min(0).max(1e14), z.string().max(64)])
-      .refine((ts) => typeof ts === "number" || !Number.isNaN(Date.parse(ts)), {
-        message: "must be unix seconds or milliseconds (a number), or an ISO-8601 date",
+      .refine((ts) => typeof ts === "number" || !Number.isNaN(isoMillis(ts)), {
+        message: "must be unix seconds or milliseconds (a number), or an ISO-8601 date (2026-11-22T10:00:00Z)",
       }),
     campaign: IdSchema.optional(),
     properties: z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()])).optional(),
@@ -162,7 +175,7 @@ export interface QueuedEvent {
 
 export function eventTime(ts: number | string): number {
   if (typeof ts === "number") return ts > 1e12 ? Math.floor(ts / 1000) : Math.floor(ts);
-  return Math.floor(Date.parse(ts) / 1000);
+  return Math.floor(isoMillis(ts) / 1000);
 }
 
 export function toQueued(e: IncomingEvent): QueuedEvent {

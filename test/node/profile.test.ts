@@ -60,6 +60,27 @@ describe("events", () => {
     const iso = IncomingEventSchema.parse({ id: "2", type: "email_open", user: "u", ts: "2026-11-22T10:00:00Z" });
     expect(toQueued(iso).ts).toBe(Date.UTC(2026, 10, 22, 10) / 1000);
   });
+
+  it("takes an ISO-8601 string, a time without a zone as UTC, and refuses any other date text", () => {
+    const at = (ts: string) => IncomingEventSchema.safeParse({ id: "1", type: "email_open", user: "u", ts });
+    const hour = Date.UTC(2026, 10, 22, 10) / 1000;
+    for (const [ts, want] of [
+      ["2026-11-22T10:00:00Z", hour],
+      ["2026-11-22T10:00:00", hour],
+      ["2026-11-22T10:00", hour],
+      ["2026-11-22T11:00:00.250+01:00", hour],
+      ["2026-11-22T11:00:00+0100", hour],
+      ["2026-11-22", Date.UTC(2026, 10, 22) / 1000],
+    ] as const) {
+      const r = at(ts);
+      expect(r.success && toQueued(r.data).ts).toBe(want);
+    }
+    for (const ts of ["1", "1700000000", "Dec 3 2026", "Thu, 03 Dec 2026 10:00:00 GMT", "2026-13-40", "2026-11-22T"]) {
+      const r = at(ts);
+      expect(r.success).toBe(false);
+      expect(r.error?.issues[0]?.path).toEqual(["ts"]);
+    }
+  });
 });
 
 describe("a purchase's currency", () => {
