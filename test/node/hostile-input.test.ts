@@ -154,6 +154,16 @@ describe("validation errors", () => {
     expect(message).toContain("a.kkkk");
     expect(message).toMatch(/…\.x: /);
   });
+
+  it("cut a key of emoji between characters, never between the halves of one", () => {
+    const key = `${"k".repeat(39)}${"😀".repeat(10)}`;
+    const parsed = z.strictObject({ a: z.record(z.string(), z.number()) }).safeParse({ a: { [key]: "no" } });
+    expect(parsed.success).toBe(false);
+    if (parsed.success) return;
+    const message = describeIssues(parsed.error);
+    expect(message).toContain(`a.${"k".repeat(39)}…: `);
+    expect(message.isWellFormed()).toBe(true);
+  });
 });
 
 describe("token claims", () => {

@@ -12,7 +12,12 @@ const MAX_SEGMENT = 40;
 /** The longest message shown per issue (zod names unrecognized keys in it). */
 const MAX_MESSAGE = 200;
 
-const cut = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s);
+/** `s` cut to `max` UTF-16 units, never between the halves of a surrogate pair (an emoji in a key). */
+function cut(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const head = /[\uD800-\uDBFF]$/.test(s.slice(0, max)) ? s.slice(0, max - 1) : s.slice(0, max);
+  return `${head}…`;
+}
 
 export function describeIssues(error: z.ZodError, prefix = ""): string {
   const shown = error.issues.slice(0, MAX_ISSUES).map((i) => {
