@@ -356,15 +356,31 @@ describe("applying events", () => {
     });
     const clock = {};
     let p = emptyProfile("u", "x");
-    for (const [id, ts, tracking] of [["off", 100, false], ["off-again", 150, false], ["on", 200, true]] as const) {
+    for (const [id, ts, tracking] of [
+      ["off", 100, false],
+      ["off-again", 150, false],
+      ["on", 200, true],
+    ] as const) {
       p = applyEvents(p, [consent(id, ts, tracking)], "now", [], clock).profile;
     }
     expect(p.consent.tracking).toBe(true);
-    const late = applyEvents(p, [e("first-half", "view", 120, "a"), e("second-half", "view", 170, "b")], "now", [], clock);
+    const late = applyEvents(
+      p,
+      [e("first-half", "view", 120, "a"), e("second-half", "view", 170, "b")],
+      "now",
+      [],
+      clock,
+    );
     expect(late).toMatchObject({ applied: 0, refused: 2 });
     // tracking on again, then off: a new span starts at the new opt-out
     const on = applyEvents(late.profile, [consent("off-3", 300, false), consent("on-3", 400, true)], "now", [], clock);
-    const after = applyEvents(on.profile, [e("between", "view", 250, "c"), e("in-3", "view", 350, "d")], "now", [], clock);
+    const after = applyEvents(
+      on.profile,
+      [e("between", "view", 250, "c"), e("in-3", "view", 350, "d")],
+      "now",
+      [],
+      clock,
+    );
     expect(after.appliedIds).toEqual(["between"]);
   });
 
