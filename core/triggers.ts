@@ -117,7 +117,8 @@ export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
  * `tracking-off`, `paused`: the reader's consent; `personalization-off`: a viewed-* delivery (what a reader viewed
  * is personal); `trigger-off`: removed, switched off, or now of another type; `reader-gone`: no profile held;
  * `frequency`: another triggered send reached the reader within their frequency preference; `stale`: its first
- * call could not be made within LATE_AFTER_SECONDS of its due time.
+ * call could not be made within LATE_AFTER_SECONDS of its due time; `holdout`: the global holdout holds the
+ * reader (core/experiments/assignment.ts inGlobalHoldout), who gets nothing opentime would send them.
  */
 export const CANCEL_REASONS = [
   "purchased",
@@ -129,6 +130,7 @@ export const CANCEL_REASONS = [
   "reader-gone",
   "frequency",
   "stale",
+  "holdout",
 ] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
 

@@ -7,6 +7,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
+import { bucket } from "../../core/experiments/assignment";
+import { GLOBAL_ATTRIBUTION_DAYS, GLOBAL_HOLDOUT_ARMS, GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
+import { ANY_CAMPAIGN, exposureEventId } from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
 import { verifyToken } from "../../core/token";
 import {
@@ -18,6 +21,7 @@ import {
   type ViewedTrigger,
 } from "../../core/triggers";
 import { verifyWebhook } from "../../core/webhook-signature";
+import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { type DueDelivery, dueDeliveries, recordAttempt, scheduleViewed } from "../../worker/state/trigger-table";
@@ -668,5 +672,97 @@ describe("the reader's frequency preference", () => {
     await alarmUntil(user, 3);
     expect(calls).toHaveLength(3);
     expect((JSON.parse((calls[2] as Call).body) as TriggerDelivery).trigger).toBe("cart-60");
+  });
+});
+
+describe("the global holdout", () => {
+  const SEED = "gh-triggers";
+  const SHARE = 0.2;
+  const heldByHash = (user: string) => bucket(SEED, "global", user) < SHARE;
+  /** Readers `trig-gh-<n>` the hash holds (`held`) or not, `skip` of each passed over. */
+  const reader = (held: boolean, skip = 0) =>
+    Array.from({ length: 200 }, (_, i) => `trig-gh-${i}`).filter((u) => heldByHash(u) === held)[skip] as string;
+  const holdoutPut = async (body: object) => {
+    expect((await send("/v1/admin/holdout", "PUT", body)).status).toBe(200);
+    resetExperimentCache();
+  };
+  /** The reader's first open recorded this arm of the global holdout (what an open's exposure event does). */
+  const exposedTo = (user: string, arm: string): QueuedEvent => ({
+    id: exposureEventId(GLOBAL_HOLDOUT_ID),
+    type: "exposure",
+    user,
+    ts: nowS() - 3600,
+    exposure: { experiment: GLOBAL_HOLDOUT_ID, arm, campaign: ANY_CAMPAIGN, days: GLOBAL_ATTRIBUTION_DAYS },
+  });
+  const stored = (user: string) =>
+    runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+      state.storage.sql.exec("SELECT state, reason, items, attempts FROM triggers WHERE user = ?", user).toArray(),
+    );
+  const userOf = (c: Call) => (JSON.parse(c.body) as TriggerDelivery).user;
+
+  beforeEach(async () => {
+    resetExperimentCache();
+    await holdoutPut({ share: SHARE, seed: SEED });
+  });
+
+  afterEach(async () => {
+    await holdoutPut({ share: 0 });
+  });
+
+  it("a reader it holds gets no triggered email: cancelled saying `holdout`, items emptied, shown by the right of access; the others' go", async () => {
+    const [held, rest] = [reader(true), reader(false)];
+    await consume([event(held, "cart_add", 10, "p000417"), event(rest, "cart_add", 10, "p000418")]);
+    await timePasses(held);
+    await timePasses(rest);
+    await alarmUntil(held, 1);
+    await alarmUntil(rest, 1);
+    expect(calls.map(userOf)).toEqual([rest]);
+    expect(await stored(held)).toMatchObject([{ state: "cancelled", reason: "holdout", items: "[]" }]);
+    expect(await stored(rest)).toMatchObject([{ state: "delivered" }]);
+    const access = (await (await send(`/v1/users/${held}`, "GET")).json()) as { triggers: unknown[] };
+    expect(access.triggers).toMatchObject([{ trigger: "cart-30", state: "cancelled", reason: "holdout", items: "[]" }]);
+  });
+
+  it("decides as opens do: the arm a reader's first open recorded wins over the hash; turned off, it holds nobody", async () => {
+    // the hash holds the first and not the second, but their opens recorded the other arm (share or seed moved since)
+    const [wasServed, wasHeld] = [reader(true, 1), reader(false, 1)];
+    await consume([exposedTo(wasServed, GLOBAL_HOLDOUT_ARMS.rest), exposedTo(wasHeld, GLOBAL_HOLDOUT_ARMS.held)]);
+    await consume([event(wasServed, "cart_add", 31, "p1"), event(wasHeld, "cart_add", 31, "p2")]);
+    await alarmUntil(wasServed, 1);
+    await alarmUntil(wasHeld, 1);
+    expect(calls.map(userOf)).toEqual([wasServed]);
+    expect(await stored(wasHeld)).toMatchObject([{ state: "cancelled", reason: "holdout" }]);
+    // off ({"share":0}, which remembers what it was): a reader the hash would hold gets theirs
+    await holdoutPut({ share: 0 });
+    const later = reader(true, 2);
+    await consume([event(later, "cart_add", 31, "p3")]);
+    await alarmUntil(later, 2);
+    expect(calls.map(userOf)).toEqual([wasServed, later]);
+  });
+
+  it("unknown (KV unreadable, none known): the delivery waits, no attempt counted, and goes once the holdout reads", async () => {
+    const user = reader(false, 3);
+    await consume([event(user, "cart_add", 10, "p1")]);
+    await timePasses(user);
+    resetExperimentCache();
+    let down = true;
+    await runInDurableObject(readerStub(env, user), (shard: ReaderShard) => {
+      const bindings = (shard as unknown as { env: { OPENTIME_KV: KVNamespace } }).env;
+      const kv = bindings.OPENTIME_KV;
+      const real = (kv.get as unknown as (...a: unknown[]) => Promise<unknown>).bind(kv);
+      // only the holdout's key fails: the triggers' configuration still reads
+      vi.spyOn(kv, "get").mockImplementation(((key: string, ...rest: unknown[]) =>
+        down && key === kvKeys.globalHoldout
+          ? Promise.reject(new Error("KV GET failed: 503"))
+          : real(key, ...rest)) as KVNamespace["get"]);
+    });
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(0);
+    expect(await stored(user)).toMatchObject([{ state: "pending", reason: null, attempts: 0 }]);
+    down = false;
+    resetExperimentCache();
+    await timePasses(user);
+    await alarmUntil(user, 1);
+    expect(calls.map(userOf)).toEqual([user]);
   });
 });

@@ -6,9 +6,10 @@
  * (worker/decisions/campaign-store.ts), so a change reaches every open within about a minute. A bandit's
  * weights are the bandit job's own key (`experiment-weights:<id>`, worker/experiments/bandit-job.ts), read with
  * the experiment and laid over its variants: the two writers never write the same key. The global holdout
- * is one key (the admin API's, replaced whole), cached the same way. Invalid entries mean "no experiment": an
- * email never fails over one. A read that fails keeps what the isolate had (worker/lib/isolate-cache.ts), tried again
- * 5 s later: an outage neither moves readers out of their arm nor the holdout's into personalization.
+ * is one key (the admin API's, replaced whole), cached the same way, for opens and for the reader shards' trigger
+ * deliveries (knownGlobalHoldout). Invalid entries mean "no experiment": an email never fails over one. A read
+ * that fails keeps what the isolate had (worker/lib/isolate-cache.ts), tried again 5 s later: an outage neither
+ * moves readers out of their arm nor the holdout's into personalization.
  */
 
 import { z } from "zod";
@@ -30,8 +31,8 @@ import { describeIssues } from "../lib/zod-issues";
 const TTL_MS = 60_000;
 const MAX_CACHED = 500;
 const cache = new IsolateCache<Experiment | null>(TTL_MS, MAX_CACHED);
-/** one entry, HOLDOUT */
-const holdoutCache = new IsolateCache<GlobalHoldout | null>(TTL_MS, 1);
+/** one entry, HOLDOUT; undefined: a failed read with nothing known (opens take it as none, triggers wait) */
+const holdoutCache = new IsolateCache<GlobalHoldout | null | undefined>(TTL_MS, 1);
 const HOLDOUT = "";
 
 export function resetExperimentCache(): void {
@@ -91,13 +92,22 @@ export async function runningExperiment(
 
 /** The global holdout (an open's read, cached a minute), or null when none is set. */
 export async function globalHoldout(kv: KVNamespace, now = Date.now()): Promise<GlobalHoldout | null> {
+  return (await knownGlobalHoldout(kv, now)) ?? null;
+}
+
+/**
+ * The global holdout as globalHoldout reads it (the same cache), but undefined when it is unknown: KV could not be
+ * read and this isolate knew none. The reader shards' trigger deliveries wait then (worker/state/reader-shard.ts).
+ * An entry that does not parse is none, as it is for opens.
+ */
+export function knownGlobalHoldout(kv: KVNamespace, now = Date.now()): Promise<GlobalHoldout | null | undefined> {
   return holdoutCache.get(HOLDOUT, now, async () => {
     try {
       return { ok: true, value: await readGlobalHoldout(kv, true) };
     } catch (e) {
       // the holdout's readers stay held out through an outage, as this isolate last knew them
       logEvent("error", "experiment.read_failed", { key: kvKeys.globalHoldout, detail: errorMessage(e) });
-      return { ok: false, fallback: null };
+      return { ok: false, fallback: undefined };
     }
   });
 }

@@ -30,6 +30,8 @@ import { applyEventsSafely, type ConsentClock } from "../../core/apply-events";
 import { type CatalogChange, viewedTriggers } from "../../core/catalog-changes";
 import { erasureHash } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
+import { inGlobalHoldout } from "../../core/experiments/assignment";
+import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { lateAttributedRows } from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
@@ -37,6 +39,7 @@ import { type CancelReason, consentStops, type ViewedItem } from "../../core/tri
 import { type Bindings, getConfig } from "../env";
 import { deleteDecisions, deleteOwnKeys, deleteSnapshot, KvBudget, writeTombstone } from "../events/erasure";
 import { writeRows } from "../experiments/experiment-db";
+import { knownGlobalHoldout } from "../experiments/experiment-store";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
@@ -660,14 +663,18 @@ export class ReaderShard extends DurableObject<Bindings> {
    * Sends due trigger deliveries, WEBHOOK_CONCURRENCY at a time. Cancelled instead: a trigger no longer
    * configured (switched off, or now of another type), a reader gone, unsubscribed, paused, with tracking off,
    * or who bought since the cart add (viewed-*: bought every item since viewing it; the items bought are left
-   * out); and, before its first call, one due more than a day ago (it could not be tried meanwhile) or whose call
-   * would come sooner after the reader's last triggered send than their frequency preference allows. Put off (not
-   * an attempt): the configuration unreadable, a secret missing. A send the webhook refused (a 4xx but those of
-   * core/triggers.ts RETRIED_4XX) is given up at once (`refused`); another failed send is retried later, with the same delivery id
-   * (core/triggers.ts retryDelayMs: a jittered back-off, no sooner than a 429's or 503's Retry-After).
+   * out), or whom the global holdout holds; and, before its first call, one due more than a day ago (it could not
+   * be tried meanwhile) or whose call would come sooner after the reader's last triggered send than their frequency
+   * preference allows. Put off (not an attempt): the configuration or the global holdout unreadable, a secret
+   * missing. A send the webhook refused (a 4xx but those of core/triggers.ts RETRIED_4XX) is given up at once
+   * (`refused`); another failed send is retried later, with the same delivery id (core/triggers.ts retryDelayMs: a
+   * jittered back-off, no sooner than a 429's or 503's Retry-After).
    */
   private async deliverDue(due: DueDelivery[]): Promise<void> {
-    const config = await getTriggers(this.env.OPENTIME_KV);
+    const [config, holdout] = await Promise.all([
+      getTriggers(this.env.OPENTIME_KV),
+      knownGlobalHoldout(this.env.OPENTIME_KV),
+    ]);
     const webhookSecret = this.env.TRIGGER_WEBHOOK_SECRET;
     const { tokenSecrets, erasureTombstoneDays } = getConfig(this.env);
     const tokenSecret = tokenSecrets[0];
@@ -694,6 +701,21 @@ export class ReaderShard extends DurableObject<Bindings> {
           : consentStops(profile.consent, d.changes !== null, Math.floor(nowMs / 1000));
       if (stop || !trigger || !profile) {
         this.cancel(d, stop ?? "reader-gone", nowMs);
+        return;
+      }
+      // The global holdout measures everything opentime does for a reader, so its readers get no triggered email
+      // either: on every attempt, as consent is checked, and decided as the open decides it (the arm their profile
+      // recorded, else the hash of the seed and share in force; off: nobody). Unknown (KV unreadable, none known in
+      // this isolate) fails closed but cancels nothing: the delivery waits, as for an unreadable configuration. A
+      // held reader's email once sent cannot be taken back and would blur the control for the holdout's whole run,
+      // while a wait costs a minute (a first call a day late is dropped, `stale`). A record that does not parse is
+      // none, as opens take it, so the two paths never disagree on who is held.
+      if (holdout === undefined) {
+        recordAttempt(this.sql, d, later(), nowMs);
+        return;
+      }
+      if (inGlobalHoldout(holdout, d.user, profile.experiments[GLOBAL_HOLDOUT_ID]?.arm ?? null)) {
+        this.cancel(d, "holdout", nowMs);
         return;
       }
       if (!secrets) {
