@@ -1,6 +1,7 @@
 /**
  * Real-time events as the API accepts them (POST /v1/events, the pixel, the batch importer), validated
- * with zod. User ids are pseudonymous: anything shaped like an email address is refused.
+ * with zod. User ids are pseudonymous: anything shaped like an email address is refused, and so is an event id or
+ * campaign shaped like one (both are stored as they are: seen ids, dedup tables, dead letters).
  */
 import { z } from "zod";
 import type { ExposureFacts } from "./experiments/exposure";
@@ -83,6 +84,20 @@ export const UserIdSchema = IdSchema.refine((id) => !looksLikeEmail(id), {
   message: "must not be '.' or '..': a URL cannot name them (/v1/users/<id>)",
 });
 
+/**
+ * An id other than the user's that is stored as it is (an event's `id`: the profile's seen ids, the dedup tables,
+ * dead letters, experiment rows; its `campaign`: dead letters): never shaped like an email address either, as an app
+ * keying its events by the customer's address (`jane@example.com:1700000000`) would make it. Campaign ids hold no
+ * `@` (core/campaign.ts), and event ids need none.
+ */
+export const StoredIdSchema = IdSchema.refine((id) => !looksLikeEmail(id), {
+  message:
+    "must not be shaped like an email address: ids are stored as they are, and hold no personal data (see README)",
+});
+
+/** The fields of an event that StoredIdSchema checks: what a refusal for an email address names. */
+export const STORED_ID_FIELDS = ["id", "campaign"] as const;
+
 /** An ISO 4217 code as events may give it (`gbp` is read as `GBP`). */
 export function isCurrencyCode(v: unknown): v is string {
   return typeof v === "string" && /^[A-Za-z]{3}$/.test(v);
@@ -107,7 +122,7 @@ function isoMillis(ts: string): number {
 export const IncomingEventSchema = z
   .object({
     /** unique per event: duplicates and replays are counted once */
-    id: IdSchema,
+    id: StoredIdSchema,
     type: z.enum(EVENT_TYPES),
     user: UserIdSchema,
     item: IdSchema.optional(),
@@ -117,7 +132,7 @@ export const IncomingEventSchema = z
       .refine((ts) => typeof ts === "number" || !Number.isNaN(isoMillis(ts)), {
         message: "must be unix seconds or milliseconds (a number), or an ISO-8601 date (2026-11-22T10:00:00Z)",
       }),
-    campaign: IdSchema.optional(),
+    campaign: StoredIdSchema.optional(),
     properties: z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()])).optional(),
   })
   .refine((e) => !ITEM_EVENTS.has(e.type) || e.item !== undefined, {

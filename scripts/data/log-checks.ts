@@ -45,16 +45,24 @@ export function checkNumbers(path: string, log: PurchaseLog): void {
 }
 
 /**
- * Refuses a log keyed by email addresses: the ids would go into profiles.jsonl and, by `npm run seed`, into KV keys
- * (`profile:<user>`), which the Worker keeps pseudonymous (README, Privacy). The message names the column, not an
- * address.
+ * Refuses a log keyed by email addresses: user ids would go into profiles.jsonl and, by `npm run seed`, into KV keys
+ * (`profile:<user>`), and event ids into profiles' seen ids and the Worker's dedup tables, which the Worker keeps
+ * free of them (README, Privacy; it refuses both). The message names the column, not an address.
  */
-export function refuseEmailIds(path: string, column: string, userIds: readonly string[]): void {
-  const n = userIds.filter(looksLikeEmail).length;
+export function refuseEmailIds(
+  path: string,
+  column: string,
+  ids: readonly string[],
+  what: "user id" | "event id" = "user id",
+): void {
+  const n = ids.filter(looksLikeEmail).length;
   if (n === 0) return;
+  const fix =
+    what === "user id"
+      ? "user ids must be pseudonymous: key readers by a customer number, or by HMAC-SHA256(secret salt, lower-cased email)"
+      : "event ids are stored as they are and must hold no email address: key events by an order or message number";
   throw new Error(
-    `${n} user id(s) in column "${column}" of ${path} look like email addresses; user ids must be pseudonymous: ` +
-      "key readers by a customer number, or by HMAC-SHA256(secret salt, lower-cased email) (README, Privacy)",
+    `${n} ${what}(s) in column "${column}" of ${path} look like email addresses; ${fix} (README, Privacy)`,
   );
 }
 

@@ -173,6 +173,12 @@ async function loadEvents(
           " (each needs event_id, user_id, type and ts)",
       );
     refuseEmailIds(path, "user_id", [...new Set(kept.map((e) => e.user))]);
+    refuseEmailIds(
+      path,
+      "event_id",
+      kept.map((e) => e.id),
+      "event id",
+    );
     return { layout: "opentime-events", read, dropped, events: kept };
   }
   const log = await readPurchaseLog(path);
@@ -197,6 +203,13 @@ async function loadEvents(
       properties: { price: log.price[i] as number, quantity: log.quantity[i] as number },
     });
   }
+  // (an invoice number shaped like an email address would make one of these ids)
+  refuseEmailIds(
+    path,
+    log.layout === "online-retail-ii" ? "Invoice" : "InvoiceNo",
+    events.map((e) => e.id),
+    "event id",
+  );
   return { layout: log.layout, read: log.read, dropped: log.dropped, events };
 }
 

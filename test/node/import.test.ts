@@ -214,6 +214,21 @@ describe("import of a file it cannot use", () => {
         ["event_id,user_id,type,item_id,ts", "e1,a@b.example,view,i1,1700000000"],
         /column "user_id" .* email/,
       ],
+      [
+        // an app keying its events by the customer's address: refused as the events API refuses them
+        "event-ids-emails.csv",
+        [
+          "event_id,user_id,type,item_id,ts",
+          "a@b.example:1700000000,u1,view,i1,1700000000",
+          "e2,u1,view,i2,1700000001",
+        ],
+        /1 event id\(s\) in column "event_id" .* look like email addresses/,
+      ],
+      [
+        "invoice-emails.csv",
+        [UCI, ...lines(10, (i) => `${i}`).map((l, i) => (i === 0 ? l.replace(/^540000/, "a@b.example") : l))],
+        /1 event id\(s\) in column "InvoiceNo" .* look like email addresses/,
+      ],
     ];
     for (const [name, content, refusal] of cases) {
       posted = [];

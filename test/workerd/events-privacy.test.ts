@@ -114,6 +114,30 @@ describe("POST /v1/events", () => {
     expect(body.rejected[4]?.message).toMatch(/^ts: .*ISO-8601/);
   });
 
+  it("refuses an event id or campaign shaped like an email address (ID_NOT_PSEUDONYMOUS, naming the field)", async () => {
+    const res = await post("/v1/events", {
+      events: [
+        { id: "jane@example.com:1700000000", type: "view", user: "u-1", item: "p1", ts: now() },
+        { id: "e-camp", type: "email_open", user: "u-1", campaign: "jane@example.com", ts: now() },
+        // no email address: a UUID, an `@` without a domain, an item id with one (item ids are the shop's)
+        { id: "0f8fad5b-d9cb-469f-a165-70867728950e", type: "view", user: "u-1", item: "p1", ts: now() },
+        { id: "order-17@2x", type: "view", user: "u-1", item: "mug@shop.example", ts: now() },
+      ],
+    });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as {
+      accepted: number;
+      rejected: { index: number; code: string; message: string }[];
+    };
+    expect(body.accepted).toBe(2);
+    expect(body.rejected.map((r) => [r.index, r.code])).toEqual([
+      [0, "ID_NOT_PSEUDONYMOUS"],
+      [1, "ID_NOT_PSEUDONYMOUS"],
+    ]);
+    expect(body.rejected[0]?.message).toMatch(/^id: must not be shaped like an email address/);
+    expect(body.rejected[1]?.message).toMatch(/^campaign: must not be shaped like an email address/);
+  });
+
   it("answers limits and bad bodies with clear codes", async () => {
     const many = Array.from({ length: 501 }, (_, i) => ({
       id: `x${i}`,
@@ -433,6 +457,24 @@ describe("pixel", () => {
     expect(new Uint8Array(await bad.arrayBuffer()).slice(0, 6)).toEqual(new TextEncoder().encode("GIF89a"));
     const good = await get(`/v1/e/${await token("px-1")}?type=view&item=p1&eid=px-e1`);
     expect(good.headers.get("X-Opentime-Recorded")).toBe("yes");
+  });
+
+  it("records nothing for an eid shaped like an email address, as the events API refuses such ids", async () => {
+    const { queue, sent } = recordingQueue();
+    const pixel = async (eid: string) =>
+      worker.fetch(
+        new Request(
+          `https://opentime.test/v1/e/${await token("px-eid")}?type=view&item=p1&eid=${encodeURIComponent(eid)}`,
+        ),
+        { ...env, EVENTS: queue },
+        createExecutionContext(),
+      );
+    const email = await pixel("jane@example.com:1700000000");
+    expect(email.headers.get("Content-Type")).toBe("image/gif");
+    expect(email.headers.get("X-Opentime-Recorded")).toBe("no");
+    expect(sent).toEqual([]);
+    expect((await pixel("view-17@2x")).headers.get("X-Opentime-Recorded")).toBe("yes");
+    expect(sent).toEqual([expect.objectContaining({ id: "pixel:view-17@2x", user: "px-eid" })]);
   });
 
   it("a HEAD (link scanners) answers the GIF's headers and records nothing, nor spends the token's budget", async () => {

@@ -6,7 +6,14 @@
  * and 5 minutes in the future.
  */
 import type { Context, Hono } from "hono";
-import { IncomingEventSchema, looksLikeEmail, MAX_ID_LENGTH, type QueuedEvent, toQueued } from "../../core/events";
+import {
+  IncomingEventSchema,
+  looksLikeEmail,
+  MAX_ID_LENGTH,
+  type QueuedEvent,
+  STORED_ID_FIELDS,
+  toQueued,
+} from "../../core/events";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError, errorBody } from "../errors";
 import { enqueue } from "../events/queue";
@@ -20,7 +27,7 @@ const FUTURE_SKEW_SECONDS = 300;
 
 export interface RejectedEvent {
   index: number;
-  code: "INVALID_EVENT" | "USER_ID_NOT_PSEUDONYMOUS" | "TIMESTAMP_OUT_OF_RANGE";
+  code: "INVALID_EVENT" | "USER_ID_NOT_PSEUDONYMOUS" | "ID_NOT_PSEUDONYMOUS" | "TIMESTAMP_OUT_OF_RANGE";
   message: string;
 }
 
@@ -35,11 +42,16 @@ export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: n
   raw.forEach((e, index) => {
     const parsed = IncomingEventSchema.safeParse(e);
     if (!parsed.success) {
-      const user = (e as { user?: unknown } | null)?.user;
-      const emailLike = typeof user === "string" && user.length <= MAX_ID_LENGTH && looksLikeEmail(user);
+      const field = (name: string) =>
+        e !== null && typeof e === "object" ? (e as Record<string, unknown>)[name] : null;
+      const emailLike = (v: unknown) => typeof v === "string" && v.length <= MAX_ID_LENGTH && looksLikeEmail(v);
       rejected.push({
         index,
-        code: emailLike ? "USER_ID_NOT_PSEUDONYMOUS" : "INVALID_EVENT",
+        code: emailLike(field("user"))
+          ? "USER_ID_NOT_PSEUDONYMOUS"
+          : STORED_ID_FIELDS.some((f) => emailLike(field(f)))
+            ? "ID_NOT_PSEUDONYMOUS"
+            : "INVALID_EVENT",
         message: describeIssues(parsed.error),
       });
       return;

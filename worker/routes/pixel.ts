@@ -6,11 +6,12 @@
  * A token travels in emails that get forwarded, so the pixel records only what an email or a browser may
  * legitimately report (PIXEL_EVENT_TYPES: views, opens, clicks), at most PIXEL_RATE_LIMITER's limit per
  * token (20 a minute, wrangler.toml); purchases and carts come only through the authenticated events API.
- * Its `eid` (deduplication across retries of the same beacon) is kept apart from every other event id. A HEAD
+ * Its `eid` (deduplication across retries of the same beacon) is kept apart from every other event id, and is
+ * refused as the events API's ids are when shaped like an email address (the beacon records nothing). A HEAD
  * (link scanners, URL checkers; Hono answers it with this GET handler) gets the GIF's headers and records nothing.
  */
 import type { Hono } from "hono";
-import { IdSchema, MAX_ID_LENGTH, type QueuedEvent } from "../../core/events";
+import { IdSchema, MAX_ID_LENGTH, type QueuedEvent, StoredIdSchema } from "../../core/events";
 import { verifyToken } from "../../core/token";
 import { type AppEnv, getConfig } from "../env";
 import { mayRecord } from "../events/may-record";
@@ -75,7 +76,8 @@ export function registerPixel(app: Hono<AppEnv>): void {
       const token = await verifyToken(getConfig(c.env).tokenSecrets, raw);
       const type = pixelType(c.req.query("type"));
       const item = IdSchema.safeParse(c.req.query("item"));
-      const eid = IdSchema.safeParse(c.req.query("eid"));
+      // as the events API's ids: one shaped like an email address is not stored (nothing is recorded)
+      const eid = StoredIdSchema.safeParse(c.req.query("eid"));
       // (a staff preview's pixel records nothing; a reader who opted out, by the consumer, which reads their profile)
       const claims = token.ok ? token.claims : null;
       if (!mayRecord(claims, true, true) || !type || (PIXEL_EVENT_TYPES[type] && !item.success)) return gif();
