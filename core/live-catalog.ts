@@ -87,16 +87,29 @@ export const ItemOverlaySchema = z
   .strict();
 export type ItemOverlay = z.infer<typeof ItemOverlaySchema>;
 
-/** The published live catalog: a version (increasing) and every item's overlay. */
+/**
+ * The published live catalog: a version (increasing) and every item's overlay, by item id. Published as a JSON
+ * object (liveCatalogJson), read into a Map: item ids come from the shop, and any is an item's, `__proto__` and
+ * `constructor` included (a record would drop the first, and a plain object's lookups find the second on every one).
+ */
 export const LiveCatalogSchema = z.object({
   version: z.number().int().nonnegative(),
   /** unix milliseconds of the last change */
   updatedAt: z.number(),
-  items: z.record(z.string(), ItemOverlaySchema),
+  items: z.preprocess(
+    (v) => (v !== null && typeof v === "object" && !Array.isArray(v) ? new Map(Object.entries(v)) : v),
+    z.map(z.string(), ItemOverlaySchema),
+  ),
 });
-export type LiveCatalog = z.infer<typeof LiveCatalogSchema>;
+export type LiveCatalog = z.output<typeof LiveCatalogSchema>;
 
-export const EMPTY_LIVE_CATALOG: LiveCatalog = { version: 0, updatedAt: 0, items: {} };
+export const EMPTY_LIVE_CATALOG: LiveCatalog = { version: 0, updatedAt: 0, items: new Map() };
+
+/** The live catalog as published (`catalog:live`): its items a JSON object, each id an own key. */
+export function liveCatalogJson(live: LiveCatalog): string {
+  // (Object.fromEntries defines own properties: `__proto__` is a key like any other, never the prototype)
+  return JSON.stringify({ version: live.version, updatedAt: live.updatedAt, items: Object.fromEntries(live.items) });
+}
 
 /**
  * The version a change gets: the change's time in unix milliseconds, or one more than the last when that is not
@@ -197,6 +210,6 @@ export function overlayItem(id: string, overlay: ItemOverlay | undefined): Catal
  */
 export function unavailableIds(live: LiveCatalog): Set<string> {
   const out = new Set<string>();
-  for (const [id, overlay] of Object.entries(live.items)) if (!isAvailable(overlay) && !isCardId(id)) out.add(id);
+  for (const [id, overlay] of live.items) if (!isAvailable(overlay) && !isCardId(id)) out.add(id);
   return out;
 }

@@ -4,7 +4,9 @@ import type { CatalogItem } from "../../core/catalog";
 import {
   CatalogPatchSchema,
   isAvailable,
+  LiveCatalogSchema,
   liveBytes,
+  liveCatalogJson,
   liveItem,
   mergeOverlay,
   overlayItem,
@@ -44,9 +46,28 @@ describe("live catalog", () => {
       ...unavailableIds({
         version: 3,
         updatedAt: 0,
-        items: { a: { stock: 0 }, b: { stock: 2 }, c: { active: false } },
+        items: new Map([
+          ["a", { stock: 0 }],
+          ["b", { stock: 2 }],
+          ["c", { active: false }],
+        ]),
       }),
     ]).toEqual(["a", "c"]);
+  });
+
+  it("keeps an item whatever its id, `__proto__` and `constructor` included, from the writer to the opens", () => {
+    const items = new Map([
+      ["__proto__", { stock: 0 }],
+      ["constructor", { active: false }],
+      ["toString", { price: 3 }],
+    ]);
+    const read = LiveCatalogSchema.parse(JSON.parse(liveCatalogJson({ version: 2, updatedAt: 0, items })));
+    expect([...read.items]).toEqual([...items]);
+    expect([...unavailableIds(read)]).toEqual(["__proto__", "constructor"]);
+    // an id with no live fields has none, whatever Object.prototype holds
+    expect(read.items.get("valueOf")).toBeUndefined();
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).stock).toBeUndefined();
   });
 
   it("lays live fields over the model's item", () => {

@@ -19,6 +19,7 @@ import {
   getLiveCatalog,
   LIVE_READ_STALE_MS,
   type LiveCatalogView,
+  namedItem,
   resetLiveCatalogCache,
 } from "../../worker/catalog/live-catalog";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
@@ -138,6 +139,27 @@ describe("live catalog", () => {
     expect((await recsOf("someone-without-a-profile")).some((i) => i.id === popularTop)).toBe(false);
     await patch([{ id: top, stock: 5 }]);
     await within(2000, async () => (await recsOf(user))[0]?.id === top);
+  });
+
+  it("an item id named like an object's own members (`__proto__`, `constructor`) is an item like any other", async () => {
+    const res = await patch([
+      { id: "__proto__", stock: 0 },
+      { id: "constructor", title: "New lamp", price: 12, currency: "GBP", url: "/p/constructor", stock: 3 },
+    ]);
+    expect(res.status).toBe(200);
+    const { version } = (await res.json()) as { version: number };
+    await within(5000, async () => {
+      const pointer = await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json");
+      return (pointer?.version ?? 0) >= version;
+    });
+    const view = await getLiveCatalog(env.OPENTIME_KV, () => undefined, Date.now() + 2000);
+    // out of stock, so never shown (it was dropped on the way, and shown)
+    expect(view.unavailable.has("__proto__")).toBe(true);
+    const named = namedItem(() => undefined, view);
+    expect(named("__proto__")).toBeNull();
+    expect(named("constructor")).toMatchObject({ id: "constructor", title: "New lamp", price: 12 });
+    expect(named("toString")).toBeNull();
+    expect(({} as Record<string, unknown>).stock).toBeUndefined();
   });
 
   it("a change after the writer's storage was lost still reaches opens that saw the versions before it", async () => {

@@ -114,9 +114,9 @@ function keepNewer(candidate: Cached): void {
   if (!cached || candidate.catalog.version > cached.catalog.version) cached = candidate;
 }
 
-/** An item's live fields, if it has any (an own key only: ids come from campaigns and profiles). */
+/** An item's live fields, if it has any. */
 export function overlayOf(live: LiveCatalogView, id: string): ItemOverlay | undefined {
-  return Object.hasOwn(live.catalog.items, id) ? live.catalog.items[id] : undefined;
+  return live.catalog.items.get(id);
 }
 
 /**

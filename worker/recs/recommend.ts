@@ -28,7 +28,7 @@ import { decodePool, type PoolRanking, poolCandidates, poolHybridTop, type Reade
 import { NO_FALLBACK_SUFFIX, type Ranking, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
 import { sendKey, type TokenResult, verifyToken } from "../../core/token";
 import type { CompiledEnsemble } from "../../core/tree-ensemble";
-import { getLiveCatalog, type LiveCatalogView, namedItem } from "../catalog/live-catalog";
+import { getLiveCatalog, type LiveCatalogView, namedItem, overlayOf } from "../catalog/live-catalog";
 import type { Config } from "../env";
 import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
 import type { WaitUntil } from "../lib/background";
@@ -184,7 +184,7 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     const item = showable(id) ? named(id) : null;
     return item ? [item] : [];
   });
-  const tagsOf = (id: string) => live.catalog.items[id]?.tags;
+  const tagsOf = (id: string) => overlayOf(live, id)?.tags;
   const candidates = wide.items.flatMap((item, i) => {
     if (allowed(item.id)) return [{ item, score: wide.scores?.[i] ?? -i }];
     if (own.seen.has(item.id)) ownCount.seen++;
@@ -199,8 +199,8 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
     catalog
       ? mostPopular(catalog, candidatesFor(short), (it) => {
           if (taken.has(it.id)) return false;
-          return fits(liveItem(it, live.catalog.items[it.id]));
-        }).map((item, rank) => ({ item: liveItem(item, live.catalog.items[item.id]), score: -rank }))
+          return fits(liveItem(it, overlayOf(live, it.id)));
+        }).map((item, rank) => ({ item: liveItem(item, overlayOf(live, item.id)), score: -rank }))
       : [];
   const chosen = applyItemRules(candidates, rules, input.n, pinned, tagsOf, fill);
   chosen.applied.seen += ownCount.seen;
@@ -222,7 +222,7 @@ function popularMore(input: Loaded, keep: (item: CatalogItem) => boolean): MoreI
   return async (taken, count) => {
     const [modelState, live] = await Promise.all([input.loads.model, input.loads.live]);
     const catalog = modelState.ok ? modelState.model.catalog : modelState.catalog;
-    const current = (it: CatalogItem) => liveItem(it, live.catalog.items[it.id]);
+    const current = (it: CatalogItem) => liveItem(it, overlayOf(live, it.id));
     const ok = (it: CatalogItem) => !taken.has(it.id) && !live.unavailable.has(it.id) && keep(current(it));
     if (catalog) return mostPopular(catalog, count, ok).map(current);
     const fallback = await getFallbackItems(input.kv);
@@ -297,7 +297,7 @@ async function rank(input: Loaded): Promise<Recommendation> {
     const shown = (it: CatalogItem | undefined): it is CatalogItem =>
       !!it && !exclude.has(it.id) && !live.unavailable.has(it.id);
     if (catalog) {
-      const items = mostPopular(catalog, n, shown).map((it) => liveItem(it, live.catalog.items[it.id]));
+      const items = mostPopular(catalog, n, shown).map((it) => liveItem(it, overlayOf(live, it.id)));
       return { items, reason, scorer: "popular", modelVersion: version, recordable, withheld: exclude };
     }
     const fallback = await getFallbackItems(kv);
@@ -306,7 +306,7 @@ async function rank(input: Loaded): Promise<Recommendation> {
         fallback?.items
           .filter(shown)
           .slice(0, n)
-          .map((it) => liveItem(it, live.catalog.items[it.id])) ?? [],
+          .map((it) => liveItem(it, overlayOf(live, it.id))) ?? [],
       reason: fallback ? reason : `${reason}${NO_FALLBACK_SUFFIX}`,
       scorer: "popular",
       modelVersion: null,
@@ -435,7 +435,7 @@ function pick(
   for (let rank = 0; rank < top.indices.length && items.length < n; rank++) {
     const item = model.catalog.items[top.indices[rank] as number];
     if (item && !exclude.hasId(item.id)) {
-      items.push(liveItem(item, live.catalog.items[item.id]));
+      items.push(liveItem(item, overlayOf(live, item.id)));
       scores.push(top.scores[rank] as number);
     }
   }

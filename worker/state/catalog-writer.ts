@@ -25,6 +25,7 @@ import {
   isAvailable,
   type LiveCatalog,
   liveBytes,
+  liveCatalogJson,
   MAX_LIVE_BYTES,
   MAX_LIVE_ITEMS,
   nextLiveVersion,
@@ -231,14 +232,10 @@ export class CatalogWriter extends DurableObject<Bindings> {
       await this.alarmBy(last + CATALOG_PUBLISH_INTERVAL_MS);
       return false;
     }
-    const live: LiveCatalog = {
-      version,
-      updatedAt: readMeta(this.sql, "updated_at"),
-      items: Object.fromEntries(this.load()),
-    };
+    const live: LiveCatalog = { version, updatedAt: readMeta(this.sql, "updated_at"), items: this.load() };
     try {
       // the catalog first, then the pointer: an open that sees the new pointer finds the new catalog here
-      await this.env.OPENTIME_KV.put(kvKeys.liveCatalog, JSON.stringify(live));
+      await this.env.OPENTIME_KV.put(kvKeys.liveCatalog, liveCatalogJson(live));
       await this.env.OPENTIME_KV.put(kvKeys.liveCatalogVersion, JSON.stringify({ version }));
       writeMeta(this.sql, "published_version", version);
       writeMeta(this.sql, "published_at", now);
