@@ -64,7 +64,7 @@ export type ConsentClock = Record<string, number>;
  * while tracking is on again, an event timed between it and the opt-in (`tracking`'s time) happened while the
  * reader had it off, and is not recorded however late it arrives (an app's queue flushed after the opt-in).
  * Only the latest span is known: an event from an older one that arrives after a newer opt-out is recorded.
- * A repeated opt-out while tracking is off does not move the span's start.
+ * While tracking is off, an opt-out moves the span's start only earlier, whatever the arrival order.
  */
 export const TRACKING_OFF_AT = "tracking.offAt";
 
@@ -93,10 +93,13 @@ function applyConsentChange(
   for (const [field, value] of Object.entries(change)) {
     if (value === undefined) continue;
     if (clock && field === "tracking" && value === false) {
-      // a second opt-out while tracking is still off continues the span the first one started: its start stays
+      // while tracking is off, another opt-out belongs to the span that is open: its start is the earliest of them,
+      // whatever order they arrive in (the more private reading); once tracking is on, it starts the latest span
       const offAt = clock[TRACKING_OFF_AT];
-      const continues = !consent.tracking && offAt !== undefined && offAt <= ts;
-      if (!continues) clock[TRACKING_OFF_AT] = Math.max(offAt ?? Number.NEGATIVE_INFINITY, ts);
+      clock[TRACKING_OFF_AT] =
+        !consent.tracking && offAt !== undefined
+          ? Math.min(offAt, ts)
+          : Math.max(offAt ?? Number.NEGATIVE_INFINITY, ts);
     }
     if (clock) {
       const last = clock[field] ?? Number.NEGATIVE_INFINITY;

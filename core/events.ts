@@ -106,17 +106,33 @@ export function isCurrencyCode(v: unknown): v is string {
 /** A number from outside: finite and within +-MAX_INPUT_NUMBER. */
 export const InputNumberSchema = z.number().min(-MAX_INPUT_NUMBER).max(MAX_INPUT_NUMBER);
 
-/** An ISO-8601 date, or date and time with an optional zone (`Z`, `+01:00`, `+0100`). */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+/**
+ * An ISO-8601 / RFC 3339 date, or date and time with an optional zone (`Z`, `+01:00`, `+0100`); RFC 3339's `t`,
+ * `z` and a space for the `T` (Python's `str(datetime)`, SQL's DATETIME) too.
+ */
+const ISO_8601 =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
 
 /**
  * Unix milliseconds of an ISO-8601 string, NaN for anything else: `Date.parse` alone takes far more (`"1"` is a
- * day of 2001, `"Dec 3 2026"` a local date). A time without a zone is UTC, wherever this runs.
+ * day of 2001, `"Dec 3 2026"` a local date) and rolls impossible dates over (`2026-02-31` is 3 March). A time
+ * without a zone is UTC, wherever this runs.
  */
 function isoMillis(ts: string): number {
   const m = ISO_8601.exec(ts);
   if (!m) return Number.NaN;
-  return Date.parse(ts.includes("T") && m[1] === undefined ? `${ts}Z` : ts);
+  const [, year, month, day, hour = "0", minute = "0", second = "0", zone] = m;
+  const civil = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  const real =
+    civil.getUTCFullYear() === Number(year) &&
+    civil.getUTCMonth() === Number(month) - 1 &&
+    civil.getUTCDate() === Number(day) &&
+    Number(hour) < 24 &&
+    Number(minute) < 60 &&
+    Number(second) < 60;
+  if (!real) return Number.NaN;
+  const canonical = `${ts.slice(0, 10)}${ts.length > 10 ? `T${ts.slice(11).toUpperCase()}` : ""}`;
+  return Date.parse(ts.length > 10 && zone === undefined ? `${canonical}Z` : canonical);
 }
 
 export const IncomingEventSchema = z

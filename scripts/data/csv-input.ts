@@ -169,14 +169,15 @@ export function delimiterOf(header: string): string {
  * A quantity's, price's or weight's value as a shop's file writes it; NaN for an empty cell or one that is not a plain
  * number (`£2.55`). In a file separated by semicolons or tabs (`delimiter`), a comma may be the decimal mark (`2,55`), as
  * spreadsheets write numbers where it is the mark; a point reads as one everywhere, and no thousands separator is read.
- * In a tab-separated file a comma followed by three digits (`1,200`) could be either, and is no number.
+ * In a tab-separated file a comma followed by three digits after 1 to 999 (`1,200`) could be either, and is no number
+ * (`0,125` cannot group thousands, and reads).
  */
 export function cellNumber(cell: string | undefined, delimiter: string): number {
   const s = (cell ?? "").trim();
   if (!s) return Number.NaN;
   if (delimiter !== "," && /^[+-]?\d+,\d+$/.test(s)) {
     // a tab-separated file may come from a spreadsheet whose comma groups thousands: `1,200` is then no number
-    if (delimiter === "\t" && /^[+-]?\d{1,3},\d{3}$/.test(s)) return Number.NaN;
+    if (delimiter === "\t" && /^[+-]?[1-9]\d{0,2},\d{3}$/.test(s)) return Number.NaN;
     return Number(s.replace(",", "."));
   }
   return Number(s);

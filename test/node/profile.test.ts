@@ -71,11 +71,17 @@ describe("events", () => {
       ["2026-11-22T11:00:00.250+01:00", hour],
       ["2026-11-22T11:00:00+0100", hour],
       ["2026-11-22", Date.UTC(2026, 10, 22) / 1000],
+      ["2026-11-22 10:00:00", hour],
+      ["2026-11-22 11:00:00.123456+01:00", hour],
+      ["2026-11-22t10:00:00.000z", hour],
     ] as const) {
       const r = at(ts);
       expect(r.success && toQueued(r.data).ts).toBe(want);
     }
-    for (const ts of ["1", "1700000000", "Dec 3 2026", "Thu, 03 Dec 2026 10:00:00 GMT", "2026-13-40", "2026-11-22T"]) {
+    const refused = ["1", "1700000000", "Dec 3 2026", "Thu, 03 Dec 2026 10:00:00 GMT", "2026-13-40", "2026-11-22T"];
+    // a day the calendar does not have is refused, not rolled over (Date.parse makes 31 February 3 March)
+    refused.push("2026-02-31T10:00:00Z", "2026-11-22T10:60:00Z");
+    for (const ts of refused) {
       const r = at(ts);
       expect(r.success).toBe(false);
       expect(r.error?.issues[0]?.path).toEqual(["ts"]);
@@ -382,6 +388,17 @@ describe("applying events", () => {
       clock,
     );
     expect(after.appliedIds).toEqual(["between"]);
+    // the same two opt-outs arriving latest first: the span still starts at the earlier one
+    const clock2 = {};
+    let q = emptyProfile("u", "x");
+    for (const [id, ts, tracking] of [
+      ["off-again", 150, false],
+      ["off", 100, false],
+      ["on", 200, true],
+    ] as const) {
+      q = applyEvents(q, [consent(id, ts, tracking)], "now", [], clock2).profile;
+    }
+    expect(applyEvents(q, [e("first-half", "view", 120, "a")], "now", [], clock2).refused).toBe(1);
   });
 
   it("records nothing for a user who opted out of tracking", () => {

@@ -81,7 +81,11 @@ export function registerPixel(app: Hono<AppEnv>): void {
       // (a staff preview's pixel records nothing; a reader who opted out, by the consumer, which reads their profile)
       const claims = token.ok ? token.claims : null;
       if (!mayRecord(claims, true, true) || !type || (PIXEL_EVENT_TYPES[type] && !item.success)) return gif();
-      if (c.req.query("eid") !== undefined && !(eid.success && eid.data.length <= MAX_PIXEL_EID_LENGTH)) return gif();
+      if (c.req.query("eid") !== undefined && !(eid.success && eid.data.length <= MAX_PIXEL_EID_LENGTH)) {
+        // said in the logs (not the id: it may be an address), as the events API says it in its answer
+        logEvent("warn", "pixel.eid_refused", { detail: eid.success ? "too long" : "not a storable id" });
+        return gif();
+      }
       if (!(await withinLimit(c.env.PIXEL_RATE_LIMITER, raw))) {
         headers["X-Opentime-Recorded"] = "rate-limited";
         return gif();
