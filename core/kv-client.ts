@@ -8,6 +8,6 @@ export interface KvClient {
   /** several text values at once (null when absent) */
   getTexts(keys: readonly string[]): Promise<Map<string, string | null>>;
   put(key: string, value: string | Uint8Array): Promise<void>;
-  /** every key name starting with `prefix` */
-  list(prefix: string): Promise<string[]>;
+  /** the key names starting with `prefix`, in key order: every one, or the first `limit` */
+  list(prefix: string, limit?: number): Promise<string[]>;
 }

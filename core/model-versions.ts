@@ -5,9 +5,20 @@
  * (oldest first, bounded), written before the pointer so a pointer never moves unrecorded. Shared by
  * `npm run models` (KV through wrangler) and the Worker's admin API and dashboard (its KV binding): the same
  * check and the same moves, over any KvClient. `npm run seed` records its move the same way (historyAfter).
+ * A move is never refused over campaigns, but it lists the conditions of stored campaigns and running
+ * experiments that name a segment the version it serves lacks (core/campaign-segments.ts).
  */
 
 import { z } from "zod";
+import { parseCampaign } from "./campaign";
+import {
+  type CampaignSource,
+  campaignSource,
+  experimentSources,
+  MissingSegmentSchema,
+  missingSegments,
+} from "./campaign-segments";
+import { ExperimentSchema } from "./experiments/experiment";
 import type { KvClient } from "./kv-client";
 import { kvKeys } from "./kv-keys";
 import {
@@ -178,6 +189,16 @@ export const MoveSchema = z.object({
   warning: z.string().nullable(),
   /** the version was already active: nothing was written */
   unchanged: z.boolean(),
+  /**
+   * conditions of stored campaigns and running experiments naming a segment the version now served lacks: they
+   * never select their block or subject by that name (an older Worker's answer has none)
+   */
+  campaignSegmentsMissing: z.array(MissingSegmentSchema).default([]),
+  /** how many were read for it; `complete` false: more are stored than a move reads (the rest are unchecked) */
+  campaignsChecked: z
+    .object({ campaigns: z.number(), experiments: z.number(), complete: z.boolean() })
+    .nullable()
+    .default(null),
 });
 export type Move = z.infer<typeof MoveSchema>;
 
@@ -195,12 +216,13 @@ export async function activate(kv: KvClient, version: string, now = new Date()):
     throw new ModelsError(`${version} refused: ${check.reason} (${check.detail}); the pointer is unchanged`);
   const [previous, history] = [pointerOf(texts), historyOf(texts)];
   const pointer: ActivePointer = { version, activatedAt: now.toISOString() };
+  const segments = await campaignSegments(kv, { version, names: check.manifest.segments?.names ?? [] });
   if (previous?.version === version)
-    return { previous, pointer: previous, warning: check.contentProblem, unchanged: true };
+    return { previous, pointer: previous, warning: check.contentProblem, unchanged: true, ...segments };
   const recorded = historyAfter(previous, history, version);
   if (recorded) await kv.put(kvKeys.modelHistory, JSON.stringify(recorded));
   await kv.put(kvKeys.activeModel, JSON.stringify(pointer));
-  return { previous, pointer, warning: check.contentProblem, unchanged: false };
+  return { previous, pointer, warning: check.contentProblem, unchanged: false, ...segments };
 }
 
 /** Returns to the last version in the history other than the active one, after the same check. */
@@ -220,7 +242,59 @@ export async function rollback(kv: KvClient, now = new Date()): Promise<Move> {
         "the pointer is unchanged",
     );
   const pointer: ActivePointer = { version: target.version, activatedAt: now.toISOString() };
+  const segments = await campaignSegments(kv, {
+    version: target.version,
+    names: check.manifest.segments?.names ?? [],
+  });
   await kv.put(kvKeys.modelHistory, JSON.stringify(rest));
   await kv.put(kvKeys.activeModel, JSON.stringify(pointer));
-  return { previous, pointer, warning: check.contentProblem, unchanged: false };
+  return { previous, pointer, warning: check.contentProblem, unchanged: false, ...segments };
+}
+
+/**
+ * Campaigns and running experiments a move reads, at most (KV lists keys in order: past the cap, the campaigns
+ * and experiments later in key order are not checked, and the answer says `complete: false`). With the version's
+ * own parts and the state, a move stays well under a Worker's 1000 KV operations per invocation.
+ */
+export const MAX_CAMPAIGNS_CHECKED = 500;
+export const MAX_EXPERIMENTS_CHECKED = 100;
+/** Values read at once (KV's bulk get, which `npm run models` uses through wrangler, takes at most 100 keys). */
+const READ_BATCH = 100;
+
+/**
+ * The conditions of the stored campaigns and running experiments (their copies under `experiment-of:`) naming a
+ * segment `model` lacks. Read before the pointer moves: it is never a reason to refuse the move. A campaign or
+ * experiment that does not parse serves the defaults (or nothing) and tests no segment: skipped.
+ */
+async function campaignSegments(kv: KvClient, model: { version: string; names: readonly string[] }) {
+  const [campaignKeys, experimentKeys] = await Promise.all([
+    kv.list(kvKeys.campaign(""), MAX_CAMPAIGNS_CHECKED + 1),
+    kv.list(kvKeys.campaignExperiment(""), MAX_EXPERIMENTS_CHECKED + 1),
+  ]);
+  const keys = [...campaignKeys.slice(0, MAX_CAMPAIGNS_CHECKED), ...experimentKeys.slice(0, MAX_EXPERIMENTS_CHECKED)];
+  const sources: CampaignSource[] = [];
+  for (let i = 0; i < keys.length; i += READ_BATCH) {
+    const texts = await kv.getTexts(keys.slice(i, i + READ_BATCH));
+    for (const [key, text] of texts) {
+      const raw = json(text);
+      if (raw === null) continue;
+      if (key.startsWith(kvKeys.campaign(""))) {
+        const parsed = parseCampaign(raw);
+        if (parsed.success) sources.push(campaignSource(key.slice(kvKeys.campaign("").length), parsed.data));
+      } else {
+        // as opens read it: a copy that names another campaign serves none (worker/experiments/experiment-store.ts)
+        const parsed = ExperimentSchema.safeParse(raw);
+        const campaign = key.slice(kvKeys.campaignExperiment("").length);
+        if (parsed.success && parsed.data.campaign === campaign) sources.push(...experimentSources(parsed.data));
+      }
+    }
+  }
+  return {
+    campaignSegmentsMissing: missingSegments(sources, model),
+    campaignsChecked: {
+      campaigns: Math.min(campaignKeys.length, MAX_CAMPAIGNS_CHECKED),
+      experiments: Math.min(experimentKeys.length, MAX_EXPERIMENTS_CHECKED),
+      complete: campaignKeys.length <= MAX_CAMPAIGNS_CHECKED && experimentKeys.length <= MAX_EXPERIMENTS_CHECKED,
+    },
+  };
 }

@@ -8,6 +8,7 @@
  * otherwise this CLI reads and writes KV itself: local wrangler state (as `npm start` uses it) by default, the
  * real namespace with --remote.
  */
+import { describeMissing } from "../../core/campaign-segments";
 import { activate, type Listing, listVersions, ModelsError, type Move, rollback } from "../../core/model-versions";
 import { cliArgs, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
@@ -56,7 +57,26 @@ function printMove(what: string, m: Move): void {
   if (m.unchanged) console.log(`${m.pointer.version} is already active (since ${m.pointer.activatedAt})`);
   else console.log(`${what} ${m.pointer.version} (was ${m.previous?.version ?? "none"})`);
   if (m.warning) console.log(`warning: ${m.warning}; this version serves ALS alone`);
+  printCampaignSegments(m);
   if (!m.unchanged) console.log("isolates switch at their next pointer check (MODEL_REFRESH_SECONDS)");
+}
+
+/** The conditions naming a segment the version now served lacks, and whether every campaign was read. */
+function printCampaignSegments(m: Move): void {
+  const missing = m.campaignSegmentsMissing;
+  if (missing.length > 0) {
+    const lines = [
+      `WARNING: ${missing.length} campaign condition(s) name a segment ${m.pointer.version} does not have; they never select their block or subject by that name:`,
+      ...missing.map((s) => `  ${describeMissing(s)}`),
+      "  (the move is made; edit those campaigns, or roll back: npm run models -- rollback)",
+    ];
+    console.log(lines.join("\n"));
+  }
+  const checked = m.campaignsChecked;
+  if (checked && !checked.complete)
+    console.log(
+      `WARNING: only the first ${checked.campaigns} campaigns and ${checked.experiments} running experiments were checked for segment names`,
+    );
 }
 
 const [command, version, ...extra] = positionals;

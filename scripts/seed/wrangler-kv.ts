@@ -126,10 +126,11 @@ export function wranglerKv(opts: Pick<PutOptions, "remote" | "persistTo"> = {}):
         await rm(dir, { recursive: true, force: true });
       }
     },
-    async list(prefix) {
+    async list(prefix, limit) {
+      // wrangler lists every key under the prefix (it takes no limit): the first `limit` are kept
       const text = (await wranglerOutput(["kv", "key", "list", "--prefix", prefix, ...where])).toString("utf8");
       const json = text.slice(text.indexOf("["), text.lastIndexOf("]") + 1);
-      return (JSON.parse(json) as { name: string }[]).map((k) => k.name);
+      return (JSON.parse(json) as { name: string }[]).map((k) => k.name).slice(0, limit);
     },
   };
 }

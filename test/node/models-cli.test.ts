@@ -5,7 +5,14 @@ import { describe, expect, it } from "vitest";
 import type { KvClient } from "../../core/kv-client";
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, MODEL_HISTORY_MAX } from "../../core/manifest";
-import { activate, freshestState, listVersions, ModelsError, rollback } from "../../core/model-versions";
+import {
+  activate,
+  freshestState,
+  listVersions,
+  MAX_CAMPAIGNS_CHECKED,
+  ModelsError,
+  rollback,
+} from "../../core/model-versions";
 import { wranglerKv } from "../../scripts/seed/wrangler-kv";
 import { tinyModel } from "./support/tiny-model";
 
@@ -25,8 +32,11 @@ function memoryKv(): KvClient & { data: Map<string, Uint8Array>; puts: string[] 
       puts.push(key);
       data.set(key, typeof value === "string" ? new TextEncoder().encode(value) : value);
     },
-    async list(prefix) {
-      return [...data.keys()].filter((k) => k.startsWith(prefix)).sort();
+    async list(prefix, limit) {
+      return [...data.keys()]
+        .filter((k) => k.startsWith(prefix))
+        .sort()
+        .slice(0, limit);
     },
   };
 }
@@ -35,8 +45,19 @@ const text = (kv: KvClient, key: string) =>
   kv.get(key).then((b) => (b ? JSON.parse(new TextDecoder().decode(b)) : null));
 
 /** A small but schema-valid version (the ONNX bytes are opaque here: the check is their sha256). */
-function publish(kv: ReturnType<typeof memoryKv>, version: string, opts: { createdAt?: string } = {}) {
+function publish(
+  kv: ReturnType<typeof memoryKv>,
+  version: string,
+  opts: { createdAt?: string; segments?: string[] } = {},
+) {
   const { manifest, catalog, onnx } = tinyModel(version, opts);
+  if (opts.segments)
+    manifest.segments = {
+      names: opts.segments,
+      descriptions: opts.segments,
+      onnxSha256: "0".repeat(64),
+      onnxBytes: 1,
+    };
   kv.data.set(kvKeys.manifest(version), new TextEncoder().encode(JSON.stringify(manifest)));
   kv.data.set(kvKeys.catalog(version), new TextEncoder().encode(JSON.stringify(catalog)));
   kv.data.set(kvKeys.onnx(version), onnx);
@@ -150,6 +171,69 @@ describe("npm run models: rollback", () => {
     kv.data.delete(kvKeys.onnx("v1"));
     await expect(rollback(kv)).rejects.toThrow("v1 (active before v2) refused: model-missing");
     expect((await text(kv, kvKeys.activeModel)).version).toBe("v2");
+  });
+});
+
+describe("npm run models: campaigns naming a lost segment", () => {
+  const put = (kv: ReturnType<typeof memoryKv>, key: string, value: unknown) =>
+    kv.data.set(key, new TextEncoder().encode(JSON.stringify(value)));
+  const segmentCampaign = (name: string) => ({
+    v: 2,
+    blocks: [
+      {
+        id: "vip",
+        type: "static",
+        title: "VIP",
+        image: "https://shop.example/i.png",
+        url: "https://shop.example/",
+        when: { $or: [{ segment: { $eq: name } }] },
+      },
+    ],
+    default: { id: "picks", type: "recommendations" },
+  });
+
+  it("lists them when a move makes them false, moves all the same, and says so back and forth", async () => {
+    const kv = memoryKv();
+    publish(kv, "v1", { segments: ["Champions", "Loyal regulars"] });
+    publish(kv, "v2", { segments: ["Big spenders", "Loyal regulars"] });
+    put(kv, kvKeys.campaign("spring"), segmentCampaign("Champions"));
+    put(kv, kvKeys.campaign("plain"), segmentCampaign("Loyal regulars"));
+    put(kv, kvKeys.campaignExperiment("plain"), {
+      v: 1,
+      id: "exp",
+      campaign: "plain",
+      variants: [{ id: "a", weight: 1, content: segmentCampaign("Champions") }],
+    });
+    const first = await activate(kv, "v1");
+    expect(first.campaignSegmentsMissing).toEqual([]);
+    expect(first.campaignsChecked).toEqual({ campaigns: 2, experiments: 1, complete: true });
+    const second = await activate(kv, "v2");
+    expect((await text(kv, kvKeys.activeModel)).version).toBe("v2");
+    expect(second.campaignSegmentsMissing.map((m) => [m.campaign, m.experiment, m.path, m.segment, m.nearest])).toEqual(
+      [
+        ["spring", null, "blocks[0].when.$or[0].segment", "Champions", null],
+        ["plain", "exp", "variants[0].content.blocks[0].when.$or[0].segment", "Champions", null],
+      ],
+    );
+    // back: nothing lost; and activating the active version again still says it
+    expect((await rollback(kv)).campaignSegmentsMissing).toEqual([]);
+    expect((await activate(kv, "v1")).campaignSegmentsMissing).toEqual([]);
+    expect((await activate(kv, "v2")).campaignSegmentsMissing).toHaveLength(2);
+    expect((await activate(kv, "v2")).unchanged).toBe(true);
+    expect((await activate(kv, "v2")).campaignSegmentsMissing).toHaveLength(2);
+  });
+
+  it("reads at most MAX_CAMPAIGNS_CHECKED campaigns, in key order, and says the rest went unchecked", async () => {
+    const kv = memoryKv();
+    publish(kv, "v1", { segments: ["Loyal regulars"] });
+    for (let i = 0; i <= MAX_CAMPAIGNS_CHECKED; i++)
+      put(kv, kvKeys.campaign(`c${String(i).padStart(4, "0")}`), segmentCampaign("Champions"));
+    const move = await activate(kv, "v1");
+    expect(move.campaignsChecked).toEqual({ campaigns: MAX_CAMPAIGNS_CHECKED, experiments: 0, complete: false });
+    expect(move.campaignSegmentsMissing).toHaveLength(MAX_CAMPAIGNS_CHECKED);
+    expect(move.campaignSegmentsMissing.at(-1)?.campaign).toBe(
+      `c${String(MAX_CAMPAIGNS_CHECKED - 1).padStart(4, "0")}`,
+    );
   });
 });
 

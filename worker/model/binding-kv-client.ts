@@ -20,14 +20,14 @@ export function bindingKvClient(kv: KVNamespace): KvClient {
     async put(key, value) {
       await kv.put(key, value);
     },
-    async list(prefix) {
+    async list(prefix, limit = Number.POSITIVE_INFINITY) {
       const names: string[] = [];
       let cursor: string | undefined;
       do {
-        const page = await kv.list({ prefix, limit: PAGE, ...(cursor && { cursor }) });
+        const page = await kv.list({ prefix, limit: Math.min(PAGE, limit - names.length), ...(cursor && { cursor }) });
         names.push(...page.keys.map((k) => k.name));
         cursor = page.list_complete ? undefined : page.cursor;
-      } while (cursor);
+      } while (cursor && names.length < limit);
       return names;
     },
   };

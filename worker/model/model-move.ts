@@ -1,8 +1,11 @@
 /**
  * A model activation or rollback (core/model-versions.ts), made by the moves' one writer (the ModelMover Durable
  * Object, `models`), with a refusal as the API's 409 MODEL_REFUSED. Without the MODEL_MOVER binding (a
- * wrangler.toml from before it) the move is made here, unserialized, and says so in the log.
+ * wrangler.toml from before it) the move is made here, unserialized, and says so in the log. Conditions of
+ * campaigns naming a segment the version now served lacks are in the answer and logged (campaign ids, paths and
+ * segment names: no reader's data).
  */
+import { describeMissing } from "../../core/campaign-segments";
 import type { Move } from "../../core/model-versions";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
@@ -18,6 +21,14 @@ export async function modelMove(env: Bindings, request: MoveRequest): Promise<Mo
   const done = answer.move;
   if (!done.unchanged)
     logEvent("info", "model.activated", { version: done.pointer.version, previous: done.previous?.version });
+  if (done.campaignSegmentsMissing.length > 0)
+    logEvent("warn", "model.campaign_segments_missing", {
+      version: done.pointer.version,
+      count: done.campaignSegmentsMissing.length,
+      conditions: done.campaignSegmentsMissing.slice(0, 20).map(describeMissing),
+    });
+  if (done.campaignsChecked && !done.campaignsChecked.complete)
+    logEvent("warn", "model.campaign_segments_unchecked", { version: done.pointer.version, ...done.campaignsChecked });
   return done;
 }
 

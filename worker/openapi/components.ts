@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { CampaignIdSchema, CampaignSchema, CampaignV1Schema } from "../../core/campaign";
+import { MissingSegmentSchema } from "../../core/campaign-segments";
 import { ConditionSchema } from "../../core/conditions";
 import { IncomingEventSchema } from "../../core/events";
 import {
@@ -16,7 +17,7 @@ import {
 } from "../../core/experiments/experiment";
 import { ItemRulesSchema } from "../../core/item-rules";
 import { CatalogPatchSchema } from "../../core/live-catalog";
-import { ModelActivationSchema } from "../../core/model-versions";
+import { ModelActivationSchema, MoveSchema } from "../../core/model-versions";
 import { ConsentChangeSchema } from "../../core/profile";
 import { SubjectsRequestSchema } from "../../core/subject-request";
 import { TriggersConfigSchema } from "../../core/triggers";
@@ -67,7 +68,21 @@ export const COMPONENTS = {
   }),
   // POST /v1/admin/campaigns (worker/routes/admin-campaign-create.ts)
   CampaignCreate: z.strictObject({ id: CampaignIdSchema, campaign: CampaignBody }),
-  CampaignCreated: z.object({ id: CampaignIdSchema, campaign: CampaignSchema }),
+  CampaignCreated: z.object({
+    id: CampaignIdSchema,
+    campaign: CampaignSchema,
+    campaignSegmentsMissing: z.array(MissingSegmentSchema),
+  }),
+  // PUT /v1/admin/campaigns/<id> (with `created`) and /v1/preview/campaigns/<id>
+  CampaignSaved: z.object({
+    id: CampaignIdSchema,
+    created: z.boolean().optional(),
+    campaign: CampaignSchema,
+    /** conditions naming a segment the campaign's model lacks (core/campaign-segments.ts): saved all the same */
+    campaignSegmentsMissing: z.array(MissingSegmentSchema),
+  }),
+  // POST /v1/admin/models/activate and /rollback (core/model-versions.ts)
+  ModelMove: MoveSchema,
   EventsBatch: z.union([
     z.object({ events: z.array(z.unknown()).min(1).max(500).describe("events: see Event") }),
     z.array(z.unknown()).min(1).max(500),

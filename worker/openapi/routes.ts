@@ -429,7 +429,8 @@ export const ROUTES: RouteDoc[] = [
     body: "CampaignCreate",
     responses: {
       201: {
-        description: "{id, campaign}: the campaign as stored (version 2), with its ETag",
+        description:
+          "{id, campaign, campaignSegmentsMissing}: the campaign as stored (version 2), with its ETag, and its conditions naming a segment its model lacks",
         schema: "CampaignCreated",
       },
       400: badBody,
@@ -466,7 +467,11 @@ export const ROUTES: RouteDoc[] = [
     params: [CAMPAIGN, IF_MATCH, IF_NONE_MATCH],
     body: "CampaignBody",
     responses: {
-      200: { description: "{id, created, campaign}: the campaign as stored (version 2), with its new ETag" },
+      200: {
+        description:
+          "{id, created, campaign, campaignSegmentsMissing}: the campaign as stored (version 2), with its new ETag, and its conditions naming a segment its model lacks (saved all the same)",
+        schema: "CampaignSaved",
+      },
       400: badBody,
       401: unauthorized,
       412: campaignChanged,
@@ -750,7 +755,11 @@ export const ROUTES: RouteDoc[] = [
     auth: "admin",
     body: "ModelActivation",
     responses: {
-      200: { description: '{"previous","pointer","warning","unchanged"}' },
+      200: {
+        description:
+          '{"previous","pointer","warning","unchanged","campaignSegmentsMissing","campaignsChecked"}: the move, and the conditions of stored campaigns and running experiments naming a segment the version lacks (moved all the same)',
+        schema: "ModelMove",
+      },
       400: badBody,
       401: unauthorized,
       409: error("the version fails its check, or is not stored", "MODEL_REFUSED"),
@@ -766,7 +775,11 @@ export const ROUTES: RouteDoc[] = [
     summary: "serve the version active before (npm run models -- rollback)",
     auth: "admin",
     responses: {
-      200: { description: '{"previous","pointer","warning","unchanged"}' },
+      200: {
+        description:
+          '{"previous","pointer","warning","unchanged","campaignSegmentsMissing","campaignsChecked"}: the move, and the conditions of stored campaigns and running experiments naming a segment the version lacks (moved all the same)',
+        schema: "ModelMove",
+      },
       401: unauthorized,
       409: error("no earlier version, or it fails its check", "MODEL_REFUSED"),
       500: internal,
@@ -840,6 +853,16 @@ export const ROUTES: RouteDoc[] = [
   preview("put", "/v1/preview/campaigns/:id", "save a campaign from the editor (validated as the admin API does)", {
     body: "CampaignBody",
     params: [CAMPAIGN, IF_MATCH, IF_NONE_MATCH],
-    responses: { 400: badBody, 403: fromAnotherSite, 412: campaignChanged, 413: tooLarge, 503: campaignKv },
+    responses: {
+      200: {
+        description: "{id, campaign, campaignSegmentsMissing}: saved, with its new ETag",
+        schema: "CampaignSaved",
+      },
+      400: badBody,
+      403: fromAnotherSite,
+      412: campaignChanged,
+      413: tooLarge,
+      503: campaignKv,
+    },
   }),
 ];

@@ -170,7 +170,10 @@ $("save").onclick = async () => {
     }
     if (!res.ok) throw new Error(answer.error ? answer.error.code + ": " + answer.error.message : res.statusText);
     target.etag = res.headers.get("ETag");
-    $("save-status").textContent = "saved";
+    const missing = answer.campaignSegmentsMissing || [];
+    $("save-status").textContent = missing.length === 0 ? "saved" : "saved, but " + missing.length +
+      " condition(s) name a segment the model lacks (no reader has it): " +
+      missing.map((m) => m.path + " " + m.op + " " + JSON.stringify(m.segment) + (m.nearest ? " (did you mean " + JSON.stringify(m.nearest) + "?)" : "")).join("; ");
     await loadBlocks();
     show();
   } catch (e) {

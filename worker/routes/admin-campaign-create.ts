@@ -1,6 +1,6 @@
 /**
  * POST /v1/admin/campaigns (Bearer ADMIN_API_KEYS) `{"id": "spring", "campaign": {...}}`: creates a campaign,
- * 201 `{id, campaign}` with its `ETag`; 409 CAMPAIGN_EXISTS when the id is taken (replace it with PUT). Decided
+ * 201 `{id, campaign, campaignSegmentsMissing}` with its `ETag` (as a PUT's, worker/campaigns/campaign-segments.ts); 409 CAMPAIGN_EXISTS when the id is taken (replace it with PUT). Decided
  * by the campaigns' one writer (worker/campaigns/campaign-edits.ts): two creations of one id at once, wherever
  * they are sent, give one 201 and one 409.
  */
@@ -9,6 +9,7 @@ import { z } from "zod";
 import { CampaignIdSchema } from "../../core/campaign";
 import { saveCampaign } from "../campaigns/campaign-edits";
 import { campaignFrom, MAX_CAMPAIGN_BODY } from "../campaigns/campaign-input";
+import { campaignSegmentsMissing } from "../campaigns/campaign-segments";
 import type { AppEnv } from "../env";
 import { requireApiKey } from "../lib/api-key";
 import { readValidBody } from "../lib/read-json-body";
@@ -24,7 +25,8 @@ export function registerAdminCampaignCreate(app: Hono<AppEnv>): void {
       const { id } = body;
       const campaign = campaignFrom(body.campaign ?? {}, "campaign");
       const { etag } = await saveCampaign(c.env, id, campaign, "create", null);
-      return c.json({ id, campaign }, 201, { ETag: etag });
+      const missing = await campaignSegmentsMissing(c.env.OPENTIME_KV, id, campaign);
+      return c.json({ id, campaign, campaignSegmentsMissing: missing }, 201, { ETag: etag });
     },
   );
 }

@@ -2,13 +2,14 @@
  * PUT /v1/admin/campaigns/<id> (Bearer ADMIN_API_KEYS): creates or replaces a campaign, either version
  * (core/campaign.ts; version 1 is migrated). With `If-Match` (the `ETag` a GET or a write gave), only the
  * campaign that tag names is replaced: 412 CAMPAIGN_CHANGED when another edit landed since (`*`: any stored
- * one). 200 `{id, created, campaign}` with the campaign as stored and its new `ETag`; 400 naming the path of
- * each bad field. Decided by the campaigns' one writer (worker/campaigns/campaign-edits.ts); opens see the
+ * one). 200 `{id, created, campaign, campaignSegmentsMissing}` with the campaign as stored and its new `ETag`
+ * (the conditions naming a segment its model lacks: saved all the same); 400 naming the path of each bad field. Decided by the campaigns' one writer (worker/campaigns/campaign-edits.ts); opens see the
  * campaign within a minute (worker/decisions/campaign-store.ts).
  */
 import type { Hono } from "hono";
 import { preconditionOf, saveCampaign } from "../campaigns/campaign-edits";
 import { campaignIdParam, readCampaignBody } from "../campaigns/campaign-input";
+import { campaignSegmentsMissing } from "../campaigns/campaign-segments";
 import type { AppEnv } from "../env";
 import { requireApiKey } from "../lib/api-key";
 
@@ -21,7 +22,8 @@ export function registerAdminCampaignPut(app: Hono<AppEnv>): void {
       const ifMatch = preconditionOf(c.req.header("If-Match"), c.req.header("If-None-Match"));
       const campaign = await readCampaignBody(c);
       const { created, etag } = await saveCampaign(c.env, id, campaign, "replace", ifMatch);
-      return c.json({ id, created, campaign }, 200, { ETag: etag });
+      const missing = await campaignSegmentsMissing(c.env.OPENTIME_KV, id, campaign);
+      return c.json({ id, created, campaign, campaignSegmentsMissing: missing }, 200, { ETag: etag });
     },
   );
 }

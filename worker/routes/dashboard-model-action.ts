@@ -2,10 +2,11 @@
  * POST /dashboard/models/<activate|rollback> — the dashboard's model buttons (a form: `version` for activate),
  * behind the dashboard's gate and only from the dashboard's own pages (the Origin must be this Worker's:
  * another site cannot submit it with a staff member's Access session). The same moves as the admin API
- * (worker/model/model-move.ts); answers with a redirect back to the dashboard saying what happened.
+ * (worker/model/model-move.ts); answers with a redirect back to the dashboard saying what happened, campaign
+ * conditions naming a segment the version lacks included.
  */
 import type { Hono } from "hono";
-import { ModelActivationSchema } from "../../core/model-versions";
+import { ModelActivationSchema, type Move } from "../../core/model-versions";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { readBodyBytes } from "../lib/read-json-body";
@@ -14,6 +15,14 @@ import { dashboardAccess } from "../preview/access";
 
 /** The activate form is one model version: anything larger is not it. */
 const MAX_FORM_BYTES = 4096;
+
+/** The campaigns whose conditions name a segment the version lacks, in the redirect's message (cut at 300). */
+function segmentsNote(move: Move): string {
+  const missing = move.campaignSegmentsMissing;
+  if (missing.length === 0) return "";
+  const names = [...new Set(missing.map((m) => `${m.campaign}: "${m.segment}"`))];
+  return `. WARNING: ${missing.length} campaign condition(s) name a segment this model lacks (${names.join(", ")})`;
+}
 
 export function registerDashboardModelAction(app: Hono<AppEnv>): void {
   app.post("/dashboard/models/:action", dashboardAccess, async (c) => {
@@ -29,9 +38,10 @@ export function registerDashboardModelAction(app: Hono<AppEnv>): void {
         if (!parsed.success) throw new ApiError("BAD_REQUEST", "version: not a model version");
         const move = await modelMove(c.env, { kind: "activate", version: parsed.data.version });
         message = move.unchanged ? `${move.pointer.version} was already active` : `activated ${move.pointer.version}`;
+        message += segmentsNote(move);
       } else if (action === "rollback") {
         const move = await modelMove(c.env, { kind: "rollback" });
-        message = `rolled back to ${move.pointer.version}`;
+        message = `rolled back to ${move.pointer.version}${segmentsNote(move)}`;
       } else throw new ApiError("NOT_FOUND", "no such model action");
     } catch (e) {
       if (!(e instanceof ApiError) || e.code !== "MODEL_REFUSED") throw e;
