@@ -115,6 +115,14 @@ describe("a purchase's currency", () => {
 });
 
 describe("applying events", () => {
+  /** a change of tracking consent alone, as the consent API queues it */
+  const consent = (id: string, ts: number, tracking: boolean): QueuedEvent => ({
+    id,
+    user: "u",
+    type: "consent",
+    ts,
+    consent: { tracking },
+  });
   const e = (id: string, type: QueuedEvent["type"], ts: number, item?: string, value?: number): QueuedEvent => ({
     id,
     user: "u",
@@ -321,13 +329,6 @@ describe("applying events", () => {
   });
 
   it("records nothing that happened while tracking was off, though it arrives after the opt-in", () => {
-    const consent = (id: string, ts: number, tracking: boolean): QueuedEvent => ({
-      id,
-      user: "u",
-      type: "consent",
-      ts,
-      consent: { tracking },
-    });
     // off at 100, on again at 200, each in a batch of its own
     const clock = {};
     const off = applyEvents(emptyProfile("u", "x"), [consent("off", 100, false)], "now", [], clock);
@@ -353,13 +354,6 @@ describe("applying events", () => {
   });
 
   it("keeps an off span's start when the reader opts out again before opting back in", () => {
-    const consent = (id: string, ts: number, tracking: boolean): QueuedEvent => ({
-      id,
-      user: "u",
-      type: "consent",
-      ts,
-      consent: { tracking },
-    });
     const clock = {};
     let p = emptyProfile("u", "x");
     for (const [id, ts, tracking] of [
