@@ -8,6 +8,7 @@ import { z } from "zod";
 import { listCampaigns } from "../decisions/campaign-store";
 import type { AppEnv } from "../env";
 import { requireApiKey } from "../lib/api-key";
+import { pageQuery } from "../lib/page-query";
 import { invalidInput } from "../lib/zod-issues";
 
 const ListQuery = z.object({
@@ -20,7 +21,7 @@ export function registerAdminCampaignList(app: Hono<AppEnv>): void {
     "/v1/admin/campaigns",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const q = ListQuery.safeParse(c.req.query());
+      const q = ListQuery.safeParse(pageQuery(c.req.query()));
       if (!q.success) throw invalidInput(q.error);
       return c.json(await listCampaigns(c.env.OPENTIME_KV, q.data.limit, q.data.cursor));
     },

@@ -9,6 +9,7 @@ import type { AppEnv } from "../env";
 import { DeadLetterListQuery } from "../events/dead-letter-selection";
 import { listDeadLetters } from "../events/parked-letters";
 import { requireApiKey } from "../lib/api-key";
+import { pageQuery } from "../lib/page-query";
 import { invalidInput } from "../lib/zod-issues";
 
 export function registerAdminDeadLettersList(app: Hono<AppEnv>): void {
@@ -16,7 +17,7 @@ export function registerAdminDeadLettersList(app: Hono<AppEnv>): void {
     "/v1/admin/dead-letters",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const q = DeadLetterListQuery.safeParse(c.req.query());
+      const q = DeadLetterListQuery.safeParse(pageQuery(c.req.query()));
       if (!q.success) throw invalidInput(q.error);
       return c.json(await listDeadLetters(c.env, q.data));
     },

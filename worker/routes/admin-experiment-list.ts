@@ -10,6 +10,7 @@ import { experimentIdPage } from "../experiments/experiment-ids";
 import { MAX_LISTED_EXPERIMENTS } from "../experiments/experiment-store";
 import { experimentRegistry } from "../experiments/registry-stub";
 import { requireApiKey } from "../lib/api-key";
+import { pageQuery } from "../lib/page-query";
 import { invalidInput } from "../lib/zod-issues";
 
 const ListQuery = z.object({
@@ -22,7 +23,7 @@ export function registerAdminExperimentList(app: Hono<AppEnv>): void {
     "/v1/admin/experiments",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const q = ListQuery.safeParse(c.req.query());
+      const q = ListQuery.safeParse(pageQuery(c.req.query()));
       if (!q.success) throw invalidInput(q.error);
       const registry = experimentRegistry(c.env);
       return c.json(await experimentIdPage(c.env.OPENTIME_KV, registry, q.data.limit, q.data.cursor));
