@@ -211,6 +211,13 @@ export async function activate(kv: KvClient, version: string, now = new Date()):
   if (!ModelVersionSchema.safeParse(version).success)
     throw new ModelsError(`"${version}" is not a model version (1-64 of A-Z a-z 0-9 . _ -)`);
   const texts = await kv.getTexts([...STATE_KEYS, ...partKeys(version)]);
+  // a name with neither manifest nor catalog (a typo, a version never seeded) is not stored: said so, not as a
+  // damaged catalog
+  if (partKeys(version).every((k) => texts.get(k) == null))
+    throw new ModelsError(
+      `${version} is not stored (no manifest or catalog): \`npm run models -- list\` names the versions stored; ` +
+        "the pointer is unchanged",
+    );
   const { check } = await checkVersion(kv, version, texts);
   if (!check.ok)
     throw new ModelsError(`${version} refused: ${check.reason} (${check.detail}); the pointer is unchanged`);

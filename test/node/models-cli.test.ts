@@ -130,6 +130,19 @@ describe("npm run models: activate", () => {
     }
   });
 
+  it("says a version that is not stored is not stored, rather than that its catalog is invalid", async () => {
+    const kv = memoryKv();
+    publish(kv, "v1");
+    await activate(kv, "v1");
+    const before = new Map(kv.data);
+    const err = await activate(kv, "v9").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelsError);
+    expect((err as Error).message).toBe(
+      "v9 is not stored (no manifest or catalog): `npm run models -- list` names the versions stored; the pointer is unchanged",
+    );
+    expect(kv.data).toEqual(before);
+  });
+
   it("refuses a name that is not a version before reading anything", async () => {
     const kv = memoryKv();
     for (const bad of ["a:b", "v1\r\nX: y", "", "x".repeat(65)])

@@ -139,7 +139,7 @@ describe("model moves", () => {
       const base = fixture().version;
       const refused = moveViaWorker(WORKER, TEST_ADMIN_KEY, { kind: "activate", version: "not-stored" }, viaWorker);
       await expect(refused).rejects.toBeInstanceOf(ModelsError);
-      await expect(refused).rejects.toThrow(/not-stored refused/);
+      await expect(refused).rejects.toThrow(/not-stored is not stored/);
       const a = await copyVersion("a");
       await expect(moveViaWorker(WORKER, "wrong-key", { kind: "activate", version: a }, viaWorker)).rejects.toThrow(
         /refused the admin key \(401/,
