@@ -181,4 +181,20 @@ describe("right of access", () => {
     expect((await access("acc-nobody", "?fields=profile")).status).toBe(404);
     expect((await access(user, "", "wrong-key")).status).toBe(401);
   });
+
+  it("refuses a view or fields it does not have, rather than answer another variant", async () => {
+    const user = "acc-typo";
+    await readerStub(env, user).apply([purchase("acc-t1", user)]);
+    for (const [query, field] of [
+      ["?view=egde", "view"],
+      ["?fields=profiles", "fields"],
+      ["?view=edge&fields=everything", "fields"],
+    ]) {
+      const typo = await access(user, query);
+      expect(typo.status, query).toBe(400);
+      const error = typo.body.error as { code: string; message: string };
+      expect(error.code).toBe("BAD_REQUEST");
+      expect(error.message.startsWith(`${field}: `), error.message).toBe(true);
+    }
+  });
 });

@@ -301,7 +301,10 @@ export const ROUTES: RouteDoc[] = [
         description:
           '{"user","profile","consent_clock","features","decisions":{"count","items":[{"key","decision"}]},"triggers","views","outcomes","parked":{"count","items":[{"id","parked_at","event"}]},"applied":{"count","items":[<event id>]},"experiments":{"exposures":{"count","items"},"assignments":{"count","items"},"outcomes":{"count","items"}}|null} (lists of {count, items}: at most 100 items; experiments null without an experiment store); {"user","profile","features","decisions"} with view=edge; {"user","profile"} with fields=profile',
       },
-      400: badUser,
+      400: {
+        ...badUser,
+        description: `${badUser.description}; a view other than edge or fields other than profile (BAD_REQUEST)`,
+      },
       401: unauthorized,
       404: error("nothing is stored for this reader", "NOT_FOUND"),
       500: internal,

@@ -41,9 +41,15 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
     async (c) => {
       const id = userIdParam(c.req.param("id"));
       const kv = c.env.OPENTIME_KV;
-      const edge = c.req.query("view") === "edge";
+      // a variant it does not have is refused, not answered as another (`?view=egde` is not what KV holds)
+      const [view, fields] = [c.req.query("view"), c.req.query("fields")];
+      if (view !== undefined && view !== "edge")
+        throw new ApiError("BAD_REQUEST", 'view: only "edge" (what KV holds, the snapshot opens read)');
+      if (fields !== undefined && fields !== "profile")
+        throw new ApiError("BAD_REQUEST", 'fields: only "profile" (the profile alone)');
+      const edge = view === "edge";
       const shard = readerStub(c.env, id);
-      if (c.req.query("fields") === "profile") {
+      if (fields === "profile") {
         const held = edge ? null : await shard.read(id);
         const raw = held ?? (await kv.get(kvKeys.profile(id), "json"));
         if (raw === null) throw new ApiError("NOT_FOUND", "no profile is stored for this user");
