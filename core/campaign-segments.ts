@@ -2,8 +2,8 @@
  * Conditions that name a segment a model lacks. Segment names come from each training run's segment model
  * (manifest `segments.names`); a retrain can drop or rename one, and then every test naming it reads a name no
  * reader has: `$eq` / `$in` never hold for it, `$ne` / `$nin` exclude nobody by it. Activation, rollback and
- * campaign saves list them (core/model-versions.ts, worker/campaigns/campaign-segments.ts) without refusing
- * anything. Pure: over campaigns and running experiments' variant campaigns already read.
+ * campaign and experiment saves list them (core/model-versions.ts, worker/campaigns/campaign-segments.ts)
+ * without refusing anything. Pure: over campaigns and experiments' variant campaigns already read.
  */
 import { z } from "zod";
 import type { Campaign } from "./campaign";
@@ -50,7 +50,11 @@ export function campaignSource(id: string, config: Campaign): CampaignSource {
 
 /** A running experiment's variants that are campaigns (`popular` tests nothing); a stopped one serves none. */
 export function experimentSources(experiment: Experiment): CampaignSource[] {
-  if (experiment.status !== "running") return [];
+  return experiment.status === "running" ? variantSources(experiment) : [];
+}
+
+/** An experiment's variants that are campaigns, whatever its status (a save checks what a start would serve). */
+export function variantSources(experiment: Experiment): CampaignSource[] {
   return experiment.variants.flatMap((v, i) =>
     v.content === "popular"
       ? []

@@ -2,7 +2,8 @@
  * Campaign conditions naming a segment the model lacks (core/campaign-segments.ts), as the Worker answers them:
  * an activation or rollback (admin API, a CLI with --url, the dashboard's buttons) that loses a segment moves and
  * lists the conditions; a campaign saved with a name its model lacks (admin PUT and POST, the preview's editor)
- * is stored and its answer lists them.
+ * is stored and its answer lists them; so is an experiment whose variants do (admin PUT), each variant checked
+ * against the model its opens read.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -13,7 +14,16 @@ import type { ModelManifest } from "../../core/manifest";
 import { moveViaWorker } from "../../scripts/models/via-worker";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY } from "./fixture";
-import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, putCampaign, seedModel, send } from "./support/harness";
+import {
+  ADMIN_HEADERS,
+  clearExperimentRegistry,
+  clearKv,
+  clearModelMover,
+  fixture,
+  putCampaign,
+  seedModel,
+  send,
+} from "./support/harness";
 
 const names = () => (JSON.parse(fixture().manifestJson) as ModelManifest).segments?.names ?? [];
 
@@ -200,5 +210,54 @@ describe("a campaign saved naming a segment its model lacks", () => {
       `pinned blocks[0].when.$and[1].segment $in ${kept}`,
       `pinned subjects.rules[0].when.segment $eq ${kept}`,
     ]);
+  });
+});
+
+describe("an experiment saved naming a segment its variants' models lack", () => {
+  const putExperiment = (id: string, body: unknown) =>
+    send(`/v1/admin/experiments/${id}`, { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(body) });
+
+  it("is stored, and the answer lists each variant's conditions against the model its opens read", async () => {
+    await clearExperimentRegistry();
+    const [kept] = names() as [string];
+    const slip = kept.slice(0, -1);
+    const other = await copyVersion("other", ["Someone else"]);
+    const body = {
+      campaign: "spring",
+      variants: [
+        { id: "slip", weight: 1, content: bySegment(slip) },
+        { id: "control", weight: 1, content: "popular" },
+        { id: "fine", weight: 1, content: bySegment(kept) },
+        // pinned: checked against that version's names, not the active one's
+        { id: "pinned", weight: 1, content: { ...bySegment(kept), model: other } },
+      ],
+    };
+    const res = await putExperiment("spring-test", body);
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as { id: string; created: boolean; campaignSegmentsMissing: MissingSegment[] };
+    expect(answer).toMatchObject({ id: "spring-test", created: true });
+    expect(answer.campaignSegmentsMissing[0]).toEqual({
+      campaign: "spring",
+      experiment: "spring-test",
+      path: "variants[0].content.blocks[0].when.$and[1].segment",
+      op: "$in",
+      segment: slip,
+      nearest: kept,
+    });
+    expect(lost(answer)).toEqual([
+      `spring variants[0].content.blocks[0].when.$and[1].segment $in ${slip}`,
+      `spring variants[0].content.subjects.rules[0].when.segment $eq ${slip}`,
+      `spring variants[3].content.blocks[0].when.$and[1].segment $in ${kept}`,
+      `spring variants[3].content.subjects.rules[0].when.segment $eq ${kept}`,
+    ]);
+    expect((await send("/v1/admin/experiments/spring-test", { headers: ADMIN_HEADERS })).status).toBe(200);
+
+    // stopped, its variants are still what a start serves: listed the same
+    const stopped = await putExperiment("spring-test", { ...body, status: "stopped" });
+    expect(stopped.status).toBe(200);
+    expect(lost((await stopped.json()) as MoveAnswer)).toEqual(lost(answer));
+    // every name the model has: nothing to say
+    const fixed = await putExperiment("spring-test", { ...body, variants: body.variants.slice(1, 3) });
+    expect(((await fixed.json()) as MoveAnswer).campaignSegmentsMissing).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import { MissingSegmentSchema } from "../../core/campaign-segments";
 import { ConditionSchema } from "../../core/conditions";
 import { IncomingEventSchema } from "../../core/events";
 import {
+  ExperimentIdSchema,
   ExperimentSchema,
   GlobalHoldoutChangeSchema,
   GlobalHoldoutSchema,
@@ -79,6 +80,16 @@ export const COMPONENTS = {
     created: z.boolean().optional(),
     campaign: CampaignSchema,
     /** conditions naming a segment the campaign's model lacks (core/campaign-segments.ts): saved all the same */
+    campaignSegmentsMissing: z.array(MissingSegmentSchema),
+  }),
+  // PUT /v1/admin/experiments/<id> (worker/routes/admin-experiment-put.ts)
+  ExperimentSaved: z.object({
+    id: ExperimentIdSchema,
+    created: z.boolean(),
+    /** KV holds it already (else the registry writes it within seconds) */
+    published: z.boolean(),
+    experiment: ExperimentSchema,
+    /** its variants' conditions naming a segment the model each variant's opens read lacks: saved all the same */
     campaignSegmentsMissing: z.array(MissingSegmentSchema),
   }),
   // POST /v1/admin/models/activate and /rollback (core/model-versions.ts)

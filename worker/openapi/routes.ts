@@ -564,7 +564,8 @@ export const ROUTES: RouteDoc[] = [
     responses: {
       200: {
         description:
-          "{id, created, published, experiment}: published, KV holds it already (else the registry writes it within seconds)",
+          "{id, created, published, experiment, campaignSegmentsMissing}: published, KV holds it already (else the registry writes it within seconds); its variants' conditions naming a segment the model each variant's opens read lacks (saved all the same)",
+        schema: "ExperimentSaved",
       },
       400: { ...badBody, description: `${badBody.description}; or an id other than the path's` },
       401: unauthorized,

@@ -1,14 +1,16 @@
 /**
  * PUT /v1/admin/experiments/<id> (Bearer ADMIN_API_KEYS): creates or changes an experiment on a campaign
  * (core/experiments/experiment.ts): variants that are campaign configurations or `popular`, weights, coverage,
- * holdout, attribution window, `status` (`running`, `stopped`). 200 `{id, created, published, experiment}`; 400
- * naming each bad field; 409 EXPERIMENT_CONFLICT when another experiment runs on the campaign, or when the
+ * holdout, attribution window, `status` (`running`, `stopped`). 200 `{id, created, published, experiment,
+ * campaignSegmentsMissing}` (its variants' conditions naming a segment the model each variant's opens read lacks,
+ * worker/campaigns/campaign-segments.ts: saved all the same); 400 naming each bad field; 409 EXPERIMENT_CONFLICT when another experiment runs on the campaign, or when the
  * campaign or the seed of a stored experiment would change (that would move readers already exposed: start a
  * new one); 503 EXPERIMENTS_UNAVAILABLE without the registry, KV_UNAVAILABLE when KV cannot be read to adopt
  * what an earlier version stored. The registry (worker/state/experiment-registry.ts) decides, strongly
  * consistent, and publishes to KV; opens follow within a minute.
  */
 import type { Hono } from "hono";
+import { experimentSegmentsMissing } from "../campaigns/campaign-segments";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { experimentIdParam, readExperimentBody } from "../experiments/experiment-input";
@@ -26,7 +28,14 @@ export function registerAdminExperimentPut(app: Hono<AppEnv>): void {
       const answer = await experimentRegistry(c.env).put(experiment);
       if (!answer.ok) throw new ApiError(answer.code, answer.message);
       forgetRunningExperiment(experiment.campaign);
-      return c.json({ id, created: answer.created, published: answer.published, experiment: answer.experiment });
+      const missing = await experimentSegmentsMissing(c.env.OPENTIME_KV, answer.experiment);
+      return c.json({
+        id,
+        created: answer.created,
+        published: answer.published,
+        experiment: answer.experiment,
+        campaignSegmentsMissing: missing,
+      });
     },
   );
 }
