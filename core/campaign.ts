@@ -22,6 +22,7 @@ import { hasControlCharacter, IdSchema } from "./events";
 import { ItemRulesSchema } from "./item-rules";
 import { UrlSchema } from "./live-catalog";
 import { ModelVersionSchema } from "./manifest";
+import { protoKeyIssues } from "./record-keys";
 
 export const CampaignIdSchema = z
   .string()
@@ -366,12 +367,16 @@ const V2_FIELDS = ["blocks", "default", "engagementBands", "subjects"] as const;
 
 /**
  * A stored or submitted campaign of any version, validated and migrated to the current one. Version 1 has no
- * `v` field; `strict` refuses unknown fields (the admin API), stored ones are read leniently.
+ * `v` field; `strict` refuses unknown fields and any `__proto__` key (the admin API), stored ones are read
+ * leniently.
  */
 export function parseCampaign(
   raw: unknown,
   strict = false,
 ): { success: true; data: Campaign } | { success: false; error: z.ZodError } {
+  // a boost's category or tag `__proto__` would be dropped by zod's record, with no word (core/record-keys.ts)
+  const proto = strict ? protoKeyIssues(raw, "a category, tag or any other key") : [];
+  if (proto.length > 0) return { success: false, error: new z.ZodError(proto) };
   const isObject = raw !== null && typeof raw === "object" && !Array.isArray(raw);
   if (isObject && "v" in raw) return (strict ? CampaignSchema : StoredCampaignSchema).safeParse(raw);
   // a version-2 body that forgot `v` would be read as version 1, which names none of its fields: say so

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { ExposureFacts } from "./experiments/exposure";
 import type { Consent } from "./profile";
+import { refuseProtoKey } from "./record-keys";
 
 export const EVENT_TYPES = [
   "view",
@@ -149,7 +150,11 @@ export const IncomingEventSchema = z
         message: "must be unix seconds or milliseconds (a number), or an ISO-8601 date (2026-11-22T10:00:00Z)",
       }),
     campaign: StoredIdSchema.optional(),
-    properties: z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()])).optional(),
+    // a property `__proto__` is refused, not dropped unchecked (core/record-keys.ts)
+    properties: refuseProtoKey(
+      z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()])),
+      "a property name",
+    ).optional(),
   })
   .refine((e) => !ITEM_EVENTS.has(e.type) || e.item !== undefined, {
     message: "this event type needs an item",

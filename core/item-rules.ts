@@ -8,6 +8,7 @@ import { z } from "zod";
 import { type CatalogItem, CurrencyCodeSchema } from "./catalog";
 import { IdSchema } from "./events";
 
+// a category or tag `__proto__`, which this record would drop, is refused before (core/campaign.ts parseCampaign)
 const Weights = z
   .record(z.string().min(1).max(200), z.number().min(-1).max(1))
   .refine((w) => Object.keys(w).length <= 50, { message: "at most 50 entries" });

@@ -1,6 +1,7 @@
 // A campaign's item rules over candidates: exclusions, boosts, diversity and pinned items hold for any input.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { parseCampaign } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
 import { applyItemRules, type Candidate, ItemRulesSchema, readerExclusions } from "../../core/item-rules";
 
@@ -188,6 +189,20 @@ describe("item rules", () => {
     expect(ItemRulesSchema.safeParse({ maxPerCategory: 2, pinned: ["p1"] }).success).toBe(true);
     expect(ItemRulesSchema.safeParse({ sort: "price" }).success).toBe(false);
     expect(ItemRulesSchema.safeParse({ boost: { categories: { lamps: 5 } } }).success).toBe(false);
+    // a category or tag `__proto__` (an own key, as JSON gives it) is refused by its path where a campaign is
+    // submitted, not dropped; `constructor` is a name like any other
+    const proto = parseCampaign(
+      JSON.parse(
+        '{"v":2,"default":{"id":"picks","type":"recommendations","items":{"boost":{"tags":{"__proto__":0.5}}}}}',
+      ),
+      true,
+    );
+    expect(proto.success ? [] : proto.error.issues.map((i) => [i.path.join("."), i.message])).toEqual([
+      ["default.items.boost.tags.__proto__", '"__proto__" cannot be used as a category, tag or any other key'],
+    ]);
+    expect(ItemRulesSchema.parse(JSON.parse('{"boost":{"tags":{"constructor":0.5}}}'))).toEqual({
+      boost: { tags: { constructor: 0.5 } },
+    });
     expect(ItemRulesSchema.safeParse({ maxPerCategory: 0 }).success).toBe(false);
   });
 });

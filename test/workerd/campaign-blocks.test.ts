@@ -181,6 +181,33 @@ describe("campaign admin API", () => {
     };
     expect((await putCampaign("spring", ok)).status).toBe(200);
   });
+
+  it("refuses a boost weight keyed `__proto__` with 400 naming its path, never drops it (campaign and variant)", async () => {
+    // JSON's "__proto__" is an own key; zod's record would skip it and store the campaign without it
+    const boosted = (by: "categories" | "tags") =>
+      `{"v":2,"default":{"id":"picks","type":"recommendations","items":{"boost":{"${by}":{"__proto__":0.5,"lamps":0.2}}}}}`;
+    const put = await send("/v1/admin/campaigns/spring", {
+      method: "PUT",
+      headers: admin,
+      body: boosted("categories"),
+    });
+    expect(put.status).toBe(400);
+    const { error } = (await put.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe("BAD_REQUEST");
+    expect(error.message).toBe(
+      'default.items.boost.categories.__proto__: "__proto__" cannot be used as a category, tag or any other key',
+    );
+    expect(await env.OPENTIME_KV.get(kvKeys.campaign("spring"))).toBeNull();
+    const variant = await send("/v1/admin/experiments/boost-test", {
+      method: "PUT",
+      headers: admin,
+      body: `{"campaign":"spring","variants":[{"id":"a","weight":1,"content":${boosted("tags")}}]}`,
+    });
+    expect(variant.status).toBe(400);
+    expect(((await variant.json()) as { error: { message: string } }).error.message).toBe(
+      'variants.0.content.default.items.boost.tags.__proto__: "__proto__" cannot be used as a category, tag or any other key',
+    );
+  });
 });
 
 describe("blocks by conditions", () => {

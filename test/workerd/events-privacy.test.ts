@@ -114,6 +114,28 @@ describe("POST /v1/events", () => {
     expect(body.rejected[4]?.message).toMatch(/^ts: .*ISO-8601/);
   });
 
+  it("refuses an event with a property `__proto__` (INVALID_EVENT naming it), never accepts it unchecked", async () => {
+    // JSON's "__proto__" is an own key; zod's record would skip it, its value never checked
+    const res = await post(
+      "/v1/events",
+      `{"events":[{"id":"e-proto","type":"purchase","user":"u-1","item":"p1","ts":${now()},"properties":{"__proto__":{"value":1e9},"value":5}},` +
+        `{"id":"e-fine","type":"view","user":"u-1","item":"p1","ts":${now()}}]}`,
+    );
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as {
+      accepted: number;
+      rejected: { index: number; code: string; message: string }[];
+    };
+    expect(body.accepted).toBe(1);
+    expect(body.rejected).toEqual([
+      {
+        index: 0,
+        code: "INVALID_EVENT",
+        message: 'properties.__proto__: "__proto__" cannot be used as a property name',
+      },
+    ]);
+  });
+
   it("refuses an event id or campaign shaped like an email address (ID_NOT_PSEUDONYMOUS, naming the field)", async () => {
     const res = await post("/v1/events", {
       events: [
