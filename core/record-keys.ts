@@ -13,19 +13,37 @@ export const PROTO_KEY = "__proto__";
 
 const refusal = (what: string) => `"${PROTO_KEY}" cannot be used as ${what}`;
 
-/** An issue at each own `__proto__` key of a JSON value, at any depth (its path ends with the key). */
+/** A value met in the walk, with the way back to the root (a path is built only for an issue). */
+interface Node {
+  value: unknown;
+  key: PropertyKey | null;
+  parent: Node | null;
+}
+
+function pathOf(node: Node): PropertyKey[] {
+  const path: PropertyKey[] = [];
+  for (let n: Node | null = node; n !== null && n.key !== null; n = n.parent) path.push(n.key);
+  return path.reverse();
+}
+
+/**
+ * An issue at each own `__proto__` key of a JSON value, at any depth (its path ends with the key). One pass over
+ * the value's nodes, whatever its depth (no path is copied per node: a deep body costs its size, not its square).
+ */
 export function protoKeyIssues(raw: unknown, what: string): z.core.$ZodIssue[] {
   const issues: z.core.$ZodIssue[] = [];
-  const stack: { value: unknown; path: PropertyKey[] }[] = [{ value: raw, path: [] }];
-  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-    const { value, path } = next;
+  const stack: Node[] = [{ value: raw, key: null, parent: null }];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    const { value } = node;
     if (value === null || typeof value !== "object") continue;
     if (!Array.isArray(value) && Object.hasOwn(value, PROTO_KEY))
-      issues.push({ code: "custom", path: [...path, PROTO_KEY], message: refusal(what), input: value });
+      issues.push({ code: "custom", path: [...pathOf(node), PROTO_KEY], message: refusal(what), input: value });
     // depth-first, in key order (the stack pops the last pushed first)
     const entries = Object.entries(value).filter(([k]) => k !== PROTO_KEY);
-    for (const [k, v] of entries.reverse())
-      stack.push({ value: v, path: [...path, Array.isArray(value) ? Number(k) : k] });
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [k, v] = entries[i] as [string, unknown];
+      stack.push({ value: v, key: Array.isArray(value) ? Number(k) : k, parent: node });
+    }
   }
   return issues;
 }
