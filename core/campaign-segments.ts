@@ -26,6 +26,8 @@ export const MissingSegmentSchema = z.object({
   segment: z.string(),
   /** a name the model has that it is likely a slip of (case, or one or two letters), else null */
   nearest: z.string().nullable(),
+  /** the version has no segment model: no reader has a segment, so `$ne` / `$nin` hold for no one either */
+  noSegmentModel: z.boolean().default(false),
 });
 export type MissingSegment = z.infer<typeof MissingSegmentSchema>;
 
@@ -109,6 +111,7 @@ export function missingSegments(sources: readonly CampaignSource[], model: Segme
         op: t.op,
         segment: t.name,
         nearest: nearestName(t.name, model.names),
+        noSegmentModel: model.names.length === 0,
       });
     }
   }
@@ -160,7 +163,37 @@ function editDistance(a: string, b: string, cap: number): number {
 /** One line per test, for a CLI, a log or the dashboard: `spring blocks[1].when.segment $eq "Champion" (nearest "Champions")`. */
 export function describeMissing(m: MissingSegment): string {
   const where = m.experiment ? `${m.campaign} (experiment ${m.experiment})` : m.campaign;
-  const effect = m.op === "$eq" || m.op === "$in" ? "never holds for it" : "excludes nobody by it";
+  // a reader without a segment fails every test on it (core/conditions.ts), `$ne` too
+  const effect =
+    m.op === "$eq" || m.op === "$in"
+      ? "never holds for it"
+      : m.noSegmentModel
+        ? "holds for no one: the version has no segment model"
+        : "excludes nobody by it";
   const nearest = m.nearest === null ? "" : `; did you mean "${m.nearest}"?`;
   return `${where} ${m.path} ${m.op} "${m.segment}": no such segment, ${effect}${nearest}`;
+}
+
+/**
+ * What a CLI prints of a move's check (`npm run models`, `npm run seed`): a WARNING per condition naming a
+ * segment `version` lacks, and one when not every campaign was read, or none could be.
+ */
+export function segmentsWarning(
+  version: string,
+  missing: readonly MissingSegment[],
+  checked: { campaigns: number; experiments: number; complete: boolean } | null,
+): string[] {
+  const lines: string[] = [];
+  if (missing.length > 0)
+    lines.push(
+      `WARNING: ${missing.length} campaign condition(s) name a segment ${version} does not have; they never select their block or subject by that name:`,
+      ...missing.map((m) => `  ${describeMissing(m)}`),
+      "  (the move is made; edit those campaigns, or roll back: npm run models -- rollback)",
+    );
+  if (checked === null) lines.push("WARNING: campaigns were not checked for segment names the version lacks");
+  else if (!checked.complete)
+    lines.push(
+      `WARNING: only the first ${checked.campaigns} campaigns and ${checked.experiments} running experiments were checked for segment names`,
+    );
+  return lines;
 }

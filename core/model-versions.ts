@@ -15,6 +15,7 @@ import {
   type CampaignSource,
   campaignSource,
   experimentSources,
+  type MissingSegment,
   MissingSegmentSchema,
   missingSegments,
 } from "./campaign-segments";
@@ -268,40 +269,59 @@ export const MAX_EXPERIMENTS_CHECKED = 100;
 /** Values read at once (KV's bulk get, which `npm run models` uses through wrangler, takes at most 100 keys). */
 const READ_BATCH = 100;
 
+/** What a move says of the campaigns' segment names (core/campaign-segments.ts). */
+export interface CampaignSegmentsCheck {
+  campaignSegmentsMissing: MissingSegment[];
+  /** null: not checked (KV could not be read); the move is made all the same */
+  campaignsChecked: { campaigns: number; experiments: number; complete: boolean } | null;
+}
+
 /**
  * The conditions of the stored campaigns and running experiments (their copies under `experiment-of:`) naming a
- * segment `model` lacks. Read before the pointer moves: it is never a reason to refuse the move. A campaign or
- * experiment that does not parse serves the defaults (or nothing) and tests no segment: skipped.
+ * segment `model` lacks. Read before the pointer moves, and never a reason to refuse or fail the move: a read that
+ * fails answers `campaignsChecked: null`. Each batch is checked as it is read, so no more than one batch of
+ * campaigns is held at once. A campaign or experiment that does not parse serves the defaults (or nothing) and
+ * tests no segment: skipped.
  */
-async function campaignSegments(kv: KvClient, model: { version: string; names: readonly string[] }) {
-  const [campaignKeys, experimentKeys] = await Promise.all([
-    kv.list(kvKeys.campaign(""), MAX_CAMPAIGNS_CHECKED + 1),
-    kv.list(kvKeys.campaignExperiment(""), MAX_EXPERIMENTS_CHECKED + 1),
-  ]);
-  const keys = [...campaignKeys.slice(0, MAX_CAMPAIGNS_CHECKED), ...experimentKeys.slice(0, MAX_EXPERIMENTS_CHECKED)];
-  const sources: CampaignSource[] = [];
-  for (let i = 0; i < keys.length; i += READ_BATCH) {
-    const texts = await kv.getTexts(keys.slice(i, i + READ_BATCH));
-    for (const [key, text] of texts) {
-      const raw = json(text);
-      if (raw === null) continue;
-      if (key.startsWith(kvKeys.campaign(""))) {
-        const parsed = parseCampaign(raw);
-        if (parsed.success) sources.push(campaignSource(key.slice(kvKeys.campaign("").length), parsed.data));
-      } else {
-        // as opens read it: a copy that names another campaign serves none (worker/experiments/experiment-store.ts)
-        const parsed = ExperimentSchema.safeParse(raw);
-        const campaign = key.slice(kvKeys.campaignExperiment("").length);
-        if (parsed.success && parsed.data.campaign === campaign) sources.push(...experimentSources(parsed.data));
+export async function campaignSegments(
+  kv: KvClient,
+  model: { version: string; names: readonly string[] },
+): Promise<CampaignSegmentsCheck> {
+  try {
+    const [campaignKeys, experimentKeys] = await Promise.all([
+      kv.list(kvKeys.campaign(""), MAX_CAMPAIGNS_CHECKED + 1),
+      kv.list(kvKeys.campaignExperiment(""), MAX_EXPERIMENTS_CHECKED + 1),
+    ]);
+    const keys = [...campaignKeys.slice(0, MAX_CAMPAIGNS_CHECKED), ...experimentKeys.slice(0, MAX_EXPERIMENTS_CHECKED)];
+    const missing: MissingSegment[] = [];
+    for (let i = 0; i < keys.length; i += READ_BATCH) {
+      const texts = await kv.getTexts(keys.slice(i, i + READ_BATCH));
+      const sources: CampaignSource[] = [];
+      for (const [key, text] of texts) {
+        const raw = json(text);
+        if (raw === null) continue;
+        if (key.startsWith(kvKeys.campaign(""))) {
+          const parsed = parseCampaign(raw);
+          if (parsed.success) sources.push(campaignSource(key.slice(kvKeys.campaign("").length), parsed.data));
+        } else {
+          // as opens read it: a copy that names another campaign serves none (worker/experiments/experiment-store.ts)
+          const parsed = ExperimentSchema.safeParse(raw);
+          const campaign = key.slice(kvKeys.campaignExperiment("").length);
+          if (parsed.success && parsed.data.campaign === campaign) sources.push(...experimentSources(parsed.data));
+        }
       }
+      missing.push(...missingSegments(sources, model));
     }
+    return {
+      campaignSegmentsMissing: missing,
+      campaignsChecked: {
+        campaigns: Math.min(campaignKeys.length, MAX_CAMPAIGNS_CHECKED),
+        experiments: Math.min(experimentKeys.length, MAX_EXPERIMENTS_CHECKED),
+        complete: campaignKeys.length <= MAX_CAMPAIGNS_CHECKED && experimentKeys.length <= MAX_EXPERIMENTS_CHECKED,
+      },
+    };
+  } catch {
+    // the move goes on; the answer says nothing was checked (the CLI and the dashboard print that)
+    return { campaignSegmentsMissing: [], campaignsChecked: null };
   }
-  return {
-    campaignSegmentsMissing: missingSegments(sources, model),
-    campaignsChecked: {
-      campaigns: Math.min(campaignKeys.length, MAX_CAMPAIGNS_CHECKED),
-      experiments: Math.min(experimentKeys.length, MAX_EXPERIMENTS_CHECKED),
-      complete: campaignKeys.length <= MAX_CAMPAIGNS_CHECKED && experimentKeys.length <= MAX_EXPERIMENTS_CHECKED,
-    },
-  };
 }

@@ -8,7 +8,7 @@
  * otherwise this CLI reads and writes KV itself: local wrangler state (as `npm start` uses it) by default, the
  * real namespace with --remote.
  */
-import { describeMissing } from "../../core/campaign-segments";
+import { segmentsWarning } from "../../core/campaign-segments";
 import { activate, type Listing, listVersions, ModelsError, type Move, rollback } from "../../core/model-versions";
 import { cliArgs, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
@@ -63,20 +63,8 @@ function printMove(what: string, m: Move): void {
 
 /** The conditions naming a segment the version now served lacks, and whether every campaign was read. */
 function printCampaignSegments(m: Move): void {
-  const missing = m.campaignSegmentsMissing;
-  if (missing.length > 0) {
-    const lines = [
-      `WARNING: ${missing.length} campaign condition(s) name a segment ${m.pointer.version} does not have; they never select their block or subject by that name:`,
-      ...missing.map((s) => `  ${describeMissing(s)}`),
-      "  (the move is made; edit those campaigns, or roll back: npm run models -- rollback)",
-    ];
-    console.log(lines.join("\n"));
-  }
-  const checked = m.campaignsChecked;
-  if (checked && !checked.complete)
-    console.log(
-      `WARNING: only the first ${checked.campaigns} campaigns and ${checked.experiments} running experiments were checked for segment names`,
-    );
+  const lines = segmentsWarning(m.pointer.version, m.campaignSegmentsMissing, m.campaignsChecked);
+  if (lines.length > 0) console.log(lines.join("\n"));
 }
 
 const [command, version, ...extra] = positionals;

@@ -13,7 +13,8 @@
  * move cannot race another; without it this CLI moves the pointer itself (README, Known limits).
  */
 import { readFile } from "node:fs/promises";
-import { ModelsError, modelState } from "../../core/model-versions";
+import { segmentsWarning } from "../../core/campaign-segments";
+import { campaignSegments, ModelsError, modelState } from "../../core/model-versions";
 import { cliArgs, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { checkAdminAccess, moveViaWorker } from "../models/via-worker";
@@ -80,6 +81,10 @@ try {
   );
   await bulkDelete(late, where);
   const move = worker && key !== null ? await activateStored(worker.base, key, artifacts.manifest.version) : undefined;
+  // campaign conditions naming a segment this version lacks: the Worker's move says, else read here as it would
+  const version = artifacts.manifest.version;
+  const segments = move ?? (await campaignSegments(kv, { version, names: artifacts.manifest.segments?.names ?? [] }));
+  for (const line of segmentsWarning(version, segments.campaignSegmentsMissing, segments.campaignsChecked)) log(line);
   console.log(
     JSON.stringify({
       version: artifacts.manifest.version,
@@ -89,6 +94,7 @@ try {
       deleted_erased_meanwhile: late.length,
       entries: entries.length,
       remote: values.remote,
+      campaign_segments_missing: segments.campaignSegmentsMissing.length,
       ...(move
         ? { activated_by: worker?.base, previous: move.previous?.version ?? null, unchanged: move.unchanged }
         : {}),

@@ -193,6 +193,7 @@ describe("campaign segments", () => {
         op: "$eq",
         segment: "Bargain hunters",
         nearest: null,
+        noSegmentModel: false,
       },
     ]);
     expect(experimentSources({ ...experiment, status: "stopped" })).toEqual([]);

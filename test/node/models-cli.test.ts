@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { describeMissing, type MissingSegment, segmentsWarning } from "../../core/campaign-segments";
 import type { KvClient } from "../../core/kv-client";
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, MODEL_HISTORY_MAX } from "../../core/manifest";
@@ -247,6 +248,37 @@ describe("npm run models: campaigns naming a lost segment", () => {
     expect(move.campaignSegmentsMissing.at(-1)?.campaign).toBe(
       `c${String(MAX_CAMPAIGNS_CHECKED - 1).padStart(4, "0")}`,
     );
+  });
+
+  it("moves all the same when the campaigns cannot be read, and says none were checked", async () => {
+    const kv = memoryKv();
+    publish(kv, "v1", { segments: ["Loyal regulars"] });
+    put(kv, kvKeys.campaign("spring"), segmentCampaign("Champions"));
+    const failing: KvClient = {
+      ...kv,
+      list: async (prefix, limit) => {
+        if (prefix === kvKeys.campaign("")) throw new Error("KV list failed");
+        return kv.list(prefix, limit);
+      },
+    };
+    const move = await activate(failing, "v1");
+    expect((await text(kv, kvKeys.activeModel)).version).toBe("v1");
+    expect(move).toMatchObject({ campaignSegmentsMissing: [], campaignsChecked: null });
+    expect(segmentsWarning("v1", move.campaignSegmentsMissing, move.campaignsChecked)).toEqual([
+      "WARNING: campaigns were not checked for segment names the version lacks",
+    ]);
+  });
+
+  it("says a $ne on a version with no segment model holds for no one", async () => {
+    const kv = memoryKv();
+    publish(kv, "v1", { segments: [] });
+    put(kv, kvKeys.campaign("spring"), {
+      ...segmentCampaign("x"),
+      blocks: [{ ...segmentCampaign("x").blocks[0], when: { segment: { $ne: "Champions" } } }],
+    });
+    const [m] = (await activate(kv, "v1")).campaignSegmentsMissing;
+    expect(m?.noSegmentModel).toBe(true);
+    expect(describeMissing(m as MissingSegment)).toContain("holds for no one: the version has no segment model");
   });
 });
 

@@ -142,6 +142,30 @@ describe("a model move that loses a segment campaigns name", () => {
       `WARNING: 2 campaign condition(s) name a segment this model lacks (spring: "${dropped}")`,
     );
   });
+
+  it("cuts a long message between characters, never inside an emoji of a segment name", async () => {
+    const without = await copyVersion("without", names());
+    const local = "http://127.0.0.1:8787";
+    // one pad or none: the 300th unit falls on an emoji's first half in one of the two
+    for (const pad of ["", "x"]) {
+      await putCampaign("spring", bySegment(`${pad}${"😀".repeat(150)}`));
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(
+        new Request(`${local}/dashboard/models/activate`, {
+          method: "POST",
+          headers: { Origin: local, "Content-Type": "application/x-www-form-urlencoded" },
+          body: `version=${encodeURIComponent(without)}`,
+        }),
+        env,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      expect(res.status).toBe(303);
+      const message = new URL(res.headers.get("Location") as string, local).searchParams.get("model") ?? "";
+      expect(message).toContain("WARNING: 2 campaign condition(s)");
+      expect(message.isWellFormed()).toBe(true);
+    }
+  });
 });
 
 describe("a campaign saved naming a segment its model lacks", () => {
@@ -160,6 +184,7 @@ describe("a campaign saved naming a segment its model lacks", () => {
         op: "$in",
         segment: slip,
         nearest: kept,
+        noSegmentModel: false,
       },
       {
         campaign: "spring",
@@ -168,6 +193,7 @@ describe("a campaign saved naming a segment its model lacks", () => {
         op: "$eq",
         segment: slip,
         nearest: kept,
+        noSegmentModel: false,
       },
     ]);
     expect(await env.OPENTIME_KV.get(kvKeys.campaign("spring"))).toContain(slip);
@@ -243,6 +269,7 @@ describe("an experiment saved naming a segment its variants' models lack", () =>
       op: "$in",
       segment: slip,
       nearest: kept,
+      noSegmentModel: false,
     });
     expect(lost(answer)).toEqual([
       `spring variants[0].content.blocks[0].when.$and[1].segment $in ${slip}`,
