@@ -76,6 +76,23 @@ const move = async (path: "activate" | "rollback", version?: string) => {
   expect(res.status).toBe(200);
   return (await res.json()) as MoveAnswer;
 };
+/** The dashboard's activate button (a 303 back to the dashboard): the message it carries. */
+async function dashboardActivate(version: string): Promise<string> {
+  const local = "http://127.0.0.1:8787";
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`${local}/dashboard/models/activate`, {
+      method: "POST",
+      headers: { Origin: local, "Content-Type": "application/x-www-form-urlencoded" },
+      body: `version=${encodeURIComponent(version)}`,
+    }),
+    env,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  expect(res.status).toBe(303);
+  return new URL(res.headers.get("Location") as string, local).searchParams.get("model") ?? "";
+}
 const lost = (m: { campaignSegmentsMissing: MissingSegment[] }) =>
   m.campaignSegmentsMissing.map((s) => `${s.campaign} ${s.path} ${s.op} ${s.segment}`);
 
@@ -123,20 +140,7 @@ describe("a model move that loses a segment campaigns name", () => {
       "without",
       names().filter((n) => n !== dropped),
     );
-    const local = "http://127.0.0.1:8787";
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(
-      new Request(`${local}/dashboard/models/activate`, {
-        method: "POST",
-        headers: { Origin: local, "Content-Type": "application/x-www-form-urlencoded" },
-        body: `version=${encodeURIComponent(without)}`,
-      }),
-      env,
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
-    expect(res.status).toBe(303);
-    const message = new URL(res.headers.get("Location") as string, local).searchParams.get("model");
+    const message = await dashboardActivate(without);
     expect(message).toContain(`activated ${without}`);
     expect(message).toContain(
       `WARNING: 2 campaign condition(s) name a segment this model lacks (spring: "${dropped}")`,
@@ -145,23 +149,10 @@ describe("a model move that loses a segment campaigns name", () => {
 
   it("cuts a long message between characters, never inside an emoji of a segment name", async () => {
     const without = await copyVersion("without", names());
-    const local = "http://127.0.0.1:8787";
     // one pad or none: the 300th unit falls on an emoji's first half in one of the two
     for (const pad of ["", "x"]) {
       await putCampaign("spring", bySegment(`${pad}${"😀".repeat(150)}`));
-      const ctx = createExecutionContext();
-      const res = await worker.fetch(
-        new Request(`${local}/dashboard/models/activate`, {
-          method: "POST",
-          headers: { Origin: local, "Content-Type": "application/x-www-form-urlencoded" },
-          body: `version=${encodeURIComponent(without)}`,
-        }),
-        env,
-        ctx,
-      );
-      await waitOnExecutionContext(ctx);
-      expect(res.status).toBe(303);
-      const message = new URL(res.headers.get("Location") as string, local).searchParams.get("model") ?? "";
+      const message = await dashboardActivate(without);
       expect(message).toContain("WARNING: 2 campaign condition(s)");
       expect(message.isWellFormed()).toBe(true);
     }
