@@ -9,6 +9,7 @@
 import Mustache from "mustache";
 import { z } from "zod";
 import type { CatalogItem } from "./catalog";
+import { cutWhole } from "./cut-text";
 import { hasControlCharacter } from "./events";
 
 /** The names a copy template can use: `item` only as a section (`{{#item}}...{{/item}}`). */
@@ -102,9 +103,7 @@ function oneLine(text: string, max: number): string {
   for (const ch of text) spaced += hasControlCharacter(ch) ? " " : ch;
   const line = spaced.replace(/\s+/g, " ").trim();
   if (line.length <= max) return line;
-  // never half of a surrogate pair
-  const end = /[\ud800-\udbff]/.test(line.charAt(max - 2)) ? max - 2 : max - 1;
-  return `${line.slice(0, end).trimEnd()}…`;
+  return `${cutWhole(line, max - 1).trimEnd()}…`;
 }
 
 /** Parsed templates are kept by one writer, cleared past this many (campaigns are edited, isolates live long). */

@@ -4,6 +4,7 @@
  * (in a path, or named as unrecognized) is cut to its start, so an answer stays small whatever was sent.
  */
 import type { z } from "zod";
+import { cutWhole } from "../../core/cut-text";
 import { ApiError, type ErrorCode } from "../errors";
 
 const MAX_ISSUES = 5;
@@ -12,12 +13,7 @@ const MAX_SEGMENT = 40;
 /** The longest message shown per issue (zod names unrecognized keys in it). */
 const MAX_MESSAGE = 200;
 
-/** `s` cut to `max` UTF-16 units, never between the halves of a surrogate pair (an emoji in a key). */
-function cut(s: string, max: number): string {
-  if (s.length <= max) return s;
-  const head = /[\uD800-\uDBFF]$/.test(s.slice(0, max)) ? s.slice(0, max - 1) : s.slice(0, max);
-  return `${head}…`;
-}
+const cut = (s: string, max: number) => (s.length > max ? `${cutWhole(s, max)}…` : s);
 
 export function describeIssues(error: z.ZodError, prefix = ""): string {
   const shown = error.issues.slice(0, MAX_ISSUES).map((i) => {

@@ -6,6 +6,7 @@
  * conditions naming a segment the version lacks included.
  */
 import type { Hono } from "hono";
+import { cutWhole } from "../../core/cut-text";
 import { ModelActivationSchema, type Move } from "../../core/model-versions";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
@@ -19,12 +20,6 @@ const MAX_FORM_BYTES = 4096;
 /** The campaigns whose conditions name a segment the version lacks, in the redirect's message (cut at 300). */
 /** The longest message the redirect carries (segment names come from campaigns: free text). */
 const MAX_MESSAGE = 300;
-
-/** The message cut to MAX_MESSAGE UTF-16 units, never between a surrogate pair's halves (encodeURIComponent throws). */
-function cutMessage(message: string): string {
-  const head = message.slice(0, MAX_MESSAGE);
-  return /[\uD800-\uDBFF]$/.test(head) ? head.slice(0, -1) : head;
-}
 
 function segmentsNote(move: Move): string {
   const missing = move.campaignSegmentsMissing;
@@ -56,6 +51,6 @@ export function registerDashboardModelAction(app: Hono<AppEnv>): void {
       if (!(e instanceof ApiError) || e.code !== "MODEL_REFUSED") throw e;
       message = e.message;
     }
-    return c.redirect(`/dashboard?model=${encodeURIComponent(cutMessage(message))}`, 303);
+    return c.redirect(`/dashboard?model=${encodeURIComponent(cutWhole(message, MAX_MESSAGE))}`, 303);
   });
 }
