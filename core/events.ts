@@ -48,10 +48,14 @@ export function hasControlCharacter(s: string): boolean {
 
 const WHITESPACE = /\s/;
 
+const DIGITS_AND_DOTS = /^[0-9.]+$/;
+
 /**
  * Shaped like an email address (`local@domain.tld`, no whitespace, one `@`): the same language as
  * /^[^\s@]+@[^\s@]+\.[^\s@]+$/ after trimming, decided in one linear pass (that regex backtracks
- * quadratically on long inputs).
+ * quadratically on long inputs), less a domain of digits and dots alone: no top-level domain is all digits
+ * (RFC 3696 section 2), so `click@1700000000.5`, an app's event id, names no mailbox, while
+ * `jane@example.com.1700000000` (an address with a suffix) is still refused.
  */
 export function looksLikeEmail(id: string): boolean {
   const s = id.trim();
@@ -59,7 +63,8 @@ export function looksLikeEmail(id: string): boolean {
   if (at <= 0 || s.indexOf("@", at + 1) !== -1 || WHITESPACE.test(s)) return false;
   const domain = s.slice(at + 1);
   const dot = domain.indexOf(".", 1);
-  return dot !== -1 && dot < domain.length - 1;
+  if (dot === -1 || dot >= domain.length - 1) return false;
+  return !DIGITS_AND_DOTS.test(domain);
 }
 
 /**
