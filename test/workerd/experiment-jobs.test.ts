@@ -447,6 +447,36 @@ describe("the dashboard", () => {
     expect(html).toContain("Sample ratio OK");
     expect(html).toContain("Per reader who opened (CTR is click-to-open)");
   });
+
+  it("says that no experiment has an id it is asked for, lists the ones there are, and shows no other's report", async () => {
+    await putExperiment("dash-known", {
+      campaign: "d2",
+      variants: [
+        { id: "personal", weight: 1, content: PERSONAL },
+        { id: "popular", weight: 1, content: "popular" },
+      ],
+    });
+    await exposeAndClick("dash-known", "personal", 5, 1);
+    for (const asked of ["dash-unknown", "x".repeat(600), "<b>bold</b>"]) {
+      const page = await send(`/dashboard?experiment=${encodeURIComponent(asked)}`, { headers: ADMIN_HEADERS });
+      expect(page.status).toBe(404);
+      const html = await page.text();
+      // not the first experiment's report passed off as the one asked for
+      expect(html).not.toContain('data-testid="experiment-id"');
+      expect(html).not.toContain('data-metric="personal:exposed"');
+      const shownId = asked.length > 64 ? `${asked.slice(0, 64)}…` : asked;
+      const escaped = shownId.replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\//g, "&#x2F;");
+      expect(html).toContain(`No experiment has the id “${escaped}”`);
+      expect(html).not.toContain("<b>bold</b>");
+      // the ones there are, each a link; and the rest of the page (model health) as ever
+      expect(html).toContain('href="?experiment=dash-known"');
+      expect(html).toContain('data-testid="model-health"');
+    }
+    // no id asked for: the first experiment, as before
+    const first = await send("/dashboard", { headers: ADMIN_HEADERS });
+    expect(first.status).toBe(200);
+    expect(await first.text()).toContain('data-testid="experiment-id">dash-known<');
+  });
 });
 
 describe("model versions from the admin API and the dashboard", () => {

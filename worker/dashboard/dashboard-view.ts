@@ -15,6 +15,8 @@ import { intervalChart, lineChart, type Series } from "./svg-charts";
 export interface DashboardInput {
   experiments: string[];
   current: string | null;
+  /** an id asked for that no experiment has (as the page repeats it) */
+  missing?: string;
   report: ExperimentReport | null;
   /** why there is no report (no experiment store bound) */
   unavailable?: string;
@@ -64,6 +66,7 @@ function currencyNote(r: ExperimentReport): string {
 export function dashboardView(input: DashboardInput): Record<string, unknown> {
   return {
     experiments: input.experiments.map((id) => ({ id, current: id === input.current })),
+    missing: input.missing === undefined ? null : { id: input.missing, listed: input.experiments.length },
     report: input.report ? reportView(input.report, input.bandit) : null,
     unavailable: input.unavailable ?? null,
     model: input.model ? { ...input.model, history: input.model.history.map((version) => ({ version })) } : null,

@@ -2,13 +2,14 @@
  * GET /dashboard?experiment=<id> — the staff dashboard (behind `dashboardAccess`: the admin key or a Cloudflare
  * Access identity; open on a loopback host under DEMO_ROUTES): the experiments, one experiment's report
  * (always-valid intervals, as it is looked at every day) with SVG charts, and model health (the active model and
- * its history, drift by day). Server-rendered (mustache), no script; its numbers are the reporting API's. Never
+ * its history, drift by day). An id no experiment has answers 404 with the page saying so (and the experiments
+ * there are), not another experiment's report. Server-rendered (mustache), no script; its numbers are the reporting API's. Never
  * framed by another site (lib/no-framing.ts: its model buttons could be clickjacked).
  */
 import type { Hono } from "hono";
 import Mustache from "mustache";
 import { z } from "zod";
-import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
+import { ExperimentIdSchema, GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, ModelHistorySchema } from "../../core/manifest";
 import { storedVersions } from "../../core/model-versions";
@@ -25,7 +26,15 @@ import { noFraming } from "../lib/no-framing";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { dashboardAccess } from "../preview/access";
 
-const Query = z.object({ experiment: z.string().max(64).optional(), model: z.string().max(400).optional() });
+const Query = z.object({ experiment: z.string().optional(), model: z.string().max(400).optional() });
+
+/** How much of an id no experiment has the page repeats (a real id is at most 64 characters). */
+const SHOWN_ID_CHARS = 64;
+
+/** An id that can name something to report: an experiment's, or the global holdout's (no KV read for others). */
+function reportableId(id: string): boolean {
+  return id === GLOBAL_HOLDOUT_ID || ExperimentIdSchema.safeParse(id).success;
+}
 
 export function registerDashboard(app: Hono<AppEnv>): void {
   app.get("/dashboard", noFraming, dashboardAccess, async (c) => {
@@ -44,9 +53,12 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     ]);
     // the global holdout is listed once it was set (turned off, its report reads as it ended)
     let ids = holdout ? [...listed, GLOBAL_HOLDOUT_ID] : listed;
-    const asked = query.experiment ? await reportedExperiment(kv, query.experiment) : null;
+    // an id asked for that no experiment has is said so (404), never answered with another experiment's report
+    const askedId = query.experiment || undefined;
+    const asked = askedId && reportableId(askedId) ? await reportedExperiment(kv, askedId) : null;
+    const missing = askedId !== undefined && asked === null ? askedId : null;
     if (asked && !ids.includes(asked.id)) ids = [...ids, asked.id];
-    const current = asked ? asked.id : (ids[0] ?? null);
+    const current = asked ? asked.id : missing === null ? (ids[0] ?? null) : null;
     const experiment = asked ?? (current ? await reportedExperiment(kv, current) : null);
     const [report, bandit, drift] = db
       ? await Promise.all([
@@ -60,6 +72,7 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     const view = dashboardView({
       experiments: ids,
       current,
+      ...(missing !== null && { missing: shownId(missing) }),
       report,
       unavailable: db ? undefined : "No experiment store: bind a D1 database as DB (wrangler.toml).",
       bandit,
@@ -76,6 +89,12 @@ export function registerDashboard(app: Hono<AppEnv>): void {
       psiThreshold: getConfig(c.env).driftPsiAlert,
       eceThreshold: getConfig(c.env).driftEceAlert,
     });
-    return c.html(Mustache.render(TEMPLATE, view), 200, { "Cache-Control": "no-store" });
+    return c.html(Mustache.render(TEMPLATE, view), missing === null ? 200 : 404, { "Cache-Control": "no-store" });
   });
+}
+
+/** An id as the page repeats it: its first SHOWN_ID_CHARS characters (never half a surrogate pair). */
+function shownId(id: string): string {
+  const chars = Array.from(id);
+  return chars.length > SHOWN_ID_CHARS ? `${chars.slice(0, SHOWN_ID_CHARS).join("")}…` : id;
 }
