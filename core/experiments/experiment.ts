@@ -59,6 +59,24 @@ const VariantIdSchema = z
 
 export const MAX_VARIANTS = 10;
 
+/** Changes an experiment remembers (the newest kept): far more than a campaign's experiment goes through. */
+export const MAX_CHANGES = 50;
+
+/**
+ * One change in an experiment's life, recorded by the registry with its time (core/experiments/experiment-change.ts):
+ * `started` (created running, or running again after a stop), `stopped`, `shares` (the arms' intended shares moved:
+ * a new phase) and `content` (what the `arms` named show changed: a new phase). Reports and the dashboard show
+ * them, so results that pool readers who saw an arm before and after a change say so.
+ */
+export const ExperimentChangeSchema = z.strictObject({
+  /** unix seconds (a phase's start, for `shares` and `content`) */
+  at: z.number().int().nonnegative(),
+  kind: z.enum(["started", "stopped", "shares", "content"]),
+  /** `content`: the variants whose content changed */
+  arms: z.array(z.string().max(32)).max(MAX_VARIANTS).optional(),
+});
+export type ExperimentChange = z.infer<typeof ExperimentChangeSchema>;
+
 /** The hashes' seed of an experiment or of the global holdout. */
 const SeedSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "seeds are 1-64 letters, digits, '_', '.', '-'");
 
@@ -97,11 +115,17 @@ export const ExperimentSchema = z
     attributionDays: z.number().int().min(1).max(30).default(7),
     status: z.enum(["running", "stopped"]).default("running"),
     /**
-     * when the arms' current shares took effect (unix seconds; set by the registry, never by a PUT): a change
-     * of weights, variants or holdout starts a new phase, and the sample-ratio check counts the readers
-     * exposed since (those before were assigned at other shares). Absent: since the start.
+     * when the arms' current shares and content took effect (unix seconds; set by the registry, never by a PUT):
+     * a change of weights, variants or holdout, or of what a variant shows, starts a new phase; the sample-ratio
+     * check counts the readers drawn since (those before were assigned at other shares), and a report of the
+     * current phase (`phase=current`) only them (those before saw an arm's old content). Absent: since the start.
      */
     phaseStart: z.number().int().nonnegative().optional(),
+    /**
+     * what the registry recorded of the experiment's life, oldest first (set by the registry, never by a PUT):
+     * each start and stop, each change of the arms' shares and of what an arm shows, with its time
+     */
+    changes: z.array(ExperimentChangeSchema).max(MAX_CHANGES).optional(),
     /**
      * bandit mode (Thompson sampling, core/stats/thompson.ts): the variants' weights are rewritten every hour
      * (worker/experiments/bandit-job.ts) to each one's probability of the best `goal` rate, never under

@@ -1,7 +1,8 @@
 /**
  * Which change of an experiment the registry accepts (core/experiments/experiment-change.ts): a new one, or one
  * that keeps its campaign and seed; a start only where no other experiment runs; a stop always. A change of the
- * arms' shares starts a phase, and the sample-ratio check counts the readers exposed since.
+ * arms' shares, or of what an arm shows, starts a phase (recorded, with its time, beside each start and stop), and
+ * the sample-ratio check counts the readers exposed since.
  */
 import { describe, expect, it } from "vitest";
 import { inGlobalHoldout } from "../../core/experiments/assignment";
@@ -11,8 +12,9 @@ import {
   type GlobalHoldout,
   GlobalHoldoutSchema,
   globalHoldoutExperiment,
+  MAX_CHANGES,
 } from "../../core/experiments/experiment";
-import { experimentConflict, holdoutAfter, withPhase } from "../../core/experiments/experiment-change";
+import { experimentConflict, holdoutAfter, recordChange } from "../../core/experiments/experiment-change";
 import { controlOf, emptyArm, experimentResults } from "../../core/experiments/report";
 
 const experiment = (over: Record<string, unknown> = {}): Experiment =>
@@ -23,6 +25,10 @@ const experiment = (over: Record<string, unknown> = {}): Experiment =>
     variants: [{ id: "popular", weight: 1, content: "popular" }],
     ...over,
   });
+
+/** The experiment as the registry stores it after the change. */
+const withPhase = (stored: Experiment | null, next: Experiment, nowS: number) =>
+  recordChange(stored, next, nowS).experiment;
 
 describe("experimentConflict", () => {
   it("accepts a new experiment on a free campaign, and a re-weighted or stopped one", () => {
@@ -92,6 +98,99 @@ describe("phases", () => {
     expect(phased.srm).toMatchObject({ mismatch: false, since: 1000, expected: { a: 0.8, b: 0.2 } });
     // the arms' results still count every exposed reader
     expect(phased.arms.map((x) => x.exposed)).toEqual([13_000, 7_000]);
+  });
+});
+
+describe("a change of what an arm shows", () => {
+  const personal = (over: Record<string, unknown> = {}) => ({
+    v: 2,
+    default: { id: "picks", type: "recommendations", items: { boost: { categories: { shoes: 0.5, bags: 0.25 } } } },
+    ...over,
+  });
+  const arms = (content: unknown, over: Record<string, unknown> = {}) =>
+    experiment({
+      variants: [
+        { id: "a", weight: 1, content },
+        { id: "b", weight: 1, content: "popular" },
+      ],
+      ...over,
+    });
+
+  it("starts a phase and records which arm changed, when: its readers from now on see only the new content", () => {
+    const stored = withPhase(null, arms(personal()), 100);
+    const { experiment: next, recorded } = recordChange(stored, arms(personal({ badge: "New in" })), 200);
+    expect(next.phaseStart).toBe(200);
+    expect(recorded).toEqual([{ at: 200, kind: "content", arms: ["a"] }]);
+    expect(next.changes).toEqual([
+      { at: 100, kind: "started" },
+      { at: 200, kind: "content", arms: ["a"] },
+    ]);
+    // a control turned into a campaign is a change of what it shows too
+    const swapped = recordChange(
+      stored,
+      arms(personal(), {
+        variants: [
+          { id: "a", weight: 1, content: personal() },
+          { id: "b", weight: 1, content: personal() },
+        ],
+      }),
+      300,
+    );
+    expect(swapped.recorded).toEqual([{ at: 300, kind: "content", arms: ["b"] }]);
+  });
+
+  it("the same content sent again, its keys in another order, is no change; weights alone are a change of shares", () => {
+    const stored = withPhase(null, arms(personal()), 100);
+    const reordered = personal({
+      default: { id: "picks", type: "recommendations", items: { boost: { categories: { bags: 0.25, shoes: 0.5 } } } },
+    });
+    const same = recordChange(stored, arms(reordered, { coverage: 0.5 }), 200);
+    expect(same.recorded).toEqual([]);
+    expect(same.experiment.phaseStart).toBeUndefined();
+    const reweighted = recordChange(
+      stored,
+      experiment({
+        variants: [
+          { id: "a", weight: 3, content: personal() },
+          { id: "b", weight: 1, content: "popular" },
+        ],
+      }),
+      300,
+    );
+    expect(reweighted.recorded).toEqual([{ at: 300, kind: "shares" }]);
+    // both in one PUT: one phase, both recorded
+    const both = recordChange(
+      stored,
+      experiment({
+        variants: [
+          { id: "a", weight: 3, content: personal({ badge: "x" }) },
+          { id: "b", weight: 1, content: "popular" },
+        ],
+      }),
+      400,
+    );
+    expect(both.experiment.phaseStart).toBe(400);
+    expect(both.recorded).toEqual([
+      { at: 400, kind: "shares" },
+      { at: 400, kind: "content", arms: ["a"] },
+    ]);
+  });
+
+  it("records each stop and start with its time, never what a request says, and keeps the newest MAX_CHANGES", () => {
+    const stored = withPhase(null, arms(personal(), { changes: [{ at: 1, kind: "stopped" }] }), 100);
+    expect(stored.changes).toEqual([{ at: 100, kind: "started" }]);
+    expect(withPhase(null, arms(personal(), { status: "stopped" }), 100).changes).toBeUndefined();
+    const stopped = withPhase(stored, arms(personal(), { status: "stopped" }), 500);
+    expect(stopped.changes?.at(-1)).toEqual({ at: 500, kind: "stopped" });
+    expect(stopped.phaseStart).toBeUndefined();
+    const again = withPhase(stopped, arms(personal()), 900);
+    expect(again.changes?.at(-1)).toEqual({ at: 900, kind: "started" });
+    let e = again;
+    for (let i = 0; i < MAX_CHANGES; i++)
+      e = withPhase(e, arms(personal(), { status: i % 2 ? "running" : "stopped" }), 1000 + i);
+    expect(e.changes).toHaveLength(MAX_CHANGES);
+    expect(e.changes?.at(-1)?.at).toBe(1000 + MAX_CHANGES - 1);
+    expect(ExperimentSchema.parse(JSON.parse(JSON.stringify(e)))).toEqual(e);
   });
 });
 

@@ -28,7 +28,8 @@ const experiment: Experiment = ExperimentSchema.parse({
 function report(daily: DailyCounts[]): ExperimentReport {
   return {
     ...experimentResults(experiment, [emptyArm("a", 30), emptyArm("b", 30)]),
-    experiment: { id: "days", campaign: "c", status: "running", attributionDays: 7 },
+    experiment: { id: "days", campaign: "c", status: "running", attributionDays: 7, changes: [] },
+    phase: "all",
     blocks: [],
     slots: [],
     items: [],

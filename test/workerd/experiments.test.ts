@@ -378,11 +378,13 @@ describe("the experiments admin API", () => {
     expect(await putWith(failing(["get"]), e1)).toMatchObject({ ok: false, code: "KV_UNAVAILABLE" });
     expect((await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS })).status).toBe(404);
     // KV refuses the writes: stored, not published
+    const started = [{ at: expect.any(Number), kind: "started" }];
     expect(await putWith(failing(["put", "delete"]), e1)).toEqual({
       ok: true,
       created: true,
       published: false,
-      experiment: e1,
+      experiment: { ...e1, changes: started },
+      recorded: started,
     });
     // the registry holds the campaign already: another start is refused before KV knows
     expect((await putExperiment("e2", body())).status).toBe(409);
@@ -792,6 +794,71 @@ describe("attribution and the report", () => {
       )
       .first<{ e: number; p: number; r: number }>();
     expect(totals).toEqual({ e: 0, p: 0, r: 0 });
+  });
+});
+
+describe("changes while it runs", () => {
+  type Saved = { recorded: { at: number; kind: string; arms?: string[] }[]; experiment: Experiment };
+
+  it("a change of what an arm shows starts a phase, recorded with its time; the current phase counts only readers drawn since", async () => {
+    const started = await putExperiment("e-content", body());
+    expect(((await started.json()) as Saved).recorded).toEqual([{ at: expect.any(Number), kind: "started" }]);
+    const experiment = ExperimentSchema.parse({ v: 1, id: "e-content", ...body() });
+    const [before, after] = readers().filter((p) => hashedArm(experiment, p.userId) === "personal") as [
+      Profile,
+      Profile,
+    ];
+    expect((await open(before.userId)).res.headers.get("X-Opentime-Experiment")).toBe("e-content:personal");
+    // the arm's campaign changes while it runs (its block, here): readers drawn from now on see only the new one
+    const fresh = { v: 2, default: { id: "fresh", type: "recommendations" } };
+    const changed = body({
+      variants: [
+        { id: "personal", weight: 1, content: fresh },
+        { id: "popular", weight: 1, content: "popular" },
+      ],
+    });
+    const put = await putExperiment("e-content", changed);
+    expect(put.status).toBe(200);
+    const saved = (await put.json()) as Saved;
+    const at = saved.experiment.phaseStart as number;
+    expect(at).toBeGreaterThan(0);
+    expect(saved.recorded).toEqual([{ at, kind: "content", arms: ["personal"] }]);
+    // the same body again changes nothing
+    expect(((await (await putExperiment("e-content", changed)).json()) as Saved).recorded).toEqual([]);
+    resetExperimentCache();
+    await open(after.userId);
+    // all readers (the default): both, pooled, and the report says the arm changed, when
+    const all = await report("e-content");
+    expect(all.phase).toBe("all");
+    expect(all.experiment.phaseStart).toBe(at);
+    expect(all.experiment.changes).toEqual([
+      { at: expect.any(Number), kind: "started" },
+      { at, kind: "content", arms: ["personal"] },
+    ]);
+    expect(all.arms.find((a) => a.arm === "personal")?.exposed).toBe(2);
+    expect(all.blocks.filter((b) => b.arm === "personal").map((b) => b.block)).toEqual(["fresh", "picks"]);
+    // the current phase alone: the reader drawn since, who saw only the new content
+    const current = await report("e-content", "fixed", "&phase=current");
+    expect(current.phase).toBe("current");
+    expect(current.arms.find((a) => a.arm === "personal")?.exposed).toBe(1);
+    expect(current.blocks.filter((b) => b.arm === "personal")).toEqual([
+      expect.objectContaining({ block: "fresh", exposed: 1 }),
+    ]);
+    expect((await send("/v1/admin/experiments/e-content/report?phase=first", { headers: ADMIN_HEADERS })).status).toBe(
+      400,
+    );
+    // the dashboard says so, and links the current phase
+    const stamp = new Date(at * 1000).toISOString().slice(0, 16).replace("T", " ");
+    const page = await (await send("/dashboard?experiment=e-content", { headers: ADMIN_HEADERS })).text();
+    expect(page).toContain(`data-testid="changes"`);
+    expect(page).toContain(`${stamp} UTC: what personal shows changed`);
+    expect(page).toContain("pool readers who saw personal before and after");
+    expect(page).toContain('href="?experiment=e-content&amp;phase=current"');
+    const phased = await (
+      await send("/dashboard?experiment=e-content&phase=current", { headers: ADMIN_HEADERS })
+    ).text();
+    expect(phased).toContain(`Only readers whose arm was drawn since ${stamp} UTC`);
+    expect(phased).toContain('data-metric="personal:exposed" data-value="1"');
   });
 });
 

@@ -76,6 +76,44 @@ export function dashboardView(input: DashboardInput): Record<string, unknown> {
   };
 }
 
+/** Unix seconds as the page shows times: `2026-12-04 12:00 UTC`. */
+const utc = (s: number) => `${new Date(s * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+
+/** The arms a list of ids names, in words: `a`, `a and b`, `a, b and c`. */
+const listed = (ids: readonly string[]) =>
+  ids.length < 2 ? (ids[0] ?? "") : `${ids.slice(0, -1).join(", ")} and ${ids.at(-1)}`;
+
+/** Each recorded change of the experiment, in a line, oldest first. */
+function changeLines(r: ExperimentReport): { at: number; text: string }[] {
+  return r.experiment.changes.map((c) => ({
+    at: c.at,
+    text: `${utc(c.at)}: ${
+      c.kind === "content"
+        ? `what ${listed(c.arms ?? [])} show${(c.arms ?? []).length === 1 ? "s" : ""} changed (a new phase)`
+        : c.kind === "shares"
+          ? "the arms' shares changed (a new phase)"
+          : c.kind
+    }`,
+  }));
+}
+
+/**
+ * What the page says of the readers it counts across phases: all of them, pooled (naming the arms whose content
+ * changed meanwhile, whose readers saw either), or the current phase's alone; with a link to the other view.
+ */
+function phaseNote(r: ExperimentReport) {
+  const start = r.experiment.phaseStart;
+  if (start === undefined) return null;
+  if (r.phase === "current")
+    return { current: true, text: `Only readers whose arm was drawn since ${utc(start)} (the current phase).` };
+  const changed = [...new Set(r.experiment.changes.flatMap((c) => (c.kind === "content" ? (c.arms ?? []) : [])))];
+  const text =
+    changed.length > 0
+      ? `These results pool readers who saw ${listed(changed)} before and after ${changed.length === 1 ? "its" : "their"} content changed: they measure neither version alone.`
+      : `These results pool readers drawn at the arms' shares before and after ${utc(start)}.`;
+  return { current: false, text, since: utc(start) };
+}
+
 /** Who the report counts, and how its rates are made, in a line. */
 function unitNote(r: ExperimentReport): string {
   const clickOnly = r.arms.reduce((s, a) => s + a.clickOnly, 0);
@@ -173,6 +211,8 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
     id: r.experiment.id,
     campaign: r.experiment.campaign,
     status: r.experiment.status,
+    changes: changeLines(r),
+    phaseNote: phaseNote(r),
     attributionDays: r.experiment.attributionDays,
     control: r.control,
     at: r.at,

@@ -1,11 +1,14 @@
 /**
  * An experiment's report, as the reporting API answers it and the dashboard draws it (the same object, so
  * their numbers are the same): the experiment, its results per arm against the control with intervals and the
- * sample-ratio check (core/experiments/report.ts), corrected for comparing several arms, clicks per slot, the top items, and the daily aggregates.
+ * sample-ratio check (core/experiments/report.ts), corrected for comparing several arms, clicks per slot, the top items, and the daily aggregates;
+ * its changes (starts, stops, phases) with their times.
+ * `phase=current` counts only the readers drawn in the current phase (the arms' results, the check, blocks, slots
+ * and items; the daily aggregates and currencies stay whole).
  * Revenue is in one currency (the one most purchases were made in, unless asked for another): values of different
  * currencies are never added, and the others are listed with their totals.
  */
-import type { Experiment } from "../../core/experiments/experiment";
+import type { Experiment, ExperimentChange } from "../../core/experiments/experiment";
 import { type ExperimentResults, experimentResults } from "../../core/experiments/report";
 import type { Correction } from "../../core/stats/multiple-testing";
 import { ensureSchema } from "./experiment-db";
@@ -30,8 +33,22 @@ import {
 /** GrowthBook's default tuning of always-valid intervals: narrowest near this many exposed readers. */
 export const SEQUENTIAL_TUNING = 5000;
 
+/** Which readers a report counts: all the experiment's, or those whose arm was drawn in its current phase. */
+export type ReportPhase = "all" | "current";
+
 export interface ExperimentReport extends ExperimentResults {
-  experiment: { id: string; campaign: string; status: Experiment["status"]; attributionDays: number };
+  experiment: {
+    id: string;
+    campaign: string;
+    status: Experiment["status"];
+    attributionDays: number;
+    /** when the current phase began (unix seconds; absent: at the start) */
+    phaseStart?: number;
+    /** its starts, stops and phases (changes of shares, or of what arms show), each with its time, oldest first */
+    changes: ExperimentChange[];
+  };
+  /** `all`: every reader counted; `current`: those whose arm was drawn since `experiment.phaseStart` */
+  phase: ReportPhase;
   /** per arm and the block each reader's first open served */
   blocks: BlockCounts[];
   slots: SlotCounts[];
@@ -54,6 +71,8 @@ export interface ReportOptions {
   currency?: ReportCurrency;
   /** the currency of purchases that gave none (SHOP_CURRENCY), or null */
   shopCurrency?: string | null;
+  /** which readers (default `all`): `current` counts those drawn in the current phase alone */
+  phase?: ReportPhase;
 }
 
 export async function experimentReport(
@@ -61,7 +80,9 @@ export async function experimentReport(
   experiment: Experiment,
   opts: ReportOptions,
 ): Promise<ExperimentReport> {
-  const { intervals, now = Date.now(), correction = "holm-bonferroni", shopCurrency = null } = opts;
+  const { intervals, now = Date.now(), correction = "holm-bonferroni", shopCurrency = null, phase = "all" } = opts;
+  // the current phase alone: readers drawn since its start (before it, arms had other shares or other content)
+  const since = phase === "current" ? experiment.phaseStart : undefined;
   // the tables first: the reads below run side by side, and a fresh database has none yet
   await ensureSchema(db);
   const [unit, currencies] = await Promise.all([
@@ -72,11 +93,11 @@ export async function experimentReport(
   const currency = { report: asked === undefined ? (currencies[0]?.currency ?? null) : asked, shop: shopCurrency };
   const bandit = experiment.bandit !== undefined;
   const [counts, periods, blocks, slots, items, daily, phaseExposed] = await Promise.all([
-    armCounts(db, experiment.id, unit, currency),
-    bandit ? periodCounts(db, experiment.id, unit, currency) : undefined,
-    blockCounts(db, experiment.id, unit),
-    slotCounts(db, experiment.id, unit),
-    itemCounts(db, experiment.id, currency),
+    armCounts(db, experiment.id, unit, currency, since),
+    bandit ? periodCounts(db, experiment.id, unit, currency, since) : undefined,
+    blockCounts(db, experiment.id, unit, since),
+    slotCounts(db, experiment.id, unit, since),
+    itemCounts(db, experiment.id, currency, since === undefined ? undefined : { unit, since }),
     dailyCounts(db, experiment.id, currency),
     experiment.phaseStart === undefined ? undefined : unitsInPhase(db, experiment.id, unit, experiment.phaseStart),
   ]);
@@ -90,13 +111,17 @@ export async function experimentReport(
     ...(periods && { periods }),
     correction,
   });
+  const changes = experiment.changes ?? [];
   return {
     experiment: {
       id: experiment.id,
       campaign: experiment.campaign,
       status: experiment.status,
       attributionDays: experiment.attributionDays,
+      ...(experiment.phaseStart !== undefined && { phaseStart: experiment.phaseStart }),
+      changes,
     },
+    phase,
     ...results,
     blocks,
     slots,

@@ -84,21 +84,32 @@ export async function reportUnit(db: D1Database, experiment: Experiment): Promis
   return row ? "sent" : "opened";
 }
 
-/** The readers a unit counts: `u` (user, arm, phase, at), with `opened` and `click_only` per reader. */
-function unitReaders(unit: ReportUnit): string {
+/**
+ * Rows (of `table.`) whose arm was drawn in the phase that began at `since` (unix seconds): their recorded phase,
+ * or for rows written before phases were recorded, drawn at or after it. Empty without `since`. The start is an
+ * integer written into the SQL (each query's bindings are numbered already).
+ */
+function inPhase(since: number | undefined, table = ""): string {
+  if (since === undefined) return "";
+  if (!Number.isSafeInteger(since) || since < 0) throw new Error(`a phase starts at unix seconds, not ${since}`);
+  return ` AND (${table}phase = ${since} OR (${table}phase IS NULL AND ${table}at >= ${since}))`;
+}
+
+/**
+ * The readers a unit counts: `u` (user, arm, phase, at), with `opened` and `click_only` per reader; with `since`,
+ * only those whose arm was drawn in the phase that began then.
+ */
+function unitReaders(unit: ReportUnit, since?: number): string {
   return unit === "sent"
     ? `SELECT a.user AS user, a.arm AS arm, a.phase AS phase, a.at AS at, x.user IS NOT NULL AS opened,
               coalesce(x.via = 'click', 0) AS click_only
        FROM assignments a LEFT JOIN exposures x ON x.experiment = a.experiment AND x.user = a.user
-       WHERE a.experiment = ?1`
+       WHERE a.experiment = ?1${inPhase(since, "a.")}`
     : `SELECT user, arm, phase, at, 1 AS opened, 0 AS click_only
-       FROM exposures WHERE experiment = ?1 AND coalesce(via, 'open') = 'open'`;
+       FROM exposures WHERE experiment = ?1 AND coalesce(via, 'open') = 'open'${inPhase(since)}`;
 }
 
-/**
- * Readers counted per arm whose arm was drawn in the phase that began at `phaseStart` (their recorded phase;
- * rows written before phases were recorded: drawn at or after it): the sample-ratio check of a phase.
- */
+/** Readers counted per arm whose arm was drawn in the phase that began at `phaseStart`: the ratio check of a phase. */
 export async function unitsInPhase(
   db: D1Database,
   experiment: string,
@@ -107,11 +118,8 @@ export async function unitsInPhase(
 ): Promise<Map<string, number>> {
   await ensureSchema(db);
   const { results } = await db
-    .prepare(
-      `SELECT arm, count(*) AS n FROM (${unitReaders(unit)})
-       WHERE phase = ?2 OR (phase IS NULL AND at >= ?2) GROUP BY arm`,
-    )
-    .bind(experiment, phaseStart)
+    .prepare(`SELECT arm, count(*) AS n FROM (${unitReaders(unit, phaseStart)}) GROUP BY arm`)
+    .bind(experiment)
     .all<{ arm: string; n: number }>();
   return new Map(results.map((r) => [r.arm, r.n]));
 }
@@ -125,6 +133,7 @@ export async function armCounts(
   experiment: string,
   unit: ReportUnit,
   currency: CurrencyChoice,
+  since?: number,
 ): Promise<ArmCounts[]> {
   await ensureSchema(db);
   const statements = [
@@ -136,7 +145,7 @@ export async function armCounts(
                 sum(coalesce(o.revenue, 0) > 0) AS payers,
                 sum(coalesce(o.revenue, 0)) AS revenue,
                 sum(coalesce(o.revenue, 0) * coalesce(o.revenue, 0)) AS revenueSquares
-         FROM (${unitReaders(unit)}) u LEFT JOIN (
+         FROM (${unitReaders(unit, since)}) u LEFT JOIN (
            SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, ${REVENUE_IN} AS revenue
            FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = u.user
          GROUP BY u.arm ORDER BY u.arm`,
@@ -148,7 +157,9 @@ export async function armCounts(
   if (unit === "opened")
     statements.push(
       db
-        .prepare("SELECT arm, count(*) AS n FROM exposures WHERE experiment = ? AND via = 'click' GROUP BY arm")
+        .prepare(
+          `SELECT arm, count(*) AS n FROM exposures WHERE experiment = ?1 AND via = 'click'${inPhase(since)} GROUP BY arm`,
+        )
         .bind(experiment),
     );
   const [counted, clickOnly] = await db.batch<ArmCounts | { arm: string; n: number }>(statements);
@@ -172,6 +183,7 @@ export async function periodCounts(
   experiment: string,
   unit: ReportUnit,
   currency: CurrencyChoice,
+  since?: number,
 ): Promise<PeriodCounts[]> {
   await ensureSchema(db);
   const { results } = await db
@@ -181,7 +193,7 @@ export async function periodCounts(
               sum(coalesce(o.revenue, 0) > 0) AS payers,
               sum(coalesce(o.revenue, 0)) AS revenue,
               sum(coalesce(o.revenue, 0) * coalesce(o.revenue, 0)) AS revenueSquares
-       FROM (${unitReaders(unit)}) u LEFT JOIN (
+       FROM (${unitReaders(unit, since)}) u LEFT JOIN (
          SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases, ${REVENUE_IN} AS revenue
          FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = u.user
        GROUP BY period, u.arm ORDER BY period, u.arm`,
@@ -196,6 +208,7 @@ export async function blockCounts(
   db: D1Database,
   experiment: string,
   unit: ReportUnit = "opened",
+  since?: number,
 ): Promise<BlockCounts[]> {
   const { results } = await db
     .prepare(
@@ -204,7 +217,7 @@ export async function blockCounts(
        FROM exposures e LEFT JOIN (
          SELECT user, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases
          FROM outcomes WHERE experiment = ?1 GROUP BY user) o ON o.user = e.user
-       WHERE e.experiment = ?1 AND e.user IN (SELECT user FROM (${unitReaders(unit)}))
+       WHERE e.experiment = ?1 AND e.user IN (SELECT user FROM (${unitReaders(unit, since)}))
        GROUP BY e.arm, e.block ORDER BY e.arm, block`,
     )
     .bind(experiment)
@@ -217,11 +230,12 @@ export async function slotCounts(
   db: D1Database,
   experiment: string,
   unit: ReportUnit = "opened",
+  since?: number,
 ): Promise<SlotCounts[]> {
   const { results } = await db
     .prepare(
       `SELECT arm, coalesce(slot, '') AS slot, count(*) AS clicks, count(DISTINCT user) AS clickers
-       FROM outcomes WHERE experiment = ?1 AND kind = 'click' AND user IN (SELECT user FROM (${unitReaders(unit)}))
+       FROM outcomes WHERE experiment = ?1 AND kind = 'click' AND user IN (SELECT user FROM (${unitReaders(unit, since)}))
        GROUP BY arm, slot ORDER BY arm, slot`,
     )
     .bind(experiment)
@@ -231,9 +245,16 @@ export async function slotCounts(
 
 /**
  * The TOP_ITEMS most clicked and bought items of each arm (a small arm's beside a large one's), their revenue in
- * the report's currency; by arm, then most first.
+ * the report's currency; by arm, then most first. With `phase`, only the clicks and purchases of the readers the
+ * unit counts whose arm was drawn in the phase that began at its `since`.
  */
-export async function itemCounts(db: D1Database, experiment: string, currency: CurrencyChoice): Promise<ItemCounts[]> {
+export async function itemCounts(
+  db: D1Database,
+  experiment: string,
+  currency: CurrencyChoice,
+  phase?: { unit: ReportUnit; since: number },
+): Promise<ItemCounts[]> {
+  const readers = phase ? ` AND user IN (SELECT user FROM (${unitReaders(phase.unit, phase.since)}))` : "";
   const { results } = await db
     .prepare(
       `SELECT arm, item, clicks, purchases, revenue FROM (
@@ -241,7 +262,7 @@ export async function itemCounts(db: D1Database, experiment: string, currency: C
                 row_number() OVER (PARTITION BY arm ORDER BY clicks + purchases DESC, item) AS place
          FROM (SELECT arm, item, sum(kind = 'click') AS clicks, sum(kind = 'purchase') AS purchases,
                       ${REVENUE_IN} AS revenue
-               FROM outcomes WHERE experiment = ?1 AND item IS NOT NULL GROUP BY arm, item))
+               FROM outcomes WHERE experiment = ?1 AND item IS NOT NULL${readers} GROUP BY arm, item))
        WHERE place <= ?4 ORDER BY arm, place`,
     )
     .bind(experiment, ...currencyParams(currency), TOP_ITEMS)

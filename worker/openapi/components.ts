@@ -9,6 +9,7 @@ import { MissingSegmentSchema } from "../../core/campaign-segments";
 import { ConditionSchema } from "../../core/conditions";
 import { IncomingEventSchema } from "../../core/events";
 import {
+  ExperimentChangeSchema,
   ExperimentIdSchema,
   ExperimentSchema,
   GlobalHoldoutChangeSchema,
@@ -39,6 +40,7 @@ const ExperimentBody = z
     v: ExperimentSchema.shape.v.optional(),
     id: ExperimentSchema.shape.id.optional().describe("the path's id (another is refused)"),
     phaseStart: ExperimentSchema.shape.phaseStart.describe("set by the registry; a value sent is not kept"),
+    changes: ExperimentSchema.shape.changes.describe("recorded by the registry; a value sent is not kept"),
     variants: z
       .array(z.strictObject({ ...VariantSchema.shape, content: z.union([z.literal("popular"), CampaignBody]) }))
       .min(1)
@@ -89,6 +91,11 @@ export const COMPONENTS = {
     /** KV holds it already (else the registry writes it within seconds) */
     published: z.boolean(),
     experiment: ExperimentSchema,
+    /**
+     * what this PUT changed that the report marks, each with its time: a start or a stop; a new phase when the
+     * arms' shares (`shares`) or what arms show (`content`, naming them) changed
+     */
+    recorded: z.array(ExperimentChangeSchema),
     /** its variants' conditions naming a segment the model each variant's opens read lacks: saved all the same */
     campaignSegmentsMissing: z.array(MissingSegmentSchema),
   }),

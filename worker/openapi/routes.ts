@@ -564,7 +564,7 @@ export const ROUTES: RouteDoc[] = [
     responses: {
       200: {
         description:
-          "{id, created, published, experiment, campaignSegmentsMissing}: published, KV holds it already (else the registry writes it within seconds); its variants' conditions naming a segment the model each variant's opens read lacks (saved all the same)",
+          "{id, created, published, experiment, recorded, campaignSegmentsMissing}: published, KV holds it already (else the registry writes it within seconds); recorded, what the PUT changed that the report marks, with its time (a start or stop; a new phase when the arms' shares or what an arm shows changed); its variants' conditions naming a segment the model each variant's opens read lacks (saved all the same)",
         schema: "ExperimentSaved",
       },
       400: { ...badBody, description: `${badBody.description}; or an id other than the path's` },
@@ -612,11 +612,18 @@ export const ROUTES: RouteDoc[] = [
           "the currency of the revenue figures (ISO 4217, e.g. GBP; `none`: purchases that gave none); by default the one most purchases were made in. Values of different currencies are never added",
         schema: { type: "string", pattern: "^([A-Za-z]{3}|none)$" },
       },
+      {
+        name: "phase",
+        in: "query",
+        description:
+          "all (the default): every reader counted; current: only the readers whose arm was drawn in the current phase (since the last change of the arms' shares or of what an arm shows), for the arms, the sample-ratio check, blocks, slots and items",
+        schema: { type: "string", enum: ["all", "current"] },
+      },
     ],
     responses: {
       200: {
         description:
-          '{"experiment","control","arms":[...],"srm","blocks","slots","items","daily","currency","currencies":[{currency,purchases,revenue}],"intervals","correction","at"}',
+          '{"experiment":{"id","campaign","status","attributionDays","phaseStart"?,"changes":[{at,kind,arms?}]},"phase","control","arms":[...],"srm","blocks","slots","items","daily","currency","currencies":[{currency,purchases,revenue}],"intervals","correction","at"}',
       },
       400: bad,
       401: unauthorized,

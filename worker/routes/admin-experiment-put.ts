@@ -2,7 +2,9 @@
  * PUT /v1/admin/experiments/<id> (Bearer ADMIN_API_KEYS): creates or changes an experiment on a campaign
  * (core/experiments/experiment.ts): variants that are campaign configurations or `popular`, weights, coverage,
  * holdout, attribution window, `status` (`running`, `stopped`). 200 `{id, created, published, experiment,
- * campaignSegmentsMissing}` (its variants' conditions naming a segment the model each variant's opens read lacks,
+ * recorded, campaignSegmentsMissing}` (`recorded`: what the PUT changed that its report marks, with its time: a
+ * start or stop, a new phase when the arms' shares or what an arm shows changed, core/experiments/experiment-change.ts;
+ * its variants' conditions naming a segment the model each variant's opens read lacks,
  * worker/campaigns/campaign-segments.ts: saved all the same); 400 naming each bad field; 409 EXPERIMENT_CONFLICT when another experiment runs on the campaign, or when the
  * campaign or the seed of a stored experiment would change (that would move readers already exposed: start a
  * new one); 503 EXPERIMENTS_UNAVAILABLE without the registry, KV_UNAVAILABLE when KV cannot be read to adopt
@@ -34,6 +36,7 @@ export function registerAdminExperimentPut(app: Hono<AppEnv>): void {
         created: answer.created,
         published: answer.published,
         experiment: answer.experiment,
+        recorded: answer.recorded,
         campaignSegmentsMissing: missing,
       });
     },

@@ -1,5 +1,5 @@
 /**
- * GET /v1/admin/experiments/<id>/report?intervals=...&correction=... (Bearer ADMIN_API_KEYS): the experiment's
+ * GET /v1/admin/experiments/<id>/report?intervals=...&correction=...&phase=... (Bearer ADMIN_API_KEYS): the experiment's
  * results (worker/experiments/experiment-report.ts). Intervals are always-valid (`sequential`, the default:
  * looking every day does not inflate false positives) or fixed-horizon (`fixed`: one look, at a planned end).
  * With more than one arm compared with the control, each metric's comparisons are corrected as a family
@@ -7,6 +7,8 @@
  * `benjamini-hochberg`: the expected share of false positives among the positives; `none`): each estimate
  * carries `adjusted` (p-value and interval) beside its own. Revenue is in one currency, `currency=GBP` (`none`: the
  * purchases that gave none; by default the one most purchases were made in); `currencies` lists them all.
+ * `phase=current` counts only the readers drawn in the current phase (since the last change of the arms' shares or of
+ * what an arm shows: readers drawn before saw other content or were drawn at other shares); `all` (the default), all.
  * `global-holdout` reports the global holdout (PUT /v1/admin/holdout). 404 for an unknown experiment; 503 EXPERIMENTS_UNAVAILABLE when the experiment store (D1 `DB`) is not bound.
  */
 import type { Hono } from "hono";
@@ -24,6 +26,8 @@ import { invalidInput } from "../lib/zod-issues";
 export const ReportQuery = z.object({
   intervals: z.enum(["sequential", "fixed"]).default("sequential"),
   correction: z.enum(["holm-bonferroni", "benjamini-hochberg", "none"]).default("holm-bonferroni"),
+  /** `current`: only the readers whose arm was drawn in the current phase (since the last change of shares or content) */
+  phase: z.enum(["all", "current"]).default("all"),
   /** the revenue's currency: an ISO 4217 code, or `none` for purchases that gave none */
   currency: z
     .string()
@@ -51,6 +55,7 @@ export function registerAdminExperimentReport(app: Hono<AppEnv>): void {
         await experimentReport(db, experiment, {
           intervals: query.data.intervals,
           correction: query.data.correction,
+          phase: query.data.phase,
           ...(query.data.currency !== undefined && { currency: query.data.currency }),
           shopCurrency: getConfig(c.env).shopCurrency,
         }),

@@ -1,5 +1,5 @@
 /**
- * GET /dashboard?experiment=<id> — the staff dashboard (behind `dashboardAccess`: the admin key or a Cloudflare
+ * GET /dashboard?experiment=<id>&phase=all|current — the staff dashboard (behind `dashboardAccess`: the admin key or a Cloudflare
  * Access identity; open on a loopback host under DEMO_ROUTES): the experiments, one experiment's report
  * (always-valid intervals, as it is looked at every day) with SVG charts, and model health (the active model and
  * its history, drift by day). An id no experiment has answers 404 with the page saying so (and the experiments
@@ -26,7 +26,12 @@ import { noFraming } from "../lib/no-framing";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { dashboardAccess } from "../preview/access";
 
-const Query = z.object({ experiment: z.string().optional(), model: z.string().max(400).optional() });
+const Query = z.object({
+  experiment: z.string().optional(),
+  model: z.string().max(400).optional().catch(undefined),
+  /** `current`: the report of the readers drawn in the experiment's current phase alone */
+  phase: z.enum(["all", "current"]).optional().catch(undefined),
+});
 
 /** How much of an id no experiment has the page repeats (a real id is at most 64 characters). */
 const SHOWN_ID_CHARS = 64;
@@ -63,7 +68,11 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     const [report, bandit, drift] = db
       ? await Promise.all([
           experiment
-            ? experimentReport(db, experiment, { intervals: "sequential", shopCurrency: getConfig(c.env).shopCurrency })
+            ? experimentReport(db, experiment, {
+                intervals: "sequential",
+                shopCurrency: getConfig(c.env).shopCurrency,
+                phase: query.phase ?? "all",
+              })
             : null,
           experiment?.bandit ? banditHistory(db, experiment.id) : [],
           recentDriftRuns(db),

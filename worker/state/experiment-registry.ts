@@ -22,12 +22,13 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   type Experiment,
+  type ExperimentChange,
   ExperimentSchema,
   type GlobalHoldout,
   type GlobalHoldoutChange,
   GlobalHoldoutSchema,
 } from "../../core/experiments/experiment";
-import { experimentConflict, holdoutAfter, withPhase } from "../../core/experiments/experiment-change";
+import { experimentConflict, holdoutAfter, recordChange } from "../../core/experiments/experiment-change";
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
 import { readExperiment, readGlobalHoldout, readServedExperiment } from "../experiments/experiment-store";
@@ -54,8 +55,10 @@ export type RegistryAnswer =
       created: boolean;
       /** whether KV holds the change already (else the alarm writes it within seconds) */
       published: boolean;
-      /** as stored: with its phase start (core/experiments/experiment-change.ts, withPhase) */
+      /** as stored: with its phase start and its changes (core/experiments/experiment-change.ts, recordChange) */
       experiment: Experiment;
+      /** what this PUT recorded: a start or stop, a new phase (shares, or what arms show), each with its time */
+      recorded: ExperimentChange[];
     }
   | {
       ok: false;
@@ -116,7 +119,7 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
         };
       const conflict = experimentConflict(stored, experiment, this.runningOn(experiment.campaign));
       if (conflict !== null) return { ok: false, code: "EXPERIMENT_CONFLICT", message: conflict };
-      const next = withPhase(stored, experiment, Math.floor(Date.now() / 1000));
+      const { experiment: next, recorded } = recordChange(stored, experiment, Math.floor(Date.now() / 1000));
       this.sql.exec(
         `INSERT INTO experiments (id, campaign, running, body) VALUES (?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET campaign = excluded.campaign, running = excluded.running, body = excluded.body`,
@@ -127,7 +130,7 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
       );
       this.unpublished("experiment", experiment.id, seq);
       this.unpublished("campaign", experiment.campaign, seq);
-      return { ok: true, created: row === undefined, published: false, experiment: next };
+      return { ok: true, created: row === undefined, published: false, experiment: next, recorded };
     });
     // set with the commit (no other await between them): should this object stop before a round publishes
     // what the transaction marked (its change, or what it adopted beside a conflict), the alarm does
