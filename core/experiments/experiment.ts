@@ -42,6 +42,8 @@ export function globalHoldoutExperiment(holdout: GlobalHoldout | null, attributi
   const phaseStart = was ? was.phaseStart : holdout?.phaseStart;
   return {
     ...(phaseStart !== undefined && { phaseStart }),
+    // turned off: when (its report says until when clicks and purchases still count)
+    ...(was && { changes: [{ at: was.at, kind: "stopped" as const }] }),
     v: 1,
     id: GLOBAL_HOLDOUT_ID,
     campaign: "all-campaigns",

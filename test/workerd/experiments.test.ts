@@ -860,6 +860,35 @@ describe("changes while it runs", () => {
     expect(phased).toContain(`Only readers whose arm was drawn since ${stamp} UTC`);
     expect(phased).toContain('data-metric="personal:exposed" data-value="1"');
   });
+
+  it("a stopped experiment says when it stopped; clicks and purchases of readers exposed while it ran count after, within their window", async () => {
+    expect((await putExperiment("e-stop", body({ attributionDays: 3 }))).status).toBe(200);
+    const [a, b] = readers() as [Profile, Profile];
+    await open(a.userId);
+    const stop = await putExperiment("e-stop", body({ attributionDays: 3, status: "stopped" }));
+    const saved = (await stop.json()) as Saved;
+    expect(saved.recorded).toEqual([{ at: expect.any(Number), kind: "stopped" }]);
+    const stoppedAt = (saved.recorded[0] as { at: number }).at;
+    resetExperimentCache();
+    // after the stop: the exposed reader's click (an email opened while it ran) and purchase count for their arm
+    const now = Math.floor(Date.now() / 1000);
+    const item = JSON.parse(fixture().catalogJson).items[0].id as string;
+    await post([
+      { id: "after-c", type: "email_click", user: a.userId, item, campaign: CAMPAIGN, ts: now + 2 },
+      { id: "after-p", type: "purchase", user: a.userId, item, ts: now + 3, properties: { value: 40 } },
+    ]);
+    // a reader who opens only now is served no arm, and exposed to nothing
+    expect((await open(b.userId)).res.headers.get("X-Opentime-Experiment")).toBeNull();
+    const r = await report("e-stop");
+    const armOfA = hashedArm(ExperimentSchema.parse({ v: 1, id: "e-stop", ...body() }), a.userId);
+    expect(r.arms.find((x) => x.arm === armOfA)).toMatchObject({ exposed: 1, clickers: 1, buyers: 1, revenue: 40 });
+    expect(r.arms.reduce((s, x) => s + x.exposed, 0)).toBe(1);
+    expect(r.experiment).toMatchObject({ status: "stopped", stoppedAt, attributionEndsAt: stoppedAt + 3 * 86_400 });
+    const until = new Date((stoppedAt + 3 * 86_400) * 1000).toISOString().slice(0, 16).replace("T", " ");
+    const page = await (await send("/dashboard?experiment=e-stop", { headers: ADMIN_HEADERS })).text();
+    expect(page).toContain(`data-testid="stopped"`);
+    expect(page).toContain(`still count until ${until} UTC`);
+  });
 });
 
 describe("variants on model versions", () => {
@@ -948,6 +977,10 @@ describe("the global holdout", () => {
     expect((await open(heldOut.userId)).res.headers.get("X-Opentime-Experiment")).toBeNull();
     // its report reads as it did: the holdout still the control, its share the one it ended with
     const after = await report("global-holdout");
+    // and when it ended: its readers' clicks and purchases still count for 30 days of their first open
+    const ended = after.experiment.stoppedAt as number;
+    expect(after.experiment).toMatchObject({ status: "stopped", attributionEndsAt: ended + 30 * 86_400 });
+    expect(Math.abs(ended - Date.now() / 1000)).toBeLessThan(60);
     expect(after.control).toBe("holdout");
     expect(after.srm?.expected).toEqual({ personalized: 0.8, holdout: 0.2 });
     expect(after.arms).toEqual(before.arms);

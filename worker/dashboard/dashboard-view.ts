@@ -114,6 +114,18 @@ function phaseNote(r: ExperimentReport) {
   return { current: false, text, since: utc(start) };
 }
 
+/** A stopped experiment's stop, and until when clicks and purchases of readers exposed while it ran count. */
+function stoppedNote(r: ExperimentReport): string | null {
+  const { stoppedAt, attributionEndsAt, attributionDays } = r.experiment;
+  if (stoppedAt === undefined || attributionEndsAt === undefined) return null;
+  const closed = Date.parse(r.at) / 1000 >= attributionEndsAt;
+  return `Stopped ${utc(stoppedAt)}: opens since serve the campaign as it is. Clicks and purchases of readers exposed while it ran, each within ${attributionDays} days of their exposure, ${
+    closed
+      ? `counted until ${utc(attributionEndsAt)}: the results no longer move.`
+      : `still count until ${utc(attributionEndsAt)}: the results can still move.`
+  }`;
+}
+
 /** Who the report counts, and how its rates are made, in a line. */
 function unitNote(r: ExperimentReport): string {
   const clickOnly = r.arms.reduce((s, a) => s + a.clickOnly, 0);
@@ -213,6 +225,7 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
     status: r.experiment.status,
     changes: changeLines(r),
     phaseNote: phaseNote(r),
+    stoppedNote: stoppedNote(r),
     attributionDays: r.experiment.attributionDays,
     control: r.control,
     at: r.at,

@@ -2,7 +2,7 @@
  * An experiment's report, as the reporting API answers it and the dashboard draws it (the same object, so
  * their numbers are the same): the experiment, its results per arm against the control with intervals and the
  * sample-ratio check (core/experiments/report.ts), corrected for comparing several arms, clicks per slot, the top items, and the daily aggregates;
- * its changes (starts, stops, phases) with their times.
+ * its changes (starts, stops, phases) with their times, and, stopped, until when clicks and purchases still count.
  * `phase=current` counts only the readers drawn in the current phase (the arms' results, the check, blocks, slots
  * and items; the daily aggregates and currencies stay whole).
  * Revenue is in one currency (the one most purchases were made in, unless asked for another): values of different
@@ -36,6 +36,8 @@ export const SEQUENTIAL_TUNING = 5000;
 /** Which readers a report counts: all the experiment's, or those whose arm was drawn in its current phase. */
 export type ReportPhase = "all" | "current";
 
+const DAY_SECONDS = 86_400;
+
 export interface ExperimentReport extends ExperimentResults {
   experiment: {
     id: string;
@@ -46,6 +48,13 @@ export interface ExperimentReport extends ExperimentResults {
     phaseStart?: number;
     /** its starts, stops and phases (changes of shares, or of what arms show), each with its time, oldest first */
     changes: ExperimentChange[];
+    /** stopped: when (unix seconds; absent for an experiment stopped before stops were recorded) */
+    stoppedAt?: number;
+    /**
+     * stopped: when the last attribution window of a reader exposed while it ran closes (unix seconds): until
+     * then their clicks and purchases still count, so the results can still move
+     */
+    attributionEndsAt?: number;
   };
   /** `all`: every reader counted; `current`: those whose arm was drawn since `experiment.phaseStart` */
   phase: ReportPhase;
@@ -112,6 +121,9 @@ export async function experimentReport(
     correction,
   });
   const changes = experiment.changes ?? [];
+  // stopped: the last start or stop recorded is its stop (none recorded: stopped before stops were)
+  const last = [...changes].reverse().find((c) => c.kind === "started" || c.kind === "stopped");
+  const stoppedAt = experiment.status === "stopped" && last?.kind === "stopped" ? last.at : undefined;
   return {
     experiment: {
       id: experiment.id,
@@ -120,6 +132,10 @@ export async function experimentReport(
       attributionDays: experiment.attributionDays,
       ...(experiment.phaseStart !== undefined && { phaseStart: experiment.phaseStart }),
       changes,
+      ...(stoppedAt !== undefined && {
+        stoppedAt,
+        attributionEndsAt: stoppedAt + experiment.attributionDays * DAY_SECONDS,
+      }),
     },
     phase,
     ...results,

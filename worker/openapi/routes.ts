@@ -623,7 +623,7 @@ export const ROUTES: RouteDoc[] = [
     responses: {
       200: {
         description:
-          '{"experiment":{"id","campaign","status","attributionDays","phaseStart"?,"changes":[{at,kind,arms?}]},"phase","control","arms":[...],"srm","blocks","slots","items","daily","currency","currencies":[{currency,purchases,revenue}],"intervals","correction","at"}',
+          '{"experiment":{"id","campaign","status","attributionDays","phaseStart"?,"changes":[{at,kind,arms?}],"stoppedAt"?,"attributionEndsAt"?},"phase","control","arms":[...],"srm","blocks","slots","items","daily","currency","currencies":[{currency,purchases,revenue}],"intervals","correction","at"}',
       },
       400: bad,
       401: unauthorized,
