@@ -9,6 +9,7 @@
 import type { Hono } from "hono";
 import Mustache from "mustache";
 import { z } from "zod";
+import { cutWhole } from "../../core/cut-text";
 import { ExperimentIdSchema, GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, ModelHistorySchema } from "../../core/manifest";
@@ -102,8 +103,7 @@ export function registerDashboard(app: Hono<AppEnv>): void {
   });
 }
 
-/** An id as the page repeats it: its first SHOWN_ID_CHARS characters (never half a surrogate pair). */
+/** An id as the page repeats it: its first SHOWN_ID_CHARS UTF-16 units (never half a surrogate pair). */
 function shownId(id: string): string {
-  const chars = Array.from(id);
-  return chars.length > SHOWN_ID_CHARS ? `${chars.slice(0, SHOWN_ID_CHARS).join("")}…` : id;
+  return id.length > SHOWN_ID_CHARS ? `${cutWhole(id, SHOWN_ID_CHARS)}…` : id;
 }
