@@ -23,6 +23,11 @@ export interface ImageSlotView {
   width: number;
   height: number;
   slot: string;
+  /**
+   * the picture's alt text: what a reader with images blocked (Outlook's default) sees in its box, and the
+   * name a screen reader gives its link; the product is chosen at the open, so it says which pick it is
+   */
+  alt: string;
 }
 
 export interface EmailView {
@@ -65,12 +70,14 @@ export function emailLinks(input: EmailLinksInput): Pick<EmailView, "recsUrl" | 
   const base = input.baseUrl.replace(/\/+$/, "");
   const retina = input.retina ?? true;
   const { width, height } = LAYOUTS[input.layout];
+  const slots = layoutSlots(input.layout);
   return {
     layout: input.layout,
     recsUrl: `${base}/v1/amp/recs?t=${input.token}&n=${input.count ?? 6}`,
     preferencesUrl: `${base}/v1/amp/preferences?t=${input.token}`,
-    slots: layoutSlots(input.layout).map((s) => ({
+    slots: slots.map((s) => ({
       slot: slotKey(s),
+      alt: slots.length === 1 ? "Recommended for you" : `Recommended for you: pick ${s.index + 1} of ${slots.length}`,
       imageUrl: `${base}/v1/img/${input.token}/${slotName({ ...s, scale: retina ? 2 : 1 })}.png`,
       clickUrl: `${base}/v1/c/${input.token}/${slotKey(s)}`,
       width,
