@@ -33,6 +33,11 @@ export interface ImageSlotView {
 export interface EmailView {
   /** the preview text mail clients show after the subject (hidden in the HTML part); none when null */
   preheader?: string | null;
+  /**
+   * the shop's unsubscribe link for this reader (https: or mailto:), linked in each part's footer; none when
+   * null or absent (an ESP adds its own)
+   */
+  unsubscribeUrl?: string | null;
   headline: string;
   /**
    * the text part's block copy (core/block-copy.ts), chosen at send time: the text part cannot change at the

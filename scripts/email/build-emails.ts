@@ -55,6 +55,22 @@ const KEEP_CLIENT_TEMPLATES: Record<Esp, (amp: string) => string> = {
 export interface Recipient {
   userId: string;
   email: string | null;
+  /** the shop's own unsubscribe link for this recipient (`unsubscribe_url` column): https: or mailto: */
+  unsubscribeUrl: string | null;
+}
+
+/**
+ * An unsubscribe URL as `List-Unsubscribe` (RFC 2369) carries it between `<` and `>` and the parts link it:
+ * https: (one-click, RFC 8058) or mailto:, nothing that would end the header's brackets or the line.
+ */
+function unsubscribeUrl(raw: string): string | null {
+  if (raw.length > 2000 || /[\s<>"]/.test(raw)) return null;
+  try {
+    const url = new URL(raw);
+    return url.protocol === "https:" || url.protocol === "mailto:" ? raw : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface BuildOptions {
@@ -83,9 +99,13 @@ export interface BuildOptions {
 export interface BuildResult {
   recipients: number;
   files: string[];
+  /** MIME mode: messages written without an unsubscribe link or List-Unsubscribe header (no unsubscribe_url) */
+  withoutUnsubscribe?: number;
 }
 
-/** Reads `user_id[,email]` (a header row is required; other columns are ignored). */
+/**
+ * Reads `user_id[,email][,unsubscribe_url]` (a header row is required; other columns are ignored).
+ */
 export async function readRecipients(path: string, needEmail: boolean): Promise<Recipient[]> {
   const rows = parse(await readFile(path, "utf8"), {
     columns: true,
@@ -103,7 +123,12 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     const email = row.email || null;
     if (needEmail && (!email || !looksLikeEmail(email)))
       throw new Error(`${path}:${line}: a valid email is needed to write a message`);
-    return { userId, email };
+    const unsubscribe = row.unsubscribe_url || null;
+    if (unsubscribe !== null && unsubscribeUrl(unsubscribe) === null)
+      throw new Error(
+        `${path}:${line}: unsubscribe_url must be an https: or mailto: URL (no spaces, < > or quotes), got "${unsubscribe.slice(0, 80)}"`,
+      );
+    return { userId, email, unsubscribeUrl: unsubscribe };
   });
 }
 
@@ -116,6 +141,7 @@ function view(
   opts: BuildOptions,
   token: string,
   preheader: string | null = null,
+  unsubscribeUrl: string | null = null,
   copy: Pick<SendTimeCopy, "headline" | "subline"> & { ctaLine: string | null } = {
     headline: null,
     subline: null,
@@ -124,6 +150,7 @@ function view(
 ): EmailView {
   return {
     preheader,
+    unsubscribeUrl,
     headline: opts.headline,
     blockHeadline: copy.headline,
     blockSubline: copy.subline,
@@ -138,12 +165,21 @@ function view(
 /** One message as RFC 5322 bytes (nodemailer's MailComposer). */
 export async function composeMime(
   parts: EmailTemplates,
-  headers: { from: string; to: string; subject: string },
+  headers: { from: string; to: string; subject: string; unsubscribeUrl?: string | null },
 ): Promise<Buffer> {
+  const unsubscribe = headers.unsubscribeUrl;
   const mail = new MailComposer({
     from: headers.from,
     to: headers.to,
     subject: headers.subject,
+    // RFC 2369; with an https URL, RFC 8058's one-click POST (what Gmail and Yahoo ask of bulk senders; the
+    // sending server's DKIM signature must cover both)
+    ...(unsubscribe && {
+      headers: {
+        "List-Unsubscribe": `<${unsubscribe}>`,
+        ...(unsubscribe.startsWith("https:") && { "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" }),
+      },
+    }),
     text: parts.text,
     amp: parts.amp,
     html: parts.html,
@@ -187,7 +223,11 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
     const copyTags = withCopy
       ? { headline: headlineTag ?? null, subline: sublineTag ?? null, ctaLine: ctaTag ?? null }
       : undefined;
-    const rendered = await renderTemplate(view(opts, tag, preheaderTag, copyTags), opts.template, opts.templateDir);
+    const rendered = await renderTemplate(
+      view(opts, tag, preheaderTag, null, copyTags),
+      opts.template,
+      opts.templateDir,
+    );
     const parts = { ...rendered, amp: KEEP_CLIENT_TEMPLATES[opts.esp](rendered.amp) };
     for (const [ext, body] of [
       ["amp.html", parts.amp],
@@ -235,12 +275,21 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
       subline: chosen?.copy?.subline ?? null,
       ctaLine: ctaLine(chosen?.copy?.cta, links),
     };
-    const parts = renderEmail(templates, view(opts, token, chosen?.preheader ?? null, copy));
+    const parts = renderEmail(templates, view(opts, token, chosen?.preheader ?? null, r.unsubscribeUrl, copy));
     const subject = chosen?.subject ?? opts.subject;
-    const mime = await composeMime(parts, { from: opts.from, to: r.email as string, subject });
+    const mime = await composeMime(parts, {
+      from: opts.from,
+      to: r.email as string,
+      subject,
+      unsubscribeUrl: r.unsubscribeUrl,
+    });
     const file = join(opts.outDir, `${r.userId.replace(/[^A-Za-z0-9_.-]/g, "_")}.eml`);
     await writeFile(file, mime);
     files.push(file);
   }
-  return { recipients: recipients.length, files };
+  return {
+    recipients: recipients.length,
+    files,
+    withoutUnsubscribe: recipients.filter((r) => !r.unsubscribeUrl).length,
+  };
 }

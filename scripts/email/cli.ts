@@ -4,7 +4,8 @@
  * Writes one MIME message per recipient, or (with --esp) the parts once with merge tags plus a CSV of
  * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`). Subject lines: the
  * campaign's subject rules and the text part's block copy, asked of the Worker at --api-url (default: --base-url) with the admin key
- * (ADMIN_API_KEY, else `.dev.vars`); `--subject "..."` gives everyone one instead.
+ * (ADMIN_API_KEY, else `.dev.vars`); `--subject "..."` gives everyone one instead. The recipients' optional
+ * `unsubscribe_url` column becomes List-Unsubscribe headers and each footer's Unsubscribe link.
  */
 
 import { z } from "zod";
@@ -97,6 +98,10 @@ try {
   if (values.esp) console.log(`upload ${result.files.at(-1)} and use the merge tag in the parts written next to it`);
   if (values.esp && subjects && [...subjects.values()].some((s) => s.subject !== null))
     console.log(`subject line: the ${ESP_MERGE_TAGS[values.esp](SUBJECT_FIELD)} merge tag (its CSV column)`);
+  if (result.withoutUnsubscribe)
+    console.log(
+      `note: ${result.withoutUnsubscribe} messages have no unsubscribe link or List-Unsubscribe header: add an unsubscribe_url column (https: for one-click, which Gmail and Yahoo ask of bulk senders, or mailto:)`,
+    );
   if (!baseUrl.startsWith("https://"))
     console.log("note: --base-url is not https; mail clients (and AMP) need a public https origin for a real send");
 } catch (e) {

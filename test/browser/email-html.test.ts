@@ -32,6 +32,7 @@ async function html(layout: LayoutName): Promise<string> {
     count: 6,
     shopUrl: "https://shop.example/",
     shopName: "Shop",
+    unsubscribeUrl: "https://shop.example/unsubscribe?u=1",
     ...emailLinks({ baseUrl: BASE, token: "tok", layout }),
   });
   return parts.html;
@@ -130,6 +131,7 @@ describe("the HTML part in Chromium", () => {
       "A few favourites from the shop.",
       "Visit the shop",
       "You receive this email because you subscribed at Shop.",
+      "Unsubscribe",
     ]);
     for (const [text, font] of fonts) expect(font, text).toMatch(/^Helvetica/);
     await page.close();

@@ -132,6 +132,55 @@ describe("email builder, MIME mode", () => {
     expect(res.errors).toEqual([]);
   });
 
+  it("the shop's unsubscribe URL (unsubscribe_url column): List-Unsubscribe headers, one-click for https, and a link in every part", async () => {
+    const https = "https://shop.example/unsubscribe?u=c0000002&sig=abc";
+    const { options } = await setup(
+      `user_id,email,unsubscribe_url\nc0000002,ann@example.com,${https}\nc0000042,bob@example.com,mailto:unsubscribe@shop.example?subject=c0000042\n`,
+    );
+    const result = await buildEmails(options);
+    const [annRaw, bobRaw] = await Promise.all(result.files.map((f) => readFile(f, "utf8")));
+    const [ann, bob] = await Promise.all([PostalMime.parse(annRaw as string), PostalMime.parse(bobRaw as string)]);
+    const header = (m: typeof ann, name: string) => m.headers.find((h) => h.key === name)?.value.trim();
+    // RFC 8058: an https URL and List-Unsubscribe-Post, what Gmail and Yahoo ask of bulk senders
+    expect(header(ann, "list-unsubscribe")).toBe(`<${https}>`);
+    expect(header(ann, "list-unsubscribe-post")).toBe("List-Unsubscribe=One-Click");
+    // a mailto: works in the mail client's menu, but is not one-click
+    expect(header(bob, "list-unsubscribe")).toBe("<mailto:unsubscribe@shop.example?subject=c0000042>");
+    expect(header(bob, "list-unsubscribe-post")).toBeUndefined();
+    // and where a reader looks for it: the HTML part's footer (escaped), the text part, the AMP part
+    expect(ann.html).toContain(`<a href="${https.replace("&", "&amp;")}"`);
+    expect(ann.html).toMatch(/>Unsubscribe<\/a>/);
+    expect(ann.text).toContain(`subscribed at Shop.\n\nUnsubscribe: ${https}\n`);
+    const amp = ann.attachments.find((a) => a.mimeType === "text/x-amp-html");
+    const ampText =
+      typeof amp?.content === "string" ? amp.content : new TextDecoder().decode(amp?.content as ArrayBuffer);
+    expect(ampText).toContain(`href="${https.replace("&", "&amp;")}"`);
+    expect((await validateAmpEmail(ampText)).errors).toEqual([]);
+    const bobAmp = bob.attachments.find((a) => a.mimeType === "text/x-amp-html")?.content;
+    const bobAmpText = typeof bobAmp === "string" ? bobAmp : new TextDecoder().decode(bobAmp as ArrayBuffer);
+    expect(bobAmpText).toContain('href="mailto:unsubscribe@shop.example?subject=c0000042"');
+    expect((await validateAmpEmail(bobAmpText)).errors).toEqual([]);
+    // without the column: no header, no link, nothing dangling
+    const plain = await setup("user_id,email\nc0000002,ann@example.com\n");
+    const none = await PostalMime.parse(await readFile((await buildEmails(plain.options)).files[0] as string, "utf8"));
+    expect(header(none, "list-unsubscribe")).toBeUndefined();
+    expect(none.html).not.toContain("Unsubscribe");
+    expect(none.text).not.toContain("Unsubscribe");
+  });
+
+  it("refuses an unsubscribe_url that is not https: or mailto:, or would break the header, naming the line", async () => {
+    for (const bad of ["http://shop.example/u", "javascript:alert(1)", "https://shop.example/u>x", "/unsubscribe"]) {
+      const { options } = await setup(`user_id,email,unsubscribe_url\nc1,ann@example.com,${bad}\n`);
+      await expect(buildEmails(options), bad).rejects.toThrow(
+        /recipients.csv:2: unsubscribe_url must be an https: or mailto: URL/,
+      );
+    }
+    const split = await setup(
+      'user_id,email,unsubscribe_url\nc1,ann@example.com,"https://shop.example/u\r\nBcc: x@evil.example"\n',
+    );
+    await expect(buildEmails(split.options)).rejects.toThrow(/recipients.csv:2: unsubscribe_url/);
+  });
+
   it("refuses email-shaped user ids and rows without an address, naming the line", async () => {
     const a = await setup("user_id,email\nann@example.com,ann@example.com\n");
     await expect(buildEmails(a.options)).rejects.toThrow(/recipients.csv:2: user_id must be pseudonymous/);
