@@ -34,6 +34,12 @@ export interface EmailView {
   /** the preview text mail clients show after the subject (hidden in the HTML part); none when null */
   preheader?: string | null;
   /**
+   * invisible filler after the preheader, so the inbox preview stops at it instead of running on into the
+   * email's first words (default: on); off for an ESP part whose preheader merge tag is empty for some
+   * recipients, whose preview the filler would leave blank
+   */
+  padPreheader?: boolean;
+  /**
    * the shop's unsubscribe link for this reader (https: or mailto:), linked in each part's footer; none when
    * null or absent (an ESP adds its own)
    */
@@ -100,7 +106,12 @@ function rows(view: EmailView): { cells: ImageSlotView[] }[] {
 }
 
 export function renderEmail(templates: EmailTemplates, view: EmailView): EmailTemplates {
-  const data = { ...view, rows: rows(view), blockCopy: Boolean(view.blockHeadline || view.blockSubline) };
+  const data = {
+    ...view,
+    padPreheader: view.padPreheader ?? true,
+    rows: rows(view),
+    blockCopy: Boolean(view.blockHeadline || view.blockSubline),
+  };
   return {
     amp: Mustache.render(templates.amp, data, {}, { tags: TAGS, escape: escapeXml }),
     html: Mustache.render(templates.html, data, {}, { tags: TAGS, escape: escapeXml }),

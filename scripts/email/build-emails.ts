@@ -223,8 +223,10 @@ export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
     const copyTags = withCopy
       ? { headline: headlineTag ?? null, subline: sublineTag ?? null, ctaLine: ctaTag ?? null }
       : undefined;
+    // the preheader's filler only when no recipient's preheader is empty (it would blank their inbox preview)
+    const padPreheader = recipients.every((r) => Boolean(opts.subjects?.get(r.userId)?.preheader));
     const rendered = await renderTemplate(
-      view(opts, tag, preheaderTag, null, copyTags),
+      { ...view(opts, tag, preheaderTag, null, copyTags), padPreheader },
       opts.template,
       opts.templateDir,
     );
