@@ -202,6 +202,15 @@ describe("recommendations email", () => {
     expect(shown).not.toContain("Visit the shop");
   });
 
+  it("a card's picture fills its square box cropped (as the open-time images do), not stretched: catalog photos are rarely square", async () => {
+    const { amp } = await renderTemplate(input);
+    // amp-img draws its <img> at the box's size with object-fit's default, fill: a 4:5 photo comes out squashed
+    expect(amp).toMatch(/<amp-img [^>]*layout="responsive"/);
+    const css = /<style amp-custom>([\s\S]*?)<\/style>/.exec(amp)?.[1] ?? "";
+    expect(css).toMatch(/\.card amp-img img\s*\{\s*object-fit:\s*cover;/);
+    expect((await validateAmpEmail(amp)).errors).toEqual([]);
+  });
+
   it("an amp-list item's picture is https only: an http catalog picture is left out, and the card renders without it", async () => {
     const base = "https://opentime.example";
     expect(toAmpItem({ ...ITEM, image: "http://cdn.shop.example/p1.jpg" }, base).image).toBe("");
