@@ -202,6 +202,22 @@ describe("recommendations email", () => {
     expect(shown).not.toContain("Visit the shop");
   });
 
+  it("the preferences form's error says what to do, also when the answer is not ours (Gmail's proxy, a network error)", async () => {
+    const { amp } = await renderTemplate(input);
+    const template = /<div submit-error><template type="amp-mustache">([\s\S]*?)<\/template><\/div>/.exec(amp)?.[1];
+    expect(template).toBeDefined();
+    const ours = Mustache.render(template as string, {
+      error: { code: "TOKEN_INVALID", message: "this link has expired" },
+    });
+    expect(ours).toBe("Sorry, that did not work: this link has expired");
+    // a 400 from Gmail's proxy, or a CORS or network failure: no body of ours to render
+    for (const other of [{}, { message: "Bad Request" }]) {
+      const shown = Mustache.render(template as string, other);
+      expect(shown).not.toMatch(/:\s*$/);
+      expect(shown).toContain("please try again");
+    }
+  });
+
   it("a card's picture fills its square box cropped (as the open-time images do), not stretched: catalog photos are rarely square", async () => {
     const { amp } = await renderTemplate(input);
     // amp-img draws its <img> at the box's size with object-fit's default, fill: a 4:5 photo comes out squashed
