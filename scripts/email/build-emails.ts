@@ -15,6 +15,7 @@ import { looksLikeEmail } from "../../core/events";
 import type { LayoutName } from "../../core/layouts";
 import type { SendTimeCopy, SubjectAnswer } from "../../core/subject-request";
 import { mintToken } from "../../core/token";
+import { isLoopbackHost } from "../../core/web-url";
 import { readTemplates, renderTemplate } from "./render-email";
 
 /** The token field's name in the ESP, and how each ESP writes a per-recipient field into a message. */
@@ -90,7 +91,11 @@ export interface BuildOptions {
   subjects?: ReadonlyMap<string, Pick<SubjectAnswer, "subject" | "preheader"> & { copy?: SendTimeCopy | null }>;
   headline: string;
   shopName: string;
-  shopUrl: string;
+  /**
+   * the shop's home ("Visit the shop" in every part); required unless the base URL is this machine's Worker,
+   * whose root is the demo shop (a deployed Worker's root is no shop: the preview behind a login, or a 404)
+   */
+  shopUrl?: string;
   /** ESP mode; MIME mode when absent */
   esp?: Esp;
   now?: number;
@@ -138,7 +143,7 @@ function ctaLine(cta: string | null | undefined, links: Pick<EmailView, "slots" 
 }
 
 function view(
-  opts: BuildOptions,
+  opts: Built,
   token: string,
   preheader: string | null = null,
   unsubscribeUrl: string | null = null,
@@ -200,11 +205,28 @@ function textCell(s: string): string {
   return csvCell(/^[=@]/.test(s) ? `'${s}` : s);
 }
 
-export async function buildEmails(opts: BuildOptions): Promise<BuildResult> {
+/** Refuses what would build broken emails, each with what to pass instead (before any request is made). */
+export function checkOptions(opts: BuildOptions): Built {
   if (!CampaignIdSchema.safeParse(opts.campaign).success)
     throw new Error(`bad campaign id "${opts.campaign}": letters, digits, '_', '.', '-'`);
-  if (!/^https?:\/\//.test(opts.baseUrl))
+  if (!/^https?:\/\//.test(opts.baseUrl) || !URL.canParse(opts.baseUrl))
     throw new Error(`--base-url must be an http(s) origin, got "${opts.baseUrl}"`);
+  const base = new URL(opts.baseUrl);
+  if (opts.shopUrl === undefined && !isLoopbackHost(base.hostname))
+    throw new Error(
+      `--shop-url is required with --base-url ${base.origin}: "Visit the shop" would lead to the Worker's root, which is not your shop`,
+    );
+  const shopUrl = opts.shopUrl ?? `${base.origin}/`;
+  if (!/^https?:\/\/[^/]/i.test(shopUrl) || !URL.canParse(shopUrl))
+    throw new Error(`--shop-url must be an http(s) URL such as https://shop.example/, got "${shopUrl.slice(0, 80)}"`);
+  return { ...opts, shopUrl };
+}
+
+/** The options once checked: the shop's link decided. */
+export type Built = BuildOptions & { shopUrl: string };
+
+export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
+  const opts = checkOptions(options);
   const recipients = await readRecipients(opts.recipientsCsv, !opts.esp);
   await mkdir(opts.outDir, { recursive: true });
   const ttlSeconds = Math.round(opts.ttlDays * 86400);

@@ -13,11 +13,11 @@ import { LAYOUT_NAMES, type LayoutName } from "../../core/layouts";
 import { isLoopbackHost } from "../../core/web-url";
 import { cliArgs, decimal } from "../lib/cli-args";
 import { adminKey, tokenSecret } from "../lib/dev-vars";
-import { buildEmails, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
+import { buildEmails, checkOptions, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
 import { fetchSubjects } from "./subjects-client";
 
 const USAGE =
-  "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ... | --api-url <origin>]";
+  "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin> --shop-url <your shop>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ... | --api-url <origin>]";
 
 const { values } = cliArgs(
   USAGE,
@@ -58,19 +58,7 @@ const baseUrl = values["base-url"] as string;
 const DEFAULT_SUBJECT = "Picked for you";
 
 try {
-  // the campaign's subject rules, per recipient, unless one subject is given for all
-  const apiUrl = values["api-url"] ?? baseUrl;
-  const subjects = values.subject
-    ? undefined
-    : await fetchSubjects(
-        apiUrl,
-        // .dev.vars' key only for a Worker on this machine
-        adminKey(isLoopbackHost(new URL(apiUrl).hostname)),
-        values.campaign,
-        (await readRecipients(values.recipients, !values.esp)).map((r) => r.userId),
-      );
-  const result = await buildEmails({
-    subjects,
+  const options = checkOptions({
     campaign: values.campaign,
     template: values.template as string,
     recipientsCsv: values.recipients,
@@ -83,9 +71,22 @@ try {
     subject: values.subject ?? DEFAULT_SUBJECT,
     headline: values.headline as string,
     shopName: values["shop-name"] as string,
-    shopUrl: values["shop-url"] ?? `${baseUrl.replace(/\/+$/, "")}/`,
+    // required for a real send: a deployed Worker's root is not the shop
+    shopUrl: values["shop-url"],
     esp: values.esp,
   });
+  // the campaign's subject rules, per recipient, unless one subject is given for all
+  const apiUrl = values["api-url"] ?? baseUrl;
+  const subjects = values.subject
+    ? undefined
+    : await fetchSubjects(
+        apiUrl,
+        // .dev.vars' key only for a Worker on this machine
+        adminKey(isLoopbackHost(new URL(apiUrl).hostname)),
+        values.campaign,
+        (await readRecipients(values.recipients, !values.esp)).map((r) => r.userId),
+      );
+  const result = await buildEmails({ ...options, subjects });
   console.log(`${result.recipients} recipients -> ${result.files.length} files in ${values.out}`);
   if (subjects) {
     const rules = new Map<string, number>();

@@ -181,6 +181,25 @@ describe("email builder, MIME mode", () => {
     await expect(buildEmails(split.options)).rejects.toThrow(/recipients.csv:2: unsubscribe_url/);
   });
 
+  it("the shop's link: --shop-url is needed for a real send (the Worker's root is no shop), and must be a web address", async () => {
+    const { options } = await setup("user_id,email\nc0000002,ann@example.com\n");
+    const { shopUrl: _, ...withoutShop } = options;
+    await expect(buildEmails(withoutShop)).rejects.toThrow(/--shop-url is required/);
+    for (const bad of ["shop.example", "javascript:alert(1)", "/"]) {
+      await expect(buildEmails({ ...options, shopUrl: bad }), bad).rejects.toThrow(
+        /--shop-url must be an http\(s\) URL/,
+      );
+    }
+    // a Worker on this machine: its root is the demo shop
+    const local = await buildEmails({
+      ...withoutShop,
+      baseUrl: "http://127.0.0.1:8787",
+      outDir: `${options.outDir}-local`,
+    });
+    const parsed = await PostalMime.parse(await readFile(local.files[0] as string, "utf8"));
+    expect(parsed.text).toContain("Visit the shop: http://127.0.0.1:8787/\n");
+  });
+
   it("refuses email-shaped user ids and rows without an address, naming the line", async () => {
     const a = await setup("user_id,email\nann@example.com,ann@example.com\n");
     await expect(buildEmails(a.options)).rejects.toThrow(/recipients.csv:2: user_id must be pseudonymous/);
