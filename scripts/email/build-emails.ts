@@ -205,6 +205,19 @@ function textCell(s: string): string {
   return csvCell(/^[=@]/.test(s) ? `'${s}` : s);
 }
 
+/**
+ * A recipient's message file name, unique among this run's (compared without case: macOS and Windows file systems
+ * ignore it): ids that differ only in characters a name cannot hold (`a/b`, `a_b`) or in case would otherwise
+ * write one file, each message overwriting the one before.
+ */
+function fileName(userId: string, taken: Set<string>): string {
+  const safe = userId.replace(/[^A-Za-z0-9_.-]/g, "_");
+  let name = safe;
+  for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${safe}-${n}`;
+  taken.add(name.toLowerCase());
+  return name;
+}
+
 /** Refuses what would build broken emails, each with what to pass instead (before any request is made). */
 export function checkOptions(opts: BuildOptions): Built {
   if (!CampaignIdSchema.safeParse(opts.campaign).success)
@@ -290,6 +303,7 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
   }
 
   const templates = await readTemplates(opts.template, opts.templateDir);
+  const taken = new Set<string>();
   for (const r of recipients) {
     const chosen = opts.subjects?.get(r.userId);
     const token = await mint(r.userId);
@@ -307,7 +321,7 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
       subject,
       unsubscribeUrl: r.unsubscribeUrl,
     });
-    const file = join(opts.outDir, `${r.userId.replace(/[^A-Za-z0-9_.-]/g, "_")}.eml`);
+    const file = join(opts.outDir, `${fileName(r.userId, taken)}.eml`);
     await writeFile(file, mime);
     files.push(file);
   }

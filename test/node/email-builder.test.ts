@@ -200,6 +200,16 @@ describe("email builder, MIME mode", () => {
     expect(parsed.text).toContain("Visit the shop: http://127.0.0.1:8787/\n");
   });
 
+  it("one message file per recipient, even when ids differ only in characters a file name cannot hold or in case", async () => {
+    // "a/b" and "a_b" both make a_b.eml, and A_B.eml is the same file on macOS's and Windows' file systems
+    const { options } = await setup("user_id,email\na/b,ann@example.com\na_b,bob@example.com\nA_B,cyd@example.com\n");
+    const result = await buildEmails(options);
+    expect(result.files).toHaveLength(3);
+    expect(new Set(result.files.map((f) => f.toLowerCase())).size).toBe(3);
+    const to = await Promise.all(result.files.map(async (f) => (await PostalMime.parse(await readFile(f, "utf8"))).to));
+    expect(to.map((t) => t?.[0]?.address)).toEqual(["ann@example.com", "bob@example.com", "cyd@example.com"]);
+  });
+
   it("refuses email-shaped user ids and rows without an address, naming the line", async () => {
     const a = await setup("user_id,email\nann@example.com,ann@example.com\n");
     await expect(buildEmails(a.options)).rejects.toThrow(/recipients.csv:2: user_id must be pseudonymous/);
