@@ -13,6 +13,7 @@ export const MODEL_FAILURES = [
   "model-corrupt",
   "catalog-invalid",
   "kv-error",
+  "model-loading",
 ] as const;
 export type ModelFailureReason = (typeof MODEL_FAILURES)[number];
 

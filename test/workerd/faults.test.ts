@@ -229,6 +229,77 @@ describe("a queue that never answers", () => {
   );
 });
 
+describe("model files that never answer", () => {
+  // the load such a request starts goes on in its waitUntil until the files' deadline: its context is not awaited
+  const timed = async (path: string, headers: Record<string, string>, bindings: TestEnv) => {
+    const started = Date.now();
+    const res = await worker.fetch(
+      new Request(`https://opentime.test${path}`, { headers }),
+      bindings,
+      createExecutionContext(),
+    );
+    const body = new Uint8Array(await res.arrayBuffer());
+    return { res, body, ms: Date.now() - started };
+  };
+  /** KV whose reads of model files (`model:<version>:*`, 10 s deadline) never answer; the pointer answers */
+  const hungFiles = (version: string) =>
+    faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "hang", prefix: `model:${version}:` }]);
+  /** the email deadline on model files (worker/lib/kv-deadline.ts): what an open waited before */
+  const FILES_DEADLINE_MS = 10_000;
+
+  it(
+    "a fresh isolate answers the amp-list, images and clicks with popular content (model-loading) well before the files' deadline",
+    async () => {
+      resetModelCache();
+      const f = hungFiles(fixture().version);
+      const bindings = withKv(f.kv);
+      const t = await token(reader());
+      const [recs, img, click] = await Promise.all([
+        timed(`/v1/amp/recs?t=${t}`, { "AMP-Email-Sender": SENDER }, bindings),
+        timed(`/v1/img/${t}/row-0.png`, {}, bindings),
+        timed(`/v1/c/${t}/row-1`, {}, bindings),
+      ]);
+      expect(f.hits).toBeGreaterThan(0);
+      expect(recs.res.status).toBe(200);
+      expect(recs.res.headers.get("X-Opentime-Reason")).toBe("model-loading");
+      expect((JSON.parse(new TextDecoder().decode(recs.body)) as { items: unknown[] }).items.length).toBe(6);
+      expect(img.res.headers.get("X-Opentime-Reason")).toBe("model-loading");
+      const png = decode(img.body);
+      expect([png.width, png.height]).toEqual([200, 300]);
+      expect(click.res.status).toBe(302);
+      expect(click.res.headers.get("X-Opentime-Reason")).toBe("model-loading");
+      for (const r of [recs, img, click]) expect(r.ms).toBeLessThan(FILES_DEADLINE_MS - 2_000);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a campaign held on a version whose files never answer is served the active model well before their deadline",
+    async () => {
+      await warm();
+      const campaign = "held-on-hung";
+      const put = await worker.fetch(
+        new Request(`https://opentime.test/v1/admin/campaigns/${campaign}`, {
+          method: "PUT",
+          headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ v: 2, model: "als-hung", default: { id: "picks", type: "recommendations" } }),
+        }),
+        env,
+        createExecutionContext(),
+      );
+      expect(put.status).toBe(200);
+      const f = hungFiles("als-hung");
+      const t = await mintToken(TEST_TOKEN_SECRET, { user: reader(), campaign, ttlSeconds: 3600 });
+      const recs = await timed(`/v1/amp/recs?t=${t}`, { "AMP-Email-Sender": SENDER }, withKv(f.kv));
+      expect(f.hits).toBeGreaterThan(0);
+      expect(recs.res.headers.get("X-Opentime-Reason")).toBe("personalized");
+      expect(recs.res.headers.get("X-Opentime-Model")).toBe(fixture().version);
+      expect(recs.ms).toBeLessThan(FILES_DEADLINE_MS - 2_000);
+    },
+    TIMEOUT,
+  );
+});
+
 describe("queue consumer and reader shards under faults (each fault: 0 events lost, 0 counted twice)", () => {
   const ev = (id: string, user: string, type: QueuedEvent["type"], item?: string, value?: number): QueuedEvent => ({
     id,

@@ -61,7 +61,8 @@ export interface LoadedRanker {
   stats: RankerItemStats;
 }
 
-export type ModelFailure = "model-pointer-missing" | ModelCheckFailure | "kv-error";
+/** `model-loading`: an open's wait for a model this isolate does not have yet ran out (forOpen) */
+export type ModelFailure = "model-pointer-missing" | ModelCheckFailure | "kv-error" | "model-loading";
 
 export type ModelState =
   | {
@@ -87,6 +88,20 @@ export const SWITCH_WAIT_MS = 1_000;
  * been cancelled; `waitUntil` keeps a context 30 s past its response at most): the next request starts anew.
  */
 export const LOAD_STALE_MS = 30_000;
+
+/**
+ * How long an email open waits for a model this isolate does not have yet (a fresh isolate's first load, a
+ * campaign's pinned version) before it is served without it: popular items (`model-loading`), or the active model
+ * for a pinned version. The load goes on for the opens after it. A healthy cold load measured 1.0-1.6 s at 100k
+ * items with the ranker (README, Performance); the model files' read deadline is 10 s, and a fresh isolate whose
+ * version fails goes on to the one in `model:history`, so without this an open could wait 20 s and more.
+ */
+export const OPEN_MODEL_WAIT_MS = 3_000;
+
+/** `state` for an email open: what it settles to within OPEN_MODEL_WAIT_MS, else `model-loading`. */
+export function forOpen(state: Promise<ModelState>): Promise<ModelState> {
+  return within(state, OPEN_MODEL_WAIT_MS, (): ModelState => ({ ok: false, reason: "model-loading" }));
+}
 
 interface CacheEntry {
   checkedAt: number;

@@ -4,18 +4,22 @@
  * isolate beside the active one (the model store's), the least recently asked for replaced first and released
  * after the grace period: two arms on two versions do not reload a model at every open. A version that cannot
  * load (missing, failing its check) serves the active model instead (as it is when asked: the failure holds no
- * model of its own), says so (`rejected`), and is tried again a minute later: an open never fails over it. As in the model store, the request that starts a load hands it to
- * its `waitUntil`, and a load still pending after LOAD_STALE_MS is started anew.
+ * model of its own), says so (`rejected`), and is tried again a minute later: an open never fails over it; an open
+ * also waits for a version still loading OPEN_MODEL_WAIT_MS at most, then is served the active model (the load goes
+ * on). As in the model store, the request that starts a load hands it to its `waitUntil`, and a load still pending
+ * after LOAD_STALE_MS is started anew.
  */
 
 import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
+import { within } from "../lib/within";
 import {
   LOAD_STALE_MS,
   type LoadedModel,
   loadVersion,
   type ModelFailure,
   type ModelState,
+  OPEN_MODEL_WAIT_MS,
   retire,
 } from "./model-store";
 
@@ -69,7 +73,7 @@ export async function pinnedModel(
     // most recently asked for: last in the map's order
     pinned.delete(version);
     pinned.set(version, held);
-    return served(await held.load, active, version);
+    return served(await openWait(held.load), active, version);
   }
   const entry: Pinned = {
     at: now,
@@ -103,7 +107,12 @@ export async function pinnedModel(
     release(old, current);
   }
   waitUntil(entry.load);
-  return served(await entry.load, active, version);
+  return served(await openWait(entry.load), active, version);
+}
+
+/** A pinned load as an open waits for it: at most OPEN_MODEL_WAIT_MS, then the active model serves (the load goes on). */
+function openWait(load: Promise<PinnedLoad>): Promise<PinnedLoad> {
+  return within(load, OPEN_MODEL_WAIT_MS, (): PinnedLoad => ({ ok: false, reason: "model-loading" }));
 }
 
 /**

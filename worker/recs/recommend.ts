@@ -34,7 +34,7 @@ import { hasLegacyTombstone, hasTombstone } from "../events/erasure";
 import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
 import { itemLookup } from "../model/item-lookup";
-import { getFallbackItems, getModel, type LoadedModel, type ModelState } from "../model/model-store";
+import { forOpen, getFallbackItems, getModel, type LoadedModel, type ModelState } from "../model/model-store";
 import { type ProfileRead, readFeatures, readProfile } from "../profile/profile-store";
 import { type Exclusion, exclusionFor } from "./exclusion";
 
@@ -106,7 +106,8 @@ export function openLoads(kv: KVNamespace, config: Config, now: number, waitUnti
   let live: Promise<LiveCatalogView> | undefined;
   return {
     get model() {
-      model ??= getModel(kv, config.modelRefreshSeconds, now, waitUntil);
+      // an open waits a bounded time for a model this isolate is still loading (forOpen)
+      model ??= forOpen(getModel(kv, config.modelRefreshSeconds, now, waitUntil));
       return model;
     },
     // a campaign held on a model version replaces it (worker/campaigns/serve-block.ts)
