@@ -36,6 +36,14 @@ export const RECS_REASONS = [
 ] as const;
 export type RecsReason = (typeof RECS_REASONS)[number];
 
+/**
+ * Whether generic content was served because something failed (the model, or scoring), not because of who the
+ * reader is or what they chose: what an open shows then is not a promise (worker/decisions/decide-slot.ts).
+ */
+export function isFailureReason(reason: string): boolean {
+  return reason === "scoring-error" || (MODEL_FAILURES as readonly string[]).includes(reason);
+}
+
 /** Nothing at all in KV to fall back on: the reason gets this suffix and the answer is empty. */
 export const NO_FALLBACK_SUFFIX = "+no-fallback";
 export type ServedReason = RecsReason | `${RecsReason}${typeof NO_FALLBACK_SUFFIX}`;

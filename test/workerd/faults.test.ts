@@ -229,6 +229,54 @@ describe("a queue that never answers", () => {
   );
 });
 
+describe("decisions made on a failure", () => {
+  const failingFiles = () =>
+    withKv(faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "throw", prefix: `model:${fixture().version}:` }]).kv);
+  /** the model can be read again (the isolate asks KV anew, as it does at its next refresh) */
+  const recover = () => {
+    resetModelCache();
+    resetBlockMemo();
+  };
+
+  it(
+    "generic content shown because the model failed is not frozen: the next real open decides again",
+    async () => {
+      resetModelCache();
+      const t = await token(reader());
+      const failed = await call(`/v1/img/${t}/row-0.png`, {}, failingFiles());
+      expect(failed.headers.get("X-Opentime-Reason")).toBe("kv-error");
+      recover();
+      const again = await call(`/v1/img/${t}/row-0.png`);
+      expect(again.headers.get("X-Opentime-Decision")).toBe("decided");
+      expect(again.headers.get("X-Opentime-Reason")).toBe("personalized");
+      // and that one holds
+      const third = await call(`/v1/img/${t}/row-0.png`);
+      expect(third.headers.get("X-Opentime-Reason")).toBe("stored-frozen");
+      expect(third.headers.get("X-Opentime-Item")).toBe(again.headers.get("X-Opentime-Item"));
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "its click still leads to what the image showed, and holds it from then on",
+    async () => {
+      resetModelCache();
+      const t = await token(reader());
+      const failed = await call(`/v1/img/${t}/row-1.png`, {}, failingFiles());
+      expect(failed.headers.get("X-Opentime-Reason")).toBe("kv-error");
+      const shown = failed.headers.get("X-Opentime-Item");
+      recover();
+      const click = await call(`/v1/c/${t}/row-1`);
+      expect(click.headers.get("X-Opentime-Item")).toBe(shown);
+      expect(click.headers.get("X-Opentime-Reason")).toBe("stored-provisional");
+      const reopen = await call(`/v1/img/${t}/row-1.png`);
+      expect(reopen.headers.get("X-Opentime-Reason")).toBe("stored-frozen");
+      expect(reopen.headers.get("X-Opentime-Item")).toBe(shown);
+    },
+    TIMEOUT,
+  );
+});
+
 describe("model files that never answer", () => {
   // the load such a request starts goes on in its waitUntil until the files' deadline: its context is not awaited
   const timed = async (path: string, headers: Record<string, string>, bindings: TestEnv) => {

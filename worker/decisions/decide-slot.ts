@@ -4,7 +4,7 @@
  * The first real open of (token, slot) decides and stores the decision in KV, one per send and slot (TTL: the
  * campaign's decisionTtlDays). Under `freeze` (the default) later opens and clicks reuse it; under `live` every open
  * decides again and a click follows the latest. A prefetch (Apple MPP) decides and stores a provisional
- * decision that a later real open replaces. A click with nothing stored (images blocked) decides then and
+ * decision that a later real open replaces, as does an open shown generic content because the model failed. A click with nothing stored (images blocked) decides then and
  * stores it, so images loaded afterwards show what was clicked. A HEAD (link scanners, URL checkers)
  * reads a stored decision or decides as its GET would, and stores and freezes nothing. Never throws.
  */
@@ -16,7 +16,7 @@ import { type ExposureFacts, ExposureFactsSchema } from "../../core/experiments/
 import { candidatesFor, type RulesApplied } from "../../core/item-rules";
 import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
-import { RECS_REASONS, SCORERS, type Scorer, type SlotReason } from "../../core/reasons";
+import { isFailureReason, RECS_REASONS, SCORERS, type Scorer, type SlotReason } from "../../core/reasons";
 import { emptySlots, slotItems } from "../../core/slot-items";
 import { sendKey, type TokenClaims, verifyToken } from "../../core/token";
 import { blockCopy } from "../campaigns/block-copy";
@@ -138,9 +138,16 @@ function reuse(stored: Decision, campaign: Campaign, via: DecisionVia): boolean 
   return isPrefetch(via);
 }
 
-function nextState(campaign: Campaign, via: DecisionVia): Decision["state"] {
+/**
+ * The state a decision is stored in. Under `freeze`, an open's decision is frozen, except a prefetch's and one made
+ * on generic content because something failed (a model failure, a scoring error: `failed`): those are provisional,
+ * so their click follows what was shown (and freezes it) while the next real open decides again, instead of the
+ * failure's content being held for decisionTtlDays. A click's is frozen: the reader chose what it leads to.
+ */
+function nextState(campaign: Campaign, via: DecisionVia, failed: boolean): Decision["state"] {
   if (campaign.policy === "live") return "live";
-  return via !== "click" && isPrefetch(via) ? "provisional" : "frozen";
+  if (via === "click") return "frozen";
+  return isPrefetch(via) || failed ? "provisional" : "frozen";
 }
 
 export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
@@ -269,7 +276,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     (item !== null || (shownBlock.type === "recommendations" && shown.length > 0)) &&
     rec.reason !== "opted-out" &&
     rec.recordable;
-  const state = storable && !input.head ? nextState(campaign, via) : null;
+  const state = storable && !input.head ? nextState(campaign, via, isFailureReason(rec.reason)) : null;
   if (storable && state) {
     const decision: Decision = {
       v: 1,
