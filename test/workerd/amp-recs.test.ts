@@ -12,7 +12,17 @@ import { featuresOf, type Profile } from "../../core/profile";
 import worker from "../../worker/index";
 import { resetModelCache } from "../../worker/model/model-store";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
-import { call, clearKv, fixture, type RecsBody, recordingQueue, SENDER, seedModel, token } from "./support/harness";
+import {
+  call,
+  clearKv,
+  consume,
+  fixture,
+  type RecsBody,
+  recordingQueue,
+  SENDER,
+  seedModel,
+  token,
+} from "./support/harness";
 
 const catalog = () => JSON.parse(fixture().catalogJson) as Catalog;
 const popularIds = (n: number) =>
@@ -146,7 +156,7 @@ describe("GET /v1/amp/recs", () => {
     expect(body?.items[0]?.id).toBe(top);
   });
 
-  it("a HEAD answers as a GET would but records no impression or exposure (it is no open)", async () => {
+  it("a HEAD answers as a GET would but records no open or exposure", async () => {
     const { queue, sent } = recordingQueue();
     const amp = async (method: string, t: string) => {
       const ctx = createExecutionContext();
@@ -169,7 +179,32 @@ describe("GET /v1/amp/recs", () => {
     expect(sent).toEqual([]);
     const get = await amp("GET", t);
     expect(get.headers.get("X-Opentime-Reason")).toBe("personalized");
-    expect(sent).toEqual([expect.objectContaining({ type: "impression", user: withFactors().userId })]);
+    expect(sent).toEqual([expect.objectContaining({ type: "email_open", user: withFactors().userId })]);
+  });
+
+  it("an AMP open is the reader's open: engagement and activity on their profile, once per send however often it is opened", async () => {
+    const user = "amp-open-reader";
+    const { queue, sent } = recordingQueue();
+    const t = await token(user);
+    for (let i = 0; i < 2; i++) {
+      const res = await call(`/v1/amp/recs?t=${t}&n=4`, { "AMP-Email-Sender": SENDER }, { ...env, EVENTS: queue });
+      expect(res.status).toBe(200);
+    }
+    // one id for both opens (the image open's: a client showing the HTML part later counts it once too)
+    expect(sent.map((e) => e.type)).toEqual(["email_open", "email_open"]);
+    expect(sent[0]?.id).toMatch(/^open:/);
+    expect(sent[1]?.id).toBe(sent[0]?.id);
+    expect(sent[0]?.items?.length).toBe(4);
+    await consume(sent);
+    const start = Date.now();
+    let p: Profile | null = null;
+    while (Date.now() - start < 3000 && !p) {
+      p = (await env.OPENTIME_KV.get(kvKeys.profile(user), "json")) as Profile | null;
+      if (!p) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(p?.engagement.score).toBeCloseTo(1, 6);
+    expect(p?.lastActivity).toBe(sent[0]?.ts);
+    expect(p?.impressions).toHaveLength(4);
   });
 
   it("an http catalog picture never reaches amp-img (AMP for Email loads https only): the item comes without one", async () => {

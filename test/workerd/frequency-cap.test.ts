@@ -75,8 +75,8 @@ describe("item rules over repeated opens", () => {
     expect(first.items).toHaveLength(4);
     expect(first.sent).toEqual([
       expect.objectContaining({
-        id: expect.stringMatching(/^imp:fc-1:\d+:amp$/),
-        type: "impression",
+        id: expect.stringMatching(/^open:fc-1:\d+$/),
+        type: "email_open",
         user,
         items: first.items,
       }),

@@ -1,8 +1,7 @@
 /**
- * Impressions of the AMP part: which items an amp-list answer showed a reader, queued like any event and kept
- * on their profile by their shard (core/apply-events.ts), for the item rules' frequency cap. One per email sent:
- * the event id repeats across re-opens, so the shard counts it once. (Image blocks carry theirs on the open
- * event.)
+ * What an email showed a reader: the products of a block (impressionItems), carried on its open event and kept on
+ * their profile by their shard (core/apply-events.ts), for the item rules' frequency cap; the AMP part's open
+ * (ampOpenEvent). One per email sent: the event id repeats across re-opens, so the shard counts it once.
  */
 import { MAX_IMPRESSION_ITEMS } from "../../core/apply-events";
 import { isStaticItem } from "../../core/campaign";
@@ -18,23 +17,25 @@ export function impressionItems(items: readonly CatalogItem[]): string[] {
     .slice(0, MAX_IMPRESSION_ITEMS);
 }
 
-/** The impression of `items` in `place` (`amp`); null when nothing shown was a product. */
-export function impressionEvent(
+/**
+ * The open of an email's AMP part (mail providers fetch the amp-list as the email opens): an `email_open`, as an
+ * image block's open is, so a reader who reads the AMP part (Gmail, Yahoo) gains the open's engagement and
+ * activity, carrying what the amp-list showed (for the frequency cap) when it showed products. One per send: its id
+ * is the image open's (`open:<send>`), so re-opens, and the same send opened again in a client that shows the
+ * HTML part, count once (the first open's items are kept).
+ */
+export function ampOpenEvent(
   claims: { u: string; c: string; e: number },
-  place: string,
   items: readonly CatalogItem[],
   nowMs: number,
-): QueuedEvent | null {
+): QueuedEvent {
   const ids = impressionItems(items);
-  if (ids.length === 0) return null;
-  // one per send: the token's expiry tells sends of one campaign apart (a trigger's emails share a campaign)
   return {
-    id: `imp:${claims.c}:${claims.e}:${place}`,
-    type: "impression",
+    id: `open:${sendKey(claims)}`,
+    type: "email_open",
     user: claims.u,
     ts: Math.floor(nowMs / 1000),
     campaign: claims.c,
-    items: ids,
-    send: sendKey(claims),
+    ...(ids.length > 0 && { items: ids, send: sendKey(claims) }),
   };
 }

@@ -7,7 +7,7 @@
  * `X-Opentime-Block` which of the campaign's blocks was served and which conditions chose it, `X-Opentime-Ranking`
  * whether the reader's pool or the whole catalog was ranked (ranker and hybrid), and `Server-Timing` the ranking's
  * and the whole answer's time in the Worker. A HEAD (Hono answers it with this GET handler) gets the same headers
- * but records no impression or exposure: it is no open.
+ * but records no open or exposure.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
@@ -22,7 +22,7 @@ import { serveBlock } from "../campaigns/serve-block";
 import { getCampaign } from "../decisions/campaign-store";
 import type { FetchKind } from "../decisions/classify-fetch";
 import { type AppEnv, getConfig } from "../env";
-import { impressionEvent } from "../events/impressions";
+import { ampOpenEvent } from "../events/impressions";
 import { mayRecord } from "../events/may-record";
 import { enqueue } from "../events/queue";
 import { exposureEvents } from "../experiments/exposure-events";
@@ -96,16 +96,15 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
         waitUntil: bg.waitUntil,
       });
       const rec = served.rec;
-      // what the reader was shown, for frequency caps (worker/events/impressions.ts); only if they allow tracking
-      // and the experiment's exposure: an AMP request is a real open (mail providers fetch it as the email opens);
-      // a staff preview's records nothing (mayRecord)
+      // an AMP request is a real open (mail providers fetch it as the email opens): the open, with what the reader
+      // was shown for frequency caps (worker/events/impressions.ts), and the experiment's exposure; only if they
+      // allow tracking; a staff preview's records nothing (mayRecord)
       if (verified.ok && mayRecord(verified.claims, rec.recordable, c.req.method !== "HEAD")) {
-        const seen = impressionEvent(verified.claims, "amp", rec.items, now);
         const events = [
           ...(arm ? exposureEvents(verified.claims.u, arm.exposures, now, served.selection.block.id) : []),
-          ...(seen ? [seen] : []),
+          ampOpenEvent(verified.claims, rec.items, now),
         ];
-        if (events.length > 0) bg.waitUntil(enqueue(c.env.EVENTS, events));
+        bg.waitUntil(enqueue(c.env.EVENTS, events));
       }
       await bg.flush();
       const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
