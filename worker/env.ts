@@ -9,6 +9,13 @@ import { DEFAULT_MAIL_ORIGINS } from "./amp/mail-origins";
 import type { EventsMessage } from "./events/queue";
 import { logEvent } from "./lib/log";
 
+/**
+ * A [vars] value as wrangler hands it to the Worker: a string, or what TOML wrote when it is not one
+ * (`PREVIEW_PAGE = true`, `EXCLUDE_PURCHASED_DAYS = 30`, `AMP_ALLOWED_SENDERS = ["news@shop.com"]` arrive as a
+ * boolean, a number, an array). getConfig reads every one through `text`, never as a string.
+ */
+export type Var = unknown;
+
 export interface Bindings {
   OPENTIME_KV: KVNamespace;
   /** HMAC secret for URL tokens (`wrangler secret put TOKEN_SECRET`; `.dev.vars` locally) */
@@ -16,28 +23,28 @@ export interface Bindings {
   /** previous secret, still accepted while tokens signed with it are alive (rotation) */
   TOKEN_SECRET_PREVIOUS?: string;
   /** comma-separated sender allow-list: `news@shop.com`, `*@shop.com`, or `*` (testing only) */
-  AMP_ALLOWED_SENDERS?: string;
+  AMP_ALLOWED_SENDERS?: Var;
   /** comma-separated mail-client origins accepted by AMP CORS v1 (default: worker/amp/mail-origins.ts) */
-  AMP_ALLOWED_ORIGINS?: string;
+  AMP_ALLOWED_ORIGINS?: Var;
   /** purchases newer than this many days are not recommended again (0 = no exclusion) */
-  EXCLUDE_PURCHASED_DAYS?: string;
+  EXCLUDE_PURCHASED_DAYS?: Var;
   /** how often an isolate re-reads the active model pointer */
-  MODEL_REFRESH_SECONDS?: string;
+  MODEL_REFRESH_SECONDS?: Var;
   /** absolute origin used to resolve catalog paths (`/demo/img/x.png`); defaults to the request's origin */
-  PUBLIC_BASE_URL?: string;
+  PUBLIC_BASE_URL?: Var;
   /**
    * "true" (local development only: `.dev.vars`, written by `npm start`) serves the demo shop's images and
    * product pages, and the preview page, open without a key on a loopback host (127.0.0.1, localhost)
    */
-  DEMO_ROUTES?: string;
+  DEMO_ROUTES?: Var;
   /** "true" serves the preview page (GET /, /v1/preview/*) in production: admin key or Cloudflare Access only */
-  PREVIEW_PAGE?: string;
+  PREVIEW_PAGE?: Var;
   /** Cloudflare Access team domain (`<team>.cloudflareaccess.com`): its signed identity opens the preview */
-  ACCESS_TEAM_DOMAIN?: string;
+  ACCESS_TEAM_DOMAIN?: Var;
   /** the Access application's audience tag (AUD): required with ACCESS_TEAM_DOMAIN */
-  ACCESS_AUD?: string;
+  ACCESS_AUD?: Var;
   /** "all" (re-buys allowed outside the exclusion window) or "novel" (never what the reader bought) */
-  RECS_MODE?: string;
+  RECS_MODE?: Var;
   /** at most 20 pixel events per token a minute (`[[ratelimits]]` in wrangler.toml) */
   PIXEL_RATE_LIMITER?: RateLimit;
   /** the writers of reader state (worker/state/reader-shard.ts), one per shard of readers */
@@ -61,19 +68,19 @@ export interface Bindings {
   /** secret: comma-separated keys for the admin API (erasure, consent) */
   ADMIN_API_KEYS?: string;
   /** events older than this many days are refused (the profile keeps recent behaviour) */
-  EVENT_MAX_AGE_DAYS?: string;
+  EVENT_MAX_AGE_DAYS?: Var;
   /**
    * days an erasure's tombstone lives (1-3650, default 45): while it does, the erased reader's queued events,
    * opens and clicks record nothing. It must exceed the longest token TTL you mint (`npm run token` and
    * `npm run email` default to 30 days): a token outliving the tombstone would record the reader again.
    */
-  ERASURE_TOMBSTONE_DAYS?: string;
+  ERASURE_TOMBSTONE_DAYS?: Var;
   /** the drift job's alert threshold on a feature's PSI (default 0.25: a significant shift) */
-  DRIFT_PSI_ALERT?: string;
+  DRIFT_PSI_ALERT?: Var;
   /** the currency of purchase events that name none (ISO 4217): reports count them in it */
-  SHOP_CURRENCY?: string;
+  SHOP_CURRENCY?: Var;
   /** the drift job's alert threshold on the propensity's expected calibration error (default 0.1) */
-  DRIFT_ECE_ALERT?: string;
+  DRIFT_ECE_ALERT?: Var;
 }
 
 export type AppEnv = { Bindings: Bindings };
@@ -130,6 +137,21 @@ export type Config = z.infer<typeof ConfigSchema>;
 
 let cached: { env: Bindings; config: Config } | null = null;
 
+/**
+ * `raw` as text: a string as it is, a number or a boolean as TOML wrote it, a list of those comma-joined (a list
+ * setting written as a TOML array); anything else (a table, a nested list) is undefined, its name pushed onto
+ * `invalid` (never its value: it may be a secret put in [vars] by mistake).
+ */
+function text(name: string, raw: Var, invalid: string[]): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw === "string") return raw;
+  const scalar = (v: unknown) => typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+  if (scalar(raw)) return String(raw);
+  if (Array.isArray(raw) && raw.every(scalar)) return raw.join(",");
+  invalid.push(name);
+  return undefined;
+}
+
 /** Comma-separated keys; keys shorter than 16 characters are ignored (and so refuse everything). */
 function keys(raw: string | undefined): string[] {
   return (raw ?? "")
@@ -140,13 +162,16 @@ function keys(raw: string | undefined): string[] {
 
 export function getConfig(env: Bindings): Config {
   if (cached?.env === env) return cached.config;
-  const secrets = [env.TOKEN_SECRET, env.TOKEN_SECRET_PREVIOUS].filter((s): s is string => !!s && s.length >= 16);
-  if (!env.TOKEN_SECRET || env.TOKEN_SECRET.length < 16) {
+  const invalid: string[] = [];
+  const v = (name: keyof Bindings) => text(name, env[name], invalid);
+  const tokenSecret = v("TOKEN_SECRET");
+  const secrets = [tokenSecret, v("TOKEN_SECRET_PREVIOUS")].filter((s): s is string => !!s && s.length >= 16);
+  if (!tokenSecret || tokenSecret.length < 16) {
     logEvent("error", "config.token_secret_missing", {
       detail: "TOKEN_SECRET is missing or shorter than 16 characters; every token is refused",
     });
   }
-  const senders = (env.AMP_ALLOWED_SENDERS ?? "")
+  const senders = (v("AMP_ALLOWED_SENDERS") ?? "")
     .split(",")
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
@@ -155,39 +180,48 @@ export function getConfig(env: Bindings): Config {
       detail: "AMP_ALLOWED_SENDERS is empty; every AMP request is refused",
     });
   }
+  const origins = v("AMP_ALLOWED_ORIGINS");
+  const accessTeam = v("ACCESS_TEAM_DOMAIN");
+  const accessAud = v("ACCESS_AUD");
+  const currency = v("SHOP_CURRENCY");
   const config = ConfigSchema.parse({
     tokenSecrets: secrets,
     allowedSenders: senders,
-    mailOrigins: env.AMP_ALLOWED_ORIGINS
-      ? env.AMP_ALLOWED_ORIGINS.split(",")
+    mailOrigins: origins
+      ? origins
+          .split(",")
           .map((o) => o.trim().toLowerCase())
           .filter(Boolean)
       : [...DEFAULT_MAIL_ORIGINS],
-    excludePurchasedDays: env.EXCLUDE_PURCHASED_DAYS ?? 30,
-    modelRefreshSeconds: env.MODEL_REFRESH_SECONDS ?? 30,
-    publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
-    demoRoutes: env.DEMO_ROUTES === "true",
-    previewPage: env.PREVIEW_PAGE === "true" || env.DEMO_ROUTES === "true",
-    access:
-      env.ACCESS_TEAM_DOMAIN || env.ACCESS_AUD ? { teamDomain: env.ACCESS_TEAM_DOMAIN, aud: env.ACCESS_AUD } : null,
-    recsMode: env.RECS_MODE ?? "all",
-    eventsApiKeys: keys(env.EVENTS_API_KEYS),
-    adminApiKeys: keys(env.ADMIN_API_KEYS),
-    eventMaxAgeDays: env.EVENT_MAX_AGE_DAYS ?? 30,
-    erasureTombstoneDays: env.ERASURE_TOMBSTONE_DAYS ?? DEFAULT_ERASURE_TOMBSTONE_DAYS,
-    driftPsiAlert: env.DRIFT_PSI_ALERT ?? PSI_ALERT_THRESHOLD,
-    driftEceAlert: env.DRIFT_ECE_ALERT ?? DEFAULT_ECE_ALERT,
-    shopCurrency: env.SHOP_CURRENCY ? env.SHOP_CURRENCY.trim().toUpperCase() : null,
+    excludePurchasedDays: v("EXCLUDE_PURCHASED_DAYS") ?? 30,
+    modelRefreshSeconds: v("MODEL_REFRESH_SECONDS") ?? 30,
+    publicBaseUrl: v("PUBLIC_BASE_URL") || undefined,
+    demoRoutes: v("DEMO_ROUTES") === "true",
+    previewPage: v("PREVIEW_PAGE") === "true" || v("DEMO_ROUTES") === "true",
+    access: accessTeam || accessAud ? { teamDomain: accessTeam, aud: accessAud } : null,
+    recsMode: v("RECS_MODE") ?? "all",
+    eventsApiKeys: keys(v("EVENTS_API_KEYS")),
+    adminApiKeys: keys(v("ADMIN_API_KEYS")),
+    eventMaxAgeDays: v("EVENT_MAX_AGE_DAYS") ?? 30,
+    erasureTombstoneDays: v("ERASURE_TOMBSTONE_DAYS") ?? DEFAULT_ERASURE_TOMBSTONE_DAYS,
+    driftPsiAlert: v("DRIFT_PSI_ALERT") ?? PSI_ALERT_THRESHOLD,
+    driftEceAlert: v("DRIFT_ECE_ALERT") ?? DEFAULT_ECE_ALERT,
+    shopCurrency: currency ? currency.trim().toUpperCase() : null,
   });
-  if (env.SHOP_CURRENCY && !config.shopCurrency) {
+  if (currency && !config.shopCurrency) {
     logEvent("error", "config.shop_currency_invalid", {
       detail: "SHOP_CURRENCY must be an ISO 4217 code (three letters, e.g. GBP); purchases without one count as none",
     });
   }
-  if ((env.ACCESS_TEAM_DOMAIN || env.ACCESS_AUD) && !config.access) {
+  if ((accessTeam || accessAud) && !config.access) {
     logEvent("error", "config.access_invalid", {
       detail:
         "ACCESS_TEAM_DOMAIN (<team>.cloudflareaccess.com) and ACCESS_AUD must both be set; Access identities are refused",
+    });
+  }
+  if (invalid.length > 0) {
+    logEvent("error", "config.var_invalid", {
+      detail: `${[...new Set(invalid)].join(", ")}: a table or a nested list, not text or a list of values; left unset`,
     });
   }
   cached = { env, config };

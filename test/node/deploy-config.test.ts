@@ -13,7 +13,10 @@ import { ensureDevVars, readDevVars } from "../../scripts/lib/dev-vars";
 const work = mkdtempSync(join(tmpdir(), "ot-deploy-config-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** The plain-text variables `wrangler deploy --dry-run` lists as the Worker's bindings. */
+/**
+ * The variables `wrangler deploy --dry-run` lists as the Worker's bindings: a string without its quotes, any other
+ * value (`DEMO_ROUTES = true`, a number, an array: the Worker reads those too) as wrangler prints it.
+ */
 function deployedVars(): Record<string, string> {
   const res = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", join(work, "bundle")], {
     encoding: "utf8",
@@ -22,8 +25,9 @@ function deployedVars(): Record<string, string> {
   expect(res.status, res.stderr || res.stdout).toBe(0);
   expect(res.stdout).toContain("--dry-run: exiting now.");
   const vars: Record<string, string> = {};
-  for (const m of res.stdout.matchAll(/^env\.([A-Z0-9_]+) \("(.*)"\)\s+Environment Variable\s*$/gm)) {
-    vars[m[1] as string] = m[2] as string;
+  for (const m of res.stdout.matchAll(/^env\.([A-Z0-9_]+) \((.*)\)\s+Environment Variable\s*$/gm)) {
+    const raw = m[2] as string;
+    vars[m[1] as string] = /^".*"$/.test(raw) ? raw.slice(1, -1) : raw;
   }
   return vars;
 }
