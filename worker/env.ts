@@ -63,7 +63,10 @@ export interface Bindings {
   EVENTS?: Queue<EventsMessage>;
   /** secret: comma-separated API keys for POST /v1/events (several, for rotation) */
   EVENTS_API_KEYS?: string;
-  /** secret: signs trigger webhooks (core/webhook-signature.ts); without it no trigger is delivered */
+  /**
+   * secret: signs trigger webhooks (core/webhook-signature.ts); without it, or shorter than 16 characters, no
+   * trigger is delivered (read through getConfig: `webhookSecret`)
+   */
   TRIGGER_WEBHOOK_SECRET?: string;
   /** secret: comma-separated keys for the admin API (erasure, consent) */
   ADMIN_API_KEYS?: string;
@@ -121,6 +124,8 @@ const ConfigSchema = z.object({
     .nullable()
     .catch(null),
   recsMode: z.enum(["all", "novel"]).catch("all"),
+  /** null when unset or shorter than 16 characters: a trigger's delivery then waits (nothing is signed with it) */
+  webhookSecret: z.string().min(16).nullable(),
   eventsApiKeys: z.array(z.string().min(16)),
   adminApiKeys: z.array(z.string().min(16)),
   eventMaxAgeDays: z.coerce.number().min(1).max(3650).catch(30),
@@ -184,6 +189,12 @@ export function getConfig(env: Bindings): Config {
   const accessTeam = v("ACCESS_TEAM_DOMAIN");
   const accessAud = v("ACCESS_AUD");
   const currency = v("SHOP_CURRENCY");
+  const webhookSecret = v("TRIGGER_WEBHOOK_SECRET");
+  if (webhookSecret && webhookSecret.length < 16) {
+    logEvent("error", "config.webhook_secret_short", {
+      detail: "TRIGGER_WEBHOOK_SECRET is shorter than 16 characters; no trigger is delivered",
+    });
+  }
   const config = ConfigSchema.parse({
     tokenSecrets: secrets,
     allowedSenders: senders,
@@ -200,6 +211,7 @@ export function getConfig(env: Bindings): Config {
     previewPage: v("PREVIEW_PAGE") === "true" || v("DEMO_ROUTES") === "true",
     access: accessTeam || accessAud ? { teamDomain: accessTeam, aud: accessAud } : null,
     recsMode: v("RECS_MODE") ?? "all",
+    webhookSecret: webhookSecret && webhookSecret.length >= 16 ? webhookSecret : null,
     eventsApiKeys: keys(v("EVENTS_API_KEYS")),
     adminApiKeys: keys(v("ADMIN_API_KEYS")),
     eventMaxAgeDays: v("EVENT_MAX_AGE_DAYS") ?? 30,

@@ -4,7 +4,7 @@
  * once, signed, with a token that verifies, when the cart has waited its minutes with no purchase. Time is
  * faked by the events' own timestamps and by moving a delivery's stored time (a retry's back-off).
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { bucket } from "../../core/experiments/assignment";
@@ -22,11 +22,12 @@ import {
 } from "../../core/triggers";
 import { verifyWebhook } from "../../core/webhook-signature";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
+import worker from "../../worker/index";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { type DueDelivery, dueDeliveries, recordAttempt, scheduleViewed } from "../../worker/state/trigger-table";
 import { resetTriggersCache } from "../../worker/triggers/trigger-config";
-import { TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
+import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
 import { clearKv, consume } from "./support/harness";
 import {
   type Call,
@@ -107,6 +108,50 @@ describe("cart-abandoned trigger", () => {
     await alarmUntil(user, 2);
     expect(calls).toHaveLength(1);
     expect(await triggerRow(user)).toMatchObject([{ state: "delivered", attempts: 1 }]);
+  });
+
+  it("a webhook secret shorter than 16 characters signs nothing: the PUT warns, and the delivery waits for a real one", async () => {
+    const short = "changeme";
+    const ctx = createExecutionContext();
+    const put = await worker.fetch(
+      new Request("https://opentime.test/v1/admin/triggers", {
+        method: "PUT",
+        headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+        body: JSON.stringify({ v: 1, triggers: [CART] }),
+      }),
+      { ...env, TRIGGER_WEBHOOK_SECRET: short },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(put.status).toBe(200);
+    expect(((await put.json()) as { warnings: string[] }).warnings).toEqual([
+      expect.stringMatching(/^TRIGGER_WEBHOOK_SECRET is not set or shorter than 16 characters/),
+    ]);
+    // the reader's shard with that secret: due, it calls nothing (a forger could find 8 characters from one call)
+    const user = "trig-short-secret";
+    const shard = readerStub(env, user);
+    const own = await runInDurableObject(shard, (instance: ReaderShard) => {
+      const held = instance as unknown as { env: typeof env };
+      const was = held.env;
+      held.env = { ...was, TRIGGER_WEBHOOK_SECRET: short };
+      return was;
+    });
+    try {
+      await consume([event(user, "cart_add", 40, "p000417")]);
+      await alarmUntil(user, 1);
+      expect(calls).toHaveLength(0);
+      expect(await triggerRow(user)).toMatchObject([{ state: "pending", attempts: 0 }]);
+    } finally {
+      await runInDurableObject(shard, (instance: ReaderShard) => {
+        (instance as unknown as { env: typeof env }).env = own;
+      });
+    }
+    // the real secret again: the delivery goes, signed with it
+    await timePasses(user);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(1);
+    const call = calls[0] as Call;
+    expect(await verifyWebhook(TEST_WEBHOOK_SECRET, call.body, call.signature, nowS())).toBe(true);
   });
 
   it("a stored configuration whose tokens would outlive the tombstone still delivers tokens a day short of it", async () => {

@@ -42,10 +42,10 @@ export function registerAdminTriggersPut(app: Hono<AppEnv>): void {
           { "Retry-After": "1" },
         );
       }
-      const warnings = c.env.TRIGGER_WEBHOOK_SECRET
+      const warnings = getConfig(c.env).webhookSecret
         ? []
         : [
-            "TRIGGER_WEBHOOK_SECRET is not set: deliveries wait until it is (wrangler secret put TRIGGER_WEBHOOK_SECRET)",
+            "TRIGGER_WEBHOOK_SECRET is not set or shorter than 16 characters: deliveries wait until it is (wrangler secret put TRIGGER_WEBHOOK_SECRET)",
           ];
       return c.json({ triggers: parsed, warnings });
     },

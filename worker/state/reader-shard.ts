@@ -675,8 +675,7 @@ export class ReaderShard extends DurableObject<Bindings> {
       getTriggers(this.env.OPENTIME_KV),
       knownGlobalHoldout(this.env.OPENTIME_KV),
     ]);
-    const webhookSecret = this.env.TRIGGER_WEBHOOK_SECRET;
-    const { tokenSecrets, erasureTombstoneDays } = getConfig(this.env);
+    const { tokenSecrets, erasureTombstoneDays, webhookSecret } = getConfig(this.env);
     const tokenSecret = tokenSecrets[0];
     // a day short of the tombstone: an erased reader's trigger email stops recording before it goes
     const tokenMaxDays = Math.max(1, erasureTombstoneDays - 1);
@@ -719,7 +718,9 @@ export class ReaderShard extends DurableObject<Bindings> {
         return;
       }
       if (!secrets) {
-        logEvent("error", "trigger.not_configured", { detail: "TRIGGER_WEBHOOK_SECRET or TOKEN_SECRET is not set" });
+        logEvent("error", "trigger.not_configured", {
+          detail: "TRIGGER_WEBHOOK_SECRET or TOKEN_SECRET is not set (or shorter than 16 characters)",
+        });
         recordAttempt(this.sql, d, later(), nowMs);
         return;
       }
