@@ -1,0 +1,128 @@
+/**
+ * What a plain `wrangler deploy` answers before any secret is put: wrangler.toml's vars, no TOKEN_SECRET, no API
+ * keys, no webhook secret. Every route the app registers is asked (read from the app itself, so a route added
+ * later is asked too): only the email-facing routes, health and the OpenAPI document answer; every other one is a
+ * 401 UNAUTHORIZED (a key is needed and none is configured) or a 404 NOT_FOUND (the preview and the demo shop,
+ * which do not ship), never a 2xx, a redirect or a 500. Then the keys, once set: several (rotation), each only
+ * for its own API, a short one never.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, inject, it } from "vitest";
+import { createApp } from "../../worker/app";
+import worker from "../../worker/index";
+import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
+
+type Bindings = typeof env;
+
+/** wrangler.toml's vars, and none of the secrets or local settings the tests bind. */
+function plainDeploy(extra: Record<string, unknown> = {}): Bindings {
+  const bindings: Record<string, unknown> = { ...env, ...inject("deployedVars") };
+  for (const name of [
+    "TOKEN_SECRET",
+    "TOKEN_SECRET_PREVIOUS",
+    "EVENTS_API_KEYS",
+    "ADMIN_API_KEYS",
+    "TRIGGER_WEBHOOK_SECRET",
+    "DEMO_ROUTES",
+    "PREVIEW_PAGE",
+  ])
+    delete bindings[name];
+  return { ...bindings, ...extra } as unknown as Bindings;
+}
+
+async function request(
+  bindings: Bindings,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const body = ["POST", "PUT", "PATCH"].includes(method) ? "{}" : undefined;
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`https://opentime.shop.example${path}`, {
+      method,
+      body,
+      headers: { ...(body && { "Content-Type": "application/json" }), ...headers },
+    }),
+    bindings,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** The routes that answer without a key, by design, and what they answer with no secret set. */
+const OPEN: Record<string, number> = {
+  "GET /v1/health": 200,
+  "GET /openapi.json": 200,
+  // email-facing: a token (refused: no TOKEN_SECRET) and AMP's CORS (this request is not an AMP one)
+  "GET /v1/amp/recs": 403,
+  "POST /v1/amp/preferences": 403,
+  // email-facing: never an error, the fallback picture, the shop's home, the transparent GIF
+  "GET /v1/img/*": 200,
+  "GET /v1/c/*": 302,
+  "GET /v1/e/*": 200,
+};
+
+/** Every route the app registers (middleware, `ALL`, left out), once, with its parameters filled in. */
+function registeredRoutes(): { route: string; method: string; path: string }[] {
+  const seen = new Set<string>();
+  const out: { route: string; method: string; path: string }[] = [];
+  for (const r of createApp().routes) {
+    const route = `${r.method} ${r.path}`;
+    if (r.method === "ALL" || seen.has(route)) continue;
+    seen.add(route);
+    out.push({ route, method: r.method, path: r.path.replace(/:[a-z]+/gi, "x").replace(/\*$/, "x/0") });
+  }
+  return out;
+}
+
+describe("a plain `wrangler deploy`: no secret set", () => {
+  it("every route but the email's, health and the OpenAPI document refuses: 401 or 404, never 2xx, 3xx or 5xx", async () => {
+    const routes = registeredRoutes();
+    expect(routes.length).toBeGreaterThan(40);
+    // the open list names routes that exist: a renamed one is noticed here, not silently left unchecked
+    for (const route of Object.keys(OPEN)) expect(routes.map((r) => r.route)).toContain(route);
+    for (const { route, method, path } of routes) {
+      // with no key, and with a key that would be a valid one had it been configured
+      const none: Record<string, string> = {};
+      for (const headers of [none, { Authorization: `Bearer ${TEST_ADMIN_KEY}` }]) {
+        const res = await request(plainDeploy(), method, path, headers);
+        const open = OPEN[route];
+        if (open !== undefined) {
+          expect(res.status, route).toBe(open);
+          continue;
+        }
+        const body = (await res.json()) as { error?: { code?: string } };
+        expect([401, 404], `${route}: ${res.status}`).toContain(res.status);
+        expect(body.error?.code, route).toBe(res.status === 401 ? "UNAUTHORIZED" : "NOT_FOUND");
+      }
+    }
+  });
+});
+
+describe("API keys once set", () => {
+  const admin = (key: string) => ({ Authorization: `Bearer ${key}` });
+  const second = "admin-key-rotated-in-0123456789";
+
+  it("several admin keys (rotation) each open the admin API; a key under 16 characters never does", async () => {
+    const bindings = plainDeploy({ ADMIN_API_KEYS: `short-key, ${TEST_ADMIN_KEY} ,${second}` });
+    expect((await request(bindings, "GET", "/v1/admin/holdout", admin(TEST_ADMIN_KEY))).status).toBe(200);
+    expect((await request(bindings, "GET", "/v1/admin/holdout", admin(second))).status).toBe(200);
+    for (const key of ["short-key", `${second}x`, second.slice(0, -1), ""]) {
+      const res = await request(bindings, "GET", "/v1/admin/holdout", admin(key));
+      expect(res.status, key).toBe(401);
+    }
+  });
+
+  it("each key opens its own API only, and only as a Bearer header", async () => {
+    const bindings = plainDeploy({ ADMIN_API_KEYS: TEST_ADMIN_KEY, EVENTS_API_KEYS: TEST_EVENTS_KEY });
+    expect((await request(bindings, "POST", "/v1/events", admin(TEST_ADMIN_KEY))).status).toBe(401);
+    expect((await request(bindings, "GET", "/v1/admin/holdout", admin(TEST_EVENTS_KEY))).status).toBe(401);
+    // the events key opens the events API (an empty batch is a 400, past the key)
+    expect((await request(bindings, "POST", "/v1/events", admin(TEST_EVENTS_KEY))).status).toBe(400);
+    // never from the query string, nor as a bare header without its scheme
+    expect((await request(bindings, "GET", `/v1/admin/holdout?key=${TEST_ADMIN_KEY}`)).status).toBe(401);
+    expect((await request(bindings, "GET", "/v1/admin/holdout", { Authorization: TEST_ADMIN_KEY })).status).toBe(401);
+  });
+});
