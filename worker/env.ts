@@ -157,12 +157,22 @@ function text(name: string, raw: Var, invalid: string[]): string | undefined {
   return undefined;
 }
 
-/** Comma-separated keys; keys shorter than 16 characters are ignored (and so refuse everything). */
-function keys(raw: string | undefined): string[] {
-  return (raw ?? "")
+/**
+ * Comma-separated keys; keys shorter than 16 characters are ignored (and so refuse everything), and logged by the
+ * variable's name and how many (never a key), so an operator seeing 401s is told why.
+ */
+function keys(name: string, raw: string | undefined): string[] {
+  const all = (raw ?? "")
     .split(",")
     .map((k) => k.trim())
-    .filter((k) => k.length >= 16);
+    .filter(Boolean);
+  const kept = all.filter((k) => k.length >= 16);
+  if (kept.length < all.length) {
+    logEvent("error", "config.api_key_short", {
+      detail: `${name}: ${all.length - kept.length} key(s) shorter than 16 characters are ignored`,
+    });
+  }
+  return kept;
 }
 
 export function getConfig(env: Bindings): Config {
@@ -170,8 +180,13 @@ export function getConfig(env: Bindings): Config {
   const invalid: string[] = [];
   const v = (name: keyof Bindings) => text(name, env[name], invalid);
   const tokenSecret = v("TOKEN_SECRET");
-  const secrets = [tokenSecret, v("TOKEN_SECRET_PREVIOUS")].filter((s): s is string => !!s && s.length >= 16);
-  if (!tokenSecret || tokenSecret.length < 16) {
+  // without a TOKEN_SECRET no token is minted or accepted, TOKEN_SECRET_PREVIOUS's included: the previous secret
+  // only verifies, beside a current one (rotation), and is never promoted to sign
+  const hasSecret = !!tokenSecret && tokenSecret.length >= 16;
+  const secrets = hasSecret
+    ? [tokenSecret, v("TOKEN_SECRET_PREVIOUS")].filter((s): s is string => !!s && s.length >= 16)
+    : [];
+  if (!hasSecret) {
     logEvent("error", "config.token_secret_missing", {
       detail: "TOKEN_SECRET is missing or shorter than 16 characters; every token is refused",
     });
@@ -212,8 +227,8 @@ export function getConfig(env: Bindings): Config {
     access: accessTeam || accessAud ? { teamDomain: accessTeam, aud: accessAud } : null,
     recsMode: v("RECS_MODE") ?? "all",
     webhookSecret: webhookSecret && webhookSecret.length >= 16 ? webhookSecret : null,
-    eventsApiKeys: keys(v("EVENTS_API_KEYS")),
-    adminApiKeys: keys(v("ADMIN_API_KEYS")),
+    eventsApiKeys: keys("EVENTS_API_KEYS", v("EVENTS_API_KEYS")),
+    adminApiKeys: keys("ADMIN_API_KEYS", v("ADMIN_API_KEYS")),
     eventMaxAgeDays: v("EVENT_MAX_AGE_DAYS") ?? 30,
     erasureTombstoneDays: v("ERASURE_TOMBSTONE_DAYS") ?? DEFAULT_ERASURE_TOMBSTONE_DAYS,
     driftPsiAlert: v("DRIFT_PSI_ALERT") ?? PSI_ALERT_THRESHOLD,

@@ -7,7 +7,8 @@
  * for its own API, a short one never.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
+import { mintToken } from "../../core/token";
 import { createApp } from "../../worker/app";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
@@ -124,5 +125,50 @@ describe("API keys once set", () => {
     // never from the query string, nor as a bare header without its scheme
     expect((await request(bindings, "GET", `/v1/admin/holdout?key=${TEST_ADMIN_KEY}`)).status).toBe(401);
     expect((await request(bindings, "GET", "/v1/admin/holdout", { Authorization: TEST_ADMIN_KEY })).status).toBe(401);
+  });
+
+  it("the scheme's name in any case (RFC 9110), and no other scheme", async () => {
+    const bindings = plainDeploy({ ADMIN_API_KEYS: TEST_ADMIN_KEY });
+    for (const scheme of ["bearer", "BEARER", "Bearer\t"]) {
+      const res = await request(bindings, "GET", "/v1/admin/holdout", {
+        Authorization: `${scheme}${scheme.endsWith("\t") ? "" : " "}${TEST_ADMIN_KEY}`,
+      });
+      expect(res.status, scheme).toBe(200);
+    }
+    for (const header of [`Basic ${TEST_ADMIN_KEY}`, `Bearer${TEST_ADMIN_KEY}`, `Bearerx ${TEST_ADMIN_KEY}`]) {
+      expect((await request(bindings, "GET", "/v1/admin/holdout", { Authorization: header })).status, header).toBe(401);
+    }
+  });
+
+  it("a key under 16 characters is logged by the variable's name and how many, never the key", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const bindings = plainDeploy({ ADMIN_API_KEYS: `short-key-1,${TEST_ADMIN_KEY},tiny` });
+      expect((await request(bindings, "GET", "/v1/admin/holdout", admin(TEST_ADMIN_KEY))).status).toBe(200);
+      const logged = errors.mock.calls.map((c) => String(c[0]));
+      const line = logged.find((l) => l.includes("config.api_key_short"));
+      expect(line).toContain("ADMIN_API_KEYS: 2 key(s)");
+      expect(logged.join("\n")).not.toContain("short-key-1");
+      expect(logged.join("\n")).not.toContain("tiny");
+    } finally {
+      errors.mockRestore();
+    }
+  });
+});
+
+describe("the token secret", () => {
+  it("TOKEN_SECRET_PREVIOUS alone accepts no token (it only verifies beside a current secret)", async () => {
+    const previous = "the-previous-token-secret-0123456789";
+    const t = await mintToken(previous, { user: "u-prev-only", campaign: "demo", ttlSeconds: 3600 });
+    const alone = await request(plainDeploy({ TOKEN_SECRET_PREVIOUS: previous }), "GET", `/v1/img/${t}/row-0.png`);
+    expect(alone.status).toBe(200);
+    expect(alone.headers.get("X-Opentime-Reason")).toMatch(/^token-/);
+    // beside a current secret it still verifies (rotation)
+    const beside = await request(
+      plainDeploy({ TOKEN_SECRET: "the-current-token-secret-0123456789", TOKEN_SECRET_PREVIOUS: previous }),
+      "GET",
+      `/v1/img/${t}/row-0.png`,
+    );
+    expect(beside.headers.get("X-Opentime-Reason")).not.toMatch(/^token-/);
   });
 });

@@ -3,6 +3,8 @@ import { createMiddleware } from "hono/factory";
 import { type AppEnv, type Config, getConfig } from "../env";
 import { ApiError } from "../errors";
 
+const BEARER = /^bearer[ \t]+/i;
+
 function equal(a: string, b: string): boolean {
   const x = new TextEncoder().encode(a);
   const y = new TextEncoder().encode(b);
@@ -14,7 +16,9 @@ function equal(a: string, b: string): boolean {
 export const requireApiKey = (which: (config: Config) => readonly string[], name: string) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header("Authorization") ?? "";
-    const key = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+    // the scheme's name is case-insensitive (RFC 9110 section 11.1): `bearer <key>` is a Bearer key too
+    const scheme = BEARER.exec(header);
+    const key = scheme ? header.slice(scheme[0].length).trim() : "";
     const allowed = which(getConfig(c.env));
     if (!key || !allowed.some((k) => equal(k, key))) {
       throw new ApiError("UNAUTHORIZED", `a valid ${name} API key is required (Authorization: Bearer <key>)`);
