@@ -239,9 +239,12 @@ function campaigns(o: Outcome, ctx: ContractContext, problems: Problem[]): void 
 function sendTime(o: Outcome, problems: Problem[]): void {
   if (o.method !== "GET") return;
   // it answers from the reader's profile: never without the admin key, whatever the token (the oracle reads
-  // the header as worker/lib/api-key.ts does; several Authorization headers are left alone)
+  // the header as worker/lib/api-key.ts does, the scheme's name in any case; several Authorization headers are left alone)
   const auths = o.spec.headers.filter(([name]) => /^authorization$/i.test(name)).map(([, value]) => value.trim());
-  const admits = (v: string) => v.startsWith("Bearer ") && v.slice(7).trim() === TEST_ADMIN_KEY;
+  const admits = (v: string) => {
+    const scheme = /^bearer[ \t]+/i.exec(v);
+    return scheme !== null && v.slice(scheme[0].length).trim() === TEST_ADMIN_KEY;
+  };
   if (!auths.some(admits)) {
     if (o.status !== 401) problems.push({ rule: "send-time-without-key-not-401", detail: `${o.status}` });
     return;
