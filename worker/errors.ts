@@ -30,6 +30,7 @@ export const ERROR_STATUS = {
   CATALOG_UNAVAILABLE: 503,
   KV_UNAVAILABLE: 503,
   MODEL_UNAVAILABLE: 503,
+  STATE_UNAVAILABLE: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -48,12 +49,42 @@ export function errorBody(code: ErrorCode, message: string) {
   return { error: { code, message } };
 }
 
+/**
+ * Seconds to wait before retrying a Durable Object the runtime called overloaded, and one that failed for a
+ * passing reason (it was restarting or moving; the connection dropped). Cloudflare's guidance: retry the
+ * second with backoff; retrying the first adds load to an object that cannot keep up, hence the longer wait.
+ */
+const OVERLOADED_RETRY_AFTER_S = 10;
+const TRANSIENT_RETRY_AFTER_S = 1;
+
+/**
+ * A Durable Object's infrastructure failure, as the runtime marks it on the error it throws at the call site
+ * (`overloaded`, or `retryable` from the infrastructure rather than from our own objects' code, which sets
+ * `remote`): https://developers.cloudflare.com/durable-objects/best-practices/error-handling/
+ */
+export function unavailableObject(err: unknown): { overloaded: boolean } | null {
+  if (typeof err !== "object" || err === null) return null;
+  const e = err as { overloaded?: unknown; retryable?: unknown; remote?: unknown };
+  if (e.overloaded === true) return { overloaded: true };
+  if (e.retryable === true && e.remote !== true) return { overloaded: false };
+  return null;
+}
+
 export function handleError(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
     return c.json(errorBody(err.code, err.message), ERROR_STATUS[err.code], err.headers);
   }
   if (err instanceof HTTPException) {
     return c.json(errorBody("BAD_REQUEST", err.message), err.status as ContentfulStatusCode);
+  }
+  const unavailable = unavailableObject(err);
+  if (unavailable) {
+    logEvent("warn", "state_unavailable", { route: c.req.routePath, overloaded: unavailable.overloaded });
+    const retryAfter = unavailable.overloaded ? OVERLOADED_RETRY_AFTER_S : TRANSIENT_RETRY_AFTER_S;
+    const message = unavailable.overloaded
+      ? "a Durable Object this request needs is overloaded: retry later"
+      : "a Durable Object this request needs could not be reached: retry";
+    return c.json(errorBody("STATE_UNAVAILABLE", message), 503, { "Retry-After": String(retryAfter) });
   }
   // the route's pattern, never the path: paths carry tokens and user ids
   logEvent("error", "unhandled", { route: c.req.routePath, detail: errorMessage(err) });

@@ -110,6 +110,16 @@ const campaignChanged = error(
 const campaignKv = error("KV could not be read or did not take the campaign: nothing was written", "KV_UNAVAILABLE");
 const noCatalog = error("the catalog's writer (Durable Object CATALOG) is not bound", "CATALOG_UNAVAILABLE");
 const noQueue = error("the events queue refused, or is not bound: retry", "EVENTS_UNAVAILABLE");
+/** worker/errors.ts `unavailableObject`: a Durable Object's infrastructure failure, answered by the one handler. */
+const stateDown = error(
+  "a Durable Object the request needs is restarting, moving or overloaded: retry (Retry-After)",
+  "STATE_UNAVAILABLE",
+);
+/** A route's own 503 answer, and the Durable Object failure every route that calls one can also answer. */
+const orStateDown = (own: Answer): Answer => ({
+  description: `${own.description}; or ${stateDown.description} (STATE_UNAVAILABLE)`,
+  codes: [...(own.codes ?? []), "STATE_UNAVAILABLE"],
+});
 const staffOnly = error("neither the admin key nor a Cloudflare Access identity", "UNAUTHORIZED");
 
 /** The events API's answers, public and admin alike (worker/routes/events.ts: one handler). */
@@ -308,7 +318,7 @@ export const ROUTES: RouteDoc[] = [
       401: unauthorized,
       404: error("nothing is stored for this reader", "NOT_FOUND"),
       500: internal,
-      503: error("the experiment store cannot be read", "EXPERIMENTS_UNAVAILABLE"),
+      503: orStateDown(error("the experiment store cannot be read", "EXPERIMENTS_UNAVAILABLE")),
     },
   },
   {
@@ -324,9 +334,11 @@ export const ROUTES: RouteDoc[] = [
       400: badUser,
       401: unauthorized,
       500: internal,
-      503: error(
-        "the reader's shard state is erased, but KV failed before the edge's copies were: retry (the shard's sweeps delete them again within minutes)",
-        "KV_UNAVAILABLE",
+      503: orStateDown(
+        error(
+          "the reader's shard state is erased, but KV failed before the edge's copies were: retry (the shard's sweeps delete them again within minutes)",
+          "KV_UNAVAILABLE",
+        ),
       ),
     },
   },
@@ -353,6 +365,7 @@ export const ROUTES: RouteDoc[] = [
       400: bad,
       401: unauthorized,
       500: internal,
+      503: stateDown,
     },
   },
   {
@@ -369,6 +382,7 @@ export const ROUTES: RouteDoc[] = [
       401: unauthorized,
       413: tooLarge,
       500: internal,
+      503: stateDown,
     },
   },
   {
@@ -385,6 +399,7 @@ export const ROUTES: RouteDoc[] = [
       401: unauthorized,
       413: tooLarge,
       500: internal,
+      503: stateDown,
     },
   },
   {
@@ -497,7 +512,7 @@ export const ROUTES: RouteDoc[] = [
       401: unauthorized,
       413: tooLarge,
       500: internal,
-      503: noCatalog,
+      503: orStateDown(noCatalog),
     },
   },
   {
@@ -513,7 +528,7 @@ export const ROUTES: RouteDoc[] = [
       400: bad,
       401: unauthorized,
       500: internal,
-      503: noCatalog,
+      503: orStateDown(noCatalog),
     },
   },
   {
@@ -532,7 +547,7 @@ export const ROUTES: RouteDoc[] = [
       400: bad,
       401: unauthorized,
       500: internal,
-      503: noRegistry,
+      503: orStateDown(noRegistry),
     },
   },
   {
@@ -549,7 +564,7 @@ export const ROUTES: RouteDoc[] = [
       401: unauthorized,
       404: error("no such experiment", "NOT_FOUND"),
       500: internal,
-      503: noRegistry,
+      503: orStateDown(noRegistry),
     },
   },
   {
@@ -575,10 +590,12 @@ export const ROUTES: RouteDoc[] = [
       ),
       413: tooLarge,
       500: internal,
-      503: error(
-        "the experiment registry is not bound (EXPERIMENTS_UNAVAILABLE), or KV could not be read to adopt what an earlier version stored (KV_UNAVAILABLE)",
-        "EXPERIMENTS_UNAVAILABLE",
-        "KV_UNAVAILABLE",
+      503: orStateDown(
+        error(
+          "the experiment registry is not bound (EXPERIMENTS_UNAVAILABLE), or KV could not be read to adopt what an earlier version stored (KV_UNAVAILABLE)",
+          "EXPERIMENTS_UNAVAILABLE",
+          "KV_UNAVAILABLE",
+        ),
       ),
     },
   },
@@ -715,7 +732,7 @@ export const ROUTES: RouteDoc[] = [
       200: { description: '{"share","seed","phaseStart"} ({"share":0}: none)' },
       401: unauthorized,
       500: internal,
-      503: noRegistry,
+      503: orStateDown(noRegistry),
     },
   },
   {
@@ -733,10 +750,12 @@ export const ROUTES: RouteDoc[] = [
       401: unauthorized,
       413: tooLarge,
       500: internal,
-      503: error(
-        "the experiment registry is not bound (EXPERIMENTS_UNAVAILABLE), or KV could not be read to adopt the holdout an earlier version stored (KV_UNAVAILABLE)",
-        "EXPERIMENTS_UNAVAILABLE",
-        "KV_UNAVAILABLE",
+      503: orStateDown(
+        error(
+          "the experiment registry is not bound (EXPERIMENTS_UNAVAILABLE), or KV could not be read to adopt the holdout an earlier version stored (KV_UNAVAILABLE)",
+          "EXPERIMENTS_UNAVAILABLE",
+          "KV_UNAVAILABLE",
+        ),
       ),
     },
   },
