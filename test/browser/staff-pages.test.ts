@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import type { Miniflare } from "miniflare";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Profile } from "../../core/profile";
 import {
@@ -89,6 +89,25 @@ afterAll(async () => {
  */
 const POLL = { timeout: 30_000 };
 
+/** What the page's Content-Security-Policy refused, as Chromium reports it on the console. */
+function cspRefusals(page: Page): string[] {
+  const refused: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) refused.push(m.text());
+  });
+  return refused;
+}
+
+/** Whether a script put into the page, as an injection would, runs (inline scripts run as they are inserted). */
+function injectedScriptRuns(page: Page): Promise<boolean> {
+  return page.evaluate(() => {
+    const script = document.createElement("script");
+    script.textContent = "window.__injected = true";
+    document.body.append(script);
+    return (window as unknown as { __injected?: boolean }).__injected === true;
+  });
+}
+
 describe("preview page in Chromium", () => {
   it("loads, picks a user, decodes the open-time images, and a click lands on the product shown", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
@@ -99,6 +118,7 @@ describe("preview page in Chromium", () => {
     });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
+    const refused = cspRefusals(page);
 
     await page.goto(`${origin}/`);
     await expect.poll(() => page.locator("#user option").count(), POLL).toBeGreaterThan(1);
@@ -144,6 +164,10 @@ describe("preview page in Chromium", () => {
       ?.url();
     expect(new URL(landed as string).searchParams.get("utm_content")).toBe("row-1");
     expect(errors).toEqual([]);
+    // the page, its script, its data and the email's pictures all within its policy; a script put in is not run
+    expect(refused).toEqual([]);
+    expect(await injectedScriptRuns(page)).toBe(false);
+    expect(refused).toHaveLength(1);
     await page.close();
   });
 
@@ -151,6 +175,7 @@ describe("preview page in Chromium", () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
+    const refused = cspRefusals(page);
     await page.goto(`${origin}/`);
     await expect.poll(() => page.inputValue("#campaign-json"), POLL).toContain('"default"');
     const banner = { id: "banner", type: "static", title: "Welcome back", image: "/demo/img/x.png", url: "/" };
@@ -216,6 +241,7 @@ describe("preview page in Chromium", () => {
         .$gte,
     ).toBe(3);
     expect(errors).toEqual([]);
+    expect(refused).toEqual([]);
     await page.close();
   });
 });
@@ -266,6 +292,7 @@ describe("dashboard in Chromium", () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
+    const refused = cspRefusals(page);
     await page.goto(`${origin}/dashboard?experiment=${sim.experiment}`);
     expect(await page.locator("[data-testid=experiment-id]").textContent()).toBe(sim.experiment);
     const cells = await page
@@ -290,6 +317,9 @@ describe("dashboard in Chromium", () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
     expect(errors).toEqual([]);
+    // charts and forms within the page's policy, which runs no script at all
+    expect(refused).toEqual([]);
+    expect(await injectedScriptRuns(page)).toBe(false);
     await page.close();
   });
 });

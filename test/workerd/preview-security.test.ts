@@ -10,6 +10,8 @@ import { sign } from "hono/jwt";
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import worker from "../../worker/index";
 import { withoutFraming } from "../../worker/lib/no-framing";
+import { scriptHash, staffPagePolicy } from "../../worker/lib/staff-page-policy";
+import { PREVIEW_SCRIPT } from "../../worker/preview/preview-page";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
 import { clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
 
@@ -303,9 +305,21 @@ describe("the staff pages are never framed by another site (clickjacking the das
     ];
     expect(pages.map((p) => p.status)).toEqual([200, 401, 200, 200]);
     for (const page of pages) {
-      expect(page.headers.get("Content-Security-Policy")).toBe("frame-ancestors 'none'");
+      expect(page.headers.get("Content-Security-Policy")).toMatch(/(^|; )frame-ancestors 'none'$/);
       expect(page.headers.get("X-Frame-Options")).toBe("DENY");
     }
+    // the pages themselves run no script but the preview's own, by its hash (the 401 is JSON: framing alone)
+    const [dashboard, refused, preview, localPreview] = pages.map((p) => p.headers.get("Content-Security-Policy"));
+    expect(dashboard).toBe(`${staffPagePolicy()}; frame-ancestors 'none'`);
+    expect(dashboard).toContain("script-src 'none'");
+    expect(refused).toBe("frame-ancestors 'none'");
+    const hash = await scriptHash(PREVIEW_SCRIPT);
+    expect(hash).toMatch(/^'sha256-[A-Za-z0-9+/]{43}='$/);
+    for (const policy of [preview, localPreview]) {
+      expect(policy).toBe(`${staffPagePolicy([hash])}; frame-ancestors 'none'`);
+      expect(policy).toContain(`script-src ${hash};`);
+    }
+    expect(await pages[3]?.text()).toContain(`<script>${PREVIEW_SCRIPT}</script>`);
     // mail clients show these inside their own pages
     const t = await token(user());
     for (const path of [`/v1/img/${t}/card-0.png`, `/v1/amp/recs?t=${t}`, `/v1/e/${t}?type=email_open`]) {

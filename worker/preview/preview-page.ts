@@ -5,63 +5,8 @@
  * see the HTML part with its live open-time images, the AMP part's static view, the recommendations JSON
  * with why each item was chosen, and the decisions the images stored.
  */
-export const PREVIEW_PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<title>opentime preview</title>
-<style>
-  body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2933; background: #f5f7fa; }
-  header { display: flex; flex-wrap: wrap; gap: 12px; align-items: end; padding: 14px 20px; background: #1f2933; color: #fff; }
-  header h1 { font-size: 17px; margin: 0 16px 0 0; }
-  label { display: flex; flex-direction: column; font-size: 12px; gap: 2px; }
-  select, button { font: inherit; padding: 5px 8px; border-radius: 4px; border: 1px solid #9aa5b1; }
-  button { background: #fff; cursor: pointer; }
-  main { display: grid; grid-template-columns: minmax(360px, 660px) minmax(320px, 1fr); gap: 16px; padding: 16px 20px; }
-  section { background: #fff; border: 1px solid #e4e7eb; border-radius: 6px; padding: 12px; min-width: 0; }
-  h2 { font-size: 14px; margin: 0 0 8px; }
-  iframe { width: 100%; border: 1px solid #e4e7eb; border-radius: 4px; background: #fff; }
-  #html-frame { height: 720px; } #amp-frame { height: 900px; }
-  table { border-collapse: collapse; width: 100%; font-size: 13px; }
-  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #eef0f2; vertical-align: top; }
-  pre { background: #f5f7fa; padding: 8px; overflow: auto; max-height: 320px; font-size: 12px; }
-  .muted { color: #7b8794; } .tag { display: inline-block; padding: 0 6px; border-radius: 8px; background: #e4e7eb; font-size: 12px; }
-  #status { margin-left: auto; font-size: 12px; }
-</style>
-</head>
-<body>
-<header>
-  <h1>opentime preview</h1>
-  <label>User <select id="user" data-testid="user"><option value="">loading…</option></select></label>
-  <label>Campaign <select id="campaign"><option value="demo">demo (freeze)</option><option value="demo-live">demo-live (live)</option><option value="demo-blocks">demo-blocks (blocks by conditions)</option></select></label>
-  <label>Layout <select id="layout"><option>row</option><option>card</option><option>grid</option></select></label>
-  <button id="reset" type="button">Forget decisions</button> <span id="reset-status" role="status"></span>
-  <span id="status" role="status"></span>
-</header>
-<main>
-  <div>
-    <section><h2>HTML part <span class="muted">(open-time images, decided as they load)</span></h2><iframe id="html-frame" title="HTML part" sandbox="allow-same-origin allow-popups"></iframe></section>
-    <section style="margin-top:16px"><h2>Stored decisions <span class="muted">(what each image showed; its click goes there)</span></h2>
-      <table id="decisions"><thead><tr><th>slot</th><th>item</th><th>state</th><th>fetched by</th><th>why</th></tr></thead><tbody></tbody></table></section>
-  </div>
-  <div>
-    <section><h2>Block <span class="muted">(the campaign's block this reader gets, and why)</span></h2>
-      <p id="block" data-testid="block"></p>
-      <details><summary>Facts its conditions saw</summary><pre id="facts"></pre></details></section>
-    <section style="margin-top:16px"><h2>Why these items <span id="why-meta" class="muted"></span></h2>
-      <table id="why"><thead><tr><th>#</th><th>item</th><th>price</th><th>score</th></tr></thead><tbody></tbody></table></section>
-    <section style="margin-top:16px"><h2>Campaign <span class="muted">(edit and save: validated as the admin API does)</span></h2>
-      <textarea id="campaign-json" data-testid="campaign-json" spellcheck="false" style="width:100%;height:220px;font:12px ui-monospace,monospace"></textarea>
-      <button id="save" type="button" disabled>Save campaign</button> <button id="reload" type="button" hidden>Load theirs</button> <span id="save-status" role="status"></span>
-      <table id="blocks"><thead><tr><th>reader</th><th>block</th><th>why</th></tr></thead><tbody></tbody></table></section>
-    <section style="margin-top:16px"><h2>AMP part <span class="muted">(static view: the amp-list rendered with its JSON)</span></h2><iframe id="amp-frame" title="AMP part" sandbox="allow-same-origin allow-popups"></iframe>
-      <details><summary>AMP source</summary><pre id="amp-source"></pre></details></section>
-    <section style="margin-top:16px"><h2>JSON behind the AMP list</h2><pre id="json"></pre>
-      <details><summary>Text part</summary><pre id="text-part"></pre></details></section>
-  </div>
-</main>
-<script>
+/** The page's one script: served inline, and allowed by its hash alone (staffPagePolicy in lib/staff-page-policy.ts). */
+export const PREVIEW_SCRIPT = `
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
 const params = () => new URLSearchParams({ user: $("user").value, campaign: $("campaign").value, layout: $("layout").value });
@@ -197,7 +142,65 @@ $("reset").onclick = async () => {
   show();
 };
 loadUsers().catch((e) => { $("status").textContent = String(e.message || e); });
-</script>
+`;
+
+export const PREVIEW_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>opentime preview</title>
+<style>
+  body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2933; background: #f5f7fa; }
+  header { display: flex; flex-wrap: wrap; gap: 12px; align-items: end; padding: 14px 20px; background: #1f2933; color: #fff; }
+  header h1 { font-size: 17px; margin: 0 16px 0 0; }
+  label { display: flex; flex-direction: column; font-size: 12px; gap: 2px; }
+  select, button { font: inherit; padding: 5px 8px; border-radius: 4px; border: 1px solid #9aa5b1; }
+  button { background: #fff; cursor: pointer; }
+  main { display: grid; grid-template-columns: minmax(360px, 660px) minmax(320px, 1fr); gap: 16px; padding: 16px 20px; }
+  section { background: #fff; border: 1px solid #e4e7eb; border-radius: 6px; padding: 12px; min-width: 0; }
+  h2 { font-size: 14px; margin: 0 0 8px; }
+  iframe { width: 100%; border: 1px solid #e4e7eb; border-radius: 4px; background: #fff; }
+  #html-frame { height: 720px; } #amp-frame { height: 900px; }
+  table { border-collapse: collapse; width: 100%; font-size: 13px; }
+  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #eef0f2; vertical-align: top; }
+  pre { background: #f5f7fa; padding: 8px; overflow: auto; max-height: 320px; font-size: 12px; }
+  .muted { color: #7b8794; } .tag { display: inline-block; padding: 0 6px; border-radius: 8px; background: #e4e7eb; font-size: 12px; }
+  #status { margin-left: auto; font-size: 12px; }
+</style>
+</head>
+<body>
+<header>
+  <h1>opentime preview</h1>
+  <label>User <select id="user" data-testid="user"><option value="">loading…</option></select></label>
+  <label>Campaign <select id="campaign"><option value="demo">demo (freeze)</option><option value="demo-live">demo-live (live)</option><option value="demo-blocks">demo-blocks (blocks by conditions)</option></select></label>
+  <label>Layout <select id="layout"><option>row</option><option>card</option><option>grid</option></select></label>
+  <button id="reset" type="button">Forget decisions</button> <span id="reset-status" role="status"></span>
+  <span id="status" role="status"></span>
+</header>
+<main>
+  <div>
+    <section><h2>HTML part <span class="muted">(open-time images, decided as they load)</span></h2><iframe id="html-frame" title="HTML part" sandbox="allow-same-origin allow-popups"></iframe></section>
+    <section style="margin-top:16px"><h2>Stored decisions <span class="muted">(what each image showed; its click goes there)</span></h2>
+      <table id="decisions"><thead><tr><th>slot</th><th>item</th><th>state</th><th>fetched by</th><th>why</th></tr></thead><tbody></tbody></table></section>
+  </div>
+  <div>
+    <section><h2>Block <span class="muted">(the campaign's block this reader gets, and why)</span></h2>
+      <p id="block" data-testid="block"></p>
+      <details><summary>Facts its conditions saw</summary><pre id="facts"></pre></details></section>
+    <section style="margin-top:16px"><h2>Why these items <span id="why-meta" class="muted"></span></h2>
+      <table id="why"><thead><tr><th>#</th><th>item</th><th>price</th><th>score</th></tr></thead><tbody></tbody></table></section>
+    <section style="margin-top:16px"><h2>Campaign <span class="muted">(edit and save: validated as the admin API does)</span></h2>
+      <textarea id="campaign-json" data-testid="campaign-json" spellcheck="false" style="width:100%;height:220px;font:12px ui-monospace,monospace"></textarea>
+      <button id="save" type="button" disabled>Save campaign</button> <button id="reload" type="button" hidden>Load theirs</button> <span id="save-status" role="status"></span>
+      <table id="blocks"><thead><tr><th>reader</th><th>block</th><th>why</th></tr></thead><tbody></tbody></table></section>
+    <section style="margin-top:16px"><h2>AMP part <span class="muted">(static view: the amp-list rendered with its JSON)</span></h2><iframe id="amp-frame" title="AMP part" sandbox="allow-same-origin allow-popups"></iframe>
+      <details><summary>AMP source</summary><pre id="amp-source"></pre></details></section>
+    <section style="margin-top:16px"><h2>JSON behind the AMP list</h2><pre id="json"></pre>
+      <details><summary>Text part</summary><pre id="text-part"></pre></details></section>
+  </div>
+</main>
+<script>${PREVIEW_SCRIPT}</script>
 </body>
 </html>
 `;

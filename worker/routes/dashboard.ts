@@ -24,6 +24,7 @@ import { experimentReport } from "../experiments/experiment-report";
 import { MAX_LISTED_EXPERIMENTS, readGlobalHoldout, reportedExperiment } from "../experiments/experiment-store";
 import { experimentRegistry } from "../experiments/registry-stub";
 import { noFraming } from "../lib/no-framing";
+import { staffPagePolicy } from "../lib/staff-page-policy";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { dashboardAccess } from "../preview/access";
 
@@ -99,7 +100,11 @@ export function registerDashboard(app: Hono<AppEnv>): void {
       psiThreshold: getConfig(c.env).driftPsiAlert,
       eceThreshold: getConfig(c.env).driftEceAlert,
     });
-    return c.html(Mustache.render(TEMPLATE, view), missing === null ? 200 : 404, { "Cache-Control": "no-store" });
+    return c.html(Mustache.render(TEMPLATE, view), missing === null ? 200 : 404, {
+      "Cache-Control": "no-store",
+      // no script at all: the page is HTML, inline SVG and forms
+      "Content-Security-Policy": staffPagePolicy(),
+    });
   });
 }
 
