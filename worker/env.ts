@@ -140,7 +140,23 @@ const ConfigSchema = z.object({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
-let cached: { env: Bindings; config: Config } | null = null;
+/**
+ * What a deployment's configuration lacks or got wrong, each logged once per isolate as `config.<problem>` and
+ * listed by `GET /v1/health` (names only, never a value), so a first deploy shows what to set.
+ */
+export const CONFIG_PROBLEMS = [
+  "token_secret_missing",
+  "allowed_senders_empty",
+  "public_base_url_unset",
+  "api_key_short",
+  "webhook_secret_short",
+  "shop_currency_invalid",
+  "access_invalid",
+  "var_invalid",
+] as const;
+export type ConfigProblem = (typeof CONFIG_PROBLEMS)[number];
+
+let cached: { env: Bindings; config: Config; problems: ConfigProblem[] } | null = null;
 
 /**
  * `raw` as text: a string as it is, a number or a boolean as TOML wrote it, a list of those comma-joined (a list
@@ -161,13 +177,14 @@ function text(name: string, raw: Var, invalid: string[]): string | undefined {
  * Comma-separated keys; keys shorter than 16 characters are ignored (and so refuse everything), and logged by the
  * variable's name and how many (never a key), so an operator seeing 401s is told why.
  */
-function keys(name: string, raw: string | undefined): string[] {
+function keys(name: string, raw: string | undefined, problems: ConfigProblem[]): string[] {
   const all = (raw ?? "")
     .split(",")
     .map((k) => k.trim())
     .filter(Boolean);
   const kept = all.filter((k) => k.length >= 16);
   if (kept.length < all.length) {
+    problems.push("api_key_short");
     logEvent("error", "config.api_key_short", {
       detail: `${name}: ${all.length - kept.length} key(s) shorter than 16 characters are ignored`,
     });
@@ -178,6 +195,7 @@ function keys(name: string, raw: string | undefined): string[] {
 export function getConfig(env: Bindings): Config {
   if (cached?.env === env) return cached.config;
   const invalid: string[] = [];
+  const problems: ConfigProblem[] = [];
   const v = (name: keyof Bindings) => text(name, env[name], invalid);
   const tokenSecret = v("TOKEN_SECRET");
   // without a TOKEN_SECRET no token is minted or accepted, TOKEN_SECRET_PREVIOUS's included: the previous secret
@@ -187,6 +205,7 @@ export function getConfig(env: Bindings): Config {
     ? [tokenSecret, v("TOKEN_SECRET_PREVIOUS")].filter((s): s is string => !!s && s.length >= 16)
     : [];
   if (!hasSecret) {
+    problems.push("token_secret_missing");
     logEvent("error", "config.token_secret_missing", {
       detail: "TOKEN_SECRET is missing or shorter than 16 characters; every token is refused",
     });
@@ -196,6 +215,7 @@ export function getConfig(env: Bindings): Config {
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
   if (senders.length === 0) {
+    problems.push("allowed_senders_empty");
     logEvent("error", "config.allowed_senders_empty", {
       detail: "AMP_ALLOWED_SENDERS is empty; every AMP request is refused",
     });
@@ -206,6 +226,7 @@ export function getConfig(env: Bindings): Config {
   const currency = v("SHOP_CURRENCY");
   const webhookSecret = v("TRIGGER_WEBHOOK_SECRET");
   if (webhookSecret && webhookSecret.length < 16) {
+    problems.push("webhook_secret_short");
     logEvent("error", "config.webhook_secret_short", {
       detail: "TRIGGER_WEBHOOK_SECRET is shorter than 16 characters; no trigger is delivered",
     });
@@ -227,8 +248,8 @@ export function getConfig(env: Bindings): Config {
     access: accessTeam || accessAud ? { teamDomain: accessTeam, aud: accessAud } : null,
     recsMode: v("RECS_MODE") ?? "all",
     webhookSecret: webhookSecret && webhookSecret.length >= 16 ? webhookSecret : null,
-    eventsApiKeys: keys("EVENTS_API_KEYS", v("EVENTS_API_KEYS")),
-    adminApiKeys: keys("ADMIN_API_KEYS", v("ADMIN_API_KEYS")),
+    eventsApiKeys: keys("EVENTS_API_KEYS", v("EVENTS_API_KEYS"), problems),
+    adminApiKeys: keys("ADMIN_API_KEYS", v("ADMIN_API_KEYS"), problems),
     eventMaxAgeDays: v("EVENT_MAX_AGE_DAYS") ?? 30,
     erasureTombstoneDays: v("ERASURE_TOMBSTONE_DAYS") ?? DEFAULT_ERASURE_TOMBSTONE_DAYS,
     driftPsiAlert: v("DRIFT_PSI_ALERT") ?? PSI_ALERT_THRESHOLD,
@@ -236,21 +257,39 @@ export function getConfig(env: Bindings): Config {
     shopCurrency: currency ? currency.trim().toUpperCase() : null,
   });
   if (currency && !config.shopCurrency) {
+    problems.push("shop_currency_invalid");
     logEvent("error", "config.shop_currency_invalid", {
       detail: "SHOP_CURRENCY must be an ISO 4217 code (three letters, e.g. GBP); purchases without one count as none",
     });
   }
   if ((accessTeam || accessAud) && !config.access) {
+    problems.push("access_invalid");
     logEvent("error", "config.access_invalid", {
       detail:
         "ACCESS_TEAM_DOMAIN (<team>.cloudflareaccess.com) and ACCESS_AUD must both be set; Access identities are refused",
     });
   }
+  // without a base, a click with nothing to show goes to this Worker's own root, which has a page for readers
+  // only in local development (DEMO_ROUTES: the open preview); deployed, it is a 404, or the staff preview's 401
+  if (!config.publicBaseUrl && !config.demoRoutes) {
+    problems.push("public_base_url_unset");
+    logEvent("warn", "config.public_base_url_unset", {
+      detail:
+        "PUBLIC_BASE_URL is unset or not an http(s) URL: a click with no product and no campaign fallbackUrl goes to this Worker's root, which has no page for readers; set it to the shop's origin",
+    });
+  }
   if (invalid.length > 0) {
+    problems.push("var_invalid");
     logEvent("error", "config.var_invalid", {
       detail: `${[...new Set(invalid)].join(", ")}: a table or a nested list, not text or a list of values; left unset`,
     });
   }
-  cached = { env, config };
+  cached = { env, config, problems: [...new Set(problems)] };
   return config;
+}
+
+/** The configuration's problems (see CONFIG_PROBLEMS), in the order they were found. */
+export function configProblems(env: Bindings): readonly ConfigProblem[] {
+  getConfig(env);
+  return cached?.env === env ? cached.problems : [];
 }

@@ -156,6 +156,51 @@ describe("API keys once set", () => {
   });
 });
 
+describe("health says what the configuration lacks", () => {
+  const health = async (bindings: Bindings) =>
+    ((await (await request(bindings, "GET", "/v1/health")).json()) as { config: string[] }).config;
+
+  it("a plain deploy: no token secret, no shop origin; then each set, and a short one named", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const warns = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      expect(await health(plainDeploy())).toEqual(["token_secret_missing", "public_base_url_unset"]);
+      const configured = {
+        TOKEN_SECRET: "the-current-token-secret-0123456789",
+        PUBLIC_BASE_URL: "https://shop.example",
+        ADMIN_API_KEYS: TEST_ADMIN_KEY,
+      };
+      expect(await health(plainDeploy(configured))).toEqual([]);
+      expect(
+        await health(
+          plainDeploy({
+            ...configured,
+            TRIGGER_WEBHOOK_SECRET: "changeme",
+            EVENTS_API_KEYS: "tiny",
+            SHOP_CURRENCY: "£",
+          }),
+        ),
+      ).toEqual(["webhook_secret_short", "api_key_short", "shop_currency_invalid"]);
+      // a base that is not an http(s) URL is no base; local development's open preview needs none
+      expect(await health(plainDeploy({ ...configured, PUBLIC_BASE_URL: "shop.example" }))).toEqual([
+        "public_base_url_unset",
+      ]);
+      expect(await health(plainDeploy({ ...configured, PUBLIC_BASE_URL: undefined, DEMO_ROUTES: "true" }))).toEqual([]);
+      // names only: no value of any setting
+      const body = await (
+        await request(plainDeploy({ ...configured, EVENTS_API_KEYS: "tiny" }), "GET", "/v1/health")
+      ).text();
+      expect(body).not.toContain("tiny");
+      expect(body).not.toContain(configured.TOKEN_SECRET);
+      const logged = warns.mock.calls.map((c) => String(c[0])).join("\n");
+      expect(logged).toContain("config.public_base_url_unset");
+    } finally {
+      errors.mockRestore();
+      warns.mockRestore();
+    }
+  });
+});
+
 describe("the token secret", () => {
   it("TOKEN_SECRET_PREVIOUS alone accepts no token (it only verifies beside a current secret)", async () => {
     const previous = "the-previous-token-secret-0123456789";

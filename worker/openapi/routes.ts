@@ -708,9 +708,9 @@ export const ROUTES: RouteDoc[] = [
     route: "/v1/health",
     path: "/v1/health",
     tag: "operations",
-    summary: "the model in service",
+    summary: "the model in service, and what the deployment's configuration lacks",
     auth: "none",
-    responses: { 200: { description: '{"ok","model","reason"}' } },
+    responses: { 200: { description: '{"ok","model","reason","config"} (config: problem names, [] when none)' } },
   },
   {
     method: "get",

@@ -1,6 +1,10 @@
-/** GET /v1/health — liveness plus which model version this isolate serves (or why none). */
+/**
+ * GET /v1/health — liveness, which model version this isolate serves (or why none), and what the deployment's
+ * configuration lacks (`config`: problem names from worker/env.ts CONFIG_PROBLEMS, never a value), so a first
+ * deploy shows what to set.
+ */
 import type { Hono } from "hono";
-import { type AppEnv, getConfig } from "../env";
+import { type AppEnv, type ConfigProblem, configProblems, getConfig } from "../env";
 import { background } from "../lib/background";
 import { getModel } from "../model/model-store";
 
@@ -8,6 +12,7 @@ export interface HealthResponse {
   ok: true;
   model: { version: string; items: number; dims: number } | null;
   reason: string | null;
+  config: readonly ConfigProblem[];
 }
 
 export function registerHealth(app: Hono<AppEnv>): void {
@@ -18,6 +23,7 @@ export function registerHealth(app: Hono<AppEnv>): void {
       Date.now(),
       background(c).waitUntil,
     );
+    const config = configProblems(c.env);
     const body: HealthResponse = state.ok
       ? {
           ok: true,
@@ -27,8 +33,9 @@ export function registerHealth(app: Hono<AppEnv>): void {
             dims: state.model.manifest.dims,
           },
           reason: null,
+          config,
         }
-      : { ok: true, model: null, reason: state.reason };
+      : { ok: true, model: null, reason: state.reason, config };
     return c.json(body, 200, { "Cache-Control": "no-store" });
   });
 }
