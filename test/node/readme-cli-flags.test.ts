@@ -1,7 +1,8 @@
 /**
  * Every option the README gives an `npm run <script> -- ...` command line is one that script's CLI takes: the
  * `options` of its `cliArgs` call (scripts/lib/cli-args.ts), read from the source with the TypeScript parser, the
- * script's file from package.json. Also the two "Options:" paragraphs (the email builder's, the trainer's).
+ * script's file from package.json. Also the two "Options:" paragraphs (the email builder's, the trainer's). And the
+ * Development table names every script of package.json.
  */
 import { readFileSync } from "node:fs";
 import ts from "typescript";
@@ -75,5 +76,19 @@ describe("the README's command lines", () => {
       return file === null || !cliOptions(file).includes(option);
     });
     expect(wrong).toEqual([]);
+  });
+
+  it("the Development table names every script of package.json", () => {
+    const lines = README.split("\n");
+    const start = lines.findIndex((l) => l.startsWith("| command | what |"));
+    expect(start).toBeGreaterThan(0);
+    const named = new Set<string>();
+    for (const line of lines.slice(start + 2)) {
+      if (!line.startsWith("|")) break;
+      // `npm run email -- ...`, `npm start`, or a script alone (`train`, `test:node`)
+      for (const m of line.matchAll(/`(?:npm (?:run )?([a-z][a-z:]*)[^`]*|([a-z][a-z:]*))`/g))
+        named.add((m[1] ?? m[2]) as string);
+    }
+    expect(Object.keys(SCRIPTS).filter((s) => !named.has(s))).toEqual([]);
   });
 });
