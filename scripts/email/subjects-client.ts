@@ -22,7 +22,10 @@ export async function fetchSubjects(
         signal: AbortSignal.timeout(30_000),
       });
     } catch (e) {
-      throw new Error(`could not reach ${url} (${(e as Error).message}): pass --subject to give everyone one subject`);
+      // the subjects come from --api-url, else --base-url: a build for a Worker not running yet names where to ask
+      throw new Error(
+        `could not reach ${url} (${(e as Error).message}): is the Worker running there? --api-url <origin> names the Worker to ask (the local one: http://127.0.0.1:8787), or --subject gives everyone one subject`,
+      );
     }
     if (!res.ok) throw new Error(`${url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
     const body = (await res.json()) as { subjects: SubjectAnswer[] };

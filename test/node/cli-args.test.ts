@@ -109,6 +109,33 @@ describe("command lines", () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it("email with no Worker to ask for the subjects: names --api-url and --subject, exit 1", () => {
+    const csv = join(mkdtempSync(join(tmpdir(), "ot-email-down-")), "recipients.csv");
+    writeFileSync(csv, "user_id,email\nc0000042,jane@example.com\n");
+    // a deployed Worker's base URL, its subjects asked of port 9 (discard) on loopback: nothing listens there
+    const down = spawnSync(
+      join(root, "node_modules/.bin/tsx"),
+      [
+        join(root, "scripts/email/cli.ts"),
+        "--campaign",
+        "spring",
+        "--recipients",
+        csv,
+        "--base-url",
+        "https://opentime.shop.example",
+        "--shop-url",
+        "https://shop.example/",
+        "--api-url",
+        "http://127.0.0.1:9",
+      ],
+      { encoding: "utf8", cwd: root, env: { ...process.env, TOKEN_SECRET: SECRET, ADMIN_API_KEY: "k".repeat(16) } },
+    );
+    expect(down.status).toBe(1);
+    expect(down.stderr).toMatch(
+      /^could not reach http:\/\/127\.0\.0\.1:9\/v1\/admin\/subjects .*is the Worker running there\? --api-url .*--subject/m,
+    );
+  });
+
   it("seed before any training: says to train first, not ENOENT on models/latest.json", () => {
     const fresh = spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, "scripts/seed/cli.ts")], {
       encoding: "utf8",
