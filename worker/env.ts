@@ -33,6 +33,11 @@ export interface Bindings {
   /** absolute origin used to resolve catalog paths (`/demo/img/x.png`); defaults to the request's origin */
   PUBLIC_BASE_URL?: Var;
   /**
+   * the shop's home page: where a click goes that has nothing else to go to (no product, no campaign
+   * `fallbackUrl`, a broken link); defaults to the root of PUBLIC_BASE_URL, else of the request's origin
+   */
+  SHOP_URL?: Var;
+  /**
    * "true" (local development only: `.dev.vars`, written by `npm start`) serves the demo shop's images and
    * product pages, and the preview page, open without a key on a loopback host (127.0.0.1, localhost)
    */
@@ -105,6 +110,11 @@ const ConfigSchema = z.object({
     .url({ protocol: /^https?$/ })
     .optional()
     .catch(undefined),
+  /** http(s) only: readers are sent there */
+  shopUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .catch(undefined),
   demoRoutes: z.boolean(),
   previewPage: z.boolean(),
   /** both set and well-formed, or null: Access identities are then accepted on the preview */
@@ -147,7 +157,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 export const CONFIG_PROBLEMS = [
   "token_secret_missing",
   "allowed_senders_empty",
-  "public_base_url_unset",
+  "shop_url_unset",
   "api_key_short",
   "webhook_secret_short",
   "shop_currency_invalid",
@@ -243,6 +253,7 @@ export function getConfig(env: Bindings): Config {
     excludePurchasedDays: v("EXCLUDE_PURCHASED_DAYS") ?? 30,
     modelRefreshSeconds: v("MODEL_REFRESH_SECONDS") ?? 30,
     publicBaseUrl: v("PUBLIC_BASE_URL") || undefined,
+    shopUrl: v("SHOP_URL") || undefined,
     demoRoutes: v("DEMO_ROUTES") === "true",
     previewPage: v("PREVIEW_PAGE") === "true" || v("DEMO_ROUTES") === "true",
     access: accessTeam || accessAud ? { teamDomain: accessTeam, aud: accessAud } : null,
@@ -269,13 +280,13 @@ export function getConfig(env: Bindings): Config {
         "ACCESS_TEAM_DOMAIN (<team>.cloudflareaccess.com) and ACCESS_AUD must both be set; Access identities are refused",
     });
   }
-  // without a base, a click with nothing to show goes to this Worker's own root, which has a page for readers
-  // only in local development (DEMO_ROUTES: the open preview); deployed, it is a 404, or the staff preview's 401
-  if (!config.publicBaseUrl && !config.demoRoutes) {
-    problems.push("public_base_url_unset");
-    logEvent("warn", "config.public_base_url_unset", {
+  // a click with nothing to show, or a broken link, goes to the shop's home; without SHOP_URL that is the root of
+  // PUBLIC_BASE_URL or of this Worker, which has a page for readers only in local development (the open preview)
+  if (!config.shopUrl && !config.demoRoutes) {
+    problems.push("shop_url_unset");
+    logEvent("warn", "config.shop_url_unset", {
       detail:
-        "PUBLIC_BASE_URL is unset or not an http(s) URL: a click with no product and no campaign fallbackUrl goes to this Worker's root, which has no page for readers; set it to the shop's origin",
+        "SHOP_URL is unset or not an http(s) URL: a click with nothing to show and no campaign fallbackUrl goes to the root of PUBLIC_BASE_URL or of this Worker, which may have no page for readers; set it to the shop's home page",
     });
   }
   if (invalid.length > 0) {

@@ -164,10 +164,10 @@ describe("health says what the configuration lacks", () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     const warns = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     try {
-      expect(await health(plainDeploy())).toEqual(["token_secret_missing", "public_base_url_unset"]);
+      expect(await health(plainDeploy())).toEqual(["token_secret_missing", "shop_url_unset"]);
       const configured = {
         TOKEN_SECRET: "the-current-token-secret-0123456789",
-        PUBLIC_BASE_URL: "https://shop.example",
+        SHOP_URL: "https://shop.example/",
         ADMIN_API_KEYS: TEST_ADMIN_KEY,
       };
       expect(await health(plainDeploy(configured))).toEqual([]);
@@ -181,11 +181,9 @@ describe("health says what the configuration lacks", () => {
           }),
         ),
       ).toEqual(["webhook_secret_short", "api_key_short", "shop_currency_invalid"]);
-      // a base that is not an http(s) URL is no base; local development's open preview needs none
-      expect(await health(plainDeploy({ ...configured, PUBLIC_BASE_URL: "shop.example" }))).toEqual([
-        "public_base_url_unset",
-      ]);
-      expect(await health(plainDeploy({ ...configured, PUBLIC_BASE_URL: undefined, DEMO_ROUTES: "true" }))).toEqual([]);
+      // a home that is not an http(s) URL is none; local development's open preview needs none
+      expect(await health(plainDeploy({ ...configured, SHOP_URL: "shop.example" }))).toEqual(["shop_url_unset"]);
+      expect(await health(plainDeploy({ ...configured, SHOP_URL: undefined, DEMO_ROUTES: "true" }))).toEqual([]);
       // names only: no value of any setting
       const body = await (
         await request(plainDeploy({ ...configured, EVENTS_API_KEYS: "tiny" }), "GET", "/v1/health")
@@ -193,9 +191,41 @@ describe("health says what the configuration lacks", () => {
       expect(body).not.toContain("tiny");
       expect(body).not.toContain(configured.TOKEN_SECRET);
       const logged = warns.mock.calls.map((c) => String(c[0])).join("\n");
-      expect(logged).toContain("config.public_base_url_unset");
+      expect(logged).toContain("config.shop_url_unset");
     } finally {
       errors.mockRestore();
+      warns.mockRestore();
+    }
+  });
+});
+
+describe("the shop's home", () => {
+  const secret = "the-current-token-secret-0123456789";
+  const click = async (bindings: Bindings, path: string) => {
+    const res = await request(bindings, "GET", path);
+    return [res.status, res.headers.get("Location"), res.headers.get("X-Opentime-Reason")];
+  };
+
+  it("a click with nothing else to go to lands on SHOP_URL, not this Worker's root", async () => {
+    const warns = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      const t = await mintToken(secret, { user: "u-home", campaign: "no-such-campaign", ttlSeconds: 3600 });
+      const home = { TOKEN_SECRET: secret, SHOP_URL: "https://shop.example/welcome" };
+      expect(await click(plainDeploy(home), `/v1/c/${t}/nope`)).toEqual([302, home.SHOP_URL, "bad-slot"]);
+      expect(await click(plainDeploy(home), "/v1/c/not-a-token/row-0")).toEqual([
+        302,
+        home.SHOP_URL,
+        expect.stringMatching(/^token-/),
+      ]);
+      // without it, the root of PUBLIC_BASE_URL, else of the request's origin, as before
+      const base = { TOKEN_SECRET: secret, PUBLIC_BASE_URL: "https://go.shop.example" };
+      expect(await click(plainDeploy(base), `/v1/c/${t}/nope`)).toEqual([302, "https://go.shop.example/", "bad-slot"]);
+      expect(await click(plainDeploy({ TOKEN_SECRET: secret }), `/v1/c/${t}/nope`)).toEqual([
+        302,
+        "https://opentime.shop.example/",
+        "bad-slot",
+      ]);
+    } finally {
       warns.mockRestore();
     }
   });

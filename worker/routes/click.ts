@@ -4,8 +4,9 @@
  * (images were blocked) it decides now and stores that, so images loaded later show the clicked product.
  * Never an error page: when nothing can be decided, or the slot showed no product, it goes to the campaign's
  * fallback URL (the click recorded all the same, on no item), and it only ever redirects to http(s) URLs (a
- * catalog URL of another scheme goes to the shop's home). A HEAD (link scanners and URL checkers send them; Hono
- * answers it with this GET handler) gets the same 302 but records no click and stores or freezes no decision.
+ * catalog URL of another scheme goes to the shop's home: SHOP_URL, else the root of PUBLIC_BASE_URL or of this
+ * origin). A HEAD (link scanners and URL checkers send them; Hono answers it with this GET handler) gets the
+ * same 302 but records no click and stores or freezes no decision.
  */
 import type { Hono } from "hono";
 import { countdownItem, countdownOf, isStaticItem, withUtm } from "../../core/campaign";
@@ -47,7 +48,7 @@ export function registerClick(app: Hono<AppEnv>): void {
       const requestUrl = new URL(c.req.url);
       const config = getConfig(c.env);
       const base = config.publicBaseUrl ?? requestUrl.origin;
-      home = webUrl("/", base)?.toString() ?? home;
+      home = config.shopUrl ?? webUrl("/", base)?.toString() ?? home;
       const path = parseSlotPath(requestUrl.pathname, CLICK_PREFIX);
       if (!path.slot) return redirect(home, "bad-slot");
       const slot = path.slot;
