@@ -8,6 +8,12 @@
  */
 import { kvKeys } from "./kv-keys";
 
+/**
+ * How long an erased reader's tombstone stands by default (ERASURE_TOMBSTONE_DAYS): longer than the tokens
+ * `npm run email` and `npm run token` mint by default (30 days), which must expire before it ends.
+ */
+export const DEFAULT_ERASURE_TOMBSTONE_DAYS = 45;
+
 /** Separates this hash from any other SHA-256 of a user id. */
 const DOMAIN = "opentime-erasure:";
 

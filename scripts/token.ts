@@ -6,8 +6,9 @@
 import { z } from "zod";
 import { looksLikeEmail } from "../core/events";
 import { mintToken } from "../core/token";
-import { cliArgs, decimal } from "./lib/cli-args";
+import { cliArgs } from "./lib/cli-args";
 import { tokenSecret } from "./lib/dev-vars";
+import { tokenTtlDays } from "./lib/token-lifetime";
 
 const USAGE = "usage: npm run token -- --user <user id> [--campaign <id>] [--ttl-days 30]";
 const { values } = cliArgs(
@@ -19,7 +20,7 @@ const { values } = cliArgs(
       "ttl-days": { type: "string", default: "30" },
     },
   },
-  z.object({ "ttl-days": decimal({ gt: 0, lte: 3650 }) }),
+  z.object({ "ttl-days": tokenTtlDays() }),
 );
 if (!values.user) {
   console.error(USAGE);

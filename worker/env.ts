@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { PSI_ALERT_THRESHOLD } from "../core/drift";
+import { DEFAULT_ERASURE_TOMBSTONE_DAYS } from "../core/erasure-key";
 import { DEFAULT_MAIL_ORIGINS } from "./amp/mail-origins";
 import type { EventsMessage } from "./events/queue";
 import { logEvent } from "./lib/log";
@@ -95,9 +96,6 @@ export type AppEnv = { Bindings: Bindings };
 
 /** The drift job's default alert on the propensity's expected calibration error. */
 export const DEFAULT_ECE_ALERT = 0.1;
-
-/** Longer than the 30-day default token TTL (`npm run token`, `npm run email`). */
-export const DEFAULT_ERASURE_TOMBSTONE_DAYS = 45;
 
 const ConfigSchema = z.object({
   tokenSecrets: z.array(z.string().min(16)),

@@ -11,8 +11,9 @@
 import { z } from "zod";
 import { LAYOUT_NAMES, type LayoutName } from "../../core/layouts";
 import { isLoopbackHost } from "../../core/web-url";
-import { cliArgs, decimal } from "../lib/cli-args";
+import { cliArgs } from "../lib/cli-args";
 import { adminKey, tokenSecret } from "../lib/dev-vars";
+import { tokenTtlDays } from "../lib/token-lifetime";
 import { buildEmails, checkOptions, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
 import { fetchSubjects } from "./subjects-client";
 
@@ -42,7 +43,7 @@ const { values } = cliArgs(
   z.object({
     layout: z.enum(LAYOUT_NAMES as [LayoutName, ...LayoutName[]]),
     esp: z.enum(Object.keys(ESP_MERGE_TAGS) as [Esp, ...Esp[]]).optional(),
-    "ttl-days": decimal({ gt: 0, lte: 3650 }),
+    "ttl-days": tokenTtlDays(),
   }),
 );
 

@@ -55,6 +55,34 @@ describe("command lines", () => {
     }
   });
 
+  it("a token may not outlive an erased reader's tombstone (ERASURE_TOMBSTONE_DAYS, 45 unless set)", () => {
+    const tombstone = /^--ttl-days: must be shorter than ERASURE_TOMBSTONE_DAYS \((\d+)\): an erased reader's token/;
+    const long = run("scripts/token.ts", "--user", "u1", "--ttl-days", "45");
+    expect(long.status).toBe(2);
+    expect(long.stderr).toMatch(tombstone);
+    expect(tombstone.exec(long.stderr)?.[1]).toBe("45");
+    expect(run("scripts/token.ts", "--user", "u1", "--ttl-days", "44.5").status).toBe(0);
+    const email = run(
+      "scripts/email/cli.ts",
+      "--campaign",
+      "demo",
+      "--recipients",
+      "/nonexistent.csv",
+      "--ttl-days",
+      "365",
+    );
+    expect(email.status).toBe(2);
+    expect(email.stderr).toMatch(tombstone);
+    // a Worker whose tombstones stand longer: the same setting here allows longer tokens
+    const raised = spawnSync(
+      join(root, "node_modules/.bin/tsx"),
+      [join(root, "scripts/token.ts"), "--user", "u1", "--ttl-days", "365"],
+      { encoding: "utf8", cwd: root, env: { ...process.env, TOKEN_SECRET: SECRET, ERASURE_TOMBSTONE_DAYS: "400" } },
+    );
+    expect(raised.stderr).toBe("");
+    expect(raised.status).toBe(0);
+  });
+
   it("numbers given well reach the run as numbers", async () => {
     const before = Math.floor(Date.now() / 1000);
     const ok = run("scripts/token.ts", "--user", "u1", "--ttl-days", "0.5");

@@ -6,12 +6,12 @@
  */
 import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { erasureKey } from "../../core/erasure-key";
+import { DEFAULT_ERASURE_TOMBSTONE_DAYS, erasureKey } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { featuresOf, type Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
-import { DEFAULT_ERASURE_TOMBSTONE_DAYS, getConfig } from "../../worker/env";
+import { getConfig } from "../../worker/env";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE, DEAD_LETTER_RETRY_SECONDS } from "../../worker/events/dead-letters";
 import { ERASURE_KV_OPS } from "../../worker/events/erasure";
 import worker from "../../worker/index";
