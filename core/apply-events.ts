@@ -5,7 +5,14 @@
  * tracking has nothing recorded.
  */
 import type { QueuedEvent } from "./events";
-import { assignmentRows, attributedRows, type ExperimentRow, exposureRows, withExposure } from "./experiments/exposure";
+import {
+  assignmentRows,
+  attributedRows,
+  type ExperimentRow,
+  type Exposure,
+  exposureRows,
+  withExposure,
+} from "./experiments/exposure";
 import {
   MAX_IMPRESSIONS,
   MAX_MONETARY,
@@ -73,6 +80,14 @@ function duringOptOut(ts: number, consent: Profile["consent"], clock: ConsentClo
   const off = clock?.[TRACKING_OFF_AT];
   const on = clock?.tracking;
   return consent.tracking && off !== undefined && on !== undefined && off < on && ts >= off && ts < on;
+}
+
+/**
+ * Whether an event at `ts` may be recorded for a reader with this consent and clock, as applyEvents decides it for
+ * events after the consent changes it applies (tracking on, and not within the latest span it was off).
+ */
+export function mayRecordAt(ts: number, consent: Profile["consent"], clock: ConsentClock | undefined): boolean {
+  return consent.tracking && !duringOptOut(ts, consent, clock);
 }
 
 /**
@@ -162,6 +177,9 @@ export function applyEvents(
       refused++;
       continue;
     }
+    // a link scanner's click is the reader's shard's to record apart (worker/state/clicks-table.ts): never the
+    // reader's activity, nor an id that would make the reader's own click of the slot a duplicate
+    if (e.type === "scanner_click") continue;
     applied.push(e.id);
     // experiments: an assignment keeps the arm a send chose; an exposure (or a click carrying the open's, its
     // images blocked) records the arm, then the click counts for it; clicks and purchases count for the
@@ -288,4 +306,59 @@ export function applyEventsSafely(
   }
   out.profile = current;
   return out;
+}
+
+/** An exposure a click made when it was applied, and what the reader had of that experiment before (null: nothing). */
+export interface ClickExposure {
+  experiment: string;
+  prior: Exposure | null;
+}
+
+/**
+ * The exposures applying `click` made, from the reader's exposures before and after it: those it carried that are
+ * now recorded as entered by a click at its time, which the reader had not been exposed to before.
+ */
+export function exposuresMade(click: QueuedEvent, before: Profile, after: Profile): ClickExposure[] {
+  return (click.exposures ?? []).flatMap((x): ClickExposure[] => {
+    const was = before.experiments[x.experiment];
+    const now = after.experiments[x.experiment];
+    const made = now?.via === "click" && now.at === click.ts && now.exposed && !was?.exposed;
+    return made ? [{ experiment: x.experiment, prior: was ?? null }] : [];
+  });
+}
+
+/**
+ * The profile without a click applied to it earlier, found since to be a link scanner's (core/click-bursts.ts): its
+ * id forgotten (so the reader's own click of that slot counts), its recent item and its engagement taken out, and
+ * the exposures it made (`made`) given back to what the reader had before, unless an open or another event has
+ * moved them since. Returns the experiments whose exposure was undone. `lastActivity` keeps the click's time: it
+ * is the latest of every event applied, which the profile cannot recompute (nothing reads it but the right of
+ * access). Pure.
+ */
+export function withoutClick(
+  profile: Profile,
+  click: QueuedEvent,
+  made: readonly ClickExposure[],
+  nowIso: string,
+): { profile: Profile; unexposed: string[] } {
+  const p: Profile = { ...profile, seenEvents: profile.seenEvents.filter((id) => id !== click.id), updatedAt: nowIso };
+  const at = click.item
+    ? p.recentItems.findIndex((r) => r.item === click.item && r.type === "email_click" && r.ts === click.ts)
+    : -1;
+  if (at >= 0) p.recentItems = [...p.recentItems.slice(0, at), ...p.recentItems.slice(at + 1)];
+  // what the click added, decayed to the score's time as applyEvents added it (never below 0: rounding)
+  const added = decayedEngagement(WEIGHT.email_click ?? 0, click.ts, p.engagement.at);
+  p.engagement = { score: Math.max(0, p.engagement.score - added), at: p.engagement.at };
+  const unexposed: string[] = [];
+  for (const m of made) {
+    const now = p.experiments[m.experiment];
+    // an open applied since made the reader an opener: they were exposed after all
+    if (now?.via !== "click" || now.at !== click.ts) continue;
+    const next = { ...p.experiments };
+    if (m.prior) next[m.experiment] = m.prior;
+    else delete next[m.experiment];
+    p.experiments = next;
+    unexposed.push(m.experiment);
+  }
+  return { profile: p, unexposed };
 }

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { ExposureFacts } from "./experiments/exposure";
 import type { Consent } from "./profile";
+import type { ScannerReason } from "./reasons";
 import { refuseProtoKey } from "./record-keys";
 
 export const EVENT_TYPES = [
@@ -180,14 +181,29 @@ export type IncomingEvent = z.infer<typeof IncomingEventSchema>;
  */
 export interface QueuedEvent {
   id: string;
-  /** `consent`, `impression`, `exposure` and `assignment` are internal: the API never accepts them */
-  type: EventType | "consent" | "impression" | "exposure" | "assignment";
+  /**
+   * `consent`, `impression`, `exposure`, `assignment` and `scanner_click` (a click the click route took for a link
+   * scanner's: never a reader's click) are internal: the API never accepts them
+   */
+  type: EventType | "consent" | "impression" | "exposure" | "assignment" | "scanner_click";
   user: string;
   item?: string;
   /** for `impression` and internal `email_open` messages: the items an email showed (at most 24) */
   items?: string[];
-  /** with `items`: the email that showed them, `<campaign>:<token expiry>` (internal messages only) */
+  /**
+   * with `items`, and on the click route's clicks: the email that showed them or was clicked, `<campaign>:<token
+   * expiry>` (internal messages only)
+   */
   send?: string;
+  /**
+   * on the click route's clicks: when the request reached the edge (unix ms), so that the reader's shard can tell
+   * a burst of clicks on different slots of one email (core/click-bursts.ts)
+   */
+  atMs?: number;
+  /** on the click route's clicks: from a network link scanners run in, or with no user agent (classify-click.ts) */
+  suspect?: boolean;
+  /** on `scanner_click` events: why the click was taken for a link scanner's */
+  scanner?: ScannerReason;
 
   ts: number;
   campaign?: string;

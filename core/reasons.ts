@@ -69,3 +69,12 @@ export type Scorer = (typeof SCORERS)[number];
  */
 export const RANKINGS = ["pool", "catalog"] as const;
 export type Ranking = (typeof RANKINGS)[number];
+
+/**
+ * Why a click on an open-time image's link was taken for a link scanner's (Microsoft Defender Safe Links,
+ * Proofpoint, Mimecast, Barracuda...: they fetch every link of a delivered email), not the reader's: it is then
+ * counted apart and never as a reader's click (worker/decisions/classify-click.ts, core/click-bursts.ts). The
+ * README's table of scanner clicks lists exactly these (test/node/reasons.test.ts).
+ */
+export const SCANNER_REASONS = ["agent", "burst", "suspect-burst"] as const;
+export type ScannerReason = (typeof SCANNER_REASONS)[number];

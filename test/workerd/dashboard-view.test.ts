@@ -36,6 +36,7 @@ function report(daily: DailyCounts[]): ExperimentReport {
     daily,
     currency: null,
     currencies: [],
+    scannerClicks: { clicks: 0, byReason: { agent: 0, burst: 0, "suspect-burst": 0 }, byArm: {} },
     at: "2026-03-06T00:00:00.000Z",
   };
 }

@@ -32,7 +32,7 @@ describe("the experiment store's schema", () => {
     expect(outcomeColumns.map((c) => c.name)).toContain("currency");
     expect(await db().prepare("SELECT count(*) AS n FROM exposures").first("n")).toBe(1);
     expect(await db().prepare("SELECT version FROM schema_versions WHERE name = 'experiments'").first("version")).toBe(
-      4,
+      5,
     );
 
     const at = 1_800_000_000;
@@ -113,7 +113,7 @@ describe("the experiment store's schema", () => {
 /** Drops the experiment store and its recorded version: a fresh database. */
 async function fresh(): Promise<void> {
   await db().batch(
-    ["exposures", "outcomes", "assignments", "daily", "schema_versions"].map((t) =>
+    ["exposures", "outcomes", "assignments", "daily", "scanner_clicks", "schema_versions"].map((t) =>
       db().prepare(`DROP TABLE IF EXISTS ${t}`),
     ),
   );

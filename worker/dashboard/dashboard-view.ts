@@ -63,6 +63,27 @@ function currencyNote(r: ExperimentReport): string {
   return `Revenue in ${name(r.currency)}; purchases in other currencies are not added to it (${left}).`;
 }
 
+/**
+ * The clicks filtered as link scanners' (README, Scanner clicks), in a line: how many, why and in which arms; they
+ * are in no other figure of the page.
+ */
+function scannerNote(r: ExperimentReport): { clicks: number; text: string } {
+  const { clicks, byReason, byArm } = r.scannerClicks;
+  if (clicks === 0) return { clicks, text: "No click was filtered as a link scanner's." };
+  const reasons = Object.entries(byReason)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(", ");
+  const arms = Object.entries(byArm)
+    .map(([arm, n]) => `${arm} ${n}`)
+    .join(", ");
+  const noun = clicks === 1 ? "click was" : "clicks were";
+  return {
+    clicks,
+    text: `${clicks} ${noun} filtered as link scanners' (${reasons}; by arm: ${arms}): counted as clicks nowhere else on this page.`,
+  };
+}
+
 export function dashboardView(input: DashboardInput): Record<string, unknown> {
   return {
     experiments: input.experiments.map((id) => ({ id, current: id === input.current })),
@@ -237,6 +258,7 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
     unitNote: unitNote(r),
     correctionNote: correctionNote(r),
     currencyNote: currencyNote(r),
+    scannerNote: scannerNote(r),
     srmP: r.srm?.pValue ?? "",
     // a bandit's report has no check (its shares move by design): said so, never "OK"
     srmChecked: r.srm !== null,

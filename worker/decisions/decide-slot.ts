@@ -5,8 +5,9 @@
  * campaign's decisionTtlDays). Under `freeze` (the default) later opens and clicks reuse it; under `live` every open
  * decides again and a click follows the latest. A prefetch (Apple MPP) decides and stores a provisional
  * decision that a later real open replaces, as does an open shown generic content because the model failed. A click with nothing stored (images blocked) decides then and
- * stores it, so images loaded afterwards show what was clicked. A HEAD (link scanners, URL checkers)
- * reads a stored decision or decides as its GET would, and stores and freezes nothing. Never throws.
+ * stores it, so images loaded afterwards show what was clicked. A HEAD (link scanners, URL checkers), or a GET
+ * whose user agent names a link scanner, reads a stored decision or decides as a reader's GET would, and stores
+ * and freezes nothing. Never throws.
  */
 import { z } from "zod";
 import { COPY_LIMITS, type RenderedCopy } from "../../core/block-copy";
@@ -109,7 +110,10 @@ export interface DecideInput {
   token: string;
   slot: Slot;
   via: DecisionVia;
-  /** a HEAD: answer what a GET would, and write nothing (no decision stored, none frozen) */
+  /**
+   * a HEAD, or a GET a link scanner sent (classify-click.ts): answer what a GET would, and write nothing (no decision
+   * stored, none frozen)
+   */
   head?: boolean;
   waitUntil: (p: Promise<unknown>) => void;
   /** where the request came from (`request.cf`: cfSignals), for the open's facts */

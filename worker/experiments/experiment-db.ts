@@ -5,13 +5,36 @@
  * (worker/state/experiment-outbox.ts): each row is decided once, in the transaction that applied its event,
  * and written here idempotently (primary keys; a repeated row changes nothing, fires no trigger). An erased
  * reader's rows are deleted (the aggregates follow). Reports read it (worker/experiments/report.ts).
+ * Clicks on an experiment's emails taken for link scanners' are kept apart (`scanner_clicks`), never counted as
+ * clicks; a click counted before it was found to be one (a burst, core/click-bursts.ts) is taken back, with the
+ * exposure it made and what was attributed through that exposure.
  * The Worker creates the tables itself (worker/lib/d1-schema.ts).
  */
 import type { ExperimentRow } from "../../core/experiments/exposure";
+import type { ScannerReason } from "../../core/reasons";
 import { ensureTables } from "../lib/d1-schema";
 
-/** What a shard sends: a row, or the erasure of a reader's rows. */
-export type StoreRow = ExperimentRow | { kind: "forget"; user: string };
+/**
+ * What a shard sends: a row; a click of the experiment's email taken for a link scanner's (counted apart, once per
+ * experiment and event); the taking back of a click counted before it was found to be a scanner's (its attributed
+ * rows, in every experiment); of an exposure such a click made (with every row attributed through it); or the
+ * erasure of a reader's rows.
+ */
+export type StoreRow =
+  | ExperimentRow
+  | {
+      kind: "scanner-click";
+      experiment: string;
+      user: string;
+      arm: string;
+      event: string;
+      slot: string | null;
+      reason: ScannerReason;
+      at: number;
+    }
+  | { kind: "retract-click"; user: string; event: string }
+  | { kind: "unexposed"; experiment: string; user: string }
+  | { kind: "forget"; user: string };
 
 const FIRST = [
   `CREATE TABLE IF NOT EXISTS exposures (
@@ -71,6 +94,14 @@ const MIGRATIONS = [
   // each purchase's currency (null: the event gave none), so that reports never add values of different currencies;
   // `daily.revenue` keeps the sum over all of them, and reports take revenue from `outcomes`
   ["ALTER TABLE outcomes ADD COLUMN currency TEXT"],
+  // clicks of the experiments' emails taken for link scanners': counted apart (README, Scanner clicks)
+  [
+    `CREATE TABLE IF NOT EXISTS scanner_clicks (
+       experiment TEXT NOT NULL, user TEXT NOT NULL, event TEXT NOT NULL, arm TEXT NOT NULL, slot TEXT,
+       reason TEXT NOT NULL, at INTEGER NOT NULL, day TEXT NOT NULL,
+       PRIMARY KEY (experiment, user, event)) WITHOUT ROWID`,
+    "CREATE INDEX IF NOT EXISTS scanner_clicks_by_user ON scanner_clicks (user)",
+  ],
 ];
 
 /** Creates or upgrades the experiment store's tables (checked once per isolate). */
@@ -105,6 +136,7 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
     const outcomes = run.filter(
       (r): r is Extract<StoreRow, { kind: "click" | "purchase" }> => r.kind === "click" || r.kind === "purchase",
     );
+    const scanned = run.filter((r): r is Extract<StoreRow, { kind: "scanner-click" }> => r.kind === "scanner-click");
     for (const part of chunks(exposures, Math.floor(MAX_PARAMS / 9))) {
       statements.push(
         db
@@ -166,9 +198,40 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
           ),
       );
     }
+    for (const part of chunks(scanned, Math.floor(MAX_PARAMS / 8))) {
+      statements.push(
+        db
+          .prepare(
+            `INSERT OR IGNORE INTO scanner_clicks (experiment, user, event, arm, slot, reason, at, day) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+          )
+          .bind(...part.flatMap((r) => [r.experiment, r.user, r.event, r.arm, r.slot, r.reason, r.at, day(r.at)])),
+      );
+    }
     run = [];
   };
   for (const row of rows) {
+    // deletions in their place: what came before them goes, never what a later row (the reader's own click of
+    // the slot, their real open) adds again
+    if (row.kind === "retract-click") {
+      flush();
+      statements.push(
+        db.prepare("DELETE FROM outcomes WHERE user = ? AND event = ? AND kind = 'click'").bind(row.user, row.event),
+      );
+      continue;
+    }
+    if (row.kind === "unexposed") {
+      flush();
+      statements.push(
+        db
+          .prepare("DELETE FROM exposures WHERE experiment = ? AND user = ? AND via = 'click'")
+          .bind(row.experiment, row.user),
+      );
+      // the exposure was the reader's only one in the experiment: everything attributed there came through it
+      statements.push(
+        db.prepare("DELETE FROM outcomes WHERE experiment = ? AND user = ?").bind(row.experiment, row.user),
+      );
+      continue;
+    }
     if (row.kind !== "forget") {
       run.push(row);
       continue;
@@ -177,6 +240,7 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
     statements.push(db.prepare("DELETE FROM exposures WHERE user = ?").bind(row.user));
     statements.push(db.prepare("DELETE FROM outcomes WHERE user = ?").bind(row.user));
     statements.push(db.prepare("DELETE FROM assignments WHERE user = ?").bind(row.user));
+    statements.push(db.prepare("DELETE FROM scanner_clicks WHERE user = ?").bind(row.user));
   }
   flush();
   await db.batch(statements);

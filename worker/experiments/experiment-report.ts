@@ -6,10 +6,12 @@
  * `phase=current` counts only the readers drawn in the current phase (the arms' results, the check, blocks, slots
  * and items; the daily aggregates and currencies stay whole).
  * Revenue is in one currency (the one most purchases were made in, unless asked for another): values of different
- * currencies are never added, and the others are listed with their totals.
+ * currencies are never added, and the others are listed with their totals. Clicks taken for link scanners' are in
+ * no figure but `scannerClicks`, which counts them apart (by arm and reason, whatever the phase).
  */
 import type { Experiment, ExperimentChange } from "../../core/experiments/experiment";
 import { type ExperimentResults, experimentResults } from "../../core/experiments/report";
+import { SCANNER_REASONS, type ScannerReason } from "../../core/reasons";
 import type { Correction } from "../../core/stats/multiple-testing";
 import { ensureSchema } from "./experiment-db";
 import {
@@ -25,7 +27,9 @@ import {
   type ReportCurrency,
   reportUnit,
   revenueCurrencies,
+  type ScannerClickCounts,
   type SlotCounts,
+  scannerClickCounts,
   slotCounts,
   unitsInPhase,
 } from "./report-queries";
@@ -67,8 +71,34 @@ export interface ExperimentReport extends ExperimentResults {
   currency: ReportCurrency;
   /** every currency the experiment's purchases were made in, most purchases first, with their totals */
   currencies: CurrencyTotals[];
+  /**
+   * clicks of the experiment's emails taken for link scanners' (README, Scanner clicks), once per email, slot and
+   * experiment: in no other figure of the report; every phase's
+   */
+  scannerClicks: ScannerClicks;
   /** ISO time the report was made */
   at: string;
+}
+
+export interface ScannerClicks {
+  clicks: number;
+  byReason: Record<ScannerReason, number>;
+  /** by the arm each email was decided under */
+  byArm: Record<string, number>;
+}
+
+/** The counts per arm and reason, summed by reason and by arm. */
+export function scannerClicksOf(rows: readonly ScannerClickCounts[]): ScannerClicks {
+  const byReason = Object.fromEntries(SCANNER_REASONS.map((r) => [r, 0])) as Record<ScannerReason, number>;
+  // a Map, then own properties: an arm's id is never read as an object's key (`__proto__`)
+  const byArm = new Map<string, number>();
+  let clicks = 0;
+  for (const r of rows) {
+    clicks += r.clicks;
+    if (Object.hasOwn(byReason, r.reason)) byReason[r.reason] += r.clicks;
+    byArm.set(r.arm, (byArm.get(r.arm) ?? 0) + r.clicks);
+  }
+  return { clicks, byReason, byArm: Object.fromEntries(byArm) };
 }
 
 export interface ReportOptions {
@@ -101,7 +131,7 @@ export async function experimentReport(
   const asked = opts.currency;
   const currency = { report: asked === undefined ? (currencies[0]?.currency ?? null) : asked, shop: shopCurrency };
   const bandit = experiment.bandit !== undefined;
-  const [counts, periods, blocks, slots, items, daily, phaseExposed] = await Promise.all([
+  const [counts, periods, blocks, slots, items, daily, phaseExposed, scanners] = await Promise.all([
     armCounts(db, experiment.id, unit, currency, since),
     bandit ? periodCounts(db, experiment.id, unit, currency, since) : undefined,
     blockCounts(db, experiment.id, unit, since),
@@ -109,6 +139,7 @@ export async function experimentReport(
     itemCounts(db, experiment.id, currency, since === undefined ? undefined : { unit, since }),
     dailyCounts(db, experiment.id, currency),
     experiment.phaseStart === undefined ? undefined : unitsInPhase(db, experiment.id, unit, experiment.phaseStart),
+    scannerClickCounts(db, experiment.id),
   ]);
   const results = experimentResults(experiment, counts, {
     ...(intervals === "sequential" && { sequential: { tuning: SEQUENTIAL_TUNING } }),
@@ -145,6 +176,7 @@ export async function experimentReport(
     daily,
     currency: currency.report,
     currencies,
+    scannerClicks: scannerClicksOf(scanners),
     at: new Date(now).toISOString(),
   };
 }

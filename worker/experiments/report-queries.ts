@@ -6,6 +6,7 @@
  */
 import { type Experiment, GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { type ArmCounts, emptyArm, type PeriodCounts, type ReportUnit } from "../../core/experiments/report";
+import type { ScannerReason } from "../../core/reasons";
 import { ensureSchema } from "./experiment-db";
 
 export interface SlotCounts {
@@ -311,5 +312,22 @@ export async function revenueCurrencies(
     )
     .bind(experiment, "", shop ?? "")
     .all<CurrencyTotals>();
+  return results;
+}
+
+/** Clicks of the experiment's emails taken for link scanners', per arm and reason (counted in no other figure). */
+export interface ScannerClickCounts {
+  arm: string;
+  reason: ScannerReason;
+  clicks: number;
+}
+
+export async function scannerClickCounts(db: D1Database, experiment: string): Promise<ScannerClickCounts[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT arm, reason, count(*) AS clicks FROM scanner_clicks WHERE experiment = ?1 GROUP BY arm, reason ORDER BY arm, reason",
+    )
+    .bind(experiment)
+    .all<ScannerClickCounts>();
   return results;
 }

@@ -309,7 +309,7 @@ export const ROUTES: RouteDoc[] = [
     responses: {
       200: {
         description:
-          '{"user","profile","consent_clock","features","decisions":{"count","items":[{"key","decision"}]},"triggers","views","outcomes","parked":{"count","items":[{"id","parked_at","event"}]},"applied":{"count","items":[<event id>]},"experiments":{"exposures":{"count","items"},"assignments":{"count","items"},"outcomes":{"count","items"}}|null} (lists of {count, items}: at most 100 items; experiments null without an experiment store); {"user","profile","features","decisions"} with view=edge; {"user","profile"} with fields=profile',
+          '{"user","profile","consent_clock","features","decisions":{"count","items":[{"key","decision"}]},"triggers","views","outcomes","clicks","parked":{"count","items":[{"id","parked_at","event"}]},"applied":{"count","items":[<event id>]},"experiments":{"exposures":{"count","items"},"assignments":{"count","items"},"outcomes":{"count","items"},"scannerClicks":{"count","items"}}|null} (lists of {count, items}: at most 100 items; experiments null without an experiment store); {"user","profile","features","decisions"} with view=edge; {"user","profile"} with fields=profile',
       },
       400: {
         ...badUser,
@@ -605,7 +605,7 @@ export const ROUTES: RouteDoc[] = [
     path: "/v1/admin/experiments/{id}/report",
     tag: "experiments",
     summary:
-      "results per arm against the control (CTR, conversion, revenue per exposed reader, with intervals and uplift), SRM, per-slot and per-item counts, daily aggregates",
+      "results per arm against the control (CTR, conversion, revenue per exposed reader, with intervals and uplift), SRM, per-slot and per-item counts, daily aggregates, and the clicks filtered as link scanners' (scannerClicks: counted in no other figure)",
     auth: "admin",
     params: [
       EXPERIMENT,

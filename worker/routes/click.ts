@@ -7,6 +7,9 @@
  * catalog URL of another scheme goes to the shop's home: SHOP_URL, else the root of PUBLIC_BASE_URL or of this
  * origin). A HEAD (link scanners and URL checkers send them; Hono answers it with this GET handler) gets the
  * same 302 but records no click and stores or freezes no decision.
+ * A GET whose user agent names a link scanner (worker/decisions/classify-click.ts) gets the same 302 too, stores
+ * and freezes nothing, and is recorded as a `scanner_click`, never the reader's; every other click carries when it
+ * arrived and whether it is suspect, so that the reader's shard can tell a scanner's burst (core/click-bursts.ts).
  */
 import type { Hono } from "hono";
 import { countdownItem, countdownOf, isStaticItem, withUtm } from "../../core/campaign";
@@ -17,6 +20,7 @@ import { sendKey } from "../../core/token";
 import { webUrl } from "../../core/web-url";
 import { cfSignals } from "../campaigns/open-facts";
 import { getLiveCatalog } from "../catalog/live-catalog";
+import { clickSignalsOf } from "../decisions/classify-click";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
 import { mayRecord } from "../events/may-record";
@@ -42,6 +46,8 @@ function redirect(location: string, reason: SlotReason, item = "none"): Response
 
 export function registerClick(app: Hono<AppEnv>): void {
   app.get(`${CLICK_PREFIX}*`, async (c) => {
+    // when the click reached the edge, before any wait: a burst is told by how close clicks came (core/click-bursts.ts)
+    const arrivedMs = Date.now();
     // the request's own origin: always a valid base, whatever the configuration holds
     let home = `${new URL(c.req.url).origin}/`;
     try {
@@ -53,6 +59,8 @@ export function registerClick(app: Hono<AppEnv>): void {
       if (!path.slot) return redirect(home, "bad-slot");
       const slot = path.slot;
       const head = c.req.method === "HEAD";
+      // who sent it, as far as the request tells: it never changes the answer, only what is recorded
+      const signals = clickSignalsOf(c.req.raw);
       const bg = background(c);
       const decision = await decideSlot({
         kv: c.env.OPENTIME_KV,
@@ -60,7 +68,9 @@ export function registerClick(app: Hono<AppEnv>): void {
         token: path.token,
         slot,
         via: "click",
-        head,
+        // a scanner's GET, like a HEAD, answers what the reader's would and stores or freezes nothing: the reader's
+        // open decides, at the time it opens
+        head: head || signals.agent,
         waitUntil: bg.waitUntil,
         location: cfSignals(c.req.raw),
       });
@@ -78,10 +88,13 @@ export function registerClick(app: Hono<AppEnv>): void {
         (await getLiveCatalog(c.env.OPENTIME_KV, bg.waitUntil)).unavailable.has(decision.item.id);
       // (a staff preview's click records nothing: mayRecord)
       if (mayRecord(decision.claims, decision.recordable, !head)) {
+        const send = sendKey(decision.claims);
         const event: QueuedEvent = {
           // one per send and slot, as opens are: a trigger's emails share a campaign, and each one's click counts
-          id: `click:${sendKey(decision.claims)}:${slotKey(slot)}`,
-          type: "email_click",
+          id: `click:${send}:${slotKey(slot)}`,
+          // a scanner's click is recorded apart by the reader's shard: never the reader's, nor exposing them
+          type: signals.agent ? "scanner_click" : "email_click",
+          ...(signals.agent && { scanner: "agent" as const }),
           user: decision.claims.u,
           // a slot that showed no product (the generic card) or a static block's picture: the click counts, on
           // no item
@@ -89,8 +102,12 @@ export function registerClick(app: Hono<AppEnv>): void {
           ts: Math.floor(Date.now() / 1000),
           campaign: decision.campaignId,
           slot: slotKey(slot),
+          send,
+          atMs: arrivedMs,
+          ...(signals.suspect && { suspect: true }),
           // a click shows the email was opened (its images may have been blocked): it carries the open's
-          // exposures, which the reader's shard records before it attributes the click (core/experiments/)
+          // exposures, which the reader's shard records before it attributes the click (core/experiments/); a
+          // scanner's names the arms its filtered click is counted for
           ...(decision.exposures.length > 0 && {
             exposures: decision.exposures.map((x) => (decision.block ? { ...x, block: decision.block.id } : x)),
           }),

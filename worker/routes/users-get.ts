@@ -1,10 +1,11 @@
 /**
  * GET /v1/users/<id> (Bearer ADMIN_API_KEYS): right of access, everything stored about the reader: the profile
  * (the writer's own state) and its consent clock, the model's features, their stored open-time decisions, their
- * pending triggers, their views index, the clicks and purchases kept for late exposures (`outcomes`), their
- * parked dead letters, the ids of the events applied (`applied`: the shard keeps every one, past the profile's
- * own window of seenEvents), and their rows in the experiment store (`experiments`: exposures, send-time
- * assignments and attributed outcomes; null where no store is bound). Lists that can be long answer `{count, items}` with at
+ * pending triggers, their views index, the clicks and purchases kept for late exposures (`outcomes`), the clicks
+ * of their emails kept to tell link scanners' (`clicks`), their parked dead letters, the ids of the events applied
+ * (`applied`: the shard keeps every one, past the profile's own window of seenEvents), and their rows in the
+ * experiment store (`experiments`: exposures, send-time assignments, attributed outcomes and scanners' clicks
+ * counted apart; null where no store is bound). Lists that can be long answer `{count, items}` with at
  * most ACCESS_LIST_LIMIT items. `?view=edge`: what the edge (KV) holds, the snapshot opens read with features
  * and decisions; `?fields=profile`: the profile alone (one read: support tools, the load test's drain). 404 when
  * nothing is stored; 503 EXPERIMENTS_UNAVAILABLE when the experiment store cannot be read (never a partial answer).
@@ -87,7 +88,7 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
             })
           : null,
       ]);
-      const { profile: held, clock, triggers, views, outcomes, parked, applied } = access;
+      const { profile: held, clock, triggers, views, outcomes, clicks, parked, applied } = access;
       // the writer's state is a valid profile already; an upgrade's KV profile (never touched by a shard) is checked
       const raw = held ?? (await kv.get(kvKeys.profile(id), "json"));
       const stored =
@@ -96,10 +97,15 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         triggers.length > 0 ||
         views.length > 0 ||
         outcomes.length > 0 ||
+        clicks.length > 0 ||
         parked.count > 0 ||
         applied.count > 0 ||
         (experiments !== null &&
-          experiments.exposures.count + experiments.assignments.count + experiments.outcomes.count > 0);
+          experiments.exposures.count +
+            experiments.assignments.count +
+            experiments.outcomes.count +
+            experiments.scannerClicks.count >
+            0);
       if (!stored) throw new ApiError("NOT_FOUND", "nothing is stored for this user");
       return c.json({
         user: id,
@@ -110,6 +116,7 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         triggers,
         views,
         outcomes,
+        clicks,
         parked: {
           count: parked.count,
           items: parked.entries.map((e) => ({ id: e.id, parked_at: e.parkedAt, event: e.event })),

@@ -84,6 +84,11 @@ export function outcomesOf(sql: SqlStorage, user: string, nowMs = 0): QueuedEven
     .map((r) => JSON.parse(r.body) as QueuedEvent);
 }
 
+/** Deletes one of the reader's rows: a click found since to be a link scanner's (worker/state/clicks-table.ts). */
+export function deleteOutcome(sql: SqlStorage, user: string, event: string): void {
+  sql.exec("DELETE FROM recent_outcomes WHERE user = ? AND event = ?", user, event);
+}
+
 /** Deletes the reader's rows (tracking off, erasure); returns how many went. */
 export function deleteOutcomes(sql: SqlStorage, user: string): number {
   return sql.exec("DELETE FROM recent_outcomes WHERE user = ?", user).rowsWritten;

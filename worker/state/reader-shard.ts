@@ -15,6 +15,9 @@
  *               store (D1) has them (worker/state/experiment-outbox.ts)
  *   recent_outcomes  each reader's clicks and purchases applied in the last two days, credited to an exposure
  *               applied after them (worker/state/outcomes-table.ts)
+ *   recent_clicks  each reader's clicks from the click route in the last two days, which tell a link scanner's
+ *               from the reader's: a scanner's is recorded apart, and one applied before a burst showed it to be a
+ *               scanner's is undone in the transaction that finds it (worker/state/clicks-table.ts)
  *   decision_sweeps  readers erased or gone tracking-off lately, whose KV decisions the alarm deletes again
  *               (worker/state/decision-sweeps.ts): one written just after the first deletion goes too
  * A call applies a whole queue batch's events for the shard in one transaction. Nothing else writes these.
@@ -26,7 +29,13 @@
  * and `seen:<user>`, the state before this writer existed), so upgrading loses nothing.
  */
 import { DurableObject } from "cloudflare:workers";
-import { applyEventsSafely, type ConsentClock } from "../../core/apply-events";
+import {
+  applyEventsSafely,
+  type ConsentClock,
+  exposuresMade,
+  mayRecordAt,
+  withoutClick,
+} from "../../core/apply-events";
 import { type CatalogChange, viewedTriggers } from "../../core/catalog-changes";
 import { erasureHash } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
@@ -38,12 +47,24 @@ import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../
 import { type CancelReason, consentStops, type ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
 import { deleteDecisions, deleteOwnKeys, deleteSnapshot, KvBudget, writeTombstone } from "../events/erasure";
-import { writeRows } from "../experiments/experiment-db";
+import { type StoreRow, writeRows } from "../experiments/experiment-db";
 import { knownGlobalHoldout } from "../experiments/experiment-store";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
 import { appliedSeq, applyCatalogChanges, INBOX_SCHEMA } from "./catalog-inbox";
+import {
+  CLICKS_KEPT_MS,
+  CLICKS_SCHEMA,
+  clicksOf,
+  deleteClicks,
+  isRouteClick,
+  markApplied,
+  nextClickExpiry,
+  pruneClicks,
+  scannerRows,
+  sortClicks,
+} from "./clicks-table";
 import {
   type DueSweep,
   dropSweeps,
@@ -64,6 +85,7 @@ import {
 } from "./experiment-outbox";
 import { type FirstTouch, readFirstTouch } from "./first-touch";
 import {
+  deleteOutcome,
   deleteOutcomes,
   nextOutcomeExpiry,
   OUTCOMES_SCHEMA,
@@ -127,6 +149,8 @@ export interface ReaderAccess {
   views: { item: string; ts: number }[];
   /** clicks and purchases kept for late exposures */
   outcomes: QueuedEvent[];
+  /** clicks from the click route kept to tell a link scanner's (clicks-table.ts) */
+  clicks: ReturnType<typeof clicksOf>;
   /** parked dead letters, the first of them in key order, and how many */
   parked: { entries: ParkedEntry[]; count: number };
   /** the ids of every event applied (kept forever, for exact idempotency), the first of them in id order, and how many */
@@ -180,6 +204,7 @@ const SCHEMA = [
   ...TRIGGER_SCHEMA,
   ...VIEWS_SCHEMA,
   ...OUTCOMES_SCHEMA,
+  ...CLICKS_SCHEMA,
   ...INBOX_SCHEMA,
   ...OUTBOX_SCHEMA,
   ...SWEEPS_SCHEMA,
@@ -315,13 +340,45 @@ export class ReaderShard extends DurableObject<Bindings> {
           changedBefore = true;
         }
         const current = reader ?? { ...newReader(emptyProfile(user, nowIso)), repaired: false };
+        // clicks from the click route: a link scanner's (its user agent, or a burst on one email) is recorded apart
+        // and never applied; one applied earlier that a burst now shows to be a scanner's is undone first, here, so
+        // the reader's profile, attribution and reports never keep it (worker/state/clicks-table.ts)
+        const sorted = sortClicks(this.sql, user, list, now, (e) =>
+          mayRecordAt(e.ts, current.profile.consent, current.clock),
+        );
+        if (list.some(isRouteClick)) rowsExpire = Math.min(rowsExpire ?? now + CLICKS_KEPT_MS, now + CLICKS_KEPT_MS);
+        let before = current.profile;
+        /** the experiment store's rows the undone clicks take back, and the scanners' clicks counted apart */
+        const retracted: StoreRow[] = [];
+        const scanned: StoreRow[] = [];
+        for (const u of sorted.undo) {
+          const back = withoutClick(before, u.event, u.made, nowIso);
+          before = back.profile;
+          // its id forgotten: the reader's own click of that slot counts when it comes
+          this.sql.exec("DELETE FROM applied WHERE user = ? AND id = ?", user, u.event.id);
+          deleteOutcome(this.sql, user, u.event.id);
+          retracted.push(
+            { kind: "retract-click", user, event: u.event.id },
+            ...back.unexposed.map((experiment) => ({ kind: "unexposed" as const, experiment, user })),
+          );
+          scanned.push(...scannerRows(user, u.event, u.reason));
+        }
+        for (const x of sorted.scanner) {
+          if (!x.repeat) scanned.push(...scannerRows(user, x.event, x.reason));
+          outcome.set(key(x.event), x.repeat ? "duplicate" : "applied");
+        }
+        if (sorted.undo.length > 0) changedBefore = true;
         // an id is new when recording it writes a row (a repeat within the batch writes none)
-        const fresh = list.filter(
+        const fresh = sorted.events.filter(
           (e) => this.sql.exec("INSERT OR IGNORE INTO applied (user, id) VALUES (?, ?)", user, e.id).rowsWritten > 0,
         );
         const clock = { ...current.clock };
-        const res = applyEventsSafely(current.profile, fresh, nowIso, [], clock);
+        const res = applyEventsSafely(before, fresh, nowIso, [], clock);
         const applied = new Set(res.appliedIds);
+        // a click applied as the reader's keeps what applying it did, should a burst show it a scanner's later
+        for (const e of fresh)
+          if (e.type === "email_click" && applied.has(e.id) && isRouteClick(e))
+            markApplied(this.sql, user, e, exposuresMade(e, before, res.profile));
         // refused (tracking off) and rejected events are not applied: a redelivery is judged again (a refused
         // event is redelivered only when its message is retried for another event; an opt-in in between lets it
         // land, a narrow race left alone rather than keeping the ids of what an opted-out reader did)
@@ -329,13 +386,17 @@ export class ReaderShard extends DurableObject<Bindings> {
           if (!applied.has(e.id)) this.sql.exec("DELETE FROM applied WHERE user = ? AND id = ?", user, e.id);
         // an exposure that came after clicks or purchases that followed it credits them now
         const newlyExposed = res.experimentRows.filter((r) => r.kind === "exposure").map((r) => r.experiment);
-        const rows =
-          experimentsOn && newlyExposed.length > 0
-            ? [
-                ...res.experimentRows,
-                ...lateAttributedRows(outcomesOf(this.sql, user, now), res.profile.experiments, newlyExposed),
-              ]
-            : res.experimentRows;
+        // what the undone clicks made goes before this batch's rows (the reader's own click of the slot may be one);
+        // scanners' clicks are counted while the reader allows tracking
+        const tracked = res.profile.consent.tracking && !res.trackingOff;
+        const rows = [
+          ...retracted,
+          ...(tracked ? scanned : []),
+          ...res.experimentRows,
+          ...(experimentsOn && newlyExposed.length > 0
+            ? lateAttributedRows(outcomesOf(this.sql, user, now), res.profile.experiments, newlyExposed)
+            : []),
+        ];
         if (experimentsOn && rows.length > 0) {
           queueRows(this.sql, rows);
           queued = true;
@@ -364,6 +425,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           if (!res.profile.consent.tracking || offNow) {
             deleteViews(this.sql, user);
             deleteOutcomes(this.sql, user);
+            deleteClicks(this.sql, user);
             deleteParkedOnOptOut(this.sql, user);
           } else {
             if (appliedEvents.some((e) => e.type === "view" || e.type === "purchase")) {
@@ -464,6 +526,7 @@ export class ReaderShard extends DurableObject<Bindings> {
       triggers: triggersOf(this.sql, user),
       views: viewsOf(this.sql, user),
       outcomes: outcomesOf(this.sql, user),
+      clicks: clicksOf(this.sql, user),
       parked: { entries: parked.entries, count: countParked(this.sql, user) },
       applied: {
         ids: this.sql
@@ -617,6 +680,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     this.sql.exec("DELETE FROM tombstones WHERE until <= ?", now);
     pruneOldViews(this.sql, Math.floor(now / 1000));
     pruneOutcomes(this.sql, now);
+    pruneClicks(this.sql, now);
     const due = this.sql
       .exec<{ user: string }>(
         "SELECT user FROM readers WHERE version <> published_version AND published_at <= ? LIMIT ?",
@@ -644,7 +708,7 @@ export class ReaderShard extends DurableObject<Bindings> {
       .one().at;
     // and, however quiet the shard, an hour after its oldest view or recent outcome expires (one wake prunes an
     // hour of them, not one per row under steady traffic), and soon while the outbox holds rows
-    const expiring = [nextViewExpiry(this.sql), nextOutcomeExpiry(this.sql)].map((t) =>
+    const expiring = [nextViewExpiry(this.sql), nextOutcomeExpiry(this.sql), nextClickExpiry(this.sql)].map((t) =>
       t === null ? null : t + PRUNE_SLACK_MS,
     );
     const outbox = hasPending(this.sql) ? Date.now() + OUTBOX_RETRY_MS : null;
@@ -924,6 +988,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     rows += deleteTriggers(this.sql, user);
     rows += deleteViews(this.sql, user);
     rows += deleteOutcomes(this.sql, user);
+    rows += deleteClicks(this.sql, user);
     return rows;
   }
 
