@@ -4,8 +4,9 @@
  * a burst of clicks on different slots of one email is a scanner's, its first clicks (applied before the burst
  * showed) undone with the exposure they made, while the reader's own click of a slot later counts; one click from
  * Microsoft's network with a browser's user agent is the reader's, two slots within a second from there are not,
- * two from a home network are. When each click reached the edge is set on the events the route queued (`atMs`), as
- * the test's requests come closer together than any reader's.
+ * two from a home network are; the right of access shows both kinds, and erasure deletes them. When each click
+ * reached the edge is set on the events the route queued (`atMs`), as the test's requests come closer together than
+ * any reader's.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -245,5 +246,33 @@ describe("link scanners' clicks", () => {
     expect(r.scannerClicks).toMatchObject({ clicks: 2, byReason: { agent: 0, burst: 0, "suspect-burst": 2 } });
     // the one click was suspect all the same: alone, not enough
     expect(one.sent[0]).toMatchObject({ type: "email_click", suspect: true });
+  });
+
+  it("the right of access shows the clicks kept and the scanners' counted; erasure deletes both", async () => {
+    const { user, t } = await reader(15);
+    await opened(t);
+    const start = Date.now();
+    await apply(arrivedAt((await click(t, "row-1", { ua: BARRACUDA })).sent, start));
+    await apply(arrivedAt((await click(t, "row-2", { ua: CHROME })).sent, start + 120_000));
+    const access = await send(`/v1/users/${user}`, { headers: ADMIN_HEADERS });
+    expect(access.status).toBe(200);
+    const held = (await access.json()) as {
+      clicks: { slot: string; scanner: string | null; applied: boolean }[];
+      experiments: { scannerClicks: { count: number; items: { reason: string; slot: string }[] } };
+    };
+    expect(held.clicks).toEqual([
+      expect.objectContaining({ slot: "row-1", scanner: "agent", applied: false }),
+      expect.objectContaining({ slot: "row-2", scanner: null, applied: true }),
+    ]);
+    expect(held.experiments.scannerClicks).toEqual({
+      count: 1,
+      items: [expect.objectContaining({ reason: "agent", slot: "row-1" })],
+    });
+    const erased = await send(`/v1/users/${user}`, { method: "DELETE", headers: ADMIN_HEADERS });
+    expect(erased.status).toBe(200);
+    await flushExperimentStore();
+    expect(await rowsOf("scanner_clicks", user)).toEqual([]);
+    const shard = readerStub(env, user);
+    expect((await shard.access(user, 10)).clicks).toEqual([]);
   });
 });
