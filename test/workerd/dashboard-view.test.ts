@@ -2,7 +2,8 @@
  * The dashboard's view of a report (worker/dashboard/dashboard-view.ts): its charts by day run over every day of
  * the experiment, so a day nothing happened on is drawn as one (at 0), not dropped from the time axis; an arm has
  * one colour in every chart; PSI by day draws only the figures that were judged, a day with no run in its place; a subject-line test shows its
- * open rates and their uplift; a bandit's page never calls a sample ratio it did not check OK; each arm's items are listed.
+ * open rates and their uplift; a bandit's page never calls a sample ratio it did not check OK; each arm's items are listed;
+ * the clicks filtered as link scanners' are said, by reason and arm.
  */
 import Mustache from "mustache";
 import { describe, expect, it } from "vitest";
@@ -213,6 +214,22 @@ describe("the sample-ratio line", () => {
       }),
     );
     expect(checked).toContain('<span class="ok">Sample ratio OK</span> <span class="muted">(p = 1.00;');
+  });
+});
+
+describe("the scanner clicks line", () => {
+  it("says how many clicks were filtered as link scanners', why and in which arms; none, that none was", () => {
+    const render = (scannerClicks: ExperimentReport["scannerClicks"]) =>
+      /<p data-testid="scanner-clicks"[\s\S]*?<\/p>/.exec(
+        Mustache.render(
+          TEMPLATE,
+          viewOf({ experiments: ["days"], current: "days", report: { ...report([]), scannerClicks } }),
+        ),
+      )?.[0] ?? "";
+    const line = render({ clicks: 3, byReason: { agent: 1, burst: 2, "suspect-burst": 0 }, byArm: { a: 2, b: 1 } });
+    expect(line).toContain('data-value="3"');
+    expect(line).toContain("3 clicks filtered as link scanners (agent 1, burst 2; by arm: a 2, b 1)");
+    expect(render(report([]).scannerClicks)).toContain("No click filtered as a link scanner.");
   });
 });
 

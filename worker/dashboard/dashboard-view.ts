@@ -69,7 +69,7 @@ function currencyNote(r: ExperimentReport): string {
  */
 function scannerNote(r: ExperimentReport): { clicks: number; text: string } {
   const { clicks, byReason, byArm } = r.scannerClicks;
-  if (clicks === 0) return { clicks, text: "No click was filtered as a link scanner's." };
+  if (clicks === 0) return { clicks, text: "No click filtered as a link scanner." };
   const reasons = Object.entries(byReason)
     .filter(([, n]) => n > 0)
     .map(([reason, n]) => `${reason} ${n}`)
@@ -77,10 +77,9 @@ function scannerNote(r: ExperimentReport): { clicks: number; text: string } {
   const arms = Object.entries(byArm)
     .map(([arm, n]) => `${arm} ${n}`)
     .join(", ");
-  const noun = clicks === 1 ? "click was" : "clicks were";
   return {
     clicks,
-    text: `${clicks} ${noun} filtered as link scanners' (${reasons}; by arm: ${arms}): counted as clicks nowhere else on this page.`,
+    text: `${clicks} click${clicks === 1 ? "" : "s"} filtered as link scanners (${reasons}; by arm: ${arms}): counted as clicks nowhere else on this page.`,
   };
 }
 
