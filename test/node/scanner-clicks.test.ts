@@ -1,12 +1,10 @@
 /**
- * Telling link scanners' clicks from readers' (core/click-bursts.ts, worker/decisions/classify-click.ts): what a
- * burst is (slots, span, suspect clicks; in any order), which user agents name a scanner and which never do (the
- * browsers and mail apps readers click in), and that a network scanners run in, or no user agent, is only suspect.
+ * What a burst of clicks on one email is (core/click-bursts.ts): slots, span, suspect clicks, in any order. (Which
+ * requests are a scanner's or suspect is tested in workerd: test/workerd/scanner-clicks.test.ts.)
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BURST_SLOTS, BURST_WINDOW_MS, burstReasons, type ClickMark } from "../../core/click-bursts";
-import { classifyClick } from "../../worker/decisions/classify-click";
 
 const mark = (slot: string, ms: number, suspect = false): ClickMark => ({ slot, ms, suspect });
 
@@ -65,63 +63,5 @@ describe("bursts", () => {
         }
       }),
     );
-  });
-});
-
-const CHROME =
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
-
-describe("the click's signals", () => {
-  it("browsers and mail apps readers click in are never scanners, nor suspect from a home network", () => {
-    for (const ua of [
-      CHROME,
-      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-      "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:125.0) Gecko/20100101 Firefox/125.0",
-      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.0.0",
-      // Gmail's and Outlook's apps open links in their own browsers
-      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) GSA/310.0.620597033 Mobile/15E148 Safari/604.1",
-      "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/124.0.0.0 Mobile Safari/537.36",
-      // a phone whose maker's name ends in "bot"
-      "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
-      // LinkedIn's and Facebook's in-app browsers
-      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [LinkedInApp]",
-      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/460.0]",
-    ])
-      expect(classifyClick({ userAgent: ua, asn: 7922, asOrganization: "Comcast Cable" }), ua).toEqual({
-        agent: false,
-        suspect: false,
-      });
-  });
-
-  it("user agents that name a scanner, previewer, crawler, headless browser or HTTP library are scanners", () => {
-    for (const ua of [
-      "Barracuda Sentinel (EE)",
-      "Mozilla/5.0 (compatible; proofpoint)",
-      "Mimecast URL Protect",
-      "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/534+ (KHTML, like Gecko) BingPreview/1.0b",
-      "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
-      "facebookexternalhit/1.1",
-      "WhatsApp/2.23.20.0",
-      "Microsoft Office Existence Discovery",
-      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36",
-      "python-requests/2.31.0",
-      "curl/8.4.0",
-      "Go-http-client/1.1",
-    ])
-      expect(classifyClick({ userAgent: ua, asn: 7922 }).agent, ua).toBe(true);
-  });
-
-  it("a scanner's network or no user agent is suspect only", () => {
-    expect(classifyClick({ userAgent: CHROME, asn: 8075, asOrganization: "Microsoft Corporation" })).toEqual({
-      agent: false,
-      suspect: true,
-    });
-    expect(classifyClick({ userAgent: CHROME, asn: 16509 })).toEqual({ agent: false, suspect: true });
-    expect(classifyClick({ userAgent: CHROME, asn: 26211, asOrganization: "Proofpoint, Inc." })).toEqual({
-      agent: false,
-      suspect: true,
-    });
-    expect(classifyClick({ userAgent: null, asn: 7922 })).toEqual({ agent: false, suspect: true });
-    expect(classifyClick({ userAgent: "  " })).toEqual({ agent: false, suspect: true });
   });
 });

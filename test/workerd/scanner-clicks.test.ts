@@ -4,9 +4,10 @@
  * a burst of clicks on different slots of one email is a scanner's, its first clicks (applied before the burst
  * showed) undone with the exposure they made, while the reader's own click of a slot later counts; one click from
  * Microsoft's network with a browser's user agent is the reader's, two slots within a second from there are not,
- * two from a home network are; the right of access shows both kinds, and erasure deletes them. When each click
- * reached the edge is set on the events the route queued (`atMs`), as the test's requests come closer together than
- * any reader's.
+ * two from a home network are; the right of access shows both kinds, and erasure deletes them. Which user agents
+ * name a scanner (and which never do: the browsers and mail apps readers click in), and that a scanner's network, or
+ * no user agent, is only suspect (worker/decisions/classify-click.ts). When each click reached the edge is set on
+ * the events the route queued (`atMs`), as the test's requests come closer together than any reader's.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -17,6 +18,7 @@ import type { Profile } from "../../core/profile";
 import { mintToken, sendKey, verifyToken } from "../../core/token";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import { classifyClick } from "../../worker/decisions/classify-click";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
@@ -274,5 +276,60 @@ describe("link scanners' clicks", () => {
     expect(await rowsOf("scanner_clicks", user)).toEqual([]);
     const shard = readerStub(env, user);
     expect((await shard.access(user, 10)).clicks).toEqual([]);
+  });
+});
+
+describe("the click's signals", () => {
+  it("browsers and mail apps readers click in are never scanners, nor suspect from a home network", () => {
+    for (const ua of [
+      CHROME,
+      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+      "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:125.0) Gecko/20100101 Firefox/125.0",
+      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.0.0",
+      // Gmail's and Outlook's apps open links in their own browsers
+      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) GSA/310.0.620597033 Mobile/15E148 Safari/604.1",
+      "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/124.0.0.0 Mobile Safari/537.36",
+      // a phone whose maker's name ends in "bot"
+      "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
+      // LinkedIn's and Facebook's in-app browsers
+      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [LinkedInApp]",
+      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/460.0]",
+    ])
+      expect(classifyClick({ userAgent: ua, asn: 7922, asOrganization: "Comcast Cable" }), ua).toEqual({
+        agent: false,
+        suspect: false,
+      });
+  });
+
+  it("user agents that name a scanner, previewer, crawler, headless browser or HTTP library are scanners", () => {
+    for (const ua of [
+      "Barracuda Sentinel (EE)",
+      "Mozilla/5.0 (compatible; proofpoint)",
+      "Mimecast URL Protect",
+      "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/534+ (KHTML, like Gecko) BingPreview/1.0b",
+      "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+      "facebookexternalhit/1.1",
+      "WhatsApp/2.23.20.0",
+      "Microsoft Office Existence Discovery",
+      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36",
+      "python-requests/2.31.0",
+      "curl/8.4.0",
+      "Go-http-client/1.1",
+    ])
+      expect(classifyClick({ userAgent: ua, asn: 7922 }).agent, ua).toBe(true);
+  });
+
+  it("a scanner's network or no user agent is suspect only", () => {
+    expect(classifyClick({ userAgent: CHROME, asn: 8075, asOrganization: "Microsoft Corporation" })).toEqual({
+      agent: false,
+      suspect: true,
+    });
+    expect(classifyClick({ userAgent: CHROME, asn: 16509 })).toEqual({ agent: false, suspect: true });
+    expect(classifyClick({ userAgent: CHROME, asn: 26211, asOrganization: "Proofpoint, Inc." })).toEqual({
+      agent: false,
+      suspect: true,
+    });
+    expect(classifyClick({ userAgent: null, asn: 7922 })).toEqual({ agent: false, suspect: true });
+    expect(classifyClick({ userAgent: "  " })).toEqual({ agent: false, suspect: true });
   });
 });
