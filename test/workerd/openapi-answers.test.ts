@@ -8,9 +8,11 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { mintUnsubscribeToken } from "../../core/unsubscribe-link";
 import type { Bindings } from "../../worker/env";
 import worker from "../../worker/index";
 import { ROUTES } from "../../worker/openapi/document";
+import { TEST_TOKEN_SECRET } from "./fixture";
 import { CASES, type Case } from "./support/api-cases";
 import { clearExperimentRegistry, clearKv, token } from "./support/harness";
 
@@ -20,6 +22,9 @@ interface Operation {
 }
 /** a valid token for reader-1, for the cases' `@t` */
 let t = "";
+/** an unsubscribe link's token for reader-unsub, valid (`@u`) and expired (`@x`) */
+let u = "";
+let x = "";
 let doc: { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
 
 /** A schema of the served document as zod (its `#/components/schemas/` references resolved). */
@@ -42,7 +47,7 @@ async function send(c: Case): Promise<Response> {
   const body = c.body === undefined ? undefined : typeof c.body === "string" ? c.body : JSON.stringify(c.body);
   const bindings = { ...env, ...c.bindings?.() } as Bindings;
   const ctx = createExecutionContext();
-  const req = new Request(`https://opentime.test${c.path.replace("@t", t)}`, {
+  const req = new Request(`https://opentime.test${c.path.replace("@t", t).replace("@u", u).replace("@x", x)}`, {
     method,
     headers: c.headers ?? {},
     ...(body !== undefined && { body }),
@@ -56,6 +61,9 @@ beforeAll(async () => {
   await clearKv();
   await clearExperimentRegistry();
   t = await token("reader-1");
+  const link = { user: "reader-unsub", campaign: "test", ttlSeconds: 0 };
+  u = await mintUnsubscribeToken(TEST_TOKEN_SECRET, link);
+  x = await mintUnsubscribeToken(TEST_TOKEN_SECRET, { ...link, now: Math.floor(Date.now() / 1000) - 31 * 86_400 });
   const res = await send({ route: "GET /openapi.json", path: "/openapi.json", status: 200 });
   doc = (await res.json()) as typeof doc;
 });

@@ -22,9 +22,11 @@ import { CatalogPatchSchema } from "../../core/live-catalog";
 import { ModelActivationSchema, MoveSchema } from "../../core/model-versions";
 import { ConsentChangeSchema } from "../../core/profile";
 import { SubjectsRequestSchema } from "../../core/subject-request";
+import { SuppressionsAnswerSchema, SuppressionsRequestSchema } from "../../core/suppressions";
 import { TriggersConfigSchema } from "../../core/triggers";
 import { ERROR_STATUS } from "../errors";
 import { DeadLetterSelectionSchema } from "../events/dead-letter-selection";
+import { ListChangesAnswerSchema } from "../suppressions/list-changes-query";
 
 /** Version 1 of a campaign (no `v`): accepted by every campaign body, and migrated (core/campaign.ts). */
 const CampaignV1 = CampaignV1Schema.strict();
@@ -60,6 +62,9 @@ export const COMPONENTS = {
   ConsentChange: ConsentChangeSchema,
   TriggersConfig: TriggersConfigSchema,
   SubjectsRequest: SubjectsRequestSchema,
+  SuppressionsRequest: SuppressionsRequestSchema,
+  Suppressions: SuppressionsAnswerSchema,
+  ListChanges: ListChangesAnswerSchema,
   Experiment: ExperimentSchema,
   ExperimentBody,
   GlobalHoldout: GlobalHoldoutSchema,

@@ -57,6 +57,13 @@ const IF_NONE_MATCH: Param = {
   schema: STRING,
 };
 const T_QUERY: Param = { name: "t", in: "query", required: true, description: "the open-time token", schema: STRING };
+const UNSUBSCRIBE_T: Param = {
+  name: "t",
+  in: "query",
+  required: true,
+  description: "the unsubscribe link's token (npm run email; an email's open-time token is refused)",
+  schema: STRING,
+};
 const USER: Param = { name: "id", in: "path", required: true, description: "pseudonymous user id", schema: STRING };
 const CAMPAIGN: Param = { name: "id", in: "path", required: true, description: "campaign id", schema: STRING };
 const EXPERIMENT: Param = { name: "id", in: "path", required: true, description: "experiment id", schema: STRING };
@@ -217,6 +224,49 @@ export const ROUTES: RouteDoc[] = [
       401: error("the token does not verify, or has expired", "TOKEN_INVALID"),
       403: noAmp,
       413: tooLarge,
+    },
+  },
+  {
+    method: "get",
+    route: "/v1/unsubscribe",
+    path: "/v1/unsubscribe",
+    tag: "email",
+    summary:
+      "the email's Unsubscribe link: a page whose button POSTs the one-click form; a GET never unsubscribes (link scanners fetch every link)",
+    auth: "token",
+    params: [UNSUBSCRIBE_T],
+    responses: {
+      200: { description: "the page, with its Unsubscribe button", media: "text/html" },
+      400: { description: "a page: the link's token does not verify", media: "text/html" },
+      410: { description: "a page: the link has expired", media: "text/html" },
+    },
+  },
+  {
+    method: "post",
+    route: "/v1/unsubscribe",
+    path: "/v1/unsubscribe",
+    tag: "email",
+    summary:
+      "RFC 8058 one-click unsubscribe (List-Unsubscribe-Post), from a mail provider or the link's page: sets the reader's unsubscribed",
+    auth: "token",
+    params: [UNSUBSCRIBE_T],
+    form: {
+      fields: { "List-Unsubscribe": "One-Click (anything else, or nothing, changes nothing)" },
+      multipart: true,
+    },
+    responses: {
+      200: { description: "a page: unsubscribed (a repeat sets it again)", media: "text/html" },
+      400: {
+        description:
+          "a page: the token does not verify, or the body is not the one-click form (then with its button; nothing changed)",
+        media: "text/html",
+      },
+      410: { description: "a page: the link has expired", media: "text/html" },
+      429: {
+        description:
+          "a page asking to press again (Retry-After): neither the events queue nor the reader's shard took the change",
+        media: "text/html",
+      },
     },
   },
   {
@@ -701,6 +751,43 @@ export const ROUTES: RouteDoc[] = [
       413: tooLarge,
       500: internal,
       503: { ...noQueue, description: "an experiment's arms for the readers could not be queued: retry" },
+    },
+  },
+  {
+    method: "post",
+    route: "/v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    tag: "users",
+    summary:
+      "which of these readers must not be mailed, and why (erased, unsubscribed, paused, unreadable): npm run email asks before it builds",
+    auth: "admin",
+    body: "SuppressionsRequest",
+    responses: {
+      200: { description: "only the readers not to mail", schema: "Suppressions" },
+      400: badBody,
+      401: unauthorized,
+      413: tooLarge,
+      503: error("KV could not be read: retry (Retry-After); mail nobody of the batch meanwhile", "KV_UNAVAILABLE"),
+    },
+  },
+  {
+    method: "get",
+    route: "/v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    tag: "users",
+    summary:
+      "for the shop's list: every reader whose unsubscribed or pausedUntil changed (any path), with their state now, a page at a time",
+    auth: "admin",
+    params: [
+      { name: "since", in: "query", description: "ISO 8601: start at changes applied then or later", schema: STRING },
+      { name: "cursor", in: "query", description: "from the previous answer (not with since)", schema: STRING },
+      { name: "limit", in: "query", description: "1..1000 (default 500)", schema: { type: "integer" } },
+    ],
+    responses: {
+      200: { description: "the changes after the cursor", schema: "ListChanges" },
+      400: bad,
+      401: unauthorized,
+      500: internal,
     },
   },
   {

@@ -14,14 +14,14 @@
  * offering topics carries an empty hidden `topics` field, so that unticking every topic clears them (an empty
  * value is not a topic).
  */
-import type { Context, Hono } from "hono";
+import type { Hono } from "hono";
 import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { enqueueWithin } from "../events/queue";
 import { background } from "../lib/background";
-import { readBodyBytes } from "../lib/read-json-body";
+import { readForm } from "../lib/read-form";
 import { type ConsentChange, consentEvent } from "../profile/consent-update";
 
 const FREQUENCIES = ["daily", "weekly", "monthly"] as const;
@@ -32,24 +32,6 @@ const MAX_FORM_BYTES = 16 * 1024;
  * goes on; a repeat sets the same choice, never toggles it).
  */
 const FORM_QUEUE_WAIT_MS = 5_000;
-
-/** The submitted form (url-encoded, as Gmail sends it, or multipart), read with a size cap. */
-async function readForm(c: Context<AppEnv>): Promise<FormData> {
-  const bytes = await readBodyBytes(c, MAX_FORM_BYTES);
-  const type = c.req.header("Content-Type") ?? "application/x-www-form-urlencoded";
-  try {
-    return await new Request("https://form.invalid/", {
-      method: "POST",
-      headers: { "Content-Type": type },
-      body: bytes,
-    }).formData();
-  } catch {
-    throw new ApiError(
-      "BAD_REQUEST",
-      "the body is not a form (application/x-www-form-urlencoded or multipart/form-data)",
-    );
-  }
-}
 
 /** The shipped form's choices: each yes/no pair only when answered, unsubscribe only when ticked. */
 function chosen(form: FormData): ConsentChange {
@@ -73,7 +55,7 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
     const token = await verifyToken(getConfig(c.env).tokenSecrets, c.req.query("t"));
     if (!token.ok)
       throw new ApiError("TOKEN_INVALID", "this link has expired: use the preferences link in a newer email");
-    const form = await readForm(c);
+    const form = await readForm(c, MAX_FORM_BYTES);
     const on = (name: string) => {
       const v = form.get(name);
       return v === "on" || v === "true" || v === "1";

@@ -3,9 +3,10 @@
  * (the writer's own state) and its consent clock, the model's features, their stored open-time decisions, their
  * pending triggers, their views index, the clicks and purchases kept for late exposures (`outcomes`), the clicks
  * of their emails kept to tell link scanners' (`clicks`), their parked dead letters, the ids of the events applied
- * (`applied`: the shard keeps every one, past the profile's own window of seenEvents), and their rows in the
- * experiment store (`experiments`: exposures, send-time assignments, attributed outcomes and scanners' clicks
- * counted apart; null where no store is bound). Lists that can be long answer `{count, items}` with at
+ * (`applied`: the shard keeps every one, past the profile's own window of seenEvents), their latest change of
+ * `unsubscribed` or `pausedUntil` as the shop's list reads it (`list_change`), and their rows in the experiment
+ * store (`experiments`: exposures, send-time assignments, attributed outcomes and scanners' clicks counted apart;
+ * null where no store is bound). Lists that can be long answer `{count, items}` with at
  * most ACCESS_LIST_LIMIT items. `?view=edge`: what the edge (KV) holds, the snapshot opens read with features
  * and decisions; `?fields=profile`: the profile alone (one read: support tools, the load test's drain). 404 when
  * nothing is stored; 503 EXPERIMENTS_UNAVAILABLE when the experiment store cannot be read (never a partial answer).
@@ -88,7 +89,7 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
             })
           : null,
       ]);
-      const { profile: held, clock, triggers, views, outcomes, clicks, parked, applied } = access;
+      const { profile: held, clock, triggers, views, outcomes, clicks, parked, applied, listChange } = access;
       // the writer's state is a valid profile already; an upgrade's KV profile (never touched by a shard) is checked
       const raw = held ?? (await kv.get(kvKeys.profile(id), "json"));
       const stored =
@@ -100,6 +101,7 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         clicks.length > 0 ||
         parked.count > 0 ||
         applied.count > 0 ||
+        listChange !== null ||
         (experiments !== null &&
           experiments.exposures.count +
             experiments.assignments.count +
@@ -122,6 +124,12 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
           items: parked.entries.map((e) => ({ id: e.id, parked_at: e.parkedAt, event: e.event })),
         },
         applied: { count: applied.count, items: applied.ids },
+        list_change: listChange && {
+          unsubscribed: listChange.unsubscribed,
+          pausedUntil: listChange.pausedUntil,
+          changedAt: listChange.changedAt,
+          seq: listChange.seq,
+        },
         experiments,
       });
     },

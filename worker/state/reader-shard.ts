@@ -20,6 +20,8 @@
  *               scanner's is undone in the transaction that finds it (worker/state/clicks-table.ts)
  *   decision_sweeps  readers erased or gone tracking-off lately, whose KV decisions the alarm deletes again
  *               (worker/state/decision-sweeps.ts): one written just after the first deletion goes too
+ *   list_changes  each reader's latest change of `unsubscribed` or `pausedUntil`, numbered, for the shop's list
+ *               to follow (worker/state/list-changes-table.ts), written with the change
  * A call applies a whole queue batch's events for the shard in one transaction. Nothing else writes these.
  *
  * The edge never waits on a shard: after a commit the shard publishes the reader's profile to KV
@@ -84,6 +86,14 @@ import {
   sentUpTo,
 } from "./experiment-outbox";
 import { type FirstTouch, readFirstTouch } from "./first-touch";
+import {
+  createListChanges,
+  deleteListChange,
+  type ListChange,
+  listChangeOf,
+  listChangesPage,
+  recordListChange,
+} from "./list-changes-table";
 import {
   deleteOutcome,
   deleteOutcomes,
@@ -155,6 +165,8 @@ export interface ReaderAccess {
   parked: { entries: ParkedEntry[]; count: number };
   /** the ids of every event applied (kept forever, for exact idempotency), the first of them in id order, and how many */
   applied: { ids: string[]; count: number };
+  /** their latest change of `unsubscribed` or `pausedUntil`, as the shop's list reads it, or null */
+  listChange: ListChange | null;
 }
 
 /** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
@@ -252,6 +264,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     this.sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.sql.exec(statement);
     migrateTriggerTable(this.sql);
+    createListChanges(this.sql, Date.now());
   }
 
   /** Applies events of this shard's readers (any order, repeats allowed); one outcome per event, in order. */
@@ -403,6 +416,9 @@ export class ReaderShard extends DurableObject<Bindings> {
         }
         if (applied.size > 0) {
           const appliedEvents = fresh.filter((e) => applied.has(e.id));
+          // an unsubscribe or a pause (or their end), whatever took it: numbered for the shop's list, in this
+          // transaction, so no change is applied without it
+          recordListChange(this.sql, user, current.profile.consent, res.profile.consent, Date.now());
           const purchased = lastPurchaseTs(res.profile);
           // an opt-out that stops triggers (tracking off, also when turned on again within these events;
           // unsubscribed; personalization off, for viewed-*) empties their pending deliveries here, in the
@@ -535,7 +551,16 @@ export class ReaderShard extends DurableObject<Bindings> {
           .map((r) => r.id),
         count: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM applied WHERE user = ?", user).one().n,
       },
+      listChange: listChangeOf(this.sql, user),
     };
+  }
+
+  /**
+   * The shop's list's read (GET /v1/admin/suppressions): this shard's changes of `unsubscribed` and `pausedUntil`
+   * after sequence number `after`, applied at `sinceMs` or later, at most `limit`, and the number to go on after.
+   */
+  async listChanges(after: number, sinceMs: number, limit: number): Promise<{ changes: ListChange[]; next: number }> {
+    return listChangesPage(this.sql, after, sinceMs, limit);
   }
 
   /**
@@ -989,6 +1014,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     rows += deleteViews(this.sql, user);
     rows += deleteOutcomes(this.sql, user);
     rows += deleteClicks(this.sql, user);
+    rows += deleteListChange(this.sql, user);
     return rows;
   }
 

@@ -1,7 +1,8 @@
 /**
  * Real requests to every documented route, with the answer each gets (test/workerd/openapi-answers.test.ts
  * checks both the answer and that /openapi.json lists it): good, bad, unauthorized, too large, and with a
- * binding missing or failing. `@t` in a path is a valid token for reader-1 (campaign `test`).
+ * binding missing or failing. `@t` in a path is a valid token for reader-1 (campaign `test`); `@u` a valid
+ * unsubscribe link's token for reader-unsub, `@x` an expired one.
  */
 import { env } from "cloudflare:test";
 import { kvKeys } from "../../../core/kv-keys";
@@ -107,6 +108,33 @@ export const CASES: Case[] = [
     code: "PAYLOAD_TOO_LARGE",
   },
   { route: "POST /v1/amp/preferences", path: "/v1/amp/preferences?t=@t", status: 403, code: "NOT_AMP_REQUEST" },
+  // the one-click unsubscribe link (`@u`: an unsubscribe token): pages, never JSON
+  { route: "GET /v1/unsubscribe", path: "/v1/unsubscribe?t=@u", status: 200 },
+  { route: "GET /v1/unsubscribe", path: "/v1/unsubscribe?t=@t", status: 400 },
+  { route: "GET /v1/unsubscribe", path: "/v1/unsubscribe?t=@x", status: 410 },
+  {
+    route: "POST /v1/unsubscribe",
+    path: "/v1/unsubscribe?t=@u",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: "List-Unsubscribe=One-Click",
+    status: 200,
+  },
+  { route: "POST /v1/unsubscribe", path: "/v1/unsubscribe?t=@u", body: "", status: 400 },
+  {
+    route: "POST /v1/unsubscribe",
+    path: "/v1/unsubscribe?t=@x",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: "List-Unsubscribe=One-Click",
+    status: 410,
+  },
+  {
+    route: "POST /v1/unsubscribe",
+    path: "/v1/unsubscribe?t=@u",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: "List-Unsubscribe=One-Click",
+    bindings: without("EVENTS", "READERS"),
+    status: 429,
+  },
   { route: "GET /v1/img/*", path: "/v1/img/@t/row-0.png", status: 200 },
   { route: "GET /v1/img/*", path: "/v1/img/nope/nothing.png", status: 200 },
   { route: "GET /v1/c/*", path: "/v1/c/@t/row-0", status: 302 },
@@ -579,6 +607,69 @@ export const CASES: Case[] = [
     bindings: without("EVENTS"),
     status: 503,
     code: "EVENTS_UNAVAILABLE",
+  },
+  // whom not to mail, and the shop's list's read of unsubscribes
+  {
+    route: "POST /v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    headers: ADMIN,
+    body: { users: ["reader-1", "reader-2"] },
+    status: 200,
+  },
+  {
+    route: "POST /v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    headers: ADMIN,
+    body: { users: [] },
+    status: 400,
+    code: "BAD_REQUEST",
+  },
+  {
+    route: "POST /v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    body: "{}",
+    status: 401,
+    code: "UNAUTHORIZED",
+  },
+  {
+    route: "POST /v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    headers: ADMIN,
+    body: HUGE,
+    status: 413,
+    code: "PAYLOAD_TOO_LARGE",
+  },
+  {
+    route: "POST /v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    headers: ADMIN,
+    body: { users: ["reader-1"] },
+    bindings: failingKv,
+    status: 503,
+    code: "KV_UNAVAILABLE",
+  },
+  { route: "GET /v1/admin/suppressions", path: "/v1/admin/suppressions?limit=10", headers: ADMIN, status: 200 },
+  {
+    route: "GET /v1/admin/suppressions",
+    path: "/v1/admin/suppressions?since=2026-01-01T00:00:00Z",
+    headers: ADMIN,
+    status: 200,
+  },
+  {
+    route: "GET /v1/admin/suppressions",
+    path: "/v1/admin/suppressions?cursor=nope",
+    headers: ADMIN,
+    status: 400,
+    code: "BAD_REQUEST",
+  },
+  { route: "GET /v1/admin/suppressions", path: "/v1/admin/suppressions", status: 401, code: "UNAUTHORIZED" },
+  {
+    route: "GET /v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    headers: ADMIN,
+    bindings: without("READERS"),
+    status: 500,
+    code: "INTERNAL",
   },
   // triggers
   { route: "GET /v1/admin/triggers", path: "/v1/admin/triggers", headers: ADMIN, status: 200 },

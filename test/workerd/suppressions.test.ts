@@ -1,0 +1,235 @@
+/**
+ * Who must not be mailed, in workerd: `POST /v1/admin/suppressions` (what `npm run email` asks before it builds)
+ * answers the erased, unsubscribed, paused and unreadable readers of a batch from their snapshots and tombstones;
+ * `GET /v1/admin/suppressions` gives the shop's list every change of `unsubscribed` or `pausedUntil`, whatever
+ * path took it (the email's form, its one-click link, the consent API), and with its cursor exactly the changes
+ * applied since, however they are paged.
+ */
+import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { QueuedEvent } from "../../core/events";
+import { kvKeys } from "../../core/kv-keys";
+import { mintUnsubscribeToken } from "../../core/unsubscribe-link";
+import worker from "../../worker/index";
+import { createListChanges } from "../../worker/state/list-changes-table";
+import { readerStub } from "../../worker/state/shard-routing";
+import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
+import { faultyKv } from "./support/faulty-bindings";
+import { consume, recordingQueue, SENDER, token } from "./support/harness";
+
+type Bindings = typeof env;
+const ADMIN = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
+const FORM = { "Content-Type": "application/x-www-form-urlencoded" };
+const nowS = () => Math.floor(Date.now() / 1000);
+
+async function request(
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; body?: string; bindings?: Partial<Bindings> } = {},
+): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`https://opentime.test${path}`, { method, headers: init.headers, body: init.body }),
+    { ...env, ...init.bindings } as Bindings,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** Sends a request whose route queues events, then has the readers' shards apply what it queued. */
+async function applied(method: string, path: string, headers: Record<string, string>, body: string) {
+  const { queue, sent } = recordingQueue();
+  const res = await request(method, path, { headers, body, bindings: { EVENTS: queue } });
+  expect(res.status, `${method} ${path}: ${await res.clone().text()}`).toBeLessThan(300);
+  expect(sent.length).toBeGreaterThan(0);
+  await consume(sent as QueuedEvent[]);
+}
+
+const consentApi = (user: string, change: Record<string, unknown>) =>
+  applied("PUT", `/v1/users/${user}/consent`, ADMIN, JSON.stringify(change));
+/** A consent change timed at `ts` (consent is decided by time: a later change wins whatever the order). */
+const consentAt = (user: string, change: QueuedEvent["consent"], ts: number) =>
+  consume([{ id: `consent:${user}:${ts}`, type: "consent", user, ts, consent: change }]);
+const ampForm = async (user: string, form: string) =>
+  applied("POST", `/v1/amp/preferences?t=${await token(user)}`, { ...FORM, "AMP-Email-Sender": SENDER }, form);
+const oneClick = async (user: string) =>
+  applied(
+    "POST",
+    `/v1/unsubscribe?t=${await mintUnsubscribeToken(TEST_TOKEN_SECRET, { user, campaign: "spring", ttlSeconds: 0 })}`,
+    FORM,
+    "List-Unsubscribe=One-Click",
+  );
+
+async function check(users: string[], bindings: Partial<Bindings> = {}) {
+  return request("POST", "/v1/admin/suppressions", { headers: ADMIN, body: JSON.stringify({ users }), bindings });
+}
+
+interface ChangesAnswer {
+  changes: { user: string; unsubscribed: boolean; pausedUntil: string | null; changedAt: string }[];
+  cursor: string;
+  more: boolean;
+}
+
+async function changes(query: string): Promise<ChangesAnswer> {
+  const res = await request("GET", `/v1/admin/suppressions${query}`, { headers: ADMIN });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json()) as ChangesAnswer;
+}
+
+/** Every change from `query` on, page after page (`limit` each), and the cursor to go on from. */
+async function readAll(first: string, limit = 500): Promise<{ seen: ChangesAnswer["changes"]; cursor: string }> {
+  const seen: ChangesAnswer["changes"] = [];
+  let page = await changes(`${first}${first.includes("?") ? "&" : "?"}limit=${limit}`);
+  seen.push(...page.changes);
+  while (page.more) {
+    page = await changes(`?cursor=${page.cursor}&limit=${limit}`);
+    seen.push(...page.changes);
+  }
+  return { seen, cursor: page.cursor };
+}
+
+const mine = (prefix: string, list: ChangesAnswer["changes"]) => list.filter((c) => c.user.startsWith(prefix));
+
+describe("POST /v1/admin/suppressions: whom not to mail", () => {
+  it("answers the erased, unsubscribed, paused and unreadable readers, each with why; nobody else", async () => {
+    await consentApi("sc-unsub", { unsubscribed: true });
+    await ampForm("sc-paused", "form=2&pause_days=10");
+    await consentApi("sc-pause-over", { pausedUntil: nowS() - 60 });
+    await consentApi("sc-optout", { tracking: false, personalization: false });
+    await consentApi("sc-erased", { topics: ["mugs"] });
+    expect((await request("DELETE", "/v1/users/sc-erased", { headers: ADMIN })).status).toBe(200);
+    await env.OPENTIME_KV.put(kvKeys.profile("sc-unreadable"), '{"v":3,"consent":{"unsubscribed":"nope"}}');
+    // unsubscribed a minute ago, subscribed again now (one batch: a reader's snapshot is written once a second)
+    await consume([
+      { id: "c1", type: "consent", user: "sc-resubscribed", ts: nowS() - 60, consent: { unsubscribed: true } },
+      { id: "c2", type: "consent", user: "sc-resubscribed", ts: nowS(), consent: { unsubscribed: false } },
+    ]);
+    const users = [
+      "sc-unsub",
+      "sc-paused",
+      "sc-pause-over",
+      "sc-optout",
+      "sc-erased",
+      "sc-unreadable",
+      "sc-resubscribed",
+      "sc-never-seen",
+    ];
+    const res = await check([...users, "sc-unsub"]);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { checked: number; suppressed: { user: string; reason: string }[] };
+    expect(body.checked).toBe(users.length);
+    expect(Object.fromEntries(body.suppressed.map((s) => [s.user, s.reason]))).toEqual({
+      "sc-unsub": "unsubscribed",
+      "sc-paused": "paused",
+      "sc-erased": "erased",
+      "sc-unreadable": "unreadable",
+    });
+  });
+
+  it("KV failing: 503 KV_UNAVAILABLE with Retry-After, never an answer that would let them be mailed", async () => {
+    const res = await check(["sc-kv"], {
+      OPENTIME_KV: faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "throw" }]).kv,
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("Retry-After")).toBe("1");
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("KV_UNAVAILABLE");
+  });
+
+  it("refuses what is not a batch of pseudonymous ids: 400, and over 500 readers", async () => {
+    for (const users of [[], ["ann@example.com"], Array.from({ length: 501 }, (_, i) => `r${i}`)]) {
+      const res = await check(users);
+      expect(res.status, JSON.stringify(users).slice(0, 40)).toBe(400);
+    }
+  });
+});
+
+describe("GET /v1/admin/suppressions: the shop's list hears of every unsubscribe", () => {
+  it("whatever path took it (form, one-click, consent API), and with the cursor exactly what changed since", async () => {
+    const start = await readAll("");
+    await ampForm("lc-amp", "form=2&unsubscribe=on");
+    await oneClick("lc-click");
+    await consentApi("lc-api", { unsubscribed: true });
+    // a change that is no unsubscribe or pause is none of the list's business
+    await consentApi("lc-other", { tracking: false });
+    const next = await readAll(`?cursor=${start.cursor}`);
+    expect(mine("lc-", next.seen).map((c) => [c.user, c.unsubscribed, c.pausedUntil])).toEqual(
+      expect.arrayContaining([
+        ["lc-amp", true, null],
+        ["lc-click", true, null],
+        ["lc-api", true, null],
+      ]),
+    );
+    expect(mine("lc-", next.seen)).toHaveLength(3);
+    for (const c of next.seen) expect(Date.parse(c.changedAt)).toBeGreaterThan(0);
+    // nothing new: nothing; a second click sets what is set: nothing either
+    await oneClick("lc-click");
+    const none = await changes(`?cursor=${next.cursor}`);
+    expect(none.changes).toEqual([]);
+    expect(none.more).toBe(false);
+    // a resubscribe (the consent API) and a pause come as the reader's state now
+    // a later resubscribe (the next second's: two changes within a second end with the more private one)
+    await consentAt("lc-api", { unsubscribed: false }, nowS() + 2);
+    const until = nowS() + 7 * 86_400;
+    await consentApi("lc-paused", { pausedUntil: until });
+    const later = await changes(`?cursor=${none.cursor}`);
+    expect(later.changes.map((c) => [c.user, c.unsubscribed, c.pausedUntil])).toEqual(
+      expect.arrayContaining([
+        ["lc-api", false, null],
+        ["lc-paused", false, new Date(until * 1000).toISOString()],
+      ]),
+    );
+    expect(later.changes).toHaveLength(2);
+  });
+
+  it("pages of any size lose and repeat nothing; since starts a read at a time", async () => {
+    const before = new Date(Date.now() - 1000).toISOString();
+    for (const user of ["pg-1", "pg-2", "pg-3", "pg-4", "pg-5", "pg-6"]) await consentApi(user, { unsubscribed: true });
+    const whole = mine("pg-", (await readAll(`?since=${before}`)).seen).map((c) => c.user);
+    expect(whole.sort()).toEqual(["pg-1", "pg-2", "pg-3", "pg-4", "pg-5", "pg-6"]);
+    for (const limit of [1, 2, 5]) {
+      const paged = mine("pg-", (await readAll(`?since=${before}`, limit)).seen).map((c) => c.user);
+      expect(paged.sort(), `limit ${limit}`).toEqual(whole);
+    }
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    expect(mine("pg-", (await readAll(`?since=${future}`)).seen)).toEqual([]);
+  });
+
+  it("an erased reader leaves the list's read (the shop that erased them knows)", async () => {
+    await consentApi("lc-erased", { unsubscribed: true });
+    expect(mine("lc-erased", (await readAll("")).seen)).toHaveLength(1);
+    expect((await request("DELETE", "/v1/users/lc-erased", { headers: ADMIN })).status).toBe(200);
+    expect(mine("lc-erased", (await readAll("")).seen)).toEqual([]);
+  });
+
+  it("a shard that held unsubscribed readers before the list existed lists them on its first read", async () => {
+    await consentApi("lc-before", { unsubscribed: true });
+    await consentApi("lc-before-ok", { topics: ["tea"] });
+    // the shard as an earlier version left it: readers, no list tables
+    for (const user of ["lc-before", "lc-before-ok"])
+      await runInDurableObject(readerStub(env, user), (_: unknown, state) => {
+        state.storage.sql.exec("DROP TABLE IF EXISTS list_changes");
+        state.storage.sql.exec("DROP TABLE IF EXISTS list_changes_seq");
+        createListChanges(state.storage.sql, Date.now());
+      });
+    const listed = mine("lc-before", (await readAll("")).seen);
+    expect(listed.map((c) => [c.user, c.unsubscribed])).toEqual([["lc-before", true]]);
+  });
+
+  it("refuses a cursor it never answered, and since with a cursor", async () => {
+    const { cursor } = await changes("");
+    for (const q of ["?cursor=nope", `?cursor=${cursor}&since=2026-01-01T00:00:00Z`, "?since=yesterday", "?limit=0"]) {
+      const res = await request("GET", `/v1/admin/suppressions${q}`, { headers: ADMIN });
+      expect(res.status, q).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("BAD_REQUEST");
+    }
+  });
+
+  it("the right of access shows the reader's list change", async () => {
+    await consentApi("lc-access", { unsubscribed: true });
+    const res = await request("GET", "/v1/users/lc-access", { headers: ADMIN });
+    const body = (await res.json()) as { list_change: { unsubscribed: boolean; seq: number } | null };
+    expect(body.list_change).toMatchObject({ unsubscribed: true });
+    expect(body.list_change?.seq).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * The email's one-click unsubscribe link (RFC 8058) in workerd: a POST of `List-Unsubscribe=One-Click` sets the
+ * reader's `unsubscribed` through their shard (the queue, else the shard itself); a GET only shows a page whose
+ * button POSTs; a link forged for another reader, signed with another key or expired unsubscribes nobody; a
+ * repeat is harmless; never a 5xx.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { base64UrlToBytes, bytesToBase64Url } from "../../core/base64";
+import type { QueuedEvent } from "../../core/events";
+import { mintToken } from "../../core/token";
+import { mintUnsubscribeToken, unsubscribeSecret } from "../../core/unsubscribe-link";
+import worker from "../../worker/index";
+import { readerStub } from "../../worker/state/shard-routing";
+import { TEST_TOKEN_SECRET } from "./fixture";
+import { consume, recordingQueue, SENDER, token } from "./support/harness";
+
+type Bindings = typeof env;
+
+const ONE_CLICK = "List-Unsubscribe=One-Click";
+const FORM = { "Content-Type": "application/x-www-form-urlencoded" };
+
+function unsubscribeToken(user: string, opts: { ttlSeconds?: number; now?: number } = {}) {
+  return mintUnsubscribeToken(TEST_TOKEN_SECRET, { user, campaign: "spring", ttlSeconds: 0, ...opts });
+}
+
+async function request(
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; body?: string; bindings?: Partial<Bindings> } = {},
+): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`https://opentime.test${path}`, { method, headers: init.headers, body: init.body }),
+    { ...env, ...init.bindings } as Bindings,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** A one-click POST with a queue that keeps what it is sent. */
+async function oneClick(t: string, body = ONE_CLICK, headers: Record<string, string> = FORM) {
+  const { queue, sent } = recordingQueue();
+  const res = await request("POST", `/v1/unsubscribe?t=${t}`, { headers, body, bindings: { EVENTS: queue } });
+  return { res, sent, text: await res.text() };
+}
+
+const unsubscribedBy = (sent: QueuedEvent[]) =>
+  sent.filter((e) => e.type === "consent" && e.consent?.unsubscribed === true).map((e) => e.user);
+
+async function held(user: string) {
+  return (await readerStub(env, user).read(user))?.consent ?? null;
+}
+
+describe("one-click unsubscribe: POST", () => {
+  it("sets the reader's unsubscribed through their shard, answers 200 with a page and no redirect", async () => {
+    const { res, sent, text } = await oneClick(await unsubscribeToken("unsub-1"));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Location")).toBeNull();
+    expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
+    expect(res.headers.get("Cache-Control")).toBe("private, no-store");
+    expect(res.headers.get("Referrer-Policy")).toBe("no-referrer");
+    expect(text).toContain("You are unsubscribed");
+    expect(unsubscribedBy(sent)).toEqual(["unsub-1"]);
+    await consume(sent);
+    expect(await held("unsub-1")).toMatchObject({ unsubscribed: true, tracking: true, personalization: true });
+  });
+
+  it("takes the one-click form as multipart too (RFC 8058 allows either)", async () => {
+    const form = new FormData();
+    form.set("List-Unsubscribe", "One-Click");
+    const req = new Request("https://x.invalid/", { method: "POST", body: form });
+    const { res, sent } = await oneClick(
+      await unsubscribeToken("unsub-multipart"),
+      new TextDecoder().decode(await req.arrayBuffer()),
+      Object.fromEntries(req.headers),
+    );
+    expect(res.status).toBe(200);
+    expect(unsubscribedBy(sent)).toEqual(["unsub-multipart"]);
+  });
+
+  it("a repeat answers 200 again and leaves the reader unsubscribed (it sets, never toggles)", async () => {
+    const t = await unsubscribeToken("unsub-twice");
+    const first = await oneClick(t);
+    const second = await oneClick(t);
+    expect([first.res.status, second.res.status]).toEqual([200, 200]);
+    // each its own change (no id shared with another), both setting the same value
+    await consume([...first.sent, ...second.sent]);
+    await consume(second.sent);
+    expect(await held("unsub-twice")).toMatchObject({ unsubscribed: true });
+    const third = await oneClick(t);
+    await consume(third.sent);
+    expect(await held("unsub-twice")).toMatchObject({ unsubscribed: true });
+  });
+
+  it("a POST without the one-click field changes nothing: 400, the page with its button", async () => {
+    const t = await unsubscribeToken("unsub-not-one-click");
+    for (const [body, headers] of [
+      ["", FORM],
+      ["List-Unsubscribe=Yes", FORM],
+      ['{"List-Unsubscribe":"One-Click"}', { "Content-Type": "application/json" }],
+      ["x".repeat(5000), FORM],
+    ] as const) {
+      const { res, sent, text } = await oneClick(t, body, headers);
+      expect(res.status, body.slice(0, 40)).toBe(400);
+      expect(sent).toEqual([]);
+      expect(text).toContain('name="List-Unsubscribe" value="One-Click"');
+    }
+    expect(await held("unsub-not-one-click")).toBeNull();
+  });
+
+  it("when the queue refuses, the reader's shard applies it itself", async () => {
+    const t = await unsubscribeToken("unsub-no-queue");
+    const res = await request("POST", `/v1/unsubscribe?t=${t}`, {
+      headers: FORM,
+      body: ONE_CLICK,
+      bindings: { EVENTS: undefined },
+    });
+    expect(res.status).toBe(200);
+    expect(await held("unsub-no-queue")).toMatchObject({ unsubscribed: true });
+  });
+
+  it("when neither the queue nor the shard takes it: 429 with Retry-After and a page asking to press again, never a 5xx", async () => {
+    const t = await unsubscribeToken("unsub-nothing-up");
+    const res = await request("POST", `/v1/unsubscribe?t=${t}`, {
+      headers: FORM,
+      body: ONE_CLICK,
+      bindings: { EVENTS: undefined, READERS: undefined },
+    });
+    expect(res.status).toBe(429);
+    expect(res.headers.get("Retry-After")).toBe("60");
+    const text = await res.text();
+    expect(text).toContain("press the button again");
+    expect(text).toContain('method="post"');
+  });
+});
+
+describe("one-click unsubscribe: links that unsubscribe nobody", () => {
+  it("an email's own token (the open-time key) is not an unsubscribe link", async () => {
+    const { res, sent, text } = await oneClick(await token("unsub-email-token"));
+    expect(res.status).toBe(400);
+    expect(text).toContain("This link does not work");
+    expect(sent).toEqual([]);
+  });
+
+  it("a link forged for another reader (claims swapped, signature kept) or signed with another secret", async () => {
+    const mine = await unsubscribeToken("unsub-attacker");
+    const [body, sig] = mine.split(".") as [string, string];
+    const claims = JSON.parse(new TextDecoder().decode(base64UrlToBytes(body))) as { u: string };
+    claims.u = "unsub-victim";
+    const swapped = `${bytesToBase64Url(new TextEncoder().encode(JSON.stringify(claims)))}.${sig}`;
+    const otherSecret = await mintToken(await unsubscribeSecret("another-secret-0123456789abcdef"), {
+      user: "unsub-victim",
+      campaign: "spring",
+      ttlSeconds: 86_400,
+    });
+    for (const t of [swapped, otherSecret, "", "nope", `${mine}x`]) {
+      const { res, sent } = await oneClick(t);
+      expect(res.status, t).toBe(400);
+      expect(sent, t).toEqual([]);
+      const page = await request("GET", `/v1/unsubscribe?t=${t}`);
+      expect(page.status, t).toBe(400);
+    }
+    expect(await held("unsub-victim")).toBeNull();
+  });
+
+  it("an expired link: 410 and a page saying so, for GET and POST", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // the shortest life (30 days), minted 31 days ago
+    const t = await unsubscribeToken("unsub-expired", { now: now - 31 * 86_400 });
+    const { res, sent, text } = await oneClick(t);
+    expect(res.status).toBe(410);
+    expect(text).toContain("This link has expired");
+    expect(sent).toEqual([]);
+    expect((await request("GET", `/v1/unsubscribe?t=${t}`)).status).toBe(410);
+    // 29 days ago: still good
+    const fresh = await unsubscribeToken("unsub-expired", { now: now - 29 * 86_400 });
+    expect((await oneClick(fresh)).res.status).toBe(200);
+  });
+
+  it("an unsubscribe token opens nothing else: no preferences form, no personal recommendations", async () => {
+    const t = await unsubscribeToken("unsub-scope", { ttlSeconds: 86_400 });
+    const prefs = await request("POST", `/v1/amp/preferences?t=${t}`, {
+      headers: { ...FORM, "AMP-Email-Sender": SENDER },
+      body: "form=2&unsubscribe=on",
+    });
+    expect(prefs.status).toBe(401);
+    const recs = await request("GET", `/v1/amp/recs?t=${t}`, { headers: { "AMP-Email-Sender": SENDER } });
+    expect(recs.headers.get("X-Opentime-Reason")).toMatch(/^token-bad-signature/);
+  });
+});
+
+describe("one-click unsubscribe: GET never unsubscribes", () => {
+  it("shows a no-script page whose button POSTs the one-click form to the same link; nothing is recorded", async () => {
+    const t = await unsubscribeToken("unsub-scanned");
+    const { queue, sent } = recordingQueue();
+    for (const method of ["GET", "HEAD", "GET"]) {
+      const res = await request(method, `/v1/unsubscribe?t=${t}`, { bindings: { EVENTS: queue } });
+      expect(res.status, method).toBe(200);
+      expect(res.headers.get("Content-Security-Policy")).toMatch(/default-src 'none'/);
+      expect(res.headers.get("Content-Security-Policy")).toMatch(/frame-ancestors 'none'/);
+      if (method === "HEAD") continue;
+      const html = await res.text();
+      expect(html).not.toMatch(/<script/i);
+      expect(html).toContain(`<form method="post" action="/v1/unsubscribe?t=${t}">`);
+      expect(html).toContain('<input type="hidden" name="List-Unsubscribe" value="One-Click">');
+    }
+    expect(sent).toEqual([]);
+    expect(await held("unsub-scanned")).toBeNull();
+    // what the page's button sends unsubscribes
+    const { res, sent: posted } = await oneClick(t);
+    expect(res.status).toBe(200);
+    expect(unsubscribedBy(posted)).toEqual(["unsub-scanned"]);
+  });
+});

@@ -1,0 +1,47 @@
+/**
+ * POST /v1/admin/suppressions (Bearer ADMIN_API_KEYS) `{"users":["c1","c2"]}`: which of these readers opentime
+ * knows must not be mailed, and why (`erased`, `unsubscribed`, `paused`, `unreadable`: core/suppressions.ts), for
+ * `npm run email`, which asks before it builds anything. `{"checked","suppressed":[{"user","reason"}]}`, the rest
+ * may be mailed. Read from the readers' snapshots and tombstones in KV (worker/suppressions/check.ts): a change
+ * reaches it about a second after the reader's shard applies it, up to a minute at other locations. 503
+ * KV_UNAVAILABLE with Retry-After when KV cannot be read (never a partial answer).
+ */
+import type { Hono } from "hono";
+import { SuppressionsRequestSchema } from "../../core/suppressions";
+import { type AppEnv, getConfig } from "../env";
+import { ApiError } from "../errors";
+import { requireApiKey } from "../lib/api-key";
+import { errorMessage, logEvent } from "../lib/log";
+import { readValidBody } from "../lib/read-json-body";
+import { suppressedReaders } from "../suppressions/check";
+
+/** MAX_SUPPRESSION_USERS ids of up to 128 characters, as JSON. */
+const MAX_CHECK_BYTES = 128 * 1024;
+
+export function registerAdminSuppressionsCheck(app: Hono<AppEnv>): void {
+  app.post(
+    "/v1/admin/suppressions",
+    requireApiKey((c) => c.adminApiKeys, "admin"),
+    async (c) => {
+      const body = await readValidBody(c, SuppressionsRequestSchema, MAX_CHECK_BYTES);
+      const users = [...new Set(body.users)];
+      let suppressed: Awaited<ReturnType<typeof suppressedReaders>>;
+      try {
+        suppressed = await suppressedReaders(
+          c.env.OPENTIME_KV,
+          users,
+          getConfig(c.env).tokenSecrets,
+          Math.floor(Date.now() / 1000),
+        );
+      } catch (e) {
+        logEvent("error", "suppressions.kv_failed", { detail: errorMessage(e), users: users.length });
+        throw new ApiError(
+          "KV_UNAVAILABLE",
+          "the readers' consent could not be read: retry (mail nobody of this batch until it answers)",
+          { "Retry-After": "1" },
+        );
+      }
+      return c.json({ checked: users.length, suppressed });
+    },
+  );
+}

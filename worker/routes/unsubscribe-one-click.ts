@@ -1,0 +1,43 @@
+/**
+ * POST /v1/unsubscribe?t=<unsubscribe token> with the form `List-Unsubscribe=One-Click`: RFC 8058's one-click
+ * unsubscribe, POSTed by a mail provider when the reader presses its Unsubscribe button, or by the link's page.
+ * Sets the reader's `unsubscribed` through their shard, the one writer the email's form and the consent API go
+ * through too (worker/suppressions/unsubscribe-link.ts: the events queue, else the shard itself), and answers 200
+ * with a page, no redirect; a repeat sets it again (harmless: it sets, never toggles). A POST without the one-click
+ * field changes nothing (400, the page with its button); a token that does not verify gets 400, or 410 once
+ * expired; should neither the queue nor the shard take the change, 429 with Retry-After and a page asking to press
+ * again. Never a 5xx. Answers are pages for whoever reads them (a mail provider reads the status only).
+ */
+import type { Hono } from "hono";
+import type { AppEnv } from "../env";
+import { background } from "../lib/background";
+import { noFraming } from "../lib/no-framing";
+import { readForm } from "../lib/read-form";
+import {
+  isOneClick,
+  pageResponse,
+  recordUnsubscribe,
+  refusedToken,
+  verifyUnsubscribeToken,
+} from "../suppressions/unsubscribe-link";
+
+/** The one-click body is 26 bytes; a form of a few fields at most. */
+const MAX_ONE_CLICK_BYTES = 4096;
+
+export function registerUnsubscribeOneClick(app: Hono<AppEnv>): void {
+  app.post("/v1/unsubscribe", noFraming, async (c) => {
+    const t = c.req.query("t");
+    const token = await verifyUnsubscribeToken(c.env, t);
+    if (!token.ok) return refusedToken(c, token);
+    let oneClick = false;
+    try {
+      oneClick = isOneClick(await readForm(c, MAX_ONE_CLICK_BYTES));
+    } catch {
+      // not a form, or too large: not a one-click POST either
+    }
+    if (!oneClick) return pageResponse(c, 400, "not-one-click", t);
+    if (!(await recordUnsubscribe(c.env, token.claims.u, background(c).waitUntil)))
+      return pageResponse(c, 429, "retry", t, { "Retry-After": "60" });
+    return pageResponse(c, 200, "done");
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * The reader shard's list changes (`list_changes`): for each reader whose `unsubscribed` or `pausedUntil` ever
+ * changed, one row with the values now and when the shard applied the latest change, for the shop's list to
+ * follow (GET /v1/admin/suppressions: worker/suppressions/list-changes.ts). Written in the transaction that applies
+ * the change, whatever took it (the email's form, its one-click link, the consent API), so no change is applied
+ * without its row. Each change takes the shard's next sequence number (`list_changes_seq`, never reused, not even
+ * after an erasure deletes the row that held the highest): a reader who follows the shard past a number sees every
+ * later change, in order, without relying on clocks. Erasure deletes the reader's row. A shard created before this
+ * table records, when it first creates it, the readers it holds who are unsubscribed or paused, so the shop's first
+ * read has them. Synchronous SQL on the shard's storage; the shard is the only writer.
+ */
+import type { Consent } from "../../core/profile";
+
+const TABLE = `CREATE TABLE IF NOT EXISTS list_changes (
+   user TEXT PRIMARY KEY,
+   unsubscribed INTEGER NOT NULL,
+   paused_until INTEGER,
+   changed_at INTEGER NOT NULL,
+   seq INTEGER NOT NULL UNIQUE) WITHOUT ROWID`;
+const COUNTER =
+  "CREATE TABLE IF NOT EXISTS list_changes_seq (id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL)";
+
+/** One reader's row: their list state now, and the change that set it. */
+export interface ListChange {
+  user: string;
+  unsubscribed: boolean;
+  /** unix s until which they paused emails, or null */
+  pausedUntil: number | null;
+  /** when the shard applied the change (ms) */
+  changedAt: number;
+  /** the shard's sequence number of the change */
+  seq: number;
+}
+
+interface ListChangeRow extends Record<string, SqlStorageValue> {
+  user: string;
+  unsubscribed: number;
+  paused_until: number | null;
+  changed_at: number;
+  seq: number;
+}
+
+const columns = "SELECT user, unsubscribed, paused_until, changed_at, seq FROM list_changes";
+
+function fromRow(r: ListChangeRow): ListChange {
+  return {
+    user: r.user,
+    unsubscribed: r.unsubscribed === 1,
+    pausedUntil: r.paused_until,
+    changedAt: r.changed_at,
+    seq: r.seq,
+  };
+}
+
+/**
+ * Creates the tables (after `readers`); when the shard had none, records the readers it holds who are unsubscribed
+ * or paused now, at `nowMs`.
+ */
+export function createListChanges(sql: SqlStorage, nowMs: number): void {
+  const existed =
+    sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'list_changes'").toArray().length > 0;
+  sql.exec(TABLE);
+  sql.exec(COUNTER);
+  if (existed) return;
+  const written = sql.exec(
+    `INSERT INTO list_changes (user, unsubscribed, paused_until, changed_at, seq)
+     SELECT user, coalesce(json_extract(profile, '$.consent.unsubscribed'), 0) = 1, json_extract(profile, '$.consent.pausedUntil'),
+            ?, row_number() OVER (ORDER BY user)
+     FROM readers
+     WHERE json_valid(profile)
+       AND (json_extract(profile, '$.consent.unsubscribed') = 1
+            OR json_extract(profile, '$.consent.pausedUntil') > ?)`,
+    nowMs,
+    Math.floor(nowMs / 1000),
+  ).rowsWritten;
+  if (written > 0) sql.exec("INSERT OR REPLACE INTO list_changes_seq (id, seq) VALUES (0, ?)", written);
+}
+
+/**
+ * Records the reader's change when applying their events changed `unsubscribed` or `pausedUntil` (inside the
+ * caller's transaction); a change that sets what was already set (a second click) records nothing.
+ */
+export function recordListChange(
+  sql: SqlStorage,
+  user: string,
+  before: Pick<Consent, "unsubscribed" | "pausedUntil">,
+  after: Pick<Consent, "unsubscribed" | "pausedUntil">,
+  nowMs: number,
+): boolean {
+  if (before.unsubscribed === after.unsubscribed && before.pausedUntil === after.pausedUntil) return false;
+  const seq = sql
+    .exec<{ seq: number }>(
+      "INSERT INTO list_changes_seq (id, seq) VALUES (0, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1 RETURNING seq",
+    )
+    .one().seq;
+  sql.exec(
+    `INSERT INTO list_changes (user, unsubscribed, paused_until, changed_at, seq) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (user) DO UPDATE SET unsubscribed = excluded.unsubscribed, paused_until = excluded.paused_until,
+       changed_at = excluded.changed_at, seq = excluded.seq`,
+    user,
+    after.unsubscribed ? 1 : 0,
+    after.pausedUntil,
+    nowMs,
+    seq,
+  );
+  return true;
+}
+
+/** Changes after sequence number `after` applied at `sinceMs` or later, in order, at most `limit`. */
+function listChangesAfter(sql: SqlStorage, after: number, sinceMs: number, limit: number): ListChange[] {
+  return sql
+    .exec<ListChangeRow>(
+      `${columns} WHERE seq > ? AND changed_at >= ? ORDER BY seq LIMIT ?`,
+      after,
+      sinceMs,
+      Math.max(1, Math.floor(limit)),
+    )
+    .toArray()
+    .map(fromRow);
+}
+
+/**
+ * A page of changes after sequence number `after` applied at `sinceMs` or later, in order, at most `limit`, and the
+ * number to continue after: the page's last when it is full, else the shard's last (every change up to it was on
+ * the page or is older than `sinceMs`; a reader changed again gets a higher one), so a shard read to its end is
+ * never searched again from the start.
+ */
+export function listChangesPage(
+  sql: SqlStorage,
+  after: number,
+  sinceMs: number,
+  limit: number,
+): { changes: ListChange[]; next: number } {
+  const changes = listChangesAfter(sql, after, sinceMs, limit);
+  const last = changes.at(-1);
+  return { changes, next: changes.length >= limit && last ? last.seq : Math.max(after, lastListSeq(sql)) };
+}
+
+/** The shard's last sequence number (0: no change recorded yet). */
+export function lastListSeq(sql: SqlStorage): number {
+  return sql.exec<{ seq: number }>("SELECT seq FROM list_changes_seq WHERE id = 0").toArray()[0]?.seq ?? 0;
+}
+
+/** The reader's row, or null (right of access). */
+export function listChangeOf(sql: SqlStorage, user: string): ListChange | null {
+  const row = sql.exec<ListChangeRow>(`${columns} WHERE user = ?`, user).toArray()[0];
+  return row ? fromRow(row) : null;
+}
+
+/** Erasure: the reader's row goes (inside the caller's transaction); the rows deleted. */
+export function deleteListChange(sql: SqlStorage, user: string): number {
+  return sql.exec("DELETE FROM list_changes WHERE user = ?", user).rowsWritten;
+}

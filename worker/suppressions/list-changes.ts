@@ -1,0 +1,72 @@
+/**
+ * What the shop's list reads to learn who unsubscribed or paused (GET /v1/admin/suppressions): every reader
+ * shard's list changes (worker/state/list-changes-table.ts), walked shard by shard in each shard's order, a page
+ * at a time. The cursor is where the walk stands in every shard (its last sequence number read) and the `since`
+ * it began with: a caller keeps the last cursor and asks again with it later, and gets exactly the changes applied
+ * since (a reader changed again comes again, with their state then), whatever the clocks. `since` (a time) only
+ * starts a walk. The query and the answer: worker/suppressions/list-changes-query.ts.
+ */
+import { z } from "zod";
+import { base64UrlToBytes, bytesToBase64Url } from "../../core/base64";
+import type { Bindings } from "../env";
+import { ApiError } from "../errors";
+import { READER_SHARDS } from "../state/shard-count";
+import { shardStub } from "../state/shard-routing";
+import type { ListChangesAnswerSchema, ListChangesQuery } from "./list-changes-query";
+
+type ListChangeOut = z.infer<typeof ListChangesAnswerSchema>["changes"][number];
+
+/** Where a walk stands: the time it began from (ms) and, per shard, the last sequence number read. */
+interface Position {
+  since: number;
+  seqs: number[];
+}
+
+const CursorSchema = z.object({
+  s: z.number().int().nonnegative(),
+  q: z.array(z.number().int().nonnegative()).length(READER_SHARDS),
+});
+
+function encodeCursor(p: Position): string {
+  return bytesToBase64Url(new TextEncoder().encode(JSON.stringify({ s: p.since, q: p.seqs })));
+}
+
+function decodeCursor(cursor: string): Position {
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(base64UrlToBytes(cursor));
+    const { s, q } = CursorSchema.parse(JSON.parse(text));
+    return { since: s, seqs: q };
+  } catch {
+    throw new ApiError("BAD_REQUEST", "cursor: not one this API answered");
+  }
+}
+
+export async function readListChanges(
+  env: Bindings,
+  q: z.infer<typeof ListChangesQuery>,
+): Promise<z.infer<typeof ListChangesAnswerSchema>> {
+  const at: Position = q.cursor
+    ? decodeCursor(q.cursor)
+    : { since: q.since ? Math.max(0, Date.parse(q.since)) : 0, seqs: new Array(READER_SHARDS).fill(0) };
+  const changes: ListChangeOut[] = [];
+  let more = false;
+  for (let shard = 0; shard < READER_SHARDS; shard++) {
+    const room = q.limit - changes.length;
+    if (room === 0) {
+      more = true;
+      break;
+    }
+    const page = await shardStub(env, shard).listChanges(at.seqs[shard] as number, at.since, room);
+    for (const c of page.changes)
+      changes.push({
+        user: c.user,
+        unsubscribed: c.unsubscribed,
+        pausedUntil: c.pausedUntil === null ? null : new Date(c.pausedUntil * 1000).toISOString(),
+        changedAt: new Date(c.changedAt).toISOString(),
+      });
+    at.seqs[shard] = page.next;
+    // a full page may have stopped short of the shard's end
+    if (page.changes.length === room) more = true;
+  }
+  return { changes, cursor: encodeCursor(at), more };
+}

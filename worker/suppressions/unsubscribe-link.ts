@@ -1,0 +1,125 @@
+/**
+ * What both routes of the one-click unsubscribe link (core/unsubscribe-link.ts) share: the token's check, the
+ * pages a reader sees (small, no script, nothing loaded from elsewhere, never framed, never cached, the link's
+ * token sent nowhere as a referrer) and the recording of the unsubscribe. A GET only ever shows a page (link
+ * scanners fetch every link); the unsubscribe is a POST, from a mail provider (RFC 8058) or the page's button.
+ */
+import type { Context } from "hono";
+import { escapeXml } from "../../core/escape-xml";
+import type { QueuedEvent } from "../../core/events";
+import { type TokenResult, verifyToken } from "../../core/token";
+import { ONE_CLICK_FIELD, ONE_CLICK_VALUE, UNSUBSCRIBE_PATH, unsubscribeSecrets } from "../../core/unsubscribe-link";
+import { type AppEnv, type Bindings, getConfig } from "../env";
+import { enqueueWithin } from "../events/queue";
+import type { WaitUntil } from "../lib/background";
+import { errorMessage, logEvent } from "../lib/log";
+import { within } from "../lib/within";
+import { consentEvent } from "../profile/consent-update";
+import { readerStub } from "../state/shard-routing";
+
+/** How long the queue may take the unsubscribe before the reader's shard is asked to apply it itself. */
+const QUEUE_WAIT_MS = 3_000;
+/** How long the reader's shard may take to apply it. */
+const SHARD_WAIT_MS = 5_000;
+
+/** The link's token, checked with the unsubscribe keys of every TOKEN_SECRET in force (never an email's token). */
+export async function verifyUnsubscribeToken(env: Bindings, token: string | undefined): Promise<TokenResult> {
+  return verifyToken(await unsubscribeSecrets(getConfig(env).tokenSecrets), token);
+}
+
+/**
+ * Records the reader's unsubscribe with their shard, the one writer of consent, as the email's form does: on the
+ * events queue, and when the queue refuses or does not answer in time, by the shard itself (the change's one id
+ * makes both landing one change). `false`: neither took it (logged).
+ */
+export async function recordUnsubscribe(env: Bindings, user: string, waitUntil: WaitUntil): Promise<boolean> {
+  const event: QueuedEvent = consentEvent(user, { unsubscribed: true });
+  const queued = await enqueueWithin(env.EVENTS, [event], QUEUE_WAIT_MS, waitUntil);
+  if (queued?.ok) return true;
+  try {
+    const [outcome] = await within(readerStub(env, user).apply([event]), SHARD_WAIT_MS, () => {
+      throw new Error(`no answer from the reader's shard within ${SHARD_WAIT_MS} ms`);
+    });
+    if (outcome !== "rejected") return true;
+    logEvent("error", "unsubscribe.not_recorded", { detail: "the reader's shard rejected the change" });
+  } catch (e) {
+    logEvent("error", "unsubscribe.not_recorded", { detail: errorMessage(e) });
+  }
+  return false;
+}
+
+/** Whether a form is RFC 8058's one-click POST (what the page's button sends too). */
+export function isOneClick(form: FormData): boolean {
+  return form.get(ONE_CLICK_FIELD) === ONE_CLICK_VALUE;
+}
+
+/** What a page says. */
+export type UnsubscribePage = "confirm" | "done" | "invalid" | "expired" | "not-one-click" | "retry";
+
+const PAGES: Record<UnsubscribePage, { title: string; text: string; button: boolean }> = {
+  confirm: { title: "Unsubscribe?", text: "Press the button to stop these emails.", button: true },
+  done: {
+    title: "You are unsubscribed",
+    text: "You will not get these emails any more. The sender's lists may take a little while to catch up.",
+    button: false,
+  },
+  invalid: {
+    title: "This link does not work",
+    text: "It may have been cut short or changed. Use the unsubscribe link in the email itself, or reply to the email to ask to be removed.",
+    button: false,
+  },
+  expired: {
+    title: "This link has expired",
+    text: "Use the unsubscribe link in a newer email, or reply to the email to ask to be removed.",
+    button: false,
+  },
+  "not-one-click": {
+    title: "Unsubscribe?",
+    text: "Nothing was changed yet: press the button to stop these emails.",
+    button: true,
+  },
+  retry: {
+    title: "Not saved yet",
+    text: "Your unsubscribe could not be recorded just now. Please press the button again in a minute.",
+    button: true,
+  },
+};
+
+/** The page's HTML; `token`: the link's, for the button's POST (pages with a button only). */
+export function pageHtml(kind: UnsubscribePage, token: string | undefined): string {
+  const page = PAGES[kind];
+  const form =
+    page.button && token
+      ? `<form method="post" action="${escapeXml(`${UNSUBSCRIBE_PATH}?t=${token}`)}"><input type="hidden" name="${ONE_CLICK_FIELD}" value="${ONE_CLICK_VALUE}"><button type="submit">Unsubscribe</button></form>`
+      : "";
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex"><title>${escapeXml(page.title)}</title>
+<style>body{font-family:Helvetica,Arial,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1f2933}button{font:inherit;padding:.6rem 1.4rem;border:0;border-radius:4px;background:#1f2933;color:#fff;cursor:pointer}</style>
+</head><body><h1>${escapeXml(page.title)}</h1><p>${escapeXml(page.text)}</p>${form}</body></html>`;
+}
+
+/** A page as the answer, with the headers every one of them gets. */
+export function pageResponse(
+  c: Context<AppEnv>,
+  status: 200 | 400 | 410 | 429,
+  kind: UnsubscribePage,
+  token?: string,
+  headers: Record<string, string> = {},
+): Response {
+  return c.html(pageHtml(kind, token), status, {
+    "Cache-Control": "private, no-store",
+    // nothing but its own inline style; its one form posts back here (noFraming adds frame-ancestors 'none')
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'",
+    // the URL holds the reader's token
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Robots-Tag": "noindex",
+    ...headers,
+  });
+}
+
+/** The page for a token that does not verify. */
+export function refusedToken(c: Context<AppEnv>, result: Extract<TokenResult, { ok: false }>): Response {
+  return result.reason === "expired" ? pageResponse(c, 410, "expired") : pageResponse(c, 400, "invalid");
+}
