@@ -59,9 +59,9 @@ const OPEN: Record<string, number> = {
   // email-facing: a token (refused: no TOKEN_SECRET) and AMP's CORS (this request is not an AMP one)
   "GET /v1/amp/recs": 403,
   "POST /v1/amp/preferences": 403,
-  // the unsubscribe link's page and one-click POST: a page saying the link does not work (no TOKEN_SECRET)
-  "GET /v1/unsubscribe": 400,
-  "POST /v1/unsubscribe": 400,
+  // the unsubscribe link's page and one-click POST: the link's token refused (no TOKEN_SECRET)
+  "GET /v1/unsubscribe": 401,
+  "POST /v1/unsubscribe": 401,
   // email-facing: never an error, the fallback picture, the shop's home, the transparent GIF
   "GET /v1/img/*": 200,
   "GET /v1/c/*": 302,

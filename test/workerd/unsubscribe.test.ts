@@ -2,7 +2,7 @@
  * The email's one-click unsubscribe link (RFC 8058) in workerd: a POST of `List-Unsubscribe=One-Click` sets the
  * reader's `unsubscribed` through their shard (the queue, else the shard itself); a GET only shows a page whose
  * button POSTs; a link forged for another reader, signed with another key or expired unsubscribes nobody; a
- * repeat is harmless; never a 5xx.
+ * repeat is harmless; never a 5xx. Refusals are the API's errors, and pages with the same status to a browser.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -19,6 +19,9 @@ type Bindings = typeof env;
 
 const ONE_CLICK = "List-Unsubscribe=One-Click";
 const FORM = { "Content-Type": "application/x-www-form-urlencoded" };
+/** What a browser sends (the page's button); a mail provider's one-click POST names no HTML. */
+const BROWSER = { ...FORM, Accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
+const codeOf = (text: string) => (JSON.parse(text) as { error: { code: string } }).error.code;
 
 function unsubscribeToken(user: string, opts: { ttlSeconds?: number; now?: number } = {}) {
   return mintUnsubscribeToken(TEST_TOKEN_SECRET, { user, campaign: "spring", ttlSeconds: 0, ...opts });
@@ -94,7 +97,7 @@ describe("one-click unsubscribe: POST", () => {
     expect(await held("unsub-twice")).toMatchObject({ unsubscribed: true });
   });
 
-  it("a POST without the one-click field changes nothing: 400, the page with its button", async () => {
+  it("a POST without the one-click field changes nothing: 400 BAD_REQUEST, to a browser the page with its button", async () => {
     const t = await unsubscribeToken("unsub-not-one-click");
     for (const [body, headers] of [
       ["", FORM],
@@ -104,8 +107,12 @@ describe("one-click unsubscribe: POST", () => {
     ] as const) {
       const { res, sent, text } = await oneClick(t, body, headers);
       expect(res.status, body.slice(0, 40)).toBe(400);
+      expect(codeOf(text)).toBe("BAD_REQUEST");
       expect(sent).toEqual([]);
-      expect(text).toContain('name="List-Unsubscribe" value="One-Click"');
+      const page = await oneClick(t, body, { ...headers, Accept: BROWSER.Accept });
+      expect(page.res.status).toBe(400);
+      expect(page.text).toContain('name="List-Unsubscribe" value="One-Click"');
+      expect(page.sent).toEqual([]);
     }
     expect(await held("unsub-not-one-click")).toBeNull();
   });
@@ -121,27 +128,39 @@ describe("one-click unsubscribe: POST", () => {
     expect(await held("unsub-no-queue")).toMatchObject({ unsubscribed: true });
   });
 
-  it("when neither the queue nor the shard takes it: 429 with Retry-After and a page asking to press again, never a 5xx", async () => {
+  it("when neither the queue nor the shard takes it: 429 UNSUBSCRIBE_NOT_SAVED with Retry-After, never a 5xx", async () => {
     const t = await unsubscribeToken("unsub-nothing-up");
-    const res = await request("POST", `/v1/unsubscribe?t=${t}`, {
-      headers: FORM,
-      body: ONE_CLICK,
-      bindings: { EVENTS: undefined, READERS: undefined },
-    });
-    expect(res.status).toBe(429);
-    expect(res.headers.get("Retry-After")).toBe("60");
-    const text = await res.text();
-    expect(text).toContain("press the button again");
-    expect(text).toContain('method="post"');
+    for (const headers of [FORM, BROWSER]) {
+      const res = await request("POST", `/v1/unsubscribe?t=${t}`, {
+        headers,
+        body: ONE_CLICK,
+        bindings: { EVENTS: undefined, READERS: undefined },
+      });
+      expect(res.status).toBe(429);
+      expect(res.headers.get("Retry-After")).toBe("60");
+      const text = await res.text();
+      if (headers === FORM) expect(codeOf(text)).toBe("UNSUBSCRIBE_NOT_SAVED");
+      else {
+        // to a browser: a page asking to press again, with the button
+        expect(text).toContain("press the button again");
+        expect(text).toContain('method="post"');
+      }
+    }
   });
 });
 
 describe("one-click unsubscribe: links that unsubscribe nobody", () => {
   it("an email's own token (the open-time key) is not an unsubscribe link", async () => {
-    const { res, sent, text } = await oneClick(await token("unsub-email-token"));
-    expect(res.status).toBe(400);
-    expect(text).toContain("This link does not work");
+    const t = await token("unsub-email-token");
+    const { res, sent, text } = await oneClick(t);
+    expect(res.status).toBe(401);
+    expect(codeOf(text)).toBe("TOKEN_INVALID");
     expect(sent).toEqual([]);
+    const page = await oneClick(t, ONE_CLICK, BROWSER);
+    expect(page.res.status).toBe(401);
+    expect(page.res.headers.get("Content-Type")).toMatch(/^text\/html/);
+    expect(page.text).toContain("This link does not work");
+    expect(page.sent).toEqual([]);
   });
 
   it("a link forged for another reader (claims swapped, signature kept) or signed with another secret", async () => {
@@ -157,23 +176,30 @@ describe("one-click unsubscribe: links that unsubscribe nobody", () => {
     });
     for (const t of [swapped, otherSecret, "", "nope", `${mine}x`]) {
       const { res, sent } = await oneClick(t);
-      expect(res.status, t).toBe(400);
+      expect(res.status, t).toBe(401);
       expect(sent, t).toEqual([]);
-      const page = await request("GET", `/v1/unsubscribe?t=${t}`);
-      expect(page.status, t).toBe(400);
+      const page = await request("GET", `/v1/unsubscribe?t=${t}`, { headers: BROWSER });
+      expect(page.status, t).toBe(401);
+      expect(await page.text()).toContain("This link does not work");
     }
     expect(await held("unsub-victim")).toBeNull();
   });
 
-  it("an expired link: 410 and a page saying so, for GET and POST", async () => {
+  it("an expired link: 401 TOKEN_INVALID, to a browser a page saying it expired, for GET and POST", async () => {
     const now = Math.floor(Date.now() / 1000);
     // the shortest life (30 days), minted 31 days ago
     const t = await unsubscribeToken("unsub-expired", { now: now - 31 * 86_400 });
     const { res, sent, text } = await oneClick(t);
-    expect(res.status).toBe(410);
-    expect(text).toContain("This link has expired");
+    expect(res.status).toBe(401);
+    expect(codeOf(text)).toBe("TOKEN_INVALID");
     expect(sent).toEqual([]);
-    expect((await request("GET", `/v1/unsubscribe?t=${t}`)).status).toBe(410);
+    const page = await oneClick(t, ONE_CLICK, BROWSER);
+    expect(page.res.status).toBe(401);
+    expect(page.text).toContain("This link has expired");
+    expect(page.sent).toEqual([]);
+    const get = await request("GET", `/v1/unsubscribe?t=${t}`, { headers: BROWSER });
+    expect(get.status).toBe(401);
+    expect(await get.text()).toContain("This link has expired");
     // 29 days ago: still good
     const fresh = await unsubscribeToken("unsub-expired", { now: now - 29 * 86_400 });
     expect((await oneClick(fresh)).res.status).toBe(200);

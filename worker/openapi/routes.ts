@@ -237,8 +237,10 @@ export const ROUTES: RouteDoc[] = [
     params: [UNSUBSCRIBE_T],
     responses: {
       200: { description: "the page, with its Unsubscribe button", media: "text/html" },
-      400: { description: "a page: the link's token does not verify", media: "text/html" },
-      410: { description: "a page: the link has expired", media: "text/html" },
+      401: error(
+        "the link's token does not verify or has expired (to a browser, Accept: text/html, the page saying so)",
+        "TOKEN_INVALID",
+      ),
     },
   },
   {
@@ -256,17 +258,18 @@ export const ROUTES: RouteDoc[] = [
     },
     responses: {
       200: { description: "a page: unsubscribed (a repeat sets it again)", media: "text/html" },
-      400: {
-        description:
-          "a page: the token does not verify, or the body is not the one-click form (then with its button; nothing changed)",
-        media: "text/html",
-      },
-      410: { description: "a page: the link has expired", media: "text/html" },
-      429: {
-        description:
-          "a page asking to press again (Retry-After): neither the events queue nor the reader's shard took the change",
-        media: "text/html",
-      },
+      400: error(
+        "the body is not the one-click form: nothing changed (to a browser, the page with its button)",
+        "BAD_REQUEST",
+      ),
+      401: error(
+        "the link's token does not verify or has expired (to a browser, the page saying so)",
+        "TOKEN_INVALID",
+      ),
+      429: error(
+        "neither the events queue nor the reader's shard took the change: POST again (Retry-After; to a browser, the page with its button)",
+        "UNSUBSCRIBE_NOT_SAVED",
+      ),
     },
   },
   {

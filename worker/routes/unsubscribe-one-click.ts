@@ -4,12 +4,14 @@
  * Sets the reader's `unsubscribed` through their shard, the one writer the email's form and the consent API go
  * through too (worker/suppressions/unsubscribe-link.ts: the events queue, else the shard itself), and answers 200
  * with a page, no redirect; a repeat sets it again (harmless: it sets, never toggles). A POST without the one-click
- * field changes nothing (400, the page with its button); a token that does not verify gets 400, or 410 once
- * expired; should neither the queue nor the shard take the change, 429 with Retry-After and a page asking to press
- * again. Never a 5xx. Answers are pages for whoever reads them (a mail provider reads the status only).
+ * field changes nothing (400 BAD_REQUEST); a token that does not verify, 401 TOKEN_INVALID; should neither the
+ * queue nor the shard take the change, 429 UNSUBSCRIBE_NOT_SAVED with Retry-After (back-pressure: press again).
+ * Never a 5xx. A refusal is the API's JSON error, and to a browser the page (with its button when pressing again
+ * can help) with the same status.
  */
 import type { Hono } from "hono";
 import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
 import { background } from "../lib/background";
 import { noFraming } from "../lib/no-framing";
 import { readForm } from "../lib/read-form";
@@ -17,6 +19,7 @@ import {
   isOneClick,
   pageResponse,
   recordUnsubscribe,
+  refusal,
   refusedToken,
   verifyUnsubscribeToken,
 } from "../suppressions/unsubscribe-link";
@@ -35,9 +38,25 @@ export function registerUnsubscribeOneClick(app: Hono<AppEnv>): void {
     } catch {
       // not a form, or too large: not a one-click POST either
     }
-    if (!oneClick) return pageResponse(c, 400, "not-one-click", t);
+    if (!oneClick)
+      return refusal(
+        c,
+        new ApiError(
+          "BAD_REQUEST",
+          "not a one-click unsubscribe: the body must be the form List-Unsubscribe=One-Click",
+        ),
+        "not-one-click",
+        t,
+      );
     if (!(await recordUnsubscribe(c.env, token.claims.u, background(c).waitUntil)))
-      return pageResponse(c, 429, "retry", t, { "Retry-After": "60" });
-    return pageResponse(c, 200, "done");
+      return refusal(
+        c,
+        new ApiError("UNSUBSCRIBE_NOT_SAVED", "the unsubscribe could not be recorded just now: POST it again", {
+          "Retry-After": "60",
+        }),
+        "retry",
+        t,
+      );
+    return pageResponse(c, "done");
   });
 }

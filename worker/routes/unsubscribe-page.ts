@@ -2,7 +2,8 @@
  * GET /v1/unsubscribe?t=<unsubscribe token>: the page behind an email's Unsubscribe link (core/unsubscribe-link.ts).
  * It never unsubscribes: link scanners and mail security filters fetch every link of an email, so a GET only
  * shows a small page, without script, whose button POSTs the one-click form (worker/routes/unsubscribe-one-click.ts).
- * A token that does not verify gets a page saying so: 400, or 410 once expired. Never a 5xx.
+ * A token that does not verify: 401 TOKEN_INVALID (to a browser, the page saying so: cut short, or expired). Never a
+ * 5xx.
  */
 import type { Hono } from "hono";
 import type { AppEnv } from "../env";
@@ -14,6 +15,6 @@ export function registerUnsubscribePage(app: Hono<AppEnv>): void {
     const t = c.req.query("t");
     const token = await verifyUnsubscribeToken(c.env, t);
     if (!token.ok) return refusedToken(c, token);
-    return pageResponse(c, 200, "confirm", t);
+    return pageResponse(c, "confirm", t);
   });
 }

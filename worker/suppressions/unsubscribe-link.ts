@@ -3,6 +3,8 @@
  * pages a reader sees (small, no script, nothing loaded from elsewhere, never framed, never cached, the link's
  * token sent nowhere as a referrer) and the recording of the unsubscribe. A GET only ever shows a page (link
  * scanners fetch every link); the unsubscribe is a POST, from a mail provider (RFC 8058) or the page's button.
+ * A refusal is the API's error (`{"error":{"code","message"}}`, worker/errors.ts) for a client that takes no
+ * HTML (a mail provider's POST), and a page with the same status for a browser.
  */
 import type { Context } from "hono";
 import { escapeXml } from "../../core/escape-xml";
@@ -10,6 +12,7 @@ import type { QueuedEvent } from "../../core/events";
 import { type TokenResult, verifyToken } from "../../core/token";
 import { ONE_CLICK_FIELD, ONE_CLICK_VALUE, UNSUBSCRIBE_PATH, unsubscribeSecrets } from "../../core/unsubscribe-link";
 import { type AppEnv, type Bindings, getConfig } from "../env";
+import { ApiError, ERROR_STATUS } from "../errors";
 import { enqueueWithin } from "../events/queue";
 import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
@@ -99,27 +102,43 @@ export function pageHtml(kind: UnsubscribePage, token: string | undefined): stri
 </head><body><h1>${escapeXml(page.title)}</h1><p>${escapeXml(page.text)}</p>${form}</body></html>`;
 }
 
-/** A page as the answer, with the headers every one of them gets. */
-export function pageResponse(
-  c: Context<AppEnv>,
-  status: 200 | 400 | 410 | 429,
-  kind: UnsubscribePage,
-  token?: string,
-  headers: Record<string, string> = {},
-): Response {
-  return c.html(pageHtml(kind, token), status, {
-    "Cache-Control": "private, no-store",
-    // nothing but its own inline style; its one form posts back here (noFraming adds frame-ancestors 'none')
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'",
-    // the URL holds the reader's token
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Robots-Tag": "noindex",
-    ...headers,
-  });
+const PAGE_HEADERS = {
+  "Cache-Control": "private, no-store",
+  // nothing but its own inline style; its one form posts back here (noFraming adds frame-ancestors 'none')
+  "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'",
+  // the URL holds the reader's token
+  "Referrer-Policy": "no-referrer",
+  "X-Content-Type-Options": "nosniff",
+  "X-Robots-Tag": "noindex",
+};
+
+/** A page as the answer (200), with the headers every page gets. */
+export function pageResponse(c: Context<AppEnv>, kind: UnsubscribePage, token?: string): Response {
+  return c.html(pageHtml(kind, token), 200, PAGE_HEADERS);
 }
 
-/** The page for a token that does not verify. */
+/**
+ * A refusal: to a browser (it accepts text/html), the page with the error's status; to anything else (a mail
+ * provider's one-click POST, a script), the API's error.
+ */
+export function refusal(c: Context<AppEnv>, error: ApiError, kind: UnsubscribePage, token?: string): Response {
+  // about one reader's link, whatever the answer: kept by no cache
+  c.header("Cache-Control", "private, no-store");
+  if (!/\btext\/html\b/i.test(c.req.header("Accept") ?? "")) throw error;
+  return c.html(pageHtml(kind, token), ERROR_STATUS[error.code], { ...PAGE_HEADERS, ...error.headers });
+}
+
+/** The refusal of a token that does not verify. */
 export function refusedToken(c: Context<AppEnv>, result: Extract<TokenResult, { ok: false }>): Response {
-  return result.reason === "expired" ? pageResponse(c, 410, "expired") : pageResponse(c, 400, "invalid");
+  const expired = result.reason === "expired";
+  return refusal(
+    c,
+    new ApiError(
+      "TOKEN_INVALID",
+      expired
+        ? "this unsubscribe link has expired: use the link in a newer email"
+        : "this unsubscribe link does not verify (cut short, changed, or an email's own token)",
+    ),
+    expired ? "expired" : "invalid",
+  );
 }

@@ -108,10 +108,10 @@ export const CASES: Case[] = [
     code: "PAYLOAD_TOO_LARGE",
   },
   { route: "POST /v1/amp/preferences", path: "/v1/amp/preferences?t=@t", status: 403, code: "NOT_AMP_REQUEST" },
-  // the one-click unsubscribe link (`@u`: an unsubscribe token): pages, never JSON
+  // the one-click unsubscribe link (`@u`: an unsubscribe token): pages, and the API's errors to what takes no HTML
   { route: "GET /v1/unsubscribe", path: "/v1/unsubscribe?t=@u", status: 200 },
-  { route: "GET /v1/unsubscribe", path: "/v1/unsubscribe?t=@t", status: 400 },
-  { route: "GET /v1/unsubscribe", path: "/v1/unsubscribe?t=@x", status: 410 },
+  { route: "GET /v1/unsubscribe", path: "/v1/unsubscribe?t=@t", status: 401, code: "TOKEN_INVALID" },
+  { route: "GET /v1/unsubscribe", path: "/v1/unsubscribe?t=@x", status: 401, code: "TOKEN_INVALID" },
   {
     route: "POST /v1/unsubscribe",
     path: "/v1/unsubscribe?t=@u",
@@ -119,13 +119,14 @@ export const CASES: Case[] = [
     body: "List-Unsubscribe=One-Click",
     status: 200,
   },
-  { route: "POST /v1/unsubscribe", path: "/v1/unsubscribe?t=@u", body: "", status: 400 },
+  { route: "POST /v1/unsubscribe", path: "/v1/unsubscribe?t=@u", body: "", status: 400, code: "BAD_REQUEST" },
   {
     route: "POST /v1/unsubscribe",
     path: "/v1/unsubscribe?t=@x",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
     body: "List-Unsubscribe=One-Click",
-    status: 410,
+    status: 401,
+    code: "TOKEN_INVALID",
   },
   {
     route: "POST /v1/unsubscribe",
@@ -134,6 +135,7 @@ export const CASES: Case[] = [
     body: "List-Unsubscribe=One-Click",
     bindings: without("EVENTS", "READERS"),
     status: 429,
+    code: "UNSUBSCRIBE_NOT_SAVED",
   },
   { route: "GET /v1/img/*", path: "/v1/img/@t/row-0.png", status: 200 },
   { route: "GET /v1/img/*", path: "/v1/img/nope/nothing.png", status: 200 },
