@@ -4,6 +4,9 @@
  *   text/x-amp-html, then text/html: AMP before HTML, the richest last), with signed URLs, as `.eml`.
  * - ESP: the three parts written once with the ESP's merge tag in place of the token, and one CSV of
  *   per-recipient tokens to upload as a custom field (Mailchimp, Braze, Salesforce Marketing Cloud).
+ * Either leaves out the recipients the Worker said must not be mailed (`suppressed`: suppressions-client.ts), and
+ * counts them by reason. A MIME message whose recipient has no `unsubscribe_url` gets opentime's own one-click
+ * unsubscribe link (core/unsubscribe-link.ts) in its List-Unsubscribe header and footers.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -14,7 +17,9 @@ import { type EmailTemplates, type EmailView, emailLinks, renderEmail } from "..
 import { looksLikeEmail } from "../../core/events";
 import type { LayoutName } from "../../core/layouts";
 import type { SendTimeCopy, SubjectAnswer } from "../../core/subject-request";
+import type { SuppressionReason } from "../../core/suppressions";
 import { mintToken } from "../../core/token";
+import { mintUnsubscribeToken, unsubscribeLink } from "../../core/unsubscribe-link";
 import { isLoopbackHost } from "../../core/web-url";
 import { readTemplates, renderTemplate } from "./render-email";
 
@@ -98,14 +103,25 @@ export interface BuildOptions {
   shopUrl?: string;
   /** ESP mode; MIME mode when absent */
   esp?: Esp;
+  /**
+   * the recipients not to mail, with why (POST /v1/admin/suppressions: suppressions-client.ts); absent: no check
+   * was made (`--skip-suppression-check`), and every recipient is written
+   */
+  suppressed?: ReadonlyMap<string, SuppressionReason>;
   now?: number;
 }
 
 export interface BuildResult {
+  /** recipients written (those left out are in `skipped`) */
   recipients: number;
   files: string[];
-  /** MIME mode: messages written without an unsubscribe link or List-Unsubscribe header (no unsubscribe_url) */
-  withoutUnsubscribe?: number;
+  /** recipients left out, by why (`suppressed`) */
+  skipped: Partial<Record<SuppressionReason, number>>;
+  /**
+   * MIME mode: messages whose List-Unsubscribe is not one-click (RFC 8058: an https link): a mailto:
+   * unsubscribe_url, or opentime's link on an http --base-url
+   */
+  withoutOneClick?: number;
 }
 
 /**
@@ -238,13 +254,37 @@ export function checkOptions(opts: BuildOptions): Built {
 /** The options once checked: the shop's link decided. */
 export type Built = BuildOptions & { shopUrl: string };
 
+/** The recipients to write, and those left out counted by why (ids only: never printed). */
+export function withoutSuppressed(
+  recipients: readonly Recipient[],
+  suppressed: ReadonlyMap<string, SuppressionReason> | undefined,
+): { kept: Recipient[]; skipped: Partial<Record<SuppressionReason, number>> } {
+  const skipped: Partial<Record<SuppressionReason, number>> = {};
+  const kept = recipients.filter((r) => {
+    const reason = suppressed?.get(r.userId);
+    if (reason) skipped[reason] = (skipped[reason] ?? 0) + 1;
+    return !reason;
+  });
+  return { kept, skipped };
+}
+
 export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
   const opts = checkOptions(options);
-  const recipients = await readRecipients(opts.recipientsCsv, !opts.esp);
+  const { kept: recipients, skipped } = withoutSuppressed(
+    await readRecipients(opts.recipientsCsv, !opts.esp),
+    opts.suppressed,
+  );
   await mkdir(opts.outDir, { recursive: true });
   const ttlSeconds = Math.round(opts.ttlDays * 86400);
   const now = opts.now ?? Math.floor(Date.now() / 1000);
   const mint = (user: string) => mintToken(opts.secret, { user, campaign: opts.campaign, ttlSeconds, now });
+  // the recipient's own unsubscribe link, else opentime's: one-click on the Worker, signed for this send
+  const unsubscribeOf = async (r: Recipient) =>
+    r.unsubscribeUrl ??
+    unsubscribeLink(
+      opts.baseUrl,
+      await mintUnsubscribeToken(opts.secret, { user: r.userId, campaign: opts.campaign, ttlSeconds, now }),
+    );
   const files: string[] = [];
 
   if (opts.esp) {
@@ -299,11 +339,12 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
     const csv = join(opts.outDir, `recipients.${opts.esp}.csv`);
     await writeFile(csv, `${lines.join("\n")}\n`);
     files.push(csv);
-    return { recipients: recipients.length, files };
+    return { recipients: recipients.length, files, skipped };
   }
 
   const templates = await readTemplates(opts.template, opts.templateDir);
   const taken = new Set<string>();
+  let withoutOneClick = 0;
   for (const r of recipients) {
     const chosen = opts.subjects?.get(r.userId);
     const token = await mint(r.userId);
@@ -313,21 +354,19 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
       subline: chosen?.copy?.subline ?? null,
       ctaLine: ctaLine(chosen?.copy?.cta, links),
     };
-    const parts = renderEmail(templates, view(opts, token, chosen?.preheader ?? null, r.unsubscribeUrl, copy));
+    const unsubscribe = await unsubscribeOf(r);
+    if (!unsubscribe.startsWith("https:")) withoutOneClick++;
+    const parts = renderEmail(templates, view(opts, token, chosen?.preheader ?? null, unsubscribe, copy));
     const subject = chosen?.subject ?? opts.subject;
     const mime = await composeMime(parts, {
       from: opts.from,
       to: r.email as string,
       subject,
-      unsubscribeUrl: r.unsubscribeUrl,
+      unsubscribeUrl: unsubscribe,
     });
     const file = join(opts.outDir, `${fileName(r.userId, taken)}.eml`);
     await writeFile(file, mime);
     files.push(file);
   }
-  return {
-    recipients: recipients.length,
-    files,
-    withoutUnsubscribe: recipients.filter((r) => !r.unsubscribeUrl).length,
-  };
+  return { recipients: recipients.length, files, skipped, withoutOneClick };
 }

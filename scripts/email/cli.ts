@@ -2,10 +2,13 @@
  * `npm run email -- --campaign C --recipients file.csv [--template recs-email] [--out build/emails]
  *   [--base-url https://opentime.shop.example] [--layout row|card|grid] [--esp mailchimp|braze|sfmc]`
  * Writes one MIME message per recipient, or (with --esp) the parts once with merge tags plus a CSV of
- * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`). Subject lines: the
- * campaign's subject rules and the text part's block copy, asked of the Worker at --api-url (default: --base-url) with the admin key
- * (ADMIN_API_KEY, else `.dev.vars`); `--subject "..."` gives everyone one instead. The recipients' optional
- * `unsubscribe_url` column becomes List-Unsubscribe headers and each footer's Unsubscribe link.
+ * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`). First it asks the Worker
+ * at --api-url (default: --base-url) with the admin key (ADMIN_API_KEY, else `.dev.vars`) which recipients must
+ * not be mailed (unsubscribed, paused, erased) and leaves them out, counted by reason; a Worker that cannot be
+ * asked stops the build (fail closed) unless `--skip-suppression-check` says to build unchecked. Subject lines:
+ * the campaign's subject rules and the text part's block copy, asked of the same Worker; `--subject "..."` gives
+ * everyone one instead. The recipients' optional `unsubscribe_url` column becomes List-Unsubscribe headers and
+ * each footer's Unsubscribe link; without it, opentime's own one-click link (core/unsubscribe-link.ts).
  */
 
 import { z } from "zod";
@@ -16,9 +19,10 @@ import { adminKey, tokenSecret } from "../lib/dev-vars";
 import { tokenTtlDays } from "../lib/token-lifetime";
 import { buildEmails, checkOptions, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
 import { fetchSubjects } from "./subjects-client";
+import { fetchSuppressions } from "./suppressions-client";
 
 const USAGE =
-  "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin> --shop-url <your shop>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ... | --api-url <origin>]";
+  "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin> --shop-url <your shop>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ...] [--api-url <origin>] [--skip-suppression-check]";
 
 const { values } = cliArgs(
   USAGE,
@@ -38,6 +42,7 @@ const { values } = cliArgs(
       headline: { type: "string", default: "Picked for you" },
       "shop-name": { type: "string", default: "the opentime demo shop" },
       "shop-url": { type: "string" },
+      "skip-suppression-check": { type: "boolean", default: false },
     },
   },
   z.object({
@@ -76,19 +81,29 @@ try {
     shopUrl: values["shop-url"],
     esp: values.esp,
   });
-  // the campaign's subject rules, per recipient, unless one subject is given for all
   const apiUrl = values["api-url"] ?? baseUrl;
-  const subjects = values.subject
-    ? undefined
-    : await fetchSubjects(
-        apiUrl,
-        // .dev.vars' key only for a Worker on this machine
-        adminKey(isLoopbackHost(new URL(apiUrl).hostname)),
-        values.campaign,
-        (await readRecipients(values.recipients, !values.esp)).map((r) => r.userId),
-      );
-  const result = await buildEmails({ ...options, subjects });
+  // .dev.vars' key only for a Worker on this machine
+  const key = () => adminKey(isLoopbackHost(new URL(apiUrl).hostname));
+  const recipients = (await readRecipients(values.recipients, !values.esp)).map((r) => r.userId);
+  // whom not to mail, before anything is built or asked of them (fail closed: SuppressionCheckFailed ends the run)
+  const checked = !values["skip-suppression-check"];
+  const suppressed = checked ? await fetchSuppressions(apiUrl, key(), recipients) : undefined;
+  const mailed = recipients.filter((u) => !suppressed?.has(u));
+  // the campaign's subject rules, per recipient mailed (an experiment records an arm for each), unless one
+  // subject is given for all
+  const subjects = values.subject ? undefined : await fetchSubjects(apiUrl, key(), values.campaign, mailed);
+  const result = await buildEmails({ ...options, subjects, suppressed });
   console.log(`${result.recipients} recipients -> ${result.files.length} files in ${values.out}`);
+  const skipped = Object.entries(result.skipped);
+  if (skipped.length > 0)
+    console.log(
+      `left out ${skipped.reduce((n, [, k]) => n + k, 0)} of ${recipients.length} recipients opentime knows must not be mailed: ${skipped.map(([why, n]) => `${why} ${n}`).join(", ")}`,
+    );
+  else if (checked) console.log(`left out none: no recipient is unsubscribed, paused or erased in opentime`);
+  else
+    console.log(
+      "note: --skip-suppression-check: recipients who unsubscribed, paused or were erased in opentime were NOT left out; your list's own suppressions must leave them out",
+    );
   if (subjects) {
     const rules = new Map<string, number>();
     for (const s of subjects.values()) rules.set(s.rule ?? "(none)", (rules.get(s.rule ?? "(none)") ?? 0) + 1);
@@ -100,9 +115,9 @@ try {
   if (values.esp) console.log(`upload ${result.files.at(-1)} and use the merge tag in the parts written next to it`);
   if (values.esp && subjects && [...subjects.values()].some((s) => s.subject !== null))
     console.log(`subject line: the ${ESP_MERGE_TAGS[values.esp](SUBJECT_FIELD)} merge tag (its CSV column)`);
-  if (result.withoutUnsubscribe)
+  if (result.withoutOneClick)
     console.log(
-      `note: ${result.withoutUnsubscribe} messages have no unsubscribe link or List-Unsubscribe header: add an unsubscribe_url column (https: for one-click, which Gmail and Yahoo ask of bulk senders, or mailto:)`,
+      `note: ${result.withoutOneClick} messages have no one-click unsubscribe (List-Unsubscribe-Post, which Gmail and Yahoo ask of bulk senders): a mailto: unsubscribe_url, or opentime's link on a --base-url that is not https`,
     );
   if (!baseUrl.startsWith("https://"))
     console.log("note: --base-url is not https; mail clients (and AMP) need a public https origin for a real send");

@@ -13,6 +13,7 @@ import Mustache from "mustache";
 import PostalMime from "postal-mime";
 import { beforeAll, describe, expect, it } from "vitest";
 import { verifyToken } from "../../core/token";
+import { unsubscribeSecrets } from "../../core/unsubscribe-link";
 import { buildEmails, ESP_MERGE_TAGS } from "../../scripts/email/build-emails";
 import { gmailLint, validateAmpEmail, validatorEnginePath } from "./support/amp-validator";
 
@@ -160,12 +161,39 @@ describe("email builder, MIME mode", () => {
     const bobAmpText = typeof bobAmp === "string" ? bobAmp : new TextDecoder().decode(bobAmp as ArrayBuffer);
     expect(bobAmpText).toContain('href="mailto:unsubscribe@shop.example?subject=c0000042"');
     expect((await validateAmpEmail(bobAmpText)).errors).toEqual([]);
-    // without the column: no header, no link, nothing dangling
-    const plain = await setup("user_id,email\nc0000002,ann@example.com\n");
-    const none = await PostalMime.parse(await readFile((await buildEmails(plain.options)).files[0] as string, "utf8"));
-    expect(header(none, "list-unsubscribe")).toBeUndefined();
-    expect(none.html).not.toContain("Unsubscribe");
-    expect(none.text).not.toContain("Unsubscribe");
+  });
+
+  it("without the shop's unsubscribe_url: opentime's own one-click link, signed for this reader's send, in the header and every part", async () => {
+    const { options } = await setup("user_id,email\nc0000002,ann@example.com\n");
+    const result = await buildEmails(options);
+    expect(result.withoutOneClick).toBe(0);
+    const ann = await PostalMime.parse(await readFile(result.files[0] as string, "utf8"));
+    const header = (name: string) => ann.headers.find((h) => h.key === name)?.value.trim();
+    const link = /^<(https:\/\/opentime\.shop\.example\/v1\/unsubscribe\?t=([^>]+))>$/.exec(
+      header("list-unsubscribe") ?? "",
+    );
+    expect(link).not.toBeNull();
+    expect(header("list-unsubscribe-post")).toBe("List-Unsubscribe=One-Click");
+    const [, url, t] = link as unknown as [string, string, string];
+    // the reader's and this campaign's, for at least 30 days; by the unsubscribe key only, never as an email's token
+    const verified = await verifyToken(await unsubscribeSecrets([SECRET]), t);
+    expect(verified.ok && verified.claims).toMatchObject({ u: "c0000002", c: "spring-sale" });
+    expect(verified.ok && verified.claims.e - Math.floor(Date.now() / 1000)).toBeGreaterThanOrEqual(30 * 86_400 - 60);
+    expect((await verifyToken([SECRET], t)).ok).toBe(false);
+    expect(ann.html).toContain(`<a href="${url}"`);
+    expect(ann.text).toContain(`Unsubscribe: ${url}\n`);
+    const amp = ann.attachments.find((a) => a.mimeType === "text/x-amp-html")?.content;
+    const ampText = typeof amp === "string" ? amp : new TextDecoder().decode(amp as ArrayBuffer);
+    expect(ampText).toContain(`href="${url}"`);
+    expect((await validateAmpEmail(ampText)).errors).toEqual([]);
+    // a Worker on plain http (this machine): the link, but no one-click (RFC 8058 asks https), and counted
+    const local = await buildEmails({ ...options, baseUrl: "http://127.0.0.1:8787", outDir: `${options.outDir}-http` });
+    expect(local.withoutOneClick).toBe(1);
+    const plain = await PostalMime.parse(await readFile(local.files[0] as string, "utf8"));
+    expect(plain.headers.find((h) => h.key === "list-unsubscribe")?.value).toMatch(
+      /^<http:\/\/127\.0\.0\.1:8787\/v1\/unsubscribe\?t=/,
+    );
+    expect(plain.headers.find((h) => h.key === "list-unsubscribe-post")).toBeUndefined();
   });
 
   it("refuses an unsubscribe_url that is not https: or mailto:, or would break the header, naming the line", async () => {

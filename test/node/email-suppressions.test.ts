@@ -1,0 +1,212 @@
+/**
+ * `npm run email` leaves out whom opentime knows must not be mailed: the builder writes nothing for a recipient
+ * the Worker named (MIME and ESP alike) and counts them by reason; the client asks POST /v1/admin/suppressions in
+ * batches and fails closed (a Worker that cannot be reached, refuses or answers what it cannot read builds
+ * nothing); the CLI prints counts by reason and never an id or an address. The Worker's side of the answer is
+ * tested in workerd (test/workerd/suppressions.test.ts); here a stand-in speaks the same contract (the core
+ * schemas), as the builder's tests stand in for the subject lines' answer too.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
+import { type SuppressionReason, SuppressionsRequestSchema } from "../../core/suppressions";
+import { buildEmails } from "../../scripts/email/build-emails";
+import { fetchSuppressions, SuppressionCheckFailed } from "../../scripts/email/suppressions-client";
+
+const SECRET = "builder-test-secret-0123456789abcdef";
+const KEY = "admin-key-for-the-stand-in-0123456789";
+
+async function setup(csv: string) {
+  const dir = await mkdtemp(join(tmpdir(), "opentime-suppress-"));
+  const recipients = join(dir, "recipients.csv");
+  await writeFile(recipients, csv);
+  const options = {
+    campaign: "spring-sale",
+    template: "recs-email",
+    recipientsCsv: recipients,
+    outDir: join(dir, "out"),
+    baseUrl: "https://opentime.shop.example",
+    secret: SECRET,
+    layout: "row" as const,
+    ttlDays: 30,
+    from: "Shop <newsletter@shop.example>",
+    subject: "Picked for you",
+    headline: "Picked for you",
+    shopName: "Shop",
+    shopUrl: "https://shop.example/",
+  };
+  return { dir, recipients, options };
+}
+
+/** A stand-in for the Worker's route: it checks requests as the route does and answers from `known`. */
+function standIn(
+  known: Record<string, SuppressionReason>,
+  answer?: (users: string[]) => { status: number; body: string },
+) {
+  const batches: string[][] = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => {
+      body += chunk;
+    });
+    req.on("end", () => {
+      const reply = (status: number, text: string) => {
+        res.writeHead(status, { "Content-Type": "application/json" });
+        res.end(text);
+      };
+      if (req.method !== "POST" || req.url !== "/v1/admin/suppressions") return reply(404, '{"error":{}}');
+      if (req.headers.authorization !== `Bearer ${KEY}`) return reply(401, '{"error":{"code":"UNAUTHORIZED"}}');
+      const parsed = SuppressionsRequestSchema.safeParse(JSON.parse(body));
+      if (!parsed.success) return reply(400, '{"error":{"code":"BAD_REQUEST"}}');
+      batches.push(parsed.data.users);
+      if (answer) {
+        const a = answer(parsed.data.users);
+        return reply(a.status, a.body);
+      }
+      const suppressed = parsed.data.users.flatMap((user) => {
+        const reason = known[user];
+        return reason ? [{ user, reason }] : [];
+      });
+      reply(200, JSON.stringify({ checked: parsed.data.users.length, suppressed }));
+    });
+  });
+  return { server, batches };
+}
+
+const servers: Server[] = [];
+async function listen(server: Server): Promise<string> {
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+const run = promisify(execFile);
+/** The CLI, its exit code and output. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run("npx", ["tsx", "scripts/email/cli.ts", ...args], {
+      encoding: "utf8",
+      env: { ...process.env, TOKEN_SECRET: SECRET, ADMIN_API_KEY: KEY },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe("the builder leaves out whom it must not mail", () => {
+  const csv =
+    "user_id,email\nc-ann,ann@example.com\nc-bob,bob@example.com\nc-cyd,cyd@example.com\nc-dee,dee@example.com\n";
+  const suppressed = new Map<string, SuppressionReason>([
+    ["c-bob", "unsubscribed"],
+    ["c-cyd", "paused"],
+    ["c-dee", "unsubscribed"],
+  ]);
+
+  it("MIME: no message for them, the rest written, counted by reason", async () => {
+    const { options } = await setup(csv);
+    const result = await buildEmails({ ...options, suppressed });
+    expect(result.recipients).toBe(1);
+    expect(result.skipped).toEqual({ unsubscribed: 2, paused: 1 });
+    expect(await readdir(options.outDir)).toEqual(["c-ann.eml"]);
+    const raw = await readFile(result.files[0] as string, "utf8");
+    expect(raw).toMatch(/^To: ann@example.com$/m);
+  });
+
+  it("ESP: no row for them in the CSV the ESP sends to", async () => {
+    const { options } = await setup(csv);
+    const result = await buildEmails({ ...options, esp: "mailchimp", suppressed });
+    const rows = (await readFile(result.files.at(-1) as string, "utf8")).trim().split("\n");
+    expect(rows.map((r) => r.split(",")[0])).toEqual(["user_id", "c-ann"]);
+    expect(result.skipped).toEqual({ unsubscribed: 2, paused: 1 });
+  });
+
+  it("unchecked (no answer given): every recipient is written, as before", async () => {
+    const { options } = await setup(csv);
+    const result = await buildEmails(options);
+    expect(result.recipients).toBe(4);
+    expect(result.skipped).toEqual({});
+  });
+});
+
+describe("asking the Worker: in batches, failing closed", () => {
+  it("asks in batches of 500 and gathers every batch's answer", async () => {
+    const users = Array.from({ length: 1200 }, (_, i) => `r${i}`);
+    const { server, batches } = standIn({ r3: "erased", r700: "unsubscribed", r1100: "unreadable" });
+    const url = await listen(server);
+    const got = await fetchSuppressions(url, KEY, [...users, "r3"]);
+    expect(batches.map((b) => b.length)).toEqual([500, 500, 200]);
+    expect(Object.fromEntries(got)).toEqual({ r3: "erased", r700: "unsubscribed", r1100: "unreadable" });
+  });
+
+  it("a Worker that cannot be reached, refuses, is older than the check or answers what it cannot read: it throws", async () => {
+    const closed = await listen(createServer());
+    await new Promise((resolve) => servers.pop()?.close(resolve));
+    await expect(fetchSuppressions(closed, KEY, ["a"])).rejects.toThrow(SuppressionCheckFailed);
+    await expect(fetchSuppressions(closed, KEY, ["a"])).rejects.toThrow(/--skip-suppression-check/);
+    const cases: [number, string, RegExp][] = [
+      [503, '{"error":{"code":"KV_UNAVAILABLE"}}', /503/],
+      [404, '{"error":{"code":"NOT_FOUND"}}', /older than the check/],
+      [200, '{"suppressed":"everyone"}', /does not read/],
+      [200, "<html>a proxy's page</html>", /does not read/],
+    ];
+    for (const [status, body, why] of cases) {
+      const url = await listen(standIn({}, () => ({ status, body })).server);
+      await expect(fetchSuppressions(url, KEY, ["a"]), body).rejects.toThrow(why);
+    }
+    const url = await listen(standIn({}).server);
+    await expect(fetchSuppressions(url, "not-the-key", ["a"])).rejects.toThrow(/401/);
+  });
+});
+
+describe("npm run email: counts by reason, fails closed, or builds unchecked when told", () => {
+  const csv = "user_id,email\nc-ann,ann@example.com\nc-bob,bob@example.com\nc-cyd,cyd@example.com\n";
+
+  it("prints how many it left out and why, never who", async () => {
+    const { recipients, dir } = await setup(csv);
+    const url = await listen(standIn({ "c-bob": "unsubscribed", "c-cyd": "paused" }).server);
+    const out = join(dir, "out");
+    const res = await cli([
+      ...["--campaign", "spring-sale", "--recipients", recipients, "--out", out, "--subject", "Hi"],
+      ...["--base-url", "https://opentime.shop.example", "--shop-url", "https://shop.example/", "--api-url", url],
+    ]);
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("1 recipients -> 1 files");
+    expect(res.stdout).toContain(
+      "left out 2 of 3 recipients opentime knows must not be mailed: unsubscribed 1, paused 1",
+    );
+    expect(res.stdout).not.toMatch(/c-bob|c-cyd|bob@|cyd@/);
+    expect(await readdir(out)).toEqual(["c-ann.eml"]);
+  });
+
+  it("a Worker that cannot be asked: exit 1, the way out named, nothing written", async () => {
+    const { recipients, dir } = await setup(csv);
+    const closed = await listen(createServer());
+    await new Promise((resolve) => servers.pop()?.close(resolve));
+    const out = join(dir, "out");
+    const args = [
+      ...["--campaign", "spring-sale", "--recipients", recipients, "--out", out, "--subject", "Hi"],
+      ...["--base-url", "https://opentime.shop.example", "--shop-url", "https://shop.example/", "--api-url", closed],
+    ];
+    const res = await cli(args);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/nothing was built/);
+    expect(res.stderr).toMatch(/--skip-suppression-check/);
+    await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+    // told to build unchecked (offline, with one subject): everyone, and a note saying so
+    const unchecked = await cli([...args, "--skip-suppression-check"]);
+    expect(unchecked.code).toBe(0);
+    expect(unchecked.stdout).toContain("3 recipients -> 3 files");
+    expect(unchecked.stdout).toMatch(/--skip-suppression-check: recipients who unsubscribed, paused or were erased/);
+  });
+});
