@@ -362,7 +362,7 @@ export const ROUTES: RouteDoc[] = [
     responses: {
       200: {
         description:
-          '{"user","profile","consent_clock","features","decisions":{"count","items":[{"key","decision"}]},"triggers","views","outcomes","clicks","parked":{"count","items":[{"id","parked_at","event"}]},"applied":{"count","items":[<event id>]},"experiments":{"exposures":{"count","items"},"assignments":{"count","items"},"outcomes":{"count","items"},"scannerClicks":{"count","items"}}|null} (lists of {count, items}: at most 100 items; experiments null without an experiment store); {"user","profile","features","decisions"} with view=edge; {"user","profile"} with fields=profile',
+          '{"user","profile","consent_clock","features","decisions":{"count","items":[{"key","decision"}]},"triggers","views","outcomes","clicks","parked":{"count","items":[{"id","parked_at","event"}]},"applied":{"count","items":[<event id>]},"list_change":{"unsubscribed","pausedUntil","changedAt","seq"}|null,"experiments":{"exposures":{"count","items"},"assignments":{"count","items"},"outcomes":{"count","items"},"scannerClicks":{"count","items"}}|null} (lists of {count, items}: at most 100 items; experiments null without an experiment store); {"user","profile","features","decisions"} with view=edge; {"user","profile"} with fields=profile',
       },
       400: {
         ...badUser,
