@@ -262,10 +262,7 @@ export const ROUTES: RouteDoc[] = [
         "the body is not the one-click form: nothing changed (to a browser, the page with its button)",
         "BAD_REQUEST",
       ),
-      401: error(
-        "the link's token does not verify or has expired (to a browser, the page saying so)",
-        "TOKEN_INVALID",
-      ),
+      401: error("the link's token does not verify or has expired (to a browser, the page saying so)", "TOKEN_INVALID"),
       429: error(
         "neither the events queue nor the reader's shard took the change: POST again (Retry-After; to a browser, the page with its button)",
         "UNSUBSCRIBE_NOT_SAVED",
