@@ -9,6 +9,7 @@ import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext
 import { describe, expect, it } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
+import { emptyProfile } from "../../core/profile";
 import { mintUnsubscribeToken } from "../../core/unsubscribe-link";
 import worker from "../../worker/index";
 import { createListChanges } from "../../worker/state/list-changes-table";
@@ -214,6 +215,16 @@ describe("GET /v1/admin/suppressions: the shop's list hears of every unsubscribe
       });
     const listed = mine("lc-before", (await readAll("")).seen);
     expect(listed.map((c) => [c.user, c.unsubscribed])).toEqual([["lc-before", true]]);
+  });
+
+  it("a reader unsubscribed in KV's state from before the shards is listed when their shard first imports them", async () => {
+    const profile = { ...emptyProfile("lc-kv-era", new Date().toISOString()) };
+    profile.consent = { ...profile.consent, unsubscribed: true };
+    await env.OPENTIME_KV.put(kvKeys.profile("lc-kv-era"), JSON.stringify(profile));
+    const { cursor } = await readAll("");
+    await consume([{ id: "v1", type: "view", user: "lc-kv-era", item: "p1", ts: nowS() }]);
+    const listed = mine("lc-kv-era", (await readAll(`?cursor=${cursor}`)).seen);
+    expect(listed.map((c) => [c.user, c.unsubscribed])).toEqual([["lc-kv-era", true]]);
   });
 
   it("refuses a cursor it never answered, and since with a cursor", async () => {

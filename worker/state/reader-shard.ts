@@ -169,6 +169,9 @@ export interface ReaderAccess {
   listChange: ListChange | null;
 }
 
+/** A reader's list state before anything was recorded of them: subscribed, not paused. */
+const NOT_ON_LIST = { unsubscribed: false, pausedUntil: null } as const;
+
 /** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
 export const PUBLISH_INTERVAL_MS = 1000;
 /**
@@ -346,6 +349,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           continue;
         }
         let changedBefore = reader?.repaired ?? false;
+        const importedNow = !reader && first?.imported != null;
         if (!reader && first?.imported) {
           for (const id of first.imported.seen)
             this.sql.exec("INSERT OR IGNORE INTO applied (user, id) VALUES (?, ?)", user, id);
@@ -414,11 +418,19 @@ export class ReaderShard extends DurableObject<Bindings> {
           queueRows(this.sql, rows);
           queued = true;
         }
+        // an unsubscribe or a pause (or their end), whatever took it: numbered for the shop's list, in this
+        // transaction, so no change is applied without it; a reader imported from KV's earlier state comes with
+        // theirs (nothing listed it before)
+        if (applied.size > 0 || importedNow)
+          recordListChange(
+            this.sql,
+            user,
+            importedNow ? NOT_ON_LIST : current.profile.consent,
+            res.profile.consent,
+            Date.now(),
+          );
         if (applied.size > 0) {
           const appliedEvents = fresh.filter((e) => applied.has(e.id));
-          // an unsubscribe or a pause (or their end), whatever took it: numbered for the shop's list, in this
-          // transaction, so no change is applied without it
-          recordListChange(this.sql, user, current.profile.consent, res.profile.consent, Date.now());
           const purchased = lastPurchaseTs(res.profile);
           // an opt-out that stops triggers (tracking off, also when turned on again within these events;
           // unsubscribed; personalization off, for viewed-*) empties their pending deliveries here, in the
