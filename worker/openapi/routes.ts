@@ -788,6 +788,8 @@ export const ROUTES: RouteDoc[] = [
       400: bad,
       401: unauthorized,
       500: internal,
+      // each shard's list of changes is read from the shard
+      503: stateDown,
     },
   },
   {
