@@ -5,37 +5,28 @@
  * path took it (the email's form, its one-click link, the consent API), and with its cursor exactly the changes
  * applied since, however they are paged.
  */
-import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile } from "../../core/profile";
 import { mintUnsubscribeToken } from "../../core/unsubscribe-link";
-import worker from "../../worker/index";
 import { createListChanges } from "../../worker/state/list-changes-table";
 import { readerStub } from "../../worker/state/shard-routing";
-import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
+import { TEST_TOKEN_SECRET } from "./fixture";
 import { faultyKv } from "./support/faulty-bindings";
-import { consume, recordingQueue, SENDER, token } from "./support/harness";
+import { ADMIN_HEADERS as ADMIN, consume, recordingQueue, SENDER, send, token } from "./support/harness";
 
 type Bindings = typeof env;
-const ADMIN = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
 const FORM = { "Content-Type": "application/x-www-form-urlencoded" };
 const nowS = () => Math.floor(Date.now() / 1000);
 
-async function request(
+function request(
   method: string,
   path: string,
   init: { headers?: Record<string, string>; body?: string; bindings?: Partial<Bindings> } = {},
 ): Promise<Response> {
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(
-    new Request(`https://opentime.test${path}`, { method, headers: init.headers, body: init.body }),
-    { ...env, ...init.bindings } as Bindings,
-    ctx,
-  );
-  await waitOnExecutionContext(ctx);
-  return res;
+  return send(path, { method, headers: init.headers, body: init.body }, { ...env, ...init.bindings } as Bindings);
 }
 
 /** Sends a request whose route queues events, then has the readers' shards apply what it queued. */

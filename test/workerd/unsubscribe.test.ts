@@ -4,16 +4,15 @@
  * button POSTs; a link forged for another reader, signed with another key or expired unsubscribes nobody; a
  * repeat is harmless; never a 5xx. Refusals are the API's errors, and pages with the same status to a browser.
  */
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { base64UrlToBytes, bytesToBase64Url } from "../../core/base64";
 import type { QueuedEvent } from "../../core/events";
 import { mintToken } from "../../core/token";
 import { mintUnsubscribeToken, unsubscribeSecret } from "../../core/unsubscribe-link";
-import worker from "../../worker/index";
 import { readerStub } from "../../worker/state/shard-routing";
 import { TEST_TOKEN_SECRET } from "./fixture";
-import { consume, recordingQueue, SENDER, token } from "./support/harness";
+import { consume, recordingQueue, SENDER, send, token } from "./support/harness";
 
 type Bindings = typeof env;
 
@@ -27,19 +26,12 @@ function unsubscribeToken(user: string, opts: { ttlSeconds?: number; now?: numbe
   return mintUnsubscribeToken(TEST_TOKEN_SECRET, { user, campaign: "spring", ttlSeconds: 0, ...opts });
 }
 
-async function request(
+function request(
   method: string,
   path: string,
   init: { headers?: Record<string, string>; body?: string; bindings?: Partial<Bindings> } = {},
 ): Promise<Response> {
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(
-    new Request(`https://opentime.test${path}`, { method, headers: init.headers, body: init.body }),
-    { ...env, ...init.bindings } as Bindings,
-    ctx,
-  );
-  await waitOnExecutionContext(ctx);
-  return res;
+  return send(path, { method, headers: init.headers, body: init.body }, { ...env, ...init.bindings } as Bindings);
 }
 
 /** A one-click POST with a queue that keeps what it is sent. */

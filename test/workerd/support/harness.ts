@@ -155,10 +155,17 @@ export async function call(
   return res;
 }
 
-/** Any request to the Worker (method, headers, body, and `cf` for the request's location), its background awaited. */
-export async function send(path: string, init: RequestInit & { cf?: Record<string, unknown> } = {}): Promise<Response> {
+/**
+ * Any request to the Worker (method, headers, body, and `cf` for the request's location), its background awaited;
+ * `bindings`: another configuration than the tests' own.
+ */
+export async function send(
+  path: string,
+  init: RequestInit & { cf?: Record<string, unknown> } = {},
+  bindings: typeof env = env,
+): Promise<Response> {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`https://opentime.test${path}`, init as RequestInit), env, ctx);
+  const res = await worker.fetch(new Request(`https://opentime.test${path}`, init as RequestInit), bindings, ctx);
   await waitOnExecutionContext(ctx);
   return res;
 }
