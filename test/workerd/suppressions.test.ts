@@ -7,6 +7,7 @@
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { base64UrlToBytes, bytesToBase64Url } from "../../core/base64";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile } from "../../core/profile";
@@ -216,6 +217,35 @@ describe("GET /v1/admin/suppressions: the shop's list hears of every unsubscribe
     await consume([{ id: "v1", type: "view", user: "lc-kv-era", item: "p1", ts: nowS() }]);
     const listed = mine("lc-kv-era", (await readAll(`?cursor=${cursor}`)).seen);
     expect(listed.map((c) => [c.user, c.unsubscribed])).toEqual([["lc-kv-era", true]]);
+  });
+
+  it("a read started at a time ahead of the Worker's clock still hears of every change made after it", async () => {
+    // a careless since (a clock ahead, a typo in the year) starts the read: it never hides what changes later
+    const ahead = new Date(Date.now() + 3_600_000).toISOString();
+    const { cursor } = await readAll(`?since=${ahead}`);
+    await consentApi("lc-ahead", { unsubscribed: true });
+    expect(mine("lc-ahead", (await readAll(`?cursor=${cursor}`)).seen).map((c) => c.user)).toEqual(["lc-ahead"]);
+  });
+
+  it("refuses a cursor ahead of a shard's changes (another deployment's, or a shard begun again): 400", async () => {
+    const { cursor } = await readAll("");
+    const fields = JSON.parse(new TextDecoder().decode(base64UrlToBytes(cursor))) as { q: number[] };
+    const ahead = { ...fields, q: fields.q.map((n) => n + 1_000_000) };
+    const res = await request(
+      "GET",
+      `/v1/admin/suppressions?cursor=${bytesToBase64Url(new TextEncoder().encode(JSON.stringify(ahead)))}`,
+      { headers: ADMIN },
+    );
+    expect(res.status, await res.clone().text()).toBe(400);
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe("BAD_REQUEST");
+    expect(error.message).toMatch(/since/);
+  });
+
+  it("its answers are kept by no cache (reader ids, and the cursor that reads them)", async () => {
+    const res = await request("GET", "/v1/admin/suppressions?limit=1", { headers: ADMIN });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Control")).toBe("private, no-store");
   });
 
   it("refuses a cursor it never answered, and since with a cursor", async () => {

@@ -779,8 +779,19 @@ export const ROUTES: RouteDoc[] = [
       "for the shop's list: every reader whose unsubscribed or pausedUntil changed (any path), with their state now, a page at a time",
     auth: "admin",
     params: [
-      { name: "since", in: "query", description: "ISO 8601: start at changes applied then or later", schema: STRING },
-      { name: "cursor", in: "query", description: "from the previous answer (not with since)", schema: STRING },
+      {
+        name: "since",
+        in: "query",
+        description:
+          "ISO 8601: start at changes applied then or later (of those held when the read began; every later one comes)",
+        schema: STRING,
+      },
+      {
+        name: "cursor",
+        in: "query",
+        description: "from the previous answer (not with since); one ahead of a shard's changes is refused",
+        schema: STRING,
+      },
       { name: "limit", in: "query", description: "1..1000 (default 500)", schema: { type: "integer" } },
     ],
     responses: {

@@ -4,7 +4,8 @@
  * whatever took the change (the email's form, its one-click link, the consent API), with their state now:
  * `{changes: [{user, unsubscribed, pausedUntil, changedAt}], cursor, more}`. `more`: ask again with the cursor at
  * once; else keep the cursor and ask with it later, for exactly the changes applied since
- * (worker/suppressions/list-changes.ts). Reader ids only, never an address.
+ * (worker/suppressions/list-changes.ts); a cursor ahead of a shard's changes (another deployment's) is refused.
+ * Reader ids only, never an address; kept by no cache.
  */
 import type { Hono } from "hono";
 import type { AppEnv } from "../env";
@@ -21,7 +22,8 @@ export function registerAdminSuppressionsList(app: Hono<AppEnv>): void {
     async (c) => {
       const q = ListChangesQuery.safeParse(pageQuery(c.req.query()));
       if (!q.success) throw invalidInput(q.error);
-      return c.json(await readListChanges(c.env, q.data));
+      // reader ids, and the cursor that reads them: kept by no cache
+      return c.json(await readListChanges(c.env, q.data), 200, { "Cache-Control": "private, no-store" });
     },
   );
 }

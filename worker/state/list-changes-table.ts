@@ -106,12 +106,16 @@ export function recordListChange(
   return true;
 }
 
-/** Changes after sequence number `after` applied at `sinceMs` or later, in order, at most `limit`. */
-function listChangesAfter(sql: SqlStorage, after: number, sinceMs: number, limit: number): ListChange[] {
+/**
+ * Changes after sequence number `after`, in order, at most `limit`: those numbered up to `floor` (the shard's last
+ * when the read began) only when applied at `sinceMs` or later; every later one whatever its time.
+ */
+function listChangesAfter(sql: SqlStorage, after: number, floor: number, sinceMs: number, limit: number): ListChange[] {
   return sql
     .exec<ListChangeRow>(
-      `${columns} WHERE seq > ? AND changed_at >= ? ORDER BY seq LIMIT ?`,
+      `${columns} WHERE seq > ? AND (seq > ? OR changed_at >= ?) ORDER BY seq LIMIT ?`,
       after,
+      floor,
       sinceMs,
       Math.max(1, Math.floor(limit)),
     )
@@ -120,20 +124,25 @@ function listChangesAfter(sql: SqlStorage, after: number, sinceMs: number, limit
 }
 
 /**
- * A page of changes after sequence number `after` applied at `sinceMs` or later, in order, at most `limit`, and the
+ * A page of changes after sequence number `after`, in order, at most `limit` (0: none, only `last`): those
+ * numbered up to `floor` (the shard's last when the read began) only when applied at `sinceMs` or later, so that
+ * `since` picks where a read starts and never hides a change made after it began (whatever the clocks); with the
  * number to continue after: the page's last when it is full, else the shard's last (every change up to it was on
- * the page or is older than `sinceMs`; a reader changed again gets a higher one), so a shard read to its end is
- * never searched again from the start.
+ * the page or was left out by `since`; a reader changed again gets a higher one), so a shard read to its end is
+ * never searched again from the start; and the shard's last number (`last`: a cursor past it is not this shard's).
  */
 export function listChangesPage(
   sql: SqlStorage,
   after: number,
+  floor: number,
   sinceMs: number,
   limit: number,
-): { changes: ListChange[]; next: number } {
-  const changes = listChangesAfter(sql, after, sinceMs, limit);
-  const last = changes.at(-1);
-  return { changes, next: changes.length >= limit && last ? last.seq : Math.max(after, lastListSeq(sql)) };
+): { changes: ListChange[]; next: number; last: number } {
+  const last = lastListSeq(sql);
+  if (after > last || limit < 1) return { changes: [], next: after, last };
+  const changes = listChangesAfter(sql, after, floor, sinceMs, limit);
+  const end = changes.at(-1);
+  return { changes, next: changes.length >= limit && end ? end.seq : Math.max(after, last), last };
 }
 
 /** The shard's last sequence number (0: no change recorded yet). */

@@ -569,10 +569,16 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /**
    * The shop's list's read (GET /v1/admin/suppressions): this shard's changes of `unsubscribed` and `pausedUntil`
-   * after sequence number `after`, applied at `sinceMs` or later, at most `limit`, and the number to go on after.
+   * after sequence number `after` (those up to `floor`, its last when the read began, applied at `sinceMs` or
+   * later), at most `limit`, the number to go on after, and its last (list-changes-table.ts listChangesPage).
    */
-  async listChanges(after: number, sinceMs: number, limit: number): Promise<{ changes: ListChange[]; next: number }> {
-    return listChangesPage(this.sql, after, sinceMs, limit);
+  async listChanges(
+    after: number,
+    floor: number,
+    sinceMs: number,
+    limit: number,
+  ): Promise<{ changes: ListChange[]; next: number; last: number }> {
+    return listChangesPage(this.sql, after, floor, sinceMs, limit);
   }
 
   /**

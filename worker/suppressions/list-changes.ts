@@ -1,10 +1,13 @@
 /**
  * What the shop's list reads to learn who unsubscribed or paused (GET /v1/admin/suppressions): every reader
  * shard's list changes (worker/state/list-changes-table.ts), walked shard by shard in each shard's order, a page
- * at a time. The cursor is where the walk stands in every shard (its last sequence number read) and the `since`
- * it began with: a caller keeps the last cursor and asks again with it later, and gets exactly the changes applied
- * since (a reader changed again comes again, with their state then), whatever the clocks. `since` (a time) only
- * starts a walk. The query and the answer: worker/suppressions/list-changes-query.ts.
+ * at a time. The cursor is where the walk stands in every shard (its last sequence number read), the `since` it
+ * began with, and each shard's last number when it began: a caller keeps the last cursor and asks again with it
+ * later, and gets exactly the changes applied since (a reader changed again comes again, with their state then),
+ * whatever the clocks. `since` (a time) only starts a walk: it leaves out changes the shards held when the walk
+ * began, never one made after (a `since` ahead of the clocks hides nothing to come). A cursor ahead of a shard's
+ * last number (another deployment's, or a shard begun again) is refused: it would skip that shard's changes. The
+ * query and the answer: worker/suppressions/list-changes-query.ts.
  */
 import { z } from "zod";
 import { base64UrlToBytes, bytesToBase64Url } from "../../core/base64";
@@ -16,26 +19,32 @@ import type { ListChangesAnswerSchema, ListChangesQuery } from "./list-changes-q
 
 type ListChangeOut = z.infer<typeof ListChangesAnswerSchema>["changes"][number];
 
-/** Where a walk stands: the time it began from (ms) and, per shard, the last sequence number read. */
+/**
+ * Where a walk stands: the time it began from (ms) and, per shard, the last sequence number read and the last one
+ * the shard had when the walk began (`since` applies up to it only).
+ */
 interface Position {
   since: number;
   seqs: number[];
+  floors: number[];
 }
 
 const CursorSchema = z.object({
   s: z.number().int().nonnegative(),
   q: z.array(z.number().int().nonnegative()).length(READER_SHARDS),
+  // absent in a cursor of the version before: `since` then applies to nothing after where it stands
+  f: z.array(z.number().int().nonnegative()).length(READER_SHARDS).optional(),
 });
 
 function encodeCursor(p: Position): string {
-  return bytesToBase64Url(new TextEncoder().encode(JSON.stringify({ s: p.since, q: p.seqs })));
+  return bytesToBase64Url(new TextEncoder().encode(JSON.stringify({ s: p.since, q: p.seqs, f: p.floors })));
 }
 
 function decodeCursor(cursor: string): Position {
   try {
     const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(base64UrlToBytes(cursor));
-    const { s, q } = CursorSchema.parse(JSON.parse(text));
-    return { since: s, seqs: q };
+    const { s, q, f } = CursorSchema.parse(JSON.parse(text));
+    return { since: s, seqs: q, floors: f ?? [...q] };
   } catch {
     throw new ApiError("BAD_REQUEST", "cursor: not one this API answered");
   }
@@ -45,18 +54,29 @@ export async function readListChanges(
   env: Bindings,
   q: z.infer<typeof ListChangesQuery>,
 ): Promise<z.infer<typeof ListChangesAnswerSchema>> {
+  // a walk's first read asks every shard (room or none) for its last number: `since` applies up to it only
+  const starting = !q.cursor;
   const at: Position = q.cursor
     ? decodeCursor(q.cursor)
-    : { since: q.since ? Math.max(0, Date.parse(q.since)) : 0, seqs: new Array(READER_SHARDS).fill(0) };
+    : {
+        since: q.since ? Math.max(0, Date.parse(q.since)) : 0,
+        seqs: new Array(READER_SHARDS).fill(0),
+        floors: new Array(READER_SHARDS).fill(Number.MAX_SAFE_INTEGER),
+      };
   const changes: ListChangeOut[] = [];
   let more = false;
   for (let shard = 0; shard < READER_SHARDS; shard++) {
     const room = q.limit - changes.length;
-    if (room === 0) {
-      more = true;
-      break;
-    }
-    const page = await shardStub(env, shard).listChanges(at.seqs[shard] as number, at.since, room);
+    if (room === 0) more = true;
+    if (room === 0 && !starting) break;
+    const after = at.seqs[shard] as number;
+    const page = await shardStub(env, shard).listChanges(after, at.floors[shard] as number, at.since, room);
+    if (after > page.last)
+      throw new ApiError(
+        "BAD_REQUEST",
+        `cursor: ahead of shard ${shard}'s changes (another deployment's cursor, or the shard began again): start a new read with since`,
+      );
+    if (starting) at.floors[shard] = page.last;
     for (const c of page.changes)
       changes.push({
         user: c.user,
@@ -66,7 +86,7 @@ export async function readListChanges(
       });
     at.seqs[shard] = page.next;
     // a full page may have stopped short of the shard's end
-    if (page.changes.length === room) more = true;
+    if (room > 0 && page.changes.length === room) more = true;
   }
   return { changes, cursor: encodeCursor(at), more };
 }
