@@ -2,7 +2,7 @@
 import { decode } from "fast-png";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Catalog } from "../../core/catalog";
-import { call, clearKv, fixture, seedModel } from "./support/harness";
+import { ADMIN_HEADERS, call, clearKv, fixture, seedModel } from "./support/harness";
 
 const catalog = () => JSON.parse(fixture().catalogJson) as Catalog;
 
@@ -18,9 +18,12 @@ describe("other routes", () => {
       ok: true,
       model: { version: fixture().version, items: catalog().items.length, dims: 64 },
       reason: null,
-      // the test configuration is local development's (DEMO_ROUTES, secrets set): nothing lacking
-      config: [],
+      // what the configuration lacks is the admin key's to read
+      config: null,
     });
+    // the test configuration is local development's (DEMO_ROUTES, secrets set): nothing lacking
+    const admin = await call("/v1/health", { Authorization: ADMIN_HEADERS.Authorization });
+    expect(((await admin.json()) as { config: unknown }).config).toEqual([]);
   });
 
   it("unknown routes get a JSON 404", async () => {

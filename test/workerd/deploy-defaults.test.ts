@@ -159,15 +159,19 @@ describe("API keys once set", () => {
   });
 });
 
-describe("health says what the configuration lacks", () => {
-  const health = async (bindings: Bindings) =>
-    ((await (await request(bindings, "GET", "/v1/health")).json()) as { config: string[] }).config;
+describe("health says what the configuration lacks, to the admin key", () => {
+  const ADMIN = { Authorization: `Bearer ${TEST_ADMIN_KEY}` };
+  const health = async (bindings: Bindings, headers: Record<string, string> = ADMIN) =>
+    ((await (await request(bindings, "GET", "/v1/health", headers)).json()) as { config: string[] | null }).config;
 
   it("a plain deploy: no token secret, no shop origin; then each set, and a short one named", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     const warns = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     try {
-      expect(await health(plainDeploy())).toEqual(["token_secret_missing", "shop_url_unset"]);
+      expect(await health(plainDeploy({ ADMIN_API_KEYS: TEST_ADMIN_KEY }))).toEqual([
+        "token_secret_missing",
+        "shop_url_unset",
+      ]);
       const configured = {
         TOKEN_SECRET: "the-current-token-secret-0123456789",
         SHOP_URL: "https://shop.example/",
@@ -189,12 +193,44 @@ describe("health says what the configuration lacks", () => {
       expect(await health(plainDeploy({ ...configured, SHOP_URL: undefined, DEMO_ROUTES: "true" }))).toEqual([]);
       // names only: no value of any setting
       const body = await (
-        await request(plainDeploy({ ...configured, EVENTS_API_KEYS: "tiny" }), "GET", "/v1/health")
+        await request(plainDeploy({ ...configured, EVENTS_API_KEYS: "tiny" }), "GET", "/v1/health", ADMIN)
       ).text();
       expect(body).not.toContain("tiny");
       expect(body).not.toContain(configured.TOKEN_SECRET);
       const logged = warns.mock.calls.map((c) => String(c[0])).join("\n");
       expect(logged).toContain("config.shop_url_unset");
+    } finally {
+      errors.mockRestore();
+      warns.mockRestore();
+    }
+  });
+
+  it("to anyone else, none of it: which secrets are missing or short is the operator's to know", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const warns = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      const lacking = plainDeploy({
+        ADMIN_API_KEYS: TEST_ADMIN_KEY,
+        EVENTS_API_KEYS: `${TEST_EVENTS_KEY},tiny`,
+        TRIGGER_WEBHOOK_SECRET: "changeme",
+      });
+      expect(await health(lacking, ADMIN)).toEqual(
+        expect.arrayContaining(["token_secret_missing", "api_key_short", "webhook_secret_short"]),
+      );
+      // no key, another API's key, a wrong one, or a deploy with no admin key at all: still a 200, no problems named
+      for (const [bindings, headers] of [
+        [lacking, {}],
+        [lacking, { Authorization: `Bearer ${TEST_EVENTS_KEY}` }],
+        [lacking, { Authorization: "Bearer not-the-admin-key-0123456789" }],
+        [plainDeploy(), ADMIN],
+      ] as const) {
+        const res = await request(bindings, "GET", "/v1/health", headers);
+        expect(res.status).toBe(200);
+        const body = await res.text();
+        expect(JSON.parse(body)).toMatchObject({ ok: true, config: null });
+        for (const problem of ["token_secret", "api_key", "webhook_secret", "shop_url"])
+          expect(body).not.toContain(problem);
+      }
     } finally {
       errors.mockRestore();
       warns.mockRestore();

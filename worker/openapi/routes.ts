@@ -808,9 +808,14 @@ export const ROUTES: RouteDoc[] = [
     route: "/v1/health",
     path: "/v1/health",
     tag: "operations",
-    summary: "the model in service, and what the deployment's configuration lacks",
+    summary: "the model in service, and, to the admin key, what the deployment's configuration lacks",
     auth: "none",
-    responses: { 200: { description: '{"ok","model","reason","config"} (config: problem names, [] when none)' } },
+    responses: {
+      200: {
+        description:
+          '{"ok","model","reason","config"} (config: problem names, [] when none, with the admin key; null without it)',
+      },
+    },
   },
   {
     method: "get",
