@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { PSI_ALERT_THRESHOLD } from "../core/drift";
 import { DEFAULT_ERASURE_TOMBSTONE_DAYS } from "../core/erasure-key";
+import { UNSUBSCRIBE_MIN_TTL_DAYS } from "../core/unsubscribe-link";
 import { DEFAULT_MAIL_ORIGINS } from "./amp/mail-origins";
 import type { EventsMessage } from "./events/queue";
 import { logEvent } from "./lib/log";
@@ -156,6 +157,7 @@ export const CONFIG_PROBLEMS = [
   "token_secret_missing",
   "allowed_senders_empty",
   "shop_url_unset",
+  "erasure_tombstone_short",
   "api_key_short",
   "webhook_secret_short",
   "shop_currency_invalid",
@@ -285,6 +287,14 @@ export function getConfig(env: Bindings): Config {
     logEvent("warn", "config.shop_url_unset", {
       detail:
         "SHOP_URL is unset or not an http(s) URL: a click with nothing to show and no campaign fallbackUrl goes to the root of PUBLIC_BASE_URL or of this Worker, which may have no page for readers; set it to the shop's home page",
+    });
+  }
+  // an unsubscribe link lives at least UNSUBSCRIBE_MIN_TTL_DAYS: one pressed after an erased reader's tombstone
+  // ended would record them again (a reader with their old id, unsubscribed)
+  if (config.erasureTombstoneDays <= UNSUBSCRIBE_MIN_TTL_DAYS) {
+    problems.push("erasure_tombstone_short");
+    logEvent("warn", "config.erasure_tombstone_short", {
+      detail: `ERASURE_TOMBSTONE_DAYS is ${config.erasureTombstoneDays}: an unsubscribe link lives at least ${UNSUBSCRIBE_MIN_TTL_DAYS} days, and one pressed after an erased reader's tombstone ends records them again; set it above ${UNSUBSCRIBE_MIN_TTL_DAYS} (45 by default)`,
     });
   }
   if (invalid.length > 0) {

@@ -205,6 +205,27 @@ describe("health says what the configuration lacks, to the admin key", () => {
     }
   });
 
+  it("an erasure tombstone no longer than an unsubscribe link lives (30 days) is named: the link would bring the erased reader back", async () => {
+    const warns = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      const configured = {
+        TOKEN_SECRET: "the-current-token-secret-0123456789",
+        SHOP_URL: "https://shop.example/",
+        ADMIN_API_KEYS: TEST_ADMIN_KEY,
+      };
+      expect(await health(plainDeploy({ ...configured, ERASURE_TOMBSTONE_DAYS: "14" }))).toEqual([
+        "erasure_tombstone_short",
+      ]);
+      expect(await health(plainDeploy({ ...configured, ERASURE_TOMBSTONE_DAYS: "30" }))).toEqual([
+        "erasure_tombstone_short",
+      ]);
+      expect(await health(plainDeploy({ ...configured, ERASURE_TOMBSTONE_DAYS: "31" }))).toEqual([]);
+      expect(warns.mock.calls.map((c) => String(c[0])).join("\n")).toContain("config.erasure_tombstone_short");
+    } finally {
+      warns.mockRestore();
+    }
+  });
+
   it("to anyone else, none of it: which secrets are missing or short is the operator's to know", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     const warns = vi.spyOn(console, "warn").mockImplementation(() => undefined);
