@@ -3,7 +3,8 @@
  * unsubscribe, POSTed by a mail provider when the reader presses its Unsubscribe button, or by the link's page.
  * Sets the reader's `unsubscribed` through their shard, the one writer the email's form and the consent API go
  * through too (worker/suppressions/unsubscribe-link.ts: the events queue, else the shard itself), and answers 200
- * with a page, no redirect; a repeat sets it again (harmless: it sets, never toggles). A POST without the one-click
+ * with a page, no redirect; a repeat sets it again (harmless: it sets, never toggles; one change a second at most
+ * whatever the number of POSTs, as the shard keeps each change's id for good). A POST without the one-click
  * field changes nothing (400 BAD_REQUEST); a token that does not verify, 401 TOKEN_INVALID; should neither the
  * queue nor the shard take the change, 429 UNSUBSCRIBE_NOT_SAVED with Retry-After (back-pressure: press again).
  * Never a 5xx. A refusal is the API's JSON error, and to a browser the page (with its button when pressing again
@@ -48,7 +49,7 @@ export function registerUnsubscribeOneClick(app: Hono<AppEnv>): void {
         "not-one-click",
         t,
       );
-    if (!(await recordUnsubscribe(c.env, token.claims.u, background(c).waitUntil)))
+    if (!(await recordUnsubscribe(c.env, token.claims, background(c).waitUntil)))
       return refusal(
         c,
         new ApiError("UNSUBSCRIBE_NOT_SAVED", "the unsubscribe could not be recorded just now: POST it again", {

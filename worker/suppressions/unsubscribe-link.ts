@@ -9,7 +9,7 @@
 import type { Context } from "hono";
 import { escapeXml } from "../../core/escape-xml";
 import type { QueuedEvent } from "../../core/events";
-import { type TokenResult, verifyToken } from "../../core/token";
+import { sendKey, type TokenClaims, type TokenResult, verifyToken } from "../../core/token";
 import { ONE_CLICK_FIELD, ONE_CLICK_VALUE, UNSUBSCRIBE_PATH, unsubscribeSecrets } from "../../core/unsubscribe-link";
 import { type AppEnv, type Bindings, getConfig } from "../env";
 import { ApiError, ERROR_STATUS } from "../errors";
@@ -33,14 +33,17 @@ export async function verifyUnsubscribeToken(env: Bindings, token: string | unde
 /**
  * Records the reader's unsubscribe with their shard, the one writer of consent, as the email's form does: on the
  * events queue, and when the queue refuses or does not answer in time, by the shard itself (the change's one id
- * makes both landing one change). `false`: neither took it (logged).
+ * makes both landing one change). The id is the link's send and the second: the shard keeps every applied id for
+ * good, so a link POSTed over and over adds at most one a second, and a repeat within the second changes nothing
+ * (two consent changes within a second end with the more private one). `false`: neither took it (logged).
  */
-export async function recordUnsubscribe(env: Bindings, user: string, waitUntil: WaitUntil): Promise<boolean> {
-  const event: QueuedEvent = consentEvent(user, { unsubscribed: true });
+export async function recordUnsubscribe(env: Bindings, claims: TokenClaims, waitUntil: WaitUntil): Promise<boolean> {
+  const change = consentEvent(claims.u, { unsubscribed: true });
+  const event: QueuedEvent = { ...change, id: `unsubscribe:${sendKey(claims)}:${change.ts}` };
   const queued = await enqueueWithin(env.EVENTS, [event], QUEUE_WAIT_MS, waitUntil);
   if (queued?.ok) return true;
   try {
-    const [outcome] = await within(readerStub(env, user).apply([event]), SHARD_WAIT_MS, () => {
+    const [outcome] = await within(readerStub(env, claims.u).apply([event]), SHARD_WAIT_MS, () => {
       throw new Error(`no answer from the reader's shard within ${SHARD_WAIT_MS} ms`);
     });
     if (outcome !== "rejected") return true;
