@@ -218,12 +218,16 @@ export const ROUTES: RouteDoc[] = [
     responses: {
       200: {
         description:
-          'JSON for submit-success ({"ok":true,"message","personalization","tracking"}, each of the two only when the form set it; {"ok":true,"message"} when a form 2 chose nothing) or, when the change could not be queued, {"ok":false,"retry":true,"message"}',
+          'JSON for submit-success ({"ok":true,"message","personalization","tracking"}, each of the two only when the form set it; {"ok":true,"message"} when a form 2 chose nothing)',
       },
       400: error("the body is not a form", "BAD_REQUEST"),
       401: error("the token does not verify, or has expired", "TOKEN_INVALID"),
       403: noAmp,
       413: tooLarge,
+      429: error(
+        "neither the events queue nor the reader's shard took the change: the form's submit-error asks to submit again (Retry-After)",
+        "PREFERENCES_NOT_SAVED",
+      ),
     },
   },
   {

@@ -3,6 +3,8 @@
  * application/x-www-form-urlencoded): personalization on/off, tracking on/off, topics, frequency, pause,
  * unsubscribe. Email CORS enforced; the answer is JSON for the submit-success / submit-error templates
  * (`Cache-Control: private, no-store`, as the reader's own), and a repeat submit is harmless (it sets, never toggles). A staff preview's token (claim p) changes nothing.
+ * The change goes through the reader's shard as the one-click unsubscribe's does (the events queue, else the shard
+ * itself); should neither take it, 429 PREFERENCES_NOT_SAVED, whose message the form's submit-error shows.
  *
  * A form sets what it holds, nothing else. The shipped form (`form=2`, amp-templates/recs-email.amp.html) sets
  * only what the reader chose: each of personalization and tracking is a yes/no pair with nothing chosen at first
@@ -19,19 +21,13 @@ import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
-import { enqueueWithin } from "../events/queue";
 import { background } from "../lib/background";
 import { readForm } from "../lib/read-form";
-import { type ConsentChange, consentEvent } from "../profile/consent-update";
+import { type ConsentChange, recordConsentChange } from "../profile/consent-update";
 
 const FREQUENCIES = ["daily", "weekly", "monthly"] as const;
 /** The form is a few fields: anything larger is not it. */
 const MAX_FORM_BYTES = 16 * 1024;
-/**
- * How long the form waits for the queue to take the change: past it the reader is asked to submit again (the send
- * goes on; a repeat sets the same choice, never toggles it).
- */
-const FORM_QUEUE_WAIT_MS = 5_000;
 
 /** The shipped form's choices: each yes/no pair only when answered, unsubscribe only when ticked. */
 function chosen(form: FormData): ConsentChange {
@@ -81,27 +77,14 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       return c.json({ ok: true, message: "Nothing to change: choose yes or no first." });
     // a staff preview's email (core/token.ts, claim p) changes nothing of the reader it shows
     if (token.claims.p) return c.json({ ok: true, message: "A preview: nothing was changed for this reader." });
-    // at most FORM_QUEUE_WAIT_MS: a queue that does not answer must not hold the email's form
-    const queued = await enqueueWithin(
-      c.env.EVENTS,
-      [consentEvent(token.claims.u, consent)],
-      FORM_QUEUE_WAIT_MS,
-      background(c).waitUntil,
-    );
-    if (queued === null)
-      return c.json({
-        ok: false,
-        retry: true,
-        message: "Your preferences may not have been saved: please submit them again to be sure.",
-      });
-    if (!queued.ok) {
-      // never a 5xx to an email: the form shows this message and the reader can submit again
-      return c.json({
-        ok: false,
-        retry: true,
-        message: "Your preferences could not be saved just now: please try again.",
-      });
-    }
+    // the queue, else the reader's shard itself, each for a few seconds at most (never a 5xx to an email: the form
+    // shows the error's message and the reader can submit again, which sets the same choice, never toggles it)
+    if (!(await recordConsentChange(c.env, token.claims, "preferences", consent, background(c).waitUntil)))
+      throw new ApiError(
+        "PREFERENCES_NOT_SAVED",
+        "your preferences could not be saved just now: please submit them again in a minute",
+        { "Retry-After": "60" },
+      );
     return c.json({
       ok: true,
       message: consent.unsubscribed ? "You are unsubscribed." : "Your preferences are saved.",

@@ -2,7 +2,7 @@
  * POST /v1/unsubscribe?t=<unsubscribe token> with the form `List-Unsubscribe=One-Click`: RFC 8058's one-click
  * unsubscribe, POSTed by a mail provider when the reader presses its Unsubscribe button, or by the link's page.
  * Sets the reader's `unsubscribed` through their shard, the one writer the email's form and the consent API go
- * through too (worker/suppressions/unsubscribe-link.ts: the events queue, else the shard itself), and answers 200
+ * through too (worker/profile/consent-update.ts: the events queue, else the shard itself), and answers 200
  * with a page, no redirect; a repeat sets it again (harmless: it sets, never toggles; one change a second at most
  * whatever the number of POSTs, as the shard keeps each change's id for good). A POST without the one-click
  * field changes nothing (400 BAD_REQUEST); a token that does not verify, 401 TOKEN_INVALID; should neither the
@@ -16,10 +16,10 @@ import { ApiError } from "../errors";
 import { background } from "../lib/background";
 import { noFraming } from "../lib/no-framing";
 import { readForm } from "../lib/read-form";
+import { recordConsentChange } from "../profile/consent-update";
 import {
   isOneClick,
   pageResponse,
-  recordUnsubscribe,
   refusal,
   refusedToken,
   verifyUnsubscribeToken,
@@ -49,7 +49,9 @@ export function registerUnsubscribeOneClick(app: Hono<AppEnv>): void {
         "not-one-click",
         t,
       );
-    if (!(await recordUnsubscribe(c.env, token.claims, background(c).waitUntil)))
+    if (
+      !(await recordConsentChange(c.env, token.claims, "unsubscribe", { unsubscribed: true }, background(c).waitUntil))
+    )
       return refusal(
         c,
         new ApiError("UNSUBSCRIBE_NOT_SAVED", "the unsubscribe could not be recorded just now: POST it again", {

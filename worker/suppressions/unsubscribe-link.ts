@@ -1,57 +1,22 @@
 /**
- * What both routes of the one-click unsubscribe link (core/unsubscribe-link.ts) share: the token's check, the
+ * What both routes of the one-click unsubscribe link (core/unsubscribe-link.ts) share: the token's check and the
  * pages a reader sees (small, no script, nothing loaded from elsewhere, never framed, never cached, the link's
- * token sent nowhere as a referrer) and the recording of the unsubscribe. A GET only ever shows a page (link
+ * token sent nowhere as a referrer). The unsubscribe is recorded as the email's form records its changes
+ * (worker/profile/consent-update.ts `recordConsentChange`). A GET only ever shows a page (link
  * scanners fetch every link); the unsubscribe is a POST, from a mail provider (RFC 8058) or the page's button.
  * A refusal is the API's error (`{"error":{"code","message"}}`, worker/errors.ts) for a client that takes no
  * HTML (a mail provider's POST), and a page with the same status for a browser.
  */
 import type { Context } from "hono";
 import { escapeXml } from "../../core/escape-xml";
-import type { QueuedEvent } from "../../core/events";
-import { sendKey, type TokenClaims, type TokenResult, verifyToken } from "../../core/token";
+import { type TokenResult, verifyToken } from "../../core/token";
 import { ONE_CLICK_FIELD, ONE_CLICK_VALUE, UNSUBSCRIBE_PATH, unsubscribeSecrets } from "../../core/unsubscribe-link";
 import { type AppEnv, type Bindings, getConfig } from "../env";
 import { ApiError, ERROR_STATUS } from "../errors";
-import { enqueueWithin } from "../events/queue";
-import type { WaitUntil } from "../lib/background";
-import { errorMessage, logEvent } from "../lib/log";
-import { within } from "../lib/within";
-import { consentEvent } from "../profile/consent-update";
-import { readerStub } from "../state/shard-routing";
-
-/** How long the queue may take the unsubscribe before the reader's shard is asked to apply it itself. */
-const QUEUE_WAIT_MS = 3_000;
-/** How long the reader's shard may take to apply it. */
-const SHARD_WAIT_MS = 5_000;
 
 /** The link's token, checked with the unsubscribe keys of every TOKEN_SECRET in force (never an email's token). */
 export async function verifyUnsubscribeToken(env: Bindings, token: string | undefined): Promise<TokenResult> {
   return verifyToken(await unsubscribeSecrets(getConfig(env).tokenSecrets), token);
-}
-
-/**
- * Records the reader's unsubscribe with their shard, the one writer of consent, as the email's form does: on the
- * events queue, and when the queue refuses or does not answer in time, by the shard itself (the change's one id
- * makes both landing one change). The id is the link's send and the second: the shard keeps every applied id for
- * good, so a link POSTed over and over adds at most one a second, and a repeat within the second changes nothing
- * (two consent changes within a second end with the more private one). `false`: neither took it (logged).
- */
-export async function recordUnsubscribe(env: Bindings, claims: TokenClaims, waitUntil: WaitUntil): Promise<boolean> {
-  const change = consentEvent(claims.u, { unsubscribed: true });
-  const event: QueuedEvent = { ...change, id: `unsubscribe:${sendKey(claims)}:${change.ts}` };
-  const queued = await enqueueWithin(env.EVENTS, [event], QUEUE_WAIT_MS, waitUntil);
-  if (queued?.ok) return true;
-  try {
-    const [outcome] = await within(readerStub(env, claims.u).apply([event]), SHARD_WAIT_MS, () => {
-      throw new Error(`no answer from the reader's shard within ${SHARD_WAIT_MS} ms`);
-    });
-    if (outcome !== "rejected") return true;
-    logEvent("error", "unsubscribe.not_recorded", { detail: "the reader's shard rejected the change" });
-  } catch (e) {
-    logEvent("error", "unsubscribe.not_recorded", { detail: errorMessage(e) });
-  }
-  return false;
 }
 
 /** Whether a form is RFC 8058's one-click POST (what the page's button sends too). */

@@ -107,6 +107,15 @@ export const CASES: Case[] = [
     status: 413,
     code: "PAYLOAD_TOO_LARGE",
   },
+  {
+    route: "POST /v1/amp/preferences",
+    path: "/v1/amp/preferences?t=@t",
+    headers: FORM,
+    body: "form=2&unsubscribe=on",
+    bindings: without("EVENTS", "READERS"),
+    status: 429,
+    code: "PREFERENCES_NOT_SAVED",
+  },
   { route: "POST /v1/amp/preferences", path: "/v1/amp/preferences?t=@t", status: 403, code: "NOT_AMP_REQUEST" },
   // the one-click unsubscribe link (`@u`: an unsubscribe token): pages, and the API's errors to what takes no HTML
   { route: "GET /v1/unsubscribe", path: "/v1/unsubscribe?t=@u", status: 200 },
