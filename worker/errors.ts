@@ -72,6 +72,34 @@ export function unavailableObject(err: unknown): { overloaded: boolean } | null 
   return null;
 }
 
+/** Seconds to wait before retrying a KV operation that failed for a passing reason. */
+const KV_RETRY_AFTER_S = 1;
+const DAY_S = 86_400;
+
+/**
+ * KV's own errors as workerd throws them (`KV <GET|GET_BULK|PUT|DELETE> failed: <status> <text>`; a list is a GET):
+ * https://github.com/cloudflare/workerd/blob/main/src/workerd/api/kv.c++ (checkForErrorStatus). 429 is KV's rate
+ * limit (one write a second to a key: `KV PUT failed: 429 Too Many Requests`), a 5xx its own failure: both pass.
+ */
+const KV_PASSING = /^KV (?:GET|GET_BULK|PUT|DELETE) failed: (?:429|5\d\d)\b/;
+/** The free plan's daily allowance spent (`KV put() limit exceeded for the day.`): until 00:00 UTC. */
+const KV_DAILY_LIMIT = /^KV (?:get|put|list|delete)\(\) limit exceeded for the day/i;
+
+/**
+ * A Workers KV operation that failed for a reason not in opentime's code, and how long to wait before trying again:
+ * KV's rate limit and its server errors, an operation past its deadline (lib/kv-deadline.ts), a second; the free
+ * plan's daily allowance, until it resets at 00:00 UTC. KV's other refusals (a key over 512 bytes: `414`, a value
+ * over 25 MiB: `413`, an empty key: a TypeError) are our own bugs, and stay 500.
+ */
+export function unavailableKv(err: unknown, now = Date.now()): { retryAfter: number; daily: boolean } | null {
+  if (!(err instanceof Error)) return null;
+  // lib/kv-deadline.ts's KvDeadlineError, told by its name (that module holds the Workers types; this one is pure)
+  if (err.name === "KvDeadlineError") return { retryAfter: KV_RETRY_AFTER_S, daily: false };
+  if (KV_PASSING.test(err.message)) return { retryAfter: KV_RETRY_AFTER_S, daily: false };
+  if (KV_DAILY_LIMIT.test(err.message)) return { retryAfter: DAY_S - (Math.floor(now / 1000) % DAY_S), daily: true };
+  return null;
+}
+
 export function handleError(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
     return c.json(errorBody(err.code, err.message), ERROR_STATUS[err.code], err.headers);
@@ -87,6 +115,15 @@ export function handleError(err: Error, c: Context): Response {
       ? "a Durable Object this request needs is overloaded: retry later"
       : "a Durable Object this request needs could not be reached: retry";
     return c.json(errorBody("STATE_UNAVAILABLE", message), 503, { "Retry-After": String(retryAfter) });
+  }
+  const kv = unavailableKv(err);
+  if (kv) {
+    // KV's messages name the operation and its status, never the key (a deadline's names the key's kind)
+    logEvent("warn", "kv_unavailable", { route: c.req.routePath, detail: errorMessage(err) });
+    const message = kv.daily
+      ? "Workers KV's daily allowance of this account is spent: retry after 00:00 UTC"
+      : "a Workers KV operation this request needs failed for a passing reason (rate limit, KV's own error, timeout): retry";
+    return c.json(errorBody("KV_UNAVAILABLE", message), 503, { "Retry-After": String(kv.retryAfter) });
   }
   // the route's pattern, never the path: paths carry tokens and user ids
   logEvent("error", "unhandled", { route: c.req.routePath, detail: errorMessage(err) });

@@ -99,7 +99,10 @@ const badUser = error(
 );
 const unauthorized = error("missing or wrong key", "UNAUTHORIZED");
 const tooLarge = error("the body is over the route's size limit", "PAYLOAD_TOO_LARGE");
-const internal = error("an unexpected failure (KV, a Durable Object), logged", "INTERNAL");
+const internal = error(
+  "an unexpected failure (opentime's code, or what it asked of KV or a Durable Object was refused), logged",
+  "INTERNAL",
+);
 const noAmp = error(
   "not an AMP request (NOT_AMP_REQUEST), a sender off the allow-list (SENDER_NOT_ALLOWED), or an Origin that is not a mail provider's (ORIGIN_NOT_ALLOWED)",
   "NOT_AMP_REQUEST",
@@ -128,6 +131,27 @@ const orStateDown = (own: Answer): Answer => ({
   codes: [...(own.codes ?? []), "STATE_UNAVAILABLE"],
 });
 const staffOnly = error("neither the admin key nor a Cloudflare Access identity", "UNAUTHORIZED");
+/** worker/errors.ts `unavailableKv`: a KV operation's passing failure, answered by the one handler. */
+const kvDown = error(
+  "a Workers KV operation failed for a passing reason (KV's rate limit or its own error, a timeout: Retry-After 1; the daily allowance spent: Retry-After until 00:00 UTC)",
+  "KV_UNAVAILABLE",
+);
+/**
+ * A route that can answer 500 can answer kvDown too (the one handler maps KV's passing failures to it whichever
+ * route met them): added to its own 503, unless that one names KV_UNAVAILABLE already.
+ */
+function orKvDown(route: RouteDoc): RouteDoc {
+  if (!route.responses[500]) return route;
+  const own = route.responses[503];
+  if (own?.codes?.includes("KV_UNAVAILABLE")) return route;
+  const answer: Answer = own
+    ? {
+        description: `${own.description}; or ${kvDown.description} (KV_UNAVAILABLE)`,
+        codes: [...(own.codes ?? []), "KV_UNAVAILABLE"],
+      }
+    : kvDown;
+  return { ...route, responses: { ...route.responses, 503: answer } };
+}
 
 /** The events API's answers, public and admin alike (worker/routes/events.ts: one handler). */
 const EVENTS_ANSWERS: Record<number, Answer> = {
@@ -173,7 +197,7 @@ function preview(
   };
 }
 
-export const ROUTES: RouteDoc[] = [
+const DOCUMENTED: RouteDoc[] = [
   {
     method: "get",
     route: "/v1/amp/recs",
@@ -1005,3 +1029,5 @@ export const ROUTES: RouteDoc[] = [
     },
   }),
 ];
+
+export const ROUTES: RouteDoc[] = DOCUMENTED.map(orKvDown);

@@ -50,6 +50,10 @@ const without =
 const failingKv = () => ({
   OPENTIME_KV: faultyKv(env.OPENTIME_KV, [{ ops: ["get", "list", "put"], mode: "throw" }]).kv,
 });
+/** KV refusing with its own rate limit (a passing failure: 503 KV_UNAVAILABLE from the one handler) */
+const rateLimitedKv = () => ({
+  OPENTIME_KV: faultyKv(env.OPENTIME_KV, [{ ops: ["get", "list", "put"], mode: "rate-limited" }]).kv,
+});
 
 /** Each documented route, at least once; answers in the order sent (state carries from one to the next). */
 export const CASES: Case[] = [
@@ -227,6 +231,14 @@ export const CASES: Case[] = [
     status: 400,
     code: "USER_ID_NOT_PSEUDONYMOUS",
   },
+  {
+    route: "GET /v1/users/:id",
+    path: "/v1/users/reader-9?view=edge&fields=profile",
+    headers: ADMIN,
+    bindings: rateLimitedKv,
+    status: 503,
+    code: "KV_UNAVAILABLE",
+  },
   { route: "GET /v1/users/:id", path: "/v1/users/x%01", headers: ADMIN, status: 400, code: "BAD_REQUEST" },
   { route: "GET /v1/users/:id", path: "/v1/users/reader-9", status: 401, code: "UNAUTHORIZED" },
   {
@@ -395,6 +407,14 @@ export const CASES: Case[] = [
     bindings: failingKv,
     status: 500,
     code: "INTERNAL",
+  },
+  {
+    route: "GET /v1/admin/campaigns",
+    path: "/v1/admin/campaigns",
+    headers: ADMIN,
+    bindings: rateLimitedKv,
+    status: 503,
+    code: "KV_UNAVAILABLE",
   },
   { route: "PUT /v1/admin/campaigns/:id", path: "/v1/admin/campaigns/doc-v2", headers: ADMIN, body: V2, status: 200 },
   {

@@ -1,12 +1,13 @@
 /**
- * Fault injection for the Worker's bindings: a KV namespace whose get/list/put/delete throw or never
- * settle (selectively by key prefix, switchable while a test runs), a queue whose sends throw, and a
+ * Fault injection for the Worker's bindings: a KV namespace whose get/list/put/delete throw (an error of
+ * ours, or KV's own rate limit) or never settle (selectively by key prefix, switchable while a test runs), a queue whose sends throw, and a
  * fake MessageBatch that records which messages were acked or retried.
  */
 import type { QueuedEvent } from "../../../core/events";
 
 export type KvOp = "get" | "list" | "put" | "delete";
-export type FaultMode = "throw" | "hang";
+/** throw: an error not KV's own; rate-limited: KV's own 429, as workerd words it; hang: never settles */
+export type FaultMode = "throw" | "rate-limited" | "hang";
 
 export interface KvFault {
   ops: readonly KvOp[];
@@ -51,7 +52,12 @@ export function faultyKv(real: KVNamespace, faults: KvFault[] = []): FaultyKv {
     if (fault) {
       state.hits++;
       // a hang is a promise that never settles (no timer keeps it alive either)
-      return fault.mode === "hang" ? new Promise(() => {}) : Promise.reject(new InjectedFault(op));
+      if (fault.mode === "hang") return new Promise(() => {});
+      // workerd's words for KV's own refusal (a list is a GET to KV)
+      const method = op === "list" ? "GET" : op.toUpperCase();
+      return Promise.reject(
+        fault.mode === "rate-limited" ? new Error(`KV ${method} failed: 429 Too Many Requests`) : new InjectedFault(op),
+      );
     }
     if (op === "put" || op === "delete") state.writes.push(key);
     const method = (real as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name];

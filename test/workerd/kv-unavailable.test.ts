@@ -1,0 +1,98 @@
+/**
+ * An admin route whose KV operation fails, through the real app (worker/index.ts, with its KV deadlines): KV's
+ * passing failures (its rate limit, its 5xx, an operation past its deadline) answer 503 KV_UNAVAILABLE with
+ * Retry-After: 1, the free plan's daily allowance spent 503 with Retry-After until 00:00 UTC, and KV refusing what
+ * our code asked (a key too long, a value too large, an empty key) stays 500 INTERNAL: that is a bug to fix.
+ */
+import { env } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import { ADMIN_HEADERS, send } from "./support/harness";
+
+/** KV whose get, getWithMetadata and list reject with `error()`, or never settle (`"hang"`); the rest is KV's. */
+function kvFailing(error: (() => unknown) | "hang"): KVNamespace {
+  return new Proxy(env.OPENTIME_KV, {
+    get(target, key) {
+      if (key === "get" || key === "getWithMetadata" || key === "list")
+        return () => (error === "hang" ? new Promise(() => {}) : Promise.reject(error()));
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as KVNamespace;
+}
+
+/** An admin read of KV (the stored campaigns' list; a reader's profile, a get) with KV failing. */
+async function adminRead(path: string, error: (() => unknown) | "hang") {
+  const res = await send(path, { headers: ADMIN_HEADERS }, { ...env, OPENTIME_KV: kvFailing(error) });
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  return { res, code: body.error.code, message: body.error.message };
+}
+
+const PATHS = ["/v1/admin/campaigns", "/v1/users/kv-reader?fields=profile&view=edge"];
+
+describe("an admin route whose KV operation fails", () => {
+  it("KV's rate limit and its own errors: 503 KV_UNAVAILABLE with Retry-After: 1, logged without the path", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      for (const path of PATHS)
+        for (const message of [
+          "KV GET failed: 429 Too Many Requests",
+          "KV GET failed: 500 Internal Server Error",
+          "KV GET failed: 503 Service Unavailable",
+          "KV GET_BULK failed: 502 Bad Gateway",
+        ]) {
+          const { res, code } = await adminRead(path, () => new Error(message));
+          expect(res.status, `${path} ${message}`).toBe(503);
+          expect(code).toBe("KV_UNAVAILABLE");
+          expect(res.headers.get("Retry-After")).toBe("1");
+        }
+      const lines = warn.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
+      const logged = lines.filter((l) => l.event === "kv_unavailable");
+      expect(logged.length).toBe(8);
+      expect(JSON.stringify(logged)).not.toContain("kv-reader");
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("an operation past its deadline is a passing failure too", async () => {
+    const { res, code } = await adminRead(PATHS[0] as string, "hang");
+    expect(res.status).toBe(503);
+    expect(code).toBe("KV_UNAVAILABLE");
+    expect(res.headers.get("Retry-After")).toBe("1");
+  });
+
+  it("the free plan's daily allowance spent: 503 with Retry-After until 00:00 UTC", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const { res, code, message } = await adminRead(
+      PATHS[0] as string,
+      () => new Error("KV list() limit exceeded for the day."),
+    );
+    const after = Math.floor(Date.now() / 1000);
+    expect(res.status).toBe(503);
+    expect(code).toBe("KV_UNAVAILABLE");
+    expect(message).toMatch(/00:00 UTC/);
+    const retryAfter = Number(res.headers.get("Retry-After"));
+    const midnight = (s: number) => 86_400 - (s % 86_400);
+    expect(retryAfter).toBeGreaterThanOrEqual(Math.min(midnight(before), midnight(after)));
+    expect(retryAfter).toBeLessThanOrEqual(Math.max(midnight(before), midnight(after)));
+  });
+
+  it("KV refusing what our code asked, and errors not KV's, stay 500 INTERNAL", async () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      for (const make of [
+        () => new Error("KV GET failed: 414 UTF-8 encoded length of 600 exceeds key length limit of 512."),
+        () => new Error("KV GET failed: 400 Bad Request"),
+        () => new TypeError("Key name cannot be empty."),
+        () => new Error("something else failed: 503"),
+      ]) {
+        const { res, code } = await adminRead(PATHS[0] as string, make);
+        expect(res.status, String(make())).toBe(500);
+        expect(code).toBe("INTERNAL");
+        expect(res.headers.get("Retry-After")).toBeNull();
+      }
+    } finally {
+      error.mockRestore();
+    }
+  });
+});
