@@ -8,7 +8,6 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { z } from "zod";
-import { isLoopbackHost } from "../../core/web-url";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { adminKey, readDevVars } from "../lib/dev-vars";
 import { exitCode, resultLine, runLoadTest } from "./load-test";
@@ -52,7 +51,7 @@ const result = await runLoadTest({
   send: (path, init) => fetch(`${url}${path}`, init),
   eventsKey: own?.eventsKey ?? first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS),
   // .dev.vars' key only for a Worker on this machine
-  adminKey: own?.adminKey ?? adminKey(isLoopbackHost(new URL(url).hostname)),
+  adminKey: own?.adminKey ?? adminKey(url, "--url"),
   users: values.users,
   eventsPerUser: values["events-per-user"],
   concurrency: values.concurrency,

@@ -13,7 +13,6 @@
 
 import { z } from "zod";
 import { LAYOUT_NAMES, type LayoutName } from "../../core/layouts";
-import { isLoopbackHost } from "../../core/web-url";
 import { cliArgs } from "../lib/cli-args";
 import { adminKey, tokenSecret } from "../lib/dev-vars";
 import { tokenTtlDays } from "../lib/token-lifetime";
@@ -82,8 +81,8 @@ try {
     esp: values.esp,
   });
   const apiUrl = values["api-url"] ?? baseUrl;
-  // .dev.vars' key only for a Worker on this machine
-  const key = () => adminKey(isLoopbackHost(new URL(apiUrl).hostname));
+  // .dev.vars' key only for a Worker on this machine (adminKey)
+  const key = () => adminKey(apiUrl, "--api-url");
   const recipients = (await readRecipients(values.recipients, !values.esp)).map((r) => r.userId);
   // whom not to mail, before anything is built or asked of them (fail closed: SuppressionCheckFailed ends the run)
   const checked = !values["skip-suppression-check"];

@@ -38,7 +38,7 @@ const worker = workerUrlOrExit(values.url) as WorkerUrl;
 let key: string;
 try {
   // .dev.vars' key only for a Worker on this machine
-  key = values.key ?? adminKey(worker.local);
+  key = values.key ?? adminKey(worker.base, "--url");
 } catch (e) {
   console.error(`${(e as Error).message}, or pass --key`);
   process.exit(2);

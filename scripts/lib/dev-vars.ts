@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseEnv } from "node:util";
+import { isLoopbackHost } from "../../core/web-url";
 
 export const DEV_VARS = ".dev.vars";
 
@@ -55,11 +56,13 @@ export function tokenSecret(): string {
 }
 
 /**
- * The admin key the CLIs send to the Worker's admin API: ADMIN_API_KEY from the environment, else the first of
- * ADMIN_API_KEYS from the environment, else (`local`: for a Worker on this machine only, so the local secret never
- * goes to a deployed one) the first of ADMIN_API_KEYS in `.dev.vars`.
+ * The admin key the CLIs send to the Worker at `url`: ADMIN_API_KEY from the environment, else the first of
+ * ADMIN_API_KEYS from the environment, else (for a Worker on this machine only, so the local secret never goes to a
+ * deployed one) the first of ADMIN_API_KEYS in `.dev.vars`. Without one, the error names both the key and `flag`,
+ * the CLI's option for the Worker's address (`--url`, `--api-url`): how to point at a deployed Worker.
  */
-export function adminKey(local = true): string {
+export function adminKey(url: string, flag: "--url" | "--api-url"): string {
+  const local = isLoopbackHost(new URL(url).hostname);
   const key =
     process.env.ADMIN_API_KEY?.trim() ||
     firstKey(process.env.ADMIN_API_KEYS) ||
@@ -67,8 +70,8 @@ export function adminKey(local = true): string {
   if (!key)
     throw new Error(
       local
-        ? "no admin key: set ADMIN_API_KEY (or run `npm start` once to create a local .dev.vars)"
-        : "no admin key: set ADMIN_API_KEY to one of the deployed Worker's ADMIN_API_KEYS",
+        ? `no admin key for the Worker on this machine (${flag} ${url}): set ADMIN_API_KEY (or run \`npm start\` once to create a local .dev.vars); for a deployed Worker, give its address with ${flag} https://<your worker> and set ADMIN_API_KEY to one of its ADMIN_API_KEYS`
+        : `no admin key for the Worker at ${url} (${flag}): set ADMIN_API_KEY to one of its ADMIN_API_KEYS (.dev.vars' local key is never sent to a Worker elsewhere)`,
     );
   return key;
 }

@@ -80,18 +80,18 @@ const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] }
 const worker = workerUrlOrExit(values.url);
 try {
   if (command === "list" && !version) {
-    const listing = worker ? await listViaWorker(worker.base, adminKey(worker.local)) : await listVersions(kv);
+    const listing = worker ? await listViaWorker(worker.base, adminKey(worker.base, "--url")) : await listVersions(kv);
     if (values.json) console.log(JSON.stringify(listing, null, 2));
     else printListing(listing);
   } else if (command === "activate" && version) {
     const move = worker
-      ? await moveViaWorker(worker.base, adminKey(worker.local), { kind: "activate", version })
+      ? await moveViaWorker(worker.base, adminKey(worker.base, "--url"), { kind: "activate", version })
       : await activate(kv, version);
     if (values.json) console.log(JSON.stringify(move));
     else printMove("activated", move);
   } else if (command === "rollback" && !version) {
     const move = worker
-      ? await moveViaWorker(worker.base, adminKey(worker.local), { kind: "rollback" })
+      ? await moveViaWorker(worker.base, adminKey(worker.base, "--url"), { kind: "rollback" })
       : await rollback(kv);
     if (values.json) console.log(JSON.stringify(move));
     else printMove("rolled back to", move);

@@ -57,7 +57,7 @@ try {
   const dir = values.model ?? (await latestModel());
   const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
   // before anything is written: the Worker answers and takes the key (a deployed one never gets .dev.vars' key)
-  const key = worker ? adminKey(worker.local) : null;
+  const key = worker ? adminKey(worker.base, "--url") : null;
   if (worker && key !== null) await checkAdminAccess(worker.base, key);
   const tombstones = await erasedTombstones(kv);
   // the version this one replaces goes into model:history, so `npm run models -- rollback` returns to it

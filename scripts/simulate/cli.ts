@@ -11,7 +11,6 @@
 import { readFileSync } from "node:fs";
 import { parse } from "csv-parse/sync";
 import { z } from "zod";
-import { isLoopbackHost } from "../../core/web-url";
 import { cliArgs, decimal, wholeNumber } from "../lib/cli-args";
 import { adminKey, readDevVars } from "../lib/dev-vars";
 import type { SimReader } from "./reader-model";
@@ -75,7 +74,7 @@ const senders = (process.env.AMP_ALLOWED_SENDERS ?? "newsletter@shop.example").s
 let key: string;
 try {
   // .dev.vars' key only for a Worker on this machine
-  key = adminKey(isLoopbackHost(new URL(url).hostname));
+  key = adminKey(url, "--url");
 } catch (e) {
   log((e as Error).message);
   process.exit(1);
