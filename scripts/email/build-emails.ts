@@ -14,6 +14,7 @@ import { parse } from "csv-parse/sync";
 import MailComposer from "nodemailer/lib/mail-composer";
 import { CampaignIdSchema } from "../../core/campaign";
 import { type EmailTemplates, type EmailView, emailLinks, renderEmail } from "../../core/email-template";
+import { escapeXml } from "../../core/escape-xml";
 import { looksLikeEmail } from "../../core/events";
 import type { LayoutName } from "../../core/layouts";
 import type { SendTimeCopy, SubjectAnswer } from "../../core/subject-request";
@@ -39,6 +40,19 @@ export const ESP_MERGE_TAGS = {
   sfmc: (field: string) => `%%${field.toLowerCase()}%%`,
 } as const;
 export type Esp = keyof typeof ESP_MERGE_TAGS;
+/**
+ * The three ESPs put a merge field's value into a part as it is (no HTML escaping), so words in the HTML and AMP
+ * parts (the preheader, block copy that renders catalog titles) come from a column of their own holding them
+ * HTML-escaped, `<field>_HTML`, beside the plain one the text part takes. Mailchimp's tag for it says `HTML:`,
+ * which inserts the value as it is whatever Mailchimp would do with a plain one (never escaped twice). The token
+ * needs none: base64url and `.` only.
+ */
+export const HTML_SUFFIX = "_HTML";
+export const ESP_HTML_MERGE_TAGS: Record<Esp, (field: string) => string> = {
+  mailchimp: (field) => `*|HTML:${field.toUpperCase()}${HTML_SUFFIX}|*`,
+  braze: (field) => ESP_MERGE_TAGS.braze(`${field}${HTML_SUFFIX}`),
+  sfmc: (field) => ESP_MERGE_TAGS.sfmc(`${field}${HTML_SUFFIX}`),
+};
 
 /**
  * Braze and Marketing Cloud run a template language over the whole message (Braze's merge tag is Liquid;
@@ -291,21 +305,30 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
     const tag = ESP_MERGE_TAGS[opts.esp](TOKEN_FIELD);
     // columns for subjects only when the campaign has subject rules (some recipient got one)
     const withSubjects = [...(opts.subjects?.values() ?? [])].some((c) => c.subject !== null);
-    const preheaderTag = withSubjects ? ESP_MERGE_TAGS[opts.esp](PREHEADER_FIELD) : null;
     // columns for the text part's copy only when the campaign has block copy (some recipient got some)
     const withCopy = [...(opts.subjects?.values() ?? [])].some((c) => c.copy);
-    const [headlineTag, sublineTag, ctaTag] = COPY_FIELDS.map((f) => ESP_MERGE_TAGS[opts.esp as Esp](f));
-    const copyTags = withCopy
-      ? { headline: headlineTag ?? null, subline: sublineTag ?? null, ctaLine: ctaTag ?? null }
-      : undefined;
     // the preheader's filler only when no recipient's preheader is empty (it would blank their inbox preview)
     const padPreheader = recipients.every((r) => Boolean(opts.subjects?.get(r.userId)?.preheader));
-    const rendered = await renderTemplate(
-      { ...view(opts, tag, preheaderTag, null, copyTags), padPreheader },
-      opts.template,
-      opts.templateDir,
+    // the parts with the given merge tags: the plain columns' for the text part, the escaped ones' for the others
+    const renderWith = (of: (field: string) => string) => {
+      const [headline, subline, cta] = COPY_FIELDS.map(of);
+      const copyTags = withCopy
+        ? { headline: headline ?? null, subline: subline ?? null, ctaLine: cta ?? null }
+        : undefined;
+      const preheaderTag = withSubjects ? of(PREHEADER_FIELD) : null;
+      return renderTemplate(
+        { ...view(opts, tag, preheaderTag, null, copyTags), padPreheader },
+        opts.template,
+        opts.templateDir,
+      );
+    };
+    const htmlTag = ESP_HTML_MERGE_TAGS[opts.esp];
+    const [plain, escaped] = await Promise.all([renderWith(ESP_MERGE_TAGS[opts.esp]), renderWith(htmlTag)]);
+    const parts = { amp: KEEP_CLIENT_TEMPLATES[opts.esp](escaped.amp), html: escaped.html, text: plain.text };
+    // an escaped column for each field whose merge tag the HTML or AMP part holds (the template says which)
+    const htmlFields = [PREHEADER_FIELD, ...COPY_FIELDS].filter(
+      (f) => parts.html.includes(htmlTag(f)) || parts.amp.includes(htmlTag(f)),
     );
-    const parts = { ...rendered, amp: KEEP_CLIENT_TEMPLATES[opts.esp](rendered.amp) };
     for (const [ext, body] of [
       ["amp.html", parts.amp],
       ["html", parts.html],
@@ -316,24 +339,32 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
       files.push(file);
     }
     const name = (f: string) => (opts.esp === "mailchimp" ? f : f.toLowerCase());
+    // the columns of words: subject and preheader with subject rules, the copy with block copy
+    const wordFields = [...(withSubjects ? [SUBJECT_FIELD, PREHEADER_FIELD] : []), ...(withCopy ? COPY_FIELDS : [])];
     const header = [
       "user_id",
       "email",
       name(TOKEN_FIELD),
-      ...(withSubjects ? [name(SUBJECT_FIELD), name(PREHEADER_FIELD)] : []),
-      ...(withCopy ? COPY_FIELDS.map(name) : []),
+      ...wordFields.map(name),
+      ...htmlFields.map((f) => name(`${f}${HTML_SUFFIX}`)),
     ];
     const lines = [header.join(",")];
     for (const r of recipients) {
       const chosen = opts.subjects?.get(r.userId);
-      const extra = withSubjects ? [chosen?.subject ?? opts.subject, chosen?.preheader ?? ""] : [];
       const token = await mint(r.userId);
-      if (withCopy) {
-        // the call to action's column holds its whole line (the recipient's own click URL), so a recipient
-        // without one gets an empty line, not a dangling ": <url>"
-        const links = { shopUrl: opts.shopUrl, ...emailLinks({ baseUrl: opts.baseUrl, token, layout: opts.layout }) };
-        extra.push(chosen?.copy?.headline ?? "", chosen?.copy?.subline ?? "", ctaLine(chosen?.copy?.cta, links) ?? "");
-      }
+      // the call to action's column holds its whole line (the recipient's own click URL), so a recipient
+      // without one gets an empty line, not a dangling ": <url>"
+      const links = { shopUrl: opts.shopUrl, ...emailLinks({ baseUrl: opts.baseUrl, token, layout: opts.layout }) };
+      const words: Record<string, string> = {
+        [SUBJECT_FIELD]: chosen?.subject ?? opts.subject,
+        [PREHEADER_FIELD]: chosen?.preheader ?? "",
+        OT_HEADLINE: chosen?.copy?.headline ?? "",
+        OT_SUBLINE: chosen?.copy?.subline ?? "",
+        OT_CTA: ctaLine(chosen?.copy?.cta, links) ?? "",
+      };
+      const extra = wordFields.map((f) => words[f] ?? "");
+      // the escaped columns: the same words, as HTML text
+      extra.push(...htmlFields.map((f) => escapeXml(words[f] ?? "")));
       lines.push([...[r.userId, r.email ?? "", token].map(csvCell), ...extra.map(textCell)].join(","));
     }
     const csv = join(opts.outDir, `recipients.${opts.esp}.csv`);

@@ -269,19 +269,22 @@ describe("email builder, ESP mode", () => {
     const subjects = new Map([["c0000002", { subject: "We miss you", preheader: "New mugs since your last visit" }]]);
     const result = await buildEmails({ ...options, esp: "mailchimp", subjects });
     const csv = (await readFile(result.files.at(-1) as string, "utf8")).trim().split("\n");
-    expect(csv[0]).toBe("user_id,email,OT_TOKEN,OT_SUBJECT,OT_PREHEADER");
-    expect(csv[1]).toMatch(/^c0000002,,[^,]+,We miss you,New mugs since your last visit$/);
+    // the preheader twice: as it is for the text part, HTML-escaped for the HTML part
+    expect(csv[0]).toBe("user_id,email,OT_TOKEN,OT_SUBJECT,OT_PREHEADER,OT_PREHEADER_HTML");
+    expect(csv[1]).toMatch(
+      /^c0000002,,[^,]+,We miss you,New mugs since your last visit,New mugs since your last visit$/,
+    );
     // no rule answered for this one: the default subject, no preheader
-    expect(csv[2]).toMatch(/^c0000042,,[^,]+,Picked for you,$/);
+    expect(csv[2]).toMatch(/^c0000042,,[^,]+,Picked for you,,$/);
     const html = await readFile(result.files.find((f) => f.endsWith(".mailchimp.html")) as string, "utf8");
     // one part for both: c0000042's preheader is empty, and invisible filler after it would leave their inbox
     // preview blank, so the part has none (without filler the preview runs on into the email's first words)
-    expect(html).toContain(">*|OT_PREHEADER|*</div>");
+    expect(html).toContain(">*|HTML:OT_PREHEADER_HTML|*</div>");
     // every recipient has a preheader: the filler keeps each preview to its preheader
     const all = new Map([...subjects, ["c0000042", { subject: "Hi", preheader: "Fresh picks" }]]);
     const filled = await buildEmails({ ...options, outDir: `${options.outDir}-all`, esp: "mailchimp", subjects: all });
     const html2 = await readFile(filled.files.find((f) => f.endsWith(".mailchimp.html")) as string, "utf8");
-    expect(html2).toContain(">*|OT_PREHEADER|*&#847;&zwnj;&nbsp;");
+    expect(html2).toContain(">*|HTML:OT_PREHEADER_HTML|*&#847;&zwnj;&nbsp;");
   });
 
   it("braze and sfmc: their template languages, run over the whole message, leave the AMP part's templates as written", async () => {
@@ -354,15 +357,18 @@ describe("email builder, the text part's block copy", () => {
     ]);
     const result = await buildEmails({ ...options, esp: "braze", subjects });
     const csv = (await readFile(result.files.at(-1) as string, "utf8")).trim().split("\n");
-    expect(csv[0]).toBe("user_id,email,ot_token,ot_subject,ot_preheader,ot_headline,ot_subline,ot_cta");
+    // the copy is in the text part only (recs-email): no escaped copy columns, only the preheader's
+    expect(csv[0]).toBe(
+      "user_id,email,ot_token,ot_subject,ot_preheader,ot_headline,ot_subline,ot_cta,ot_preheader_html",
+    );
     expect(csv[1]).toMatch(/^c0000002,,[^,]+,Hi,,Welcome back,New mugs & more,See your picks: https:/);
-    expect(csv[2]).toMatch(/^c0000042,,[^,]+,Hi,,,,$/);
+    expect(csv[2]).toMatch(/^c0000042,,[^,]+,Hi,,,,,$/);
     const text = await readFile(result.files.find((f) => f.endsWith(".braze.txt")) as string, "utf8");
     const tag = ESP_MERGE_TAGS.braze;
     expect(text).toContain(`${tag("OT_HEADLINE")}\n${tag("OT_SUBLINE")}\n`);
     // the call to action's column is its whole line, with the recipient's own click URL
     const ann = csv[1]?.split(",") ?? [];
-    expect(ann.at(-1)).toBe(`See your picks: ${BASE}/v1/c/${ann[2]}/row-0`);
+    expect(ann[7]).toBe(`See your picks: ${BASE}/v1/c/${ann[2]}/row-0`);
     // a recipient without copy (empty columns): empty lines, nothing dangling
     const empty = text.replaceAll(/\{\{custom_attribute\.\$\{ot_(headline|subline|cta)\}\}\}/g, "");
     expect(empty).not.toMatch(/^:/m);
@@ -374,7 +380,7 @@ describe("email builder, the text part's block copy", () => {
       subjects: new Map([["c0000002", { subject: "Hi", preheader: null }]]),
     });
     const header = (await readFile(without.files.at(-1) as string, "utf8")).split("\n")[0];
-    expect(header).toBe("user_id,email,ot_token,ot_subject,ot_preheader");
+    expect(header).toBe("user_id,email,ot_token,ot_subject,ot_preheader,ot_preheader_html");
   });
 
   it("ESP: words a spreadsheet would run as a formula get an apostrophe; '-' and '+' copy is left as it is", async () => {
