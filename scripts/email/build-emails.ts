@@ -24,16 +24,20 @@ import { mintUnsubscribeToken, unsubscribeLink } from "../../core/unsubscribe-li
 import { isLoopbackHost } from "../../core/web-url";
 import { readTemplates, renderTemplate } from "./render-email";
 
-/** The token field's name in the ESP, and how each ESP writes a per-recipient field into a message. */
+/**
+ * The token field's name in the ESP, and how each ESP writes a per-recipient field into a message. Every field's
+ * name (and its escaped twin's, below) is at most 10 letters, digits or `_`: Mailchimp's merge tags are cut at 10,
+ * so a longer column would import into a field whose tag the parts do not hold.
+ */
 export const TOKEN_FIELD = "OT_TOKEN";
 /** With subject rules: the subject (the ESP's subject line takes its merge tag) and the preheader fields. */
 export const SUBJECT_FIELD = "OT_SUBJECT";
-export const PREHEADER_FIELD = "OT_PREHEADER";
+export const PREHEADER_FIELD = "OT_PREHEAD";
 /**
  * With block copy: the text part's headline, subline and call-to-action line (`See it: <click URL>`), chosen
  * at send time.
  */
-export const COPY_FIELDS = ["OT_HEADLINE", "OT_SUBLINE", "OT_CTA"] as const;
+export const COPY_FIELDS = ["OT_HEADLN", "OT_SUBLINE", "OT_CTA"] as const;
 export const ESP_MERGE_TAGS = {
   mailchimp: (field: string) => `*|${field.toUpperCase()}|*`,
   braze: (field: string) => `{{custom_attribute.\${${field.toLowerCase()}}}}`,
@@ -43,15 +47,15 @@ export type Esp = keyof typeof ESP_MERGE_TAGS;
 /**
  * The three ESPs put a merge field's value into a part as it is (no HTML escaping), so words in the HTML and AMP
  * parts (the preheader, block copy that renders catalog titles) come from a column of their own holding them
- * HTML-escaped, `<field>_HTML`, beside the plain one the text part takes. Mailchimp's tag for it says `HTML:`,
+ * HTML-escaped, `OH_` for `OT_` (`OH_PREHEAD`), beside the plain one the text part takes. Mailchimp's tag for it says `HTML:`,
  * which inserts the value as it is whatever Mailchimp would do with a plain one (never escaped twice). The token
  * needs none: base64url and `.` only.
  */
-export const HTML_SUFFIX = "_HTML";
+export const htmlField = (field: string): string => field.replace(/^OT_/, "OH_");
 export const ESP_HTML_MERGE_TAGS: Record<Esp, (field: string) => string> = {
-  mailchimp: (field) => `*|HTML:${field.toUpperCase()}${HTML_SUFFIX}|*`,
-  braze: (field) => ESP_MERGE_TAGS.braze(`${field}${HTML_SUFFIX}`),
-  sfmc: (field) => ESP_MERGE_TAGS.sfmc(`${field}${HTML_SUFFIX}`),
+  mailchimp: (field) => `*|HTML:${htmlField(field).toUpperCase()}|*`,
+  braze: (field) => ESP_MERGE_TAGS.braze(htmlField(field)),
+  sfmc: (field) => ESP_MERGE_TAGS.sfmc(htmlField(field)),
 };
 
 /**
@@ -346,7 +350,7 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
       "email",
       name(TOKEN_FIELD),
       ...wordFields.map(name),
-      ...htmlFields.map((f) => name(`${f}${HTML_SUFFIX}`)),
+      ...htmlFields.map((f) => name(htmlField(f))),
     ];
     const lines = [header.join(",")];
     for (const r of recipients) {
@@ -358,9 +362,9 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
       const words: Record<string, string> = {
         [SUBJECT_FIELD]: chosen?.subject ?? opts.subject,
         [PREHEADER_FIELD]: chosen?.preheader ?? "",
-        OT_HEADLINE: chosen?.copy?.headline ?? "",
-        OT_SUBLINE: chosen?.copy?.subline ?? "",
-        OT_CTA: ctaLine(chosen?.copy?.cta, links) ?? "",
+        [COPY_FIELDS[0]]: chosen?.copy?.headline ?? "",
+        [COPY_FIELDS[1]]: chosen?.copy?.subline ?? "",
+        [COPY_FIELDS[2]]: ctaLine(chosen?.copy?.cta, links) ?? "",
       };
       const extra = wordFields.map((f) => words[f] ?? "");
       // the escaped columns: the same words, as HTML text

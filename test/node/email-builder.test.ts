@@ -270,7 +270,7 @@ describe("email builder, ESP mode", () => {
     const result = await buildEmails({ ...options, esp: "mailchimp", subjects });
     const csv = (await readFile(result.files.at(-1) as string, "utf8")).trim().split("\n");
     // the preheader twice: as it is for the text part, HTML-escaped for the HTML part
-    expect(csv[0]).toBe("user_id,email,OT_TOKEN,OT_SUBJECT,OT_PREHEADER,OT_PREHEADER_HTML");
+    expect(csv[0]).toBe("user_id,email,OT_TOKEN,OT_SUBJECT,OT_PREHEAD,OH_PREHEAD");
     expect(csv[1]).toMatch(
       /^c0000002,,[^,]+,We miss you,New mugs since your last visit,New mugs since your last visit$/,
     );
@@ -279,12 +279,12 @@ describe("email builder, ESP mode", () => {
     const html = await readFile(result.files.find((f) => f.endsWith(".mailchimp.html")) as string, "utf8");
     // one part for both: c0000042's preheader is empty, and invisible filler after it would leave their inbox
     // preview blank, so the part has none (without filler the preview runs on into the email's first words)
-    expect(html).toContain(">*|HTML:OT_PREHEADER_HTML|*</div>");
+    expect(html).toContain(">*|HTML:OH_PREHEAD|*</div>");
     // every recipient has a preheader: the filler keeps each preview to its preheader
     const all = new Map([...subjects, ["c0000042", { subject: "Hi", preheader: "Fresh picks" }]]);
     const filled = await buildEmails({ ...options, outDir: `${options.outDir}-all`, esp: "mailchimp", subjects: all });
     const html2 = await readFile(filled.files.find((f) => f.endsWith(".mailchimp.html")) as string, "utf8");
-    expect(html2).toContain(">*|HTML:OT_PREHEADER_HTML|*&#847;&zwnj;&nbsp;");
+    expect(html2).toContain(">*|HTML:OH_PREHEAD|*&#847;&zwnj;&nbsp;");
   });
 
   it("braze and sfmc: their template languages, run over the whole message, leave the AMP part's templates as written", async () => {
@@ -358,14 +358,12 @@ describe("email builder, the text part's block copy", () => {
     const result = await buildEmails({ ...options, esp: "braze", subjects });
     const csv = (await readFile(result.files.at(-1) as string, "utf8")).trim().split("\n");
     // the copy is in the text part only (recs-email): no escaped copy columns, only the preheader's
-    expect(csv[0]).toBe(
-      "user_id,email,ot_token,ot_subject,ot_preheader,ot_headline,ot_subline,ot_cta,ot_preheader_html",
-    );
+    expect(csv[0]).toBe("user_id,email,ot_token,ot_subject,ot_prehead,ot_headln,ot_subline,ot_cta,oh_prehead");
     expect(csv[1]).toMatch(/^c0000002,,[^,]+,Hi,,Welcome back,New mugs & more,See your picks: https:/);
     expect(csv[2]).toMatch(/^c0000042,,[^,]+,Hi,,,,,$/);
     const text = await readFile(result.files.find((f) => f.endsWith(".braze.txt")) as string, "utf8");
     const tag = ESP_MERGE_TAGS.braze;
-    expect(text).toContain(`${tag("OT_HEADLINE")}\n${tag("OT_SUBLINE")}\n`);
+    expect(text).toContain(`${tag("OT_HEADLN")}\n${tag("OT_SUBLINE")}\n`);
     // the call to action's column is its whole line, with the recipient's own click URL
     const ann = csv[1]?.split(",") ?? [];
     expect(ann[7]).toBe(`See your picks: ${BASE}/v1/c/${ann[2]}/row-0`);
@@ -380,7 +378,7 @@ describe("email builder, the text part's block copy", () => {
       subjects: new Map([["c0000002", { subject: "Hi", preheader: null }]]),
     });
     const header = (await readFile(without.files.at(-1) as string, "utf8")).split("\n")[0];
-    expect(header).toBe("user_id,email,ot_token,ot_subject,ot_preheader,ot_preheader_html");
+    expect(header).toBe("user_id,email,ot_token,ot_subject,ot_prehead,oh_prehead");
   });
 
   it("ESP: words a spreadsheet would run as a formula get an apostrophe; '-' and '+' copy is left as it is", async () => {
@@ -398,7 +396,7 @@ describe("email builder, the text part's block copy", () => {
       string,
       string
     >[];
-    expect(rows[0]?.OT_HEADLINE).toBe(`'=HYPERLINK("http://evil.example")`);
+    expect(rows[0]?.OT_HEADLN).toBe(`'=HYPERLINK("http://evil.example")`);
     expect(rows[0]?.OT_SUBLINE).toBe("'@home sale");
     expect(rows[0]?.OT_CTA).toMatch(/^-20% today: https:/);
     expect(rows[0]?.OT_SUBJECT).toBe("+1 new arrival");

@@ -96,6 +96,15 @@ describe("ESP merge values in the HTML and AMP parts", () => {
       expect(sentText).toContain(`\n${HOSTILE}\n`); // the block copy's headline, in the text part
     });
 
+    it(`${esp}: every merge field's name is at most 10 letters, digits or _ (Mailchimp cuts its merge tags at 10)`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), "opentime-esp-names-"));
+      const { row } = await build(esp, await templatesWithCopy(dir));
+      const fields = Object.keys(row).filter((c) => c !== "user_id" && c !== "email");
+      // the token, subject, preheader and its escaped twin, the three copy lines and the headline's escaped twin
+      expect(fields).toHaveLength(8);
+      for (const f of fields) expect(f).toMatch(/^[A-Za-z0-9_]{1,10}$/);
+    });
+
     it(`${esp}: block copy a template shows in the HTML and AMP parts renders as text there`, async () => {
       const dir = await mkdtemp(join(tmpdir(), "opentime-esp-templates-"));
       const { amp, html, text, row } = await build(esp, await templatesWithCopy(dir));
