@@ -1,18 +1,25 @@
 /**
  * Who must not be mailed, as opentime knows it: the request and answer of `POST /v1/admin/suppressions`
- * (worker/routes/admin-suppressions-check.ts), which `npm run email` sends before it builds anything, and the
- * rule that decides a reader's reason from their snapshot. Shared by both sides; pure.
+ * (worker/routes/admin-suppressions-check.ts), which `npm run email` sends before it builds anything, the rule
+ * that decides a reader's reason from their snapshot, and the request of `POST /v1/admin/sends`
+ * (worker/routes/admin-sends-record.ts), with which it records the campaign's sends it then builds. Shared by both
+ * sides; pure. The closed vocabulary of reasons:
  *   `erased`        the reader was erased (their tombstone stands): nothing of them may be used, mail included
  *   `unsubscribed`  they unsubscribed (the email's form, its one-click link, the consent API)
  *   `paused`        they paused emails, and the pause has not ended
  *   `unreadable`    their stored consent cannot be read: a sender that cannot tell does not mail them
+ *   `frequency`     they chose a frequency (daily, weekly, monthly: core/triggers.ts FREQUENCY_DAYS), and their
+ *                   latest send (another campaign's recorded send, or a triggered one: one preference spaces both)
+ *                   is more recent than it allows; only answered when the request names its campaign, whose own
+ *                   recorded sends never count (a rebuild or re-run of a campaign never holds back its recipients)
  * Tracking or personalization turned off are not reasons: such a reader still gets email, generic and unrecorded.
  */
 import { z } from "zod";
+import { CampaignIdSchema } from "./campaign";
 import { UserIdSchema } from "./events";
-import { ConsentSchema } from "./profile";
+import { type Consent, ConsentSchema } from "./profile";
 
-export const SUPPRESSION_REASONS = ["erased", "unsubscribed", "paused", "unreadable"] as const;
+export const SUPPRESSION_REASONS = ["erased", "unsubscribed", "paused", "unreadable", "frequency"] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
 /**
@@ -23,6 +30,22 @@ export const MAX_SUPPRESSION_USERS = 500;
 
 export const SuppressionsRequestSchema = z.strictObject({
   users: z.array(UserIdSchema).min(1).max(MAX_SUPPRESSION_USERS),
+  campaign: CampaignIdSchema.optional().describe(
+    "the campaign about to be built: with it, readers whose frequency preference another send is too recent for are answered `frequency` (this campaign's own recorded sends never count); without it, `frequency` is never answered",
+  ),
+});
+
+/**
+ * `POST /v1/admin/sends`: the readers a campaign's build writes messages for, recorded by each reader's shard (at
+ * most MAX_SUPPRESSION_USERS a request, as the check).
+ */
+export const SendsRequestSchema = z.strictObject({
+  campaign: CampaignIdSchema,
+  users: z.array(UserIdSchema).min(1).max(MAX_SUPPRESSION_USERS),
+});
+export const SendsAnswerSchema = z.object({
+  campaign: z.string(),
+  recorded: z.number().int().nonnegative().describe("readers whose send was recorded (an erased reader's is not)"),
 });
 
 /** The answer: only the readers not to mail, each with why (the rest may be mailed). */
@@ -53,4 +76,18 @@ export function suppressionOf(erased: boolean, snapshot: string | null, nowS: nu
   if (consent.data.unsubscribed) return "unsubscribed";
   if ((consent.data.pausedUntil ?? 0) > nowS) return "paused";
   return null;
+}
+
+/**
+ * The frequency preference in a snapshot's text, or null (none chosen, no snapshot, or one suppressionOf already
+ * answers for: it is asked only of readers with no other reason).
+ */
+export function snapshotFrequency(snapshot: string | null): Consent["frequency"] {
+  if (snapshot === null) return null;
+  try {
+    const consent = ConsentSchema.safeParse((JSON.parse(snapshot) as { consent?: unknown } | null)?.consent);
+    return consent.success ? consent.data.frequency : null;
+  } catch {
+    return null;
+  }
 }

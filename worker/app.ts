@@ -22,6 +22,7 @@ import { registerAdminHoldoutPut } from "./routes/admin-holdout-put";
 import { registerAdminModelActivate } from "./routes/admin-model-activate";
 import { registerAdminModelRollback } from "./routes/admin-model-rollback";
 import { registerAdminModelsList } from "./routes/admin-models-list";
+import { registerAdminSendsRecord } from "./routes/admin-sends-record";
 import { registerAdminSubjects } from "./routes/admin-subjects";
 import { registerAdminSuppressionsCheck } from "./routes/admin-suppressions-check";
 import { registerAdminSuppressionsList } from "./routes/admin-suppressions-list";
@@ -78,6 +79,7 @@ export function createApp(): Hono<AppEnv> {
   registerAdminSubjects(app);
   registerAdminSuppressionsCheck(app);
   registerAdminSuppressionsList(app);
+  registerAdminSendsRecord(app);
   registerAdminTriggersGet(app);
   registerAdminCatalogItem(app);
   registerAdminExperimentList(app);

@@ -1,7 +1,8 @@
 /**
  * Who must not be mailed, in workerd: `POST /v1/admin/suppressions` (what `npm run email` asks before it builds)
- * answers the erased, unsubscribed, paused and unreadable readers of a batch from their snapshots and tombstones;
- * `GET /v1/admin/suppressions` gives the shop's list every change of `unsubscribed` or `pausedUntil`, whatever
+ * answers the erased, unsubscribed, paused and unreadable readers of a batch from their snapshots and tombstones
+ * (its `frequency` answer: campaign-frequency.test.ts); `GET /v1/admin/suppressions` gives the shop's list every
+ * change of `unsubscribed`, `pausedUntil` or `frequency`, whatever
  * path took it (the email's form, its one-click link, the consent API), and with its cursor exactly the changes
  * applied since, however they are paged.
  */
@@ -59,7 +60,13 @@ async function check(users: string[], bindings: Partial<Bindings> = {}) {
 }
 
 interface ChangesAnswer {
-  changes: { user: string; unsubscribed: boolean; pausedUntil: string | null; changedAt: string }[];
+  changes: {
+    user: string;
+    unsubscribed: boolean;
+    pausedUntil: string | null;
+    frequency?: string | null;
+    changedAt: string;
+  }[];
   cursor: string;
   more: boolean;
 }
@@ -246,6 +253,48 @@ describe("GET /v1/admin/suppressions: the shop's list hears of every unsubscribe
     const res = await request("GET", "/v1/admin/suppressions?limit=1", { headers: ADMIN });
     expect(res.status).toBe(200);
     expect(res.headers.get("Cache-Control")).toBe("private, no-store");
+  });
+
+  it("a frequency chosen in the form or through the consent API comes too, and its clearing, after a kept cursor", async () => {
+    const { cursor } = await readAll("");
+    await ampForm("lf-amp", "form=2&frequency=monthly");
+    await consentApi("lf-api", { frequency: "weekly" });
+    // the same again sets what is set: nothing listed
+    await consentAt("lf-api", { frequency: "weekly" }, nowS() + 2);
+    const next = await readAll(`?cursor=${cursor}`);
+    expect(mine("lf-", next.seen).map((c) => [c.user, c.unsubscribed, c.pausedUntil, c.frequency])).toEqual(
+      expect.arrayContaining([
+        ["lf-amp", false, null, "monthly"],
+        ["lf-api", false, null, "weekly"],
+      ]),
+    );
+    expect(mine("lf-", next.seen)).toHaveLength(2);
+    // no preference any more: listed again, null
+    await consentAt("lf-api", { frequency: null }, nowS() + 4);
+    const cleared = await readAll(`?cursor=${next.cursor}`);
+    expect(mine("lf-", cleared.seen).map((c) => [c.user, c.frequency])).toEqual([["lf-api", null]]);
+    // an unsubscribe keeps the reader's frequency in the row
+    await consentAt("lf-amp", { unsubscribed: true }, nowS() + 6);
+    const unsub = await readAll(`?cursor=${cleared.cursor}`);
+    expect(mine("lf-", unsub.seen).map((c) => [c.user, c.unsubscribed, c.frequency])).toEqual([
+      ["lf-amp", true, "monthly"],
+    ]);
+  });
+
+  it("a shard whose list predates frequency lists the readers who chose one, to a cursor kept from before", async () => {
+    await consentApi("lf-before", { frequency: "monthly" });
+    await consentApi("lf-before-none", { topics: ["tea"] });
+    const { cursor } = await readAll("");
+    // the list as the earlier version left it: no frequency column
+    for (const user of ["lf-before", "lf-before-none"])
+      await runInDurableObject(readerStub(env, user), (_: unknown, state) => {
+        const sql = state.storage.sql;
+        const has = sql.exec("SELECT 1 FROM pragma_table_info('list_changes') WHERE name = 'frequency'").toArray();
+        if (has.length > 0) sql.exec("ALTER TABLE list_changes DROP COLUMN frequency");
+        createListChanges(sql, Date.now());
+      });
+    const listed = mine("lf-before", (await readAll(`?cursor=${cursor}`)).seen);
+    expect(listed.map((c) => [c.user, c.frequency])).toEqual([["lf-before", "monthly"]]);
   });
 
   it("refuses a cursor it never answered, and since with a cursor", async () => {

@@ -22,7 +22,12 @@ import { CatalogPatchSchema } from "../../core/live-catalog";
 import { ModelActivationSchema, MoveSchema } from "../../core/model-versions";
 import { ConsentChangeSchema } from "../../core/profile";
 import { SubjectsRequestSchema } from "../../core/subject-request";
-import { SuppressionsAnswerSchema, SuppressionsRequestSchema } from "../../core/suppressions";
+import {
+  SendsAnswerSchema,
+  SendsRequestSchema,
+  SuppressionsAnswerSchema,
+  SuppressionsRequestSchema,
+} from "../../core/suppressions";
 import { TriggersConfigSchema } from "../../core/triggers";
 import { ERROR_STATUS } from "../errors";
 import { DeadLetterSelectionSchema } from "../events/dead-letter-selection";
@@ -64,6 +69,8 @@ export const COMPONENTS = {
   SubjectsRequest: SubjectsRequestSchema,
   SuppressionsRequest: SuppressionsRequestSchema,
   Suppressions: SuppressionsAnswerSchema,
+  SendsRequest: SendsRequestSchema,
+  Sends: SendsAnswerSchema,
   ListChanges: ListChangesAnswerSchema,
   Experiment: ExperimentSchema,
   ExperimentBody,

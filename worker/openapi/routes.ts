@@ -787,7 +787,7 @@ const DOCUMENTED: RouteDoc[] = [
     path: "/v1/admin/suppressions",
     tag: "users",
     summary:
-      "which of these readers must not be mailed, and why (erased, unsubscribed, paused, unreadable): npm run email asks before it builds",
+      "which of these readers must not be mailed, and why (erased, unsubscribed, paused, unreadable; with the campaign, frequency): npm run email asks before it builds",
     auth: "admin",
     body: "SuppressionsRequest",
     responses: {
@@ -795,7 +795,34 @@ const DOCUMENTED: RouteDoc[] = [
       400: badBody,
       401: unauthorized,
       413: tooLarge,
-      503: error("KV could not be read: retry (Retry-After); mail nobody of the batch meanwhile", "KV_UNAVAILABLE"),
+      // the sends of readers with a frequency preference are read from their shards
+      503: error(
+        "KV (KV_UNAVAILABLE) or a reader shard (STATE_UNAVAILABLE) could not be read: retry (Retry-After); mail nobody of the batch meanwhile",
+        "KV_UNAVAILABLE",
+        "STATE_UNAVAILABLE",
+      ),
+    },
+  },
+  {
+    method: "post",
+    route: "/v1/admin/sends",
+    path: "/v1/admin/sends",
+    tag: "users",
+    summary:
+      "records a campaign's send to these readers, by each reader's shard, for their frequency preference: npm run email, before it writes the messages",
+    auth: "admin",
+    body: "SendsRequest",
+    responses: {
+      200: { description: "how many sends were recorded (an erased reader's is not)", schema: "Sends" },
+      400: badBody,
+      401: unauthorized,
+      413: tooLarge,
+      500: internal,
+      503: {
+        ...stateDown,
+        description:
+          "a reader shard could not record its readers' sends: send the same request again (Retry-After); recording again only moves a send's time",
+      },
     },
   },
   {
@@ -804,7 +831,7 @@ const DOCUMENTED: RouteDoc[] = [
     path: "/v1/admin/suppressions",
     tag: "users",
     summary:
-      "for the shop's list: every reader whose unsubscribed or pausedUntil changed (any path), with their state now, a page at a time",
+      "for the shop's list: every reader whose unsubscribed, pausedUntil or frequency changed (any path), with their state now, a page at a time",
     auth: "admin",
     params: [
       {

@@ -1,10 +1,12 @@
 /**
- * POST /v1/admin/suppressions (Bearer ADMIN_API_KEYS) `{"users":["c1","c2"]}`: which of these readers opentime
- * knows must not be mailed, and why (`erased`, `unsubscribed`, `paused`, `unreadable`: core/suppressions.ts), for
- * `npm run email`, which asks before it builds anything. `{"checked","suppressed":[{"user","reason"}]}`, the rest
- * may be mailed. Read from the readers' snapshots and tombstones in KV (worker/suppressions/check.ts): a change
- * reaches it about a second after the reader's shard applies it, up to a minute at other locations. 503
- * KV_UNAVAILABLE with Retry-After when KV cannot be read (never a partial answer).
+ * POST /v1/admin/suppressions (Bearer ADMIN_API_KEYS) `{"users":["c1","c2"],"campaign":"spring"}`: which of these
+ * readers opentime knows must not be mailed, and why (`erased`, `unsubscribed`, `paused`, `unreadable`, and with
+ * `campaign`, `frequency`: core/suppressions.ts), for `npm run email`, which asks before it builds anything.
+ * `{"checked","suppressed":[{"user","reason"}]}`, the rest may be mailed. Read from the readers' snapshots and
+ * tombstones in KV, and the sends of those with a frequency preference from their shards
+ * (worker/suppressions/check.ts): a consent change reaches it about a second after the reader's shard applies it,
+ * up to a minute at other locations; a recorded send at once. 503 KV_UNAVAILABLE, or STATE_UNAVAILABLE when a
+ * shard cannot be read, with Retry-After (never a partial answer).
  */
 import type { Hono } from "hono";
 import { SuppressionsRequestSchema } from "../../core/suppressions";
@@ -13,9 +15,9 @@ import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
 import { errorMessage, logEvent } from "../lib/log";
 import { readValidBody } from "../lib/read-json-body";
-import { suppressedReaders } from "../suppressions/check";
+import { ShardsUnavailable, suppressedReaders } from "../suppressions/check";
 
-/** MAX_SUPPRESSION_USERS ids of up to 128 characters, as JSON. */
+/** MAX_SUPPRESSION_USERS ids of up to 128 characters, and a campaign id, as JSON. */
 const MAX_CHECK_BYTES = 128 * 1024;
 
 export function registerAdminSuppressionsCheck(app: Hono<AppEnv>): void {
@@ -28,16 +30,23 @@ export function registerAdminSuppressionsCheck(app: Hono<AppEnv>): void {
       let suppressed: Awaited<ReturnType<typeof suppressedReaders>>;
       try {
         suppressed = await suppressedReaders(
-          c.env.OPENTIME_KV,
+          c.env,
           users,
           getConfig(c.env).tokenSecrets,
           Math.floor(Date.now() / 1000),
+          body.campaign ?? null,
         );
       } catch (e) {
-        logEvent("error", "suppressions.kv_failed", { detail: errorMessage(e), users: users.length });
+        const shards = e instanceof ShardsUnavailable;
+        logEvent("error", shards ? "suppressions.shard_failed" : "suppressions.kv_failed", {
+          detail: errorMessage(e),
+          users: users.length,
+        });
         throw new ApiError(
-          "KV_UNAVAILABLE",
-          "the readers' consent could not be read: retry (mail nobody of this batch until it answers)",
+          shards ? "STATE_UNAVAILABLE" : "KV_UNAVAILABLE",
+          shards
+            ? "the readers' sends could not be read: retry (mail nobody of this batch until it answers)"
+            : "the readers' consent could not be read: retry (mail nobody of this batch until it answers)",
           { "Retry-After": "1" },
         );
       }

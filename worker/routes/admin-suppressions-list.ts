@@ -1,8 +1,8 @@
 /**
  * GET /v1/admin/suppressions?since=<ISO time> | ?cursor=<from the last answer> [&limit=500] (Bearer
- * ADMIN_API_KEYS): for the shop's own list (its ESP), every reader whose `unsubscribed` or `pausedUntil` changed,
- * whatever took the change (the email's form, its one-click link, the consent API), with their state now:
- * `{changes: [{user, unsubscribed, pausedUntil, changedAt}], cursor, more}`. `more`: ask again with the cursor at
+ * ADMIN_API_KEYS): for the shop's own list (its ESP), every reader whose `unsubscribed`, `pausedUntil` or
+ * `frequency` changed, whatever took the change (the email's form, its one-click link, the consent API), with their
+ * state now: `{changes: [{user, unsubscribed, pausedUntil, frequency, changedAt}], cursor, more}`. `more`: ask again with the cursor at
  * once; else keep the cursor and ask with it later, for exactly the changes applied since
  * (worker/suppressions/list-changes.ts); a cursor ahead of a shard's changes (another deployment's) is refused.
  * Reader ids only, never an address; kept by no cache.

@@ -4,7 +4,8 @@
  * pending triggers, their views index, the clicks and purchases kept for late exposures (`outcomes`), the clicks
  * of their emails kept to tell link scanners' (`clicks`), their parked dead letters, the ids of the events applied
  * (`applied`: the shard keeps every one, past the profile's own window of seenEvents), their latest change of
- * `unsubscribed` or `pausedUntil` as the shop's list reads it (`list_change`), and their rows in the experiment
+ * `unsubscribed`, `pausedUntil` or `frequency` as the shop's list reads it (`list_change`), the campaigns' sends
+ * recorded for their frequency preference (`campaign_sends`), and their rows in the experiment
  * store (`experiments`: exposures, send-time assignments, attributed outcomes and scanners' clicks counted apart;
  * null where no store is bound). Lists that can be long answer `{count, items}` with at
  * most ACCESS_LIST_LIMIT items. `?view=edge`: what the edge (KV) holds, the snapshot opens read with features
@@ -89,7 +90,18 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
             })
           : null,
       ]);
-      const { profile: held, clock, triggers, views, outcomes, clicks, parked, applied, listChange } = access;
+      const {
+        profile: held,
+        clock,
+        triggers,
+        views,
+        outcomes,
+        clicks,
+        parked,
+        applied,
+        listChange,
+        campaignSends,
+      } = access;
       // the writer's state is a valid profile already; an upgrade's KV profile (never touched by a shard) is checked
       const raw = held ?? (await kv.get(kvKeys.profile(id), "json"));
       const stored =
@@ -102,6 +114,7 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         parked.count > 0 ||
         applied.count > 0 ||
         listChange !== null ||
+        campaignSends.length > 0 ||
         (experiments !== null &&
           experiments.exposures.count +
             experiments.assignments.count +
@@ -127,9 +140,11 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         list_change: listChange && {
           unsubscribed: listChange.unsubscribed,
           pausedUntil: listChange.pausedUntil,
+          frequency: listChange.frequency,
           changedAt: listChange.changedAt,
           seq: listChange.seq,
         },
+        campaign_sends: campaignSends,
         experiments,
       });
     },

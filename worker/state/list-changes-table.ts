@@ -1,20 +1,28 @@
 /**
- * The reader shard's list changes (`list_changes`): for each reader whose `unsubscribed` or `pausedUntil` ever
- * changed, one row with the values now and when the shard applied the latest change, for the shop's list to
- * follow (GET /v1/admin/suppressions: worker/suppressions/list-changes.ts). Written in the transaction that applies
- * the change, whatever took it (the email's form, its one-click link, the consent API), so no change is applied
- * without its row. Each change takes the shard's next sequence number (`list_changes_seq`, never reused, not even
- * after an erasure deletes the row that held the highest): a reader who follows the shard past a number sees every
- * later change, in order, without relying on clocks. Erasure deletes the reader's row. A shard created before this
- * table records, when it first creates it, the readers it holds who are unsubscribed or paused, so the shop's first
- * read has them. Synchronous SQL on the shard's storage; the shard is the only writer.
+ * The reader shard's list changes (`list_changes`): for each reader whose `unsubscribed`, `pausedUntil` or
+ * `frequency` ever changed, one row with the values now and when the shard applied the latest change, for the
+ * shop's list to follow (GET /v1/admin/suppressions: worker/suppressions/list-changes.ts). Written in the
+ * transaction that applies the change, whatever took it (the email's form, its one-click link, the consent API),
+ * so no change is applied without its row. Each change takes the shard's next sequence number (`list_changes_seq`,
+ * never reused, not even after an erasure deletes the row that held the highest): a reader who follows the shard
+ * past a number sees every later change, in order, without relying on clocks. Erasure deletes the reader's row. A
+ * shard created before this table records, when it first creates it, the readers it holds who are unsubscribed,
+ * paused or chose a frequency, so the shop's first read has them; one whose table predates `frequency` records,
+ * when it adds the column, the readers who chose one (with new numbers: a kept cursor reads them as changes). Synchronous SQL on the
+ * shard's storage; the shard is the only writer.
  */
 import type { Consent } from "../../core/profile";
+import { FREQUENCY_DAYS } from "../../core/triggers";
+
+const FREQUENCIES = Object.keys(FREQUENCY_DAYS) as NonNullable<Consent["frequency"]>[];
+/** What the shop's list follows of a reader's consent. */
+type ListState = Pick<Consent, "unsubscribed" | "pausedUntil" | "frequency">;
 
 const TABLE = `CREATE TABLE IF NOT EXISTS list_changes (
    user TEXT PRIMARY KEY,
    unsubscribed INTEGER NOT NULL,
    paused_until INTEGER,
+   frequency TEXT,
    changed_at INTEGER NOT NULL,
    seq INTEGER NOT NULL UNIQUE) WITHOUT ROWID`;
 const COUNTER =
@@ -26,6 +34,8 @@ export interface ListChange {
   unsubscribed: boolean;
   /** unix s until which they paused emails, or null */
   pausedUntil: number | null;
+  /** their frequency preference, or null (none) */
+  frequency: Consent["frequency"];
   /** when the shard applied the change (ms) */
   changedAt: number;
   /** the shard's sequence number of the change */
@@ -36,70 +46,101 @@ interface ListChangeRow extends Record<string, SqlStorageValue> {
   user: string;
   unsubscribed: number;
   paused_until: number | null;
+  frequency: string | null;
   changed_at: number;
   seq: number;
 }
 
-const columns = "SELECT user, unsubscribed, paused_until, changed_at, seq FROM list_changes";
+const columns = "SELECT user, unsubscribed, paused_until, frequency, changed_at, seq FROM list_changes";
 
 function fromRow(r: ListChangeRow): ListChange {
   return {
     user: r.user,
     unsubscribed: r.unsubscribed === 1,
     pausedUntil: r.paused_until,
+    frequency: FREQUENCIES.find((f) => f === r.frequency) ?? null,
     changedAt: r.changed_at,
     seq: r.seq,
   };
 }
 
 /**
- * Creates the tables (after `readers`); when the shard had none, records the readers it holds who are unsubscribed
- * or paused now, at `nowMs`.
+ * Creates the tables (after `readers`); when the shard had none, records the readers it holds who are unsubscribed,
+ * paused or chose a frequency now, at `nowMs`; when its table predates `frequency`, adds the column and records the
+ * readers who chose one (listed again, with their state now).
  */
 export function createListChanges(sql: SqlStorage, nowMs: number): void {
   const existed =
     sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'list_changes'").toArray().length > 0;
   sql.exec(TABLE);
   sql.exec(COUNTER);
-  if (existed) return;
-  const written = sql.exec(
-    `INSERT INTO list_changes (user, unsubscribed, paused_until, changed_at, seq)
-     SELECT user, coalesce(json_extract(profile, '$.consent.unsubscribed'), 0) = 1, json_extract(profile, '$.consent.pausedUntil'),
-            ?, row_number() OVER (ORDER BY user)
-     FROM readers
-     WHERE json_valid(profile)
-       AND (json_extract(profile, '$.consent.unsubscribed') = 1
-            OR json_extract(profile, '$.consent.pausedUntil') > ?)`,
+  if (existed) {
+    const hasFrequency =
+      sql.exec("SELECT 1 FROM pragma_table_info('list_changes') WHERE name = 'frequency'").toArray().length > 0;
+    if (hasFrequency) return;
+    sql.exec("ALTER TABLE list_changes ADD COLUMN frequency TEXT");
+    backfill(sql, nowMs, "json_extract(profile, '$.consent.frequency') IS NOT NULL");
+    return;
+  }
+  backfill(
+    sql,
     nowMs,
-    Math.floor(nowMs / 1000),
+    `json_extract(profile, '$.consent.unsubscribed') = 1
+     OR json_extract(profile, '$.consent.pausedUntil') > ${Math.floor(nowMs / 1000)}
+     OR json_extract(profile, '$.consent.frequency') IS NOT NULL`,
+  );
+}
+
+/** Records, at `nowMs`, the readers held whose profile matches `where`, each with the shard's next numbers. */
+function backfill(sql: SqlStorage, nowMs: number, where: string): void {
+  const last = lastListSeq(sql);
+  const written = sql.exec(
+    `INSERT INTO list_changes (user, unsubscribed, paused_until, frequency, changed_at, seq)
+     SELECT user, coalesce(json_extract(profile, '$.consent.unsubscribed'), 0) = 1,
+            json_extract(profile, '$.consent.pausedUntil'),
+            CASE WHEN json_extract(profile, '$.consent.frequency') IN ('daily', 'weekly', 'monthly')
+                 THEN json_extract(profile, '$.consent.frequency') END,
+            ?, ? + row_number() OVER (ORDER BY user)
+     FROM readers
+     WHERE json_valid(profile) AND (${where})
+     ON CONFLICT (user) DO UPDATE SET unsubscribed = excluded.unsubscribed, paused_until = excluded.paused_until,
+       frequency = excluded.frequency, changed_at = excluded.changed_at, seq = excluded.seq`,
+    nowMs,
+    last,
   ).rowsWritten;
-  if (written > 0) sql.exec("INSERT OR REPLACE INTO list_changes_seq (id, seq) VALUES (0, ?)", written);
+  if (written > 0) sql.exec("INSERT OR REPLACE INTO list_changes_seq (id, seq) VALUES (0, ?)", last + written);
 }
 
 /**
- * Records the reader's change when applying their events changed `unsubscribed` or `pausedUntil` (inside the
- * caller's transaction); a change that sets what was already set (a second click) records nothing.
+ * Records the reader's change when applying their events changed `unsubscribed`, `pausedUntil` or `frequency`
+ * (inside the caller's transaction); a change that sets what was already set (a second click) records nothing.
  */
 export function recordListChange(
   sql: SqlStorage,
   user: string,
-  before: Pick<Consent, "unsubscribed" | "pausedUntil">,
-  after: Pick<Consent, "unsubscribed" | "pausedUntil">,
+  before: ListState,
+  after: ListState,
   nowMs: number,
 ): boolean {
-  if (before.unsubscribed === after.unsubscribed && before.pausedUntil === after.pausedUntil) return false;
+  if (
+    before.unsubscribed === after.unsubscribed &&
+    before.pausedUntil === after.pausedUntil &&
+    before.frequency === after.frequency
+  )
+    return false;
   const seq = sql
     .exec<{ seq: number }>(
       "INSERT INTO list_changes_seq (id, seq) VALUES (0, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1 RETURNING seq",
     )
     .one().seq;
   sql.exec(
-    `INSERT INTO list_changes (user, unsubscribed, paused_until, changed_at, seq) VALUES (?, ?, ?, ?, ?)
+    `INSERT INTO list_changes (user, unsubscribed, paused_until, frequency, changed_at, seq) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (user) DO UPDATE SET unsubscribed = excluded.unsubscribed, paused_until = excluded.paused_until,
-       changed_at = excluded.changed_at, seq = excluded.seq`,
+       frequency = excluded.frequency, changed_at = excluded.changed_at, seq = excluded.seq`,
     user,
     after.unsubscribed ? 1 : 0,
     after.pausedUntil,
+    after.frequency,
     nowMs,
     seq,
   );

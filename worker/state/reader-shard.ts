@@ -20,8 +20,11 @@
  *               scanner's is undone in the transaction that finds it (worker/state/clicks-table.ts)
  *   decision_sweeps  readers erased or gone tracking-off lately, whose KV decisions the alarm deletes again
  *               (worker/state/decision-sweeps.ts): one written just after the first deletion goes too
- *   list_changes  each reader's latest change of `unsubscribed` or `pausedUntil`, numbered, for the shop's list
- *               to follow (worker/state/list-changes-table.ts), written with the change
+ *   list_changes  each reader's latest change of `unsubscribed`, `pausedUntil` or `frequency`, numbered, for the
+ *               shop's list to follow (worker/state/list-changes-table.ts), written with the change
+ *   campaign_sends  when `npm run email` last built each campaign for each reader, the last 30 days
+ *               (worker/state/campaign-sends-table.ts), which their frequency preference counts with their
+ *               triggered sends (the suppression check asks: latestSends)
  * A call applies a whole queue batch's events for the shard in one transaction. Nothing else writes these.
  *
  * The edge never waits on a shard: after a commit the shard publishes the reader's profile to KV
@@ -54,6 +57,14 @@ import { knownGlobalHoldout } from "../experiments/experiment-store";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
+import {
+  CAMPAIGN_SENDS_SCHEMA,
+  campaignSendsOf,
+  deleteCampaignSends,
+  lastCampaignSend,
+  pruneCampaignSends,
+  recordCampaignSend,
+} from "./campaign-sends-table";
 import { appliedSeq, applyCatalogChanges, INBOX_SCHEMA } from "./catalog-inbox";
 import {
   CLICKS_KEPT_MS,
@@ -124,6 +135,7 @@ import {
   type DueDelivery,
   deleteTriggers,
   dueDeliveries,
+  lastTriggeredSend,
   migrateTriggerTable,
   recordAttempt,
   TRIGGER_SCHEMA,
@@ -165,12 +177,14 @@ export interface ReaderAccess {
   parked: { entries: ParkedEntry[]; count: number };
   /** the ids of every event applied (kept forever, for exact idempotency), the first of them in id order, and how many */
   applied: { ids: string[]; count: number };
-  /** their latest change of `unsubscribed` or `pausedUntil`, as the shop's list reads it, or null */
+  /** their latest change of `unsubscribed`, `pausedUntil` or `frequency`, as the shop's list reads it, or null */
   listChange: ListChange | null;
+  /** the campaigns' sends recorded for their frequency preference (the last 30 days), newest first */
+  campaignSends: { campaign: string; sentAt: number }[];
 }
 
 /** A reader's list state before anything was recorded of them: subscribed, not paused. */
-const NOT_ON_LIST = { unsubscribed: false, pausedUntil: null } as const;
+const NOT_ON_LIST = { unsubscribed: false, pausedUntil: null, frequency: null } as const;
 
 /** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
 export const PUBLISH_INTERVAL_MS = 1000;
@@ -223,6 +237,7 @@ const SCHEMA = [
   ...INBOX_SCHEMA,
   ...OUTBOX_SCHEMA,
   ...SWEEPS_SCHEMA,
+  ...CAMPAIGN_SENDS_SCHEMA,
 ];
 /**
  * KV operations an alarm run's sweeps, or a batch's opt-out clean-up, spend at most (of an invocation's 1,000,
@@ -418,7 +433,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           queueRows(this.sql, rows);
           queued = true;
         }
-        // an unsubscribe or a pause (or their end), whatever took it: numbered for the shop's list, in this
+        // an unsubscribe, a pause (or their end) or a frequency, whatever took it: numbered for the shop's list, in this
         // transaction, so no change is applied without it; a reader imported from KV's earlier state comes with
         // theirs (nothing listed it before)
         if (applied.size > 0 || importedNow)
@@ -564,7 +579,49 @@ export class ReaderShard extends DurableObject<Bindings> {
         count: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM applied WHERE user = ?", user).one().n,
       },
       listChange: listChangeOf(this.sql, user),
+      campaignSends: campaignSendsOf(this.sql, user),
     };
+  }
+
+  /**
+   * Records a campaign's send to these readers (POST /v1/admin/sends, for `npm run email`), in one transaction,
+   * at the shard's time: an erased reader's is not recorded (nothing of them is kept). Sends past the longest
+   * frequency preference are deleted at the same time. Returns how many were recorded. Idempotent: a send of the
+   * same campaign recorded again only moves its time.
+   */
+  async recordSends(campaign: string, users: string[]): Promise<number> {
+    const now = Date.now();
+    const nowS = Math.floor(now / 1000);
+    const unique = [...new Set(users)];
+    const hashes = await Promise.all(unique.map((u) => erasureHash(u)));
+    let recorded = 0;
+    this.ctx.storage.transactionSync(() => {
+      unique.forEach((user, i) => {
+        if (this.isTombstoned(hashes[i] as string, now)) return;
+        recordCampaignSend(this.sql, user, campaign, nowS);
+        recorded++;
+      });
+      pruneCampaignSends(this.sql, nowS);
+    });
+    return recorded;
+  }
+
+  /**
+   * For the suppression check: each reader's latest send their frequency preference counts (unix s, or null:
+   * none), read in one call, so a send recorded or begun before it is seen: a campaign's recorded send other than
+   * `campaign`'s (null: every campaign's), or a triggered one (trigger-table.ts lastTriggeredSend: acknowledged,
+   * or begun and not settled; a webhook call in flight counts as now, as it does for their triggers).
+   */
+  async latestSends(users: string[], campaign: string | null): Promise<Record<string, number | null>> {
+    const nowS = Math.floor(Date.now() / 1000);
+    const out: Record<string, number | null> = {};
+    for (const user of users) {
+      const calling = (this.inFlightReaders.get(user) ?? 0) > 0 ? nowS : null;
+      const sends = [lastCampaignSend(this.sql, user, campaign), lastTriggeredSend(this.sql, user, ""), calling];
+      const at = sends.reduce<number | null>((m, t) => (t === null ? m : m === null ? t : Math.max(m, t)), null);
+      out[user] = at;
+    }
+    return out;
   }
 
   /**
@@ -1033,6 +1090,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     rows += deleteOutcomes(this.sql, user);
     rows += deleteClicks(this.sql, user);
     rows += deleteListChange(this.sql, user);
+    rows += deleteCampaignSends(this.sql, user);
     return rows;
   }
 

@@ -3,17 +3,31 @@
  * reader's snapshot (`profile:<user>`, published by their shard about a second after it applies a change) and
  * their erasure tombstones (the current key and the legacy ones), in bulk KV reads of up to 100 keys. Throws when
  * KV does: the caller answers 503, and the builder builds nothing (it never guesses that a reader may be mailed).
+ *
+ * Asked for a campaign, it also holds back (`frequency`) a reader whose snapshot names a frequency preference and
+ * whose latest send is more recent than it allows. Their sends are read from their shard, the one writer of them
+ * (worker/state/campaign-sends-table.ts, trigger-table.ts), in one call per shard for the batch's readers with a
+ * preference and no other reason, so a send recorded or a triggered call begun before the check is seen at once,
+ * wherever the check runs. The campaign's own recorded sends are left out: a rebuild or re-run of it never holds
+ * back its own recipients. A shard that cannot be read throws ShardsUnavailable: the caller answers 503.
  */
 import { kvKeys } from "../../core/kv-keys";
-import { type SuppressionReason, suppressionOf } from "../../core/suppressions";
+import { type SuppressionReason, snapshotFrequency, suppressionOf } from "../../core/suppressions";
+import { frequencyAllows } from "../../core/triggers";
+import type { Bindings } from "../env";
 import { tombstoneKeys } from "../events/erasure";
 import { bulkGetText } from "../lib/kv-bulk";
+import { shardOf, shardStub } from "../state/shard-routing";
+
+/** A reader shard could not be asked for its readers' sends. */
+export class ShardsUnavailable extends Error {}
 
 export async function suppressedReaders(
-  kv: KVNamespace,
+  env: Pick<Bindings, "OPENTIME_KV" | "READERS">,
   users: readonly string[],
   tokenSecrets: readonly string[],
   nowS: number,
+  campaign: string | null = null,
 ): Promise<{ user: string; reason: SuppressionReason }[]> {
   const keysOf = await Promise.all(
     users.map(async (user) => ({
@@ -23,14 +37,42 @@ export async function suppressedReaders(
     })),
   );
   const values = await bulkGetText(
-    kv,
+    env.OPENTIME_KV,
     keysOf.flatMap((k) => [k.snapshot, ...k.tombstones]),
   );
   const out: { user: string; reason: SuppressionReason }[] = [];
+  /** readers with no other reason and a frequency preference, by shard */
+  const spaced = new Map<number, { user: string; frequency: NonNullable<ReturnType<typeof snapshotFrequency>> }[]>();
   for (const k of keysOf) {
     const erased = k.tombstones.some((t) => values.get(t) != null);
-    const reason = suppressionOf(erased, values.get(k.snapshot) ?? null, nowS);
-    if (reason) out.push({ user: k.user, reason });
+    const snapshot = values.get(k.snapshot) ?? null;
+    const reason = suppressionOf(erased, snapshot, nowS);
+    if (reason) {
+      out.push({ user: k.user, reason });
+      continue;
+    }
+    const frequency = campaign === null ? null : snapshotFrequency(snapshot);
+    if (frequency === null) continue;
+    const shard = shardOf(k.user);
+    const list = spaced.get(shard);
+    if (list) list.push({ user: k.user, frequency });
+    else spaced.set(shard, [{ user: k.user, frequency }]);
   }
+  await Promise.all(
+    [...spaced].map(async ([shard, readers]) => {
+      let latest: Record<string, number | null>;
+      try {
+        latest = await shardStub(env, shard).latestSends(
+          readers.map((r) => r.user),
+          campaign,
+        );
+      } catch (e) {
+        throw new ShardsUnavailable(`reader shard ${shard}: ${(e as Error).message}`);
+      }
+      for (const r of readers)
+        if (!frequencyAllows(r.frequency, latest[r.user] ?? null, nowS))
+          out.push({ user: r.user, reason: "frequency" });
+    }),
+  );
   return out;
 }

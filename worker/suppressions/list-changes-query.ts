@@ -29,6 +29,10 @@ export const ListChangesAnswerSchema = z.object({
       user: z.string(),
       unsubscribed: z.boolean(),
       pausedUntil: z.string().nullable().describe("until when they paused emails (ISO), or null"),
+      frequency: z
+        .enum(["daily", "weekly", "monthly"])
+        .nullable()
+        .describe("at most one email per day, week or month, as they chose; null: no preference"),
       changedAt: z.string().describe("when their shard applied the change (ISO)"),
     }),
   ),

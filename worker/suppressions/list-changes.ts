@@ -1,5 +1,5 @@
 /**
- * What the shop's list reads to learn who unsubscribed or paused (GET /v1/admin/suppressions): every reader
+ * What the shop's list reads to learn who unsubscribed, paused or chose a frequency (GET /v1/admin/suppressions): every reader
  * shard's list changes (worker/state/list-changes-table.ts), walked shard by shard in each shard's order, a page
  * at a time. The cursor is where the walk stands in every shard (its last sequence number read), the `since` it
  * began with, and each shard's last number when it began: a caller keeps the last cursor and asks again with it
@@ -82,6 +82,7 @@ export async function readListChanges(
         user: c.user,
         unsubscribed: c.unsubscribed,
         pausedUntil: c.pausedUntil === null ? null : new Date(c.pausedUntil * 1000).toISOString(),
+        frequency: c.frequency,
         changedAt: new Date(c.changedAt).toISOString(),
       });
     at.seqs[shard] = page.next;

@@ -1,0 +1,68 @@
+/**
+ * The reader shard's campaign sends (`campaign_sends`): for each reader and campaign, when `npm run email` last
+ * built that campaign's message for them (POST /v1/admin/sends), so that the reader's frequency preference spaces
+ * the shop's campaigns as it spaces triggered sends (core/triggers.ts FREQUENCY_DAYS). One row per (reader,
+ * campaign): a rebuild of the same campaign moves its time, never adds a send, and never counts against that
+ * campaign itself (the suppression check leaves the campaign it is asked for out). Rows older than the longest
+ * preference (30 days) can hold nothing back: each recording deletes the shard's expired rows. Erasure deletes
+ * the reader's rows. Synchronous SQL on the shard's storage; the shard is the only writer.
+ */
+import { FREQUENCY_DAYS } from "../../core/triggers";
+
+export const CAMPAIGN_SENDS_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS campaign_sends (
+     user TEXT NOT NULL, campaign TEXT NOT NULL, sent_at INTEGER NOT NULL,
+     PRIMARY KEY (user, campaign)) WITHOUT ROWID`,
+  "CREATE INDEX IF NOT EXISTS campaign_sends_at ON campaign_sends (sent_at)",
+];
+
+/** How long a send is kept (s): the longest frequency preference; an older send allows every preference. */
+export const SENDS_KEPT_S = Math.max(...Object.values(FREQUENCY_DAYS)) * 86_400;
+
+/**
+ * Records the campaign's send to the reader at `nowS` (inside the caller's transaction): the later of this and a
+ * send of the same campaign recorded before.
+ */
+export function recordCampaignSend(sql: SqlStorage, user: string, campaign: string, nowS: number): void {
+  sql.exec(
+    `INSERT INTO campaign_sends (user, campaign, sent_at) VALUES (?, ?, ?)
+     ON CONFLICT (user, campaign) DO UPDATE SET sent_at = max(sent_at, excluded.sent_at)`,
+    user,
+    campaign,
+    nowS,
+  );
+}
+
+/** Deletes the sends too old to hold anything back; the rows deleted. */
+export function pruneCampaignSends(sql: SqlStorage, nowS: number): number {
+  return sql.exec("DELETE FROM campaign_sends WHERE sent_at < ?", nowS - SENDS_KEPT_S).rowsWritten;
+}
+
+/** The reader's latest recorded campaign send (unix s) other than `except`'s (null: counts every one), or null. */
+export function lastCampaignSend(sql: SqlStorage, user: string, except: string | null): number | null {
+  return (
+    sql
+      .exec<{ at: number | null }>(
+        "SELECT max(sent_at) AS at FROM campaign_sends WHERE user = ? AND campaign IS NOT ?",
+        user,
+        except,
+      )
+      .one().at ?? null
+  );
+}
+
+/** The reader's recorded sends, newest first (right of access). */
+export function campaignSendsOf(sql: SqlStorage, user: string): { campaign: string; sentAt: number }[] {
+  return sql
+    .exec<{ campaign: string; sent_at: number }>(
+      "SELECT campaign, sent_at FROM campaign_sends WHERE user = ? ORDER BY sent_at DESC, campaign",
+      user,
+    )
+    .toArray()
+    .map((r) => ({ campaign: r.campaign, sentAt: r.sent_at }));
+}
+
+/** Erasure: the reader's sends go (inside the caller's transaction); the rows deleted. */
+export function deleteCampaignSends(sql: SqlStorage, user: string): number {
+  return sql.exec("DELETE FROM campaign_sends WHERE user = ?", user).rowsWritten;
+}
