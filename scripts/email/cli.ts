@@ -4,8 +4,14 @@
  * Writes one MIME message per recipient, or (with --esp) the parts once with merge tags plus a CSV of
  * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`). First it asks the Worker
  * at --api-url (default: --base-url) with the admin key (ADMIN_API_KEY, else `.dev.vars`) which recipients must
- * not be mailed (unsubscribed, paused, erased) and leaves them out, counted by reason; a Worker that cannot be
- * asked stops the build (fail closed) unless `--skip-suppression-check` says to build unchecked. Subject lines:
+ * not be mailed (unsubscribed, paused, erased, or held back by their frequency preference: another campaign's
+ * send, or a triggered one, too recent for it) and leaves them out, counted by reason; a Worker that cannot be
+ * asked stops the build (fail closed) unless `--skip-suppression-check` says to build unchecked. Then, before it
+ * writes anything, it records this campaign's send to every recipient it builds for (sends-client.ts: each reader's
+ * shard keeps it, and the next campaign's check counts it; this campaign's own never hold its recipients back, so
+ * a rebuild or re-run is safe); a send it cannot record stops the build too. `--dry-run` checks and builds but
+ * records nothing (a preview: not for sending); `--skip-suppression-check` asks nothing of the Worker about
+ * recipients, so records nothing either (offline). Subject lines:
  * the campaign's subject rules and the text part's block copy, asked of the same Worker; `--subject "..."` gives
  * everyone one instead. The recipients' optional `unsubscribe_url` column becomes List-Unsubscribe headers and
  * each footer's Unsubscribe link; without it, opentime's own one-click link (core/unsubscribe-link.ts).
@@ -17,11 +23,12 @@ import { cliArgs } from "../lib/cli-args";
 import { adminKey, tokenSecret } from "../lib/dev-vars";
 import { tokenTtlDays } from "../lib/token-lifetime";
 import { buildEmails, checkOptions, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
+import { recordSends } from "./sends-client";
 import { fetchSubjects } from "./subjects-client";
 import { fetchSuppressions } from "./suppressions-client";
 
 const USAGE =
-  "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin> --shop-url <your shop>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ...] [--api-url <origin>] [--skip-suppression-check]";
+  "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin> --shop-url <your shop>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ...] [--api-url <origin>] [--skip-suppression-check] [--dry-run]";
 
 const { values } = cliArgs(
   USAGE,
@@ -42,6 +49,7 @@ const { values } = cliArgs(
       "shop-name": { type: "string", default: "the opentime demo shop" },
       "shop-url": { type: "string" },
       "skip-suppression-check": { type: "boolean", default: false },
+      "dry-run": { type: "boolean", default: false },
     },
   },
   z.object({
@@ -86,11 +94,15 @@ try {
   const recipients = (await readRecipients(values.recipients, !values.esp)).map((r) => r.userId);
   // whom not to mail, before anything is built or asked of them (fail closed: SuppressionCheckFailed ends the run)
   const checked = !values["skip-suppression-check"];
-  const suppressed = checked ? await fetchSuppressions(apiUrl, key(), recipients) : undefined;
+  const suppressed = checked ? await fetchSuppressions(apiUrl, key(), recipients, values.campaign) : undefined;
   const mailed = recipients.filter((u) => !suppressed?.has(u));
   // the campaign's subject rules, per recipient mailed (an experiment records an arm for each), unless one
   // subject is given for all
   const subjects = values.subject ? undefined : await fetchSubjects(apiUrl, key(), values.campaign, mailed);
+  // this campaign's send to each recipient built for, before anything is written (SendsNotRecorded ends the run):
+  // not for a preview, nor offline (unchecked: nothing about the recipients is asked of the Worker)
+  const record = checked && !values["dry-run"] && mailed.length > 0;
+  const recorded = record ? await recordSends(apiUrl, key(), values.campaign, mailed) : null;
   const result = await buildEmails({ ...options, subjects, suppressed });
   console.log(`${result.recipients} recipients -> ${result.files.length} files in ${values.out}`);
   const skipped = Object.entries(result.skipped);
@@ -98,10 +110,19 @@ try {
     console.log(
       `left out ${skipped.reduce((n, [, k]) => n + k, 0)} of ${recipients.length} recipients opentime knows must not be mailed: ${skipped.map(([why, n]) => `${why} ${n}`).join(", ")}`,
     );
-  else if (checked) console.log(`left out none: no recipient is unsubscribed, paused or erased in opentime`);
+  else if (checked)
+    console.log(
+      "left out none: no recipient is unsubscribed, paused, erased or held back by their frequency preference in opentime",
+    );
   else
     console.log(
-      "note: --skip-suppression-check: recipients who unsubscribed, paused or were erased in opentime were NOT left out; your list's own suppressions must leave them out",
+      "note: --skip-suppression-check: recipients who unsubscribed, paused or were erased in opentime, or whose frequency preference holds them back, were NOT left out; your list's own suppressions must leave them out. This send was not recorded: later campaigns will not count it against anyone's frequency preference",
+    );
+  if (recorded !== null)
+    console.log(`recorded this campaign's send to ${recorded} recipients (their frequency preference counts it)`);
+  else if (checked && values["dry-run"])
+    console.log(
+      "note: --dry-run: this send was not recorded; do not send these files (later campaigns would not count it against anyone's frequency preference)",
     );
   if (subjects) {
     const rules = new Map<string, number>();

@@ -1,7 +1,8 @@
 /**
  * Whom `npm run email` must not mail, from the Worker (POST /v1/admin/suppressions, in batches of
  * MAX_SUPPRESSION_USERS): the recipients opentime knows were erased, unsubscribed, paused their emails, or whose
- * consent it cannot read. Fails closed: a Worker that cannot be reached, refuses, or answers what this version does
+ * consent it cannot read, and (the request names the campaign) those whose frequency preference another recent
+ * send holds back (its own sends recorded by an earlier build never do). Fails closed: a Worker that cannot be reached, refuses, or answers what this version does
  * not read stops the build (SuppressionCheckFailed); it never reads as "nobody to leave out".
  */
 import { MAX_SUPPRESSION_USERS, type SuppressionReason, SuppressionsAnswerSchema } from "../../core/suppressions";
@@ -13,6 +14,7 @@ export async function fetchSuppressions(
   apiBase: string,
   key: string,
   users: readonly string[],
+  campaign: string,
 ): Promise<Map<string, SuppressionReason>> {
   const out = new Map<string, SuppressionReason>();
   const url = `${apiBase.replace(/\/+$/, "")}/v1/admin/suppressions`;
@@ -27,7 +29,7 @@ export async function fetchSuppressions(
       res = await fetch(url, {
         method: "POST",
         headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ users: unique.slice(i, i + MAX_SUPPRESSION_USERS) }),
+        body: JSON.stringify({ users: unique.slice(i, i + MAX_SUPPRESSION_USERS), campaign }),
         signal: AbortSignal.timeout(30_000),
       });
     } catch (e) {

@@ -1,8 +1,11 @@
 /**
  * `npm run email` leaves out whom opentime knows must not be mailed: the builder writes nothing for a recipient
  * the Worker named (MIME and ESP alike) and counts them by reason; the client asks POST /v1/admin/suppressions in
- * batches and fails closed (a Worker that cannot be reached, refuses or answers what it cannot read builds
- * nothing); the CLI prints counts by reason and never an id or an address. The Worker's side of the answer is
+ * batches, naming the campaign (so the Worker can answer `frequency` without counting the campaign's own sends),
+ * and fails closed (a Worker that cannot be reached, refuses or answers what it cannot read builds nothing); the
+ * CLI records the campaign's send to exactly the recipients it builds for (POST /v1/admin/sends) before it writes
+ * anything, builds nothing when that fails, records nothing with --dry-run or --skip-suppression-check, and prints
+ * counts by reason and never an id or an address. The Worker's side of the answer is
  * tested in workerd (test/workerd/suppressions.test.ts); here a stand-in speaks the same contract (the core
  * schemas), as the builder's tests stand in for the subject lines' answer too.
  */
@@ -14,8 +17,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { type SuppressionReason, SuppressionsRequestSchema } from "../../core/suppressions";
+import { SendsRequestSchema, type SuppressionReason, SuppressionsRequestSchema } from "../../core/suppressions";
 import { buildEmails } from "../../scripts/email/build-emails";
+import { recordSends, SendsNotRecorded } from "../../scripts/email/sends-client";
 import { fetchSuppressions, SuppressionCheckFailed } from "../../scripts/email/suppressions-client";
 
 const SECRET = "builder-test-secret-0123456789abcdef";
@@ -43,12 +47,18 @@ async function setup(csv: string) {
   return { dir, recipients, options };
 }
 
-/** A stand-in for the Worker's route: it checks requests as the route does and answers from `known`. */
+/**
+ * A stand-in for the Worker's routes: it checks requests as the routes do, answers the check from `known` and
+ * records the sends it is given (or answers `sendsAnswer`).
+ */
 function standIn(
   known: Record<string, SuppressionReason>,
   answer?: (users: string[]) => { status: number; body: string },
+  sendsAnswer?: (users: string[]) => { status: number; body: string },
 ) {
   const batches: string[][] = [];
+  const campaigns: (string | undefined)[] = [];
+  const sends: { campaign: string; users: string[] }[] = [];
   const server = createServer((req, res) => {
     let body = "";
     req.on("data", (chunk) => {
@@ -59,11 +69,22 @@ function standIn(
         res.writeHead(status, { "Content-Type": "application/json" });
         res.end(text);
       };
-      if (req.method !== "POST" || req.url !== "/v1/admin/suppressions") return reply(404, '{"error":{}}');
       if (req.headers.authorization !== `Bearer ${KEY}`) return reply(401, '{"error":{"code":"UNAUTHORIZED"}}');
+      if (req.method === "POST" && req.url === "/v1/admin/sends") {
+        const record = SendsRequestSchema.safeParse(JSON.parse(body));
+        if (!record.success) return reply(400, '{"error":{"code":"BAD_REQUEST"}}');
+        if (sendsAnswer) {
+          const a = sendsAnswer(record.data.users);
+          if (a.status !== 200) return reply(a.status, a.body);
+        }
+        sends.push(record.data);
+        return reply(200, JSON.stringify({ campaign: record.data.campaign, recorded: record.data.users.length }));
+      }
+      if (req.method !== "POST" || req.url !== "/v1/admin/suppressions") return reply(404, '{"error":{}}');
       const parsed = SuppressionsRequestSchema.safeParse(JSON.parse(body));
       if (!parsed.success) return reply(400, '{"error":{"code":"BAD_REQUEST"}}');
       batches.push(parsed.data.users);
+      campaigns.push(parsed.data.campaign);
       if (answer) {
         const a = answer(parsed.data.users);
         return reply(a.status, a.body);
@@ -75,7 +96,7 @@ function standIn(
       reply(200, JSON.stringify({ checked: parsed.data.users.length, suppressed }));
     });
   });
-  return { server, batches };
+  return { server, batches, campaigns, sends };
 }
 
 const servers: Server[] = [];
@@ -141,18 +162,20 @@ describe("the builder leaves out whom it must not mail", () => {
 describe("asking the Worker: in batches, failing closed", () => {
   it("asks in batches of 500 and gathers every batch's answer", async () => {
     const users = Array.from({ length: 1200 }, (_, i) => `r${i}`);
-    const { server, batches } = standIn({ r3: "erased", r700: "unsubscribed", r1100: "unreadable" });
+    const { server, batches, campaigns } = standIn({ r3: "erased", r700: "unsubscribed", r1100: "unreadable" });
     const url = await listen(server);
-    const got = await fetchSuppressions(url, KEY, [...users, "r3"]);
+    const got = await fetchSuppressions(url, KEY, [...users, "r3"], "spring-sale");
     expect(batches.map((b) => b.length)).toEqual([500, 500, 200]);
+    // each batch names the campaign: the Worker answers `frequency` leaving this campaign's own sends out
+    expect(campaigns).toEqual(["spring-sale", "spring-sale", "spring-sale"]);
     expect(Object.fromEntries(got)).toEqual({ r3: "erased", r700: "unsubscribed", r1100: "unreadable" });
   });
 
   it("a Worker that cannot be reached, refuses, is older than the check or answers what it cannot read: it throws", async () => {
     const closed = await listen(createServer());
     await new Promise((resolve) => servers.pop()?.close(resolve));
-    await expect(fetchSuppressions(closed, KEY, ["a"])).rejects.toThrow(SuppressionCheckFailed);
-    await expect(fetchSuppressions(closed, KEY, ["a"])).rejects.toThrow(/--skip-suppression-check/);
+    await expect(fetchSuppressions(closed, KEY, ["a"], "spring-sale")).rejects.toThrow(SuppressionCheckFailed);
+    await expect(fetchSuppressions(closed, KEY, ["a"], "spring-sale")).rejects.toThrow(/--skip-suppression-check/);
     const cases: [number, string, RegExp][] = [
       [503, '{"error":{"code":"KV_UNAVAILABLE"}}', /503/],
       [404, '{"error":{"code":"NOT_FOUND"}}', /older than the check/],
@@ -161,10 +184,41 @@ describe("asking the Worker: in batches, failing closed", () => {
     ];
     for (const [status, body, why] of cases) {
       const url = await listen(standIn({}, () => ({ status, body })).server);
-      await expect(fetchSuppressions(url, KEY, ["a"]), body).rejects.toThrow(why);
+      await expect(fetchSuppressions(url, KEY, ["a"], "spring-sale"), body).rejects.toThrow(why);
     }
     const url = await listen(standIn({}).server);
-    await expect(fetchSuppressions(url, "not-the-key", ["a"])).rejects.toThrow(/401/);
+    await expect(fetchSuppressions(url, "not-the-key", ["a"], "spring-sale")).rejects.toThrow(/401/);
+  });
+});
+
+describe("recording the campaign's sends: in batches, all or nothing", () => {
+  it("records in batches of 500, each naming the campaign, and counts what the Worker recorded", async () => {
+    const users = Array.from({ length: 1200 }, (_, i) => `r${i}`);
+    const { server, sends } = standIn({});
+    const url = await listen(server);
+    expect(await recordSends(url, KEY, "spring-sale", [...users, "r3"])).toBe(1200);
+    expect(sends.map((b) => [b.campaign, b.users.length])).toEqual([
+      ["spring-sale", 500],
+      ["spring-sale", 500],
+      ["spring-sale", 200],
+    ]);
+  });
+
+  it("a batch the Worker does not record: it throws, saying how far it got and that a re-run is safe", async () => {
+    let batch = 0;
+    const { server } = standIn({}, undefined, () =>
+      ++batch === 2 ? { status: 503, body: '{"error":{"code":"STATE_UNAVAILABLE"}}' } : { status: 200, body: "" },
+    );
+    const url = await listen(server);
+    const users = Array.from({ length: 1200 }, (_, i) => `r${i}`);
+    const failed = await recordSends(url, KEY, "spring-sale", users).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(SendsNotRecorded);
+    expect((failed as Error).message).toMatch(/\(503: .*; 500 of 1200 recorded\): nothing was built/);
+    const closed = await listen(createServer());
+    await new Promise((resolve) => servers.pop()?.close(resolve));
+    await expect(recordSends(closed, KEY, "spring-sale", ["a"])).rejects.toThrow(/Run the same build again/);
+    const old = await listen(standIn({}, undefined, () => ({ status: 404, body: "{}" })).server);
+    await expect(recordSends(old, KEY, "spring-sale", ["a"])).rejects.toThrow(/older than the recording/);
   });
 });
 
@@ -187,6 +241,53 @@ describe("npm run email: counts by reason, fails closed, or builds unchecked whe
     );
     expect(res.stdout).not.toMatch(/c-bob|c-cyd|bob@|cyd@/);
     expect(await readdir(out)).toEqual(["c-ann.eml"]);
+  });
+
+  const argsFor = (recipients: string, out: string, url: string) => [
+    ...["--campaign", "spring-sale", "--recipients", recipients, "--out", out, "--subject", "Hi"],
+    ...["--base-url", "https://opentime.shop.example", "--shop-url", "https://shop.example/", "--api-url", url],
+  ];
+
+  it("records this campaign's send to exactly the recipients it builds; one held back by frequency is counted", async () => {
+    const { recipients, dir } = await setup(csv);
+    const { server, sends } = standIn({ "c-bob": "frequency" });
+    const out = join(dir, "out");
+    const res = await cli(argsFor(recipients, out, await listen(server)));
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("left out 1 of 3 recipients opentime knows must not be mailed: frequency 1");
+    expect(sends).toEqual([{ campaign: "spring-sale", users: ["c-ann", "c-cyd"] }]);
+    expect(res.stdout).toContain("recorded this campaign's send to 2 recipients");
+    expect(res.stdout).not.toMatch(/c-ann|c-bob|c-cyd|@example/);
+    expect((await readdir(out)).sort()).toEqual(["c-ann.eml", "c-cyd.eml"]);
+  });
+
+  it("sends it cannot record: exit 1, nothing written, the way out named", async () => {
+    const { recipients, dir } = await setup(csv);
+    const { server } = standIn({}, undefined, () => ({ status: 503, body: '{"error":{"code":"STATE_UNAVAILABLE"}}' }));
+    const out = join(dir, "out");
+    const res = await cli(argsFor(recipients, out, await listen(server)));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/could not record the campaign's sends.*nothing was built/);
+    expect(res.stderr).toMatch(/--dry-run/);
+    await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("--dry-run: checked and built, nothing recorded, and it says so; --skip-suppression-check asks nothing", async () => {
+    const { recipients, dir } = await setup(csv);
+    const { server, sends, batches } = standIn({ "c-bob": "unsubscribed" });
+    const url = await listen(server);
+    const dry = await cli([...argsFor(recipients, join(dir, "dry"), url), "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(batches).toHaveLength(1);
+    expect(dry.stdout).toContain("2 recipients -> 2 files");
+    expect(dry.stdout).toMatch(/--dry-run: this send was not recorded; do not send these files/);
+    const unchecked = await cli([...argsFor(recipients, join(dir, "unchecked"), url), "--skip-suppression-check"]);
+    expect(unchecked.code).toBe(0);
+    expect(unchecked.stdout).toContain("3 recipients -> 3 files");
+    expect(unchecked.stdout).toMatch(/This send was not recorded/);
+    expect(batches).toHaveLength(1);
+    expect(sends).toEqual([]);
   });
 
   it("a Worker that cannot be asked: exit 1, the way out named, nothing written", async () => {
