@@ -650,6 +650,17 @@ describe("the reader's frequency preference", () => {
     expect((JSON.parse((calls[1] as Call).body) as TriggerDelivery).items).toEqual(["p3"]);
   });
 
+  it("a campaign's send npm run email recorded counts too: a cart abandoned just after the newsletter is dropped", async () => {
+    const user = "trig-freq-campaign";
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] })).status).toBe(200);
+    resetTriggersCache();
+    expect((await send("/v1/admin/sends", "POST", { campaign: "newsletter", users: [user] })).status).toBe(200);
+    await consume([prefer(user, "weekly"), event(user, "cart_add", 31, "p1")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(0);
+    expect(await rows(user)).toMatchObject([{ trigger: "cart-30", state: "cancelled", reason: "frequency" }]);
+  });
+
   it("a call still in flight counts, even after a cart add moved its row: a viewed-* delivery due meanwhile waits its week", async () => {
     const user = "trig-freq-fly";
     const BACK = { id: "back", type: "viewed-back-in-stock", campaign: "back", webhook: HOOK };

@@ -24,6 +24,7 @@ import {
   type ViewedItem,
   type ViewedTrigger,
 } from "../../core/triggers";
+import { lastCampaignSend } from "./campaign-sends-table";
 
 export const TRIGGER_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS triggers (
@@ -195,7 +196,8 @@ export function lastTriggeredSend(sql: SqlStorage, user: string, delivery: strin
 /**
  * Cancels a due delivery before its first webhook call when it is `stale` (due more than LATE_AFTER_SECONDS
  * ago: it could not be tried meanwhile) or over the reader's `frequency` (the call would come sooner after their
- * latest triggered send than their preference allows: core/triggers.ts frequencyAllows). A delivery begun already
+ * latest send than their preference allows: core/triggers.ts frequencyAllows; a triggered one, or a campaign's
+ * send `npm run email` recorded, campaign-sends-table.ts: one preference spaces both). A delivery begun already
  * (a retry) is the same send, never held back. `calling`: another of the reader's calls is in flight (a send
  * now, whatever its row says: a cart add may have moved it). Synchronous: called just before claimDelivery, with
  * no await between, so two of one reader's deliveries due together never both pass. Returns why it cancelled.
@@ -221,12 +223,19 @@ export function cancelBeforeFirstCall(
   const reason =
     nowS > untried.due_at + LATE_AFTER_SECONDS
       ? "stale"
-      : !frequencyAllows(frequency, calling ? nowS : lastTriggeredSend(sql, d.user, d.delivery), nowS)
+      : !frequencyAllows(frequency, calling ? nowS : lastSend(sql, d.user, d.delivery), nowS)
         ? "frequency"
         : null;
   if (reason === null) return null;
   cancelDelivery(sql, d, reason);
   return reason;
+}
+
+/** The reader's latest send other than `delivery` (unix s): triggered, or a campaign's recorded one; null: none. */
+function lastSend(sql: SqlStorage, user: string, delivery: string): number | null {
+  const triggered = lastTriggeredSend(sql, user, delivery);
+  const campaign = lastCampaignSend(sql, user, null);
+  return triggered === null ? campaign : campaign === null ? triggered : Math.max(triggered, campaign);
 }
 
 /** Cancels one pending delivery: its items and details emptied, why kept. */
