@@ -34,7 +34,7 @@ export function registerAdminSendsRecord(app: Hono<AppEnv>): void {
         else byShard.set(shard, [user]);
       }
       const settled = await Promise.allSettled(
-        [...byShard].map(([shard, users]) => shardStub(c.env, shard).recordSends(body.campaign, users)),
+        [...byShard].map(async ([shard, users]) => shardStub(c.env, shard).recordSends(body.campaign, users)),
       );
       const failed = settled.filter((s) => s.status === "rejected");
       if (failed.length > 0) {

@@ -6,6 +6,7 @@
  */
 import { env } from "cloudflare:test";
 import { kvKeys } from "../../../core/kv-keys";
+import { emptyProfile } from "../../../core/profile";
 import type { Bindings } from "../../../worker/env";
 import type { ErrorCode } from "../../../worker/errors";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "../fixture";
@@ -54,6 +55,12 @@ const failingKv = () => ({
 const rateLimitedKv = () => ({
   OPENTIME_KV: faultyKv(env.OPENTIME_KV, [{ ops: ["get", "list", "put"], mode: "rate-limited" }]).kv,
 });
+
+/** A reader's snapshot with a weekly frequency preference. */
+function weeklyProfile() {
+  const profile = emptyProfile("doc-weekly", new Date().toISOString());
+  return { ...profile, consent: { ...profile.consent, frequency: "weekly" } };
+}
 
 /** Each documented route, at least once; answers in the order sent (state carries from one to the next). */
 export const CASES: Case[] = [
@@ -678,6 +685,57 @@ export const CASES: Case[] = [
     bindings: failingKv,
     status: 503,
     code: "KV_UNAVAILABLE",
+  },
+  {
+    route: "POST /v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    headers: ADMIN,
+    body: { users: ["reader-1", "doc-weekly"], campaign: "doc-v2" },
+    before: () => env.OPENTIME_KV.put(kvKeys.profile("doc-weekly"), JSON.stringify(weeklyProfile())),
+    status: 200,
+  },
+  {
+    route: "POST /v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    headers: ADMIN,
+    body: { users: ["doc-weekly"], campaign: "doc-v2" },
+    bindings: without("READERS"),
+    status: 503,
+    code: "STATE_UNAVAILABLE",
+  },
+  // a campaign's sends, for the readers' frequency preference
+  {
+    route: "POST /v1/admin/sends",
+    path: "/v1/admin/sends",
+    headers: ADMIN,
+    body: { campaign: "doc-v2", users: ["reader-1", "reader-2"] },
+    status: 200,
+  },
+  {
+    route: "POST /v1/admin/sends",
+    path: "/v1/admin/sends",
+    headers: ADMIN,
+    body: { users: ["reader-1"] },
+    status: 400,
+    code: "BAD_REQUEST",
+  },
+  { route: "POST /v1/admin/sends", path: "/v1/admin/sends", body: "{}", status: 401, code: "UNAUTHORIZED" },
+  {
+    route: "POST /v1/admin/sends",
+    path: "/v1/admin/sends",
+    headers: ADMIN,
+    body: HUGE,
+    status: 413,
+    code: "PAYLOAD_TOO_LARGE",
+  },
+  {
+    route: "POST /v1/admin/sends",
+    path: "/v1/admin/sends",
+    headers: ADMIN,
+    body: { campaign: "doc-v2", users: ["reader-1"] },
+    bindings: without("READERS"),
+    status: 503,
+    code: "STATE_UNAVAILABLE",
   },
   { route: "GET /v1/admin/suppressions", path: "/v1/admin/suppressions?limit=10", headers: ADMIN, status: 200 },
   {
