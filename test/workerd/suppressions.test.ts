@@ -293,8 +293,13 @@ describe("GET /v1/admin/suppressions: the shop's list hears of every unsubscribe
         if (has.length > 0) sql.exec("ALTER TABLE list_changes DROP COLUMN frequency");
         createListChanges(sql, Date.now());
       });
-    const listed = mine("lf-before", (await readAll(`?cursor=${cursor}`)).seen);
+    const after = await readAll(`?cursor=${cursor}`);
+    const listed = mine("lf-before", after.seen);
     expect(listed.map((c) => [c.user, c.frequency])).toEqual([["lf-before", "monthly"]]);
+    // the next change takes a number after theirs: read from the cursor, with the frequency kept
+    await consentApi("lf-before", { unsubscribed: true });
+    const next = mine("lf-before", (await readAll(`?cursor=${after.cursor}`)).seen);
+    expect(next.map((c) => [c.user, c.unsubscribed, c.frequency])).toEqual([["lf-before", true, "monthly"]]);
   });
 
   it("refuses a cursor it never answered, and since with a cursor", async () => {

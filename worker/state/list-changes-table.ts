@@ -8,8 +8,8 @@
  * past a number sees every later change, in order, without relying on clocks. Erasure deletes the reader's row. A
  * shard created before this table records, when it first creates it, the readers it holds who are unsubscribed,
  * paused or chose a frequency, so the shop's first read has them; one whose table predates `frequency` records,
- * when it adds the column, the readers who chose one (with new numbers: a kept cursor reads them as changes). Synchronous SQL on the
- * shard's storage; the shard is the only writer.
+ * when it adds the column, the readers who chose one (with new numbers: a kept cursor reads them as changes).
+ * Synchronous SQL on the shard's storage; the shard is the only writer.
  */
 import type { Consent } from "../../core/profile";
 import { FREQUENCY_DAYS } from "../../core/triggers";
@@ -86,13 +86,17 @@ export function createListChanges(sql: SqlStorage, nowMs: number): void {
     sql,
     nowMs,
     `json_extract(profile, '$.consent.unsubscribed') = 1
-     OR json_extract(profile, '$.consent.pausedUntil') > ${Math.floor(nowMs / 1000)}
+     OR json_extract(profile, '$.consent.pausedUntil') > ?
      OR json_extract(profile, '$.consent.frequency') IS NOT NULL`,
+    Math.floor(nowMs / 1000),
   );
 }
 
-/** Records, at `nowMs`, the readers held whose profile matches `where`, each with the shard's next numbers. */
-function backfill(sql: SqlStorage, nowMs: number, where: string): void {
+/**
+ * Records, at `nowMs`, the readers held whose profile matches `where` (with its `params`), each with the shard's
+ * next numbers; the counter then stands at the highest number held, so the next change never takes one of theirs.
+ */
+function backfill(sql: SqlStorage, nowMs: number, where: string, ...params: SqlStorageValue[]): void {
   const last = lastListSeq(sql);
   const written = sql.exec(
     `INSERT INTO list_changes (user, unsubscribed, paused_until, frequency, changed_at, seq)
@@ -107,8 +111,13 @@ function backfill(sql: SqlStorage, nowMs: number, where: string): void {
        frequency = excluded.frequency, changed_at = excluded.changed_at, seq = excluded.seq`,
     nowMs,
     last,
+    ...params,
   ).rowsWritten;
-  if (written > 0) sql.exec("INSERT OR REPLACE INTO list_changes_seq (id, seq) VALUES (0, ?)", last + written);
+  if (written > 0)
+    sql.exec(
+      "INSERT OR REPLACE INTO list_changes_seq (id, seq) VALUES (0, max(?, (SELECT coalesce(max(seq), 0) FROM list_changes)))",
+      last,
+    );
 }
 
 /**
