@@ -7,6 +7,12 @@
  */
 import { MAX_SUPPRESSION_USERS, type SuppressionReason, SuppressionsAnswerSchema } from "../../core/suppressions";
 
+/** What a refusal says of a Worker older than this builder. */
+const OLDER: Record<number, string> = {
+  404: ", a Worker older than the check: deploy this version",
+  400: ", perhaps a Worker older than this builder (one that takes no campaign in the check): deploy this version",
+};
+
 /** The check could not be made: nothing may be built from it. */
 export class SuppressionCheckFailed extends Error {}
 
@@ -36,10 +42,7 @@ export async function fetchSuppressions(
       throw failed((e as Error).message);
     }
     const text = await res.text();
-    if (!res.ok)
-      throw failed(
-        `${res.status}${res.status === 404 ? ", a Worker older than the check: deploy this version" : ""}: ${text.slice(0, 200)}`,
-      );
+    if (!res.ok) throw failed(`${res.status}${OLDER[res.status] ?? ""}: ${text.slice(0, 200)}`);
     let answer: ReturnType<typeof SuppressionsAnswerSchema.parse>;
     try {
       answer = SuppressionsAnswerSchema.parse(JSON.parse(text));

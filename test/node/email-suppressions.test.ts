@@ -179,6 +179,7 @@ describe("asking the Worker: in batches, failing closed", () => {
     const cases: [number, string, RegExp][] = [
       [503, '{"error":{"code":"KV_UNAVAILABLE"}}', /503/],
       [404, '{"error":{"code":"NOT_FOUND"}}', /older than the check/],
+      [400, '{"error":{"code":"BAD_REQUEST","message":"campaign: unrecognized key"}}', /older than this builder/],
       [200, '{"suppressed":"everyone"}', /does not read/],
       [200, "<html>a proxy's page</html>", /does not read/],
     ];
