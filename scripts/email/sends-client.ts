@@ -8,9 +8,17 @@
  * build again is safe and records the rest (a send recorded again only moves its time).
  */
 import { MAX_SUPPRESSION_USERS, SendsAnswerSchema } from "../../core/suppressions";
+import { type BatchProblem, batchesOf, postBatches } from "./admin-batches";
 
 /** Some sends could not be recorded: nothing may be built from this run. */
 export class SendsNotRecorded extends Error {}
+
+function why(p: BatchProblem): string {
+  if (p.kind === "unreachable") return p.message;
+  if (p.kind === "unreadable") return `an answer this version does not read: ${p.text}`;
+  const older = p.status === 404 ? ", a Worker older than the recording of sends: deploy this version" : "";
+  return `${p.status}${older}: ${p.text.slice(0, 200)}`;
+}
 
 /** Returns how many sends the Worker recorded (an erased reader's is not). */
 export async function recordSends(
@@ -19,35 +27,17 @@ export async function recordSends(
   campaign: string,
   users: readonly string[],
 ): Promise<number> {
-  const url = `${apiBase.replace(/\/+$/, "")}/v1/admin/sends`;
   const unique = [...new Set(users)];
-  let recorded = 0;
-  for (let i = 0; i < unique.length; i += MAX_SUPPRESSION_USERS) {
-    const failed = (why: string) =>
+  const answers = await postBatches(
+    apiBase,
+    "/v1/admin/sends",
+    key,
+    batchesOf(unique, MAX_SUPPRESSION_USERS).map((batch) => ({ campaign, users: batch })),
+    (json) => SendsAnswerSchema.parse(json).recorded,
+    (problem, url, done) =>
       new SendsNotRecorded(
-        `could not record the campaign's sends at ${url} (${why}; ${i} of ${unique.length} recorded): nothing was built, so that no reader is mailed more often than their frequency preference allows. Run the same build again (this campaign's own recorded sends never hold back its recipients), or pass --dry-run to build without recording (not for sending)`,
-      );
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ campaign, users: unique.slice(i, i + MAX_SUPPRESSION_USERS) }),
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (e) {
-      throw failed((e as Error).message);
-    }
-    const text = await res.text();
-    if (!res.ok)
-      throw failed(
-        `${res.status}${res.status === 404 ? ", a Worker older than the recording of sends: deploy this version" : ""}: ${text.slice(0, 200)}`,
-      );
-    try {
-      recorded += SendsAnswerSchema.parse(JSON.parse(text)).recorded;
-    } catch {
-      throw failed(`an answer this version does not read: ${text.slice(0, 200)}`);
-    }
-  }
-  return recorded;
+        `could not record the campaign's sends at ${url} (${why(problem)}; ${done * MAX_SUPPRESSION_USERS} of ${unique.length} recorded): nothing was built, so that no reader is mailed more often than their frequency preference allows. Run the same build again (this campaign's own recorded sends never hold back its recipients), or pass --dry-run to build without recording (not for sending)`,
+      ),
+  );
+  return answers.reduce((n, recorded) => n + recorded, 0);
 }

@@ -3,6 +3,7 @@
  * MAX_SUBJECT_USERS): the campaign's subject rules decided on what the Worker knows of each reader now.
  */
 import { MAX_SUBJECT_USERS, type SubjectAnswer } from "../../core/subject-request";
+import { batchesOf, postBatches } from "./admin-batches";
 
 export async function fetchSubjects(
   apiBase: string,
@@ -10,26 +11,21 @@ export async function fetchSubjects(
   campaign: string,
   users: readonly string[],
 ): Promise<Map<string, SubjectAnswer>> {
-  const out = new Map<string, SubjectAnswer>();
-  const url = `${apiBase.replace(/\/+$/, "")}/v1/admin/subjects`;
-  for (let i = 0; i < users.length; i += MAX_SUBJECT_USERS) {
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ campaign, users: users.slice(i, i + MAX_SUBJECT_USERS) }),
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (e) {
+  const answers = await postBatches(
+    apiBase,
+    "/v1/admin/subjects",
+    key,
+    batchesOf(users, MAX_SUBJECT_USERS).map((batch) => ({ campaign, users: batch })),
+    (json) => (json as { subjects: SubjectAnswer[] }).subjects,
+    (problem, url) =>
       // the subjects come from --api-url, else --base-url: a build for a Worker not running yet names where to ask
-      throw new Error(
-        `could not reach ${url} (${(e as Error).message}): is the Worker running there? --api-url <origin> names the Worker to ask (the local one: http://127.0.0.1:8787), or --subject gives everyone one subject`,
-      );
-    }
-    if (!res.ok) throw new Error(`${url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
-    const body = (await res.json()) as { subjects: SubjectAnswer[] };
-    for (const s of body.subjects) out.set(s.user, s);
-  }
-  return out;
+      new Error(
+        problem.kind === "unreachable"
+          ? `could not reach ${url} (${problem.message}): is the Worker running there? --api-url <origin> names the Worker to ask (the local one: http://127.0.0.1:8787), or --subject gives everyone one subject`
+          : problem.kind === "refused"
+            ? `${url} answered ${problem.status}: ${problem.text}`
+            : `${url} answered what this version does not read: ${problem.text}`,
+      ),
+  );
+  return new Map(answers.flat().map((s) => [s.user, s]));
 }

@@ -6,12 +6,19 @@
  * not read stops the build (SuppressionCheckFailed); it never reads as "nobody to leave out".
  */
 import { MAX_SUPPRESSION_USERS, type SuppressionReason, SuppressionsAnswerSchema } from "../../core/suppressions";
+import { type BatchProblem, batchesOf, postBatches } from "./admin-batches";
 
 /** What a refusal says of a Worker older than this builder. */
 const OLDER: Record<number, string> = {
   404: ", a Worker older than the check: deploy this version",
   400: ", perhaps a Worker older than this builder (one that takes no campaign in the check): deploy this version",
 };
+
+function why(p: BatchProblem): string {
+  if (p.kind === "unreachable") return p.message;
+  if (p.kind === "unreadable") return `an answer this version does not read: ${p.text}`;
+  return `${p.status}${OLDER[p.status] ?? ""}: ${p.text.slice(0, 200)}`;
+}
 
 /** The check could not be made: nothing may be built from it. */
 export class SuppressionCheckFailed extends Error {}
@@ -22,34 +29,16 @@ export async function fetchSuppressions(
   users: readonly string[],
   campaign: string,
 ): Promise<Map<string, SuppressionReason>> {
-  const out = new Map<string, SuppressionReason>();
-  const url = `${apiBase.replace(/\/+$/, "")}/v1/admin/suppressions`;
-  const failed = (why: string) =>
-    new SuppressionCheckFailed(
-      `could not ask ${url} which recipients must not be mailed (${why}): nothing was built, so that no reader who unsubscribed is mailed. Mend it and run again, or pass --skip-suppression-check to build for every recipient unchecked (readers who unsubscribed, paused or were erased in opentime are then mailed: your list's own suppressions must leave them out)`,
-    );
-  const unique = [...new Set(users)];
-  for (let i = 0; i < unique.length; i += MAX_SUPPRESSION_USERS) {
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ users: unique.slice(i, i + MAX_SUPPRESSION_USERS), campaign }),
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (e) {
-      throw failed((e as Error).message);
-    }
-    const text = await res.text();
-    if (!res.ok) throw failed(`${res.status}${OLDER[res.status] ?? ""}: ${text.slice(0, 200)}`);
-    let answer: ReturnType<typeof SuppressionsAnswerSchema.parse>;
-    try {
-      answer = SuppressionsAnswerSchema.parse(JSON.parse(text));
-    } catch {
-      throw failed(`an answer this version does not read: ${text.slice(0, 200)}`);
-    }
-    for (const s of answer.suppressed) out.set(s.user, s.reason);
-  }
-  return out;
+  const answers = await postBatches(
+    apiBase,
+    "/v1/admin/suppressions",
+    key,
+    batchesOf([...new Set(users)], MAX_SUPPRESSION_USERS).map((batch) => ({ users: batch, campaign })),
+    (json) => SuppressionsAnswerSchema.parse(json).suppressed,
+    (problem, url) =>
+      new SuppressionCheckFailed(
+        `could not ask ${url} which recipients must not be mailed (${why(problem)}): nothing was built, so that no reader who unsubscribed is mailed. Mend it and run again, or pass --skip-suppression-check to build for every recipient unchecked (readers who unsubscribed, paused or were erased in opentime are then mailed: your list's own suppressions must leave them out)`,
+      ),
+  );
+  return new Map(answers.flat().map((s) => [s.user, s.reason]));
 }

@@ -1,0 +1,56 @@
+/**
+ * The admin API's batched POSTs `npm run email` makes (the suppression check, the subject lines, the sends'
+ * recording): each batch's JSON body POSTed to one route with the admin key, 30 s at most each, one after the
+ * other, and its answer read. A batch that cannot be sent, is refused (not 2xx), or whose answer `read` cannot
+ * read ends the run with the caller's own error (`fail`), told which of the three and how many batches were done.
+ */
+
+/** Why a batch failed: not sent, refused (its status and the answer's start), or an answer not read. */
+export type BatchProblem =
+  | { kind: "unreachable"; message: string }
+  | { kind: "refused"; status: number; text: string }
+  | { kind: "unreadable"; text: string };
+
+/** How long one batch may take. */
+const BATCH_TIMEOUT_MS = 30_000;
+
+/** The answers, in the batches' order. */
+export async function postBatches<T>(
+  apiBase: string,
+  path: string,
+  key: string,
+  bodies: readonly unknown[],
+  read: (json: unknown) => T,
+  fail: (problem: BatchProblem, url: string, done: number) => Error,
+): Promise<T[]> {
+  const url = `${apiBase.replace(/\/+$/, "")}${path}`;
+  const out: T[] = [];
+  for (const body of bodies) {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(BATCH_TIMEOUT_MS),
+      });
+    } catch (e) {
+      throw fail({ kind: "unreachable", message: (e as Error).message }, url, out.length);
+    }
+    const text = await res.text();
+    if (!res.ok) throw fail({ kind: "refused", status: res.status, text: text.slice(0, 300) }, url, out.length);
+    try {
+      out.push(read(JSON.parse(text)));
+    } catch {
+      throw fail({ kind: "unreadable", text: text.slice(0, 200) }, url, out.length);
+    }
+  }
+  return out;
+}
+
+/** Items in batches of `size`. */
+export function batchesOf<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
