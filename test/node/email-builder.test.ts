@@ -5,9 +5,7 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { parse } from "csv-parse/sync";
 import Mustache from "mustache";
 import PostalMime from "postal-mime";
@@ -16,30 +14,12 @@ import { verifyToken } from "../../core/token";
 import { unsubscribeSecrets } from "../../core/unsubscribe-link";
 import { buildEmails, ESP_MERGE_TAGS } from "../../scripts/email/build-emails";
 import { gmailLint, validateAmpEmail, validatorEnginePath } from "./support/amp-validator";
+import { BUILDER_BASE, builderSetup, BUILDER_SECRET as SECRET } from "./support/email-options";
 
-const SECRET = "builder-test-secret-0123456789abcdef";
-const BASE = "https://opentime.shop.example";
+const BASE = BUILDER_BASE;
 
-async function setup(csv: string) {
-  const dir = await mkdtemp(join(tmpdir(), "opentime-email-"));
-  const recipients = join(dir, "recipients.csv");
-  await writeFile(recipients, csv);
-  const options = {
-    campaign: "spring-sale",
-    template: "recs-email",
-    recipientsCsv: recipients,
-    outDir: join(dir, "out"),
-    baseUrl: BASE,
-    secret: SECRET,
-    layout: "row" as const,
-    ttlDays: 30,
-    from: "Shop <newsletter@shop.example>",
-    subject: "Picked for you",
-    headline: "Picked for you",
-    shopName: "Shop",
-    shopUrl: "https://shop.example/",
-  };
-  return { dir, options };
+function setup(csv: string) {
+  return builderSetup(csv, "opentime-email-");
 }
 
 /**

@@ -10,10 +10,9 @@
  * schemas), as the builder's tests stand in for the subject lines' answer too.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
@@ -21,30 +20,12 @@ import { SendsRequestSchema, type SuppressionReason, SuppressionsRequestSchema }
 import { buildEmails } from "../../scripts/email/build-emails";
 import { recordSends, SendsNotRecorded } from "../../scripts/email/sends-client";
 import { fetchSuppressions, SuppressionCheckFailed } from "../../scripts/email/suppressions-client";
+import { builderSetup, BUILDER_SECRET as SECRET } from "./support/email-options";
 
-const SECRET = "builder-test-secret-0123456789abcdef";
 const KEY = "admin-key-for-the-stand-in-0123456789";
 
-async function setup(csv: string) {
-  const dir = await mkdtemp(join(tmpdir(), "opentime-suppress-"));
-  const recipients = join(dir, "recipients.csv");
-  await writeFile(recipients, csv);
-  const options = {
-    campaign: "spring-sale",
-    template: "recs-email",
-    recipientsCsv: recipients,
-    outDir: join(dir, "out"),
-    baseUrl: "https://opentime.shop.example",
-    secret: SECRET,
-    layout: "row" as const,
-    ttlDays: 30,
-    from: "Shop <newsletter@shop.example>",
-    subject: "Picked for you",
-    headline: "Picked for you",
-    shopName: "Shop",
-    shopUrl: "https://shop.example/",
-  };
-  return { dir, recipients, options };
+function setup(csv: string) {
+  return builderSetup(csv, "opentime-suppress-");
 }
 
 /**

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
 import { buildEmails, ESP_MERGE_TAGS, type Esp } from "../../scripts/email/build-emails";
+import { builderSetup } from "./support/email-options";
 
 const HOSTILE = 'Tom & Jerry <b>"50%"</b>';
 const ESCAPED = "Tom &amp; Jerry &lt;b&gt;&quot;50%&quot;&lt;/b&gt;";
@@ -29,25 +30,11 @@ async function templatesWithCopy(dir: string): Promise<string> {
 }
 
 async function build(esp: Esp, templateDir?: string) {
-  const dir = await mkdtemp(join(tmpdir(), "opentime-esp-escape-"));
-  const recipients = join(dir, "recipients.csv");
-  await writeFile(recipients, "user_id\nc0000002\n");
+  const { options } = await builderSetup("user_id\nc0000002\n", "opentime-esp-escape-");
   const copy = { block: "buyers", headline: HOSTILE, subline: "Fresh & new", cta: "See it" };
   const result = await buildEmails({
-    campaign: "spring-sale",
-    template: "recs-email",
+    ...options,
     ...(templateDir && { templateDir }),
-    recipientsCsv: recipients,
-    outDir: join(dir, "out"),
-    baseUrl: "https://opentime.shop.example",
-    secret: "builder-test-secret-0123456789abcdef",
-    layout: "row",
-    ttlDays: 30,
-    from: "Shop <newsletter@shop.example>",
-    subject: "Picked for you",
-    headline: "Picked for you",
-    shopName: "Shop",
-    shopUrl: "https://shop.example/",
     esp,
     subjects: new Map([["c0000002", { subject: "Hi", preheader: HOSTILE, copy }]]),
   });
