@@ -42,7 +42,8 @@ function run(files, extra) {
     };
     child.stdout.on("data", (c) => watch(c, process.stdout));
     child.stderr.on("data", (c) => watch(c, process.stderr));
-    child.on("exit", (code) => {
+    // "close", not "exit": the output may still be arriving when the process has exited
+    child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code: code ?? 1, passed, failed });
     });
