@@ -1,8 +1,8 @@
 /**
  * `npm run test:workerd`: the workerd suite, watched for a stalled runtime. workerd itself can hang at 100% CPU
- * in V8's garbage-collection sweeper (seen once in two clean CI runs of this suite, in a different test file each
- * time): no JavaScript runs any more, so no test timeout fires and vitest waits forever. When the suite prints
- * nothing for STALL_S seconds, this kills it and runs again, once, only the files not yet passed. A file that failed
+ * in V8's garbage-collection sweeper (seen once in three clean CI runs of this suite, 2026-12): no JavaScript
+ * runs any more, so no test timeout fires and vitest waits forever. When the suite prints nothing for STALL_S
+ * seconds, this kills it and runs again, once, only the files not yet passed. A file that failed
  * fails the run as it is (no retry hides a failing test); a second stall fails it too. Arguments go to vitest
  * (then a stall fails at once: the files chosen are run once).
  */

@@ -15,7 +15,7 @@ import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
 import { errorMessage, logEvent } from "../lib/log";
 import { readValidBody } from "../lib/read-json-body";
-import { shardOf, shardStub } from "../state/shard-routing";
+import { byShard, shardStub } from "../state/shard-routing";
 
 /** MAX_SUPPRESSION_USERS ids of up to 128 characters, and a campaign id, as JSON. */
 const MAX_SENDS_BYTES = 128 * 1024;
@@ -26,15 +26,10 @@ export function registerAdminSendsRecord(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const body = await readValidBody(c, SendsRequestSchema, MAX_SENDS_BYTES);
-      const byShard = new Map<number, string[]>();
-      for (const user of new Set(body.users)) {
-        const shard = shardOf(user);
-        const list = byShard.get(shard);
-        if (list) list.push(user);
-        else byShard.set(shard, [user]);
-      }
       const settled = await Promise.allSettled(
-        [...byShard].map(async ([shard, users]) => shardStub(c.env, shard).recordSends(body.campaign, users)),
+        [...byShard(new Set(body.users), (user) => user)].map(async ([shard, users]) =>
+          shardStub(c.env, shard).recordSends(body.campaign, users),
+        ),
       );
       const failed = settled.filter((s) => s.status === "rejected");
       if (failed.length > 0) {

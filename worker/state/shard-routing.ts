@@ -23,3 +23,15 @@ export function shardStub(env: Pick<Bindings, "READERS">, shard: number): Durabl
 export function readerStub(env: Pick<Bindings, "READERS">, userId: string): DurableObjectStub<ReaderShard> {
   return shardStub(env, shardOf(userId));
 }
+
+/** Items grouped by their reader's shard (`userOf`), each group in the items' order. */
+export function byShard<T>(items: Iterable<T>, userOf: (item: T) => string): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const item of items) {
+    const shard = shardOf(userOf(item));
+    const group = out.get(shard);
+    if (group) group.push(item);
+    else out.set(shard, [item]);
+  }
+  return out;
+}

@@ -17,7 +17,7 @@ import { frequencyAllows } from "../../core/triggers";
 import type { Bindings } from "../env";
 import { tombstoneKeys } from "../events/erasure";
 import { bulkGetText } from "../lib/kv-bulk";
-import { shardOf, shardStub } from "../state/shard-routing";
+import { byShard, shardStub } from "../state/shard-routing";
 
 /** A reader shard could not be asked for its readers' sends. */
 export class ShardsUnavailable extends Error {}
@@ -41,8 +41,8 @@ export async function suppressedReaders(
     keysOf.flatMap((k) => [k.snapshot, ...k.tombstones]),
   );
   const out: { user: string; reason: SuppressionReason }[] = [];
-  /** readers with no other reason and a frequency preference, by shard */
-  const spaced = new Map<number, { user: string; frequency: NonNullable<ReturnType<typeof snapshotFrequency>> }[]>();
+  /** readers with no other reason and a frequency preference */
+  const spacedReaders: { user: string; frequency: NonNullable<ReturnType<typeof snapshotFrequency>> }[] = [];
   for (const k of keysOf) {
     const erased = k.tombstones.some((t) => values.get(t) != null);
     const snapshot = values.get(k.snapshot) ?? null;
@@ -52,12 +52,9 @@ export async function suppressedReaders(
       continue;
     }
     const frequency = campaign === null ? null : snapshotFrequency(snapshot);
-    if (frequency === null) continue;
-    const shard = shardOf(k.user);
-    const list = spaced.get(shard);
-    if (list) list.push({ user: k.user, frequency });
-    else spaced.set(shard, [{ user: k.user, frequency }]);
+    if (frequency !== null) spacedReaders.push({ user: k.user, frequency });
   }
+  const spaced = byShard(spacedReaders, (r) => r.user);
   await Promise.all(
     [...spaced].map(async ([shard, readers]) => {
       let latest: Record<string, number | null>;
