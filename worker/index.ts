@@ -10,7 +10,13 @@ import { consumeEvents } from "./events/consumer";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "./events/dead-letters";
 import type { EventsMessage } from "./events/queue";
 import { BANDIT_CRON, updateBandits } from "./experiments/bandit-job";
-import { EMAIL_KV_DEADLINES, type KvDeadlines, QUEUE_KV_DEADLINES, withKvDeadlines } from "./lib/kv-deadline";
+import {
+  FETCH_KV_DEADLINES,
+  fetchKind,
+  type KvDeadlines,
+  QUEUE_KV_DEADLINES,
+  withKvDeadlines,
+} from "./lib/kv-deadline";
 
 /**
  * The Durable Object classes: the writers of campaigns (CAMPAIGN_WRITER), of the live catalog (CATALOG), of
@@ -26,7 +32,8 @@ const app = createApp();
 
 /** One wrapped env per runtime env and handler, so per-env caches (getConfig) keep hitting. */
 const wrapped = {
-  fetch: new WeakMap<Bindings, Bindings>(),
+  email: new WeakMap<Bindings, Bindings>(),
+  api: new WeakMap<Bindings, Bindings>(),
   queue: new WeakMap<Bindings, Bindings>(),
   scheduled: new WeakMap<Bindings, Bindings>(),
 };
@@ -40,8 +47,11 @@ function bounded(env: Bindings, handler: keyof typeof wrapped, deadlines: KvDead
 }
 
 export default {
-  fetch: (req: Request, env: Bindings, ctx: ExecutionContext) =>
-    app.fetch(req, bounded(env, "fetch", EMAIL_KV_DEADLINES), ctx),
+  fetch(req: Request, env: Bindings, ctx: ExecutionContext) {
+    // the email's routes give up on KV within a second (their fallbacks answer); the API's wait longer
+    const kind = fetchKind(new URL(req.url).pathname);
+    return app.fetch(req, bounded(env, kind, FETCH_KV_DEADLINES[kind]), ctx);
+  },
   async queue(batch, env, _ctx) {
     const bindings = bounded(env, "queue", QUEUE_KV_DEADLINES);
     if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, bindings);

@@ -14,7 +14,7 @@ import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import { consumeEvents } from "../../worker/events/consumer";
 import worker from "../../worker/index";
-import { KvDeadlineError, withKvDeadlines } from "../../worker/lib/kv-deadline";
+import { FETCH_KV_DEADLINES, fetchKind, KvDeadlineError, withKvDeadlines } from "../../worker/lib/kv-deadline";
 import { resetModelCache } from "../../worker/model/model-store";
 import type { ReaderCache } from "../../worker/state/reader-cache";
 import type { ReaderShard } from "../../worker/state/reader-shard";
@@ -759,6 +759,18 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
 describe("withKvDeadlines", () => {
   afterEach(() => {
     vi.restoreAllMocks();
+  });
+
+  it("gives the email's paths the 1 s reads, and every other route the API's longer ones", () => {
+    for (const path of ["/v1/amp/recs", "/v1/amp/preferences", "/v1/img/t/row-0.png", "/v1/c/t/row-0", "/v1/e/t"])
+      expect(fetchKind(path), path).toBe("email");
+    for (const path of ["/v1/unsubscribe", "/v1/unsubscribe/"]) expect(fetchKind(path), path).toBe("email");
+    for (const path of ["/v1/admin/subjects", "/v1/admin/suppressions", "/v1/users/u1", "/v1/events", "/v1/health"])
+      expect(fetchKind(path), path).toBe("api");
+    for (const path of ["/v1/unsubscribed", "/v1/amplify", "/dashboard", "/"])
+      expect(fetchKind(path), path).toBe("api");
+    expect(FETCH_KV_DEADLINES.email.readMs).toBe(1_000);
+    expect(FETCH_KV_DEADLINES.api.readMs).toBeGreaterThan(FETCH_KV_DEADLINES.email.readMs);
   });
 
   it("rejects a hung read with a KvDeadlineError that names the key's kind, never the key", async () => {

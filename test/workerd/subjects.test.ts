@@ -12,6 +12,7 @@ import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY } from "./fixture";
+import { faultyKv } from "./support/faulty-bindings";
 import { clearKv, fixture, seedModel } from "./support/harness";
 
 const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
@@ -138,6 +139,45 @@ describe("subject lines by reader", () => {
     for (const [arm, rule] of arms) expect(rule).toBe(arm === "global-holdout:holdout" ? "default" : "loyal");
     expect((await send("/v1/admin/holdout", "PUT", { share: 0, seed: "subjects" })).status).toBe(200);
     resetExperimentCache();
+  });
+
+  it("a reader whose profile cannot be read fails the batch (503 KV_UNAVAILABLE), never a stranger's subject", async () => {
+    const [a, b] = readers() as [Profile, Profile];
+    for (const r of [a, b]) await setProfile({ ...r, segment: { id: 1, name: "loyal" } });
+    const subjects = {
+      rules: [{ id: "loyal", when: { segment: { $eq: "loyal" } }, subject: "Thanks for sticking around" }],
+      default: { subject: "New this week" },
+    };
+    const copy = { headline: "Picked for you" };
+    // both ways the route reads a reader: a ranking (block copy), or the profile alone
+    for (const [campaign, block] of [
+      ["kv-copy", { id: "picks", type: "recommendations", copy }],
+      ["kv-plain", { id: "picks", type: "recommendations" }],
+    ] as const) {
+      expect((await send(`/v1/admin/campaigns/${campaign}`, "PUT", { v: 2, default: block, subjects })).status).toBe(
+        200,
+      );
+      // KV's own refusal of one reader's profile (a deadline's error is handled alike: worker/errors.ts)
+      const f = faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "rate-limited", prefix: kvKeys.profile(a.userId) }]);
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(
+        new Request("https://opentime.test/v1/admin/subjects", {
+          method: "POST",
+          headers: admin,
+          body: JSON.stringify({ campaign, users: [a.userId, b.userId] }),
+        }),
+        { ...env, OPENTIME_KV: f.kv },
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      expect(f.hits, campaign).toBeGreaterThan(0);
+      expect(res.status, campaign).toBe(503);
+      expect(res.headers.get("Retry-After")).toBe("1");
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("KV_UNAVAILABLE");
+      // read again once KV answers: both get their rule
+      const out = await subjectsOf(campaign, [a.userId, b.userId]);
+      expect([out.get(a.userId)?.rule, out.get(b.userId)?.rule], campaign).toEqual(["loyal", "loyal"]);
+    }
   });
 
   it("refuses subject rules on facts unknown at send time, and bad requests, naming the field", async () => {

@@ -33,6 +33,27 @@ export const EMAIL_KV_DEADLINES: KvDeadlines = { readMs: 1_000, modelReadMs: 10_
  */
 export const QUEUE_KV_DEADLINES: KvDeadlines = { readMs: 5_000, modelReadMs: 10_000, writeMs: 10_000 };
 
+/**
+ * Every other HTTP route: the admin API (`npm run email`'s batches of up to 500 readers, imports, campaigns),
+ * privacy requests, events, send times, health, the dashboard. No email waits on them, and an answer built on a
+ * read given up after 1 s would be wrong rather than late (a buyer's subject line decided as a stranger's), so
+ * they wait as the queue consumer does; a read that still does not settle is a 503 KV_UNAVAILABLE to retry.
+ */
+export const API_KV_DEADLINES: KvDeadlines = { readMs: 5_000, modelReadMs: 10_000, writeMs: 10_000 };
+
+/** The paths an email renders or follows (amp-list and the preferences form, images, clicks, the pixel, unsubscribe). */
+const EMAIL_PATHS = /^\/v1\/(?:amp\/|img\/|c\/|e\/|unsubscribe(?:$|[/?]))/;
+
+/** Which deadlines an HTTP request to `pathname` gets (FETCH_KV_DEADLINES): the email's short ones, or the API's. */
+export function fetchKind(pathname: string): "email" | "api" {
+  return EMAIL_PATHS.test(pathname) ? "email" : "api";
+}
+
+export const FETCH_KV_DEADLINES: Record<ReturnType<typeof fetchKind>, KvDeadlines> = {
+  email: EMAIL_KV_DEADLINES,
+  api: API_KV_DEADLINES,
+};
+
 export class KvDeadlineError extends Error {
   constructor(op: string, kind: string, ms: number) {
     super(`KV ${op} (${kind} key) did not settle within ${ms} ms`);

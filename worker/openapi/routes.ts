@@ -778,7 +778,11 @@ const DOCUMENTED: RouteDoc[] = [
       401: unauthorized,
       413: tooLarge,
       500: internal,
-      503: { ...noQueue, description: "an experiment's arms for the readers could not be queued: retry" },
+      503: {
+        description:
+          "an experiment's arms for the readers could not be queued (EVENTS_UNAVAILABLE), or a reader's data could not be read from KV (KV_UNAVAILABLE: an answer from a fallback would be a stranger's): send the batch again",
+        codes: ["EVENTS_UNAVAILABLE", "KV_UNAVAILABLE"],
+      },
     },
   },
   {

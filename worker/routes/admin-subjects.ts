@@ -4,7 +4,9 @@
  * of them now (their profile snapshot and the model's features), for `npm run email`. `subject` is null when
  * the campaign has no subject rules. With block copy in the campaign, also the text part's copy: the block
  * served to the reader now with the open's facts unknown (a ranking each, whose read of the reader also gives
- * the subject's facts). Up to MAX_SUBJECT_USERS readers a request (each costs a few KV reads).
+ * the subject's facts). Up to MAX_SUBJECT_USERS readers a request (each costs a few KV reads). A KV read that fails
+ * fails the request (503 KV_UNAVAILABLE for a passing failure: send it again) where an open would fall back: an
+ * answer decided on an unread profile would be a stranger's, baked into the send.
  */
 import type { Hono } from "hono";
 import { renderCopy } from "../../core/block-copy";
@@ -25,6 +27,7 @@ import { assignmentEvents } from "../experiments/exposure-events";
 import { armForOpen } from "../experiments/open-arm";
 import { requireApiKey } from "../lib/api-key";
 import { background } from "../lib/background";
+import { noteKvFailures } from "../lib/kv-failures";
 import { readValidBody } from "../lib/read-json-body";
 import { itemLookup } from "../model/item-lookup";
 import { getModel } from "../model/model-store";
@@ -36,7 +39,9 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const body = await readValidBody(c, SubjectsRequestSchema, 65_536);
-      const kv = c.env.OPENTIME_KV;
+      // every read is noted: a reader answered from a fallback (their profile unread) fails the batch instead
+      const noted = noteKvFailures(c.env.OPENTIME_KV);
+      const kv = noted.kv;
       const config = getConfig(c.env);
       const now = Date.now();
       const bg = background(c);
@@ -124,6 +129,8 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
           return { user, ...(chosen as NonNullable<typeof chosen>), copy, ...experiment };
         }),
       );
+      // a read that failed may have made a reader's answer a stranger's: the builder sends the batch again
+      if (noted.failure() !== null) throw noted.failure();
       if (assignments.length > 0) {
         const queued = await enqueue(c.env.EVENTS, assignments);
         if (!queued.ok) throw new ApiError("EVENTS_UNAVAILABLE", "the readers' arms could not be recorded; try again");
