@@ -100,6 +100,59 @@ export function unavailableKv(err: unknown, now = Date.now()): { retryAfter: num
   return null;
 }
 
+/** A failure not of opentime's code (`unavailableObject`, `unavailableKv`), as it is answered. */
+export interface PassingFailure {
+  code: "STATE_UNAVAILABLE" | "KV_UNAVAILABLE";
+  /** seconds to wait before the same request may succeed */
+  retryAfter: number;
+  /** the one handler's message for it */
+  message: string;
+  /** what is logged of it (never a key or a path: they may hold a user id) */
+  log: { event: "state_unavailable"; overloaded: boolean } | { event: "kv_unavailable"; detail: string };
+}
+
+/**
+ * The one decision of whether a failure is a passing one, answered 503 with Retry-After, or our own (a bug, here
+ * or inside a Durable Object: its errors arrive `remote`), answered 500 INTERNAL: a client told to retry a bug
+ * would retry it for ever. The one error handler decides with it, and so does a route that catches a call to
+ * name what it did not do (`unavailableAs`).
+ */
+export function passingFailure(err: unknown, now = Date.now()): PassingFailure | null {
+  const object = unavailableObject(err);
+  if (object)
+    return {
+      code: "STATE_UNAVAILABLE",
+      retryAfter: object.overloaded ? OVERLOADED_RETRY_AFTER_S : TRANSIENT_RETRY_AFTER_S,
+      message: object.overloaded
+        ? "a Durable Object this request needs is overloaded: retry later"
+        : "a Durable Object this request needs could not be reached: retry",
+      log: { event: "state_unavailable", overloaded: object.overloaded },
+    };
+  const kv = unavailableKv(err, now);
+  if (kv)
+    return {
+      code: "KV_UNAVAILABLE",
+      retryAfter: kv.retryAfter,
+      message: kv.daily
+        ? "Workers KV's daily allowance of this account is spent: retry after 00:00 UTC"
+        : "a Workers KV operation this request needs failed for a passing reason (rate limit, KV's own error, timeout): retry",
+      // KV's messages name the operation and its status, never the key (a deadline's names the key's kind)
+      log: { event: "kv_unavailable", detail: errorMessage(err) },
+    };
+  return null;
+}
+
+/**
+ * What a route throws for `err`, caught from a call whose failure it words itself (`messages`, by code): a
+ * passing failure becomes the route's 503 with its Retry-After; anything else is `err` as it was, which the one
+ * handler answers 500 INTERNAL.
+ */
+export function unavailableAs(err: unknown, messages: Record<PassingFailure["code"], string>): unknown {
+  const passing = passingFailure(err);
+  if (!passing) return err;
+  return new ApiError(passing.code, messages[passing.code], { "Retry-After": String(passing.retryAfter) });
+}
+
 export function handleError(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
     return c.json(errorBody(err.code, err.message), ERROR_STATUS[err.code], err.headers);
@@ -107,23 +160,11 @@ export function handleError(err: Error, c: Context): Response {
   if (err instanceof HTTPException) {
     return c.json(errorBody("BAD_REQUEST", err.message), err.status as ContentfulStatusCode);
   }
-  const unavailable = unavailableObject(err);
-  if (unavailable) {
-    logEvent("warn", "state_unavailable", { route: c.req.routePath, overloaded: unavailable.overloaded });
-    const retryAfter = unavailable.overloaded ? OVERLOADED_RETRY_AFTER_S : TRANSIENT_RETRY_AFTER_S;
-    const message = unavailable.overloaded
-      ? "a Durable Object this request needs is overloaded: retry later"
-      : "a Durable Object this request needs could not be reached: retry";
-    return c.json(errorBody("STATE_UNAVAILABLE", message), 503, { "Retry-After": String(retryAfter) });
-  }
-  const kv = unavailableKv(err);
-  if (kv) {
-    // KV's messages name the operation and its status, never the key (a deadline's names the key's kind)
-    logEvent("warn", "kv_unavailable", { route: c.req.routePath, detail: errorMessage(err) });
-    const message = kv.daily
-      ? "Workers KV's daily allowance of this account is spent: retry after 00:00 UTC"
-      : "a Workers KV operation this request needs failed for a passing reason (rate limit, KV's own error, timeout): retry";
-    return c.json(errorBody("KV_UNAVAILABLE", message), 503, { "Retry-After": String(kv.retryAfter) });
+  const passing = passingFailure(err);
+  if (passing) {
+    const { event, ...fields } = passing.log;
+    logEvent("warn", event, { route: c.req.routePath, ...fields });
+    return c.json(errorBody(passing.code, passing.message), 503, { "Retry-After": String(passing.retryAfter) });
   }
   // the route's pattern, never the path: paths carry tokens and user ids
   logEvent("error", "unhandled", { route: c.req.routePath, detail: errorMessage(err) });

@@ -7,10 +7,10 @@
  * answer that would let a reader be mailed, and never a send silently dropped.
  */
 import { env, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import type { ReaderShard } from "../../worker/state/reader-shard";
-import { readerStub } from "../../worker/state/shard-routing";
+import { readerStub, shardOf } from "../../worker/state/shard-routing";
 import { ADMIN_HEADERS as ADMIN, consume, send } from "./support/harness";
 
 type Bindings = typeof env;
@@ -45,6 +45,11 @@ function consent(user: string, change: QueuedEvent["consent"], ts = nowS()) {
   return consume([{ id: `consent:${user}:${ts}`, type: "consent", user, ts, consent: change }]);
 }
 
+/** A reader of another shard than `user`'s. */
+function otherShardThan(user: string): string {
+  for (let i = 0; ; i++) if (shardOf(`fq-other-${i}`) !== shardOf(user)) return `fq-other-${i}`;
+}
+
 /** Moves the reader's recorded sends `days` into the past, as time passing would. */
 function age(user: string, days: number) {
   return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
@@ -52,14 +57,35 @@ function age(user: string, days: number) {
   });
 }
 
+/** The runtime's error for an object it could not reach (`retryable`: worker/errors.ts unavailableObject). */
+const lost = () => Promise.reject(Object.assign(new Error("Network connection lost."), { retryable: true }));
+
 /** A shard binding whose objects cannot be reached. */
 const unreachable = {
   idFromName: (name: string) => env.READERS?.idFromName(name),
-  get: () => ({
-    latestSends: () => Promise.reject(new Error("injected: the object is unreachable")),
-    recordSends: () => Promise.reject(new Error("injected: the object is unreachable")),
-  }),
+  get: () => ({ latestSends: lost, recordSends: lost }),
 } as unknown as Bindings["READERS"];
+
+/**
+ * Makes the reader's real shard throw a TypeError (a bug of ours) from every statement on its campaign sends, so
+ * that recordSends and latestSends fail inside the object and the error crosses the RPC as it would; returns the
+ * restore.
+ */
+async function buggySends(user: string): Promise<() => Promise<void>> {
+  const stub = readerStub(env, user);
+  const restore = await runInDurableObject(stub, (instance: ReaderShard) => {
+    const sql = (instance as unknown as { sql: SqlStorage }).sql;
+    const exec = sql.exec.bind(sql);
+    (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
+      if (query.includes("campaign_sends")) throw new TypeError("injected: a bug of ours");
+      return exec(query, ...bindings);
+    }) as SqlStorage["exec"];
+    return () => {
+      (sql as { exec: SqlStorage["exec"] }).exec = exec;
+    };
+  });
+  return () => runInDurableObject(stub, () => restore());
+}
 
 describe("campaign sends and the reader's frequency preference", () => {
   it("another campaign's recent send holds a reader back as their preference says; the campaign's own never does", async () => {
@@ -160,6 +186,43 @@ describe("campaign sends and the reader's frequency preference", () => {
       { READERS: unreachable },
     );
     expect(none.status).toBe(200);
+  });
+
+  it("a shard failing in our own code: 500 INTERNAL for the check and the recording, never a 503 to retry", async () => {
+    await consent("fq-bug", { frequency: "weekly" });
+    const restore = await buggySends("fq-bug");
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      for (const [path, body] of [
+        ["/v1/admin/suppressions", { users: ["fq-bug"], campaign: "nl-9" }],
+        ["/v1/admin/sends", { campaign: "nl-9", users: ["fq-bug"] }],
+      ] as const) {
+        const res = await post(path, body);
+        expect(res.status, path).toBe(500);
+        expect(res.headers.get("Retry-After"), path).toBeNull();
+        expect(((await res.json()) as { error: { code: string } }).error.code, path).toBe("INTERNAL");
+      }
+      // the one handler logged each as unhandled, by the route's pattern
+      const unhandled = error.mock.calls
+        .map((c) => JSON.parse(String(c[0])) as { event: string; route?: string })
+        .filter((l) => l.event === "unhandled");
+      expect(unhandled.map((l) => l.route)).toEqual(["/v1/admin/suppressions", "/v1/admin/sends"]);
+      // a bug in one shard is answered as a bug while another shard is merely unreachable
+      const mixed = {
+        idFromName: (name: string) => env.READERS?.idFromName(name),
+        get: (id: DurableObjectId) =>
+          id.equals(readerStub(env, "fq-bug").id) ? env.READERS?.get(id) : { recordSends: lost },
+      } as unknown as Bindings["READERS"];
+      const other = otherShardThan("fq-bug");
+      const both = await post("/v1/admin/sends", { campaign: "nl-9", users: [other, "fq-bug"] }, { READERS: mixed });
+      expect(both.status).toBe(500);
+    } finally {
+      error.mockRestore();
+      await restore();
+    }
+    // mended, the same requests answer
+    expect(await record("nl-9", ["fq-bug"])).toBe(1);
+    expect(await held(["fq-bug"], "nl-10")).toEqual({ "fq-bug": "frequency" });
   });
 
   it("refuses a send without a campaign, a bad campaign id, or more than 500 readers", async () => {

@@ -7,7 +7,7 @@
  * applied since, however they are paged.
  */
 import { env, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { base64UrlToBytes, bytesToBase64Url } from "../../core/base64";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
@@ -129,11 +129,22 @@ describe("POST /v1/admin/suppressions: whom not to mail", () => {
 
   it("KV failing: 503 KV_UNAVAILABLE with Retry-After, never an answer that would let them be mailed", async () => {
     const res = await check(["sc-kv"], {
-      OPENTIME_KV: faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "throw" }]).kv,
+      OPENTIME_KV: faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "rate-limited" }]).kv,
     });
     expect(res.status).toBe(503);
     expect(res.headers.get("Retry-After")).toBe("1");
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("KV_UNAVAILABLE");
+    // an error that is not KV's passing failure is a bug of ours: 500, not a 503 to retry for ever
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const bug = await check(["sc-kv"], {
+        OPENTIME_KV: faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "throw" }]).kv,
+      });
+      expect(bug.status).toBe(500);
+      expect(((await bug.json()) as { error: { code: string } }).error.code).toBe("INTERNAL");
+    } finally {
+      error.mockRestore();
+    }
   });
 
   it("refuses what is not a batch of pseudonymous ids: 400, and over 500 readers", async () => {

@@ -799,6 +799,7 @@ const DOCUMENTED: RouteDoc[] = [
       400: badBody,
       401: unauthorized,
       413: tooLarge,
+      500: internal,
       // the sends of readers with a frequency preference are read from their shards
       503: error(
         "KV (KV_UNAVAILABLE) or a reader shard (STATE_UNAVAILABLE) could not be read: retry (Retry-After); mail nobody of the batch meanwhile",

@@ -5,13 +5,14 @@
  * checked (worker/suppressions/check.ts). Each reader's send is written by their shard, the one writer of their
  * state (worker/state/campaign-sends-table.ts), one call per shard, at the shard's time; an erased reader's is
  * not recorded. `{"campaign","recorded"}`. Idempotent: the same request again only moves the sends' time (a
- * rebuild). 503 STATE_UNAVAILABLE with Retry-After when a shard cannot be reached: the others may have recorded
- * theirs, and the same request again records the rest.
+ * rebuild). 503 STATE_UNAVAILABLE with Retry-After when a shard cannot be reached (worker/errors.ts
+ * `passingFailure`): the others may have recorded theirs, and the same request again records the rest. A shard
+ * failing in our own code (a bug: a TypeError, a constraint of its tables) is 500 INTERNAL, not a 503 to retry.
  */
 import type { Hono } from "hono";
 import { SendsRequestSchema } from "../../core/suppressions";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
+import { passingFailure, unavailableAs } from "../errors";
 import { requireApiKey } from "../lib/api-key";
 import { errorMessage, logEvent } from "../lib/log";
 import { readValidBody } from "../lib/read-json-body";
@@ -38,11 +39,12 @@ export function registerAdminSendsRecord(app: Hono<AppEnv>): void {
           detail: errorMessage((failed[0] as PromiseRejectedResult).reason),
           shards: failed.length,
         });
-        throw new ApiError(
-          "STATE_UNAVAILABLE",
-          "some readers' sends could not be recorded: send the same request again (what was recorded is only recorded again)",
-          { "Retry-After": "1" },
-        );
+        // a bug in any shard is answered as one (500), whatever the others did
+        const reasons = failed.map((s) => (s as PromiseRejectedResult).reason);
+        const answered = reasons.find((r) => passingFailure(r) === null) ?? reasons[0];
+        const message =
+          "some readers' sends could not be recorded: send the same request again (what was recorded is only recorded again)";
+        throw unavailableAs(answered, { STATE_UNAVAILABLE: message, KV_UNAVAILABLE: message });
       }
       const recorded = settled.reduce((n, s) => n + (s.status === "fulfilled" ? s.value : 0), 0);
       return c.json({ campaign: body.campaign, recorded });

@@ -6,16 +6,17 @@
  * tombstones in KV, and the sends of those with a frequency preference from their shards
  * (worker/suppressions/check.ts): a consent change reaches it about a second after the reader's shard applies it,
  * up to a minute at other locations; a recorded send at once. 503 KV_UNAVAILABLE, or STATE_UNAVAILABLE when a
- * shard cannot be read, with Retry-After (never a partial answer).
+ * shard cannot be read, with Retry-After (never a partial answer); a failure in our own code, here or in a shard,
+ * 500 INTERNAL (worker/errors.ts `passingFailure` tells them apart).
  */
 import type { Hono } from "hono";
 import { SuppressionsRequestSchema } from "../../core/suppressions";
 import { type AppEnv, getConfig } from "../env";
-import { ApiError } from "../errors";
+import { unavailableAs } from "../errors";
 import { requireApiKey } from "../lib/api-key";
 import { errorMessage, logEvent } from "../lib/log";
 import { readValidBody } from "../lib/read-json-body";
-import { ShardsUnavailable, suppressedReaders } from "../suppressions/check";
+import { suppressedReaders } from "../suppressions/check";
 
 /** MAX_SUPPRESSION_USERS ids of up to 128 characters, and a campaign id, as JSON. */
 const MAX_CHECK_BYTES = 128 * 1024;
@@ -37,18 +38,11 @@ export function registerAdminSuppressionsCheck(app: Hono<AppEnv>): void {
           body.campaign ?? null,
         );
       } catch (e) {
-        const shards = e instanceof ShardsUnavailable;
-        logEvent("error", shards ? "suppressions.shard_failed" : "suppressions.kv_failed", {
-          detail: errorMessage(e),
-          users: users.length,
+        logEvent("error", "suppressions.check_failed", { detail: errorMessage(e), users: users.length });
+        throw unavailableAs(e, {
+          STATE_UNAVAILABLE: "the readers' sends could not be read: retry (mail nobody of this batch until it answers)",
+          KV_UNAVAILABLE: "the readers' consent could not be read: retry (mail nobody of this batch until it answers)",
         });
-        throw new ApiError(
-          shards ? "STATE_UNAVAILABLE" : "KV_UNAVAILABLE",
-          shards
-            ? "the readers' sends could not be read: retry (mail nobody of this batch until it answers)"
-            : "the readers' consent could not be read: retry (mail nobody of this batch until it answers)",
-          { "Retry-After": "1" },
-        );
       }
       return c.json({ checked: users.length, suppressed });
     },

@@ -9,7 +9,8 @@
  * (worker/state/campaign-sends-table.ts, trigger-table.ts), in one call per shard for the batch's readers with a
  * preference and no other reason, so a send recorded or a triggered call begun before the check is seen at once,
  * wherever the check runs. The campaign's own recorded sends are left out: a rebuild or re-run of it never holds
- * back its own recipients. A shard that cannot be read throws ShardsUnavailable: the caller answers 503.
+ * back its own recipients. A shard's error is thrown as the shard threw it: the caller tells a passing failure
+ * (503) from a bug (500).
  */
 import { kvKeys } from "../../core/kv-keys";
 import { type SuppressionReason, snapshotFrequency, suppressionOf } from "../../core/suppressions";
@@ -18,9 +19,6 @@ import type { Bindings } from "../env";
 import { tombstoneKeys } from "../events/erasure";
 import { bulkGetText } from "../lib/kv-bulk";
 import { byShard, shardStub } from "../state/shard-routing";
-
-/** A reader shard could not be asked for its readers' sends. */
-export class ShardsUnavailable extends Error {}
 
 export async function suppressedReaders(
   env: Pick<Bindings, "OPENTIME_KV" | "READERS">,
@@ -57,15 +55,10 @@ export async function suppressedReaders(
   const spaced = byShard(spacedReaders, (r) => r.user);
   await Promise.all(
     [...spaced].map(async ([shard, readers]) => {
-      let latest: Record<string, number | null>;
-      try {
-        latest = await shardStub(env, shard).latestSends(
-          readers.map((r) => r.user),
-          campaign,
-        );
-      } catch (e) {
-        throw new ShardsUnavailable(`reader shard ${shard}: ${(e as Error).message}`);
-      }
+      const latest = await shardStub(env, shard).latestSends(
+        readers.map((r) => r.user),
+        campaign,
+      );
       for (const r of readers)
         if (!frequencyAllows(r.frequency, latest[r.user] ?? null, nowS))
           out.push({ user: r.user, reason: "frequency" });
