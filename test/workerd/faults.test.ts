@@ -8,7 +8,7 @@ import { decode } from "fast-png";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
-import { type Profile, parseProfile } from "../../core/profile";
+import { emptyProfile, type Profile, parseProfile } from "../../core/profile";
 import { mintToken } from "../../core/token";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
@@ -688,6 +688,42 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
       const after = await profileOf(user);
       expect(after?.rfm.orders).toBe(before?.rfm.orders);
       await expectCountedOnce(events);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "the shard's own KV read of a new reader failing (KV's rate limit, an error not KV's): retried, nothing committed; imported once KV answers",
+    async () => {
+      const user = "cf-touch";
+      const events = eventsOf(user, "cf-touch-b").filter((e) => e.user === user);
+      // a reader known only to KV (the state the KV-era consumer left): their profile and the id it had seen
+      const kvEra = { ...emptyProfile(user, new Date().toISOString()), seenEvents: ["kv-era-1"] };
+      await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify(kvEra));
+      const stub = readerStub(env, user);
+      const useKv = (kv: KVNamespace) =>
+        runInDurableObject(stub, (instance: ReaderShard) => {
+          (instance as unknown as { env: typeof env }).env = { ...env, OPENTIME_KV: kv };
+        });
+      for (const mode of ["throw", "rate-limited"] as const) {
+        // the first touch reads the reader's KV-era profile, seen ids and tombstones in one bulk get
+        const f = faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode }]);
+        await useKv(f.kv);
+        const b = fakeBatch(events);
+        try {
+          await consumeEvents(b.batch, env);
+        } finally {
+          await useKv(env.OPENTIME_KV);
+        }
+        expect(f.hits, mode).toBeGreaterThan(0);
+        expect(b.acked(), mode).toEqual([]);
+        expect(b.retried().sort(), mode).toEqual(idsOf(events));
+        expect(await profileOf(user), mode).toBeNull();
+      }
+      await redeliver(events);
+      const after = await profileOf(user);
+      expect(after?.seenEvents).toEqual(["kv-era-1", ...events.map((e) => e.id)]);
+      expect(after?.rfm.orders).toBe(1);
     },
     TIMEOUT,
   );

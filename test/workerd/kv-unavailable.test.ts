@@ -2,10 +2,16 @@
  * An admin route whose KV operation fails, through the real app (worker/index.ts, with its KV deadlines): KV's
  * passing failures (its rate limit, its 5xx, an operation past its deadline) answer 503 KV_UNAVAILABLE with
  * Retry-After: 1, the free plan's daily allowance spent 503 with Retry-After until 00:00 UTC, and KV refusing what
- * our code asked (a key too long, a value too large, an empty key) stays 500 INTERNAL: that is a bug to fix.
+ * our code asked (a key too long, a value too large, an empty key) stays 500 INTERNAL: that is a bug to fix. The
+ * same holds for a KV operation a reader's shard makes for the route (its error crosses the RPC with KV's words).
  */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import type { QueuedEvent } from "../../core/events";
+import { kvKeys } from "../../core/kv-keys";
+import { emptyProfile } from "../../core/profile";
+import type { ReaderShard } from "../../worker/state/reader-shard";
+import { readerStub } from "../../worker/state/shard-routing";
 import { ADMIN_HEADERS, send } from "./support/harness";
 
 /** KV whose get, getWithMetadata and list reject with `error()`, or never settle (`"hang"`); the rest is KV's. */
@@ -94,5 +100,73 @@ describe("an admin route whose KV operation fails", () => {
     } finally {
       error.mockRestore();
     }
+  });
+});
+
+describe("a reader shard whose own KV operation fails, for an admin route", () => {
+  /** Gives the reader's shard (its object, not the route) a KV whose gets reject with `error()`; returns the restore. */
+  async function shardKvFailing(user: string, error: () => unknown): Promise<() => Promise<void>> {
+    const stub = readerStub(env, user);
+    const set = (kv: KVNamespace) =>
+      runInDurableObject(stub, (instance: ReaderShard) => {
+        const self = instance as unknown as { env: typeof env };
+        self.env = { ...self.env, OPENTIME_KV: kv };
+      });
+    await set(kvFailing(error));
+    return () => set(env.OPENTIME_KV);
+  }
+
+  /** Replays the reader's parked dead letters: the shard applies them, reading KV for a reader it never held. */
+  async function replay(user: string) {
+    const res = await send("/v1/admin/dead-letters/replay", {
+      method: "POST",
+      headers: ADMIN_HEADERS,
+      body: JSON.stringify({ user }),
+    });
+    return { res, body: (await res.json()) as { error?: { code: string }; replayed?: { outcome: string }[] } };
+  }
+
+  it("KV's passing failure: 503 KV_UNAVAILABLE with Retry-After; its bugs 500; nothing applied or lost meanwhile", async () => {
+    const user = "kvu-shard";
+    const ts = Math.floor(Date.now() / 1000) - 60;
+    // a reader known only to KV (the state before the shards), whose dead letter waits for an operator
+    const kvEra = { ...emptyProfile(user, new Date().toISOString()), seenEvents: ["kvu-old"] };
+    await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify(kvEra));
+    const event: QueuedEvent = { id: "kvu-1", type: "view", user, item: "p1", ts };
+    const stub = readerStub(env, user);
+    expect(await stub.park([event])).toEqual(["parked"]);
+    const cases: [() => unknown, number, string][] = [
+      [() => new Error("KV GET_BULK failed: 503 Service Unavailable"), 503, "KV_UNAVAILABLE"],
+      [() => new Error("KV GET_BULK failed: 429 Too Many Requests"), 503, "KV_UNAVAILABLE"],
+      [() => new Error("KV get() limit exceeded for the day."), 503, "KV_UNAVAILABLE"],
+      [() => new Error("KV GET_BULK failed: 414 key too long"), 500, "INTERNAL"],
+      [() => new TypeError("injected: not KV's"), 500, "INTERNAL"],
+    ];
+    const quiet = [vi.spyOn(console, "warn"), vi.spyOn(console, "error")].map((s) => s.mockImplementation(() => {}));
+    try {
+      for (const [make, status, code] of cases) {
+        const restore = await shardKvFailing(user, make);
+        try {
+          const { res, body } = await replay(user);
+          expect(res.status, String(make())).toBe(status);
+          expect(body.error?.code).toBe(code);
+          if (status === 503) expect(Number(res.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+          else expect(res.headers.get("Retry-After")).toBeNull();
+        } finally {
+          await restore();
+        }
+        // the shard applied nothing and kept the dead letter
+        expect(await stub.read(user)).toBeNull();
+        expect(await stub.parkedCount(user)).toBe(1);
+      }
+    } finally {
+      for (const s of quiet) s.mockRestore();
+    }
+    // KV back: the same request applies it, the reader's KV-era state imported with it
+    const { res, body } = await replay(user);
+    expect(res.status).toBe(200);
+    expect(body.replayed?.map((r) => r.outcome)).toEqual(["applied"]);
+    expect(await stub.parkedCount(user)).toBe(0);
+    expect((await stub.read(user))?.seenEvents).toEqual(["kvu-old", "kvu-1"]);
   });
 });
