@@ -446,6 +446,22 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
     expect(b.acked().sort()).toEqual(idsOf(events));
   }
 
+  /** Consumes `events` while the reader's shard (its object, not the consumer) uses `kv`; its own KV after. */
+  async function consumeWithShardKv(user: string, kv: KVNamespace, events: QueuedEvent[]) {
+    const useKv = (kv: KVNamespace) =>
+      runInDurableObject(readerStub(env, user), (instance: ReaderShard) => {
+        (instance as unknown as { env: typeof env }).env = { ...env, OPENTIME_KV: kv };
+      });
+    await useKv(kv);
+    const b = fakeBatch(events);
+    try {
+      await consumeEvents(b.batch, env);
+    } finally {
+      await useKv(env.OPENTIME_KV);
+    }
+    return b;
+  }
+
   it(
     "a shard call that fails retries every message of that shard and commits nothing; the redelivery counts once",
     async () => {
@@ -700,21 +716,10 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
       // a reader known only to KV (the state the KV-era consumer left): their profile and the id it had seen
       const kvEra = { ...emptyProfile(user, new Date().toISOString()), seenEvents: ["kv-era-1"] };
       await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify(kvEra));
-      const stub = readerStub(env, user);
-      const useKv = (kv: KVNamespace) =>
-        runInDurableObject(stub, (instance: ReaderShard) => {
-          (instance as unknown as { env: typeof env }).env = { ...env, OPENTIME_KV: kv };
-        });
       for (const mode of ["throw", "rate-limited"] as const) {
         // the first touch reads the reader's KV-era profile, seen ids and tombstones in one bulk get
         const f = faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode }]);
-        await useKv(f.kv);
-        const b = fakeBatch(events);
-        try {
-          await consumeEvents(b.batch, env);
-        } finally {
-          await useKv(env.OPENTIME_KV);
-        }
+        const b = await consumeWithShardKv(user, f.kv, events);
         expect(f.hits, mode).toBeGreaterThan(0);
         expect(b.acked(), mode).toEqual([]);
         expect(b.retried().sort(), mode).toEqual(idsOf(events));
@@ -765,17 +770,7 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
       // the shard deletes the reader's decisions before it answers: its KV fails that
       const f = faultyKv(env.OPENTIME_KV, [{ ops: ["list", "delete"], mode: "throw", prefix: "decision:" }]);
       const shard = readerStub(env, user);
-      const useKv = (kv: KVNamespace) =>
-        runInDurableObject(shard, (instance: ReaderShard) => {
-          (instance as unknown as { env: typeof env }).env = { ...env, OPENTIME_KV: kv };
-        });
-      await useKv(f.kv);
-      const b = fakeBatch(events);
-      try {
-        await consumeEvents(b.batch, env);
-      } finally {
-        await useKv(env.OPENTIME_KV);
-      }
+      const b = await consumeWithShardKv(user, f.kv, events);
       expect(f.hits).toBeGreaterThan(0);
       // the opt-out is committed and acknowledged: its cleanup is the shard's, not the message's
       expect(b.acked()).toEqual(idsOf(events));
