@@ -2,7 +2,8 @@
  * The admin API's batched POSTs `npm run email` makes (the suppression check, the subject lines, the sends'
  * recording): each batch's JSON body POSTed to one route with the admin key, 30 s at most each, one after the
  * other, and its answer read. A batch that cannot be sent, is refused (not 2xx), or whose answer `read` cannot
- * read ends the run with the caller's own error (`fail`), told which of the three and how many batches were done.
+ * read ends the run with the caller's own error (`fail`), told which of the three and how many batches were done;
+ * `problemText` puts the problem in words for that error.
  */
 
 /** Why a batch failed: not sent, refused (its status and the answer's start), or an answer not read. */
@@ -10,6 +11,16 @@ export type BatchProblem =
   | { kind: "unreachable"; message: string }
   | { kind: "refused"; status: number; text: string }
   | { kind: "unreadable"; text: string };
+
+/**
+ * The problem in words, for the caller's error: why a batch was not sent, the status of a refusal (with what
+ * `older` says of it: a Worker older than this builder) and the answer's start, or the start of an answer not read.
+ */
+export function problemText(p: BatchProblem, older: Readonly<Record<number, string>> = {}): string {
+  if (p.kind === "unreachable") return p.message;
+  if (p.kind === "unreadable") return `an answer this version does not read: ${p.text}`;
+  return `${p.status}${older[p.status] ?? ""}: ${p.text.slice(0, 200)}`;
+}
 
 /** How long one batch may take. */
 const BATCH_TIMEOUT_MS = 30_000;

@@ -8,17 +8,13 @@
  * build again is safe and records the rest (a send recorded again only moves its time).
  */
 import { MAX_SUPPRESSION_USERS, SendsAnswerSchema } from "../../core/suppressions";
-import { type BatchProblem, batchesOf, postBatches } from "./admin-batches";
+import { batchesOf, postBatches, problemText } from "./admin-batches";
 
 /** Some sends could not be recorded: nothing may be built from this run. */
 export class SendsNotRecorded extends Error {}
 
-function why(p: BatchProblem): string {
-  if (p.kind === "unreachable") return p.message;
-  if (p.kind === "unreadable") return `an answer this version does not read: ${p.text}`;
-  const older = p.status === 404 ? ", a Worker older than the recording of sends: deploy this version" : "";
-  return `${p.status}${older}: ${p.text.slice(0, 200)}`;
-}
+/** What a refusal says of a Worker older than this builder. */
+const OLDER: Record<number, string> = { 404: ", a Worker older than the recording of sends: deploy this version" };
 
 /** Returns how many sends the Worker recorded (an erased reader's is not). */
 export async function recordSends(
@@ -36,7 +32,7 @@ export async function recordSends(
     (json) => SendsAnswerSchema.parse(json).recorded,
     (problem, url, done) =>
       new SendsNotRecorded(
-        `could not record the campaign's sends at ${url} (${why(problem)}; ${done * MAX_SUPPRESSION_USERS} of ${unique.length} recorded): nothing was built, so that no reader is mailed more often than their frequency preference allows. Run the same build again (this campaign's own recorded sends never hold back its recipients), or pass --dry-run to build without recording (not for sending)`,
+        `could not record the campaign's sends at ${url} (${problemText(problem, OLDER)}; ${done * MAX_SUPPRESSION_USERS} of ${unique.length} recorded): nothing was built, so that no reader is mailed more often than their frequency preference allows. Run the same build again (this campaign's own recorded sends never hold back its recipients), or pass --dry-run to build without recording (not for sending)`,
       ),
   );
   return answers.reduce((n, recorded) => n + recorded, 0);

@@ -6,19 +6,13 @@
  * not read stops the build (SuppressionCheckFailed); it never reads as "nobody to leave out".
  */
 import { MAX_SUPPRESSION_USERS, type SuppressionReason, SuppressionsAnswerSchema } from "../../core/suppressions";
-import { type BatchProblem, batchesOf, postBatches } from "./admin-batches";
+import { batchesOf, postBatches, problemText } from "./admin-batches";
 
 /** What a refusal says of a Worker older than this builder. */
 const OLDER: Record<number, string> = {
   404: ", a Worker older than the check: deploy this version",
   400: ", perhaps a Worker older than this builder (one that takes no campaign in the check): deploy this version",
 };
-
-function why(p: BatchProblem): string {
-  if (p.kind === "unreachable") return p.message;
-  if (p.kind === "unreadable") return `an answer this version does not read: ${p.text}`;
-  return `${p.status}${OLDER[p.status] ?? ""}: ${p.text.slice(0, 200)}`;
-}
 
 /** The check could not be made: nothing may be built from it. */
 export class SuppressionCheckFailed extends Error {}
@@ -37,7 +31,7 @@ export async function fetchSuppressions(
     (json) => SuppressionsAnswerSchema.parse(json).suppressed,
     (problem, url) =>
       new SuppressionCheckFailed(
-        `could not ask ${url} which recipients must not be mailed (${why(problem)}): nothing was built, so that no reader who unsubscribed is mailed. Mend it and run again, or pass --skip-suppression-check to build for every recipient unchecked (readers who unsubscribed, paused or were erased in opentime are then mailed: your list's own suppressions must leave them out)`,
+        `could not ask ${url} which recipients must not be mailed (${problemText(problem, OLDER)}): nothing was built, so that no reader who unsubscribed is mailed. Mend it and run again, or pass --skip-suppression-check to build for every recipient unchecked (readers who unsubscribed, paused or were erased in opentime are then mailed: your list's own suppressions must leave them out)`,
       ),
   );
   return new Map(answers.flat().map((s) => [s.user, s.reason]));
