@@ -15,7 +15,7 @@ import type { QueuedEvent } from "../../core/events";
 import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import type { ApplyOutcome } from "../state/reader-shard";
-import { shardOf, shardStub } from "../state/shard-routing";
+import { byShard, shardStub } from "../state/shard-routing";
 import { type EventsMessage, eventsOf } from "./queue";
 
 /** Events by what became of them, events of retried messages (`retried`), and messages holding none (`unreadable`). */
@@ -23,14 +23,14 @@ export type ConsumeSummary = Record<ApplyOutcome | "retried" | "unreadable", num
 
 const RETRY_DELAY_SECONDS = 5;
 
-/** One shard's part of a batch: its events, and the message each came from. */
-interface ShardCall {
-  events: QueuedEvent[];
-  from: number[];
+/** An event of the batch, and the message it came from. */
+interface Held {
+  event: QueuedEvent;
+  from: number;
 }
 
 export async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Bindings): Promise<ConsumeSummary> {
-  const byShard = new Map<number, ShardCall>();
+  const held: Held[] = [];
   const summary: ConsumeSummary = {
     shards: 0,
     applied: 0,
@@ -52,34 +52,32 @@ export async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Bin
       retry.add(index);
       return;
     }
-    for (const e of events) {
-      const shard = shardOf(e.user);
-      const call = byShard.get(shard);
-      if (call) {
-        call.events.push(e);
-        call.from.push(index);
-      } else byShard.set(shard, { events: [e], from: [index] });
-    }
+    for (const event of events) held.push({ event, from: index });
   });
-  summary.shards = byShard.size;
+  // one call per shard: its events in the batch's order
+  const calls = byShard(held, (h) => h.event.user);
+  summary.shards = calls.size;
   // how long the newest message waited: under a backlog the shards coalesce snapshot writes more (reader-shard.ts)
   const newest = Math.max(...batch.messages.map((m) => m.timestamp.getTime()));
   const backlogMs = Math.max(0, Date.now() - newest);
   await Promise.all(
-    [...byShard].map(async ([shard, call]) => {
+    [...calls].map(async ([shard, call]) => {
       let outcomes: ApplyOutcome[];
       try {
-        outcomes = await shardStub(env, shard).apply(call.events, { backlogMs });
+        outcomes = await shardStub(env, shard).apply(
+          call.map((h) => h.event),
+          { backlogMs },
+        );
       } catch (e) {
-        logEvent("error", "events.shard_failed", { shard, detail: errorMessage(e), events: call.events.length });
-        for (const index of call.from) retry.add(index);
+        logEvent("error", "events.shard_failed", { shard, detail: errorMessage(e), events: call.length });
+        for (const h of call) retry.add(h.from);
         return;
       }
       // an opt-out of tracking that took effect has had the reader's decisions deleted by the shard's apply
-      call.events.forEach((_, i) => {
+      call.forEach((h, i) => {
         const outcome = outcomes[i] ?? "rejected";
         summary[outcome]++;
-        if (outcome === "rejected") retry.add(call.from[i] as number);
+        if (outcome === "rejected") retry.add(h.from);
       });
     }),
   );

@@ -18,7 +18,7 @@ import type { QueuedEvent } from "../../core/events";
 import { type Bindings, getConfig } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import type { ApplyOutcome, ParkOutcome } from "../state/reader-shard";
-import { shardOf, shardStub } from "../state/shard-routing";
+import { byShard, shardStub } from "../state/shard-routing";
 import { erasedOf } from "./erasure";
 import { type EventsMessage, eventsOf } from "./queue";
 
@@ -78,20 +78,14 @@ export async function consumeDeadLetters(
       erased = null;
       for (const h of checked) keep.add(h.from);
     }
-  const toPark = new Map<number, Held[]>();
-  for (const h of held) {
-    if (!last(h)) {
-      if (erased === null) continue; // kept: retried in an hour
-      if (erased.has(h.event.user)) {
-        summary.dropped++;
-        continue;
-      }
-    }
-    const shard = shardOf(h.event.user);
-    const list = toPark.get(shard);
-    if (list) list.push(h);
-    else toPark.set(shard, [h]);
-  }
+  const toShards = held.filter((h) => {
+    if (last(h)) return true;
+    if (erased === null) return false; // kept: retried in an hour
+    if (!erased.has(h.event.user)) return true;
+    summary.dropped++;
+    return false;
+  });
+  const toPark = byShard(toShards, (h) => h.event.user);
   await Promise.all(
     [...toPark].map(async ([shard, list]) => {
       const stub = shardStub(env, shard);

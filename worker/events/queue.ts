@@ -10,7 +10,7 @@ import type { QueuedEvent } from "../../core/events";
 import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
 import { within } from "../lib/within";
-import { shardOf } from "../state/shard-routing";
+import { byShard } from "../state/shard-routing";
 
 /** A message on the events queue: one shard's events. */
 export interface PackedEvents {
@@ -49,21 +49,23 @@ function isEvent(e: unknown): e is QueuedEvent {
   return typeof id === "string" && typeof user === "string" && typeof ts === "number";
 }
 
-/** Packs events into messages: by shard, in order, each message within PACK_EVENTS and PACK_BYTES. */
+/**
+ * Packs events into messages: by shard (a shard's messages one after the other, the shards in the order their
+ * first event came), each shard's events in order, each message within PACK_EVENTS and PACK_BYTES.
+ */
 export function pack(events: readonly QueuedEvent[]): { body: PackedEvents; bytes: number }[] {
-  const open = new Map<number, { body: PackedEvents; bytes: number }>();
   const out: { body: PackedEvents; bytes: number }[] = [];
-  for (const e of events) {
-    const size = utf8.encode(JSON.stringify(e)).byteLength + 1;
-    const shard = shardOf(e.user);
-    let message = open.get(shard);
-    if (!message || message.body.events.length >= PACK_EVENTS || message.bytes + size > PACK_BYTES) {
-      message = { body: { events: [] }, bytes: 12 };
-      open.set(shard, message);
-      out.push(message);
+  for (const group of byShard(events, (e) => e.user).values()) {
+    let message: { body: PackedEvents; bytes: number } | null = null;
+    for (const e of group) {
+      const size = utf8.encode(JSON.stringify(e)).byteLength + 1;
+      if (!message || message.body.events.length >= PACK_EVENTS || message.bytes + size > PACK_BYTES) {
+        message = { body: { events: [] }, bytes: 12 };
+        out.push(message);
+      }
+      message.body.events.push(e);
+      message.bytes += size;
     }
-    message.body.events.push(e);
-    message.bytes += size;
   }
   return out;
 }
