@@ -56,6 +56,18 @@ const rateLimitedKv = () => ({
   OPENTIME_KV: faultyKv(env.OPENTIME_KV, [{ ops: ["get", "list", "put"], mode: "rate-limited" }]).kv,
 });
 
+/** Reader shards the runtime cannot reach (its `retryable` error: a passing failure, 503 STATE_UNAVAILABLE). */
+const unreachableReaders = (): Partial<Bindings> => {
+  const lost = () => Promise.reject(Object.assign(new Error("Network connection lost."), { retryable: true }));
+  const readers = env.READERS as NonNullable<Bindings["READERS"]>;
+  return {
+    READERS: {
+      idFromName: (name: string) => readers.idFromName(name),
+      get: () => ({ latestSends: lost, recordSends: lost }),
+    } as unknown as Bindings["READERS"],
+  };
+};
+
 /** A reader's snapshot with a weekly frequency preference. */
 function weeklyProfile() {
   const profile = emptyProfile("doc-weekly", new Date().toISOString());
@@ -682,9 +694,18 @@ export const CASES: Case[] = [
     path: "/v1/admin/suppressions",
     headers: ADMIN,
     body: { users: ["reader-1"] },
-    bindings: failingKv,
+    bindings: rateLimitedKv,
     status: 503,
     code: "KV_UNAVAILABLE",
+  },
+  {
+    route: "POST /v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    headers: ADMIN,
+    body: { users: ["reader-1"] },
+    bindings: failingKv,
+    status: 500,
+    code: "INTERNAL",
   },
   {
     route: "POST /v1/admin/suppressions",
@@ -699,9 +720,18 @@ export const CASES: Case[] = [
     path: "/v1/admin/suppressions",
     headers: ADMIN,
     body: { users: ["doc-weekly"], campaign: "doc-v2" },
-    bindings: without("READERS"),
+    bindings: unreachableReaders,
     status: 503,
     code: "STATE_UNAVAILABLE",
+  },
+  {
+    route: "POST /v1/admin/suppressions",
+    path: "/v1/admin/suppressions",
+    headers: ADMIN,
+    body: { users: ["doc-weekly"], campaign: "doc-v2" },
+    bindings: without("READERS"),
+    status: 500,
+    code: "INTERNAL",
   },
   // a campaign's sends, for the readers' frequency preference
   {
@@ -733,9 +763,18 @@ export const CASES: Case[] = [
     path: "/v1/admin/sends",
     headers: ADMIN,
     body: { campaign: "doc-v2", users: ["reader-1"] },
-    bindings: without("READERS"),
+    bindings: unreachableReaders,
     status: 503,
     code: "STATE_UNAVAILABLE",
+  },
+  {
+    route: "POST /v1/admin/sends",
+    path: "/v1/admin/sends",
+    headers: ADMIN,
+    body: { campaign: "doc-v2", users: ["reader-1"] },
+    bindings: without("READERS"),
+    status: 500,
+    code: "INTERNAL",
   },
   { route: "GET /v1/admin/suppressions", path: "/v1/admin/suppressions?limit=10", headers: ADMIN, status: 200 },
   {
