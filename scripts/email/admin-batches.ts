@@ -3,7 +3,9 @@
  * recording): each batch's JSON body POSTed to one route with the admin key, 30 s at most each, one after the
  * other, and its answer read. A batch that cannot be sent, is refused (not 2xx), or whose answer `read` cannot
  * read ends the run with the caller's own error (`fail`), told which of the three and how many batches were done;
- * `problemText` puts the problem in words for that error.
+ * `problemText` puts the problem in words for that error. A batch answered 503 or 429 (a passing failure: KV, a
+ * reader's shard, the queue) is sent again after its Retry-After, up to RETRIES times: each of these routes may be
+ * sent the same batch again (a check reads; a reader keeps their arm; a send recorded again only moves its time).
  */
 
 /** Why a batch failed: not sent, refused (its status and the answer's start), or an answer not read. */
@@ -24,6 +26,19 @@ export function problemText(p: BatchProblem, older: Readonly<Record<number, stri
 
 /** How long one batch may take. */
 const BATCH_TIMEOUT_MS = 30_000;
+/** How often a batch answered 503 or 429 is sent again, and the longest Retry-After waited for (KV's daily
+ *  allowance asks for hours: that refusal ends the run at once). Without Retry-After: 1 s, 2 s, 4 s. */
+const RETRIES = 3;
+const MAX_RETRY_AFTER_S = 30;
+
+/** Seconds to wait before sending a batch again after `res`, or null when it is not to be sent again. */
+function retryAfter(res: Response, attempt: number): number | null {
+  if ((res.status !== 503 && res.status !== 429) || attempt >= RETRIES) return null;
+  const header = res.headers.get("Retry-After");
+  if (header === null) return 2 ** attempt;
+  const seconds = /^\d{1,9}$/.test(header.trim()) ? Number(header.trim()) : Number.NaN;
+  return seconds <= MAX_RETRY_AFTER_S ? seconds : null;
+}
 
 /** The answers, in the batches' order. */
 export async function postBatches<T>(
@@ -38,15 +53,21 @@ export async function postBatches<T>(
   const out: T[] = [];
   for (const body of bodies) {
     let res: Response;
-    try {
-      res = await fetch(url, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(BATCH_TIMEOUT_MS),
-      });
-    } catch (e) {
-      throw fail({ kind: "unreachable", message: (e as Error).message }, url, out.length);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await fetch(url, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(BATCH_TIMEOUT_MS),
+        });
+      } catch (e) {
+        throw fail({ kind: "unreachable", message: (e as Error).message }, url, out.length);
+      }
+      const wait = retryAfter(res, attempt);
+      if (wait === null) break;
+      await res.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
     }
     const text = await res.text();
     if (!res.ok) throw fail({ kind: "refused", status: res.status, text: text.slice(0, 300) }, url, out.length);

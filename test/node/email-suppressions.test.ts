@@ -47,7 +47,9 @@ function standIn(
     });
     req.on("end", () => {
       const reply = (status: number, text: string) => {
-        res.writeHead(status, { "Content-Type": "application/json" });
+        // a passing failure, to be sent again at once (the builder sends a 503 or 429 again after its Retry-After)
+        const passing = status === 503 || status === 429;
+        res.writeHead(status, { "Content-Type": "application/json", ...(passing && { "Retry-After": "0" }) });
         res.end(text);
       };
       if (req.headers.authorization !== `Bearer ${KEY}`) return reply(401, '{"error":{"code":"UNAUTHORIZED"}}');
@@ -186,10 +188,52 @@ describe("recording the campaign's sends: in batches, all or nothing", () => {
     ]);
   });
 
+  it("a batch answered 503 or 429 is sent again after its Retry-After, up to three times", async () => {
+    const users = Array.from({ length: 1200 }, (_, i) => `r${i}`);
+    let refusals = 2;
+    const { server, sends } = standIn({}, undefined, (batch) =>
+      batch[0] === "r500" && refusals-- > 0
+        ? { status: 503, body: '{"error":{"code":"STATE_UNAVAILABLE"}}' }
+        : { status: 200, body: "" },
+    );
+    const url = await listen(server);
+    expect(await recordSends(url, KEY, "spring-sale", users)).toBe(1200);
+    expect(sends.map((b) => b.users[0])).toEqual(["r0", "r500", "r1000"]);
+    // the check too (429: KV's rate limit), counted by the requests its stand-in saw
+    let asked = 0;
+    const limited = standIn({ a: "unsubscribed" }, () =>
+      ++asked < 4
+        ? { status: 429, body: '{"error":{"code":"KV_UNAVAILABLE"}}' }
+        : { status: 200, body: JSON.stringify({ checked: 1, suppressed: [{ user: "a", reason: "unsubscribed" }] }) },
+    );
+    const got = await fetchSuppressions(await listen(limited.server), KEY, ["a"], "spring-sale");
+    expect([...got]).toEqual([["a", "unsubscribed"]]);
+    expect(asked).toBe(4);
+    // a fifth answer is not waited for: three retries, then the run ends
+    asked = 0;
+    const down = standIn({}, () => ({ status: 429, body: "{}" }), undefined);
+    await expect(fetchSuppressions(await listen(down.server), KEY, ["a"], "spring-sale")).rejects.toThrow(/429/);
+    expect(down.batches).toHaveLength(4);
+  });
+
+  it("a refusal whose Retry-After is longer than 30 s (KV's daily allowance) or that is not 503 or 429 is not sent again", async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.url ?? "");
+      req.resume();
+      const daily = seen.length === 1;
+      res.writeHead(daily ? 503 : 400, { "Content-Type": "application/json", ...(daily && { "Retry-After": "3600" }) });
+      res.end('{"error":{}}');
+    });
+    const url = await listen(server);
+    await expect(recordSends(url, KEY, "spring-sale", ["a"])).rejects.toThrow(/503/);
+    await expect(recordSends(url, KEY, "spring-sale", ["a"])).rejects.toThrow(/400/);
+    expect(seen).toHaveLength(2);
+  });
+
   it("a batch the Worker does not record: it throws, saying how far it got and that a re-run is safe", async () => {
-    let batch = 0;
-    const { server } = standIn({}, undefined, () =>
-      ++batch === 2 ? { status: 503, body: '{"error":{"code":"STATE_UNAVAILABLE"}}' } : { status: 200, body: "" },
+    const { server } = standIn({}, undefined, (batch) =>
+      batch[0] === "r500" ? { status: 503, body: '{"error":{"code":"STATE_UNAVAILABLE"}}' } : { status: 200, body: "" },
     );
     const url = await listen(server);
     const users = Array.from({ length: 1200 }, (_, i) => `r${i}`);
