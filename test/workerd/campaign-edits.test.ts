@@ -149,12 +149,45 @@ describe("campaign edits", () => {
   });
 
   it("answers 503 KV_UNAVAILABLE with Retry-After when KV fails, and writes nothing", async () => {
-    const failing = faultyKv(env.OPENTIME_KV, [{ ops: ["get", "put"], mode: "throw" }]).kv;
+    const failing = faultyKv(env.OPENTIME_KV, [{ ops: ["get", "put"], mode: "rate-limited" }]).kv;
     const bare = { ...env, CAMPAIGN_WRITER: undefined, OPENTIME_KV: failing } as Bindings;
     const campaign = { v: 2 as const, policy: "freeze" as const, blocks: [], default: { id: "default" } };
     const refused = saveCampaign(bare, "down", campaign as never, "create", null);
     await expect(refused).rejects.toBeInstanceOf(ApiError);
     await expect(refused).rejects.toMatchObject({ code: "KV_UNAVAILABLE", headers: { "Retry-After": "1" } });
     expect(await env.OPENTIME_KV.get(kvKeys.campaign("down"))).toBeNull();
+  });
+
+  it("a failure in our own code is a 500, not a 503 to retry for ever; the writer unreachable is STATE_UNAVAILABLE", async () => {
+    // KV refusing what we asked (an error not KV's passing one), without the writer and through it
+    const refusing = faultyKv(env.OPENTIME_KV, [{ ops: ["get", "put"], mode: "throw" }]).kv;
+    const campaign = { v: 2 as const, policy: "freeze" as const, blocks: [], default: { id: "default" } };
+    const bare = { ...env, CAMPAIGN_WRITER: undefined, OPENTIME_KV: refusing } as Bindings;
+    await expect(saveCampaign(bare, "bug", campaign as never, "create", null)).rejects.not.toBeInstanceOf(ApiError);
+    // the editors' read, through a writer that fails: in our code, or in Cloudflare's (the runtime marks it)
+    const failingWriter = (err: Error) =>
+      ({
+        idFromName: () => ({}),
+        get: () => ({
+          read: async () => {
+            throw err;
+          },
+        }),
+      }) as unknown as Bindings["CAMPAIGN_WRITER"];
+    const unreachable = Object.assign(new Error("Network connection lost."), { retryable: true });
+    const answers: [Error, number, string | null][] = [
+      [new TypeError("Cannot read properties of undefined"), 500, "INTERNAL"],
+      [unreachable, 503, "STATE_UNAVAILABLE"],
+      [new Error("KV GET failed: 503 Service Unavailable"), 503, "KV_UNAVAILABLE"],
+    ];
+    for (const [err, status, code] of answers) {
+      const res = await send("/v1/admin/campaigns/spring", { headers: ADMIN_HEADERS }, {
+        ...env,
+        CAMPAIGN_WRITER: failingWriter(err),
+      } as typeof env);
+      expect(res.status, err.message).toBe(status);
+      expect(await codeOf(res), err.message).toBe(code);
+      if (status === 503) expect(res.headers.get("Retry-After")).toBe("1");
+    }
   });
 });

@@ -2,14 +2,14 @@
  * Campaign edits, made by the campaigns' one writer (the CampaignWriter Durable Object, `campaigns`): the
  * editors' read (the stored campaign with its ETag, the writer's last write included) and their write (a
  * create, or a replace checked against `If-Match`), refused with the API's 409 CAMPAIGN_EXISTS, 412
- * CAMPAIGN_CHANGED or 503 KV_UNAVAILABLE. Without the CAMPAIGN_WRITER binding (a wrangler.toml from before it)
+ * CAMPAIGN_CHANGED, or 503 KV_UNAVAILABLE / STATE_UNAVAILABLE for a passing failure (a bug is the one handler's 500). Without the CAMPAIGN_WRITER binding (a wrangler.toml from before it)
  * the edit is made here over KV, unserialized, and says so in the log.
  */
 import type { Campaign } from "../../core/campaign";
 import { kvKeys } from "../../core/kv-keys";
 import { campaignFromText, forgetCampaign } from "../decisions/campaign-store";
 import type { Bindings } from "../env";
-import { ApiError } from "../errors";
+import { ApiError, unavailableAs } from "../errors";
 import { errorMessage, logEvent } from "../lib/log";
 import { type IfMatch, parseIfMatch } from "./campaign-etag";
 import {
@@ -34,7 +34,11 @@ export async function campaignForEdit(env: Bindings, id: string): Promise<Edited
   try {
     read = env.CAMPAIGN_WRITER ? await writer(env).read(id) : await readKv(env.OPENTIME_KV, id);
   } catch (e) {
-    throw new ApiError("KV_UNAVAILABLE", `the campaign could not be read: ${errorMessage(e)}`, RETRY);
+    // a passing failure of KV or of the writer is the route's 503; any other error, a bug, the one handler's 500
+    throw unavailableAs(e, {
+      KV_UNAVAILABLE: `the campaign could not be read: ${errorMessage(e)}`,
+      STATE_UNAVAILABLE: "the campaigns' writer could not be reached to read the campaign: retry",
+    });
   }
   return { campaign: campaignFromText(id, read.text), stored: read.text !== null, etag: read.etag };
 }
@@ -53,12 +57,14 @@ export async function saveCampaign(
   const write: CampaignWrite = { id, text: JSON.stringify(campaign), mode, ifMatch };
   const answer = env.CAMPAIGN_WRITER ? await writer(env).write(write) : await unserialized(env.OPENTIME_KV, write);
   forgetCampaign(id);
-  if (!answer.ok) throw new ApiError(answer.code, answer.message, answer.code === "KV_UNAVAILABLE" ? RETRY : {});
+  if (!answer.ok)
+    throw new ApiError(
+      answer.code,
+      answer.message,
+      answer.code === "KV_UNAVAILABLE" ? { "Retry-After": String(answer.retryAfter) } : {},
+    );
   return { created: answer.created, etag: answer.etag };
 }
-
-/** KV's failures are brief: try again in a second. */
-const RETRY = { "Retry-After": "1" };
 
 function writer(env: Bindings) {
   const ns = env.CAMPAIGN_WRITER as NonNullable<Bindings["CAMPAIGN_WRITER"]>;

@@ -6,6 +6,7 @@
  * the editor read it); a write of exactly what is stored changes nothing and succeeds (a retried edit that landed
  * is not refused by its own success); the answer carries the tag.
  */
+import { unavailableKv } from "../errors";
 import { errorMessage } from "../lib/log";
 import { campaignEtag, type IfMatch, matches } from "./campaign-etag";
 
@@ -33,14 +34,22 @@ export type CampaignWriteAnswer =
     }
   | {
       ok: false;
-      /** KV_UNAVAILABLE: KV could not be read (nothing written) or did not say it took the campaign */
-      code: "CAMPAIGN_EXISTS" | "CAMPAIGN_CHANGED" | "KV_UNAVAILABLE";
+      code: "CAMPAIGN_EXISTS" | "CAMPAIGN_CHANGED";
       message: string;
+    }
+  | {
+      ok: false;
+      /** KV could not be read (nothing written) or did not say it took the campaign, for a passing reason */
+      code: "KV_UNAVAILABLE";
+      message: string;
+      /** seconds (worker/errors.ts unavailableKv) */
+      retryAfter: number;
     };
 
 /**
  * Reads what is stored, decides, and writes when the write may be made: the writer's steps over its storage
- * (`read`: the stored campaign; `put`: stores the JSON), a failure of either answered as KV_UNAVAILABLE.
+ * (`read`: the stored campaign; `put`: stores the JSON), KV's passing failure of either answered as
+ * KV_UNAVAILABLE; any other error (our own bug) is thrown, for the one error handler's 500.
  */
 export async function decideWrite(
   write: CampaignWrite,
@@ -51,10 +60,13 @@ export async function decideWrite(
   try {
     current = await read();
   } catch (e) {
+    const kv = unavailableKv(e);
+    if (!kv) throw e;
     return {
       ok: false,
       code: "KV_UNAVAILABLE",
       message: `KV could not be read, nothing was written: ${errorMessage(e)}`,
+      retryAfter: kv.retryAfter,
     };
   }
   if (current.text === write.text && current.etag !== null && write.mode === "replace")
@@ -64,10 +76,13 @@ export async function decideWrite(
   try {
     await put(write.text);
   } catch (e) {
+    const kv = unavailableKv(e);
+    if (!kv) throw e;
     return {
       ok: false,
       code: "KV_UNAVAILABLE",
       message: `KV did not say it took the campaign (it may have been stored: read it again): ${errorMessage(e)}`,
+      retryAfter: kv.retryAfter,
     };
   }
   return { ok: true, created: current.text === null, etag: await campaignEtag(write.text), written: true };
