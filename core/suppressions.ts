@@ -5,7 +5,8 @@
  * (worker/routes/admin-sends-record.ts), with which it records the campaign's sends it then builds. Shared by both
  * sides; pure. The closed vocabulary of reasons:
  *   `erased`        the reader was erased (their tombstone stands): nothing of them may be used, mail included
- *   `unsubscribed`  they unsubscribed (the email's form, its one-click link, the consent API)
+ *   `unsubscribed`  they unsubscribed (the email's form, its one-click link, the consent API); also a reader erased
+ *                   or never known whose unsubscribe their shard keeps as a suppression alone (no snapshot)
  *   `paused`        they paused emails, and the pause has not ended
  *   `unreadable`    their stored consent cannot be read: a sender that cannot tell does not mail them
  *   `frequency`     they chose a frequency (daily, weekly, monthly: core/triggers.ts FREQUENCY_DAYS), and their
@@ -73,8 +74,20 @@ export function suppressionOf(erased: boolean, snapshot: string | null, nowS: nu
   if (version === 1 || version === 2) return null;
   const consent = ConsentSchema.safeParse((raw as { consent?: unknown } | null)?.consent);
   if (!consent.success) return "unreadable";
-  if (consent.data.unsubscribed) return "unsubscribed";
-  if ((consent.data.pausedUntil ?? 0) > nowS) return "paused";
+  return listSuppressionOf(consent.data, nowS);
+}
+
+/**
+ * Why a reader must not be mailed at `nowS` by their list state (`unsubscribed`, `pausedUntil`), or null: a
+ * snapshot's consent, or the list row their shard keeps of a reader with no snapshot (an unsubscribe kept as a
+ * suppression alone: an erased reader's, or one opentime never knew).
+ */
+export function listSuppressionOf(
+  state: Pick<Consent, "unsubscribed" | "pausedUntil">,
+  nowS: number,
+): SuppressionReason | null {
+  if (state.unsubscribed) return "unsubscribed";
+  if ((state.pausedUntil ?? 0) > nowS) return "paused";
   return null;
 }
 

@@ -9,6 +9,11 @@ import { base64UrlToBytes, bytesToBase64Url } from "./base64";
 import { hasControlCharacter, looksLikeEmail } from "./events";
 
 export const TOKEN_FORMAT_VERSION = 1;
+/**
+ * How long the tokens `npm run email` and `npm run token` mint live by default (`--ttl-days`), days: shorter than
+ * an erased reader's tombstone (ERASURE_TOMBSTONE_DAYS), as every email token must be.
+ */
+export const DEFAULT_TOKEN_TTL_DAYS = 30;
 /** Longest token accepted; anything longer is rejected before any crypto work. */
 export const MAX_TOKEN_LENGTH = 1024;
 

@@ -3,8 +3,8 @@
  * part's footer for a recipient without the shop's own `unsubscribe_url`: `<base>/v1/unsubscribe?t=<token>`. The
  * token is a token of core/token.ts (the reader, the campaign, an expiry: one send), signed with a key set apart
  * for this one purpose (unsubscribeSecret): an email's token does not unsubscribe by this link, and an unsubscribe
- * token, which may outlive the email's, opens nothing else (no recommendations, images, clicks or preferences).
- * Shared by the builder and the Worker.
+ * token, which outlives the email's by far (UNSUBSCRIBE_LINK_DAYS), opens nothing else (no recommendations, images,
+ * clicks or preferences). Shared by the builder and the Worker.
  */
 import { mintToken } from "./token";
 
@@ -13,10 +13,14 @@ export const UNSUBSCRIBE_PATH = "/v1/unsubscribe";
 export const ONE_CLICK_FIELD = "List-Unsubscribe";
 export const ONE_CLICK_VALUE = "One-Click";
 /**
- * The shortest life of a link (days): CAN-SPAM asks that an opt-out work for at least 30 days after the send. A link
- * lives as long as the email's token when that is longer. Keep ERASURE_TOMBSTONE_DAYS (45) above both.
+ * How long a link works after the send (days), whatever the email's own token lives (`--ttl-days`; longer only when
+ * that is): two years. Readers unsubscribe from emails months old, and a link that answers "expired" becomes a spam
+ * complaint, which mailbox providers judge senders on (CAN-SPAM's 30 days is a floor). Bounded all the same: a
+ * signed link that never expired could never be retired but by rotating TOKEN_SECRET. It needs no erasure tombstone
+ * to outlive: it can only unsubscribe, and an unsubscribe of a reader the shards hold nothing of (erased, or never
+ * known) is kept as a suppression and nothing else (worker/state/suppression-only.ts).
  */
-export const UNSUBSCRIBE_MIN_TTL_DAYS = 30;
+export const UNSUBSCRIBE_LINK_DAYS = 730;
 
 const PURPOSE = "opentime:unsubscribe-link:v1";
 const encoder = new TextEncoder();
@@ -51,12 +55,12 @@ export function unsubscribeSecrets(secrets: readonly string[]): Promise<string[]
   return Promise.all(secrets.map(unsubscribeSecret));
 }
 
-/** An unsubscribe token for one send: the reader, the campaign, and a life of at least UNSUBSCRIBE_MIN_TTL_DAYS. */
+/** An unsubscribe token for one send: the reader, the campaign, and a life of UNSUBSCRIBE_LINK_DAYS (or the email's, if longer). */
 export async function mintUnsubscribeToken(
   secret: string,
   opts: { user: string; campaign: string; ttlSeconds: number; now?: number },
 ): Promise<string> {
-  const ttlSeconds = Math.max(opts.ttlSeconds, UNSUBSCRIBE_MIN_TTL_DAYS * 86_400);
+  const ttlSeconds = Math.max(opts.ttlSeconds, UNSUBSCRIBE_LINK_DAYS * 86_400);
   return mintToken(await unsubscribeSecret(secret), { ...opts, ttlSeconds });
 }
 

@@ -5,7 +5,7 @@
 
 import { z } from "zod";
 import { looksLikeEmail } from "../core/events";
-import { mintToken } from "../core/token";
+import { DEFAULT_TOKEN_TTL_DAYS, mintToken } from "../core/token";
 import { cliArgs } from "./lib/cli-args";
 import { tokenSecret } from "./lib/dev-vars";
 import { tokenTtlDays } from "./lib/token-lifetime";
@@ -17,7 +17,7 @@ const { values } = cliArgs(
     options: {
       user: { type: "string" },
       campaign: { type: "string", default: "demo" },
-      "ttl-days": { type: "string", default: "30" },
+      "ttl-days": { type: "string", default: String(DEFAULT_TOKEN_TTL_DAYS) },
     },
   },
   z.object({ "ttl-days": tokenTtlDays() }),

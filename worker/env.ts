@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { PSI_ALERT_THRESHOLD } from "../core/drift";
 import { DEFAULT_ERASURE_TOMBSTONE_DAYS } from "../core/erasure-key";
-import { UNSUBSCRIBE_MIN_TTL_DAYS } from "../core/unsubscribe-link";
+import { DEFAULT_TOKEN_TTL_DAYS } from "../core/token";
 import { DEFAULT_MAIL_ORIGINS } from "./amp/mail-origins";
 import type { EventsMessage } from "./events/queue";
 import { logEvent } from "./lib/log";
@@ -289,12 +289,14 @@ export function getConfig(env: Bindings): Config {
         "SHOP_URL is unset or not an http(s) URL: a click with nothing to show and no campaign fallbackUrl goes to the root of PUBLIC_BASE_URL or of this Worker, which may have no page for readers; set it to the shop's home page",
     });
   }
-  // an unsubscribe link lives at least UNSUBSCRIBE_MIN_TTL_DAYS: one pressed after an erased reader's tombstone
-  // ended would record them again (a reader with their old id, unsubscribed)
-  if (config.erasureTombstoneDays <= UNSUBSCRIBE_MIN_TTL_DAYS) {
+  // an email's token must expire before an erased reader's tombstone ends (one opened after would record them again
+  // under their old id): `npm run email` and `npm run token` refuse a `--ttl-days` that would not, so a tombstone no
+  // longer than their default leaves them nothing to mint by default; a trigger's tokenTtlDays, refused by PUT, is
+  // cut to a day short of it at delivery. The unsubscribe link needs none (core/unsubscribe-link.ts).
+  if (config.erasureTombstoneDays <= DEFAULT_TOKEN_TTL_DAYS) {
     problems.push("erasure_tombstone_short");
     logEvent("warn", "config.erasure_tombstone_short", {
-      detail: `ERASURE_TOMBSTONE_DAYS is ${config.erasureTombstoneDays}: an unsubscribe link lives at least ${UNSUBSCRIBE_MIN_TTL_DAYS} days, and one pressed after an erased reader's tombstone ends records them again; set it above ${UNSUBSCRIBE_MIN_TTL_DAYS} (45 by default)`,
+      detail: `ERASURE_TOMBSTONE_DAYS is ${config.erasureTombstoneDays}: an email's token must expire before an erased reader's tombstone ends, and the tokens npm run email and npm run token mint live ${DEFAULT_TOKEN_TTL_DAYS} days by default (--ttl-days; a trigger's tokenTtlDays must be shorter too); set it above ${DEFAULT_TOKEN_TTL_DAYS} (45 by default)`,
     });
   }
   if (invalid.length > 0) {

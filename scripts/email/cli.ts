@@ -19,6 +19,7 @@
 
 import { z } from "zod";
 import { LAYOUT_NAMES, type LayoutName } from "../../core/layouts";
+import { DEFAULT_TOKEN_TTL_DAYS } from "../../core/token";
 import { cliArgs } from "../lib/cli-args";
 import { adminKey, tokenSecret } from "../lib/dev-vars";
 import { tokenTtlDays } from "../lib/token-lifetime";
@@ -41,7 +42,7 @@ const { values } = cliArgs(
       "base-url": { type: "string", default: process.env.PUBLIC_BASE_URL ?? "http://127.0.0.1:8787" },
       layout: { type: "string", default: "row" },
       esp: { type: "string" },
-      "ttl-days": { type: "string", default: "30" },
+      "ttl-days": { type: "string", default: String(DEFAULT_TOKEN_TTL_DAYS) },
       from: { type: "string", default: "Demo Shop <newsletter@shop.example>" },
       subject: { type: "string" },
       "api-url": { type: "string" },

@@ -155,10 +155,14 @@ describe("email builder, MIME mode", () => {
     expect(link).not.toBeNull();
     expect(header("list-unsubscribe-post")).toBe("List-Unsubscribe=One-Click");
     const [, url, t] = link as unknown as [string, string, string];
-    // the reader's and this campaign's, for at least 30 days; by the unsubscribe key only, never as an email's token
+    // the reader's and this campaign's, for two years whatever --ttl-days (30 here); by the unsubscribe key only,
+    // never as an email's token
     const verified = await verifyToken(await unsubscribeSecrets([SECRET]), t);
     expect(verified.ok && verified.claims).toMatchObject({ u: "c0000002", c: "spring-sale" });
-    expect(verified.ok && verified.claims.e - Math.floor(Date.now() / 1000)).toBeGreaterThanOrEqual(30 * 86_400 - 60);
+    expect(verified.ok && verified.claims.e - Math.floor(Date.now() / 1000)).toBeGreaterThanOrEqual(730 * 86_400 - 60);
+    expect(
+      (await verifyToken(await unsubscribeSecrets([SECRET]), t, Math.floor(Date.now() / 1000) + 729 * 86_400)).ok,
+    ).toBe(true);
     expect((await verifyToken([SECRET], t)).ok).toBe(false);
     expect(ann.html).toContain(`<a href="${url}"`);
     expect(ann.text).toContain(`Unsubscribe: ${url}\n`);

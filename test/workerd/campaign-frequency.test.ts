@@ -179,13 +179,22 @@ describe("campaign sends and the reader's frequency preference", () => {
     const rec = await post("/v1/admin/sends", { campaign: "nl-8", users: ["fq-down"] }, { READERS: unreachable });
     expect(rec.status).toBe(503);
     expect(((await rec.json()) as { error: { code: string } }).error.code).toBe("STATE_UNAVAILABLE");
-    // a reader without a preference needs no shard: the check answers
+    // a reader whose snapshot names no preference needs no shard: the check answers
+    await consent("fq-down-none", { topics: ["mugs"] });
     const none = await post(
       "/v1/admin/suppressions",
       { users: ["fq-down-none"], campaign: "nl-8" },
       { READERS: unreachable },
     );
     expect(none.status).toBe(200);
+    // one with no snapshot does: their shard may keep an unsubscribe of theirs alone (suppression-only.ts)
+    const unknown = await post(
+      "/v1/admin/suppressions",
+      { users: ["fq-down-never-seen"], campaign: "nl-8" },
+      { READERS: unreachable },
+    );
+    expect(unknown.status).toBe(503);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe("STATE_UNAVAILABLE");
   });
 
   it("a shard failing in our own code: 500 INTERNAL for the check and the recording, never a 503 to retry", async () => {

@@ -63,7 +63,7 @@ beforeAll(async () => {
   t = await token("reader-1");
   const link = { user: "reader-unsub", campaign: "test", ttlSeconds: 0 };
   u = await mintUnsubscribeToken(TEST_TOKEN_SECRET, link);
-  x = await mintUnsubscribeToken(TEST_TOKEN_SECRET, { ...link, now: Math.floor(Date.now() / 1000) - 31 * 86_400 });
+  x = await mintUnsubscribeToken(TEST_TOKEN_SECRET, { ...link, now: Math.floor(Date.now() / 1000) - 731 * 86_400 });
   const res = await send({ route: "GET /openapi.json", path: "/openapi.json", status: 200 });
   doc = (await res.json()) as typeof doc;
 });

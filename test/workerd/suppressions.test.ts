@@ -214,6 +214,8 @@ describe("GET /v1/admin/suppressions: the shop's list hears of every unsubscribe
   });
 
   it("a shard that held unsubscribed readers before the list existed lists them on its first read", async () => {
+    // readers the shard holds a profile of (an unsubscribe alone would be a suppression: no profile)
+    await consentApi("lc-before", { topics: ["tea"] });
     await consentApi("lc-before", { unsubscribed: true });
     await consentApi("lc-before-ok", { topics: ["tea"] });
     // the shard as an earlier version left it: readers, no list tables

@@ -1,18 +1,21 @@
 /**
  * The email's one-click unsubscribe link (RFC 8058) in workerd: a POST of `List-Unsubscribe=One-Click` sets the
  * reader's `unsubscribed` through their shard (the queue, else the shard itself); a GET only shows a page whose
- * button POSTs; a link forged for another reader, signed with another key or expired unsubscribes nobody; a
- * repeat is harmless; never a 5xx. Refusals are the API's errors, and pages with the same status to a browser.
+ * button POSTs; a link forged for another reader, signed with another key or expired (two years on) unsubscribes
+ * nobody; a repeat is harmless; never a 5xx. Refusals are the API's errors, and pages with the same status to a
+ * browser. A reader their shard holds no profile of (erased, their tombstone standing or ended, or never known) is
+ * kept as a suppression alone: listed for the shop, held back by the builder's check, shown by the right of access.
  */
-import { env } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { base64UrlToBytes, bytesToBase64Url } from "../../core/base64";
+import { erasureHash, erasureKey } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
 import { mintToken } from "../../core/token";
 import { mintUnsubscribeToken, unsubscribeSecret } from "../../core/unsubscribe-link";
 import { readerStub } from "../../worker/state/shard-routing";
 import { TEST_TOKEN_SECRET } from "./fixture";
-import { consume, recordingQueue, SENDER, send, token } from "./support/harness";
+import { ADMIN_HEADERS as ADMIN, consume, recordingQueue, SENDER, send, token } from "./support/harness";
 
 type Bindings = typeof env;
 
@@ -44,12 +47,25 @@ async function oneClick(t: string, body = ONE_CLICK, headers: Record<string, str
 const unsubscribedBy = (sent: QueuedEvent[]) =>
   sent.filter((e) => e.type === "consent" && e.consent?.unsubscribed === true).map((e) => e.user);
 
+/** The reader's consent as their shard holds it in their profile (null: no profile). */
 async function held(user: string) {
   return (await readerStub(env, user).read(user))?.consent ?? null;
 }
 
+/** Whether the reader's list row says unsubscribed (null: none). */
+async function listed(user: string) {
+  return (await readerStub(env, user).access(user, 10)).listChange?.unsubscribed ?? null;
+}
+
+/** A reader their shard holds a profile of (a view applied). */
+async function known(user: string) {
+  await consume([{ id: `view:${user}`, type: "view", user, item: "p1", ts: Math.floor(Date.now() / 1000) - 60 }]);
+  expect(await held(user)).toMatchObject({ unsubscribed: false });
+}
+
 describe("one-click unsubscribe: POST", () => {
   it("sets the reader's unsubscribed through their shard, answers 200 with a page and no redirect", async () => {
+    await known("unsub-1");
     const { res, sent, text } = await oneClick(await unsubscribeToken("unsub-1"));
     expect(res.status).toBe(200);
     expect(res.headers.get("Location")).toBeNull();
@@ -60,6 +76,7 @@ describe("one-click unsubscribe: POST", () => {
     expect(unsubscribedBy(sent)).toEqual(["unsub-1"]);
     await consume(sent);
     expect(await held("unsub-1")).toMatchObject({ unsubscribed: true, tracking: true, personalization: true });
+    expect(await listed("unsub-1")).toBe(true);
   });
 
   it("takes the one-click form as multipart too (RFC 8058 allows either)", async () => {
@@ -76,6 +93,7 @@ describe("one-click unsubscribe: POST", () => {
   });
 
   it("a repeat answers 200 again and leaves the reader unsubscribed (it sets, never toggles)", async () => {
+    await known("unsub-twice");
     const t = await unsubscribeToken("unsub-twice");
     const first = await oneClick(t);
     const second = await oneClick(t);
@@ -91,6 +109,7 @@ describe("one-click unsubscribe: POST", () => {
 
   it("a link POSTed over and over leaves at most one applied id a second (the shard keeps every applied id for good)", async () => {
     // whoever holds the link (a forward, a scanner's log) could otherwise grow the reader's shard a row per request
+    await known("unsub-flood");
     const t = await unsubscribeToken("unsub-flood");
     const sent: QueuedEvent[] = [];
     for (let i = 0; i < 6; i++) {
@@ -101,7 +120,8 @@ describe("one-click unsubscribe: POST", () => {
     await consume(sent);
     const seconds = new Set(sent.map((e) => e.ts)).size;
     const access = await readerStub(env, "unsub-flood").access("unsub-flood", 100);
-    expect(access.applied.count).toBeLessThanOrEqual(seconds);
+    // the view, and at most one unsubscribe a second
+    expect(access.applied.count).toBeLessThanOrEqual(1 + seconds);
     expect(access.profile?.consent).toMatchObject({ unsubscribed: true });
   });
 
@@ -123,9 +143,11 @@ describe("one-click unsubscribe: POST", () => {
       expect(page.sent).toEqual([]);
     }
     expect(await held("unsub-not-one-click")).toBeNull();
+    expect(await listed("unsub-not-one-click")).toBeNull();
   });
 
   it("when the queue refuses, the reader's shard applies it itself", async () => {
+    await known("unsub-no-queue");
     const t = await unsubscribeToken("unsub-no-queue");
     const res = await request("POST", `/v1/unsubscribe?t=${t}`, {
       headers: FORM,
@@ -197,15 +219,19 @@ describe("one-click unsubscribe: links that unsubscribe nobody", () => {
       expect(sent, t).toEqual([]);
       const page = await request("GET", `/v1/unsubscribe?t=${t}`, { headers: BROWSER });
       expect(page.status, t).toBe(401);
-      expect(await page.text()).toContain("This link does not work");
+      const text = await page.text();
+      expect(text).toContain("This link does not work");
+      // a link whose key was retired since is one of these: the page says how to opt out anyway
+      expect(text).toContain("use the unsubscribe link in a newer email, or reply to one and ask to be removed");
     }
     expect(await held("unsub-victim")).toBeNull();
+    expect(await listed("unsub-victim")).toBeNull();
   });
 
-  it("an expired link: 401 TOKEN_INVALID, to a browser a page saying it expired, for GET and POST", async () => {
+  it("an expired link (two years on): 401 TOKEN_INVALID, to a browser a page saying how to opt out anyway", async () => {
     const now = Math.floor(Date.now() / 1000);
-    // the shortest life (30 days), minted 31 days ago
-    const t = await unsubscribeToken("unsub-expired", { now: now - 31 * 86_400 });
+    // its life (730 days), minted 731 days ago
+    const t = await unsubscribeToken("unsub-expired", { now: now - 731 * 86_400 });
     const { res, sent, text } = await oneClick(t);
     expect(res.status).toBe(401);
     expect(codeOf(text)).toBe("TOKEN_INVALID");
@@ -213,12 +239,13 @@ describe("one-click unsubscribe: links that unsubscribe nobody", () => {
     const page = await oneClick(t, ONE_CLICK, BROWSER);
     expect(page.res.status).toBe(401);
     expect(page.text).toContain("This link has expired");
+    expect(page.text).toContain("use the unsubscribe link in a newer email, or reply to one and ask to be removed");
     expect(page.sent).toEqual([]);
     const get = await request("GET", `/v1/unsubscribe?t=${t}`, { headers: BROWSER });
     expect(get.status).toBe(401);
     expect(await get.text()).toContain("This link has expired");
-    // 29 days ago: still good
-    const fresh = await unsubscribeToken("unsub-expired", { now: now - 29 * 86_400 });
+    // 729 days ago: still good
+    const fresh = await unsubscribeToken("unsub-expired", { now: now - 729 * 86_400 });
     expect((await oneClick(fresh)).res.status).toBe(200);
   });
 });
@@ -244,5 +271,148 @@ describe("one-click unsubscribe: GET never unsubscribes", () => {
     const { res, sent: posted } = await oneClick(t);
     expect(res.status).toBe(200);
     expect(unsubscribedBy(posted)).toEqual(["unsub-scanned"]);
+  });
+});
+
+/** The right of access (GET /v1/users/<id>): its status and body. */
+async function rightOfAccess(user: string) {
+  const res = await request("GET", `/v1/users/${encodeURIComponent(user)}`, { headers: ADMIN });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** The builder's check (POST /v1/admin/suppressions) of one reader: their reason, or null. */
+async function checked(user: string): Promise<string | null> {
+  const res = await request("POST", "/v1/admin/suppressions", {
+    headers: ADMIN,
+    body: JSON.stringify({ users: [user] }),
+  });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { suppressed: { user: string; reason: string }[] };
+  return body.suppressed.find((s) => s.user === user)?.reason ?? null;
+}
+
+/** The shop's list's read (GET /v1/admin/suppressions), every page: the reader's entries. */
+async function exported(user: string): Promise<{ user: string; unsubscribed: boolean }[]> {
+  const out: { user: string; unsubscribed: boolean }[] = [];
+  let query = "?limit=1000";
+  for (;;) {
+    const res = await request("GET", `/v1/admin/suppressions${query}`, { headers: ADMIN });
+    expect(res.status).toBe(200);
+    const page = (await res.json()) as {
+      changes: { user: string; unsubscribed: boolean }[];
+      cursor: string;
+      more: boolean;
+    };
+    out.push(...page.changes.filter((c) => c.user === user));
+    if (!page.more) return out;
+    query = `?cursor=${page.cursor}&limit=1000`;
+  }
+}
+
+/** Nothing but the suppression: no profile, applied id, history, snapshot or other KV key of the reader. */
+async function onlyTheSuppression(user: string) {
+  const a = await readerStub(env, user).access(user, 10);
+  expect(a.profile).toBeNull();
+  expect(a.clock).toBeNull();
+  expect(a.applied.count).toBe(0);
+  expect([a.triggers, a.views, a.outcomes, a.clicks, a.campaignSends]).toEqual([[], [], [], [], []]);
+  expect(a.parked.count).toBe(0);
+  expect(a.listChange).toMatchObject({ user, unsubscribed: true, pausedUntil: null, frequency: null });
+  const keys = (await env.OPENTIME_KV.list()).keys.map((k) => k.name);
+  expect(keys.filter((k) => k.includes(user))).toEqual([]);
+  // the right of access shows it (and only it)
+  const access = await rightOfAccess(user);
+  expect(access.status).toBe(200);
+  expect(access.body.profile).toBeNull();
+  expect(access.body.list_change).toMatchObject({ unsubscribed: true });
+}
+
+async function erase(user: string) {
+  expect((await request("DELETE", `/v1/users/${user}`, { headers: ADMIN })).status).toBe(200);
+}
+
+/** Ends the reader's tombstones, as ERASURE_TOMBSTONE_DAYS passing would: KV's expires, the shard's alarm forgets its own. */
+async function tombstoneEnds(user: string) {
+  const hash = await erasureHash(user);
+  await runInDurableObject(readerStub(env, user), (_: unknown, state) => {
+    state.storage.sql.exec("UPDATE tombstones SET until = ? WHERE hash = ?", Date.now() - 1, hash);
+  });
+  await runDurableObjectAlarm(readerStub(env, user));
+  await env.OPENTIME_KV.delete(await erasureKey(user));
+  expect(await readerStub(env, user).erased(user)).toBe(false);
+}
+
+describe("one-click unsubscribe: links that outlive the email, and readers the shard holds no profile of", () => {
+  it("a link minted 400 days ago still unsubscribes; a reader never known is kept as a suppression alone, listed and held back", async () => {
+    const user = "unsub-old-link";
+    const t = await unsubscribeToken(user, {
+      ttlSeconds: 30 * 86_400,
+      now: Math.floor(Date.now() / 1000) - 400 * 86_400,
+    });
+    const { res, sent, text } = await oneClick(t);
+    expect(res.status).toBe(200);
+    expect(text).toContain("You are unsubscribed");
+    expect((await consume(sent)).retryMessages).toEqual([]);
+    await onlyTheSuppression(user);
+    expect(await exported(user)).toMatchObject([{ user, unsubscribed: true }]);
+    expect(await checked(user)).toBe("unsubscribed");
+    // pressed again: nothing more (one entry, still nothing but it)
+    await consume((await oneClick(t)).sent);
+    expect(await exported(user)).toHaveLength(1);
+    await onlyTheSuppression(user);
+  });
+
+  it("a reader erased long ago (tombstone ended) who unsubscribes: only the suppression exists, shown by the right of access", async () => {
+    const user = "unsub-erased-long-ago";
+    await known(user);
+    await consume((await oneClick(await unsubscribeToken(user))).sent);
+    await erase(user);
+    expect(await exported(user)).toEqual([]);
+    expect((await rightOfAccess(user)).status).toBe(404);
+    await tombstoneEnds(user);
+    expect(await checked(user)).toBeNull();
+    // the shard's own apply, as when the queue refuses it
+    const res = await request("POST", `/v1/unsubscribe?t=${await unsubscribeToken(user)}`, {
+      headers: FORM,
+      body: ONE_CLICK,
+      bindings: { EVENTS: undefined },
+    });
+    expect(res.status).toBe(200);
+    await onlyTheSuppression(user);
+    expect(await exported(user)).toMatchObject([{ user, unsubscribed: true }]);
+    expect(await checked(user)).toBe("unsubscribed");
+  });
+
+  it("a reader whose tombstone stands: answered unsubscribed, the suppression kept, everything else still dropped", async () => {
+    const user = "unsub-erased-now";
+    await known(user);
+    await erase(user);
+    const { res, sent, text } = await oneClick(await unsubscribeToken(user));
+    expect(res.status).toBe(200);
+    expect(text).toContain("You are unsubscribed");
+    await consume([...sent, { id: "later-view", type: "view", user, item: "p1", ts: Math.floor(Date.now() / 1000) }]);
+    expect(await readerStub(env, user).erased(user)).toBe(true);
+    await onlyTheSuppression(user);
+    expect(await exported(user)).toMatchObject([{ user, unsubscribed: true }]);
+    // held back as erased while the tombstone stands, as unsubscribed once it has ended
+    expect(await checked(user)).toBe("erased");
+    await tombstoneEnds(user);
+    expect(await checked(user)).toBe("unsubscribed");
+  });
+
+  it("a reader kept as a suppression whom the shard later holds stays unsubscribed, until a newer resubscribe", async () => {
+    const user = "unsub-then-known";
+    await consume((await oneClick(await unsubscribeToken(user))).sent);
+    await consume([{ id: "v-after", type: "view", user, item: "p1", ts: Math.floor(Date.now() / 1000) }]);
+    expect(await held(user)).toMatchObject({ unsubscribed: true });
+    expect(await exported(user)).toHaveLength(1);
+    expect(await checked(user)).toBe("unsubscribed");
+    // a resubscribe timed before the unsubscribe was kept changes nothing; a newer one wins
+    const ts = Math.floor(Date.now() / 1000);
+    await consume([{ id: "c-old", type: "consent", user, ts: ts - 3600, consent: { unsubscribed: false } }]);
+    expect(await held(user)).toMatchObject({ unsubscribed: true });
+    await consume([{ id: "c-new", type: "consent", user, ts: ts + 5, consent: { unsubscribed: false } }]);
+    expect(await held(user)).toMatchObject({ unsubscribed: false });
+    expect(await listed(user)).toBe(false);
   });
 });

@@ -61,7 +61,7 @@ const UNSUBSCRIBE_T: Param = {
   name: "t",
   in: "query",
   required: true,
-  description: "the unsubscribe link's token (npm run email; an email's open-time token is refused)",
+  description: "the unsubscribe link's token (npm run email; lives two years; an email's open-time token is refused)",
   schema: STRING,
 };
 const USER: Param = { name: "id", in: "path", required: true, description: "pseudonymous user id", schema: STRING };
@@ -277,7 +277,7 @@ const DOCUMENTED: RouteDoc[] = [
     path: "/v1/unsubscribe",
     tag: "email",
     summary:
-      "RFC 8058 one-click unsubscribe (List-Unsubscribe-Post), from a mail provider or the link's page: sets the reader's unsubscribed",
+      "RFC 8058 one-click unsubscribe (List-Unsubscribe-Post), from a mail provider or the link's page: sets the reader's unsubscribed (a reader erased or never known: kept as a suppression alone)",
     auth: "token",
     params: [UNSUBSCRIBE_T],
     form: {
@@ -800,7 +800,8 @@ const DOCUMENTED: RouteDoc[] = [
       401: unauthorized,
       413: tooLarge,
       500: internal,
-      // the sends of readers with a frequency preference are read from their shards
+      // the sends of readers with a frequency preference, and the unsubscribes kept of readers with no snapshot, are
+      // read from their shards
       503: error(
         "KV (KV_UNAVAILABLE) or a reader shard (STATE_UNAVAILABLE) could not be read: retry (Retry-After); mail nobody of the batch meanwhile",
         "KV_UNAVAILABLE",

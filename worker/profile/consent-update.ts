@@ -3,7 +3,8 @@
  * consumer, which applies it in order with the user's other events (a concurrent batch can never write an older
  * consent back), or, for the email's answers (its preferences form, its one-click unsubscribe), recorded with the
  * shard itself when the queue refuses or does not answer in time. Applied within about a second; an unknown user
- * gets a minimal profile holding their choice.
+ * gets a minimal profile holding their choice, but for an unsubscribe alone, which the shard keeps as a suppression
+ * and nothing else, as it does an erased reader's (worker/state/suppression-only.ts).
  */
 import type { QueuedEvent } from "../../core/events";
 import type { Consent } from "../../core/profile";

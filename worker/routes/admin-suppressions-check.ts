@@ -3,9 +3,10 @@
  * readers opentime knows must not be mailed, and why (`erased`, `unsubscribed`, `paused`, `unreadable`, and with
  * `campaign`, `frequency`: core/suppressions.ts), for `npm run email`, which asks before it builds anything.
  * `{"checked","suppressed":[{"user","reason"}]}`, the rest may be mailed. Read from the readers' snapshots and
- * tombstones in KV, and the sends of those with a frequency preference from their shards
- * (worker/suppressions/check.ts): a consent change reaches it about a second after the reader's shard applies it,
- * up to a minute at other locations; a recorded send at once. 503 KV_UNAVAILABLE, or STATE_UNAVAILABLE when a
+ * tombstones in KV, and from their shards the sends of those with a frequency preference and the unsubscribes kept
+ * of those with no snapshot (worker/suppressions/check.ts): a consent change reaches it about a second after the
+ * reader's shard applies it, up to a minute at other locations; a recorded send, or an unsubscribe kept as a
+ * suppression alone, at once. 503 KV_UNAVAILABLE, or STATE_UNAVAILABLE when a
  * shard cannot be read, with Retry-After (never a partial answer); a failure in our own code, here or in a shard,
  * 500 INTERNAL (worker/errors.ts `passingFailure` tells them apart).
  */
@@ -40,7 +41,7 @@ export function registerAdminSuppressionsCheck(app: Hono<AppEnv>): void {
       } catch (e) {
         logEvent("error", "suppressions.check_failed", { detail: errorMessage(e), users: users.length });
         throw unavailableAs(e, {
-          STATE_UNAVAILABLE: "the readers' sends could not be read: retry (mail nobody of this batch until it answers)",
+          STATE_UNAVAILABLE: "the readers' shards could not be read: retry (mail nobody of this batch until it answers)",
           KV_UNAVAILABLE: "the readers' consent could not be read: retry (mail nobody of this batch until it answers)",
         });
       }

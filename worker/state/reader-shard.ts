@@ -21,7 +21,9 @@
  *   decision_sweeps  readers erased or gone tracking-off lately, whose KV decisions the alarm deletes again
  *               (worker/state/decision-sweeps.ts): one written just after the first deletion goes too
  *   list_changes  each reader's latest change of `unsubscribed`, `pausedUntil` or `frequency`, numbered, for the
- *               shop's list to follow (worker/state/list-changes-table.ts), written with the change
+ *               shop's list to follow (worker/state/list-changes-table.ts), written with the change; for a
+ *               reader it holds no profile of (erased, or never known), an unsubscribe is this row alone, a
+ *               suppression (worker/state/suppression-only.ts; the suppression check asks: listStates)
  *   campaign_sends  when `npm run email` last built each campaign for each reader, the last 30 days
  *               (worker/state/campaign-sends-table.ts), which their frequency preference counts with their
  *               triggered sends (the suppression check asks: latestSends)
@@ -126,6 +128,7 @@ import {
 } from "./parked-table";
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import { PRUNE_SLACK_MS } from "./sql-tables";
+import { adoptSuppression, keepSuppression, NOT_ON_LIST, onlyUnsubscribes, unsubscribes } from "./suppression-only";
 import {
   type AttemptOutcome,
   cancelBeforeFirstCall,
@@ -182,9 +185,6 @@ export interface ReaderAccess {
   /** the campaigns' sends recorded for their frequency preference (the last 30 days), newest first */
   campaignSends: { campaign: string; sentAt: number }[];
 }
-
-/** A reader's list state before anything was recorded of them: subscribed, not paused. */
-const NOT_ON_LIST = { unsubscribed: false, pausedUntil: null, frequency: null } as const;
 
 /** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
 export const PUBLISH_INTERVAL_MS = 1000;
@@ -360,18 +360,34 @@ export class ReaderShard extends DurableObject<Bindings> {
             this.deleteReader(user);
             dropped.push(user);
           }
-          for (const e of list) outcome.set(key(e), "erased");
+          // an unsubscribe is kept, as a suppression alone (suppression-only.ts); everything else is dropped
+          if (list.some(unsubscribes)) keepSuppression(this.sql, user, Date.now());
+          for (const e of list) outcome.set(key(e), unsubscribes(e) ? "applied" : "erased");
+          continue;
+        }
+        // a reader this shard holds nothing of, KV nothing of from before it, whose events only unsubscribe them (the
+        // one-click link, long after an erasure or for a reader never known): the suppression alone, no profile
+        if (!reader && !first?.imported && onlyUnsubscribes(list)) {
+          keepSuppression(this.sql, user, Date.now());
+          for (const e of list) outcome.set(key(e), "applied");
           continue;
         }
         let changedBefore = reader?.repaired ?? false;
         const importedNow = !reader && first?.imported != null;
+        // a reader created now takes up a suppression kept before (their list row says what was on the list)
+        const kept = reader ? null : listChangeOf(this.sql, user);
         if (!reader && first?.imported) {
           for (const id of first.imported.seen)
             this.sql.exec("INSERT OR IGNORE INTO applied (user, id) VALUES (?, ?)", user, id);
           reader = { ...newReader(first.imported.profile), repaired: false };
           changedBefore = true;
         }
-        const current = reader ?? { ...newReader(emptyProfile(user, nowIso)), repaired: false };
+        let current = reader ?? { ...newReader(emptyProfile(user, nowIso)), repaired: false };
+        const adopted = kept ? adoptSuppression(this.sql, user, current.profile, current.clock) : null;
+        if (adopted) {
+          current = { ...current, ...adopted };
+          changedBefore = true;
+        }
         // clicks from the click route: a link scanner's (its user agent, or a burst on one email) is recorded apart
         // and never applied; one applied earlier that a burst now shows to be a scanner's is undone first, here, so
         // the reader's profile, attribution and reports never keep it (worker/state/clicks-table.ts)
@@ -440,7 +456,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           recordListChange(
             this.sql,
             user,
-            importedNow ? NOT_ON_LIST : current.profile.consent,
+            kept ?? (importedNow ? NOT_ON_LIST : current.profile.consent),
             res.profile.consent,
             Date.now(),
           );
@@ -636,6 +652,14 @@ export class ReaderShard extends DurableObject<Bindings> {
     limit: number,
   ): Promise<{ changes: ListChange[]; next: number; last: number }> {
     return listChangesPage(this.sql, after, floor, sinceMs, limit);
+  }
+
+  /**
+   * For the suppression check, of readers with no snapshot in KV (suppression-only readers have none: suppression-
+   * only.ts): the list row of each who has one, read in one call, so an unsubscribe kept a moment before counts.
+   */
+  async listStates(users: string[]): Promise<ListChange[]> {
+    return users.map((user) => listChangeOf(this.sql, user)).filter((c) => c !== null);
   }
 
   /**

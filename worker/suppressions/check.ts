@@ -9,11 +9,15 @@
  * (worker/state/campaign-sends-table.ts, trigger-table.ts), in one call per shard for the batch's readers with a
  * preference and no other reason, so a send recorded or a triggered call begun before the check is seen at once,
  * wherever the check runs. The campaign's own recorded sends are left out: a rebuild or re-run of it never holds
- * back its own recipients. A shard's error is thrown as the shard threw it: the caller tells a passing failure
- * (503) from a bug (500).
+ * back its own recipients.
+ *
+ * A reader with no snapshot and no tombstone may still be one their shard keeps an unsubscribe of, alone (erased
+ * long ago, or never known: worker/state/suppression-only.ts): their shards are asked for those readers' list rows,
+ * one call per shard holding any, so such an unsubscribe counts as soon as the shard has kept it. A shard's error is
+ * thrown as the shard threw it: the caller tells a passing failure (503) from a bug (500).
  */
 import { kvKeys } from "../../core/kv-keys";
-import { type SuppressionReason, snapshotFrequency, suppressionOf } from "../../core/suppressions";
+import { listSuppressionOf, type SuppressionReason, snapshotFrequency, suppressionOf } from "../../core/suppressions";
 import { frequencyAllows } from "../../core/triggers";
 import type { Bindings } from "../env";
 import { tombstoneKeys } from "../events/erasure";
@@ -41,6 +45,8 @@ export async function suppressedReaders(
   const out: { user: string; reason: SuppressionReason }[] = [];
   /** readers with no other reason and a frequency preference */
   const spacedReaders: { user: string; frequency: NonNullable<ReturnType<typeof snapshotFrequency>> }[] = [];
+  /** readers with neither a snapshot nor a tombstone */
+  const unpublished: string[] = [];
   for (const k of keysOf) {
     const erased = k.tombstones.some((t) => values.get(t) != null);
     const snapshot = values.get(k.snapshot) ?? null;
@@ -49,12 +55,12 @@ export async function suppressedReaders(
       out.push({ user: k.user, reason });
       continue;
     }
+    if (snapshot === null) unpublished.push(k.user);
     const frequency = campaign === null ? null : snapshotFrequency(snapshot);
     if (frequency !== null) spacedReaders.push({ user: k.user, frequency });
   }
-  const spaced = byShard(spacedReaders, (r) => r.user);
-  await Promise.all(
-    [...spaced].map(async ([shard, readers]) => {
+  await Promise.all([
+    ...[...byShard(spacedReaders, (r) => r.user)].map(async ([shard, readers]) => {
       const latest = await shardStub(env, shard).latestSends(
         readers.map((r) => r.user),
         campaign,
@@ -63,6 +69,13 @@ export async function suppressedReaders(
         if (!frequencyAllows(r.frequency, latest[r.user] ?? null, nowS))
           out.push({ user: r.user, reason: "frequency" });
     }),
-  );
+    ...[...byShard(unpublished, (u) => u)].map(async ([shard, readers]) => {
+      const rows = await shardStub(env, shard).listStates(readers);
+      for (const row of rows) {
+        const reason = listSuppressionOf(row, nowS);
+        if (reason) out.push({ user: row.user, reason });
+      }
+    }),
+  ]);
   return out;
 }

@@ -34,14 +34,16 @@ const PAGES: Record<UnsubscribePage, { title: string; text: string; button: bool
     text: "You will not get these emails any more. The sender's lists may take a little while to catch up.",
     button: false,
   },
+  // a link cut short or changed, or one whose signing key was retired since (TOKEN_SECRET rotated twice, or its
+  // previous one dropped, within the link's two years): the reader can still opt out, by a newer email or a reply
   invalid: {
     title: "This link does not work",
-    text: "It may have been cut short or changed. Use the unsubscribe link in the email itself, or reply to the email to ask to be removed.",
+    text: "It may have been cut short or changed, or it is from an older email. To stop these emails, use the unsubscribe link in a newer email, or reply to one and ask to be removed.",
     button: false,
   },
   expired: {
     title: "This link has expired",
-    text: "Use the unsubscribe link in a newer email, or reply to the email to ask to be removed.",
+    text: "It is from an email more than two years old. To stop these emails, use the unsubscribe link in a newer email, or reply to one and ask to be removed.",
     button: false,
   },
   "not-one-click": {
@@ -105,7 +107,7 @@ export function refusedToken(c: Context<AppEnv>, result: Extract<TokenResult, { 
       "TOKEN_INVALID",
       expired
         ? "this unsubscribe link has expired: use the link in a newer email"
-        : "this unsubscribe link does not verify (cut short, changed, or an email's own token)",
+        : "this unsubscribe link does not verify (cut short, changed, an email's own token, or signed with a TOKEN_SECRET no longer in force)",
     ),
     expired ? "expired" : "invalid",
   );

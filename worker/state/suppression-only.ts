@@ -1,0 +1,65 @@
+/**
+ * Suppression-only readers: the unsubscribe of a reader their shard holds no profile of is kept as a suppression
+ * and nothing else. The one-click link lives two years (core/unsubscribe-link.ts), so it is pressed for readers
+ * erased long ago (their tombstone ended: nothing remembers them) and for readers opentime never knew; an
+ * unsubscribe can only stop email, and "this pseudonymous id opted out" is exactly what a sender must keep, erasure
+ * or not. So the reader's list row (list-changes-table.ts, `unsubscribed`) is written alone: no profile, applied
+ * id, snapshot, history, features or impressions. The shop's list reads it (GET /v1/admin/suppressions), the
+ * builder's check holds the reader back (worker/suppressions/check.ts asks the shard of a reader with no snapshot),
+ * and the right of access shows it. A reader whose tombstone stands gets the same, and their other events are
+ * still dropped: they asked to be forgotten, then not to be mailed, and the second must outlive the tombstone.
+ *
+ * Should the shard later create the reader (any other event, or their state from before the shards imported), the
+ * new profile takes the suppression up (unsubscribed, as of when the shard recorded it), so their profile, snapshot
+ * and list row agree; a resubscribe newer than it wins, as consent changes do. Synchronous SQL inside the shard's
+ * transaction; the shard is the only writer.
+ */
+import type { ConsentClock } from "../../core/apply-events";
+import type { QueuedEvent } from "../../core/events";
+import type { Profile } from "../../core/profile";
+import { listChangeOf, recordListChange } from "./list-changes-table";
+
+/** A reader's list state before anything was recorded of them: subscribed, not paused. */
+export const NOT_ON_LIST = { unsubscribed: false, pausedUntil: null, frequency: null } as const;
+
+/** Whether an event unsubscribes the reader (a consent change setting `unsubscribed`, whatever else it sets). */
+export function unsubscribes(e: QueuedEvent): boolean {
+  return e.type === "consent" && e.consent?.unsubscribed === true;
+}
+
+/** Whether every event is an unsubscribe and nothing more (no other consent field, no activity). */
+export function onlyUnsubscribes(events: readonly QueuedEvent[]): boolean {
+  return events.every(
+    (e) =>
+      unsubscribes(e) &&
+      Object.entries(e.consent ?? {}).every(([field, value]) => field === "unsubscribed" || value === undefined),
+  );
+}
+
+/** Keeps the reader's unsubscribe as their list row alone, at `nowMs` (a repeat writes nothing). */
+export function keepSuppression(sql: SqlStorage, user: string, nowMs: number): void {
+  const before = listChangeOf(sql, user) ?? NOT_ON_LIST;
+  recordListChange(sql, user, before, { ...before, unsubscribed: true }, nowMs);
+}
+
+/**
+ * A reader the shard creates now, with the suppression kept before it held them taken up (and the consent clock
+ * set to when it was recorded), or null: none was kept.
+ */
+export function adoptSuppression(
+  sql: SqlStorage,
+  user: string,
+  profile: Profile,
+  clock: ConsentClock,
+): { profile: Profile; clock: ConsentClock } | null {
+  const kept = listChangeOf(sql, user);
+  if (!kept?.unsubscribed) return null;
+  const at = Math.floor(kept.changedAt / 1000);
+  return {
+    profile: {
+      ...profile,
+      consent: { ...profile.consent, unsubscribed: true, updatedAt: Math.max(profile.consent.updatedAt ?? 0, at) },
+    },
+    clock: { ...clock, unsubscribed: Math.max(clock.unsubscribed ?? Number.NEGATIVE_INFINITY, at) },
+  };
+}
