@@ -383,6 +383,19 @@ describe("dead letters", () => {
     expect(await readerStub(env, "dl-kept").parkedCount("dl-kept")).toBe(0);
   });
 
+  it("an erased reader's unsubscribe is not dropped: their shard keeps it as a suppression alone", async () => {
+    await erase("dl-erased-unsub");
+    const unsub: QueuedEvent = { ...ev("u", "dl-erased-unsub"), type: "consent", consent: { unsubscribed: true } };
+    const b = deadLetters([unsub, ev("v", "dl-erased-unsub")]);
+    const summary = await consumeDeadLetters(b.batch, env);
+    expect(summary).toEqual({ dropped: 1, parked: 0, applied: 1, refused: 0, kept: 0 });
+    expect(b.acked.sort()).toEqual(["d0-u", "d1-v"]);
+    const held = await readerStub(env, "dl-erased-unsub").access("dl-erased-unsub", 10);
+    expect(held.profile).toBeNull();
+    expect(held.applied.count).toBe(0);
+    expect(held.listChange).toMatchObject({ unsubscribed: true });
+  });
+
   it("keeps every message when the tombstone cannot be read, or the message names no reader", async () => {
     await erase("dl-erased-2");
     const f = faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "throw", prefix: "erased:" }]);

@@ -4,7 +4,8 @@
  * message failed while KV or a shard was down through every retry (a shard call fails whole): their shard
  * applies them now, as the events consumer would have (duplicates, erased readers and readers with tracking off
  * as it does). Only an event that would break the profile is kept for an operator (ReaderShard.park: `parked`,
- * until the reader is erased). Events of erased readers are dropped: nothing of theirs is kept anywhere. An
+ * until the reader is erased). Events of erased readers are dropped: nothing of theirs is kept anywhere, but an
+ * unsubscribe, which their shard keeps as a suppression alone (worker/state/suppression-only.ts). An
  * opt-out of tracking that takes effect has its decisions deleted by the shard, as for the events consumer. A
  * message is acked once each of its events is handled; one that cannot be handled now (tombstones unreadable,
  * a shard failing, a message that holds no event) is retried an hour later, whole (applying and
@@ -19,6 +20,7 @@ import { type Bindings, getConfig } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import type { ApplyOutcome, ParkOutcome } from "../state/reader-shard";
 import { byShard, shardStub } from "../state/shard-routing";
+import { unsubscribes } from "../state/suppression-only";
 import { erasedOf } from "./erasure";
 import { type EventsMessage, eventsOf } from "./queue";
 
@@ -81,7 +83,8 @@ export async function consumeDeadLetters(
   const toShards = held.filter((h) => {
     if (last(h)) return true;
     if (erased === null) return false; // kept: retried in an hour
-    if (!erased.has(h.event.user)) return true;
+    // an erased reader's unsubscribe is kept by their shard as a suppression alone (state/suppression-only.ts)
+    if (!erased.has(h.event.user) || unsubscribes(h.event)) return true;
     summary.dropped++;
     return false;
   });
