@@ -1,6 +1,7 @@
 /**
  * Who must not be mailed, in workerd: `POST /v1/admin/suppressions` (what `npm run email` asks before it builds)
- * answers the erased, unsubscribed, paused and unreadable readers of a batch from their snapshots and tombstones
+ * answers the erased, unsubscribed, paused and unreadable readers of a batch from their snapshots and tombstones,
+ * and from their shards for readers with no snapshot (an unsubscribe kept alone, as `sc-unsub`'s: unsubscribe.test.ts)
  * (its `frequency` answer: campaign-frequency.test.ts); `GET /v1/admin/suppressions` gives the shop's list every
  * change of `unsubscribed`, `pausedUntil` or `frequency`, whatever
  * path took it (the email's form, its one-click link, the consent API), and with its cursor exactly the changes
