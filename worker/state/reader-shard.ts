@@ -149,8 +149,9 @@ import { deleteViews, nextViewExpiry, pruneOldViews, recordViews, VIEWS_SCHEMA, 
 
 /**
  * What became of each event: `applied`, `duplicate` (applied before), `refused` (the reader opted out of
- * tracking), `erased` (dropped: a tombstone stands) or `rejected` (it would make the profile invalid: the
- * consumer retries it, then dead-letters it). All but `rejected` are acknowledged.
+ * tracking), `erased` (dropped: a tombstone stands; an erased reader's unsubscribe, kept as a suppression alone, is
+ * `applied`) or `rejected` (it would make the profile invalid: the consumer retries it, then dead-letters it). All
+ * but `rejected` are acknowledged.
  */
 export type ApplyOutcome = "applied" | "duplicate" | "refused" | "erased" | "rejected";
 /** What became of a dead letter (ReaderShard.park). */
@@ -383,7 +384,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           changedBefore = true;
         }
         let current = reader ?? { ...newReader(emptyProfile(user, nowIso)), repaired: false };
-        const adopted = kept ? adoptSuppression(this.sql, user, current.profile, current.clock) : null;
+        const adopted = adoptSuppression(kept, current.profile, current.clock);
         if (adopted) {
           current = { ...current, ...adopted };
           changedBefore = true;

@@ -17,7 +17,7 @@
 import type { ConsentClock } from "../../core/apply-events";
 import type { QueuedEvent } from "../../core/events";
 import type { Profile } from "../../core/profile";
-import { listChangeOf, recordListChange } from "./list-changes-table";
+import { type ListChange, listChangeOf, recordListChange } from "./list-changes-table";
 
 /** A reader's list state before anything was recorded of them: subscribed, not paused. */
 export const NOT_ON_LIST = { unsubscribed: false, pausedUntil: null, frequency: null } as const;
@@ -43,16 +43,14 @@ export function keepSuppression(sql: SqlStorage, user: string, nowMs: number): v
 }
 
 /**
- * A reader the shard creates now, with the suppression kept before it held them taken up (and the consent clock
- * set to when it was recorded), or null: none was kept.
+ * A reader the shard creates now, with the suppression `kept` before it held them (their list row) taken up: the
+ * consent unsubscribed, its clock set to when the row was written; null when none was kept.
  */
 export function adoptSuppression(
-  sql: SqlStorage,
-  user: string,
+  kept: ListChange | null,
   profile: Profile,
   clock: ConsentClock,
 ): { profile: Profile; clock: ConsentClock } | null {
-  const kept = listChangeOf(sql, user);
   if (!kept?.unsubscribed) return null;
   const at = Math.floor(kept.changedAt / 1000);
   return {
