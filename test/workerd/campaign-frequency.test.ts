@@ -63,7 +63,7 @@ const lost = () => Promise.reject(Object.assign(new Error("Network connection lo
 /** A shard binding whose objects cannot be reached. */
 const unreachable = {
   idFromName: (name: string) => env.READERS?.idFromName(name),
-  get: () => ({ latestSends: lost, recordSends: lost }),
+  get: () => ({ latestSends: lost, recordSends: lost, listStates: lost }),
 } as unknown as Bindings["READERS"];
 
 /**

@@ -41,7 +41,8 @@ export function registerAdminSuppressionsCheck(app: Hono<AppEnv>): void {
       } catch (e) {
         logEvent("error", "suppressions.check_failed", { detail: errorMessage(e), users: users.length });
         throw unavailableAs(e, {
-          STATE_UNAVAILABLE: "the readers' shards could not be read: retry (mail nobody of this batch until it answers)",
+          STATE_UNAVAILABLE:
+            "the readers' shards could not be read: retry (mail nobody of this batch until it answers)",
           KV_UNAVAILABLE: "the readers' consent could not be read: retry (mail nobody of this batch until it answers)",
         });
       }
