@@ -32,7 +32,10 @@ const described = new WeakSet<Error>();
 function describeFailure(path: string, e: NodeJS.ErrnoException): void {
   if (described.has(e)) return;
   described.add(e);
-  if (e.code === "EISDIR") e.message = `${path} is a directory: pass the CSV file itself (EISDIR)`;
+  if (e.code === "ENOENT")
+    // npm runs a script in the repository, whatever directory it was typed in: a relative path is read from there
+    e.message = `${path}: no such file (ENOENT); a relative path is read from ${process.cwd()}, where npm runs the scripts`;
+  else if (e.code === "EISDIR") e.message = `${path} is a directory: pass the CSV file itself (EISDIR)`;
   else if (e.code === "Z_BUF_ERROR")
     e.message = `${path}: the gzip data stops short, the file was cut (a copy or download that did not finish?): copy it again`;
   else if (e.code === "Z_DATA_ERROR") e.message = `${path}: the gzip data is damaged (${e.message})`;

@@ -146,13 +146,35 @@ export interface BuildResult {
  * Reads `user_id[,email][,unsubscribe_url]` (a header row is required; other columns are ignored).
  */
 export async function readRecipients(path: string, needEmail: boolean): Promise<Recipient[]> {
-  const rows = parse(await readFile(path, "utf8"), {
-    columns: true,
-    skip_empty_lines: true,
-    trim: true,
-    bom: true,
-  }) as Record<string, string>[];
+  const text = await readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ENOENT")
+      throw new Error(
+        `${path}: no such file (ENOENT); a relative path is read from ${process.cwd()}, where npm runs the scripts`,
+      );
+    throw e;
+  });
+  let header: string[] = [];
+  let rows: Record<string, string>[];
+  try {
+    rows = parse(text, {
+      columns: (names: string[]) => {
+        header = names;
+        return names;
+      },
+      skip_empty_lines: true,
+      trim: true,
+      bom: true,
+    }) as Record<string, string>[];
+  } catch (e) {
+    // the CSV parser names the line, not the file
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
   if (rows.length === 0) throw new Error(`${path}: no recipients (expected a header row "user_id,email")`);
+  // a header without the column (`customer_id,email`) would otherwise read as an empty user_id on every line
+  if (!header.includes("user_id"))
+    throw new Error(
+      `${path}: no user_id column (the header names ${header.join(", ")}): the first line must be "user_id,email" (unsubscribe_url optional)`,
+    );
   return rows.map((row, i) => {
     const line = i + 2;
     const userId = row.user_id ?? "";

@@ -95,20 +95,24 @@ describe("command lines", () => {
     expect(verified.claims.e - before).toBeLessThan(43_200 + 60);
   });
 
-  it("a data file that is not there: the command's failure line, exit 1", () => {
+  it("a data file that is not there: the command's failure line, where a relative path is read from, exit 1", () => {
     const missing = run("scripts/train/cli.ts", "--data", "/nonexistent/purchases.csv.gz", "--out", "/nonexistent/out");
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(
-      /^train failed: ENOENT: no such file or directory, open '\/nonexistent\/purchases.csv.gz'/m,
-    );
+    expect(missing.stderr).toMatch(/^train failed: \/nonexistent\/purchases.csv.gz: no such file \(ENOENT\)/m);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
+    // typed in another directory, `npm run train -- --data orders.csv` reads orders.csv in the repository: it says so
+    const relative = run("scripts/train/cli.ts", "--data", "no-such-orders.csv", "--out", "/nonexistent/out");
+    expect(relative.status).toBe(1);
+    expect(relative.stderr).toContain(
+      `train failed: no-such-orders.csv: no such file (ENOENT); a relative path is read from ${root}, where npm runs the scripts\n`,
+    );
   });
 
   it("import: a data file it cannot read is the file's problem (exit 1), not one that rerunning resumes", () => {
     const missing = run("scripts/import/cli.ts", "--data", "/nonexistent/orders.csv", "--key", "k");
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(
-      /^import failed: ENOENT: no such file or directory, open '\/nonexistent\/orders.csv'\n$/,
+      /^import failed: \/nonexistent\/orders.csv: no such file \(ENOENT\); a relative path is read from .*\n$/,
     );
   });
 

@@ -5,7 +5,8 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import Mustache from "mustache";
 import PostalMime from "postal-mime";
@@ -227,6 +228,22 @@ describe("email builder, MIME mode", () => {
     await expect(buildEmails(a.options)).rejects.toThrow(/recipients.csv:2: user_id must be pseudonymous/);
     const b = await setup("user_id,email\nc1,ann@example.com\nc2,\n");
     await expect(buildEmails(b.options)).rejects.toThrow(/recipients.csv:3: a valid email is needed/);
+  });
+
+  it("a recipients file it cannot use says which file and what is wrong, and writes nothing", async () => {
+    // a header that names no user_id column: said once, not as an empty user_id on every line
+    const col = await setup("customer_id,email\nc1,ann@example.com\n");
+    await expect(buildEmails(col.options)).rejects.toThrow(
+      /recipients.csv: no user_id column \(the header names customer_id, email\): the first line must be "user_id,email"/,
+    );
+    // a row with more fields than the header: the parser's line, with the file it is in
+    const extra = await setup("user_id,email\nc1,ann@example.com,x\n");
+    await expect(buildEmails(extra.options)).rejects.toThrow(/recipients.csv: Invalid Record Length: .* on line 2/);
+    const gone = await setup("user_id,email\nc1,ann@example.com\n");
+    await expect(buildEmails({ ...gone.options, recipientsCsv: join(gone.dir, "nope.csv") })).rejects.toThrow(
+      /nope.csv: no such file \(ENOENT\); a relative path is read from /,
+    );
+    for (const { dir } of [col, extra, gone]) await expect(readdir(join(dir, "out"))).rejects.toThrow(/ENOENT/);
   });
 });
 
