@@ -47,6 +47,8 @@ export interface InteractionLog {
   dropped: Record<string, number>;
   /** data rows read, kept or dropped */
   read: number;
+  /** the first time that could not be read, as the file writes it (for the message that refuses the file) */
+  unreadableTime?: string;
   /**
    * the first few event types dropped for having no weight (`View`, `add_to_cart`): for the messages that say why,
    * never for the manifest, which must not hold a column's raw values
@@ -259,6 +261,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     if (Number.isFinite(t)) keep.push(i);
   });
   if (keep.length < times.length) dropped["bad time"] = (dropped["bad time"] ?? 0) + times.length - keep.length;
+  const unreadable = times.findIndex((t) => !Number.isFinite(t));
   // users, items and types indexed by the rows kept, in order of first sight, as if the others had not been read
   const users = reindex([...userIndex.keys()], user.pick(keep));
   const items = reindex([...itemIndex.keys()], item.pick(keep));
@@ -276,6 +279,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     dropped,
     read,
     unweightedTypes: [...unweighted],
+    ...(unreadable >= 0 && { unreadableTime: rawTimes[unreadable] }),
   };
 }
 

@@ -13,16 +13,20 @@ import type { PurchaseLog } from "./purchase-log";
  */
 export const MAX_UNREADABLE_SHARE = 0.05;
 
-/** Refuses a log whose unreadable times pass MAX_UNREADABLE_SHARE, saying how many and what times are read. */
-export function checkTimes(path: string, read: number, dropped: Record<string, number>): void {
+/**
+ * Refuses a log whose unreadable times pass MAX_UNREADABLE_SHARE, saying how many, the first of them as the file
+ * writes it (`example`), and what times are read.
+ */
+export function checkTimes(path: string, read: number, dropped: Record<string, number>, example?: string): void {
   const bad = dropped["bad time"] ?? 0;
   if (read === 0 || bad / read <= MAX_UNREADABLE_SHARE) return;
+  const first = example === undefined ? "" : ` (the first: ${JSON.stringify(example.slice(0, 40))})`;
   throw new Error(
-    `${bad} of ${read} rows of ${path} (${((100 * bad) / read).toFixed(1)}%) have a time that could not be read, ` +
+    `${bad} of ${read} rows of ${path} (${((100 * bad) / read).toFixed(1)}%) have a time that could not be read${first}, ` +
       `more than ${100 * MAX_UNREADABLE_SHARE}%: the time column's format was most likely misread. Read are unix seconds ` +
       "or milliseconds, YYYYMMDD[HHMMSS], YYYY-MM-DD H:MM[:SS[.fff]] (UTC unless a zone follows) and M/D/YYYY or D/M/YYYY [H:MM[:SS]] (one " +
       "order per file: day first when any first field is above 12, else when the first field takes more values); other " +
-      "formats only with their zone",
+      "formats only with their zone: write the column as one of these (2010-12-01 08:26:00)",
   );
 }
 

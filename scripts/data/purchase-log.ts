@@ -118,6 +118,8 @@ export interface PurchaseLog {
   country: Int16Array;
   dropped: Record<string, number>;
   read: number;
+  /** the first time that could not be read, as the file writes it (for the message that refuses the file) */
+  unreadableTime?: string;
 }
 
 export interface PurchaseLogOptions {
@@ -245,6 +247,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   const parsed = Array.from(parseTimes(rawTimes));
   const keep = parsed.flatMap((t, i) => (Number.isFinite(t) ? [i] : []));
   if (keep.length < parsed.length) dropped["bad time"] = (dropped["bad time"] ?? 0) + parsed.length - keep.length;
+  const unreadable = parsed.findIndex((t) => !Number.isFinite(t));
   const pick = <T>(xs: T[]) => keep.map((i) => xs[i] as T);
   const time = pick(parsed);
   cols.customer = pick(cols.customer);
@@ -277,6 +280,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     country: Int16Array.from(cols.country),
     dropped,
     read,
+    ...(unreadable >= 0 && { unreadableTime: rawTimes[unreadable] }),
   };
 }
 

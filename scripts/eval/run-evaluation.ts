@@ -40,7 +40,7 @@ export async function runEvaluation(opts: EvaluationOptions) {
   );
   const log = await readPurchaseLog(opts.data);
   // as train refuses it: a format most likely misread, or nothing left to evaluate on
-  checkTimes(opts.data, log.read, log.dropped);
+  checkTimes(opts.data, log.read, log.dropped, log.unreadableTime);
   checkNumbers(opts.data, log);
   checkPurchasesLeft(opts.data, log);
   progress.step(

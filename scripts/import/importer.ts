@@ -162,7 +162,8 @@ async function loadEvents(
     });
     if (kept.length < events.length) dropped["bad time"] = events.length - kept.length;
     // refused as train refuses the file, before anything is sent
-    checkTimes(path, read, dropped);
+    const unreadable = Array.from(times).findIndex((t) => !(Number.isFinite(t) && t >= 0));
+    checkTimes(path, read, dropped, unreadable >= 0 ? rawTimes[unreadable] : undefined);
     if (read === 0) throw new Error(`${path} has a header and no rows`);
     if (kept.length === 0)
       throw new Error(
@@ -182,7 +183,7 @@ async function loadEvents(
     return { layout: "opentime-events", read, dropped, events: kept };
   }
   const log = await readPurchaseLog(path);
-  checkTimes(path, log.read, log.dropped);
+  checkTimes(path, log.read, log.dropped, log.unreadableTime);
   checkNumbers(path, log);
   checkPurchasesLeft(path, log);
   refuseEmailIds(path, log.layout === "online-retail-ii" ? "Customer ID" : "CustomerID", log.customerIds);

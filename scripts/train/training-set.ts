@@ -81,7 +81,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   // a purchase log by its header, unless --map says how to read the file (a shop's own item codes in a UCI layout)
   if (!opts.mapping && (layout === "online-retail" || layout === "online-retail-ii")) {
     const purchases = await readPurchaseLog(opts.data);
-    checkTimes(opts.data, purchases.read, purchases.dropped);
+    checkTimes(opts.data, purchases.read, purchases.dropped, purchases.unreadableTime);
     checkNumbers(opts.data, purchases);
     checkPurchasesLeft(opts.data, purchases);
     refuseEmailIds(opts.data, layout === "online-retail" ? "CustomerID" : "Customer ID", purchases.customerIds);
@@ -144,7 +144,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
       ? await readPurchaseLog(opts.data)
       : emptyPurchases();
   const events = await readInteractionLog(opts.data, { mapping });
-  checkTimes(opts.data, events.read, events.dropped);
+  checkTimes(opts.data, events.read, events.dropped, events.unreadableTime);
   checkInteractionsLeft(opts.data, events);
   refuseEmailIds(opts.data, mapping.user, events.userIds);
   let last = 0;

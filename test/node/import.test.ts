@@ -202,7 +202,7 @@ describe("import of a file it cannot use", () => {
             (i) => `0${1 + i}.01.2011`,
           ),
         ],
-        /10 of 10 rows .* time that could not be read/,
+        /10 of 10 rows .* time that could not be read \(the first: "01\.01\.2011"\)/,
       ],
       [
         "emails.csv",

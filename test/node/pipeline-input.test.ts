@@ -232,7 +232,7 @@ describe("mapped logs' dates", () => {
     const rows = Array.from({ length: 40 }, (_, i) => `c${i % 10},i${i % 7},${i < 3 ? "31.12.2010" : "2011-01-02"}`);
     const path = file("bad-times.csv", ["customer,sku,at", ...rows]);
     await expect(loadTrainingSet({ data: path, mapping })).rejects.toThrow(
-      /^3 of 40 rows of .*bad-times\.csv \(7\.5%\) have a time that could not be read, more than 5%/,
+      /^3 of 40 rows of .*bad-times\.csv \(7\.5%\) have a time that could not be read \(the first: "31\.12\.2010"\), more than 5%.*: write the column as one of these \(2010-12-01 08:26:00\)$/,
     );
   });
 

@@ -219,7 +219,7 @@ describe("a file with nothing to learn from", () => {
   it("evaluate stops, as train does, when more than 5% of the times cannot be read", async () => {
     const dotted = uciLines(40).map((l, i) => (i % 4 ? l : l.replace(/2010-12-(\d\d)/, "$1.12.2010")));
     await expect(runEvaluation({ data: write("dotted.csv", text([UCI, ...dotted])), progress: false })).rejects.toThrow(
-      /^10 of 40 rows .* have a time that could not be read/,
+      /^10 of 40 rows .* have a time that could not be read \(the first: "\d\d\.12\.2010 \d\d:\d\d(:\d\d)?"\)/,
     );
   });
 });
