@@ -40,7 +40,15 @@ export interface ModelArtifacts {
 }
 
 export async function readModelArtifacts(dir: string): Promise<ModelArtifacts> {
-  const manifest = ModelManifestSchema.parse(JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")));
+  const manifestText = await readFile(join(dir, "manifest.json"), "utf8").catch((e: NodeJS.ErrnoException) => {
+    // `--model` naming a directory `npm run train` did not write (a typo, the models/ folder itself)
+    if (e.code === "ENOENT" || e.code === "ENOTDIR")
+      throw new Error(
+        `${dir} holds no trained model (no manifest.json): pass a directory npm run train wrote, models/<version> (ls models), or leave --model out for the latest`,
+      );
+    throw e;
+  });
+  const manifest = ModelManifestSchema.parse(JSON.parse(manifestText));
   const catalog = CatalogSchema.parse(JSON.parse(await readFile(join(dir, "catalog.json"), "utf8")));
   const bytes = async (f: string) =>
     existsSync(join(dir, f)) ? new Uint8Array(await readFile(join(dir, f))) : undefined;

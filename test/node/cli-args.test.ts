@@ -181,6 +181,14 @@ describe("command lines", () => {
     );
   });
 
+  it("seed --model naming no trained model: says what to pass, not ENOENT on its manifest", () => {
+    const wrong = run("scripts/seed/cli.ts", "--model", "/nonexistent/als-typo");
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toMatch(
+      /^seed failed: \/nonexistent\/als-typo holds no trained model \(no manifest.json\): pass a directory npm run train wrote, models\/<version>/,
+    );
+  });
+
   it("build: an option it does not take is refused (exit 2); wrangler failing is one line, exit 1", () => {
     // an npx first on PATH that fails as wrangler would, so nothing is bundled or downloaded
     const bin = mkdtempSync(join(tmpdir(), "ot-fake-npx-"));
