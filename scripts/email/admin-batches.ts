@@ -19,7 +19,9 @@ export type BatchProblem =
  * `older` says of it: a Worker older than this builder) and the answer's start, or the start of an answer not read.
  */
 export function problemText(p: BatchProblem, older: Readonly<Record<number, string>> = {}): string {
-  if (p.kind === "unreachable") return p.message;
+  // nothing answers there: most often the local Worker is not running
+  if (p.kind === "unreachable")
+    return `${p.message}: is the Worker running there? locally npm run dev; --api-url <origin> names another`;
   if (p.kind === "unreadable") return `an answer this version does not read: ${p.text}`;
   return `${p.status}${older[p.status] ?? ""}: ${p.text.slice(0, 200)}`;
 }

@@ -159,6 +159,10 @@ describe("asking the Worker: in batches, failing closed", () => {
     await new Promise((resolve) => servers.pop()?.close(resolve));
     await expect(fetchSuppressions(closed, KEY, ["a"], "spring-sale")).rejects.toThrow(SuppressionCheckFailed);
     await expect(fetchSuppressions(closed, KEY, ["a"], "spring-sale")).rejects.toThrow(/--skip-suppression-check/);
+    // nothing listening: most often the Worker is not running, and the message says how to start it
+    await expect(fetchSuppressions(closed, KEY, ["a"], "spring-sale")).rejects.toThrow(
+      /\(fetch failed: is the Worker running there\? locally npm run dev; --api-url <origin> names another\)/,
+    );
     const cases: [number, string, RegExp][] = [
       [503, '{"error":{"code":"KV_UNAVAILABLE"}}', /503/],
       [404, '{"error":{"code":"NOT_FOUND"}}', /older than the check/],
