@@ -1,8 +1,13 @@
-/** A progress bar on stderr for long commands (a line per step when stderr is not a terminal). */
+/**
+ * A progress bar on stderr for long commands; when stderr is not a terminal (a log file, CI), a line each time the
+ * whole percent moves, so an import of 800 batches writes about a hundred lines, not one per batch.
+ */
 
 export class Progress {
   private done = 0;
   private readonly started = performance.now();
+  /** the whole percent of the last line written when not a terminal */
+  private lastPercent = -1;
 
   constructor(
     private readonly total: number,
@@ -26,7 +31,10 @@ export class Progress {
       this.out.write(`\r\x1b[2K${this.label} ${bar} ${(share * 100).toFixed(0).padStart(3)}% ${secs}s ${message}`);
       if (this.done === this.total) this.out.write("\n");
     } else {
-      this.out.write(`${this.label} [${(share * 100).toFixed(0).padStart(3)}%] ${secs}s ${message}\n`);
+      const percent = Math.floor(share * 100);
+      if (percent === this.lastPercent) return;
+      this.lastPercent = percent;
+      this.out.write(`${this.label} [${String(percent).padStart(3)}%] ${secs}s ${message}\n`);
     }
   }
 }
