@@ -56,6 +56,13 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   log(
     `${ts.source} log: ${full.userIds.length} users, ${full.itemIds.length} items, ${full.data.matrix.indices.length} user-item pairs`,
   );
+  // what a log alone cannot give: an email's card of such an item has no picture, and its click goes to the shop's home
+  const bare = ts.catalog.filter((c) => !c.image || !c.url).length;
+  if (bare > 0)
+    log(
+      `${bare} of ${ts.catalog.length} items have no picture or no link (${opts.catalog ? `not in ${opts.catalog}, or it gives none` : "no --catalog"}): ` +
+        "their cards show none, and a click on one goes to the shop's home (SHOP_URL); --catalog products.json gives them",
+    );
   const end = full.end + 1;
   const tuned = await tuneOnValidation(ts, opts, log);
   const recs = fitRecommenders(ts, tuned, log);

@@ -255,6 +255,10 @@ describe("mapped logs' dates", () => {
     });
     const dropped = lines.filter((l) => l.includes("dropped"));
     expect(dropped).toEqual([`read 200 rows of ${path}; dropped 19 missing item, 1 bad time`]);
+    // a log alone has no pictures or links for its items: said before the emails show it
+    expect(lines).toContain(
+      "13 of 13 items have no picture or no link (no --catalog): their cards show none, and a click on one goes to the shop's home (SHOP_URL); --catalog products.json gives them",
+    );
     expect(res.manifest.training.rowsRead).toBe(200);
     expect(res.manifest.training.dropped).toEqual({ "missing item": 19, "bad time": 1 });
   });
