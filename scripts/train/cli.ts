@@ -48,13 +48,21 @@ const als = Object.fromEntries(
   ),
 );
 const catalog = values.catalog ?? (values.data === "build/demo/events.csv" ? "build/demo/products.json" : undefined);
+// a --map that is not field=column pairs is the command line's fault, refused as every bad option is (exit 2)
+let mapping: ReturnType<typeof parseMapping> | undefined;
+try {
+  mapping = values.map ? parseMapping(values.map) : undefined;
+} catch (e) {
+  console.error(`--map: ${(e as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
 try {
   const started = performance.now();
   const { dir, manifest, profiles } = await trainAndExport({
     data: values.data as string,
     catalog,
     out: values.out as string,
-    mapping: values.map ? parseMapping(values.map) : undefined,
+    mapping,
     als,
     tune: !values["no-tune"],
     pools: !values["no-pools"],

@@ -40,6 +40,10 @@ describe("command lines", () => {
     expect(currency.status).toBe(2);
     expect(currency.stderr).toMatch(/^--currency: expected an ISO 4217 code.*\nusage: npm run train/);
     expect(run("scripts/train/cli.ts", "--currency", "eur").status).toBe(2);
+    // a --map that is not field=column pairs: the command line's fault, before the file is read
+    const map = run("scripts/train/cli.ts", "--data", "/nonexistent.csv", "--map", "user=CustomerID,sku=StockCode");
+    expect(map.status).toBe(2);
+    expect(map.stderr).toMatch(/^--map: unknown --map field "sku"\nusage: npm run train/);
     const ttl = run("scripts/token.ts", "--user", "u1", "--ttl-days", "0");
     expect(ttl.status).toBe(2);
     expect(ttl.stderr).toMatch(/^--ttl-days: Too small: expected number to be >0\nusage: npm run token/);
