@@ -27,9 +27,9 @@ const described = new WeakSet<Error>();
 
 /**
  * `e`'s message as the person who passed `path` needs it, once (pipeline hands one error to every stage); the error
- * itself is kept: its code, its stack.
+ * itself is kept: its code, its stack. Also for a shop file read whole (`npm run email`'s recipients).
  */
-function describeFailure(path: string, e: NodeJS.ErrnoException): void {
+export function describeFailure(path: string, e: NodeJS.ErrnoException): void {
   if (described.has(e)) return;
   described.add(e);
   if (e.code === "ENOENT")

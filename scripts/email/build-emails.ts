@@ -22,6 +22,7 @@ import type { SuppressionReason } from "../../core/suppressions";
 import { mintToken } from "../../core/token";
 import { mintUnsubscribeToken, unsubscribeLink } from "../../core/unsubscribe-link";
 import { isLoopbackHost } from "../../core/web-url";
+import { describeFailure } from "../data/csv-input";
 import { readTemplates, renderTemplate } from "./render-email";
 
 /**
@@ -147,10 +148,7 @@ export interface BuildResult {
  */
 export async function readRecipients(path: string, needEmail: boolean): Promise<Recipient[]> {
   const text = await readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => {
-    if (e.code === "ENOENT")
-      throw new Error(
-        `${path}: no such file (ENOENT); a relative path is read from ${process.cwd()}, where npm runs the scripts`,
-      );
+    describeFailure(path, e);
     throw e;
   });
   let header: string[] = [];

@@ -1,9 +1,10 @@
 /**
  * `npm run test:workerd`: the workerd suite, in rounds of at most ROUND_FILES files, each round a vitest (and a
  * workerd) of its own, watched for a stalled runtime. workerd can hang at 100% CPU in V8's garbage-collection
- * sweeper (seen in clean CI runs of this suite, 2026-12, each time after 20-odd files had run in one workerd; perf
- * showed cppgc's IncrementalSweepTask reposting itself): no JavaScript runs any more, so no test timeout fires and
- * vitest waits forever. Rounds keep each workerd's life short. When a round prints nothing for STALL_S seconds, this
+ * sweeper (perf showed cppgc's IncrementalSweepTask reposting itself): no JavaScript runs any more, so no test
+ * timeout fires and vitest waits forever. Seen in clean CI runs of this suite, 2026-12: twice after 20-odd files had
+ * run in one workerd, once in a fresh one right after model-loads-outlive.test.ts. Rounds keep each workerd's life
+ * short; they do not rule the hang out. When a round prints nothing for STALL_S seconds, this
  * kills it and runs its files not yet passed again, once: first each file that was running at the stall alone, in a
  * workerd of its own (start-reporter.mjs says which were), then the others together. A file that failed fails the
  * run as it is (no retry hides a failing test); a stall in the second try fails it too, naming the files running.
@@ -60,7 +61,7 @@ function run(files, extra) {
   });
 }
 
-/** Files per round: about a quarter of the suite (each round trains its fixtures again: global-setup.ts, ~20 s). */
+/** Files per round: about a quarter of the suite (each round trains its fixtures again: global-setup.ts). */
 const ROUND_FILES = 14;
 
 /** Runs `files` in one vitest; after a stall, what had not passed again, once. Resolves to an exit code. */
