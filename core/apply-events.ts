@@ -159,6 +159,8 @@ export function applyEvents(
   let impressions: Profile["impressions"] | null = null;
   const purchases = new Map(p.purchases.map((x) => [x.item, x]));
   const applied: string[] = [];
+  /** the applied ids the profile's window keeps: a consent change's is none (its clock makes it idempotent) */
+  const remembered: string[] = [];
   const rows: ExperimentRow[] = [];
   let refused = 0;
   let trackingOff = false;
@@ -181,6 +183,7 @@ export function applyEvents(
     // reader's activity, nor an id that would make the reader's own click of the slot a duplicate
     if (e.type === "scanner_click") continue;
     applied.push(e.id);
+    remembered.push(e.id);
     // experiments: an assignment keeps the arm a send chose; an exposure (or a click carrying the open's, its
     // images blocked) records the arm, then the click counts for it; clicks and purchases count for the
     // exposures applied before them, in time order (core/experiments/exposure.ts)
@@ -239,7 +242,7 @@ export function applyEvents(
   p.recentItems = p.recentItems.sort((a, b) => b.ts - a.ts).slice(0, MAX_RECENT_ITEMS);
   if (impressions) p.impressions = impressions.sort((a, b) => b.ts - a.ts).slice(0, MAX_IMPRESSIONS);
   p.purchases = [...purchases.values()].sort(newestFirst).slice(0, MAX_PURCHASE_HISTORY);
-  p.seenEvents = [...p.seenEvents, ...applied].slice(-MAX_SEEN_EVENTS);
+  p.seenEvents = [...p.seenEvents, ...remembered].slice(-MAX_SEEN_EVENTS);
   p.updatedAt = nowIso;
   return {
     profile: p,

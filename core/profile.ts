@@ -128,7 +128,7 @@ export const ProfileV3Schema = ProfileV2Schema.extend({
     .default([]),
   /** the arm of each experiment the reader was exposed to (core/experiments/exposure.ts): sticky, and attribution */
   experiments: ExposuresSchema.default({}),
-  /** ids of recently applied events, newest last (MAX_SEEN_EVENTS) */
+  /** ids of recently applied events, newest last (MAX_SEEN_EVENTS); a consent change keeps none (its clock) */
   seenEvents: z.array(z.string()).max(MAX_SEEN_EVENTS),
 });
 export type Profile = z.infer<typeof ProfileV3Schema>;

@@ -2,7 +2,8 @@
  * ReaderShard: the one writer of reader state, a SQLite-backed Durable Object. Readers are spread over a
  * fixed set of shards (worker/state/shard-routing.ts); each shard holds, for its readers:
  *   readers     the profile (JSON), its consent clock, and whether the edge snapshot is behind
- *   applied     every applied event id (primary key (user, id)): exact idempotency, no window
+ *   applied     every applied event id (primary key (user, id)): exact idempotency, no window; a consent change
+ *               keeps none (its clock makes applying it again change nothing: core/apply-events.ts)
  *   tombstones  erased readers (by erasure hash), until their tokens have expired
  *   parked      dead letters (events the consumer gave up on), kept for an operator until the reader is erased
  *               or turns tracking off (worker/state/parked-table.ts); listed, replayed or deleted by the admin API
@@ -417,9 +418,14 @@ export class ReaderShard extends DurableObject<Bindings> {
           outcome.set(key(x.event), x.repeat ? "duplicate" : "applied");
         }
         if (sorted.undo.length > 0) changedBefore = true;
-        // an id is new when recording it writes a row (a repeat within the batch writes none)
+        // an id is new when recording it writes a row (a repeat within the batch writes none). A consent change keeps
+        // no row: its clock makes applying it again change nothing (the latest time wins, at equal times the more
+        // private value), and its id, one a second from the email's form and its two-year one-click link, would be a
+        // row kept for good per POST to whoever holds the email
         const fresh = sorted.events.filter(
-          (e) => this.sql.exec("INSERT OR IGNORE INTO applied (user, id) VALUES (?, ?)", user, e.id).rowsWritten > 0,
+          (e) =>
+            e.type === "consent" ||
+            this.sql.exec("INSERT OR IGNORE INTO applied (user, id) VALUES (?, ?)", user, e.id).rowsWritten > 0,
         );
         const clock = { ...current.clock };
         const res = applyEventsSafely(before, fresh, nowIso, [], clock);
@@ -525,7 +531,8 @@ export class ReaderShard extends DurableObject<Bindings> {
               ? "rejected"
               : applied.has(e.id)
                 ? "applied"
-                : freshIds.has(e.id)
+                : // a consent change is never refused: one not applied was in the profile's own window of ids
+                  freshIds.has(e.id) && e.type !== "consent"
                   ? "refused"
                   : "duplicate",
           );
