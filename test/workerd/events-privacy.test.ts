@@ -176,6 +176,20 @@ describe("POST /v1/events", () => {
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("INVALID_JSON");
   });
 
+  it("a time out of range says how far it is from the Worker's clock (a clock skewed by hours shows as such)", async () => {
+    const res = await post("/v1/events", {
+      events: [
+        { id: "k1", type: "view", user: "u-k", item: "p1", ts: now() + 3 * 3600 },
+        { id: "k2", type: "view", user: "u-k", item: "p1", ts: now() - 40 * 86400 },
+      ],
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { rejected: { code: string; message: string }[] };
+    expect(body.rejected.map((r) => r.code)).toEqual(["TIMESTAMP_OUT_OF_RANGE", "TIMESTAMP_OUT_OF_RANGE"]);
+    expect(body.rejected[0]?.message).toMatch(/is 3\.0 h ahead of the Worker's clock.*the Worker's time: \d{4}-/);
+    expect(body.rejected[1]?.message).toMatch(/is 40\.0 days old: send older history through POST \/v1\/admin\/events/);
+  });
+
   it("reaches the profile through the real queue within seconds", async () => {
     const started = Date.now();
     const res = await post("/v1/events", {
@@ -321,6 +335,23 @@ describe("consent", () => {
       createExecutionContext(),
     );
     expect(recs.headers.get("Cache-Control")).toBe("private, no-store");
+  });
+
+  it("a refused token's message says why: expired, or not verifying (another environment's secret)", async () => {
+    const form = () => new URLSearchParams({ form: "2", tracking: "off" });
+    const messageOf = async (res: Response) => {
+      expect(res.status).toBe(401);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe("TOKEN_INVALID");
+      return body.error.message;
+    };
+    const expired = await messageOf(await submitPreferences(await token("reader-13", -10), form()));
+    expect(expired).toMatch(/expired/);
+    const foreign = await token("reader-13", 3600, "another-environment-secret-0123456789");
+    const forged = await messageOf(await submitPreferences(foreign, form()));
+    expect(forged).not.toMatch(/expired/);
+    expect(forged).toMatch(/does not verify/);
+    expect(await messageOf(await submitPreferences("not-a-token", form()))).toMatch(/does not verify/);
   });
 
   it("a form sets only what it holds: the shipped checkboxes keep topics, frequency and pause", async () => {

@@ -49,8 +49,14 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
     // every answer (an error too) is about this reader's own settings: kept by no cache, as amp-recs answers
     c.header("Cache-Control", "private, no-store");
     const token = await verifyToken(getConfig(c.env).tokenSecrets, c.req.query("t"));
+    // shown by the form's submit-error: expired, or cut short, changed or signed by another deployment's secret
     if (!token.ok)
-      throw new ApiError("TOKEN_INVALID", "this link has expired: use the preferences link in a newer email");
+      throw new ApiError(
+        "TOKEN_INVALID",
+        token.reason === "expired"
+          ? "this link has expired: use the preferences link in a newer email"
+          : "this link does not verify (cut short or changed): use the preferences link in a newer email",
+      );
     const form = await readForm(c, MAX_FORM_BYTES);
     const on = (name: string) => {
       const v = form.get(name);

@@ -58,16 +58,34 @@ export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: n
     }
     const q = toQueued(parsed.data);
     if (!Number.isFinite(q.ts) || q.ts < nowSeconds - maxAgeDays * 86400 || q.ts > nowSeconds + FUTURE_SKEW_SECONDS) {
-      rejected.push({
-        index,
-        code: "TIMESTAMP_OUT_OF_RANGE",
-        message: `ts must be within the last ${maxAgeDays} days and at most 5 minutes ahead`,
-      });
+      rejected.push({ index, code: "TIMESTAMP_OUT_OF_RANGE", message: outOfRange(q.ts, maxAgeDays, nowSeconds) });
       return;
     }
     accepted.push(q);
   });
   return { accepted, rejected };
+}
+
+/** How long `seconds` is, as a reader of an error compares clocks: minutes, hours, else days. */
+function span(seconds: number): string {
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 2 * 86400) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} days`;
+}
+
+/**
+ * Why a time is out of range, with the event's time and the Worker's and how far apart they are, so a clock
+ * skewed by hours (or a local time sent without its zone, read as UTC) shows as such.
+ */
+function outOfRange(ts: number, maxAgeDays: number, nowSeconds: number): string {
+  const range = `ts must be within the last ${maxAgeDays} days and at most 5 minutes ahead`;
+  if (!Number.isFinite(ts) || Math.abs(ts) > 8.64e12) return range;
+  const at = (s: number) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
+  const ahead = ts > nowSeconds;
+  const how = ahead
+    ? "ahead of the Worker's clock: check the sender's clock, and that a time without a zone is UTC"
+    : "old: send older history through POST /v1/admin/events (npm run import)";
+  return `${range}: ts ${at(ts)} is ${span(Math.abs(ts - nowSeconds))} ${how} (the Worker's time: ${at(nowSeconds)})`;
 }
 
 /** One handler for both routes: the public API (recent events) and the admin import (any past time). */
