@@ -1,6 +1,11 @@
-/** Trigger scheduling and webhook signatures (core/triggers.ts, core/webhook-signature.ts). */
+/**
+ * Trigger scheduling and webhook signatures (core/triggers.ts, core/webhook-signature.ts), and the README's
+ * receiver in Node, run as written.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import {
   CartAbandonedSchema,
@@ -250,6 +255,34 @@ describe("webhook signatures", () => {
     ).toBe(false);
     expect(await verifyWebhook("secret-0123456789abcdef", body, null, NOW)).toBe(false);
     expect(await verifyWebhook("secret-0123456789abcdef", body, "garbage", NOW)).toBe(false);
+  });
+
+  afterEach(() => vi.useRealTimers());
+
+  it("the README's Node receiver, as written, takes what opentime signs and refuses anything changed", async () => {
+    const readme = readFileSync("README.md", "utf8");
+    const block = /A receiver in Node[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toContain("function verifyOpentime");
+    const source = (block ?? "").replace(/^import .*\n/m, "");
+    type Verify = (secret: string, rawBody: Buffer | string, header: string | null) => boolean;
+    const verify = new Function("createHmac", "timingSafeEqual", `${source}\nreturn verifyOpentime;`)(
+      createHmac,
+      timingSafeEqual,
+    ) as Verify;
+    vi.useFakeTimers({ now: (NOW + 60) * 1000 });
+    const secret = "secret-0123456789abcdef";
+    const body = '{"id":"d1","user":"u1","items":["p\u00e9"]}';
+    const header = await signWebhook(secret, body, NOW);
+    expect(verify(secret, Buffer.from(body, "utf8"), header)).toBe(true);
+    expect(verify(secret, body, header)).toBe(true);
+    expect(verify(secret, `${body} `, header)).toBe(false);
+    expect(verify("other-secret-0123456789", body, header)).toBe(false);
+    expect(verify(secret, body, header.replace("t=1800000000", "t=1800000001"))).toBe(false);
+    expect(verify(secret, body, header.replace(/v1=[0-9a-f]{8}/, "v1=00000000"))).toBe(false);
+    expect(verify(secret, body, null)).toBe(false);
+    expect(verify(secret, body, "garbage")).toBe(false);
+    vi.setSystemTime((NOW + 301) * 1000);
+    expect(verify(secret, body, header)).toBe(false);
   });
 });
 
