@@ -431,7 +431,13 @@ describe("what the webhook's answer does", () => {
     expect(access.triggers).toMatchObject([{ trigger: "cart-30", state: "failed", reason: "refused", items: "[]" }]);
     // with the delivery id the receiver was given, and when the first call began
     const sent = calls.map((c) => JSON.parse(c.body) as TriggerDelivery).find((b) => b.user === "trig-410");
-    expect(access.triggers).toMatchObject([{ delivery: sent?.id, sent_at: expect.any(Number) }]);
+    expect(access.triggers).toMatchObject([{ delivery: sent?.id, sent_at: expect.any(Number), next_at: null }]);
+    // a retried one says when its next call is due (ms), after its first began
+    const retrying = (await (await send("/v1/users/trig-500", "GET")).json()) as {
+      triggers: { sent_at: number; next_at: number | null }[];
+    };
+    const [row] = retrying.triggers;
+    expect(row?.next_at).toBeGreaterThan(row?.sent_at ?? Number.POSITIVE_INFINITY);
   });
 
   it("a delivery whose every attempt fails is given up after the seventh, saying why, and never called again", async () => {

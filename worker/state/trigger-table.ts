@@ -491,12 +491,14 @@ function giveUp(
 
 /**
  * A reader's triggers, for right of access: with the delivery id the webhook's receiver was given (`delivery`,
- * its `Opentime-Delivery`) and when its first call began (`sent_at`), so what the ESP holds can be matched.
+ * its `Opentime-Delivery`) and when its first call began (`sent_at`), so what the ESP holds can be matched, and,
+ * while pending, when its next call is due (`next_at`, ms: the first, or the retry after a failed one).
  */
 export function triggersOf(sql: SqlStorage, user: string): Record<string, SqlStorageValue>[] {
   return sql
     .exec(
-      `SELECT trigger, delivery, cart_ts, items, changes, due_at, state, reason, sent_at, delivered_at, attempts
+      `SELECT trigger, delivery, cart_ts, items, changes, due_at, state, reason, sent_at, delivered_at, attempts,
+         CASE WHEN state = 'pending' THEN next_at END AS next_at
        FROM triggers WHERE user = ?`,
       user,
     )
