@@ -142,6 +142,11 @@ function isoMillis(ts: string): number {
   return Date.parse(ts.length > 10 && zone === undefined ? `${canonical}Z` : canonical);
 }
 
+const TS_MESSAGE = "must be unix seconds or milliseconds (a number), or an ISO-8601 date (2026-11-22T10:00:00Z)";
+
+/** The properties a purchase's value is read from (toQueued): text there would count as no value, 0. */
+const PURCHASE_VALUE_FIELDS = ["value", "price", "quantity"] as const;
+
 export const IncomingEventSchema = z
   .object({
     /** unique per event: duplicates and replays are counted once */
@@ -150,11 +155,12 @@ export const IncomingEventSchema = z
     user: UserIdSchema,
     item: IdSchema.optional(),
     /** unix seconds, unix milliseconds, or an ISO-8601 date (a string that is no date is refused: not out of range) */
+    // one message for every way a time is not one (missing, null, microseconds, text that is no date)
     ts: z
-      .union([z.number().min(0).max(1e14), z.string().max(64)])
-      .refine((ts) => typeof ts === "number" || !Number.isNaN(isoMillis(ts)), {
-        message: "must be unix seconds or milliseconds (a number), or an ISO-8601 date (2026-11-22T10:00:00Z)",
-      }),
+      .union([z.number().min(0, { error: TS_MESSAGE }).max(1e14, { error: TS_MESSAGE }), z.string().max(64)], {
+        error: TS_MESSAGE,
+      })
+      .refine((ts) => typeof ts === "number" || !Number.isNaN(isoMillis(ts)), { message: TS_MESSAGE }),
     campaign: StoredIdSchema.optional(),
     // a property `__proto__` is refused, not dropped unchecked (core/record-keys.ts)
     properties: refuseProtoKey(
@@ -165,6 +171,18 @@ export const IncomingEventSchema = z
   .refine((e) => !ITEM_EVENTS.has(e.type) || e.item !== undefined, {
     message: "this event type needs an item",
     path: ["item"],
+  })
+  .superRefine((e, ctx) => {
+    if (e.type !== "purchase") return;
+    for (const field of PURCHASE_VALUE_FIELDS) {
+      const v = e.properties?.[field];
+      if (v === undefined || typeof v === "number") continue;
+      ctx.addIssue({
+        code: "custom",
+        path: ["properties", field],
+        message: `must be a number (got a ${typeof v}): a purchase's value is properties.value, else price x quantity`,
+      });
+    }
   })
   .refine(
     (e) => e.type !== "purchase" || e.properties?.currency === undefined || isCurrencyCode(e.properties.currency),

@@ -114,6 +114,41 @@ describe("a purchase's currency", () => {
   });
 });
 
+describe("a purchase's value", () => {
+  const purchase = (properties: Record<string, unknown>, type = "purchase") =>
+    IncomingEventSchema.safeParse({ id: "1", type, user: "u", item: "p", ts: 1, properties });
+
+  it("is read from numbers only: a price sent as text is refused and named, never counted as 0", () => {
+    for (const [properties, field] of [
+      [{ price: "10.50", quantity: 1 }, "price"],
+      [{ price: 10.5, quantity: "2" }, "quantity"],
+      [{ value: "21.00" }, "value"],
+      [{ price: true }, "price"],
+    ] as const) {
+      const bad = purchase(properties);
+      expect(bad.success, JSON.stringify(properties)).toBe(false);
+      expect(bad.error?.issues[0]?.path).toEqual(["properties", field]);
+      expect(bad.error?.issues[0]?.message).toMatch(/^must be a number \(got a (string|boolean)\)/);
+    }
+    const ok = purchase({ price: 10.5, quantity: 2, note: "gift" });
+    expect(ok.success && toQueued(ok.data)).toMatchObject({ value: 21 });
+    expect(purchase({ value: 0 }).success).toBe(true);
+    // other events keep their properties as they are
+    expect(purchase({ price: "10.50" }, "view").success).toBe(true);
+  });
+
+  it("a time that is missing, null or in microseconds is refused saying what a time is", () => {
+    const at = (ts: unknown) => IncomingEventSchema.safeParse({ id: "1", type: "email_open", user: "u", ts });
+    for (const ts of [undefined, null, 1_796_432_000_000_000, -1, {}]) {
+      const bad = at(ts);
+      expect(bad.success, String(ts)).toBe(false);
+      expect(bad.error?.issues.map((i) => i.message)).toEqual([
+        "must be unix seconds or milliseconds (a number), or an ISO-8601 date (2026-11-22T10:00:00Z)",
+      ]);
+    }
+  });
+});
+
 describe("applying events", () => {
   /** a change of tracking consent alone, as the consent API queues it */
   const consent = (id: string, ts: number, tracking: boolean): QueuedEvent => ({
