@@ -507,9 +507,19 @@ describe("pixel", () => {
     expect(bad.status).toBe(200);
     expect(bad.headers.get("Content-Type")).toBe("image/gif");
     expect(bad.headers.get("X-Opentime-Recorded")).toBe("no");
+    expect(bad.headers.get("X-Opentime-Reason")).toBe("token-malformed");
     expect(new Uint8Array(await bad.arrayBuffer()).slice(0, 6)).toEqual(new TextEncoder().encode("GIF89a"));
+    // a token of another deployment (another TOKEN_SECRET) says so, as the images do
+    const foreign = await get(
+      `/v1/e/${await token("px-1", 3600, "another-environment-secret-0123456789")}?type=view&item=p1`,
+    );
+    expect([foreign.headers.get("X-Opentime-Recorded"), foreign.headers.get("X-Opentime-Reason")]).toEqual([
+      "no",
+      "token-bad-signature",
+    ]);
     const good = await get(`/v1/e/${await token("px-1")}?type=view&item=p1&eid=px-e1`);
     expect(good.headers.get("X-Opentime-Recorded")).toBe("yes");
+    expect(good.headers.get("X-Opentime-Reason")).toBeNull();
   });
 
   it("records nothing for an eid shaped like an email address, as the events API refuses such ids", async () => {

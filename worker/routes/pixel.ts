@@ -80,6 +80,8 @@ export function registerPixel(app: Hono<AppEnv>): void {
       const eid = StoredIdSchema.safeParse(c.req.query("eid"));
       // (a staff preview's pixel records nothing; a reader who opted out, by the consumer, which reads their profile)
       const claims = token.ok ? token.claims : null;
+      // why a token records nothing, as images and the AMP list say it (a token of another deployment, expired...)
+      if (!token.ok) c.header("X-Opentime-Reason", `token-${token.reason}`);
       if (!mayRecord(claims, true, true) || !type || (PIXEL_EVENT_TYPES[type] && !item.success)) return gif();
       if (c.req.query("eid") !== undefined && !(eid.success && eid.data.length <= MAX_PIXEL_EID_LENGTH)) {
         // said in the logs (not the id: it may be an address), as the events API says it in its answer
