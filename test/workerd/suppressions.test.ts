@@ -323,6 +323,14 @@ describe("GET /v1/admin/suppressions: the shop's list hears of every unsubscribe
       expect(res.status, q).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("BAD_REQUEST");
     }
+    // a since that is no ISO time (unix seconds, a date alone) says what one is
+    for (const since of ["1796432000", "2026-12-05", "yesterday"]) {
+      const res = await request("GET", `/v1/admin/suppressions?since=${since}`, { headers: ADMIN });
+      const { error } = (await res.json()) as { error: { message: string } };
+      expect(error.message, since).toBe(
+        "since: an ISO 8601 time with seconds and its zone, 2026-12-05T00:00:00Z (not unix s)",
+      );
+    }
   });
 
   it("the right of access shows the reader's list change", async () => {

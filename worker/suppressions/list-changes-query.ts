@@ -11,7 +11,10 @@ export const LIST_CHANGES_PAGE_DEFAULT = 500;
 export const ListChangesQuery = z
   .object({
     since: z.iso
-      .datetime({ offset: true })
+      .datetime({
+        offset: true,
+        error: "an ISO 8601 time with seconds and its zone, 2026-12-05T00:00:00Z (not unix s)",
+      })
       .optional()
       .describe("start a read at changes applied at this time or later (ISO 8601); absent: from the first"),
     cursor: z.string().min(1).max(2048).optional().describe("from the previous answer: the changes after it"),
