@@ -377,6 +377,15 @@ describe("consent", () => {
     await submit(new URLSearchParams({ personalization: "on", tracking: "on", topics: "" }));
     const cleared = await waitForProfile("reader-10", (p) => p.consent.tracking);
     expect(cleared.consent).toMatchObject({ topics: [], frequency: "monthly" });
+    // a value no form means (a custom form's typo) changes nothing: it never clears a frequency or a pause
+    await submit(new URLSearchParams({ form: "2", tracking: "off", frequency: "Weekly", pause_days: "soon" }));
+    const odd = await waitForProfile("reader-10", (p) => !p.consent.tracking);
+    expect(odd.consent.frequency).toBe("monthly");
+    expect(odd.consent.pausedUntil).toBe(kept.consent.pausedUntil);
+    // an empty frequency clears it, pause_days 0 ends the pause
+    await submit(new URLSearchParams({ form: "2", tracking: "on", frequency: "", pause_days: "0" }));
+    const ended = await waitForProfile("reader-10", (p) => p.consent.tracking);
+    expect(ended.consent).toMatchObject({ frequency: null, pausedUntil: null });
   });
 
   it("the shipped form changes only what the reader chose: unsubscribing keeps tracking off", async () => {

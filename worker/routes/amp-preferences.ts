@@ -12,7 +12,8 @@
  * the same for every reader and cannot show their settings, so a box ticked by default would have turned back on
  * what a reader had turned off elsewhere. A form without `form=2` (emails sent before it) keeps its meaning: three
  * checkboxes, an unticked box not sent, so off. Either sets topics, frequency and pause only when it has those
- * fields, so a form without them never clears a reader's topics, frequency or pause set elsewhere. A form
+ * fields, so a form without them never clears a reader's topics, frequency or pause set elsewhere (nor does a
+ * value it cannot mean: an empty frequency clears it, `pause_days` 0 ends a pause). A form
  * offering topics carries an empty hidden `topics` field, so that unticking every topic clears them (an empty
  * value is not a topic).
  */
@@ -71,12 +72,16 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
         .getAll("topics")
         .filter((t): t is string => typeof t === "string" && t.length > 0 && t.length <= 64)
         .slice(0, 50);
-    if (form.has("frequency")) {
-      const field = form.get("frequency");
-      consent.frequency = FREQUENCIES.find((f) => f === field) ?? null;
+    // a value the form cannot mean (`hourly`, `Weekly`, `soon`) changes nothing: it must not clear what is set
+    const frequency = form.get("frequency");
+    if (frequency === "") consent.frequency = null;
+    else {
+      const known = FREQUENCIES.find((f) => f === frequency);
+      if (known) consent.frequency = known;
     }
-    if (form.has("pause_days")) {
-      const pauseDays = Math.max(0, Math.min(365, Math.floor(Number(form.get("pause_days"))) || 0));
+    const pause = form.get("pause_days");
+    if (typeof pause === "string" && Number.isFinite(Number(pause))) {
+      const pauseDays = Math.max(0, Math.min(365, Math.floor(Number(pause))));
       consent.pausedUntil = pauseDays > 0 ? Math.floor(Date.now() / 1000) + pauseDays * 86400 : null;
     }
     if (Object.keys(consent).length === 0)
