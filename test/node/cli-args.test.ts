@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { verifyToken } from "../../core/token";
+import { unsubscribeSecrets } from "../../core/unsubscribe-link";
 
 const root = join(import.meta.dirname, "../..");
 const SECRET = "cli-args-test-secret-0123456789abcdef";
@@ -97,6 +98,18 @@ describe("command lines", () => {
     // half a day from when it was minted
     expect(verified.claims.e - before).toBeGreaterThanOrEqual(43_200);
     expect(verified.claims.e - before).toBeLessThan(43_200 + 60);
+  });
+
+  it("--unsubscribe mints the send's one-click unsubscribe token: the link's own key, two years, no email's", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const out = run("scripts/token.ts", "--user", "u1", "--campaign", "spring", "--unsubscribe");
+    expect([out.status, out.stderr]).toEqual([0, ""]);
+    const t = out.stdout.trim();
+    expect(await verifyToken([SECRET], t, before)).toEqual({ ok: false, reason: "bad-signature" });
+    const verified = await verifyToken(await unsubscribeSecrets([SECRET]), t, before);
+    if (!verified.ok) throw new Error(verified.reason);
+    expect(verified.claims).toMatchObject({ u: "u1", c: "spring" });
+    expect(verified.claims.e - before).toBeGreaterThanOrEqual(730 * 86_400);
   });
 
   it("a data file that is not there: the command's failure line, where a relative path is read from, exit 1", () => {

@@ -64,7 +64,7 @@ function readmeOptions(): [string, string][] {
 
 describe("the README's command lines", () => {
   it("reads the CLIs' options", () => {
-    expect(cliOptions("scripts/token.ts")).toEqual(["user", "campaign", "ttl-days"]);
+    expect(cliOptions("scripts/token.ts")).toEqual(["user", "campaign", "ttl-days", "unsubscribe"]);
     expect(cliOptions(cliFile("models") as string)).toContain("url");
   });
 
