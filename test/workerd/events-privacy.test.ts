@@ -174,6 +174,30 @@ describe("POST /v1/events", () => {
     expect(((await big.json()) as { error: { code: string } }).error.code).toBe("PAYLOAD_TOO_LARGE");
     const bad = await post("/v1/events", "{not json");
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("INVALID_JSON");
+    // a gzipped batch is refused saying so (it is not inflated), not as a body that is not UTF-8
+    const gz = new Response(
+      new Blob([JSON.stringify({ events: [{ id: "gz", type: "view", user: "u", item: "p", ts: now() }] })])
+        .stream()
+        .pipeThrough(new CompressionStream("gzip")),
+    );
+    const zipped = await worker.fetch(
+      new Request("https://opentime.test/v1/events", {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          "Content-Encoding": "gzip",
+          Authorization: `Bearer ${TEST_EVENTS_KEY}`,
+        },
+        body: await gz.arrayBuffer(),
+      }),
+      env,
+      createExecutionContext(),
+    );
+    expect(zipped.status).toBe(400);
+    expect(((await zipped.json()) as { error: { code: string; message: string } }).error).toEqual({
+      code: "INVALID_JSON",
+      message: "the body is compressed (Content-Encoding: gzip): send it uncompressed",
+    });
   });
 
   it("a time out of range says how far it is from the Worker's clock (a clock skewed by hours shows as such)", async () => {

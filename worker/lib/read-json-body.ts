@@ -1,6 +1,7 @@
 /**
  * The one way routes read a JSON body: the declared and the real size are both capped (a body without
- * Content-Length is streamed and cut at the cap, never buffered whole), it must be UTF-8 and JSON.
+ * Content-Length is streamed and cut at the cap, never buffered whole), it must be UTF-8 and JSON (a compressed one is
+ * refused saying so).
  * Errors are ApiErrors: 413 PAYLOAD_TOO_LARGE, 400 INVALID_JSON (and, through a schema, 400 BAD_REQUEST).
  */
 import type { Context } from "hono";
@@ -22,16 +23,26 @@ export async function readBodyBytes(c: Context, maxBytes: number): Promise<Uint8
 
 export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
   const bytes = await readBodyBytes(c, maxBytes);
+  // a compressed body is not inflated (its size after would escape the cap): one that does not read as JSON says
+  // so, rather than "not UTF-8" (one a proxy inflated on the way, its header left, reads as it is)
+  const encoding = c.req.header("Content-Encoding")?.trim().toLowerCase();
+  const refuse = (plain: string) =>
+    encoding && encoding !== "identity"
+      ? new ApiError(
+          "INVALID_JSON",
+          `the body is compressed (Content-Encoding: ${encoding.slice(0, 32)}): send it uncompressed`,
+        )
+      : new ApiError("INVALID_JSON", plain);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
-    throw new ApiError("INVALID_JSON", "the body is not UTF-8");
+    throw refuse("the body is not UTF-8");
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new ApiError("INVALID_JSON", "the body is not JSON");
+    throw refuse("the body is not JSON");
   }
 }
 
