@@ -198,6 +198,21 @@ describe("POST /v1/events", () => {
       code: "INVALID_JSON",
       message: "the body is compressed (Content-Encoding: gzip): send it uncompressed",
     });
+    // one a proxy inflated on the way, its header left, reads as it is
+    const inflated = await worker.fetch(
+      new Request("https://opentime.test/v1/events", {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          "Content-Encoding": "gzip",
+          Authorization: `Bearer ${TEST_EVENTS_KEY}`,
+        },
+        body: JSON.stringify({ events: [{ id: "gz2", type: "view", user: "u", item: "p", ts: now() }] }),
+      }),
+      env,
+      createExecutionContext(),
+    );
+    expect(inflated.status).toBe(202);
   });
 
   it("a time out of range says how far it is from the Worker's clock (a clock skewed by hours shows as such)", async () => {
