@@ -1,8 +1,8 @@
 /**
  * One structured log line per event (JSON), readable in `wrangler tail` and Workers Logs. Logs name no
- * reader and carry no token: every string field is scrubbed of KV keys that hold a user id, long base64url
- * runs (tokens), and URL paths that carry either (`/v1/img/<token>/...`, `/v1/users/<id>`), whatever the
- * caller passed.
+ * reader and carry no token: every string field, at any depth (in arrays and objects), is scrubbed of KV keys
+ * that hold a user id, long base64url runs (tokens), URL paths that carry either (`/v1/img/<token>/...`,
+ * `/v1/users/<id>`) and email addresses, whatever the caller passed.
  */
 
 export type LogLevel = "info" | "warn" | "error";
@@ -15,6 +15,9 @@ const SCRUBS: [RegExp, string][] = [
   [/\b(profile|seen|features|decision):[^\s"',]+/g, "$1:<redacted>"],
   // any long base64url run: a token's claims or signature (never shorter than this), or an id inside one
   [/[A-Za-z0-9_-]{24,}/g, "<redacted>"],
+  // an email address (and a URL's `user:password@host`), whatever quoted it: each part bounded, so each position
+  // is tried over at most a few hundred characters
+  [/[^\s"'<>@,;:()[\]\\/]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}/g, "<email>"],
 ];
 /** Longest string field kept in a log line. */
 const MAX_FIELD_LENGTH = 1000;
@@ -28,6 +31,8 @@ export function scrub(text: string): string {
 function scrubValue(value: unknown): unknown {
   if (typeof value === "string") return scrub(value);
   if (Array.isArray(value)) return value.map(scrubValue);
+  if (value !== null && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubValue(v)]));
   return value;
 }
 

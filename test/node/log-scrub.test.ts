@@ -1,0 +1,72 @@
+/**
+ * What the Worker's log lines may carry (worker/lib/log.ts, README "Personal data outside storage"): no request
+ * path that holds a token or user id, no user-keyed KV key, no token, no email address, whatever the caller passed
+ * and however deep in the fields it sits; and every pattern is linear, so a long field costs its length.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { mintToken } from "../../core/token";
+import { logEvent, scrub } from "../../worker/lib/log";
+
+const SECRET = "log-scrub-test-secret-0123456789";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** The line logEvent writes for these fields, as text. */
+function logged(fields: Record<string, unknown>): string {
+  const out = vi.spyOn(console, "error").mockImplementation(() => undefined);
+  logEvent("error", "test.event", fields);
+  return String(out.mock.calls[0]?.[0]);
+}
+
+describe("log lines name no reader and carry no token", () => {
+  it("scrubs paths that carry a token or user id, user-keyed KV keys, and tokens", async () => {
+    const token = await mintToken(SECRET, { user: "c0000042", campaign: "demo", ttlSeconds: 3600 });
+    const line = logged({
+      detail: `GET /v1/img/${token}/card-0.png, /v1/users/c0000042 and /v1/c/${token}/row-1 failed`,
+      key: "profile:c0000042",
+      keys: ["decision:c0000042:demo:row-0#1", "features:c0000042:als-1", "seen:c0000042"],
+      query: `/v1/amp/recs?t=${token}&n=6`,
+    });
+    expect(line).not.toContain("c0000042");
+    expect(line).not.toContain(token.split(".")[0]);
+    expect(line).not.toContain(token.split(".")[1]);
+    expect(line).toContain("/v1/img/<redacted>");
+    expect(line).toContain("profile:<redacted>");
+    // what says what happened stays
+    expect(line).toContain('"event":"test.event"');
+  });
+
+  it("scrubs a field nested in an object, as one at the top", async () => {
+    const token = await mintToken(SECRET, { user: "u-nested", campaign: "demo", ttlSeconds: 3600 });
+    const line = logged({ error: { detail: `/v1/users/u-nested: ${token}`, at: [{ key: "profile:u-nested" }] } });
+    expect(line).not.toContain("u-nested");
+    expect(line).not.toContain(token.split(".")[1]);
+    expect(JSON.parse(line).error.at[0].key).toBe("profile:<redacted>");
+  });
+
+  it("scrubs email addresses, and a URL's password before its host", () => {
+    const line = logged({
+      detail: "refused reader.name+tag@mail.example.com; fetch https://hook:pw-1@hooks.example/x failed",
+    });
+    expect(line).not.toContain("reader.name");
+    expect(line).not.toContain("mail.example.com");
+    expect(line).not.toContain("pw-1");
+    expect(line).toContain("<email>");
+  });
+
+  it("leaves what names no one alone: event names, shard names, model versions, counts", () => {
+    expect(scrub("readers-3 applied 12 events; model als-6d06e4f6d7ac; /v1/health")).toBe(
+      "readers-3 applied 12 events; model als-6d06e4f6d7ac; /v1/health",
+    );
+  });
+
+  it("a long field costs its length: 300,000 characters with no match, or all near-matches, are scrubbed at once", () => {
+    for (const text of ["a".repeat(300_000), "a@".repeat(150_000), `${"a.".repeat(150_000)}@`]) {
+      // the output is cut; a pattern that backtracks over the whole field at each position would not return
+      // within the test's timeout on 300,000 characters
+      expect(scrub(text).length).toBeLessThanOrEqual(1001);
+    }
+  });
+});
