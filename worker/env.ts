@@ -156,6 +156,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 export const CONFIG_PROBLEMS = [
   "token_secret_missing",
   "allowed_senders_empty",
+  "allowed_senders_example",
   "shop_url_unset",
   "erasure_tombstone_short",
   "api_key_short",
@@ -228,6 +229,16 @@ export function getConfig(env: Bindings): Config {
     problems.push("allowed_senders_empty");
     logEvent("error", "config.allowed_senders_empty", {
       detail: "AMP_ALLOWED_SENDERS is empty; every AMP request is refused",
+    });
+  }
+  // wrangler.toml ships example senders (RFC 2606's reserved `.example` domains), which no mail provider sends from:
+  // left as they are on a deployed Worker, every real AMP request is refused (local development uses them)
+  const exampleDomain = (sender: string) => /(^|\.)example$/.test(sender.slice(sender.lastIndexOf("@") + 1));
+  if (senders.length > 0 && senders.every(exampleDomain) && v("DEMO_ROUTES") !== "true") {
+    problems.push("allowed_senders_example");
+    logEvent("error", "config.allowed_senders_example", {
+      detail:
+        "AMP_ALLOWED_SENDERS holds only example senders (at .example domains, as wrangler.toml ships them); every real AMP request is refused until it names your sending addresses",
     });
   }
   const origins = v("AMP_ALLOWED_ORIGINS");

@@ -1,6 +1,7 @@
 /**
  * The README's Configuration table names exactly the Worker's bindings (`interface Bindings` in worker/env.ts, read
- * with the TypeScript parser), and every binding and variable wrangler.toml declares is one of them.
+ * with the TypeScript parser), and every binding and variable wrangler.toml declares is one of them; its
+ * `GET /v1/health` row names exactly the configuration problems health can list (worker/env.ts CONFIG_PROBLEMS).
  */
 import { readFileSync } from "node:fs";
 import ts from "typescript";
@@ -54,5 +55,25 @@ describe("the README's Configuration table", () => {
 
   it("names every binding and variable of wrangler.toml", () => {
     expect(wranglerNames().filter((n) => !tableNames().includes(n))).toEqual([]);
+  });
+});
+
+/** worker/env.ts's CONFIG_PROBLEMS, read from its source (the Worker's types are not the Node tests'). */
+function configProblems(): string[] {
+  const src = readFileSync("worker/env.ts", "utf8");
+  const list = /export const CONFIG_PROBLEMS = \[([^\]]*)\] as const/.exec(src)?.[1] ?? "";
+  return [...list.matchAll(/"([a-z_]+)"/g)].map((m) => m[1] as string);
+}
+
+describe("the README's GET /v1/health row", () => {
+  it("names every problem `config` can list, and no other", () => {
+    const row = readFileSync("README.md", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("| `GET /v1/health` |"));
+    const listed = [...(row ?? "").slice((row ?? "").indexOf("when nothing")).matchAll(/`([a-z]+(?:_[a-z]+)+)`/g)].map(
+      (m) => m[1],
+    );
+    expect(configProblems()).toContain("token_secret_missing");
+    expect([...new Set(listed)].sort()).toEqual(configProblems().sort());
   });
 });

@@ -168,13 +168,16 @@ describe("health says what the configuration lacks, to the admin key", () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     const warns = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     try {
+      // wrangler.toml's senders are examples (`.example` domains): no mail provider sends from them
       expect(await health(plainDeploy({ ADMIN_API_KEYS: TEST_ADMIN_KEY }))).toEqual([
         "token_secret_missing",
+        "allowed_senders_example",
         "shop_url_unset",
       ]);
       const configured = {
         TOKEN_SECRET: "the-current-token-secret-0123456789",
         SHOP_URL: "https://shop.example/",
+        AMP_ALLOWED_SENDERS: "newsletter@shop.com,*@mail.shop.com",
         ADMIN_API_KEYS: TEST_ADMIN_KEY,
       };
       expect(await health(plainDeploy(configured))).toEqual([]);
@@ -191,6 +194,18 @@ describe("health says what the configuration lacks, to the admin key", () => {
       // a home that is not an http(s) URL is none; local development's open preview needs none
       expect(await health(plainDeploy({ ...configured, SHOP_URL: "shop.example" }))).toEqual(["shop_url_unset"]);
       expect(await health(plainDeploy({ ...configured, SHOP_URL: undefined, DEMO_ROUTES: "true" }))).toEqual([]);
+      // one real sender is enough (an example one beside it is harmless); local development uses the examples
+      for (const senders of ["news@shop.com,*@opentime.example", "*", ["*@shop.example", "*@shop.com"]])
+        expect(await health(plainDeploy({ ...configured, AMP_ALLOWED_SENDERS: senders })), String(senders)).toEqual([]);
+      for (const senders of ["*@Opentime.EXAMPLE", ["newsletter@shop.example", "*@example"]])
+        expect(await health(plainDeploy({ ...configured, AMP_ALLOWED_SENDERS: senders })), String(senders)).toEqual([
+          "allowed_senders_example",
+        ]);
+      expect(
+        await health(
+          plainDeploy({ ...configured, AMP_ALLOWED_SENDERS: "newsletter@shop.example", DEMO_ROUTES: "true" }),
+        ),
+      ).toEqual([]);
       // names only: no value of any setting
       const body = await (
         await request(plainDeploy({ ...configured, EVENTS_API_KEYS: "tiny" }), "GET", "/v1/health", ADMIN)
@@ -199,6 +214,7 @@ describe("health says what the configuration lacks, to the admin key", () => {
       expect(body).not.toContain(configured.TOKEN_SECRET);
       const logged = warns.mock.calls.map((c) => String(c[0])).join("\n");
       expect(logged).toContain("config.shop_url_unset");
+      expect(errors.mock.calls.map((c) => String(c[0])).join("\n")).toContain("config.allowed_senders_example");
     } finally {
       errors.mockRestore();
       warns.mockRestore();
@@ -211,6 +227,7 @@ describe("health says what the configuration lacks, to the admin key", () => {
       const configured = {
         TOKEN_SECRET: "the-current-token-secret-0123456789",
         SHOP_URL: "https://shop.example/",
+        AMP_ALLOWED_SENDERS: "newsletter@shop.com",
         ADMIN_API_KEYS: TEST_ADMIN_KEY,
       };
       expect(await health(plainDeploy({ ...configured, ERASURE_TOMBSTONE_DAYS: "14" }))).toEqual([
@@ -254,7 +271,7 @@ describe("health says what the configuration lacks, to the admin key", () => {
         expect(res.status).toBe(200);
         const body = await res.text();
         expect(JSON.parse(body)).toMatchObject({ ok: true, config: null });
-        for (const problem of ["token_secret", "api_key", "webhook_secret", "shop_url"])
+        for (const problem of ["token_secret", "allowed_senders", "api_key", "webhook_secret", "shop_url"])
           expect(body).not.toContain(problem);
       }
     } finally {
