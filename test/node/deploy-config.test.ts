@@ -1,7 +1,8 @@
 /**
  * What deploys and what runs locally: `wrangler deploy --dry-run` of the repository's own configuration
  * (offline, ~2 s) binds neither DEMO_ROUTES nor PREVIEW_PAGE, so the demo shop and the preview page do not
- * ship; `npm start`'s `.dev.vars` (created, or completed when an older one lacks the line) turns them on.
+ * ship; wrangler.toml keeps Workers Logs' invocation logs off and no secret in [vars]; `npm start`'s `.dev.vars`
+ * (created, or completed when an older one lacks the line) turns the local routes on.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -39,6 +40,39 @@ describe("wrangler deploy --dry-run of wrangler.toml", () => {
     expect(vars.EXCLUDE_PURCHASED_DAYS).toBe("30");
     expect(vars.DEMO_ROUTES).toBeUndefined();
     expect(vars.PREVIEW_PAGE).toBeUndefined();
+  });
+});
+
+describe("what wrangler.toml keeps out of production", () => {
+  /** The `key = value` lines of one [table] of wrangler.toml, comments left out. */
+  function table(name: string): Record<string, string> {
+    const lines = readFileSync("wrangler.toml", "utf8").split("\n");
+    const start = lines.findIndex((l) => l.trim() === `[${name}]`);
+    expect(start, `[${name}]`).toBeGreaterThanOrEqual(0);
+    const out: Record<string, string> = {};
+    for (const line of lines.slice(start + 1)) {
+      if (/^\s*\[/.test(line)) break;
+      const m = /^\s*([A-Za-z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
+      if (m) out[m[1] as string] = m[2] as string;
+    }
+    return out;
+  }
+
+  it("no invocation logs: they record every request's URL, and URLs carry tokens and user ids", () => {
+    expect(table("observability.logs").invocation_logs).toBe("false");
+  });
+
+  it("no secret in [vars]: they are put with `wrangler secret put` (README, production checklist)", () => {
+    const vars = Object.keys(table("vars"));
+    expect(vars).toContain("AMP_ALLOWED_SENDERS");
+    for (const secret of [
+      "TOKEN_SECRET",
+      "TOKEN_SECRET_PREVIOUS",
+      "EVENTS_API_KEYS",
+      "ADMIN_API_KEYS",
+      "TRIGGER_WEBHOOK_SECRET",
+    ])
+      expect(vars).not.toContain(secret);
   });
 });
 
