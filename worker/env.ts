@@ -158,6 +158,7 @@ export const CONFIG_PROBLEMS = [
   "allowed_senders_empty",
   "allowed_senders_example",
   "shop_url_unset",
+  "public_base_url_invalid",
   "erasure_tombstone_short",
   "api_key_short",
   "webhook_secret_short",
@@ -298,6 +299,15 @@ export function getConfig(env: Bindings): Config {
     logEvent("warn", "config.shop_url_unset", {
       detail:
         "SHOP_URL is unset or not an http(s) URL: a click with nothing to show and no campaign fallbackUrl goes to the root of PUBLIC_BASE_URL or of this Worker, which may have no page for readers; set it to the shop's home page",
+    });
+  }
+  // set, but not an http(s) URL (`shop.example` without its scheme): left unset, so catalog paths are made absolute
+  // against the request's origin instead, and nothing else would say why
+  if (v("PUBLIC_BASE_URL") && !config.publicBaseUrl) {
+    problems.push("public_base_url_invalid");
+    logEvent("error", "config.public_base_url_invalid", {
+      detail:
+        "PUBLIC_BASE_URL is not an http(s) URL (https://<origin>); ignored: catalog paths are made absolute against the request's origin",
     });
   }
   // an email's token must expire before an erased reader's tombstone ends (one opened after would record them again

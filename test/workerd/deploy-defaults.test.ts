@@ -191,6 +191,11 @@ describe("health says what the configuration lacks, to the admin key", () => {
           }),
         ),
       ).toEqual(["webhook_secret_short", "api_key_short", "shop_currency_invalid"]);
+      // a base for catalog paths that is not an http(s) URL is ignored, and said
+      expect(await health(plainDeploy({ ...configured, PUBLIC_BASE_URL: "go.shop.example" }))).toEqual([
+        "public_base_url_invalid",
+      ]);
+      expect(await health(plainDeploy({ ...configured, PUBLIC_BASE_URL: "https://go.shop.example" }))).toEqual([]);
       // a home that is not an http(s) URL is none; local development's open preview needs none
       expect(await health(plainDeploy({ ...configured, SHOP_URL: "shop.example" }))).toEqual(["shop_url_unset"]);
       expect(await health(plainDeploy({ ...configured, SHOP_URL: undefined, DEMO_ROUTES: "true" }))).toEqual([]);
@@ -271,7 +276,14 @@ describe("health says what the configuration lacks, to the admin key", () => {
         expect(res.status).toBe(200);
         const body = await res.text();
         expect(JSON.parse(body)).toMatchObject({ ok: true, config: null });
-        for (const problem of ["token_secret", "allowed_senders", "api_key", "webhook_secret", "shop_url"])
+        for (const problem of [
+          "token_secret",
+          "allowed_senders",
+          "api_key",
+          "webhook_secret",
+          "shop_url",
+          "public_base",
+        ])
           expect(body).not.toContain(problem);
       }
     } finally {
