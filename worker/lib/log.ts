@@ -31,7 +31,8 @@ export function scrub(text: string): string {
 function scrubValue(value: unknown): unknown {
   if (typeof value === "string") return scrub(value);
   if (Array.isArray(value)) return value.map(scrubValue);
-  if (value !== null && typeof value === "object")
+  // a plain object's fields (a Date, or anything with its own toJSON, is left to JSON.stringify as before)
+  if (value !== null && typeof value === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(value)))
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubValue(v)]));
   return value;
 }
