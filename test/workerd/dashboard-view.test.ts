@@ -217,6 +217,54 @@ describe("the sample-ratio line", () => {
   });
 });
 
+describe("the sample-ratio line after a change of shares", () => {
+  const srmLine = (r: ExperimentReport) =>
+    /<p data-testid="srm"[\s\S]*?<\/p>/.exec(
+      Mustache.render(TEMPLATE, viewOf({ experiments: ["days"], current: "days", report: r })),
+    )?.[0] ?? "";
+  const since = Date.parse("2026-03-05T12:00:00Z") / 1000;
+  const withSrm = (observed: Record<string, number>): ExperimentReport => {
+    const r = report([]);
+    // the arms' table pools 30 readers each; the check counts those drawn since the phase began
+    return { ...r, srm: { ...(r.srm as NonNullable<ExperimentReport["srm"]>), observed, since } };
+  };
+
+  it("never calls a check OK that counted no reader drawn since the phase began, and says why", () => {
+    const line = srmLine(withSrm({ a: 0, b: 0 }));
+    expect(line).not.toContain("Sample ratio OK");
+    expect(line).toContain("not checked yet: no reader drawn since 2026-03-05 12:00 UTC counted yet");
+  });
+
+  it("says the readers it counted are those drawn since the phase began, not the table's", () => {
+    const line = srmLine(withSrm({ a: 3, b: 1 }));
+    expect(line).toContain("Sample ratio OK");
+    expect(line).toContain("readers drawn since 2026-03-05 12:00 UTC: a 3, b 1");
+  });
+});
+
+describe("the uplift note", () => {
+  const note = (r: ExperimentReport) =>
+    /<p data-testid="uplift-note"[\s\S]*?<\/p>/.exec(
+      Mustache.render(TEMPLATE, viewOf({ experiments: ["days"], current: "days", report: r })),
+    )?.[0] ?? "";
+
+  it("says why an uplift cell shows – (too few clickers, buyers or payers), and is absent when none does", () => {
+    // 30 readers an arm, no click: no relative uplift can be estimated
+    const few = report([]);
+    expect(few.arms.some((a) => a.vsControl?.ctr.relative === null)).toBe(true);
+    expect(note(few)).toContain("An uplift shows – until the arm and the control each have 10");
+    const estimate = { estimate: 0.1, ciLow: -0.1, ciHigh: 0.3, pValue: 0.4 };
+    const every = { absolute: estimate, relative: estimate };
+    const enough: ExperimentReport = {
+      ...few,
+      arms: few.arms.map((a) =>
+        a.vsControl ? { ...a, vsControl: { ctr: every, conversion: every, revenue: every } } : a,
+      ) as ExperimentReport["arms"],
+    };
+    expect(note(enough)).toBe("");
+  });
+});
+
 describe("the scanner clicks line", () => {
   it("says how many clicks were filtered as link scanners', why and in which arms; none, that none was", () => {
     const render = (scannerClicks: ExperimentReport["scannerClicks"]) =>

@@ -6,7 +6,7 @@
  * (`data-value`) beside the text, so a test can compare the page with the API. Pure.
  */
 import { DRIFT_MIN_READERS, isDriftAlert } from "../../core/drift";
-import type { Estimate } from "../../core/stats/estimate";
+import { type Estimate, MIN_EVENTS_FOR_UPLIFT } from "../../core/stats/estimate";
 import type { DriftRun } from "../drift/drift-store";
 import type { BanditPoint } from "../experiments/bandit-store";
 import type { ExperimentReport } from "../experiments/experiment-report";
@@ -94,6 +94,41 @@ export function dashboardView(input: DashboardInput): Record<string, unknown> {
     modelMessage: input.modelMessage ?? null,
     drift: driftView(input.drift, input.psiThreshold, input.eceThreshold),
   };
+}
+
+/**
+ * What the sample-ratio check counted, in words: with a phase (`since`), the readers drawn since it began, which
+ * are not the table's pooled ones (`readers drawn since 2026-12-04 12:00 UTC: a 3, b 1`); none counted: null.
+ */
+function srmCounted(r: ExperimentReport): { empty: boolean; text: string } | null {
+  if (!r.srm) return null;
+  const observed = Object.entries(r.srm.observed);
+  const empty = observed.every(([, n]) => n === 0);
+  const since = r.srm.since === undefined ? "" : ` since ${utc(r.srm.since)}`;
+  return {
+    empty,
+    text: empty
+      ? `no reader drawn${since} counted yet`
+      : `readers ${r.srm.since === undefined ? "counted" : `drawn${since}`}: ${observed.map(([arm, n]) => `${arm} ${n}`).join(", ")}`,
+  };
+}
+
+/**
+ * Why an uplift cell shows "–": a relative uplift needs MIN_EVENTS_FOR_UPLIFT clickers, buyers or payers in the arm
+ * and the control (core/stats); said when any cell of the table is one.
+ */
+function upliftNote(r: ExperimentReport): string {
+  const missing = r.arms.some(
+    (a) =>
+      a.vsControl !== null &&
+      (["opens", "ctr", "conversion", "revenue"] as const).some((m) => {
+        const c = a.vsControl?.[m];
+        return c !== undefined && c.relative === null;
+      }),
+  );
+  return missing
+    ? `An uplift shows – until the arm and the control each have ${MIN_EVENTS_FOR_UPLIFT} openers (open rate), clickers (CTR), buyers (conversion) or payers (revenue): fewer say too little for a relative difference.`
+    : "";
 }
 
 /** Unix seconds as the page shows times: `2026-12-04 12:00 UTC`. */
@@ -261,6 +296,10 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
     srmP: r.srm?.pValue ?? "",
     // a bandit's report has no check (its shares move by design): said so, never "OK"
     srmChecked: r.srm !== null,
+    // a check that counted nobody (no reader yet, or none drawn since a change of shares) is not called OK
+    srmEmpty: srmCounted(r)?.empty ?? false,
+    srmCounted: srmCounted(r)?.text ?? "",
+    upliftNote: upliftNote(r),
     srmText: r.srm ? r.srm.pValue.toPrecision(3) : "",
     srmMismatch: r.srm?.mismatch ?? false,
     expected: r.srm
