@@ -221,6 +221,26 @@ describe("the card's copy", () => {
     );
   });
 
+  it("leaves out emoji, which the font cannot draw (each would be an empty box), and keeps © ® ™", () => {
+    const svg = cardSvg(
+      { layout: "card", index: 0, scale: 1 },
+      {
+        title: "Mug™ 🎉 Blue",
+        price: "£12.00",
+        picture: false,
+        headline: "Sale 🌸🇬🇧 now",
+        subline: "Made with ❤️ by us®",
+        cta: "🛒",
+        badge: "🔥🔥🔥",
+      },
+    );
+    const drawn = texts(svg).map((m) => m[3]);
+    expect(drawn).toEqual(["Sale now", "Mug™ Blue", "£12.00", "Made with by us®", "Shop now"]);
+    expect(svg).not.toMatch(/\p{Extended_Pictographic}(?<![™®©])/u);
+    // a badge of emoji alone is not drawn (no empty pill)
+    expect(svg).not.toContain('fill="#d7263d"/>');
+  });
+
   it("row and grid cards: the headline above the title, the call to action beside the price, no subline", () => {
     for (const layout of ["row", "grid"] as const) {
       const svg = cardSvg(

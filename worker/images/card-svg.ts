@@ -9,7 +9,7 @@
 
 import { escapeXml } from "../../core/escape-xml";
 import { LAYOUTS, type LayoutName, type Slot, slotPixels } from "../../core/layouts";
-import { measure, wrapText } from "./text-layout";
+import { drawable, measure, wrapText } from "./text-layout";
 
 export interface CardContent {
   title: string;
@@ -111,7 +111,25 @@ function badge(p: Geometry["pic"], label: string): string {
 ${text(p.x + 8 + w / 2, p.y + 23, size, 700, "#ffffff", label, "middle")}`;
 }
 
-export function cardSvg(slot: Slot, content: CardContent): string {
+/**
+ * The card's words as the font can draw them (no emoji: each would be an empty box); a field left empty by that
+ * is not drawn, as if absent (a call to action of emoji alone: the wide card's "Shop now").
+ */
+function drawableContent(content: CardContent): CardContent {
+  const field = (s: string | undefined) => (s === undefined ? undefined : drawable(s) || undefined);
+  return {
+    ...content,
+    title: drawable(content.title),
+    price: drawable(content.price),
+    badge: field(content.badge),
+    headline: field(content.headline),
+    subline: field(content.subline),
+    cta: field(content.cta),
+  };
+}
+
+export function cardSvg(slot: Slot, drawn: CardContent): string {
+  const content = drawableContent(drawn);
   const { width, height } = LAYOUTS[slot.layout];
   const px = slotPixels(slot);
   const g = GEOMETRY[slot.layout];

@@ -14,6 +14,23 @@ const ELLIPSIS = "…";
 const TRAILING = /[\s,;:.\-–—]/;
 const indexOf = new Map<string, number>([...metrics.chars].map((ch, i) => [ch, i]));
 
+/**
+ * Emoji and the marks that join or dress them (variation selectors, zero-width joiner, skin tones, flags' regional
+ * indicators, the keycap) but those it measures (© ® ™): the bundled font has none of them, so resvg would draw each as an empty box. Card text
+ * leaves them out (`drawable`); the AMP list and the text part keep them, as mail clients draw them.
+ */
+const UNDRAWABLE =
+  /[\p{Extended_Pictographic}\u{1F1E6}-\u{1F1FF}\u{1F3FB}-\u{1F3FF}\u{FE0E}\u{FE0F}\u{200D}\u{20E3}]/gu;
+
+/** `text` without what the font cannot draw (emoji), its spaces collapsed: `Buy 🛒 now` draws as `Buy now`. */
+export function drawable(text: string): string {
+  // © ® ™ are pictographic too, and the font draws them
+  return text
+    .replace(UNDRAWABLE, (ch) => (indexOf.has(ch) ? ch : ""))
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
 /** Advance of one character in font units. */
 function advance(ch: string, weight: Weight): number {
   const w = metrics.weights[weight];
