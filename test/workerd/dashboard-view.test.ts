@@ -242,6 +242,22 @@ describe("the sample-ratio line after a change of shares", () => {
   });
 });
 
+describe("clicks per slot", () => {
+  it("names the clicks no image slot had (the events API's email_click) for what they are", () => {
+    const r: ExperimentReport = {
+      ...report([]),
+      slots: [
+        { arm: "a", slot: "", clicks: 4, clickers: 3 },
+        { arm: "a", slot: "row-0", clicks: 2, clickers: 2 },
+      ],
+    };
+    const html = Mustache.render(TEMPLATE, viewOf({ experiments: ["days"], current: "days", report: r }));
+    const table = /<table data-testid="slots">[\s\S]*?<\/table>/.exec(html)?.[0] ?? "";
+    expect(table).toContain("<td>(no image slot: events API or pixel)</td><td>4</td>");
+    expect(table).toContain("<td>row-0</td><td>2</td>");
+  });
+});
+
 describe("the uplift note", () => {
   const note = (r: ExperimentReport) =>
     /<p data-testid="uplift-note"[\s\S]*?<\/p>/.exec(

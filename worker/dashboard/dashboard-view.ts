@@ -332,7 +332,8 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
     })),
     slots: r.slots.map((s) => ({
       ...s,
-      slot: s.slot || "(none)",
+      // a click with no slot came through the events API or the pixel (`email_click`: the AMP list's links), not an image
+      slot: s.slot || "(no image slot: events API or pixel)",
       share: pct(exposedOf.get(s.arm) ? s.clickers / (exposedOf.get(s.arm) as number) : null),
     })),
     items: firstOfEachArm(r.items, PAGE_ITEMS_PER_ARM).map((i) => ({ ...i, revenue: money(i.revenue) })),
