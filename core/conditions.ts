@@ -308,9 +308,49 @@ export interface ConditionProblem {
 }
 
 /**
+ * Why the bounds of one number test (`$gt $gte $lt $lte`, and `$eq`) leave no value that passes them all, or null:
+ * `{"localHour": {"$gte": 18, "$lt": 6}}` meant "18:00 to 06:00" and never holds (every operator of a test must
+ * hold at once). Whole-number facts count whole numbers only (`purchases` `$gt 1, $lt 2`).
+ */
+function contradiction(fact: Fact, test: NumberTest): string | null {
+  const integer = NUMBER_RANGES[fact]?.integer ?? false;
+  // the least and greatest values passing, each with whether it passes itself
+  let lo = Number.NEGATIVE_INFINITY;
+  let loIn = false;
+  let hi = Number.POSITIVE_INFINITY;
+  let hiIn = false;
+  const above = (x: number, inclusive: boolean) => {
+    if (x > lo || (x === lo && !inclusive)) [lo, loIn] = [x, inclusive];
+  };
+  const below = (x: number, inclusive: boolean) => {
+    if (x < hi || (x === hi && !inclusive)) [hi, hiIn] = [x, inclusive];
+  };
+  if (test.$gt !== undefined) integer ? above(Math.floor(test.$gt) + 1, true) : above(test.$gt, false);
+  if (test.$gte !== undefined) above(integer ? Math.ceil(test.$gte) : test.$gte, true);
+  if (test.$lt !== undefined) integer ? below(Math.ceil(test.$lt) - 1, true) : below(test.$lt, false);
+  if (test.$lte !== undefined) below(integer ? Math.floor(test.$lte) : test.$lte, true);
+  const passes = (v: number) => (v > lo || (v === lo && loIn)) && (v < hi || (v === hi && hiIn));
+  const empty = lo > hi || (lo === hi && !(loIn && hiIn)) || (test.$eq !== undefined && !passes(test.$eq));
+  if (!empty) return null;
+  const ops = (["$eq", "$gt", "$gte", "$lt", "$lte"] as const)
+    .filter((op) => test[op] !== undefined)
+    .map((op) => `${op} ${test[op]}`)
+    .join(", ");
+  // bounds the wrong way round mean "either side": that is an $or of two tests
+  const wrap =
+    lo <= hi
+      ? ""
+      : fact === "localHour"
+        ? ` (hours across midnight: "$or": [{"localHour": {"$gte": 18}}, {"localHour": {"$lt": 6}}])`
+        : ` (either side of a range: "$or" of two tests)`;
+  return `no value passes ${ops} at once: this test never holds${wrap}`;
+}
+
+/**
  * Tests on number facts that name a value the fact never takes (`$eq`, `$ne`, `$in`, `$nin`), or that no value
  * it takes passes (`$gt`, `$gte`, `$lt`, `$lte`): checked where a campaign is saved, as the closed string values
- * are, so a block is not left never to match. (Not in ConditionSchema: stored campaigns are read as they are.)
+ * are, so a block is not left never to match; and tests whose operators contradict one another (`$gte 18, $lt 6`).
+ * (Not in ConditionSchema: stored campaigns are read as they are.)
  */
 export function conditionProblems(cond: Condition, at: (string | number)[] = []): ConditionProblem[] {
   const out: ConditionProblem[] = [];
@@ -339,6 +379,12 @@ export function conditionProblems(cond: Condition, at: (string | number)[] = [])
         out.push({ path: [...at, fact, op], message });
       }
     }
+  }
+  for (const fact of FACT_NAMES) {
+    if (FACTS[fact] !== "number") continue;
+    const test = cond[fact] as NumberTest | undefined;
+    const message = test ? contradiction(fact, test) : null;
+    if (message) out.push({ path: [...at, fact], message });
   }
   for (const [i, c] of (cond.$and ?? []).entries()) out.push(...conditionProblems(c, [...at, "$and", i]));
   for (const [i, c] of (cond.$or ?? []).entries()) out.push(...conditionProblems(c, [...at, "$or", i]));

@@ -228,6 +228,24 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
     ).toMatch(/^BAD_REQUEST subjects\.rules\.0\.when\.buyWithin7d\.\$gt: /);
   });
 
+  it("operators of one test that contradict each other (18:00 to 06:00 as $gte 18, $lt 6) are a 400 at the fact", () => {
+    expect(put({ localHour: { $gte: 18, $lt: 6 } })).toBe(
+      'BAD_REQUEST blocks.0.when.localHour: no value passes $gte 18, $lt 6 at once: this test never holds (hours across midnight: "$or": [{"localHour": {"$gte": 18}}, {"localHour": {"$lt": 6}}])',
+    );
+    expect(put({ $and: [{ daysSinceLastPurchase: { $gte: 30, $lte: 7 } }] })).toMatch(
+      /^BAD_REQUEST blocks\.0\.when\.\$and\.0\.daysSinceLastPurchase: no value passes \$gte 30, \$lte 7 at once: .*"\$or" of two tests/,
+    );
+    // whole numbers only: no purchase count is over 1 and under 2; an order value is
+    expect(put({ purchases: { $gt: 1, $lt: 2 } })).toMatch(/purchases: no value passes \$gt 1, \$lt 2 at once/);
+    expect(put({ orderValue: { $gt: 1, $lt: 2 } })).toBeNull();
+    expect(put({ propensity: { $gt: 0.5, $lt: 0.5 } })).toMatch(/propensity: no value passes/);
+    expect(put({ purchases: { $eq: 3, $gte: 5 } })).toMatch(/purchases: no value passes \$eq 3, \$gte 5/);
+    // what the marketer meant, and a range of one value, are taken
+    expect(put({ $or: [{ localHour: { $gte: 18 } }, { localHour: { $lt: 6 } }] })).toBeNull();
+    expect(put({ propensity: { $gte: 0.5, $lte: 0.5 } })).toBeNull();
+    expect(put({ purchases: { $eq: 3, $gte: 3, $lt: 4 } })).toBeNull();
+  });
+
   it("tests some value passes are taken, bounds included; stored campaigns are read as they are", () => {
     for (const when of [
       { localHour: { $gte: 18, $lt: 24 } },
