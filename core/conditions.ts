@@ -380,6 +380,19 @@ export function conditionProblems(cond: Condition, at: (string | number)[] = [])
       }
     }
   }
+  // the request's country is two capitals (core: cfSignals): `uk` or `UK` would never match (the UK is GB)
+  for (const [op, operand] of Object.entries((cond.country ?? {}) as StringTest)) {
+    if (op === "$exists") continue;
+    const values: unknown[] = Array.isArray(operand) ? operand : [operand];
+    const bad = values.filter((v) => typeof v !== "string" || !/^[A-Z]{2}$/.test(v) || v === "UK");
+    if (bad.length > 0)
+      out.push({
+        path: [...at, "country", op],
+        message: `country is an ISO 3166 code in capitals, such as GB or DE (the United Kingdom is GB): names ${bad
+          .map((v) => JSON.stringify(v))
+          .join(", ")}, a value it never takes`,
+      });
+  }
   for (const fact of FACT_NAMES) {
     if (FACTS[fact] !== "number") continue;
     const test = cond[fact] as NumberTest | undefined;

@@ -246,6 +246,15 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
     expect(put({ purchases: { $eq: 3, $gte: 3, $lt: 4 } })).toBeNull();
   });
 
+  it("a country that is not two capitals, or UK (the United Kingdom is GB), is a 400 at its path", () => {
+    expect(put({ country: { $eq: "uk" } })).toBe(
+      'BAD_REQUEST blocks.0.when.country.$eq: country is an ISO 3166 code in capitals, such as GB or DE (the United Kingdom is GB): names "uk", a value it never takes',
+    );
+    expect(put({ country: { $in: ["GB", "UK", "Germany"] } })).toMatch(/country\.\$in: .*names "UK", "Germany"/);
+    expect(put({ country: { $nin: ["GB", "DE"] } })).toBeNull();
+    expect(put({ country: { $exists: true, $ne: "DE" } })).toBeNull();
+  });
+
   it("tests some value passes are taken, bounds included; stored campaigns are read as they are", () => {
     for (const when of [
       { localHour: { $gte: 18, $lt: 24 } },
