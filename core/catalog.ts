@@ -2,7 +2,12 @@
 import { z } from "zod";
 
 /** An ISO 4217 code as the admin API takes one (upper case): the live catalog's `currency`, the rules' price bounds'. */
-export const CurrencyCodeSchema = z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as GBP");
+export const CurrencyCodeSchema = z.string().regex(/^[A-Z]{3}$/, {
+  error: (issue) =>
+    typeof issue.input === "string" && /^[a-z]{3}$/i.test(issue.input)
+      ? `an ISO 4217 code in capitals, such as GBP (not ${issue.input})`
+      : "an ISO 4217 code in capitals, such as GBP",
+});
 
 export const CatalogItemSchema = z.object({
   id: z.string().min(1),

@@ -121,6 +121,9 @@ describe("live catalog", () => {
     expect(ok({ url: "//evil.example/p" })).toBe(false);
     expect(ok({ currency: "EUR" })).toBe(true);
     expect(ok({ currency: "eur" })).toBe(false);
+    // the refusal says what to write: the events API takes any case, a catalog or a campaign capitals only
+    const lower = CatalogPatchSchema.safeParse({ items: [{ id: "p1", currency: "gbp" }] });
+    expect(lower.error?.issues[0]?.message).toBe("an ISO 4217 code in capitals, such as GBP (not gbp)");
   });
 
   it("refuses unknown fields, ids twice, non-integer stock, out-of-range numbers, and more than 1,000 items", () => {
