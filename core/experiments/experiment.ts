@@ -100,6 +100,17 @@ export const VariantSchema = z.strictObject({
 });
 export type Variant = z.infer<typeof VariantSchema>;
 
+/**
+ * A share of readers, 0 to `max`: one given as a percentage (`5` for 5%) is refused saying so, as a probability in a
+ * condition is (core/conditions.ts).
+ */
+function shareOf(max: number) {
+  return z
+    .number()
+    .min(0, { error: `a share of readers, 0 to ${max} (0.05 is 5%)` })
+    .max(max, { error: (issue) => `a share of readers, 0 to ${max} (0.05 is 5%), not ${issue.input}` });
+}
+
 export const ExperimentSchema = z
   .strictObject({
     v: z.literal(1),
@@ -109,9 +120,9 @@ export const ExperimentSchema = z
     /** the hashes' seed: a new seed reshuffles every reader not yet exposed; defaults to the id */
     seed: SeedSchema.optional(),
     /** share of readers in the experiment (0-1); the others get the campaign as it is and are not counted */
-    coverage: z.number().min(0).max(1).default(1),
+    coverage: shareOf(1).default(1),
     /** share of the covered readers held out: popular items, no personalization, counted as `holdout` */
-    holdout: z.number().min(0).max(0.5).default(0),
+    holdout: shareOf(0.5).default(0),
     variants: z.array(VariantSchema).min(1).max(MAX_VARIANTS),
     /** clicks and purchases this many days after a reader's exposure count for their variant */
     attributionDays: z.number().int().min(1).max(30).default(7),
@@ -152,7 +163,7 @@ export const ExperimentSchema = z
   });
 export type Experiment = z.infer<typeof ExperimentSchema>;
 
-const HoldoutShareSchema = z.number().min(0).max(0.2);
+const HoldoutShareSchema = shareOf(0.2);
 /**
  * A share of every campaign's readers kept from personalization altogether (the global holdout). Off: a share
  * of 0, with what it was when it was turned off (`ended`), so that its report still reads as it did.

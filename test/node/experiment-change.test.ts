@@ -10,6 +10,7 @@ import {
   type Experiment,
   ExperimentSchema,
   type GlobalHoldout,
+  GlobalHoldoutChangeSchema,
   GlobalHoldoutSchema,
   globalHoldoutExperiment,
   MAX_CHANGES,
@@ -29,6 +30,27 @@ const experiment = (over: Record<string, unknown> = {}): Experiment =>
 /** The experiment as the registry stores it after the change. */
 const withPhase = (stored: Experiment | null, next: Experiment, nowS: number) =>
   recordChange(stored, next, nowS).experiment;
+
+describe("shares of readers", () => {
+  it("given as percentages (coverage 50, holdout 10, the global holdout's 5) are refused saying how to write them", () => {
+    const experiment = ExperimentSchema.safeParse({
+      v: 1,
+      id: "x",
+      campaign: "c",
+      coverage: 50,
+      holdout: 10,
+      variants: [{ id: "a", weight: 1, content: "popular" }],
+    });
+    expect(experiment.error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`)).toEqual([
+      "coverage: a share of readers, 0 to 1 (0.05 is 5%), not 50",
+      "holdout: a share of readers, 0 to 0.5 (0.05 is 5%), not 10",
+    ]);
+    expect(GlobalHoldoutChangeSchema.safeParse({ share: 5 }).error?.issues[0]?.message).toBe(
+      "a share of readers, 0 to 0.2 (0.05 is 5%), not 5",
+    );
+    expect(GlobalHoldoutChangeSchema.safeParse({ share: 0.05 }).success).toBe(true);
+  });
+});
 
 describe("experimentConflict", () => {
   it("accepts a new experiment on a free campaign, and a re-weighted or stopped one", () => {
