@@ -352,11 +352,27 @@ export function migrateCampaign(v1: CampaignV1): Campaign {
 }
 
 /**
+ * Blocks below one served to every reader (`when: {}`): the first block whose `when` holds is served, so they
+ * never are. A product block with `{}` is not such a block: it is skipped while its item is hidden or bought.
+ */
+function unreachableBlocks(c: Campaign): ConditionProblem[] {
+  const always = c.blocks.findIndex((b) => b.type !== "product" && Object.keys(b.when).length === 0);
+  if (always < 0) return [];
+  const first = c.blocks[always] as Campaign["blocks"][number];
+  return c.blocks.slice(always + 1).map((b, k) => ({
+    path: ["blocks", always + 1 + k],
+    message: `block "${b.id}" is never served: blocks[${always}] ("${first.id}") above it holds for every reader (its when is {}); move it above, or give blocks[${always}] a condition`,
+  }));
+}
+
+/**
  * What the admin API refuses beyond the schema: conditions of blocks and subject rules testing a number fact
- * for values it never takes (core/conditions.ts conditionProblems). Stored campaigns are not re-checked.
+ * for values it never takes (core/conditions.ts conditionProblems), and blocks no reader can be served
+ * (unreachableBlocks). Stored campaigns are not re-checked.
  */
 export function campaignProblems(c: Campaign): ConditionProblem[] {
   return [
+    ...unreachableBlocks(c),
     ...c.blocks.flatMap((b, i) => conditionProblems(b.when, ["blocks", i, "when"])),
     ...(c.subjects?.rules ?? []).flatMap((r, i) => conditionProblems(r.when, ["subjects", "rules", i, "when"])),
   ];

@@ -246,6 +246,21 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
     expect(put({ purchases: { $eq: 3, $gte: 3, $lt: 4 } })).toBeNull();
   });
 
+  it("a block below one served to every reader (when {}) is a 400 at the block: it would never be served", () => {
+    const saved = (blocks: unknown[]) =>
+      campaignProblems(CampaignSchema.parse({ v: 2, blocks, default: { id: "picks", type: "recommendations" } })).map(
+        (p) => `${p.path.join(".")}: ${p.message}`,
+      );
+    const all = { id: "all", type: "recommendations", when: {} };
+    const de = { id: "de", type: "recommendations", when: { country: { $eq: "DE" } } };
+    expect(saved([all, de])).toEqual([
+      'blocks.1: block "de" is never served: blocks[0] ("all") above it holds for every reader (its when is {}); move it above, or give blocks[0] a condition',
+    ]);
+    // below it, the default alone; above it, any block; a product block is skipped while its item is hidden
+    expect(saved([de, all])).toEqual([]);
+    expect(saved([{ id: "deal", type: "product", item: "p1", when: {} }, de])).toEqual([]);
+  });
+
   it("a country that is not two capitals, or UK (the United Kingdom is GB), is a 400 at its path", () => {
     expect(put({ country: { $eq: "uk" } })).toBe(
       'BAD_REQUEST blocks.0.when.country.$eq: country is an ISO 3166 code in capitals, such as GB or DE (the United Kingdom is GB): names "uk", a value it never takes',
