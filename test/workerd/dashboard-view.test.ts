@@ -233,6 +233,13 @@ describe("the sample-ratio line after a change of shares", () => {
     const line = srmLine(withSrm({ a: 0, b: 0 }));
     expect(line).not.toContain("Sample ratio OK");
     expect(line).toContain("not checked yet: no reader drawn since 2026-03-05 12:00 UTC counted yet");
+    // a new experiment, before its first open
+    const fresh = report([]);
+    const none = {
+      ...fresh,
+      srm: { ...(fresh.srm as NonNullable<ExperimentReport["srm"]>), observed: { a: 0, b: 0 } },
+    };
+    expect(srmLine(none)).toContain("Sample ratio not checked yet: no reader counted yet (expected shares");
   });
 
   it("says the readers it counted are those drawn since the phase began, not the table's", () => {

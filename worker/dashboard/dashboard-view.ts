@@ -108,7 +108,7 @@ function srmCounted(r: ExperimentReport): { empty: boolean; text: string } | nul
   return {
     empty,
     text: empty
-      ? `no reader drawn${since} counted yet`
+      ? `no reader ${since ? `drawn${since} ` : ""}counted yet`
       : `readers ${r.srm.since === undefined ? "counted" : `drawn${since}`}: ${observed.map(([arm, n]) => `${arm} ${n}`).join(", ")}`,
   };
 }
