@@ -380,11 +380,12 @@ export function conditionProblems(cond: Condition, at: (string | number)[] = [])
       }
     }
   }
-  // the request's country is two capitals (core: cfSignals): `uk` or `UK` would never match (the UK is GB)
+  // the request's country is two capitals (core: cfSignals), or Cloudflare's own XX (unknown) and T1 (Tor): `uk`
+  // or `UK` would never match (the UK is GB)
   for (const [op, operand] of Object.entries((cond.country ?? {}) as StringTest)) {
     if (op === "$exists") continue;
     const values: unknown[] = Array.isArray(operand) ? operand : [operand];
-    const bad = values.filter((v) => typeof v !== "string" || !/^[A-Z]{2}$/.test(v) || v === "UK");
+    const bad = values.filter((v) => typeof v !== "string" || !/^([A-Z]{2}|T1)$/.test(v) || v === "UK");
     if (bad.length > 0)
       out.push({
         path: [...at, "country", op],

@@ -268,6 +268,8 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
     expect(put({ country: { $in: ["GB", "UK", "Germany"] } })).toMatch(/country\.\$in: .*names "UK", "Germany"/);
     expect(put({ country: { $nin: ["GB", "DE"] } })).toBeNull();
     expect(put({ country: { $exists: true, $ne: "DE" } })).toBeNull();
+    // Cloudflare's own values: XX (unknown) and T1 (Tor)
+    expect(put({ country: { $nin: ["T1", "XX"] } })).toBeNull();
   });
 
   it("tests some value passes are taken, bounds included; stored campaigns are read as they are", () => {
