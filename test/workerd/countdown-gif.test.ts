@@ -47,4 +47,14 @@ describe("countdown GIF", () => {
     expect(buffer).toBeLessThan(8 * 1024 * 1024);
     expect(buffer).toBeGreaterThan(gif.byteLength);
   });
+
+  it("a title's emoji are left out, as on the cards (the font has none: each drew as an empty box)", async () => {
+    const now = Date.parse("2030-01-01T00:00:30Z");
+    const block = (title: string) => ({ id: "sale", title, deadline: "2030-01-03T04:05:00Z" }) as unknown as Countdown;
+    const { width, height } = slotPixels({ layout: "row", index: 0, scale: 1 });
+    const plain = await countdownGif(block("Sale ends in"), width, height, now);
+    const dressed = await countdownGif(block("Sale 🎄 ends in ⏰"), width, height, now);
+    expect(plain?.gif.byteLength).toBeGreaterThan(0);
+    expect(dressed?.gif).toEqual(plain?.gif);
+  });
 });

@@ -12,6 +12,7 @@ import { COUNTDOWN_FRAMES, countdownFrames, digits, type TimeLeft } from "../../
 import { escapeXml } from "../../core/escape-xml";
 import { ByteLru } from "../lib/byte-lru";
 import { renderRaster } from "./resvg-runtime";
+import { drawable } from "./text-layout";
 
 const BG = [255, 255, 255] as const;
 const FG = [31, 41, 51] as const; // #1f2933, the cards' text colour
@@ -48,15 +49,17 @@ function layoutFor(width: number, height: number): Layout {
 /** The still part: background, title, colons between the groups and the labels under them. */
 function stillSvg(block: Countdown, l: Layout): string {
   const fg = "#1f2933";
+  // the title as the font can draw it (no emoji: each would be an empty box, as on the cards: text-layout.ts)
+  const words = drawable(block.title);
   // the title fits the width (Roboto Bold averages about 0.58 em a character)
   const title = Math.max(
     8,
-    Math.round(Math.min(l.digitSize * 0.36, (l.width * 0.92) / (0.58 * Math.max(1, block.title.length)))),
+    Math.round(Math.min(l.digitSize * 0.36, (l.width * 0.92) / (0.58 * Math.max(1, words.length)))),
   );
   const label = Math.round(l.digitSize * 0.22);
   const parts = [
     `<rect width="${l.width}" height="${l.height}" fill="#ffffff"/>`,
-    `<text x="${l.width / 2}" y="${Math.round(l.rowY - title * 0.9)}" font-family="Roboto" font-size="${title}" font-weight="700" fill="${fg}" text-anchor="middle">${escapeXml(block.title)}</text>`,
+    `<text x="${l.width / 2}" y="${Math.round(l.rowY - title * 0.9)}" font-family="Roboto" font-size="${title}" font-weight="700" fill="${fg}" text-anchor="middle">${escapeXml(words)}</text>`,
   ];
   for (let g = 0; g < 4; g++) {
     const x = (l.cellX[g * 2] as number) + l.cell.w;
