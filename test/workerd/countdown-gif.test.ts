@@ -1,7 +1,7 @@
 /**
  * The countdown GIF's memory: the buffer its frames are written into is sized by what is written (the first frame
  * whole, then the digit cells that changed), not by a whole digits' row per frame. omggif's writer is wrapped to see
- * the buffer it is given; the GIF it writes is read back whole.
+ * the buffer it is given; the GIF it writes is read back whole. Its title is drawn without emoji, as cards are.
  */
 import { GifReader } from "omggif";
 import { describe, expect, it, vi } from "vitest";
