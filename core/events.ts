@@ -152,7 +152,11 @@ export const IncomingEventSchema = z
     /** unique per event: duplicates and replays are counted once */
     id: StoredIdSchema,
     type: z.enum(EVENT_TYPES),
-    user: UserIdSchema,
+    // an id the shop's backend padded (` c0000042 `, a CSV cell read as it is) would be another reader: their history
+    // split in two, unsaid. Refused here, where ids arrive; the routes that name a reader already stored take any
+    user: UserIdSchema.refine((id) => id.trim() === id, {
+      message: "must not begin or end with a space: ' c0000042 ' and 'c0000042' would be two readers",
+    }),
     item: IdSchema.optional(),
     /** unix seconds, unix milliseconds, or an ISO-8601 date (a string that is no date is refused: not out of range) */
     // one message for every way a time is not one (missing, null, microseconds, text that is no date)

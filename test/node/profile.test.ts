@@ -45,6 +45,14 @@ describe("events", () => {
     expect(looksLikeEmail("jane.doe@example.co.uk")).toBe(true);
     expect(looksLikeEmail("c0000042")).toBe(false);
     expect(IncomingEventSchema.safeParse({ id: "1", type: "email_open", user: "a@b.com", ts: 1 }).success).toBe(false);
+    // a padded id would be another reader (their history split): refused, saying so
+    for (const user of [" c0000042", "c0000042 ", "c0000042\u00a0", "\u2003c0000042"]) {
+      const padded = IncomingEventSchema.safeParse({ id: "1", type: "email_open", user, ts: 1 });
+      expect(padded.error?.issues.map((i) => [i.path.join("."), i.message.slice(0, 36)])).toEqual([
+        ["user", "must not begin or end with a space: "],
+      ]);
+    }
+    expect(IncomingEventSchema.safeParse({ id: "1", type: "email_open", user: "c 42", ts: 1 }).success).toBe(true);
   });
 
   it("normalizes time and purchase value", () => {
