@@ -173,10 +173,16 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     throw new Error(
       `${path}: no user_id column (the header names ${header.join(", ")}): the first line must be "user_id,email" (unsubscribe_url optional)`,
     );
+  // a reader listed twice would be sent the email twice (two messages, or two ESP rows with one token)
+  const lineOf = new Map<string, number>();
   return rows.map((row, i) => {
     const line = i + 2;
     const userId = row.user_id ?? "";
     if (!userId) throw new Error(`${path}:${line}: user_id is empty (columns: user_id, email)`);
+    const first = lineOf.get(userId);
+    if (first !== undefined)
+      throw new Error(`${path}:${line}: user_id ${userId} is also on line ${first}; list each recipient once`);
+    lineOf.set(userId, line);
     if (looksLikeEmail(userId))
       throw new Error(`${path}:${line}: user_id must be pseudonymous; hash email addresses with a secret salt first`);
     const email = row.email || null;
@@ -279,6 +285,11 @@ export function checkOptions(opts: BuildOptions): Built {
   if (!/^https?:\/\//.test(opts.baseUrl) || !URL.canParse(opts.baseUrl))
     throw new Error(`--base-url must be an http(s) origin, got "${opts.baseUrl}"`);
   const base = new URL(opts.baseUrl);
+  // the Worker's routes are at its root (/v1/...): a path would put every link and image under a URL it does not serve
+  if (base.pathname !== "/" || base.search || base.hash || base.username || base.password)
+    throw new Error(
+      `--base-url must be an http(s) origin, nothing after the host, got "${opts.baseUrl}"; try ${base.origin}`,
+    );
   if (opts.shopUrl === undefined && !isLoopbackHost(base.hostname))
     throw new Error(
       `--shop-url is required with --base-url ${base.origin}: "Visit the shop" would lead to the Worker's root, which is not your shop`,

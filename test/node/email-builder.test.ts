@@ -223,6 +223,32 @@ describe("email builder, MIME mode", () => {
     expect(to.map((t) => t?.[0]?.address)).toEqual(["ann@example.com", "bob@example.com", "cyd@example.com"]);
   });
 
+  it("a reader listed twice is refused, naming both lines, and nothing is written (not mailed twice)", async () => {
+    const dup = await setup("user_id,email\nc1,ann@example.com\nc2,bob@example.com\nc1,ann@example.com\n");
+    for (const esp of [undefined, "mailchimp"] as const)
+      await expect(buildEmails({ ...dup.options, esp })).rejects.toThrow(
+        /recipients.csv:4: user_id c1 is also on line 2; list each recipient once/,
+      );
+    await expect(readdir(join(dup.dir, "out"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("--base-url is an origin: a path, query or fragment is refused (the Worker serves /v1/ at its root); a trailing slash is fine", async () => {
+    const { options } = await setup("user_id,email\nc1,ann@example.com\n");
+    for (const bad of [
+      "https://opentime.shop.example/opentime",
+      "https://opentime.shop.example/x/",
+      "https://opentime.shop.example/?a=1",
+      "https://opentime.shop.example/#x",
+    ])
+      await expect(buildEmails({ ...options, baseUrl: bad }), bad).rejects.toThrow(
+        /--base-url must be an http\(s\) origin, nothing after the host, .*; try https:\/\/opentime.shop.example$/,
+      );
+    const slash = await buildEmails({ ...options, baseUrl: `${BASE}/` });
+    const parsed = await PostalMime.parse(await readFile(slash.files[0] as string, "utf8"));
+    expect(parsed.html).toContain(`src="${BASE}/v1/img/`);
+    expect(parsed.html).not.toContain(`${BASE}//`);
+  });
+
   it("refuses email-shaped user ids and rows without an address, naming the line", async () => {
     const a = await setup("user_id,email\nann@example.com,ann@example.com\n");
     await expect(buildEmails(a.options)).rejects.toThrow(/recipients.csv:2: user_id must be pseudonymous/);
