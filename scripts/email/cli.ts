@@ -24,6 +24,7 @@ import { cliArgs } from "../lib/cli-args";
 import { adminKey, tokenSecret } from "../lib/dev-vars";
 import { tokenTtlDays } from "../lib/token-lifetime";
 import { buildEmails, checkOptions, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
+import { readTemplates } from "./render-email";
 import { recordSends } from "./sends-client";
 import { fetchSubjects } from "./subjects-client";
 import { fetchSuppressions } from "./suppressions-client";
@@ -89,6 +90,8 @@ try {
     shopUrl: values["shop-url"],
     esp: values.esp,
   });
+  // a template that is not there stops the run before the Worker is asked anything or a send is recorded
+  await readTemplates(options.template);
   const apiUrl = values["api-url"] ?? baseUrl;
   // .dev.vars' key only for a Worker on this machine (adminKey)
   const key = () => adminKey(apiUrl, "--api-url");

@@ -4,8 +4,10 @@
  * mode's merge tags and token CSV.
  */
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import Mustache from "mustache";
@@ -354,6 +356,45 @@ describe("email builder, ESP mode", () => {
       stderr = String((e as { stderr: string }).stderr);
     }
     expect(stderr).toContain("--campaign and --recipients are required");
+  });
+});
+
+describe("email builder CLI, a template that is not there", () => {
+  it("stops before asking the Worker anything or recording a send, naming the missing file", async () => {
+    const { recipients, dir } = await setup("user_id,email\nc1,ann@example.com\n");
+    // a Worker that would answer the check and record the send (what the CLI asked before the fix)
+    const asked: string[] = [];
+    const server = createServer((req, res) => {
+      asked.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { "content-type": "application/json" }).end('{"checked":1,"suppressed":[],"campaign":"spring","recorded":1}');
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    const { port } = server.address() as AddressInfo;
+    const run = await new Promise<{ code: number | null; stderr: string }>((done) => {
+      const child = spawn(
+        "npx",
+        [
+          "tsx",
+          "scripts/email/cli.ts",
+          "--campaign",
+          "spring",
+          "--recipients",
+          recipients,
+          "--out",
+          join(dir, "out"),
+        ].concat(["--template", "nope", "--subject", "Hi", "--base-url", `http://127.0.0.1:${port}`]),
+        { env: { ...process.env, TOKEN_SECRET: SECRET, ADMIN_API_KEY: "test-admin-key-0123456789" }, stdio: "pipe" },
+      );
+      let stderr = "";
+      child.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      child.on("close", (code) => done({ code, stderr }));
+    });
+    server.close();
+    expect(run.stderr).toContain("template nope: missing amp-templates/nope.amp.html");
+    expect(run.code).toBe(1);
+    expect(asked).toEqual([]);
   });
 });
 
