@@ -2,7 +2,8 @@
  * `npm run email -- --campaign C --recipients file.csv [--template recs-email] [--out build/emails]
  *   [--base-url https://opentime.shop.example] [--layout row|card|grid] [--esp mailchimp|braze|sfmc]`
  * Writes one MIME message per recipient, or (with --esp) the parts once with merge tags plus a CSV of
- * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`). First it asks the Worker
+ * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`). A template that is not
+ * there stops it before anything is asked; a campaign the Worker has not stored gets a note (campaign-client.ts). First it asks the Worker
  * at --api-url (default: --base-url) with the admin key (ADMIN_API_KEY, else `.dev.vars`) which recipients must
  * not be mailed (unsubscribed, paused, erased, or held back by their frequency preference: another campaign's
  * send, or a triggered one, too recent for it) and leaves them out, counted by reason; a Worker that cannot be
@@ -24,6 +25,7 @@ import { cliArgs } from "../lib/cli-args";
 import { adminKey, tokenSecret } from "../lib/dev-vars";
 import { tokenTtlDays } from "../lib/token-lifetime";
 import { buildEmails, checkOptions, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
+import { campaignStored } from "./campaign-client";
 import { readTemplates } from "./render-email";
 import { recordSends } from "./sends-client";
 import { fetchSubjects } from "./subjects-client";
@@ -98,6 +100,10 @@ try {
   const recipients = (await readRecipients(values.recipients, !values.esp)).map((r) => r.userId);
   // whom not to mail, before anything is built or asked of them (fail closed: SuppressionCheckFailed ends the run)
   const checked = !values["skip-suppression-check"];
+  if (checked && (await campaignStored(apiUrl, key(), values.campaign)) === false)
+    console.log(
+      `note: campaign "${values.campaign}" is not stored on the Worker at ${apiUrl}: its opens get the defaults (no blocks of your own, no subject rules). Misspelt? GET /v1/admin/campaigns lists the stored ids`,
+    );
   const suppressed = checked ? await fetchSuppressions(apiUrl, key(), recipients, values.campaign) : undefined;
   const mailed = recipients.filter((u) => !suppressed?.has(u));
   // the campaign's subject rules, per recipient mailed (an experiment records an arm for each), unless one

@@ -359,42 +359,68 @@ describe("email builder, ESP mode", () => {
   });
 });
 
-describe("email builder CLI, a template that is not there", () => {
-  it("stops before asking the Worker anything or recording a send, naming the missing file", async () => {
-    const { recipients, dir } = await setup("user_id,email\nc1,ann@example.com\n");
-    // a Worker that would answer the check and record the send (what the CLI asked before the fix)
-    const asked: string[] = [];
-    const server = createServer((req, res) => {
-      asked.push(`${req.method} ${req.url}`);
-      res.writeHead(200, { "content-type": "application/json" }).end('{"checked":1,"suppressed":[],"campaign":"spring","recorded":1}');
+/**
+ * The CLI run against a fake Worker that answers the check, the subjects and the sends' recording, and says the
+ * campaign is `stored` or not: what the CLI asked of it, its exit code and output.
+ */
+async function cliAgainstFakeWorker(args: string[], stored: boolean) {
+  const { recipients, dir } = await setup("user_id,email\nc1,ann@example.com\n");
+  const asked: string[] = [];
+  const server = createServer((req, res) => {
+    asked.push(`${req.method} ${req.url}`);
+    const body =
+      req.method === "GET" ? { id: "spring", stored } : { checked: 1, suppressed: [], campaign: "spring", recorded: 1 };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as AddressInfo;
+  const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+    const child = spawn(
+      "npx",
+      [
+        "tsx",
+        "scripts/email/cli.ts",
+        "--campaign",
+        "spring",
+        "--recipients",
+        recipients,
+        "--out",
+        join(dir, "out"),
+      ].concat(["--subject", "Hi", "--base-url", `http://127.0.0.1:${port}`, ...args]),
+      { env: { ...process.env, TOKEN_SECRET: SECRET, ADMIN_API_KEY: "test-admin-key-0123456789" }, stdio: "pipe" },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
     });
-    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-    const { port } = server.address() as AddressInfo;
-    const run = await new Promise<{ code: number | null; stderr: string }>((done) => {
-      const child = spawn(
-        "npx",
-        [
-          "tsx",
-          "scripts/email/cli.ts",
-          "--campaign",
-          "spring",
-          "--recipients",
-          recipients,
-          "--out",
-          join(dir, "out"),
-        ].concat(["--template", "nope", "--subject", "Hi", "--base-url", `http://127.0.0.1:${port}`]),
-        { env: { ...process.env, TOKEN_SECRET: SECRET, ADMIN_API_KEY: "test-admin-key-0123456789" }, stdio: "pipe" },
-      );
-      let stderr = "";
-      child.stderr.on("data", (d) => {
-        stderr += d;
-      });
-      child.on("close", (code) => done({ code, stderr }));
+    child.stderr.on("data", (d) => {
+      stderr += d;
     });
-    server.close();
+    child.on("close", (code) => done({ code, stdout, stderr }));
+  });
+  server.close();
+  return { ...run, asked, dir };
+}
+
+describe("email builder CLI against a Worker", () => {
+  it("a template that is not there stops it before asking the Worker anything or recording a send, naming the missing file", async () => {
+    const run = await cliAgainstFakeWorker(["--template", "nope"], true);
     expect(run.stderr).toContain("template nope: missing amp-templates/nope.amp.html");
     expect(run.code).toBe(1);
-    expect(asked).toEqual([]);
+    expect(run.asked).toEqual([]);
+  });
+
+  it("a campaign the Worker has not stored (a misspelt id): built under the defaults, and said so", async () => {
+    const unstored = await cliAgainstFakeWorker(["--dry-run"], false);
+    expect(unstored.code).toBe(0);
+    expect(unstored.asked[0]).toBe("GET /v1/admin/campaigns/spring");
+    expect(unstored.stdout).toMatch(
+      /note: campaign "spring" is not stored on the Worker at http:\/\/127.0.0.1:\d+: its opens get the defaults/,
+    );
+    const stored = await cliAgainstFakeWorker(["--dry-run"], true);
+    expect(stored.code).toBe(0);
+    expect(stored.stdout).not.toContain("is not stored");
   });
 });
 
