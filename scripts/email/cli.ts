@@ -92,14 +92,16 @@ try {
     shopUrl: values["shop-url"],
     esp: values.esp,
   });
-  // a template that is not there stops the run before the Worker is asked anything or a send is recorded
-  await readTemplates(options.template);
   const apiUrl = values["api-url"] ?? baseUrl;
   // .dev.vars' key only for a Worker on this machine (adminKey)
   const key = () => adminKey(apiUrl, "--api-url");
   const recipients = (await readRecipients(values.recipients, !values.esp)).map((r) => r.userId);
   // whom not to mail, before anything is built or asked of them (fail closed: SuppressionCheckFailed ends the run)
   const checked = !values["skip-suppression-check"];
+  // what would stop the build stops it before the Worker is asked anything or a send is recorded: a missing
+  // admin key (when the Worker is to be asked), a template that is not there
+  if (checked || !values.subject) key();
+  await readTemplates(options.template);
   if (checked && (await campaignStored(apiUrl, key(), values.campaign)) === false)
     console.log(
       `note: campaign "${values.campaign}" is not stored on the Worker at ${apiUrl}: its opens get the defaults (no blocks of your own, no subject rules). Misspelt? GET /v1/admin/campaigns lists the stored ids`,
