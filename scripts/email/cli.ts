@@ -3,8 +3,8 @@
  *   [--base-url https://opentime.shop.example] [--layout row|card|grid] [--esp mailchimp|braze|sfmc]`
  * Writes one MIME message per recipient, or (with --esp) the parts once with merge tags plus a CSV of
  * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`). A template that is not
- * there stops it before anything is asked; a campaign the Worker has not stored gets a note (campaign-client.ts). First it asks the Worker
- * at --api-url (default: --base-url) with the admin key (ADMIN_API_KEY, else `.dev.vars`) which recipients must
+ * there stops it before anything is asked; a campaign the Worker has not stored gets a note (campaign-client.ts).
+ * First it asks the Worker at --api-url (default: --base-url) with the admin key (ADMIN_API_KEY, else `.dev.vars`) which recipients must
  * not be mailed (unsubscribed, paused, erased, or held back by their frequency preference: another campaign's
  * send, or a triggered one, too recent for it) and leaves them out, counted by reason; a Worker that cannot be
  * asked stops the build (fail closed) unless `--skip-suppression-check` says to build unchecked. Then, before it

@@ -7,13 +7,15 @@ export const TEMPLATE_DIR = "amp-templates";
 export const DEFAULT_TEMPLATE = "recs-email";
 
 export async function readTemplates(name = DEFAULT_TEMPLATE, dir = TEMPLATE_DIR): Promise<EmailTemplates> {
-  const read = (ext: string) =>
-    readFile(join(dir, `${name}${ext}`), "utf8").catch(() => {
-      throw new Error(
-        `template ${name}: missing ${join(dir, `${name}${ext}`)} (a template is three files: .amp.html, .html, .txt)`,
-      );
-    });
-  const [amp, html, text] = await Promise.all([read(".amp.html"), read(".html"), read(".txt")]);
+  const exts = [".amp.html", ".html", ".txt"] as const;
+  const read = await Promise.allSettled(exts.map((ext) => readFile(join(dir, `${name}${ext}`), "utf8")));
+  // every file missing is named, in this order, whichever read failed first
+  const missing = exts.filter((_, i) => read[i]?.status === "rejected").map((ext) => join(dir, `${name}${ext}`));
+  if (missing.length > 0)
+    throw new Error(
+      `template ${name}: missing ${missing.join(", ")} (a template is three files: .amp.html, .html, .txt)`,
+    );
+  const [amp, html, text] = read.map((r) => (r as PromiseFulfilledResult<string>).value) as [string, string, string];
   return { amp, html, text };
 }
 
