@@ -23,7 +23,7 @@ import { mintToken } from "../../core/token";
 import { mintUnsubscribeToken, unsubscribeLink } from "../../core/unsubscribe-link";
 import { isLoopbackHost } from "../../core/web-url";
 import { describeFailure } from "../data/csv-input";
-import { readTemplates, renderTemplate } from "./render-email";
+import { readTemplates } from "./render-email";
 
 /**
  * The token field's name in the ESP, and how each ESP writes a per-recipient field into a message. Every field's
@@ -102,6 +102,8 @@ export interface BuildOptions {
   campaign: string;
   template: string;
   templateDir?: string;
+  /** the template's files as already read (the CLI reads them before asking the Worker anything); else read here */
+  templates?: EmailTemplates;
   recipientsCsv: string;
   outDir: string;
   baseUrl: string;
@@ -323,6 +325,7 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
     await readRecipients(opts.recipientsCsv, !opts.esp),
     opts.suppressed,
   );
+  const templates = opts.templates ?? (await readTemplates(opts.template, opts.templateDir));
   await mkdir(opts.outDir, { recursive: true });
   const ttlSeconds = Math.round(opts.ttlDays * 86400);
   const now = opts.now ?? Math.floor(Date.now() / 1000);
@@ -351,14 +354,10 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
         ? { headline: headline ?? null, subline: subline ?? null, ctaLine: cta ?? null }
         : undefined;
       const preheaderTag = withSubjects ? of(PREHEADER_FIELD) : null;
-      return renderTemplate(
-        { ...view(opts, tag, preheaderTag, null, copyTags), padPreheader },
-        opts.template,
-        opts.templateDir,
-      );
+      return renderEmail(templates, { ...view(opts, tag, preheaderTag, null, copyTags), padPreheader });
     };
     const htmlTag = ESP_HTML_MERGE_TAGS[opts.esp];
-    const [plain, escaped] = await Promise.all([renderWith(ESP_MERGE_TAGS[opts.esp]), renderWith(htmlTag)]);
+    const [plain, escaped] = [renderWith(ESP_MERGE_TAGS[opts.esp]), renderWith(htmlTag)];
     const parts = { amp: KEEP_CLIENT_TEMPLATES[opts.esp](escaped.amp), html: escaped.html, text: plain.text };
     // an escaped column for each field whose merge tag the HTML or AMP part holds (the template says which)
     const htmlFields = [PREHEADER_FIELD, ...COPY_FIELDS].filter(
@@ -408,7 +407,6 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
     return { recipients: recipients.length, files, skipped };
   }
 
-  const templates = await readTemplates(opts.template, opts.templateDir);
   const taken = new Set<string>();
   let withoutOneClick = 0;
   for (const r of recipients) {

@@ -101,7 +101,7 @@ try {
   // what would stop the build stops it before the Worker is asked anything or a send is recorded: a missing
   // admin key (when the Worker is to be asked), a template that is not there
   if (checked || !values.subject) key();
-  await readTemplates(options.template);
+  const templates = await readTemplates(options.template);
   if (checked && (await campaignStored(apiUrl, key(), values.campaign)) === false)
     console.log(
       `note: campaign "${values.campaign}" is not stored on the Worker at ${apiUrl}: its opens get the defaults (no blocks of your own, no subject rules). Misspelt? GET /v1/admin/campaigns lists the stored ids`,
@@ -115,7 +115,7 @@ try {
   // not for a preview, nor offline (unchecked: nothing about the recipients is asked of the Worker)
   const record = checked && !values["dry-run"] && mailed.length > 0;
   const recorded = record ? await recordSends(apiUrl, key(), values.campaign, mailed) : null;
-  const result = await buildEmails({ ...options, subjects, suppressed });
+  const result = await buildEmails({ ...options, templates, subjects, suppressed });
   console.log(`${result.recipients} recipients -> ${result.files.length} files in ${values.out}`);
   const skipped = Object.entries(result.skipped);
   if (skipped.length > 0)

@@ -216,6 +216,7 @@ function everyDay(days: readonly string[]): string[] {
 function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
   // per reader sent (a subject-line test), the open rate is compared too: what its subject lines are for
   const sent = r.unit === "sent";
+  const counted = srmCounted(r);
   const arms = r.arms.map((a) => {
     const vs = a.vsControl;
     const cell = (metric: string, value: number | null, text: string) => ({
@@ -297,8 +298,8 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
     // a bandit's report has no check (its shares move by design): said so, never "OK"
     srmChecked: r.srm !== null,
     // a check that counted nobody (no reader yet, or none drawn since a change of shares) is not called OK
-    srmEmpty: srmCounted(r)?.empty ?? false,
-    srmCounted: srmCounted(r)?.text ?? "",
+    srmEmpty: counted?.empty ?? false,
+    srmCounted: counted?.text ?? "",
     upliftNote: upliftNote(r),
     srmText: r.srm ? r.srm.pValue.toPrecision(3) : "",
     srmMismatch: r.srm?.mismatch ?? false,
