@@ -102,6 +102,18 @@ export const StoredIdSchema = IdSchema.refine((id) => !looksLikeEmail(id), {
     "must not be shaped like an email address: ids are stored as they are, and hold no personal data (see README)",
 });
 
+/**
+ * The pixel's event ids (`GET /v1/e/`, worker/routes/pixel.ts): `pixel:` and its `eid`, or a random one. Anyone
+ * holding an email can mint them, so the reader's shard keeps them 30 days, their newest 1,000
+ * (worker/state/applied-table.ts), where every other id is kept for good; the events API refuses an id of its own
+ * that begins so, which would be deduplicated as the pixel's are, and could take a pixel event's place.
+ */
+export const PIXEL_ID_PREFIX = "pixel:";
+
+export function isPixelId(id: string): boolean {
+  return id.startsWith(PIXEL_ID_PREFIX);
+}
+
 /** The fields of an event that StoredIdSchema checks: what a refusal for an email address names. */
 export const STORED_ID_FIELDS = ["id", "campaign"] as const;
 
@@ -150,7 +162,9 @@ const PURCHASE_VALUE_FIELDS = ["value", "price", "quantity"] as const;
 export const IncomingEventSchema = z
   .object({
     /** unique per event: duplicates and replays are counted once */
-    id: StoredIdSchema,
+    id: StoredIdSchema.refine((id) => !isPixelId(id), {
+      message: `must not begin with '${PIXEL_ID_PREFIX}': those are the pixel's own ids (GET /v1/e/), kept 30 days`,
+    }),
     type: z.enum(EVENT_TYPES),
     // an id the shop's backend padded (` c0000042 `, a CSV cell read as it is) would be another reader: their history
     // split in two, unsaid. Refused here, where ids arrive; the routes that name a reader already stored take any

@@ -11,7 +11,7 @@
  * (link scanners, URL checkers; Hono answers it with this GET handler) gets the GIF's headers and records nothing.
  */
 import type { Hono } from "hono";
-import { IdSchema, MAX_ID_LENGTH, type QueuedEvent, StoredIdSchema } from "../../core/events";
+import { IdSchema, MAX_ID_LENGTH, PIXEL_ID_PREFIX, type QueuedEvent, StoredIdSchema } from "../../core/events";
 import { verifyToken } from "../../core/token";
 import { type AppEnv, getConfig } from "../env";
 import { mayRecord } from "../events/may-record";
@@ -25,12 +25,13 @@ const PIXEL_PREFIX = "/v1/e/";
 /** How long the GIF waits for the queue to take its event (the send goes on after it). */
 const PIXEL_QUEUE_WAIT_MS = 1_000;
 
-/**
- * A pixel's `eid` is counted once among the pixel's own: its events are deduplicated by id with everything the
- * reader's shard applied, so a bare `eid` could take the id of a purchase the shop posts later, or of an open's
- * own event (`open:<campaign>:<send>`, read off the token), and have that one dropped as a duplicate.
+/*
+ * A pixel's `eid` is counted once among the pixel's own (PIXEL_ID_PREFIX): its events are deduplicated by id with
+ * everything the reader's shard applied, so a bare `eid` could take the id of a purchase the shop posts later, or
+ * of an open's own event (`open:<campaign>:<send>`, read off the token), and have that one dropped as a duplicate.
+ * A beacon without one gets a random id under the same prefix: the shard keeps pixel ids 30 days, their newest
+ * 1,000 per reader, so a held email loaded at the rate limit grows no table for good.
  */
-const PIXEL_ID_PREFIX = "pixel:";
 const MAX_PIXEL_EID_LENGTH = MAX_ID_LENGTH - PIXEL_ID_PREFIX.length;
 
 /** What the pixel may record, and whether the type names an item. */
@@ -93,7 +94,7 @@ export function registerPixel(app: Hono<AppEnv>): void {
         return gif();
       }
       const event: QueuedEvent = {
-        id: eid.success ? `${PIXEL_ID_PREFIX}${eid.data}` : crypto.randomUUID(),
+        id: `${PIXEL_ID_PREFIX}${eid.success ? eid.data : crypto.randomUUID()}`,
         type,
         user: claims.u,
         ...(PIXEL_EVENT_TYPES[type] && item.success ? { item: item.data } : {}),

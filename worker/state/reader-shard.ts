@@ -3,7 +3,8 @@
  * fixed set of shards (worker/state/shard-routing.ts); each shard holds, for its readers:
  *   readers     the profile (JSON), its consent clock, and whether the edge snapshot is behind
  *   applied     every applied event id (primary key (user, id)): exact idempotency, no window; a consent change
- *               keeps none (its clock makes applying it again change nothing: core/apply-events.ts)
+ *               keeps none (its clock makes applying it again change nothing: core/apply-events.ts), and the
+ *               pixel's expire (worker/state/applied-table.ts)
  *   tombstones  erased readers (by erasure hash), until their tokens have expired
  *   parked      dead letters (events the consumer gave up on), kept for an operator until the reader is erased
  *               or turns tracking off (worker/state/parked-table.ts); listed, replayed or deleted by the admin API
@@ -46,7 +47,7 @@ import {
 } from "../../core/apply-events";
 import { type CatalogChange, viewedTriggers } from "../../core/catalog-changes";
 import { erasureHash } from "../../core/erasure-key";
-import type { QueuedEvent } from "../../core/events";
+import { isPixelId, type QueuedEvent } from "../../core/events";
 import { inGlobalHoldout } from "../../core/experiments/assignment";
 import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { lateAttributedRows } from "../../core/experiments/exposure";
@@ -60,6 +61,19 @@ import { knownGlobalHoldout } from "../experiments/experiment-store";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
+import {
+  APPLIED_SCHEMA,
+  appliedOf,
+  deleteApplied,
+  forgetApplied,
+  migrateAppliedTable,
+  nextAppliedExpiry,
+  PIXEL_IDS_KEPT_MS,
+  pruneAppliedIds,
+  recordApplied,
+  trimPixelIds,
+  wasApplied,
+} from "./applied-table";
 import {
   CAMPAIGN_SENDS_SCHEMA,
   campaignSendsOf,
@@ -229,7 +243,7 @@ const SCHEMA = [
      published_at INTEGER NOT NULL DEFAULT 0
    )`,
   "CREATE INDEX IF NOT EXISTS readers_unpublished ON readers (published_at) WHERE version <> published_version",
-  "CREATE TABLE IF NOT EXISTS applied (user TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (user, id)) WITHOUT ROWID",
+  ...APPLIED_SCHEMA,
   "CREATE TABLE IF NOT EXISTS tombstones (hash TEXT PRIMARY KEY, until INTEGER NOT NULL)",
   ...PARKED_SCHEMA,
   ...TRIGGER_SCHEMA,
@@ -284,6 +298,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     this.sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.sql.exec(statement);
     migrateTriggerTable(this.sql);
+    migrateAppliedTable(this.sql);
     createListChanges(this.sql, Date.now());
   }
 
@@ -379,8 +394,7 @@ export class ReaderShard extends DurableObject<Bindings> {
         // a reader created now takes up a suppression kept before (their list row says what was on the list)
         const kept = reader ? null : listChangeOf(this.sql, user);
         if (!reader && first?.imported) {
-          for (const id of first.imported.seen)
-            this.sql.exec("INSERT OR IGNORE INTO applied (user, id) VALUES (?, ?)", user, id);
+          for (const id of first.imported.seen) recordApplied(this.sql, user, id, now);
           reader = { ...newReader(first.imported.profile), repaired: false };
           changedBefore = true;
         }
@@ -405,7 +419,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           const back = withoutClick(before, u.event, u.made, nowIso);
           before = back.profile;
           // its id forgotten: the reader's own click of that slot counts when it comes
-          this.sql.exec("DELETE FROM applied WHERE user = ? AND id = ?", user, u.event.id);
+          forgetApplied(this.sql, user, u.event.id);
           deleteOutcome(this.sql, user, u.event.id);
           retracted.push(
             { kind: "retract-click", user, event: u.event.id },
@@ -422,11 +436,7 @@ export class ReaderShard extends DurableObject<Bindings> {
         // no row: its clock makes applying it again change nothing (the latest time wins, at equal times the more
         // private value), and its id, one a second from the email's form and its two-year one-click link, would be a
         // row kept for good per POST to whoever holds the email
-        const fresh = sorted.events.filter(
-          (e) =>
-            e.type === "consent" ||
-            this.sql.exec("INSERT OR IGNORE INTO applied (user, id) VALUES (?, ?)", user, e.id).rowsWritten > 0,
-        );
+        const fresh = sorted.events.filter((e) => e.type === "consent" || recordApplied(this.sql, user, e.id, now));
         const clock = { ...current.clock };
         const res = applyEventsSafely(before, fresh, nowIso, [], clock);
         const applied = new Set(res.appliedIds);
@@ -437,8 +447,12 @@ export class ReaderShard extends DurableObject<Bindings> {
         // refused (tracking off) and rejected events are not applied: a redelivery is judged again (a refused
         // event is redelivered only when its message is retried for another event; an opt-in in between lets it
         // land, a narrow race left alone rather than keeping the ids of what an opted-out reader did)
-        for (const e of fresh)
-          if (!applied.has(e.id)) this.sql.exec("DELETE FROM applied WHERE user = ? AND id = ?", user, e.id);
+        for (const e of fresh) if (!applied.has(e.id)) forgetApplied(this.sql, user, e.id);
+        // the pixel's ids expire, and a reader keeps their newest (applied-table.ts)
+        if (fresh.some((e) => applied.has(e.id) && isPixelId(e.id))) {
+          trimPixelIds(this.sql, user);
+          rowsExpire = Math.min(rowsExpire ?? now + PIXEL_IDS_KEPT_MS, now + PIXEL_IDS_KEPT_MS);
+        }
         // an exposure that came after clicks or purchases that followed it credits them now
         const newlyExposed = res.experimentRows.filter((r) => r.kind === "exposure").map((r) => r.experiment);
         // what the undone clicks made goes before this batch's rows (the reader's own click of the slot may be one);
@@ -595,13 +609,7 @@ export class ReaderShard extends DurableObject<Bindings> {
       outcomes: outcomesOf(this.sql, user),
       clicks: clicksOf(this.sql, user),
       parked: { entries: parked.entries, count: countParked(this.sql, user) },
-      applied: {
-        ids: this.sql
-          .exec<{ id: string }>("SELECT id FROM applied WHERE user = ? ORDER BY id LIMIT ?", user, Math.max(1, limit))
-          .toArray()
-          .map((r) => r.id),
-        count: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM applied WHERE user = ?", user).one().n,
-      },
+      applied: appliedOf(this.sql, user, limit),
       listChange: listChangeOf(this.sql, user),
       campaignSends: campaignSendsOf(this.sql, user),
     };
@@ -687,7 +695,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           out.push("erased");
           return;
         }
-        if (this.sql.exec("SELECT 1 FROM applied WHERE user = ? AND id = ?", e.user, e.id).toArray().length > 0) {
+        if (wasApplied(this.sql, e.user, e.id)) {
           out.push("applied");
           return;
         }
@@ -813,6 +821,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     pruneOldViews(this.sql, Math.floor(now / 1000));
     pruneOutcomes(this.sql, now);
     pruneClicks(this.sql, now);
+    pruneAppliedIds(this.sql, now);
     const due = this.sql
       .exec<{ user: string }>(
         "SELECT user FROM readers WHERE version <> published_version AND published_at <= ? LIMIT ?",
@@ -840,9 +849,12 @@ export class ReaderShard extends DurableObject<Bindings> {
       .one().at;
     // and, however quiet the shard, an hour after its oldest view or recent outcome expires (one wake prunes an
     // hour of them, not one per row under steady traffic), and soon while the outbox holds rows
-    const expiring = [nextViewExpiry(this.sql), nextOutcomeExpiry(this.sql), nextClickExpiry(this.sql)].map((t) =>
-      t === null ? null : t + PRUNE_SLACK_MS,
-    );
+    const expiring = [
+      nextViewExpiry(this.sql),
+      nextOutcomeExpiry(this.sql),
+      nextClickExpiry(this.sql),
+      nextAppliedExpiry(this.sql),
+    ].map((t) => (t === null ? null : t + PRUNE_SLACK_MS));
     const outbox = hasPending(this.sql) ? Date.now() + OUTBOX_RETRY_MS : null;
     const at = [next, ...expiring, outbox].reduce<number | null>(
       (min, t) => (t === null ? min : min === null ? t : Math.min(min, t)),
@@ -1115,7 +1127,7 @@ export class ReaderShard extends DurableObject<Bindings> {
   /** Deletes everything held of the reader (inside the caller's transaction); the rows deleted. */
   private deleteReader(user: string): number {
     let rows = this.sql.exec("DELETE FROM readers WHERE user = ?", user).rowsWritten;
-    rows += this.sql.exec("DELETE FROM applied WHERE user = ?", user).rowsWritten;
+    rows += deleteApplied(this.sql, user);
     rows += this.sql.exec("DELETE FROM parked WHERE user = ?", user).rowsWritten;
     rows += deleteTriggers(this.sql, user);
     rows += deleteViews(this.sql, user);
