@@ -67,6 +67,7 @@ export const ESP_HTML_MERGE_TAGS: Record<Esp, (field: string) => string> = {
  * its delimiters to `{< >}` (it is read, and gone, before the message is sent). Mailchimp's `*|TAG|*` leaves
  * `{{ }}` alone.
  */
+const SFMC_DELIMITERS = "<!-- {{={< >}=}} -->";
 const KEEP_CLIENT_TEMPLATES: Record<Esp, (amp: string) => string> = {
   mailchimp: (amp) => amp,
   braze: (amp) =>
@@ -74,7 +75,31 @@ const KEEP_CLIENT_TEMPLATES: Record<Esp, (amp: string) => string> = {
       /(<template\b[^>]*\btype="amp-mustache"[^>]*>)([\s\S]*?)(<\/template>)/g,
       "$1{% raw %}$2{% endraw %}$3",
     ),
-  sfmc: (amp) => amp.replace(/<body\b[^>]*>/, "$&<!-- {{={< >}=}} -->"),
+  sfmc: (amp) => amp.replace(/<body\b[^>]*>/, `$&${SFMC_DELIMITERS}`),
+};
+
+/**
+ * An ESP's part as the ESP sends it, for checking (`npm run amp-check`): each merge tag filled with `value`, and
+ * what KEEP_CLIENT_TEMPLATES added for the ESP's template language read away as the ESP reads it. `found` tells
+ * whether a part holds the ESP's merge tags at all.
+ */
+export const AS_THE_ESP_SENDS: Record<
+  Esp,
+  { found: (part: string) => boolean; fill: (part: string, value: string) => string }
+> = {
+  mailchimp: {
+    found: (part) => /\*\|(?:HTML:)?OT_[A-Z0-9_]+\|\*/.test(part),
+    fill: (part, value) => part.replace(/\*\|(?:HTML:)?O[TH]_[A-Z0-9_]+\|\*/g, value),
+  },
+  braze: {
+    found: (part) => /\{\{custom_attribute\.\$\{ot_[a-z0-9_]+\}\}\}/.test(part),
+    fill: (part, value) =>
+      part.replace(/\{\{custom_attribute\.\$\{o[th]_[a-z0-9_]+\}\}\}/g, value).replace(/\{% (?:raw|endraw) %\}/g, ""),
+  },
+  sfmc: {
+    found: (part) => /%%ot_[a-z0-9_]+%%/.test(part),
+    fill: (part, value) => part.replace(/%%o[th]_[a-z0-9_]+%%/g, value).replace(SFMC_DELIMITERS, ""),
+  },
 };
 
 export interface Recipient {

@@ -6,10 +6,10 @@ import { type Block, countdownItem, parseCampaign, staticItem } from "../../core
 import type { CatalogItem } from "../../core/catalog";
 import { emailLinks } from "../../core/email-template";
 import { AMP_BASE_PLACEHOLDER, ampBase, demoEmail } from "../../scripts/demo/demo-email";
+import { gmailLint, validateAmpEmail, validatorEnginePath } from "../../scripts/email/amp-validator";
 import { renderTemplate } from "../../scripts/email/render-email";
 import { ampListBody } from "../../worker/campaigns/amp-list-body";
 import { toAmpItem } from "../../worker/recs/amp-items";
-import { gmailLint, validateAmpEmail, validatorEnginePath } from "./support/amp-validator";
 
 const TOKEN = "eyJ1IjoiYSJ9.sig";
 const ITEM: CatalogItem = {

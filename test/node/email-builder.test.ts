@@ -15,8 +15,8 @@ import PostalMime from "postal-mime";
 import { beforeAll, describe, expect, it } from "vitest";
 import { verifyToken } from "../../core/token";
 import { unsubscribeSecrets } from "../../core/unsubscribe-link";
+import { gmailLint, validateAmpEmail, validatorEnginePath } from "../../scripts/email/amp-validator";
 import { buildEmails, ESP_MERGE_TAGS } from "../../scripts/email/build-emails";
-import { gmailLint, validateAmpEmail, validatorEnginePath } from "./support/amp-validator";
 import { BUILDER_BASE, builderSetup, BUILDER_SECRET as SECRET } from "./support/email-options";
 
 const BASE = BUILDER_BASE;

@@ -86,7 +86,7 @@ describe("the README's command lines", () => {
     for (const line of lines.slice(start + 2)) {
       if (!line.startsWith("|")) break;
       // `npm run email -- ...`, `npm start`, or a script alone (`train`, `test:node`)
-      for (const m of line.matchAll(/`(?:npm (?:run )?([a-z][a-z:]*)[^`]*|([a-z][a-z:]*))`/g))
+      for (const m of line.matchAll(/`(?:npm (?:run )?([a-z][a-z:-]*)[^`]*|([a-z][a-z:-]*))`/g))
         named.add((m[1] ?? m[2]) as string);
     }
     expect(Object.keys(SCRIPTS).filter((s) => !named.has(s))).toEqual([]);

@@ -1,12 +1,13 @@
 /**
- * The official AMP validator engine, offline. `amphtml-validator` downloads its engine from a CDN at run
- * time, which is not reachable here; the same engine ships inside the npm tarball of next@15.5.29. It is
- * taken from the registry once (`npm pack`, ~31 MB, cached by npm), checked by sha256 and cached under
- * node_modules/.cache.
+ * The official AMP validator engine, without its CDN: `amphtml-validator` downloads its engine from
+ * cdn.ampproject.org at run time, which a machine with only the npm registry cannot reach; the same engine ships
+ * inside the npm tarball of next@15.5.29. It is taken from the registry once (`npm pack`, ~31 MB, cached by npm),
+ * checked by sha256 and cached under node_modules/.cache (written whole, then renamed: two runs at once never read
+ * half of it). Plus the rules Gmail enforces that the validator passes. Used by `npm run amp-check` and the tests.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import amphtmlValidator from "amphtml-validator";
@@ -33,7 +34,9 @@ export function validatorEnginePath(): string {
     if (!digest.startsWith(SHA_PREFIX) || !digest.endsWith(SHA_SUFFIX))
       throw new Error(`validator engine sha256 ${digest} is not the expected one`);
     mkdirSync(dirname(CACHED), { recursive: true });
-    writeFileSync(CACHED, readFileSync(engine));
+    const partial = `${CACHED}.${process.pid}.partial`;
+    writeFileSync(partial, readFileSync(engine));
+    renameSync(partial, CACHED);
     return CACHED;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
