@@ -443,12 +443,30 @@ describe("what the webhook's answer does", () => {
   it("a delivery whose every attempt fails is given up after the seventh, saying why, and never called again", async () => {
     const user = "trig-exhausted";
     answer = () => new Response("down", { status: 500 });
+    const warned = vi.spyOn(console, "warn");
+    const errored = vi.spyOn(console, "error");
     await consume([event(user, "cart_add", 31, "p000417")]);
     for (let n = 1; n <= RETRY_DELAYS_S.length + 1; n++) {
       await timePasses(user);
       await alarmUntil(user, n);
       expect(calls).toHaveLength(n);
     }
+    // each failure and the giving up are logged with the delivery the receiver's logs know (its first 8 characters,
+    // as the whole id would be scrubbed as a token), and each attempt's number; never the reader
+    const ref = String((calls[0] as Call).delivery).slice(0, 8);
+    const lines = [...warned.mock.calls, ...errored.mock.calls]
+      .map(([line]) => String(line))
+      .filter((line) => line.includes(`"trigger":"cart-30"`) && line.includes(ref))
+      .map((line) => JSON.parse(line) as { event: string; delivery: string; attempt?: number; attempts?: number });
+    warned.mockRestore();
+    errored.mockRestore();
+    const failed = lines.filter((l) => l.event === "trigger.webhook_failed");
+    expect(failed.map((l) => l.attempt)).toEqual(Array.from({ length: RETRY_DELAYS_S.length + 1 }, (_, i) => i + 1));
+    expect(lines.find((l) => l.event === "trigger.given_up")).toMatchObject({
+      delivery: ref,
+      attempts: RETRY_DELAYS_S.length + 1,
+    });
+    expect(lines.some((l) => JSON.stringify(l).includes(user))).toBe(false);
     expect(await stored(user)).toMatchObject([
       { state: "failed", reason: "retries-exhausted", attempts: RETRY_DELAYS_S.length + 1, items: "[]" },
     ]);

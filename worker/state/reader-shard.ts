@@ -59,7 +59,7 @@ import { deleteDecisions, deleteOwnKeys, deleteSnapshot, KvBudget, writeTombston
 import { type StoreRow, writeRows } from "../experiments/experiment-db";
 import { knownGlobalHoldout } from "../experiments/experiment-store";
 import { errorMessage, logEvent } from "../lib/log";
-import { deliver } from "../triggers/deliver";
+import { deliver, deliveryRef } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
 import {
   APPLIED_SCHEMA,
@@ -963,6 +963,7 @@ export class ReaderShard extends DurableObject<Bindings> {
         if (gaveUp) {
           logEvent("error", "trigger.given_up", {
             trigger: row.trigger,
+            delivery: deliveryRef(row.delivery),
             attempts: row.attempts + 1,
             status: sent.status,
             reason: gaveUp,

@@ -25,6 +25,14 @@ import type { DueDelivery } from "../state/trigger-table";
 /** How long a webhook may take to answer. */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 
+/**
+ * How logs name a delivery: the first 8 characters of its `Opentime-Delivery` id, to find in the receiver's logs (a
+ * whole id, 36 characters, would be scrubbed as a token would: worker/lib/log.ts). Logs never name the reader.
+ */
+export function deliveryRef(delivery: string): string {
+  return delivery.slice(0, 8);
+}
+
 export interface DeliverySecrets {
   webhookSecret: string;
   tokenSecret: string;
@@ -98,12 +106,23 @@ export async function deliver(
     const retryAfterS = RETRY_AFTER_STATUSES.has(res.status)
       ? retryAfterSeconds(res.headers.get("Retry-After"), Date.now())
       : null;
-    if (verdict === "refused") logEvent("warn", "trigger.webhook_refused", { trigger: trigger.id, status: res.status });
-    if (verdict === "retry")
-      logEvent("warn", "trigger.webhook_failed", { trigger: trigger.id, status: res.status, retryAfterS });
+    const logged = {
+      trigger: trigger.id,
+      delivery: deliveryRef(due.delivery),
+      attempt: fields.attempt,
+      status: res.status,
+    };
+    if (verdict === "refused") logEvent("warn", "trigger.webhook_refused", logged);
+    if (verdict === "retry") logEvent("warn", "trigger.webhook_failed", { ...logged, retryAfterS });
     return { verdict, status: res.status, retryAfterS };
   } catch (e) {
-    logEvent("warn", "trigger.webhook_failed", { trigger: trigger.id, status: null, detail: errorMessage(e) });
+    logEvent("warn", "trigger.webhook_failed", {
+      trigger: trigger.id,
+      delivery: deliveryRef(due.delivery),
+      attempt: due.attempts + 1,
+      status: null,
+      detail: errorMessage(e),
+    });
     return { verdict: "retry", status: null, retryAfterS: null };
   }
 }
