@@ -1,5 +1,6 @@
 /** The Hono app: every route registered here, one error handler, one not-found handler. */
 import { Hono } from "hono";
+import { demoOnly } from "./demo/demo-shop";
 import type { AppEnv } from "./env";
 import { handleError, notFound } from "./errors";
 import { registerSelfFetch } from "./lib/self-fetch";
@@ -13,6 +14,7 @@ import { registerAdminCatalogPatch } from "./routes/admin-catalog-patch";
 import { registerAdminDeadLettersDelete } from "./routes/admin-dead-letters-delete";
 import { registerAdminDeadLettersList } from "./routes/admin-dead-letters-list";
 import { registerAdminDeadLettersReplay } from "./routes/admin-dead-letters-replay";
+import { registerAdminEvents } from "./routes/admin-events";
 import { registerAdminExperimentGet } from "./routes/admin-experiment-get";
 import { registerAdminExperimentList } from "./routes/admin-experiment-list";
 import { registerAdminExperimentPut } from "./routes/admin-experiment-put";
@@ -33,7 +35,8 @@ import { registerAmpRecs } from "./routes/amp-recs";
 import { registerClick } from "./routes/click";
 import { registerDashboard } from "./routes/dashboard";
 import { registerDashboardModelAction } from "./routes/dashboard-model-action";
-import { registerDemoAssets } from "./routes/demo-assets";
+import { registerDemoPicture } from "./routes/demo-picture";
+import { registerDemoProductPage } from "./routes/demo-product-page";
 import { registerEvents } from "./routes/events";
 import { registerHealth } from "./routes/health";
 import { registerImage } from "./routes/image";
@@ -63,6 +66,7 @@ export function createApp(): Hono<AppEnv> {
   registerUnsubscribePage(app);
   registerUnsubscribeOneClick(app);
   registerEvents(app);
+  registerAdminEvents(app);
   registerPixel(app);
   registerUsersErase(app);
   registerUsersGet(app);
@@ -88,7 +92,10 @@ export function createApp(): Hono<AppEnv> {
   registerAdminExperimentReport(app);
   registerAdminHoldoutGet(app);
   registerAdminHoldoutPut(app);
-  registerDemoAssets(app);
+  // the demo shop: 404 unless DEMO_ROUTES (local development)
+  app.use("/demo/*", demoOnly);
+  registerDemoPicture(app);
+  registerDemoProductPage(app);
   registerDashboard(app);
   registerDashboardModelAction(app);
   registerAdminModelsList(app);

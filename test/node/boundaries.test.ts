@@ -1,6 +1,7 @@
 /**
- * Import boundaries: core/ is pure (no Node, no Workers, no app code), and the Worker and the training
- * scripts never import each other.
+ * Import boundaries: core/ is pure (no Node, no Workers, no app code), the Worker and the training scripts never
+ * import each other, routes are one endpoint per file and no library, and the offline pipeline's layers point one
+ * way (README, Development).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
@@ -51,9 +52,30 @@ describe("import boundaries", () => {
     }
   });
 
+  it("one endpoint per route file", () => {
+    for (const f of files(join("worker", "routes"))) {
+      const endpoints = readFileSync(f, "utf8").match(/\bapp\.(get|post|put|patch|delete|on|all)\(/g) ?? [];
+      expect(endpoints.length, `${f} registers ${endpoints.length} endpoints`).toBe(1);
+    }
+  });
+
   it("the scripts never import the worker", () => {
     for (const f of files("scripts")) {
       for (const i of imports(f)) expect(i.includes("worker/"), `${f} imports ${i}`).toBe(false);
     }
+  });
+
+  it("the offline pipeline's layers point one way: data <- ranking <- learn <- segments <- engagement <- train <- eval", () => {
+    const layers = ["data", "ranking", "learn", "segments", "engagement", "train", "eval"];
+    layers.forEach((layer, level) => {
+      for (const f of files(join("scripts", layer))) {
+        for (const i of imports(f)) {
+          if (!i.startsWith(".")) continue;
+          const [top] = relative("scripts", join(dirname(f), i)).split(sep);
+          const above = layers.indexOf(top as string) > level;
+          expect(above, `${f} imports ${i} (a layer above scripts/${layer})`).toBe(false);
+        }
+      }
+    });
   });
 });

@@ -83,7 +83,7 @@ describe("import ids", () => {
 describe("import answers", () => {
   it("counts a batch none of whose events is valid (400 INVALID_EVENTS) as rejections, and goes on", async () => {
     posted = [];
-    // the API's answer to a batch of only bad events, as worker/routes/events.ts gives it
+    // the API's answer to a batch of only bad events, as worker/events/event-batch.ts gives it
     answer = (events) =>
       events.every((e) => e.user === "u3")
         ? {

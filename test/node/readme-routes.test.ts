@@ -1,10 +1,10 @@
 /**
  * The README's table of endpoints names every route the Worker registers, and no route it does not: the
  * documented routes (worker/openapi/routes.ts, which test/workerd/openapi.test.ts holds to the app's routes) and
- * the demo shop's (worker/routes/demo-assets.ts). A path ending in `/*` (`/v1/preview/*`) stands for every route
+ * the demo shop's (worker/routes/demo-*.ts). A path ending in `/*` (`/v1/preview/*`) stands for every route
  * under it.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ROUTES } from "../../worker/openapi/document";
 
@@ -45,9 +45,13 @@ function readmeRoutes(readme: string): string[] {
   return routes;
 }
 
-/** The demo shop's routes, as demo-assets.ts registers them (its `:file` is `<id>.png` or `.svg`). */
+/** The demo shop's routes, as worker/routes/demo-*.ts register them (the picture's `:file` is `<id>.png` or `.svg`). */
 function demoRoutes(): string[] {
-  const src = readFileSync("worker/routes/demo-assets.ts", "utf8");
+  const src = readdirSync("worker/routes")
+    .filter((f) => f.startsWith("demo-"))
+    .sort()
+    .map((f) => readFileSync(`worker/routes/${f}`, "utf8"))
+    .join("\n");
   return [...src.matchAll(/app\.(get|post|put|patch|delete)\("(\/demo\/[^"]+)"/g)].map(
     (m) => `${(m[1] as string).toUpperCase()} ${shape((m[2] as string).replace(":file", ":id.png"))}`,
   );

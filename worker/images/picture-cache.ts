@@ -25,7 +25,7 @@ const MEMORY_BUDGET = 16 * 1024 * 1024;
 const MAX_FAILURES = 1000;
 const USABLE = /^image\/(png|jpeg|gif)\b/i;
 const ACCEPT = "image/png, image/jpeg, image/gif;q=0.8";
-/** The only pictures this Worker serves itself (the demo shop's, worker/routes/demo-assets.ts). */
+/** The only pictures this Worker serves itself (the demo shop's, worker/routes/demo-picture.ts). */
 const OWN_PICTURES = "/demo/img/";
 
 export interface Picture {

@@ -1,13 +1,10 @@
 /**
- * Demo shop assets, served only when DEMO_ROUTES=true (`.dev.vars`, local development; 404 in what
- * `wrangler deploy` ships): product pictures drawn from the catalog, as PNG (`/demo/img/<id>.png?w=<px>&h=<px>`,
- * what mail clients show; cropped to cover the size, as an image CDN would) or SVG (`.svg`), and a minimal
- * product page (`/demo/p/<id>`) for click-throughs.
- * `&grain=<1-64>` gives a photo-like picture instead (the category's colour with noise, no text: the
- * benchmark's stand-in for real photos, hard to compress), kept in memory per category and size as a
- * CDN would cache it, so that serving it costs what a cache hit costs.
+ * The demo shop's pictures and products, served only when DEMO_ROUTES=true (`.dev.vars`, local development; 404
+ * in what `wrangler deploy` ships: `demoOnly`): product pictures drawn from the catalog (the SVG, or a photo-like
+ * PNG for the benchmark), and the lookup of a demo product. The routes: worker/routes/demo-picture.ts
+ * (`/demo/img/<id>.png` or `.svg`) and demo-product-page.ts (`/demo/p/<id>`).
  */
-import type { Context, Hono } from "hono";
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { CatalogItem } from "../../core/catalog";
 import { escapeXml } from "../../core/escape-xml";
@@ -19,19 +16,20 @@ import { background } from "../lib/background";
 import { ByteLru } from "../lib/byte-lru";
 import { itemLookup } from "../model/item-lookup";
 import { getModel } from "../model/model-store";
-import { formatPrice } from "../recs/amp-items";
 
 const PICTURE_PX = 400;
 const MAX_PICTURE_PX = 1200;
 
-function pixels(raw: string | undefined): number {
+/** A size asked in the query, in pixels: 16..MAX_PICTURE_PX, PICTURE_PX when absent or not a number. */
+export function pixels(raw: string | undefined): number {
   const n = Math.round(Number(raw));
   return Number.isFinite(n) && n >= 16 ? Math.min(n, MAX_PICTURE_PX) : PICTURE_PX;
 }
 
 const PALETTE = ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6d597a", "#355070", "#b56576"];
 
-async function findItem(c: Context<AppEnv>, id: string): Promise<CatalogItem> {
+/** The model's catalog item `id`; 404 NOT_FOUND when the served model has none. */
+export async function findItem(c: Context<AppEnv>, id: string): Promise<CatalogItem> {
   const config = getConfig(c.env);
   const state = await getModel(c.env.OPENTIME_KV, config.modelRefreshSeconds, Date.now(), background(c).waitUntil);
   const item = itemLookup(state)(id);
@@ -76,7 +74,8 @@ function addGrain(rgba: Uint8Array, amount: number): void {
 
 const grained = new ByteLru<Uint8Array<ArrayBuffer>>(32 * 1024 * 1024, (png) => png.byteLength);
 
-async function grainedPicture(
+/** The photo-like picture (`&grain=`): the category's colour with noise, kept per category, size and grain. */
+export async function grainedPicture(
   item: CatalogItem,
   width: number,
   height: number,
@@ -93,36 +92,8 @@ async function grainedPicture(
   return png;
 }
 
-const demoOnly = createMiddleware<AppEnv>(async (c, next) => {
+/** 404 NOT_FOUND unless DEMO_ROUTES: in front of every /demo/ route (worker/app.ts). */
+export const demoOnly = createMiddleware<AppEnv>(async (c, next) => {
   if (!getConfig(c.env).demoRoutes) throw new ApiError("NOT_FOUND", "demo routes are disabled (DEMO_ROUTES)");
   await next();
 });
-
-export function registerDemoAssets(app: Hono<AppEnv>): void {
-  app.use("/demo/*", demoOnly);
-  app.get("/demo/img/:file", async (c) => {
-    const file = c.req.param("file");
-    const png = file.endsWith(".png");
-    const item = await findItem(c, file.replace(/\.(svg|png)$/, ""));
-    const cache = { "Cache-Control": "public, max-age=86400" };
-    if (!png) return c.body(productSvg(item), 200, { "Content-Type": "image/svg+xml", ...cache });
-    const width = pixels(c.req.query("w"));
-    const height = c.req.query("h") === undefined ? width : pixels(c.req.query("h"));
-    const grain = Math.min(64, Math.max(0, Math.round(Number(c.req.query("grain") ?? 0) || 0)));
-    if (grain > 0)
-      return c.body(await grainedPicture(item, width, height, grain), 200, { "Content-Type": "image/png", ...cache });
-    const raster = await renderRaster({ svg: productSvg(item, width, height), width });
-    return c.body(encodePng(raster.data, raster.width, raster.height), 200, { "Content-Type": "image/png", ...cache });
-  });
-  app.get("/demo/p/:id", async (c) => {
-    const item = await findItem(c, c.req.param("id"));
-    const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeXml(item.title)}</title>
-<meta name="viewport" content="width=device-width,initial-scale=1"></head>
-<body style="font-family:Helvetica,Arial,sans-serif;max-width:640px;margin:2rem auto;padding:0 1rem">
-<img src="/demo/img/${escapeXml(item.id)}.png" alt="" width="320" height="320">
-<h1 data-product-id="${escapeXml(item.id)}">${escapeXml(item.title)}</h1>
-<p>${escapeXml(item.category)} · ${escapeXml(formatPrice(item.price, item.currency))}</p>
-<p><small>opentime demo shop</small></p></body></html>`;
-    return c.html(page);
-  });
-}
