@@ -1,3 +1,8 @@
+/**
+ * `npm run models` and the moves it shares with the Worker (core/model-versions.ts) against an in-memory KV:
+ * activate and rollback (the check, the history, campaigns naming a segment the version lacks), list, the active
+ * pointer's version name, the wrangler KV client, and which state a single writer moves from (freshestState).
+ */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
