@@ -1,6 +1,7 @@
 /**
- * End-to-end test of the preview page in headless Chromium (Debian's /usr/bin/chromium, driven by
- * playwright-core) against the real Worker in workerd (Miniflare) with a freshly trained demo model.
+ * Tests in headless Chromium (Debian's /usr/bin/chromium, or CHROMIUM_PATH, driven by playwright-core): the staff
+ * pages (preview and dashboard) against the real Worker in workerd (Miniflare) with a freshly trained demo model,
+ * the HTML email's layout as mail clients show it, and the dashboard's SVG charts.
  */
 import { defineConfig } from "vitest/config";
 

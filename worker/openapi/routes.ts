@@ -1,7 +1,8 @@
 /**
  * Each route of the HTTP API as the OpenAPI description (worker/openapi/document.ts) lists it: path,
  * parameters, body, and every answer it gives, with the closed error codes (worker/errors.ts) of each error
- * status. test/workerd/openapi.test.ts sends real requests and checks their answers are listed here.
+ * status. test/workerd/openapi.test.ts holds this list and the app's routes equal; openapi-answers.test.ts sends
+ * real requests (test/workerd/support/api-cases.ts) and checks their answers are listed here.
  */
 import type { ErrorCode } from "../errors";
 import type { ComponentName } from "./components";
@@ -153,7 +154,7 @@ function orKvDown(route: RouteDoc): RouteDoc {
   return { ...route, responses: { ...route.responses, 503: answer } };
 }
 
-/** The events API's answers, public and admin alike (worker/routes/events.ts: one handler). */
+/** The events API's answers, public and admin alike (worker/events/event-batch.ts: one handler for both routes). */
 const EVENTS_ANSWERS: Record<number, Answer> = {
   202: { description: '{"accepted":n,"rejected":[{"index","code","message"}]}' },
   400: error(
