@@ -1,5 +1,5 @@
 /**
- * What every recommender is fitted on (scripts/ranking/recommender.ts): a users x items implicit-feedback
+ * What every recommender is fitted on (scripts/ranking/recommender-contract.ts): a users x items implicit-feedback
  * matrix, with the last interaction times and the items' text where a log has them.
  */
 import type { Csr } from "./sparse";

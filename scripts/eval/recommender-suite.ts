@@ -12,7 +12,7 @@ import { type TemporalSplit, trainData } from "../data/temporal-split";
 import type { TrainData } from "../data/train-data";
 import type { Progress } from "../lib/progress";
 import { evaluateModel, evaluateVariant, K, type ProtocolMetrics, type Variant } from "../ranking/evaluate-recommender";
-import { type Recommender, recommend } from "../ranking/recommender";
+import { type Recommender, recommend } from "../ranking/recommender-contract";
 import { ALS_BASE, ALS_GRID, type AlsOptions, fitAlsInWorker, ImplicitAls } from "../train/als";
 import { ContentLsa } from "../train/content";
 import { EASE_LAMBDAS, Ease, fitEaseInWorker } from "../train/ease";

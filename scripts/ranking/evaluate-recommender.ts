@@ -2,7 +2,7 @@
 import { rowIndices } from "../data/sparse";
 import type { TemporalSplit } from "../data/temporal-split";
 import { evaluateRankings, type RankingMetrics } from "./ranking-metrics";
-import { type Recommender, recommend } from "./recommender";
+import { type Recommender, recommend } from "./recommender-contract";
 
 export const K = 10;
 /** test users with at most this many distinct train items form the `cold` subgroup (scored like `all`) */

@@ -10,7 +10,7 @@ import type { TrainData } from "../data/train-data";
 import { dot, dotEachRow } from "../lib/dot";
 import { Rng } from "../lib/rng";
 import { inWorker } from "../lib/worker-pool";
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 
 export interface AlsOptions {
   /** latent dimensions of user and item factors */

@@ -9,7 +9,7 @@ import { rowData, rowIndices } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
 import { dotEachRow } from "../lib/dot";
 import { Rng } from "../lib/rng";
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 import { orthonormalizeColumns, symmetricEigen } from "./linalg";
 
 export interface ContentOptions {

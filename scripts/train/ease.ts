@@ -11,7 +11,7 @@ import { type Csr, rowIndices, transpose } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
 import { dot, dots4x2 } from "../lib/dot";
 import { inWorker } from "../lib/worker-pool";
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 
 export interface EaseOptions {
   lambda: number;

@@ -19,7 +19,7 @@ import type { RankerItemStats } from "../../core/ranker";
 import { type Csr, rowData, rowIndices } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
 import { fitLogistic } from "../learn/logistic";
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 import { type AlsOptions, ImplicitAls } from "./als";
 import { ContentLsa, type ContentOptions } from "./content";
 

@@ -4,7 +4,7 @@
  */
 import { type Csr, rowIndices, transpose } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 
 export class ItemKnn implements Recommender {
   readonly name = "item_knn";

@@ -6,7 +6,7 @@
 import { type NeighbourTable, neighbourSums } from "../../core/neighbour-table";
 import { type Csr, rowIndices } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 
 export class NeighbourSum implements Recommender {
   readonly name: string;

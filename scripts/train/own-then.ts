@@ -4,7 +4,7 @@
  * where readers rebuy: it is what a learned ranker has to beat on the `all` variant.
  */
 import type { TrainData } from "../data/train-data";
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 import { RepeatPurchases } from "./repeat";
 
 export class OwnThen implements Recommender {

@@ -1,6 +1,6 @@
 /** Popularity baseline: items ranked by number of distinct users (ties: lower index); the same list for everyone. */
 import type { TrainData } from "../data/train-data";
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 
 export class Popularity implements Recommender {
   readonly name = "popularity";

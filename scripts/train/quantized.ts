@@ -4,7 +4,7 @@
  */
 import { type QuantizedItems, quantizeItems, scoreInt8 } from "../../core/int8-kernel";
 import type { TrainData } from "../data/train-data";
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 
 export interface DotProductModel extends Recommender {
   userVector(user: number): Float32Array;

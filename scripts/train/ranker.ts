@@ -31,7 +31,7 @@ import type { GbdtData, GbdtOptions } from "../learn/gbdt";
 import { inWorker } from "../lib/worker-pool";
 import { evaluateVariant, type JudgedSplit, K, ndcgPerUser, standardError } from "../ranking/evaluate-recommender";
 import { userMetrics } from "../ranking/ranking-metrics";
-import { type Recommender, recommend } from "../ranking/recommender";
+import { type Recommender, recommend } from "../ranking/recommender-contract";
 import type { ImplicitAls } from "./als";
 import type { ContentLsa } from "./content";
 import { HybridRecommender } from "./hybrid";

@@ -1,6 +1,6 @@
 /** Registry of recommender trainers: every entry passes the shared contract suite. */
 
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 import { ImplicitAls } from "./als";
 import { ContentLsa } from "./content";
 import { Ease } from "./ease";

@@ -4,7 +4,7 @@
  */
 import { rowData, rowIndices } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 
 export class RepeatPurchases implements Recommender {
   readonly name = "repeat";

@@ -14,7 +14,7 @@ import { topK } from "../../core/int8-kernel";
 import { type NeighbourTable, neighbourSums } from "../../core/neighbour-table";
 import { type Csr, rowIndices, transpose } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
-import type { Recommender } from "../ranking/recommender";
+import type { Recommender } from "../ranking/recommender-contract";
 
 export interface Rp3BetaOptions {
   /** exponent on each step's transition probability: below 1 evens out heavy buyers' and popular items' walks */

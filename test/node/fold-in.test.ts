@@ -4,7 +4,7 @@ import { foldIn, hasNews, itemGram, profileInteractions } from "../../core/fold-
 import { quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
 import { emptyProfile } from "../../core/profile";
 import { rowData, rowIndices } from "../../scripts/data/sparse";
-import { recommend } from "../../scripts/ranking/recommender";
+import { recommend } from "../../scripts/ranking/recommender-contract";
 import { ImplicitAls } from "../../scripts/train/als";
 import { plantedBlocks } from "./support/planted";
 

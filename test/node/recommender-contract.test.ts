@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { HYBRID_FEATURES } from "../../core/hybrid";
 import { rowIndices } from "../../scripts/data/sparse";
 import { dotEachRow, dots4x2 } from "../../scripts/lib/dot";
-import { type Recommender, recommend } from "../../scripts/ranking/recommender";
+import { type Recommender, recommend } from "../../scripts/ranking/recommender-contract";
 import { ImplicitAls } from "../../scripts/train/als";
 import { ContentLsa } from "../../scripts/train/content";
 import { Ease, inverseSpd } from "../../scripts/train/ease";

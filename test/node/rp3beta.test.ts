@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { csrFromCoo, rowIndices } from "../../scripts/data/sparse";
-import { recommend } from "../../scripts/ranking/recommender";
+import { recommend } from "../../scripts/ranking/recommender-contract";
 import { Popularity } from "../../scripts/train/popularity";
 import { Rp3Beta, type Rp3BetaOptions } from "../../scripts/train/rp3beta";
 import { plantedBlocks } from "./support/planted";

@@ -11,7 +11,7 @@ import type { ModelManifest } from "../../../core/manifest";
 import type { NeighbourTable } from "../../../core/neighbour-table";
 import { workerCount } from "../../lib/worker-pool";
 import { evaluateVariant, K } from "../../ranking/evaluate-recommender";
-import { recommend } from "../../ranking/recommender";
+import { recommend } from "../../ranking/recommender-contract";
 import { ALS_BASE, ALS_GRID, type AlsOptions, fitAlsInWorker, ImplicitAls } from "../als";
 import { fitCalibration } from "../calibration";
 import { ContentLsa } from "../content";
