@@ -4,7 +4,7 @@
  * SQLite triggers in the same transaction as the rows (so they always equal a count of the rows). The readers' shards are its only writers
  * (worker/state/experiment-outbox.ts): each row is decided once, in the transaction that applied its event,
  * and written here idempotently (primary keys; a repeated row changes nothing, fires no trigger). An erased
- * reader's rows are deleted (the aggregates follow). Reports read it (worker/experiments/report.ts).
+ * reader's rows are deleted (the aggregates follow). Reports read it (worker/experiments/report-queries.ts).
  * Clicks on an experiment's emails taken for link scanners' are kept apart (`scanner_clicks`), never counted as
  * clicks; a click counted before it was found to be one (a burst, core/click-bursts.ts) is taken back, with the
  * exposure it made and what was attributed through that exposure.
