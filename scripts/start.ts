@@ -1,6 +1,7 @@
 /**
  * `npm start`: the quick start. Generates the demo shop, trains and exports the model, seeds local KV,
- * renders a sample AMP email, then runs `wrangler dev` on 127.0.0.1:8787 and prints a ready-to-curl URL.
+ * renders a sample AMP email, then runs `wrangler dev` on 127.0.0.1:8787 (PORT=<n>: another port) and prints a
+ * ready-to-curl URL.
  * `.dev.vars` (created, or completed when an older one lacks a line) holds the local secrets and
  * DEMO_ROUTES="true": the demo shop and the preview page exist locally only, never in `wrangler deploy`.
  * Each step is skipped when its output already exists (delete build/, models/ or .wrangler/ to redo one).
