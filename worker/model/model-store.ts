@@ -24,7 +24,6 @@ import { kvKeys } from "../../core/kv-keys";
 import {
   ActivePointerSchema,
   checkModelVersion,
-  type ModelCheckFailure,
   type ModelHistory,
   ModelHistorySchema,
   type ModelManifest,
@@ -33,6 +32,7 @@ import {
 } from "../../core/manifest";
 import { decodeNeighbours, type NeighbourTable } from "../../core/neighbour-table";
 import { RANKER_FEATURES, type RankerItemStats, type RankerMode } from "../../core/ranker";
+import type { ModelFailureReason } from "../../core/reasons";
 import { type CompiledEnsemble, compileEnsemble, isWellFormed } from "../../core/tree-ensemble";
 import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
@@ -61,8 +61,11 @@ export interface LoadedRanker {
   stats: RankerItemStats;
 }
 
-/** `model-loading`: an open's wait for a model this isolate does not have yet ran out (forOpen) */
-export type ModelFailure = "model-pointer-missing" | ModelCheckFailure | "kv-error" | "model-loading";
+/**
+ * Why no model serves: core/reasons.ts MODEL_FAILURES, the closed list the README's reasons table holds
+ * (`model-loading`: an open's wait for a model this isolate does not have yet ran out, forOpen).
+ */
+export type ModelFailure = ModelFailureReason;
 
 export type ModelState =
   | {

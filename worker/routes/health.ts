@@ -10,12 +10,13 @@ import type { Hono } from "hono";
 import { type AppEnv, type ConfigProblem, configProblems, getConfig } from "../env";
 import { hasApiKey } from "../lib/api-key";
 import { background } from "../lib/background";
-import { getModel } from "../model/model-store";
+import { getModel, type ModelFailure } from "../model/model-store";
 
 export interface HealthResponse {
   ok: true;
   model: { version: string; items: number; dims: number } | null;
-  reason: string | null;
+  /** why no model serves (null when one does) */
+  reason: ModelFailure | null;
   /** null: not asked with the admin key */
   config: readonly ConfigProblem[] | null;
 }
