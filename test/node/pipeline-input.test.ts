@@ -321,3 +321,31 @@ describe("tuning", () => {
     expect(untuned.metrics).toEqual({});
   });
 });
+
+describe("validation figures", () => {
+  it("publishes no NDCG over no readers: one customer gives no held-out reader and nothing new bought", async () => {
+    // one customer buying the same five items every week for four months: the validation window has one reader,
+    // none held out to judge the ranker, and nothing bought there that was not bought before
+    const rows = Array.from({ length: 17 }, (_, week) =>
+      Array.from({ length: 5 }, (_, k) => {
+        const day = new Date(Date.UTC(2011, 0, 3 + week * 7, 10)).toISOString().slice(0, 19).replace("T", " ");
+        return `${540000 + week},${22720 + k},ITEM ${k},2,${day},1.25,12583,France`;
+      }),
+    ).flat();
+    const ts = await loadTrainingSet({
+      data: file("one-customer.csv", [
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+        ...rows,
+      ]),
+    });
+    const lines: string[] = [];
+    const { metrics } = await tuneOnValidation(ts, {}, (m) => lines.push(m));
+    expect(metrics.validation_users).toBe(1);
+    expect(metrics.validation_novel_users).toBe(0);
+    expect(metrics.validation_holdout_users).toBe(0);
+    expect(metrics.validation_holdout_novel_users).toBe(0);
+    // before: every one of these was published as 0, an NDCG no reader earned
+    for (const name of Object.keys(metrics)) expect(name).not.toMatch(/novel_ndcg|holdout_.*ndcg|holdout_margin/);
+    expect(lines).toContain("ranker (all): no held-out validation reader to judge it on: hybrid serves");
+  });
+});

@@ -95,8 +95,13 @@ export async function tuneOnValidation(
   const pop = new Popularity();
   pop.fit(val.data);
   metrics.validation_users = val.relevantAll.size;
+  metrics.validation_novel_users = val.relevantNovel.size;
+  // a mean over no reader is no figure: a `novel` NDCG is published only when some reader bought something new
+  const novel = (name: string, value: () => number) => {
+    if (val.relevantNovel.size > 0) metrics[name] = value();
+  };
   metrics.validation_als_ndcg_at_10 = ndcg(val, als, "all");
-  metrics.validation_als_novel_ndcg_at_10 = ndcg(val, als, "novel");
+  novel("validation_als_novel_ndcg_at_10", () => ndcg(val, als, "novel"));
   metrics.validation_popularity_ndcg_at_10 = ndcg(val, pop, "all");
   if (ts.source === "purchases") {
     const valContent = new ContentLsa();
@@ -106,7 +111,7 @@ export async function tuneOnValidation(
     tuned.weights = tuner.tune(val.relevantAll, val.relevantNovel);
     metrics.validation_hybrid_ndcg_at_10 = ndcg(val, tuner, "all");
     tuner.mode = "novel";
-    metrics.validation_hybrid_novel_ndcg_at_10 = ndcg(val, tuner, "novel");
+    novel("validation_hybrid_novel_ndcg_at_10", () => ndcg(val, tuner, "novel"));
     tuner.mode = "all";
     calibrate("hybrid", tuner);
     tuned.ranker = await tuneRanker(val, ts.earlier, tuner, metrics, log);
@@ -175,6 +180,12 @@ async function tuneRanker(
   for (const mode of ["all", "novel"] as const) {
     const h = choice.holdout[mode];
     const suffix = mode === "all" ? "" : "_novel";
+    metrics[`validation_holdout${suffix}_users`] = h.users;
+    if (h.users === 0) {
+      // no figure to publish: a mean over no reader would read as an NDCG of 0 for both
+      log(`ranker (${mode}): no held-out validation reader to judge it on: ${choice.chosen[mode]} serves`);
+      continue;
+    }
     metrics[`validation_holdout_hybrid${suffix}_ndcg_at_10`] = h.hybrid;
     metrics[`validation_holdout_ranker${suffix}_ndcg_at_10`] = h.ranker;
     metrics[`validation_holdout_margin${suffix}`] = h.margin;
