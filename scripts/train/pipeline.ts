@@ -16,7 +16,7 @@ import { modelManifest } from "./steps/model-manifest";
 import { readerPools } from "./steps/reader-pools";
 import { readerProfiles } from "./steps/reader-profiles";
 import { tuneOnValidation } from "./steps/tune-on-validation";
-import { writeModel } from "./steps/write-model";
+import { prepareOut, writeModel } from "./steps/write-model";
 import { loadTrainingSet, type TrainingSetOptions, type Window } from "./training-set";
 
 export type { Golden, GoldenCase } from "../../core/golden";
@@ -45,6 +45,7 @@ export interface TrainResult {
 export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const log = opts.log ?? (() => {});
   const started = performance.now();
+  await prepareOut(opts.out);
   const ts = await loadTrainingSet(opts);
   const { full } = ts;
   const dropped = Object.entries(ts.dropped).sort(([, a], [, b]) => b - a);

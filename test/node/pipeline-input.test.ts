@@ -349,3 +349,23 @@ describe("validation figures", () => {
     expect(lines).toContain("ranker (all): no held-out validation reader to judge it on: hybrid serves");
   });
 });
+
+describe("--out", () => {
+  it("stops train before it trains when --out names a file, saying so rather than ENOTDIR at the end", async () => {
+    const data = file("out-log.csv", [
+      "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+      "536365,85123A,LANTERN,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+      "536366,71053,LANTERN,6,2010-12-02 13:02:00,2.55,17851,United Kingdom",
+    ]);
+    const lines: string[] = [];
+    const log = (m: string) => lines.push(m);
+    await expect(trainAndExport({ data, out: data, tune: false, log })).rejects.toThrow(
+      /^--out .*out-log\.csv: not a directory \(a file of that name exists\); name a directory/,
+    );
+    await expect(trainAndExport({ data, out: join(data, "models"), tune: false, log })).rejects.toThrow(
+      /^--out .*: not a directory \(a part of the path is a file\)/,
+    );
+    // nothing was read, let alone trained
+    expect(lines).toEqual([]);
+  });
+});
