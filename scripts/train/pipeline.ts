@@ -4,6 +4,7 @@
  * their graphs -> engagement models (segments, send time, propensity) -> reader profiles and pools -> drift reference ->
  * golden cases -> manifest -> write `<out>/<version>/`. The version is content-addressed.
  */
+import { NO_CURRENCY } from "../../core/campaign";
 import type { Catalog } from "../../core/catalog";
 import type { ModelManifest } from "../../core/manifest";
 import type { AlsOptions } from "./als";
@@ -63,6 +64,11 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
     log(
       `${bare} of ${ts.catalog.length} items have no picture or no link (${opts.catalog ? `not in ${opts.catalog}, or it gives none` : "no --catalog"}): ` +
         "their cards show none, and a click on one goes to the shop's home (SHOP_URL); --catalog products.json gives them",
+    );
+  const unpriced = ts.catalog.filter((c) => c.currency === NO_CURRENCY).length;
+  if (unpriced > 0)
+    log(
+      `${unpriced} of ${ts.catalog.length} items have no price (an event log gives none${opts.catalog ? `, and ${opts.catalog} does not list them` : ""}): their cards show none; --catalog products.json gives them`,
     );
   const end = full.end + 1;
   const tuned = await tuneOnValidation(ts, opts, log);

@@ -8,6 +8,7 @@
  * always read too: segments, propensity, send time and purchase histories come from purchases.
  */
 import { readFile } from "node:fs/promises";
+import { NO_CURRENCY } from "../../core/campaign";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
 import { readCsvHeader } from "../data/csv-input";
 import {
@@ -155,8 +156,9 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
         id,
         title: id,
         category: "",
+        // an event log gives no price: no currency, so the Worker's cards show none rather than a price of 0.00
         price: 0,
-        currency: opts.currency ?? "GBP",
+        currency: NO_CURRENCY,
         image: "",
         url: "",
       },

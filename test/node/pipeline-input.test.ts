@@ -2,15 +2,17 @@
  * The Node pipeline's readers take what they are given as it is: events whose ids start with a C, day-first dates in
  * mapped logs, one-digit hours, quoted headers, and command-line values the Worker would refuse.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { CatalogItem } from "../../core/catalog";
 import { parseMapping, parseTime, readInteractionLog } from "../../scripts/data/interaction-log";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
 import { trainAndExport } from "../../scripts/train/pipeline";
 import { tuneOnValidation } from "../../scripts/train/steps/tune-on-validation";
 import { loadTrainingSet } from "../../scripts/train/training-set";
+import { shownPrice } from "../../worker/recs/amp-items";
 
 const dir = mkdtempSync(join(tmpdir(), "ot-input-"));
 const file = (name: string, lines: string[]) => {
@@ -367,5 +369,24 @@ describe("--out", () => {
     );
     // nothing was read, let alone trained
     expect(lines).toEqual([]);
+  });
+});
+
+describe("an event log's catalog", () => {
+  it("shows no price for an item the log gives none of, rather than 0.00 in the shop's currency", async () => {
+    const data = file("events-no-catalog.csv", [
+      "event_id,user_id,type,item_id,ts",
+      ...Array.from({ length: 30 }, (_, i) => `e${i},u${i % 6},purchase,sku${i % 5},${1_700_000_000 + i * 86400}`),
+    ]);
+    const out = join(dir, "events-models");
+    const lines: string[] = [];
+    const res = await trainAndExport({ data, out, tune: false, pools: false, log: (m) => lines.push(m) });
+    const catalog = JSON.parse(readFileSync(join(res.dir, "catalog.json"), "utf8")) as { items: CatalogItem[] };
+    expect(catalog.items).toHaveLength(5);
+    // before: price 0 in GBP, which every card showed as £0.00
+    for (const item of catalog.items) expect(shownPrice(item)).toBe("");
+    expect(lines).toContain(
+      "5 of 5 items have no price (an event log gives none): their cards show none; --catalog products.json gives them",
+    );
   });
 });
