@@ -51,6 +51,17 @@ describe("the dashboard's model health", () => {
     const html = await res.text();
     expect(html.match(/No model is active/g)).toHaveLength(1);
   });
+
+  it("with no drift run yet, says how to run one on the port it is served on (npm start takes PORT)", async () => {
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request("http://127.0.0.1:8790/dashboard"), env, ctx);
+    await waitOnExecutionContext(ctx);
+    // as a browser shows it: the template escapes / and = as entities
+    const html = (await res.text()).replaceAll("&#x2F;", "/").replaceAll("&#x3D;", "=");
+    expect(html).toContain("No drift run yet");
+    // before: always 8787, a Worker this one is not
+    expect(html).toContain('<code>curl "http://127.0.0.1:8790/__scheduled?cron=30+4+*+*+*"</code>');
+  });
 });
 
 describe("the preview's writes from another site", () => {

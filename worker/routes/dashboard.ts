@@ -14,6 +14,7 @@ import { ExperimentIdSchema, GLOBAL_HOLDOUT_ID } from "../../core/experiments/ex
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, ModelHistorySchema } from "../../core/manifest";
 import { storedVersions } from "../../core/model-versions";
+import { isLoopbackHost } from "../../core/web-url";
 import TEMPLATE from "../dashboard/dashboard.html";
 import { dashboardView } from "../dashboard/dashboard-view";
 import { recentDriftRuns } from "../drift/drift-store";
@@ -100,6 +101,10 @@ export function registerDashboard(app: Hono<AppEnv>): void {
       psiThreshold: getConfig(c.env).driftPsiAlert,
       eceThreshold: getConfig(c.env).driftEceAlert,
     });
+    // the local Worker's own origin, whatever port it runs on (npm start takes PORT); elsewhere npm start's default
+    const url = new URL(c.req.url);
+    const local = isLoopbackHost(url.hostname) ? url.origin : "http://127.0.0.1:8787";
+    view.scheduledUrl = `${local}/__scheduled?cron=30+4+*+*+*`;
     return c.html(Mustache.render(TEMPLATE, view), missing === null ? 200 : 404, {
       "Cache-Control": "no-store",
       // no script at all: the page is HTML, inline SVG and forms
