@@ -7,6 +7,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
+import { checkOut } from "../lib/out-dir";
 import { writeReport } from "../report/write-report";
 import { MAX_ORIGINS, runEvaluation } from "./run-evaluation";
 
@@ -34,13 +35,14 @@ if (!values.data) {
   process.exit(2);
 }
 try {
+  const out = values.out as string;
+  await checkOut(out);
   const res = await runEvaluation({
     data: values.data,
     testDays: values["test-days"],
     origins: values.origins,
     segments: { method: values.segments },
   });
-  const out = values.out as string;
   await mkdir(out, { recursive: true });
   await writeFile(join(out, "evaluation.json"), `${JSON.stringify(res.document, null, 2)}\n`);
   await writeReport(out, res.document, res.log, res.engagement, res.test.cutoff);

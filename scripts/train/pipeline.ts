@@ -7,6 +7,7 @@
 import { NO_CURRENCY } from "../../core/campaign";
 import type { Catalog } from "../../core/catalog";
 import type { ModelManifest } from "../../core/manifest";
+import { checkOut } from "../lib/out-dir";
 import type { AlsOptions } from "./als";
 import { trainingDriftReference } from "./drift-reference";
 import { Popularity } from "./popularity";
@@ -17,7 +18,7 @@ import { modelManifest } from "./steps/model-manifest";
 import { readerPools } from "./steps/reader-pools";
 import { readerProfiles } from "./steps/reader-profiles";
 import { tuneOnValidation } from "./steps/tune-on-validation";
-import { prepareOut, writeModel } from "./steps/write-model";
+import { writeModel } from "./steps/write-model";
 import { loadTrainingSet, type TrainingSetOptions, type Window } from "./training-set";
 
 export type { Golden, GoldenCase } from "../../core/golden";
@@ -46,7 +47,7 @@ export interface TrainResult {
 export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const log = opts.log ?? (() => {});
   const started = performance.now();
-  await prepareOut(opts.out);
+  await checkOut(opts.out);
   const ts = await loadTrainingSet(opts);
   const { full } = ts;
   const dropped = Object.entries(ts.dropped).sort(([, a], [, b]) => b - a);

@@ -125,6 +125,23 @@ describe("command lines", () => {
     );
   });
 
+  it("an --out that is a file: said before any work (it was EEXIST or ENOTDIR once everything was computed), exit 1", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ot-cli-out-"));
+    const file = join(dir, "evaluation.json");
+    writeFileSync(file, "{}");
+    // the data file is not read: the --out is refused first
+    const evaluate = run("scripts/eval/cli.ts", "--data", "/nonexistent/purchases.csv", "--out", file);
+    expect(evaluate.status).toBe(1);
+    expect(evaluate.stderr).toBe(
+      `evaluate failed: --out ${file}: not a directory (a file of that name exists); name a directory, made if missing\n`,
+    );
+    const train = run("scripts/train/cli.ts", "--data", "/nonexistent/purchases.csv", "--out", join(file, "models"));
+    expect(train.status).toBe(1);
+    expect(train.stderr).toBe(
+      `train failed: --out ${join(file, "models")}: not a directory (a part of the path is a file); name a directory, made if missing\n`,
+    );
+  });
+
   it("import: a data file it cannot read is the file's problem (exit 1), not one that rerunning resumes", () => {
     const missing = run("scripts/import/cli.ts", "--data", "/nonexistent/orders.csv", "--key", "k");
     expect(missing.status).toBe(1);

@@ -362,7 +362,7 @@ describe("--out", () => {
     const lines: string[] = [];
     const log = (m: string) => lines.push(m);
     await expect(trainAndExport({ data, out: data, tune: false, log })).rejects.toThrow(
-      /^--out .*out-log\.csv: not a directory \(a file of that name exists\); name a directory/,
+      /^--out .*out-log\.csv: not a directory \(a file of that name exists\); name a directory, made if missing$/,
     );
     await expect(trainAndExport({ data, out: join(data, "models"), tune: false, log })).rejects.toThrow(
       /^--out .*: not a directory \(a part of the path is a file\)/,

@@ -27,22 +27,6 @@ export interface ModelFiles {
   pools: ReadonlyMap<string, string>;
 }
 
-/**
- * Makes `out` before anything is trained, so an `--out` that names a file (or lies under one) stops `train` at once,
- * not after the minutes of training it would otherwise throw away.
- */
-export async function prepareOut(out: string): Promise<void> {
-  try {
-    await mkdir(out, { recursive: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== "EEXIST" && code !== "ENOTDIR") throw e;
-    throw new Error(
-      `--out ${out}: not a directory (${code === "EEXIST" ? "a file of that name exists" : "a part of the path is a file"}); name a directory, made if missing, that gets a folder per version and latest.json`,
-    );
-  }
-}
-
 /** Writes the version's files; returns its directory. */
 export async function writeModel(out: string, files: ModelFiles, log: (msg: string) => void): Promise<string> {
   const { recs, engagement, manifest, catalog, golden, profiles, pools } = files;
