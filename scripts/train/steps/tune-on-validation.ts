@@ -74,7 +74,7 @@ export async function tuneOnValidation(
     metrics[`validation_${scorer}_top1_buy_rate`] = fit.calibration.positives / fit.calibration.n;
     metrics[`validation_${scorer}_calibration_ece`] = fit.ece;
     log(
-      `calibration (${scorer}): ${fit.calibration.positives}/${fit.calibration.n} bought their top item; ECE ${fit.ece.toFixed(4)} on held-out readers`,
+      `calibration (${scorer}): ${fit.calibration.positives} of ${fit.calibration.n} readers bought their top item in the validation window; ECE ${fit.ece.toFixed(4)} on the half not fitted`,
     );
   };
 
