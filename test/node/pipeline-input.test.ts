@@ -322,6 +322,17 @@ describe("tuning", () => {
     const untuned = await tuneOnValidation(ts, { tune: false }, () => {});
     expect(untuned.metrics).toEqual({});
   });
+
+  it("a log of a day or less is not told to pass a shorter --holdout-days: there is none, 1 is the least", async () => {
+    const day = await loadTrainingSet({
+      data: file("one-day.csv", ["customer,sku,at", ...days(0.5)]),
+      mapping,
+      holdoutDays: 1,
+    });
+    await expect(tuneOnValidation(day, { holdoutDays: 1 }, () => {})).rejects.toThrow(
+      /^nothing to tune on: the log spans 0\.5 days .*, no more than --holdout-days 1: nothing lies before the validation window\. No --holdout-days \(1 at least\) is shorter: pass --no-tune to train/,
+    );
+  });
 });
 
 describe("validation figures", () => {

@@ -205,8 +205,10 @@ function nothingToTune(ts: TrainingSet, holdoutDays: number): string {
     days <= holdoutDays
       ? `${span}, no more than --holdout-days ${holdoutDays}: nothing lies before the validation window`
       : `${span}, but no reader bought both before its last ${holdoutDays} days (--holdout-days) and in them`;
+  // --holdout-days is a whole number of days, 1 at least: a log of a day or less has none shorter to try
+  const shorter = days > 1 ? "Pass a shorter --holdout-days, or " : "No --holdout-days (1 at least) is shorter: pass ";
   return (
-    `nothing to tune on: ${why}. Pass a shorter --holdout-days, or --no-tune to train with the defaults ` +
+    `nothing to tune on: ${why}. ${shorter}--no-tune to train with the defaults ` +
     "(ALS alpha 2, regularization 20; the hybrid's hand-set weights; no ranker, no calibration)"
   );
 }
