@@ -216,8 +216,8 @@ export async function activate(kv: KvClient, version: string, now = new Date()):
   // damaged catalog
   if (partKeys(version).every((k) => texts.get(k) == null))
     throw new ModelsError(
-      `${version} is not stored (no manifest or catalog): \`npm run models -- list\` names the versions stored; ` +
-        "the pointer is unchanged",
+      `${version} is not stored (no manifest or catalog): \`npm run models -- list\` names the versions stored, ` +
+        "and `npm run seed -- --model models/<version>` stores one trained and activates it; the pointer is unchanged",
     );
   const { check } = await checkVersion(kv, version, texts);
   if (!check.ok)

@@ -144,7 +144,7 @@ describe("npm run models: activate", () => {
     const err = await activate(kv, "v9").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelsError);
     expect((err as Error).message).toBe(
-      "v9 is not stored (no manifest or catalog): `npm run models -- list` names the versions stored; the pointer is unchanged",
+      "v9 is not stored (no manifest or catalog): `npm run models -- list` names the versions stored, and `npm run seed -- --model models/<version>` stores one trained and activates it; the pointer is unchanged",
     );
     expect(kv.data).toEqual(before);
   });
