@@ -1,11 +1,18 @@
 /**
  * The report's items (worker/experiments/report-queries.ts itemCounts): the most clicked and bought items of each
- * arm, so a small arm's items are listed beside a large arm's, not crowded out of one list for all arms.
+ * arm, so a small arm's items are listed beside a large arm's, not crowded out of one list for all arms. And the
+ * report's sums of money (per arm, item, day and currency): in the currency's minor unit, no float noise.
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ensureSchema } from "../../worker/experiments/experiment-db";
-import { itemCounts, TOP_ITEMS } from "../../worker/experiments/report-queries";
+import {
+  armCounts,
+  dailyCounts,
+  itemCounts,
+  revenueCurrencies,
+  TOP_ITEMS,
+} from "../../worker/experiments/report-queries";
 
 describe("the report's items", () => {
   it("lists each arm's most clicked and bought, a 90/10 split's small arm included", async () => {
@@ -37,5 +44,39 @@ describe("the report's items", () => {
     const large = items.filter((i) => i.arm === "large");
     expect(large).toHaveLength(TOP_ITEMS);
     expect(large[0]).toMatchObject({ clicks: 2, purchases: 1, revenue: 10 });
+  });
+});
+
+describe("the report's sums of money", () => {
+  it("are rounded to the currency's minor unit where they are summed (42.10 three times is 126.30, not 126.30000000000001)", async () => {
+    const db = env.DB as D1Database;
+    await ensureSchema(db);
+    const exposure = db.prepare(
+      `INSERT INTO exposures (experiment, user, arm, campaign, at, day) VALUES ('sums', ?1, 'a', 'c', 1800000000, '2027-01-15')`,
+    );
+    const purchase = db.prepare(
+      `INSERT INTO outcomes (experiment, user, event, kind, arm, slot, item, value, at, day, currency)
+       VALUES ('sums', ?1, ?2, 'purchase', 'a', NULL, 'p1', ?3, 1800000000, '2027-01-15', ?4)`,
+    );
+    await db.batch([
+      exposure.bind("u1"),
+      exposure.bind("u2"),
+      // a reader's three purchases: summed per reader, arm, item, day and currency
+      purchase.bind("u1", "b1", 42.1, "GBP"),
+      purchase.bind("u1", "b2", 42.1, "GBP"),
+      purchase.bind("u1", "b3", 42.1, "GBP"),
+      // dinars have three digits: 0.1 + 0.2 is 0.30000000000000004 in floats
+      purchase.bind("u2", "b5", 0.1, "BHD"),
+      purchase.bind("u2", "b6", 0.2, "BHD"),
+    ]);
+    const gbp = { report: "GBP", shop: null };
+    const [arm] = await armCounts(db, "sums", "opened", gbp);
+    expect(arm?.revenue).toBe(126.3);
+    expect((await itemCounts(db, "sums", gbp)).map((i) => i.revenue)).toEqual([126.3]);
+    expect((await dailyCounts(db, "sums", gbp)).map((d) => d.revenue)).toEqual([126.3]);
+    expect(await revenueCurrencies(db, "sums", null)).toEqual([
+      { currency: "GBP", purchases: 3, revenue: 126.3 },
+      { currency: "BHD", purchases: 2, revenue: 0.3 },
+    ]);
   });
 });

@@ -2,10 +2,11 @@
  * What an experiment's report reads from the experiment store (worker/experiments/experiment-db.ts): counts per
  * arm (each reader the report's unit counts once, with their attributed clicks, purchases and revenue), per
  * block served, clicks per slot, the items clicked and bought most, and the daily aggregates. Read-only; D1
- * reads see every committed write.
+ * reads see every committed write. Revenue summed is rounded to its currency's minor unit (core/money.ts).
  */
 import { type Experiment, GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { type ArmCounts, emptyArm, type PeriodCounts, type ReportUnit } from "../../core/experiments/report";
+import { roundMoney } from "../../core/money";
 import type { ScannerReason } from "../../core/reasons";
 import { ensureSchema } from "./experiment-db";
 
@@ -164,7 +165,10 @@ export async function armCounts(
         .bind(experiment),
     );
   const [counted, clickOnly] = await db.batch<ArmCounts | { arm: string; n: number }>(statements);
-  const rows = (counted?.results ?? []) as ArmCounts[];
+  const rows = ((counted?.results ?? []) as ArmCounts[]).map((r) => ({
+    ...r,
+    revenue: roundMoney(r.revenue, currency.report),
+  }));
   if (unit === "sent") return rows;
   const left = new Map(((clickOnly?.results ?? []) as { arm: string; n: number }[]).map((r) => [r.arm, r.n]));
   // an arm whose only readers entered by a click still shows, with none counted
@@ -268,7 +272,7 @@ export async function itemCounts(
     )
     .bind(experiment, ...currencyParams(currency), TOP_ITEMS)
     .all<ItemCounts>();
-  return results;
+  return results.map((r) => ({ ...r, revenue: roundMoney(r.revenue, currency.report) }));
 }
 
 /**
@@ -293,7 +297,7 @@ export async function dailyCounts(
     )
     .bind(experiment, ...currencyParams(currency))
     .all<DailyCounts>();
-  return results;
+  return results.map((r) => ({ ...r, revenue: roundMoney(r.revenue, currency.report) }));
 }
 
 /**
@@ -312,7 +316,7 @@ export async function revenueCurrencies(
     )
     .bind(experiment, "", shop ?? "")
     .all<CurrencyTotals>();
-  return results;
+  return results.map((r) => ({ ...r, revenue: roundMoney(r.revenue, r.currency) }));
 }
 
 /** Clicks of the experiment's emails taken for link scanners', per arm and reason (counted in no other figure). */
