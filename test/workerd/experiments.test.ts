@@ -844,9 +844,18 @@ describe("changes while it runs", () => {
     expect(current.blocks.filter((b) => b.arm === "personal")).toEqual([
       expect.objectContaining({ block: "fresh", exposed: 1 }),
     ]);
-    expect((await send("/v1/admin/experiments/e-content/report?phase=first", { headers: ADMIN_HEADERS })).status).toBe(
-      400,
-    );
+    // a phase it does not take is said so, naming those it takes, by the API and the dashboard alike (never read as
+    // all readers)
+    for (const path of [
+      "/v1/admin/experiments/e-content/report?phase=first",
+      "/dashboard?experiment=e-content&phase=bogus",
+    ]) {
+      const refused = await send(path, { headers: ADMIN_HEADERS });
+      expect(refused.status).toBe(400);
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      expect(error.code).toBe("BAD_REQUEST");
+      expect(error.message).toMatch(/^phase: .*"all".*"current"/);
+    }
     // the dashboard says so, and links the current phase
     const stamp = new Date(at * 1000).toISOString().slice(0, 16).replace("T", " ");
     const page = await (await send("/dashboard?experiment=e-content", { headers: ADMIN_HEADERS })).text();

@@ -18,7 +18,7 @@ import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { experimentIdParam } from "../experiments/experiment-input";
-import { experimentReport } from "../experiments/experiment-report";
+import { experimentReport, ReportPhaseSchema } from "../experiments/experiment-report";
 import { reportedExperiment } from "../experiments/experiment-store";
 import { requireApiKey } from "../lib/api-key";
 import { invalidInput } from "../lib/zod-issues";
@@ -27,7 +27,7 @@ export const ReportQuery = z.object({
   intervals: z.enum(["sequential", "fixed"]).default("sequential"),
   correction: z.enum(["holm-bonferroni", "benjamini-hochberg", "none"]).default("holm-bonferroni"),
   /** `current`: only the readers whose arm was drawn in the current phase (since the last change of shares or content) */
-  phase: z.enum(["all", "current"]).default("all"),
+  phase: ReportPhaseSchema.default("all"),
   /** the revenue's currency: an ISO 4217 code, or `none` for purchases that gave none */
   currency: z
     .string()

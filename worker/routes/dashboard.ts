@@ -1,10 +1,11 @@
 /**
- * GET /dashboard?experiment=<id>&phase=all|current — the staff dashboard (behind `dashboardAccess`: the admin key or a Cloudflare
- * Access identity; open on a loopback host under DEMO_ROUTES): the experiments, one experiment's report
- * (always-valid intervals, as it is looked at every day) with SVG charts, and model health (the active model and
- * its history, drift by day). An id no experiment has answers 404 with the page saying so (and the experiments
- * there are), not another experiment's report. Server-rendered (mustache), no script; its numbers are the reporting API's. Never
- * framed by another site (lib/no-framing.ts: its model buttons could be clickjacked).
+ * GET /dashboard?experiment=<id>&phase=all|current — the staff dashboard (behind `dashboardAccess`: the admin key
+ * or a Cloudflare Access identity; open on a loopback host under DEMO_ROUTES): the experiments, one experiment's
+ * report (always-valid intervals, as it is looked at every day) with SVG charts, and model health (the active model
+ * and its history, drift by day). An id no experiment has answers 404 with the page saying so (and the experiments
+ * there are), not another experiment's report; a `phase` other than `all` or `current` answers 400 BAD_REQUEST.
+ * Server-rendered (mustache), no script; its numbers are the reporting API's. Never framed by another site
+ * (lib/no-framing.ts: its model buttons could be clickjacked).
  */
 import type { Hono } from "hono";
 import Mustache from "mustache";
@@ -21,19 +22,18 @@ import { recentDriftRuns } from "../drift/drift-store";
 import { type AppEnv, getConfig } from "../env";
 import { banditHistory } from "../experiments/bandit-store";
 import { experimentIdPage } from "../experiments/experiment-ids";
-import { experimentReport } from "../experiments/experiment-report";
+import { experimentReport, ReportPhaseSchema } from "../experiments/experiment-report";
 import { MAX_LISTED_EXPERIMENTS, readGlobalHoldout, reportedExperiment } from "../experiments/experiment-store";
 import { experimentRegistry } from "../experiments/registry-stub";
 import { noFraming } from "../lib/no-framing";
 import { staffPagePolicy } from "../lib/staff-page-policy";
+import { invalidInput } from "../lib/zod-issues";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { dashboardAccess } from "../preview/access";
 
 const Query = z.object({
   experiment: z.string().optional(),
   model: z.string().max(400).optional().catch(undefined),
-  /** `current`: the report of the readers drawn in the experiment's current phase alone */
-  phase: z.enum(["all", "current"]).optional().catch(undefined),
 });
 
 /** How much of an id no experiment has the page repeats (a real id is at most 64 characters). */
@@ -49,6 +49,10 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     const kv = c.env.OPENTIME_KV;
     const db = c.env.DB;
     const query = Query.catch({}).parse(c.req.query());
+    // `current`: the report of the readers drawn in the experiment's current phase alone; anything else is said so
+    // (400), never shown as all readers
+    const phase = ReportPhaseSchema.default("all").safeParse(c.req.query("phase"));
+    if (!phase.success) throw invalidInput(phase.error, "BAD_REQUEST", "phase");
     // the picker lists the first 1,000 ids; `?experiment=<id>` opens any stored one
     const [listed, holdout, pointer, history, versions] = await Promise.all([
       experimentIdPage(kv, c.env.EXPERIMENT_REGISTRY ? experimentRegistry(c.env) : null, MAX_LISTED_EXPERIMENTS).then(
@@ -74,7 +78,7 @@ export function registerDashboard(app: Hono<AppEnv>): void {
             ? experimentReport(db, experiment, {
                 intervals: "sequential",
                 shopCurrency: getConfig(c.env).shopCurrency,
-                phase: query.phase ?? "all",
+                phase: phase.data,
               })
             : null,
           experiment?.bandit ? banditHistory(db, experiment.id) : [],
