@@ -233,16 +233,29 @@ export async function activate(kv: KvClient, version: string, now = new Date()):
   return { previous, pointer, warning: check.contentProblem, unchanged: false, ...segments };
 }
 
+/**
+ * Where a rollback goes: the last version in the history other than the active one (entries equal to it, from an
+ * activation whose pointer write failed, are skipped), at its place; none: nothing to roll back to (the dashboard
+ * then shows no button).
+ */
+export function rollbackTarget(
+  history: ModelHistory,
+  active: string | null | undefined,
+): { target: ActivePointer; at: number } | null {
+  let at = history.length - 1;
+  while (at >= 0 && history[at]?.version === active) at--;
+  const target = history[at];
+  return target ? { target, at } : null;
+}
+
 /** Returns to the last version in the history other than the active one, after the same check. */
 export async function rollback(kv: KvClient, now = new Date()): Promise<Move> {
   const state = await kv.getTexts(STATE_KEYS);
   const [previous, history] = [pointerOf(state), historyOf(state)];
-  // entries equal to the active version (an activation whose pointer write failed) are skipped
-  let at = history.length - 1;
-  while (at >= 0 && history[at]?.version === previous?.version) at--;
-  const target = history[at];
-  const rest = history.slice(0, Math.max(at, 0));
-  if (!target) throw new ModelsError("no earlier version in the history (model:history): activate one by name");
+  const found = rollbackTarget(history, previous?.version);
+  if (!found) throw new ModelsError("no earlier version in the history (model:history): activate one by name");
+  const { target, at } = found;
+  const rest = history.slice(0, at);
   const { check } = await checkVersion(kv, target.version, await kv.getTexts(partKeys(target.version)));
   if (!check.ok)
     throw new ModelsError(

@@ -8,6 +8,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { kvKeys } from "../../core/kv-keys";
 import worker from "../../worker/index";
 import { forgetDecisions } from "../../worker/preview/stored-decisions";
+import { TEST_ADMIN_KEY } from "./fixture";
 import { clearKv, fixture, recordingQueue, SENDER, seedModel, token } from "./support/harness";
 
 const LOCAL = "http://127.0.0.1:8787";
@@ -52,15 +53,48 @@ describe("the dashboard's model health", () => {
     expect(html.match(/No model is active/g)).toHaveLength(1);
   });
 
-  it("with no drift run yet, says how to run one on the port it is served on (npm start takes PORT)", async () => {
+  it("offers Roll back only when an earlier version was active, naming it; else says there is none", async () => {
+    const active = fixture().version;
+    // a first model: nothing was active before it
+    const first = await (await request("/dashboard")).text();
+    expect(first).not.toContain('data-testid="rollback"');
+    expect(first).toContain("Nothing to roll back to: no other version was active before");
+    // the history holds only the active version itself (an activation whose pointer write failed): still none
+    const at = new Date().toISOString();
+    await env.OPENTIME_KV.put(kvKeys.modelHistory, JSON.stringify([{ version: active, activatedAt: at }]));
+    expect(await (await request("/dashboard")).text()).not.toContain('data-testid="rollback"');
+    // an earlier version: the button names the one it returns to
+    await env.OPENTIME_KV.put(
+      kvKeys.modelHistory,
+      JSON.stringify([
+        { version: "v-older", activatedAt: at },
+        { version: active, activatedAt: at },
+      ]),
+    );
+    const later = await (await request("/dashboard")).text();
+    expect(later).toContain('data-testid="rollback">Roll back to <code>v-older</code>');
+    expect(later).not.toContain("Nothing to roll back to");
+  });
+});
+
+describe("the dashboard's drift hint (no drift run yet)", () => {
+  const page = async (origin: string, init: RequestInit = {}) => {
     const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request("http://127.0.0.1:8790/dashboard"), env, ctx);
+    const res = await worker.fetch(new Request(`${origin}/dashboard`, init), env, ctx);
     await waitOnExecutionContext(ctx);
-    // as a browser shows it: the template escapes / and = as entities
-    const html = (await res.text()).replaceAll("&#x2F;", "/").replaceAll("&#x3D;", "=");
-    expect(html).toContain("No drift run yet");
-    // before: always 8787, a Worker this one is not
-    expect(html).toContain('<code>curl "http://127.0.0.1:8790/__scheduled?cron=30+4+*+*+*"</code>');
+    // the paragraph as a browser shows it (mustache escapes quotes, / and =)
+    const entities: Record<string, string> = { "&quot;": '"', "&#x2F;": "/", "&#x3D;": "=" };
+    return (await res.text())
+      .match(/No drift run yet.*?<\/p>/)?.[0]
+      .replace(/&quot;|&#x2F;|&#x3D;/g, (e) => entities[e] as string);
+  };
+
+  it("names the port the Worker runs on, and no local command on a public host", async () => {
+    expect(await page("http://127.0.0.1:8788")).toContain('curl "http://127.0.0.1:8788/__scheduled?cron=30+4+*+*+*"');
+    expect(await page("http://localhost:9000")).toContain('curl "http://localhost:9000/__scheduled?cron=30+4+*+*+*"');
+    const deployed = await page("https://opentime.example", { headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    expect(deployed).toContain("No drift run yet: the daily Cron Trigger writes one.");
+    expect(deployed).not.toContain("curl");
   });
 });
 

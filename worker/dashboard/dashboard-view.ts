@@ -21,12 +21,15 @@ export interface DashboardInput {
   /** why there is no report (no experiment store bound) */
   unavailable?: string;
   bandit: BanditPoint[];
-  model: { active: string; activatedAt: string; history: string[] } | null;
+  /** `rollbackTo`: the version a rollback returns to (core/model-versions.ts rollbackTarget); null: none */
+  model: { active: string; activatedAt: string; history: string[]; rollbackTo: string | null } | null;
   /** every model version stored (KV), newest name first */
   versions: string[];
   /** what the last model action did (the redirect's message) */
   modelMessage?: string;
   drift: DriftRun[];
+  /** the command that runs the drift job by hand (local development: this Worker's origin), or null */
+  driftCommand?: string | null;
   psiThreshold: number;
   eceThreshold: number;
 }
@@ -93,6 +96,7 @@ export function dashboardView(input: DashboardInput): Record<string, unknown> {
     versions: input.versions.map((version) => ({ version, active: version === input.model?.active })),
     modelMessage: input.modelMessage ?? null,
     drift: driftView(input.drift, input.psiThreshold, input.eceThreshold),
+    driftCommand: input.driftCommand ?? null,
   };
 }
 

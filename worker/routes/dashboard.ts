@@ -14,10 +14,11 @@ import { cutWhole } from "../../core/cut-text";
 import { ExperimentIdSchema, GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, ModelHistorySchema } from "../../core/manifest";
-import { storedVersions } from "../../core/model-versions";
+import { rollbackTarget, storedVersions } from "../../core/model-versions";
 import { isLoopbackHost } from "../../core/web-url";
 import TEMPLATE from "../dashboard/dashboard.html";
 import { dashboardView } from "../dashboard/dashboard-view";
+import { DRIFT_CRON } from "../drift/drift-job";
 import { recentDriftRuns } from "../drift/drift-store";
 import { type AppEnv, getConfig } from "../env";
 import { banditHistory } from "../experiments/bandit-store";
@@ -49,6 +50,7 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     const kv = c.env.OPENTIME_KV;
     const db = c.env.DB;
     const query = Query.catch({}).parse(c.req.query());
+    const url = new URL(c.req.url);
     // `current`: the report of the readers drawn in the experiment's current phase alone; anything else is said so
     // (400), never shown as all readers
     const phase = ReportPhaseSchema.default("all").safeParse(c.req.query("phase"));
@@ -97,18 +99,20 @@ export function registerDashboard(app: Hono<AppEnv>): void {
             active: pointer.data.version,
             activatedAt: pointer.data.activatedAt,
             history: history.success ? history.data.map((h) => h.version).reverse() : [],
+            // the version a rollback returns to (none: no button, nothing to roll back to)
+            rollbackTo: (history.success && rollbackTarget(history.data, pointer.data.version)?.target.version) || null,
           }
         : null,
       versions,
       modelMessage: query.model,
       drift,
+      // the curl that runs the drift job, on this Worker's own origin when it is local (wrangler dev, any port)
+      driftCommand: isLoopbackHost(url.hostname)
+        ? `curl "${url.origin}/__scheduled?cron=${DRIFT_CRON.replaceAll(" ", "+")}"`
+        : null,
       psiThreshold: getConfig(c.env).driftPsiAlert,
       eceThreshold: getConfig(c.env).driftEceAlert,
     });
-    // the local Worker's own origin, whatever port it runs on (npm start takes PORT); elsewhere npm start's default
-    const url = new URL(c.req.url);
-    const local = isLoopbackHost(url.hostname) ? url.origin : "http://127.0.0.1:8787";
-    view.scheduledUrl = `${local}/__scheduled?cron=30+4+*+*+*`;
     return c.html(Mustache.render(TEMPLATE, view), missing === null ? 200 : 404, {
       "Cache-Control": "no-store",
       // no script at all: the page is HTML, inline SVG and forms
