@@ -89,6 +89,28 @@ afterAll(async () => {
  */
 const POLL = { timeout: 30_000 };
 
+/** The WCAG contrast ratio of an element's text against its own background (both opaque here). */
+function contrast(page: Page, selector: string): Promise<number> {
+  return page
+    .locator(selector)
+    .first()
+    .evaluate((el) => {
+      const style = getComputedStyle(el);
+      const luminance = (css: string) => {
+        const [r, g, b] = (css.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map((v) => {
+          const c = Number(v) / 255;
+          return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        }) as [number, number, number];
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const [hi, lo] = [luminance(style.color), luminance(style.backgroundColor)].sort((a, b) => b - a) as [
+        number,
+        number,
+      ];
+      return (hi + 0.05) / (lo + 0.05);
+    });
+}
+
 /** What the page's Content-Security-Policy refused, as Chromium reports it on the console. */
 function cspRefusals(page: Page): string[] {
   const refused: string[] = [];
@@ -109,6 +131,46 @@ function injectedScriptRuns(page: Page): Promise<boolean> {
 }
 
 describe("preview page in Chromium", () => {
+  it("fits a phone (375 px), labels its editor, and each error says what to do", async () => {
+    const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${origin}/`);
+    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toContain('"default"');
+    // one column: nothing wider than the screen (two columns made the page 716 px wide)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    // the editor has a name a screen reader says
+    expect(await page.getByRole("textbox", { name: /^Campaign/ }).count()).toBe(1);
+    // Forget decisions before a user is picked: what to do, not the API's "user: Too small"
+    await page.click("#reset");
+    await expect.poll(() => page.textContent("#reset-status")).toMatch(/^pick a user first/);
+    // what the editor said of one campaign is not left standing under another
+    await page.fill("#campaign-json", "[]");
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toMatch(/^BAD_REQUEST: \(root\)/);
+    await page.selectOption("#campaign", "demo-live");
+    // (loaded: the editor's Save is enabled again)
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    expect(await page.textContent("#save-status")).toBe("");
+    // the Worker stopped: said so, with what to do (it was "Failed to fetch")
+    await page.route("**/v1/preview/**", (r) => r.abort("connectionrefused"));
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status")).toMatch(/^the Worker did not answer: is npm start/);
+    await page.selectOption("#user", user);
+    await expect.poll(() => page.textContent("#status")).toMatch(/^the Worker did not answer/);
+    await page.selectOption("#campaign", "demo");
+    await expect.poll(() => page.textContent("#save-status")).toMatch(/^campaign demo not loaded \(pick it again/);
+    // an answer that is not JSON (a proxy's error page, a Worker restarting): its status, not a parser's error
+    await page.unroute("**/v1/preview/**");
+    await page.route("**/v1/preview/**", (r) =>
+      r.fulfill({ status: 502, contentType: "text/html", body: "<p>bad gateway</p>" }),
+    );
+    await page.selectOption("#layout", "card");
+    await expect.poll(() => page.textContent("#status")).toMatch(/^the Worker answered 502 .*, not JSON: wait/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("loads, picks a user, decodes the open-time images, and a click lands on the product shown", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const shown = new Map<string, string>();
@@ -247,6 +309,18 @@ describe("preview page in Chromium", () => {
 });
 
 describe("dashboard in Chromium", () => {
+  it("before any experiment: its header's hint is readable and the page fits a phone", async () => {
+    for (const width of [1280, 375]) {
+      const page = await browser.newPage({ viewport: { width, height: 800 } });
+      await page.goto(`${origin}/dashboard`);
+      // "no experiments yet: ... or npm run simulate", the command in the dark header (it was white on near-white)
+      expect(await page.locator("header code").textContent()).toBe("npm run simulate");
+      expect(await contrast(page, "header code")).toBeGreaterThanOrEqual(4.5);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      await page.close();
+    }
+  });
+
   it("shows the simulated experiment's report, its numbers the reporting API's", async () => {
     const products = JSON.parse(readFileSync(join(work, "demo/products.json"), "utf8")) as SimProduct[];
     const customers = parse(readFileSync(join(work, "demo/customers.csv"), "utf8"), { columns: true }) as {

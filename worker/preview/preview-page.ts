@@ -10,10 +10,27 @@ export const PREVIEW_SCRIPT = `
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
 const params = () => new URLSearchParams({ user: $("user").value, campaign: $("campaign").value, layout: $("layout").value });
+/**
+ * fetch and read the JSON answer; a Worker that does not answer (stopped) or answers no JSON (restarting, a proxy's
+ * error page) is said so, with what to do, never as "Failed to fetch" or a JSON parser's error
+ */
+async function call(url, init) {
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch {
+    throw new Error("the Worker did not answer: is npm start still running? Start it again, then retry");
+  }
+  try {
+    return { res, body: await res.json() };
+  } catch {
+    throw new Error("the Worker answered " + res.status + " " + res.statusText + ", not JSON: wait for it to finish starting, then retry");
+  }
+}
+const failure = (res, body) => new Error(body.error ? body.error.code + ": " + body.error.message : res.status + " " + res.statusText);
 async function getJson(url, init) {
-  const res = await fetch(url, init);
-  const body = await res.json();
-  if (!res.ok) throw new Error(body.error ? body.error.code + ": " + body.error.message : res.statusText);
+  const { res, body } = await call(url, init);
+  if (!res.ok) throw failure(res, body);
   return body;
 }
 async function loadUsers() {
@@ -48,7 +65,7 @@ async function show() {
         const ok = imgs.filter((img) => img.naturalWidth > 0).length;
         $("status").textContent = ok + " of " + imgs.length + " images decoded";
         $("status").dataset.images = ok + "/" + imgs.length;
-        loadDecisions();
+        loadDecisions().catch((e) => { $("status").textContent = String(e.message || e); });
       });
     };
     frame.srcdoc = data.parts.html;
@@ -76,9 +93,10 @@ async function loadCampaign() {
   const id = $("campaign").value;
   editing = null;
   $("save").disabled = true;
-  const res = await fetch("/v1/preview/campaigns/" + encodeURIComponent(id));
-  const body = await res.json();
-  if (!res.ok) throw new Error(body.error ? body.error.code + ": " + body.error.message : res.statusText);
+  // what the editor said of another campaign is not said of this one
+  $("save-status").textContent = "";
+  const { res, body } = await call("/v1/preview/campaigns/" + encodeURIComponent(id));
+  if (!res.ok) throw failure(res, body);
   if (id !== $("campaign").value) return; // another campaign was picked meanwhile: its own load fills the editor
   editing = { id, etag: res.headers.get("ETag") };
   $("campaign-json").value = JSON.stringify(body.campaign, null, 2);
@@ -103,17 +121,16 @@ $("save").onclick = async () => {
   if (!editing) return;
   const target = editing;
   try {
-    const res = await fetch("/v1/preview/campaigns/" + encodeURIComponent(target.id), {
+    const { res, body: answer } = await call("/v1/preview/campaigns/" + encodeURIComponent(target.id), {
       method: "PUT",
       headers: { "Content-Type": "application/json", ...(target.etag ? { "If-Match": target.etag } : { "If-None-Match": "*" }) },
       body: JSON.stringify(body) });
-    const answer = await res.json();
     if (res.status === 412) {
       $("save-status").textContent = "not saved: someone else saved this campaign since you loaded it. Copy your edit, then load theirs and edit that.";
       $("reload").hidden = false;
       return;
     }
-    if (!res.ok) throw new Error(answer.error ? answer.error.code + ": " + answer.error.message : res.statusText);
+    if (!res.ok) throw failure(res, answer);
     target.etag = res.headers.get("ETag");
     const missing = answer.campaignSegmentsMissing || [];
     $("save-status").textContent = missing.length === 0 ? "saved" : "saved, but " + missing.length +
@@ -128,14 +145,19 @@ $("save").onclick = async () => {
 $("reload").onclick = () => {
   loadCampaign().then(() => { $("save-status").textContent = "loaded theirs"; }, (e) => { $("save-status").textContent = String(e.message || e); });
 };
-$("campaign").onchange = () => { loadCampaign().catch((e) => { $("save-status").textContent = String(e.message || e); }); show(); };
+const notLoaded = (e) => { $("save-status").textContent = "campaign " + $("campaign").value + " not loaded (pick it again to retry): " + String(e.message || e); };
+$("campaign").onchange = () => { loadCampaign().catch(notLoaded); show(); };
 $("user").onchange = $("layout").onchange = show;
-loadCampaign().catch((e) => { $("save-status").textContent = String(e.message || e); });
+loadCampaign().catch(notLoaded);
 $("reset").onclick = async () => {
+  if (!$("user").value) {
+    $("reset-status").textContent = "pick a user first: it forgets what their images decided in this campaign";
+    return;
+  }
   try {
     // a reader of more decisions than one request may delete: the rest on the next press (KV lists lag deletes)
     const r = await getJson("/v1/preview/reset?" + params(), { method: "POST" });
-    $("reset-status").textContent = "forgot " + r.deleted + (r.pending ? "; " + r.pending + " left: press again in a minute" : "");
+    $("reset-status").textContent = "forgot " + r.deleted + " stored decision" + (r.deleted === 1 ? "" : "s") + (r.pending ? "; " + r.pending + " left: press again in a minute" : "");
   } catch (e) {
     $("reset-status").textContent = String(e.message || e);
   }
@@ -167,6 +189,8 @@ export const PREVIEW_PAGE = `<!doctype html>
   pre { background: #f5f7fa; padding: 8px; overflow: auto; max-height: 320px; font-size: 12px; }
   .muted { color: #7b8794; } .tag { display: inline-block; padding: 0 6px; border-radius: 8px; background: #e4e7eb; font-size: 12px; }
   #status { margin-left: auto; font-size: 12px; }
+  /* a phone: one column (two would not fit in 375 px) */
+  @media (max-width: 760px) { main { grid-template-columns: minmax(0, 1fr); padding: 12px; } }
 </style>
 </head>
 <body>
@@ -190,8 +214,8 @@ export const PREVIEW_PAGE = `<!doctype html>
       <details><summary>Facts its conditions saw</summary><pre id="facts"></pre></details></section>
     <section style="margin-top:16px"><h2>Why these items <span id="why-meta" class="muted"></span></h2>
       <table id="why"><thead><tr><th>#</th><th>item</th><th>price</th><th>score</th></tr></thead><tbody></tbody></table></section>
-    <section style="margin-top:16px"><h2>Campaign <span class="muted">(edit and save: validated as the admin API does)</span></h2>
-      <textarea id="campaign-json" data-testid="campaign-json" spellcheck="false" style="width:100%;height:220px;font:12px ui-monospace,monospace"></textarea>
+    <section style="margin-top:16px"><h2 id="campaign-heading">Campaign <span class="muted">(edit and save: validated as the admin API does)</span></h2>
+      <textarea id="campaign-json" data-testid="campaign-json" aria-labelledby="campaign-heading" spellcheck="false" style="width:100%;height:220px;font:12px ui-monospace,monospace"></textarea>
       <button id="save" type="button" disabled>Save campaign</button> <button id="reload" type="button" hidden>Load theirs</button> <span id="save-status" role="status"></span>
       <table id="blocks"><thead><tr><th>reader</th><th>block</th><th>why</th></tr></thead><tbody></tbody></table></section>
     <section style="margin-top:16px"><h2>AMP part <span class="muted">(static view: the amp-list rendered with its JSON)</span></h2><iframe id="amp-frame" title="AMP part" sandbox="allow-same-origin allow-popups"></iframe>
