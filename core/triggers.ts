@@ -1,8 +1,8 @@
 /**
  * Triggers: rules that call the shop's webhook, so its ESP sends an email with an open-time token.
  *   `cart-abandoned`: a cart add with no purchase within `afterMinutes`; a purchase after the cart add cancels
- *     it, a later cart add moves it (due `afterMinutes` after the latest), and a reader gets it at most once
- *     per `cooldownHours`.
+ *     it, a later cart add moves it (due `afterMinutes` after the latest), a cart remove takes its item out of it
+ *     (and cancels it once it names none), and a reader gets it at most once per `cooldownHours`.
  *   `viewed-back-in-stock`, `viewed-price-drop`: an item the reader viewed within `viewedWithinDays` comes back
  *     (the live catalog's change, core/catalog-changes.ts) or gets at least `minDropPercent` cheaper; due at
  *     once, at most once per `cooldownHours` (a change within the cooldown is dropped, not kept for later).
@@ -113,7 +113,8 @@ export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
 
 /**
  * Why a delivery was cancelled (kept in its row, shown by the right of access, logged as `trigger.cancelled`): a
- * closed list. `purchased`: nothing was abandoned (a cart), or every item viewed was bought since; `unsubscribed`,
+ * closed list. `purchased`: nothing was abandoned (a cart), or every item viewed was bought since; `cart-emptied`:
+ * every item a cart delivery named was removed from the cart (cart_remove) before it was sent; `unsubscribed`,
  * `tracking-off`, `paused`: the reader's consent; `personalization-off`: a viewed-* delivery (what a reader viewed
  * is personal); `trigger-off`: removed, switched off, or now of another type; `reader-gone`: no profile held;
  * `frequency`: another triggered send reached the reader within their frequency preference; `stale`: its first
@@ -122,6 +123,7 @@ export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
  */
 export const CANCEL_REASONS = [
   "purchased",
+  "cart-emptied",
   "unsubscribed",
   "tracking-off",
   "paused",
@@ -188,11 +190,29 @@ export interface TriggerState {
   state: "pending" | "delivered" | "cancelled" | "failed";
   /** unix s of the last delivery, for the cooldown */
   deliveredAt: number | null;
+  /** why these events cancelled it (absent: they did not; a row cancelled before keeps its own reason) */
+  reason?: CancelReason;
+}
+
+/**
+ * The items of a pending cart delivery after a `cart_remove` of one of them (null: unchanged): the item goes,
+ * unless it is the item of the cart add the delivery waits on (`cartTs`, its latest: `items[0]`) and that add came
+ * after the removal (a removal arriving late). A removal takes the item out whatever its quantity was: events
+ * carry no cart, and the receiver holds it.
+ */
+export function itemsAfterRemoval(cartTs: number, items: readonly string[], removal: QueuedEvent): string[] | null {
+  const at = removal.item === undefined ? -1 : items.indexOf(removal.item);
+  if (at < 0 || (at === 0 && removal.ts < cartTs)) return null;
+  return [...items.slice(0, at), ...items.slice(at + 1)];
 }
 
 /**
  * The state after a reader's newly applied events (any order), or null for no change. `lastPurchaseTs` is the
- * reader's latest purchase after these events (the profile's): a cart add no later than it never fires.
+ * reader's latest purchase after these events (the profile's): a cart add no later than it never fires. Cart adds
+ * and removes are taken in time order (an add before a remove of the same second): a remove takes its item out
+ * of the pending delivery (itemsAfterRemoval), and one that leaves it naming none cancels it (`cart-emptied`), so
+ * a later add starts a new wait; removes count for a switched-off trigger too (its pending row is cancelled when
+ * due).
  */
 export function nextTriggerState(
   trigger: CartAbandonedTrigger,
@@ -203,9 +223,19 @@ export function nextTriggerState(
 ): TriggerState | null {
   let next = current ? { ...current, items: [...current.items] } : null;
   let changed = false;
-  const carts = events.filter((e) => e.type === "cart_add").sort((a, b) => a.ts - b.ts);
-  if (trigger.enabled) {
-    for (const e of carts) {
+  const carts = events
+    .filter((e) => e.type === "cart_add" || e.type === "cart_remove")
+    .sort((a, b) => a.ts - b.ts || (a.type === b.type ? 0 : a.type === "cart_add" ? -1 : 1));
+  for (const e of carts) {
+    if (e.type === "cart_remove") {
+      const items = next?.state === "pending" ? itemsAfterRemoval(next.cartTs, next.items, e) : null;
+      if (next && items) {
+        next = items.length > 0 ? { ...next, items } : { ...next, items, state: "cancelled", reason: "cart-emptied" };
+        changed = true;
+      }
+      continue;
+    }
+    if (trigger.enabled) {
       const dueAt = Math.max(
         e.ts + trigger.afterMinutes * 60,
         typeof next?.deliveredAt === "number" ? next.deliveredAt + trigger.cooldownHours * 3600 : 0,
@@ -236,7 +266,7 @@ export function nextTriggerState(
   }
   // a purchase at or after the cart add: nothing was abandoned
   if (next?.state === "pending" && lastPurchaseTs !== null && lastPurchaseTs >= next.cartTs) {
-    next = { ...next, state: "cancelled" };
+    next = { ...next, state: "cancelled", reason: "purchased" };
     changed = true;
   }
   return changed ? next : null;

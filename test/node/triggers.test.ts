@@ -12,6 +12,7 @@ import {
   type CartAbandonedTrigger,
   consentStops,
   frequencyAllows,
+  itemsAfterRemoval,
   LATE_AFTER_SECONDS,
   MAX_RETRY_AFTER_S,
   MAX_TRIGGER_ITEMS,
@@ -95,10 +96,67 @@ describe("cart-abandoned scheduling", () => {
     expect(nextTriggerState({ ...trigger, enabled: false }, null, [ev("cart_add", NOW, "a")], null, NOW)).toBeNull();
   });
 
+  it("a cart remove takes its item out of the pending delivery, and cancels it once it names none", () => {
+    const two = nextTriggerState(
+      trigger,
+      null,
+      [ev("cart_add", NOW - 600, "a"), ev("cart_add", NOW - 500, "b")],
+      null,
+      NOW,
+    ) as TriggerState;
+    expect(two.items).toEqual(["b", "a"]);
+    // one of two: the other stays, the timer stays with the latest add
+    const one = nextTriggerState(trigger, two, [ev("cart_remove", NOW - 400, "a")], null, NOW) as TriggerState;
+    expect(one).toMatchObject({ items: ["b"], state: "pending", dueAt: NOW - 500 + 1800, cartTs: NOW - 500 });
+    // an item the delivery does not name changes nothing
+    expect(nextTriggerState(trigger, one, [ev("cart_remove", NOW - 300, "z")], null, NOW)).toBeNull();
+    // the last: nothing left to tell of
+    expect(nextTriggerState(trigger, one, [ev("cart_remove", NOW - 300, "b")], null, NOW)).toMatchObject({
+      items: [],
+      state: "cancelled",
+      reason: "cart-emptied",
+    });
+    // added, removed, and another added, in one batch: the new wait names only the new item
+    expect(
+      nextTriggerState(
+        trigger,
+        null,
+        [ev("cart_add", NOW - 600, "a"), ev("cart_remove", NOW - 500, "a"), ev("cart_add", NOW - 400, "c")],
+        null,
+        NOW,
+      ),
+    ).toMatchObject({ items: ["c"], state: "pending", cartTs: NOW - 400 });
+    // removed, then added again: it stays; a remove of the latest add's item arriving late (older) changes nothing
+    const again = nextTriggerState(
+      trigger,
+      null,
+      [ev("cart_add", NOW - 600, "a"), ev("cart_remove", NOW - 500, "a"), ev("cart_add", NOW - 400, "a")],
+      null,
+      NOW,
+    ) as TriggerState;
+    expect(again).toMatchObject({ items: ["a"], state: "pending" });
+    expect(nextTriggerState(trigger, again, [ev("cart_remove", NOW - 450, "a")], null, NOW)).toBeNull();
+    // a switched-off trigger's pending row is still emptied (it is cancelled when due)
+    expect(
+      nextTriggerState({ ...trigger, enabled: false }, one, [ev("cart_remove", NOW - 300, "b")], null, NOW)?.state,
+    ).toBe("cancelled");
+    // a purchase cancels saying so
+    expect(nextTriggerState(trigger, one, [ev("purchase", NOW - 300, "b")], NOW - 300, NOW)?.reason).toBe("purchased");
+  });
+
+  it("itemsAfterRemoval: the item goes, unless it is the latest add's and that add came after the removal", () => {
+    const remove = (ts: number, item: string) => ev("cart_remove", ts, item);
+    expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW + 1, "a"))).toEqual(["b"]);
+    expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW - 1, "a"))).toEqual(["b"]);
+    expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW, "b"))).toEqual(["a"]);
+    expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW - 1, "b"))).toBeNull();
+    expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW, "z"))).toBeNull();
+  });
+
   it("the result does not depend on the order events arrive in within a batch", () => {
     const events = fc.array(
       fc.record({
-        type: fc.constantFrom("cart_add", "purchase", "view") as fc.Arbitrary<QueuedEvent["type"]>,
+        type: fc.constantFrom("cart_add", "cart_remove", "purchase", "view") as fc.Arbitrary<QueuedEvent["type"]>,
         ago: fc.integer({ min: 0, max: 3000 }),
         item: fc.constantFrom("a", "b", "c"),
       }),

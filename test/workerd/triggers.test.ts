@@ -185,6 +185,48 @@ describe("cart-abandoned trigger", () => {
     expect(calls).toHaveLength(0);
   });
 
+  it("a cart remove takes its item out of the delivery, and one that empties it cancels it: no email names what was removed", async () => {
+    const items = (user: string) =>
+      runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+        state.storage.sql.exec("SELECT items, state, reason FROM triggers WHERE user = ?", user).toArray(),
+      );
+    // one of two removed (a batch of removes alone: the configuration is not read for it): the other is named
+    const partial = "trig-remove-one";
+    await consume([event(partial, "cart_add", 12, "p1"), event(partial, "cart_add", 11, "p2")]);
+    await consume([event(partial, "cart_remove", 10, "p1")]);
+    expect(await items(partial)).toEqual([{ items: '["p2"]', state: "pending", reason: null }]);
+    await timePasses(partial);
+    await alarmUntil(partial, 1);
+    expect(calls).toHaveLength(1);
+    expect(JSON.parse((calls[0] as Call).body)).toMatchObject({ user: partial, items: ["p2"] });
+    // the only item removed: cancelled saying why, nothing sent
+    const emptied = "trig-remove-all";
+    await consume([event(emptied, "cart_add", 12, "p1")]);
+    await consume([event(emptied, "cart_remove", 10, "p1")]);
+    expect(await items(emptied)).toEqual([{ items: "[]", state: "cancelled", reason: "cart-emptied" }]);
+    await timePasses(emptied);
+    await alarmUntil(emptied, 2);
+    expect(calls).toHaveLength(1);
+    // added, removed and another added in one batch: the wait names only what is still in the cart
+    const batch = "trig-remove-batch";
+    await consume([
+      event(batch, "cart_add", 12, "p1"),
+      event(batch, "cart_remove", 11, "p1"),
+      event(batch, "cart_add", 10, "p3"),
+    ]);
+    expect(await items(batch)).toEqual([{ items: '["p3"]', state: "pending", reason: null }]);
+  });
+
+  it("a cart remove empties a pending wait even when the trigger has since been removed from the configuration", async () => {
+    const user = "trig-remove-gone";
+    await consume([event(user, "cart_add", 10, "p1")]);
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [] })).status).toBe(200);
+    resetTriggersCache();
+    // a batch with a cart add reads the configuration, which no longer names the row's trigger
+    await consume([event(user, "cart_remove", 2, "p1"), event(user, "cart_add", 1, "p9")]);
+    expect(await triggerRow(user)).toMatchObject([{ state: "cancelled", reason: "cart-emptied" }]);
+  });
+
   it("a failing webhook is retried after a back-off, with the same delivery id, and delivered once", async () => {
     const user = "trig-c";
     let attempts = 0;

@@ -491,7 +491,10 @@ export class ReaderShard extends DurableObject<Bindings> {
           const stops = res.trackingOff ? "tracking-off" : consentStops(res.profile.consent, true, null);
           if (stops !== null) cancelOnOptOut(this.sql, user, stops);
           const stopsNow = consentStops(res.profile.consent, true, null);
-          if (triggers.length > 0 && (stopsNow === null || stopsNow === "personalization-off")) {
+          // cart removes take their items out of pending deliveries whatever the configuration says (it is read
+          // only for cart adds), as purchases cancel them
+          const moves = triggers.length > 0 || appliedEvents.some((e) => e.type === "cart_remove");
+          if (moves && (stopsNow === null || stopsNow === "personalization-off")) {
             const offAt = res.trackingOff ? lastTrackingOff(appliedEvents) : Number.NEGATIVE_INFINITY;
             const since = appliedEvents.filter((e) => e.ts > offAt);
             const at = updateTriggers(this.sql, user, triggers, since, purchased, now);

@@ -1,6 +1,7 @@
 /**
  * The reader shard's table of triggers (core/triggers.ts): one row per reader and trigger, written in the
- * shard's transaction with the events that move it (a cart add schedules, a purchase cancels) or with the
+ * shard's transaction with the events that move it (a cart add schedules, a cart remove takes its item out, a
+ * purchase cancels) or with the
  * catalog changes that start a viewed-* delivery (worker/state/catalog-inbox.ts), read by its alarm to deliver
  * what is due. A viewed-* row keeps its items' details (view time, prices) in `changes`; a cart row has none
  * (NULL), which is how a purchase tells them apart whatever the configuration says. Synchronous SQL on the
@@ -15,6 +16,7 @@ import {
   type CartAbandonedTrigger,
   frequencyAllows,
   type GiveUpReason,
+  itemsAfterRemoval,
   LATE_AFTER_SECONDS,
   nextTriggerState,
   nextViewedStep,
@@ -92,9 +94,11 @@ function stateOf(row: TriggerRow): TriggerState {
 }
 
 /**
- * Moves the reader's triggers by their newly applied cart adds (inside the shard's transaction). Returns the
- * earliest delivery time scheduled (ms), or null. A wait that starts or moves (a later cart add) gets a new
- * delivery id, so an attempt in flight for the old one never marks the new one.
+ * Moves the reader's triggers by their newly applied cart adds and removes (inside the shard's transaction).
+ * Returns the earliest delivery time scheduled (ms), or null. A wait that starts or moves (a later cart add) gets
+ * a new delivery id, so an attempt in flight for the old one never marks the new one. Removes also reach the
+ * pending cart rows of triggers `triggers` does not name (the configuration unknown just now, or a trigger
+ * removed since: cancelled when due), as a purchase does (removeFromCarts).
  */
 export function updateTriggers(
   sql: SqlStorage,
@@ -104,9 +108,15 @@ export function updateTriggers(
   lastPurchaseTs: number | null,
   nowMs: number,
 ): number | null {
-  if (!events.some((e) => e.type === "cart_add")) return null;
+  if (!events.some((e) => e.type === "cart_add" || e.type === "cart_remove")) return null;
   let earliest: number | null = null;
   const carts = triggers.filter((t): t is CartAbandonedTrigger => t.type === "cart-abandoned");
+  removeFromCarts(
+    sql,
+    user,
+    carts.map((t) => t.id),
+    events,
+  );
   for (const trigger of carts) {
     // a viewed-* row left by a trigger of the same id that changed type counts as none
     const found = rowOf(sql, user, trigger.id);
@@ -136,12 +146,48 @@ export function updateTriggers(
       delivery,
       attempts,
       nextAt,
-      // only a purchase cancels here; a row cancelled before keeps its reason
-      next.state !== "cancelled" ? null : row?.state === "cancelled" ? (row.reason ?? "purchased") : "purchased",
+      // a purchase or the cart emptied (these events); a row cancelled before keeps its reason
+      next.state !== "cancelled"
+        ? null
+        : (next.reason ?? (row?.state === "cancelled" ? (row.reason ?? "purchased") : "purchased")),
     );
     if (next.state === "pending") earliest = Math.min(earliest ?? nextAt, nextAt);
   }
   return earliest;
+}
+
+/**
+ * Cart removes (taken in time order) on the reader's pending cart rows of triggers other than `handled` (those
+ * nextTriggerState moved, adds and removes in one order), whatever the configuration says: each takes its item
+ * out (core/triggers.ts itemsAfterRemoval), and a row left naming none is cancelled (`cart-emptied`), so no
+ * email names what the reader took out of their cart.
+ */
+function removeFromCarts(sql: SqlStorage, user: string, handled: readonly string[], events: readonly QueuedEvent[]) {
+  const removals = events.filter((e) => e.type === "cart_remove").sort((a, b) => a.ts - b.ts);
+  if (removals.length === 0) return;
+  const rows = sql
+    .exec<{ trigger: string; cart_ts: number; items: string; delivery: string }>(
+      `SELECT trigger, cart_ts, items, delivery FROM triggers
+       WHERE user = ? AND state = 'pending' AND changes IS NULL`,
+      user,
+    )
+    .toArray()
+    .filter((r) => !handled.includes(r.trigger));
+  for (const row of rows) {
+    let items = JSON.parse(row.items) as string[];
+    for (const e of removals) items = itemsAfterRemoval(row.cart_ts, items, e) ?? items;
+    if (items.length === JSON.parse(row.items).length) continue;
+    sql.exec(
+      `UPDATE triggers SET items = ?, state = ?, reason = ?
+       WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+      JSON.stringify(items),
+      items.length > 0 ? "pending" : "cancelled",
+      items.length > 0 ? null : "cart-emptied",
+      user,
+      row.trigger,
+      row.delivery,
+    );
+  }
 }
 
 /**
