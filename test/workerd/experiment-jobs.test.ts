@@ -126,7 +126,11 @@ describe("the bandit's hourly update", () => {
     const recorded = await db().prepare("SELECT shares FROM bandit_shares WHERE experiment = 'bandit-1'").all();
     expect(recorded.results).toHaveLength(1);
     // a fixed experiment is left alone
-    await putExperiment("fixed-1", { campaign: "f", variants: [{ id: "a", weight: 3, content: "popular" }] });
+    const fixed = [
+      { id: "a", weight: 3, content: "popular" },
+      { id: "b", weight: 1, content: "popular" },
+    ];
+    expect((await putExperiment("fixed-1", { campaign: "f", variants: fixed })).status).toBe(200);
     await scheduled("0 * * * *");
     expect(
       ((await env.OPENTIME_KV.get(kvKeys.experiment("fixed-1"), "json")) as { variants: { weight: number }[] })

@@ -183,6 +183,22 @@ describe("the experiments admin API", () => {
     expect((await send("/v1/admin/experiments/none", { headers: ADMIN_HEADERS })).status).toBe(404);
   });
 
+  it("refuses a running experiment of one variant and no holdout (it could never measure anything), saying what to add", async () => {
+    const one = { variants: [{ id: "personal", weight: 1, content: PERSONAL }] };
+    const refused = await putExperiment("one-arm", body(one));
+    expect(refused.status).toBe(400);
+    const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe("BAD_REQUEST");
+    expect(error.message).toMatch(/^variants: one variant and no holdout compares nothing/);
+    expect(error.message).toContain('"content":"popular"');
+    expect(error.message).toContain("holdout");
+    expect((await send("/v1/admin/experiments/one-arm", { headers: ADMIN_HEADERS })).status).toBe(404);
+    // with a holdout it compares the variant with it; stopped, it serves nobody (a stop of one stored before)
+    expect((await putExperiment("one-arm", body({ ...one, holdout: 0.1 }))).status).toBe(200);
+    expect((await putExperiment("one-arm", body({ ...one, holdout: 0.1, status: "stopped" }))).status).toBe(200);
+    expect((await putExperiment("one-arm", body({ ...one, status: "stopped" }))).status).toBe(200);
+  });
+
   it("refuses a variant's campaign whose test no value of its fact passes, as the campaigns API does, naming the path", async () => {
     const hot = { id: "hot", type: "recommendations", when: { topProbability: { $gte: 70 } } };
     const percent = { v: 2, blocks: [hot], default: { id: "picks", type: "recommendations" } };

@@ -108,14 +108,22 @@ describe("subject lines by reader", () => {
         200,
       );
       expect((await subjectsOf(campaign, [a.userId])).get(a.userId)?.rule).toBe("loyal");
-      const experiment = { campaign, variants: [{ id: "popular", weight: 1, content: "popular" }] };
+      // two arms of popular items: every reader gets them (one variant alone, measuring nothing, is refused)
+      const arm = { weight: 1, content: "popular" };
+      const experiment = {
+        campaign,
+        variants: [
+          { id: "popular", ...arm },
+          { id: "popular-2", ...arm },
+        ],
+      };
       expect((await send(`/v1/admin/experiments/${campaign}-pop`, "PUT", experiment)).status).toBe(200);
       resetExperimentCache();
       const popular = (await subjectsOf(campaign, [a.userId])).get(a.userId);
       expect(popular).toMatchObject({
         rule: "default",
         subject: "New this week",
-        experiment: `${campaign}-pop:popular`,
+        experiment: expect.stringMatching(new RegExp(`^${campaign}-pop:popular(-2)?$`)),
       });
       const stop = { ...experiment, status: "stopped" };
       expect((await send(`/v1/admin/experiments/${campaign}-pop`, "PUT", stop)).status).toBe(200);

@@ -2,7 +2,8 @@
  * What the experiment admin routes read from a request: the id in the path, and an experiment body
  * (core/experiments/experiment.ts) whose variants are campaign configurations, validated with every bad field
  * named by its path, and refused, as the campaigns API refuses them, tests no value of their fact passes
- * (core/campaign.ts campaignProblems). Nesting is checked before the schema walks the body.
+ * (core/campaign.ts campaignProblems), and a running experiment of one variant and no holdout (ONE_ARM). Nesting
+ * is checked before the schema walks the body.
  */
 import type { Context } from "hono";
 import { campaignProblems } from "../../core/campaign";
@@ -18,6 +19,10 @@ import { invalidInput } from "../lib/zod-issues";
 export const MAX_EXPERIMENT_BODY = 524_288;
 /** A variant's campaign nests as deep as a campaign body may (worker/campaigns/campaign-input.ts), plus two. */
 const MAX_BODY_DEPTH = 36;
+
+/** Why a running experiment of one variant and no holdout is refused, and what to add. */
+const ONE_ARM =
+  'variants: one variant and no holdout compares nothing (the variant is its own control): add a second variant, such as {"id":"popular","weight":1,"content":"popular"}, or a holdout (a share of readers, up to 0.5)';
 
 export function experimentIdParam(c: Context<AppEnv>): string {
   const parsed = ExperimentIdSchema.safeParse(c.req.param("id"));
@@ -36,6 +41,10 @@ export async function readExperimentBody(c: Context<AppEnv>, id: string): Promis
   if (body.id !== undefined && body.id !== id) throw new ApiError("BAD_REQUEST", "id: differs from the path's id");
   const parsed = ExperimentSchema.safeParse({ v: 1, ...body, id });
   if (!parsed.success) throw invalidInput(parsed.error);
+  // one arm is its own control (core/experiments/report.ts controlOf): it would run and never measure anything.
+  // Refused at the PUT only, never when read (a stored one still serves, and a PUT stops it)
+  if (parsed.data.status === "running" && parsed.data.variants.length === 1 && parsed.data.holdout === 0)
+    throw new ApiError("BAD_REQUEST", ONE_ARM);
   // a variant's campaign is refused what the campaigns API refuses (worker/campaigns/campaign-input.ts): tests no
   // value of their fact passes (`topProbability $gte 70`), named by their path in the experiment
   const problems = parsed.data.variants.flatMap((v, i) =>
