@@ -156,6 +156,23 @@ function isoMillis(ts: string): number {
 
 const TS_MESSAGE = "must be unix seconds or milliseconds (a number), or an ISO-8601 date (2026-11-22T10:00:00Z)";
 
+/**
+ * Warnings of an accepted event (the events API's `warnings`, by index): a closed list. `PURCHASE_WITHOUT_VALUE`:
+ * a purchase with neither `properties.value` nor `price`, taken (it still cancels a cart's trigger, counts as a
+ * conversion, feeds the model) and counted as worth 0 in the order value and the experiments' revenue.
+ */
+export const EVENT_WARNINGS = ["PURCHASE_WITHOUT_VALUE"] as const;
+export type EventWarning = (typeof EVENT_WARNINGS)[number];
+
+/** What an accepted event should be told (null: nothing). */
+export function eventWarning(e: QueuedEvent): { code: EventWarning; message: string } | null {
+  if (e.type !== "purchase" || e.value !== undefined) return null;
+  return {
+    code: "PURCHASE_WITHOUT_VALUE",
+    message: "accepted, worth 0: neither properties.value nor properties.price (x quantity) was given",
+  };
+}
+
 /** The properties a purchase's value is read from (toQueued): text there would count as no value, 0. */
 const PURCHASE_VALUE_FIELDS = ["value", "price", "quantity"] as const;
 

@@ -160,6 +160,38 @@ describe("POST /v1/events", () => {
     expect(body.rejected[1]?.message).toMatch(/^campaign: must not be shaped like an email address/);
   });
 
+  it("accepts a purchase without a value and says so in `warnings` (PURCHASE_WITHOUT_VALUE, by index)", async () => {
+    const res = await post("/v1/events", {
+      events: [
+        { id: "w-none", type: "purchase", user: "u-1", item: "p1", ts: now() },
+        { id: "w-value", type: "purchase", user: "u-1", item: "p2", ts: now(), properties: { value: 12.5 } },
+        { id: "w-price", type: "purchase", user: "u-1", item: "p3", ts: now(), properties: { price: 4 } },
+        // a quantity alone is no value
+        { id: "w-qty", type: "purchase", user: "u-1", item: "p4", ts: now(), properties: { quantity: 2 } },
+        { id: "w-view", type: "view", user: "u-1", item: "p1", ts: now() },
+        { id: "w-bad", type: "purchase", user: "u-1", ts: now() },
+      ],
+    });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as {
+      accepted: number;
+      rejected: { index: number; code: string }[];
+      warnings: { index: number; code: string; message: string }[];
+    };
+    expect(body.accepted).toBe(5);
+    expect(body.rejected.map((r) => [r.index, r.code])).toEqual([[5, "INVALID_EVENT"]]);
+    expect(body.warnings.map((w) => [w.index, w.code])).toEqual([
+      [0, "PURCHASE_WITHOUT_VALUE"],
+      [3, "PURCHASE_WITHOUT_VALUE"],
+    ]);
+    expect(body.warnings[0]?.message).toMatch(/worth 0: neither properties\.value nor properties\.price/);
+    // nothing to say: an empty list
+    const fine = await post("/v1/events", {
+      events: [{ id: "w-ok", type: "view", user: "u-1", item: "p1", ts: now() }],
+    });
+    expect(await fine.json()).toEqual({ accepted: 1, rejected: [], warnings: [] });
+  });
+
   it("answers limits and bad bodies with clear codes", async () => {
     const many = Array.from({ length: 501 }, (_, i) => ({
       id: `x${i}`,

@@ -3,11 +3,14 @@
  * (POST /v1/admin/events, worker/routes/admin-events.ts), which differ only in how old an event may be: read
  * ({"events":[...]} or a bare array), each event validated, the good ones queued (worker/events/queue.ts; the
  * consumer applies them to profiles), the bad ones reported by index. 202 unless no event is valid (400
- * INVALID_EVENTS, accepted 0). Limits: body 1 MiB (413 PAYLOAD_TOO_LARGE), 500 events (413 BATCH_TOO_LARGE),
+ * INVALID_EVENTS, accepted 0); accepted events taken with a caveat (a purchase without a value) are listed by index
+ * in `warnings`. Limits: body 1 MiB (413 PAYLOAD_TOO_LARGE), 500 events (413 BATCH_TOO_LARGE),
  * times within the route's maximum age in the past and 5 minutes in the future.
  */
 import type { Context } from "hono";
 import {
+  type EventWarning,
+  eventWarning,
   IncomingEventSchema,
   looksLikeEmail,
   MAX_ID_LENGTH,
@@ -31,14 +34,23 @@ export interface RejectedEvent {
   message: string;
 }
 
+/** An accepted event taken with a caveat (core/events.ts EVENT_WARNINGS). */
+export interface EventWarningAt {
+  index: number;
+  code: EventWarning;
+  message: string;
+}
+
 export interface EventsResponse {
   accepted: number;
   rejected: RejectedEvent[];
+  warnings: EventWarningAt[];
 }
 
 export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: number) {
   const accepted: QueuedEvent[] = [];
   const rejected: RejectedEvent[] = [];
+  const warnings: EventWarningAt[] = [];
   raw.forEach((e, index) => {
     const parsed = IncomingEventSchema.safeParse(e);
     if (!parsed.success) {
@@ -62,8 +74,10 @@ export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: n
       return;
     }
     accepted.push(q);
+    const warning = eventWarning(q);
+    if (warning) warnings.push({ index, ...warning });
   });
-  return { accepted, rejected };
+  return { accepted, rejected, warnings };
 }
 
 /** How long `seconds` is, as a reader of an error compares clocks: minutes, hours, else days. */
@@ -100,7 +114,7 @@ export function eventBatchHandler(maxAgeDays: (c: Context<AppEnv>) => number) {
       throw new ApiError("BAD_REQUEST", 'expected {"events": [...]} with at least one event');
     if (list.length > MAX_EVENTS)
       throw new ApiError("BATCH_TOO_LARGE", `at most ${MAX_EVENTS} events per request (got ${list.length})`);
-    const { accepted, rejected } = validateEvents(list, maxAgeDays(c), Math.floor(Date.now() / 1000));
+    const { accepted, rejected, warnings } = validateEvents(list, maxAgeDays(c), Math.floor(Date.now() / 1000));
     if (accepted.length > 0) {
       const queued = await enqueue(c.env.EVENTS, accepted);
       if (!queued.ok) {
@@ -112,14 +126,14 @@ export function eventBatchHandler(maxAgeDays: (c: Context<AppEnv>) => number) {
       }
     }
     if (accepted.length === 0) {
-      const none: EventsResponse & ReturnType<typeof errorBody> = {
+      const none: Omit<EventsResponse, "warnings"> & ReturnType<typeof errorBody> = {
         ...errorBody("INVALID_EVENTS", "no event of the batch is valid: see `rejected`"),
         accepted: 0,
         rejected,
       };
       return c.json(none, 400);
     }
-    const res: EventsResponse = { accepted: accepted.length, rejected };
+    const res: EventsResponse = { accepted: accepted.length, rejected, warnings };
     return c.json(res, 202);
   };
 }

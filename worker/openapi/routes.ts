@@ -156,7 +156,10 @@ function orKvDown(route: RouteDoc): RouteDoc {
 
 /** The events API's answers, public and admin alike (worker/events/event-batch.ts: one handler for both routes). */
 const EVENTS_ANSWERS: Record<number, Answer> = {
-  202: { description: '{"accepted":n,"rejected":[{"index","code","message"}]}' },
+  202: {
+    description:
+      '{"accepted":n,"rejected":[{"index","code","message"}],"warnings":[{"index","code":"PURCHASE_WITHOUT_VALUE","message"}]} (warnings: accepted events taken with a caveat; a purchase without a value counts as worth 0)',
+  },
   400: error(
     'not {"events":[...]} with one event or more (BAD_REQUEST), not UTF-8 JSON (INVALID_JSON), or no valid event (INVALID_EVENTS, with "accepted":0 and "rejected")',
     "BAD_REQUEST",
