@@ -716,6 +716,30 @@ describe("the reader's frequency preference", () => {
     expect((JSON.parse((calls[1] as Call).body) as TriggerDelivery).items).toEqual(["p3"]);
   });
 
+  it("a send begun and cancelled before its retry counts (the receiver may hold it): another trigger due that week is dropped", async () => {
+    const user = "trig-freq-begun";
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] })).status).toBe(200);
+    resetTriggersCache();
+    // the first call fails (the receiver may have taken it all the same): a retry waits
+    answer = () => new Response("busy", { status: 500 });
+    await consume([prefer(user, "weekly"), event(user, "cart_add", 31, "p1")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(1);
+    // the reader empties their cart before the retry: cancelled, after its first call
+    await consume([event(user, "cart_remove", 1, "p1")]);
+    expect(await rows(user)).toMatchObject([{ trigger: "cart-30", state: "cancelled", reason: "cart-emptied" }]);
+    answer = () => new Response("ok");
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART_60] })).status).toBe(200);
+    resetTriggersCache();
+    await consume([event(user, "cart_add", 61, "p2")]);
+    await alarmUntil(user, 2);
+    expect(calls).toHaveLength(1);
+    expect(await rows(user)).toMatchObject([
+      { trigger: "cart-30", state: "cancelled" },
+      { trigger: "cart-60", state: "cancelled", reason: "frequency", items: "[]" },
+    ]);
+  });
+
   it("a campaign's send npm run email recorded counts too: a cart abandoned just after the newsletter is dropped", async () => {
     const user = "trig-freq-campaign";
     expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] })).status).toBe(200);
