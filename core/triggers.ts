@@ -21,7 +21,10 @@ export type TriggerType = (typeof TRIGGER_TYPES)[number];
 export const VIEWED_TRIGGER_TYPES = ["viewed-back-in-stock", "viewed-price-drop"] as const;
 export type ViewedTriggerType = (typeof VIEWED_TRIGGER_TYPES)[number];
 
-/** A cart older than this past its due time when it arrives (a history import, a long outage) never fires. */
+/**
+ * A cart add older than this past its own due time (`afterMinutes` after it, whatever a cooldown adds) when it
+ * arrives (a history import, a long outage) never fires.
+ */
 export const STALE_AFTER_SECONDS = 3600;
 /**
  * A delivery whose first webhook call could not be made within this long of its due time (the webhook secret
@@ -240,7 +243,8 @@ export function nextTriggerState(
         e.ts + trigger.afterMinutes * 60,
         typeof next?.deliveredAt === "number" ? next.deliveredAt + trigger.cooldownHours * 3600 : 0,
       );
-      if (dueAt < nowS - STALE_AFTER_SECONDS) continue;
+      // stale by its own due time: a cooldown that puts the wait later does not make an old cart add fresh
+      if (e.ts + trigger.afterMinutes * 60 < nowS - STALE_AFTER_SECONDS) continue;
       if (next && e.ts < next.cartTs) {
         // an older cart add arriving late: its item joins, the timer stays with the latest
         if (next.state === "pending" && e.item && !next.items.includes(e.item) && next.items.length < MAX_TRIGGER_ITEMS)

@@ -93,6 +93,8 @@ describe("cart-abandoned scheduling", () => {
       dueAt: NOW - 3600 + 24 * 3600,
     });
     expect(nextTriggerState(trigger, null, [ev("cart_add", NOW - 3 * 3600, "a")], null, NOW)).toBeNull();
+    // a stale cart add is stale within the cooldown too: it is not kept for the cooldown's end
+    expect(nextTriggerState(trigger, delivered, [ev("cart_add", NOW - 6000, "b")], null, NOW)).toBeNull();
     expect(nextTriggerState({ ...trigger, enabled: false }, null, [ev("cart_add", NOW, "a")], null, NOW)).toBeNull();
   });
 
