@@ -4,7 +4,7 @@
  * edited template (amp-templates/) can lose every reader's open-time content that way. Each file is a message
  * (`.eml`, as `npm run email` writes them: its text/x-amp-html part) or an AMP document (any other name, as
  * `--esp` writes `<template>.<esp>.amp.html`; a file that is no AMP document, such as the HTML part beside it, is
- * skipped with a note). An ESP's part is checked as the ESP sends it (AS_THE_ESP_SENDS: its merge tags filled).
+ * skipped with a note). An ESP's part is checked as the ESP sends it (asTheEspSends: its merge tags filled).
  * Each is validated by the official AMP validator (amp-validator.ts) and Gmail's own rules on top. Prints each
  * file's result; exit 0 when every file checked passes, 1 when one does not (or a message has no AMP part), 2 when
  * a file cannot be read, none was an AMP document, or the validator cannot be had.
@@ -13,7 +13,7 @@ import { readFile } from "node:fs/promises";
 import PostalMime from "postal-mime";
 import { cliArgs } from "../lib/cli-args";
 import { gmailLint, validateAmpEmail, validatorEnginePath } from "./amp-validator";
-import { AS_THE_ESP_SENDS, type Esp } from "./build-emails";
+import { asTheEspSends, espOfPart } from "./build-emails";
 
 const USAGE = "usage: npm run amp-check -- <message.eml | amp.html> [...]";
 
@@ -35,11 +35,6 @@ async function ampOf(path: string, raw: string): Promise<string | null> {
 
 /** What a merge tag is filled with: a value shaped as a token is (base64url and `.`). */
 const SAMPLE_VALUE = "sample.value";
-
-/** The ESP whose merge tags the part holds, or null. */
-function espOf(amp: string): Esp | null {
-  return (Object.keys(AS_THE_ESP_SENDS) as Esp[]).find((esp) => AS_THE_ESP_SENDS[esp].found(amp)) ?? null;
-}
 
 /** Whether the document says it is AMP for email (`<html ⚡4email>` or `<html amp4email>`). */
 function isAmpEmail(html: string): boolean {
@@ -79,8 +74,8 @@ for (const path of positionals) {
     continue;
   }
   checked++;
-  const esp = espOf(found);
-  const amp = esp ? AS_THE_ESP_SENDS[esp].fill(found, SAMPLE_VALUE) : found;
+  const esp = espOfPart(found);
+  const amp = esp ? asTheEspSends(esp, found, SAMPLE_VALUE) : found;
   const as = esp ? ` as ${esp} sends it, its merge tags filled` : "";
   const result = await validateAmpEmail(amp);
   const errors = result.errors.filter((e) => e.severity === "ERROR");

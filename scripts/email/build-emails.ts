@@ -78,29 +78,28 @@ const KEEP_CLIENT_TEMPLATES: Record<Esp, (amp: string) => string> = {
   sfmc: (amp) => amp.replace(/<body\b[^>]*>/, `$&${SFMC_DELIMITERS}`),
 };
 
-/**
- * An ESP's part as the ESP sends it, for checking (`npm run amp-check`): each merge tag filled with `value`, and
- * what KEEP_CLIENT_TEMPLATES added for the ESP's template language read away as the ESP reads it. `found` tells
- * whether a part holds the ESP's merge tags at all.
- */
-export const AS_THE_ESP_SENDS: Record<
-  Esp,
-  { found: (part: string) => boolean; fill: (part: string, value: string) => string }
-> = {
-  mailchimp: {
-    found: (part) => /\*\|(?:HTML:)?OT_[A-Z0-9_]+\|\*/.test(part),
-    fill: (part, value) => part.replace(/\*\|(?:HTML:)?O[TH]_[A-Z0-9_]+\|\*/g, value),
-  },
-  braze: {
-    found: (part) => /\{\{custom_attribute\.\$\{ot_[a-z0-9_]+\}\}\}/.test(part),
-    fill: (part, value) =>
-      part.replace(/\{\{custom_attribute\.\$\{o[th]_[a-z0-9_]+\}\}\}/g, value).replace(/\{% (?:raw|endraw) %\}/g, ""),
-  },
-  sfmc: {
-    found: (part) => /%%ot_[a-z0-9_]+%%/.test(part),
-    fill: (part, value) => part.replace(/%%o[th]_[a-z0-9_]+%%/g, value).replace(SFMC_DELIMITERS, ""),
-  },
+/** Each ESP's merge tags of opentime's fields (ESP_MERGE_TAGS and ESP_HTML_MERGE_TAGS: `OT_` and `OH_` ones). */
+const ESP_TAG_PATTERNS: Record<Esp, RegExp> = {
+  mailchimp: /\*\|(?:HTML:)?O[TH]_[A-Z0-9_]+\|\*/g,
+  braze: /\{\{custom_attribute\.\$\{o[th]_[a-z0-9_]+\}\}\}/g,
+  sfmc: /%%o[th]_[a-z0-9_]+%%/g,
 };
+/** What KEEP_CLIENT_TEMPLATES added for each ESP's template language, read away as that language reads it. */
+const READ_AWAY: Record<Esp, (part: string) => string> = {
+  mailchimp: (part) => part,
+  braze: (part) => part.replace(/\{% (?:raw|endraw) %\}/g, ""),
+  sfmc: (part) => part.replace(SFMC_DELIMITERS, ""),
+};
+
+/** The ESP whose merge tags a part holds, or null (`npm run amp-check`). */
+export function espOfPart(part: string): Esp | null {
+  return (Object.keys(ESP_TAG_PATTERNS) as Esp[]).find((esp) => part.search(ESP_TAG_PATTERNS[esp]) >= 0) ?? null;
+}
+
+/** An ESP's part as the ESP sends it, for checking (`npm run amp-check`): each merge tag filled with `value`. */
+export function asTheEspSends(esp: Esp, part: string, value: string): string {
+  return READ_AWAY[esp](part.replace(ESP_TAG_PATTERNS[esp], value));
+}
 
 export interface Recipient {
   userId: string;

@@ -60,6 +60,9 @@ export async function deliver(
   nowMs: number,
   viewed: readonly ViewedItem[] | null = null,
 ): Promise<WebhookAnswer> {
+  const attempt = due.attempts + 1;
+  // how the logs name the call: never the reader
+  const logged = { trigger: trigger.id, delivery: deliveryRef(due.delivery), attempt };
   try {
     const nowS = Math.floor(nowMs / 1000);
     const iso = (s: number) => new Date(s * 1000).toISOString();
@@ -76,7 +79,7 @@ export async function deliver(
       }),
       items: viewed ? viewed.map((v) => v.item) : (JSON.parse(due.items) as string[]),
       dueAt: iso(due.due_at),
-      attempt: due.attempts + 1,
+      attempt,
     };
     const body: TriggerDelivery =
       trigger.type === "cart-abandoned"
@@ -106,23 +109,11 @@ export async function deliver(
     const retryAfterS = RETRY_AFTER_STATUSES.has(res.status)
       ? retryAfterSeconds(res.headers.get("Retry-After"), Date.now())
       : null;
-    const logged = {
-      trigger: trigger.id,
-      delivery: deliveryRef(due.delivery),
-      attempt: fields.attempt,
-      status: res.status,
-    };
-    if (verdict === "refused") logEvent("warn", "trigger.webhook_refused", logged);
-    if (verdict === "retry") logEvent("warn", "trigger.webhook_failed", { ...logged, retryAfterS });
+    if (verdict === "refused") logEvent("warn", "trigger.webhook_refused", { ...logged, status: res.status });
+    if (verdict === "retry") logEvent("warn", "trigger.webhook_failed", { ...logged, status: res.status, retryAfterS });
     return { verdict, status: res.status, retryAfterS };
   } catch (e) {
-    logEvent("warn", "trigger.webhook_failed", {
-      trigger: trigger.id,
-      delivery: deliveryRef(due.delivery),
-      attempt: due.attempts + 1,
-      status: null,
-      detail: errorMessage(e),
-    });
+    logEvent("warn", "trigger.webhook_failed", { ...logged, status: null, detail: errorMessage(e) });
     return { verdict: "retry", status: null, retryAfterS: null };
   }
 }
