@@ -65,12 +65,12 @@ export function fitEngagement(plog: PurchaseLog, end: number, log: (msg: string)
       if (bothClasses(validation.train.y))
         propensityCalibration = calibrationBins(Array.from(validation.probs, (p, i) => ({ p, y: train.y[i] ? 1 : 0 })));
     } else log(`propensity: none (${train.y.includes(1) ? "every" : "no"} customer bought in the last 30 days)`);
-  }
-  // said, not left to a profile without them to show
-  else
+  } else {
+    // said, not left to a profile without them to show
     log(
       `segments, send time, propensity, buys within 7 days: none (${customers.length} customers with a purchase, fewer than ${MIN_CUSTOMERS})`,
     );
+  }
   // the hazard is fitted on customers as they were HAZARD_WEEKS before the end, followed up to it
   const buySoon = new Map<number, number>();
   if (customers.length >= MIN_CUSTOMERS) {
