@@ -109,17 +109,34 @@ export interface Recipient {
 }
 
 /**
- * An unsubscribe URL as `List-Unsubscribe` (RFC 2369) carries it between `<` and `>` and the parts link it:
- * https: (one-click, RFC 8058) or mailto:, nothing that would end the header's brackets or the line.
+ * The longest unsubscribe URL a message carries: `List-Unsubscribe` holds it on one line of its own (` <url>`), and
+ * RFC 5322 allows 998 characters a line (a longer one is cut or refused on the way; nodemailer folds only at spaces).
  */
-function unsubscribeUrl(raw: string): string | null {
-  if (raw.length > 2000 || /[\s<>"]/.test(raw)) return null;
+export const MAX_UNSUBSCRIBE_URL = 995;
+
+/**
+ * An unsubscribe URL as `List-Unsubscribe` (RFC 2369) carries it between `<` and `>` and the parts link it:
+ * https: (one-click, RFC 8058) or mailto:, nothing that would end the header's brackets or the line, in ASCII (a
+ * header of other characters is written as RFC 2047 encoded words, `=?UTF-8?Q?...?=`, which no mail provider
+ * reads as a URL: one with them, `/abmelden/müller`, is written as the URL parser serializes it,
+ * `/abmelden/m%C3%BCller`), and short enough for the header's line (MAX_UNSUBSCRIBE_URL). Else why not.
+ */
+function unsubscribeUrl(raw: string): { url: string } | { why: string } {
+  const refused = { why: "must be an https: or mailto: URL (no spaces, < > or quotes)" };
+  if (raw.length > 2000 || /[\s<>"]/.test(raw)) return refused;
+  let url: URL;
   try {
-    const url = new URL(raw);
-    return url.protocol === "https:" || url.protocol === "mailto:" ? raw : null;
+    url = new URL(raw);
   } catch {
-    return null;
+    return refused;
   }
+  if (url.protocol !== "https:" && url.protocol !== "mailto:") return refused;
+  const ascii = /^[\x21-\x7e]*$/.test(raw) ? raw : url.href;
+  if (ascii.length > MAX_UNSUBSCRIBE_URL)
+    return {
+      why: `is ${ascii.length} characters${ascii === raw ? "" : " as written in a header"}; a List-Unsubscribe line holds at most ${MAX_UNSUBSCRIBE_URL}`,
+    };
+  return { url: ascii };
 }
 
 export interface BuildOptions {
@@ -214,12 +231,11 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     const email = row.email || null;
     if (needEmail && (!email || !looksLikeEmail(email)))
       throw new Error(`${path}:${line}: a valid email is needed to write a message`);
-    const unsubscribe = row.unsubscribe_url || null;
-    if (unsubscribe !== null && unsubscribeUrl(unsubscribe) === null)
-      throw new Error(
-        `${path}:${line}: unsubscribe_url must be an https: or mailto: URL (no spaces, < > or quotes), got "${unsubscribe.slice(0, 80)}"`,
-      );
-    return { userId, email, unsubscribeUrl: unsubscribe };
+    const raw = row.unsubscribe_url || null;
+    const unsubscribe = raw === null ? null : unsubscribeUrl(raw);
+    if (unsubscribe !== null && "why" in unsubscribe)
+      throw new Error(`${path}:${line}: unsubscribe_url ${unsubscribe.why}, got "${(raw as string).slice(0, 80)}"`);
+    return { userId, email, unsubscribeUrl: unsubscribe?.url ?? null };
   });
 }
 

@@ -194,6 +194,33 @@ describe("email builder, MIME mode", () => {
       'user_id,email,unsubscribe_url\nc1,ann@example.com,"https://shop.example/u\r\nBcc: x@evil.example"\n',
     );
     await expect(buildEmails(split.options)).rejects.toThrow(/recipients.csv:2: unsubscribe_url/);
+    // RFC 5322: a header line holds 998 characters, and List-Unsubscribe holds the URL on one
+    const long = await setup(
+      `user_id,email,unsubscribe_url\nc1,ann@example.com,https://esp.example/u/${"a".repeat(1500)}\n`,
+    );
+    await expect(buildEmails(long.options)).rejects.toThrow(
+      /recipients.csv:2: unsubscribe_url is 1522 characters; a List-Unsubscribe line holds at most 995/,
+    );
+  });
+
+  it("an unsubscribe_url with characters beyond ASCII goes in the header as a URL (percent-encoded), never as encoded words", async () => {
+    const { options } = await setup(
+      "user_id,email,unsubscribe_url\nc1,ann@example.com,https://shop.example/abmelden/müller?grüße=1\nc2,bob@example.com,mailto:abmelden@shop.example?subject=Jörg\n",
+    );
+    const result = await buildEmails(options);
+    const [ann, bob] = await Promise.all(result.files.map((f) => readFile(f, "utf8")));
+    // the header as written, unfolded: a mail provider reads `<url>` there, and RFC 2047's =?UTF-8?...?= is no URL
+    const raw = (m: string) =>
+      /^List-Unsubscribe:(.*(?:\r?\n[ \t].*)*)/m
+        .exec(m)?.[1]
+        ?.replace(/\r?\n[ \t]/g, " ")
+        .trim();
+    expect(raw(ann as string)).toBe("<https://shop.example/abmelden/m%C3%BCller?gr%C3%BC%C3%9Fe=1>");
+    expect(raw(bob as string)).toBe("<mailto:abmelden@shop.example?subject=J%C3%B6rg>");
+    expect((ann as string).split(/\r?\n/).every((line) => line.length <= 998)).toBe(true);
+    // the parts link the same URL
+    const parsed = await PostalMime.parse(ann as string);
+    expect(parsed.text).toContain("Unsubscribe: https://shop.example/abmelden/m%C3%BCller?gr%C3%BC%C3%9Fe=1\n");
   });
 
   it("the shop's link: --shop-url is needed for a real send (the Worker's root is no shop), and must be a web address", async () => {
