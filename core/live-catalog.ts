@@ -65,9 +65,19 @@ export type ItemChange = z.infer<typeof ItemChangeSchema>;
 export const CatalogPatchSchema = z
   .object({ items: z.array(ItemChangeSchema).min(1).max(MAX_PATCH_ITEMS) })
   .strict()
-  .refine((p) => new Set(p.items.map((i) => i.id)).size === p.items.length, {
-    message: "each item id at most once per request",
-    path: ["items"],
+  .superRefine((p, ctx) => {
+    // named where it comes again, with where it came first: a feed of 1,000 rows says which row to look at
+    const first = new Map<string, number>();
+    p.items.forEach((item, i) => {
+      const at = first.get(item.id);
+      if (at === undefined) first.set(item.id, i);
+      else
+        ctx.addIssue({
+          code: "custom",
+          message: `${JSON.stringify(item.id.slice(0, 80))} is also items.${at}.id: each item id at most once per request`,
+          path: ["items", i, "id"],
+        });
+    });
   });
 export type CatalogPatch = z.infer<typeof CatalogPatchSchema>;
 

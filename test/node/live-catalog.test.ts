@@ -137,6 +137,15 @@ describe("live catalog", () => {
     expect(ok([])).toBe(false);
     expect(ok(Array.from({ length: 1001 }, (_, i) => ({ id: `p${i}`, stock: 1 })))).toBe(false);
   });
+
+  it("an id twice is named where it comes again, with where it came first (a batch of 1,000 says which row)", () => {
+    const twice = CatalogPatchSchema.safeParse({
+      items: [{ id: "p1" }, { id: "p2", stock: 1 }, { id: "p3" }, { id: "p2", price: 4 }],
+    });
+    expect(twice.error?.issues.map((i) => [i.path.join("."), i.message])).toEqual([
+      ["items.3.id", '"p2" is also items.1.id: each item id at most once per request'],
+    ]);
+  });
 });
 
 describe("UrlSchema", () => {
