@@ -1,7 +1,8 @@
 /**
  * The live catalog's size bound in workerd: long texts and links on a few thousand items (far below the 20,000
  * item bound) would grow the published overlay past what KV stores in one value; a PATCH past MAX_LIVE_BYTES is
- * refused, naming the bound, and the catalog already published goes on being published and served.
+ * refused, naming the bound, and the catalog already published goes on being published and served. A PATCH body past
+ * its bytes is refused saying to split it.
  */
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { afterAll, describe, expect, it } from "vitest";
@@ -71,5 +72,21 @@ describe("live catalog size", () => {
     expect(small.status).toBe(200);
     const { version: last } = (await small.json()) as { version: number };
     expect(await publishedVersion()).toBe(last);
+  });
+
+  it("a body past the PATCH's bytes (fewer than 1,000 items, with long links) says to split it; nothing is set", async () => {
+    const items = Array.from({ length: 600 }, (_, i) => ({
+      id: `split-${i}`,
+      url: `https://shop.example/p/${i}?${"utm=x&".repeat(300)}`,
+    }));
+    const res = await adminRequest("/v1/admin/catalog", "PATCH", { items });
+    expect(res.status).toBe(413);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("PAYLOAD_TOO_LARGE");
+    expect(body.error.message).toBe(
+      "a PATCH body holds at most 1024000 bytes (1000 items of about 1 KB): send its items in smaller PATCHes",
+    );
+    const item = await adminRequest("/v1/admin/catalog/items/split-0", "GET");
+    expect(((await item.json()) as { overlay: unknown }).overlay).toBeNull();
   });
 });

@@ -4,7 +4,8 @@
  *   -> 200 {"version":7,"changed":2,"published":true}
  * Sets live fields of items (core/live-catalog.ts: stock, price, active, title, image, url, category, currency,
  * tags; null clears one); the next open sees them within about a second, without a new model. Merged by the
- * catalog's one writer, so concurrent PATCHes of one item lose no field.
+ * catalog's one writer, so concurrent PATCHes of one item lose no field. A body over MAX_BODY is 413
+ * PAYLOAD_TOO_LARGE saying to split it (fewer than 1,000 items can pass it: long links and texts).
  */
 import type { Hono } from "hono";
 import { CatalogPatchSchema, MAX_PATCH_ITEMS } from "../../core/live-catalog";
@@ -22,7 +23,15 @@ export function registerAdminCatalogPatch(app: Hono<AppEnv>): void {
     "/v1/admin/catalog",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const parsed = await readValidBody(c, CatalogPatchSchema, MAX_BODY);
+      const parsed = await readValidBody(c, CatalogPatchSchema, MAX_BODY).catch((e: unknown) => {
+        // 1,000 items of long links and texts pass it: say what to do, not only that it is too large
+        if (e instanceof ApiError && e.code === "PAYLOAD_TOO_LARGE")
+          throw new ApiError(
+            "PAYLOAD_TOO_LARGE",
+            `a PATCH body holds at most ${MAX_BODY} bytes (${MAX_PATCH_ITEMS} items of about 1 KB): send its items in smaller PATCHes`,
+          );
+        throw e;
+      });
       const answer = await catalogWriter(c.env).patch(parsed.items);
       if (!answer.ok && answer.bound === "items") {
         throw new ApiError(
