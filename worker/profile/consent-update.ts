@@ -48,10 +48,10 @@ export type EmailConsentSource = "preferences" | "unsubscribe";
 /**
  * Records a change an email's reader made (the preferences form, the one-click unsubscribe): on the events queue,
  * and when the queue refuses or does not answer within QUEUE_WAIT_MS, with the reader's shard itself (the change's
- * one id makes both landing one change; a send still in flight is left to `waitUntil`). The id is the source, the
- * email's send and the second: the shard keeps every applied id for good, so a link or form POSTed over and over
- * adds at most one a second, and a repeat within the second changes nothing (a reader cannot send two choices from
- * one email within a second). `false`: neither took it (logged), and the reader is asked to send it again.
+ * consent clock makes both landing one change; a send still in flight is left to `waitUntil`). The id is the
+ * source, the email's send and the second; the shard keeps no consent change's id (core/apply-events.ts: the clock
+ * makes applying one again change nothing), so a link or form POSTed over and over grows nothing, and a repeat
+ * changes nothing. `false`: neither took it (logged), and the reader is asked to send it again.
  */
 export async function recordConsentChange(
   env: Pick<Bindings, "EVENTS" | "READERS">,

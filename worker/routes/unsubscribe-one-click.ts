@@ -3,10 +3,10 @@
  * unsubscribe, POSTed by a mail provider when the reader presses its Unsubscribe button, or by the link's page.
  * Sets the reader's `unsubscribed` through their shard, the one writer the email's form and the consent API go
  * through too (worker/profile/consent-update.ts: the events queue, else the shard itself), and answers 200
- * with a page, no redirect; a repeat sets it again (harmless: it sets, never toggles; one change a second at most
- * whatever the number of POSTs, as the shard keeps each change's id for good). A reader their shard holds no profile
- * of (erased, their tombstone standing or ended, or never known) is answered the same, and the shard keeps their
- * unsubscribe as a suppression alone (worker/state/suppression-only.ts). A POST without the one-click
+ * with a page, no redirect; a repeat sets it again (harmless: it sets, never toggles; the shard keeps no consent
+ * change's id, and its consent clock makes a repeat change nothing, so POSTs over and over grow nothing). A reader
+ * their shard holds no profile of (erased, their tombstone standing or ended, or never known) is answered the same,
+ * and the shard keeps their unsubscribe as a suppression alone (worker/state/suppression-only.ts). A POST without the one-click
  * field changes nothing (400 BAD_REQUEST); a token that does not verify, 401 TOKEN_INVALID; should neither the
  * queue nor the shard take the change, 429 UNSUBSCRIBE_NOT_SAVED with Retry-After (back-pressure: press again).
  * Never a 5xx. A refusal is the API's JSON error, and to a browser the page (with its button when pressing again
