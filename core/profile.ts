@@ -91,8 +91,32 @@ export const ConsentSchema = z.object({
 });
 export type Consent = z.infer<typeof ConsentSchema>;
 
+/** Unix seconds from here on are milliseconds sent by mistake (the year 5138): a pause that would never end. */
+const MAX_PAUSE_SECONDS = 1e11;
+const PAUSE_FORMAT =
+  "unix seconds, or an ISO 8601 time with its zone (2027-01-01T00:00:00Z, as GET /v1/admin/suppressions answers it); null ends a pause";
+
+/**
+ * A pause's end as a consent change takes it: unix seconds, or the ISO time the suppression list answers (an ESP sync
+ * that reads the list writes back what it read), stored as unix seconds; a number of milliseconds is refused, not
+ * kept as a pause of 30,000 years.
+ */
+const PausedUntilChangeSchema = z
+  .union(
+    [
+      z.number(PAUSE_FORMAT).int(PAUSE_FORMAT).nonnegative(PAUSE_FORMAT).lt(MAX_PAUSE_SECONDS, PAUSE_FORMAT),
+      z.iso.datetime({ offset: true, error: PAUSE_FORMAT }).transform((t) => Math.floor(Date.parse(t) / 1000)),
+    ],
+    { error: PAUSE_FORMAT },
+  )
+  .nullable()
+  .optional();
+
 /** A consent change (`PUT /v1/users/<id>/consent`): any of the fields, nothing else. */
-export const ConsentChangeSchema = ConsentSchema.partial().omit({ updatedAt: true }).strict();
+export const ConsentChangeSchema = ConsentSchema.partial()
+  .omit({ updatedAt: true })
+  .extend({ pausedUntil: PausedUntilChangeSchema })
+  .strict();
 
 export const DEFAULT_CONSENT: Consent = {
   personalization: true,

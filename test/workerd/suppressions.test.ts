@@ -295,6 +295,30 @@ describe("GET /v1/admin/suppressions: the shop's list hears of every unsubscribe
     ]);
   });
 
+  it("a pause written back as the list answers it (ISO) is taken; one in milliseconds is refused, not kept for ever", async () => {
+    const { cursor } = await readAll("");
+    // an ESP sync writes back what it read: the list's ISO time, or unix seconds
+    await consentApi("lp-iso", { pausedUntil: "2099-01-01T01:00:00+01:00" });
+    await consentApi("lp-unix", { pausedUntil: 4070908800 });
+    const next = await readAll(`?cursor=${cursor}`);
+    expect(mine("lp-", next.seen).map((c) => [c.user, c.pausedUntil])).toEqual(
+      expect.arrayContaining([
+        ["lp-iso", "2099-01-01T00:00:00.000Z"],
+        ["lp-unix", "2099-01-01T00:00:00.000Z"],
+      ]),
+    );
+    for (const pausedUntil of [4070908800000, "2099-01-01", "next week", 1.5]) {
+      const res = await request("PUT", "/v1/users/lp-bad/consent", {
+        headers: ADMIN,
+        body: JSON.stringify({ pausedUntil }),
+      });
+      expect(res.status, String(pausedUntil)).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+        "pausedUntil: unix seconds, or an ISO 8601 time with its zone (2027-01-01T00:00:00Z, as GET /v1/admin/suppressions answers it); null ends a pause",
+      );
+    }
+  });
+
   it("a shard whose list predates frequency lists the readers who chose one, to a cursor kept from before", async () => {
     await consentApi("lf-before", { frequency: "monthly" });
     await consentApi("lf-before-none", { topics: ["tea"] });
