@@ -184,6 +184,11 @@ export interface BuildResult {
    * unsubscribe_url, or opentime's link on an http --base-url
    */
   withoutOneClick?: number;
+  /**
+   * ESP mode: recipients whose unsubscribe_url the files do not carry (the ESP adds its own link and headers), so
+   * that a column given for nothing is said, not dropped unseen
+   */
+  unsubscribeUrlsUnused?: number;
 }
 
 /**
@@ -444,7 +449,8 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
     const csv = join(opts.outDir, `recipients.${opts.esp}.csv`);
     await writeFile(csv, `${lines.join("\n")}\n`);
     files.push(csv);
-    return { recipients: recipients.length, files, skipped };
+    const unsubscribeUrlsUnused = recipients.filter((r) => r.unsubscribeUrl !== null).length;
+    return { recipients: recipients.length, files, skipped, unsubscribeUrlsUnused };
   }
 
   const taken = new Set<string>();

@@ -151,6 +151,10 @@ try {
     console.log(
       `note: ${result.withoutOneClick} messages have no one-click unsubscribe (List-Unsubscribe-Post, which Gmail and Yahoo ask of bulk senders): a mailto: unsubscribe_url, or opentime's link on a --base-url that is not https`,
     );
+  if (result.unsubscribeUrlsUnused)
+    console.log(
+      `note: the unsubscribe_url of ${result.unsubscribeUrlsUnused} recipients is in no file: in ESP mode your ESP adds its own unsubscribe link and List-Unsubscribe headers (record the unsubscribes it takes with PUT /v1/users/<id>/consent)`,
+    );
   if (!baseUrl.startsWith("https://"))
     console.log("note: --base-url is not https; mail clients (and AMP) need a public https origin for a real send");
 } catch (e) {

@@ -320,6 +320,17 @@ describe("email builder, ESP mode", () => {
     });
   }
 
+  it("an unsubscribe_url column is in no ESP file (the ESP adds its own link): the result counts it, to be said", async () => {
+    const { options } = await setup(
+      "user_id,email,unsubscribe_url\nc0000002,ann@example.com,https://shop.example/u/1\nc0000042,bob@example.com,\n",
+    );
+    const result = await buildEmails({ ...options, esp: "braze" });
+    expect(result.unsubscribeUrlsUnused).toBe(1);
+    for (const file of result.files) expect(await readFile(file, "utf8")).not.toContain("shop.example/u/1");
+    const none = await setup("user_id\nc0000002\n");
+    expect((await buildEmails({ ...none.options, esp: "braze" })).unsubscribeUrlsUnused).toBe(0);
+  });
+
   it("with subject rules: each recipient's subject and preheader in the CSV, the preheader's merge tag in the parts", async () => {
     const { options } = await setup("user_id\nc0000002\nc0000042\n");
     const subjects = new Map([["c0000002", { subject: "We miss you", preheader: "New mugs since your last visit" }]]);
