@@ -200,7 +200,8 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     throw e;
   });
   let header: string[] = [];
-  let rows: Record<string, string>[];
+  // each row with the line it ends on (`info`), which blank lines skipped before it leave a row index short of
+  let rows: { record: Record<string, string>; info: { lines: number } }[];
   try {
     rows = parse(text, {
       columns: (names: string[]) => {
@@ -210,7 +211,8 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
       skip_empty_lines: true,
       trim: true,
       bom: true,
-    }) as Record<string, string>[];
+      info: true,
+    }) as { record: Record<string, string>; info: { lines: number } }[];
   } catch (e) {
     // the CSV parser names the line, not the file
     throw new Error(`${path}: ${(e as Error).message}`);
@@ -223,8 +225,8 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     );
   // a reader listed twice would be sent the email twice (two messages, or two ESP rows with one token)
   const lineOf = new Map<string, number>();
-  return rows.map((row, i) => {
-    const line = i + 2;
+  return rows.map(({ record: row, info }) => {
+    const line = info.lines;
     const userId = row.user_id ?? "";
     if (!userId) throw new Error(`${path}:${line}: user_id is empty (columns: user_id, email)`);
     const first = lineOf.get(userId);

@@ -261,6 +261,13 @@ describe("email builder, MIME mode", () => {
     await expect(readdir(join(dup.dir, "out"))).rejects.toThrow(/ENOENT/);
   });
 
+  it("names a bad recipient's own line in the file, blank lines before it counted", async () => {
+    const gap = await setup("user_id,email\n\nc1,ann@example.com\n\n\nc2,not-an-email\n");
+    await expect(buildEmails(gap.options)).rejects.toThrow(/recipients.csv:6: a valid email is needed/);
+    const dup = await setup("user_id,email\nc1,ann@example.com\n\nc1,ann@example.com\n");
+    await expect(buildEmails(dup.options)).rejects.toThrow(/recipients.csv:4: user_id c1 is also on line 2/);
+  });
+
   it("--base-url is an origin: a path, query or fragment is refused (the Worker serves /v1/ at its root); a trailing slash is fine", async () => {
     const { options } = await setup("user_id,email\nc1,ann@example.com\n");
     for (const bad of [
