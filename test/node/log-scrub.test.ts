@@ -59,6 +59,25 @@ describe("log lines name no reader and carry no token", () => {
     expect(line).toContain("<email>");
   });
 
+  it("scrubs an address whose domain is not ASCII, as the events API refuses it (core/events.ts looksLikeEmail)", () => {
+    const line = logged({ detail: "refused jane@exämple.com and ken@例え.jp, then josé@ñandú.example" });
+    for (const part of ["jane", "exämple", "ken", "例え", "josé", "ñandú"]) expect(line).not.toContain(part);
+    expect(line.match(/<email>/g)).toHaveLength(3);
+  });
+
+  it("scrubs field names at any depth, as their values: an object keyed by data names no one", async () => {
+    const token = await mintToken(SECRET, { user: "u-keyed", campaign: "demo", ttlSeconds: 3600 });
+    const line = logged({
+      "jane@example.com": 1,
+      counts: { "/v1/users/u-keyed": 2, [token]: 3, list: [{ "profile:u-keyed": 4 }] },
+    });
+    for (const part of ["jane", "u-keyed", token.split(".")[0], token.split(".")[1]]) expect(line).not.toContain(part);
+    const parsed = JSON.parse(line);
+    expect(parsed["<email>"]).toBe(1);
+    expect(parsed.counts["/v1/users/<redacted>"]).toBe(2);
+    expect(parsed.counts.list[0]["profile:<redacted>"]).toBe(4);
+  });
+
   it("leaves what names no one alone: event names, shard names, model versions, counts", () => {
     expect(scrub("readers-3 applied 12 events; model als-6d06e4f6d7ac; /v1/health")).toBe(
       "readers-3 applied 12 events; model als-6d06e4f6d7ac; /v1/health",

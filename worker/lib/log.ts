@@ -1,6 +1,6 @@
 /**
  * One structured log line per event (JSON), readable in `wrangler tail` and Workers Logs. Logs name no
- * reader and carry no token: every string field, at any depth (in arrays and objects), is scrubbed of KV keys
+ * reader and carry no token: every string field and field name, at any depth (in arrays and objects), is scrubbed of KV keys
  * that hold a user id, long base64url runs (tokens), URL paths that carry either (`/v1/img/<token>/...`,
  * `/v1/users/<id>`) and email addresses, whatever the caller passed.
  */
@@ -15,9 +15,10 @@ const SCRUBS: [RegExp, string][] = [
   [/\b(profile|seen|features|decision):[^\s"',]+/g, "$1:<redacted>"],
   // any long base64url run: a token's claims or signature (never shorter than this), or an id inside one
   [/[A-Za-z0-9_-]{24,}/g, "<redacted>"],
-  // an email address (and a URL's `user:password@host`), whatever quoted it: each part bounded, so each position
-  // is tried over at most a few hundred characters
-  [/[^\s"'<>@,;:()[\]\\/]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}/g, "<email>"],
+  // an email address (and a URL's `user:password@host`), whatever quoted it, its domain in any script (`exämple.com`,
+  // `例え.jp`: an address the events API refuses as one, core/events.ts looksLikeEmail): each part bounded, so each
+  // position is tried over at most a few hundred characters
+  [/[^\s"'<>@,;:()[\]\\/]{1,64}@[\p{L}\p{M}\p{N}-]{1,63}(?:\.[\p{L}\p{M}\p{N}-]{1,63}){1,8}/gu, "<email>"],
 ];
 /** Longest string field kept in a log line. */
 const MAX_FIELD_LENGTH = 1000;
@@ -28,17 +29,22 @@ export function scrub(text: string): string {
   return out.length > MAX_FIELD_LENGTH ? `${out.slice(0, MAX_FIELD_LENGTH)}…` : out;
 }
 
+/** A plain object's fields, each name scrubbed as its value is: an object keyed by data (`{[item]: n}`) names it. */
+function scrubFields(fields: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [scrub(k), scrubValue(v)]));
+}
+
 function scrubValue(value: unknown): unknown {
   if (typeof value === "string") return scrub(value);
   if (Array.isArray(value)) return value.map(scrubValue);
   // a plain object's fields (a Date, or anything with its own toJSON, is left to JSON.stringify as before)
   if (value !== null && typeof value === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(value)))
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubValue(v)]));
+    return scrubFields(value);
   return value;
 }
 
 export function logEvent(level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
-  const clean = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, scrubValue(v)]));
+  const clean = scrubFields(fields);
   const line = JSON.stringify({ level, event, ...clean, at: new Date().toISOString() });
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);
