@@ -52,7 +52,7 @@ export interface Bindings {
   ACCESS_AUD?: Var;
   /** "all" (re-buys allowed outside the exclusion window) or "novel" (never what the reader bought) */
   RECS_MODE?: Var;
-  /** at most 20 pixel events per token a minute (`[[ratelimits]]` in wrangler.toml) */
+  /** 20 pixel events per token a minute, counted per Cloudflare location (`[[ratelimits]]` in wrangler.toml) */
   PIXEL_RATE_LIMITER?: RateLimit;
   /** the writers of reader state (worker/state/reader-shard.ts), one per shard of readers */
   READERS?: DurableObjectNamespace<import("./state/reader-shard").ReaderShard>;
