@@ -171,6 +171,19 @@ export type ConfigProblem = (typeof CONFIG_PROBLEMS)[number];
 let cached: { env: Bindings; config: Config; problems: ConfigProblem[] } | null = null;
 
 /**
+ * Bindings made from the runtime's (worker/index.ts gives each kind of handler KV with its own deadlines), by the
+ * bindings they were made from: they hold the same configuration, parsed and logged once for all of them. Keyed by
+ * each made object, its problems were logged again whenever an email route's request followed an API route's.
+ */
+const sources = new WeakMap<Bindings, Bindings>();
+
+/** `derived`, made from `source` with the same vars and secrets: its configuration is `source`'s. */
+export function sameConfigAs(derived: Bindings, source: Bindings): Bindings {
+  sources.set(derived, sources.get(source) ?? source);
+  return derived;
+}
+
+/**
  * `raw` as text: a string as it is, a number or a boolean as TOML wrote it, a list of those comma-joined (a list
  * setting written as a TOML array); anything else (a table, a nested list) is undefined, its name pushed onto
  * `invalid` (never its value: it may be a secret put in [vars] by mistake).
@@ -204,7 +217,8 @@ function keys(name: string, raw: string | undefined, problems: ConfigProblem[]):
   return kept;
 }
 
-export function getConfig(env: Bindings): Config {
+export function getConfig(bindings: Bindings): Config {
+  const env = sources.get(bindings) ?? bindings;
   if (cached?.env === env) return cached.config;
   const invalid: string[] = [];
   const problems: ConfigProblem[] = [];
@@ -331,7 +345,7 @@ export function getConfig(env: Bindings): Config {
 }
 
 /** The configuration's problems (see CONFIG_PROBLEMS), in the order they were found. */
-export function configProblems(env: Bindings): readonly ConfigProblem[] {
-  getConfig(env);
-  return cached?.env === env ? cached.problems : [];
+export function configProblems(bindings: Bindings): readonly ConfigProblem[] {
+  getConfig(bindings);
+  return cached?.env === (sources.get(bindings) ?? bindings) ? cached.problems : [];
 }

@@ -5,7 +5,7 @@
  */
 import { createApp } from "./app";
 import { DRIFT_CRON, runDrift } from "./drift/drift-job";
-import type { Bindings } from "./env";
+import { type Bindings, sameConfigAs } from "./env";
 import { consumeEvents } from "./events/consumer";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "./events/dead-letters";
 import type { EventsMessage } from "./events/queue";
@@ -40,7 +40,8 @@ const wrapped = {
 function bounded(env: Bindings, handler: keyof typeof wrapped, deadlines: KvDeadlines): Bindings {
   let out = wrapped[handler].get(env);
   if (!out) {
-    out = { ...env, OPENTIME_KV: withKvDeadlines(env.OPENTIME_KV, deadlines) };
+    // the same configuration as `env`: parsed, and its problems logged, once for every handler's copy
+    out = sameConfigAs({ ...env, OPENTIME_KV: withKvDeadlines(env.OPENTIME_KV, deadlines) }, env);
     wrapped[handler].set(env, out);
   }
   return out;

@@ -226,6 +226,23 @@ describe("health says what the configuration lacks, to the admin key", () => {
     }
   });
 
+  it("a problem is logged once, whichever routes its requests reach (each kind of handler has its own copy of the bindings)", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const bindings = plainDeploy();
+      // an email route's request, then an API route's, in turn: as a deployed Worker's traffic mixes them
+      for (let i = 0; i < 3; i++) {
+        expect((await request(bindings, "GET", "/v1/e/x")).status).toBe(200);
+        expect((await request(bindings, "GET", "/v1/health")).status).toBe(200);
+      }
+      const logged = errors.mock.calls.map((c) => String(c[0]));
+      expect(logged.filter((l) => l.includes('"config.token_secret_missing"'))).toHaveLength(1);
+      expect(logged.filter((l) => l.includes('"config.allowed_senders_example"'))).toHaveLength(1);
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
   it("an erasure tombstone no longer than an email's token lives by default (30 days) is named, for the email tokens (the unsubscribe link needs none)", async () => {
     const warns = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     try {
