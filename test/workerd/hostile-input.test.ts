@@ -89,6 +89,25 @@ describe("defect 2: one long string costs what its length warrants", () => {
     expect(body.rejected[0]?.code).toBe("INVALID_EVENT");
     expect(body.rejected[0]?.message).toContain("user");
   });
+
+  it("a body nesting 500,000 arrays (a second of JSON.parse in 1 MiB) is refused before it is parsed", async () => {
+    const post = (body: string) =>
+      request("/v1/events", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${TEST_EVENTS_KEY}`, "Content-Type": "application/json" },
+        body,
+      });
+    const deep = await post(`{"events":[{"properties":${"[".repeat(500_000)}${"]".repeat(500_000)}}]}`);
+    expect(deep.status).toBe(400);
+    const refused = (await deep.json()) as { error: { code: string; message: string } };
+    expect(refused.error.code).toBe("INVALID_JSON");
+    expect(refused.error.message).toContain("nests deeper than 64");
+    // brackets inside strings are text, and a body as deep as any opentime reads is read
+    const nested = `${'{"a":'.repeat(40)}"[[[[{{{{\\"[[["${"}".repeat(40)}`;
+    const event = `{"id":"deep-ok","type":"view","user":"c-deep","item":"p1","ts":${now()},"properties":${nested}}`;
+    const ok = await post(`{"events":[${event}]}`);
+    expect(((await ok.json()) as { error?: { code: string } }).error?.code).not.toBe("INVALID_JSON");
+  });
 });
 
 describe("ids that are not well-formed Unicode", () => {

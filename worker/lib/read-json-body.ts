@@ -1,12 +1,13 @@
 /**
  * The one way routes read a JSON body: the declared and the real size are both capped (a body without
  * Content-Length is streamed and cut at the cap, never buffered whole), it must be UTF-8 and JSON (a compressed one is
- * refused saying so).
+ * refused saying so), nesting at most MAX_JSON_NESTING levels (counted before the parse: lib/json-nesting.ts).
  * Errors are ApiErrors: 413 PAYLOAD_TOO_LARGE, 400 INVALID_JSON (and, through a schema, 400 BAD_REQUEST).
  */
 import type { Context } from "hono";
 import type { z } from "zod";
 import { ApiError } from "../errors";
+import { MAX_JSON_NESTING, nestsDeeper } from "./json-nesting";
 import { readCapped } from "./read-capped";
 import { invalidInput } from "./zod-issues";
 
@@ -39,6 +40,8 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
   } catch {
     throw refuse("the body is not UTF-8");
   }
+  // nesting is counted before the parse, whose cost per level is far above a byte's (lib/json-nesting.ts)
+  if (nestsDeeper(bytes)) throw refuse(`the body nests deeper than ${MAX_JSON_NESTING} arrays or objects`);
   try {
     return JSON.parse(text);
   } catch {
