@@ -101,7 +101,7 @@ describe("defect 2: one long string costs what its length warrants", () => {
     expect(deep.status).toBe(400);
     const refused = (await deep.json()) as { error: { code: string; message: string } };
     expect(refused.error.code).toBe("INVALID_JSON");
-    expect(refused.error.message).toContain("nests deeper than 64");
+    expect(refused.error.message).toContain("nested deeper than 64");
     // brackets inside strings are text, and a body as deep as any opentime reads is read
     const nested = `${'{"a":'.repeat(40)}"[[[[{{{{\\"[[["${"}".repeat(40)}`;
     const event = `{"id":"deep-ok","type":"view","user":"c-deep","item":"p1","ts":${now()},"properties":${nested}}`;

@@ -41,7 +41,7 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
     throw refuse("the body is not UTF-8");
   }
   // nesting is counted before the parse, whose cost per level is far above a byte's (lib/json-nesting.ts)
-  if (nestsDeeper(bytes)) throw refuse(`the body nests deeper than ${MAX_JSON_NESTING} arrays or objects`);
+  if (nestsDeeper(bytes)) throw refuse(`the body is nested deeper than ${MAX_JSON_NESTING} arrays or objects`);
   try {
     return JSON.parse(text);
   } catch {
