@@ -161,6 +161,7 @@ export const CONFIG_PROBLEMS = [
   "public_base_url_invalid",
   "erasure_tombstone_short",
   "api_key_short",
+  "secret_placeholder",
   "webhook_secret_short",
   "shop_currency_invalid",
   "access_invalid",
@@ -199,14 +200,31 @@ function text(name: string, raw: Var, invalid: string[]): string | undefined {
 }
 
 /**
+ * The placeholders `.dev.vars.example` ships ("replace-with-a-long-random-string"): long enough to pass as keys, and
+ * public. One copied into a secret is ignored as a short one is, so a published placeholder never opens a route.
+ */
+const isPlaceholder = (value: string) => /^replace-with-/i.test(value);
+
+/** Logs and lists, once, the variables whose value is a placeholder (by name, never the value). */
+function placeholders(names: readonly string[], problems: ConfigProblem[]): void {
+  if (names.length === 0) return;
+  problems.push("secret_placeholder");
+  logEvent("error", "config.secret_placeholder", {
+    detail: `${names.join(", ")}: the .dev.vars.example placeholder is ignored; set a long random value (wrangler secret put)`,
+  });
+}
+
+/**
  * Comma-separated keys; keys shorter than 16 characters are ignored (and so refuse everything), and logged by the
  * variable's name and how many (never a key), so an operator seeing 401s is told why.
  */
-function keys(name: string, raw: string | undefined, problems: ConfigProblem[]): string[] {
-  const all = (raw ?? "")
+function keys(name: string, raw: string | undefined, problems: ConfigProblem[], placeheld: string[]): string[] {
+  const given = (raw ?? "")
     .split(",")
     .map((k) => k.trim())
     .filter(Boolean);
+  const all = given.filter((k) => !isPlaceholder(k));
+  if (all.length < given.length) placeheld.push(name);
   const kept = all.filter((k) => k.length >= 16);
   if (kept.length < all.length) {
     problems.push("api_key_short");
@@ -223,17 +241,25 @@ export function getConfig(bindings: Bindings): Config {
   const invalid: string[] = [];
   const problems: ConfigProblem[] = [];
   const v = (name: keyof Bindings) => text(name, env[name], invalid);
-  const tokenSecret = v("TOKEN_SECRET");
+  // the variables holding a placeholder, logged once at the end (placeholders)
+  const placeheld: string[] = [];
+  const secret = (name: "TOKEN_SECRET" | "TOKEN_SECRET_PREVIOUS" | "TRIGGER_WEBHOOK_SECRET") => {
+    const value = v(name);
+    if (value === undefined || !isPlaceholder(value)) return value;
+    placeheld.push(name);
+    return undefined;
+  };
+  const tokenSecret = secret("TOKEN_SECRET");
   // without a TOKEN_SECRET no token is minted or accepted, TOKEN_SECRET_PREVIOUS's included: the previous secret
   // only verifies, beside a current one (rotation), and is never promoted to sign
   const hasSecret = !!tokenSecret && tokenSecret.length >= 16;
   const secrets = hasSecret
-    ? [tokenSecret, v("TOKEN_SECRET_PREVIOUS")].filter((s): s is string => !!s && s.length >= 16)
+    ? [tokenSecret, secret("TOKEN_SECRET_PREVIOUS")].filter((s): s is string => !!s && s.length >= 16)
     : [];
   if (!hasSecret) {
     problems.push("token_secret_missing");
     logEvent("error", "config.token_secret_missing", {
-      detail: "TOKEN_SECRET is missing or shorter than 16 characters; every token is refused",
+      detail: "TOKEN_SECRET is missing, shorter than 16 characters or a placeholder; every token is refused",
     });
   }
   const senders = (v("AMP_ALLOWED_SENDERS") ?? "")
@@ -260,7 +286,7 @@ export function getConfig(bindings: Bindings): Config {
   const accessTeam = v("ACCESS_TEAM_DOMAIN");
   const accessAud = v("ACCESS_AUD");
   const currency = v("SHOP_CURRENCY");
-  const webhookSecret = v("TRIGGER_WEBHOOK_SECRET");
+  const webhookSecret = secret("TRIGGER_WEBHOOK_SECRET");
   if (webhookSecret && webhookSecret.length < 16) {
     problems.push("webhook_secret_short");
     logEvent("error", "config.webhook_secret_short", {
@@ -285,14 +311,15 @@ export function getConfig(bindings: Bindings): Config {
     access: accessTeam || accessAud ? { teamDomain: accessTeam, aud: accessAud } : null,
     recsMode: v("RECS_MODE") ?? "all",
     webhookSecret: webhookSecret && webhookSecret.length >= 16 ? webhookSecret : null,
-    eventsApiKeys: keys("EVENTS_API_KEYS", v("EVENTS_API_KEYS"), problems),
-    adminApiKeys: keys("ADMIN_API_KEYS", v("ADMIN_API_KEYS"), problems),
+    eventsApiKeys: keys("EVENTS_API_KEYS", v("EVENTS_API_KEYS"), problems, placeheld),
+    adminApiKeys: keys("ADMIN_API_KEYS", v("ADMIN_API_KEYS"), problems, placeheld),
     eventMaxAgeDays: v("EVENT_MAX_AGE_DAYS") ?? 30,
     erasureTombstoneDays: v("ERASURE_TOMBSTONE_DAYS") ?? DEFAULT_ERASURE_TOMBSTONE_DAYS,
     driftPsiAlert: v("DRIFT_PSI_ALERT") ?? PSI_ALERT_THRESHOLD,
     driftEceAlert: v("DRIFT_ECE_ALERT") ?? DEFAULT_ECE_ALERT,
     shopCurrency: currency ? currency.trim().toUpperCase() : null,
   });
+  placeholders(placeheld, problems);
   if (currency && !config.shopCurrency) {
     problems.push("shop_currency_invalid");
     logEvent("error", "config.shop_currency_invalid", {

@@ -143,6 +143,30 @@ describe("API keys once set", () => {
     }
   });
 
+  it("the .dev.vars.example placeholders copied into secrets open nothing, and are named (never their value)", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const bindings = plainDeploy({
+        ADMIN_API_KEYS: `replace-with-another-long-random-key,${TEST_ADMIN_KEY}`,
+        EVENTS_API_KEYS: "replace-with-a-long-random-key",
+        TOKEN_SECRET: "replace-with-a-long-random-string",
+        TRIGGER_WEBHOOK_SECRET: "replace-with-a-third-long-random-string",
+      });
+      const placeholder = { Authorization: "Bearer replace-with-another-long-random-key" };
+      expect((await request(bindings, "GET", "/v1/admin/holdout", placeholder)).status).toBe(401);
+      const events = { Authorization: "Bearer replace-with-a-long-random-key" };
+      expect((await request(bindings, "POST", "/v1/events", events)).status).toBe(401);
+      const health = await request(bindings, "GET", "/v1/health", admin(TEST_ADMIN_KEY));
+      const { config } = (await health.json()) as { config: string[] };
+      expect(config).toEqual(expect.arrayContaining(["token_secret_missing", "secret_placeholder"]));
+      const logged = errors.mock.calls.map((c) => String(c[0])).join("\n");
+      expect(logged).toContain("TOKEN_SECRET, TRIGGER_WEBHOOK_SECRET, EVENTS_API_KEYS, ADMIN_API_KEYS");
+      expect(logged).not.toContain("replace-with-");
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
   it("a key under 16 characters is logged by the variable's name and how many, never the key", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     try {
