@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { z } from "zod";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { checkOut } from "../lib/out-dir";
-import { writeReport } from "../report/write-report";
 import { MAX_ORIGINS, runEvaluation } from "./run-evaluation";
+import { writeReport } from "./write-report";
 
 const USAGE =
   "usage: npm run evaluate -- --data <purchases.csv[.gz]> [--origins 1] [--test-days 30] [--out dir] [--segments kmeans|dbscan]";

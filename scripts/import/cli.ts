@@ -9,8 +9,8 @@ import { z } from "zod";
 import { cliArgs, wholeNumber, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { Progress } from "../lib/progress";
+import { checkAdminAccess } from "../lib/worker-admin";
 import type { WorkerUrl } from "../lib/worker-url";
-import { checkAdminAccess } from "../models/via-worker";
 import { importLog, NothingSentError } from "./importer";
 
 const USAGE =

@@ -12,8 +12,8 @@ import { segmentsWarning } from "../../core/campaign-segments";
 import { activate, type Listing, listVersions, ModelsError, type Move, rollback } from "../../core/model-versions";
 import { cliArgs, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
+import { listViaWorker, moveViaWorker } from "../lib/worker-admin";
 import { wranglerKv } from "../seed/wrangler-kv";
-import { listViaWorker, moveViaWorker } from "./via-worker";
 
 const USAGE =
   "usage: npm run models -- list | activate <version> | rollback [--url <worker> | --remote | --persist-to <dir>] [--json]";

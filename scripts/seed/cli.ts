@@ -17,7 +17,7 @@ import { segmentsWarning } from "../../core/campaign-segments";
 import { campaignSegments, ModelsError, modelState } from "../../core/model-versions";
 import { cliArgs, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
-import { checkAdminAccess, moveViaWorker } from "../models/via-worker";
+import { checkAdminAccess, moveViaWorker } from "../lib/worker-admin";
 import { allEntries, erasedTombstones, keysOfErasedSince } from "./kv-entries";
 import { bulkDelete, bulkPut, wranglerKv } from "./wrangler-kv";
 

@@ -68,6 +68,37 @@ describe("import boundaries", () => {
     }
   });
 
+  it("no two folders of scripts/ import each other, directly or through others (their layers point one way)", () => {
+    // folder -> the folders its files import (a file at scripts/ itself is no folder)
+    const uses = new Map<string, Set<string>>();
+    for (const f of files("scripts")) {
+      const [from, ...rest] = relative("scripts", f).split(sep);
+      if (!rest.length) continue;
+      for (const i of imports(f)) {
+        if (!i.startsWith(".")) continue;
+        const [to, ...below] = relative("scripts", join(dirname(f), i)).split(sep);
+        if (to === ".." || !below.length || to === from) continue;
+        uses.set(from as string, (uses.get(from as string) ?? new Set()).add(to as string));
+      }
+    }
+    // a folder reached again from itself is a cycle; the path says which imports make it
+    const cycleFrom = (start: string): string[] | null => {
+      const seen = new Set<string>();
+      const walk = (at: string, path: string[]): string[] | null => {
+        for (const next of uses.get(at) ?? []) {
+          if (next === start) return [...path, next];
+          if (seen.has(next)) continue;
+          seen.add(next);
+          const found = walk(next, [...path, next]);
+          if (found) return found;
+        }
+        return null;
+      };
+      return walk(start, [start]);
+    };
+    for (const folder of uses.keys()) expect(cycleFrom(folder)?.join(" -> "), `scripts/${folder}`).toBeUndefined();
+  });
+
   it("the offline pipeline's layers point one way: data <- ranking <- learn <- segments <- engagement <- train <- eval", () => {
     const layers = ["data", "ranking", "learn", "segments", "engagement", "train", "eval"];
     layers.forEach((layer, level) => {

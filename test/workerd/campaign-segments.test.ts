@@ -11,7 +11,7 @@ import { base64ToBytes } from "../../core/base64";
 import type { MissingSegment } from "../../core/campaign-segments";
 import { kvKeys } from "../../core/kv-keys";
 import type { ModelManifest } from "../../core/manifest";
-import { moveViaWorker } from "../../scripts/models/via-worker";
+import { moveViaWorker } from "../../scripts/lib/worker-admin";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY } from "./fixture";
 import {

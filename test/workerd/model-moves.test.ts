@@ -1,7 +1,7 @@
 /**
  * Model moves through their one writer (worker/state/model-mover.ts): activations sent at once land one after
  * the other, a move reads the object's own last writes over an older KV, a later move by a CLI is adopted, a
- * CLI's move with `--url` (scripts/models/via-worker.ts) is made by the same writer, and the admin API's listing
+ * CLI's move with `--url` (scripts/lib/worker-admin.ts) is made by the same writer, and the admin API's listing
  * (`npm run models -- list --url`) shows that writer's state with every version's check.
  */
 import { env } from "cloudflare:test";
@@ -10,8 +10,8 @@ import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import type { ActivePointer, ModelHistory } from "../../core/manifest";
 import { listVersions, ModelsError } from "../../core/model-versions";
+import { checkAdminAccess, listViaWorker, moveViaWorker } from "../../scripts/lib/worker-admin";
 import { workerUrl } from "../../scripts/lib/worker-url";
-import { checkAdminAccess, listViaWorker, moveViaWorker } from "../../scripts/models/via-worker";
 import { bindingKvClient } from "../../worker/model/binding-kv-client";
 import { TEST_ADMIN_KEY } from "./fixture";
 import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send } from "./support/harness";

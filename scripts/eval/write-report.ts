@@ -1,12 +1,12 @@
-/** Writes report.md (tables) and its SVG charts from an evaluation run. */
+/** Writes report.md (tables) and its SVG charts from an evaluation run: `npm run evaluate`'s document as a reader reads it. */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { PurchaseLog } from "../data/purchase-log";
-import type { EngagementSuite } from "../eval/engagement-suite";
-import { LEAD_DRAWS } from "../eval/lead-interval";
-import type { EvaluationDocument } from "../eval/run-evaluation";
 import type { ProtocolMetrics } from "../ranking/evaluate-recommender";
 import { customerFeatures, logRfm } from "../segments/rfm";
+import type { EngagementSuite } from "./engagement-suite";
+import { LEAD_DRAWS } from "./lead-interval";
+import type { EvaluationDocument } from "./run-evaluation";
 import { calibrationCurve, groupedBars, scatter } from "./svg-charts";
 
 const f4 = (x: number | undefined | null) => (x === undefined || x === null || Number.isNaN(x) ? "n/a" : x.toFixed(4));
