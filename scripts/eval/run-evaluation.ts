@@ -7,7 +7,8 @@ import { readPurchaseLog } from "../data/purchase-log";
 import { latestTime, type TemporalSplit, temporalSplit } from "../data/temporal-split";
 import { HAZARD_WEEKS } from "../engagement/time-to-purchase";
 import { Progress } from "../lib/progress";
-import type { SegmentOptions } from "../segments/segmenter";
+import { customerFeatures } from "../segments/rfm";
+import { fewestToSegment, type SegmentOptions } from "../segments/segmenter";
 import { type EngagementSuite, runEngagementSuite } from "./engagement-suite";
 import { FitCache } from "./fit-cache";
 import { servedMetrics, summarizeOrigins } from "./origins";
@@ -73,6 +74,15 @@ export async function runEvaluation(opts: EvaluationOptions) {
   });
   const test = splits[0] as TemporalSplit;
   const val = splits[1] as TemporalSplit;
+  // the segments are fitted last, on the customers who bought before the test cutoff: too few of them would fail
+  // there, after every recommender was fitted
+  const customers = customerFeatures(log, test.cutoff).length;
+  const fewest = fewestToSegment(opts.segments);
+  if (customers < fewest)
+    throw new Error(
+      `${customers} customer${customers === 1 ? "" : "s"} bought before the test cutoff (${formatTime(test.cutoff)}): ` +
+        `segmenting them (${opts.segments?.method ?? "kmeans"}) needs ${fewest} at least; evaluate a log of more customers`,
+    );
   progress.step(`split at ${formatTime(test.cutoff)}; validation at ${formatTime(val.cutoff)}`);
   // the latest origin first: each origin's validation fits are the next older origin's test fits (FitCache)
   const cache = new FitCache();

@@ -35,13 +35,20 @@ export interface SegmentFit {
   points: Float64Array;
 }
 
+/**
+ * The fewest customers `fitSegments` segments: k-means tries k from kMin up to n - 1 (n clusters of one have no
+ * silhouette), so it needs kMin + 1; DBSCAN needs kMin.
+ */
+export function fewestToSegment(options: Partial<SegmentOptions> = {}): number {
+  const opts = { ...DEFAULT_SEGMENT_OPTIONS, ...options };
+  return opts.method === "kmeans" ? opts.kMin + 1 : opts.kMin;
+}
+
 export function fitSegments(customers: readonly CustomerFeatures[], options: Partial<SegmentOptions> = {}): SegmentFit {
   const opts = { ...DEFAULT_SEGMENT_OPTIONS, ...options };
   const n = customers.length;
   const d = RFM_FEATURES.length;
-  // k-means tries k up to n - 1 (n clusters of one have no silhouette): at n = kMin there is no k to try
-  if (n < opts.kMin || (opts.method === "kmeans" && n === opts.kMin))
-    throw new Error(`${n} customers are too few to segment`);
+  if (n < fewestToSegment(opts)) throw new Error(`${n} customers are too few to segment`);
   // the customers in an order of their own values, not the log's: k-means++ draws its seeds by position and the
   // silhouette its sample, so an export's row order chose the segments (ties are equal points, interchangeable)
   const logged = customers.map(logRfm);

@@ -376,4 +376,24 @@ describe("logs too short to evaluate", () => {
       /needs returning customers over more than 60 days/,
     );
   });
+
+  it("say a log of three customers is too few to segment before fitting a model, not at the end", async () => {
+    // three customers buying weekly for 20 weeks: every split has its readers, but k-means needs four to segment
+    const rows = [0, 1, 2].flatMap((c) =>
+      Array.from({ length: 20 }, (_, w) =>
+        row(
+          String(500_000 + c * 100 + w),
+          String(20_000 + ((w + c) % 6)),
+          String(12_000 + c),
+          new Date(Date.UTC(2011, 0, 3 + w * 7 + c, 10)).toISOString().slice(0, 19).replace("T", " "),
+        ),
+      ),
+    );
+    const path = join(dir, "three-customers.csv");
+    writeRetailCsv(path, rows, "i");
+    // before: "3 customers are too few to segment", thrown by the segments, the last step, after every recommender
+    await expect(runEvaluation({ data: path, progress: false })).rejects.toThrow(
+      /^3 customers bought before the test cutoff \(2011-04-\d\d \d\d:\d\d:\d\d\): segmenting them \(kmeans\) needs 4 at least/,
+    );
+  });
 });
