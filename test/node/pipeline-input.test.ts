@@ -2,13 +2,14 @@
  * The Node pipeline's readers take what they are given as it is: events whose ids start with a C, day-first dates in
  * mapped logs, one-digit hours, quoted headers, and command-line values the Worker would refuse.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { CatalogItem } from "../../core/catalog";
 import { parseMapping, parseTime, readInteractionLog } from "../../scripts/data/interaction-log";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
+import { allEntries, readPools } from "../../scripts/seed/kv-entries";
 import { trainAndExport } from "../../scripts/train/pipeline";
 import { tuneOnValidation } from "../../scripts/train/steps/tune-on-validation";
 import { loadTrainingSet } from "../../scripts/train/training-set";
@@ -380,6 +381,32 @@ describe("--out", () => {
     );
     // nothing was read, let alone trained
     expect(lines).toEqual([]);
+  });
+});
+
+describe("a retrain into the same --out", () => {
+  it("leaves no file of an earlier run beside the new model (pools of a pooled run under --no-pools)", async () => {
+    const data = file("retrain-log.csv", [
+      "event_id,user_id,type,item_id,ts",
+      ...Array.from({ length: 40 }, (_, i) => `e${i},u${i % 8},purchase,sku${i % 5},${1_700_000_000 + i * 86400}`),
+    ]);
+    const out = join(dir, "retrain-models");
+    const train = () => trainAndExport({ data, out, tune: false, pools: false, goldenUsers: 2 });
+    const first = await train();
+    // what a run that made them leaves, and this one does not make: an earlier run's pools and graphs
+    const earlier = ["pools.jsonl", "content.onnx", "neighbours.bin", "segments.onnx", "segments.json"];
+    writeFileSync(join(first.dir, "pools.jsonl"), `${JSON.stringify({ userId: "u1", pool: "AAAA" })}\n`);
+    for (const f of earlier.slice(1)) writeFileSync(join(first.dir, f), "earlier run");
+    const again = await train();
+    expect(again.dir).toBe(first.dir);
+    expect(earlier.filter((f) => existsSync(join(again.dir, f)))).toEqual([]);
+    // what `npm run seed` reads of it: no pool, no graph the new model did not make
+    expect((await readPools(again.dir)).size).toBe(0);
+    const seeded = (await allEntries(again.dir, false)).entries;
+    expect(seeded.filter((e) => e.key.startsWith("features:") && JSON.parse(e.value).pool !== null)).toEqual([]);
+    expect(seeded.map((e) => e.key).filter((k) => /content|neighbours|segments/.test(k))).toEqual([]);
+    // nothing but the version and the pointer to it is left in --out
+    expect(readdirSync(out).sort()).toEqual([again.manifest.version, "latest.json"]);
   });
 });
 

@@ -3,8 +3,12 @@
  * model.onnx and item-table.json (ALS, with the Gram matrix for fold-in), content.onnx, neighbours.bin (the
  * ranker's), segments.onnx and
  * segments.json, manifest.json, catalog.json, golden.json, profiles.jsonl, pools.jsonl (the readers' pools, with a ranker).
+ * The version's files are written into a directory of their own and then take the version's place whole: a version is
+ * named by its content, so a retrain of the same log into the same `--out` lands in the directory an earlier run
+ * filled, and a file that run wrote and this one does not (its pools, under --no-pools) would otherwise stay beside
+ * the new model, for `npm run seed` to publish with it.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { bytesToBase64 } from "../../../core/base64";
 import type { Catalog } from "../../../core/catalog";
@@ -29,9 +33,29 @@ export interface ModelFiles {
 
 /** Writes the version's files; returns its directory. */
 export async function writeModel(out: string, files: ModelFiles, log: (msg: string) => void): Promise<string> {
-  const { recs, engagement, manifest, catalog, golden, profiles, pools } = files;
+  const { recs, profiles } = files;
   const dir = join(out, recs.version);
-  await mkdir(dir, { recursive: true });
+  const staging = join(out, `.${recs.version}.partial-${process.pid}`);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  try {
+    await writeFiles(staging, files);
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true });
+    throw e;
+  }
+  await rm(dir, { recursive: true, force: true });
+  await rename(staging, dir);
+  await writeFile(join(out, "latest.json"), `${JSON.stringify({ version: recs.version, dir }, null, 2)}\n`);
+  log(
+    `exported ${recs.version} (${(recs.alsOnnx.length / 1024).toFixed(0)} KiB ALS ONNX, ${profiles.length} profiles) to ${dir}`,
+  );
+  return dir;
+}
+
+/** Every file of the version into `dir`, those a model lacks (content, ranker, segments, pools) left out. */
+async function writeFiles(dir: string, files: ModelFiles): Promise<void> {
+  const { recs, engagement, manifest, catalog, golden, profiles, pools } = files;
   await writeFile(join(dir, "model.onnx"), recs.alsOnnx);
   await writeFile(join(dir, "item-table.json"), JSON.stringify(itemTable(recs.alsItems)));
   if (recs.contentOnnx) await writeFile(join(dir, "content.onnx"), recs.contentOnnx);
@@ -48,11 +72,6 @@ export async function writeModel(out: string, files: ModelFiles, log: (msg: stri
     const lines = [...pools].map(([userId, pool]) => JSON.stringify({ userId, pool }));
     await writeFile(join(dir, "pools.jsonl"), `${lines.join("\n")}\n`);
   }
-  await writeFile(join(out, "latest.json"), `${JSON.stringify({ version: recs.version, dir }, null, 2)}\n`);
-  log(
-    `exported ${recs.version} (${(recs.alsOnnx.length / 1024).toFixed(0)} KiB ALS ONNX, ${profiles.length} profiles) to ${dir}`,
-  );
-  return dir;
 }
 
 /** The ALS graph's int8 item table and Gram matrix, for fold-in at the edge. */
