@@ -168,24 +168,6 @@ export function delimiterOf(header: string): string {
   return best;
 }
 
-/**
- * A quantity's, price's or weight's value as a shop's file writes it; NaN for an empty cell or one that is not a plain
- * number (`£2.55`). In a file separated by semicolons or tabs (`delimiter`), a comma may be the decimal mark (`2,55`), as
- * spreadsheets write numbers where it is the mark; a point reads as one everywhere, and no thousands separator is read.
- * In a tab-separated file a comma followed by three digits after 1 to 999 (`1,200`) could be either, and is no number
- * (`0,125` cannot group thousands, and reads).
- */
-export function cellNumber(cell: string | undefined, delimiter: string): number {
-  const s = (cell ?? "").trim();
-  if (!s) return Number.NaN;
-  if (delimiter !== "," && /^[+-]?\d+,\d+$/.test(s)) {
-    // a tab-separated file may come from a spreadsheet whose comma groups thousands: `1,200` is then no number
-    if (delimiter === "\t" && /^[+-]?[1-9]\d{0,2},\d{3}$/.test(s)) return Number.NaN;
-    return Number(s.replace(",", "."));
-  }
-  return Number(s);
-}
-
 /** The file's field separator, from its first line. */
 export async function csvDelimiter(path: string): Promise<string> {
   return delimiterOf(await readHeaderLine(path));
@@ -200,8 +182,16 @@ export async function* csvRecords(
   path: string,
   names: (header: string[]) => string[] = (h) => h,
 ): AsyncGenerator<Record<string, string>> {
+  for await (const { record } of csvLines(path, names)) yield record;
+}
+
+/** csvRecords' records, each with the line of the file it ends on (for a message that names it). */
+export async function* csvLines(
+  path: string,
+  names: (header: string[]) => string[] = (h) => h,
+): AsyncGenerator<{ record: Record<string, string>; line: number }> {
   const delimiter = await csvDelimiter(path);
-  yield* openCsv(
+  const rows = openCsv(
     path,
     parse({
       columns: (header: string[]) => names(header.map((h) => h.trim())),
@@ -209,8 +199,10 @@ export async function* csvRecords(
       skip_empty_lines: true,
       relax_column_count: true,
       bom: true,
+      info: true,
     }),
-  ) as AsyncIterable<Record<string, string>>;
+  ) as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>;
+  for await (const { record, info } of rows) yield { record, line: info.lines };
 }
 
 /** A header line is shorter than this; past it, what was read stands for the line (a file of one line, or binary). */

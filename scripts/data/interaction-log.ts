@@ -3,7 +3,8 @@
  * typed arrays with dense user/item indices. The project's generic format is the demo's events.csv
  * (`user_id,item_id,ts,type`); any other CSV is read by naming its columns (`--map user=...,item=...`).
  */
-import { cellNumber, csvDelimiter, csvRecords, spelledAs } from "./csv-input";
+import { csvDelimiter, csvLines, spelledAs } from "./csv-input";
+import { FileNumbers } from "./file-numbers";
 import { type Csr, csrFromCoo } from "./sparse";
 
 export interface ColumnMapping {
@@ -212,8 +213,9 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
       header,
       Object.values(mapping).filter((c): c is string => !!c),
     );
-  const delimiter = await csvDelimiter(path);
-  for await (const rec of csvRecords(path, named)) {
+  // weights are read with one decimal mark for the file, known once every row is seen
+  const numbers = new FileNumbers(path, await csvDelimiter(path));
+  for await (const { record: rec, line } of csvLines(path, named)) {
     read++;
     if (!checked) {
       for (const col of Object.values(mapping)) {
@@ -239,7 +241,8 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     }
     const typ = mapping.type ? (rec[mapping.type] ?? "").trim() : "";
     let w: number;
-    if (mapping.weight) w = cellNumber(rec[mapping.weight], delimiter);
+    const cell = mapping.weight ? numbers.read(rec[mapping.weight], line, mapping.weight) : null;
+    if (cell) w = cell.value;
     else if (mapping.type) w = typeWeights[typ] ?? 0;
     else w = 1;
     if (!Number.isFinite(w) || w <= 0) {
@@ -252,9 +255,16 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     item.push(intern(itemIndex, it));
     const ti = typ ? intern(typeIndex, typ) : -1;
     rawTimes.push(rawTime);
+    if (cell) {
+      const at = weight.length;
+      numbers.keep(cell, (v) => {
+        weight.buf[at] = v;
+      });
+    }
     weight.push(w);
     type.push(ti);
   }
+  numbers.settle();
   const times = parseTimes(rawTimes);
   const keep: number[] = [];
   times.forEach((t, i) => {

@@ -7,7 +7,8 @@
  * says, and every dropped row is counted under its reason.
  */
 import { parse } from "csv-parse";
-import { cellNumber, csvDelimiter, looseName, openCsv, spelledAs } from "./csv-input";
+import { csvDelimiter, looseName, openCsv, spelledAs } from "./csv-input";
+import { FileNumbers } from "./file-numbers";
 import { type ColumnMapping, customerId, intern, parseTimes } from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
@@ -176,9 +177,15 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       skip_empty_lines: true,
       relax_column_count: true,
       bom: true,
+      info: true,
     }),
   );
-  for await (const rec of parser as AsyncIterable<Record<string, string>>) {
+  // quantities and prices are read with one decimal mark for the file, known once every row is seen
+  const numbers = new FileNumbers(path, delimiter);
+  for await (const { record: rec, info } of parser as AsyncIterable<{
+    record: Record<string, string>;
+    info: { lines: number };
+  }>) {
     read++;
     if (opts.onProgress && read % 50_000 === 0) opts.onProgress(read);
     if (c.type && rec[c.type] !== "purchase") {
@@ -199,7 +206,8 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     }
     // NaN (not a plain number: `£2.55`, or `2,55` in a comma-separated file) is counted apart from a number that
     // is not positive: a file of unreadable numbers must not pass for one of refunds
-    const qty = c.quantity ? cellNumber(rec[c.quantity], delimiter) : 1;
+    const quantityCell = c.quantity ? numbers.read(rec[c.quantity], info.lines, c.quantity) : { value: 1 };
+    const qty = quantityCell.value;
     if (Number.isNaN(qty)) {
       drop("quantity not a number");
       continue;
@@ -208,7 +216,8 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       drop("quantity not positive");
       continue;
     }
-    const unit = c.price ? cellNumber(rec[c.price], delimiter) : 1;
+    const priceCell = c.price ? numbers.read(rec[c.price], info.lines, c.price) : { value: 1 };
+    const unit = priceCell.value;
     if (Number.isNaN(unit)) {
       drop("price not a number");
       continue;
@@ -239,9 +248,17 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     cols.invoice.push(intern(invoices, c.type ? `${customer}@${rawTime}` : invoiceNo));
     cols.country.push(c.country ? intern(countries, (rec[c.country] ?? "").trim()) : -1);
     rawTimes.push(rawTime);
+    const at = quantity.length;
+    numbers.keep(quantityCell, (v) => {
+      quantity[at] = v;
+    });
+    numbers.keep(priceCell, (v) => {
+      price[at] = v;
+    });
     quantity.push(qty);
     price.push(unit);
   }
+  numbers.settle();
   if (!layout) throw new Error(`${path} is empty: no header row, no rows`);
   // dates are parsed once the whole file is seen: a slash-date file's day/month order is a property of the file
   const parsed = Array.from(parseTimes(rawTimes));

@@ -108,6 +108,30 @@ describe("a header as a shop's tools write it", () => {
     );
   });
 
+  it("reads a price of 1.200 beside decimal commas as 1200 (a point grouping thousands), not 1.2", async () => {
+    const lines = semicolons(comma).map((l, i) =>
+      i === 0 ? l : l.replace(";2.55;", i === 5 ? ";1.200;" : i === 6 ? ";1.234,50;" : ";2,55;"),
+    );
+    const log = await readPurchaseLog(write("thousands-point.csv", text(lines)));
+    expect(log.dropped).toEqual({});
+    expect(log.price[4]).toBe(1200);
+    expect(log.price[5]).toBe(1234.5);
+    expect(log.price[0]).toBe(2.55);
+    // a file that shows no decimal mark (whole prices) cannot say whether 1.200 is 1.2 or 1200: refused, naming the line
+    const whole = semicolons(comma).map((l, i) => (i === 0 ? l : l.replace(";2.55;", i === 5 ? ";1.200;" : ";3;")));
+    await expect(loadTrainingSet({ data: write("thousands-unknown.csv", text(whole)) })).rejects.toThrow(
+      /thousands-unknown\.csv: line 6's UnitPrice 1\.200 could be 1\.2 or 1200 \(a point grouping thousands\), and no other number in the file shows/,
+    );
+    // nor one that writes both marks
+    const both = lines.map((l, i) => (i === 9 ? l.replace(";2,55;", ";2.55;") : l));
+    await expect(readPurchaseLog(write("thousands-both.csv", text(both)))).rejects.toThrow(
+      /line 6's UnitPrice 1\.200 .*both decimal commas \(line 2: 2,55\) and decimal points \(line 10: 2\.55\)/,
+    );
+    // a comma-separated file's point is its decimal mark: 1.200 there is 1.2
+    const plain = comma.map((l, i) => (i === 5 ? l.replace(",2.55,", ",1.200,") : l));
+    expect((await readPurchaseLog(write("thousands-comma-file.csv", text(plain)))).price[4]).toBe(1.2);
+  });
+
   it("reads a tab-separated mapped log's weights with a decimal comma", async () => {
     const path = write(
       "weights.tsv",
@@ -118,20 +142,19 @@ describe("a header as a shop's tools write it", () => {
     expect(Array.from(log.weight)).toEqual([0.5, 1.25, 2]);
   });
 
-  it("takes a tab-separated 1,200 for no number, since the comma may group thousands", async () => {
-    const path = write(
-      "thousands.tsv",
-      text([
-        "user\titem\tscore\tts",
-        "u1\ti1\t1,200\t1700000000",
-        "u2\ti2\t1,2\t1700000100",
-        "u3\ti3\t0,125\t1700000200",
-      ]),
+  it("reads a tab-separated 1,200 by the decimal mark the rest of the file shows", async () => {
+    const mapping = parseMapping("user=user,item=item,weight=score,time=ts");
+    const rows = (...scores: string[]) =>
+      text(["user\titem\tscore\tts", ...scores.map((w, i) => `u${i}\ti${i}\t${w}\t${1_700_000_000 + i * 100}`)]);
+    // 1,2 and 0,125 (which cannot group thousands) write decimal commas: 1,200 is 1.2
+    const commas = await readInteractionLog(write("thousands-commas.tsv", rows("1,200", "1,2", "0,125")), { mapping });
+    expect(Array.from(commas.weight)).toEqual([Math.fround(1.2), Math.fround(1.2), 0.125]);
+    // 2.5 writes decimal points: 1,200 groups thousands
+    const points = await readInteractionLog(write("thousands-points.tsv", rows("1,200", "2.5")), { mapping });
+    expect(Array.from(points.weight)).toEqual([1200, 2.5]);
+    await expect(readInteractionLog(write("thousands-none.tsv", rows("3", "1,200")), { mapping })).rejects.toThrow(
+      /thousands-none\.tsv: line 3's score 1,200 could be 1\.2 or 1200 .*no other number in the file shows/,
     );
-    const log = await readInteractionLog(path, { mapping: parseMapping("user=user,item=item,weight=score,time=ts") });
-    // 0,125 cannot group thousands: it reads
-    expect(Array.from(log.weight)).toEqual([Math.fround(1.2), 0.125]);
-    expect(Object.values(log.dropped).reduce((a, b) => a + b, 0)).toBe(1);
   });
 
   it("reads a tab-separated events file", async () => {
