@@ -12,7 +12,7 @@ export interface ColumnMapping {
   item: string;
   /**
    * unix seconds or milliseconds, or a date string (`YYYY-MM-DD H:MM[:SS[.fff]]` is read as UTC unless a zone follows;
-   * slash dates as `M/D/YYYY` or `D/M/YYYY`, the order detected over the whole file as for purchase logs)
+   * day-and-month dates as `M/D/YYYY` or `D.M.YYYY`, the order read from the whole file as for purchase logs)
    */
   time?: string;
   /** numeric strength of the interaction; when absent the event type's weight (or 1) is used */
@@ -72,28 +72,74 @@ export function parseMapping(spec: string): ColumnMapping {
 
 export type DateOrder = "mdy" | "dmy";
 
-const SLASH_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{2}|\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/;
+/**
+ * A date with its day and month first, in either order, and a two- or four-digit year, `/`, `.` or `-` between its
+ * fields (`12/01/2010`, `01.12.2010`, `1-12-2010`), with an optional time: one- or two-digit hour, optional seconds,
+ * and an optional `AM`/`PM` (`12/01/2010 08:45 AM`, as US tools write it).
+ */
+const DAY_MONTH =
+  /^(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:,?[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AP])\.?M\.?)?)?$/i;
 
 /**
- * Day-first if any slash date's first field exceeds 12, month-first if any second field does (as Excel's US CSV
- * export writes). When none settles it (a log of a few days, all 12th or before), the field that takes more values
- * over the file is the day: a week's log moves its day and keeps its month (`01/12` to `07/12` is 1-7 December, not
- * seven months). Month-first on a tie, as before.
+ * What a file's day-and-month dates say of their order: one whose first field is above 12 is day first
+ * (`13/01/2011`), one whose second is, month first (`01/13/2011`); the first of each, and the first date of all.
  */
-export function detectDateOrder(samples: Iterable<string>): DateOrder {
-  const firsts = new Set<number>();
-  const seconds = new Set<number>();
-  let monthFirst = false;
-  for (const s of samples) {
-    const m = SLASH_DATE.exec(s.trim());
+export function dateOrderOf(samples: Iterable<string>): { dayFirst?: string; monthFirst?: string; first?: string } {
+  const seen: { dayFirst?: string; monthFirst?: string; first?: string } = {};
+  for (const raw of samples) {
+    const s = raw.trim();
+    const m = DAY_MONTH.exec(s);
     if (!m) continue;
-    const [a, b] = [Number(m[1]), Number(m[2])];
-    if (a > 12) return "dmy";
-    if (b > 12) monthFirst = true;
-    firsts.add(a);
-    seconds.add(b);
+    seen.first ??= s;
+    if (Number(m[1]) > 12) seen.dayFirst ??= s;
+    if (Number(m[3]) > 12) seen.monthFirst ??= s;
+    if (seen.dayFirst && seen.monthFirst) break;
   }
-  return monthFirst || seconds.size >= firsts.size ? "mdy" : "dmy";
+  return seen;
+}
+
+/**
+ * The order of a whole file's day-and-month dates: what its dates show (any first field above 12: day first; any
+ * second: month first), else `given` (`--date-order`). Refused, saying what to do, when the dates show both orders,
+ * contradict `given`, or show none and none is given: a file of the first twelve days of its months reads either
+ * way, and guessing would move every purchase by months.
+ */
+export function dateOrder(path: string, samples: Iterable<string>, given?: DateOrder): DateOrder | null {
+  const { dayFirst, monthFirst, first } = dateOrderOf(samples);
+  if (dayFirst && monthFirst)
+    throw new Error(
+      `${path}: its dates are written both day first (${dayFirst}) and month first (${monthFirst}): one order for the ` +
+        "file, or write them year first (2010-12-01 08:26)",
+    );
+  const shown: DateOrder | null = dayFirst ? "dmy" : monthFirst ? "mdy" : null;
+  if (shown && given && shown !== given)
+    throw new Error(
+      `${path}: --date-order ${given}, but ${dayFirst ?? monthFirst} can only be ${shown === "dmy" ? "day" : "month"} first: ` +
+        `leave --date-order out (the dates say ${shown}) or check the column`,
+    );
+  if (shown || given || !first) return shown ?? given ?? null;
+  const m = DAY_MONTH.exec(first) as RegExpExecArray;
+  const [a, b] = [Number(m[1]), Number(m[3])];
+  const month = (n: number) =>
+    [
+      "January",
+      "February",
+      "March",
+      "April",
+      "May",
+      "June",
+      "July",
+      "August",
+      "September",
+      "October",
+      "November",
+      "December",
+    ][n - 1];
+  throw new Error(
+    `${path}: no date says whether its dates are day or month first (none has a field above 12 where the other ` +
+      `order would put the month): pass --date-order dmy (${first} is ${a} ${month(b)}) or --date-order mdy ` +
+      `(${month(a)} ${b})`,
+  );
 }
 
 /**
@@ -108,11 +154,11 @@ const ZONED = /(?:\b(?:GMT|UTC)|\dZ|[+-]\d{2}:?\d{2})$/i;
 
 /**
  * Unix seconds from: seconds or milliseconds; `YYYYMMDD` and `YYYYMMDDHHMMSS` (UTC); `YYYY-MM-DD[ H:MM[:SS[.fff]]]` or `YYYY/MM/DD ...` (UTC unless a zone
- * follows); `M/D/YYYY H:MM` or `D/M/YYYY H:MM` (per `order`, read as UTC); other text only when it names its zone
+ * follows); `M/D/YYYY H:MM[ AM]` or `D.M.YYYY H:MM` (DAY_MONTH: in `order`, read as UTC; NaN without one); other text only when it names its zone
  * (`Fri, 09 Dec 2011 12:50:00 GMT`). NaN when unreadable: a zone-less time in another format is not guessed at, since
- * the runtime would read it in the machine's own zone (and `09.12.2011` month first).
+ * the runtime would read it in the machine's own zone.
  */
-export function parseTime(raw: string, order: DateOrder = "mdy"): number {
+export function parseTime(raw: string, order: DateOrder | null = null): number {
   const s = raw.trim();
   // compact dates as warehouses export them (YYYYMMDD, YYYYMMDDHHMMSS), read as UTC; as numbers they would be
   // seconds in 1970-73 or milliseconds in the 27th century
@@ -127,13 +173,19 @@ export function parseTime(raw: string, order: DateOrder = "mdy"): number {
     const n = Number(s);
     return n > 1e12 ? n / 1000 : n;
   }
-  const slash = SLASH_DATE.exec(s);
-  if (slash) {
-    const [a, b, y, hh = "0", mm = "0", ss = "0"] = slash.slice(1) as string[];
+  const dm = DAY_MONTH.exec(s);
+  if (dm) {
+    if (!order) return Number.NaN;
+    const [a, , b, y, h = "0", mm = "0", ss = "0", half] = dm.slice(1) as string[];
     const [month, day] = order === "mdy" ? [Number(a), Number(b)] : [Number(b), Number(a)];
     const year = (y as string).length === 2 ? 2000 + Number(y) : Number(y);
-    if (month < 1 || month > 12 || day < 1 || day > 31) return Number.NaN;
-    return Date.UTC(year, month - 1, day, Number(hh), Number(mm), Number(ss)) / 1000;
+    // 12 AM is midnight, 12 PM noon; a 12-hour clock has no hour 0 or above 12
+    let hour = Number(h);
+    if (half && (hour < 1 || hour > 12)) return Number.NaN;
+    if (half) hour = (hour % 12) + (half.toUpperCase() === "P" ? 12 : 0);
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || Number(mm) > 59 || Number(ss) > 59)
+      return Number.NaN;
+    return Date.UTC(year, month - 1, day, hour, Number(mm), Number(ss)) / 1000;
   }
   const ymd = YEAR_FIRST.exec(s);
   if (ymd) {
@@ -151,11 +203,11 @@ export function parseTime(raw: string, order: DateOrder = "mdy"): number {
 }
 
 /**
- * A whole file's time column, read as unix seconds (NaN where unreadable): the day/month order of its slash dates is a
- * property of the file (detectDateOrder over all of them), so they are parsed once every row is seen.
+ * A whole file's time column, read as unix seconds (NaN where unreadable): the day/month order of its dates is a
+ * property of the file (dateOrder over all of them, or `given`), so they are parsed once every row is seen.
  */
-export function parseTimes(raw: readonly string[]): Float64Array {
-  const order = detectDateOrder(raw.filter((s) => s.includes("/")));
+export function parseTimes(path: string, raw: readonly string[], given?: DateOrder): Float64Array {
+  const order = dateOrder(path, raw, given);
   return Float64Array.from(raw, (s) => parseTime(s, order));
 }
 
@@ -186,6 +238,8 @@ class Growable<T extends Int32Array | Float64Array | Float32Array | Int16Array> 
 export interface ReadOptions {
   mapping?: ColumnMapping;
   typeWeights?: Readonly<Record<string, number>>;
+  /** the order of day-and-month dates no date of the file settles (`--date-order`) */
+  dateOrder?: DateOrder;
 }
 
 export async function readInteractionLog(path: string, opts: ReadOptions = {}): Promise<InteractionLog> {
@@ -265,7 +319,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     type.push(ti);
   }
   numbers.settle();
-  const times = parseTimes(rawTimes);
+  const times = parseTimes(path, rawTimes, opts.dateOrder);
   const keep: number[] = [];
   times.forEach((t, i) => {
     if (Number.isFinite(t)) keep.push(i);

@@ -24,9 +24,9 @@ export function checkTimes(path: string, read: number, dropped: Record<string, n
   throw new Error(
     `${bad} of ${read} rows of ${path} (${((100 * bad) / read).toFixed(1)}%) have a time that could not be read${first}, ` +
       `more than ${100 * MAX_UNREADABLE_SHARE}%: the time column's format was most likely misread. Read are unix seconds ` +
-      "or milliseconds, YYYYMMDD[HHMMSS], YYYY-MM-DD H:MM[:SS[.fff]] (UTC unless a zone follows) and M/D/YYYY or D/M/YYYY [H:MM[:SS]] (one " +
-      "order per file: day first when any first field is above 12, else when the first field takes more values); other " +
-      "formats only with their zone: write the column as one of these (2010-12-01 08:26:00)",
+      "or milliseconds, YYYYMMDD[HHMMSS], YYYY-MM-DD H:MM[:SS[.fff]] (UTC unless a zone follows) and M/D/YYYY or D.M.YYYY " +
+      "[H:MM[:SS][ AM|PM]] (one order per file, as its dates or --date-order say); other formats only with their zone: " +
+      "write the column as one of these (2010-12-01 08:26:00)",
   );
 }
 

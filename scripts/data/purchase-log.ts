@@ -9,7 +9,7 @@
 import { parse } from "csv-parse";
 import { csvDelimiter, looseName, openCsv, spelledAs } from "./csv-input";
 import { FileNumbers } from "./file-numbers";
-import { type ColumnMapping, customerId, intern, parseTimes } from "./interaction-log";
+import { type ColumnMapping, customerId, type DateOrder, intern, parseTimes } from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
 
@@ -131,6 +131,8 @@ export interface PurchaseLogOptions {
    * whatever the header holds
    */
   mapping?: ColumnMapping & { type: string };
+  /** the order of day-and-month dates no date of the file settles (`--date-order`) */
+  dateOrder?: DateOrder;
 }
 
 export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {}): Promise<PurchaseLog> {
@@ -260,8 +262,8 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   }
   numbers.settle();
   if (!layout) throw new Error(`${path} is empty: no header row, no rows`);
-  // dates are parsed once the whole file is seen: a slash-date file's day/month order is a property of the file
-  const parsed = Array.from(parseTimes(rawTimes));
+  // dates are parsed once the whole file is seen: the day/month order of its dates is a property of the file
+  const parsed = Array.from(parseTimes(path, rawTimes, opts.dateOrder));
   const keep = parsed.flatMap((t, i) => (Number.isFinite(t) ? [i] : []));
   if (keep.length < parsed.length) dropped["bad time"] = (dropped["bad time"] ?? 0) + parsed.length - keep.length;
   const unreadable = parsed.findIndex((t) => !Number.isFinite(t));

@@ -1,5 +1,5 @@
 /**
- * `npm run evaluate -- --data <file> [--origins 1] [--test-days 30] [--out build/evaluation] [--segments kmeans|dbscan]`
+ * `npm run evaluate -- --data <file> [--origins 1] [--test-days 30] [--out build/evaluation] [--segments kmeans|dbscan] [--date-order dmy|mdy]`
  * Runs the temporal-30d protocol for every model, at `--origins` cutoffs (T, T - 30d, ...); prints the JSON document on stdout, writes it with
  * report.md and SVG charts to --out. Progress goes to stderr.
  */
@@ -12,7 +12,7 @@ import { MAX_ORIGINS, runEvaluation } from "./run-evaluation";
 import { writeReport } from "./write-report";
 
 const USAGE =
-  "usage: npm run evaluate -- --data <purchases.csv[.gz]> [--origins 1] [--test-days 30] [--out dir] [--segments kmeans|dbscan]";
+  "usage: npm run evaluate -- --data <purchases.csv[.gz]> [--origins 1] [--test-days 30] [--out dir] [--segments kmeans|dbscan] [--date-order dmy|mdy]";
 const { values } = cliArgs(
   USAGE,
   {
@@ -22,12 +22,14 @@ const { values } = cliArgs(
       origins: { type: "string", default: "1" },
       out: { type: "string", default: "build/evaluation" },
       segments: { type: "string", default: "kmeans" },
+      "date-order": { type: "string" },
     },
   },
   z.object({
     "test-days": wholeNumber(1, 365),
     origins: wholeNumber(1, MAX_ORIGINS),
     segments: z.enum(["kmeans", "dbscan"]),
+    "date-order": z.enum(["dmy", "mdy"]).optional(),
   }),
 );
 if (!values.data) {
@@ -42,6 +44,7 @@ try {
     testDays: values["test-days"],
     origins: values.origins,
     segments: { method: values.segments },
+    dateOrder: values["date-order"],
   });
   await mkdir(out, { recursive: true });
   await writeFile(join(out, "evaluation.json"), `${JSON.stringify(res.document, null, 2)}\n`);

@@ -2,6 +2,8 @@
  * The whole "temporal-30d" evaluation: read -> split (test, and validation carved from train) ->
  * recommenders -> segments, propensity, send time. Returns the report document (and fitted models).
  */
+
+import type { DateOrder } from "../data/interaction-log";
 import { checkNumbers, checkPurchasesLeft, checkTimes } from "../data/log-checks";
 import { readPurchaseLog } from "../data/purchase-log";
 import { latestTime, type TemporalSplit, temporalSplit } from "../data/temporal-split";
@@ -21,6 +23,8 @@ export interface EvaluationOptions {
   origins?: number;
   segments?: Partial<SegmentOptions>;
   progress?: boolean;
+  /** the order of day-and-month dates no date of the log settles (`--date-order`) */
+  dateOrder?: DateOrder;
 }
 
 /** The data set's own wall-clock format (UCI times carry no zone). */
@@ -39,7 +43,7 @@ export async function runEvaluation(opts: EvaluationOptions) {
     "evaluate",
     opts.progress === false ? devNull() : process.stderr,
   );
-  const log = await readPurchaseLog(opts.data);
+  const log = await readPurchaseLog(opts.data, { dateOrder: opts.dateOrder });
   // as train refuses it: a format most likely misread, or nothing left to evaluate on
   checkTimes(opts.data, log.read, log.dropped, log.unreadableTime);
   checkNumbers(opts.data, log);

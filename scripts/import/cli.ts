@@ -1,5 +1,5 @@
 /**
- * `npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4]`
+ * `npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4] [--date-order dmy|mdy]`
  * Imports a historical purchase/event log into profiles through a running Worker (`npm run dev` locally,
  * or your deployment with --url). The admin key: --key, else ADMIN_API_KEY or the first of ADMIN_API_KEYS
  * from the environment, else from .dev.vars. Resumable: rerun the same command after an interruption (a file
@@ -14,7 +14,7 @@ import type { WorkerUrl } from "../lib/worker-url";
 import { importLog, NothingSentError } from "./importer";
 
 const USAGE =
-  "usage: npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4] [--checkpoint <file>]";
+  "usage: npm run import -- --data <file.csv[.gz]> [--url http://127.0.0.1:8787] [--key <admin key>] [--concurrency 4] [--checkpoint <file>] [--date-order dmy|mdy]";
 const { values } = cliArgs(
   USAGE,
   {
@@ -24,9 +24,10 @@ const { values } = cliArgs(
       key: { type: "string" },
       concurrency: { type: "string", default: "4" },
       checkpoint: { type: "string" },
+      "date-order": { type: "string" },
     },
   },
-  z.object({ concurrency: wholeNumber(1, 64) }),
+  z.object({ concurrency: wholeNumber(1, 64), "date-order": z.enum(["dmy", "mdy"]).optional() }),
 );
 if (!values.data) {
   console.error(USAGE);
@@ -51,6 +52,7 @@ try {
     adminKey: key,
     concurrency: values.concurrency,
     checkpoint: values.checkpoint,
+    dateOrder: values["date-order"],
     log: (m) => console.error(`[import] ${m}`),
     // a Worker not running, or refusing the key, said at once rather than after a batch's retries
     beforeSending: () => checkAdminAccess(worker.base, key),

@@ -17,7 +17,7 @@ import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { csvRecords, readCsvHeader } from "../data/csv-input";
-import { parseTimes } from "../data/interaction-log";
+import { type DateOrder, parseTimes } from "../data/interaction-log";
 import { checkNumbers, checkPurchasesLeft, checkTimes, refuseEmailIds } from "../data/log-checks";
 import { layoutColumns, layoutOf, readPurchaseLog } from "../data/purchase-log";
 
@@ -34,6 +34,8 @@ export interface ImportOptions {
   data: string;
   url: string;
   adminKey: string;
+  /** the order of day-and-month dates no date of the file settles (`--date-order`) */
+  dateOrder?: DateOrder;
   batchSize?: number;
   concurrency?: number;
   checkpoint?: string;
@@ -137,6 +139,7 @@ export interface ImportSummary {
 
 async function loadEvents(
   path: string,
+  dateOrder?: DateOrder,
 ): Promise<{ layout: string; read: number; dropped: Record<string, number>; events: ApiEvent[] }> {
   // the layout as train decides it (any separator, names in any case): an events file's every type is imported
   if (layoutOf(await readCsvHeader(path)) === "opentime-events") {
@@ -155,7 +158,7 @@ async function loadEvents(
       rawTimes.push(r.ts);
     }
     // times read as train reads them (dates too, one day/month order for the file), once the whole file is seen
-    const times = parseTimes(rawTimes);
+    const times = parseTimes(path, rawTimes, dateOrder);
     const kept = events.flatMap((e, i) => {
       const t = times[i] as number;
       return Number.isFinite(t) && t >= 0 ? [{ ...e, ts: Math.floor(t) }] : [];
@@ -182,7 +185,7 @@ async function loadEvents(
     );
     return { layout: "opentime-events", read, dropped, events: kept };
   }
-  const log = await readPurchaseLog(path);
+  const log = await readPurchaseLog(path, { dateOrder });
   checkTimes(path, log.read, log.dropped, log.unreadableTime);
   checkNumbers(path, log);
   checkPurchasesLeft(path, log);
@@ -232,7 +235,7 @@ export async function importLog(opts: ImportOptions): Promise<ImportSummary> {
   const nothingSent = (e: Error) => {
     throw new NothingSentError(e.message, { cause: e });
   };
-  const { layout, read, dropped, events } = await loadEvents(opts.data).catch(nothingSent);
+  const { layout, read, dropped, events } = await loadEvents(opts.data, opts.dateOrder).catch(nothingSent);
   await opts.beforeSending?.().catch(nothingSent);
   // grouped by user, then time: each user's history arrives together
   events.sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : a.ts - b.ts));

@@ -1,7 +1,7 @@
 /**
  * `npm run train -- [--data build/demo/events.csv] [--catalog products.json] [--out models]
  *   [--map user=col,item=col,time=col,weight=col,type=col] [--factors 64] [--iterations 15] [--seed 42]
- *   [--holdout-days 30] [--no-tune] [--no-pools] [--currency GBP]`
+ *   [--holdout-days 30] [--no-tune] [--no-pools] [--currency GBP] [--date-order dmy|mdy]`
  * Trains on a purchase log (UCI Online Retail / II layouts, detected by header) or a typed event log, and
  * exports everything the Worker serves (see pipeline.ts). Progress on stderr, a summary on stdout.
  */
@@ -12,7 +12,7 @@ import { cliArgs, wholeNumber } from "../lib/cli-args";
 import { trainAndExport } from "./pipeline";
 
 const USAGE =
-  "usage: npm run train -- [--data build/demo/events.csv] [--catalog products.json] [--out models] [--map user=...,item=...] [--factors n] [--iterations n] [--seed n] [--holdout-days 30] [--no-tune] [--no-pools] [--currency EUR]";
+  "usage: npm run train -- [--data build/demo/events.csv] [--catalog products.json] [--out models] [--map user=...,item=...] [--factors n] [--iterations n] [--seed n] [--holdout-days 30] [--no-tune] [--no-pools] [--currency EUR] [--date-order dmy|mdy]";
 const { values } = cliArgs(
   USAGE,
   {
@@ -28,6 +28,7 @@ const { values } = cliArgs(
       "no-tune": { type: "boolean", default: false },
       "no-pools": { type: "boolean", default: false },
       currency: { type: "string" },
+      "date-order": { type: "string" },
     },
   },
   z.object({
@@ -40,6 +41,8 @@ const { values } = cliArgs(
       .string()
       .regex(/^[A-Z]{3}$/, "expected an ISO 4217 code, three capital letters (GBP, EUR)")
       .optional(),
+    // day-and-month dates no date of the log settles (every field 12 or less): day first or month first
+    "date-order": z.enum(["dmy", "mdy"]).optional(),
   }),
 );
 const als = Object.fromEntries(
@@ -68,6 +71,7 @@ try {
     pools: !values["no-pools"],
     holdoutDays: values["holdout-days"],
     currency: values.currency,
+    dateOrder: values["date-order"],
     log: (m) => console.error(`[train] ${m}`),
   });
   console.log(

@@ -13,6 +13,7 @@ import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
 import { readCsvHeader } from "../data/csv-input";
 import {
   type ColumnMapping,
+  type DateOrder,
   DEMO_EVENTS_MAPPING,
   type InteractionLog,
   readInteractionLog,
@@ -70,6 +71,8 @@ export interface TrainingSetOptions {
   catalog?: string;
   holdoutDays?: number;
   currency?: string;
+  /** the order of day-and-month dates no date of the log settles (`--date-order`) */
+  dateOrder?: DateOrder;
 }
 
 export async function loadTrainingSet(opts: TrainingSetOptions): Promise<TrainingSet> {
@@ -81,7 +84,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   const catalogFile = opts.catalog ? await readCatalog(opts.catalog) : new Map<string, CatalogItem>();
   // a purchase log by its header, unless --map says how to read the file (a shop's own item codes in a UCI layout)
   if (!opts.mapping && (layout === "online-retail" || layout === "online-retail-ii")) {
-    const purchases = await readPurchaseLog(opts.data);
+    const purchases = await readPurchaseLog(opts.data, { dateOrder: opts.dateOrder });
     checkTimes(opts.data, purchases.read, purchases.dropped, purchases.unreadableTime);
     checkNumbers(opts.data, purchases);
     checkPurchasesLeft(opts.data, purchases);
@@ -140,11 +143,11 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   // weights alone names none
   const typed = opts.mapping?.type ? { ...opts.mapping, type: opts.mapping.type } : undefined;
   const purchases = typed
-    ? await readPurchaseLog(opts.data, { mapping: typed })
+    ? await readPurchaseLog(opts.data, { mapping: typed, dateOrder: opts.dateOrder })
     : layout === "opentime-events"
-      ? await readPurchaseLog(opts.data)
+      ? await readPurchaseLog(opts.data, { dateOrder: opts.dateOrder })
       : emptyPurchases();
-  const events = await readInteractionLog(opts.data, { mapping });
+  const events = await readInteractionLog(opts.data, { mapping, dateOrder: opts.dateOrder });
   checkTimes(opts.data, events.read, events.dropped, events.unreadableTime);
   checkInteractionsLeft(opts.data, events);
   refuseEmailIds(opts.data, mapping.user, events.userIds);

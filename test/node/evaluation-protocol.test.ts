@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { detectLayout, readPurchaseLog } from "../../scripts/data/purchase-log";
+import { detectLayout, type PurchaseLog, readPurchaseLog } from "../../scripts/data/purchase-log";
 import { rowData, rowIndices } from "../../scripts/data/sparse";
 import { temporalSplit, trainData } from "../../scripts/data/temporal-split";
 import { BASELINES } from "../../scripts/eval/origins";
@@ -14,10 +14,11 @@ import { runEvaluation } from "../../scripts/eval/run-evaluation";
 import { writeReport } from "../../scripts/eval/write-report";
 import { evaluateModel, ndcgPerUser, type ProtocolMetrics } from "../../scripts/ranking/evaluate-recommender";
 import { ItemKnn } from "../../scripts/train/item-knn";
+import { trainAndExport } from "../../scripts/train/pipeline";
 import { Popularity } from "../../scripts/train/popularity";
 import { RepeatPurchases } from "../../scripts/train/repeat";
 import { RP3BETA_GRID } from "../../scripts/train/rp3beta";
-import { type RetailRow, syntheticRetail, writeRetailCsv } from "./support/retail-csv";
+import { type RetailDialect, type RetailRow, syntheticRetail, writeRetailCsv } from "./support/retail-csv";
 
 const dir = mkdtempSync(join(tmpdir(), "ot-protocol-"));
 const UCI = "../shared/data/online_retail.csv.gz";
@@ -224,6 +225,44 @@ describe("the whole evaluation", () => {
     expect(a.recommenders.hybrid?.all?.ndcg_at_10).toBeGreaterThan(
       2 * (a.recommenders.popularity?.all?.ndcg_at_10 as number),
     );
+  });
+});
+
+describe("the same data written another way", () => {
+  it("gives the same purchases, and train the same model version, whatever the layout, separator, decimal mark or date format", async () => {
+    // prices with cents and one in the thousands (written 1.200 by a European spreadsheet, 1,200 by a US one)
+    const rows = syntheticRetail().map((r) => ({ ...r, price: r.code === "20001" ? 1200 : r.price + 0.55 }));
+    const files: [string, "i" | "ii", RetailDialect][] = [
+      ["written-plain.csv", "i", {}],
+      ["written-ii.csv.gz", "ii", {}],
+      ["written-eu.csv", "i", { delimiter: ";", numbers: "de", dates: "dotted" }],
+      ["written-us.tsv", "ii", { delimiter: "\t", numbers: "us", dates: "us" }],
+      ["written-us.csv", "i", { dates: "us" }],
+    ];
+    for (const [name, layout, dialect] of files) writeRetailCsv(join(dir, name), rows, layout, dialect);
+    const [plain, ...others] = await Promise.all(files.map(([name]) => readPurchaseLog(join(dir, name))));
+    const columns = (l: PurchaseLog) => ({
+      ...l,
+      layout: null,
+      time: Array.from(l.time),
+      price: Array.from(l.price),
+      quantity: Array.from(l.quantity),
+    });
+    expect(plain?.price).toContain(1200);
+    for (const other of others) expect(columns(other as PurchaseLog)).toEqual(columns(plain as PurchaseLog));
+    const version = async (name: string) =>
+      (
+        await trainAndExport({
+          data: join(dir, name),
+          out: join(dir, `models-${name}`),
+          als: { factors: 8, iterations: 4 },
+          tune: false,
+          pools: false,
+          goldenUsers: 2,
+        })
+      ).manifest.version;
+    const first = await version("written-plain.csv");
+    for (const [name] of files.slice(2)) expect(await version(name), name).toBe(first);
   });
 });
 

@@ -193,16 +193,28 @@ describe("import of a file it cannot use", () => {
       ["header-only.csv", [UCI], /has a header and no rows/],
       ["guests.csv", [UCI, ...lines(10, () => "")], /none of the 10 rows .* 10 missing customer id/],
       [
+        "spelled.csv",
+        [
+          UCI,
+          ...lines(
+            10,
+            (i) => `${i}`,
+            (i) => `${1 + i} Jan 2011`,
+          ),
+        ],
+        /10 of 10 rows .* time that could not be read \(the first: "1 Jan 2011"\)/,
+      ],
+      [
         "dotted.csv",
         [
           UCI,
           ...lines(
             10,
             (i) => `${i}`,
-            (i) => `0${1 + i}.01.2011`,
+            (i) => `0${1 + (i % 9)}.01.2011`,
           ),
         ],
-        /10 of 10 rows .* time that could not be read \(the first: "01\.01\.2011"\)/,
+        /dotted\.csv: no date says whether its dates are day or month first .*--date-order dmy/,
       ],
       [
         "emails.csv",

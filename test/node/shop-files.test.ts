@@ -240,37 +240,75 @@ describe("a file with nothing to learn from", () => {
   });
 
   it("evaluate stops, as train does, when more than 5% of the times cannot be read", async () => {
-    const dotted = uciLines(40).map((l, i) => (i % 4 ? l : l.replace(/2010-12-(\d\d)/, "$1.12.2010")));
-    await expect(runEvaluation({ data: write("dotted.csv", text([UCI, ...dotted])), progress: false })).rejects.toThrow(
-      /^10 of 40 rows .* have a time that could not be read \(the first: "\d\d\.12\.2010 \d\d:\d\d(:\d\d)?"\)/,
+    const spelled = uciLines(40).map((l, i) => (i % 4 ? l : l.replace(/2010-12-(\d\d)/, "$1 Dec 2010")));
+    await expect(
+      runEvaluation({ data: write("spelled.csv", text([UCI, ...spelled])), progress: false }),
+    ).rejects.toThrow(
+      /^10 of 40 rows .* have a time that could not be read \(the first: "\d\d Dec 2010 \d\d:\d\d(:\d\d)?"\)/,
     );
   });
 });
 
-describe("slash dates no day above 12 settles", () => {
+describe("dates as a shop's tools write them", () => {
   const at = (y: number, m: number, d: number, h = 0, min = 0) => Date.UTC(y, m - 1, d, h, min) / 1000;
-
-  it("reads a European week's export day first (it was read as seven months, silently)", async () => {
-    // 1 to 7 December: every field is 12 or less, so the order is read from which field moves with the days
-    const lines = Array.from(
-      { length: 35 },
-      (_, i) =>
-        `${536365 + i},${85123 + (i % 7)},LANTERN,2,0${1 + (i % 7)}/12/2010 09:${String(i).padStart(2, "0")},2.55,${17850 + (i % 5)},UK`,
+  const rows = (n: number, date: (i: number) => string) =>
+    Array.from(
+      { length: n },
+      (_, i) => `${536365 + i},${85123 + (i % 7)},LANTERN,2,${date(i)},2.55,${17850 + (i % 5)},UK`,
     );
-    const log = await readPurchaseLog(write("week-dmy.csv", text([UCI, ...lines])));
+
+  it("refuses a week's export that no date settles, naming --date-order, and reads it with one", async () => {
+    // 1 to 7 December, every field 12 or less: day first or month first reads as well (it was guessed, silently)
+    const dmy = write(
+      "week-dmy.csv",
+      text([UCI, ...rows(35, (i) => `0${1 + (i % 7)}/12/2010 09:${String(i).padStart(2, "0")}`)]),
+    );
+    const refusal =
+      /week-dmy\.csv: no date says whether its dates are day or month first .*: pass --date-order dmy \(01\/12\/2010 09:00 is 1 December\) or --date-order mdy \(January 12\)/;
+    await expect(readPurchaseLog(dmy)).rejects.toThrow(refusal);
+    await expect(loadTrainingSet({ data: dmy })).rejects.toThrow(refusal);
+    await expect(runEvaluation({ data: dmy, progress: false })).rejects.toThrow(refusal);
+    const log = await readPurchaseLog(dmy, { dateOrder: "dmy" });
     expect(log.dropped).toEqual({});
     expect(Math.min(...log.time)).toBe(at(2010, 12, 1, 9, 0));
     expect(Math.max(...log.time)).toBe(at(2010, 12, 7, 9, 34));
+    const mdy = write("week-mdy.csv", text([UCI, ...rows(35, (i) => `12/${1 + (i % 7)}/2010 9:00`)]));
+    const us = await readPurchaseLog(mdy, { dateOrder: "mdy" });
+    expect(Math.min(...us.time)).toBe(at(2010, 12, 1, 9));
+    expect(Math.max(...us.time)).toBe(at(2010, 12, 7, 9));
+    // a flag the dates contradict is refused, not obeyed
+    const settled = write("settled.csv", text([UCI, ...rows(3, (i) => `12/${13 + i}/2010 9:00`)]));
+    await expect(readPurchaseLog(settled, { dateOrder: "dmy" })).rejects.toThrow(
+      /--date-order dmy, but 12\/13\/2010 9:00 can only be month first/,
+    );
   });
 
-  it("reads a US week's export month first, as before", async () => {
-    const lines = Array.from(
-      { length: 35 },
-      (_, i) => `${536365 + i},${85123 + (i % 7)},LANTERN,2,12/${1 + (i % 7)}/2010 9:00,2.55,${17850 + (i % 5)},UK`,
+  it("reads US times with AM and PM, and dotted day-first dates, deciding the order from the file", async () => {
+    const ampm = ["12/01/2010 08:45 AM", "12/13/2010 12:05 PM", "01/02/2011 12:30 AM", "01/02/2011 11:59 pm"];
+    const us = await readPurchaseLog(write("ampm.csv", text([UCI, ...rows(4, (i) => ampm[i] as string)])));
+    expect(us.dropped).toEqual({});
+    expect(Array.from(us.time)).toEqual([
+      at(2010, 12, 1, 8, 45),
+      at(2010, 12, 13, 12, 5),
+      at(2011, 1, 2, 0, 30),
+      at(2011, 1, 2, 23, 59),
+    ]);
+    const dotted = ["01.12.2010 08:26", "13.12.2010 17:45", "02.01.2011 9:00"];
+    const de = await readPurchaseLog(write("dotted-dates.csv", text([UCI, ...rows(3, (i) => dotted[i] as string)])));
+    expect(Array.from(de.time)).toEqual([at(2010, 12, 1, 8, 26), at(2010, 12, 13, 17, 45), at(2011, 1, 2, 9)]);
+    // an hour a 12-hour clock has not is no time
+    const bad = await readPurchaseLog(
+      write("ampm-13.csv", text([UCI, ...rows(2, (i) => ["12/13/2010 13:05 PM", "12/13/2010 1:05 PM"][i] as string)])),
     );
-    const log = await readPurchaseLog(write("week-mdy.csv", text([UCI, ...lines])));
-    expect(Math.min(...log.time)).toBe(at(2010, 12, 1, 9));
-    expect(Math.max(...log.time)).toBe(at(2010, 12, 7, 9));
+    expect(bad.dropped).toEqual({ "bad time": 1 });
+    // both orders in one file: refused, naming a date of each
+    const mixed = write(
+      "mixed-order.csv",
+      text([UCI, ...rows(2, (i) => ["13/12/2010 9:00", "12/13/2010 9:00"][i] as string)]),
+    );
+    await expect(readPurchaseLog(mixed)).rejects.toThrow(
+      /both day first \(13\/12\/2010 9:00\) and month first \(12\/13\/2010 9:00\)/,
+    );
   });
 });
 

@@ -19,13 +19,58 @@ const HEADERS = {
   ii: "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country",
 };
 
-const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+/**
+ * How a shop's tools may write the same rows: the field separator, numbers as a European spreadsheet writes them
+ * (`1.200,55`: a point grouping thousands, a decimal comma) or a US one (`1,200.55`), and dates as `2011-01-03
+ * 09:12:00` (the rows' own), US `01/03/2011 09:12:00 AM` or dotted `03.01.2011 09:12`.
+ */
+export interface RetailDialect {
+  delimiter?: "," | ";" | "\t";
+  numbers?: "plain" | "de" | "us";
+  dates?: "iso" | "us" | "dotted";
+}
 
-export function writeRetailCsv(path: string, rows: readonly RetailRow[], layout: "i" | "ii"): void {
+const quote = (s: string, delimiter: string) =>
+  s.includes('"') || s.includes("\n") || s.includes(delimiter) ? `"${s.replace(/"/g, '""')}"` : s;
+
+function dated(iso: string, dates: RetailDialect["dates"]): string {
+  const m = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)$/.exec(iso);
+  if (!m || dates === "iso" || !dates) return iso;
+  const [, y, mo, d, h, min, sec] = m as unknown as string[];
+  if (dates === "dotted") return `${d}.${mo}.${y} ${h}:${min}`;
+  const hour = Number(h);
+  const twelve = String(hour % 12 === 0 ? 12 : hour % 12).padStart(2, "0");
+  return `${mo}/${d}/${y} ${twelve}:${min}:${sec} ${hour < 12 ? "AM" : "PM"}`;
+}
+
+export function writeRetailCsv(
+  path: string,
+  rows: readonly RetailRow[],
+  layout: "i" | "ii",
+  dialect: RetailDialect = {},
+): void {
+  const sep = dialect.delimiter ?? ",";
+  const num = (n: number) =>
+    dialect.numbers === "de" || dialect.numbers === "us"
+      ? n.toLocaleString(dialect.numbers === "de" ? "de-DE" : "en-US", { maximumFractionDigits: 20 })
+      : String(n);
   const body = rows
-    .map((r) => [r.invoice, r.code, quote(r.description), r.quantity, r.date, r.price, r.customer, r.country].join(","))
+    .map((r) =>
+      [
+        r.invoice,
+        r.code,
+        r.description,
+        num(r.quantity),
+        dated(r.date, dialect.dates),
+        num(r.price),
+        r.customer,
+        r.country,
+      ]
+        .map((f) => quote(f, sep))
+        .join(sep),
+    )
     .join("\n");
-  const text = `${HEADERS[layout]}\n${body}\n`;
+  const text = `${HEADERS[layout].replaceAll(",", sep)}\n${body}\n`;
   writeFileSync(path, path.endsWith(".gz") ? gzipSync(text) : text);
 }
 
