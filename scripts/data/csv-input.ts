@@ -39,6 +39,8 @@ export function describeFailure(path: string, e: NodeJS.ErrnoException): void {
   else if (e.code === "Z_BUF_ERROR")
     e.message = `${path}: the gzip data stops short, the file was cut (a copy or download that did not finish?): copy it again`;
   else if (e.code === "Z_DATA_ERROR") e.message = `${path}: the gzip data is damaged (${e.message})`;
+  // the CSV parser's own (an unclosed quote...): it names the line, not the file
+  else if (e.code?.startsWith("CSV_")) e.message = `${path}: ${e.message}`;
 }
 
 /** Bytes `b` holds up to the last character it holds whole (a multi-byte one cut by the chunk's end waits for the next). */
@@ -128,7 +130,10 @@ export function openCsv(path: string, parser?: Transform): Readable {
   const stages: Transform[] = isGzip(path) ? [createGunzip()] : [];
   for (const s of [raw, ...stages]) s.on("error", (e: NodeJS.ErrnoException) => describeFailure(path, e));
   stages.push(utf8Only(path));
-  if (parser) stages.push(parser);
+  if (parser) {
+    parser.on("error", (e: NodeJS.ErrnoException) => describeFailure(path, e));
+    stages.push(parser);
+  }
   // pipeline destroys every stage with the first error, so reading the last one rejects with it
   pipeline([raw, ...stages], () => {});
   return stages.at(-1) as Transform;
@@ -190,19 +195,33 @@ export async function* csvLines(
   path: string,
   names: (header: string[]) => string[] = (h) => h,
 ): AsyncGenerator<{ record: Record<string, string>; line: number }> {
-  const delimiter = await csvDelimiter(path);
-  const rows = openCsv(
-    path,
-    parse({
-      columns: (header: string[]) => names(header.map((h) => h.trim())),
-      delimiter,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      bom: true,
-      info: true,
-    }),
-  ) as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>;
+  const rows = openCsv(path, shopCsvParser(await csvDelimiter(path), names)) as AsyncIterable<ParsedRow>;
   for await (const { record, info } of rows) yield { record, line: info.lines };
+}
+
+/** A record as shopCsvParser gives it, with the line of the file it ends on. */
+export interface ParsedRow {
+  record: Record<string, string>;
+  info: { lines: number };
+}
+
+/**
+ * The CSV parser every reader of a shop's file uses: records keyed by the header (`columns` names it, from its names
+ * trimmed), each with its line (ParsedRow); empty lines, and lines of separators or spaces alone (a spreadsheet's
+ * rows past its data, `;;;;;;;`), skipped rather than counted as rows lacking a customer; a short row kept; a quote
+ * inside a field that does not start with one (`12" PLATE`, inches) read as the character it is.
+ */
+export function shopCsvParser(delimiter: string, columns: (header: string[]) => string[]) {
+  return parse({
+    columns: (header: string[]) => columns(header.map((h) => h.trim())),
+    delimiter,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    relax_quotes: true,
+    bom: true,
+    info: true,
+    on_record: (row: ParsedRow) => (Object.values(row.record).some((v) => v.trim()) ? row : null),
+  });
 }
 
 /** A header line is shorter than this; past it, what was read stands for the line (a file of one line, or binary). */

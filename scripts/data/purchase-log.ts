@@ -6,8 +6,7 @@
  * through its column mapping. The layout is detected from the header. Rows are cleaned as the evaluation protocol
  * says, and every dropped row is counted under its reason.
  */
-import { parse } from "csv-parse";
-import { csvDelimiter, looseName, openCsv, spelledAs } from "./csv-input";
+import { csvDelimiter, looseName, openCsv, type ParsedRow, shopCsvParser, spelledAs } from "./csv-input";
 import { FileNumbers } from "./file-numbers";
 import { type ColumnMapping, customerId, type DateOrder, intern, parseTimes } from "./interaction-log";
 
@@ -161,33 +160,22 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   const delimiter = await csvDelimiter(path);
   const parser = openCsv(
     path,
-    parse({
-      columns: (raw: string[]) => {
-        const m = opts.mapping;
-        const header = raw.map((h) => h.trim());
-        if (m) {
-          layout = "opentime-events";
-          c = { invoice: "", item: m.item, time: m.time ?? "", customer: m.user, type: m.type };
-          return header;
-        }
-        const names = layoutColumns(header);
-        layout = detectLayout(names);
-        c = LAYOUTS[layout];
-        return names;
-      },
-      delimiter,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      bom: true,
-      info: true,
+    shopCsvParser(delimiter, (header) => {
+      const m = opts.mapping;
+      if (m) {
+        layout = "opentime-events";
+        c = { invoice: "", item: m.item, time: m.time ?? "", customer: m.user, type: m.type };
+        return header;
+      }
+      const names = layoutColumns(header);
+      layout = detectLayout(names);
+      c = LAYOUTS[layout];
+      return names;
     }),
   );
   // quantities and prices are read with one decimal mark for the file, known once every row is seen
   const numbers = new FileNumbers(path, delimiter);
-  for await (const { record: rec, info } of parser as AsyncIterable<{
-    record: Record<string, string>;
-    info: { lines: number };
-  }>) {
+  for await (const { record: rec, info } of parser as AsyncIterable<ParsedRow>) {
     read++;
     if (opts.onProgress && read % 50_000 === 0) opts.onProgress(read);
     if (c.type && rec[c.type] !== "purchase") {

@@ -312,6 +312,45 @@ describe("dates as a shop's tools write them", () => {
   });
 });
 
+describe("rows as spreadsheets write them", () => {
+  it("skips lines of separators or spaces alone (a spreadsheet's rows past its data), as empty lines are", async () => {
+    const semicolon = text([UCI, ...uciLines(30), ",,,,,,,", "   ", ",,,,,,,"].map((l) => l.replaceAll(",", ";")));
+    const log = await readPurchaseLog(write("trailing-rows.csv", semicolon));
+    // before: read 33, dropped 3 "missing customer id", rows no export holds
+    expect(log.read).toBe(30);
+    expect(log.dropped).toEqual({});
+    const events = await readInteractionLog(
+      write("trailing-events.csv", text(["user,item,ts", "u1,i1,1700000000", ",,", "u2,i2,1700000100", ",,"])),
+      { mapping: parseMapping("user=user,item=item,time=ts") },
+    );
+    expect([events.read, events.dropped]).toEqual([2, {}]);
+  });
+
+  it('reads a quote inside a field as the character it is (12" for inches), and names the file of a broken quote', async () => {
+    const lines = [UCI, ...uciLines(30)];
+    lines[2] = lines[2]?.replace("WHITE LANTERN", '12" PIZZA PLATE') ?? "";
+    const log = await readPurchaseLog(write("inches.csv", text(lines)));
+    expect(log.rows).toBe(30);
+    expect(log.descriptions).toContain('12" PIZZA PLATE');
+    // a field that opens a quote and never closes it is still refused, naming the file and the line
+    lines[3] = lines[3]?.replace("WHITE LANTERN", '"WHITE LANTERN') ?? "";
+    await expect(readPurchaseLog(write("unclosed-quote.csv", text(lines)))).rejects.toThrow(
+      /^.*unclosed-quote\.csv: .*quote/i,
+    );
+  });
+
+  it("reads a layout's columns in any order", async () => {
+    const order = [7, 6, 5, 4, 3, 2, 1, 0];
+    const reorder = (l: string) => order.map((i) => l.split(",")[i]).join(",");
+    const log = await readPurchaseLog(write("reordered.csv", text([UCI, ...uciLines(30)].map(reorder))));
+    const plain = await readPurchaseLog(write("in-order.csv", text([UCI, ...uciLines(30)])));
+    expect(log.layout).toBe("online-retail");
+    expect(Array.from(log.price)).toEqual(Array.from(plain.price));
+    expect(Array.from(log.time)).toEqual(Array.from(plain.time));
+    expect(log.customerIds).toEqual(plain.customerIds);
+  });
+});
+
 describe("--map on a file of a known layout", () => {
   it("is used, not ignored: a shop's own item codes in the UCI layout train as a mapped log", async () => {
     const skus = write("mapped-skus.csv", text([UCI, ...uciLines(30).map((l) => l.replace(/,(\d{5}),/, ",SKU-$1,"))]));
