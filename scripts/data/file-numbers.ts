@@ -1,6 +1,7 @@
 /**
  * A shop file's numbers (quantities, prices, weights) read with one decimal mark for the whole file, as the file
- * shows it. A comma-separated file's mark is the point: a comma there separates fields. In a file separated by
+ * shows it. A comma-separated file's mark is the point: a comma there separates fields, and in a quoted number groups
+ * thousands (`"1,200.00"`, as a US spreadsheet quotes it) or makes no number (`"2,55"`). In a file separated by
  * semicolons or tabs, as spreadsheets write one where the comma is the mark, a cell shows its mark when it can be read
  * one way only (`2,55`, `0,125`, `1.234,56` and `1.234.567` say comma; `2.55`, `1,234.56` say point), and a cell of
  * 1 to 999 then a point or comma and three digits (`1.200`, `1,200`) is read by the mark the rest of the file shows:
@@ -51,7 +52,12 @@ export class FileNumbers {
   read(raw: string | undefined, line: number, column: string): Reading {
     const s = (raw ?? "").trim();
     if (!s) return { value: Number.NaN };
-    if (!this.comma || !/[.,]/.test(s)) return { value: s.includes(",") ? Number.NaN : Number(s) };
+    if (!this.comma) {
+      // the point is the mark: a comma groups thousands (a quoted "1,200.00") or makes no number ("2,55")
+      const grouped = /^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$/.test(s);
+      return { value: grouped ? Number(s.replaceAll(",", "")) : s.includes(",") ? Number.NaN : Number(s) };
+    }
+    if (!/[.,]/.test(s)) return { value: Number(s) };
     const k = s.startsWith("-") ? -1 : 1;
     const d = s.replace(/^[+-]/, "");
     const saw = (mark: Mark, value: number): Reading => {

@@ -127,9 +127,14 @@ describe("a header as a shop's tools write it", () => {
     await expect(readPurchaseLog(write("thousands-both.csv", text(both)))).rejects.toThrow(
       /line 6's UnitPrice 1\.200 .*both decimal commas \(line 2: 2,55\) and decimal points \(line 10: 2\.55\)/,
     );
-    // a comma-separated file's point is its decimal mark: 1.200 there is 1.2
-    const plain = comma.map((l, i) => (i === 5 ? l.replace(",2.55,", ",1.200,") : l));
-    expect((await readPurchaseLog(write("thousands-comma-file.csv", text(plain)))).price[4]).toBe(1.2);
+    // a comma-separated file's point is its decimal mark: 1.200 there is 1.2, and a quoted "1,234.50" 1234.5 (it was
+    // no number: the dearest items dropped)
+    const plain = comma.map((l, i) =>
+      i === 5 ? l.replace(",2.55,", ",1.200,") : i === 6 ? l.replace(",2.55,", ',"1,234.50",') : l,
+    );
+    const read = await readPurchaseLog(write("thousands-comma-file.csv", text(plain)));
+    expect(read.dropped).toEqual({});
+    expect([read.price[4], read.price[5]]).toEqual([1.2, 1234.5]);
   });
 
   it("reads a tab-separated mapped log's weights with a decimal comma", async () => {
