@@ -154,6 +154,21 @@ export function spelledAs(header: readonly string[], wanted: readonly string[]):
   });
 }
 
+/**
+ * Refuses a header that names one of the columns a reader uses (`used`) more than once: the CSV parser keeps the last
+ * of them, silently (a second `Description`, an export's billing and shipping `CustomerID`).
+ */
+export function refuseRepeatedColumns(path: string, header: readonly string[], used: readonly string[]): void {
+  for (const name of new Set(used)) {
+    const at = header.flatMap((h, i) => (h === name ? [i + 1] : []));
+    if (at.length > 1)
+      throw new Error(
+        `${path}: the header names column "${name}" ${at.length} times (columns ${at.join(", ")}), and which one ` +
+          "holds it cannot be told: rename or remove the others",
+      );
+  }
+}
+
 /** The field separators a shop's export may use: commas, semicolons (where the decimal mark is a comma), tabs. */
 const DELIMITERS = [",", ";", "\t"] as const;
 

@@ -3,7 +3,7 @@
  * typed arrays with dense user/item indices. The project's generic format is the demo's events.csv
  * (`user_id,item_id,ts,type`); any other CSV is read by naming its columns (`--map user=...,item=...`).
  */
-import { csvDelimiter, csvLines, spelledAs } from "./csv-input";
+import { csvDelimiter, csvLines, refuseRepeatedColumns, spelledAs } from "./csv-input";
 import { FileNumbers } from "./file-numbers";
 import { type Csr, csrFromCoo } from "./sparse";
 
@@ -262,11 +262,12 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
   let checked = false;
   const unweighted = new Set<string>();
   // the mapping's columns in any case, spacing or underscores (`USER_ID`, `Customer ID` for `customer_id`)
-  const named = (header: string[]) =>
-    spelledAs(
-      header,
-      Object.values(mapping).filter((c): c is string => !!c),
-    );
+  const used = Object.values(mapping).filter((c): c is string => !!c);
+  const named = (header: string[]) => {
+    const names = spelledAs(header, used);
+    refuseRepeatedColumns(path, names, used);
+    return names;
+  };
   // weights are read with one decimal mark for the file, known once every row is seen
   const numbers = new FileNumbers(path, await csvDelimiter(path));
   for await (const { record: rec, line } of csvLines(path, named)) {

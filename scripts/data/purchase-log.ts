@@ -6,7 +6,15 @@
  * through its column mapping. The layout is detected from the header. Rows are cleaned as the evaluation protocol
  * says, and every dropped row is counted under its reason.
  */
-import { csvDelimiter, looseName, openCsv, type ParsedRow, shopCsvParser, spelledAs } from "./csv-input";
+import {
+  csvDelimiter,
+  looseName,
+  openCsv,
+  type ParsedRow,
+  refuseRepeatedColumns,
+  shopCsvParser,
+  spelledAs,
+} from "./csv-input";
 import { FileNumbers } from "./file-numbers";
 import { type ColumnMapping, customerId, type DateOrder, intern, parseTimes } from "./interaction-log";
 
@@ -165,11 +173,17 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       if (m) {
         layout = "opentime-events";
         c = { invoice: "", item: m.item, time: m.time ?? "", customer: m.user, type: m.type };
+        refuseRepeatedColumns(
+          path,
+          header,
+          Object.values(c).filter((n): n is string => !!n),
+        );
         return header;
       }
       const names = layoutColumns(header);
       layout = detectLayout(names);
       c = LAYOUTS[layout];
+      refuseRepeatedColumns(path, names, columnsOf(layout));
       return names;
     }),
   );

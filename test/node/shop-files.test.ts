@@ -344,6 +344,21 @@ describe("rows as spreadsheets write them", () => {
     );
   });
 
+  it("refuses a header that names a column it reads twice, rather than take the last silently", async () => {
+    const twice = [`${UCI},Description`, ...uciLines(30).map((l) => `${l},GIFT WRAP`)];
+    // before: every item was titled GIFT WRAP
+    await expect(readPurchaseLog(write("two-descriptions.csv", text(twice)))).rejects.toThrow(
+      /two-descriptions\.csv: the header names column "Description" 2 times \(columns 3, 9\)/,
+    );
+    const mapped = write("two-skus.csv", text(["uid,sku,at,sku", "u1,a,1700000000,b"]));
+    await expect(readInteractionLog(mapped, { mapping: parseMapping("user=uid,item=sku,time=at") })).rejects.toThrow(
+      /column "sku" 2 times \(columns 2, 4\)/,
+    );
+    // a column no reader uses may repeat, and empty names (a separator closing the header) are no column
+    const extra = [`${UCI},Note,Note,,`, ...uciLines(30).map((l) => `${l},a,b,,`)];
+    expect((await readPurchaseLog(write("two-notes.csv", text(extra)))).rows).toBe(30);
+  });
+
   it("reads a layout's columns in any order", async () => {
     const order = [7, 6, 5, 4, 3, 2, 1, 0];
     const reorder = (l: string) => order.map((i) => l.split(",")[i]).join(",");
