@@ -178,7 +178,8 @@ export function parseTime(raw: string, order: DateOrder | null = null): number {
     if (!order) return Number.NaN;
     const [a, , b, y, h = "0", mm = "0", ss = "0", half] = dm.slice(1) as string[];
     const [month, day] = order === "mdy" ? [Number(a), Number(b)] : [Number(b), Number(a)];
-    const year = (y as string).length === 2 ? 2000 + Number(y) : Number(y);
+    // a two-digit year as POSIX's %y reads one: 69 and later are 1969-1999 (`12/01/99` is not 2099)
+    const year = (y as string).length === 2 ? (Number(y) < 69 ? 2000 : 1900) + Number(y) : Number(y);
     // 12 AM is midnight, 12 PM noon; a 12-hour clock has no hour 0 or above 12
     let hour = Number(h);
     if (half && (hour < 1 || hour > 12)) return Number.NaN;

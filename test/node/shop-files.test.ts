@@ -301,6 +301,11 @@ describe("dates as a shop's tools write them", () => {
     const dotted = ["01.12.2010 08:26", "13.12.2010 17:45", "02.01.2011 9:00"];
     const de = await readPurchaseLog(write("dotted-dates.csv", text([UCI, ...rows(3, (i) => dotted[i] as string)])));
     expect(Array.from(de.time)).toEqual([at(2010, 12, 1, 8, 26), at(2010, 12, 13, 17, 45), at(2011, 1, 2, 9)]);
+    // a two-digit year as POSIX reads one: 99 is 1999, 10 is 2010
+    const short = await readPurchaseLog(
+      write("two-digit-years.csv", text([UCI, ...rows(2, (i) => ["12/13/99 9:00", "01/02/10 9:00"][i] as string)])),
+    );
+    expect(Array.from(short.time)).toEqual([at(1999, 12, 13, 9), at(2010, 1, 2, 9)]);
     // an hour a 12-hour clock has not is no time
     const bad = await readPurchaseLog(
       write("ampm-13.csv", text([UCI, ...rows(2, (i) => ["12/13/2010 13:05 PM", "12/13/2010 1:05 PM"][i] as string)])),
