@@ -4,6 +4,7 @@
  * campaign shaped like one (both are stored as they are: seen ids, dedup tables, dead letters).
  */
 import { z } from "zod";
+import { cutWhole } from "./cut-text";
 import type { ExposureFacts } from "./experiments/exposure";
 import type { Consent } from "./profile";
 import type { ScannerReason } from "./reasons";
@@ -173,36 +174,100 @@ export function eventWarning(e: QueuedEvent): { code: EventWarning; message: str
   };
 }
 
+/** The fields of an event; anything else at its top level is refused (unknownFieldMessage). */
+export const EVENT_FIELDS = ["id", "type", "user", "item", "ts", "campaign", "properties"] as const;
+
+/**
+ * Where a field sent at an event's top level belongs, for the names integrations send there by mistake: the
+ * purchase's value fields and `currency` are properties; ids and times other platforms name otherwise are fields.
+ */
+const FIELD_HOMES: Readonly<Record<string, string>> = {
+  value: "properties.value",
+  price: "properties.price",
+  quantity: "properties.quantity",
+  currency: "properties.currency",
+  revenue: "properties.value",
+  amount: "properties.value",
+  total: "properties.value",
+  event_id: "id",
+  eventId: "id",
+  event: "type",
+  event_type: "type",
+  eventType: "type",
+  name: "type",
+  user_id: "user",
+  userId: "user",
+  customer: "user",
+  customer_id: "user",
+  item_id: "item",
+  itemId: "item",
+  product: "item",
+  product_id: "item",
+  productId: "item",
+  sku: "item",
+  timestamp: "ts",
+  time: "ts",
+  created_at: "ts",
+  campaign_id: "campaign",
+  campaignId: "campaign",
+  props: "properties",
+};
+
+/** The longest field name an answer repeats (a name comes from the request: cut with "…"). */
+const SHOWN_FIELD_CHARS = 40;
+
+/**
+ * Why an event with fields the API does not read is refused: each named (the first three), with where it belongs.
+ * A field no version read was dropped unread before, and with it what it held (a purchase's top-level `value`, a
+ * misspelt `campaign`): an event is kept once by its id, so one taken without it could never be mended by sending
+ * it again; refused, it can.
+ */
+export function unknownFieldMessage(keys: readonly string[]): string {
+  const named = keys.slice(0, 3).map((k) => {
+    const shown = k.length > SHOWN_FIELD_CHARS ? `${cutWhole(k, SHOWN_FIELD_CHARS)}…` : k;
+    const home = Object.hasOwn(FIELD_HOMES, k) ? FIELD_HOMES[k] : undefined;
+    return home
+      ? `unknown field "${shown}": it belongs in ${home}`
+      : `unknown field "${shown}": a property goes in properties`;
+  });
+  const count = keys.length > named.length ? `${keys.length} unknown fields, the first ${named.length}: ` : "";
+  return `${count}${named.join("; ")} (the fields: ${EVENT_FIELDS.join(", ")})`;
+}
+
 /** The properties a purchase's value is read from (toQueued): text there would count as no value, 0. */
 const PURCHASE_VALUE_FIELDS = ["value", "price", "quantity"] as const;
 
 export const IncomingEventSchema = z
-  .object({
-    /** unique per event: duplicates and replays are counted once */
-    id: StoredIdSchema.refine((id) => !isPixelId(id), {
-      message: `must not begin with '${PIXEL_ID_PREFIX}': those are the pixel's own ids (GET /v1/e/), kept 30 days`,
-    }),
-    type: z.enum(EVENT_TYPES),
-    // an id the shop's backend padded (` c0000042 `, a CSV cell read as it is) would be another reader: their history
-    // split in two, unsaid. Refused here, where ids arrive; the routes that name a reader already stored take any
-    user: UserIdSchema.refine((id) => id.trim() === id, {
-      message: "must not begin or end with a space: ' c0000042 ' and 'c0000042' would be two readers",
-    }),
-    item: IdSchema.optional(),
-    /** unix seconds, unix milliseconds, or an ISO-8601 date (a string that is no date is refused: not out of range) */
-    // one message for every way a time is not one (missing, null, microseconds, text that is no date)
-    ts: z
-      .union([z.number().min(0, { error: TS_MESSAGE }).max(1e14, { error: TS_MESSAGE }), z.string().max(64)], {
-        error: TS_MESSAGE,
-      })
-      .refine((ts) => typeof ts === "number" || !Number.isNaN(isoMillis(ts)), { message: TS_MESSAGE }),
-    campaign: StoredIdSchema.optional(),
-    // a property `__proto__` is refused, not dropped unchecked (core/record-keys.ts)
-    properties: refuseProtoKey(
-      z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()])),
-      "a property name",
-    ).optional(),
-  })
+  .strictObject(
+    {
+      /** unique per event: duplicates and replays are counted once */
+      id: StoredIdSchema.refine((id) => !isPixelId(id), {
+        message: `must not begin with '${PIXEL_ID_PREFIX}': those are the pixel's own ids (GET /v1/e/), kept 30 days`,
+      }),
+      type: z.enum(EVENT_TYPES),
+      // an id the shop's backend padded (` c0000042 `, a CSV cell read as it is) would be another reader: their history
+      // split in two, unsaid. Refused here, where ids arrive; the routes that name a reader already stored take any
+      user: UserIdSchema.refine((id) => id.trim() === id, {
+        message: "must not begin or end with a space: ' c0000042 ' and 'c0000042' would be two readers",
+      }),
+      item: IdSchema.optional(),
+      /** unix seconds, unix milliseconds, or an ISO-8601 date (a string that is no date is refused: not out of range) */
+      // one message for every way a time is not one (missing, null, microseconds, text that is no date)
+      ts: z
+        .union([z.number().min(0, { error: TS_MESSAGE }).max(1e14, { error: TS_MESSAGE }), z.string().max(64)], {
+          error: TS_MESSAGE,
+        })
+        .refine((ts) => typeof ts === "number" || !Number.isNaN(isoMillis(ts)), { message: TS_MESSAGE }),
+      campaign: StoredIdSchema.optional(),
+      // a property `__proto__` is refused, not dropped unchecked (core/record-keys.ts)
+      properties: refuseProtoKey(
+        z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()])),
+        "a property name",
+      ).optional(),
+    },
+    // a field the API does not read is refused, named, with where it belongs: never dropped with what it held
+    { error: (issue) => (issue.code === "unrecognized_keys" ? unknownFieldMessage(issue.keys) : undefined) },
+  )
   .refine((e) => !ITEM_EVENTS.has(e.type) || e.item !== undefined, {
     message: "this event type needs an item",
     path: ["item"],

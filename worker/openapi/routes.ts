@@ -361,7 +361,8 @@ const DOCUMENTED: RouteDoc[] = [
     route: "/v1/events",
     path: "/v1/events",
     tag: "events",
-    summary: "real-time events (each validated as Event); bad ones reported by index, the rest queued",
+    summary:
+      "real-time events (each validated as Event: a field it does not name is refused, with where it belongs); bad ones reported by index, the rest queued",
     auth: "events",
     body: "EventsBatch",
     responses: EVENTS_ANSWERS,

@@ -1,0 +1,59 @@
+/**
+ * An event's fields are a closed set: one the API does not read (a purchase's `value` sent beside `properties`
+ * rather than in it, a misspelt `campaign`) is refused, named with where it belongs, never taken without it (an
+ * event is kept once by its id: taken without its value, it could never be mended by sending it again).
+ */
+import { describe, expect, it } from "vitest";
+import { EVENT_FIELDS, IncomingEventSchema } from "../../core/events";
+import { validateEvents } from "../../worker/events/event-batch";
+
+const NOW = 1_800_000_000;
+const purchase = { id: "o-1", type: "purchase", user: "c1", item: "p1", ts: NOW };
+
+describe("an event's top-level fields", () => {
+  it("refuses a purchase's value at the top level, naming it and where it belongs", () => {
+    const { accepted, rejected } = validateEvents([{ ...purchase, value: 42.5 }], 30, NOW);
+    expect(accepted).toEqual([]);
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]?.code).toBe("INVALID_EVENT");
+    expect(rejected[0]?.message).toContain('unknown field "value": it belongs in properties.value');
+  });
+
+  it("names where each misplaced field of any type belongs, and a field nobody documented", () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ ...purchase, properties: { value: 1 }, currency: "EUR" }, "it belongs in properties.currency"],
+      [{ ...purchase, price: 3, quantity: 2 }, '"price": it belongs in properties.price'],
+      [{ id: "v1", type: "view", user: "c1", item: "p1", ts: NOW, campaign_id: "spring" }, "belongs in campaign"],
+      [{ id: "v2", type: "email_open", user: "c1", ts: NOW, timestamp: NOW }, '"timestamp": it belongs in ts'],
+      [{ id: "v3", type: "custom", user: "c1", ts: NOW, source: "app" }, 'unknown field "source": a property goes in'],
+    ];
+    for (const [event, said] of cases) {
+      const { rejected } = validateEvents([event], 30, NOW);
+      expect(
+        rejected.map((r) => r.code),
+        said,
+      ).toEqual(["INVALID_EVENT"]);
+      expect(rejected[0]?.message).toContain(said);
+    }
+  });
+
+  it("answers a small message whatever the fields sent (their names cut, three named)", () => {
+    const many = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`${"k".repeat(5000)}${i}`, 1]));
+    const { rejected } = validateEvents([{ ...purchase, ...many }], 30, NOW);
+    expect(rejected[0]?.code).toBe("INVALID_EVENT");
+    expect(rejected[0]?.message.length).toBeLessThan(400);
+    expect(rejected[0]?.message).toMatch(/^\(root\): 2000 unknown fields, the first 3: unknown field "k{40}…"/);
+  });
+
+  it("takes the documented fields, and a value in properties, as before", () => {
+    const { accepted, rejected } = validateEvents(
+      [{ ...purchase, campaign: "spring", properties: { value: 42.5, currency: "EUR", note: "gift" } }],
+      30,
+      NOW,
+    );
+    expect(rejected).toEqual([]);
+    expect(accepted[0]).toMatchObject({ value: 42.5, currency: "EUR", campaign: "spring" });
+    // the list the message gives is the schema's own
+    expect(Object.keys(IncomingEventSchema.shape)).toEqual([...EVENT_FIELDS]);
+  });
+});
