@@ -199,6 +199,22 @@ describe("the experiments admin API", () => {
     expect((await putExperiment("one-arm", body({ ...one, status: "stopped" }))).status).toBe(200);
   });
 
+  it("refuses a running experiment of coverage 0 (it would never expose anyone), saying how to stop it instead", async () => {
+    const refused = await putExperiment("no-one", body({ coverage: 0 }));
+    expect(refused.status).toBe(400);
+    const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe("BAD_REQUEST");
+    expect(error.message).toMatch(/^coverage: 0 covers no reader/);
+    expect(error.message).toContain('"status":"stopped"');
+    expect((await send("/v1/admin/experiments/no-one", { headers: ADMIN_HEADERS })).status).toBe(404);
+    // the smallest share is taken, and a stopped experiment of coverage 0 (it serves nobody either way)
+    expect((await putExperiment("no-one", body({ coverage: 0.0001 }))).status).toBe(200);
+    expect((await putExperiment("no-one", body({ coverage: 0, status: "stopped" }))).status).toBe(200);
+    // lowered to 0 while running: refused too (the stored experiment runs on as it was)
+    expect((await putExperiment("no-one", body({ coverage: 0.5 }))).status).toBe(200);
+    expect((await putExperiment("no-one", body({ coverage: 0 }))).status).toBe(400);
+  });
+
   it("refuses a variant's campaign whose test no value of its fact passes, as the campaigns API does, naming the path", async () => {
     const hot = { id: "hot", type: "recommendations", when: { topProbability: { $gte: 70 } } };
     const percent = { v: 2, blocks: [hot], default: { id: "picks", type: "recommendations" } };
