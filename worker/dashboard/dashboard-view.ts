@@ -25,8 +25,8 @@ export interface DashboardInput {
   model: { active: string; activatedAt: string; history: string[]; rollbackTo: string | null } | null;
   /** every model version stored (KV), newest name first */
   versions: string[];
-  /** what the last model action did (the redirect's message) */
-  modelMessage?: string;
+  /** what the last model action did (worker/dashboard/model-message.ts: from the redirect's code) */
+  modelMessage?: string | null;
   drift: DriftRun[];
   /** the command that runs the drift job by hand (local development: this Worker's origin), or null */
   driftCommand?: string | null;

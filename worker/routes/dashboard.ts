@@ -18,6 +18,7 @@ import { rollbackTarget, storedVersions } from "../../core/model-versions";
 import { isLoopbackHost } from "../../core/web-url";
 import TEMPLATE from "../dashboard/dashboard.html";
 import { dashboardView } from "../dashboard/dashboard-view";
+import { ModelMessageQuery, modelMessage } from "../dashboard/model-message";
 import { DRIFT_CRON } from "../drift/drift-job";
 import { recentDriftRuns } from "../drift/drift-store";
 import { type AppEnv, getConfig } from "../env";
@@ -32,10 +33,7 @@ import { invalidInput } from "../lib/zod-issues";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { dashboardAccess } from "../preview/access";
 
-const Query = z.object({
-  experiment: z.string().optional(),
-  model: z.string().max(400).optional().catch(undefined),
-});
+const Query = z.object({ experiment: z.string().optional() });
 
 /** How much of an id no experiment has the page repeats (a real id is at most 64 characters). */
 const SHOWN_ID_CHARS = 64;
@@ -50,6 +48,8 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     const kv = c.env.OPENTIME_KV;
     const db = c.env.DB;
     const query = Query.catch({}).parse(c.req.query());
+    // what a model button did: a code, whose text the page writes (never text from the URL)
+    const moved = ModelMessageQuery.parse(c.req.query());
     const url = new URL(c.req.url);
     // `current`: the report of the readers drawn in the experiment's current phase alone; anything else is said so
     // (400), never shown as all readers
@@ -104,7 +104,7 @@ export function registerDashboard(app: Hono<AppEnv>): void {
           }
         : null,
       versions,
-      modelMessage: query.model,
+      modelMessage: await modelMessage(kv, moved, pointer.success ? pointer.data.version : null, versions),
       drift,
       // the curl that runs the drift job, on this Worker's own origin when it is local (wrangler dev, any port)
       driftCommand: isLoopbackHost(url.hostname)
