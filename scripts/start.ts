@@ -18,12 +18,19 @@ import { DEMO_CAMPAIGNS } from "./demo/campaigns";
 import { ampBase, demoEmail } from "./demo/demo-email";
 import { generateDemo } from "./demo/generate";
 import { ensureDevVars } from "./lib/dev-vars";
+import { portFromEnv } from "./lib/port-env";
 import { allEntries, erasedTombstones, readModelArtifacts } from "./seed/kv-entries";
 import { bulkPut, wranglerKv } from "./seed/wrangler-kv";
 import { trainAndExport } from "./train/pipeline";
 
 const HOST = "127.0.0.1";
-const PORT = Number(process.env.PORT ?? 8787);
+// checked before anything is written or started: a bad PORT would fail only after the demo, the training and the seed
+const port = portFromEnv(process.env.PORT);
+if ("error" in port) {
+  console.error(`[opentime] ${port.error}`);
+  process.exit(1);
+}
+const PORT = port.port;
 const DEMO_DIR = "build/demo";
 const SEED_MARK = ".wrangler/opentime-seeded.json";
 const DEMO_SENDER = "newsletter@shop.example";
