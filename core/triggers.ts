@@ -118,7 +118,7 @@ export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
  * Why a delivery was cancelled (kept in its row, shown by the right of access, logged as `trigger.cancelled`): a
  * closed list. `purchased`: nothing was abandoned (a cart), or every item viewed was bought since; `cart-emptied`:
  * every item a cart delivery named was removed from the cart (cart_remove) before it was sent; `unsubscribed`,
- * `tracking-off`, `paused`: the reader's consent; `personalization-off`: a viewed-* delivery (what a reader viewed
+ * `tracking-off`, `paused` (a pause lasting past a day after its due time: pauseEnd): the reader's consent; `personalization-off`: a viewed-* delivery (what a reader viewed
  * is personal); `trigger-off`: removed, switched off, or now of another type; `reader-gone`: no profile held;
  * `frequency`: another triggered send reached the reader within their frequency preference; `stale`: its first
  * call could not be made within LATE_AFTER_SECONDS of its due time; `holdout`: the global holdout holds the
@@ -162,6 +162,18 @@ export function consentStops(
   if (nowS !== null && (consent.pausedUntil ?? 0) > nowS) return "paused";
   if (viewed && !consent.personalization) return "personalization-off";
   return null;
+}
+
+/**
+ * When a delivery due while the reader's sends are paused is tried again (unix s): at the pause's end, when that
+ * comes within LATE_AFTER_SECONDS of its due time (less a minute, for the alarm's own lateness), as any delivery
+ * that could not go on time is kept that long; null: the pause outlasts it, and it is cancelled (`paused`) now,
+ * its items emptied rather than kept for a send that would come too late. A pause says "not now", not "never about
+ * this": a cart abandoned the evening before it ends is still the reader's cart in the morning.
+ */
+export function pauseEnd(pausedUntil: number | null, dueAt: number): number | null {
+  if (pausedUntil === null || pausedUntil > dueAt + LATE_AFTER_SECONDS - 60) return null;
+  return pausedUntil;
 }
 
 /**

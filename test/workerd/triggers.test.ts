@@ -290,6 +290,35 @@ describe("cart-abandoned trigger", () => {
     expect(access.triggers).toMatchObject([{ trigger: "cart-30", state: "cancelled", reason: "paused", items: "[]" }]);
   });
 
+  it("a delivery due during a pause that ends within the day waits for its end, then goes; a longer pause drops it", async () => {
+    const [short, long] = ["trig-pause-short", "trig-pause-long"];
+    const pause = (user: string, until: number | null): QueuedEvent => ({
+      id: `pause-${seq++}`,
+      type: "consent",
+      user,
+      ts: nowS(),
+      consent: { pausedUntil: until },
+    });
+    const ends = nowS() + 3 * 3600;
+    await consume([event(short, "cart_add", 31, "p1"), pause(short, ends)]);
+    await consume([event(long, "cart_add", 31, "p1"), pause(long, nowS() + 2 * 86_400)]);
+    await alarmUntil(short, 1);
+    await alarmUntil(long, 1);
+    expect(calls).toHaveLength(0);
+    // kept, with its items, until the pause ends; the longer pause's is cancelled at once, its items emptied
+    const held = await runInDurableObject(readerStub(env, short), (_: ReaderShard, state) =>
+      state.storage.sql.exec("SELECT state, items, next_at FROM triggers WHERE user = ?", short).one(),
+    );
+    expect(held).toEqual({ state: "pending", items: '["p1"]', next_at: ends * 1000 });
+    expect(await triggerRow(long)).toMatchObject([{ state: "cancelled", reason: "paused" }]);
+    // the pause ends (here lifted early), and its time comes: sent
+    await consume([pause(short, null)]);
+    await timePasses(short);
+    await alarmUntil(short, 1);
+    expect(calls).toHaveLength(1);
+    expect(JSON.parse((calls[0] as Call).body)).toMatchObject({ user: short, items: ["p1"] });
+  });
+
   it("refuses a bad configuration naming the field, and a switched-off trigger schedules nothing", async () => {
     const bad = await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [{ ...CART, afterMinutes: 0 }] });
     expect(bad.status).toBe(400);
@@ -790,6 +819,38 @@ describe("the reader's frequency preference", () => {
     release();
     await first;
     expect(calls).toHaveLength(1);
+  });
+
+  it("a send given up after its last retry counts (the receiver may hold it); one refused at its only call does not", async () => {
+    const [exhausted, refused] = ["trig-freq-exhausted", "trig-freq-refused"];
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] })).status).toBe(200);
+    resetTriggersCache();
+    // every call times out or fails on the receiver's side: given up after the seventh
+    answer = () => new Response("down", { status: 500 });
+    await consume([prefer(exhausted, "weekly"), event(exhausted, "cart_add", 31, "p1")]);
+    for (let n = 1; n <= RETRY_DELAYS_S.length + 1; n++) {
+      await timePasses(exhausted);
+      await alarmUntil(exhausted, n);
+    }
+    expect(await rows(exhausted)).toMatchObject([{ trigger: "cart-30", state: "failed", reason: "retries-exhausted" }]);
+    // the receiver refuses the only call: it did not take it
+    answer = () => new Response("bad", { status: 400 });
+    await consume([prefer(refused, "weekly"), event(refused, "cart_add", 31, "p1")]);
+    await alarmUntil(refused, RETRY_DELAYS_S.length + 2);
+    expect(await rows(refused)).toMatchObject([{ trigger: "cart-30", state: "failed", reason: "refused" }]);
+    const before = calls.length;
+    answer = () => new Response("ok");
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART_60] })).status).toBe(200);
+    resetTriggersCache();
+    await consume([event(exhausted, "cart_add", 61, "p2"), event(refused, "cart_add", 61, "p2")]);
+    await alarmUntil(exhausted, before + 1);
+    await alarmUntil(refused, before + 1);
+    expect(calls).toHaveLength(before + 1);
+    expect(JSON.parse((calls[before] as Call).body)).toMatchObject({ trigger: "cart-60", user: refused });
+    expect(await rows(exhausted)).toMatchObject([
+      { trigger: "cart-30", state: "failed" },
+      { trigger: "cart-60", state: "cancelled", reason: "frequency", items: "[]" },
+    ]);
   });
 
   it("daily allows one a day; a delivery begun already is retried whatever the preference (the same send)", async () => {

@@ -53,7 +53,7 @@ import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { lateAttributedRows } from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
-import { type CancelReason, consentStops, type ViewedItem } from "../../core/triggers";
+import { type CancelReason, consentStops, pauseEnd, type ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
 import { deleteDecisions, deleteOwnKeys, deleteSnapshot, KvBudget, writeTombstone } from "../events/erasure";
 import { type StoreRow, writeRows } from "../experiments/experiment-db";
@@ -872,7 +872,8 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /**
    * Sends due trigger deliveries, WEBHOOK_CONCURRENCY at a time. Cancelled instead: a trigger no longer
-   * configured (switched off, or now of another type), a reader gone, unsubscribed, paused, with tracking off,
+   * configured (switched off, or now of another type), a reader gone, unsubscribed, paused past a day after the
+   * delivery's due time (a shorter pause keeps it for the pause's end: core/triggers.ts pauseEnd), with tracking off,
    * or who bought since the cart add (viewed-*: bought every item since viewing it; the items bought are left
    * out), or whom the global holdout holds; and, before its first call, one due more than a day ago (it could not
    * be tried meanwhile) or whose call would come sooner after the reader's last triggered send than their frequency
@@ -909,6 +910,12 @@ export class ReaderShard extends DurableObject<Bindings> {
         : !profile
           ? "reader-gone"
           : consentStops(profile.consent, d.changes !== null, Math.floor(nowMs / 1000));
+      // paused: kept for the pause's end when that comes within a day of its due time (core/triggers.ts pauseEnd)
+      const resume = stop === "paused" && profile ? pauseEnd(profile.consent.pausedUntil, d.due_at) : null;
+      if (resume !== null) {
+        recordAttempt(this.sql, d, { kind: "postponed", atMs: resume * 1000 }, nowMs);
+        return;
+      }
       if (stop || !trigger || !profile) {
         this.cancel(d, stop ?? "reader-gone", nowMs);
         return;

@@ -223,16 +223,19 @@ export function cancelOnOptOut(sql: SqlStorage, user: string, reason: CancelReas
 /**
  * When the reader's latest triggered send other than `delivery` counts from (unix s), for their frequency
  * preference: one acknowledged (`delivered_at`: a row keeps its last), or one begun and not acknowledged (with
- * `sent_at`: pending, its call in flight or waiting for a retry, or cancelled since, by a purchase, a cart emptied
- * or an opt-out; the receiver may hold it already). One given up, or cancelled before its first call, is not
- * counted. Null: none.
+ * `sent_at`: pending, its call in flight or waiting for a retry, cancelled since, by a purchase, a cart emptied or
+ * an opt-out, or given up: the receiver may hold it already, as a timeout or a 5xx can follow a send). Not counted:
+ * one whose only call was refused (`refused` after one attempt: the receiver said it did not take it), or one
+ * cancelled before its first call. Null: none.
  */
 export function lastTriggeredSend(sql: SqlStorage, user: string, delivery: string): number | null {
   const at = sql
     .exec<{ at: number | null }>(
       `SELECT max(max(coalesce(delivered_at, 0),
-         CASE WHEN state IN ('pending', 'cancelled') AND sent_at IS NOT NULL AND delivery <> ? THEN sent_at / 1000
-           ELSE 0 END)) AS at
+         CASE WHEN sent_at IS NOT NULL AND delivery <> ?
+           AND (state IN ('pending', 'cancelled')
+             OR (state = 'failed' AND NOT (coalesce(reason, '') = 'refused' AND attempts = 1)))
+           THEN sent_at / 1000 ELSE 0 END)) AS at
        FROM triggers WHERE user = ?`,
       delivery,
       user,
