@@ -31,6 +31,15 @@ export const CampaignIdSchema = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "campaign ids are letters, digits, '_', '.', '-'");
 
 /** The settings every campaign has, whatever its version. */
+/** A UTM parameter's value: 1 to `max` characters of well-formed Unicode (a URL cannot carry a lone surrogate). */
+function utmValue(max: number) {
+  return z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((t) => t.isWellFormed(), { message: "must be well-formed Unicode (no lone surrogate)" });
+}
+
 const SettingsShape = {
   /**
    * `freeze`: the first real open decides what each slot shows, and re-opens and clicks keep it;
@@ -40,13 +49,16 @@ const SettingsShape = {
   /** how long a decision (and so click-through to it) is kept, in days */
   decisionTtlDays: z.number().int().min(1).max(365).default(30),
   /** appended to every click-through URL; `utm_campaign` defaults to the campaign id */
+  // strict: a parameter it does not know (`term`) is refused, never dropped with no word; each value well-formed
+  // Unicode, as encodeURIComponent throws on a lone surrogate (every click of the campaign would land on the shop's
+  // home, `internal-error`, instead of its product)
   utm: z
-    .object({
-      source: z.string().min(1).max(64).default("opentime"),
-      medium: z.string().min(1).max(64).default("email"),
-      campaign: z.string().min(1).max(128).optional(),
+    .strictObject({
+      source: utmValue(64).default("opentime"),
+      medium: utmValue(64).default("email"),
+      campaign: utmValue(128).optional(),
       /** `utm_content`; defaults to the slot (`row-1`) */
-      content: z.string().min(1).max(128).optional(),
+      content: utmValue(128).optional(),
     })
     .default({ source: "opentime", medium: "email" }),
   /** a short label drawn on every card (e.g. "New", "-20%"); none by default */
@@ -234,7 +246,9 @@ const lineText = (min: number) =>
     .min(min)
     .max(200)
     .refine((t) => !hasControlCharacter(t), { message: "one line, without control characters" })
-    .refine((t) => !/^[=@]/.test(t), { message: "must not start with = or @" });
+    .refine((t) => !/^[=@]/.test(t), { message: "must not start with = or @" })
+    // a lone surrogate has no UTF-8 form: the subject header would carry U+FFFD in its place, unsaid
+    .refine((t) => t.isWellFormed(), { message: "must be well-formed Unicode (no lone surrogate)" });
 const SubjectText = lineText(1);
 const PreheaderText = lineText(0);
 /**
@@ -333,10 +347,32 @@ function checkCopy(
 }
 
 /**
+ * The admin API's check that each subject rule's id is its own: the subjects answer names the rule that chose a
+ * reader's subject line (`rule`), which two rules of one id could not tell apart. Stored campaigns are not
+ * re-checked.
+ */
+function checkSubjectRules(c: { subjects?: Subjects | undefined }, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  for (const [i, r] of (c.subjects?.rules ?? []).entries()) {
+    if (seen.has(r.id))
+      ctx.addIssue({
+        code: "custom",
+        path: ["subjects", "rules", i, "id"],
+        message: `rule id "${r.id}" is used twice`,
+      });
+    seen.add(r.id);
+  }
+}
+
+/**
  * Version 2: the settings, then blocks tried top to bottom; the first whose `when` holds is served, and
  * `default` when none does. Unknown top-level fields are refused (the admin API) ...
  */
-export const CampaignSchema = z.strictObject(CampaignShape).superRefine(checkBlocks).superRefine(checkCopy);
+export const CampaignSchema = z
+  .strictObject(CampaignShape)
+  .superRefine(checkBlocks)
+  .superRefine(checkCopy)
+  .superRefine(checkSubjectRules);
 /** ... and dropped when a stored campaign is read (one written by a later version survives a rollback). */
 const StoredCampaignSchema = z.object(CampaignShape).superRefine(checkBlocks);
 export type Campaign = z.infer<typeof CampaignSchema>;

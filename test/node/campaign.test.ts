@@ -96,3 +96,37 @@ describe("versions", () => {
     expect(parseCampaign({ policy: "live", default: { id: "d", type: "recommendations" } }).success).toBe(true);
   });
 });
+
+describe("the admin API's campaign edge cases", () => {
+  const base = { v: 2, default: { id: "picks", type: "recommendations" } };
+  const refusal = (raw: unknown) => {
+    const parsed = parseCampaign(raw, true);
+    return parsed.success ? null : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  };
+
+  it("refuses a UTM parameter it does not know, rather than dropping it (utm_term would be lost unsaid)", () => {
+    expect(refusal({ ...base, utm: { source: "news", term: "spring" } })?.join()).toMatch(/term/);
+    expect(refusal({ ...base, utm: { source: "news", content: "hero" } })).toBeNull();
+  });
+
+  it("refuses a lone surrogate in a UTM value (no click URL could carry it) and in a subject line", () => {
+    expect(refusal({ ...base, utm: { source: "news\ud800" } })).toEqual([
+      "utm.source: must be well-formed Unicode (no lone surrogate)",
+    ]);
+    const subjects = (subject: string) => ({ ...base, subjects: { default: { subject } } });
+    expect(refusal(subjects("Hi \udc00"))).toEqual([
+      "subjects.default.subject: must be well-formed Unicode (no lone surrogate)",
+    ]);
+    // a whole emoji is text like any other
+    expect(refusal(subjects("Hi 😀"))).toBeNull();
+    expect(refusal({ ...base, utm: { campaign: "printemps-été-😀" } })).toBeNull();
+  });
+
+  it("refuses two subject rules of one id (the subjects answer names the rule that chose a line)", () => {
+    const rule = { id: "loyal", when: { engagement: { $eq: "high" } }, subject: "Thanks" };
+    const raw = { ...base, subjects: { rules: [rule, { ...rule, subject: "Thank you" }], default: { subject: "Hi" } } };
+    expect(refusal(raw)).toEqual(['subjects.rules.1.id: rule id "loyal" is used twice']);
+    // a stored campaign is read as it is
+    expect(parseCampaign(raw).success).toBe(true);
+  });
+});
