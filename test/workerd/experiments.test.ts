@@ -1004,8 +1004,9 @@ describe("the global holdout", () => {
     expect(r.arms.find((x) => x.arm === "personalized")).toMatchObject({ exposed: 1, clickers: 1 });
     // no experiment can take its id
     expect((await putExperiment("global-holdout", body())).status).toBe(400);
-    // a reader an experiment's coverage leaves out is still the global holdout's
-    expect((await putExperiment("e-nobody", body({ coverage: 0 }))).status).toBe(200);
+    // a reader an experiment's coverage leaves out is still the global holdout's (the smallest coverage: a running
+    // one of 0 is refused)
+    expect((await putExperiment("e-nobody", body({ coverage: 0.0001 }))).status).toBe(200);
     resetExperimentCache();
     const outside = users.find((p) => !held(p.userId) && p.userId !== rest.userId) as Profile;
     const c = await open(outside.userId);
