@@ -446,9 +446,13 @@ describe("consent", () => {
     const odd = await waitForProfile("reader-10", (p) => !p.consent.tracking);
     expect(odd.consent.frequency).toBe("monthly");
     expect(odd.consent.pausedUntil).toBe(kept.consent.pausedUntil);
+    // nor does an empty pause_days (a custom form's "no change" option): it is no number of days, not 0
+    await submit(new URLSearchParams({ form: "2", tracking: "on", pause_days: " " }));
+    const blank = await waitForProfile("reader-10", (p) => p.consent.tracking);
+    expect(blank.consent.pausedUntil).toBe(kept.consent.pausedUntil);
     // an empty frequency clears it, pause_days 0 ends the pause
     await submit(new URLSearchParams({ form: "2", tracking: "on", frequency: "", pause_days: "0" }));
-    const ended = await waitForProfile("reader-10", (p) => p.consent.tracking);
+    const ended = await waitForProfile("reader-10", (p) => p.consent.pausedUntil === null);
     expect(ended.consent).toMatchObject({ frequency: null, pausedUntil: null });
   });
 

@@ -79,8 +79,9 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       const known = FREQUENCIES.find((f) => f === frequency);
       if (known) consent.frequency = known;
     }
+    // a number of days; empty is none (Number("") is 0, which would end a pause the reader chose no change to)
     const pause = form.get("pause_days");
-    if (typeof pause === "string" && Number.isFinite(Number(pause))) {
+    if (typeof pause === "string" && pause.trim() !== "" && Number.isFinite(Number(pause))) {
       const pauseDays = Math.max(0, Math.min(365, Math.floor(Number(pause))));
       consent.pausedUntil = pauseDays > 0 ? Math.floor(Date.now() / 1000) + pauseDays * 86400 : null;
     }
