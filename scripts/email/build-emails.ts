@@ -200,19 +200,23 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     throw e;
   });
   let header: string[] = [];
-  // each row with the line it ends on (`info`), which blank lines skipped before it leave a row index short of
-  let rows: { record: Record<string, string>; info: { lines: number } }[];
+  // each row with where it ends (`info.bytes`) and its text (`raw`, from the end of the row before: the blank lines
+  // skipped before it, then the row), so its own first line is named: blank lines make a row index fall short, and
+  // the parser's line count takes a quoted \r\n for two
+  type Row = { record: Record<string, string>; info: { bytes: number }; raw: string };
+  const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
+  let rows: Row[];
   try {
-    rows = parse(text, {
+    rows = parse(body, {
       columns: (names: string[]) => {
         header = names;
         return names;
       },
       skip_empty_lines: true,
       trim: true,
-      bom: true,
       info: true,
-    }) as { record: Record<string, string>; info: { lines: number } }[];
+      raw: true,
+    }) as Row[];
   } catch (e) {
     // the CSV parser names the line, not the file
     throw new Error(`${path}: ${(e as Error).message}`);
@@ -225,8 +229,15 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     );
   // a reader listed twice would be sent the email twice (two messages, or two ESP rows with one token)
   const lineOf = new Map<string, number>();
-  return rows.map(({ record: row, info }) => {
-    const line = info.lines;
+  // lines counted once, forward, as rows come in order
+  let scanned = 0;
+  let breaks = 0;
+  const lineAt = (offset: number) => {
+    for (; scanned < offset; scanned++) if (body.charCodeAt(scanned) === 10) breaks++;
+    return breaks + 1;
+  };
+  return rows.map(({ record: row, info, raw: text }) => {
+    const line = lineAt(info.bytes - text.replace(/^[\r\n]+/, "").length);
     const userId = row.user_id ?? "";
     if (!userId) throw new Error(`${path}:${line}: user_id is empty (columns: user_id, email)`);
     const first = lineOf.get(userId);
