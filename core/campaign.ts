@@ -30,16 +30,36 @@ export const CampaignIdSchema = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "campaign ids are letters, digits, '_', '.', '-'");
 
-/** The settings every campaign has, whatever its version. */
-/** A UTM parameter's value: 1 to `max` characters of well-formed Unicode (a URL cannot carry a lone surrogate). */
-function utmValue(max: number) {
-  return z
-    .string()
-    .min(1)
-    .max(max)
-    .refine((t) => t.isWellFormed(), { message: "must be well-formed Unicode (no lone surrogate)" });
+/**
+ * A UTM parameter's value: 1 to `max` characters; at the admin API (`strict`) of well-formed Unicode too (a URL cannot
+ * carry a lone surrogate: the click URL writes one stored before as U+FFFD, utmParams).
+ */
+function utmValue(max: number, strict: boolean) {
+  const value = z.string().min(1).max(max);
+  return strict
+    ? value.refine((t) => t.isWellFormed(), { message: "must be well-formed Unicode (no lone surrogate)" })
+    : value;
 }
 
+/**
+ * Appended to every click-through URL; `utm_campaign` defaults to the campaign id. At the admin API (`strict`) a
+ * parameter it does not know (`term`) is refused, never dropped with no word, and each value is well-formed Unicode
+ * (encodeURIComponent throws on a lone surrogate); a stored campaign is read as it was written (one a later version
+ * wrote survives a rollback).
+ */
+function utmSchema(strict: boolean) {
+  const shape = {
+    source: utmValue(64, strict).default("opentime"),
+    medium: utmValue(64, strict).default("email"),
+    campaign: utmValue(128, strict).optional(),
+    /** `utm_content`; defaults to the slot (`row-1`) */
+    content: utmValue(128, strict).optional(),
+  };
+  return (strict ? z.strictObject(shape) : z.object(shape)).default({ source: "opentime", medium: "email" });
+}
+const StrictUtmSchema = utmSchema(true);
+
+/** The settings every campaign has, whatever its version (`utm` as stored: the admin API's is StrictUtmSchema). */
 const SettingsShape = {
   /**
    * `freeze`: the first real open decides what each slot shows, and re-opens and clicks keep it;
@@ -48,19 +68,8 @@ const SettingsShape = {
   policy: z.enum(["freeze", "live"]).default("freeze"),
   /** how long a decision (and so click-through to it) is kept, in days */
   decisionTtlDays: z.number().int().min(1).max(365).default(30),
-  /** appended to every click-through URL; `utm_campaign` defaults to the campaign id */
-  // strict: a parameter it does not know (`term`) is refused, never dropped with no word; each value well-formed
-  // Unicode, as encodeURIComponent throws on a lone surrogate (every click of the campaign would land on the shop's
-  // home, `internal-error`, instead of its product)
-  utm: z
-    .strictObject({
-      source: utmValue(64).default("opentime"),
-      medium: utmValue(64).default("email"),
-      campaign: utmValue(128).optional(),
-      /** `utm_content`; defaults to the slot (`row-1`) */
-      content: utmValue(128).optional(),
-    })
-    .default({ source: "opentime", medium: "email" }),
+  /** appended to every click-through URL (utmSchema) */
+  utm: utmSchema(false),
   /** a short label drawn on every card (e.g. "New", "-20%"); none by default */
   badge: z.string().min(1).max(16).optional(),
   /** where a click goes when nothing at all can be decided (no model, no fallback items) */
@@ -246,9 +255,7 @@ const lineText = (min: number) =>
     .min(min)
     .max(200)
     .refine((t) => !hasControlCharacter(t), { message: "one line, without control characters" })
-    .refine((t) => !/^[=@]/.test(t), { message: "must not start with = or @" })
-    // a lone surrogate has no UTF-8 form: the subject header would carry U+FFFD in its place, unsaid
-    .refine((t) => t.isWellFormed(), { message: "must be well-formed Unicode (no lone surrogate)" });
+    .refine((t) => !/^[=@]/.test(t), { message: "must not start with = or @" });
 const SubjectText = lineText(1);
 const PreheaderText = lineText(0);
 /**
@@ -347,11 +354,23 @@ function checkCopy(
 }
 
 /**
- * The admin API's check that each subject rule's id is its own: the subjects answer names the rule that chose a
- * reader's subject line (`rule`), which two rules of one id could not tell apart. Stored campaigns are not
- * re-checked.
+ * The admin API's checks of subject lines: each rule's id its own (the subjects answer names the rule that chose a
+ * reader's subject line, `rule`, which two rules of one id could not tell apart), and every line well-formed
+ * Unicode. Stored campaigns are not re-checked.
  */
 function checkSubjectRules(c: { subjects?: Subjects | undefined }, ctx: z.RefinementCtx): void {
+  // a lone surrogate has no UTF-8 form: the subject header would carry U+FFFD in its place, unsaid
+  const lines: [(string | number)[], string | undefined][] = [
+    ...(c.subjects?.rules ?? []).flatMap((r, i): [(string | number)[], string | undefined][] => [
+      [["subjects", "rules", i, "subject"], r.subject],
+      [["subjects", "rules", i, "preheader"], r.preheader],
+    ]),
+    [["subjects", "default", "subject"], c.subjects?.default.subject],
+    [["subjects", "default", "preheader"], c.subjects?.default.preheader],
+  ];
+  for (const [path, text] of lines)
+    if (text !== undefined && !text.isWellFormed())
+      ctx.addIssue({ code: "custom", path, message: "must be well-formed Unicode (no lone surrogate)" });
   const seen = new Set<string>();
   for (const [i, r] of (c.subjects?.rules ?? []).entries()) {
     if (seen.has(r.id))
@@ -369,7 +388,7 @@ function checkSubjectRules(c: { subjects?: Subjects | undefined }, ctx: z.Refine
  * `default` when none does. Unknown top-level fields are refused (the admin API) ...
  */
 export const CampaignSchema = z
-  .strictObject(CampaignShape)
+  .strictObject({ ...CampaignShape, utm: StrictUtmSchema })
   .superRefine(checkBlocks)
   .superRefine(checkCopy)
   .superRefine(checkSubjectRules);
@@ -437,7 +456,7 @@ export function parseCampaign(
     const message = `a campaign with ${current.join(", ")} is version 2: add "v": 2 (without it the body is read as version 1, settings and one "items")`;
     return { success: false, error: new z.ZodError([{ code: "custom", path: ["v"], message, input: raw }]) };
   }
-  const v1 = (strict ? CampaignV1Schema.strict() : CampaignV1Schema).safeParse(raw);
+  const v1 = (strict ? CampaignV1Schema.extend({ utm: StrictUtmSchema }).strict() : CampaignV1Schema).safeParse(raw);
   return v1.success ? { success: true, data: migrateCampaign(v1.data) } : v1;
 }
 
@@ -456,7 +475,10 @@ export function withUtm(productUrl: string, campaignId: string, campaign: Campai
     ["utm_campaign", campaign.utm.campaign ?? campaignId],
     ["utm_content", campaign.utm.content ?? slot],
   ];
-  const added = utm.filter(([k]) => !url.searchParams.has(k)).map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
+  // toWellFormed: a lone surrogate stored before the admin API refused them would make encodeURIComponent throw
+  const added = utm
+    .filter(([k]) => !url.searchParams.has(k))
+    .map(([k, v]) => `${k}=${encodeURIComponent(v.toWellFormed())}`);
   if (added.length > 0) url.search = url.search.length > 1 ? `${url.search}&${added.join("&")}` : added.join("&");
   return url.toString();
 }

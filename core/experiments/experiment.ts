@@ -82,10 +82,15 @@ export type ExperimentChange = z.infer<typeof ExperimentChangeSchema>;
 /** The hashes' seed of an experiment or of the global holdout. */
 const SeedSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "seeds are 1-64 letters, digits, '_', '.', '-'");
 
-/** A variant's content: a campaign configuration (any version, validated as the admin API does), or `popular`. */
+/**
+ * A variant's content: a campaign configuration (any version, read as a stored campaign is), or `popular`. The
+ * admin API's stricter checks (unknown fields, well-formed text, rule ids) are made at the PUT
+ * (worker/experiments/experiment-input.ts strictVariantProblems), not here: a stored experiment is read with this
+ * schema too, and one saved before a check was added must still serve.
+ */
 const VariantContent = z.unknown().transform((raw, ctx): Campaign | "popular" => {
   if (raw === "popular") return raw;
-  const parsed = parseCampaign(raw, true);
+  const parsed = parseCampaign(raw);
   if (parsed.success) return parsed.data;
   for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
   return z.NEVER;
@@ -190,3 +195,17 @@ export const GlobalHoldoutChangeSchema = z.strictObject({
   seed: SeedSchema.optional(),
 });
 export type GlobalHoldoutChange = z.infer<typeof GlobalHoldoutChangeSchema>;
+
+/** The admin API's checks of each variant's campaign (parseCampaign strict), as paths in the experiment body. */
+export function strictVariantIssues(body: unknown): z.core.$ZodIssue[] {
+  const variants = (body as { variants?: unknown })?.variants;
+  if (!Array.isArray(variants)) return [];
+  return variants.flatMap((v, i) => {
+    const content = (v as { content?: unknown } | null)?.content;
+    if (content === "popular" || content === undefined) return [];
+    const parsed = parseCampaign(content, true);
+    return parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => ({ ...issue, path: ["variants", i, "content", ...issue.path] }));
+  });
+}

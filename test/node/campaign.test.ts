@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { CampaignSchema, DEFAULT_CAMPAIGN, parseCampaign, withUtm } from "../../core/campaign";
 import { sizedImageUrl } from "../../core/catalog";
+import { ExperimentSchema, strictVariantIssues } from "../../core/experiments/experiment";
 import { parseSlot, slotName, slotPixels } from "../../core/layouts";
 
 describe("click-through UTM", () => {
@@ -128,5 +129,57 @@ describe("the admin API's campaign edge cases", () => {
     expect(refusal(raw)).toEqual(['subjects.rules.1.id: rule id "loyal" is used twice']);
     // a stored campaign is read as it is
     expect(parseCampaign(raw).success).toBe(true);
+  });
+});
+
+describe("stored campaigns and experiments are read as they were written; the admin API checks more", () => {
+  const subjects = {
+    rules: [
+      { id: "a", when: {}, subject: "One" },
+      { id: "a", when: {}, subject: "Two \ud800" },
+    ],
+    default: { subject: "Hello" },
+  };
+  const stored = {
+    v: 2,
+    utm: { source: "news", medium: "email", term: "later-version", content: "x\udc00" },
+    subjects,
+    default: { id: "default", type: "recommendations" },
+  };
+
+  it("a stored campaign with a utm key it does not know, a lone surrogate or two rules of one id still parses", () => {
+    const read = parseCampaign(stored);
+    expect(read.success).toBe(true);
+    if (!read.success) return;
+    // the click URL writes the lone surrogate as U+FFFD instead of throwing (every click would land on the home)
+    const url = new URL(withUtm("https://shop.example/p/1", "spring", read.data, "row-0"));
+    expect(url.searchParams.get("utm_content")).toBe("x\ufffd");
+    expect(url.searchParams.get("utm_source")).toBe("news");
+  });
+
+  it("the admin API refuses each, named by its path", () => {
+    const put = parseCampaign(stored, true);
+    expect(put.success).toBe(false);
+    if (put.success) return;
+    const paths = put.error.issues.map((i) => i.path.join("."));
+    expect(paths).toEqual(
+      expect.arrayContaining(["utm", "utm.content", "subjects.rules.1.subject", "subjects.rules.1.id"]),
+    );
+  });
+
+  it("a stored experiment whose variant the admin API would now refuse still parses; the PUT's check names it", () => {
+    const experiment = {
+      v: 1,
+      id: "exp",
+      campaign: "spring",
+      status: "running",
+      variants: [
+        { id: "a", weight: 1, content: "popular" },
+        { id: "b", weight: 1, content: stored },
+      ],
+    };
+    expect(ExperimentSchema.safeParse(experiment).success).toBe(true);
+    const issues = strictVariantIssues(experiment).map((i) => i.path.join("."));
+    expect(issues).toEqual(expect.arrayContaining(["variants.1.content.subjects.rules.1.id"]));
   });
 });

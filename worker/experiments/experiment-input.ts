@@ -7,9 +7,15 @@
  * is checked before the schema walks the body.
  */
 import type { Context } from "hono";
+import { z } from "zod";
 import { campaignProblems } from "../../core/campaign";
 import { jsonDepth } from "../../core/conditions";
-import { type Experiment, ExperimentIdSchema, ExperimentSchema } from "../../core/experiments/experiment";
+import {
+  type Experiment,
+  ExperimentIdSchema,
+  ExperimentSchema,
+  strictVariantIssues,
+} from "../../core/experiments/experiment";
 import { refuseProblems } from "../campaigns/campaign-input";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
@@ -46,6 +52,9 @@ export async function readExperimentBody(c: Context<AppEnv>, id: string): Promis
   if (body.id !== undefined && body.id !== id) throw new ApiError("BAD_REQUEST", "id: differs from the path's id");
   const parsed = ExperimentSchema.safeParse({ v: 1, ...body, id });
   if (!parsed.success) throw invalidInput(parsed.error);
+  // each variant's campaign as the campaigns API takes it (stored experiments are read more leniently)
+  const strict = strictVariantIssues(body);
+  if (strict.length > 0) throw invalidInput(new z.ZodError(strict));
   // one arm is its own control (core/experiments/report.ts controlOf): it would run and never measure anything.
   // Refused at the PUT only, never when read (a stored one still serves, and a PUT stops it)
   if (parsed.data.status === "running" && parsed.data.variants.length === 1 && parsed.data.holdout === 0)
