@@ -3,9 +3,11 @@
  * take an email endpoint down: they are logged once and the affected feature degrades (no secret ->
  * every token is refused -> generic content; no allow-list -> every AMP request is refused).
  */
+
 import { z } from "zod";
 import { PSI_ALERT_THRESHOLD } from "../core/drift";
 import { DEFAULT_ERASURE_TOMBSTONE_DAYS } from "../core/erasure-key";
+import { isPlaceholderSecret } from "../core/placeholder-secret";
 import { DEFAULT_TOKEN_TTL_DAYS } from "../core/token";
 import { DEFAULT_MAIL_ORIGINS } from "./amp/mail-origins";
 import type { EventsMessage } from "./events/queue";
@@ -199,11 +201,8 @@ function text(name: string, raw: Var, invalid: string[]): string | undefined {
   return undefined;
 }
 
-/**
- * The placeholders `.dev.vars.example` ships ("replace-with-a-long-random-string"): long enough to pass as keys, and
- * public. One copied into a secret is ignored as a short one is, so a published placeholder never opens a route.
- */
-const isPlaceholder = (value: string) => /^replace-with-/i.test(value);
+/** A placeholder copied into a secret is ignored as a short one is, so a published placeholder opens no route. */
+const isPlaceholder = isPlaceholderSecret;
 
 /** Logs and lists, once, the variables whose value is a placeholder (by name, never the value). */
 function placeholders(names: readonly string[], problems: ConfigProblem[]): void {

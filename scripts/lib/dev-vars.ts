@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseEnv } from "node:util";
+import { isPlaceholderSecret } from "../../core/placeholder-secret";
 import { isLoopbackHost } from "../../core/web-url";
 
 export const DEV_VARS = ".dev.vars";
@@ -26,7 +27,19 @@ export const LOCAL_DEV_VARS: Readonly<Record<string, string>> = {
  */
 export function ensureDevVars(path = DEV_VARS): string {
   const vars = readDevVars(path);
-  const lines = ["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEYS", "TRIGGER_WEBHOOK_SECRET"]
+  const secrets = ["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEYS", "TRIGGER_WEBHOOK_SECRET"];
+  // a `.dev.vars` copied from `.dev.vars.example` holds its placeholders, which the Worker ignores
+  // (core/placeholder-secret.ts): each is written over, in its own line, with a random value
+  const placeheld = secrets.filter((k) => vars[k]?.split(",").some(isPlaceholderSecret));
+  if (placeheld.length > 0) {
+    let text = readFileSync(path, "utf8");
+    for (const k of placeheld) {
+      vars[k] = randomBytes(32).toString("base64url");
+      text = text.replace(new RegExp(`^([ \\t]*(?:export[ \\t]+)?${k}[ \\t]*=).*$`, "gm"), `$1"${vars[k]}"`);
+    }
+    writeFileSync(path, text);
+  }
+  const lines = secrets
     .filter((k) => !vars[k])
     .map((k) => {
       vars[k] = randomBytes(32).toString("base64url");

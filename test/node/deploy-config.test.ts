@@ -121,6 +121,24 @@ describe("npm start's .dev.vars (local development)", () => {
     expect(readDevVars(path).DEMO_ROUTES).toBe("false");
   });
 
+  it("one copied from .dev.vars.example gets random values for its placeholders, which the Worker ignores", () => {
+    const path = join(work, "copied.dev.vars");
+    writeFileSync(path, readFileSync(".dev.vars.example", "utf8"));
+    const secret = ensureDevVars(path);
+    const vars = readDevVars(path);
+    for (const k of ["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEYS", "TRIGGER_WEBHOOK_SECRET"]) {
+      expect(vars[k], k).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(readFileSync(path, "utf8").match(new RegExp(`^${k}=`, "gm")), k).toHaveLength(1);
+    }
+    expect(secret).toBe(vars.TOKEN_SECRET);
+    // its comments and other settings stay
+    expect(readFileSync(path, "utf8")).toContain("# Copy to .dev.vars");
+    expect(vars.DEMO_ROUTES).toBe("true");
+    const again = readFileSync(path, "utf8");
+    ensureDevVars(path);
+    expect(readFileSync(path, "utf8")).toBe(again);
+  });
+
   it(".dev.vars.example, for `npm run dev` by hand, turns the local routes on", () => {
     expect(readDevVars(".dev.vars.example").DEMO_ROUTES).toBe("true");
   });
