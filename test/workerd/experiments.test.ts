@@ -179,6 +179,13 @@ describe("the experiments admin API", () => {
     expect(((await bad.json()) as { error: { message: string } }).error.message).toContain(
       "variants.0.content.default",
     );
+    // what only the admin API checks (a stored experiment is read more leniently) is refused at the PUT
+    const copy = { v: 2, default: { id: "d", type: "recommendations", copy: { cta: "{{segment}}" } } };
+    const strict = await putExperiment("e3", body({ variants: [{ id: "x", weight: 1, content: copy }] }));
+    expect(strict.status).toBe(400);
+    expect(((await strict.json()) as { error: { message: string } }).error.message).toContain(
+      'variants.0.content.default.copy.cta: unknown variable "segment"',
+    );
     expect((await send("/v1/admin/experiments/e1", {})).status).toBe(401);
     expect((await send("/v1/admin/experiments/none", { headers: ADMIN_HEADERS })).status).toBe(404);
   });
