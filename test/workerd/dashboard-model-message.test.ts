@@ -1,24 +1,7 @@
-/**
- * The dashboard's model health as a staff member meets it: after a model button the page says what happened from
- * a code the redirect carries (worker/dashboard/model-message.ts), so a link cannot make the page say anything
- * of its own; and each of its buttons has a name of its own for a screen reader (the Activate buttons name their
- * version).
- */
-import { env } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
-import { base64ToBytes } from "../../core/base64";
-import { kvKeys } from "../../core/kv-keys";
-import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send } from "./support/harness";
 
-/** Another stored version: the fixture's parts under another name. */
-async function storeCopy(name: string): Promise<string> {
-  const f = fixture();
-  const version = `${f.version}-${name}`;
-  await env.OPENTIME_KV.put(kvKeys.manifest(version), JSON.stringify({ ...JSON.parse(f.manifestJson), version }));
-  await env.OPENTIME_KV.put(kvKeys.catalog(version), f.catalogJson);
-  await env.OPENTIME_KV.put(kvKeys.onnx(version), base64ToBytes(f.onnxBase64));
-  return version;
-}
+import { beforeEach, describe, expect, it } from "vitest";
+import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send, storeVersionCopy } from "./support/harness";
+
 
 const page = async (query: string) => {
   const res = await send(`/dashboard${query}`, { headers: ADMIN_HEADERS });
@@ -49,7 +32,7 @@ describe("the dashboard's model message", () => {
   });
 
   it("says what a button did, from the redirect's code, naming the version only as the page's reads bear it out", async () => {
-    const copy = await storeCopy("copy");
+    const copy = await storeVersionCopy("copy");
     const moved = await send("/dashboard/models/activate", {
       method: "POST",
       headers: {
@@ -75,7 +58,7 @@ describe("the dashboard's model message", () => {
 
 describe("the dashboard's buttons", () => {
   it("each have a name of their own, the Activate buttons naming their version", async () => {
-    const [a, b] = [await storeCopy("a"), await storeCopy("b")];
+    const [a, b] = [await storeVersionCopy("a"), await storeVersionCopy("b")];
     const names = buttonNames(await page(""));
     expect(names).toContain(`Activate model version ${a}`);
     expect(names).toContain(`Activate model version ${b}`);

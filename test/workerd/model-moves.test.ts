@@ -6,7 +6,6 @@
  */
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import type { ActivePointer, ModelHistory } from "../../core/manifest";
 import { listVersions, ModelsError } from "../../core/model-versions";
@@ -14,7 +13,7 @@ import { checkAdminAccess, listViaWorker, moveViaWorker } from "../../scripts/li
 import { workerUrl } from "../../scripts/lib/worker-url";
 import { bindingKvClient } from "../../worker/model/binding-kv-client";
 import { TEST_ADMIN_KEY } from "./fixture";
-import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send } from "./support/harness";
+import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send, storeVersionCopy } from "./support/harness";
 
 interface MoveBody {
   previous: ActivePointer | null;
@@ -22,15 +21,6 @@ interface MoveBody {
   unchanged: boolean;
 }
 
-/** Another stored version: the fixture's parts under another name. */
-async function copyVersion(name: string): Promise<string> {
-  const f = fixture();
-  const version = `${f.version}-${name}`;
-  await env.OPENTIME_KV.put(kvKeys.manifest(version), JSON.stringify({ ...JSON.parse(f.manifestJson), version }));
-  await env.OPENTIME_KV.put(kvKeys.catalog(version), f.catalogJson);
-  await env.OPENTIME_KV.put(kvKeys.onnx(version), base64ToBytes(f.onnxBase64));
-  return version;
-}
 
 const activate = async (version: string) => {
   const res = await send("/v1/admin/models/activate", {
@@ -60,7 +50,7 @@ beforeEach(async () => {
 describe("model moves", () => {
   it("lands two activations sent at once one after the other: the second moves from the first", async () => {
     const base = fixture().version;
-    const [a, b] = [await copyVersion("a"), await copyVersion("b")];
+    const [a, b] = [await storeVersionCopy("a"), await storeVersionCopy("b")];
     const moves = await Promise.all([activate(a), activate(b)]);
     // one moved from the fixture's version, the other from the first's pointer (not both from the fixture's)
     const first = moves.find((m) => m.previous?.version === base) as MoveBody;
@@ -75,7 +65,7 @@ describe("model moves", () => {
 
   it("moves from its own last writes when KV still shows an older state", async () => {
     const base = fixture().version;
-    const [a, b] = [await copyVersion("a"), await copyVersion("b")];
+    const [a, b] = [await storeVersionCopy("a"), await storeVersionCopy("b")];
     await activate(a);
     await activate(b);
     // KV as a location's cache may still answer for a minute: the state before the two moves
@@ -95,7 +85,7 @@ describe("model moves", () => {
 
   it("adopts a later move made outside the Worker (npm run seed, npm run models)", async () => {
     const base = fixture().version;
-    const [a, c] = [await copyVersion("a"), await copyVersion("c")];
+    const [a, c] = [await storeVersionCopy("a"), await storeVersionCopy("c")];
     await activate(a);
     // a CLI activates c over a, recording a in the history, after the object's last move
     await env.OPENTIME_KV.put(
@@ -122,7 +112,7 @@ describe("model moves", () => {
 
     it("is made by the one writer: with the admin API's move at the same moment, the later moves from the earlier", async () => {
       const base = fixture().version;
-      const [a, b] = [await copyVersion("a"), await copyVersion("b")];
+      const [a, b] = [await storeVersionCopy("a"), await storeVersionCopy("b")];
       const [cli, api] = await Promise.all([
         moveViaWorker(WORKER, TEST_ADMIN_KEY, { kind: "activate", version: a }, viaWorker),
         activate(b),
@@ -140,7 +130,7 @@ describe("model moves", () => {
       const refused = moveViaWorker(WORKER, TEST_ADMIN_KEY, { kind: "activate", version: "not-stored" }, viaWorker);
       await expect(refused).rejects.toBeInstanceOf(ModelsError);
       await expect(refused).rejects.toThrow(/not-stored is not stored/);
-      const a = await copyVersion("a");
+      const a = await storeVersionCopy("a");
       await expect(moveViaWorker(WORKER, "wrong-key", { kind: "activate", version: a }, viaWorker)).rejects.toThrow(
         /refused the admin key \(401/,
       );
@@ -154,9 +144,9 @@ describe("model moves", () => {
 
     it("lists every version with its check and the writer's own state, even where KV is older", async () => {
       const base = fixture().version;
-      const a = await copyVersion("a");
+      const a = await storeVersionCopy("a");
       // a version whose ONNX bytes were damaged after its manifest was written: listed, with the Worker's refusal
-      const broken = await copyVersion("broken");
+      const broken = await storeVersionCopy("broken");
       await env.OPENTIME_KV.put(kvKeys.onnx(broken), new Uint8Array([1, 2, 3]));
       await moveViaWorker(WORKER, TEST_ADMIN_KEY, { kind: "activate", version: a }, viaWorker);
       // KV as a location's cache may still answer with the state before the move

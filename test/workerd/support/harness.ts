@@ -99,6 +99,16 @@ export async function clearModelMover(): Promise<void> {
   );
 }
 
+/** Another stored version: the fixture's parts under another name (`<fixture version>-<name>`). */
+export async function storeVersionCopy(name: string): Promise<string> {
+  const f = fixture();
+  const version = `${f.version}-${name}`;
+  await env.OPENTIME_KV.put(kvKeys.manifest(version), JSON.stringify({ ...JSON.parse(f.manifestJson), version }));
+  await env.OPENTIME_KV.put(kvKeys.catalog(version), f.catalogJson);
+  await env.OPENTIME_KV.put(kvKeys.onnx(version), base64ToBytes(f.onnxBase64));
+  return version;
+}
+
 /** Puts a fixture model (default: the demo's), its catalog, fallback items, profiles and the active pointer into KV. */
 export async function seedModel(
   opts: {
