@@ -1,7 +1,11 @@
-
+/**
+ * The dashboard's model health as a staff member meets it: after a model button the page says what happened from
+ * a code the redirect carries (worker/dashboard/model-message.ts), so a link cannot make the page say anything
+ * of its own; and each of its buttons has a name of its own for a screen reader (the Activate buttons name their
+ * version).
+ */
 import { beforeEach, describe, expect, it } from "vitest";
 import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send, storeVersionCopy } from "./support/harness";
-
 
 const page = async (query: string) => {
   const res = await send(`/dashboard${query}`, { headers: ADMIN_HEADERS });

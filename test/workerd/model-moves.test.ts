@@ -21,7 +21,6 @@ interface MoveBody {
   unchanged: boolean;
 }
 
-
 const activate = async (version: string) => {
   const res = await send("/v1/admin/models/activate", {
     method: "POST",
