@@ -32,7 +32,7 @@ export const CampaignIdSchema = z
 
 /**
  * A UTM parameter's value: 1 to `max` characters; at the admin API (`strict`) of well-formed Unicode too (a URL cannot
- * carry a lone surrogate: the click URL writes one stored before as U+FFFD, utmParams).
+ * carry a lone surrogate: withUtm writes one stored before as U+FFFD).
  */
 function utmValue(max: number, strict: boolean) {
   const value = z.string().min(1).max(max);

@@ -119,7 +119,8 @@ export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
  * closed list. `purchased`: nothing was abandoned (a cart), or every item viewed was bought since; `cart-emptied`:
  * every item a cart delivery named was removed from the cart (cart_remove) before it was sent; `unsubscribed`,
  * `tracking-off`, `paused` (a pause lasting past a day after its due time: pauseEnd): the reader's consent;
- * `personalization-off`: a viewed-* delivery (what a reader viewed is personal); `trigger-off`: removed, switched off, or now of another type; `reader-gone`: no profile held;
+ * `personalization-off`: a viewed-* delivery (what a reader viewed is personal); `trigger-off`: removed, switched
+ * off, or now of another type; `reader-gone`: no profile held;
  * `frequency`: another triggered send reached the reader within their frequency preference; `stale`: its first
  * call could not be made within LATE_AFTER_SECONDS of its due time; `holdout`: the global holdout holds the
  * reader (core/experiments/assignment.ts inGlobalHoldout), who gets nothing opentime would send them.

@@ -3,7 +3,6 @@
  * take an email endpoint down: they are logged once and the affected feature degrades (no secret ->
  * every token is refused -> generic content; no allow-list -> every AMP request is refused).
  */
-
 import { z } from "zod";
 import { PSI_ALERT_THRESHOLD } from "../core/drift";
 import { DEFAULT_ERASURE_TOMBSTONE_DAYS } from "../core/erasure-key";
@@ -201,9 +200,6 @@ function text(name: string, raw: Var, invalid: string[]): string | undefined {
   return undefined;
 }
 
-/** A placeholder copied into a secret is ignored as a short one is, so a published placeholder opens no route. */
-const isPlaceholder = isPlaceholderSecret;
-
 /** Logs and lists, once, the variables whose value is a placeholder (by name, never the value). */
 function placeholders(names: readonly string[], problems: ConfigProblem[]): void {
   if (names.length === 0) return;
@@ -218,11 +214,12 @@ function placeholders(names: readonly string[], problems: ConfigProblem[]): void
  * variable's name and how many (never a key), so an operator seeing 401s is told why.
  */
 function keys(name: string, raw: string | undefined, problems: ConfigProblem[], placeheld: string[]): string[] {
+  // a placeholder copied into a secret is ignored as a short key is: a published placeholder opens no route
   const given = (raw ?? "")
     .split(",")
     .map((k) => k.trim())
     .filter(Boolean);
-  const all = given.filter((k) => !isPlaceholder(k));
+  const all = given.filter((k) => !isPlaceholderSecret(k));
   if (all.length < given.length) placeheld.push(name);
   const kept = all.filter((k) => k.length >= 16);
   if (kept.length < all.length) {
@@ -244,7 +241,7 @@ export function getConfig(bindings: Bindings): Config {
   const placeheld: string[] = [];
   const secret = (name: "TOKEN_SECRET" | "TOKEN_SECRET_PREVIOUS" | "TRIGGER_WEBHOOK_SECRET") => {
     const value = v(name);
-    if (value === undefined || !isPlaceholder(value)) return value;
+    if (value === undefined || !isPlaceholderSecret(value)) return value;
     placeheld.push(name);
     return undefined;
   };

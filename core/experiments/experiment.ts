@@ -84,9 +84,9 @@ const SeedSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "seeds are 1-64 le
 
 /**
  * A variant's content: a campaign configuration (any version, read as a stored campaign is), or `popular`. The
- * admin API's stricter checks (unknown fields, well-formed text, rule ids) are made at the PUT
- * (worker/experiments/experiment-input.ts strictVariantProblems), not here: a stored experiment is read with this
- * schema too, and one saved before a check was added must still serve.
+ * admin API's stricter checks (unknown fields, well-formed text, rule ids) are made at the PUT (strictVariantIssues
+ * below, called by worker/experiments/experiment-input.ts), not here: a stored experiment is read with this schema
+ * too, and one saved before a check was added must still serve.
  */
 const VariantContent = z.unknown().transform((raw, ctx): Campaign | "popular" => {
   if (raw === "popular") return raw;

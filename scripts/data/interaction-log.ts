@@ -120,21 +120,7 @@ export function dateOrder(path: string, samples: Iterable<string>, given?: DateO
   if (shown || given || !first) return shown ?? given ?? null;
   const m = DAY_MONTH.exec(first) as RegExpExecArray;
   const [a, b] = [Number(m[1]), Number(m[3])];
-  const month = (n: number) =>
-    [
-      "January",
-      "February",
-      "March",
-      "April",
-      "May",
-      "June",
-      "July",
-      "August",
-      "September",
-      "October",
-      "November",
-      "December",
-    ][n - 1];
+  const month = (n: number) => new Date(Date.UTC(2000, n - 1)).toLocaleString("en", { month: "long", timeZone: "UTC" });
   throw new Error(
     `${path}: no date says whether its dates are day or month first (none has a field above 12 where the other ` +
       `order would put the month): pass --date-order dmy (${first} is ${a} ${month(b)}) or --date-order mdy ` +

@@ -236,8 +236,8 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     for (; scanned < offset; scanned++) if (body.charCodeAt(scanned) === 10) breaks++;
     return breaks + 1;
   };
-  return rows.map(({ record: row, info, raw: text }) => {
-    const line = lineAt(info.bytes - text.replace(/^[\r\n]+/, "").length);
+  return rows.map(({ record: row, info, raw: rowText }) => {
+    const line = lineAt(info.bytes - rowText.replace(/^[\r\n]+/, "").length);
     const userId = row.user_id ?? "";
     if (!userId) throw new Error(`${path}:${line}: user_id is empty (columns: user_id, email)`);
     const first = lineOf.get(userId);

@@ -2,7 +2,6 @@
  * The whole "temporal-30d" evaluation: read -> split (test, and validation carved from train) ->
  * recommenders -> segments, propensity, send time. Returns the report document (and fitted models).
  */
-
 import type { DateOrder } from "../data/interaction-log";
 import { checkNumbers, checkPurchasesLeft, checkTimes } from "../data/log-checks";
 import { readPurchaseLog } from "../data/purchase-log";
