@@ -217,7 +217,7 @@ export async function runRecommenderSuite(
   }
   const choice = await chooseRanker(valRanker, val, tuner);
   progress.step(
-    `ranker vs hybrid on held-out validation readers: all ${choice.chosen.all}, novel ${choice.chosen.novel}`,
+    `ranker vs hybrid on held-out validation readers${choice.forward ? " and forward from the window before" : ""}: all ${choice.chosen.all}, novel ${choice.chosen.novel}`,
   );
   const models = await valRanker.train(val.testAll, val.testNovel, choice);
   const ranker = new CandidateRanker();

@@ -156,6 +156,7 @@ export async function runEvaluation(opts: EvaluationOptions) {
       // the choice, without the held-out ensembles and weights it carries for calibration
       ranker: {
         holdout: recs.tuning.ranker.holdout,
+        forward: recs.tuning.ranker.forward,
         chosen: recs.tuning.ranker.chosen,
         windows: recs.tuning.ranker_windows,
       },
@@ -172,6 +173,7 @@ export async function runEvaluation(opts: EvaluationOptions) {
             ),
             chosen: suites.map((s) => s.tuning.ranker.chosen).reverse(),
             holdout: suites.map((s) => s.tuning.ranker.holdout).reverse(),
+            forward: suites.map((s) => s.tuning.ranker.forward).reverse(),
           }
         : null,
     seconds: 0,

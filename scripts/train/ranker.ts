@@ -45,8 +45,9 @@ export type RankerModels = Record<RankerMode, TreeEnsemble>;
 export const NEIGHBOURS_K = 20;
 
 /**
- * The trees' settings, chosen once on Online Retail's validation readers over two windows (the tree count per run, on
- * held-out readers): depth 4 generalized better than 6 or 8 on three of the four window-mode pairs, most in `novel`.
+ * The trees' settings, chosen once on Online Retail's validation readers over two windows (the tree count per run, at
+ * most `trees`: chooseRanker): depth 4 generalized better than 6 or 8 on three of the four window-mode pairs, most
+ * in `novel`.
  */
 export const RANKER_GBDT: Partial<GbdtOptions> = {
   objective: "logloss",
@@ -65,15 +66,23 @@ const fitTrees = (data: GbdtData, options: Partial<GbdtOptions>) =>
 export interface RankerChoice {
   /**
    * protocol NDCG@10 of validation readers held out of the ranker's training (a third, by a hash of the row,
-   * `users` of them): all of them pick the tree count (`trees`); `ranker` is cross-fitted, each half of them scored
-   * at the count the other half picks (pickTrees: unless a half is empty), so no reader's figure is the best of many
-   * looks at them; `hybrid` is the hybrid's on the same readers; `margin` how far the hybrid had to lead the ranker
-   * on them to serve instead (chooseServed)
+   * `users` of them). `trees`, the count that serves, is the forward check's where there is one (`ranker` is then
+   * the third's figure at it, atCount); without one all of them pick it, and `ranker` is cross-fitted, each half of
+   * them scored at the count the other half picks (pickTrees: unless a half is empty), so no reader's figure is the
+   * best of many looks at them. `hybrid` is the hybrid's on the same readers; `margin` how far the hybrid had to
+   * lead the ranker on them to serve instead (chooseServed)
    */
-  holdout: Record<RankerMode, { hybrid: number; ranker: number; trees: number; users: number; margin: number }>;
+  holdout: Record<RankerMode, RankerJudged>;
   /**
-   * what serves each mode: the hybrid only where it led the ranker on held-out readers by more than `margin`, or
-   * where nothing judged the ranker (no held-out reader, or no checkpoint reached)
+   * the same comparison forward in time, as a model serves (null without an earlier window): trees and hybrid
+   * weights fitted on the earlier window alone, both scored on every reader of the validation window after it
+   * (`users`). Where its curve peaks (`trees`) is the count that serves; its ranker figure is cross-fitted over that
+   * count as on held-out readers (forwardCheck)
+   */
+  forward: Record<RankerMode, RankerJudged> | null;
+  /**
+   * what serves each mode: the hybrid only where it led the ranker by more than `margin` on held-out readers or
+   * forward in time, or where nothing judged the ranker (no held-out reader, or no checkpoint reached)
    */
   chosen: Record<RankerMode, "ranker" | "hybrid">;
   /**
@@ -82,6 +91,15 @@ export interface RankerChoice {
    */
   heldOut: RankerModels;
   heldOutWeights: HybridWeights;
+}
+
+/** One comparison of ranker and hybrid on readers neither learnt from (chooseRanker). */
+export interface RankerJudged {
+  hybrid: number;
+  ranker: number;
+  trees: number;
+  users: number;
+  margin: number;
 }
 
 /**
@@ -198,8 +216,9 @@ export class CandidateRanker implements Recommender {
   }
 
   /**
-   * The final fit, on every validation reader (and every earlier window's): with as many trees per mode as the held-out
-   * readers picked (`choice`, chooseRanker), or the settings' count without one.
+   * The final fit, on every validation reader (and every earlier window's): with as many trees per mode as the choice
+   * says (`holdout[mode].trees`: the forward check's count, or the held-out readers' pick; chooseRanker), or the
+   * settings' count without one.
    */
   async train(
     relevantAll: ReadonlyMap<number, ReadonlySet<number>>,
@@ -252,19 +271,25 @@ export const isHeldOut = (user: number) => Math.imul(user + 1, 2654435761) >>> 0
 const odd = (user: number) => user % 2 === 1;
 
 /**
- * Trains on two thirds of the validation readers (and the earlier windows' readers, less the held-out ones) and
- * measures the held-out third (the protocol's NDCG@10,
- * every relevant item counted, so candidates that miss count against the ranker) every CHECKPOINT trees: the whole
- * third picks the tree count; the ranker's figure that is compared with the hybrid is cross-fitted, each half scored
- * at the count the other half picks (pickTrees), so it is not the best of many looks. For the comparison the
- * hybrid's weights are fitted on the same two thirds (so neither has seen the held-out readers; the ranker's hybrid
- * features come from those weights too), then put back as they were. `hybrid` is the ranker's own component.
+ * The tree count, and ranker or hybrid per mode. With an earlier window the count is chosen forward in time, as a
+ * model serves (forwardCheck: trees from the earlier window alone, judged on the validation window's readers, which
+ * come after it). Then trains on two thirds of the validation readers (and the earlier windows' readers, less the
+ * held-out ones) and measures the held-out third (the protocol's NDCG@10, every relevant item counted, so candidates
+ * that miss count against the ranker) every CHECKPOINT trees: the ranker's figure compared with the hybrid is the
+ * third's at the forward count, or, without an earlier window, the whole third picks the count and the figure is
+ * cross-fitted, each half scored at the count the other half picks (pickTrees), so it is not the best of many looks.
+ * For the comparison the hybrid's weights are fitted on the same two thirds (so neither has seen the held-out readers;
+ * the ranker's hybrid features come from those weights too), then put back as they were. `hybrid` is the ranker's
+ * own component.
  */
 export async function chooseRanker(
   ranker: CandidateRanker,
   val: RankerSplit,
   hybrid: HybridRecommender,
 ): Promise<RankerChoice> {
+  // forward first: it sets the tree count the held-out readers then judge (compare)
+  const earlier = ranker.earlier[0];
+  const forward = earlier ? await forwardCheck(ranker, earlier, val, hybrid) : null;
   const fitted = hybrid.weights;
   const trainOf = (m: ReadonlyMap<number, Set<number>>) =>
     subset(
@@ -273,19 +298,109 @@ export async function chooseRanker(
     );
   // the earlier windows' hybrid features come from the same weights (learningSet), fitted without the held-out readers
   const heldOutWeights = hybrid.tune(trainOf(val.testAll), trainOf(val.testNovel));
+  let held: Omit<RankerChoice, "heldOutWeights" | "forward">;
   try {
-    return { ...(await compare(ranker, val, hybrid)), heldOutWeights };
+    held = await compare(ranker, val, hybrid, forward);
   } finally {
     hybrid.weights = fitted;
   }
+  const chosen = { ...held.chosen };
+  for (const mode of ["all", "novel"] as const) {
+    const f = forward?.[mode];
+    if (f?.users && f.hybrid - f.ranker > f.margin) chosen[mode] = "hybrid";
+  }
+  return { ...held, chosen, forward, heldOutWeights };
+}
+
+/**
+ * Ranker against hybrid forward in time, as a model serves: trees (the settings' count, at most) and hybrid weights
+ * fitted on the earlier window's readers alone, both scored on every reader of the validation window, which comes
+ * after it. Held-out readers share their window with the readers the trees learnt from, and with it whatever that
+ * month made popular; the next month's readers do not, and neither do a shop's opens after training. So the count
+ * where this curve peaks is the one that serves (held-out readers' curves peak later: trees that keep learning the
+ * month's own taste look better to readers of that month). The ranker's figure is cross-fitted (each half of the
+ * readers at the tree count the other half's curve peaks at, pickTrees), and the hybrid serves past the same
+ * one-sided bound (chooseServed). The comparison tilts against the ranker as the held-out one does: these trees
+ * learn from one window, the served ones from two.
+ */
+async function forwardCheck(
+  ranker: CandidateRanker,
+  earlier: EarlierWindow,
+  val: RankerSplit,
+  hybrid: HybridRecommender,
+): Promise<Record<RankerMode, RankerJudged>> {
+  const before = { earlier: earlier.hybrid.weights, val: hybrid.weights };
+  try {
+    // the earlier window's own weights, which its trees' hybrid features and the hybrid judged here both use
+    const weights = earlier.hybrid.tune(earlier.relevant.all, earlier.relevant.novel);
+    const fitted = await Promise.all(
+      (["all", "novel"] as const).map(async (mode) => {
+        const relevant = mode === "all" ? val.testAll : val.testNovel;
+        const users = [...relevant.keys()];
+        const rows = users.map((u) => rankerCandidates(ranker.inputs(u, mode, weights), mode));
+        const model = await fitTrees(earlier.ranker.trainingSet(earlier.relevant[mode], mode), ranker.gbdt);
+        return { mode, relevant, users, rows, model };
+      }),
+    );
+    hybrid.weights = weights;
+    const out = {} as Record<RankerMode, RankerJudged>;
+    for (const { mode, relevant, users, rows, model } of fitted) {
+      const { curve, readers } = heldOutCurve(model, users, rows, relevant);
+      const odds = users.filter(odd).length;
+      const { trees, sum, at } = pickTrees(curve, odds, users.length - odds, model.trees.length);
+      const point = {
+        odd: curve.findIndex((p) => p.trees === at.odd),
+        even: curve.findIndex((p) => p.trees === at.even),
+      };
+      const rankerOf = users.map((u, i) => readers[point[odd(u) ? "odd" : "even"]]?.[i] ?? 0);
+      const hybridOf = hybridPerReader(hybrid, val, mode, users);
+      const served = chooseServed(rankerOf, hybridOf);
+      out[mode] = {
+        hybrid: hybridOf.reduce((a, b) => a + b, 0) / Math.max(1, users.length),
+        ranker: sum / Math.max(1, users.length),
+        trees,
+        users: curve.length ? users.length : 0,
+        margin: served.margin,
+      };
+    }
+    return out;
+  } finally {
+    earlier.hybrid.weights = before.earlier;
+    hybrid.weights = before.val;
+  }
+}
+
+/** The hybrid's protocol NDCG@10 for each of `users`, in their order, with its current weights. */
+function hybridPerReader(
+  hybrid: HybridRecommender,
+  val: RankerSplit,
+  mode: RankerMode,
+  users: readonly number[],
+): number[] {
+  hybrid.mode = mode;
+  const hm = evaluateVariant(
+    { train: val.train, testAll: subset(val.testAll, users), testNovel: subset(val.testNovel, users) },
+    mode,
+    (u, ex) => recommend(hybrid, u, K, ex),
+  );
+  hybrid.mode = "all";
+  const per = ndcgPerUser(hm);
+  if (!per) throw new Error("the hybrid's figure has no per-reader NDCG");
+  const of = new Map([...per.users].map((u, i) => [u, per.ndcg[i] as number]));
+  return users.map((u) => {
+    const h = of.get(u);
+    if (h === undefined) throw new Error(`reader ${u} has no hybrid figure`);
+    return h;
+  });
 }
 
 async function compare(
   ranker: CandidateRanker,
   val: RankerSplit,
   hybrid: HybridRecommender,
-): Promise<Omit<RankerChoice, "heldOutWeights">> {
-  const out = { holdout: {}, chosen: {}, heldOut: {} } as Omit<RankerChoice, "heldOutWeights">;
+  forward: Record<RankerMode, RankerJudged> | null,
+): Promise<Omit<RankerChoice, "heldOutWeights" | "forward">> {
+  const out = { holdout: {}, chosen: {}, heldOut: {} } as Omit<RankerChoice, "heldOutWeights" | "forward">;
   // both modes' trees grow side by side; the novel mode's rows are made while the all mode's trees grow
   const fitted = await Promise.all(
     (["all", "novel"] as const).map(async (mode) => {
@@ -303,8 +418,11 @@ async function compare(
   for (const { mode, relevant, held, rows, model } of fitted) {
     const { curve, readers } = heldOutCurve(model, held, rows, relevant);
     const odds = held.filter(odd).length;
-    const { trees, sum, at } = pickTrees(curve, odds, held.length - odds, model.trees.length);
-    // each held-out reader's cross-fitted figure, at the count their half is judged at (0 with no checkpoint, as `sum`)
+    const f = forward?.[mode];
+    const { trees, sum, at } = f?.users
+      ? atCount(curve, f.trees)
+      : pickTrees(curve, odds, held.length - odds, model.trees.length);
+    // each held-out reader's figure, at the count their half is judged at (0 with no checkpoint, as `sum`)
     const point = {
       odd: curve.findIndex((p) => p.trees === at.odd),
       even: curve.findIndex((p) => p.trees === at.even),
@@ -312,26 +430,10 @@ async function compare(
     const rankerOf = held.map((u, i) => readers[point[odd(u) ? "odd" : "even"]]?.[i] ?? 0);
     if (Math.abs(rankerOf.reduce((a, b) => a + b, 0) - sum) > 1e-9 * Math.max(1, held.length))
       throw new Error(`the ${mode} ranker's held-out figures do not add up to the cross-fitted sum`);
-    hybrid.mode = mode;
-    const hm = evaluateVariant(
-      { train: val.train, testAll: subset(val.testAll, held), testNovel: subset(val.testNovel, held) },
-      mode,
-      (u, ex) => recommend(hybrid, u, K, ex),
-    );
-    hybrid.mode = "all";
-    const per = ndcgPerUser(hm);
-    if (!per) throw new Error("the hybrid's held-out figure has no per-reader NDCG");
-    const hybridOf = new Map([...per.users].map((u, i) => [u, per.ndcg[i] as number]));
-    const served = chooseServed(
-      rankerOf,
-      held.map((u) => {
-        const h = hybridOf.get(u);
-        if (h === undefined) throw new Error(`held-out reader ${u} has no hybrid figure`);
-        return h;
-      }),
-    );
+    const hybridOf = hybridPerReader(hybrid, val, mode, held);
+    const served = chooseServed(rankerOf, hybridOf);
     out.holdout[mode] = {
-      hybrid: hm.ndcg_at_10,
+      hybrid: hybridOf.reduce((a, b) => a + b, 0) / Math.max(1, held.length),
       ranker: sum / Math.max(1, held.length),
       trees,
       users: held.length,
@@ -408,6 +510,19 @@ export function pickTrees(
   const byEven = best((p) => p.even);
   const byOdd = best((p) => p.odd);
   return { trees: both.trees, sum: byEven.odd + byOdd.even, at: { odd: byEven.trees, even: byOdd.trees } };
+}
+
+/**
+ * The held-out figure at a tree count chosen without the held-out readers' curve (forward in time, forwardCheck):
+ * both halves judged at it, or at the last checkpoint below it (none: every tree, and a figure of 0, as pickTrees).
+ */
+export function atCount(
+  curve: readonly CurvePoint[],
+  count: number,
+): { trees: number; sum: number; at: { odd: number; even: number } } {
+  const p = curve.filter((q) => q.trees <= count).pop();
+  if (!p) return { trees: count, sum: 0, at: { odd: count, even: count } };
+  return { trees: p.trees, sum: p.odd + p.even, at: { odd: p.trees, even: p.trees } };
 }
 
 /** How sure the hybrid's lead must be for it to serve instead of the ranker: a one-sided 95% bound. */

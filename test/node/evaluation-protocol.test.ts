@@ -329,6 +329,16 @@ describe("several origins", () => {
       return `${h?.ranker.toFixed(4)} / ${h?.hybrid.toFixed(4)} (${h?.users}; margin ${h?.margin.toFixed(4)})`;
     };
     expect(report).toContain(`| held-out novel: ranker / hybrid | ${[0, 1, 2].map(cell).join(" | ")} |`);
+    // the forward comparison of each origin, and the tree count it served (every origin here has an earlier window)
+    expect(o.forward[2]).toEqual(doc.tuning.ranker.forward);
+    for (const k of [0, 1, 2]) {
+      const f = o.forward[k];
+      if (!f) throw new Error(`origin ${k} had an earlier window to judge forward from`);
+      expect([o.holdout[k]?.all.trees, o.holdout[k]?.novel.trees]).toEqual([f.all.trees, f.novel.trees]);
+    }
+    expect(report).toContain(
+      `| trees served (all / novel) | ${o.holdout.map((h) => `${h.all.trees} / ${h.novel.trees}`).join(" | ")} |`,
+    );
     const [lo, hi] = o.lead.all.interval_95 ?? [];
     expect(report).toContain(`**${o.lead.all.ratio.toFixed(3)}x** (95% interval ${lo?.toFixed(3)}-${hi?.toFixed(3)}x`);
     // the latest origin's ranker learned from the window its next older origin validates on as well
@@ -354,6 +364,7 @@ describe("several origins", () => {
     const earlier = (await runEvaluation({ data: join(dir, "shop-ii-until.csv"), progress: false })).document;
     expect(earlier.split.cutoff).toBe(o.cutoffs[1]?.cutoff);
     expect(o.holdout[1]).toEqual(earlier.tuning.ranker.holdout);
+    expect(o.forward[1]).toEqual(earlier.tuning.ranker.forward);
     for (const [name, variants] of Object.entries(o.ndcg_at_10)) {
       for (const [v, spread] of Object.entries(variants)) {
         expect([name, v, spread?.values[1]]).toEqual([

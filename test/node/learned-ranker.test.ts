@@ -31,6 +31,7 @@ import { ImplicitAls } from "../../scripts/train/als";
 import { ContentLsa } from "../../scripts/train/content";
 import { HybridRecommender, itemStats } from "../../scripts/train/hybrid";
 import {
+  atCount,
   CandidateRanker,
   chooseRanker,
   chooseServed,
@@ -732,11 +733,91 @@ describe("learning from an earlier window", () => {
     expect(e.hybrid.weights).toBe(before.earlier);
     // every held-out reader is counted (both halves pick and judge)
     expect(choice.holdout.all.users).toBe(heldAll.length);
-    // the hybrid serves only past the margin of the readers' paired differences
+    // the hybrid serves only past the margin of the readers' paired differences, held out or forward in time
+    const leads = (j: { hybrid: number; ranker: number; margin: number; users: number }) =>
+      j.users > 0 && j.hybrid - j.ranker > j.margin;
     for (const mode of ["all", "novel"] as const) {
       const h = choice.holdout[mode];
       expect(h.margin).toBeGreaterThan(0);
-      expect(choice.chosen[mode]).toBe(h.hybrid - h.ranker > h.margin ? "hybrid" : "ranker");
+      const forward = choice.forward?.[mode];
+      if (!forward) throw new Error("an earlier window, so a forward comparison");
+      expect(choice.chosen[mode]).toBe(leads(h) || leads(forward) ? "hybrid" : "ranker");
+    }
+  });
+
+  it("judges the ranker forward in time too: trees and hybrid weights from the earlier window alone, on every validation reader", async () => {
+    const { val, earlier, v, e } = await windows();
+    const before = { tuner: v.hybrid.weights, earlier: e.hybrid.weights };
+    const taught: { relevant: ReadonlyMap<number, ReadonlySet<number>>; weights: HybridWeights }[] = [];
+    const own = e.ranker.trainingSet.bind(e.ranker);
+    e.ranker.trainingSet = (relevant, mode, users) => {
+      taught.push({ relevant, weights: e.hybrid.weights });
+      return own(relevant, mode, users);
+    };
+    const learnt: unknown[] = [];
+    const learn = v.ranker.learningSet.bind(v.ranker);
+    v.ranker.learningSet = (...args) => {
+      learnt.push(args[0]);
+      return learn(...args);
+    };
+    try {
+      const choice = await chooseRanker(v.ranker, val, v.hybrid);
+      // the forward trees learnt from the earlier window's readers alone (the held-out trees from both windows)
+      expect(taught.map((t) => t.relevant)).toEqual([earlier.testAll, earlier.testNovel]);
+      expect(taught[0]?.relevant).toBe(earlier.testAll);
+      expect(learnt).toHaveLength(2);
+      // with weights fitted on that window: neither the validation hybrid's nor the ones it held before
+      const weights = taught[0]?.weights;
+      expect(taught[1]?.weights).toBe(weights);
+      expect(weights).not.toBe(before.tuner);
+      expect(weights).not.toBe(before.earlier);
+      expect(weights).not.toBe(choice.heldOutWeights);
+      // every validation reader is judged, none of whom the forward trees or weights saw
+      expect(choice.forward?.all.users).toBe(val.testAll.size);
+      expect(choice.forward?.novel.users).toBe(val.testNovel.size);
+      for (const mode of ["all", "novel"] as const) {
+        const f = choice.forward?.[mode];
+        expect(f?.margin).toBeGreaterThan(0);
+        expect(f?.trees).toBeGreaterThan(0);
+      }
+      expect(v.hybrid.weights).toBe(before.tuner);
+      expect(e.hybrid.weights).toBe(before.earlier);
+    } finally {
+      e.ranker.trainingSet = own;
+      v.ranker.learningSet = learn;
+    }
+  });
+
+  it("serves the tree count where the forward curve peaks, and judges it at that count on held-out readers", async () => {
+    const { val, v, e } = await windows();
+    // four checkpoints to choose from
+    const ranker = new CandidateRanker({ ...RANKER_GBDT, trees: 100 });
+    ranker.fitWith(v.hybrid, null);
+    ranker.earlier = [e];
+    const choice = await chooseRanker(ranker, val, v.hybrid);
+    for (const mode of ["all", "novel"] as const) {
+      const forward = choice.forward?.[mode];
+      if (!forward) throw new Error("an earlier window, so a forward comparison");
+      expect([25, 50, 75, 100]).toContain(forward.trees);
+      // the count that serves (train fits holdout[mode].trees) and the held-out trees that calibrate it
+      expect(choice.holdout[mode].trees).toBe(forward.trees);
+      expect(choice.heldOut[mode].trees).toHaveLength(forward.trees);
+    }
+  });
+
+  it("has no forward comparison without an earlier window", async () => {
+    const { val, v } = await windows();
+    const earlierOnes = v.ranker.earlier;
+    v.ranker.earlier = [];
+    try {
+      const choice = await chooseRanker(v.ranker, val, v.hybrid);
+      expect(choice.forward).toBeNull();
+      for (const mode of ["all", "novel"] as const) {
+        const h = choice.holdout[mode];
+        expect(choice.chosen[mode]).toBe(h.hybrid - h.ranker > h.margin ? "hybrid" : "ranker");
+      }
+    } finally {
+      v.ranker.earlier = earlierOnes;
     }
   });
 
@@ -783,6 +864,25 @@ describe("choosing the tree count on held-out readers", () => {
       { trees: 50, odd: 2, even: 2 },
     ];
     expect(pickTrees(flat, 2, 2, 50)).toEqual({ trees: 25, sum: 4, at: { odd: 25, even: 25 } });
+  });
+});
+
+describe("judging held-out readers at a count chosen forward in time", () => {
+  const curve = [
+    { trees: 25, odd: 10, even: 4 },
+    { trees: 50, odd: 9, even: 8 },
+    { trees: 75, odd: 5, even: 9 },
+  ];
+
+  it("reads both halves at that count, whatever the held-out curve's own peak", () => {
+    expect(atCount(curve, 25)).toEqual({ trees: 25, sum: 14, at: { odd: 25, even: 25 } });
+    expect(atCount(curve, 75)).toEqual({ trees: 75, sum: 14, at: { odd: 75, even: 75 } });
+  });
+
+  it("takes the last checkpoint below a count between checkpoints, and none below the first", () => {
+    expect(atCount(curve, 60)).toEqual({ trees: 50, sum: 17, at: { odd: 50, even: 50 } });
+    expect(atCount(curve, 400)).toEqual({ trees: 75, sum: 14, at: { odd: 75, even: 75 } });
+    expect(atCount(curve, 10)).toEqual({ trees: 10, sum: 0, at: { odd: 10, even: 10 } });
   });
 });
 

@@ -229,8 +229,14 @@ describe("train and export: a UCI-layout purchase log", () => {
       const hybrid = v[`validation_holdout_hybrid${suffix}_ndcg_at_10`] as number;
       const margin = v[`validation_holdout_margin${suffix}`] as number;
       expect(margin).toBeGreaterThan(0);
-      // the hybrid only past the margin of the held-out readers' paired differences
-      expect(r?.chosen[mode]).toBe(hybrid - ranker > margin ? "hybrid" : "ranker");
+      // forward in time: the window before validation's trees and weights on validation's readers
+      const fRanker = v[`validation_forward_ranker${suffix}_ndcg_at_10`] as number;
+      const fHybrid = v[`validation_forward_hybrid${suffix}_ndcg_at_10`] as number;
+      const fMargin = v[`validation_forward_margin${suffix}`] as number;
+      expect(v[`validation_forward${suffix}_users`]).toBeGreaterThan(0);
+      expect(fMargin).toBeGreaterThan(0);
+      // the hybrid only past the margin of the readers' paired differences, held out or forward
+      expect(r?.chosen[mode]).toBe(hybrid - ranker > margin || fHybrid - fRanker > fMargin ? "hybrid" : "ranker");
     }
     const golden = JSON.parse(readFileSync(join(res.dir, "golden.json"), "utf8")) as Golden;
     expect(golden.ranker).toHaveLength(golden.hybrid.length);

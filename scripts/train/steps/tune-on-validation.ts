@@ -189,8 +189,18 @@ async function tuneRanker(
     metrics[`validation_holdout_hybrid${suffix}_ndcg_at_10`] = h.hybrid;
     metrics[`validation_holdout_ranker${suffix}_ndcg_at_10`] = h.ranker;
     metrics[`validation_holdout_margin${suffix}`] = h.margin;
+    const f = choice.forward?.[mode];
+    if (f?.users) {
+      metrics[`validation_forward${suffix}_users`] = f.users;
+      metrics[`validation_forward_hybrid${suffix}_ndcg_at_10`] = f.hybrid;
+      metrics[`validation_forward_ranker${suffix}_ndcg_at_10`] = f.ranker;
+      metrics[`validation_forward_margin${suffix}`] = f.margin;
+    }
+    const forward = f?.users
+      ? `; forward from the window before, ${f.ranker.toFixed(4)} vs ${f.hybrid.toFixed(4)} on ${f.users} validation readers (past ${f.margin.toFixed(4)})`
+      : "";
     log(
-      `ranker (${mode}): ${h.ranker.toFixed(4)} vs hybrid ${h.hybrid.toFixed(4)} on ${h.users} held-out validation readers (the hybrid serves past a lead of ${h.margin.toFixed(4)}), ${h.trees} trees: ${choice.chosen[mode]} serves`,
+      `ranker (${mode}): ${h.ranker.toFixed(4)} vs hybrid ${h.hybrid.toFixed(4)} on ${h.users} held-out validation readers (the hybrid serves past a lead of ${h.margin.toFixed(4)}), ${h.trees} trees (${f?.users ? "where the forward curve peaks" : "where held-out readers' NDCG peaks"})${forward}: ${choice.chosen[mode]} serves`,
     );
   }
   return { easeLambda: ease.options.lambda, models, choice, neighbours };
