@@ -52,14 +52,36 @@ const WHITESPACE = /\s/;
 
 const DIGITS_AND_DOTS = /^[0-9.]+$/;
 
+/** Percent-encodings of `@` and `.`, also encoded again (`%2540`): linear, as `(?:25)*` cannot backtrack. */
+const ENCODED_AT = /%(?:25)*40/gi;
+const ENCODED_DOT = /%(?:25)*2e/gi;
+/** Full stops IDNA reads as dots (UTS 46), which NFKC leaves: ideographic (also from halfwidth, by NFKC). */
+const IDEOGRAPHIC_DOT = /\u3002/g;
+
+/**
+ * An id as a reader of it would see it, for looksLikeEmail: NFKC folds the look-alikes of `@` (fullwidth U+FF20,
+ * small U+FE6B) and of `.` (fullwidth U+FF0E, small U+FE52, one dot leader U+2024) into them, the ideographic
+ * full stop becomes a dot, and percent-encoded ones are decoded (`jane%40example.com`, what a URL-encoded address
+ * left undecoded holds). The id itself is stored as sent: this only decides whether it names a mailbox.
+ */
+function asWritten(id: string): string {
+  return id.normalize("NFKC").replace(ENCODED_AT, "@").replace(ENCODED_DOT, ".").replace(IDEOGRAPHIC_DOT, ".");
+}
+
 /**
  * Shaped like an email address (`local@domain.tld`, no whitespace, one `@`): the same language as
  * /^[^\s@]+@[^\s@]+\.[^\s@]+$/ after trimming, decided in one linear pass (that regex backtracks
  * quadratically on long inputs), less a domain of digits and dots alone: no top-level domain is all digits
  * (RFC 3696 section 2), so `click@1700000000.5`, an app's event id, names no mailbox, while
- * `jane@example.com.1700000000` (an address with a suffix) is still refused.
+ * `jane@example.com.1700000000` (an address with a suffix) is still refused. Read as written (asWritten): an
+ * address behind a look-alike `@` or its percent-encoding (`jane＠example.com`, `jane%40example.com`) is one too.
  */
 export function looksLikeEmail(id: string): boolean {
+  return looksLikeEmailAsSent(asWritten(id));
+}
+
+/** looksLikeEmail of the id as sent, its look-alikes left as they are (HeldUserIdSchema). */
+export function looksLikeEmailAsSent(id: string): boolean {
   const s = id.trim();
   const at = s.indexOf("@");
   if (at <= 0 || s.indexOf("@", at + 1) !== -1 || WHITESPACE.test(s)) return false;
@@ -86,11 +108,22 @@ export const IdSchema = z
  * A user id is pseudonymous, and one a URL can name: `.` and `..` (escaped or not) are dot segments that URL parsing
  * resolves away, so `/v1/users/<id>` (right of access, consent, erasure) could never reach such a reader.
  */
-export const UserIdSchema = IdSchema.refine((id) => !looksLikeEmail(id), {
-  message: "user ids must be pseudonymous: hash email addresses with a secret salt (see README) before sending them",
-}).refine((id) => id !== "." && id !== "..", {
-  message: "must not be '.' or '..': a URL cannot name them (/v1/users/<id>)",
-});
+export const UserIdSchema = userIdSchema(true);
+
+/**
+ * A user id an earlier version may have stored: one shaped like an email address only through a look-alike `@`
+ * or `.` or an encoded one (`jane%40example.com`: looksLikeEmail's asWritten), which versions before it took, is
+ * one the right of access and erasure must still reach (GET and DELETE /v1/users/<id>); nothing else takes it.
+ */
+export const HeldUserIdSchema = userIdSchema(false);
+
+function userIdSchema(readAsWritten: boolean) {
+  return IdSchema.refine((id) => !(readAsWritten ? looksLikeEmail(id) : looksLikeEmailAsSent(id)), {
+    message: "user ids must be pseudonymous: hash email addresses with a secret salt (see README) before sending them",
+  }).refine((id) => id !== "." && id !== "..", {
+    message: "must not be '.' or '..': a URL cannot name them (/v1/users/<id>)",
+  });
+}
 
 /**
  * An id other than the user's that is stored as it is (an event's `id`: the profile's seen ids, the dedup tables,

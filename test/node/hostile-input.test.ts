@@ -50,6 +50,32 @@ describe("looksLikeEmail", () => {
     expect(looksLikeEmail("jane@1und1.de")).toBe(true);
   });
 
+  it("reads look-alikes of @ and . and their percent-encodings as what they stand for (NFKC, IDNA's dots)", () => {
+    for (const id of [
+      "jane\uFF20example.com", // fullwidth commercial at
+      "jane\uFE6Bexample.com", // small commercial at
+      "jane@example\uFF0Ecom", // fullwidth full stop
+      "jane@example\u3002com", // ideographic full stop
+      "jane@example\uFF61com", // halfwidth ideographic full stop
+      "jane%40example.com",
+      "jane%2540example.com", // encoded twice
+      "jane%40example%2Ecom",
+      "\uFF4A\uFF41\uFF4E\uFF45\uFF20\uFF45\uFF58\uFF41\uFF4D\uFF50\uFF4C\uFF45\uFF0E\uFF43\uFF4F\uFF4D", // all fullwidth
+    ]) {
+      expect(looksLikeEmail(id), id).toBe(true);
+      expect(UserIdSchema.safeParse(id).success, id).toBe(false);
+    }
+    // what names no mailbox still passes: a percent sign alone, an encoded @ with no domain, a number after it
+    for (const id of ["c%400", "100%", "jane%40", "click%401700000000.5", "c\uFF10\uFF10\uFF14\uFF12"]) {
+      expect(looksLikeEmail(id), id).toBe(false);
+    }
+  });
+
+  it("reads an id of 300,000 encoded @s and dots in one pass", () => {
+    expect(looksLikeEmail(`a${"%2525".repeat(60_000)}40b.c`)).toBe(true);
+    expect(looksLikeEmail(`a%40${"%2E".repeat(100_000)}`)).toBe(false);
+  });
+
   it("answers the old regex's quadratic input (300,000 characters) in one pass", () => {
     // `a@....@`: the old regex tried every split of the dots (minutes at this length); this is linear
     const hostile = `a@${".".repeat(300_000)}@`;

@@ -114,6 +114,30 @@ describe("POST /v1/events", () => {
     expect(body.rejected[4]?.message).toMatch(/^ts: .*ISO-8601/);
   });
 
+  it("refuses an address behind a look-alike @ or its percent-encoding as a user id, as the address itself", async () => {
+    const users = ["jane\uFF20example.com", "jane\uFE6Bexample.com", "jane%40example.com", "jane@example\u3002com"];
+    const res = await post("/v1/events", {
+      events: [
+        ...users.map((user, i) => ({ id: `la-${i}`, type: "view", user, item: "p1", ts: now() })),
+        { id: "la-ok", type: "view", user: "c%400", item: "p1", ts: now() },
+      ],
+    });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { accepted: number; rejected: { index: number; code: string }[] };
+    expect(body.accepted).toBe(1);
+    expect(body.rejected.map((r) => [r.index, r.code])).toEqual(users.map((_, i) => [i, "USER_ID_NOT_PSEUDONYMOUS"]));
+    // and so does every path that names a reader (one check: core/events.ts looksLikeEmail) for a new write
+    for (const path of ["/v1/users/jane%EF%BC%A0example.com", "/v1/users/jane%2540example.com"]) {
+      const got = await admin("PUT", `${path}/consent`, { tracking: false });
+      expect(got.status, path).toBe(400);
+      expect(((await got.json()) as { error: { code: string } }).error.code).toBe("USER_ID_NOT_PSEUDONYMOUS");
+      // while what an earlier version stored under one can still be read and erased
+      expect((await admin("GET", path)).status, path).toBe(404);
+      expect((await admin("DELETE", path)).status, path).toBe(200);
+    }
+    expect((await admin("DELETE", "/v1/users/jane%40example.com")).status).toBe(400);
+  });
+
   it("refuses an event with a property `__proto__` (INVALID_EVENT naming it), never accepts it unchecked", async () => {
     // JSON's "__proto__" is an own key; zod's record would skip it, its value never checked
     const res = await post(

@@ -21,7 +21,7 @@ export function registerUsersErase(app: Hono<AppEnv>): void {
     "/v1/users/:id",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const id = userIdParam(c.req.param("id"));
+      const id = userIdParam(c.req.param("id"), true);
       const config = getConfig(c.env);
       const shard = await readerStub(c.env, id).erase(id, Date.now() + config.erasureTombstoneDays * 86_400_000);
       let kv: Awaited<ReturnType<typeof eraseUser>>;

@@ -42,7 +42,7 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
     "/v1/users/:id",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const id = userIdParam(c.req.param("id"));
+      const id = userIdParam(c.req.param("id"), true);
       const kv = c.env.OPENTIME_KV;
       // a variant it does not have is refused, not answered as another (`?view=egde` is not what KV holds)
       const [view, fields] = [c.req.query("view"), c.req.query("fields")];
