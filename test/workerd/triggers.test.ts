@@ -769,6 +769,55 @@ describe("the reader's frequency preference", () => {
     ]);
   });
 
+  it("a send begun and waiting for its retry still counts once a later cart add moves its row to a new wait", async () => {
+    const user = "trig-freq-moved";
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] })).status).toBe(200);
+    resetTriggersCache();
+    // the first call fails (the receiver may have sent the email all the same): its retry waits
+    answer = () => new Response("busy", { status: 500 });
+    await consume([prefer(user, "weekly"), event(user, "cart_add", 32, "p1")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(1);
+    // a later cart add: a new wait of the same trigger (a new id) takes the row, due now
+    answer = () => new Response("ok");
+    await consume([event(user, "cart_add", 31, "p2")]);
+    await alarmUntil(user, 2);
+    expect(calls).toHaveLength(1);
+    expect(await rows(user)).toMatchObject([{ trigger: "cart-30", state: "cancelled", reason: "frequency" }]);
+    // and so does the suppression check of npm run email (one count serves both)
+    const check = await send("/v1/admin/suppressions", "POST", { users: [user], campaign: "newsletter" });
+    expect(await check.json()).toMatchObject({ suppressed: [{ user, reason: "frequency" }] });
+    // the right of access shows the earlier first call the row keeps
+    const access = (await (await send(`/v1/users/${user}`, "GET")).json()) as {
+      triggers: { earlier_sent_at: number }[];
+    };
+    expect(access.triggers[0]?.earlier_sent_at).toBeGreaterThan(0);
+  });
+
+  it("a delivery cancelled at its call for items bought since was never sent: it counts for no frequency", async () => {
+    const user = "trig-freq-bought";
+    const BACK = { id: "back", type: "viewed-back-in-stock", campaign: "back", webhook: HOOK };
+    expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART, BACK] })).status).toBe(200);
+    resetTriggersCache();
+    await consume([prefer(user, "weekly"), event(user, "view", 60, "p7")]);
+    const stub = readerStub(env, user);
+    await runInDurableObject(stub, (_: ReaderShard, state) => {
+      const back = TriggerSchema.parse(BACK) as ViewedTrigger;
+      const change = { seq: 1, item: "p7", kind: "back-in-stock", at: nowS() } as const;
+      scheduleViewed(state.storage.sql, user, back, change, nowS() - 3600, Date.now(), new Set());
+    });
+    // bought before it went: cancelled when due, no call
+    await consume([event(user, "purchase", 40, "p7")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(0);
+    expect(await rows(user)).toMatchObject([{ trigger: "back", state: "cancelled", reason: "purchased" }]);
+    // so a cart abandoned now is the reader's first triggered email this week
+    await consume([event(user, "cart_add", 31, "p1")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(1);
+    expect(JSON.parse((calls[0] as Call).body)).toMatchObject({ trigger: "cart-30", user });
+  });
+
   it("a campaign's send npm run email recorded counts too: a cart abandoned just after the newsletter is dropped", async () => {
     const user = "trig-freq-campaign";
     expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] })).status).toBe(200);

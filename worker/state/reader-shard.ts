@@ -149,12 +149,13 @@ import {
   cancelBeforeFirstCall,
   cancelOnOptOut,
   cancelOnPurchase,
-  claimDelivery,
   type DueDelivery,
   deleteTriggers,
   dueDeliveries,
   lastTriggeredSend,
+  markBegun,
   migrateTriggerTable,
+  pendingDelivery,
   recordAttempt,
   TRIGGER_SCHEMA,
   triggersOf,
@@ -950,8 +951,9 @@ export class ReaderShard extends DurableObject<Bindings> {
         logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: held });
         return;
       }
-      // the row as it is now (changes may have joined it since the alarm read it), marked as begun
-      const row = claimDelivery(this.sql, d, nowMs);
+      // the row as it is now (changes may have joined it since the alarm read it), marked as begun once it is
+      // sure to leave: one cancelled here was never sent, and counts for no frequency
+      const row = pendingDelivery(this.sql, d);
       if (!row) return;
       const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], profile);
       const bought = viewed ? viewed.length === 0 : (lastPurchaseTs(profile) ?? 0) >= row.cart_ts;
@@ -959,6 +961,7 @@ export class ReaderShard extends DurableObject<Bindings> {
         this.cancel(row, "purchased", nowMs);
         return;
       }
+      markBegun(this.sql, row, nowMs);
       this.inFlight.add(d.delivery);
       this.inFlightReaders.set(d.user, (this.inFlightReaders.get(d.user) ?? 0) + 1);
       try {

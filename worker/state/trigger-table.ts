@@ -34,7 +34,7 @@ export const TRIGGER_SCHEMA = [
      cart_ts INTEGER NOT NULL, items TEXT NOT NULL, due_at INTEGER NOT NULL,
      state TEXT NOT NULL, delivered_at INTEGER,
      delivery TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
-     changes TEXT, sent_at INTEGER, reason TEXT,
+     changes TEXT, sent_at INTEGER, reason TEXT, earlier_sent_at INTEGER,
      PRIMARY KEY (user, trigger)) WITHOUT ROWID`,
   "CREATE INDEX IF NOT EXISTS triggers_due ON triggers (next_at) WHERE state = 'pending'",
 ];
@@ -42,7 +42,8 @@ export const TRIGGER_SCHEMA = [
 /**
  * Adds what later versions keep to a table created before them: `changes` (viewed-* triggers' details),
  * `sent_at` (when a delivery's first webhook call began: from then on its content is what the receiver holds) and
- * `reason` (why a delivery was cancelled or given up: core/triggers.ts CANCEL_REASONS, GIVE_UP_REASONS).
+ * `reason` (why a delivery was cancelled or given up: core/triggers.ts CANCEL_REASONS, GIVE_UP_REASONS) and
+ * `earlier_sent_at` (the first call of an earlier delivery the row held, for the frequency: EARLIER_SENT_AT).
  */
 export function migrateTriggerTable(sql: SqlStorage): void {
   const columns = new Set(
@@ -54,7 +55,27 @@ export function migrateTriggerTable(sql: SqlStorage): void {
   if (!columns.has("changes")) sql.exec("ALTER TABLE triggers ADD COLUMN changes TEXT");
   if (!columns.has("sent_at")) sql.exec("ALTER TABLE triggers ADD COLUMN sent_at INTEGER");
   if (!columns.has("reason")) sql.exec("ALTER TABLE triggers ADD COLUMN reason TEXT");
+  if (!columns.has("earlier_sent_at")) sql.exec("ALTER TABLE triggers ADD COLUMN earlier_sent_at INTEGER");
 }
+
+/**
+ * Whether the row's delivery counts for the reader's frequency from its first call (`sent_at`), in SQL over the
+ * table's columns (`prefix`: `triggers.` inside an upsert): begun and not refused at its only call (the receiver
+ * said it did not take it). One acknowledged counts from `delivered_at` too, which is later.
+ */
+const countsFromFirstCall = (prefix = "") =>
+  `(${prefix}sent_at IS NOT NULL AND NOT (${prefix}state = 'failed'
+     AND coalesce(${prefix}reason, '') = 'refused' AND ${prefix}attempts = 1))`;
+
+/**
+ * A row moved to a new delivery (another id) keeps the latest first call of the deliveries it held before that
+ * count (countsFromFirstCall) in `earlier_sent_at` (ms): a delivery begun and then replaced by a new wait of its
+ * trigger (a later cart add while its retry waited, a new viewed-* delivery after one cancelled or given up) may
+ * be in the receiver's hands, and still counts for the reader's frequency (lastTriggeredSend), as it did before.
+ */
+const EARLIER_SENT_AT = `earlier_sent_at = CASE WHEN excluded.delivery = triggers.delivery THEN triggers.earlier_sent_at
+  ELSE nullif(max(coalesce(triggers.earlier_sent_at, 0),
+    CASE WHEN ${countsFromFirstCall("triggers.")} THEN triggers.sent_at ELSE 0 END), 0) END`;
 
 interface TriggerRow extends Record<string, SqlStorageValue> {
   cart_ts: number;
@@ -134,6 +155,7 @@ export function updateTriggers(
        ON CONFLICT (user, trigger) DO UPDATE SET cart_ts = excluded.cart_ts, items = excluded.items,
          due_at = excluded.due_at, state = excluded.state, delivered_at = excluded.delivered_at,
          delivery = excluded.delivery, attempts = excluded.attempts, next_at = excluded.next_at, changes = NULL,
+         ${EARLIER_SENT_AT},
          sent_at = CASE WHEN excluded.delivery = triggers.delivery THEN triggers.sent_at ELSE NULL END,
          reason = excluded.reason`,
       user,
@@ -224,18 +246,16 @@ export function cancelOnOptOut(sql: SqlStorage, user: string, reason: CancelReas
  * When the reader's latest triggered send other than `delivery` counts from (unix s), for their frequency
  * preference: one acknowledged (`delivered_at`: a row keeps its last), or one begun and not acknowledged (with
  * `sent_at`: pending, its call in flight or waiting for a retry, cancelled since, by a purchase, a cart emptied or
- * an opt-out, or given up: the receiver may hold it already, as a timeout or a 5xx can follow a send). Not counted:
- * one whose only call was refused (`refused` after one attempt: the receiver said it did not take it), or one
- * cancelled before its first call. Null: none.
+ * an opt-out, or given up: the receiver may hold it already, as a timeout or a 5xx can follow a send), also once a
+ * new wait of its trigger has replaced it in its row (`earlier_sent_at`). Not counted: one whose only call was
+ * refused (`refused` after one attempt: the receiver said it did not take it), or one cancelled before its first
+ * call. Null: none.
  */
 export function lastTriggeredSend(sql: SqlStorage, user: string, delivery: string): number | null {
   const at = sql
     .exec<{ at: number | null }>(
-      `SELECT max(max(coalesce(delivered_at, 0),
-         CASE WHEN sent_at IS NOT NULL AND delivery <> ?
-           AND (state IN ('pending', 'cancelled')
-             OR (state = 'failed' AND NOT (coalesce(reason, '') = 'refused' AND attempts = 1)))
-           THEN sent_at / 1000 ELSE 0 END)) AS at
+      `SELECT max(max(coalesce(delivered_at, 0), coalesce(earlier_sent_at, 0) / 1000,
+         CASE WHEN delivery <> ? AND ${countsFromFirstCall()} THEN sent_at / 1000 ELSE 0 END)) AS at
        FROM triggers WHERE user = ?`,
       delivery,
       user,
@@ -396,7 +416,7 @@ export function scheduleViewed(
      ON CONFLICT (user, trigger) DO UPDATE SET cart_ts = excluded.cart_ts, items = excluded.items,
        due_at = excluded.due_at, state = excluded.state, delivered_at = excluded.delivered_at,
        delivery = excluded.delivery, attempts = excluded.attempts, next_at = excluded.next_at,
-       changes = excluded.changes, sent_at = NULL, reason = NULL`,
+       changes = excluded.changes, ${EARLIER_SENT_AT}, sent_at = NULL, reason = NULL`,
     user,
     trigger.id,
     change.at,
@@ -411,17 +431,14 @@ export function scheduleViewed(
 }
 
 /**
- * Claims a due delivery for its webhook call: the row as it is now (a change merged into it since the alarm
- * read it is sent too), marked as begun, or null when it is no longer pending under that id (cancelled, moved).
- * From the mark on no change joins it (scheduleViewed): its content is what the receiver gets under its id. The
- * mark is written before the call leaves (a Durable Object's output gate), so an eviction mid-call keeps it.
+ * A due delivery as its row is now (a change merged into it since the alarm read it is sent too), or null when it
+ * is no longer pending under that id (cancelled, moved). Read before markBegun, with no await between.
  */
-export function claimDelivery(
+export function pendingDelivery(
   sql: SqlStorage,
   d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
-  nowMs: number,
 ): DueDelivery | null {
-  const row =
+  return (
     sql
       .exec<DueDelivery>(
         `SELECT user, trigger, cart_ts, items, due_at, delivery, attempts, changes FROM triggers
@@ -430,15 +447,35 @@ export function claimDelivery(
         d.trigger,
         d.delivery,
       )
-      .toArray()[0] ?? null;
-  if (row) {
-    sql.exec(
-      "UPDATE triggers SET sent_at = coalesce(sent_at, ?) WHERE user = ? AND trigger = ?",
-      nowMs,
-      d.user,
-      d.trigger,
-    );
-  }
+      .toArray()[0] ?? null
+  );
+}
+
+/**
+ * Marks a pending delivery's webhook call as begun (its first call's time kept): from the mark on no change joins
+ * it (scheduleViewed), its content is what the receiver gets under its id, and it counts for the reader's
+ * frequency (lastTriggeredSend). Written before the call leaves (a Durable Object's output gate), so an eviction
+ * mid-call keeps it; only for a call that will leave (one cancelled instead, say every item bought, was never
+ * sent and counts for nothing).
+ */
+export function markBegun(sql: SqlStorage, d: Pick<DueDelivery, "user" | "trigger" | "delivery">, nowMs: number): void {
+  sql.exec(
+    "UPDATE triggers SET sent_at = coalesce(sent_at, ?) WHERE user = ? AND trigger = ? AND delivery = ?",
+    nowMs,
+    d.user,
+    d.trigger,
+    d.delivery,
+  );
+}
+
+/** pendingDelivery, marked as begun (markBegun). */
+export function claimDelivery(
+  sql: SqlStorage,
+  d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
+  nowMs: number,
+): DueDelivery | null {
+  const row = pendingDelivery(sql, d);
+  if (row) markBegun(sql, d, nowMs);
   return row;
 }
 
@@ -542,14 +579,15 @@ function giveUp(
 
 /**
  * A reader's triggers, for right of access: with the delivery id the webhook's receiver was given (`delivery`,
- * its `Opentime-Delivery`) and when its first call began (`sent_at`), so what the ESP holds can be matched, and,
- * while pending, when its next call is due (`next_at`, ms: the first, or the retry after a failed one).
+ * its `Opentime-Delivery`) and when its first call began (`sent_at`; an earlier delivery's that still counts for
+ * the frequency: `earlier_sent_at`), so what the ESP holds can be matched, and, while pending, when its next call
+ * is due (`next_at`, ms: the first, or the retry after a failed one).
  */
 export function triggersOf(sql: SqlStorage, user: string): Record<string, SqlStorageValue>[] {
   return sql
     .exec(
-      `SELECT trigger, delivery, cart_ts, items, changes, due_at, state, reason, sent_at, delivered_at, attempts,
-         CASE WHEN state = 'pending' THEN next_at END AS next_at
+      `SELECT trigger, delivery, cart_ts, items, changes, due_at, state, reason, sent_at, earlier_sent_at,
+         delivered_at, attempts, CASE WHEN state = 'pending' THEN next_at END AS next_at
        FROM triggers WHERE user = ?`,
       user,
     )
