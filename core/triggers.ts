@@ -178,6 +178,25 @@ export function pauseEnd(pausedUntil: number | null, dueAt: number): number | nu
 }
 
 /**
+ * What in the reader's consent keeps a new delivery due at `dueAt` from being scheduled at all, or null:
+ * consentStops, but a pause that ends within LATE_AFTER_SECONDS of its due time (pauseEnd), which a pending
+ * delivery waits out, holds a new one back no more: it is scheduled and waits the same (a price that drops the
+ * evening before a short pause ends is still news in the morning). A longer pause stops it (`paused`): nothing of
+ * the reader is kept for a send that would be cancelled when due.
+ */
+export function consentStopsNew(
+  consent: { tracking: boolean; unsubscribed: boolean; personalization: boolean; pausedUntil: number | null },
+  viewed: boolean,
+  dueAt: number,
+): CancelReason | null {
+  // whatever the time (tracking, unsubscribed, personalization): a pause never hides these
+  const always = consentStops(consent, viewed, null);
+  if (always !== null) return always;
+  const paused = consentStops(consent, viewed, dueAt) !== null;
+  return paused && pauseEnd(consent.pausedUntil, dueAt) === null ? "paused" : null;
+}
+
+/**
  * A reader's frequency preference (the consent API, the email's preferences form) as the shortest time between
  * two triggered sends to them, whatever the triggers (days). No preference: only each trigger's cooldown.
  */

@@ -11,6 +11,7 @@ import {
   CartAbandonedSchema,
   type CartAbandonedTrigger,
   consentStops,
+  consentStopsNew,
   frequencyAllows,
   itemsAfterRemoval,
   LATE_AFTER_SECONDS,
@@ -369,5 +370,18 @@ describe("the reader's preferences", () => {
     expect(consentStops({ ...on, pausedUntil: NOW }, false, NOW)).toBeNull();
     expect(consentStops({ ...on, personalization: false }, false, NOW)).toBeNull();
     expect(consentStops({ ...on, personalization: false }, true, NOW)).toBe("personalization-off");
+  });
+
+  it("a new delivery is held back by a pause only when the pause outlasts what a pending one would wait for", () => {
+    const on = { tracking: true, unsubscribed: false, personalization: true, pausedUntil: null };
+    expect(consentStopsNew({ ...on, pausedUntil: NOW + 3600 }, true, NOW)).toBeNull();
+    expect(consentStopsNew({ ...on, pausedUntil: NOW + LATE_AFTER_SECONDS - 60 }, true, NOW)).toBeNull();
+    expect(consentStopsNew({ ...on, pausedUntil: NOW + LATE_AFTER_SECONDS }, true, NOW)).toBe("paused");
+    // a pause never hides another stop
+    expect(consentStopsNew({ ...on, pausedUntil: NOW + 60, personalization: false }, true, NOW)).toBe(
+      "personalization-off",
+    );
+    expect(consentStopsNew({ ...on, pausedUntil: NOW + 60, unsubscribed: true }, true, NOW)).toBe("unsubscribed");
+    expect(consentStopsNew(on, true, NOW)).toBeNull();
   });
 });

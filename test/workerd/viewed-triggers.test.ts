@@ -413,6 +413,31 @@ describe("what a delivery holds, and how much one change may cost", () => {
     expect(calls).toHaveLength(0);
   });
 
+  it("a reader whose pause ends within the day is told when it ends, as a pending delivery waits for it", async () => {
+    const [short, long] = ["vw-pause-short", "vw-pause-long"];
+    const until = nowS() + 3600;
+    await consume([event(short, "view", 1, "ps-1"), event(long, "view", 1, "ps-1")]);
+    await consume([
+      { id: "ps", type: "consent", user: short, ts: nowS(), consent: { pausedUntil: until } },
+      { id: "pl", type: "consent", user: long, ts: nowS(), consent: { pausedUntil: nowS() + 2 * 86_400 } },
+    ]);
+    await patch([{ id: "ps-1", stock: 0 }]);
+    await patch([{ id: "ps-1", stock: 2 }]);
+    await vi.waitFor(async () => expect(await rowsOf(short)).toMatchObject([{ trigger: "back", state: "pending" }]), {
+      timeout: 3000,
+      interval: 50,
+    });
+    // due now, it waits for the pause's end (no call, no attempt); the longer pause keeps nothing of the reader
+    await deliveredTo(1, short);
+    expect(calls).toHaveLength(0);
+    expect(await rowsOf(short)).toMatchObject([{ trigger: "back", state: "pending", attempts: 0, items: '["ps-1"]' }]);
+    expect(await rowsOf(long)).toEqual([]);
+    const nextAt = await runInDurableObject(readerStub(env, short), (_: ReaderShard, state) =>
+      state.storage.sql.exec<{ next_at: number }>("SELECT next_at FROM triggers WHERE user = ?", short).one(),
+    );
+    expect(nextAt.next_at).toBe(until * 1000);
+  });
+
   it("one call stops at its row bound and acknowledges what it applied; the rest comes with the next", async () => {
     const user = "vw-bound";
     const shard = readerStub(env, user);

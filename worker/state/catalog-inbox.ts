@@ -5,9 +5,10 @@
  * the writer's retry) schedules nothing twice. Each change is matched against the views index
  * (worker/state/views-table.ts): the readers who viewed the item within a trigger's window get a delivery due
  * now in the trigger table, as core/triggers.ts nextViewedStep allows (cooldown, one pending per trigger).
- * A viewer whose consent stops viewed-* deliveries now (`stops`: tracking off, unsubscribed, paused,
- * personalization off) gets none: nothing of theirs is stored for a send that would be cancelled. Consent and
- * purchases since are checked again when sending, as for cart-abandoned.
+ * A viewer whose consent stops viewed-* deliveries now (`stops`: tracking off, unsubscribed, personalization off,
+ * paused past a day: core/triggers.ts consentStopsNew) gets none: nothing of theirs is stored for a send that would
+ * be cancelled; one paused for less gets one, which waits for the pause's end. Consent and purchases since are
+ * checked again when sending, as for cart-abandoned.
  */
 import { announces, type CatalogChange } from "../../core/catalog-changes";
 import { CHANGE_STALE_AFTER_SECONDS, type ViewedTrigger } from "../../core/triggers";

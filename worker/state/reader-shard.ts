@@ -53,7 +53,7 @@ import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { lateAttributedRows } from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
-import { type CancelReason, consentStops, pauseEnd, type ViewedItem } from "../../core/triggers";
+import { type CancelReason, consentStops, consentStopsNew, pauseEnd, type ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
 import { deleteDecisions, deleteOwnKeys, deleteSnapshot, KvBudget, writeTombstone } from "../events/erasure";
 import { type StoreRow, writeRows } from "../experiments/experiment-db";
@@ -735,11 +735,12 @@ export class ReaderShard extends DurableObject<Bindings> {
     const triggers = viewedTriggers(config.triggers);
     const now = Date.now();
     const nowIso = new Date(now).toISOString();
-    // a viewer whose consent would cancel the delivery at once gets none (views are written with their reader's
-    // row, so one is always held; were none, the alarm would cancel it: `reader-gone`)
+    // a viewer whose consent would cancel the delivery at once gets none; one whose pause ends within a day gets
+    // one, which waits for its end as a pending one does (core/triggers.ts consentStopsNew). Views are written with
+    // their reader's row, so one is always held; were none, the alarm would cancel it: `reader-gone`
     const stops = (user: string) => {
       const consent = this.reader(user, nowIso)?.profile.consent;
-      return consent !== undefined && consentStops(consent, true, Math.floor(now / 1000)) !== null;
+      return consent !== undefined && consentStopsNew(consent, true, Math.floor(now / 1000)) !== null;
     };
     const result = this.ctx.storage.transactionSync(() =>
       applyCatalogChanges(this.sql, triggers, changes, now, this.inFlight, stops),
