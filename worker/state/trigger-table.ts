@@ -60,12 +60,12 @@ export function migrateTriggerTable(sql: SqlStorage): void {
 
 /**
  * Whether the row's delivery counts for the reader's frequency from its first call (`sent_at`), in SQL over the
- * table's columns (`prefix`: `triggers.` inside an upsert): begun and not refused at its only call (the receiver
- * said it did not take it). One acknowledged counts from `delivered_at` too, which is later.
+ * table's columns (`prefix`: `triggers.` inside an upsert): begun and not acknowledged (one acknowledged counts from
+ * `delivered_at`, which the row keeps), nor refused at its only call (the receiver said it did not take it).
  */
 const countsFromFirstCall = (prefix = "") =>
-  `(${prefix}sent_at IS NOT NULL AND NOT (${prefix}state = 'failed'
-     AND coalesce(${prefix}reason, '') = 'refused' AND ${prefix}attempts = 1))`;
+  `(${prefix}sent_at IS NOT NULL AND (${prefix}state IN ('pending', 'cancelled') OR (${prefix}state = 'failed'
+     AND NOT (coalesce(${prefix}reason, '') = 'refused' AND ${prefix}attempts = 1))))`;
 
 /**
  * A row moved to a new delivery (another id) keeps the latest first call of the deliveries it held before that
