@@ -101,6 +101,8 @@ describe("cart-abandoned trigger", () => {
       attempt: 1,
     });
     expect(call.delivery).toBe(delivery.id);
+    // named, as firewalls in front of receivers ask (AWS WAF's core rules refuse a request without one)
+    expect(call.userAgent).toBe("opentime-webhook/1");
     const token = await verifyToken([TEST_TOKEN_SECRET], delivery.token, nowS());
     expect(token).toMatchObject({ ok: true, claims: { u: user, c: "cart" } });
     // delivered once: later alarms, and the same events again, send nothing more

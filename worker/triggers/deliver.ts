@@ -26,6 +26,13 @@ import type { DueDelivery } from "../state/trigger-table";
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /**
+ * The `User-Agent` of every webhook call. A Worker's fetch sends none of its own, and firewalls in front of
+ * receivers refuse requests without one (AWS WAF's core rule set, NoUserAgent_HEADER, answers 403: retried for a
+ * day, then given up); it also names the caller in the receiver's access logs.
+ */
+export const WEBHOOK_USER_AGENT = "opentime-webhook/1";
+
+/**
  * How logs name a delivery: the first 8 characters of its `Opentime-Delivery` id, to find in the receiver's logs (a
  * whole id, 36 characters, would be scrubbed as a token would: worker/lib/log.ts). Logs never name the reader.
  */
@@ -95,6 +102,7 @@ export async function deliver(
       method: "POST",
       headers: {
         "Content-Type": "application/json",
+        "User-Agent": WEBHOOK_USER_AGENT,
         [SIGNATURE_HEADER]: await signWebhook(secrets.webhookSecret, json, nowS),
         [DELIVERY_HEADER]: due.delivery,
       },

@@ -21,6 +21,8 @@ export interface Call {
   body: string;
   signature: string | null;
   delivery: string | null;
+  /** the call's User-Agent (absent: a call the test made up) */
+  userAgent?: string | null;
 }
 
 /**
@@ -34,7 +36,12 @@ export function receiveWebhooks(hook: string, calls: Call[], answer: () => Respo
     const req = new Request(input as RequestInfo, init);
     if (!req.url.startsWith(hook)) return real(input as RequestInfo, init);
     const body = await req.text();
-    calls.push({ body, signature: req.headers.get(SIGNATURE_HEADER), delivery: req.headers.get(DELIVERY_HEADER) });
+    calls.push({
+      body,
+      signature: req.headers.get(SIGNATURE_HEADER),
+      delivery: req.headers.get(DELIVERY_HEADER),
+      userAgent: req.headers.get("User-Agent"),
+    });
     const res = answer();
     const location = res.headers.get("Location");
     if (req.redirect !== "follow" || !location || ![307, 308].includes(res.status)) return res;
