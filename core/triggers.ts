@@ -344,45 +344,61 @@ export function nextViewedStep(
   return "new";
 }
 
-/** What every delivery's body holds. */
-interface DeliveryFields {
-  /** the same on every retry of one delivery: the receiver keeps the ids it handled */
-  id: string;
-  trigger: string;
-  user: string;
-  campaign: string;
-  /** open-time token for the campaign (amp-list, images, clicks) */
-  token: string;
-  /** newest first, at most MAX_TRIGGER_ITEMS */
-  items: string[];
-  /** when it was due (ISO) */
-  dueAt: string;
-  attempt: number;
-}
-
-/** The body POSTed to the webhook. */
-export type TriggerDelivery =
-  | (DeliveryFields & {
-      type: "cart-abandoned";
-      /** the cart add it fired on (ISO) */
-      cartAt: string;
-    })
-  | (DeliveryFields & {
-      type: ViewedTriggerType;
-      /** the catalog change it announces (ISO; the first, when several items are named) */
-      changedAt: string;
-      /**
-       * one per item, in the order of `items`; price drops carry the prices (when the reader viewed it stays
-       * in the shard: the receiver needs what changed, not the reader's browsing times)
-       */
-      changes: Omit<ViewedItem, "viewedAt">[];
-    });
-
 /**
  * The steps of the back-off after failed attempts (seconds): the wait after the n-th failure is between half and
  * all of the n-th step (retryDelayMs). Past the last the delivery is given up (`failed`): 7 attempts in all.
  */
 export const RETRY_DELAYS_S = [60, 300, 1800, 7200, 21_600, 86_400] as const;
+
+/** What every delivery's body holds. */
+const DeliveryFields = {
+  id: z
+    .string()
+    .describe("the delivery's id, the same on every retry (its Opentime-Delivery header): keep the ids you handled"),
+  trigger: z.string().describe("the trigger's id"),
+  user: z.string().describe("the reader's (pseudonymous) id"),
+  campaign: z.string().describe("the campaign of the token"),
+  token: z.string().describe("open-time token for the campaign (amp-list, images, clicks): a send of its own"),
+  items: z.array(z.string()).max(MAX_TRIGGER_ITEMS).describe("newest first"),
+  dueAt: z.iso.datetime().describe("when it was due"),
+  attempt: z
+    .number()
+    .int()
+    .min(1)
+    .max(RETRY_DELAYS_S.length + 1)
+    .describe("1 on the first call, one more on each retry"),
+};
+
+/**
+ * The body POSTed to the webhook (the OpenAPI description's `webhooks`, worker/openapi/document.ts).
+ * `cart-abandoned` names the cart add it fired on (`cartAt`); viewed-* the catalog change it announces
+ * (`changedAt`, the first when several items are named) and one entry per item, in the order of `items`, price drops
+ * with the prices (when the reader viewed it stays in the shard: the receiver needs what changed, not the reader's
+ * browsing times).
+ */
+export const TriggerDeliverySchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    ...DeliveryFields,
+    type: z.literal("cart-abandoned"),
+    cartAt: z.iso.datetime().describe("the cart add it fired on"),
+  }),
+  z.strictObject({
+    ...DeliveryFields,
+    type: z.enum(VIEWED_TRIGGER_TYPES),
+    changedAt: z.iso.datetime().describe("the catalog change it announces (the first, when several items are named)"),
+    changes: z
+      .array(
+        z.strictObject({
+          item: z.string(),
+          oldPrice: z.number().optional().describe("price drops: the effective price just before the change"),
+          newPrice: z.number().optional().describe("price drops: the price after it"),
+          currency: z.string().nullable().optional().describe("price drops: null when neither catalog gives one"),
+        }),
+      )
+      .max(MAX_TRIGGER_ITEMS),
+  }),
+]);
+export type TriggerDelivery = z.infer<typeof TriggerDeliverySchema>;
 
 /**
  * The longest wait a webhook's `Retry-After` is honoured for (seconds): the last back-off step, and never past

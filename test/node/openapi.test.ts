@@ -25,6 +25,22 @@ describe("OpenAPI description", () => {
     }
   });
 
+  it("describes what a trigger's webhook receives: the body's schema and the signature and delivery headers", () => {
+    const doc = openApiDocument() as {
+      webhooks?: Record<string, { post: { requestBody: unknown; parameters: { name: string; in: string }[] } }>;
+      components: { schemas: Record<string, unknown> };
+    };
+    const post = doc.webhooks?.triggerDelivery?.post;
+    expect(JSON.stringify(post?.requestBody)).toContain("#/components/schemas/TriggerDelivery");
+    expect(post?.parameters.map((p) => [p.name, p.in])).toEqual([
+      ["Opentime-Signature", "header"],
+      ["Opentime-Delivery", "header"],
+    ]);
+    const body = JSON.stringify(doc.components.schemas.TriggerDelivery);
+    for (const field of ["cartAt", "changedAt", "oldPrice", "attempt", "viewed-price-drop"])
+      expect(body).toContain(field);
+  });
+
   it("describes request bodies from the schemas the routes validate with (their limits and closed sets)", () => {
     const schemas = (openApiDocument().components as { schemas: Record<string, Record<string, unknown>> }).schemas;
     const text = (name: string) => JSON.stringify(schemas[name]);

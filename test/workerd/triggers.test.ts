@@ -16,6 +16,7 @@ import {
   RETRY_DELAYS_S,
   retryDelayMs,
   type TriggerDelivery,
+  TriggerDeliverySchema,
   TriggerSchema,
   TriggersConfigSchema,
   type ViewedTrigger,
@@ -92,6 +93,8 @@ describe("cart-abandoned trigger", () => {
     expect(await verifyWebhook(TEST_WEBHOOK_SECRET, call.body, call.signature, nowS())).toBe(true);
     expect(await verifyWebhook("another-secret-0123456789", call.body, call.signature, nowS())).toBe(false);
     const delivery = JSON.parse(call.body) as TriggerDelivery;
+    // exactly what the OpenAPI description's webhooks say it is
+    expect(TriggerDeliverySchema.safeParse(delivery).error).toBeUndefined();
     expect(delivery).toMatchObject({
       trigger: "cart-30",
       type: "cart-abandoned",

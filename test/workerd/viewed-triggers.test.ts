@@ -11,7 +11,7 @@ import type { CatalogChange } from "../../core/catalog-changes";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { verifyToken } from "../../core/token";
-import type { TriggerDelivery } from "../../core/triggers";
+import { type TriggerDelivery, TriggerDeliverySchema } from "../../core/triggers";
 import { verifyWebhook } from "../../core/webhook-signature";
 import { resetBasePrices } from "../../worker/catalog/base-prices";
 import { catalogWriter } from "../../worker/catalog/catalog-stub";
@@ -264,6 +264,8 @@ describe("viewed-price-drop", () => {
         changes: [{ item: "pd-1", oldPrice: 97, newPrice: 92, currency: "EUR" }],
       },
     ]);
+    // exactly what the OpenAPI description's webhooks say it is
+    expect(TriggerDeliverySchema.safeParse(bodies()[0]).error).toBeUndefined();
   });
 
   it("compares a first live price with the model catalog's", async () => {

@@ -28,7 +28,7 @@ import {
   SuppressionsAnswerSchema,
   SuppressionsRequestSchema,
 } from "../../core/suppressions";
-import { TriggersConfigSchema } from "../../core/triggers";
+import { TriggerDeliverySchema, TriggersConfigSchema } from "../../core/triggers";
 import { ERROR_STATUS } from "../errors";
 import { DeadLetterSelectionSchema } from "../events/dead-letter-selection";
 import { ListChangesAnswerSchema } from "../suppressions/list-changes-query";
@@ -66,6 +66,7 @@ export const COMPONENTS = {
   CatalogPatch: CatalogPatchSchema,
   ConsentChange: ConsentChangeSchema,
   TriggersConfig: TriggersConfigSchema,
+  TriggerDelivery: TriggerDeliverySchema,
   SubjectsRequest: SubjectsRequestSchema,
   SuppressionsRequest: SuppressionsRequestSchema,
   Suppressions: SuppressionsAnswerSchema,

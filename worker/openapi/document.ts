@@ -4,8 +4,10 @@
  * worker/openapi/components.ts); each route's path, parameters and answers, with the error codes of each
  * error status, are listed in worker/openapi/routes.ts. Tests check that list against the routes the app
  * registers, both ways (test/workerd/openapi.test.ts), and real answers against it (openapi-answers.test.ts).
+ * `webhooks` describes what the shop's receiver gets from a trigger (core/triggers.ts TriggerDeliverySchema).
  */
 import { z } from "zod";
+import { DELIVERY_HEADER, SIGNATURE_HEADER } from "../../core/webhook-signature";
 import type { ErrorCode } from "../errors";
 import { COMPONENTS, type ComponentName } from "./components";
 import { type Answer, type Auth, ROUTES, type RouteDoc } from "./routes";
@@ -67,6 +69,41 @@ function requestBody(r: RouteDoc): Record<string, unknown> | undefined {
   return { required: false, content: Object.fromEntries(media.map((m) => [m, { schema }])) };
 }
 
+/** The call a trigger makes to the shop's webhook (worker/triggers/deliver.ts), as its receiver sees it. */
+const TRIGGER_WEBHOOK = {
+  post: {
+    tags: ["triggers"],
+    summary: "a trigger's delivery, POSTed to the trigger's webhook (at least once: the same id on every retry)",
+    operationId: "triggerDelivery",
+    parameters: [
+      {
+        name: SIGNATURE_HEADER,
+        in: "header",
+        required: true,
+        description:
+          't=<unix s>,v1=<hex HMAC-SHA256(TRIGGER_WEBHOOK_SECRET, "<t>.<raw body>")> (core/webhook-signature.ts verifyWebhook)',
+        schema: { type: "string" },
+      },
+      {
+        name: DELIVERY_HEADER,
+        in: "header",
+        required: true,
+        description: "the delivery's id, the body's `id`",
+        schema: { type: "string" },
+      },
+    ],
+    requestBody: { required: true, content: { "application/json": { schema: ref("TriggerDelivery") } } },
+    responses: {
+      "2XX": { description: "delivered" },
+      "4XX": {
+        description:
+          "refused, given up at once; but 401, 403, 404, 408, 409, 425 and 429 are retried (429 after its Retry-After)",
+      },
+      "5XX": { description: "retried (503 after its Retry-After); so are a redirect and no answer within 10 s" },
+    },
+  },
+};
+
 let built: Record<string, unknown> | null = null;
 
 /** The document (built once per isolate). */
@@ -104,6 +141,7 @@ export function openApiDocument(): Record<string, unknown> {
         'Open-time personalization for email: AMP lists, open-time images and clicks, real-time events, campaigns, the live catalog and triggers. Errors are {"error":{"code","message"}} with a closed set of codes.',
     },
     paths,
+    webhooks: { triggerDelivery: TRIGGER_WEBHOOK },
     components: {
       schemas: componentSchemas(),
       securitySchemes: {
