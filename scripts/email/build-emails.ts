@@ -15,7 +15,7 @@ import MailComposer from "nodemailer/lib/mail-composer";
 import { CampaignIdSchema } from "../../core/campaign";
 import { type EmailTemplates, type EmailView, emailLinks, renderEmail } from "../../core/email-template";
 import { escapeXml } from "../../core/escape-xml";
-import { looksLikeEmail } from "../../core/events";
+import { looksLikeEmail, looksLikeEmailAsSent } from "../../core/events";
 import type { LayoutName } from "../../core/layouts";
 import type { SendTimeCopy, SubjectAnswer } from "../../core/subject-request";
 import type { SuppressionReason } from "../../core/suppressions";
@@ -247,7 +247,8 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     if (looksLikeEmail(userId))
       throw new Error(`${path}:${line}: user_id must be pseudonymous; hash email addresses with a secret salt first`);
     const email = row.email || null;
-    if (needEmail && (!email || !looksLikeEmail(email)))
+    // an address as written: a look-alike @ (`ann＠example.com`) makes a user id an address, never a To: one
+    if (needEmail && (!email || !looksLikeEmailAsSent(email)))
       throw new Error(`${path}:${line}: a valid email is needed to write a message`);
     const raw = row.unsubscribe_url || null;
     const unsubscribe = raw === null ? null : unsubscribeUrl(raw);

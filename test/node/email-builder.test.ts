@@ -290,6 +290,11 @@ describe("email builder, MIME mode", () => {
     await expect(buildEmails(a.options)).rejects.toThrow(/recipients.csv:2: user_id must be pseudonymous/);
     const b = await setup("user_id,email\nc1,ann@example.com\nc2,\n");
     await expect(buildEmails(b.options)).rejects.toThrow(/recipients.csv:3: a valid email is needed/);
+    // a look-alike @ makes a user id an address, and an email column no address a mail server delivers to
+    const c = await setup("user_id,email\nann\uFF20example.com,ann@example.com\n");
+    await expect(buildEmails(c.options)).rejects.toThrow(/recipients.csv:2: user_id must be pseudonymous/);
+    const d = await setup("user_id,email\nc1,ann\uFF20example.com\n");
+    await expect(buildEmails(d.options)).rejects.toThrow(/recipients.csv:2: a valid email is needed/);
   });
 
   it("a recipients file it cannot use says which file and what is wrong, and writes nothing", async () => {
