@@ -6,10 +6,21 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { kvKeys } from "../../core/kv-keys";
+import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
 import { forgetDecisions } from "../../worker/preview/stored-decisions";
 import { TEST_ADMIN_KEY } from "./fixture";
-import { clearKv, fixture, recordingQueue, SENDER, seedModel, token } from "./support/harness";
+import {
+  ADMIN_HEADERS,
+  clearExperimentRegistry,
+  clearKv,
+  fixture,
+  recordingQueue,
+  SENDER,
+  seedModel,
+  send,
+  token,
+} from "./support/harness";
 
 const LOCAL = "http://127.0.0.1:8787";
 
@@ -221,5 +232,58 @@ describe("the preview's email", () => {
     await opened(await token(user()));
     expect(new Set(sent.map((e) => e.type))).toEqual(new Set(["email_open", "email_click"]));
     expect(sent.filter((e) => e.type === "email_open" && (e.items?.length ?? 0) > 0).length).toBeGreaterThan(0);
+  });
+});
+
+describe("the preview under an experiment", () => {
+  it("shows the reader's arm and its block, as the real email's AMP list serves them (not the campaign alone)", async () => {
+    await clearExperimentRegistry();
+    resetExperimentCache();
+    const banner = {
+      type: "static",
+      title: "Spring sale",
+      image: `${LOCAL}/demo/img/x.png`,
+      url: "https://shop.example/",
+    };
+    const put = await send("/v1/admin/experiments/spring-test", {
+      method: "PUT",
+      headers: ADMIN_HEADERS,
+      body: JSON.stringify({
+        campaign: "spring",
+        variants: [
+          { id: "banner", weight: 1, content: { v: 2, default: { id: "sale", ...banner } } },
+          { id: "popular", weight: 1, content: "popular" },
+        ],
+      }),
+    });
+    expect(put.status).toBe(200);
+    const users = (
+      (await (await request("/v1/preview/blocks?campaign=spring")).json()) as {
+        readers: { user: string; block: string; experiment: string | null }[];
+      }
+    ).readers;
+    // each reader's arm, and its block: the banner arm's `sale`, the popular arm's `popular` (it was `default`)
+    expect(users.length).toBeGreaterThan(1);
+    for (const r of users) {
+      expect(r.experiment).toMatch(/^spring-test:(banner|popular)$/);
+      expect(r.block).toBe(r.experiment === "spring-test:banner" ? "sale" : "popular");
+    }
+    for (const r of users.slice(0, 4)) {
+      const preview = (await (await request(`/v1/preview/email?user=${r.user}&campaign=spring`)).json()) as {
+        token: string;
+        experiment: string | null;
+        block: { id: string };
+        recs: { items: { id: string }[] };
+      };
+      // the same token's AMP list (a preview's: it records nothing) serves that arm and block, those items
+      const amp = await request(`/v1/amp/recs?t=${preview.token}&n=6`, { headers: { "AMP-Email-Sender": SENDER } });
+      const body = (await amp.json()) as { items: { id: string }[]; block: { id: string } };
+      expect(preview.experiment).toBe(amp.headers.get("X-Opentime-Experiment"));
+      expect(preview.experiment).toBe(r.experiment);
+      expect(preview.block.id).toBe(body.block.id);
+      expect(preview.recs.items.map((it) => it.id)).toEqual(body.items.map((it) => it.id));
+    }
+    await clearExperimentRegistry();
+    resetExperimentCache();
   });
 });

@@ -1,16 +1,17 @@
 /**
  * Which block of a campaign each demo reader gets at an open of the AMP part, and why (with the values of the
- * facts: the preview shows what headers keep out), for the preview's campaign editor.
+ * facts: the preview shows what headers keep out), for the preview's campaign editor; under an experiment
+ * running on the campaign, the reader's arm (`experiment`) and that arm's block, as the real email serves them.
  */
 
 import { mintToken, verifyToken } from "../../core/token";
 import { cfSignals, openFacts } from "../campaigns/open-facts";
-import { serveBlock } from "../campaigns/serve-block";
 import { readCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
 import type { WaitUntil } from "../lib/background";
 import { listUsers } from "./list-users";
+import { previewOpen } from "./preview-open";
 
 /** Readers shown: each costs one ranking. */
 const MAX_READERS = 20;
@@ -33,16 +34,20 @@ export async function blocksByReader(
     users.map(async (user) => {
       const token = await mintToken(secret, { user, campaign: campaignId, ttlSeconds: 600, preview: true });
       const verified = await verifyToken(config.tokenSecrets, token, Math.floor(now / 1000));
-      const open = openFacts({
-        format: "amp",
-        fetcher: "direct",
-        ...cfSignals(req),
-        campaignZone: campaign.timeZone,
+      const { served, experiment } = await previewOpen({
+        kv,
+        config,
+        token,
+        verified,
+        stored: campaign,
+        open: (c) => openFacts({ format: "amp", fetcher: "direct", ...cfSignals(req), campaignZone: c.timeZone, now }),
+        n: 6,
         now,
+        waitUntil,
       });
-      const served = await serveBlock({ kv, config, token, verified, campaign, n: 6, open, now, waitUntil });
       return {
         user,
+        experiment,
         block: served.selection.block.id,
         type: served.selection.block.type,
         why: served.detail(),

@@ -1,7 +1,7 @@
 /**
  * One email as a reader would get it: a fresh 7-day preview token for the user and campaign (its opens and clicks
  * record nothing on the reader: core/token.ts, claim p), or `again`, the preview token of the email shown before,
- * re-opened; the three rendered parts, the campaign block the reader gets and why
+ * re-opened; the three rendered parts, the experiment arm (if any) and the campaign block the reader gets and why
  * (with the facts its conditions saw), the recommendations with their scores and why, and the AMP part's
  * static view.
  */
@@ -13,12 +13,12 @@ import { emailLinks, renderEmail } from "../../core/email-template";
 import { mintToken, verifyToken } from "../../core/token";
 import { ampListBody } from "../campaigns/amp-list-body";
 import { openFacts } from "../campaigns/open-facts";
-import { serveBlock } from "../campaigns/serve-block";
 import { readCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
 import type { WaitUntil } from "../lib/background";
 import { ampStaticView } from "./amp-static";
+import { previewOpen } from "./preview-open";
 import type { PreviewQuery } from "./query";
 
 const TOKEN_TTL_SECONDS = 7 * 86400;
@@ -48,11 +48,21 @@ export async function emailPreview(
     { headline: "Picked for you", shopName: "the opentime demo shop", shopUrl: `${base}/`, count: 6, ...links },
   );
   // as the reader would get it in the AMP part: the campaign's block for them, with its item rules
-  const campaign = await readCampaign(kv, q.campaign);
+  // (an experiment running on the campaign: the reader's arm, as the real email's opens serve it)
+  const stored = await readCampaign(kv, q.campaign);
   const now = Date.now();
   const verified = await verifyToken(config.tokenSecrets, token, Math.floor(now / 1000));
-  const open = openFacts({ format: "amp", fetcher: "direct", ...location, campaignZone: campaign.timeZone, now });
-  const served = await serveBlock({ kv, config, token, verified, campaign, n: 6, open, now, waitUntil });
+  const { served, campaign, experiment } = await previewOpen({
+    kv,
+    config,
+    token,
+    verified,
+    stored,
+    open: (c) => openFacts({ format: "amp", fetcher: "direct", ...location, campaignZone: c.timeZone, now }),
+    n: 6,
+    now,
+    waitUntil,
+  });
   const rec = served.rec;
   const body = ampListBody(campaign, served.selection.block, served.rec.items, base, now);
   const items = body.items.map((it, i) => ({ ...it, rank: i + 1, score: rec.scores?.[i] ?? null }));
@@ -60,6 +70,7 @@ export async function emailPreview(
     user: q.user,
     campaign: q.campaign,
     settings: campaign,
+    experiment,
     token,
     block: { id: served.selection.block.id, type: served.selection.block.type, why: served.detail(), copy: body.copy },
     facts: served.facts,

@@ -72,7 +72,9 @@ async function show() {
     $("amp-frame").srcdoc = data.parts.ampStatic;
     $("amp-source").textContent = data.parts.amp;
     $("text-part").textContent = data.parts.text;
-    $("block").textContent = data.block.type + " block " + data.block.why;
+    // under an experiment the reader's arm serves (its configuration, or popular items), as the real email's opens
+    $("block").textContent = (data.experiment ? "experiment " + data.experiment.replace(":", ", arm ") + ": " : "") +
+      data.block.type + " block " + data.block.why;
     $("facts").textContent = JSON.stringify(data.facts, null, 2);
     $("json").textContent = JSON.stringify({ items: data.recs.items.map(({ rank, score, ...it }) => it) }, null, 2);
     $("why-meta").textContent = "scorer " + data.recs.scorer + ", " + data.recs.reason + ", model " + (data.recs.model || "none") +
@@ -108,7 +110,8 @@ async function loadBlocks() {
   const { readers } = await getJson("/v1/preview/blocks?campaign=" + encodeURIComponent($("campaign").value));
   $("blocks").querySelector("tbody").innerHTML = readers.map((r) =>
     '<tr data-user="' + esc(r.user) + '" data-block="' + esc(r.block) + '"><td>' + esc(r.user) + '</td><td><span class="tag">' +
-    esc(r.type) + '</span> ' + esc(r.block) + '</td><td class="muted">' + esc(r.why) + '</td></tr>').join("");
+    esc(r.type) + '</span> ' + esc(r.block) + (r.experiment ? ' <span class="muted">arm ' + esc(r.experiment.split(":")[1]) + '</span>' : '') +
+    '</td><td class="muted">' + esc(r.why) + '</td></tr>').join("");
 }
 $("save").onclick = async () => {
   let body;
