@@ -35,6 +35,8 @@ let mf: Miniflare;
 let browser: Browser;
 let origin: string;
 let user: string;
+/** a second reader the model knows (their email differs from `user`'s) */
+let other: string;
 const work = mkdtempSync(join(tmpdir(), "ot-browser-"));
 
 beforeAll(async () => {
@@ -52,13 +54,12 @@ beforeAll(async () => {
     tune: false,
     goldenUsers: 5,
   });
-  user = (
-    readFileSync(join(model.dir, "profiles.jsonl"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as Profile)
-      .find((p) => p.factors !== null) as Profile
-  ).userId;
+  [user, other] = readFileSync(join(model.dir, "profiles.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Profile)
+    .filter((p) => p.factors !== null)
+    .map((p) => p.userId) as [string, string];
   bundleBenchWorker();
   mf = startWorkerd(join(work, "kv"), { port: 0, bindings: { DEMO_ROUTES: "true" } });
   origin = (await mf.ready).origin;
@@ -304,6 +305,130 @@ describe("preview page in Chromium", () => {
     ).toBe(3);
     expect(errors).toEqual([]);
     expect(refused).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("the preview page as a marketer uses it", () => {
+  it("on a phone, a why of one long word wraps instead of widening the page", async () => {
+    const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
+    await page.goto(`${origin}/`);
+    await page.selectOption("#campaign", "demo-live");
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    // `boughtCategories=[...] $in [Mugs|Lamps|...]`: one word of 150-odd characters in each reader's why
+    const many = ["Mugs", "Lamps", "Cushions", "Throws", "Vases", "Candles", "Tableware", "Glassware", "Bedding"];
+    await page.fill(
+      "#campaign-json",
+      JSON.stringify({
+        v: 2,
+        blocks: [{ id: "home", type: "recommendations", when: { boughtCategories: { $in: many } } }],
+        default: { id: "picks", type: "recommendations" },
+      }),
+    );
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+    // (drawn again after the save)
+    await expect.poll(() => page.locator("#blocks tbody").textContent(), POLL).toContain("Mugs|Lamps|Cushions");
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await page.close();
+  });
+
+  it("an earlier pick's late answer never replaces the reader picked since", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    // the first reader's email is held until the second's is shown
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const emailOf = (who: string) => (url: URL) =>
+      url.pathname === "/v1/preview/email" && url.searchParams.get("user") === who;
+    // (set once the page has read that answer's JSON: its own code after it runs in the same task)
+    await page.addInitScript((late) => {
+      const json = Response.prototype.json;
+      Response.prototype.json = async function (this: Response) {
+        const body = await json.call(this);
+        if (new URL(this.url).searchParams.get("user") === late) (window as { lateRead?: boolean }).lateRead = true;
+        return body;
+      };
+    }, user);
+    await page.goto(`${origin}/`);
+    await expect.poll(() => page.locator("#user option").count(), POLL).toBeGreaterThan(2);
+    await page.route(emailOf(user), async (r) => {
+      await held;
+      await r.continue();
+    });
+    type Email = { recs: { items: { id: string }[] } };
+    const firstItem = async (res: Promise<{ json: () => Promise<unknown> }>) =>
+      ((await (await res).json()) as Email).recs.items[0]?.id as string;
+    const late = firstItem(page.waitForResponse((res) => emailOf(user)(new URL(res.url())), { timeout: 90_000 }));
+    await page.selectOption("#user", user);
+    const second = firstItem(page.waitForResponse((res) => emailOf(other)(new URL(res.url())), POLL));
+    await page.selectOption("#user", other);
+    const theirs = await second;
+    await expect.poll(() => page.textContent("#json"), POLL).toContain(theirs);
+    const shown = await page.textContent("#json");
+    release();
+    // (the two readers' emails differ: else this would prove nothing)
+    expect(await late).not.toBe(theirs);
+    await page.waitForFunction(() => (window as { lateRead?: boolean }).lateRead === true, null, POLL);
+    expect(await page.textContent("#json")).toBe(shown);
+    await page.close();
+  });
+
+  it("a Worker that never answers is said so, not left at loading…", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.clock.install();
+    await page.goto(`${origin}/`);
+    await expect.poll(() => page.locator("#user option").count(), POLL).toBeGreaterThan(1);
+    // accepted, never answered
+    await page.route(
+      (url) => url.pathname === "/v1/preview/email",
+      () => undefined,
+    );
+    await page.selectOption("#user", user);
+    await expect.poll(() => page.textContent("#status")).toBe("loading…");
+    await page.clock.runFor(61_000);
+    await expect.poll(() => page.textContent("#status")).toMatch(/^the Worker did not answer within 60 s: check/);
+    await page.close();
+  });
+
+  it("a pinned item says pinned (not a fallback), and the item rules' counts are shown", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${origin}/`);
+    await page.selectOption("#campaign", "demo-live");
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const products = JSON.parse(readFileSync(join(work, "demo/products.json"), "utf8")) as { id: string }[];
+    const pin = (products[products.length - 1] as { id: string }).id;
+    await page.fill(
+      "#campaign-json",
+      JSON.stringify({ v: 2, default: { id: "picks", type: "recommendations", items: { pinned: [pin] } } }),
+    );
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+    await page.selectOption("#user", user);
+    await expect.poll(() => page.locator("#why tbody tr").count(), POLL).toBe(6);
+    const first = page.locator("#why tbody tr").first();
+    expect(await first.textContent()).toContain(pin);
+    expect(await first.locator(".tag").textContent()).toBe("pinned");
+    expect(await page.textContent("#why-meta")).toContain("item rules: 1 pinned, 0 excluded");
+    await page.close();
+  });
+
+  it("an unsaved edit survives picking another campaign and back", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${origin}/`);
+    await page.selectOption("#campaign", "demo-blocks");
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const edit = JSON.stringify({ v: 2, badge: "Half done", default: { id: "picks", type: "recommendations" } });
+    await page.fill("#campaign-json", edit);
+    await page.selectOption("#campaign", "demo");
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    expect(await page.inputValue("#campaign-json")).not.toContain("Half done");
+    await page.selectOption("#campaign", "demo-blocks");
+    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(edit);
+    expect(await page.textContent("#save-status")).toBe(
+      "your unsaved edit of demo-blocks is back: Save campaign to keep it",
+    );
     await page.close();
   });
 });

@@ -65,7 +65,13 @@ export async function emailPreview(
   });
   const rec = served.rec;
   const body = ampListBody(campaign, served.selection.block, served.rec.items, base, now);
-  const items = body.items.map((it, i) => ({ ...it, rank: i + 1, score: rec.scores?.[i] ?? null }));
+  // a pinned item is placed first, unscored (item rules: core/item-rules.ts); its score would read as a fallback's
+  const block = served.selection.block;
+  const pinned = new Set(block.type === "recommendations" && rec.rules ? (block.items?.pinned ?? []) : []);
+  const items = body.items.map((it, i) => {
+    const score = rec.scores?.[i];
+    return { ...it, rank: i + 1, score: Number.isFinite(score) ? (score as number) : null, pinned: pinned.has(it.id) };
+  });
   return {
     user: q.user,
     campaign: q.campaign,
@@ -74,7 +80,15 @@ export async function emailPreview(
     token,
     block: { id: served.selection.block.id, type: served.selection.block.type, why: served.detail(), copy: body.copy },
     facts: served.facts,
-    recs: { reason: rec.reason, scorer: rec.scorer, model: rec.modelVersion, excluded: rec.excluded ?? 0, items },
+    recs: {
+      reason: rec.reason,
+      scorer: rec.scorer,
+      model: rec.modelVersion,
+      excluded: rec.excluded ?? 0,
+      // what the block's item rules did, as `X-Opentime-Rules` says it (null: the block has none)
+      rules: rec.rules ?? null,
+      items,
+    },
     slots: links.slots,
     parts: { html: parts.html, text: parts.text, amp: parts.amp, ampStatic: ampStaticView(parts.amp, body) },
   };

@@ -10,21 +10,34 @@ export const PREVIEW_SCRIPT = `
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
 const params = () => new URLSearchParams({ user: $("user").value, campaign: $("campaign").value, layout: $("layout").value });
+/** how long an answer may take (a cold Worker loads its model first: seconds) before the page gives up on it */
+const ANSWER_MS = 60000;
 /**
- * fetch and read the JSON answer; a Worker that does not answer (stopped) or answers no JSON (restarting, a proxy's
- * error page) is said so, with what to do, never as "Failed to fetch" or a JSON parser's error
+ * fetch and read the JSON answer; a Worker that does not answer (stopped), answers too late (hung) or answers no
+ * JSON (restarting, a proxy's error page) is said so, with what to do, never as "Failed to fetch", a JSON parser's
+ * error or a "loading…" that never ends
  */
 async function call(url, init) {
-  let res;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), ANSWER_MS);
   try {
-    res = await fetch(url, init);
-  } catch {
-    throw new Error("the Worker did not answer: is npm start still running? Start it again, then retry");
-  }
-  try {
-    return { res, body: await res.json() };
-  } catch {
-    throw new Error("the Worker answered " + res.status + " " + res.statusText + ", not JSON: wait for it to finish starting, then retry");
+    let res;
+    try {
+      res = await fetch(url, { ...init, signal: abort.signal });
+    } catch {
+      throw new Error(abort.signal.aborted
+        ? "the Worker did not answer within " + ANSWER_MS / 1000 + " s: check the terminal running npm start, then retry"
+        : "the Worker did not answer: is npm start still running? Start it again, then retry");
+    }
+    try {
+      return { res, body: await res.json() };
+    } catch {
+      throw new Error(abort.signal.aborted
+        ? "the Worker's answer did not finish within " + ANSWER_MS / 1000 + " s: check the terminal running npm start, then retry"
+        : "the Worker answered " + res.status + " " + res.statusText + ", not JSON: wait for it to finish starting, then retry");
+    }
+  } finally {
+    clearTimeout(timer);
   }
 }
 const failure = (res, body) => new Error(body.error ? body.error.code + ": " + body.error.message : res.status + " " + res.statusText);
@@ -49,19 +62,24 @@ async function loadDecisions() {
     ? '<tr data-slot="' + esc(d.slot) + '" data-item="' + esc(d.item ?? "none") + '"><td>' + esc(d.slot) + '</td><td>' + (d.item ? esc(d.title) + ' <span class="muted">' + esc(d.item) + '</span>' : '<span class="muted">no product left: the generic card, a click to the fallback URL</span>') + '</td><td><span class="tag">' + esc(d.state) + '</span></td><td>' + esc(d.via) + '</td><td>' + esc(d.reason) + ' (' + esc(d.scorer) + ')' + (d.block ? ' <span class="muted">block ' + esc(d.block) + '</span>' : '') + '</td></tr>'
     : '<tr data-slot="' + esc(d.slot) + '"><td>' + esc(d.slot) + '</td><td class="muted" colspan="4">not decided yet</td></tr>').join("");
 }
+/** the latest show(): an answer to an earlier one (another user, campaign or layout picked since) is dropped */
+let showing = 0;
 async function show() {
   if (!$("user").value) return;
+  const mine = ++showing;
   $("status").textContent = "loading…";
   try {
     // the email this user and campaign were shown before, opened again (its token keeps its decisions)
     const before = emails.get($("user").value + "|" + $("campaign").value);
     const data = await getJson("/v1/preview/email?" + new URLSearchParams({ ...Object.fromEntries(params()), ...(before ? { t: before } : {}) }));
-    shownToken = data.token;
     emails.set(data.user + "|" + data.campaign, data.token);
+    if (mine !== showing) return;
+    shownToken = data.token;
     const frame = $("html-frame");
     frame.onload = () => {
       const imgs = [...frame.contentDocument.images];
       Promise.all(imgs.map((img) => img.complete ? null : new Promise((r) => { img.onload = img.onerror = r; }))).then(() => {
+        if (mine !== showing) return;
         const ok = imgs.filter((img) => img.naturalWidth > 0).length;
         $("status").textContent = ok + " of " + imgs.length + " images decoded";
         $("status").dataset.images = ok + "/" + imgs.length;
@@ -76,21 +94,35 @@ async function show() {
     $("block").textContent = (data.experiment ? "experiment " + data.experiment.replace(":", ", arm ") + ": " : "") +
       data.block.type + " block " + data.block.why;
     $("facts").textContent = JSON.stringify(data.facts, null, 2);
-    $("json").textContent = JSON.stringify({ items: data.recs.items.map(({ rank, score, ...it }) => it) }, null, 2);
+    $("json").textContent = JSON.stringify({ items: data.recs.items.map(({ rank, score, pinned, ...it }) => it) }, null, 2);
+    const r = data.recs.rules;
     $("why-meta").textContent = "scorer " + data.recs.scorer + ", " + data.recs.reason + ", model " + (data.recs.model || "none") +
-      ", " + data.recs.excluded + " excluded by the purchase rule, policy " + data.settings.policy;
+      ", " + data.recs.excluded + " excluded by the purchase rule, policy " + data.settings.policy +
+      (r ? "; item rules: " + r.pinned + " pinned, " + r.excluded + " excluded, " + r.seen + " withheld by the frequency cap, " +
+        r.boosted + " boosted, " + r.capped + " passed over for maxPerCategory, " + r.relaxed + " taken over it after all, " +
+        r.filled + " popular items filled in" : "");
     $("why").querySelector("tbody").innerHTML = data.recs.items.map((it) =>
       '<tr><td>' + it.rank + '</td><td>' + esc(it.title) + ' <span class="muted">' + esc(it.id) + '</span></td><td>' + esc(it.price) +
-      '</td><td>' + (it.score === null ? '<span class="tag">fallback: ' + esc(data.recs.reason) + '</span>' : it.score.toFixed(4)) + '</td></tr>').join("");
+      '</td><td>' + (it.pinned ? '<span class="tag">pinned</span>' : it.score === null ? '<span class="tag">fallback: ' + esc(data.recs.reason) + '</span>' : it.score.toFixed(4)) + '</td></tr>').join("");
   } catch (e) {
-    $("status").textContent = String(e.message || e);
+    if (mine === showing) $("status").textContent = String(e.message || e);
   }
 }
 /**
- * the campaign in the editor: its id and ETag (null: none was stored when it was loaded). A save goes to that id
- * with that tag (If-Match; If-None-Match: * when none was stored), and is refused if another edit landed since.
+ * the campaign in the editor: its id, ETag (null: none was stored when it was loaded) and text as loaded or last
+ * saved. A save goes to that id with that tag (If-Match; If-None-Match: * when none was stored), and is refused if
+ * another edit landed since.
  */
 let editing = null;
+/**
+ * unsaved edits of campaigns picked away from, with the ETag they were made on: picking the campaign again brings
+ * the edit back (its save is refused, 412, if another edit landed since), never the stored one over it
+ */
+const drafts = new Map();
+function keepDraft() {
+  if (editing && $("campaign-json").value !== editing.text)
+    drafts.set(editing.id, { text: $("campaign-json").value, etag: editing.etag });
+}
 async function loadCampaign() {
   const id = $("campaign").value;
   editing = null;
@@ -100,23 +132,30 @@ async function loadCampaign() {
   const { res, body } = await call("/v1/preview/campaigns/" + encodeURIComponent(id));
   if (!res.ok) throw failure(res, body);
   if (id !== $("campaign").value) return; // another campaign was picked meanwhile: its own load fills the editor
-  editing = { id, etag: res.headers.get("ETag") };
-  $("campaign-json").value = JSON.stringify(body.campaign, null, 2);
+  const draft = drafts.get(id);
+  drafts.delete(id);
+  const text = JSON.stringify(body.campaign, null, 2);
+  editing = { id, etag: draft ? draft.etag : res.headers.get("ETag"), text };
+  $("campaign-json").value = draft ? draft.text : text;
+  if (draft) $("save-status").textContent = "your unsaved edit of " + id + " is back: Save campaign to keep it";
   $("save").disabled = false;
   $("reload").hidden = true;
   await loadBlocks();
 }
 async function loadBlocks() {
-  const { readers } = await getJson("/v1/preview/blocks?campaign=" + encodeURIComponent($("campaign").value));
+  const id = $("campaign").value;
+  const { readers } = await getJson("/v1/preview/blocks?campaign=" + encodeURIComponent(id));
+  if (id !== $("campaign").value) return; // another campaign was picked meanwhile
   $("blocks").querySelector("tbody").innerHTML = readers.map((r) =>
     '<tr data-user="' + esc(r.user) + '" data-block="' + esc(r.block) + '"><td>' + esc(r.user) + '</td><td><span class="tag">' +
     esc(r.type) + '</span> ' + esc(r.block) + (r.experiment ? ' <span class="muted">arm ' + esc(r.experiment.split(":")[1]) + '</span>' : '') +
     '</td><td class="muted">' + esc(r.why) + '</td></tr>').join("");
 }
 $("save").onclick = async () => {
+  const text = $("campaign-json").value;
   let body;
   try {
-    body = JSON.parse($("campaign-json").value);
+    body = JSON.parse(text);
   } catch (e) {
     $("save-status").textContent = "not JSON: " + e.message;
     return;
@@ -135,6 +174,7 @@ $("save").onclick = async () => {
     }
     if (!res.ok) throw failure(res, answer);
     target.etag = res.headers.get("ETag");
+    target.text = text;
     const missing = answer.campaignSegmentsMissing || [];
     $("save-status").textContent = missing.length === 0 ? "saved" : "saved, but " + missing.length +
       " condition(s) name a segment the model lacks (no reader has it): " +
@@ -146,10 +186,11 @@ $("save").onclick = async () => {
   }
 };
 $("reload").onclick = () => {
+  drafts.delete($("campaign").value);
   loadCampaign().then(() => { $("save-status").textContent = "loaded theirs"; }, (e) => { $("save-status").textContent = String(e.message || e); });
 };
 const notLoaded = (e) => { $("save-status").textContent = "campaign " + $("campaign").value + " not loaded (pick it again to retry): " + String(e.message || e); };
-$("campaign").onchange = () => { loadCampaign().catch(notLoaded); show(); };
+$("campaign").onchange = () => { keepDraft(); loadCampaign().catch(notLoaded); show(); };
 $("user").onchange = $("layout").onchange = show;
 loadCampaign().catch(notLoaded);
 $("reset").onclick = async () => {
@@ -188,7 +229,8 @@ export const PREVIEW_PAGE = `<!doctype html>
   iframe { width: 100%; border: 1px solid #e4e7eb; border-radius: 4px; background: #fff; }
   #html-frame { height: 720px; } #amp-frame { height: 900px; }
   table { border-collapse: collapse; width: 100%; font-size: 13px; }
-  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #eef0f2; vertical-align: top; }
+  /* a why of one long word (boughtCategories=[Mugs|Lamps|...]) breaks anywhere rather than widen the page */
+  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #eef0f2; vertical-align: top; overflow-wrap: anywhere; }
   pre { background: #f5f7fa; padding: 8px; overflow: auto; max-height: 320px; font-size: 12px; }
   .muted { color: #7b8794; } .tag { display: inline-block; padding: 0 6px; border-radius: 8px; background: #e4e7eb; font-size: 12px; }
   #status { margin-left: auto; font-size: 12px; }
