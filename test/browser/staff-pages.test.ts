@@ -330,6 +330,18 @@ describe("the preview page as a marketer uses it", () => {
     // (drawn again after the save)
     await expect.poll(() => page.locator("#blocks tbody").textContent(), POLL).toContain("Mugs|Lamps|Cushions");
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    // wide, the short cells keep their words whole (breaking anywhere made "recommen-dations", "c000-0001")
+    await page.setViewportSize({ width: 1280, height: 800 });
+    // (the lines the reader id's text takes: one)
+    const lines = await page
+      .locator("#blocks tbody td")
+      .first()
+      .evaluate((td) => {
+        const range = document.createRange();
+        range.selectNodeContents(td);
+        return new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size;
+      });
+    expect(lines).toBe(1);
     await page.close();
   });
 
@@ -411,6 +423,16 @@ describe("the preview page as a marketer uses it", () => {
     expect(await first.textContent()).toContain(pin);
     expect(await first.locator(".tag").textContent()).toBe("pinned");
     expect(await page.textContent("#why-meta")).toContain("item rules: 1 pinned, 0 excluded");
+    // a block's own content (static, product, countdown) is no fallback either
+    await page.fill(
+      "#campaign-json",
+      JSON.stringify({
+        v: 2,
+        default: { id: "sale", type: "static", title: "Sale", image: `${origin}/x.png`, url: "/" },
+      }),
+    );
+    await page.click("#save");
+    await expect.poll(() => page.locator("#why tbody tr .tag").first().textContent(), POLL).toBe("static block");
     await page.close();
   });
 

@@ -103,7 +103,8 @@ async function show() {
         r.filled + " popular items filled in" : "");
     $("why").querySelector("tbody").innerHTML = data.recs.items.map((it) =>
       '<tr><td>' + it.rank + '</td><td>' + esc(it.title) + ' <span class="muted">' + esc(it.id) + '</span></td><td>' + esc(it.price) +
-      '</td><td>' + (it.pinned ? '<span class="tag">pinned</span>' : it.score === null ? '<span class="tag">fallback: ' + esc(data.recs.reason) + '</span>' : it.score.toFixed(4)) + '</td></tr>').join("");
+      '</td><td>' + (it.pinned ? '<span class="tag">pinned</span>' :
+        data.block.type !== "recommendations" ? '<span class="tag">' + esc(data.block.type) + ' block</span>' : it.score === null ? '<span class="tag">fallback: ' + esc(data.recs.reason) + '</span>' : it.score.toFixed(4)) + '</td></tr>').join("");
   } catch (e) {
     if (mine === showing) $("status").textContent = String(e.message || e);
   }
@@ -229,8 +230,9 @@ export const PREVIEW_PAGE = `<!doctype html>
   iframe { width: 100%; border: 1px solid #e4e7eb; border-radius: 4px; background: #fff; }
   #html-frame { height: 720px; } #amp-frame { height: 900px; }
   table { border-collapse: collapse; width: 100%; font-size: 13px; }
-  /* a why of one long word (boughtCategories=[Mugs|Lamps|...]) breaks anywhere rather than widen the page */
-  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #eef0f2; vertical-align: top; overflow-wrap: anywhere; }
+  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #eef0f2; vertical-align: top; }
+  /* a why (the tables' last column) of one long word, boughtCategories=[Mugs|Lamps|...], breaks anywhere rather than widen the page */
+  td:last-child { overflow-wrap: anywhere; }
   pre { background: #f5f7fa; padding: 8px; overflow: auto; max-height: 320px; font-size: 12px; }
   .muted { color: #7b8794; } .tag { display: inline-block; padding: 0 6px; border-radius: 8px; background: #e4e7eb; font-size: 12px; }
   #status { margin-left: auto; font-size: 12px; }
