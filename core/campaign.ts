@@ -24,11 +24,14 @@ import { UrlSchema } from "./live-catalog";
 import { ModelVersionSchema } from "./manifest";
 import { protoKeyIssues } from "./record-keys";
 
+/** A campaign id: 1-64 letters, digits, '_', '.', '-', starting with a letter or digit (the preview page checks it too). */
+export const CAMPAIGN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 export const CampaignIdSchema = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "campaign ids are letters, digits, '_', '.', '-'");
+  .regex(CAMPAIGN_ID_PATTERN, "campaign ids are letters, digits, '_', '.', '-'");
 
 /**
  * A UTM parameter's value: 1 to `max` characters; at the admin API (`strict`) of well-formed Unicode too (a URL cannot

@@ -436,6 +436,32 @@ describe("the preview page as a marketer uses it", () => {
     await page.close();
   });
 
+  it("builds a new campaign by its id: opened from the keyboard, saved, and a bad id said so", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${origin}/`);
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    await page.fill("#campaign-other", "spring sale");
+    await page.press("#campaign-other", "Enter");
+    await expect
+      .poll(() => page.textContent("#save-status"))
+      .toMatch(/^campaign id "spring sale" not opened: an id is/);
+    expect(await page.inputValue("#campaign")).toBe("demo");
+    await page.fill("#campaign-other", "spring-2027");
+    await page.press("#campaign-other", "Enter");
+    expect(await page.inputValue("#campaign")).toBe("spring-2027");
+    // none stored: the defaults, saved as a create
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const sale = { v: 2, badge: "Spring", default: { id: "picks", type: "recommendations" } };
+    await page.fill("#campaign-json", JSON.stringify(sale));
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+    const stored = (await (await fetch(`${origin}/v1/preview/campaigns/spring-2027`)).json()) as {
+      campaign: { badge?: string };
+    };
+    expect(stored.campaign.badge).toBe("Spring");
+    await page.close();
+  });
+
   it("an unsaved edit survives picking another campaign and back", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     await page.goto(`${origin}/`);

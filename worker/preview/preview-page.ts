@@ -1,10 +1,13 @@
 /**
- * The preview page's HTML and script (no build step, no framework): pick a user, a campaign and a layout;
+ * The preview page's HTML and script (no build step, no framework): pick a user, a campaign (a demo one, or any
+ * other by its id) and a layout;
  * edit the campaign (JSON, saved through the preview's own route, errors named by path) and see each demo
  * reader's block and why;
  * see the HTML part with its live open-time images, the AMP part's static view, the recommendations JSON
  * with why each item was chosen, and the decisions the images stored.
  */
+import { CAMPAIGN_ID_PATTERN } from "../../core/campaign";
+
 /** The page's one script: served inline, and allowed by its hash alone (staffPagePolicy in lib/staff-page-policy.ts). */
 export const PREVIEW_SCRIPT = `
 const $ = (id) => document.getElementById(id);
@@ -192,6 +195,19 @@ $("reload").onclick = () => {
 };
 const notLoaded = (e) => { $("save-status").textContent = "campaign " + $("campaign").value + " not loaded (pick it again to retry): " + String(e.message || e); };
 $("campaign").onchange = () => { keepDraft(); loadCampaign().catch(notLoaded); show(); };
+// a campaign of another id (a new one: saving it creates it), picked as the demo's are
+$("campaign-other").onchange = () => {
+  const id = $("campaign-other").value.trim();
+  if (!id) return;
+  if (!new RegExp(${JSON.stringify(CAMPAIGN_ID_PATTERN.source)}).test(id)) {
+    $("save-status").textContent = "campaign id " + JSON.stringify(id) + " not opened: an id is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit";
+    return;
+  }
+  if (![...$("campaign").options].some((o) => o.value === id)) $("campaign").add(new Option(id, id));
+  $("campaign-other").value = "";
+  $("campaign").value = id;
+  $("campaign").onchange();
+};
 $("user").onchange = $("layout").onchange = show;
 loadCampaign().catch(notLoaded);
 $("reset").onclick = async () => {
@@ -222,7 +238,7 @@ export const PREVIEW_PAGE = `<!doctype html>
   header { display: flex; flex-wrap: wrap; gap: 12px; align-items: end; padding: 14px 20px; background: #1f2933; color: #fff; }
   header h1 { font-size: 17px; margin: 0 16px 0 0; }
   label { display: flex; flex-direction: column; font-size: 12px; gap: 2px; }
-  select, button { font: inherit; padding: 5px 8px; border-radius: 4px; border: 1px solid #9aa5b1; }
+  select, button, input { font: inherit; padding: 5px 8px; border-radius: 4px; border: 1px solid #9aa5b1; }
   button { background: #fff; cursor: pointer; }
   main { display: grid; grid-template-columns: minmax(360px, 660px) minmax(320px, 1fr); gap: 16px; padding: 16px 20px; }
   section { background: #fff; border: 1px solid #e4e7eb; border-radius: 6px; padding: 12px; min-width: 0; }
@@ -245,6 +261,7 @@ export const PREVIEW_PAGE = `<!doctype html>
   <h1>opentime preview</h1>
   <label>User <select id="user" data-testid="user"><option value="">loading…</option></select></label>
   <label>Campaign <select id="campaign"><option value="demo">demo (freeze)</option><option value="demo-live">demo-live (live)</option><option value="demo-blocks">demo-blocks (blocks by conditions)</option></select></label>
+  <label>Other campaign <input id="campaign-other" placeholder="id, then Enter" size="12" spellcheck="false"></label>
   <label>Layout <select id="layout"><option>row</option><option>card</option><option>grid</option></select></label>
   <button id="reset" type="button">Forget decisions</button> <span id="reset-status" role="status"></span>
   <span id="status" role="status"></span>
