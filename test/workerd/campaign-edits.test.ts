@@ -54,6 +54,20 @@ beforeEach(async () => {
 });
 
 describe("campaign edits", () => {
+  it("says a field left out is required (not 'Invalid input ... received undefined'), naming its path", async () => {
+    const { when: _, ...noWhen } = body("Sale").blocks[0] as Record<string, unknown>;
+    const { title: __, ...noTitle } = body("Sale").blocks[0] as Record<string, unknown>;
+    const res = await send("/v1/admin/campaigns/spring", {
+      method: "PUT",
+      headers: ADMIN_HEADERS,
+      body: JSON.stringify({ v: 2, blocks: [noWhen, noTitle], default: PICKS }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+      "blocks.0.when: required, but missing (expected object); blocks.1.title: required, but missing (expected string)",
+    );
+  });
+
   it("gives one of two creations of one id sent at once its 201 and the other 409", async () => {
     const answers = await Promise.all([create("spring", "A"), create("spring", "B")]);
     expect(answers.map((r) => r.status).sort()).toEqual([201, 409]);

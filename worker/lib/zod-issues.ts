@@ -1,7 +1,8 @@
 /**
  * The one formatter of zod validation errors: each issue as `<path>: <message>` (the path names the bad
- * field, `(root)` for the whole value), at most five, joined by "; ". Messages echo no value; a key from the input
- * (in a path, or named as unrecognized) is cut to its start, so an answer stays small whatever was sent.
+ * field, `(root)` for the whole value), at most five, joined by "; "; a field left out says it is required.
+ * Messages echo no value; a key from the input (in a path, or named as unrecognized) is cut to its start, so an
+ * answer stays small whatever was sent.
  */
 import type { z } from "zod";
 import { cutWhole } from "../../core/cut-text";
@@ -15,10 +16,19 @@ const MAX_MESSAGE = 200;
 
 const cut = (s: string, max: number) => (s.length > max ? `${cutWhole(s, max)}…` : s);
 
+/**
+ * A field left out, said as such: zod's "Invalid input: expected object, received undefined" reads as a bad value
+ * to someone who sent none.
+ */
+function missing(issue: z.core.$ZodIssue): string | null {
+  if (issue.code !== "invalid_type" || !/received undefined$/.test(issue.message)) return null;
+  return `required, but missing (expected ${issue.expected})`;
+}
+
 export function describeIssues(error: z.ZodError, prefix = ""): string {
   const shown = error.issues.slice(0, MAX_ISSUES).map((i) => {
     const path = [prefix, ...i.path.map((p) => cut(String(p), MAX_SEGMENT))].filter(Boolean).join(".");
-    return `${path || "(root)"}: ${cut(i.message, MAX_MESSAGE)}`;
+    return `${path || "(root)"}: ${cut(missing(i) ?? i.message, MAX_MESSAGE)}`;
   });
   const more = error.issues.length - shown.length;
   return more > 0 ? `${shown.join("; ")}; and ${more} more` : shown.join("; ");
