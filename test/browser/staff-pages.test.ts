@@ -462,6 +462,47 @@ describe("the preview page as a marketer uses it", () => {
     await page.close();
   });
 
+  it("one save at a time: a second press while the first is on its way is not refused as someone else's edit", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${origin}/`);
+    await page.selectOption("#campaign", "demo-live");
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let sent: () => void = () => undefined;
+    const onItsWay = new Promise<void>((r) => {
+      sent = r;
+    });
+    await page.route(
+      (url) => url.pathname === "/v1/preview/campaigns/demo-live",
+      async (r) => {
+        if (r.request().method() === "PUT") {
+          sent();
+          await held;
+        }
+        await r.continue();
+      },
+    );
+    const edit = (badge: string) => JSON.stringify({ v: 2, badge, default: { id: "picks", type: "recommendations" } });
+    await page.fill("#campaign-json", edit("First"));
+    await page.click("#save");
+    await onItsWay;
+    // the marketer edits on and presses again: the button waits for the first save
+    await page.fill("#campaign-json", edit("Second"));
+    expect(await page.isEnabled("#save")).toBe(false);
+    release();
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+    const stored = (await (await fetch(`${origin}/v1/preview/campaigns/demo-live`)).json()) as {
+      campaign: { badge?: string };
+    };
+    expect(stored.campaign.badge).toBe("Second");
+    await page.close();
+  });
+
   it("an unsaved edit survives picking another campaign and back", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     await page.goto(`${origin}/`);

@@ -166,11 +166,20 @@ $("save").onclick = async () => {
   }
   if (!editing) return;
   const target = editing;
+  // one save at a time: a second sent with the same ETag while the first lands would be refused as someone else's
+  $("save").disabled = true;
+  $("save-status").textContent = "saving…";
   try {
-    const { res, body: answer } = await call("/v1/preview/campaigns/" + encodeURIComponent(target.id), {
-      method: "PUT",
-      headers: { "Content-Type": "application/json", ...(target.etag ? { "If-Match": target.etag } : { "If-None-Match": "*" }) },
-      body: JSON.stringify(body) });
+    let answered;
+    try {
+      answered = await call("/v1/preview/campaigns/" + encodeURIComponent(target.id), {
+        method: "PUT",
+        headers: { "Content-Type": "application/json", ...(target.etag ? { "If-Match": target.etag } : { "If-None-Match": "*" }) },
+        body: JSON.stringify(body) });
+    } finally {
+      if (editing === target) $("save").disabled = false;
+    }
+    const { res, body: answer } = answered;
     if (res.status === 412) {
       $("save-status").textContent = "not saved: someone else saved this campaign since you loaded it. Copy your edit, then load theirs and edit that.";
       $("reload").hidden = false;
