@@ -1,7 +1,9 @@
 /**
  * The staff pages in headless Chromium against the real Worker in workerd with a freshly trained demo model.
  * The preview page, as a developer uses it: the page loads, a user is picked, the HTML part's open-time
- * images decode, and clicking one lands on the product that image showed (with UTM). The dashboard, after a
+ * images decode, and clicking one lands on the product that image showed (with UTM); as a marketer uses it: on a
+ * phone, with answers late, lost or never coming, pinned items and block cards said as such, a new campaign by its
+ * id, unsaved edits kept across campaigns, one save at a time. The dashboard, after a
  * small run of the experiment simulation (`npm run simulate`'s own code, through the Worker's APIs): the
  * Worker's store counted exactly what the simulation did, the page renders its charts, and every number it
  * shows equals the reporting API's. Screenshots kept in test-artifacts/ (not committed).

@@ -1,7 +1,7 @@
 /**
  * The preview and the dashboard as local development serves them (DEMO_ROUTES on 127.0.0.1: open, no key), each
  * behaviour found by review with its test: the user picker's ids, the dashboard's model section, writes from
- * another site, a reset within one invocation's KV operations.
+ * another site, a reset within one invocation's KV operations, the reader's arm under an experiment.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
