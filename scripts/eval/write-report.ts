@@ -104,7 +104,7 @@ export async function writeReport(
   lines.push(
     "## Learned ranker vs hybrid",
     "",
-    `The ranker (candidates from own items, the hybrid, ALS, content, EASE neighbours of all own items and of the last basket, popular and trending items; gradient-boosted trees over their scores, ranks, item and reader statistics and the items' momentum) is trained on two thirds of the validation readers${rc.windows > 1 ? " and on the readers of the window before validation (over components fitted before that window, less the held-out customers)" : ""}; the other third compares the ranker with the hybrid (refitted without the held-out readers)${rc.forward ? ", the ranker at the tree count chosen forward in time: trees and hybrid weights fitted on the window before validation alone, scored on every validation reader after it, where that curve peaks (the second table)" : ": it picks the tree count, and the ranker's figure is cross-fitted, each half of that third scored at the tree count the other half picks"}. \`served\` is, per mode, the ranker unless the hybrid leads it on those readers${rc.forward ? " or forward in time" : ""} by more than \`margin\` (a one-sided 95% bound of their paired differences) or nothing judged the ranker (no held-out reader, or fewer trees than a checkpoint).`,
+    `The ranker (candidates from own items, the hybrid, ALS, content, EASE neighbours of all own items and of the last basket, popular and trending items; gradient-boosted trees over their scores, ranks, item and reader statistics and the items' momentum) is trained on two thirds of the validation readers${rc.windows > 1 ? " and on the readers of the window before validation (over components fitted before that window, less the held-out customers)" : ""}; the other third compares the ranker with the hybrid (refitted without the held-out readers)${rc.forward ? ", the ranker at the tree count chosen forward in time: trees and hybrid weights fitted on the window before validation alone, scored on every validation reader after it, where that curve peaks (the second table)" : ": it picks the tree count, and the ranker's figure is cross-fitted, each half of that third scored at the tree count the other half picks"}. \`served\` is, per mode, the ranker unless the hybrid leads it on those readers by more than \`margin\` (a one-sided 95% bound of their paired differences) or nothing judged the ranker (no held-out reader, or fewer trees than a checkpoint).`,
     "",
   );
   row(["mode", "held-out readers", "hybrid ndcg@10", "ranker ndcg@10", "margin", "trees", "served"]);
@@ -116,7 +116,7 @@ export async function writeReport(
   lines.push("");
   if (rc.forward) {
     lines.push(
-      "Forward in time (the window before validation's trees and weights, on every validation reader; the ranker's figure cross-fitted over its tree count):",
+      "Forward in time (the window before validation's trees and weights, on every validation reader; the ranker's figure cross-fitted over its tree count; it sets the tree count, and its margin chooses nothing):",
       "",
     );
     row(["mode", "validation readers", "hybrid ndcg@10", "ranker ndcg@10", "margin", "trees"]);

@@ -77,12 +77,13 @@ export interface RankerChoice {
    * the same comparison forward in time, as a model serves (null without an earlier window): trees and hybrid
    * weights fitted on the earlier window alone, both scored on every reader of the validation window after it
    * (`users`). Where its curve peaks (`trees`) is the count that serves; its ranker figure is cross-fitted over that
-   * count as on held-out readers (forwardCheck)
+   * count as on held-out readers, and `margin` is what the hybrid would have had to lead by there: reported, not
+   * used to choose (forwardCheck)
    */
   forward: Record<RankerMode, RankerJudged> | null;
   /**
-   * what serves each mode: the hybrid only where it led the ranker by more than `margin` on held-out readers or
-   * forward in time, or where nothing judged the ranker (no held-out reader, or no checkpoint reached)
+   * what serves each mode: the hybrid only where it led the ranker by more than `margin` on held-out readers, or
+   * where nothing judged the ranker (no held-out reader, or no checkpoint reached)
    */
   chosen: Record<RankerMode, "ranker" | "hybrid">;
   /**
@@ -304,12 +305,7 @@ export async function chooseRanker(
   } finally {
     hybrid.weights = fitted;
   }
-  const chosen = { ...held.chosen };
-  for (const mode of ["all", "novel"] as const) {
-    const f = forward?.[mode];
-    if (f?.users && f.hybrid - f.ranker > f.margin) chosen[mode] = "hybrid";
-  }
-  return { ...held, chosen, forward, heldOutWeights };
+  return { ...held, forward, heldOutWeights };
 }
 
 /**
@@ -319,9 +315,10 @@ export async function chooseRanker(
  * month made popular; the next month's readers do not, and neither do a shop's opens after training. So the count
  * where this curve peaks is the one that serves (held-out readers' curves peak later: trees that keep learning the
  * month's own taste look better to readers of that month). The ranker's figure is cross-fitted (each half of the
- * readers at the tree count the other half's curve peaks at, pickTrees), and the hybrid serves past the same
- * one-sided bound (chooseServed). The comparison tilts against the ranker as the held-out one does: these trees
- * learn from one window, the served ones from two.
+ * readers at the tree count the other half's curve peaks at, pickTrees), and the one-sided bound the hybrid would
+ * have to lead past is reported (chooseServed) but chooses nothing: this comparison tilts against the ranker more
+ * than the held-out one does (these trees learn from one window, the served ones from two), and letting it serve
+ * the hybrid changed no choice on Online Retail (docs/ranker-experiments.md).
  */
 async function forwardCheck(
   ranker: CandidateRanker,
