@@ -66,10 +66,11 @@ const fitTrees = (data: GbdtData, options: Partial<GbdtOptions>) =>
 export interface RankerChoice {
   /**
    * protocol NDCG@10 of validation readers held out of the ranker's training (a third, by a hash of the row,
-   * `users` of them). `trees`, the count that serves, is the forward check's where there is one (`ranker` is then
-   * the third's figure at it, atCount); without one all of them pick it, and `ranker` is cross-fitted, each half of
-   * them scored at the count the other half picks (pickTrees: unless a half is empty), so no reader's figure is the
-   * best of many looks at them. `hybrid` is the hybrid's on the same readers; `margin` how far the hybrid had to
+   * `users` of them). `trees`, the count that serves, is the forward check's where there is one, and `ranker` is
+   * then cross-fitted over the forward curve (each held-out half at the count the other half of the validation
+   * readers picked there: atForward); without one all of them pick it, and `ranker` is cross-fitted, each half of
+   * them scored at the count the other half picks (pickTrees: unless a half is empty). Either way no reader's figure
+   * is the best of many looks at them. `hybrid` is the hybrid's on the same readers; `margin` how far the hybrid had to
    * lead the ranker on them to serve instead (chooseServed)
    */
   holdout: Record<RankerMode, RankerJudged>;
@@ -276,9 +277,9 @@ const odd = (user: number) => user % 2 === 1;
  * model serves (forwardCheck: trees from the earlier window alone, judged on the validation window's readers, which
  * come after it). Then trains on two thirds of the validation readers (and the earlier windows' readers, less the
  * held-out ones) and measures the held-out third (the protocol's NDCG@10, every relevant item counted, so candidates
- * that miss count against the ranker) every CHECKPOINT trees: the ranker's figure compared with the hybrid is the
- * third's at the forward count, or, without an earlier window, the whole third picks the count and the figure is
- * cross-fitted, each half scored at the count the other half picks (pickTrees), so it is not the best of many looks.
+ * that miss count against the ranker) every CHECKPOINT trees: the ranker's figure compared with the hybrid is
+ * cross-fitted, each held-out half scored at the count the other half picks, on the forward curve (atForward) or,
+ * without an earlier window, on the held-out third's own (pickTrees), so it is not the best of many looks.
  * For the comparison the hybrid's weights are fitted on the same two thirds (so neither has seen the held-out readers;
  * the ranker's hybrid features come from those weights too), then put back as they were. `hybrid` is the ranker's
  * own component.
@@ -305,7 +306,11 @@ export async function chooseRanker(
   } finally {
     hybrid.weights = fitted;
   }
-  return { ...held, forward, heldOutWeights };
+  return {
+    ...held,
+    forward: forward && { all: forward.all.judged, novel: forward.novel.judged },
+    heldOutWeights,
+  };
 }
 
 /**
@@ -325,7 +330,7 @@ async function forwardCheck(
   earlier: EarlierWindow,
   val: RankerSplit,
   hybrid: HybridRecommender,
-): Promise<Record<RankerMode, RankerJudged>> {
+): Promise<Record<RankerMode, ForwardPick>> {
   const before = { earlier: earlier.hybrid.weights, val: hybrid.weights };
   try {
     // the earlier window's own weights, which its trees' hybrid features and the hybrid judged here both use
@@ -340,7 +345,7 @@ async function forwardCheck(
       }),
     );
     hybrid.weights = weights;
-    const out = {} as Record<RankerMode, RankerJudged>;
+    const out = {} as Record<RankerMode, ForwardPick>;
     for (const { mode, relevant, users, rows, model } of fitted) {
       const { curve, readers } = heldOutCurve(model, users, rows, relevant);
       const odds = users.filter(odd).length;
@@ -352,13 +357,14 @@ async function forwardCheck(
       const rankerOf = users.map((u, i) => readers[point[odd(u) ? "odd" : "even"]]?.[i] ?? 0);
       const hybridOf = hybridPerReader(hybrid, val, mode, users);
       const served = chooseServed(rankerOf, hybridOf);
-      out[mode] = {
+      const judged = {
         hybrid: hybridOf.reduce((a, b) => a + b, 0) / Math.max(1, users.length),
         ranker: sum / Math.max(1, users.length),
         trees,
         users: curve.length ? users.length : 0,
         margin: served.margin,
       };
+      out[mode] = { judged, at };
     }
     return out;
   } finally {
@@ -395,7 +401,7 @@ async function compare(
   ranker: CandidateRanker,
   val: RankerSplit,
   hybrid: HybridRecommender,
-  forward: Record<RankerMode, RankerJudged> | null,
+  forward: Record<RankerMode, ForwardPick> | null,
 ): Promise<Omit<RankerChoice, "heldOutWeights" | "forward">> {
   const out = { holdout: {}, chosen: {}, heldOut: {} } as Omit<RankerChoice, "heldOutWeights" | "forward">;
   // both modes' trees grow side by side; the novel mode's rows are made while the all mode's trees grow
@@ -416,8 +422,8 @@ async function compare(
     const { curve, readers } = heldOutCurve(model, held, rows, relevant);
     const odds = held.filter(odd).length;
     const f = forward?.[mode];
-    const { trees, sum, at } = f?.users
-      ? atCount(curve, f.trees)
+    const { trees, sum, at } = f?.judged.users
+      ? atForward(curve, f.judged.trees, f.at)
       : pickTrees(curve, odds, held.length - odds, model.trees.length);
     // each held-out reader's figure, at the count their half is judged at (0 with no checkpoint, as `sum`)
     const point = {
@@ -510,16 +516,27 @@ export function pickTrees(
 }
 
 /**
- * The held-out figure at a tree count chosen without the held-out readers' curve (forward in time, forwardCheck):
- * both halves judged at it, or at the last checkpoint below it (none: every tree, and a figure of 0, as pickTrees).
+ * The held-out figure at the tree count chosen forward in time (forwardCheck), cross-fitted as pickTrees is: the
+ * forward curve runs over every validation reader, held-out ones too, so each held-out half is judged at the count
+ * the forward curve of the other half picked (`at`: odd readers at the even half's pick), or at the last checkpoint
+ * below it. `trees`, the count that serves, is the forward curve's whole peak. No checkpoint: a figure of 0.
  */
-export function atCount(
+export function atForward(
   curve: readonly CurvePoint[],
-  count: number,
+  trees: number,
+  at: { odd: number; even: number },
 ): { trees: number; sum: number; at: { odd: number; even: number } } {
-  const p = curve.filter((q) => q.trees <= count).pop();
-  if (!p) return { trees: count, sum: 0, at: { odd: count, even: count } };
-  return { trees: p.trees, sum: p.odd + p.even, at: { odd: p.trees, even: p.trees } };
+  const below = (count: number) => curve.filter((q) => q.trees <= count).pop();
+  const o = below(at.odd);
+  const e = below(at.even);
+  if (!o || !e) return { trees, sum: 0, at };
+  return { trees, sum: o.odd + e.even, at: { odd: o.trees, even: e.trees } };
+}
+
+/** The forward check's figures, and the count each half of the validation readers is judged at there (pickTrees). */
+interface ForwardPick {
+  judged: RankerJudged;
+  at: { odd: number; even: number };
 }
 
 /** How sure the hybrid's lead must be for it to serve instead of the ranker: a one-sided 95% bound. */

@@ -31,7 +31,7 @@ import { ImplicitAls } from "../../scripts/train/als";
 import { ContentLsa } from "../../scripts/train/content";
 import { HybridRecommender, itemStats } from "../../scripts/train/hybrid";
 import {
-  atCount,
+  atForward,
   CandidateRanker,
   chooseRanker,
   chooseServed,
@@ -784,7 +784,7 @@ describe("learning from an earlier window", () => {
     }
   });
 
-  it("serves the tree count where the forward curve peaks, and judges it at that count on held-out readers", async () => {
+  it("serves the tree count where the forward curve peaks, and fits the held-out trees that calibrate it to that count", async () => {
     const { val, v, e } = await windows();
     // four checkpoints to choose from
     const ranker = new CandidateRanker({ ...RANKER_GBDT, trees: 100 });
@@ -864,21 +864,23 @@ describe("choosing the tree count on held-out readers", () => {
 });
 
 describe("judging held-out readers at a count chosen forward in time", () => {
+  // each held-out half's summed NDCG after 25, 50, 75 trees
   const curve = [
     { trees: 25, odd: 10, even: 4 },
     { trees: 50, odd: 9, even: 8 },
     { trees: 75, odd: 5, even: 9 },
   ];
 
-  it("reads both halves at that count, whatever the held-out curve's own peak", () => {
-    expect(atCount(curve, 25)).toEqual({ trees: 25, sum: 14, at: { odd: 25, even: 25 } });
-    expect(atCount(curve, 75)).toEqual({ trees: 75, sum: 14, at: { odd: 75, even: 75 } });
+  it("serves the forward peak and judges each held-out half at the other forward half's pick", () => {
+    // forward, the even half peaked at 75 (odd readers are judged there) and the odd half at 25
+    expect(atForward(curve, 50, { odd: 75, even: 25 })).toEqual({ trees: 50, sum: 5 + 4, at: { odd: 75, even: 25 } });
+    // where the forward halves agree, the held-out halves' own curve does not move the count
+    expect(atForward(curve, 25, { odd: 25, even: 25 })).toEqual({ trees: 25, sum: 14, at: { odd: 25, even: 25 } });
   });
 
-  it("takes the last checkpoint below a count between checkpoints, and none below the first", () => {
-    expect(atCount(curve, 60)).toEqual({ trees: 50, sum: 17, at: { odd: 50, even: 50 } });
-    expect(atCount(curve, 400)).toEqual({ trees: 75, sum: 14, at: { odd: 75, even: 75 } });
-    expect(atCount(curve, 10)).toEqual({ trees: 10, sum: 0, at: { odd: 10, even: 10 } });
+  it("takes the last checkpoint below a pick between checkpoints, and gives 0 with no checkpoint", () => {
+    expect(atForward(curve, 60, { odd: 60, even: 400 })).toEqual({ trees: 60, sum: 9 + 9, at: { odd: 50, even: 75 } });
+    expect(atForward([], 10, { odd: 10, even: 10 })).toEqual({ trees: 10, sum: 0, at: { odd: 10, even: 10 } });
   });
 });
 
