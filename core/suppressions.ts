@@ -17,7 +17,7 @@
  */
 import { z } from "zod";
 import { CampaignIdSchema } from "./campaign";
-import { UserIdSchema } from "./events";
+import { HeldUserIdSchema, UserIdSchema } from "./events";
 import { type Consent, ConsentSchema } from "./profile";
 
 export const SUPPRESSION_REASONS = ["erased", "unsubscribed", "paused", "unreadable", "frequency"] as const;
@@ -29,8 +29,13 @@ export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
  */
 export const MAX_SUPPRESSION_USERS = 500;
 
+/**
+ * The check reads what is stored, so it takes an id an earlier version stored shaped like an address only through
+ * a look-alike (core/events.ts HeldUserIdSchema): such a reader who opted out is answered so, and one such id never
+ * refuses the whole batch. An address as it is is still refused.
+ */
 export const SuppressionsRequestSchema = z.strictObject({
-  users: z.array(UserIdSchema).min(1).max(MAX_SUPPRESSION_USERS),
+  users: z.array(HeldUserIdSchema).min(1).max(MAX_SUPPRESSION_USERS),
   campaign: CampaignIdSchema.optional().describe(
     "the campaign about to be built: with it, readers whose frequency preference another send is too recent for are answered `frequency` (this campaign's own recorded sends never count); without it, `frequency` is never answered",
   ),

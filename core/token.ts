@@ -6,7 +6,7 @@
  * Verification never throws: it returns a result, so a bad token degrades to generic content.
  */
 import { base64UrlToBytes, bytesToBase64Url } from "./base64";
-import { hasControlCharacter, looksLikeEmail } from "./events";
+import { hasControlCharacter, looksLikeEmail, looksLikeEmailAsSent } from "./events";
 
 export const TOKEN_FORMAT_VERSION = 1;
 /**
@@ -61,11 +61,16 @@ export interface MintOptions {
   now?: number;
   /** a staff preview's token (claim `p`: its opens and clicks record nothing) */
   preview?: boolean;
+  /**
+   * the user id is one opentime already stores (a trigger delivery's row): it may be shaped like an address
+   * through a look-alike `@` or `.` alone, as an earlier version took it (validClaims `held`)
+   */
+  held?: boolean;
 }
 
 export async function mintToken(secret: string, opts: MintOptions): Promise<string> {
   if (!secret) throw new Error("token secret is empty");
-  if (!validClaims(opts.user, opts.campaign)) {
+  if (!validClaims(opts.user, opts.campaign, opts.held)) {
     throw new Error(
       "token claims: the user id must be 1..128 characters without control characters or lone surrogates, not '.' or '..' and not an email address, the campaign id letters, digits, '_', '.', '-' (at most 64)",
     );
@@ -91,9 +96,12 @@ const MAX_USER_CLAIM = 128;
  * Whether claims are well-formed: a user id as the events API takes one (core/events.ts UserIdSchema): 1..128
  * characters without control characters or lone surrogates, not shaped like an email address (a backend that mints
  * its own tokens must not make opentime store addresses), not `.` or `..` (a URL cannot name them: no right of
- * access or erasure); and a campaign id.
+ * access or erasure); and a campaign id. `held`: the id may be one an earlier version took and stored, shaped like
+ * an address only through a look-alike `@` or `.` or an encoded one (core/events.ts HeldUserIdSchema): so are
+ * verified the tokens already sent (an unsubscribe link lives two years, and must still work), and minted those
+ * of a delivery stored before; a new token for any other id is minted strict.
  */
-export function validClaims(user: string, campaign: string): boolean {
+export function validClaims(user: string, campaign: string, held = false): boolean {
   return (
     user.length > 0 &&
     user.length <= MAX_USER_CLAIM &&
@@ -101,7 +109,7 @@ export function validClaims(user: string, campaign: string): boolean {
     user.isWellFormed() &&
     user !== "." &&
     user !== ".." &&
-    !looksLikeEmail(user) &&
+    !(held ? looksLikeEmailAsSent(user) : looksLikeEmail(user)) &&
     CAMPAIGN_CLAIM.test(campaign)
   );
 }
@@ -112,7 +120,7 @@ function parseClaims(bytes: Uint8Array): TokenClaims | null {
     if (
       typeof c.u === "string" &&
       typeof c.c === "string" &&
-      validClaims(c.u, c.c) &&
+      validClaims(c.u, c.c, true) &&
       typeof c.e === "number" &&
       Number.isFinite(c.e) &&
       c.v === TOKEN_FORMAT_VERSION

@@ -100,6 +100,42 @@ describe("tokens", () => {
     }
   });
 
+  it("verifies a token an earlier version signed for an id shaped like an address only through a look-alike; mints one only for a stored id", async () => {
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(SECRET),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const signed = async (u: string) => {
+      const body = bytesToBase64Url(new TextEncoder().encode(JSON.stringify({ u, c: "c", e: NOW + 60, v: 1 })));
+      const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
+      return `${body}.${bytesToBase64Url(sig)}`;
+    };
+    for (const user of ["jane\uFF20example.com", "jane%40example.com", "jane@example\u3002com"]) {
+      // an unsubscribe link already sent lives two years: it must still verify
+      expect(await verifyToken([SECRET], await signed(user), NOW), user).toEqual({
+        ok: true,
+        claims: { u: user, c: "c", e: NOW + 60, v: 1 },
+      });
+      // a new token for such an id is refused, unless the id is one already stored (a trigger delivery's row)
+      await expect(mintToken(SECRET, { user, campaign: "c", ttlSeconds: 60, now: NOW }), user).rejects.toThrow(
+        /token claims/,
+      );
+      const held = await mintToken(SECRET, { user, campaign: "c", ttlSeconds: 60, now: NOW, held: true });
+      expect((await verifyToken([SECRET], held, NOW)).ok, user).toBe(true);
+    }
+    // an address as it is was never taken: malformed, held or not
+    expect(await verifyToken([SECRET], await signed("jane@example.com"), NOW)).toEqual({
+      ok: false,
+      reason: "malformed",
+    });
+    await expect(
+      mintToken(SECRET, { user: "jane@example.com", campaign: "c", ttlSeconds: 60, now: NOW, held: true }),
+    ).rejects.toThrow(/token claims/);
+  });
+
   it("accepts tokens of the previous secret during rotation, and only while it is listed", async () => {
     const t = await mintToken("old-secret-still-in-rotation", { user: "u", campaign: "c", ttlSeconds: 60, now: NOW });
     expect((await verifyToken([SECRET, "old-secret-still-in-rotation"], t, NOW)).ok).toBe(true);
