@@ -83,6 +83,9 @@ export async function deliver(
         campaign: trigger.campaign,
         ttlSeconds: Math.min(trigger.tokenTtlDays, secrets.tokenMaxDays) * 86_400,
         now: nowS,
+        // the row's reader is stored: one an earlier version took, shaped like an address only through a
+        // look-alike, is still sent what it was due (core/token.ts validClaims `held`), never retried for nothing
+        held: true,
       }),
       items: viewed ? viewed.map((v) => v.item) : (JSON.parse(due.items) as string[]),
       dueAt: iso(due.due_at),
