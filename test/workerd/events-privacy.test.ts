@@ -7,9 +7,10 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { featuresOf, type Profile, parseProfile } from "../../core/profile";
+import { mintToken } from "../../core/token";
 import worker from "../../worker/index";
 import type { SendTimeResponse } from "../../worker/routes/send-time";
-import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
+import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { clearKv, consume, fixture, recordingQueue, retailFixture, SENDER, seedModel, token } from "./support/harness";
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -128,14 +129,20 @@ describe("POST /v1/events", () => {
     expect(body.rejected.map((r) => [r.index, r.code])).toEqual(users.map((_, i) => [i, "USER_ID_NOT_PSEUDONYMOUS"]));
     // and so does every path that names a reader (one check: core/events.ts looksLikeEmail) for a new write
     for (const path of ["/v1/users/jane%EF%BC%A0example.com", "/v1/users/jane%2540example.com"]) {
-      const got = await admin("PUT", `${path}/consent`, { tracking: false });
-      expect(got.status, path).toBe(400);
-      expect(((await got.json()) as { error: { code: string } }).error.code).toBe("USER_ID_NOT_PSEUDONYMOUS");
-      // while what an earlier version stored under one can still be read and erased
+      // what an earlier version stored under one can still be read and erased
       expect((await admin("GET", path)).status, path).toBe(404);
       expect((await admin("DELETE", path)).status, path).toBe(200);
+      // and its reader can still opt out; an opt-in (or anything but an opt-out with it) stores nothing new
+      for (const optIn of [{ tracking: true }, { unsubscribed: true, topics: ["shoes"] }, { pausedUntil: null }]) {
+        const got = await admin("PUT", `${path}/consent`, optIn);
+        expect(got.status, path).toBe(400);
+        expect(((await got.json()) as { error: { code: string } }).error.code).toBe("USER_ID_NOT_PSEUDONYMOUS");
+      }
+      const out = { tracking: false, personalization: false, unsubscribed: true, pausedUntil: now() + 86_400 };
+      expect((await admin("PUT", `${path}/consent`, out)).status, path).toBe(202);
     }
     expect((await admin("DELETE", "/v1/users/jane%40example.com")).status).toBe(400);
+    expect((await admin("PUT", "/v1/users/jane%40example.com/consent", { unsubscribed: true })).status).toBe(400);
   });
 
   it("refuses an event with a property `__proto__` (INVALID_EVENT naming it), never accepts it unchecked", async () => {
@@ -639,6 +646,24 @@ describe("pixel", () => {
     expect(sent).toEqual([]);
     expect((await pixel("view-17@2x")).headers.get("X-Opentime-Recorded")).toBe("yes");
     expect(sent).toEqual([expect.objectContaining({ id: "pixel:view-17@2x", user: "px-eid" })]);
+  });
+
+  it("records nothing for a token an earlier version signed for an id shaped like an address only through a look-alike", async () => {
+    const { queue, sent } = recordingQueue();
+    const t = await mintToken(TEST_TOKEN_SECRET, {
+      user: "px-jane\uFF20example.com",
+      campaign: "c",
+      ttlSeconds: 60,
+      held: true,
+    });
+    const res = await worker.fetch(
+      new Request(`https://opentime.test/v1/e/${t}?type=view&item=p1&eid=px-held`),
+      { ...env, EVENTS: queue },
+      createExecutionContext(),
+    );
+    expect(res.headers.get("Content-Type")).toBe("image/gif");
+    expect(res.headers.get("X-Opentime-Recorded")).toBe("no");
+    expect(sent).toEqual([]);
   });
 
   it("a HEAD (link scanners) answers the GIF's headers and records nothing, nor spends the token's budget", async () => {

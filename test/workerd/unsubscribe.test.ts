@@ -407,6 +407,40 @@ describe("one-click unsubscribe: links that outlive the email, and readers the s
     expect(await checked(user)).toBe("unsubscribed");
   });
 
+  it("the preferences form of such an id saves its opt-outs alone: nothing it turns on or chooses is stored", async () => {
+    const user = "pref-jane%40example.com";
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(TEST_TOKEN_SECRET),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const claims = { u: user, c: "spring", e: Math.floor(Date.now() / 1000) + 86_400, v: 1 };
+    const body = bytesToBase64Url(new TextEncoder().encode(JSON.stringify(claims)));
+    const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
+    const t = `${body}.${bytesToBase64Url(sig)}`;
+    const submit = async (form: string) => {
+      const { queue, sent } = recordingQueue();
+      const res = await request("POST", `/v1/amp/preferences?t=${t}`, {
+        headers: { ...FORM, "AMP-Email-Sender": SENDER },
+        body: form,
+        bindings: { EVENTS: queue },
+      });
+      return { res, sent, json: (await res.json()) as { message?: string; error?: { code: string } } };
+    };
+    const mixed = await submit("form=2&personalization=on&tracking=off&unsubscribe=on&frequency=weekly&topics=shoes");
+    expect(mixed.res.status).toBe(200);
+    expect(mixed.sent.map((e) => e.consent)).toEqual([{ tracking: false, unsubscribed: true }]);
+    expect(mixed.json.message).toBe(
+      "You are unsubscribed. Only opting out can be saved from this link: the rest is unchanged.",
+    );
+    const optIn = await submit("form=2&personalization=on&frequency=daily");
+    expect(optIn.res.status).toBe(400);
+    expect(optIn.json.error?.code).toBe("USER_ID_NOT_PSEUDONYMOUS");
+    expect(optIn.sent).toEqual([]);
+  });
+
   it("a reader erased long ago (tombstone ended) who unsubscribes: only the suppression exists, shown by the right of access", async () => {
     const user = "unsub-erased-long-ago";
     await known(user);

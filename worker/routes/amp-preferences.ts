@@ -16,8 +16,14 @@
  * value it cannot mean: an empty frequency clears it, `pause_days` 0 ends a pause). A form
  * offering topics carries an empty hidden `topics` field, so that unticking every topic clears them (an empty
  * value is not a topic).
+ *
+ * A token for an id an earlier version stored shaped like an address only through a look-alike (core/token.ts
+ * validClaims `held`) saves the form's opt-outs alone (core/opt-out.ts): the rest is left as it is and the answer
+ * says so; a form holding nothing else is refused, 400 USER_ID_NOT_PSEUDONYMOUS, whose message the form shows.
  */
 import type { Hono } from "hono";
+import { looksLikeEmail } from "../../core/events";
+import { optOutOf } from "../../core/opt-out";
 import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
 import { type AppEnv, getConfig } from "../env";
@@ -63,30 +69,39 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       const v = form.get(name);
       return v === "on" || v === "true" || v === "1";
     };
-    const consent: ConsentChange =
+    const asked: ConsentChange =
       form.get("form") === "2"
         ? chosen(form)
         : { personalization: on("personalization"), tracking: on("tracking"), unsubscribed: on("unsubscribe") };
     if (form.has("topics"))
-      consent.topics = form
+      asked.topics = form
         .getAll("topics")
         .filter((t): t is string => typeof t === "string" && t.length > 0 && t.length <= 64)
         .slice(0, 50);
     // a value the form cannot mean (`hourly`, `Weekly`, `soon`) changes nothing: it must not clear what is set
     const frequency = form.get("frequency");
-    if (frequency === "") consent.frequency = null;
+    if (frequency === "") asked.frequency = null;
     else {
       const known = FREQUENCIES.find((f) => f === frequency);
-      if (known) consent.frequency = known;
+      if (known) asked.frequency = known;
     }
     // a number of days; empty is none (Number("") is 0, which would end a pause the reader chose no change to)
     const pause = form.get("pause_days");
     if (typeof pause === "string" && pause.trim() !== "" && Number.isFinite(Number(pause))) {
       const pauseDays = Math.max(0, Math.min(365, Math.floor(Number(pause))));
-      consent.pausedUntil = pauseDays > 0 ? Math.floor(Date.now() / 1000) + pauseDays * 86400 : null;
+      asked.pausedUntil = pauseDays > 0 ? Math.floor(Date.now() / 1000) + pauseDays * 86400 : null;
     }
-    if (Object.keys(consent).length === 0)
+    if (Object.keys(asked).length === 0)
       return c.json({ ok: true, message: "Nothing to change: choose yes or no first." });
+    // an id that reads as an address: its opt-outs are saved, nothing new stored under it
+    const held = looksLikeEmail(token.claims.u);
+    const { out, rest } = held ? optOutOf(asked, Math.floor(Date.now() / 1000)) : { out: asked, rest: [] };
+    const consent = held ? out : asked;
+    if (Object.keys(consent).length === 0)
+      throw new ApiError(
+        "USER_ID_NOT_PSEUDONYMOUS",
+        "only unsubscribing, pausing emails or turning personalization or tracking off can be saved from this link",
+      );
     // a staff preview's email (core/token.ts, claim p) changes nothing of the reader it shows
     if (token.claims.p) return c.json({ ok: true, message: "A preview: nothing was changed for this reader." });
     // the queue, else the reader's shard itself, each for a few seconds at most (never a 5xx to an email: the form
@@ -99,7 +114,9 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       );
     return c.json({
       ok: true,
-      message: consent.unsubscribed ? "You are unsubscribed." : "Your preferences are saved.",
+      message: `${consent.unsubscribed ? "You are unsubscribed." : "Your preferences are saved."}${
+        rest.length > 0 ? " Only opting out can be saved from this link: the rest is unchanged." : ""
+      }`,
       personalization: consent.personalization,
       tracking: consent.tracking,
     });
