@@ -193,6 +193,33 @@ describe("validation errors", () => {
     expect(message).toMatch(/…\.x: /);
   });
 
+  it("say a field left out is missing whatever its type (enum, literal, union, object), told by its absent key", () => {
+    const schema = z.object({
+      e: z.enum(["a", "b"]),
+      l: z.literal("x"),
+      u: z.union([z.string(), z.number()]),
+      d: z.discriminatedUnion("type", [z.object({ type: z.literal("p") }), z.object({ type: z.literal("q") })]),
+      o: z.object({ s: z.string() }),
+    });
+    const input = { d: {}, o: {} };
+    const parsed = schema.safeParse(input);
+    expect(parsed.success).toBe(false);
+    if (parsed.success) return;
+    expect(describeIssues(parsed.error, "", { input }).split("; ")).toEqual([
+      'e: required, but missing (expected one of "a"|"b")',
+      'l: required, but missing (expected "x")',
+      "u: required, but missing",
+      'd.type: required, but missing (expected one of "p"|"q")',
+      "o.s: required, but missing (expected string)",
+    ]);
+    // a value sent but wrong is still said to be wrong
+    const wrong = { e: "c", l: "x", u: "", d: { type: "p" }, o: { s: "" } };
+    const bad = schema.safeParse(wrong);
+    expect(bad.success || describeIssues(bad.error, "", { input: wrong })).toBe(
+      'e: Invalid option: expected one of "a"|"b"',
+    );
+  });
+
   it("cut a key of emoji between characters, never between the halves of one", () => {
     const key = `${"k".repeat(39)}${"😀".repeat(10)}`;
     const parsed = z.strictObject({ a: z.record(z.string(), z.number()) }).safeParse({ a: { [key]: "no" } });

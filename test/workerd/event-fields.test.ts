@@ -37,6 +37,13 @@ describe("an event's top-level fields", () => {
     }
   });
 
+  it("says a left-out type (an enum) is missing, as a left-out string is", () => {
+    const { type: _, ...untyped } = purchase;
+    const { rejected } = validateEvents([untyped], 30, NOW);
+    expect(rejected.map((r) => r.code)).toEqual(["INVALID_EVENT"]);
+    expect(rejected[0]?.message).toMatch(/^type: required, but missing \(expected /);
+  });
+
   it("answers a small message whatever the fields sent (their names cut, three named)", () => {
     const many = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`${"k".repeat(5000)}${i}`, 1]));
     const { rejected } = validateEvents([{ ...purchase, ...many }], 30, NOW);

@@ -30,7 +30,7 @@ export function campaignFrom(raw: unknown, prefix = ""): Campaign {
     throw new ApiError("BAD_REQUEST", `${prefix || "(root)"}: nested deeper than ${MAX_BODY_DEPTH} levels`);
   }
   const parsed = parseCampaign(raw, true);
-  if (!parsed.success) throw invalidInput(parsed.error, "BAD_REQUEST", prefix);
+  if (!parsed.success) throw invalidInput(parsed.error, "BAD_REQUEST", prefix, { input: raw });
   // tests that can never hold (`topProbability $gte 70`): refused here, where a campaign is saved
   refuseProblems(campaignProblems(parsed.data), raw, prefix);
   return parsed.data;

@@ -64,7 +64,7 @@ export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: n
           : STORED_ID_FIELDS.some((f) => emailLike(field(f)))
             ? "ID_NOT_PSEUDONYMOUS"
             : "INVALID_EVENT",
-        message: describeIssues(parsed.error),
+        message: describeIssues(parsed.error, "", { input: e }),
       });
       return;
     }

@@ -50,11 +50,12 @@ export async function readExperimentBody(c: Context<AppEnv>, id: string): Promis
     throw new ApiError("BAD_REQUEST", `(root): nested deeper than ${MAX_BODY_DEPTH} levels`);
   const body = raw as Record<string, unknown>;
   if (body.id !== undefined && body.id !== id) throw new ApiError("BAD_REQUEST", "id: differs from the path's id");
-  const parsed = ExperimentSchema.safeParse({ v: 1, ...body, id });
-  if (!parsed.success) throw invalidInput(parsed.error);
+  const input = { v: 1, ...body, id };
+  const parsed = ExperimentSchema.safeParse(input);
+  if (!parsed.success) throw invalidInput(parsed.error, "BAD_REQUEST", "", { input });
   // each variant's campaign as the campaigns API takes it (stored experiments are read more leniently)
   const strict = strictVariantIssues(body);
-  if (strict.length > 0) throw invalidInput(new z.ZodError(strict));
+  if (strict.length > 0) throw invalidInput(new z.ZodError(strict), "BAD_REQUEST", "", { input: body });
   // one arm is its own control (core/experiments/report.ts controlOf): it would run and never measure anything.
   // Refused at the PUT only, never when read (a stored one still serves, and a PUT stops it)
   if (parsed.data.status === "running" && parsed.data.variants.length === 1 && parsed.data.holdout === 0)

@@ -51,7 +51,8 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
 
 /** A JSON body validated by `schema`: 400 BAD_REQUEST naming each bad field's path otherwise. */
 export async function readValidBody<T extends z.ZodType>(c: Context, schema: T, maxBytes: number): Promise<z.infer<T>> {
-  const parsed = schema.safeParse(await readJsonBody(c, maxBytes));
-  if (!parsed.success) throw invalidInput(parsed.error);
+  const input = await readJsonBody(c, maxBytes);
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw invalidInput(parsed.error, "BAD_REQUEST", "", { input });
   return parsed.data;
 }

@@ -20,8 +20,9 @@ export interface PreviewQuery {
 }
 
 export function previewQuery(c: Context<AppEnv>): PreviewQuery {
-  const parsed = PreviewQuerySchema.safeParse(c.req.query());
-  if (!parsed.success) throw invalidInput(parsed.error);
+  const input = c.req.query();
+  const parsed = PreviewQuerySchema.safeParse(input);
+  if (!parsed.success) throw invalidInput(parsed.error, "BAD_REQUEST", "", { input });
   return parsed.data as PreviewQuery;
 }
 

@@ -45,8 +45,9 @@ export function registerAdminExperimentReport(app: Hono<AppEnv>): void {
     async (c) => {
       // the global holdout has its report too (`global-holdout`), though no experiment may take its id
       const id = c.req.param("id") === GLOBAL_HOLDOUT_ID ? GLOBAL_HOLDOUT_ID : experimentIdParam(c);
-      const query = ReportQuery.safeParse(c.req.query());
-      if (!query.success) throw invalidInput(query.error);
+      const input = c.req.query();
+      const query = ReportQuery.safeParse(input);
+      if (!query.success) throw invalidInput(query.error, "BAD_REQUEST", "", { input });
       const db = c.env.DB;
       if (!db) throw new ApiError("EXPERIMENTS_UNAVAILABLE", "the experiment store (D1 binding DB) is not configured");
       const experiment = await reportedExperiment(c.env.OPENTIME_KV, id);
