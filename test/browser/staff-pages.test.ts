@@ -505,6 +505,70 @@ describe("the preview page as a marketer uses it", () => {
     await page.close();
   });
 
+  it("picking another campaign while a save is on its way: back, the save is no unsaved edit, and saving again works", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${origin}/`);
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const edit = (badge: string) => JSON.stringify({ v: 2, badge, default: { id: "picks", type: "recommendations" } });
+    // edited on after pressing Save (`more`) or not: either way the next save is not refused as someone else's
+    for (const [id, more] of [
+      ["flight-same", false],
+      ["flight-more", true],
+    ] as const) {
+      await page.fill("#campaign-other", id);
+      await page.press("#campaign-other", "Enter");
+      await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      let sent: () => void = () => undefined;
+      const onItsWay = new Promise<void>((r) => {
+        sent = r;
+      });
+      await page.route(
+        (url) => url.pathname === `/v1/preview/campaigns/${id}`,
+        async (r) => {
+          if (r.request().method() === "PUT") {
+            sent();
+            await held;
+          }
+          await r.continue();
+        },
+      );
+      await page.fill("#campaign-json", edit("First"));
+      await page.click("#save");
+      await onItsWay;
+      if (more) await page.fill("#campaign-json", edit("Second"));
+      await page.selectOption("#campaign", "demo");
+      const landed = page.waitForResponse(
+        (r) => r.url().endsWith(`/campaigns/${id}`) && r.request().method() === "PUT",
+      );
+      release();
+      expect((await landed).status()).toBe(200);
+      await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+      await page.selectOption("#campaign", id);
+      await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+      if (more) {
+        expect(await page.inputValue("#campaign-json")).toBe(edit("Second"));
+        expect(await page.textContent("#save-status")).toBe(
+          `your unsaved edit of ${id} is back: Save campaign to keep it`,
+        );
+      } else {
+        expect(JSON.parse(await page.inputValue("#campaign-json")).badge).toBe("First");
+        expect(await page.textContent("#save-status")).toBe("");
+        await page.fill("#campaign-json", edit("Second"));
+      }
+      await page.click("#save");
+      await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+      const stored = (await (await fetch(`${origin}/v1/preview/campaigns/${id}`)).json()) as {
+        campaign: { badge?: string };
+      };
+      expect(stored.campaign.badge).toBe("Second");
+    }
+    await page.close();
+  });
+
   it("an unsaved edit survives picking another campaign and back", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     await page.goto(`${origin}/`);

@@ -188,6 +188,11 @@ $("save").onclick = async () => {
     if (!res.ok) throw failure(res, answer);
     target.etag = res.headers.get("ETag");
     target.text = text;
+    // picked away while this save was on its way: the draft kept then was made on the ETag this save replaced.
+    // What was saved is no unsaved edit; an edit made after pressing Save is one, on the ETag this save got
+    const draft = drafts.get(target.id);
+    if (draft && draft.text === text) drafts.delete(target.id);
+    else if (draft) draft.etag = target.etag;
     const missing = answer.campaignSegmentsMissing || [];
     $("save-status").textContent = missing.length === 0 ? "saved" : "saved, but " + missing.length +
       " condition(s) name a segment the model lacks (no reader has it): " +
