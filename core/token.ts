@@ -6,6 +6,7 @@
  * Verification never throws: it returns a result, so a bad token degrades to generic content.
  */
 import { base64UrlToBytes, bytesToBase64Url } from "./base64";
+import { CAMPAIGN_ID_PATTERN } from "./campaign";
 import { hasControlCharacter, looksLikeEmail, looksLikeEmailAsSent } from "./events";
 
 export const TOKEN_FORMAT_VERSION = 1;
@@ -89,7 +90,7 @@ export async function mintToken(secret: string, opts: MintOptions): Promise<stri
 }
 
 /** A campaign claim: it becomes part of KV keys (`decision:<user>:<campaign>:<slot>`), so never a ':'. */
-const CAMPAIGN_CLAIM = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const CAMPAIGN_CLAIM = CAMPAIGN_ID_PATTERN;
 const MAX_USER_CLAIM = 128;
 
 /**
