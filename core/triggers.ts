@@ -427,6 +427,9 @@ export const RETRIED_4XX: ReadonlySet<number> = new Set([401, 403, 404, 408, 409
 /** The answers whose `Retry-After` is honoured: too many requests, and unavailable for now. */
 export const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);
 
+/** How long a webhook may take to answer (worker/triggers/deliver.ts); no answer by then is retried. */
+export const WEBHOOK_TIMEOUT_MS = 10_000;
+
 /** `status` null: no answer (a timeout, a network failure). */
 export function webhookVerdict(status: number | null): WebhookVerdict {
   if (status !== null && status >= 200 && status < 300) return "delivered";

@@ -7,6 +7,7 @@
  * `webhooks` describes what the shop's receiver gets from a trigger (core/triggers.ts TriggerDeliverySchema).
  */
 import { z } from "zod";
+import { RETRIED_4XX, RETRY_AFTER_STATUSES, WEBHOOK_TIMEOUT_MS } from "../../core/triggers";
 import { DELIVERY_HEADER, SIGNATURE_HEADER } from "../../core/webhook-signature";
 import type { ErrorCode } from "../errors";
 import { COMPONENTS, type ComponentName } from "./components";
@@ -69,7 +70,22 @@ function requestBody(r: RouteDoc): Record<string, unknown> | undefined {
   return { required: false, content: Object.fromEntries(media.map((m) => [m, { schema }])) };
 }
 
-/** The call a trigger makes to the shop's webhook (worker/triggers/deliver.ts), as its receiver sees it. */
+/** Statuses in order, as a sentence says them: `401, 403 and 404`. */
+function listed(statuses: Iterable<number>): string {
+  const all = [...statuses].sort((a, b) => a - b);
+  return all.length < 2 ? all.join("") : `${all.slice(0, -1).join(", ")} and ${all.at(-1)}`;
+}
+const ALL_5XX = Array.from({ length: 100 }, (_, i) => 500 + i);
+/** ` (429 after its Retry-After)`: those of `statuses` retried no sooner than their Retry-After asks; "" for none. */
+function afterRetryAfter(statuses: Iterable<number>): string {
+  const waited = [...statuses].filter((s) => RETRY_AFTER_STATUSES.has(s));
+  return waited.length === 0 ? "" : ` (${listed(waited)} after its Retry-After)`;
+}
+
+/**
+ * The call a trigger makes to the shop's webhook (worker/triggers/deliver.ts), as its receiver sees it; its answers
+ * said from what core/triggers.ts (webhookVerdict) retries.
+ */
 const TRIGGER_WEBHOOK = {
   post: {
     tags: ["triggers"],
@@ -96,10 +112,11 @@ const TRIGGER_WEBHOOK = {
     responses: {
       "2XX": { description: "delivered" },
       "4XX": {
-        description:
-          "refused, given up at once; but 401, 403, 404, 408, 409, 425 and 429 are retried (429 after its Retry-After)",
+        description: `refused, given up at once; but ${listed(RETRIED_4XX)} are retried${afterRetryAfter(RETRIED_4XX)}`,
       },
-      "5XX": { description: "retried (503 after its Retry-After); so are a redirect and no answer within 10 s" },
+      "5XX": {
+        description: `retried${afterRetryAfter(ALL_5XX)}; so are a redirect and no answer within ${WEBHOOK_TIMEOUT_MS / 1000} s`,
+      },
     },
   },
 };

@@ -15,15 +15,13 @@ import {
   type Trigger,
   type TriggerDelivery,
   type ViewedItem,
+  WEBHOOK_TIMEOUT_MS,
   type WebhookVerdict,
   webhookVerdict,
 } from "../../core/triggers";
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signWebhook } from "../../core/webhook-signature";
 import { errorMessage, logEvent } from "../lib/log";
 import type { DueDelivery } from "../state/trigger-table";
-
-/** How long a webhook may take to answer. */
-export const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /**
  * The `User-Agent` of every webhook call. A Worker's fetch sends none of its own, and firewalls in front of
