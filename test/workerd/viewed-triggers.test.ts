@@ -20,7 +20,13 @@ import type { CatalogWriter } from "../../worker/state/catalog-writer";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { READER_SHARDS, readerStub } from "../../worker/state/shard-routing";
 import { PRUNE_SLACK_MS } from "../../worker/state/sql-tables";
-import { claimDelivery, type DueDelivery, dueDeliveries, scheduleViewed } from "../../worker/state/trigger-table";
+import {
+  type DueDelivery,
+  dueDeliveries,
+  markBegun,
+  pendingDelivery,
+  scheduleViewed,
+} from "../../worker/state/trigger-table";
 import { resetTriggersCache } from "../../worker/triggers/trigger-config";
 import { TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
 import { clearKv, consume, fixture, seedModel } from "./support/harness";
@@ -371,7 +377,9 @@ describe("what a delivery holds, and how much one change may cost", () => {
       const due = dueDeliveries(sql, now, 5).find((d) => d.user === user) as DueDelivery;
       // read by the alarm, then a change arrives before the call: the call carries it
       scheduleViewed(sql, user, trigger, change(2, "cl-2"), nowS(), now, new Set());
-      const claimed = claimDelivery(sql, due, now);
+      // as the shard does: the row as it is now, marked begun as its call leaves
+      const claimed = pendingDelivery(sql, due);
+      if (claimed) markBegun(sql, claimed, now);
       // the call has begun (marked before it leaves): a later change does not join it
       const late = scheduleViewed(sql, user, trigger, change(3, "cl-3"), nowS(), now, new Set());
       return {

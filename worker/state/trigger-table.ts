@@ -270,8 +270,9 @@ export function lastTriggeredSend(sql: SqlStorage, user: string, delivery: strin
  * latest send than their preference allows: core/triggers.ts frequencyAllows; a triggered one, or a campaign's
  * send `npm run email` recorded, campaign-sends-table.ts: one preference spaces both). A delivery begun already
  * (a retry) is the same send, never held back. `calling`: another of the reader's calls is in flight (a send
- * now, whatever its row says: a cart add may have moved it). Synchronous: called just before claimDelivery, with
- * no await between, so two of one reader's deliveries due together never both pass. Returns why it cancelled.
+ * now, whatever its row says: a cart add may have moved it). Synchronous: called just before the row is read again
+ * and marked begun (pendingDelivery, markBegun), with no await between, so two of one reader's deliveries due
+ * together never both pass. Returns why it cancelled.
  */
 export function cancelBeforeFirstCall(
   sql: SqlStorage,
@@ -466,17 +467,6 @@ export function markBegun(sql: SqlStorage, d: Pick<DueDelivery, "user" | "trigge
     d.trigger,
     d.delivery,
   );
-}
-
-/** pendingDelivery, marked as begun (markBegun). */
-export function claimDelivery(
-  sql: SqlStorage,
-  d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
-  nowMs: number,
-): DueDelivery | null {
-  const row = pendingDelivery(sql, d);
-  if (row) markBegun(sql, d, nowMs);
-  return row;
 }
 
 export type AttemptOutcome =
