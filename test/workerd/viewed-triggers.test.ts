@@ -59,6 +59,15 @@ const configure = async (...triggers: object[]) => {
   expect(res.status).toBe(200);
 };
 
+/** The last catalog change the reader's shard applied (worker/state/catalog-inbox.ts appliedSeq). */
+function seqOf(user: string) {
+  return runInDurableObject(
+    readerStub(env, user),
+    (_: ReaderShard, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT coalesce(max(seq), 0) AS n FROM catalog_seq").one().n,
+  );
+}
+
 function rowsOf(user: string) {
   return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
     state.storage.sql
@@ -400,12 +409,6 @@ describe("what a delivery holds, and how much one change may cost", () => {
       { id: "np", type: "consent", user, ts: nowS(), consent: { personalization: false } },
       { id: "pz", type: "consent", user: paused, ts: nowS(), consent: { pausedUntil: nowS() + 86_400 } },
     ]);
-    const seqOf = (u: string) =>
-      runInDurableObject(
-        readerStub(env, u),
-        (_: ReaderShard, state) =>
-          state.storage.sql.exec<{ n: number }>("SELECT coalesce(max(seq), 0) AS n FROM catalog_seq").one().n,
-      );
     const before = [await seqOf(user), await seqOf(paused)];
     await patch([{ id: "np-1", stock: 0 }]);
     await patch([{ id: "np-1", stock: 2 }]);
@@ -437,11 +440,17 @@ describe("what a delivery holds, and how much one change may cost", () => {
       timeout: 3000,
       interval: 50,
     });
-    // due now, it waits for the pause's end (no call, no attempt); the longer pause keeps nothing of the reader
+    // the longer pause's shard has applied the change too (the fan-out may reach it after short's): nothing kept
+    const applied = await seqOf(short);
+    await vi.waitFor(async () => expect(await seqOf(long)).toBeGreaterThanOrEqual(applied), {
+      timeout: 3000,
+      interval: 50,
+    });
+    expect(await rowsOf(long)).toEqual([]);
+    // due now, it waits for the pause's end (no call, no attempt)
     await deliveredTo(1, short);
     expect(calls).toHaveLength(0);
     expect(await rowsOf(short)).toMatchObject([{ trigger: "back", state: "pending", attempts: 0, items: '["ps-1"]' }]);
-    expect(await rowsOf(long)).toEqual([]);
     const nextAt = await runInDurableObject(readerStub(env, short), (_: ReaderShard, state) =>
       state.storage.sql.exec<{ next_at: number }>("SELECT next_at FROM triggers WHERE user = ?", short).one(),
     );
