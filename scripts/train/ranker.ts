@@ -322,8 +322,9 @@ export async function chooseRanker(
  * month's own taste look better to readers of that month). The ranker's figure is cross-fitted (each half of the
  * readers at the tree count the other half's curve peaks at, pickTrees), and the one-sided bound the hybrid would
  * have to lead past is reported (chooseServed) but chooses nothing: this comparison tilts against the ranker more
- * than the held-out one does (these trees learn from one window, the served ones from two), and letting it serve
- * the hybrid changed no choice on Online Retail (docs/ranker-experiments.md).
+ * than the held-out one does (these trees learn from one window, the served ones from two); letting it serve the
+ * hybrid changed no choice on Online Retail, and on each half of its customers served the hybrid once, at a cutoff
+ * where the ranker did as well or better (docs/evaluation-history.md).
  */
 async function forwardCheck(
   ranker: CandidateRanker,
