@@ -6,7 +6,6 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { decode } from "fast-png";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { bytesToBase64Url } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
@@ -15,6 +14,7 @@ import { verifyToken } from "../../core/token";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { campaignCacheSize, getCampaign, resetCampaignCache } from "../../worker/decisions/campaign-store";
 import worker from "../../worker/index";
+import { signClaims } from "../shared/sign-claims";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { clearKv, consume, fixture, recordingQueue, SENDER, seedModel, token } from "./support/harness";
 
@@ -61,18 +61,7 @@ async function waitFor<T>(what: string, read: () => Promise<T | null>): Promise<
 }
 
 /** A token signed with the test secret over any claims (as a leaked secret or an old minting bug could make). */
-async function signClaims(claims: Record<string, unknown>): Promise<string> {
-  const enc = new TextEncoder();
-  const body = bytesToBase64Url(enc.encode(JSON.stringify(claims)));
-  const key = await crypto.subtle.importKey(
-    "raw",
-    enc.encode(TEST_TOKEN_SECRET),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  return `${body}.${bytesToBase64Url(new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(body))))}`;
-}
+const signed = (claims: Record<string, unknown>) => signClaims(TEST_TOKEN_SECRET, claims);
 
 beforeEach(async () => {
   await clearKv();
@@ -360,7 +349,7 @@ describe("defect 7: configuration and catalog data never break email routes", ()
   });
 
   it("a token whose campaign claim holds ':' does not verify (it would make keys erasure skips)", async () => {
-    const forged = await signClaims({ u: "u1", c: "x:row-0", e: now() + 3600, v: 1 });
+    const forged = await signed({ u: "u1", c: "x:row-0", e: now() + 3600, v: 1 });
     expect(await verifyToken([TEST_TOKEN_SECRET], forged)).toEqual({ ok: false, reason: "malformed" });
     await seedModel();
     const res = await request(`/v1/img/${forged}/row-0.png`);

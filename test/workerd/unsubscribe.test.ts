@@ -14,6 +14,7 @@ import type { QueuedEvent } from "../../core/events";
 import { mintToken } from "../../core/token";
 import { mintUnsubscribeToken, unsubscribeSecret } from "../../core/unsubscribe-link";
 import { readerStub } from "../../worker/state/shard-routing";
+import { signClaims } from "../shared/sign-claims";
 import { TEST_TOKEN_SECRET } from "./fixture";
 import { ADMIN_HEADERS as ADMIN, consume, recordingQueue, SENDER, send, token } from "./support/harness";
 
@@ -386,17 +387,8 @@ describe("one-click unsubscribe: links that outlive the email, and readers the s
   it("a link an earlier version minted for an id shaped like an address only through a look-alike still unsubscribes", async () => {
     // what versions before the look-alike check minted (they took such ids), signed as they signed it
     const user = "unsub-jane\uFF20example.com";
-    const key = await crypto.subtle.importKey(
-      "raw",
-      new TextEncoder().encode(await unsubscribeSecret(TEST_TOKEN_SECRET)),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
     const claims = { u: user, c: "spring", e: Math.floor(Date.now() / 1000) + 700 * 86_400, v: 1 };
-    const body = bytesToBase64Url(new TextEncoder().encode(JSON.stringify(claims)));
-    const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
-    const t = `${body}.${bytesToBase64Url(sig)}`;
+    const t = await signClaims(await unsubscribeSecret(TEST_TOKEN_SECRET), claims);
     const { res, sent, text } = await oneClick(t);
     expect(res.status).toBe(200);
     expect(text).toContain("You are unsubscribed");
@@ -409,17 +401,8 @@ describe("one-click unsubscribe: links that outlive the email, and readers the s
 
   it("the preferences form of such an id saves its opt-outs alone: nothing it turns on or chooses is stored", async () => {
     const user = "pref-jane%40example.com";
-    const key = await crypto.subtle.importKey(
-      "raw",
-      new TextEncoder().encode(TEST_TOKEN_SECRET),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
     const claims = { u: user, c: "spring", e: Math.floor(Date.now() / 1000) + 86_400, v: 1 };
-    const body = bytesToBase64Url(new TextEncoder().encode(JSON.stringify(claims)));
-    const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
-    const t = `${body}.${bytesToBase64Url(sig)}`;
+    const t = await signClaims(TEST_TOKEN_SECRET, claims);
     const submit = async (form: string) => {
       const { queue, sent } = recordingQueue();
       const res = await request("POST", `/v1/amp/preferences?t=${t}`, {
