@@ -92,6 +92,20 @@ afterAll(async () => {
  */
 const POLL = { timeout: 30_000 };
 
+/** Picks `campaign` on the preview page and waits for its editor (Save enabled). */
+async function pick(page: Page, campaign: string): Promise<void> {
+  await page.selectOption("#campaign", campaign);
+  await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+}
+
+/** The preview page in a new tab of `width` (a phone's 375, else a desktop's 1280), `campaign` picked. */
+async function editing(campaign: string, width = 1280): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width, height: width < 600 ? 800 : 1000 } });
+  await page.goto(`${origin}/`);
+  await pick(page, campaign);
+  return page;
+}
+
 /** The WCAG contrast ratio of an element's text against its own background (both opaque here). */
 function contrast(page: Page, selector: string): Promise<number> {
   return page
@@ -313,10 +327,7 @@ describe("preview page in Chromium", () => {
 
 describe("the preview page as a marketer uses it", () => {
   it("on a phone, a why of one long word wraps instead of widening the page", async () => {
-    const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
-    await page.goto(`${origin}/`);
-    await page.selectOption("#campaign", "demo-live");
-    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const page = await editing("demo-live", 375);
     // `boughtCategories=[...] $in [Mugs|Lamps|...]`: one word of 150-odd characters in each reader's why
     const many = ["Mugs", "Lamps", "Cushions", "Throws", "Vases", "Candles", "Tableware", "Glassware", "Bedding"];
     await page.fill(
@@ -407,10 +418,7 @@ describe("the preview page as a marketer uses it", () => {
   });
 
   it("a pinned item says pinned (not a fallback), and the item rules' counts are shown", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${origin}/`);
-    await page.selectOption("#campaign", "demo-live");
-    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const page = await editing("demo-live");
     const products = JSON.parse(readFileSync(join(work, "demo/products.json"), "utf8")) as { id: string }[];
     const pin = (products[products.length - 1] as { id: string }).id;
     await page.fill(
@@ -465,10 +473,7 @@ describe("the preview page as a marketer uses it", () => {
   });
 
   it("one save at a time: a second press while the first is on its way is not refused as someone else's edit", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${origin}/`);
-    await page.selectOption("#campaign", "demo-live");
-    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const page = await editing("demo-live");
     let release: () => void = () => undefined;
     const held = new Promise<void>((r) => {
       release = r;
@@ -547,8 +552,7 @@ describe("the preview page as a marketer uses it", () => {
       release();
       expect((await landed).status()).toBe(200);
       await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
-      await page.selectOption("#campaign", id);
-      await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+      await pick(page, id);
       if (more) {
         expect(await page.inputValue("#campaign-json")).toBe(edit("Second"));
         expect(await page.textContent("#save-status")).toBe(
@@ -570,14 +574,10 @@ describe("the preview page as a marketer uses it", () => {
   });
 
   it("an unsaved edit survives picking another campaign and back", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${origin}/`);
-    await page.selectOption("#campaign", "demo-blocks");
-    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const page = await editing("demo-blocks");
     const edit = JSON.stringify({ v: 2, badge: "Half done", default: { id: "picks", type: "recommendations" } });
     await page.fill("#campaign-json", edit);
-    await page.selectOption("#campaign", "demo");
-    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    await pick(page, "demo");
     expect(await page.inputValue("#campaign-json")).not.toContain("Half done");
     await page.selectOption("#campaign", "demo-blocks");
     await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(edit);
