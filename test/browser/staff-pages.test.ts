@@ -92,6 +92,15 @@ afterAll(async () => {
  */
 const POLL = { timeout: 30_000 };
 
+/** A promise and what settles it: a test holds a request until it says so. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((r) => {
+    open = r;
+  });
+  return { opened, open };
+}
+
 /** Picks `campaign` on the preview page and waits for its editor (Save enabled). */
 async function pick(page: Page, campaign: string): Promise<void> {
   await page.selectOption("#campaign", campaign);
@@ -474,14 +483,8 @@ describe("the preview page as a marketer uses it", () => {
 
   it("one save at a time: a second press while the first is on its way is not refused as someone else's edit", async () => {
     const page = await editing("demo-live");
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    let sent: () => void = () => undefined;
-    const onItsWay = new Promise<void>((r) => {
-      sent = r;
-    });
+    const { opened: held, open: release } = gate();
+    const { opened: onItsWay, open: sent } = gate();
     await page.route(
       (url) => url.pathname === "/v1/preview/campaigns/demo-live",
       async (r) => {
@@ -523,14 +526,8 @@ describe("the preview page as a marketer uses it", () => {
       await page.fill("#campaign-other", id);
       await page.press("#campaign-other", "Enter");
       await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
-      let release: () => void = () => undefined;
-      const held = new Promise<void>((r) => {
-        release = r;
-      });
-      let sent: () => void = () => undefined;
-      const onItsWay = new Promise<void>((r) => {
-        sent = r;
-      });
+      const { opened: held, open: release } = gate();
+      const { opened: onItsWay, open: sent } = gate();
       await page.route(
         (url) => url.pathname === `/v1/preview/campaigns/${id}`,
         async (r) => {
