@@ -3,7 +3,8 @@
  * its own rows): once stored, an experiment keeps its campaign and its seed, since a change would move readers
  * already exposed; and one experiment at a time runs on a campaign. A change of the arms' shares, or of what an arm
  * shows, starts a new phase, recorded with its time beside each start and stop (recordChange); so does a change of
- * the global holdout (holdoutAfter). Pure.
+ * the global holdout (holdoutAfter). An experiment may run only if it can measure something (runRefusal), whether a
+ * PUT or the dashboard's Start asks. Pure.
  */
 import {
   type Experiment,
@@ -32,6 +33,28 @@ export function experimentConflict(
   return null;
 }
 
+/** Why a running experiment of one variant and no holdout is refused, and what to add. */
+const ONE_ARM =
+  'variants: one variant and no holdout compares nothing (the variant is its own control): add a second variant, such as {"id":"popular","weight":1,"content":"popular"}, or a holdout (a share of readers, up to 0.5)';
+
+/** Why a running experiment of coverage 0 is refused, and what to send instead. */
+const NO_COVERAGE =
+  'coverage: 0 covers no reader: nobody would be exposed, and the experiment would run and count nothing. To keep it without serving it, send it with "status":"stopped"; to expose a few readers, a share above 0 (0.01 is 1%)';
+
+/**
+ * Why `next` may not run, as a message that names the field, or null. One arm is its own control
+ * (core/experiments/report.ts controlOf): it would run and never measure anything; coverage 0 exposes nobody (a
+ * new experiment would count nothing, one lowered to 0 only closes to newcomers, a use the README does not offer).
+ * Asked when an experiment is set running (a PUT, a Start), never when one is read: a stored one still serves, and
+ * a stop is always taken.
+ */
+export function runRefusal(next: Experiment): string | null {
+  if (next.status !== "running") return null;
+  if (next.variants.length === 1 && next.holdout === 0) return ONE_ARM;
+  if (next.coverage === 0) return NO_COVERAGE;
+  return null;
+}
+
 /**
  * `next` as the registry stores it, and the changes this write records (appended to the stored ones, oldest
  * first; the newest MAX_CHANGES kept). Its phase start is the stored one's, or `nowS` when the arms' intended
@@ -39,13 +62,15 @@ export function experimentConflict(
  * bandit is turned off (its readers were drawn at the shares the bandit job wrote beside the stored weights, from
  * now on at those weights), or when what a variant shows changes (its content: blocks, copy, rules, subjects,
  * model; readers drawn from now on see only the new one, those drawn before keep their arm and saw the old).
- * A start (created running, or running again) and a stop are recorded too. Whatever the request said of the
+ * A start (created running, or running again) and a stop are recorded too, and `shipped` (the arm made the campaign
+ * for every reader, the dashboard's "Ship this arm") just before its stop. Whatever the request said of the
  * phase or the changes is not kept: only the registry sets them.
  */
 export function recordChange(
   stored: Experiment | null,
   next: Experiment,
   nowS: number,
+  shipped?: string,
 ): { experiment: Experiment; recorded: ExperimentChange[] } {
   const { phaseStart: _, changes: __, ...rest } = next;
   const kept = stored?.phaseStart;
@@ -62,6 +87,7 @@ export function recordChange(
     if (shares) recorded.push({ at: phaseStart, kind: "shares" });
     if (content.length > 0) recorded.push({ at: phaseStart, kind: "content", arms: content });
   }
+  if (shipped !== undefined) recorded.push({ at: nowS, kind: "shipped", arms: [shipped] });
   if (next.status === "stopped" && wasRunning) recorded.push({ at: nowS, kind: "stopped" });
   const changes = [...(stored?.changes ?? []), ...recorded].slice(-MAX_CHANGES);
   const experiment: Experiment = {

@@ -67,14 +67,15 @@ export const MAX_CHANGES = 50;
 /**
  * One change in an experiment's life, recorded by the registry with its time (core/experiments/experiment-change.ts):
  * `started` (created running, or running again after a stop), `stopped`, `shares` (the arms' intended shares moved:
- * a new phase) and `content` (what the `arms` named show changed: a new phase). Reports and the dashboard show
- * them, so results that pool readers who saw an arm before and after a change say so.
+ * a new phase), `content` (what the `arms` named show changed: a new phase) and `shipped` (the one arm named was
+ * made the campaign itself, for every reader: the dashboard's "Ship this arm", recorded just before its stop).
+ * Reports and the dashboard show them, so results that pool readers who saw an arm before and after a change say so.
  */
 export const ExperimentChangeSchema = z.strictObject({
   /** unix seconds (a phase's start, for `shares` and `content`) */
   at: z.number().int().nonnegative(),
-  kind: z.enum(["started", "stopped", "shares", "content"]),
-  /** `content`: the variants whose content changed */
+  kind: z.enum(["started", "stopped", "shares", "content", "shipped"]),
+  /** `content`: the variants whose content changed; `shipped`: the variant shipped */
   arms: z.array(z.string().max(32)).max(MAX_VARIANTS).optional(),
 });
 export type ExperimentChange = z.infer<typeof ExperimentChangeSchema>;

@@ -15,7 +15,7 @@ import {
   globalHoldoutExperiment,
   MAX_CHANGES,
 } from "../../core/experiments/experiment";
-import { experimentConflict, holdoutAfter, recordChange } from "../../core/experiments/experiment-change";
+import { experimentConflict, holdoutAfter, recordChange, runRefusal } from "../../core/experiments/experiment-change";
 import { controlOf, emptyArm, experimentResults } from "../../core/experiments/report";
 
 const experiment = (over: Record<string, unknown> = {}): Experiment =>
@@ -213,6 +213,48 @@ describe("a change of what an arm shows", () => {
     expect(e.changes).toHaveLength(MAX_CHANGES);
     expect(e.changes?.at(-1)?.at).toBe(1000 + MAX_CHANGES - 1);
     expect(ExperimentSchema.parse(JSON.parse(JSON.stringify(e)))).toEqual(e);
+  });
+});
+
+describe("an arm shipped (the dashboard's Ship this arm)", () => {
+  const two = (status: string) =>
+    experiment({
+      status,
+      variants: [
+        { id: "a", weight: 1, content: { v: 2, default: { id: "picks", type: "recommendations" } } },
+        { id: "popular", weight: 1, content: "popular" },
+      ],
+    });
+
+  it("is recorded with its arm just before the stop, with no new phase; after an earlier stop, alone", () => {
+    const running = withPhase(null, two("running"), 100);
+    const { experiment: stopped, recorded } = recordChange(running, two("stopped"), 500, "a");
+    expect(recorded).toEqual([
+      { at: 500, kind: "shipped", arms: ["a"] },
+      { at: 500, kind: "stopped" },
+    ]);
+    expect(stopped.phaseStart).toBeUndefined();
+    expect(ExperimentSchema.parse(JSON.parse(JSON.stringify(stopped)))).toEqual(stopped);
+    expect(recordChange(stopped, two("stopped"), 900, "a").recorded).toEqual([
+      { at: 900, kind: "shipped", arms: ["a"] },
+    ]);
+  });
+});
+
+describe("runRefusal", () => {
+  it("refuses to run one arm with no holdout, or coverage 0, and never refuses a stop", () => {
+    expect(runRefusal(experiment())).toMatch(/^variants: one variant and no holdout compares nothing/);
+    expect(runRefusal(experiment({ holdout: 0.1 }))).toBeNull();
+    const two = {
+      variants: [
+        { id: "a", weight: 1, content: "popular" },
+        { id: "b", weight: 1, content: "popular" },
+      ],
+    };
+    expect(runRefusal(experiment({ ...two, coverage: 0 }))).toMatch(/^coverage: 0 covers no reader/);
+    expect(runRefusal(experiment({ ...two }))).toBeNull();
+    expect(runRefusal(experiment({ status: "stopped" }))).toBeNull();
+    expect(runRefusal(experiment({ ...two, coverage: 0, status: "stopped" }))).toBeNull();
   });
 });
 

@@ -2,9 +2,9 @@
  * What the experiment admin routes read from a request: the id in the path, and an experiment body
  * (core/experiments/experiment.ts) whose variants are campaign configurations, validated with every bad field
  * named by its path, and refused, as the campaigns API refuses them, tests no value of their fact passes
- * (core/campaign.ts campaignProblems), a running experiment of one variant and no holdout (ONE_ARM), and a running
- * one of coverage 0 (NO_COVERAGE). Nesting
- * is checked before the schema walks the body.
+ * (core/campaign.ts campaignProblems), and a running experiment that would measure nothing (one variant and no
+ * holdout, or coverage 0: core/experiments/experiment-change.ts runRefusal). Nesting is checked before the schema
+ * walks the body.
  */
 import type { Context } from "hono";
 import { z } from "zod";
@@ -16,6 +16,7 @@ import {
   ExperimentSchema,
   strictVariantIssues,
 } from "../../core/experiments/experiment";
+import { runRefusal } from "../../core/experiments/experiment-change";
 import { refuseProblems } from "../campaigns/campaign-input";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
@@ -26,14 +27,6 @@ import { invalidInput } from "../lib/zod-issues";
 export const MAX_EXPERIMENT_BODY = 524_288;
 /** A variant's campaign nests as deep as a campaign body may (worker/campaigns/campaign-input.ts), plus two. */
 const MAX_BODY_DEPTH = 36;
-
-/** Why a running experiment of one variant and no holdout is refused, and what to add. */
-const ONE_ARM =
-  'variants: one variant and no holdout compares nothing (the variant is its own control): add a second variant, such as {"id":"popular","weight":1,"content":"popular"}, or a holdout (a share of readers, up to 0.5)';
-
-/** Why a running experiment of coverage 0 is refused, and what to send instead. */
-const NO_COVERAGE =
-  'coverage: 0 covers no reader: nobody would be exposed, and the experiment would run and count nothing. To keep it without serving it, send it with "status":"stopped"; to expose a few readers, a share above 0 (0.01 is 1%)';
 
 export function experimentIdParam(c: Context<AppEnv>): string {
   const parsed = ExperimentIdSchema.safeParse(c.req.param("id"));
@@ -56,13 +49,10 @@ export async function readExperimentBody(c: Context<AppEnv>, id: string): Promis
   // each variant's campaign as the campaigns API takes it (stored experiments are read more leniently)
   const strict = strictVariantIssues(body);
   if (strict.length > 0) throw invalidInput(new z.ZodError(strict), "BAD_REQUEST", "", { input: body });
-  // one arm is its own control (core/experiments/report.ts controlOf): it would run and never measure anything.
-  // Refused at the PUT only, never when read (a stored one still serves, and a PUT stops it)
-  if (parsed.data.status === "running" && parsed.data.variants.length === 1 && parsed.data.holdout === 0)
-    throw new ApiError("BAD_REQUEST", ONE_ARM);
-  // coverage 0 exposes nobody: a new experiment would count nothing, and one lowered to 0 only closes to newcomers
-  // (readers exposed keep their arm), a use the README does not offer. Refused as one arm is, at the PUT only
-  if (parsed.data.status === "running" && parsed.data.coverage === 0) throw new ApiError("BAD_REQUEST", NO_COVERAGE);
+  // one arm, or coverage 0, would run and measure nothing (core/experiments/experiment-change.ts): refused at the
+  // PUT only, never when read (a stored one still serves, and a PUT stops it)
+  const refusal = runRefusal(parsed.data);
+  if (refusal !== null) throw new ApiError("BAD_REQUEST", refusal);
   // a variant's campaign is refused what the campaigns API refuses (worker/campaigns/campaign-input.ts): tests no
   // value of their fact passes (`topProbability $gte 70`), named by their path in the experiment
   const problems = parsed.data.variants.flatMap((v, i) =>

@@ -9,15 +9,15 @@
  * campaign or the seed of a stored experiment would change (that would move readers already exposed: start a
  * new one); 503 EXPERIMENTS_UNAVAILABLE without the registry, KV_UNAVAILABLE when KV cannot be read to adopt
  * what an earlier version stored. The registry (worker/state/experiment-registry.ts) decides, strongly
- * consistent, and publishes to KV; opens follow within a minute.
+ * consistent, and publishes to KV (worker/experiments/experiment-write.ts, as for the dashboard's buttons); opens
+ * follow within a minute.
  */
 import type { Hono } from "hono";
 import { experimentSegmentsMissing } from "../campaigns/campaign-segments";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { experimentIdParam, readExperimentBody } from "../experiments/experiment-input";
-import { forgetRunningExperiment } from "../experiments/experiment-store";
-import { experimentRegistry } from "../experiments/registry-stub";
+import { putExperiment } from "../experiments/experiment-write";
 import { requireApiKey } from "../lib/api-key";
 
 export function registerAdminExperimentPut(app: Hono<AppEnv>): void {
@@ -27,9 +27,8 @@ export function registerAdminExperimentPut(app: Hono<AppEnv>): void {
     async (c) => {
       const id = experimentIdParam(c);
       const experiment = await readExperimentBody(c, id);
-      const answer = await experimentRegistry(c.env).put(experiment);
+      const answer = await putExperiment(c.env, experiment);
       if (!answer.ok) throw new ApiError(answer.code, answer.message);
-      forgetRunningExperiment(experiment.campaign);
       const missing = await experimentSegmentsMissing(c.env.OPENTIME_KV, answer.experiment);
       return c.json({
         id,

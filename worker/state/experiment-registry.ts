@@ -1,7 +1,8 @@
 /**
  * ExperimentRegistry: the one writer of experiments (core/experiments/experiment.ts), a SQLite-backed Durable
- * Object (one instance, `experiments`). Every PUT of the admin API is decided here, in one transaction over the
- * registry's own rows, which are strongly consistent: a changed campaign or seed, or a second experiment running
+ * Object (one instance, `experiments`). Every PUT of the admin API, and every start, stop and "ship this arm" of
+ * the dashboard (edit: the status changed on the row as held here, so a PUT made since the page was drawn stays),
+ * is decided here, in one transaction over the registry's own rows, which are strongly consistent: a changed campaign or seed, or a second experiment running
  * on a campaign (a unique index holds it too), is refused (core/experiments/experiment-change.ts). Two starts
  * on one campaign sent to two locations at once: one wins, the other gets its conflict.
  *   experiments  one row per experiment: its campaign, whether it runs, its JSON
@@ -28,7 +29,7 @@ import {
   type GlobalHoldoutChange,
   GlobalHoldoutSchema,
 } from "../../core/experiments/experiment";
-import { experimentConflict, holdoutAfter, recordChange } from "../../core/experiments/experiment-change";
+import { experimentConflict, holdoutAfter, recordChange, runRefusal } from "../../core/experiments/experiment-change";
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
 import { readExperiment, readGlobalHoldout, readServedExperiment } from "../experiments/experiment-store";
@@ -62,10 +63,19 @@ export type RegistryAnswer =
     }
   | {
       ok: false;
-      /** EXPERIMENT_CONFLICT: the change is refused; KV_UNAVAILABLE: KV could not be read to adopt what it holds */
-      code: "EXPERIMENT_CONFLICT" | "KV_UNAVAILABLE";
+      /**
+       * EXPERIMENT_CONFLICT: the change is refused; KV_UNAVAILABLE: KV could not be read to adopt what it holds;
+       * NOT_FOUND: an edit of an experiment there is not
+       */
+      code: "EXPERIMENT_CONFLICT" | "KV_UNAVAILABLE" | "NOT_FOUND";
       message: string;
     };
+
+/**
+ * A change of a stored experiment's status alone (the dashboard's buttons): start or stop it; or `ship`: the arm
+ * named was made its campaign for every reader (by the caller, before), recorded, then the experiment stopped.
+ */
+export type ExperimentEdit = { status: Experiment["status"] } | { ship: string };
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS experiments (
@@ -92,7 +102,27 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
   }
 
   /** Stores the experiment (validated by the caller) unless it conflicts; then publishes it to KV. */
-  async put(experiment: Experiment): Promise<RegistryAnswer> {
+  put(experiment: Experiment): Promise<RegistryAnswer> {
+    return this.commit(experiment);
+  }
+
+  /**
+   * Starts, stops or concludes (`ship`) experiment `id`: its row as the registry holds it in the transaction, its
+   * status alone changed, decided as a PUT of it would be (a start refused when another runs on its campaign, or
+   * when it would measure nothing: core/experiments/experiment-change.ts runRefusal); then published to KV.
+   */
+  async edit(id: string, edit: ExperimentEdit): Promise<RegistryAnswer> {
+    // the registry's, or KV's not adopted yet (the commit adopts it, as a PUT naming it would)
+    const found = await this.get(id);
+    if (!found) return { ok: false, code: "NOT_FOUND", message: `no experiment "${id}"` };
+    return this.commit(found, edit);
+  }
+
+  /**
+   * One change in one transaction: `experiment` as sent (a PUT), or, with `edit`, the stored row with its status
+   * changed (`experiment` then only names it: its id and campaign, for the adoption of what KV holds).
+   */
+  private async commit(experiment: Experiment, edit?: ExperimentEdit): Promise<RegistryAnswer> {
     // before the transaction (it cannot await): what KV holds of experiments the registry has never seen
     let legacy: Experiment[];
     try {
@@ -108,8 +138,8 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
         .exec<{ body: string; campaign: string }>("SELECT body, campaign FROM experiments WHERE id = ?", experiment.id)
         .toArray()[0];
       const stored = row ? this.parse(row.body) : null;
-      // a row that does not parse (logged) can still be stopped on its campaign, and nothing else
-      const stopsUnreadable = experiment.status === "stopped" && experiment.campaign === row?.campaign;
+      // a row that does not parse (logged) can still be stopped on its campaign by a PUT, and nothing else
+      const stopsUnreadable = !edit && experiment.status === "stopped" && experiment.campaign === row?.campaign;
       if (row && !stored && !stopsUnreadable)
         return {
           ok: false,
@@ -117,9 +147,13 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
           message:
             "the stored experiment cannot be read (logged as experiment.registry_invalid): stop it, or start a new one",
         };
-      const conflict = experimentConflict(stored, experiment, this.runningOn(experiment.campaign));
+      const wanted = edit ? edited(stored, edit) : { experiment };
+      if ("refusal" in wanted) return { ok: false, code: "EXPERIMENT_CONFLICT", message: wanted.refusal };
+      const conflict = experimentConflict(stored, wanted.experiment, this.runningOn(experiment.campaign));
       if (conflict !== null) return { ok: false, code: "EXPERIMENT_CONFLICT", message: conflict };
-      const { experiment: next, recorded } = recordChange(stored, experiment, Math.floor(Date.now() / 1000));
+      const shipped = edit && "ship" in edit ? edit.ship : undefined;
+      const nowS = Math.floor(Date.now() / 1000);
+      const { experiment: next, recorded } = recordChange(stored, wanted.experiment, nowS, shipped);
       this.sql.exec(
         `INSERT INTO experiments (id, campaign, running, body) VALUES (?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET campaign = excluded.campaign, running = excluded.running, body = excluded.body`,
@@ -345,6 +379,23 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
     if (failed > 0) await this.ctx.storage.setAlarm(Date.now() + REGISTRY_PUBLISH_RETRY_MS);
     return failed === 0;
   }
+}
+
+/**
+ * The stored experiment as an edit changes it, or why it may not: the arm to ship must be one of its variants
+ * showing a campaign; a start, one that can measure something.
+ */
+function edited(stored: Experiment | null, edit: ExperimentEdit): { experiment: Experiment } | { refusal: string } {
+  if (!stored) return { refusal: "the stored experiment cannot be read (logged as experiment.registry_invalid)" };
+  if ("ship" in edit) {
+    const variant = stored.variants.find((v) => v.id === edit.ship);
+    if (!variant || variant.content === "popular")
+      return { refusal: `arm "${edit.ship}": not a variant of the experiment showing a campaign` };
+    return { experiment: { ...stored, status: "stopped" } };
+  }
+  const experiment: Experiment = { ...stored, status: edit.status };
+  const refusal = runRefusal(experiment);
+  return refusal === null ? { experiment } : { refusal };
 }
 
 /**
