@@ -34,6 +34,8 @@ import { registerAmpPreferences } from "./routes/amp-preferences";
 import { registerAmpRecs } from "./routes/amp-recs";
 import { registerClick } from "./routes/click";
 import { registerDashboard } from "./routes/dashboard";
+import { registerDashboardExperimentShip } from "./routes/dashboard-experiment-ship";
+import { registerDashboardExperimentStatus } from "./routes/dashboard-experiment-status";
 import { registerDashboardModelAction } from "./routes/dashboard-model-action";
 import { registerDemoPicture } from "./routes/demo-picture";
 import { registerDemoProductPage } from "./routes/demo-product-page";
@@ -98,6 +100,8 @@ export function createApp(): Hono<AppEnv> {
   registerDemoProductPage(app);
   registerDashboard(app);
   registerDashboardModelAction(app);
+  registerDashboardExperimentStatus(app);
+  registerDashboardExperimentShip(app);
   registerAdminModelsList(app);
   registerAdminModelActivate(app);
   registerAdminModelRollback(app);

@@ -10,6 +10,7 @@ import { type Estimate, MIN_EVENTS_FOR_UPLIFT } from "../../core/stats/estimate"
 import type { DriftRun } from "../drift/drift-store";
 import type { BanditPoint } from "../experiments/bandit-store";
 import type { ExperimentReport } from "../experiments/experiment-report";
+import type { ExperimentControls } from "./experiment-controls";
 import { intervalChart, lineChart, type Series } from "./svg-charts";
 
 export interface DashboardInput {
@@ -18,6 +19,10 @@ export interface DashboardInput {
   /** an id asked for that no experiment has (as the page repeats it) */
   missing?: string;
   report: ExperimentReport | null;
+  /** the experiment's buttons and what each does (experiment-controls.ts), or null */
+  controls?: ExperimentControls | null;
+  /** what the last of the experiment's buttons did (experiment-message.ts: from the redirect's code) */
+  experimentMessage?: string | null;
   /** why there is no report (no experiment store bound) */
   unavailable?: string;
   bandit: BanditPoint[];
@@ -90,7 +95,13 @@ export function dashboardView(input: DashboardInput): Record<string, unknown> {
   return {
     experiments: input.experiments.map((id) => ({ id, current: id === input.current })),
     missing: input.missing === undefined ? null : { id: input.missing, listed: input.experiments.length },
-    report: input.report ? reportView(input.report, input.bandit) : null,
+    report: input.report
+      ? {
+          ...reportView(input.report, input.bandit),
+          controls: input.controls ?? null,
+          experimentMessage: input.experimentMessage ?? null,
+        }
+      : null,
     unavailable: input.unavailable ?? null,
     model: input.model ? { ...input.model, history: input.model.history.map((version) => ({ version })) } : null,
     versions: input.versions.map((version) => ({ version, active: version === input.model?.active })),
@@ -151,7 +162,9 @@ function changeLines(r: ExperimentReport): { at: number; text: string }[] {
         ? `what ${listed(c.arms ?? [])} show${(c.arms ?? []).length === 1 ? "s" : ""} changed (a new phase)`
         : c.kind === "shares"
           ? "the arms' shares changed (a new phase)"
-          : c.kind
+          : c.kind === "shipped"
+            ? `${listed(c.arms ?? [])} shipped: the campaign shows what it showed, to every reader`
+            : c.kind
     }`,
   }));
 }

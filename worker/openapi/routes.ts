@@ -1006,6 +1006,56 @@ const DOCUMENTED: RouteDoc[] = [
     },
   },
   {
+    method: "post",
+    route: "/dashboard/experiments/:id/:action{start|stop}",
+    path: "/dashboard/experiments/{id}/{action}",
+    tag: "experiments",
+    summary:
+      "an experiment's Start and Stop buttons on the dashboard (a form from the dashboard's own origin; the registry changes its status alone)",
+    auth: "preview",
+    params: [EXPERIMENT, { name: "action", in: "path", required: true, description: "start or stop", schema: STRING }],
+    responses: {
+      303: { description: "back to the experiment's page, with what was done (or why a start was refused)" },
+      400: bad,
+      401: staffOnly,
+      403: error("not from the dashboard's own origin", "ORIGIN_NOT_ALLOWED"),
+      404: error("no such experiment", "NOT_FOUND"),
+      409: error("the stored experiment cannot be read", "EXPERIMENT_CONFLICT"),
+      500: internal,
+      503: orStateDown(noRegistry),
+    },
+  },
+  {
+    method: "post",
+    route: "/dashboard/experiments/:id/ship",
+    path: "/dashboard/experiments/{id}/ship",
+    tag: "experiments",
+    summary:
+      "an experiment's Ship this arm button: the arm's campaign written as the experiment's campaign (If-Match: the ETag the page showed), then the experiment stopped",
+    auth: "preview",
+    params: [EXPERIMENT],
+    form: {
+      fields: {
+        arm: "a variant showing a campaign (not popular, not the holdout)",
+        "arm-tag": "the tag of what the arm showed on the page",
+        "campaign-etag": "the campaign's ETag the page showed (empty: none was stored)",
+      },
+    },
+    responses: {
+      303: {
+        description:
+          "back to the experiment's page, with what was done, or why nothing was (the campaign or the arm changed since the page was shown)",
+      },
+      400: error("not the page's form, or an arm that cannot be shipped", "BAD_REQUEST"),
+      401: staffOnly,
+      403: error("not from the dashboard's own origin", "ORIGIN_NOT_ALLOWED"),
+      404: error("no such experiment", "NOT_FOUND"),
+      413: tooLarge,
+      500: internal,
+      503: orStateDown(noRegistry),
+    },
+  },
+  {
     method: "get",
     route: "/dashboard",
     path: "/dashboard",

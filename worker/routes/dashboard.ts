@@ -1,8 +1,9 @@
 /**
  * GET /dashboard?experiment=<id>&phase=all|current — the staff dashboard (behind `dashboardAccess`: the admin key
  * or a Cloudflare Access identity; open on a loopback host under DEMO_ROUTES): the experiments, one experiment's
- * report (always-valid intervals, as it is looked at every day) with SVG charts, and model health (the active model
- * and its history, drift by day). An id no experiment has answers 404 with the page saying so (and the experiments
+ * report (always-valid intervals, as it is looked at every day) with SVG charts and its buttons (Stop or Start,
+ * Ship this arm: dashboard/experiment-controls.ts; the experiment read from the registry, so a button's change
+ * shows at once), and model health (the active model and its history, drift by day). An id no experiment has answers 404 with the page saying so (and the experiments
  * there are), not another experiment's report; a `phase` other than `all` or `current` answers 400 BAD_REQUEST.
  * Server-rendered (mustache), no script; its numbers are the reporting API's. Never framed by another site
  * (lib/no-framing.ts: its model buttons could be clickjacked).
@@ -18,6 +19,8 @@ import { rollbackTarget, storedVersions } from "../../core/model-versions";
 import { isLoopbackHost } from "../../core/web-url";
 import TEMPLATE from "../dashboard/dashboard.html";
 import { dashboardView } from "../dashboard/dashboard-view";
+import { experimentControls } from "../dashboard/experiment-controls";
+import { ExperimentMessageQuery, experimentMessage } from "../dashboard/experiment-message";
 import { ModelMessageQuery, modelMessage } from "../dashboard/model-message";
 import { DRIFT_CRON } from "../drift/drift-job";
 import { recentDriftRuns } from "../drift/drift-store";
@@ -50,6 +53,8 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     const query = Query.catch({}).parse(c.req.query());
     // what a model button did: a code, whose text the page writes (never text from the URL)
     const moved = ModelMessageQuery.parse(c.req.query());
+    // what an experiment's button did: a code too (dashboard/experiment-message.ts)
+    const changed = ExperimentMessageQuery.parse(c.req.query());
     const url = new URL(c.req.url);
     // `current`: the report of the readers drawn in the experiment's current phase alone; anything else is said so
     // (400), never shown as all readers
@@ -69,11 +74,16 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     let ids = holdout ? [...listed, GLOBAL_HOLDOUT_ID] : listed;
     // an id asked for that no experiment has is said so (404), never answered with another experiment's report
     const askedId = query.experiment || undefined;
-    const asked = askedId && reportableId(askedId) ? await reportedExperiment(kv, askedId) : null;
+    // an experiment as its one writer holds it (a button's change shows at once, whatever KV's copy says yet)
+    const read = (id: string) =>
+      id !== GLOBAL_HOLDOUT_ID && c.env.EXPERIMENT_REGISTRY
+        ? experimentRegistry(c.env).get(id)
+        : reportedExperiment(kv, id);
+    const asked = askedId && reportableId(askedId) ? await read(askedId) : null;
     const missing = askedId !== undefined && asked === null ? askedId : null;
     if (asked && !ids.includes(asked.id)) ids = [...ids, asked.id];
     const current = asked ? asked.id : missing === null ? (ids[0] ?? null) : null;
-    const experiment = asked ?? (current ? await reportedExperiment(kv, current) : null);
+    const experiment = asked ?? (current ? await read(current) : null);
     const [report, bandit, drift] = db
       ? await Promise.all([
           experiment
@@ -87,11 +97,14 @@ export function registerDashboard(app: Hono<AppEnv>): void {
           recentDriftRuns(db),
         ])
       : [null, [], []];
+    const controls = experiment ? await experimentControls(c.env, experiment, report) : null;
     const view = dashboardView({
       experiments: ids,
       current,
       ...(missing !== null && { missing: shownId(missing) }),
       report,
+      controls,
+      experimentMessage: experiment ? experimentMessage(changed, experiment) : null,
       unavailable: db ? undefined : "No experiment store: bind a D1 database as DB (wrangler.toml).",
       bandit,
       model: pointer.success

@@ -1,0 +1,296 @@
+/**
+ * An experiment's buttons on its dashboard page, in workerd with the real registry, campaigns' writer, KV, queue
+ * consumer, reader shards and D1: Stop really stops assigning (a reader not yet counted gets the campaign as it is
+ * and is exposed to nothing), Start again keeps each counted reader's arm and begins no phase; "Ship this arm" makes
+ * what an amp-list open of the campaign serves the arm's, for a reader of another arm too, and records it; a
+ * campaign edited since the page was shown is refused and kept, never overwritten; only the dashboard's own pages
+ * may post; a popular arm is not offered; the page's words come from a code and its own reads, never the URL.
+ */
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { assign } from "../../core/experiments/assignment";
+import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
+import type { Profile } from "../../core/profile";
+import { mintToken } from "../../core/token";
+import { resetBlockMemo } from "../../worker/decisions/block-memo";
+import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import { resetExperimentCache } from "../../worker/experiments/experiment-store";
+import { experimentRegistry } from "../../worker/experiments/registry-stub";
+import { TEST_TOKEN_SECRET } from "./fixture";
+import {
+  ADMIN_HEADERS,
+  call,
+  clearExperimentRegistry,
+  clearKv,
+  consume,
+  fixture,
+  flushExperimentStore,
+  forgetRecentOutcomes,
+  putCampaign,
+  recordingQueue,
+  SENDER,
+  seedModel,
+  send,
+} from "./support/harness";
+
+const CAMPAIGN = "dash-camp";
+const ORIGIN = "https://opentime.test";
+const recs = (block: string) => ({ v: 2, default: { id: block, type: "recommendations" } });
+
+const body = (over: Record<string, unknown> = {}) => ({
+  campaign: CAMPAIGN,
+  variants: [
+    { id: "a", weight: 1, content: recs("picks-a") },
+    { id: "b", weight: 1, content: recs("picks-b") },
+    { id: "popular", weight: 1, content: "popular" },
+  ],
+  ...over,
+});
+
+async function putExperiment(id: string, b: unknown): Promise<void> {
+  const res = await send(`/v1/admin/experiments/${id}`, {
+    method: "PUT",
+    headers: ADMIN_HEADERS,
+    body: JSON.stringify(b),
+  });
+  expect(res.status).toBe(200);
+}
+
+const stored = async (id: string) => (await experimentRegistry(env).get(id)) as Experiment;
+
+/** A button's form posted as the page posts it (`origin`: the Origin header, null for none). */
+function press(path: string, form: Record<string, string> = {}, origin: string | null = ORIGIN): Promise<Response> {
+  return send(path, {
+    method: "POST",
+    headers: {
+      Authorization: ADMIN_HEADERS.Authorization,
+      "Content-Type": "application/x-www-form-urlencoded",
+      ...(origin !== null && { Origin: origin }),
+    },
+    body: new URLSearchParams(form).toString(),
+  });
+}
+
+async function page(query: string): Promise<string> {
+  const res = await send(`/dashboard${query}`, { headers: ADMIN_HEADERS });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+/** Where a 303 leads, and the message the page there shows. */
+async function followed(res: Response): Promise<{ location: string; message: string | null }> {
+  expect(res.status).toBe(303);
+  const location = res.headers.get("Location") as string;
+  const html = await page(location.slice("/dashboard".length));
+  return { location, message: /<p data-testid="experiment-message"><b>([^<]*)<\/b>/.exec(html)?.[1] ?? null };
+}
+
+/** The ship form the page shows for `arm` (its hidden fields), or null when it offers none. */
+function shipForm(html: string, arm: string): Record<string, string> | null {
+  const row = new RegExp(`<tr data-arm="${arm}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "";
+  const fields = [...row.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)];
+  if (fields.length === 0) return null;
+  return Object.fromEntries(fields.map(([, name, value]) => [name, (value as string).replaceAll("&quot;", '"')]));
+}
+
+const rowText = (html: string, arm: string) =>
+  (new RegExp(`<tr data-arm="${arm}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "").replace(/<[^>]*>/g, " ");
+
+const readers = () => fixture().profiles.filter((p) => p.factors !== null) as Profile[];
+
+/** The arm the hashes give a reader not yet counted. */
+function hashedArm(id: string, user: string): string {
+  const a = assign(ExperimentSchema.parse({ v: 1, id, ...body() }), user);
+  return a.kind === "variant" ? a.variant : a.kind;
+}
+
+/** An amp-list open of the campaign by `user`, the events it queued applied by the real consumer and shards. */
+async function open(user: string) {
+  // each isolate's copies expire within a minute; these tests are that minute later
+  resetCampaignCache();
+  resetExperimentCache();
+  resetBlockMemo();
+  const rec = recordingQueue();
+  const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign: CAMPAIGN, ttlSeconds: 3600 });
+  const res = await call(`/v1/amp/recs?t=${t}&n=4`, { "AMP-Email-Sender": SENDER }, { ...env, EVENTS: rec.queue });
+  expect(res.status).toBe(200);
+  const json = (await res.json()) as { block: { id: string } };
+  if (rec.sent.length > 0) await consume(rec.sent);
+  await flushExperimentStore();
+  return {
+    block: json.block.id,
+    arm: res.headers.get("X-Opentime-Experiment"),
+    exposures: rec.sent.filter((e) => e.type === "exposure").length,
+  };
+}
+
+beforeEach(async () => {
+  await clearKv();
+  await clearExperimentRegistry();
+  await forgetRecentOutcomes();
+  await seedModel();
+  resetCampaignCache();
+  resetBlockMemo();
+  resetExperimentCache();
+  expect((await putCampaign(CAMPAIGN, recs("picks"))).status).toBe(200);
+});
+
+describe("Stop and Start on an experiment's page", () => {
+  it("Stop stops assigning: a reader not yet counted gets the campaign as it is; Start again keeps each counted reader's arm", async () => {
+    await putExperiment("e-stop", body());
+    const [first, later] = readers().filter((p) => hashedArm("e-stop", p.userId) === "a") as [Profile, Profile];
+    const before = await open(first.userId);
+    expect(before).toMatchObject({ block: "picks-a", arm: "e-stop:a" });
+    const shown = await page("?experiment=e-stop");
+    expect(shown).toContain('data-testid="stop"');
+    expect(shown).toContain("every reader gets campaign dash-camp as it is");
+
+    const stop = await followed(await press("/dashboard/experiments/e-stop/stop"));
+    expect(stop.location).toBe("/dashboard?experiment=e-stop&change=stopped");
+    expect(stop.message).toMatch(/^Stopped\. Readers now get campaign dash-camp as it is/);
+    expect((await stored("e-stop")).status).toBe("stopped");
+    expect((await stored("e-stop")).changes?.map((c) => c.kind)).toEqual(["started", "stopped"]);
+    // nobody is assigned: the counted reader and the new one both get the campaign as it is, exposed to nothing
+    expect(await open(first.userId)).toEqual({ block: "picks", arm: null, exposures: 0 });
+    expect(await open(later.userId)).toEqual({ block: "picks", arm: null, exposures: 0 });
+    const stoppedPage = await page("?experiment=e-stop");
+    expect(stoppedPage).toContain('data-testid="start"');
+    expect(stoppedPage).not.toContain('data-testid="stop"');
+    expect(stoppedPage).toContain("No new phase begins");
+
+    const phase = (await stored("e-stop")).phaseStart;
+    const start = await followed(await press("/dashboard/experiments/e-stop/start"));
+    expect(start.message).toMatch(/^Running\. Readers counted before keep their arm/);
+    const again = await stored("e-stop");
+    expect(again.status).toBe("running");
+    expect(again.changes?.map((c) => c.kind)).toEqual(["started", "stopped", "started"]);
+    expect(again.phaseStart).toBe(phase);
+    expect((await open(first.userId)).arm).toBe("e-stop:a");
+  });
+
+  it("a start where another experiment runs on the campaign is refused, the page saying why from its own reads", async () => {
+    await putExperiment("e-old", body({ status: "stopped" }));
+    await putExperiment("e-new", body());
+    const refused = await followed(await press("/dashboard/experiments/e-old/start"));
+    expect(refused.location).toBe("/dashboard?experiment=e-old&change=start-refused");
+    expect(refused.message).toBe(
+      "Not started: another experiment runs on campaign dash-camp (one at a time per campaign): stop it first. Nothing changed.",
+    );
+    expect((await stored("e-old")).status).toBe("stopped");
+    expect((await stored("e-new")).status).toBe("running");
+    // one that could never measure anything says that instead
+    await putExperiment("e-one", {
+      campaign: "other",
+      variants: [{ id: "a", weight: 1, content: recs("x") }],
+      status: "stopped",
+    });
+    expect((await followed(await press("/dashboard/experiments/e-one/start"))).message).toMatch(
+      /^Not started: variants: one variant and no holdout compares nothing/,
+    );
+    expect((await stored("e-one")).status).toBe("stopped");
+  });
+
+  it("only the dashboard's own pages may post: another Origin, or none, is 403 and changes nothing", async () => {
+    await putExperiment("e-origin", body());
+    for (const origin of ["https://evil.example", null]) {
+      const res = await press("/dashboard/experiments/e-origin/stop", {}, origin);
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("ORIGIN_NOT_ALLOWED");
+      const ship = await press("/dashboard/experiments/e-origin/ship", { arm: "b" }, origin);
+      expect(ship.status).toBe(403);
+    }
+    expect((await stored("e-origin")).status).toBe("running");
+    expect((await press("/dashboard/experiments/nothing/stop")).status).toBe(404);
+  });
+
+  it("says nothing a link makes up: a code the experiment does not bear out shows no message", async () => {
+    await putExperiment("e-link", body());
+    const html = await page("?experiment=e-link&change=stopped");
+    expect(html).not.toContain('data-testid="experiment-message"');
+    expect(await page("?experiment=e-link&change=shipped&arm=b")).not.toContain('data-testid="experiment-message"');
+    expect(await page(`?experiment=e-link&change=${encodeURIComponent("Call 555-0100")}`)).not.toContain("555-0100");
+  });
+});
+
+describe("Ship this arm", () => {
+  it("makes the arm what every reader of the campaign gets, a reader of another arm too, then stops and records it", async () => {
+    await putExperiment("e-ship", body());
+    const reader = readers().find((p) => hashedArm("e-ship", p.userId) === "a") as Profile;
+    expect(await open(reader.userId)).toMatchObject({ block: "picks-a", arm: "e-ship:a" });
+    const html = await page("?experiment=e-ship");
+    // no data yet: offered all the same, and said to be no winner yet
+    expect(rowText(html, "b")).toContain("Not (yet) a winner");
+    const form = shipForm(html, "b") as Record<string, string>;
+    expect(Object.keys(form)).toEqual(["arm", "arm-tag", "campaign-etag"]);
+    const shipped = await followed(await press("/dashboard/experiments/e-ship/ship", form));
+    expect(shipped.location).toBe("/dashboard?experiment=e-ship&change=shipped&arm=b");
+    expect(shipped.message).toMatch(/^Shipped b: campaign dash-camp now shows every reader what b showed/);
+    const campaign = await send(`/v1/admin/campaigns/${CAMPAIGN}`, { headers: ADMIN_HEADERS });
+    expect(((await campaign.json()) as { campaign: { default: { id: string } } }).campaign.default.id).toBe("picks-b");
+    const after = await stored("e-ship");
+    expect(after.status).toBe("stopped");
+    expect(after.changes?.slice(-2)).toEqual([
+      { at: expect.any(Number), kind: "shipped", arms: ["b"] },
+      { at: expect.any(Number), kind: "stopped" },
+    ]);
+    // the amp-list of a reader of arm a now serves b's content, outside any arm
+    expect(await open(reader.userId)).toEqual({ block: "picks-b", arm: null, exposures: 0 });
+    expect(await page("?experiment=e-ship")).toMatch(
+      /data-testid="changes">.*b shipped: the campaign shows what it showed/s,
+    );
+  });
+
+  it("refuses, writing nothing, when the campaign was edited since the page was shown: the edit stays", async () => {
+    await putExperiment("e-race", body());
+    const form = shipForm(await page("?experiment=e-race"), "b") as Record<string, string>;
+    // a colleague's edit lands between the page and the press
+    expect((await putCampaign(CAMPAIGN, recs("colleague"))).status).toBe(200);
+    const refused = await followed(await press("/dashboard/experiments/e-race/ship", form));
+    expect(refused.location).toBe("/dashboard?experiment=e-race&change=ship-campaign-changed&arm=b");
+    expect(refused.message).toMatch(/^Nothing shipped: campaign dash-camp was edited since this page was shown/);
+    const campaign = await send(`/v1/admin/campaigns/${CAMPAIGN}`, { headers: ADMIN_HEADERS });
+    expect(((await campaign.json()) as { campaign: { default: { id: string } } }).campaign.default.id).toBe(
+      "colleague",
+    );
+    expect((await stored("e-race")).status).toBe("running");
+    expect((await stored("e-race")).changes?.map((c) => c.kind)).toEqual(["started"]);
+    // the page drawn again carries the new ETag: shipping then goes through
+    const fresh = shipForm(await page("?experiment=e-race"), "b") as Record<string, string>;
+    expect((await followed(await press("/dashboard/experiments/e-race/ship", fresh))).message).toMatch(/^Shipped b/);
+  });
+
+  it("refuses when what the arm shows changed since the page was shown (an experiment PUT)", async () => {
+    await putExperiment("e-arm", body());
+    const form = shipForm(await page("?experiment=e-arm"), "b") as Record<string, string>;
+    await putExperiment(
+      "e-arm",
+      body({
+        variants: [
+          { id: "a", weight: 1, content: recs("picks-a") },
+          { id: "b", weight: 1, content: recs("picks-b2") },
+          { id: "popular", weight: 1, content: "popular" },
+        ],
+      }),
+    );
+    const refused = await followed(await press("/dashboard/experiments/e-arm/ship", form));
+    expect(refused.location).toBe("/dashboard?experiment=e-arm&change=ship-arm-changed&arm=b");
+    const campaign = await send(`/v1/admin/campaigns/${CAMPAIGN}`, { headers: ADMIN_HEADERS });
+    expect(((await campaign.json()) as { campaign: { default: { id: string } } }).campaign.default.id).toBe("picks");
+    expect((await stored("e-arm")).status).toBe("running");
+  });
+
+  it("is not offered for popular items or the holdout, saying why; a hand-made post for one is 400", async () => {
+    await putExperiment("e-pop", body({ holdout: 0.1 }));
+    const html = await page("?experiment=e-pop");
+    expect(shipForm(html, "popular")).toBeNull();
+    expect(shipForm(html, "holdout")).toBeNull();
+    expect(rowText(html, "popular")).toContain("Not offered: popular serves popular items with nothing of the reader");
+    expect(rowText(html, "holdout")).toContain("Not offered: the holdout serves popular items");
+    const form = shipForm(html, "a") as Record<string, string>;
+    for (const arm of ["popular", "holdout"]) {
+      const res = await press("/dashboard/experiments/e-pop/ship", { ...form, arm });
+      expect(res.status).toBe(400);
+    }
+    expect((await stored("e-pop")).status).toBe("running");
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * What an experiment's report says of an arm as a winner, in a line beside its "Ship this arm" button: better than
+ * the control on a metric when that metric's interval (the one the page shows: corrected for several arms) lies
+ * wholly above 0, worse when wholly below. An arm is a winner when it is better on some metric and worse on none,
+ * and the sample-ratio check did not fail; the control, when every other arm is worse on some metric and better
+ * on none. Anything else is said to be no winner (yet), and why: the page still offers the button. Pure.
+ */
+import type { Estimate } from "../../core/stats/estimate";
+import type { ExperimentReport } from "../experiments/experiment-report";
+
+export interface ArmVerdict {
+  winner: boolean;
+  text: string;
+}
+
+type Metric = "opens" | "ctr" | "conversion" | "revenue";
+const NAMES: Record<Metric, string> = {
+  opens: "open rate",
+  ctr: "CTR",
+  conversion: "conversion",
+  revenue: "revenue per reader",
+};
+
+const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`;
+const listed = (xs: readonly string[]) =>
+  xs.length < 2 ? (xs[0] ?? "") : `${xs.slice(0, -1).join(", ")} and ${xs.at(-1)}`;
+
+/** The metrics of `arm` (not the control) whose shown interval lies wholly above 0, and wholly below. */
+function sides(report: ExperimentReport, arm: string): { better: string[]; worse: string[]; estimable: boolean } {
+  const vs = report.arms.find((a) => a.arm === arm)?.vsControl;
+  const metrics: Metric[] =
+    report.unit === "sent" ? ["opens", "ctr", "conversion", "revenue"] : ["ctr", "conversion", "revenue"];
+  const better: string[] = [];
+  const worse: string[] = [];
+  let estimable = false;
+  for (const m of metrics) {
+    const e: Estimate | null | undefined = vs?.[m]?.relative;
+    if (!e) continue;
+    estimable = true;
+    const { ciLow, ciHigh } = e.adjusted ?? e;
+    const said = `${NAMES[m]} ${pct(e.estimate)} [${pct(ciLow)}, ${pct(ciHigh)}]`;
+    if (ciLow > 0) better.push(said);
+    else if (ciHigh < 0) worse.push(said);
+  }
+  return { better, worse, estimable };
+}
+
+export function armVerdict(report: ExperimentReport, arm: string): ArmVerdict {
+  if (report.srm?.mismatch)
+    return {
+      winner: false,
+      text: "Not a winner you can trust: the sample ratio check failed, so no result on this page holds.",
+    };
+  const control = report.control;
+  if (arm === control) {
+    const others = report.arms.filter((a) => a.arm !== control).map((a) => ({ arm: a.arm, ...sides(report, a.arm) }));
+    const beaten = others.filter((o) => o.better.length > 0);
+    if (beaten.length > 0)
+      return {
+        winner: false,
+        text: `Not the winner: ${beaten.map((o) => `${o.arm} did better than this control (${listed(o.better)})`).join("; ")}.`,
+      };
+    if (others.length > 0 && others.every((o) => o.worse.length > 0))
+      return { winner: true, text: "The control, and every other arm did worse than it on some metric." };
+    return {
+      winner: false,
+      text: "Not (yet) a winner: this is the control, and the report does not find every other arm worse than it.",
+    };
+  }
+  const { better, worse, estimable } = sides(report, arm);
+  if (worse.length > 0) return { winner: false, text: `Not a winner: worse than ${control} on ${listed(worse)}.` };
+  if (better.length > 0) return { winner: true, text: `Better than ${control} on ${listed(better)}.` };
+  return {
+    winner: false,
+    text: estimable
+      ? `Not (yet) a winner: no interval against ${control} excludes 0.`
+      : `Not (yet) a winner: too few clickers and buyers to compare it with ${control} yet.`,
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * What the dashboard says after one of an experiment's buttons (POST /dashboard/experiments/<id>/<start|stop|ship>,
+ * worker/routes/dashboard-experiment-status.ts and dashboard-experiment-ship.ts): the outcome travels in the
+ * redirect as a code of a closed list (`?experiment=<id>&change=<code>&arm=<arm>`), and the page writes the text
+ * from the code and from its own reads of the experiment, as the model buttons' (model-message.ts): a link cannot
+ * make the page say anything else. A message shows only while the experiment bears it out (stopped after a stop,
+ * running after a start, its last change the shipping of the arm named); a refusal says why from the experiment
+ * as it is now (core/experiments/experiment-change.ts runRefusal), never from the URL.
+ */
+import { z } from "zod";
+import type { Experiment } from "../../core/experiments/experiment";
+import { runRefusal } from "../../core/experiments/experiment-change";
+
+export const EXPERIMENT_OUTCOMES = [
+  "stopped",
+  "started",
+  "start-refused",
+  "shipped",
+  "ship-campaign-changed",
+  "ship-arm-changed",
+  "shipped-not-stopped",
+] as const;
+export type ExperimentOutcome = (typeof EXPERIMENT_OUTCOMES)[number];
+
+/** Where the redirect after an experiment's button goes (its own page); `arm`: the arm shipped or asked for. */
+export function experimentRedirect(id: string, outcome: ExperimentOutcome, arm?: string): string {
+  const query = new URLSearchParams({ experiment: id, change: outcome });
+  if (arm !== undefined) query.set("arm", arm);
+  return `/dashboard?${query}`;
+}
+
+/** The redirect's query as the page reads it: anything outside the closed list is nothing. */
+export const ExperimentMessageQuery = z.object({
+  change: z.enum(EXPERIMENT_OUTCOMES).optional().catch(undefined),
+  arm: z.string().max(32).optional().catch(undefined),
+});
+export type ExperimentMessageQuery = z.infer<typeof ExperimentMessageQuery>;
+
+/** How soon every open follows a change (KV's propagation, up to 60 s, then the isolates' caches' minute). */
+const WITHIN = "Opens everywhere follow within about two minutes.";
+
+/** The page's message for a redirect's query about `experiment` (as the registry holds it now), or null. */
+export function experimentMessage(query: ExperimentMessageQuery, experiment: Experiment): string | null {
+  const { change, arm } = query;
+  if (change === undefined) return null;
+  const { status, campaign } = experiment;
+  // an arm is named only when it is one of the experiment's variants
+  const variant = experiment.variants.find((v) => v.id === arm)?.id;
+  switch (change) {
+    case "stopped":
+      return status === "stopped"
+        ? `Stopped. Readers now get campaign ${campaign} as it is, and no new reader is counted. ${WITHIN}`
+        : null;
+    case "started":
+      return status === "running"
+        ? `Running. Readers counted before keep their arm; new readers are drawn at the same shares. ${WITHIN}`
+        : null;
+    case "start-refused": {
+      if (status !== "stopped") return null;
+      const why = runRefusal({ ...experiment, status: "running" });
+      return why === null
+        ? `Not started: another experiment runs on campaign ${campaign} (one at a time per campaign): stop it first. Nothing changed.`
+        : `Not started: ${why}. Nothing changed.`;
+    }
+    case "shipped": {
+      // the last change but its stop: the shipping of this arm (a start since, or another shipping, hides it)
+      const last = [...(experiment.changes ?? [])].reverse().find((c) => c.kind !== "stopped");
+      const shipped = last?.kind === "shipped" && last.arms?.[0] === variant ? variant : undefined;
+      return shipped !== undefined && status === "stopped"
+        ? `Shipped ${shipped}: campaign ${campaign} now shows every reader what ${shipped} showed, and the experiment is stopped. ${WITHIN}`
+        : null;
+    }
+    case "ship-campaign-changed":
+      return variant === undefined
+        ? null
+        : `Nothing shipped: campaign ${campaign} was edited since this page was shown, and shipping ${variant} would have overwritten that edit. The experiment is as it was. Look at the campaign (the preview page), then ship again from this page.`;
+    case "ship-arm-changed":
+      return variant === undefined
+        ? null
+        : `Nothing shipped: what ${variant} shows changed since this page was shown (an experiment PUT). The experiment and campaign ${campaign} are as they were: look at the report below again, then ship.`;
+    case "shipped-not-stopped":
+      return variant !== undefined && status === "running"
+        ? `Campaign ${campaign} now shows what ${variant} showed, but the experiment could not be stopped: its readers still get their arms. Press Stop.`
+        : null;
+  }
+}

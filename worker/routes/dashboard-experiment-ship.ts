@@ -1,0 +1,76 @@
+/**
+ * POST /dashboard/experiments/<id>/ship — "Ship this arm" on an experiment's dashboard page (a form: `arm`, and
+ * what the page showed: `arm-tag`, the tag of that arm's campaign, and `campaign-etag`, the experiment's campaign's
+ * ETag, empty when none was stored), behind the dashboard's gate and only from the dashboard's own pages (the
+ * Origin must be this Worker's). The arm's campaign configuration becomes the experiment's campaign itself, written
+ * by the campaigns' one writer with the page's ETag as `If-Match` (worker/campaigns/campaign-edits.ts: an edit made
+ * since the page was drawn is refused, never overwritten), then the experiment is stopped by the registry, which
+ * records `shipped` and `stopped` in its changes (worker/experiments/experiment-write.ts): every reader of the
+ * campaign, whatever their arm, then gets what the arm showed. Only a variant showing a campaign ships: `popular`
+ * and the holdout serve the popular items with nothing of the reader, which no campaign holds (400 BAD_REQUEST).
+ * Answers with a redirect back to the experiment's page carrying what happened as a code
+ * (worker/dashboard/experiment-message.ts); an id no experiment has is 404 NOT_FOUND.
+ */
+import type { Hono } from "hono";
+import { cutWhole } from "../../core/cut-text";
+import { ExperimentIdSchema } from "../../core/experiments/experiment";
+import { saveCampaign } from "../campaigns/campaign-edits";
+import { parseIfMatch } from "../campaigns/campaign-etag";
+import { armTag } from "../dashboard/experiment-controls";
+import { experimentRedirect } from "../dashboard/experiment-message";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { editExperiment } from "../experiments/experiment-write";
+import { experimentRegistry } from "../experiments/registry-stub";
+import { logEvent } from "../lib/log";
+import { readForm } from "../lib/read-form";
+import { dashboardAccess } from "../preview/access";
+
+/** The form is an arm's id and two tags: anything larger is not it. */
+const MAX_FORM_BYTES = 4096;
+
+export function registerDashboardExperimentShip(app: Hono<AppEnv>): void {
+  app.post("/dashboard/experiments/:id/ship", dashboardAccess, async (c) => {
+    const own = new URL(c.req.url).origin;
+    if (c.req.header("Origin") !== own) throw new ApiError("ORIGIN_NOT_ALLOWED", "only the dashboard's own form");
+    const id = ExperimentIdSchema.safeParse(c.req.param("id"));
+    if (!id.success) throw new ApiError("BAD_REQUEST", "id: not an experiment id");
+    const form = await readForm(c, MAX_FORM_BYTES);
+    const field = (name: string) => {
+      const value = form.get(name);
+      return typeof value === "string" ? value : null;
+    };
+    const arm = field("arm");
+    const seen = field("arm-tag");
+    const etag = field("campaign-etag");
+    if (arm === null || seen === null || etag === null)
+      throw new ApiError("BAD_REQUEST", "the form is arm, arm-tag and campaign-etag, from the dashboard's page");
+    const ifMatch = etag === "" ? "absent" : parseIfMatch(etag);
+    if (ifMatch === "invalid") throw new ApiError("BAD_REQUEST", "campaign-etag: not an entity tag");
+    const experiment = await experimentRegistry(c.env).get(id.data);
+    if (!experiment) throw new ApiError("NOT_FOUND", `no experiment "${id.data}"`);
+    const variant = experiment.variants.find((v) => v.id === arm);
+    if (!variant || variant.content === "popular")
+      throw new ApiError(
+        "BAD_REQUEST",
+        "arm: not a variant of the experiment showing a campaign (popular items and the holdout cannot be shipped)",
+      );
+    // what the arm shows changed since the page was drawn: the marketer chose what they saw, not this
+    if ((await armTag(variant.content)) !== seen)
+      return c.redirect(experimentRedirect(id.data, "ship-arm-changed", variant.id), 303);
+    try {
+      await saveCampaign(c.env, experiment.campaign, variant.content, "replace", ifMatch);
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.code !== "CAMPAIGN_CHANGED") throw e;
+      return c.redirect(experimentRedirect(id.data, "ship-campaign-changed", variant.id), 303);
+    }
+    const stopped = await editExperiment(c.env, id.data, { ship: variant.id });
+    logEvent(stopped.ok ? "info" : "warn", "dashboard.arm_shipped", {
+      experiment: id.data,
+      arm: variant.id,
+      campaign: experiment.campaign,
+      ...(!stopped.ok && { detail: cutWhole(stopped.message, 300) }),
+    });
+    return c.redirect(experimentRedirect(id.data, stopped.ok ? "shipped" : "shipped-not-stopped", variant.id), 303);
+  });
+}

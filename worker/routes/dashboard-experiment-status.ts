@@ -1,0 +1,33 @@
+/**
+ * POST /dashboard/experiments/<id>/<start|stop> — an experiment's Start and Stop buttons on its dashboard page,
+ * behind the dashboard's gate and only from the dashboard's own pages (the Origin must be this Worker's: another
+ * site cannot submit it with a staff member's Access session), with no body. The change is the registry's own
+ * (worker/experiments/experiment-write.ts editExperiment: its row, its status alone, so an admin PUT made since
+ * the page was drawn is never undone), recorded in the experiment's `changes`. Answers with a redirect back to the
+ * experiment's page carrying what happened as a code (worker/dashboard/experiment-message.ts: the page writes the
+ * text); a start refused (another experiment runs on the campaign, or this one would measure nothing) is said so
+ * there; an id no experiment has is 404 NOT_FOUND.
+ */
+import type { Hono } from "hono";
+import { ExperimentIdSchema } from "../../core/experiments/experiment";
+import { experimentRedirect } from "../dashboard/experiment-message";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { editExperiment } from "../experiments/experiment-write";
+import { dashboardAccess } from "../preview/access";
+
+export function registerDashboardExperimentStatus(app: Hono<AppEnv>): void {
+  app.post("/dashboard/experiments/:id/:action{start|stop}", dashboardAccess, async (c) => {
+    const own = new URL(c.req.url).origin;
+    if (c.req.header("Origin") !== own) throw new ApiError("ORIGIN_NOT_ALLOWED", "only the dashboard's own form");
+    const id = ExperimentIdSchema.safeParse(c.req.param("id"));
+    if (!id.success) throw new ApiError("BAD_REQUEST", "id: not an experiment id");
+    const start = c.req.param("action") === "start";
+    const answer = await editExperiment(c.env, id.data, { status: start ? "running" : "stopped" });
+    if (answer.ok) return c.redirect(experimentRedirect(id.data, start ? "started" : "stopped"), 303);
+    // a start another experiment or the experiment itself forbids: the page says which, from its own reads
+    if (start && answer.code === "EXPERIMENT_CONFLICT")
+      return c.redirect(experimentRedirect(id.data, "start-refused"), 303);
+    throw new ApiError(answer.code, answer.message);
+  });
+}
