@@ -6,7 +6,7 @@
  * id, unsaved edits kept across campaigns, one save at a time. The dashboard, after a
  * small run of the experiment simulation (`npm run simulate`'s own code, through the Worker's APIs): the
  * Worker's store counted exactly what the simulation did, the page renders its charts, and every number it
- * shows equals the reporting API's. Screenshots kept in test-artifacts/ (not committed).
+ * shows equals the reporting API's; an experiment's Stop button, clicked, stops it and the page says so. Screenshots kept in test-artifacts/ (not committed).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -596,6 +596,51 @@ describe("dashboard in Chromium", () => {
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
       await page.close();
     }
+  });
+
+  it("Stop on an experiment's page stops it: the page comes back saying so, with Start in its place", async () => {
+    const put = await fetch(`${origin}/v1/admin/experiments/browser-stop`, {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${BENCH_ADMIN_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        campaign: "browser-stop-camp",
+        variants: [
+          { id: "picks", weight: 1, content: { v: 2, default: { id: "picks", type: "recommendations" } } },
+          { id: "popular", weight: 1, content: "popular" },
+        ],
+      }),
+    });
+    expect(put.status).toBe(200);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const refused = cspRefusals(page);
+    await page.goto(`${origin}/dashboard?experiment=browser-stop`);
+    expect(await page.locator("[data-testid=experiment-controls]").textContent()).toContain(
+      "every reader gets campaign browser-stop-camp as it is",
+    );
+    // the popular arm says why it cannot be shipped; the other has its button, and its verdict beside it
+    expect(await page.locator("tr[data-ship=popular]").textContent()).toContain("Not offered");
+    expect(await page.getByRole("button", { name: "Ship arm picks" }).count()).toBe(1);
+    await Promise.all([
+      page.waitForURL(/change=stopped/),
+      page.getByRole("button", { name: "Stop", exact: true }).click(),
+    ]);
+    expect(await page.locator("[data-testid=experiment-message]").textContent()).toMatch(
+      /^Stopped\. Readers now get campaign browser-stop-camp as it is/,
+    );
+    expect(await page.locator("section[data-testid=experiment] h2").textContent()).toContain("(stopped;");
+    expect(await page.getByRole("button", { name: "Start", exact: true }).count()).toBe(1);
+    expect(await page.getByRole("button", { name: "Stop", exact: true }).count()).toBe(0);
+    expect(await page.locator("[data-testid=changes]").textContent()).toContain("stopped");
+    const stored = (await (
+      await fetch(`${origin}/v1/admin/experiments/browser-stop`, {
+        headers: { Authorization: `Bearer ${BENCH_ADMIN_KEY}` },
+      })
+    ).json()) as { experiment: { status: string } };
+    expect(stored.experiment.status).toBe("stopped");
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-stopped.png"), fullPage: true });
+    expect(refused).toEqual([]);
+    await page.close();
   });
 
   it("shows the simulated experiment's report, its numbers the reporting API's", async () => {

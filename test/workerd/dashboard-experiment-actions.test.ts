@@ -87,14 +87,14 @@ async function followed(res: Response): Promise<{ location: string; message: str
 
 /** The ship form the page shows for `arm` (its hidden fields), or null when it offers none. */
 function shipForm(html: string, arm: string): Record<string, string> | null {
-  const row = new RegExp(`<tr data-arm="${arm}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "";
+  const row = new RegExp(`<tr data-ship="${arm}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "";
   const fields = [...row.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)];
   if (fields.length === 0) return null;
   return Object.fromEntries(fields.map(([, name, value]) => [name, (value as string).replaceAll("&quot;", '"')]));
 }
 
 const rowText = (html: string, arm: string) =>
-  (new RegExp(`<tr data-arm="${arm}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "").replace(/<[^>]*>/g, " ");
+  (new RegExp(`<tr data-ship="${arm}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "").replace(/<[^>]*>/g, " ");
 
 const readers = () => fixture().profiles.filter((p) => p.factors !== null) as Profile[];
 
