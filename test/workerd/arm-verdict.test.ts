@@ -1,0 +1,88 @@
+/**
+ * The verdict beside each "Ship this arm" button (worker/dashboard/arm-verdict.ts), on counts with a planted
+ * answer run through the report's own statistics (core/experiments/report.ts): an arm far ahead of the control is
+ * a winner, one far behind is said to be worse, one level with it is no winner yet, and a failed sample-ratio check
+ * makes none trustworthy; the control is a winner only when every other arm is worse.
+ */
+import { describe, expect, it } from "vitest";
+import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
+import { type ArmCounts, emptyArm, experimentResults } from "../../core/experiments/report";
+import { armVerdict } from "../../worker/dashboard/arm-verdict";
+import type { ExperimentReport } from "../../worker/experiments/experiment-report";
+
+const PICKS = { v: 2, default: { id: "picks", type: "recommendations" } };
+const experiment: Experiment = ExperimentSchema.parse({
+  v: 1,
+  id: "verdict",
+  campaign: "c",
+  variants: [
+    { id: "control", weight: 1, content: PICKS },
+    { id: "b", weight: 1, content: PICKS },
+  ],
+});
+
+/** `n` readers of `arm`, `clickers` of whom clicked (nobody bought). */
+const arm = (name: string, n: number, clickers: number): ArmCounts => ({
+  ...emptyArm(name, n),
+  clickers,
+  clicks: clickers,
+});
+
+function report(counts: ArmCounts[]): ExperimentReport {
+  return {
+    ...experimentResults(experiment, counts, { sequential: { tuning: 5000 } }),
+    experiment: { id: "verdict", campaign: "c", status: "running", attributionDays: 7, changes: [] },
+    phase: "all",
+    blocks: [],
+    slots: [],
+    items: [],
+    daily: [],
+    currency: null,
+    currencies: [],
+    scannerClicks: { clicks: 0, byReason: { agent: 0, burst: 0, "suspect-burst": 0 }, byArm: {} },
+    at: "2026-03-06T00:00:00.000Z",
+  };
+}
+
+describe("the verdict beside Ship this arm", () => {
+  it("an arm far ahead of the control on CTR is a winner, and the control is not", () => {
+    const r = report([arm("control", 5000, 250), arm("b", 5000, 500)]);
+    const b = armVerdict(r, "b");
+    expect(b.winner).toBe(true);
+    expect(b.text).toMatch(/^Better than control on CTR \+100\.0% \[/);
+    expect(armVerdict(r, "control")).toEqual({
+      winner: false,
+      text: expect.stringMatching(/^Not the winner: b did better than this control \(CTR \+100\.0%/),
+    });
+  });
+
+  it("an arm far behind is said to be worse, and then the control is the winner", () => {
+    const r = report([arm("control", 5000, 500), arm("b", 5000, 250)]);
+    expect(armVerdict(r, "b")).toEqual({
+      winner: false,
+      text: expect.stringMatching(/^Not a winner: worse than control on CTR -50\.0% \[/),
+    });
+    expect(armVerdict(r, "control").winner).toBe(true);
+  });
+
+  it("level arms are no winner yet; too few clickers are said so", () => {
+    const level = report([arm("control", 5000, 300), arm("b", 5000, 305)]);
+    expect(armVerdict(level, "b")).toEqual({
+      winner: false,
+      text: "Not (yet) a winner: no interval against control excludes 0.",
+    });
+    expect(armVerdict(level, "control").winner).toBe(false);
+    expect(armVerdict(report([arm("control", 40, 2), arm("b", 40, 3)]), "b").text).toBe(
+      "Not (yet) a winner: too few clickers and buyers to compare it with control yet.",
+    );
+  });
+
+  it("a failed sample-ratio check makes no arm a winner, however far ahead", () => {
+    const r = report([arm("control", 5000, 250), arm("b", 8000, 800)]);
+    expect(r.srm?.mismatch).toBe(true);
+    expect(armVerdict(r, "b")).toEqual({
+      winner: false,
+      text: "Not a winner you can trust: the sample ratio check failed, so no result on this page holds.",
+    });
+  });
+});
