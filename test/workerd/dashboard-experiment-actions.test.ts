@@ -14,6 +14,7 @@ import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import type { Bindings } from "../../worker/env";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import { experimentRegistry } from "../../worker/experiments/registry-stub";
 import { TEST_TOKEN_SECRET } from "./fixture";
@@ -277,6 +278,41 @@ describe("Ship this arm", () => {
     const campaign = await send(`/v1/admin/campaigns/${CAMPAIGN}`, { headers: ADMIN_HEADERS });
     expect(((await campaign.json()) as { campaign: { default: { id: string } } }).campaign.default.id).toBe("picks");
     expect((await stored("e-arm")).status).toBe("running");
+  });
+
+  it("a stop that fails after the campaign was written is said so on the page, never hidden behind an error", async () => {
+    await putExperiment("e-half", body());
+    const form = shipForm(await page("?experiment=e-half"), "b") as Record<string, string>;
+    // the registry answers its read, then is lost before the stop (the runtime's passing failure)
+    const registry = env.EXPERIMENT_REGISTRY as NonNullable<Bindings["EXPERIMENT_REGISTRY"]>;
+    const lost = () => Promise.reject(Object.assign(new Error("Network connection lost."), { retryable: true }));
+    const flaky = {
+      idFromName: (name: string) => registry.idFromName(name),
+      get: (id: DurableObjectId) => ({ get: (e: string) => registry.get(id).get(e), edit: lost }),
+    } as unknown as Bindings["EXPERIMENT_REGISTRY"];
+    const res = await send(
+      "/dashboard/experiments/e-half/ship",
+      {
+        method: "POST",
+        headers: {
+          Authorization: ADMIN_HEADERS.Authorization,
+          "Content-Type": "application/x-www-form-urlencoded",
+          Origin: ORIGIN,
+        },
+        body: new URLSearchParams(form).toString(),
+      },
+      { ...env, EXPERIMENT_REGISTRY: flaky },
+    );
+    const told = await followed(res);
+    expect(told.location).toBe("/dashboard?experiment=e-half&change=shipped-not-stopped&arm=b");
+    expect(told.message).toMatch(
+      /^Campaign dash-camp now shows what b showed, but the experiment could not be stopped/,
+    );
+    expect((await stored("e-half")).status).toBe("running");
+    const campaign = await send(`/v1/admin/campaigns/${CAMPAIGN}`, { headers: ADMIN_HEADERS });
+    expect(((await campaign.json()) as { campaign: { default: { id: string } } }).campaign.default.id).toBe("picks-b");
+    // Stop then finishes it
+    expect((await followed(await press("/dashboard/experiments/e-half/stop"))).message).toMatch(/^Stopped\./);
   });
 
   it("is not offered for popular items or the holdout, saying why; a hand-made post for one is 400", async () => {

@@ -6,7 +6,8 @@
  * by the campaigns' one writer with the page's ETag as `If-Match` (worker/campaigns/campaign-edits.ts: an edit made
  * since the page was drawn is refused, never overwritten), then the experiment is stopped by the registry, which
  * records `shipped` and `stopped` in its changes (worker/experiments/experiment-write.ts): every reader of the
- * campaign, whatever their arm, then gets what the arm showed. Only a variant showing a campaign ships: `popular`
+ * campaign, whatever their arm, then gets what the arm showed. A stop that fails after the campaign was written is
+ * said so on the page (press Stop), never answered as an error that would hide the write. Only a variant showing a campaign ships: `popular`
  * and the holdout serve the popular items with nothing of the reader, which no campaign holds (400 BAD_REQUEST).
  * Answers with a redirect back to the experiment's page carrying what happened as a code
  * (worker/dashboard/experiment-message.ts); an id no experiment has is 404 NOT_FOUND.
@@ -22,7 +23,7 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { editExperiment } from "../experiments/experiment-write";
 import { experimentRegistry } from "../experiments/registry-stub";
-import { logEvent } from "../lib/log";
+import { errorMessage, logEvent } from "../lib/log";
 import { readForm } from "../lib/read-form";
 import { dashboardAccess } from "../preview/access";
 
@@ -64,13 +65,24 @@ export function registerDashboardExperimentShip(app: Hono<AppEnv>): void {
       if (!(e instanceof ApiError) || e.code !== "CAMPAIGN_CHANGED") throw e;
       return c.redirect(experimentRedirect(id.data, "ship-campaign-changed", variant.id), 303);
     }
-    const stopped = await editExperiment(c.env, id.data, { ship: variant.id });
-    logEvent(stopped.ok ? "info" : "warn", "dashboard.arm_shipped", {
+    // the campaign is written: whatever stopping does, the page says what is true (never an error page that hides
+    // the write); a stop refused or failed is logged, and the page asks for Stop
+    let detail: string | null = null;
+    try {
+      const stopped = await editExperiment(c.env, id.data, { ship: variant.id });
+      if (!stopped.ok) detail = stopped.message;
+    } catch (e) {
+      detail = errorMessage(e);
+    }
+    logEvent(detail === null ? "info" : "error", "dashboard.arm_shipped", {
       experiment: id.data,
       arm: variant.id,
       campaign: experiment.campaign,
-      ...(!stopped.ok && { detail: cutWhole(stopped.message, 300) }),
+      ...(detail !== null && { stopped: false, detail: cutWhole(detail, 300) }),
     });
-    return c.redirect(experimentRedirect(id.data, stopped.ok ? "shipped" : "shipped-not-stopped", variant.id), 303);
+    return c.redirect(
+      experimentRedirect(id.data, detail === null ? "shipped" : "shipped-not-stopped", variant.id),
+      303,
+    );
   });
 }
