@@ -210,6 +210,19 @@ describe("Stop and Start on an experiment's page", () => {
     expect(html).not.toContain('data-testid="experiment-message"');
     expect(await page("?experiment=e-link&change=shipped&arm=b")).not.toContain('data-testid="experiment-message"');
     expect(await page(`?experiment=e-link&change=${encodeURIComponent("Call 555-0100")}`)).not.toContain("555-0100");
+    // the global holdout has no buttons (PUT /v1/admin/holdout): turned off, a link saying "stopped" says nothing
+    for (const share of [0.05, 0]) {
+      const res = await send("/v1/admin/holdout", {
+        method: "PUT",
+        headers: ADMIN_HEADERS,
+        body: JSON.stringify({ share }),
+      });
+      expect(res.status).toBe(200);
+    }
+    const holdout = await page("?experiment=global-holdout&change=stopped");
+    expect(holdout).toContain('data-testid="experiment-id">global-holdout<');
+    expect(holdout).not.toContain('data-testid="experiment-message"');
+    expect(holdout).not.toContain('data-testid="experiment-controls"');
   });
 });
 

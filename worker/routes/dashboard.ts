@@ -104,7 +104,8 @@ export function registerDashboard(app: Hono<AppEnv>): void {
       ...(missing !== null && { missing: shownId(missing) }),
       report,
       controls,
-      experimentMessage: experiment ? experimentMessage(changed, experiment) : null,
+      // only beside the buttons (the global holdout has none: a link naming it says nothing)
+      experimentMessage: experiment && controls ? experimentMessage(changed, experiment) : null,
       unavailable: db ? undefined : "No experiment store: bind a D1 database as DB (wrangler.toml).",
       bandit,
       model: pointer.success
