@@ -65,6 +65,40 @@ describe("log lines name no reader and carry no token", () => {
     expect(line.match(/<email>/g)).toHaveLength(3);
   });
 
+  it("scrubs an address written with a look-alike or percent-encoded `@` or `.`, as the events API reads it", () => {
+    const written = [
+      "jane＠example.com",
+      "ken﹫example.org",
+      "lou%40example.net",
+      "max%2540example.io",
+      "ned%252540mail.example.com",
+      "ora@example．com",
+      "pia@example。jp",
+      "quin＠例え｡jp",
+      "rui@example%2Ecom",
+      "sam＠example﹒co․uk",
+      "tom@example︒jp",
+    ];
+    const line = logged({ detail: `refused ${written.join(" and ")}` });
+    const locals = written.map((w) => w.split(/[@＠﹫%]/)[0] as string);
+    for (const part of [...locals, "example", "例え"]) expect(line).not.toContain(part);
+    expect(line.match(/<email>/g)).toHaveLength(written.length);
+    // what only looks like one half of an address stays: a percent-encoded query, a sentence's full stop
+    expect(scrub("50%40 off today。 Thanks．")).toBe("50%40 off today。 Thanks．");
+  });
+
+  it("knows every character that reads as `@` or `.` (NFKC, and the ideographic full stops IDNA reads as dots)", () => {
+    for (let cp = 0; cp <= 0xffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const ch = String.fromCharCode(cp);
+      const folded = ch.normalize("NFKC");
+      if (ch === folded || !["@", ".", "\u3002"].includes(folded)) continue;
+      const at = folded === "@" ? ch : "@";
+      const dot = folded === "@" ? "." : ch;
+      expect(scrub(`reader${at}example${dot}com`), `U+${cp.toString(16)}`).toBe("<email>");
+    }
+  });
+
   it("scrubs field names at any depth, as their values: an object keyed by data names no one", async () => {
     const token = await mintToken(SECRET, { user: "u-keyed", campaign: "demo", ttlSeconds: 3600 });
     const line = logged({
@@ -85,7 +119,19 @@ describe("log lines name no reader and carry no token", () => {
   });
 
   it("a long field costs its length: 300,000 characters with no match, or all near-matches, are scrubbed at once", () => {
-    for (const text of ["a".repeat(300_000), "a@".repeat(150_000), `${"a.".repeat(150_000)}@`]) {
+    for (const text of [
+      "a".repeat(300_000),
+      "a@".repeat(150_000),
+      `${"a.".repeat(150_000)}@`,
+      "a＠".repeat(150_000),
+      "a%40".repeat(75_000),
+      "%25".repeat(100_000),
+      `${"a%2540".repeat(50_000)}`,
+      `${"a。".repeat(150_000)}＠`,
+      `${"a%2e".repeat(75_000)}%40`,
+      `a＠${"b．".repeat(149_999)}`,
+    ]) {
+      expect(text.length).toBeGreaterThanOrEqual(300_000);
       // the output is cut; a pattern that backtracks over the whole field at each position would not return
       // within the test's timeout on 300,000 characters
       expect(scrub(text).length).toBeLessThanOrEqual(1001);

@@ -7,6 +7,16 @@
 
 export type LogLevel = "info" | "warn" | "error";
 
+/**
+ * What reads as `@` and `.` in an address (core/events.ts asWritten): the characters NFKC folds into them (fullwidth,
+ * small; a dot leader; the ideographic full stops, which IDNA reads as dots) and their percent-encodings, encoded
+ * again any number of times (`%40`, `%2540`). Each alternative starts with a character the others cannot.
+ */
+const AT = "(?:[@\\uFF20\\uFE6B]|%(?:25)*40)";
+const DOT = "(?:[.\\uFF0E\\uFE52\\u2024\\u3002\\uFE12\\uFF61]|%(?:25)*2[eE])";
+/** A domain label in any script. */
+const LABEL = "[\\p{L}\\p{M}\\p{N}-]{1,63}";
+
 /** Linear patterns only (no backtracking run is followed by a requirement that can fail). */
 const SCRUBS: [RegExp, string][] = [
   // URL paths whose next segment is a token or a user id
@@ -16,9 +26,10 @@ const SCRUBS: [RegExp, string][] = [
   // any long base64url run: a token's claims or signature (never shorter than this), or an id inside one
   [/[A-Za-z0-9_-]{24,}/g, "<redacted>"],
   // an email address (and a URL's `user:password@host`), whatever quoted it, its domain in any script (`exämple.com`,
-  // `例え.jp`: an address the events API refuses as one, core/events.ts looksLikeEmail): each part bounded, so each
-  // position is tried over at most a few hundred characters
-  [/[^\s"'<>@,;:()[\]\\/]{1,64}@[\p{L}\p{M}\p{N}-]{1,63}(?:\.[\p{L}\p{M}\p{N}-]{1,63}){1,8}/gu, "<email>"],
+  // `例え.jp`: an address the events API refuses as one, core/events.ts looksLikeEmail), written with a look-alike
+  // `@` or `.` or a percent-encoded one as the events API reads it (`jane＠example。com`, `jane%2540example.com`):
+  // each part bounded, so each position is tried over at most a few hundred characters
+  [new RegExp(`[^\\s"'<>@\\uFF20\\uFE6B,;:()[\\]\\\\/]{1,64}${AT}${LABEL}(?:${DOT}${LABEL}){1,8}`, "gu"), "<email>"],
 ];
 /** Longest string field kept in a log line. */
 const MAX_FIELD_LENGTH = 1000;
