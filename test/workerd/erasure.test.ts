@@ -374,7 +374,7 @@ describe("dead letters", () => {
     const b = deadLetters([ev("a", "dl-erased"), ev("b", "dl-kept"), ev("c", "dl-erased"), poison]);
     // rotated since the erasure: the tombstone still counts
     const summary = await consumeDeadLetters(b.batch, { ...env, TOKEN_SECRET: ROTATED_SECRET });
-    expect(summary).toEqual({ dropped: 2, parked: 1, applied: 1, refused: 0, kept: 0 });
+    expect(summary).toEqual({ dropped: 2, parked: 1, applied: 1, refused: 0, notPseudonymous: 0, kept: 0 });
     expect(b.acked.sort()).toEqual(["d0-a", "d1-b", "d2-c", "d3-p"]);
     expect(b.retried).toEqual([]);
     expect(await readerStub(env, "dl-kept").parkedCount("dl-kept")).toBe(1);
@@ -388,7 +388,7 @@ describe("dead letters", () => {
     const unsub: QueuedEvent = { ...ev("u", "dl-erased-unsub"), type: "consent", consent: { unsubscribed: true } };
     const b = deadLetters([unsub, ev("v", "dl-erased-unsub")]);
     const summary = await consumeDeadLetters(b.batch, env);
-    expect(summary).toEqual({ dropped: 1, parked: 0, applied: 1, refused: 0, kept: 0 });
+    expect(summary).toEqual({ dropped: 1, parked: 0, applied: 1, refused: 0, notPseudonymous: 0, kept: 0 });
     expect(b.acked.sort()).toEqual(["d0-u", "d1-v"]);
     const held = await readerStub(env, "dl-erased-unsub").access("dl-erased-unsub", 10);
     expect(held.profile).toBeNull();
@@ -402,7 +402,7 @@ describe("dead letters", () => {
     const b = deadLetters([ev("a", "dl-erased-2"), ev("b", "dl-kept"), { id: "x" } as unknown as QueuedEvent]);
     const summary = await consumeDeadLetters(b.batch, { ...env, OPENTIME_KV: f.kv });
     expect(f.hits).toBeGreaterThan(0);
-    expect(summary).toEqual({ dropped: 0, parked: 0, applied: 0, refused: 0, kept: 3 });
+    expect(summary).toEqual({ dropped: 0, parked: 0, applied: 0, refused: 0, notPseudonymous: 0, kept: 3 });
     expect(b.retried.every((r) => r.delaySeconds === DEAD_LETTER_RETRY_SECONDS)).toBe(true);
     expect(b.acked).toEqual([]);
     expect(b.retried.map((r) => r.id).sort()).toEqual(["d0-a", "d1-b", "d2-x"]);

@@ -215,6 +215,7 @@ describe("consuming packed messages", () => {
       parked: 1,
       applied: 2,
       refused: 0,
+      notPseudonymous: 0,
       kept: 0,
     });
     expect(dead.acked).toEqual([0]);
@@ -240,6 +241,7 @@ describe("consuming packed messages", () => {
       parked: 0,
       applied: 0,
       refused: 0,
+      notPseudonymous: 0,
       kept: 2,
     });
     expect(dead.retried).toEqual([0, 1]);
@@ -265,6 +267,7 @@ describe("consuming packed messages", () => {
       parked: 1,
       applied: 1,
       refused: 1,
+      notPseudonymous: 0,
       kept: 0,
     });
     expect(dead.acked).toEqual([0]);
@@ -313,6 +316,7 @@ describe("consuming packed messages", () => {
       parked: 1,
       applied: 4,
       refused: 0,
+      notPseudonymous: 0,
       kept: 0,
     });
     expect(dead.acked).toEqual([0, 1]);
@@ -367,6 +371,7 @@ describe("consuming packed messages", () => {
       parked: 0,
       applied: 1,
       refused: 0,
+      notPseudonymous: 0,
       kept: 0,
     });
     expect(f.hits).toBe(1);

@@ -3,7 +3,8 @@
  * shard, all in parallel. A message holds one shard's events (worker/events/queue.ts packs them so; a bare
  * event from an earlier version is a message of one). Each shard applies its events in one transaction and says
  * what became of each; a message is acknowledged only once every event in it was committed (or dropped: a
- * duplicate, an erased reader, an opt-out of tracking), and retried otherwise (its shard failed, or one of its
+ * duplicate, an erased reader, an opt-out of tracking, an id that reads as an email address: the shard records
+ * nothing under one but an opt-out), and retried otherwise (its shard failed, or one of its
  * events would break the profile: after max_retries it is dead-lettered). Redeliveries are harmless: shards
  * keep every applied id, so the events of a retried message that were applied count as duplicates.
  *
@@ -37,6 +38,7 @@ export async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Bin
     duplicate: 0,
     refused: 0,
     erased: 0,
+    "not-pseudonymous": 0,
     rejected: 0,
     retried: 0,
     unreadable: 0,
@@ -89,5 +91,8 @@ export async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Bin
   });
   if (summary.rejected > 0) logEvent("error", "events.rejected_by_profile_schema", { events: summary.rejected });
   if (summary.unreadable > 0) logEvent("error", "events.unreadable_messages", { messages: summary.unreadable });
+  // queued before the edge checked look-alike ids (or replayed): counted, never named
+  if (summary["not-pseudonymous"] > 0)
+    logEvent("warn", "events.user_id_not_pseudonymous", { events: summary["not-pseudonymous"] });
   return summary;
 }

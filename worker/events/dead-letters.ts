@@ -39,6 +39,8 @@ export interface DeadLetterSummary {
   applied: number;
   /** events of readers with tracking off, dropped */
   refused: number;
+  /** events under an id that reads as an email address, but for opt-outs, dropped (core/opt-out.ts recordablePart) */
+  notPseudonymous: number;
   /** messages not handled now (tombstones unreadable, shard or cleanup failing, no event held): retried later */
   kept: number;
 }
@@ -53,7 +55,7 @@ export async function consumeDeadLetters(
   batch: MessageBatch<EventsMessage>,
   env: Bindings,
 ): Promise<DeadLetterSummary> {
-  const summary: DeadLetterSummary = { dropped: 0, parked: 0, applied: 0, refused: 0, kept: 0 };
+  const summary: DeadLetterSummary = { dropped: 0, parked: 0, applied: 0, refused: 0, notPseudonymous: 0, kept: 0 };
   /** messages to keep: one of their events could not be handled now */
   const keep = new Set<number>();
   const held: Held[] = [];
@@ -95,6 +97,7 @@ export async function consumeDeadLetters(
       const count = (outcomes: readonly ParkOutcome[]) =>
         outcomes.forEach((outcome) => {
           if (outcome === "erased") summary.dropped++;
+          else if (outcome === "not-pseudonymous") summary.notPseudonymous++;
           else summary[outcome]++;
         });
       /** parks `held` (what the shard cannot apply); a shard failing keeps their messages */
@@ -146,5 +149,7 @@ export async function consumeDeadLetters(
   });
   // counts only: the events name readers
   if (summary.parked + summary.kept > 0) logEvent("warn", "dead_letters.kept", { ...summary });
+  if (summary.notPseudonymous > 0)
+    logEvent("warn", "dead_letters.user_id_not_pseudonymous", { events: summary.notPseudonymous });
   return summary;
 }

@@ -52,6 +52,7 @@ import { inGlobalHoldout } from "../../core/experiments/assignment";
 import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { lateAttributedRows } from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
+import { recordablePart } from "../../core/opt-out";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
 import { type CancelReason, consentStops, consentStopsNew, pauseEnd, type ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
@@ -166,12 +167,13 @@ import { deleteViews, nextViewExpiry, pruneOldViews, recordViews, VIEWS_SCHEMA, 
 /**
  * What became of each event: `applied`, `duplicate` (applied before), `refused` (the reader opted out of
  * tracking), `erased` (dropped: a tombstone stands; an erased reader's unsubscribe, kept as a suppression alone, is
- * `applied`) or `rejected` (it would make the profile invalid: the consumer retries it, then dead-letters it). All
- * but `rejected` are acknowledged.
+ * `applied`), `not-pseudonymous` (dropped: its user id reads as an email address, and it is no opt-out:
+ * core/opt-out.ts recordablePart) or `rejected` (it would make the profile invalid: the consumer retries it, then
+ * dead-letters it). All but `rejected` are acknowledged.
  */
-export type ApplyOutcome = "applied" | "duplicate" | "refused" | "erased" | "rejected";
+export type ApplyOutcome = "applied" | "duplicate" | "refused" | "erased" | "not-pseudonymous" | "rejected";
 /** What became of a dead letter (ReaderShard.park). */
-export type ParkOutcome = "parked" | "erased" | "applied" | "refused";
+export type ParkOutcome = "parked" | "erased" | "applied" | "refused" | "not-pseudonymous";
 /** A parked dead letter replayed (ReaderShard.replayParked), with what became of it. */
 export interface ReplayedEvent {
   user: string;
@@ -303,8 +305,23 @@ export class ReaderShard extends DurableObject<Bindings> {
     createListChanges(this.sql, Date.now());
   }
 
-  /** Applies events of this shard's readers (any order, repeats allowed); one outcome per event, in order. */
+  /**
+   * Applies events of this shard's readers (any order, repeats allowed); one outcome per event, in order. Whatever
+   * queued them (an event queued before the edge checked look-alike ids, a dead letter replayed), an event under an
+   * id that reads as an email address records nothing but an opt-out (core/opt-out.ts recordablePart).
+   */
   async apply(events: QueuedEvent[], options: ApplyOptions = {}): Promise<ApplyOutcome[]> {
+    const screened = events.map((e) => recordablePart(e, Math.floor(Date.now() / 1000)));
+    const outcomes = await this.applyScreened(
+      screened.filter((e) => e !== null),
+      options,
+    );
+    let next = 0;
+    return screened.map((e) => (e === null ? "not-pseudonymous" : (outcomes[next++] ?? "rejected")));
+  }
+
+  /** apply, of events that may be recorded under their ids. */
+  private async applyScreened(events: QueuedEvent[], options: ApplyOptions): Promise<ApplyOutcome[]> {
     // the events queue's consumer says how long its batch waited; other callers (dead letters, tests) leave the
     // interval as the queue set it
     if (options.backlogMs !== undefined) {
@@ -685,8 +702,8 @@ export class ReaderShard extends DurableObject<Bindings> {
   /**
    * Keeps dead letters (the consumer gave up on them) for an operator: `parked`, or dropped: `erased` (the
    * reader's tombstone stands), `applied` (applied before: the good neighbour of a bad event in a dead-lettered
-   * message) or `refused` (the reader has tracking off: nothing of what they did is kept; consent changes
-   * are parked whatever the consent). Idempotent by (user, id).
+   * message), `refused` (the reader has tracking off: nothing of what they did is kept; consent changes
+   * are parked whatever the consent) or `not-pseudonymous` (apply's). Idempotent by (user, id).
    */
   async park(events: QueuedEvent[]): Promise<ParkOutcome[]> {
     const now = Date.now();
@@ -694,7 +711,13 @@ export class ReaderShard extends DurableObject<Bindings> {
     const hashes = await Promise.all(events.map((e) => erasureHash(e.user)));
     const out: ParkOutcome[] = [];
     this.ctx.storage.transactionSync(() => {
-      events.forEach((e, i) => {
+      events.forEach((queued, i) => {
+        // an id that reads as an email address is kept with nothing but an opt-out (core/opt-out.ts)
+        const e = recordablePart(queued, Math.floor(now / 1000));
+        if (e === null) {
+          out.push("not-pseudonymous");
+          return;
+        }
         if (this.isTombstoned(hashes[i] as string, now)) {
           out.push("erased");
           return;
