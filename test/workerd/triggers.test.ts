@@ -116,9 +116,16 @@ describe("cart-abandoned trigger", () => {
   });
 
   it("a delivery stored for an id an earlier version took, shaped like an address only through a look-alike, is sent once", async () => {
-    // the queue's consumer applies what an earlier version's events API queued for such a reader
+    // the cart add an earlier version applied for such a reader (the shard's apply now drops it: the delivery it
+    // scheduled then is what is left of it, queued-lookalike-ids.test.ts), applied past that check
     const user = "trig-jane\uFF20example.com";
-    await consume([event(user, "cart_add", 40, "p000417")]);
+    const cartAdd = event(user, "cart_add", 40, "p000417");
+    await runInDurableObject(readerStub(env, user), (instance: ReaderShard) =>
+      (instance as unknown as { applyScreened(e: QueuedEvent[], o: object): Promise<unknown> }).applyScreened(
+        [cartAdd],
+        {},
+      ),
+    );
     await alarmUntil(user, 1);
     expect(calls).toHaveLength(1);
     const delivery = JSON.parse((calls[0] as Call).body) as TriggerDelivery;
