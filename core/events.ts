@@ -343,7 +343,7 @@ export interface QueuedEvent {
   items?: string[];
   /**
    * with `items`, and on the click route's clicks: the email that showed them or was clicked, `<campaign>:<token
-   * expiry>` (internal messages only)
+   * expiry>.<nonce>` (core/token.ts sendKey; internal messages only)
    */
   send?: string;
   /**

@@ -227,7 +227,7 @@ export interface ReaderHistory {
 
 /**
  * What the rules withhold from this reader by their own history: items shown `frequencyCap.max` times within
- * `frequencyCap.days` by other emails than this one (`send`, `<campaign>:<token expiry>`: re-opening an email
+ * `frequencyCap.days` by other emails than this one (`send`, `<campaign>:<token expiry>.<nonce>`, core/token.ts sendKey: re-opening an email
  * does not hide what it showed), and items bought within `exclude.boughtWithinDays`. `nowS`: unix seconds.
  */
 export function readerExclusions(

@@ -34,9 +34,10 @@ export const kvKeys = {
   decisionsPrefix: (userId: string) => `decision:${userId}:`,
   /**
    * JSON `Decision`: what one slot of one send showed a user (TTL: the campaign's decisionTtlDays). A send is
-   * the campaign and the token's expiry (core/token.ts `sendKey`): a trigger's emails share a campaign.
+   * the campaign and the token's expiry and nonce (`send`: core/token.ts `sendOf`, `<e>` for a token without one):
+   * a trigger's emails share a campaign.
    */
-  decision: (userId: string, campaignId: string, send: number, slot: string) =>
+  decision: (userId: string, campaignId: string, send: number | string, slot: string) =>
     `decision:${userId}:${campaignId}:${slot}#${send}`,
   /** a decision stored before they were kept per send (one per campaign): read until the last has expired */
   legacyDecision: (userId: string, campaignId: string, slot: string) => `decision:${userId}:${campaignId}:${slot}`,

@@ -146,7 +146,7 @@ export const ProfileV3Schema = ProfileV2Schema.extend({
   consent: ConsentSchema,
   /** items shown to the reader in emails (amp-list answers, image slots), newest first (MAX_IMPRESSIONS) */
   impressions: z
-    /** `send`: the email that showed it (`<campaign>:<token expiry>`): its own re-opens never count against it */
+    /** `send`: the email that showed it (core/token.ts sendKey: `<campaign>:<token expiry>.<nonce>`): its own re-opens never count against it */
     .array(z.object({ item: z.string(), ts: z.number().int(), send: z.string().max(200).optional() }))
     .max(MAX_IMPRESSIONS)
     .default([]),

@@ -2,7 +2,8 @@
  * Signed, expiring, scoped URL tokens (HMAC-SHA256 over WebCrypto; Workers and Node 20 alike).
  *
  * Wire format: `<base64url(JSON claims)>.<base64url(HMAC-SHA256(secret, first part))>`.
- * Claims: `u` user id, `c` campaign id, `e` expiry (unix seconds), `v` format version.
+ * Claims: `u` user id, `c` campaign id, `e` expiry (unix seconds), `v` format version, `n` the send's nonce (tokens
+ * minted before it have none, and verify as they did).
  * Verification never throws: it returns a result, so a bad token degrades to generic content.
  */
 import { base64UrlToBytes, bytesToBase64Url } from "./base64";
@@ -26,6 +27,13 @@ export interface TokenClaims {
   /** expiry, unix seconds */
   e: number;
   v: typeof TOKEN_FORMAT_VERSION;
+  /**
+   * The send's nonce (NONCE_PATTERN): random, so that two emails of one campaign to one reader minted in the same
+   * second (two triggers fired by one catalog change) are two sends, with their own opens, impressions and
+   * decisions (sendKey). Absent in tokens minted before it (and in those a shop's backend mints without one): such a
+   * token's send is its campaign and expiry, as it always was. Any other value is ignored, as unknown claims are.
+   */
+  n?: string;
   /**
    * 1: a staff preview's email (worker/preview/): its opens, pixels, clicks and preference form are answered as
    * any email's, and record or change nothing (no open, impression, exposure or click on the reader's profile or in
@@ -62,6 +70,8 @@ export interface MintOptions {
   now?: number;
   /** a staff preview's token (claim `p`: its opens and clicks record nothing) */
   preview?: boolean;
+  /** the send's nonce (claim `n`, NONCE_PATTERN); a fresh one (newNonce) by default: set it only to reproduce a token */
+  nonce?: string;
   /**
    * the user id is one opentime already stores (a trigger delivery's row): it may be shaped like an address
    * through a look-alike `@` or `.` alone, as an earlier version took it (validClaims `held`)
@@ -69,8 +79,18 @@ export interface MintOptions {
   held?: boolean;
 }
 
+/** A send's nonce: 8 base64url characters, 48 random bits (tokens of one reader, campaign and second never meet). */
+export const NONCE_PATTERN = /^[A-Za-z0-9_-]{8}$/;
+
+/** A fresh nonce for a send (claim `n`). */
+export function newNonce(): string {
+  return bytesToBase64Url(crypto.getRandomValues(new Uint8Array(6)));
+}
+
 export async function mintToken(secret: string, opts: MintOptions): Promise<string> {
   if (!secret) throw new Error("token secret is empty");
+  const nonce = opts.nonce ?? newNonce();
+  if (!NONCE_PATTERN.test(nonce)) throw new Error("token nonce: 8 base64url characters");
   if (!validClaims(opts.user, opts.campaign, opts.held)) {
     throw new Error(
       "token claims: the user id must be 1..128 characters without control characters or lone surrogates, not '.' or '..' and not an email address, the campaign id letters, digits, '_', '.', '-' (at most 64)",
@@ -82,6 +102,7 @@ export async function mintToken(secret: string, opts: MintOptions): Promise<stri
     c: opts.campaign,
     e: now + opts.ttlSeconds,
     v: TOKEN_FORMAT_VERSION,
+    n: nonce,
     ...(opts.preview && { p: 1 as const }),
   };
   const body = bytesToBase64Url(encoder.encode(JSON.stringify(claims)));
@@ -126,7 +147,14 @@ function parseClaims(bytes: Uint8Array): TokenClaims | null {
       Number.isFinite(c.e) &&
       c.v === TOKEN_FORMAT_VERSION
     ) {
-      return { u: c.u, c: c.c, e: c.e, v: c.v, ...(c.p === 1 && { p: 1 as const }) };
+      return {
+        u: c.u,
+        c: c.c,
+        e: c.e,
+        v: c.v,
+        ...(typeof c.n === "string" && NONCE_PATTERN.test(c.n) && { n: c.n }),
+        ...(c.p === 1 && { p: 1 as const }),
+      };
     }
   } catch {
     // fall through
@@ -174,9 +202,17 @@ export async function verifyToken(
 }
 
 /**
- * One send of a campaign, as impressions are keyed (core/item-rules.ts): the token's campaign and expiry (a
- * trigger's emails share a campaign; their tokens' expiries tell them apart).
+ * Which send of its campaign a token is: its expiry, and its nonce when it has one (`<e>.<n>`; a token minted
+ * before nonces, `<e>` alone, as it always was). Never a ':' (it is part of KV keys: core/kv-keys.ts `decision`).
  */
-export function sendKey(claims: Pick<TokenClaims, "c" | "e">): string {
-  return `${claims.c}:${claims.e}`;
+export function sendOf(claims: Pick<TokenClaims, "e" | "n">): string {
+  return claims.n === undefined ? String(claims.e) : `${claims.e}.${claims.n}`;
+}
+
+/**
+ * One send of a campaign, as impressions and opens are keyed (core/item-rules.ts): the token's campaign and
+ * sendOf (a trigger's emails share a campaign; their tokens' nonces, and expiries, tell them apart).
+ */
+export function sendKey(claims: Pick<TokenClaims, "c" | "e" | "n">): string {
+  return `${claims.c}:${sendOf(claims)}`;
 }

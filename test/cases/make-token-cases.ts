@@ -20,27 +20,48 @@ const signed = (secret: string, json: string) => {
   return `${body}.${b64url(createHmac("sha256", secret).update(body).digest())}`;
 };
 
-type Mint = { user: string; campaign: string; ttlSeconds: number; now: number; preview?: boolean };
+type Mint = { user: string; campaign: string; ttlSeconds: number; now: number; nonce: string; preview?: boolean };
+/** the nonces are random when minted for a send (core/token.ts newNonce); fixed here to reproduce the tokens */
 const mints: [string, string, Mint][] = [
-  ["a demo customer, thirty days", SECRET, { user: "c0000042", campaign: "demo", ttlSeconds: MONTH, now: NOW }],
+  [
+    "a demo customer, thirty days",
+    SECRET,
+    { user: "c0000042", campaign: "demo", ttlSeconds: MONTH, now: NOW, nonce: "q3Zr8X_a" },
+  ],
+  [
+    "the same reader, campaign and second, another send: another nonce",
+    SECRET,
+    { user: "c0000042", campaign: "demo", ttlSeconds: MONTH, now: NOW, nonce: "0-Lm4vTz" },
+  ],
   [
     "a hashed id and a dotted campaign",
     SECRET,
-    { user: "9f86d081884c7d65", campaign: "spring-2027.v2_b", ttlSeconds: 3600, now: NOW },
+    { user: "9f86d081884c7d65", campaign: "spring-2027.v2_b", ttlSeconds: 3600, now: NOW, nonce: "AAAAAAAA" },
   ],
   [
     "non-ASCII kept as UTF-8, not escaped",
     SECRET,
-    { user: "kunde-ü-東京", campaign: "demo", ttlSeconds: 60, now: NOW },
+    { user: "kunde-ü-東京", campaign: "demo", ttlSeconds: 60, now: NOW, nonce: "________" },
   ],
-  ["quote and backslash escaped as JSON does", SECRET, { user: 'a"b\\c', campaign: "demo", ttlSeconds: 60, now: NOW }],
-  ["the longest user id (128 characters)", SECRET, { user: "u".repeat(128), campaign: "c", ttlSeconds: 1, now: NOW }],
   [
-    "a staff preview's token (p: 1, after v)",
+    "quote and backslash escaped as JSON does",
     SECRET,
-    { user: "c0000042", campaign: "demo", ttlSeconds: 600, now: NOW, preview: true },
+    { user: 'a"b\\c', campaign: "demo", ttlSeconds: 60, now: NOW, nonce: "zzzzzzzz" },
+  ],
+  [
+    "the longest user id (128 characters)",
+    SECRET,
+    { user: "u".repeat(128), campaign: "c", ttlSeconds: 1, now: NOW, nonce: "Nonce-01" },
+  ],
+  [
+    "a staff preview's token (n, then p: 1)",
+    SECRET,
+    { user: "c0000042", campaign: "demo", ttlSeconds: 600, now: NOW, nonce: "pReview_", preview: true },
   ],
 ];
+/** a token minted before nonces (no `n`), as emails already sent carry for two years: it verifies as it did */
+const BEFORE_NONCES =
+  "eyJ1IjoiYzAwMDAwNDIiLCJjIjoiZGVtbyIsImUiOjE4MDI1OTIwMDAsInYiOjF9.shFiLmOBXEPPMslXnUJVtg0I6-6K89KMpLdulmSy-T0";
 
 const mintRows = await Promise.all(
   mints.map(async ([name, secret, m]) => [name, secret, m, await mintToken(secret, m)] as const),
@@ -53,6 +74,19 @@ const respelled = `${sig.slice(0, -1)}${ALPHABET[ALPHABET.indexOf(sig.at(-1) as 
 
 const verifies: [string, string[], string, number][] = [
   ["valid", [SECRET], first, NOW + 1],
+  ["minted before nonces (no n): valid, its send its campaign and expiry alone", [SECRET], BEFORE_NONCES, NOW + 1],
+  [
+    "a nonce that is not 8 base64url characters is ignored",
+    [SECRET],
+    signed(SECRET, `{"u":"c7","c":"demo","e":${NOW + 60},"v":1,"n":"a:b#c"}`),
+    NOW,
+  ],
+  [
+    "a nonce that is not a string is ignored",
+    [SECRET],
+    signed(SECRET, `{"u":"c7","c":"demo","e":${NOW + 60},"v":1,"n":12345678}`),
+    NOW,
+  ],
   ["expired at its expiry second", [SECRET], first, NOW + MONTH],
   [
     "claims in another order, with spaces",
@@ -111,7 +145,7 @@ const verifyRows = await Promise.all(
 
 const doc = {
   about:
-    'opentime URL tokens (README, Tokens). mint: [name, secret, {user, campaign, ttlSeconds, now, preview?}, token]: a backend that serializes claims as {"u","c","e","v"} in that order (and "p":1 last for a staff preview, whose opens and clicks record nothing; emails never carry one), without spaces, in UTF-8, gets these tokens to the byte. verify: [name, secrets (the first signs; the rest are accepted during rotation), token, now (unix s), result]: what the Worker decides; any JSON serialization of the claims verifies.',
+    'opentime URL tokens (README, Tokens). mint: [name, secret, {user, campaign, ttlSeconds, now, nonce, preview?}, token]: a backend that serializes claims as {"u","c","e","v","n"} in that order (n: the send\'s nonce, 8 base64url characters, random for each token; a token without one verifies, its send then its campaign and expiry alone) (and "p":1 last for a staff preview, whose opens and clicks record nothing; emails never carry one), without spaces, in UTF-8, gets these tokens to the byte. verify: [name, secrets (the first signs; the rest are accepted during rotation), token, now (unix s), result]: what the Worker decides; any JSON serialization of the claims verifies.',
   mint: mintRows,
   verify: verifyRows,
 };

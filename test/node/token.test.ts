@@ -1,7 +1,7 @@
 /** URL tokens: round trip, expiry, forgery, tampering, malformed input, secret rotation. */
 import { describe, expect, it } from "vitest";
 import { bytesToBase64Url } from "../../core/base64";
-import { MAX_TOKEN_LENGTH, mintToken, verifyToken } from "../../core/token";
+import { MAX_TOKEN_LENGTH, mintToken, NONCE_PATTERN, sendKey, verifyToken } from "../../core/token";
 import { signClaims } from "../shared/sign-claims";
 
 const SECRET = "a-test-secret-of-sufficient-length";
@@ -21,7 +21,32 @@ describe("tokens", () => {
   it("verifies what it minted, with the claims intact", async () => {
     const t = await mintToken(SECRET, { user: "u-42", campaign: "spring", ttlSeconds: 3600, now: NOW });
     const res = await verifyToken([SECRET], t, NOW + 10);
+    expect(res).toEqual({ ok: true, claims: { u: "u-42", c: "spring", e: NOW + 3600, v: 1, n: expect.any(String) } });
+  });
+
+  it("mints each send its own token: the same reader, campaign and second make another token, another send", async () => {
+    const opts = { user: "u-42", campaign: "spring", ttlSeconds: 3600, now: NOW };
+    const tokens = await Promise.all(Array.from({ length: 50 }, () => mintToken(SECRET, opts)));
+    expect(new Set(tokens).size).toBe(50);
+    const sends = await Promise.all(
+      tokens.map(async (t) => {
+        const res = await verifyToken([SECRET], t, NOW);
+        if (!res.ok) throw new Error(res.reason);
+        expect(res.claims.n).toMatch(NONCE_PATTERN);
+        return sendKey(res.claims);
+      }),
+    );
+    expect(new Set(sends).size).toBe(50);
+    for (const send of sends) expect(send).toMatch(new RegExp(`^spring:${NOW + 3600}\\.[A-Za-z0-9_-]{8}$`));
+    // a nonce is 8 base64url characters: anything else is refused at minting, never put in a KV key
+    await expect(mintToken(SECRET, { ...opts, nonce: "a:b#cdef" })).rejects.toThrow(/nonce/);
+  });
+
+  it("keeps a token minted before nonces its send: its campaign and expiry, the same key as before", async () => {
+    const old = await signClaims(SECRET, { u: "u-42", c: "spring", e: NOW + 3600, v: 1 });
+    const res = await verifyToken([SECRET], old, NOW);
     expect(res).toEqual({ ok: true, claims: { u: "u-42", c: "spring", e: NOW + 3600, v: 1 } });
+    if (res.ok) expect(sendKey(res.claims)).toBe(`spring:${NOW + 3600}`);
   });
 
   it("refuses an expired token", async () => {

@@ -20,7 +20,7 @@ import { assign, bucket } from "../../core/experiments/assignment";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import { featuresOf, type Profile } from "../../core/profile";
-import { mintToken, verifyToken } from "../../core/token";
+import { mintToken, sendKey, type TokenClaims, verifyToken } from "../../core/token";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
@@ -510,9 +510,9 @@ describe("serving and exposure", () => {
     await flushExperimentStore();
     const arm = (await rows("exposures", user, "e-click"))[0]?.arm;
     expect(arm).toBeDefined();
-    const send = (await verifyToken([TEST_TOKEN_SECRET], t)) as { claims: { e: number } };
+    const send = (await verifyToken([TEST_TOKEN_SECRET], t)) as { claims: TokenClaims };
     expect(await rows("outcomes", user, "e-click")).toEqual([
-      expect.objectContaining({ kind: "click", arm, slot: "row-0", event: `click:${CAMPAIGN}:${send.claims.e}:row-0` }),
+      expect.objectContaining({ kind: "click", arm, slot: "row-0", event: `click:${sendKey(send.claims)}:row-0` }),
     ]);
     // another email of the campaign (a trigger's emails share one): its click counts too
     const next = await mintToken(TEST_TOKEN_SECRET, { user, campaign: CAMPAIGN, ttlSeconds: 7200 });

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CatalogChange } from "../../core/catalog-changes";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
-import { verifyToken } from "../../core/token";
+import { sendKey, type TokenClaims, verifyToken } from "../../core/token";
 import { type TriggerDelivery, TriggerDeliverySchema } from "../../core/triggers";
 import { verifyWebhook } from "../../core/webhook-signature";
 import { resetBasePrices } from "../../worker/catalog/base-prices";
@@ -29,7 +29,7 @@ import {
 } from "../../worker/state/trigger-table";
 import { resetTriggersCache } from "../../worker/triggers/trigger-config";
 import { TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
-import { clearKv, consume, fixture, seedModel } from "./support/harness";
+import { clearKv, consume, decisionKeyOf, fixture, recordingQueue, seedModel, send } from "./support/harness";
 import { adminRequest, type Call, receiveWebhooks, runAlarmsUntil, timePasses } from "./support/webhook-receiver";
 
 const HOOK = "https://hooks.shop.test/viewed";
@@ -281,6 +281,45 @@ describe("viewed-price-drop", () => {
     ]);
     // exactly what the OpenAPI description's webhooks say it is
     expect(TriggerDeliverySchema.safeParse(bodies()[0]).error).toBeUndefined();
+  });
+
+  it("two triggers of one campaign fired by one catalog change send two emails: two tokens, two sends", async () => {
+    await configure({ ...BACK, campaign: "restock" }, { ...DROP, campaign: "restock" });
+    const user = await quietShardUser("vw-two");
+    await consume([event(user, "view", 1, "two-1")]);
+    await patch([{ id: "two-1", price: 100, currency: "EUR", stock: 0 }]);
+    // back in stock and 20% cheaper, in one PATCH: both deliveries are due at once, minted in one alarm run
+    await patch([{ id: "two-1", price: 80, stock: 4 }]);
+    await deliveredTo(2, user);
+    const sent = bodies();
+    expect(sent.map((b) => b.type).sort()).toEqual(["viewed-back-in-stock", "viewed-price-drop"]);
+    const [a, b] = sent as [TriggerDelivery, TriggerDelivery];
+    expect(a.token).not.toBe(b.token);
+    const claims = await Promise.all(
+      [a, b].map(async (d) => {
+        const v = await verifyToken([TEST_TOKEN_SECRET], d.token, nowS());
+        if (!v.ok) throw new Error(v.reason);
+        return v.claims;
+      }),
+    );
+    expect(claims.map((c) => [c.u, c.c])).toEqual([
+      [user, "restock"],
+      [user, "restock"],
+    ]);
+    expect(sendKey(claims[0] as TokenClaims)).not.toBe(sendKey(claims[1] as TokenClaims));
+    // each email's open is its own: its own open event, its own stored decision
+    await seedModel();
+    const rec = recordingQueue();
+    for (const d of [a, b]) {
+      const img = await send(`/v1/img/${d.token}/row-0.png`, {}, { ...env, EVENTS: rec.queue });
+      expect(img.status).toBe(200);
+    }
+    const opens = rec.sent.filter((e) => e.type === "email_open").map((e) => e.id);
+    expect(opens).toHaveLength(2);
+    expect(new Set(opens).size).toBe(2);
+    const keys = await Promise.all([a, b].map((d) => decisionKeyOf(d.token, "row-0")));
+    expect(keys[0]).not.toBe(keys[1]);
+    for (const key of keys) expect(await env.OPENTIME_KV.get(key)).not.toBeNull();
   });
 
   it("compares a first live price with the model catalog's", async () => {

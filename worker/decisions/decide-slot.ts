@@ -19,7 +19,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { LAYOUTS, type Slot, slotKey } from "../../core/layouts";
 import { isFailureReason, RECS_REASONS, SCORERS, type Scorer, type SlotReason } from "../../core/reasons";
 import { emptySlots, slotItems } from "../../core/slot-items";
-import { sendKey, type TokenClaims, verifyToken } from "../../core/token";
+import { sendKey, sendOf, type TokenClaims, verifyToken } from "../../core/token";
 import { blockCopy } from "../campaigns/block-copy";
 import { openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
@@ -163,7 +163,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   // one decision per send (a trigger's emails share a campaign). A click finding none reads the one stored per
   // campaign before that (an image shown before the upgrade, clicked after it, leads to what it showed); opens
   // decide afresh. Remove that read once the last such decision has expired (decisionTtlDays after the upgrade).
-  const key = claims ? kvKeys.decision(claims.u, claims.c, claims.e, slotKey(slot)) : null;
+  const key = claims ? kvKeys.decision(claims.u, claims.c, sendOf(claims), slotKey(slot)) : null;
   const storedRead = claims
     ? readDecision(kv, key as string).then((own) =>
         own || via !== "click" ? own : readDecision(kv, kvKeys.legacyDecision(claims.u, claims.c, slotKey(slot))),

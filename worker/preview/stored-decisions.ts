@@ -4,7 +4,7 @@
  */
 import { kvKeys } from "../../core/kv-keys";
 import { layoutSlots, slotKey } from "../../core/layouts";
-import type { TokenClaims } from "../../core/token";
+import { sendOf, type TokenClaims } from "../../core/token";
 import { DecisionSchema } from "../decisions/decide-slot";
 import { deleteOwnKeys, KvBudget } from "../events/erasure";
 import type { PreviewQuery } from "./query";
@@ -12,7 +12,7 @@ import type { PreviewQuery } from "./query";
 export function storedDecisions(kv: KVNamespace, claims: TokenClaims, layout: PreviewQuery["layout"]) {
   return Promise.all(
     layoutSlots(layout).map(async (s) => {
-      const raw = await kv.get(kvKeys.decision(claims.u, claims.c, claims.e, slotKey(s)), "json");
+      const raw = await kv.get(kvKeys.decision(claims.u, claims.c, sendOf(claims), slotKey(s)), "json");
       const d = DecisionSchema.safeParse(raw);
       return d.success
         ? {

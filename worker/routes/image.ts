@@ -73,8 +73,8 @@ export function registerImage(app: Hono<AppEnv>): void {
         location: cfSignals(c.req.raw),
       });
       const decided = performance.now() - t0;
-      // an open (not a prefetch, not a HEAD) is recorded once per block and send (the token's expiry tells sends of
-      // one campaign apart), as an email_open event on the profile, with the items the block shows when it was
+      // an open (not a prefetch, not a HEAD) is recorded once per block and send (the token's expiry and nonce tell sends
+      // of one campaign apart), as an email_open event on the profile, with the items the block shows when it was
       // decided now (impressions, for frequency caps); a staff preview's open records nothing (mayRecord)
       const real = !isPrefetch(fetchKind) && !head && path.slot.index === 0;
       if (mayRecord(decision.claims, decision.recordable, real)) {

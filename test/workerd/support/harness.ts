@@ -15,7 +15,7 @@ import type { HybridGoldenCase } from "../../../core/golden";
 import { kvKeys } from "../../../core/kv-keys";
 import { type ModelManifest, type RankerManifest, RankerManifestSchema } from "../../../core/manifest";
 import { featuresOf } from "../../../core/profile";
-import { mintToken, verifyToken } from "../../../core/token";
+import { mintToken, sendOf, verifyToken } from "../../../core/token";
 import { getConfig } from "../../../worker/env";
 import { type EventsMessage, eventsOf } from "../../../worker/events/queue";
 import { experimentRegistry } from "../../../worker/experiments/registry-stub";
@@ -151,7 +151,7 @@ export function token(user: string, ttlSeconds = 3600, secret = TEST_TOKEN_SECRE
 export async function decisionKeyOf(t: string, slot: string): Promise<string> {
   const v = await verifyToken([TEST_TOKEN_SECRET], t);
   if (!v.ok) throw new Error(`not a test token: ${v.reason}`);
-  return kvKeys.decision(v.claims.u, v.claims.c, v.claims.e, slot);
+  return kvKeys.decision(v.claims.u, v.claims.c, sendOf(v.claims), slot);
 }
 
 export async function call(
