@@ -5,7 +5,8 @@
  *   applied     every applied event id (primary key (user, id)): exact idempotency, no window; a consent change
  *               keeps none (its clock makes applying it again change nothing: core/apply-events.ts), and the
  *               pixel's expire (worker/state/applied-table.ts)
- *   tombstones  erased readers (by erasure hash), until their tokens have expired
+ *   tombstones  erased readers (by erasure hash), until their tokens have expired, and when they came back
+ *               (tombstone-table.ts)
  *   parked      dead letters (events the consumer gave up on), kept for an operator until the reader is erased
  *               or turns tracking off (worker/state/parked-table.ts); listed, replayed or deleted by the admin API
  *   triggers    each reader's pending trigger deliveries (worker/state/trigger-table.ts), moved by their events
@@ -56,7 +57,14 @@ import { recordablePart } from "../../core/opt-out";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
 import { type CancelReason, consentStops, consentStopsNew, pauseEnd, type ViewedItem } from "../../core/triggers";
 import { type Bindings, getConfig } from "../env";
-import { deleteDecisions, deleteOwnKeys, deleteSnapshot, KvBudget, writeTombstone } from "../events/erasure";
+import {
+  deleteDecisions,
+  deleteOwnKeys,
+  deleteSnapshot,
+  KvBudget,
+  tombstoneKeys,
+  writeTombstone,
+} from "../events/erasure";
 import { type StoreRow, writeRows } from "../experiments/experiment-db";
 import { knownGlobalHoldout } from "../experiments/experiment-store";
 import { errorMessage, logEvent } from "../lib/log";
@@ -145,6 +153,16 @@ import {
 import { type CachedReader, ReaderCache } from "./reader-cache";
 import { PRUNE_SLACK_MS } from "./sql-tables";
 import { adoptSuppression, keepSuppression, NOT_ON_LIST, onlyUnsubscribes, unsubscribes } from "./suppression-only";
+import {
+  anyReturned,
+  learnTombstone,
+  markReturned,
+  migrateTombstones,
+  returnOf,
+  TOMBSTONES_SCHEMA,
+  tombstoneOf,
+  writeErasure,
+} from "./tombstone-table";
 import {
   type AttemptOutcome,
   cancelBeforeFirstCall,
@@ -247,7 +265,7 @@ const SCHEMA = [
    )`,
   "CREATE INDEX IF NOT EXISTS readers_unpublished ON readers (published_at) WHERE version <> published_version",
   ...APPLIED_SCHEMA,
-  "CREATE TABLE IF NOT EXISTS tombstones (hash TEXT PRIMARY KEY, until INTEGER NOT NULL)",
+  ...TOMBSTONES_SCHEMA,
   ...PARKED_SCHEMA,
   ...TRIGGER_SCHEMA,
   ...VIEWS_SCHEMA,
@@ -302,6 +320,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     for (const statement of SCHEMA) this.sql.exec(statement);
     migrateTriggerTable(this.sql);
     migrateAppliedTable(this.sql);
+    migrateTombstones(this.sql, Date.now());
     createListChanges(this.sql, Date.now());
   }
 
@@ -353,9 +372,16 @@ export class ReaderShard extends DurableObject<Bindings> {
     // their state from before this writer, and a tombstone written before it. Readers it holds need nothing.
     const firstTouch = new Map<string, FirstTouch & { hash: string }>();
     const unknown: { user: string; hash: string }[] = [];
+    // readers it holds who came back after an erasure (tombstone-table.ts): their hash, to drop their events
+    // timed before they did; asked only of a shard that holds such a tombstone
+    const returnedHere = anyReturned(this.sql, now);
+    const heldHashes = new Map<string, string>();
     await Promise.all(
       [...byUser.keys()].map(async (user) => {
-        if (this.reader(user, nowIso)) return;
+        if (this.reader(user, nowIso)) {
+          if (returnedHere) heldHashes.set(user, await erasureHash(user));
+          return;
+        }
         const hash = await erasureHash(user);
         if (this.isTombstoned(hash, now)) firstTouch.set(user, { hash, imported: null, erasedAtEdge: false });
         else unknown.push({ user, hash });
@@ -380,14 +406,41 @@ export class ReaderShard extends DurableObject<Bindings> {
     let sweeping = false;
     /** readers whose opt-out of tracking took effect in this call (the consent clock accepted it) */
     const optedOut: string[] = [];
+    /** erased readers who came back in this call: the edge's tombstone goes once it commits */
+    const cameBack: { user: string; hash: string }[] = [];
     this.ctx.storage.transactionSync(() => {
-      for (const [user, list] of byUser) {
+      for (const [user, all] of byUser) {
         const first = firstTouch.get(user);
         let reader = this.reader(user, nowIso);
-        // Rows are deleted only by erase(): a reader held before the awaits and gone now was erased meanwhile.
-        const erased = first ? first.erasedAtEdge || this.isTombstoned(first.hash, now) : reader === null;
+        let list = all;
         if (first?.erasedAtEdge)
-          this.tombstone(first.hash, now + getConfig(this.env).erasureTombstoneDays * 86_400_000);
+          learnTombstone(this.sql, first.hash, now + getConfig(this.env).erasureTombstoneDays * 86_400_000, now);
+        // Rows are deleted only by erase(): a reader held before the awaits and gone now was erased meanwhile.
+        let erased = first ? first.erasedAtEdge || this.isTombstoned(first.hash, now) : reader === null;
+        const hash = first?.hash ?? heldHashes.get(user);
+        const stone = hash === undefined ? null : tombstoneOf(this.sql, hash, now);
+        // an erased reader who consents again after the erasure comes back (tombstone-table.ts returnOf)
+        const back =
+          erased && hash !== undefined && stone && stone.returnedAt === null ? returnOf(list, stone.erasedAt) : null;
+        if (back !== null && hash !== undefined) {
+          markReturned(this.sql, hash, back);
+          cameBack.push({ user, hash });
+          if (reader) {
+            // state a concurrent first touch committed from before the erasure goes, as in the erased branch below
+            this.deleteReader(user);
+            dropped.push(user);
+            reader = null;
+          }
+          erased = false;
+        }
+        // a reader who came back: what is timed before their return stays dropped, but an unsubscribe (kept, as
+        // for any erased reader); late events from before the erasure never bring its data back
+        const since = back ?? (erased ? null : (stone?.returnedAt ?? null));
+        if (since !== null) {
+          list = all.filter((e) => e.ts * 1000 >= since || unsubscribes(e));
+          for (const e of all) if (!list.includes(e)) outcome.set(key(e), "erased");
+          if (list.length === 0) continue;
+        }
         if (erased) {
           if (reader) {
             // a concurrent first touch, which read KV before the edge's tombstone landed, committed the reader:
@@ -588,6 +641,15 @@ export class ReaderShard extends DurableObject<Bindings> {
       this.ctx.waitUntil(this.sendOutbox());
     }
     if (committed.length > 0) await this.publish(committed.map(([user]) => user));
+    // a reader who came back is served again: the edge's tombstones go (a failure: the sweeps the erasure queued
+    // delete them again, sweepDecisions)
+    for (const { user, hash } of cameBack) {
+      try {
+        await this.deleteEdgeTombstones(user, hash);
+      } catch (e) {
+        logEvent("error", "erasure.return_kv_failed", { detail: errorMessage(e) });
+      }
+    }
     // before the call answers, so that whoever sent the opt-out finds no decision left; a failure is logged and
     // left to the sweeps queued with it (2 and 15 minutes on), which delete them again
     const budget = new KvBudget(CLEANUP_KV_OPS);
@@ -805,7 +867,13 @@ export class ReaderShard extends DurableObject<Bindings> {
     return { deleted, count: countParked(this.sql, q.user) };
   }
 
-  /** Whether the reader is erased (their tombstone still stands). */
+  /** Deletes the edge's tombstones of a reader who came back (the current one and those keyed by a secret). */
+  private async deleteEdgeTombstones(user: string, hash: string): Promise<void> {
+    const keys = await tombstoneKeys(user, getConfig(this.env).tokenSecrets, hash);
+    await Promise.all(keys.map((k) => this.env.OPENTIME_KV.delete(k)));
+  }
+
+  /** Whether the reader is erased (their tombstone still stands; not once they came back). */
   async erased(user: string): Promise<boolean> {
     return this.isTombstoned(await erasureHash(user), Date.now());
   }
@@ -820,7 +888,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     const experimentsOn = this.env.DB !== undefined;
     this.ctx.storage.transactionSync(() => {
       rows = this.deleteReader(user);
-      this.tombstone(hash, untilMs);
+      writeErasure(this.sql, hash, untilMs, Date.now());
       // the caller deletes their decisions; the alarm does again, for one stored just after
       queueSweeps(this.sql, user, Date.now());
       // and their exposures and outcomes in the experiment store
@@ -1116,7 +1184,8 @@ export class ReaderShard extends DurableObject<Bindings> {
    * Deletes the KV decisions of readers erased or gone tracking-off a while ago (decision-sweeps.ts), unless
    * they turned tracking on again, and an erased reader's model features (a seed may have written them just
    * after the erasure's deletion), snapshot and seen ids, and writes their edge tombstone again (the erasure
-   * request's KV part may have failed after the shard's); a KV failure leaves the sweep for later.
+   * request's KV part may have failed after the shard's), or, for a reader who came back since, deletes it again
+   * (the erasure request's KV part may have landed after the return); a KV failure leaves the sweep for later.
    */
   private async sweepDecisions(due: readonly DueSweep[]): Promise<void> {
     const nowIso = new Date().toISOString();
@@ -1127,6 +1196,13 @@ export class ReaderShard extends DurableObject<Bindings> {
       due.map(async (sweep) => {
         const { user } = sweep;
         const reader = this.reader(user, nowIso);
+        if (reader) {
+          const hash = await erasureHash(user);
+          if (tombstoneOf(this.sql, hash, Date.now())?.returnedAt != null && budget.take(3) === 3)
+            await this.deleteEdgeTombstones(user, hash).catch((e: unknown) => {
+              logEvent("error", "erasure.return_kv_failed", { detail: errorMessage(e) });
+            });
+        }
         if (reader?.profile.consent.tracking) {
           dropSweeps(this.sql, user);
           return;
@@ -1174,14 +1250,6 @@ export class ReaderShard extends DurableObject<Bindings> {
     rows += deleteListChange(this.sql, user);
     rows += deleteCampaignSends(this.sql, user);
     return rows;
-  }
-
-  private tombstone(hash: string, untilMs: number): void {
-    this.sql.exec(
-      "INSERT INTO tombstones (hash, until) VALUES (?, ?) ON CONFLICT (hash) DO UPDATE SET until = max(until, excluded.until)",
-      hash,
-      untilMs,
-    );
   }
 
   private row(user: string): ReaderRow | null {
@@ -1234,13 +1302,10 @@ export class ReaderShard extends DurableObject<Bindings> {
     return this.tombstoneUntil(hash, now) !== null;
   }
 
-  /** Until when the reader's tombstone stands (ms), or null: none stands. */
+  /** Until when the reader's tombstone stands (ms), or null: none stands, or the reader came back (tombstone-table.ts). */
   private tombstoneUntil(hash: string, now: number): number | null {
-    return (
-      this.sql
-        .exec<{ until: number }>("SELECT until FROM tombstones WHERE hash = ? AND until > ?", hash, now)
-        .toArray()[0]?.until ?? null
-    );
+    const stone = tombstoneOf(this.sql, hash, now);
+    return stone && stone.returnedAt === null ? stone.until : null;
   }
 }
 

@@ -1,0 +1,93 @@
+/**
+ * The reader shard's erasure tombstones (`tombstones`, by erasure hash, never the id: core/erasure-key.ts) and a
+ * reader's return. A tombstone stands until `until` (ERASURE_TOMBSTONE_DAYS after the erasure, longer than any
+ * token) and drops the reader's events, which then record nothing. A reader who comes back and consents again, a
+ * consent change that turns personalization or tracking on timed after the erasure (`erased_at`), has `returned_at`
+ * set to that change's time: from it on the reader is recorded again, while their events timed before it (late ones
+ * from before the erasure, or made while it stood) are still dropped until the tombstone ends. The shard is the one
+ * writer, in the transactions that erase and that apply the return.
+ */
+import type { QueuedEvent } from "../../core/events";
+
+export const TOMBSTONES_SCHEMA = [
+  "CREATE TABLE IF NOT EXISTS tombstones (hash TEXT PRIMARY KEY, until INTEGER NOT NULL, erased_at INTEGER, returned_at INTEGER)",
+];
+
+/**
+ * Adds `erased_at` and `returned_at` to a table made before them. Its tombstones take the time of the upgrade as
+ * their erasure's: later than the erasure itself, so no consent change made before the upgrade reads as a return.
+ */
+export function migrateTombstones(sql: SqlStorage, nowMs: number): void {
+  const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('tombstones')").toArray();
+  if (!columns.some((c) => c.name === "erased_at")) {
+    sql.exec("ALTER TABLE tombstones ADD COLUMN erased_at INTEGER");
+    sql.exec("UPDATE tombstones SET erased_at = ?", nowMs);
+  }
+  if (!columns.some((c) => c.name === "returned_at")) sql.exec("ALTER TABLE tombstones ADD COLUMN returned_at INTEGER");
+}
+
+/** A tombstone that stands: until when (ms), when the reader was erased, and when they came back (or null). */
+export interface Tombstone {
+  until: number;
+  erasedAt: number;
+  returnedAt: number | null;
+}
+
+export function tombstoneOf(sql: SqlStorage, hash: string, nowMs: number): Tombstone | null {
+  const row = sql
+    .exec<{ until: number; erased_at: number | null; returned_at: number | null }>(
+      "SELECT until, erased_at, returned_at FROM tombstones WHERE hash = ? AND until > ?",
+      hash,
+      nowMs,
+    )
+    .toArray()[0];
+  return row ? { until: row.until, erasedAt: row.erased_at ?? nowMs, returnedAt: row.returned_at } : null;
+}
+
+/** An erasure: the tombstone stands until `untilMs` at least, erased now; a return before it no longer counts. */
+export function writeErasure(sql: SqlStorage, hash: string, untilMs: number, nowMs: number): void {
+  sql.exec(
+    `INSERT INTO tombstones (hash, until, erased_at, returned_at) VALUES (?, ?, ?, NULL)
+     ON CONFLICT (hash) DO UPDATE SET until = max(until, excluded.until), erased_at = excluded.erased_at, returned_at = NULL`,
+    hash,
+    untilMs,
+    nowMs,
+  );
+}
+
+/**
+ * A tombstone the shard learns of now (the edge's, written before it held one): it counts from now, as far as a
+ * return goes; one it holds keeps its times.
+ */
+export function learnTombstone(sql: SqlStorage, hash: string, untilMs: number, nowMs: number): void {
+  sql.exec(
+    "INSERT INTO tombstones (hash, until, erased_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO UPDATE SET until = max(until, excluded.until)",
+    hash,
+    untilMs,
+    nowMs,
+  );
+}
+
+export function markReturned(sql: SqlStorage, hash: string, atMs: number): void {
+  sql.exec("UPDATE tombstones SET returned_at = ? WHERE hash = ?", atMs, hash);
+}
+
+/** Whether the shard holds a standing tombstone of a reader who came back (their events are then sorted by time). */
+export function anyReturned(sql: SqlStorage, nowMs: number): boolean {
+  return (
+    sql.exec("SELECT 1 FROM tombstones WHERE returned_at IS NOT NULL AND until > ? LIMIT 1", nowMs).toArray().length > 0
+  );
+}
+
+/**
+ * When the reader came back, of `events` (ms), or null: the earliest consent change that turns personalization or
+ * tracking on, timed after the erasure. Another event (an open of an email sent before, a purchase) is no consent.
+ */
+export function returnOf(events: readonly QueuedEvent[], erasedAtMs: number): number | null {
+  let at: number | null = null;
+  for (const e of events) {
+    const on = e.type === "consent" && (e.consent?.personalization === true || e.consent?.tracking === true);
+    if (on && e.ts * 1000 > erasedAtMs && (at === null || e.ts * 1000 < at)) at = e.ts * 1000;
+  }
+  return at;
+}
