@@ -184,8 +184,8 @@ import { deleteViews, nextViewExpiry, pruneOldViews, recordViews, VIEWS_SCHEMA, 
 
 /**
  * What became of each event: `applied`, `duplicate` (applied before), `refused` (the reader opted out of
- * tracking), `erased` (dropped: a tombstone stands; an erased reader's unsubscribe, kept as a suppression alone, is
- * `applied`), `not-pseudonymous` (dropped: its user id reads as an email address, and it is no opt-out:
+ * tracking), `erased` (dropped: a tombstone stands, or the reader came back after it and the event is timed before
+ * their return: tombstone-table.ts; an erased reader's unsubscribe, kept as a suppression alone, is `applied`), `not-pseudonymous` (dropped: its user id reads as an email address, and it is no opt-out:
  * core/opt-out.ts recordablePart) or `rejected` (it would make the profile invalid: the consumer retries it, then
  * dead-letters it). All but `rejected` are acknowledged.
  */
