@@ -179,7 +179,8 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
 }
 
 /**
- * Candidates ordered by the trees' score (ties: lower item first), skipping `skip`ped items; when fewer than `n`
+ * Candidates ordered by the trees' score, skipping `skip`ped items; ties (few trees of few leaves give many
+ * candidates the very same sum) go to the higher hybrid logit, then to the lower item. When fewer than `n`
  * remain, `fill()` (the hybrid's order, asked for only then: it is a pass over every item) tops them up, scored
  * -Infinity.
  */
@@ -191,11 +192,13 @@ export function rankCandidates(
   skip?: (item: number) => boolean,
 ): { indices: number[]; scores: number[] } {
   const all = scoreRows(model, c.rows, RANKER_FEATURES.length, c.items.length);
-  const scored: [number, number][] = [];
+  const f = RANKER_FEATURES.length;
+  // [item, trees' score, hybrid logit]
+  const scored: [number, number, number][] = [];
   c.items.forEach((j, r) => {
-    if (!skip?.(j)) scored.push([j, all[r] as number]);
+    if (!skip?.(j)) scored.push([j, all[r] as number, c.rows[r * f + COLUMN.hybrid] as number]);
   });
-  scored.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  scored.sort((a, b) => b[1] - a[1] || b[2] - a[2] || a[0] - b[0]);
   const indices = scored.map((x) => x[0]);
   const scores = scored.map((x) => x[1]);
   if (indices.length >= n) return { indices, scores };

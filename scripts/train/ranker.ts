@@ -8,6 +8,7 @@
  */
 
 import type { HybridWeights } from "../../core/hybrid";
+import { topK } from "../../core/int8-kernel";
 import type { NeighbourTable } from "../../core/neighbour-table";
 import {
   CANDIDATES,
@@ -15,6 +16,7 @@ import {
   RANKER_FEATURES,
   type RankerInputs,
   type RankerMode,
+  rankCandidates,
   rankerCandidates,
 } from "../../core/ranker";
 import { studentQuantile } from "../../core/stats/distributions";
@@ -242,19 +244,37 @@ export class CandidateRanker implements Recommender {
     return this.models;
   }
 
+  /** The trees' score of each candidate, -Infinity elsewhere (what calibrates `topProbability`). */
   scores(user: number): Float64Array {
-    const models = this.models;
-    if (!models) throw new Error("not trained");
-    if (this.compiled?.from !== models)
-      this.compiled = { from: models, all: compileEnsemble(models.all), novel: compileEnsemble(models.novel) };
     const inp = this.inputs(user, this.mode);
     const { items, rows } = rankerCandidates(inp, this.mode);
-    const scored = scoreRows(this.compiled[this.mode], rows, RANKER_FEATURES.length, items.length);
+    const scored = scoreRows(this.ensemble(), rows, RANKER_FEATURES.length, items.length);
     const out = new Float64Array(inp.als.length).fill(Number.NEGATIVE_INFINITY);
     items.forEach((j, r) => {
       out[j] = scored[r] as number;
     });
     return out;
+  }
+
+  /**
+   * The reader's top `n` as the Worker ranks them (core/ranker.ts rankCandidates: ties of the trees' score go to
+   * the higher hybrid logit), topped up in the hybrid's order when too few candidates survive `exclude`.
+   */
+  rank(user: number, n: number, exclude?: ReadonlySet<number>): number[] {
+    const inp = this.inputs(user, this.mode);
+    const candidates = rankerCandidates(inp, this.mode);
+    const skip = exclude ? (j: number) => exclude.has(j) : undefined;
+    const fill = () => topK(inp.hybrid, n + candidates.items.length, skip).indices;
+    return rankCandidates(this.ensemble(), candidates, n, fill, skip).indices.slice(0, n);
+  }
+
+  /** This mode's trees laid out for scoring. */
+  private ensemble(): CompiledEnsemble {
+    const models = this.models;
+    if (!models) throw new Error("not trained");
+    if (this.compiled?.from !== models)
+      this.compiled = { from: models, all: compileEnsemble(models.all), novel: compileEnsemble(models.novel) };
+    return this.compiled[this.mode];
   }
 
   /** the trees laid out for scoring, made again when `models` is replaced */
@@ -463,6 +483,7 @@ function heldOutCurve(
 ): { curve: CurvePoint[]; readers: Float64Array[] } {
   const f = RANKER_FEATURES.length;
   const running = rows.map((r) => new Float64Array(r.items.length));
+  const hybridOf = rows.map((r) => Float64Array.from(r.items, (_, c) => r.rows[c * f + HYBRID_COLUMN] as number));
   const curve: CurvePoint[] = [];
   const readers: Float64Array[] = [];
   model.trees.forEach((tree, k) => {
@@ -475,7 +496,7 @@ function heldOutCurve(
       for (let c = 0; c < r.items.length; c++) s[c] = (s[c] as number) + treeScore(tree, r.rows, c * f);
       if (!each) return;
       const u = held[i] as number;
-      each[i] = ndcgAt10(r.items, s, relevant.get(u) as Set<number>);
+      each[i] = ndcgAt10(r.items, s, hybridOf[i] as Float64Array, relevant.get(u) as Set<number>);
       sums[odd(u) ? "odd" : "even"] += each[i] as number;
     });
     if (!each) return;
@@ -595,11 +616,27 @@ function subset(m: ReadonlyMap<number, Set<number>>, users: readonly number[]): 
   return new Map(users.flatMap((u) => (m.has(u) ? [[u, m.get(u) as Set<number>] as const] : [])));
 }
 
-/** NDCG@10 of candidates ranked by score (ties: lower item first) against every relevant item. */
-function ndcgAt10(items: readonly number[], scores: Float64Array, relevant: ReadonlySet<number>): number {
+/** the hybrid logit's column in a candidate row */
+const HYBRID_COLUMN = RANKER_FEATURES.indexOf("hybrid");
+
+/**
+ * NDCG@10 of candidates ranked by score against every relevant item; ties as the Worker breaks them
+ * (core/ranker.ts rankCandidates): the higher hybrid logit, then the lower item.
+ */
+function ndcgAt10(
+  items: readonly number[],
+  scores: Float64Array,
+  hybrid: Float64Array,
+  relevant: ReadonlySet<number>,
+): number {
   const order = items
     .map((_, i) => i)
-    .sort((a, b) => (scores[b] as number) - (scores[a] as number) || (items[a] as number) - (items[b] as number));
+    .sort(
+      (a, b) =>
+        (scores[b] as number) - (scores[a] as number) ||
+        (hybrid[b] as number) - (hybrid[a] as number) ||
+        (items[a] as number) - (items[b] as number),
+    );
   return userMetrics(
     order.map((i) => items[i] as number),
     relevant,

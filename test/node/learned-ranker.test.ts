@@ -567,6 +567,35 @@ describe("ranker candidates", () => {
     expect(asked).toBe(2);
   });
 
+  it("breaks ties of the trees' score by the hybrid logit, then by the lower item", () => {
+    const f = RANKER_FEATURES.length;
+    const h = RANKER_FEATURES.indexOf("hybrid");
+    // one tree on the own-item flag: items 4 and 6 (own) tie above 2 and 8 (not own), which tie below
+    const ownColumn = RANKER_FEATURES.indexOf("own");
+    const tree: Tree = {
+      feature: [ownColumn, -1, -1],
+      threshold: [0.5, 0, 0],
+      left: [1, 0, 0],
+      right: [2, 0, 0],
+      value: [0, -1, 1],
+    };
+    const model = compileEnsemble({ features: [...RANKER_FEATURES], base: 0, trees: [tree] });
+    const rows = new Float64Array(5 * f);
+    const set = (r: number, own: number, hybrid: number) => {
+      rows[r * f + ownColumn] = own;
+      rows[r * f + h] = hybrid;
+    };
+    const items = [2, 4, 6, 8, 9];
+    set(0, 0, 3); // 2: not own, the best hybrid logit of all
+    set(1, 1, -1); // 4: own
+    set(2, 1, 0.5); // 6: own, a higher logit than 4
+    set(3, 0, 3); // 8: not own, the same logit as 2
+    set(4, 0, 1); // 9: not own
+    const ranked = rankCandidates(model, { items, rows }, 5, () => []);
+    expect(ranked.indices).toEqual([6, 4, 2, 8, 9]);
+    expect(ranked.scores).toEqual([1, 1, -1, -1, -1]);
+  });
+
   it("reads the ALS and content candidates off a known ranking exactly as its own pass finds them", () => {
     const rng = new Rng(5);
     // ties on purpose: scores on a coarse grid, so the lower index must come first
