@@ -21,16 +21,13 @@ import { TEST_TOKEN_SECRET } from "./fixture";
 import {
   ADMIN_HEADERS,
   call,
-  clearExperimentRegistry,
-  clearKv,
   consume,
   fixture,
   flushExperimentStore,
-  forgetRecentOutcomes,
+  freshExperimentState,
   putCampaign,
   recordingQueue,
   SENDER,
-  seedModel,
   send,
 } from "./support/harness";
 
@@ -126,13 +123,7 @@ async function open(user: string) {
 }
 
 beforeEach(async () => {
-  await clearKv();
-  await clearExperimentRegistry();
-  await forgetRecentOutcomes();
-  await seedModel();
-  resetCampaignCache();
-  resetBlockMemo();
-  resetExperimentCache();
+  await freshExperimentState();
   expect((await putCampaign(CAMPAIGN, recs("picks"))).status).toBe(200);
 });
 

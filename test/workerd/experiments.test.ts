@@ -21,8 +21,6 @@ import { type Experiment, ExperimentSchema } from "../../core/experiments/experi
 import { kvKeys } from "../../core/kv-keys";
 import { featuresOf, type Profile } from "../../core/profile";
 import { mintToken, sendKey, type TokenClaims, verifyToken } from "../../core/token";
-import { resetBlockMemo } from "../../worker/decisions/block-memo";
-import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import { experimentRegistry } from "../../worker/experiments/registry-stub";
@@ -34,15 +32,13 @@ import {
   ADMIN_HEADERS,
   call,
   clearExperimentRegistry,
-  clearKv,
   consume,
   fixture,
   flushExperimentStore,
-  forgetRecentOutcomes,
+  freshExperimentState,
   putCampaign,
   recordingQueue,
   SENDER,
-  seedModel,
   send,
 } from "./support/harness";
 
@@ -134,13 +130,7 @@ async function rows(table: "exposures" | "assignments" | "outcomes", user: strin
 }
 
 beforeEach(async () => {
-  await clearKv();
-  await clearExperimentRegistry();
-  await forgetRecentOutcomes();
-  await seedModel();
-  resetCampaignCache();
-  resetBlockMemo();
-  resetExperimentCache();
+  await freshExperimentState();
   await putCampaign(CAMPAIGN, { v: 2, default: { id: "picks", type: "recommendations" } });
   await db()
     .batch([

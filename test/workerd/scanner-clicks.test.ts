@@ -16,26 +16,20 @@ import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { mintToken, sendKey, verifyToken } from "../../core/token";
-import { resetBlockMemo } from "../../worker/decisions/block-memo";
-import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import { classifyClick } from "../../worker/decisions/classify-click";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
-import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
 import { readerStub } from "../../worker/state/shard-routing";
 import { TEST_TOKEN_SECRET } from "./fixture";
 import {
   ADMIN_HEADERS,
-  clearExperimentRegistry,
-  clearKv,
   consume,
   decisionKeyOf,
   fixture,
   flushExperimentStore,
-  forgetRecentOutcomes,
+  freshExperimentState,
   putCampaign,
   recordingQueue,
-  seedModel,
   send,
 } from "./support/harness";
 
@@ -105,13 +99,7 @@ async function reader(index: number): Promise<{ user: string; t: string }> {
 }
 
 beforeEach(async () => {
-  await clearKv();
-  await clearExperimentRegistry();
-  await forgetRecentOutcomes();
-  await seedModel();
-  resetCampaignCache();
-  resetBlockMemo();
-  resetExperimentCache();
+  await freshExperimentState();
   await putCampaign(CAMPAIGN, { v: 2, default: { id: "picks", type: "recommendations" } });
   await db()
     .batch(["exposures", "outcomes", "daily", "scanner_clicks"].map((t) => db().prepare(`DELETE FROM ${t}`)))

@@ -16,8 +16,11 @@ import { kvKeys } from "../../../core/kv-keys";
 import { type ModelManifest, type RankerManifest, RankerManifestSchema } from "../../../core/manifest";
 import { featuresOf } from "../../../core/profile";
 import { mintToken, sendOf, verifyToken } from "../../../core/token";
+import { resetBlockMemo } from "../../../worker/decisions/block-memo";
+import { resetCampaignCache } from "../../../worker/decisions/campaign-store";
 import { getConfig } from "../../../worker/env";
 import { type EventsMessage, eventsOf } from "../../../worker/events/queue";
+import { resetExperimentCache } from "../../../worker/experiments/experiment-store";
 import { experimentRegistry } from "../../../worker/experiments/registry-stub";
 import worker from "../../../worker/index";
 import { resetModelCache } from "../../../worker/model/model-store";
@@ -219,6 +222,20 @@ export async function forgetRecentOutcomes(): Promise<void> {
     await runInDurableObject(shardStub(env, shard), (_: unknown, state) => {
       state.storage.sql.exec("DELETE FROM recent_outcomes");
     });
+}
+
+/**
+ * A clean slate for an experiment test: KV and the experiment registry emptied, no shard's recent outcomes, the
+ * fixture model seeded, and this isolate's campaign, block and experiment caches forgotten.
+ */
+export async function freshExperimentState(): Promise<void> {
+  await clearKv();
+  await clearExperimentRegistry();
+  await forgetRecentOutcomes();
+  await seedModel();
+  resetCampaignCache();
+  resetBlockMemo();
+  resetExperimentCache();
 }
 
 /** A queue binding that keeps the events sent to it (what a route recorded), instead of delivering them. */
