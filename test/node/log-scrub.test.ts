@@ -4,6 +4,7 @@
  * and however deep in the fields it sits; and every pattern is linear, so a long field costs its length.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { looksLikeEmail } from "../../core/events";
 import { mintToken } from "../../core/token";
 import { logEvent, scrub } from "../../worker/lib/log";
 
@@ -85,6 +86,21 @@ describe("log lines name no reader and carry no token", () => {
     expect(line.match(/<email>/g)).toHaveLength(written.length);
     // what only looks like one half of an address stays: a percent-encoded query, a sentence's full stop
     expect(scrub("50%40 off today。 Thanks．")).toBe("50%40 off today。 Thanks．");
+  });
+
+  it("scrubs an address only NFKC reveals (dot leaders, a fullwidth percent-encoding), as looksLikeEmail reads it", () => {
+    const written = [
+      "jane@example‥com",
+      "kim@example…org",
+      "lea@example︙net",
+      "mo@example︰io",
+      "ned％４０example.com",
+    ];
+    for (const w of written) {
+      expect(looksLikeEmail(w), w).toBe(true);
+      const line = scrub(`refused ${w} today`);
+      expect(line, w).toBe("refused <email> today");
+    }
   });
 
   it("knows every character that reads as `@` or `.` (NFKC, and the ideographic full stops IDNA reads as dots)", () => {

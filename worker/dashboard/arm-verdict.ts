@@ -5,7 +5,9 @@
  * and the sample-ratio check did not fail; the control, when every other arm is worse on some metric and better
  * on none. Anything else is said to be no winner (yet), and why: the page still offers the button. Pure.
  */
+
 import type { Estimate } from "../../core/stats/estimate";
+import { wordList } from "../../core/word-list";
 import type { ExperimentReport } from "../experiments/experiment-report";
 
 export interface ArmVerdict {
@@ -22,8 +24,6 @@ const NAMES: Record<Metric, string> = {
 };
 
 const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`;
-const listed = (xs: readonly string[]) =>
-  xs.length < 2 ? (xs[0] ?? "") : `${xs.slice(0, -1).join(", ")} and ${xs.at(-1)}`;
 
 /** The metrics of `arm` (not the control) whose shown interval lies wholly above 0, and wholly below. */
 function sides(report: ExperimentReport, arm: string): { better: string[]; worse: string[]; estimable: boolean } {
@@ -58,7 +58,7 @@ export function armVerdict(report: ExperimentReport, arm: string): ArmVerdict {
     if (beaten.length > 0)
       return {
         winner: false,
-        text: `Not the winner: ${beaten.map((o) => `${o.arm} did better than this control (${listed(o.better)})`).join("; ")}.`,
+        text: `Not the winner: ${beaten.map((o) => `${o.arm} did better than this control (${wordList(o.better)})`).join("; ")}.`,
       };
     if (others.length > 0 && others.every((o) => o.worse.length > 0))
       return { winner: true, text: "The control, and every other arm did worse than it on some metric." };
@@ -68,8 +68,8 @@ export function armVerdict(report: ExperimentReport, arm: string): ArmVerdict {
     };
   }
   const { better, worse, estimable } = sides(report, arm);
-  if (worse.length > 0) return { winner: false, text: `Not a winner: worse than ${control} on ${listed(worse)}.` };
-  if (better.length > 0) return { winner: true, text: `Better than ${control} on ${listed(better)}.` };
+  if (worse.length > 0) return { winner: false, text: `Not a winner: worse than ${control} on ${wordList(worse)}.` };
+  if (better.length > 0) return { winner: true, text: `Better than ${control} on ${wordList(better)}.` };
   return {
     winner: false,
     text: estimable

@@ -5,8 +5,10 @@
  * version and its history, the drift job's latest run and PSI by day. Every number cell carries its raw value
  * (`data-value`) beside the text, so a test can compare the page with the API. Pure.
  */
+
 import { DRIFT_MIN_READERS, isDriftAlert } from "../../core/drift";
 import { type Estimate, MIN_EVENTS_FOR_UPLIFT } from "../../core/stats/estimate";
+import { wordList } from "../../core/word-list";
 import type { DriftRun } from "../drift/drift-store";
 import type { BanditPoint } from "../experiments/bandit-store";
 import type { ExperimentReport } from "../experiments/experiment-report";
@@ -149,21 +151,17 @@ function upliftNote(r: ExperimentReport): string {
 /** Unix seconds as the page shows times: `2026-12-04 12:00 UTC`. */
 const utc = (s: number) => `${new Date(s * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 
-/** The arms a list of ids names, in words: `a`, `a and b`, `a, b and c`. */
-const listed = (ids: readonly string[]) =>
-  ids.length < 2 ? (ids[0] ?? "") : `${ids.slice(0, -1).join(", ")} and ${ids.at(-1)}`;
-
 /** Each recorded change of the experiment, in a line, oldest first. */
 function changeLines(r: ExperimentReport): { at: number; text: string }[] {
   return r.experiment.changes.map((c) => ({
     at: c.at,
     text: `${utc(c.at)}: ${
       c.kind === "content"
-        ? `what ${listed(c.arms ?? [])} show${(c.arms ?? []).length === 1 ? "s" : ""} changed (a new phase)`
+        ? `what ${wordList(c.arms ?? [])} show${(c.arms ?? []).length === 1 ? "s" : ""} changed (a new phase)`
         : c.kind === "shares"
           ? "the arms' shares changed (a new phase)"
           : c.kind === "shipped"
-            ? `${listed(c.arms ?? [])} shipped: the campaign shows what it showed, to every reader`
+            ? `${wordList(c.arms ?? [])} shipped: the campaign shows what it showed, to every reader`
             : c.kind
     }`,
   }));
@@ -181,7 +179,7 @@ function phaseNote(r: ExperimentReport) {
   const changed = [...new Set(r.experiment.changes.flatMap((c) => (c.kind === "content" ? (c.arms ?? []) : [])))];
   const text =
     changed.length > 0
-      ? `These results pool readers who saw ${listed(changed)} before and after ${changed.length === 1 ? "its" : "their"} content changed: they measure neither version alone.`
+      ? `These results pool readers who saw ${wordList(changed)} before and after ${changed.length === 1 ? "its" : "their"} content changed: they measure neither version alone.`
       : `These results pool readers drawn at the arms' shares before and after ${utc(start)}.`;
   return { current: false, text, since: utc(start) };
 }

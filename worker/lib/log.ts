@@ -28,16 +28,32 @@ const SCRUBS: [RegExp, string][] = [
   // an email address (and a URL's `user:password@host`), whatever quoted it, its domain in any script (`exämple.com`,
   // `例え.jp`: an address the events API refuses as one, core/events.ts looksLikeEmail), written with a look-alike
   // `@` or `.` or a percent-encoded one as the events API reads it (`jane＠example。com`, `jane%2540example.com`):
-  // each part bounded, so each position is tried over at most a few hundred characters
-  [new RegExp(`[^\\s"'<>@\\uFF20\\uFE6B,;:()[\\]\\\\/]{1,64}${AT}${LABEL}(?:${DOT}${LABEL}){1,8}`, "gu"), "<email>"],
+  // each part bounded (up to three dots in a row: a dot leader `‥` reads as two), so each position is tried over at
+  // most a few hundred characters
+  [
+    new RegExp(`[^\\s"'<>@\\uFF20\\uFE6B,;:()[\\]\\\\/]{1,64}${AT}${LABEL}(?:${DOT}{1,3}${LABEL}){1,8}`, "gu"),
+    "<email>",
+  ],
 ];
 /** Longest string field kept in a log line. */
 const MAX_FIELD_LENGTH = 1000;
 
 export function scrub(text: string): string {
+  let out = scrubbed(text);
+  // what only NFKC shows (a dot leader `‥`, a fullwidth `％４０`, as core/events.ts asWritten reads an id): a field
+  // holding it is logged as NFKC reads it, scrubbed; any other keeps its characters
+  const folded = out.normalize("NFKC");
+  if (folded !== out) {
+    const again = scrubbed(folded);
+    if (again !== folded) out = again;
+  }
+  return out.length > MAX_FIELD_LENGTH ? `${out.slice(0, MAX_FIELD_LENGTH)}…` : out;
+}
+
+function scrubbed(text: string): string {
   let out = text;
   for (const [pattern, replacement] of SCRUBS) out = out.replace(pattern, replacement);
-  return out.length > MAX_FIELD_LENGTH ? `${out.slice(0, MAX_FIELD_LENGTH)}…` : out;
+  return out;
 }
 
 /** A plain object's fields, each name scrubbed as its value is: an object keyed by data (`{[item]: n}`) names it. */

@@ -6,9 +6,11 @@
  * registers, both ways (test/workerd/openapi.test.ts), and real answers against it (openapi-answers.test.ts).
  * `webhooks` describes what the shop's receiver gets from a trigger (core/triggers.ts TriggerDeliverySchema).
  */
+
 import { z } from "zod";
 import { RETRIED_4XX, RETRY_AFTER_STATUSES, WEBHOOK_TIMEOUT_MS } from "../../core/triggers";
 import { DELIVERY_HEADER, SIGNATURE_HEADER } from "../../core/webhook-signature";
+import { wordList } from "../../core/word-list";
 import type { ErrorCode } from "../errors";
 import { COMPONENTS, type ComponentName } from "./components";
 import { type Answer, type Auth, ROUTES, type RouteDoc } from "./routes";
@@ -71,10 +73,7 @@ function requestBody(r: RouteDoc): Record<string, unknown> | undefined {
 }
 
 /** Statuses in order, as a sentence says them: `401, 403 and 404`. */
-function listed(statuses: Iterable<number>): string {
-  const all = [...statuses].sort((a, b) => a - b);
-  return all.length < 2 ? all.join("") : `${all.slice(0, -1).join(", ")} and ${all.at(-1)}`;
-}
+const listed = (statuses: Iterable<number>) => wordList([...statuses].sort((a, b) => a - b));
 const ALL_5XX = Array.from({ length: 100 }, (_, i) => 500 + i);
 /** ` (429 after its Retry-After)`: those of `statuses` retried no sooner than their Retry-After asks; "" for none. */
 function afterRetryAfter(statuses: Iterable<number>): string {

@@ -101,3 +101,13 @@ export const previewAccess = staffGate(
 
 /** The dashboard (worker/dashboard/): always on, and always behind the admin key or Access (open on loopback in dev). */
 export const dashboardAccess = staffGate("the dashboard", () => true, "");
+
+/**
+ * The dashboard's buttons (model and experiment moves, after dashboardAccess): forms its own pages post, and nothing
+ * else. Stricter than the gate's own check: a post without an Origin is refused too (those moves have the admin API).
+ */
+export const dashboardFormOnly = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.req.header("Origin") !== new URL(c.req.url).origin)
+    throw new ApiError("ORIGIN_NOT_ALLOWED", "only the dashboard's own form");
+  await next();
+});

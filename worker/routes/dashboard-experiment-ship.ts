@@ -25,15 +25,13 @@ import { editExperiment } from "../experiments/experiment-write";
 import { experimentRegistry } from "../experiments/registry-stub";
 import { errorMessage, logEvent } from "../lib/log";
 import { readForm } from "../lib/read-form";
-import { dashboardAccess } from "../preview/access";
+import { dashboardAccess, dashboardFormOnly } from "../preview/access";
 
 /** The form is an arm's id and two tags: anything larger is not it. */
 const MAX_FORM_BYTES = 4096;
 
 export function registerDashboardExperimentShip(app: Hono<AppEnv>): void {
-  app.post("/dashboard/experiments/:id/ship", dashboardAccess, async (c) => {
-    const own = new URL(c.req.url).origin;
-    if (c.req.header("Origin") !== own) throw new ApiError("ORIGIN_NOT_ALLOWED", "only the dashboard's own form");
+  app.post("/dashboard/experiments/:id/ship", dashboardAccess, dashboardFormOnly, async (c) => {
     const id = ExperimentIdSchema.safeParse(c.req.param("id"));
     if (!id.success) throw new ApiError("BAD_REQUEST", "id: not an experiment id");
     const form = await readForm(c, MAX_FORM_BYTES);

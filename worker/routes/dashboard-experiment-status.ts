@@ -14,12 +14,10 @@ import { experimentRedirect } from "../dashboard/experiment-message";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { editExperiment } from "../experiments/experiment-write";
-import { dashboardAccess } from "../preview/access";
+import { dashboardAccess, dashboardFormOnly } from "../preview/access";
 
 export function registerDashboardExperimentStatus(app: Hono<AppEnv>): void {
-  app.post("/dashboard/experiments/:id/:action{start|stop}", dashboardAccess, async (c) => {
-    const own = new URL(c.req.url).origin;
-    if (c.req.header("Origin") !== own) throw new ApiError("ORIGIN_NOT_ALLOWED", "only the dashboard's own form");
+  app.post("/dashboard/experiments/:id/:action{start|stop}", dashboardAccess, dashboardFormOnly, async (c) => {
     const id = ExperimentIdSchema.safeParse(c.req.param("id"));
     if (!id.success) throw new ApiError("BAD_REQUEST", "id: not an experiment id");
     const start = c.req.param("action") === "start";

@@ -15,15 +15,13 @@ import { ApiError } from "../errors";
 import { logEvent } from "../lib/log";
 import { readBodyBytes } from "../lib/read-json-body";
 import { modelMove } from "../model/model-move";
-import { dashboardAccess } from "../preview/access";
+import { dashboardAccess, dashboardFormOnly } from "../preview/access";
 
 /** The activate form is one model version: anything larger is not it. */
 const MAX_FORM_BYTES = 4096;
 
 export function registerDashboardModelAction(app: Hono<AppEnv>): void {
-  app.post("/dashboard/models/:action", dashboardAccess, async (c) => {
-    const own = new URL(c.req.url).origin;
-    if (c.req.header("Origin") !== own) throw new ApiError("ORIGIN_NOT_ALLOWED", "only the dashboard's own form");
+  app.post("/dashboard/models/:action", dashboardAccess, dashboardFormOnly, async (c) => {
     const action = c.req.param("action");
     let version: string | null = null;
     try {

@@ -97,7 +97,8 @@ export function registerDashboard(app: Hono<AppEnv>): void {
           recentDriftRuns(db),
         ])
       : [null, [], []];
-    const controls = experiment ? await experimentControls(c.env, experiment, report) : null;
+    // the buttons sit in the report's section: without a report (no D1) the page has nowhere to show them
+    const controls = experiment && report ? await experimentControls(c.env, experiment, report) : null;
     const view = dashboardView({
       experiments: ids,
       current,

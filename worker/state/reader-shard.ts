@@ -330,7 +330,8 @@ export class ReaderShard extends DurableObject<Bindings> {
    * id that reads as an email address records nothing but an opt-out (core/opt-out.ts recordablePart).
    */
   async apply(events: QueuedEvent[], options: ApplyOptions = {}): Promise<ApplyOutcome[]> {
-    const screened = events.map((e) => recordablePart(e, Math.floor(Date.now() / 1000)));
+    const nowS = Math.floor(Date.now() / 1000);
+    const screened = events.map((e) => recordablePart(e, nowS));
     const outcomes = await this.applyScreened(
       screened.filter((e) => e !== null),
       options,
@@ -868,8 +869,10 @@ export class ReaderShard extends DurableObject<Bindings> {
   }
 
   /** Deletes the edge's tombstones of a reader who came back (the current one and those keyed by a secret). */
-  private async deleteEdgeTombstones(user: string, hash: string): Promise<void> {
+  private async deleteEdgeTombstones(user: string, hash: string, budget?: KvBudget): Promise<void> {
     const keys = await tombstoneKeys(user, getConfig(this.env).tokenSecrets, hash);
+    // a sweep's budget must hold every key (one per token secret besides the current one), else the next run does it
+    if (budget && budget.take(keys.length) < keys.length) return;
     await Promise.all(keys.map((k) => this.env.OPENTIME_KV.delete(k)));
   }
 
@@ -1198,8 +1201,8 @@ export class ReaderShard extends DurableObject<Bindings> {
         const reader = this.reader(user, nowIso);
         if (reader) {
           const hash = await erasureHash(user);
-          if (tombstoneOf(this.sql, hash, Date.now())?.returnedAt != null && budget.take(3) === 3)
-            await this.deleteEdgeTombstones(user, hash).catch((e: unknown) => {
+          if (tombstoneOf(this.sql, hash, Date.now())?.returnedAt != null)
+            await this.deleteEdgeTombstones(user, hash, budget).catch((e: unknown) => {
               logEvent("error", "erasure.return_kv_failed", { detail: errorMessage(e) });
             });
         }
