@@ -5,7 +5,15 @@ import { type CachedReader, ReaderCache } from "../../worker/state/reader-cache"
 
 function reader(user: string, chars: number): CachedReader {
   const profile = emptyProfile(user, "2026-01-01T00:00:00.000Z");
-  return { profile, json: "x".repeat(chars), clock: {}, version: 1, publishedVersion: 0, publishedAt: 0 };
+  return {
+    profile,
+    json: "x".repeat(chars),
+    clock: {},
+    version: 1,
+    publishedVersion: 0,
+    publishedAt: 0,
+    returned: null,
+  };
 }
 
 describe("ReaderCache", () => {

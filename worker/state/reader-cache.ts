@@ -15,6 +15,8 @@ export interface CachedReader {
   version: number;
   publishedVersion: number;
   publishedAt: number;
+  /** their return after an erasure, as their row keeps it (tombstone-table.ts ReturnMark: ms), or null */
+  returned: { at: number; until: number } | null;
 }
 
 /** Profiles' JSON kept per shard, in UTF-16 code units (a parsed profile takes a few times this in memory). */

@@ -1,7 +1,8 @@
 /**
  * ReaderShard: the one writer of reader state, a SQLite-backed Durable Object. Readers are spread over a
  * fixed set of shards (worker/state/shard-routing.ts); each shard holds, for its readers:
- *   readers     the profile (JSON), its consent clock, and whether the edge snapshot is behind
+ *   readers     the profile (JSON), its consent clock, whether the edge snapshot is behind, and, for a reader who
+ *               came back after an erasure, when, until their tombstone ends (tombstone-table.ts)
  *   applied     every applied event id (primary key (user, id)): exact idempotency, no window; a consent change
  *               keeps none (its clock makes applying it again change nothing: core/apply-events.ts), and the
  *               pixel's expire (worker/state/applied-table.ts)
@@ -154,10 +155,16 @@ import { type CachedReader, ReaderCache } from "./reader-cache";
 import { PRUNE_SLACK_MS } from "./sql-tables";
 import { adoptSuppression, keepSuppression, NOT_ON_LIST, onlyUnsubscribes, unsubscribes } from "./suppression-only";
 import {
-  anyReturned,
+  clearEndedReturns,
+  hasReturnColumns,
   learnTombstone,
   markReturned,
+  migrateReaderReturns,
   migrateTombstones,
+  RETURN_COLUMNS,
+  type ReturnMark,
+  recordedSince,
+  returnMarkOf,
   returnOf,
   TOMBSTONES_SCHEMA,
   tombstoneOf,
@@ -261,7 +268,8 @@ const SCHEMA = [
      clock TEXT NOT NULL DEFAULT '{}',
      version INTEGER NOT NULL DEFAULT 0,
      published_version INTEGER NOT NULL DEFAULT -1,
-     published_at INTEGER NOT NULL DEFAULT 0
+     published_at INTEGER NOT NULL DEFAULT 0,
+     ${RETURN_COLUMNS}
    )`,
   "CREATE INDEX IF NOT EXISTS readers_unpublished ON readers (published_at) WHERE version <> published_version",
   ...APPLIED_SCHEMA,
@@ -280,7 +288,7 @@ const SCHEMA = [
  * KV operations an alarm run's sweeps, or a batch's opt-out clean-up, spend at most (of an invocation's 1,000,
  * beside the snapshots and the outbox): past it, the sweeps go on a minute later.
  */
-const CLEANUP_KV_OPS = 500;
+export const CLEANUP_KV_OPS = 500;
 /** Decision sweeps per alarm run (each a KV listing and its deletions); more wait for the next run. */
 const SWEEP_BATCH = 20;
 /** Outbox sends per call before the rest is left to the alarm. */
@@ -292,6 +300,8 @@ interface ReaderRow extends Record<string, SqlStorageValue> {
   version: number;
   published_version: number;
   published_at: number;
+  returned_at: number | null;
+  returned_until: number | null;
 }
 
 export class ReaderShard extends DurableObject<Bindings> {
@@ -321,6 +331,9 @@ export class ReaderShard extends DurableObject<Bindings> {
     migrateTriggerTable(this.sql);
     migrateAppliedTable(this.sql);
     migrateTombstones(this.sql, Date.now());
+    // a table made before returns were kept on the row gets them, before any call (it hashes ids: async)
+    if (!hasReturnColumns(this.sql))
+      void ctx.blockConcurrencyWhile(() => migrateReaderReturns(ctx.storage, Date.now(), erasureHash));
     createListChanges(this.sql, Date.now());
   }
 
@@ -370,23 +383,18 @@ export class ReaderShard extends DurableObject<Bindings> {
     /** when the earliest view or recent outcome written in this call expires (ms) */
     let rowsExpire: number | null = null;
     // before the transaction (it cannot await), for readers this shard holds nothing of: their erasure hash,
-    // their state from before this writer, and a tombstone written before it. Readers it holds need nothing.
+    // their state from before this writer, and a tombstone written before it. Readers it holds need nothing: a
+    // return after an erasure is on their row (tombstone-table.ts)
     const firstTouch = new Map<string, FirstTouch & { hash: string }>();
     const unknown: { user: string; hash: string }[] = [];
-    // readers it holds who came back after an erasure (tombstone-table.ts): their hash, to drop their events
-    // timed before they did; asked only of a shard that holds such a tombstone
-    const returnedHere = anyReturned(this.sql, now);
-    const heldHashes = new Map<string, string>();
     await Promise.all(
-      [...byUser.keys()].map(async (user) => {
-        if (this.reader(user, nowIso)) {
-          if (returnedHere) heldHashes.set(user, await erasureHash(user));
-          return;
-        }
-        const hash = await erasureHash(user);
-        if (this.isTombstoned(hash, now)) firstTouch.set(user, { hash, imported: null, erasedAtEdge: false });
-        else unknown.push({ user, hash });
-      }),
+      [...byUser.keys()]
+        .filter((user) => !this.reader(user, nowIso))
+        .map(async (user) => {
+          const hash = await erasureHash(user);
+          if (this.isTombstoned(hash, now)) firstTouch.set(user, { hash, imported: null, erasedAtEdge: false });
+          else unknown.push({ user, hash });
+        }),
     );
     if (unknown.length > 0) {
       const read = await readFirstTouch(this.env.OPENTIME_KV, unknown, getConfig(this.env).tokenSecrets);
@@ -416,16 +424,19 @@ export class ReaderShard extends DurableObject<Bindings> {
         let list = all;
         if (first?.erasedAtEdge)
           learnTombstone(this.sql, first.hash, now + getConfig(this.env).erasureTombstoneDays * 86_400_000, now);
-        // Rows are deleted only by erase(): a reader held before the awaits and gone now was erased meanwhile.
-        let erased = first ? first.erasedAtEdge || this.isTombstoned(first.hash, now) : reader === null;
-        const hash = first?.hash ?? heldHashes.get(user);
-        const stone = hash === undefined ? null : tombstoneOf(this.sql, hash, now);
+        // read again here, once: an erase may have landed during the awaits. Rows are deleted only by erase(): a
+        // reader held before the awaits and gone now was erased meanwhile (and their events are dropped: a return
+        // timed after an erasure made during this call's awaits is the next call's)
+        const stone = first ? tombstoneOf(this.sql, first.hash, now) : null;
+        let erased = first ? first.erasedAtEdge || (stone !== null && stone.returnedAt === null) : reader === null;
         // an erased reader who consents again after the erasure comes back (tombstone-table.ts returnOf)
-        const back =
-          erased && hash !== undefined && stone && stone.returnedAt === null ? returnOf(list, stone.erasedAt) : null;
-        if (back !== null && hash !== undefined) {
-          markReturned(this.sql, hash, back);
-          cameBack.push({ user, hash });
+        const back = erased && first && stone && stone.returnedAt === null ? returnOf(list, stone.erasedAt) : null;
+        /** their return, kept on the row this call writes for them: a held reader's own row, else their tombstone's */
+        let returned: ReturnMark | null = reader ? reader.returned : returnMarkOf(stone);
+        if (back !== null && first && stone) {
+          markReturned(this.sql, first.hash, back);
+          cameBack.push({ user, hash: first.hash });
+          returned = { at: back, until: stone.until };
           if (reader) {
             // state a concurrent first touch committed from before the erasure goes, as in the erased branch below
             this.deleteReader(user);
@@ -436,10 +447,13 @@ export class ReaderShard extends DurableObject<Bindings> {
         }
         // a reader who came back: what is timed before their return stays dropped, but an unsubscribe (kept, as
         // for any erased reader); late events from before the erasure never bring its data back
-        const since = back ?? (erased ? null : (stone?.returnedAt ?? null));
+        const since = erased ? null : recordedSince(returned, now);
         if (since !== null) {
-          list = all.filter((e) => e.ts * 1000 >= since || unsubscribes(e));
-          for (const e of all) if (!list.includes(e)) outcome.set(key(e), "erased");
+          list = [];
+          for (const e of all) {
+            if (e.ts * 1000 >= since || unsubscribes(e)) list.push(e);
+            else outcome.set(key(e), "erased");
+          }
           if (list.length === 0) continue;
         }
         if (erased) {
@@ -600,15 +614,18 @@ export class ReaderShard extends DurableObject<Bindings> {
         if (res.applied > 0 || changedBefore) {
           const json = JSON.stringify(res.profile);
           const version = current.version + 1;
+          // a new row takes the reader's return; a held reader's row has it already
           this.sql.exec(
-            `INSERT INTO readers (user, profile, clock, version) VALUES (?, ?, ?, ?)
+            `INSERT INTO readers (user, profile, clock, version, returned_at, returned_until) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (user) DO UPDATE SET profile = excluded.profile, clock = excluded.clock, version = excluded.version`,
             user,
             json,
             JSON.stringify(clock),
             version,
+            returned?.at ?? null,
+            returned?.until ?? null,
           );
-          committed.push([user, { ...current, profile: res.profile, json, clock, version }]);
+          committed.push([user, { ...current, profile: res.profile, json, clock, version, returned }]);
         }
         const rejected = new Set(res.rejectedIds);
         const freshIds = new Set(fresh.map((e) => e.id));
@@ -868,12 +885,18 @@ export class ReaderShard extends DurableObject<Bindings> {
     return { deleted, count: countParked(this.sql, q.user) };
   }
 
-  /** Deletes the edge's tombstones of a reader who came back (the current one and those keyed by a secret). */
-  private async deleteEdgeTombstones(user: string, hash: string, budget?: KvBudget): Promise<void> {
+  /**
+   * Deletes the edge's tombstones of a reader who came back (the current one and those keyed by a secret); false
+   * when the budget could not hold them all (one operation a key), which then spends none of it.
+   */
+  private async deleteEdgeTombstones(user: string, hash: string, budget?: KvBudget): Promise<boolean> {
     const keys = await tombstoneKeys(user, getConfig(this.env).tokenSecrets, hash);
-    // a sweep's budget must hold every key (one per token secret besides the current one), else the next run does it
-    if (budget && budget.take(keys.length) < keys.length) return;
+    if (budget) {
+      if (budget.left < keys.length) return false;
+      budget.take(keys.length);
+    }
     await Promise.all(keys.map((k) => this.env.OPENTIME_KV.delete(k)));
+    return true;
   }
 
   /** Whether the reader is erased (their tombstone still stands; not once they came back). */
@@ -917,6 +940,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     this.alarmAt = null;
     const now = Date.now();
     this.sql.exec("DELETE FROM tombstones WHERE until <= ?", now);
+    clearEndedReturns(this.sql, now);
     pruneOldViews(this.sql, Math.floor(now / 1000));
     pruneOutcomes(this.sql, now);
     pruneClicks(this.sql, now);
@@ -1199,19 +1223,24 @@ export class ReaderShard extends DurableObject<Bindings> {
       due.map(async (sweep) => {
         const { user } = sweep;
         const reader = this.reader(user, nowIso);
-        if (reader) {
-          const hash = await erasureHash(user);
-          if (tombstoneOf(this.sql, hash, Date.now())?.returnedAt != null)
-            await this.deleteEdgeTombstones(user, hash, budget).catch((e: unknown) => {
-              logEvent("error", "erasure.return_kv_failed", { detail: errorMessage(e) });
-            });
+        // a reader who came back (their row says so): their edge tombstones go again; what KV or the budget
+        // leaves is tried again a minute later, while their tombstone stands
+        let edgeLeft = false;
+        if (reader && recordedSince(reader.returned, Date.now()) !== null) {
+          try {
+            edgeLeft = !(await this.deleteEdgeTombstones(user, await erasureHash(user), budget));
+          } catch (e) {
+            edgeLeft = true;
+            logEvent("error", "erasure.return_kv_failed", { detail: errorMessage(e) });
+          }
         }
         if (reader?.profile.consent.tracking) {
-          dropSweeps(this.sql, user);
+          if (edgeLeft) sweepDone(this.sql, sweep, false, Date.now());
+          else dropSweeps(this.sql, user);
           return;
         }
         // until the opt-out's snapshot is in KV, opens may still store decisions: the round waits for it
-        let ok = !reader || reader.version === reader.publishedVersion;
+        let ok = !edgeLeft && (!reader || reader.version === reader.publishedVersion);
         try {
           const kv = this.env.OPENTIME_KV;
           const done = [await deleteDecisions(kv, user, budget)];
@@ -1259,7 +1288,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     return (
       this.sql
         .exec<ReaderRow>(
-          "SELECT profile, clock, version, published_version, published_at FROM readers WHERE user = ?",
+          "SELECT profile, clock, version, published_version, published_at, returned_at, returned_until FROM readers WHERE user = ?",
           user,
         )
         .toArray()[0] ?? null
@@ -1280,6 +1309,10 @@ export class ReaderShard extends DurableObject<Bindings> {
       version: row.version,
       publishedVersion: row.published_version,
       publishedAt: row.published_at,
+      returned:
+        row.returned_at === null || row.returned_until === null
+          ? null
+          : { at: row.returned_at, until: row.returned_until },
     };
     // a repaired profile joins the cache once it is written back
     if (!repaired) this.cache.set(user, entry);
@@ -1314,7 +1347,15 @@ export class ReaderShard extends DurableObject<Bindings> {
 
 /** A reader this shard has not written yet. */
 function newReader(profile: Profile): CachedReader {
-  return { profile, json: JSON.stringify(profile), clock: {}, version: 0, publishedVersion: -1, publishedAt: 0 };
+  return {
+    profile,
+    json: JSON.stringify(profile),
+    clock: {},
+    version: 0,
+    publishedVersion: -1,
+    publishedAt: 0,
+    returned: null,
+  };
 }
 
 function readProfile(row: ReaderRow | null, user: string, nowIso: string): { profile: Profile; repaired: boolean } {

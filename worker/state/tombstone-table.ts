@@ -72,11 +72,81 @@ export function markReturned(sql: SqlStorage, hash: string, atMs: number): void 
   sql.exec("UPDATE tombstones SET returned_at = ? WHERE hash = ?", atMs, hash);
 }
 
-/** Whether the shard holds a standing tombstone of a reader who came back (their events are then sorted by time). */
-export function anyReturned(sql: SqlStorage, nowMs: number): boolean {
-  return (
-    sql.exec("SELECT 1 FROM tombstones WHERE returned_at IS NOT NULL AND until > ? LIMIT 1", nowMs).toArray().length > 0
+/** A return as the reader's row keeps it: when they came back, and until when their tombstone stands (ms). */
+export interface ReturnMark {
+  at: number;
+  until: number;
+}
+
+/** The return a standing tombstone records, or null. */
+export function returnMarkOf(stone: Tombstone | null): ReturnMark | null {
+  return stone?.returnedAt == null ? null : { at: stone.returnedAt, until: stone.until };
+}
+
+/** From when the reader's events are recorded (ms), or null: no return, or its tombstone has ended (all are). */
+export function recordedSince(mark: ReturnMark | null, nowMs: number): number | null {
+  return mark !== null && mark.until > nowMs ? mark.at : null;
+}
+
+/** The columns of `readers` that keep a return (ReaderShard's schema creates them; migrateReaderReturns adds them). */
+export const RETURN_COLUMNS = "returned_at INTEGER, returned_until INTEGER";
+/** Finds the returns the alarm clears once their tombstone has ended. */
+const RETURN_INDEX =
+  "CREATE INDEX IF NOT EXISTS readers_returned ON readers (returned_until) WHERE returned_until IS NOT NULL";
+
+/** Whether `readers` has the return columns; creates their index when it has. */
+export function hasReturnColumns(sql: SqlStorage): boolean {
+  const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('readers')").toArray();
+  const has = columns.some((c) => c.name === "returned_until");
+  if (has) sql.exec(RETURN_INDEX);
+  return has;
+}
+
+/**
+ * Adds the return columns to a `readers` table made before them, and copies onto each row the return its
+ * standing tombstone records. Rows name readers and tombstones hash them, so when any such tombstone stands every
+ * row's id is hashed (`hash`: core/erasure-key.ts), once; the columns are added with the copies in one transaction,
+ * so a start cut short does it all again. The caller blocks other calls meanwhile (blockConcurrencyWhile).
+ */
+export async function migrateReaderReturns(
+  storage: DurableObjectStorage,
+  nowMs: number,
+  hash: (user: string) => Promise<string>,
+): Promise<void> {
+  const sql = storage.sql;
+  if (hasReturnColumns(sql)) return;
+  const stones = new Map(
+    sql
+      .exec<{ hash: string; until: number; returned_at: number }>(
+        "SELECT hash, until, returned_at FROM tombstones WHERE returned_at IS NOT NULL AND until > ?",
+        nowMs,
+      )
+      .toArray()
+      .map((r) => [r.hash, { at: r.returned_at, until: r.until }]),
   );
+  const users =
+    stones.size === 0
+      ? []
+      : sql
+          .exec<{ user: string }>("SELECT user FROM readers")
+          .toArray()
+          .map((r) => r.user);
+  const hashes = await Promise.all(users.map(hash));
+  storage.transactionSync(() => {
+    if (hasReturnColumns(sql)) return;
+    for (const column of RETURN_COLUMNS.split(", ")) sql.exec(`ALTER TABLE readers ADD COLUMN ${column}`);
+    users.forEach((user, i) => {
+      const mark = stones.get(hashes[i] as string);
+      if (mark)
+        sql.exec("UPDATE readers SET returned_at = ?, returned_until = ? WHERE user = ?", mark.at, mark.until, user);
+    });
+    sql.exec(RETURN_INDEX);
+  });
+}
+
+/** Clears the returns whose tombstone has ended (the alarm, with the tombstones): their events are all recorded. */
+export function clearEndedReturns(sql: SqlStorage, nowMs: number): void {
+  sql.exec("UPDATE readers SET returned_at = NULL, returned_until = NULL WHERE returned_until <= ?", nowMs);
 }
 
 /**
@@ -85,9 +155,12 @@ export function anyReturned(sql: SqlStorage, nowMs: number): boolean {
  */
 export function returnOf(events: readonly QueuedEvent[], erasedAtMs: number): number | null {
   let at: number | null = null;
-  for (const e of events) {
-    const on = e.type === "consent" && (e.consent?.personalization === true || e.consent?.tracking === true);
-    if (on && e.ts * 1000 > erasedAtMs && (at === null || e.ts * 1000 < at)) at = e.ts * 1000;
-  }
+  for (const e of events)
+    if (turnsOn(e) && e.ts * 1000 > erasedAtMs && (at === null || e.ts * 1000 < at)) at = e.ts * 1000;
   return at;
+}
+
+/** Whether the event is a consent change that turns personalization or tracking on: a return, if timed after an erasure. */
+export function turnsOn(e: QueuedEvent): boolean {
+  return e.type === "consent" && (e.consent?.personalization === true || e.consent?.tracking === true);
 }
