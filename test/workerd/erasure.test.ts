@@ -396,6 +396,35 @@ describe("dead letters", () => {
     expect(held.listChange).toMatchObject({ unsubscribed: true });
   });
 
+  it("a reader who consents again after the erasure comes back through a dead letter, as through the events queue", async () => {
+    const user = "dl-returning";
+    await erase(user);
+    // erased two minutes ago, as their shard has it: a return can be timed in the past, with no wait
+    const hash = (await erasureKey(user)).slice("erased:".length);
+    await runInDurableObject(readerStub(env, user), (_: ReaderShard, state: DurableObjectState) => {
+      state.storage.sql.exec("UPDATE tombstones SET erased_at = ? WHERE hash = ?", Date.now() - 120_000, hash);
+    });
+    expect(await env.OPENTIME_KV.get(await erasureKey(user))).not.toBeNull();
+    const t = now();
+    const b = deadLetters([
+      { id: "back", user, type: "consent", ts: t - 60, consent: { personalization: true, tracking: true } },
+      { ...ev("before", user), item: "p-before", ts: t - 90 },
+      { ...ev("after", user), item: "p-after", ts: t - 30 },
+    ]);
+    const summary = await consumeDeadLetters(b.batch, env);
+    expect(summary).toEqual({ dropped: 1, parked: 0, applied: 2, refused: 0, notPseudonymous: 0, kept: 0 });
+    expect(await readerStub(env, user).erased(user)).toBe(false);
+    expect((await readerStub(env, user).read(user))?.consent).toMatchObject({ personalization: true, tracking: true });
+    expect(await env.OPENTIME_KV.get(await erasureKey(user))).toBeNull();
+    // a consent on of another erased reader, timed before their erasure, is no return: dropped by their shard
+    await erase("dl-not-returning");
+    const late = deadLetters([
+      { id: "late", user: "dl-not-returning", type: "consent", ts: t - 600, consent: { tracking: true } },
+    ]);
+    expect((await consumeDeadLetters(late.batch, env)).dropped).toBe(1);
+    expect(await readerStub(env, "dl-not-returning").erased("dl-not-returning")).toBe(true);
+  });
+
   it("keeps every message when the tombstone cannot be read, or the message names no reader", async () => {
     await erase("dl-erased-2");
     const f = faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "throw", prefix: "erased:" }]);

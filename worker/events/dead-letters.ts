@@ -5,7 +5,9 @@
  * applies them now, as the events consumer would have (duplicates, erased readers and readers with tracking off
  * as it does). Only an event that would break the profile is kept for an operator (ReaderShard.park: `parked`,
  * until the reader is erased). Events of erased readers are dropped: nothing of theirs is kept anywhere, but an
- * unsubscribe, which their shard keeps as a suppression alone (worker/state/suppression-only.ts). An
+ * unsubscribe, which their shard keeps as a suppression alone (worker/state/suppression-only.ts), and the events of
+ * a reader whose consent change turns personalization or tracking on: a return, should it be timed after the
+ * erasure, which their shard decides as for the events consumer (worker/state/tombstone-table.ts). An
  * opt-out of tracking that takes effect has its decisions deleted by the shard, as for the events consumer. A
  * message is acked once each of its events is handled; one that cannot be handled now (tombstones unreadable,
  * a shard failing, a message that holds no event) is retried an hour later, whole (applying and
@@ -21,6 +23,7 @@ import { errorMessage, logEvent } from "../lib/log";
 import type { ApplyOutcome, ParkOutcome } from "../state/reader-shard";
 import { byShard, shardStub } from "../state/shard-routing";
 import { unsubscribes } from "../state/suppression-only";
+import { turnsOn } from "../state/tombstone-table";
 import { erasedOf } from "./erasure";
 import { type EventsMessage, eventsOf } from "./queue";
 
@@ -82,11 +85,14 @@ export async function consumeDeadLetters(
       erased = null;
       for (const h of checked) keep.add(h.from);
     }
+  // readers who may be coming back (their edge tombstone stands until their shard has applied the return): all
+  // their events go to the shard, which keeps what is timed from the return on, as the events consumer has it
+  const mayReturn = new Set(checked.filter((h) => turnsOn(h.event)).map((h) => h.event.user));
   const toShards = held.filter((h) => {
     if (last(h)) return true;
     if (erased === null) return false; // kept: retried in an hour
     // an erased reader's unsubscribe is kept by their shard as a suppression alone (state/suppression-only.ts)
-    if (!erased.has(h.event.user) || unsubscribes(h.event)) return true;
+    if (!erased.has(h.event.user) || unsubscribes(h.event) || mayReturn.has(h.event.user)) return true;
     summary.dropped++;
     return false;
   });
