@@ -179,7 +179,8 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
 }
 
 /**
- * Candidates ordered by the trees' score, skipping `skip`ped items; ties (few trees of few leaves give many
+ * Candidates ordered by the ensemble's score (the trees', plus the hybrid logit's share when the model blends it in:
+ * core/tree-ensemble.ts `linear`), skipping `skip`ped items; ties (few trees of few leaves give many
  * candidates the very same sum) go to the higher hybrid logit, then to the lower item. When fewer than `n`
  * remain, `fill()` (the hybrid's order, asked for only then: it is a pass over every item) tops them up, scored
  * -Infinity.

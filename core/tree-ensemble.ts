@@ -21,6 +21,11 @@ export const TreeEnsembleSchema = z.object({
   features: z.array(z.string()),
   base: z.number(),
   trees: z.array(TreeSchema),
+  /**
+   * linear terms added after the trees (`weight * row[feature]`): the served blend of the trees with the hybrid
+   * logit (scripts/train/ranker.ts). None: the trees alone.
+   */
+  linear: z.array(z.object({ feature: z.number().int().nonnegative(), weight: z.number() })).optional(),
 });
 export type TreeEnsemble = z.infer<typeof TreeEnsembleSchema>;
 
@@ -28,6 +33,7 @@ export type TreeEnsemble = z.infer<typeof TreeEnsembleSchema>;
 export function treeEnsembleScore(model: TreeEnsemble, row: ArrayLike<number>, offset = 0): number {
   let s = model.base;
   for (const t of model.trees) s += treeScore(t, row, offset);
+  for (const l of model.linear ?? []) s += l.weight * (row[offset + l.feature] as number);
   return s;
 }
 
@@ -70,6 +76,7 @@ export function isWellFormed(model: TreeEnsemble): boolean {
     if (depth > MAX_TREE_DEPTH) return false;
     deepest = Math.max(deepest, depth);
   }
+  if (!(model.linear ?? []).every((l) => l.feature < width && Number.isFinite(l.weight))) return false;
   return layoutRefusal(model.trees.length, deepest) === null;
 }
 
@@ -120,6 +127,8 @@ export interface CompiledEnsemble {
   threshold: Float64Array;
   /** trees x 2^depth */
   leaf: Float64Array;
+  /** linear terms added after the trees */
+  linear: readonly { feature: number; weight: number }[];
 }
 
 export function compileEnsemble(model: TreeEnsemble): CompiledEnsemble {
@@ -138,6 +147,7 @@ export function compileEnsemble(model: TreeEnsemble): CompiledEnsemble {
     feature: new Int32Array(trees * inner),
     threshold: new Float64Array(trees * inner),
     leaf: new Float64Array(trees * leaves),
+    linear: model.linear ?? [],
   };
   model.trees.forEach((t, i) => {
     const place = (node: number, pos: number, level: number): void => {
@@ -196,5 +206,7 @@ export function scoreRows(c: CompiledEnsemble, rows: ArrayLike<number>, width: n
       out[r] = (out[r] as number) + (leaf[lb + n] as number);
     }
   }
+  for (const { feature, weight } of c.linear)
+    for (let r = 0; r < count; r++) out[r] = (out[r] as number) + weight * (rows[r * width + feature] as number);
   return out;
 }

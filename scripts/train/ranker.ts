@@ -60,6 +60,11 @@ export const RANKER_GBDT: Partial<GbdtOptions> = {
 };
 /** held-out readers' NDCG is measured every this many trees */
 const CHECKPOINT = 25;
+/**
+ * The weights of the hybrid logit the served score may add to the trees' (a blend: core/tree-ensemble.ts `linear`),
+ * chosen with the tree count on the forward curve (forwardCheck). 0: the trees alone.
+ */
+export const BLENDS = [0, 0.1, 0.25, 0.5, 1] as const;
 
 /** Trees fitted in a worker thread (scripts/lib/worker-pool.ts): the two modes' fits run side by side. */
 const fitTrees = (data: GbdtData, options: Partial<GbdtOptions>) =>
@@ -102,6 +107,8 @@ export interface RankerJudged {
   hybrid: number;
   ranker: number;
   trees: number;
+  /** the hybrid logit's weight beside the trees (BLENDS) */
+  blend: number;
   users: number;
   margin: number;
 }
@@ -231,10 +238,13 @@ export class CandidateRanker implements Recommender {
   ): Promise<RankerModels> {
     // the novel mode's rows are made while the all mode's trees grow; async, so a throw is a rejection Promise.all sees
     const fitMode = async (mode: RankerMode, relevant: ReadonlyMap<number, ReadonlySet<number>>) =>
-      fitTrees(this.learningSet(relevant, mode), {
-        ...this.gbdt,
-        ...(choice ? { trees: choice.holdout[mode].trees } : {}),
-      });
+      withBlend(
+        await fitTrees(this.learningSet(relevant, mode), {
+          ...this.gbdt,
+          ...(choice ? { trees: choice.holdout[mode].trees } : {}),
+        }),
+        choice?.holdout[mode].blend ?? 0,
+      );
     const [all, novel] = await Promise.all([fitMode("all", relevantAll), fitMode("novel", relevantNovel)]);
     this.models = { all, novel };
     // what the Worker would refuse to serve (too many trees too deep to lay out) fails here, not at the edge
@@ -337,8 +347,9 @@ export async function chooseRanker(
  * Ranker against hybrid forward in time, as a model serves: trees (the settings' count, at most) and hybrid weights
  * fitted on the earlier window's readers alone, both scored on every reader of the validation window, which comes
  * after it. Held-out readers share their window with the readers the trees learnt from, and with it whatever that
- * month made popular; the next month's readers do not, and neither do a shop's opens after training. So the count
- * where this curve peaks is the one that serves (held-out readers' curves peak later: trees that keep learning the
+ * month made popular; the next month's readers do not, and neither do a shop's opens after training. So the count,
+ * and the blend (BLENDS: the hybrid logit's weight beside the trees; pickBlend), where this curve peaks are the ones
+ * that serve (held-out readers' curves peak later: trees that keep learning the
  * month's own taste look better to readers of that month). The ranker's figure is cross-fitted (each half of the
  * readers at the tree count the other half's curve peaks at, pickTrees), and the one-sided bound the hybrid would
  * have to lead past is reported (chooseServed) but chooses nothing: this comparison tilts against the ranker more
@@ -368,9 +379,10 @@ async function forwardCheck(
     hybrid.weights = weights;
     const out = {} as Record<RankerMode, ForwardPick>;
     for (const { mode, relevant, users, rows, model } of fitted) {
-      const { curve, readers } = heldOutCurve(model, users, rows, relevant);
       const odds = users.filter(odd).length;
-      const { trees, sum, at } = pickTrees(curve, odds, users.length - odds, model.trees.length);
+      const curves = BLENDS.map((blend) => ({ blend, ...heldOutCurve(model, users, rows, relevant, blend) }));
+      const { blend, trees, sum, at } = pickBlend(curves, odds, users.length - odds, model.trees.length);
+      const { curve, readers } = curves.find((c) => c.blend === blend) as (typeof curves)[number];
       const point = {
         odd: curve.findIndex((p) => p.trees === at.odd),
         even: curve.findIndex((p) => p.trees === at.even),
@@ -382,6 +394,7 @@ async function forwardCheck(
         hybrid: hybridOf.reduce((a, b) => a + b, 0) / Math.max(1, users.length),
         ranker: sum / Math.max(1, users.length),
         trees,
+        blend,
         users: curve.length ? users.length : 0,
         margin: served.margin,
       };
@@ -440,9 +453,10 @@ async function compare(
     }),
   );
   for (const { mode, relevant, held, rows, model } of fitted) {
-    const { curve, readers } = heldOutCurve(model, held, rows, relevant);
-    const odds = held.filter(odd).length;
     const f = forward?.[mode];
+    const blend = f?.judged.users ? f.judged.blend : 0;
+    const { curve, readers } = heldOutCurve(model, held, rows, relevant, blend);
+    const odds = held.filter(odd).length;
     const { trees, sum, at } = f?.judged.users
       ? atForward(curve, f.judged.trees, f.at)
       : pickTrees(curve, odds, held.length - odds, model.trees.length);
@@ -460,12 +474,13 @@ async function compare(
       hybrid: hybridOf.reduce((a, b) => a + b, 0) / Math.max(1, held.length),
       ranker: sum / Math.max(1, held.length),
       trees,
+      blend,
       users: held.length,
       margin: served.margin,
     };
     // no held-out reader, or no checkpoint reached: nothing judged the ranker, so the hybrid serves
     out.chosen[mode] = held.length && curve.length ? served.chosen : "hybrid";
-    out.heldOut[mode] = { ...model, trees: model.trees.slice(0, trees) };
+    out.heldOut[mode] = withBlend({ ...model, trees: model.trees.slice(0, trees) }, blend);
   }
   return out;
 }
@@ -480,6 +495,7 @@ function heldOutCurve(
   held: readonly number[],
   rows: readonly CandidateRows[],
   relevant: ReadonlyMap<number, ReadonlySet<number>>,
+  blend = 0,
 ): { curve: CurvePoint[]; readers: Float64Array[] } {
   const f = RANKER_FEATURES.length;
   const running = rows.map((r) => new Float64Array(r.items.length));
@@ -496,7 +512,9 @@ function heldOutCurve(
       for (let c = 0; c < r.items.length; c++) s[c] = (s[c] as number) + treeScore(tree, r.rows, c * f);
       if (!each) return;
       const u = held[i] as number;
-      each[i] = ndcgAt10(r.items, s, hybridOf[i] as Float64Array, relevant.get(u) as Set<number>);
+      const h = hybridOf[i] as Float64Array;
+      const scored = blend === 0 ? s : s.map((v, c) => v + blend * (h[c] as number));
+      each[i] = ndcgAt10(r.items, scored, h, relevant.get(u) as Set<number>);
       sums[odd(u) ? "odd" : "even"] += each[i] as number;
     });
     if (!each) return;
@@ -535,6 +553,26 @@ export function pickTrees(
   const byEven = best((p) => p.even);
   const byOdd = best((p) => p.odd);
   return { trees: both.trees, sum: byEven.odd + byOdd.even, at: { odd: byEven.trees, even: byOdd.trees } };
+}
+
+/**
+ * The blend and tree count that serve, from the forward curve of each blend (BLENDS): each blend's count and
+ * cross-fitted sum as pickTrees finds them, and the blend whose cross-fitted sum is highest (ties: the smaller blend,
+ * the trees alone first).
+ */
+export function pickBlend(
+  curves: readonly { blend: number; curve: readonly CurvePoint[] }[],
+  odds: number,
+  evens: number,
+  fitted: number,
+): ReturnType<typeof pickTrees> & { blend: number } {
+  let best: (ReturnType<typeof pickTrees> & { blend: number }) | null = null;
+  for (const { blend, curve } of [...curves].sort((a, b) => a.blend - b.blend)) {
+    const p = pickTrees(curve, odds, evens, fitted);
+    if (!best || p.sum > best.sum) best = { ...p, blend };
+  }
+  if (!best) throw new Error("no blend to pick from");
+  return best;
 }
 
 /**
@@ -618,6 +656,12 @@ function subset(m: ReadonlyMap<number, Set<number>>, users: readonly number[]): 
 
 /** the hybrid logit's column in a candidate row */
 const HYBRID_COLUMN = RANKER_FEATURES.indexOf("hybrid");
+
+/** The trees with the hybrid logit's weight beside them (none at 0). */
+function withBlend(model: TreeEnsemble, blend: number): TreeEnsemble {
+  const { linear: _, ...trees } = model;
+  return blend === 0 ? trees : { ...trees, linear: [{ feature: HYBRID_COLUMN, weight: blend }] };
+}
 
 /**
  * NDCG@10 of candidates ranked by score against every relevant item; ties as the Worker breaks them

@@ -335,9 +335,13 @@ describe("several origins", () => {
       const f = o.forward[k];
       if (!f) throw new Error(`origin ${k} had an earlier window to judge forward from`);
       expect([o.holdout[k]?.all.trees, o.holdout[k]?.novel.trees]).toEqual([f.all.trees, f.novel.trees]);
+      expect([o.holdout[k]?.all.blend, o.holdout[k]?.novel.blend]).toEqual([f.all.blend, f.novel.blend]);
     }
     expect(report).toContain(
       `| trees served (all / novel) | ${o.holdout.map((h) => `${h.all.trees} / ${h.novel.trees}`).join(" | ")} |`,
+    );
+    expect(report).toContain(
+      `| blend served (all / novel) | ${o.holdout.map((h) => `${h.all.blend} / ${h.novel.blend}`).join(" | ")} |`,
     );
     const [lo, hi] = o.lead.all.interval_95 ?? [];
     expect(report).toContain(`**${o.lead.all.ratio.toFixed(3)}x** (95% interval ${lo?.toFixed(3)}-${hi?.toFixed(3)}x`);

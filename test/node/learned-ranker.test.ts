@@ -32,12 +32,14 @@ import { ContentLsa } from "../../scripts/train/content";
 import { HybridRecommender, itemStats } from "../../scripts/train/hybrid";
 import {
   atForward,
+  BLENDS,
   CandidateRanker,
   chooseRanker,
   chooseServed,
   type EarlierWindow,
   earlierWindow,
   isHeldOut,
+  pickBlend,
   pickTrees,
   RANKER_GBDT,
 } from "../../scripts/train/ranker";
@@ -255,6 +257,8 @@ describe("gradient-boosted trees", () => {
             features: ["a", "b", "c"],
             base: rng.next(),
             trees: Array.from({ length: trees }, () => tree(rng, depth, width)),
+            // now and then a linear term after the trees (the served blend with the hybrid logit)
+            ...(rng.next() < 0.5 ? { linear: [{ feature: rng.int(width), weight: rng.next() - 0.25 }] } : {}),
           };
           expect(isWellFormed(model)).toBe(true);
           // values on the thresholds (ties go right), between them, and NaN (goes right)
@@ -288,6 +292,24 @@ describe("gradient-boosted trees", () => {
     expect(() => fitGbdt(xorData(100, 1), { depth: MAX_TREE_DEPTH, trees }, () => void grown++)).toThrow(/lay out/);
     expect(grown).toBe(0);
     expect(() => fitGbdt(xorData(100, 1), { trees: Number.NaN })).toThrow(/trees/);
+  });
+
+  it("adds its linear terms after the trees, and refuses one on a feature a row does not have", () => {
+    const tree: Tree = {
+      feature: [0, -1, -1],
+      threshold: [0.5, 0, 0],
+      left: [1, 0, 0],
+      right: [2, 0, 0],
+      value: [0, -1, 1],
+    };
+    const model = { features: ["a", "b"], base: 0.5, trees: [tree], linear: [{ feature: 1, weight: 0.25 }] };
+    expect(isWellFormed(model)).toBe(true);
+    // row (1, 2): 0.5 + 1 + 0.25 * 2; row (0, -4): 0.5 - 1 - 1
+    const rows = Float64Array.of(1, 2, 0, -4);
+    expect([...scoreRows(compileEnsemble(model), rows, 2, 2)]).toEqual([2, -1.5]);
+    expect([treeEnsembleScore(model, rows, 0), treeEnsembleScore(model, rows, 2)]).toEqual([2, -1.5]);
+    expect(isWellFormed({ ...model, linear: [{ feature: 2, weight: 1 }] })).toBe(false);
+    expect(isWellFormed({ ...model, linear: [{ feature: 0, weight: Number.NaN }] })).toBe(false);
   });
 
   it("rejects an ensemble whose children point backwards (a walk that would never end)", () => {
@@ -827,6 +849,12 @@ describe("learning from an earlier window", () => {
       // the count that serves (train fits holdout[mode].trees) and the held-out trees that calibrate it
       expect(choice.holdout[mode].trees).toBe(forward.trees);
       expect(choice.heldOut[mode].trees).toHaveLength(forward.trees);
+      // and the hybrid logit's weight beside them, chosen there too
+      expect(BLENDS).toContain(forward.blend);
+      expect(choice.holdout[mode].blend).toBe(forward.blend);
+      expect(choice.heldOut[mode].linear ?? []).toEqual(
+        forward.blend ? [{ feature: RANKER_FEATURES.indexOf("hybrid"), weight: forward.blend }] : [],
+      );
     }
   });
 
@@ -848,11 +876,14 @@ describe("learning from an earlier window", () => {
 
   it("fits the final trees at the count the held-out readers picked for each mode, else at the settings' count", async () => {
     const { val, v } = await windows();
-    const picked = (trees: number) => ({ hybrid: 0, ranker: 0, trees, users: 1, margin: 0 });
+    const picked = (trees: number, blend: number) => ({ hybrid: 0, ranker: 0, trees, blend, users: 1, margin: 0 });
     const chosen = await v.ranker.train(val.testAll, val.testNovel, {
-      holdout: { all: picked(20), novel: picked(10) },
+      holdout: { all: picked(20, 0.5), novel: picked(10, 0) },
     });
     expect([chosen.all.trees.length, chosen.novel.trees.length]).toEqual([20, 10]);
+    // the blend chosen beside the count: the hybrid logit's weight after the trees (none at 0)
+    expect(chosen.all.linear).toEqual([{ feature: RANKER_FEATURES.indexOf("hybrid"), weight: 0.5 }]);
+    expect(chosen.novel.linear).toBeUndefined();
     const plain = await v.ranker.train(val.testAll, val.testNovel);
     expect([plain.all.trees.length, plain.novel.trees.length]).toEqual([25, 25]);
   });
@@ -889,6 +920,34 @@ describe("choosing the tree count on held-out readers", () => {
       { trees: 50, odd: 2, even: 2 },
     ];
     expect(pickTrees(flat, 2, 2, 50)).toEqual({ trees: 25, sum: 4, at: { odd: 25, even: 25 } });
+  });
+
+  it("serves the blend whose cross-fitted sum is highest, at that blend's own count; ties take the smaller blend", () => {
+    // the trees alone: cross-fitted 9 (above); with half the hybrid logit beside them the halves agree at 50: 16
+    const blended = [
+      { trees: 25, odd: 8, even: 6 },
+      { trees: 50, odd: 9, even: 7 },
+      { trees: 75, odd: 6, even: 5 },
+    ];
+    const curves = [
+      { blend: 0.5, curve: blended },
+      { blend: 0, curve },
+    ];
+    expect(pickBlend(curves, 3, 3, 75)).toEqual({ blend: 0.5, trees: 50, sum: 16, at: { odd: 50, even: 50 } });
+    // the best single peak (10 + 9 above, at two counts) is no cross-fitted sum: 9 loses to 16 whatever its peaks
+    expect(pickBlend([{ blend: 0, curve }], 3, 3, 75).blend).toBe(0);
+    // the same sum from another blend: the smaller one, in whatever order they come
+    expect(
+      pickBlend(
+        [
+          { blend: 1, curve },
+          { blend: 0.25, curve },
+        ],
+        3,
+        3,
+        75,
+      ).blend,
+    ).toBe(0.25);
   });
 });
 

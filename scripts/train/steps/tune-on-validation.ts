@@ -200,7 +200,7 @@ async function tuneRanker(
       ? `; forward from the window before, ${f.ranker.toFixed(4)} vs ${f.hybrid.toFixed(4)} on ${f.users} validation readers (past ${f.margin.toFixed(4)})`
       : "";
     log(
-      `ranker (${mode}): ${h.ranker.toFixed(4)} vs hybrid ${h.hybrid.toFixed(4)} on ${h.users} held-out validation readers (the hybrid serves past a lead of ${h.margin.toFixed(4)}), ${h.trees} trees (${f?.users ? "where the forward curve peaks" : "where held-out readers' NDCG peaks"})${forward}: ${choice.chosen[mode]} serves`,
+      `ranker (${mode}): ${h.ranker.toFixed(4)} vs hybrid ${h.hybrid.toFixed(4)} on ${h.users} held-out validation readers (the hybrid serves past a lead of ${h.margin.toFixed(4)}), ${h.trees} trees${h.blend ? ` plus ${h.blend} x the hybrid logit` : ""} (${f?.users ? "where the forward curve peaks" : "where held-out readers' NDCG peaks"})${forward}: ${choice.chosen[mode]} serves`,
     );
   }
   return { easeLambda: ease.options.lambda, models, choice, neighbours };
