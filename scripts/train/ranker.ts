@@ -380,7 +380,7 @@ async function forwardCheck(
     const out = {} as Record<RankerMode, ForwardPick>;
     for (const { mode, relevant, users, rows, model } of fitted) {
       const odds = users.filter(odd).length;
-      const curves = BLENDS.map((blend) => ({ blend, ...heldOutCurve(model, users, rows, relevant, blend) }));
+      const curves = heldOutCurves(model, users, rows, relevant, BLENDS);
       const { blend, trees, sum, at } = pickBlend(curves, odds, users.length - odds, model.trees.length);
       const { curve, readers } = curves.find((c) => c.blend === blend) as (typeof curves)[number];
       const point = {
@@ -455,7 +455,7 @@ async function compare(
   for (const { mode, relevant, held, rows, model } of fitted) {
     const f = forward?.[mode];
     const blend = f?.judged.users ? f.judged.blend : 0;
-    const { curve, readers } = heldOutCurve(model, held, rows, relevant, blend);
+    const [{ curve, readers }] = heldOutCurves(model, held, rows, relevant, [blend]) as [BlendCurve];
     const odds = held.filter(odd).length;
     const { trees, sum, at } = f?.judged.users
       ? atForward(curve, f.judged.trees, f.at)
@@ -487,41 +487,51 @@ async function compare(
 
 /**
  * Summed NDCG@10 of each half of the held-out readers (odd, even rows) after every CHECKPOINT trees, and each
- * reader's own (`readers[k][i]`: held[i]'s at curve[k]): each reader's candidates scored tree by tree, in the
- * order the trees were grown.
+ * reader's own (`readers[k][i]`: held[i]'s at curve[k]), once per blend (the trees' score plus `blend` times the
+ * hybrid logit): each reader's candidates scored tree by tree, in the order the trees were grown, the trees walked
+ * once for every blend.
  */
-function heldOutCurve(
+function heldOutCurves(
   model: TreeEnsemble,
   held: readonly number[],
   rows: readonly CandidateRows[],
   relevant: ReadonlyMap<number, ReadonlySet<number>>,
-  blend = 0,
-): { curve: CurvePoint[]; readers: Float64Array[] } {
+  blends: readonly number[],
+): BlendCurve[] {
   const f = RANKER_FEATURES.length;
   const running = rows.map((r) => new Float64Array(r.items.length));
   const hybridOf = rows.map((r) => Float64Array.from(r.items, (_, c) => r.rows[c * f + HYBRID_COLUMN] as number));
-  const curve: CurvePoint[] = [];
-  const readers: Float64Array[] = [];
+  const out: BlendCurve[] = blends.map((blend) => ({ blend, curve: [], readers: [] }));
   model.trees.forEach((tree, k) => {
     const t = k + 1;
-    const checkpoint = t % CHECKPOINT === 0;
-    const sums = { odd: 0, even: 0 };
-    const each = checkpoint ? new Float64Array(held.length) : null;
     rows.forEach((r, i) => {
       const s = running[i] as Float64Array;
       for (let c = 0; c < r.items.length; c++) s[c] = (s[c] as number) + treeScore(tree, r.rows, c * f);
-      if (!each) return;
-      const u = held[i] as number;
-      const h = hybridOf[i] as Float64Array;
-      const scored = blend === 0 ? s : s.map((v, c) => v + blend * (h[c] as number));
-      each[i] = ndcgAt10(r.items, scored, h, relevant.get(u) as Set<number>);
-      sums[odd(u) ? "odd" : "even"] += each[i] as number;
     });
-    if (!each) return;
-    curve.push({ trees: t, odd: sums.odd, even: sums.even });
-    readers.push(each);
+    if (t % CHECKPOINT !== 0) return;
+    for (const b of out) {
+      const sums = { odd: 0, even: 0 };
+      const each = new Float64Array(held.length);
+      rows.forEach((r, i) => {
+        const s = running[i] as Float64Array;
+        const h = hybridOf[i] as Float64Array;
+        const scored = b.blend === 0 ? s : s.map((v, c) => v + b.blend * (h[c] as number));
+        const u = held[i] as number;
+        each[i] = ndcgAt10(r.items, scored, h, relevant.get(u) as Set<number>);
+        sums[odd(u) ? "odd" : "even"] += each[i] as number;
+      });
+      b.curve.push({ trees: t, odd: sums.odd, even: sums.even });
+      b.readers.push(each);
+    }
   });
-  return { curve, readers };
+  return out;
+}
+
+/** One blend's held-out curve, and each reader's figure at each of its points (heldOutCurves). */
+interface BlendCurve {
+  blend: number;
+  curve: CurvePoint[];
+  readers: Float64Array[];
 }
 
 /** Held-out NDCG summed over each half of the held-out readers, after this many trees. */
