@@ -5,22 +5,18 @@
  */
 import { createApp } from "./app";
 import { DRIFT_CRON, runDrift } from "./drift/drift-job";
-import { type Bindings, sameConfigAs } from "./env";
+import type { Bindings } from "./env";
 import { consumeEvents } from "./events/consumer";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "./events/dead-letters";
 import type { EventsMessage } from "./events/queue";
 import { BANDIT_CRON, updateBandits } from "./experiments/bandit-job";
-import {
-  FETCH_KV_DEADLINES,
-  fetchKind,
-  type KvDeadlines,
-  QUEUE_KV_DEADLINES,
-  withKvDeadlines,
-} from "./lib/kv-deadline";
+import { boundedEnv } from "./lib/bounded-env";
+import { FETCH_KV_DEADLINES, fetchKind, type KvDeadlines, QUEUE_KV_DEADLINES } from "./lib/kv-deadline";
 
 /**
  * The Durable Object classes: the writers of campaigns (CAMPAIGN_WRITER), of the live catalog (CATALOG), of
- * experiments (EXPERIMENT_REGISTRY), of model moves (MODEL_MOVER) and of reader state (READERS).
+ * experiments (EXPERIMENT_REGISTRY), of model moves (MODEL_MOVER) and of reader state (READERS). Each bounds its own
+ * KV in its constructor (lib/bounded-env.ts objectEnv: OBJECT_KV_DEADLINES).
  */
 export { CampaignWriter } from "./state/campaign-writer";
 export { CatalogWriter } from "./state/catalog-writer";
@@ -41,7 +37,7 @@ function bounded(env: Bindings, handler: keyof typeof wrapped, deadlines: KvDead
   let out = wrapped[handler].get(env);
   if (!out) {
     // the same configuration as `env`: parsed, and its problems logged, once for every handler's copy
-    out = sameConfigAs({ ...env, OPENTIME_KV: withKvDeadlines(env.OPENTIME_KV, deadlines) }, env);
+    out = boundedEnv(env, deadlines);
     wrapped[handler].set(env, out);
   }
   return out;

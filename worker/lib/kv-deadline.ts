@@ -3,8 +3,12 @@
  * settled by its deadline rejects with a KvDeadlineError. The callers' fallbacks (generic content, a
  * retried queue message) then run, instead of the request hanging until the runtime kills it. The
  * operation itself is not cancelled (KV has no cancel): a late write may still land, which the event
- * consumer's idempotency by event id tolerates. The error names the operation and the key's kind
- * (`profile`, `model`: the part before the first `:`), never the key, which may hold a user id.
+ * consumer's idempotency by event id tolerates. A Durable Object's publishes keep their order by awaiting each
+ * write, which a late write would break (an older value landing after a newer one): their namespace
+ * (`orderedWrites`) refuses a write of a key while a write of it given up on has not settled (for at most
+ * ABANDONED_WRITE_MS), so the object's retry (its alarm) writes the newest value after the late one. The error
+ * names the operation and the key's kind (`profile`, `model`: the part before the first `:`), never the key,
+ * which may hold a user id.
  */
 import { kvKeys } from "../../core/kv-keys";
 import { within } from "./within";
@@ -41,6 +45,25 @@ export const QUEUE_KV_DEADLINES: KvDeadlines = { readMs: 5_000, modelReadMs: 10_
  */
 export const API_KV_DEADLINES: KvDeadlines = { readMs: 5_000, modelReadMs: 10_000, writeMs: 10_000 };
 
+/**
+ * The Durable Objects (worker/lib/bounded-env.ts, in each constructor): the reader shards (a queue batch's events, the
+ * alarm's snapshot publishes, decision sweeps and trigger deliveries, the admin API's erasures and replays) and the
+ * catalog, campaign and experiment writers and the model mover (the admin API's writes). No reader waits on an
+ * object: an opener reads what it published to KV. A timeout fails the shard's call before its transaction (the
+ * first-touch reads), so the queue retries the batch's messages and nothing is applied half; a publish, sweep or
+ * delivery given up on is the alarm's again a little later; an admin route's call answers 503 KV_UNAVAILABLE. So
+ * they wait as the queue consumer whose calls they serve does (a shorter read would only retry more batches; a
+ * longer one holds every event of the shard behind it). The one caller that waits on a shard less (the email's
+ * form: 5 s, worker/profile/consent-update.ts) has its change queued first, and the shard's work goes on.
+ */
+export const OBJECT_KV_DEADLINES: KvDeadlines = { readMs: 5_000, modelReadMs: 10_000, writeMs: 10_000 };
+
+/**
+ * How long a write given up on keeps its key from being written again (`orderedWrites`), should it never settle: a
+ * write that has not landed in a minute past its deadline is taken for lost (KV has no cancel to be sure of it).
+ */
+export const ABANDONED_WRITE_MS = 60_000;
+
 /** The paths an email renders or follows (amp-list and the preferences form, images, clicks, the pixel, unsubscribe). */
 const EMAIL_PATHS = /^\/v1\/(?:amp\/|img\/|c\/|e\/|unsubscribe(?:$|[/?]))/;
 
@@ -55,8 +78,13 @@ export const FETCH_KV_DEADLINES: Record<ReturnType<typeof fetchKind>, KvDeadline
 };
 
 export class KvDeadlineError extends Error {
-  constructor(op: string, kind: string, ms: number) {
-    super(`KV ${op} (${kind} key) did not settle within ${ms} ms`);
+  /** `behind`: not sent, as a write of the key given up on has not settled yet (`orderedWrites`) */
+  constructor(op: string, kind: string, ms: number, behind = false) {
+    super(
+      behind
+        ? `KV ${op} (${kind} key) not sent: a write of the key given up on after ${ms} ms has not settled`
+        : `KV ${op} (${kind} key) did not settle within ${ms} ms`,
+    );
     this.name = "KvDeadlineError";
   }
 }
@@ -83,15 +111,23 @@ function deadlineOf(kind: Kind, key: string, d: KvDeadlines): number {
   return modelBytes ? Math.max(d.readMs, d.modelReadMs) : d.readMs;
 }
 
-/** Settles like `p`, or rejects with a KvDeadlineError after `ms`; the timer is cleared either way. */
-function bounded<T>(p: Promise<T>, ms: number, op: string, kind: string): Promise<T> {
+/** Settles like `p`, or rejects with a KvDeadlineError after `ms` (then calls `late`); the timer is cleared either way. */
+function bounded<T>(p: Promise<T>, ms: number, op: string, kind: string, late?: () => void): Promise<T> {
   return within(p, ms, () => {
+    late?.();
     throw new KvDeadlineError(op, kind, ms);
   });
 }
 
+export interface KvDeadlineOptions {
+  /** refuse a write of a key while a write of it given up on may still land (a Durable Object's publishes) */
+  orderedWrites?: boolean;
+}
+
 /** `kv` with deadlines on get, getWithMetadata, list, put and delete; anything else passes through. */
-export function withKvDeadlines(kv: KVNamespace, deadlines: KvDeadlines): KVNamespace {
+export function withKvDeadlines(kv: KVNamespace, deadlines: KvDeadlines, options: KvDeadlineOptions = {}): KVNamespace {
+  /** keys whose write was given up on and has not settled, with when it was given up on */
+  const abandoned = new Map<string, number>();
   return new Proxy(kv, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
@@ -100,8 +136,26 @@ export function withKvDeadlines(kv: KVNamespace, deadlines: KvDeadlines): KVName
       if (!op) return value.bind(target);
       return (...args: unknown[]) => {
         const key = keyOf(prop as string, args);
+        const ms = deadlineOf(op, key, deadlines);
+        const ordered = options.orderedWrites === true && op === "write";
+        if (ordered) {
+          const since = abandoned.get(key);
+          if (since !== undefined && Date.now() - since < ABANDONED_WRITE_MS)
+            return Promise.reject(new KvDeadlineError(prop as string, kindOf(key), ms, true));
+          abandoned.delete(key);
+        }
         const result = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        return bounded(result, deadlineOf(op, key, deadlines), prop as string, kindOf(key));
+        const late = ordered
+          ? () => {
+              const at = Date.now();
+              abandoned.set(key, at);
+              const settled = () => {
+                if (abandoned.get(key) === at) abandoned.delete(key);
+              };
+              result.then(settled, settled);
+            }
+          : undefined;
+        return bounded(result, ms, prop as string, kindOf(key), late);
       };
     },
   });

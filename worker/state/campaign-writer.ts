@@ -22,6 +22,8 @@ import {
   storedText,
 } from "../campaigns/campaign-write";
 import type { Bindings } from "../env";
+import { objectEnv } from "../lib/bounded-env";
+import type { KvDeadlines } from "../lib/kv-deadline";
 import { Serial } from "../lib/serial";
 
 /** How long the object trusts its own write over KV's copy: KV's 60 s of propagation, and a margin. */
@@ -34,8 +36,10 @@ export class CampaignWriter extends DurableObject<Bindings> {
   /** reads and writes, one at a time */
   private readonly edits = new Serial();
 
-  constructor(ctx: DurableObjectState, env: Bindings) {
-    super(ctx, env);
+  /** `kvDeadlines`: a test's; the runtime passes none (OBJECT_KV_DEADLINES) */
+  constructor(ctx: DurableObjectState, env: Bindings, kvDeadlines?: KvDeadlines) {
+    // every KV operation of the object settles in bounded time (lib/bounded-env.ts)
+    super(ctx, objectEnv(env, kvDeadlines));
     this.sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.sql.exec(statement);
   }

@@ -33,6 +33,8 @@ import {
 } from "../../core/live-catalog";
 import { basePrices } from "../catalog/base-prices";
 import type { Bindings } from "../env";
+import { objectEnv } from "../lib/bounded-env";
+import type { KvDeadlines } from "../lib/kv-deadline";
 import { errorMessage, logEvent } from "../lib/log";
 import { within } from "../lib/within";
 import { getTriggers } from "../triggers/trigger-config";
@@ -90,8 +92,10 @@ export class CatalogWriter extends DurableObject<Bindings> {
   /** fan-out rounds, one at a time */
   private fanning: Promise<void> = Promise.resolve();
 
-  constructor(ctx: DurableObjectState, env: Bindings) {
-    super(ctx, env);
+  /** `kvDeadlines`: a test's; the runtime passes none (OBJECT_KV_DEADLINES) */
+  constructor(ctx: DurableObjectState, env: Bindings, kvDeadlines?: KvDeadlines) {
+    // every KV operation of the object settles in bounded time (lib/bounded-env.ts)
+    super(ctx, objectEnv(env, kvDeadlines));
     this.sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.sql.exec(statement);
   }

@@ -33,6 +33,8 @@ import { experimentConflict, holdoutAfter, recordChange, runRefusal } from "../.
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
 import { readExperiment, readGlobalHoldout, readServedExperiment } from "../experiments/experiment-store";
+import { objectEnv } from "../lib/bounded-env";
+import type { KvDeadlines } from "../lib/kv-deadline";
 import { errorMessage, logEvent } from "../lib/log";
 import { META_SCHEMA, readMeta, writeMeta } from "./sql-tables";
 
@@ -95,8 +97,10 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
   private publishing: Promise<boolean> = Promise.resolve(true);
 
-  constructor(ctx: DurableObjectState, env: Bindings) {
-    super(ctx, env);
+  /** `kvDeadlines`: a test's; the runtime passes none (OBJECT_KV_DEADLINES) */
+  constructor(ctx: DurableObjectState, env: Bindings, kvDeadlines?: KvDeadlines) {
+    // every KV operation of the object settles in bounded time (lib/bounded-env.ts)
+    super(ctx, objectEnv(env, kvDeadlines));
     this.sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.sql.exec(statement);
   }

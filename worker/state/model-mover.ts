@@ -14,6 +14,8 @@ import { DurableObject } from "cloudflare:workers";
 import type { KvClient } from "../../core/kv-client";
 import { freshestState, type Listing, listVersions, MODEL_STATE_KEYS } from "../../core/model-versions";
 import type { Bindings } from "../env";
+import { objectEnv } from "../lib/bounded-env";
+import type { KvDeadlines } from "../lib/kv-deadline";
 import { Serial } from "../lib/serial";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { type MoveAnswer, type MoveRequest, makeMove } from "../model/move-request";
@@ -23,6 +25,12 @@ type StateTexts = Record<string, string | null>;
 export class ModelMover extends DurableObject<Bindings> {
   /** the moves, one at a time */
   private readonly moves = new Serial();
+
+  /** `kvDeadlines`: a test's; the runtime passes none (OBJECT_KV_DEADLINES) */
+  constructor(ctx: DurableObjectState, env: Bindings, kvDeadlines?: KvDeadlines) {
+    // every KV operation of the object settles in bounded time (lib/bounded-env.ts)
+    super(ctx, objectEnv(env, kvDeadlines));
+  }
 
   move(request: MoveRequest): Promise<MoveAnswer> {
     return this.moves.run(async () => makeMove(await this.ownWrites(bindingKvClient(this.env.OPENTIME_KV)), request));

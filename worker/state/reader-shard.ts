@@ -36,7 +36,8 @@
  * The edge never waits on a shard: after a commit the shard publishes the reader's profile to KV
  * (`profile:<user>`, what every open reads), at most once a second per reader; a reader changed again within
  * the second (or whose write failed) is published by the alarm. Publishes are serialized per shard, so the
- * last write to a key is always the newest profile. A reader the shard has never seen is imported once from KV (`profile:<user>`
+ * last write to a key is always the newest profile (a write given up on at its KV deadline settles before the key
+ * is written again: every KV operation here has one, lib/kv-deadline.ts OBJECT_KV_DEADLINES). A reader the shard has never seen is imported once from KV (`profile:<user>`
  * and `seen:<user>`, the state before this writer existed), so upgrading loses nothing.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -68,6 +69,8 @@ import {
 } from "../events/erasure";
 import { type StoreRow, writeRows } from "../experiments/experiment-db";
 import { knownGlobalHoldout } from "../experiments/experiment-store";
+import { objectEnv } from "../lib/bounded-env";
+import type { KvDeadlines } from "../lib/kv-deadline";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver, deliveryRef } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
@@ -324,8 +327,10 @@ export class ReaderShard extends DurableObject<Bindings> {
   /** sends of the experiment outbox to D1, one at a time (in order) */
   private sending: Promise<void> = Promise.resolve();
 
-  constructor(ctx: DurableObjectState, env: Bindings) {
-    super(ctx, env);
+  /** `kvDeadlines`: a test's; the runtime passes none (OBJECT_KV_DEADLINES) */
+  constructor(ctx: DurableObjectState, env: Bindings, kvDeadlines?: KvDeadlines) {
+    // every KV operation of the object settles in bounded time (lib/bounded-env.ts)
+    super(ctx, objectEnv(env, kvDeadlines));
     this.sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.sql.exec(statement);
     migrateTriggerTable(this.sql);
