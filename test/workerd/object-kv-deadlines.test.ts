@@ -3,7 +3,8 @@
  * object's constructor: lib/bounded-env.ts objectEnv). Here a reader shard built with short deadlines, whose KV
  * never settles: a first-touch read fails the shard's call (the batch is retried, nothing committed) and a
  * snapshot write is given up on (the batch acked, the alarm publishing it after the write given up on settles);
- * when KV is back each event counts once. A route that calls a shard gets 503 KV_UNAVAILABLE for it.
+ * when KV is back each event counts once. A route that calls a shard gets 503 KV_UNAVAILABLE for it. An object's
+ * writes of one key stay in order: none is sent while one given up on may still land (ABANDONED_WRITE_MS at most).
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
@@ -12,7 +13,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile } from "../../core/profile";
 import { consumeEvents } from "../../worker/events/consumer";
 import { objectEnv } from "../../worker/lib/bounded-env";
-import type { KvDeadlines } from "../../worker/lib/kv-deadline";
+import { ABANDONED_WRITE_MS, KvDeadlineError, type KvDeadlines, withKvDeadlines } from "../../worker/lib/kv-deadline";
 import { within } from "../../worker/lib/within";
 import { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
@@ -205,5 +206,40 @@ describe("a route calling a shard whose KV operation passes its deadline", () =>
     }
     expect(await stub.read(user)).toBeNull();
     expect(await stub.parkedCount(user)).toBe(1);
+  });
+});
+
+describe("an object's ordered writes (withKvDeadlines, orderedWrites)", () => {
+  it("a key whose write was given up on is not written again until it settles, or ABANDONED_WRITE_MS have passed", async () => {
+    const sent: string[] = [];
+    let settle: (() => void) | null = null;
+    const kv = {
+      put: (key: string, value: string) => {
+        sent.push(`${key}=${value}`);
+        // the first write of `a` waits for settle(); the rest settle at once
+        return sent.length === 1 ? new Promise<void>((r) => (settle = r)) : Promise.resolve();
+      },
+    } as unknown as KVNamespace;
+    const ordered = withKvDeadlines(kv, SHORT, { orderedWrites: true });
+    await expect(ordered.put("a", "1")).rejects.toThrow(/did not settle within 50 ms/);
+    await expect(ordered.put("a", "2")).rejects.toThrow(KvDeadlineError);
+    await ordered.put("b", "1"); // another key is not held
+    expect(sent).toEqual(["a=1", "b=1"]);
+    (settle as unknown as () => void)();
+    await new Promise((r) => setTimeout(r, 0));
+    await ordered.put("a", "2");
+    expect(sent).toEqual(["a=1", "b=1", "a=2"]);
+    // one that never settles holds its key ABANDONED_WRITE_MS at most
+    const never = { put: () => new Promise(() => {}) } as unknown as KVNamespace;
+    const held = withKvDeadlines(never, SHORT, { orderedWrites: true });
+    await expect(held.put("a", "1")).rejects.toThrow(/did not settle/);
+    await expect(held.put("a", "2")).rejects.toThrow(/not sent/);
+    const start = Date.now();
+    const clock = vi.spyOn(Date, "now").mockReturnValue(start + ABANDONED_WRITE_MS);
+    try {
+      await expect(held.put("a", "3")).rejects.toThrow(/did not settle/); // sent (and given up on) again
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
