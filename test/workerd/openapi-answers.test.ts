@@ -3,10 +3,12 @@
  * bad, unauthorized, too large, with a binding missing or failing), each answered as the case expects, and
  * each answer listed in /openapi.json: its status, its error code (each error status lists its codes), its
  * body against the documented schema, its media type; and a body a route accepted is one its documented
- * request body allows.
+ * request body allows; and every query parameter the route read while answering (c.req.query, c.req.queries) is
+ * one its description lists.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { HonoRequest } from "hono/request";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { mintUnsubscribeToken } from "../../core/unsubscribe-link";
 import type { Bindings } from "../../worker/env";
@@ -17,6 +19,7 @@ import { CASES, type Case } from "./support/api-cases";
 import { clearExperimentRegistry, clearKv, token } from "./support/harness";
 
 interface Operation {
+  parameters?: { name: string; in: string }[];
   requestBody?: { content: Record<string, { schema?: unknown }> };
   responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
 }
@@ -26,6 +29,23 @@ let t = "";
 let u = "";
 let x = "";
 let doc: { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
+
+/** The names of the query parameters the app read since last cleared: by name, or from the whole query's object. */
+const queried = new Set<string>();
+const realQuery = HonoRequest.prototype.query;
+const realQueries = HonoRequest.prototype.queries;
+/** Either one, called as the app called it (by name, or for every parameter). */
+type Reader = (this: HonoRequest, key?: string) => unknown;
+
+/** The object `c.req.query()` gives, recording each parameter a route (or a schema parsing it) reads from it. */
+function recorded(query: Record<string, string>): Record<string, string> {
+  return new Proxy(query, {
+    get(target, key, receiver) {
+      if (typeof key === "string") queried.add(key);
+      return Reflect.get(target, key, receiver);
+    },
+  });
+}
 
 /** A schema of the served document as zod (its `#/components/schemas/` references resolved). */
 function validator(schema: unknown): z.ZodType {
@@ -58,6 +78,16 @@ async function send(c: Case): Promise<Response> {
 }
 
 beforeAll(async () => {
+  HonoRequest.prototype.query = function (this: HonoRequest, key?: string) {
+    if (key !== undefined) queried.add(key);
+    const value = (realQuery as Reader).call(this, key);
+    return key === undefined ? recorded(value as Record<string, string>) : value;
+  } as HonoRequest["query"];
+  HonoRequest.prototype.queries = function (this: HonoRequest, key?: string) {
+    if (key !== undefined) queried.add(key);
+    const value = (realQueries as Reader).call(this, key);
+    return key === undefined ? recorded(value as Record<string, string>) : value;
+  } as HonoRequest["queries"];
   await clearKv();
   await clearExperimentRegistry();
   t = await token("reader-1");
@@ -66,6 +96,11 @@ beforeAll(async () => {
   x = await mintUnsubscribeToken(TEST_TOKEN_SECRET, { ...link, now: Math.floor(Date.now() / 1000) - 731 * 86_400 });
   const res = await send({ route: "GET /openapi.json", path: "/openapi.json", status: 200 });
   doc = (await res.json()) as typeof doc;
+});
+
+afterAll(() => {
+  HonoRequest.prototype.query = realQuery;
+  HonoRequest.prototype.queries = realQueries;
 });
 
 describe("OpenAPI description against real answers", () => {
@@ -77,7 +112,9 @@ describe("OpenAPI description against real answers", () => {
   for (const c of CASES) {
     it(`${c.route}: ${c.path.slice(0, 60)} -> ${c.status}${c.code ? ` ${c.code}` : ""}`, async () => {
       if (c.before) await c.before();
+      queried.clear();
       const res = await send(c);
+      const read = [...queried];
       const type = res.headers.get("Content-Type") ?? "";
       const text = await res.text();
       const json = type.startsWith("application/json") ? (JSON.parse(text) as unknown) : undefined;
@@ -96,6 +133,12 @@ describe("OpenAPI description against real answers", () => {
         const checked = validator(schema).safeParse(json);
         expect(checked.error?.issues ?? [], `${c.route} ${res.status}: ${text.slice(0, 300)}`).toEqual([]);
       }
+      // each query parameter the route read is documented (one it reads but the description lacks fails here)
+      const listed = (op.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name);
+      expect(
+        read.filter((name) => !listed.includes(name)),
+        `${c.route}: query parameters read but not documented`,
+      ).toEqual([]);
       // a body the route took is one its description allows
       const bodySchema = op.requestBody?.content["application/json"]?.schema;
       if (res.status < 300 && bodySchema !== undefined && typeof c.body !== "string" && c.body !== undefined) {

@@ -12,9 +12,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { ModelVersionSchema } from "../../core/manifest";
 import { campaignSegments } from "../../core/model-versions";
 import { bindingKvClient } from "../model/binding-kv-client";
-
-export const MODEL_OUTCOMES = ["activated", "already-active", "rolled-back", "refused", "rollback-refused"] as const;
-export type ModelOutcome = (typeof MODEL_OUTCOMES)[number];
+import { MODEL_OUTCOMES, type ModelOutcome } from "./model-outcomes";
 
 /** The outcomes after which the version named is the active one. */
 const MOVED: ReadonlySet<ModelOutcome> = new Set(["activated", "already-active", "rolled-back"]);

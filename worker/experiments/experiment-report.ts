@@ -9,12 +9,12 @@
  * currencies are never added, and the others are listed with their totals. Clicks taken for link scanners' are in
  * no figure but `scannerClicks`, which counts them apart (by arm and reason, whatever the phase).
  */
-import { z } from "zod";
 import type { Experiment, ExperimentChange } from "../../core/experiments/experiment";
 import { type ExperimentResults, experimentResults } from "../../core/experiments/report";
 import { SCANNER_REASONS, type ScannerReason } from "../../core/reasons";
 import type { Correction } from "../../core/stats/multiple-testing";
 import { ensureSchema } from "./experiment-db";
+import type { ReportPhase } from "./report-phase";
 import {
   armCounts,
   type BlockCounts,
@@ -37,15 +37,6 @@ import {
 
 /** GrowthBook's default tuning of always-valid intervals: narrowest near this many exposed readers. */
 export const SEQUENTIAL_TUNING = 5000;
-
-/**
- * Which readers a report counts: all the experiment's, or those whose arm was drawn in its current phase. The
- * reporting API's `phase` and the dashboard's take it alike: anything else is a 400 naming both.
- */
-export const ReportPhaseSchema = z.enum(["all", "current"], {
-  error: 'must be "all" (every reader, the default) or "current" (the readers drawn in the current phase alone)',
-});
-export type ReportPhase = z.infer<typeof ReportPhaseSchema>;
 
 const DAY_SECONDS = 86_400;
 

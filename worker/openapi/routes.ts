@@ -4,7 +4,10 @@
  * status. test/workerd/openapi.test.ts holds this list and the app's routes equal; openapi-answers.test.ts sends
  * real requests (test/workerd/support/api-cases.ts) and checks their answers are listed here.
  */
+import { EXPERIMENT_OUTCOMES } from "../dashboard/experiment-message";
+import { MODEL_OUTCOMES } from "../dashboard/model-outcomes";
 import type { ErrorCode } from "../errors";
+import { ReportPhaseSchema } from "../experiments/report-phase";
 import type { ComponentName } from "./components";
 
 export type Auth = "admin" | "events" | "token" | "none" | "preview";
@@ -80,6 +83,12 @@ const AMP_SENDER: Param = {
   name: "AMP-Email-Sender",
   in: "header",
   description: "AMP for Email CORS v2 (or Origin and __amp_source_origin for v1)",
+  schema: STRING,
+};
+const AMP_SOURCE_ORIGIN: Param = {
+  name: "__amp_source_origin",
+  in: "query",
+  description: "AMP for Email CORS v1 (deprecated, still sent): the sender's address, with an Origin header",
   schema: STRING,
 };
 const PREVIEW_USER: Param = { name: "user", in: "query", required: true, description: "user id", schema: STRING };
@@ -213,6 +222,7 @@ const DOCUMENTED: RouteDoc[] = [
       T_QUERY,
       { name: "n", in: "query", description: "items, 1..24 (default 6)", schema: { type: "integer" } },
       AMP_SENDER,
+      AMP_SOURCE_ORIGIN,
     ],
     responses: {
       200: {
@@ -229,7 +239,7 @@ const DOCUMENTED: RouteDoc[] = [
     tag: "email",
     summary: "amp-form: the reader's preferences (personalization, tracking, topics, frequency, pause, unsubscribe)",
     auth: "token",
-    params: [T_QUERY, AMP_SENDER],
+    params: [T_QUERY, AMP_SENDER, AMP_SOURCE_ORIGIN],
     form: {
       fields: {
         form: "2: the shipped form; only what the reader chose changes (absent: a form of emails sent before it)",
@@ -717,7 +727,7 @@ const DOCUMENTED: RouteDoc[] = [
         in: "query",
         description:
           "all (the default): every reader counted; current: only the readers whose arm was drawn in the current phase (since the last change of the arms' shares or of what an arm shows), for the arms, the sample-ratio check, blocks, slots and items",
-        schema: { type: "string", enum: ["all", "current"] },
+        schema: { type: "string", enum: ReportPhaseSchema.options },
       },
     ],
     responses: {
@@ -1063,10 +1073,55 @@ const DOCUMENTED: RouteDoc[] = [
     summary:
       "the staff dashboard (HTML): experiments with their results and charts, model health and drift (admin key or Cloudflare Access)",
     auth: "preview",
+    // the redirects of the dashboard's buttons land here with a code each (worker/dashboard/*-message.ts): the page
+    // writes the text from the code and its own reads, so a value outside a closed list is ignored, never shown
     params: [
       { name: "experiment", in: "query", description: "the experiment shown (default: the first)", schema: STRING },
+      {
+        name: "phase",
+        in: "query",
+        description: "all (the default): every reader counted; current: only the readers drawn in the current phase",
+        schema: { type: "string", enum: ReportPhaseSchema.options },
+      },
+      {
+        name: "change",
+        in: "query",
+        description:
+          "what an experiment's button did (the redirect after Start, Stop or Ship this arm): the page says it only while the experiment bears it out",
+        schema: { type: "string", enum: [...EXPERIMENT_OUTCOMES] },
+      },
+      {
+        name: "arm",
+        in: "query",
+        description: "with `change`: the arm shipped or asked for (named only when it is one of the experiment's)",
+        schema: STRING,
+      },
+      {
+        name: "model",
+        in: "query",
+        description:
+          "what a model button did (the redirect after Activate or Roll back): the page says it only while its reads bear it out",
+        schema: { type: "string", enum: [...MODEL_OUTCOMES] },
+      },
+      {
+        name: "version",
+        in: "query",
+        description: "with `model`: the model version moved to or refused",
+        schema: STRING,
+      },
+      {
+        name: "segments",
+        in: "query",
+        description: "with `model`: how many campaign conditions name a segment the version lacks (read again)",
+        schema: { type: "integer", minimum: 1 },
+      },
     ],
-    responses: { 200: { description: "HTML", media: "text/html" }, 401: staffOnly, 500: internal },
+    responses: {
+      200: { description: "HTML", media: "text/html" },
+      400: error("a phase other than all or current", "BAD_REQUEST"),
+      401: staffOnly,
+      500: internal,
+    },
   },
   preview("get", "/", "the preview page (HTML)", { responses: { 200: { description: "HTML", media: "text/html" } } }),
   preview("get", "/v1/preview/users", "demo readers"),

@@ -18,8 +18,9 @@ import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { experimentIdParam } from "../experiments/experiment-input";
-import { experimentReport, ReportPhaseSchema } from "../experiments/experiment-report";
+import { experimentReport } from "../experiments/experiment-report";
 import { reportedExperiment } from "../experiments/experiment-store";
+import { ReportPhaseSchema } from "../experiments/report-phase";
 import { requireApiKey } from "../lib/api-key";
 import { invalidInput } from "../lib/zod-issues";
 

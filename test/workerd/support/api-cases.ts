@@ -900,6 +900,13 @@ export const CASES: Case[] = [
   { route: "GET /openapi.json", path: "/openapi.json", status: 200 },
   // staff pages (this host is not a loopback one: the admin key is asked)
   { route: "GET /dashboard", path: "/dashboard", headers: ADMIN, status: 200 },
+  {
+    route: "GET /dashboard",
+    path: "/dashboard?change=stopped&arm=a&model=activated&version=v1&segments=2",
+    headers: ADMIN,
+    status: 200,
+  },
+  { route: "GET /dashboard", path: "/dashboard?phase=every", headers: ADMIN, status: 400, code: "BAD_REQUEST" },
   { route: "GET /dashboard", path: "/dashboard", status: 401, code: "UNAUTHORIZED" },
   {
     route: "POST /dashboard/models/:action",
