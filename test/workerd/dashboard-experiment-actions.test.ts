@@ -18,6 +18,7 @@ import type { Bindings } from "../../worker/env";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import { experimentRegistry } from "../../worker/experiments/registry-stub";
 import { TEST_TOKEN_SECRET } from "./fixture";
+import { followed, ORIGIN, page, press, shipForm } from "./support/dashboard-forms";
 import {
   ADMIN_HEADERS,
   call,
@@ -32,7 +33,6 @@ import {
 } from "./support/harness";
 
 const CAMPAIGN = "dash-camp";
-const ORIGIN = "https://opentime.test";
 const recs = (block: string) => ({ v: 2, default: { id: block, type: "recommendations" } });
 
 const body = (over: Record<string, unknown> = {}) => ({
@@ -55,41 +55,6 @@ async function putExperiment(id: string, b: unknown): Promise<void> {
 }
 
 const stored = async (id: string) => (await experimentRegistry(env).get(id)) as Experiment;
-
-/** A button's form posted as the page posts it (`origin`: the Origin header, null for none). */
-function press(path: string, form: Record<string, string> = {}, origin: string | null = ORIGIN): Promise<Response> {
-  return send(path, {
-    method: "POST",
-    headers: {
-      Authorization: ADMIN_HEADERS.Authorization,
-      "Content-Type": "application/x-www-form-urlencoded",
-      ...(origin !== null && { Origin: origin }),
-    },
-    body: new URLSearchParams(form).toString(),
-  });
-}
-
-async function page(query: string): Promise<string> {
-  const res = await send(`/dashboard${query}`, { headers: ADMIN_HEADERS });
-  expect(res.status).toBe(200);
-  return res.text();
-}
-
-/** Where a 303 leads, and the message the page there shows. */
-async function followed(res: Response): Promise<{ location: string; message: string | null }> {
-  expect(res.status).toBe(303);
-  const location = res.headers.get("Location") as string;
-  const html = await page(location.slice("/dashboard".length));
-  return { location, message: /<p data-testid="experiment-message"><b>([^<]*)<\/b>/.exec(html)?.[1] ?? null };
-}
-
-/** The ship form the page shows for `arm` (its hidden fields), or null when it offers none. */
-function shipForm(html: string, arm: string): Record<string, string> | null {
-  const row = new RegExp(`<tr data-ship="${arm}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "";
-  const fields = [...row.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)];
-  if (fields.length === 0) return null;
-  return Object.fromEntries(fields.map(([, name, value]) => [name, (value as string).replaceAll("&quot;", '"')]));
-}
 
 const rowText = (html: string, arm: string) =>
   (new RegExp(`<tr data-ship="${arm}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "").replace(/<[^>]*>/g, " ");

@@ -2,7 +2,8 @@
  * Campaign edits, made by the campaigns' one writer (the CampaignWriter Durable Object, `campaigns`): the
  * editors' read (the stored campaign with its ETag, the writer's last write included) and their write (a
  * create, or a replace checked against `If-Match`), refused with the API's 409 CAMPAIGN_EXISTS, 412
- * CAMPAIGN_CHANGED, or 503 KV_UNAVAILABLE / STATE_UNAVAILABLE for a passing failure (a bug is the one handler's 500). Without the CAMPAIGN_WRITER binding (a wrangler.toml from before it)
+ * CAMPAIGN_CHANGED, or 503 KV_UNAVAILABLE / STATE_UNAVAILABLE for a passing failure (a bug is the one handler's 500);
+ * a write's KV_UNAVAILABLE (CampaignNotSaved) says whether the write was sent. Without the CAMPAIGN_WRITER binding (a wrangler.toml from before it)
  * the edit is made here over KV, unserialized, and says so in the log.
  */
 import type { Campaign } from "../../core/campaign";
@@ -26,6 +27,20 @@ export interface EditedCampaign {
   stored: boolean;
   /** the stored campaign's ETag, null when none is stored */
   etag: string | null;
+}
+
+/**
+ * A campaign write KV failed for a passing reason (the route's 503 KV_UNAVAILABLE): `sent` false, KV could not be
+ * read and nothing was written; true, the write was sent and KV did not confirm it (it may be stored).
+ */
+export class CampaignNotSaved extends ApiError {
+  constructor(
+    message: string,
+    retryAfter: number,
+    readonly sent: boolean,
+  ) {
+    super("KV_UNAVAILABLE", message, { "Retry-After": String(retryAfter) });
+  }
 }
 
 /** The campaign an editor starts from. */
@@ -57,12 +72,10 @@ export async function saveCampaign(
   const write: CampaignWrite = { id, text: JSON.stringify(campaign), mode, ifMatch };
   const answer = env.CAMPAIGN_WRITER ? await writer(env).write(write) : await unserialized(env.OPENTIME_KV, write);
   forgetCampaign(id);
-  if (!answer.ok)
-    throw new ApiError(
-      answer.code,
-      answer.message,
-      answer.code === "KV_UNAVAILABLE" ? { "Retry-After": String(answer.retryAfter) } : {},
-    );
+  if (!answer.ok) {
+    if (answer.code === "KV_UNAVAILABLE") throw new CampaignNotSaved(answer.message, answer.retryAfter, answer.sent);
+    throw new ApiError(answer.code, answer.message);
+  }
   return { created: answer.created, etag: answer.etag };
 }
 

@@ -42,6 +42,8 @@ export type CampaignWriteAnswer =
       /** KV could not be read (nothing written) or did not say it took the campaign, for a passing reason */
       code: "KV_UNAVAILABLE";
       message: string;
+      /** false: KV could not be read, nothing was written; true: the write was sent and not confirmed (it may be stored) */
+      sent: boolean;
       /** seconds (worker/errors.ts unavailableKv) */
       retryAfter: number;
     };
@@ -66,6 +68,7 @@ export async function decideWrite(
       ok: false,
       code: "KV_UNAVAILABLE",
       message: `KV could not be read, nothing was written: ${errorMessage(e)}`,
+      sent: false,
       retryAfter: kv.retryAfter,
     };
   }
@@ -82,6 +85,7 @@ export async function decideWrite(
       ok: false,
       code: "KV_UNAVAILABLE",
       message: `KV did not say it took the campaign (it may have been stored: read it again): ${errorMessage(e)}`,
+      sent: true,
       retryAfter: kv.retryAfter,
     };
   }

@@ -5,7 +5,9 @@
  * from the code and from its own reads of the experiment, as the model buttons' (model-message.ts): a link cannot
  * make the page say anything else. A message shows only while the experiment bears it out (stopped after a stop,
  * running after a start, its last change the shipping of the arm named); a refusal says why from the experiment
- * as it is now (core/experiments/experiment-change.ts runRefusal), never from the URL.
+ * as it is now (core/experiments/experiment-change.ts runRefusal), never from the URL. A press that Workers KV (or
+ * the campaigns' writer) failed for a passing reason says what was written: nothing (`not-stopped`, `not-started`,
+ * `not-shipped`: retry), or a campaign write KV did not confirm (`ship-unconfirmed`: it may have landed).
  */
 import { z } from "zod";
 import type { Experiment } from "../../core/experiments/experiment";
@@ -19,6 +21,10 @@ export const EXPERIMENT_OUTCOMES = [
   "ship-campaign-changed",
   "ship-arm-changed",
   "shipped-not-stopped",
+  "not-stopped",
+  "not-started",
+  "not-shipped",
+  "ship-unconfirmed",
 ] as const;
 export type ExperimentOutcome = (typeof EXPERIMENT_OUTCOMES)[number];
 
@@ -35,6 +41,9 @@ export const ExperimentMessageQuery = z.object({
   arm: z.string().max(32).optional().catch(undefined),
 });
 export type ExperimentMessageQuery = z.infer<typeof ExperimentMessageQuery>;
+
+/** Why a press changed nothing: the registry's or the campaigns' writer's read of KV failed (a rate limit, an outage). */
+const KV_DOWN = "Workers KV could not be read just now";
 
 /** How soon every open follows a change (KV's propagation, up to 60 s, then the isolates' caches' minute). */
 const WITHIN = "Opens everywhere follow within about two minutes.";
@@ -78,6 +87,22 @@ export function experimentMessage(query: ExperimentMessageQuery, experiment: Exp
       return variant === undefined
         ? null
         : `Nothing shipped: what ${variant} shows changed since this page was shown (an experiment PUT). The experiment and campaign ${campaign} are as they were: look at the report below again, then ship.`;
+    case "not-stopped":
+      return status === "running"
+        ? `Not stopped: ${KV_DOWN}, and nothing was changed: the experiment still runs. Press Stop again in a moment.`
+        : null;
+    case "not-started":
+      return status === "stopped"
+        ? `Not started: ${KV_DOWN}, and nothing was changed: the experiment is still stopped. Press Start again in a moment.`
+        : null;
+    case "not-shipped":
+      return variant === undefined
+        ? null
+        : `Nothing shipped: ${KV_DOWN} (campaign ${campaign} has to be read first), and nothing was written: the experiment and the campaign are as they were. Ship ${variant} again in a moment.`;
+    case "ship-unconfirmed":
+      return variant === undefined
+        ? null
+        : `Not confirmed: what ${variant} shows was sent as campaign ${campaign}, but Workers KV (or the campaigns' writer) did not confirm it was stored, so the campaign may show it now or may be as it was; the experiment was not stopped. Ship ${variant} again from this page in a moment (a campaign already showing it is not written twice, and the experiment is then stopped), or look at the campaign first (the preview page).`;
     case "shipped-not-stopped":
       return variant !== undefined && status === "running"
         ? `Campaign ${campaign} now shows what ${variant} showed, but the experiment could not be stopped: its readers still get their arms. Press Stop.`

@@ -1025,7 +1025,10 @@ const DOCUMENTED: RouteDoc[] = [
     auth: "preview",
     params: [EXPERIMENT, { name: "action", in: "path", required: true, description: "start or stop", schema: STRING }],
     responses: {
-      303: { description: "back to the experiment's page, with what was done (or why a start was refused)" },
+      303: {
+        description:
+          "back to the experiment's page, with what was done, or why nothing was (a start refused; Workers KV failing: press again)",
+      },
       400: bad,
       401: staffOnly,
       403: error("not from the dashboard's own origin", "ORIGIN_NOT_ALLOWED"),
@@ -1054,7 +1057,7 @@ const DOCUMENTED: RouteDoc[] = [
     responses: {
       303: {
         description:
-          "back to the experiment's page, with what was done, or why nothing was (the campaign or the arm changed since the page was shown)",
+          "back to the experiment's page, with what was done, or why nothing was (the campaign or the arm changed since the page was shown; Workers KV failing), or that the campaign's write was not confirmed",
       },
       400: error("not the page's form, or an arm that cannot be shipped", "BAD_REQUEST"),
       401: staffOnly,

@@ -7,7 +7,10 @@
  * since the page was drawn is refused, never overwritten), then the experiment is stopped by the registry, which
  * records `shipped` and `stopped` in its changes (worker/experiments/experiment-write.ts): every reader of the
  * campaign, whatever their arm, then gets what the arm showed. A stop that fails after the campaign was written is
- * said so on the page (press Stop), never answered as an error that would hide the write. Only a variant showing a campaign ships: `popular`
+ * said so on the page (press Stop), never answered as an error that would hide the write. A campaign write Workers
+ * KV failed for a passing reason is said so too: `not-shipped` when KV could not be read (nothing written: ship
+ * again), `ship-unconfirmed` when the write was sent and neither KV nor the campaigns' writer confirmed it (it may
+ * have landed; the experiment was not stopped). Only a variant showing a campaign ships: `popular`
  * and the holdout serve the popular items with nothing of the reader, which no campaign holds (400 BAD_REQUEST).
  * Answers with a redirect back to the experiment's page carrying what happened as a code
  * (worker/dashboard/experiment-message.ts); an id no experiment has is 404 NOT_FOUND.
@@ -15,12 +18,12 @@
 import type { Hono } from "hono";
 import { cutWhole } from "../../core/cut-text";
 import { ExperimentIdSchema } from "../../core/experiments/experiment";
-import { saveCampaign } from "../campaigns/campaign-edits";
+import { CampaignNotSaved, saveCampaign } from "../campaigns/campaign-edits";
 import { parseIfMatch } from "../campaigns/campaign-etag";
 import { armTag } from "../dashboard/experiment-controls";
 import { experimentRedirect } from "../dashboard/experiment-message";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
+import { ApiError, passingFailure } from "../errors";
 import { editExperiment } from "../experiments/experiment-write";
 import { experimentRegistry } from "../experiments/registry-stub";
 import { errorMessage, logEvent } from "../lib/log";
@@ -60,8 +63,19 @@ export function registerDashboardExperimentShip(app: Hono<AppEnv>): void {
     try {
       await saveCampaign(c.env, experiment.campaign, variant.content, "replace", ifMatch);
     } catch (e) {
-      if (!(e instanceof ApiError) || e.code !== "CAMPAIGN_CHANGED") throw e;
-      return c.redirect(experimentRedirect(id.data, "ship-campaign-changed", variant.id), 303);
+      if (e instanceof ApiError && e.code === "CAMPAIGN_CHANGED")
+        return c.redirect(experimentRedirect(id.data, "ship-campaign-changed", variant.id), 303);
+      // KV failed, or the writer was lost during the call (which may have written): the page says which it was
+      const unsent = e instanceof CampaignNotSaved && !e.sent;
+      if (!(e instanceof CampaignNotSaved) && passingFailure(e)?.code !== "STATE_UNAVAILABLE") throw e;
+      logEvent("warn", "dashboard.arm_not_shipped", {
+        experiment: id.data,
+        arm: variant.id,
+        campaign: experiment.campaign,
+        sent: !unsent,
+        detail: cutWhole(errorMessage(e), 300),
+      });
+      return c.redirect(experimentRedirect(id.data, unsent ? "not-shipped" : "ship-unconfirmed", variant.id), 303);
     }
     // the campaign is written: whatever stopping does, the page says what is true (never an error page that hides
     // the write); a stop refused or failed is logged, and the page asks for Stop

@@ -6,14 +6,18 @@
  * the page was drawn is never undone), recorded in the experiment's `changes`. Answers with a redirect back to the
  * experiment's page carrying what happened as a code (worker/dashboard/experiment-message.ts: the page writes the
  * text); a start refused (another experiment runs on the campaign, or this one would measure nothing) is said so
- * there; an id no experiment has is 404 NOT_FOUND.
+ * there; so is a press Workers KV failed (`not-started`, `not-stopped`: the registry reads KV, to adopt what it holds
+ * of experiments from before the registry, before its transaction, so a failed read leaves everything as it was:
+ * press again); an id no experiment has is 404 NOT_FOUND.
  */
 import type { Hono } from "hono";
+import { cutWhole } from "../../core/cut-text";
 import { ExperimentIdSchema } from "../../core/experiments/experiment";
 import { experimentRedirect } from "../dashboard/experiment-message";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { editExperiment } from "../experiments/experiment-write";
+import { logEvent } from "../lib/log";
 import { dashboardAccess, dashboardFormOnly } from "../preview/access";
 
 export function registerDashboardExperimentStatus(app: Hono<AppEnv>): void {
@@ -26,6 +30,14 @@ export function registerDashboardExperimentStatus(app: Hono<AppEnv>): void {
     // a start another experiment or the experiment itself forbids: the page says which, from its own reads
     if (start && answer.code === "EXPERIMENT_CONFLICT")
       return c.redirect(experimentRedirect(id.data, "start-refused"), 303);
+    // KV could not be read before the registry's transaction: nothing was written, the page asks to press again
+    if (answer.code === "KV_UNAVAILABLE") {
+      logEvent("warn", "dashboard.experiment_unchanged", {
+        experiment: id.data,
+        detail: cutWhole(answer.message, 300),
+      });
+      return c.redirect(experimentRedirect(id.data, start ? "not-started" : "not-stopped"), 303);
+    }
     throw new ApiError(answer.code, answer.message);
   });
 }

@@ -1,0 +1,179 @@
+/**
+ * An experiment's buttons when Workers KV fails for a passing reason (its rate limit, as workerd words it), in
+ * workerd with the real registry and campaigns' writer, KV failing inside them: the press is answered with a
+ * redirect to the experiment's page, never a JSON 503 in the browser, and the page says what was written. A
+ * start or stop the registry could not decide (its read of KV failed before its transaction) changed nothing;
+ * a ship whose campaign could not be read wrote nothing; one whose campaign write KV did not confirm, or whose
+ * writer was lost during the call, may have landed and did not stop the experiment, and the page says that.
+ */
+import { env, runInDurableObject } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
+import { kvKeys } from "../../core/kv-keys";
+import type { Bindings } from "../../worker/env";
+import { experimentRegistry } from "../../worker/experiments/registry-stub";
+import { type CampaignWriter, OWN_WRITES_MS } from "../../worker/state/campaign-writer";
+import { followed, ORIGIN, page, press, shipForm } from "./support/dashboard-forms";
+import { type FaultyKv, faultyKv, type KvFault } from "./support/faulty-bindings";
+import { ADMIN_HEADERS, freshExperimentState, putCampaign, send } from "./support/harness";
+
+const CAMPAIGN = "dash-down";
+const recs = (block: string) => ({ v: 2, default: { id: block, type: "recommendations" } });
+const body = (over: Record<string, unknown> = {}) => ({
+  campaign: CAMPAIGN,
+  variants: [
+    { id: "a", weight: 1, content: recs("picks-a") },
+    { id: "b", weight: 1, content: recs("picks-b") },
+  ],
+  ...over,
+});
+
+async function putExperiment(id: string, b: unknown): Promise<void> {
+  const res = await send(`/v1/admin/experiments/${id}`, {
+    method: "PUT",
+    headers: ADMIN_HEADERS,
+    body: JSON.stringify(b),
+  });
+  expect(res.status).toBe(200);
+}
+
+const stored = async (id: string) => (await experimentRegistry(env).get(id)) as Experiment;
+
+/** What the campaign's default block is, as its editors read it. */
+async function campaignBlock(): Promise<string> {
+  const res = await send(`/v1/admin/campaigns/${CAMPAIGN}`, { headers: ADMIN_HEADERS });
+  return ((await res.json()) as { campaign: { default: { id: string } } }).campaign.default.id;
+}
+
+const writers = env.CAMPAIGN_WRITER as NonNullable<Bindings["CAMPAIGN_WRITER"]>;
+const writer = () => writers.get(writers.idFromName("campaigns"));
+
+/**
+ * `act` run while the Durable Object behind `stub` reads and writes Workers KV through `faults` (the real
+ * namespace otherwise); the object's own KV is put back before this returns. The faults must be hit.
+ */
+async function withObjectKv<T>(stub: DurableObjectStub, faults: KvFault[], act: () => Promise<T>): Promise<T> {
+  const kv: FaultyKv = faultyKv(env.OPENTIME_KV, faults);
+  let real: Bindings | undefined;
+  await runInDurableObject(stub, (instance: unknown) => {
+    const self = instance as { env: Bindings };
+    real = self.env;
+    self.env = { ...real, OPENTIME_KV: kv.kv };
+  });
+  try {
+    return await act();
+  } finally {
+    await runInDurableObject(stub, (instance: unknown) => {
+      (instance as { env: Bindings }).env = real as Bindings;
+    });
+    expect(kv.hits, "the fault was hit").toBeGreaterThan(0);
+  }
+}
+
+const rateLimited = (ops: KvFault["ops"], prefix: string): KvFault[] => [{ ops, mode: "rate-limited", prefix }];
+
+beforeEach(async () => {
+  await freshExperimentState();
+  expect((await putCampaign(CAMPAIGN, recs("picks"))).status).toBe(200);
+});
+
+describe("Stop and Start when Workers KV fails", () => {
+  it("a start the registry could not decide changes nothing, and the page says to press again", async () => {
+    await putExperiment("e-start", body({ status: "stopped" }));
+    const before = await stored("e-start");
+    // the registry reads the campaign's copy in KV (what it has not adopted yet) before its transaction
+    const res = await withObjectKv(experimentRegistry(env), rateLimited(["get"], kvKeys.campaignExperiment("")), () =>
+      press("/dashboard/experiments/e-start/start"),
+    );
+    const told = await followed(res);
+    expect(told.location).toBe("/dashboard?experiment=e-start&change=not-started");
+    expect(told.message).toBe(
+      "Not started: Workers KV could not be read just now, and nothing was changed: the experiment is still stopped. Press Start again in a moment.",
+    );
+    expect(await stored("e-start")).toEqual(before);
+    expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN))).toBeNull();
+    // pressed again once KV answers, it starts
+    expect((await followed(await press("/dashboard/experiments/e-start/start"))).message).toMatch(/^Running\./);
+  });
+
+  it("a stop of an experiment the registry has not adopted yet, KV failing, changes nothing either", async () => {
+    // stored in KV by a Worker from before the registry, served on its campaign
+    const legacy = ExperimentSchema.parse({ v: 1, id: "e-legacy", ...body() });
+    await env.OPENTIME_KV.put(kvKeys.experiment("e-legacy"), JSON.stringify(legacy));
+    await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(legacy));
+    const res = await withObjectKv(experimentRegistry(env), rateLimited(["get"], kvKeys.campaignExperiment("")), () =>
+      press("/dashboard/experiments/e-legacy/stop"),
+    );
+    const told = await followed(res);
+    expect(told.location).toBe("/dashboard?experiment=e-legacy&change=not-stopped");
+    expect(told.message).toBe(
+      "Not stopped: Workers KV could not be read just now, and nothing was changed: the experiment still runs. Press Stop again in a moment.",
+    );
+    expect((await stored("e-legacy")).status).toBe("running");
+    expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN), "json")).toEqual(legacy);
+    expect((await followed(await press("/dashboard/experiments/e-legacy/stop"))).message).toMatch(/^Stopped\./);
+  });
+});
+
+describe("Ship this arm when Workers KV fails", () => {
+  it("a campaign that could not be read writes nothing: the page says nothing was shipped, ship again", async () => {
+    await putExperiment("e-unread", body());
+    const form = shipForm(await page("?experiment=e-unread"), "b") as Record<string, string>;
+    // past the writer's own-writes window it reads KV for the campaign
+    await runInDurableObject(writer(), (_: CampaignWriter, state) => {
+      state.storage.sql.exec("UPDATE recent SET at = at - ?", OWN_WRITES_MS + 1000);
+    });
+    const res = await withObjectKv(writer(), rateLimited(["get"], kvKeys.campaign(CAMPAIGN)), () =>
+      press("/dashboard/experiments/e-unread/ship", form),
+    );
+    const told = await followed(res);
+    expect(told.location).toBe("/dashboard?experiment=e-unread&change=not-shipped&arm=b");
+    expect(told.message).toMatch(
+      /^Nothing shipped: Workers KV could not be read just now \(campaign dash-down has to be read first\), and nothing was written/,
+    );
+    expect(await campaignBlock()).toBe("picks");
+    expect((await stored("e-unread")).status).toBe("running");
+    expect((await stored("e-unread")).changes?.map((c) => c.kind)).toEqual(["started"]);
+    expect((await followed(await press("/dashboard/experiments/e-unread/ship", form))).message).toMatch(/^Shipped b/);
+  });
+
+  it("a campaign write not confirmed (KV's refusal, or the writer lost) is said to be unknown, the experiment running", async () => {
+    await putExperiment("e-unsure", body());
+    const form = shipForm(await page("?experiment=e-unsure"), "b") as Record<string, string>;
+    const unconfirmed = "/dashboard?experiment=e-unsure&change=ship-unconfirmed&arm=b";
+    const message =
+      /^Not confirmed: what b shows was sent as campaign dash-down, but Workers KV \(or the campaigns(&#39;|')? writer\) did not confirm it was stored, so the campaign may show it now or may be as it was; the experiment was not stopped/;
+    const refused = await withObjectKv(writer(), rateLimited(["put"], kvKeys.campaign(CAMPAIGN)), () =>
+      press("/dashboard/experiments/e-unsure/ship", form),
+    );
+    const told = await followed(refused);
+    expect(told.location).toBe(unconfirmed);
+    expect(told.message).toMatch(message);
+    // the writer lost during its call (the runtime's passing failure): whether it wrote is not known either
+    const lost = () => Promise.reject(Object.assign(new Error("Network connection lost."), { retryable: true }));
+    const flaky = {
+      idFromName: (name: string) => writers.idFromName(name),
+      get: (id: DurableObjectId) => ({ read: (c: string) => writers.get(id).read(c), write: lost }),
+    } as unknown as Bindings["CAMPAIGN_WRITER"];
+    const res = await send(
+      "/dashboard/experiments/e-unsure/ship",
+      {
+        method: "POST",
+        headers: {
+          Authorization: ADMIN_HEADERS.Authorization,
+          "Content-Type": "application/x-www-form-urlencoded",
+          Origin: ORIGIN,
+        },
+        body: new URLSearchParams(form).toString(),
+      },
+      { ...env, CAMPAIGN_WRITER: flaky },
+    );
+    expect((await followed(res)).location).toBe(unconfirmed);
+    // neither wrote here; the experiment was not stopped; shipping again from the page goes through
+    expect(await campaignBlock()).toBe("picks");
+    expect((await stored("e-unsure")).changes?.map((c) => c.kind)).toEqual(["started"]);
+    const again = shipForm(await page("?experiment=e-unsure"), "b") as Record<string, string>;
+    expect((await followed(await press("/dashboard/experiments/e-unsure/ship", again))).message).toMatch(/^Shipped b/);
+    expect(await campaignBlock()).toBe("picks-b");
+  });
+});

@@ -1,0 +1,48 @@
+/**
+ * The dashboard's pages and forms as a browser uses them, for the tests of its buttons: a form posted from the
+ * dashboard's own origin, the page drawn, a redirect followed to the message it shows, a ship form's fields.
+ */
+import { expect } from "vitest";
+import { ADMIN_HEADERS, send } from "./harness";
+
+/** The dashboard's own origin (the Worker's, as the tests call it). */
+export const ORIGIN = "https://opentime.test";
+
+/** A button's form posted as the page posts it (`origin`: the Origin header, null for none). */
+export function press(
+  path: string,
+  form: Record<string, string> = {},
+  origin: string | null = ORIGIN,
+): Promise<Response> {
+  return send(path, {
+    method: "POST",
+    headers: {
+      Authorization: ADMIN_HEADERS.Authorization,
+      "Content-Type": "application/x-www-form-urlencoded",
+      ...(origin !== null && { Origin: origin }),
+    },
+    body: new URLSearchParams(form).toString(),
+  });
+}
+
+export async function page(query: string): Promise<string> {
+  const res = await send(`/dashboard${query}`, { headers: ADMIN_HEADERS });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+/** Where a 303 leads, and the message the page there shows. */
+export async function followed(res: Response): Promise<{ location: string; message: string | null }> {
+  expect(res.status).toBe(303);
+  const location = res.headers.get("Location") as string;
+  const html = await page(location.slice("/dashboard".length));
+  return { location, message: /<p data-testid="experiment-message"><b>([^<]*)<\/b>/.exec(html)?.[1] ?? null };
+}
+
+/** The ship form the page shows for `arm` (its hidden fields), or null when it offers none. */
+export function shipForm(html: string, arm: string): Record<string, string> | null {
+  const row = new RegExp(`<tr data-ship="${arm}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "";
+  const fields = [...row.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)];
+  if (fields.length === 0) return null;
+  return Object.fromEntries(fields.map(([, name, value]) => [name, (value as string).replaceAll("&quot;", '"')]));
+}
