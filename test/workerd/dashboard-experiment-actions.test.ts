@@ -160,6 +160,30 @@ describe("Stop and Start on an experiment's page", () => {
     expect((await press("/dashboard/experiments/nothing/stop")).status).toBe(404);
   });
 
+  it("without D1 (no report, nothing counted) the page still shows the experiment's buttons, and they work", async () => {
+    await putExperiment("e-nodb", body());
+    const bare = { ...env, DB: undefined } as typeof env;
+    const html = await page("?experiment=e-nodb", bare);
+    expect(html).toContain('data-testid="experiment-id">e-nodb<');
+    expect(html).toMatch(
+      /data-testid="no-report">No results: experiments are counted in a D1 database[^<]*The buttons above work without it/,
+    );
+    expect(html).not.toContain('data-testid="arms"');
+    expect(html).toContain('data-testid="stop"');
+    // shipping is offered too, with no verdict (there is no report to judge by)
+    expect(shipForm(html, "b")).not.toBeNull();
+    expect(html).not.toContain('data-testid="verdict"');
+    const stop = await followed(await press("/dashboard/experiments/e-nodb/stop", {}, ORIGIN, bare), bare);
+    expect(stop.message).toMatch(/^Stopped\. Readers now get campaign dash-camp as it is/);
+    expect((await stored("e-nodb")).status).toBe("stopped");
+    expect(await page("?experiment=e-nodb", bare)).toContain('data-testid="start"');
+    // and with no experiment to show, the page says only why there are no results
+    await freshExperimentState();
+    const empty = await page("", bare);
+    expect(empty).toContain('data-testid="no-report">No results');
+    expect(empty).not.toContain("The buttons above");
+  });
+
   it("says nothing a link makes up: a code the experiment does not bear out shows no message", async () => {
     await putExperiment("e-link", body());
     const html = await page("?experiment=e-link&change=stopped");

@@ -21,11 +21,16 @@ export interface DashboardInput {
   /** an id asked for that no experiment has (as the page repeats it) */
   missing?: string;
   report: ExperimentReport | null;
+  /**
+   * the experiment shown as the registry holds it, when there is no report to show it in (no D1): its buttons
+   * still work, and its section says why there are no results
+   */
+  experiment?: { id: string; campaign: string; status: string } | null;
   /** the experiment's buttons and what each does (experiment-controls.ts), or null */
   controls?: ExperimentControls | null;
   /** what the last of the experiment's buttons did (experiment-message.ts: from the redirect's code) */
   experimentMessage?: string | null;
-  /** why there is no report (no experiment store bound) */
+  /** why there is no report (no D1 bound to count in) */
   unavailable?: string;
   bandit: BanditPoint[];
   /** `rollbackTo`: the version a rollback returns to (core/model-versions.ts rollbackTarget); null: none */
@@ -97,13 +102,16 @@ export function dashboardView(input: DashboardInput): Record<string, unknown> {
   return {
     experiments: input.experiments.map((id) => ({ id, current: id === input.current })),
     missing: input.missing === undefined ? null : { id: input.missing, listed: input.experiments.length },
-    report: input.report
-      ? {
-          ...reportView(input.report, input.bandit),
-          controls: input.controls ?? null,
-          experimentMessage: input.experimentMessage ?? null,
-        }
-      : null,
+    report: input.report ? reportView(input.report, input.bandit) : null,
+    // the experiment's section: its report's, or (no report) the experiment's id, status and buttons alone
+    shown:
+      input.report || input.experiment
+        ? {
+            bare: input.report ? null : input.experiment,
+            controls: input.controls ?? null,
+            experimentMessage: input.experimentMessage ?? null,
+          }
+        : null,
     unavailable: input.unavailable ?? null,
     model: input.model ? { ...input.model, history: input.model.history.map((version) => ({ version })) } : null,
     versions: input.versions.map((version) => ({ version, active: version === input.model?.active })),

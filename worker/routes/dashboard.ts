@@ -3,7 +3,7 @@
  * or a Cloudflare Access identity; open on a loopback host under DEMO_ROUTES): the experiments, one experiment's
  * report (always-valid intervals, as it is looked at every day) with SVG charts and its buttons (Stop or Start,
  * Ship this arm: dashboard/experiment-controls.ts; the experiment read from the registry, so a button's change
- * shows at once), and model health (the active model and its history, drift by day). An id no experiment has answers 404 with the page saying so (and the experiments
+ * shows at once; without D1 there is no report, and the buttons show with the experiment's id and status), and model health (the active model and its history, drift by day). An id no experiment has answers 404 with the page saying so (and the experiments
  * there are), not another experiment's report; a `phase` other than `all` or `current` answers 400 BAD_REQUEST.
  * Server-rendered (mustache), no script; its numbers are the reporting API's. Never framed by another site
  * (lib/no-framing.ts: its model buttons could be clickjacked).
@@ -98,17 +98,21 @@ export function registerDashboard(app: Hono<AppEnv>): void {
           recentDriftRuns(db),
         ])
       : [null, [], []];
-    // the buttons sit in the report's section: without a report (no D1) the page has nowhere to show them
-    const controls = experiment && report ? await experimentControls(c.env, experiment, report) : null;
+    // the buttons need the registry (and the campaigns' writer), not D1: without a report they show all the same,
+    // in the experiment's section, without the report's verdicts
+    const controls = experiment ? await experimentControls(c.env, experiment, report) : null;
     const view = dashboardView({
       experiments: ids,
       current,
       ...(missing !== null && { missing: shownId(missing) }),
       report,
+      experiment: experiment && { id: experiment.id, campaign: experiment.campaign, status: experiment.status },
       controls,
       // only beside the buttons (the global holdout has none: a link naming it says nothing)
       experimentMessage: experiment && controls ? experimentMessage(changed, experiment) : null,
-      unavailable: db ? undefined : "No experiment store: bind a D1 database as DB (wrangler.toml).",
+      unavailable: db
+        ? undefined
+        : `No results: experiments are counted in a D1 database, and none is bound as DB (wrangler.toml; README: Storage built to count).${controls ? " The buttons above work without it: readers are still assigned and served, only nothing is counted." : ""}`,
       bandit,
       model: pointer.success
         ? {

@@ -2,40 +2,50 @@
  * The dashboard's pages and forms as a browser uses them, for the tests of its buttons: a form posted from the
  * dashboard's own origin, the page drawn, a redirect followed to the message it shows, a ship form's fields.
  */
+import { env } from "cloudflare:test";
 import { expect } from "vitest";
 import { ADMIN_HEADERS, send } from "./harness";
 
 /** The dashboard's own origin (the Worker's, as the tests call it). */
 export const ORIGIN = "https://opentime.test";
 
-/** A button's form posted as the page posts it (`origin`: the Origin header, null for none). */
+/** A button's form posted as the page posts it (`origin`: the Origin header, null for none), to `bindings`. */
 export function press(
   path: string,
   form: Record<string, string> = {},
   origin: string | null = ORIGIN,
+  bindings: typeof env = env,
 ): Promise<Response> {
-  return send(path, {
-    method: "POST",
-    headers: {
-      Authorization: ADMIN_HEADERS.Authorization,
-      "Content-Type": "application/x-www-form-urlencoded",
-      ...(origin !== null && { Origin: origin }),
+  return send(
+    path,
+    {
+      method: "POST",
+      headers: {
+        Authorization: ADMIN_HEADERS.Authorization,
+        "Content-Type": "application/x-www-form-urlencoded",
+        ...(origin !== null && { Origin: origin }),
+      },
+      body: new URLSearchParams(form).toString(),
     },
-    body: new URLSearchParams(form).toString(),
-  });
+    bindings,
+  );
 }
 
-export async function page(query: string): Promise<string> {
-  const res = await send(`/dashboard${query}`, { headers: ADMIN_HEADERS });
+/** The dashboard at `query` as `bindings` draw it: it answers 200. */
+export async function page(query: string, bindings: typeof env = env): Promise<string> {
+  const res = await send(`/dashboard${query}`, { headers: ADMIN_HEADERS }, bindings);
   expect(res.status).toBe(200);
   return res.text();
 }
 
-/** Where a 303 leads, and the message the page there shows. */
-export async function followed(res: Response): Promise<{ location: string; message: string | null }> {
+/** Where a 303 leads, and the message the page there (drawn by `bindings`) shows. */
+export async function followed(
+  res: Response,
+  bindings: typeof env = env,
+): Promise<{ location: string; message: string | null }> {
   expect(res.status).toBe(303);
   const location = res.headers.get("Location") as string;
-  const html = await page(location.slice("/dashboard".length));
+  const html = await page(location.slice("/dashboard".length), bindings);
   return { location, message: /<p data-testid="experiment-message"><b>([^<]*)<\/b>/.exec(html)?.[1] ?? null };
 }
 
