@@ -13,7 +13,15 @@ import { isKnownFeatureSpec } from "./feature-spec";
 import { HYBRID_FEATURES } from "./hybrid";
 import { TreeEnsembleSchema } from "./tree-ensemble";
 
+/**
+ * The manifest's format. 1: every model before the ranker's linear terms. 2: a ranker ensemble carries `linear`
+ * terms (core/tree-ensemble.ts: the hybrid logit blended with the trees), which a Worker that knows only 1 would
+ * strip and then serve the trees alone, at a tree count chosen for the blend; such a Worker refuses 2 instead. The
+ * exporter writes 2 only then (manifestSchemaFor), so every other model still loads on Workers from before it, and
+ * checkModelVersion refuses a manifest whose number says otherwise.
+ */
 export const MANIFEST_SCHEMA_VERSION = 1;
+export const MANIFEST_LINEAR_SCHEMA_VERSION = 2;
 
 /**
  * A model version: a KV key part (never ':') and a response header value (`X-Opentime-Model`), so a closed,
@@ -52,8 +60,23 @@ export const RankerManifestSchema = z.object({
 });
 export type RankerManifest = z.infer<typeof RankerManifestSchema>;
 
+/**
+ * The format a manifest with this ranker is written in (MANIFEST_SCHEMA_VERSION): read loosely, as the manifest
+ * holds its ranker unchecked (a malformed one only leaves the hybrid serving).
+ */
+export function manifestSchemaFor(
+  ranker: unknown,
+): typeof MANIFEST_SCHEMA_VERSION | typeof MANIFEST_LINEAR_SCHEMA_VERSION {
+  const hasLinear = (e: unknown) => {
+    const linear = (e as { linear?: unknown } | null | undefined)?.linear;
+    return Array.isArray(linear) && linear.length > 0;
+  };
+  const r = ranker as { all?: unknown; novel?: unknown } | null | undefined;
+  return hasLinear(r?.all) || hasLinear(r?.novel) ? MANIFEST_LINEAR_SCHEMA_VERSION : MANIFEST_SCHEMA_VERSION;
+}
+
 export const ModelManifestSchema = z.object({
-  schema: z.literal(MANIFEST_SCHEMA_VERSION),
+  schema: z.union([z.literal(MANIFEST_SCHEMA_VERSION), z.literal(MANIFEST_LINEAR_SCHEMA_VERSION)]),
   /** unique model version, also the KV key prefix */
   version: ModelVersionSchema,
   kind: z.literal("als"),
@@ -208,6 +231,13 @@ export async function checkModelVersion(version: string, parts: ModelParts): Pro
       ok: false,
       reason: "model-manifest-invalid",
       detail: `manifest names version ${manifest.version}`,
+      catalog,
+    };
+  if (manifest.schema !== manifestSchemaFor(manifest.ranker))
+    return {
+      ok: false,
+      reason: "model-manifest-invalid",
+      detail: `schema ${manifest.schema}, but its ranker ${manifest.schema === MANIFEST_SCHEMA_VERSION ? "has" : "has no"} linear terms`,
       catalog,
     };
   if (!isKnownFeatureSpec(manifest.featureSpec))

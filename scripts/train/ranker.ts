@@ -381,13 +381,10 @@ async function forwardCheck(
     for (const { mode, relevant, users, rows, model } of fitted) {
       const odds = users.filter(odd).length;
       const curves = heldOutCurves(model, users, rows, relevant, BLENDS);
-      const { blend, trees, sum, at } = pickBlend(curves, odds, users.length - odds, model.trees.length);
-      const { curve, readers } = curves.find((c) => c.blend === blend) as (typeof curves)[number];
-      const point = {
-        odd: curve.findIndex((p) => p.trees === at.odd),
-        even: curve.findIndex((p) => p.trees === at.even),
-      };
-      const rankerOf = users.map((u, i) => readers[point[odd(u) ? "odd" : "even"]]?.[i] ?? 0);
+      const { blend, trees, sum, at, atBlend } = pickBlend(curves, odds, users.length - odds, model.trees.length);
+      // each reader's figure at the blend and count their half is judged at
+      const half = { odd: halfReaders(curves, atBlend.odd, at.odd), even: halfReaders(curves, atBlend.even, at.even) };
+      const rankerOf = users.map((u, i) => half[odd(u) ? "odd" : "even"]?.[i] ?? 0);
       const hybridOf = hybridPerReader(hybrid, val, mode, users);
       const served = chooseServed(rankerOf, hybridOf);
       const judged = {
@@ -395,10 +392,10 @@ async function forwardCheck(
         ranker: sum / Math.max(1, users.length),
         trees,
         blend,
-        users: curve.length ? users.length : 0,
+        users: curves[0]?.curve.length ? users.length : 0,
         margin: served.margin,
       };
-      out[mode] = { judged, at };
+      out[mode] = { judged, at, atBlend };
     }
     return out;
   } finally {
@@ -453,19 +450,19 @@ async function compare(
     }),
   );
   for (const { mode, relevant, held, rows, model } of fitted) {
-    const f = forward?.[mode];
-    const blend = f?.judged.users ? f.judged.blend : 0;
-    const [{ curve, readers }] = heldOutCurves(model, held, rows, relevant, [blend]) as [BlendCurve];
+    const f = forward?.[mode]?.judged.users ? forward[mode] : undefined;
+    // the blend that serves; each held-out half is judged at the blend the other half of the forward readers picked
+    const blend = f ? f.judged.blend : 0;
+    const atBlend = f ? f.atBlend : { odd: 0, even: 0 };
+    const curves = heldOutCurves(model, held, rows, relevant, [...new Set([atBlend.odd, atBlend.even])]);
+    const curveOf = (b: number) => (curves.find((c) => c.blend === b) as BlendCurve).curve;
     const odds = held.filter(odd).length;
-    const { trees, sum, at } = f?.judged.users
-      ? atForward(curve, f.judged.trees, f.at)
-      : pickTrees(curve, odds, held.length - odds, model.trees.length);
-    // each held-out reader's figure, at the count their half is judged at (0 with no checkpoint, as `sum`)
-    const point = {
-      odd: curve.findIndex((p) => p.trees === at.odd),
-      even: curve.findIndex((p) => p.trees === at.even),
-    };
-    const rankerOf = held.map((u, i) => readers[point[odd(u) ? "odd" : "even"]]?.[i] ?? 0);
+    const { trees, sum, at } = f
+      ? atForward(curveOf(atBlend.odd), f.judged.trees, f.at, curveOf(atBlend.even))
+      : pickTrees(curveOf(0), odds, held.length - odds, model.trees.length);
+    // each held-out reader's figure, at the blend and count their half is judged at (0 with no checkpoint, as `sum`)
+    const half = { odd: halfReaders(curves, atBlend.odd, at.odd), even: halfReaders(curves, atBlend.even, at.even) };
+    const rankerOf = held.map((u, i) => half[odd(u) ? "odd" : "even"]?.[i] ?? 0);
     if (Math.abs(rankerOf.reduce((a, b) => a + b, 0) - sum) > 1e-9 * Math.max(1, held.length))
       throw new Error(`the ${mode} ranker's held-out figures do not add up to the cross-fitted sum`);
     const hybridOf = hybridPerReader(hybrid, val, mode, held);
@@ -479,7 +476,7 @@ async function compare(
       margin: served.margin,
     };
     // no held-out reader, or no checkpoint reached: nothing judged the ranker, so the hybrid serves
-    out.chosen[mode] = held.length && curve.length ? served.chosen : "hybrid";
+    out.chosen[mode] = held.length && curves[0]?.curve.length ? served.chosen : "hybrid";
     out.heldOut[mode] = withBlend({ ...model, trees: model.trees.slice(0, trees) }, blend);
   }
   return out;
@@ -527,6 +524,12 @@ function heldOutCurves(
   return out;
 }
 
+/** Each reader's figure on `blend`'s curve after `trees` trees (undefined: no such checkpoint). */
+function halfReaders(curves: readonly BlendCurve[], blend: number, trees: number): Float64Array | undefined {
+  const c = curves.find((x) => x.blend === blend);
+  return c?.readers[c.curve.findIndex((p) => p.trees === trees)];
+}
+
 /** One blend's held-out curve, and each reader's figure at each of its points (heldOutCurves). */
 interface BlendCurve {
   blend: number;
@@ -568,45 +571,70 @@ export function pickTrees(
 /**
  * The blend and tree count that serve, from the forward curve of each blend (BLENDS): each blend's count and
  * cross-fitted sum as pickTrees finds them, and the blend whose cross-fitted sum is highest (ties: the smaller blend,
- * the trees alone first).
+ * the trees alone first), at its count. The figure is cross-fitted over both choices: each half judged at the blend
+ * and count where the other half's curves peak (`atBlend`, `at`; ties: the smaller blend, the fewer trees), so it is
+ * no best of many looks at either. With one half empty the other judges its own pick, as in pickTrees.
  */
 export function pickBlend(
   curves: readonly { blend: number; curve: readonly CurvePoint[] }[],
   odds: number,
   evens: number,
   fitted: number,
-): ReturnType<typeof pickTrees> & { blend: number } {
+): ReturnType<typeof pickTrees> & { blend: number; atBlend: { odd: number; even: number } } {
+  const sorted = [...curves].sort((a, b) => a.blend - b.blend);
   let best: (ReturnType<typeof pickTrees> & { blend: number }) | null = null;
-  for (const { blend, curve } of [...curves].sort((a, b) => a.blend - b.blend)) {
+  for (const { blend, curve } of sorted) {
     const p = pickTrees(curve, odds, evens, fitted);
     if (!best || p.sum > best.sum) best = { ...p, blend };
   }
   if (!best) throw new Error("no blend to pick from");
-  return best;
+  const peak = (h: "odd" | "even") => {
+    let top: { blend: number; point: CurvePoint } | null = null;
+    for (const { blend, curve } of sorted)
+      for (const point of curve) if (!top || point[h] > top.point[h]) top = { blend, point };
+    return top;
+  };
+  const byEven = peak("even");
+  const byOdd = peak("odd");
+  if (odds === 0 || evens === 0 || !byEven || !byOdd)
+    return { ...best, atBlend: { odd: best.blend, even: best.blend } };
+  return {
+    blend: best.blend,
+    trees: best.trees,
+    sum: byEven.point.odd + byOdd.point.even,
+    at: { odd: byEven.point.trees, even: byOdd.point.trees },
+    atBlend: { odd: byEven.blend, even: byOdd.blend },
+  };
 }
 
 /**
  * The held-out figure at the tree count chosen forward in time (forwardCheck), cross-fitted as pickTrees is: the
  * forward curve runs over every validation reader, held-out ones too, so each held-out half is judged at the count
  * the forward curve of the other half picked (`at`: odd readers at the even half's pick), or at the last checkpoint
- * below it. `trees`, the count that serves, is the forward curve's whole peak. No checkpoint: a figure of 0.
+ * below it, on the curve of the blend that half picked there (`curve` for the odd half, `evenCurve` for the even).
+ * `trees`, the count that serves, is the forward pick's. No checkpoint: a figure of 0.
  */
 export function atForward(
   curve: readonly CurvePoint[],
   trees: number,
   at: { odd: number; even: number },
+  evenCurve: readonly CurvePoint[] = curve,
 ): { trees: number; sum: number; at: { odd: number; even: number } } {
-  const below = (count: number) => curve.filter((q) => q.trees <= count).pop();
-  const o = below(at.odd);
-  const e = below(at.even);
+  const below = (c: readonly CurvePoint[], count: number) => c.filter((q) => q.trees <= count).pop();
+  const o = below(curve, at.odd);
+  const e = below(evenCurve, at.even);
   if (!o || !e) return { trees, sum: 0, at };
   return { trees, sum: o.odd + e.even, at: { odd: o.trees, even: e.trees } };
 }
 
-/** The forward check's figures, and the count each half of the validation readers is judged at there (pickTrees). */
+/**
+ * The forward check's figures, and the count and blend each half of the validation readers is judged at there
+ * (pickBlend): the other half's picks.
+ */
 interface ForwardPick {
   judged: RankerJudged;
   at: { odd: number; even: number };
+  atBlend: { odd: number; even: number };
 }
 
 /** How sure the hybrid's lead must be for it to serve instead of the ranker: a one-sided 95% bound. */

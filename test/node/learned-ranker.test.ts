@@ -933,7 +933,34 @@ describe("choosing the tree count on held-out readers", () => {
       { blend: 0.5, curve: blended },
       { blend: 0, curve },
     ];
-    expect(pickBlend(curves, 3, 3, 75)).toEqual({ blend: 0.5, trees: 50, sum: 16, at: { odd: 50, even: 50 } });
+    // 0.5 serves, but its figure is cross-fitted over the blend too: each half peaks on the trees alone (the even
+    // half at 75 trees, the odd at 25), so odd readers are judged at (0, 75) and even ones at (0, 25): 5 + 4, not 16
+    expect(pickBlend(curves, 3, 3, 75)).toEqual({
+      blend: 0.5,
+      trees: 50,
+      sum: 5 + 4,
+      at: { odd: 75, even: 25 },
+      atBlend: { odd: 0, even: 0 },
+    });
+    // where both halves peak on a blend, each is judged there
+    const peaked = [{ trees: 25, odd: 11, even: 10 }, ...blended.slice(1)];
+    expect(
+      pickBlend(
+        [
+          { blend: 0.5, curve: peaked },
+          { blend: 0, curve },
+        ],
+        3,
+        3,
+        75,
+      ),
+    ).toEqual({
+      blend: 0.5,
+      trees: 25,
+      sum: 11 + 10,
+      at: { odd: 25, even: 25 },
+      atBlend: { odd: 0.5, even: 0.5 },
+    });
     // the best single peak (10 + 9 above, at two counts) is no cross-fitted sum: 9 loses to 16 whatever its peaks
     expect(pickBlend([{ blend: 0, curve }], 3, 3, 75).blend).toBe(0);
     // the same sum from another blend: the smaller one, in whatever order they come

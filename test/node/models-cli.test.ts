@@ -121,6 +121,23 @@ describe("npm run models: activate", () => {
         },
         "model-spec-unknown",
       ],
+      // a ranker blended with linear terms in a manifest of format 1 (which a Worker knowing only 1 would strip),
+      // and format 2 with none: either number says otherwise than the ranker
+      ...(
+        [
+          ["linear-as-1", 1, [{ feature: 0, weight: 0.5 }]],
+          ["plain-as-2", 2, undefined],
+        ] as const
+      ).map(([version, schema, linear]): (typeof cases)[number] => [
+        version,
+        (kv) => {
+          const m = JSON.parse(new TextDecoder().decode(kv.data.get(kvKeys.manifest(version))));
+          const trees = { features: ["hybrid"], base: 0, trees: [], ...(linear ? { linear } : {}) };
+          const ranker = { all: trees, novel: { ...trees, linear: undefined } };
+          kv.data.set(kvKeys.manifest(version), new TextEncoder().encode(JSON.stringify({ ...m, schema, ranker })));
+        },
+        "model-manifest-invalid",
+      ]),
     ];
     for (const [version, damage, reason] of cases) {
       const kv = memoryKv();
@@ -134,6 +151,15 @@ describe("npm run models: activate", () => {
       expect((err as Error).message).toContain(reason);
       expect(kv.data, version).toEqual(before);
     }
+  });
+
+  it("activates a version whose ranker blends the hybrid in when its manifest says format 2", async () => {
+    const kv = memoryKv();
+    publish(kv, "blended");
+    const m = JSON.parse(new TextDecoder().decode(kv.data.get(kvKeys.manifest("blended"))));
+    const ranker = { all: { features: ["hybrid"], base: 0, trees: [], linear: [{ feature: 0, weight: 0.25 }] } };
+    kv.data.set(kvKeys.manifest("blended"), new TextEncoder().encode(JSON.stringify({ ...m, schema: 2, ranker })));
+    expect((await activate(kv, "blended")).unchanged).toBe(false);
   });
 
   it("says a version that is not stored is not stored, rather than that its catalog is invalid", async () => {

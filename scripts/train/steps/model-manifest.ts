@@ -5,7 +5,7 @@
  */
 import type { DriftReference } from "../../../core/drift";
 import { CONTENT_USER_VECTOR_V1 } from "../../../core/feature-spec";
-import type { ModelManifest } from "../../../core/manifest";
+import { type ModelManifest, manifestSchemaFor } from "../../../core/manifest";
 import { DEFAULT_TYPE_WEIGHTS } from "../../data/interaction-log";
 import { baseManifest, sha256Hex } from "../../export/manifest";
 import type { TrainingSet } from "../training-set";
@@ -25,8 +25,11 @@ export function modelManifest(
   const { als, content, contentOnnx, hybrid } = recs;
   const { segments, segmentOnnx, sendTime } = engagement;
   const { weights, calibration } = tuned;
+  const models = recs.ranker?.ranker.models;
   return {
     ...baseManifest(recs.version, full.itemIds, als.options.factors, recs.alsOnnx),
+    // 2 when the ranker blends the hybrid in (linear terms), which a Worker knowing only 1 must refuse
+    schema: manifestSchemaFor(models && hybrid.parts ? models : undefined),
     content:
       contentOnnx && content
         ? {
