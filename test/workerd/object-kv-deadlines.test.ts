@@ -127,6 +127,53 @@ describe("a reader shard whose KV never settles", () => {
       await useKv(objectEnv(env));
     }
   });
+  it("an erasure waits for a snapshot write given up on: it lands before the route's delete, never after", async () => {
+    const user = "okd-erase-late";
+    const key = kvKeys.profile(user);
+    // the snapshot's first put settles 400 ms on, far past its deadline (SHORT), and lands then, as KV may
+    const LATE_MS = 400;
+    let landed = 0;
+    const kv = new Proxy(env.OPENTIME_KV, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop === "put")
+          return (k: string, v: string) => {
+            if (k !== key || landed > 0) return target.put(k, v);
+            return new Promise<void>((resolve) =>
+              setTimeout(() => {
+                landed = Date.now();
+                void target.put(k, v).then(resolve);
+              }, LATE_MS),
+            );
+          };
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as KVNamespace;
+    const stub = readerStub(env, user);
+    const useKv = (bindings: TestEnv) =>
+      runInDurableObject(stub, (instance: ReaderShard) => {
+        (instance as unknown as { env: TestEnv }).env = bindings;
+      });
+    await useKv(objectEnv({ ...env, OPENTIME_KV: kv }, SHORT));
+    const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const b = fakeBatch(eventsOf(user));
+      await consumeEvents(b.batch, env);
+      expect(b.acked()).toHaveLength(3); // the write was given up on; it has not landed
+      expect(landed).toBe(0);
+      const res = await send(`/v1/users/${user}`, { method: "DELETE", headers: ADMIN_HEADERS });
+      expect(res.status).toBe(200);
+      const answered = Date.now();
+      // well after it would have landed: the snapshot is gone, as the erasure answered after the late write landed
+      await new Promise((r) => setTimeout(r, LATE_MS + 100));
+      expect(await env.OPENTIME_KV.get(key)).toBeNull();
+      expect(landed).toBeGreaterThan(0);
+      expect(landed).toBeLessThanOrEqual(answered);
+    } finally {
+      quiet.mockRestore();
+      await useKv(objectEnv(env));
+    }
+  });
   it("a decision sweep's listing: the alarm settles and the sweep goes on a minute later, then deletes the late decision", async () => {
     const user = "okd-sweep";
     const stub = readerStub(env, user);

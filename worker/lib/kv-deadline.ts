@@ -6,7 +6,9 @@
  * consumer's idempotency by event id tolerates. A Durable Object's publishes keep their order by awaiting each
  * write, which a late write would break (an older value landing after a newer one): their namespace
  * (`orderedWrites`) refuses a write of a key while a write of it given up on has not settled (for at most
- * ABANDONED_WRITE_MS), so the object's retry (its alarm) writes the newest value after the late one. The error
+ * ABANDONED_WRITE_MS), so the object's retry (its alarm) writes the newest value after the late one, and tells when
+ * every write of a key it sent has settled (`writesSettled`: what an erasure waits on before the caller deletes the
+ * reader's keys through another namespace, which a late write would otherwise put back). The error
  * names the operation and the key's kind (`profile`, `model`: the part before the first `:`), never the key,
  * which may hold a user id.
  */
@@ -124,11 +126,30 @@ export interface KvDeadlineOptions {
   orderedWrites?: boolean;
 }
 
+/** An ordered namespace's writes of a key sent and not settled: each settled, or when it stops being waited on. */
+type InFlight = Map<string, Set<{ done: Promise<void>; giveUpAt: number }>>;
+const inFlightOf = new WeakMap<KVNamespace, InFlight>();
+
+/**
+ * Resolves once every write of `keys` that `kv` (an `orderedWrites` namespace) sent before the call has settled, or
+ * was given up on ABANDONED_WRITE_MS ago (taken for lost, as the hold takes it), whichever comes first: after it, a
+ * delete of those keys through any namespace is not undone by a late write of this one. At once for another namespace.
+ */
+export async function writesSettled(kv: KVNamespace, keys: readonly string[]): Promise<void> {
+  const inFlight = inFlightOf.get(kv);
+  if (!inFlight) return;
+  const waits = keys.flatMap((key) => [...(inFlight.get(key) ?? [])]);
+  await Promise.all(
+    waits.map(({ done, giveUpAt }) => within(done, Math.max(0, giveUpAt - Date.now()), () => undefined)),
+  );
+}
+
 /** `kv` with deadlines on get, getWithMetadata, list, put and delete; anything else passes through. */
 export function withKvDeadlines(kv: KVNamespace, deadlines: KvDeadlines, options: KvDeadlineOptions = {}): KVNamespace {
   /** keys whose write was given up on and has not settled, with when it was given up on */
   const abandoned = new Map<string, number>();
-  return new Proxy(kv, {
+  const inFlight: InFlight = new Map();
+  const proxy = new Proxy(kv, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== "function") return value;
@@ -145,6 +166,15 @@ export function withKvDeadlines(kv: KVNamespace, deadlines: KvDeadlines, options
           abandoned.delete(key);
         }
         const result = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        if (ordered) {
+          const entry = { done: result.then(noop, noop), giveUpAt: Date.now() + ms + ABANDONED_WRITE_MS };
+          const writes = inFlight.get(key) ?? new Set();
+          inFlight.set(key, writes.add(entry));
+          void entry.done.then(() => {
+            writes.delete(entry);
+            if (writes.size === 0 && inFlight.get(key) === writes) inFlight.delete(key);
+          });
+        }
         const late = ordered
           ? () => {
               const at = Date.now();
@@ -159,4 +189,8 @@ export function withKvDeadlines(kv: KVNamespace, deadlines: KvDeadlines, options
       };
     },
   });
+  if (options.orderedWrites === true) inFlightOf.set(proxy, inFlight);
+  return proxy;
 }
+
+const noop = () => undefined;

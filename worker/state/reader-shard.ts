@@ -70,7 +70,7 @@ import {
 import { type StoreRow, writeRows } from "../experiments/experiment-db";
 import { knownGlobalHoldout } from "../experiments/experiment-store";
 import { objectEnv } from "../lib/bounded-env";
-import type { KvDeadlines } from "../lib/kv-deadline";
+import { type KvDeadlines, writesSettled } from "../lib/kv-deadline";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver, deliveryRef } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
@@ -932,8 +932,14 @@ export class ReaderShard extends DurableObject<Bindings> {
       await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_MS);
       this.ctx.waitUntil(this.sendOutbox());
     }
-    // a snapshot write begun before the deletion must land before the caller deletes the snapshot
+    // a snapshot write begun before the deletion must land before the caller deletes the snapshot, through its own
+    // KV: the round first (it may not have sent its write yet), then every write of theirs this object sent, one given
+    // up on at its deadline included (it may still land: lib/kv-deadline.ts writesSettled, ABANDONED_WRITE_MS at
+    // most). Their snapshot, and their edge tombstones, whose delete (a return) landing after the caller's write
+    // would serve them again; the shard's other writes of theirs are deletes, harmless late
     await this.publishing;
+    const tombstones = await tombstoneKeys(user, getConfig(this.env).tokenSecrets, hash);
+    await writesSettled(this.env.OPENTIME_KV, [kvKeys.profile(user), ...tombstones]);
     return { rows };
   }
 
