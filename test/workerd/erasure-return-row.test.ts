@@ -196,6 +196,27 @@ describe("the sweep of a returned reader's edge tombstones", () => {
     });
   });
 
+  it("a failed delete of the edge tombstone at the return is retried though the erasure's sweeps are gone", async () => {
+    const user = "rr-return-sweep";
+    await runInDurableObject(readerStub(env, `rr-shard-sweep-${user}`), async (shard: ReaderShard, state) => {
+      const faulty = faultyKv(env.OPENTIME_KV, [{ ops: ["delete"], mode: "throw", prefix: "erased:" }]);
+      (shard as unknown as { env: Bindings }).env = { ...env, OPENTIME_KV: faulty.kv };
+      await eraseEarlier(shard, state, user);
+      const stone = await erasureKey(user);
+      await env.OPENTIME_KV.put(stone, "1");
+      // the erasure's sweeps have run their rounds and forgotten the reader
+      state.storage.sql.exec("DELETE FROM decision_sweeps WHERE user = ?", user);
+      expect(await shard.apply([consent(user, nowS() - 60)])).toEqual(["applied"]);
+      expect(faulty.hits).toBeGreaterThan(0);
+      expect(await env.OPENTIME_KV.get(stone)).toBe("1");
+      // KV back: the sweep the return queued deletes it
+      faulty.faults.length = 0;
+      state.storage.sql.exec("UPDATE decision_sweeps SET at = 0 WHERE user = ?", user);
+      await shard.alarm();
+      expect(await env.OPENTIME_KV.get(stone)).toBeNull();
+    });
+  });
+
   /** A reader who came back with tracking off (their decisions are swept), and `n` decisions stored since. */
   it.each([
     ["one token secret", undefined],

@@ -441,6 +441,11 @@ export class ReaderShard extends DurableObject<Bindings> {
         if (back !== null && first && stone) {
           markReturned(this.sql, first.hash, back);
           cameBack.push({ user, hash: first.hash });
+          // their edge tombstones go after the commit; the sweeps delete them again (a failure, an eviction
+          // between, or the erasure request's KV part landing after the return), every minute until done, whether
+          // or not the erasure's own sweeps are still queued
+          queueSweeps(this.sql, user, now);
+          sweeping = true;
           returned = { at: back, until: stone.until };
           if (reader) {
             // state a concurrent first touch committed from before the erasure goes, as in the erased branch below
@@ -664,8 +669,8 @@ export class ReaderShard extends DurableObject<Bindings> {
       this.ctx.waitUntil(this.sendOutbox());
     }
     if (committed.length > 0) await this.publish(committed.map(([user]) => user));
-    // a reader who came back is served again: the edge's tombstones go (a failure: the sweeps the erasure queued
-    // delete them again, sweepDecisions)
+    // a reader who came back is served again: the edge's tombstones go (a failure: the sweeps queued with the
+    // return delete them again, sweepDecisions)
     for (const { user, hash } of cameBack) {
       try {
         await this.deleteEdgeTombstones(user, hash);
