@@ -281,7 +281,7 @@ describe("Ship this arm", () => {
     const lost = () => Promise.reject(Object.assign(new Error("Network connection lost."), { retryable: true }));
     const flaky = {
       idFromName: (name: string) => registry.idFromName(name),
-      get: (id: DurableObjectId) => ({ get: (e: string) => registry.get(id).get(e), edit: lost }),
+      get: (id: DurableObjectId) => ({ find: (e: string) => registry.get(id).find(e), edit: lost }),
     } as unknown as Bindings["EXPERIMENT_REGISTRY"];
     const res = await send(
       "/dashboard/experiments/e-half/ship",

@@ -113,6 +113,28 @@ describe("Stop and Start when Workers KV fails", () => {
     expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN), "json")).toEqual(legacy);
     expect((await followed(await press("/dashboard/experiments/e-legacy/stop"))).message).toMatch(/^Stopped\./);
   });
+
+  it("an experiment not adopted yet whose record KV fails to read is not taken for none: not stopped, not shipped", async () => {
+    const legacy = ExperimentSchema.parse({ v: 1, id: "e-unread-record", ...body() });
+    await env.OPENTIME_KV.put(kvKeys.experiment("e-unread-record"), JSON.stringify(legacy));
+    await env.OPENTIME_KV.put(kvKeys.campaignExperiment(CAMPAIGN), JSON.stringify(legacy));
+    const failing = rateLimited(["get"], kvKeys.experiment(""));
+    const stop = await withObjectKv(experimentRegistry(env), failing, () =>
+      press("/dashboard/experiments/e-unread-record/stop"),
+    );
+    expect(stop.status).toBe(303);
+    expect(stop.headers.get("Location")).toBe("/dashboard?experiment=e-unread-record&change=not-stopped");
+    const form = { arm: "b", "arm-tag": "as-drawn", "campaign-etag": "" };
+    const ship = await withObjectKv(experimentRegistry(env), failing, () =>
+      press("/dashboard/experiments/e-unread-record/ship", form),
+    );
+    expect(ship.status).toBe(303);
+    expect(ship.headers.get("Location")).toBe("/dashboard?experiment=e-unread-record&change=not-shipped&arm=b");
+    // nothing changed: still served on its campaign, the campaign as it was
+    expect(await env.OPENTIME_KV.get(kvKeys.campaignExperiment(CAMPAIGN), "json")).toEqual(legacy);
+    expect(await campaignBlock()).toBe("picks");
+    expect((await stored("e-unread-record")).status).toBe("running");
+  });
 });
 
 describe("Ship this arm when Workers KV fails", () => {
@@ -129,7 +151,7 @@ describe("Ship this arm when Workers KV fails", () => {
     const told = await followed(res);
     expect(told.location).toBe("/dashboard?experiment=e-unread&change=not-shipped&arm=b");
     expect(told.message).toMatch(
-      /^Nothing shipped: Workers KV could not be read just now \(campaign dash-down has to be read first\), and nothing was written/,
+      /^Nothing shipped: Workers KV could not be read just now \(the experiment and campaign dash-down have to be read first\), and nothing was written/,
     );
     expect(await campaignBlock()).toBe("picks");
     expect((await stored("e-unread")).status).toBe("running");

@@ -9,7 +9,7 @@
  * campaign, whatever their arm, then gets what the arm showed. A stop that fails after the campaign was written is
  * said so on the page (press Stop), never answered as an error that would hide the write. A campaign write Workers
  * KV failed for a passing reason is said so too: `not-shipped` when KV could not be read (nothing written: ship
- * again), `ship-unconfirmed` when the write was sent and neither KV nor the campaigns' writer confirmed it (it may
+ * again; so is an experiment not adopted by the registry yet that KV could not read), `ship-unconfirmed` when the write was sent and neither KV nor the campaigns' writer confirmed it (it may
  * have landed; the experiment was not stopped). Only a variant showing a campaign ships: `popular`
  * and the holdout serve the popular items with nothing of the reader, which no campaign holds (400 BAD_REQUEST).
  * Answers with a redirect back to the experiment's page carrying what happened as a code
@@ -49,7 +49,17 @@ export function registerDashboardExperimentShip(app: Hono<AppEnv>): void {
       throw new ApiError("BAD_REQUEST", "the form is arm, arm-tag and campaign-etag, from the dashboard's page");
     const ifMatch = etag === "" ? "absent" : parseIfMatch(etag);
     if (ifMatch === "invalid") throw new ApiError("BAD_REQUEST", "campaign-etag: not an entity tag");
-    const experiment = await experimentRegistry(c.env).get(id.data);
+    // read strictly: KV failing is not "no experiment" (nothing written: the page says to ship again)
+    const found = await experimentRegistry(c.env).find(id.data);
+    if (!found.ok) {
+      logEvent("warn", "dashboard.arm_not_shipped", {
+        experiment: id.data,
+        sent: false,
+        detail: cutWhole(found.message, 300),
+      });
+      return c.redirect(experimentRedirect(id.data, "not-shipped", arm), 303);
+    }
+    const experiment = found.experiment;
     if (!experiment) throw new ApiError("NOT_FOUND", `no experiment "${id.data}"`);
     const variant = experiment.variants.find((v) => v.id === arm);
     if (!variant || variant.content === "popular")

@@ -117,9 +117,24 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
    */
   async edit(id: string, edit: ExperimentEdit): Promise<RegistryAnswer> {
     // the registry's, or KV's not adopted yet (the commit adopts it, as a PUT naming it would)
-    const found = await this.get(id);
-    if (!found) return { ok: false, code: "NOT_FOUND", message: `no experiment "${id}"` };
-    return this.commit(found, edit);
+    const found = await this.find(id);
+    if (!found.ok) return found;
+    if (!found.experiment) return { ok: false, code: "NOT_FOUND", message: `no experiment "${id}"` };
+    return this.commit(found.experiment, edit);
+  }
+
+  /**
+   * An experiment about to be changed (edit(), the dashboard's Ship this arm): as get(), but KV read strictly, so
+   * an outage is KV_UNAVAILABLE (nothing changed: retry), never taken for an experiment there is not (NOT_FOUND).
+   */
+  async find(
+    id: string,
+  ): Promise<{ ok: true; experiment: Experiment | null } | { ok: false; code: "KV_UNAVAILABLE"; message: string }> {
+    try {
+      return { ok: true, experiment: await this.lookup(id, true) };
+    } catch (e) {
+      return { ok: false, code: "KV_UNAVAILABLE", message: `KV could not be read: ${errorMessage(e)}` };
+    }
   }
 
   /**
@@ -183,10 +198,15 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
    * KV holds it (not adopted yet).
    */
   async get(id: string): Promise<Experiment | null> {
+    return this.lookup(id, false);
+  }
+
+  /** get()'s, `strict`: a failed KV read throws (find()), else it is logged and taken for none. */
+  private async lookup(id: string, strict: boolean): Promise<Experiment | null> {
     if (this.has(id)) return this.stored(id);
     // not adopted yet: as opens serve it (what its adoption will store)
     const kv = this.env.OPENTIME_KV;
-    const own = await readExperiment(kv, id);
+    const own = await readExperiment(kv, id, strict);
     if (!own) return null;
     try {
       return asServed(own, await readServedExperiment(kv, own.campaign, true));
