@@ -12,6 +12,7 @@ import { type Experiment, ExperimentSchema } from "../../core/experiments/experi
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../../worker/env";
 import { experimentRegistry } from "../../worker/experiments/registry-stub";
+import { objectEnv } from "../../worker/lib/bounded-env";
 import { type CampaignWriter, OWN_WRITES_MS } from "../../worker/state/campaign-writer";
 import { followed, ORIGIN, page, press, shipForm } from "./support/dashboard-forms";
 import { type FaultyKv, faultyKv, type KvFault } from "./support/faulty-bindings";
@@ -151,7 +152,7 @@ describe("Ship this arm when Workers KV fails", () => {
     const told = await followed(res);
     expect(told.location).toBe("/dashboard?experiment=e-unread&change=not-shipped&arm=b");
     expect(told.message).toMatch(
-      /^Nothing shipped: Workers KV could not be read just now \(the experiment and campaign dash-down have to be read first\), and nothing was written/,
+      /^Nothing shipped: Workers KV \(or the campaigns(&#39;|')? writer\) could not be used just now \(the experiment and campaign dash-down are read, then the campaign written\), and nothing was written/,
     );
     expect(await campaignBlock()).toBe("picks");
     expect((await stored("e-unread")).status).toBe("running");
@@ -197,5 +198,43 @@ describe("Ship this arm when Workers KV fails", () => {
     const again = shipForm(await page("?experiment=e-unsure"), "b") as Record<string, string>;
     expect((await followed(await press("/dashboard/experiments/e-unsure/ship", again))).message).toMatch(/^Shipped b/);
     expect(await campaignBlock()).toBe("picks-b");
+  });
+
+  it("a campaign write never sent (held behind one given up on, or the writer overloaded) says nothing was shipped", async () => {
+    await putExperiment("e-held", body());
+    const form = shipForm(await page("?experiment=e-held"), "b") as Record<string, string>;
+    const notShipped = "/dashboard?experiment=e-held&change=not-shipped&arm=b";
+    // the writer's own bindings (ordered writes, short deadlines) over a KV whose put of the campaign never settles
+    const hung = faultyKv(env.OPENTIME_KV, [{ ops: ["put"], mode: "hang", prefix: kvKeys.campaign(CAMPAIGN) }]);
+    let real: Bindings | undefined;
+    await runInDurableObject(writer(), (instance: unknown) => {
+      const self = instance as { env: Bindings };
+      real = self.env;
+      self.env = objectEnv({ ...real, OPENTIME_KV: hung.kv }, { readMs: 50, modelReadMs: 50, writeMs: 50 });
+    });
+    try {
+      // given up on at its deadline: it may land
+      const first = await press("/dashboard/experiments/e-held/ship", form);
+      expect(first.headers.get("Location")).toBe("/dashboard?experiment=e-held&change=ship-unconfirmed&arm=b");
+      // pressed again while it has not settled: the writer holds the write back, never sends it
+      const again = await press("/dashboard/experiments/e-held/ship", form);
+      expect(again.headers.get("Location")).toBe(notShipped);
+      expect(hung.hits).toBe(1);
+    } finally {
+      await runInDurableObject(writer(), (instance: unknown) => {
+        (instance as { env: Bindings }).env = real as Bindings;
+      });
+    }
+    // the writer overloaded: the runtime refused the call, which never ran
+    const overloaded = () =>
+      Promise.reject(Object.assign(new Error("Durable Object is overloaded."), { overloaded: true }));
+    const busy = {
+      idFromName: (name: string) => writers.idFromName(name),
+      get: (id: DurableObjectId) => ({ read: (c: string) => writers.get(id).read(c), write: overloaded }),
+    } as unknown as Bindings["CAMPAIGN_WRITER"];
+    const res = await press("/dashboard/experiments/e-held/ship", form, ORIGIN, { ...env, CAMPAIGN_WRITER: busy });
+    expect((await followed(res)).message).toMatch(/^Nothing shipped: .* and nothing was written/);
+    expect(await campaignBlock()).toBe("picks");
+    expect((await stored("e-held")).status).toBe("running");
   });
 });

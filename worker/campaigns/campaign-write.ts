@@ -7,6 +7,7 @@
  * is not refused by its own success); the answer carries the tag.
  */
 import { unavailableKv } from "../errors";
+import { KvDeadlineError } from "../lib/kv-deadline";
 import { errorMessage } from "../lib/log";
 import { campaignEtag, type IfMatch, matches } from "./campaign-etag";
 
@@ -81,11 +82,15 @@ export async function decideWrite(
   } catch (e) {
     const kv = unavailableKv(e);
     if (!kv) throw e;
+    // held back (the writer's ordered writes: an earlier write of the key given up on has not settled): never sent
+    const held = e instanceof KvDeadlineError && e.behind;
     return {
       ok: false,
       code: "KV_UNAVAILABLE",
-      message: `KV did not say it took the campaign (it may have been stored: read it again): ${errorMessage(e)}`,
-      sent: true,
+      message: held
+        ? `KV could not take the campaign now, nothing was written: ${errorMessage(e)}`
+        : `KV did not say it took the campaign (it may have been stored: read it again): ${errorMessage(e)}`,
+      sent: !held,
       retryAfter: kv.retryAfter,
     };
   }

@@ -98,7 +98,7 @@ export function experimentMessage(query: ExperimentMessageQuery, experiment: Exp
     case "not-shipped":
       return variant === undefined
         ? null
-        : `Nothing shipped: ${KV_DOWN} (the experiment and campaign ${campaign} have to be read first), and nothing was written: the experiment and the campaign are as they were. Ship ${variant} again in a moment.`;
+        : `Nothing shipped: Workers KV (or the campaigns' writer) could not be used just now (the experiment and campaign ${campaign} are read, then the campaign written), and nothing was written: the experiment and the campaign are as they were. Ship ${variant} again in a moment.`;
     case "ship-unconfirmed":
       return variant === undefined
         ? null

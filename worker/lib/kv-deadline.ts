@@ -80,8 +80,13 @@ export const FETCH_KV_DEADLINES: Record<ReturnType<typeof fetchKind>, KvDeadline
 };
 
 export class KvDeadlineError extends Error {
-  /** `behind`: not sent, as a write of the key given up on has not settled yet (`orderedWrites`) */
-  constructor(op: string, kind: string, ms: number, behind = false) {
+  /** `behind`: not sent, as a write of the key given up on has not settled yet (`orderedWrites`): nothing written */
+  constructor(
+    op: string,
+    kind: string,
+    ms: number,
+    readonly behind = false,
+  ) {
     super(
       behind
         ? `KV ${op} (${kind} key) not sent: a write of the key given up on after ${ms} ms has not settled`

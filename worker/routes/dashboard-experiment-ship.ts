@@ -23,7 +23,7 @@ import { parseIfMatch } from "../campaigns/campaign-etag";
 import { armTag } from "../dashboard/experiment-controls";
 import { experimentRedirect } from "../dashboard/experiment-message";
 import type { AppEnv } from "../env";
-import { ApiError, passingFailure } from "../errors";
+import { ApiError, passingFailure, unavailableObject } from "../errors";
 import { editExperiment } from "../experiments/experiment-write";
 import { experimentRegistry } from "../experiments/registry-stub";
 import { errorMessage, logEvent } from "../lib/log";
@@ -75,8 +75,9 @@ export function registerDashboardExperimentShip(app: Hono<AppEnv>): void {
     } catch (e) {
       if (e instanceof ApiError && e.code === "CAMPAIGN_CHANGED")
         return c.redirect(experimentRedirect(id.data, "ship-campaign-changed", variant.id), 303);
-      // KV failed, or the writer was lost during the call (which may have written): the page says which it was
-      const unsent = e instanceof CampaignNotSaved && !e.sent;
+      // KV failed, or the writer was lost during the call (which may have written), or was overloaded (the runtime
+      // refused the call: it never ran): the page says which it was
+      const unsent = e instanceof CampaignNotSaved ? !e.sent : unavailableObject(e)?.overloaded === true;
       if (!(e instanceof CampaignNotSaved) && passingFailure(e)?.code !== "STATE_UNAVAILABLE") throw e;
       logEvent("warn", "dashboard.arm_not_shipped", {
         experiment: id.data,
