@@ -70,7 +70,7 @@ import {
 import { type StoreRow, writeRows } from "../experiments/experiment-db";
 import { knownGlobalHoldout } from "../experiments/experiment-store";
 import { objectEnv } from "../lib/bounded-env";
-import { type KvDeadlines, writesSettled } from "../lib/kv-deadline";
+import { KvDeadlineError, type KvDeadlines, writesSettled } from "../lib/kv-deadline";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver, deliveryRef } from "../triggers/deliver";
 import { getTriggers } from "../triggers/trigger-config";
@@ -311,6 +311,8 @@ export class ReaderShard extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
   /** snapshot publishing, one round at a time */
   private publishing: Promise<void> = Promise.resolve();
+  /** readers whose snapshot write is held back and was logged so (publishRound: once per hold) */
+  private readonly heldLogged = new Set<string>();
   /** the snapshot interval now (publishInterval of the latest call's backlog) */
   private interval = PUBLISH_INTERVAL_MS;
   /** readers as last committed (worker/state/reader-cache.ts) */
@@ -430,8 +432,9 @@ export class ReaderShard extends DurableObject<Bindings> {
         if (first?.erasedAtEdge)
           learnTombstone(this.sql, first.hash, now + getConfig(this.env).erasureTombstoneDays * 86_400_000, now);
         // read again here, once: an erase may have landed during the awaits. Rows are deleted only by erase(): a
-        // reader held before the awaits and gone now was erased meanwhile (and their events are dropped: a return
-        // timed after an erasure made during this call's awaits is the next call's)
+        // reader held before the awaits and gone now was erased meanwhile, and all their events in this call are
+        // acknowledged as erased and dropped, a consent timed after that erasure too (no first-touch read of their
+        // tombstone was made, so no return is decided here): it does not bring them back; a later consent does
         const stone = first ? tombstoneOf(this.sql, first.hash, now) : null;
         let erased = first ? first.erasedAtEdge || (stone !== null && stone.returnedAt === null) : reader === null;
         // an erased reader who consents again after the erasure comes back (tombstone-table.ts returnOf)
@@ -931,6 +934,7 @@ export class ReaderShard extends DurableObject<Bindings> {
       if (experimentsOn) queueForget(this.sql, user);
     });
     this.cache.delete(user);
+    this.heldLogged.delete(user);
     await this.scheduleAlarm(untilMs);
     await this.scheduleAlarm(nextSweep(this.sql) ?? Date.now());
     if (experimentsOn) {
@@ -1185,10 +1189,19 @@ export class ReaderShard extends DurableObject<Bindings> {
         const { version, json } = reader;
         try {
           await this.env.OPENTIME_KV.put(kvKeys.profile(user), json);
+          this.heldLogged.delete(user);
           return [user, version];
         } catch (e) {
           later = true;
-          logEvent("error", "state.publish_failed", { detail: errorMessage(e) });
+          // held back (a write of the key given up on may still land: lib/kv-deadline.ts), up to a minute of alarm
+          // rounds: said once, as a warning; any other failure each time
+          if (e instanceof KvDeadlineError && e.behind) {
+            if (!this.heldLogged.has(user)) logEvent("warn", "state.publish_held", { detail: errorMessage(e) });
+            this.heldLogged.add(user);
+          } else {
+            this.heldLogged.delete(user);
+            logEvent("error", "state.publish_failed", { detail: errorMessage(e) });
+          }
           // tried now: the next try waits one interval
           return [user, null];
         }
