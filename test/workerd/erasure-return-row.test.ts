@@ -13,7 +13,7 @@ import type { Bindings } from "../../worker/env";
 import { tombstoneKeys } from "../../worker/events/erasure";
 import { CLEANUP_KV_OPS, ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
-import { migrateReaderReturns } from "../../worker/state/tombstone-table";
+import { MIGRATE_BATCH, migrateReaderReturns } from "../../worker/state/tombstone-table";
 import { faultyKv } from "./support/faulty-bindings";
 import { clearKv } from "./support/harness";
 
@@ -165,6 +165,47 @@ describe("a returned reader's row", () => {
         { user: "rr-m-back", returned_at: 5000, returned_until: until },
         { user: "rr-m-ended", returned_at: null, returned_until: null },
         { user: "rr-m-plain", returned_at: null, returned_until: null },
+      ]);
+    });
+  });
+
+  it("a big table is hashed a batch at a time, and only until every returned tombstone has found its reader", async () => {
+    await runInDurableObject(readerStub(env, "rr-shard-4"), async (_: ReaderShard, state) => {
+      const sql = state.storage.sql;
+      sql.exec("DROP TABLE readers");
+      sql.exec(
+        `CREATE TABLE readers (user TEXT PRIMARY KEY, profile TEXT NOT NULL, clock TEXT NOT NULL DEFAULT '{}',
+         version INTEGER NOT NULL DEFAULT 0, published_version INTEGER NOT NULL DEFAULT -1,
+         published_at INTEGER NOT NULL DEFAULT 0)`,
+      );
+      // in id order: the returned reader in the first batch, then far more readers than a batch
+      sql.exec("INSERT INTO readers (user, profile) VALUES ('rr-big-a-back', '{}')");
+      for (let i = 0; i < 3 * MIGRATE_BATCH; i++)
+        sql.exec("INSERT INTO readers (user, profile) VALUES (?, '{}')", `rr-big-b-${String(i).padStart(5, "0")}`);
+      const until = Date.now() + DAY_MS;
+      sql.exec("DELETE FROM tombstones");
+      sql.exec(
+        "INSERT INTO tombstones (hash, until, erased_at, returned_at) VALUES (?, ?, 1000, 5000)",
+        await erasureHash("rr-big-a-back"),
+        until,
+      );
+      let hashed = 0;
+      let running = 0;
+      let most = 0;
+      const counting = async (user: string) => {
+        hashed++;
+        most = Math.max(most, ++running);
+        try {
+          return await erasureHash(user);
+        } finally {
+          running--;
+        }
+      };
+      await migrateReaderReturns(state.storage, Date.now(), counting);
+      expect(hashed).toBeLessThanOrEqual(MIGRATE_BATCH);
+      expect(most).toBeLessThanOrEqual(MIGRATE_BATCH);
+      expect(sql.exec("SELECT user, returned_until FROM readers WHERE returned_at IS NOT NULL").toArray()).toEqual([
+        { user: "rr-big-a-back", returned_until: until },
       ]);
     });
   });

@@ -102,11 +102,16 @@ export function hasReturnColumns(sql: SqlStorage): boolean {
   return has;
 }
 
+/** How many readers' ids migrateReaderReturns reads and hashes at a time. */
+export const MIGRATE_BATCH = 500;
+
 /**
  * Adds the return columns to a `readers` table made before them, and copies onto each row the return its
- * standing tombstone records. Rows name readers and tombstones hash them, so when any such tombstone stands every
- * row's id is hashed (`hash`: core/erasure-key.ts), once; the columns are added with the copies in one transaction,
- * so a start cut short does it all again. The caller blocks other calls meanwhile (blockConcurrencyWhile).
+ * standing tombstone records. Rows name readers and tombstones hash them, so while any such tombstone stands the
+ * rows' ids are hashed (`hash`: core/erasure-key.ts) MIGRATE_BATCH at a time, in id order, until every one of those
+ * tombstones (few: returns after an erasure) has found its reader, or the rows end: bounded memory, and a shard of
+ * many readers hashes only as far as its returned readers' rows. The columns are added with the copies in one
+ * transaction, so a start cut short does it all again. The caller blocks other calls meanwhile (blockConcurrencyWhile).
  */
 export async function migrateReaderReturns(
   storage: DurableObjectStorage,
@@ -124,22 +129,36 @@ export async function migrateReaderReturns(
       .toArray()
       .map((r) => [r.hash, { at: r.returned_at, until: r.until }]),
   );
-  const users =
-    stones.size === 0
-      ? []
-      : sql
-          .exec<{ user: string }>("SELECT user FROM readers")
-          .toArray()
-          .map((r) => r.user);
-  const hashes = await Promise.all(users.map(hash));
+  /** the rows whose reader a standing returned tombstone names, with its return */
+  const marks = new Map<string, { at: number; until: number }>();
+  const found = new Set<string>();
+  let after: string | null = null;
+  while (found.size < stones.size) {
+    const users = sql
+      .exec<{ user: string }>(
+        "SELECT user FROM readers WHERE ? IS NULL OR user > ? ORDER BY user LIMIT ?",
+        after,
+        after,
+        MIGRATE_BATCH,
+      )
+      .toArray()
+      .map((r) => r.user);
+    if (users.length === 0) break;
+    const hashes = await Promise.all(users.map(hash));
+    users.forEach((user, i) => {
+      const h = hashes[i] as string;
+      const mark = stones.get(h);
+      if (!mark) return;
+      marks.set(user, mark);
+      found.add(h);
+    });
+    after = users[users.length - 1] as string;
+  }
   storage.transactionSync(() => {
     if (hasReturnColumns(sql)) return;
     for (const column of RETURN_COLUMNS.split(", ")) sql.exec(`ALTER TABLE readers ADD COLUMN ${column}`);
-    users.forEach((user, i) => {
-      const mark = stones.get(hashes[i] as string);
-      if (mark)
-        sql.exec("UPDATE readers SET returned_at = ?, returned_until = ? WHERE user = ?", mark.at, mark.until, user);
-    });
+    for (const [user, mark] of marks)
+      sql.exec("UPDATE readers SET returned_at = ?, returned_until = ? WHERE user = ?", mark.at, mark.until, user);
     sql.exec(RETURN_INDEX);
   });
 }
