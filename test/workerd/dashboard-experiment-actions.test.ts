@@ -283,19 +283,7 @@ describe("Ship this arm", () => {
       idFromName: (name: string) => registry.idFromName(name),
       get: (id: DurableObjectId) => ({ find: (e: string) => registry.get(id).find(e), edit: lost }),
     } as unknown as Bindings["EXPERIMENT_REGISTRY"];
-    const res = await send(
-      "/dashboard/experiments/e-half/ship",
-      {
-        method: "POST",
-        headers: {
-          Authorization: ADMIN_HEADERS.Authorization,
-          "Content-Type": "application/x-www-form-urlencoded",
-          Origin: ORIGIN,
-        },
-        body: new URLSearchParams(form).toString(),
-      },
-      { ...env, EXPERIMENT_REGISTRY: flaky },
-    );
+    const res = await press("/dashboard/experiments/e-half/ship", form, ORIGIN, { ...env, EXPERIMENT_REGISTRY: flaky });
     const told = await followed(res);
     expect(told.location).toBe("/dashboard?experiment=e-half&change=shipped-not-stopped&arm=b");
     expect(told.message).toMatch(

@@ -178,19 +178,7 @@ describe("Ship this arm when Workers KV fails", () => {
       idFromName: (name: string) => writers.idFromName(name),
       get: (id: DurableObjectId) => ({ read: (c: string) => writers.get(id).read(c), write: lost }),
     } as unknown as Bindings["CAMPAIGN_WRITER"];
-    const res = await send(
-      "/dashboard/experiments/e-unsure/ship",
-      {
-        method: "POST",
-        headers: {
-          Authorization: ADMIN_HEADERS.Authorization,
-          "Content-Type": "application/x-www-form-urlencoded",
-          Origin: ORIGIN,
-        },
-        body: new URLSearchParams(form).toString(),
-      },
-      { ...env, CAMPAIGN_WRITER: flaky },
-    );
+    const res = await press("/dashboard/experiments/e-unsure/ship", form, ORIGIN, { ...env, CAMPAIGN_WRITER: flaky });
     expect((await followed(res)).location).toBe(unconfirmed);
     // neither wrote here; the experiment was not stopped; shipping again from the page goes through
     expect(await campaignBlock()).toBe("picks");
