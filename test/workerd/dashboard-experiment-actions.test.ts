@@ -9,16 +9,15 @@
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { assign } from "../../core/experiments/assignment";
-import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
+import { ExperimentSchema } from "../../core/experiments/experiment";
 import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
 import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import type { Bindings } from "../../worker/env";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
-import { experimentRegistry } from "../../worker/experiments/registry-stub";
 import { TEST_TOKEN_SECRET } from "./fixture";
-import { followed, ORIGIN, page, press, shipForm } from "./support/dashboard-forms";
+import { followed, ORIGIN, page, press, shipForm, stored, storeExperiment } from "./support/dashboard-forms";
 import {
   ADMIN_HEADERS,
   call,
@@ -44,17 +43,6 @@ const body = (over: Record<string, unknown> = {}) => ({
   ],
   ...over,
 });
-
-async function putExperiment(id: string, b: unknown): Promise<void> {
-  const res = await send(`/v1/admin/experiments/${id}`, {
-    method: "PUT",
-    headers: ADMIN_HEADERS,
-    body: JSON.stringify(b),
-  });
-  expect(res.status).toBe(200);
-}
-
-const stored = async (id: string) => (await experimentRegistry(env).get(id)) as Experiment;
 
 const rowText = (html: string, arm: string) =>
   (new RegExp(`<tr data-ship="${arm}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "").replace(/<[^>]*>/g, " ");
@@ -94,7 +82,7 @@ beforeEach(async () => {
 
 describe("Stop and Start on an experiment's page", () => {
   it("Stop stops assigning: a reader not yet counted gets the campaign as it is; Start again keeps each counted reader's arm", async () => {
-    await putExperiment("e-stop", body());
+    await storeExperiment("e-stop", body());
     const [first, later] = readers().filter((p) => hashedArm("e-stop", p.userId) === "a") as [Profile, Profile];
     const before = await open(first.userId);
     expect(before).toMatchObject({ block: "picks-a", arm: "e-stop:a" });
@@ -126,8 +114,8 @@ describe("Stop and Start on an experiment's page", () => {
   });
 
   it("a start where another experiment runs on the campaign is refused, the page saying why from its own reads", async () => {
-    await putExperiment("e-old", body({ status: "stopped" }));
-    await putExperiment("e-new", body());
+    await storeExperiment("e-old", body({ status: "stopped" }));
+    await storeExperiment("e-new", body());
     const refused = await followed(await press("/dashboard/experiments/e-old/start"));
     expect(refused.location).toBe("/dashboard?experiment=e-old&change=start-refused");
     expect(refused.message).toBe(
@@ -136,7 +124,7 @@ describe("Stop and Start on an experiment's page", () => {
     expect((await stored("e-old")).status).toBe("stopped");
     expect((await stored("e-new")).status).toBe("running");
     // one that could never measure anything says that instead
-    await putExperiment("e-one", {
+    await storeExperiment("e-one", {
       campaign: "other",
       variants: [{ id: "a", weight: 1, content: recs("x") }],
       status: "stopped",
@@ -148,7 +136,7 @@ describe("Stop and Start on an experiment's page", () => {
   });
 
   it("only the dashboard's own pages may post: another Origin, or none, is 403 and changes nothing", async () => {
-    await putExperiment("e-origin", body());
+    await storeExperiment("e-origin", body());
     for (const origin of ["https://evil.example", null]) {
       const res = await press("/dashboard/experiments/e-origin/stop", {}, origin);
       expect(res.status).toBe(403);
@@ -161,7 +149,7 @@ describe("Stop and Start on an experiment's page", () => {
   });
 
   it("without D1 (no report, nothing counted) the page still shows the experiment's buttons, and they work", async () => {
-    await putExperiment("e-nodb", body());
+    await storeExperiment("e-nodb", body());
     const bare = { ...env, DB: undefined } as typeof env;
     const html = await page("?experiment=e-nodb", bare);
     expect(html).toContain('data-testid="experiment-id">e-nodb<');
@@ -185,7 +173,7 @@ describe("Stop and Start on an experiment's page", () => {
   });
 
   it("says nothing a link makes up: a code the experiment does not bear out shows no message", async () => {
-    await putExperiment("e-link", body());
+    await storeExperiment("e-link", body());
     const html = await page("?experiment=e-link&change=stopped");
     expect(html).not.toContain('data-testid="experiment-message"');
     expect(await page("?experiment=e-link&change=shipped&arm=b")).not.toContain('data-testid="experiment-message"');
@@ -208,7 +196,7 @@ describe("Stop and Start on an experiment's page", () => {
 
 describe("Ship this arm", () => {
   it("makes the arm what every reader of the campaign gets, a reader of another arm too, then stops and records it", async () => {
-    await putExperiment("e-ship", body());
+    await storeExperiment("e-ship", body());
     const reader = readers().find((p) => hashedArm("e-ship", p.userId) === "a") as Profile;
     expect(await open(reader.userId)).toMatchObject({ block: "picks-a", arm: "e-ship:a" });
     const html = await page("?experiment=e-ship");
@@ -235,7 +223,7 @@ describe("Ship this arm", () => {
   });
 
   it("refuses, writing nothing, when the campaign was edited since the page was shown: the edit stays", async () => {
-    await putExperiment("e-race", body());
+    await storeExperiment("e-race", body());
     const form = shipForm(await page("?experiment=e-race"), "b") as Record<string, string>;
     // a colleague's edit lands between the page and the press
     expect((await putCampaign(CAMPAIGN, recs("colleague"))).status).toBe(200);
@@ -254,9 +242,9 @@ describe("Ship this arm", () => {
   });
 
   it("refuses when what the arm shows changed since the page was shown (an experiment PUT)", async () => {
-    await putExperiment("e-arm", body());
+    await storeExperiment("e-arm", body());
     const form = shipForm(await page("?experiment=e-arm"), "b") as Record<string, string>;
-    await putExperiment(
+    await storeExperiment(
       "e-arm",
       body({
         variants: [
@@ -274,7 +262,7 @@ describe("Ship this arm", () => {
   });
 
   it("a stop that fails after the campaign was written is said so on the page, never hidden behind an error", async () => {
-    await putExperiment("e-half", body());
+    await storeExperiment("e-half", body());
     const form = shipForm(await page("?experiment=e-half"), "b") as Record<string, string>;
     // the registry answers its read, then is lost before the stop (the runtime's passing failure)
     const registry = env.EXPERIMENT_REGISTRY as NonNullable<Bindings["EXPERIMENT_REGISTRY"]>;
@@ -297,7 +285,7 @@ describe("Ship this arm", () => {
   });
 
   it("is not offered for popular items or the holdout, saying why; a hand-made post for one is 400", async () => {
-    await putExperiment("e-pop", body({ holdout: 0.1 }));
+    await storeExperiment("e-pop", body({ holdout: 0.1 }));
     const html = await page("?experiment=e-pop");
     expect(shipForm(html, "popular")).toBeNull();
     expect(shipForm(html, "holdout")).toBeNull();

@@ -8,13 +8,13 @@
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
+import { ExperimentSchema } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../../worker/env";
 import { experimentRegistry } from "../../worker/experiments/registry-stub";
 import { objectEnv } from "../../worker/lib/bounded-env";
 import { type CampaignWriter, OWN_WRITES_MS } from "../../worker/state/campaign-writer";
-import { followed, ORIGIN, page, press, shipForm } from "./support/dashboard-forms";
+import { followed, ORIGIN, page, press, shipForm, stored, storeExperiment } from "./support/dashboard-forms";
 import { type FaultyKv, faultyKv, type KvFault } from "./support/faulty-bindings";
 import { ADMIN_HEADERS, freshExperimentState, putCampaign, send } from "./support/harness";
 
@@ -28,17 +28,6 @@ const body = (over: Record<string, unknown> = {}) => ({
   ],
   ...over,
 });
-
-async function putExperiment(id: string, b: unknown): Promise<void> {
-  const res = await send(`/v1/admin/experiments/${id}`, {
-    method: "PUT",
-    headers: ADMIN_HEADERS,
-    body: JSON.stringify(b),
-  });
-  expect(res.status).toBe(200);
-}
-
-const stored = async (id: string) => (await experimentRegistry(env).get(id)) as Experiment;
 
 /** What the campaign's default block is, as its editors read it. */
 async function campaignBlock(): Promise<string> {
@@ -80,7 +69,7 @@ beforeEach(async () => {
 
 describe("Stop and Start when Workers KV fails", () => {
   it("a start the registry could not decide changes nothing, and the page says to press again", async () => {
-    await putExperiment("e-start", body({ status: "stopped" }));
+    await storeExperiment("e-start", body({ status: "stopped" }));
     const before = await stored("e-start");
     // the registry reads the campaign's copy in KV (what it has not adopted yet) before its transaction
     const res = await withObjectKv(experimentRegistry(env), rateLimited(["get"], kvKeys.campaignExperiment("")), () =>
@@ -140,7 +129,7 @@ describe("Stop and Start when Workers KV fails", () => {
 
 describe("Ship this arm when Workers KV fails", () => {
   it("a campaign that could not be read writes nothing: the page says nothing was shipped, ship again", async () => {
-    await putExperiment("e-unread", body());
+    await storeExperiment("e-unread", body());
     const form = shipForm(await page("?experiment=e-unread"), "b") as Record<string, string>;
     // past the writer's own-writes window it reads KV for the campaign
     await runInDurableObject(writer(), (_: CampaignWriter, state) => {
@@ -161,7 +150,7 @@ describe("Ship this arm when Workers KV fails", () => {
   });
 
   it("a campaign write not confirmed (KV's refusal, or the writer lost) is said to be unknown, the experiment running", async () => {
-    await putExperiment("e-unsure", body());
+    await storeExperiment("e-unsure", body());
     const form = shipForm(await page("?experiment=e-unsure"), "b") as Record<string, string>;
     const unconfirmed = "/dashboard?experiment=e-unsure&change=ship-unconfirmed&arm=b";
     const message =
@@ -189,7 +178,7 @@ describe("Ship this arm when Workers KV fails", () => {
   });
 
   it("a campaign write never sent (held behind one given up on, or the writer overloaded) says nothing was shipped", async () => {
-    await putExperiment("e-held", body());
+    await storeExperiment("e-held", body());
     const form = shipForm(await page("?experiment=e-held"), "b") as Record<string, string>;
     const notShipped = "/dashboard?experiment=e-held&change=not-shipped&arm=b";
     // the writer's own bindings (ordered writes, short deadlines) over a KV whose put of the campaign never settles

@@ -27,16 +27,20 @@ import { resetExperimentCache, runningExperiment } from "../../worker/experiment
 import { experimentRegistry } from "../../worker/experiments/registry-stub";
 import worker from "../../worker/index";
 import type { ExperimentRegistry } from "../../worker/state/experiment-registry";
-import { ADMIN_HEADERS, clearExperimentRegistry, clearKv, fixture, seedModel, send } from "./support/harness";
+import {
+  ADMIN_HEADERS,
+  clearExperimentRegistry,
+  clearKv,
+  fixture,
+  putExperiment,
+  seedModel,
+  send,
+} from "./support/harness";
 
 /** runDrift called directly awaits what it starts: nothing to keep alive */
 const ignore = () => undefined;
 
 const db = () => env.DB as D1Database;
-
-function putExperiment(id: string, b: unknown): Promise<Response> {
-  return send(`/v1/admin/experiments/${id}`, { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(b) });
-}
 
 /** Exposures and clicks written as the shards write them (the store's own rows), at `at` (unix s). */
 async function exposeAndClick(

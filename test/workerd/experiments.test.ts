@@ -37,6 +37,7 @@ import {
   flushExperimentStore,
   freshExperimentState,
   putCampaign,
+  putExperiment,
   recordingQueue,
   SENDER,
   send,
@@ -53,10 +54,6 @@ const body = (over: Record<string, unknown> = {}) => ({
   ],
   ...over,
 });
-
-function putExperiment(id: string, b: unknown): Promise<Response> {
-  return send(`/v1/admin/experiments/${id}`, { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(b) });
-}
 
 /**
  * What two starts on the campaign that both passed before the registry left in KV: both records say running,

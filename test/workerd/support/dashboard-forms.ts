@@ -4,7 +4,9 @@
  */
 import { env } from "cloudflare:test";
 import { expect } from "vitest";
-import { ADMIN_HEADERS, send } from "./harness";
+import type { Experiment } from "../../../core/experiments/experiment";
+import { experimentRegistry } from "../../../worker/experiments/registry-stub";
+import { ADMIN_HEADERS, putExperiment, send } from "./harness";
 
 /** The dashboard's own origin (the Worker's, as the tests call it). */
 export const ORIGIN = "https://opentime.test";
@@ -56,3 +58,11 @@ export function shipForm(html: string, arm: string): Record<string, string> | nu
   if (fields.length === 0) return null;
   return Object.fromEntries(fields.map(([, name, value]) => [name, (value as string).replaceAll("&quot;", '"')]));
 }
+
+/** An experiment stored through the admin API, as the tests of its buttons set it up: it answers 200. */
+export async function storeExperiment(id: string, body: unknown): Promise<void> {
+  expect((await putExperiment(id, body)).status).toBe(200);
+}
+
+/** The experiment as the registry holds it. */
+export const stored = async (id: string) => (await experimentRegistry(env).get(id)) as Experiment;

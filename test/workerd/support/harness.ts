@@ -190,6 +190,10 @@ export function putCampaign(id: string, body: unknown): Promise<Response> {
   return send(`/v1/admin/campaigns/${id}`, { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(body) });
 }
 
+export function putExperiment(id: string, body: unknown): Promise<Response> {
+  return send(`/v1/admin/experiments/${id}`, { method: "PUT", headers: ADMIN_HEADERS, body: JSON.stringify(body) });
+}
+
 export interface RecsBody {
   items: { id: string; title: string; price: string; currency: string; image: string; url: string }[];
 }
