@@ -73,10 +73,11 @@ const fitTrees = (data: GbdtData, options: Partial<GbdtOptions>) =>
 export interface RankerChoice {
   /**
    * protocol NDCG@10 of validation readers held out of the ranker's training (a third, by a hash of the row,
-   * `users` of them). `trees`, the count that serves, is the forward check's where there is one, and `ranker` is
-   * then cross-fitted over the forward curve (each held-out half at the count the other half of the validation
-   * readers picked there: atForward); without one all of them pick it, and `ranker` is cross-fitted, each half of
-   * them scored at the count the other half picks (pickTrees: unless a half is empty). Either way no reader's figure
+   * `users` of them). `trees` and `blend`, the count and blend that serve, are the forward check's where there is
+   * one, and `ranker` is then cross-fitted over the forward curves (each held-out half at the blend and count the
+   * other half of the validation readers picked there: pickBlend, atForward); without one all of them pick the count,
+   * the trees serve alone, and `ranker` is cross-fitted, each half of them scored at the count the other half picks
+   * (pickTrees: unless a half is empty). Either way no reader's figure
    * is the best of many looks at them. `hybrid` is the hybrid's on the same readers; `margin` how far the hybrid had to
    * lead the ranker on them to serve instead (chooseServed)
    */
