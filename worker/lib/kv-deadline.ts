@@ -118,10 +118,9 @@ function deadlineOf(kind: Kind, key: string, d: KvDeadlines): number {
   return modelBytes ? Math.max(d.readMs, d.modelReadMs) : d.readMs;
 }
 
-/** Settles like `p`, or rejects with a KvDeadlineError after `ms` (then calls `late`); the timer is cleared either way. */
-function bounded<T>(p: Promise<T>, ms: number, op: string, kind: string, late?: () => void): Promise<T> {
+/** Settles like `p`, or rejects with a KvDeadlineError after `ms`; the timer is cleared either way. */
+function bounded<T>(p: Promise<T>, ms: number, op: string, kind: string): Promise<T> {
   return within(p, ms, () => {
-    late?.();
     throw new KvDeadlineError(op, kind, ms);
   });
 }
@@ -131,8 +130,12 @@ export interface KvDeadlineOptions {
   orderedWrites?: boolean;
 }
 
-/** An ordered namespace's writes of a key sent and not settled: each settled, or when it stops being waited on. */
-type InFlight = Map<string, Set<{ done: Promise<void>; giveUpAt: number }>>;
+/**
+ * An ordered namespace's writes of a key sent and not settled: each settled, when its deadline gives it up
+ * (`deadlineAt`), and when it is taken for lost (`giveUpAt`, ABANDONED_WRITE_MS after). One given up on and not yet
+ * taken for lost holds its key.
+ */
+type InFlight = Map<string, Set<{ done: Promise<void>; deadlineAt: number; giveUpAt: number }>>;
 const inFlightOf = new WeakMap<KVNamespace, InFlight>();
 
 /**
@@ -151,8 +154,6 @@ export async function writesSettled(kv: KVNamespace, keys: readonly string[]): P
 
 /** `kv` with deadlines on get, getWithMetadata, list, put and delete; anything else passes through. */
 export function withKvDeadlines(kv: KVNamespace, deadlines: KvDeadlines, options: KvDeadlineOptions = {}): KVNamespace {
-  /** keys whose write was given up on and has not settled, with when it was given up on */
-  const abandoned = new Map<string, number>();
   const inFlight: InFlight = new Map();
   const proxy = new Proxy(kv, {
     get(target, prop) {
@@ -165,14 +166,15 @@ export function withKvDeadlines(kv: KVNamespace, deadlines: KvDeadlines, options
         const ms = deadlineOf(op, key, deadlines);
         const ordered = options.orderedWrites === true && op === "write";
         if (ordered) {
-          const since = abandoned.get(key);
-          if (since !== undefined && Date.now() - since < ABANDONED_WRITE_MS)
-            return Promise.reject(new KvDeadlineError(prop as string, kindOf(key), ms, true));
-          abandoned.delete(key);
+          const now = Date.now();
+          for (const w of inFlight.get(key) ?? [])
+            if (now >= w.deadlineAt && now < w.giveUpAt)
+              return Promise.reject(new KvDeadlineError(prop as string, kindOf(key), ms, true));
         }
         const result = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         if (ordered) {
-          const entry = { done: result.then(noop, noop), giveUpAt: Date.now() + ms + ABANDONED_WRITE_MS };
+          const deadlineAt = Date.now() + ms;
+          const entry = { done: result.then(noop, noop), deadlineAt, giveUpAt: deadlineAt + ABANDONED_WRITE_MS };
           const writes = inFlight.get(key) ?? new Set();
           inFlight.set(key, writes.add(entry));
           void entry.done.then(() => {
@@ -180,17 +182,7 @@ export function withKvDeadlines(kv: KVNamespace, deadlines: KvDeadlines, options
             if (writes.size === 0 && inFlight.get(key) === writes) inFlight.delete(key);
           });
         }
-        const late = ordered
-          ? () => {
-              const at = Date.now();
-              abandoned.set(key, at);
-              const settled = () => {
-                if (abandoned.get(key) === at) abandoned.delete(key);
-              };
-              result.then(settled, settled);
-            }
-          : undefined;
-        return bounded(result, ms, prop as string, kindOf(key), late);
+        return bounded(result, ms, prop as string, kindOf(key));
       };
     },
   });

@@ -32,6 +32,7 @@ import {
 import { experimentConflict, holdoutAfter, recordChange, runRefusal } from "../../core/experiments/experiment-change";
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
+import { unavailableKv } from "../errors";
 import { readExperiment, readGlobalHoldout, readServedExperiment } from "../experiments/experiment-store";
 import { objectEnv } from "../lib/bounded-env";
 import type { KvDeadlines } from "../lib/kv-deadline";
@@ -133,6 +134,8 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
     try {
       return { ok: true, experiment: await this.lookup(id, true) };
     } catch (e) {
+      // a KV failure for a passing reason (worker/errors.ts); anything else is no outage, and goes to the handler
+      if (!unavailableKv(e)) throw e;
       return { ok: false, code: "KV_UNAVAILABLE", message: `KV could not be read: ${errorMessage(e)}` };
     }
   }

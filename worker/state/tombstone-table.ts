@@ -130,7 +130,7 @@ export async function migrateReaderReturns(
       .map((r) => [r.hash, { at: r.returned_at, until: r.until }]),
   );
   /** the rows whose reader a standing returned tombstone names, with its return */
-  const marks = new Map<string, { at: number; until: number }>();
+  const marks = new Map<string, ReturnMark>();
   const found = new Set<string>();
   let after: string | null = null;
   while (found.size < stones.size) {
