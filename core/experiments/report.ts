@@ -18,6 +18,13 @@ import { type Proportion, proportionTest } from "../stats/proportions";
 import { type SrmResult, srmTest } from "../stats/srm";
 import { type Experiment, HOLDOUT_ARM } from "./experiment";
 
+/**
+ * The intervals a report can give: always-valid (`sequential`, the default) or fixed-horizon (`fixed`); the report
+ * API's `intervals` takes these, and its OpenAPI description lists them.
+ */
+export const REPORT_INTERVALS = ["sequential", "fixed"] as const;
+export type ReportIntervals = (typeof REPORT_INTERVALS)[number];
+
 /** An arm's counts among the readers counted in one period (an hour: a bandit's shares hold within it). */
 export interface PeriodCounts {
   period: number;
@@ -78,7 +85,7 @@ export interface ExperimentResults {
    * drawn at its shares; null for a bandit (its shares move by design)
    */
   srm: (SrmResult & { expected: Record<string, number>; observed: Record<string, number>; since?: number }) | null;
-  intervals: "fixed" | "sequential";
+  intervals: ReportIntervals;
   /**
    * the correction for comparing several arms with one control: each metric's comparisons are a family, whose
    * estimates carry `adjusted` p-values and intervals when more than one arm is compared

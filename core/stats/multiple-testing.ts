@@ -6,7 +6,9 @@
  * the same factor as the p-value, so it excludes no effect exactly when the adjusted p-value is under alpha. Pure.
  */
 
-export type Correction = "holm-bonferroni" | "benjamini-hochberg" | "none";
+/** The corrections there are (the report API's `correction` takes these, and its OpenAPI description lists them). */
+export const CORRECTION_METHODS = ["holm-bonferroni", "benjamini-hochberg", "none"] as const;
+export type Correction = (typeof CORRECTION_METHODS)[number];
 
 /** The p-values adjusted over their family, in their order; each in [0, 1] and never below its own. */
 export function adjustPValues(pValues: readonly number[], method: Correction): number[] {

@@ -10,7 +10,7 @@
  * no figure but `scannerClicks`, which counts them apart (by arm and reason, whatever the phase).
  */
 import type { Experiment, ExperimentChange } from "../../core/experiments/experiment";
-import { type ExperimentResults, experimentResults } from "../../core/experiments/report";
+import { type ExperimentResults, experimentResults, type ReportIntervals } from "../../core/experiments/report";
 import { SCANNER_REASONS, type ScannerReason } from "../../core/reasons";
 import type { Correction } from "../../core/stats/multiple-testing";
 import { ensureSchema } from "./experiment-db";
@@ -100,7 +100,7 @@ export function scannerClicksOf(rows: readonly ScannerClickCounts[]): ScannerCli
 }
 
 export interface ReportOptions {
-  intervals: "fixed" | "sequential";
+  intervals: ReportIntervals;
   now?: number;
   /** over the arms compared with the control (core/stats/multiple-testing.ts; default Holm-Bonferroni) */
   correction?: Correction;

@@ -4,6 +4,8 @@
  * status. test/workerd/openapi.test.ts holds this list and the app's routes equal; openapi-answers.test.ts sends
  * real requests (test/workerd/support/api-cases.ts) and checks their answers are listed here.
  */
+import { REPORT_INTERVALS } from "../../core/experiments/report";
+import { CORRECTION_METHODS } from "../../core/stats/multiple-testing";
 import { EXPERIMENT_OUTCOMES } from "../dashboard/experiment-message";
 import { MODEL_OUTCOMES } from "../dashboard/model-outcomes";
 import type { ErrorCode } from "../errors";
@@ -706,14 +708,14 @@ const DOCUMENTED: RouteDoc[] = [
         name: "intervals",
         in: "query",
         description: "sequential (always valid, the default) or fixed (one look)",
-        schema: { type: "string", enum: ["sequential", "fixed"] },
+        schema: { type: "string", enum: [...REPORT_INTERVALS] },
       },
       {
         name: "correction",
         in: "query",
         description:
           "over the arms compared with the control, per metric: holm-bonferroni (the default), benjamini-hochberg or none; each estimate then carries `adjusted` {ciLow, ciHigh, pValue}",
-        schema: { type: "string", enum: ["holm-bonferroni", "benjamini-hochberg", "none"] },
+        schema: { type: "string", enum: [...CORRECTION_METHODS] },
       },
       {
         name: "currency",

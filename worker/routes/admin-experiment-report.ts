@@ -15,6 +15,8 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import { isCurrencyCode } from "../../core/events";
 import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
+import { REPORT_INTERVALS } from "../../core/experiments/report";
+import { CORRECTION_METHODS } from "../../core/stats/multiple-testing";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { experimentIdParam } from "../experiments/experiment-input";
@@ -25,8 +27,8 @@ import { requireApiKey } from "../lib/api-key";
 import { invalidInput } from "../lib/zod-issues";
 
 export const ReportQuery = z.object({
-  intervals: z.enum(["sequential", "fixed"]).default("sequential"),
-  correction: z.enum(["holm-bonferroni", "benjamini-hochberg", "none"]).default("holm-bonferroni"),
+  intervals: z.enum(REPORT_INTERVALS).default("sequential"),
+  correction: z.enum(CORRECTION_METHODS).default("holm-bonferroni"),
   /** `current`: only the readers whose arm was drawn in the current phase (since the last change of shares or content) */
   phase: ReportPhaseSchema.default("all"),
   /** the revenue's currency: an ISO 4217 code, or `none` for purchases that gave none */
