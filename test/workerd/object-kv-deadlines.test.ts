@@ -46,6 +46,38 @@ function withShard<T>(user: string, kv: KVNamespace, body: (shard: ReaderShard) 
   );
 }
 
+/**
+ * Runs `body` while the shard object behind `stub` (the runtime's own: its alarm too) has the bindings its
+ * constructor makes (objectEnv) over `kv`, with SHORT deadlines; its own are put back before this returns.
+ */
+async function withObjectKv<T>(
+  stub: DurableObjectStub<ReaderShard>,
+  kv: KVNamespace,
+  body: () => Promise<T>,
+): Promise<T> {
+  const useKv = (bindings: TestEnv) =>
+    runInDurableObject(stub, (instance: ReaderShard) => {
+      (instance as unknown as { env: TestEnv }).env = bindings;
+    });
+  await useKv(objectEnv({ ...env, OPENTIME_KV: kv }, SHORT));
+  try {
+    return await body();
+  } finally {
+    await useKv(objectEnv(env));
+  }
+}
+
+/** The test's KV with `put` in place of its own (given the real namespace); its other methods the real ones. */
+function withPut(put: (target: KVNamespace, key: string, value: string) => Promise<void>): KVNamespace {
+  return new Proxy(env.OPENTIME_KV, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop === "put") return (k: string, v: string) => put(target, k, v);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as KVNamespace;
+}
+
 describe("a reader shard whose KV never settles", () => {
   it("a first-touch read: the shard's call fails at its deadline, the batch is retried whole, and counted once after", async () => {
     const user = "okd-first";
@@ -86,55 +118,44 @@ describe("a reader shard whose KV never settles", () => {
     // the snapshot's first put waits for `land()`, then lands (late) as KV would; the next go through
     const waiting: (() => Promise<void>)[] = [];
     let puts = 0;
-    const kv = new Proxy(env.OPENTIME_KV, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (prop === "put")
-          return (k: string, v: string) => {
-            if (k !== key || ++puts > 1) return target.put(k, v);
-            return new Promise<void>((resolve) => waiting.push(() => target.put(k, v).then(resolve)));
-          };
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    }) as KVNamespace;
+    const kv = withPut((target, k, v) => {
+      if (k !== key || ++puts > 1) return target.put(k, v);
+      return new Promise<void>((resolve) => waiting.push(() => target.put(k, v).then(resolve)));
+    });
     // the shard's own object (its alarm is the runtime's), with the bindings its constructor makes over this KV
     const stub = readerStub(env, user);
-    const useKv = (bindings: TestEnv) =>
-      runInDurableObject(stub, (instance: ReaderShard) => {
-        (instance as unknown as { env: TestEnv }).env = bindings;
-      });
-    await useKv(objectEnv({ ...env, OPENTIME_KV: kv }, SHORT));
-    const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
-    const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
-    const logged = (spy: typeof quiet, event: string) =>
-      spy.mock.calls.filter(([line]) => String(line).includes(`"event":"${event}"`)).length;
-    try {
-      const b = fakeBatch(events);
-      expect(await guard(consumeEvents(b.batch, env))).not.toBe(HUNG);
-      expect(b.acked().sort()).toEqual(idsOf(events));
-      expect(puts).toBe(1);
-      expect(await env.OPENTIME_KV.get(key)).toBeNull();
-      // the write given up on has not settled: the alarm, due a publish interval later, does not write the key over
-      // it; held back, it is said once, as a warning, however many alarms find it held
-      for (let i = 0; i < 2; i++) {
+    await withObjectKv(stub, kv, async () => {
+      const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
+      const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+      const logged = (spy: typeof quiet, event: string) =>
+        spy.mock.calls.filter(([line]) => String(line).includes(`"event":"${event}"`)).length;
+      try {
+        const b = fakeBatch(events);
+        expect(await guard(consumeEvents(b.batch, env))).not.toBe(HUNG);
+        expect(b.acked().sort()).toEqual(idsOf(events));
+        expect(puts).toBe(1);
+        expect(await env.OPENTIME_KV.get(key)).toBeNull();
+        // the write given up on has not settled: the alarm, due a publish interval later, does not write the key over
+        // it; held back, it is said once, as a warning, however many alarms find it held
+        for (let i = 0; i < 2; i++) {
+          await new Promise((r) => setTimeout(r, 1100));
+          await guard(runDurableObjectAlarm(stub));
+        }
+        expect(puts).toBe(1);
+        expect(logged(quiet, "state.publish_failed")).toBe(1);
+        expect(logged(warned, "state.publish_held")).toBe(1);
+        // it lands; the alarm's next round writes the newest profile after it
+        await Promise.all(waiting.splice(0).map((land) => land()));
         await new Promise((r) => setTimeout(r, 1100));
         await guard(runDurableObjectAlarm(stub));
+        expect(puts).toBe(2);
+        expect(await env.OPENTIME_KV.get(key, "json")).toEqual(await stub.read(user));
+        expect((await stub.read(user))?.seenEvents).toEqual(events.map((e) => e.id));
+      } finally {
+        quiet.mockRestore();
+        warned.mockRestore();
       }
-      expect(puts).toBe(1);
-      expect(logged(quiet, "state.publish_failed")).toBe(1);
-      expect(logged(warned, "state.publish_held")).toBe(1);
-      // it lands; the alarm's next round writes the newest profile after it
-      await Promise.all(waiting.splice(0).map((land) => land()));
-      await new Promise((r) => setTimeout(r, 1100));
-      await guard(runDurableObjectAlarm(stub));
-      expect(puts).toBe(2);
-      expect(await env.OPENTIME_KV.get(key, "json")).toEqual(await stub.read(user));
-      expect((await stub.read(user))?.seenEvents).toEqual(events.map((e) => e.id));
-    } finally {
-      quiet.mockRestore();
-      warned.mockRestore();
-      await useKv(objectEnv(env));
-    }
+    });
   });
   it("an erasure waits for a snapshot write given up on: it lands before the route's delete, never after", async () => {
     const user = "okd-erase-late";
@@ -142,46 +163,34 @@ describe("a reader shard whose KV never settles", () => {
     // the snapshot's first put settles 400 ms on, far past its deadline (SHORT), and lands then, as KV may
     const LATE_MS = 400;
     let landed = 0;
-    const kv = new Proxy(env.OPENTIME_KV, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (prop === "put")
-          return (k: string, v: string) => {
-            if (k !== key || landed > 0) return target.put(k, v);
-            return new Promise<void>((resolve) =>
-              setTimeout(() => {
-                landed = Date.now();
-                void target.put(k, v).then(resolve);
-              }, LATE_MS),
-            );
-          };
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    }) as KVNamespace;
-    const stub = readerStub(env, user);
-    const useKv = (bindings: TestEnv) =>
-      runInDurableObject(stub, (instance: ReaderShard) => {
-        (instance as unknown as { env: TestEnv }).env = bindings;
-      });
-    await useKv(objectEnv({ ...env, OPENTIME_KV: kv }, SHORT));
-    const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
-    try {
-      const b = fakeBatch(eventsOf(user));
-      await consumeEvents(b.batch, env);
-      expect(b.acked()).toHaveLength(3); // the write was given up on; it has not landed
-      expect(landed).toBe(0);
-      const res = await send(`/v1/users/${user}`, { method: "DELETE", headers: ADMIN_HEADERS });
-      expect(res.status).toBe(200);
-      const answered = Date.now();
-      // well after it would have landed: the snapshot is gone, as the erasure answered after the late write landed
-      await new Promise((r) => setTimeout(r, LATE_MS + 100));
-      expect(await env.OPENTIME_KV.get(key)).toBeNull();
-      expect(landed).toBeGreaterThan(0);
-      expect(landed).toBeLessThanOrEqual(answered);
-    } finally {
-      quiet.mockRestore();
-      await useKv(objectEnv(env));
-    }
+    const kv = withPut((target, k, v) => {
+      if (k !== key || landed > 0) return target.put(k, v);
+      return new Promise<void>((resolve) =>
+        setTimeout(() => {
+          landed = Date.now();
+          void target.put(k, v).then(resolve);
+        }, LATE_MS),
+      );
+    });
+    await withObjectKv(readerStub(env, user), kv, async () => {
+      const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
+      try {
+        const b = fakeBatch(eventsOf(user));
+        await consumeEvents(b.batch, env);
+        expect(b.acked()).toHaveLength(3); // the write was given up on; it has not landed
+        expect(landed).toBe(0);
+        const res = await send(`/v1/users/${user}`, { method: "DELETE", headers: ADMIN_HEADERS });
+        expect(res.status).toBe(200);
+        const answered = Date.now();
+        // well after it would have landed: the snapshot is gone, as the erasure answered after the late write landed
+        await new Promise((r) => setTimeout(r, LATE_MS + 100));
+        expect(await env.OPENTIME_KV.get(key)).toBeNull();
+        expect(landed).toBeGreaterThan(0);
+        expect(landed).toBeLessThanOrEqual(answered);
+      } finally {
+        quiet.mockRestore();
+      }
+    });
   });
   it("a decision sweep's listing: the alarm settles and the sweep goes on a minute later, then deletes the late decision", async () => {
     const user = "okd-sweep";
@@ -204,24 +213,20 @@ describe("a reader shard whose KV never settles", () => {
       return guard(runDurableObjectAlarm(stub));
     };
     const f = faultyKv(env.OPENTIME_KV, [{ ops: ["list", "delete"], mode: "hang" }]);
-    const useKv = (bindings: TestEnv) =>
-      runInDurableObject(stub, (instance: ReaderShard) => {
-        (instance as unknown as { env: TestEnv }).env = bindings;
-      });
-    await useKv(objectEnv({ ...env, OPENTIME_KV: f.kv }, SHORT));
-    const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
-    try {
-      const before = Date.now();
-      expect(await sweepNow()).not.toBe(HUNG);
-      expect(f.hits).toBeGreaterThan(0);
-      const [left] = await sweeps();
-      expect(left?.round).toBe(0); // not done: tried again a minute later
-      expect(left?.at).toBeGreaterThanOrEqual(before + 60_000);
-      expect(await env.OPENTIME_KV.get(late)).not.toBeNull();
-    } finally {
-      quiet.mockRestore();
-      await useKv(objectEnv(env));
-    }
+    await withObjectKv(stub, f.kv, async () => {
+      const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
+      try {
+        const before = Date.now();
+        expect(await sweepNow()).not.toBe(HUNG);
+        expect(f.hits).toBeGreaterThan(0);
+        const [left] = await sweeps();
+        expect(left?.round).toBe(0); // not done: tried again a minute later
+        expect(left?.at).toBeGreaterThanOrEqual(before + 60_000);
+        expect(await env.OPENTIME_KV.get(late)).not.toBeNull();
+      } finally {
+        quiet.mockRestore();
+      }
+    });
     // KV back: the sweep deletes it and goes on to its next round
     expect(await sweepNow()).not.toBe(HUNG);
     expect((await sweeps()).map((x) => x.round)).toEqual([1]);
@@ -236,30 +241,26 @@ describe("a route calling a shard whose KV operation passes its deadline", () =>
     await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify(emptyProfile(user, new Date().toISOString())));
     expect(await stub.park([{ id: "okd-r1", type: "view", user, item: "p1", ts: ts() }])).toEqual(["parked"]);
     const f = faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "hang" }]);
-    const useKv = (bindings: TestEnv) =>
-      runInDurableObject(stub, (instance: ReaderShard) => {
-        (instance as unknown as { env: TestEnv }).env = bindings;
-      });
     // the bindings the shard's constructor makes (objectEnv), over a KV that hangs, with short deadlines
-    await useKv(objectEnv({ ...env, OPENTIME_KV: f.kv }, SHORT));
-    const quiet = vi.spyOn(console, "warn").mockImplementation(() => {});
-    try {
-      const res = await guard(
-        send("/v1/admin/dead-letters/replay", {
-          method: "POST",
-          headers: ADMIN_HEADERS,
-          body: JSON.stringify({ user }),
-        }),
-      );
-      if (res === HUNG) throw new Error("the route hung");
-      expect(res.status).toBe(503);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("KV_UNAVAILABLE");
-      expect(res.headers.get("Retry-After")).toBe("1");
-      expect(f.hits).toBeGreaterThan(0);
-    } finally {
-      quiet.mockRestore();
-      await useKv(objectEnv(env));
-    }
+    await withObjectKv(stub, f.kv, async () => {
+      const quiet = vi.spyOn(console, "warn").mockImplementation(() => {});
+      try {
+        const res = await guard(
+          send("/v1/admin/dead-letters/replay", {
+            method: "POST",
+            headers: ADMIN_HEADERS,
+            body: JSON.stringify({ user }),
+          }),
+        );
+        if (res === HUNG) throw new Error("the route hung");
+        expect(res.status).toBe(503);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe("KV_UNAVAILABLE");
+        expect(res.headers.get("Retry-After")).toBe("1");
+        expect(f.hits).toBeGreaterThan(0);
+      } finally {
+        quiet.mockRestore();
+      }
+    });
     expect(await stub.read(user)).toBeNull();
     expect(await stub.parkedCount(user)).toBe(1);
   });
