@@ -14,7 +14,7 @@ import { tombstoneKeys } from "../../worker/events/erasure";
 import { CLEANUP_KV_OPS, ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { MIGRATE_BATCH, migrateReaderReturns } from "../../worker/state/tombstone-table";
-import { faultyKv } from "./support/faulty-bindings";
+import { type FaultyKv, faultyKv } from "./support/faulty-bindings";
 import { clearKv } from "./support/harness";
 
 const DAY_MS = 86_400_000;
@@ -61,6 +61,31 @@ async function statementsOf(shard: ReaderShard, run: () => Promise<unknown>): Pr
     sql.exec = exec;
   }
   return seen;
+}
+
+/** The readers table as it was made before the return's mark (no returned_at, returned_until): `sql`'s, emptied. */
+function tableBeforeTheMark(sql: SqlStorage): void {
+  sql.exec("DROP TABLE readers");
+  sql.exec(
+    `CREATE TABLE readers (user TEXT PRIMARY KEY, profile TEXT NOT NULL, clock TEXT NOT NULL DEFAULT '{}',
+     version INTEGER NOT NULL DEFAULT 0, published_version INTEGER NOT NULL DEFAULT -1,
+     published_at INTEGER NOT NULL DEFAULT 0)`,
+  );
+}
+
+/**
+ * Gives `shard` a KV whose deletes of edge tombstones (`erased:`) throw, then erases `user` on it (as if two minutes
+ * ago); the faulty KV, to count its hits and clear its faults.
+ */
+async function eraseWithFailingTombstoneDeletes(
+  shard: ReaderShard,
+  state: DurableObjectState,
+  user: string,
+): Promise<FaultyKv> {
+  const faulty = faultyKv(env.OPENTIME_KV, [{ ops: ["delete"], mode: "throw", prefix: "erased:" }]);
+  (shard as unknown as { env: Bindings }).env = { ...env, OPENTIME_KV: faulty.kv };
+  await eraseEarlier(shard, state, user);
+  return faulty;
 }
 
 const items = async (shard: ReaderShard, user: string) =>
@@ -145,12 +170,7 @@ describe("a returned reader's row", () => {
   it("a table made before the mark gets it from the standing tombstones, once", async () => {
     await runInDurableObject(readerStub(env, "rr-shard-3"), async (_: ReaderShard, state) => {
       const sql = state.storage.sql;
-      sql.exec("DROP TABLE readers");
-      sql.exec(
-        `CREATE TABLE readers (user TEXT PRIMARY KEY, profile TEXT NOT NULL, clock TEXT NOT NULL DEFAULT '{}',
-         version INTEGER NOT NULL DEFAULT 0, published_version INTEGER NOT NULL DEFAULT -1,
-         published_at INTEGER NOT NULL DEFAULT 0)`,
-      );
+      tableBeforeTheMark(sql);
       for (const user of ["rr-m-back", "rr-m-ended", "rr-m-plain"])
         sql.exec("INSERT INTO readers (user, profile) VALUES (?, '{}')", user);
       const until = Date.now() + DAY_MS;
@@ -172,12 +192,7 @@ describe("a returned reader's row", () => {
   it("a big table is hashed a batch at a time, and only until every returned tombstone has found its reader", async () => {
     await runInDurableObject(readerStub(env, "rr-shard-4"), async (_: ReaderShard, state) => {
       const sql = state.storage.sql;
-      sql.exec("DROP TABLE readers");
-      sql.exec(
-        `CREATE TABLE readers (user TEXT PRIMARY KEY, profile TEXT NOT NULL, clock TEXT NOT NULL DEFAULT '{}',
-         version INTEGER NOT NULL DEFAULT 0, published_version INTEGER NOT NULL DEFAULT -1,
-         published_at INTEGER NOT NULL DEFAULT 0)`,
-      );
+      tableBeforeTheMark(sql);
       // in id order: the returned reader in the first batch, then far more readers than a batch
       sql.exec("INSERT INTO readers (user, profile) VALUES ('rr-big-a-back', '{}')");
       for (let i = 0; i < 3 * MIGRATE_BATCH; i++)
@@ -215,9 +230,7 @@ describe("the sweep of a returned reader's edge tombstones", () => {
   it("goes on a minute later when KV fails, while the tombstone stands, though the reader tracks again", async () => {
     const user = "rr-sweep-kv";
     await runInDurableObject(readerStub(env, `rr-shard-sweep-${user}`), async (shard: ReaderShard, state) => {
-      const faulty = faultyKv(env.OPENTIME_KV, [{ ops: ["delete"], mode: "throw", prefix: "erased:" }]);
-      (shard as unknown as { env: Bindings }).env = { ...env, OPENTIME_KV: faulty.kv };
-      await eraseEarlier(shard, state, user);
+      const faulty = await eraseWithFailingTombstoneDeletes(shard, state, user);
       expect(await shard.apply([consent(user, nowS() - 60)])).toEqual(["applied"]);
       const stone = await erasureKey(user);
       await env.OPENTIME_KV.put(stone, "1");
@@ -240,9 +253,7 @@ describe("the sweep of a returned reader's edge tombstones", () => {
   it("a failed delete of the edge tombstone at the return is retried though the erasure's sweeps are gone", async () => {
     const user = "rr-return-sweep";
     await runInDurableObject(readerStub(env, `rr-shard-sweep-${user}`), async (shard: ReaderShard, state) => {
-      const faulty = faultyKv(env.OPENTIME_KV, [{ ops: ["delete"], mode: "throw", prefix: "erased:" }]);
-      (shard as unknown as { env: Bindings }).env = { ...env, OPENTIME_KV: faulty.kv };
-      await eraseEarlier(shard, state, user);
+      const faulty = await eraseWithFailingTombstoneDeletes(shard, state, user);
       const stone = await erasureKey(user);
       await env.OPENTIME_KV.put(stone, "1");
       // the erasure's sweeps have run their rounds and forgotten the reader
