@@ -17,7 +17,18 @@ import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import type { Bindings } from "../../worker/env";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import { TEST_TOKEN_SECRET } from "./fixture";
-import { followed, ORIGIN, page, press, shipForm, stored, storeExperiment } from "./support/dashboard-forms";
+import {
+  experimentOn,
+  followed,
+  freshCampaign,
+  ORIGIN,
+  page,
+  press,
+  recs,
+  shipForm,
+  stored,
+  storeExperiment,
+} from "./support/dashboard-forms";
 import {
   ADMIN_HEADERS,
   call,
@@ -32,17 +43,7 @@ import {
 } from "./support/harness";
 
 const CAMPAIGN = "dash-camp";
-const recs = (block: string) => ({ v: 2, default: { id: block, type: "recommendations" } });
-
-const body = (over: Record<string, unknown> = {}) => ({
-  campaign: CAMPAIGN,
-  variants: [
-    { id: "a", weight: 1, content: recs("picks-a") },
-    { id: "b", weight: 1, content: recs("picks-b") },
-    { id: "popular", weight: 1, content: "popular" },
-  ],
-  ...over,
-});
+const body = experimentOn(CAMPAIGN, [{ id: "popular", weight: 1, content: "popular" }]);
 
 const rowText = (html: string, arm: string) =>
   (new RegExp(`<tr data-ship="${arm}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "").replace(/<[^>]*>/g, " ");
@@ -75,10 +76,7 @@ async function open(user: string) {
   };
 }
 
-beforeEach(async () => {
-  await freshExperimentState();
-  expect((await putCampaign(CAMPAIGN, recs("picks"))).status).toBe(200);
-});
+beforeEach(() => freshCampaign(CAMPAIGN));
 
 describe("Stop and Start on an experiment's page", () => {
   it("Stop stops assigning: a reader not yet counted gets the campaign as it is; Start again keeps each counted reader's arm", async () => {

@@ -14,20 +14,22 @@ import type { Bindings } from "../../worker/env";
 import { experimentRegistry } from "../../worker/experiments/registry-stub";
 import { objectEnv } from "../../worker/lib/bounded-env";
 import { type CampaignWriter, OWN_WRITES_MS } from "../../worker/state/campaign-writer";
-import { followed, ORIGIN, page, press, shipForm, stored, storeExperiment } from "./support/dashboard-forms";
+import {
+  experimentOn,
+  followed,
+  freshCampaign,
+  ORIGIN,
+  page,
+  press,
+  shipForm,
+  stored,
+  storeExperiment,
+} from "./support/dashboard-forms";
 import { type FaultyKv, faultyKv, type KvFault } from "./support/faulty-bindings";
-import { ADMIN_HEADERS, freshExperimentState, putCampaign, send } from "./support/harness";
+import { ADMIN_HEADERS, send } from "./support/harness";
 
 const CAMPAIGN = "dash-down";
-const recs = (block: string) => ({ v: 2, default: { id: block, type: "recommendations" } });
-const body = (over: Record<string, unknown> = {}) => ({
-  campaign: CAMPAIGN,
-  variants: [
-    { id: "a", weight: 1, content: recs("picks-a") },
-    { id: "b", weight: 1, content: recs("picks-b") },
-  ],
-  ...over,
-});
+const body = experimentOn(CAMPAIGN);
 
 /** What the campaign's default block is, as its editors read it. */
 async function campaignBlock(): Promise<string> {
@@ -62,10 +64,7 @@ async function withObjectKv<T>(stub: DurableObjectStub, faults: KvFault[], act: 
 
 const rateLimited = (ops: KvFault["ops"], prefix: string): KvFault[] => [{ ops, mode: "rate-limited", prefix }];
 
-beforeEach(async () => {
-  await freshExperimentState();
-  expect((await putCampaign(CAMPAIGN, recs("picks"))).status).toBe(200);
-});
+beforeEach(() => freshCampaign(CAMPAIGN));
 
 describe("Stop and Start when Workers KV fails", () => {
   it("a start the registry could not decide changes nothing, and the page says to press again", async () => {

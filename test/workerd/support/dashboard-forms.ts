@@ -1,12 +1,13 @@
 /**
  * The dashboard's pages and forms as a browser uses them, for the tests of its buttons: a form posted from the
- * dashboard's own origin, the page drawn, a redirect followed to the message it shows, a ship form's fields.
+ * dashboard's own origin, the page drawn, a redirect followed to the message it shows, a ship form's fields; and
+ * the experiment those tests set up on their campaign.
  */
 import { env } from "cloudflare:test";
 import { expect } from "vitest";
 import type { Experiment } from "../../../core/experiments/experiment";
 import { experimentRegistry } from "../../../worker/experiments/registry-stub";
-import { ADMIN_HEADERS, putExperiment, send } from "./harness";
+import { ADMIN_HEADERS, freshExperimentState, putCampaign, putExperiment, send } from "./harness";
 
 /** The dashboard's own origin (the Worker's, as the tests call it). */
 export const ORIGIN = "https://opentime.test";
@@ -62,6 +63,31 @@ export function shipForm(html: string, arm: string): Record<string, string> | nu
 /** An experiment stored through the admin API, as the tests of its buttons set it up: it answers 200. */
 export async function storeExperiment(id: string, body: unknown): Promise<void> {
   expect((await putExperiment(id, body)).status).toBe(200);
+}
+
+/** A campaign's content: its default block, `block`, of recommendations. */
+export const recs = (block: string) => ({ v: 2, default: { id: block, type: "recommendations" } });
+
+/**
+ * The body of the experiment the tests of its buttons store on `campaign`: arms a and b (blocks picks-a and picks-b),
+ * then `more`; the function it returns lays `over` on it.
+ */
+export const experimentOn =
+  (campaign: string, more: readonly Record<string, unknown>[] = []) =>
+  (over: Record<string, unknown> = {}) => ({
+    campaign,
+    variants: [
+      { id: "a", weight: 1, content: recs("picks-a") },
+      { id: "b", weight: 1, content: recs("picks-b") },
+      ...more,
+    ],
+    ...over,
+  });
+
+/** No experiments, and `campaign` stored with its own content (block picks): it answers 200. */
+export async function freshCampaign(campaign: string): Promise<void> {
+  await freshExperimentState();
+  expect((await putCampaign(campaign, recs("picks"))).status).toBe(200);
 }
 
 /** The experiment as the registry holds it. */
