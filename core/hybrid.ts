@@ -1,9 +1,11 @@
 /**
  * The hybrid recommender's scoring, shared by the trainer and the Worker: a logistic-regression
  * re-ranker over repeat-awareness (the reader's own purchases: invoices, recency), the ALS score, the
- * content score and item statistics. Linear, so every item is scored in O(items + own items).
+ * content score, item statistics and the EASE neighbour sum of the reader's own items (the learned ranker's
+ * neighbour table, core/neighbour-table.ts). Linear, so every item is scored in O(items + own items x K).
  * Two weight sets: `all` (re-buys allowed) and `novel` (discovery; own items are excluded by the caller).
  */
+import { type NeighbourTable, neighbourSums } from "./neighbour-table";
 
 export const HYBRID_FEATURES = [
   "own",
@@ -16,7 +18,20 @@ export const HYBRID_FEATURES = [
   "log_buyers",
   "repeat_rate",
   "log_recent_buyers",
+  "neighbours",
 ] as const;
+
+/**
+ * The features of a model from before `neighbours` was one: its weights are the first this many, and it weighs the
+ * neighbour sum 0 (the manifest still loads them).
+ */
+export const HYBRID_FEATURES_BEFORE_NEIGHBOURS = HYBRID_FEATURES.length - 1;
+const NEIGHBOURS = HYBRID_FEATURES.indexOf("neighbours");
+
+/** The weight a weight set gives the neighbour sum (0 for a model from before it was a feature). */
+export function neighboursWeight(w: LinearWeights): number {
+  return w.weights[NEIGHBOURS] ?? 0;
+}
 
 export type HybridMode = "all" | "novel";
 
@@ -67,7 +82,7 @@ export function ownItems(
   });
 }
 
-/** Feature row of one item (what the linear model sees). */
+/** Feature row of one item (what the linear model sees); `neighbours` is its EASE neighbour sum (0 when none). */
 export function hybridFeatureRow(
   item: number,
   own: OwnItem | undefined,
@@ -75,6 +90,7 @@ export function hybridFeatureRow(
   now: number,
   als: number,
   content: number,
+  neighbours: number,
   stats: ItemStats,
 ): number[] {
   const c = own?.invoices ?? 0;
@@ -90,6 +106,7 @@ export function hybridFeatureRow(
     stats.logBuyers[item] as number,
     stats.repeatRate[item] as number,
     stats.logRecentBuyers[item] as number,
+    neighbours,
   ];
 }
 
@@ -113,8 +130,10 @@ export function itemPriors(w: LinearWeights, stats: ItemStats): Float64Array {
 }
 
 /**
- * Hybrid logits for every item; `als` and `content` are that user's per-item scores, `priors` the model's
- * itemPriors(w, stats) when the caller keeps them.
+ * Hybrid logits for every item; `als` and `content` are that user's per-item scores, `neighbours` the model's
+ * neighbour table (null: the sum counts 0), `priors` the model's itemPriors(w, stats) when the caller keeps them.
+ * The neighbour sums run over the distinct own items in their order, so a pool's local table (core/reader-pool.ts)
+ * adds the same weights in the same order.
  */
 export function hybridScores(
   w: LinearWeights,
@@ -122,6 +141,7 @@ export function hybridScores(
   now: number,
   als: ArrayLike<number>,
   content: ArrayLike<number>,
+  neighbours: NeighbourTable | null,
   stats: ItemStats,
   priors: Float64Array = itemPriors(w, stats),
 ): Float64Array {
@@ -133,11 +153,17 @@ export function hybridScores(
   for (let j = 0; j < n; j++) {
     out[j] = (priors[j] as number) + wAls * (als[j] as number) + wContent * (content[j] as number);
   }
+  const wNeighbours = neighboursWeight(w);
+  if (neighbours && wNeighbours !== 0) {
+    // each own item once, in the order of its first appearance (as the ranker's and a pool's sums run)
+    const sums = neighbourSums(neighbours, new Set(ownItems.map((o) => o.item)));
+    for (const [j, v] of sums) if (j >= 0 && j < n) out[j] = (out[j] as number) + wNeighbours * v;
+  }
   let maxInvoices = 0;
   for (const o of ownItems) maxInvoices = Math.max(maxInvoices, o.invoices);
   for (const o of ownItems) {
     if (o.item < 0 || o.item >= n) continue;
-    const row = hybridFeatureRow(o.item, o, maxInvoices, now, 0, 0, stats);
+    const row = hybridFeatureRow(o.item, o, maxInvoices, now, 0, 0, 0, stats);
     for (let f = 0; f < 5; f++) out[o.item] = (out[o.item] as number) + (w.weights[f] as number) * (row[f] as number);
   }
   return out;

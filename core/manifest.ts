@@ -10,7 +10,7 @@ import { CalibrationSchema } from "./calibration";
 import { type Catalog, CatalogSchema } from "./catalog";
 import { DriftReferenceSchema } from "./drift";
 import { isKnownFeatureSpec } from "./feature-spec";
-import { HYBRID_FEATURES } from "./hybrid";
+import { HYBRID_FEATURES, HYBRID_FEATURES_BEFORE_NEIGHBOURS } from "./hybrid";
 import { TreeEnsembleSchema } from "./tree-ensemble";
 
 /**
@@ -37,7 +37,14 @@ const GraphSchema = z.object({
   onnxBytes: z.number().int().positive(),
 });
 
-const LinearSchema = z.object({ weights: z.array(z.number()).length(HYBRID_FEATURES.length), intercept: z.number() });
+/**
+ * A hybrid weight set: one weight per HYBRID_FEATURES entry, or per all but the last for a model from before the
+ * neighbour sum was one (it weighs the sum 0). A Worker from before that refuses the longer set (model-manifest-invalid).
+ */
+const LinearSchema = z.object({
+  weights: z.array(z.number()).min(HYBRID_FEATURES_BEFORE_NEIGHBOURS).max(HYBRID_FEATURES.length),
+  intercept: z.number(),
+});
 
 /**
  * The learned ranker (core/ranker.ts candidates, core/tree-ensemble.ts trees) and, per mode, whether it serves or

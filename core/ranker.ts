@@ -246,8 +246,8 @@ function staticTop(values: ArrayLike<number>, k: number, skip?: (j: number) => b
   return bestOf(values, k, cached.list, skip);
 }
 
-/** The `k` best entries of a sparse score map, ties by lower index. */
-function topSparse(scores: Map<number, number>, k: number, skip?: (j: number) => boolean): number[] {
+/** The `k` best positive entries of a sparse score map, ties by lower index. */
+export function topSparse(scores: Map<number, number>, k: number, skip?: (j: number) => boolean): number[] {
   return [...scores]
     .filter(([j, s]) => s > 0 && !skip?.(j))
     .sort((a, b) => b[1] - a[1] || a[0] - b[0])

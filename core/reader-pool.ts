@@ -152,21 +152,25 @@ export interface PoolHybrid {
   own: readonly OwnItem[];
   /** unix seconds */
   now: number;
+  /** the model's neighbour table (the hybrid's neighbour sums and the ranker read it), or null */
+  neighbours: NeighbourTable | null;
   stats: ItemStats;
   /** the hybrid's weights for this mode */
   weights: LinearWeights;
 }
 
-/** And for the ranker: its neighbour table and item statistics. */
+/** And for the ranker: its item statistics. */
 export interface PoolRanking extends PoolHybrid {
-  neighbours: NeighbourTable | null;
   stats: RankerItemStats;
 }
 
-/** The reader in the pool's indices (item i of the pool is i): their own items, the item statistics, the logits. */
+/**
+ * The reader in the pool's indices (item i of the pool is i): their own items, the neighbour table's rows of them,
+ * the item statistics, the logits.
+ */
 interface PoolReader<S extends ItemStats> {
-  local: Map<number, number>;
   own: OwnItem[];
+  neighbours: NeighbourTable | null;
   stats: S;
   hybrid: Float64Array;
 }
@@ -196,8 +200,9 @@ function poolReader<S extends ItemStats>(pool: ReaderPool, r: PoolHybrid & { sta
       Float64Array.from(pool.items, (j) => values[j] as number),
     ]),
   ) as unknown as S;
-  const hybrid = hybridScores(r.weights, own, r.now, pool.als, pool.content, stats);
-  return { local, own, stats, hybrid };
+  const neighbours = r.neighbours && localNeighbours(r.neighbours, own, pool.items, local);
+  const hybrid = hybridScores(r.weights, own, r.now, pool.als, pool.content, neighbours, stats);
+  return { own, neighbours, stats, hybrid };
 }
 
 /**
@@ -207,8 +212,7 @@ function poolReader<S extends ItemStats>(pool: ReaderPool, r: PoolHybrid & { sta
 export function poolCandidates(pool: ReaderPool, r: PoolRanking, mode: RankerMode): CandidateRows | null {
   const reader = poolReader(pool, r);
   if (!reader) return null;
-  const { local, own, stats, hybrid } = reader;
-  const neighbours = r.neighbours && localNeighbours(r.neighbours, own, pool.items, local);
+  const { own, neighbours, stats, hybrid } = reader;
   const c = rankerCandidates(
     { own, now: r.now, als: pool.als, content: pool.content, neighbours, stats, hybrid },
     mode,

@@ -190,10 +190,10 @@ export async function runRecommenderSuite(
   progress.step("content (TF-IDF + LSA) fitted and evaluated");
 
   const tuner = new HybridRecommender(chosen, {}, val.cutoff);
-  tuner.fitWith(valData, valAls, valContent);
+  tuner.fitWith(valData, valAls, valContent, neighbours(val, valData));
   const weights = tuner.tune(val.testAll, val.testNovel);
   const hybrid = new HybridRecommender(chosen, {}, test.cutoff);
-  hybrid.fitWith(testData, als, content);
+  hybrid.fitWith(testData, als, content, neighbours(test, testData));
   hybrid.weights = weights;
   recommenders.hybrid = evalModed(test, hybrid, ["all", "novel", "cold"]);
   progress.step("hybrid: weights fitted on validation, evaluated");

@@ -14,8 +14,9 @@ import {
   type OwnItem,
 } from "../../core/hybrid";
 import { type QuantizedItems, quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
+import { type NeighbourTable, neighbourSums } from "../../core/neighbour-table";
 import { MAX_PURCHASE_HISTORY, newestFirst } from "../../core/profile";
-import type { RankerItemStats } from "../../core/ranker";
+import { type RankerItemStats, topSparse } from "../../core/ranker";
 import { type Csr, rowData, rowIndices } from "../data/sparse";
 import type { TrainData } from "../data/train-data";
 import { fitLogistic } from "../learn/logistic";
@@ -28,8 +29,8 @@ const DAY = 86400;
 /** Used until `tune` has run: re-buys first, then ALS, content and popularity (hand-set, documented). */
 export const UNTUNED_WEIGHTS: HybridWeights = {
   features: HYBRID_FEATURES,
-  all: { weights: [3, 1, 1, 0.5, 1, 20, 2, 0.3, 1, 0.2], intercept: -6 },
-  novel: { weights: [0, 0, 0, 0, 0, 20, 2, 0.3, 0, 0.2], intercept: -6 },
+  all: { weights: [3, 1, 1, 0.5, 1, 20, 2, 0.3, 1, 0.2, 0], intercept: -6 },
+  novel: { weights: [0, 0, 0, 0, 0, 20, 2, 0.3, 0, 0.2, 0], intercept: -6 },
 };
 
 export interface HybridParts {
@@ -39,6 +40,8 @@ export interface HybridParts {
   stats: RankerItemStats;
   /** "now" for recency features: the end of the training window */
   now: number;
+  /** EASE's neighbour table (the ranker's), whose sums over the reader's own items are a feature; null: none */
+  neighbours: NeighbourTable | null;
 }
 
 export function itemStats(matrix: Csr, lastTime: Float64Array | undefined, now: number): RankerItemStats {
@@ -124,9 +127,9 @@ export class HybridRecommender implements Recommender {
   }
 
   /** Uses component models already fitted on `data` (saves refitting them). */
-  fitWith(data: TrainData, als: ImplicitAls, content: ContentLsa): void {
+  fitWith(data: TrainData, als: ImplicitAls, content: ContentLsa, neighbours: NeighbourTable | null = null): void {
     const now = this.windowEnd ?? lastTimeOf(data);
-    this.parts = { als, content, stats: itemStats(data.matrix, data.lastTime, now), now };
+    this.parts = { als, content, stats: itemStats(data.matrix, data.lastTime, now), now, neighbours };
     this.data = data;
   }
 
@@ -166,6 +169,7 @@ export class HybridRecommender implements Recommender {
     als: ArrayLike<number>;
     content: ArrayLike<number> | null;
     stats: RankerItemStats;
+    neighbours: NeighbourTable | null;
   } {
     const p = this.parts;
     if (!p || !this.data) throw new Error("not fitted");
@@ -176,6 +180,7 @@ export class HybridRecommender implements Recommender {
       als,
       content: p.content.dims > 0 ? content : null,
       stats: p.stats,
+      neighbours: p.neighbours,
     };
   }
 
@@ -185,10 +190,21 @@ export class HybridRecommender implements Recommender {
     c: ReturnType<HybridRecommender["components"]>,
     weights: HybridWeights = this.weights,
   ): Float64Array {
-    return hybridScores(weights[mode], c.own, c.now, c.als, c.content ?? new Float32Array(c.als.length), c.stats);
+    return hybridScores(
+      weights[mode],
+      c.own,
+      c.now,
+      c.als,
+      c.content ?? new Float32Array(c.als.length),
+      c.neighbours,
+      c.stats,
+    );
   }
 
-  /** Training rows for the re-ranker: per user, own items + ALS top-100 + content top-50 + 30 most popular. */
+  /**
+   * Training rows for the re-ranker: per user, own items + ALS top-100 + content top-50 + 30 most popular + the 50
+   * highest EASE neighbour sums of their own items.
+   */
   candidateRows(user: number, mode: HybridMode): { items: number[]; rows: number[][] } {
     const p = this.parts as HybridParts;
     const data = this.data as TrainData;
@@ -200,12 +216,28 @@ export class HybridRecommender implements Recommender {
     for (const j of topK(als, 100, skip).indices) cands.add(j);
     for (const j of topK(content, 50, skip).indices) cands.add(j);
     for (const j of topK(p.stats.logBuyers, 30, skip).indices) cands.add(j);
+    const nb = p.neighbours
+      ? neighbourSums(
+          p.neighbours,
+          own.map((o) => o.item),
+        )
+      : new Map<number, number>();
+    for (const j of topSparse(nb, 50, skip)) cands.add(j);
     const maxInvoices = Math.max(0, ...own.map((o) => o.invoices));
     const items = [...cands];
     return {
       items,
       rows: items.map((j) =>
-        hybridFeatureRow(j, ownMap.get(j), maxInvoices, p.now, als[j] as number, content[j] as number, p.stats),
+        hybridFeatureRow(
+          j,
+          ownMap.get(j),
+          maxInvoices,
+          p.now,
+          als[j] as number,
+          content[j] as number,
+          nb.get(j) ?? 0,
+          p.stats,
+        ),
       ),
     };
   }

@@ -143,7 +143,7 @@ export function earlierWindow(w: {
   userIds: readonly string[];
 }): EarlierWindow {
   const hybrid = new HybridRecommender(w.als.options, {}, w.end);
-  hybrid.fitWith(w.data, w.als, w.content);
+  hybrid.fitWith(w.data, w.als, w.content, w.neighbours);
   const ranker = new CandidateRanker();
   ranker.fitWith(hybrid, w.neighbours);
   return { ranker, hybrid, relevant: w.relevant, userIds: w.userIds };

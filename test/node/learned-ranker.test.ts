@@ -7,7 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type HybridWeights, hybridFeatureRow, hybridScores, itemPriors } from "../../core/hybrid";
+import {
+  HYBRID_FEATURES_BEFORE_NEIGHBOURS,
+  type HybridWeights,
+  hybridFeatureRow,
+  hybridScores,
+  itemPriors,
+} from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
 import { CANDIDATES, RANKER_FEATURES, type RankerFeature, rankCandidates, rankerCandidates } from "../../core/ranker";
@@ -391,28 +397,52 @@ describe("hybrid logits", () => {
       repeatRate: Float32Array.from({ length: n }, () => rng.next()),
       logRecentBuyers: Float32Array.from({ length: n }, () => rng.next() * 3),
     };
-    const w = { weights: Array.from({ length: 10 }, () => rng.normal()), intercept: rng.normal() };
-    const own = [{ item: 3, invoices: 2, lastTs: 1_700_000_000 - 86400 }];
+    const w = { weights: Array.from({ length: 11 }, () => rng.normal()), intercept: rng.normal() };
+    const own = [
+      { item: 3, invoices: 2, lastTs: 1_700_000_000 - 86400 },
+      { item: 7, invoices: 1, lastTs: 1_700_000_000 - 9 * 86400 },
+    ];
+    // items 3 and 7 have neighbours; 250 is a neighbour of both, 0 of 7 alone, 3 of 7 (an own item's sum counts too)
+    const rowOf = new Int32Array(n).fill(-1);
+    rowOf[3] = 0;
+    rowOf[7] = 1;
+    const neighbours = {
+      k: 3,
+      rowOf,
+      index: Int32Array.from([250, 12, -1, 0, 250, 3]),
+      weight: Float32Array.from([0.5, 0.25, 0, 0.125, 0.375, 0.0625]),
+    };
+    const sums: Record<number, number> = { 250: 0.5 + 0.375, 12: 0.25, 0: 0.125, 3: 0.0625 };
     const als = Float32Array.from({ length: n }, () => rng.normal());
     const content = Float32Array.from({ length: n }, () => rng.normal());
-    const fresh = hybridScores(w, own, 1_700_000_000, als, content, stats);
-    const kept = hybridScores(w, own, 1_700_000_000, als, content, stats, itemPriors(w, stats));
+    const fresh = hybridScores(w, own, 1_700_000_000, als, content, neighbours, stats);
+    const kept = hybridScores(w, own, 1_700_000_000, als, content, neighbours, stats, itemPriors(w, stats));
     expect(Array.from(kept)).toEqual(Array.from(fresh));
     // against the linear model read directly: intercept + weights . feature row, item by item
-    for (const j of [0, 3, 250, n - 1]) {
+    for (const j of [0, 3, 7, 12, 250, n - 1]) {
       const row = hybridFeatureRow(
         j,
-        j === 3 ? own[0] : undefined,
+        own.find((o) => o.item === j),
         2,
         1_700_000_000,
         als[j] as number,
         content[j] as number,
+        sums[j] ?? 0,
         stats,
       );
       const logit = row.reduce((sum, x, f) => sum + (w.weights[f] as number) * x, w.intercept);
       expect(fresh[j]).toBeCloseTo(logit, 9);
     }
-    expect(() => hybridScores(w, own, 1_700_000_000, als, content, stats, new Float64Array(n - 1))).toThrow(/priors/);
+    // without a table (or from a model whose weights end before the neighbour sum) the sum counts 0
+    const bare = hybridScores(w, own, 1_700_000_000, als, content, null, stats);
+    const before = { weights: w.weights.slice(0, HYBRID_FEATURES_BEFORE_NEIGHBOURS), intercept: w.intercept };
+    expect(Array.from(hybridScores(before, own, 1_700_000_000, als, content, neighbours, stats))).toEqual(
+      Array.from(bare),
+    );
+    expect((fresh[250] as number) - (bare[250] as number)).toBeCloseTo((w.weights[10] as number) * 0.875, 6);
+    expect(() => hybridScores(w, own, 1_700_000_000, als, content, neighbours, stats, new Float64Array(n - 1))).toThrow(
+      /priors/,
+    );
   });
 });
 

@@ -46,8 +46,8 @@ function oneByOne(model: PoolModel, profiles: readonly Profile[]): Map<string, s
     const als = scoreInt8(model.als, base64ToFloat32(p.factors.vector));
     const content = scoreInt8(model.content, base64ToFloat32(p.contentVector.vector));
     const hybrid = {
-      all: hybridScores(model.weights.all, own, 0, als, content, model.stats),
-      novel: hybridScores(model.weights.novel, own, 0, als, content, model.stats),
+      all: hybridScores(model.weights.all, own, 0, als, content, model.neighbours, model.stats),
+      novel: hybridScores(model.weights.novel, own, 0, als, content, model.neighbours, model.stats),
     };
     out.set(
       p.userId,

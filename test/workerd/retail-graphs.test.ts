@@ -7,8 +7,9 @@ import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import type { HybridGoldenCase } from "../../core/golden";
+import { HYBRID_FEATURES, HYBRID_FEATURES_BEFORE_NEIGHBOURS, neighboursWeight } from "../../core/hybrid";
 import { kvKeys } from "../../core/kv-keys";
-import { type ModelManifest, RankerManifestSchema } from "../../core/manifest";
+import { MANIFEST_SCHEMA_VERSION, type ModelManifest, RankerManifestSchema } from "../../core/manifest";
 import { MAX_TREE_DEPTH } from "../../core/tree-ensemble";
 import { getConfig } from "../../worker/env";
 import { resetModelCache } from "../../worker/model/model-store";
@@ -45,8 +46,39 @@ describe("content graph in workerd", () => {
 describe("hybrid re-ranker in workerd", () => {
   beforeEach(async () => {
     await clearKv();
-    // without its neighbour table the version's ranker is unavailable: the hybrid serves every mode
-    await seedModel({ fixture: retailFixture(), ranker: false });
+    // the ranker chosen for neither mode: the hybrid serves every mode, with the neighbour table its sums read
+    await seedModel({ fixture: rankerServing({ all: "hybrid", novel: "hybrid" }) });
+  });
+
+  it("weighs the EASE neighbour sums of the reader's items (the fixture's weights do)", () => {
+    const h = manifest().hybrid as NonNullable<ModelManifest["hybrid"]>;
+    expect(h.features).toEqual([...HYBRID_FEATURES]);
+    expect([neighboursWeight(h.all), neighboursWeight(h.novel)]).not.toEqual([0, 0]);
+  });
+
+  it("a model from before the neighbour sum (ten weights) still loads and serves its hybrid", async () => {
+    const f = retailFixture();
+    const m = JSON.parse(f.manifestJson) as ModelManifest;
+    const h = m.hybrid as NonNullable<ModelManifest["hybrid"]>;
+    const ten = (w: { weights: number[]; intercept: number }) => ({
+      ...w,
+      weights: w.weights.slice(0, HYBRID_FEATURES_BEFORE_NEIGHBOURS),
+    });
+    const before = {
+      ...h,
+      features: HYBRID_FEATURES.slice(0, HYBRID_FEATURES_BEFORE_NEIGHBOURS),
+      all: ten(h.all),
+      novel: ten(h.novel),
+    };
+    // as such a model was: no ranker either (so no linear terms, format 1)
+    const { ranker: _, ...rest } = m;
+    const old = { ...rest, schema: MANIFEST_SCHEMA_VERSION, hybrid: before };
+    await seedModel({ fixture: { ...f, manifestJson: JSON.stringify(old) }, ranker: false });
+    const g = f.golden.hybrid[0];
+    const res = await call(`/v1/amp/recs?t=${await token(g?.user as string)}&n=5`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
+    expect(res.headers.get("X-Opentime-Scorer")).toBe("hybrid");
   });
 
   it("reproduces the trainer's top-10 for golden users, in both modes", async () => {
@@ -244,5 +276,10 @@ describe("learned ranker in workerd", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
     expect(res.headers.get("X-Opentime-Scorer")).toBe("hybrid");
+    // its hybrid weighs neighbour sums it cannot read now: a reader's pool (made with them) is passed over
+    const withPool = f.golden.ranker[0] as HybridGoldenCase;
+    expect(withPool.pool).toEqual(expect.any(String));
+    const rec = await goldenRecommendation(withPool);
+    expect([rec.reason, rec.scorer, rec.ranking]).toEqual(["personalized", "hybrid", "catalog"]);
   });
 });

@@ -20,6 +20,7 @@
 import type { Catalog, FallbackItems } from "../../core/catalog";
 import { FallbackItemsSchema } from "../../core/catalog";
 import { decodeItemTable, type FoldInTables, type ItemTable } from "../../core/fold-in";
+import { neighboursWeight } from "../../core/hybrid";
 import { kvKeys } from "../../core/kv-keys";
 import {
   ActivePointerSchema,
@@ -27,6 +28,7 @@ import {
   type ModelHistory,
   ModelHistorySchema,
   type ModelManifest,
+  type RankerManifest,
   RankerManifestSchema,
   sha256Hex,
 } from "../../core/manifest";
@@ -48,15 +50,19 @@ export interface LoadedModel {
   content: GuardedSession | null;
   /** item factors and Gram matrix for folding new behaviour into a user vector, when exported */
   foldIn: FoldInTables | null;
-  /** the learned ranker (trees, neighbour table), when the version has one that checks out and a hybrid to start from */
+  /** the learned ranker (its trees), when the version has one that checks out and a hybrid to start from */
   ranker: LoadedRanker | null;
+  /**
+   * EASE's neighbour table (`model:<v>:neighbours`), loaded when the ranker serves or the hybrid weighs the neighbour
+   * sum; the ranker is loaded only with it. A hybrid that weighs the sum serves without that term when it is missing.
+   */
+  neighbours: NeighbourTable | null;
   itemIndex: Map<string, number>;
 }
 
 export interface LoadedRanker {
   /** the trees of the modes it serves (chosen on validation), laid out for scoring once at load */
   models: Partial<Record<RankerMode, CompiledEnsemble>>;
-  neighbours: NeighbourTable;
   /** the hybrid's item statistics with the ranker's beside them */
   stats: RankerItemStats;
 }
@@ -320,13 +326,14 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
       logEvent("error", "model.fold_in_unavailable", { version, detail: errorMessage(e) });
     }
   }
-  const ranker = content ? await loadRanker(kv, manifest) : null;
+  const { ranker, neighbours } = content ? await loadRanker(kv, manifest) : { ranker: null, neighbours: null };
   logEvent("info", "model.loaded", {
     version,
     items: manifest.itemCount,
     dims: manifest.dims,
     content: content !== null,
     ranker: ranker !== null,
+    neighbours: neighbours !== null,
   });
   return {
     ok: true,
@@ -337,6 +344,7 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
       content,
       foldIn,
       ranker,
+      neighbours,
       itemIndex: new Map(manifest.itemIds.map((id, i) => [id, i])),
     },
   };
@@ -345,43 +353,75 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
 /**
  * The ranker is optional like the content graph: a version whose `ranker` entry is malformed, whose neighbour
  * table is missing, damaged or unreadable, or whose trees are malformed or were trained on other features, serves
- * its hybrid (and a log line says why). A ranker that serves neither mode is not loaded at all.
+ * its hybrid (and a log line says why). A ranker that serves neither mode is not loaded; its neighbour table is,
+ * when the hybrid weighs the neighbour sum (a hybrid without it serves without that term, and a line says so).
  */
-async function loadRanker(kv: KVNamespace, manifest: ModelManifest): Promise<LoadedRanker | null> {
-  if (manifest.ranker === undefined || !manifest.hybrid) return null;
-  const unavailable = (detail: string) => {
-    logEvent("error", "model.ranker_unavailable", { version: manifest.version, detail });
-    return null;
+async function loadRanker(
+  kv: KVNamespace,
+  manifest: ModelManifest,
+): Promise<{ ranker: LoadedRanker | null; neighbours: NeighbourTable | null }> {
+  const h = manifest.hybrid;
+  if (!h) return { ranker: null, neighbours: null };
+  const hybridNeeds = neighboursWeight(h.all) !== 0 || neighboursWeight(h.novel) !== 0;
+  const unavailable = (detail: string) =>
+    logEvent("error", "model.ranker_unavailable", {
+      version: manifest.version,
+      detail,
+      hybrid: hybridNeeds ? "serves without its neighbour sums" : "unaffected",
+    });
+  const none = (detail?: string) => {
+    if (detail) unavailable(detail);
+    return { ranker: null, neighbours: null };
   };
+  if (manifest.ranker === undefined) return none(hybridNeeds ? "no ranker entry, so no neighbour table" : undefined);
   const parsed = RankerManifestSchema.safeParse(manifest.ranker);
-  if (!parsed.success) return unavailable("the manifest's ranker entry fails its schema");
+  if (!parsed.success) return none("the manifest's ranker entry fails its schema");
   const r = parsed.data;
-  if (r.chosen.all !== "ranker" && r.chosen.novel !== "ranker") return null;
-  if (Object.values(r.itemStats).some((a) => a.length !== manifest.itemCount))
-    return unavailable("item statistics of another item count");
-  const features = [...RANKER_FEATURES] as string[];
-  for (const m of [r.all, r.novel]) {
-    if (m.features.length !== features.length || m.features.some((f, i) => f !== features[i]))
-      return unavailable("trees trained on other features");
-    if (!isWellFormed(m)) return unavailable("malformed trees");
-  }
+  const trees = servingTrees(r, manifest.itemCount);
+  if (!hybridNeeds && (trees === null || "problem" in trees)) return none(trees?.problem);
   let bytes: ArrayBuffer | null;
   try {
     bytes = await kv.get(kvKeys.neighbours(manifest.version), "arrayBuffer");
   } catch (e) {
-    return unavailable(`neighbour table unreadable: ${errorMessage(e)}`);
+    return none(`neighbour table unreadable: ${errorMessage(e)}`);
   }
-  if (!bytes) return unavailable("no neighbour table");
+  if (!bytes) return none("no neighbour table");
   if (bytes.byteLength !== r.neighbours.bytes || (await sha256Hex(bytes)) !== r.neighbours.sha256)
-    return unavailable("neighbour table does not match the manifest");
+    return none("neighbour table does not match the manifest");
+  let neighbours: NeighbourTable;
   try {
-    const neighbours = decodeNeighbours(bytes, manifest.itemCount, r.neighbours.k);
+    neighbours = decodeNeighbours(bytes, manifest.itemCount, r.neighbours.k);
+  } catch (e) {
+    return none(errorMessage(e));
+  }
+  if (trees === null || "problem" in trees) {
+    if (trees) logEvent("error", "model.ranker_unavailable", { version: manifest.version, detail: trees.problem });
+    return { ranker: null, neighbours };
+  }
+  return { ranker: { models: trees.models, stats: { ...h.itemStats, ...r.itemStats } }, neighbours };
+}
+
+/** The trees of the modes the ranker serves, compiled; null when it serves neither, or what is wrong with them. */
+function servingTrees(
+  r: RankerManifest,
+  itemCount: number,
+): { models: LoadedRanker["models"] } | { problem: string } | null {
+  if (r.chosen.all !== "ranker" && r.chosen.novel !== "ranker") return null;
+  if (Object.values(r.itemStats).some((a) => a.length !== itemCount))
+    return { problem: "item statistics of another item count" };
+  const features = [...RANKER_FEATURES] as string[];
+  for (const m of [r.all, r.novel]) {
+    if (m.features.length !== features.length || m.features.some((f, i) => f !== features[i]))
+      return { problem: "trees trained on other features" };
+    if (!isWellFormed(m)) return { problem: "malformed trees" };
+  }
+  try {
     const models: LoadedRanker["models"] = {};
     for (const mode of ["all", "novel"] as const)
       if (r.chosen[mode] === "ranker") models[mode] = compileEnsemble(r[mode]);
-    return { models, neighbours, stats: { ...manifest.hybrid.itemStats, ...r.itemStats } };
+    return { models };
   } catch (e) {
-    return unavailable(errorMessage(e));
+    return { problem: errorMessage(e) };
   }
 }
 

@@ -11,7 +11,14 @@
 import { base64ToFloat32 } from "../../core/base64";
 import type { CatalogItem } from "../../core/catalog";
 import { foldIn, hasNews, profileInteractions } from "../../core/fold-in";
-import { hybridScores, type ItemStats, itemPriors, type LinearWeights, ownItems } from "../../core/hybrid";
+import {
+  hybridScores,
+  type ItemStats,
+  itemPriors,
+  type LinearWeights,
+  neighboursWeight,
+  ownItems,
+} from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
 import {
   applyItemRules,
@@ -492,21 +499,19 @@ async function hybrid(
   const trees = model.ranker?.models[config.recsMode];
   const at = Math.floor(now / 1000);
   const weights = h[config.recsMode];
-  // the reader's pool (core/reader-pool.ts) answers for the ranker or the hybrid without the graphs, when it can
-  const pool = reader.pool ? decodePool(reader.pool, model.manifest.itemCount) : null;
+  const neighbours = model.neighbours;
+  // the reader's pool (core/reader-pool.ts) answers for the ranker or the hybrid without the graphs, when it can: not
+  // when the hybrid weighs neighbour sums whose table did not load (the pool holds the best by the whole logit)
+  const pool =
+    reader.pool && (neighbours || neighboursWeight(weights) === 0)
+      ? decodePool(reader.pool, model.manifest.itemCount)
+      : null;
   if (pool) {
     const ranker = model.ranker;
     const ranked =
       trees && ranker
-        ? rankFromPool(
-            pool,
-            { own, now: at, neighbours: ranker.neighbours, stats: ranker.stats, weights },
-            config,
-            trees,
-            n,
-            exclude,
-          )
-        : poolHybridTop(pool, { own, now: at, stats: h.itemStats, weights }, n, exclude.hasIndex);
+        ? rankFromPool(pool, { own, now: at, neighbours, stats: ranker.stats, weights }, config, trees, n, exclude)
+        : poolHybridTop(pool, { own, now: at, neighbours, stats: h.itemStats, weights }, n, exclude.hasIndex);
     if (ranked)
       return { ...pick(model, ranked, n, exclude, live), scorer: trees ? "ranker" : "hybrid", ranking: "pool" };
   }
@@ -522,7 +527,7 @@ async function hybrid(
   ]);
   const als = byAls.scores;
   const content = byContent.scores;
-  const scores = hybridScores(weights, own, at, als, content, h.itemStats, priorsOf(weights, h.itemStats));
+  const scores = hybridScores(weights, own, at, als, content, neighbours, h.itemStats, priorsOf(weights, h.itemStats));
   const byHybrid = () => topK(scores, n, exclude.hasIndex);
   if (!trees || !model.ranker)
     return { ...pick(model, byHybrid(), n, exclude, live), scorer: "hybrid", ranking: "catalog" };
@@ -531,7 +536,7 @@ async function hybrid(
     now: at,
     als,
     content,
-    neighbours: model.ranker.neighbours,
+    neighbours,
     stats: model.ranker.stats,
     hybrid: scores,
     tops: { als: byAls.top, content: byContent.top },

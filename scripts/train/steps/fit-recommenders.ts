@@ -1,12 +1,12 @@
 /**
- * Training step 2: refit the recommenders on the whole window with what step 1 chose (ALS; content, the
- * hybrid's parts and the ranker's neighbour table for purchase logs), quantize their item tables to int8 and build their ONNX graphs. The version
- * is content-addressed: a hash of the graphs, the trees, the tuned weights, and the training set, catalog and code
- * they came from (training-fingerprint.ts).
+ * Training step 2: refit the recommenders on the whole window with what step 1 chose (ALS; for purchase logs
+ * content, EASE's neighbour table, which the hybrid and the ranker read, and the hybrid's parts), quantize their item
+ * tables to int8 and build their ONNX graphs. The version is content-addressed: a hash of the graphs, the trees,
+ * the tuned weights, and the training set, catalog and code they came from (training-fingerprint.ts).
  */
 import { createHash } from "node:crypto";
 import { type QuantizedItems, quantizeItems } from "../../../core/int8-kernel";
-import { encodeNeighbours } from "../../../core/neighbour-table";
+import { encodeNeighbours, type NeighbourTable } from "../../../core/neighbour-table";
 import { buildScoringGraph } from "../../export/onnx-graph";
 import { ImplicitAls } from "../als";
 import { ContentLsa } from "../content";
@@ -44,16 +44,20 @@ export function fitRecommenders(ts: TrainingSet, tuned: Tuned, log: (msg: string
     content.fit(full.data);
     contentItems = quantizeItems(content.itemVectors, n, content.dims);
   }
-  const hybrid = new HybridRecommender(tuned.alsOptions, {}, full.end);
-  if (content) {
-    hybrid.fitWith(full.data, als, content);
-    hybrid.weights = tuned.weights;
-  }
-  let ranker: Recommenders["ranker"] = null;
+  // EASE's neighbour table, which the hybrid's neighbour sums and the ranker both read
+  let table: NeighbourTable | null = null;
   if (content && tuned.ranker) {
     const ease = new Ease({ lambda: tuned.ranker.easeLambda });
     ease.fit(full.data);
-    const table = ease.neighbours(NEIGHBOURS_K);
+    table = ease.neighbours(NEIGHBOURS_K);
+  }
+  const hybrid = new HybridRecommender(tuned.alsOptions, {}, full.end);
+  if (content) {
+    hybrid.fitWith(full.data, als, content, table);
+    hybrid.weights = tuned.weights;
+  }
+  let ranker: Recommenders["ranker"] = null;
+  if (content && tuned.ranker && table) {
     const r = new CandidateRanker();
     r.fitWith(hybrid, table);
     r.models = tuned.ranker.models;

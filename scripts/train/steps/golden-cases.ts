@@ -62,7 +62,15 @@ export function goldenCases(
       const alsScores = scoreInt8(alsItems, als.userVector(u));
       const contentScores = scoreInt8(contentItems, content.userVector(u));
       for (const mode of ["all", "novel"] as const) {
-        const s = hybridScores(hybrid.weights[mode], own, full.end, alsScores, contentScores, hybrid.parts.stats);
+        const s = hybridScores(
+          hybrid.weights[mode],
+          own,
+          full.end,
+          alsScores,
+          contentScores,
+          neighbours,
+          hybrid.parts.stats,
+        );
         const ownSet = new Set(own.map((o) => o.item));
         const skip = mode === "novel" ? (j: number) => ownSet.has(j) : undefined;
         const expected = topK(s, 10, skip).indices;

@@ -115,8 +115,8 @@ export function profilePools(model: PoolModel, profiles: readonly Profile[], bat
       const c = content[b] as Float32Array;
       // any time will do: the pool holds what does not depend on it
       const hybrid = {
-        all: hybridScores(model.weights.all, own, 0, a, c, model.stats, priors.all),
-        novel: hybridScores(model.weights.novel, own, 0, a, c, model.stats, priors.novel),
+        all: hybridScores(model.weights.all, own, 0, a, c, model.neighbours, model.stats, priors.all),
+        novel: hybridScores(model.weights.novel, own, 0, a, c, model.neighbours, model.stats, priors.novel),
       };
       const { neighbours, stats } = model;
       pools.set(p.userId, encodePool(makePool({ own, als: a, content: c, neighbours, stats, hybrid })));

@@ -1,6 +1,6 @@
 /**
  * Training step 1: tune on the validation split (the window before the last weeks, scored on them): the ALS
- * grid, the hybrid's weights, EASE's lambda and the learned ranker (its trees, tree count and whether it serves
+ * grid, EASE's lambda (its neighbour table), the hybrid's weights and the learned ranker (its trees, tree count and whether it serves
  * each mode; purchase logs), and the top score's calibration per scorer. Nothing of the test period is used. With
  * `tune: false` the defaults stand; without a validation split (a log no longer than the holdout, or no reader who
  * bought both before and in it) training stops, naming the log's span and the holdout, rather than ship the
@@ -106,15 +106,18 @@ export async function tuneOnValidation(
   if (ts.source === "purchases") {
     const valContent = new ContentLsa();
     valContent.fit(val.data);
+    // EASE's lambda first: the hybrid's neighbour sums read its table, as the ranker does
+    const ease = await tuneEase(val);
+    const neighbours = ease.neighbours(NEIGHBOURS_K);
     const tuner = new HybridRecommender(tuned.alsOptions, {}, val.end);
-    tuner.fitWith(val.data, als, valContent);
+    tuner.fitWith(val.data, als, valContent, neighbours);
     tuned.weights = tuner.tune(val.relevantAll, val.relevantNovel);
     metrics.validation_hybrid_ndcg_at_10 = ndcg(val, tuner, "all");
     tuner.mode = "novel";
     novel("validation_hybrid_novel_ndcg_at_10", () => ndcg(val, tuner, "novel"));
     tuner.mode = "all";
     calibrate("hybrid", tuner);
-    tuned.ranker = await tuneRanker(val, ts.earlier, tuner, metrics, log);
+    tuned.ranker = await tuneRanker(val, ts.earlier, tuner, ease, neighbours, metrics, log);
     if (tuned.ranker.choice.chosen.all === "ranker") {
       // the trees trained without the held-out readers (over hybrid features from weights fitted without them
       // too), calibrated on those readers alone
@@ -131,18 +134,8 @@ export async function tuneOnValidation(
   return tuned;
 }
 
-/**
- * EASE's lambda (for the neighbour table), then the learned ranker over the tuned hybrid's components: trained on
- * two thirds of the validation readers (and the earlier window's, over components fitted on that window) against
- * the hybrid on the rest (which serves each mode), then on all.
- */
-async function tuneRanker(
-  val: Validation,
-  earlier: Validation | null,
-  tuner: HybridRecommender,
-  metrics: Record<string, number>,
-  log: (msg: string) => void,
-) {
+/** EASE at the lambda best on validation (mean NDCG@10 of both modes), for the neighbour table. */
+async function tuneEase(val: Validation): Promise<Ease> {
   let best = { score: Number.NEGATIVE_INFINITY, model: null as Ease | null };
   for (const batch of batches(EASE_LAMBDAS)) {
     for (const m of await Promise.all(batch.map((lambda) => fitEaseInWorker({ lambda }, val.data)))) {
@@ -150,8 +143,23 @@ async function tuneRanker(
       if (score > best.score) best = { score, model: m };
     }
   }
-  const ease = best.model as Ease;
-  const neighbours = ease.neighbours(NEIGHBOURS_K);
+  return best.model as Ease;
+}
+
+/**
+ * The learned ranker over the tuned hybrid's components and EASE's neighbour table: trained on two thirds of the
+ * validation readers (and the earlier window's, over components fitted on that window) against the hybrid on the
+ * rest (which serves each mode), then on all.
+ */
+async function tuneRanker(
+  val: Validation,
+  earlier: Validation | null,
+  tuner: HybridRecommender,
+  ease: Ease,
+  neighbours: NeighbourTable,
+  metrics: Record<string, number>,
+  log: (msg: string) => void,
+) {
   const ranker = new CandidateRanker();
   ranker.fitWith(tuner, neighbours);
   if (earlier) {
