@@ -8,8 +8,8 @@ import { quantizeItems } from "../../core/int8-kernel";
 import { Rng } from "../lib/rng";
 import { workerCount } from "../lib/worker-pool";
 import { buildProfile } from "../profiles/build-profiles";
-import { UNTUNED_WEIGHTS } from "../train/hybrid";
 import { type PoolModel, poolsSideBySide, profilePools } from "../train/steps/reader-pools";
+import { BENCH_WEIGHTS } from "./scenarios";
 
 export interface PoolsResult {
   items: number;
@@ -59,7 +59,7 @@ export function syntheticPoolModel(r: Rng, shape: PoolModelShape): PoolModel {
       weekBuyers: Int32Array.from({ length: items }, () => r.int(5)),
       fortnightBuyers: Int32Array.from({ length: items }, () => r.int(10)),
     },
-    weights: UNTUNED_WEIGHTS,
+    weights: BENCH_WEIGHTS,
   };
 }
 

@@ -8,6 +8,7 @@ import { base64ToFloat32 } from "../../core/base64";
 import { CatalogSchema } from "../../core/catalog";
 import { DRIFT_FEATURES, driftReference, readerDriftFeatures } from "../../core/drift";
 import { decodeItemTable, type ItemTable } from "../../core/fold-in";
+import { HYBRID_FEATURES } from "../../core/hybrid";
 import { scoreInt8 } from "../../core/int8-kernel";
 import { ModelManifestSchema, RankerManifestSchema } from "../../core/manifest";
 import { decodeNeighbours } from "../../core/neighbour-table";
@@ -156,7 +157,8 @@ describe("train and export: a UCI-layout purchase log", () => {
   it("exports ALS, content and the hybrid, with checksums", () => {
     const m = res.manifest;
     expect(m.content?.onnxSha256).toBe(sha(join(res.dir, "content.onnx")));
-    expect(m.hybrid?.all.weights).toHaveLength(10);
+    expect(m.hybrid?.all.weights).toHaveLength(HYBRID_FEATURES.length);
+    expect(m.hybrid?.features).toEqual([...HYBRID_FEATURES]);
     expect(m.hybrid?.itemStats.logBuyers).toHaveLength(m.itemCount);
     expect(m.sendTime?.shop).toHaveLength(168);
     expect(existsSync(join(res.dir, "segments.json"))).toBe(true);
