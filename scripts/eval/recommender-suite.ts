@@ -201,7 +201,7 @@ export async function runRecommenderSuite(
   // the learned ranker: trained on validation over the validation-window components (and on the window before,
   // over its own, when the log reaches back that far), scored on test
   const valRanker = new CandidateRanker();
-  valRanker.fitWith(tuner, neighbours(val, valData));
+  valRanker.fitWith(tuner);
   if (earlier && earlierData) {
     valRanker.earlier = [
       earlierWindow({
@@ -221,7 +221,7 @@ export async function runRecommenderSuite(
   );
   const models = await valRanker.train(val.testAll, val.testNovel, choice);
   const ranker = new CandidateRanker();
-  ranker.fitWith(hybrid, neighbours(test, testData));
+  ranker.fitWith(hybrid);
   ranker.models = models;
   recommenders.ranker = evalModed(test, ranker, ["all", "novel", "cold"]);
   // int8 as exported, both over the one quantized hybrid

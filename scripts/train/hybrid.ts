@@ -72,30 +72,26 @@ export function itemStats(matrix: Csr, lastTime: Float64Array | undefined, now: 
 
 /**
  * A reader's own items in a training window (the counts and last times its matrix holds), as the Worker reads them
- * from the profile `train` writes: at most MAX_PURCHASE_HISTORY, the newest (core/profile.ts newestFirst), so the
- * features the hybrid and the ranker learn from are those they are served.
+ * from the profile `train` writes: at most MAX_PURCHASE_HISTORY, the newest, in the profile's order (core/profile.ts
+ * newestFirst), so the features the hybrid and the ranker learn from are those they are served, to the last bit
+ * (the neighbour sums add their rows in this order).
  */
 function windowOwnItems(data: TrainData, user: number): OwnItem[] {
   const items = rowIndices(data.matrix, user);
   const counts = rowData(data.matrix, user);
   const start = data.matrix.indptr[user] as number;
-  const own = Array.from(items, (item, k) => ({
-    item,
-    invoices: counts[k] as number,
-    lastTs: (data.lastTime?.[start + k] as number | undefined) ?? 0,
-  }));
-  if (own.length <= MAX_PURCHASE_HISTORY) return own;
   const ids = data.itemIds;
   // without ids (a matrix built in a test), ties by model index
   const id = (j: number) => ids?.[j] ?? String(j).padStart(12, "0");
-  const kept = new Set(
-    own
-      .map((o) => ({ item: id(o.item), lastTs: o.lastTs, index: o.item }))
-      .sort(newestFirst)
-      .slice(0, MAX_PURCHASE_HISTORY)
-      .map((o) => o.index),
-  );
-  return own.filter((o) => kept.has(o.item));
+  return Array.from(items, (item, k) => ({
+    item,
+    invoices: counts[k] as number,
+    lastTs: (data.lastTime?.[start + k] as number | undefined) ?? 0,
+  }))
+    .map((o) => ({ o, order: { item: id(o.item), lastTs: o.lastTs } }))
+    .sort((a, b) => newestFirst(a.order, b.order))
+    .slice(0, MAX_PURCHASE_HISTORY)
+    .map(({ o }) => o);
 }
 
 function lastTimeOf(data: TrainData): number {

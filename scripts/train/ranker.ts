@@ -145,7 +145,7 @@ export function earlierWindow(w: {
   const hybrid = new HybridRecommender(w.als.options, {}, w.end);
   hybrid.fitWith(w.data, w.als, w.content, w.neighbours);
   const ranker = new CandidateRanker();
-  ranker.fitWith(hybrid, w.neighbours);
+  ranker.fitWith(hybrid);
   return { ranker, hybrid, relevant: w.relevant, userIds: w.userIds };
 }
 
@@ -156,7 +156,6 @@ export class CandidateRanker implements Recommender {
   /** earlier windows the trees learn from besides this one (none: this window alone) */
   earlier: EarlierWindow[] = [];
   private hybrid: HybridRecommender | null = null;
-  private neighbours: NeighbourTable | null = null;
 
   constructor(readonly gbdt: Partial<GbdtOptions> = RANKER_GBDT) {}
 
@@ -166,11 +165,10 @@ export class CandidateRanker implements Recommender {
 
   /**
    * The components, fitted on the window the ranker scores: the tuned hybrid (its ALS, content, item
-   * statistics and linear logits; int8 when it is quantized) and EASE's neighbour table.
+   * statistics, EASE's neighbour table and linear logits; int8 when it is quantized).
    */
-  fitWith(hybrid: HybridRecommender, neighbours: NeighbourTable | null): void {
+  fitWith(hybrid: HybridRecommender): void {
     this.hybrid = hybrid;
-    this.neighbours = neighbours;
   }
 
   /** One reader's candidates' inputs; the hybrid's logits with `weights` (default: its own). */
@@ -178,7 +176,7 @@ export class CandidateRanker implements Recommender {
     const h = this.hybrid;
     if (!h) throw new Error("not fitted");
     const c = h.components(user);
-    return { ...c, neighbours: this.neighbours, hybrid: h.scoresFor(mode, c, weights) };
+    return { ...c, hybrid: h.scoresFor(mode, c, weights) };
   }
 
   /** One query group per user with a relevant candidate set: the rows the trees learn from. */

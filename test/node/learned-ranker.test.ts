@@ -715,7 +715,7 @@ describe("learning from an earlier window", () => {
     const hybrid = new HybridRecommender(own.als.options, {}, val.cutoff);
     hybrid.fitWith(own.data, own.als, own.content);
     const ranker = new CandidateRanker({ ...RANKER_GBDT, trees: 25 });
-    ranker.fitWith(hybrid, null);
+    ranker.fitWith(hybrid);
     const v = { ranker, hybrid };
     expect(earlier.testAll.size).toBeGreaterThan(5);
     // the earlier window as the evaluation and training set it up; its hybrid is given weights of its own, which
@@ -869,7 +869,7 @@ describe("learning from an earlier window", () => {
     const { val, v, e } = await windows();
     // four checkpoints to choose from
     const ranker = new CandidateRanker({ ...RANKER_GBDT, trees: 100 });
-    ranker.fitWith(v.hybrid, null);
+    ranker.fitWith(v.hybrid);
     ranker.earlier = [e];
     const choice = await chooseRanker(ranker, val, v.hybrid);
     for (const mode of ["all", "novel"] as const) {

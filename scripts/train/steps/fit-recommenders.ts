@@ -57,9 +57,9 @@ export function fitRecommenders(ts: TrainingSet, tuned: Tuned, log: (msg: string
     hybrid.weights = tuned.weights;
   }
   let ranker: Recommenders["ranker"] = null;
-  if (content && tuned.ranker && table) {
+  if (table && tuned.ranker) {
     const r = new CandidateRanker();
-    r.fitWith(hybrid, table);
+    r.fitWith(hybrid);
     r.models = tuned.ranker.models;
     ranker = { ranker: r, neighbours: encodeNeighbours(table), k: table.k, choice: tuned.ranker.choice };
   }

@@ -1,14 +1,13 @@
 /**
  * Training step 1: tune on the validation split (the window before the last weeks, scored on them): the ALS
- * grid, EASE's lambda (its neighbour table), the hybrid's weights and the learned ranker (its trees, tree count and whether it serves
- * each mode; purchase logs), and the top score's calibration per scorer. Nothing of the test period is used. With
+ * grid, EASE's lambda (its neighbour table), the hybrid's weights and the learned ranker (its trees, tree count and
+ * whether it serves each mode; purchase logs), and the top score's calibration per scorer. Nothing of the test period is used. With
  * `tune: false` the defaults stand; without a validation split (a log no longer than the holdout, or no reader who
  * bought both before and in it) training stops, naming the log's span and the holdout, rather than ship the
  * defaults unasked.
  */
 import type { HybridWeights } from "../../../core/hybrid";
 import type { ModelManifest } from "../../../core/manifest";
-import type { NeighbourTable } from "../../../core/neighbour-table";
 import { workerCount } from "../../lib/worker-pool";
 import { evaluateVariant, K } from "../../ranking/evaluate-recommender";
 import { recommend } from "../../ranking/recommender-contract";
@@ -34,7 +33,7 @@ export interface Tuned {
   alsOptions: Partial<AlsOptions>;
   weights: HybridWeights;
   /** the learned ranker trained on validation (purchase logs): EASE's lambda for its neighbours, trees, choice */
-  ranker: { easeLambda: number; models: RankerModels; choice: RankerChoice; neighbours: NeighbourTable } | null;
+  ranker: { easeLambda: number; models: RankerModels; choice: RankerChoice } | null;
   calibration: NonNullable<ModelManifest["calibration"]>;
   /** validation figures, published in the manifest */
   metrics: Record<string, number>;
@@ -117,12 +116,12 @@ export async function tuneOnValidation(
     novel("validation_hybrid_novel_ndcg_at_10", () => ndcg(val, tuner, "novel"));
     tuner.mode = "all";
     calibrate("hybrid", tuner);
-    tuned.ranker = await tuneRanker(val, ts.earlier, tuner, ease, neighbours, metrics, log);
+    tuned.ranker = await tuneRanker(val, ts.earlier, tuner, ease.options.lambda, metrics, log);
     if (tuned.ranker.choice.chosen.all === "ranker") {
       // the trees trained without the held-out readers (over hybrid features from weights fitted without them
       // too), calibrated on those readers alone
       const ranker = new CandidateRanker();
-      ranker.fitWith(tuner, tuned.ranker.neighbours);
+      ranker.fitWith(tuner);
       ranker.models = tuned.ranker.choice.heldOut;
       const fitted = tuner.weights;
       tuner.weights = tuned.ranker.choice.heldOutWeights;
@@ -155,19 +154,18 @@ async function tuneRanker(
   val: Validation,
   earlier: Validation | null,
   tuner: HybridRecommender,
-  ease: Ease,
-  neighbours: NeighbourTable,
+  easeLambda: number,
   metrics: Record<string, number>,
   log: (msg: string) => void,
 ) {
   const ranker = new CandidateRanker();
-  ranker.fitWith(tuner, neighbours);
+  ranker.fitWith(tuner);
   if (earlier) {
     const als = new ImplicitAls(tuner.alsOptions);
     als.fit(earlier.data);
     const content = new ContentLsa();
     content.fit(earlier.data);
-    const before = new Ease({ lambda: ease.options.lambda });
+    const before = new Ease({ lambda: easeLambda });
     before.fit(earlier.data);
     ranker.earlier = [
       earlierWindow({
@@ -211,7 +209,7 @@ async function tuneRanker(
       `ranker (${mode}): ${h.ranker.toFixed(4)} vs hybrid ${h.hybrid.toFixed(4)} on ${h.users} held-out validation readers (the hybrid serves past a lead of ${h.margin.toFixed(4)}), ${h.trees} trees${h.blend ? ` plus ${h.blend} x the hybrid logit` : ""} (${f?.users ? "where the forward curve peaks" : "where held-out readers' NDCG peaks"})${forward}: ${choice.chosen[mode]} serves`,
     );
   }
-  return { easeLambda: ease.options.lambda, models, choice, neighbours };
+  return { easeLambda, models, choice };
 }
 
 /** Why a log gives no validation split, with what to do about it. */
