@@ -46,6 +46,13 @@ const LinearSchema = z.object({
   intercept: z.number(),
 });
 
+/** The neighbour table's reference: K, and the stored bytes' sha256 and length. */
+const NeighboursRefSchema = z.object({
+  k: z.number().int().positive(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().positive(),
+});
+
 /**
  * The learned ranker (core/ranker.ts candidates, core/tree-ensemble.ts trees) and, per mode, whether it serves or
  * the hybrid does (chosen on held-out validation readers); its neighbour table is `model:<v>:neighbours`.
@@ -54,11 +61,7 @@ export const RankerManifestSchema = z.object({
   chosen: z.object({ all: z.enum(["ranker", "hybrid"]), novel: z.enum(["ranker", "hybrid"]) }),
   all: TreeEnsembleSchema,
   novel: TreeEnsembleSchema,
-  neighbours: z.object({
-    k: z.number().int().positive(),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    bytes: z.number().int().positive(),
-  }),
+  neighbours: NeighboursRefSchema,
   /** per item, distinct buyers in the last 7 and 14 days of the window (core/ranker.ts RankerItemStats) */
   itemStats: z.object({
     weekBuyers: z.array(z.number().int().nonnegative()),
@@ -66,6 +69,12 @@ export const RankerManifestSchema = z.object({
   }),
 });
 export type RankerManifest = z.infer<typeof RankerManifestSchema>;
+
+/**
+ * The ranker entry's reference to its neighbour table alone, which the hybrid's neighbour sums read too: trees this
+ * Worker cannot serve do not cost the hybrid its table.
+ */
+export const RankerNeighboursSchema = z.object({ neighbours: NeighboursRefSchema });
 
 /**
  * The format a manifest with this ranker is written in (MANIFEST_SCHEMA_VERSION): read loosely, as the manifest
@@ -112,6 +121,12 @@ export const ModelManifestSchema = z.object({
         repeatRate: z.array(z.number()),
         logRecentBuyers: z.array(z.number()),
       }),
+    })
+    .refine((h) => h.all.weights.length === h.features.length && h.novel.weights.length === h.features.length, {
+      message: "hybrid weights: one per feature",
+    })
+    .refine((h) => h.features.join() === HYBRID_FEATURES.slice(0, h.features.length).join(), {
+      message: `hybrid features: ${HYBRID_FEATURES.join(", ")}, or all but the last`,
     })
     .optional(),
   /**

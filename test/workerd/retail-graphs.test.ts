@@ -4,7 +4,7 @@
  * send-time.test.ts.)
  */
 import { env } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import type { HybridGoldenCase } from "../../core/golden";
 import { HYBRID_FEATURES, HYBRID_FEATURES_BEFORE_NEIGHBOURS, neighboursWeight } from "../../core/hybrid";
@@ -230,10 +230,11 @@ describe("learned ranker in workerd", () => {
     }
   });
 
-  it("a malformed ranker entry in the manifest leaves the version serving its hybrid", async () => {
+  it("a malformed ranker entry in the manifest leaves the version serving its hybrid, with its neighbour sums", async () => {
     const f = rankerServing();
     const m = JSON.parse(f.manifestJson) as ModelManifest;
     const ranker = RankerManifestSchema.parse(m.ranker);
+    const ids = m.itemIds;
     for (const broken of [
       { ...ranker, all: { ...ranker.all, trees: [{ feature: [0], threshold: [], left: [], right: [], value: [] }] } },
       { ...ranker, all: { ...ranker.all, features: ["something", "else"] } },
@@ -250,6 +251,29 @@ describe("learned ranker in workerd", () => {
       expect(res.status).toBe(200);
       expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
       expect(res.headers.get("X-Opentime-Scorer")).toBe("hybrid");
+      // the entry's reference to the neighbour table still stands: the hybrid keeps its sums, the trainer's top-10
+      for (const c of f.golden.hybrid.slice(0, 4)) {
+        const rec = await goldenRecommendation(c);
+        expect([rec.scorer, rec.items.map((i) => i.id)]).toEqual(["hybrid", c.expectedIndices.map((j) => ids[j])]);
+      }
+    }
+  });
+
+  it("a hybrid whose weights do not match its features is refused as a whole", async () => {
+    const f = rankerServing();
+    const m = JSON.parse(f.manifestJson) as ModelManifest;
+    const h = m.hybrid as NonNullable<ModelManifest["hybrid"]>;
+    for (const hybrid of [
+      // eleven weights named as ten features, ten weights beside eleven, features in another order
+      { ...h, features: h.features.slice(0, HYBRID_FEATURES_BEFORE_NEIGHBOURS) },
+      { ...h, novel: { ...h.novel, weights: h.novel.weights.slice(0, HYBRID_FEATURES_BEFORE_NEIGHBOURS) } },
+      { ...h, features: [...h.features].reverse() },
+    ]) {
+      await seedModel({ fixture: { ...f, manifestJson: JSON.stringify({ ...m, hybrid }) } });
+      const g = f.golden.hybrid[0];
+      const res = await call(`/v1/amp/recs?t=${await token(g?.user as string)}&n=5`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("X-Opentime-Reason")).toBe("model-manifest-invalid");
     }
   });
 
@@ -265,21 +289,43 @@ describe("learned ranker in workerd", () => {
     expect(res.headers.get("X-Opentime-Reason")).toBe("model-manifest-invalid");
   });
 
-  it("a damaged neighbour table leaves the version serving its hybrid", async () => {
-    const f = rankerServing();
-    const bytes = base64ToBytes(f.neighboursBase64 as string);
-    bytes[0] = (bytes[0] as number) ^ 0xff;
-    await env.OPENTIME_KV.put(kvKeys.neighbours(f.version), bytes);
-    resetModelCache();
-    const g = f.golden.hybrid[0];
-    const res = await call(`/v1/amp/recs?t=${await token(g?.user as string)}&n=5`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
-    expect(res.headers.get("X-Opentime-Scorer")).toBe("hybrid");
-    // its hybrid weighs neighbour sums it cannot read now: a reader's pool (made with them) is passed over
-    const withPool = f.golden.ranker[0] as HybridGoldenCase;
-    expect(withPool.pool).toEqual(expect.any(String));
-    const rec = await goldenRecommendation(withPool);
-    expect([rec.reason, rec.scorer, rec.ranking]).toEqual(["personalized", "hybrid", "catalog"]);
+  it("a damaged neighbour table leaves the version serving its hybrid, without its neighbour sums", async () => {
+    // the ranker chosen for both modes, and for neither (the table is then the hybrid's alone)
+    for (const [f, event] of [
+      [rankerServing(), "model.ranker_unavailable"],
+      [rankerServing({ all: "hybrid", novel: "hybrid" }), "model.neighbours_unavailable"],
+    ] as const) {
+      await seedModel({ fixture: f });
+      const bytes = base64ToBytes(f.neighboursBase64 as string);
+      bytes[0] = (bytes[0] as number) ^ 0xff;
+      await env.OPENTIME_KV.put(kvKeys.neighbours(f.version), bytes);
+      resetModelCache();
+      const lines: string[] = [];
+      const spy = vi.spyOn(console, "error").mockImplementation((line: unknown) => lines.push(String(line)));
+      const g = f.golden.hybrid[0];
+      const res = await call(`/v1/amp/recs?t=${await token(g?.user as string)}&n=5`);
+      spy.mockRestore();
+      // said once, with what it costs the hybrid
+      const said = lines
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l))
+        .filter((l) => String(l.event).endsWith("_unavailable"));
+      expect(said).toEqual([
+        expect.objectContaining({
+          event,
+          version: f.version,
+          detail: "neighbour table does not match the manifest",
+          hybrid: "serves without its neighbour sums",
+        }),
+      ]);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("X-Opentime-Reason")).toBe("personalized");
+      expect(res.headers.get("X-Opentime-Scorer")).toBe("hybrid");
+      // its hybrid weighs neighbour sums it cannot read now: a reader's pool (made with them) is passed over
+      const withPool = f.golden.ranker[0] as HybridGoldenCase;
+      expect(withPool.pool).toEqual(expect.any(String));
+      const rec = await goldenRecommendation(withPool);
+      expect([rec.reason, rec.scorer, rec.ranking]).toEqual(["personalized", "hybrid", "catalog"]);
+    }
   });
 });

@@ -30,6 +30,7 @@ import {
   type ModelManifest,
   type RankerManifest,
   RankerManifestSchema,
+  RankerNeighboursSchema,
   sha256Hex,
 } from "../../core/manifest";
 import { decodeNeighbours, type NeighbourTable } from "../../core/neighbour-table";
@@ -353,8 +354,10 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
 /**
  * The ranker is optional like the content graph: a version whose `ranker` entry is malformed, whose neighbour
  * table is missing, damaged or unreadable, or whose trees are malformed or were trained on other features, serves
- * its hybrid (and a log line says why). A ranker that serves neither mode is not loaded; its neighbour table is,
- * when the hybrid weighs the neighbour sum (a hybrid without it serves without that term, and a line says so).
+ * its hybrid. A ranker that serves neither mode is not loaded. The neighbour table is loaded when the ranker serves or
+ * the hybrid weighs the neighbour sum (without it such a hybrid serves without that term). Whatever is missing is
+ * said in one log line: `model.ranker_unavailable` when a ranker chosen for a mode cannot serve, else
+ * `model.neighbours_unavailable`.
  */
 async function loadRanker(
   kv: KVNamespace,
@@ -363,49 +366,35 @@ async function loadRanker(
   const h = manifest.hybrid;
   if (!h) return { ranker: null, neighbours: null };
   const hybridNeeds = neighboursWeight(h.all) !== 0 || neighboursWeight(h.novel) !== 0;
-  const unavailable = (detail: string) =>
-    logEvent("error", "model.ranker_unavailable", {
+  const trees = manifest.ranker === undefined ? null : servingTrees(manifest.ranker, manifest.itemCount);
+  const table =
+    hybridNeeds || (trees && "models" in trees) ? await loadNeighbours(kv, manifest) : { problem: null, table: null };
+  const neighbours = table.table;
+  const ranker =
+    trees && "models" in trees && neighbours
+      ? { models: trees.models, stats: { ...h.itemStats, ...trees.stats } }
+      : null;
+  const problems = [trees && "problem" in trees ? trees.problem : null, table.problem].filter((p) => p !== null);
+  if (problems.length > 0)
+    logEvent("error", trees && !ranker ? "model.ranker_unavailable" : "model.neighbours_unavailable", {
       version: manifest.version,
-      detail,
-      hybrid: hybridNeeds ? "serves without its neighbour sums" : "unaffected",
+      detail: problems.join("; "),
+      hybrid: hybridNeeds && !neighbours ? "serves without its neighbour sums" : "unaffected",
     });
-  const none = (detail?: string) => {
-    if (detail) unavailable(detail);
-    return { ranker: null, neighbours: null };
-  };
-  if (manifest.ranker === undefined) return none(hybridNeeds ? "no ranker entry, so no neighbour table" : undefined);
-  const parsed = RankerManifestSchema.safeParse(manifest.ranker);
-  if (!parsed.success) return none("the manifest's ranker entry fails its schema");
-  const r = parsed.data;
-  const trees = servingTrees(r, manifest.itemCount);
-  if (!hybridNeeds && (trees === null || "problem" in trees)) return none(trees?.problem);
-  let bytes: ArrayBuffer | null;
-  try {
-    bytes = await kv.get(kvKeys.neighbours(manifest.version), "arrayBuffer");
-  } catch (e) {
-    return none(`neighbour table unreadable: ${errorMessage(e)}`);
-  }
-  if (!bytes) return none("no neighbour table");
-  if (bytes.byteLength !== r.neighbours.bytes || (await sha256Hex(bytes)) !== r.neighbours.sha256)
-    return none("neighbour table does not match the manifest");
-  let neighbours: NeighbourTable;
-  try {
-    neighbours = decodeNeighbours(bytes, manifest.itemCount, r.neighbours.k);
-  } catch (e) {
-    return none(errorMessage(e));
-  }
-  if (trees === null || "problem" in trees) {
-    if (trees) logEvent("error", "model.ranker_unavailable", { version: manifest.version, detail: trees.problem });
-    return { ranker: null, neighbours };
-  }
-  return { ranker: { models: trees.models, stats: { ...h.itemStats, ...r.itemStats } }, neighbours };
+  return { ranker, neighbours };
 }
 
-/** The trees of the modes the ranker serves, compiled; null when it serves neither, or what is wrong with them. */
+/**
+ * The trees of the modes the ranker serves, compiled, with the item statistics they read; null when it serves
+ * neither mode, or what is wrong with them.
+ */
 function servingTrees(
-  r: RankerManifest,
+  entry: unknown,
   itemCount: number,
-): { models: LoadedRanker["models"] } | { problem: string } | null {
+): { models: LoadedRanker["models"]; stats: RankerManifest["itemStats"] } | { problem: string } | null {
+  const parsed = RankerManifestSchema.safeParse(entry);
+  if (!parsed.success) return { problem: "the manifest's ranker entry fails its schema" };
+  const r = parsed.data;
   if (r.chosen.all !== "ranker" && r.chosen.novel !== "ranker") return null;
   if (Object.values(r.itemStats).some((a) => a.length !== itemCount))
     return { problem: "item statistics of another item count" };
@@ -419,9 +408,37 @@ function servingTrees(
     const models: LoadedRanker["models"] = {};
     for (const mode of ["all", "novel"] as const)
       if (r.chosen[mode] === "ranker") models[mode] = compileEnsemble(r[mode]);
-    return { models };
+    return { models, stats: r.itemStats };
   } catch (e) {
     return { problem: errorMessage(e) };
+  }
+}
+
+/**
+ * The version's neighbour table (`model:<v>:neighbours`), checked against the manifest's reference to it, which is
+ * read apart from the rest of the ranker's entry: trees this Worker cannot serve do not cost the hybrid its sums.
+ */
+async function loadNeighbours(
+  kv: KVNamespace,
+  manifest: ModelManifest,
+): Promise<{ table: NeighbourTable; problem: null } | { table: null; problem: string }> {
+  const fail = (problem: string) => ({ table: null, problem });
+  const ref = RankerNeighboursSchema.safeParse(manifest.ranker);
+  if (!ref.success) return fail("no neighbour table in the manifest");
+  const { k, bytes: size, sha256 } = ref.data.neighbours;
+  let bytes: ArrayBuffer | null;
+  try {
+    bytes = await kv.get(kvKeys.neighbours(manifest.version), "arrayBuffer");
+  } catch (e) {
+    return fail(`neighbour table unreadable: ${errorMessage(e)}`);
+  }
+  if (!bytes) return fail("no neighbour table");
+  if (bytes.byteLength !== size || (await sha256Hex(bytes)) !== sha256)
+    return fail("neighbour table does not match the manifest");
+  try {
+    return { table: decodeNeighbours(bytes, manifest.itemCount, k), problem: null };
+  } catch (e) {
+    return fail(errorMessage(e));
   }
 }
 
