@@ -39,7 +39,8 @@ const GraphSchema = z.object({
 
 /**
  * A hybrid weight set: one weight per HYBRID_FEATURES entry, or per all but the last for a model from before the
- * neighbour sum was one (it weighs the sum 0). A Worker from before that refuses the longer set (model-manifest-invalid).
+ * neighbour sum was one (it weighs the sum 0). A Worker from before that refuses the longer set
+ * (model-manifest-invalid).
  */
 const LinearSchema = z.object({
   weights: z.array(z.number()).min(HYBRID_FEATURES_BEFORE_NEIGHBOURS).max(HYBRID_FEATURES.length),

@@ -1,10 +1,10 @@
 /**
  * Training step 1: tune on the validation split (the window before the last weeks, scored on them): the ALS
  * grid, EASE's lambda (its neighbour table), the hybrid's weights and the learned ranker (its trees, tree count and
- * whether it serves each mode; purchase logs), and the top score's calibration per scorer. Nothing of the test period is used. With
- * `tune: false` the defaults stand; without a validation split (a log no longer than the holdout, or no reader who
- * bought both before and in it) training stops, naming the log's span and the holdout, rather than ship the
- * defaults unasked.
+ * whether it serves each mode; purchase logs), and the top score's calibration per scorer. Nothing of the test
+ * period is used. With `tune: false` the defaults stand; without a validation split (a log no longer than the
+ * holdout, or no reader who bought both before and in it) training stops, naming the log's span and the holdout,
+ * rather than ship the defaults unasked.
  */
 import type { HybridWeights } from "../../../core/hybrid";
 import type { ModelManifest } from "../../../core/manifest";
