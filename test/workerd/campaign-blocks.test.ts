@@ -97,13 +97,22 @@ describe("campaign admin API", () => {
       body: JSON.stringify({ id: "spring", campaign: body }),
     });
     expect(created.status).toBe(201);
+    // the same create again (a retry whose first answer was lost) is answered as it was; another is refused
     const again = await send("/v1/admin/campaigns", {
       method: "POST",
       headers: admin,
       body: JSON.stringify({ id: "spring", campaign: body }),
     });
-    expect(again.status).toBe(409);
-    expect(((await again.json()) as { error: { code: string } }).error.code).toBe("CAMPAIGN_EXISTS");
+    expect(again.status).toBe(201);
+    expect(again.headers.get("ETag")).toBe(created.headers.get("ETag"));
+    expect(await again.json()).toMatchObject({ id: "spring", unchanged: true });
+    const taken = await send("/v1/admin/campaigns", {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ id: "spring", campaign: { ...body, policy: "live" } }),
+    });
+    expect(taken.status).toBe(409);
+    expect(((await taken.json()) as { error: { code: string } }).error.code).toBe("CAMPAIGN_EXISTS");
 
     const v1 = await putCampaign("autumn", { policy: "live", items: { maxPerCategory: 2 } });
     expect(v1.status).toBe(200);

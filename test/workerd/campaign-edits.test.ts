@@ -1,6 +1,7 @@
 /**
  * Campaign edits through their one writer (worker/state/campaign-writer.ts): two creations of one id sent at once
- * give one 201 and one 409; an edit with an out-of-date `If-Match` is refused (412) and the other edit stays; the
+ * give one 201 and one 409; a create retried with the campaign it stored (its answer lost, or a 503 whose write
+ * landed) is answered 201 again and writes nothing; an edit with an out-of-date `If-Match` is refused (412) and the other edit stays; the
  * writer reads its own writes over an older KV, and KV again once they are old enough to have propagated; without
  * its binding the same rules hold, unserialized.
  */
@@ -10,6 +11,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { saveCampaign } from "../../worker/campaigns/campaign-edits";
 import type { Bindings } from "../../worker/env";
 import { ApiError } from "../../worker/errors";
+import { objectEnv } from "../../worker/lib/bounded-env";
 import { type CampaignWriter, OWN_WRITES_MS } from "../../worker/state/campaign-writer";
 import { faultyKv } from "./support/faulty-bindings";
 import { ADMIN_HEADERS, clearKv, send } from "./support/harness";
@@ -49,6 +51,44 @@ const get = async (id: string) => {
 };
 const codeOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
 
+const writers = env.CAMPAIGN_WRITER as NonNullable<Bindings["CAMPAIGN_WRITER"]>;
+const writer = () => writers.get(writers.idFromName("campaigns"));
+
+/** `act` run while the campaigns' writer uses `make(its bindings)` instead of its own; they are put back after. */
+async function withWriterEnv<T>(make: (real: Bindings) => Bindings, act: () => Promise<T>): Promise<T> {
+  let real: Bindings | undefined;
+  await runInDurableObject(writer(), (instance: unknown) => {
+    const self = instance as { env: Bindings };
+    real = self.env;
+    self.env = make(real);
+  });
+  try {
+    return await act();
+  } finally {
+    await runInDurableObject(writer(), (instance: unknown) => {
+      (instance as { env: Bindings }).env = real as Bindings;
+    });
+  }
+}
+
+/** `real` whose puts reach it `delayMs` late (a slow KV write), with the keys of those that did, in order. */
+function slowPuts(real: KVNamespace, delayMs: number): { kv: KVNamespace; landed: string[] } {
+  const landed: string[] = [];
+  const kv = new Proxy(real, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      if (prop !== "put") return value.bind(target);
+      return async (...args: unknown[]) => {
+        await new Promise((r) => setTimeout(r, delayMs));
+        await (value as (...a: unknown[]) => Promise<void>).apply(target, args);
+        landed.push(String(args[0]));
+      };
+    },
+  });
+  return { kv, landed };
+}
+
 beforeEach(async () => {
   await clearKv();
 });
@@ -79,6 +119,71 @@ describe("campaign edits", () => {
     const stored = await get("spring");
     expect(stored.title).toBe(campaign.blocks[0]?.title);
     expect(stored.etag).toBe(won.headers.get("ETag"));
+  });
+
+  it("answers a create retried with the campaign it stored as the first was answered, writing nothing again", async () => {
+    const kv = faultyKv(env.OPENTIME_KV);
+    await withWriterEnv(
+      (real) => ({ ...real, OPENTIME_KV: kv.kv }),
+      async () => {
+        const first = await create("spring", "A");
+        expect(first.status).toBe(201);
+        const answer = await first.json();
+        expect(answer).toMatchObject({ id: "spring", unchanged: false });
+        // its answer lost: the client sends the very same create again
+        const again = await create("spring", "A");
+        expect(again.status).toBe(201);
+        expect(again.headers.get("ETag")).toBe(first.headers.get("ETag"));
+        expect(await again.json()).toEqual({ ...(answer as object), unchanged: true });
+        // the same campaign as stored, in other bytes (keys in another order, spaces): the same create
+        const { v, blocks, default: dflt } = body("A");
+        const reordered = await send("/v1/admin/campaigns", {
+          method: "POST",
+          headers: ADMIN_HEADERS,
+          body: JSON.stringify({ campaign: { default: dflt, blocks, v }, id: "spring" }, null, 2),
+        });
+        expect(reordered.status).toBe(201);
+        expect(((await reordered.json()) as { unchanged: boolean }).unchanged).toBe(true);
+        // another campaign for the taken id is still refused, and the first stays
+        const other = await create("spring", "B");
+        expect(other.status).toBe(409);
+        expect(await codeOf(other)).toBe("CAMPAIGN_EXISTS");
+        expect(kv.writes).toEqual([kvKeys.campaign("spring")]);
+      },
+    );
+    expect(await get("spring")).toMatchObject({ stored: true, title: "A" });
+    // stored by another writer in other bytes (npm start's demo): compared as this Worker stores it, answered with
+    // the tag of what is stored (the one a GET gives)
+    await env.OPENTIME_KV.put(kvKeys.campaign("winter"), JSON.stringify(body("W"), null, 2));
+    const theirs = await create("winter", "W");
+    expect(theirs.status).toBe(201);
+    expect(((await theirs.json()) as { unchanged: boolean }).unchanged).toBe(true);
+    expect(theirs.headers.get("ETag")).toBe((await get("winter")).etag);
+    expect(await env.OPENTIME_KV.get(kvKeys.campaign("winter"))).toBe(JSON.stringify(body("W"), null, 2));
+  });
+
+  it("a create whose write KV did not confirm in time, and that landed, is answered 201 when retried", async () => {
+    // the writer's own bindings (ordered writes) with a 50 ms write deadline, over a KV whose puts take 300 ms
+    const slow = slowPuts(env.OPENTIME_KV, 300);
+    await withWriterEnv(
+      (real) => objectEnv({ ...real, OPENTIME_KV: slow.kv }, { readMs: 1_000, modelReadMs: 1_000, writeMs: 50 }),
+      async () => {
+        const first = await create("spring", "A");
+        expect(first.status).toBe(503);
+        expect(await codeOf(first)).toBe("KV_UNAVAILABLE");
+        // the write given up on lands later
+        for (let i = 0; i < 50 && slow.landed.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+        expect(slow.landed).toEqual([kvKeys.campaign("spring")]);
+        const retried = await create("spring", "A");
+        expect(retried.status).toBe(201);
+        expect(((await retried.json()) as { unchanged: boolean }).unchanged).toBe(true);
+        expect(retried.headers.get("ETag")).toBe((await get("spring")).etag);
+        // another campaign for the id is refused all the same
+        expect(await codeOf(await create("spring", "B"))).toBe("CAMPAIGN_EXISTS");
+        expect(slow.landed).toEqual([kvKeys.campaign("spring")]);
+      },
+    );
+    expect(await get("spring")).toMatchObject({ stored: true, title: "A" });
   });
 
   it("refuses an edit whose If-Match is out of date, and keeps the edit that landed", async () => {
@@ -139,8 +244,7 @@ describe("campaign edits", () => {
     expect(await codeOf(await create("spring", "B"))).toBe("CAMPAIGN_EXISTS");
     expect(await get("spring")).toMatchObject({ stored: true, title: "A" });
     // past OWN_WRITES_MS KV is read again: a campaign written there by another writer (npm start's demo) shows
-    const writers = env.CAMPAIGN_WRITER as NonNullable<typeof env.CAMPAIGN_WRITER>;
-    await runInDurableObject(writers.get(writers.idFromName("campaigns")), (_: CampaignWriter, state) => {
+    await runInDurableObject(writer(), (_: CampaignWriter, state) => {
       state.storage.sql.exec("UPDATE recent SET at = at - ?", OWN_WRITES_MS + 1000);
     });
     await env.OPENTIME_KV.put(kvKeys.campaign("spring"), JSON.stringify(body("Z")));
@@ -151,11 +255,17 @@ describe("campaign edits", () => {
     const bare = { ...env, CAMPAIGN_WRITER: undefined } as Bindings;
     const campaign = { v: 2 as const, policy: "freeze" as const, blocks: [], default: { id: "default" } };
     const made = await saveCampaign(bare, "bare", campaign as never, "create", null);
-    expect(made.created).toBe(true);
-    await expect(saveCampaign(bare, "bare", campaign as never, "create", null)).rejects.toMatchObject({
-      code: "CAMPAIGN_EXISTS",
+    expect(made).toMatchObject({ created: true, written: true });
+    // the same create again: what is stored, nothing written; another campaign for the id: refused
+    expect(await saveCampaign(bare, "bare", campaign as never, "create", null)).toEqual({
+      created: false,
+      etag: made.etag,
+      written: false,
     });
     const edited = { ...campaign, policy: "live" as const };
+    await expect(saveCampaign(bare, "bare", edited as never, "create", null)).rejects.toMatchObject({
+      code: "CAMPAIGN_EXISTS",
+    });
     await expect(saveCampaign(bare, "bare", edited as never, "replace", ['"other"'])).rejects.toMatchObject({
       code: "CAMPAIGN_CHANGED",
     });

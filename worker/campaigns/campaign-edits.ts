@@ -59,8 +59,9 @@ export async function campaignForEdit(env: Bindings, id: string): Promise<Edited
 }
 
 /**
- * Stores `campaign` under `id`; `create` refuses a stored one, `ifMatch` one whose tag differs (or, `absent`, any
- * stored one). Writing exactly what is stored succeeds without a write.
+ * Stores `campaign` under `id`; `create` refuses a stored one (unless it is this campaign: a retried create),
+ * `ifMatch` one whose tag differs (or, `absent`, any stored one). Writing exactly what is stored succeeds without a
+ * write (`written` false).
  */
 export async function saveCampaign(
   env: Bindings,
@@ -68,7 +69,7 @@ export async function saveCampaign(
   campaign: Campaign,
   mode: CampaignWrite["mode"],
   ifMatch: IfMatch,
-): Promise<{ created: boolean; etag: string }> {
+): Promise<{ created: boolean; etag: string; written: boolean }> {
   const write: CampaignWrite = { id, text: JSON.stringify(campaign), mode, ifMatch };
   const answer = env.CAMPAIGN_WRITER ? await writer(env).write(write) : await unserialized(env.OPENTIME_KV, write);
   forgetCampaign(id);
@@ -76,7 +77,7 @@ export async function saveCampaign(
     if (answer.code === "KV_UNAVAILABLE") throw new CampaignNotSaved(answer.message, answer.retryAfter, answer.sent);
     throw new ApiError(answer.code, answer.message);
   }
-  return { created: answer.created, etag: answer.etag };
+  return { created: answer.created, etag: answer.etag, written: answer.written };
 }
 
 function writer(env: Bindings) {

@@ -4,8 +4,11 @@
  * (409 CAMPAIGN_EXISTS); a replace sent with `If-Match` refuses a campaign whose tag is not one of those given,
  * and one sent with `If-None-Match: *` a campaign that is stored (412 CAMPAIGN_CHANGED: another edit landed since
  * the editor read it); a write of exactly what is stored changes nothing and succeeds (a retried edit that landed
- * is not refused by its own success); the answer carries the tag.
+ * is not refused by its own success), and so does a create of the campaign stored, compared as this Worker stores
+ * it (sameAsStored: the client's create retried after its answer was lost, or after a 503 whose write landed);
+ * the answer carries the tag.
  */
+import { parseCampaign } from "../../core/campaign";
 import { unavailableKv } from "../errors";
 import { KvDeadlineError } from "../lib/kv-deadline";
 import { errorMessage } from "../lib/log";
@@ -30,7 +33,7 @@ export type CampaignWriteAnswer =
       ok: true;
       created: boolean;
       etag: string;
-      /** false: what is stored was exactly this (nothing written) */
+      /** false: what is stored was exactly this (nothing written; for a create, the campaign it asks: sameAsStored) */
       written: boolean;
     }
   | {
@@ -75,6 +78,9 @@ export async function decideWrite(
   }
   if (current.text === write.text && current.etag !== null && write.mode === "replace")
     return { ok: true, created: false, etag: current.etag, written: false };
+  // a create of the campaign the id holds: answered as its first create was (201, the stored tag), nothing written
+  if (write.mode === "create" && current.etag !== null && sameAsStored(current.text, write.text))
+    return { ok: true, created: false, etag: current.etag, written: false };
   const refusal = writeRefusal(write, current);
   if (refusal) return refusal;
   try {
@@ -89,12 +95,31 @@ export async function decideWrite(
       code: "KV_UNAVAILABLE",
       message: held
         ? `KV could not take the campaign now, nothing was written: ${errorMessage(e)}`
-        : `KV did not say it took the campaign (it may have been stored: read it again): ${errorMessage(e)}`,
+        : `KV did not say it took the campaign (it may have been stored: the same write sent again is answered as made): ${errorMessage(e)}`,
       sent: !held,
       retryAfter: kv.retryAfter,
     };
   }
   return { ok: true, created: current.text === null, etag: await campaignEtag(write.text), written: true };
+}
+
+/**
+ * Whether the stored JSON (`stored`) is the campaign `text` (a campaign as the writer stores it: the body parsed,
+ * a version 1 migrated, defaults filled in, JSON.stringify'd; nothing added) as this Worker reads it: the same
+ * text, or one that parses to it (written in other bytes by another writer, `npm start`'s demo). Stored JSON that
+ * does not parse as a campaign (its opens get the defaults) is never the same.
+ */
+export function sameAsStored(stored: string | null, text: string): boolean {
+  if (stored === null) return false;
+  if (stored === text) return true;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stored);
+  } catch {
+    return false;
+  }
+  const parsed = parseCampaign(raw);
+  return parsed.success && JSON.stringify(parsed.data) === text;
 }
 
 /** The stored JSON's tag (null: none stored). */

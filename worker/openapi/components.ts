@@ -88,6 +88,8 @@ export const COMPONENTS = {
     id: CampaignIdSchema,
     campaign: CampaignSchema,
     campaignSegmentsMissing: z.array(MissingSegmentSchema),
+    /** true: the id held this very campaign (a create retried): answered as its create was, nothing written */
+    unchanged: z.boolean(),
   }),
   // PUT /v1/admin/campaigns/<id> (with `created`) and /v1/preview/campaigns/<id>
   CampaignSaved: z.object({

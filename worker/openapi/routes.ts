@@ -129,7 +129,10 @@ const campaignChanged = error(
   "If-Match names another version of the campaign than the one stored: another edit landed since it was read",
   "CAMPAIGN_CHANGED",
 );
-const campaignKv = error("KV could not be read or did not take the campaign: nothing was written", "KV_UNAVAILABLE");
+const campaignKv = error(
+  "KV could not be read (nothing was written) or did not confirm the write (it may have landed): the same create or PUT sent again is answered as made",
+  "KV_UNAVAILABLE",
+);
 const noCatalog = error("the catalog's writer (Durable Object CATALOG) is not bound", "CATALOG_UNAVAILABLE");
 const noQueue = error("the events queue refused, or is not bound: retry", "EVENTS_UNAVAILABLE");
 /** worker/errors.ts `unavailableObject`: a Durable Object's infrastructure failure, answered by the one handler. */
@@ -543,12 +546,12 @@ const DOCUMENTED: RouteDoc[] = [
     responses: {
       201: {
         description:
-          "{id, campaign, campaignSegmentsMissing}: the campaign as stored (version 2), with its ETag, and its conditions naming a segment its model lacks",
+          "{id, campaign, campaignSegmentsMissing, unchanged}: the campaign as stored (version 2), with its ETag, and its conditions naming a segment its model lacks; unchanged true: the id already held this very campaign, compared as stored (a create retried after its answer was lost, or after a 503 whose write landed), answered as its first create was and nothing written",
         schema: "CampaignCreated",
       },
       400: badBody,
       401: unauthorized,
-      409: error("the id is taken", "CAMPAIGN_EXISTS"),
+      409: error("the id holds another campaign (the same one is a 201, unchanged)", "CAMPAIGN_EXISTS"),
       413: tooLarge,
       500: internal,
       503: campaignKv,

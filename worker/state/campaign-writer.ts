@@ -2,7 +2,8 @@
  * CampaignWriter: the one writer of campaigns (`campaign:<id>` in KV), a SQLite-backed Durable Object (one
  * instance, `campaigns`). The admin API's and the preview editor's writes run here one at a time, each decided
  * on what the writer sees stored (worker/campaigns/campaign-write.ts): two creates of one id sent to two
- * locations at once give one 201 and one 409, and an edit sent with the `If-Match` its editor read gets 412
+ * locations at once give one 201 and one 409 (a create of the very campaign stored, a retry, is a 201 that writes
+ * nothing), and an edit sent with the `If-Match` its editor read gets 412
  * when another edit landed in between, instead of silently undoing it. Reads for an editor (the admin API's GET,
  * the preview's) come here too, so they see the last write wherever it was made.
  *
