@@ -7,8 +7,8 @@
  *
  * Why ranking from the pool gives the catalog's answer to the bit: each generator proposes the best k items by a
  * score that, for an item the reader has not bought, never changes while the model serves (ALS, content, EASE
- * neighbour sums over their items, popularity, and the hybrid's logit, whose reader and time terms touch only
- * their own items). The pool holds every own item and, per generator (the hybrid once per mode's weights), the
+ * neighbour sums over their items, popularity, and the hybrid's logit, whose time terms touch only their own items
+ * and whose neighbour sums, like the generator's, depend only on which items they bought). The pool holds every own item and, per generator (the hybrid once per mode's weights), the
  * best k of the other items, chosen as topK chooses (ties by lower index). So at any time and in either mode each
  * generator's best k lie inside it, and since pool items keep their catalog order, ties break alike. Every feature
  * reads only the candidates' own values, which the pool holds or derives with the same arithmetic. Their own
