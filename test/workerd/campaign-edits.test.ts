@@ -230,11 +230,21 @@ describe("campaign edits", () => {
     const read = (await get("autumn")).etag as string;
     const edit = await put("autumn", "C", read);
     expect(edit.status).toBe(200);
+    expect(((await edit.json()) as { unchanged: boolean }).unchanged).toBe(false);
     const retried = await put("autumn", "C", read);
     expect(retried.status).toBe(200);
     expect(retried.headers.get("ETag")).toBe(edit.headers.get("ETag"));
+    expect(((await retried.json()) as { unchanged: boolean }).unchanged).toBe(true);
     // but another edit from the old tag is still refused
     expect(await codeOf(await put("autumn", "D", read))).toBe("CAMPAIGN_CHANGED");
+    // stored by another writer in other bytes (npm start's demo): a PUT of that campaign, even from an old tag, is
+    // what is stored: answered with its tag, the stored bytes left as they are
+    await env.OPENTIME_KV.put(kvKeys.campaign("winter"), JSON.stringify(body("W"), null, 2));
+    const same = await put("winter", "W", read);
+    expect(same.status).toBe(200);
+    expect(((await same.json()) as { unchanged: boolean }).unchanged).toBe(true);
+    expect(same.headers.get("ETag")).toBe((await get("winter")).etag);
+    expect(await env.OPENTIME_KV.get(kvKeys.campaign("winter"))).toBe(JSON.stringify(body("W"), null, 2));
   });
 
   it("reads its own writes over an older KV, and KV once they are old enough to have propagated", async () => {

@@ -60,8 +60,8 @@ export async function campaignForEdit(env: Bindings, id: string): Promise<Edited
 
 /**
  * Stores `campaign` under `id`; `create` refuses a stored one (unless it is this campaign: a retried create),
- * `ifMatch` one whose tag differs (or, `absent`, any stored one). Writing exactly what is stored succeeds without a
- * write (`written` false).
+ * `ifMatch` one whose tag differs (or, `absent`, any stored one). Writing the campaign stored, compared as stored,
+ * succeeds without a write (`written` false).
  */
 export async function saveCampaign(
   env: Bindings,

@@ -3,10 +3,9 @@
  * Durable Object) and, without its binding, in the route itself: a create refuses an id that holds a campaign
  * (409 CAMPAIGN_EXISTS); a replace sent with `If-Match` refuses a campaign whose tag is not one of those given,
  * and one sent with `If-None-Match: *` a campaign that is stored (412 CAMPAIGN_CHANGED: another edit landed since
- * the editor read it); a write of exactly what is stored changes nothing and succeeds (a retried edit that landed
- * is not refused by its own success), and so does a create of the campaign stored, compared as this Worker stores
- * it (sameAsStored: the client's create retried after its answer was lost, or after a 503 whose write landed);
- * the answer carries the tag.
+ * the editor read it); a write (create or replace) of the campaign stored, compared as this Worker stores it
+ * (sameAsStored), changes nothing and succeeds, so a retried edit or create that landed (its answer lost, or a 503
+ * whose write landed) is not refused by its own success; the answer carries the tag.
  */
 import { parseCampaign } from "../../core/campaign";
 import { unavailableKv } from "../errors";
@@ -33,7 +32,7 @@ export type CampaignWriteAnswer =
       ok: true;
       created: boolean;
       etag: string;
-      /** false: what is stored was exactly this (nothing written; for a create, the campaign it asks: sameAsStored) */
+      /** false: what is stored was this campaign, compared as stored (sameAsStored): nothing written */
       written: boolean;
     }
   | {
@@ -76,10 +75,9 @@ export async function decideWrite(
       retryAfter: kv.retryAfter,
     };
   }
-  if (current.text === write.text && current.etag !== null && write.mode === "replace")
-    return { ok: true, created: false, etag: current.etag, written: false };
-  // a create of the campaign the id holds: answered as its first create was (201, the stored tag), nothing written
-  if (write.mode === "create" && current.etag !== null && sameAsStored(current.text, write.text))
+  // a write of the campaign the id holds, compared as stored (a retried edit that landed; a create retried after its
+  // answer was lost or its 503's write landed): answered as made, with the stored tag, nothing written
+  if (current.etag !== null && sameAsStored(current.text, write.text))
     return { ok: true, created: false, etag: current.etag, written: false };
   const refusal = writeRefusal(write, current);
   if (refusal) return refusal;

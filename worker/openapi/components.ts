@@ -98,6 +98,8 @@ export const COMPONENTS = {
     campaign: CampaignSchema,
     /** conditions naming a segment the campaign's model lacks (core/campaign-segments.ts): saved all the same */
     campaignSegmentsMissing: z.array(MissingSegmentSchema),
+    /** true: the id held this very campaign, compared as stored (an edit retried): nothing written */
+    unchanged: z.boolean(),
   }),
   // PUT /v1/admin/experiments/<id> (worker/routes/admin-experiment-put.ts)
   ExperimentSaved: z.object({

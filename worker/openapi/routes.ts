@@ -585,7 +585,7 @@ const DOCUMENTED: RouteDoc[] = [
     responses: {
       200: {
         description:
-          "{id, created, campaign, campaignSegmentsMissing}: the campaign as stored (version 2), with its new ETag, and its conditions naming a segment its model lacks (saved all the same)",
+          "{id, created, campaign, campaignSegmentsMissing, unchanged}: the campaign as stored (version 2), with its ETag, and its conditions naming a segment its model lacks (saved all the same); unchanged true: the id already held this very campaign, compared as stored (an edit retried after its answer was lost or a 503 whose write landed), and nothing was written",
         schema: "CampaignSaved",
       },
       400: badBody,
@@ -1169,7 +1169,8 @@ const DOCUMENTED: RouteDoc[] = [
     params: [CAMPAIGN, IF_MATCH, IF_NONE_MATCH],
     responses: {
       200: {
-        description: "{id, campaign, campaignSegmentsMissing}: saved, with its new ETag",
+        description:
+          "{id, campaign, campaignSegmentsMissing, unchanged}: saved, with its ETag (unchanged true: the id held this very campaign, compared as stored, and nothing was written)",
         schema: "CampaignSaved",
       },
       400: badBody,

@@ -2,9 +2,11 @@
  * PUT /v1/admin/campaigns/<id> (Bearer ADMIN_API_KEYS): creates or replaces a campaign, either version
  * (core/campaign.ts; version 1 is migrated). With `If-Match` (the `ETag` a GET or a write gave), only the
  * campaign that tag names is replaced: 412 CAMPAIGN_CHANGED when another edit landed since (`*`: any stored
- * one). 200 `{id, created, campaign, campaignSegmentsMissing}` with the campaign as stored and its new `ETag`
- * (the conditions naming a segment its model lacks: saved all the same); 400 naming the path of each bad field. Decided by the campaigns' one writer (worker/campaigns/campaign-edits.ts); opens see the
- * campaign within a minute (worker/decisions/campaign-store.ts).
+ * one). 200 `{id, created, campaign, campaignSegmentsMissing, unchanged}` with the campaign as stored and its
+ * `ETag` (the conditions naming a segment its model lacks: saved all the same; unchanged: the id held this very
+ * campaign, compared as stored, and nothing was written); 400 naming the path of each bad field. Decided by the
+ * campaigns' one writer (worker/campaigns/campaign-edits.ts); opens see the campaign within a minute
+ * (worker/decisions/campaign-store.ts).
  */
 import type { Hono } from "hono";
 import { preconditionOf, saveCampaign } from "../campaigns/campaign-edits";
@@ -21,9 +23,11 @@ export function registerAdminCampaignPut(app: Hono<AppEnv>): void {
       const id = campaignIdParam(c);
       const ifMatch = preconditionOf(c.req.header("If-Match"), c.req.header("If-None-Match"));
       const campaign = await readCampaignBody(c);
-      const { created, etag } = await saveCampaign(c.env, id, campaign, "replace", ifMatch);
+      const { created, etag, written } = await saveCampaign(c.env, id, campaign, "replace", ifMatch);
       const missing = await campaignSegmentsMissing(c.env.OPENTIME_KV, id, campaign);
-      return c.json({ id, created, campaign, campaignSegmentsMissing: missing }, 200, { ETag: etag });
+      return c.json({ id, created, campaign, campaignSegmentsMissing: missing, unchanged: !written }, 200, {
+        ETag: etag,
+      });
     },
   );
 }
