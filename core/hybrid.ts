@@ -5,7 +5,6 @@
  * neighbour table, core/neighbour-table.ts). Linear, so every item is scored in O(items + own items x K).
  * Two weight sets: `all` (re-buys allowed) and `novel` (discovery; own items are excluded by the caller).
  */
-import { type NeighbourTable, neighbourSums } from "./neighbour-table";
 
 export const HYBRID_FEATURES = [
   "own",
@@ -130,10 +129,9 @@ export function itemPriors(w: LinearWeights, stats: ItemStats): Float64Array {
 }
 
 /**
- * Hybrid logits for every item; `als` and `content` are that user's per-item scores, `neighbours` the model's
- * neighbour table (null: the sum counts 0), `priors` the model's itemPriors(w, stats) when the caller keeps them.
- * The neighbour sums run over the distinct own items in their order, so a pool's local table (core/reader-pool.ts)
- * adds the same weights in the same order.
+ * Hybrid logits for every item; `als` and `content` are that user's per-item scores, `sums` their neighbour sums
+ * (core/neighbour-table.ts ownNeighbourSums: empty without a table, and the sum counts 0), `priors` the model's
+ * itemPriors(w, stats) when the caller keeps them.
  */
 export function hybridScores(
   w: LinearWeights,
@@ -141,7 +139,7 @@ export function hybridScores(
   now: number,
   als: ArrayLike<number>,
   content: ArrayLike<number>,
-  neighbours: NeighbourTable | null,
+  sums: ReadonlyMap<number, number>,
   stats: ItemStats,
   priors: Float64Array = itemPriors(w, stats),
 ): Float64Array {
@@ -154,11 +152,7 @@ export function hybridScores(
     out[j] = (priors[j] as number) + wAls * (als[j] as number) + wContent * (content[j] as number);
   }
   const wNeighbours = neighboursWeight(w);
-  if (neighbours && wNeighbours !== 0) {
-    // each own item once, in the order of its first appearance (as the ranker's and a pool's sums run)
-    const sums = neighbourSums(neighbours, new Set(ownItems.map((o) => o.item)));
-    for (const [j, v] of sums) if (j >= 0 && j < n) out[j] = (out[j] as number) + wNeighbours * v;
-  }
+  if (wNeighbours !== 0) for (const [j, v] of sums) if (j >= 0 && j < n) out[j] = (out[j] as number) + wNeighbours * v;
   let maxInvoices = 0;
   for (const o of ownItems) maxInvoices = Math.max(maxInvoices, o.invoices);
   for (const o of ownItems) {

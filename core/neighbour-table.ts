@@ -70,6 +70,19 @@ export function decodeNeighbours(bytes: ArrayBuffer | Uint8Array, items: number,
 }
 
 /**
+ * A reader's neighbour sums: neighbourSums over their own items, each once, in the order of its first appearance
+ * (an empty map without a table). The hybrid's `neighbours` feature and the ranker's neighbour generator read the
+ * same map, which the Worker, a reader's pool and the trainer make once per reader and give to both, so both add
+ * the same weights in the same order.
+ */
+export function ownNeighbourSums(
+  table: NeighbourTable | null,
+  own: readonly { readonly item: number }[],
+): Map<number, number> {
+  return table ? neighbourSums(table, new Set(own.map((o) => o.item))) : new Map();
+}
+
+/**
  * Sum of neighbour weights from the given items (EASE's x_u B, kept to each row's K strongest), by neighbour: what
  * the ranker's neighbour features read at the edge, and what the trainer's cost of the cut to K measures.
  */

@@ -7,7 +7,7 @@
  */
 import type { ItemStats, OwnItem } from "./hybrid";
 import { topK } from "./int8-kernel";
-import { type NeighbourTable, neighbourSums } from "./neighbour-table";
+import { type NeighbourTable, ownNeighbourSums } from "./neighbour-table";
 import { type CompiledEnsemble, scoreRows } from "./tree-ensemble";
 
 export const RANKER_FEATURES = [
@@ -72,6 +72,11 @@ export interface RankerInputs {
   als: ArrayLike<number>;
   content: ArrayLike<number> | null;
   neighbours: NeighbourTable | null;
+  /**
+   * the neighbour sums over the own items (ownNeighbourSums over `neighbours`) when the caller has them: those the
+   * hybrid's logits were scored with. Absent: made here; the candidates are the same either way.
+   */
+  sums?: ReadonlyMap<number, number>;
   stats: RankerItemStats;
   /** the linear re-ranker's logit per item (core/hybrid.ts) for this mode */
   hybrid: ArrayLike<number>;
@@ -107,9 +112,9 @@ export function rankerCandidates(inp: RankerInputs, mode: RankerMode): Candidate
     last = Math.max(last, o.lastTs);
     maxInvoices = Math.max(maxInvoices, o.invoices);
   }
-  const sums = (from: Iterable<number>) => (inp.neighbours ? neighbourSums(inp.neighbours, from) : new Map());
-  const nb = sums(ownMap.keys());
-  const basket = sums([...ownMap.values()].filter((o) => o.lastTs >= last - BASKET_SECONDS).map((o) => o.item));
+  const nb = inp.sums ?? ownNeighbourSums(inp.neighbours, inp.own);
+  const lastBasket = [...ownMap.values()].filter((o) => o.lastTs >= last - BASKET_SECONDS);
+  const basket = ownNeighbourSums(inp.neighbours, lastBasket);
   const cands = new Set<number>(mode === "novel" ? [] : ownMap.keys());
   for (const j of topK(inp.hybrid, CANDIDATES.hybrid, skip).indices) cands.add(j);
   for (const j of bestOf(inp.als, CANDIDATES.als, inp.tops?.als, skip)) cands.add(j);
@@ -247,7 +252,7 @@ function staticTop(values: ArrayLike<number>, k: number, skip?: (j: number) => b
 }
 
 /** The `k` best positive entries of a sparse score map, ties by lower index. */
-export function topSparse(scores: Map<number, number>, k: number, skip?: (j: number) => boolean): number[] {
+export function topSparse(scores: ReadonlyMap<number, number>, k: number, skip?: (j: number) => boolean): number[] {
   return [...scores]
     .filter(([j, s]) => s > 0 && !skip?.(j))
     .sort((a, b) => b[1] - a[1] || a[0] - b[0])

@@ -20,7 +20,7 @@ import { base64ToBytes, bytesToBase64 } from "./base64";
 import { fnv1a32 } from "./fnv";
 import { hybridScores, type ItemStats, type LinearWeights, type OwnItem } from "./hybrid";
 import { topK } from "./int8-kernel";
-import type { NeighbourTable } from "./neighbour-table";
+import { type NeighbourTable, ownNeighbourSums } from "./neighbour-table";
 import {
   CANDIDATES,
   type CandidateRows,
@@ -51,6 +51,8 @@ export interface PoolInputs {
   als: ArrayLike<number>;
   content: ArrayLike<number>;
   neighbours: NeighbourTable | null;
+  /** the neighbour sums over `own` the hybrid's logits were scored with, when the caller has them (RankerInputs) */
+  sums?: ReadonlyMap<number, number>;
   stats: RankerItemStats;
   /** the hybrid's logits over every item, one array per mode's weights, at any time */
   hybrid: { all: ArrayLike<number>; novel: ArrayLike<number> };
@@ -171,6 +173,8 @@ export interface PoolRanking extends PoolHybrid {
 interface PoolReader<S extends ItemStats> {
   own: OwnItem[];
   neighbours: NeighbourTable | null;
+  /** the neighbour sums over `own` on the local table (ownNeighbourSums) */
+  sums: Map<number, number>;
   stats: S;
   hybrid: Float64Array;
 }
@@ -201,8 +205,9 @@ function poolReader<S extends ItemStats>(pool: ReaderPool, r: PoolHybrid & { sta
     ]),
   ) as unknown as S;
   const neighbours = r.neighbours && localNeighbours(r.neighbours, own, pool.items, local);
-  const hybrid = hybridScores(r.weights, own, r.now, pool.als, pool.content, neighbours, stats);
-  return { own, neighbours, stats, hybrid };
+  const sums = ownNeighbourSums(neighbours, own);
+  const hybrid = hybridScores(r.weights, own, r.now, pool.als, pool.content, sums, stats);
+  return { own, neighbours, sums, stats, hybrid };
 }
 
 /**
@@ -212,9 +217,9 @@ function poolReader<S extends ItemStats>(pool: ReaderPool, r: PoolHybrid & { sta
 export function poolCandidates(pool: ReaderPool, r: PoolRanking, mode: RankerMode): CandidateRows | null {
   const reader = poolReader(pool, r);
   if (!reader) return null;
-  const { own, neighbours, stats, hybrid } = reader;
+  const { own, neighbours, sums, stats, hybrid } = reader;
   const c = rankerCandidates(
-    { own, now: r.now, als: pool.als, content: pool.content, neighbours, stats, hybrid },
+    { own, now: r.now, als: pool.als, content: pool.content, neighbours, sums, stats, hybrid },
     mode,
   );
   return { items: c.items.map((i) => pool.items[i] as number), rows: c.rows };

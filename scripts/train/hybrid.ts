@@ -14,7 +14,7 @@ import {
   type OwnItem,
 } from "../../core/hybrid";
 import { type QuantizedItems, quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
-import { type NeighbourTable, neighbourSums } from "../../core/neighbour-table";
+import { type NeighbourTable, ownNeighbourSums } from "../../core/neighbour-table";
 import { MAX_PURCHASE_HISTORY, newestFirst } from "../../core/profile";
 import { type RankerItemStats, topSparse } from "../../core/ranker";
 import { type Csr, rowData, rowIndices } from "../data/sparse";
@@ -166,17 +166,21 @@ export class HybridRecommender implements Recommender {
     content: ArrayLike<number> | null;
     stats: RankerItemStats;
     neighbours: NeighbourTable | null;
+    /** the neighbour sums over `own`, which the hybrid's logits and the ranker's candidates both read */
+    sums: Map<number, number>;
   } {
     const p = this.parts;
     if (!p || !this.data) throw new Error("not fitted");
     const { als, content } = this.componentScores(user);
+    const own = windowOwnItems(this.data, user);
     return {
-      own: windowOwnItems(this.data, user),
+      own,
       now: p.now,
       als,
       content: p.content.dims > 0 ? content : null,
       stats: p.stats,
       neighbours: p.neighbours,
+      sums: ownNeighbourSums(p.neighbours, own),
     };
   }
 
@@ -192,7 +196,7 @@ export class HybridRecommender implements Recommender {
       c.now,
       c.als,
       c.content ?? new Float32Array(c.als.length),
-      c.neighbours,
+      c.sums,
       c.stats,
     );
   }
@@ -212,12 +216,7 @@ export class HybridRecommender implements Recommender {
     for (const j of topK(als, 100, skip).indices) cands.add(j);
     for (const j of topK(content, 50, skip).indices) cands.add(j);
     for (const j of topK(p.stats.logBuyers, 30, skip).indices) cands.add(j);
-    const nb = p.neighbours
-      ? neighbourSums(
-          p.neighbours,
-          own.map((o) => o.item),
-        )
-      : new Map<number, number>();
+    const nb = ownNeighbourSums(p.neighbours, own);
     for (const j of topSparse(nb, 50, skip)) cands.add(j);
     const maxInvoices = Math.max(0, ...own.map((o) => o.invoices));
     const items = [...cands];

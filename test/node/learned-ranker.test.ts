@@ -15,7 +15,7 @@ import {
   itemPriors,
 } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
-import { decodeNeighbours, encodeNeighbours } from "../../core/neighbour-table";
+import { decodeNeighbours, encodeNeighbours, ownNeighbourSums } from "../../core/neighbour-table";
 import { CANDIDATES, RANKER_FEATURES, type RankerFeature, rankCandidates, rankerCandidates } from "../../core/ranker";
 import {
   compileEnsemble,
@@ -415,8 +415,10 @@ describe("hybrid logits", () => {
     const sums: Record<number, number> = { 250: 0.5 + 0.375, 12: 0.25, 0: 0.125, 3: 0.0625 };
     const als = Float32Array.from({ length: n }, () => rng.normal());
     const content = Float32Array.from({ length: n }, () => rng.normal());
-    const fresh = hybridScores(w, own, 1_700_000_000, als, content, neighbours, stats);
-    const kept = hybridScores(w, own, 1_700_000_000, als, content, neighbours, stats, itemPriors(w, stats));
+    const table = ownNeighbourSums(neighbours, own);
+    expect(Object.fromEntries(table)).toEqual(sums);
+    const fresh = hybridScores(w, own, 1_700_000_000, als, content, table, stats);
+    const kept = hybridScores(w, own, 1_700_000_000, als, content, table, stats, itemPriors(w, stats));
     expect(Array.from(kept)).toEqual(Array.from(fresh));
     // against the linear model read directly: intercept + weights . feature row, item by item
     for (const j of [0, 3, 7, 12, 250, n - 1]) {
@@ -434,13 +436,11 @@ describe("hybrid logits", () => {
       expect(fresh[j]).toBeCloseTo(logit, 9);
     }
     // without a table (or from a model whose weights end before the neighbour sum) the sum counts 0
-    const bare = hybridScores(w, own, 1_700_000_000, als, content, null, stats);
+    const bare = hybridScores(w, own, 1_700_000_000, als, content, ownNeighbourSums(null, own), stats);
     const before = { weights: w.weights.slice(0, HYBRID_FEATURES_BEFORE_NEIGHBOURS), intercept: w.intercept };
-    expect(Array.from(hybridScores(before, own, 1_700_000_000, als, content, neighbours, stats))).toEqual(
-      Array.from(bare),
-    );
+    expect(Array.from(hybridScores(before, own, 1_700_000_000, als, content, table, stats))).toEqual(Array.from(bare));
     expect((fresh[250] as number) - (bare[250] as number)).toBeCloseTo((w.weights[10] as number) * 0.875, 6);
-    expect(() => hybridScores(w, own, 1_700_000_000, als, content, neighbours, stats, new Float64Array(n - 1))).toThrow(
+    expect(() => hybridScores(w, own, 1_700_000_000, als, content, table, stats, new Float64Array(n - 1))).toThrow(
       /priors/,
     );
   });
@@ -524,6 +524,27 @@ describe("ranker candidates", () => {
     expect(at(120, "own_gap_days")).toBe(10_000);
     expect(at(120, "own_age_days")).toBe(10_000);
     expect(at(0, "hybrid_rank")).toBe(0);
+  });
+
+  it("reads the neighbour sums it is given, which are those it would make, duplicates and unknown items and all", () => {
+    // an own item twice (its row counts once), one past the catalog and one the table has no row for
+    const own = [
+      ...inputs.own,
+      { item: 10, invoices: 1, lastTs: now - 30 * 86400 },
+      { item: n + 5, invoices: 2, lastTs: now },
+    ];
+    const reader = { ...inputs, own: [...own, { item: 40, invoices: 1, lastTs: now - 2 * 86400 }] };
+    const sums = ownNeighbourSums(neighbours, reader.own);
+    expect(Object.fromEntries(sums)).toEqual({ 120: expect.closeTo(0.9, 6), 121: expect.closeTo(0.1, 6), 130: 0.5 });
+    const made = rankerCandidates(reader, "all");
+    const given = rankerCandidates({ ...reader, sums }, "all");
+    expect(given.items).toEqual(made.items);
+    expect(Array.from(given.rows)).toEqual(Array.from(made.rows));
+    // the map given is the one read (the Worker gives the hybrid's): another map, other neighbour features
+    const other = rankerCandidates({ ...reader, sums: new Map([[120, 0.1]]) }, "all");
+    const at = (c: typeof made, j: number) => c.rows[c.items.indexOf(j) * f + col("neighbours")];
+    expect(at(made, 120)).toBeCloseTo(0.9, 6);
+    expect(at(other, 120)).toBeCloseTo(0.1, 6);
   });
 
   it("takes each generator's own items: every list proposes something no other does", () => {

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type HybridWeights, hybridScores, type OwnItem } from "../../core/hybrid";
 import { topK } from "../../core/int8-kernel";
-import type { NeighbourTable } from "../../core/neighbour-table";
+import { type NeighbourTable, ownNeighbourSums } from "../../core/neighbour-table";
 import { emptyProfile, featuresOf, UserFeaturesSchema } from "../../core/profile";
 import { type RankerItemStats, type RankerMode, rankerCandidates } from "../../core/ranker";
 import {
@@ -82,11 +82,14 @@ function world(seed: number, n: number, owned: number, recency?: number): World 
   };
 }
 
+/** The reader's neighbour sums, which the hybrid's logits are scored with. */
+const sumsOf = (w: World) => ownNeighbourSums(w.neighbours, w.own);
+
 /** The pool as the trainer makes and stores it, read back as the Worker reads it. */
 function storedPool(w: World): ReaderPool {
   const hybrid = {
-    all: hybridScores(w.weights.all, w.own, 0, w.als, w.content, w.neighbours, w.stats),
-    novel: hybridScores(w.weights.novel, w.own, 0, w.als, w.content, w.neighbours, w.stats),
+    all: hybridScores(w.weights.all, w.own, 0, w.als, w.content, sumsOf(w), w.stats),
+    novel: hybridScores(w.weights.novel, w.own, 0, w.als, w.content, sumsOf(w), w.stats),
   };
   const pool = decodePool(encodePool(makePool({ ...w, hybrid })), w.n);
   if (!pool) throw new Error("the pool did not read back");
@@ -95,7 +98,7 @@ function storedPool(w: World): ReaderPool {
 
 /** What ranking over every item gives at `now`. */
 function whole(w: World, mode: RankerMode, now: number) {
-  const hybrid = hybridScores(w.weights[mode], w.own, now, w.als, w.content, w.neighbours, w.stats);
+  const hybrid = hybridScores(w.weights[mode], w.own, now, w.als, w.content, sumsOf(w), w.stats);
   return rankerCandidates({ ...w, now, hybrid }, mode);
 }
 
@@ -146,11 +149,7 @@ describe("a reader's pool", () => {
             // as the Worker skips: what it excludes, and in novel mode everything the reader bought
             const skip = (j: number) => skipped.has(j) || (mode === "novel" && mine.has(j));
             const got = poolHybridTop(pool, { ...w, now, weights: w.weights[mode] }, k, skip);
-            const want = topK(
-              hybridScores(w.weights[mode], w.own, now, w.als, w.content, w.neighbours, w.stats),
-              k,
-              skip,
-            );
+            const want = topK(hybridScores(w.weights[mode], w.own, now, w.als, w.content, sumsOf(w), w.stats), k, skip);
             if (got) expect(got).toEqual(want);
             // ten items with a few skips lie well inside what the pool knows of the order
             else expect(k > 10 || skips > 5).toBe(true);
@@ -181,7 +180,7 @@ describe("a reader's pool", () => {
     }
     // the hybrid's best 50 at first holds no other item, later it does: the pool had to hold those in advance
     const best = (days: number) => {
-      const h = hybridScores(w.weights.all, w.own, T0 + days * DAY, w.als, w.content, w.neighbours, w.stats);
+      const h = hybridScores(w.weights.all, w.own, T0 + days * DAY, w.als, w.content, sumsOf(w), w.stats);
       const mine = new Set(w.own.map((o) => o.item));
       return [...h.keys()]
         .sort((a, b) => (h[b] as number) - (h[a] as number) || a - b)

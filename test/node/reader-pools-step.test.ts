@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { base64ToFloat32 } from "../../core/base64";
 import { hybridScores, ownItems } from "../../core/hybrid";
 import { scoreInt8 } from "../../core/int8-kernel";
+import { ownNeighbourSums } from "../../core/neighbour-table";
 import type { Profile } from "../../core/profile";
 import { encodePool, makePool } from "../../core/reader-pool";
 import { syntheticPoolModel } from "../../scripts/bench/pools-bench";
@@ -45,9 +46,10 @@ function oneByOne(model: PoolModel, profiles: readonly Profile[]): Map<string, s
     const own = ownItems(p.purchases, model.itemIndex);
     const als = scoreInt8(model.als, base64ToFloat32(p.factors.vector));
     const content = scoreInt8(model.content, base64ToFloat32(p.contentVector.vector));
+    const sums = ownNeighbourSums(model.neighbours, own);
     const hybrid = {
-      all: hybridScores(model.weights.all, own, 0, als, content, model.neighbours, model.stats),
-      novel: hybridScores(model.weights.novel, own, 0, als, content, model.neighbours, model.stats),
+      all: hybridScores(model.weights.all, own, 0, als, content, sums, model.stats),
+      novel: hybridScores(model.weights.novel, own, 0, als, content, sums, model.stats),
     };
     out.set(
       p.userId,

@@ -29,6 +29,7 @@ import {
   readerExclusions,
 } from "../../core/item-rules";
 import { liveItem } from "../../core/live-catalog";
+import { ownNeighbourSums } from "../../core/neighbour-table";
 import { emptyProfile, type ModelOutputs, modelOutputs, type Profile } from "../../core/profile";
 import { CANDIDATES, rankCandidates, rankerCandidates } from "../../core/ranker";
 import { decodePool, type PoolRanking, poolCandidates, poolHybridTop, type ReaderPool } from "../../core/reader-pool";
@@ -527,7 +528,9 @@ async function hybrid(
   ]);
   const als = byAls.scores;
   const content = byContent.scores;
-  const scores = hybridScores(weights, own, at, als, content, neighbours, h.itemStats, priorsOf(weights, h.itemStats));
+  // one map of neighbour sums for the hybrid's logits and the ranker's candidates
+  const sums = ownNeighbourSums(neighbours, own);
+  const scores = hybridScores(weights, own, at, als, content, sums, h.itemStats, priorsOf(weights, h.itemStats));
   const byHybrid = () => topK(scores, n, exclude.hasIndex);
   if (!trees || !model.ranker)
     return { ...pick(model, byHybrid(), n, exclude, live), scorer: "hybrid", ranking: "catalog" };
@@ -537,6 +540,7 @@ async function hybrid(
     als,
     content,
     neighbours,
+    sums,
     stats: model.ranker.stats,
     hybrid: scores,
     tops: { als: byAls.top, content: byContent.top },

@@ -7,7 +7,7 @@
 import type { Golden, GoldenCase } from "../../../core/golden";
 import { hybridScores, ownItems } from "../../../core/hybrid";
 import { type QuantizedItems, scoreInt8, topK } from "../../../core/int8-kernel";
-import { decodeNeighbours } from "../../../core/neighbour-table";
+import { decodeNeighbours, ownNeighbourSums } from "../../../core/neighbour-table";
 import type { Profile } from "../../../core/profile";
 import { rankCandidates, rankerCandidates } from "../../../core/ranker";
 import { compileEnsemble } from "../../../core/tree-ensemble";
@@ -68,7 +68,8 @@ export function goldenCases(
           full.end,
           alsScores,
           contentScores,
-          neighbours,
+          // the ranker's candidates below make their own sums (no `sums` in its inputs), the Worker gives both one
+          ownNeighbourSums(neighbours, own),
           hybrid.parts.stats,
         );
         const ownSet = new Set(own.map((o) => o.item));

@@ -9,7 +9,7 @@
 import { base64ToFloat32 } from "../../../core/base64";
 import { type HybridWeights, hybridScores, itemPriors, ownItems } from "../../../core/hybrid";
 import { type QuantizedItems, scoreInt8Many } from "../../../core/int8-kernel";
-import { decodeNeighbours, type NeighbourTable } from "../../../core/neighbour-table";
+import { decodeNeighbours, type NeighbourTable, ownNeighbourSums } from "../../../core/neighbour-table";
 import type { Profile } from "../../../core/profile";
 import type { RankerItemStats } from "../../../core/ranker";
 import { encodePool, makePool } from "../../../core/reader-pool";
@@ -113,13 +113,14 @@ export function profilePools(model: PoolModel, profiles: readonly Profile[], bat
       const own = ownItems(p.purchases, model.itemIndex);
       const a = als[b] as Float32Array;
       const c = content[b] as Float32Array;
+      const { neighbours, stats } = model;
+      const sums = ownNeighbourSums(neighbours, own);
       // any time will do: the pool holds what does not depend on it
       const hybrid = {
-        all: hybridScores(model.weights.all, own, 0, a, c, model.neighbours, model.stats, priors.all),
-        novel: hybridScores(model.weights.novel, own, 0, a, c, model.neighbours, model.stats, priors.novel),
+        all: hybridScores(model.weights.all, own, 0, a, c, sums, stats, priors.all),
+        novel: hybridScores(model.weights.novel, own, 0, a, c, sums, stats, priors.novel),
       };
-      const { neighbours, stats } = model;
-      pools.set(p.userId, encodePool(makePool({ own, als: a, content: c, neighbours, stats, hybrid })));
+      pools.set(p.userId, encodePool(makePool({ own, als: a, content: c, neighbours, sums, stats, hybrid })));
     });
   }
   return pools;
