@@ -96,16 +96,26 @@ const MAX_PAUSE_SECONDS = 1e11;
 const PAUSE_FORMAT =
   "unix seconds, or an ISO 8601 time with its zone (2027-01-01T00:00:00Z, as GET /v1/admin/suppressions answers it); null ends a pause";
 
+/** A pause's end in unix seconds: from 1970 up to MAX_PAUSE_SECONDS. */
+const PauseSecondsSchema = z
+  .number(PAUSE_FORMAT)
+  .int(PAUSE_FORMAT)
+  .nonnegative(PAUSE_FORMAT)
+  .lt(MAX_PAUSE_SECONDS, PAUSE_FORMAT);
+
 /**
  * A pause's end as a consent change takes it: unix seconds, or the ISO time the suppression list answers (an ESP sync
  * that reads the list writes back what it read), stored as unix seconds; a number of milliseconds is refused, not
- * kept as a pause of 30,000 years.
+ * kept as a pause of 30,000 years, and an ISO time is held to the same range (not before 1970, not past 5138).
  */
 const PausedUntilChangeSchema = z
   .union(
     [
-      z.number(PAUSE_FORMAT).int(PAUSE_FORMAT).nonnegative(PAUSE_FORMAT).lt(MAX_PAUSE_SECONDS, PAUSE_FORMAT),
-      z.iso.datetime({ offset: true, error: PAUSE_FORMAT }).transform((t) => Math.floor(Date.parse(t) / 1000)),
+      PauseSecondsSchema,
+      z.iso
+        .datetime({ offset: true, error: PAUSE_FORMAT })
+        .transform((t) => Math.floor(Date.parse(t) / 1000))
+        .pipe(PauseSecondsSchema),
     ],
     { error: PAUSE_FORMAT },
   )

@@ -307,7 +307,9 @@ describe("GET /v1/admin/suppressions: the shop's list hears of every unsubscribe
         ["lp-unix", "2099-01-01T00:00:00.000Z"],
       ]),
     );
-    for (const pausedUntil of [4070908800000, "2099-01-01", "next week", 1.5]) {
+    // an ISO time outside the range seconds are held to: before 1970, or past the year 5138
+    const outside = ["1969-12-31T23:59:59Z", "9999-01-01T00:00:00Z"];
+    for (const pausedUntil of [4070908800000, "2099-01-01", "next week", 1.5, ...outside]) {
       const res = await request("PUT", "/v1/users/lp-bad/consent", {
         headers: ADMIN,
         body: JSON.stringify({ pausedUntil }),
