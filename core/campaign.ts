@@ -463,6 +463,22 @@ export function parseCampaign(
   return v1.success ? { success: true, data: migrateCampaign(v1.data) } : v1;
 }
 
+/**
+ * A stored campaign's JSON text read as a stored campaign is (parseCampaign, lenient): what opens serve and what the
+ * writer compares a write with. Text that is not JSON fails with its SyntaxError.
+ */
+export function parseCampaignText(
+  text: string,
+): { success: true; data: Campaign } | { success: false; error: z.ZodError | SyntaxError } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return { success: false, error: e as SyntaxError };
+  }
+  return parseCampaign(raw);
+}
+
 export const DEFAULT_CAMPAIGN: Campaign = migrateCampaign(CampaignV1Schema.parse({}));
 
 /**

@@ -152,7 +152,9 @@ export function hybridScores(
     out[j] = (priors[j] as number) + wAls * (als[j] as number) + wContent * (content[j] as number);
   }
   const wNeighbours = neighboursWeight(w);
-  if (wNeighbours !== 0) for (const [j, v] of sums) if (j >= 0 && j < n) out[j] = (out[j] as number) + wNeighbours * v;
+  if (wNeighbours !== 0) {
+    for (const [j, v] of sums) if (j >= 0 && j < n) out[j] = (out[j] as number) + wNeighbours * v;
+  }
   let maxInvoices = 0;
   for (const o of ownItems) maxInvoices = Math.max(maxInvoices, o.invoices);
   for (const o of ownItems) {

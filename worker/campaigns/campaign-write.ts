@@ -7,7 +7,7 @@
  * (sameAsStored), changes nothing and succeeds, so a retried edit or create that landed (its answer lost, or a 503
  * whose write landed) is not refused by its own success; the answer carries the tag.
  */
-import { parseCampaign } from "../../core/campaign";
+import { parseCampaignText } from "../../core/campaign";
 import { unavailableKv } from "../errors";
 import { KvDeadlineError } from "../lib/kv-deadline";
 import { errorMessage } from "../lib/log";
@@ -110,13 +110,7 @@ export async function decideWrite(
 export function sameAsStored(stored: string | null, text: string): boolean {
   if (stored === null) return false;
   if (stored === text) return true;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(stored);
-  } catch {
-    return false;
-  }
-  const parsed = parseCampaign(raw);
+  const parsed = parseCampaignText(stored);
   return parsed.success && JSON.stringify(parsed.data) === text;
 }
 

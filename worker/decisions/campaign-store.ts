@@ -9,7 +9,7 @@
  * an email endpoint never fails over settings. A read that fails keeps the campaign the isolate had (the opens'
  * cache, worker/lib/isolate-cache.ts), tried again 5 s later; with none, the defaults for those 5 s.
  */
-import { type Campaign, CampaignIdSchema, DEFAULT_CAMPAIGN, parseCampaign } from "../../core/campaign";
+import { type Campaign, CampaignIdSchema, DEFAULT_CAMPAIGN, parseCampaignText } from "../../core/campaign";
 import { kvKeys } from "../../core/kv-keys";
 import { ApiError } from "../errors";
 import { type CacheRead, IsolateCache } from "../lib/isolate-cache";
@@ -56,16 +56,10 @@ async function loadCampaign(kv: KVNamespace, id: string): Promise<CacheRead<Camp
 /** A stored campaign's JSON as it serves (a version 1 migrated); the defaults when none is stored or it is invalid. */
 export function campaignFromText(id: string, text: string | null): Campaign {
   if (text === null) return DEFAULT_CAMPAIGN;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    logEvent("error", "campaign.invalid", { campaign: id, detail: errorMessage(e) });
-    return DEFAULT_CAMPAIGN;
-  }
-  const parsed = parseCampaign(raw);
+  const parsed = parseCampaignText(text);
   if (parsed.success) return parsed.data;
-  logEvent("error", "campaign.invalid", { campaign: id, detail: describeIssues(parsed.error) });
+  const detail = parsed.error instanceof SyntaxError ? errorMessage(parsed.error) : describeIssues(parsed.error);
+  logEvent("error", "campaign.invalid", { campaign: id, detail });
   return DEFAULT_CAMPAIGN;
 }
 
