@@ -15,6 +15,7 @@ import { objectEnv } from "../../worker/lib/bounded-env";
 import { type CampaignWriter, OWN_WRITES_MS } from "../../worker/state/campaign-writer";
 import { faultyKv } from "./support/faulty-bindings";
 import { ADMIN_HEADERS, clearKv, send } from "./support/harness";
+import { withObjectEnv } from "./support/object-env";
 
 const PICKS = { id: "picks", type: "recommendations" };
 const body = (title: string) => ({
@@ -55,21 +56,8 @@ const writers = env.CAMPAIGN_WRITER as NonNullable<Bindings["CAMPAIGN_WRITER"]>;
 const writer = () => writers.get(writers.idFromName("campaigns"));
 
 /** `act` run while the campaigns' writer uses `make(its bindings)` instead of its own; they are put back after. */
-async function withWriterEnv<T>(make: (real: Bindings) => Bindings, act: () => Promise<T>): Promise<T> {
-  let real: Bindings | undefined;
-  await runInDurableObject(writer(), (instance: unknown) => {
-    const self = instance as { env: Bindings };
-    real = self.env;
-    self.env = make(real);
-  });
-  try {
-    return await act();
-  } finally {
-    await runInDurableObject(writer(), (instance: unknown) => {
-      (instance as { env: Bindings }).env = real as Bindings;
-    });
-  }
-}
+const withWriterEnv = <T>(make: (real: Bindings) => Bindings, act: () => Promise<T>) =>
+  withObjectEnv(writer(), make, act);
 
 /** `real` whose puts reach it `delayMs` late (a slow KV write), with the keys of those that did, in order. */
 function slowPuts(real: KVNamespace, delayMs: number): { kv: KVNamespace; landed: string[] } {

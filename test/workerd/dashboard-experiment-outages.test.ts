@@ -27,6 +27,7 @@ import {
 } from "./support/dashboard-forms";
 import { type FaultyKv, faultyKv, type KvFault } from "./support/faulty-bindings";
 import { ADMIN_HEADERS, send } from "./support/harness";
+import { withObjectEnv } from "./support/object-env";
 
 const CAMPAIGN = "dash-down";
 const body = experimentOn(CAMPAIGN);
@@ -46,18 +47,9 @@ const writer = () => writers.get(writers.idFromName("campaigns"));
  */
 async function withObjectKv<T>(stub: DurableObjectStub, faults: KvFault[], act: () => Promise<T>): Promise<T> {
   const kv: FaultyKv = faultyKv(env.OPENTIME_KV, faults);
-  let real: Bindings | undefined;
-  await runInDurableObject(stub, (instance: unknown) => {
-    const self = instance as { env: Bindings };
-    real = self.env;
-    self.env = { ...real, OPENTIME_KV: kv.kv };
-  });
   try {
-    return await act();
+    return await withObjectEnv(stub, (real) => ({ ...real, OPENTIME_KV: kv.kv }), act);
   } finally {
-    await runInDurableObject(stub, (instance: unknown) => {
-      (instance as { env: Bindings }).env = real as Bindings;
-    });
     expect(kv.hits, "the fault was hit").toBeGreaterThan(0);
   }
 }
@@ -182,25 +174,20 @@ describe("Ship this arm when Workers KV fails", () => {
     const notShipped = "/dashboard?experiment=e-held&change=not-shipped&arm=b";
     // the writer's own bindings (ordered writes, short deadlines) over a KV whose put of the campaign never settles
     const hung = faultyKv(env.OPENTIME_KV, [{ ops: ["put"], mode: "hang", prefix: kvKeys.campaign(CAMPAIGN) }]);
-    let real: Bindings | undefined;
-    await runInDurableObject(writer(), (instance: unknown) => {
-      const self = instance as { env: Bindings };
-      real = self.env;
-      self.env = objectEnv({ ...real, OPENTIME_KV: hung.kv }, { readMs: 50, modelReadMs: 50, writeMs: 50 });
-    });
-    try {
-      // given up on at its deadline: it may land
-      const first = await press("/dashboard/experiments/e-held/ship", form);
-      expect(first.headers.get("Location")).toBe("/dashboard?experiment=e-held&change=ship-unconfirmed&arm=b");
-      // pressed again while it has not settled: the writer holds the write back, never sends it
-      const again = await press("/dashboard/experiments/e-held/ship", form);
-      expect(again.headers.get("Location")).toBe(notShipped);
-      expect(hung.hits).toBe(1);
-    } finally {
-      await runInDurableObject(writer(), (instance: unknown) => {
-        (instance as { env: Bindings }).env = real as Bindings;
-      });
-    }
+    const short = { readMs: 50, modelReadMs: 50, writeMs: 50 };
+    await withObjectEnv(
+      writer(),
+      (real) => objectEnv({ ...real, OPENTIME_KV: hung.kv }, short),
+      async () => {
+        // given up on at its deadline: it may land
+        const first = await press("/dashboard/experiments/e-held/ship", form);
+        expect(first.headers.get("Location")).toBe("/dashboard?experiment=e-held&change=ship-unconfirmed&arm=b");
+        // pressed again while it has not settled: the writer holds the write back, never sends it
+        const again = await press("/dashboard/experiments/e-held/ship", form);
+        expect(again.headers.get("Location")).toBe(notShipped);
+        expect(hung.hits).toBe(1);
+      },
+    );
     // the writer overloaded: the runtime refused the call, which never ran
     const overloaded = () =>
       Promise.reject(Object.assign(new Error("Durable Object is overloaded."), { overloaded: true }));
