@@ -22,6 +22,7 @@ import { readerStub, shardOf } from "../../worker/state/shard-routing";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { failingQueue, fakeBatch, faultyKv, hangingQueue, type KvFault } from "./support/faulty-bindings";
 import { call, clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
+import { withObjectEnv } from "./support/object-env";
 
 /** A fault that made a route wait for ever fails the test here instead of hanging the suite. */
 const TIMEOUT = 30_000;
@@ -449,17 +450,12 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
 
   /** Consumes `events` while the reader's shard (its object, not the consumer) uses `kv`; its own KV after. */
   async function consumeWithShardKv(user: string, kv: KVNamespace, events: QueuedEvent[]) {
-    const useKv = (kv: KVNamespace) =>
-      runInDurableObject(readerStub(env, user), (instance: ReaderShard) => {
-        (instance as unknown as { env: typeof env }).env = { ...env, OPENTIME_KV: kv };
-      });
-    await useKv(kv);
     const b = fakeBatch(events);
-    try {
-      await consumeEvents(b.batch, env);
-    } finally {
-      await useKv(env.OPENTIME_KV);
-    }
+    await withObjectEnv(
+      readerStub(env, user),
+      (real) => ({ ...real, OPENTIME_KV: kv }),
+      () => consumeEvents(b.batch, env),
+    );
     return b;
   }
 
@@ -519,19 +515,21 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
       const events = eventsOf("cf-snap-a", "cf-snap-b").filter((e) => e.user === "cf-snap-a");
       const stub = readerStub(env, "cf-snap-a");
       const f = faultyKv(env.OPENTIME_KV, [{ ops: ["put"], mode: "throw", prefix: "profile:" }]);
-      await runInDurableObject(stub, (instance: ReaderShard) => {
-        const self = instance as unknown as { env: TestEnv };
-        self.env = { ...self.env, OPENTIME_KV: f.kv };
-      });
-      const b = fakeBatch(events);
-      await consumeEvents(b.batch, env);
-      expect(f.hits).toBeGreaterThan(0);
-      expect(b.acked().sort()).toEqual(idsOf(events)); // committed: nothing to retry
-      expect(await snapshotOf("cf-snap-a")).toBeNull();
-      f.faults.length = 0;
-      // the shard's alarm retries one publish interval later (run it now if it has not fired yet)
-      await new Promise((r) => setTimeout(r, 1100));
-      await runDurableObjectAlarm(stub);
+      await withObjectEnv(
+        stub,
+        (real) => ({ ...real, OPENTIME_KV: f.kv }),
+        async () => {
+          const b = fakeBatch(events);
+          await consumeEvents(b.batch, env);
+          expect(f.hits).toBeGreaterThan(0);
+          expect(b.acked().sort()).toEqual(idsOf(events)); // committed: nothing to retry
+          expect(await snapshotOf("cf-snap-a")).toBeNull();
+          f.faults.length = 0;
+          // the shard's alarm retries one publish interval later (run it now if it has not fired yet)
+          await new Promise((r) => setTimeout(r, 1100));
+          await runDurableObjectAlarm(stub);
+        },
+      );
       expect(await snapshotOf("cf-snap-a")).toEqual(await profileOf("cf-snap-a"));
       await expectCountedOnce(events);
     },
@@ -654,12 +652,12 @@ describe("queue consumer and reader shards under faults (each fault: 0 events lo
       const stale = faultyKv(env.OPENTIME_KV, []);
       (stale.kv as { get: KVNamespace["get"] }).get = (async (key: string | string[]) =>
         Array.isArray(key) ? new Map(key.map((k) => [k, null])) : null) as unknown as KVNamespace["get"];
-      await runInDurableObject(stub, (instance: ReaderShard) => {
-        const self = instance as unknown as { env: TestEnv };
-        self.env = { ...self.env, OPENTIME_KV: stale.kv };
-      });
       const b = fakeBatch(events.slice(2));
-      await consumeEvents(b.batch, { ...env, OPENTIME_KV: stale.kv });
+      await withObjectEnv(
+        stub,
+        (real) => ({ ...real, OPENTIME_KV: stale.kv }),
+        () => consumeEvents(b.batch, { ...env, OPENTIME_KV: stale.kv }),
+      );
       expect(b.retried()).toEqual([]);
       await expectCountedOnce(events);
     },

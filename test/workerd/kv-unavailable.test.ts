@@ -5,14 +5,14 @@
  * our code asked (a key too long, a value too large, an empty key) stays 500 INTERNAL: that is a bug to fix. The
  * same holds for a KV operation a reader's shard makes for the route (its error crosses the RPC with KV's words).
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile } from "../../core/profile";
-import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { ADMIN_HEADERS, send } from "./support/harness";
+import { withObjectEnv } from "./support/object-env";
 
 /** KV whose get, getWithMetadata and list reject with `error()`, or never settle (`"hang"`); the rest is KV's. */
 function kvFailing(error: (() => unknown) | "hang"): KVNamespace {
@@ -104,17 +104,9 @@ describe("an admin route whose KV operation fails", () => {
 });
 
 describe("a reader shard whose own KV operation fails, for an admin route", () => {
-  /** Gives the reader's shard (its object, not the route) a KV whose gets reject with `error()`; returns the restore. */
-  async function shardKvFailing(user: string, error: () => unknown): Promise<() => Promise<void>> {
-    const stub = readerStub(env, user);
-    const set = (kv: KVNamespace) =>
-      runInDurableObject(stub, (instance: ReaderShard) => {
-        const self = instance as unknown as { env: typeof env };
-        self.env = { ...self.env, OPENTIME_KV: kv };
-      });
-    await set(kvFailing(error));
-    return () => set(env.OPENTIME_KV);
-  }
+  /** `act` while the reader's shard (its object, not the route) has a KV whose gets reject with `error()`. */
+  const withShardKvFailing = <T>(user: string, error: () => unknown, act: () => Promise<T>): Promise<T> =>
+    withObjectEnv(readerStub(env, user), (real) => ({ ...real, OPENTIME_KV: kvFailing(error) }), act);
 
   /** Replays the reader's parked dead letters: the shard applies them, reading KV for a reader it never held. */
   async function replay(user: string) {
@@ -145,16 +137,11 @@ describe("a reader shard whose own KV operation fails, for an admin route", () =
     const quiet = [vi.spyOn(console, "warn"), vi.spyOn(console, "error")].map((s) => s.mockImplementation(() => {}));
     try {
       for (const [make, status, code] of cases) {
-        const restore = await shardKvFailing(user, make);
-        try {
-          const { res, body } = await replay(user);
-          expect(res.status, String(make())).toBe(status);
-          expect(body.error?.code).toBe(code);
-          if (status === 503) expect(Number(res.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
-          else expect(res.headers.get("Retry-After")).toBeNull();
-        } finally {
-          await restore();
-        }
+        const { res, body } = await withShardKvFailing(user, make, () => replay(user));
+        expect(res.status, String(make())).toBe(status);
+        expect(body.error?.code).toBe(code);
+        if (status === 503) expect(Number(res.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+        else expect(res.headers.get("Retry-After")).toBeNull();
         // the shard applied nothing and kept the dead letter
         expect(await stub.read(user)).toBeNull();
         expect(await stub.parkedCount(user)).toBe(1);

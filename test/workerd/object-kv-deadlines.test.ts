@@ -19,6 +19,7 @@ import { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { fakeBatch, faultyKv } from "./support/faulty-bindings";
 import { ADMIN_HEADERS, send } from "./support/harness";
+import { withObjectEnv } from "./support/object-env";
 
 type TestEnv = typeof env;
 /** Deadlines short enough for a test; the runtime's are seconds. */
@@ -50,22 +51,8 @@ function withShard<T>(user: string, kv: KVNamespace, body: (shard: ReaderShard) 
  * Runs `body` while the shard object behind `stub` (the runtime's own: its alarm too) has the bindings its
  * constructor makes (objectEnv) over `kv`, with SHORT deadlines; its own are put back before this returns.
  */
-async function withObjectKv<T>(
-  stub: DurableObjectStub<ReaderShard>,
-  kv: KVNamespace,
-  body: () => Promise<T>,
-): Promise<T> {
-  const useKv = (bindings: TestEnv) =>
-    runInDurableObject(stub, (instance: ReaderShard) => {
-      (instance as unknown as { env: TestEnv }).env = bindings;
-    });
-  await useKv(objectEnv({ ...env, OPENTIME_KV: kv }, SHORT));
-  try {
-    return await body();
-  } finally {
-    await useKv(objectEnv(env));
-  }
-}
+const withObjectKv = <T>(stub: DurableObjectStub<ReaderShard>, kv: KVNamespace, body: () => Promise<T>): Promise<T> =>
+  withObjectEnv(stub, () => objectEnv({ ...env, OPENTIME_KV: kv }, SHORT), body);
 
 /** The test's KV with `put` in place of its own (given the real namespace); its other methods the real ones. */
 function withPut(put: (target: KVNamespace, key: string, value: string) => Promise<void>): KVNamespace {

@@ -30,6 +30,7 @@ import { type DueDelivery, dueDeliveries, recordAttempt, scheduleViewed } from "
 import { resetTriggersCache } from "../../worker/triggers/trigger-config";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
 import { clearKv, consume } from "./support/harness";
+import { withObjectEnv } from "./support/object-env";
 import {
   type Call,
   receiveWebhooks,
@@ -156,23 +157,16 @@ describe("cart-abandoned trigger", () => {
     ]);
     // the reader's shard with that secret: due, it calls nothing (a forger could find 8 characters from one call)
     const user = "trig-short-secret";
-    const shard = readerStub(env, user);
-    const own = await runInDurableObject(shard, (instance: ReaderShard) => {
-      const held = instance as unknown as { env: typeof env };
-      const was = held.env;
-      held.env = { ...was, TRIGGER_WEBHOOK_SECRET: short };
-      return was;
-    });
-    try {
-      await consume([event(user, "cart_add", 40, "p000417")]);
-      await alarmUntil(user, 1);
-      expect(calls).toHaveLength(0);
-      expect(await triggerRow(user)).toMatchObject([{ state: "pending", attempts: 0 }]);
-    } finally {
-      await runInDurableObject(shard, (instance: ReaderShard) => {
-        (instance as unknown as { env: typeof env }).env = own;
-      });
-    }
+    await withObjectEnv(
+      readerStub(env, user),
+      (real) => ({ ...real, TRIGGER_WEBHOOK_SECRET: short }),
+      async () => {
+        await consume([event(user, "cart_add", 40, "p000417")]);
+        await alarmUntil(user, 1);
+        expect(calls).toHaveLength(0);
+        expect(await triggerRow(user)).toMatchObject([{ state: "pending", attempts: 0 }]);
+      },
+    );
     // the real secret again: the delivery goes, signed with it
     await timePasses(user);
     await alarmUntil(user, 1);
