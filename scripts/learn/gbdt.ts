@@ -6,7 +6,7 @@
  * `x < threshold`, thresholds are bin edges, so the edge scores what the trainer scored.
  */
 import type { Tree, TreeEnsemble } from "../../core/tree-ensemble";
-import { layoutRefusal, MAX_TREE_DEPTH, treeEnsembleScore, treeScore } from "../../core/tree-ensemble";
+import { layoutRefusal, MAX_TREE_DEPTH, treeEnsembleScore } from "../../core/tree-ensemble";
 import { Rng } from "../lib/rng";
 
 export interface GbdtOptions {
@@ -48,11 +48,14 @@ export interface GbdtData {
   groups: Int32Array;
 }
 
-/** Fits an ensemble; `onTree` sees the model after each tree, and stops the fit by returning false. */
+/**
+ * Fits an ensemble; `onTree` sees the model after each tree, with the scores the fit holds for the data's rows
+ * (the model's score of each, read-only), and stops the fit by returning false.
+ */
 export function fitGbdt(
   data: GbdtData,
   options: Partial<GbdtOptions> = {},
-  onTree?: (model: TreeEnsemble, trees: number) => boolean | undefined,
+  onTree?: (model: TreeEnsemble, trees: number, scores: Readonly<Float64Array>) => boolean | undefined,
 ): TreeEnsemble {
   const o = { ...DEFAULT_GBDT_OPTIONS, ...options };
   const f = data.features.length;
@@ -91,17 +94,18 @@ export function fitGbdt(
       for (let g = 0; g < groupCount; g++) if (rng.next() < o.subsample) chosen.push(g);
       rows = lambdaGradients(data, chosen, score, grad, hess);
     }
-    const tree = growTree(rows, codes, edges, f, grad, hess, o, scratch);
+    const { tree, bins } = growTree(rows, codes, edges, f, grad, hess, o, scratch);
     model.trees.push(tree);
-    // the rows the tree grew on already know their leaf (the split on codes routes them as the threshold does);
-    // the others walk it
+    // the rows the tree grew on already know their leaf; the others walk it on their codes (a row's code is at
+    // most a split's bin exactly when its value is below the threshold, so they reach the leaf `x` would reach,
+    // reading a byte a feature instead of eight)
     const value = tree.value;
     for (const i of rows) grown[i] = t + 1;
     for (let i = 0; i < n; i++)
       score[i] =
         (score[i] as number) +
-        (grown[i] === t + 1 ? (value[leafOf[i] as number] as number) : treeScore(tree, data.x, i * f));
-    if (onTree?.(model, t + 1) === false) break;
+        (value[(grown[i] === t + 1 ? leafOf[i] : leafByCodes(tree, bins, codes, i * f)) as number] as number);
+    if (onTree?.(model, t + 1, score) === false) break;
   }
   return model;
 }
@@ -282,9 +286,12 @@ function growTree(
   hess: Float64Array,
   o: GbdtOptions,
   scratch: Scratch,
-): Tree {
+): { tree: Tree; bins: number[] } {
   const tree: Tree = { feature: [], threshold: [], left: [], right: [], value: [] };
+  // per node, the bin its split sends left at and below (the code form of its threshold)
+  const splitBins: number[] = [];
   const add = () => {
+    splitBins.push(0);
     tree.feature.push(-1);
     tree.threshold.push(0);
     tree.left.push(0);
@@ -326,6 +333,7 @@ function growTree(
       const r = add();
       tree.feature[node.at] = split.feature;
       tree.threshold[node.at] = edges[split.feature]?.[split.bin] as number;
+      splitBins[node.at] = split.bin;
       tree.left[node.at] = l;
       tree.right[node.at] = r;
       // histogram of the smaller child; the larger one's is the parent's minus it. Children of the last level are
@@ -351,7 +359,21 @@ function growTree(
     [cur, nxt] = [nxt, cur];
   }
   for (const node of level) leaf(node, cur);
-  return tree;
+  return { tree, bins: splitBins };
+}
+
+/** The leaf a row reaches, walked on its codes (`base`: its first code) with each split's bin. */
+function leafByCodes(tree: Tree, bins: readonly number[], codes: Uint8Array, base: number): number {
+  let node = 0;
+  let f = tree.feature[0] as number;
+  while (f >= 0) {
+    node =
+      (codes[base + f] as number) <= (bins[node] as number)
+        ? (tree.left[node] as number)
+        : (tree.right[node] as number);
+    f = tree.feature[node] as number;
+  }
+  return node;
 }
 
 /** A node over rows[start .. end): its gradient and hessian sums and, with `bins` > 0, their histogram. */

@@ -111,6 +111,17 @@ describe("gradient-boosted trees", () => {
     for (let i = 0; i < 2000; i++) expect(flat[i]).toBe(treeEnsembleScore(model, test.x, i * 3));
   });
 
+  it("holds for every row, tree after tree, the score the exported trees give it, rows left out of a tree's sample too", () => {
+    const data = xorData(3000, 4);
+    let checked = 0;
+    fitGbdt(data, { objective: "logloss", trees: 12, depth: 4, subsample: 0.5 }, (model, _, scores) => {
+      for (let i = 0; i < 3000; i++) expect(scores[i]).toBe(treeEnsembleScore(model, data.x, i * 3));
+      checked++;
+      return undefined;
+    });
+    expect(checked).toBe(12);
+  });
+
   it("each exported leaf holds the Newton step of exactly the rows its thresholds send there", () => {
     const data = xorData(3000, 3);
     const o = { objective: "logloss" as const, trees: 1, depth: 4, learningRate: 0.3, l2: 2, subsample: 1 };
