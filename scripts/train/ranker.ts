@@ -366,20 +366,22 @@ async function forwardCheck(
   try {
     // the earlier window's own weights, which its trees' hybrid features and the hybrid judged here both use
     const weights = earlier.hybrid.tune(earlier.relevant.all, earlier.relevant.novel);
+    // each mode's trees start growing before its readers' rows are made, and its curves are walked as soon as they
+    // are grown (while the other mode's may still grow)
     const fitted = await Promise.all(
       (["all", "novel"] as const).map(async (mode) => {
         const relevant = mode === "all" ? val.testAll : val.testNovel;
         const users = [...relevant.keys()];
+        const fit = fitTrees(earlier.ranker.trainingSet(earlier.relevant[mode], mode), ranker.gbdt);
         const rows = users.map((u) => rankerCandidates(ranker.inputs(u, mode, weights), mode));
-        const model = await fitTrees(earlier.ranker.trainingSet(earlier.relevant[mode], mode), ranker.gbdt);
-        return { mode, relevant, users, rows, model };
+        const model = await fit;
+        return { mode, users, model, curves: heldOutCurves(model, users, rows, relevant, BLENDS) };
       }),
     );
     hybrid.weights = weights;
     const out = {} as Record<RankerMode, ForwardPick>;
-    for (const { mode, relevant, users, rows, model } of fitted) {
+    for (const { mode, users, model, curves } of fitted) {
       const odds = users.filter(odd).length;
-      const curves = heldOutCurves(model, users, rows, relevant, BLENDS);
       const { blend, trees, sum, at, atBlend } = pickBlend(curves, odds, users.length - odds, model.trees.length);
       // each reader's figure at the blend and count their half is judged at
       const half = { odd: halfReaders(curves, atBlend.odd, at.odd), even: halfReaders(curves, atBlend.even, at.even) };
@@ -434,7 +436,13 @@ async function compare(
   forward: Record<RankerMode, ForwardPick> | null,
 ): Promise<Omit<RankerChoice, "heldOutWeights" | "forward">> {
   const out = { holdout: {}, chosen: {}, heldOut: {} } as Omit<RankerChoice, "heldOutWeights" | "forward">;
-  // both modes' trees grow side by side; the novel mode's rows are made while the all mode's trees grow
+  // both modes' trees grow side by side: each mode's start before its held-out readers' rows are made, and its
+  // curves are walked as soon as they are grown (while the other mode's may still grow)
+  const judgedAt = (mode: RankerMode) => {
+    const f = forward?.[mode]?.judged.users ? forward[mode] : undefined;
+    // the blend that serves; each held-out half is judged at the blend the other half of the forward readers picked
+    return { f, blend: f ? f.judged.blend : 0, atBlend: f ? f.atBlend : { odd: 0, even: 0 } };
+  };
   const fitted = await Promise.all(
     (["all", "novel"] as const).map(async (mode) => {
       const relevant = mode === "all" ? val.testAll : val.testNovel;
@@ -443,17 +451,20 @@ async function compare(
       const held = users.filter(isHeldOut);
       // the held-out readers' earlier purchases teach nothing either
       const heldIds = new Set(held.map((u) => val.userIds[u] as string));
+      const fit = fitTrees(ranker.learningSet(relevant, mode, train, heldIds), ranker.gbdt);
       const rows = held.map((u) => rankerCandidates(ranker.inputs(u, mode), mode));
-      const model = await fitTrees(ranker.learningSet(relevant, mode, train, heldIds), ranker.gbdt);
-      return { mode, relevant, held, rows, model };
+      const model = await fit;
+      const { atBlend } = judgedAt(mode);
+      return {
+        mode,
+        held,
+        model,
+        curves: heldOutCurves(model, held, rows, relevant, [...new Set([atBlend.odd, atBlend.even])]),
+      };
     }),
   );
-  for (const { mode, relevant, held, rows, model } of fitted) {
-    const f = forward?.[mode]?.judged.users ? forward[mode] : undefined;
-    // the blend that serves; each held-out half is judged at the blend the other half of the forward readers picked
-    const blend = f ? f.judged.blend : 0;
-    const atBlend = f ? f.atBlend : { odd: 0, even: 0 };
-    const curves = heldOutCurves(model, held, rows, relevant, [...new Set([atBlend.odd, atBlend.even])]);
+  for (const { mode, held, model, curves } of fitted) {
+    const { f, blend, atBlend } = judgedAt(mode);
     const curveOf = (b: number) => (curves.find((c) => c.blend === b) as BlendCurve).curve;
     const odds = held.filter(odd).length;
     const { trees, sum, at } = f
