@@ -87,3 +87,19 @@ export function inWorker<T>(module: URL, name: string, args: unknown[]): Promise
     });
   });
 }
+
+/**
+ * `make()`, run in this thread while `call` (an inWorker call) runs in its worker, and both results. If `make`
+ * throws, `call` is still waited for before the error goes on: no call is left running unread, and a failure of its
+ * own is not left unhandled (the caller hears `make`'s error).
+ */
+export async function alongside<T, R>(call: Promise<T>, make: () => R): Promise<{ result: T; made: R }> {
+  let made: R;
+  try {
+    made = make();
+  } catch (e) {
+    await call.catch(() => undefined);
+    throw e;
+  }
+  return { result: await call, made };
+}

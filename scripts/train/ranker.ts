@@ -30,7 +30,7 @@ import {
 } from "../../core/tree-ensemble";
 import type { TrainData } from "../data/train-data";
 import type { GbdtData, GbdtOptions } from "../learn/gbdt";
-import { inWorker } from "../lib/worker-pool";
+import { alongside, inWorker } from "../lib/worker-pool";
 import { evaluateVariant, type JudgedSplit, K, ndcgPerUser, standardError } from "../ranking/evaluate-recommender";
 import { userMetrics } from "../ranking/ranking-metrics";
 import { type Recommender, recommend } from "../ranking/recommender-contract";
@@ -373,8 +373,9 @@ async function forwardCheck(
         const relevant = mode === "all" ? val.testAll : val.testNovel;
         const users = [...relevant.keys()];
         const fit = fitTrees(earlier.ranker.trainingSet(earlier.relevant[mode], mode), ranker.gbdt);
-        const rows = users.map((u) => rankerCandidates(ranker.inputs(u, mode, weights), mode));
-        const model = await fit;
+        const { result: model, made: rows } = await alongside(fit, () =>
+          users.map((u) => rankerCandidates(ranker.inputs(u, mode, weights), mode)),
+        );
         return { mode, users, model, curves: heldOutCurves(model, users, rows, relevant, BLENDS) };
       }),
     );
@@ -452,8 +453,9 @@ async function compare(
       // the held-out readers' earlier purchases teach nothing either
       const heldIds = new Set(held.map((u) => val.userIds[u] as string));
       const fit = fitTrees(ranker.learningSet(relevant, mode, train, heldIds), ranker.gbdt);
-      const rows = held.map((u) => rankerCandidates(ranker.inputs(u, mode), mode));
-      const model = await fit;
+      const { result: model, made: rows } = await alongside(fit, () =>
+        held.map((u) => rankerCandidates(ranker.inputs(u, mode), mode)),
+      );
       const { atBlend } = judgedAt(mode);
       return {
         mode,

@@ -2,13 +2,13 @@
  * Fits run in worker threads (scripts/lib/worker-pool.ts) give what the same fit gives in this thread, to the
  * bit: ALS, EASE and the trees. The evaluation and the trainer fit side by side there, so their figures must not
  * depend on where a fit ran. A failure in a worker reaches the caller as an error. And the trees' fit grows what it
- * grew before it partitioned rows in place.
+ * grew before it partitioned rows in place. Work done here while a fit runs there never leaves the fit unread.
  */
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { fitGbdt } from "../../scripts/learn/gbdt";
 import { Rng } from "../../scripts/lib/rng";
-import { inWorker, workerCount } from "../../scripts/lib/worker-pool";
+import { alongside, inWorker, workerCount } from "../../scripts/lib/worker-pool";
 import { fitAlsInWorker, ImplicitAls } from "../../scripts/train/als";
 import { Ease, fitEaseInWorker } from "../../scripts/train/ease";
 import { plantedBlocks } from "./support/planted";
@@ -87,6 +87,57 @@ describe("fits in worker threads", () => {
     await expect(inWorker(module, "fitGbdt", [set, { trees: 1, minHessian: 0 }])).resolves.toMatchObject({
       features: ["a"],
     });
+  });
+});
+
+describe("work done here while a call runs in a worker (alongside)", () => {
+  /** a call whose end the test decides */
+  function pending<T>() {
+    let settle!: { resolve: (v: T) => void; reject: (e: Error) => void };
+    const call = new Promise<T>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    return { call, ...settle };
+  }
+
+  it("gives both results", async () => {
+    const p = pending<number>();
+    const out = alongside(p.call, () => "rows");
+    p.resolve(7);
+    await expect(out).resolves.toEqual({ result: 7, made: "rows" });
+  });
+
+  it("when the work here throws, waits for the call to end before the error goes on", async () => {
+    const p = pending<number>();
+    let ended = false;
+    const out = alongside(p.call, () => {
+      throw new Error("rows failed");
+    }).catch((e: Error) => {
+      ended = true;
+      return e.message;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ended).toBe(false);
+    p.resolve(1);
+    await expect(out).resolves.toBe("rows failed");
+  });
+
+  it("when both fail, the caller hears the work's error and the call's is not left unhandled", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const p = pending<number>();
+      const out = alongside(p.call, () => {
+        throw new Error("rows failed");
+      });
+      p.reject(new Error("fit failed"));
+      await expect(out).rejects.toThrow("rows failed");
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 });
 
