@@ -3,7 +3,7 @@
  * The preview page, as a developer uses it: the page loads, a user is picked, the HTML part's open-time
  * images decode, and clicking one lands on the product that image showed (with UTM); as a marketer uses it: on a
  * phone, with answers late, lost or never coming, pinned items and block cards said as such, a new campaign by its
- * id, unsaved edits kept across campaigns, one save at a time. The dashboard, after a
+ * id, unsaved edits kept across campaigns, one save at a time (also across picking away and back). The dashboard, after a
  * small run of the experiment simulation (`npm run simulate`'s own code, through the Worker's APIs): the
  * Worker's store counted exactly what the simulation did, the page renders its charts, and every number it
  * shows equals the reporting API's; an experiment's Stop button, clicked, stops it and the page says so. Screenshots kept in test-artifacts/ (not committed).
@@ -548,7 +548,8 @@ describe("the preview page as a marketer uses it", () => {
       );
       release();
       expect((await landed).status()).toBe(200);
-      await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+      // said of the campaign it saved, by name: not of the one shown
+      await expect.poll(() => page.textContent("#save-status"), POLL).toBe(`${id}: saved`);
       await pick(page, id);
       if (more) {
         expect(await page.inputValue("#campaign-json")).toBe(edit("Second"));
@@ -567,6 +568,52 @@ describe("the preview page as a marketer uses it", () => {
       };
       expect(stored.campaign.badge).toBe("Second");
     }
+    await page.close();
+  });
+
+  it("picking another campaign and back while a save is on its way: Save waits for it, and saving again works", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${origin}/`);
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const edit = (badge: string) => JSON.stringify({ v: 2, badge, default: { id: "picks", type: "recommendations" } });
+    const id = "flight-back";
+    await page.fill("#campaign-other", id);
+    await page.press("#campaign-other", "Enter");
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const { opened: held, open: release } = gate();
+    const { opened: onItsWay, open: sent } = gate();
+    await page.route(
+      (url) => url.pathname === `/v1/preview/campaigns/${id}`,
+      async (r) => {
+        if (r.request().method() === "PUT") {
+          sent();
+          await held;
+        }
+        await r.continue();
+      },
+    );
+    await page.fill("#campaign-json", edit("First"));
+    await page.click("#save");
+    await onItsWay;
+    await pick(page, "demo");
+    // back before the save lands: the edit is back, and Save waits for the save on its way
+    await page.selectOption("#campaign", id);
+    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(edit("First"));
+    await expect.poll(() => page.textContent("#save-status"), POLL).toContain("is back");
+    expect(await page.isEnabled("#save")).toBe(false);
+    const landed = page.waitForResponse((r) => r.url().endsWith(`/campaigns/${id}`) && r.request().method() === "PUT");
+    release();
+    expect((await landed).status()).toBe(200);
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+    expect(await page.isEnabled("#save")).toBe(true);
+    // the editor holds the campaign on the ETag that save got: the next save is not refused as someone else's
+    await page.fill("#campaign-json", edit("Second"));
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+    const stored = (await (await fetch(`${origin}/v1/preview/campaigns/${id}`)).json()) as {
+      campaign: { badge?: string };
+    };
+    expect(stored.campaign.badge).toBe("Second");
     await page.close();
   });
 

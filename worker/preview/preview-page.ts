@@ -123,6 +123,8 @@ let editing = null;
  * the edit back (its save is refused, 412, if another edit landed since), never the stored one over it
  */
 const drafts = new Map();
+/** campaigns with a save on its way: their Save waits for it, whichever campaign is picked meanwhile */
+const saving = new Set();
 function keepDraft() {
   if (editing && $("campaign-json").value !== editing.text)
     drafts.set(editing.id, { text: $("campaign-json").value, etag: editing.etag });
@@ -142,7 +144,7 @@ async function loadCampaign() {
   editing = { id, etag: draft ? draft.etag : res.headers.get("ETag"), text };
   $("campaign-json").value = draft ? draft.text : text;
   if (draft) $("save-status").textContent = "your unsaved edit of " + id + " is back: Save campaign to keep it";
-  $("save").disabled = false;
+  $("save").disabled = saving.has(id);
   $("reload").hidden = true;
   await loadBlocks();
 }
@@ -166,7 +168,13 @@ $("save").onclick = async () => {
   }
   if (!editing) return;
   const target = editing;
+  const sentWith = target.etag;
+  // what this save says: of the campaign shown, as it is; of another (picked away while it was on its way), by name
+  const say = (words) => {
+    $("save-status").textContent = $("campaign").value === target.id ? words : target.id + ": " + words;
+  };
   // one save at a time: a second sent with the same ETag while the first lands would be refused as someone else's
+  saving.add(target.id);
   $("save").disabled = true;
   $("save-status").textContent = "saving…";
   try {
@@ -174,33 +182,41 @@ $("save").onclick = async () => {
     try {
       answered = await call("/v1/preview/campaigns/" + encodeURIComponent(target.id), {
         method: "PUT",
-        headers: { "Content-Type": "application/json", ...(target.etag ? { "If-Match": target.etag } : { "If-None-Match": "*" }) },
+        headers: { "Content-Type": "application/json", ...(sentWith ? { "If-Match": sentWith } : { "If-None-Match": "*" }) },
         body: JSON.stringify(body) });
     } finally {
-      if (editing === target) $("save").disabled = false;
+      saving.delete(target.id);
+      if (editing && editing.id === target.id) $("save").disabled = false;
     }
     const { res, body: answer } = answered;
     if (res.status === 412) {
-      $("save-status").textContent = "not saved: someone else saved this campaign since you loaded it. Copy your edit, then load theirs and edit that.";
-      $("reload").hidden = false;
+      say("not saved: someone else saved this campaign since you loaded it. Copy your edit, then load theirs and edit that.");
+      if ($("campaign").value === target.id) $("reload").hidden = false;
       return;
     }
     if (!res.ok) throw failure(res, answer);
-    target.etag = res.headers.get("ETag");
+    const etag = res.headers.get("ETag");
+    target.etag = etag;
     target.text = text;
     // picked away while this save was on its way: the draft kept then was made on the ETag this save replaced.
     // What was saved is no unsaved edit; an edit made after pressing Save is one, on the ETag this save got
     const draft = drafts.get(target.id);
     if (draft && draft.text === text) drafts.delete(target.id);
-    else if (draft) draft.etag = target.etag;
+    else if (draft) draft.etag = etag;
+    // picked away and back before it landed: the editor holds the campaign again on the ETag this save replaced
+    // (its draft's, or a load's from before the save), and what it holds was made on this save
+    if (editing && editing !== target && editing.id === target.id && editing.etag === sentWith) {
+      editing.etag = etag;
+      editing.text = text;
+    }
     const missing = answer.campaignSegmentsMissing || [];
-    $("save-status").textContent = missing.length === 0 ? "saved" : "saved, but " + missing.length +
+    say(missing.length === 0 ? "saved" : "saved, but " + missing.length +
       " condition(s) name a segment the model lacks (no reader has it): " +
-      missing.map((m) => m.path + " " + m.op + " " + JSON.stringify(m.segment) + (m.nearest ? " (did you mean " + JSON.stringify(m.nearest) + "?)" : "")).join("; ");
+      missing.map((m) => m.path + " " + m.op + " " + JSON.stringify(m.segment) + (m.nearest ? " (did you mean " + JSON.stringify(m.nearest) + "?)" : "")).join("; "));
     await loadBlocks();
     show();
   } catch (e) {
-    $("save-status").textContent = String(e.message || e);
+    say(String(e.message || e));
   }
 };
 $("reload").onclick = () => {
