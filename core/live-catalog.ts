@@ -74,7 +74,7 @@ export const CatalogPatchSchema = z
       else
         ctx.addIssue({
           code: "custom",
-          message: `${JSON.stringify(item.id.slice(0, 80))} is also items.${at}.id: each item id at most once per request`,
+          message: `${JSON.stringify(item.id.slice(0, 80))} is also items[${at}].id: each item id at most once per request`,
           path: ["items", i, "id"],
         });
     });

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { ExposuresSchema } from "./experiments/exposure";
+import { fieldPath } from "./field-path";
 import { MAX_STORED_POOL } from "./reader-pool";
 
 export const PROFILE_SCHEMA_VERSION = 3;
@@ -227,7 +228,7 @@ export function emptyProfile(userId: string, nowIso: string): Profile {
 }
 
 function issues(e: z.ZodError): string {
-  return e.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+  return e.issues.map((i) => `${fieldPath(i.path) || "(root)"}: ${i.message}`).join("; ");
 }
 
 /**

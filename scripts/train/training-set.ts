@@ -10,6 +10,7 @@
 import { readFile } from "node:fs/promises";
 import { NO_CURRENCY } from "../../core/campaign";
 import { type CatalogItem, CatalogItemSchema } from "../../core/catalog";
+import { fieldPath } from "../../core/field-path";
 import { readCsvHeader } from "../data/csv-input";
 import {
   type ColumnMapping,
@@ -261,7 +262,7 @@ async function readCatalog(path: string): Promise<Map<string, CatalogItem>> {
     const item = CatalogItemSchema.passthrough().safeParse(entry);
     if (!item.success) {
       const id = (entry as { id?: unknown } | null)?.id;
-      const issues = item.error.issues.map((s) => `${s.path.join(".") || "(entry)"}: ${s.message}`).join("; ");
+      const issues = item.error.issues.map((s) => `${fieldPath(s.path) || "(entry)"}: ${s.message}`).join("; ");
       throw new Error(`${path}: entry ${i}${typeof id === "string" ? ` (id ${JSON.stringify(id)})` : ""}: ${issues}`);
     }
     out.set(item.data.id, item.data);

@@ -277,7 +277,7 @@ describe("preview page in Chromium", () => {
     await page.click("#save");
     await expect
       .poll(() => page.textContent("#save-status"))
-      .toMatch(/^BAD_REQUEST: blocks\.0\.when\.purchases\.\$gte: /);
+      .toMatch(/^BAD_REQUEST: blocks\[0\]\.when\.purchases\.\$gte: /);
     await page.fill("#campaign-json", JSON.stringify(campaign(1)));
     await page.click("#save");
     await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");

@@ -10,6 +10,7 @@ import { COPY_LIMITS, copyTemplateProblem, renderCopy } from "../../core/block-c
 import { factsNeeded } from "../../core/block-selection";
 import { type Countdown, countdownItem, parseCampaign } from "../../core/campaign";
 import { countdownFrames } from "../../core/countdown";
+import { fieldPath } from "../../core/field-path";
 import { COPY_CAMPAIGN, RULES_CAMPAIGN } from "../../scripts/bench/rules-campaign";
 import { DEMO_CAMPAIGNS } from "../../scripts/demo/campaigns";
 import { blockCopy } from "../../worker/campaigns/block-copy";
@@ -65,8 +66,8 @@ describe("copy templates", () => {
     );
     expect(parsed.success).toBe(false);
     if (!parsed.success) {
-      expect(parsed.error.issues.map((i) => [i.path.join("."), i.message.slice(0, 26)])).toEqual([
-        ["blocks.0.copy.cta", "timeLeft is a countdown bl"],
+      expect(parsed.error.issues.map((i) => [fieldPath(i.path), i.message.slice(0, 26)])).toEqual([
+        ["blocks[0].copy.cta", "timeLeft is a countdown bl"],
         ["default.copy.badge", 'unknown variable "price" ('],
       ]);
     }

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { CampaignSchema, DEFAULT_CAMPAIGN, parseCampaign, withUtm } from "../../core/campaign";
 import { sizedImageUrl } from "../../core/catalog";
 import { ExperimentSchema, strictVariantIssues } from "../../core/experiments/experiment";
+import { fieldPath } from "../../core/field-path";
 import { parseSlot, slotName, slotPixels } from "../../core/layouts";
 
 describe("click-through UTM", () => {
@@ -47,7 +48,7 @@ describe("click-through UTM", () => {
 describe("block types", () => {
   const issues = (raw: unknown) => {
     const r = parseCampaign(raw);
-    return r.success ? [] : r.error.issues.map((i) => [i.path.join("."), i.message]);
+    return r.success ? [] : r.error.issues.map((i) => [fieldPath(i.path), i.message]);
   };
 
   it("a product block as the default says why it cannot be one; an unknown type names the types there are", () => {
@@ -62,7 +63,7 @@ describe("block types", () => {
       default: { id: "d", type: "recommendations" },
       blocks: [{ id: "b", type: "banner", when: {} }],
     });
-    expect(inBlocks).toEqual([["blocks.0.type", "must be one of: recommendations, static, product, countdown"]]);
+    expect(inBlocks).toEqual([["blocks[0].type", "must be one of: recommendations, static, product, countdown"]]);
   });
 });
 
@@ -89,7 +90,7 @@ describe("versions", () => {
   it("a version 2 body without `v` is refused at `v` saying so, not as unknown fields of version 1", () => {
     const r = parseCampaign({ blocks: [], default: { id: "d", type: "recommendations" }, policy: "live" }, true);
     expect(r.success).toBe(false);
-    const issues = r.success ? [] : r.error.issues.map((i) => [i.path.join("."), i.message]);
+    const issues = r.success ? [] : r.error.issues.map((i) => [fieldPath(i.path), i.message]);
     expect(issues).toEqual([["v", expect.stringContaining('add "v": 2')]]);
     expect(issues[0]?.[1]).toContain("blocks, default");
     // version 1 bodies are still read as such, and a stored one (lenient) is untouched
@@ -102,7 +103,7 @@ describe("the admin API's campaign edge cases", () => {
   const base = { v: 2, default: { id: "picks", type: "recommendations" } };
   const refusal = (raw: unknown) => {
     const parsed = parseCampaign(raw, true);
-    return parsed.success ? null : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    return parsed.success ? null : parsed.error.issues.map((i) => `${fieldPath(i.path)}: ${i.message}`);
   };
 
   it("refuses a UTM parameter it does not know, rather than dropping it (utm_term would be lost unsaid)", () => {
@@ -126,7 +127,7 @@ describe("the admin API's campaign edge cases", () => {
   it("refuses two subject rules of one id (the subjects answer names the rule that chose a line)", () => {
     const rule = { id: "loyal", when: { engagement: { $eq: "high" } }, subject: "Thanks" };
     const raw = { ...base, subjects: { rules: [rule, { ...rule, subject: "Thank you" }], default: { subject: "Hi" } } };
-    expect(refusal(raw)).toEqual(['subjects.rules.1.id: rule id "loyal" is used twice']);
+    expect(refusal(raw)).toEqual(['subjects.rules[1].id: rule id "loyal" is used twice']);
     // a stored campaign is read as it is
     expect(parseCampaign(raw).success).toBe(true);
   });
@@ -161,9 +162,9 @@ describe("stored campaigns and experiments are read as they were written; the ad
     const put = parseCampaign(stored, true);
     expect(put.success).toBe(false);
     if (put.success) return;
-    const paths = put.error.issues.map((i) => i.path.join("."));
+    const paths = put.error.issues.map((i) => fieldPath(i.path));
     expect(paths).toEqual(
-      expect.arrayContaining(["utm", "utm.content", "subjects.rules.1.subject", "subjects.rules.1.id"]),
+      expect.arrayContaining(["utm", "utm.content", "subjects.rules[1].subject", "subjects.rules[1].id"]),
     );
   });
 
@@ -179,7 +180,7 @@ describe("stored campaigns and experiments are read as they were written; the ad
       ],
     };
     expect(ExperimentSchema.safeParse(experiment).success).toBe(true);
-    const issues = strictVariantIssues(experiment).map((i) => i.path.join("."));
-    expect(issues).toEqual(expect.arrayContaining(["variants.1.content.subjects.rules.1.id"]));
+    const issues = strictVariantIssues(experiment).map((i) => fieldPath(i.path));
+    expect(issues).toEqual(expect.arrayContaining(["variants[1].content.subjects.rules[1].id"]));
   });
 });

@@ -19,6 +19,7 @@ import {
   type Facts,
   jsonDepth,
 } from "../../core/conditions";
+import { fieldPath } from "../../core/field-path";
 
 const campaign = (blocks: unknown[], extra: Record<string, unknown> = {}) =>
   CampaignSchema.parse({ v: 2, blocks, default: { id: "picks", type: "recommendations" }, ...extra });
@@ -95,14 +96,14 @@ describe("conditions", () => {
 
   it("refuses unknown facts and operators, values outside a closed set, and empty tests, naming the path", () => {
     const issues = (c: unknown) =>
-      (ConditionSchema.safeParse(c).error?.issues ?? []).map((i) => `${i.path.join(".")}: ${i.message}`);
+      (ConditionSchema.safeParse(c).error?.issues ?? []).map((i) => `${fieldPath(i.path)}: ${i.message}`);
     expect(issues({ segmnt: { $eq: "x" } })[0]).toMatch(/segmnt/);
     expect(issues({ localHour: { $between: [1, 2] } })[0]).toMatch(/^localHour: .*\$between/);
     expect(issues({ engagement: { $in: ["hi"] } })).toEqual(["engagement.$in: engagement is one of high, medium, low"]);
     expect(issues({ localHour: {} })[0]).toMatch(/^localHour: a test needs an operator/);
     expect(issues({ localHour: { $gte: "18" } })[0]).toMatch(/^localHour\.\$gte/);
     expect(issues({ $or: [{ country: { $eq: "DE" } }, { weekday: { $eq: "monday" } }] })[0]).toMatch(
-      /^\$or\.1\.weekday\.\$eq/,
+      /^\$or\[1\]\.weekday\.\$eq/,
     );
   });
 
@@ -139,7 +140,7 @@ describe("campaign v2", () => {
   });
 
   it("requires a default block, unique block ids and shallow conditions; errors name the field's path", () => {
-    const paths = (raw: unknown) => (CampaignSchema.safeParse(raw).error?.issues ?? []).map((i) => i.path.join("."));
+    const paths = (raw: unknown) => (CampaignSchema.safeParse(raw).error?.issues ?? []).map((i) => fieldPath(i.path));
     expect(paths({ v: 2 })).toContain("default");
     expect(
       paths({ v: 2, default: { id: "a", type: "recommendations" }, blocks: [{ id: "a", ...banner, when: {} }] }),
@@ -154,7 +155,7 @@ describe("campaign v2", () => {
     deep = { $not: deep };
     expect(
       paths({ v: 2, default: { id: "d", type: "recommendations" }, blocks: [{ id: "x", ...banner, when: deep }] }),
-    ).toEqual(["blocks.0.when"]);
+    ).toEqual(["blocks[0].when"]);
     expect(
       CampaignSchema.safeParse({ v: 2, default: { id: "d", ...banner }, blocks: [{ id: "x", ...banner, when: deep }] })
         .error?.issues[0]?.message,
@@ -166,7 +167,7 @@ describe("campaign v2", () => {
       return { default: { subject: "Hi" }, rules: [{ id: "r", when, subject: "Hey" }] };
     };
     expect(paths({ v: 2, default: { id: "d", ...banner }, subjects: subjects(5) })).toEqual([]);
-    expect(paths({ v: 2, default: { id: "d", ...banner }, subjects: subjects(6) })).toEqual(["subjects.rules.0.when"]);
+    expect(paths({ v: 2, default: { id: "d", ...banner }, subjects: subjects(6) })).toEqual(["subjects.rules[0].when"]);
     expect(paths({ v: 2, default: { id: "d", type: "recommendations" }, timeZone: "Mars/Olympus" })).toEqual([
       "timeZone",
     ]);
@@ -208,32 +209,32 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
       default: { id: "picks", type: "recommendations" },
       ...(subjects !== undefined && { subjects }),
     });
-    const problems = campaignProblems(parsed).map((p) => `${p.path.join(".")}: ${p.message}`);
+    const problems = campaignProblems(parsed).map((p) => `${fieldPath(p.path)}: ${p.message}`);
     return problems.length > 0 ? `BAD_REQUEST ${problems.join("; ")}` : null;
   };
 
   it("a probability asked as a percentage, an hour past 23 or a fractional purchase count is a 400 at its path", () => {
     expect(put({ topProbability: { $gte: 70 } })).toBe(
-      "BAD_REQUEST blocks.0.when.topProbability.$gte: topProbability is a probability, 0 to 1 (0.7 is 70%): this test never holds",
+      "BAD_REQUEST blocks[0].when.topProbability.$gte: topProbability is a probability, 0 to 1 (0.7 is 70%): this test never holds",
     );
     expect(put({ $or: [{ segment: { $eq: "a" } }, { localHour: { $in: [9, 24] } }] })).toMatch(
-      /^BAD_REQUEST blocks\.0\.when\.\$or\.1\.localHour\.\$in: localHour is an hour, 0 to 23/,
+      /^BAD_REQUEST blocks\[0\]\.when\.\$or\[1\]\.localHour\.\$in: localHour is an hour, 0 to 23/,
     );
     expect(put({ $not: { purchases: { $eq: 1.5 } } })).toMatch(
-      /^BAD_REQUEST blocks\.0\.when\.\$not\.purchases\.\$eq: /,
+      /^BAD_REQUEST blocks\[0\]\.when\.\$not\.purchases\.\$eq: /,
     );
     expect(put({ propensity: { $lt: 0 } })).toMatch(/propensity\.\$lt: .* never holds/);
     expect(
       put({}, { rules: [{ id: "r", when: { buyWithin7d: { $gt: 1 } }, subject: "Hi" }], default: { subject: "x" } }),
-    ).toMatch(/^BAD_REQUEST subjects\.rules\.0\.when\.buyWithin7d\.\$gt: /);
+    ).toMatch(/^BAD_REQUEST subjects\.rules\[0\]\.when\.buyWithin7d\.\$gt: /);
   });
 
   it("operators of one test that contradict each other (18:00 to 06:00 as $gte 18, $lt 6) are a 400 at the fact", () => {
     expect(put({ localHour: { $gte: 18, $lt: 6 } })).toBe(
-      'BAD_REQUEST blocks.0.when.localHour: no value passes $gte 18, $lt 6 at once: this test never holds (hours across midnight: "$or": [{"localHour": {"$gte": 18}}, {"localHour": {"$lt": 6}}])',
+      'BAD_REQUEST blocks[0].when.localHour: no value passes $gte 18, $lt 6 at once: this test never holds (hours across midnight: "$or": [{"localHour": {"$gte": 18}}, {"localHour": {"$lt": 6}}])',
     );
     expect(put({ $and: [{ daysSinceLastPurchase: { $gte: 30, $lte: 7 } }] })).toMatch(
-      /^BAD_REQUEST blocks\.0\.when\.\$and\.0\.daysSinceLastPurchase: no value passes \$gte 30, \$lte 7 at once: .*"\$or" of two tests/,
+      /^BAD_REQUEST blocks\[0\]\.when\.\$and\[0\]\.daysSinceLastPurchase: no value passes \$gte 30, \$lte 7 at once: .*"\$or" of two tests/,
     );
     // whole numbers only: no purchase count is over 1 and under 2; an order value is
     expect(put({ purchases: { $gt: 1, $lt: 2 } })).toMatch(/purchases: no value passes \$gt 1, \$lt 2 at once/);
@@ -249,12 +250,12 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
   it("a block below one served to every reader (when {}) is a 400 at the block: it would never be served", () => {
     const saved = (blocks: unknown[]) =>
       campaignProblems(CampaignSchema.parse({ v: 2, blocks, default: { id: "picks", type: "recommendations" } })).map(
-        (p) => `${p.path.join(".")}: ${p.message}`,
+        (p) => `${fieldPath(p.path)}: ${p.message}`,
       );
     const all = { id: "all", type: "recommendations", when: {} };
     const de = { id: "de", type: "recommendations", when: { country: { $eq: "DE" } } };
     expect(saved([all, de])).toEqual([
-      'blocks.1: block "de" is never served: blocks[0] ("all") above it holds for every reader (its when is {}); move it above, or give blocks[0] a condition',
+      'blocks[1]: block "de" is never served: blocks[0] ("all") above it holds for every reader (its when is {}); move it above, or give blocks[0] a condition',
     ]);
     // below it, the default alone; above it, any block; a product block is skipped while its item is hidden
     expect(saved([de, all])).toEqual([]);
@@ -263,7 +264,7 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
 
   it("a country that is not two capitals, or UK (the United Kingdom is GB), is a 400 at its path", () => {
     expect(put({ country: { $eq: "uk" } })).toBe(
-      'BAD_REQUEST blocks.0.when.country.$eq: country is an ISO 3166 code in capitals, such as GB or DE (the United Kingdom is GB): names "uk", a value it never takes',
+      'BAD_REQUEST blocks[0].when.country.$eq: country is an ISO 3166 code in capitals, such as GB or DE (the United Kingdom is GB): names "uk", a value it never takes',
     );
     expect(put({ country: { $in: ["GB", "UK", "Germany"] } })).toMatch(/country\.\$in: .*names "UK", "Germany"/);
     expect(put({ country: { $nin: ["GB", "DE"] } })).toBeNull();

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { assign, bucket, inGlobalHoldout } from "../../core/experiments/assignment";
 import { type Experiment, ExperimentSchema, strictVariantIssues } from "../../core/experiments/experiment";
 import { emptyArm, experimentResults } from "../../core/experiments/report";
+import { fieldPath } from "../../core/field-path";
 import { fnv1a32 } from "../../core/fnv";
 import { srmTest } from "../../core/stats/srm";
 
@@ -179,8 +180,8 @@ describe("configuration", () => {
       ],
     };
     // the PUT's check (worker/experiments/experiment-input.ts) names the path
-    const issues = strictVariantIssues(body).map((i) => `${i.path.join(".")}: ${i.message}`);
-    expect(issues[0]).toMatch(/^variants\.0\.content\.default\.copy\.cta: unknown variable "segment"/);
+    const issues = strictVariantIssues(body).map((i) => `${fieldPath(i.path)}: ${i.message}`);
+    expect(issues[0]).toMatch(/^variants\[0\]\.content\.default\.copy\.cta: unknown variable "segment"/);
     // a stored one is read as it was written: one saved before a check was added still serves
     expect(ExperimentSchema.safeParse(body).success).toBe(true);
     // what no campaign reads is refused on read too
@@ -199,9 +200,9 @@ describe("configuration", () => {
         { id: "holdout", weight: 1, content: "popular" },
       ],
     });
-    expect(bad.success ? [] : bad.error.issues.map((i) => i.path.join("."))).toEqual([
-      "variants.1.id",
-      "variants.2.id",
+    expect(bad.success ? [] : bad.error.issues.map((i) => fieldPath(i.path))).toEqual([
+      "variants[1].id",
+      "variants[2].id",
     ]);
   });
 
@@ -216,10 +217,10 @@ describe("configuration", () => {
         { id: "hasOwnProperty2", weight: 1, content: "popular" },
       ],
     });
-    expect(bad.success ? [] : bad.error.issues.map((i) => i.path.join("."))).toEqual([
+    expect(bad.success ? [] : bad.error.issues.map((i) => fieldPath(i.path))).toEqual([
       "id",
-      "variants.0.id",
-      "variants.1.id",
+      "variants[0].id",
+      "variants[1].id",
     ]);
   });
 

@@ -1,6 +1,7 @@
 // The live catalog's pure rules: how a change merges, what hides an item, and how live fields lay over it.
 import { describe, expect, it } from "vitest";
 import type { CatalogItem } from "../../core/catalog";
+import { fieldPath } from "../../core/field-path";
 import {
   CatalogPatchSchema,
   isAvailable,
@@ -142,8 +143,8 @@ describe("live catalog", () => {
     const twice = CatalogPatchSchema.safeParse({
       items: [{ id: "p1" }, { id: "p2", stock: 1 }, { id: "p3" }, { id: "p2", price: 4 }],
     });
-    expect(twice.error?.issues.map((i) => [i.path.join("."), i.message])).toEqual([
-      ["items.3.id", '"p2" is also items.1.id: each item id at most once per request'],
+    expect(twice.error?.issues.map((i) => [fieldPath(i.path), i.message])).toEqual([
+      ["items[3].id", '"p2" is also items[1].id: each item id at most once per request'],
     ]);
   });
 });

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
+import { fieldPath } from "../../core/field-path";
 import {
   CartAbandonedSchema,
   type CartAbandonedTrigger,
@@ -195,18 +196,18 @@ describe("viewed-* triggers", () => {
     expect(drop).toMatchObject({ type: "viewed-price-drop", minDropPercent: 5, viewedWithinDays: 30 });
     const paths = (triggers: unknown[]) => {
       const r = TriggersConfigSchema.safeParse({ v: 1, triggers });
-      return r.success ? [] : r.error.issues.map((i) => i.path.join("."));
+      return r.success ? [] : r.error.issues.map((i) => fieldPath(i.path));
     };
-    expect(paths([{ ...backInStock, viewedWithinDays: 91 }])).toEqual(["triggers.0.viewedWithinDays"]);
-    expect(paths([{ ...drop, minDropPercent: 0.5 }])).toEqual(["triggers.0.minDropPercent"]);
-    expect(paths([{ ...drop, minDropPercent: 91 }])).toEqual(["triggers.0.minDropPercent"]);
+    expect(paths([{ ...backInStock, viewedWithinDays: 91 }])).toEqual(["triggers[0].viewedWithinDays"]);
+    expect(paths([{ ...drop, minDropPercent: 0.5 }])).toEqual(["triggers[0].minDropPercent"]);
+    expect(paths([{ ...drop, minDropPercent: 91 }])).toEqual(["triggers[0].minDropPercent"]);
     // a field of another type is refused, and an unknown type is named at `type`
-    expect(paths([{ ...backInStock, minDropPercent: 10 }])).toEqual(["triggers.0"]);
-    expect(paths([{ ...backInStock, afterMinutes: 30 }])).toEqual(["triggers.0"]);
-    expect(paths([{ ...backInStock, type: "viewed-anything" }])).toEqual(["triggers.0.type"]);
+    expect(paths([{ ...backInStock, minDropPercent: 10 }])).toEqual(["triggers[0]"]);
+    expect(paths([{ ...backInStock, afterMinutes: 30 }])).toEqual(["triggers[0]"]);
+    expect(paths([{ ...backInStock, type: "viewed-anything" }])).toEqual(["triggers[0].type"]);
     // cart-abandoned keeps its fields as they were
     expect(paths([{ ...trigger }])).toEqual([]);
-    expect(paths([{ ...trigger, afterMinutes: undefined }])).toEqual(["triggers.0.afterMinutes"]);
+    expect(paths([{ ...trigger, afterMinutes: undefined }])).toEqual(["triggers[0].afterMinutes"]);
   });
 
   it("a change starts a delivery, joins a pending one not tried yet, and waits out nothing", () => {

@@ -84,7 +84,7 @@ describe("block copy", () => {
     expect(bad.status).toBe(400);
     const { error } = (await bad.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe("BAD_REQUEST");
-    expect(error.message).toMatch(/blocks\.0\.copy\.headline: unknown variable "firstName"/);
+    expect(error.message).toMatch(/blocks\[0\]\.copy\.headline: unknown variable "firstName"/);
     expect(error.message).toMatch(/default\.copy\.cta: partials/);
     expect(await env.OPENTIME_KV.get(kvKeys.campaign("bad"))).toBeNull();
   });

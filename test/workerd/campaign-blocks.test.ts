@@ -151,7 +151,7 @@ describe("campaign admin API", () => {
     expect(bad.status).toBe(400);
     const { error } = (await bad.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe("BAD_REQUEST");
-    expect(error.message).toMatch(/^blocks\.0\.when\.localHour\.\$gte: /);
+    expect(error.message).toMatch(/^blocks\[0\]\.when\.localHour\.\$gte: /);
     const noDefault = await putCampaign("spring", { v: 2, blocks: [] });
     expect(((await noDefault.json()) as { error: { message: string } }).error.message).toMatch(/^default: /);
     let deep: unknown = { country: { $eq: "DE" } };
@@ -169,7 +169,7 @@ describe("campaign admin API", () => {
     const { error } = (await put.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe("BAD_REQUEST");
     expect(error.message).toBe(
-      "blocks.0.when.topProbability.$gte: topProbability is a probability, 0 to 1 (0.7 is 70%): this test never holds",
+      "blocks[0].when.topProbability.$gte: topProbability is a probability, 0 to 1 (0.7 is 70%): this test never holds",
     );
     const hour = { v: 2, blocks: [{ id: "late", ...BANNER, when: { localHour: { $eq: 24 } } }], default: PICKS };
     const post = await send("/v1/admin/campaigns", {
@@ -179,7 +179,7 @@ describe("campaign admin API", () => {
     });
     expect(post.status).toBe(400);
     expect(((await post.json()) as { error: { message: string } }).error.message).toMatch(
-      /^campaign\.blocks\.0\.when\.localHour\.\$eq: localHour is an hour, 0 to 23/,
+      /^campaign\.blocks\[0\]\.when\.localHour\.\$eq: localHour is an hour, 0 to 23/,
     );
     expect(await env.OPENTIME_KV.get(kvKeys.campaign("spring"))).toBeNull();
     // the same tests within the fact's values are taken
@@ -214,7 +214,7 @@ describe("campaign admin API", () => {
     });
     expect(variant.status).toBe(400);
     expect(((await variant.json()) as { error: { message: string } }).error.message).toBe(
-      'variants.0.content.default.items.boost.tags.__proto__: "__proto__" cannot be used as a category, tag or any other key',
+      'variants[0].content.default.items.boost.tags.__proto__: "__proto__" cannot be used as a category, tag or any other key',
     );
   });
 });

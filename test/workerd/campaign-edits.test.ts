@@ -92,7 +92,7 @@ describe("campaign edits", () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
-      "blocks.0.when: required, but missing (expected object); blocks.1.title: required, but missing (expected string)",
+      "blocks[0].when: required, but missing (expected object); blocks[1].title: required, but missing (expected string)",
     );
   });
 

@@ -164,14 +164,14 @@ describe("the experiments admin API", () => {
     );
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toContain(
-      "variants.0.content.default",
+      "variants[0].content.default",
     );
     // what only the admin API checks (a stored experiment is read more leniently) is refused at the PUT
     const copy = { v: 2, default: { id: "d", type: "recommendations", copy: { cta: "{{segment}}" } } };
     const strict = await putExperiment("e3", body({ variants: [{ id: "x", weight: 1, content: copy }] }));
     expect(strict.status).toBe(400);
     expect(((await strict.json()) as { error: { message: string } }).error.message).toContain(
-      'variants.0.content.default.copy.cta: unknown variable "segment"',
+      'variants[0].content.default.copy.cta: unknown variable "segment"',
     );
     expect((await send("/v1/admin/experiments/e1", {})).status).toBe(401);
     expect((await send("/v1/admin/experiments/none", { headers: ADMIN_HEADERS })).status).toBe(404);
@@ -225,7 +225,7 @@ describe("the experiments admin API", () => {
     const { error } = (await bad.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe("BAD_REQUEST");
     expect(error.message).toBe(
-      "variants.1.content.blocks.0.when.topProbability.$gte: topProbability is a probability, 0 to 1 (0.7 is 70%): this test never holds",
+      "variants[1].content.blocks[0].when.topProbability.$gte: topProbability is a probability, 0 to 1 (0.7 is 70%): this test never holds",
     );
     // a subject rule's too, and an hour no clock shows
     const subjects = {
@@ -248,8 +248,10 @@ describe("the experiments admin API", () => {
     );
     expect(both.status).toBe(400);
     const message = ((await both.json()) as { error: { message: string } }).error.message;
-    expect(message).toMatch(/^variants\.0\.content\.subjects\.rules\.0\.when\.propensity\.\$gt: /);
-    expect(message).toMatch(/; variants\.1\.content\.blocks\.0\.when\.localHour\.\$eq: localHour is an hour, 0 to 23/);
+    expect(message).toMatch(/^variants\[0\]\.content\.subjects\.rules\[0\]\.when\.propensity\.\$gt: /);
+    expect(message).toMatch(
+      /; variants\[1\]\.content\.blocks\[0\]\.when\.localHour\.\$eq: localHour is an hour, 0 to 23/,
+    );
     expect((await send("/v1/admin/experiments/e-impossible", { headers: ADMIN_HEADERS })).status).toBe(404);
     // the same variant with a probability that can hold is taken
     const fine = { ...percent, blocks: [{ ...hot, when: { topProbability: { $gte: 0.7 } } }] };

@@ -363,7 +363,7 @@ describe("live catalog", () => {
   it("refuses bad input with the path of the bad field, and requires the admin key", async () => {
     const bad = await patch([{ id: "p1", stock: "none" }]);
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain("items.0.stock");
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain("items[0].stock");
     const unknown = await patch([{ id: "p1", colour: "red" }]);
     expect(unknown.status).toBe(400);
     const twice = await patch([

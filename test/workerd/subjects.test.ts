@@ -199,7 +199,7 @@ describe("subject lines by reader", () => {
     });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(
-      /^subjects\.rules\.0\.when: subjects are chosen before any open: they test reader facts only \(not country\)/,
+      /^subjects\.rules\[0\]\.when: subjects are chosen before any open: they test reader facts only \(not country\)/,
     );
     for (const subject of ['=HYPERLINK("x")', "@SUM(1)", "two\nlines"]) {
       const res = await send("/v1/admin/campaigns/news", "PUT", {

@@ -344,13 +344,13 @@ describe("cart-abandoned trigger", () => {
     const bad = await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [{ ...CART, afterMinutes: 0 }] });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(
-      /^triggers\.0\.afterMinutes: /,
+      /^triggers\[0\]\.afterMinutes: /,
     );
     // a token that outlives the erasure tombstone (45 days) would let an erased reader's email record again
     const outliving = await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [{ ...CART, tokenTtlDays: 60 }] });
     expect(outliving.status).toBe(400);
     expect(((await outliving.json()) as { error: { message: string } }).error.message).toMatch(
-      /^triggers\.0\.tokenTtlDays: 60 days is not shorter than ERASURE_TOMBSTONE_DAYS \(45\)/,
+      /^triggers\[0\]\.tokenTtlDays: 60 days is not shorter than ERASURE_TOMBSTONE_DAYS \(45\)/,
     );
     const dup = await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART, CART] });
     expect(((await dup.json()) as { error: { message: string } }).error.message).toMatch(/^triggers: each trigger id/);

@@ -1,12 +1,13 @@
 /**
  * The one formatter of zod validation errors: each issue as `<path>: <message>` (the path names the bad
- * field, `(root)` for the whole value), at most five, joined by "; "; a field left out (its key absent from the
+ * field as core/field-path.ts writes it, `blocks[0].when`; `(root)` for the whole value), at most five, joined by "; "; a field left out (its key absent from the
  * input, whatever its type) says it is required.
  * Messages echo no value; a key from the input (in a path, or named as unrecognized) is cut to its start, so an
  * answer stays small whatever was sent.
  */
 import type { z } from "zod";
 import { cutWhole } from "../../core/cut-text";
+import { fieldPath } from "../../core/field-path";
 import { ApiError, type ErrorCode } from "../errors";
 
 const MAX_ISSUES = 5;
@@ -63,7 +64,10 @@ function missing(issue: z.core.$ZodIssue, from?: ParsedInput): string | null {
 /** Each issue as `<path>: <message>` (see the module comment); `from`: the parsed input, to tell fields left out. */
 export function describeIssues(error: z.ZodError, prefix = "", from?: ParsedInput): string {
   const shown = error.issues.slice(0, MAX_ISSUES).map((i) => {
-    const path = [prefix, ...i.path.map((p) => cut(String(p), MAX_SEGMENT))].filter(Boolean).join(".");
+    const path = fieldPath(
+      i.path.map((p) => (typeof p === "number" ? p : cut(String(p), MAX_SEGMENT))),
+      prefix,
+    );
     return `${path || "(root)"}: ${cut(missing(i, from) ?? i.message, MAX_MESSAGE)}`;
   });
   const more = error.issues.length - shown.length;

@@ -30,7 +30,7 @@ export function registerAdminTriggersPut(app: Hono<AppEnv>): void {
       if (outliving)
         throw new ApiError(
           "BAD_REQUEST",
-          `triggers.${parsed.triggers.indexOf(outliving)}.tokenTtlDays: ${outliving.tokenTtlDays} days is not shorter than ERASURE_TOMBSTONE_DAYS (${erasureTombstoneDays}): an erased reader's token must expire before their tombstone`,
+          `triggers[${parsed.triggers.indexOf(outliving)}].tokenTtlDays: ${outliving.tokenTtlDays} days is not shorter than ERASURE_TOMBSTONE_DAYS (${erasureTombstoneDays}): an erased reader's token must expire before their tombstone`,
         );
       try {
         await putTriggers(c.env.OPENTIME_KV, parsed);
