@@ -10,6 +10,7 @@ import { registerAdminCampaignGet } from "./routes/admin-campaign-get";
 import { registerAdminCampaignList } from "./routes/admin-campaign-list";
 import { registerAdminCampaignPut } from "./routes/admin-campaign-put";
 import { registerAdminCatalogItem } from "./routes/admin-catalog-item";
+import { registerAdminCatalogItems } from "./routes/admin-catalog-items";
 import { registerAdminCatalogPatch } from "./routes/admin-catalog-patch";
 import { registerAdminDeadLettersDelete } from "./routes/admin-dead-letters-delete";
 import { registerAdminDeadLettersList } from "./routes/admin-dead-letters-list";
@@ -88,6 +89,7 @@ export function createApp(): Hono<AppEnv> {
   registerAdminSendsRecord(app);
   registerAdminTriggersGet(app);
   registerAdminCatalogItem(app);
+  registerAdminCatalogItems(app);
   registerAdminExperimentList(app);
   registerAdminExperimentGet(app);
   registerAdminExperimentPut(app);

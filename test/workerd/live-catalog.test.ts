@@ -360,6 +360,61 @@ describe("live catalog", () => {
     });
   });
 
+  it("lists the items that have live fields, a page at a time, and those they hide or leave", async () => {
+    const ids = ["list-a", "list-b", "list-c"];
+    await patch([
+      { id: "list-a", price: 2.5 },
+      { id: "list-b", stock: 0 },
+      { id: "list-c", active: false },
+    ]);
+    type Page = {
+      items: { id: string; overlay: Record<string, unknown>; available: boolean }[];
+      cursor: string | null;
+      count: number;
+      version: number;
+    };
+    const pages = async (query: string) => {
+      const seen: Page["items"] = [];
+      let cursor: string | null = "";
+      let count = -1;
+      for (let n = 0; cursor !== null; n++) {
+        expect(n).toBeLessThan(1000);
+        const res = await send(`/v1/admin/catalog/items?limit=2&cursor=${encodeURIComponent(cursor)}${query}`, "GET");
+        expect(res.status).toBe(200);
+        const page = (await res.json()) as Page;
+        expect(page.items.length).toBeLessThanOrEqual(2);
+        if (page.cursor !== null) expect(page.cursor).toBe(page.items.at(-1)?.id);
+        if (count >= 0) expect(page.count).toBe(count);
+        count = page.count;
+        seen.push(...page.items);
+        cursor = page.cursor;
+      }
+      expect(seen.length).toBe(count);
+      return seen;
+    };
+    const all = await pages("");
+    const order = all.map((i) => i.id);
+    expect(order).toEqual([...order].sort());
+    expect(new Set(order).size).toBe(order.length);
+    expect(all.filter((i) => ids.includes(i.id))).toEqual([
+      { id: "list-a", overlay: { price: 2.5 }, available: true },
+      { id: "list-b", overlay: { stock: 0 }, available: false },
+      { id: "list-c", overlay: { active: false }, available: false },
+    ]);
+    const hidden = await pages("&available=false");
+    expect(hidden.every((i) => !i.available)).toBe(true);
+    expect(hidden.map((i) => i.id)).toEqual(expect.arrayContaining(["list-b", "list-c"]));
+    const shown = await pages("&available=true");
+    expect(shown.every((i) => i.available)).toBe(true);
+    expect(shown.length + hidden.length).toBe(all.length);
+    // null gives an item's model values back: it has no live fields left, and leaves the list
+    await patch([{ id: "list-a", price: null }]);
+    expect((await pages("")).map((i) => i.id)).not.toContain("list-a");
+    for (const bad of ["limit=0", "limit=1001", "available=maybe"])
+      expect((await send(`/v1/admin/catalog/items?${bad}`, "GET")).status).toBe(400);
+    expect((await send("/v1/admin/catalog/items", "GET", undefined, {})).status).toBe(401);
+  });
+
   it("refuses bad input with the path of the bad field, and requires the admin key", async () => {
     const bad = await patch([{ id: "p1", stock: "none" }]);
     expect(bad.status).toBe(400);

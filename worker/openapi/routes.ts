@@ -615,6 +615,31 @@ const DOCUMENTED: RouteDoc[] = [
   },
   {
     method: "get",
+    route: "/v1/admin/catalog/items",
+    path: "/v1/admin/catalog/items",
+    tag: "catalog",
+    summary: "the items that have live fields, a page at a time",
+    auth: "admin",
+    params: [
+      { name: "limit", in: "query", description: "1..1000 (default 100)", schema: { type: "integer" } },
+      { name: "cursor", in: "query", description: "from the previous page", schema: STRING },
+      {
+        name: "available",
+        in: "query",
+        description: "false: only the items the live fields hide; true: only the others",
+        schema: { type: "string", enum: ["true", "false"] },
+      },
+    ],
+    responses: {
+      200: { description: '{"items":[{"id","overlay","available"}],"cursor":string|null,"count","version"}' },
+      400: bad,
+      401: unauthorized,
+      500: internal,
+      503: orStateDown(noCatalog),
+    },
+  },
+  {
+    method: "get",
     route: "/v1/admin/catalog/items/:id",
     path: "/v1/admin/catalog/items/{id}",
     tag: "catalog",

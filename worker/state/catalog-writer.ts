@@ -76,6 +76,16 @@ export interface ItemState {
   version: number;
 }
 
+/** A page of the items that have live fields (the admin API's list), in id order. */
+export interface ItemPage {
+  items: { id: string; overlay: ItemOverlay; available: boolean }[];
+  /** the last id of this page when more follow, else null */
+  cursor: string | null;
+  /** how many items match, on every page */
+  count: number;
+  version: number;
+}
+
 const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS overlays (id TEXT PRIMARY KEY, overlay TEXT NOT NULL) WITHOUT ROWID",
   META_SCHEMA,
@@ -164,6 +174,26 @@ export class CatalogWriter extends DurableObject<Bindings> {
   async item(id: string): Promise<ItemState> {
     const overlay = this.load().get(id) ?? null;
     return { id, overlay, available: isAvailable(overlay ?? undefined), version: readMeta(this.sql, "version") };
+  }
+
+  /**
+   * The items with live fields whose id sorts after `cursor`, `limit` of them, in id order; only those the live fields
+   * leave `available` (or hide) when it is given. Read from the one writer, so a PATCH answered is in the next page.
+   */
+  async items(q: { limit: number; cursor?: string; available?: boolean }): Promise<ItemPage> {
+    const matching = [...this.load()]
+      .filter(([, overlay]) => q.available === undefined || isAvailable(overlay) === q.available)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const after = q.cursor;
+    const from = after === undefined ? 0 : matching.findIndex(([id]) => id > after);
+    const page = from < 0 ? [] : matching.slice(from, from + q.limit);
+    const more = from >= 0 && from + q.limit < matching.length;
+    return {
+      items: page.map(([id, overlay]) => ({ id, overlay, available: isAvailable(overlay) })),
+      cursor: more ? (page[page.length - 1]?.[0] ?? null) : null,
+      count: matching.length,
+      version: readMeta(this.sql, "version"),
+    };
   }
 
   override async alarm(): Promise<void> {

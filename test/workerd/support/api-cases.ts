@@ -508,6 +508,23 @@ export const CASES: Case[] = [
     status: 503,
     code: "CATALOG_UNAVAILABLE",
   },
+  { route: "GET /v1/admin/catalog/items", path: "/v1/admin/catalog/items?limit=10", headers: ADMIN, status: 200 },
+  {
+    route: "GET /v1/admin/catalog/items",
+    path: "/v1/admin/catalog/items?available=maybe",
+    headers: ADMIN,
+    status: 400,
+    code: "BAD_REQUEST",
+  },
+  { route: "GET /v1/admin/catalog/items", path: "/v1/admin/catalog/items", status: 401, code: "UNAUTHORIZED" },
+  {
+    route: "GET /v1/admin/catalog/items",
+    path: "/v1/admin/catalog/items",
+    headers: ADMIN,
+    bindings: without("CATALOG"),
+    status: 503,
+    code: "CATALOG_UNAVAILABLE",
+  },
   { route: "GET /v1/admin/catalog/items/:id", path: "/v1/admin/catalog/items/p1", headers: ADMIN, status: 200 },
   {
     route: "GET /v1/admin/catalog/items/:id",
