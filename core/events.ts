@@ -227,7 +227,8 @@ const FIELD_HOMES: Readonly<Record<string, string>> = {
   event: "type",
   event_type: "type",
   eventType: "type",
-  name: "type",
+  // GA4 names an event's kind `name`; a product's name is a property
+  name: "type (the event's kind), or in properties (a product's name)",
   user_id: "user",
   userId: "user",
   customer: "user",

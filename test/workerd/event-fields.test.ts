@@ -25,6 +25,10 @@ describe("an event's top-level fields", () => {
       [{ ...purchase, price: 3, quantity: 2 }, '"price": it belongs in properties.price'],
       [{ id: "v1", type: "view", user: "c1", item: "p1", ts: NOW, campaign_id: "spring" }, "belongs in campaign"],
       [{ id: "v2", type: "email_open", user: "c1", ts: NOW, timestamp: NOW }, '"timestamp": it belongs in ts'],
+      [
+        { ...purchase, name: "Blue mug" },
+        `"name": it belongs in type (the event's kind), or in properties (a product's name)`,
+      ],
       [{ id: "v3", type: "custom", user: "c1", ts: NOW, source: "app" }, 'unknown field "source": a property goes in'],
     ];
     for (const [event, said] of cases) {
