@@ -103,3 +103,18 @@ export async function alongside<T, R>(call: Promise<T>, make: () => R): Promise<
   }
   return { result: await call, made };
 }
+
+/**
+ * Every one of `calls` (inWorker calls, or work that starts them) ended, then their results in order, or the first
+ * failure: unlike Promise.all, a failure does not leave the other calls running unread, holding their workers.
+ */
+export async function allEnded<T extends readonly unknown[]>(
+  calls: {
+    [K in keyof T]: Promise<T[K]>;
+  },
+): Promise<T> {
+  const ended = await Promise.allSettled(calls);
+  const failed = ended.find((e): e is PromiseRejectedResult => e.status === "rejected");
+  if (failed) throw failed.reason;
+  return ended.map((e) => (e as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}

@@ -30,7 +30,7 @@ import {
 } from "../../core/tree-ensemble";
 import type { TrainData } from "../data/train-data";
 import type { GbdtData, GbdtOptions } from "../learn/gbdt";
-import { alongside, inWorker } from "../lib/worker-pool";
+import { allEnded, alongside, inWorker } from "../lib/worker-pool";
 import { evaluateVariant, type JudgedSplit, K, ndcgPerUser, standardError } from "../ranking/evaluate-recommender";
 import { userMetrics } from "../ranking/ranking-metrics";
 import { type Recommender, recommend } from "../ranking/recommender-contract";
@@ -235,7 +235,8 @@ export class CandidateRanker implements Recommender {
     relevantNovel: ReadonlyMap<number, ReadonlySet<number>>,
     choice?: Pick<RankerChoice, "holdout">,
   ): Promise<RankerModels> {
-    // the novel mode's rows are made while the all mode's trees grow; async, so a throw is a rejection Promise.all sees
+    // the novel mode's rows are made while the all mode's trees grow; async, so a throw is a rejection allEnded sees
+    // (after the other mode's fit has ended)
     const fitMode = async (mode: RankerMode, relevant: ReadonlyMap<number, ReadonlySet<number>>) =>
       withBlend(
         await fitTrees(this.learningSet(relevant, mode), {
@@ -244,7 +245,7 @@ export class CandidateRanker implements Recommender {
         }),
         choice?.holdout[mode].blend ?? 0,
       );
-    const [all, novel] = await Promise.all([fitMode("all", relevantAll), fitMode("novel", relevantNovel)]);
+    const [all, novel] = await allEnded([fitMode("all", relevantAll), fitMode("novel", relevantNovel)] as const);
     this.models = { all, novel };
     // what the Worker would refuse to serve (too many trees too deep to lay out) fails here, not at the edge
     for (const mode of ["all", "novel"] as const)
@@ -368,7 +369,7 @@ async function forwardCheck(
     const weights = earlier.hybrid.tune(earlier.relevant.all, earlier.relevant.novel);
     // each mode's trees start growing before its readers' rows are made, and its curves are walked as soon as they
     // are grown (while the other mode's may still grow)
-    const fitted = await Promise.all(
+    const fitted = await allEnded(
       (["all", "novel"] as const).map(async (mode) => {
         const relevant = mode === "all" ? val.testAll : val.testNovel;
         const users = [...relevant.keys()];
@@ -444,7 +445,7 @@ async function compare(
     // the blend that serves; each held-out half is judged at the blend the other half of the forward readers picked
     return { f, blend: f ? f.judged.blend : 0, atBlend: f ? f.atBlend : { odd: 0, even: 0 } };
   };
-  const fitted = await Promise.all(
+  const fitted = await allEnded(
     (["all", "novel"] as const).map(async (mode) => {
       const relevant = mode === "all" ? val.testAll : val.testNovel;
       const users = [...relevant.keys()];

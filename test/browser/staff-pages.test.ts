@@ -503,7 +503,9 @@ describe("the preview page as a marketer uses it", () => {
     await page.fill("#campaign-json", edit("Second"));
     expect(await page.isEnabled("#save")).toBe(false);
     release();
-    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+    await expect
+      .poll(() => page.textContent("#save-status"), POLL)
+      .toBe("saved what you pressed Save on; the edit shown since is not saved yet");
     await page.click("#save");
     await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
     const stored = (await (await fetch(`${origin}/v1/preview/campaigns/demo-live`)).json()) as {
@@ -614,6 +616,88 @@ describe("the preview page as a marketer uses it", () => {
       campaign: { badge?: string };
     };
     expect(stored.campaign.badge).toBe("Second");
+    await page.close();
+  });
+
+  it("back to a campaign whose load was read before its save landed: the editor holds what was saved", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${origin}/`);
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const edit = (badge: string) => JSON.stringify({ v: 2, badge, default: { id: "picks", type: "recommendations" } });
+    const id = "flight-late";
+    await page.fill("#campaign-other", id);
+    await page.press("#campaign-other", "Enter");
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const { opened: putHeld, open: releasePut } = gate();
+    const { opened: putSent, open: sent } = gate();
+    const { opened: getHeld, open: releaseGet } = gate();
+    const { opened: getRead, open: read } = gate();
+    await page.route(
+      (url) => url.pathname === `/v1/preview/campaigns/${id}`,
+      async (r) => {
+        if (r.request().method() === "PUT") {
+          sent();
+          await putHeld;
+          await r.continue();
+          return;
+        }
+        // the load's answer is read from the Worker before the save lands, and reaches the page after it
+        const answer = await r.fetch();
+        read();
+        await getHeld;
+        await r.fulfill({ response: answer });
+      },
+    );
+    await page.fill("#campaign-json", edit("First"));
+    await page.click("#save");
+    await putSent;
+    await pick(page, "demo");
+    await page.selectOption("#campaign", id);
+    await getRead;
+    const landed = page.waitForResponse((r) => r.url().endsWith(`/campaigns/${id}`) && r.request().method() === "PUT");
+    releasePut();
+    expect((await landed).status()).toBe(200);
+    releaseGet();
+    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(edit("First"));
+    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    await page.fill("#campaign-json", edit("Second"));
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+    const stored = (await (await fetch(`${origin}/v1/preview/campaigns/${id}`)).json()) as {
+      campaign: { badge?: string };
+    };
+    expect(stored.campaign.badge).toBe("Second");
+    await page.close();
+  });
+
+  it("a campaign picked again while its earlier load is on its way: the later load alone fills the editor", async () => {
+    const page = await editing("demo-blocks");
+    const edit = JSON.stringify({ v: 2, badge: "Kept", default: { id: "picks", type: "recommendations" } });
+    await page.fill("#campaign-json", edit);
+    const { opened: held, open: release } = gate();
+    let gets = 0;
+    await page.route(
+      (url) => url.pathname === "/v1/preview/campaigns/demo-blocks",
+      async (r) => {
+        // the first load back is late: it answers after the second
+        if (++gets === 1) await held;
+        await r.continue();
+      },
+    );
+    await pick(page, "demo");
+    await page.selectOption("#campaign", "demo-blocks");
+    await expect.poll(() => gets, POLL).toBe(1);
+    await pick(page, "demo");
+    await page.selectOption("#campaign", "demo-blocks");
+    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(edit);
+    const late = page.waitForResponse((r) => r.url().endsWith("/campaigns/demo-blocks"));
+    release();
+    await late;
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+    expect(await page.inputValue("#campaign-json")).toBe(edit);
+    expect(await page.textContent("#save-status")).toBe(
+      "your unsaved edit of demo-blocks is back: Save campaign to keep it",
+    );
     await page.close();
   });
 

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { fitGbdt } from "../../scripts/learn/gbdt";
 import { Rng } from "../../scripts/lib/rng";
-import { alongside, inWorker, workerCount } from "../../scripts/lib/worker-pool";
+import { allEnded, alongside, inWorker, workerCount } from "../../scripts/lib/worker-pool";
 import { fitAlsInWorker, ImplicitAls } from "../../scripts/train/als";
 import { Ease, fitEaseInWorker } from "../../scripts/train/ease";
 import { plantedBlocks } from "./support/planted";
@@ -138,6 +138,30 @@ describe("work done here while a call runs in a worker (alongside)", () => {
     } finally {
       process.off("unhandledRejection", onUnhandled);
     }
+  });
+});
+
+describe("every call ended (allEnded)", () => {
+  it("gives the results in order", async () => {
+    await expect(allEnded([Promise.resolve(1), Promise.resolve("two")] as const)).resolves.toEqual([1, "two"]);
+  });
+
+  it("on a failure, waits for the other calls to end, then gives the first failure", async () => {
+    let release!: () => void;
+    const slow = new Promise<number>((r) => {
+      release = () => r(2);
+    });
+    let ended = false;
+    const out = allEnded([Promise.reject(new Error("first")), slow, Promise.reject(new Error("second"))]).catch(
+      (e: Error) => {
+        ended = true;
+        return e.message;
+      },
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ended).toBe(false);
+    release();
+    await expect(out).resolves.toBe("first");
   });
 });
 

@@ -373,19 +373,24 @@ describe("live catalog", () => {
       count: number;
       version: number;
     };
-    const pages = async (query: string) => {
+    const pages = async (query: string, limit = 2) => {
       const seen: Page["items"] = [];
       let cursor: string | null = "";
       let count = -1;
       for (let n = 0; cursor !== null; n++) {
         expect(n).toBeLessThan(1000);
-        const res = await send(`/v1/admin/catalog/items?limit=2&cursor=${encodeURIComponent(cursor)}${query}`, "GET");
+        const path = `/v1/admin/catalog/items?limit=${limit}&cursor=${encodeURIComponent(cursor)}${query}`;
+        const res = await send(path, "GET");
         expect(res.status).toBe(200);
         const page = (await res.json()) as Page;
-        expect(page.items.length).toBeLessThanOrEqual(2);
-        if (page.cursor !== null) expect(page.cursor).toBe(page.items.at(-1)?.id);
         if (count >= 0) expect(page.count).toBe(count);
         count = page.count;
+        // a page is full unless it is the last, and the last is empty only when nothing matches
+        if (page.cursor !== null) {
+          expect(page.items.length).toBe(limit);
+          expect(page.cursor).toBe(page.items.at(-1)?.id);
+        } else expect(page.items.length).toBe(count - seen.length);
+        if (count > 0) expect(page.items.length).toBeGreaterThan(0);
         seen.push(...page.items);
         cursor = page.cursor;
       }
@@ -393,6 +398,8 @@ describe("live catalog", () => {
       return seen;
     };
     const all = await pages("");
+    // a last page exactly full: its cursor is null, no empty page after it
+    expect(await pages("", all.length)).toEqual(all);
     const order = all.map((i) => i.id);
     expect(order).toEqual([...order].sort());
     expect(new Set(order).size).toBe(order.length);

@@ -125,28 +125,44 @@ let editing = null;
 const drafts = new Map();
 /** campaigns with a save on its way: their Save waits for it, whichever campaign is picked meanwhile */
 const saving = new Set();
+/** loads started: only the latest fills the editor (A, B and A again picked within one answer's time) */
+let loads = 0;
+/**
+ * per campaign, the last save that landed: its ETag and text, and "at", the count of saves landed by then. A load
+ * that was on its way meanwhile may have been read before that save: the save's version is the newer
+ */
+const landed = new Map();
+let landings = 0;
 function keepDraft() {
   if (editing && $("campaign-json").value !== editing.text)
     drafts.set(editing.id, { text: $("campaign-json").value, etag: editing.etag });
 }
+/** Fills the editor with the campaign picked; false when a later pick's load does instead. */
 async function loadCampaign() {
   const id = $("campaign").value;
+  const mine = ++loads;
+  const since = landings;
   editing = null;
   $("save").disabled = true;
   // what the editor said of another campaign is not said of this one
   $("save-status").textContent = "";
   const { res, body } = await call("/v1/preview/campaigns/" + encodeURIComponent(id));
+  // a campaign (this one again, or another) was picked meanwhile: its own load fills the editor
+  if (mine !== loads || id !== $("campaign").value) return false;
   if (!res.ok) throw failure(res, body);
-  if (id !== $("campaign").value) return; // another campaign was picked meanwhile: its own load fills the editor
   const draft = drafts.get(id);
   drafts.delete(id);
-  const text = JSON.stringify(body.campaign, null, 2);
-  editing = { id, etag: draft ? draft.etag : res.headers.get("ETag"), text };
+  const saved = landed.get(id);
+  const fresh = saved && saved.at > since ? saved : null;
+  const text = fresh ? fresh.text : JSON.stringify(body.campaign, null, 2);
+  // a draft's ETag is kept up to date by the saves that land (below)
+  editing = { id, etag: draft ? draft.etag : fresh ? fresh.etag : res.headers.get("ETag"), text };
   $("campaign-json").value = draft ? draft.text : text;
   if (draft) $("save-status").textContent = "your unsaved edit of " + id + " is back: Save campaign to keep it";
   $("save").disabled = saving.has(id);
   $("reload").hidden = true;
   await loadBlocks();
+  return true;
 }
 async function loadBlocks() {
   const id = $("campaign").value;
@@ -198,6 +214,7 @@ $("save").onclick = async () => {
     const etag = res.headers.get("ETag");
     target.etag = etag;
     target.text = text;
+    landed.set(target.id, { etag, text, at: ++landings });
     // picked away while this save was on its way: the draft kept then was made on the ETag this save replaced.
     // What was saved is no unsaved edit; an edit made after pressing Save is one, on the ETag this save got
     const draft = drafts.get(target.id);
@@ -206,11 +223,17 @@ $("save").onclick = async () => {
     // picked away and back before it landed: the editor holds the campaign again on the ETag this save replaced
     // (its draft's, or a load's from before the save), and what it holds was made on this save
     if (editing && editing !== target && editing.id === target.id && editing.etag === sentWith) {
+      // the text box still shows what was stored before this save: it shows what was saved
+      if ($("campaign-json").value === editing.text) $("campaign-json").value = text;
       editing.etag = etag;
       editing.text = text;
     }
     const missing = answer.campaignSegmentsMissing || [];
-    say(missing.length === 0 ? "saved" : "saved, but " + missing.length +
+    // an edit made after pressing Save, shown now, is not what was saved
+    const what = $("campaign").value === target.id && $("campaign-json").value !== text
+      ? "saved what you pressed Save on; the edit shown since is not saved yet"
+      : "saved";
+    say(missing.length === 0 ? what : what + ", but " + missing.length +
       " condition(s) name a segment the model lacks (no reader has it): " +
       missing.map((m) => m.path + " " + m.op + " " + JSON.stringify(m.segment) + (m.nearest ? " (did you mean " + JSON.stringify(m.nearest) + "?)" : "")).join("; "));
     await loadBlocks();
@@ -221,7 +244,7 @@ $("save").onclick = async () => {
 };
 $("reload").onclick = () => {
   drafts.delete($("campaign").value);
-  loadCampaign().then(() => { $("save-status").textContent = "loaded theirs"; }, (e) => { $("save-status").textContent = String(e.message || e); });
+  loadCampaign().then((filled) => { if (filled) $("save-status").textContent = "loaded theirs"; }, (e) => { $("save-status").textContent = String(e.message || e); });
 };
 const notLoaded = (e) => { $("save-status").textContent = "campaign " + $("campaign").value + " not loaded (pick it again to retry): " + String(e.message || e); };
 $("campaign").onchange = () => { keepDraft(); loadCampaign().catch(notLoaded); show(); };
