@@ -115,6 +115,45 @@ async function editing(campaign: string, width = 1280): Promise<Page> {
   return page;
 }
 
+/** A campaign's text with `badge`: what the editor tests type and save. */
+const badged = (badge: string) => JSON.stringify({ v: 2, badge, default: { id: "picks", type: "recommendations" } });
+
+/** The preview page with a new campaign `id` opened by its id (saving it creates it). */
+async function newCampaign(id: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  await page.goto(`${origin}/`);
+  await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+  await page.fill("#campaign-other", id);
+  await page.press("#campaign-other", "Enter");
+  await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+  return page;
+}
+
+/** Holds the page's saves of campaign `id` until `release()`; `sent` settles once one is on its way. */
+async function holdSaves(page: Page, id: string): Promise<{ sent: Promise<void>; release: () => void }> {
+  const { opened: held, open: release } = gate();
+  const { opened: sent, open: send } = gate();
+  await page.route(
+    (url) => url.pathname === `/v1/preview/campaigns/${id}`,
+    async (r) => {
+      if (r.request().method() === "PUT") {
+        send();
+        await held;
+      }
+      await r.continue();
+    },
+  );
+  return { sent, release };
+}
+
+/** The badge of campaign `id` as the Worker holds it. */
+async function storedBadge(id: string): Promise<string | undefined> {
+  const stored = (await (await fetch(`${origin}/v1/preview/campaigns/${id}`)).json()) as {
+    campaign: { badge?: string };
+  };
+  return stored.campaign.badge;
+}
+
 /** The WCAG contrast ratio of an element's text against its own background (both opaque here). */
 function contrast(page: Page, selector: string): Promise<number> {
   return page
@@ -483,24 +522,12 @@ describe("the preview page as a marketer uses it", () => {
 
   it("one save at a time: a second press while the first is on its way is not refused as someone else's edit", async () => {
     const page = await editing("demo-live");
-    const { opened: held, open: release } = gate();
-    const { opened: onItsWay, open: sent } = gate();
-    await page.route(
-      (url) => url.pathname === "/v1/preview/campaigns/demo-live",
-      async (r) => {
-        if (r.request().method() === "PUT") {
-          sent();
-          await held;
-        }
-        await r.continue();
-      },
-    );
-    const edit = (badge: string) => JSON.stringify({ v: 2, badge, default: { id: "picks", type: "recommendations" } });
-    await page.fill("#campaign-json", edit("First"));
+    const { sent, release } = await holdSaves(page, "demo-live");
+    await page.fill("#campaign-json", badged("First"));
     await page.click("#save");
-    await onItsWay;
+    await sent;
     // the marketer edits on and presses again: the button waits for the first save
-    await page.fill("#campaign-json", edit("Second"));
+    await page.fill("#campaign-json", badged("Second"));
     expect(await page.isEnabled("#save")).toBe(false);
     release();
     await expect
@@ -508,42 +535,22 @@ describe("the preview page as a marketer uses it", () => {
       .toBe("saved what you pressed Save on; the edit shown since is not saved yet");
     await page.click("#save");
     await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
-    const stored = (await (await fetch(`${origin}/v1/preview/campaigns/demo-live`)).json()) as {
-      campaign: { badge?: string };
-    };
-    expect(stored.campaign.badge).toBe("Second");
+    expect(await storedBadge("demo-live")).toBe("Second");
     await page.close();
   });
 
   it("picking another campaign while a save is on its way: back, the save is no unsaved edit, and saving again works", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${origin}/`);
-    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
-    const edit = (badge: string) => JSON.stringify({ v: 2, badge, default: { id: "picks", type: "recommendations" } });
     // edited on after pressing Save (`more`) or not: either way the next save is not refused as someone else's
     for (const [id, more] of [
       ["flight-same", false],
       ["flight-more", true],
     ] as const) {
-      await page.fill("#campaign-other", id);
-      await page.press("#campaign-other", "Enter");
-      await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
-      const { opened: held, open: release } = gate();
-      const { opened: onItsWay, open: sent } = gate();
-      await page.route(
-        (url) => url.pathname === `/v1/preview/campaigns/${id}`,
-        async (r) => {
-          if (r.request().method() === "PUT") {
-            sent();
-            await held;
-          }
-          await r.continue();
-        },
-      );
-      await page.fill("#campaign-json", edit("First"));
+      const page = await newCampaign(id);
+      const { sent, release } = await holdSaves(page, id);
+      await page.fill("#campaign-json", badged("First"));
       await page.click("#save");
-      await onItsWay;
-      if (more) await page.fill("#campaign-json", edit("Second"));
+      await sent;
+      if (more) await page.fill("#campaign-json", badged("Second"));
       await page.selectOption("#campaign", "demo");
       const landed = page.waitForResponse(
         (r) => r.url().endsWith(`/campaigns/${id}`) && r.request().method() === "PUT",
@@ -554,53 +561,33 @@ describe("the preview page as a marketer uses it", () => {
       await expect.poll(() => page.textContent("#save-status"), POLL).toBe(`${id}: saved`);
       await pick(page, id);
       if (more) {
-        expect(await page.inputValue("#campaign-json")).toBe(edit("Second"));
+        expect(await page.inputValue("#campaign-json")).toBe(badged("Second"));
         expect(await page.textContent("#save-status")).toBe(
           `your unsaved edit of ${id} is back: Save campaign to keep it`,
         );
       } else {
         expect(JSON.parse(await page.inputValue("#campaign-json")).badge).toBe("First");
         expect(await page.textContent("#save-status")).toBe("");
-        await page.fill("#campaign-json", edit("Second"));
+        await page.fill("#campaign-json", badged("Second"));
       }
       await page.click("#save");
       await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
-      const stored = (await (await fetch(`${origin}/v1/preview/campaigns/${id}`)).json()) as {
-        campaign: { badge?: string };
-      };
-      expect(stored.campaign.badge).toBe("Second");
+      expect(await storedBadge(id)).toBe("Second");
+      await page.close();
     }
-    await page.close();
   });
 
   it("picking another campaign and back while a save is on its way: Save waits for it, and saving again works", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${origin}/`);
-    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
-    const edit = (badge: string) => JSON.stringify({ v: 2, badge, default: { id: "picks", type: "recommendations" } });
     const id = "flight-back";
-    await page.fill("#campaign-other", id);
-    await page.press("#campaign-other", "Enter");
-    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
-    const { opened: held, open: release } = gate();
-    const { opened: onItsWay, open: sent } = gate();
-    await page.route(
-      (url) => url.pathname === `/v1/preview/campaigns/${id}`,
-      async (r) => {
-        if (r.request().method() === "PUT") {
-          sent();
-          await held;
-        }
-        await r.continue();
-      },
-    );
-    await page.fill("#campaign-json", edit("First"));
+    const page = await newCampaign(id);
+    const { sent, release } = await holdSaves(page, id);
+    await page.fill("#campaign-json", badged("First"));
     await page.click("#save");
-    await onItsWay;
+    await sent;
     await pick(page, "demo");
     // back before the save lands: the edit is back, and Save waits for the save on its way
     await page.selectOption("#campaign", id);
-    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(edit("First"));
+    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(badged("First"));
     await expect.poll(() => page.textContent("#save-status"), POLL).toContain("is back");
     expect(await page.isEnabled("#save")).toBe(false);
     const landed = page.waitForResponse((r) => r.url().endsWith(`/campaigns/${id}`) && r.request().method() === "PUT");
@@ -609,25 +596,16 @@ describe("the preview page as a marketer uses it", () => {
     await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
     expect(await page.isEnabled("#save")).toBe(true);
     // the editor holds the campaign on the ETag that save got: the next save is not refused as someone else's
-    await page.fill("#campaign-json", edit("Second"));
+    await page.fill("#campaign-json", badged("Second"));
     await page.click("#save");
     await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
-    const stored = (await (await fetch(`${origin}/v1/preview/campaigns/${id}`)).json()) as {
-      campaign: { badge?: string };
-    };
-    expect(stored.campaign.badge).toBe("Second");
+    expect(await storedBadge(id)).toBe("Second");
     await page.close();
   });
 
   it("back to a campaign whose load was read before its save landed: the editor holds what was saved", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${origin}/`);
-    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
-    const edit = (badge: string) => JSON.stringify({ v: 2, badge, default: { id: "picks", type: "recommendations" } });
     const id = "flight-late";
-    await page.fill("#campaign-other", id);
-    await page.press("#campaign-other", "Enter");
-    await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
+    const page = await newCampaign(id);
     const { opened: putHeld, open: releasePut } = gate();
     const { opened: putSent, open: sent } = gate();
     const { opened: getHeld, open: releaseGet } = gate();
@@ -648,7 +626,7 @@ describe("the preview page as a marketer uses it", () => {
         await r.fulfill({ response: answer });
       },
     );
-    await page.fill("#campaign-json", edit("First"));
+    await page.fill("#campaign-json", badged("First"));
     await page.click("#save");
     await putSent;
     await pick(page, "demo");
@@ -658,21 +636,18 @@ describe("the preview page as a marketer uses it", () => {
     releasePut();
     expect((await landed).status()).toBe(200);
     releaseGet();
-    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(edit("First"));
+    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(badged("First"));
     await expect.poll(() => page.isEnabled("#save"), POLL).toBe(true);
-    await page.fill("#campaign-json", edit("Second"));
+    await page.fill("#campaign-json", badged("Second"));
     await page.click("#save");
     await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
-    const stored = (await (await fetch(`${origin}/v1/preview/campaigns/${id}`)).json()) as {
-      campaign: { badge?: string };
-    };
-    expect(stored.campaign.badge).toBe("Second");
+    expect(await storedBadge(id)).toBe("Second");
     await page.close();
   });
 
   it("a campaign picked again while its earlier load is on its way: the later load alone fills the editor", async () => {
     const page = await editing("demo-blocks");
-    const edit = JSON.stringify({ v: 2, badge: "Kept", default: { id: "picks", type: "recommendations" } });
+    const edit = badged("Kept");
     await page.fill("#campaign-json", edit);
     const { opened: held, open: release } = gate();
     let gets = 0;
@@ -703,7 +678,7 @@ describe("the preview page as a marketer uses it", () => {
 
   it("an unsaved edit survives picking another campaign and back", async () => {
     const page = await editing("demo-blocks");
-    const edit = JSON.stringify({ v: 2, badge: "Half done", default: { id: "picks", type: "recommendations" } });
+    const edit = badged("Half done");
     await page.fill("#campaign-json", edit);
     await pick(page, "demo");
     expect(await page.inputValue("#campaign-json")).not.toContain("Half done");
