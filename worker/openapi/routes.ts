@@ -47,6 +47,11 @@ export interface RouteDoc {
 }
 
 const STRING = { type: "string" };
+/** A list's page: `limit` (its range and default, as `limits` says) and the previous page's `cursor`. */
+const pageParams = (limits: string): Param[] => [
+  { name: "limit", in: "query", description: limits, schema: { type: "integer" } },
+  { name: "cursor", in: "query", description: "from the previous page", schema: STRING },
+];
 const TOKEN: Param = { name: "token", in: "path", required: true, description: "the open-time token", schema: STRING };
 const SLOT: Param = {
   name: "slot",
@@ -455,8 +460,7 @@ const DOCUMENTED: RouteDoc[] = [
         description: "0..15: every reader's of that shard (or user)",
         schema: { type: "integer" },
       },
-      { name: "limit", in: "query", description: "1..500 (default 100)", schema: { type: "integer" } },
-      { name: "cursor", in: "query", description: "from the previous page", schema: STRING },
+      ...pageParams("1..500 (default 100)"),
     ],
     responses: {
       200: { description: '{"shard","count","events":[{"user","id","parked_at","event"}],"cursor":string|null}' },
@@ -524,10 +528,7 @@ const DOCUMENTED: RouteDoc[] = [
     tag: "campaigns",
     summary: "stored campaign ids, a page at a time",
     auth: "admin",
-    params: [
-      { name: "limit", in: "query", description: "1..1000 (default 100)", schema: { type: "integer" } },
-      { name: "cursor", in: "query", description: "from the previous page", schema: STRING },
-    ],
+    params: pageParams("1..1000 (default 100)"),
     responses: {
       200: { description: '{"ids":[...],"cursor":string|null}' },
       400: bad,
@@ -621,8 +622,7 @@ const DOCUMENTED: RouteDoc[] = [
     summary: "the items that have live fields, a page at a time",
     auth: "admin",
     params: [
-      { name: "limit", in: "query", description: "1..1000 (default 100)", schema: { type: "integer" } },
-      { name: "cursor", in: "query", description: "from the previous page", schema: STRING },
+      ...pageParams("1..1000 (default 100)"),
       {
         name: "available",
         in: "query",
@@ -661,10 +661,7 @@ const DOCUMENTED: RouteDoc[] = [
     tag: "experiments",
     summary: "the stored experiments' ids, a page at a time",
     auth: "admin",
-    params: [
-      { name: "limit", in: "query", description: "1..1000 (default 1000)", schema: { type: "integer" } },
-      { name: "cursor", in: "query", description: "from the previous page", schema: STRING },
-    ],
+    params: pageParams("1..1000 (default 1000)"),
     responses: {
       200: { description: '{"ids":[...],"cursor":string|null}' },
       400: bad,
