@@ -1,7 +1,7 @@
 /**
- * The one formatter of zod validation errors: each issue as `<path>: <message>` (the path names the bad
- * field as core/field-path.ts writes it, `blocks[0].when`; `(root)` for the whole value), at most five, joined by "; "; a field left out (its key absent from the
- * input, whatever its type) says it is required.
+ * The one formatter of zod validation errors: each issue as `<path>: <message>` (the path names the bad field as
+ * core/field-path.ts writes it, `blocks[0].when`; `(root)` for the whole value), at most five, joined by "; "; a
+ * field left out (its key absent from the input, whatever its type) says it is required.
  * Messages echo no value; a key from the input (in a path, or named as unrecognized) is cut to its start, so an
  * answer stays small whatever was sent.
  */
