@@ -645,6 +645,59 @@ describe("the preview page as a marketer uses it", () => {
     await page.close();
   });
 
+  it("back before a save lands, with the text from before it: once it lands, the editor shows what was saved", async () => {
+    const id = "flight-undone";
+    const page = await newCampaign(id);
+    const before = await page.inputValue("#campaign-json");
+    const { sent, release } = await holdSaves(page, id);
+    await page.fill("#campaign-json", badged("First"));
+    await page.click("#save");
+    await sent;
+    // the marketer puts the text back as it was (no unsaved edit to keep), picks away and back before the save lands
+    await page.fill("#campaign-json", before);
+    await pick(page, "demo");
+    await page.selectOption("#campaign", id);
+    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(before);
+    const landed = page.waitForResponse((r) => r.url().endsWith(`/campaigns/${id}`) && r.request().method() === "PUT");
+    release();
+    expect((await landed).status()).toBe(200);
+    await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(badged("First"));
+    await expect.poll(() => page.textContent("#save-status"), POLL).toBe("saved");
+    await page.close();
+  });
+
+  it("'loaded theirs' is said only when their campaign filled the editor, not after another was picked", async () => {
+    const id = "reload-away";
+    const page = await newCampaign(id);
+    // another editor saves it: this page's save is refused, and Reload is offered
+    const theirs = await fetch(`${origin}/v1/preview/campaigns/${id}`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json", "If-None-Match": "*" },
+      body: badged("Theirs"),
+    });
+    expect(theirs.status).toBe(200);
+    await page.fill("#campaign-json", badged("Mine"));
+    await page.click("#save");
+    await expect.poll(() => page.textContent("#save-status"), POLL).toMatch(/^not saved: someone else saved/);
+    const { opened: held, open: release } = gate();
+    await page.route(
+      (url) => url.pathname === `/v1/preview/campaigns/${id}`,
+      async (r) => {
+        await held;
+        await r.continue();
+      },
+    );
+    await page.click("#reload");
+    await pick(page, "demo");
+    const late = page.waitForResponse((r) => r.url().endsWith(`/campaigns/${id}`));
+    release();
+    await late;
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+    expect(await page.textContent("#save-status")).not.toBe("loaded theirs");
+    expect(await page.inputValue("#campaign-json")).not.toContain("Theirs");
+    await page.close();
+  });
+
   it("a campaign picked again while its earlier load is on its way: the later load alone fills the editor", async () => {
     const page = await editing("demo-blocks");
     const edit = badged("Kept");
