@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import type { Miniflare } from "miniflare";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page, type Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Profile } from "../../core/profile";
 import {
@@ -129,14 +129,22 @@ async function newCampaign(id: string): Promise<Page> {
   return page;
 }
 
-/** Holds the page's saves of campaign `id` until `release()`; `sent` settles once one is on its way. */
-async function holdSaves(page: Page, id: string): Promise<{ sent: Promise<void>; release: () => void }> {
+/**
+ * Holds the page's requests of campaign `id` that `which` picks (given the request and how many came before it, from
+ * 1) until `release()`; `sent` settles once one is on its way. The others go through at once.
+ */
+async function holdRequests(
+  page: Page,
+  id: string,
+  which: (request: Request, n: number) => boolean,
+): Promise<{ sent: Promise<void>; release: () => void }> {
   const { opened: held, open: release } = gate();
   const { opened: sent, open: send } = gate();
+  let n = 0;
   await page.route(
     (url) => url.pathname === `/v1/preview/campaigns/${id}`,
     async (r) => {
-      if (r.request().method() === "PUT") {
+      if (which(r.request(), ++n)) {
         send();
         await held;
       }
@@ -145,6 +153,9 @@ async function holdSaves(page: Page, id: string): Promise<{ sent: Promise<void>;
   );
   return { sent, release };
 }
+
+/** Holds the page's saves of campaign `id` until `release()`; `sent` settles once one is on its way. */
+const holdSaves = (page: Page, id: string) => holdRequests(page, id, (request) => request.method() === "PUT");
 
 /** The badge of campaign `id` as the Worker holds it. */
 async function storedBadge(id: string): Promise<string | undefined> {
@@ -679,14 +690,7 @@ describe("the preview page as a marketer uses it", () => {
     await page.fill("#campaign-json", badged("Mine"));
     await page.click("#save");
     await expect.poll(() => page.textContent("#save-status"), POLL).toMatch(/^not saved: someone else saved/);
-    const { opened: held, open: release } = gate();
-    await page.route(
-      (url) => url.pathname === `/v1/preview/campaigns/${id}`,
-      async (r) => {
-        await held;
-        await r.continue();
-      },
-    );
+    const { release } = await holdRequests(page, id, () => true);
     await page.click("#reload");
     await pick(page, "demo");
     const late = page.waitForResponse((r) => r.url().endsWith(`/campaigns/${id}`));
@@ -702,19 +706,11 @@ describe("the preview page as a marketer uses it", () => {
     const page = await editing("demo-blocks");
     const edit = badged("Kept");
     await page.fill("#campaign-json", edit);
-    const { opened: held, open: release } = gate();
-    let gets = 0;
-    await page.route(
-      (url) => url.pathname === "/v1/preview/campaigns/demo-blocks",
-      async (r) => {
-        // the first load back is late: it answers after the second
-        if (++gets === 1) await held;
-        await r.continue();
-      },
-    );
+    // the first load back is late: it answers after the second
+    const { sent: firstSent, release } = await holdRequests(page, "demo-blocks", (_, n) => n === 1);
     await pick(page, "demo");
     await page.selectOption("#campaign", "demo-blocks");
-    await expect.poll(() => gets, POLL).toBe(1);
+    await firstSent;
     await pick(page, "demo");
     await page.selectOption("#campaign", "demo-blocks");
     await expect.poll(() => page.inputValue("#campaign-json"), POLL).toBe(edit);

@@ -182,15 +182,17 @@ export class CatalogWriter extends DurableObject<Bindings> {
    */
   async items(q: { limit: number; cursor?: string; available?: boolean }): Promise<ItemPage> {
     const matching = [...this.load()]
-      .filter(([, overlay]) => q.available === undefined || isAvailable(overlay) === q.available)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      .map(([id, overlay]) => ({ id, overlay, available: isAvailable(overlay) }))
+      .filter((item) => q.available === undefined || item.available === q.available)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const after = q.cursor;
-    const from = after === undefined ? 0 : matching.findIndex(([id]) => id > after);
-    const page = from < 0 ? [] : matching.slice(from, from + q.limit);
-    const more = from >= 0 && from + q.limit < matching.length;
+    // past every id (a cursor of the last item, deleted since): an empty last page
+    const at = after === undefined ? 0 : matching.findIndex((item) => item.id > after);
+    const from = at < 0 ? matching.length : at;
+    const items = matching.slice(from, from + q.limit);
     return {
-      items: page.map(([id, overlay]) => ({ id, overlay, available: isAvailable(overlay) })),
-      cursor: more ? (page[page.length - 1]?.[0] ?? null) : null,
+      items,
+      cursor: from + q.limit < matching.length ? (items.at(-1)?.id ?? null) : null,
       count: matching.length,
       version: readMeta(this.sql, "version"),
     };
