@@ -87,6 +87,8 @@ export async function runRecommenderSuite(
   cache: FitCache = new FitCache(),
   /** the validation split of `val` (one window earlier still): the ranker learns from its readers too */
   earlier: TemporalSplit | null = null,
+  /** the validation split of `earlier`: the ranker's forward check looks from it to `earlier` too */
+  older: TemporalSplit | null = null,
 ): Promise<RecommenderSuite> {
   const testData = trainData(test, log);
   const valData = trainData(val, log);
@@ -138,12 +140,15 @@ export async function runRecommenderSuite(
     fitOn(split, data, `als:${JSON.stringify(options)}`, () => new ImplicitAls(options));
   const { tuning, chosen } = onValidation(val, alsGrid, (options) => alsOn(val, valData, options));
   // the refits at the chosen settings, side by side in worker threads: on test (an origin after the first finds
-  // them made, its test being the previous origin's validation) and on the earlier window the ranker learns from
+  // them made, its test being the previous origin's validation), on the earlier window the ranker learns from and on
+  // the older one its forward check looks from
   const earlierData = earlier && earlier.testAll.size > 0 ? trainData(earlier, log) : null;
+  const olderData = earlierData && older && older.testAll.size > 0 ? trainData(older, log) : null;
   await Promise.all(
     [
       { split: test, data: testData },
       ...(earlier && earlierData ? [{ split: earlier, data: earlierData }] : []),
+      ...(older && olderData ? [{ split: older, data: olderData }] : []),
     ].flatMap(({ split, data }) => [
       cache.getAsync(split.cutoff, `ease:${easeLambda}`, () => fitEaseInWorker({ lambda: easeLambda }, data)),
       cache.getAsync(split.cutoff, `als:${JSON.stringify(chosen)}`, () => fitAlsInWorker(chosen, data)),
@@ -214,10 +219,20 @@ export async function runRecommenderSuite(
         userIds: earlier.userIds,
       }),
     ];
+    if (older && olderData)
+      valRanker.older = earlierWindow({
+        data: olderData,
+        end: older.cutoff,
+        als: alsOn(older, olderData, chosen),
+        content: fitOn(older, olderData, "content", () => new ContentLsa()),
+        neighbours: neighbours(older, olderData),
+        relevant: { all: older.testAll, novel: older.testNovel },
+        userIds: older.userIds,
+      });
   }
   const choice = await chooseRanker(valRanker, val, tuner);
   progress.step(
-    `ranker vs hybrid on held-out validation readers${choice.forward ? " and forward from the window before" : ""}: all ${choice.chosen.all}, novel ${choice.chosen.novel}`,
+    `ranker vs hybrid on held-out validation readers${choice.forward ? ` and forward from the window before${valRanker.older ? " (and from the one before it)" : ""}` : ""}: all ${choice.chosen.all}, novel ${choice.chosen.novel}`,
   );
   const models = await valRanker.train(val.testAll, val.testNovel, choice);
   const ranker = new CandidateRanker();

@@ -68,9 +68,14 @@ export async function runEvaluation(opts: EvaluationOptions) {
     }
     splits.push(earlier);
   }
-  // one window further back, where the log reaches: the last origin's ranker learns from it as the others do
-  const oldest = (splits[origins] as TemporalSplit).cutoff;
-  const extra = Number.isFinite(latestTime(log, oldest)) ? temporalSplit(log, testDays, oldest) : null;
+  // up to two windows further back, where the log reaches: the last origin's ranker learns from the first as the
+  // others do, and each origin's forward check looks one window past the window its ranker learns from
+  const beyond: TemporalSplit[] = [];
+  for (let k = 0; k < 2; k++) {
+    const from = (beyond.at(-1) ?? (splits[origins] as TemporalSplit)).cutoff;
+    if (!Number.isFinite(latestTime(log, from))) break;
+    beyond.push(temporalSplit(log, testDays, from));
+  }
   splits.forEach((s, k) => {
     if (s.testAll.size === 0)
       throw tooShort(k === 0 ? "test" : k === 1 ? "validation" : `origin ${k}'s validation`, s.cutoff);
@@ -90,13 +95,18 @@ export async function runEvaluation(opts: EvaluationOptions) {
   // the latest origin first: each origin's validation fits are the next older origin's test fits (FitCache)
   const cache = new FitCache();
   const suites: RecommenderSuite[] = [];
-  const earlierOf = (k: number) => (k + 2 < splits.length ? (splits[k + 2] as TemporalSplit) : extra);
+  // origin k tests on splits[k], validates on splits[k + 1], learns from the window before that too (earlierOf) and
+  // checks forward from the one before it (olderOf)
+  const windows = [...splits, ...beyond];
+  const earlierOf = (k: number) => windows[k + 2] ?? null;
+  const olderOf = (k: number) => windows[k + 3] ?? null;
   for (let k = 0; k < origins; k++) {
     const test = splits[k] as TemporalSplit;
     const val = splits[k + 1] as TemporalSplit;
-    suites.push(await runRecommenderSuite(log, test, val, progress, cache, earlierOf(k)));
-    // the next origin tests at this validation's cutoff and validates at the earlier window's
-    cache.keepOnly([val.cutoff, earlierOf(k)?.cutoff ?? val.cutoff]);
+    suites.push(await runRecommenderSuite(log, test, val, progress, cache, earlierOf(k), olderOf(k)));
+    // the next origin tests at this validation's cutoff, validates at the earlier window's and learns from the
+    // older one's
+    cache.keepOnly([val.cutoff, earlierOf(k)?.cutoff ?? val.cutoff, olderOf(k)?.cutoff ?? val.cutoff]);
   }
   const recs = suites[0] as RecommenderSuite;
   const engagement: EngagementSuite = runEngagementSuite(log, test.cutoff, test.end, testDays, progress, opts.segments);

@@ -104,7 +104,7 @@ export async function writeReport(
   lines.push(
     "## Learned ranker vs hybrid",
     "",
-    `The ranker (candidates from own items, the hybrid, ALS, content, EASE neighbours of all own items and of the last basket, popular and trending items; gradient-boosted trees over their scores, ranks, item and reader statistics and the items' momentum) is trained on two thirds of the validation readers${rc.windows > 1 ? " and on the readers of the window before validation (over components fitted before that window, less the held-out customers)" : ""}; the other third compares the ranker with the hybrid (refitted without the held-out readers)${rc.forward ? ", the ranker at the tree count chosen forward in time: trees and hybrid weights fitted on the window before validation alone, scored on every validation reader after it, where that curve peaks (the second table)" : ": it picks the tree count, and the ranker's figure is cross-fitted, each half of that third scored at the tree count the other half picks"}. \`served\` is, per mode, the ranker unless the hybrid leads it on those readers by more than \`margin\` (a one-sided 95% bound of their paired differences) or nothing judged the ranker (no held-out reader, or fewer trees than a checkpoint).`,
+    `The ranker (candidates from own items, the hybrid, ALS, content, EASE neighbours of all own items and of the last basket, popular and trending items; gradient-boosted trees over their scores, ranks, item and reader statistics and the items' momentum) is trained on two thirds of the validation readers${rc.windows > 1 ? " and on the readers of the window before validation (over components fitted before that window, less the held-out customers)" : ""}; the other third compares the ranker with the hybrid (refitted without the held-out readers)${rc.forward ? ", the ranker at the tree count chosen forward in time: trees and hybrid weights fitted on the window before validation alone, scored on every validation reader after it, and where the log reaches back that far the same one window earlier (the window before that's trees and weights on the readers of the window before validation), where the two curves' sum peaks (the second table)" : ": it picks the tree count, and the ranker's figure is cross-fitted, each half of that third scored at the tree count the other half picks"}. \`served\` is, per mode, the ranker unless the hybrid leads it on those readers by more than \`margin\` (a one-sided 95% bound of their paired differences) or nothing judged the ranker (no held-out reader, or fewer trees than a checkpoint).`,
     "",
   );
   row(["mode", "held-out readers", "hybrid ndcg@10", "ranker ndcg@10", "margin", "trees", "blend", "served"]);
@@ -116,14 +116,14 @@ export async function writeReport(
   lines.push("");
   if (rc.forward) {
     lines.push(
-      "Forward in time (the window before validation's trees and weights, on every validation reader; the ranker's figure cross-fitted over its tree count; it sets the tree count and the blend, the hybrid logit's weight added to the trees' score, and its margin chooses nothing):",
+      "Forward in time (the window before validation's trees and weights, on every validation reader; the ranker's figure cross-fitted over its tree count; it sets the tree count and the blend, the hybrid logit's weight added to the trees' score, and its margin chooses nothing). `picked over` counts the readers the count and blend were picked over: more than the validation readers where the window before validation's readers judged the trees and weights of the window before it too:",
       "",
     );
-    row(["mode", "validation readers", "hybrid ndcg@10", "ranker ndcg@10", "margin", "trees", "blend"]);
-    row(["---", "---:", "---:", "---:", "---:", "---:", "---:"]);
+    row(["mode", "validation readers", "hybrid ndcg@10", "ranker ndcg@10", "margin", "trees", "blend", "picked over"]);
+    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]);
     for (const m of ["all", "novel"] as const) {
       const f = rc.forward[m];
-      row([m, f.users, f4(f.hybrid), f4(f.ranker), f4(f.margin), f.trees, f.blend]);
+      row([m, f.users, f4(f.hybrid), f4(f.ranker), f4(f.margin), f.trees, f.blend, f.pickedOver]);
     }
     lines.push("");
   }
@@ -242,7 +242,7 @@ function writeOrigins(
   row(["blend served (all / novel)", ...o.holdout.map((h) => `${h.all.blend} / ${h.novel.blend}`)]);
   lines.push(
     "",
-    "What changes between cutoffs: the training window grows by a test window each time (more customers, more items, longer histories to rebuy from), the test window moves through the season (a retailer's autumn differs from its summer), and the readers tested are whoever bought in that window. A model whose lead holds at every cutoff is not riding one window's luck; the spread says how much one cutoff's figure can move. The held-out rows are NDCG@10 of the validation readers each origin kept out of the ranker's training (how many of them in parentheses, and how far the hybrid had to lead to serve): what chose `served` there, and what to judge a change to the ranker by (never a test window). The forward rows are the same comparison one window back in time (trees and weights fitted on the window before validation, judged on every validation reader): where its curve peaks is the tree count each origin serves, and the blend (the hybrid logit's weight added to the trees' score) it serves with.",
+    "What changes between cutoffs: the training window grows by a test window each time (more customers, more items, longer histories to rebuy from), the test window moves through the season (a retailer's autumn differs from its summer), and the readers tested are whoever bought in that window. A model whose lead holds at every cutoff is not riding one window's luck; the spread says how much one cutoff's figure can move. The held-out rows are NDCG@10 of the validation readers each origin kept out of the ranker's training (how many of them in parentheses, and how far the hybrid had to lead to serve): what chose `served` there, and what to judge a change to the ranker by (never a test window). The forward rows are the same comparison one window back in time (trees and weights fitted on the window before validation, judged on every validation reader): where its curve peaks (added to the same check one window earlier, where the log reaches) is the tree count each origin serves, and the blend (the hybrid logit's weight added to the trees' score) it serves with.",
     "",
   );
   for (const v of ["all", "novel"] as const) {

@@ -85,11 +85,12 @@ export interface RankerChoice {
   /**
    * the same comparison forward in time, as a model serves (null without an earlier window): trees and hybrid
    * weights fitted on the earlier window alone, both scored on every reader of the validation window after it
-   * (`users`). Where its curve peaks (`trees`) is the count that serves; its ranker figure is cross-fitted over that
+   * (`users`), and with an older window the same one window back (`pickedOver`). Where their summed curve peaks
+   * (`trees`, `blend`) is what serves; its ranker figure (the validation readers') is cross-fitted over that
    * count as on held-out readers, and `margin` is what the hybrid would have had to lead by there: reported, not
    * used to choose (forwardCheck)
    */
-  forward: Record<RankerMode, RankerJudged> | null;
+  forward: Record<RankerMode, ForwardJudged> | null;
   /**
    * what serves each mode: the hybrid only where it led the ranker by more than `margin` on held-out readers, or
    * where nothing judged the ranker (no held-out reader, or no checkpoint reached)
@@ -112,6 +113,15 @@ export interface RankerJudged {
   blend: number;
   users: number;
   margin: number;
+}
+
+/** The forward comparison: as RankerJudged, on the validation window's readers (`users`). */
+export interface ForwardJudged extends RankerJudged {
+  /**
+   * the readers the count and blend were picked over: the validation window's, and with an older window
+   * (CandidateRanker.older) the earlier window's too, on which the older window's trees were judged
+   */
+  pickedOver: number;
 }
 
 /**
@@ -155,6 +165,11 @@ export class CandidateRanker implements Recommender {
   models: RankerModels | null = null;
   /** earlier windows the trees learn from besides this one (none: this window alone) */
   earlier: EarlierWindow[] = [];
+  /**
+   * the window before `earlier[0]`, which the trees do not learn from: a second forward check, its own trees judged
+   * on `earlier[0]`'s readers (forwardCheck; none: the check is the earlier window's alone)
+   */
+  older: EarlierWindow | null = null;
   private hybrid: HybridRecommender | null = null;
 
   constructor(readonly gbdt: Partial<GbdtOptions> = RANKER_GBDT) {}
@@ -350,7 +365,12 @@ export async function chooseRanker(
  * month made popular; the next month's readers do not, and neither do a shop's opens after training. So the count,
  * and the blend (BLENDS: the hybrid logit's weight beside the trees; pickBlend), where this curve peaks are the ones
  * that serve (held-out readers' curves peak later: trees that keep learning the
- * month's own taste look better to readers of that month). The ranker's figure is cross-fitted (each half of the
+ * month's own taste look better to readers of that month). Where the log reaches one window further back
+ * (CandidateRanker.older), the same check is made one window earlier too: trees and weights fitted on the older window
+ * alone, scored on every reader of the earlier window. The two checks' curves are added (addCurves) and the count and
+ * blend picked over both sets of readers (`pickedOver`): one month's readers are few to place a peak with (on the
+ * file's first eight months the pick moved between 25 and 325 trees at one cutoff from run to run), and each check
+ * judges trees one window ahead of what they learnt, as a model serves. The ranker's figure is cross-fitted (each half of the
  * readers at the tree count the other half's curve peaks at, pickTrees), and the one-sided bound the hybrid would
  * have to lead past is reported (chooseServed) but chooses nothing: this comparison tilts against the ranker more
  * than the held-out one does (these trees learn from one window, the served ones from two); letting it serve the
@@ -363,40 +383,58 @@ async function forwardCheck(
   val: RankerSplit,
   hybrid: HybridRecommender,
 ): Promise<Record<RankerMode, ForwardPick>> {
-  const before = { earlier: earlier.hybrid.weights, val: hybrid.weights };
+  const older = ranker.older;
+  const before = { earlier: earlier.hybrid.weights, val: hybrid.weights, older: older?.hybrid.weights };
   try {
-    // the earlier window's own weights, which its trees' hybrid features and the hybrid judged here both use
+    // each window's own weights, which its trees' hybrid features and the hybrid judged after it both use
     const weights = earlier.hybrid.tune(earlier.relevant.all, earlier.relevant.novel);
-    // each mode's trees start growing before its readers' rows are made, and its curves are walked as soon as they
-    // are grown (while the other mode's may still grow)
+    const olderWeights = older?.hybrid.tune(older.relevant.all, older.relevant.novel);
+    // the two modes side by side, each mode's checks one after the other
     const fitted = await allEnded(
       (["all", "novel"] as const).map(async (mode) => {
         const relevant = mode === "all" ? val.testAll : val.testNovel;
-        const users = [...relevant.keys()];
-        const fit = fitTrees(earlier.ranker.trainingSet(earlier.relevant[mode], mode), ranker.gbdt);
-        const { result: model, made: rows } = await alongside(fit, () =>
-          users.map((u) => rankerCandidates(ranker.inputs(u, mode, weights), mode)),
-        );
-        return { mode, users, model, curves: heldOutCurves(model, users, rows, relevant, BLENDS) };
+        const next = await forwardCurves(earlier, mode, ranker.gbdt, {
+          relevant,
+          inputs: (u) => ranker.inputs(u, mode, weights),
+        });
+        // one window further back: the older window's trees on the earlier window's readers
+        const back =
+          older && olderWeights
+            ? await forwardCurves(older, mode, ranker.gbdt, {
+                relevant: earlier.relevant[mode],
+                inputs: (u) => earlier.ranker.inputs(u, mode, olderWeights),
+              })
+            : null;
+        return { mode, next, back };
       }),
     );
     hybrid.weights = weights;
     const out = {} as Record<RankerMode, ForwardPick>;
-    for (const { mode, users, model, curves } of fitted) {
-      const odds = users.filter(odd).length;
-      const { blend, trees, sum, at, atBlend } = pickBlend(curves, odds, users.length - odds, model.trees.length);
-      // each reader's figure at the blend and count their half is judged at
+    for (const { mode, next, back } of fitted) {
+      const { users, curves } = next;
+      const halves = (r: readonly number[]) => ({ odd: r.filter(odd).length, even: r.filter((u) => !odd(u)).length });
+      const mine = halves(users);
+      const theirs = back ? halves(back.users) : { odd: 0, even: 0 };
+      // the count and blend are picked over both checks' readers; each half at the other half's pick, as before
+      const { blend, trees, at, atBlend } = pickBlend(
+        back ? addCurves(curves, back.curves) : curves,
+        mine.odd + theirs.odd,
+        mine.even + theirs.even,
+        next.fitted,
+      );
+      // each validation reader's figure at the blend and count their half is judged at
       const half = { odd: halfReaders(curves, atBlend.odd, at.odd), even: halfReaders(curves, atBlend.even, at.even) };
       const rankerOf = users.map((u, i) => half[odd(u) ? "odd" : "even"]?.[i] ?? 0);
       const hybridOf = hybridPerReader(hybrid, val, mode, users);
       const served = chooseServed(rankerOf, hybridOf);
       const judged = {
         hybrid: hybridOf.reduce((a, b) => a + b, 0) / Math.max(1, users.length),
-        ranker: sum / Math.max(1, users.length),
+        ranker: rankerOf.reduce((a, b) => a + b, 0) / Math.max(1, users.length),
         trees,
         blend,
         users: curves[0]?.curve.length ? users.length : 0,
         margin: served.margin,
+        pickedOver: curves[0]?.curve.length ? users.length + (back?.users.length ?? 0) : 0,
       };
       out[mode] = { judged, at, atBlend };
     }
@@ -404,7 +442,49 @@ async function forwardCheck(
   } finally {
     earlier.hybrid.weights = before.earlier;
     hybrid.weights = before.val;
+    if (older && before.older) older.hybrid.weights = before.older;
   }
+}
+
+/**
+ * One forward check's curves: trees (the settings' count) fitted on `from`'s readers alone, scored tree by tree on
+ * the readers of the window after it (`judged`, their candidates from that window's components). The trees start
+ * growing before the readers' rows are made, and their curves are walked as soon as they are grown.
+ */
+async function forwardCurves(
+  from: EarlierWindow,
+  mode: RankerMode,
+  gbdt: Partial<GbdtOptions>,
+  judged: { relevant: ReadonlyMap<number, ReadonlySet<number>>; inputs: (user: number) => RankerInputs },
+): Promise<{ users: number[]; curves: BlendCurve[]; fitted: number }> {
+  const users = [...judged.relevant.keys()];
+  const fit = fitTrees(from.ranker.trainingSet(from.relevant[mode], mode), gbdt);
+  const { result: model, made: rows } = await alongside(fit, () =>
+    users.map((u) => rankerCandidates(judged.inputs(u), mode)),
+  );
+  return { users, curves: heldOutCurves(model, users, rows, judged.relevant, BLENDS), fitted: model.trees.length };
+}
+
+/**
+ * Two forward checks' curves as one, their readers pooled: each blend's points added checkpoint by checkpoint (each
+ * half's sum to the same half's), up to the checkpoints both reached.
+ */
+export function addCurves<C extends { blend: number; curve: readonly CurvePoint[] }>(
+  a: readonly C[],
+  b: readonly C[],
+): { blend: number; curve: CurvePoint[] }[] {
+  return a.map(({ blend, curve }) => {
+    const other = b.find((c) => c.blend === blend);
+    if (!other) throw new Error(`no curve of blend ${blend} to add`);
+    return {
+      blend,
+      curve: curve.slice(0, other.curve.length).map((p, k) => {
+        const q = other.curve[k] as CurvePoint;
+        if (q.trees !== p.trees) throw new Error(`checkpoints ${p.trees} and ${q.trees} do not match`);
+        return { trees: p.trees, odd: p.odd + q.odd, even: p.even + q.even };
+      }),
+    };
+  });
 }
 
 /** The hybrid's protocol NDCG@10 for each of `users`, in their order, with its current weights. */
@@ -645,7 +725,7 @@ export function atForward(
  * (pickBlend): the other half's picks.
  */
 interface ForwardPick {
-  judged: RankerJudged;
+  judged: ForwardJudged;
   at: { odd: number; even: number };
   atBlend: { odd: number; even: number };
 }

@@ -56,6 +56,8 @@ export interface TrainingSet {
    * from it too
    */
   earlier: Validation | null;
+  /** the same split one window before `earlier` (logs that reach back that far): the ranker's forward check reads it */
+  older: Validation | null;
   catalog: CatalogItem[];
   /** the log's first interaction (unix s); `full.end` is its last */
   start: number;
@@ -100,6 +102,12 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
       end,
     });
     const before = val.testAll.size > 0 ? earlierSplit(purchases, val.cutoff, holdout) : null;
+    const older = before ? earlierSplit(purchases, before.cutoff, holdout) : null;
+    const judged = (s: NonNullable<typeof before>): Validation => ({
+      ...window(s, s.cutoff),
+      relevantAll: s.testAll,
+      relevantNovel: s.testNovel,
+    });
     const prices = medianPrices(purchases);
     const descriptions = new Map(purchases.itemIds.map((id, i) => [id, purchases.itemDescriptions[i] ?? ""]));
     return {
@@ -110,11 +118,8 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
         val.testAll.size > 0
           ? { ...window(val, val.cutoff), relevantAll: val.testAll, relevantNovel: val.testNovel }
           : null,
-      earlier: before && {
-        ...window(before, before.cutoff),
-        relevantAll: before.testAll,
-        relevantNovel: before.testNovel,
-      },
+      earlier: before && judged(before),
+      older: older && judged(older),
       catalog: full.itemIds.map(
         (id) =>
           catalogFile.get(id) ?? {
@@ -200,6 +205,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
     full: window(Number.POSITIVE_INFINITY),
     validation: relevantAll.size > 0 ? { ...val, relevantAll, relevantNovel } : null,
     earlier: null,
+    older: null,
     catalog,
     start: earliest(events.time),
     read: events.read,

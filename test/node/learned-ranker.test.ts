@@ -37,6 +37,7 @@ import { ImplicitAls } from "../../scripts/train/als";
 import { ContentLsa } from "../../scripts/train/content";
 import { HybridRecommender, itemStats } from "../../scripts/train/hybrid";
 import {
+  addCurves,
   atForward,
   BLENDS,
   CandidateRanker,
@@ -763,7 +764,17 @@ describe("learning from an earlier window", () => {
     unread.all.weights = unread.all.weights.map((w) => -w);
     e.hybrid.weights = unread;
     v.ranker.earlier = [e];
-    return { val, earlier, v, e };
+    // the window before the earlier one, for the forward check alone (set by the tests that read it)
+    const older = temporalSplit(log, 30, earlier.cutoff);
+    expect(older.testAll.size).toBeGreaterThan(5);
+    const o = earlierWindow({
+      ...components(older),
+      end: older.cutoff,
+      neighbours: null,
+      relevant: { all: older.testAll, novel: older.testNovel },
+      userIds: older.userIds,
+    });
+    return { val, earlier, v, e, older, o };
   };
 
   /** the earlier window's rows as its ranker makes them with `weights` for its hybrid */
@@ -886,6 +897,8 @@ describe("learning from an earlier window", () => {
       expect(choice.forward?.novel.users).toBe(val.testNovel.size);
       for (const mode of ["all", "novel"] as const) {
         const f = choice.forward?.[mode];
+        // with no older window, the count is picked over the validation readers alone
+        expect(f?.pickedOver).toBe(f?.users);
         expect(f?.margin).toBeGreaterThan(0);
         expect(f?.trees).toBeGreaterThan(0);
       }
@@ -894,6 +907,49 @@ describe("learning from an earlier window", () => {
     } finally {
       e.ranker.trainingSet = own;
       v.ranker.learningSet = learn;
+    }
+  });
+
+  it("checks forward from the window before the earlier one too: its own trees and weights on the earlier window's readers, the count picked over both", async () => {
+    const { val, earlier, v, e, older, o } = await windows();
+    const before = { tuner: v.hybrid.weights, earlier: e.hybrid.weights, older: o.hybrid.weights };
+    const taught: { relevant: ReadonlyMap<number, ReadonlySet<number>>; weights: HybridWeights }[] = [];
+    const own = o.ranker.trainingSet.bind(o.ranker);
+    o.ranker.trainingSet = (relevant, mode, users) => {
+      taught.push({ relevant, weights: o.hybrid.weights });
+      return own(relevant, mode, users);
+    };
+    // the earlier window's readers, as the older window's trees are judged on them
+    const judged: { user: number; weights: HybridWeights | undefined }[] = [];
+    const inputs = e.ranker.inputs.bind(e.ranker);
+    e.ranker.inputs = (user, mode, weights) => {
+      judged.push({ user, weights });
+      return inputs(user, mode, weights);
+    };
+    v.ranker.older = o;
+    try {
+      const choice = await chooseRanker(v.ranker, val, v.hybrid);
+      // the older window's trees learnt from its readers alone, over weights fitted on that window
+      expect(taught.map((t) => t.relevant)).toEqual([older.testAll, older.testNovel]);
+      const weights = taught[0]?.weights;
+      expect(weights).not.toBe(before.older);
+      expect(weights).not.toBe(before.tuner);
+      // every reader of the earlier window (both modes) was scored with those weights
+      const seen = judged.filter((j) => j.weights === weights).map((j) => j.user);
+      expect(new Set(seen)).toEqual(new Set([...earlier.testAll.keys(), ...earlier.testNovel.keys()]));
+      // the figures are the validation readers'; the count and blend were picked over both windows' readers
+      expect(choice.forward?.all.users).toBe(val.testAll.size);
+      expect(choice.forward?.all.pickedOver).toBe(val.testAll.size + earlier.testAll.size);
+      expect(choice.forward?.novel.pickedOver).toBe(val.testNovel.size + earlier.testNovel.size);
+      expect(choice.holdout.all.trees).toBe(choice.forward?.all.trees);
+      // every weight put back
+      expect(v.hybrid.weights).toBe(before.tuner);
+      expect(e.hybrid.weights).toBe(before.earlier);
+      expect(o.hybrid.weights).toBe(before.older);
+    } finally {
+      o.ranker.trainingSet = own;
+      e.ranker.inputs = inputs;
+      v.ranker.older = null;
     }
   });
 
@@ -1058,6 +1114,54 @@ describe("judging held-out readers at a count chosen forward in time", () => {
   it("takes the last checkpoint below a pick between checkpoints, and gives 0 with no checkpoint", () => {
     expect(atForward(curve, 60, { odd: 60, even: 400 })).toEqual({ trees: 60, sum: 9 + 9, at: { odd: 50, even: 75 } });
     expect(atForward([], 10, { odd: 10, even: 10 })).toEqual({ trees: 10, sum: 0, at: { odd: 10, even: 10 } });
+  });
+});
+
+describe("adding two forward checks' curves", () => {
+  // the validation readers' curve peaks at 25 trees, the earlier window's readers' at 75: pooled, at 75
+  const next = [
+    {
+      blend: 0,
+      curve: [
+        { trees: 25, odd: 10, even: 9 },
+        { trees: 50, odd: 9, even: 9 },
+        { trees: 75, odd: 9, even: 8 },
+      ],
+    },
+  ];
+  const back = [
+    {
+      blend: 0,
+      curve: [
+        { trees: 25, odd: 10, even: 10 },
+        { trees: 50, odd: 11, even: 11 },
+        { trees: 75, odd: 12, even: 12 },
+      ],
+    },
+  ];
+
+  it("adds each half's sums checkpoint by checkpoint, so the pick is over both windows' readers", () => {
+    const both = addCurves(next, back);
+    expect(both).toEqual([
+      {
+        blend: 0,
+        curve: [
+          { trees: 25, odd: 20, even: 19 },
+          { trees: 50, odd: 20, even: 20 },
+          { trees: 75, odd: 21, even: 20 },
+        ],
+      },
+    ]);
+    expect(pickBlend(next, 5, 5, 75).trees).toBe(25);
+    expect(pickBlend(both, 10, 10, 75).trees).toBe(75);
+  });
+
+  it("keeps the checkpoints both reached, and refuses curves that do not line up", () => {
+    const short = [{ blend: 0, curve: back[0]?.curve.slice(0, 2) ?? [] }];
+    expect(addCurves(next, short)[0]?.curve.map((p) => p.trees)).toEqual([25, 50]);
+    expect(() => addCurves(next, [{ blend: 1, curve: [] }])).toThrow("no curve of blend 0");
+    const shifted = [{ blend: 0, curve: [{ trees: 20, odd: 1, even: 1 }] }];
+    expect(() => addCurves(next, shifted)).toThrow("checkpoints 25 and 20");
   });
 });
 

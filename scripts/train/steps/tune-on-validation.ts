@@ -116,7 +116,7 @@ export async function tuneOnValidation(
     novel("validation_hybrid_novel_ndcg_at_10", () => ndcg(val, tuner, "novel"));
     tuner.mode = "all";
     calibrate("hybrid", tuner);
-    tuned.ranker = await tuneRanker(val, ts.earlier, tuner, ease.options.lambda, metrics, log);
+    tuned.ranker = await tuneRanker(val, ts.earlier, ts.older, tuner, ease.options.lambda, metrics, log);
     if (tuned.ranker.choice.chosen.all === "ranker") {
       // the trees trained without the held-out readers (over hybrid features from weights fitted without them
       // too), calibrated on those readers alone
@@ -153,6 +153,7 @@ async function tuneEase(val: Validation): Promise<Ease> {
 async function tuneRanker(
   val: Validation,
   earlier: Validation | null,
+  older: Validation | null,
   tuner: HybridRecommender,
   easeLambda: number,
   metrics: Record<string, number>,
@@ -160,25 +161,31 @@ async function tuneRanker(
 ) {
   const ranker = new CandidateRanker();
   ranker.fitWith(tuner);
-  if (earlier) {
+  // a window's own components (fitted on what came before its cutoff), as the ranker reads them
+  const windowOf = (w: Validation) => {
     const als = new ImplicitAls(tuner.alsOptions);
-    als.fit(earlier.data);
+    als.fit(w.data);
     const content = new ContentLsa();
-    content.fit(earlier.data);
-    const before = new Ease({ lambda: easeLambda });
-    before.fit(earlier.data);
-    ranker.earlier = [
-      earlierWindow({
-        data: earlier.data,
-        end: earlier.end,
-        als,
-        content,
-        neighbours: before.neighbours(NEIGHBOURS_K),
-        relevant: { all: earlier.relevantAll, novel: earlier.relevantNovel },
-        userIds: earlier.userIds,
-      }),
-    ];
+    content.fit(w.data);
+    const ease = new Ease({ lambda: easeLambda });
+    ease.fit(w.data);
+    return earlierWindow({
+      data: w.data,
+      end: w.end,
+      als,
+      content,
+      neighbours: ease.neighbours(NEIGHBOURS_K),
+      relevant: { all: w.relevantAll, novel: w.relevantNovel },
+      userIds: w.userIds,
+    });
+  };
+  if (earlier) {
+    ranker.earlier = [windowOf(earlier)];
     log(`ranker: learns from the window before validation too (${earlier.relevantAll.size} readers)`);
+    if (older) {
+      ranker.older = windowOf(older);
+      log(`ranker: its tree count is also checked from the window before that (${older.relevantAll.size} readers)`);
+    }
   }
   metrics.validation_ranker_windows = 1 + ranker.earlier.length;
   const choice = await chooseRanker(ranker, judged(val), tuner);
@@ -201,9 +208,11 @@ async function tuneRanker(
       metrics[`validation_forward_hybrid${suffix}_ndcg_at_10`] = f.hybrid;
       metrics[`validation_forward_ranker${suffix}_ndcg_at_10`] = f.ranker;
       metrics[`validation_forward_margin${suffix}`] = f.margin;
+      metrics[`validation_forward${suffix}_picked_over`] = f.pickedOver;
     }
+    const pool = f && f.pickedOver > f.users ? `, the count picked over ${f.pickedOver} readers of two windows` : "";
     const forward = f?.users
-      ? `; forward from the window before, ${f.ranker.toFixed(4)} vs ${f.hybrid.toFixed(4)} on ${f.users} validation readers (past ${f.margin.toFixed(4)})`
+      ? `; forward from the window before, ${f.ranker.toFixed(4)} vs ${f.hybrid.toFixed(4)} on ${f.users} validation readers (past ${f.margin.toFixed(4)})${pool}`
       : "";
     log(
       `ranker (${mode}): ${h.ranker.toFixed(4)} vs hybrid ${h.hybrid.toFixed(4)} on ${h.users} held-out validation readers (the hybrid serves past a lead of ${h.margin.toFixed(4)}), ${h.trees} trees${h.blend ? ` plus ${h.blend} x the hybrid logit` : ""} (${f?.users ? "where the forward curve peaks" : "where held-out readers' NDCG peaks"})${forward}: ${choice.chosen[mode]} serves`,
