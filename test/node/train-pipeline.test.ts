@@ -236,8 +236,10 @@ describe("train and export: a UCI-layout purchase log", () => {
       const fHybrid = v[`validation_forward_hybrid${suffix}_ndcg_at_10`] as number;
       const fMargin = v[`validation_forward_margin${suffix}`] as number;
       expect(v[`validation_forward${suffix}_users`]).toBeGreaterThan(0);
-      // and the window before that's on the window before validation's readers: the count is picked over both
-      expect(v[`validation_forward${suffix}_picked_over`]).toBeGreaterThan(v[`validation_forward${suffix}_users`] as number);
+      // and the older window's trees, judged on the earlier window's readers: the count is picked over both
+      expect(v[`validation_forward${suffix}_picked_over`]).toBeGreaterThan(
+        v[`validation_forward${suffix}_users`] as number,
+      );
       expect(fMargin).toBeGreaterThan(0);
       // forward: reported; the hybrid serves only past the margin of the held-out readers' paired differences
       expect([typeof fRanker, typeof fHybrid]).toEqual(["number", "number"]);
