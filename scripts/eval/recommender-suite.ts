@@ -207,28 +207,21 @@ export async function runRecommenderSuite(
   // over its own, when the log reaches back that far), scored on test
   const valRanker = new CandidateRanker();
   valRanker.fitWith(tuner);
+  // a window before validation over its own components, fitted before its cutoff
+  const windowOf = (split: TemporalSplit, data: TrainData) =>
+    earlierWindow({
+      data,
+      end: split.cutoff,
+      als: alsOn(split, data, chosen),
+      content: fitOn(split, data, "content", () => new ContentLsa()),
+      neighbours: neighbours(split, data),
+      relevant: { all: split.testAll, novel: split.testNovel },
+      userIds: split.userIds,
+    });
   if (earlier && earlierData) {
-    valRanker.earlier = [
-      earlierWindow({
-        data: earlierData,
-        end: earlier.cutoff,
-        als: alsOn(earlier, earlierData, chosen),
-        content: fitOn(earlier, earlierData, "content", () => new ContentLsa()),
-        neighbours: neighbours(earlier, earlierData),
-        relevant: { all: earlier.testAll, novel: earlier.testNovel },
-        userIds: earlier.userIds,
-      }),
-    ];
-    if (older && olderData)
-      valRanker.older = earlierWindow({
-        data: olderData,
-        end: older.cutoff,
-        als: alsOn(older, olderData, chosen),
-        content: fitOn(older, olderData, "content", () => new ContentLsa()),
-        neighbours: neighbours(older, olderData),
-        relevant: { all: older.testAll, novel: older.testNovel },
-        userIds: older.userIds,
-      });
+    valRanker.earlier = [windowOf(earlier, earlierData)];
+    // the forward check's second window: the trees do not learn from it
+    if (older && olderData) valRanker.older = windowOf(older, olderData);
   }
   const choice = await chooseRanker(valRanker, val, tuner);
   progress.step(

@@ -753,13 +753,15 @@ describe("learning from an earlier window", () => {
     expect(earlier.testAll.size).toBeGreaterThan(5);
     // the earlier window as the evaluation and training set it up; its hybrid is given weights of its own, which
     // nothing may read (the validation hybrid's are)
-    const e = earlierWindow({
-      ...components(earlier),
-      end: earlier.cutoff,
-      neighbours: null,
-      relevant: { all: earlier.testAll, novel: earlier.testNovel },
-      userIds: earlier.userIds,
-    });
+    const windowOf = (split: typeof val) =>
+      earlierWindow({
+        ...components(split),
+        end: split.cutoff,
+        neighbours: null,
+        relevant: { all: split.testAll, novel: split.testNovel },
+        userIds: split.userIds,
+      });
+    const e = windowOf(earlier);
     const unread = structuredClone(hybrid.weights);
     unread.all.weights = unread.all.weights.map((w) => -w);
     e.hybrid.weights = unread;
@@ -767,13 +769,7 @@ describe("learning from an earlier window", () => {
     // the window before the earlier one, for the forward check alone (set by the tests that read it)
     const older = temporalSplit(log, 30, earlier.cutoff);
     expect(older.testAll.size).toBeGreaterThan(5);
-    const o = earlierWindow({
-      ...components(older),
-      end: older.cutoff,
-      neighbours: null,
-      relevant: { all: older.testAll, novel: older.testNovel },
-      userIds: older.userIds,
-    });
+    const o = windowOf(older);
     return { val, earlier, v, e, older, o };
   };
 
@@ -1118,49 +1114,43 @@ describe("judging held-out readers at a count chosen forward in time", () => {
 });
 
 describe("adding two forward checks' curves", () => {
+  // one blend's curve from [trees, odd half's sum, even half's sum] points
+  const curveOf = (points: [number, number, number][]) => [
+    { blend: 0, curve: points.map(([trees, odd, even]) => ({ trees, odd, even })) },
+  ];
   // the validation readers' curve peaks at 25 trees, the earlier window's readers' at 75: pooled, at 75
-  const next = [
-    {
-      blend: 0,
-      curve: [
-        { trees: 25, odd: 10, even: 9 },
-        { trees: 50, odd: 9, even: 9 },
-        { trees: 75, odd: 9, even: 8 },
-      ],
-    },
-  ];
-  const back = [
-    {
-      blend: 0,
-      curve: [
-        { trees: 25, odd: 10, even: 10 },
-        { trees: 50, odd: 11, even: 11 },
-        { trees: 75, odd: 12, even: 12 },
-      ],
-    },
-  ];
+  const next = curveOf([
+    [25, 10, 9],
+    [50, 9, 9],
+    [75, 9, 8],
+  ]);
+  const back = curveOf([
+    [25, 10, 10],
+    [50, 11, 11],
+    [75, 12, 12],
+  ]);
 
   it("adds each half's sums checkpoint by checkpoint, so the pick is over both windows' readers", () => {
     const both = addCurves(next, back);
-    expect(both).toEqual([
-      {
-        blend: 0,
-        curve: [
-          { trees: 25, odd: 20, even: 19 },
-          { trees: 50, odd: 20, even: 20 },
-          { trees: 75, odd: 21, even: 20 },
-        ],
-      },
-    ]);
+    expect(both).toEqual(
+      curveOf([
+        [25, 20, 19],
+        [50, 20, 20],
+        [75, 21, 20],
+      ]),
+    );
     expect(pickBlend(next, 5, 5, 75).trees).toBe(25);
     expect(pickBlend(both, 10, 10, 75).trees).toBe(75);
   });
 
   it("keeps the checkpoints both reached, and refuses curves that do not line up", () => {
-    const short = [{ blend: 0, curve: back[0]?.curve.slice(0, 2) ?? [] }];
+    const short = curveOf([
+      [25, 10, 10],
+      [50, 11, 11],
+    ]);
     expect(addCurves(next, short)[0]?.curve.map((p) => p.trees)).toEqual([25, 50]);
     expect(() => addCurves(next, [{ blend: 1, curve: [] }])).toThrow("no curve of blend 0");
-    const shifted = [{ blend: 0, curve: [{ trees: 20, odd: 1, even: 1 }] }];
+    const shifted = curveOf([[20, 1, 1]]);
     expect(() => addCurves(next, shifted)).toThrow("checkpoints 25 and 20");
   });
 });
