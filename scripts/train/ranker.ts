@@ -412,14 +412,13 @@ async function forwardCheck(
     const out = {} as Record<RankerMode, ForwardPick>;
     for (const { mode, next, back } of fitted) {
       const { users, curves } = next;
-      const halves = (r: readonly number[]) => ({ odd: r.filter(odd).length, even: r.filter((u) => !odd(u)).length });
-      const mine = halves(users);
-      const theirs = back ? halves(back.users) : { odd: 0, even: 0 };
       // the count and blend are picked over both checks' readers; each half at the other half's pick, as before
+      const pooled = [...users, ...(back?.users ?? [])];
+      const odds = pooled.filter(odd).length;
       const { blend, trees, at, atBlend } = pickBlend(
         back ? addCurves(curves, back.curves) : curves,
-        mine.odd + theirs.odd,
-        mine.even + theirs.even,
+        odds,
+        pooled.length - odds,
         next.fitted,
       );
       // each validation reader's figure at the blend and count their half is judged at
@@ -469,9 +468,9 @@ async function forwardCurves(
  * Two forward checks' curves as one, their readers pooled: each blend's points added checkpoint by checkpoint (each
  * half's sum to the same half's), up to the checkpoints both reached.
  */
-export function addCurves<C extends { blend: number; curve: readonly CurvePoint[] }>(
-  a: readonly C[],
-  b: readonly C[],
+export function addCurves(
+  a: readonly { blend: number; curve: readonly CurvePoint[] }[],
+  b: readonly { blend: number; curve: readonly CurvePoint[] }[],
 ): { blend: number; curve: CurvePoint[] }[] {
   return a.map(({ blend, curve }) => {
     const other = b.find((c) => c.blend === blend);
