@@ -11,10 +11,10 @@ import type { ModelManifest } from "../../../core/manifest";
 import { workerCount } from "../../lib/worker-pool";
 import { evaluateVariant, K } from "../../ranking/evaluate-recommender";
 import { recommend } from "../../ranking/recommender-contract";
-import { ALS_BASE, ALS_GRID, type AlsOptions, fitAlsInWorker, ImplicitAls } from "../als";
+import { ALS_BASE, ALS_GRID, type AlsOptions, fitAlsInWorker, type ImplicitAls } from "../als";
 import { fitCalibration } from "../calibration";
 import { ContentLsa } from "../content";
-import { EASE_LAMBDAS, Ease, fitEaseInWorker } from "../ease";
+import { EASE_LAMBDAS, type Ease, fitEaseInWorker } from "../ease";
 import { HybridRecommender, UNTUNED_WEIGHTS } from "../hybrid";
 import { Popularity } from "../popularity";
 import {
@@ -161,14 +161,16 @@ async function tuneRanker(
 ) {
   const ranker = new CandidateRanker();
   ranker.fitWith(tuner);
-  // a window's own components (fitted on what came before its cutoff), as the ranker reads them
-  const windowOf = (w: Validation) => {
-    const als = new ImplicitAls(tuner.alsOptions);
-    als.fit(w.data);
+  // a window's own components (fitted on what came before its cutoff), as the ranker reads them: ALS and EASE in
+  // worker threads (the factors and weights a fit here gives, to the bit), content here meanwhile
+  const windowOf = async (w: Validation) => {
+    const fits = Promise.all([
+      fitAlsInWorker(tuner.alsOptions, w.data),
+      fitEaseInWorker({ lambda: easeLambda }, w.data),
+    ]);
     const content = new ContentLsa();
     content.fit(w.data);
-    const ease = new Ease({ lambda: easeLambda });
-    ease.fit(w.data);
+    const [als, ease] = await fits;
     return earlierWindow({
       data: w.data,
       end: w.end,
@@ -180,10 +182,12 @@ async function tuneRanker(
     });
   };
   if (earlier) {
-    ranker.earlier = [windowOf(earlier)];
+    // both windows' fits at once: four fits over the worker threads, the two content fits here
+    const [earlierFit, olderFit] = await Promise.all([windowOf(earlier), older ? windowOf(older) : null]);
+    ranker.earlier = [earlierFit];
     log(`ranker: learns from the window before validation too (${earlier.relevantAll.size} readers)`);
-    if (older) {
-      ranker.older = windowOf(older);
+    if (older && olderFit) {
+      ranker.older = olderFit;
       log(`ranker: its tree count is also checked from the window before that (${older.relevantAll.size} readers)`);
     }
   }
