@@ -2,8 +2,9 @@
  * The email builder behind `npm run email`. Two modes:
  * - MIME: one standards-correct `multipart/alternative` message per recipient (text/plain, then
  *   text/x-amp-html, then text/html: AMP before HTML, the richest last), with signed URLs, as `.eml`.
- * - ESP: the three parts written once with the ESP's merge tag in place of the token, and one CSV of
- *   per-recipient tokens to upload as a custom field (Mailchimp, Braze, Salesforce Marketing Cloud).
+ * - ESP: the three parts written once with the ESP's merge tag in place of the token and the ESP's own
+ *   unsubscribe link in their footers, and one CSV of per-recipient tokens to upload as a custom field
+ *   (Mailchimp, Braze, Salesforce Marketing Cloud).
  * Either leaves out the recipients the Worker said must not be mailed (`suppressed`: suppressions-client.ts), and
  * counts them by reason. A MIME message whose recipient has no `unsubscribe_url` gets opentime's own one-click
  * unsubscribe link (core/unsubscribe-link.ts) in its List-Unsubscribe header and footers.
@@ -78,6 +79,20 @@ const KEEP_CLIENT_TEMPLATES: Record<Esp, (amp: string) => string> = {
   sfmc: (amp) => amp.replace(/<body\b[^>]*>/, `$&${SFMC_DELIMITERS}`),
 };
 
+/**
+ * Each ESP's own unsubscribe link, which ESP mode puts in every part's footer where a MIME message links the
+ * recipient's `unsubscribe_url` or opentime's one-click link: the ESP fills it per recipient, takes the unsubscribe
+ * itself and adds its own List-Unsubscribe headers. Mailchimp: the `*|UNSUB|*` merge tag (a campaign without it gets
+ * an extra footer of Mailchimp's); Braze: its `${unsubscribe_url}` attribute in Liquid; Marketing Cloud: the
+ * unsubscribe centre's personalization string.
+ */
+export const ESP_UNSUBSCRIBE_TAGS: Record<Esp, string> = {
+  mailchimp: "*|UNSUB|*",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Braze Liquid syntax, not a JS template
+  braze: "{{${unsubscribe_url}}}",
+  sfmc: "%%unsub_center_url%%",
+};
+
 /** Each ESP's merge tags of opentime's fields (ESP_MERGE_TAGS and ESP_HTML_MERGE_TAGS: `OT_` and `OH_` ones). */
 const ESP_TAG_PATTERNS: Record<Esp, RegExp> = {
   mailchimp: /\*\|(?:HTML:)?O[TH]_[A-Z0-9_]+\|\*/g,
@@ -96,9 +111,15 @@ export function espOfPart(part: string): Esp | null {
   return (Object.keys(ESP_TAG_PATTERNS) as Esp[]).find((esp) => part.search(ESP_TAG_PATTERNS[esp]) >= 0) ?? null;
 }
 
-/** An ESP's part as the ESP sends it, for checking (`npm run amp-check`): each merge tag filled with `value`. */
+/**
+ * An ESP's part as the ESP sends it, for checking (`npm run amp-check`): each merge tag of opentime's filled with
+ * `value`, the ESP's unsubscribe link with an https URL ending in it.
+ */
 export function asTheEspSends(esp: Esp, part: string, value: string): string {
-  return READ_AWAY[esp](part.replace(ESP_TAG_PATTERNS[esp], value));
+  const filled = part
+    .replace(ESP_TAG_PATTERNS[esp], value)
+    .replaceAll(ESP_UNSUBSCRIBE_TAGS[esp], `https://unsubscribe.example/${value}`);
+  return READ_AWAY[esp](filled);
 }
 
 export interface Recipient {
@@ -399,7 +420,8 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
   const files: string[] = [];
 
   if (opts.esp) {
-    const tag = ESP_MERGE_TAGS[opts.esp](TOKEN_FIELD);
+    const esp = opts.esp;
+    const tag = ESP_MERGE_TAGS[esp](TOKEN_FIELD);
     // columns for subjects only when the campaign has subject rules (some recipient got one)
     const withSubjects = [...(opts.subjects?.values() ?? [])].some((c) => c.subject !== null);
     // columns for the text part's copy only when the campaign has block copy (some recipient got some)
@@ -413,7 +435,8 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
         ? { headline: headline ?? null, subline: subline ?? null, ctaLine: cta ?? null }
         : undefined;
       const preheaderTag = withSubjects ? of(PREHEADER_FIELD) : null;
-      return renderEmail(templates, { ...view(opts, tag, preheaderTag, null, copyTags), padPreheader });
+      const unsubscribe = ESP_UNSUBSCRIBE_TAGS[esp];
+      return renderEmail(templates, { ...view(opts, tag, preheaderTag, unsubscribe, copyTags), padPreheader });
     };
     const htmlTag = ESP_HTML_MERGE_TAGS[opts.esp];
     const [plain, escaped] = [renderWith(ESP_MERGE_TAGS[opts.esp]), renderWith(htmlTag)];

@@ -15,7 +15,8 @@
  * recipients, so records nothing either (offline). Subject lines:
  * the campaign's subject rules and the text part's block copy, asked of the same Worker; `--subject "..."` gives
  * everyone one instead. The recipients' optional `unsubscribe_url` column becomes List-Unsubscribe headers and
- * each footer's Unsubscribe link; without it, opentime's own one-click link (core/unsubscribe-link.ts).
+ * each footer's Unsubscribe link; without it, opentime's own one-click link (core/unsubscribe-link.ts). In ESP mode
+ * the footers link the ESP's own unsubscribe (build-emails.ts ESP_UNSUBSCRIBE_TAGS).
  */
 
 import { z } from "zod";
@@ -153,7 +154,7 @@ try {
     );
   if (result.unsubscribeUrlsUnused)
     console.log(
-      `note: the unsubscribe_url of ${result.unsubscribeUrlsUnused} recipients is in no file: in ESP mode your ESP adds its own unsubscribe link and List-Unsubscribe headers (record the unsubscribes it takes with PUT /v1/users/<id>/consent)`,
+      `note: the unsubscribe_url of ${result.unsubscribeUrlsUnused} recipients is in no file: in ESP mode each footer links your ESP's own unsubscribe (its merge tag) and the ESP adds its List-Unsubscribe headers (record the unsubscribes it takes with PUT /v1/users/<id>/consent)`,
     );
   if (!baseUrl.startsWith("https://"))
     console.log("note: --base-url is not https; mail clients (and AMP) need a public https origin for a real send");

@@ -16,7 +16,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { verifyToken } from "../../core/token";
 import { unsubscribeSecrets } from "../../core/unsubscribe-link";
 import { gmailLint, validateAmpEmail, validatorEnginePath } from "../../scripts/email/amp-validator";
-import { buildEmails, ESP_MERGE_TAGS } from "../../scripts/email/build-emails";
+import { buildEmails, ESP_MERGE_TAGS, ESP_UNSUBSCRIBE_TAGS } from "../../scripts/email/build-emails";
 import { BUILDER_BASE, builderSetup, BUILDER_SECRET as SECRET } from "./support/email-options";
 
 const BASE = BUILDER_BASE;
@@ -36,7 +36,7 @@ function brazeLiquid(part: string, attributes: Record<string, string>): string {
     .map((piece, i) =>
       i % 2 === 1
         ? piece
-        : piece.replace(/\{\{\s*custom_attribute\.\$\{(\w+)\}\s*\}\}|\{\{[\s\S]*?\}\}/g, (_, name?: string) =>
+        : piece.replace(/\{\{\s*(?:custom_attribute\.)?\$\{(\w+)\}\s*\}\}|\{\{[\s\S]*?\}\}/g, (_, name?: string) =>
             name ? (attributes[name] ?? "") : "",
           ),
     )
@@ -330,6 +330,18 @@ describe("email builder, ESP mode", () => {
       const token = first.split(",")[2] as string;
       expect((await verifyToken([SECRET], token)).ok).toBe(true);
     });
+
+    it(`${esp}: every part's footer links the ESP's own unsubscribe, as the ESP writes it`, async () => {
+      const { options } = await setup("user_id\nc0000002\n");
+      const result = await buildEmails({ ...options, esp });
+      const part = (ext: string) => readFile(result.files.find((f) => f.endsWith(`.${esp}.${ext}`)) as string, "utf8");
+      const unsubscribe = ESP_UNSUBSCRIBE_TAGS[esp];
+      const html = await part("html");
+      expect(html).toMatch(/<a href="[^"]+"[^>]*>Unsubscribe<\/a>/);
+      expect(html.match(/<a href="([^"]+)"[^>]*>Unsubscribe<\/a>/)?.[1]).toBe(unsubscribe);
+      expect(await part("amp.html")).toContain(`<a href="${unsubscribe}">Unsubscribe</a>`);
+      expect(await part("txt")).toContain(`Unsubscribe: ${unsubscribe}\n`);
+    });
   }
 
   it("an unsubscribe_url column is in no ESP file (the ESP adds its own link): the result counts it, to be said", async () => {
@@ -381,8 +393,15 @@ describe("email builder, ESP mode", () => {
     ] as const) {
       const result = await buildEmails({ ...options, outDir: `${options.outDir}-${esp}`, esp });
       const token = (await readFile(result.files.at(-1) as string, "utf8")).trim().split("\n")[1]?.split(",")[2];
-      const sent = render(await amp(result, esp), { ot_token: token as string });
+      // the ESP's unsubscribe link, as each fills its own (Braze's attribute, Marketing Cloud's string)
+      const link = "https://esp.example/unsubscribe/u1";
+      const sent = render(await amp(result, esp), {
+        ot_token: token as string,
+        unsubscribe_url: link,
+        unsub_center_url: link,
+      });
       expect(sent, esp).toContain(`src="${BASE}/v1/amp/recs?t=${token}&amp;n=6"`);
+      expect(sent, esp).toContain(`<a href="${link}">Unsubscribe</a>`);
       expect(ampTemplates(sent), esp).toEqual(expected);
       const res = await validateAmpEmail(sent);
       expect(res.errors, esp).toEqual([]);
@@ -396,6 +415,13 @@ describe("email builder, ESP mode", () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: Braze Liquid syntax, not a JS template
     expect(ESP_MERGE_TAGS.braze("OT_TOKEN")).toBe("{{custom_attribute.${ot_token}}}");
     expect(ESP_MERGE_TAGS.sfmc("OT_TOKEN")).toBe("%%ot_token%%");
+    // each ESP's own unsubscribe link, as its documentation writes it
+    expect(ESP_UNSUBSCRIBE_TAGS).toEqual({
+      mailchimp: "*|UNSUB|*",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Braze Liquid syntax, not a JS template
+      braze: "{{${unsubscribe_url}}}",
+      sfmc: "%%unsub_center_url%%",
+    });
   });
 
   it("the CLI explains what is missing", () => {
