@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- --only pools`: what the trainer's pools step (scripts/train/steps/reader-pools.ts) costs per
  * reader on a synthetic catalog (64 ALS and 32 content dimensions, 2,500 neighbour rows of 20, 30 purchases a
- * reader): made one reader at a time (the reference kernel, as the step ran before it batched), four at a time
- * here, and four at a time in a worker thread per core (what `train` runs). The three must store the same pools.
+ * reader): made one reader at a time (the reference kernel, as the step ran before it batched), eight at a time
+ * here, and eight at a time in a worker thread per core (what `train` runs). The three must store the same pools.
  */
 import { quantizeItems } from "../../core/int8-kernel";
 import { Rng } from "../lib/rng";
@@ -15,7 +15,7 @@ export interface PoolsResult {
   items: number;
   readers: number;
   workers: number;
-  ms_per_reader: { one_at_a_time: number; four_at_a_time: number; four_at_a_time_in_workers: number };
+  ms_per_reader: { one_at_a_time: number; eight_at_a_time: number; eight_at_a_time_in_workers: number };
   identical: boolean;
 }
 
@@ -93,7 +93,7 @@ export async function benchPools(items: number, readers: number): Promise<PoolsR
     return { pools, ms: (performance.now() - t0) / readers };
   };
   const one = await timed(() => profilePools(model, profiles, 1));
-  const four = await timed(() => profilePools(model, profiles));
+  const eight = await timed(() => profilePools(model, profiles));
   const side = await timed(() => poolsSideBySide(model, profiles, 0));
   const stored = (m: Map<string, string>) => JSON.stringify([...m]);
   const round = (v: number) => Math.round(v * 100) / 100;
@@ -103,9 +103,9 @@ export async function benchPools(items: number, readers: number): Promise<PoolsR
     workers: workerCount(),
     ms_per_reader: {
       one_at_a_time: round(one.ms),
-      four_at_a_time: round(four.ms),
-      four_at_a_time_in_workers: round(side.ms),
+      eight_at_a_time: round(eight.ms),
+      eight_at_a_time_in_workers: round(side.ms),
     },
-    identical: stored(one.pools) === stored(four.pools) && stored(one.pools) === stored(side.pools),
+    identical: stored(one.pools) === stored(eight.pools) && stored(one.pools) === stored(side.pools),
   };
 }

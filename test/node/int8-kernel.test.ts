@@ -46,14 +46,14 @@ describe("int8 kernel", () => {
     expect(Array.from(q)).toEqual([64, 127, 255]);
   });
 
-  it("scores several users at once to the same bits as one at a time (any count, blocks of four and the rest)", () => {
+  it("scores several users at once to the same bits as one at a time (any count, blocks of eight, four and the rest)", () => {
     fc.assert(
       fc.property(
         fc.record({
           seed: fc.integer({ min: 0, max: 1_000_000 }),
           n: fc.integer({ min: 1, max: 120 }),
           d: fc.integer({ min: 1, max: 70 }),
-          users: fc.integer({ min: 0, max: 10 }),
+          users: fc.integer({ min: 0, max: 21 }),
         }),
         ({ seed, n, d, users }) => {
           const r = new Rng(seed);
@@ -80,6 +80,23 @@ describe("int8 kernel", () => {
       ),
       { numRuns: 300 },
     );
+    // the largest sums two users can share a float64 with (every dimension at +-255 x +-127, up to 259 of them),
+    // and one dimension past them (eight users then go four at a time); a zero vector after a negative sum, over a
+    // bias of -0, keeps its +0
+    for (const d of [259, 260]) {
+      const items = quantizeItems(
+        Float32Array.from({ length: 2 * d }, (_, i) => (i < d ? 1 : -1)),
+        2,
+        d,
+        [-0, -0],
+      );
+      const us = [1, 0, -1, 0, -1, 1, 0, -1].map((v) => new Float32Array(d).fill(v));
+      const many = scoreInt8Many(items, us);
+      us.forEach((u, i) => {
+        expect(Buffer.from((many[i] as Float32Array).buffer)).toEqual(Buffer.from(scoreInt8(items, u).buffer));
+      });
+      expect(Math.abs((many[0] as Float32Array)[0] as number)).toBeGreaterThan(0);
+    }
     expect(() =>
       scoreInt8Many(
         quantizeItems(new Float32Array(8), 2, 4),

@@ -2,7 +2,7 @@
  * Training step 4b: every reader's pool (core/reader-pool.ts), stored with their features: the items the learned
  * ranker can propose for them, with the int8 graphs' scores, made from their profile's vectors and items exactly as
  * the Worker reads them. Only for a version with a ranker, and readers with both vectors. Each pool costs a pass
- * over the catalog in plain TypeScript: the int8 graphs scored four readers at a time (scoreInt8Many, the reference
+ * over the catalog in plain TypeScript: the int8 graphs scored eight readers at a time (scoreInt8Many, the reference
  * kernel's bits), in a worker thread per core. `npm run train -- --no-pools` leaves them out (every open then scores
  * the catalog).
  */
@@ -37,8 +37,8 @@ const WORTH_A_WORKER = 5_000_000;
  * sent are copied into it, so a large base goes over in slices of a few thousand, not in halves.
  */
 const WORK_PER_CALL = 500_000_000;
-/** readers scored per pass over the catalog (scoreInt8Many reads each item's row once for four) */
-const BATCH = 4;
+/** readers scored per pass over the catalog (scoreInt8Many reads each item's row once for eight) */
+const BATCH = 8;
 
 /** The stored pool of each reader who can have one, by user id. */
 export async function readerPools(
