@@ -136,16 +136,16 @@ function quantizeUsers(d: number, users: readonly ArrayLike<number>[]): DynamicQ
 
 /**
  * Two users' integer dot products in one float64 (scoreEight): `a + b * PACK`, with |a| and |b| at most
- * d * 255 * 127 (a centred uint8 times an int8). For d <= MAX_PACKED_DIMS, |a| < PACK / 2, so b = round(sum / PACK)
+ * d * 255 * 128 (a centred uint8 times an int8). For d <= MAX_PACKED_DIMS, |a| < PACK / 2, so b = round(sum / PACK)
  * and a = sum - b * PACK, and every partial sum (< 2^53) is exact.
  */
 const PACK = 2 ** 24;
-const MAX_PACKED_DIMS = Math.floor((PACK / 2 - 1) / (255 * 127));
+const MAX_PACKED_DIMS = Math.floor((PACK / 2 - 1) / (255 * 128));
 
 /**
  * Eight users per pass over the items, two to a float64 accumulator (PACK): half the multiply-adds of four
- * accumulators per pair, and each item's row read once for eight. About 1.8x scoreFour's speed at 64 dimensions
- * (`npm run bench -- --only pools` gives the pools step's figure).
+ * accumulators per pair, and each item's row read once for eight (`npm run bench -- --only pools` measures the
+ * pools step with it).
  */
 function scoreEight(items: QuantizedItems, users: readonly ArrayLike<number>[]): Float32Array[] {
   const { n, d, q, scales, bias } = items;
