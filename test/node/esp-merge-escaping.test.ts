@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
-import { buildEmails, ESP_MERGE_TAGS, type Esp } from "../../scripts/email/build-emails";
+import { buildEmails, ESP_MERGE_TAGS, ESP_UNSUBSCRIBE_TAGS, type Esp } from "../../scripts/email/build-emails";
 import { builderSetup } from "./support/email-options";
 
 const HOSTILE = 'Tom & Jerry <b>"50%"</b>';
@@ -46,9 +46,12 @@ async function build(esp: Esp, templateDir?: string) {
   return { amp: await part("amp.html"), html: await part("html"), text: await part("txt"), row: row ?? {} };
 }
 
-/** What the ESP sends of a part: every merge tag replaced by its CSV cell, as it is (Mailchimp's HTML: too). */
+/**
+ * What the ESP sends of a part: every merge tag replaced by its CSV cell, as it is (Mailchimp's HTML: too), and its
+ * own unsubscribe link by the recipient's.
+ */
 function substitute(esp: Esp, part: string, row: Record<string, string>): string {
-  let out = part;
+  let out = part.replaceAll(ESP_UNSUBSCRIBE_TAGS[esp], "https://esp.example/unsubscribe/1");
   for (const [column, cell] of Object.entries(row)) {
     const tags = esp === "mailchimp" ? [`*|${column}|*`, `*|HTML:${column}|*`] : [ESP_MERGE_TAGS[esp](column)];
     for (const tag of tags) out = out.replaceAll(tag, cell);
