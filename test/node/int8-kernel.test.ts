@@ -80,10 +80,10 @@ describe("int8 kernel", () => {
       ),
       { numRuns: 300 },
     );
-    // the largest sums two users can share a float64 with (every dimension at +-255 x +-127, up to 257 of them),
-    // and one dimension past them (eight users then go four at a time); a zero vector after a negative sum, over a
-    // bias of -0, keeps its +0
-    for (const d of [257, 258]) {
+    // the largest sums two users share a float64 with (every dimension at +-255 x +-127, 257 of them), and past
+    // them (eight users then go four at a time; at 260 such sums would no longer unpack); a zero vector after a
+    // negative sum, over a bias of -0, keeps its +0
+    for (const d of [257, 258, 260]) {
       const items = quantizeItems(
         Float32Array.from({ length: 2 * d }, (_, i) => (i < d ? 1 : -1)),
         2,
