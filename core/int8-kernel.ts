@@ -110,19 +110,21 @@ export function scoreInt8(items: QuantizedItems, user: ArrayLike<number>): Float
 
 /**
  * scoreInt8 for several users at once, each result bit-identical to scoreInt8's: each item's int8 row is read once
- * for up to eight users (scoreEight), or four (scoreFour). The integer dot products are exact in any order, and the
- * float32 steps after them are scoreInt8's, so no bit can differ.
+ * for eight users (scoreEight; a last block of three to seven is made up to eight with copies of its first user, whose
+ * scores are dropped), the rest one at a time, as are all users past MAX_PACKED_DIMS dimensions. The integer dot
+ * products are exact in any order, and the float32 steps after them are scoreInt8's, so no bit can differ.
  */
 export function scoreInt8Many(items: QuantizedItems, users: readonly ArrayLike<number>[]): Float32Array[] {
   const out: Float32Array[] = [];
   let at = 0;
   if (items.d <= MAX_PACKED_DIMS)
-    for (; at + 8 <= users.length; at += 8) out.push(...scoreEight(items, users.slice(at, at + 8)));
-  for (; at < users.length; at += 4) {
-    const block = users.slice(at, at + 4);
-    if (block.length < 4) for (const u of block) out.push(scoreInt8(items, u));
-    else out.push(...scoreFour(items, block));
-  }
+    for (; users.length - at >= 3; at += 8) {
+      const block = users.slice(at, at + 8);
+      const real = block.length;
+      while (block.length < 8) block.push(block[0] as ArrayLike<number>);
+      out.push(...scoreEight(items, block).slice(0, real));
+    }
+  for (; at < users.length; at++) out.push(scoreInt8(items, users[at] as ArrayLike<number>));
   return out;
 }
 
@@ -193,42 +195,6 @@ function unpack(packed: number, into: Float64Array, at: number): void {
   const hi = Math.round(packed / PACK) || 0;
   into[at] = packed - hi * PACK;
   into[at + 1] = hi;
-}
-
-function scoreFour(items: QuantizedItems, users: readonly ArrayLike<number>[]): Float32Array[] {
-  const { n, d, q, scales, bias } = items;
-  const quantized = quantizeUsers(d, users);
-  // the four users' centred vectors interleaved: dimension k of user b at k * 4 + b
-  const c = new Int32Array(d * 4);
-  quantized.forEach((uq, b) => {
-    for (let k = 0; k < d; k++) c[k * 4 + b] = (uq.q[k] as number) - uq.zeroPoint;
-  });
-  const outs = [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n)];
-  const [o0, o1, o2, o3] = outs as [Float32Array, Float32Array, Float32Array, Float32Array];
-  const [s0, s1, s2, s3] = quantized.map((uq) => uq.scale) as [number, number, number, number];
-  const f = Math.fround;
-  for (let j = 0; j < n; j++) {
-    let a0 = 0;
-    let a1 = 0;
-    let a2 = 0;
-    let a3 = 0;
-    const base = j * d;
-    for (let k = 0; k < d; k++) {
-      const v = q[base + k] as number;
-      const ck = k * 4;
-      a0 += (c[ck] as number) * v;
-      a1 += (c[ck + 1] as number) * v;
-      a2 += (c[ck + 2] as number) * v;
-      a3 += (c[ck + 3] as number) * v;
-    }
-    const sj = scales[j] as number;
-    const bj = bias[j] as number;
-    o0[j] = f(f(f(a0) * f(s0 * sj)) + bj);
-    o1[j] = f(f(f(a1) * f(s1 * sj)) + bj);
-    o2[j] = f(f(f(a2) * f(s2 * sj)) + bj);
-    o3[j] = f(f(f(a3) * f(s3 * sj)) + bj);
-  }
-  return outs;
 }
 
 /** Float reference: dot products of float user and item factors (no quantization). */

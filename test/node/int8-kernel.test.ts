@@ -46,7 +46,7 @@ describe("int8 kernel", () => {
     expect(Array.from(q)).toEqual([64, 127, 255]);
   });
 
-  it("scores several users at once to the same bits as one at a time (any count, blocks of eight, four and the rest)", () => {
+  it("scores several users at once to the same bits as one at a time (any count: blocks of eight, a last block made up to eight, the rest one at a time)", () => {
     fc.assert(
       fc.property(
         fc.record({
@@ -81,7 +81,7 @@ describe("int8 kernel", () => {
       { numRuns: 300 },
     );
     // the largest sums two users share a float64 with (every dimension at +-255 x +-127, 257 of them), and past
-    // them (eight users then go four at a time; at 260 such sums would no longer unpack); a zero vector after a
+    // them (the users then go one at a time; at 260 such sums would no longer unpack); a zero vector after a
     // negative sum, over a bias of -0, keeps its +0
     for (const d of [257, 258, 260]) {
       const items = quantizeItems(
