@@ -128,14 +128,6 @@ export function scoreInt8Many(items: QuantizedItems, users: readonly ArrayLike<n
   return out;
 }
 
-/** The users' dynamically quantized vectors, each checked against the items' dimensions. */
-function quantizeUsers(d: number, users: readonly ArrayLike<number>[]): DynamicQuantized[] {
-  return users.map((u) => {
-    if (u.length !== d) throw new Error(`user vector has ${u.length} dims, model has ${d}`);
-    return dynamicQuantizeUint8(u);
-  });
-}
-
 /**
  * Two users' integer dot products in one float64 (scoreEight): `a + b * PACK`, with |a| and |b| at most
  * d * 255 * 128 (a centred uint8 times an int8). For d <= MAX_PACKED_DIMS, |a| < PACK / 2, so b = round(sum / PACK)
@@ -151,7 +143,10 @@ const MAX_PACKED_DIMS = Math.floor((PACK / 2 - 1) / (255 * 128));
  */
 function scoreEight(items: QuantizedItems, users: readonly ArrayLike<number>[]): Float32Array[] {
   const { n, d, q, scales, bias } = items;
-  const quantized = quantizeUsers(d, users);
+  const quantized = users.map((u) => {
+    if (u.length !== d) throw new Error(`user vector has ${u.length} dims, model has ${d}`);
+    return dynamicQuantizeUint8(u);
+  });
   // pairs (0, 1), (2, 3), (4, 5), (6, 7): dimension k of pair p at k * 4 + p
   const c = new Float64Array(d * 4);
   for (let k = 0; k < d; k++)

@@ -422,6 +422,8 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
   if (opts.esp) {
     const esp = opts.esp;
     const tag = ESP_MERGE_TAGS[esp](TOKEN_FIELD);
+    // the footers' link: the ESP's own unsubscribe, which it fills per recipient
+    const unsubscribe = ESP_UNSUBSCRIBE_TAGS[esp];
     // columns for subjects only when the campaign has subject rules (some recipient got one)
     const withSubjects = [...(opts.subjects?.values() ?? [])].some((c) => c.subject !== null);
     // columns for the text part's copy only when the campaign has block copy (some recipient got some)
@@ -435,12 +437,11 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
         ? { headline: headline ?? null, subline: subline ?? null, ctaLine: cta ?? null }
         : undefined;
       const preheaderTag = withSubjects ? of(PREHEADER_FIELD) : null;
-      const unsubscribe = ESP_UNSUBSCRIBE_TAGS[esp];
       return renderEmail(templates, { ...view(opts, tag, preheaderTag, unsubscribe, copyTags), padPreheader });
     };
-    const htmlTag = ESP_HTML_MERGE_TAGS[opts.esp];
-    const [plain, escaped] = [renderWith(ESP_MERGE_TAGS[opts.esp]), renderWith(htmlTag)];
-    const parts = { amp: KEEP_CLIENT_TEMPLATES[opts.esp](escaped.amp), html: escaped.html, text: plain.text };
+    const htmlTag = ESP_HTML_MERGE_TAGS[esp];
+    const [plain, escaped] = [renderWith(ESP_MERGE_TAGS[esp]), renderWith(htmlTag)];
+    const parts = { amp: KEEP_CLIENT_TEMPLATES[esp](escaped.amp), html: escaped.html, text: plain.text };
     // an escaped column for each field whose merge tag the HTML or AMP part holds (the template says which)
     const htmlFields = [PREHEADER_FIELD, ...COPY_FIELDS].filter(
       (f) => parts.html.includes(htmlTag(f)) || parts.amp.includes(htmlTag(f)),
@@ -450,11 +451,11 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
       ["html", parts.html],
       ["txt", parts.text],
     ] as const) {
-      const file = join(opts.outDir, `${opts.template}.${opts.esp}.${ext}`);
+      const file = join(opts.outDir, `${opts.template}.${esp}.${ext}`);
       await writeFile(file, body);
       files.push(file);
     }
-    const name = (f: string) => (opts.esp === "mailchimp" ? f : f.toLowerCase());
+    const name = (f: string) => (esp === "mailchimp" ? f : f.toLowerCase());
     // the columns of words: subject and preheader with subject rules, the copy with block copy
     const wordFields = [...(withSubjects ? [SUBJECT_FIELD, PREHEADER_FIELD] : []), ...(withCopy ? COPY_FIELDS : [])];
     const header = [
@@ -483,7 +484,7 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
       extra.push(...htmlFields.map((f) => escapeXml(words[f] ?? "")));
       lines.push([...[r.userId, r.email ?? "", token].map(csvCell), ...extra.map(textCell)].join(","));
     }
-    const csv = join(opts.outDir, `recipients.${opts.esp}.csv`);
+    const csv = join(opts.outDir, `recipients.${esp}.csv`);
     await writeFile(csv, `${lines.join("\n")}\n`);
     files.push(csv);
     const unsubscribeUrlsUnused = recipients.filter((r) => r.unsubscribeUrl !== null).length;
