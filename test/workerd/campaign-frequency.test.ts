@@ -6,7 +6,7 @@
  * count (a rebuild), nor does anything without a campaign (an older builder). Shards that fail: 503, never an
  * answer that would let a reader be mailed, and never a send silently dropped.
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import type { ReaderShard } from "../../worker/state/reader-shard";
@@ -164,6 +164,30 @@ describe("campaign sends and the reader's frequency preference", () => {
       state.storage.sql.exec("SELECT 1 FROM campaign_sends WHERE user = ?", "fq-access").toArray(),
     );
     expect(rows).toEqual([]);
+  });
+
+  it("a send is kept 30 days however quiet the shard: the shard's alarm deletes it after, within a day", async () => {
+    const user = "fq-kept";
+    const before = nowS();
+    expect(await record("kept-sale", [user])).toBe(1);
+    const stub = readerStub(env, user);
+    const sends = () =>
+      runInDurableObject(stub, (_: ReaderShard, state) =>
+        state.storage.sql.exec("SELECT campaign FROM campaign_sends WHERE user = ?", user).toArray(),
+      );
+    // the recording itself leaves an alarm, a day at most past the send's expiry
+    const alarm = await runInDurableObject(stub, (_: ReaderShard, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm as number).toBeLessThanOrEqual((before + 31 * DAY + 5) * 1000);
+    // a day short of 30 the alarm keeps it; past 30 it deletes it, with no other send or event on the shard
+    await age(user, 29);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await sends()).toHaveLength(1);
+    await age(user, 2);
+    // the alarm the run left stands for the send's expiry
+    expect(await runInDurableObject(stub, (_: ReaderShard, state) => state.storage.getAlarm())).not.toBeNull();
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await sends()).toHaveLength(0);
   });
 
   it("shards that cannot be reached: 503 STATE_UNAVAILABLE with Retry-After, for the check and the recording", async () => {

@@ -88,6 +88,49 @@ async function eraseWithFailingTombstoneDeletes(
   return faulty;
 }
 
+/**
+ * `env`'s KV, whose `op` of keys starting with `prefix` waits at a gate while it is shut (the others go through):
+ * `entered` resolves once the first waits; `open` lets every waiting one through and the later ones pass.
+ */
+function gatedKv(op: "put" | "delete", prefix: string) {
+  let shut = false;
+  const waiting: (() => void)[] = [];
+  let entered = () => {};
+  const first = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  const kv = new Proxy(env.OPENTIME_KV, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as (...a: unknown[]) => Promise<unknown>;
+      if (prop !== op) return typeof value === "function" ? value.bind(target) : value;
+      return async (key: string, ...rest: unknown[]) => {
+        if (shut && key.startsWith(prefix)) {
+          entered();
+          await new Promise<void>((resolve) => waiting.push(resolve));
+        }
+        return value.call(target, key, ...rest);
+      };
+    },
+  });
+  return {
+    kv,
+    entered: first,
+    shut: () => {
+      shut = true;
+    },
+    open: () => {
+      shut = false;
+      for (const go of waiting.splice(0)) go();
+    },
+  };
+}
+
+/** Waits (a turn at a time) until `done()`. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 1));
+  expect(done()).toBe(true);
+}
+
 const items = async (shard: ReaderShard, user: string) =>
   ((await shard.read(user))?.recentItems ?? []).map((r) => r.item).sort();
 
@@ -146,6 +189,50 @@ describe("a returned reader's row", () => {
       expect(
         state.storage.sql.exec<{ at: number }>("SELECT returned_at AS at FROM readers WHERE user = ?", back).one().at,
       ).toBe((t - 10) * 1000);
+    });
+  });
+
+  it("a snapshot write of the erased row counts nothing for the returned reader's new row (its versions began again)", async () => {
+    await runInDurableObject(readerStub(env, "rr-shard-versions"), async (shard: ReaderShard, state) => {
+      const user = "rr-versions";
+      const t = nowS();
+      // every change published at once (no interval between a reader's snapshot writes)
+      (shard as unknown as { interval: number }).interval = 0;
+      for (let i = 0; i < 3; i++)
+        expect(await shard.apply([purchase(user, `v-${i}`, t - 900 + i)])).toEqual(["applied"]);
+      const row = () =>
+        state.storage.sql
+          .exec<{ version: number; published_version: number }>(
+            "SELECT version, published_version FROM readers WHERE user = ?",
+            user,
+          )
+          .toArray()[0] ?? null;
+      const old = row();
+      expect(old?.version).toBeGreaterThanOrEqual(3);
+      expect(old?.published_version).toBe(old?.version);
+      // the next snapshot write waits at the gate: the reader is erased, and comes back, while it is out
+      const gate = gatedKv("put", kvKeys.profile(user));
+      (shard as unknown as { env: Bindings }).env = { ...env, OPENTIME_KV: gate.kv };
+      gate.shut();
+      const applying = shard.apply([purchase(user, "v-3", t - 800)]);
+      await gate.entered;
+      const erasing = shard.erase(user, Date.now() + 45 * DAY_MS);
+      await until(() => row() === null);
+      state.storage.sql.exec(
+        "UPDATE tombstones SET erased_at = ? WHERE hash = ?",
+        Date.now() - 120_000,
+        await erasureHash(user),
+      );
+      const returning = shard.apply([consent(user, t - 60)]);
+      await until(() => row() !== null);
+      expect(row()?.version).toBeLessThan((old?.version ?? 0) + 1);
+      gate.open();
+      expect(await applying).toEqual(["applied"]);
+      await erasing;
+      expect(await returning).toEqual(["applied"]);
+      // the new row is published as its own versions say, not as the old row's write did
+      const back = row();
+      expect(back?.published_version).toBe(back?.version);
     });
   });
 
@@ -247,6 +334,35 @@ describe("the sweep of a returned reader's edge tombstones", () => {
       expect(await env.OPENTIME_KV.get(stone)).toBeNull();
       // tracking on: their decisions are theirs, the sweep goes
       expect(sweep()).toEqual([]);
+    });
+  });
+
+  it("an erasure while the sweep deletes the edge tombstones keeps its own sweeps (the sweep drops only itself)", async () => {
+    const user = "rr-sweep-erased-again";
+    await runInDurableObject(readerStub(env, `rr-shard-sweep-${user}`), async (shard: ReaderShard, state) => {
+      const gate = gatedKv("delete", "erased:");
+      (shard as unknown as { env: Bindings }).env = { ...env, OPENTIME_KV: gate.kv };
+      await eraseEarlier(shard, state, user);
+      // back, tracking on: the return queues sweeps of its edge tombstones
+      expect(await shard.apply([consent(user, nowS() - 60)])).toEqual(["applied"]);
+      const sweeps = () =>
+        state.storage.sql
+          .exec<{ round: number; at: number }>("SELECT round, at FROM decision_sweeps WHERE user = ?", user)
+          .toArray();
+      state.storage.sql.exec("UPDATE decision_sweeps SET at = 0 WHERE user = ?", user);
+      gate.shut();
+      const run = shard.alarm();
+      await gate.entered;
+      // erased again while the sweep's delete is under way: the erasure queues its sweeps (round 0, minutes on)
+      const before = Date.now();
+      await shard.erase(user, Date.now() + 45 * DAY_MS);
+      const queued = sweeps();
+      expect(queued).toHaveLength(1);
+      expect(queued[0]?.at).toBeGreaterThanOrEqual(before + 60_000);
+      gate.open();
+      await run;
+      // the sweep ran with the reader as it read them (back, tracking on) and dropped itself: the erasure's stays
+      expect(sweeps()).toEqual(queued);
     });
   });
 

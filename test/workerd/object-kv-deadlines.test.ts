@@ -15,7 +15,7 @@ import { consumeEvents } from "../../worker/events/consumer";
 import { objectEnv } from "../../worker/lib/bounded-env";
 import { ABANDONED_WRITE_MS, KvDeadlineError, type KvDeadlines, withKvDeadlines } from "../../worker/lib/kv-deadline";
 import { within } from "../../worker/lib/within";
-import { ReaderShard } from "../../worker/state/reader-shard";
+import { PUBLISH_BATCH, ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { fakeBatch, faultyKv } from "./support/faulty-bindings";
 import { ADMIN_HEADERS, send } from "./support/harness";
@@ -218,6 +218,25 @@ describe("a reader shard whose KV never settles", () => {
     expect(await sweepNow()).not.toBe(HUNG);
     expect((await sweeps()).map((x) => x.round)).toEqual([1]);
     expect(await env.OPENTIME_KV.get(late)).toBeNull();
+  });
+});
+
+describe("an invocation's KV operations (Workers allow 1,000)", () => {
+  it("one apply call writes at most PUBLISH_BATCH snapshots; its alarm, run at once, writes the rest", async () => {
+    const n = PUBLISH_BATCH + 50;
+    const users = Array.from({ length: n }, (_, i) => `okd-many-${i}`);
+    const snapshots: string[] = [];
+    const counting = withPut(async (target, key, value) => {
+      if (key.startsWith("profile:")) snapshots.push(key);
+      await target.put(key, value);
+    });
+    await withShard("okd-many-0", counting, async (shard) => {
+      const events = users.map((user, i): QueuedEvent => ({ id: `v${i}`, type: "view", user, item: "p1", ts: ts() }));
+      expect(new Set(await shard.apply(events))).toEqual(new Set(["applied"]));
+      expect(snapshots).toHaveLength(PUBLISH_BATCH);
+      await shard.alarm();
+      expect(new Set(snapshots).size).toBe(n);
+    });
   });
 });
 

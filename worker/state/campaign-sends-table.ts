@@ -4,8 +4,9 @@
  * the shop's campaigns as it spaces triggered sends (core/triggers.ts FREQUENCY_DAYS). One row per (reader,
  * campaign): a rebuild of the same campaign moves its time, never adds a send, and never counts against that
  * campaign itself (the suppression check leaves the campaign it is asked for out). Rows older than the longest
- * preference (30 days) can hold nothing back: each recording deletes the shard's expired rows. Erasure deletes
- * the reader's rows. Synchronous SQL on the shard's storage; the shard is the only writer.
+ * preference (30 days) can hold nothing back: each recording deletes the shard's expired rows, and the shard's
+ * alarm (set within a day of the oldest row's expiry) deletes them however quiet the shard. Erasure deletes the
+ * reader's rows. Synchronous SQL on the shard's storage; the shard is the only writer.
  */
 import { FREQUENCY_DAYS } from "../../core/triggers";
 
@@ -36,6 +37,12 @@ export function recordCampaignSend(sql: SqlStorage, user: string, campaign: stri
 /** Deletes the sends too old to hold anything back; the rows deleted. */
 export function pruneCampaignSends(sql: SqlStorage, nowS: number): number {
   return sql.exec("DELETE FROM campaign_sends WHERE sent_at < ?", nowS - SENDS_KEPT_S).rowsWritten;
+}
+
+/** When the oldest send expires (ms), or null when none is held. */
+export function nextCampaignSendExpiry(sql: SqlStorage): number | null {
+  const at = sql.exec<{ at: number | null }>("SELECT min(sent_at) AS at FROM campaign_sends").one().at;
+  return at === null ? null : (at + SENDS_KEPT_S) * 1000;
 }
 
 /** The reader's latest recorded campaign send (unix s) other than `except`'s (null: counts every one), or null. */

@@ -70,9 +70,12 @@ export function sweepDone(sql: SqlStorage, sweep: DueSweep, ok: boolean, now: nu
     );
 }
 
-/** Drops the reader's sweeps (tracking on again: their decisions are theirs to keep). */
-export function dropSweeps(sql: SqlStorage, user: string): void {
-  sql.exec("DELETE FROM decision_sweeps WHERE user = ?", user);
+/**
+ * Drops the sweep as read (its round and time): the reader turned tracking on again. One queued again while it ran
+ * (an erasure or opt-out during the run's awaits) is another, and stays.
+ */
+export function dropSweep(sql: SqlStorage, sweep: DueSweep): void {
+  sql.exec("DELETE FROM decision_sweeps WHERE user = ? AND round = ? AND at = ?", sweep.user, sweep.round, sweep.at);
 }
 
 /** When the next sweep is due (ms), or null. */

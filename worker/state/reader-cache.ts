@@ -56,11 +56,16 @@ export class ReaderCache {
     this.chars -= entry.json.length;
   }
 
-  /** A snapshot write was tried at `at`: `version` landed, or (null) it failed. Recency is left alone. */
+  /**
+   * A snapshot write was tried at `at`: `version` landed, or (null) it failed. Recency is left alone. A version past
+   * the entry's own is another row's (the reader erased and back during the write: their row, and its versions,
+   * began again), and counts for nothing here.
+   */
   published(user: string, version: number | null, at: number): void {
     const entry = this.entries.get(user);
     if (!entry) return;
-    if (version !== null) entry.publishedVersion = Math.max(entry.publishedVersion, version);
+    if (version !== null && version <= entry.version)
+      entry.publishedVersion = Math.max(entry.publishedVersion, version);
     entry.publishedAt = at;
   }
 

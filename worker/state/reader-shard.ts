@@ -92,6 +92,7 @@ import {
   campaignSendsOf,
   deleteCampaignSends,
   lastCampaignSend,
+  nextCampaignSendExpiry,
   pruneCampaignSends,
   recordCampaignSend,
 } from "./campaign-sends-table";
@@ -110,7 +111,7 @@ import {
 } from "./clicks-table";
 import {
   type DueSweep,
-  dropSweeps,
+  dropSweep,
   dueSweeps,
   nextSweep,
   queueSweeps,
@@ -255,8 +256,12 @@ export interface ApplyOptions {
   /** how long the newest event of the call waited in the queue (sets the snapshot interval; without it, unchanged) */
   backlogMs?: number;
 }
-/** Snapshots published per alarm run; more reschedule the alarm at once. */
-const ALARM_BATCH = 500;
+/**
+ * Snapshots published per alarm run, or at once by one apply call; more reschedule the alarm at once. With the
+ * clean-up's CLEANUP_KV_OPS beside them, an invocation's KV operations stay under Workers' 1,000 (the rest: the
+ * triggers' configuration, a delivery's reads, one bulk read per 100 new readers).
+ */
+export const PUBLISH_BATCH = 400;
 /** Trigger deliveries per alarm run; more reschedule the alarm at once. */
 const DELIVERY_BATCH = 25;
 /** Webhook calls in flight at once (a Worker's simultaneous connections). */
@@ -289,7 +294,7 @@ const SCHEMA = [
 ];
 /**
  * KV operations an alarm run's sweeps, or a batch's opt-out clean-up, spend at most (of an invocation's 1,000,
- * beside the snapshots and the outbox): past it, the sweeps go on a minute later.
+ * beside PUBLISH_BATCH snapshots): past it, the sweeps go on a minute later.
  */
 export const CLEANUP_KV_OPS = 500;
 /** Decision sweeps per alarm run (each a KV listing and its deletions); more wait for the next run. */
@@ -671,7 +676,9 @@ export class ReaderShard extends DurableObject<Bindings> {
       await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_MS);
       this.ctx.waitUntil(this.sendOutbox());
     }
-    if (committed.length > 0) await this.publish(committed.map(([user]) => user));
+    if (committed.length > 0) await this.publish(committed.slice(0, PUBLISH_BATCH).map(([user]) => user));
+    // the rest at the alarm, at once (their rows say they are behind)
+    if (committed.length > PUBLISH_BATCH) await this.scheduleAlarm(Date.now());
     // a reader who came back is served again: the edge's tombstones go (a failure: the sweeps queued with the
     // return delete them again, sweepDecisions)
     for (const { user, hash } of cameBack) {
@@ -749,6 +756,9 @@ export class ReaderShard extends DurableObject<Bindings> {
       });
       pruneCampaignSends(this.sql, nowS);
     });
+    // a send is kept 30 days however quiet the shard: an alarm within a day of the oldest one's expiry deletes it
+    const expires = nextCampaignSendExpiry(this.sql);
+    if (expires !== null) await this.scheduleAlarm(expires + PRUNE_SLACK_MS, 86_400_000);
     return recorded;
   }
 
@@ -900,10 +910,14 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /**
    * Deletes the edge's tombstones of a reader who came back (the current one and those keyed by a secret); false
-   * when the budget could not hold them all (one operation a key), which then spends none of it.
+   * when the budget could not hold them all (one operation a key), which then spends none of it; true, with nothing
+   * sent, when they were erased again meanwhile.
    */
   private async deleteEdgeTombstones(user: string, hash: string, budget?: KvBudget): Promise<boolean> {
     const keys = await tombstoneKeys(user, getConfig(this.env).tokenSecrets, hash);
+    // erased again while the keys were made: the erasure's own tombstone must stand (erase() waits only for deletes
+    // already sent), and its sweeps take over; checked in the same turn as the deletes are sent
+    if (this.isTombstoned(hash, Date.now())) return true;
     if (budget) {
       if (budget.left < keys.length) return false;
       budget.take(keys.length);
@@ -965,11 +979,12 @@ export class ReaderShard extends DurableObject<Bindings> {
     pruneOutcomes(this.sql, now);
     pruneClicks(this.sql, now);
     pruneAppliedIds(this.sql, now);
+    pruneCampaignSends(this.sql, Math.floor(now / 1000));
     const due = this.sql
       .exec<{ user: string }>(
         "SELECT user FROM readers WHERE version <> published_version AND published_at <= ? LIMIT ?",
         now - this.interval,
-        ALARM_BATCH,
+        PUBLISH_BATCH,
       )
       .toArray()
       .map((r) => r.user);
@@ -990,13 +1005,15 @@ export class ReaderShard extends DurableObject<Bindings> {
            UNION ALL SELECT min(at) AS at FROM decision_sweeps)`,
       )
       .one().at;
-    // and, however quiet the shard, an hour after its oldest view or recent outcome expires (one wake prunes an
-    // hour of them, not one per row under steady traffic), and soon while the outbox holds rows
+    // and, however quiet the shard, an hour after the oldest of its expiring rows expires (views, recent outcomes,
+    // clicks, pixel ids, campaign sends: one wake prunes an hour of them, not one per row under steady traffic), and
+    // soon while the outbox holds rows
     const expiring = [
       nextViewExpiry(this.sql),
       nextOutcomeExpiry(this.sql),
       nextClickExpiry(this.sql),
       nextAppliedExpiry(this.sql),
+      nextCampaignSendExpiry(this.sql),
     ].map((t) => (t === null ? null : t + PRUNE_SLACK_MS));
     const outbox = hasPending(this.sql) ? Date.now() + OUTBOX_RETRY_MS : null;
     const at = [next, ...expiring, outbox].reduce<number | null>(
@@ -1213,12 +1230,15 @@ export class ReaderShard extends DurableObject<Bindings> {
       this.ctx.storage.transactionSync(() => {
         for (const [user, version] of done) {
           if (version === null) this.sql.exec("UPDATE readers SET published_at = ? WHERE user = ?", now, user);
+          // not past the row's version: a reader erased and back while the write was out has a new row, whose
+          // versions began again, and this write was of the old one (the new row is published in its turn)
           else
             this.sql.exec(
-              "UPDATE readers SET published_version = max(published_version, ?), published_at = ? WHERE user = ?",
+              "UPDATE readers SET published_version = max(published_version, ?), published_at = ? WHERE user = ? AND version >= ?",
               version,
               now,
               user,
+              version,
             );
         }
       });
@@ -1263,9 +1283,11 @@ export class ReaderShard extends DurableObject<Bindings> {
             logEvent("error", "erasure.return_kv_failed", { detail: errorMessage(e) });
           }
         }
+        // (as read before the awaits above: an erasure or opt-out meanwhile queued a sweep of its own, which
+        // neither this one's drop nor its retry touches, as both name this one's round and time)
         if (reader?.profile.consent.tracking) {
           if (edgeLeft) sweepDone(this.sql, sweep, false, Date.now());
-          else dropSweeps(this.sql, user);
+          else dropSweep(this.sql, sweep);
           return;
         }
         // until the opt-out's snapshot is in KV, opens may still store decisions: the round waits for it
@@ -1281,7 +1303,9 @@ export class ReaderShard extends DurableObject<Bindings> {
             const until = this.tombstoneUntil(hash, Date.now());
             if (until !== null && budget.take(1) === 1) {
               await writeTombstone(kv, hash, (until - Date.now()) / 1000);
-              done.push(await deleteSnapshot(kv, user, budget));
+              // unless they came back while it was written: the return's snapshot is theirs (its sweeps delete
+              // this tombstone again)
+              if (this.reader(user, nowIso) === null) done.push(await deleteSnapshot(kv, user, budget));
             } else if (until !== null) done.push({ deleted: 0, pending: 1 });
           }
           for (const d of done) {
