@@ -366,6 +366,27 @@ describe("the sweep of a returned reader's edge tombstones", () => {
     });
   });
 
+  it("an erased reader's sweep deletes no snapshot of a return made while it wrote their edge tombstone", async () => {
+    const user = "rr-sweep-back-meanwhile";
+    await runInDurableObject(readerStub(env, `rr-shard-sweep-${user}`), async (shard: ReaderShard, state) => {
+      const gate = gatedKv("put", "erased:");
+      (shard as unknown as { env: Bindings }).env = { ...env, OPENTIME_KV: gate.kv };
+      (shard as unknown as { interval: number }).interval = 0;
+      await eraseEarlier(shard, state, user);
+      // the erasure's sweep, due: it writes the edge tombstone again, and waits at the gate doing so
+      state.storage.sql.exec("UPDATE decision_sweeps SET at = 0 WHERE user = ?", user);
+      gate.shut();
+      const run = shard.alarm();
+      await gate.entered;
+      // meanwhile they come back: their new row's snapshot is written
+      expect(await shard.apply([consent(user, nowS() - 60)])).toEqual(["applied"]);
+      expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).not.toBeNull();
+      gate.open();
+      await run;
+      expect(await env.OPENTIME_KV.get(kvKeys.profile(user))).not.toBeNull();
+    });
+  });
+
   it("a failed delete of the edge tombstone at the return is retried though the erasure's sweeps are gone", async () => {
     const user = "rr-return-sweep";
     await runInDurableObject(readerStub(env, `rr-shard-sweep-${user}`), async (shard: ReaderShard, state) => {
