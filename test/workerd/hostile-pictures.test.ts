@@ -439,6 +439,30 @@ describe("the image route with hostile picture hosts (fault injection)", () => {
     expect((await open()).render).toBe("ok");
   });
 
+  it("opens of a card being drawn wait for that drawing: the host is asked once, the card drawn once", async () => {
+    let requests = 0;
+    let answer = () => {};
+    const held = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    host = async (url) => {
+      requests++;
+      // the picture comes late, as from a slow host: every open arrives while the first draws
+      await held;
+      const { searchParams } = new URL(url);
+      const [w, h] = [Number(searchParams.get("w")), Number(searchParams.get("h"))];
+      return image(encode({ width: w, height: h, data: new Uint8Array(w * h * 3).fill(90), channels: 3 }), "image/png");
+    };
+    const opens = Array.from({ length: 4 }, () => open());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    answer();
+    const renders = (await Promise.all(opens)).map((o) => o.render).sort();
+    expect(renders).toEqual(["ok", "shared", "shared", "shared"]);
+    expect(requests).toBe(1);
+    // drawn: later opens take it from the cache
+    expect((await open()).render).toBe("cached");
+  });
+
   it("a picture URL on the Worker's own origin but not a demo picture (an open-time image) is not fetched", async () => {
     // the catalog's pictures as another of its own open-time images: drawing one would fetch itself, and so on
     const catalog = JSON.parse(fixture().catalogJson) as Catalog;

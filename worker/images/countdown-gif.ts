@@ -11,6 +11,7 @@ import type { Countdown } from "../../core/campaign";
 import { COUNTDOWN_FRAMES, countdownFrames, digits, type TimeLeft } from "../../core/countdown";
 import { escapeXml } from "../../core/escape-xml";
 import { ByteLru } from "../lib/byte-lru";
+import { imageCaches } from "./image-memory";
 import { renderRaster } from "./resvg-runtime";
 import { drawable } from "./text-layout";
 
@@ -123,8 +124,8 @@ function digitsRow(l: Layout, drawn: Drawn, t: TimeLeft): Uint8Array {
   return row;
 }
 
-const stills = new ByteLru<Drawn>(8 * 1024 * 1024, (d) => d.still.byteLength + d.atlas.byteLength);
-const gifs = new ByteLru<Uint8Array>(8 * 1024 * 1024, (b) => b.byteLength);
+const stills = new ByteLru<Drawn>(8 * 1024 * 1024, (d) => d.still.byteLength + d.atlas.byteLength, imageCaches);
+const gifs = new ByteLru<Uint8Array>(8 * 1024 * 1024, (b) => b.byteLength, imageCaches);
 
 export interface CountdownGif {
   gif: Uint8Array;

@@ -13,6 +13,7 @@ import type { Bindings } from "../env";
 import { ByteLru } from "../lib/byte-lru";
 import { readCapped, until } from "../lib/read-capped";
 import { selfFetch } from "../lib/self-fetch";
+import { imageCaches } from "./image-memory";
 import { pictureFormat } from "./picture-format";
 import { MAX_PICTURE_BYTES } from "./picture-limits";
 
@@ -48,7 +49,7 @@ export type PictureResult =
   | ({ ok: true; source: "memory" | "cache" | "origin" } & Picture)
   | { ok: false; reason: PictureFailure };
 
-const memory = new ByteLru<Picture>(MEMORY_BUDGET, (p) => p.bytes.byteLength);
+const memory = new ByteLru<Picture>(MEMORY_BUDGET, (p) => p.bytes.byteLength, imageCaches);
 const failures = new Map<string, number>();
 /** Cache API writes under way, so that forgetting a picture deletes it after it was written */
 const writing = new Map<string, Promise<unknown>>();

@@ -1,8 +1,11 @@
 /**
  * One slot's PNG: the decided product drawn as a card (picture, title, price, the block's copy and badge). A
- * card depends only on the product, the layout, the scale and the copy, so drawn cards are kept per isolate (LRU, 24 MB):
- * readers shown the same product share one drawing. A drawing: the picture decoded to the pixels of its
- * box, resvg draws the card around it (box left open), the picture goes under, native deflate encodes.
+ * card depends only on the product, the layout, the scale and the copy, so drawn cards are kept per isolate (LRU,
+ * 24 MB, within the image caches' 32 MiB: image-memory.ts): readers shown the same product share one drawing, and
+ * opens of a card being drawn (a send opened by many at once) wait for that drawing rather than fetch, decode and
+ * draw it again each (SHARE_DRAW_MS at most of their own: a drawing belongs to the request that began it, and one
+ * cancelled never settles). A drawing: the picture decoded to the pixels of its box, resvg draws the card around it
+ * (box left open), the picture goes under, native deflate encodes.
  * Falls back in steps, never failing: without its picture -> the card with a placeholder; without a
  * product -> a generic card; if drawing itself fails -> a plain PNG of the right size.
  */
@@ -11,9 +14,11 @@ import { type CatalogItem, sizedImageUrl } from "../../core/catalog";
 import { type Slot, slotPixels } from "../../core/layouts";
 import { ByteLru } from "../lib/byte-lru";
 import { errorMessage, logEvent } from "../lib/log";
+import { within } from "../lib/within";
 import { shownPrice } from "../recs/amp-items";
 import { type CardContent, cardSvg, PANEL, pictureBox } from "./card-svg";
 import { solidPng } from "./fallback-png";
+import { imageCaches } from "./image-memory";
 import { forgetPicture, loadPicture, type PictureContext } from "./picture-cache";
 import { pictureRaster } from "./picture-raster";
 import { encodePng } from "./png-encode";
@@ -22,7 +27,10 @@ import { renderRaster } from "./resvg-runtime";
 
 export interface RenderedSlot {
   png: Uint8Array;
-  /** `ok`, `cached` (drawn before), or what degraded: `picture-*`, `generic-card`, `render-error` */
+  /**
+   * `ok`, `cached` (drawn before), `shared` (drawn meanwhile for another open), or what degraded: `picture-*`,
+   * `generic-card`, `render-error`
+   */
   detail: string;
   /** ms spent loading the picture, decoding it, drawing the card and encoding the PNG (0s when cached) */
   timing: { picture: number; decode: number; draw: number; encode: number };
@@ -31,10 +39,16 @@ export interface RenderedSlot {
 const GENERIC_TITLE = "See what's new in the shop";
 const CACHE_BUDGET = 24 * 1024 * 1024;
 
-const drawn = new ByteLru<Uint8Array>(CACHE_BUDGET, (png) => png.byteLength);
+const drawn = new ByteLru<Uint8Array>(CACHE_BUDGET, (png) => png.byteLength, imageCaches);
+/** drawings under way, by the card's key */
+const drawing = new Map<string, Promise<RenderedSlot>>();
+/** How long an open waits for another's drawing of its card before it draws its own (the picture's load is 1.5 s). */
+export const SHARE_DRAW_MS = 2_000;
+const NO_TIME = { picture: 0, decode: 0, draw: 0, encode: 0 };
 
 export function resetRenderCache(): void {
   drawn.clear();
+  drawing.clear();
 }
 
 export async function renderSlot(
@@ -44,15 +58,44 @@ export async function renderSlot(
   copy: RenderedCopy,
   pictures: PictureContext,
 ): Promise<RenderedSlot> {
-  const { width, height } = slotPixels(slot);
   const key = JSON.stringify(
     item
       ? [slot.layout, slot.scale, copy, item.id, item.title, item.price, item.currency, item.image]
       : [slot.layout, slot.scale, "generic"],
   );
   const hit = drawn.get(key);
-  if (hit) return { png: hit, detail: "cached", timing: { picture: 0, decode: 0, draw: 0, encode: 0 } };
+  if (hit) return { png: hit, detail: "cached", timing: NO_TIME };
+  const under = drawing.get(key);
+  if (under) {
+    // a complete card, drawn for another open meanwhile; anything else (degraded, failed, too slow): its own
+    const shared = await within(
+      under.catch(() => null),
+      SHARE_DRAW_MS,
+      () => null,
+    );
+    if (shared?.detail === "ok" || shared?.detail === "generic-card")
+      return { png: shared.png, detail: "shared", timing: NO_TIME };
+  }
+  const own = draw(key, slot, item, copy, pictures);
+  if (!under) {
+    drawing.set(key, own);
+    const done = () => {
+      if (drawing.get(key) === own) drawing.delete(key);
+    };
+    void own.then(done, done);
+  }
+  return own;
+}
 
+/** Draws the card (renderSlot), keeping it when complete. Never rejects. */
+async function draw(
+  key: string,
+  slot: Slot,
+  item: CatalogItem | null,
+  copy: RenderedCopy,
+  pictures: PictureContext,
+): Promise<RenderedSlot> {
+  const { width, height } = slotPixels(slot);
   let detail = item ? "ok" : "generic-card";
   const box = pictureBox(slot);
   let picture: Raster | null = null;
