@@ -3,7 +3,7 @@
  * and caches sharing a pool keep to the pool's too, evicting the least recently used entry of any of them.
  */
 import { describe, expect, it } from "vitest";
-import { BytePool, ByteLru } from "../../worker/lib/byte-lru";
+import { ByteLru, BytePool } from "../../worker/lib/byte-lru";
 
 const bytes = (n: number) => new Uint8Array(n);
 const size = (b: Uint8Array) => b.byteLength;

@@ -101,7 +101,8 @@ export class ByteLru<V> {
   }
 
   evictOldest(): void {
-    for (const key of this.map.keys()) return this.delete(key);
+    const key = this.map.keys().next();
+    if (!key.done) this.delete(key.value);
   }
 
   private add(size: number): void {
