@@ -150,6 +150,18 @@ interface ImageResult {
   /** row-0@2x first opens with the events consumer applying the open events in the same workerd */
   warm_first_open_with_consumer_ms: LatencySummary;
   png_bytes: Record<string, LatencySummary>;
+  /**
+   * the isolate once every open above is served (its image caches as full as these opens make them), after a full
+   * collection: heap, ArrayBuffers (drawn cards and pictures are), ORT's wasm memory; and the workerd process's
+   * resident memory, now and at its peak, which alone counts resvg's and the JPEG decoder's wasm memory too
+   */
+  memory_after_mib: {
+    heap_used: number;
+    buffers: number;
+    ort_wasm: number | null;
+    process: number | null;
+    process_peak: number | null;
+  };
 }
 
 const IMAGE_SLOTS = ["row-0", "row-0@2x", "card-0", "card-0@2x", "grid-0", "grid-0@2x"] as const;
@@ -312,7 +324,8 @@ async function benchImages(
     );
     await mf.dispose();
   }
-  const mf = workerd();
+  const inspectorPort = await freePort();
+  const mf = startWorkerd(persist, { ...IMAGE_BINDINGS, consumer: false, outbound, inspectorPort });
   await mf.ready;
   const first: Record<string, LatencySummary> = {};
   const inWorker: Record<string, LatencySummary> = {};
@@ -374,6 +387,18 @@ async function benchImages(
     }
     blocks[`${layout}@2x`] = summarize(times);
   }
+  const heap = await isolateHeap(inspectorPort, async () => {
+    await timedFetch(mf, "/v1/health");
+  });
+  const ort = JSON.parse((await timedFetch(mf, "/bench/memory")).body) as { wasm_bytes: number | null };
+  const proc = workerdMemory();
+  const memoryAfter = {
+    heap_used: heap.used_mib,
+    buffers: heap.buffers_mib,
+    ort_wasm: ort.wasm_bytes === null ? null : mib(ort.wasm_bytes),
+    process: proc?.rss_mib ?? null,
+    process_peak: proc?.peak_mib ?? null,
+  };
   await mf.dispose();
 
   const withConsumer = workerd(true);
@@ -395,6 +420,7 @@ async function benchImages(
     warm_reopen_ms: reopen,
     warm_block_open_ms: blocks,
     png_bytes: sizes,
+    memory_after_mib: memoryAfter,
   };
 }
 
@@ -679,6 +705,11 @@ function printImages(label: string, im: ImageResult): void {
   console.log(
     `images (${label}): cold first image p50 ${ms(im.cold_first_image_ms.p50)} ms; row-0@2x with the events ` +
       `consumer in the same workerd: p50/p99 ${ms(im.warm_first_open_with_consumer_ms.p50)}/${ms(im.warm_first_open_with_consumer_ms.p99)} ms`,
+  );
+  const m = im.memory_after_mib;
+  console.log(
+    `  isolate after the opens: heap ${m.heap_used} MiB, ArrayBuffers ${m.buffers} MiB, ORT wasm ${m.ort_wasm} MiB; ` +
+      `workerd process ${m.process} MiB (peak ${m.process_peak} MiB)`,
   );
   console.log(
     `  whole blocks, slots at once: ${Object.entries(im.warm_block_open_ms)
