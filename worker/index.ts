@@ -11,7 +11,7 @@ import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "./events/dead-letters";
 import type { EventsMessage } from "./events/queue";
 import { BANDIT_CRON, updateBandits } from "./experiments/bandit-job";
 import { boundedEnv } from "./lib/bounded-env";
-import { FETCH_KV_DEADLINES, fetchKind, type KvDeadlines, QUEUE_KV_DEADLINES } from "./lib/kv-deadline";
+import { FETCH_KV_DEADLINES, type KvDeadlines, QUEUE_KV_DEADLINES, requestKind } from "./lib/kv-deadline";
 
 /**
  * The Durable Object classes: the writers of campaigns (CAMPAIGN_WRITER), of the live catalog (CATALOG), of
@@ -46,7 +46,7 @@ function bounded(env: Bindings, handler: keyof typeof wrapped, deadlines: KvDead
 export default {
   fetch(req: Request, env: Bindings, ctx: ExecutionContext) {
     // the email's routes give up on KV within a second (their fallbacks answer); the API's wait longer
-    const kind = fetchKind(new URL(req.url).pathname);
+    const kind = requestKind(req);
     return app.fetch(req, bounded(env, kind, FETCH_KV_DEADLINES[kind]), ctx);
   },
   async queue(batch, env, _ctx) {

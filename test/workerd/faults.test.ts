@@ -14,7 +14,13 @@ import { resetBlockMemo } from "../../worker/decisions/block-memo";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import { consumeEvents } from "../../worker/events/consumer";
 import worker from "../../worker/index";
-import { FETCH_KV_DEADLINES, fetchKind, KvDeadlineError, withKvDeadlines } from "../../worker/lib/kv-deadline";
+import {
+  FETCH_KV_DEADLINES,
+  fetchKind,
+  KvDeadlineError,
+  requestKind,
+  withKvDeadlines,
+} from "../../worker/lib/kv-deadline";
 import { resetModelCache } from "../../worker/model/model-store";
 import type { ReaderCache } from "../../worker/state/reader-cache";
 import type { ReaderShard } from "../../worker/state/reader-shard";
@@ -795,6 +801,11 @@ describe("withKvDeadlines", () => {
     for (const path of ["/v1/amp/recs", "/v1/amp/preferences", "/v1/img/t/row-0.png", "/v1/c/t/row-0", "/v1/e/t"])
       expect(fetchKind(path), path).toBe("email");
     for (const path of ["/v1/unsubscribe", "/v1/unsubscribe/"]) expect(fetchKind(path), path).toBe("email");
+    // a request's path as the router reads it: escaped letters decoded (a malformed escape beside them too)
+    const kind = (path: string) => requestKind(new Request(`https://opentime.test${path}?t=x`));
+    for (const path of ["/v1/%61mp/recs", "/v1/%69mg/t/row-0.png", "/v1/%75nsubscribe", "/v1/%61mp/%E0%A4%A"])
+      expect(kind(path), path).toBe("email");
+    for (const path of ["/v1/%61dmin/subjects", "/v1/amp%2Frecs", "/v1/health"]) expect(kind(path), path).toBe("api");
     for (const path of ["/v1/admin/subjects", "/v1/admin/suppressions", "/v1/users/u1", "/v1/events", "/v1/health"])
       expect(fetchKind(path), path).toBe("api");
     for (const path of ["/v1/unsubscribed", "/v1/amplify", "/dashboard", "/"])

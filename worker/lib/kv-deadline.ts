@@ -12,6 +12,7 @@
  * names the operation and the key's kind (`profile`, `model`: the part before the first `:`), never the key,
  * which may hold a user id.
  */
+import { getPath } from "hono/utils/url";
 import { kvKeys } from "../../core/kv-keys";
 import { within } from "./within";
 
@@ -72,6 +73,11 @@ const EMAIL_PATHS = /^\/v1\/(?:amp\/|img\/|c\/|e\/|unsubscribe(?:$|[/?]))/;
 /** Which deadlines an HTTP request to `pathname` gets (FETCH_KV_DEADLINES): the email's short ones, or the API's. */
 export function fetchKind(pathname: string): "email" | "api" {
   return EMAIL_PATHS.test(pathname) ? "email" : "api";
+}
+
+/** fetchKind of the path the router matches (Hono's getPath: percent-escapes decoded, `/v1/%61mp/recs` amp-list's). */
+export function requestKind(req: Request): "email" | "api" {
+  return fetchKind(getPath(req));
 }
 
 export const FETCH_KV_DEADLINES: Record<ReturnType<typeof fetchKind>, KvDeadlines> = {
