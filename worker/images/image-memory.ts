@@ -1,12 +1,13 @@
 /**
  * The isolate's memory for open-time images: one byte budget the image caches share (drawn cards, fetched
  * pictures, countdown stills and GIFs), each within its own budget too; past it the least recently used entry of
- * any of them goes first. An isolate has 128 MB, and one serving a 100k-item model holds 71-80 MiB with its caches
- * empty (README, Known limits): the caches' own budgets add up to 56 MB, more than is left, so together they keep
- * to 32 MiB, and the decodes of a drawing have the rest.
+ * any of them goes first. An isolate has 128 MB. Serving a 100k-item model after 1,600 image opens, `npm run bench`
+ * measured (2026-12-06) heap 46.5 MiB and ORT's wasm 31.7 MiB beside the caches' ArrayBuffers, resvg's and the JPEG
+ * decoder's wasm memory on top: the caches' own budgets (56 MB together; 43.9 MiB of ArrayBuffers when full
+ * without countdowns) left too little, so together they keep to 16 MiB, and a drawing's decodes have the rest.
  */
 import { BytePool } from "../lib/byte-lru";
 
-export const IMAGE_CACHE_BYTES = 32 * 1024 * 1024;
+export const IMAGE_CACHE_BYTES = 16 * 1024 * 1024;
 
 export const imageCaches = new BytePool(IMAGE_CACHE_BYTES);

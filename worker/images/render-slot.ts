@@ -1,7 +1,7 @@
 /**
  * One slot's PNG: the decided product drawn as a card (picture, title, price, the block's copy and badge). A
  * card depends only on the product, the layout, the scale and the copy, so drawn cards are kept per isolate (LRU,
- * 24 MB, within the image caches' 32 MiB: image-memory.ts): readers shown the same product share one drawing, and
+ * 24 MB, within the image caches' 16 MiB: image-memory.ts): readers shown the same product share one drawing, and
  * opens of a card being drawn (a send opened by many at once) wait for that drawing rather than fetch, decode and
  * draw it again each (SHARE_DRAW_MS at most of their own: a drawing belongs to the request that began it, and one
  * cancelled never settles). A drawing: the picture decoded to the pixels of its box, resvg draws the card around it
