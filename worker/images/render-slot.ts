@@ -77,7 +77,9 @@ export async function renderSlot(
       return { png: shared.png, detail: "shared", timing: NO_TIME };
   }
   const own = draw(key, slot, item, copy, pictures);
-  if (!under) {
+  // the one later opens wait for: this, unless another took the place first (a drawing stuck or degraded is
+  // replaced, so a cancelled one never holds its card's later opens back)
+  if (drawing.get(key) === under) {
     drawing.set(key, own);
     const done = () => {
       if (drawing.get(key) === own) drawing.delete(key);
