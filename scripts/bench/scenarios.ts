@@ -192,7 +192,9 @@ export function syntheticRankerScenario(n: number, d = 64, seed = 2): Scenario {
   const index = Int32Array.from({ length: rows * k }, () => rng.int(n));
   const weight = Float32Array.from({ length: rows * k }, () => rng.next() * 0.2);
   const neighbours = encodeNeighbours({ k, rowOf, index, weight });
-  const trees = (): TreeEnsemble => randomTrees(rng, RANKER_GBDT.trees ?? 400, RANKER_GBDT.depth ?? 4);
+  // the most a served mode holds: two fits at the settings' count (the mean of both windows' fit and the nearest
+  // window's: scripts/train/ranker.ts CandidateRanker.train)
+  const trees = (): TreeEnsemble => randomTrees(rng, 2 * (RANKER_GBDT.trees ?? 400), RANKER_GBDT.depth ?? 4);
   const catalog = JSON.parse(base.entries.find((e) => e.key === kvKeys.catalog(`synthetic-${n}`))?.value ?? "{}");
   // the momentum counts: a week's buyers are some of the fortnight's
   const fortnight = Array.from({ length: n }, () => rng.int(25));

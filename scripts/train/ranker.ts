@@ -204,18 +204,20 @@ export class CandidateRanker implements Recommender {
   }
 
   /**
-   * This window's rows for `users` (default: every reader with relevance), then every earlier window's, less the
-   * readers whose ids are in `except`, their hybrid features scored with this window's hybrid weights.
+   * This window's rows for `users` (default: every reader with relevance), then (unless `thisOnly`) every earlier
+   * window's, less the readers whose ids are in `except`, their hybrid features scored with this window's hybrid
+   * weights.
    */
   learningSet(
     relevant: ReadonlyMap<number, ReadonlySet<number>>,
     mode: RankerMode,
     users?: readonly number[],
     except: ReadonlySet<string> = new Set(),
+    thisOnly = false,
   ): GbdtData {
     const groups = this.groupsOf(relevant, mode, users);
     const weights = this.hybrid?.weights;
-    for (const w of this.earlier) {
+    for (const w of thisOnly ? [] : this.earlier) {
       const rel = w.relevant[mode];
       const kept = [...rel.keys()].filter((u) => !except.has(w.userIds[u] as string));
       groups.push(...w.ranker.groupsOf(rel, mode, kept, weights));
@@ -243,7 +245,10 @@ export class CandidateRanker implements Recommender {
   /**
    * The final fit, on every validation reader (and every earlier window's): with as many trees per mode as the choice
    * says (`holdout[mode].trees`: the forward check's count, or the held-out readers' pick; chooseRanker), or the
-   * settings' count without one.
+   * settings' count without one. With an earlier window, each mode is fitted twice at that count, on every window's
+   * readers and on the validation window's alone, and serves their mean (meanEnsemble): the nearer window alone
+   * ranked better on a small shop (the file's first eight months), both windows on the whole file, and the mean did
+   * as well as the better of them on each (docs/ranker-experiments.md, 2026-12-06).
    */
   async train(
     relevantAll: ReadonlyMap<number, ReadonlySet<number>>,
@@ -252,14 +257,15 @@ export class CandidateRanker implements Recommender {
   ): Promise<RankerModels> {
     // the novel mode's rows are made while the all mode's trees grow; async, so a throw is a rejection allEnded sees
     // (after the other mode's fit has ended)
-    const fitMode = async (mode: RankerMode, relevant: ReadonlyMap<number, ReadonlySet<number>>) =>
-      withBlend(
-        await fitTrees(this.learningSet(relevant, mode), {
-          ...this.gbdt,
-          ...(choice ? { trees: choice.holdout[mode].trees } : {}),
-        }),
-        choice?.holdout[mode].blend ?? 0,
-      );
+    const fitMode = async (mode: RankerMode, relevant: ReadonlyMap<number, ReadonlySet<number>>) => {
+      const options = { ...this.gbdt, ...(choice ? { trees: choice.holdout[mode].trees } : {}) };
+      const every = await fitTrees(this.learningSet(relevant, mode), options);
+      const served =
+        this.earlier.length === 0
+          ? every
+          : meanEnsemble(every, await fitTrees(this.learningSet(relevant, mode, undefined, undefined, true), options));
+      return withBlend(served, choice?.holdout[mode].blend ?? 0);
+    };
     const [all, novel] = await allEnded([fitMode("all", relevantAll), fitMode("novel", relevantNovel)] as const);
     this.models = { all, novel };
     // what the Worker would refuse to serve (too many trees too deep to lay out) fails here, not at the edge
@@ -788,6 +794,12 @@ function subset(m: ReadonlyMap<number, Set<number>>, users: readonly number[]): 
 const HYBRID_COLUMN = RANKER_FEATURES.indexOf("hybrid");
 
 /** The trees with the hybrid logit's weight beside them (none at 0). */
+/** The mean of two ensembles' scores as one ensemble: both's trees, each leaf value halved, the bases' mean. */
+export function meanEnsemble(a: TreeEnsemble, b: TreeEnsemble): TreeEnsemble {
+  const half = (t: TreeEnsemble["trees"][number]) => ({ ...t, value: t.value.map((v) => v / 2) });
+  return { ...a, base: (a.base + b.base) / 2, trees: [...a.trees.map(half), ...b.trees.map(half)] };
+}
+
 function withBlend(model: TreeEnsemble, blend: number): TreeEnsemble {
   const { linear: _, ...trees } = model;
   return blend === 0 ? trees : { ...trees, linear: [{ feature: HYBRID_COLUMN, weight: blend }] };

@@ -46,6 +46,7 @@ import {
   type EarlierWindow,
   earlierWindow,
   isHeldOut,
+  meanEnsemble,
   pickBlend,
   pickTrees,
   RANKER_GBDT,
@@ -827,12 +828,17 @@ describe("learning from an earlier window", () => {
     const before = { tuner: v.hybrid.weights, earlier: e.hybrid.weights };
     const seen: { users: readonly number[]; except: ReadonlySet<string>; weights: unknown }[] = [];
     const learn = v.ranker.learningSet.bind(v.ranker);
-    v.ranker.learningSet = (relevant, mode, users, except) => {
+    v.ranker.learningSet = (relevant, mode, users, except, thisOnly) => {
       // the weights every window's hybrid features are scored with as it learns
       seen.push({ users: users ?? [], except: except ?? new Set(), weights: v.hybrid.weights });
-      return learn(relevant, mode, users, except);
+      return learn(relevant, mode, users, except, thisOnly);
     };
-    const choice = await chooseRanker(v.ranker, val, v.hybrid);
+    let choice: Awaited<ReturnType<typeof chooseRanker>>;
+    try {
+      choice = await chooseRanker(v.ranker, val, v.hybrid);
+    } finally {
+      v.ranker.learningSet = learn;
+    }
     expect(seen).toHaveLength(2);
     const [all, novel] = seen as [(typeof seen)[number], (typeof seen)[number]];
     // validation's held-out readers, by their customer ids: some of them bought in the earlier window too
@@ -997,13 +1003,57 @@ describe("learning from an earlier window", () => {
     const chosen = await v.ranker.train(val.testAll, val.testNovel, {
       holdout: { all: picked(20, 0.5), novel: picked(10, 0) },
     });
-    expect([chosen.all.trees.length, chosen.novel.trees.length]).toEqual([20, 10]);
+    // with an earlier window, two fits of that count each (every window's readers, the validation window's alone)
+    expect([chosen.all.trees.length, chosen.novel.trees.length]).toEqual([40, 20]);
     // the blend chosen beside the count: the hybrid logit's weight after the trees (none at 0)
     expect(chosen.all.linear).toEqual([{ feature: RANKER_FEATURES.indexOf("hybrid"), weight: 0.5 }]);
     expect(chosen.novel.linear).toBeUndefined();
     const plain = await v.ranker.train(val.testAll, val.testNovel);
-    expect([plain.all.trees.length, plain.novel.trees.length]).toEqual([25, 25]);
+    expect([plain.all.trees.length, plain.novel.trees.length]).toEqual([50, 50]);
+    // without one, a single fit
+    const earlierOnes = v.ranker.earlier;
+    v.ranker.earlier = [];
+    try {
+      const alone = await v.ranker.train(val.testAll, val.testNovel);
+      expect([alone.all.trees.length, alone.novel.trees.length]).toEqual([25, 25]);
+    } finally {
+      v.ranker.earlier = earlierOnes;
+    }
   });
+
+  it("serves the mean of the fit on every window and the fit on the validation window alone", async () => {
+    const { val, v, e } = await windows();
+    const earlierOnes = v.ranker.earlier;
+    v.ranker.earlier = [e];
+    try {
+      await servesTheMean(val, v);
+    } finally {
+      v.ranker.earlier = earlierOnes;
+    }
+  });
+
+  const servesTheMean = async (
+    val: Awaited<ReturnType<typeof windows>>["val"],
+    v: Awaited<ReturnType<typeof windows>>["v"],
+  ) => {
+    const options = { ...v.ranker.gbdt, trees: 15 };
+    const every = fitGbdt(v.ranker.learningSet(val.testAll, "all"), options);
+    const alone = fitGbdt(v.ranker.learningSet(val.testAll, "all", undefined, undefined, true), options);
+    // the two learn from different readers: their own rows differ in number
+    expect(v.ranker.learningSet(val.testAll, "all").y.length).toBeGreaterThan(
+      v.ranker.learningSet(val.testAll, "all", undefined, undefined, true).y.length,
+    );
+    const picked = { hybrid: 0, ranker: 0, trees: 15, blend: 0, users: 1, margin: 0 };
+    const served = await v.ranker.train(val.testAll, val.testNovel, { holdout: { all: picked, novel: picked } });
+    const data = v.ranker.learningSet(val.testAll, "all");
+    const n = data.y.length;
+    const width = RANKER_FEATURES.length;
+    const mean = scoreRows(compileEnsemble(served.all), data.x, width, n);
+    const a = scoreRows(compileEnsemble(every), data.x, width, n);
+    const b = scoreRows(compileEnsemble(alone), data.x, width, n);
+    for (let r = 0; r < n; r++) expect(mean[r]).toBeCloseTo(((a[r] as number) + (b[r] as number)) / 2, 12);
+    expect(meanEnsemble(every, alone).trees).toHaveLength(30);
+  };
 });
 
 describe("choosing the tree count on held-out readers", () => {
