@@ -248,7 +248,7 @@ export class CandidateRanker implements Recommender {
    * settings' count without one. With an earlier window, each mode is fitted twice at that count, on every window's
    * readers and on the validation window's alone, and serves their mean (meanEnsemble): the nearer window alone
    * ranked better on a small shop (the file's first eight months), both windows on the whole file, and the mean did
-   * as well as the better of them on each (docs/ranker-experiments.md, 2026-12-06).
+   * as well as the better of them on each (docs/evaluation-history.md, 2026-12-06).
    */
   async train(
     relevantAll: ReadonlyMap<number, ReadonlySet<number>>,
