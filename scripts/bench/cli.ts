@@ -312,7 +312,8 @@ async function benchImages(
   run = "flat",
   outbound?: (req: Request) => Promise<Response>,
 ): Promise<ImageResult> {
-  const workerd = (consumer = false) => startWorkerd(persist, { ...IMAGE_BINDINGS, consumer, outbound });
+  const workerd = (consumer = false, inspectorPort?: number) =>
+    startWorkerd(persist, { ...IMAGE_BINDINGS, consumer, outbound, inspectorPort });
   const token = (u: string, campaign: string) =>
     mintToken(BENCH_SECRET, { user: u, campaign: `${run}-${campaign}`, ttlSeconds: 3600 });
   const cold: number[] = [];
@@ -325,7 +326,7 @@ async function benchImages(
     await mf.dispose();
   }
   const inspectorPort = await freePort();
-  const mf = startWorkerd(persist, { ...IMAGE_BINDINGS, consumer: false, outbound, inspectorPort });
+  const mf = workerd(false, inspectorPort);
   await mf.ready;
   const first: Record<string, LatencySummary> = {};
   const inWorker: Record<string, LatencySummary> = {};
@@ -387,15 +388,12 @@ async function benchImages(
     }
     blocks[`${layout}@2x`] = summarize(times);
   }
-  const heap = await isolateHeap(inspectorPort, async () => {
-    await timedFetch(mf, "/v1/health");
-  });
-  const ort = JSON.parse((await timedFetch(mf, "/bench/memory")).body) as { wasm_bytes: number | null };
+  const { heap, wasm } = await isolateMemory(mf, inspectorPort);
   const proc = workerdMemory();
   const memoryAfter = {
     heap_used: heap.used_mib,
     buffers: heap.buffers_mib,
-    ort_wasm: ort.wasm_bytes === null ? null : mib(ort.wasm_bytes),
+    ort_wasm: wasm,
     process: proc?.rss_mib ?? null,
     process_peak: proc?.peak_mib ?? null,
   };
@@ -422,6 +420,18 @@ async function benchImages(
     png_bytes: sizes,
     memory_after_mib: memoryAfter,
   };
+}
+
+/**
+ * The isolate's memory: its heap and ArrayBuffers after a full collection (V8's inspector) and ORT's wasm memory in
+ * MiB (null before ORT starts).
+ */
+async function isolateMemory(mf: ReturnType<typeof startWorkerd>, inspectorPort: number) {
+  const heap = await isolateHeap(inspectorPort, async () => {
+    await timedFetch(mf, "/v1/health");
+  });
+  const ort = JSON.parse((await timedFetch(mf, "/bench/memory")).body) as { wasm_bytes: number | null };
+  return { heap, wasm: ort.wasm_bytes === null ? null : mib(ort.wasm_bytes) };
 }
 
 async function demoModelDir(): Promise<string> {
@@ -494,10 +504,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       warm.push(r.ms);
     }
     const serving = workerdMemory();
-    const heap = await isolateHeap(inspectorPort, async () => {
-      await timedFetch(mf, "/v1/health");
-    });
-    const wasm = JSON.parse((await timedFetch(mf, "/bench/memory")).body) as { wasm_bytes: number | null };
+    const { heap, wasm } = await isolateMemory(mf, inspectorPort);
     const ort = await perInference(mf, "ort");
     const js = await perInference(mf, "js");
     await mf.dispose();
@@ -517,7 +524,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
         heap_used: heap.used_mib,
         heap_total: heap.total_mib,
         buffers: heap.buffers_mib,
-        wasm: wasm.wasm_bytes === null ? null : mib(wasm.wasm_bytes),
+        wasm,
         process_idle: idle?.rss_mib ?? null,
         process_serving: serving?.rss_mib ?? null,
         process_peak: serving?.peak_mib ?? null,

@@ -204,25 +204,26 @@ export class CandidateRanker implements Recommender {
   }
 
   /**
-   * This window's rows for `users` (default: every reader with relevance), then (unless `thisOnly`) every earlier
-   * window's, less the readers whose ids are in `except`, their hybrid features scored with this window's hybrid
-   * weights.
+   * This window's rows for `users` (default: every reader with relevance), then every earlier window's, less the
+   * readers whose ids are in `except`, their hybrid features scored with this window's hybrid weights.
    */
   learningSet(
     relevant: ReadonlyMap<number, ReadonlySet<number>>,
     mode: RankerMode,
     users?: readonly number[],
     except: ReadonlySet<string> = new Set(),
-    thisOnly = false,
   ): GbdtData {
-    const groups = this.groupsOf(relevant, mode, users);
+    return stack([...this.groupsOf(relevant, mode, users), ...this.earlierGroups(mode, except)]);
+  }
+
+  /** The earlier windows' rows (learningSet), less the readers whose ids are in `except`. */
+  private earlierGroups(mode: RankerMode, except: ReadonlySet<string> = new Set()): QueryGroup[] {
     const weights = this.hybrid?.weights;
-    for (const w of thisOnly ? [] : this.earlier) {
+    return this.earlier.flatMap((w) => {
       const rel = w.relevant[mode];
       const kept = [...rel.keys()].filter((u) => !except.has(w.userIds[u] as string));
-      groups.push(...w.ranker.groupsOf(rel, mode, kept, weights));
-    }
-    return stack(groups);
+      return w.ranker.groupsOf(rel, mode, kept, weights);
+    });
   }
 
   /** Each user's candidate rows and their labels (relevant or not), for users with a relevant set. */
@@ -259,11 +260,10 @@ export class CandidateRanker implements Recommender {
     // (after the other mode's fit has ended)
     const fitMode = async (mode: RankerMode, relevant: ReadonlyMap<number, ReadonlySet<number>>) => {
       const options = { ...this.gbdt, ...(choice ? { trees: choice.holdout[mode].trees } : {}) };
-      const every = await fitTrees(this.learningSet(relevant, mode), options);
-      const served =
-        this.earlier.length === 0
-          ? every
-          : meanEnsemble(every, await fitTrees(this.learningSet(relevant, mode, undefined, undefined, true), options));
+      // this window's rows are made once, for both fits (learningSet's, and trainingSet's alone)
+      const own = this.groupsOf(relevant, mode);
+      const every = await fitTrees(stack([...own, ...this.earlierGroups(mode)]), options);
+      const served = this.earlier.length === 0 ? every : meanEnsemble(every, await fitTrees(stack(own), options));
       return withBlend(served, choice?.holdout[mode].blend ?? 0);
     };
     const [all, novel] = await allEnded([fitMode("all", relevantAll), fitMode("novel", relevantNovel)] as const);

@@ -828,10 +828,10 @@ describe("learning from an earlier window", () => {
     const before = { tuner: v.hybrid.weights, earlier: e.hybrid.weights };
     const seen: { users: readonly number[]; except: ReadonlySet<string>; weights: unknown }[] = [];
     const learn = v.ranker.learningSet.bind(v.ranker);
-    v.ranker.learningSet = (relevant, mode, users, except, thisOnly) => {
+    v.ranker.learningSet = (relevant, mode, users, except) => {
       // the weights every window's hybrid features are scored with as it learns
       seen.push({ users: users ?? [], except: except ?? new Set(), weights: v.hybrid.weights });
-      return learn(relevant, mode, users, except, thisOnly);
+      return learn(relevant, mode, users, except);
     };
     let choice: Awaited<ReturnType<typeof chooseRanker>>;
     try {
@@ -1038,10 +1038,10 @@ describe("learning from an earlier window", () => {
   ) => {
     const options = { ...v.ranker.gbdt, trees: 15 };
     const every = fitGbdt(v.ranker.learningSet(val.testAll, "all"), options);
-    const alone = fitGbdt(v.ranker.learningSet(val.testAll, "all", undefined, undefined, true), options);
+    const alone = fitGbdt(v.ranker.trainingSet(val.testAll, "all"), options);
     // the two learn from different readers: their own rows differ in number
     expect(v.ranker.learningSet(val.testAll, "all").y.length).toBeGreaterThan(
-      v.ranker.learningSet(val.testAll, "all", undefined, undefined, true).y.length,
+      v.ranker.trainingSet(val.testAll, "all").y.length,
     );
     const picked = { hybrid: 0, ranker: 0, trees: 15, blend: 0, users: 1, margin: 0 };
     const served = await v.ranker.train(val.testAll, val.testNovel, { holdout: { all: picked, novel: picked } });
