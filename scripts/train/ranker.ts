@@ -793,13 +793,13 @@ function subset(m: ReadonlyMap<number, Set<number>>, users: readonly number[]): 
 /** the hybrid logit's column in a candidate row */
 const HYBRID_COLUMN = RANKER_FEATURES.indexOf("hybrid");
 
-/** The trees with the hybrid logit's weight beside them (none at 0). */
 /** The mean of two ensembles' scores as one ensemble: both's trees, each leaf value halved, the bases' mean. */
 export function meanEnsemble(a: TreeEnsemble, b: TreeEnsemble): TreeEnsemble {
   const half = (t: TreeEnsemble["trees"][number]) => ({ ...t, value: t.value.map((v) => v / 2) });
   return { ...a, base: (a.base + b.base) / 2, trees: [...a.trees.map(half), ...b.trees.map(half)] };
 }
 
+/** The trees with the hybrid logit's weight beside them (none at 0). */
 function withBlend(model: TreeEnsemble, blend: number): TreeEnsemble {
   const { linear: _, ...trees } = model;
   return blend === 0 ? trees : { ...trees, linear: [{ feature: HYBRID_COLUMN, weight: blend }] };

@@ -6,6 +6,8 @@ export default defineConfig({
     root: new URL("../..", import.meta.url).pathname,
     include: ["test/node/**/*.test.ts"],
     environment: "node",
+    // one temporary directory per run, removed at its end (support/temp-root.ts)
+    globalSetup: ["test/node/support/temp-root.ts"],
     testTimeout: 120_000,
     silent: "passed-only",
     hookTimeout: 180_000,
