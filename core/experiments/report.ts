@@ -252,8 +252,10 @@ const METRICS = ["opens", "ctr", "conversion", "revenue"] as const;
 /**
  * Adjusts, in place, each metric's comparisons with the control over the arms compared (one family per metric
  * and scale, absolute or relative: each a question asked of every arm): each estimate gets its adjusted p-value
- * and the interval made at the level that agrees with it (`versus` asks again at that level). Returns how many
- * arms were compared (a family of one is left as it is).
+ * and the interval made at the level that agrees with it (`versus` asks again at that level). The family is every
+ * arm compared, whether or not its comparison could be estimated: one without an estimate (a relative uplift needs
+ * 10 events in both arms) counts as p = 1, so an arm that reached an estimate by luck among others that did not
+ * is corrected for all of them. Returns how many arms were compared (a family of one is left as it is).
  */
 function correct(
   arms: ArmResult[],
@@ -265,18 +267,17 @@ function correct(
   if (method === "none" || compared.length < 2) return compared.length;
   for (const metric of METRICS)
     for (const scale of ["absolute", "relative"] as const) {
-      const tested = compared.flatMap((arm) => {
-        const estimate = arm.vsControl?.[metric]?.[scale];
-        return estimate ? [{ arm, estimate }] : [];
-      });
-      if (tested.length < 2) continue;
+      const estimates = compared.map((arm) => arm.vsControl?.[metric]?.[scale] ?? null);
+      if (estimates.every((e) => e === null)) continue;
       const adjusted = adjustPValues(
-        tested.map((t) => t.estimate.pValue),
+        estimates.map((e) => e?.pValue ?? 1),
         method,
       );
-      tested.forEach(({ arm, estimate }, k) => {
+      compared.forEach((arm, k) => {
+        const estimate = estimates[k];
+        if (!estimate) return;
         const p = adjusted[k] as number;
-        const level = adjustedAlpha(alpha, estimate.pValue, p, tested.length);
+        const level = adjustedAlpha(alpha, estimate.pValue, p, compared.length);
         const wider = versus(arm, level)?.[metric]?.[scale];
         if (wider) estimate.adjusted = { ciLow: wider.ciLow, ciHigh: wider.ciHigh, pValue: p };
       });

@@ -50,6 +50,25 @@ export const DEFAULT_ALPHA = 0.05;
  */
 export const MIN_EVENTS_FOR_UPLIFT = 10;
 
+/** An arm's readers, and its events (conversions, buyers) where they were counted. */
+interface UpliftCounts {
+  n: number;
+  events?: number | null;
+}
+
+/**
+ * Whether an uplift is estimated: each arm expects MIN_EVENTS_FOR_UPLIFT events at the two arms' pooled share, and
+ * has one at least. The expected count, not each arm's own: a gate on an arm's own count lets through the arms that
+ * happened to do well and holds back those that did badly, so the uplifts shown would lean positive (of nine small
+ * arms equal to their control, one in eight experiments showed a "significant" one). Counts not kept
+ * (`events` undefined or null): estimated.
+ */
+export function upliftEstimable(a: UpliftCounts, b: UpliftCounts): boolean {
+  if (a.events === undefined || a.events === null || b.events === undefined || b.events === null) return true;
+  const share = (a.events + b.events) / (a.n + b.n);
+  return Math.min(a.n, b.n) * share >= MIN_EVENTS_FOR_UPLIFT && a.events > 0 && b.events > 0;
+}
+
 /** Throws on options no interval can be made of. */
 export function checkOptions(opts: TestOptions): number {
   const alpha = opts.alpha ?? DEFAULT_ALPHA;

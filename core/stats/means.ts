@@ -1,12 +1,13 @@
 /**
  * Values per unit (revenue per recipient): Welch's t-test from each arm's count, sum and sum of squares
  * (what the daily aggregates keep), with the Welch-Satterthwaite degrees of freedom; the uplift's interval on
- * the log ratio of the means with the same degrees of freedom (core/stats/compare.ts), given at least
- * MIN_EVENTS_FOR_UPLIFT units with a value (buyers) in each arm when their count is known. Pure.
+ * the log ratio of the means with the same degrees of freedom (core/stats/compare.ts), given that each arm
+ * expects MIN_EVENTS_FOR_UPLIFT units with a value (buyers) at the pooled share when their count is known
+ * (estimate.ts upliftEstimable). Pure.
  */
 import { interval, type Reference, upliftInterval } from "./compare";
 import { studentQuantile, studentTwoSided } from "./distributions";
-import { type Comparison, checkOptions, MIN_EVENTS_FOR_UPLIFT, type TestOptions } from "./estimate";
+import { type Comparison, checkOptions, type TestOptions, upliftEstimable } from "./estimate";
 
 export interface Moments {
   n: number;
@@ -41,7 +42,10 @@ export function meanTest(control: Moments, treatment: Moments, opts: TestOptions
   const ref: Reference = { quantile: (p) => studentQuantile(p, df), twoSided: (t) => studentTwoSided(t, df) };
   const diff = b.mean - a.mean;
   const absolute = interval(diff, diff, a.variance / a.n + b.variance / b.n, a.n + b.n, alpha, ref, opts);
-  const enough = Math.min(control.positive ?? Infinity, treatment.positive ?? Infinity) >= MIN_EVENTS_FOR_UPLIFT;
+  const enough = upliftEstimable(
+    { n: control.n, events: control.positive },
+    { n: treatment.n, events: treatment.positive },
+  );
   const relative =
     absolute && enough && a.mean > 0 ? upliftInterval(a, b, b.mean / a.mean - 1, a.n + b.n, alpha, ref, opts) : null;
   return { absolute, relative };

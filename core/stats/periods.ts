@@ -19,7 +19,7 @@
  */
 import { interval, type Reference, upliftInterval } from "./compare";
 import { normalQuantile, normalTwoSided, studentQuantile, studentTwoSided } from "./distributions";
-import { type Comparison, checkOptions, MIN_EVENTS_FOR_UPLIFT, type TestOptions } from "./estimate";
+import { type Comparison, checkOptions, type TestOptions, upliftEstimable } from "./estimate";
 import type { Moments } from "./means";
 import type { Proportion } from "./proportions";
 import type { BanditArm } from "./thompson";
@@ -222,7 +222,7 @@ export function periodProportionTest(
     NORMAL,
     opts,
   );
-  const enough = Math.min(a.events ?? 0, b.events ?? 0) >= MIN_EVENTS_FOR_UPLIFT && a.mean > 0;
+  const enough = upliftEstimable({ n: a.n, events: a.events ?? 0 }, { n: b.n, events: b.events ?? 0 }) && a.mean > 0;
   const relative = absolute && enough ? upliftInterval(aa, bb, b.mean / a.mean - 1, units, alpha, NORMAL, opts) : null;
   return { absolute, relative };
 }
@@ -251,7 +251,7 @@ export function periodMeanTest(
   const diff = b.mean - a.mean;
   const units = a.n + b.n;
   const absolute = interval(diff, diff, a.variance + b.variance, units, alpha, ref, opts);
-  const enough = Math.min(a.events ?? Infinity, b.events ?? Infinity) >= MIN_EVENTS_FOR_UPLIFT;
+  const enough = upliftEstimable(a, b);
   // upliftInterval takes a variance per unit: n times the variance of the mean
   const perUnit = (e: PeriodEstimate) => ({ n: e.n, mean: e.mean, variance: e.variance * e.n });
   const relative =

@@ -7,7 +7,7 @@
  */
 import { interval, type Reference, upliftInterval } from "./compare";
 import { normalQuantile, normalTwoSided } from "./distributions";
-import { type Comparison, checkOptions, MIN_EVENTS_FOR_UPLIFT, type TestOptions } from "./estimate";
+import { type Comparison, checkOptions, type TestOptions, upliftEstimable } from "./estimate";
 
 export interface Proportion {
   /** units (recipients exposed) */
@@ -44,7 +44,7 @@ export function proportionTest(control: Proportion, treatment: Proportion, opts:
     NORMAL,
     opts,
   );
-  const enough = Math.min(control.x, treatment.x) >= MIN_EVENTS_FOR_UPLIFT;
+  const enough = upliftEstimable({ n: control.n, events: control.x }, { n: treatment.n, events: treatment.x });
   const relative =
     absolute && enough
       ? upliftInterval(

@@ -24,6 +24,12 @@ import scipy
 from scipy import integrate, stats
 
 
+def enough_for_uplift(na, xa, nb, xb):
+    """An uplift is estimated when each arm expects 10 events at the pooled share and has one (upliftEstimable)."""
+    share = (xa + xb) / (na + nb)
+    return min(na, nb) * share >= 10 and xa > 0 and xb > 0
+
+
 def rho(alpha, tuning):
     l = -2 * math.log(alpha)
     return math.sqrt((l + math.log(l + 1)) / tuning)
@@ -69,7 +75,7 @@ def proportions(case):
         absolute = fixed(raw, center, var, q, min(1.0, 2 * stats.norm.sf(abs(center) / math.sqrt(var))))
         interval = lambda c, v: (c - q * math.sqrt(v), c + q * math.sqrt(v), min(1.0, 2 * stats.norm.sf(abs(c) / math.sqrt(v))))
     relative = None
-    if min(xa, xb) >= 10:
+    if enough_for_uplift(na, xa, nb, xb):
         relative = uplift((xb / nb) / (xa / na) - 1, pa, va, a_n, pb, vb, b_n, interval)
     return {"absolute": absolute, "relative": relative}
 
@@ -94,7 +100,7 @@ def means(case, a, b):
         interval = lambda c, v: (c - q * math.sqrt(v), c + q * math.sqrt(v), float(2 * stats.t.sf(abs(c) / math.sqrt(v), df)))
     positive = (int((a > 0).sum()), int((b > 0).sum()))
     relative = None
-    if min(positive) >= 10 and ma > 0 and mb > 0:
+    if enough_for_uplift(na, positive[0], nb, positive[1]) and ma > 0 and mb > 0:
         relative = uplift(mb / ma - 1, ma, va, na, mb, vb, nb, interval)
     return {"absolute": absolute, "relative": relative, "df": df}, positive
 
@@ -187,7 +193,7 @@ def periods_section():
                 center, var = mb - ma, va / na + vb / nb
                 q = lambda p: stats.norm.ppf(p)
                 two = lambda z: min(1.0, 2 * stats.norm.sf(abs(z)))
-                enough = min(A["events"], B["events"]) >= 10
+                enough = enough_for_uplift(A["n"], A["events"], B["n"], B["events"])
             else:
                 ma, mb = A["mean"], B["mean"]
                 va, na, vb, nb = A["variance"] * A["n"], A["n"], B["variance"] * B["n"], B["n"]
@@ -196,7 +202,7 @@ def periods_section():
                 df = sum(x for x, _ in parts) ** 2 / sum(x * x / d for x, d in parts)
                 q = lambda p, df=df: stats.t.ppf(p, df)
                 two = lambda z, df=df: float(2 * stats.t.sf(abs(z), df))
-                enough = min(A["events"], B["events"]) >= 10 and ma > 0
+                enough = enough_for_uplift(A["n"], A["events"], B["n"], B["events"]) and ma > 0
             if tuning is not None:
                 absolute = sequential(B["mean"] - A["mean"], center, var, units, alpha, tuning)
                 interval = lambda c_, v: (lambda r: (r["ciLow"], r["ciHigh"], r["pValue"]))(sequential(c_, c_, v, units, alpha, tuning))
@@ -361,19 +367,25 @@ def multiple_section():
          "alpha": 0.05, "tuning": 5000, "method": "holm-bonferroni"},
         {"control": [3000, 40], "treatments": [[3000, 70], [3000, 8]], "alpha": 0.1, "tuning": None,
          "method": "holm-bonferroni"},
+        # one arm past the others by chance beside eight with too few clicks for an uplift: corrected over all nine
+        {"control": [2000, 100], "treatments": [[200, 18]] + [[200, 9]] * 8, "alpha": 0.05, "tuning": None,
+         "method": "holm-bonferroni"},
+        {"control": [2000, 100], "treatments": [[200, 18]] + [[200, 9]] * 8, "alpha": 0.05, "tuning": None,
+         "method": "benjamini-hochberg"},
     ]
     for f in families:
         raw = [proportions({"control": f["control"], "treatment": t, "alpha": f["alpha"], "tuning": f["tuning"]})
                for t in f["treatments"]]
         expected = [{"absolute": None, "relative": None} for _ in raw]
         for scale in ("absolute", "relative"):
-            tested = [i for i, r in enumerate(raw) if r[scale] is not None]
-            if len(tested) < 2:
-                continue
-            ps = [raw[i][scale]["pValue"] for i in tested]
+            # the family is every arm compared: one without an estimate (too few events for an uplift) counts as
+            # p = 1, so how many arms happened to reach an estimate does not shrink the correction
+            ps = [r[scale]["pValue"] if r[scale] is not None else 1.0 for r in raw]
             adjusted = holm(ps) if f["method"] == "holm-bonferroni" else stats.false_discovery_control(ps, method="bh")
-            for i, p, q in zip(tested, ps, adjusted):
-                level = f["alpha"] / len(tested) if p == 0 else f["alpha"] * p / q
+            for i, (p, q) in enumerate(zip(ps, adjusted)):
+                if raw[i][scale] is None:
+                    continue
+                level = f["alpha"] / len(ps) if p == 0 else f["alpha"] * p / q
                 again = proportions({"control": f["control"], "treatment": f["treatments"][i], "alpha": level,
                                      "tuning": f["tuning"], "tunedAlpha": f["alpha"]})[scale]
                 expected[i][scale] = {"ciLow": again["ciLow"], "ciHigh": again["ciHigh"], "pValue": float(q)}

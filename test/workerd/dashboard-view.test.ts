@@ -275,7 +275,7 @@ describe("the uplift note", () => {
     // 30 readers an arm, no click: no relative uplift can be estimated
     const few = report([]);
     expect(few.arms.some((a) => a.vsControl?.ctr.relative === null)).toBe(true);
-    expect(note(few)).toContain("An uplift shows – until the arm and the control each have 10");
+    expect(note(few)).toContain("An uplift shows – until the arm and the control each expect 10");
     const estimate = { estimate: 0.1, ciLow: -0.1, ciHigh: 0.3, pValue: 0.4 };
     const every = { absolute: estimate, relative: estimate };
     const enough: ExperimentReport = {
