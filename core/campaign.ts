@@ -401,8 +401,18 @@ export type Campaign = z.infer<typeof CampaignSchema>;
 
 /** v1 -> v2: no conditional blocks; the default block recommends under v1's item rules. */
 export function migrateCampaign(v1: CampaignV1): Campaign {
+  const migrated = migrateWith(v1, CampaignSchema);
+  if (!migrated.success) throw migrated.error;
+  return migrated.data;
+}
+
+/**
+ * v1 -> v2 read by `schema`: the admin API's strict one, or the lenient one of stored campaigns, so that a value the
+ * lenient v1 schema let through (a UTM value with a lone surrogate) is an issue of a failed parse, never a throw.
+ */
+function migrateWith(v1: CampaignV1, schema: typeof CampaignSchema | typeof StoredCampaignSchema) {
   const { items, ...settings } = v1;
-  return CampaignSchema.parse({
+  return schema.safeParse({
     v: 2,
     ...settings,
     default: { id: "default", type: "recommendations", ...(items && { items }) },
@@ -460,7 +470,7 @@ export function parseCampaign(
     return { success: false, error: new z.ZodError([{ code: "custom", path: ["v"], message, input: raw }]) };
   }
   const v1 = (strict ? CampaignV1Schema.extend({ utm: StrictUtmSchema }).strict() : CampaignV1Schema).safeParse(raw);
-  return v1.success ? { success: true, data: migrateCampaign(v1.data) } : v1;
+  return v1.success ? migrateWith(v1.data, strict ? CampaignSchema : StoredCampaignSchema) : v1;
 }
 
 /**

@@ -122,6 +122,25 @@ describe("ids that are not well-formed Unicode", () => {
     // why: KV takes no key holding one, so such a reader's snapshot could never be written
     await expect(env.OPENTIME_KV.put(kvKeys.profile("odd\uD800"), "{}")).rejects.toThrow();
   });
+
+  it("an experiment whose version-1 variant has a UTM value holding one is a 400 naming it, not a 500", async () => {
+    // the lenient read of a variant's version-1 campaign let the value through, and its migration threw
+    const res = await request("/v1/admin/experiments/utm-check", {
+      method: "PUT",
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        campaign: "spring",
+        variants: [
+          { id: "a", weight: 1, content: { utm: { source: "news\uD800" } } },
+          { id: "b", weight: 1, content: "popular" },
+        ],
+      }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("BAD_REQUEST");
+    expect(body.error.message).toContain("variants[0].content.utm.source");
+  });
 });
 
 describe("user ids a URL cannot name", () => {
