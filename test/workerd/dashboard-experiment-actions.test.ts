@@ -146,6 +146,13 @@ describe("Stop and Start on an experiment's page", () => {
     expect((await press("/dashboard/experiments/nothing/stop")).status).toBe(404);
   });
 
+  it("only `start` and `stop` press: a path that begins with one or ends with the other is 404 and changes nothing", async () => {
+    await storeExperiment("e-paths", body());
+    for (const path of ["startle", "nonstop", "bus-stop", "start-stop"])
+      expect((await press(`/dashboard/experiments/e-paths/${path}`)).status, path).toBe(404);
+    expect((await stored("e-paths")).status).toBe("running");
+  });
+
   it("without D1 (no report, nothing counted) the page still shows the experiment's buttons, and they work", async () => {
     await storeExperiment("e-nodb", body());
     const bare = { ...env, DB: undefined } as typeof env;

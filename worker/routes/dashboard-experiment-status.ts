@@ -21,10 +21,16 @@ import { logEvent } from "../lib/log";
 import { dashboardAccess, dashboardFormOnly } from "../preview/access";
 
 export function registerDashboardExperimentStatus(app: Hono<AppEnv>): void {
-  app.post("/dashboard/experiments/:id/:action{start|stop}", dashboardAccess, dashboardFormOnly, async (c) => {
+  // two literal routes: a pattern `:action{start|stop}` beside the static `/ship` route is compiled by Hono's fallback
+  // router as `^start|stop$`, which also matched `/startle` and `/bus-stop`
+  for (const action of ["start", "stop"] as const) registerPress(app, action);
+}
+
+function registerPress(app: Hono<AppEnv>, action: "start" | "stop"): void {
+  app.post(`/dashboard/experiments/:id/${action}`, dashboardAccess, dashboardFormOnly, async (c) => {
     const id = ExperimentIdSchema.safeParse(c.req.param("id"));
     if (!id.success) throw new ApiError("BAD_REQUEST", "id: not an experiment id");
-    const start = c.req.param("action") === "start";
+    const start = action === "start";
     const answer = await editExperiment(c.env, id.data, { status: start ? "running" : "stopped" });
     if (answer.ok) return c.redirect(experimentRedirect(id.data, start ? "started" : "stopped"), 303);
     // a start another experiment or the experiment itself forbids: the page says which, from its own reads
