@@ -11,7 +11,7 @@
  */
 import { type Campaign, CampaignIdSchema, DEFAULT_CAMPAIGN, parseCampaignText } from "../../core/campaign";
 import { kvKeys } from "../../core/kv-keys";
-import { ApiError } from "../errors";
+import { ApiError, unavailableKv } from "../errors";
 import { type CacheRead, IsolateCache } from "../lib/isolate-cache";
 import { errorMessage, logEvent } from "../lib/log";
 import { describeIssues } from "../lib/zod-issues";
@@ -79,8 +79,9 @@ export async function listCampaigns(
   try {
     page = await kv.list({ prefix, limit, ...(cursor && { cursor }) });
   } catch (e) {
-    // KV refuses a cursor it did not hand out
-    if (cursor) throw new ApiError("BAD_REQUEST", "cursor: not a cursor this list returned");
+    // KV refuses a cursor it did not hand out; a passing failure (rate limit, KV's own error, a deadline) stays what
+    // it is, a 503 to retry, whether or not the request had a cursor
+    if (cursor && !unavailableKv(e)) throw new ApiError("BAD_REQUEST", "cursor: not a cursor this list returned");
     throw e;
   }
   return {
