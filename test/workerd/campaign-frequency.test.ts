@@ -114,6 +114,13 @@ describe("campaign sends and the reader's frequency preference", () => {
     expect(await held(users, "nl-2")).toEqual({});
   });
 
+  it("a reader whose id is `__proto__` is held back by their own sends only, as any other", async () => {
+    await consent("__proto__", { frequency: "weekly" });
+    expect(Object.keys(await held(["__proto__"], "nl-proto-2"))).toEqual([]);
+    expect(await record("nl-proto-1", ["__proto__"])).toBe(1);
+    expect(Object.entries(await held(["__proto__"], "nl-proto-2"))).toEqual([["__proto__", "frequency"]]);
+  });
+
   it("a preference chosen after the send counts that send; one cleared counts nothing", async () => {
     expect(await record("nl-3", ["fq-later"])).toBe(1);
     expect(await held(["fq-later"], "nl-4")).toEqual({});

@@ -768,14 +768,15 @@ export class ReaderShard extends DurableObject<Bindings> {
    * `campaign`'s (null: every campaign's), or a triggered one (trigger-table.ts lastTriggeredSend: acknowledged,
    * or begun and not settled; a webhook call in flight counts as now, as it does for their triggers).
    */
-  async latestSends(users: string[], campaign: string | null): Promise<Record<string, number | null>> {
+  async latestSends(users: string[], campaign: string | null): Promise<Map<string, number | null>> {
     const nowS = Math.floor(Date.now() / 1000);
-    const out: Record<string, number | null> = {};
+    // a Map: a reader whose id is `__proto__` is a key like any other (a plain object's would set its prototype)
+    const out = new Map<string, number | null>();
     for (const user of users) {
       const calling = (this.inFlightReaders.get(user) ?? 0) > 0 ? nowS : null;
       const sends = [lastCampaignSend(this.sql, user, campaign), lastTriggeredSend(this.sql, user, ""), calling];
       const at = sends.reduce<number | null>((m, t) => (t === null ? m : m === null ? t : Math.max(m, t)), null);
-      out[user] = at;
+      out.set(user, at);
     }
     return out;
   }

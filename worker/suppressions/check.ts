@@ -66,7 +66,7 @@ export async function suppressedReaders(
         campaign,
       );
       for (const r of readers)
-        if (!frequencyAllows(r.frequency, latest[r.user] ?? null, nowS))
+        if (!frequencyAllows(r.frequency, latest.get(r.user) ?? null, nowS))
           out.push({ user: r.user, reason: "frequency" });
     }),
     ...[...byShard(unpublished, (u) => u)].map(async ([shard, readers]) => {
