@@ -1000,6 +1000,33 @@ describe("the global holdout", () => {
     expect(access.triggers).toMatchObject([{ trigger: "cart-30", state: "cancelled", reason: "holdout", items: "[]" }]);
   });
 
+  it("counts both readers in the holdout's report when their triggered email is decided, sent or withheld, not only at an open", async () => {
+    const [held, rest, buyer] = [reader(true, 3), reader(false, 3), reader(true, 4)];
+    const arm = async (user: string) =>
+      (await runInDurableObject(readerStub(env, user), (instance: ReaderShard) => instance.read(user)))?.experiments[
+        GLOBAL_HOLDOUT_ID
+      ];
+    await consume([
+      event(held, "cart_add", 10, "p000417"),
+      event(rest, "cart_add", 10, "p000418"),
+      event(buyer, "cart_add", 10, "p000419"),
+    ]);
+    // the third bought before the email was due: withheld as anyone's would be, and not counted
+    await consume([{ ...event(buyer, "purchase", 5, "p000419"), value: 10 }]);
+    for (const user of [held, rest, buyer]) {
+      expect(await arm(user), user).toBeUndefined();
+      await timePasses(user);
+    }
+    await alarmUntil(held, 1);
+    await alarmUntil(rest, 1);
+    await alarmUntil(buyer, 1);
+    expect(calls.map(userOf)).toEqual([rest]);
+    expect(await arm(held)).toMatchObject({ arm: GLOBAL_HOLDOUT_ARMS.held, campaign: ANY_CAMPAIGN });
+    expect(await arm(rest)).toMatchObject({ arm: GLOBAL_HOLDOUT_ARMS.rest, campaign: ANY_CAMPAIGN });
+    expect(await stored(buyer)).toMatchObject([{ state: "cancelled", reason: "purchased" }]);
+    expect(await arm(buyer)).toBeUndefined();
+  });
+
   it("decides as opens do: the arm a reader's first open recorded wins over the hash; turned off, it holds nobody", async () => {
     // the hash holds the first and not the second, but their opens recorded the other arm (share or seed moved since)
     const [wasServed, wasHeld] = [reader(true, 1), reader(false, 1)];

@@ -52,8 +52,13 @@ import { type CatalogChange, viewedTriggers } from "../../core/catalog-changes";
 import { erasureHash } from "../../core/erasure-key";
 import { isPixelId, type QueuedEvent } from "../../core/events";
 import { inGlobalHoldout } from "../../core/experiments/assignment";
-import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
-import { lateAttributedRows } from "../../core/experiments/exposure";
+import {
+  GLOBAL_ATTRIBUTION_DAYS,
+  GLOBAL_HOLDOUT_ARMS,
+  GLOBAL_HOLDOUT_ID,
+  type GlobalHoldout,
+} from "../../core/experiments/experiment";
+import { ANY_CAMPAIGN, exposureEventId, INITIAL_PHASE, lateAttributedRows } from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
 import { recordablePart } from "../../core/opt-out";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
@@ -1090,7 +1095,16 @@ export class ReaderShard extends DurableObject<Bindings> {
         return;
       }
       if (inGlobalHoldout(holdout, d.user, profile.experiments[GLOBAL_HOLDOUT_ID]?.arm ?? null)) {
-        this.cancel(d, "holdout", nowMs);
+        // withheld where it would have gone: a reader who bought since is cancelled as the others' are, and only
+        // then is the reader counted (exposeToHoldout), so both arms enter the report alike
+        const row = pendingDelivery(this.sql, d);
+        if (!row) return;
+        if (boughtSince(row, profile)) {
+          this.cancel(row, "purchased", nowMs);
+          return;
+        }
+        this.cancel(row, "holdout", nowMs);
+        if (holdout) await this.exposeToHoldout(d.user, GLOBAL_HOLDOUT_ARMS.held, holdout, nowMs);
         return;
       }
       if (!secrets) {
@@ -1112,13 +1126,15 @@ export class ReaderShard extends DurableObject<Bindings> {
       // sure to leave: one cancelled here was never sent, and counts for no frequency
       const row = pendingDelivery(this.sql, d);
       if (!row) return;
-      const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], profile);
-      const bought = viewed ? viewed.length === 0 : (lastPurchaseTs(profile) ?? 0) >= row.cart_ts;
-      if (bought) {
+      if (boughtSince(row, profile)) {
         this.cancel(row, "purchased", nowMs);
         return;
       }
+      const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], profile);
       markBegun(this.sql, row, nowMs);
+      // the email goes: while the global holdout is on, the reader is counted in its personalized arm now, as a
+      // withheld one is in the held arm (an open of it would count them only if they opened)
+      if (holdout && holdout.share > 0) await this.exposeToHoldout(d.user, GLOBAL_HOLDOUT_ARMS.rest, holdout, nowMs);
       this.inFlight.add(d.delivery);
       this.inFlightReaders.set(d.user, (this.inFlightReaders.get(d.user) ?? 0) + 1);
       try {
@@ -1152,6 +1168,35 @@ export class ReaderShard extends DurableObject<Bindings> {
       while (next < due.length) await one(due[next++] as DueDelivery);
     };
     await Promise.all(Array.from({ length: Math.min(WEBHOOK_CONCURRENCY, due.length) }, worker));
+  }
+
+  /**
+   * A triggered email decided while the global holdout is on, sent (its personalized arm) or withheld (held): the
+   * reader enters the holdout's report at that moment, as an open enters them (the same exposure event, so the first
+   * of the two counts). Counted at their opens alone, the personalized arm would gain every reader who opened a
+   * triggered email, high-intent readers the held arm never gets the chance to count (a review's simulation with no
+   * effect at all: +51% conversion, p 0.03). A failure is logged: the delivery goes on, the reader counted at their
+   * next open as before.
+   */
+  private async exposeToHoldout(user: string, arm: string, holdout: GlobalHoldout, atMs: number): Promise<void> {
+    const event: QueuedEvent = {
+      id: exposureEventId(GLOBAL_HOLDOUT_ID),
+      type: "exposure",
+      user,
+      ts: Math.floor(atMs / 1000),
+      exposure: {
+        experiment: GLOBAL_HOLDOUT_ID,
+        arm,
+        campaign: ANY_CAMPAIGN,
+        days: GLOBAL_ATTRIBUTION_DAYS,
+        phase: holdout.phaseStart ?? INITIAL_PHASE,
+      },
+    };
+    try {
+      await this.apply([event]);
+    } catch (e) {
+      logEvent("error", "trigger.exposure_failed", { detail: errorMessage(e) });
+    }
   }
 
   /** Cancels a due delivery, and says why in the log (the trigger and the reason: never the reader). */
@@ -1444,6 +1489,12 @@ function parseClock(raw: string | undefined): ConsentClock {
 }
 
 /** The items of a viewed-* delivery the reader has not bought since viewing them. */
+/** Whether the reader bought what the delivery is about since (a viewed-* row: every item; a cart: anything). */
+function boughtSince(row: DueDelivery, p: Profile): boolean {
+  const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], p);
+  return viewed ? viewed.length === 0 : (lastPurchaseTs(p) ?? 0) >= row.cart_ts;
+}
+
 function notBought(items: readonly ViewedItem[], p: Profile): ViewedItem[] {
   const bought = new Map(p.purchases.map((x) => [x.item, x.lastTs]));
   return items.filter((i) => (bought.get(i.item) ?? Number.NEGATIVE_INFINITY) < i.viewedAt);
