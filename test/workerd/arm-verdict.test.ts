@@ -28,9 +28,9 @@ const arm = (name: string, n: number, clickers: number): ArmCounts => ({
   clicks: clickers,
 });
 
-function report(counts: ArmCounts[]): ExperimentReport {
+function report(counts: ArmCounts[], sequential = true): ExperimentReport {
   return {
-    ...experimentResults(experiment, counts, { sequential: { tuning: 5000 } }),
+    ...experimentResults(experiment, counts, sequential ? { sequential: { tuning: 5000 } } : {}),
     experiment: { id: "verdict", campaign: "c", status: "running", attributionDays: 7, changes: [] },
     phase: "all",
     blocks: [],
@@ -69,12 +69,36 @@ describe("the verdict beside Ship this arm", () => {
     const level = report([arm("control", 5000, 300), arm("b", 5000, 305)]);
     expect(armVerdict(level, "b")).toEqual({
       winner: false,
-      text: "Not (yet) a winner: no interval against control excludes 0.",
+      text: "Not (yet) a winner: no metric against control excludes 0 in both its uplift and its difference.",
     });
     expect(armVerdict(level, "control").winner).toBe(false);
     expect(armVerdict(report([arm("control", 40, 2), arm("b", 40, 3)]), "b").text).toBe(
       "Not (yet) a winner: too few clickers and buyers to compare it with control yet.",
     );
+  });
+
+  it("revenue whose uplift excludes 0 while the difference's Welch test does not is no winner", () => {
+    // equal arms, 2% buying, order values lognormal (sigma 1.5): one of the draws where the log ratio's interval
+    // excluded 0 and the difference's did not
+    const revenue = (name: string, n: number, payers: number, sum: number, squares: number): ArmCounts => ({
+      ...emptyArm(name, n),
+      buyers: payers,
+      purchases: payers,
+      payers,
+      revenue: sum,
+      revenueSquares: squares,
+    });
+    const r = report(
+      [revenue("control", 5000, 90, 3578.31, 434508.94), revenue("b", 5000, 106, 9172.56, 13532939.21)],
+      false,
+    );
+    const vs = r.arms.find((a) => a.arm === "b")?.vsControl?.revenue;
+    expect(vs?.relative?.ciLow).toBeGreaterThan(0);
+    expect(vs?.absolute?.ciLow).toBeLessThan(0);
+    expect(armVerdict(r, "b")).toEqual({
+      winner: false,
+      text: "Not (yet) a winner: no metric against control excludes 0 in both its uplift and its difference.",
+    });
   });
 
   it("a failed sample-ratio check makes no arm a winner, however far ahead", () => {
