@@ -3,7 +3,8 @@
  * and one failure added to each arm before the interval and the test statistic (a rate of 0 or 1 keeps a
  * variance; the interval holds its level at small counts), so that the p-value and the interval always agree
  * (p < alpha exactly when the interval excludes 0). The reported estimates are the raw rates'. The uplift's
- * interval and p-value are the log ratio's of the adjusted rates (core/stats/compare.ts). Pure.
+ * interval is Fieller's for the ratio of the adjusted rates, its p-value the difference's (core/stats/compare.ts).
+ * Pure.
  */
 import { interval, type Reference, upliftInterval } from "./compare";
 import { normalQuantile, normalTwoSided } from "./distributions";

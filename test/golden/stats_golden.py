@@ -49,10 +49,17 @@ def fixed(est, center, var, q, p):
 
 
 def uplift(est, ma, va, na, mb, vb, nb, interval):
-    """The log-ratio test, its interval mapped back: interval(center, variance) gives the log-scale bounds and
-    the p-value of a log ratio of 0 (so that the uplift's p-value and its own interval agree)."""
-    log = interval(math.log(mb / ma), vb / (nb * mb**2) + va / (na * ma**2))
-    return {"estimate": est, "ciLow": math.expm1(log[0]), "ciHigh": math.expm1(log[1]), "pValue": log[2]}
+    """Fieller's interval for the ratio of the means, less 1: the ratios R with (mb - R ma)^2 <= k^2 (Vb + R^2 Va),
+    k the half-width interval(center, variance) gives a unit variance; its p-value the difference's test (R = 1).
+    None when the control's mean is not clear of 0 at that width (ma^2 <= k^2 Va: the set is unbounded)."""
+    Va, Vb = va / na, vb / nb
+    k = interval(0.0, 1.0)[1]
+    lead = ma**2 - k**2 * Va
+    if lead <= 0:
+        return None
+    root = k * math.sqrt(ma**2 * Vb + mb**2 * Va - k**2 * Va * Vb)
+    return {"estimate": est, "ciLow": (ma * mb - root) / lead - 1, "ciHigh": (ma * mb + root) / lead - 1,
+            "pValue": interval(mb - ma, Va + Vb)[2]}
 
 
 def proportions(case):

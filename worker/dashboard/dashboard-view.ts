@@ -140,8 +140,9 @@ function srmCounted(r: ExperimentReport): { empty: boolean; text: string } | nul
 
 /**
  * Why an uplift cell shows "–": a relative uplift needs the arm and the control each to expect MIN_EVENTS_FOR_UPLIFT
- * clickers, buyers or payers at their pooled share (core/stats/estimate.ts upliftEstimable); said when any cell of the
- * table is one.
+ * clickers, buyers or payers at their pooled share (core/stats/estimate.ts upliftEstimable), and the control's own
+ * rate clear of 0 at the interval's width (core/stats/compare.ts upliftInterval); said when any cell of the table is
+ * one.
  */
 function upliftNote(r: ExperimentReport): string {
   const missing = r.arms.some(
@@ -153,7 +154,7 @@ function upliftNote(r: ExperimentReport): string {
       }),
   );
   return missing
-    ? `An uplift shows – until the arm and the control each expect ${MIN_EVENTS_FOR_UPLIFT} openers (open rate), clickers (CTR), buyers (conversion) or payers (revenue) at their pooled share: fewer say too little for a relative difference.`
+    ? `An uplift shows – until the arm and the control each expect ${MIN_EVENTS_FOR_UPLIFT} openers (open rate), clickers (CTR), buyers (conversion) or payers (revenue) at their pooled share, and the control's rate is clear of 0 at the interval's width (early on, sequential intervals are wide): until then a ratio has no bound.`
     : "";
 }
 
