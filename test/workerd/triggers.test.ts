@@ -1025,6 +1025,21 @@ describe("the global holdout", () => {
     expect(await arm(rest)).toMatchObject({ arm: GLOBAL_HOLDOUT_ARMS.rest, campaign: ANY_CAMPAIGN });
     expect(await stored(buyer)).toMatchObject([{ state: "cancelled", reason: "purchased" }]);
     expect(await arm(buyer)).toBeUndefined();
+    // one due more than a day ago would be dropped as stale for anyone: withheld, it counts nobody either
+    const late = reader(true, 5);
+    await consume([event(late, "cart_add", 10, "p000420")]);
+    // its due time two days back, as an outage that long would leave it
+    await runInDurableObject(readerStub(env, late), (_: ReaderShard, state) => {
+      state.storage.sql.exec(
+        "UPDATE triggers SET due_at = ?, next_at = ? WHERE user = ?",
+        nowS() - 25 * 3600,
+        Date.now() - 1,
+        late,
+      );
+    });
+    await runAlarmsUntil(late, () => false);
+    expect(await stored(late)).toMatchObject([{ state: "cancelled", reason: "stale" }]);
+    expect(await arm(late)).toBeUndefined();
   });
 
   it("decides as opens do: the arm a reader's first open recorded wins over the hash; turned off, it holds nobody", async () => {

@@ -1095,8 +1095,15 @@ export class ReaderShard extends DurableObject<Bindings> {
         return;
       }
       if (inGlobalHoldout(holdout, d.user, profile.experiments[GLOBAL_HOLDOUT_ID]?.arm ?? null)) {
-        // withheld where it would have gone: a reader who bought since is cancelled as the others' are, and only
-        // then is the reader counted (exposeToHoldout), so both arms enter the report alike
+        // withheld where it would have gone: a delivery the checks below would stop (too late, the reader's
+        // frequency, bought since) is cancelled for that, as anyone's is, and only a withheld one counts the reader
+        // (exposeToHoldout), so both arms enter the report alike
+        const calling = (this.inFlightReaders.get(d.user) ?? 0) > 0;
+        const stopped = cancelBeforeFirstCall(this.sql, d, profile.consent.frequency, nowMs, calling);
+        if (stopped) {
+          logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: stopped });
+          return;
+        }
         const row = pendingDelivery(this.sql, d);
         if (!row) return;
         if (boughtSince(row, profile)) {
@@ -1132,9 +1139,6 @@ export class ReaderShard extends DurableObject<Bindings> {
       }
       const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], profile);
       markBegun(this.sql, row, nowMs);
-      // the email goes: while the global holdout is on, the reader is counted in its personalized arm now, as a
-      // withheld one is in the held arm (an open of it would count them only if they opened)
-      if (holdout && holdout.share > 0) await this.exposeToHoldout(d.user, GLOBAL_HOLDOUT_ARMS.rest, holdout, nowMs);
       this.inFlight.add(d.delivery);
       this.inFlightReaders.set(d.user, (this.inFlightReaders.get(d.user) ?? 0) + 1);
       try {
@@ -1161,6 +1165,12 @@ export class ReaderShard extends DurableObject<Bindings> {
         if (left > 0) this.inFlightReaders.set(d.user, left);
         else this.inFlightReaders.delete(d.user);
       }
+      // the email was decided and its first call made (whatever it answered): while the global holdout is on, the
+      // reader is counted in its personalized arm, at the moment of the decision, as a withheld one is in the held
+      // arm. After the call, so that nothing awaits between the checks above and the call (an opt-out or a
+      // purchase landing meanwhile would not stop an email already on its way)
+      if (row.attempts === 0 && holdout && holdout.share > 0)
+        await this.exposeToHoldout(d.user, GLOBAL_HOLDOUT_ARMS.rest, holdout, nowMs);
     };
     // Workers open at most six connections at once: more would only wait, on the webhook's deadline
     let next = 0;
