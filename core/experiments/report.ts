@@ -250,12 +250,15 @@ export function experimentResults(
 const METRICS = ["opens", "ctr", "conversion", "revenue"] as const;
 
 /**
- * Adjusts, in place, each metric's comparisons with the control over the arms compared (one family per metric
- * and scale, absolute or relative: each a question asked of every arm): each estimate gets its adjusted p-value
- * and the interval made at the level that agrees with it (`versus` asks again at that level). The family is every
- * arm compared, whether or not its comparison could be estimated: one without an estimate (a relative uplift needs
- * 10 events in both arms) counts as p = 1, so an arm that reached an estimate by luck among others that did not
- * is corrected for all of them. Returns how many arms were compared (a family of one is left as it is).
+ * Adjusts, in place, each metric's comparisons with the control over the arms compared (one family per metric: each
+ * a question asked of every arm): each estimate gets its adjusted p-value and the interval made at the level that
+ * agrees with it (`versus` asks again at that level). The family is every arm compared, whether or not its
+ * comparison could be estimated (one without counts as p = 1), so an arm that reached an estimate by luck among
+ * others that did not is corrected for all of them; and its p-values are the difference's, which the uplift shares
+ * (Fieller's interval at the difference's half-width), so the corrected uplift and difference agree too. An uplift
+ * that no ratio bounds at the corrected level (the control's rate not clear of 0 at that width) is dropped: shown
+ * uncorrected it would claim what the correction does not. Returns how many arms were compared (a family of one is
+ * left as it is).
  */
 function correct(
   arms: ArmResult[],
@@ -265,23 +268,27 @@ function correct(
 ): number {
   const compared = arms.filter((a) => a.vsControl !== null);
   if (method === "none" || compared.length < 2) return compared.length;
-  for (const metric of METRICS)
-    for (const scale of ["absolute", "relative"] as const) {
-      const estimates = compared.map((arm) => arm.vsControl?.[metric]?.[scale] ?? null);
-      if (estimates.every((e) => e === null)) continue;
-      const adjusted = adjustPValues(
-        estimates.map((e) => e?.pValue ?? 1),
-        method,
-      );
-      compared.forEach((arm, k) => {
-        const estimate = estimates[k];
-        if (!estimate) return;
-        const p = adjusted[k] as number;
+  for (const metric of METRICS) {
+    const differences = compared.map((arm) => arm.vsControl?.[metric]?.absolute ?? null);
+    if (differences.every((d) => d === null)) continue;
+    const adjusted = adjustPValues(
+      differences.map((d) => d?.pValue ?? 1),
+      method,
+    );
+    compared.forEach((arm, k) => {
+      const comparison = arm.vsControl?.[metric];
+      if (!comparison) return;
+      const p = adjusted[k] as number;
+      for (const scale of ["absolute", "relative"] as const) {
+        const estimate = comparison[scale];
+        if (!estimate) continue;
         const level = adjustedAlpha(alpha, estimate.pValue, p, compared.length);
         const wider = versus(arm, level)?.[metric]?.[scale];
         if (wider) estimate.adjusted = { ciLow: wider.ciLow, ciHigh: wider.ciHigh, pValue: p };
-      });
-    }
+        else if (scale === "relative") comparison.relative = null;
+      }
+    });
+  }
   return compared.length;
 }
 

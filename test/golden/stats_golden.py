@@ -379,22 +379,30 @@ def multiple_section():
          "method": "holm-bonferroni"},
         {"control": [2000, 100], "treatments": [[200, 18]] + [[200, 9]] * 8, "alpha": 0.05, "tuning": None,
          "method": "benjamini-hochberg"},
+        # sequential, few readers: b's uplift is bounded alone and not at the corrected level (dropped); an arm with
+        # no uplift (0 conversions) beside one whose corrected uplift and difference must agree
+        {"control": [300, 13], "treatments": [[300, 39], [300, 13]], "alpha": 0.05, "tuning": 5000,
+         "method": "holm-bonferroni"},
+        {"control": [1000, 50], "treatments": [[1000, 0], [1000, 74]], "alpha": 0.05, "tuning": None,
+         "method": "holm-bonferroni"},
     ]
     for f in families:
         raw = [proportions({"control": f["control"], "treatment": t, "alpha": f["alpha"], "tuning": f["tuning"]})
                for t in f["treatments"]]
         expected = [{"absolute": None, "relative": None} for _ in raw]
+        # one family per metric, every arm compared (one without an estimate counts as p = 1), over the difference's
+        # p-values, which the uplift shares; an uplift no ratio bounds at the corrected level is dropped
+        ps = [r["absolute"]["pValue"] if r["absolute"] is not None else 1.0 for r in raw]
+        adjusted = holm(ps) if f["method"] == "holm-bonferroni" else stats.false_discovery_control(ps, method="bh")
         for scale in ("absolute", "relative"):
-            # the family is every arm compared: one without an estimate (too few events for an uplift) counts as
-            # p = 1, so how many arms happened to reach an estimate does not shrink the correction
-            ps = [r[scale]["pValue"] if r[scale] is not None else 1.0 for r in raw]
-            adjusted = holm(ps) if f["method"] == "holm-bonferroni" else stats.false_discovery_control(ps, method="bh")
             for i, (p, q) in enumerate(zip(ps, adjusted)):
                 if raw[i][scale] is None:
                     continue
                 level = f["alpha"] / len(ps) if p == 0 else f["alpha"] * p / q
                 again = proportions({"control": f["control"], "treatment": f["treatments"][i], "alpha": level,
                                      "tuning": f["tuning"], "tunedAlpha": f["alpha"]})[scale]
+                if again is None:
+                    continue
                 expected[i][scale] = {"ciLow": again["ciLow"], "ciHigh": again["ciHigh"], "pValue": float(q)}
         f["expected"] = expected
     return {"pValues": pvalues, "families": families}

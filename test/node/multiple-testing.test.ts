@@ -194,6 +194,28 @@ describe("a report comparing several arms with the control", () => {
     expect(bh / runs).toBeLessThan(0.065);
   });
 
+  it("an uplift no ratio bounds at the corrected level is dropped, not shown uncorrected; corrected uplift and difference agree", () => {
+    // sequential, 300 readers an arm: b's uplift alone is +200% [+1.8%, ...], corrected it has no bound
+    const seq = experimentResults(
+      experiment(2),
+      [clicks("control", [300, 13]), clicks("v0", [300, 39]), clicks("v1", [300, 13])],
+      { sequential: { tuning: 5000 } },
+    );
+    const b = seq.arms.find((a) => a.arm === "v0")?.vsControl?.ctr;
+    expect(b?.absolute?.adjusted?.ciLow).toBeLessThan(0);
+    expect(b?.relative).toBeNull();
+    // fixed: an arm with no uplift (no clicks) beside one whose corrected difference excludes 0: so does its uplift
+    const fixed = experimentResults(experiment(2), [
+      clicks("control", [1000, 50]),
+      clicks("v0", [1000, 0]),
+      clicks("v1", [1000, 74]),
+    ]);
+    const c = fixed.arms.find((a) => a.arm === "v1")?.vsControl?.ctr;
+    expect(c?.absolute?.adjusted?.ciLow).toBeGreaterThan(0);
+    expect(c?.relative?.adjusted?.ciLow).toBeGreaterThan(0);
+    expect(c?.relative?.adjusted?.pValue).toBe(c?.absolute?.adjusted?.pValue);
+  });
+
   it("nine small arms, some under the 10 clicks an uplift needs: the uplift is corrected over all nine, not over those that reached one", () => {
     // the arm past the others by chance: alone with an uplift, it was corrected over a family of one
     const lucky = [clicks("control", [2000, 100]), clicks("v0", [200, 18])];

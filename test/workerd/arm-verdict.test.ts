@@ -65,15 +65,16 @@ describe("the verdict beside Ship this arm", () => {
     expect(armVerdict(r, "control").winner).toBe(true);
   });
 
-  it("level arms are no winner yet; too few clickers are said so", () => {
+  it("level arms are no winner yet, however few their clickers", () => {
     const level = report([arm("control", 5000, 300), arm("b", 5000, 305)]);
     expect(armVerdict(level, "b")).toEqual({
       winner: false,
       text: "Not (yet) a winner: no interval against control excludes 0.",
     });
     expect(armVerdict(level, "control").winner).toBe(false);
+    // a few clickers still give a difference to judge by (no uplift yet)
     expect(armVerdict(report([arm("control", 40, 2), arm("b", 40, 3)]), "b").text).toBe(
-      "Not (yet) a winner: too few clickers and buyers to compare it with control yet.",
+      "Not (yet) a winner: no interval against control excludes 0.",
     );
   });
 
@@ -99,6 +100,17 @@ describe("the verdict beside Ship this arm", () => {
     expect(armVerdict(r, "b")).toEqual({
       winner: false,
       text: "Not (yet) a winner: no interval against control excludes 0.",
+    });
+  });
+
+  it("an arm far ahead while no ratio bounds its uplift yet (a control's rate not clear of 0) is judged by the difference", () => {
+    const r = report([arm("control", 400, 8), arm("b", 400, 60)]);
+    const vs = r.arms.find((a) => a.arm === "b")?.vsControl?.ctr;
+    expect(vs?.relative).toBeNull();
+    expect(vs?.absolute?.ciLow).toBeGreaterThan(0);
+    expect(armVerdict(r, "b")).toEqual({
+      winner: true,
+      text: expect.stringMatching(/^Better than control on CTR \+13\.0 pts \[\+/),
     });
   });
 

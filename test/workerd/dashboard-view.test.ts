@@ -345,3 +345,18 @@ describe("the dashboard's items", () => {
     expect(listed).toEqual([...Array.from({ length: 10 }, (_, i) => `a-${i}`), "b-0", "b-1"]);
   });
 });
+
+describe("who the report counts", () => {
+  it("the global holdout's readers who opened include those whose triggered email was sent or withheld", () => {
+    const unitNote = (r: ExperimentReport) =>
+      /<p data-testid="unit" class="muted">([^<]*)<\/p>/.exec(
+        Mustache.render(TEMPLATE, viewOf({ experiments: [r.experiment.id], current: r.experiment.id, report: r })),
+      )?.[1];
+    const plain = report([]);
+    expect(unitNote(plain)).toBe("Per reader who opened (CTR is click-to-open).");
+    const global = { ...plain, experiment: { ...plain.experiment, id: "global-holdout" } };
+    expect(unitNote(global)).toBe(
+      "Per reader who opened (CTR is click-to-open), or for whom a triggered email was sent or withheld.",
+    );
+  });
+});

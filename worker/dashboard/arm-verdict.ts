@@ -1,7 +1,8 @@
 /**
  * What an experiment's report says of an arm as a winner, in a line beside its "Ship this arm" button: better than
- * the control on a metric when that metric's interval (the one the page shows: corrected for several arms) lies
- * wholly above 0, worse when wholly below. An arm is a winner when it is better on some metric and worse on none,
+ * the control on a metric when that metric's interval (the one the page shows: corrected for several arms; the
+ * difference's, said as the uplift where there is one, which agrees with it) lies wholly above 0, worse when wholly
+ * below. An arm is a winner when it is better on some metric and worse on none,
  * and the sample-ratio check did not fail; the control, when every other arm is worse on some metric and better
  * on none. Anything else is said to be no winner (yet), and why: the page still offers the button. Pure.
  */
@@ -24,6 +25,9 @@ const NAMES: Record<Metric, string> = {
 };
 
 const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`;
+/** A difference as said: rates in percentage points, revenue per reader in the report's currency units. */
+const difference = (m: Metric, x: number) =>
+  m === "revenue" ? `${x >= 0 ? "+" : ""}${x.toFixed(2)}` : `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} pts`;
 
 /** The metrics of `arm` (not the control) whose shown interval lies wholly above 0, and wholly below. */
 function sides(report: ExperimentReport, arm: string): { better: string[]; worse: string[]; estimable: boolean } {
@@ -34,13 +38,18 @@ function sides(report: ExperimentReport, arm: string): { better: string[]; worse
   const worse: string[] = [];
   let estimable = false;
   for (const m of metrics) {
-    const e: Estimate | null | undefined = vs?.[m]?.relative;
-    if (!e) continue;
+    // judged by the difference, said as the uplift where there is one: they agree (Fieller's interval, one family),
+    // and the difference is there when no ratio bounds the uplift yet (a control's rate not clear of 0)
+    const d: Estimate | null | undefined = vs?.[m]?.absolute;
+    if (!d) continue;
     estimable = true;
-    const { ciLow, ciHigh } = e.adjusted ?? e;
-    const said = `${NAMES[m]} ${pct(e.estimate)} [${pct(ciLow)}, ${pct(ciHigh)}]`;
-    if (ciLow > 0) better.push(said);
-    else if (ciHigh < 0) worse.push(said);
+    const shown = d.adjusted ?? d;
+    const u: Estimate | null | undefined = vs?.[m]?.relative;
+    const said = u
+      ? `${NAMES[m]} ${pct(u.estimate)} [${pct((u.adjusted ?? u).ciLow)}, ${pct((u.adjusted ?? u).ciHigh)}]`
+      : `${NAMES[m]} ${difference(m, d.estimate)} [${difference(m, shown.ciLow)}, ${difference(m, shown.ciHigh)}]`;
+    if (shown.ciLow > 0) better.push(said);
+    else if (shown.ciHigh < 0) worse.push(said);
   }
   return { better, worse, estimable };
 }
@@ -74,6 +83,6 @@ export function armVerdict(report: ExperimentReport, arm: string): ArmVerdict {
     winner: false,
     text: estimable
       ? `Not (yet) a winner: no interval against ${control} excludes 0.`
-      : `Not (yet) a winner: too few clickers and buyers to compare it with ${control} yet.`,
+      : `Not (yet) a winner: too few readers to compare it with ${control} yet.`,
   };
 }

@@ -7,6 +7,7 @@
  */
 
 import { DRIFT_MIN_READERS, isDriftAlert } from "../../core/drift";
+import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { type Estimate, MIN_EVENTS_FOR_UPLIFT } from "../../core/stats/estimate";
 import { wordList } from "../../core/word-list";
 import type { DriftRun } from "../drift/drift-store";
@@ -215,8 +216,8 @@ function unitNote(r: ExperimentReport): string {
           .map((a) => `${a.arm} ${pct(a.openRate)}`)
           .join(", ")}.`
       : `Per reader who opened (CTR is click-to-open)${
-          clickOnly > 0 ? `; ${clickOnly} seen only by a click (images blocked) left out in every arm` : ""
-        }.`;
+          r.experiment.id === GLOBAL_HOLDOUT_ID ? ", or for whom a triggered email was sent or withheld" : ""
+        }${clickOnly > 0 ? `; ${clickOnly} seen only by a click (images blocked) left out in every arm` : ""}.`;
   return r.weighting === "period"
     ? `${who} Rates weighted hour by hour: a bandit's shares move, so arms are never pooled across allocations.`
     : who;
