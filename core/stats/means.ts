@@ -2,9 +2,8 @@
  * Values per unit (revenue per recipient): Welch's t-test from each arm's count, sum and sum of squares
  * (what the daily aggregates keep), with the Welch-Satterthwaite degrees of freedom; the uplift's interval
  * Fieller's for the ratio of the means with the same degrees of freedom, its p-value Welch's (core/stats/compare.ts),
- * given that each arm
- * expects MIN_EVENTS_FOR_UPLIFT units with a value (buyers) at the pooled share when their count is known
- * (estimate.ts upliftEstimable). Pure.
+ * given that each arm expects MIN_EVENTS_FOR_UPLIFT units with a value (buyers) at the pooled share when their count
+ * is known (estimate.ts upliftEstimable). Pure.
  */
 import { interval, type Reference, upliftInterval } from "./compare";
 import { studentQuantile, studentTwoSided } from "./distributions";

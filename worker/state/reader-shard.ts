@@ -1095,9 +1095,9 @@ export class ReaderShard extends DurableObject<Bindings> {
         return;
       }
       if (inGlobalHoldout(holdout, d.user, profile.experiments[GLOBAL_HOLDOUT_ID]?.arm ?? null)) {
-        // withheld where it would have gone: a delivery the checks below would stop (too late, the reader's
-        // frequency, bought since) is cancelled for that, as anyone's is, and only a withheld one counts the reader
-        // (exposeToHoldout), so both arms enter the report alike
+        // withheld where it would have gone: a delivery the checks a sent one passes would stop (too late, the
+        // reader's frequency, bought since) is cancelled for that, as anyone's is, and only a withheld one counts the
+        // reader (exposeToHoldout), so both arms enter the report alike
         const calling = (this.inFlightReaders.get(d.user) ?? 0) > 0;
         const stopped = cancelBeforeFirstCall(this.sql, d, profile.consent.frequency, nowMs, calling);
         if (stopped) {
@@ -1498,13 +1498,13 @@ function parseClock(raw: string | undefined): ConsentClock {
   return {};
 }
 
-/** The items of a viewed-* delivery the reader has not bought since viewing them. */
 /** Whether the reader bought what the delivery is about since (a viewed-* row: every item; a cart: anything). */
 function boughtSince(row: DueDelivery, p: Profile): boolean {
   const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], p);
   return viewed ? viewed.length === 0 : (lastPurchaseTs(p) ?? 0) >= row.cart_ts;
 }
 
+/** The items of a viewed-* delivery the reader has not bought since viewing them. */
 function notBought(items: readonly ViewedItem[], p: Profile): ViewedItem[] {
   const bought = new Map(p.purchases.map((x) => [x.item, x.lastTs]));
   return items.filter((i) => (bought.get(i.item) ?? Number.NEGATIVE_INFINITY) < i.viewedAt);
