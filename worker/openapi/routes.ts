@@ -1042,15 +1042,14 @@ const DOCUMENTED: RouteDoc[] = [
       500: internal,
     },
   },
-  {
-    method: "post",
-    route: "/dashboard/experiments/:id/:action{start|stop}",
-    path: "/dashboard/experiments/{id}/{action}",
+  ...(["start", "stop"] as const).map((action) => ({
+    method: "post" as const,
+    route: `/dashboard/experiments/:id/${action}`,
+    path: `/dashboard/experiments/{id}/${action}`,
     tag: "experiments",
-    summary:
-      "an experiment's Start and Stop buttons on the dashboard (a form from the dashboard's own origin; the registry changes its status alone)",
-    auth: "preview",
-    params: [EXPERIMENT, { name: "action", in: "path", required: true, description: "start or stop", schema: STRING }],
+    summary: `an experiment's ${action === "start" ? "Start" : "Stop"} button on the dashboard (a form from the dashboard's own origin; the registry changes its status alone)`,
+    auth: "preview" as const,
+    params: [EXPERIMENT],
     responses: {
       303: {
         description:
@@ -1064,7 +1063,7 @@ const DOCUMENTED: RouteDoc[] = [
       500: internal,
       503: orStateDown(noRegistry),
     },
-  },
+  })),
   {
     method: "post",
     route: "/dashboard/experiments/:id/ship",
