@@ -1095,21 +1095,10 @@ export class ReaderShard extends DurableObject<Bindings> {
         return;
       }
       if (inGlobalHoldout(holdout, d.user, profile.experiments[GLOBAL_HOLDOUT_ID]?.arm ?? null)) {
-        // withheld where it would have gone: a delivery the checks a sent one passes would stop (too late, the
-        // reader's frequency, bought since) is cancelled for that, as anyone's is, and only a withheld one counts the
-        // reader (exposeToHoldout), so both arms enter the report alike
-        const calling = (this.inFlightReaders.get(d.user) ?? 0) > 0;
-        const stopped = cancelBeforeFirstCall(this.sql, d, profile.consent.frequency, nowMs, calling);
-        if (stopped) {
-          logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: stopped });
-          return;
-        }
-        const row = pendingDelivery(this.sql, d);
+        // withheld where it would have gone: one the checks of a sent one stop is cancelled for that, as anyone's
+        // is, and only a withheld one counts the reader (exposeToHoldout), so both arms enter the report alike
+        const row = this.stillDue(d, profile, nowMs);
         if (!row) return;
-        if (boughtSince(row, profile)) {
-          this.cancel(row, "purchased", nowMs);
-          return;
-        }
         this.cancel(row, "holdout", nowMs);
         if (holdout) await this.exposeToHoldout(d.user, GLOBAL_HOLDOUT_ARMS.held, holdout, nowMs);
         return;
@@ -1121,22 +1110,8 @@ export class ReaderShard extends DurableObject<Bindings> {
         recordAttempt(this.sql, d, later(), nowMs);
         return;
       }
-      // too late to send, or over the reader's frequency preference (which counts every trigger's sends): checked
-      // and claimed with no await between
-      const calling = (this.inFlightReaders.get(d.user) ?? 0) > 0;
-      const held = cancelBeforeFirstCall(this.sql, d, profile.consent.frequency, nowMs, calling);
-      if (held) {
-        logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: held });
-        return;
-      }
-      // the row as it is now (changes may have joined it since the alarm read it), marked as begun once it is
-      // sure to leave: one cancelled here was never sent, and counts for no frequency
-      const row = pendingDelivery(this.sql, d);
+      const row = this.stillDue(d, profile, nowMs);
       if (!row) return;
-      if (boughtSince(row, profile)) {
-        this.cancel(row, "purchased", nowMs);
-        return;
-      }
       const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], profile);
       markBegun(this.sql, row, nowMs);
       this.inFlight.add(d.delivery);
@@ -1178,6 +1153,29 @@ export class ReaderShard extends DurableObject<Bindings> {
       while (next < due.length) await one(due[next++] as DueDelivery);
     };
     await Promise.all(Array.from({ length: Math.min(WEBHOOK_CONCURRENCY, due.length) }, worker));
+  }
+
+  /**
+   * The delivery as it is now if it is still to go, else null, cancelled when a check stops it: too late to send, or
+   * over the reader's frequency preference (which counts every trigger's sends), checked and claimed with no await
+   * between; then the row as it is now (changes may have joined it since the alarm read it), unless the reader bought
+   * what it is about since. A row it returns is marked begun, or cancelled as held, by the caller with no await
+   * between: one cancelled here was never sent, and counts for no frequency.
+   */
+  private stillDue(d: DueDelivery, profile: Profile, nowMs: number): DueDelivery | null {
+    const calling = (this.inFlightReaders.get(d.user) ?? 0) > 0;
+    const stopped = cancelBeforeFirstCall(this.sql, d, profile.consent.frequency, nowMs, calling);
+    if (stopped) {
+      logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: stopped });
+      return null;
+    }
+    const row = pendingDelivery(this.sql, d);
+    if (!row) return null;
+    if (boughtSince(row, profile)) {
+      this.cancel(row, "purchased", nowMs);
+      return null;
+    }
+    return row;
   }
 
   /**
