@@ -277,15 +277,16 @@ function correct(
     );
     compared.forEach((arm, k) => {
       const comparison = arm.vsControl?.[metric];
-      if (!comparison) return;
+      const difference = differences[k];
+      if (!comparison || !difference) return;
       const p = adjusted[k] as number;
+      // one level for both scales: the uplift's p-value is the difference's
+      const wider = versus(arm, adjustedAlpha(alpha, difference.pValue, p, compared.length))?.[metric];
       for (const scale of ["absolute", "relative"] as const) {
         const estimate = comparison[scale];
-        if (!estimate) continue;
-        const level = adjustedAlpha(alpha, estimate.pValue, p, compared.length);
-        const wider = versus(arm, level)?.[metric]?.[scale];
-        if (wider) estimate.adjusted = { ciLow: wider.ciLow, ciHigh: wider.ciHigh, pValue: p };
-        else if (scale === "relative") comparison.relative = null;
+        const again = wider?.[scale];
+        if (estimate && again) estimate.adjusted = { ciLow: again.ciLow, ciHigh: again.ciHigh, pValue: p };
+        else if (estimate && scale === "relative") comparison.relative = null;
       }
     });
   }

@@ -44,9 +44,11 @@ function sides(report: ExperimentReport, arm: string): { better: string[]; worse
     estimable = true;
     const shown = d.adjusted ?? d;
     const u: Estimate | null | undefined = vs?.[m]?.relative;
-    const said = u
-      ? `${NAMES[m]} ${pct(u.estimate)} [${pct((u.adjusted ?? u).ciLow)}, ${pct((u.adjusted ?? u).ciHigh)}]`
-      : `${NAMES[m]} ${difference(m, d.estimate)} [${difference(m, shown.ciLow)}, ${difference(m, shown.ciHigh)}]`;
+    const uShown = u ? (u.adjusted ?? u) : null;
+    const said =
+      u && uShown
+        ? `${NAMES[m]} ${pct(u.estimate)} [${pct(uShown.ciLow)}, ${pct(uShown.ciHigh)}]`
+        : `${NAMES[m]} ${difference(m, d.estimate)} [${difference(m, shown.ciLow)}, ${difference(m, shown.ciHigh)}]`;
     if (shown.ciLow > 0) better.push(said);
     else if (shown.ciHigh < 0) worse.push(said);
   }
