@@ -1011,7 +1011,7 @@ describe("the global holdout", () => {
       event(rest, "cart_add", 10, "p000418"),
       event(buyer, "cart_add", 10, "p000419"),
     ]);
-    // the third bought before the email was due: withheld as anyone's would be, and not counted
+    // the third bought before the email was due: its purchase cancels the delivery at once, and nobody is counted
     await consume([{ ...event(buyer, "purchase", 5, "p000419"), value: 10 }]);
     for (const user of [held, rest, buyer]) {
       expect(await arm(user), user).toBeUndefined();
@@ -1028,7 +1028,7 @@ describe("the global holdout", () => {
     // one due more than a day ago would be dropped as stale for anyone: withheld, it counts nobody either
     const late = reader(true, 5);
     await consume([event(late, "cart_add", 10, "p000420")]);
-    // its due time two days back, as an outage that long would leave it
+    // its due time 25 hours back, as an outage that long would leave it
     await runInDurableObject(readerStub(env, late), (_: ReaderShard, state) => {
       state.storage.sql.exec(
         "UPDATE triggers SET due_at = ?, next_at = ? WHERE user = ?",
