@@ -4,13 +4,20 @@
  * once, signed, with a token that verifies, when the cart has waited its minutes with no purchase. Time is
  * faked by the events' own timestamps and by moving a delivery's stored time (a retry's back-off).
  */
-import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  env,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { bucket } from "../../core/experiments/assignment";
 import { GLOBAL_ATTRIBUTION_DAYS, GLOBAL_HOLDOUT_ARMS, GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { ANY_CAMPAIGN, exposureEventId } from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
+import type { Profile } from "../../core/profile";
 import { verifyToken } from "../../core/token";
 import {
   RETRY_DELAYS_S,
@@ -24,7 +31,7 @@ import {
 import { verifyWebhook } from "../../core/webhook-signature";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
-import type { ReaderShard } from "../../worker/state/reader-shard";
+import { PUBLISH_INTERVAL_MS, type ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { type DueDelivery, dueDeliveries, recordAttempt, scheduleViewed } from "../../worker/state/trigger-table";
 import { resetTriggersCache } from "../../worker/triggers/trigger-config";
@@ -1040,6 +1047,30 @@ describe("the global holdout", () => {
     await runAlarmsUntil(late, () => false);
     expect(await stored(late)).toMatchObject([{ state: "cancelled", reason: "stale" }]);
     expect(await arm(late)).toBeUndefined();
+  });
+
+  it("the exposure a delivery records spends none of its alarm run's KV operations: the reader's snapshot goes in the next run", async () => {
+    const held = reader(true, 6);
+    const snapshotArm = async () =>
+      ((await env.OPENTIME_KV.get(kvKeys.profile(held), "json")) as Profile | null)?.experiments[GLOBAL_HOLDOUT_ID];
+    await consume([event(held, "cart_add", 10, "p000421")]);
+    // past the snapshot interval since the cart add's own publish: a publish now would not wait for the interval
+    await new Promise((r) => setTimeout(r, PUBLISH_INTERVAL_MS + 100));
+    await timePasses(held);
+    expect(await runDurableObjectAlarm(readerStub(env, held))).toBe(true);
+    expect(await stored(held)).toMatchObject([{ state: "cancelled", reason: "holdout" }]);
+    // recorded in the shard, its row behind; not yet in KV
+    const behind = () =>
+      runInDurableObject(readerStub(env, held), (_: ReaderShard, state) =>
+        state.storage.sql
+          .exec<{ behind: number }>("SELECT version <> published_version AS behind FROM readers WHERE user = ?", held)
+          .one(),
+      );
+    expect(await behind()).toEqual({ behind: 1 });
+    expect(await snapshotArm()).toBeUndefined();
+    expect(await runDurableObjectAlarm(readerStub(env, held))).toBe(true);
+    expect(await snapshotArm()).toMatchObject({ arm: GLOBAL_HOLDOUT_ARMS.held });
+    expect(await behind()).toEqual({ behind: 0 });
   });
 
   it("decides as opens do: the arm a reader's first open recorded wins over the hash; turned off, it holds nobody", async () => {

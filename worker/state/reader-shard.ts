@@ -260,11 +260,17 @@ export function publishInterval(backlogMs: number): number {
 export interface ApplyOptions {
   /** how long the newest event of the call waited in the queue (sets the snapshot interval; without it, unchanged) */
   backlogMs?: number;
+  /**
+   * false: the readers it changes are not published by this call but by the alarm's next round (their rows say they
+   * are behind). The alarm's own applies pass it, so that they spend none of its KV budget (PUBLISH_BATCH).
+   */
+  publish?: boolean;
 }
 /**
  * Snapshots published per alarm run, or at once by one apply call; more reschedule the alarm at once. With the
  * clean-up's CLEANUP_KV_OPS beside them, an invocation's KV operations stay under Workers' 1,000 (the rest: the
- * triggers' configuration, a delivery's reads, one bulk read per 100 new readers).
+ * triggers' configuration and the global holdout, one bulk read per 100 new readers; the holdout's exposures a run's
+ * deliveries record publish nothing themselves: ApplyOptions.publish).
  */
 export const PUBLISH_BATCH = 400;
 /** Trigger deliveries per alarm run; more reschedule the alarm at once. */
@@ -681,9 +687,13 @@ export class ReaderShard extends DurableObject<Bindings> {
       await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_MS);
       this.ctx.waitUntil(this.sendOutbox());
     }
-    if (committed.length > 0) await this.publish(committed.slice(0, PUBLISH_BATCH).map(([user]) => user));
-    // the rest at the alarm, at once (their rows say they are behind)
-    if (committed.length > PUBLISH_BATCH) await this.scheduleAlarm(Date.now());
+    if (options.publish === false) {
+      if (committed.length > 0) await this.scheduleAlarm(Date.now() + this.interval);
+    } else {
+      if (committed.length > 0) await this.publish(committed.slice(0, PUBLISH_BATCH).map(([user]) => user));
+      // the rest at the alarm, at once (their rows say they are behind)
+      if (committed.length > PUBLISH_BATCH) await this.scheduleAlarm(Date.now());
+    }
     // a reader who came back is served again: the edge's tombstones go (a failure: the sweeps queued with the
     // return delete them again, sweepDecisions)
     for (const { user, hash } of cameBack) {
@@ -1201,7 +1211,8 @@ export class ReaderShard extends DurableObject<Bindings> {
       },
     };
     try {
-      await this.apply([event]);
+      // published by the alarm's next round: this run's KV operations are its snapshots' and sweeps' (PUBLISH_BATCH)
+      await this.apply([event], { publish: false });
     } catch (e) {
       logEvent("error", "trigger.exposure_failed", { detail: errorMessage(e) });
     }
