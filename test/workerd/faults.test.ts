@@ -286,6 +286,35 @@ describe("decisions made on a failure", () => {
     },
     TIMEOUT,
   );
+
+  it(
+    "the reader's consent still counts: tracking off stores nothing, personalization off says so",
+    async () => {
+      resetModelCache();
+      const user = reader();
+      const consent = async (change: Partial<Profile["consent"]>) => {
+        const p = (await env.OPENTIME_KV.get(kvKeys.profile(user), "json")) as Profile;
+        await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify({ ...p, consent: { ...p.consent, ...change } }));
+      };
+      const stored = async () => (await env.OPENTIME_KV.list({ prefix: kvKeys.decisionsPrefix(user) })).keys.length;
+      await consent({ tracking: false });
+      const t = await token(user);
+      const failed = await call(`/v1/img/${t}/row-2.png`, {}, failingFiles());
+      expect(failed.headers.get("X-Opentime-Reason")).toBe("kv-error");
+      expect(await stored()).toBe(0);
+      // allowed again: the failure's open is stored, provisional, as for anyone
+      await consent({ tracking: true });
+      resetBlockMemo();
+      await call(`/v1/img/${t}/row-2.png`, {}, failingFiles());
+      expect(await stored()).toBe(1);
+      await consent({ personalization: false });
+      resetBlockMemo();
+      const opted = await call(`/v1/img/${t}/row-0.png`, {}, failingFiles());
+      expect(opted.headers.get("X-Opentime-Reason")).toBe("opted-out");
+      expect(await stored()).toBe(1);
+    },
+    TIMEOUT,
+  );
 });
 
 describe("model files that never answer", () => {

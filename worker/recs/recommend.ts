@@ -326,10 +326,14 @@ async function rank(input: Loaded): Promise<Recommendation> {
 
   if (!token.ok) return generic(`token-${token.reason}`);
   if (!modelState.ok) {
-    const current = await erased;
-    const gone = current === false ? await erasedLegacy(token.claims.u) : current;
+    // the profile still says what the reader allows: a reader with tracking off gets no decision stored (nor an open
+    // recorded) because the model failed, and one with personalization off is told so, as below
+    const [current, profileRead] = await Promise.all([erased, profileOnce(input.loads, kv, token.claims.u)]);
+    const missing = !profileRead.ok && profileRead.reason === "profile-missing";
+    const gone = current === false && missing ? await erasedLegacy(token.claims.u) : current;
     if (gone !== false) return gone ? generic("erased") : generic(modelState.reason);
-    recordable = true; // no profile was read: the consumer still drops events of readers who opted out
+    recordable = profileRead.ok ? profileRead.profile.consent.tracking : missing;
+    if (profileRead.ok && !profileRead.profile.consent.personalization) return generic("opted-out");
     return generic(modelState.reason);
   }
   const model = modelState.model;
