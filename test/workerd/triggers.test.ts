@@ -182,6 +182,49 @@ describe("cart-abandoned trigger", () => {
     expect(await verifyWebhook(TEST_WEBHOOK_SECRET, call.body, call.signature, nowS())).toBe(true);
   });
 
+  it("one put off past a day by what the shop left unset (the secret, the configuration's version) is dropped as stale, its items with it", async () => {
+    const [unsigned, unread] = ["trig-never-signed", "trig-never-read"];
+    const itemsOf = (user: string) =>
+      runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+        state.storage.sql
+          .exec<{ items: string }>("SELECT items FROM triggers WHERE user = ?", user)
+          .toArray()
+          .map((r) => r.items),
+      );
+    const waited = (user: string) =>
+      runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
+        state.storage.sql.exec(
+          "UPDATE triggers SET due_at = ?, next_at = ? WHERE user = ?",
+          nowS() - 25 * 3600,
+          Date.now() - 1,
+          user,
+        );
+      });
+    await withObjectEnv(
+      readerStub(env, unsigned),
+      (real) => ({ ...real, TRIGGER_WEBHOOK_SECRET: "" }),
+      async () => {
+        await consume([event(unsigned, "cart_add", 40, "p000417")]);
+        await alarmUntil(unsigned, 1);
+        // put off a minute while the day lasts
+        expect(await triggerRow(unsigned)).toMatchObject([{ state: "pending", attempts: 0 }]);
+        await waited(unsigned);
+        await alarmUntil(unsigned, 1);
+        expect(await triggerRow(unsigned)).toMatchObject([{ state: "cancelled", reason: "stale" }]);
+        expect(await itemsOf(unsigned)).toEqual(["[]"]);
+      },
+    );
+    // a configuration this version cannot read (a newer one, after a rollback): as unreadable
+    await consume([event(unread, "cart_add", 40, "p000418")]);
+    await env.OPENTIME_KV.put(kvKeys.triggers, JSON.stringify({ v: 2, triggers: [] }));
+    resetTriggersCache();
+    await waited(unread);
+    await alarmUntil(unread, 1);
+    expect(await triggerRow(unread)).toMatchObject([{ state: "cancelled", reason: "stale" }]);
+    expect(await itemsOf(unread)).toEqual(["[]"]);
+    expect(calls).toHaveLength(0);
+  });
+
   it("a stored configuration whose tokens would outlive the tombstone still delivers tokens a day short of it", async () => {
     // stored before PUT refused it (or ERASURE_TOMBSTONE_DAYS lowered since): 60 days against 45
     const stored = TriggersConfigSchema.parse({ v: 1, triggers: [{ ...CART, tokenTtlDays: 60 }] });

@@ -182,6 +182,7 @@ import {
 import {
   type AttemptOutcome,
   cancelBeforeFirstCall,
+  cancelIfStale,
   cancelOnOptOut,
   cancelOnPurchase,
   type DueDelivery,
@@ -1066,8 +1067,14 @@ export class ReaderShard extends DurableObject<Bindings> {
     const tokenMaxDays = Math.max(1, erasureTombstoneDays - 1);
     const secrets = webhookSecret && tokenSecret ? { webhookSecret, tokenSecret, tokenMaxDays } : null;
     const later = () => ({ kind: "postponed" as const, atMs: Date.now() + POSTPONE_MS });
+    let unconfiguredLogged = false;
     const one = async (d: DueDelivery): Promise<void> => {
       const nowMs = Date.now();
+      // first: one that could not be tried within a day goes, whatever put it off below
+      if (cancelIfStale(this.sql, d, nowMs)) {
+        logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: "stale" });
+        return;
+      }
       if (!config) {
         recordAttempt(this.sql, d, later(), nowMs);
         return;
@@ -1114,9 +1121,12 @@ export class ReaderShard extends DurableObject<Bindings> {
         return;
       }
       if (!secrets) {
-        logEvent("error", "trigger.not_configured", {
-          detail: "TRIGGER_WEBHOOK_SECRET or TOKEN_SECRET is not set (or shorter than 16 characters)",
-        });
+        // once a run, not once a delivery
+        if (!unconfiguredLogged)
+          logEvent("error", "trigger.not_configured", {
+            detail: "TRIGGER_WEBHOOK_SECRET or TOKEN_SECRET is not set (or shorter than 16 characters)",
+          });
+        unconfiguredLogged = true;
         recordAttempt(this.sql, d, later(), nowMs);
         return;
       }

@@ -274,15 +274,25 @@ export function lastTriggeredSend(sql: SqlStorage, user: string, delivery: strin
  * and marked begun (pendingDelivery, markBegun), with no await between, so two of one reader's deliveries due
  * together never both pass. Returns why it cancelled.
  */
-export function cancelBeforeFirstCall(
+/**
+ * Cancels a due delivery never tried whose due time is more than LATE_AFTER_SECONDS past (`stale`), whatever kept it
+ * waiting: the configuration or the global holdout unreadable, a secret missing. Its items are not kept past their
+ * use, and a shop that never sets the secret does not carry its readers' carts for ever. Whether it cancelled.
+ */
+export function cancelIfStale(
   sql: SqlStorage,
   d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
-  frequency: Consent["frequency"],
   nowMs: number,
-  calling = false,
-): "stale" | "frequency" | null {
-  const nowS = Math.floor(nowMs / 1000);
-  const untried = sql
+): boolean {
+  const untried = untriedDueAt(sql, d);
+  if (untried === null || Math.floor(nowMs / 1000) <= untried + LATE_AFTER_SECONDS) return false;
+  cancelDelivery(sql, d, "stale");
+  return true;
+}
+
+/** The due time of a pending delivery never tried (no call begun), else null. */
+function untriedDueAt(sql: SqlStorage, d: Pick<DueDelivery, "user" | "trigger" | "delivery">): number | null {
+  const row = sql
     .exec<{ due_at: number }>(
       `SELECT due_at FROM triggers
        WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending' AND sent_at IS NULL`,
@@ -291,9 +301,21 @@ export function cancelBeforeFirstCall(
       d.delivery,
     )
     .toArray()[0];
-  if (!untried) return null;
+  return row ? row.due_at : null;
+}
+
+export function cancelBeforeFirstCall(
+  sql: SqlStorage,
+  d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
+  frequency: Consent["frequency"],
+  nowMs: number,
+  calling = false,
+): "stale" | "frequency" | null {
+  const nowS = Math.floor(nowMs / 1000);
+  const dueAt = untriedDueAt(sql, d);
+  if (dueAt === null) return null;
   const reason =
-    nowS > untried.due_at + LATE_AFTER_SECONDS
+    nowS > dueAt + LATE_AFTER_SECONDS
       ? "stale"
       : !frequencyAllows(frequency, calling ? nowS : lastSend(sql, d.user, d.delivery), nowS)
         ? "frequency"
