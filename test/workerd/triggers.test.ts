@@ -390,6 +390,25 @@ describe("cart-abandoned trigger", () => {
     expect(JSON.parse((calls[0] as Call).body)).toMatchObject({ user: short, items: ["p1"] });
   });
 
+  it("a cart add during a pause that outlasts its delivery keeps nothing of it; one that ends within the day waits", async () => {
+    const [long, short] = ["trig-add-paused-long", "trig-add-paused-short"];
+    const pausedFor = (user: string, seconds: number): QueuedEvent => ({
+      id: `pause-${seq++}`,
+      type: "consent",
+      user,
+      ts: nowS() - 60,
+      consent: { pausedUntil: nowS() + seconds },
+    });
+    const rows = (user: string) =>
+      runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+        state.storage.sql.exec("SELECT state, reason, items FROM triggers WHERE user = ?", user).toArray(),
+      );
+    await consume([pausedFor(long, 30 * 86_400), pausedFor(short, 3 * 3600)]);
+    await consume([event(long, "cart_add", 1, "p-while-paused"), event(short, "cart_add", 1, "p-short")]);
+    expect(await rows(long)).toEqual([{ state: "cancelled", reason: "paused", items: "[]" }]);
+    expect(await rows(short)).toEqual([{ state: "pending", reason: null, items: '["p-short"]' }]);
+  });
+
   it("refuses a bad configuration naming the field, and a switched-off trigger schedules nothing", async () => {
     const bad = await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [{ ...CART, afterMinutes: 0 }] });
     expect(bad.status).toBe(400);

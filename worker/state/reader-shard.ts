@@ -613,7 +613,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           if (moves && (stopsNow === null || stopsNow === "personalization-off")) {
             const offAt = res.trackingOff ? lastTrackingOff(appliedEvents) : Number.NEGATIVE_INFINITY;
             const since = appliedEvents.filter((e) => e.ts > offAt);
-            const at = updateTriggers(this.sql, user, triggers, since, purchased, now);
+            const at = updateTriggers(this.sql, user, triggers, since, purchased, now, res.profile.consent);
             if (at !== null) triggerAt = Math.min(triggerAt ?? at, at);
           }
           if (appliedEvents.some((e) => e.type === "purchase")) cancelOnPurchase(this.sql, user, purchased);

@@ -14,6 +14,7 @@ import type { Consent } from "../../core/profile";
 import {
   type CancelReason,
   type CartAbandonedTrigger,
+  consentStopsNew,
   frequencyAllows,
   type GiveUpReason,
   itemsAfterRemoval,
@@ -128,6 +129,7 @@ export function updateTriggers(
   events: readonly QueuedEvent[],
   lastPurchaseTs: number | null,
   nowMs: number,
+  consent: Consent,
 ): number | null {
   if (!events.some((e) => e.type === "cart_add" || e.type === "cart_remove")) return null;
   let earliest: number | null = null;
@@ -142,8 +144,20 @@ export function updateTriggers(
     // a viewed-* row left by a trigger of the same id that changed type counts as none
     const found = rowOf(sql, user, trigger.id);
     const row = found?.changes === null ? found : null;
-    const next = nextTriggerState(trigger, row ? stateOf(row) : null, events, lastPurchaseTs, Math.floor(nowMs / 1000));
-    if (!next) continue;
+    const moving = nextTriggerState(
+      trigger,
+      row ? stateOf(row) : null,
+      events,
+      lastPurchaseTs,
+      Math.floor(nowMs / 1000),
+    );
+    if (!moving) continue;
+    // a wait the reader's pause outlasts (past a day after its due time) keeps nothing of them: cancelled now, as it
+    // would be when due, and as a viewed-* delivery is never scheduled (core/triggers.ts consentStopsNew)
+    const next =
+      moving.state === "pending" && consentStopsNew(consent, false, moving.dueAt) === "paused"
+        ? { ...moving, state: "cancelled" as const, items: [], reason: "paused" as const }
+        : moving;
     const moved = !row || row.cart_ts !== next.cartTs || (row.state !== "pending" && next.state === "pending");
     const delivery = moved ? crypto.randomUUID() : row.delivery;
     const attempts = moved ? 0 : row.attempts;
