@@ -695,18 +695,19 @@ export class ReaderShard extends DurableObject<Bindings> {
       // the rest at the alarm, at once (their rows say they are behind)
       if (committed.length > PUBLISH_BATCH) await this.scheduleAlarm(Date.now());
     }
-    // a reader who came back is served again: the edge's tombstones go (a failure: the sweeps queued with the
-    // return delete them again, sweepDecisions)
+    // the KV operations the returns' and the opt-outs' clean-up spend at most, beside the snapshots above
+    const budget = new KvBudget(CLEANUP_KV_OPS);
+    // a reader who came back is served again: the edge's tombstones go (a failure, or past the budget: the sweeps
+    // queued with the return delete them again, sweepDecisions)
     for (const { user, hash } of cameBack) {
       try {
-        await this.deleteEdgeTombstones(user, hash);
+        await this.deleteEdgeTombstones(user, hash, budget);
       } catch (e) {
         logEvent("error", "erasure.return_kv_failed", { detail: errorMessage(e) });
       }
     }
     // before the call answers, so that whoever sent the opt-out finds no decision left; a failure is logged and
     // left to the sweeps queued with it (2 and 15 minutes on), which delete them again
-    const budget = new KvBudget(CLEANUP_KV_OPS);
     await Promise.all(
       optedOut.map(async (user) => {
         try {
