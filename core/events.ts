@@ -148,6 +148,17 @@ export function isPixelId(id: string): boolean {
   return id.startsWith(PIXEL_ID_PREFIX);
 }
 
+/**
+ * The ids of consent changes made with an email's preferences form (worker/profile/consent-update.ts). Anyone who
+ * holds the email can make them (a forward), so such a change never ends an erasure (worker/state/tombstone-table.ts
+ * turnsOn): a reader comes back by the shop's own consent API, when they sign in again and agree.
+ */
+export const EMAIL_PREFERENCES_ID_PREFIX = "preferences:";
+
+export function isEmailPreferencesId(id: string): boolean {
+  return id.startsWith(EMAIL_PREFERENCES_ID_PREFIX);
+}
+
 /** The fields of an event that StoredIdSchema checks: what a refusal for an email address names. */
 export const STORED_ID_FIELDS = ["id", "campaign"] as const;
 

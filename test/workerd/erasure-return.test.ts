@@ -17,7 +17,7 @@ import { consentEvent } from "../../worker/profile/consent-update";
 import { readerStub } from "../../worker/state/shard-routing";
 import { migrateTombstones, returnOf, tombstoneOf } from "../../worker/state/tombstone-table";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
-import { call, clearKv, consume, fixture, recordingQueue, seedModel } from "./support/harness";
+import { call, clearKv, consume, fixture, recordingQueue, SENDER, seedModel, send } from "./support/harness";
 
 const nowS = () => Math.floor(Date.now() / 1000);
 let seq = 0;
@@ -145,5 +145,41 @@ describe("an erased reader who comes back", () => {
     expect(await readerStub(env, user).erased(user)).toBe(true);
     expect(await readerStub(env, user).read(user)).toBeNull();
     expect(await env.OPENTIME_KV.get(await erasureKey(user))).not.toBeNull();
+  });
+
+  it("does not come back by an email's preferences form, which whoever holds the email (a forward) can submit", async () => {
+    const user = await knownReader(12);
+    // an email sent before the erasure
+    const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign: "before", ttlSeconds: 30 * 86_400 });
+    await erase(user);
+    await aSecond();
+    const rec = recordingQueue();
+    const form = (body: string) =>
+      send(
+        `/v1/amp/preferences?t=${t}`,
+        {
+          method: "POST",
+          headers: { "Content-Type": "application/x-www-form-urlencoded", "AMP-Email-Sender": SENDER },
+          body,
+        },
+        { ...env, EVENTS: rec.queue },
+      );
+    const turnOn = await form("form=2&personalization=on&tracking=on");
+    expect(turnOn.status).toBe(200);
+    expect(((await turnOn.json()) as { message: string }).message).toMatch(/cannot turn personalization or tracking/);
+    expect(rec.sent).toEqual([]);
+    // with an unsubscribe beside it: that is saved (kept whenever made), the rest not asked for
+    const both = await form("form=2&tracking=on&unsubscribe=on");
+    expect(((await both.json()) as { message: string }).message).toMatch(/^You are unsubscribed\. .*cannot turn/);
+    expect(rec.sent.map((e) => e.consent)).toEqual([{ unsubscribed: true }]);
+    // the shard takes no change the form made as a return either (the tombstone unreadable at the form, say)
+    await consume([
+      { ...consentEvent(user, { personalization: true, tracking: true }), id: `preferences:x:${nowS()}` },
+    ]);
+    expect(await readerStub(env, user).erased(user)).toBe(true);
+    expect(await env.OPENTIME_KV.get(await erasureKey(user))).not.toBeNull();
+    // the consent API (the shop, when they sign in again and agree) still brings them back
+    await consume([consentEvent(user, { tracking: true })]);
+    expect(await readerStub(env, user).erased(user)).toBe(false);
   });
 });

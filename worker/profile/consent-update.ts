@@ -6,7 +6,7 @@
  * gets a minimal profile holding their choice, but for an unsubscribe alone, which the shard keeps as a suppression
  * and nothing else, as it does an erased reader's (worker/state/suppression-only.ts).
  */
-import type { QueuedEvent } from "../../core/events";
+import { EMAIL_PREFERENCES_ID_PREFIX, type QueuedEvent } from "../../core/events";
 import type { Consent } from "../../core/profile";
 import { sendKey, type TokenClaims } from "../../core/token";
 import type { Bindings } from "../env";
@@ -62,7 +62,8 @@ export async function recordConsentChange(
 ): Promise<boolean> {
   const userId = claims.u;
   const base = consentEvent(userId, change);
-  const event: QueuedEvent = { ...base, id: `${source}:${sendKey(claims)}:${base.ts}` };
+  const prefix = source === "preferences" ? EMAIL_PREFERENCES_ID_PREFIX : "unsubscribe:";
+  const event: QueuedEvent = { ...base, id: `${prefix}${sendKey(claims)}:${base.ts}` };
   const queued = await enqueueWithin(env.EVENTS, [event], QUEUE_WAIT_MS, waitUntil);
   if (queued?.ok) return true;
   try {

@@ -17,6 +17,9 @@
  * offering topics carries an empty hidden `topics` field, so that unticking every topic clears them (an empty
  * value is not a topic).
  *
+ * An erased reader's form (the edge tombstone stands) saves what it holds but turning personalization or tracking on,
+ * and says so: anyone holding the email could submit it, so it never ends an erasure (the consent API does).
+ *
  * A token for an id an earlier version stored shaped like an address only through a look-alike (core/token.ts
  * validClaims `held`) saves the form's opt-outs alone (core/opt-out.ts): the rest is left as it is and the answer
  * says so; a form holding nothing else is refused, 400 USER_ID_NOT_PSEUDONYMOUS, whose message the form shows.
@@ -28,11 +31,15 @@ import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
+import { hasTombstone } from "../events/erasure";
 import { background } from "../lib/background";
 import { readForm } from "../lib/read-form";
 import { type ConsentChange, recordConsentChange } from "../profile/consent-update";
 
 const FREQUENCIES = ["daily", "weekly", "monthly"] as const;
+/** What an erased reader's form is told of what it would have turned on. */
+const NOT_AFTER_ERASURE =
+  "Your data was deleted at your request, so this email cannot turn personalization or tracking back on: the shop can, when you sign in again.";
 /** The form is a few fields: anything larger is not it. */
 const MAX_FORM_BYTES = 16 * 1024;
 
@@ -104,6 +111,16 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       );
     // a staff preview's email (core/token.ts, claim p) changes nothing of the reader it shows
     if (token.claims.p) return c.json({ ok: true, message: "A preview: nothing was changed for this reader." });
+    // an erased reader is not brought back by an email, which anyone holding it can submit: what it would turn on
+    // is not asked for (the reader's shard would not take it as a return either: state/tombstone-table.ts turnsOn);
+    // the edge tombstone unreadable, the shard alone refuses it and the answer cannot say so
+    const turnsOn = consent.personalization === true || consent.tracking === true;
+    const erased = turnsOn && (await hasTombstone(c.env.OPENTIME_KV, token.claims.u).catch(() => false));
+    if (erased) {
+      if (consent.personalization === true) delete consent.personalization;
+      if (consent.tracking === true) delete consent.tracking;
+      if (Object.keys(consent).length === 0) return c.json({ ok: true, message: NOT_AFTER_ERASURE });
+    }
     // the queue, else the reader's shard itself, each for a few seconds at most (never a 5xx to an email: the form
     // shows the error's message and the reader can submit again, which sets the same choice, never toggles it)
     if (!(await recordConsentChange(c.env, token.claims, "preferences", consent, background(c).waitUntil)))
@@ -116,7 +133,7 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       ok: true,
       message: `${consent.unsubscribed ? "You are unsubscribed." : "Your preferences are saved."}${
         rest.length > 0 ? " Only opting out can be saved from this link: the rest is unchanged." : ""
-      }`,
+      }${erased ? ` ${NOT_AFTER_ERASURE}` : ""}`,
       personalization: consent.personalization,
       tracking: consent.tracking,
     });

@@ -7,7 +7,7 @@
  * from before the erasure, or made while it stood) are still dropped until the tombstone ends. The shard is the one
  * writer, in the transactions that erase and that apply the return.
  */
-import type { QueuedEvent } from "../../core/events";
+import { isEmailPreferencesId, type QueuedEvent } from "../../core/events";
 
 export const TOMBSTONES_SCHEMA = [
   "CREATE TABLE IF NOT EXISTS tombstones (hash TEXT PRIMARY KEY, until INTEGER NOT NULL, erased_at INTEGER, returned_at INTEGER)",
@@ -179,7 +179,15 @@ export function returnOf(events: readonly QueuedEvent[], erasedAtMs: number): nu
   return at;
 }
 
-/** Whether the event is a consent change that turns personalization or tracking on: a return, if timed after an erasure. */
+/**
+ * Whether the event is a consent change that turns personalization or tracking on: a return, if timed after an
+ * erasure. Not one made with an email's preferences form: whoever holds the email (a forward) could make it, and
+ * undo an erasure without the person who asked for it (core/events.ts isEmailPreferencesId).
+ */
 export function turnsOn(e: QueuedEvent): boolean {
-  return e.type === "consent" && (e.consent?.personalization === true || e.consent?.tracking === true);
+  return (
+    e.type === "consent" &&
+    (e.consent?.personalization === true || e.consent?.tracking === true) &&
+    !isEmailPreferencesId(e.id)
+  );
 }
