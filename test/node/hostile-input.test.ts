@@ -20,7 +20,7 @@ import {
 } from "../../core/events";
 import { emptyProfile, MAX_MONETARY, ProfileV3Schema, salvageProfile } from "../../core/profile";
 import { mintToken, validClaims } from "../../core/token";
-import { webUrl } from "../../core/web-url";
+import { isPrivateNetworkHost, webUrl } from "../../core/web-url";
 import { headerValue } from "../../worker/lib/header-value";
 import { describeIssues } from "../../worker/lib/zod-issues";
 
@@ -282,5 +282,49 @@ describe("URLs from data, served", () => {
     for (const u of ["/\\evil.example", "/\t/evil.example", "\\\\evil.example", " //evil.example"])
       expect(at(u), JSON.stringify(u)).toBeNull();
     for (const u of ["javascript:alert(1)", "data:text/html,x", "mailto:a@b.example"]) expect(at(u), u).toBeNull();
+  });
+});
+
+describe("webhook hosts on a private network", () => {
+  const host = (url: string) => new URL(url).hostname;
+  it("refuses private, link-local, shared and metadata addresses however written, and internal names", () => {
+    for (const url of [
+      "https://10.0.0.5/hook",
+      "https://10.1/hook", // the parser reads 10.0.0.1
+      "https://0x0a.0.0.1/",
+      "https://172.16.0.1/",
+      "https://172.31.255.255/",
+      "https://192.168.1.1/",
+      "https://169.254.169.254/latest/meta-data",
+      "https://100.64.0.1/",
+      "https://0.0.0.0/",
+      "https://127.0.0.2/",
+      "https://[fd00::1]/",
+      "https://[fc00::1]/",
+      "https://[fe80::1]/",
+      "https://[::ffff:10.0.0.1]/",
+      "https://[::ffff:169.254.169.254]/",
+      "https://metadata.google.internal/",
+      "https://printer.local/",
+      "https://api.localhost/",
+      "https://router.home.arpa./",
+    ])
+      expect(isPrivateNetworkHost(host(url)), url).toBe(true);
+  });
+  it("takes public hosts, and this machine (local development)", () => {
+    for (const url of [
+      "https://hooks.shop.example/opentime",
+      "https://172.32.0.1/",
+      "https://192.169.0.1/",
+      "https://100.128.0.1/",
+      "https://8.8.8.8/",
+      "https://[2001:db8::1]/",
+      "https://[::ffff:8.8.8.8]/",
+      "https://internal.example/",
+      "http://127.0.0.1:8788/hook",
+      "http://localhost:8788/hook",
+      "http://[::1]:8788/hook",
+    ])
+      expect(isPrivateNetworkHost(host(url)), url).toBe(false);
   });
 });

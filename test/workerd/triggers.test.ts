@@ -415,6 +415,15 @@ describe("cart-abandoned trigger", () => {
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(
       /^triggers\[0\]\.afterMinutes: /,
     );
+    // a webhook on a private network (cloud metadata here): refused, naming the field
+    const inside = await send("/v1/admin/triggers", "PUT", {
+      v: 1,
+      triggers: [CART, { ...CART, id: "cart-2", webhook: "https://169.254.169.254/latest" }],
+    });
+    expect(inside.status).toBe(400);
+    expect(((await inside.json()) as { error: { message: string } }).error.message).toMatch(
+      /^triggers\[1\]\.webhook: a private network/,
+    );
     // a token that outlives the erasure tombstone (45 days) would let an erased reader's email record again
     const outliving = await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [{ ...CART, tokenTtlDays: 60 }] });
     expect(outliving.status).toBe(400);

@@ -3,13 +3,14 @@
  * `{"v":1,"triggers":[{"id","type":"cart-abandoned","afterMinutes","campaign","webhook",...}]}` (also
  * `viewed-back-in-stock` with `viewedWithinDays`, `viewed-price-drop` with `minDropPercent`). 200
  * `{triggers, warnings}` (a warning when TRIGGER_WEBHOOK_SECRET is not set: nothing would be delivered); 400
- * naming the bad field, or a trigger whose tokens would outlive the erasure tombstone (an erased reader's trigger
+ * naming the bad field, a webhook on a private network (an address or name: core/web-url.ts), or a trigger whose tokens would outlive the erasure tombstone (an erased reader's trigger
  * email opened after the tombstone is gone would record their opens again); 503 KV_UNAVAILABLE with Retry-After
  * when KV fails to store it (it may or may not have been: PUT it again). The reader shards and the catalog writer
  * see it within about a minute (their 30-second cache, and KV's propagation).
  */
 import type { Hono } from "hono";
 import { TriggersConfigSchema } from "../../core/triggers";
+import { isPrivateNetworkHost } from "../../core/web-url";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
@@ -25,6 +26,14 @@ export function registerAdminTriggersPut(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const parsed = await readValidBody(c, TriggersConfigSchema, MAX_BODY);
+      // a webhook on a private network: a deployed Worker cannot reach one, and a self-hosted one must not be made
+      // to POST to its neighbours (the delivery follows no redirect either: worker/triggers/deliver.ts)
+      const inside = parsed.triggers.findIndex((t) => isPrivateNetworkHost(new URL(t.webhook).hostname));
+      if (inside >= 0)
+        throw new ApiError(
+          "BAD_REQUEST",
+          `triggers[${inside}].webhook: a private network's address or name (10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7, .internal, .local): give the receiver's public https URL`,
+        );
       const { erasureTombstoneDays } = getConfig(c.env);
       const outliving = parsed.triggers.find((t) => t.tokenTtlDays >= erasureTombstoneDays);
       if (outliving)
