@@ -33,7 +33,13 @@ import { resetExperimentCache } from "../../worker/experiments/experiment-store"
 import worker from "../../worker/index";
 import { PUBLISH_INTERVAL_MS, type ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
-import { type DueDelivery, dueDeliveries, recordAttempt, scheduleViewed } from "../../worker/state/trigger-table";
+import {
+  BEGUN_KEPT_S,
+  type DueDelivery,
+  dueDeliveries,
+  recordAttempt,
+  scheduleViewed,
+} from "../../worker/state/trigger-table";
 import { resetTriggersCache } from "../../worker/triggers/trigger-config";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET, TEST_WEBHOOK_SECRET } from "./fixture";
 import { clearKv, consume } from "./support/harness";
@@ -223,6 +229,42 @@ describe("cart-abandoned trigger", () => {
     expect(await triggerRow(unread)).toMatchObject([{ state: "cancelled", reason: "stale" }]);
     expect(await itemsOf(unread)).toEqual(["[]"]);
     expect(calls).toHaveLength(0);
+  });
+
+  it("one begun whose retries are put off past their longest (the secret removed since its first call) is given up, its items with it", async () => {
+    const user = "trig-begun-unsigned";
+    answer = () => new Response("busy", { status: 503 });
+    await consume([event(user, "cart_add", 40, "p000419")]);
+    await alarmUntil(user, 1);
+    expect(calls).toHaveLength(1);
+    expect(await triggerRow(user)).toMatchObject([{ state: "pending", attempts: 1 }]);
+    const rowOf = () =>
+      runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+        state.storage.sql.exec("SELECT state, reason, items FROM triggers WHERE user = ?", user).one(),
+      );
+    const firstCallBack = (ms: number) =>
+      runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
+        state.storage.sql.exec(
+          "UPDATE triggers SET sent_at = ?, next_at = ? WHERE user = ?",
+          Date.now() - ms,
+          Date.now() - 1,
+          user,
+        );
+      });
+    await withObjectEnv(
+      readerStub(env, user),
+      (real) => ({ ...real, TRIGGER_WEBHOOK_SECRET: "" }),
+      async () => {
+        // within its retries' longest span: put off, kept
+        await firstCallBack((BEGUN_KEPT_S - 3600) * 1000);
+        await alarmUntil(user, 2);
+        expect(await rowOf()).toMatchObject({ state: "pending", items: '["p000419"]' });
+        await firstCallBack((BEGUN_KEPT_S + 60) * 1000);
+        await alarmUntil(user, 2);
+        expect(await rowOf()).toEqual({ state: "failed", reason: "retries-exhausted", items: "[]" });
+      },
+    );
+    expect(calls).toHaveLength(1);
   });
 
   it("a stored configuration whose tokens would outlive the tombstone still delivers tokens a day short of it", async () => {

@@ -188,6 +188,7 @@ import {
   type DueDelivery,
   deleteTriggers,
   dueDeliveries,
+  giveUpIfOverdue,
   lastTriggeredSend,
   markBegun,
   migrateTriggerTable,
@@ -1071,9 +1072,19 @@ export class ReaderShard extends DurableObject<Bindings> {
     let unconfiguredLogged = false;
     const one = async (d: DueDelivery): Promise<void> => {
       const nowMs = Date.now();
-      // first: one that could not be tried within a day goes, whatever put it off below
+      // first: one that could not be tried within a day goes, whatever put it off below; and one begun whose
+      // retries were put off past their longest (trigger-table.ts BEGUN_KEPT_S)
       if (cancelIfStale(this.sql, d, nowMs)) {
         logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: "stale" });
+        return;
+      }
+      if (giveUpIfOverdue(this.sql, d, nowMs)) {
+        logEvent("error", "trigger.given_up", {
+          trigger: d.trigger,
+          delivery: deliveryRef(d.delivery),
+          attempts: d.attempts,
+          reason: "retries-exhausted",
+        });
         return;
       }
       if (!config) {

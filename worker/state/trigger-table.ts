@@ -19,8 +19,10 @@ import {
   type GiveUpReason,
   itemsAfterRemoval,
   LATE_AFTER_SECONDS,
+  MAX_RETRY_AFTER_S,
   nextTriggerState,
   nextViewedStep,
+  RETRY_DELAYS_S,
   retryDelayMs,
   type Trigger,
   type TriggerState,
@@ -279,16 +281,6 @@ export function lastTriggeredSend(sql: SqlStorage, user: string, delivery: strin
 }
 
 /**
- * Cancels a due delivery before its first webhook call when it is `stale` (due more than LATE_AFTER_SECONDS
- * ago: it could not be tried meanwhile) or over the reader's `frequency` (the call would come sooner after their
- * latest send than their preference allows: core/triggers.ts frequencyAllows; a triggered one, or a campaign's
- * send `npm run email` recorded, campaign-sends-table.ts: one preference spaces both). A delivery begun already
- * (a retry) is the same send, never held back. `calling`: another of the reader's calls is in flight (a send
- * now, whatever its row says: a cart add may have moved it). Synchronous: called just before the row is read again
- * and marked begun (pendingDelivery, markBegun), with no await between, so two of one reader's deliveries due
- * together never both pass. Returns why it cancelled.
- */
-/**
  * Cancels a due delivery never tried whose due time is more than LATE_AFTER_SECONDS past (`stale`), whatever kept it
  * waiting: the configuration or the global holdout unreadable, a secret missing. Its items are not kept past their
  * use, and a shop that never sets the secret does not carry its readers' carts for ever. Whether it cancelled.
@@ -302,6 +294,36 @@ export function cancelIfStale(
   if (untried === null || Math.floor(nowMs / 1000) <= untried + LATE_AFTER_SECONDS) return false;
   cancelDelivery(sql, d, "stale");
   return true;
+}
+
+/**
+ * How long after its first call a delivery begun may still be pending: its retries at their longest (each step
+ * waits at most the larger of its back-off and MAX_RETRY_AFTER_S), and a day for the last to be tried.
+ */
+export const BEGUN_KEPT_S =
+  RETRY_DELAYS_S.reduce((sum, step) => sum + Math.max(step, MAX_RETRY_AFTER_S), 0) + LATE_AFTER_SECONDS;
+
+/**
+ * Gives up a pending delivery begun more than BEGUN_KEPT_S ago (`retries-exhausted`): only being put off (the
+ * configuration, the holdout or a secret unreadable since its first call) keeps one that long, and its items are
+ * not kept for ever either. Whether it gave up.
+ */
+export function giveUpIfOverdue(
+  sql: SqlStorage,
+  d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
+  nowMs: number,
+): boolean {
+  const row = sql
+    .exec<{ sent_at: number }>(
+      `SELECT sent_at FROM triggers
+       WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending' AND sent_at IS NOT NULL`,
+      d.user,
+      d.trigger,
+      d.delivery,
+    )
+    .toArray()[0];
+  if (!row || nowMs <= row.sent_at + BEGUN_KEPT_S * 1000) return false;
+  return giveUp(sql, d, "retries-exhausted") !== null;
 }
 
 /** The due time of a pending delivery never tried (no call begun), else null. */
@@ -318,6 +340,16 @@ function untriedDueAt(sql: SqlStorage, d: Pick<DueDelivery, "user" | "trigger" |
   return row ? row.due_at : null;
 }
 
+/**
+ * Cancels a due delivery before its first webhook call when it is `stale` (due more than LATE_AFTER_SECONDS
+ * ago: it could not be tried meanwhile) or over the reader's `frequency` (the call would come sooner after their
+ * latest send than their preference allows: core/triggers.ts frequencyAllows; a triggered one, or a campaign's
+ * send `npm run email` recorded, campaign-sends-table.ts: one preference spaces both). A delivery begun already
+ * (a retry) is the same send, never held back. `calling`: another of the reader's calls is in flight (a send
+ * now, whatever its row says: a cart add may have moved it). Synchronous: called just before the row is read again
+ * and marked begun (pendingDelivery, markBegun), with no await between, so two of one reader's deliveries due
+ * together never both pass. Returns why it cancelled.
+ */
 export function cancelBeforeFirstCall(
   sql: SqlStorage,
   d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
