@@ -166,12 +166,19 @@ describe("an erased reader who comes back", () => {
       );
     const turnOn = await form("form=2&personalization=on&tracking=on");
     expect(turnOn.status).toBe(200);
-    expect(((await turnOn.json()) as { message: string }).message).toMatch(/cannot turn personalization or tracking/);
+    expect(((await turnOn.json()) as { message: string }).message).toMatch(/only unsubscribing can be saved/);
+    // nor a pause or a frequency, which the shard would drop while the tombstone stands: none is said to be saved
+    const pause = await form("form=2&pause_days=7&frequency=weekly");
+    expect(((await pause.json()) as { message: string }).message).toMatch(/^Your data was deleted/);
     expect(rec.sent).toEqual([]);
-    // with an unsubscribe beside it: that is saved (kept whenever made), the rest not asked for
-    const both = await form("form=2&tracking=on&unsubscribe=on");
-    expect(((await both.json()) as { message: string }).message).toMatch(/^You are unsubscribed\. .*cannot turn/);
+    // with an unsubscribe beside them: that alone is sent (kept whenever made)
+    const both = await form("form=2&tracking=on&pause_days=7&unsubscribe=on");
+    expect(((await both.json()) as { message: string }).message).toMatch(
+      /^You are unsubscribed\. Your data was deleted/,
+    );
     expect(rec.sent.map((e) => e.consent)).toEqual([{ unsubscribed: true }]);
+    const alone = await form("form=2&unsubscribe=on");
+    expect(((await alone.json()) as { message: string }).message).toBe("You are unsubscribed.");
     // the shard takes no change the form made as a return either (the tombstone unreadable at the form, say)
     await consume([
       { ...consentEvent(user, { personalization: true, tracking: true }), id: `preferences:x:${nowS()}` },

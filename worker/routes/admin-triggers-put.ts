@@ -26,13 +26,14 @@ export function registerAdminTriggersPut(app: Hono<AppEnv>): void {
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
       const parsed = await readValidBody(c, TriggersConfigSchema, MAX_BODY);
-      // a webhook on a private network: a deployed Worker cannot reach one, and a self-hosted one must not be made
-      // to POST to its neighbours (the delivery follows no redirect either: worker/triggers/deliver.ts)
+      // a webhook on a private network, as written (an address, a reserved name; not where a name resolves): a
+      // deployed Worker cannot reach one, and a self-hosted one is not to be pointed at its neighbours by mistake
+      // (the delivery follows no redirect either: worker/triggers/deliver.ts)
       const inside = parsed.triggers.findIndex((t) => isPrivateNetworkHost(new URL(t.webhook).hostname));
       if (inside >= 0)
         throw new ApiError(
           "BAD_REQUEST",
-          `triggers[${inside}].webhook: a private network's address or name (10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7, .internal, .local): give the receiver's public https URL`,
+          `triggers[${inside}].webhook: a private network's address or name (10/8, 172.16/12, 192.168/16, 169.254/16, 100.64/10, 0/8, 127/8 but 127.0.0.1, fc00::/7, fe80::/10, .internal, .local, .localhost, .home.arpa): give the receiver's public https URL`,
         );
       const { erasureTombstoneDays } = getConfig(c.env);
       const outliving = parsed.triggers.find((t) => t.tokenTtlDays >= erasureTombstoneDays);

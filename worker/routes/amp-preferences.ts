@@ -17,7 +17,7 @@
  * offering topics carries an empty hidden `topics` field, so that unticking every topic clears them (an empty
  * value is not a topic).
  *
- * An erased reader's form (the edge tombstone stands) saves what it holds but turning personalization or tracking on,
+ * An erased reader's form (the edge tombstone stands) saves an unsubscribe alone, which the shard keeps whenever made,
  * and says so: anyone holding the email could submit it, so it never ends an erasure (the consent API does).
  *
  * A token for an id an earlier version stored shaped like an address only through a look-alike (core/token.ts
@@ -39,7 +39,7 @@ import { type ConsentChange, recordConsentChange } from "../profile/consent-upda
 const FREQUENCIES = ["daily", "weekly", "monthly"] as const;
 /** What an erased reader's form is told of what it would have turned on. */
 const NOT_AFTER_ERASURE =
-  "Your data was deleted at your request, so this email cannot turn personalization or tracking back on: the shop can, when you sign in again.";
+  "Your data was deleted at your request, so from this email only unsubscribing can be saved: the shop can set the rest again when you sign in.";
 /** The form is a few fields: anything larger is not it. */
 const MAX_FORM_BYTES = 16 * 1024;
 
@@ -111,15 +111,15 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       );
     // a staff preview's email (core/token.ts, claim p) changes nothing of the reader it shows
     if (token.claims.p) return c.json({ ok: true, message: "A preview: nothing was changed for this reader." });
-    // an erased reader is not brought back by an email, which anyone holding it can submit: what it would turn on
-    // is not asked for (the reader's shard would not take it as a return either: state/tombstone-table.ts turnsOn);
-    // the edge tombstone unreadable, the shard alone refuses it and the answer cannot say so
-    const turnsOn = consent.personalization === true || consent.tracking === true;
-    const erased = turnsOn && (await hasTombstone(c.env.OPENTIME_KV, token.claims.u).catch(() => false));
+    // an erased reader is not brought back by an email, which anyone holding it can submit (the reader's shard
+    // takes no form's opt-in as a return: state/tombstone-table.ts turnsOn), and while the tombstone stands the shard
+    // keeps an unsubscribe of theirs and nothing else: only that is sent, and the answer says so. The edge
+    // tombstone unreadable (or one of before core/erasure-key.ts), the shard alone drops the rest, unsaid
+    const erased = await hasTombstone(c.env.OPENTIME_KV, token.claims.u).catch(() => false);
+    const others = erased && Object.keys(consent).some((k) => k !== "unsubscribed");
     if (erased) {
-      if (consent.personalization === true) delete consent.personalization;
-      if (consent.tracking === true) delete consent.tracking;
-      if (Object.keys(consent).length === 0) return c.json({ ok: true, message: NOT_AFTER_ERASURE });
+      if (!consent.unsubscribed) return c.json({ ok: true, message: NOT_AFTER_ERASURE });
+      for (const k of Object.keys(consent) as (keyof ConsentChange)[]) if (k !== "unsubscribed") delete consent[k];
     }
     // the queue, else the reader's shard itself, each for a few seconds at most (never a 5xx to an email: the form
     // shows the error's message and the reader can submit again, which sets the same choice, never toggles it)
@@ -133,7 +133,7 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       ok: true,
       message: `${consent.unsubscribed ? "You are unsubscribed." : "Your preferences are saved."}${
         rest.length > 0 ? " Only opting out can be saved from this link: the rest is unchanged." : ""
-      }${erased ? ` ${NOT_AFTER_ERASURE}` : ""}`,
+      }${others ? ` ${NOT_AFTER_ERASURE}` : ""}`,
       personalization: consent.personalization,
       tracking: consent.tracking,
     });

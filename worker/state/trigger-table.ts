@@ -154,8 +154,9 @@ export function updateTriggers(
       Math.floor(nowMs / 1000),
     );
     if (!moving) continue;
-    // a wait the reader's pause outlasts (past a day after its due time) keeps nothing of them: cancelled now, as it
-    // would be when due, and as a viewed-* delivery is never scheduled (core/triggers.ts consentStopsNew)
+    // a wait the reader's pause outlasts (past a day after its due time) keeps nothing of them: cancelled now, as a
+    // viewed-* delivery is never scheduled (core/triggers.ts consentStopsNew); a pause ended early since does not
+    // bring it back
     const next =
       moving.state === "pending" && consentStopsNew(consent, false, moving.dueAt) === "paused"
         ? { ...moving, state: "cancelled" as const, items: [], reason: "paused" as const }
