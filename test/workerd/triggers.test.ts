@@ -78,6 +78,18 @@ function triggerRow(user: string) {
   );
 }
 
+/** As if the reader's deliveries had waited `hours` since their due time (an outage, the secret missing): due now. */
+function dueHoursAgo(user: string, hours: number) {
+  return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
+    state.storage.sql.exec(
+      "UPDATE triggers SET due_at = ?, next_at = ? WHERE user = ?",
+      nowS() - hours * 3600,
+      Date.now() - 1,
+      user,
+    );
+  });
+}
+
 beforeEach(async () => {
   await clearKv();
   resetTriggersCache();
@@ -197,15 +209,6 @@ describe("cart-abandoned trigger", () => {
           .toArray()
           .map((r) => r.items),
       );
-    const waited = (user: string) =>
-      runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
-        state.storage.sql.exec(
-          "UPDATE triggers SET due_at = ?, next_at = ? WHERE user = ?",
-          nowS() - 25 * 3600,
-          Date.now() - 1,
-          user,
-        );
-      });
     await withObjectEnv(
       readerStub(env, unsigned),
       (real) => ({ ...real, TRIGGER_WEBHOOK_SECRET: "" }),
@@ -214,7 +217,7 @@ describe("cart-abandoned trigger", () => {
         await alarmUntil(unsigned, 1);
         // put off a minute while the day lasts
         expect(await triggerRow(unsigned)).toMatchObject([{ state: "pending", attempts: 0 }]);
-        await waited(unsigned);
+        await dueHoursAgo(unsigned, 25);
         await alarmUntil(unsigned, 1);
         expect(await triggerRow(unsigned)).toMatchObject([{ state: "cancelled", reason: "stale" }]);
         expect(await itemsOf(unsigned)).toEqual(["[]"]);
@@ -224,7 +227,7 @@ describe("cart-abandoned trigger", () => {
     await consume([event(unread, "cart_add", 40, "p000418")]);
     await env.OPENTIME_KV.put(kvKeys.triggers, JSON.stringify({ v: 2, triggers: [] }));
     resetTriggersCache();
-    await waited(unread);
+    await dueHoursAgo(unread, 25);
     await alarmUntil(unread, 1);
     expect(await triggerRow(unread)).toMatchObject([{ state: "cancelled", reason: "stale" }]);
     expect(await itemsOf(unread)).toEqual(["[]"]);
@@ -500,17 +503,8 @@ describe("cart-abandoned trigger", () => {
     // due in 30 s: the runtime's own alarm stays away while the test plays its part
     await consume([event(late, "cart_add", 29.5, "p1"), event(lateToo, "cart_add", 29.5, "p2")]);
     // as if each had waited since (the webhook secret missing, the configuration unreadable): 25 h and 20 h
-    const waited = (user: string, hours: number) =>
-      runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
-        state.storage.sql.exec(
-          "UPDATE triggers SET due_at = ?, next_at = ? WHERE user = ?",
-          nowS() - hours * 3600,
-          Date.now() - 1,
-          user,
-        );
-      });
-    await waited(late, 25);
-    await waited(lateToo, 20);
+    await dueHoursAgo(late, 25);
+    await dueHoursAgo(lateToo, 20);
     await alarmUntil(late, 1);
     expect(calls).toHaveLength(0);
     expect(await triggerRow(late)).toMatchObject([{ state: "cancelled", reason: "stale" }]);
@@ -1149,14 +1143,7 @@ describe("the global holdout", () => {
     const late = reader(true, 5);
     await consume([event(late, "cart_add", 10, "p000420")]);
     // its due time 25 hours back, as an outage that long would leave it
-    await runInDurableObject(readerStub(env, late), (_: ReaderShard, state) => {
-      state.storage.sql.exec(
-        "UPDATE triggers SET due_at = ?, next_at = ? WHERE user = ?",
-        nowS() - 25 * 3600,
-        Date.now() - 1,
-        late,
-      );
-    });
+    await dueHoursAgo(late, 25);
     await runAlarmsUntil(late, () => false);
     expect(await stored(late)).toMatchObject([{ state: "cancelled", reason: "stale" }]);
     expect(await arm(late)).toBeUndefined();
