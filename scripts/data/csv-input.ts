@@ -209,15 +209,19 @@ export async function* csvRecords(
 export async function* csvLines(
   path: string,
   names: (header: string[]) => string[] = (h) => h,
-): AsyncGenerator<{ record: Record<string, string>; line: number }> {
+): AsyncGenerator<{ record: Record<string, string>; line: number; longer: boolean }> {
   const rows = openCsv(path, shopCsvParser(await csvDelimiter(path), names)) as AsyncIterable<ParsedRow>;
-  for await (const { record, info } of rows) yield { record, line: info.lines };
+  for await (const { record, info, longer } of rows) yield { record, line: info.lines, longer };
 }
 
-/** A record as shopCsvParser gives it, with the line of the file it ends on. */
+/**
+ * A record as shopCsvParser gives it, with the line of the file it ends on, and whether it had more fields than the
+ * header (`longer`: a field holding the separator, unquoted; its fields past that one are in the wrong columns).
+ */
 export interface ParsedRow {
   record: Record<string, string>;
-  info: { lines: number };
+  info: { lines: number; invalid_field_length: number };
+  longer: boolean;
 }
 
 /**
@@ -227,15 +231,27 @@ export interface ParsedRow {
  * inside a field that does not start with one (`12" PLATE`, inches) read as the character it is.
  */
 export function shopCsvParser(delimiter: string, columns: (header: string[]) => string[]) {
+  let width = 0;
+  // the parser counts the records of another length than the header, short and long, as it goes
+  let uneven = 0;
   return parse({
-    columns: (header: string[]) => columns(header.map((h) => h.trim())),
+    columns: (header: string[]) => {
+      const names = columns(header.map((h) => h.trim()));
+      width = names.length;
+      return names;
+    },
     delimiter,
     skip_empty_lines: true,
     relax_column_count: true,
     relax_quotes: true,
     bom: true,
     info: true,
-    on_record: (row: ParsedRow) => (Object.values(row.record).some((v) => v.trim()) ? row : null),
+    on_record: (row: Omit<ParsedRow, "longer">): ParsedRow | null => {
+      // a short row has fewer keys; a long one has them all, its extra fields dropped
+      const longer = row.info.invalid_field_length > uneven && Object.keys(row.record).length === width;
+      uneven = row.info.invalid_field_length;
+      return Object.values(row.record).some((v) => v.trim()) ? { ...row, longer } : null;
+    },
   });
 }
 

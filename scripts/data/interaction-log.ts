@@ -257,7 +257,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
   };
   // weights are read with one decimal mark for the file, known once every row is seen
   const numbers = new FileNumbers(path, await csvDelimiter(path));
-  for await (const { record: rec, line } of csvLines(path, named)) {
+  for await (const { record: rec, line, longer } of csvLines(path, named)) {
     read++;
     if (!checked) {
       for (const col of Object.values(mapping)) {
@@ -266,13 +266,17 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
       }
       checked = true;
     }
+    if (longer) {
+      drop(MORE_FIELDS);
+      continue;
+    }
     const u = rec[mapping.user]?.trim();
     const it = rec[mapping.item]?.trim();
-    if (!u) {
+    if (!u || isPlaceholderId(u)) {
       drop("missing user");
       continue;
     }
-    if (!it) {
+    if (!it || isPlaceholderId(it)) {
       drop("missing item");
       continue;
     }
@@ -344,12 +348,24 @@ function reindex<T extends Int32Array | Int16Array>(ids: string[], column: T): {
   return { ids: [...index.keys()], column };
 }
 
+/** Why a row with more fields than the header is dropped (log-checks.ts refuses a file of many). */
+export const MORE_FIELDS = "more fields than the header";
+
 /**
  * A customer id as both logs key it: a whole number that a spreadsheet wrote as a float (`17850.0`) is that number,
  * so the purchase and interaction readers of one file never split a reader in two; any other id is kept as it is.
  */
 export function customerId(raw: string): string {
-  return /^\d+\.0+$/.test(raw) ? raw.slice(0, raw.indexOf(".")) : raw;
+  return /^\d+[.,]0+$/.test(raw) ? raw.slice(0, raw.search(/[.,]/)) : raw;
+}
+
+/**
+ * Whether an id cell holds what an export writes for no value: pandas' `nan`, R's `NA`, SQL's `NULL`, Excel's
+ * `#N/A`, `None`, `-`. Kept as an id, every row without a customer would be one customer (a quarter of a file's
+ * purchases, in an R export of Online Retail), whom nothing tells from a real one.
+ */
+export function isPlaceholderId(raw: string): boolean {
+  return /^(?:nan|na|n\/a|#n\/a|null|none|nil|undefined|-)$/i.test(raw);
 }
 
 /** Dense index of `key`, assigning the next one on first sight. */

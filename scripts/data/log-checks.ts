@@ -1,10 +1,10 @@
 /**
  * What every reader of a shop's log (train, evaluate, import) refuses before it uses a row: a log with nothing left to
- * learn from (saying what was dropped and why), one whose times or numbers were most likely misread, one keyed by
+ * learn from (saying what was dropped and why), one whose times, numbers or fields were most likely misread, one keyed by
  * email addresses. Each error says what is wrong with the file and what to do.
  */
 import { looksLikeEmail } from "../../core/events";
-import { DEFAULT_TYPE_WEIGHTS, type InteractionLog } from "./interaction-log";
+import { DEFAULT_TYPE_WEIGHTS, type InteractionLog, MORE_FIELDS } from "./interaction-log";
 import type { PurchaseLog } from "./purchase-log";
 
 /**
@@ -13,11 +13,46 @@ import type { PurchaseLog } from "./purchase-log";
  */
 export const MAX_UNREADABLE_SHARE = 0.05;
 
+/** Times read as before this (1973-03-03) are no shop's: a count that is not unix time (Excel's serial days). */
+const EARLIEST_TIME_S = 1e8;
+
+/** What checkReadable reads of a log. */
+export interface ReadLog {
+  read: number;
+  dropped: Record<string, number>;
+  /** the first time that could not be read, as the file writes it */
+  unreadableTime?: string;
+  /** the times kept (unix seconds) */
+  time: ArrayLike<number>;
+}
+
 /**
- * Refuses a log whose unreadable times pass MAX_UNREADABLE_SHARE, saying how many, the first of them as the file
- * writes it (`example`), and what times are read.
+ * Refuses a log most likely misread as a whole: its unreadable times past MAX_UNREADABLE_SHARE (saying how many, the
+ * first of them as the file writes it, and what times are read); every time it kept before 1973 (Excel's serial days
+ * read as seconds); rows with more fields than the header past MAX_UNREADABLE_SHARE (a field holding the separator,
+ * unquoted: dropped one by one, they would take every product whose name holds one).
  */
-export function checkTimes(path: string, read: number, dropped: Record<string, number>, example?: string): void {
+export function checkReadable(path: string, log: ReadLog): void {
+  checkTimes(path, log.read, log.dropped, log.unreadableTime);
+  let latest = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < log.time.length; i++) latest = Math.max(latest, log.time[i] as number);
+  if (log.time.length > 0 && latest < EARLIEST_TIME_S)
+    throw new Error(
+      `every time of ${path} reads as before 1973 (the latest: ${new Date(latest * 1000).toISOString()}): the time ` +
+        "column most likely holds another count than unix seconds, such as Excel's serial days (40513.35 is " +
+        "2010-12-01 08:24); write it as dates (2010-12-01 08:26:00) or unix seconds",
+    );
+  const longer = log.dropped[MORE_FIELDS] ?? 0;
+  if (log.read > 0 && longer / log.read > MAX_UNREADABLE_SHARE)
+    throw new Error(
+      `${longer} of ${log.read} rows of ${path} (${((100 * longer) / log.read).toFixed(1)}%) have more fields than ` +
+        `its header, more than ${100 * MAX_UNREADABLE_SHARE}%: a field holding the separator (a product name with a ` +
+        "comma) is not quoted; write the file with such fields in double quotes",
+    );
+}
+
+/** The unreadable times' part of checkReadable. */
+function checkTimes(path: string, read: number, dropped: Record<string, number>, example?: string): void {
   const bad = dropped["bad time"] ?? 0;
   if (read === 0 || bad / read <= MAX_UNREADABLE_SHARE) return;
   const first = example === undefined ? "" : ` (the first: ${JSON.stringify(example.slice(0, 40))})`;

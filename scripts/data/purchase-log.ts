@@ -16,7 +16,15 @@ import {
   spelledAs,
 } from "./csv-input";
 import { FileNumbers } from "./file-numbers";
-import { type ColumnMapping, customerId, type DateOrder, intern, parseTimes } from "./interaction-log";
+import {
+  type ColumnMapping,
+  customerId,
+  type DateOrder,
+  intern,
+  isPlaceholderId,
+  MORE_FIELDS,
+  parseTimes,
+} from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
 
@@ -189,15 +197,19 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   );
   // quantities and prices are read with one decimal mark for the file, known once every row is seen
   const numbers = new FileNumbers(path, delimiter);
-  for await (const { record: rec, info } of parser as AsyncIterable<ParsedRow>) {
+  for await (const { record: rec, info, longer } of parser as AsyncIterable<ParsedRow>) {
     read++;
     if (opts.onProgress && read % 50_000 === 0) opts.onProgress(read);
+    if (longer) {
+      drop(MORE_FIELDS);
+      continue;
+    }
     if (c.type && rec[c.type] !== "purchase") {
       drop("not a purchase event");
       continue;
     }
     const customer = (rec[c.customer] ?? "").trim();
-    if (!customer) {
+    if (!customer || isPlaceholderId(customer)) {
       drop("missing customer id");
       continue;
     }
@@ -235,7 +247,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       drop("not a product stock code");
       continue;
     }
-    if (!code) {
+    if (!code || isPlaceholderId(code)) {
       drop("missing item");
       continue;
     }

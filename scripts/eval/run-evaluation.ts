@@ -3,7 +3,7 @@
  * recommenders -> segments, propensity, send time. Returns the report document (and fitted models).
  */
 import type { DateOrder } from "../data/interaction-log";
-import { checkNumbers, checkPurchasesLeft, checkTimes } from "../data/log-checks";
+import { checkNumbers, checkPurchasesLeft, checkReadable } from "../data/log-checks";
 import { readPurchaseLog } from "../data/purchase-log";
 import { latestTime, type TemporalSplit, temporalSplit } from "../data/temporal-split";
 import { HAZARD_WEEKS } from "../engagement/time-to-purchase";
@@ -44,7 +44,7 @@ export async function runEvaluation(opts: EvaluationOptions) {
   );
   const log = await readPurchaseLog(opts.data, { dateOrder: opts.dateOrder });
   // as train refuses it: a format most likely misread, or nothing left to evaluate on
-  checkTimes(opts.data, log.read, log.dropped, log.unreadableTime);
+  checkReadable(opts.data, log);
   checkNumbers(opts.data, log);
   checkPurchasesLeft(opts.data, log);
   progress.step(

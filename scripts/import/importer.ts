@@ -18,7 +18,7 @@ import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { csvRecords, readCsvHeader } from "../data/csv-input";
 import { type DateOrder, parseTimes } from "../data/interaction-log";
-import { checkNumbers, checkPurchasesLeft, checkTimes, refuseEmailIds } from "../data/log-checks";
+import { checkNumbers, checkPurchasesLeft, checkReadable, refuseEmailIds } from "../data/log-checks";
 import { layoutColumns, layoutOf, readPurchaseLog } from "../data/purchase-log";
 
 export interface ApiEvent {
@@ -166,7 +166,12 @@ async function loadEvents(
     if (kept.length < events.length) dropped["bad time"] = events.length - kept.length;
     // refused as train refuses the file, before anything is sent
     const unreadable = Array.from(times).findIndex((t) => !(Number.isFinite(t) && t >= 0));
-    checkTimes(path, read, dropped, unreadable >= 0 ? rawTimes[unreadable] : undefined);
+    checkReadable(path, {
+      read,
+      dropped,
+      unreadableTime: unreadable >= 0 ? rawTimes[unreadable] : undefined,
+      time: kept.map((e) => e.ts),
+    });
     if (read === 0) throw new Error(`${path} has a header and no rows`);
     if (kept.length === 0)
       throw new Error(
@@ -186,7 +191,7 @@ async function loadEvents(
     return { layout: "opentime-events", read, dropped, events: kept };
   }
   const log = await readPurchaseLog(path, { dateOrder });
-  checkTimes(path, log.read, log.dropped, log.unreadableTime);
+  checkReadable(path, log);
   checkNumbers(path, log);
   checkPurchasesLeft(path, log);
   refuseEmailIds(path, log.layout === "online-retail-ii" ? "Customer ID" : "CustomerID", log.customerIds);

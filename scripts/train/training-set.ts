@@ -23,7 +23,7 @@ import {
   checkInteractionsLeft,
   checkNumbers,
   checkPurchasesLeft,
-  checkTimes,
+  checkReadable,
   refuseEmailIds,
 } from "../data/log-checks";
 import { detectLayout, layoutOf, type PurchaseLog, readPurchaseLog } from "../data/purchase-log";
@@ -88,7 +88,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   // a purchase log by its header, unless --map says how to read the file (a shop's own item codes in a UCI layout)
   if (!opts.mapping && (layout === "online-retail" || layout === "online-retail-ii")) {
     const purchases = await readPurchaseLog(opts.data, { dateOrder: opts.dateOrder });
-    checkTimes(opts.data, purchases.read, purchases.dropped, purchases.unreadableTime);
+    checkReadable(opts.data, purchases);
     checkNumbers(opts.data, purchases);
     checkPurchasesLeft(opts.data, purchases);
     refuseEmailIds(opts.data, layout === "online-retail" ? "CustomerID" : "Customer ID", purchases.customerIds);
@@ -154,7 +154,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
       ? await readPurchaseLog(opts.data, { dateOrder: opts.dateOrder })
       : emptyPurchases();
   const events = await readInteractionLog(opts.data, { mapping, dateOrder: opts.dateOrder });
-  checkTimes(opts.data, events.read, events.dropped, events.unreadableTime);
+  checkReadable(opts.data, events);
   checkInteractionsLeft(opts.data, events);
   refuseEmailIds(opts.data, mapping.user, events.userIds);
   let last = 0;

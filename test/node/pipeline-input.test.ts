@@ -432,3 +432,62 @@ describe("an event log's catalog", () => {
     );
   });
 });
+
+describe("files as other tools export them", () => {
+  const HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country";
+  const mapping = parseMapping("user=customer,item=sku,time=at");
+  const row = (invoice: number, customer: string, description = "LANTERN", when = "2010-12-01 08:26:00") =>
+    `${invoice},85123A,${description},6,${when},2.55,${customer},United Kingdom`;
+
+  it("takes an export's word for no value (nan, NA, NULL, #N/A, None) as a missing customer, not as one customer", async () => {
+    const placeholders = ["nan", "NA", "NULL", "#N/A", "None", "-", "n/a"];
+    const path = file("placeholders.csv", [
+      HEADER,
+      row(1, "12000.0"),
+      row(2, "12001"),
+      ...placeholders.map((p, i) => row(10 + i, p)),
+    ]);
+    const log = await readPurchaseLog(path);
+    expect(log.customerIds).toEqual(["12000", "12001"]);
+    expect(log.dropped).toEqual({ "missing customer id": placeholders.length });
+    const events = await readInteractionLog(
+      file("placeholder-events.csv", ["customer,sku,at", "c1,i1,2011-01-02", "NA,i1,2011-01-02", "c2,nan,2011-01-02"]),
+      {
+        mapping,
+      },
+    );
+    expect(events.userIds).toEqual(["c1"]);
+    expect(events.dropped).toEqual({ "missing user": 1, "missing item": 1 });
+  });
+
+  it("reads a decimal-comma export's `13085,0` as customer 13085", async () => {
+    const path = file("semicolons.csv", [
+      "Invoice;StockCode;Description;Quantity;InvoiceDate;Price;Customer ID;Country",
+      "1;85123A;LANTERN;6;2010-12-01 08:26:00;2,55;13085,0;United Kingdom",
+    ]);
+    expect((await readPurchaseLog(path)).customerIds).toEqual(["13085"]);
+  });
+
+  it("drops a row with more fields than the header, saying so, and refuses a file of many (an unquoted separator)", async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => row(i, `1200${i % 5}`, i < 3 ? "LANTERN, WHITE" : "LANTERN"));
+    const path = file("unquoted.csv", [HEADER, ...rows]);
+    const log = await readPurchaseLog(path);
+    expect(log.dropped).toEqual({ "more fields than the header": 3 });
+    expect(log.rows).toBe(37);
+    // a short row is kept as before (a spreadsheet's missing trailing cells)
+    const short = await readPurchaseLog(
+      file("short.csv", [HEADER, row(1, "12000"), "2,85123A,LANTERN,6,2010-12-01 09:00:00,2.55,12000"]),
+    );
+    expect(short.rows).toBe(2);
+    await expect(loadTrainingSet({ data: path })).rejects.toThrow(
+      /^3 of 40 rows of .*unquoted\.csv \(7\.5%\) have more fields than its header, more than 5%: .*double quotes$/,
+    );
+  });
+
+  it("refuses times that all read as before 1973 (Excel's serial days), rather than train on 1970", async () => {
+    const rows = Array.from({ length: 20 }, (_, i) => row(i, `1200${i % 5}`, "LANTERN", String(40513.35 + i / 10)));
+    await expect(loadTrainingSet({ data: file("serial.csv", [HEADER, ...rows]) })).rejects.toThrow(
+      /every time of .*serial\.csv reads as before 1973 \(the latest: 1970-01-01T11:/,
+    );
+  });
+});
