@@ -151,3 +151,27 @@ export function checkInteractionsLeft(
   );
   throw new Error(`none of the ${log.read} rows of ${path} is an interaction that can be used: ${reasons.join(", ")}`);
 }
+
+/** One customer above this share of a log is most likely none: guests, or a placeholder id an export wrote. */
+export const CROWDED_SHARE = 0.1;
+
+/**
+ * A warning, or null: the customer of `ids` who holds more than CROWDED_SHARE of `counts` (one count per customer:
+ * rows, or items bought), named with their share. Not refused: a wholesale shop may have such a customer.
+ */
+export function crowdedCustomerWarning(path: string, ids: readonly string[], counts: ArrayLike<number>): string | null {
+  let total = 0;
+  let top = -1;
+  for (let i = 0; i < counts.length; i++) {
+    const n = counts[i] as number;
+    total += n;
+    if (top < 0 || n > (counts[top] as number)) top = i;
+  }
+  if (top < 0 || total === 0) return null;
+  const share = (counts[top] as number) / total;
+  if (share <= CROWDED_SHARE) return null;
+  return (
+    `customer ${JSON.stringify(ids[top])} holds ${(100 * share).toFixed(1)}% of ${path}'s purchases: if that id ` +
+    "stands for guests or for no customer, blank it in the file (the models would learn one reader of everyone's buying)"
+  );
+}

@@ -91,3 +91,8 @@ export function rowIndices(m: Csr, r: number): Int32Array {
 export function rowData(m: Csr, r: number): Float32Array {
   return m.data.subarray(m.indptr[r] as number, m.indptr[r + 1] as number);
 }
+
+/** How many values each row stores. */
+export function rowLengths(m: Csr): Int32Array {
+  return Int32Array.from({ length: m.rows }, (_, r) => (m.indptr[r + 1] as number) - (m.indptr[r] as number));
+}

@@ -3,7 +3,7 @@
  * recommenders -> segments, propensity, send time. Returns the report document (and fitted models).
  */
 import type { DateOrder } from "../data/interaction-log";
-import { checkNumbers, checkPurchasesLeft, checkReadable } from "../data/log-checks";
+import { checkNumbers, checkPurchasesLeft, checkReadable, crowdedCustomerWarning } from "../data/log-checks";
 import { readPurchaseLog } from "../data/purchase-log";
 import { latestTime, type TemporalSplit, temporalSplit } from "../data/temporal-split";
 import { HAZARD_WEEKS } from "../engagement/time-to-purchase";
@@ -47,6 +47,13 @@ export async function runEvaluation(opts: EvaluationOptions) {
   checkReadable(opts.data, log);
   checkNumbers(opts.data, log);
   checkPurchasesLeft(opts.data, log);
+  const perCustomer = new Float64Array(log.customerIds.length);
+  for (let r = 0; r < log.rows; r++) {
+    const c = log.customer[r] as number;
+    perCustomer[c] = (perCustomer[c] as number) + 1;
+  }
+  const crowded = crowdedCustomerWarning(opts.data, log.customerIds, perCustomer);
+  if (crowded) process.stderr.write(`evaluate: warning: ${crowded}\n`);
   progress.step(
     `read ${log.read.toLocaleString("en")} rows (${log.layout}), ${log.rows.toLocaleString("en")} clean purchases`,
   );

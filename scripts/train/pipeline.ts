@@ -7,6 +7,8 @@
 import { NO_CURRENCY } from "../../core/campaign";
 import type { Catalog } from "../../core/catalog";
 import type { ModelManifest } from "../../core/manifest";
+import { crowdedCustomerWarning } from "../data/log-checks";
+import { rowLengths } from "../data/sparse";
 import { checkOut } from "../lib/out-dir";
 import type { AlsOptions } from "./als";
 import { trainingDriftReference } from "./drift-reference";
@@ -59,6 +61,8 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   log(
     `${ts.source} log: ${full.userIds.length} users, ${full.itemIds.length} items, ${full.data.matrix.indices.length} user-item pairs`,
   );
+  const crowded = crowdedCustomerWarning(opts.data, full.userIds, rowLengths(full.data.matrix));
+  if (crowded) log(`warning: ${crowded}`);
   // what a log alone cannot give: an email's card of such an item has no picture, and its click goes to the shop's home
   const bare = ts.catalog.filter((c) => !c.image || !c.url).length;
   if (bare > 0)

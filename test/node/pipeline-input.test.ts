@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { CatalogItem } from "../../core/catalog";
 import { parseMapping, parseTime, readInteractionLog } from "../../scripts/data/interaction-log";
+import { crowdedCustomerWarning } from "../../scripts/data/log-checks";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
 import { allEntries, readPools } from "../../scripts/seed/kv-entries";
 import { trainAndExport } from "../../scripts/train/pipeline";
@@ -482,6 +483,27 @@ describe("files as other tools export them", () => {
     await expect(loadTrainingSet({ data: path })).rejects.toThrow(
       /^3 of 40 rows of .*unquoted\.csv \(7\.5%\) have more fields than its header, more than 5%: .*double quotes$/,
     );
+  });
+
+  it("warns of one customer holding more than a tenth of the purchases (guests under one id), naming them", () => {
+    // ten customers of a tenth each: none
+    expect(
+      crowdedCustomerWarning(
+        "f.csv",
+        Array.from({ length: 10 }, (_, i) => `${12000 + i}`),
+        Array(10).fill(7),
+      ),
+    ).toBeNull();
+    expect(
+      crowdedCustomerWarning(
+        "f.csv",
+        ["0", ...Array.from({ length: 20 }, (_, i) => `${12000 + i}`)],
+        [30, ...Array(20).fill(5)],
+      ),
+    ).toBe(
+      "customer \"0\" holds 23.1% of f.csv's purchases: if that id stands for guests or for no customer, blank it in the file (the models would learn one reader of everyone's buying)",
+    );
+    expect(crowdedCustomerWarning("f.csv", [], [])).toBeNull();
   });
 
   it("refuses times that all read as before 1973 (Excel's serial days), rather than train on 1970", async () => {
