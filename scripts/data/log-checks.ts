@@ -29,14 +29,15 @@ export interface ReadLog {
 /**
  * Refuses a log most likely misread as a whole: its unreadable times past MAX_UNREADABLE_SHARE (saying how many, the
  * first of them as the file writes it, and what times are read); every time it kept before 1973 (Excel's serial days
- * read as seconds); rows with more fields than the header past MAX_UNREADABLE_SHARE (a field holding the separator,
- * unquoted: dropped one by one, they would take every product whose name holds one).
+ * read as seconds; not all 0, a log without times); rows with more fields than the header past MAX_UNREADABLE_SHARE
+ * (a field holding the separator, unquoted: dropped one by one, they would take every product whose name holds one).
  */
 export function checkReadable(path: string, log: ReadLog): void {
   checkTimes(path, log.read, log.dropped, log.unreadableTime);
   let latest = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < log.time.length; i++) latest = Math.max(latest, log.time[i] as number);
-  if (log.time.length > 0 && latest < EARLIEST_TIME_S)
+  // all 0: a mapped log without a time column (--map user=..,item=..), which trains with --no-tune
+  if (log.time.length > 0 && latest > 0 && latest < EARLIEST_TIME_S)
     throw new Error(
       `every time of ${path} reads as before 1973 (the latest: ${new Date(latest * 1000).toISOString()}): the time ` +
         "column most likely holds another count than unix seconds, such as Excel's serial days (40513.35 is " +
