@@ -196,16 +196,9 @@ export async function csvDelimiter(path: string): Promise<string> {
 /**
  * A CSV's rows as records keyed by its header, as every reader of a shop's file takes them: its separator read from
  * its first line (commas, semicolons or tabs), a byte-order mark (a spreadsheet's UTF-8 CSV) and spaces around the
- * header names no part of them (`names` may rename them further), empty lines skipped, a short row kept.
+ * header names no part of them (`names` may rename them further), empty lines skipped, a short row kept; each with
+ * the line of the file it ends on (for a message that names it) and whether it had more fields than the header.
  */
-export async function* csvRecords(
-  path: string,
-  names: (header: string[]) => string[] = (h) => h,
-): AsyncGenerator<Record<string, string>> {
-  for await (const { record } of csvLines(path, names)) yield record;
-}
-
-/** csvRecords' records, each with the line of the file it ends on (for a message that names it). */
 export async function* csvLines(
   path: string,
   names: (header: string[]) => string[] = (h) => h,
@@ -220,8 +213,15 @@ export async function* csvLines(
  */
 export interface ParsedRow {
   record: Record<string, string>;
-  info: { lines: number; invalid_field_length: number };
+  info: ParserInfo;
   longer: boolean;
+}
+
+/** What csv-parse tells of each record: its line, how many fields it had, and them all when not the header's count. */
+interface ParserInfo {
+  lines: number;
+  index: number;
+  error?: { record?: string[] };
 }
 
 /**
@@ -232,8 +232,6 @@ export interface ParsedRow {
  */
 export function shopCsvParser(delimiter: string, columns: (header: string[]) => string[]) {
   let width = 0;
-  // the parser counts the records of another length than the header, short and long, as it goes
-  let uneven = 0;
   return parse({
     columns: (header: string[]) => {
       const names = columns(header.map((h) => h.trim()));
@@ -247,9 +245,10 @@ export function shopCsvParser(delimiter: string, columns: (header: string[]) => 
     bom: true,
     info: true,
     on_record: (row: Omit<ParsedRow, "longer">): ParsedRow | null => {
-      // a short row has fewer keys; a long one has them all, its extra fields dropped
-      const longer = row.info.invalid_field_length > uneven && Object.keys(row.record).length === width;
-      uneven = row.info.invalid_field_length;
+      // longer: a field past the header's that holds something (a row ending in a separator the header lacks, its
+      // extra fields empty, is read as its header says)
+      const extra = row.info.index > width ? (row.info.error?.record ?? []).slice(width) : [];
+      const longer = extra.some((v) => v.trim() !== "");
       return Object.values(row.record).some((v) => v.trim()) ? { ...row, longer } : null;
     },
   });

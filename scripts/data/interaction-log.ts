@@ -276,7 +276,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
       drop("missing user");
       continue;
     }
-    if (!it || isPlaceholderId(it)) {
+    if (!it || isPlaceholderItem(it)) {
       drop("missing item");
       continue;
     }
@@ -356,7 +356,8 @@ export const MORE_FIELDS = "more fields than the header";
  * so the purchase and interaction readers of one file never split a reader in two; any other id is kept as it is.
  */
 export function customerId(raw: string): string {
-  return /^\d+[.,]0+$/.test(raw) ? raw.slice(0, raw.search(/[.,]/)) : raw;
+  // `,0` or `,00` where the comma is the decimal mark; `12,000` is a thousand-separated number, not 12
+  return /^\d+(?:\.0+|,0{1,2})$/.test(raw) ? raw.slice(0, raw.search(/[.,]/)) : raw;
 }
 
 /**
@@ -366,6 +367,14 @@ export function customerId(raw: string): string {
  */
 export function isPlaceholderId(raw: string): boolean {
   return /^(?:nan|na|n\/a|#n\/a|null|none|nil|undefined|-)$/i.test(raw);
+}
+
+/**
+ * isPlaceholderId for an item cell: only the words no product code is (`nan`, `NULL`, `#N/A`, `n/a`, `undefined`);
+ * `NA`, `None` or `-` may be a shop's own code.
+ */
+export function isPlaceholderItem(raw: string): boolean {
+  return /^(?:nan|n\/a|#n\/a|null|undefined)$/i.test(raw);
 }
 
 /** Dense index of `key`, assigning the next one on first sight. */

@@ -158,9 +158,14 @@ export const CROWDED_SHARE = 0.1;
 
 /**
  * A warning, or null: the customer of `ids` who holds more than CROWDED_SHARE of `counts` (one count per customer:
- * rows, or items bought), named with their share. Not refused: a wholesale shop may have such a customer.
+ * rows, or items bought: what `of` names), named with their share. Not refused: a wholesale shop may have such a customer.
  */
-export function crowdedCustomerWarning(path: string, ids: readonly string[], counts: ArrayLike<number>): string | null {
+export function crowdedCustomerWarning(
+  path: string,
+  ids: readonly string[],
+  counts: ArrayLike<number>,
+  of = "purchases",
+): string | null {
   let total = 0;
   let top = -1;
   for (let i = 0; i < counts.length; i++) {
@@ -172,7 +177,7 @@ export function crowdedCustomerWarning(path: string, ids: readonly string[], cou
   const share = (counts[top] as number) / total;
   if (share <= CROWDED_SHARE) return null;
   return (
-    `customer ${JSON.stringify(ids[top])} holds ${(100 * share).toFixed(1)}% of ${path}'s purchases: if that id ` +
+    `customer ${JSON.stringify(ids[top])} holds ${(100 * share).toFixed(1)}% of ${path}'s ${of}: if that id ` +
     "stands for guests or for no customer, blank it in the file (the models would learn one reader of everyone's buying)"
   );
 }

@@ -22,6 +22,7 @@ import {
   type DateOrder,
   intern,
   isPlaceholderId,
+  isPlaceholderItem,
   MORE_FIELDS,
   parseTimes,
 } from "./interaction-log";
@@ -247,7 +248,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       drop("not a product stock code");
       continue;
     }
-    if (!code || isPlaceholderId(code)) {
+    if (!code || isPlaceholderItem(code)) {
       drop("missing item");
       continue;
     }

@@ -16,8 +16,8 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
-import { csvRecords, readCsvHeader } from "../data/csv-input";
-import { type DateOrder, parseTimes } from "../data/interaction-log";
+import { csvLines, readCsvHeader } from "../data/csv-input";
+import { type DateOrder, isPlaceholderId, isPlaceholderItem, MORE_FIELDS, parseTimes } from "../data/interaction-log";
 import { checkNumbers, checkPurchasesLeft, checkReadable, refuseEmailIds } from "../data/log-checks";
 import { layoutColumns, layoutOf, readPurchaseLog } from "../data/purchase-log";
 
@@ -148,13 +148,20 @@ async function loadEvents(
     const dropped: Record<string, number> = {};
     const rawTimes: string[] = [];
     // as train reads the file (a byte-order mark is no part of the first column's name)
-    for await (const r of csvRecords(path, layoutColumns)) {
+    for await (const { record: r, longer } of csvLines(path, layoutColumns)) {
       read++;
-      if (!r.event_id || !r.user_id || !r.type || !r.ts) {
+      if (longer) {
+        dropped[MORE_FIELDS] = (dropped[MORE_FIELDS] ?? 0) + 1;
+        continue;
+      }
+      // an export's word for no value is none, as train reads it (isPlaceholderId)
+      const user = r.user_id && !isPlaceholderId(r.user_id) ? r.user_id : "";
+      if (!r.event_id || !user || !r.type || !r.ts) {
         dropped["missing field"] = (dropped["missing field"] ?? 0) + 1;
         continue;
       }
-      events.push({ id: r.event_id, type: r.type, user: r.user_id, item: r.item_id || undefined, ts: 0 });
+      const item = r.item_id && !isPlaceholderItem(r.item_id) ? r.item_id : undefined;
+      events.push({ id: r.event_id, type: r.type, user, item, ts: 0 });
       rawTimes.push(r.ts);
     }
     // times read as train reads them (dates too, one day/month order for the file), once the whole file is seen

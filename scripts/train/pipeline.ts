@@ -61,7 +61,7 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   log(
     `${ts.source} log: ${full.userIds.length} users, ${full.itemIds.length} items, ${full.data.matrix.indices.length} user-item pairs`,
   );
-  const crowded = crowdedCustomerWarning(opts.data, full.userIds, rowLengths(full.data.matrix));
+  const crowded = crowdedCustomerWarning(opts.data, full.userIds, rowLengths(full.data.matrix), "user-item pairs");
   if (crowded) log(`warning: ${crowded}`);
   // what a log alone cannot give: an email's card of such an item has no picture, and its click goes to the shop's home
   const bare = ts.catalog.filter((c) => !c.image || !c.url).length;

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { CatalogItem } from "../../core/catalog";
-import { parseMapping, parseTime, readInteractionLog } from "../../scripts/data/interaction-log";
+import { customerId, parseMapping, parseTime, readInteractionLog } from "../../scripts/data/interaction-log";
 import { checkReadable, crowdedCustomerWarning } from "../../scripts/data/log-checks";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
 import { allEntries, readPools } from "../../scripts/seed/kv-entries";
@@ -467,6 +467,9 @@ describe("files as other tools export them", () => {
       "1;85123A;LANTERN;6;2010-12-01 08:26:00;2,55;13085,0;United Kingdom",
     ]);
     expect((await readPurchaseLog(path)).customerIds).toEqual(["13085"]);
+    // a thousand-separated id is not a decimal one: `12,000` is not customer 12
+    expect(customerId("12,000")).toBe("12,000");
+    expect(customerId("17850.0")).toBe("17850");
   });
 
   it("drops a row with more fields than the header, saying so, and refuses a file of many (an unquoted separator)", async () => {
@@ -475,6 +478,11 @@ describe("files as other tools export them", () => {
     const log = await readPurchaseLog(path);
     expect(log.dropped).toEqual({ "more fields than the header": 3 });
     expect(log.rows).toBe(37);
+    // a row ending in separators the header lacks, its extra fields empty, is read as the header says
+    const trailing = await readPurchaseLog(
+      file("trailing.csv", [HEADER, `${row(1, "12000")},`, `${row(2, "12001")},,`]),
+    );
+    expect([trailing.rows, trailing.dropped]).toEqual([2, {}]);
     // a short row is kept as before (a spreadsheet's missing trailing cells)
     const short = await readPurchaseLog(
       file("short.csv", [HEADER, row(1, "12000"), "2,85123A,LANTERN,6,2010-12-01 09:00:00,2.55,12000"]),
