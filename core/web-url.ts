@@ -15,9 +15,9 @@ export function isLoopbackHost(hostname: string): boolean {
 
 /**
  * Whether `hostname` (a URL's, as the URL parser normalized it: `10.1` reads `10.0.0.1`) names a private network, as
- * written (a best-effort check of literals and reserved names, not of where a name resolves): an
- * IPv4 address in 10/8, 172.16/12, 192.168/16, 169.254/16 (link-local, cloud metadata), 100.64/10 (shared) or
- * 0/8, or 127/8 but 127.0.0.1; an IPv6 one in fc00::/7, fe80::/10, or mapping such an IPv4 one; a name under `.internal`, `.local`,
+ * written (a best-effort check of literals and reserved names, not of where a name resolves): an IPv4 address in
+ * 10/8, 172.16/12, 192.168/16, 169.254/16 (link-local, cloud metadata), 100.64/10 (shared), 0/8, or 127/8 but
+ * 127.0.0.1; an IPv6 one in fc00::/7 or fe80::/10, or mapping such an IPv4 one; a name under `.internal`, `.local`,
  * `.localhost` or `.home.arpa`. This machine (isLoopbackHost) is not one: local development calls it.
  */
 export function isPrivateNetworkHost(hostname: string): boolean {

@@ -3,8 +3,9 @@
  * `{"v":1,"triggers":[{"id","type":"cart-abandoned","afterMinutes","campaign","webhook",...}]}` (also
  * `viewed-back-in-stock` with `viewedWithinDays`, `viewed-price-drop` with `minDropPercent`). 200
  * `{triggers, warnings}` (a warning when TRIGGER_WEBHOOK_SECRET is not set: nothing would be delivered); 400
- * naming the bad field, a webhook on a private network (an address or name: core/web-url.ts), or a trigger whose tokens would outlive the erasure tombstone (an erased reader's trigger
- * email opened after the tombstone is gone would record their opens again); 503 KV_UNAVAILABLE with Retry-After
+ * naming the bad field, a webhook on a private network (an address or name: core/web-url.ts), or a trigger whose
+ * tokens would outlive the erasure tombstone (an erased reader's trigger email opened after the tombstone is gone
+ * would record their opens again); 503 KV_UNAVAILABLE with Retry-After
  * when KV fails to store it (it may or may not have been: PUT it again). The reader shards and the catalog writer
  * see it within about a minute (their 30-second cache, and KV's propagation).
  */
