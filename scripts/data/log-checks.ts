@@ -1,7 +1,7 @@
 /**
  * What every reader of a shop's log (train, evaluate, import) refuses before it uses a row: a log with nothing left to
- * learn from (saying what was dropped and why), one whose times, numbers or fields were most likely misread, one keyed by
- * email addresses. Each error says what is wrong with the file and what to do.
+ * learn from (saying what was dropped and why), one whose times, numbers or fields were most likely misread, one
+ * keyed by email addresses. Each error says what is wrong with the file and what to do.
  */
 import { looksLikeEmail } from "../../core/events";
 import { DEFAULT_TYPE_WEIGHTS, type InteractionLog, MORE_FIELDS } from "./interaction-log";
@@ -158,7 +158,8 @@ export const CROWDED_SHARE = 0.1;
 
 /**
  * A warning, or null: the customer of `ids` who holds more than CROWDED_SHARE of `counts` (one count per customer:
- * rows, or items bought: what `of` names), named with their share. Not refused: a wholesale shop may have such a customer.
+ * rows, or items bought: what `of` names), named with their share. Not refused: a wholesale shop may have such a
+ * customer.
  */
 export function crowdedCustomerWarning(
   path: string,
