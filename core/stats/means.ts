@@ -47,6 +47,8 @@ export function meanTest(control: Moments, treatment: Moments, opts: TestOptions
     { n: treatment.n, events: treatment.positive },
   );
   const relative =
-    absolute && enough && a.mean > 0 ? upliftInterval(a, b, b.mean / a.mean - 1, a.n + b.n, alpha, ref, opts) : null;
+    absolute && enough && a.mean > 0
+      ? upliftInterval(a, b, b.mean / a.mean - 1, absolute, a.n + b.n, alpha, ref, opts)
+      : null;
   return { absolute, relative };
 }

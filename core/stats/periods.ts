@@ -223,7 +223,8 @@ export function periodProportionTest(
     opts,
   );
   const enough = upliftEstimable({ n: a.n, events: a.events ?? 0 }, { n: b.n, events: b.events ?? 0 }) && a.mean > 0;
-  const relative = absolute && enough ? upliftInterval(aa, bb, b.mean / a.mean - 1, units, alpha, NORMAL, opts) : null;
+  const relative =
+    absolute && enough ? upliftInterval(aa, bb, b.mean / a.mean - 1, absolute, units, alpha, NORMAL, opts) : null;
   return { absolute, relative };
 }
 
@@ -256,7 +257,7 @@ export function periodMeanTest(
   const perUnit = (e: PeriodEstimate) => ({ n: e.n, mean: e.mean, variance: e.variance * e.n });
   const relative =
     absolute && enough && a.mean > 0
-      ? upliftInterval(perUnit(a), perUnit(b), b.mean / a.mean - 1, units, alpha, ref, opts)
+      ? upliftInterval(perUnit(a), perUnit(b), b.mean / a.mean - 1, absolute, units, alpha, ref, opts)
       : null;
   return { absolute, relative };
 }

@@ -52,6 +52,7 @@ export function proportionTest(control: Proportion, treatment: Proportion, opts:
           a,
           b,
           treatment.x / treatment.n / (control.x / control.n) - 1,
+          absolute,
           control.n + treatment.n,
           alpha,
           NORMAL,
