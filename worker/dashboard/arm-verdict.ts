@@ -3,7 +3,8 @@
  * the control on a metric when that metric's interval (the one the page shows: corrected for several arms; the
  * difference's, said as the uplift where there is one, which agrees with it) lies wholly above 0, worse when wholly
  * below. An arm is a winner when it is better on some metric and worse on none, and the sample-ratio check did not
- * fail; the control, when every other arm is worse on some metric and better on none. Anything else is said to be no winner (yet), and why: the page still offers the button. Pure.
+ * fail; the control, when every other arm is worse on some metric and better on none. Anything else is said to be
+ * no winner (yet), and why: the page still offers the button. Pure.
  */
 
 import type { Estimate } from "../../core/stats/estimate";

@@ -182,13 +182,12 @@ import {
 import {
   type AttemptOutcome,
   cancelBeforeFirstCall,
-  cancelIfStale,
   cancelOnOptOut,
   cancelOnPurchase,
   type DueDelivery,
   deleteTriggers,
   dueDeliveries,
-  giveUpIfOverdue,
+  endOverdue,
   lastTriggeredSend,
   markBegun,
   migrateTriggerTable,
@@ -1072,21 +1071,17 @@ export class ReaderShard extends DurableObject<Bindings> {
     let unconfiguredLogged = false;
     const one = async (d: DueDelivery): Promise<void> => {
       const nowMs = Date.now();
-      // first: one that could not be tried within a day goes, whatever put it off below; and one begun whose
-      // retries were put off past their longest (trigger-table.ts BEGUN_KEPT_S)
-      if (cancelIfStale(this.sql, d, nowMs)) {
-        logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: "stale" });
-        return;
-      }
-      if (giveUpIfOverdue(this.sql, d, nowMs)) {
+      // first: one kept past its use goes, whatever put it off below (trigger-table.ts endOverdue)
+      const ended = endOverdue(this.sql, d, nowMs);
+      if (ended === "stale") logEvent("info", "trigger.cancelled", { trigger: d.trigger, reason: ended });
+      if (ended === "retries-exhausted")
         logEvent("error", "trigger.given_up", {
           trigger: d.trigger,
           delivery: deliveryRef(d.delivery),
           attempts: d.attempts,
-          reason: "retries-exhausted",
+          reason: ended,
         });
-        return;
-      }
+      if (ended) return;
       if (!config) {
         recordAttempt(this.sql, d, later(), nowMs);
         return;

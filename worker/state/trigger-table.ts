@@ -282,22 +282,6 @@ export function lastTriggeredSend(sql: SqlStorage, user: string, delivery: strin
 }
 
 /**
- * Cancels a due delivery never tried whose due time is more than LATE_AFTER_SECONDS past (`stale`), whatever kept it
- * waiting: the configuration or the global holdout unreadable, a secret missing. Its items are not kept past their
- * use, and a shop that never sets the secret does not carry its readers' carts for ever. Whether it cancelled.
- */
-export function cancelIfStale(
-  sql: SqlStorage,
-  d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
-  nowMs: number,
-): boolean {
-  const untried = untriedDueAt(sql, d);
-  if (untried === null || Math.floor(nowMs / 1000) <= untried + LATE_AFTER_SECONDS) return false;
-  cancelDelivery(sql, d, "stale");
-  return true;
-}
-
-/**
  * How long after its first call a delivery begun may still be pending: its retries at their longest (each step
  * waits at most the larger of its back-off and MAX_RETRY_AFTER_S), and a day for the last to be tried.
  */
@@ -305,40 +289,32 @@ export const BEGUN_KEPT_S =
   RETRY_DELAYS_S.reduce((sum, step) => sum + Math.max(step, MAX_RETRY_AFTER_S), 0) + LATE_AFTER_SECONDS;
 
 /**
- * Gives up a pending delivery begun more than BEGUN_KEPT_S ago (`retries-exhausted`): only being put off (the
- * configuration, the holdout or a secret unreadable since its first call) keeps one that long, and its items are
- * not kept for ever either. Whether it gave up.
+ * Ends a pending delivery kept past its use, whatever kept it waiting (the configuration or the global holdout
+ * unreadable, a secret missing), so that its items are not kept for ever: one never tried, more than
+ * LATE_AFTER_SECONDS past its due time, is cancelled `stale`; one begun more than BEGUN_KEPT_S ago (only being put
+ * off keeps one that long) is given up, `retries-exhausted`. Which it did, or null.
  */
-export function giveUpIfOverdue(
+export function endOverdue(
   sql: SqlStorage,
   d: Pick<DueDelivery, "user" | "trigger" | "delivery">,
   nowMs: number,
-): boolean {
+): "stale" | "retries-exhausted" | null {
   const row = sql
-    .exec<{ sent_at: number }>(
-      `SELECT sent_at FROM triggers
-       WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending' AND sent_at IS NOT NULL`,
+    .exec<{ due_at: number; sent_at: number | null }>(
+      "SELECT due_at, sent_at FROM triggers WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'",
       d.user,
       d.trigger,
       d.delivery,
     )
     .toArray()[0];
-  if (!row || nowMs <= row.sent_at + BEGUN_KEPT_S * 1000) return false;
-  return giveUp(sql, d, "retries-exhausted") !== null;
-}
-
-/** The due time of a pending delivery never tried (no call begun), else null. */
-function untriedDueAt(sql: SqlStorage, d: Pick<DueDelivery, "user" | "trigger" | "delivery">): number | null {
-  const row = sql
-    .exec<{ due_at: number }>(
-      `SELECT due_at FROM triggers
-       WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending' AND sent_at IS NULL`,
-      d.user,
-      d.trigger,
-      d.delivery,
-    )
-    .toArray()[0];
-  return row ? row.due_at : null;
+  if (!row) return null;
+  if (row.sent_at === null) {
+    if (Math.floor(nowMs / 1000) <= row.due_at + LATE_AFTER_SECONDS) return null;
+    cancelDelivery(sql, d, "stale");
+    return "stale";
+  }
+  if (nowMs <= row.sent_at + BEGUN_KEPT_S * 1000) return null;
+  return giveUp(sql, d, "retries-exhausted") === null ? null : "retries-exhausted";
 }
 
 /**
@@ -359,10 +335,18 @@ export function cancelBeforeFirstCall(
   calling = false,
 ): "stale" | "frequency" | null {
   const nowS = Math.floor(nowMs / 1000);
-  const dueAt = untriedDueAt(sql, d);
-  if (dueAt === null) return null;
+  const untried = sql
+    .exec<{ due_at: number }>(
+      `SELECT due_at FROM triggers
+       WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending' AND sent_at IS NULL`,
+      d.user,
+      d.trigger,
+      d.delivery,
+    )
+    .toArray()[0];
+  if (!untried) return null;
   const reason =
-    nowS > dueAt + LATE_AFTER_SECONDS
+    nowS > untried.due_at + LATE_AFTER_SECONDS
       ? "stale"
       : !frequencyAllows(frequency, calling ? nowS : lastSend(sql, d.user, d.delivery), nowS)
         ? "frequency"
