@@ -1121,9 +1121,9 @@ export class ReaderShard extends DurableObject<Bindings> {
       if (inGlobalHoldout(holdout, d.user, profile.experiments[GLOBAL_HOLDOUT_ID]?.arm ?? null)) {
         // withheld where it would have gone: one the checks of a sent one stop is cancelled for that, as anyone's
         // is, and only a withheld one counts the reader (exposeToHoldout), so both arms enter the report alike
-        const row = this.stillDue(d, profile, nowMs);
-        if (!row) return;
-        this.cancel(row, "holdout", nowMs);
+        const due = this.stillDue(d, profile, nowMs);
+        if (!due) return;
+        this.cancel(due.row, "holdout", nowMs);
         if (holdout) await this.exposeToHoldout(d.user, GLOBAL_HOLDOUT_ARMS.held, holdout, nowMs);
         return;
       }
@@ -1137,9 +1137,9 @@ export class ReaderShard extends DurableObject<Bindings> {
         recordAttempt(this.sql, d, later(), nowMs);
         return;
       }
-      const row = this.stillDue(d, profile, nowMs);
-      if (!row) return;
-      const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], profile);
+      const due = this.stillDue(d, profile, nowMs);
+      if (!due) return;
+      const { row, viewed } = due;
       markBegun(this.sql, row, nowMs);
       this.inFlight.add(d.delivery);
       this.inFlightReaders.set(d.user, (this.inFlightReaders.get(d.user) ?? 0) + 1);
@@ -1186,10 +1186,15 @@ export class ReaderShard extends DurableObject<Bindings> {
    * The delivery as it is now if it is still to go, else null, cancelled when a check stops it: too late to send, or
    * over the reader's frequency preference (which counts every trigger's sends), checked and claimed with no await
    * between; then the row as it is now (changes may have joined it since the alarm read it), unless the reader bought
-   * what it is about since. A row it returns is marked begun, or cancelled as held, by the caller with no await
-   * between: one cancelled here was never sent, and counts for no frequency.
+   * what it is about since; with a viewed-* row, its items not bought (null: a cart's). A row it returns is marked
+   * begun, or cancelled as held, by the caller with no await between: one cancelled here was never sent, and counts
+   * for no frequency.
    */
-  private stillDue(d: DueDelivery, profile: Profile, nowMs: number): DueDelivery | null {
+  private stillDue(
+    d: DueDelivery,
+    profile: Profile,
+    nowMs: number,
+  ): { row: DueDelivery; viewed: ViewedItem[] | null } | null {
     const calling = (this.inFlightReaders.get(d.user) ?? 0) > 0;
     const stopped = cancelBeforeFirstCall(this.sql, d, profile.consent.frequency, nowMs, calling);
     if (stopped) {
@@ -1198,11 +1203,13 @@ export class ReaderShard extends DurableObject<Bindings> {
     }
     const row = pendingDelivery(this.sql, d);
     if (!row) return null;
-    if (boughtSince(row, profile)) {
+    // bought since: every viewed item, or anything after the cart add
+    const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], profile);
+    if (viewed ? viewed.length === 0 : (lastPurchaseTs(profile) ?? 0) >= row.cart_ts) {
       this.cancel(row, "purchased", nowMs);
       return null;
     }
-    return row;
+    return { row, viewed };
   }
 
   /**
@@ -1522,12 +1529,6 @@ function parseClock(raw: string | undefined): ConsentClock {
     // a clock that cannot be read restarts empty: changes then apply in arrival order
   }
   return {};
-}
-
-/** Whether the reader bought what the delivery is about since (a viewed-* row: every item; a cart: anything). */
-function boughtSince(row: DueDelivery, p: Profile): boolean {
-  const viewed = row.changes === null ? null : notBought(JSON.parse(row.changes) as ViewedItem[], p);
-  return viewed ? viewed.length === 0 : (lastPurchaseTs(p) ?? 0) >= row.cart_ts;
 }
 
 /** The items of a viewed-* delivery the reader has not bought since viewing them. */
