@@ -31,6 +31,8 @@ export const STALE_AFTER_SECONDS = 3600;
  * missing, the configuration unreadable, a long outage) is dropped, not sent days late: a cart or a price moves on.
  */
 export const LATE_AFTER_SECONDS = 86_400;
+/** The longest a cart-abandoned trigger waits after a cart add: a week. */
+export const MAX_AFTER_MINUTES = 10_080;
 /** Items named in a delivery (the latest cart adds). */
 export const MAX_TRIGGER_ITEMS = 10;
 export const MAX_TRIGGERS = 20;
@@ -77,7 +79,7 @@ export const CartAbandonedSchema = z.strictObject({
   ...TriggerFields,
   type: z.literal("cart-abandoned"),
   /** minutes after the (latest) cart add with no purchase */
-  afterMinutes: z.number().int().min(1).max(10_080),
+  afterMinutes: z.number().int().min(1).max(MAX_AFTER_MINUTES),
 });
 export const ViewedBackInStockSchema = z.strictObject({
   ...TriggerFields,
@@ -230,15 +232,51 @@ export interface TriggerState {
 }
 
 /**
- * The items of a pending cart delivery after a `cart_remove` of one of them (null: unchanged): the item goes,
- * unless it is the item of the cart add the delivery waits on (`cartTs`, its latest: `items[0]`) and that add came
- * after the removal (a removal arriving late). A removal takes the item out whatever its quantity was: events
- * carry no cart, and the receiver holds it.
+ * What the reader's shard knows of an item in the reader's cart (worker/state/cart-items-table.ts): the times
+ * (unix s) of its latest cart add and latest cart remove, whatever order they arrived in.
  */
-export function itemsAfterRemoval(cartTs: number, items: readonly string[], removal: QueuedEvent): string[] | null {
+export interface CartTimes {
+  added?: number;
+  removed?: number;
+}
+
+/**
+ * The items of a pending cart delivery after a `cart_remove` of one of them (null: unchanged): the item goes,
+ * unless it was added again after the removal (a removal arriving late). `latestAdd` is the item's latest add
+ * when the shard knows it (CartTimes); without it (a row older than that record) only the delivery's latest add
+ * is known (`cartTs`, its item `items[0]`). A removal takes the item out whatever its quantity was: events carry
+ * no cart, and the receiver holds it.
+ */
+export function itemsAfterRemoval(
+  cartTs: number,
+  items: readonly string[],
+  removal: QueuedEvent,
+  latestAdd?: number,
+): string[] | null {
   const at = removal.item === undefined ? -1 : items.indexOf(removal.item);
-  if (at < 0 || (at === 0 && removal.ts < cartTs)) return null;
+  if (at < 0) return null;
+  const addedSince = latestAdd === undefined ? at === 0 && removal.ts < cartTs : latestAdd > removal.ts;
+  if (addedSince) return null;
   return [...items.slice(0, at), ...items.slice(at + 1)];
+}
+
+/**
+ * The events with the removes the shard knows of (CartTimes) that came after a cart add among them: a remove
+ * that arrived before its own add (another request, a retried batch) still takes the item out once the add
+ * arrives. Another batch's remove taken again changes nothing (itemsAfterRemoval reads the item's latest add).
+ */
+function withKnownRemoves(events: readonly QueuedEvent[], cart: ReadonlyMap<string, CartTimes>): QueuedEvent[] {
+  const known: QueuedEvent[] = [];
+  for (const e of events) {
+    if (e.type !== "cart_add" || e.item === undefined) continue;
+    const removed = cart.get(e.item)?.removed;
+    if (removed === undefined || removed < e.ts) continue;
+    const item = e.item;
+    const listed = (r: QueuedEvent) => r.type === "cart_remove" && r.item === item && r.ts === removed;
+    if (!events.some(listed) && !known.some(listed))
+      known.push({ id: `known-remove:${item}`, type: "cart_remove", user: e.user, item, ts: removed });
+  }
+  return known.length > 0 ? [...events, ...known] : [...events];
 }
 
 /**
@@ -247,7 +285,8 @@ export function itemsAfterRemoval(cartTs: number, items: readonly string[], remo
  * and removes are taken in time order (an add before a remove of the same second): a remove takes its item out
  * of the pending delivery (itemsAfterRemoval), and one that leaves it naming none cancels it (`cart-emptied`), so
  * a later add starts a new wait; removes count for a switched-off trigger too (its pending row is cancelled when
- * due).
+ * due). `cart` is what the shard knows of the reader's cart items after these events (CartTimes): a remove that
+ * arrived before its add still counts (withKnownRemoves), and a late remove keeps an item added again since.
  */
 export function nextTriggerState(
   trigger: CartAbandonedTrigger,
@@ -255,15 +294,17 @@ export function nextTriggerState(
   events: readonly QueuedEvent[],
   lastPurchaseTs: number | null,
   nowS: number,
+  cart: ReadonlyMap<string, CartTimes> = new Map(),
 ): TriggerState | null {
   let next = current ? { ...current, items: [...current.items] } : null;
   let changed = false;
-  const carts = events
+  const carts = withKnownRemoves(events, cart)
     .filter((e) => e.type === "cart_add" || e.type === "cart_remove")
     .sort((a, b) => a.ts - b.ts || (a.type === b.type ? 0 : a.type === "cart_add" ? -1 : 1));
   for (const e of carts) {
     if (e.type === "cart_remove") {
-      const items = next?.state === "pending" ? itemsAfterRemoval(next.cartTs, next.items, e) : null;
+      const latestAdd = e.item === undefined ? undefined : cart.get(e.item)?.added;
+      const items = next?.state === "pending" ? itemsAfterRemoval(next.cartTs, next.items, e, latestAdd) : null;
       if (next && items) {
         next = items.length > 0 ? { ...next, items } : { ...next, items, state: "cancelled", reason: "cart-emptied" };
         changed = true;

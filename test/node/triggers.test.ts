@@ -11,6 +11,7 @@ import { fieldPath } from "../../core/field-path";
 import {
   CartAbandonedSchema,
   type CartAbandonedTrigger,
+  type CartTimes,
   consentStops,
   consentStopsNew,
   frequencyAllows,
@@ -155,6 +156,87 @@ describe("cart-abandoned scheduling", () => {
     expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW, "b"))).toEqual(["a"]);
     expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW - 1, "b"))).toBeNull();
     expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW, "z"))).toBeNull();
+  });
+
+  it("itemsAfterRemoval with the item's latest add known: it goes unless added again after the removal, wherever it stands", () => {
+    const remove = (ts: number, item: string) => ev("cart_remove", ts, item);
+    // added again after the removal, though another add came after that (the delivery's latest is b's): it stays
+    expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW - 10, "a"), NOW - 5)).toBeNull();
+    // its latest add before the removal: it goes, even the delivery's latest add's item
+    expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW - 10, "a"), NOW - 20)).toEqual(["b"]);
+    expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW + 1, "b"), NOW)).toEqual(["a"]);
+    // an add and a remove of the same second: the remove is the later
+    expect(itemsAfterRemoval(NOW, ["b", "a"], remove(NOW, "b"), NOW)).toEqual(["a"]);
+  });
+
+  it("a remove that arrived before its own add takes the item out once the add arrives (the shard's cart record)", () => {
+    const cart = new Map<string, CartTimes>([
+      ["a", { added: NOW - 600, removed: NOW - 500 }],
+      ["b", { added: NOW - 550 }],
+    ]);
+    // the only item: the wait is cancelled, nothing to tell of
+    expect(nextTriggerState(trigger, null, [ev("cart_add", NOW - 600, "a")], null, NOW, cart)).toMatchObject({
+      items: [],
+      state: "cancelled",
+      reason: "cart-emptied",
+    });
+    // with another: the other is named, the timer stays with the latest add
+    expect(
+      nextTriggerState(
+        trigger,
+        null,
+        [ev("cart_add", NOW - 600, "a"), ev("cart_add", NOW - 550, "b")],
+        null,
+        NOW,
+        cart,
+      ),
+    ).toMatchObject({ items: ["b"], state: "pending", cartTs: NOW - 550 });
+    // a remove older than the add it arrives before changes nothing
+    const older = new Map<string, CartTimes>([["a", { added: NOW - 600, removed: NOW - 700 }]]);
+    expect(nextTriggerState(trigger, null, [ev("cart_add", NOW - 600, "a")], null, NOW, older)).toMatchObject({
+      items: ["a"],
+      state: "pending",
+    });
+  });
+
+  it("never names an item the cart no longer holds, whatever order its adds and removes arrive in and however batched", () => {
+    const events = fc.array(
+      fc.record({
+        type: fc.constantFrom("cart_add", "cart_remove") as fc.Arbitrary<QueuedEvent["type"]>,
+        ago: fc.integer({ min: 0, max: 3000 }),
+        item: fc.constantFrom("a", "b", "c"),
+        batch: fc.integer({ min: 0, max: 2 }),
+      }),
+      { minLength: 1, maxLength: 10 },
+    );
+    // the shard's record: each item's latest add and remove among the events applied so far
+    const record = (cart: Map<string, CartTimes>, batch: readonly QueuedEvent[]) => {
+      for (const e of batch) {
+        const times = cart.get(e.item as string) ?? {};
+        const kind = e.type === "cart_add" ? "added" : "removed";
+        times[kind] = Math.max(times[kind] ?? Number.NEGATIVE_INFINITY, e.ts);
+        cart.set(e.item as string, times);
+      }
+    };
+    fc.assert(
+      fc.property(events, (list) => {
+        const all = list.map((e) => ({ ...ev(e.type, NOW - e.ago, e.item), batch: e.batch }));
+        const cart = new Map<string, CartTimes>();
+        let state: TriggerState | null = null;
+        for (const n of [0, 1, 2]) {
+          const batch = all.filter((e) => e.batch === n);
+          record(cart, batch);
+          state = nextTriggerState(trigger, state, batch, null, NOW, cart) ?? state;
+        }
+        // in the cart: its latest add after its latest remove (one of the same second is the later)
+        const held = [...cart].filter(
+          ([, t]) => (t.added ?? Number.NEGATIVE_INFINITY) > (t.removed ?? Number.NEGATIVE_INFINITY),
+        );
+        const named = state?.state === "pending" ? state.items : [];
+        for (const item of named) expect(held.map(([i]) => i)).toContain(item);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it("the result does not depend on the order events arrive in within a batch", () => {

@@ -69,6 +69,14 @@ const event = (user: string, type: QueuedEvent["type"], minutesAgo: number, item
   ...(item && { item }),
 });
 
+const consent = (user: string, change: NonNullable<QueuedEvent["consent"]>): QueuedEvent => ({
+  id: `c${seq++}`,
+  type: "consent",
+  user,
+  ts: nowS(),
+  consent: change,
+});
+
 /** Runs the reader's shard alarm (as the runtime does when it is due) until `calls` has `n`, or a second passed. */
 const alarmUntil = (user: string, n: number) => runAlarmsUntil(user, () => calls.length >= n);
 
@@ -341,6 +349,51 @@ describe("cart-abandoned trigger", () => {
     // a batch with a cart add reads the configuration, which no longer names the row's trigger
     await consume([event(user, "cart_remove", 2, "p1"), event(user, "cart_add", 1, "p9")]);
     expect(await triggerRow(user)).toMatchObject([{ state: "cancelled", reason: "cart-emptied" }]);
+  });
+
+  it("a cart remove that arrives before its own add still takes the item out; access lists the cart's times; erasure and tracking off delete them", async () => {
+    const cartItems = async (user: string) =>
+      ((await (await send(`/v1/users/${user}`, "GET")).json()) as { cart_items: unknown[] }).cart_items;
+    // the remove (a minute after the add) arrives first: the add alone names nothing, so nothing is sent
+    const alone = "trig-remove-first";
+    await consume([event(alone, "cart_remove", 9, "p1")]);
+    await consume([event(alone, "cart_add", 10, "p1")]);
+    expect(await triggerRow(alone)).toMatchObject([{ state: "cancelled", reason: "cart-emptied" }]);
+    const at = nowS();
+    expect(await cartItems(alone)).toEqual([{ item: "p1", added: at - 600, removed: at - 540 }]);
+    await timePasses(alone);
+    await alarmUntil(alone, 1);
+    expect(calls).toHaveLength(0);
+    // with another item added after it: the delivery names that one alone
+    const other = "trig-remove-first-2";
+    await consume([event(other, "cart_remove", 9, "p1")]);
+    await consume([event(other, "cart_add", 12, "p1"), event(other, "cart_add", 11, "p2")]);
+    await timePasses(other);
+    await alarmUntil(other, 1);
+    expect(calls).toHaveLength(1);
+    expect(JSON.parse((calls[0] as Call).body)).toMatchObject({ user: other, items: ["p2"] });
+    // a late remove of an item added again since, before another add: the item stays named
+    const again = "trig-remove-late";
+    await consume([
+      event(again, "cart_add", 14, "p1"),
+      event(again, "cart_add", 12, "p1"),
+      event(again, "cart_add", 11, "p2"),
+    ]);
+    await consume([event(again, "cart_remove", 13, "p1")]);
+    expect(await triggerRow(again)).toMatchObject([{ state: "pending" }]);
+    const items = await runInDurableObject(readerStub(env, again), (_: ReaderShard, state) =>
+      state.storage.sql.exec("SELECT items FROM triggers WHERE user = ?", again).one(),
+    );
+    expect(JSON.parse(items.items as string)).toEqual(["p2", "p1"]);
+    // erasure and tracking off leave no cart item behind
+    expect((await send(`/v1/users/${alone}`, "DELETE")).status).toBeLessThan(300);
+    await consume([consent(other, { tracking: false })]);
+    for (const user of [alone, other]) {
+      const left = await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+        state.storage.sql.exec("SELECT count(*) AS n FROM cart_items WHERE user = ?", user).one(),
+      );
+      expect(left.n).toBe(0);
+    }
   });
 
   it("a failing webhook is retried after a back-off, with the same delivery id, and delivered once", async () => {
@@ -729,13 +782,6 @@ describe("what the webhook's answer does", () => {
 });
 
 describe("an opt-out that stops triggers", () => {
-  const consent = (user: string, change: NonNullable<QueuedEvent["consent"]>): QueuedEvent => ({
-    id: `c${seq++}`,
-    type: "consent",
-    user,
-    ts: nowS(),
-    consent: change,
-  });
   /** Everything the reader's trigger rows hold, as stored. */
   const stored = (user: string) =>
     runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>

@@ -1,7 +1,7 @@
 /**
  * GET /v1/users/<id> (Bearer ADMIN_API_KEYS): right of access, everything stored about the reader: the profile
  * (the writer's own state) and its consent clock, the model's features, their stored open-time decisions, their
- * pending triggers, their views index, the clicks and purchases kept for late exposures (`outcomes`), the clicks
+ * pending triggers, their views index, their cart items' latest adds and removes (`cart_items`), the clicks and purchases kept for late exposures (`outcomes`), the clicks
  * of their emails kept to tell link scanners' (`clicks`), their parked dead letters, the ids of the events applied
  * (`applied`: the shard keeps every one, past the profile's own window of seenEvents), their latest change of
  * `unsubscribed`, `pausedUntil` or `frequency` as the shop's list reads it (`list_change`), the campaigns' sends
@@ -95,6 +95,7 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         clock,
         triggers,
         views,
+        cartItems,
         outcomes,
         clicks,
         parked,
@@ -109,6 +110,7 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         kvHeld ||
         triggers.length > 0 ||
         views.length > 0 ||
+        cartItems.length > 0 ||
         outcomes.length > 0 ||
         clicks.length > 0 ||
         parked.count > 0 ||
@@ -130,6 +132,7 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         decisions,
         triggers,
         views,
+        cart_items: cartItems,
         outcomes,
         clicks,
         parked: {

@@ -13,6 +13,8 @@
  *   triggers    each reader's pending trigger deliveries (worker/state/trigger-table.ts), moved by their events
  *               in the same transaction and delivered by the alarm (worker/triggers/deliver.ts)
  *   views       what each reader viewed lately (worker/state/views-table.ts), written with their view events
+ *   cart_items  each reader's cart items lately, the latest add's and remove's times, written with their cart
+ *               events before the triggers move (worker/state/cart-items-table.ts)
  *   catalog_seq the last catalog change applied (worker/state/catalog-inbox.ts): the catalog writer's fan-out
  *               (`catalogChanged`) starts viewed-* deliveries for the readers who viewed the items
  *   experiment_outbox  exposures and attributed outcomes their events made, and erasures, until the experiment
@@ -101,6 +103,15 @@ import {
   pruneCampaignSends,
   recordCampaignSend,
 } from "./campaign-sends-table";
+import {
+  CART_ITEMS_SCHEMA,
+  cartItemsOf,
+  cartTimesOf,
+  deleteCartItems,
+  nextCartItemExpiry,
+  pruneCartItems,
+  recordCartItems,
+} from "./cart-items-table";
 import { appliedSeq, applyCatalogChanges, INBOX_SCHEMA } from "./catalog-inbox";
 import {
   CLICKS_KEPT_MS,
@@ -226,6 +237,8 @@ export interface ReaderAccess {
   triggers: Record<string, SqlStorageValue>[];
   /** the items viewed lately, as viewed-* triggers see them */
   views: { item: string; ts: number }[];
+  /** each cart item's latest add and remove lately, as cart-abandoned triggers see them */
+  cartItems: ReturnType<typeof cartItemsOf>;
   /** clicks and purchases kept for late exposures */
   outcomes: QueuedEvent[];
   /** clicks from the click route kept to tell a link scanner's (clicks-table.ts) */
@@ -297,6 +310,7 @@ const SCHEMA = [
   ...PARKED_SCHEMA,
   ...TRIGGER_SCHEMA,
   ...VIEWS_SCHEMA,
+  ...CART_ITEMS_SCHEMA,
   ...OUTCOMES_SCHEMA,
   ...CLICKS_SCHEMA,
   ...INBOX_SCHEMA,
@@ -613,7 +627,12 @@ export class ReaderShard extends DurableObject<Bindings> {
           if (moves && (stopsNow === null || stopsNow === "personalization-off")) {
             const offAt = res.trackingOff ? lastTrackingOff(appliedEvents) : Number.NEGATIVE_INFINITY;
             const since = appliedEvents.filter((e) => e.ts > offAt);
-            const at = updateTriggers(this.sql, user, triggers, since, purchased, now, res.profile.consent);
+            // the cart's adds and removes first, so that the triggers read them whatever order they came in
+            const nowS = Math.floor(now / 1000);
+            const expires = recordCartItems(this.sql, user, since, nowS);
+            if (expires !== null) rowsExpire = Math.min(rowsExpire ?? expires, expires);
+            const cart = cartTimesOf(this.sql, user, nowS);
+            const at = updateTriggers(this.sql, user, triggers, since, purchased, now, res.profile.consent, cart);
             if (at !== null) triggerAt = Math.min(triggerAt ?? at, at);
           }
           if (appliedEvents.some((e) => e.type === "purchase")) cancelOnPurchase(this.sql, user, purchased);
@@ -623,6 +642,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           const offNow = res.trackingOff;
           if (!res.profile.consent.tracking || offNow) {
             deleteViews(this.sql, user);
+            deleteCartItems(this.sql, user);
             deleteOutcomes(this.sql, user);
             deleteClicks(this.sql, user);
             deleteParkedOnOptOut(this.sql, user);
@@ -744,6 +764,7 @@ export class ReaderShard extends DurableObject<Bindings> {
       clock: held?.clock ?? null,
       triggers: triggersOf(this.sql, user),
       views: viewsOf(this.sql, user),
+      cartItems: cartItemsOf(this.sql, user),
       outcomes: outcomesOf(this.sql, user),
       clicks: clicksOf(this.sql, user),
       parked: { entries: parked.entries, count: countParked(this.sql, user) },
@@ -994,6 +1015,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     this.sql.exec("DELETE FROM tombstones WHERE until <= ?", now);
     clearEndedReturns(this.sql, now);
     pruneOldViews(this.sql, Math.floor(now / 1000));
+    pruneCartItems(this.sql, Math.floor(now / 1000));
     pruneOutcomes(this.sql, now);
     pruneClicks(this.sql, now);
     pruneAppliedIds(this.sql, now);
@@ -1028,6 +1050,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     // soon while the outbox holds rows
     const expiring = [
       nextViewExpiry(this.sql),
+      nextCartItemExpiry(this.sql),
       nextOutcomeExpiry(this.sql),
       nextClickExpiry(this.sql),
       nextAppliedExpiry(this.sql),
@@ -1419,6 +1442,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     rows += this.sql.exec("DELETE FROM parked WHERE user = ?", user).rowsWritten;
     rows += deleteTriggers(this.sql, user);
     rows += deleteViews(this.sql, user);
+    rows += deleteCartItems(this.sql, user);
     rows += deleteOutcomes(this.sql, user);
     rows += deleteClicks(this.sql, user);
     rows += deleteListChange(this.sql, user);

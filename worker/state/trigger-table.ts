@@ -14,6 +14,7 @@ import type { Consent } from "../../core/profile";
 import {
   type CancelReason,
   type CartAbandonedTrigger,
+  type CartTimes,
   consentStopsNew,
   frequencyAllows,
   type GiveUpReason,
@@ -122,7 +123,8 @@ function stateOf(row: TriggerRow): TriggerState {
  * Returns the earliest delivery time scheduled (ms), or null. A wait that starts or moves (a later cart add) gets
  * a new delivery id, so an attempt in flight for the old one never marks the new one. Removes also reach the
  * pending cart rows of triggers `triggers` does not name (the configuration unknown just now, or a trigger
- * removed since: cancelled when due), as a purchase does (removeFromCarts).
+ * removed since: cancelled when due), as a purchase does (removeFromCarts). `cart`: what the shard knows of the
+ * reader's cart items after these events (cart-items-table.ts), so that a remove counts whatever order it came in.
  */
 export function updateTriggers(
   sql: SqlStorage,
@@ -132,6 +134,7 @@ export function updateTriggers(
   lastPurchaseTs: number | null,
   nowMs: number,
   consent: Consent,
+  cart: ReadonlyMap<string, CartTimes>,
 ): number | null {
   if (!events.some((e) => e.type === "cart_add" || e.type === "cart_remove")) return null;
   let earliest: number | null = null;
@@ -141,6 +144,7 @@ export function updateTriggers(
     user,
     carts.map((t) => t.id),
     events,
+    cart,
   );
   for (const trigger of carts) {
     // a viewed-* row left by a trigger of the same id that changed type counts as none
@@ -152,6 +156,7 @@ export function updateTriggers(
       events,
       lastPurchaseTs,
       Math.floor(nowMs / 1000),
+      cart,
     );
     if (!moving) continue;
     // a wait the reader's pause outlasts (past a day after its due time) keeps nothing of them: cancelled now, as a
@@ -198,10 +203,16 @@ export function updateTriggers(
 /**
  * Cart removes (taken in time order) on the reader's pending cart rows of triggers other than `handled` (those
  * nextTriggerState moved, adds and removes in one order), whatever the configuration says: each takes its item
- * out (core/triggers.ts itemsAfterRemoval), and a row left naming none is cancelled (`cart-emptied`), so no
- * email names what the reader took out of their cart.
+ * out (core/triggers.ts itemsAfterRemoval, unless `cart` knows it was added again since), and a row left naming
+ * none is cancelled (`cart-emptied`), so no email names what the reader took out of their cart.
  */
-function removeFromCarts(sql: SqlStorage, user: string, handled: readonly string[], events: readonly QueuedEvent[]) {
+function removeFromCarts(
+  sql: SqlStorage,
+  user: string,
+  handled: readonly string[],
+  events: readonly QueuedEvent[],
+  cart: ReadonlyMap<string, CartTimes>,
+) {
   const removals = events.filter((e) => e.type === "cart_remove").sort((a, b) => a.ts - b.ts);
   if (removals.length === 0) return;
   const rows = sql
@@ -214,7 +225,9 @@ function removeFromCarts(sql: SqlStorage, user: string, handled: readonly string
     .filter((r) => !handled.includes(r.trigger));
   for (const row of rows) {
     let items = JSON.parse(row.items) as string[];
-    for (const e of removals) items = itemsAfterRemoval(row.cart_ts, items, e) ?? items;
+    for (const e of removals)
+      items =
+        itemsAfterRemoval(row.cart_ts, items, e, e.item === undefined ? undefined : cart.get(e.item)?.added) ?? items;
     if (items.length === JSON.parse(row.items).length) continue;
     sql.exec(
       `UPDATE triggers SET items = ?, state = ?, reason = ?
