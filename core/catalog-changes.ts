@@ -23,8 +23,10 @@ export interface CatalogChange {
   oldPrice?: number;
   newPrice?: number;
   currency?: string | null;
+  /** the live catalog's version the PATCH made (absent: a change an earlier version of the writer recorded) */
+  version?: number;
 }
-export type ChangeDraft = Omit<CatalogChange, "seq" | "at">;
+export type ChangeDraft = Omit<CatalogChange, "seq" | "at" | "version">;
 
 /** An item's price in the model's catalog. */
 export interface BasePrice {
@@ -93,6 +95,28 @@ export function itemTransitions(
     }
   }
   return out;
+}
+
+/**
+ * Whether what a viewed-* delivery announces of an item still holds when it is sent (a retry, a pause's end: it
+ * may go hours after the change), by a copy of the live catalog of version `liveVersion` whose live fields for the
+ * item are `overlay`: the item can be bought (isAvailable), and a price drop's price is at most the one announced
+ * (`announced.newPrice`, in its currency). A copy older than the change (KV not caught up yet where it is read,
+ * or a change recorded without its version), a price unknown now, or one in another currency: taken as announced.
+ */
+export function stillHolds(
+  kind: CatalogChangeKind,
+  announced: { newPrice?: number; currency?: string | null; version?: number },
+  liveVersion: number,
+  overlay: ItemOverlay | undefined,
+  base: BasePrice | undefined,
+): boolean {
+  if (announced.version === undefined || liveVersion < announced.version) return true;
+  if (!isAvailable(overlay)) return false;
+  if (kind === "back-in-stock" || announced.newPrice === undefined) return true;
+  const now = effectivePrice(overlay, base);
+  if (!now || now.currency?.toUpperCase() !== announced.currency?.toUpperCase()) return true;
+  return now.price <= announced.newPrice;
 }
 
 /** Whether a change is one the trigger announces (its kind, and for price drops its threshold). */

@@ -125,7 +125,9 @@ export const NO_TRIGGERS: TriggersConfig = { v: 1, triggers: [] };
  * off, or now of another type; `reader-gone`: no profile held;
  * `frequency`: another triggered send reached the reader within their frequency preference; `stale`: its first
  * call could not be made within LATE_AFTER_SECONDS of its due time; `holdout`: the global holdout holds the
- * reader (core/experiments/assignment.ts inGlobalHoldout), who gets nothing opentime would send them.
+ * reader (core/experiments/assignment.ts inGlobalHoldout), who gets nothing opentime would send them;
+ * `change-undone`: what a viewed-* delivery announced no longer holds for any item it names when it is sent (out
+ * of stock or switched off again, the price back up: core/catalog-changes.ts stillHolds).
  */
 export const CANCEL_REASONS = [
   "purchased",
@@ -139,6 +141,7 @@ export const CANCEL_REASONS = [
   "frequency",
   "stale",
   "holdout",
+  "change-undone",
 ] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
 
@@ -361,6 +364,11 @@ export interface ViewedItem {
   oldPrice?: number;
   newPrice?: number;
   currency?: string | null;
+  /**
+   * the live catalog's version the change is in (core/catalog-changes.ts CatalogChange): when sent, it is checked
+   * again only against a copy at least as new (absent: one an earlier version scheduled, never checked)
+   */
+  version?: number;
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   announces,
   dropPercent,
   itemTransitions,
+  stillHolds,
   type WatchedChanges,
   watchedChanges,
 } from "../../core/catalog-changes";
@@ -112,5 +113,27 @@ describe("what the catalog writer records", () => {
     expect(itemTransitions("p1", { stock: 0 }, { stock: 5 }, base, watched)).toEqual([]);
     expect(itemTransitions("p1", { price: 100 }, { price: 97 }, base, watched)).toHaveLength(1);
     expect(itemTransitions("p1", { price: 100 }, { price: 98 }, base, watched)).toEqual([]);
+  });
+});
+
+describe("what a delivery announced, when it is sent", () => {
+  const drop = { newPrice: 30, currency: "GBP", version: 10 };
+  it("holds while the item can be bought and its price is at most the one announced", () => {
+    expect(stillHolds("back-in-stock", { version: 10 }, 10, { stock: 3 }, undefined)).toBe(true);
+    expect(stillHolds("back-in-stock", { version: 10 }, 11, { stock: 0 }, undefined)).toBe(false);
+    expect(stillHolds("back-in-stock", { version: 10 }, 11, { active: false }, undefined)).toBe(false);
+    expect(stillHolds("price-drop", drop, 11, { price: 30 }, base)).toBe(true);
+    expect(stillHolds("price-drop", drop, 11, { price: 25 }, base)).toBe(true);
+    expect(stillHolds("price-drop", drop, 11, { price: 31 }, base)).toBe(false);
+    expect(stillHolds("price-drop", drop, 11, { price: 20, stock: 0 }, base)).toBe(false);
+    // the live price cleared: the model catalog's counts (40, dearer than announced)
+    expect(stillHolds("price-drop", drop, 11, undefined, base)).toBe(false);
+  });
+
+  it("is taken as announced by a copy older than the change, or a price it cannot compare", () => {
+    expect(stillHolds("back-in-stock", { version: 10 }, 9, { stock: 0 }, undefined)).toBe(true);
+    expect(stillHolds("back-in-stock", {}, 11, { stock: 0 }, undefined)).toBe(true);
+    expect(stillHolds("price-drop", drop, 11, { price: 35, currency: "EUR" }, base)).toBe(true);
+    expect(stillHolds("price-drop", drop, 11, undefined, undefined)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * GET /v1/admin/catalog/items/<id> (Bearer ADMIN_API_KEYS) -> 200 {"id","overlay","available","version"}:
- * one item's live fields as the catalog's writer holds them (the opens see them within about a second).
+ * one item's live fields as the catalog's writer holds them (the opens see them within about two seconds where they were written).
  */
 import type { Hono } from "hono";
 import { IdSchema } from "../../core/events";

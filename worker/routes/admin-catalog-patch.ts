@@ -3,7 +3,7 @@
  *   {"items":[{"id":"p000417","stock":0},{"id":"p000009","price":12.5,"title":"..."}]}
  *   -> 200 {"version":7,"changed":2,"published":true}
  * Sets live fields of items (core/live-catalog.ts: stock, price, active, title, image, url, category, currency,
- * tags; null clears one); the next open sees them within about a second, without a new model. Merged by the
+ * tags; null clears one); the next open sees them within about two seconds where they were written (elsewhere, KV's propagation), without a new model. Merged by the
  * catalog's one writer, so concurrent PATCHes of one item lose no field. A body over MAX_BODY is 413
  * PAYLOAD_TOO_LARGE saying to split it (fewer than 1,000 items can pass it: long links and texts).
  */

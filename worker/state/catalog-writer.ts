@@ -108,6 +108,14 @@ export class CatalogWriter extends DurableObject<Bindings> {
     super(ctx, objectEnv(env, kvDeadlines));
     this.sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.sql.exec(statement);
+    // a version not published or changes not sent (an earlier version of this object reset before its alarm was
+    // set): the alarm does both
+    void ctx.blockConcurrencyWhile(async () => {
+      const behind =
+        readMeta(this.sql, "published_version") < readMeta(this.sql, "version") ||
+        this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n > 0;
+      if (behind && (await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now());
+    });
   }
 
   /**
@@ -151,8 +159,13 @@ export class CatalogWriter extends DurableObject<Bindings> {
         version = nextLiveVersion(version, now);
         writeMeta(this.sql, "version", version);
         writeMeta(this.sql, "updated_at", now);
-        if (announced.length > 0) appendChanges(this.sql, announced, Math.floor(now / 1000));
+        if (announced.length > 0) appendChanges(this.sql, announced, now, version);
       });
+      // with the commit (no await between: storage writes made together are committed together), so that an object
+      // reset before its publish or fan-out below ends still publishes and sends them (the alarm does both)
+      this.ctx.storage
+        .setAlarm(now)
+        .catch((e: unknown) => logEvent("error", "catalog.alarm_failed", { detail: errorMessage(e) }));
       for (const [id, overlay] of next) {
         if (overlay) overlays.set(id, overlay);
         else overlays.delete(id);
@@ -240,8 +253,8 @@ export class CatalogWriter extends DurableObject<Bindings> {
         }
       }),
     );
-    const { left, behind } = pruneOutbox(this.sql, READER_SHARDS, Math.floor(Date.now() / 1000));
-    if (retry && behind > 0) logEvent("warn", "catalog.fanout_behind", { changes: behind });
+    const left = pruneOutbox(this.sql, READER_SHARDS, Math.floor(Date.now() / 1000));
+    if (retry && left > 0) logEvent("warn", "catalog.fanout_behind", { changes: left });
     // changes still to send: a shard that failed waits, the others go on at once
     if (left > 0) await this.alarmBy(Date.now() + (retry ? FANOUT_RETRY_MS : 0));
   }

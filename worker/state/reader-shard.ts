@@ -50,7 +50,7 @@ import {
   mayRecordAt,
   withoutClick,
 } from "../../core/apply-events";
-import { type CatalogChange, viewedTriggers } from "../../core/catalog-changes";
+import { type BasePrice, type CatalogChange, stillHolds, viewedTriggers } from "../../core/catalog-changes";
 import { erasureHash } from "../../core/erasure-key";
 import { isPixelId, type QueuedEvent } from "../../core/events";
 import { inGlobalHoldout } from "../../core/experiments/assignment";
@@ -64,7 +64,17 @@ import { ANY_CAMPAIGN, exposureEventId, INITIAL_PHASE, lateAttributedRows } from
 import { kvKeys } from "../../core/kv-keys";
 import { recordablePart } from "../../core/opt-out";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
-import { type CancelReason, consentStops, consentStopsNew, pauseEnd, type ViewedItem } from "../../core/triggers";
+import {
+  type CancelReason,
+  consentStops,
+  consentStopsNew,
+  pauseEnd,
+  type Trigger,
+  type TriggersConfig,
+  type ViewedItem,
+} from "../../core/triggers";
+import { basePrices } from "../catalog/base-prices";
+import { getLiveCatalog, type LiveCatalogView } from "../catalog/live-catalog";
 import { type Bindings, getConfig } from "../env";
 import {
   deleteDecisions,
@@ -1081,10 +1091,15 @@ export class ReaderShard extends DurableObject<Bindings> {
    * jittered back-off, no sooner than a 429's or 503's Retry-After).
    */
   private async deliverDue(due: DueDelivery[]): Promise<void> {
-    const [config, holdout] = await Promise.all([
+    const viewedDue = due.filter((d) => d.changes !== null);
+    const [config, holdout, live] = await Promise.all([
       getTriggers(this.env.OPENTIME_KV),
       knownGlobalHoldout(this.env.OPENTIME_KV),
+      // what viewed-* deliveries announce is checked against the live catalog as it is now (never throws: KV
+      // unreadable, its last good copy, or none, and then each change is taken as announced)
+      viewedDue.length > 0 ? getLiveCatalog(this.env.OPENTIME_KV, (p) => this.ctx.waitUntil(p)) : null,
     ]);
+    const holds = await this.announcedHolds(viewedDue, config, live);
     const { tokenSecrets, erasureTombstoneDays, webhookSecret } = getConfig(this.env);
     const tokenSecret = tokenSecrets[0];
     // a day short of the tombstone: an erased reader's trigger email stops recording before it goes
@@ -1144,7 +1159,7 @@ export class ReaderShard extends DurableObject<Bindings> {
       if (inGlobalHoldout(holdout, d.user, profile.experiments[GLOBAL_HOLDOUT_ID]?.arm ?? null)) {
         // withheld where it would have gone: one the checks of a sent one stop is cancelled for that, as anyone's
         // is, and only a withheld one counts the reader (exposeToHoldout), so both arms enter the report alike
-        const due = this.stillDue(d, profile, nowMs);
+        const due = this.stillDue(d, profile, nowMs, (item) => holds(trigger, item));
         if (!due) return;
         this.cancel(due.row, "holdout", nowMs);
         if (holdout) await this.exposeToHoldout(d.user, GLOBAL_HOLDOUT_ARMS.held, holdout, nowMs);
@@ -1160,7 +1175,7 @@ export class ReaderShard extends DurableObject<Bindings> {
         recordAttempt(this.sql, d, later(), nowMs);
         return;
       }
-      const due = this.stillDue(d, profile, nowMs);
+      const due = this.stillDue(d, profile, nowMs, (item) => holds(trigger, item));
       if (!due) return;
       const { row, viewed } = due;
       markBegun(this.sql, row, nowMs);
@@ -1206,17 +1221,50 @@ export class ReaderShard extends DurableObject<Bindings> {
   }
 
   /**
+   * Whether what a viewed-* delivery announces of an item still holds (core/catalog-changes.ts stillHolds), by the
+   * live catalog `live` and, for a price drop on an item without a live price, the model catalog's (read only
+   * then). Without a live catalog, or a trigger not of a viewed-* type, it does.
+   */
+  private async announcedHolds(
+    viewedDue: readonly DueDelivery[],
+    config: TriggersConfig | null,
+    live: LiveCatalogView | null,
+  ): Promise<(trigger: Trigger | undefined, item: ViewedItem) => boolean> {
+    if (!live || !config) return () => true;
+    const drops = new Set(config.triggers.filter((t) => t.type === "viewed-price-drop").map((t) => t.id));
+    const unpriced = viewedDue.some(
+      (d) =>
+        drops.has(d.trigger) &&
+        (JSON.parse(d.changes as string) as ViewedItem[]).some(
+          (v) => live.catalog.items.get(v.item)?.price === undefined,
+        ),
+    );
+    const base = unpriced ? await basePrices(this.env.OPENTIME_KV) : new Map<string, BasePrice>();
+    return (trigger, item) =>
+      !trigger ||
+      trigger.type === "cart-abandoned" ||
+      stillHolds(
+        trigger.type === "viewed-price-drop" ? "price-drop" : "back-in-stock",
+        item,
+        live.catalog.version,
+        live.catalog.items.get(item.item),
+        base.get(item.item),
+      );
+  }
+
+  /**
    * The delivery as it is now if it is still to go, else null, cancelled when a check stops it: too late to send, or
    * over the reader's frequency preference (which counts every trigger's sends), checked and claimed with no await
    * between; then the row as it is now (changes may have joined it since the alarm read it), unless the reader bought
-   * what it is about since; with a viewed-* row, its items not bought (null: a cart's). A row it returns is marked
-   * begun, or cancelled as held, by the caller with no await between: one cancelled here was never sent, and counts
-   * for no frequency.
+   * what it is about since, or (viewed-*) what it announces no longer `holds` for any item; with a viewed-* row, its
+   * items not bought that still hold (null: a cart's). A row it returns is marked begun, or cancelled as held, by the
+   * caller with no await between: one cancelled here was never sent, and counts for no frequency.
    */
   private stillDue(
     d: DueDelivery,
     profile: Profile,
     nowMs: number,
+    holds: (item: ViewedItem) => boolean,
   ): { row: DueDelivery; viewed: ViewedItem[] | null } | null {
     const calling = (this.inFlightReaders.get(d.user) ?? 0) > 0;
     const stopped = cancelBeforeFirstCall(this.sql, d, profile.consent.frequency, nowMs, calling);
@@ -1232,7 +1280,12 @@ export class ReaderShard extends DurableObject<Bindings> {
       this.cancel(row, "purchased", nowMs);
       return null;
     }
-    return { row, viewed };
+    const holding = viewed?.filter(holds) ?? null;
+    if (holding?.length === 0) {
+      this.cancel(row, "change-undone", nowMs);
+      return null;
+    }
+    return { row, viewed: holding };
   }
 
   /**

@@ -461,6 +461,7 @@ export function scheduleViewed(
       newPrice: change.newPrice,
       currency: change.currency ?? null,
     }),
+    ...(change.version !== undefined && { version: change.version }),
   };
   if (step === "merge" && row) {
     // a second drop of an item already in the delivery: from its price before the first

@@ -96,7 +96,7 @@ export async function deliver(
             ...fields,
             type: trigger.type,
             changedAt: iso(due.cart_ts),
-            changes: (viewed ?? []).map(({ viewedAt: _, ...rest }) => rest),
+            changes: (viewed ?? []).map(({ viewedAt: _, version: __, ...rest }) => rest),
           };
     const json = JSON.stringify(body);
     const res = await fetch(trigger.webhook, {
