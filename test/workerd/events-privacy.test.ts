@@ -403,9 +403,10 @@ describe("consent", () => {
     expect(ok.headers.get("AMP-Email-Allow-Sender")).toBe(SENDER);
     expect(((await ok.json()) as { ok: boolean }).ok).toBe(true);
     const p = await waitForProfile("reader-9", () => true);
+    // (a form with more than the three checkboxes of emails sent before `form=2` leaves out what it does not hold)
     expect(p?.consent).toMatchObject({
       personalization: true,
-      tracking: false,
+      tracking: true,
       topics: ["lamps", "rugs"],
       frequency: "weekly",
       unsubscribed: false,
@@ -468,10 +469,16 @@ describe("consent", () => {
       frequency: "monthly",
     });
     expect(kept.consent.pausedUntil).toBeGreaterThan(now() + 29 * 86400);
+    // a shop's own form with a frequency picker alone (no `form=2`): the frequency changes, nothing else
+    await submit(new URLSearchParams({ frequency: "weekly" }));
+    const picked = await waitForProfile("reader-10", (p) => p.consent.frequency === "weekly");
+    expect(picked.consent).toMatchObject({ personalization: true, tracking: false, topics: ["lamps"] });
+    await submit(new URLSearchParams({ frequency: "monthly", tracking: "true" }));
+    expect((await waitForProfile("reader-10", (p) => p.consent.tracking)).consent.frequency).toBe("monthly");
     // a form offering topics, every one unticked: its empty hidden field clears them
     await submit(new URLSearchParams({ personalization: "on", tracking: "on", topics: "" }));
-    const cleared = await waitForProfile("reader-10", (p) => p.consent.tracking);
-    expect(cleared.consent).toMatchObject({ topics: [], frequency: "monthly" });
+    const cleared = await waitForProfile("reader-10", (p) => p.consent.topics.length === 0);
+    expect(cleared.consent).toMatchObject({ topics: [], frequency: "monthly", tracking: true });
     // a value no form means (a custom form's typo) changes nothing: it never clears a frequency or a pause
     await submit(new URLSearchParams({ form: "2", tracking: "off", frequency: "Weekly", pause_days: "soon" }));
     const odd = await waitForProfile("reader-10", (p) => !p.consent.tracking);

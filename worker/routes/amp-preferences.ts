@@ -10,9 +10,11 @@
  * only what the reader chose: each of personalization and tracking is a yes/no pair with nothing chosen at first
  * (`on`, `off`, or absent: unchanged), and unsubscribe a box (ticked: unsubscribed; else unchanged). The email is
  * the same for every reader and cannot show their settings, so a box ticked by default would have turned back on
- * what a reader had turned off elsewhere. A form without `form=2` (emails sent before it) keeps its meaning: three
- * checkboxes, an unticked box not sent, so off. Either sets topics, frequency and pause only when it has those
- * fields, so a form without them never clears a reader's topics, frequency or pause set elsewhere (nor does a
+ * what a reader had turned off elsewhere. A form without `form=2` holding nothing but those three fields (emails
+ * sent before it) keeps its meaning: three checkboxes, an unticked box not sent, so off. Any other form (a shop's
+ * own, with a frequency picker, say) is read as the shipped one: a field it does not hold changes nothing, so it
+ * never turns personalization or tracking off by leaving them out (`on`, `true`, `1` / `off`, `false`, `0`). Each
+ * sets topics, frequency and pause only when it has those fields, so a form without them never clears a reader's topics, frequency or pause set elsewhere (nor does a
  * value it cannot mean: an empty frequency clears it, `pause_days` 0 ends a pause). A form
  * offering topics carries an empty hidden `topics` field, so that unticking every topic clears them (an empty
  * value is not a topic).
@@ -43,18 +45,25 @@ const NOT_AFTER_ERASURE =
 /** The form is a few fields: anything larger is not it. */
 const MAX_FORM_BYTES = 16 * 1024;
 
-/** The shipped form's choices: each yes/no pair only when answered, unsubscribe only when ticked. */
+/** The fields of the form in emails sent before `form=2`, three checkboxes: a form of these alone is that one. */
+const LEGACY_FIELDS: ReadonlySet<string> = new Set(["personalization", "tracking", "unsubscribe"]);
+
+/** The choices of the shipped form, or any but the legacy one: each yes/no only when answered, unsubscribe when ticked. */
 function chosen(form: FormData): ConsentChange {
   const yesNo = (name: string): boolean | undefined => {
     const v = form.get(name);
-    return v === "on" ? true : v === "off" ? false : undefined;
+    return v === "on" || v === "true" || v === "1"
+      ? true
+      : v === "off" || v === "false" || v === "0"
+        ? false
+        : undefined;
   };
   const personalization = yesNo("personalization");
   const tracking = yesNo("tracking");
   return {
     ...(personalization !== undefined && { personalization }),
     ...(tracking !== undefined && { tracking }),
-    ...(form.get("unsubscribe") === "on" && { unsubscribed: true }),
+    ...(["on", "true", "1"].includes(String(form.get("unsubscribe"))) && { unsubscribed: true }),
   };
 }
 
@@ -76,10 +85,10 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       const v = form.get(name);
       return v === "on" || v === "true" || v === "1";
     };
-    const asked: ConsentChange =
-      form.get("form") === "2"
-        ? chosen(form)
-        : { personalization: on("personalization"), tracking: on("tracking"), unsubscribed: on("unsubscribe") };
+    const legacy = form.get("form") !== "2" && [...form.keys()].every((k) => LEGACY_FIELDS.has(k));
+    const asked: ConsentChange = legacy
+      ? { personalization: on("personalization"), tracking: on("tracking"), unsubscribed: on("unsubscribe") }
+      : chosen(form);
     if (form.has("topics"))
       asked.topics = form
         .getAll("topics")
