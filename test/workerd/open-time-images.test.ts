@@ -17,6 +17,7 @@ import { resetPictureCache } from "../../worker/images/picture-cache";
 import { resetRenderCache } from "../../worker/images/render-slot";
 import { measure, wrapText } from "../../worker/images/text-layout";
 import worker from "../../worker/index";
+import { resetModelCache } from "../../worker/model/model-store";
 import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { clearKv, decisionKeyOf, fixture, recordingQueue, seedModel } from "./support/harness";
 
@@ -230,6 +231,23 @@ describe("decisions and click-through", () => {
     const reopened = await image(`/v1/img/${t}/card-0.png`);
     expect(reopened.item).toBe(opened.item);
     expect(reopened.reason).toBe("stored-frozen");
+  });
+
+  it("a product with no link of its own: the click goes to the fallback, and says which product the slot showed", async () => {
+    const f = fixture();
+    const catalog = JSON.parse(f.catalogJson) as { items: { url: string }[] };
+    for (const item of catalog.items) item.url = "";
+    await clearKv();
+    resetModelCache();
+    await seedModel({ fixture: { ...f, catalogJson: JSON.stringify(catalog) } });
+    const t = await tokenFor((profiles()[0] as Profile).userId, "nolink");
+    const opened = await image(`/v1/img/${t}/card-0.png`);
+    expect(opened.item).not.toBe("none");
+    const click = await fetchWorker(`/v1/c/${t}/card-0`);
+    expect(click.status).toBe(302);
+    expect(click.headers.get("Location")).toBe(`${ORIGIN}/`);
+    expect(click.headers.get("X-Opentime-Item")).toBe(opened.item);
+    resetModelCache();
   });
 
   it("each send of a campaign decides on its own (a trigger's emails share one), and an older key still holds", async () => {

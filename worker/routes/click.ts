@@ -115,7 +115,8 @@ export function registerClick(app: Hono<AppEnv>): void {
         bg.waitUntil(enqueue(c.env.EVENTS, [event]));
       }
       await bg.flush();
-      if (!decision.item || !product) return redirect(fallback, decision.reason);
+      // (a product without a link of its own, as a catalog may hold: the fallback, the header naming what showed)
+      if (!decision.item || !product) return redirect(fallback, decision.reason, decision.item?.id);
       const destination = gone
         ? fallback
         : withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));
