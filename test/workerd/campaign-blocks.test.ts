@@ -382,6 +382,20 @@ describe("blocks by conditions", () => {
     expect(body.block.id).toBe("seg");
     expect(body.block.why).toMatch(/^seg \(blocks\[0\]: purchases=\d+ \$gte 1 ok\)$/);
     expect(body.facts).toMatchObject({ format: "amp", segment: a.segment?.name ?? null });
+    // a staff member's own location is not the reader's: the preview's AMP open has the facts a Gmail AMP open has
+    await putCampaign("pvz", { v: 2, timeZone: "Asia/Tokyo", blocks: [], default: PICKS });
+    const zoned = await send(`/v1/preview/email?user=${a.userId}&campaign=pvz`, {
+      headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+      cf: { country: "DE", timezone: "America/New_York" },
+    });
+    const tokyo = Number(
+      new Intl.DateTimeFormat("en-US", { timeZone: "Asia/Tokyo", hour: "numeric", hourCycle: "h23" }).format(
+        new Date(),
+      ),
+    );
+    const facts = ((await zoned.json()) as { facts: Record<string, unknown> }).facts;
+    expect(facts).toMatchObject({ fetcher: "gmail-proxy", country: null });
+    expect([tokyo, (tokyo + 1) % 24]).toContain(facts.localHour);
   });
 
   it("a product block shows its product as it is now, and is skipped while the live catalog hides it", async () => {

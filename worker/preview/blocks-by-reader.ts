@@ -5,11 +5,11 @@
  */
 
 import { mintToken, verifyToken } from "../../core/token";
-import { cfSignals, openFacts } from "../campaigns/open-facts";
 import { readCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
 import type { WaitUntil } from "../lib/background";
+import { ampOpenFacts } from "./amp-open-facts";
 import { listUsers } from "./list-users";
 import { previewOpen } from "./preview-open";
 
@@ -20,7 +20,6 @@ export async function blocksByReader(
   kv: KVNamespace,
   config: Config,
   campaignId: string,
-  req: Request,
   /** the request's: a model load the preview starts outlives its answer */
   waitUntil: WaitUntil,
 ) {
@@ -40,7 +39,7 @@ export async function blocksByReader(
         token,
         verified,
         stored: campaign,
-        open: (c) => openFacts({ format: "amp", fetcher: "direct", ...cfSignals(req), campaignZone: c.timeZone, now }),
+        open: (c) => ampOpenFacts(c.timeZone, now),
         n: 6,
         now,
         waitUntil,

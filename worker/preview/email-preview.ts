@@ -12,11 +12,11 @@ import textTemplate from "../../amp-templates/recs-email.txt";
 import { emailLinks, renderEmail } from "../../core/email-template";
 import { mintToken, verifyToken } from "../../core/token";
 import { ampListBody } from "../campaigns/amp-list-body";
-import { openFacts } from "../campaigns/open-facts";
 import { readCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
 import type { WaitUntil } from "../lib/background";
+import { ampOpenFacts } from "./amp-open-facts";
 import { ampStaticView } from "./amp-static";
 import { previewOpen } from "./preview-open";
 import type { PreviewQuery } from "./query";
@@ -30,7 +30,6 @@ export async function emailPreview(
   waitUntil: WaitUntil,
   base: string,
   q: PreviewQuery,
-  location: { timezone: string | null; country: string | null } = { timezone: null, country: null },
   again?: string,
 ) {
   const secret = config.tokenSecrets[0];
@@ -58,7 +57,7 @@ export async function emailPreview(
     token,
     verified,
     stored,
-    open: (c) => openFacts({ format: "amp", fetcher: "direct", ...location, campaignZone: c.timeZone, now }),
+    open: (c) => ampOpenFacts(c.timeZone, now),
     n: 6,
     now,
     waitUntil,

@@ -11,7 +11,7 @@ export function registerPreviewBlocks(app: Hono<AppEnv>): void {
   app.get("/v1/preview/blocks", async (c) => {
     const id = CampaignIdSchema.safeParse(c.req.query("campaign") ?? "demo");
     if (!id.success) throw invalidInput(id.error, "BAD_REQUEST", "campaign");
-    const body = await blocksByReader(c.env.OPENTIME_KV, getConfig(c.env), id.data, c.req.raw, background(c).waitUntil);
+    const body = await blocksByReader(c.env.OPENTIME_KV, getConfig(c.env), id.data, background(c).waitUntil);
     return c.json(body, 200, { "Cache-Control": "no-store" });
   });
 }

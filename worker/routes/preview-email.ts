@@ -6,7 +6,6 @@
  */
 
 import type { Hono } from "hono";
-import { cfSignals } from "../campaigns/open-facts";
 import { type AppEnv, getConfig } from "../env";
 import { background } from "../lib/background";
 import { emailPreview } from "../preview/email-preview";
@@ -18,12 +17,8 @@ export function registerPreviewEmail(app: Hono<AppEnv>): void {
     const config = getConfig(c.env);
     const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
     const again = c.req.query("t");
-    return c.json(
-      await emailPreview(c.env.OPENTIME_KV, config, background(c).waitUntil, base, q, cfSignals(c.req.raw), again),
-      200,
-      {
-        "Cache-Control": "no-store",
-      },
-    );
+    return c.json(await emailPreview(c.env.OPENTIME_KV, config, background(c).waitUntil, base, q, again), 200, {
+      "Cache-Control": "no-store",
+    });
   });
 }
