@@ -117,7 +117,10 @@ try {
   const record = checked && !values["dry-run"] && mailed.length > 0;
   const recorded = record ? await recordSends(apiUrl, key(), values.campaign, mailed) : null;
   const result = await buildEmails({ ...options, templates, subjects, suppressed });
-  console.log(`${result.recipients} recipients -> ${result.files.length} files in ${values.out}`);
+  const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+  console.log(
+    `${n(result.recipients, "recipient", "recipients")} -> ${n(result.files.length, "file", "files")} in ${values.out}`,
+  );
   const skipped = Object.entries(result.skipped);
   if (skipped.length > 0)
     console.log(
@@ -150,7 +153,7 @@ try {
     console.log(`subject line: the ${ESP_MERGE_TAGS[values.esp](SUBJECT_FIELD)} merge tag (its CSV column)`);
   if (result.withoutOneClick)
     console.log(
-      `note: ${result.withoutOneClick} messages have no one-click unsubscribe (List-Unsubscribe-Post, which Gmail and Yahoo ask of bulk senders): a mailto: unsubscribe_url, or opentime's link on a --base-url that is not https`,
+      `note: ${n(result.withoutOneClick, "message has", "messages have")} no one-click unsubscribe (List-Unsubscribe-Post, which Gmail and Yahoo ask of bulk senders): a mailto: unsubscribe_url, or opentime's link on a --base-url that is not https`,
     );
   if (result.unsubscribeUrlsUnused)
     console.log(

@@ -1,7 +1,8 @@
 /**
  * The scripts' command lines: node's parseArgs, then an optional zod schema over the options that must be numbers or
  * one of a list. A bad option (unknown, missing its value, not a number, out of range) ends the run with what was
- * wrong and the usage line, exit code 2, instead of a stack trace or a NaN that flows into the run. Also a
+ * wrong and the usage line, exit code 2, instead of a stack trace or a NaN that flows into the run; `--help` prints
+ * the usage line, exit code 0. Also a
  * Worker's `--url` (worker-url.ts), checked the same way.
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
@@ -21,6 +22,12 @@ export function cliArgs<T extends ParseArgsConfig, S extends z.ZodObject>(
   schema: S,
 ): Checked<T, S>;
 export function cliArgs<T extends ParseArgsConfig, S extends z.ZodObject>(usage: string, config: T, schema?: S) {
+  // `--help` or `-h` anywhere: the usage line, exit 0 (not "Unknown option '--help'"), unless the CLI declares its own
+  const args = config.args ?? process.argv.slice(2);
+  if (!("help" in (config.options ?? {})) && (args.includes("--help") || args.includes("-h"))) {
+    console.log(usage);
+    process.exit(0);
+  }
   let parsed: Parsed<T>;
   try {
     parsed = parseArgs(config);

@@ -27,6 +27,14 @@ describe("command lines", () => {
     expect(bare.stderr).toMatch(/'--data <value>' argument missing\nusage: npm run evaluate/);
   });
 
+  it("--help or -h: the usage, exit 0, and nothing done", () => {
+    for (const flag of ["--help", "-h"]) {
+      const help = run("scripts/token.ts", flag);
+      expect(help.status).toBe(0);
+      expect(help.stdout).toMatch(/^usage: npm run token -- --user/);
+    }
+  });
+
   it("a number or a choice that is not one: which option, why, and the usage, exit 2, before any work", () => {
     const word = run("scripts/eval/cli.ts", "--data", "/nonexistent.csv", "--origins", "three");
     expect(word.status).toBe(2);

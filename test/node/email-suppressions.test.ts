@@ -265,7 +265,7 @@ describe("npm run email: counts by reason, fails closed, or builds unchecked whe
     ]);
     expect(res.stderr).toBe("");
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain("1 recipients -> 1 files");
+    expect(res.stdout).toContain("1 recipient -> 1 file");
     expect(res.stdout).toContain(
       "left out 2 of 3 recipients opentime knows must not be mailed: unsubscribed 1, paused 1",
     );
