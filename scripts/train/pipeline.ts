@@ -50,6 +50,7 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const log = opts.log ?? (() => {});
   const started = performance.now();
   await checkOut(opts.out);
+  log(`reading ${opts.data}`);
   const ts = await loadTrainingSet(opts);
   const { full } = ts;
   const dropped = Object.entries(ts.dropped).sort(([, a], [, b]) => b - a);

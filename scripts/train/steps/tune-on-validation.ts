@@ -81,6 +81,7 @@ export async function tuneOnValidation(
   // the grid's fits run side by side in worker threads, a batch at a time (so memory holds that batch and the best
   // so far); the first best in grid order wins, as one by one
   const grid = ALS_GRID.map((g) => ({ ...tuned.alsOptions, ...g }));
+  log(`tuning ALS on the validation split: ${grid.length} settings, in worker threads`);
   for (const batch of batches(grid)) {
     const fits = await Promise.all(batch.map((options) => fitAlsInWorker(options, val.data)));
     fits.forEach((m, i) => {
@@ -116,6 +117,7 @@ export async function tuneOnValidation(
     novel("validation_hybrid_novel_ndcg_at_10", () => ndcg(val, tuner, "novel"));
     tuner.mode = "all";
     calibrate("hybrid", tuner);
+    log("ranker: fitting each earlier window's models, then the trees on the validation readers");
     tuned.ranker = await tuneRanker(val, ts.earlier, ts.older, tuner, ease.options.lambda, metrics, log);
     if (tuned.ranker.choice.chosen.all === "ranker") {
       // the trees trained without the held-out readers (over hybrid features from weights fitted without them
