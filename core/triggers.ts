@@ -322,8 +322,17 @@ export function nextTriggerState(
       // stale by its own due time: a cooldown that puts the wait later does not make an old cart add fresh
       if (e.ts + trigger.afterMinutes * 60 < nowS - STALE_AFTER_SECONDS) continue;
       if (next && e.ts < next.cartTs) {
-        // an older cart add arriving late: its item joins, the timer stays with the latest
-        if (next.state === "pending" && e.item && !next.items.includes(e.item) && next.items.length < MAX_TRIGGER_ITEMS)
+        // an older cart add arriving late: its item joins, the timer stays with the latest; a wait its removes emptied
+        // names it again (the cart was not empty after all: a remove of it known since comes after, in time order)
+        if (e.item && next.state === "cancelled" && next.reason === "cart-emptied") {
+          const { reason: _, ...kept } = next;
+          next = { ...kept, state: "pending", items: [e.item] };
+        } else if (
+          next.state === "pending" &&
+          e.item &&
+          !next.items.includes(e.item) &&
+          next.items.length < MAX_TRIGGER_ITEMS
+        )
           next.items.push(e.item);
         changed = true;
         continue;

@@ -24,6 +24,13 @@ import { bulkPut, wranglerKv } from "./seed/wrangler-kv";
 import { trainAndExport } from "./train/pipeline";
 
 const HOST = "127.0.0.1";
+// it takes no options: `--help` says so rather than building the demo and starting wrangler
+if (process.argv.slice(2).some((a) => a === "--help" || a === "-h")) {
+  console.log(
+    "usage: npm start  (no options; PORT=<n> serves on another port, AMP_BASE_URL=https://<tunnel> for a real mailbox)",
+  );
+  process.exit(0);
+}
 // checked before anything is written or started: a bad PORT would fail only after the demo, the training and the seed
 const port = portFromEnv(process.env.PORT);
 if ("error" in port) {

@@ -403,10 +403,10 @@ describe("consent", () => {
     expect(ok.headers.get("AMP-Email-Allow-Sender")).toBe(SENDER);
     expect(((await ok.json()) as { ok: boolean }).ok).toBe(true);
     const p = await waitForProfile("reader-9", () => true);
-    // (a form with more than the three checkboxes of emails sent before `form=2` leaves out what it does not hold)
+    // a checkbox form (`on` for a ticked box), with more fields or not: an unticked box is not sent, so off
     expect(p?.consent).toMatchObject({
       personalization: true,
-      tracking: true,
+      tracking: false,
       topics: ["lamps", "rugs"],
       frequency: "weekly",
       unsubscribed: false,
@@ -475,6 +475,11 @@ describe("consent", () => {
     expect(picked.consent).toMatchObject({ personalization: true, tracking: false, topics: ["lamps"] });
     await submit(new URLSearchParams({ frequency: "monthly", tracking: "true" }));
     expect((await waitForProfile("reader-10", (p) => p.consent.tracking)).consent.frequency).toBe("monthly");
+    // a yes/no answer alone (`off`, no `form=2`): that field alone
+    await submit(new URLSearchParams({ tracking: "off" }));
+    expect((await waitForProfile("reader-10", (p) => !p.consent.tracking)).consent.personalization).toBe(true);
+    await submit(new URLSearchParams({ tracking: "1" }));
+    expect((await waitForProfile("reader-10", (p) => p.consent.tracking)).consent.personalization).toBe(true);
     // a form offering topics, every one unticked: its empty hidden field clears them
     await submit(new URLSearchParams({ personalization: "on", tracking: "on", topics: "" }));
     const cleared = await waitForProfile("reader-10", (p) => p.consent.topics.length === 0);

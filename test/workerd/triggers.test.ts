@@ -385,6 +385,17 @@ describe("cart-abandoned trigger", () => {
       state.storage.sql.exec("SELECT items FROM triggers WHERE user = ?", again).one(),
     );
     expect(JSON.parse(items.items as string)).toEqual(["p2", "p1"]);
+    // tracking off and on again in one batch: what came after the opt-in is kept (the remove), so its late add
+    // names nothing
+    const back = "trig-remove-offon";
+    const off = consent(back, { tracking: false });
+    await consume([
+      { ...off, ts: nowS() - 20 * 60 },
+      { ...consent(back, { tracking: true }), ts: nowS() - 15 * 60 },
+      event(back, "cart_remove", 9, "p1"),
+    ]);
+    await consume([event(back, "cart_add", 10, "p1")]);
+    expect(await triggerRow(back)).toMatchObject([{ state: "cancelled", reason: "cart-emptied" }]);
     // erasure and tracking off leave no cart item behind
     expect((await send(`/v1/users/${alone}`, "DELETE")).status).toBeLessThan(300);
     await consume([consent(other, { tracking: false })]);

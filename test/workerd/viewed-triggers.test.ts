@@ -260,29 +260,29 @@ describe("viewed-back-in-stock", () => {
   });
 });
 
-describe("what a delivery announces is checked again when it is sent", () => {
-  /** Until KV holds the writer's latest version (its alarm publishes a change within a second of the last). */
-  async function published() {
-    const writer = catalogWriter(env);
-    const version = await runInDurableObject(
-      writer,
-      (_: CatalogWriter, state) =>
-        state.storage.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'version'").one().value,
-    );
-    for (let i = 0; i < 40; i++) {
-      const held = await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json");
-      if ((held?.version ?? 0) >= version) break;
-      await new Promise((r) => setTimeout(r, 100));
-      await runDurableObjectAlarm(writer);
-    }
-    // the shard reads the catalog as an open does (a copy checked each second): read afresh now
-    resetLiveCatalogCache();
+/** Until KV holds the writer's latest version (its alarm publishes a change within a second of the last). */
+async function published() {
+  const writer = catalogWriter(env);
+  const version = await runInDurableObject(
+    writer,
+    (_: CatalogWriter, state) =>
+      state.storage.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'version'").one().value,
+  );
+  for (let i = 0; i < 40; i++) {
+    const held = await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json");
+    if ((held?.version ?? 0) >= version) break;
+    await new Promise((r) => setTimeout(r, 100));
+    await runDurableObjectAlarm(writer);
   }
-  const reasonOf = (user: string) =>
-    runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
-      state.storage.sql.exec("SELECT state, reason, items FROM triggers WHERE user = ?", user).toArray(),
-    );
+  // the shard reads the catalog as an open does (a copy checked each second): read afresh now
+  resetLiveCatalogCache();
+}
+const reasonOf = (user: string) =>
+  runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+    state.storage.sql.exec("SELECT state, reason, items FROM triggers WHERE user = ?", user).toArray(),
+  );
 
+describe("what a delivery announces is checked again when it is sent", () => {
   it("an item out of stock again by a retry is left out, and a delivery whose every item is gone is cancelled", async () => {
     const [user, alone] = ["vw-undone", "vw-undone-all"];
     let attempts = 0;
@@ -345,6 +345,30 @@ describe("what a delivery announces is checked again when it is sent", () => {
     // the call says what was announced: the drop to 90 (the receiver shows its price at send time)
     expect(bodies()[2]).toMatchObject({ user: further, items: ["pdu-2"], attempt: 2 });
     expect(await reasonOf(up)).toEqual([{ state: "cancelled", reason: "change-undone", items: "[]" }]);
+  });
+});
+
+describe("what a delivery announces, in the model catalog's currency", () => {
+  it("a drop by a live price alone (its currency the model catalog's) that went back up by a retry is not sent", async () => {
+    await seedModel();
+    const items = JSON.parse(fixture().catalogJson).items as { id: string; price: number; currency: string }[];
+    // (another item than the other tests' on the model catalog's prices: its viewer would be told of their drops)
+    const item = items.filter((i) => i.price >= 10)[1] as { id: string; price: number; currency: string };
+    const user = "vw-model-currency";
+    let attempts = 0;
+    answer = () => (++attempts <= 1 ? new Response("busy", { status: 503 }) : new Response("ok"));
+    await consume([event(user, "view", 1, item.id)]);
+    const half = Math.round(item.price * 50) / 100;
+    await patch([{ id: item.id, price: half }]);
+    await deliveredTo(1, user);
+    expect(bodies()).toMatchObject([{ user, changes: [{ item: item.id, newPrice: half, currency: item.currency }] }]);
+    await patch([{ id: item.id, price: item.price }]);
+    await published();
+    await timePasses(user);
+    await deliveredTo(2, user);
+    await runAlarmsUntil(user, () => false);
+    expect(await reasonOf(user)).toEqual([{ state: "cancelled", reason: "change-undone", items: "[]" }]);
+    expect(bodies()).toHaveLength(1);
   });
 });
 

@@ -10,11 +10,11 @@
  * only what the reader chose: each of personalization and tracking is a yes/no pair with nothing chosen at first
  * (`on`, `off`, or absent: unchanged), and unsubscribe a box (ticked: unsubscribed; else unchanged). The email is
  * the same for every reader and cannot show their settings, so a box ticked by default would have turned back on
- * what a reader had turned off elsewhere. A form without `form=2` holding nothing but those three fields (emails
- * sent before it) keeps its meaning: three checkboxes, an unticked box not sent, so off. Any other form (a shop's
- * own, with a frequency picker, say) is read as the shipped one: a field it does not hold changes nothing, so it
- * never turns personalization or tracking off by leaving them out (`on`, `true`, `1` / `off`, `false`, `0`). Each
- * sets topics, frequency and pause only when it has those fields, so a form without them never clears a reader's topics, frequency or pause set elsewhere (nor does a
+ * what a reader had turned off elsewhere. A form without `form=2` that reads as checkboxes (isCheckboxForm: the
+ * emails sent before it, a shop's own checkbox form) keeps that meaning: an unticked box is not sent, so off. Any
+ * other (a frequency picker alone, a yes/no answer) is read as the shipped one: a field it does not hold changes
+ * nothing (`on`, `true`, `1` / `off`, `false`, `0`). Each sets topics, frequency and pause only when it has those
+ * fields, so a form without them never clears a reader's topics, frequency or pause set elsewhere (nor does a
  * value it cannot mean: an empty frequency clears it, `pause_days` 0 ends a pause). A form
  * offering topics carries an empty hidden `topics` field, so that unticking every topic clears them (an empty
  * value is not a topic).
@@ -45,8 +45,20 @@ const NOT_AFTER_ERASURE =
 /** The form is a few fields: anything larger is not it. */
 const MAX_FORM_BYTES = 16 * 1024;
 
-/** The fields of the form in emails sent before `form=2`, three checkboxes: a form of these alone is that one. */
-const LEGACY_FIELDS: ReadonlySet<string> = new Set(["personalization", "tracking", "unsubscribe"]);
+/** The checkboxes of the form in emails sent before `form=2` (a ticked box sends `on`; an unticked one, nothing). */
+const LEGACY_FIELDS = ["personalization", "tracking", "unsubscribe"] as const;
+
+/**
+ * Whether a form without `form=2` reads as checkboxes (unticked: off): one that sends nothing at all (every box
+ * unticked), or holds one of the three boxes with every one it holds `on` (with other fields or not: a shop's own
+ * checkbox form keeps that meaning). A form holding none of them (a frequency picker alone) or a yes/no answer
+ * (`off`, `true`, `0`) does not: it changes only what it holds.
+ */
+function isCheckboxForm(form: FormData): boolean {
+  if ([...form.keys()].length === 0) return true;
+  const held = LEGACY_FIELDS.filter((k) => form.has(k));
+  return held.length > 0 && held.every((k) => form.getAll(k).every((v) => v === "on"));
+}
 
 /** The choices of the shipped form, or any but the legacy one: each yes/no only when answered, unsubscribe when ticked. */
 function chosen(form: FormData): ConsentChange {
@@ -85,7 +97,7 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       const v = form.get(name);
       return v === "on" || v === "true" || v === "1";
     };
-    const legacy = form.get("form") !== "2" && [...form.keys()].every((k) => LEGACY_FIELDS.has(k));
+    const legacy = form.get("form") !== "2" && isCheckboxForm(form);
     const asked: ConsentChange = legacy
       ? { personalization: on("personalization"), tracking: on("tracking"), unsubscribed: on("unsubscribe") }
       : chosen(form);

@@ -116,7 +116,12 @@ export function registerClick(app: Hono<AppEnv>): void {
       }
       await bg.flush();
       // (a product without a link of its own, as a catalog may hold: the fallback, the header naming what showed)
-      if (!decision.item || !product) return redirect(fallback, decision.reason, decision.item?.id);
+      if (!decision.item || !product)
+        return redirect(
+          fallback,
+          decision.reason,
+          decision.item && !isStaticItem(decision.item) ? decision.item.id : "none",
+        );
       const destination = gone
         ? fallback
         : withUtm(product.toString(), decision.campaignId || "opentime", decision.campaign, slotKey(slot));

@@ -634,6 +634,9 @@ export class ReaderShard extends DurableObject<Bindings> {
           // cart removes take their items out of pending deliveries whatever the configuration says (it is read
           // only for cart adds), as purchases cancel them
           const moves = triggers.length > 0 || appliedEvents.some((e) => e.type === "cart_remove");
+          // tracking turned off (also when on again within these events): the cart's record goes first, then
+          // what came after an opt-in within these events is recorded anew
+          if (!res.profile.consent.tracking || res.trackingOff) deleteCartItems(this.sql, user);
           if (moves && (stopsNow === null || stopsNow === "personalization-off")) {
             const offAt = res.trackingOff ? lastTrackingOff(appliedEvents) : Number.NEGATIVE_INFINITY;
             const since = appliedEvents.filter((e) => e.ts > offAt);
@@ -652,7 +655,6 @@ export class ReaderShard extends DurableObject<Bindings> {
           const offNow = res.trackingOff;
           if (!res.profile.consent.tracking || offNow) {
             deleteViews(this.sql, user);
-            deleteCartItems(this.sql, user);
             deleteOutcomes(this.sql, user);
             deleteClicks(this.sql, user);
             deleteParkedOnOptOut(this.sql, user);
@@ -1222,8 +1224,8 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /**
    * Whether what a viewed-* delivery announces of an item still holds (core/catalog-changes.ts stillHolds), by the
-   * live catalog `live` and, for a price drop on an item without a live price, the model catalog's (read only
-   * then). Without a live catalog, or a trigger not of a viewed-* type, it does.
+   * live catalog `live` and, for a price drop on an item without a live price or currency, the model catalog's (read
+   * only then). Without a live catalog, or a trigger not of a viewed-* type, it does.
    */
   private async announcedHolds(
     viewedDue: readonly DueDelivery[],
@@ -1232,12 +1234,14 @@ export class ReaderShard extends DurableObject<Bindings> {
   ): Promise<(trigger: Trigger | undefined, item: ViewedItem) => boolean> {
     if (!live || !config) return () => true;
     const drops = new Set(config.triggers.filter((t) => t.type === "viewed-price-drop").map((t) => t.id));
+    // a live price with no live currency is in the model catalog's currency, as the change found it
     const unpriced = viewedDue.some(
       (d) =>
         drops.has(d.trigger) &&
-        (JSON.parse(d.changes as string) as ViewedItem[]).some(
-          (v) => live.catalog.items.get(v.item)?.price === undefined,
-        ),
+        (JSON.parse(d.changes as string) as ViewedItem[]).some((v) => {
+          const overlay = live.catalog.items.get(v.item);
+          return overlay?.price === undefined || overlay.currency === undefined;
+        }),
     );
     const base = unpriced ? await basePrices(this.env.OPENTIME_KV) : new Map<string, BasePrice>();
     return (trigger, item) =>
