@@ -33,6 +33,8 @@ import {
 import { signWebhook, verifyWebhook } from "../../core/webhook-signature";
 
 const NOW = 1_800_000_000;
+/** A cart wait its removes emptied: nothing to tell of. */
+const EMPTIED = { items: [], state: "cancelled", reason: "cart-emptied" };
 const trigger: CartAbandonedTrigger = CartAbandonedSchema.parse({
   id: "cart-30",
   type: "cart-abandoned",
@@ -116,11 +118,7 @@ describe("cart-abandoned scheduling", () => {
     // an item the delivery does not name changes nothing
     expect(nextTriggerState(trigger, one, [ev("cart_remove", NOW - 300, "z")], null, NOW)).toBeNull();
     // the last: nothing left to tell of
-    expect(nextTriggerState(trigger, one, [ev("cart_remove", NOW - 300, "b")], null, NOW)).toMatchObject({
-      items: [],
-      state: "cancelled",
-      reason: "cart-emptied",
-    });
+    expect(nextTriggerState(trigger, one, [ev("cart_remove", NOW - 300, "b")], null, NOW)).toMatchObject(EMPTIED);
     // added, removed, and another added, in one batch: the new wait names only the new item
     expect(
       nextTriggerState(
@@ -175,11 +173,7 @@ describe("cart-abandoned scheduling", () => {
       ["b", { added: NOW - 550 }],
     ]);
     // the only item: the wait is cancelled, nothing to tell of
-    expect(nextTriggerState(trigger, null, [ev("cart_add", NOW - 600, "a")], null, NOW, cart)).toMatchObject({
-      items: [],
-      state: "cancelled",
-      reason: "cart-emptied",
-    });
+    expect(nextTriggerState(trigger, null, [ev("cart_add", NOW - 600, "a")], null, NOW, cart)).toMatchObject(EMPTIED);
     // with another: the other is named, the timer stays with the latest add
     expect(
       nextTriggerState(
