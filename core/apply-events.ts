@@ -109,12 +109,17 @@ function applyConsentChange(
     if (value === undefined) continue;
     if (clock && field === "tracking" && value === false) {
       // while tracking is off, another opt-out belongs to the span that is open: its start is the earliest of them,
-      // whatever order they arrive in (the more private reading); once tracking is on, it starts the latest span
+      // whatever order they arrive in (the more private reading); once tracking is on, one made after the opt-in
+      // starts the latest span, and one made before it (arriving late: a retry) belongs to a span closed already,
+      // which it never shortens: the latest span's start stays
       const offAt = clock[TRACKING_OFF_AT];
-      clock[TRACKING_OFF_AT] =
-        !consent.tracking && offAt !== undefined
-          ? Math.min(offAt, ts)
-          : Math.max(offAt ?? Number.NEGATIVE_INFINITY, ts);
+      const onAt = clock.tracking;
+      const closedBefore = consent.tracking && offAt !== undefined && onAt !== undefined && ts < onAt;
+      if (!closedBefore)
+        clock[TRACKING_OFF_AT] =
+          !consent.tracking && offAt !== undefined
+            ? Math.min(offAt, ts)
+            : Math.max(offAt ?? Number.NEGATIVE_INFINITY, ts);
     }
     if (clock) {
       const last = clock[field] ?? Number.NEGATIVE_INFINITY;

@@ -436,6 +436,18 @@ describe("applying events", () => {
       q = applyEvents(q, [consent(id, ts, tracking)], "now", [], clock2).profile;
     }
     expect(applyEvents(q, [e("first-half", "view", 120, "a")], "now", [], clock2).refused).toBe(1);
+    // a second opt-out of the span arriving after the opt-in (a retry): the span keeps its start
+    const clock3 = {};
+    let r = emptyProfile("u", "x");
+    for (const [id, ts, tracking] of [
+      ["off", 100, false],
+      ["on", 200, true],
+      ["off-again", 150, false],
+    ] as const) {
+      r = applyEvents(r, [consent(id, ts, tracking)], "now", [], clock3).profile;
+    }
+    expect(r.consent.tracking).toBe(true);
+    expect(applyEvents(r, [e("first-half", "view", 120, "a")], "now", [], clock3).refused).toBe(1);
   });
 
   it("records nothing for a user who opted out of tracking", () => {
