@@ -16,12 +16,14 @@ import {
 import {
   MAX_IMPRESSIONS,
   MAX_MONETARY,
+  MAX_PAUSE_SECONDS,
   MAX_PURCHASE_HISTORY,
   MAX_RECENT_ITEMS,
   MAX_SEEN_EVENTS,
   newestFirst,
   type Profile,
   ProfileV3Schema,
+  salvageConsent,
 } from "./profile";
 
 /** Engagement halves every 30 days; an open counts 1, a click 3. */
@@ -96,6 +98,16 @@ export function mayRecordAt(ts: number, consent: Profile["consent"], clock: Cons
  */
 const MORE_PRIVATE: Readonly<Record<string, boolean>> = { tracking: false, personalization: false, unsubscribed: true };
 
+/**
+ * A consent value as the profile keeps it, whatever an earlier version queued or parked unchecked: a pause at most
+ * MAX_PAUSE_SECONDS (one past it never ends anyway), only the topics the profile takes (ConsentSchema).
+ */
+function storable(field: string, value: unknown): unknown {
+  if (field === "pausedUntil" && typeof value === "number") return Math.min(value, MAX_PAUSE_SECONDS - 1);
+  if (field === "topics" && Array.isArray(value)) return salvageConsent({ topics: value }).topics;
+  return value;
+}
+
 /** The consent after `change`, field by field where the clock allows, and whether it set tracking off. */
 function applyConsentChange(
   consent: Profile["consent"],
@@ -128,7 +140,7 @@ function applyConsentChange(
       if (tied && next[field] === MORE_PRIVATE[field] && value !== MORE_PRIVATE[field]) continue;
       clock[field] = ts;
     }
-    next[field] = value;
+    next[field] = storable(field, value);
     if (field === "tracking" && value === false) trackingOff = true;
   }
   return {

@@ -93,7 +93,7 @@ export const ConsentSchema = z.object({
 export type Consent = z.infer<typeof ConsentSchema>;
 
 /** Unix seconds from here on are milliseconds sent by mistake (the year 5138): a pause that would never end. */
-const MAX_PAUSE_SECONDS = 1e11;
+export const MAX_PAUSE_SECONDS = 1e11;
 const PAUSE_FORMAT =
   "unix seconds, or an ISO 8601 time with its zone (2027-01-01T00:00:00Z, as GET /v1/admin/suppressions answers it); null ends a pause";
 
@@ -247,12 +247,41 @@ export function salvageProfile(raw: unknown, userId: string, nowIso: string): { 
     if (field.success) out[key] = field.data;
     else {
       reset.push(key);
-      // consent that cannot be read is taken as an opt-out, never as the opt-in default
-      if (key === "consent") out.consent = { ...DEFAULT_CONSENT, personalization: false, tracking: false };
+      // consent is kept field by field: one bad field (a topic an earlier version took unchecked) loses no other
+      if (key === "consent") out.consent = salvageConsent(source.consent);
     }
   }
   const parsed = ProfileV3Schema.safeParse(out);
   return parsed.success ? { profile: parsed.data, reset } : { profile: base, reset: ["*"] };
+}
+
+/**
+ * What can be kept of a stored consent that does not validate, field by field: each field that validates on its own,
+ * the topics that do, a pause past MAX_PAUSE_SECONDS kept as one that never ends; a field that cannot be read takes
+ * the more private value (personalization and tracking off, unsubscribed), never the opt-in default.
+ */
+export function salvageConsent(raw: unknown): Consent {
+  const source = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
+  const shape = ConsentSchema.shape;
+  const kept = <K extends keyof Consent>(key: K, otherwise: Consent[K]): Consent[K] => {
+    const field = shape[key].safeParse(source[key]);
+    return field.success ? (field.data as Consent[K]) : otherwise;
+  };
+  const pause = source.pausedUntil;
+  return {
+    personalization: kept("personalization", false),
+    tracking: kept("tracking", false),
+    topics: Array.isArray(source.topics)
+      ? source.topics.filter((t): t is string => shape.topics.element.safeParse(t).success).slice(0, 50)
+      : [],
+    frequency: kept("frequency", null),
+    pausedUntil:
+      typeof pause === "number" && Number.isFinite(pause)
+        ? Math.min(Math.max(0, Math.floor(pause)), MAX_PAUSE_SECONDS - 1)
+        : kept("pausedUntil", null),
+    unsubscribed: kept("unsubscribed", true),
+    updatedAt: kept("updatedAt", null),
+  };
 }
 
 /** Validates a stored profile (after JSON.parse), migrating older schema versions. */

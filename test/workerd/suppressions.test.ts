@@ -367,3 +367,58 @@ describe("GET /v1/admin/suppressions: the shop's list hears of every unsubscribe
     expect(body.list_change?.seq).toBeGreaterThan(0);
   });
 });
+
+describe("consent an earlier version stored that today's schema refuses", () => {
+  const nowS = () => Math.floor(Date.now() / 1000);
+  const reasonOf = async (user: string): Promise<string | null> => {
+    const res = await send("/v1/admin/suppressions", {
+      method: "POST",
+      headers: ADMIN,
+      body: JSON.stringify({ users: [user] }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { suppressed: { user: string; reason: string }[] };
+    return body.suppressed.find((s) => s.user === user)?.reason ?? null;
+  };
+
+  it("an unsubscribe beside a topic taken unchecked stays one when the shard imports or repairs the profile", async () => {
+    // a KV-era profile (topics were not bounded then): left out while unreadable, and still once imported
+    const imported = "sc-salvage-kv";
+    const p = emptyProfile(imported, new Date().toISOString());
+    const stored = { ...p, consent: { ...p.consent, unsubscribed: true, topics: ["", "lamps"] } };
+    await env.OPENTIME_KV.put(kvKeys.profile(imported), JSON.stringify(stored));
+    expect(await reasonOf(imported)).toBe("unreadable");
+    await consume([{ id: "sv1", type: "view", user: imported, item: "p1", ts: nowS() }]);
+    expect((await readerStub(env, imported).read(imported))?.consent).toMatchObject({
+      unsubscribed: true,
+      topics: ["lamps"],
+    });
+    expect(await reasonOf(imported)).toBe("unsubscribed");
+    // the shard's own row made unreadable the same way, read afresh (as after an eviction): repaired, still out
+    const repaired = "sc-salvage-row";
+    await consume([
+      { id: "sc1", type: "consent", user: repaired, ts: nowS() - 5, consent: { unsubscribed: true, tracking: true } },
+    ]);
+    await runInDurableObject(readerStub(env, repaired), (shard, state) => {
+      const row = state.storage.sql.exec<{ profile: string }>("SELECT profile FROM readers WHERE user = ?", repaired);
+      const profile = JSON.parse(row.one().profile);
+      profile.consent.topics = ["x".repeat(65)];
+      state.storage.sql.exec("UPDATE readers SET profile = ? WHERE user = ?", JSON.stringify(profile), repaired);
+      (shard as unknown as { cache: Map<string, unknown> }).cache.delete(repaired);
+    });
+    await consume([{ id: "sv2", type: "view", user: repaired, item: "p1", ts: nowS() }]);
+    expect((await readerStub(env, repaired).read(repaired))?.consent.unsubscribed).toBe(true);
+  });
+
+  it("a pause queued unbounded ('for ever' as the largest integer) is kept as one that never ends, and the feed reads", async () => {
+    const user = "sc-far-pause";
+    await consume([
+      { id: "sf1", type: "consent", user, ts: nowS(), consent: { pausedUntil: Number.MAX_SAFE_INTEGER } },
+    ]);
+    expect((await readerStub(env, user).read(user))?.consent.pausedUntil).toBe(1e11 - 1);
+    const res = await send("/v1/admin/suppressions", { method: "GET", headers: ADMIN });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { changes: { user: string; pausedUntil: string | null }[] };
+    expect(body.changes.find((c) => c.user === user)?.pausedUntil).toMatch(/^5138-/);
+  });
+});

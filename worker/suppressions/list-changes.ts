@@ -11,6 +11,7 @@
  */
 import { z } from "zod";
 import { base64UrlToBytes, bytesToBase64Url } from "../../core/base64";
+import { MAX_PAUSE_SECONDS } from "../../core/profile";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { READER_SHARDS } from "../state/shard-count";
@@ -81,7 +82,9 @@ export async function readListChanges(
       changes.push({
         user: c.user,
         unsubscribed: c.unsubscribed,
-        pausedUntil: c.pausedUntil === null ? null : new Date(c.pausedUntil * 1000).toISOString(),
+        // (a pause an earlier version stored past MAX_PAUSE_SECONDS, past Date's range too: one that never ends)
+        pausedUntil:
+          c.pausedUntil === null ? null : new Date(Math.min(c.pausedUntil, MAX_PAUSE_SECONDS - 1) * 1000).toISOString(),
         frequency: c.frequency,
         changedAt: new Date(c.changedAt).toISOString(),
       });
