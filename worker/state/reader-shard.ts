@@ -876,11 +876,20 @@ export class ReaderShard extends DurableObject<Bindings> {
           out.push("erased");
           return;
         }
+        // a reader who came back: what is timed before their return is from before the erasure, never kept (apply
+        // drops it the same way), but an unsubscribe
+        const held = this.reader(e.user, nowIso);
+        const stone = tombstoneOf(this.sql, hashes[i] as string, now);
+        const back = recordedSince(held ? held.returned : returnMarkOf(stone), now);
+        if (back !== null && e.ts * 1000 < back && !unsubscribes(e)) {
+          out.push("erased");
+          return;
+        }
         if (wasApplied(this.sql, e.user, e.id)) {
           out.push("applied");
           return;
         }
-        if (e.type !== "consent" && this.reader(e.user, nowIso)?.profile.consent.tracking === false) {
+        if (e.type !== "consent" && held?.profile.consent.tracking === false) {
           out.push("refused");
           return;
         }
