@@ -16,7 +16,7 @@ import MailComposer from "nodemailer/lib/mail-composer";
 import { CampaignIdSchema } from "../../core/campaign";
 import { type EmailTemplates, type EmailView, emailLinks, renderEmail } from "../../core/email-template";
 import { escapeXml } from "../../core/escape-xml";
-import { looksLikeEmail, looksLikeEmailAsSent } from "../../core/events";
+import { looksLikeEmail, looksLikeEmailAsSent, UserIdSchema } from "../../core/events";
 import type { LayoutName } from "../../core/layouts";
 import type { SendTimeCopy, SubjectAnswer } from "../../core/subject-request";
 import type { SuppressionReason } from "../../core/suppressions";
@@ -267,6 +267,10 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     lineOf.set(userId, line);
     if (looksLikeEmail(userId))
       throw new Error(`${path}:${line}: user_id must be pseudonymous; hash email addresses with a secret salt first`);
+    // what the Worker takes as a user id, said here with its line (its refusal would fail the whole batch's check)
+    const id = UserIdSchema.safeParse(userId);
+    if (!id.success)
+      throw new Error(`${path}:${line}: user_id ${JSON.stringify(userId.slice(0, 80))} ${id.error.issues[0]?.message}`);
     const email = row.email || null;
     // an address as written: a look-alike @ (`ann＠example.com`) makes a user id an address, never a To: one
     if (needEmail && (!email || !looksLikeEmailAsSent(email)))

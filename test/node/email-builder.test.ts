@@ -261,6 +261,15 @@ describe("email builder, MIME mode", () => {
     await expect(readdir(join(dup.dir, "out"))).rejects.toThrow(/ENOENT/);
   });
 
+  it("a user id the Worker would refuse is named with its line, before anything is asked of the Worker", async () => {
+    const dots = await setup("user_id,email\nc1,ann@example.com\n..,bob@example.com\n");
+    await expect(buildEmails(dots.options)).rejects.toThrow(
+      /recipients.csv:3: user_id "\.\." must not be '\.' or '\.\.'/,
+    );
+    const long = await setup(`user_id,email\n${"x".repeat(129)},ann@example.com\n`);
+    await expect(buildEmails(long.options)).rejects.toThrow(/recipients.csv:2: user_id "x+"/);
+  });
+
   it("names a bad recipient's own line in the file, blank lines before it counted", async () => {
     const gap = await setup("user_id,email\n\nc1,ann@example.com\n\n\nc2,not-an-email\n");
     await expect(buildEmails(gap.options)).rejects.toThrow(/recipients.csv:6: a valid email is needed/);
