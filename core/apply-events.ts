@@ -103,7 +103,7 @@ const MORE_PRIVATE: Readonly<Record<string, boolean>> = { tracking: false, perso
  * MAX_PAUSE_SECONDS (one past it never ends anyway), only the topics the profile takes (ConsentSchema).
  */
 function storable(field: string, value: unknown): unknown {
-  if (field === "pausedUntil" && typeof value === "number") return Math.min(value, MAX_PAUSE_SECONDS - 1);
+  if (field === "pausedUntil" && typeof value === "number") return Math.min(Math.max(0, value), MAX_PAUSE_SECONDS - 1);
   if (field === "topics" && Array.isArray(value)) return salvageConsent({ topics: value }).topics;
   return value;
 }
@@ -120,18 +120,13 @@ function applyConsentChange(
   for (const [field, value] of Object.entries(change)) {
     if (value === undefined) continue;
     if (clock && field === "tracking" && value === false) {
-      // while tracking is off, another opt-out belongs to the span that is open: its start is the earliest of them,
-      // whatever order they arrive in (the more private reading); once tracking is on, one made after the opt-in
-      // starts the latest span, and one made before it (arriving late: a retry) belongs to a span closed already,
-      // which it never shortens: the latest span's start stays
+      // an opt-out made while tracking was off, or before the latest opt-in (arriving late: a retry), belongs to the
+      // latest span: its start is the earliest of them, whatever order they arrive in (the more private reading; one
+      // of an older span makes it reach back over the time between); one made after the opt-in starts a new span
       const offAt = clock[TRACKING_OFF_AT];
       const onAt = clock.tracking;
-      const closedBefore = consent.tracking && offAt !== undefined && onAt !== undefined && ts < onAt;
-      if (!closedBefore)
-        clock[TRACKING_OFF_AT] =
-          !consent.tracking && offAt !== undefined
-            ? Math.min(offAt, ts)
-            : Math.max(offAt ?? Number.NEGATIVE_INFINITY, ts);
+      const inSpan = offAt !== undefined && (!consent.tracking || (onAt !== undefined && ts < onAt));
+      clock[TRACKING_OFF_AT] = inSpan ? Math.min(offAt, ts) : Math.max(offAt ?? Number.NEGATIVE_INFINITY, ts);
     }
     if (clock) {
       const last = clock[field] ?? Number.NEGATIVE_INFINITY;

@@ -3,7 +3,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { applyEvents, decayedEngagement } from "../../core/apply-events";
 import { IncomingEventSchema, looksLikeEmail, type QueuedEvent, toQueued } from "../../core/events";
-import { emptyProfile, MAX_IMPRESSIONS, ProfileV3Schema, parseProfile } from "../../core/profile";
+import {
+  emptyProfile,
+  MAX_IMPRESSIONS,
+  ProfileV3Schema,
+  parseProfile,
+  salvageConsent,
+  salvageProfile,
+} from "../../core/profile";
 
 describe("profile migrations", () => {
   it("migrates v1 through v2 to v3: purchases grouped by item, newest first, consent at defaults", () => {
@@ -448,6 +455,27 @@ describe("applying events", () => {
     }
     expect(r.consent.tracking).toBe(true);
     expect(applyEvents(r, [e("first-half", "view", 120, "a")], "now", [], clock3).refused).toBe(1);
+    // two opt-outs made before the opt-in, both arriving after it, in either order: the span starts at the earlier
+    for (const order of [
+      [150, 100],
+      [100, 150],
+    ]) {
+      const clock4 = {};
+      let q4 = applyEvents(emptyProfile("u", "x"), [consent("on", 200, true)], "now", [], clock4).profile;
+      for (const ts of order) q4 = applyEvents(q4, [consent(`off-${ts}`, ts, false)], "now", [], clock4).profile;
+      expect(applyEvents(q4, [e("mid", "view", 120, "a")], "now", [], clock4).refused).toBe(1);
+    }
+  });
+
+  it("repairs a stored consent field by field, and one never stored as before: nothing stops sends", () => {
+    const broken = { ...emptyProfile("u", "x").consent, unsubscribed: true, pausedUntil: -5, topics: ["", "lamps"] };
+    expect(salvageConsent(broken)).toMatchObject({ unsubscribed: true, pausedUntil: 0, topics: ["lamps"] });
+    expect(salvageConsent({ ...broken, unsubscribed: "yes" }).unsubscribed).toBe(true);
+    // a profile of a version before consent existed, or not an object at all: no unsubscribe the reader never made
+    for (const none of [undefined, null, "x"])
+      expect(salvageConsent(none)).toMatchObject({ personalization: false, tracking: false, unsubscribed: false });
+    const v2 = { ...emptyProfile("u", "x"), v: 2, consent: undefined, propensity: 1.5 };
+    expect(salvageProfile(v2, "u", "x").profile.consent).toMatchObject({ unsubscribed: false, tracking: false });
   });
 
   it("records nothing for a user who opted out of tracking", () => {

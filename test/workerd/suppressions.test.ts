@@ -420,5 +420,13 @@ describe("consent an earlier version stored that today's schema refuses", () => 
     expect(res.status).toBe(200);
     const body = (await res.json()) as { changes: { user: string; pausedUntil: string | null }[] };
     expect(body.changes.find((c) => c.user === user)?.pausedUntil).toMatch(/^5138-/);
+    // and one before 1970, as far below: a pause that has ended
+    const below = "sc-negative-pause";
+    await consume([
+      { id: "sf2", type: "consent", user: below, ts: nowS(), consent: { pausedUntil: Number.MIN_SAFE_INTEGER } },
+    ]);
+    expect((await readerStub(env, below).read(below))?.consent.pausedUntil).toBe(0);
+    const again = await send("/v1/admin/suppressions", { method: "GET", headers: ADMIN });
+    expect(again.status).toBe(200);
   });
 });

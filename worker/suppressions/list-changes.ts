@@ -82,9 +82,11 @@ export async function readListChanges(
       changes.push({
         user: c.user,
         unsubscribed: c.unsubscribed,
-        // (a pause an earlier version stored past MAX_PAUSE_SECONDS, past Date's range too: one that never ends)
+        // (a pause an earlier version stored outside 0..MAX_PAUSE_SECONDS, past Date's range too, read as in range)
         pausedUntil:
-          c.pausedUntil === null ? null : new Date(Math.min(c.pausedUntil, MAX_PAUSE_SECONDS - 1) * 1000).toISOString(),
+          c.pausedUntil === null
+            ? null
+            : new Date(Math.min(Math.max(0, c.pausedUntil), MAX_PAUSE_SECONDS - 1) * 1000).toISOString(),
         frequency: c.frequency,
         changedAt: new Date(c.changedAt).toISOString(),
       });
