@@ -410,6 +410,17 @@ describe("consent an earlier version stored that today's schema refuses", () => 
     expect((await readerStub(env, repaired).read(repaired))?.consent.unsubscribed).toBe(true);
   });
 
+  it("a KV-era profile that is not JSON at all is imported with its consent unknown: personalization and tracking off", async () => {
+    const user = "sc-not-json";
+    await env.OPENTIME_KV.put(kvKeys.profile(user), "{not json");
+    await consume([{ id: "sj1", type: "view", user, item: "p1", ts: nowS() }]);
+    expect((await readerStub(env, user).read(user))?.consent).toMatchObject({
+      personalization: false,
+      tracking: false,
+      unsubscribed: false,
+    });
+  });
+
   it("a pause queued unbounded ('for ever' as the largest integer) is kept as one that never ends, and the feed reads", async () => {
     const user = "sc-far-pause";
     await consume([

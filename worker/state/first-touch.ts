@@ -56,9 +56,10 @@ function imported(user: string, profileText: string | null, seenText: string | n
   if (profileText === null && seenText === null) return null;
   const raw = profileText === null ? null : parseJson(profileText);
   const parsed = raw === null ? null : parseProfile(raw);
+  // (a profile that is not JSON at all is salvaged too: its consent unknown, personalization and tracking off)
   const profile = parsed?.ok
     ? parsed.profile
-    : raw === null
+    : profileText === null
       ? emptyProfile(user, nowIso)
       : salvageProfile(raw, user, nowIso).profile;
   const seen = seenText === null ? null : parseJson(seenText);
