@@ -99,7 +99,7 @@ export function mayRecordAt(ts: number, consent: Profile["consent"], clock: Cons
 const MORE_PRIVATE: Readonly<Record<string, boolean>> = { tracking: false, personalization: false, unsubscribed: true };
 
 /**
- * A consent value as the profile keeps it, whatever an earlier version queued or parked unchecked: a pause at most
+ * A consent value as the profile keeps it, whatever an earlier version queued or parked unchecked: a pause from 0 to
  * MAX_PAUSE_SECONDS (one past it never ends anyway), only the topics the profile takes (ConsentSchema).
  */
 function storable(field: string, value: unknown): unknown {

@@ -101,8 +101,9 @@ export function itemTransitions(
  * Whether what a viewed-* delivery announces of an item still holds when it is sent (a retry, a pause's end: it
  * may go hours after the change), by a copy of the live catalog of version `liveVersion` whose live fields for the
  * item are `overlay`: the item can be bought (isAvailable), and a price drop's price is at most the one announced
- * (`announced.newPrice`, in its currency). A copy older than the change (KV not caught up yet where it is read,
- * or a change recorded without its version), a price unknown now, or one in another currency: taken as announced.
+ * (`announced.newPrice`, in its currency; a live price with no currency of its own is taken in it). A copy older than
+ * the change (KV not caught up yet where it is read, or a change recorded without its version), a price unknown now,
+ * or one in another currency: taken as announced.
  */
 export function stillHolds(
   kind: CatalogChangeKind,
@@ -115,7 +116,10 @@ export function stillHolds(
   if (!isAvailable(overlay)) return false;
   if (kind === "back-in-stock" || announced.newPrice === undefined) return true;
   const now = effectivePrice(overlay, base);
-  if (!now || now.currency?.toUpperCase() !== announced.currency?.toUpperCase()) return true;
+  if (!now) return true;
+  // a live price without a currency of its own is in the model catalog's, which the change announced it in
+  const currency = now.currency ?? announced.currency ?? null;
+  if (currency?.toUpperCase() !== announced.currency?.toUpperCase()) return true;
   return now.price <= announced.newPrice;
 }
 

@@ -134,6 +134,9 @@ describe("what a delivery announced, when it is sent", () => {
     expect(stillHolds("back-in-stock", { version: 10 }, 9, { stock: 0 }, undefined)).toBe(true);
     expect(stillHolds("back-in-stock", {}, 11, { stock: 0 }, undefined)).toBe(true);
     expect(stillHolds("price-drop", drop, 11, { price: 35, currency: "EUR" }, base)).toBe(true);
+    // a live price with no currency of its own (the model catalog's unread): in the announced one
+    expect(stillHolds("price-drop", drop, 11, { price: 35 }, undefined)).toBe(false);
+    expect(stillHolds("price-drop", drop, 11, { price: 29 }, undefined)).toBe(true);
     expect(stillHolds("price-drop", drop, 11, undefined, undefined)).toBe(true);
   });
 });

@@ -1233,8 +1233,7 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /**
    * Whether what a viewed-* delivery announces of an item still holds (core/catalog-changes.ts stillHolds), by the
-   * live catalog `live` and, for a price drop on an item without a live price or currency, the model catalog's (read
-   * only then). Without a live catalog, or a trigger not of a viewed-* type, it does.
+   * live catalog `live` and, for a price drop on an item without a live price, the model catalog's (read only then). Without a live catalog, or a trigger not of a viewed-* type, it does.
    */
   private async announcedHolds(
     viewedDue: readonly DueDelivery[],
@@ -1243,14 +1242,14 @@ export class ReaderShard extends DurableObject<Bindings> {
   ): Promise<(trigger: Trigger | undefined, item: ViewedItem) => boolean> {
     if (!live || !config) return () => true;
     const drops = new Set(config.triggers.filter((t) => t.type === "viewed-price-drop").map((t) => t.id));
-    // a live price with no live currency is in the model catalog's currency, as the change found it
+    // (a live price with no currency of its own needs none: stillHolds takes it in the announced currency, so the
+    // model catalog, tens of MB at 100k items, is read only for a live price cleared back to the model's)
     const unpriced = viewedDue.some(
       (d) =>
         drops.has(d.trigger) &&
-        (JSON.parse(d.changes as string) as ViewedItem[]).some((v) => {
-          const overlay = live.catalog.items.get(v.item);
-          return overlay?.price === undefined || overlay.currency === undefined;
-        }),
+        (JSON.parse(d.changes as string) as ViewedItem[]).some(
+          (v) => live.catalog.items.get(v.item)?.price === undefined,
+        ),
     );
     const base = unpriced ? await basePrices(this.env.OPENTIME_KV) : new Map<string, BasePrice>();
     return (trigger, item) =>
