@@ -1265,8 +1265,8 @@ export class ReaderShard extends DurableObject<Bindings> {
   }
 
   /**
-   * The delivery as it is now if it is still to go, else null, cancelled when a check stops it: too late to send, or
-   * over the reader's frequency preference (which counts every trigger's sends), checked and claimed with no await
+   * The delivery as it is now if it is still to go, else null, cancelled when a check stops it (one too late to send
+   * was ended before it, by endOverdue): over the reader's frequency preference (which counts every trigger's sends), checked and claimed with no await
    * between; then the row as it is now (changes may have joined it since the alarm read it), unless the reader bought
    * what it is about since, or (viewed-*) what it announces no longer `holds` for any item; with a viewed-* row, its
    * items not bought that still hold (null: a cart's). A row it returns is marked begun, or cancelled as held, by the

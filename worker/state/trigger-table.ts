@@ -331,14 +331,13 @@ export function endOverdue(
 }
 
 /**
- * Cancels a due delivery before its first webhook call when it is `stale` (due more than LATE_AFTER_SECONDS
- * ago: it could not be tried meanwhile) or over the reader's `frequency` (the call would come sooner after their
- * latest send than their preference allows: core/triggers.ts frequencyAllows; a triggered one, or a campaign's
+ * Cancels a due delivery before its first webhook call when it is over the reader's `frequency` (the call would
+ * come sooner after their latest send than their preference allows: core/triggers.ts frequencyAllows; a triggered one, or a campaign's
  * send `npm run email` recorded, campaign-sends-table.ts: one preference spaces both). A delivery begun already
  * (a retry) is the same send, never held back. `calling`: another of the reader's calls is in flight (a send
  * now, whatever its row says: a cart add may have moved it). Synchronous: called just before the row is read again
  * and marked begun (pendingDelivery, markBegun), with no await between, so two of one reader's deliveries due
- * together never both pass. Returns why it cancelled.
+ * together never both pass (one too late to send was ended before, by endOverdue). Returns why it cancelled.
  */
 export function cancelBeforeFirstCall(
   sql: SqlStorage,
@@ -346,27 +345,20 @@ export function cancelBeforeFirstCall(
   frequency: Consent["frequency"],
   nowMs: number,
   calling = false,
-): "stale" | "frequency" | null {
+): "frequency" | null {
   const nowS = Math.floor(nowMs / 1000);
   const untried = sql
-    .exec<{ due_at: number }>(
-      `SELECT due_at FROM triggers
+    .exec(
+      `SELECT 1 FROM triggers
        WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending' AND sent_at IS NULL`,
       d.user,
       d.trigger,
       d.delivery,
     )
     .toArray()[0];
-  if (!untried) return null;
-  const reason =
-    nowS > untried.due_at + LATE_AFTER_SECONDS
-      ? "stale"
-      : !frequencyAllows(frequency, calling ? nowS : lastSend(sql, d.user, d.delivery), nowS)
-        ? "frequency"
-        : null;
-  if (reason === null) return null;
-  cancelDelivery(sql, d, reason);
-  return reason;
+  if (!untried || frequencyAllows(frequency, calling ? nowS : lastSend(sql, d.user, d.delivery), nowS)) return null;
+  cancelDelivery(sql, d, "frequency");
+  return "frequency";
 }
 
 /** The reader's latest send other than `delivery` (unix s): triggered, or a campaign's recorded one; null: none. */
