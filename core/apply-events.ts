@@ -14,6 +14,7 @@ import {
   withExposure,
 } from "./experiments/exposure";
 import {
+  ConsentSchema,
   MAX_IMPRESSIONS,
   MAX_MONETARY,
   MAX_PAUSE_SECONDS,
@@ -98,14 +99,22 @@ export function mayRecordAt(ts: number, consent: Profile["consent"], clock: Cons
  */
 const MORE_PRIVATE: Readonly<Record<string, boolean>> = { tracking: false, personalization: false, unsubscribed: true };
 
+/** The consent fields a change may set: `updatedAt` is the change's own time, never a value it carries. */
+const CHANGEABLE = new Set<string>(Object.keys(ConsentSchema.shape).filter((f) => f !== "updatedAt"));
+
 /**
  * A consent value as the profile keeps it, whatever an earlier version queued or parked unchecked: a pause from 0 to
- * MAX_PAUSE_SECONDS (one past it never ends anyway), only the topics the profile takes (ConsentSchema).
+ * MAX_PAUSE_SECONDS (one past it never ends anyway), only the topics the profile takes; undefined for a field the
+ * profile does not have or a value it cannot keep (an unknown frequency), which the change then leaves as it was,
+ * so the change's other fields (an unsubscribe beside it) still apply.
  */
 function storable(field: string, value: unknown): unknown {
-  if (field === "pausedUntil" && typeof value === "number") return Math.min(Math.max(0, value), MAX_PAUSE_SECONDS - 1);
-  if (field === "topics" && Array.isArray(value)) return salvageConsent({ topics: value }).topics;
-  return value;
+  if (!CHANGEABLE.has(field)) return undefined;
+  let kept = value;
+  if (field === "pausedUntil" && typeof value === "number" && Number.isFinite(value))
+    kept = Math.min(Math.max(0, Math.floor(value)), MAX_PAUSE_SECONDS - 1);
+  if (field === "topics" && Array.isArray(value)) kept = salvageConsent({ topics: value }).topics;
+  return ConsentSchema.shape[field as keyof typeof ConsentSchema.shape].safeParse(kept).success ? kept : undefined;
 }
 
 /** The consent after `change`, field by field where the clock allows, and whether it set tracking off. */
@@ -117,7 +126,8 @@ function applyConsentChange(
 ): { consent: Profile["consent"]; trackingOff: boolean } {
   const next: Record<string, unknown> = { ...consent };
   let trackingOff = false;
-  for (const [field, value] of Object.entries(change)) {
+  for (const [field, raw] of Object.entries(change)) {
+    const value = storable(field, raw);
     if (value === undefined) continue;
     if (clock && field === "tracking" && value === false) {
       // an opt-out made while tracking was off, or before the latest opt-in (arriving late: a retry), belongs to the
@@ -135,7 +145,7 @@ function applyConsentChange(
       if (tied && next[field] === MORE_PRIVATE[field] && value !== MORE_PRIVATE[field]) continue;
       clock[field] = ts;
     }
-    next[field] = storable(field, value);
+    next[field] = value;
     if (field === "tracking" && value === false) trackingOff = true;
   }
   return {

@@ -159,14 +159,8 @@ describe("profiles that do not validate", () => {
   it("a batch that would break the profile lands every event but the breaking one", () => {
     const events: QueuedEvent[] = [
       { id: "ok1", type: "view", user: "u1", item: "p1", ts: 1_700_000_000 },
-      // a queued message no API check would pass today (an unknown frequency): it would break the consent
-      {
-        id: "bad",
-        type: "consent",
-        user: "u1",
-        ts: 1_700_000_001,
-        consent: { frequency: "hourly" } as unknown as QueuedEvent["consent"],
-      },
+      // a queued message no API check would pass (a time that is not whole seconds): it would break recentItems
+      { id: "bad", type: "view", user: "u1", item: "p2", ts: 1_700_000_001.5 },
       { id: "c1", type: "consent", user: "u1", ts: 1_700_000_002, consent: { personalization: false } },
     ];
     expect(ProfileV3Schema.safeParse(applyEvents(emptyProfile("u1", NOW), events, NOW).profile).success).toBe(false);
@@ -176,6 +170,47 @@ describe("profiles that do not validate", () => {
     expect(res.profile.consent.personalization).toBe(false);
     expect(res.appliedIds).toContain("c1");
     expect(res.appliedIds).toContain("ok1");
+  });
+
+  it("a queued consent change with a value the profile cannot keep applies its other fields, an unsubscribe above all", () => {
+    // what an earlier version could queue unchecked: an unknown frequency, a pause in fractional seconds, a field the
+    // consent does not have, a yes/no that is not one; each is left as it was, the rest of the change lands
+    const events: QueuedEvent[] = [
+      {
+        id: "c0",
+        type: "consent",
+        user: "u1",
+        ts: 1_700_000_000,
+        consent: { frequency: "weekly", topics: ["sale"] },
+      },
+      {
+        id: "c1",
+        type: "consent",
+        user: "u1",
+        ts: 1_700_000_001,
+        consent: {
+          frequency: "hourly",
+          unsubscribed: true,
+          pausedUntil: 1_800_000_000.7,
+          personalization: "no",
+          shoeSize: 44,
+          updatedAt: 5,
+        } as unknown as QueuedEvent["consent"],
+      },
+    ];
+    const res = applyEventsSafely(emptyProfile("u1", NOW), events, NOW);
+    expect(res.rejectedIds).toEqual([]);
+    expect(res.appliedIds).toEqual(["c0", "c1"]);
+    expect(ProfileV3Schema.safeParse(res.profile).success).toBe(true);
+    expect(res.profile.consent).toEqual({
+      personalization: true,
+      tracking: true,
+      topics: ["sale"],
+      frequency: "weekly",
+      pausedUntil: 1_800_000_000,
+      unsubscribed: true,
+      updatedAt: 1_700_000_001,
+    });
   });
 });
 

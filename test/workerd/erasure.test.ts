@@ -365,12 +365,8 @@ describe("dead letters", () => {
 
   it("drops (acks) the events of erased readers, applies the others, and parks what would break a profile", async () => {
     await erase("dl-erased");
-    // an unknown frequency: no API check would pass it, and it would break the reader's consent
-    const poison = {
-      ...ev("p", "dl-kept"),
-      type: "consent",
-      consent: { frequency: "hourly" },
-    } as unknown as QueuedEvent;
+    // a time that is not whole seconds: no API check would pass it, and it would break the reader's profile
+    const poison: QueuedEvent = { ...ev("p", "dl-kept"), ts: now() - 59.5 };
     const b = deadLetters([ev("a", "dl-erased"), ev("b", "dl-kept"), ev("c", "dl-erased"), poison]);
     // rotated since the erasure: the tombstone still counts
     const summary = await consumeDeadLetters(b.batch, { ...env, TOKEN_SECRET: ROTATED_SECRET });

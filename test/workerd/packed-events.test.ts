@@ -54,13 +54,13 @@ const view = (user: string, item = "p1"): QueuedEvent => ({
   item,
   ts: now() - 60,
 });
-/** A queued message no API check would pass (an unknown frequency): it would break the reader's consent. */
+/** A queued message no API check would pass (a time that is not whole seconds): it would break the reader's profile. */
 const poison = (user: string): QueuedEvent => ({
   id: `poison${seq++}`,
-  type: "consent",
+  type: "view",
   user,
-  ts: now() - 30,
-  consent: { frequency: "hourly" } as unknown as QueuedEvent["consent"],
+  item: "p9",
+  ts: now() - 30.5,
 });
 
 /** A batch of messages that records ack() and retry() by message index. */
