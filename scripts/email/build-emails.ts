@@ -9,8 +9,8 @@
  * counts them by reason. A MIME message whose recipient has no `unsubscribe_url` gets opentime's own one-click
  * unsubscribe link (core/unsubscribe-link.ts) in its List-Unsubscribe header and footers.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { parse } from "csv-parse/sync";
 import MailComposer from "nodemailer/lib/mail-composer";
 import { CampaignIdSchema } from "../../core/campaign";
@@ -210,6 +210,49 @@ export interface BuildResult {
    * that a column given for nothing is said, not dropped unseen
    */
   unsubscribeUrlsUnused?: number;
+  /** files of the build before in the same directory (named in its BUILD_LIST), removed before this one wrote */
+  removed: number;
+  /** `.eml` files in the directory that this build did not write and no build listed (from before BUILD_LIST) */
+  strayMessages: number;
+}
+
+/**
+ * The list of the files a build wrote, kept in its directory: the next build there removes them first, so the
+ * directory never mixes two builds (an earlier campaign's messages, a reader suppressed since, sent again with
+ * `*.eml`). Only files a build listed are removed: anything else in the directory is left where it is.
+ */
+export const BUILD_LIST = ".opentime-build.json";
+
+/** Removes the files the build before listed in `dir`; how many were there. Names only: never a path out of `dir`. */
+async function removePreviousBuild(dir: string): Promise<number> {
+  let listed: unknown;
+  try {
+    listed = JSON.parse(await readFile(join(dir, BUILD_LIST), "utf8"));
+  } catch {
+    return 0;
+  }
+  const names = (listed as { files?: unknown } | null)?.files;
+  if (!Array.isArray(names)) return 0;
+  let removed = 0;
+  for (const name of names) {
+    if (typeof name !== "string" || name !== basename(name) || name === BUILD_LIST || name === "." || name === "..")
+      continue;
+    const gone = await rm(join(dir, name)).then(
+      () => true,
+      () => false,
+    );
+    if (gone) removed++;
+  }
+  await rm(join(dir, BUILD_LIST), { force: true });
+  return removed;
+}
+
+/** Lists the build's files in its directory (BUILD_LIST) and counts the `.eml` files there that are not its own. */
+async function listBuild(dir: string, files: readonly string[], campaign: string): Promise<number> {
+  const names = files.map((f) => basename(f));
+  await writeFile(join(dir, BUILD_LIST), `${JSON.stringify({ campaign, files: names }, null, 1)}\n`);
+  const own = new Set(names);
+  return (await readdir(dir)).filter((f) => /\.eml$/i.test(f) && !own.has(f)).length;
 }
 
 /**
@@ -411,6 +454,7 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
   );
   const templates = opts.templates ?? (await readTemplates(opts.template, opts.templateDir));
   await mkdir(opts.outDir, { recursive: true });
+  const removed = await removePreviousBuild(opts.outDir);
   const ttlSeconds = Math.round(opts.ttlDays * 86400);
   const now = opts.now ?? Math.floor(Date.now() / 1000);
   const mint = (user: string) => mintToken(opts.secret, { user, campaign: opts.campaign, ttlSeconds, now });
@@ -422,103 +466,113 @@ export async function buildEmails(options: BuildOptions): Promise<BuildResult> {
       await mintUnsubscribeToken(opts.secret, { user: r.userId, campaign: opts.campaign, ttlSeconds, now }),
     );
   const files: string[] = [];
-
-  if (opts.esp) {
-    const esp = opts.esp;
-    const tag = ESP_MERGE_TAGS[esp](TOKEN_FIELD);
-    // the footers' link: the ESP's own unsubscribe, which it fills per recipient
-    const unsubscribe = ESP_UNSUBSCRIBE_TAGS[esp];
-    // columns for subjects only when the campaign has subject rules (some recipient got one)
-    const withSubjects = [...(opts.subjects?.values() ?? [])].some((c) => c.subject !== null);
-    // columns for the text part's copy only when the campaign has block copy (some recipient got some)
-    const withCopy = [...(opts.subjects?.values() ?? [])].some((c) => c.copy);
-    // the preheader's filler only when no recipient's preheader is empty (it would blank their inbox preview)
-    const padPreheader = recipients.every((r) => Boolean(opts.subjects?.get(r.userId)?.preheader));
-    // the parts with the given merge tags: the plain columns' for the text part, the escaped ones' for the others
-    const renderWith = (of: (field: string) => string) => {
-      const [headline, subline, cta] = COPY_FIELDS.map(of);
-      const copyTags = withCopy
-        ? { headline: headline ?? null, subline: subline ?? null, ctaLine: cta ?? null }
-        : undefined;
-      const preheaderTag = withSubjects ? of(PREHEADER_FIELD) : null;
-      return renderEmail(templates, { ...view(opts, tag, preheaderTag, unsubscribe, copyTags), padPreheader });
-    };
-    const htmlTag = ESP_HTML_MERGE_TAGS[esp];
-    const [plain, escaped] = [renderWith(ESP_MERGE_TAGS[esp]), renderWith(htmlTag)];
-    const parts = { amp: KEEP_CLIENT_TEMPLATES[esp](escaped.amp), html: escaped.html, text: plain.text };
-    // an escaped column for each field whose merge tag the HTML or AMP part holds (the template says which)
-    const htmlFields = [PREHEADER_FIELD, ...COPY_FIELDS].filter(
-      (f) => parts.html.includes(htmlTag(f)) || parts.amp.includes(htmlTag(f)),
-    );
-    for (const [ext, body] of [
-      ["amp.html", parts.amp],
-      ["html", parts.html],
-      ["txt", parts.text],
-    ] as const) {
-      const file = join(opts.outDir, `${opts.template}.${esp}.${ext}`);
-      await writeFile(file, body);
-      files.push(file);
+  const writeBuild = async (): Promise<Omit<BuildResult, "removed" | "strayMessages">> => {
+    if (opts.esp) {
+      const esp = opts.esp;
+      const tag = ESP_MERGE_TAGS[esp](TOKEN_FIELD);
+      // the footers' link: the ESP's own unsubscribe, which it fills per recipient
+      const unsubscribe = ESP_UNSUBSCRIBE_TAGS[esp];
+      // columns for subjects only when the campaign has subject rules (some recipient got one)
+      const withSubjects = [...(opts.subjects?.values() ?? [])].some((c) => c.subject !== null);
+      // columns for the text part's copy only when the campaign has block copy (some recipient got some)
+      const withCopy = [...(opts.subjects?.values() ?? [])].some((c) => c.copy);
+      // the preheader's filler only when no recipient's preheader is empty (it would blank their inbox preview)
+      const padPreheader = recipients.every((r) => Boolean(opts.subjects?.get(r.userId)?.preheader));
+      // the parts with the given merge tags: the plain columns' for the text part, the escaped ones' for the others
+      const renderWith = (of: (field: string) => string) => {
+        const [headline, subline, cta] = COPY_FIELDS.map(of);
+        const copyTags = withCopy
+          ? { headline: headline ?? null, subline: subline ?? null, ctaLine: cta ?? null }
+          : undefined;
+        const preheaderTag = withSubjects ? of(PREHEADER_FIELD) : null;
+        return renderEmail(templates, { ...view(opts, tag, preheaderTag, unsubscribe, copyTags), padPreheader });
+      };
+      const htmlTag = ESP_HTML_MERGE_TAGS[esp];
+      const [plain, escaped] = [renderWith(ESP_MERGE_TAGS[esp]), renderWith(htmlTag)];
+      const parts = { amp: KEEP_CLIENT_TEMPLATES[esp](escaped.amp), html: escaped.html, text: plain.text };
+      // an escaped column for each field whose merge tag the HTML or AMP part holds (the template says which)
+      const htmlFields = [PREHEADER_FIELD, ...COPY_FIELDS].filter(
+        (f) => parts.html.includes(htmlTag(f)) || parts.amp.includes(htmlTag(f)),
+      );
+      for (const [ext, body] of [
+        ["amp.html", parts.amp],
+        ["html", parts.html],
+        ["txt", parts.text],
+      ] as const) {
+        const file = join(opts.outDir, `${opts.template}.${esp}.${ext}`);
+        await writeFile(file, body);
+        files.push(file);
+      }
+      const name = (f: string) => (esp === "mailchimp" ? f : f.toLowerCase());
+      // the columns of words: subject and preheader with subject rules, the copy with block copy
+      const wordFields = [...(withSubjects ? [SUBJECT_FIELD, PREHEADER_FIELD] : []), ...(withCopy ? COPY_FIELDS : [])];
+      const header = [
+        "user_id",
+        "email",
+        name(TOKEN_FIELD),
+        ...wordFields.map(name),
+        ...htmlFields.map((f) => name(htmlField(f))),
+      ];
+      const lines = [header.join(",")];
+      for (const r of recipients) {
+        const chosen = opts.subjects?.get(r.userId);
+        const token = await mint(r.userId);
+        // the call to action's column holds its whole line (the recipient's own click URL), so a recipient
+        // without one gets an empty line, not a dangling ": <url>"
+        const links = { shopUrl: opts.shopUrl, ...emailLinks({ baseUrl: opts.baseUrl, token, layout: opts.layout }) };
+        const words: Record<string, string> = {
+          [SUBJECT_FIELD]: chosen?.subject ?? opts.subject,
+          [PREHEADER_FIELD]: chosen?.preheader ?? "",
+          [COPY_FIELDS[0]]: chosen?.copy?.headline ?? "",
+          [COPY_FIELDS[1]]: chosen?.copy?.subline ?? "",
+          [COPY_FIELDS[2]]: ctaLine(chosen?.copy?.cta, links) ?? "",
+        };
+        const extra = wordFields.map((f) => words[f] ?? "");
+        // the escaped columns: the same words, as HTML text
+        extra.push(...htmlFields.map((f) => escapeXml(words[f] ?? "")));
+        lines.push([...[r.userId, r.email ?? "", token].map(csvCell), ...extra.map(textCell)].join(","));
+      }
+      const csv = join(opts.outDir, `recipients.${esp}.csv`);
+      await writeFile(csv, `${lines.join("\n")}\n`);
+      files.push(csv);
+      const unsubscribeUrlsUnused = recipients.filter((r) => r.unsubscribeUrl !== null).length;
+      return { recipients: recipients.length, files, skipped, unsubscribeUrlsUnused };
     }
-    const name = (f: string) => (esp === "mailchimp" ? f : f.toLowerCase());
-    // the columns of words: subject and preheader with subject rules, the copy with block copy
-    const wordFields = [...(withSubjects ? [SUBJECT_FIELD, PREHEADER_FIELD] : []), ...(withCopy ? COPY_FIELDS : [])];
-    const header = [
-      "user_id",
-      "email",
-      name(TOKEN_FIELD),
-      ...wordFields.map(name),
-      ...htmlFields.map((f) => name(htmlField(f))),
-    ];
-    const lines = [header.join(",")];
+
+    const taken = new Set<string>();
+    let withoutOneClick = 0;
     for (const r of recipients) {
       const chosen = opts.subjects?.get(r.userId);
       const token = await mint(r.userId);
-      // the call to action's column holds its whole line (the recipient's own click URL), so a recipient
-      // without one gets an empty line, not a dangling ": <url>"
       const links = { shopUrl: opts.shopUrl, ...emailLinks({ baseUrl: opts.baseUrl, token, layout: opts.layout }) };
-      const words: Record<string, string> = {
-        [SUBJECT_FIELD]: chosen?.subject ?? opts.subject,
-        [PREHEADER_FIELD]: chosen?.preheader ?? "",
-        [COPY_FIELDS[0]]: chosen?.copy?.headline ?? "",
-        [COPY_FIELDS[1]]: chosen?.copy?.subline ?? "",
-        [COPY_FIELDS[2]]: ctaLine(chosen?.copy?.cta, links) ?? "",
+      const copy = {
+        headline: chosen?.copy?.headline ?? null,
+        subline: chosen?.copy?.subline ?? null,
+        ctaLine: ctaLine(chosen?.copy?.cta, links),
       };
-      const extra = wordFields.map((f) => words[f] ?? "");
-      // the escaped columns: the same words, as HTML text
-      extra.push(...htmlFields.map((f) => escapeXml(words[f] ?? "")));
-      lines.push([...[r.userId, r.email ?? "", token].map(csvCell), ...extra.map(textCell)].join(","));
+      const unsubscribe = await unsubscribeOf(r);
+      if (!unsubscribe.startsWith("https:")) withoutOneClick++;
+      const parts = renderEmail(templates, view(opts, token, chosen?.preheader ?? null, unsubscribe, copy));
+      const subject = chosen?.subject ?? opts.subject;
+      const mime = await composeMime(parts, {
+        from: opts.from,
+        to: r.email as string,
+        subject,
+        unsubscribeUrl: unsubscribe,
+      });
+      const file = join(opts.outDir, `${fileName(r.userId, taken)}.eml`);
+      await writeFile(file, mime);
+      files.push(file);
     }
-    const csv = join(opts.outDir, `recipients.${esp}.csv`);
-    await writeFile(csv, `${lines.join("\n")}\n`);
-    files.push(csv);
-    const unsubscribeUrlsUnused = recipients.filter((r) => r.unsubscribeUrl !== null).length;
-    return { recipients: recipients.length, files, skipped, unsubscribeUrlsUnused };
+    return { recipients: recipients.length, files, skipped, withoutOneClick };
+  };
+  let built: Omit<BuildResult, "removed" | "strayMessages">;
+  let strayMessages = 0;
+  try {
+    built = await writeBuild();
+  } finally {
+    // listed even when the build stopped part way: the next one removes what this one wrote
+    strayMessages = await listBuild(opts.outDir, files, opts.campaign);
   }
-
-  const taken = new Set<string>();
-  let withoutOneClick = 0;
-  for (const r of recipients) {
-    const chosen = opts.subjects?.get(r.userId);
-    const token = await mint(r.userId);
-    const links = { shopUrl: opts.shopUrl, ...emailLinks({ baseUrl: opts.baseUrl, token, layout: opts.layout }) };
-    const copy = {
-      headline: chosen?.copy?.headline ?? null,
-      subline: chosen?.copy?.subline ?? null,
-      ctaLine: ctaLine(chosen?.copy?.cta, links),
-    };
-    const unsubscribe = await unsubscribeOf(r);
-    if (!unsubscribe.startsWith("https:")) withoutOneClick++;
-    const parts = renderEmail(templates, view(opts, token, chosen?.preheader ?? null, unsubscribe, copy));
-    const subject = chosen?.subject ?? opts.subject;
-    const mime = await composeMime(parts, {
-      from: opts.from,
-      to: r.email as string,
-      subject,
-      unsubscribeUrl: unsubscribe,
-    });
-    const file = join(opts.outDir, `${fileName(r.userId, taken)}.eml`);
-    await writeFile(file, mime);
-    files.push(file);
-  }
-  return { recipients: recipients.length, files, skipped, withoutOneClick };
+  return { ...built, removed, strayMessages };
 }

@@ -25,7 +25,15 @@ import { DEFAULT_TOKEN_TTL_DAYS } from "../../core/token";
 import { cliArgs } from "../lib/cli-args";
 import { adminKey, tokenSecret } from "../lib/dev-vars";
 import { tokenTtlDays } from "../lib/token-lifetime";
-import { buildEmails, checkOptions, ESP_MERGE_TAGS, type Esp, readRecipients, SUBJECT_FIELD } from "./build-emails";
+import {
+  BUILD_LIST,
+  buildEmails,
+  checkOptions,
+  ESP_MERGE_TAGS,
+  type Esp,
+  readRecipients,
+  SUBJECT_FIELD,
+} from "./build-emails";
 import { campaignStored } from "./campaign-client";
 import { readTemplates } from "./render-email";
 import { recordSends } from "./sends-client";
@@ -121,6 +129,12 @@ try {
   console.log(
     `${n(result.recipients, "recipient", "recipients")} -> ${n(result.files.length, "file", "files")} in ${values.out}`,
   );
+  if (result.removed > 0)
+    console.log(`removed the ${n(result.removed, "file", "files")} of the build before in ${values.out}`);
+  if (result.strayMessages > 0)
+    console.log(
+      `note: ${values.out} also holds ${n(result.strayMessages, ".eml file", ".eml files")} this build did not write (from a build before this list existed, or yours): send only the files ${BUILD_LIST} there lists`,
+    );
   const skipped = Object.entries(result.skipped);
   if (skipped.length > 0)
     console.log(

@@ -5,7 +5,7 @@
  */
 
 import { execFileSync, spawn } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -16,7 +16,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { verifyToken } from "../../core/token";
 import { unsubscribeSecrets } from "../../core/unsubscribe-link";
 import { gmailLint, validateAmpEmail, validatorEnginePath } from "../../scripts/email/amp-validator";
-import { buildEmails, ESP_MERGE_TAGS, ESP_UNSUBSCRIBE_TAGS } from "../../scripts/email/build-emails";
+import { BUILD_LIST, buildEmails, ESP_MERGE_TAGS, ESP_UNSUBSCRIBE_TAGS } from "../../scripts/email/build-emails";
 import { BUILDER_BASE, builderSetup, BUILDER_SECRET as SECRET } from "./support/email-options";
 
 const BASE = BUILDER_BASE;
@@ -81,6 +81,33 @@ describe("email builder, MIME mode", () => {
     expect(verified.ok && verified.claims).toMatchObject({ u: "c0000002", c: "spring-sale" });
     expect(html).toContain(`href="${BASE}/v1/c/${token}/row-2"`);
     expect(parsed.text).toContain(`${BASE}/v1/c/${token}/row-0`);
+  });
+
+  it("a build removes the build before in its directory (and nothing else there), so no earlier message is sent again", async () => {
+    const { options } = await setup("user_id,email\nc0000002,ann@example.com\nc0000042,bob@example.com\n");
+    const first = await buildEmails({ ...options, campaign: "first" });
+    expect(first).toMatchObject({ removed: 0, strayMessages: 0 });
+    // a file of the user's own beside them, and one message a build before the list existed left
+    await writeFile(join(options.outDir, "notes.txt"), "mine");
+    await writeFile(join(options.outDir, "old.eml"), "From: a@example.com\r\n\r\nold");
+    // Bob unsubscribed since: the second campaign is built for Ann alone, and Bob's first message must not remain
+    const second = await buildEmails({
+      ...options,
+      campaign: "second",
+      suppressed: new Map([["c0000042", "unsubscribed"]]),
+    });
+    expect(second).toMatchObject({ recipients: 1, removed: 2, strayMessages: 1 });
+    expect((await readdir(options.outDir)).sort()).toEqual([BUILD_LIST, "c0000002.eml", "notes.txt", "old.eml"]);
+    const ann = await PostalMime.parse(await readFile(join(options.outDir, "c0000002.eml"), "utf8"));
+    const token = /\/v1\/img\/([^/]+)\/row-0@2x\.png/.exec(ann.html ?? "")?.[1] as string;
+    expect((await verifyToken([SECRET], token)).ok && (await verifyToken([SECRET], token))).toMatchObject({
+      claims: { c: "second" },
+    });
+    // a list that names a path out of the directory removes nothing there
+    await writeFile(join(options.outDir, BUILD_LIST), JSON.stringify({ files: ["../outside.eml", "notes.txt/.."] }));
+    await writeFile(join(options.outDir, "..", "outside.eml"), "x");
+    expect((await buildEmails(options)).removed).toBe(0);
+    expect(await readFile(join(options.outDir, "..", "outside.eml"), "utf8")).toBe("x");
   });
 
   it("subject rules give each recipient their subject and a hidden preheader (HTML and text parts)", async () => {
