@@ -157,11 +157,23 @@ export function experimentResults(
   const all = names.map((a) => byArm.get(a) ?? emptyArm(a));
   const control = controlOf(experiment);
   const c = byArm.get(control) ?? emptyArm(control);
-  // weighed over the arms the experiment has now: a variant removed since has no readers in the hours after, which
-  // would leave every later hour out; its readers show pooled, without a comparison
-  const current = armsOf(experiment);
-  const weighted = opts.periods ? byPeriod(opts.periods, current) : null;
-  const ci = current.indexOf(control);
+  // weighed over the variants the experiment has now, as the bandit's update weighs them: a variant removed since
+  // has no readers in the hours after, which would leave every later hour out (its readers show pooled, without a
+  // comparison); the holdout, whose share the bandit never moves, shows pooled too, and is compared with over the
+  // hours it shares with the other arm alone: a small holdout has no reader in most hours, and would otherwise leave
+  // those hours out of every arm's rates and comparisons
+  const variants = experiment.variants.map((v) => v.id);
+  const weighted = opts.periods ? byPeriod(opts.periods, variants) : null;
+  const periods = opts.periods;
+  /** the period tables a comparison of `arm` with the control reads, and the two arms' columns in them */
+  const tablesFor = (arm: string) => {
+    if (!weighted || !periods) return null;
+    const [ci, i] = [variants.indexOf(control), variants.indexOf(arm)];
+    if (ci >= 0 && i >= 0) return { tables: weighted, ci, i };
+    if (experiment.holdout > 0 && [arm, control].includes(HOLDOUT_ARM))
+      return { tables: byPeriod(periods, [control, arm]), ci: 0, i: 1 };
+    return null;
+  };
   type Versus = NonNullable<ArmResult["vsControl"]>;
   // an arm against the control at a level (the correction below asks again at the levels its p-values set)
   const versus = (a: ArmCounts, alpha: number | undefined): Versus | null => {
@@ -170,15 +182,16 @@ export function experimentResults(
     const sequential = opts.sequential && { ...opts.sequential, tunedAlpha: opts.alpha ?? DEFAULT_ALPHA };
     const test = { alpha, sequential };
     if (weighted) {
-      const i = current.indexOf(a.arm);
+      const pair = tablesFor(a.arm);
       // a variant removed since: pooled, without a comparison
-      if (i < 0) return null;
+      if (!pair) return null;
+      const { tables, ci, i } = pair;
       const vs = (t: PeriodTable<Proportion>) => periodProportionTest(t, ci, i, test);
       return {
-        ...(unit === "sent" && { opens: vs(weighted.opened) }),
-        ctr: vs(weighted.clickers),
-        conversion: vs(weighted.buyers),
-        revenue: periodMeanTest(weighted.moments, ci, i, test),
+        ...(unit === "sent" && { opens: vs(tables.opened) }),
+        ctr: vs(tables.clickers),
+        conversion: vs(tables.buyers),
+        revenue: periodMeanTest(tables.moments, ci, i, test),
       };
     }
     const vs = (x: (k: ArmCounts) => number) =>
@@ -202,9 +215,10 @@ export function experimentResults(
       conversion: rate(a.buyers, a.exposed),
       revenuePerExposed: rate(a.revenue, a.exposed),
     };
-    const i = current.indexOf(a.arm);
+    const i = variants.indexOf(a.arm);
     const vsControl = versus(a, opts.alpha);
-    // weighted by hour: an arm of the experiment shows its weighted rates; a variant removed since, pooled ones
+    // weighted by hour: a variant of the experiment shows its weighted rates; the holdout and a variant removed
+    // since, pooled ones
     if (!weighted || i < 0) return { ...pooled, vsControl };
     return {
       ...pooled,

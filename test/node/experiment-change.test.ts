@@ -328,6 +328,47 @@ describe("a bandit's report, weighted by period", () => {
     // the removed arm shows pooled, without a comparison
     expect(r.arms.find((x) => x.arm === "c")).toMatchObject({ ctr: 0.1, vsControl: null });
   });
+
+  it("weighs the variants over their own hours, as the bandit's update does: hours a small holdout missed count", () => {
+    const withHoldout = experiment({
+      holdout: 0.01,
+      bandit: { goal: "click", floor: 0.05 },
+      variants: [
+        { id: "personal", weight: 1, content: { v: 2, default: { id: "picks", type: "recommendations" } } },
+        { id: "popular", weight: 1, content: "popular" },
+      ],
+    });
+    const row = (period: number, arm: string, exposed: number, clickers: number) => ({
+      period,
+      arm,
+      exposed,
+      opened: exposed,
+      clickers,
+      buyers: 0,
+      payers: 0,
+      revenue: 0,
+      revenueSquares: 0,
+    });
+    // 48 hours of 200 readers a variant (15% and 10%); the holdout's readers came in two of them, and one hour alone
+    const periods = Array.from({ length: 48 }, (_, h) => [
+      row(h, "personal", 200, 30),
+      row(h, "popular", 200, 20),
+    ]).flat();
+    periods.push(row(3, "holdout", 2, 0), row(7, "holdout", 2, 1), row(60, "holdout", 2, 0));
+    const counts = ["personal", "popular", "holdout"].map((arm) => {
+      const mine = periods.filter((p) => p.arm === arm);
+      const exposed = mine.reduce((s, p) => s + p.exposed, 0);
+      return { ...emptyArm(arm, exposed), clickers: mine.reduce((s, p) => s + p.clickers, 0) };
+    });
+    const r = experimentResults(withHoldout, counts, { bandit: true, periods });
+    const arm = (id: string) => r.arms.find((x) => x.arm === id);
+    expect(arm("personal")?.ctr).toBeCloseTo(0.15, 12);
+    expect(arm("popular")?.ctr).toBeCloseTo(0.1, 12);
+    expect(arm("personal")?.vsControl?.ctr.absolute?.estimate).toBeCloseTo(0.05, 12);
+    // the holdout shows pooled, and is compared with the control over the two hours both had readers
+    expect(arm("holdout")?.ctr).toBeCloseTo(1 / 6, 12);
+    expect(arm("holdout")?.vsControl?.ctr.absolute?.estimate).toBeCloseTo(0.25 - 0.1, 12);
+  });
 });
 
 describe("a subject-line bandit's report, weighted by period", () => {
