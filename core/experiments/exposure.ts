@@ -114,9 +114,10 @@ export function withExposure(
     };
   } else if (exposed && !known.exposed) entry = { ...known, at, until, exposed: true, ...byClick };
   else if (exposed && known.via === "click" && via === "open") {
-    // the open a click overtook: an opener after all (arm and window stay)
+    // the open a click overtook: an opener after all (the arm stays); an open made before the click (its message
+    // retried, or delayed) starts the window, as it would have had it arrived first
     const { via: _, ...opened } = known;
-    entry = opened;
+    entry = at < known.at ? { ...opened, at, until } : opened;
   } else return exposures;
   const next: Exposures = { ...exposures, [facts.experiment]: entry };
   const ids = Object.keys(next);
@@ -154,6 +155,13 @@ export type ExperimentRow =
       kind: "opened";
       experiment: string;
       user: string;
+      /**
+       * an open made before the click (applied after it): its time and the end of the window it starts, which
+       * replace the click's; what the click's window credited past `until` is taken back. Absent: the open came
+       * after the click (the window stays), or the row was queued before this was kept
+       */
+      at?: number;
+      until?: number;
     }
   | {
       /** the reader's arm was drawn when the email was sent (its subject line): a report per sent reader counts these */
@@ -198,7 +206,9 @@ export function exposureRows(e: QueuedEvent, exposures: Exposures): ExperimentRo
     if (known?.exposed) {
       // an open applied after the click that exposed the reader (retried, or overtaken): they did open
       const opened = e.type === "exposure" && known.via === "click";
-      return opened ? [{ kind: "opened", experiment: x.experiment, user: e.user }] : [];
+      if (!opened) return [];
+      const earlier = e.ts < known.at && { at: e.ts, until: e.ts + Math.max(0, x.days) * DAY_SECONDS };
+      return [{ kind: "opened", experiment: x.experiment, user: e.user, ...earlier }];
     }
     const arm = known ? known.arm : x.arm;
     const block = x.block ?? null;
@@ -266,8 +276,19 @@ export function attributedRows(e: QueuedEvent, exposures: Exposures): Experiment
 }
 
 /**
+ * The experiments whose attribution window an applied batch started or moved: those it exposed the reader to, and
+ * those whose click-made window an earlier open (applied after the click) moved back to the open.
+ */
+export function windowsStarted(rows: readonly ExperimentRow[]): string[] {
+  return rows.flatMap((r) =>
+    r.kind === "exposure" || (r.kind === "opened" && r.at !== undefined) ? [r.experiment] : [],
+  );
+}
+
+/**
  * The rows of clicks and purchases applied before the exposures that `newlyExposed` names (the experiments an
- * applied batch exposed the reader to), given the reader's exposures after that batch: what attributedRows
+ * applied batch exposed the reader to, or whose window it moved: windowsStarted), given the reader's exposures after
+ * that batch: what attributedRows
  * would have made of each had the exposure arrived first. `earlier` excludes the batch's own events (those are
  * attributed in time order as they apply).
  */

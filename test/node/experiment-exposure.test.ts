@@ -16,6 +16,7 @@ import {
   type Exposures,
   lateAttributedRows,
   MAX_EXPOSURES,
+  windowsStarted,
   withExposure,
 } from "../../core/experiments/exposure";
 import { emptyProfile, ProfileV3Schema } from "../../core/profile";
@@ -137,6 +138,53 @@ describe("exposure", () => {
     expect(applyEvents(r.profile, [exposure("exposure:e1-again", T + 9)], "now").experimentRows).toEqual([]);
     // seen only by the click: it stays so
     expect(first.profile.experiments.e1?.via).toBe("click");
+  });
+
+  it("counts the same whatever order an open, the click that carried it and purchases arrive in (property)", () => {
+    // the experiment store as experiment-db.ts writes it: the first exposure row; an `opened` row turns a click's
+    // exposure into an open's, moving it back and taking back outcomes past the window it starts; outcomes once
+    const stored = (batches: QueuedEvent[][]) => {
+      let profile = emptyProfile("u1", "2027-01-01T00:00:00Z");
+      let exposed: { at: number; via: string } | null = null;
+      const outcomes = new Map<string, number>();
+      const earlier: QueuedEvent[] = [];
+      for (const batch of batches) {
+        const r = applyEvents(profile, batch, "now");
+        const late = lateAttributedRows(earlier, r.profile.experiments, windowsStarted(r.experimentRows));
+        for (const row of [...r.experimentRows, ...late]) {
+          if (row.kind === "exposure") exposed ??= { at: row.at, via: row.via };
+          if (row.kind === "opened" && exposed?.via === "click") {
+            if (row.at !== undefined && row.until !== undefined) {
+              for (const [id, at] of outcomes) if (at > row.until) outcomes.delete(id);
+              exposed.at = Math.min(exposed.at, row.at);
+            }
+            exposed.via = "open";
+          }
+          if ((row.kind === "click" || row.kind === "purchase") && !outcomes.has(row.event))
+            outcomes.set(row.event, row.at);
+        }
+        profile = r.profile;
+        earlier.push(...batch.filter((e) => e.type === "purchase" || e.type === "email_click"));
+      }
+      return { exposed, outcomes: [...outcomes.keys()].sort() };
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 * 86400 }),
+        fc.array(fc.integer({ min: -86400, max: 12 * 86400 }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(3), { minLength: 8, maxLength: 8 }),
+        (clickAfter, buys, batchOf) => {
+          const events: QueuedEvent[] = [
+            exposure("exposure:e1", T),
+            { ...click("c1", T + clickAfter), exposures: [facts()] },
+            ...buys.map((at, i) => purchase(`b${i}`, T + at)),
+          ];
+          const batches = [0, 1, 2, 3].map((b) => events.filter((_, i) => (batchOf[i] ?? 0) === b));
+          expect(stored(batches)).toEqual(stored([events]));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it("attributes clicks on the campaign and purchases inside the window, once per event", () => {

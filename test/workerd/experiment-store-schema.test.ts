@@ -32,7 +32,7 @@ describe("the experiment store's schema", () => {
     expect(outcomeColumns.map((c) => c.name)).toContain("currency");
     expect(await db().prepare("SELECT count(*) AS n FROM exposures").first("n")).toBe(1);
     expect(await db().prepare("SELECT version FROM schema_versions WHERE name = 'experiments'").first("version")).toBe(
-      5,
+      6,
     );
 
     const at = 1_800_000_000;
@@ -168,7 +168,7 @@ describe("a check of the schema in flight", () => {
     const second = ensureSchema(stuck).then(() => "ready");
     const waited = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 3000));
     expect(await Promise.race([second, waited])).toBe("ready");
-    expect(await version()).toBe(5);
+    expect(await version()).toBe(6);
   });
 });
 
@@ -201,11 +201,11 @@ describe("two isolates migrating the experiment store at once", () => {
     );
     await hasRead;
     await ensureSchema(isolate());
-    expect(await version()).toBe(5);
+    expect(await version()).toBe(6);
     release();
     // B's batch for migration 1 rolls back (it would have set the version back to 1): it reads 3 and stops
     await b;
-    expect(await version()).toBe(5);
+    expect(await version()).toBe(6);
     await ensureSchema(isolate());
     const columns = (await db().prepare("PRAGMA table_info(exposures)").all<{ name: string }>()).results;
     expect(columns.filter((c) => c.name === "block")).toHaveLength(1);
@@ -231,7 +231,7 @@ describe("two isolates migrating the experiment store at once", () => {
     await ensureSchema(isolate());
     await ensureSchema(isolate());
     expect(await guards()).toEqual(["schema_versions_start", "schema_versions_step"]);
-    expect(await version()).toBe(5);
+    expect(await version()).toBe(6);
     // what a stale isolate's batch for migration 1 or 2 would write first
     await expect(
       db().prepare("INSERT INTO schema_versions (name, version) VALUES ('experiments', 1)").run(),
@@ -242,6 +242,6 @@ describe("two isolates migrating the experiment store at once", () => {
     await expect(db().prepare("INSERT INTO schema_versions VALUES ('other', 2)").run()).rejects.toThrow(
       /must start at 1/,
     );
-    expect(await version()).toBe(5);
+    expect(await version()).toBe(6);
   });
 });

@@ -757,6 +757,52 @@ describe("attribution and the report", () => {
     expect(await outcomesOf(c.userId)).toEqual([]);
   });
 
+  it("an open applied after the click that carried it moves the window back to the open: what it credits is the same as in order", async () => {
+    const user = (readers().at(-4) as Profile).userId;
+    const item = JSON.parse(fixture().catalogJson).items[0].id as string;
+    // half an hour before midnight (UTC): the click, an hour later, is on the next day
+    const at = Math.floor(Date.now() / 86_400_000) * 86_400 - 1800;
+    const facts = { experiment: "e-moved", arm: "personal", campaign: CAMPAIGN, days: 1 };
+    const ev = (id: string, type: string, ts: number, more: Record<string, unknown> = {}) =>
+      ({ id, type, user, ts, ...more }) as QueuedEvent;
+    // the click (images blocked: it carries the open's exposure) and two purchases land before the open's message
+    await consume([
+      ev("mv-click", "email_click", at + 3600, { item, campaign: CAMPAIGN, slot: "row-0", exposures: [facts] }),
+      ev("mv-between", "purchase", at + 600, { item, value: 10 }),
+      ev("mv-past", "purchase", at + 86_400 + 1800, { item, value: 20 }),
+    ]);
+    await flushExperimentStore();
+    expect(await rows("exposures", user, "e-moved")).toMatchObject([{ at: at + 3600, via: "click" }]);
+    expect((await rows("outcomes", user, "e-moved")).map((o) => o.event).sort()).toEqual(["mv-click", "mv-past"]);
+    // the open (made first, its message retried) arrives: the window runs from it, a day long
+    await consume([ev(`exposure:e-moved`, "exposure", at, { exposure: facts })]);
+    await flushExperimentStore();
+    expect(await rows("exposures", user, "e-moved")).toMatchObject([{ at, via: "open" }]);
+    expect((await rows("outcomes", user, "e-moved")).map((o) => o.event).sort()).toEqual(["mv-between", "mv-click"]);
+    // the daily counts follow the rows: one exposure, one click, one purchase of 10
+    const daily = (
+      await db()
+        .prepare(
+          "SELECT sum(exposures) AS x, sum(clicks) AS c, sum(purchases) AS p, sum(revenue) AS r FROM daily WHERE experiment = ?",
+        )
+        .bind("e-moved")
+        .all()
+    ).results[0];
+    expect(daily).toEqual({ x: 1, c: 1, p: 1, r: 10 });
+    // the exposure's count moved to the open's day
+    const exposuresByDay = await db()
+      .prepare("SELECT day, sum(exposures) AS x FROM daily WHERE experiment = ? GROUP BY day ORDER BY day")
+      .bind("e-moved")
+      .all();
+    const dayOf = (s: number) => new Date(s * 1000).toISOString().slice(0, 10);
+    expect(exposuresByDay.results).toContainEqual({ day: dayOf(at), x: 1 });
+    expect(exposuresByDay.results).toContainEqual({ day: dayOf(at + 3600), x: 0 });
+    // delivered again: nothing changes
+    await consume([ev(`exposure:e-moved`, "exposure", at, { exposure: facts })]);
+    await flushExperimentStore();
+    expect((await rows("outcomes", user, "e-moved")).map((o) => o.event).sort()).toEqual(["mv-between", "mv-click"]);
+  });
+
   it("the shard's alarm prunes outcomes kept past their two days, and attribution never reads them", async () => {
     const user = (readers().at(-3) as Profile).userId;
     const now = Math.floor(Date.now() / 1000);

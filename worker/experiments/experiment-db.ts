@@ -102,7 +102,43 @@ const MIGRATIONS = [
        PRIMARY KEY (experiment, user, event)) WITHOUT ROWID`,
     "CREATE INDEX IF NOT EXISTS scanner_clicks_by_user ON scanner_clicks (user)",
   ],
+  // an exposure moved to another day (an open made before the click that exposed the reader): its count moves too
+  [
+    `CREATE TRIGGER IF NOT EXISTS exposures_moved AFTER UPDATE OF day ON exposures WHEN OLD.day <> NEW.day BEGIN
+       UPDATE daily SET exposures = exposures - 1
+       WHERE experiment = OLD.experiment AND arm = OLD.arm AND day = OLD.day AND slot = '';
+       INSERT INTO daily (experiment, arm, day, slot, exposures) VALUES (NEW.experiment, NEW.arm, NEW.day, '', 1)
+       ON CONFLICT (experiment, arm, day, slot) DO UPDATE SET exposures = exposures + 1;
+     END`,
+  ],
 ];
+
+/**
+ * A reader exposed by a click seen opening: their exposure becomes an open's. An open made before the click moves
+ * the exposure's time (and day: a trigger moves its count) back to the open's, and takes back what was attributed
+ * after the end of the window it starts (the click's ended later); only while the exposure is still the click's, so
+ * a repeated row changes nothing.
+ */
+function openedStatements(db: D1Database, r: Extract<StoreRow, { kind: "opened" }>): D1PreparedStatement[] {
+  const byClick = "SELECT 1 FROM exposures WHERE experiment = ?1 AND user = ?2 AND via = 'click'";
+  if (r.at === undefined || r.until === undefined)
+    return [
+      db
+        .prepare("UPDATE exposures SET via = 'open' WHERE experiment = ? AND user = ? AND via = 'click'")
+        .bind(r.experiment, r.user),
+    ];
+  return [
+    db
+      .prepare(`DELETE FROM outcomes WHERE experiment = ?1 AND user = ?2 AND at > ?3 AND EXISTS (${byClick})`)
+      .bind(r.experiment, r.user, r.until),
+    db
+      .prepare(
+        `UPDATE exposures SET via = 'open', at = min(at, ?3), day = CASE WHEN ?3 < at THEN ?4 ELSE day END
+         WHERE experiment = ?1 AND user = ?2 AND via = 'click'`,
+      )
+      .bind(r.experiment, r.user, r.at, day(r.at)),
+  ];
+}
 
 /** Creates or upgrades the experiment store's tables (checked once per isolate). */
 export function ensureSchema(db: D1Database): Promise<void> {
@@ -168,13 +204,7 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
           .bind(...part.flatMap((r) => [r.experiment, r.user, r.arm, r.campaign, r.phase ?? null, r.at, day(r.at)])),
       );
     }
-    for (const r of opened) {
-      statements.push(
-        db
-          .prepare("UPDATE exposures SET via = 'open' WHERE experiment = ? AND user = ? AND via = 'click'")
-          .bind(r.experiment, r.user),
-      );
-    }
+    for (const r of opened) statements.push(...openedStatements(db, r));
     for (const part of chunks(outcomes, Math.floor(MAX_PARAMS / 11))) {
       statements.push(
         db
@@ -210,6 +240,13 @@ export async function writeRows(db: D1Database, rows: readonly StoreRow[]): Prom
     run = [];
   };
   for (const row of rows) {
+    // an open that moves a window back takes back what the click's window credited past its own: in its place,
+    // so an outcome a row before it attributed goes, and one a later row attributes stays
+    if (row.kind === "opened" && row.at !== undefined) {
+      flush();
+      statements.push(...openedStatements(db, row));
+      continue;
+    }
     // deletions in their place: what came before them goes, never what a later row (the reader's own click of
     // the slot, their real open) adds again
     if (row.kind === "retract-click") {

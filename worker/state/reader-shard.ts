@@ -60,7 +60,13 @@ import {
   GLOBAL_HOLDOUT_ID,
   type GlobalHoldout,
 } from "../../core/experiments/experiment";
-import { ANY_CAMPAIGN, exposureEventId, INITIAL_PHASE, lateAttributedRows } from "../../core/experiments/exposure";
+import {
+  ANY_CAMPAIGN,
+  exposureEventId,
+  INITIAL_PHASE,
+  lateAttributedRows,
+  windowsStarted,
+} from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
 import { recordablePart } from "../../core/opt-out";
 import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
@@ -593,8 +599,9 @@ export class ReaderShard extends DurableObject<Bindings> {
           trimPixelIds(this.sql, user);
           rowsExpire = Math.min(rowsExpire ?? now + PIXEL_IDS_KEPT_MS, now + PIXEL_IDS_KEPT_MS);
         }
-        // an exposure that came after clicks or purchases that followed it credits them now
-        const newlyExposed = res.experimentRows.filter((r) => r.kind === "exposure").map((r) => r.experiment);
+        // an exposure that came after clicks or purchases that followed it credits them now, as does an open that
+        // came after the click it preceded (its window starts earlier)
+        const newlyExposed = windowsStarted(res.experimentRows);
         // what the undone clicks made goes before this batch's rows (the reader's own click of the slot may be one);
         // scanners' clicks are counted while the reader allows tracking
         const tracked = res.profile.consent.tracking && !res.trackingOff;
