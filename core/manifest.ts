@@ -226,7 +226,8 @@ export type ModelCheck =
 
 /**
  * Checks one version's stored parts: catalog present and valid, manifest valid and naming this version,
- * a known feature spec, catalog and manifest agreeing on the items, the ONNX bytes present and matching
+ * a known feature spec, catalog and manifest agreeing on the items (the same ids in the same order, none twice,
+ * every popular index one of them), the ONNX bytes present and matching
  * the manifest's sha256. A damaged optional content graph (checked when `contentOnnx` is given) is not a
  * failure: the model then serves ALS alone.
  * Whether ORT can parse the bytes is left to the Worker's session (the sha256 ties them to the export).
@@ -267,6 +268,8 @@ export async function checkModelVersion(version: string, parts: ModelParts): Pro
     return { ok: false, reason: "model-spec-unknown", detail: manifest.featureSpec.slice(0, 64), catalog };
   if (catalog.items.length !== manifest.itemCount || manifest.itemIds.length !== manifest.itemCount)
     return { ok: false, reason: "catalog-invalid", detail: "catalog and manifest disagree on the item count" };
+  const itemsProblem = catalogItemsProblem(catalog, manifest.itemIds);
+  if (itemsProblem) return { ok: false, reason: "catalog-invalid", detail: itemsProblem };
   const stats = manifest.hybrid?.itemStats;
   if (stats && Object.values(stats).some((a) => a.length !== manifest.itemCount))
     return {
@@ -288,6 +291,26 @@ export async function checkModelVersion(version: string, parts: ModelParts): Pro
       contentProblem = "content ONNX sha256 does not match the manifest";
   }
   return { ok: true, manifest, catalog, contentProblem };
+}
+
+/**
+ * Why the catalog does not hold the manifest's items in its order (index i, the model's output i, is item
+ * itemIds[i]), or its popular list points past them; null when it does. One pass, so a 100k-item model checks
+ * quickly. Both lists are of one length here.
+ */
+function catalogItemsProblem(catalog: Catalog, itemIds: readonly string[]): string | null {
+  const quote = (id: string | undefined) => JSON.stringify((id ?? "").slice(0, 64));
+  const seen = new Set<string>();
+  for (let i = 0; i < itemIds.length; i++) {
+    const id = itemIds[i] as string;
+    if (seen.has(id)) return `manifest itemIds repeat ${quote(id)} at index ${i}`;
+    seen.add(id);
+    const item = catalog.items[i]?.id;
+    if (item !== id) return `catalog item ${i} is ${quote(item)}, manifest itemIds[${i}] is ${quote(id)}`;
+  }
+  const bad = catalog.popular.findIndex((p) => !Number.isInteger(p) || p < 0 || p >= itemIds.length);
+  if (bad >= 0) return `popular[${bad}] is ${catalog.popular[bad]}, not an item index below ${itemIds.length}`;
+  return null;
 }
 
 export async function sha256Hex(bytes: ArrayBuffer | Uint8Array): Promise<string> {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { describeMissing, type MissingSegment, segmentsWarning } from "../../core/campaign-segments";
+import type { Catalog } from "../../core/catalog";
 import type { KvClient } from "../../core/kv-client";
 import { kvKeys } from "../../core/kv-keys";
 import { ActivePointerSchema, MODEL_HISTORY_MAX } from "../../core/manifest";
@@ -49,6 +50,13 @@ function memoryKv(): KvClient & { data: Map<string, Uint8Array>; puts: string[] 
 
 const text = (kv: KvClient, key: string) =>
   kv.get(key).then((b) => (b ? JSON.parse(new TextDecoder().decode(b)) : null));
+
+/** Rewrites one stored JSON part. */
+// biome-ignore lint/suspicious/noExplicitAny: a test's hand edit of a stored part
+function editJson(kv: ReturnType<typeof memoryKv>, key: string, edit: (v: any) => unknown) {
+  const value = JSON.parse(new TextDecoder().decode(kv.data.get(key)));
+  kv.data.set(key, new TextEncoder().encode(JSON.stringify(edit(value))));
+}
 
 /** A small but schema-valid version (the ONNX bytes are opaque here: the check is their sha256). */
 function publish(
@@ -152,6 +160,47 @@ describe("npm run models: activate", () => {
       expect(kv.data, version).toEqual(before);
     }
   });
+
+  // a catalog of the manifest's item count but not its items in its order: the model's output i would show another
+  // product than itemIds[i], and a lookup by id another one again; the detail names the first mismatch
+  it.each([
+    [
+      "swapped",
+      (c: Catalog) => ({ ...c, items: [c.items[1], c.items[0]] }),
+      'catalog-invalid (catalog item 0 is "b", manifest itemIds[0] is "a")',
+    ],
+    [
+      "other-ids",
+      (c: Catalog) => ({ ...c, items: c.items.map((it) => ({ ...it, id: `${it.id}2` })) }),
+      'catalog-invalid (catalog item 0 is "a2", manifest itemIds[0] is "a")',
+    ],
+    [
+      "twice",
+      (c: Catalog) => ({ ...c, items: [c.items[0], c.items[0]] }),
+      'catalog-invalid (manifest itemIds repeat "a" at index 1)',
+    ],
+    [
+      "popular-past",
+      (c: Catalog) => ({ ...c, popular: [1, 0, 2] }),
+      "catalog-invalid (popular[2] is 2, not an item index below 2)",
+    ],
+  ] as const)(
+    "refuses a catalog that does not hold the manifest's items in order: %s",
+    async (version, edit, message) => {
+      const kv = memoryKv();
+      publish(kv, "v1");
+      await activate(kv, "v1");
+      publish(kv, version);
+      editJson(kv, kvKeys.catalog(version), edit);
+      // the same id twice: in the manifest too, so that it is not the catalog's order that refuses it
+      if (version === "twice") editJson(kv, kvKeys.manifest(version), (m) => ({ ...m, itemIds: ["a", "a"] }));
+      const before = new Map(kv.data);
+      const err = await activate(kv, version).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelsError);
+      expect((err as Error).message).toContain(message);
+      expect(kv.data).toEqual(before);
+    },
+  );
 
   it("activates a version whose ranker blends the hybrid in when its manifest says format 2", async () => {
     const kv = memoryKv();

@@ -10,7 +10,7 @@ import { DRIFT_FEATURES, driftReference, readerDriftFeatures } from "../../core/
 import { decodeItemTable, type ItemTable } from "../../core/fold-in";
 import { HYBRID_FEATURES } from "../../core/hybrid";
 import { scoreInt8 } from "../../core/int8-kernel";
-import { ModelManifestSchema, RankerManifestSchema } from "../../core/manifest";
+import { checkModelVersion, ModelManifestSchema, RankerManifestSchema } from "../../core/manifest";
 import { decodeNeighbours } from "../../core/neighbour-table";
 import { type Profile, ProfileV3Schema, parseProfile, UserFeaturesSchema } from "../../core/profile";
 import { RANKER_FEATURES } from "../../core/ranker";
@@ -24,6 +24,17 @@ import { type Golden, type TrainResult, trainAndExport } from "../../scripts/tra
 import { loadTrainingSet } from "../../scripts/train/training-set";
 import { syntheticRetail, writeRetailCsv } from "./support/retail-csv";
 
+/** The check the Worker and `npm run models -- activate` run, over an exported directory's parts. */
+const checkExport = (dir: string, version: string) => {
+  const json = (f: string) => JSON.parse(readFileSync(join(dir, f), "utf8"));
+  const content = join(dir, "content.onnx");
+  return checkModelVersion(version, {
+    manifest: json("manifest.json"),
+    catalog: json("catalog.json"),
+    onnx: readFileSync(join(dir, "model.onnx")),
+    contentOnnx: existsSync(content) ? readFileSync(content) : null,
+  });
+};
 const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
 const profilesOf = (dir: string) =>
   readFileSync(join(dir, "profiles.jsonl"), "utf8")
@@ -61,6 +72,10 @@ describe("train and export: demo events", () => {
     expect(catalog.items.map((i) => i.id)).toEqual(res.manifest.itemIds);
     expect(catalog.items.every((i) => i.title && i.price > 0)).toBe(true);
     expect(catalog.popular.length).toBeGreaterThan(0);
+  });
+
+  it("exports a version that passes the check before it serves", async () => {
+    expect(await checkExport(res.dir, res.manifest.version)).toMatchObject({ ok: true, contentProblem: null });
   });
 
   it("tunes ALS on validation and beats popularity there", () => {
@@ -164,6 +179,10 @@ describe("train and export: a UCI-layout purchase log", () => {
     expect(existsSync(join(res.dir, "segments.json"))).toBe(true);
     expect(m.reference?.features.propensity?.n).toBeGreaterThan(0);
     expect(m.reference?.features.topScore?.n).toBe(m.training.users);
+  });
+
+  it("exports a version that passes the check before it serves, its content graph included", async () => {
+    expect(await checkExport(res.dir, res.manifest.version)).toMatchObject({ ok: true, contentProblem: null });
   });
 
   it("learns from the windows the evaluation scores: its validation split, and that split's own", async () => {
