@@ -92,6 +92,24 @@ describe("a model load outlives the request that started it", () => {
     expect(versionOf(await getModel(kv, 300, t0 + 303_000, ignore))).toBe(b());
   });
 
+  it("a fresh isolate's fall back to model:history that joins the same version's pending load keeps it as its good model", async () => {
+    resetModelCache();
+    const history = [{ version: a(), activatedAt: new Date().toISOString() }];
+    await env.OPENTIME_KV.put(kvKeys.modelHistory, JSON.stringify(history));
+    const kv = kvWith(kvKeys.catalog(a()), delayed(600));
+    const t0 = Date.now();
+    // the isolate's first request starts loading the active version; its pointer is gone before the load ends
+    const first = getModel(kv, 1, t0, ignore);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await env.OPENTIME_KV.delete(kvKeys.activeModel);
+    // the next check (a second on) finds no pointer and falls back to the history's version: the same load, pending
+    const second = await getModel(kv, 1, t0 + 1500, ignore);
+    expect(versionOf(second)).toBe(a());
+    expect(versionOf(await first)).toBe(a());
+    // kept as the isolate's last good model, not retired as a load the pointer had moved past
+    expect(versionOf(await getModel(kv, 1, t0 + 3000, ignore))).toBe(a());
+  });
+
   it("a check pending past LOAD_STALE_MS is not waited on: the next request loads anew", async () => {
     const t0 = Date.now();
     expect(versionOf(await getModel(env.OPENTIME_KV, 300, t0, ignore))).toBe(a());

@@ -128,7 +128,13 @@ let good: { version: string; model: LoadedModel } | null = null;
 /** the version the pointer named at the last check */
 let wanted: string | null = null;
 /** the load in progress, shared by concurrent requests */
-let loading: { version: string; startedAt: number; result: Promise<LoadResult> } | null = null;
+let loading: {
+  version: string;
+  startedAt: number;
+  result: Promise<LoadResult>;
+  /** whether a fall back to model:history asked for it (a fresh isolate's last good model when it loads) */
+  asked: { fallback: boolean };
+} | null = null;
 /**
  * replaced models' sessions, released after the grace period. Only the sessions and the version are kept: the
  * model's catalog, tables and trees (tens of MB at 100k items) are garbage as soon as the requests handed the model
@@ -237,19 +243,24 @@ function isTripped(model: LoadedModel): boolean {
  * while there is no good model) replaces, and retires, the last good model.
  */
 function load(kv: KVNamespace, version: string, now: number, fallback = false): Promise<LoadResult> {
-  if (loading?.version === version && now - loading.startedAt < LOAD_STALE_MS) return loading.result;
+  if (loading?.version === version && now - loading.startedAt < LOAD_STALE_MS) {
+    // a fallback that joins the version's pending load (started while it was the pointer's) is one when it ends
+    loading.asked.fallback ||= fallback;
+    return loading.result;
+  }
+  const asked = { fallback };
   const result = loadVersion(kv, version).then((r) => {
     if (!r.ok) return r;
     const at = Math.max(now, Date.now());
     // a slow load that the pointer has moved past since serves only the requests that waited for it
-    if (version !== wanted && !(fallback && !good)) retire(r.model, at);
+    if (version !== wanted && !(asked.fallback && !good)) retire(r.model, at);
     else {
       if (good && good.model !== r.model) retire(good.model, at);
       good = { version, model: r.model };
     }
     return r;
   });
-  const entry = { version, startedAt: now, result };
+  const entry = { version, startedAt: now, result, asked };
   loading = entry;
   void result.finally(() => {
     if (loading === entry) loading = null;
