@@ -3,7 +3,9 @@
  * 30,000 x 30,000 GIF, an SVG with a million elements and external references, a truncated JPEG and
  * unknown bytes are refused before they are decoded (or, for the bomb, once its capped inflate passes the
  * bytes its header announces); picture hosts that hang, fail, or send endless bodies without a
- * Content-Length are cut off. Every open still answers 200 with a decodable PNG of the slot's size, the
+ * Content-Length are cut off; their redirects are followed only where the catalog's URL could go (three at
+ * most, never to the Worker's own routes: the stub follows redirects as the runtime's fetch would, unless asked
+ * for `redirect: "manual"`). Every open still answers 200 with a decodable PNG of the slot's size, the
  * card's placeholder. Fixtures are built here (node:zlib in workerd), no binaries are committed. Times to
  * the placeholder are printed, not asserted (benchmarks measure speed, not tests).
  */
@@ -16,7 +18,7 @@ import type { Catalog } from "../../core/catalog";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { jpegFrame } from "../../worker/images/jpeg-decode";
-import { resetPictureCache } from "../../worker/images/picture-cache";
+import { MAX_REDIRECTS, resetPictureCache } from "../../worker/images/picture-cache";
 import { MAX_PICTURE_BYTES } from "../../worker/images/picture-limits";
 import { pictureRaster } from "../../worker/images/picture-raster";
 import { resetRenderCache } from "../../worker/images/render-slot";
@@ -277,11 +279,22 @@ describe("hostile picture fixtures: refused before decoding, the placeholder ins
   });
 });
 
-/** What the stubbed picture host does with the next request. */
+/** What the stubbed picture hosts do with the next request. */
 type Host = (url: string, init?: RequestInit) => Promise<Response>;
+/** The hosts the stub answers for (through `host`): any other request is unexpected. */
+const PICTURE_HOSTS = ["https://pictures.hostile.test/", "https://cdn.allowed.test/"];
+const REDIRECTS = [301, 302, 303, 307, 308];
 
 const image = (body: BodyInit, type: string, headers: Record<string, string> = {}) =>
   new Response(body, { headers: { "Content-Type": type, ...headers } });
+/** A flat PNG of the size a picture URL asks for (`w`, `h`). */
+const sizedPng = (url: string) => {
+  const { searchParams } = new URL(url);
+  const [w, h] = [Number(searchParams.get("w")), Number(searchParams.get("h"))];
+  return image(encode({ width: w, height: h, data: new Uint8Array(w * h * 3).fill(90), channels: 3 }), "image/png");
+};
+const redirect = (location: string | null, status = 302) =>
+  new Response(null, { status, headers: location === null ? {} : { Location: location } });
 
 describe("the image route with hostile picture hosts (fault injection)", () => {
   let host: Host;
@@ -306,16 +319,26 @@ describe("the image route with hostile picture hosts (fault injection)", () => {
     for (const url of asked) await cache.delete(url);
   }
 
+  /** every request that left the Worker in this case, in order (hops of a redirect included) */
+  let requested: string[] = [];
+
   beforeEach(async () => {
     await forgetPictures();
     resetRenderCache();
-    vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => {
+    requested = [];
+    const stub = async (input: RequestInfo | URL, init?: RequestInit, hops = 0): Promise<Response> => {
       const url = input instanceof Request ? input.url : String(input);
+      requested.push(url);
+      if (!PICTURE_HOSTS.some((h) => url.startsWith(h))) throw new Error(`unexpected fetch ${url}`);
       asked.add(url);
-      return url.startsWith("https://pictures.hostile.test/")
-        ? host(url, init)
-        : Promise.reject(new Error(`unexpected fetch ${url}`));
-    });
+      const res = await host(url, init);
+      const location = res.headers.get("Location");
+      // as the runtime's fetch does unless told `redirect: "manual"`: it follows the redirect itself (20 at most)
+      if (init?.redirect === "manual" || !REDIRECTS.includes(res.status) || location === null) return res;
+      if (hops === 20) throw new TypeError("too many redirects");
+      return stub(new URL(location, url).toString(), init, hops + 1);
+    };
+    vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => stub(input, init));
   });
   afterEach(() => vi.restoreAllMocks());
 
@@ -483,5 +506,137 @@ describe("the image route with hostile picture hosts (fault injection)", () => {
       resetModelCache();
       resetRenderCache();
     }
+  });
+
+  describe("redirects: each hop's Location passes the checks the catalog's URL passed", () => {
+    /** the request count and the answer of an open whose picture host redirects as `first` says, then serves */
+    async function openRedirected(first: (url: string) => Response) {
+      await forgetPictures();
+      resetRenderCache();
+      requested = [];
+      host = async (url) => (url.startsWith("https://pictures.hostile.test/") ? first(url) : sizedPng(url));
+      return open();
+    }
+    const ownOrigin = (url: string) => /^https?:\/\/opentime\.test[:/]/i.test(url);
+
+    it("a redirect to the Worker's own routes (clicks, events, open-time images) is refused: no request reaches them", async () => {
+      const tok = await token(user, 4242);
+      const locations = [
+        `https://opentime.test/v1/c/${tok}/card-0`,
+        `https://opentime.test/v1/e/${tok}?type=view&item=p1&eid=e1`,
+        `https://opentime.test/v1/img/${tok}/card-0.png`,
+        `//opentime.test/v1/c/${tok}/card-0`,
+        // the Worker's own host over http is the Worker too
+        `http://opentime.test/v1/e/${tok}?type=view&item=p1&eid=e2`,
+        // a path a URL parser reads as a host
+        `/\\opentime.test/v1/c/${tok}/card-0`,
+      ];
+      for (const location of locations) {
+        const res = await openRedirected(() => redirect(location));
+        expect(res.render, location).toBe("picture-bad-redirect");
+        expect(requested.filter(ownOrigin), location).toEqual([]);
+        expect(requested.length, location).toBe(1);
+      }
+    });
+
+    it("a redirect that is not http(s), has no Location, or one that does not parse, fails to the placeholder", async () => {
+      const cases: [string, () => Response][] = [
+        ["data: URL", () => redirect("data:image/png;base64,iVBORw0KGgo=")],
+        ["file: URL", () => redirect("file:///etc/passwd")],
+        ["no Location", () => redirect(null)],
+        ["308 without Location", () => redirect(null, 308)],
+        ["unparseable Location", () => redirect("https://[::1")],
+        ["unparseable host", () => redirect("http://exa mple.test/p.png")],
+      ];
+      for (const [name, first] of cases) {
+        const res = await openRedirected(first);
+        expect(res.render, name).toBe("picture-bad-redirect");
+        expect(requested.length, name).toBe(1);
+      }
+    });
+
+    it("a redirect to another host is followed and drawn, and kept under the catalog's URL", async () => {
+      const res = await openRedirected((url) =>
+        redirect(url.replace("pictures.hostile.test", "cdn.allowed.test"), 301),
+      );
+      expect(res.render).toBe("ok");
+      expect(requested.map((u) => new URL(u).host)).toEqual(["pictures.hostile.test", "cdn.allowed.test"]);
+      const cache = (caches as unknown as { default: Cache }).default;
+      expect(await cache.match(requested[1] as string)).toBeUndefined();
+      const kept = await cache.match(requested[0] as string);
+      expect(kept?.headers.get("Content-Type")).toBe("image/png");
+      await kept?.arrayBuffer();
+      // the next open (memory and drawings forgotten) reads it from the Cache API: no host is asked
+      resetPictureCache();
+      resetRenderCache();
+      requested = [];
+      expect((await open()).render).toBe("ok");
+      expect(requested).toEqual([]);
+    });
+
+    it("a relative Location resolves against the URL that redirected", async () => {
+      const res = await openRedirected((url) => {
+        const at = new URL(url);
+        return at.pathname.startsWith("/moved/") ? sizedPng(url) : redirect(`/moved${at.pathname}${at.search}`, 307);
+      });
+      expect(res.render).toBe("ok");
+      expect(requested.map((u) => new URL(u).pathname)).toEqual([
+        expect.stringMatching(/^\/[^/]+\.png$/),
+        expect.stringMatching(/^\/moved\/[^/]+\.png$/),
+      ]);
+      expect(requested.every((u) => u.startsWith("https://pictures.hostile.test/"))).toBe(true);
+    });
+
+    it("a redirect to the demo shop's pictures on the Worker's origin is read in-process, as the catalog's would be", async () => {
+      const res = await openRedirected((url) => {
+        const at = new URL(url);
+        return redirect(`https://opentime.test/demo/img${at.pathname}${at.search}`);
+      });
+      expect(res.render).toBe("ok");
+      expect(requested.length).toBe(1);
+    });
+
+    it("three redirects are followed; a fourth is one too many and fails to the placeholder", async () => {
+      const chain = (redirects: number) => async (url: string) => {
+        const at = new URL(url);
+        const hop = Number(at.searchParams.get("hop") ?? "0");
+        if (hop === redirects) return sizedPng(url);
+        at.searchParams.set("hop", String(hop + 1));
+        return redirect(at.toString(), [301, 302, 303, 307, 308][hop % 5]);
+      };
+      await forgetPictures();
+      resetRenderCache();
+      requested = [];
+      expect(MAX_REDIRECTS).toBe(3);
+      host = chain(3);
+      expect((await open()).render).toBe("ok");
+      expect(requested.length).toBe(4);
+
+      await forgetPictures();
+      resetRenderCache();
+      requested = [];
+      host = chain(4);
+      expect((await open()).render).toBe("picture-too-many-redirects");
+      // the fourth redirect is not followed: its Location is never asked for
+      expect(requested.length).toBe(4);
+
+      // a host redirecting to itself forever is cut off the same way
+      await forgetPictures();
+      resetRenderCache();
+      requested = [];
+      host = async (url) => redirect(url);
+      expect((await open()).render).toBe("picture-too-many-redirects");
+      expect(requested.length).toBe(4);
+    });
+
+    it("a redirect to a host that never answers is cut off at the same deadline", async () => {
+      host = async (url) =>
+        url.startsWith("https://pictures.hostile.test/")
+          ? redirect(url.replace("pictures.hostile.test", "cdn.allowed.test"))
+          : new Promise<Response>(() => {});
+      const hung = await open();
+      expect(hung.render).toBe("picture-timeout");
+      expect(requested.length).toBe(2);
+    });
   });
 });

@@ -1,6 +1,8 @@
 /**
  * Product pictures for open-time images: fetched once, then served from the isolate's memory and the
- * Cache API (a day). Pictures on this Worker's own origin (the demo shop) are requested in-process.
+ * Cache API (a day). Pictures on this Worker's own host (the demo shop's, and nothing else there) are requested
+ * in-process. Redirects are followed here, at most MAX_REDIRECTS of them, each Location checked as the catalog's
+ * URL was (`reach`): a picture host cannot send the Worker to its own clicks, events or open-time images.
  * A picture host is not trusted: the whole load (fetch, cache, body) has one deadline, the body is read as
  * a stream and cancelled past MAX_PICTURE_BYTES whether or not it declares a `Content-Length`, SVG is not
  * asked for nor taken, and the bytes must be a PNG, JPEG or GIF within the pixel limit before they are
@@ -28,6 +30,14 @@ const USABLE = /^image\/(png|jpeg|gif)\b/i;
 const ACCEPT = "image/png, image/jpeg, image/gif;q=0.8";
 /** The only pictures this Worker serves itself (the demo shop's, worker/routes/demo-picture.ts). */
 const OWN_PICTURES = "/demo/img/";
+/**
+ * Redirects followed before a picture, at most. An image CDN redirects once or twice (http to https, then to a
+ * canonical or signed URL); a longer chain is a misconfigured or hostile host, and every hop is another
+ * subrequest (counted against the Worker's per-request limit) inside the same FETCH_TIMEOUT_MS deadline.
+ */
+export const MAX_REDIRECTS = 3;
+/** The statuses fetch follows (any other 3xx is an answer, not a picture) */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export interface Picture {
   /** PNG, JPEG or GIF bytes, their headers checked */
@@ -43,6 +53,8 @@ export type PictureFailure =
   | "picture-too-large"
   | "picture-empty"
   | "picture-refused"
+  | "picture-bad-redirect"
+  | "picture-too-many-redirects"
   | "picture-timeout"
   | "picture-fetch-error";
 export type PictureResult =
@@ -97,16 +109,71 @@ function pictureKey(rawUrl: string, origin: string): URL | null {
   return webUrl(rawUrl, origin);
 }
 
+/**
+ * Whether `url` (through webUrl) is on this Worker's host, whatever its scheme: `http://` to the Worker's host
+ * reaches the Worker as surely as `https://` does.
+ */
+function isOwnHost(url: URL, origin: string): boolean {
+  return url.host === new URL(origin).host;
+}
+
+/**
+ * How a picture URL (through webUrl) may be requested: in-process (the demo shop's pictures, on this Worker's
+ * host), from outside (any other host), or not at all (any other route of this Worker: an open-time image whose
+ * picture is one would render a card that fetches its own picture again, request within request; a click or the
+ * pixel would record one). Applied to the catalog's URL and to every redirect's Location alike.
+ */
+function reach(url: URL, origin: string): "self" | "outside" | null {
+  if (!isOwnHost(url, origin)) return "outside";
+  return url.pathname.startsWith(OWN_PICTURES) ? "self" : null;
+}
+
+/** The demo shop's picture at `url`, requested in-process. */
+async function ownPicture(url: URL, ctx: PictureContext, signal: AbortSignal): Promise<Response | PictureFailure> {
+  // no signal on the in-process request (workerd fails internally when it fires after the response):
+  // `until` bounds the wait all the same
+  const local = selfFetch(new Request(url.toString()), ctx.env);
+  return local ? until(local, signal) : "picture-no-self";
+}
+
+/**
+ * The response for an outside picture, its redirects followed here rather than by fetch (`redirect: "manual"`):
+ * each Location, resolved against the URL that answered it, must pass webUrl and `reach` as the catalog's URL did,
+ * and leads to the demo shop's pictures in-process or to another outside request, MAX_REDIRECTS hops at most,
+ * all within `signal`'s deadline. A redirect without a Location, with one that does not parse or that is
+ * refused, or one too many is a failure, never an exception.
+ */
+async function fetchOutside(first: URL, ctx: PictureContext, signal: AbortSignal): Promise<Response | PictureFailure> {
+  let url = first;
+  for (let hops = 0; ; hops++) {
+    const res = await until(
+      fetch(url.toString(), {
+        // image CDNs negotiate by Accept: formats we decode, never WebP/AVIF (nor SVG)
+        headers: { Accept: ACCEPT },
+        signal,
+        redirect: "manual",
+      }),
+      signal,
+    );
+    if (!REDIRECTS.has(res.status)) return res;
+    res.body?.cancel().catch(() => undefined);
+    if (hops === MAX_REDIRECTS) return "picture-too-many-redirects";
+    const location = res.headers.get("Location");
+    const next = location === null ? null : webUrl(location, url.toString());
+    const via = next && reach(next, ctx.origin);
+    if (!next || !via) return "picture-bad-redirect";
+    if (via === "self") return ownPicture(next, ctx, signal);
+    url = next;
+  }
+}
+
 async function fetchPicture(url: URL, ctx: PictureContext, signal: AbortSignal): Promise<PictureResult> {
   const key = url.toString();
-  if (url.origin === ctx.origin) {
-    // only the demo shop's pictures: any other route of this Worker (an open-time image whose picture is one,
-    // say) would render a card that fetches its own picture again, request within request
-    if (!url.pathname.startsWith(OWN_PICTURES)) return { ok: false, reason: "picture-bad-url" };
-    // no signal on the in-process request (workerd fails internally when it fires after the response):
-    // `until` bounds the wait all the same
-    const local = selfFetch(new Request(key), ctx.env);
-    return local ? readImage(await until(local, signal), signal) : { ok: false, reason: "picture-no-self" };
+  const via = reach(url, ctx.origin);
+  if (!via) return { ok: false, reason: "picture-bad-url" };
+  if (via === "self") {
+    const local = await ownPicture(url, ctx, signal);
+    return typeof local === "string" ? { ok: false, reason: local } : readImage(local, signal);
   }
   const cache = (caches as unknown as { default: Cache }).default;
   const cached = await until(cache.match(key), signal);
@@ -114,15 +181,9 @@ async function fetchPicture(url: URL, ctx: PictureContext, signal: AbortSignal):
     const result = await readImage(cached, signal);
     return result.ok ? { ...result, source: "cache" } : result;
   }
-  const res = await until(
-    fetch(key, {
-      // image CDNs negotiate by Accept: formats we decode, never WebP/AVIF (nor SVG)
-      headers: { Accept: ACCEPT },
-      signal,
-      redirect: "follow",
-    }),
-    signal,
-  );
+  // kept under the catalog's URL, wherever its redirects led
+  const res = await fetchOutside(url, ctx, signal);
+  if (typeof res === "string") return { ok: false, reason: res };
   const result = await readImage(res, signal);
   if (result.ok) {
     const copy = new Response(result.bytes, {
@@ -179,6 +240,6 @@ export function forgetPicture(rawUrl: string, ctx: PictureContext): void {
   memory.delete(url.toString());
   const cache = (caches as unknown as { default: Cache }).default;
   const key = url.toString();
-  if (url.origin !== ctx.origin)
+  if (!isOwnHost(url, ctx.origin))
     ctx.waitUntil((writing.get(key) ?? Promise.resolve()).then(() => cache.delete(key)).catch(() => undefined));
 }
