@@ -301,6 +301,9 @@ describe("preview page in Chromium", () => {
       .find((f) => f.url().includes("/demo/p/"))
       ?.url();
     expect(new URL(landed as string).searchParams.get("utm_content")).toBe("row-1");
+    // Forget decisions: the email shown's three, with its token (the preview's own email)
+    await page.click("#reset");
+    await expect.poll(() => page.textContent("#reset-status"), POLL).toBe("forgot 3 stored decisions");
     expect(errors).toEqual([]);
     // the page, its script, its data and the email's pictures all within its policy; a script put in is not run
     expect(refused).toEqual([]);

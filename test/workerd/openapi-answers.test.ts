@@ -10,6 +10,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { HonoRequest } from "hono/request";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { mintToken } from "../../core/token";
 import { mintUnsubscribeToken } from "../../core/unsubscribe-link";
 import type { Bindings } from "../../worker/env";
 import worker from "../../worker/index";
@@ -25,6 +26,8 @@ interface Operation {
 }
 /** a valid token for reader-1, for the cases' `@t` */
 let t = "";
+/** the preview's own email's token for reader-1 (`"p": 1`), for `@p` */
+let p = "";
 /** an unsubscribe link's token for reader-unsub, valid (`@u`) and expired (`@x`) */
 let u = "";
 let x = "";
@@ -67,11 +70,14 @@ async function send(c: Case): Promise<Response> {
   const body = c.body === undefined ? undefined : typeof c.body === "string" ? c.body : JSON.stringify(c.body);
   const bindings = { ...env, ...c.bindings?.() } as Bindings;
   const ctx = createExecutionContext();
-  const req = new Request(`https://opentime.test${c.path.replace("@t", t).replace("@u", u).replace("@x", x)}`, {
-    method,
-    headers: c.headers ?? {},
-    ...(body !== undefined && { body }),
-  });
+  const req = new Request(
+    `https://opentime.test${c.path.replace("@t", t).replace("@p", p).replace("@u", u).replace("@x", x)}`,
+    {
+      method,
+      headers: c.headers ?? {},
+      ...(body !== undefined && { body }),
+    },
+  );
   const res = await worker.fetch(req, bindings, ctx);
   await waitOnExecutionContext(ctx);
   return res;
@@ -91,6 +97,7 @@ beforeAll(async () => {
   await clearKv();
   await clearExperimentRegistry();
   t = await token("reader-1");
+  p = await mintToken(TEST_TOKEN_SECRET, { user: "reader-1", campaign: "test", ttlSeconds: 3600, preview: true });
   const link = { user: "reader-unsub", campaign: "test", ttlSeconds: 0 };
   u = await mintUnsubscribeToken(TEST_TOKEN_SECRET, link);
   x = await mintUnsubscribeToken(TEST_TOKEN_SECRET, { ...link, now: Math.floor(Date.now() / 1000) - 731 * 86_400 });

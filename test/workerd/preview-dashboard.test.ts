@@ -4,12 +4,12 @@
  * another site, a reset within one invocation's KV operations, the reader's arm under an experiment.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { kvKeys } from "../../core/kv-keys";
+import { mintToken, sendOf, verifyToken } from "../../core/token";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
-import { forgetDecisions } from "../../worker/preview/stored-decisions";
-import { TEST_ADMIN_KEY } from "./fixture";
+import { TEST_ADMIN_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import {
   ADMIN_HEADERS,
   clearExperimentRegistry,
@@ -32,6 +32,16 @@ async function request(path: string, init: RequestInit = {}): Promise<Response> 
 }
 
 const user = () => fixture().profiles[0]?.userId as string;
+/** a preview email's token (`p: 1`), as the page's reset sends it */
+let previewToken = "";
+beforeAll(async () => {
+  previewToken = await mintToken(TEST_TOKEN_SECRET, {
+    user: user(),
+    campaign: "demo",
+    ttlSeconds: 3600,
+    preview: true,
+  });
+});
 
 beforeEach(async () => {
   await clearKv();
@@ -110,7 +120,7 @@ describe("the dashboard's drift hint (no drift run yet)", () => {
 });
 
 describe("the preview's writes from another site", () => {
-  const reset = () => `/v1/preview/reset?user=${user()}&campaign=demo`;
+  const reset = () => `/v1/preview/reset?t=${previewToken}`;
   const campaign = JSON.stringify({ v: 2, default: { id: "picks", type: "recommendations" } });
 
   it("are refused (403 ORIGIN_NOT_ALLOWED): another page cannot post them with the open loopback gate", async () => {
@@ -147,45 +157,30 @@ describe("the preview's writes from another site", () => {
 });
 
 describe("the preview's reset", () => {
-  it("stays within one invocation's 1,000 KV operations however many decisions there are; a reset again ends it", async () => {
-    const sends = 1001;
-    await Promise.all(
-      Array.from({ length: sends }, (_, i) =>
-        env.OPENTIME_KV.put(kvKeys.decision(user(), "daily", 1_900_000_000 + i, "row-0"), "{}"),
-      ),
-    );
-    // another campaign's and another user's (whose id extends this one's) are not touched
-    await env.OPENTIME_KV.put(kvKeys.decision(user(), "weekly", 1_900_000_000, "row-0"), "{}");
-    await env.OPENTIME_KV.put(kvKeys.decision(`${user()}:daily`, "x", 1_900_000_000, "row-0"), "{}");
-    let ops = 0;
-    const counted = {
-      list: (o: KVNamespaceListOptions) => {
-        ops++;
-        return env.OPENTIME_KV.list(o);
-      },
-      delete: (k: string) => {
-        ops++;
-        return env.OPENTIME_KV.delete(k);
-      },
-    } as unknown as KVNamespace;
-    const answers: { deleted: number; pending: number }[] = [];
-    for (let round = 0; round < 3; round++) {
-      ops = 0;
-      const answer = await forgetDecisions(counted, { user: user(), campaign: "daily" });
-      expect(ops, `round ${round}`).toBeLessThanOrEqual(1000);
-      answers.push(answer);
-      if (answer.pending === 0) break;
-    }
-    expect(answers[0]?.pending).toBeGreaterThan(0);
-    expect(answers.reduce((s, a) => s + a.deleted, 0)).toBe(sends);
-    expect(answers.at(-1)?.pending).toBe(0);
-    const left = await env.OPENTIME_KV.list({ prefix: kvKeys.decisionsPrefix(user()) });
-    expect(left.keys.map((k) => k.name).sort()).toEqual(
-      [
-        kvKeys.decision(user(), "weekly", 1_900_000_000, "row-0"),
-        kvKeys.decision(`${user()}:daily`, "x", 1_900_000_000, "row-0"),
-      ].sort(),
-    );
+  it("forgets the shown preview email's decisions alone: the reader's real emails keep theirs, and a real token is refused", async () => {
+    const mint = (preview: boolean, ttlSeconds = 3600) =>
+      mintToken(TEST_TOKEN_SECRET, { user: user(), campaign: "demo", ttlSeconds, preview });
+    const [shown, other, real] = [await mint(true), await mint(true, 7200), await mint(false)];
+    const keyOf = async (t: string, slot: string) => {
+      const v = await verifyToken([TEST_TOKEN_SECRET], t);
+      if (!v.ok) throw new Error(v.reason);
+      return kvKeys.decision(user(), "demo", sendOf(v.claims), slot);
+    };
+    const shownKeys = [await keyOf(shown, "row-0"), await keyOf(shown, "row-2"), await keyOf(shown, "grid-3")];
+    const kept = [await keyOf(other, "row-0"), await keyOf(real, "row-0")];
+    for (const k of [...shownKeys, ...kept]) await env.OPENTIME_KV.put(k, "{}");
+    const res = await request(`/v1/preview/reset?t=${shown}`, { method: "POST" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ deleted: 3, pending: 0 });
+    for (const k of shownKeys) expect(await env.OPENTIME_KV.get(k), k).toBeNull();
+    for (const k of kept) expect(await env.OPENTIME_KV.get(k), k).not.toBeNull();
+    // a real email's token: its decisions are what its clicks lead to
+    const refused = await request(`/v1/preview/reset?t=${real}`, { method: "POST" });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("BAD_REQUEST");
+    expect(await env.OPENTIME_KV.get(kept[1] as string)).not.toBeNull();
+    const forged = await request(`/v1/preview/reset?t=${shown.slice(0, -2)}xx`, { method: "POST" });
+    expect(((await forged.json()) as { error: { code: string } }).error.code).toBe("TOKEN_INVALID");
   });
 });
 

@@ -8,11 +8,12 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { sign } from "hono/jwt";
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { mintToken } from "../../core/token";
 import worker from "../../worker/index";
 import { withoutFraming } from "../../worker/lib/no-framing";
 import { scriptHash, staffPagePolicy } from "../../worker/lib/staff-page-policy";
 import { PREVIEW_SCRIPT } from "../../worker/preview/preview-page";
-import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
+import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
 
 declare module "vitest" {
@@ -62,8 +63,16 @@ async function code(res: Response): Promise<string | null> {
 const user = () => fixture().profiles[0]?.userId as string;
 /** an email's token for the decisions route (decisions are kept per send, which the token tells) */
 let emailToken = "";
+/** the preview's own email's token (`p: 1`): the only one whose decisions the reset forgets */
+let previewToken = "";
 beforeAll(async () => {
   emailToken = await token(user());
+  previewToken = await mintToken(TEST_TOKEN_SECRET, {
+    user: user(),
+    campaign: "demo",
+    ttlSeconds: 3600,
+    preview: true,
+  });
 });
 const item = () => (JSON.parse(fixture().catalogJson) as { items: { id: string }[] }).items[0]?.id as string;
 
@@ -73,7 +82,7 @@ const previewRoutes = () => [
   { method: "GET", path: "/v1/preview/users" },
   { method: "GET", path: `/v1/preview/email?user=${user()}&campaign=demo` },
   { method: "GET", path: `/v1/preview/decisions?t=${emailToken}` },
-  { method: "POST", path: `/v1/preview/reset?user=${user()}&campaign=demo` },
+  { method: "POST", path: `/v1/preview/reset?t=${previewToken}` },
   { method: "GET", path: "/v1/preview/blocks?campaign=demo" },
   { method: "GET", path: "/v1/preview/campaigns/demo" },
   // the campaign editor writes: gated like the rest

@@ -1174,9 +1174,17 @@ const DOCUMENTED: RouteDoc[] = [
       ),
     },
   }),
-  preview("post", "/v1/preview/reset", "forget an email's decisions", {
-    params: [PREVIEW_USER, PREVIEW_CAMPAIGN, LAYOUT],
-    responses: { 400: bad, 403: fromAnotherSite },
+  preview("post", "/v1/preview/reset", "forget the decisions of the preview's email (never a real email's)", {
+    params: [T_QUERY],
+    responses: {
+      400: bad,
+      401: error(
+        "off a loopback host: neither the admin key nor a Cloudflare Access identity (UNAUTHORIZED); a token that does not verify (TOKEN_INVALID)",
+        "UNAUTHORIZED",
+        "TOKEN_INVALID",
+      ),
+      403: fromAnotherSite,
+    },
   }),
   preview("get", "/v1/preview/blocks", "the block each demo reader gets, and why", {
     params: [PREVIEW_CAMPAIGN],

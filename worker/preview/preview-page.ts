@@ -264,13 +264,13 @@ $("campaign-other").onchange = () => {
 $("user").onchange = $("layout").onchange = show;
 loadCampaign().catch(notLoaded);
 $("reset").onclick = async () => {
-  if (!$("user").value) {
-    $("reset-status").textContent = "pick a user first: it forgets what their images decided in this campaign";
+  if (!$("user").value || !shownToken) {
+    $("reset-status").textContent = "pick a user first: it forgets what the images of the email shown decided";
     return;
   }
   try {
-    // a reader of more decisions than one request may delete: the rest on the next press (KV lists lag deletes)
-    const r = await getJson("/v1/preview/reset?" + params(), { method: "POST" });
+    // the email shown, the preview's own: the reader's real emails keep their decisions
+    const r = await getJson("/v1/preview/reset?" + new URLSearchParams({ t: shownToken }), { method: "POST" });
     $("reset-status").textContent = "forgot " + r.deleted + " stored decision" + (r.deleted === 1 ? "" : "s") + (r.pending ? "; " + r.pending + " left: press again in a minute" : "");
   } catch (e) {
     $("reset-status").textContent = String(e.message || e);

@@ -1,12 +1,11 @@
 /**
  * The open-time decisions stored for one email (each slot of its layout; an email is a send, told by its token:
- * core/kv-keys.ts), and forgetting every email's of a user and campaign.
+ * core/kv-keys.ts), and forgetting one email's.
  */
 import { kvKeys } from "../../core/kv-keys";
-import { layoutSlots, slotKey } from "../../core/layouts";
+import { LAYOUT_NAMES, layoutSlots, slotKey } from "../../core/layouts";
 import { sendOf, type TokenClaims } from "../../core/token";
 import { DecisionSchema } from "../decisions/decide-slot";
-import { deleteOwnKeys, KvBudget } from "../events/erasure";
 import type { PreviewQuery } from "./query";
 
 export function storedDecisions(kv: KVNamespace, claims: TokenClaims, layout: PreviewQuery["layout"]) {
@@ -32,19 +31,21 @@ export function storedDecisions(kv: KVNamespace, claims: TokenClaims, layout: Pr
   );
 }
 
-/** KV operations a reset spends at most (of an invocation's 1,000), as an erasure does (worker/events/erasure.ts). */
-export const RESET_KV_OPS = 900;
-
 /**
- * Deletes the user's decisions for the campaign, of every send (to watch `freeze` decide again), within
- * RESET_KV_OPS KV operations (a list page or a delete each): a reader of a daily trigger campaign kept a year
- * holds more than one invocation may delete. Returns how many were deleted, and how many it found but left
- * (one more when it stopped listing early): a reset again deletes those.
+ * Deletes the decisions of the one email (send) `claims` is: every slot of every layout (a few dozen keys, read
+ * then deleted; a send is the end of its decisions' keys, so they cannot be listed by prefix), to watch `freeze`
+ * decide again. Never another send's: the reader's real emails keep theirs. Returns how many there were
+ * (`pending`: always 0, kept for the page's answer).
  */
-export function forgetDecisions(
+export async function forgetDecisions(
   kv: KVNamespace,
-  q: Pick<PreviewQuery, "user" | "campaign">,
+  claims: Pick<TokenClaims, "u" | "c" | "e" | "n">,
 ): Promise<{ deleted: number; pending: number }> {
-  const own = kvKeys.decisionsPrefix(q.user);
-  return deleteOwnKeys(kv, `${own}${q.campaign}:`, new KvBudget(RESET_KV_OPS), own);
+  const slots = new Set(LAYOUT_NAMES.flatMap((l) => layoutSlots(l).map(slotKey)));
+  const keys = [...slots].map((s) => kvKeys.decision(claims.u, claims.c, sendOf(claims), s));
+  const held = (await Promise.all(keys.map(async (k) => ((await kv.get(k)) === null ? null : k)))).filter(
+    (k): k is string => k !== null,
+  );
+  await Promise.all(held.map((k) => kv.delete(k)));
+  return { deleted: held.length, pending: 0 };
 }

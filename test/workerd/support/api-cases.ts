@@ -1,7 +1,8 @@
 /**
  * Real requests to every documented route, with the answer each gets (test/workerd/openapi-answers.test.ts
  * checks both the answer and that /openapi.json lists it): good, bad, unauthorized, too large, and with a
- * binding missing or failing. `@t` in a path is a valid token for reader-1 (campaign `test`); `@u` a valid
+ * binding missing or failing. `@t` in a path is a valid token for reader-1 (campaign `test`), `@p` the preview's own
+ * email's token for them (`"p": 1`); `@u` a valid
  * unsubscribe link's token for reader-unsub, `@x` an expired one.
  */
 import { env } from "cloudflare:test";
@@ -1102,11 +1103,12 @@ export const CASES: Case[] = [
     status: 400,
     code: "BAD_REQUEST",
   },
-  { route: "POST /v1/preview/reset", path: "/v1/preview/reset?user=reader-1", headers: ADMIN, status: 200 },
-  { route: "POST /v1/preview/reset", path: "/v1/preview/reset", headers: ADMIN, status: 400, code: "BAD_REQUEST" },
+  { route: "POST /v1/preview/reset", path: "/v1/preview/reset?t=@p", headers: ADMIN, status: 200 },
+  { route: "POST /v1/preview/reset", path: "/v1/preview/reset?t=@t", headers: ADMIN, status: 400, code: "BAD_REQUEST" },
+  { route: "POST /v1/preview/reset", path: "/v1/preview/reset", headers: ADMIN, status: 401, code: "TOKEN_INVALID" },
   {
     route: "POST /v1/preview/reset",
-    path: "/v1/preview/reset?user=reader-1",
+    path: "/v1/preview/reset?t=@p",
     headers: { ...ADMIN, Origin: "https://evil.example" },
     status: 403,
     code: "ORIGIN_NOT_ALLOWED",
