@@ -138,14 +138,22 @@ const YEAR_FIRST =
 /** Ends with an explicit zone: what Date.parse reads the same on every machine (RFC 2822's `... GMT`, `+0000`). */
 const ZONED = /(?:\b(?:GMT|UTC)|\dZ|[+-]\d{2}:?\d{2})$/i;
 
+/** No time is read at or after the year 2100 (unix seconds): a number in another unit, or a typo, not a purchase. */
+export const LATEST_TIME_S = Date.UTC(2100, 0, 1) / 1000;
+
 /**
- * Unix seconds from: seconds or milliseconds; `YYYYMMDD` and `YYYYMMDDHHMMSS` (UTC); `YYYY-MM-DD[ H:MM[:SS[.fff]]]` or `YYYY/MM/DD ...` (UTC unless a zone
+ * Unix seconds from: seconds, milliseconds, microseconds or nanoseconds (before the year 2100); `YYYYMMDD` and `YYYYMMDDHHMMSS` (UTC); `YYYY-MM-DD[ H:MM[:SS[.fff]]]` or `YYYY/MM/DD ...` (UTC unless a zone
  * follows); `M/D/YYYY H:MM[ AM]` or `D.M.YYYY H:MM` (DAY_MONTH: in `order`, read as UTC; NaN without one); other text only when it names its zone
  * (`Fri, 09 Dec 2011 12:50:00 GMT`). NaN when unreadable: a zone-less time in another format is not guessed at, since
- * the runtime would read it in the machine's own zone.
+ * the runtime would read it in the machine's own zone, nor a time at or after the year 2100.
  */
 export function parseTime(raw: string, order: DateOrder | null = null): number {
-  const s = raw.trim();
+  const t = readTime(raw.trim(), order);
+  return t < LATEST_TIME_S ? t : Number.NaN;
+}
+
+/** parseTime's reading of a trimmed cell, before the year 2100 is checked. */
+function readTime(s: string, order: DateOrder | null): number {
   // compact dates as warehouses export them (YYYYMMDD, YYYYMMDDHHMMSS), read as UTC; as numbers they would be
   // seconds in 1970-73 or milliseconds in the 27th century
   const compact = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2}))?$/.exec(s);
@@ -156,8 +164,10 @@ export function parseTime(raw: string, order: DateOrder | null = null): number {
     if (valid && hh <= 23 && mm <= 59 && ss <= 59) return Date.UTC(year, month - 1, day, hh, mm, ss) / 1000;
   }
   if (/^\d+(\.\d+)?$/.test(s)) {
+    // seconds, or milliseconds, microseconds (GA4's and BigQuery's exports) or nanoseconds since 1970: each is a
+    // thousand times the one before, and a time past the year 2100 in one unit is before 2001 in the next
     const n = Number(s);
-    return n > 1e12 ? n / 1000 : n;
+    return n >= 1e17 ? n / 1e9 : n >= 1e14 ? n / 1e6 : n > 1e12 ? n / 1000 : n;
   }
   const dm = DAY_MONTH.exec(s);
   if (dm) {

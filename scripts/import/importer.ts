@@ -17,7 +17,14 @@ import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { csvLines, readCsvHeader } from "../data/csv-input";
-import { type DateOrder, isPlaceholderId, isPlaceholderItem, MORE_FIELDS, parseTimes } from "../data/interaction-log";
+import {
+  customerId,
+  type DateOrder,
+  isPlaceholderId,
+  isPlaceholderItem,
+  MORE_FIELDS,
+  parseTimes,
+} from "../data/interaction-log";
 import { checkNumbers, checkPurchasesLeft, checkReadable, refuseEmailIds } from "../data/log-checks";
 import { layoutColumns, layoutOf, readPurchaseLog } from "../data/purchase-log";
 
@@ -154,15 +161,18 @@ async function loadEvents(
         dropped[MORE_FIELDS] = (dropped[MORE_FIELDS] ?? 0) + 1;
         continue;
       }
-      // an export's word for no value is none, as train reads it (isPlaceholderId)
-      const user = r.user_id && !isPlaceholderId(r.user_id) ? r.user_id : "";
-      if (!r.event_id || !user || !r.type || !r.ts) {
+      // each cell as train reads it: trimmed, an export's word for no value none (isPlaceholderId), a customer id a
+      // spreadsheet wrote as a float its whole number (customerId), so imported history lands in the profiles the
+      // trained model names
+      const [id, rawUser, type, ts, rawItem] = [r.event_id, r.user_id, r.type, r.ts, r.item_id].map((v) => v?.trim());
+      const user = rawUser && !isPlaceholderId(rawUser) ? customerId(rawUser) : "";
+      if (!id || !user || !type || !ts) {
         dropped["missing field"] = (dropped["missing field"] ?? 0) + 1;
         continue;
       }
-      const item = r.item_id && !isPlaceholderItem(r.item_id) ? r.item_id : undefined;
-      events.push({ id: r.event_id, type: r.type, user, item, ts: 0 });
-      rawTimes.push(r.ts);
+      const item = rawItem && !isPlaceholderItem(rawItem) ? rawItem : undefined;
+      events.push({ id, type, user, item, ts: 0 });
+      rawTimes.push(ts);
     }
     // times read as train reads them (dates too, one day/month order for the file), once the whole file is seen
     const times = parseTimes(path, rawTimes, dateOrder);

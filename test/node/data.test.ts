@@ -101,9 +101,18 @@ describe("interaction log", () => {
     // compact dates are dates, not seconds of 1970 nor milliseconds of 2607
     expect(parseTime("20111209")).toBe(Date.UTC(2011, 11, 9) / 1000);
     expect(parseTime("20111209125001")).toBe(Date.UTC(2011, 11, 9, 12, 50, 1) / 1000);
-    // 8 or 14 digits that are no date stay numbers
+    // 8 digits that are no date stay numbers; 14 that are none are milliseconds past the year 2100: no time
     expect(parseTime("99999999")).toBe(99_999_999);
-    expect(parseTime("17000000000000")).toBe(17_000_000_000);
+    expect(parseTime("17000000000000")).toBeNaN();
     expect(() => parseMapping("user=a")).toThrow(/item/);
+  });
+
+  it("reads microseconds and nanoseconds (GA4's and BigQuery's exports), and no time from the year 2100 on", () => {
+    expect(parseTime("1700000000123456")).toBeCloseTo(1_700_000_000.123456, 6);
+    expect(parseTime("1700000000123456789")).toBeCloseTo(1_700_000_000.123, 3);
+    // the year 2100 in any unit, or as a date: a misread, never a purchase (it would move every window)
+    for (const late of ["4102444800", "4102444800000", "2100-01-01 00:00:00", "2250-06-01"])
+      expect(parseTime(late), late).toBeNaN();
+    expect(parseTime("4102444799")).toBe(4_102_444_799);
   });
 });

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readInteractionLog } from "../../scripts/data/interaction-log";
 import { type ApiEvent, importLog, NothingSentError } from "../../scripts/import/importer";
 
 const dir = mkdtempSync(join(tmpdir(), "ot-import-"));
@@ -179,6 +180,39 @@ describe("import of an events CSV as a shop's tools write it", () => {
         .map((e) => `${e.id}:${e.type}`)
         .sort(),
     ).toEqual(["e1:view", "e2:purchase", "e3:cart_add"]);
+  });
+});
+
+describe("import of an events CSV keys readers as train does", () => {
+  it("trims every cell, reads a customer id a spreadsheet wrote as a float as its whole number, and a padded placeholder as none", async () => {
+    posted = [];
+    const path = file("padded-events.csv", [
+      "event_id,user_id,type,item_id,ts",
+      "e1,17850.0,purchase,i1,1700000000",
+      "e2, 12345 ,purchase ,i2 ,1700000100",
+      "e3, nan ,view,i3,1700000200",
+      "e4,17850,view,i1,1700000300123456",
+    ]);
+    const summary = await importLog({
+      data: path,
+      url,
+      adminKey: "k",
+      checkpoint: join(dir, "padded.checkpoint.json"),
+    });
+    expect(summary.users).toBe(2);
+    expect(summary.dropped_by_loader).toEqual({ "missing field": 1 });
+    expect(
+      posted
+        .flat()
+        .map((e) => [e.id, e.user, e.type, e.item, e.ts])
+        .sort(),
+    ).toEqual([
+      ["e1", "17850", "purchase", "i1", 1700000000],
+      ["e2", "12345", "purchase", "i2", 1700000100],
+      ["e4", "17850", "view", "i1", 1700000300],
+    ]);
+    // train's readers name the same two customers
+    expect([...(await readInteractionLog(path)).userIds].sort()).toEqual(["12345", "17850"]);
   });
 });
 
