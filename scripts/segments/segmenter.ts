@@ -123,12 +123,19 @@ function byValues(a: readonly number[], b: readonly number[]): number {
   return 0;
 }
 
+/**
+ * Days without a purchase before a segment may be called lapsed, whatever its z-score: on a short log (a few weeks,
+ * or a day) the readers who bought least recently did so days ago, and a win-back campaign aimed at "Lapsed big
+ * spenders" would reach people who bought this week.
+ */
+export const LAPSED_MIN_DAYS = 30;
+
 /** Words for a centroid: z-scores say how it compares, raw values say how much. */
 export function describeSegment(z: readonly number[], raw: readonly number[]): { name: string; description: string } {
   const [zr, zf, zm] = z as [number, number, number];
   const [r, f, m] = raw as [number, number, number];
   const active = zr < -0.4;
-  const lapsed = zr > 0.6;
+  const lapsed = zr > 0.6 && r >= LAPSED_MIN_DAYS;
   const frequent = zf > 0.5;
   const rare = zf < -0.5;
   const big = zm > 0.5;
@@ -144,7 +151,7 @@ export function describeSegment(z: readonly number[], raw: readonly number[]): {
   else if (small) name = "Small-basket shoppers";
   else name = "Steady middle";
   const description =
-    `${active ? "bought recently" : lapsed ? "have not bought for a long time" : "bought a while ago"} ` +
+    `${active ? "bought recently" : lapsed ? "have not bought for a long time" : zr > 0.6 ? "bought less recently than most" : "bought a while ago"} ` +
     `(typically ${Math.round(r)} days ago), ${frequent ? "frequent" : rare ? "rare" : "average"} buyers ` +
     `(~${f.toFixed(f < 10 ? 1 : 0)} orders), ${big ? "high" : small ? "low" : "average"} spend (~${Math.round(m).toLocaleString("en")})`;
   return { name, description };

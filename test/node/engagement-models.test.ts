@@ -190,6 +190,10 @@ describe("clustering", () => {
 
   it("names centroids from their z-scores", () => {
     expect(describeSegment([1.5, -1, 0.8], [200, 1, 900]).name).toBe("Lapsed big spenders");
+    // on a short log the least recent bought days ago: never called lapsed, whatever the z-score says
+    const recent = describeSegment([1.5, -1, 0.8], [2, 1, 900]);
+    expect(recent.name).toBe("Loyal regulars");
+    expect(recent.description).toMatch(/^bought less recently than most \(typically 2 days ago\)/);
     expect(describeSegment([-1, 1, 1], [3, 30, 9000]).description).toMatch(
       /bought recently .*frequent buyers .*high spend/,
     );
