@@ -3,7 +3,13 @@
  * recommenders -> segments, propensity, send time. Returns the report document (and fitted models).
  */
 import type { DateOrder } from "../data/interaction-log";
-import { checkNumbers, checkPurchasesLeft, checkReadable, crowdedCustomerWarning } from "../data/log-checks";
+import {
+  checkNumbers,
+  checkPurchasesLeft,
+  checkReadable,
+  crowdedCustomerWarning,
+  refuseEmailIds,
+} from "../data/log-checks";
 import { readPurchaseLog } from "../data/purchase-log";
 import { latestTime, type TemporalSplit, temporalSplit } from "../data/temporal-split";
 import { HAZARD_WEEKS } from "../engagement/time-to-purchase";
@@ -47,6 +53,8 @@ export async function runEvaluation(opts: EvaluationOptions) {
   checkReadable(opts.data, log);
   checkNumbers(opts.data, log);
   checkPurchasesLeft(opts.data, log);
+  // as train refuses it: email addresses as customer ids (its warnings name customers)
+  refuseEmailIds(opts.data, log.layout === "online-retail-ii" ? "Customer ID" : "CustomerID", log.customerIds);
   const perCustomer = new Float64Array(log.customerIds.length);
   for (let r = 0; r < log.rows; r++) {
     const c = log.customer[r] as number;

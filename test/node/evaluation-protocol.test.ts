@@ -183,6 +183,14 @@ describe("the whole evaluation", () => {
     expect(report).toContain("## Purchase propensity (next 14 days)");
   });
 
+  it("refuses email addresses as customer ids, as train does, before any warning could name one", async () => {
+    const rows = syntheticRetail().map((r) => (r.customer ? { ...r, customer: `c${r.customer}@shop.example` } : r));
+    writeRetailCsv(join(dir, "shop-emails.csv"), rows, "i");
+    await expect(runEvaluation({ data: join(dir, "shop-emails.csv"), progress: false })).rejects.toThrow(
+      /user id\(s\) in column "CustomerID" .* look like email addresses/,
+    );
+  });
+
   it("gives the same document for the same data in either UCI layout, plain or gzip", async () => {
     const rows = syntheticRetail();
     writeRetailCsv(join(dir, "shop-i.csv"), rows, "i");
