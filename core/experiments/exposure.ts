@@ -288,9 +288,8 @@ export function windowsStarted(rows: readonly ExperimentRow[]): string[] {
 /**
  * The rows of clicks and purchases applied before the exposures that `newlyExposed` names (the experiments an
  * applied batch exposed the reader to, or whose window it moved: windowsStarted), given the reader's exposures after
- * that batch: what attributedRows
- * would have made of each had the exposure arrived first. `earlier` excludes the batch's own events (those are
- * attributed in time order as they apply).
+ * that batch: what attributedRows would have made of each had the exposure arrived first. `earlier` excludes the
+ * batch's own events (those are attributed in time order as they apply).
  */
 export function lateAttributedRows(
   earlier: readonly QueuedEvent[],
