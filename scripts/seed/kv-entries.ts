@@ -1,6 +1,8 @@
 /**
  * The KV entries that make a model live: manifest, ONNX graphs, the ranker's neighbour table, catalog, fallback items, profiles, pointer.
- * Erased readers (their `erased:` tombstones, listed first) get no features and no profile.
+ * Erased readers (their `erased:` tombstones, listed first) get no features and no profile. profiles.jsonl and
+ * pools.jsonl are read a line at a time (scripts/lib/jsonl.ts): a million readers' file read as one string passes
+ * Node's string length limit.
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -14,6 +16,7 @@ import { kvKeys } from "../../core/kv-keys";
 import { type ActivePointer, type ModelHistory, type ModelManifest, ModelManifestSchema } from "../../core/manifest";
 import { historyAfter } from "../../core/model-versions";
 import { featuresOf, type Profile, ProfileV3Schema } from "../../core/profile";
+import { readLines } from "../lib/jsonl";
 
 export interface KvEntry {
   key: string;
@@ -67,11 +70,10 @@ export async function readModelArtifacts(dir: string): Promise<ModelArtifacts> {
 }
 
 export async function readProfiles(dir: string): Promise<Profile[]> {
-  const text = await readFile(join(dir, "profiles.jsonl"), "utf8");
-  return text
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => ProfileV3Schema.parse(JSON.parse(l)));
+  const profiles: Profile[] = [];
+  for await (const l of readLines(join(dir, "profiles.jsonl")))
+    if (l.trim()) profiles.push(ProfileV3Schema.parse(JSON.parse(l)));
+  return profiles;
 }
 
 /** Model entries; the active pointer comes last so a model is complete before it goes live. */
@@ -105,16 +107,13 @@ export async function readPools(dir: string): Promise<Map<string, string>> {
   const file = join(dir, "pools.jsonl");
   if (!existsSync(file)) return new Map();
   const line = z.object({ userId: z.string().min(1), pool: z.string() });
-  const text = await readFile(file, "utf8");
-  return new Map(
-    text
-      .split("\n")
-      .filter((l) => l.trim())
-      .map((l) => {
-        const { userId, pool } = line.parse(JSON.parse(l));
-        return [userId, pool];
-      }),
-  );
+  const pools = new Map<string, string>();
+  for await (const l of readLines(file)) {
+    if (!l.trim()) continue;
+    const { userId, pool } = line.parse(JSON.parse(l));
+    pools.set(userId, pool);
+  }
+  return pools;
 }
 
 /**

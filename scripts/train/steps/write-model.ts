@@ -6,7 +6,8 @@
  * The version's files are written into a directory of their own and then take the version's place whole: a version is
  * named by its content, so a retrain of the same log into the same `--out` lands in the directory an earlier run
  * filled, and a file that run wrote and this one does not (its pools, under --no-pools) would otherwise stay beside
- * the new model, for `npm run seed` to publish with it.
+ * the new model, for `npm run seed` to publish with it. profiles.jsonl and pools.jsonl are written a line at a time
+ * (scripts/lib/jsonl.ts): a million readers' lines joined into one string pass Node's string length limit.
  */
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import type { Golden } from "../../../core/golden";
 import type { QuantizedItems } from "../../../core/int8-kernel";
 import type { ModelManifest } from "../../../core/manifest";
 import type { Profile } from "../../../core/profile";
+import { writeLines } from "../../lib/jsonl";
 import type { Engagement } from "./fit-engagement";
 import type { Recommenders } from "./fit-recommenders";
 
@@ -67,11 +69,18 @@ async function writeFiles(dir: string, files: ModelFiles): Promise<void> {
   await writeFile(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   await writeFile(join(dir, "catalog.json"), JSON.stringify(catalog));
   await writeFile(join(dir, "golden.json"), JSON.stringify(golden));
-  await writeFile(join(dir, "profiles.jsonl"), `${profiles.map((p) => JSON.stringify(p)).join("\n")}\n`);
-  if (pools.size > 0) {
-    const lines = [...pools].map(([userId, pool]) => JSON.stringify({ userId, pool }));
-    await writeFile(join(dir, "pools.jsonl"), `${lines.join("\n")}\n`);
-  }
+  await writeLines(join(dir, "profiles.jsonl"), profileLines(profiles));
+  if (pools.size > 0) await writeLines(join(dir, "pools.jsonl"), poolLines(pools));
+}
+
+/** One JSON line a profile; none, a single empty line (the file's bytes as they always were). */
+function* profileLines(profiles: readonly Profile[]): Generator<string> {
+  if (profiles.length === 0) yield "";
+  for (const p of profiles) yield JSON.stringify(p);
+}
+
+function* poolLines(pools: ReadonlyMap<string, string>): Generator<string> {
+  for (const [userId, pool] of pools) yield JSON.stringify({ userId, pool });
 }
 
 /** The ALS graph's int8 item table and Gram matrix, for fold-in at the edge. */
