@@ -6,15 +6,18 @@
  * simulation.ts. Reader i takes the tastes of demo customer i (modulo their number: build/demo/customers.csv).
  * Progress goes to stderr; stdout gets one JSON line:
  * {"variants":{...},"uplift":{"ctr":{...},"conversion":{...}},"srm_p":x,"reconciled":true,...}.
- * Exits 1 unless the Worker's experiment store counted exactly what the simulation did.
+ * Exits 1 unless the Worker's experiment store counted exactly what the simulation did. A setup problem (no
+ * TOKEN_SECRET or keys: no .dev.vars; no demo shop, or a malformed one: demo-shop.ts; no Worker) ends it before any
+ * work with `simulate failed: <what is missing or wrong, and what to run>`, exit 1.
  */
-import { readFileSync } from "node:fs";
-import { parse } from "csv-parse/sync";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { z } from "zod";
 import { cliArgs, decimal, wholeNumber } from "../lib/cli-args";
-import { adminKey, readDevVars } from "../lib/dev-vars";
+import { adminKey, DEV_VARS, readDevVars } from "../lib/dev-vars";
+import { type DemoShop, readDemoShop } from "./demo-shop";
 import type { SimReader } from "./reader-model";
-import { runSimulation, type SimProduct } from "./simulation";
+import { runSimulation } from "./simulation";
 
 const USAGE =
   "usage: npm run simulate -- [--readers 20000] [--skew 0] [--seed 1] [--url http://127.0.0.1:8787] [--concurrency 16] [--settle-seconds 300] [--demo build/demo]";
@@ -44,17 +47,26 @@ const count = values.readers;
 const skew = values.skew;
 const vars = readDevVars();
 const first = (s: string | undefined) => s?.split(",")[0]?.trim() ?? "";
+// where .dev.vars was looked for: npm runs the scripts in the repository, so it is read from there
+const devVars = existsSync(DEV_VARS) ? `${resolve(DEV_VARS)} has none` : `there is no ${resolve(DEV_VARS)}`;
 const tokenSecret = process.env.TOKEN_SECRET ?? vars.TOKEN_SECRET ?? "";
-if (!tokenSecret) throw new Error("TOKEN_SECRET: set it, or run `npm start` once (it writes .dev.vars)");
+if (!tokenSecret)
+  fail(
+    `no TOKEN_SECRET (${devVars}): run \`npm start\` once (it writes .dev.vars), or set TOKEN_SECRET to the Worker's`,
+  );
+const eventsKey = first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS);
+if (!eventsKey)
+  fail(
+    `no EVENTS_API_KEYS (${devVars}): run \`npm start\` once (it writes .dev.vars), or set EVENTS_API_KEYS to the Worker's`,
+  );
 
-let customers: { user_id: string; top_categories: string }[];
-let products: SimProduct[];
+let shop: DemoShop;
 try {
-  customers = parse(readFileSync(`${values.demo}/customers.csv`, "utf8"), { columns: true });
-  products = JSON.parse(readFileSync(`${values.demo}/products.json`, "utf8")) as SimProduct[];
-} catch {
-  throw new Error(`no demo shop in ${values.demo}: run \`npm start\` (or \`npm run demo\`) first`);
+  shop = readDemoShop(values.demo as string);
+} catch (e) {
+  fail((e as Error).message);
 }
+const { customers, products } = shop;
 const seed = values.seed;
 const runId = `${seed}-${Date.now().toString(36)}`;
 // the same --seed gives the same readers (and arms); each run's events are its own (runId)
@@ -63,26 +75,22 @@ const readers: SimReader[] = Array.from({ length: count }, (_, i) => ({
   tastes: (customers[i % customers.length]?.top_categories ?? "").split("|").filter(Boolean),
 }));
 const url = (values.url as string).replace(/\/$/, "");
-// a Worker must be running there: say so plainly rather than with a socket error's stack
-const health = await fetch(`${url}/v1/health`).catch(() => null);
-if (!health) {
-  log(`no Worker answers at ${url}: start one with \`npm start\` (or pass --url)`);
-  process.exit(1);
-}
-const senders = (process.env.AMP_ALLOWED_SENDERS ?? "newsletter@shop.example").split(",");
-
 let key: string;
 try {
   // .dev.vars' key only for a Worker on this machine
   key = adminKey(url, "--url");
 } catch (e) {
-  log((e as Error).message);
-  process.exit(1);
+  fail((e as Error).message);
 }
+// a Worker must be running there: say so plainly rather than with a socket error's stack
+const health = await fetch(`${url}/v1/health`).catch(() => null);
+if (!health) fail(`no Worker answers at ${url}: start one with \`npm start\` (or pass --url)`);
+const senders = (process.env.AMP_ALLOWED_SENDERS ?? "newsletter@shop.example").split(",");
+
 const result = await runSimulation({
   send: (path, init) => fetch(`${url}${path}`, init),
   adminKey: key,
-  eventsKey: first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS),
+  eventsKey,
   tokenSecret,
   sender: (senders[0] as string).trim(),
   readers,
@@ -109,6 +117,12 @@ if (result.unpersonalized > 0)
   );
 console.log(JSON.stringify({ variants, uplift, srm_p, reconciled, ...rest }));
 process.exitCode = reconciled && result.arm_mismatches === 0 && result.unpersonalized === 0 ? 0 : 1;
+
+/** A setup problem (a secret, the demo shop, the Worker): what is missing and what to run, exit 1, no stack. */
+function fail(problem: string): never {
+  console.error(`simulate failed: ${problem}`);
+  process.exit(1);
+}
 
 function pct(x: number | null): string {
   return x === null ? "n/a" : `${(x * 100).toFixed(2)}%`;

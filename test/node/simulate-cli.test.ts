@@ -1,0 +1,118 @@
+/**
+ * `npm run simulate`'s setup problems end it before any work with `simulate failed: <what, and what to run>`, exit
+ * 1, no stack trace: no TOKEN_SECRET or events key (no .dev.vars), no demo shop, no Worker. A demo shop whose
+ * products.json or customers.csv is there but malformed is named with its problem, not reported as missing.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "../..");
+// none of the Worker's secrets from the environment running the tests: each case gives its own
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([k]) => !["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEY", "ADMIN_API_KEYS"].includes(k),
+  ),
+);
+/** The CLI run in `cwd` (where it looks for .dev.vars, as npm runs it in the repository). */
+const simulate = (cwd: string, ...args: string[]) =>
+  spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, "scripts/simulate/cli.ts"), ...args], {
+    encoding: "utf8",
+    cwd,
+    env,
+  });
+const STACK = /\n\s+at /;
+
+/** A port nothing listens on: one the system gave, closed again. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe("npm run simulate: setup problems", () => {
+  let bare: string;
+  let repo: string;
+  let shop: (products: string, customers?: string) => string;
+  let url: string;
+
+  beforeAll(async () => {
+    bare = mkdtempSync(join(tmpdir(), "ot-sim-bare-"));
+    // a checkout after `npm start`: its .dev.vars holds the Worker's secrets
+    repo = mkdtempSync(join(tmpdir(), "ot-sim-repo-"));
+    writeFileSync(
+      join(repo, ".dev.vars"),
+      'TOKEN_SECRET="sim-test-secret"\nEVENTS_API_KEYS="sim-events"\nADMIN_API_KEYS="sim-admin"\n',
+    );
+    let n = 0;
+    shop = (
+      products,
+      customers = "user_id,first_seen,department,top_categories\nc1,2026-01-01,Home,Mugs|Tableware\n",
+    ) => {
+      const dir = join(repo, `demo-${n++}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, "customers.csv"), customers);
+      writeFileSync(join(dir, "products.json"), products);
+      return dir;
+    };
+    url = `http://127.0.0.1:${await closedPort()}`;
+  });
+
+  it("no .dev.vars and no TOKEN_SECRET: says which is missing and to run npm start, exit 1", () => {
+    const r = simulate(bare);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      `simulate failed: no TOKEN_SECRET (there is no ${join(bare, ".dev.vars")}): run \`npm start\` once`,
+    );
+    expect(r.stderr).not.toMatch(STACK);
+  });
+
+  it("no demo shop: where it was looked for and what to run, exit 1", () => {
+    const r = simulate(repo, "--demo", "no-such-demo", "--url", url);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      "simulate failed: no demo shop in no-such-demo (no no-such-demo/customers.csv): run `npm start` (or `npm run demo`) first",
+    );
+    expect(r.stderr).not.toMatch(STACK);
+  });
+
+  it("a products.json that is not JSON: its path and the parser's error, not a missing shop", () => {
+    const dir = shop('[{"id":"p1","category":"Mugs","price":12},');
+    const r = simulate(repo, "--demo", dir, "--url", url);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`^simulate failed: ${join(dir, "products.json")} is not valid JSON: .*JSON`, "m"),
+    );
+    expect(r.stderr).not.toContain("no demo shop");
+    expect(r.stderr).not.toMatch(STACK);
+  });
+
+  it("a products.json of the wrong shape, or a customers.csv without tastes: the file, the entry and the field", () => {
+    const priced = shop('[{"id":"p1","category":"Mugs","price":12},{"id":"p2","category":"Mugs","price":"9.50"}]');
+    const r = simulate(repo, "--demo", priced, "--url", url);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`simulate failed: ${join(priced, "products.json")}: entry 1: price: `);
+    const object = simulate(repo, "--demo", shop('{"items":[]}'), "--url", url);
+    expect(object.stderr).toMatch(/products\.json: .*expected array/);
+    const tasteless = shop('[{"id":"p1","category":"Mugs","price":12}]', "user_id\nc1\n");
+    const csv = simulate(repo, "--demo", tasteless, "--url", url);
+    expect(csv.stderr).toContain(`simulate failed: ${join(tasteless, "customers.csv")}: customer 0: top_categories: `);
+    for (const x of [r, object, csv]) {
+      expect(x.status).toBe(1);
+      expect(x.stderr).not.toContain("no demo shop");
+      expect(x.stderr).not.toMatch(STACK);
+    }
+  });
+
+  it("a sound setup gets as far as the Worker: none at --url says so, exit 1", () => {
+    const r = simulate(repo, "--demo", shop('[{"id":"p1","category":"Mugs","price":12}]'), "--url", url);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`simulate failed: no Worker answers at ${url}: start one with \`npm start\``);
+    expect(r.stderr).not.toMatch(STACK);
+  });
+});
