@@ -67,6 +67,59 @@ async function snapshotWith(user: string, item: string): Promise<Profile> {
 beforeEach(clearKv);
 
 describe("an erased reader who comes back", () => {
+  it("whose return lands between the erasure's shard part and its KV part gets their snapshot back from the return's sweep", async () => {
+    const user = "race-erase-return";
+    const nowS = () => Math.floor(Date.now() / 1000);
+    const aSecond = () => new Promise((r) => setTimeout(r, 1100));
+    await consume([{ id: "rr-p1", type: "purchase", user, item: "i1", value: 5, ts: nowS() - 60 }]);
+    const kv = env.OPENTIME_KV;
+    const shard = readerStub(env, user);
+    const publishedAgain = async () => {
+      for (let i = 0; i < 50 && (await kv.get(kvKeys.profile(user))) === null; i++) {
+        await runDurableObjectAlarm(shard);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return (await kv.get(kvKeys.profile(user))) !== null;
+    };
+    // the route's first KV write comes once the shard's erase() has answered: the reader's return (a consent timed
+    // after the erasure) is applied and published just then, before the route deletes the snapshot
+    let hooked = false;
+    const wrapped = new Proxy(kv, {
+      get(target, prop) {
+        if (prop === "put")
+          return async (key: string, ...rest: unknown[]) => {
+            if (!hooked && key.startsWith("erased:")) {
+              hooked = true;
+              await aSecond();
+              await consume([consentEvent(user, { personalization: true, tracking: true })]);
+              expect(await publishedAgain(), "the return's snapshot").toBe(true);
+            }
+            return (target.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
+          };
+        const v = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const res = await worker.fetch(
+      new Request(`https://opentime.test/v1/users/${user}`, {
+        method: "DELETE",
+        headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` },
+      }),
+      { ...env, OPENTIME_KV: wrapped },
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(200);
+    expect(hooked).toBe(true);
+    expect(await shard.erased(user)).toBe(false);
+    // the route deleted the return's snapshot; the return's sweeps (2 and 15 minutes on: moved to now) publish it again
+    expect(await kv.get(kvKeys.profile(user))).toBeNull();
+    await runInDurableObject(shard, (_: unknown, state: DurableObjectState) => {
+      state.storage.sql.exec("UPDATE decision_sweeps SET at = 0 WHERE user = ?", user);
+    });
+    expect(await publishedAgain(), "published again").toBe(true);
+    expect(await kv.get(await erasureKey(user))).toBeNull();
+  });
+
   it("is recorded and served again once they consent after the erasure; what is timed before never comes back", async () => {
     const user = await knownReader(10);
     const before = nowS() - 120;

@@ -1444,8 +1444,9 @@ export class ReaderShard extends DurableObject<Bindings> {
    * Deletes the KV decisions of readers erased or gone tracking-off a while ago (decision-sweeps.ts), unless
    * they turned tracking on again, and an erased reader's model features (a seed may have written them just
    * after the erasure's deletion), snapshot and seen ids, and writes their edge tombstone again (the erasure
-   * request's KV part may have failed after the shard's), or, for a reader who came back since, deletes it again
-   * (the erasure request's KV part may have landed after the return); a KV failure leaves the sweep for later.
+   * request's KV part may have failed after the shard's), or, for a reader who came back since, deletes it again and
+   * publishes their snapshot again (the erasure request's KV part may have landed after the return, writing the one
+   * and deleting the other); a KV failure leaves the sweep for later.
    */
   private async sweepDecisions(due: readonly DueSweep[]): Promise<void> {
     const nowIso = new Date().toISOString();
@@ -1460,6 +1461,10 @@ export class ReaderShard extends DurableObject<Bindings> {
         // leaves is tried again a minute later, while their tombstone stands
         let edgeLeft = false;
         if (reader && recordedSince(reader.returned, Date.now()) !== null) {
+          // and their snapshot is published again: the erasure request's KV part, landing after the return, may
+          // have deleted the one the return published (opens would find no profile until their next event)
+          this.sql.exec("UPDATE readers SET published_version = -1 WHERE user = ?", user);
+          this.cache.delete(user);
           try {
             edgeLeft = !(await this.deleteEdgeTombstones(user, await erasureHash(user), budget));
           } catch (e) {
