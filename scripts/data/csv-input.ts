@@ -221,6 +221,8 @@ export interface ParsedRow {
 interface ParserInfo {
   lines: number;
   index: number;
+  /** empty lines skipped so far (the file's lines all the same) */
+  empty_lines: number;
   error?: { record?: string[] };
 }
 
@@ -228,14 +230,24 @@ interface ParserInfo {
  * The CSV parser every reader of a shop's file uses: records keyed by the header (`columns` names it, from its names
  * trimmed), each with its line (ParsedRow); empty lines, and lines of separators or spaces alone (a spreadsheet's
  * rows past its data, `;;;;;;;`), skipped rather than counted as rows lacking a customer; a short row kept; a quote
- * inside a field that does not start with one (`12" PLATE`, inches) read as the character it is.
+ * inside a field that does not start with one (`12" PLATE`, inches) read as the character it is. A quoted field may
+ * hold line breaks (a description on two lines); a quote the file never closes is refused, naming the line it opened on.
+ * Each record's line is the file's line it ends on, a CRLF inside a field counted once, as an editor shows it.
  */
 export function shopCsvParser(delimiter: string, columns: (header: string[]) => string[]) {
-  let width = 0;
-  return parse({
-    columns: (header: string[]) => {
-      const names = columns(header.map((h) => h.trim()));
-      width = names.length;
+  let names: string[] = [];
+  let header = false;
+  // the line the last record ended on, and the empty lines skipped up to then: the next record begins on the line
+  // after it, past the empty lines skipped since
+  let ended = 1;
+  let emptyBefore = 0;
+  // csv-parse counts a CRLF inside a quoted field as two lines (a record's own CRLF as one): the line breaks it
+  // counted twice so far, taken off the line it gives
+  let twice = 0;
+  const parser = parse({
+    columns: (h: string[]) => {
+      names = columns(h.map((n) => n.trim()));
+      header = true;
       return names;
     },
     delimiter,
@@ -245,14 +257,35 @@ export function shopCsvParser(delimiter: string, columns: (header: string[]) => 
     bom: true,
     info: true,
     on_record: (row: Omit<ParsedRow, "longer">): ParsedRow | null => {
+      const width = names.length;
+      // every field, those past the header's too (csv-parse gives them all when the count is not the header's)
+      const fields = row.info.error?.record ?? names.map((n) => row.record[n] ?? "");
+      twice += fields.reduce((n, f) => n + (f.match(/\r\n/g)?.length ?? 0), 0);
+      const lines = row.info.lines - twice;
+      ended = lines;
+      emptyBefore = row.info.empty_lines;
       // longer: a field past the header's that holds something (a row ending in a separator the header lacks, its
       // extra fields empty, is read as its header says)
-      const extra = row.info.index > width ? (row.info.error?.record ?? []).slice(width) : [];
-      const longer = extra.some((v) => v.trim() !== "");
-      return Object.values(row.record).some((v) => v.trim()) ? { ...row, longer } : null;
+      const longer = fields.slice(width).some((v) => v.trim() !== "");
+      if (!Object.values(row.record).some((v) => v.trim())) return null;
+      return { ...row, info: { ...row.info, lines }, longer };
     },
   });
+  parser.on("error", (e: NodeJS.ErrnoException & { empty_lines?: number }) => {
+    if (e.code !== "CSV_QUOTE_NOT_CLOSED") return;
+    // csv-parse names the line the file ends on; the quote opened on the line its record begins on
+    const opened = header ? ended + 1 + ((e.empty_lines ?? emptyBefore) - emptyBefore) : 1 + (e.empty_lines ?? 0);
+    e.message =
+      `a quote opened on line ${opened} is never closed: the file ends inside it, every line from there read as one ` +
+      `field; ${QUOTE_ADVICE}`;
+  });
+  return parser;
 }
+
+/** What to do about a quote left open (a field's own quote written alone, an inch mark the most likely). */
+const QUOTE_ADVICE =
+  'a quote inside a quoted field is written twice ("BAG 12""" for BAG 12"), or the field is left unquoted (BAG 12"): ' +
+  "fix the file and run again";
 
 /** A header line is shorter than this; past it, what was read stands for the line (a file of one line, or binary). */
 const MAX_HEADER_LINE = 64 * 1024;

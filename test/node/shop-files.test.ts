@@ -349,6 +349,45 @@ describe("rows as spreadsheets write them", () => {
     );
   });
 
+  it("names the line a quote never closed opened on, not the file's last line", async () => {
+    const lines = [UCI, ...uciLines(30)];
+    lines[3] = lines[3]?.replace("WHITE LANTERN", '"WHITE LANTERN') ?? "";
+    // before: "Quote Not Closed: the parsing is finished with an opening quote at line 31"
+    await expect(readPurchaseLog(write("unclosed-line.csv", text(lines)))).rejects.toThrow(
+      /^.*unclosed-line\.csv: a quote opened on line 4 is never closed: the file ends inside it/,
+    );
+    // empty lines before it, and lines ended CRLF, are counted as the file's lines
+    const spaced = [...lines.slice(0, 3), "", "", ...lines.slice(3)];
+    await expect(readPurchaseLog(write("unclosed-spaced.csv", `${spaced.join("\r\n")}\r\n`))).rejects.toThrow(
+      /unclosed-spaced\.csv: a quote opened on line 6 is never closed/,
+    );
+    // the interaction reader (a mapped log) says the same
+    const mapped = write(
+      "unclosed-mapped.csv",
+      text(["user,item,ts", "u1,i1,1700000000", 'u2,"i2,1700000100', "u3,i3,1"]),
+    );
+    await expect(readInteractionLog(mapped, { mapping: parseMapping("user=user,item=item,time=ts") })).rejects.toThrow(
+      /unclosed-mapped\.csv: a quote opened on line 3 is never closed: the file ends inside it/,
+    );
+  });
+
+  it("reads a quoted field that holds a line break (a description written on two lines) as one field", async () => {
+    const lines = [UCI, ...uciLines(30)];
+    lines[3] = lines[3]?.replace("WHITE LANTERN", '"WHITE\nLANTERN"') ?? "";
+    lines[5] = lines[5]?.replace("WHITE LANTERN", '"LANTERN, WHITE\r\nLARGE"') ?? "";
+    lines[7] = lines[7]?.replace("WHITE LANTERN", '"PLATE 12"" ROUND,\nWHITE"') ?? "";
+    const log = await readPurchaseLog(write("multi-line.csv", text(lines)));
+    expect([log.rows, log.dropped]).toEqual([30, {}]);
+    expect(log.descriptions).toEqual(
+      expect.arrayContaining(["WHITE\nLANTERN", "LANTERN, WHITE\r\nLARGE", 'PLATE 12" ROUND,\nWHITE']),
+    );
+    // a later problem still names its own line, counted past the fields' line breaks
+    lines[12] = lines[12]?.replace("WHITE LANTERN", '"WHITE LANTERN') ?? "";
+    await expect(readPurchaseLog(write("multi-line-unclosed.csv", text(lines)))).rejects.toThrow(
+      /a quote opened on line 16 is never closed/,
+    );
+  });
+
   it("refuses a header that names a column it reads twice, rather than take the last silently", async () => {
     const twice = [`${UCI},Description`, ...uciLines(30).map((l) => `${l},GIFT WRAP`)];
     // before: every item was titled GIFT WRAP
