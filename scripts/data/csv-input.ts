@@ -231,7 +231,8 @@ interface ParserInfo {
  * trimmed), each with its line (ParsedRow); empty lines, and lines of separators or spaces alone (a spreadsheet's
  * rows past its data, `;;;;;;;`), skipped rather than counted as rows lacking a customer; a short row kept; a quote
  * inside a field that does not start with one (`12" PLATE`, inches) read as the character it is. A quoted field may
- * hold line breaks (a description on two lines); a quote the file never closes is refused, naming the line it opened on.
+ * hold line breaks (a description on two lines); a quote left open is refused, naming the line it opened on: one the
+ * file never closes, and one that reads lines of the file into one record up to the next quote (refuseSwallowedLines).
  * Each record's line is the file's line it ends on, a CRLF inside a field counted once, as an editor shows it.
  */
 export function shopCsvParser(delimiter: string, columns: (header: string[]) => string[]) {
@@ -257,16 +258,23 @@ export function shopCsvParser(delimiter: string, columns: (header: string[]) => 
     bom: true,
     info: true,
     on_record: (row: Omit<ParsedRow, "longer">): ParsedRow | null => {
-      const width = names.length;
-      // every field, those past the header's too (csv-parse gives them all when the count is not the header's)
-      const fields = row.info.error?.record ?? names.map((n) => row.record[n] ?? "");
-      twice += fields.reduce((n, f) => n + (f.match(/\r\n/g)?.length ?? 0), 0);
-      const lines = row.info.lines - twice;
-      ended = lines;
-      emptyBefore = row.info.empty_lines;
+      const begins = ended + 1 + (row.info.empty_lines - emptyBefore);
+      let lines = row.info.lines - twice;
+      // csv-parse gives every field, those past the header's too, when their count is not the header's
+      const all = row.info.error?.record;
       // longer: a field past the header's that holds something (a row ending in a separator the header lacks, its
       // extra fields empty, is read as its header says)
-      const longer = fields.slice(width).some((v) => v.trim() !== "");
+      const longer = (all ?? []).slice(names.length).some((v) => v.trim() !== "");
+      if (lines > begins) {
+        // a record over several lines, its fields holding the line breaks
+        const fields = all ?? names.map((n) => row.record[n] ?? "");
+        const crlf = fields.reduce((n, f) => n + (f.match(/\r\n/g)?.length ?? 0), 0);
+        twice += crlf;
+        lines -= crlf;
+        if (lines > begins) refuseSwallowedLines(fields, names, delimiter, begins, lines, longer);
+      }
+      ended = lines;
+      emptyBefore = row.info.empty_lines;
       if (!Object.values(row.record).some((v) => v.trim())) return null;
       return { ...row, info: { ...row.info, lines }, longer };
     },
@@ -286,6 +294,46 @@ export function shopCsvParser(delimiter: string, columns: (header: string[]) => 
 const QUOTE_ADVICE =
   'a quote inside a quoted field is written twice ("BAG 12""" for BAG 12"), or the field is left unquoted (BAG 12"): ' +
   "fix the file and run again";
+
+/** Line breaks in `s`, as the file's lines are counted (CRLF, LF or CR alone: one each). */
+const lineBreaks = (s: string) => s.match(/\r\n|\r|\n/g)?.length ?? 0;
+
+/**
+ * Refuses a record read over lines `begins` to `ends` that is lines of the file read into one, not a quoted field
+ * holding a line break: a quote that opened a field and did not close it (an inch mark, `"BAG 12""`), whose field ran
+ * on over the lines after it up to the next quote in the file. Kept, or dropped as one row, it would take those lines
+ * with it unsaid. Told by the record being longer than the header, or a field over several lines that holds as many
+ * separators as a whole row (the rest of the line the quote opened on, and the start of the line it closed on, hold
+ * one row's separators between them: a description written over two lines, a note with a comma or two, holds fewer).
+ */
+function refuseSwallowedLines(
+  fields: readonly string[],
+  names: readonly string[],
+  delimiter: string,
+  begins: number,
+  ends: number,
+  longer: boolean,
+): void {
+  const separators = (s: string) => s.split(delimiter).length - 1;
+  const row = Math.max(1, names.length - 1);
+  let at = fields.findIndex((f) => lineBreaks(f) > 0 && separators(f) >= row);
+  if (at < 0 && longer) at = fields.findIndex((f) => lineBreaks(f) > 0);
+  if (at < 0) return;
+  // the field's quote opened on the line its record begins on, past the line breaks of the fields before it
+  const opened = begins + fields.slice(0, at).reduce((n, f) => n + lineBreaks(f), 0);
+  const column = names[at]
+    ? `column ${names[at]}`
+    : `field ${at + 1}${at < names.length ? "" : `, past the header's ${names.length}`}`;
+  const e: NodeJS.ErrnoException = new Error(
+    `a quote opened on line ${opened} closes on line ${ends}, reading the ${ends - begins + 1} lines from ${begins} ` +
+      `to ${ends} as one record (${column}${longer ? ", more fields than the header" : ""}): the field quoted on line ` +
+      `${opened} does not close there, most likely for a quote in it meant as a character (an inch mark, BAG 12"); ` +
+      QUOTE_ADVICE,
+  );
+  // csv-parse's own code prefix: describeFailure names the file
+  e.code = "CSV_QUOTE_SPANS_LINES";
+  throw e;
+}
 
 /** A header line is shorter than this; past it, what was read stands for the line (a file of one line, or binary). */
 const MAX_HEADER_LINE = 64 * 1024;

@@ -371,6 +371,30 @@ describe("rows as spreadsheets write them", () => {
     );
   });
 
+  it("refuses a quote left open that swallows the lines up to the next quote, naming where it opened and closed", async () => {
+    const lines = [UCI, ...uciLines(30)];
+    // an inch mark written as the field's closing quote: the field goes on to the next quote in the file
+    lines[3] = lines[3]?.replace("WHITE LANTERN", '"WHITE LANTERN 12""') ?? "";
+    lines[20] = lines[20]?.replace("WHITE LANTERN", '"LANTERN, WHITE"') ?? "";
+    const path = write("unbalanced.csv", text(lines));
+    // before: 13 of the 30 rows read, 1 dropped as "more fields than the header": lines 4 to 21 gone as one row
+    const refused =
+      /unbalanced\.csv: a quote opened on line 4 closes on line 21, reading the 18 lines from 4 to 21 as one record/;
+    await expect(readPurchaseLog(path)).rejects.toThrow(refused);
+    await expect(loadTrainingSet({ data: path })).rejects.toThrow(refused);
+    await expect(
+      readInteractionLog(path, { mapping: parseMapping("user=CustomerID,item=StockCode,time=InvoiceDate") }),
+    ).rejects.toThrow(refused);
+    // closed by another inch mark in the same column, the record has the header's fields: refused all the same
+    // (before: 24 rows read, none dropped, lines 4 to 10 kept as one purchase whose description held them)
+    const same = [UCI, ...uciLines(30)];
+    same[3] = same[3]?.replace("WHITE LANTERN", '"WHITE LANTERN 12""') ?? "";
+    same[9] = same[9]?.replace("WHITE LANTERN", 'PLATE 12"') ?? "";
+    await expect(readPurchaseLog(write("unbalanced-same.csv", text(same)))).rejects.toThrow(
+      /unbalanced-same\.csv: a quote opened on line 4 closes on line 10, .*\(column Description\)/,
+    );
+  });
+
   it("reads a quoted field that holds a line break (a description written on two lines) as one field", async () => {
     const lines = [UCI, ...uciLines(30)];
     lines[3] = lines[3]?.replace("WHITE LANTERN", '"WHITE\nLANTERN"') ?? "";
