@@ -5,7 +5,7 @@
  */
 import { looksLikeEmail } from "../../core/events";
 import { DEFAULT_TYPE_WEIGHTS, type InteractionLog, MORE_FIELDS } from "./interaction-log";
-import type { PurchaseLog } from "./purchase-log";
+import { NOT_A_PURCHASE, type PurchaseLog } from "./purchase-log";
 
 /**
  * Rows whose time (or quantity, or price) cannot be read, above this share of the log, stop training, evaluating or importing: a
@@ -116,7 +116,7 @@ const ADVICE: Record<string, (log: PurchaseLog) => string> = {
   "missing customer id": (log) =>
     `the ${log.layout === "online-retail-ii" ? "Customer ID" : log.layout === "online-retail" ? "CustomerID" : "user_id"} ` +
     "column is empty: guest orders have no reader to learn from",
-  "not a purchase event": () => 'no row has type "purchase"',
+  [NOT_A_PURCHASE]: () => 'no row has type "purchase"',
 };
 
 /** `dropped`'s reasons, the commonest first. */

@@ -110,6 +110,15 @@ export function detectLayout(header: readonly string[]): PurchaseLayout {
   );
 }
 
+/** Why an event log's row of another type than `purchase` is not read as a purchase. */
+export const NOT_A_PURCHASE = "not a purchase event";
+
+/**
+ * Why a purchase of a log mapped without a time column (`--map user=..,item=..,type=..`) is dropped: a purchase's time
+ * is what its history entry, recency, send time and propensity are made of, and a time of 0 would be one of 1970.
+ */
+export const NO_TIME_COLUMN = "no time column";
+
 /** Product lines only: StockCode starting with five digits (drops POST, M, DOT, BANK CHARGES, vouchers...). */
 export const PRODUCT_CODE = /^\d{5}/;
 
@@ -206,7 +215,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       continue;
     }
     if (c.type && rec[c.type] !== "purchase") {
-      drop("not a purchase event");
+      drop(NOT_A_PURCHASE);
       continue;
     }
     const customer = (rec[c.customer] ?? "").trim();
@@ -250,6 +259,11 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     }
     if (!code || isPlaceholderItem(code)) {
       drop("missing item");
+      continue;
+    }
+    // a log mapped without time: a purchase is nothing without its time (histories, recency, send time)
+    if (!c.time) {
+      drop(NO_TIME_COLUMN);
       continue;
     }
     const rawTime = (rec[c.time] ?? "").trim();

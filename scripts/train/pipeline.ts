@@ -8,6 +8,7 @@ import { NO_CURRENCY } from "../../core/campaign";
 import type { Catalog } from "../../core/catalog";
 import type { ModelManifest } from "../../core/manifest";
 import { crowdedCustomerWarning } from "../data/log-checks";
+import { NO_TIME_COLUMN, NOT_A_PURCHASE } from "../data/purchase-log";
 import { rowLengths } from "../data/sparse";
 import { checkOut } from "../lib/out-dir";
 import type { AlsOptions } from "./als";
@@ -21,7 +22,7 @@ import { readerPools } from "./steps/reader-pools";
 import { readerProfiles } from "./steps/reader-profiles";
 import { tuneOnValidation } from "./steps/tune-on-validation";
 import { writeModel } from "./steps/write-model";
-import { loadTrainingSet, type TrainingSetOptions, type Window } from "./training-set";
+import { loadTrainingSet, type TrainingSet, type TrainingSetOptions, type Window } from "./training-set";
 
 export type { Golden, GoldenCase } from "../../core/golden";
 
@@ -53,12 +54,8 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   log(`reading ${opts.data}`);
   const ts = await loadTrainingSet(opts);
   const { full } = ts;
-  const dropped = Object.entries(ts.dropped).sort(([, a], [, b]) => b - a);
-  log(
-    `read ${ts.read} rows of ${opts.data}; dropped ${
-      dropped.length ? dropped.map(([why, n]) => `${n} ${why}`).join(", ") : "none"
-    }`,
-  );
+  log(`read ${ts.read} rows of ${opts.data}; dropped ${droppedList(ts.dropped)}`);
+  if (ts.source === "events") for (const line of eventPurchases(ts, opts.data)) log(line);
   log(
     `${ts.source} log: ${full.userIds.length} users, ${full.itemIds.length} items, ${full.data.matrix.indices.length} user-item pairs`,
   );
@@ -92,6 +89,40 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   const manifest = modelManifest(ts, tuned, recs, engagement, reference, (performance.now() - started) / 1000);
   const dir = await writeModel(opts.out, { recs, engagement, manifest, catalog, golden, profiles, pools }, log);
   return { dir, manifest, profiles: profiles.length };
+}
+
+/** `dropped`'s reasons, the commonest first: `3 bad time, 1 missing item`, or `none`. */
+const droppedList = (dropped: Record<string, number>) => {
+  const reasons = Object.entries(dropped).sort(([, a], [, b]) => b - a);
+  return reasons.length ? reasons.map(([why, n]) => `${n} ${why}`).join(", ") : "none";
+};
+
+/**
+ * What an event log's purchases came to (its rows of type `purchase`, read apart from its interactions): histories,
+ * segments, send time and propensity come from them, so the rows the purchase reader drops are said as the
+ * interactions' are; with a warning when a log mapped without time leaves every purchase out.
+ */
+function eventPurchases(ts: TrainingSet, path: string): string[] {
+  const p = ts.purchases;
+  // the purchase reader read every row of the file (an event log has some: checkInteractionsLeft), or none when the
+  // log is mapped without type (training-set.ts)
+  if (p.read === 0)
+    return [
+      "purchases: none (the log is mapped without type, and its rows are no purchases: --map ...,type=<column> names them)",
+    ];
+  const { [NOT_A_PURCHASE]: others = 0, ...dropped } = p.dropped;
+  const typed = p.read - others;
+  const lines = [
+    "purchases (the rows of type purchase; histories, segments, send time and propensity come from them): " +
+      `${p.rows} of ${typed} kept; dropped ${droppedList(dropped)}`,
+  ];
+  const timeless = dropped[NO_TIME_COLUMN] ?? 0;
+  if (timeless > 0)
+    lines.push(
+      `warning: the ${timeless} purchases of ${path} have no time (--map names no time column), which purchase ` +
+        "histories, segments, send time and propensity need: no profile holds a purchase; map one (--map ...,time=<column>)",
+    );
+  return lines;
 }
 
 function popularOrder(w: Window): number[] {

@@ -120,6 +120,72 @@ describe("a mapped log's purchases", () => {
     const weights = await loadTrainingSet({ data: path, mapping: parseMapping("user=uid,item=sku,time=at") });
     expect(weights.purchases.rows).toBe(0);
   });
+
+  it("are not read from a log mapped without time, and train says so rather than drop them unsaid", async () => {
+    const rows = Array.from(
+      { length: 90 },
+      (_, i) => `c${i % 30};s${i % 11};${["purchase", "view", "cart_add"][i % 3]};1`,
+    );
+    const path = file("timeless-kinds.csv", ["uid;sku;kind;qty", ...rows]);
+    const mapping = parseMapping("user=uid,item=sku,type=kind");
+    const ts = await loadTrainingSet({ data: path, mapping });
+    expect(ts.purchases.rows).toBe(0);
+    // before: every purchase dropped as "bad time", which nothing printed
+    expect(ts.purchases.dropped).toEqual({ "not a purchase event": 60, "no time column": 30 });
+    const lines: string[] = [];
+    const res = await trainAndExport({
+      data: path,
+      mapping,
+      out: join(dir, "timeless-models"),
+      als: { factors: 4, iterations: 2 },
+      tune: false,
+      pools: false,
+      goldenUsers: 2,
+      log: (m) => lines.push(m),
+    });
+    expect(lines).toContain(`read 90 rows of ${path}; dropped none`);
+    expect(lines).toContain(
+      "purchases (the rows of type purchase; histories, segments, send time and propensity come from them): 0 of 30 kept; dropped 30 no time column",
+    );
+    expect(lines).toContain(
+      `warning: the 30 purchases of ${path} have no time (--map names no time column), which purchase histories, ` +
+        "segments, send time and propensity need: no profile holds a purchase; map one (--map ...,time=<column>)",
+    );
+    expect(res.profiles).toBe(30);
+  });
+
+  it("train says what it kept of an event log's purchases, and why it dropped the others", async () => {
+    const rows = Array.from({ length: 60 }, (_, i) => {
+      const kind = i % 3 === 0 ? "purchase" : "view";
+      return `e${i},${i === 3 ? "" : `u${i % 7}`},${kind},i${i % 5},${i === 6 ? "someday" : 1_700_000_000 + i * 3600}`;
+    });
+    const data = file("events-dropped.csv", ["event_id,user_id,type,item_id,ts", ...rows]);
+    const lines: string[] = [];
+    await trainAndExport({
+      data,
+      out: join(dir, "events-dropped"),
+      tune: false,
+      pools: false,
+      log: (m) => lines.push(m),
+    });
+    expect(lines).toContain(
+      "purchases (the rows of type purchase; histories, segments, send time and propensity come from them): 18 of 20 kept; dropped 1 missing customer id, 1 bad time",
+    );
+    // a log mapped without type names none, and train says so
+    const mapped = file("weights-only.csv", ["id,who,kind,what,at", ...rows]);
+    const weights: string[] = [];
+    await trainAndExport({
+      data: mapped,
+      mapping: parseMapping("user=who,item=what,time=at"),
+      out: join(dir, "events-weights"),
+      tune: false,
+      pools: false,
+      log: (m) => weights.push(m),
+    });
+    expect(weights).toContain(
+      "purchases: none (the log is mapped without type, and its rows are no purchases: --map ...,type=<column> names them)",
+    );
+  });
 });
 
 describe("catalog files", () => {
