@@ -214,7 +214,8 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       drop(MORE_FIELDS);
       continue;
     }
-    if (c.type && rec[c.type] !== "purchase") {
+    // trimmed, as the interaction reader reads a type (`purchase ` weighs as a purchase there)
+    if (c.type && (rec[c.type] ?? "").trim() !== "purchase") {
       drop(NOT_A_PURCHASE);
       continue;
     }

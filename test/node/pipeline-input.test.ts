@@ -121,6 +121,26 @@ describe("a mapped log's purchases", () => {
     expect(weights.purchases.rows).toBe(0);
   });
 
+  it("are a purchase whatever spaces its type has, as the interaction reader takes it", async () => {
+    const path = file("spaced-kinds.csv", [
+      "at,kind,sku,uid",
+      "1700000000,purchase ,a,c1",
+      "1700000100, purchase,b,c1",
+      "1700086400,purchase,b,c2",
+      "1700090000,view ,a,c2",
+    ]);
+    const ts = await loadTrainingSet({ data: path, mapping: parseMapping("user=uid,item=sku,time=at,type=kind") });
+    // before: 1 (ALS weighed all three as purchases, the histories and segments saw one)
+    expect(ts.purchases.rows).toBe(3);
+    expect(ts.purchases.dropped).toEqual({ "not a purchase event": 1 });
+    const events = file("spaced-events.csv", [
+      "event_id,user_id,type,item_id,ts",
+      "e1,u1,purchase ,i1,1700000000",
+      "e2,u2,view,i1,1700000100",
+    ]);
+    expect((await loadTrainingSet({ data: events })).purchases.rows).toBe(1);
+  });
+
   it("are not read from a log mapped without time, and train says so rather than drop them unsaid", async () => {
     const rows = Array.from(
       { length: 90 },
