@@ -57,9 +57,10 @@ export async function validateAmpEmail(html: string): Promise<AmpValidation> {
 /** Rules Gmail enforces that the validator passes (amp-email-protocol notes). */
 export function gmailLint(html: string): string[] {
   const problems: string[] = [];
-  if (/AMP\.(navigateTo|print|goBack)\s*\(/.test(html))
+  // actions are written without parentheses too (on="tap:AMP.print"); mustache reads `{{ =<% %>= }}` as `{{=<% %>=}}`
+  if (/\bAMP\.(navigateTo|print|goBack)\b/.test(html))
     problems.push("AMP.navigateTo/print/goBack are forbidden by Gmail");
-  if (/\{\{=/.test(html)) problems.push("mustache set-delimiter tags are forbidden by Gmail");
+  if (/\{\{\s*=/.test(html)) problems.push("mustache set-delimiter tags are forbidden by Gmail");
   if (/__amp_source_origin/.test(html)) problems.push("__amp_source_origin must not be written in a URL");
   if (Buffer.byteLength(html) > 200_000) problems.push("document over 200,000 bytes");
   const css = /<style amp-custom>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? "";

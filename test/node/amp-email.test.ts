@@ -67,6 +67,21 @@ describe("recommendations email", () => {
     expect((await validateAmpEmail(local.amp)).status).toBe("FAIL");
   });
 
+  it("Gmail's own rules catch what the validator passes, however it is written", () => {
+    const lint = (body: string) => gmailLint(`<!doctype html><html ⚡4email><body>${body}</body></html>`);
+    // AMP's actions as AMP documents them, without parentheses, and with them
+    for (const body of [
+      '<button on="tap:AMP.print">P</button>',
+      '<button on="tap:AMP.goBack">B</button>',
+      "AMP.navigateTo(url='x')",
+    ])
+      expect(lint(body), body).toContain("AMP.navigateTo/print/goBack are forbidden by Gmail");
+    // mustache reads a set-delimiter tag with spaces after its braces as one
+    for (const body of ["{{=<% %>=}}", "{{ =<% %>= }}"])
+      expect(lint(body), body).toContain("mustache set-delimiter tags are forbidden by Gmail");
+    expect(lint("<p>{{title}} AMP.setState</p>")).toEqual([]);
+  });
+
   it("the validator really rejects what AMP4EMAIL forbids (control)", async () => {
     const { amp } = await renderTemplate({ ...input, recsUrl: "http://insecure.example/recs" });
     const broken = amp.replace("</body>", '<img src="https://x.example/a.png"></body>');

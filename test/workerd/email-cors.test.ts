@@ -72,4 +72,22 @@ describe("email CORS", () => {
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NOT_AMP_REQUEST");
   });
+
+  it("its every refusal is kept by no cache, as the routes' own answers and errors are", async () => {
+    const t = await token("x");
+    const refusals: [string, Record<string, string>][] = [
+      [`/v1/amp/recs?t=${t}`, { "AMP-Email-Sender": "someone@elsewhere.example" }],
+      [`/v1/amp/recs?t=${t}&__amp_source_origin=${encodeURIComponent(SENDER)}`, {}],
+      [
+        `/v1/amp/recs?__amp_source_origin=${encodeURIComponent("x@evil.example")}`,
+        { Origin: "https://mail.google.com" },
+      ],
+      ["/v1/amp/recs", {}],
+    ];
+    for (const [path, headers] of refusals) {
+      const res = await call(path, headers);
+      expect(res.status, path).toBe(403);
+      expect(res.headers.get("Cache-Control"), path).toBe("private, no-store");
+    }
+  });
 });

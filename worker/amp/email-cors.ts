@@ -31,9 +31,11 @@ export const emailCors = () =>
       corsHeaders["Access-Control-Allow-Origin"] = knownOrigin;
       corsHeaders["Access-Control-Allow-Credentials"] = "true";
     }
+    // a refusal here is never kept by a cache either, as every answer of the routes behind it
+    const refusal = { ...corsHeaders, "Cache-Control": "private, no-store" };
     if (v2Sender !== undefined) {
       if (!isSenderAllowed(v2Sender, allowedSenders)) {
-        throw new ApiError("SENDER_NOT_ALLOWED", notAllowed(v2Sender), corsHeaders);
+        throw new ApiError("SENDER_NOT_ALLOWED", notAllowed(v2Sender), refusal);
       }
       await next();
       c.res.headers.set("AMP-Email-Allow-Sender", v2Sender);
@@ -43,7 +45,7 @@ export const emailCors = () =>
         throw new ApiError(
           "NOT_AMP_REQUEST",
           "not an AMP email request: expected the AMP-Email-Sender header (or Origin and __amp_source_origin)",
-          corsHeaders,
+          refusal,
         );
       }
       // a mail client's AMP runtime always sends its Origin with v1 (a cross-origin request): none is not one
@@ -53,11 +55,11 @@ export const emailCors = () =>
           origin === undefined
             ? "a v1 AMP request (__amp_source_origin) needs a mail provider's Origin"
             : "this Origin is not a mail provider's (AMP_ALLOWED_ORIGINS)",
-          corsHeaders,
+          refusal,
         );
       }
       if (!isSenderAllowed(sourceOrigin, allowedSenders)) {
-        throw new ApiError("SENDER_NOT_ALLOWED", notAllowed(sourceOrigin), corsHeaders);
+        throw new ApiError("SENDER_NOT_ALLOWED", notAllowed(sourceOrigin), refusal);
       }
       await next();
       c.res.headers.set("AMP-Access-Control-Allow-Source-Origin", sourceOrigin);
