@@ -130,7 +130,7 @@ export async function reportedExperiment(kv: KVNamespace, id: string): Promise<E
 }
 
 /**
- * An experiment as KV holds it (reports, the bandit job, the registry for one it has not seen), or null.
+ * An experiment as KV holds it (reports, the registry for one it has not seen), or null.
  * `strict`: a failed read throws instead of answering null.
  */
 export function readExperiment(kv: KVNamespace, id: string, strict = false): Promise<Experiment | null> {
