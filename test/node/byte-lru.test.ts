@@ -22,6 +22,21 @@ describe("ByteLru", () => {
     expect(lru.get("big")).toBeUndefined();
   });
 
+  it("with a max age, an entry set longer ago is gone however often it was used, and its bytes freed", () => {
+    const pool = new BytePool(200);
+    const lru = new ByteLru(200, size, pool, 3_600_000);
+    const t0 = 1_000_000;
+    lru.set("photo", bytes(30), t0);
+    lru.set("other", bytes(30), t0 + 1_800_000);
+    for (let m = 0; m < 59; m++) expect(lru.get("photo", t0 + m * 60_000)?.byteLength).toBe(30);
+    expect(lru.get("photo", t0 + 3_600_000)).toBeUndefined();
+    expect(pool.bytes).toBe(30);
+    expect(lru.get("other", t0 + 3_600_000)?.byteLength).toBe(30);
+    // set again, it counts from then
+    lru.set("photo", bytes(30), t0 + 3_600_000);
+    expect(lru.get("photo", t0 + 7_100_000)?.byteLength).toBe(30);
+  });
+
   it("caches sharing a pool keep to it together: the least recently used entry of either goes first", () => {
     const pool = new BytePool(100);
     const cards = new ByteLru(80, size, pool);

@@ -61,7 +61,12 @@ export type PictureResult =
   | ({ ok: true; source: "memory" | "cache" | "origin" } & Picture)
   | { ok: false; reason: PictureFailure };
 
-const memory = new ByteLru<Picture>(MEMORY_BUDGET, (p) => p.bytes.byteLength, imageCaches);
+/**
+ * How long the isolate keeps a picture in memory (the Cache API then, for the rest of its day): a picture replaced
+ * at its URL shows within the Cache API's day and this hour, however long the isolate lives.
+ */
+export const MEMORY_MAX_AGE_MS = 3_600_000;
+const memory = new ByteLru<Picture>(MEMORY_BUDGET, (p) => p.bytes.byteLength, imageCaches, MEMORY_MAX_AGE_MS);
 const failures = new Map<string, number>();
 /** Cache API writes under way, so that forgetting a picture deletes it after it was written */
 const writing = new Map<string, Promise<unknown>>();

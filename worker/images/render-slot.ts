@@ -19,7 +19,7 @@ import { shownPrice } from "../recs/amp-items";
 import { type CardContent, cardSvg, PANEL, pictureBox } from "./card-svg";
 import { solidPng } from "./fallback-png";
 import { imageCaches } from "./image-memory";
-import { forgetPicture, loadPicture, type PictureContext } from "./picture-cache";
+import { forgetPicture, loadPicture, MEMORY_MAX_AGE_MS, type PictureContext } from "./picture-cache";
 import { pictureRaster } from "./picture-raster";
 import { encodePng } from "./png-encode";
 import { type Raster, underlay } from "./raster";
@@ -39,7 +39,8 @@ export interface RenderedSlot {
 const GENERIC_TITLE = "See what's new in the shop";
 const CACHE_BUDGET = 24 * 1024 * 1024;
 
-const drawn = new ByteLru<Uint8Array>(CACHE_BUDGET, (png) => png.byteLength, imageCaches);
+/** Drawn cards are kept an hour, as their pictures are in memory (picture-cache.ts MEMORY_MAX_AGE_MS). */
+const drawn = new ByteLru<Uint8Array>(CACHE_BUDGET, (png) => png.byteLength, imageCaches, MEMORY_MAX_AGE_MS);
 /** drawings under way, by the card's key */
 const drawing = new Map<string, Promise<RenderedSlot>>();
 /** How long an open waits for another's drawing of its card before it draws its own (the picture's load is 1.5 s). */

@@ -1,7 +1,9 @@
 /**
  * A least-recently-used map bounded by total bytes (a Map keeps insertion order: the first key is the
  * oldest). Per-isolate caches of pictures and drawn cards use it. Caches that share one `BytePool` are bounded
- * together too: past the pool's budget, the least recently used entry of any of them goes first.
+ * together too: past the pool's budget, the least recently used entry of any of them goes first. With `maxAgeMs`,
+ * an entry kept longer than that since it was set is gone however often it is used (a picture replaced at its URL
+ * is fetched again: an isolate may live for days).
  */
 
 /** A byte budget several ByteLru share (each keeps its own budget as well). */
@@ -44,6 +46,8 @@ interface Entry<V> {
   size: number;
   /** when it was last used, in the pool's order (0 without a pool) */
   used: number;
+  /** when it was set (ms) */
+  setAt: number;
 }
 
 export class ByteLru<V> {
@@ -54,12 +58,17 @@ export class ByteLru<V> {
     private readonly budget: number,
     private readonly sizeOf: (value: V) => number,
     private readonly pool?: BytePool,
+    private readonly maxAgeMs = Number.POSITIVE_INFINITY,
   ) {
     pool?.join(this as ByteLru<unknown>);
   }
 
-  get(key: string): V | undefined {
+  get(key: string, now = Date.now()): V | undefined {
     const entry = this.map.get(key);
+    if (entry !== undefined && now - entry.setAt >= this.maxAgeMs) {
+      this.delete(key);
+      return undefined;
+    }
     if (entry !== undefined) {
       this.map.delete(key); // refresh its place
       entry.used = this.pool?.next() ?? 0;
@@ -69,11 +78,11 @@ export class ByteLru<V> {
   }
 
   /** Values larger than a quarter of the budget are not kept (they would evict everything else). */
-  set(key: string, value: V): void {
+  set(key: string, value: V, now = Date.now()): void {
     const size = this.sizeOf(value);
     if (size > this.budget / 4) return;
     this.delete(key);
-    this.map.set(key, { value, size, used: this.pool?.next() ?? 0 });
+    this.map.set(key, { value, size, used: this.pool?.next() ?? 0, setAt: now });
     this.add(size);
     for (const k of this.map.keys()) {
       if (this.bytes <= this.budget) break;
