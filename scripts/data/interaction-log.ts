@@ -3,6 +3,7 @@
  * typed arrays with dense user/item indices. The project's generic format is the demo's events.csv
  * (`user_id,item_id,ts,type`); any other CSV is read by naming its columns (`--map user=...,item=...`).
  */
+import { IdSchema } from "../../core/events";
 import { csvDelimiter, csvLines, refuseRepeatedColumns, spelledAs } from "./csv-input";
 import { FileNumbers } from "./file-numbers";
 import { type Csr, csrFromCoo } from "./sparse";
@@ -290,6 +291,14 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
       drop("missing item");
       continue;
     }
+    if (unservableId(customerId(u), "user")) {
+      drop(UNSERVABLE_USER);
+      continue;
+    }
+    if (unservableId(it, "item")) {
+      drop(UNSERVABLE_ITEM);
+      continue;
+    }
     const rawTime = mapping.time ? (rec[mapping.time] ?? "").trim() : "0";
     if (!rawTime) {
       drop("bad time");
@@ -368,6 +377,22 @@ export const MORE_FIELDS = "more fields than the header";
 export function customerId(raw: string): string {
   // `,0` or `,00` where the comma is the decimal mark; `12,000` is a thousand-separated number, not 12
   return /^\d+(?:\.0+|,0{1,2})$/.test(raw) ? raw.slice(0, raw.search(/[.,]/)) : raw;
+}
+
+/** Why a row whose customer id the Worker would refuse is dropped. */
+export const UNSERVABLE_USER = "user id the Worker refuses";
+/** Why a row whose item id the Worker would refuse is dropped. */
+export const UNSERVABLE_ITEM = "item id the Worker refuses";
+
+/**
+ * Whether the Worker would refuse `id` (trimmed, a customer's as customerId gives it) as a user or item id: over 128
+ * characters, a control character, not well-formed Unicode (core/events.ts IdSchema), or, for a user, `.` or `..`
+ * (a URL cannot name them). Trained on, such a reader would be in the model and the profiles but could never get a
+ * token, nor be reached by the right of access; such an item could never be clicked or bought through the events
+ * API. (A user id shaped like an email address is not this: train refuses the whole file for it, saying so.)
+ */
+export function unservableId(id: string, of: "user" | "item"): boolean {
+  return !IdSchema.safeParse(id).success || (of === "user" && (id === "." || id === ".."));
 }
 
 /**

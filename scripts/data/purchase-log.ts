@@ -25,6 +25,9 @@ import {
   isPlaceholderItem,
   MORE_FIELDS,
   parseTimes,
+  UNSERVABLE_ITEM,
+  UNSERVABLE_USER,
+  unservableId,
 } from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
@@ -260,6 +263,14 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     }
     if (!code || isPlaceholderItem(code)) {
       drop("missing item");
+      continue;
+    }
+    if (unservableId(customerId(customer), "user")) {
+      drop(UNSERVABLE_USER);
+      continue;
+    }
+    if (unservableId(code, "item")) {
+      drop(UNSERVABLE_ITEM);
       continue;
     }
     // a log mapped without time: a purchase is nothing without its time (histories, recency, send time)

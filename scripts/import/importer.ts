@@ -24,6 +24,9 @@ import {
   isPlaceholderItem,
   MORE_FIELDS,
   parseTimes,
+  UNSERVABLE_ITEM,
+  UNSERVABLE_USER,
+  unservableId,
 } from "../data/interaction-log";
 import { checkNumbers, checkPurchasesLeft, checkReadable, refuseEmailIds } from "../data/log-checks";
 import { layoutColumns, layoutOf, readPurchaseLog } from "../data/purchase-log";
@@ -171,6 +174,16 @@ async function loadEvents(
         continue;
       }
       const item = rawItem && !isPlaceholderItem(rawItem) ? rawItem : undefined;
+      // ids the Worker would refuse, as train drops them
+      const unservable = unservableId(user, "user")
+        ? UNSERVABLE_USER
+        : item && unservableId(item, "item")
+          ? UNSERVABLE_ITEM
+          : null;
+      if (unservable) {
+        dropped[unservable] = (dropped[unservable] ?? 0) + 1;
+        continue;
+      }
       events.push({ id, type, user, item, ts: 0 });
       rawTimes.push(ts);
     }

@@ -77,6 +77,29 @@ describe("interaction log", () => {
     await expect(readPurchaseLog(corrupt)).rejects.toThrow();
   });
 
+  it("drops, counted, the rows of ids the Worker would refuse: a reader no token could name, an item no event could", async () => {
+    const path = join(dir, "unservable.csv");
+    const long = "u".repeat(129);
+    writeFileSync(
+      path,
+      [
+        "event_id,user_id,type,item_id,ts",
+        "e1,ok,purchase,p1,2010-12-01 08:26:00",
+        `e2,${long},purchase,p1,2010-12-01 08:30:00`,
+        "e3,..,purchase,p1,2010-12-01 09:00:00",
+        `e4,ok,purchase,${"p".repeat(129)},2010-12-01 09:10:00`,
+        "e5,ok,view,p2,2010-12-01 09:20:00",
+        `e6,${"u".repeat(128)},view,p2,2010-12-01 09:30:00`,
+      ].join("\n"),
+    );
+    const interactions = await readInteractionLog(path);
+    const purchases = await readPurchaseLog(path);
+    expect([...interactions.userIds].sort()).toEqual(["ok", "u".repeat(128)]);
+    expect([...purchases.customerIds]).toEqual(["ok"]);
+    expect(interactions.dropped).toMatchObject({ "user id the Worker refuses": 2, "item id the Worker refuses": 1 });
+    expect(purchases.dropped).toMatchObject({ "user id the Worker refuses": 2, "item id the Worker refuses": 1 });
+  });
+
   it("keys a reader the same in both readers when a spreadsheet wrote their id as a float", async () => {
     const path = join(dir, "typed.csv");
     writeFileSync(
