@@ -289,23 +289,25 @@ describe("a bandit turned off", () => {
 });
 
 describe("a bandit's report, weighted by period", () => {
+  /** one arm's counts in one hour: its readers all opened, some clicked */
+  const row = (period: number, arm: string, exposed: number, clickers: number) => ({
+    period,
+    arm,
+    exposed,
+    opened: exposed,
+    clickers,
+    buyers: 0,
+    payers: 0,
+    revenue: 0,
+    revenueSquares: 0,
+  });
+
   it("keeps taking in new hours after a variant is removed: it is weighed over the arms the experiment has now", () => {
     const now = experiment({
       variants: [
         { id: "a", weight: 1, content: "popular" },
         { id: "b", weight: 1, content: "popular" },
       ],
-    });
-    const row = (period: number, arm: string, exposed: number, clickers: number) => ({
-      period,
-      arm,
-      exposed,
-      opened: exposed,
-      clickers,
-      buyers: 0,
-      payers: 0,
-      revenue: 0,
-      revenueSquares: 0,
     });
     // c ran in hour 1 only; a and b each hour, at 10% in hour 1 and 2% in hour 2
     const periods = [
@@ -337,17 +339,6 @@ describe("a bandit's report, weighted by period", () => {
         { id: "personal", weight: 1, content: { v: 2, default: { id: "picks", type: "recommendations" } } },
         { id: "popular", weight: 1, content: "popular" },
       ],
-    });
-    const row = (period: number, arm: string, exposed: number, clickers: number) => ({
-      period,
-      arm,
-      exposed,
-      opened: exposed,
-      clickers,
-      buyers: 0,
-      payers: 0,
-      revenue: 0,
-      revenueSquares: 0,
     });
     // 48 hours of 200 readers a variant (15% and 10%); the holdout's readers came in two of them, and one hour alone
     const periods = Array.from({ length: 48 }, (_, h) => [

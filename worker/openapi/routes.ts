@@ -67,6 +67,13 @@ const IF_NONE_MATCH: Param = {
   description: "`*`: write only if no campaign is stored (412 CAMPAIGN_CHANGED when one was stored meanwhile)",
   schema: STRING,
 };
+/** A preview route's 401 for an email token: off a loopback host without the key, or a token that does not verify. */
+const previewTokenRefused = () =>
+  error(
+    "off a loopback host: neither the admin key nor a Cloudflare Access identity (UNAUTHORIZED); a token that does not verify (TOKEN_INVALID)",
+    "UNAUTHORIZED",
+    "TOKEN_INVALID",
+  );
 const T_QUERY: Param = { name: "t", in: "query", required: true, description: "the open-time token", schema: STRING };
 const UNSUBSCRIBE_T: Param = {
   name: "t",
@@ -1167,22 +1174,14 @@ const DOCUMENTED: RouteDoc[] = [
     params: [T_QUERY, LAYOUT],
     responses: {
       400: bad,
-      401: error(
-        "off a loopback host: neither the admin key nor a Cloudflare Access identity (UNAUTHORIZED); a token that does not verify (TOKEN_INVALID)",
-        "UNAUTHORIZED",
-        "TOKEN_INVALID",
-      ),
+      401: previewTokenRefused(),
     },
   }),
   preview("post", "/v1/preview/reset", "forget the decisions of the preview's email (never a real email's)", {
     params: [T_QUERY],
     responses: {
       400: bad,
-      401: error(
-        "off a loopback host: neither the admin key nor a Cloudflare Access identity (UNAUTHORIZED); a token that does not verify (TOKEN_INVALID)",
-        "UNAUTHORIZED",
-        "TOKEN_INVALID",
-      ),
+      401: previewTokenRefused(),
       403: fromAnotherSite,
     },
   }),
