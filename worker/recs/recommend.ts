@@ -334,7 +334,9 @@ async function rank(input: Loaded): Promise<Recommendation> {
     if (gone !== false) return gone ? generic("erased") : generic(modelState.reason);
     recordable = profileRead.ok ? profileRead.profile.consent.tracking : missing;
     if (profileRead.ok && !profileRead.profile.consent.personalization) return generic("opted-out");
-    return generic(modelState.reason);
+    // what the reader bought recently is withheld as with a model (pinned items, product blocks, the exclusion
+    // rule): a cold isolate's opens, while its model loads, must not show them
+    return generic(modelState.reason, profileRead.ok ? excluded(profileRead.profile, config, now) : undefined);
   }
   const model = modelState.model;
 

@@ -1,0 +1,106 @@
+/**
+ * What the reader bought recently is withheld while the model cannot serve (a cold isolate's opens, while it loads),
+ * as with a model: a pinned item and a product block of an item they bought an hour ago are not shown
+ * (worker/recs/recommend.ts, the model-failure branch).
+ */
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { CampaignSchema } from "../../core/campaign";
+import { kvKeys } from "../../core/kv-keys";
+import type { Profile } from "../../core/profile";
+import { verifyToken } from "../../core/token";
+import { serveBlock } from "../../worker/campaigns/serve-block";
+import { resetLiveCatalogCache } from "../../worker/catalog/live-catalog";
+import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import { getConfig } from "../../worker/env";
+import { openLoads, recommend } from "../../worker/recs/recommend";
+import { TEST_TOKEN_SECRET } from "./fixture";
+import { clearKv, fixture, seedModel, token } from "./support/harness";
+
+beforeEach(async () => {
+  await clearKv();
+  await seedModel();
+  resetCampaignCache();
+  resetLiveCatalogCache();
+});
+
+async function setup() {
+  const f = fixture();
+  const catalog = JSON.parse(f.catalogJson);
+  const reader = f.profiles.find((p) => p.factors !== null) as Profile;
+  const bought = catalog.items[catalog.popular[0]].id as string; // the most popular item
+  const raw = (await env.OPENTIME_KV.get(kvKeys.profile(reader.userId), "json")) as Profile;
+  const ts = Math.floor(Date.now() / 1000) - 3600; // bought an hour ago
+  await env.OPENTIME_KV.put(
+    kvKeys.profile(reader.userId),
+    JSON.stringify({
+      ...raw,
+      purchases: [{ item: bought, invoices: 1, lastTs: ts }, ...raw.purchases.filter((p) => p.item !== bought)],
+    }),
+  );
+  const t = await token(reader.userId);
+  const verified = await verifyToken([TEST_TOKEN_SECRET], t);
+  const config = getConfig(env as never);
+  const now = Date.now();
+  const loads = (failing: boolean) => {
+    const l = openLoads(env.OPENTIME_KV, config, now, () => undefined);
+    if (failing) l.model = Promise.resolve({ ok: false as const, reason: "model-loading" as const, catalog });
+    return l;
+  };
+  return { bought, t, verified, config, now, loads };
+}
+
+describe("the reader's recent purchase while the model cannot serve", () => {
+  it("a pinned item they bought an hour ago", async () => {
+    const { bought, t, verified, config, now, loads } = await setup();
+    const rules = { pinned: [bought] };
+    const ok = await recommend({
+      kv: env.OPENTIME_KV,
+      config,
+      token: t,
+      verified,
+      n: 4,
+      rules,
+      now,
+      loads: loads(false),
+    });
+    expect(ok.items.map((i) => i.id)).not.toContain(bought);
+    const failed = await recommend({
+      kv: env.OPENTIME_KV,
+      config,
+      token: t,
+      verified,
+      n: 4,
+      rules,
+      now,
+      loads: loads(true),
+    });
+    expect(failed.reason).toBe("model-loading");
+    expect(failed.items.map((i) => i.id)).not.toContain(bought);
+  });
+
+  it("a product block of the item they bought an hour ago", async () => {
+    const { bought, t, verified, config, now, loads } = await setup();
+    const campaign = CampaignSchema.parse({
+      v: 2,
+      blocks: [{ id: "deal", type: "product", item: bought, when: {} }],
+      default: { id: "picks", type: "recommendations" },
+    });
+    const input = {
+      kv: env.OPENTIME_KV,
+      config,
+      token: t,
+      verified,
+      campaign,
+      n: 4,
+      open: {},
+      now,
+      waitUntil: () => undefined,
+    };
+    const ok = await serveBlock({ ...input, loads: loads(false) });
+    expect(ok.selection.block.id).toBe("picks");
+    const failed = await serveBlock({ ...input, loads: loads(true) });
+    expect(failed.rec.reason).toBe("model-loading");
+    expect(failed.selection.block.id).toBe("picks");
+  });
+});
