@@ -37,9 +37,16 @@ export const MAX_SUPPRESSION_USERS = 500;
 export const SuppressionsRequestSchema = z.strictObject({
   users: z.array(HeldUserIdSchema).min(1).max(MAX_SUPPRESSION_USERS),
   campaign: CampaignIdSchema.optional().describe(
-    "the campaign about to be built: with it, readers whose frequency preference another send is too recent for are answered `frequency` (this campaign's own recorded sends never count); without it, `frequency` is never answered",
+    "the campaign about to be built: with it, readers whose frequency preference another send is too recent for are answered `frequency` (this campaign's own recorded sends of the last 20 hours never count: a rebuild of it); without it, `frequency` is never answered",
   ),
 });
+
+/**
+ * The largest body of a batch of readers (the suppression check's, the sends' record): MAX_SUPPRESSION_USERS ids of
+ * 128 UTF-16 units each, in UTF-8 up to 3 bytes a unit (a CJK id: 384 bytes), with their quotes and commas, and a
+ * campaign id: about 194 KB.
+ */
+export const MAX_BATCH_BYTES = 256 * 1024;
 
 /**
  * `POST /v1/admin/sends`: the readers a campaign's build writes messages for, recorded by each reader's shard (at
@@ -52,6 +59,12 @@ export const SendsRequestSchema = z.strictObject({
 export const SendsAnswerSchema = z.object({
   campaign: z.string(),
   recorded: z.number().int().nonnegative().describe("readers whose send was recorded (an erased reader's is not)"),
+  held: z
+    .array(z.object({ user: z.string(), reason: z.enum(SUPPRESSION_REASONS) }))
+    .default([])
+    .describe(
+      "readers not recorded, and not to be mailed: what their shard holds at the recording says so (an unsubscribe, a pause, or a send another build or a trigger made since the suppression check that their frequency preference counts)",
+    ),
 });
 
 /** The answer: only the readers not to mail, each with why (the rest may be mailed). */

@@ -124,7 +124,9 @@ try {
   // not for a preview, nor offline (unchecked: nothing about the recipients is asked of the Worker)
   const record = checked && !values["dry-run"] && mailed.length > 0;
   const recorded = record ? await recordSends(apiUrl, key(), values.campaign, mailed) : null;
-  const result = await buildEmails({ ...options, templates, subjects, suppressed });
+  // readers their shard held back at the recording (a change since the check) are left out as the check's are
+  const leftOut = recorded?.held.size ? new Map([...(suppressed ?? []), ...recorded.held]) : suppressed;
+  const result = await buildEmails({ ...options, templates, subjects, suppressed: leftOut });
   const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
   console.log(
     `${n(result.recipients, "recipient", "recipients")} -> ${n(result.files.length, "file", "files")} in ${values.out}`,
@@ -149,7 +151,13 @@ try {
       "note: --skip-suppression-check: recipients who unsubscribed, paused or were erased in opentime, or whose frequency preference holds them back, were NOT left out; your list's own suppressions must leave them out. This send was not recorded: later campaigns will not count it against anyone's frequency preference",
     );
   if (recorded !== null)
-    console.log(`recorded this campaign's send to ${recorded} recipients (their frequency preference counts it)`);
+    console.log(
+      `recorded this campaign's send to ${n(recorded.recorded, "recipient", "recipients")} (their frequency preference counts it)`,
+    );
+  if (recorded?.held.size)
+    console.log(
+      `held back at the recording, and left out: ${n(recorded.held.size, "recipient", "recipients")} whose state changed since the check (another build's or a trigger's send, an unsubscribe or a pause)`,
+    );
   else if (checked && values["dry-run"])
     console.log(
       "note: --dry-run: this send was not recorded; do not send these files (later campaigns would not count it against anyone's frequency preference)",

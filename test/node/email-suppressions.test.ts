@@ -32,10 +32,17 @@ function setup(csv: string) {
  * A stand-in for the Worker's routes: it checks requests as the routes do, answers the check from `known` and
  * records the sends it is given (or answers `sendsAnswer`).
  */
+/** The messages a build wrote in `dir` (its list of them aside), in name order. */
+async function messagesIn(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.endsWith(".eml")).sort();
+}
+
 function standIn(
   known: Record<string, SuppressionReason>,
   answer?: (users: string[]) => { status: number; body: string },
   sendsAnswer?: (users: string[]) => { status: number; body: string },
+  /** readers the recording holds back (their shard's state changed since the check), with why */
+  heldAtRecord: Record<string, SuppressionReason> = {},
 ) {
   const batches: string[][] = [];
   const campaigns: (string | undefined)[] = [];
@@ -61,7 +68,14 @@ function standIn(
           if (a.status !== 200) return reply(a.status, a.body);
         }
         sends.push(record.data);
-        return reply(200, JSON.stringify({ campaign: record.data.campaign, recorded: record.data.users.length }));
+        const held = record.data.users.flatMap((user) => {
+          const reason = heldAtRecord[user];
+          return reason ? [{ user, reason }] : [];
+        });
+        return reply(
+          200,
+          JSON.stringify({ campaign: record.data.campaign, recorded: record.data.users.length - held.length, held }),
+        );
       }
       if (req.method !== "POST" || req.url !== "/v1/admin/suppressions") return reply(404, '{"error":{}}');
       const parsed = SuppressionsRequestSchema.safeParse(JSON.parse(body));
@@ -121,7 +135,7 @@ describe("the builder leaves out whom it must not mail", () => {
     const result = await buildEmails({ ...options, suppressed });
     expect(result.recipients).toBe(1);
     expect(result.skipped).toEqual({ unsubscribed: 2, paused: 1 });
-    expect(await readdir(options.outDir)).toEqual(["c-ann.eml"]);
+    expect(await messagesIn(options.outDir)).toEqual(["c-ann.eml"]);
     const raw = await readFile(result.files[0] as string, "utf8");
     expect(raw).toMatch(/^To: ann@example.com$/m);
   });
@@ -184,7 +198,7 @@ describe("recording the campaign's sends: in batches, all or nothing", () => {
     const users = Array.from({ length: 1200 }, (_, i) => `r${i}`);
     const { server, sends } = standIn({});
     const url = await listen(server);
-    expect(await recordSends(url, KEY, "spring-sale", [...users, "r3"])).toBe(1200);
+    expect(await recordSends(url, KEY, "spring-sale", [...users, "r3"])).toEqual({ recorded: 1200, held: new Map() });
     expect(sends.map((b) => [b.campaign, b.users.length])).toEqual([
       ["spring-sale", 500],
       ["spring-sale", 500],
@@ -201,7 +215,7 @@ describe("recording the campaign's sends: in batches, all or nothing", () => {
         : { status: 200, body: "" },
     );
     const url = await listen(server);
-    expect(await recordSends(url, KEY, "spring-sale", users)).toBe(1200);
+    expect((await recordSends(url, KEY, "spring-sale", users)).recorded).toBe(1200);
     expect(sends.map((b) => b.users[0])).toEqual(["r0", "r500", "r1000"]);
     // the check too (429: KV's rate limit), counted by the requests its stand-in saw
     let asked = 0;
@@ -270,7 +284,7 @@ describe("npm run email: counts by reason, fails closed, or builds unchecked whe
       "left out 2 of 3 recipients opentime knows must not be mailed: unsubscribed 1, paused 1",
     );
     expect(res.stdout).not.toMatch(/c-bob|c-cyd|bob@|cyd@/);
-    expect(await readdir(out)).toEqual(["c-ann.eml"]);
+    expect(await messagesIn(out)).toEqual(["c-ann.eml"]);
   });
 
   const argsFor = (recipients: string, out: string, url: string) => [
@@ -289,7 +303,22 @@ describe("npm run email: counts by reason, fails closed, or builds unchecked whe
     expect(sends).toEqual([{ campaign: "spring-sale", users: ["c-ann", "c-cyd"] }]);
     expect(res.stdout).toContain("recorded this campaign's send to 2 recipients");
     expect(res.stdout).not.toMatch(/c-ann|c-bob|c-cyd|@example/);
-    expect((await readdir(out)).sort()).toEqual(["c-ann.eml", "c-cyd.eml"]);
+    expect(await messagesIn(out)).toEqual(["c-ann.eml", "c-cyd.eml"]);
+  });
+
+  it("leaves out a reader the recording held back (their state changed since the check), counted, never named", async () => {
+    const { recipients, dir } = await setup(csv);
+    const { server, sends } = standIn({}, undefined, undefined, { "c-cyd": "frequency" });
+    const out = join(dir, "out");
+    const res = await cli(argsFor(recipients, out, await listen(server)));
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(sends).toEqual([{ campaign: "spring-sale", users: ["c-ann", "c-bob", "c-cyd"] }]);
+    expect(res.stdout).toContain("recorded this campaign's send to 2 recipients");
+    expect(res.stdout).toContain("held back at the recording, and left out: 1 recipient");
+    expect(res.stdout).toContain("left out 1 of 3 recipients opentime knows must not be mailed: frequency 1");
+    expect(res.stdout).not.toMatch(/c-ann|c-bob|c-cyd|@example/);
+    expect(await messagesIn(out)).toEqual(["c-ann.eml", "c-bob.eml"]);
   });
 
   it("sends it cannot record: exit 1, nothing written, the way out named", async () => {

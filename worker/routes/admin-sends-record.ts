@@ -4,13 +4,15 @@
  * it writes anything), so that each reader's frequency preference counts this send when another campaign is
  * checked (worker/suppressions/check.ts). Each reader's send is written by their shard, the one writer of their
  * state (worker/state/campaign-sends-table.ts), one call per shard, at the shard's time; an erased reader's is
- * not recorded. `{"campaign","recorded"}`. Idempotent: the same request again only moves the sends' time (a
+ * not recorded, nor one their shard holds back now (`held`, with why: an unsubscribe, a pause, or a send their
+ * frequency preference counts made since the suppression check; the builder leaves them out).
+ * `{"campaign","recorded","held":[{"user","reason"}]}`. Idempotent: the same request again only moves the sends' time (a
  * rebuild). 503 STATE_UNAVAILABLE with Retry-After when a shard cannot be reached (worker/errors.ts
  * `passingFailure`): the others may have recorded theirs, and the same request again records the rest. A shard
  * failing in our own code (a bug: a TypeError, a constraint of its tables) is 500 INTERNAL, not a 503 to retry.
  */
 import type { Hono } from "hono";
-import { SendsRequestSchema } from "../../core/suppressions";
+import { MAX_BATCH_BYTES, SendsRequestSchema } from "../../core/suppressions";
 import type { AppEnv } from "../env";
 import { passingFailure, unavailableAs } from "../errors";
 import { requireApiKey } from "../lib/api-key";
@@ -18,15 +20,12 @@ import { errorMessage, logEvent } from "../lib/log";
 import { readValidBody } from "../lib/read-json-body";
 import { byShard, shardStub } from "../state/shard-routing";
 
-/** MAX_SUPPRESSION_USERS ids of up to 128 characters, and a campaign id, as JSON. */
-const MAX_SENDS_BYTES = 128 * 1024;
-
 export function registerAdminSendsRecord(app: Hono<AppEnv>): void {
   app.post(
     "/v1/admin/sends",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const body = await readValidBody(c, SendsRequestSchema, MAX_SENDS_BYTES);
+      const body = await readValidBody(c, SendsRequestSchema, MAX_BATCH_BYTES);
       const settled = await Promise.allSettled(
         [...byShard(new Set(body.users), (user) => user)].map(async ([shard, users]) =>
           shardStub(c.env, shard).recordSends(body.campaign, users),
@@ -46,8 +45,9 @@ export function registerAdminSendsRecord(app: Hono<AppEnv>): void {
           "some readers' sends could not be recorded: send the same request again (what was recorded is only recorded again)";
         throw unavailableAs(answered, { STATE_UNAVAILABLE: message, KV_UNAVAILABLE: message });
       }
-      const recorded = settled.reduce((n, s) => n + (s.status === "fulfilled" ? s.value : 0), 0);
-      return c.json({ campaign: body.campaign, recorded });
+      const done = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+      const recorded = done.reduce((n, d) => n + d.recorded, 0);
+      return c.json({ campaign: body.campaign, recorded, held: done.flatMap((d) => d.held) });
     },
   );
 }

@@ -11,7 +11,7 @@
  * 500 INTERNAL (worker/errors.ts `passingFailure` tells them apart).
  */
 import type { Hono } from "hono";
-import { SuppressionsRequestSchema } from "../../core/suppressions";
+import { MAX_BATCH_BYTES, SuppressionsRequestSchema } from "../../core/suppressions";
 import { type AppEnv, getConfig } from "../env";
 import { unavailableAs } from "../errors";
 import { requireApiKey } from "../lib/api-key";
@@ -19,15 +19,12 @@ import { errorMessage, logEvent } from "../lib/log";
 import { readValidBody } from "../lib/read-json-body";
 import { suppressedReaders } from "../suppressions/check";
 
-/** MAX_SUPPRESSION_USERS ids of up to 128 characters, and a campaign id, as JSON. */
-const MAX_CHECK_BYTES = 128 * 1024;
-
 export function registerAdminSuppressionsCheck(app: Hono<AppEnv>): void {
   app.post(
     "/v1/admin/suppressions",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const body = await readValidBody(c, SuppressionsRequestSchema, MAX_CHECK_BYTES);
+      const body = await readValidBody(c, SuppressionsRequestSchema, MAX_BATCH_BYTES);
       const users = [...new Set(body.users)];
       let suppressed: Awaited<ReturnType<typeof suppressedReaders>>;
       try {

@@ -45,14 +45,26 @@ export function nextCampaignSendExpiry(sql: SqlStorage): number | null {
   return at === null ? null : (at + SENDS_KEPT_S) * 1000;
 }
 
-/** The reader's latest recorded campaign send (unix s) other than `except`'s (null: counts every one), or null. */
-export function lastCampaignSend(sql: SqlStorage, user: string, except: string | null): number | null {
+/**
+ * How long a send of a campaign counts as the same build of it (s): a campaign built again within this (a run
+ * stopped part way, a template fixed) is the same send, and never held back by itself; built again later (the same
+ * id reused every day or week, as a shop's `daily-deals`), its earlier send counts as any other campaign's does.
+ * 20 hours: a daily send at a fixed hour is past it.
+ */
+export const REBUILD_WINDOW_S = 20 * 3600;
+
+/**
+ * The reader's latest recorded campaign send (unix s), or null: every campaign's, but `except`'s only when it was
+ * recorded REBUILD_WINDOW_S or more before `nowS` (a rebuild of `except` is that send again; null: every one counts).
+ */
+export function lastCampaignSend(sql: SqlStorage, user: string, except: string | null, nowS: number): number | null {
   return (
     sql
       .exec<{ at: number | null }>(
-        "SELECT max(sent_at) AS at FROM campaign_sends WHERE user = ? AND campaign IS NOT ?",
+        "SELECT max(sent_at) AS at FROM campaign_sends WHERE user = ? AND (campaign IS NOT ? OR sent_at <= ?)",
         user,
         except,
+        nowS - REBUILD_WINDOW_S,
       )
       .one().at ?? null
   );

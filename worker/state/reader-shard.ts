@@ -69,11 +69,13 @@ import {
 } from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
 import { recordablePart } from "../../core/opt-out";
-import { emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
+import { type Consent, emptyProfile, type Profile, parseProfile, salvageProfile } from "../../core/profile";
+import type { SuppressionReason } from "../../core/suppressions";
 import {
   type CancelReason,
   consentStops,
   consentStopsNew,
+  frequencyAllows,
   pauseEnd,
   type Trigger,
   type TriggersConfig,
@@ -795,19 +797,33 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /**
    * Records a campaign's send to these readers (POST /v1/admin/sends, for `npm run email`), in one transaction,
-   * at the shard's time: an erased reader's is not recorded (nothing of them is kept). Sends past the longest
-   * frequency preference are deleted at the same time. Returns how many were recorded. Idempotent: a send of the
-   * same campaign recorded again only moves its time.
+   * at the shard's time: an erased reader's is not recorded (nothing of them is kept), nor, `held` with why, one
+   * whose state here says not to mail them now: unsubscribed, paused, or a send their frequency preference counts
+   * more recent than it allows (another build's, or a trigger's, made since the suppression check: the check and
+   * this recording are hours apart in a large build, and this is where the two are one step). Sends past the
+   * longest frequency preference are deleted at the same time. Idempotent: a send of the same campaign recorded
+   * again only moves its time (and never holds back its own reader: REBUILD_WINDOW_S).
    */
-  async recordSends(campaign: string, users: string[]): Promise<number> {
+  async recordSends(
+    campaign: string,
+    users: string[],
+  ): Promise<{ recorded: number; held: { user: string; reason: SuppressionReason }[] }> {
     const now = Date.now();
     const nowS = Math.floor(now / 1000);
+    const nowIso = new Date(now).toISOString();
     const unique = [...new Set(users)];
     const hashes = await Promise.all(unique.map((u) => erasureHash(u)));
     let recorded = 0;
+    const held: { user: string; reason: SuppressionReason }[] = [];
     this.ctx.storage.transactionSync(() => {
       unique.forEach((user, i) => {
         if (this.isTombstoned(hashes[i] as string, now)) return;
+        const consent = this.reader(user, nowIso)?.profile.consent;
+        const reason = consent ? this.heldAtSend(user, consent, campaign, nowS) : null;
+        if (reason) {
+          held.push({ user, reason });
+          return;
+        }
         recordCampaignSend(this.sql, user, campaign, nowS);
         recorded++;
       });
@@ -816,7 +832,16 @@ export class ReaderShard extends DurableObject<Bindings> {
     // a send is kept 30 days however quiet the shard: an alarm within a day of the oldest one's expiry deletes it
     const expires = nextCampaignSendExpiry(this.sql);
     if (expires !== null) await this.scheduleAlarm(expires + PRUNE_SLACK_MS, 86_400_000);
-    return recorded;
+    return { recorded, held };
+  }
+
+  /** Why a reader this shard holds must not get `campaign` now (recordSends), or null. Synchronous. */
+  private heldAtSend(user: string, consent: Consent, campaign: string, nowS: number): SuppressionReason | null {
+    if (consent.unsubscribed) return "unsubscribed";
+    if (consent.pausedUntil !== null && consent.pausedUntil > nowS) return "paused";
+    if (consent.frequency === null) return null;
+    const last = this.latestSendOf(user, campaign, nowS);
+    return frequencyAllows(consent.frequency, last, nowS) ? null : "frequency";
   }
 
   /**
@@ -829,13 +854,15 @@ export class ReaderShard extends DurableObject<Bindings> {
     const nowS = Math.floor(Date.now() / 1000);
     // a Map: a reader whose id is `__proto__` is a key like any other (a plain object's would set its prototype)
     const out = new Map<string, number | null>();
-    for (const user of users) {
-      const calling = (this.inFlightReaders.get(user) ?? 0) > 0 ? nowS : null;
-      const sends = [lastCampaignSend(this.sql, user, campaign), lastTriggeredSend(this.sql, user, ""), calling];
-      const at = sends.reduce<number | null>((m, t) => (t === null ? m : m === null ? t : Math.max(m, t)), null);
-      out.set(user, at);
-    }
+    for (const user of users) out.set(user, this.latestSendOf(user, campaign, nowS));
     return out;
+  }
+
+  /** latestSends' answer for one reader: their latest send their frequency preference counts (unix s), or null. */
+  private latestSendOf(user: string, campaign: string | null, nowS: number): number | null {
+    const calling = (this.inFlightReaders.get(user) ?? 0) > 0 ? nowS : null;
+    const sends = [lastCampaignSend(this.sql, user, campaign, nowS), lastTriggeredSend(this.sql, user, ""), calling];
+    return sends.reduce<number | null>((m, t) => (t === null ? m : m === null ? t : Math.max(m, t)), null);
   }
 
   /**

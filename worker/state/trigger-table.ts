@@ -364,7 +364,7 @@ export function cancelBeforeFirstCall(
 /** The reader's latest send other than `delivery` (unix s): triggered, or a campaign's recorded one; null: none. */
 function lastSend(sql: SqlStorage, user: string, delivery: string): number | null {
   const triggered = lastTriggeredSend(sql, user, delivery);
-  const campaign = lastCampaignSend(sql, user, null);
+  const campaign = lastCampaignSend(sql, user, null, 0);
   return triggered === null ? campaign : campaign === null ? triggered : Math.max(triggered, campaign);
 }
 

@@ -1,0 +1,82 @@
+/**
+ * A reader's frequency preference holds across builds (POST /v1/admin/suppressions, then POST /v1/admin/sends):
+ * the recording checks again, in the shard's transaction, what the check saw hours before in a large build (another
+ * build's send, an unsubscribe since); a campaign id sent again a day on counts its earlier send, while a rebuild
+ * within REBUILD_WINDOW_S never holds back its own readers; and a batch of 500 ids of 128 characters in any script
+ * fits the routes' body limit.
+ */
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { QueuedEvent } from "../../core/events";
+import type { ReaderShard } from "../../worker/state/reader-shard";
+import { readerStub } from "../../worker/state/shard-routing";
+import { ADMIN_HEADERS as ADMIN, consume, send } from "./support/harness";
+
+const nowS = () => Math.floor(Date.now() / 1000);
+const post = (path: string, body: unknown) =>
+  send(path, { method: "POST", headers: ADMIN, body: JSON.stringify(body) }, env);
+
+async function checked(users: string[], campaign: string): Promise<Record<string, string>> {
+  const res = await post("/v1/admin/suppressions", { users, campaign });
+  expect(res.status, await res.clone().text()).toBe(200);
+  const body = (await res.json()) as { suppressed: { user: string; reason: string }[] };
+  return Object.fromEntries(body.suppressed.map((s) => [s.user, s.reason]));
+}
+
+async function record(campaign: string, users: string[]) {
+  const res = await post("/v1/admin/sends", { campaign, users });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json()) as { recorded: number; held: { user: string; reason: string }[] };
+}
+
+const consent = (user: string, change: QueuedEvent["consent"], ts = nowS()) =>
+  consume([{ id: `consent:${user}:${ts}`, type: "consent", user, ts, consent: change }]);
+
+describe("the frequency preference across builds", () => {
+  it("two campaigns checked at once: the second recording holds the reader back, whom the first took", async () => {
+    await consent("sf-weekly", { frequency: "weekly" });
+    expect(await checked(["sf-weekly"], "sf-A")).toEqual({});
+    expect(await checked(["sf-weekly"], "sf-B")).toEqual({});
+    expect(await record("sf-A", ["sf-weekly"])).toMatchObject({ recorded: 1, held: [] });
+    expect(await record("sf-B", ["sf-weekly"])).toMatchObject({
+      recorded: 0,
+      held: [{ user: "sf-weekly", reason: "frequency" }],
+    });
+    // A built again (a rebuild within the window) is that send again: never held back by itself
+    expect(await record("sf-A", ["sf-weekly"])).toMatchObject({ recorded: 1, held: [] });
+  });
+
+  it("an unsubscribe between the check and the recording holds the reader back", async () => {
+    await consent("sf-leaving", { personalization: true });
+    expect(await checked(["sf-leaving"], "sf-C")).toEqual({});
+    await consent("sf-leaving", { unsubscribed: true }, nowS() + 1);
+    expect(await record("sf-C", ["sf-leaving"])).toMatchObject({
+      recorded: 0,
+      held: [{ user: "sf-leaving", reason: "unsubscribed" }],
+    });
+  });
+
+  it("a campaign id sent again a day on counts its earlier send; a rebuild within hours does not", async () => {
+    await consent("sf-weekly-2", { frequency: "weekly" });
+    expect(await record("daily-deals", ["sf-weekly-2"])).toMatchObject({ recorded: 1 });
+    expect(await checked(["sf-weekly-2"], "daily-deals")).toEqual({});
+    // the next day, the same campaign's next issue
+    await runInDurableObject(readerStub(env, "sf-weekly-2"), (_: ReaderShard, state: DurableObjectState) => {
+      state.storage.sql.exec("UPDATE campaign_sends SET sent_at = sent_at - 86400 WHERE user = ?", "sf-weekly-2");
+    });
+    expect(await checked(["sf-weekly-2"], "daily-deals")).toEqual({ "sf-weekly-2": "frequency" });
+    expect(await record("daily-deals", ["sf-weekly-2"])).toMatchObject({
+      recorded: 0,
+      held: [{ user: "sf-weekly-2", reason: "frequency" }],
+    });
+  });
+
+  it("takes a batch of 500 ids of 128 characters in any script (3 bytes each in UTF-8)", async () => {
+    const users = Array.from({ length: 500 }, (_, i) => `${String(i).padStart(3, "0")}${"\u3042".repeat(125)}`);
+    const check = await post("/v1/admin/suppressions", { users, campaign: "sf-big" });
+    expect(check.status, (await check.clone().text()).slice(0, 200)).toBe(200);
+    const sends = await post("/v1/admin/sends", { users, campaign: "sf-big" });
+    expect(sends.status, (await sends.clone().text()).slice(0, 200)).toBe(200);
+    expect(((await sends.json()) as { recorded: number }).recorded).toBe(500);
+  });
+});
