@@ -16,6 +16,12 @@ export const MAX_SUBJECT_USERS = 150;
 export const SubjectsRequestSchema = z.strictObject({
   campaign: CampaignIdSchema,
   users: z.array(UserIdSchema).min(1).max(MAX_SUBJECT_USERS),
+  record: z
+    .boolean()
+    .default(true)
+    .describe(
+      "false: the arms an experiment draws are answered and not recorded (a build not to be sent: `npm run email --dry-run`)",
+    ),
 });
 
 /** One reader's answer; `subject` is null when the campaign has no subject rules. */

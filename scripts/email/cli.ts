@@ -117,15 +117,19 @@ try {
     );
   const suppressed = checked ? await fetchSuppressions(apiUrl, key(), recipients, values.campaign) : undefined;
   const mailed = recipients.filter((u) => !suppressed?.has(u));
-  // the campaign's subject rules, per recipient mailed (an experiment records an arm for each), unless one
-  // subject is given for all
-  const subjects = values.subject ? undefined : await fetchSubjects(apiUrl, key(), values.campaign, mailed);
   // this campaign's send to each recipient built for, before anything is written (SendsNotRecorded ends the run):
   // not for a preview, nor offline (unchecked: nothing about the recipients is asked of the Worker)
   const record = checked && !values["dry-run"] && mailed.length > 0;
   const recorded = record ? await recordSends(apiUrl, key(), values.campaign, mailed) : null;
   // readers their shard held back at the recording (a change since the check) are left out as the check's are
   const leftOut = recorded?.held.size ? new Map([...(suppressed ?? []), ...recorded.held]) : suppressed;
+  // the campaign's subject rules, per recipient built for (an experiment records an arm for each, so asked only for
+  // those mailed, and recorded only when the build is to be sent), unless one subject is given for all
+  const built = recorded?.held.size ? mailed.filter((u) => !recorded.held.has(u)) : mailed;
+  const subjects =
+    values.subject || built.length === 0
+      ? undefined
+      : await fetchSubjects(apiUrl, key(), values.campaign, built, !values["dry-run"]);
   const result = await buildEmails({ ...options, templates, subjects, suppressed: leftOut });
   const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
   console.log(

@@ -10,12 +10,15 @@ export async function fetchSubjects(
   key: string,
   campaign: string,
   users: readonly string[],
+  /** false: a build not to be sent (a dry run): the Worker records no experiment arm for these readers */
+  record = true,
 ): Promise<Map<string, SubjectAnswer>> {
   const answers = await postBatches(
     apiBase,
     "/v1/admin/subjects",
     key,
-    batchesOf(users, MAX_SUBJECT_USERS).map((batch) => ({ campaign, users: batch })),
+    // `record` only when false: a Worker older than it refuses the field
+    batchesOf(users, MAX_SUBJECT_USERS).map((batch) => ({ campaign, users: batch, ...(!record && { record }) })),
     (json) => (json as { subjects: SubjectAnswer[] }).subjects,
     (problem, url) =>
       // the subjects come from --api-url, else --base-url: a build for a Worker not running yet names where to ask

@@ -47,6 +47,7 @@ function standIn(
   const batches: string[][] = [];
   const campaigns: (string | undefined)[] = [];
   const sends: { campaign: string; users: string[] }[] = [];
+  const subjectAsks: Record<string, unknown>[] = [];
   const server = createServer((req, res) => {
     let body = "";
     req.on("data", (chunk) => {
@@ -77,6 +78,19 @@ function standIn(
           JSON.stringify({ campaign: record.data.campaign, recorded: record.data.users.length - held.length, held }),
         );
       }
+      if (req.method === "POST" && req.url === "/v1/admin/subjects") {
+        const ask = JSON.parse(body) as { campaign: string; users: string[] };
+        subjectAsks.push(ask);
+        const subjects = ask.users.map((user) => ({
+          user,
+          subject: null,
+          preheader: null,
+          rule: null,
+          why: "",
+          copy: null,
+        }));
+        return reply(200, JSON.stringify({ campaign: ask.campaign, subjects }));
+      }
       if (req.method !== "POST" || req.url !== "/v1/admin/suppressions") return reply(404, '{"error":{}}');
       const parsed = SuppressionsRequestSchema.safeParse(JSON.parse(body));
       if (!parsed.success) return reply(400, '{"error":{"code":"BAD_REQUEST"}}');
@@ -93,7 +107,7 @@ function standIn(
       reply(200, JSON.stringify({ checked: parsed.data.users.length, suppressed }));
     });
   });
-  return { server, batches, campaigns, sends };
+  return { server, batches, campaigns, sends, subjectAsks };
 }
 
 const servers: Server[] = [];
@@ -304,6 +318,24 @@ describe("npm run email: counts by reason, fails closed, or builds unchecked whe
     expect(res.stdout).toContain("recorded this campaign's send to 2 recipients");
     expect(res.stdout).not.toMatch(/c-ann|c-bob|c-cyd|@example/);
     expect(await messagesIn(out)).toEqual(["c-ann.eml", "c-cyd.eml"]);
+  });
+
+  it("asks subject lines after the recording, for the readers it builds alone; a dry run asks them unrecorded", async () => {
+    const { recipients, dir } = await setup(csv);
+    const withoutSubject = (out: string, url: string) =>
+      argsFor(recipients, out, url).filter((a) => a !== "--subject" && a !== "Hi");
+    const real = standIn({ "c-bob": "unsubscribed" }, undefined, undefined, { "c-cyd": "frequency" });
+    const res = await cli(withoutSubject(join(dir, "real"), await listen(real.server)));
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    // c-bob left out at the check, c-cyd at the recording: neither is asked for (an experiment would record their arm)
+    expect(real.subjectAsks).toEqual([{ campaign: "spring-sale", users: ["c-ann"] }]);
+    expect(await messagesIn(join(dir, "real"))).toEqual(["c-ann.eml"]);
+    const dry = standIn({});
+    const preview = await cli([...withoutSubject(join(dir, "dry"), await listen(dry.server)), "--dry-run"]);
+    expect(preview.code).toBe(0);
+    expect(dry.sends).toEqual([]);
+    expect(dry.subjectAsks).toEqual([{ campaign: "spring-sale", users: ["c-ann", "c-bob", "c-cyd"], record: false }]);
   });
 
   it("leaves out a reader the recording held back (their state changed since the check), counted, never named", async () => {

@@ -1165,6 +1165,20 @@ describe("subject-line experiments", () => {
       expect(a.subject).toBe(arm === "a" ? "Subject A" : "Subject B");
     }
     expect(rec.sent.map((e) => e.type)).toEqual(users.map(() => "assignment"));
+    // a dry run's request ("record": false) is answered the same arms and records none
+    const dry = recordingQueue();
+    const preview = await fetchWith(
+      new Request("https://opentime.test/v1/admin/subjects", {
+        method: "POST",
+        headers: ADMIN_HEADERS,
+        body: JSON.stringify({ campaign: CAMPAIGN, users, record: false }),
+      }),
+      dry.queue,
+    );
+    expect(preview.status).toBe(200);
+    const previewed = ((await preview.json()) as { subjects: { user: string; experiment: string }[] }).subjects;
+    expect(previewed.map((a) => a.experiment)).toEqual(answers.map((a) => a.experiment));
+    expect(dry.sent).toEqual([]);
     await consume(rec.sent);
     await flushExperimentStore();
     // everyone to b from now on: a reader sent Subject A still opens variant a, and is exposed to it

@@ -131,7 +131,8 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
       );
       // a read that failed may have made a reader's answer a stranger's: the builder sends the batch again
       if (noted.failure() !== null) throw noted.failure();
-      if (assignments.length > 0) {
+      // a build not to be sent (a dry run) records no arm: its readers were not sent the campaign
+      if (body.record && assignments.length > 0) {
         const queued = await enqueue(c.env.EVENTS, assignments);
         if (!queued.ok) throw new ApiError("EVENTS_UNAVAILABLE", "the readers' arms could not be recorded; try again");
       }
