@@ -38,8 +38,10 @@ export const UrlSchema = z
   .min(1)
   .max(2048)
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the path may not hold
-  .refine((u) => /^https?:\/\/[^\s]+$/i.test(u) || /^\/(?![/\\])[^\x00-\x1f\x7f]*$/.test(u), {
-    message: "must be an http(s) URL, or a path starting with one / and without control characters",
+  // an absolute URL must parse (a port past 65535, an unclosed `[`, a host `%zz` would be saved, then ignored at the
+  // click, which would go to the fallback instead)
+  .refine((u) => (/^https?:\/\/[^\s]+$/i.test(u) && URL.canParse(u)) || /^\/(?![/\\])[^\x00-\x1f\x7f]*$/.test(u), {
+    message: "must be an http(s) URL that parses, or a path starting with one / and without control characters",
   });
 
 /** What one PATCH may set on one item; every field optional, `null` clears a field back to the model's value. */

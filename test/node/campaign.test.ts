@@ -65,6 +65,26 @@ describe("block types", () => {
     });
     expect(inBlocks).toEqual([["blocks[0].type", "must be one of: recommendations, static, product, countdown"]]);
   });
+
+  it("a block's link or picture that no URL parser reads is refused by its path, not saved to fail at the click", () => {
+    for (const url of ["https://shop.example:99999/sale", "https://[shop.example/sale", "https://%zz/sale"]) {
+      const block = { id: "s", type: "static", title: "Sale", image: "https://shop.example/a.png", url };
+      expect(issues({ v: 2, default: block }), url).toEqual([
+        [
+          "default.url",
+          "must be an http(s) URL that parses, or a path starting with one / and without control characters",
+        ],
+      ]);
+    }
+    const good = {
+      id: "s",
+      type: "static",
+      title: "Sale",
+      image: "/img/a.png",
+      url: "https://shop.example:8443/sale?x=1",
+    };
+    expect(issues({ v: 2, default: good })).toEqual([]);
+  });
 });
 
 describe("slot names", () => {
