@@ -33,14 +33,24 @@ const TextSchema = z.string().max(500);
  * (a URL parser reads a backslash as a slash), nor with a control character (it drops tabs and line breaks,
  * so `/\t/host` is `//host` to it). Spaces are kept as they were (the parser encodes them).
  */
+/** Whether `u` parses as a URL (URL.canParse, which not every type library this code is checked with declares). */
+function parses(u: string): boolean {
+  try {
+    new URL(u);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const UrlSchema = z
   .string()
   .min(1)
   .max(2048)
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the path may not hold
   // an absolute URL must parse (a port past 65535, an unclosed `[`, a host `%zz` would be saved, then ignored at the
   // click, which would go to the fallback instead)
-  .refine((u) => (/^https?:\/\/[^\s]+$/i.test(u) && URL.canParse(u)) || /^\/(?![/\\])[^\x00-\x1f\x7f]*$/.test(u), {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the path may not hold
+  .refine((u) => (/^https?:\/\/[^\s]+$/i.test(u) && parses(u)) || /^\/(?![/\\])[^\x00-\x1f\x7f]*$/.test(u), {
     message: "must be an http(s) URL that parses, or a path starting with one / and without control characters",
   });
 

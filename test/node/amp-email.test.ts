@@ -178,7 +178,7 @@ describe("recommendations email", () => {
             ? [countdownItem(block, Date.now())]
             : items;
       // the route's own answer for the block (worker/campaigns/amp-list-body.ts)
-      const body = ampListBody(campaign.data, block, shown, base, Date.now());
+      const body = ampListBody(campaign.data, "spring", block, shown, base, Date.now());
       // what amp-mustache makes of the answer, where the amp-list was
       const html = Mustache.render(template, body);
       const page = amp
@@ -187,6 +187,12 @@ describe("recommendations email", () => {
       const res = await validateAmpEmail(page);
       expect(res.errors, block.type).toEqual([]);
       expect(res.status).toBe("PASS");
+      // each link carries the campaign's UTM parameters, as the images' clicks do (its slot: `amp`)
+      for (const it of body.items)
+        if (it.url)
+          expect(new URL(it.url).search, block.type).toContain(
+            "utm_source=opentime&utm_medium=email&utm_campaign=spring&utm_content=amp",
+          );
       if (block.type !== "countdown") expect(html).toContain("For you &amp; yours");
       else expect(html).toMatch(/Only \d+d \d\d:\d\d:\d\d left/);
     }
@@ -263,7 +269,10 @@ describe("recommendations email", () => {
       { ...ITEM, image: "http://cdn.shop.example/p1.jpg" },
       { ...ITEM, id: "p2", title: "Rug", image: "https://cdn.shop.example/p2.jpg" },
     ];
-    const html = Mustache.render(template, ampListBody(campaign.data, campaign.data.default, items, base, Date.now()));
+    const html = Mustache.render(
+      template,
+      ampListBody(campaign.data, "spring", campaign.data.default, items, base, Date.now()),
+    );
     expect(html).toContain("Lamp");
     expect(html).toContain("£20.00");
     expect(html).not.toContain("http://cdn.shop.example");

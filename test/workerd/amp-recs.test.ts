@@ -77,7 +77,10 @@ describe("GET /v1/amp/recs", () => {
     expect(reason).toBe("personalized");
     expect(body?.items).toHaveLength(5);
     const item = body?.items[0];
-    expect(item?.url).toMatch(/^https:\/\/opentime\.test\/demo\/p\/p\d+$/);
+    // the product's link, with the campaign's UTM parameters as the images' clicks carry them (slot `amp`)
+    expect(item?.url).toMatch(
+      /^https:\/\/opentime\.test\/demo\/p\/p\d+\?utm_source=opentime&utm_medium=email&utm_campaign=test&utm_content=amp$/,
+    );
     expect(item?.image).toMatch(/^https:\/\/opentime\.test\/demo\/img\/p\d+\.png\?w=600&h=600$/);
     expect(item?.price).toMatch(/^£\d+\.\d\d$/);
     // the Worker's own time: the ranking, and the whole answer (what `npm run bench` reads)

@@ -245,7 +245,7 @@ describe("blocks by conditions", () => {
         price: "",
         currency: "",
         image: `${ORIGIN}/demo/img/banner.png`,
-        url: "https://shop.example/sale",
+        url: "https://shop.example/sale?utm_source=opentime&utm_medium=email&utm_campaign=thr&utm_content=amp",
       },
     ]);
     expect(below.why).toBe("sale (default); skipped picks: topProbability no");
@@ -523,7 +523,12 @@ describe("blocks by conditions", () => {
       "deal (blocks[1]: format=amp $in [amp|html] ok); skipped vague: product arrival-vague not shown",
     );
     expect(shown.body.items).toEqual([
-      expect.objectContaining({ id: arrival.id, title: arrival.title, price: "£49.00", url: arrival.url }),
+      expect.objectContaining({
+        id: arrival.id,
+        title: arrival.title,
+        price: "£49.00",
+        url: `${arrival.url}?utm_source=opentime&utm_medium=email&utm_campaign=arrivals&utm_content=amp`,
+      }),
     ]);
     // its image and click: the card shown, and the link to it
     const t = await mintToken(TEST_TOKEN_SECRET, { user: a.userId, campaign: "arrivals", ttlSeconds: 3600 });

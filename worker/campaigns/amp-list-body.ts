@@ -5,7 +5,7 @@
  */
 import type { AmpRecsResponse } from "../../core/amp-list";
 import type { RenderedCopy } from "../../core/block-copy";
-import type { Block, Campaign } from "../../core/campaign";
+import { type Block, type Campaign, withUtm } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
 import { toAmpItem } from "../recs/amp-items";
 import { blockCopy } from "./block-copy";
@@ -13,6 +13,8 @@ import { blockCopy } from "./block-copy";
 /** `block` the block served (serveBlock's selection), `items` what it shows (its answer's items). */
 export function ampListBody(
   campaign: Campaign,
+  /** the email's campaign (its token's), whose UTM parameters each link carries as the images' clicks do; null: none */
+  campaignId: string | null,
   block: Block,
   items: readonly CatalogItem[],
   baseUrl: string,
@@ -23,7 +25,10 @@ export function ampListBody(
   return {
     items: items.map((it, i) => {
       const { badge, cta } = rendered[i] as RenderedCopy;
-      return { ...toAmpItem(it, baseUrl), ...(badge && { badge }), ...(cta && { cta }) };
+      const item = toAmpItem(it, baseUrl);
+      // `utm_content`: `amp`, as a click's slot is named for the AMP part
+      const url = item.url && campaignId !== null ? withUtm(item.url, campaignId, campaign, "amp") : item.url;
+      return { ...item, url, ...(badge && { badge }), ...(cta && { cta }) };
     }),
     block: { id: block.id, type: block.type },
     ...((headline || subline) && { copy: { ...(headline && { headline }), ...(subline && { subline }) } }),

@@ -63,7 +63,7 @@ export async function emailPreview(
     waitUntil,
   });
   const rec = served.rec;
-  const body = ampListBody(campaign, served.selection.block, served.rec.items, base, now);
+  const body = ampListBody(campaign, q.campaign, served.selection.block, served.rec.items, base, now);
   // a pinned item is placed first, unscored (item rules: core/item-rules.ts); its score would read as a fallback's
   const block = served.selection.block;
   const pinned = new Set(block.type === "recommendations" && rec.rules ? (block.items?.pinned ?? []) : []);

@@ -108,7 +108,8 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       }
       await bg.flush();
       const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
-      const body = ampListBody(campaign, served.selection.block, served.rec.items, base, now);
+      const campaignId = verified.ok ? verified.claims.c : null;
+      const body = ampListBody(campaign, campaignId, served.selection.block, served.rec.items, base, now);
       return c.json(body, 200, {
         "Cache-Control": "private, no-store",
         "X-Opentime-Reason": rec.reason,
