@@ -347,6 +347,43 @@ function contradiction(fact: Fact, test: NumberTest): string | null {
 }
 
 /**
+ * Why the operators of one test leave no value passing them all, beyond a number test's bounds (contradiction), or
+ * null: `$exists: false` holds only for an unknown fact, which every other operator fails (`{"$exists": false,
+ * "$lt": 1}` meant "none or unknown": an `$or`); the values `$eq` and `$in` allow, less those `$ne` and `$nin` refuse
+ * (and, on a number, outside its bounds), may be none; on a set, `$all` and `$nin` sharing a value, or every value
+ * of `$in` refused by `$nin`.
+ */
+function incompatible(fact: Fact, test: NumberTest | StringTest | SetTest): string | null {
+  const ops = Object.entries(test).filter(([, v]) => v !== undefined);
+  if (test.$exists === false && ops.length > 1)
+    return `$exists false holds only where ${fact} is unknown, which no other operator of the test passes: this test never holds (for "none or unknown", an "$or" of two tests)`;
+  const refused = new Set<unknown>([...("$nin" in test && test.$nin ? test.$nin : [])]);
+  if (FACTS[fact] === "set") {
+    const t = test as SetTest;
+    if (t.$all?.some((v) => refused.has(v)))
+      return `$all and $nin name the same value: no ${fact} has it and lacks it, this test never holds`;
+    if (t.$in?.every((v) => refused.has(v)))
+      return `every value $in names, $nin refuses: this test never holds`;
+    return null;
+  }
+  const t = test as NumberTest | StringTest;
+  if (t.$ne !== undefined) refused.add(t.$ne);
+  let allowed: unknown[] | null = t.$in ? [...t.$in] : null;
+  if (t.$eq !== undefined) allowed = allowed ? allowed.filter((v) => v === t.$eq) : [t.$eq];
+  if (allowed === null) return null;
+  const n = t as NumberTest;
+  const inBounds = (v: unknown) =>
+    typeof v !== "number" ||
+    ((n.$gt === undefined || v > n.$gt) &&
+      (n.$gte === undefined || v >= n.$gte) &&
+      (n.$lt === undefined || v < n.$lt) &&
+      (n.$lte === undefined || v <= n.$lte));
+  if (allowed.some((v) => !refused.has(v) && inBounds(v))) return null;
+  const names = ops.filter(([op]) => op !== "$exists").map(([op]) => op);
+  return `no value passes ${names.join(", ")} at once: this test never holds`;
+}
+
+/**
  * Tests on number facts that name a value the fact never takes (`$eq`, `$ne`, `$in`, `$nin`), or that no value
  * it takes passes (`$gt`, `$gte`, `$lt`, `$lte`): checked where a campaign is saved, as the closed string values
  * are, so a block is not left never to match; and tests whose operators contradict one another (`$gte 18, $lt 6`).
@@ -395,9 +432,10 @@ export function conditionProblems(cond: Condition, at: (string | number)[] = [])
       });
   }
   for (const fact of FACT_NAMES) {
-    if (FACTS[fact] !== "number") continue;
-    const test = cond[fact] as NumberTest | undefined;
-    const message = test ? contradiction(fact, test) : null;
+    const test = cond[fact] as NumberTest | StringTest | SetTest | undefined;
+    if (!test) continue;
+    const message =
+      (FACTS[fact] === "number" ? contradiction(fact, test as NumberTest) : null) ?? incompatible(fact, test);
     if (message) out.push({ path: [...at, fact], message });
   }
   for (const [i, c] of (cond.$and ?? []).entries()) out.push(...conditionProblems(c, [...at, "$and", i]));

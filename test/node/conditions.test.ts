@@ -247,6 +247,32 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
     expect(put({ purchases: { $eq: 3, $gte: 3, $lt: 4 } })).toBeNull();
   });
 
+  it("operators of any kind of test that no value passes together are a 400 at the fact; satisfiable ones are taken", () => {
+    for (const [when, why] of [
+      [{ purchases: { $exists: false, $lt: 1 } }, /purchases: \$exists false holds only where purchases is unknown/],
+      [{ localHour: { $in: [3, 4], $gte: 18 } }, /localHour: no value passes (\$in, \$gte|\$gte, \$in) at once/],
+      [{ localHour: { $eq: 9, $ne: 9 } }, /localHour: no value passes (\$eq, \$ne|\$ne, \$eq) at once/],
+      [{ segment: { $in: ["Champions"], $nin: ["Champions"] } }, /segment: no value passes (\$in, \$nin|\$nin, \$in) at once/],
+      [
+        { boughtCategories: { $all: ["Mugs"], $nin: ["Mugs"] } },
+        /boughtCategories: \$all and \$nin name the same value/,
+      ],
+      [{ topics: { $in: ["a", "b"], $nin: ["b", "a"] } }, /topics: every value \$in names, \$nin refuses/],
+    ] as const) {
+      expect(put(when), JSON.stringify(when)).toMatch(why);
+    }
+    for (const when of [
+      { purchases: { $exists: false } },
+      { purchases: { $exists: true, $lt: 1 } },
+      { localHour: { $in: [3, 19], $gte: 18 } },
+      { segment: { $in: ["Champions", "Loyal regulars"], $nin: ["Champions"] } },
+      { boughtCategories: { $all: ["Mugs"], $nin: ["Lamps"] } },
+      { topics: { $in: ["a", "b"], $nin: ["a"] } },
+      { engagement: { $eq: "high", $ne: "low" } },
+    ])
+      expect(put(when), JSON.stringify(when)).toBeNull();
+  });
+
   it("a block below one served to every reader (when {}) is a 400 at the block: it would never be served", () => {
     const saved = (blocks: unknown[]) =>
       campaignProblems(CampaignSchema.parse({ v: 2, blocks, default: { id: "picks", type: "recommendations" } })).map(
