@@ -362,8 +362,7 @@ function incompatible(fact: Fact, test: NumberTest | StringTest | SetTest): stri
     const t = test as SetTest;
     if (t.$all?.some((v) => refused.has(v)))
       return `$all and $nin name the same value: no ${fact} has it and lacks it, this test never holds`;
-    if (t.$in?.every((v) => refused.has(v)))
-      return `every value $in names, $nin refuses: this test never holds`;
+    if (t.$in?.every((v) => refused.has(v))) return `every value $in names, $nin refuses: this test never holds`;
     return null;
   }
   const t = test as NumberTest | StringTest;

@@ -252,7 +252,10 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
       [{ purchases: { $exists: false, $lt: 1 } }, /purchases: \$exists false holds only where purchases is unknown/],
       [{ localHour: { $in: [3, 4], $gte: 18 } }, /localHour: no value passes (\$in, \$gte|\$gte, \$in) at once/],
       [{ localHour: { $eq: 9, $ne: 9 } }, /localHour: no value passes (\$eq, \$ne|\$ne, \$eq) at once/],
-      [{ segment: { $in: ["Champions"], $nin: ["Champions"] } }, /segment: no value passes (\$in, \$nin|\$nin, \$in) at once/],
+      [
+        { segment: { $in: ["Champions"], $nin: ["Champions"] } },
+        /segment: no value passes (\$in, \$nin|\$nin, \$in) at once/,
+      ],
       [
         { boughtCategories: { $all: ["Mugs"], $nin: ["Mugs"] } },
         /boughtCategories: \$all and \$nin name the same value/,
