@@ -122,7 +122,9 @@ export function withExposure(
   const next: Exposures = { ...exposures, [facts.experiment]: entry };
   const ids = Object.keys(next);
   if (ids.length <= MAX_EXPOSURES) return next;
-  const evictable = ids.filter((id) => id !== GLOBAL_HOLDOUT_ID);
+  // never the one just recorded either: applied late with an old time, it would go at once, its D1 row written and
+  // nothing ever attributed to it
+  const evictable = ids.filter((id) => id !== GLOBAL_HOLDOUT_ID && id !== facts.experiment);
   evictable.sort((a, b) => (next[a] as Exposure).at - (next[b] as Exposure).at);
   for (const id of evictable.slice(0, ids.length - MAX_EXPOSURES)) delete next[id];
   return next;

@@ -250,6 +250,12 @@ describe("exposure", () => {
     expect(Object.keys(x)).not.toContain("e0");
     const profile = { ...emptyProfile("u1", "2027-01-01T00:00:00Z"), experiments: x };
     expect(ProfileV3Schema.safeParse(profile).success).toBe(true);
+    // one applied late with an older time than all of them is kept (its store row is written): the oldest other goes
+    const late = withExposure(x, facts({ experiment: "late" }), T - 100);
+    expect(Object.keys(late)).toHaveLength(MAX_EXPOSURES);
+    expect(late.late?.at).toBe(T - 100);
+    expect(Object.keys(late)).not.toContain("e5");
+    expect(attributedRows(purchase("p-late", T - 50), late).map((r) => r.experiment)).toEqual(["late"]);
   });
 
   it("never forgets the reader's global holdout arm, however many experiments come after it", () => {
