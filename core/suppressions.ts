@@ -42,6 +42,14 @@ export const SuppressionsRequestSchema = z.strictObject({
 });
 
 /**
+ * How much sooner than their frequency allows a campaign may reach a reader (s): a campaign built at a fixed hour
+ * each day or week is checked a little before the time the last one was recorded (the check runs, then the record,
+ * minutes apart in a large build; a start moved by an hour), and held back every other time without it. Two hours:
+ * a daily reader's campaign emails are at least 22 hours apart.
+ */
+export const CAMPAIGN_SLACK_S = 2 * 3600;
+
+/**
  * The largest body of a batch of readers (the suppression check's, the sends' record): MAX_SUPPRESSION_USERS ids of
  * 128 UTF-16 units each, in UTF-8 up to 3 bytes a unit (a CJK id: 384 bytes), with their quotes and commas, and a
  * campaign id: about 194 KB.

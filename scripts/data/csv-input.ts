@@ -302,9 +302,10 @@ const lineBreaks = (s: string) => s.match(/\r\n|\r|\n/g)?.length ?? 0;
  * Refuses a record read over lines `begins` to `ends` that is lines of the file read into one, not a quoted field
  * holding a line break: a quote that opened a field and did not close it (an inch mark, `"BAG 12""`), whose field ran
  * on over the lines after it up to the next quote in the file. Kept, or dropped as one row, it would take those lines
- * with it unsaid. Told by the record being longer than the header, or a field over several lines that holds as many
- * separators as a whole row (the rest of the line the quote opened on, and the start of the line it closed on, hold
- * one row's separators between them: a description written over two lines, a note with a comma or two, holds fewer).
+ * with it unsaid. Told by the record being longer than the header, or a field over several lines whose lines after
+ * its first read as whole rows (as many separators as a row has): two of them, or one in a file of four columns or
+ * more. A note written over lines with a comma or two in them reads as a row only in a narrow file, where one such
+ * line is not enough (`id,note` with `"a, b\nc, d"` is a note, not a row swallowed).
  */
 function refuseSwallowedLines(
   fields: readonly string[],
@@ -316,7 +317,14 @@ function refuseSwallowedLines(
 ): void {
   const separators = (s: string) => s.split(delimiter).length - 1;
   const row = Math.max(1, names.length - 1);
-  let at = fields.findIndex((f) => lineBreaks(f) > 0 && separators(f) >= row);
+  // the field's lines after its first that read as whole rows
+  const rowLines = (f: string) =>
+    f
+      .split(/\r\n|\r|\n/)
+      .slice(1)
+      .filter((line) => separators(line) >= row).length;
+  const enough = names.length >= 4 ? 1 : 2;
+  let at = fields.findIndex((f) => lineBreaks(f) > 0 && rowLines(f) >= enough);
   if (at < 0 && longer) at = fields.findIndex((f) => lineBreaks(f) > 0);
   if (at < 0) return;
   // the field's quote opened on the line its record begins on, past the line breaks of the fields before it

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { readHeaderLine } from "../../scripts/data/csv-input";
+import { csvLines, readHeaderLine } from "../../scripts/data/csv-input";
 import { parseMapping, readInteractionLog } from "../../scripts/data/interaction-log";
 import { readPurchaseLog } from "../../scripts/data/purchase-log";
 import { runEvaluation } from "../../scripts/eval/run-evaluation";
@@ -405,6 +405,24 @@ describe("rows as spreadsheets write them", () => {
     expect(log.descriptions).toEqual(
       expect.arrayContaining(["WHITE\nLANTERN", "LANTERN, WHITE\r\nLARGE", 'PLATE 12" ROUND,\nWHITE']),
     );
+    // in a narrow file, a note over lines with a comma in them is a note, not rows swallowed
+    const notes = write(
+      "notes.csv",
+      text([
+        "user_id,item_id,ts,note",
+        'u1,p1,1700000000,"gift wrap, red,\nleave at door, thanks"',
+        "u2,p2,1700000100,ok",
+      ]),
+    );
+    const noted = await readInteractionLog(notes, { mapping: parseMapping("user=user_id,item=item_id,time=ts") });
+    expect(noted.userIds).toEqual(["u1", "u2"]);
+    const narrow = write("narrow.csv", text(["id,desc", '1,"a, b\nc"', "2,ok"]));
+    const records: Record<string, string>[] = [];
+    for await (const { record } of csvLines(narrow)) records.push(record);
+    expect(records).toEqual([
+      { id: "1", desc: "a, b\nc" },
+      { id: "2", desc: "ok" },
+    ]);
     // a later problem still names its own line, counted past the fields' line breaks
     lines[12] = lines[12]?.replace("WHITE LANTERN", '"WHITE LANTERN') ?? "";
     await expect(readPurchaseLog(write("multi-line-unclosed.csv", text(lines)))).rejects.toThrow(

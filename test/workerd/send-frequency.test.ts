@@ -71,6 +71,29 @@ describe("the frequency preference across builds", () => {
     });
   });
 
+  it("a campaign built at a fixed hour each day reaches a daily reader each day: its check comes before the last one's record", async () => {
+    await consent("sf-daily", { frequency: "daily" });
+    expect(await record("sf-morning", ["sf-daily"])).toMatchObject({ recorded: 1, held: [] });
+    // the next morning's build checks 30 s short of a day after yesterday's recording
+    await runInDurableObject(readerStub(env, "sf-daily"), (_: ReaderShard, state: DurableObjectState) => {
+      state.storage.sql.exec("UPDATE campaign_sends SET sent_at = sent_at - 86370 WHERE user = ?", "sf-daily");
+    });
+    expect(await checked(["sf-daily"], "sf-morning")).toEqual({});
+    expect(await record("sf-morning", ["sf-daily"])).toMatchObject({ recorded: 1, held: [] });
+    // a second campaign the same day is still held back
+    expect(await checked(["sf-daily"], "sf-evening")).toEqual({ "sf-daily": "frequency" });
+  });
+
+  it("a reader erased between the check and the recording is held back, as erased", async () => {
+    await consent("sf-gone", { personalization: true });
+    expect(await checked(["sf-gone"], "sf-D")).toEqual({});
+    expect((await send("/v1/users/sf-gone", { method: "DELETE", headers: ADMIN }, env)).status).toBe(200);
+    expect(await record("sf-D", ["sf-gone"])).toMatchObject({
+      recorded: 0,
+      held: [{ user: "sf-gone", reason: "erased" }],
+    });
+  });
+
   it("takes a batch of 500 ids of 128 characters in any script (3 bytes each in UTF-8)", async () => {
     const users = Array.from({ length: 500 }, (_, i) => `${String(i).padStart(3, "0")}${"\u3042".repeat(125)}`);
     const check = await post("/v1/admin/suppressions", { users, campaign: "sf-big" });

@@ -2,8 +2,9 @@
  * The reader shard's campaign sends (`campaign_sends`): for each reader and campaign, when `npm run email` last
  * built that campaign's message for them (POST /v1/admin/sends), so that the reader's frequency preference spaces
  * the shop's campaigns as it spaces triggered sends (core/triggers.ts FREQUENCY_DAYS). One row per (reader,
- * campaign): a rebuild of the same campaign moves its time, never adds a send, and never counts against that
- * campaign itself (the suppression check leaves the campaign it is asked for out). Rows older than the longest
+ * campaign): a rebuild of the same campaign moves its time, never adds a send, and within REBUILD_WINDOW_S never
+ * counts against that campaign itself (the suppression check and the recording leave it out; older, the same id sent
+ * again a day or a week on, it counts as any other campaign's send). Rows older than the longest
  * preference (30 days) can hold nothing back: each recording deletes the shard's expired rows, and the shard's
  * alarm (set within a day of the oldest row's expiry) deletes them however quiet the shard. Erasure deletes the
  * reader's rows. Synchronous SQL on the shard's storage; the shard is the only writer.

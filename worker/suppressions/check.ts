@@ -8,8 +8,10 @@
  * whose latest send is more recent than it allows. Their sends are read from their shard, the one writer of them
  * (worker/state/campaign-sends-table.ts, trigger-table.ts), in one call per shard for the batch's readers with a
  * preference and no other reason, so a send recorded or a triggered call begun before the check is seen at once,
- * wherever the check runs. The campaign's own recorded sends are left out: a rebuild or re-run of it never holds
- * back its own recipients.
+ * wherever the check runs. The campaign's own sends of the last REBUILD_WINDOW_S are left out: a rebuild or re-run
+ * of it never holds back its own recipients (its older ones count, as any other campaign's). A campaign may come
+ * CAMPAIGN_SLACK_S sooner than the preference allows: one built at a fixed hour is checked a little before the last
+ * one's recording.
  *
  * A reader with no snapshot and no tombstone may still be one their shard keeps an unsubscribe of, alone (erased
  * long ago, or never known: worker/state/suppression-only.ts): their shards are asked for those readers' list rows,
@@ -17,7 +19,13 @@
  * thrown as the shard threw it: the caller tells a passing failure (503) from a bug (500).
  */
 import { kvKeys } from "../../core/kv-keys";
-import { listSuppressionOf, type SuppressionReason, snapshotFrequency, suppressionOf } from "../../core/suppressions";
+import {
+  CAMPAIGN_SLACK_S,
+  listSuppressionOf,
+  type SuppressionReason,
+  snapshotFrequency,
+  suppressionOf,
+} from "../../core/suppressions";
 import { frequencyAllows } from "../../core/triggers";
 import type { Bindings } from "../env";
 import { tombstoneKeys } from "../events/erasure";
@@ -66,7 +74,7 @@ export async function suppressedReaders(
         campaign,
       );
       for (const r of readers)
-        if (!frequencyAllows(r.frequency, latest.get(r.user) ?? null, nowS))
+        if (!frequencyAllows(r.frequency, latest.get(r.user) ?? null, nowS + CAMPAIGN_SLACK_S))
           out.push({ user: r.user, reason: "frequency" });
     }),
     ...[...byShard(unpublished, (u) => u)].map(async ([shard, readers]) => {
