@@ -17,7 +17,6 @@ import {
   ConsentSchema,
   MAX_IMPRESSIONS,
   MAX_MONETARY,
-  MAX_PAUSE_SECONDS,
   MAX_PURCHASE_HISTORY,
   MAX_RECENT_ITEMS,
   MAX_SEEN_EVENTS,
@@ -25,6 +24,7 @@ import {
   type Profile,
   ProfileV3Schema,
   salvageConsent,
+  storablePause,
 } from "./profile";
 
 /** Engagement halves every 30 days; an open counts 1, a click 3. */
@@ -111,8 +111,7 @@ const CHANGEABLE = new Set<string>(Object.keys(ConsentSchema.shape).filter((f) =
 function storable(field: string, value: unknown): unknown {
   if (!CHANGEABLE.has(field)) return undefined;
   let kept = value;
-  if (field === "pausedUntil" && typeof value === "number" && Number.isFinite(value))
-    kept = Math.min(Math.max(0, Math.floor(value)), MAX_PAUSE_SECONDS - 1);
+  if (field === "pausedUntil" && typeof value === "number" && Number.isFinite(value)) kept = storablePause(value);
   if (field === "topics" && Array.isArray(value)) kept = salvageConsent({ topics: value }).topics;
   return ConsentSchema.shape[field as keyof typeof ConsentSchema.shape].safeParse(kept).success ? kept : undefined;
 }

@@ -26,7 +26,10 @@ export const kvKeys = {
   features: (userId: string, version: string) => `features:${userId}:${version}`,
   /** prefix of every model version's features of a user (erasure lists it) */
   featuresPrefix: (userId: string) => `features:${userId}:`,
-  /** JSON string[]: ids of the user's applied events beyond the profile's own window (read by their shard, once, at their first event there) */
+  /**
+   * JSON string[]: ids of the user's applied events beyond the profile's own window (read by their shard, once, at
+   * their first event there)
+   */
   seen: (userId: string) => `seen:${userId}`,
   /** marks an erased user (keyed by a SHA-256 of the id, core/erasure-key.ts; never the id itself) */
   erasure: (userHash: string) => `erased:${userHash}`,
@@ -45,11 +48,17 @@ export const kvKeys = {
   liveCatalog: "catalog:live",
   /** JSON `{version}`: the live catalog's version, which opens poll (small, read once a second per isolate) */
   liveCatalogVersion: "catalog:live:version",
-  /** JSON `Campaign` (core/campaign.ts): settings and blocks; written by the CampaignWriter only (admin API, preview editor, dashboard), and by `npm start` for the demo's campaigns on this machine */
+  /**
+   * JSON `Campaign` (core/campaign.ts): settings and blocks; written by the CampaignWriter only (admin API, preview
+   * editor, dashboard), and by `npm start` for the demo's campaigns on this machine
+   */
   campaign: (campaignId: string) => `campaign:${campaignId}`,
   /** JSON `Experiment` (core/experiments/experiment.ts), running or stopped; written by the ExperimentRegistry only */
   experiment: (experimentId: string) => `experiment:${experimentId}`,
-  /** JSON `Experiment`: the one running on a campaign (a copy of `experiment:<id>`), what opens read; ExperimentRegistry only */
+  /**
+   * JSON `Experiment`: the one running on a campaign (a copy of `experiment:<id>`), what opens read;
+   * ExperimentRegistry only
+   */
   campaignExperiment: (campaignId: string) => `experiment-of:${campaignId}`,
   /** JSON `{at, weights}`: a bandit's current variant weights; written by the bandit job only (hourly) */
   banditWeights: (experimentId: string) => `experiment-weights:${experimentId}`,

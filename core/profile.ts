@@ -94,6 +94,11 @@ export type Consent = z.infer<typeof ConsentSchema>;
 
 /** Unix seconds from here on are milliseconds sent by mistake (the year 5138): a pause that would never end. */
 export const MAX_PAUSE_SECONDS = 1e11;
+
+/** A pause's end as the profile keeps it: whole seconds from 0 to MAX_PAUSE_SECONDS (one past it never ends anyway). */
+export function storablePause(seconds: number): number {
+  return Math.min(Math.max(0, Math.floor(seconds)), MAX_PAUSE_SECONDS - 1);
+}
 const PAUSE_FORMAT =
   "unix seconds, or an ISO 8601 time with its zone (2027-01-01T00:00:00Z, as GET /v1/admin/suppressions answers it); null ends a pause";
 
@@ -278,10 +283,7 @@ export function salvageConsent(raw: unknown): Consent {
       ? source.topics.filter((t): t is string => shape.topics.element.safeParse(t).success).slice(0, 50)
       : [],
     frequency: kept("frequency", null),
-    pausedUntil:
-      typeof pause === "number" && Number.isFinite(pause)
-        ? Math.min(Math.max(0, Math.floor(pause)), MAX_PAUSE_SECONDS - 1)
-        : kept("pausedUntil", null),
+    pausedUntil: typeof pause === "number" && Number.isFinite(pause) ? storablePause(pause) : kept("pausedUntil", null),
     unsubscribed: kept("unsubscribed", true),
     updatedAt: kept("updatedAt", null),
   };

@@ -19,6 +19,7 @@ import { z } from "zod";
 import { CampaignIdSchema } from "./campaign";
 import { HeldUserIdSchema, UserIdSchema } from "./events";
 import { type Consent, ConsentSchema } from "./profile";
+import { frequencyAllows } from "./triggers";
 
 export const SUPPRESSION_REASONS = ["erased", "unsubscribed", "paused", "unreadable", "frequency"] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
@@ -48,6 +49,11 @@ export const SuppressionsRequestSchema = z.strictObject({
  * a daily reader's campaign emails are at least 22 hours apart.
  */
 export const CAMPAIGN_SLACK_S = 2 * 3600;
+
+/** Whether a campaign may reach a reader of `frequency` whose latest send was at `lastSentS` (CAMPAIGN_SLACK_S). */
+export function campaignAllows(frequency: Consent["frequency"], lastSentS: number | null, nowS: number): boolean {
+  return frequencyAllows(frequency, lastSentS, nowS + CAMPAIGN_SLACK_S);
+}
 
 /**
  * The largest body of a batch of readers (the suppression check's, the sends' record): MAX_SUPPRESSION_USERS ids of

@@ -291,12 +291,9 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
       drop("missing item");
       continue;
     }
-    if (unservableId(customerId(u), "user")) {
-      drop(UNSERVABLE_USER);
-      continue;
-    }
-    if (unservableId(it, "item")) {
-      drop(UNSERVABLE_ITEM);
+    const unservable = unservableRow(customerId(u), it);
+    if (unservable) {
+      drop(unservable);
       continue;
     }
     const rawTime = mapping.time ? (rec[mapping.time] ?? "").trim() : "0";
@@ -393,6 +390,12 @@ export const UNSERVABLE_ITEM = "item id the Worker refuses";
  */
 export function unservableId(id: string, of: "user" | "item"): boolean {
   return !IdSchema.safeParse(id).success || (of === "user" && (id === "." || id === ".."));
+}
+
+/** Why a row of customer `user` (as customerId gives it) and item `item` is dropped as unservable, or null. */
+export function unservableRow(user: string, item: string | undefined): string | null {
+  if (unservableId(user, "user")) return UNSERVABLE_USER;
+  return item !== undefined && unservableId(item, "item") ? UNSERVABLE_ITEM : null;
 }
 
 /**

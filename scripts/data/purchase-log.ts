@@ -25,9 +25,7 @@ import {
   isPlaceholderItem,
   MORE_FIELDS,
   parseTimes,
-  UNSERVABLE_ITEM,
-  UNSERVABLE_USER,
-  unservableId,
+  unservableRow,
 } from "./interaction-log";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
@@ -265,12 +263,9 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       drop("missing item");
       continue;
     }
-    if (unservableId(customerId(customer), "user")) {
-      drop(UNSERVABLE_USER);
-      continue;
-    }
-    if (unservableId(code, "item")) {
-      drop(UNSERVABLE_ITEM);
+    const unservable = unservableRow(customerId(customer), code);
+    if (unservable) {
+      drop(unservable);
       continue;
     }
     // a log mapped without time: a purchase is nothing without its time (histories, recency, send time)

@@ -24,9 +24,7 @@ import {
   isPlaceholderItem,
   MORE_FIELDS,
   parseTimes,
-  UNSERVABLE_ITEM,
-  UNSERVABLE_USER,
-  unservableId,
+  unservableRow,
 } from "../data/interaction-log";
 import { checkNumbers, checkPurchasesLeft, checkReadable, refuseEmailIds } from "../data/log-checks";
 import { layoutColumns, layoutOf, readPurchaseLog } from "../data/purchase-log";
@@ -175,11 +173,7 @@ async function loadEvents(
       }
       const item = rawItem && !isPlaceholderItem(rawItem) ? rawItem : undefined;
       // ids the Worker would refuse, as train drops them
-      const unservable = unservableId(user, "user")
-        ? UNSERVABLE_USER
-        : item && unservableId(item, "item")
-          ? UNSERVABLE_ITEM
-          : null;
+      const unservable = unservableRow(user, item);
       if (unservable) {
         dropped[unservable] = (dropped[unservable] ?? 0) + 1;
         continue;

@@ -54,27 +54,11 @@ describe("the reader's recent purchase while the model cannot serve", () => {
   it("a pinned item they bought an hour ago", async () => {
     const { bought, t, verified, config, now, loads } = await setup();
     const rules = { pinned: [bought] };
-    const ok = await recommend({
-      kv: env.OPENTIME_KV,
-      config,
-      token: t,
-      verified,
-      n: 4,
-      rules,
-      now,
-      loads: loads(false),
-    });
+    const ask = (failing: boolean) =>
+      recommend({ kv: env.OPENTIME_KV, config, token: t, verified, n: 4, rules, now, loads: loads(failing) });
+    const ok = await ask(false);
     expect(ok.items.map((i) => i.id)).not.toContain(bought);
-    const failed = await recommend({
-      kv: env.OPENTIME_KV,
-      config,
-      token: t,
-      verified,
-      n: 4,
-      rules,
-      now,
-      loads: loads(true),
-    });
+    const failed = await ask(true);
     expect(failed.reason).toBe("model-loading");
     expect(failed.items.map((i) => i.id)).not.toContain(bought);
   });

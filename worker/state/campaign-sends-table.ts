@@ -55,17 +55,21 @@ export function nextCampaignSendExpiry(sql: SqlStorage): number | null {
 export const REBUILD_WINDOW_S = 20 * 3600;
 
 /**
- * The reader's latest recorded campaign send (unix s), or null: every campaign's, but `except`'s only when it was
- * recorded REBUILD_WINDOW_S or more before `nowS` (a rebuild of `except` is that send again; null: every one counts).
+ * The reader's latest recorded campaign send (unix s), or null: every campaign's, but `building`'s only when it was
+ * recorded REBUILD_WINDOW_S or more before `nowS` (a rebuild of the campaign being built is that send again).
  */
-export function lastCampaignSend(sql: SqlStorage, user: string, except: string | null, nowS: number): number | null {
+export function lastCampaignSend(
+  sql: SqlStorage,
+  user: string,
+  building?: { campaign: string; nowS: number },
+): number | null {
   return (
     sql
       .exec<{ at: number | null }>(
         "SELECT max(sent_at) AS at FROM campaign_sends WHERE user = ? AND (campaign IS NOT ? OR sent_at <= ?)",
         user,
-        except,
-        nowS - REBUILD_WINDOW_S,
+        building?.campaign ?? null,
+        building ? building.nowS - REBUILD_WINDOW_S : 0,
       )
       .one().at ?? null
   );

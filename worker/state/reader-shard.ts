@@ -70,12 +70,11 @@ import {
 import { kvKeys } from "../../core/kv-keys";
 import { recordablePart } from "../../core/opt-out";
 import { emptyProfile, type Profile, parseProfile, salvageConsent, salvageProfile } from "../../core/profile";
-import { CAMPAIGN_SLACK_S, listSuppressionOf, type SuppressionReason } from "../../core/suppressions";
+import { campaignAllows, listSuppressionOf, type SuppressionReason } from "../../core/suppressions";
 import {
   type CancelReason,
   consentStops,
   consentStopsNew,
-  frequencyAllows,
   pauseEnd,
   type Trigger,
   type TriggersConfig,
@@ -861,8 +860,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     if (listed) return listed;
     if (consent.frequency === null) return null;
     const last = this.latestSendOf(user, campaign, nowS);
-    // a campaign built at a fixed hour: its check comes a little before the last one's recording (CAMPAIGN_SLACK_S)
-    return frequencyAllows(consent.frequency, last, nowS + CAMPAIGN_SLACK_S) ? null : "frequency";
+    return campaignAllows(consent.frequency, last, nowS) ? null : "frequency";
   }
 
   /**
@@ -882,7 +880,8 @@ export class ReaderShard extends DurableObject<Bindings> {
   /** latestSends' answer for one reader: their latest send their frequency preference counts (unix s), or null. */
   private latestSendOf(user: string, campaign: string | null, nowS: number): number | null {
     const calling = (this.inFlightReaders.get(user) ?? 0) > 0 ? nowS : null;
-    const sends = [lastCampaignSend(this.sql, user, campaign, nowS), lastTriggeredSend(this.sql, user, ""), calling];
+    const building = campaign === null ? undefined : { campaign, nowS };
+    const sends = [lastCampaignSend(this.sql, user, building), lastTriggeredSend(this.sql, user, ""), calling];
     return sends.reduce<number | null>((m, t) => (t === null ? m : m === null ? t : Math.max(m, t)), null);
   }
 
@@ -1288,7 +1287,8 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /**
    * Whether what a viewed-* delivery announces of an item still holds (core/catalog-changes.ts stillHolds), by the
-   * live catalog `live` and, for a price drop on an item without a live price, the model catalog's (read only then). Without a live catalog, or a trigger not of a viewed-* type, it does.
+   * live catalog `live` and, for a price drop on an item without a live price, the model catalog's (read only
+   * then). Without a live catalog, or a trigger not of a viewed-* type, it does.
    */
   private async announcedHolds(
     viewedDue: readonly DueDelivery[],
@@ -1321,10 +1321,10 @@ export class ReaderShard extends DurableObject<Bindings> {
 
   /**
    * The delivery as it is now if it is still to go, else null, cancelled when a check stops it (one too late to send
-   * was ended before it, by endOverdue): over the reader's frequency preference (which counts every trigger's sends), checked and claimed with no await
-   * between; then the row as it is now (changes may have joined it since the alarm read it), unless the reader bought
-   * what it is about since, or (viewed-*) what it announces no longer `holds` for any item; with a viewed-* row, its
-   * items not bought that still hold (null: a cart's). A row it returns is marked begun, or cancelled as held, by the
+   * was ended before it, by endOverdue): over the reader's frequency preference (which counts every trigger's
+   * sends), checked and claimed with no await between; then the row as it is now (changes may have joined it since
+   * the alarm read it), unless the reader bought what it is about since, or (viewed-*) what it announces no longer
+   * `holds` for any item; with a viewed-* row, its items not bought that still hold (null: a cart's). A row it returns is marked begun, or cancelled as held, by the
    * caller with no await between: one cancelled here was never sent, and counts for no frequency.
    */
   private stillDue(

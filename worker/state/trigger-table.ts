@@ -332,8 +332,8 @@ export function endOverdue(
 
 /**
  * Cancels a due delivery before its first webhook call when it is over the reader's `frequency` (the call would
- * come sooner after their latest send than their preference allows: core/triggers.ts frequencyAllows; a triggered one, or a campaign's
- * send `npm run email` recorded, campaign-sends-table.ts: one preference spaces both). A delivery begun already
+ * come sooner after their latest send than their preference allows: core/triggers.ts frequencyAllows; a triggered
+ * one, or a campaign's send `npm run email` recorded, campaign-sends-table.ts: one preference spaces both). A delivery begun already
  * (a retry) is the same send, never held back. `calling`: another of the reader's calls is in flight (a send
  * now, whatever its row says: a cart add may have moved it). Synchronous: called just before the row is read again
  * and marked begun (pendingDelivery, markBegun), with no await between, so two of one reader's deliveries due
@@ -364,7 +364,7 @@ export function cancelBeforeFirstCall(
 /** The reader's latest send other than `delivery` (unix s): triggered, or a campaign's recorded one; null: none. */
 function lastSend(sql: SqlStorage, user: string, delivery: string): number | null {
   const triggered = lastTriggeredSend(sql, user, delivery);
-  const campaign = lastCampaignSend(sql, user, null, 0);
+  const campaign = lastCampaignSend(sql, user);
   return triggered === null ? campaign : campaign === null ? triggered : Math.max(triggered, campaign);
 }
 

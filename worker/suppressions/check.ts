@@ -20,13 +20,12 @@
  */
 import { kvKeys } from "../../core/kv-keys";
 import {
-  CAMPAIGN_SLACK_S,
+  campaignAllows,
   listSuppressionOf,
   type SuppressionReason,
   snapshotFrequency,
   suppressionOf,
 } from "../../core/suppressions";
-import { frequencyAllows } from "../../core/triggers";
 import type { Bindings } from "../env";
 import { tombstoneKeys } from "../events/erasure";
 import { bulkGetText } from "../lib/kv-bulk";
@@ -74,7 +73,7 @@ export async function suppressedReaders(
         campaign,
       );
       for (const r of readers)
-        if (!frequencyAllows(r.frequency, latest.get(r.user) ?? null, nowS + CAMPAIGN_SLACK_S))
+        if (!campaignAllows(r.frequency, latest.get(r.user) ?? null, nowS))
           out.push({ user: r.user, reason: "frequency" });
     }),
     ...[...byShard(unpublished, (u) => u)].map(async ([shard, readers]) => {

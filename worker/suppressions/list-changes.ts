@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { base64UrlToBytes, bytesToBase64Url } from "../../core/base64";
-import { MAX_PAUSE_SECONDS } from "../../core/profile";
+import { storablePause } from "../../core/profile";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { READER_SHARDS } from "../state/shard-count";
@@ -83,10 +83,7 @@ export async function readListChanges(
         user: c.user,
         unsubscribed: c.unsubscribed,
         // (a pause an earlier version stored outside 0..MAX_PAUSE_SECONDS, past Date's range too, read as in range)
-        pausedUntil:
-          c.pausedUntil === null
-            ? null
-            : new Date(Math.min(Math.max(0, c.pausedUntil), MAX_PAUSE_SECONDS - 1) * 1000).toISOString(),
+        pausedUntil: c.pausedUntil === null ? null : new Date(storablePause(c.pausedUntil) * 1000).toISOString(),
         frequency: c.frequency,
         changedAt: new Date(c.changedAt).toISOString(),
       });
