@@ -25,10 +25,18 @@ export function split(total: number): TimeLeft {
   };
 }
 
-/** The digits a frame shows: `DD`, `HH`, `MM`, `SS` (days past 99 show 99). */
-export function digits(t: TimeLeft): [string, string, string, string] {
-  const two = (n: number) => String(Math.min(99, n)).padStart(2, "0");
-  return [two(t.days), two(t.hours), two(t.minutes), two(t.seconds)];
+/** How many digits the days take in a drawing that starts at `t`: two, or three from 100 days on. */
+export function dayDigits(t: TimeLeft): 2 | 3 {
+  return t.days >= 100 ? 3 : 2;
+}
+
+/**
+ * The digits a frame shows: `DD` (or `DDD`, with `dayCells` 3), `HH`, `MM`, `SS`. Days past what the cells
+ * hold show all nines (999 days: nearly three years).
+ */
+export function digits(t: TimeLeft, dayCells: 2 | 3 = 2): [string, string, string, string] {
+  const pad = (n: number, cells: number) => String(Math.min(10 ** cells - 1, n)).padStart(cells, "0");
+  return [pad(t.days, dayCells), pad(t.hours, 2), pad(t.minutes, 2), pad(t.seconds, 2)];
 }
 
 /**

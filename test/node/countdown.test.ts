@@ -1,7 +1,7 @@
 /** Countdown blocks (core/countdown.ts, countdownItem in core/campaign.ts), on a fake clock. */
 import { describe, expect, it } from "vitest";
 import { CampaignSchema, countdownItem, countdownOf } from "../../core/campaign";
-import { countdownFrames, digits, split, timeLeftText } from "../../core/countdown";
+import { countdownFrames, dayDigits, digits, split, timeLeftText } from "../../core/countdown";
 
 const DEADLINE = Date.parse("2026-12-24T18:00:00+01:00");
 const block = {
@@ -28,7 +28,13 @@ describe("countdown", () => {
     // at and after the deadline: nothing to count (the block shows its ended content)
     expect(countdownFrames(DEADLINE, DEADLINE)).toEqual([]);
     expect(countdownFrames(DEADLINE, DEADLINE + 5000)).toEqual([]);
+    // two day cells hold 99 days; a drawing starting at 100 days or more has three
     expect(digits(split(500 * 86_400))[0]).toBe("99");
+    expect(dayDigits(split(99 * 86_400 + 86_399))).toBe(2);
+    expect(dayDigits(split(100 * 86_400))).toBe(3);
+    expect(digits(split(500 * 86_400 + 3600), 3)).toEqual(["500", "01", "00", "00"]);
+    expect(digits(split(99 * 86_400), 3)[0]).toBe("099");
+    expect(digits(split(5000 * 86_400), 3)[0]).toBe("999");
   });
 
   it("as an item: the time left as text and the sale's link before the deadline, the ended content after", () => {

@@ -57,4 +57,24 @@ describe("countdown GIF", () => {
     expect(plain?.gif.byteLength).toBeGreaterThan(0);
     expect(dressed?.gif).toEqual(plain?.gif);
   });
+
+  it("150 days left are drawn as 150, not as 99 (two day cells held 99 at most)", async () => {
+    const now = Date.parse("2030-01-01T00:00:30Z");
+    const block = (deadline: string) => ({ id: "sale", title: "Sale ends in", deadline }) as unknown as Countdown;
+    const { width, height } = slotPixels({ layout: "row", index: 0, scale: 1 });
+    const firstFrame = async (deadline: string) => {
+      const drawn = await countdownGif(block(deadline), width, height, now);
+      const reader = new GifReader(drawn?.gif as Uint8Array);
+      const px = new Uint8Array(width * height * 4);
+      reader.decodeAndBlitFrameRGBA(0, px);
+      return px;
+    };
+    // 150, 99 and 250 days, each with the same hours, minutes and seconds
+    const far = await firstFrame("2030-05-31T04:05:00Z");
+    const near = await firstFrame("2030-04-10T04:05:00Z");
+    const farther = await firstFrame("2030-09-08T04:05:00Z");
+    expect(far).not.toEqual(near);
+    // the hundreds are drawn: 150 and 250 differ
+    expect(far).not.toEqual(farther);
+  });
 });

@@ -1,14 +1,14 @@
 /**
  * A countdown block drawn as an animated GIF: one frame a second from the moment of the open (up to 60), each
  * showing days, hours, minutes and seconds left; played once, so it rests on its last frame. resvg draws the
- * still parts once and each digit once (a glyph atlas); a frame is the still part with its eight digits laid
- * in, and after the first only the digit cells that changed are written (GIF sub-frames). 16 grey levels between the
+ * still parts once and each digit once (a glyph atlas); a frame is the still part with its eight digits (nine from
+ * 100 days left) laid in, and after the first only the digit cells that changed are written (GIF sub-frames). 16 grey levels between the
  * background and the text colour make the palette: anti-aliasing kept, no quantizing. Drawn GIFs are kept
  * per isolate by (block, size, second): every reader opening within the same second shares one.
  */
 import { GifWriter } from "omggif";
 import type { Countdown } from "../../core/campaign";
-import { COUNTDOWN_FRAMES, countdownFrames, digits, type TimeLeft } from "../../core/countdown";
+import { COUNTDOWN_FRAMES, countdownFrames, dayDigits, digits, type TimeLeft } from "../../core/countdown";
 import { escapeXml } from "../../core/escape-xml";
 import { ByteLru } from "../lib/byte-lru";
 import { imageCaches } from "./image-memory";
@@ -31,20 +31,32 @@ interface Layout {
   /** digit cell size and the digits' row top */
   cell: { w: number; h: number };
   rowY: number;
-  /** x of each of the eight digit cells */
+  /** the days' digit cells: 2, or 3 from 100 days left */
+  dayCells: 2 | 3;
+  /** x of each digit cell: the days', then two each for hours, minutes and seconds */
   cellX: number[];
+  /** each group's first and last cell (days, hours, minutes, seconds) */
+  groups: [number, number][];
   digitSize: number;
 }
 
-function layoutFor(width: number, height: number): Layout {
-  const digitSize = Math.round(Math.min(height * 0.32, width / 7.2));
+function layoutFor(width: number, height: number, dayCells: 2 | 3): Layout {
+  const cells = dayCells + 6;
+  const digitSize = Math.round(Math.min(height * 0.32, width / (0.9 * cells)));
   const cell = { w: Math.round(digitSize * 0.62), h: Math.round(digitSize * 1.2) };
   const gap = Math.round(digitSize * 0.45);
-  const total = 8 * cell.w + 3 * gap;
+  const total = cells * cell.w + 3 * gap;
   const x0 = Math.round((width - total) / 2);
-  const cellX = Array.from({ length: 8 }, (_, i) => x0 + i * cell.w + Math.floor(i / 2) * gap);
+  const groupOf = (i: number) => (i < dayCells ? 0 : 1 + Math.floor((i - dayCells) / 2));
+  const cellX = Array.from({ length: cells }, (_, i) => x0 + i * cell.w + groupOf(i) * gap);
+  const groups: [number, number][] = [
+    [0, dayCells - 1],
+    [dayCells, dayCells + 1],
+    [dayCells + 2, dayCells + 3],
+    [dayCells + 4, dayCells + 5],
+  ];
   const rowY = Math.round(height * 0.36);
-  return { width, height, cell, rowY, cellX, digitSize };
+  return { width, height, cell, rowY, dayCells, cellX, groups, digitSize };
 }
 
 /** The still part: background, title, colons between the groups and the labels under them. */
@@ -63,15 +75,14 @@ function stillSvg(block: Countdown, l: Layout): string {
     `<text x="${l.width / 2}" y="${Math.round(l.rowY - title * 0.9)}" font-family="Roboto" font-size="${title}" font-weight="700" fill="${fg}" text-anchor="middle">${escapeXml(words)}</text>`,
   ];
   for (let g = 0; g < 4; g++) {
-    const x = (l.cellX[g * 2] as number) + l.cell.w;
+    const [first, last] = l.groups[g] as [number, number];
+    const x = ((l.cellX[first] as number) + (l.cellX[last] as number) + l.cell.w) / 2;
     parts.push(
       `<text x="${x}" y="${l.rowY + l.cell.h + label * 1.4}" font-family="Roboto" font-size="${label}" fill="${fg}" text-anchor="middle">${LABELS[g]}</text>`,
     );
     if (g < 3) {
-      const cx =
-        (l.cellX[g * 2 + 1] as number) +
-        l.cell.w +
-        ((l.cellX[g * 2 + 2] as number) - (l.cellX[g * 2 + 1] as number) - l.cell.w) / 2;
+      const next = (l.groups[g + 1] as [number, number])[0];
+      const cx = ((l.cellX[last] as number) + l.cell.w + (l.cellX[next] as number)) / 2;
       parts.push(
         `<text x="${cx}" y="${l.rowY + l.digitSize}" font-family="Roboto" font-size="${l.digitSize}" font-weight="700" fill="${fg}" text-anchor="middle">:</text>`,
       );
@@ -109,11 +120,11 @@ interface Drawn {
   atlasWidth: number;
 }
 
-/** One frame's digits' row: the still row with the eight digit cells laid in. */
+/** One frame's digits' row: the still row with its digit cells laid in. */
 function digitsRow(l: Layout, drawn: Drawn, t: TimeLeft): Uint8Array {
   const row = drawn.still.slice(l.rowY * l.width, (l.rowY + l.cell.h) * l.width);
-  const text = digits(t).join("");
-  for (let c = 0; c < 8; c++) {
+  const text = digits(t, l.dayCells).join("");
+  for (let c = 0; c < l.cellX.length; c++) {
     const d = text.charCodeAt(c) - 48;
     const x = l.cellX[c] as number;
     for (let y = 0; y < l.cell.h; y++) {
@@ -150,8 +161,9 @@ export async function countdownGif(
   const key = JSON.stringify([block.id, block.deadline, block.title, width, height, Math.floor(nowMs / 1000)]);
   const hit = gifs.get(key);
   if (hit) return { gif: hit, frames: frames.length, drawn: false };
-  const l = layoutFor(width, height);
-  const stillKey = JSON.stringify([block.title, width, height]);
+  // a drawing that starts at 100 days or more keeps three day cells for its minute (099 after 100)
+  const l = layoutFor(width, height, dayDigits(frames[0] as TimeLeft));
+  const stillKey = JSON.stringify([block.title, width, height, l.dayCells]);
   let drawn = stills.get(stillKey);
   if (!drawn) {
     const [still, atlas] = await Promise.all([
@@ -167,13 +179,14 @@ export async function countdownGif(
   }
   // the sub-frames after the first: only the digit cells that changed (the seconds, mostly)
   const parts: { x0: number; w: number; part: Uint8Array }[] = [];
-  let before = digits(frames[0] as TimeLeft).join("");
+  const last = l.cellX.length - 1;
+  let before = digits(frames[0] as TimeLeft, l.dayCells).join("");
   for (let i = 1; i < frames.length; i++) {
     const t = frames[i] as TimeLeft;
-    const now = digits(t).join("");
+    const now = digits(t, l.dayCells).join("");
     let lo = 0;
-    while (lo < 7 && now[lo] === before[lo]) lo++;
-    let hi = 7;
+    while (lo < last && now[lo] === before[lo]) lo++;
+    let hi = last;
     while (hi > lo && now[hi] === before[hi]) hi--;
     before = now;
     const x0 = l.cellX[lo] as number;
