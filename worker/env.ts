@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { PSI_ALERT_THRESHOLD } from "../core/drift";
 import { DEFAULT_ERASURE_TOMBSTONE_DAYS } from "../core/erasure-key";
-import { isPlaceholderSecret } from "../core/placeholder-secret";
+import { isPlaceholderSecret, MIN_SECRET_LENGTH } from "../core/placeholder-secret";
 import { DEFAULT_TOKEN_TTL_DAYS } from "../core/token";
 import { DEFAULT_MAIL_ORIGINS } from "./amp/mail-origins";
 import type { EventsMessage } from "./events/queue";
@@ -100,7 +100,7 @@ export type AppEnv = { Bindings: Bindings };
 export const DEFAULT_ECE_ALERT = 0.1;
 
 const ConfigSchema = z.object({
-  tokenSecrets: z.array(z.string().min(16)),
+  tokenSecrets: z.array(z.string().min(MIN_SECRET_LENGTH)),
   allowedSenders: z.array(z.string().min(1)),
   mailOrigins: z.array(z.string().min(1)),
   excludePurchasedDays: z.coerce.number().min(0).max(3650).catch(30),
@@ -135,9 +135,9 @@ const ConfigSchema = z.object({
     .catch(null),
   recsMode: z.enum(["all", "novel"]).catch("all"),
   /** null when unset or shorter than 16 characters: a trigger's delivery then waits (nothing is signed with it) */
-  webhookSecret: z.string().min(16).nullable(),
-  eventsApiKeys: z.array(z.string().min(16)),
-  adminApiKeys: z.array(z.string().min(16)),
+  webhookSecret: z.string().min(MIN_SECRET_LENGTH).nullable(),
+  eventsApiKeys: z.array(z.string().min(MIN_SECRET_LENGTH)),
+  adminApiKeys: z.array(z.string().min(MIN_SECRET_LENGTH)),
   eventMaxAgeDays: z.coerce.number().min(1).max(3650).catch(30),
   erasureTombstoneDays: z.coerce.number().min(1).max(3650).catch(DEFAULT_ERASURE_TOMBSTONE_DAYS),
   driftPsiAlert: z.coerce.number().positive().max(10).catch(PSI_ALERT_THRESHOLD),
@@ -221,11 +221,11 @@ function keys(name: string, raw: string | undefined, problems: ConfigProblem[], 
     .filter(Boolean);
   const all = given.filter((k) => !isPlaceholderSecret(k));
   if (all.length < given.length) placeheld.push(name);
-  const kept = all.filter((k) => k.length >= 16);
+  const kept = all.filter((k) => k.length >= MIN_SECRET_LENGTH);
   if (kept.length < all.length) {
     problems.push("api_key_short");
     logEvent("error", "config.api_key_short", {
-      detail: `${name}: ${all.length - kept.length} key(s) shorter than 16 characters are ignored`,
+      detail: `${name}: ${all.length - kept.length} key(s) shorter than ${MIN_SECRET_LENGTH} characters are ignored`,
     });
   }
   return kept;
@@ -248,9 +248,9 @@ export function getConfig(bindings: Bindings): Config {
   const tokenSecret = secret("TOKEN_SECRET");
   // without a TOKEN_SECRET no token is minted or accepted, TOKEN_SECRET_PREVIOUS's included: the previous secret
   // only verifies, beside a current one (rotation), and is never promoted to sign
-  const hasSecret = !!tokenSecret && tokenSecret.length >= 16;
+  const hasSecret = !!tokenSecret && tokenSecret.length >= MIN_SECRET_LENGTH;
   const secrets = hasSecret
-    ? [tokenSecret, secret("TOKEN_SECRET_PREVIOUS")].filter((s): s is string => !!s && s.length >= 16)
+    ? [tokenSecret, secret("TOKEN_SECRET_PREVIOUS")].filter((s): s is string => !!s && s.length >= MIN_SECRET_LENGTH)
     : [];
   if (!hasSecret) {
     problems.push("token_secret_missing");
@@ -283,7 +283,7 @@ export function getConfig(bindings: Bindings): Config {
   const accessAud = v("ACCESS_AUD");
   const currency = v("SHOP_CURRENCY");
   const webhookSecret = secret("TRIGGER_WEBHOOK_SECRET");
-  if (webhookSecret && webhookSecret.length < 16) {
+  if (webhookSecret && webhookSecret.length < MIN_SECRET_LENGTH) {
     problems.push("webhook_secret_short");
     logEvent("error", "config.webhook_secret_short", {
       detail: "TRIGGER_WEBHOOK_SECRET is shorter than 16 characters; no trigger is delivered",
@@ -306,7 +306,7 @@ export function getConfig(bindings: Bindings): Config {
     previewPage: v("PREVIEW_PAGE") === "true" || v("DEMO_ROUTES") === "true",
     access: accessTeam || accessAud ? { teamDomain: accessTeam, aud: accessAud } : null,
     recsMode: v("RECS_MODE") ?? "all",
-    webhookSecret: webhookSecret && webhookSecret.length >= 16 ? webhookSecret : null,
+    webhookSecret: webhookSecret && webhookSecret.length >= MIN_SECRET_LENGTH ? webhookSecret : null,
     eventsApiKeys: keys("EVENTS_API_KEYS", v("EVENTS_API_KEYS"), problems, placeheld),
     adminApiKeys: keys("ADMIN_API_KEYS", v("ADMIN_API_KEYS"), problems, placeheld),
     eventMaxAgeDays: v("EVENT_MAX_AGE_DAYS") ?? 30,

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseEnv } from "node:util";
-import { isPlaceholderSecret } from "../../core/placeholder-secret";
+import { isPlaceholderSecret, MIN_SECRET_LENGTH } from "../../core/placeholder-secret";
 import { isLoopbackHost } from "../../core/web-url";
 
 export const DEV_VARS = ".dev.vars";
@@ -60,12 +60,9 @@ export function ensureDevVars(path = DEV_VARS): string {
   return vars.TOKEN_SECRET as string;
 }
 
-/** The shortest TOKEN_SECRET the Worker takes (worker/env.ts): a shorter one is ignored, and every token refused. */
-export const MIN_TOKEN_SECRET_LENGTH = 16;
-
 /**
  * TOKEN_SECRET from the environment, else from `.dev.vars`; refused, as the Worker ignores it, when shorter than
- * MIN_TOKEN_SECRET_LENGTH or a placeholder: a token signed with it would open nothing.
+ * MIN_SECRET_LENGTH or a placeholder: a token signed with it would open nothing.
  */
 export function tokenSecret(): string {
   const secret = process.env.TOKEN_SECRET ?? readDevVars().TOKEN_SECRET;
@@ -75,9 +72,9 @@ export function tokenSecret(): string {
     throw new Error(
       "TOKEN_SECRET is .dev.vars.example's placeholder, which the Worker ignores (it refuses every token): set the Worker's own secret, or run `npm start` once to replace it",
     );
-  if (secret.length < MIN_TOKEN_SECRET_LENGTH)
+  if (secret.length < MIN_SECRET_LENGTH)
     throw new Error(
-      `TOKEN_SECRET is shorter than ${MIN_TOKEN_SECRET_LENGTH} characters, which the Worker ignores (it refuses every token): set the Worker's own secret (README, Configuration)`,
+      `TOKEN_SECRET is shorter than ${MIN_SECRET_LENGTH} characters, which the Worker ignores (it refuses every token): set the Worker's own secret (README, Configuration)`,
     );
   return secret;
 }
