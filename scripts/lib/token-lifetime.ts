@@ -17,10 +17,12 @@ export function tombstoneDays(): number {
   return raw !== undefined && raw.trim() !== "" && days.success ? days.data : DEFAULT_ERASURE_TOMBSTONE_DAYS;
 }
 
-/** `--ttl-days`: above 0, and shorter than the tombstone. */
+/** `--ttl-days`: a minute at least (a shorter one rounded to a token expired as it is minted), and shorter than the tombstone. */
 export function tokenTtlDays() {
   const tombstone = tombstoneDays();
-  return decimal({ gt: 0 }).refine((d) => d < tombstone, {
-    error: `must be shorter than ERASURE_TOMBSTONE_DAYS (${tombstone}): an erased reader's token has to expire before their tombstone ends (raise ERASURE_TOMBSTONE_DAYS in the Worker and here to mint longer ones)`,
-  });
+  return decimal({ gt: 0 })
+    .refine((d) => d <= 0 || d * 86_400 >= 60, { error: "must be at least a minute (0.0007 days)" })
+    .refine((d) => d < tombstone, {
+      error: `must be shorter than ERASURE_TOMBSTONE_DAYS (${tombstone}): an erased reader's token has to expire before their tombstone ends (raise ERASURE_TOMBSTONE_DAYS in the Worker and here to mint longer ones)`,
+    });
 }

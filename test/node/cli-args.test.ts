@@ -75,6 +75,11 @@ describe("command lines", () => {
     expect(long.stderr).toMatch(tombstone);
     expect(tombstone.exec(long.stderr)?.[1]).toBe("45");
     expect(run("scripts/token.ts", "--user", "u1", "--ttl-days", "44.5").status).toBe(0);
+    // nor be minted expired: a life under a minute rounded to none
+    const brief = run("scripts/token.ts", "--user", "u1", "--ttl-days", "0.000001");
+    expect(brief.status).toBe(2);
+    expect(brief.stderr).toMatch(/^--ttl-days: must be at least a minute/);
+    expect(run("scripts/token.ts", "--user", "u1", "--ttl-days", "0.001").status).toBe(0);
     const email = run(
       "scripts/email/cli.ts",
       "--campaign",
