@@ -119,6 +119,18 @@ describe("right of access", () => {
     expect((edge.body.decisions as Listed).count).toBe(ACCESS_LIST_LIMIT + 5);
   });
 
+  it("shows the KV-era ids of applied events (`seen:<user>`), which erasure deletes, in both views", async () => {
+    // a reader from before the shards (upgrading): KV holds their applied ids, and nothing imported them yet
+    const user = "acc-kv-seen";
+    await env.OPENTIME_KV.put(kvKeys.seen(user), JSON.stringify(["acc-s1", "acc-s2"]));
+    const { status, body } = await access(user);
+    expect(status).toBe(200);
+    expect(body.seen).toEqual(["acc-s1", "acc-s2"]);
+    const edge = await access(user, "?view=edge");
+    expect(edge.status).toBe(200);
+    expect(edge.body.seen).toEqual(["acc-s1", "acc-s2"]);
+  });
+
   it("bounds the parked list and counts every one", async () => {
     const user = "acc-many-parked";
     const events = Array.from({ length: ACCESS_LIST_LIMIT + 3 }, (_, i) => purchase(`acc-m${i}`, user));
@@ -172,7 +184,7 @@ describe("right of access", () => {
     await env.OPENTIME_KV.put(kvKeys.profile(user), JSON.stringify(snapshot));
     const edge = await access(user, "?view=edge");
     expect(edge.status).toBe(200);
-    expect(Object.keys(edge.body).sort()).toEqual(["decisions", "features", "profile", "user"]);
+    expect(Object.keys(edge.body).sort()).toEqual(["decisions", "features", "profile", "seen", "user"]);
     expect((edge.body.profile as { userId: string }).userId).toBe(user);
     const nobody = await access("acc-nobody");
     expect(nobody.status).toBe(404);

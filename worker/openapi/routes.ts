@@ -419,7 +419,7 @@ const DOCUMENTED: RouteDoc[] = [
     responses: {
       200: {
         description:
-          '{"user","profile","consent_clock","features","decisions":{"count","items":[{"key","decision"}]},"triggers","views","cart_items":[{"item","added","removed"}],"outcomes","clicks","parked":{"count","items":[{"id","parked_at","event"}]},"applied":{"count","items":[<event id>]},"list_change":{"unsubscribed","pausedUntil","frequency","changedAt","seq"}|null,"campaign_sends","experiments":{"exposures":{"count","items"},"assignments":{"count","items"},"outcomes":{"count","items"},"scannerClicks":{"count","items"}}|null} (lists of {count, items}: at most 100 items; experiments null without an experiment store); {"user","profile","features","decisions"} with view=edge; {"user","profile"} with fields=profile',
+          '{"user","profile","consent_clock","seen","features","decisions":{"count","items":[{"key","decision"}]},"triggers","views","cart_items":[{"item","added","removed"}],"outcomes","clicks","parked":{"count","items":[{"id","parked_at","event"}]},"applied":{"count","items":[<event id>]},"list_change":{"unsubscribed","pausedUntil","frequency","changedAt","seq"}|null,"campaign_sends","experiments":{"exposures":{"count","items"},"assignments":{"count","items"},"outcomes":{"count","items"},"scannerClicks":{"count","items"}}|null} (lists of {count, items}: at most 100 items; experiments null without an experiment store); {"user","profile","seen","features","decisions"} with view=edge; {"user","profile"} with fields=profile',
       },
       400: {
         ...badUser,

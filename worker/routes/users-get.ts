@@ -1,6 +1,7 @@
 /**
  * GET /v1/users/<id> (Bearer ADMIN_API_KEYS): right of access, everything stored about the reader: the profile
- * (the writer's own state) and its consent clock, the model's features, their stored open-time decisions, their
+ * (the writer's own state) and its consent clock, the ids of applied events the KV-era consumer kept (`seen`, in
+ * KV: an upgraded reader's, deleted by erasure; null when none), the model's features, their stored open-time decisions, their
  * pending triggers, their views index, their cart items' latest adds and removes (`cart_items`), the clicks and purchases kept for late exposures (`outcomes`), the clicks
  * of their emails kept to tell link scanners' (`clicks`), their parked dead letters, the ids of the events applied
  * (`applied`: the shard keeps every one, past the profile's own window of seenEvents), their latest change of
@@ -8,8 +9,8 @@
  * recorded for their frequency preference (`campaign_sends`), and their rows in the experiment
  * store (`experiments`: exposures, send-time assignments, attributed outcomes and scanners' clicks counted apart;
  * null where no store is bound). Lists that can be long answer `{count, items}` with at
- * most ACCESS_LIST_LIMIT items. `?view=edge`: what the edge (KV) holds, the snapshot opens read with features
- * and decisions; `?fields=profile`: the profile alone (one read: support tools, the load test's drain). 404 when
+ * most ACCESS_LIST_LIMIT items. `?view=edge`: what the edge (KV) holds, the snapshot opens read with the seen ids,
+ * features and decisions; `?fields=profile`: the profile alone (one read: support tools, the load test's drain). 404 when
  * nothing is stored; 503 EXPERIMENTS_UNAVAILABLE when the experiment store cannot be read (never a partial answer).
  */
 import type { Hono } from "hono";
@@ -66,7 +67,11 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         listOwnKeys(kv, decisionsPrefix).then((l) => l.keys),
       ]);
       const shown = decisionKeys.slice(0, ACCESS_LIST_LIMIT);
-      const values = await bulkGetText(kv, [...featureKeys, ...shown]);
+      // the ids of applied events as the KV-era consumer kept them (`seen:`): nothing writes them now, nor deletes
+      // them but erasure, so an upgraded reader's are still held
+      const seenKey = kvKeys.seen(id);
+      const values = await bulkGetText(kv, [seenKey, ...featureKeys, ...shown]);
+      const seen = parsed(values.get(seenKey));
       const features = Object.fromEntries(
         featureKeys.map((k) => [k.slice(featuresPrefix.length), parsed(values.get(k))]),
       );
@@ -74,11 +79,11 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         count: decisionKeys.length,
         items: shown.map((k) => ({ key: k.slice(decisionsPrefix.length), decision: parsed(values.get(k)) })),
       };
-      const kvHeld = featureKeys.length > 0 || decisionKeys.length > 0;
+      const kvHeld = featureKeys.length > 0 || decisionKeys.length > 0 || seen !== null;
       if (edge) {
         const raw = await kv.get(kvKeys.profile(id), "json");
         if (raw === null && !kvHeld) throw new ApiError("NOT_FOUND", "nothing is stored for this user at the edge");
-        return c.json({ user: id, profile: raw === null ? null : checked(raw), features, decisions });
+        return c.json({ user: id, profile: raw === null ? null : checked(raw), seen, features, decisions });
       }
       const db = c.env.DB;
       const [access, experiments] = await Promise.all([
@@ -128,6 +133,7 @@ export function registerUsersGet(app: Hono<AppEnv>): void {
         user: id,
         profile: held ?? (raw === null ? null : checked(raw)),
         consent_clock: clock,
+        seen,
         features,
         decisions,
         triggers,
