@@ -7,24 +7,21 @@
  * until the reader is erased). Events of erased readers are dropped: nothing of theirs is kept anywhere, but an
  * unsubscribe, which their shard keeps as a suppression alone (worker/state/suppression-only.ts), and the events of
  * a reader whose consent change turns personalization or tracking on: a return, should it be timed after the
- * erasure, which their shard decides as for the events consumer (worker/state/tombstone-table.ts). An
+ * erasure, which their shard decides as for the events consumer (worker/state/tombstone-table.ts): its own
+ * tombstone decides all of it, never the edge's, which can stand a while after a return. An
  * opt-out of tracking that takes effect has its decisions deleted by the shard, as for the events consumer. A
- * message is acked once each of its events is handled; one that cannot be handled now (tombstones unreadable,
- * a shard failing, a message that holds no event) is retried an hour later, whole (applying and
- * parking are idempotent by reader and id); on its last delivery (nothing is behind this queue), the KV
- * tombstones are not read (the shard's own decides), events its shard still cannot apply are parked as they are
+ * message is acked once each of its events is handled; one that cannot be handled now (a shard failing, a
+ * message that holds no event) is retried an hour later, whole (applying and parking are idempotent by reader
+ * and id); on its last delivery (nothing is behind this queue), events its shard still cannot apply are parked as they are
  * rather than lost, and those it cannot park either are logged by id (`dead_letters.lost`) before the message
  * goes.
  * The Worker's queue handler dispatches batches of that queue here (worker/index.ts).
  */
 import type { QueuedEvent } from "../../core/events";
-import { type Bindings, getConfig } from "../env";
+import type { Bindings } from "../env";
 import { errorMessage, logEvent } from "../lib/log";
 import type { ApplyOutcome, ParkOutcome } from "../state/reader-shard";
 import { byShard, shardStub } from "../state/shard-routing";
-import { unsubscribes } from "../state/suppression-only";
-import { turnsOn } from "../state/tombstone-table";
-import { erasedOf } from "./erasure";
 import { type EventsMessage, eventsOf } from "./queue";
 
 export const DEAD_LETTER_QUEUE = "opentime-events-dlq";
@@ -44,7 +41,7 @@ export interface DeadLetterSummary {
   refused: number;
   /** events under an id that reads as an email address, but for opt-outs, dropped (core/opt-out.ts recordablePart) */
   notPseudonymous: number;
-  /** messages not handled now (tombstones unreadable, shard or cleanup failing, no event held): retried later */
+  /** messages not handled now (shard or cleanup failing, no event held): retried later */
   kept: number;
 }
 
@@ -69,34 +66,11 @@ export async function consumeDeadLetters(
   });
   /** whether the message is on its last delivery: nothing is behind this queue, so what it keeps is lost */
   const last = (h: Held) => (batch.messages[h.from]?.attempts ?? 1) > DEAD_LETTER_MAX_RETRIES;
-  // the KV tombstones save shard calls for erased readers; on a last delivery they are not read (their failing
-  // would lose the events): the shard's own tombstone decides there, which apply() and park() check
-  const checked = held.filter((h) => !last(h));
-  let erased: Set<string> | null = new Set();
-  if (checked.length > 0)
-    try {
-      erased = await erasedOf(
-        env.OPENTIME_KV,
-        [...new Set(checked.map((h) => h.event.user))],
-        getConfig(env).tokenSecrets,
-      );
-    } catch (e) {
-      logEvent("error", "dead_letters.erasure_read_failed", { detail: errorMessage(e) });
-      erased = null;
-      for (const h of checked) keep.add(h.from);
-    }
-  // readers who may be coming back (their edge tombstone stands until their shard has applied the return): all
-  // their events go to the shard, which keeps what is timed from the return on, as the events consumer has it
-  const mayReturn = new Set(checked.filter((h) => turnsOn(h.event)).map((h) => h.event.user));
-  const toShards = held.filter((h) => {
-    if (last(h)) return true;
-    if (erased === null) return false; // kept: retried in an hour
-    // an erased reader's unsubscribe is kept by their shard as a suppression alone (state/suppression-only.ts)
-    if (!erased.has(h.event.user) || unsubscribes(h.event) || mayReturn.has(h.event.user)) return true;
-    summary.dropped++;
-    return false;
-  });
-  const toPark = byShard(toShards, (h) => h.event.user);
+  // every event goes to its shard, whose own tombstone decides (apply() and park() check it): an erased reader's
+  // events are dropped there but an unsubscribe, and a reader who came back is recorded from their return on. The
+  // edge's tombstone is not read here: it can stand a while after a return (the erasure request's KV write landing
+  // after it, KV failing when the return deleted it), and what it dropped would be lost for good
+  const toPark = byShard(held, (h) => h.event.user);
   await Promise.all(
     [...toPark].map(async ([shard, list]) => {
       const stub = shardStub(env, shard);

@@ -9,7 +9,6 @@
  */
 import { erasureHash, erasureKey } from "../../core/erasure-key";
 import { isOwnKey, kvKeys } from "../../core/kv-keys";
-import { bulkGetText } from "../lib/kv-bulk";
 
 const DAY_SECONDS = 86400;
 
@@ -96,22 +95,6 @@ export async function tombstoneKeys(
 ): Promise<string[]> {
   const current = hash === undefined ? await erasureKey(userId) : kvKeys.erasure(hash);
   return [current, ...(await legacyErasureKeys(userId, tokenSecrets))];
-}
-
-/** The readers of `users` who were erased (their tombstone or a legacy one), in bulk reads. Throws when KV does. */
-export async function erasedOf(
-  kv: KVNamespace,
-  users: readonly string[],
-  tokenSecrets: readonly string[] = [],
-): Promise<Set<string>> {
-  const keysOf = await Promise.all(
-    users.map(async (user) => ({ user, keys: await tombstoneKeys(user, tokenSecrets) })),
-  );
-  const values = await bulkGetText(
-    kv,
-    keysOf.flatMap((k) => k.keys),
-  );
-  return new Set(keysOf.filter((k) => k.keys.some((key) => values.get(key) != null)).map((k) => k.user));
 }
 
 /**
