@@ -1252,7 +1252,7 @@ export class ReaderShard extends DurableObject<Bindings> {
           sent.verdict === "delivered"
             ? { kind: "delivered", cooldownHours: trigger.cooldownHours }
             : sent.verdict === "refused"
-              ? { kind: "refused" }
+              ? { kind: "refused", sentAt: row.sent_at ?? nowMs }
               : { kind: "failed", retryAfterS: sent.retryAfterS };
         const gaveUp = recordAttempt(this.sql, row, outcome, Date.now());
         if (gaveUp) {

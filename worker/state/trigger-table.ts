@@ -501,7 +501,7 @@ export function pendingDelivery(
   return (
     sql
       .exec<DueDelivery>(
-        `SELECT user, trigger, cart_ts, items, due_at, delivery, attempts, changes FROM triggers
+        `SELECT user, trigger, cart_ts, items, due_at, delivery, attempts, changes, sent_at FROM triggers
          WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
         d.user,
         d.trigger,
@@ -532,8 +532,11 @@ export type AttemptOutcome =
   | { kind: "delivered"; cooldownHours: number }
   /** retried (core/triggers.ts retryDelayMs), no sooner than the receiver's Retry-After (s) when it sent one */
   | { kind: "failed"; retryAfterS: number | null }
-  /** the webhook refused the body (core/triggers.ts webhookVerdict): given up at once, `refused` */
-  | { kind: "refused" }
+  /**
+   * the webhook refused the body (core/triggers.ts webhookVerdict): given up at once, `refused`; `sentAt`: when the
+   * delivery's first call began (ms), for a refusal of that only call whose row changed meanwhile
+   */
+  | { kind: "refused"; sentAt?: number }
   | { kind: "cancelled"; reason: CancelReason }
   /** not tried (a secret missing, the configuration unreadable): the same attempt again at `atMs` */
   | { kind: "postponed"; atMs: number };
@@ -588,8 +591,31 @@ export function recordAttempt(
         d.delivery,
       );
       return null;
-    case "refused":
-      return giveUp(sql, d, "refused");
+    case "refused": {
+      const gaveUp = giveUp(sql, d, "refused");
+      // its only call refused while the row changed under it (cancelled by a purchase, an emptied cart or an
+      // opt-out, or moved to a new wait): the receiver did not take it, so it counts for no frequency, as one given
+      // up above does not (countsFromFirstCall): a row that still holds it is given up as refused, and a new wait
+      // forgets its first call (EARLIER_SENT_AT)
+      if (gaveUp === null && d.attempts === 0 && outcome.sentAt !== undefined) {
+        sql.exec(
+          `UPDATE triggers SET state = 'failed', reason = 'refused', attempts = attempts + 1
+           WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'cancelled' AND attempts = 0`,
+          d.user,
+          d.trigger,
+          d.delivery,
+        );
+        sql.exec(
+          `UPDATE triggers SET earlier_sent_at = NULL
+           WHERE user = ? AND trigger = ? AND delivery <> ? AND earlier_sent_at = ?`,
+          d.user,
+          d.trigger,
+          d.delivery,
+          outcome.sentAt,
+        );
+      }
+      return gaveUp;
+    }
     case "failed": {
       const delay = retryDelayMs(d.delivery, d.attempts, outcome.retryAfterS);
       if (delay === null) return giveUp(sql, d, "retries-exhausted");

@@ -1,0 +1,111 @@
+/**
+ * Review findings (triggers): the answer of a call in flight when the reader's row changed under it.
+ */
+import { env, runInDurableObject } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { QueuedEvent } from "../../core/events";
+import type { ReaderShard } from "../../worker/state/reader-shard";
+import { readerStub } from "../../worker/state/shard-routing";
+import { resetTriggersCache } from "../../worker/triggers/trigger-config";
+import { clearKv, consume } from "./support/harness";
+import { type Call, adminRequest as send, timePasses } from "./support/webhook-receiver";
+
+const HOOK = "https://hooks.shop.test/opentime";
+const CART = { id: "cart-30", type: "cart-abandoned", afterMinutes: 30, campaign: "cart", webhook: HOOK };
+const nowS = () => Math.floor(Date.now() / 1000);
+let seq = 0;
+const event = (user: string, type: QueuedEvent["type"], minutesAgo: number, item?: string): QueuedEvent => ({
+  id: `ra${seq++}`,
+  type,
+  user,
+  ts: nowS() - minutesAgo * 60,
+  ...(item && { item }),
+});
+const weekly = (user: string): QueuedEvent => ({
+  id: `raf${seq++}`,
+  type: "consent",
+  user,
+  ts: nowS(),
+  consent: { frequency: "weekly" },
+});
+const rows = (user: string) =>
+  runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>
+    state.storage.sql
+      .exec("SELECT trigger, state, reason, sent_at, earlier_sent_at FROM triggers WHERE user = ?", user)
+      .toArray(),
+  );
+
+let calls: Call[] = [];
+beforeEach(async () => {
+  await clearKv();
+  resetTriggersCache();
+  calls = [];
+  expect((await send("/v1/admin/triggers", "PUT", { v: 1, triggers: [CART] })).status).toBe(200);
+  resetTriggersCache();
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe("a call refused at its only attempt while the reader's row changed", () => {
+  it("does not count for the reader's frequency (README: one whose only call was refused does not count)", async () => {
+    const user = "rev-a-refused-moved";
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const req = new Request(input as RequestInfo, init);
+      calls.push({ body: await req.text(), signature: null, delivery: null });
+      if (calls.length === 1) {
+        await held;
+        return new Response("bad", { status: 400 });
+      }
+      return new Response("ok");
+    });
+    await consume([weekly(user), event(user, "cart_add", 29.5, "p1")]);
+    await timePasses(user);
+    const stub = readerStub(env, user);
+    const first = runInDurableObject(stub, (instance: ReaderShard) => instance.alarm());
+    await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 3000, interval: 20 });
+    // while the call waits, a later cart add moves the row to a new wait
+    await consume([event(user, "cart_add", 0, "p2")]);
+    release();
+    await first;
+    // the receiver refused the only call: it did not take it, so the new wait is not held back by it
+    await timePasses(user);
+    await runInDurableObject(stub, (instance: ReaderShard) => instance.alarm());
+    expect(await rows(user)).toMatchObject([{ trigger: "cart-30", state: "delivered" }]);
+    expect(calls).toHaveLength(2);
+  });
+
+  it("nor does one whose row an emptied cart cancelled while it was in flight", async () => {
+    const user = "rev-a-refused-emptied";
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const req = new Request(input as RequestInfo, init);
+      calls.push({ body: await req.text(), signature: null, delivery: null });
+      if (calls.length === 1) {
+        await held;
+        return new Response("bad", { status: 400 });
+      }
+      return new Response("ok");
+    });
+    await consume([weekly(user), event(user, "cart_add", 29.5, "p1")]);
+    await timePasses(user);
+    const stub = readerStub(env, user);
+    const first = runInDurableObject(stub, (instance: ReaderShard) => instance.alarm());
+    await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 3000, interval: 20 });
+    await consume([event(user, "cart_remove", 0, "p1")]);
+    release();
+    await first;
+    expect(await rows(user)).toMatchObject([{ trigger: "cart-30", state: "failed", reason: "refused" }]);
+    // a later cart goes: the refused call was never the reader's email
+    await consume([event(user, "cart_add", 0, "p2")]);
+    await timePasses(user);
+    await runInDurableObject(stub, (instance: ReaderShard) => instance.alarm());
+    expect(await rows(user)).toMatchObject([{ trigger: "cart-30", state: "delivered" }]);
+    expect(calls).toHaveLength(2);
+  });
+});
