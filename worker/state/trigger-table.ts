@@ -76,10 +76,13 @@ const countsFromFirstCall = (prefix = "") =>
  * count (countsFromFirstCall) in `earlier_sent_at` (ms): a delivery begun and then replaced by a new wait of its
  * trigger (a later cart add while its retry waited, a new viewed-* delivery after one cancelled or given up) may
  * be in the receiver's hands, and still counts for the reader's frequency (lastTriggeredSend), as it did before.
+ * So does the row's last acknowledged send (`delivered_at`) when the new delivery drops it: a trigger id reused
+ * for another type starts its row afresh (no cooldown from the other type's send), not the reader's frequency.
  */
 const EARLIER_SENT_AT = `earlier_sent_at = CASE WHEN excluded.delivery = triggers.delivery THEN triggers.earlier_sent_at
   ELSE nullif(max(coalesce(triggers.earlier_sent_at, 0),
-    CASE WHEN ${countsFromFirstCall("triggers.")} THEN triggers.sent_at ELSE 0 END), 0) END`;
+    CASE WHEN ${countsFromFirstCall("triggers.")} THEN triggers.sent_at ELSE 0 END,
+    CASE WHEN excluded.delivered_at IS NULL THEN coalesce(triggers.delivered_at, 0) * 1000 ELSE 0 END), 0) END`;
 
 interface TriggerRow extends Record<string, SqlStorageValue> {
   cart_ts: number;
