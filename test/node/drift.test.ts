@@ -11,6 +11,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   boughtWithinHorizon,
+  CALIBRATION_MIN_READERS,
   type CalibrationBins,
   calibrationBins,
   calibrationWindow,
@@ -299,5 +300,29 @@ describe("the calibration's label", () => {
     expect(boughtWithinHorizon([{ lastTs: asOf + 40 * day }], asOf)).toBe(false);
     expect(calibrationWindow(asOf, asOf + 30 * day - 1)).toBe("partial");
     expect(calibrationWindow(asOf, asOf + 30 * day)).toBe("complete");
+  });
+});
+
+describe("calibration on small samples", () => {
+  const random = lcg(7);
+  /** Share of `runs` samples of `n` readers of a perfectly calibrated model whose ECE crosses the default 0.1. */
+  const falseAlerts = (n: number, runs: number) => {
+    let alerts = 0;
+    for (let k = 0; k < runs; k++) {
+      const pairs = Array.from({ length: n }, () => {
+        const p = random();
+        return { p, y: (random() < p ? 1 : 0) as 0 | 1 };
+      });
+      if (calibrationBins(pairs).ece > 0.1) alerts++;
+    }
+    return alerts / runs;
+  };
+
+  it("reads high on small samples of a calibrated model, rarely at CALIBRATION_MIN_READERS", () => {
+    // why the drift job judges no calibration below it (a figure it would keep for the model's whole life)
+    expect(falseAlerts(100, 2000)).toBeGreaterThan(0.2);
+    const rate = falseAlerts(CALIBRATION_MIN_READERS, 5000);
+    console.log(`calibration false alerts at ${CALIBRATION_MIN_READERS} readers: ${(rate * 100).toFixed(2)}% of 5,000`);
+    expect(rate).toBeLessThan(0.01);
   });
 });

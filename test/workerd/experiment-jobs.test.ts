@@ -15,11 +15,11 @@ import {
 } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { base64ToBytes } from "../../core/base64";
-import { DRIFT_MIN_READERS } from "../../core/drift";
+import { CALIBRATION_MIN_READERS, DRIFT_MIN_READERS } from "../../core/drift";
 import type { Experiment } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
-import { runDrift } from "../../worker/drift/drift-job";
+import { DRIFT_SAMPLE, runDrift } from "../../worker/drift/drift-job";
 import { type DriftRun, recentDriftRuns } from "../../worker/drift/drift-store";
 import { ensureSchema } from "../../worker/experiments/experiment-db";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
@@ -383,11 +383,22 @@ describe("the daily drift job", () => {
       expect(f?.notJudged).toBe("too-few-readers");
       expect(f?.psi).toBeGreaterThan(0.000001);
     }
-    expect(run.alerts.filter((a) => a !== "calibration")).toEqual([]);
+    // nor on the calibration of so few (a figure it would have kept for the model's life): shown, not judged
+    expect(run.calibration?.window).toBe("complete");
+    expect(run.calibration?.notJudged).toBe("too-few-readers");
+    const strict = await runDrift(
+      { ...env, DRIFT_PSI_ALERT: "0.000001", DRIFT_ECE_ALERT: "0.000001" },
+      Date.now(),
+      ignore,
+    );
+    expect(strict?.alerts).toEqual([]);
+    const kept = await db().prepare("SELECT count(*) AS n FROM drift_calibration").first<{ n: number }>();
+    expect(kept?.n).toBe(0);
     // the dashboard shows the PSI, and that it was not judged
     const html = await (await send("/dashboard", { headers: ADMIN_HEADERS })).text();
     expect(html).toContain('data-metric="psi:propensity"');
     expect(html).toContain("too few readers to judge (under 100)");
+    expect(html).toContain(`too few readers to judge: under ${CALIBRATION_MIN_READERS}`);
     expect(html).not.toContain('class="bad">drift<');
   });
 
@@ -397,13 +408,24 @@ describe("the daily drift job", () => {
     const f = fixture();
     const asOf = (JSON.parse(f.manifestJson) as { reference: { asOf: number } }).reference.asOf;
     const day = 86400;
+    // enough readers with a propensity to judge (CALIBRATION_MIN_READERS), all of them in the job's sample
+    const withP = f.profiles.filter((p) => p.propensity !== null);
+    await Promise.all(
+      f.profiles.filter((p) => p.propensity === null).map((p) => env.OPENTIME_KV.delete(kvKeys.profile(p.userId))),
+    );
+    const readers = Array.from({ length: CALIBRATION_MIN_READERS + 40 }, (_, i) => {
+      const p = withP[i % withP.length] as Profile;
+      return i < withP.length ? p : { ...p, userId: `cal-${i}-${p.userId}` };
+    });
+    expect(readers.length).toBeLessThanOrEqual(DRIFT_SAMPLE);
     // every other reader bought within the 30 days after the training cutoff
-    const buyers = f.profiles.filter((p) => p.propensity !== null).filter((_, i) => i % 2 === 0);
+    const buyers = readers.filter((_, i) => i % 2 === 0);
     const bought = (ts: number) => async (p: Profile) =>
       env.OPENTIME_KV.put(
         kvKeys.profile(p.userId),
         JSON.stringify({ ...p, purchases: [{ item: "later", invoices: 1, lastTs: ts }, ...p.purchases] }),
       );
+    await Promise.all(readers.map((p) => env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(p))));
     await Promise.all(buyers.map(bought(asOf + 5 * day)));
     const strict = { ...env, DRIFT_ECE_ALERT: "0.000001" };
     const at = (days: number) => (asOf + days * day) * 1000;
@@ -414,6 +436,8 @@ describe("the daily drift job", () => {
     // the first run past them measures it, and stores it
     const first = await runDrift(strict, at(31), ignore);
     expect(first?.calibration?.window).toBe("complete");
+    expect(first?.calibration?.n).toBeGreaterThanOrEqual(CALIBRATION_MIN_READERS);
+    expect(first?.calibration?.notJudged).toBeUndefined();
     expect(first?.calibration?.measuredAt).toBe(new Date(at(31)).toISOString());
     expect(first?.alerts).toContain("calibration");
     // the buyers buy the same item again after the window: the summary keeps only that time, so measured now

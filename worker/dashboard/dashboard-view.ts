@@ -6,7 +6,7 @@
  * (`data-value`) beside the text, so a test can compare the page with the API. Pure.
  */
 
-import { DRIFT_MIN_READERS, isDriftAlert } from "../../core/drift";
+import { CALIBRATION_MIN_READERS, DRIFT_MIN_READERS, isDriftAlert } from "../../core/drift";
 import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { type Estimate, MIN_EVENTS_FOR_UPLIFT } from "../../core/stats/estimate";
 import { wordList } from "../../core/word-list";
@@ -391,15 +391,24 @@ function driftView(runs: readonly DriftRun[], psiThreshold: number, eceThreshold
       tooFew: f?.notJudged === "too-few-readers",
     })),
     minReaders: DRIFT_MIN_READERS,
+    minCalibrationReaders: CALIBRATION_MIN_READERS,
     calibration: latest.calibration
       ? {
           ece: latest.calibration.ece,
           eceText: latest.calibration.ece.toFixed(3),
           n: latest.calibration.n,
-          // a partial figure (the 30 days not over) never alerts; runs stored before `window` are judged as they were
-          alert: latest.calibration.window !== "partial" && latest.calibration.ece > eceThreshold,
+          // a partial figure (the 30 days not over) or one of too few readers never alerts; runs stored before
+          // `window` are judged as they were
+          alert:
+            latest.calibration.window !== "partial" &&
+            !latest.calibration.notJudged &&
+            latest.calibration.ece > eceThreshold,
           partial: latest.calibration.window === "partial",
-          measuredAt: latest.calibration.window === "complete" ? latest.calibration.measuredAt : undefined,
+          tooFew: latest.calibration.notJudged === "too-few-readers",
+          measuredAt:
+            latest.calibration.window === "complete" && !latest.calibration.notJudged
+              ? latest.calibration.measuredAt
+              : undefined,
         }
       : null,
     psiChart: lineChart(

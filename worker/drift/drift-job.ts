@@ -5,7 +5,8 @@
  * score of the int8 ALS graph over every item; judged only with DRIFT_MIN_READERS readers with a value, else
  * stored as `too-few-readers`), and the propensity's calibration against what the readers bought within 30 days
  * of the training cutoff: `partial` until those 30 days have passed (never alerts), then measured once, at the
- * first run past them, and reused (the purchase summaries lose a window purchase the reader repeats later).
+ * first run past them with CALIBRATION_MIN_READERS readers (fewer: `too-few-readers`, shown, not judged nor kept),
+ * and reused (the purchase summaries lose a window purchase the reader repeats later).
  * Above its threshold (DRIFT_PSI_ALERT, DRIFT_ECE_ALERT) a measure is logged as an alert (`drift.alert`); the
  * run is stored for the dashboard. At most DRIFT_SAMPLE readers: two KV reads each, within a Worker's 1,000 KV
  * operations with the listing.
@@ -13,6 +14,7 @@
 import { base64ToFloat32 } from "../../core/base64";
 import {
   boughtWithinHorizon,
+  CALIBRATION_MIN_READERS,
   calibrationBins,
   calibrationWindow,
   featureDrift,
@@ -105,19 +107,27 @@ export async function runDrift(env: Bindings, now: number, waitUntil: WaitUntil)
   const window = calibrationWindow(reference.asOf, nowSec);
   const measured: Calibration | null =
     pairs.length > 0
-      ? { ece: calibrationBins(pairs).ece, n: pairs.length, window, measuredAt: new Date(now).toISOString() }
+      ? {
+          ece: calibrationBins(pairs).ece,
+          n: pairs.length,
+          window,
+          measuredAt: new Date(now).toISOString(),
+          ...(pairs.length < CALIBRATION_MIN_READERS && { notJudged: "too-few-readers" as const }),
+        }
       : null;
-  // past the window, the model's figure is the first one measured there (stored once, then reused)
+  // past the window, the model's figure is the first judged one measured there (stored once, then reused)
   let calibration = measured;
   if (window === "complete" && env.DB) {
     const frozen = await frozenCalibration(env.DB, version);
-    calibration = frozen ?? (measured && (await freezeCalibration(env.DB, version, measured)));
+    calibration =
+      frozen ?? (measured && !measured.notJudged ? await freezeCalibration(env.DB, version, measured) : measured);
   }
   const alerts: string[] = [];
   for (const [name, f] of Object.entries(features)) {
     if (f && isDriftAlert(f, config.driftPsiAlert)) alerts.push(name);
   }
-  if (calibration?.window === "complete" && calibration.ece > config.driftEceAlert) alerts.push("calibration");
+  if (calibration?.window === "complete" && !calibration.notJudged && calibration.ece > config.driftEceAlert)
+    alerts.push("calibration");
   const run: DriftRun = {
     day: new Date(now).toISOString().slice(0, 10),
     at: new Date(now).toISOString(),

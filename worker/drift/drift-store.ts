@@ -5,7 +5,7 @@
  * window) and reused by every later run. The Worker creates the tables itself.
  */
 
-import type { CalibrationWindow, DriftFeature, FeatureDrift } from "../../core/drift";
+import type { CalibrationWindow, DriftFeature, DriftNotJudged, FeatureDrift } from "../../core/drift";
 import { ensureTables } from "../lib/d1-schema";
 
 export interface DriftRun {
@@ -31,6 +31,8 @@ export interface DriftRun {
 export interface Calibration {
   ece: number;
   n: number;
+  /** under CALIBRATION_MIN_READERS pairs: shown, never alerted on nor kept as the model's figure */
+  notJudged?: DriftNotJudged;
   /** `partial`: measured before the 30 days were over (never alerts); `complete`: the model's frozen figure */
   window?: CalibrationWindow;
   /** ISO time of the run that measured it (a complete figure is reused from its first run) */
