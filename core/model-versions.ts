@@ -248,13 +248,22 @@ export function rollbackTarget(
   return target ? { target, at } : null;
 }
 
-/** Returns to the last version in the history other than the active one, after the same check. */
-export async function rollback(kv: KvClient, now = new Date()): Promise<Move> {
+/**
+ * Returns to the last version in the history other than the active one, after the same check. `to`: the version
+ * the caller was shown as the one a rollback returns to (the dashboard's button): refused, nothing moved, when it is
+ * no longer that one (pressed twice, or another move since), so a rollback never goes past what was offered.
+ */
+export async function rollback(kv: KvClient, now = new Date(), to?: string): Promise<Move> {
   const state = await kv.getTexts(STATE_KEYS);
   const [previous, history] = [pointerOf(state), historyOf(state)];
   const found = rollbackTarget(history, previous?.version);
   if (!found) throw new ModelsError("no earlier version in the history (model:history): activate one by name");
   const { target, at } = found;
+  if (to !== undefined && target.version !== to)
+    throw new ModelsError(
+      `a rollback now returns to ${target.version} (active before ${previous?.version ?? "nothing"}), not ${to}: ` +
+        "the models moved since; the pointer is unchanged",
+    );
   const rest = history.slice(0, at);
   const { check } = await checkVersion(kv, target.version, await kv.getTexts(partKeys(target.version)));
   if (!check.ok)

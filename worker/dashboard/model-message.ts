@@ -53,7 +53,7 @@ export async function modelMessage(
   const { model: outcome, version } = query;
   if (outcome === undefined) return null;
   if (outcome === "rollback-refused")
-    return "Nothing was rolled back: there is no earlier version, or it fails its check. The pointer is unchanged; GET /v1/admin/models (or npm run models -- list) gives each version's check.";
+    return "Nothing was rolled back: there is no earlier version, it fails its check, or the models moved since the page was shown (its button returns only to the version it names: look at it again). The pointer is unchanged; GET /v1/admin/models (or npm run models -- list) gives each version's check.";
   if (outcome === "refused") {
     const named = version !== undefined && stored.includes(version) ? version : "The version asked for";
     return `${named} was refused: it fails its check, or is not stored. The pointer is unchanged; GET /v1/admin/models (or npm run models -- list) gives each version's check.`;

@@ -1038,10 +1038,15 @@ const DOCUMENTED: RouteDoc[] = [
     summary: "the dashboard's activate and roll back buttons (a form from the dashboard's own origin)",
     auth: "preview",
     params: [{ name: "action", in: "path", required: true, description: "activate or rollback", schema: STRING }],
-    form: { fields: { version: "activate: the model version" } },
+    form: {
+      fields: {
+        version: "activate: the model version",
+        to: "rollback: the version its button named (refused, nothing moved, when a rollback now returns elsewhere)",
+      },
+    },
     responses: {
       303: { description: "back to the dashboard, with what was done (or why the version was refused)" },
-      400: error("activate without a model version", "BAD_REQUEST"),
+      400: error("activate without a model version, or a rollback's `to` not one", "BAD_REQUEST"),
       401: staffOnly,
       403: error("not from the dashboard's own origin", "ORIGIN_NOT_ALLOWED"),
       404: error("an action other than activate or rollback", "NOT_FOUND"),
