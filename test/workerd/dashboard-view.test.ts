@@ -360,3 +360,29 @@ describe("who the report counts", () => {
     );
   });
 });
+
+describe("money on the page", () => {
+  it("is written to its currency's minor unit, as the report rounds it: fils to 3 digits, yen to none", () => {
+    const items = (currency: string, revenue: number) => {
+      const view = viewOf({
+        experiments: ["days"],
+        current: "days",
+        report: {
+          ...report([]),
+          currency,
+          currencies: [
+            { currency, purchases: 1, revenue },
+            { currency: "BHD", purchases: 1, revenue: 1.005 },
+          ],
+          items: [{ arm: "a", item: "x", clicks: 1, purchases: 1, revenue }],
+        },
+      });
+      const r = view.report as { items: { revenue: string }[]; currencyNote: string };
+      return { item: r.items[0]?.revenue, note: r.currencyNote };
+    };
+    // 12.345 KWD is what the API says; "12.35" (or "12.34") is another amount
+    expect(items("KWD", 12.345).item).toBe("12.345");
+    expect(items("KWD", 12.345).note).toContain("BHD: 1 purchase, 1.005");
+    expect(items("JPY", 1200).item).toBe("1200");
+  });
+});

@@ -8,6 +8,7 @@
 
 import { CALIBRATION_MIN_READERS, DRIFT_MIN_READERS, isDriftAlert } from "../../core/drift";
 import { GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
+import { minorUnitDigits } from "../../core/money";
 import { type Estimate, MIN_EVENTS_FOR_UPLIFT } from "../../core/stats/estimate";
 import { wordList } from "../../core/word-list";
 import type { DriftRun } from "../drift/drift-store";
@@ -52,7 +53,12 @@ const PAGE_ITEMS_PER_ARM = 10;
 
 const pct = (x: number | null | undefined, digits = 2) =>
   x === null || x === undefined ? "–" : `${(x * 100).toFixed(digits)}%`;
-const money = (x: number | null | undefined) => (x === null || x === undefined ? "–" : x.toFixed(2));
+/**
+ * A sum of money as the report rounds it, to its currency's minor unit (core/money.ts: fils 3 digits, yen none);
+ * `atLeast`: more digits for a mean per reader (a fraction of a yen per reader is no amount, but still a figure).
+ */
+const money = (x: number | null | undefined, currency: string | null, atLeast = 0) =>
+  x === null || x === undefined ? "–" : x.toFixed(Math.max(atLeast, minorUnitDigits(currency)));
 /** The interval shown: the corrected one where the report corrects for several arms. */
 const shown = (e: Estimate) => e.adjusted ?? e;
 const interval = (e: Estimate | null | undefined) =>
@@ -75,7 +81,9 @@ function currencyNote(r: ExperimentReport): string {
   if (others.length === 0) return r.currency ? `Revenue in ${r.currency}.` : "";
   const name = (c: string | null) => c ?? "no currency given";
   const purchases = (n: number) => `${n} purchase${n === 1 ? "" : "s"}`;
-  const left = others.map((c) => `${name(c.currency)}: ${purchases(c.purchases)}, ${money(c.revenue)}`).join("; ");
+  const left = others
+    .map((c) => `${name(c.currency)}: ${purchases(c.purchases)}, ${money(c.revenue, c.currency)}`)
+    .join("; ");
   return `Revenue in ${name(r.currency)}; purchases in other currencies are not added to it (${left}).`;
 }
 
@@ -261,7 +269,7 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
         cell("ctr", a.ctr, pct(a.ctr)),
         cell("buyers", a.buyers, String(a.buyers)),
         cell("conversion", a.conversion, pct(a.conversion)),
-        cell("revenuePerExposed", a.revenuePerExposed, money(a.revenuePerExposed)),
+        cell("revenuePerExposed", a.revenuePerExposed, money(a.revenuePerExposed, r.currency, 2)),
         ...(sent ? [cell("openRateUplift", vs?.opens?.relative?.estimate ?? null, interval(vs?.opens?.relative))] : []),
         cell("ctrUplift", vs?.ctr.relative?.estimate ?? null, interval(vs?.ctr.relative)),
         cell("conversionUplift", vs?.conversion.relative?.estimate ?? null, interval(vs?.conversion.relative)),
@@ -363,7 +371,7 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
       slot: s.slot || "(no image slot: events API or pixel)",
       share: pct(exposedOf.get(s.arm) ? s.clickers / (exposedOf.get(s.arm) as number) : null),
     })),
-    items: firstOfEachArm(r.items, PAGE_ITEMS_PER_ARM).map((i) => ({ ...i, revenue: money(i.revenue) })),
+    items: firstOfEachArm(r.items, PAGE_ITEMS_PER_ARM).map((i) => ({ ...i, revenue: money(i.revenue, r.currency) })),
   };
 }
 
