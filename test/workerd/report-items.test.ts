@@ -5,7 +5,9 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { ExperimentSchema } from "../../core/experiments/experiment";
 import { ensureSchema } from "../../worker/experiments/experiment-db";
+import { experimentReport } from "../../worker/experiments/experiment-report";
 import {
   armCounts,
   dailyCounts,
@@ -78,5 +80,37 @@ describe("the report's sums of money", () => {
       { currency: "GBP", purchases: 3, revenue: 126.3 },
       { currency: "BHD", purchases: 2, revenue: 0.3 },
     ]);
+  });
+});
+
+describe("the report's items and its readers", () => {
+  it("count the readers the arms' table counts, whatever the phase: a reader seen only by a click is in neither", async () => {
+    const db = env.DB as D1Database;
+    await ensureSchema(db);
+    await db.batch([
+      db.prepare(
+        "INSERT INTO exposures (experiment, user, arm, campaign, block, via, phase, at, day) VALUES ('x-items', 'u1', 'a', 'c', 'b', 'click', 50, 100, '1970-01-01')",
+      ),
+      db.prepare(
+        "INSERT INTO outcomes (experiment, user, event, kind, arm, slot, item, value, currency, at, day) VALUES ('x-items', 'u1', 'e1', 'click', 'a', 'row-0', 'sku-1', 0, NULL, 101, '1970-01-01')",
+      ),
+    ]);
+    const experiment = ExperimentSchema.parse({
+      v: 1,
+      id: "x-items",
+      campaign: "c",
+      variants: [
+        { id: "a", weight: 1, content: { v: 2, default: { id: "b", type: "recommendations" } } },
+        { id: "p", weight: 1, content: "popular" },
+      ],
+      phaseStart: 50,
+    });
+    for (const phase of ["all", "current"] as const) {
+      const r = await experimentReport(db, experiment, { intervals: "fixed", phase });
+      expect(r.arms.find((a) => a.arm === "a")).toMatchObject({ exposed: 0, clickers: 0, clickOnly: 1 });
+      expect(r.slots).toEqual([]);
+      // the dashboard's items (phase all, its default) listed the click the table leaves out
+      expect(r.items).toEqual([]);
+    }
   });
 });

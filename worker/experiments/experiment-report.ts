@@ -134,7 +134,8 @@ export async function experimentReport(
     bandit ? periodCounts(db, experiment.id, unit, currency, since) : undefined,
     blockCounts(db, experiment.id, unit, since),
     slotCounts(db, experiment.id, unit, since),
-    itemCounts(db, experiment.id, currency, since === undefined ? undefined : { unit, since }),
+    // the readers the arms count (a click-only reader's clicks were in the items of all readers, not of one phase)
+    itemCounts(db, experiment.id, currency, { unit, ...(since !== undefined && { since }) }),
     dailyCounts(db, experiment.id, currency),
     experiment.phaseStart === undefined ? undefined : unitsInPhase(db, experiment.id, unit, experiment.phaseStart),
     scannerClickCounts(db, experiment.id),

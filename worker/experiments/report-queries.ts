@@ -250,16 +250,17 @@ export async function slotCounts(
 
 /**
  * The TOP_ITEMS most clicked and bought items of each arm (a small arm's beside a large one's), their revenue in
- * the report's currency; by arm, then most first. With `phase`, only the clicks and purchases of the readers the
- * unit counts whose arm was drawn in the phase that began at its `since`.
+ * the report's currency; by arm, then most first. With `counted`, only the clicks and purchases of the readers the
+ * unit counts (as the arms, blocks and slots take them: per open, not a reader seen only by a click), and with its
+ * `since`, of those whose arm was drawn in the phase that began then; without, every reader's.
  */
 export async function itemCounts(
   db: D1Database,
   experiment: string,
   currency: CurrencyChoice,
-  phase?: { unit: ReportUnit; since: number },
+  counted?: { unit: ReportUnit; since?: number },
 ): Promise<ItemCounts[]> {
-  const readers = phase ? ` AND user IN (SELECT user FROM (${unitReaders(phase.unit, phase.since)}))` : "";
+  const readers = counted ? ` AND user IN (SELECT user FROM (${unitReaders(counted.unit, counted.since)}))` : "";
   const { results } = await db
     .prepare(
       `SELECT arm, item, clicks, purchases, revenue FROM (
