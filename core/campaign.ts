@@ -9,12 +9,14 @@ import { BlockCopySchema, COPY_FIELDS, copyTemplateProblem, namesTimeLeft } from
 import { isCardId } from "./card-ids";
 import type { CatalogItem } from "./catalog";
 import {
+  alwaysHolds,
   type ConditionProblem,
   ConditionSchema,
   conditionDepth,
   conditionProblems,
   factsUsed,
   MAX_CONDITION_DEPTH,
+  neverHolds,
   READER_FACTS,
 } from "./conditions";
 import { secondsLeft, split, timeLeftText } from "./countdown";
@@ -420,17 +422,28 @@ function migrateWith(v1: CampaignV1, schema: typeof CampaignSchema | typeof Stor
 }
 
 /**
- * Blocks below one served to every reader (`when: {}`): the first block whose `when` holds is served, so they
- * never are. A product block with `{}` is not such a block: it is skipped while its item is hidden or bought.
+ * Blocks below one served to every reader (`when: {}`, or one that holds whatever the facts, such as
+ * `{"$or": [{}]}`): the first block whose `when` holds is served, so they never are. A product block that always
+ * holds is not such a block: it is skipped while its item is hidden or bought.
  */
 function unreachableBlocks(c: Campaign): ConditionProblem[] {
-  const always = c.blocks.findIndex((b) => b.type !== "product" && Object.keys(b.when).length === 0);
-  if (always < 0) return [];
+  // a block whose own when holds for no reader (`{"$not": {}}`)
+  const never = c.blocks.flatMap((b, i) =>
+    neverHolds(b.when)
+      ? [{ path: ["blocks", i, "when"], message: `block "${b.id}" is never served: its when holds for no reader` }]
+      : [],
+  );
+  const always = c.blocks.findIndex((b) => b.type !== "product" && alwaysHolds(b.when));
+  if (always < 0) return never;
   const first = c.blocks[always] as Campaign["blocks"][number];
-  return c.blocks.slice(always + 1).map((b, k) => ({
-    path: ["blocks", always + 1 + k],
-    message: `block "${b.id}" is never served: blocks[${always}] ("${first.id}") above it holds for every reader (its when is {}); move it above, or give blocks[${always}] a condition`,
-  }));
+  const how = Object.keys(first.when).length === 0 ? "its when is {}" : "its when holds whatever the reader's facts";
+  return [
+    ...never.filter((p) => (p.path[1] as number) < always),
+    ...c.blocks.slice(always + 1).map((b, k) => ({
+      path: ["blocks", always + 1 + k],
+      message: `block "${b.id}" is never served: blocks[${always}] ("${first.id}") above it holds for every reader (${how}); move it above, or give blocks[${always}] a condition`,
+    })),
+  ];
 }
 
 /**

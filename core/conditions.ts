@@ -172,6 +172,24 @@ export function jsonDepth(value: unknown, limit = 64): number {
   return deepest;
 }
 
+/**
+ * Whether `cond` holds for every reader whatever their facts, by its shape alone: no fact tested, or only inside
+ * `$or`s with a member that always holds (`{"$or": [{}]}`, `{"$and": [{}]}`, `{"$not": {"$not": {}}}`).
+ */
+export function alwaysHolds(cond: Condition): boolean {
+  if (FACT_NAMES.some((f) => cond[f] !== undefined)) return false;
+  if (!(cond.$and ?? []).every(alwaysHolds)) return false;
+  if (cond.$or && !cond.$or.some(alwaysHolds)) return false;
+  return cond.$not === undefined || neverHolds(cond.$not);
+}
+
+/** Whether `cond` holds for no reader by its shape alone (a `$not` of one that always holds, and what combines it). */
+export function neverHolds(cond: Condition): boolean {
+  if ((cond.$and ?? []).some(neverHolds)) return true;
+  if (cond.$or?.every(neverHolds)) return true;
+  return cond.$not !== undefined && alwaysHolds(cond.$not);
+}
+
 /** How deep `$and` / `$or` / `$not` nest in a condition. */
 export function conditionDepth(cond: Condition): number {
   const inner = [...(cond.$and ?? []), ...(cond.$or ?? []), ...(cond.$not ? [cond.$not] : [])];

@@ -289,6 +289,28 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
     // below it, the default alone; above it, any block; a product block is skipped while its item is hidden
     expect(saved([de, all])).toEqual([]);
     expect(saved([{ id: "deal", type: "product", item: "p1", when: {} }, de])).toEqual([]);
+    // a when that holds whatever the facts, written otherwise than {}
+    for (const when of [
+      { $or: [{}] },
+      { $and: [{}] },
+      { $or: [{ country: { $eq: "DE" } }, {}] },
+      { $not: { $not: {} } },
+    ])
+      expect(saved([{ ...all, when }, de]), JSON.stringify(when)).toEqual([
+        `blocks[1]: block "de" is never served: blocks[0] ("all") above it holds for every reader (its when holds whatever the reader's facts); move it above, or give blocks[0] a condition`,
+      ]);
+    // one that tests a fact somewhere it decides: blocks below it are served to others
+    for (const when of [{ $or: [{ country: { $eq: "DE" } }] }, { $and: [{}, { country: { $eq: "DE" } }] }])
+      expect(saved([{ ...all, when }, de]), JSON.stringify(when)).toEqual([]);
+    // one that holds for no reader is never served itself
+    for (const when of [
+      { $not: {} },
+      { $or: [{ $not: {} }] },
+      { $and: [{ country: { $eq: "DE" } }, { $not: { $or: [{}] } }] },
+    ])
+      expect(saved([{ ...all, when }, de]), JSON.stringify(when)).toEqual([
+        'blocks[0].when: block "all" is never served: its when holds for no reader',
+      ]);
   });
 
   it("a country that is not two capitals, or UK (the United Kingdom is GB), is a 400 at its path", () => {
