@@ -71,6 +71,36 @@ describe("the frequency preference across builds", () => {
     });
   });
 
+  it("a rebuild late in the day keeps the send's morning time: the next morning's issue still counts it for a weekly reader", async () => {
+    await consent("sf-weekly-3", { frequency: "weekly" });
+    const shard = readerStub(env, "sf-weekly-3");
+    const sentAt = () =>
+      runInDurableObject(
+        shard,
+        (_: ReaderShard, state: DurableObjectState) =>
+          state.storage.sql
+            .exec<{ at: number }>("SELECT sent_at AS at FROM campaign_sends WHERE user = ?", "sf-weekly-3")
+            .one().at,
+      );
+    const shift = (s: number) =>
+      runInDurableObject(shard, (_: ReaderShard, state: DurableObjectState) => {
+        state.storage.sql.exec("UPDATE campaign_sends SET sent_at = sent_at - ? WHERE user = ?", s, "sf-weekly-3");
+      });
+    // sent at 08:00; the template fixed and the campaign rebuilt at 20:00 (12 hours on): the same send
+    expect(await record("daily-deals-3", ["sf-weekly-3"])).toMatchObject({ recorded: 1 });
+    await shift(12 * 3600);
+    const morning = await sentAt();
+    expect(await record("daily-deals-3", ["sf-weekly-3"])).toMatchObject({ recorded: 1, held: [] });
+    expect(await sentAt()).toBe(morning);
+    // the next morning's issue, 12 hours after the rebuild and a day after the send: held back for the week
+    await shift(12 * 3600);
+    expect(await checked(["sf-weekly-3"], "daily-deals-3")).toEqual({ "sf-weekly-3": "frequency" });
+    expect(await record("daily-deals-3", ["sf-weekly-3"])).toMatchObject({
+      recorded: 0,
+      held: [{ user: "sf-weekly-3", reason: "frequency" }],
+    });
+  });
+
   it("a campaign built at a fixed hour each day reaches a daily reader each day: its check comes before the last one's record", async () => {
     await consent("sf-daily", { frequency: "daily" });
     expect(await record("sf-morning", ["sf-daily"])).toMatchObject({ recorded: 1, held: [] });

@@ -2,7 +2,7 @@
  * The reader shard's campaign sends (`campaign_sends`): for each reader and campaign, when `npm run email` last
  * built that campaign's message for them (POST /v1/admin/sends), so that the reader's frequency preference spaces
  * the shop's campaigns as it spaces triggered sends (core/triggers.ts FREQUENCY_DAYS). One row per (reader,
- * campaign): a rebuild of the same campaign moves its time, never adds a send, and within REBUILD_WINDOW_S never
+ * campaign): a rebuild of the same campaign within REBUILD_WINDOW_S keeps the send's time, never adds one, and never
  * counts against that campaign itself (the suppression check and the recording leave it out; older, the same id sent
  * again a day or a week on, it counts as any other campaign's send). Rows older than the longest
  * preference (30 days) can hold nothing back: each recording deletes the shard's expired rows, and the shard's
@@ -22,13 +22,16 @@ export const CAMPAIGN_SENDS_SCHEMA = [
 export const SENDS_KEPT_S = Math.max(...Object.values(FREQUENCY_DAYS)) * 86_400;
 
 /**
- * Records the campaign's send to the reader at `nowS` (inside the caller's transaction): the later of this and a
- * send of the same campaign recorded before.
+ * Records the campaign's send to the reader at `nowS` (inside the caller's transaction). A send of the same
+ * campaign recorded less than REBUILD_WINDOW_S before is this one built again (a template fixed in the evening):
+ * it keeps its time, so the campaign's next issue the next morning counts it as sent the day before, not as the
+ * same send rebuilt. One recorded earlier is an earlier issue: this one's time replaces it.
  */
 export function recordCampaignSend(sql: SqlStorage, user: string, campaign: string, nowS: number): void {
   sql.exec(
     `INSERT INTO campaign_sends (user, campaign, sent_at) VALUES (?, ?, ?)
-     ON CONFLICT (user, campaign) DO UPDATE SET sent_at = max(sent_at, excluded.sent_at)`,
+     ON CONFLICT (user, campaign) DO UPDATE SET sent_at = CASE WHEN excluded.sent_at - sent_at < ${REBUILD_WINDOW_S}
+       THEN sent_at ELSE max(sent_at, excluded.sent_at) END`,
     user,
     campaign,
     nowS,

@@ -801,7 +801,7 @@ export class ReaderShard extends DurableObject<Bindings> {
    * more recent than it allows (another build's, or a trigger's, made since the suppression check: the check and
    * this recording are hours apart in a large build, and this is where the two are one step). Sends past the
    * longest frequency preference are deleted at the same time. Idempotent: a send of the same campaign recorded
-   * again only moves its time (and never holds back its own reader: REBUILD_WINDOW_S).
+   * again within REBUILD_WINDOW_S keeps its time (and never holds back its own reader).
    */
   async recordSends(
     campaign: string,
