@@ -64,6 +64,9 @@ function utmSchema(strict: boolean) {
 }
 const StrictUtmSchema = utmSchema(true);
 
+/** The longest a campaign may keep its decisions (decisionTtlDays), in days. */
+export const MAX_DECISION_TTL_DAYS = 365;
+
 /** The settings every campaign has, whatever its version (`utm` as stored: the admin API's is StrictUtmSchema). */
 const SettingsShape = {
   /**
@@ -72,7 +75,7 @@ const SettingsShape = {
    */
   policy: z.enum(["freeze", "live"]).default("freeze"),
   /** how long a decision (and so click-through to it) is kept, in days */
-  decisionTtlDays: z.number().int().min(1).max(365).default(30),
+  decisionTtlDays: z.number().int().min(1).max(MAX_DECISION_TTL_DAYS).default(30),
   /** appended to every click-through URL (utmSchema) */
   utm: utmSchema(false),
   /** a short label drawn on every card (e.g. "New", "-20%"); none by default */

@@ -966,11 +966,21 @@ describe("changes while it runs", () => {
     const armOfA = hashedArm(ExperimentSchema.parse({ v: 1, id: "e-stop", ...body() }), a.userId);
     expect(r.arms.find((x) => x.arm === armOfA)).toMatchObject({ exposed: 1, clickers: 1, buyers: 1, revenue: 40 });
     expect(r.arms.reduce((s, x) => s + x.exposed, 0)).toBe(1);
-    expect(r.experiment).toMatchObject({ status: "stopped", stoppedAt, attributionEndsAt: stoppedAt + 3 * 86_400 });
-    const until = new Date((stoppedAt + 3 * 86_400) * 1000).toISOString().slice(0, 16).replace("T", " ");
+    // the last window counted is the reader's, exposed before the stop; a click on images served while it ran can
+    // still expose a reader for as long as the campaign keeps its decisions (30 days), and count for 3 days more
+    const exposableUntil = stoppedAt + 60 + 30 * 86_400;
+    expect(r.experiment).toMatchObject({
+      status: "stopped",
+      stoppedAt,
+      attributionEndsAt: stoppedAt + 3 * 86_400,
+      exposableUntil,
+      finalAt: exposableUntil + 3 * 86_400,
+    });
+    const utc = (s: number) => new Date(s * 1000).toISOString().slice(0, 16).replace("T", " ");
     const page = await (await send("/dashboard?experiment=e-stop", { headers: ADMIN_HEADERS })).text();
     expect(page).toContain(`data-testid="stopped"`);
-    expect(page).toContain(`still count until ${until} UTC`);
+    expect(page).toContain(`until ${utc(exposableUntil)} UTC`);
+    expect(page).toContain(`still count until ${utc(exposableUntil + 3 * 86_400)} UTC at the latest`);
   });
 });
 
@@ -1064,6 +1074,9 @@ describe("the global holdout", () => {
     // and when it ended: its readers' clicks and purchases still count for 30 days of their first open
     const ended = after.experiment.stoppedAt as number;
     expect(after.experiment).toMatchObject({ status: "stopped", attributionEndsAt: ended + 30 * 86_400 });
+    // a click on any campaign's images served while it ran can still expose a reader, for as long as a campaign
+    // may keep its decisions (365 days)
+    expect(after.experiment.exposableUntil).toBe(ended + 60 + 365 * 86_400);
     expect(Math.abs(ended - Date.now() / 1000)).toBeLessThan(60);
     expect(after.control).toBe("holdout");
     expect(after.srm?.expected).toEqual({ personalized: 0.8, holdout: 0.2 });

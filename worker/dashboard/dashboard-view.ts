@@ -203,15 +203,27 @@ function phaseNote(r: ExperimentReport) {
   return { current: false, text, since: utc(start) };
 }
 
-/** A stopped experiment's stop, and until when clicks and purchases of readers exposed while it ran count. */
+/**
+ * A stopped experiment's stop, until when a click on what it served can still expose a reader, and until when
+ * clicks and purchases count: the results are called final only once no reader can be exposed any more and the
+ * last window of those who were has closed.
+ */
 function stoppedNote(r: ExperimentReport): string | null {
-  const { stoppedAt, attributionEndsAt, attributionDays } = r.experiment;
+  const { stoppedAt, attributionEndsAt, exposableUntil, finalAt, attributionDays } = r.experiment;
   if (stoppedAt === undefined || attributionEndsAt === undefined) return null;
-  const closed = Date.parse(r.at) / 1000 >= attributionEndsAt;
-  return `Stopped ${utc(stoppedAt)}: opens since serve the campaign as it is. Clicks and purchases of readers exposed while it ran, each within ${attributionDays} days of their exposure, ${
+  const now = Date.parse(r.at) / 1000;
+  // (a report without them, as one made before they were given: the stop's window alone)
+  const until = exposableUntil ?? stoppedAt;
+  const final = finalAt ?? attributionEndsAt;
+  const closed = now >= final;
+  const exposable =
+    now >= until
+      ? `A click on images shown or prefetched while it ran (Apple Mail) exposed a reader not exposed yet until ${utc(until)}.`
+      : `A click on images shown or prefetched while it ran (Apple Mail) still exposes a reader not exposed yet, until ${utc(until)}.`;
+  return `Stopped ${utc(stoppedAt)}: opens since serve the campaign as it is. ${exposable} Clicks and purchases of readers exposed, each within ${attributionDays} days of their exposure, ${
     closed
       ? `counted until ${utc(attributionEndsAt)}: the results no longer move.`
-      : `still count until ${utc(attributionEndsAt)}: the results can still move.`
+      : `still count until ${utc(final)} at the latest: the results can still move.`
   }`;
 }
 

@@ -9,11 +9,14 @@
  * currencies are never added, and the others are listed with their totals. Clicks taken for link scanners' are in
  * no figure but `scannerClicks`, which counts them apart (by arm and reason, whatever the phase).
  */
-import type { Experiment, ExperimentChange } from "../../core/experiments/experiment";
+import { MAX_DECISION_TTL_DAYS } from "../../core/campaign";
+import { type Experiment, type ExperimentChange, GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
 import { type ExperimentResults, experimentResults, type ReportIntervals } from "../../core/experiments/report";
 import { SCANNER_REASONS, type ScannerReason } from "../../core/reasons";
 import type { Correction } from "../../core/stats/multiple-testing";
+import { readCampaign } from "../decisions/campaign-store";
 import { ensureSchema } from "./experiment-db";
+import { EXPERIMENT_CACHE_MS } from "./experiment-store";
 import type { ReportPhase } from "./report-phase";
 import {
   armCounts,
@@ -24,6 +27,7 @@ import {
   dailyCounts,
   type ItemCounts,
   itemCounts,
+  latestExposure,
   periodCounts,
   type ReportCurrency,
   reportUnit,
@@ -53,10 +57,23 @@ export interface ExperimentReport extends ExperimentResults {
     /** stopped: when (unix seconds; absent for an experiment stopped before stops were recorded) */
     stoppedAt?: number;
     /**
-     * stopped: when the last attribution window of a reader exposed while it ran closes (unix seconds): until
-     * then their clicks and purchases still count, so the results can still move
+     * stopped: when the last attribution window of the exposures counted so far closes (unix seconds): the latest
+     * exposure's time plus attributionDays, never before the stop plus attributionDays. A reader first exposed
+     * after the stop (a click on images shown or prefetched while it ran) moves it later
      */
     attributionEndsAt?: number;
+    /**
+     * stopped: until when a reader can still be exposed (unix seconds): a click on images an open or a mail
+     * client's prefetch was served while it ran exposes its reader as long as that decision is kept (the
+     * campaign's or an arm's decisionTtlDays, the longest; any campaign's longest allowed for the global holdout),
+     * counted from the stop and the minute isolates keep a stopped experiment
+     */
+    exposableUntil?: number;
+    /**
+     * stopped: from when the results no longer move (unix seconds): the later of attributionEndsAt and the window
+     * of a reader exposed at exposableUntil
+     */
+    finalAt?: number;
   };
   /** `all`: every reader counted; `current`: those whose arm was drawn since `experiment.phaseStart` */
   phase: ReportPhase;
@@ -110,6 +127,12 @@ export interface ReportOptions {
   shopCurrency?: string | null;
   /** which readers (default `all`): `current` counts those drawn in the current phase alone */
   phase?: ReportPhase;
+  /**
+   * the experiment's campaign's decisionTtlDays (how long a click on what an open was served can still expose
+   * its reader); absent: unknown, taken as the longest a campaign may keep them (the global holdout's, of every
+   * campaign)
+   */
+  decisionTtlDays?: number;
 }
 
 export async function experimentReport(
@@ -129,7 +152,7 @@ export async function experimentReport(
   const asked = opts.currency;
   const currency = { report: asked === undefined ? (currencies[0]?.currency ?? null) : asked, shop: shopCurrency };
   const bandit = experiment.bandit !== undefined;
-  const [counts, periods, blocks, slots, items, daily, phaseExposed, scanners] = await Promise.all([
+  const [counts, periods, blocks, slots, items, daily, phaseExposed, scanners, latest] = await Promise.all([
     armCounts(db, experiment.id, unit, currency, since),
     bandit ? periodCounts(db, experiment.id, unit, currency, since) : undefined,
     blockCounts(db, experiment.id, unit, since),
@@ -139,6 +162,7 @@ export async function experimentReport(
     dailyCounts(db, experiment.id, currency),
     experiment.phaseStart === undefined ? undefined : unitsInPhase(db, experiment.id, unit, experiment.phaseStart),
     scannerClickCounts(db, experiment.id),
+    experiment.status === "stopped" ? latestExposure(db, experiment.id) : null,
   ]);
   const results = experimentResults(experiment, counts, {
     ...(intervals === "sequential" && { sequential: { tuning: SEQUENTIAL_TUNING } }),
@@ -162,10 +186,7 @@ export async function experimentReport(
       attributionDays: experiment.attributionDays,
       ...(experiment.phaseStart !== undefined && { phaseStart: experiment.phaseStart }),
       changes,
-      ...(stoppedAt !== undefined && {
-        stoppedAt,
-        attributionEndsAt: stoppedAt + experiment.attributionDays * DAY_SECONDS,
-      }),
+      ...(stoppedAt !== undefined && stoppedTimes(experiment, stoppedAt, latest, opts.decisionTtlDays)),
     },
     phase,
     ...results,
@@ -178,4 +199,42 @@ export async function experimentReport(
     scannerClicks: scannerClicksOf(scanners),
     at: new Date(now).toISOString(),
   };
+}
+
+/**
+ * A stopped experiment's times. Its results move as long as exposures counted so far have open windows, and as long
+ * as readers can still be exposed: opens after the stop expose nobody (once isolates' copies expire), but a click
+ * on images served while it ran (an open's, or a mail client's prefetch: Apple Mail) carries the arm they showed
+ * for as long as that decision is kept, and exposes a reader not exposed yet (a subject-line test's reader sent
+ * while it ran counts then as an opener and clicker).
+ */
+function stoppedTimes(
+  experiment: Experiment,
+  stoppedAt: number,
+  latest: number | null,
+  campaignTtlDays: number | undefined,
+): Required<Pick<ExperimentReport["experiment"], "stoppedAt" | "attributionEndsAt" | "exposableUntil" | "finalAt">> {
+  const window = experiment.attributionDays * DAY_SECONDS;
+  const attributionEndsAt = Math.max(stoppedAt, latest ?? stoppedAt) + window;
+  // decisions are written with the TTL of the configuration served: the campaign's, or an arm's own content
+  const ttlDays = Math.max(
+    campaignTtlDays ?? MAX_DECISION_TTL_DAYS,
+    ...experiment.variants.map((v) => (v.content === "popular" ? 0 : v.content.decisionTtlDays)),
+  );
+  const exposableUntil = stoppedAt + EXPERIMENT_CACHE_MS / 1000 + ttlDays * DAY_SECONDS;
+  return {
+    stoppedAt,
+    attributionEndsAt,
+    exposableUntil,
+    finalAt: Math.max(attributionEndsAt, exposableUntil + window),
+  };
+}
+
+/**
+ * The report's `decisionTtlDays` option for an experiment: its campaign's (read only once it is stopped); none for
+ * the global holdout, whose readers click every campaign's emails.
+ */
+export async function reportDecisionTtlDays(kv: KVNamespace, experiment: Experiment): Promise<number | undefined> {
+  if (experiment.status !== "stopped" || experiment.id === GLOBAL_HOLDOUT_ID) return undefined;
+  return (await readCampaign(kv, experiment.campaign)).decisionTtlDays;
 }

@@ -28,7 +28,9 @@ import { IsolateCache } from "../lib/isolate-cache";
 import { errorMessage, logEvent } from "../lib/log";
 import { describeIssues } from "../lib/zod-issues";
 
-const TTL_MS = 60_000;
+/** How long an isolate keeps an experiment it read (opens in the minute after a stop may still expose readers). */
+export const EXPERIMENT_CACHE_MS = 60_000;
+const TTL_MS = EXPERIMENT_CACHE_MS;
 const MAX_CACHED = 500;
 const cache = new IsolateCache<Experiment | null>(TTL_MS, MAX_CACHED);
 /** one entry, HOLDOUT; undefined: a failed read with nothing known (opens take it as none, triggers wait) */

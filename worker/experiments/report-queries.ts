@@ -336,3 +336,16 @@ export async function scannerClickCounts(db: D1Database, experiment: string): Pr
     .all<ScannerClickCounts>();
   return results;
 }
+
+/**
+ * The time (unix seconds) of the experiment's latest exposure, of any reader, phase or way in (an open, or a click
+ * on images shown or prefetched while it ran), or null when none: every figure of the report that follows a
+ * reader (its arms, `daily`, `currencies`) can move until that reader's window closes.
+ */
+export async function latestExposure(db: D1Database, experiment: string): Promise<number | null> {
+  const row = await db
+    .prepare("SELECT max(at) AS at FROM exposures WHERE experiment = ?1")
+    .bind(experiment)
+    .first<{ at: number | null }>();
+  return row?.at ?? null;
+}

@@ -767,7 +767,7 @@ const DOCUMENTED: RouteDoc[] = [
     responses: {
       200: {
         description:
-          '{"experiment":{"id","campaign","status","attributionDays","phaseStart"?,"changes":[{at,kind,arms?}],"stoppedAt"?,"attributionEndsAt"?},"phase","control","arms":[...],"srm","blocks","slots","items","daily","currency","currencies":[{currency,purchases,revenue}],"intervals","correction","at"}',
+          '{"experiment":{"id","campaign","status","attributionDays","phaseStart"?,"changes":[{at,kind,arms?}],"stoppedAt"?,"attributionEndsAt"?,"exposableUntil"?,"finalAt"?},"phase","control","arms":[...],"srm","blocks","slots","items","daily","currency","currencies":[{currency,purchases,revenue}],"intervals","correction","at"}. Stopped: stoppedAt; attributionEndsAt, the end of the last attribution window of the exposures counted so far (the latest exposure plus attributionDays, never before the stop plus attributionDays); exposableUntil, until when a click on images served while it ran (an open or a mail client\'s prefetch) can still expose a reader (the campaign\'s or an arm\'s decisionTtlDays after the stop, the longest; 365 days for the global holdout); finalAt, from when the results no longer move (the later of attributionEndsAt and exposableUntil plus attributionDays). All unix seconds',
       },
       400: bad,
       401: unauthorized,

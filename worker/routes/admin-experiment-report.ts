@@ -20,7 +20,7 @@ import { CORRECTION_METHODS } from "../../core/stats/multiple-testing";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { experimentIdParam } from "../experiments/experiment-input";
-import { experimentReport } from "../experiments/experiment-report";
+import { experimentReport, reportDecisionTtlDays } from "../experiments/experiment-report";
 import { reportedExperiment } from "../experiments/experiment-store";
 import { ReportPhaseSchema } from "../experiments/report-phase";
 import { requireApiKey } from "../lib/api-key";
@@ -60,6 +60,7 @@ export function registerAdminExperimentReport(app: Hono<AppEnv>): void {
           intervals: query.data.intervals,
           correction: query.data.correction,
           phase: query.data.phase,
+          decisionTtlDays: await reportDecisionTtlDays(c.env.OPENTIME_KV, experiment),
           ...(query.data.currency !== undefined && { currency: query.data.currency }),
           shopCurrency: getConfig(c.env).shopCurrency,
         }),

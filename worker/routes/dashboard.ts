@@ -27,7 +27,7 @@ import { recentDriftRuns } from "../drift/drift-store";
 import { type AppEnv, getConfig } from "../env";
 import { banditHistory } from "../experiments/bandit-store";
 import { experimentIdPage } from "../experiments/experiment-ids";
-import { experimentReport } from "../experiments/experiment-report";
+import { experimentReport, reportDecisionTtlDays } from "../experiments/experiment-report";
 import { MAX_LISTED_EXPERIMENTS, readGlobalHoldout, reportedExperiment } from "../experiments/experiment-store";
 import { experimentRegistry } from "../experiments/registry-stub";
 import { ReportPhaseSchema } from "../experiments/report-phase";
@@ -88,11 +88,14 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     const [report, bandit, drift] = db
       ? await Promise.all([
           experiment
-            ? experimentReport(db, experiment, {
-                intervals: "sequential",
-                shopCurrency: getConfig(c.env).shopCurrency,
-                phase: phase.data,
-              })
+            ? reportDecisionTtlDays(kv, experiment).then((decisionTtlDays) =>
+                experimentReport(db, experiment, {
+                  intervals: "sequential",
+                  shopCurrency: getConfig(c.env).shopCurrency,
+                  phase: phase.data,
+                  decisionTtlDays,
+                }),
+              )
             : null,
           experiment?.bandit ? banditHistory(db, experiment.id) : [],
           recentDriftRuns(db),
