@@ -30,11 +30,10 @@ import { describeIssues } from "../lib/zod-issues";
 
 /** How long an isolate keeps an experiment it read (opens in the minute after a stop may still expose readers). */
 export const EXPERIMENT_CACHE_MS = 60_000;
-const TTL_MS = EXPERIMENT_CACHE_MS;
 const MAX_CACHED = 500;
-const cache = new IsolateCache<Experiment | null>(TTL_MS, MAX_CACHED);
+const cache = new IsolateCache<Experiment | null>(EXPERIMENT_CACHE_MS, MAX_CACHED);
 /** one entry, HOLDOUT; undefined: a failed read with nothing known (opens take it as none, triggers wait) */
-const holdoutCache = new IsolateCache<GlobalHoldout | null | undefined>(TTL_MS, 1);
+const holdoutCache = new IsolateCache<GlobalHoldout | null | undefined>(EXPERIMENT_CACHE_MS, 1);
 const HOLDOUT = "";
 
 export function resetExperimentCache(): void {
