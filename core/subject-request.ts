@@ -8,8 +8,9 @@ import { CampaignIdSchema } from "./campaign";
 import { UserIdSchema } from "./events";
 
 /**
- * Readers per request: each costs up to five KV reads (profile, features, tombstone, and legacy tombstones for a
- * reader without a profile), and a Worker invocation allows 1,000.
+ * Readers per request: each costs up to six KV reads (profile, read again for their arm when an experiment runs,
+ * features, tombstone, and a legacy tombstone per token secret for a reader without a profile), and a Worker
+ * invocation allows 1,000 (the batch's own reads, the campaign's experiment and the holdout among them, once).
  */
 export const MAX_SUBJECT_USERS = 150;
 

@@ -7,7 +7,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { beforeEach, describe, expect, it } from "vitest";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
-import type { SubjectAnswer } from "../../core/subject-request";
+import { MAX_SUBJECT_USERS, type SubjectAnswer } from "../../core/subject-request";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
@@ -218,5 +218,59 @@ describe("subject lines by reader", () => {
     });
     expect(tooMany.status).toBe(400);
     expect(((await tooMany.json()) as { error: { message: string } }).error.message).toMatch(/^users: /);
+  });
+
+  it("a full batch stays within a Worker invocation's 1,000 KV operations: the experiment and holdout read once", async () => {
+    // the worst case: readers without a profile (a tombstone under each token secret asked too), an experiment and
+    // the global holdout on the campaign, a token secret being rotated
+    const block = { id: "picks", type: "recommendations", copy: { headline: "Picked for you" } };
+    const subjects = {
+      rules: [{ id: "r", when: { segment: { $eq: "loyal" } }, subject: "S" }],
+      default: { subject: "D" },
+    };
+    expect((await send("/v1/admin/campaigns/batch", "PUT", { v: 2, default: block, subjects })).status).toBe(200);
+    const variant = { weight: 1, content: { v: 2, default: block, subjects } };
+    const experiment = {
+      campaign: "batch",
+      variants: [
+        { id: "a", ...variant },
+        { id: "b", ...variant },
+      ],
+    };
+    expect((await send("/v1/admin/experiments/batch-test", "PUT", experiment)).status).toBe(200);
+    expect((await send("/v1/admin/holdout", "PUT", { share: 0.05, seed: "batch" })).status).toBe(200);
+    resetExperimentCache();
+    const reads = new Map<string, number>();
+    let ops = 0;
+    const kv = new Proxy(env.OPENTIME_KV, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          ops++;
+          const key = String(args[0]);
+          reads.set(key, (reads.get(key) ?? 0) + 1);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const users = Array.from({ length: MAX_SUBJECT_USERS }, (_, i) => `new-reader-${i}`);
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request("https://opentime.test/v1/admin/subjects", {
+        method: "POST",
+        headers: admin,
+        body: JSON.stringify({ campaign: "batch", users, record: false }),
+      }),
+      { ...env, OPENTIME_KV: kv, TOKEN_SECRET_PREVIOUS: "previous-secret-0123456789abcdef" },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(200);
+    expect(reads.get(kvKeys.globalHoldout)).toBe(1);
+    expect(reads.get(kvKeys.campaignExperiment("batch"))).toBe(1);
+    expect(ops).toBeLessThanOrEqual(1000);
+    expect((await send("/v1/admin/holdout", "PUT", { share: 0, seed: "batch" })).status).toBe(200);
+    resetExperimentCache();
   });
 });
