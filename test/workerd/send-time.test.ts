@@ -2,7 +2,10 @@
  * GET /v1/send-time: the reader's own hours from their profile, the shop's without one, clear errors otherwise;
  * the admin key first (an email's token alone never reads the profile).
  */
+import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
+import { kvKeys } from "../../core/kv-keys";
+import type { ModelManifest } from "../../core/manifest";
 import type { SendTimeResponse } from "../../worker/routes/send-time";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
 import { call, clearKv, retailFixture, seedModel, token } from "./support/harness";
@@ -62,5 +65,29 @@ describe("GET /v1/send-time", () => {
     const res = await call(`/v1/send-time?t=${await token("x")}`, ADMIN);
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("MODEL_UNAVAILABLE");
+  });
+
+  it("a segment from another model version (its profile's, no features of this one) is not read as this one's", async () => {
+    const f = retailFixture();
+    const manifest = JSON.parse(f.manifestJson) as ModelManifest;
+    const names = manifest.segments?.names ?? [];
+    expect(names.length).toBeGreaterThan(1);
+    const p = f.profiles.find((x) => x.segment) as NonNullable<(typeof f.profiles)[number]>;
+    // the profile as a first load wrote it, of an earlier model: its segment 0 was another cluster, another name
+    const stale = { ...p, sendTime: null, segment: { id: 0, name: "Segment of an earlier model" } };
+    await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify(stale));
+    await env.OPENTIME_KV.delete(kvKeys.features(p.userId, f.version));
+    const res = await call(`/v1/send-time?t=${await token(p.userId)}`, ADMIN);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as SendTimeResponse;
+    // segment 0 of this model is names[0]: its hours are not this reader's segment's
+    expect(body.source).toBe("shop");
+    // the same reader with this model's own segment 0 gets that segment's hours
+    await env.OPENTIME_KV.put(
+      kvKeys.profile(p.userId),
+      JSON.stringify({ ...stale, segment: { id: 0, name: names[0] as string } }),
+    );
+    const own = (await (await call(`/v1/send-time?t=${await token(p.userId)}`, ADMIN)).json()) as SendTimeResponse;
+    expect(own.source).toBe("segment");
   });
 });

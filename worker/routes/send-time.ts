@@ -78,13 +78,20 @@ export function registerSendTime(app: Hono<AppEnv>): void {
       );
       const profile = known?.outputs ?? null;
       const own = profile?.sendTime ? ownHours(profile.sendTime.hourOfWeek) : null;
+      // a segment is this model's only under this model's name for its id: a profile's (no features of this
+      // version) may be an earlier model's, whose segment ids were other clusters
+      const segment = profile?.segment;
+      const segmentHours =
+        segment && state.model.manifest.segments?.names[segment.id] === segment.name
+          ? sendTime.segments[segment.id]
+          : undefined;
       let dist: number[];
       let source: SendTimeResponse["source"];
       if (own) {
         dist = normalize(own);
         source = "profile";
-      } else if (profile?.segment && sendTime.segments[profile.segment.id]) {
-        dist = normalize(sendTime.segments[profile.segment.id] as number[]);
+      } else if (segmentHours) {
+        dist = normalize(segmentHours);
         source = "segment";
       } else {
         dist = normalize(sendTime.shop);
