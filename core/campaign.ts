@@ -450,13 +450,43 @@ function unreachableBlocks(c: Campaign): ConditionProblem[] {
 }
 
 /**
+ * Subject rules that never choose a line, as unreachableBlocks: one whose when holds for no reader, and those below
+ * one that holds for every reader (the first rule that holds gives the subject line).
+ */
+function unreachableSubjectRules(c: Campaign): ConditionProblem[] {
+  const rules = c.subjects?.rules ?? [];
+  const never = rules.flatMap((r, i) =>
+    neverHolds(r.when)
+      ? [
+          {
+            path: ["subjects", "rules", i, "when"],
+            message: `subject rule "${r.id}" never chooses: its when holds for no reader`,
+          },
+        ]
+      : [],
+  );
+  const always = rules.findIndex((r) => alwaysHolds(r.when));
+  if (always < 0) return never;
+  const first = rules[always] as (typeof rules)[number];
+  const how = Object.keys(first.when).length === 0 ? "its when is {}" : "its when holds whatever the reader's facts";
+  return [
+    ...never.filter((p) => (p.path[2] as number) < always),
+    ...rules.slice(always + 1).map((r, k) => ({
+      path: ["subjects", "rules", always + 1 + k],
+      message: `subject rule "${r.id}" never chooses: subjects.rules[${always}] ("${first.id}") above it holds for every reader (${how}); move it above, or give subjects.rules[${always}] a condition`,
+    })),
+  ];
+}
+
+/**
  * What the admin API refuses beyond the schema: conditions of blocks and subject rules testing a number fact
- * for values it never takes (core/conditions.ts conditionProblems), and blocks no reader can be served
- * (unreachableBlocks). Stored campaigns are not re-checked.
+ * for values it never takes (core/conditions.ts conditionProblems), and blocks no reader can be served and subject
+ * rules that never choose (unreachableBlocks, unreachableSubjectRules). Stored campaigns are not re-checked.
  */
 export function campaignProblems(c: Campaign): ConditionProblem[] {
   return [
     ...unreachableBlocks(c),
+    ...unreachableSubjectRules(c),
     ...c.blocks.flatMap((b, i) => conditionProblems(b.when, ["blocks", i, "when"])),
     ...(c.subjects?.rules ?? []).flatMap((r, i) => conditionProblems(r.when, ["subjects", "rules", i, "when"])),
   ];

@@ -313,6 +313,30 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
       ]);
   });
 
+  it("a subject rule below one that holds for every reader, or whose when holds for no one, is a 400: it never chooses", () => {
+    const saved = (rules: unknown[]) =>
+      campaignProblems(
+        CampaignSchema.parse({
+          v: 2,
+          default: { id: "picks", type: "recommendations" },
+          subjects: { rules, default: { subject: "Hello" } },
+        }),
+      ).map((p) => `${fieldPath(p.path)}: ${p.message}`);
+    const all = { id: "all", when: {}, subject: "For you" };
+    const loyal = { id: "loyal", when: { segment: { $eq: "Champions" } }, subject: "Thanks" };
+    expect(saved([all, loyal])).toEqual([
+      'subjects.rules[1]: subject rule "loyal" never chooses: subjects.rules[0] ("all") above it holds for every reader (its when is {}); move it above, or give subjects.rules[0] a condition',
+    ]);
+    // below it, the default alone; above it, any rule
+    expect(saved([loyal, all])).toEqual([]);
+    expect(saved([{ ...all, when: { $or: [{}] } }, loyal])).toEqual([
+      `subjects.rules[1]: subject rule "loyal" never chooses: subjects.rules[0] ("all") above it holds for every reader (its when holds whatever the reader's facts); move it above, or give subjects.rules[0] a condition`,
+    ]);
+    expect(saved([{ ...all, when: { $not: {} } }, loyal])).toEqual([
+      'subjects.rules[0].when: subject rule "all" never chooses: its when holds for no reader',
+    ]);
+  });
+
   it("a country that is not two capitals, or UK (the United Kingdom is GB), is a 400 at its path", () => {
     expect(put({ country: { $eq: "uk" } })).toBe(
       'BAD_REQUEST blocks[0].when.country.$eq: country is an ISO 3166 code in capitals, such as GB or DE (the United Kingdom is GB): names "uk", a value it never takes',
