@@ -26,6 +26,9 @@ export const DEFAULT_SEGMENT_OPTIONS: SegmentOptions = {
   minPoints: 15,
 };
 
+/** A log-RFM column's spread below this is rounding, not customers differing (log values are at most ~30). */
+const MIN_SPREAD = 1e-9;
+
 export interface SegmentFit {
   model: SegmentModel;
   labels: Int32Array;
@@ -55,10 +58,12 @@ export function fitSegments(customers: readonly CustomerFeatures[], options: Par
   const order = [...logged.keys()].sort((a, b) => byValues(logged[a] as number[], logged[b] as number[]));
   const raw = order.map((i) => logged[i] as number[]);
   const mean = Array.from({ length: d }, (_, t) => raw.reduce((a, r) => a + (r[t] as number), 0) / n);
-  const sd = Array.from(
-    { length: d },
-    (_, t) => Math.sqrt(raw.reduce((a, r) => a + ((r[t] as number) - (mean[t] as number)) ** 2, 0) / n) || 1,
-  );
+  // a column every customer shares (one order each, one price) has no spread but its mean's rounding (1e-16), which
+  // would make its z-scores millions and every segment "frequent" or "high spend": it is scaled by 1, as a 0 is
+  const sd = Array.from({ length: d }, (_, t) => {
+    const s = Math.sqrt(raw.reduce((a, r) => a + ((r[t] as number) - (mean[t] as number)) ** 2, 0) / n);
+    return s > MIN_SPREAD ? s : 1;
+  });
   const x = new Float64Array(n * d);
   raw.forEach((r, i) => {
     for (let t = 0; t < d; t++)

@@ -137,6 +137,31 @@ describe("clustering", () => {
     expect(fit.silhouette).toBeGreaterThan(0.9);
   });
 
+  it("a feature every customer shares (one order each, the same spend) says nothing of any segment", () => {
+    // 40 customers of one order of 20, half of them 3 days ago, half 200: the mean of a constant column differs
+    // from it by rounding, and its spread is that rounding (1e-16), which made every centroid's z-score millions
+    const customers: CustomerFeatures[] = Array.from({ length: 40 }, (_, i) => ({
+      customer: i,
+      recencyDays: i % 2 ? 3 : 200,
+      frequency: 1,
+      monetary: 20,
+      tenureDays: 300,
+      avgBasketValue: 20,
+      avgBasketLines: 1,
+      invoicesLast30d: 0,
+      invoicesLast90d: 0,
+      invoicesPrior90d: 0,
+      distinctItems: 1,
+      avgDaysBetween: 0,
+    }));
+    const fit = fitSegments(customers);
+    for (const s of fit.model.segments.filter((x) => x.size > 0)) {
+      expect(s.name).not.toMatch(/Champions|big spenders|Loyal/);
+      expect(s.description).toMatch(/average buyers .*average spend/);
+    }
+    for (const c of fit.model.centroids) for (const z of c.slice(1)) expect(Math.abs(z)).toBeLessThan(1e-3);
+  });
+
   it("segments the same customers alike whatever order the log names them in", () => {
     const rng = new Rng(21);
     // no planted clusters: k-means has local optima to fall into, and k-means++ draws its seeds by position
