@@ -61,6 +61,17 @@ function printMove(what: string, m: Move): void {
   if (!m.unchanged) console.log("isolates switch at their next pointer check (MODEL_REFRESH_SECONDS)");
 }
 
+/** What is wrong with the command line's words, said before the usage line (as a bad option is), or null. */
+function commandProblem(command: string | undefined, version: string | undefined, extra: string[]): string | null {
+  if (command === undefined) return "name a command: list, activate <version> or rollback";
+  if (command !== "list" && command !== "activate" && command !== "rollback")
+    return `unknown command ${JSON.stringify(command)}: list, activate <version> or rollback`;
+  if (command === "activate" && version === undefined) return "activate: name the version to activate";
+  const more = command === "activate" ? extra : [version, ...extra].filter((w) => w !== undefined);
+  if (more.length > 0) return `${command}: unexpected ${more.map((w) => JSON.stringify(w)).join(" ")}`;
+  return null;
+}
+
 /** The conditions naming a segment the version now served lacks, and whether every campaign was read. */
 function printCampaignSegments(m: Move): void {
   const lines = segmentsWarning(m.pointer.version, m.campaignSegmentsMissing, m.campaignsChecked);
@@ -68,9 +79,14 @@ function printCampaignSegments(m: Move): void {
 }
 
 const [command, version, ...extra] = positionals;
-if (values.help || !command || extra.length > 0) {
+if (values.help) {
   console.log(USAGE);
-  process.exit(values.help ? 0 : 2);
+  process.exit(0);
+}
+const problem = commandProblem(command, version, extra);
+if (problem) {
+  console.error(`${problem}\n${USAGE}`);
+  process.exit(2);
 }
 if (values.url !== undefined && (values.remote || values["persist-to"] !== undefined)) {
   console.error("--url asks the Worker, which reads its own KV: drop --remote and --persist-to");

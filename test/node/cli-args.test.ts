@@ -27,6 +27,21 @@ describe("command lines", () => {
     expect(bare.stderr).toMatch(/'--data <value>' argument missing\nusage: npm run evaluate/);
   });
 
+  it("models: a command it does not know, or activate without a version, is named before the usage, exit 2", () => {
+    for (const [args, problem] of [
+      [[], "name a command: list, activate <version> or rollback"],
+      [["bogus"], 'unknown command "bogus": list, activate <version> or rollback'],
+      [["activate"], "activate: name the version to activate"],
+      [["list", "v1"], 'list: unexpected "v1"'],
+    ] as const) {
+      const models = run("scripts/models/cli.ts", ...args);
+      expect(models.status).toBe(2);
+      expect(models.stderr).toBe(
+        `${problem}\nusage: npm run models -- list | activate <version> | rollback [--url <worker> | --remote | --persist-to <dir>] [--json]\n`,
+      );
+    }
+  });
+
   it("--help or -h: the usage, exit 0, and nothing done", () => {
     for (const flag of ["--help", "-h"]) {
       const help = run("scripts/token.ts", flag);
