@@ -41,7 +41,7 @@ import { fetchSubjects } from "./subjects-client";
 import { fetchSuppressions } from "./suppressions-client";
 
 const USAGE =
-  "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin> --shop-url <your shop>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ...] [--api-url <origin>] [--skip-suppression-check] [--dry-run]";
+  "usage: npm run email -- --campaign <id> --recipients <file.csv> [--template recs-email] [--out build/emails] [--base-url <origin> --shop-url <your shop>] [--layout row|card|grid] [--esp mailchimp|braze|sfmc] [--ttl-days 30] [--from ...] [--subject ...] [--headline ...] [--shop-name ...] [--api-url <origin>] [--skip-suppression-check] [--dry-run]";
 
 const { values } = cliArgs(
   USAGE,
