@@ -27,7 +27,7 @@ const { values } = cliArgs(
   z.object({ "ttl-days": tokenTtlDays() }),
 );
 if (!values.user) {
-  console.error(USAGE);
+  console.error(`--user is required: the reader to mint a token for\n${USAGE}`);
   process.exit(2);
 }
 if (looksLikeEmail(values.user)) {

@@ -33,7 +33,7 @@ const { values } = cliArgs(
   }),
 );
 if (!values.data) {
-  console.error(USAGE);
+  console.error(`--data is required: the purchase log to evaluate\n${USAGE}`);
   process.exit(2);
 }
 try {

@@ -30,7 +30,7 @@ const { values } = cliArgs(
   z.object({ concurrency: wholeNumber(1, 64), "date-order": z.enum(["dmy", "mdy"]).optional() }),
 );
 if (!values.data) {
-  console.error(USAGE);
+  console.error(`--data is required: the file to import\n${USAGE}`);
   process.exit(2);
 }
 // checked as the other CLIs' --url: a URL, and plain http only to this machine (the admin key must not cross a network

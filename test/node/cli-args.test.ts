@@ -42,6 +42,18 @@ describe("command lines", () => {
     }
   });
 
+  it("a required option left out is named before the usage, exit 2", () => {
+    for (const [script, problem] of [
+      ["scripts/token.ts", "--user is required: the reader to mint a token for\nusage: npm run token"],
+      ["scripts/import/cli.ts", "--data is required: the file to import\nusage: npm run import"],
+      ["scripts/eval/cli.ts", "--data is required: the purchase log to evaluate\nusage: npm run evaluate"],
+    ] as const) {
+      const bare = run(script);
+      expect(bare.status).toBe(2);
+      expect(bare.stderr.startsWith(problem)).toBe(true);
+    }
+  });
+
   it("--help or -h: the usage, exit 0, and nothing done", () => {
     for (const flag of ["--help", "-h"]) {
       const help = run("scripts/token.ts", flag);
