@@ -169,6 +169,11 @@ describe("GET /v1/img/<token>/<slot>.png", () => {
       expect(out.res.headers.get("Content-Type"), path).toBe("image/png");
       expect([out.png.width, out.png.height], path).toEqual([w, h]);
     }
+    // a bad slot is the generic card, and says so as every drawn image does
+    const badSlot = await image(`/v1/img/${good}/banner.png`);
+    expect(badSlot.res.headers.get("X-Opentime-Reason")).toBe("bad-slot");
+    expect(["generic-card", "cached", "shared"]).toContain(badSlot.res.headers.get("X-Opentime-Render"));
+    expect(badSlot.res.headers.get("Server-Timing")).toMatch(/total;dur=/);
   });
 
   it("fuzz: random bytes in token and slot never give a 5xx or an undecodable image", async () => {

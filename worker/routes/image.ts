@@ -58,8 +58,15 @@ export function registerImage(app: Hono<AppEnv>): void {
       const origin = config.publicBaseUrl ? new URL(config.publicBaseUrl).origin : new URL(c.req.url).origin;
       const pictures = { env: c.env, origin, waitUntil: bg.waitUntil };
       if (!path.slot) {
+        const t0 = performance.now();
         const out = await renderSlot(path.drawAs, null, {}, pictures);
-        return image(out.png, { "X-Opentime-Reason": "bad-slot", "X-Opentime-Fetch": fetchKind });
+        // the generic card, said as every drawn image says it (X-Opentime-Render, Server-Timing)
+        return image(out.png, {
+          "X-Opentime-Reason": "bad-slot",
+          "X-Opentime-Fetch": fetchKind,
+          "X-Opentime-Render": out.detail,
+          "Server-Timing": serverTiming({ ...out.timing, total: performance.now() - t0 }),
+        });
       }
       const t0 = performance.now();
       const decision = await decideSlot({
