@@ -402,6 +402,21 @@ describe("the daily drift job", () => {
     expect(html).not.toContain('class="bad">drift<');
   });
 
+  it("takes no figure an earlier version kept from too few readers as the model's: shown, not judged, replaced", async () => {
+    await recentDriftRuns(db());
+    await db().batch([db().prepare("DELETE FROM drift_calibration"), db().prepare("DELETE FROM drift_runs")]);
+    const version = (JSON.parse(fixture().manifestJson) as { version: string }).version;
+    // kept before CALIBRATION_MIN_READERS: 50 readers' figure, frozen for the model's life
+    const old = { ece: 0.5, n: 50, window: "complete", measuredAt: "2026-01-01T00:00:00.000Z" };
+    await db()
+      .prepare("INSERT INTO drift_calibration (model, result) VALUES (?, ?)")
+      .bind(version, JSON.stringify(old))
+      .run();
+    const run = await runDrift(env, Date.now(), ignore);
+    expect(run?.alerts).not.toContain("calibration");
+    expect(run?.calibration?.measuredAt).not.toBe(old.measuredAt);
+  });
+
   it("measures the calibration once the 30 days are over and keeps that figure as the model ages", async () => {
     await recentDriftRuns(db());
     await db().batch([db().prepare("DELETE FROM drift_calibration"), db().prepare("DELETE FROM drift_runs")]);

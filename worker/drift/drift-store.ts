@@ -5,7 +5,13 @@
  * window) and reused by every later run. The Worker creates the tables itself.
  */
 
-import type { CalibrationWindow, DriftFeature, DriftNotJudged, FeatureDrift } from "../../core/drift";
+import {
+  CALIBRATION_MIN_READERS,
+  type CalibrationWindow,
+  type DriftFeature,
+  type DriftNotJudged,
+  type FeatureDrift,
+} from "../../core/drift";
 import { ensureTables } from "../lib/d1-schema";
 
 export interface DriftRun {
@@ -71,22 +77,32 @@ export async function recentDriftRuns(db: D1Database, limit = 60): Promise<Drift
   return results.map((r) => JSON.parse(r.result) as DriftRun);
 }
 
-/** A model version's complete calibration figure, as its first run past the window stored it, or null. */
+/**
+ * A model version's complete calibration figure, as its first run past the window stored it, or null. One of fewer
+ * than CALIBRATION_MIN_READERS readers (kept by a version before that minimum) is none: it is measured again.
+ */
 export async function frozenCalibration(db: D1Database, model: string): Promise<Calibration | null> {
   await ensureTables(db, "drift", MIGRATIONS);
   const row = await db
     .prepare("SELECT result FROM drift_calibration WHERE model = ?")
     .bind(model)
     .first<{ result: string }>();
-  return row ? (JSON.parse(row.result) as Calibration) : null;
+  const kept = row ? (JSON.parse(row.result) as Calibration) : null;
+  return kept && kept.n >= CALIBRATION_MIN_READERS ? kept : null;
 }
 
-/** Stores a model version's complete calibration figure unless one is stored; answers the stored one. */
+/**
+ * Stores a model version's complete calibration figure unless one is stored (one of too few readers, an earlier
+ * version's, is replaced); answers the stored one.
+ */
 export async function freezeCalibration(db: D1Database, model: string, calibration: Calibration): Promise<Calibration> {
   await ensureTables(db, "drift", MIGRATIONS);
   await db
-    .prepare("INSERT INTO drift_calibration (model, result) VALUES (?, ?) ON CONFLICT (model) DO NOTHING")
-    .bind(model, JSON.stringify(calibration))
+    .prepare(
+      `INSERT INTO drift_calibration (model, result) VALUES (?1, ?2) ON CONFLICT (model) DO UPDATE SET
+         result = excluded.result WHERE coalesce(json_extract(drift_calibration.result, '$.n'), 0) < ?3`,
+    )
+    .bind(model, JSON.stringify(calibration), CALIBRATION_MIN_READERS)
     .run();
   return (await frozenCalibration(db, model)) ?? calibration;
 }
