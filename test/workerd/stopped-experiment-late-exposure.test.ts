@@ -12,10 +12,11 @@ import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
 import { dashboardView } from "../../worker/dashboard/dashboard-view";
-import type { ExperimentReport } from "../../worker/experiments/experiment-report";
+import { type ExperimentReport, reportDecisionTtlDays } from "../../worker/experiments/experiment-report";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
 import { TEST_TOKEN_SECRET } from "./fixture";
+import { faultyKv } from "./support/faulty-bindings";
 import {
   ADMIN_HEADERS,
   consume,
@@ -146,5 +147,17 @@ describe("a stopped subject-line experiment", () => {
     const page = await (await send("/dashboard?experiment=e-late", { headers: ADMIN_HEADERS })).text();
     expect(page).toContain('data-testid="stopped"');
     expect(page).toContain("the results can still move");
+  });
+
+  it("takes a campaign it cannot read as keeping its decisions the longest allowed, not the default 30 days", async () => {
+    await putCampaign(CAMPAIGN, { v: 2, decisionTtlDays: 90, default: { id: "picks", type: "recommendations" } });
+    const stopped = { id: "e-ttl", campaign: CAMPAIGN, status: "stopped", variants: [] } as unknown as Parameters<
+      typeof reportDecisionTtlDays
+    >[1];
+    expect(await reportDecisionTtlDays(env.OPENTIME_KV, stopped)).toBe(90);
+    const f = faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "throw", prefix: "campaign:" }]);
+    // unknown: the report takes the longest (MAX_DECISION_TTL_DAYS), so it calls nothing final too soon
+    expect(await reportDecisionTtlDays(f.kv, stopped)).toBeUndefined();
+    expect(f.hits).toBeGreaterThan(0);
   });
 });

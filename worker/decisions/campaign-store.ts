@@ -37,9 +37,14 @@ export async function getCampaign(kv: KVNamespace, id: string, now = Date.now())
 
 /** The admin API's and the preview's read: KV as it is now, leaving the opens' cache alone. */
 export async function readCampaign(kv: KVNamespace, id: string): Promise<Campaign> {
+  return (await readCampaignOrUnknown(kv, id)) ?? DEFAULT_CAMPAIGN;
+}
+
+/** As readCampaign, but null when KV cannot be read (logged), for a caller to whom the defaults are not "unknown". */
+export async function readCampaignOrUnknown(kv: KVNamespace, id: string): Promise<Campaign | null> {
   if (!CampaignIdSchema.safeParse(id).success) return DEFAULT_CAMPAIGN;
   const read = await loadCampaign(kv, id);
-  return read.ok ? read.value : read.fallback;
+  return read.ok ? read.value : null;
 }
 
 async function loadCampaign(kv: KVNamespace, id: string): Promise<CacheRead<Campaign>> {

@@ -14,7 +14,7 @@ import { type Experiment, type ExperimentChange, GLOBAL_HOLDOUT_ID } from "../..
 import { type ExperimentResults, experimentResults, type ReportIntervals } from "../../core/experiments/report";
 import { SCANNER_REASONS, type ScannerReason } from "../../core/reasons";
 import type { Correction } from "../../core/stats/multiple-testing";
-import { readCampaign } from "../decisions/campaign-store";
+import { readCampaignOrUnknown } from "../decisions/campaign-store";
 import { ensureSchema } from "./experiment-db";
 import { EXPERIMENT_CACHE_MS } from "./experiment-store";
 import type { ReportPhase } from "./report-phase";
@@ -232,9 +232,10 @@ function stoppedTimes(
 
 /**
  * The report's `decisionTtlDays` option for an experiment: its campaign's (read only once it is stopped); none for
- * the global holdout, whose readers click every campaign's emails.
+ * the global holdout, whose readers click every campaign's emails, nor when KV cannot be read (unknown: the
+ * longest, never the defaults' 30 days, which would call the results final too soon).
  */
 export async function reportDecisionTtlDays(kv: KVNamespace, experiment: Experiment): Promise<number | undefined> {
   if (experiment.status !== "stopped" || experiment.id === GLOBAL_HOLDOUT_ID) return undefined;
-  return (await readCampaign(kv, experiment.campaign)).decisionTtlDays;
+  return (await readCampaignOrUnknown(kv, experiment.campaign))?.decisionTtlDays;
 }
