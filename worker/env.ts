@@ -72,7 +72,7 @@ export interface Bindings {
   /** secret: comma-separated API keys for POST /v1/events (several, for rotation) */
   EVENTS_API_KEYS?: string;
   /**
-   * secret: signs trigger webhooks (core/webhook-signature.ts); without it, or shorter than 16 characters, no
+   * secret: signs trigger webhooks (core/webhook-signature.ts); without it, or shorter than MIN_SECRET_LENGTH characters, no
    * trigger is delivered (read through getConfig: `webhookSecret`)
    */
   TRIGGER_WEBHOOK_SECRET?: string;
@@ -134,7 +134,7 @@ const ConfigSchema = z.object({
     .nullable()
     .catch(null),
   recsMode: z.enum(["all", "novel"]).catch("all"),
-  /** null when unset or shorter than 16 characters: a trigger's delivery then waits (nothing is signed with it) */
+  /** null when unset or shorter than MIN_SECRET_LENGTH characters: a trigger's delivery then waits (nothing is signed with it) */
   webhookSecret: z.string().min(MIN_SECRET_LENGTH).nullable(),
   eventsApiKeys: z.array(z.string().min(MIN_SECRET_LENGTH)),
   adminApiKeys: z.array(z.string().min(MIN_SECRET_LENGTH)),
@@ -210,7 +210,7 @@ function placeholders(names: readonly string[], problems: ConfigProblem[]): void
 }
 
 /**
- * Comma-separated keys; keys shorter than 16 characters are ignored (and so refuse everything), and logged by the
+ * Comma-separated keys; keys shorter than MIN_SECRET_LENGTH characters are ignored (and so refuse everything), and logged by the
  * variable's name and how many (never a key), so an operator seeing 401s is told why.
  */
 function keys(name: string, raw: string | undefined, problems: ConfigProblem[], placeheld: string[]): string[] {
@@ -255,7 +255,7 @@ export function getConfig(bindings: Bindings): Config {
   if (!hasSecret) {
     problems.push("token_secret_missing");
     logEvent("error", "config.token_secret_missing", {
-      detail: "TOKEN_SECRET is missing, shorter than 16 characters or a placeholder; every token is refused",
+      detail: `TOKEN_SECRET is missing, shorter than ${MIN_SECRET_LENGTH} characters or a placeholder; every token is refused`,
     });
   }
   const senders = (v("AMP_ALLOWED_SENDERS") ?? "")
@@ -286,7 +286,7 @@ export function getConfig(bindings: Bindings): Config {
   if (webhookSecret && webhookSecret.length < MIN_SECRET_LENGTH) {
     problems.push("webhook_secret_short");
     logEvent("error", "config.webhook_secret_short", {
-      detail: "TRIGGER_WEBHOOK_SECRET is shorter than 16 characters; no trigger is delivered",
+      detail: `TRIGGER_WEBHOOK_SECRET is shorter than ${MIN_SECRET_LENGTH} characters; no trigger is delivered`,
     });
   }
   const config = ConfigSchema.parse({

@@ -10,6 +10,7 @@
  * see it within about a minute (their 30-second cache, and KV's propagation).
  */
 import type { Hono } from "hono";
+import { MIN_SECRET_LENGTH } from "../../core/placeholder-secret";
 import { TriggersConfigSchema } from "../../core/triggers";
 import { isPrivateNetworkHost } from "../../core/web-url";
 import { type AppEnv, getConfig } from "../env";
@@ -56,7 +57,7 @@ export function registerAdminTriggersPut(app: Hono<AppEnv>): void {
       const warnings = getConfig(c.env).webhookSecret
         ? []
         : [
-            "TRIGGER_WEBHOOK_SECRET is not set or shorter than 16 characters: deliveries wait until it is (wrangler secret put TRIGGER_WEBHOOK_SECRET)",
+            `TRIGGER_WEBHOOK_SECRET is not set or shorter than ${MIN_SECRET_LENGTH} characters: deliveries wait until it is (wrangler secret put TRIGGER_WEBHOOK_SECRET)`,
           ];
       return c.json({ triggers: parsed, warnings });
     },

@@ -69,6 +69,7 @@ import {
 } from "../../core/experiments/exposure";
 import { kvKeys } from "../../core/kv-keys";
 import { recordablePart } from "../../core/opt-out";
+import { MIN_SECRET_LENGTH } from "../../core/placeholder-secret";
 import { emptyProfile, type Profile, parseProfile, salvageConsent, salvageProfile } from "../../core/profile";
 import { campaignAllows, listSuppressionOf, type SuppressionReason } from "../../core/suppressions";
 import {
@@ -1234,7 +1235,7 @@ export class ReaderShard extends DurableObject<Bindings> {
         // once a run, not once a delivery
         if (!unconfiguredLogged)
           logEvent("error", "trigger.not_configured", {
-            detail: "TRIGGER_WEBHOOK_SECRET or TOKEN_SECRET is not set (or shorter than 16 characters)",
+            detail: `TRIGGER_WEBHOOK_SECRET or TOKEN_SECRET is not set (or shorter than ${MIN_SECRET_LENGTH} characters)`,
           });
         unconfiguredLogged = true;
         recordAttempt(this.sql, d, later(), nowMs);
