@@ -20,7 +20,7 @@ import type { Experiment } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { DRIFT_SAMPLE, runDrift } from "../../worker/drift/drift-job";
-import { type DriftRun, recentDriftRuns } from "../../worker/drift/drift-store";
+import { type DriftRun, freezeCalibration, frozenCalibration, recentDriftRuns } from "../../worker/drift/drift-store";
 import { ensureSchema } from "../../worker/experiments/experiment-db";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
 import { resetExperimentCache, runningExperiment } from "../../worker/experiments/experiment-store";
@@ -415,6 +415,16 @@ describe("the daily drift job", () => {
     const run = await runDrift(env, Date.now(), ignore);
     expect(run?.alerts).not.toContain("calibration");
     expect(run?.calibration?.measuredAt).not.toBe(old.measuredAt);
+    // the first figure of enough readers replaces it, and is then kept
+    const judged = {
+      ece: 0.05,
+      n: CALIBRATION_MIN_READERS,
+      window: "complete" as const,
+      measuredAt: "2026-02-01T00:00:00.000Z",
+    };
+    expect(await freezeCalibration(db(), version, judged)).toEqual(judged);
+    expect(await freezeCalibration(db(), version, { ...judged, ece: 0.2 })).toEqual(judged);
+    expect(await frozenCalibration(db(), version)).toEqual(judged);
   });
 
   it("measures the calibration once the 30 days are over and keeps that figure as the model ages", async () => {
