@@ -68,15 +68,18 @@ export function tokenSecret(): string {
   const secret = process.env.TOKEN_SECRET ?? readDevVars().TOKEN_SECRET;
   if (!secret)
     throw new Error("no TOKEN_SECRET: set it in the environment or run `npm start` once to create .dev.vars");
-  if (isPlaceholderSecret(secret))
-    throw new Error(
-      "TOKEN_SECRET is .dev.vars.example's placeholder, which the Worker ignores (it refuses every token): set the Worker's own secret, or run `npm start` once to replace it",
-    );
-  if (secret.length < MIN_SECRET_LENGTH)
-    throw new Error(
-      `TOKEN_SECRET is shorter than ${MIN_SECRET_LENGTH} characters, which the Worker ignores (it refuses every token): set the Worker's own secret (README, Configuration)`,
-    );
+  const problem = tokenSecretProblem(secret);
+  if (problem) throw new Error(problem);
   return secret;
+}
+
+/** Why the Worker would ignore `secret` as its TOKEN_SECRET (a placeholder, or too short), or null. */
+export function tokenSecretProblem(secret: string): string | null {
+  if (isPlaceholderSecret(secret))
+    return "TOKEN_SECRET is .dev.vars.example's placeholder, which the Worker ignores (it refuses every token): set the Worker's own secret, or run `npm start` once to replace it";
+  if (secret.length < MIN_SECRET_LENGTH)
+    return `TOKEN_SECRET is shorter than ${MIN_SECRET_LENGTH} characters, which the Worker ignores (it refuses every token): set the Worker's own secret (README, Configuration)`;
+  return null;
 }
 
 /**

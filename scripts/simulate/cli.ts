@@ -14,7 +14,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { cliArgs, decimal, wholeNumber } from "../lib/cli-args";
-import { adminKey, DEV_VARS, readDevVars } from "../lib/dev-vars";
+import { adminKey, DEV_VARS, readDevVars, tokenSecretProblem } from "../lib/dev-vars";
 import { type DemoShop, readDemoShop } from "./demo-shop";
 import type { SimReader } from "./reader-model";
 import { runSimulation } from "./simulation";
@@ -54,6 +54,9 @@ if (!tokenSecret)
   fail(
     `no TOKEN_SECRET (${devVars}): run \`npm start\` once (it writes .dev.vars), or set TOKEN_SECRET to the Worker's`,
   );
+// one the Worker ignores would have every email's token refused: the simulation would measure nothing
+const secretProblem = tokenSecretProblem(tokenSecret);
+if (secretProblem) fail(secretProblem);
 const eventsKey = first(process.env.EVENTS_API_KEYS ?? vars.EVENTS_API_KEYS);
 if (!eventsKey)
   fail(

@@ -47,7 +47,7 @@ describe("npm run simulate: setup problems", () => {
     repo = mkdtempSync(join(tmpdir(), "ot-sim-repo-"));
     writeFileSync(
       join(repo, ".dev.vars"),
-      'TOKEN_SECRET="sim-test-secret"\nEVENTS_API_KEYS="sim-events"\nADMIN_API_KEYS="sim-admin"\n',
+      'TOKEN_SECRET="sim-test-secret-0123"\nEVENTS_API_KEYS="sim-events"\nADMIN_API_KEYS="sim-admin"\n',
     );
     let n = 0;
     shop = (
@@ -69,6 +69,17 @@ describe("npm run simulate: setup problems", () => {
     expect(r.stderr).toContain(
       `simulate failed: no TOKEN_SECRET (there is no ${join(bare, ".dev.vars")}): run \`npm start\` once`,
     );
+    expect(r.stderr).not.toMatch(STACK);
+  });
+
+  it("a TOKEN_SECRET the Worker ignores (shorter than 16 characters): says so, exit 1, before anything is asked", () => {
+    const r = spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, "scripts/simulate/cli.ts"), "--url", url], {
+      encoding: "utf8",
+      cwd: repo,
+      env: { ...env, TOKEN_SECRET: "sim-test-secret" },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("simulate failed: TOKEN_SECRET is shorter than 16 characters, which the Worker ignores");
     expect(r.stderr).not.toMatch(STACK);
   });
 
