@@ -91,8 +91,12 @@ export function fitSegments(customers: readonly CustomerFeatures[], options: Par
       if (!best || s > best.s) best = { k, s, labels: r.labels, centroids: r.centroids };
     }
     const b = best as NonNullable<typeof best>;
-    labels = b.labels;
-    centroids = Array.from({ length: b.k }, (_, j) => Array.from(b.centroids.subarray(j * d, (j + 1) * d)));
+    // a centroid no customer is nearest (k-means on fewer distinct customers than k) is no segment: left out, so
+    // no campaign can target a name no reader has, and the others renumbered
+    const used = [...new Set(b.labels)].sort((p, q) => p - q);
+    const renumber = new Map(used.map((j, k) => [j, k]));
+    labels = b.labels.map((l) => renumber.get(l) as number);
+    centroids = used.map((j) => Array.from(b.centroids.subarray(j * d, (j + 1) * d)));
   }
   const silhouetteOfFit = silhouette(x, n, d, labels);
   // back to the customers' order

@@ -155,7 +155,10 @@ describe("clustering", () => {
       avgDaysBetween: 0,
     }));
     const fit = fitSegments(customers);
-    for (const s of fit.model.segments.filter((x) => x.size > 0)) {
+    // two kinds of customer: two segments, whatever k the fit tried (a centroid nobody is nearest is no segment)
+    expect(fit.model.segments.map((s) => s.size)).toEqual([20, 20]);
+    expect(fit.model.centroids).toHaveLength(2);
+    for (const s of fit.model.segments) {
       expect(s.name).not.toMatch(/Champions|big spenders|Loyal/);
       expect(s.description).toMatch(/average buyers .*average spend/);
     }
