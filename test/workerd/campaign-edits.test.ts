@@ -174,6 +174,42 @@ describe("campaign edits", () => {
     expect(await get("spring")).toMatchObject({ stored: true, title: "A" });
   });
 
+  it("writes a campaign edited twice within a second once a second, as KV takes a key's writes (no 429, no 503)", async () => {
+    // KV as Cloudflare's: a second write of a key within a second of the last is refused with 429
+    const last = new Map<string, number>();
+    const refused: string[] = [];
+    const limited = new Proxy(env.OPENTIME_KV, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        if (prop !== "put") return value.bind(target);
+        return async (...args: unknown[]) => {
+          const key = String(args[0]);
+          const at = Date.now();
+          if (at - (last.get(key) ?? Number.NEGATIVE_INFINITY) < 1000) {
+            refused.push(key);
+            throw new Error("KV PUT failed: 429 Too Many Requests");
+          }
+          last.set(key, at);
+          await (value as (...a: unknown[]) => Promise<void>).apply(target, args);
+        };
+      },
+    });
+    await withWriterEnv(
+      (real) => objectEnv({ ...real, OPENTIME_KV: limited }),
+      async () => {
+        const first = await create("flash", "A");
+        expect(first.status).toBe(201);
+        const second = await put("flash", "B", first.headers.get("ETag") as string);
+        expect(second.status).toBe(200);
+        // another campaign is not held back
+        expect((await create("other", "A")).status).toBe(201);
+      },
+    );
+    expect(refused).toEqual([]);
+    expect(await get("flash")).toMatchObject({ stored: true, title: "B" });
+  });
+
   it("refuses an edit whose If-Match is out of date, and keeps the edit that landed", async () => {
     expect((await put("spring", "A")).status).toBe(200);
     const read = await get("spring");
