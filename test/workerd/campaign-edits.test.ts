@@ -13,7 +13,7 @@ import type { Bindings } from "../../worker/env";
 import { ApiError } from "../../worker/errors";
 import { objectEnv } from "../../worker/lib/bounded-env";
 import { type CampaignWriter, OWN_WRITES_MS } from "../../worker/state/campaign-writer";
-import { faultyKv } from "./support/faulty-bindings";
+import { faultyKv, perKeyLimitedKv } from "./support/faulty-bindings";
 import { ADMIN_HEADERS, clearKv, send } from "./support/harness";
 import { withObjectEnv } from "./support/object-env";
 
@@ -176,25 +176,7 @@ describe("campaign edits", () => {
 
   it("writes a campaign edited twice within a second once a second, as KV takes a key's writes (no 429, no 503)", async () => {
     // KV as Cloudflare's: a second write of a key within a second of the last is refused with 429
-    const last = new Map<string, number>();
-    const refused: string[] = [];
-    const limited = new Proxy(env.OPENTIME_KV, {
-      get(target, prop) {
-        const value: unknown = Reflect.get(target, prop, target);
-        if (typeof value !== "function") return value;
-        if (prop !== "put") return value.bind(target);
-        return async (...args: unknown[]) => {
-          const key = String(args[0]);
-          const at = Date.now();
-          if (at - (last.get(key) ?? Number.NEGATIVE_INFINITY) < 1000) {
-            refused.push(key);
-            throw new Error("KV PUT failed: 429 Too Many Requests");
-          }
-          last.set(key, at);
-          await (value as (...a: unknown[]) => Promise<void>).apply(target, args);
-        };
-      },
-    });
+    const { kv: limited, refused } = perKeyLimitedKv(env.OPENTIME_KV);
     await withWriterEnv(
       (real) => objectEnv({ ...real, OPENTIME_KV: limited }),
       async () => {

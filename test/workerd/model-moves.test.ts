@@ -11,9 +11,13 @@ import type { ActivePointer, ModelHistory } from "../../core/manifest";
 import { listVersions, ModelsError } from "../../core/model-versions";
 import { checkAdminAccess, listViaWorker, moveViaWorker } from "../../scripts/lib/worker-admin";
 import { workerUrl } from "../../scripts/lib/worker-url";
+import type { Bindings } from "../../worker/env";
+import { objectEnv } from "../../worker/lib/bounded-env";
 import { bindingKvClient } from "../../worker/model/binding-kv-client";
 import { TEST_ADMIN_KEY } from "./fixture";
+import { perKeyLimitedKv } from "./support/faulty-bindings";
 import { ADMIN_HEADERS, clearKv, clearModelMover, fixture, seedModel, send, storeVersionCopy } from "./support/harness";
+import { withObjectEnv } from "./support/object-env";
 
 interface MoveBody {
   previous: ActivePointer | null;
@@ -40,6 +44,8 @@ const stored = async () => ({
   history: ((await env.OPENTIME_KV.get(kvKeys.modelHistory, "json")) ?? []) as ModelHistory,
 });
 
+const movers = env.MODEL_MOVER as NonNullable<Bindings["MODEL_MOVER"]>;
+
 beforeEach(async () => {
   await clearKv();
   await clearModelMover();
@@ -60,6 +66,22 @@ describe("model moves", () => {
     expect(history.map((h) => h.version)).toEqual([base, first.pointer.version]);
     // and a rollback returns to the version the last move replaced
     expect((await rollback()).pointer.version).toBe(first.pointer.version);
+  });
+
+  it("makes a rollback sent just after an activation, as KV takes a key's writes (one a second), not a 503", async () => {
+    const base = fixture().version;
+    const a = await storeVersionCopy("a");
+    const limited = perKeyLimitedKv(env.OPENTIME_KV);
+    await withObjectEnv(
+      movers.get(movers.idFromName("models")),
+      (real) => objectEnv({ ...real, OPENTIME_KV: limited.kv }),
+      async () => {
+        expect((await activate(a)).pointer.version).toBe(a);
+        expect((await rollback()).pointer.version).toBe(base);
+      },
+    );
+    expect(limited.refused).toEqual([]);
+    expect((await stored()).pointer.version).toBe(base);
   });
 
   it("moves from its own last writes when KV still shows an older state", async () => {

@@ -24,17 +24,12 @@ import {
 } from "../campaigns/campaign-write";
 import type { Bindings } from "../env";
 import { objectEnv } from "../lib/bounded-env";
+import { KeyPacer } from "../lib/key-pacer";
 import type { KvDeadlines } from "../lib/kv-deadline";
 import { Serial } from "../lib/serial";
 
 /** How long the object trusts its own write over KV's copy: KV's 60 s of propagation, and a margin. */
 export const OWN_WRITES_MS = 90_000;
-/**
- * Workers KV takes one write a second to a key (a second within it is refused, 429): a write of a campaign waits
- * until this long after the writer's last write of it settled, so an edit saved just after another (a create and
- * its first edit, two saves of the preview's editor, Ship this arm after an edit) is written, not answered 503.
- */
-export const SAME_KEY_WRITE_MS = 1000;
 
 const SCHEMA = ["CREATE TABLE IF NOT EXISTS recent (id TEXT PRIMARY KEY, text TEXT NOT NULL, at INTEGER NOT NULL)"];
 
@@ -42,8 +37,11 @@ export class CampaignWriter extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
   /** reads and writes, one at a time */
   private readonly edits = new Serial();
-  /** when the last write of each campaign settled (ms), those of the last SAME_KEY_WRITE_MS */
-  private readonly lastWrite = new Map<string, number>();
+  /**
+   * KV takes one write a second to a key: an edit saved just after another (a create and its first edit, two saves
+   * of the preview's editor, Ship this arm after an edit) waits out the second instead of being answered 503
+   */
+  private readonly paced = new KeyPacer();
 
   /** `kvDeadlines`: a test's; the runtime passes none (OBJECT_KV_DEADLINES) */
   constructor(ctx: DurableObjectState, env: Bindings, kvDeadlines?: KvDeadlines) {
@@ -64,7 +62,7 @@ export class CampaignWriter extends DurableObject<Bindings> {
       const answer = await decideWrite(
         write,
         () => this.current(write.id, now),
-        (text) => this.put(write.id, text),
+        (text) => this.paced.write(write.id, () => this.env.OPENTIME_KV.put(kvKeys.campaign(write.id), text)),
       );
       if (answer.ok && answer.written) {
         this.sql.exec("INSERT OR REPLACE INTO recent (id, text, at) VALUES (?, ?, ?)", write.id, write.text, now);
@@ -72,19 +70,6 @@ export class CampaignWriter extends DurableObject<Bindings> {
       }
       return answer;
     });
-  }
-
-  /** Writes the campaign once KV takes a write of its key again (SAME_KEY_WRITE_MS after the last). */
-  private async put(id: string, text: string): Promise<void> {
-    const wait = (this.lastWrite.get(id) ?? Number.NEGATIVE_INFINITY) + SAME_KEY_WRITE_MS - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    try {
-      await this.env.OPENTIME_KV.put(kvKeys.campaign(id), text);
-    } finally {
-      const now = Date.now();
-      for (const [key, at] of this.lastWrite) if (at <= now - SAME_KEY_WRITE_MS) this.lastWrite.delete(key);
-      this.lastWrite.set(id, now);
-    }
   }
 
   private async current(id: string, now: number): Promise<StoredCampaignText> {

@@ -15,6 +15,7 @@ import type { KvClient } from "../../core/kv-client";
 import { freshestState, type Listing, listVersions, MODEL_STATE_KEYS } from "../../core/model-versions";
 import type { Bindings } from "../env";
 import { objectEnv } from "../lib/bounded-env";
+import { KeyPacer } from "../lib/key-pacer";
 import type { KvDeadlines } from "../lib/kv-deadline";
 import { Serial } from "../lib/serial";
 import { bindingKvClient } from "../model/binding-kv-client";
@@ -25,6 +26,8 @@ type StateTexts = Record<string, string | null>;
 export class ModelMover extends DurableObject<Bindings> {
   /** the moves, one at a time */
   private readonly moves = new Serial();
+  /** KV takes one write a second to a key: a move just after another (a rollback of a mistaken activation) waits */
+  private readonly paced = new KeyPacer();
 
   /** `kvDeadlines`: a test's; the runtime passes none (OBJECT_KV_DEADLINES) */
   constructor(ctx: DurableObjectState, env: Bindings, kvDeadlines?: KvDeadlines) {
@@ -79,7 +82,7 @@ export class ModelMover extends DurableObject<Bindings> {
         return texts;
       },
       put: async (key, value) => {
-        await kv.put(key, value);
+        await this.paced.write(key, () => kv.put(key, value));
         if (!watched.has(key)) return;
         const next = await state();
         next.set(key, typeof value === "string" ? value : new TextDecoder().decode(value));

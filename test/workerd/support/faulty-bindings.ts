@@ -73,6 +73,33 @@ export function faultyKv(real: KVNamespace, faults: KvFault[] = []): FaultyKv {
   return state;
 }
 
+/**
+ * `real` as Cloudflare's KV takes writes: a put or delete of a key within a second of the last that went through is
+ * refused with KV's 429 (one write a second per key); Miniflare does not enforce it. `refused`: the keys refused.
+ */
+export function perKeyLimitedKv(real: KVNamespace): { kv: KVNamespace; refused: string[] } {
+  const last = new Map<string, number>();
+  const refused: string[] = [];
+  const kv = new Proxy(real, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      if (prop !== "put" && prop !== "delete") return value.bind(target);
+      return async (...args: unknown[]) => {
+        const key = String(args[0]);
+        const at = Date.now();
+        if (at - (last.get(key) ?? Number.NEGATIVE_INFINITY) < 1000) {
+          refused.push(key);
+          throw new Error(`KV ${String(prop).toUpperCase()} failed: 429 Too Many Requests`);
+        }
+        last.set(key, at);
+        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+      };
+    },
+  });
+  return { kv, refused };
+}
+
 /** A queue whose send and sendBatch reject (an outage or back-pressure); counts the attempts. */
 export function failingQueue(): { queue: Queue<QueuedEvent>; attempts: () => number } {
   let attempts = 0;
