@@ -22,6 +22,7 @@ import { consumeDeadLetters, DEAD_LETTER_MAX_RETRIES, DEAD_LETTER_QUEUE } from "
 import {
   type EventsMessage,
   enqueue,
+  enqueueInBackground,
   eventsOf,
   PACK_BYTES,
   PACK_EVENTS,
@@ -152,6 +153,31 @@ describe("packing", () => {
     }
     const sent = q.calls.flat().flatMap((m) => eventsOf(m.body) ?? []);
     expect(sent.map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort());
+  });
+
+  it("an open's or a click's events the queue refused (over its 5,000 messages a second) are sent again, then given up", async () => {
+    const event: QueuedEvent = { id: "open:retry", type: "email_open", user: "pack-retry", ts: now() };
+    // refuses its first two sends (Too Many Requests), then takes them
+    const q = capturingQueue();
+    let refusals = 2;
+    const busy = {
+      sendBatch: async (messages: Iterable<MessageSendRequest<EventsMessage>>) => {
+        if (refusals-- > 0) throw new Error("Too Many Requests");
+        await q.queue.sendBatch(messages);
+      },
+    } as unknown as Queue<EventsMessage>;
+    expect(await enqueueInBackground(busy, [event], [1, 1, 1])).toEqual({ ok: true });
+    expect(q.calls.flat().flatMap((m) => eventsOf(m.body) ?? [])).toEqual([event]);
+    // a queue that keeps refusing: one try and one after each wait, then given up
+    let tries = 0;
+    const full = {
+      sendBatch: async () => {
+        tries++;
+        throw new Error("Too Many Requests");
+      },
+    } as unknown as Queue<EventsMessage>;
+    expect(await enqueueInBackground(full, [event], [1, 1])).toEqual({ ok: false, reason: "queue-refused" });
+    expect(tries).toBe(3);
   });
 
   it("POST /v1/events queues a 500-event batch as one message per shard", async () => {

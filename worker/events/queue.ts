@@ -100,6 +100,35 @@ export async function enqueue(
 }
 
 /**
+ * Waits (ms, each drawn between half and one and a half of it) before the tries of an event queued in the background
+ * that the queue refused again: Queues take 5,000 messages a second per queue and refuse more (Too Many Requests)
+ * until the producers fall below it, which the opens and clicks of a large send can reach for a moment. About 6 s in
+ * all, well within the 30 s the runtime gives work after the response.
+ */
+export const BACKGROUND_RETRY_MS: readonly number[] = [250, 1000, 4000];
+
+/**
+ * enqueue for work after the response (an open's, a click's events, which nobody waits on and nobody sends again):
+ * a refusal is tried again after each of `waits`, the same events (their ids: the shard counts a repeat once), then
+ * given up, logged as an error with how many events were lost.
+ */
+export async function enqueueInBackground(
+  queue: Queue<EventsMessage> | undefined,
+  events: readonly QueuedEvent[],
+  waits: readonly number[] = BACKGROUND_RETRY_MS,
+): Promise<EnqueueResult> {
+  let result = await enqueue(queue, events);
+  for (const ms of waits) {
+    if (result.ok || result.reason === "queue-missing") return result;
+    await new Promise((resolve) => setTimeout(resolve, ms * (0.5 + Math.random())));
+    result = await enqueue(queue, events);
+  }
+  if (!result.ok && result.reason === "queue-refused")
+    logEvent("error", "events.enqueue_gave_up", { tries: waits.length + 1, events: events.length });
+  return result;
+}
+
+/**
  * enqueue for an answer an email waits on (its pixel, its preferences form), which a queue that does not answer
  * must not hold: at most `ms`, then null (the send not settled yet), the send left to the runtime (`waitUntil`),
  * which may still land it. A reader who submits the form again sets the same choice again; a pixel retried with

@@ -24,7 +24,7 @@ import type { FetchKind } from "../decisions/classify-fetch";
 import { type AppEnv, getConfig } from "../env";
 import { ampOpenEvent } from "../events/impressions";
 import { mayRecord } from "../events/may-record";
-import { enqueue } from "../events/queue";
+import { enqueueInBackground } from "../events/queue";
 import { exposureEvents } from "../experiments/exposure-events";
 import { openArm, prefetchArm } from "../experiments/open-arm";
 import { background } from "../lib/background";
@@ -104,7 +104,7 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
           ...(arm ? exposureEvents(verified.claims.u, arm.exposures, now, served.selection.block.id) : []),
           ampOpenEvent(verified.claims, rec.items, now),
         ];
-        bg.waitUntil(enqueue(c.env.EVENTS, events));
+        bg.waitUntil(enqueueInBackground(c.env.EVENTS, events));
       }
       await bg.flush();
       const base = config.publicBaseUrl ?? new URL(c.req.url).origin;

@@ -24,7 +24,7 @@ import { clickSignalsOf } from "../decisions/classify-click";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
 import { mayRecord } from "../events/may-record";
-import { enqueue } from "../events/queue";
+import { enqueueInBackground } from "../events/queue";
 import { parseSlotPath } from "../images/slot-path";
 import { background } from "../lib/background";
 import { headerValue } from "../lib/header-value";
@@ -112,7 +112,7 @@ export function registerClick(app: Hono<AppEnv>): void {
             exposures: decision.exposures.map((x) => (decision.block ? { ...x, block: decision.block.id } : x)),
           }),
         };
-        bg.waitUntil(enqueue(c.env.EVENTS, [event]));
+        bg.waitUntil(enqueueInBackground(c.env.EVENTS, [event]));
       }
       await bg.flush();
       // (a product without a link of its own, as a catalog may hold: the fallback, the header naming what showed)

@@ -20,7 +20,7 @@ import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
 import { impressionItems } from "../events/impressions";
 import { mayRecord } from "../events/may-record";
-import { enqueue } from "../events/queue";
+import { enqueueInBackground } from "../events/queue";
 import { exposureEvents } from "../experiments/exposure-events";
 import { countdownGif } from "../images/countdown-gif";
 import { solidPng } from "../images/fallback-png";
@@ -96,7 +96,7 @@ export function registerImage(app: Hono<AppEnv>): void {
         };
         // the experiment's exposure: this is the reader's real open (not Apple's prefetch)
         const exposures = exposureEvents(decision.claims.u, decision.exposures, Date.now(), decision.block?.id);
-        bg.waitUntil(enqueue(c.env.EVENTS, [...exposures, event]));
+        bg.waitUntil(enqueueInBackground(c.env.EVENTS, [...exposures, event]));
       }
       // what every answer of a decided slot says of the decision
       const decisionHeaders = {
