@@ -46,27 +46,36 @@ beforeEach(async () => {
 });
 afterEach(() => vi.restoreAllMocks());
 
+/**
+ * A weekly reader's cart call under way: the receiver holds it until `release`, then refuses it (400); every later
+ * call it takes. `first`: the alarm that made the call, settled once the answer is handled.
+ */
+async function firstCallHeld(user: string) {
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const req = new Request(input as RequestInfo, init);
+    calls.push({ body: await req.text(), signature: null, delivery: null });
+    if (calls.length === 1) {
+      await held;
+      return new Response("bad", { status: 400 });
+    }
+    return new Response("ok");
+  });
+  await consume([weekly(user), event(user, "cart_add", 29.5, "p1")]);
+  await timePasses(user);
+  const stub = readerStub(env, user);
+  const first = runInDurableObject(stub, (instance: ReaderShard) => instance.alarm());
+  await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 3000, interval: 20 });
+  return { stub, first, release };
+}
+
 describe("a call refused at its only attempt while the reader's row changed", () => {
   it("does not count for the reader's frequency (README: one whose only call was refused does not count)", async () => {
     const user = "refused-moved";
-    let release: () => void = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-      const req = new Request(input as RequestInfo, init);
-      calls.push({ body: await req.text(), signature: null, delivery: null });
-      if (calls.length === 1) {
-        await held;
-        return new Response("bad", { status: 400 });
-      }
-      return new Response("ok");
-    });
-    await consume([weekly(user), event(user, "cart_add", 29.5, "p1")]);
-    await timePasses(user);
-    const stub = readerStub(env, user);
-    const first = runInDurableObject(stub, (instance: ReaderShard) => instance.alarm());
-    await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 3000, interval: 20 });
+    const { stub, first, release } = await firstCallHeld(user);
     // while the call waits, a later cart add moves the row to a new wait
     await consume([event(user, "cart_add", 0, "p2")]);
     release();
@@ -80,24 +89,7 @@ describe("a call refused at its only attempt while the reader's row changed", ()
 
   it("nor does one whose row an emptied cart cancelled while it was in flight", async () => {
     const user = "refused-emptied";
-    let release: () => void = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-      const req = new Request(input as RequestInfo, init);
-      calls.push({ body: await req.text(), signature: null, delivery: null });
-      if (calls.length === 1) {
-        await held;
-        return new Response("bad", { status: 400 });
-      }
-      return new Response("ok");
-    });
-    await consume([weekly(user), event(user, "cart_add", 29.5, "p1")]);
-    await timePasses(user);
-    const stub = readerStub(env, user);
-    const first = runInDurableObject(stub, (instance: ReaderShard) => instance.alarm());
-    await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 3000, interval: 20 });
+    const { stub, first, release } = await firstCallHeld(user);
     await consume([event(user, "cart_remove", 0, "p1")]);
     release();
     await first;
