@@ -499,6 +499,24 @@ describe("consent", () => {
     expect(ended.consent).toMatchObject({ frequency: null, pausedUntil: null });
   });
 
+  it("pause_days: a part of a day still pauses, a negative number changes nothing (neither ends a pause)", async () => {
+    const t = await token("reader-14");
+    const submit = async (form: Record<string, string>) => {
+      expect(((await (await submitPreferences(t, new URLSearchParams(form))).json()) as { ok: boolean }).ok).toBe(true);
+    };
+    await submit({ form: "2", pause_days: "30" });
+    const paused = await waitForProfile("reader-14", (p) => (p.consent.pausedUntil ?? 0) > now() + 29 * 86400);
+    // a negative number is no number of days: the pause stands (tracking off marks the change as applied)
+    await submit({ form: "2", tracking: "off", pause_days: "-3" });
+    const negative = await waitForProfile("reader-14", (p) => !p.consent.tracking);
+    expect(negative.consent.pausedUntil).toBe(paused.consent.pausedUntil);
+    // half a day asks for a pause: one day, not the end of the pause
+    await submit({ form: "2", tracking: "on", pause_days: "0.5" });
+    const half = await waitForProfile("reader-14", (p) => p.consent.tracking);
+    expect(half.consent.pausedUntil).toBeGreaterThan(now());
+    expect(half.consent.pausedUntil).toBeLessThanOrEqual(now() + 86400);
+  });
+
   it("the shipped form changes only what the reader chose: unsubscribing keeps tracking off", async () => {
     const t = await token("reader-11");
     const submit = async (form: Record<string, string>) => {

@@ -266,7 +266,8 @@ const DOCUMENTED: RouteDoc[] = [
         unsubscribe: "on: unsubscribed (form 2; absent: unchanged). Without form=2: absent is subscribed",
         topics: "each topic (repeated; an empty value clears them)",
         frequency: "daily, weekly or monthly (anything else clears it)",
-        pause_days: "0-365 days without email (0 clears the pause)",
+        pause_days:
+          "0-365 days without email (0 clears the pause; a part of a day counts as one; negative changes nothing)",
       },
       multipart: true,
     },

@@ -113,10 +113,12 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       const known = FREQUENCIES.find((f) => f === frequency);
       if (known) asked.frequency = known;
     }
-    // a number of days; empty is none (Number("") is 0, which would end a pause the reader chose no change to)
+    // a number of days; empty is none (Number("") is 0, which would end a pause the reader chose no change to), and
+    // so is a negative one; a part of a day is a pause of a day (rounded down, 0.5 would end the pause it asks for)
     const pause = form.get("pause_days");
-    if (typeof pause === "string" && pause.trim() !== "" && Number.isFinite(Number(pause))) {
-      const pauseDays = Math.max(0, Math.min(365, Math.floor(Number(pause))));
+    const days = typeof pause === "string" && pause.trim() !== "" ? Number(pause) : Number.NaN;
+    if (Number.isFinite(days) && days >= 0) {
+      const pauseDays = Math.min(365, Math.ceil(days));
       asked.pausedUntil = pauseDays > 0 ? Math.floor(Date.now() / 1000) + pauseDays * 86400 : null;
     }
     if (Object.keys(asked).length === 0)
