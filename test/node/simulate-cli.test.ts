@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { MIN_SECRET_LENGTH } from "../../core/placeholder-secret";
 
 const root = join(import.meta.dirname, "../..");
 // none of the Worker's secrets from the environment running the tests: each case gives its own
@@ -72,14 +73,16 @@ describe("npm run simulate: setup problems", () => {
     expect(r.stderr).not.toMatch(STACK);
   });
 
-  it("a TOKEN_SECRET the Worker ignores (shorter than 16 characters): says so, exit 1, before anything is asked", () => {
+  it("a TOKEN_SECRET the Worker ignores (shorter than MIN_SECRET_LENGTH characters): says so, exit 1, before anything is asked", () => {
     const r = spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, "scripts/simulate/cli.ts"), "--url", url], {
       encoding: "utf8",
       cwd: repo,
-      env: { ...env, TOKEN_SECRET: "sim-test-secret" },
+      env: { ...env, TOKEN_SECRET: "s".repeat(MIN_SECRET_LENGTH - 1) },
     });
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("simulate failed: TOKEN_SECRET is shorter than 16 characters, which the Worker ignores");
+    expect(r.stderr).toContain(
+      `simulate failed: TOKEN_SECRET is shorter than ${MIN_SECRET_LENGTH} characters, which the Worker ignores`,
+    );
     expect(r.stderr).not.toMatch(STACK);
   });
 
