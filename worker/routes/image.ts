@@ -53,19 +53,19 @@ export function registerImage(app: Hono<AppEnv>): void {
     const fetchKind = classifyFetch(signalsOf(c.req.raw));
     const head = c.req.method === "HEAD";
     const bg = background(c);
+    const started = performance.now();
     try {
       const config = getConfig(c.env);
       const origin = config.publicBaseUrl ? new URL(config.publicBaseUrl).origin : new URL(c.req.url).origin;
       const pictures = { env: c.env, origin, waitUntil: bg.waitUntil };
       if (!path.slot) {
-        const t0 = performance.now();
         const out = await renderSlot(path.drawAs, null, {}, pictures);
         // the generic card, said as every drawn image says it (X-Opentime-Render, Server-Timing)
         return image(out.png, {
           "X-Opentime-Reason": "bad-slot",
           "X-Opentime-Fetch": fetchKind,
           "X-Opentime-Render": out.detail,
-          "Server-Timing": serverTiming({ ...out.timing, total: performance.now() - t0 }),
+          "Server-Timing": serverTiming({ ...out.timing, total: performance.now() - started }),
         });
       }
       const t0 = performance.now();
@@ -147,7 +147,12 @@ export function registerImage(app: Hono<AppEnv>): void {
       // nothing above should throw; if it does, the reader still gets an image
       logEvent("error", "image.failed", { detail: errorMessage(e) });
       const { width, height } = slotPixels(path.drawAs);
-      return image(solidPng(width, height), { "X-Opentime-Reason": "internal-error", "X-Opentime-Fetch": fetchKind });
+      return image(solidPng(width, height), {
+        "X-Opentime-Reason": "internal-error",
+        "X-Opentime-Fetch": fetchKind,
+        "X-Opentime-Render": "render-error",
+        "Server-Timing": serverTiming({ total: performance.now() - started }),
+      });
     }
   });
 }

@@ -34,6 +34,7 @@ import {
 import { basePrices } from "../catalog/base-prices";
 import type { Bindings } from "../env";
 import { objectEnv } from "../lib/bounded-env";
+import { SAME_KEY_WRITE_MS } from "../lib/key-pacer";
 import type { KvDeadlines } from "../lib/kv-deadline";
 import { errorMessage, logEvent } from "../lib/log";
 import { within } from "../lib/within";
@@ -43,7 +44,7 @@ import { READER_SHARDS, shardStub } from "./shard-routing";
 import { META_SCHEMA, readMeta, writeMeta } from "./sql-tables";
 
 /** At most one publish per this many milliseconds (Workers KV: one write per second per key). */
-export const CATALOG_PUBLISH_INTERVAL_MS = 1000;
+export const CATALOG_PUBLISH_INTERVAL_MS = SAME_KEY_WRITE_MS;
 /** A shard that failed a fan-out call (or could not apply it yet) is called again this much later. */
 export const FANOUT_RETRY_MS = 10_000;
 /** How long one call to a shard may take; a round's calls per shard (the rest in the next round, at once). */

@@ -95,6 +95,7 @@ import {
 import { type StoreRow, writeRows } from "../experiments/experiment-db";
 import { knownGlobalHoldout } from "../experiments/experiment-store";
 import { objectEnv } from "../lib/bounded-env";
+import { SAME_KEY_WRITE_MS } from "../lib/key-pacer";
 import { KvDeadlineError, type KvDeadlines, writesSettled } from "../lib/kv-deadline";
 import { errorMessage, logEvent } from "../lib/log";
 import { deliver, deliveryRef } from "../triggers/deliver";
@@ -272,7 +273,7 @@ export interface ReaderAccess {
 }
 
 /** At most one snapshot write per reader per this many milliseconds (Workers KV: one write per second per key). */
-export const PUBLISH_INTERVAL_MS = 1000;
+export const PUBLISH_INTERVAL_MS = SAME_KEY_WRITE_MS;
 /**
  * Under a backlog the interval grows with the queue's delay, so coalescing adds at most this share of the delay
  * the queue already adds (a reader whose events waited 20 s in the queue sees them at most 20 s later still),

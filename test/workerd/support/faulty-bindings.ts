@@ -4,6 +4,7 @@
  * fake MessageBatch that records which messages were acked or retried.
  */
 import type { QueuedEvent } from "../../../core/events";
+import { SAME_KEY_WRITE_MS } from "../../../worker/lib/key-pacer";
 
 export type KvOp = "get" | "list" | "put" | "delete";
 /** throw: an error not KV's own; rate-limited: KV's own 429, as workerd words it; hang: never settles */
@@ -88,7 +89,7 @@ export function perKeyLimitedKv(real: KVNamespace): { kv: KVNamespace; refused: 
       return async (...args: unknown[]) => {
         const key = String(args[0]);
         const at = Date.now();
-        if (at - (last.get(key) ?? Number.NEGATIVE_INFINITY) < 1000) {
+        if (at - (last.get(key) ?? Number.NEGATIVE_INFINITY) < SAME_KEY_WRITE_MS) {
           refused.push(key);
           throw new Error(`KV ${String(prop).toUpperCase()} failed: 429 Too Many Requests`);
         }
