@@ -259,7 +259,11 @@ async function readCatalog(path: string): Promise<Map<string, CatalogItem>> {
     // a byte-order mark (a Windows tool's UTF-8) is no part of the JSON
     raw = JSON.parse((await readFile(path, "utf8")).replace(/^\uFEFF/, ""));
   } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
+    // a catalog exported as CSV is the likeliest: say what --catalog takes, not only where JSON.parse stopped
+    throw new Error(
+      `${path}: not JSON (${(e as Error).message}): --catalog takes a JSON array of items ` +
+        "{id,title,category,price,currency,image,url}, not CSV",
+    );
   }
   if (!Array.isArray(raw))
     throw new Error(`${path}: expected a JSON array of items {id,title,category,price,currency,image,url}`);

@@ -233,6 +233,13 @@ describe("catalog files", () => {
     expect(ts.catalog.find((c) => c.id === "85123A")?.title).toBe("Lantern");
   });
 
+  it("says what --catalog takes of a file that is not JSON (a catalog exported as CSV)", async () => {
+    const path = file("products.csv", ["id,title,price", "85123A,Lantern,2.55"]);
+    await expect(loadTrainingSet({ data: log(), catalog: path })).rejects.toThrow(
+      /products\.csv: not JSON .*--catalog takes a JSON array of items \{id,title,category,price,currency,image,url\}, not CSV/,
+    );
+  });
+
   it("says what it expected of a file that is not an array of items", async () => {
     const path = catalog("object.json", { items: [] });
     await expect(loadTrainingSet({ data: log(), catalog: path })).rejects.toThrow(
