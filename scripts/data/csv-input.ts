@@ -105,6 +105,16 @@ function utf8Only(path: string): Transform {
         head = Buffer.from(b.subarray(0, 4));
         // a zip archive's header is UTF-8 as far as it goes: its binary data may come after the first chunk
         if (head.equals(ZIP)) return done(new Error(`${path}: ${notUtf8Advice(head)}`));
+        // JSON (an event log as JSON lines, an export as one array) is UTF-8 too: the CSV parser would stop at its
+        // first quote with "Invalid Opening Quote", which says nothing of the file being JSON
+        const first = /^\uFEFF?\s*(\S)/.exec(b.subarray(0, 64).toString())?.[1];
+        if (first === "{" || first === "[")
+          return done(
+            new Error(
+              `${path}: it is JSON (JSON lines or an array), not CSV text: export it as CSV with a header line ` +
+                "(a typed event log's columns are named with --map user=...,item=...,time=...,type=...)",
+            ),
+          );
       }
       const whole = wholeCharacters(b);
       const text = b.subarray(0, whole);

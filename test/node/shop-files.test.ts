@@ -70,6 +70,18 @@ describe("text that is not UTF-8", () => {
     const xlsx = write("orders.xlsx", Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x06, 0x00, 0x08, 0xc8, 0x9a]));
     await expect(readPurchaseLog(xlsx)).rejects.toThrow(/orders\.xlsx: .*spreadsheet.*export it as CSV/);
   });
+
+  it("names a JSON lines event log for what it is, rather than as the CSV parser's Invalid Opening Quote", async () => {
+    const jsonl = write(
+      "events.jsonl",
+      text(['{"uid":"c1","sku":"A1","at":"2026-03-01T10:00:00Z","kind":"purchase"}']),
+    );
+    const json = /events\.jsonl: it is JSON .*not CSV text: export it as CSV/;
+    await expect(
+      readInteractionLog(jsonl, { mapping: parseMapping("user=uid,item=sku,time=at,type=kind") }),
+    ).rejects.toThrow(json);
+    await expect(readPurchaseLog(jsonl)).rejects.toThrow(json);
+  });
 });
 
 describe("a header as a shop's tools write it", () => {
