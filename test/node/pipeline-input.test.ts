@@ -418,6 +418,24 @@ describe("tuning", () => {
     expect(untuned.metrics).toEqual({});
   });
 
+  it("says on how many validation readers ALS was tuned, and that a few choose its settings mostly by chance", async () => {
+    const ts = await loadTrainingSet({
+      data: file("few-readers.csv", ["customer,sku,at", ...days(12)]),
+      mapping,
+      holdoutDays: 7,
+    });
+    const lines: string[] = [];
+    await tuneOnValidation(ts, { holdoutDays: 7 }, (m) => lines.push(m));
+    const readers = ts.validation?.relevantAll.size ?? 0;
+    expect(readers).toBeGreaterThan(0);
+    expect(readers).toBeLessThan(30);
+    expect(lines.find((l) => l.startsWith("ALS tuned on validation"))).toMatch(
+      new RegExp(
+        `^ALS tuned on validation \\(${readers} readers\\): .*mostly by chance: --no-tune keeps alpha 2, regularization 20$`,
+      ),
+    );
+  });
+
   it("a log of a day or less is not told to pass a shorter --holdout-days: there is none, 1 is the least", async () => {
     const day = await loadTrainingSet({
       data: file("one-day.csv", ["customer,sku,at", ...days(0.5)]),

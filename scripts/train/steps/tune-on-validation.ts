@@ -11,7 +11,7 @@ import type { ModelManifest } from "../../../core/manifest";
 import { workerCount } from "../../lib/worker-pool";
 import { evaluateVariant, K } from "../../ranking/evaluate-recommender";
 import { recommend } from "../../ranking/recommender-contract";
-import { ALS_BASE, ALS_GRID, type AlsOptions, fitAlsInWorker, type ImplicitAls } from "../als";
+import { ALS_BASE, ALS_GRID, type AlsOptions, DEFAULT_ALS_OPTIONS, fitAlsInWorker, type ImplicitAls } from "../als";
 import { fitCalibration } from "../calibration";
 import { ContentLsa } from "../content";
 import { EASE_LAMBDAS, type Ease, fitEaseInWorker } from "../ease";
@@ -28,6 +28,9 @@ import {
   type RankerSplit,
 } from "../ranker";
 import type { TrainingSet, Validation } from "../training-set";
+
+/** Below this many validation readers `train` says its pick of ALS settings is mostly chance. */
+export const FEW_VALIDATION_READERS = 30;
 
 export interface Tuned {
   alsOptions: Partial<AlsOptions>;
@@ -90,7 +93,14 @@ export async function tuneOnValidation(
     });
   }
   tuned.alsOptions = best.options;
-  log(`ALS tuned on validation: alpha ${tuned.alsOptions.alpha}, regularization ${tuned.alsOptions.regularization}`);
+  // a pick among the grid's settings made on a handful of readers is mostly chance: say on how many it was made
+  const readers = val.relevantAll.size;
+  log(
+    `ALS tuned on validation (${readers} readers): alpha ${tuned.alsOptions.alpha}, regularization ${tuned.alsOptions.regularization}` +
+      (readers < FEW_VALIDATION_READERS
+        ? `; fewer than ${FEW_VALIDATION_READERS} readers choose among ${grid.length} settings mostly by chance: --no-tune keeps alpha ${DEFAULT_ALS_OPTIONS.alpha}, regularization ${DEFAULT_ALS_OPTIONS.regularization}`
+        : ""),
+  );
   const als = best.model as ImplicitAls;
   const pop = new Popularity();
   pop.fit(val.data);
