@@ -10,6 +10,7 @@ import { isCardId } from "./card-ids";
 import type { CatalogItem } from "./catalog";
 import {
   alwaysHolds,
+  type Condition,
   type ConditionProblem,
   ConditionSchema,
   conditionDepth,
@@ -425,55 +426,30 @@ function migrateWith(v1: CampaignV1, schema: typeof CampaignSchema | typeof Stor
 }
 
 /**
- * Blocks below one served to every reader (`when: {}`, or one that holds whatever the facts, such as
- * `{"$or": [{}]}`): the first block whose `when` holds is served, so they never are. A product block that always
- * holds is not such a block: it is skipped while its item is hidden or bought.
+ * Rules tried top to bottom, the first whose `when` holds chosen (blocks, subject rules), that no reader can get: one
+ * whose `when` holds for no reader (`{"$not": {}}`), and every one below a rule that holds for every reader (`{}`,
+ * `{"$or": [{}]}`), unless `skipped` says that rule can be passed over (a product block, while its item is hidden
+ * or bought). `at`: the list's path; `label`: how a message names a rule and what it never does.
  */
-function unreachableBlocks(c: Campaign): ConditionProblem[] {
-  // a block whose own when holds for no reader (`{"$not": {}}`)
-  const never = c.blocks.flatMap((b, i) =>
-    neverHolds(b.when)
-      ? [{ path: ["blocks", i, "when"], message: `block "${b.id}" is never served: its when holds for no reader` }]
-      : [],
-  );
-  const always = c.blocks.findIndex((b) => b.type !== "product" && alwaysHolds(b.when));
-  if (always < 0) return never;
-  const first = c.blocks[always] as Campaign["blocks"][number];
-  const how = Object.keys(first.when).length === 0 ? "its when is {}" : "its when holds whatever the reader's facts";
-  return [
-    ...never.filter((p) => (p.path[1] as number) < always),
-    ...c.blocks.slice(always + 1).map((b, k) => ({
-      path: ["blocks", always + 1 + k],
-      message: `block "${b.id}" is never served: blocks[${always}] ("${first.id}") above it holds for every reader (${how}); move it above, or give blocks[${always}] a condition`,
-    })),
-  ];
-}
-
-/**
- * Subject rules that never choose a line, as unreachableBlocks: one whose when holds for no reader, and those below
- * one that holds for every reader (the first rule that holds gives the subject line).
- */
-function unreachableSubjectRules(c: Campaign): ConditionProblem[] {
-  const rules = c.subjects?.rules ?? [];
+function unreachableRules<R extends { id: string; when: Condition }>(
+  rules: readonly R[],
+  at: (string | number)[],
+  label: (r: R) => string,
+  skipped: (r: R) => boolean = () => false,
+): ConditionProblem[] {
+  const list = at.join(".");
   const never = rules.flatMap((r, i) =>
-    neverHolds(r.when)
-      ? [
-          {
-            path: ["subjects", "rules", i, "when"],
-            message: `subject rule "${r.id}" never chooses: its when holds for no reader`,
-          },
-        ]
-      : [],
+    neverHolds(r.when) ? [{ path: [...at, i, "when"], message: `${label(r)}: its when holds for no reader` }] : [],
   );
-  const always = rules.findIndex((r) => alwaysHolds(r.when));
+  const always = rules.findIndex((r) => !skipped(r) && alwaysHolds(r.when));
   if (always < 0) return never;
-  const first = rules[always] as (typeof rules)[number];
+  const first = rules[always] as R;
   const how = Object.keys(first.when).length === 0 ? "its when is {}" : "its when holds whatever the reader's facts";
   return [
-    ...never.filter((p) => (p.path[2] as number) < always),
+    ...never.filter((p) => (p.path[at.length] as number) < always),
     ...rules.slice(always + 1).map((r, k) => ({
-      path: ["subjects", "rules", always + 1 + k],
-      message: `subject rule "${r.id}" never chooses: subjects.rules[${always}] ("${first.id}") above it holds for every reader (${how}); move it above, or give subjects.rules[${always}] a condition`,
+      path: [...at, always + 1 + k],
+      message: `${label(r)}: ${list}[${always}] ("${first.id}") above it holds for every reader (${how}); move it above, or give ${list}[${always}] a condition`,
     })),
   ];
 }
@@ -481,12 +457,17 @@ function unreachableSubjectRules(c: Campaign): ConditionProblem[] {
 /**
  * What the admin API refuses beyond the schema: conditions of blocks and subject rules testing a number fact
  * for values it never takes (core/conditions.ts conditionProblems), and blocks no reader can be served and subject
- * rules that never choose (unreachableBlocks, unreachableSubjectRules). Stored campaigns are not re-checked.
+ * rules that never choose (unreachableRules). Stored campaigns are not re-checked.
  */
 export function campaignProblems(c: Campaign): ConditionProblem[] {
   return [
-    ...unreachableBlocks(c),
-    ...unreachableSubjectRules(c),
+    ...unreachableRules(
+      c.blocks,
+      ["blocks"],
+      (b) => `block "${b.id}" is never served`,
+      (b) => b.type === "product",
+    ),
+    ...unreachableRules(c.subjects?.rules ?? [], ["subjects", "rules"], (r) => `subject rule "${r.id}" never chooses`),
     ...c.blocks.flatMap((b, i) => conditionProblems(b.when, ["blocks", i, "when"])),
     ...(c.subjects?.rules ?? []).flatMap((r, i) => conditionProblems(r.when, ["subjects", "rules", i, "when"])),
   ];

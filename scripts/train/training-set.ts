@@ -252,6 +252,9 @@ function eventMatrix(events: InteractionLog, until: number): TrainData {
   return { matrix, lastTime };
 }
 
+/** What `--catalog` takes, as messages name it. */
+const CATALOG_SHAPE = "a JSON array of items {id,title,category,price,currency,image,url}";
+
 /** The --catalog file's items by id; an error names the entry (index and id) and field that is wrong. */
 async function readCatalog(path: string): Promise<Map<string, CatalogItem>> {
   let raw: unknown;
@@ -260,13 +263,9 @@ async function readCatalog(path: string): Promise<Map<string, CatalogItem>> {
     raw = JSON.parse((await readFile(path, "utf8")).replace(/^\uFEFF/, ""));
   } catch (e) {
     // a catalog exported as CSV is the likeliest: say what --catalog takes, not only where JSON.parse stopped
-    throw new Error(
-      `${path}: not JSON (${(e as Error).message}): --catalog takes a JSON array of items ` +
-        "{id,title,category,price,currency,image,url}, not CSV",
-    );
+    throw new Error(`${path}: not JSON (${(e as Error).message}): --catalog takes ${CATALOG_SHAPE}, not CSV`);
   }
-  if (!Array.isArray(raw))
-    throw new Error(`${path}: expected a JSON array of items {id,title,category,price,currency,image,url}`);
+  if (!Array.isArray(raw)) throw new Error(`${path}: expected ${CATALOG_SHAPE}`);
   const out = new Map<string, CatalogItem>();
   raw.forEach((entry, i) => {
     const item = CatalogItemSchema.passthrough().safeParse(entry);

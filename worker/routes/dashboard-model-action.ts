@@ -25,11 +25,12 @@ const MAX_FORM_BYTES = 4096;
 export function registerDashboardModelAction(app: Hono<AppEnv>): void {
   app.post("/dashboard/models/:action", dashboardAccess, dashboardFormOnly, async (c) => {
     const action = c.req.param("action");
+    // the form is one field: read with a cap, as every body is (lib/read-json-body.ts)
+    const readForm = async () => new URLSearchParams(new TextDecoder().decode(await readBodyBytes(c, MAX_FORM_BYTES)));
     let version: string | null = null;
     try {
       if (action === "activate") {
-        // the form is one field: read with a cap, as every body is (lib/read-json-body.ts)
-        const form = new URLSearchParams(new TextDecoder().decode(await readBodyBytes(c, MAX_FORM_BYTES)));
+        const form = await readForm();
         const parsed = ModelActivationSchema.safeParse({ version: form.get("version") ?? undefined });
         if (!parsed.success) throw new ApiError("BAD_REQUEST", "version: not a model version");
         version = parsed.data.version;
@@ -40,8 +41,7 @@ export function registerDashboardModelAction(app: Hono<AppEnv>): void {
       if (action === "rollback") {
         // `to`: the version the page's button named; pressed twice, or after another move, the rollback would go
         // past it (to a version the page never offered): refused instead. A page drawn before the field: none.
-        const form = new URLSearchParams(new TextDecoder().decode(await readBodyBytes(c, MAX_FORM_BYTES)));
-        const to = form.get("to");
+        const to = (await readForm()).get("to");
         const parsed = to === null ? null : ModelVersionSchema.safeParse(to);
         if (parsed && !parsed.success) throw new ApiError("BAD_REQUEST", "to: not a model version");
         const move = await modelMove(c.env, { kind: "rollback", ...(parsed && { to: parsed.data }) });

@@ -68,7 +68,6 @@ export function registerImage(app: Hono<AppEnv>): void {
           "Server-Timing": serverTiming({ ...out.timing, total: performance.now() - started }),
         });
       }
-      const t0 = performance.now();
       const decision = await decideSlot({
         kv: c.env.OPENTIME_KV,
         config,
@@ -79,7 +78,7 @@ export function registerImage(app: Hono<AppEnv>): void {
         waitUntil: bg.waitUntil,
         location: cfSignals(c.req.raw),
       });
-      const decided = performance.now() - t0;
+      const decided = performance.now() - started;
       // an open (not a prefetch, not a HEAD) is recorded once per block and send (the token's expiry and nonce tell sends
       // of one campaign apart), as an email_open event on the profile, with the items the block shows when it was
       // decided now (impressions, for frequency caps); a staff preview's open records nothing (mayRecord)
@@ -122,7 +121,7 @@ export function registerImage(app: Hono<AppEnv>): void {
         if (drawn) {
           await bg.flush();
           const render = `${drawn.drawn ? "countdown" : "countdown-shared"};frames=${drawn.frames}`;
-          const timing = { decide: decided, countdown: performance.now() - t1, total: performance.now() - t0 };
+          const timing = { decide: decided, countdown: performance.now() - t1, total: performance.now() - started };
           return image(
             drawn.gif,
             { ...decisionHeaders, "X-Opentime-Render": render, "Server-Timing": serverTiming(timing) },
@@ -141,7 +140,7 @@ export function registerImage(app: Hono<AppEnv>): void {
       return image(out.png, {
         ...decisionHeaders,
         "X-Opentime-Render": out.detail,
-        "Server-Timing": serverTiming({ decide: decided, ...out.timing, total: performance.now() - t0 }),
+        "Server-Timing": serverTiming({ decide: decided, ...out.timing, total: performance.now() - started }),
       });
     } catch (e) {
       // nothing above should throw; if it does, the reader still gets an image
