@@ -1,6 +1,6 @@
 /**
  * The one formatter of zod validation errors: each issue as `<path>: <message>` (the path names the bad field as
- * core/field-path.ts writes it, `blocks[0].when`; `(root)` for the whole value), at most five, joined by "; "; a
+ * core/field-path.ts writes it, `blocks[0].when`; `(root)` for the whole value, left out before the whole value's unknown keys, which name themselves), at most five, joined by "; "; a
  * field left out (its key absent from the input, whatever its type) says it is required.
  * Messages echo no value; a key from the input (in a path, or named as unrecognized) is cut to its start, so an
  * answer stays small whatever was sent.
@@ -68,7 +68,10 @@ export function describeIssues(error: z.ZodError, prefix = "", from?: ParsedInpu
       i.path.map((p) => (typeof p === "number" ? p : cut(String(p), MAX_SEGMENT))),
       prefix,
     );
-    return `${path || "(root)"}: ${cut(missing(i, from) ?? i.message, MAX_MESSAGE)}`;
+    const message = cut(missing(i, from) ?? i.message, MAX_MESSAGE);
+    // unknown keys of the whole value name themselves: "(root): " before them says nothing
+    if (!path && i.code === "unrecognized_keys") return message;
+    return `${path || "(root)"}: ${message}`;
   });
   const more = error.issues.length - shown.length;
   return more > 0 ? `${shown.join("; ")}; and ${more} more` : shown.join("; ");
