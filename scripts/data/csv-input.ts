@@ -112,7 +112,8 @@ function utf8Only(path: string): Transform {
           return done(
             new Error(
               `${path}: it is JSON (JSON lines or an array), not CSV text: export it as CSV with a header line ` +
-                "(a typed event log's columns are named with --map user=...,item=...,time=...,type=...)",
+                "(opentime events, event_id,user_id,type,item_id,ts, are read by train, evaluate and import; train alone also " +
+                "reads other columns named with --map user=...,item=...,time=...,type=...)",
             ),
           );
       }

@@ -106,13 +106,19 @@ export function refuseEmailIds(
   );
 }
 
+/** The command a purchase log was given to: train alone also reads a log whose columns are named (`--map`). */
+export type LogCommand = "train" | "evaluate" | "import";
+
 /** What to do about a log whose every row was dropped for `reason`, when there is something to do. */
-const ADVICE: Record<string, (log: PurchaseLog) => string> = {
-  "not a product stock code": () =>
+const ADVICE: Record<string, (log: PurchaseLog, command: LogCommand) => string> = {
+  "not a product stock code": (_log, command) =>
     "the UCI layouts keep product lines only, whose StockCode starts with five digits, as the evaluation protocol " +
     "does; for a shop's own item codes, write the purchases as opentime events (event_id,user_id,type,item_id,ts, " +
-    "type purchase), or train on the file as a mapped log: --map user=CustomerID,item=StockCode,time=InvoiceDate," +
-    "weight=Quantity (ALS alone)",
+    "type purchase)" +
+    (command === "train"
+      ? ", or train on the file as a mapped log: --map user=CustomerID,item=StockCode,time=InvoiceDate," +
+        "weight=Quantity (ALS alone)"
+      : ""),
   "missing customer id": (log) =>
     `the ${log.layout === "online-retail-ii" ? "Customer ID" : log.layout === "online-retail" ? "CustomerID" : "user_id"} ` +
     "column is empty: guest orders have no reader to learn from",
@@ -126,11 +132,11 @@ const byCount = (dropped: Record<string, number>) => Object.entries(dropped).sor
  * Refuses a purchase log that is empty, holds a header and no rows, or whose every row was dropped: a model trained
  * on nothing, or an evaluation of nothing. Says why the rows were dropped, and what to do about the commonest reason.
  */
-export function checkPurchasesLeft(path: string, log: PurchaseLog): void {
+export function checkPurchasesLeft(path: string, log: PurchaseLog, command: LogCommand): void {
   if (log.rows > 0) return;
   if (log.read === 0) throw new Error(`${path} has a header and no rows`);
   const reasons = byCount(log.dropped).map(([why, n], i) => {
-    const advice = i === 0 ? ADVICE[why]?.(log) : undefined;
+    const advice = i === 0 ? ADVICE[why]?.(log, command) : undefined;
     return `${n} ${why}${advice ? ` (${advice})` : ""}`;
   });
   throw new Error(`none of the ${log.read} rows of ${path} is a purchase that can be used: ${reasons.join(", ")}`);

@@ -52,7 +52,7 @@ export async function runEvaluation(opts: EvaluationOptions) {
   // as train refuses it: a format most likely misread, or nothing left to evaluate on
   checkReadable(opts.data, log);
   checkNumbers(opts.data, log);
-  checkPurchasesLeft(opts.data, log);
+  checkPurchasesLeft(opts.data, log, "evaluate");
   // as train refuses it: email addresses as customer ids (its warnings name customers)
   refuseEmailIds(opts.data, log.layout === "online-retail-ii" ? "Customer ID" : "CustomerID", log.customerIds);
   const perCustomer = new Float64Array(log.customerIds.length);

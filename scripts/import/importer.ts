@@ -217,7 +217,7 @@ async function loadEvents(
   const log = await readPurchaseLog(path, { dateOrder });
   checkReadable(path, log);
   checkNumbers(path, log);
-  checkPurchasesLeft(path, log);
+  checkPurchasesLeft(path, log, "import");
   refuseEmailIds(path, log.layout === "online-retail-ii" ? "Customer ID" : "CustomerID", log.customerIds);
   const events: ApiEvent[] = [];
   // lines of one invoice with the same item are separate purchases: the first keeps the id earlier imports gave it

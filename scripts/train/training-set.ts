@@ -90,7 +90,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
     const purchases = await readPurchaseLog(opts.data, { dateOrder: opts.dateOrder });
     checkReadable(opts.data, purchases);
     checkNumbers(opts.data, purchases);
-    checkPurchasesLeft(opts.data, purchases);
+    checkPurchasesLeft(opts.data, purchases, "train");
     refuseEmailIds(opts.data, layout === "online-retail" ? "CustomerID" : "Customer ID", purchases.customerIds);
     const full = splitAt(purchases, Number.POSITIVE_INFINITY);
     const last = latestTime(purchases);

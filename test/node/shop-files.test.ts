@@ -232,6 +232,9 @@ describe("a file with nothing to learn from", () => {
       /^none of the 30 rows of .*skus\.csv is a purchase that can be used: 30 not a product stock code .*five digits.*event_id,user_id,type,item_id,ts/;
     await expect(loadTrainingSet({ data: skus })).rejects.toThrow(refusal);
     await expect(runEvaluation({ data: skus, progress: false })).rejects.toThrow(refusal);
+    // --map is offered where it is taken: train reads a mapped log, evaluate does not
+    await expect(loadTrainingSet({ data: skus })).rejects.toThrow(/--map user=CustomerID/);
+    await expect(runEvaluation({ data: skus, progress: false })).rejects.toThrow(/type purchase\)\)$/);
     const guests = write(
       "guests.csv",
       text([UCI, ...uciLines(30).map((l) => l.replace(/,\d+,United Kingdom$/, ",,United Kingdom"))]),
