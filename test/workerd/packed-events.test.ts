@@ -20,6 +20,8 @@ import { emptyProfile, type Profile } from "../../core/profile";
 import { consumeEvents } from "../../worker/events/consumer";
 import { consumeDeadLetters, DEAD_LETTER_MAX_RETRIES, DEAD_LETTER_QUEUE } from "../../worker/events/dead-letters";
 import {
+  BACKGROUND_RETRY_MS,
+  BACKGROUND_TRY_MS,
   type EventsMessage,
   enqueue,
   enqueueInBackground,
@@ -178,6 +180,32 @@ describe("packing", () => {
     } as unknown as Queue<EventsMessage>;
     expect(await enqueueInBackground(full, [event], [1, 1])).toEqual({ ok: false, reason: "queue-refused" });
     expect(tries).toBe(3);
+  });
+
+  it("a background send the queue does not answer is given up on after its time and tried again, within the runtime's 30 s", async () => {
+    const event: QueuedEvent = { id: "open:hang", type: "email_open", user: "pack-hang", ts: now() };
+    // hangs at its first send (never answers), then takes them
+    const q = capturingQueue();
+    let hangs = 1;
+    const stuck = {
+      sendBatch: (messages: Iterable<MessageSendRequest<EventsMessage>>) =>
+        hangs-- > 0 ? new Promise<void>(() => {}) : q.queue.sendBatch(messages),
+    } as unknown as Queue<EventsMessage>;
+    expect(await enqueueInBackground(stuck, [event], [1], 20)).toEqual({ ok: true });
+    expect(q.calls.flat().flatMap((m) => eventsOf(m.body) ?? [])).toEqual([event]);
+    // one that never answers: each try bounded, then given up
+    let tries = 0;
+    const dead = {
+      sendBatch: () => {
+        tries++;
+        return new Promise<void>(() => {});
+      },
+    } as unknown as Queue<EventsMessage>;
+    expect(await enqueueInBackground(dead, [event], [1, 1], 20)).toEqual({ ok: false, reason: "queue-refused" });
+    expect(tries).toBe(3);
+    // the defaults: four tries' limits and the longest waits fit in the 30 s after the response
+    const longest = BACKGROUND_RETRY_MS.reduce((sum, ms) => sum + ms * 1.5, 0);
+    expect((BACKGROUND_RETRY_MS.length + 1) * BACKGROUND_TRY_MS + longest).toBeLessThan(30_000);
   });
 
   it("POST /v1/events queues a 500-event batch as one message per shard", async () => {

@@ -108,20 +108,36 @@ export async function enqueue(
 export const BACKGROUND_RETRY_MS: readonly number[] = [250, 1000, 4000];
 
 /**
+ * How long one background try waits for the queue's answer: a queue that hangs rather than refuses is given up on
+ * like a refusal (the send may still land; the shard counts a repeat once). Four tries and the waits between them
+ * end within about 24 s, inside the 30 s the runtime gives work after the response.
+ */
+export const BACKGROUND_TRY_MS = 4000;
+
+/**
  * enqueue for work after the response (an open's, a click's events, which nobody waits on and nobody sends again):
- * a refusal is tried again after each of `waits`, the same events (their ids: the shard counts a repeat once), then
- * given up, logged as an error with how many events were lost.
+ * a refusal, or no answer within `tryMs`, is tried again after each of `waits`, the same events (their ids: the
+ * shard counts a repeat once), then given up, logged as an error with how many events were lost.
  */
 export async function enqueueInBackground(
   queue: Queue<EventsMessage> | undefined,
   events: readonly QueuedEvent[],
   waits: readonly number[] = BACKGROUND_RETRY_MS,
+  tryMs = BACKGROUND_TRY_MS,
 ): Promise<EnqueueResult> {
-  let result = await enqueue(queue, events);
+  const attempt = () =>
+    within(enqueue(queue, events), tryMs, (): EnqueueResult => {
+      logEvent("warn", "events.enqueue_slow", {
+        detail: `no answer from the queue within ${tryMs} ms`,
+        events: events.length,
+      });
+      return { ok: false, reason: "queue-refused" };
+    });
+  let result = await attempt();
   for (const ms of waits) {
     if (result.ok || result.reason === "queue-missing") return result;
     await new Promise((resolve) => setTimeout(resolve, ms * (0.5 + Math.random())));
-    result = await enqueue(queue, events);
+    result = await attempt();
   }
   if (!result.ok && result.reason === "queue-refused")
     logEvent("error", "events.enqueue_gave_up", { tries: waits.length + 1, events: events.length });
