@@ -12,6 +12,7 @@ import { mintToken } from "../../core/token";
 import worker from "../../worker/index";
 import { withoutFraming } from "../../worker/lib/no-framing";
 import { scriptHash, staffPagePolicy } from "../../worker/lib/staff-page-policy";
+import { resetAccessKeys } from "../../worker/preview/access";
 import { PREVIEW_SCRIPT } from "../../worker/preview/preview-page";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY, TEST_TOKEN_SECRET } from "./fixture";
 import { clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
@@ -212,14 +213,24 @@ describe("Cloudflare Access identities (Cf-Access-Jwt-Assertion, verified)", () 
     publicKey = a.pub;
   });
 
+  /** What the certs endpoint serves now, and what Cloudflare's cache holds of it (served unless asked past it). */
+  let served: JsonWebKey[] = [];
+  let cached: JsonWebKey[] = [];
+  const pastCache: boolean[] = [];
   beforeEach(() => {
     certFetches.length = 0;
+    pastCache.length = 0;
+    served = [publicKey];
+    cached = [publicKey];
+    resetAccessKeys();
     const realFetch = globalThis.fetch;
     vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
       const url = input instanceof Request ? input.url : String(input);
       if (url.startsWith(`https://${TEAM}/`)) {
         certFetches.push(url);
-        return Response.json({ keys: [publicKey] });
+        const fresh = (init as { cache?: string } | undefined)?.cache === "no-store";
+        pastCache.push(fresh);
+        return Response.json({ keys: fresh ? served : cached });
       }
       return realFetch(input, init);
     });
@@ -270,6 +281,23 @@ describe("Cloudflare Access identities (Cf-Access-Jwt-Assertion, verified)", () 
       expect(res.status, jwt.slice(0, 40)).toBe(401);
       expect(await code(res)).toBe("UNAUTHORIZED");
     }
+  });
+
+  it("after Access rotates its keys, a JWT signed with the new key is let in at once, the keys fetched past the cache once a minute at most", async () => {
+    const rotated = await rsaKey("access-key-2");
+    served = [rotated.pub]; // the endpoint has the new key; Cloudflare's cache still the old one (for up to 300 s)
+    const headers = { "Cf-Access-Jwt-Assertion": await sign(claims(), rotated.priv) };
+    const res = await request(withAccess(), "/v1/preview/users", { headers });
+    expect(res.status).toBe(200);
+    expect(pastCache).toEqual([false, true]);
+    // the new key is held beside the cached ones: the next staff request needs no fetch past the cache
+    expect((await request(withAccess(), "/v1/preview/users", { headers })).status).toBe(200);
+    expect(pastCache).toEqual([false, true, false]);
+    // a made-up key id within the minute costs no fetch past the cache, and is refused
+    const bogus = await rsaKey("made-up");
+    const forged = { "Cf-Access-Jwt-Assertion": await sign(claims(), bogus.priv) };
+    expect((await request(withAccess(), "/v1/preview/users", { headers: forged })).status).toBe(401);
+    expect(pastCache).toEqual([false, true, false, false]);
   });
 
   it("a valid JWT counts for nothing unless both ACCESS_TEAM_DOMAIN and ACCESS_AUD are set", async () => {

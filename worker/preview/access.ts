@@ -10,7 +10,8 @@
  * The Access identity is the `Cf-Access-Jwt-Assertion` header that Access adds in front of the Worker.
  * Anyone can send that header, so it is never trusted for being present: it counts only when
  * ACCESS_TEAM_DOMAIN and ACCESS_AUD are configured and the JWT verifies (RS256 signature against the team's
- * keys at https://<team>.cloudflareaccess.com/cdn-cgi/access/certs, issuer, audience, expiry).
+ * keys at https://<team>.cloudflareaccess.com/cdn-cgi/access/certs, issuer, audience, expiry; the keys cached 300 s,
+ * fetched again past the cache for a key id they lack, as after Access rotates them).
  * Loopback and Access both let a browser in on what it carries by itself (the Access cookie), so a write
  * (any method but GET, HEAD, OPTIONS) whose `Origin` is another site's is refused (403 ORIGIN_NOT_ALLOWED):
  * another page cannot post the preview's reset or editor with a staff member's session. A client without an
@@ -18,7 +19,7 @@
  */
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { verifyWithJwks } from "hono/jwt";
+import { decode, verifyWithJwks } from "hono/jwt";
 import { isLoopbackHost } from "../../core/web-url";
 import { type AppEnv, type Config, getConfig } from "../env";
 import { ApiError } from "../errors";
@@ -28,24 +29,60 @@ import { logEvent } from "../lib/log";
 const ACCESS_HEADER = "Cf-Access-Jwt-Assertion";
 /** Access's keys change rarely; Cloudflare's cache keeps them this long */
 const CERTS_CACHE_SECONDS = 300;
+/**
+ * A JWT whose key id the cached keys lack (Access rotated its keys) has them fetched past the cache, at most this
+ * often per isolate: staff are let in at once after a rotation, and JWTs with made-up key ids cost one fetch a
+ * minute at most.
+ */
+export const FRESH_CERTS_MIN_MS = 60_000;
 
 const adminKey = requireApiKey((config) => config.adminApiKeys, "admin");
+
+/** Keys fetched past the cache for an unknown key id: served beside the cached ones as long as those may lag. */
+let fresh: { url: string; keys: JsonWebKey[]; at: number } | null = null;
+
+/** For tests: forget the keys fetched past the cache. */
+export function resetAccessKeys(): void {
+  fresh = null;
+}
+
+/** The team's signing keys from `url` (its certs endpoint), from Cloudflare's cache or past it. */
+async function accessKeys(url: string, pastCache: boolean): Promise<JsonWebKey[]> {
+  const res = await fetch(
+    url,
+    // (`cache` is in the runtime since compatibility date 2024-11-11, not in these types)
+    pastCache
+      ? ({ cache: "no-store" } as RequestInit)
+      : { cf: { cacheTtl: CERTS_CACHE_SECONDS, cacheEverything: true } },
+  );
+  if (!res.ok) throw new Error(`the Access certs answered ${res.status}`);
+  const { keys } = (await res.json()) as { keys?: unknown };
+  if (!Array.isArray(keys)) throw new Error("the Access certs hold no keys");
+  return keys as JsonWebKey[];
+}
 
 /** True when the request carries a Cloudflare Access JWT that verifies for the configured application. */
 async function accessIdentity(c: Context<AppEnv>, access: Config["access"]): Promise<boolean> {
   const jwt = c.req.header(ACCESS_HEADER);
   if (!jwt || !access) return false;
   const issuer = `https://${access.teamDomain}`;
+  const url = `${issuer}/cdn-cgi/access/certs`;
   try {
-    await verifyWithJwks(
-      jwt,
-      {
-        jwks_uri: `${issuer}/cdn-cgi/access/certs`,
-        allowedAlgorithms: ["RS256"],
-        verification: { iss: issuer, aud: access.aud },
-      },
-      { cf: { cacheTtl: CERTS_CACHE_SECONDS, cacheEverything: true } },
-    );
+    const { kid } = decode(jwt).header as { kid?: unknown };
+    const now = Date.now();
+    const held = fresh?.url === url && now - fresh.at < CERTS_CACHE_SECONDS * 1000 ? fresh.keys : [];
+    let keys = [...held, ...(await accessKeys(url, false))];
+    if (typeof kid === "string" && !keys.some((k) => (k as { kid?: unknown }).kid === kid)) {
+      if (fresh?.url !== url || now - fresh.at >= FRESH_CERTS_MIN_MS) {
+        fresh = { url, keys: await accessKeys(url, true), at: now };
+        keys = [...fresh.keys, ...keys];
+      }
+    }
+    await verifyWithJwks(jwt, {
+      keys: keys as Parameters<typeof verifyWithJwks>[1]["keys"],
+      allowedAlgorithms: ["RS256"],
+      verification: { iss: issuer, aud: access.aud },
+    });
     return true;
   } catch (e) {
     // the error's name only: hono's messages quote the JWT, which holds the person's email
