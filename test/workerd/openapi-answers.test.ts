@@ -31,6 +31,8 @@ let p = "";
 /** an unsubscribe link's token for reader-unsub, valid (`@u`) and expired (`@x`) */
 let u = "";
 let x = "";
+/** a token for an id an earlier version stored shaped like an address through a look-alike `@` (`@h`) */
+let h = "";
 let doc: { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
 
 /** The names of the query parameters the app read since last cleared: by name, or from the whole query's object. */
@@ -71,7 +73,7 @@ async function send(c: Case): Promise<Response> {
   const bindings = { ...env, ...c.bindings?.() } as Bindings;
   const ctx = createExecutionContext();
   const req = new Request(
-    `https://opentime.test${c.path.replace("@t", t).replace("@p", p).replace("@u", u).replace("@x", x)}`,
+    `https://opentime.test${c.path.replace("@t", t).replace("@p", p).replace("@u", u).replace("@x", x).replace("@h", h)}`,
     {
       method,
       headers: c.headers ?? {},
@@ -98,6 +100,12 @@ beforeAll(async () => {
   await clearExperimentRegistry();
   t = await token("reader-1");
   p = await mintToken(TEST_TOKEN_SECRET, { user: "reader-1", campaign: "test", ttlSeconds: 3600, preview: true });
+  h = await mintToken(TEST_TOKEN_SECRET, {
+    user: "ann\uFF20example.com",
+    campaign: "test",
+    ttlSeconds: 3600,
+    held: true,
+  });
   const link = { user: "reader-unsub", campaign: "test", ttlSeconds: 0 };
   u = await mintUnsubscribeToken(TEST_TOKEN_SECRET, link);
   x = await mintUnsubscribeToken(TEST_TOKEN_SECRET, { ...link, now: Math.floor(Date.now() / 1000) - 731 * 86_400 });

@@ -265,7 +265,7 @@ const DOCUMENTED: RouteDoc[] = [
         tracking: "on: opens and clicks recorded; off: not (as personalization)",
         unsubscribe: "on: unsubscribed (form 2; absent: unchanged). Without form=2: absent is subscribed",
         topics: "each topic (repeated; an empty value clears them)",
-        frequency: "daily, weekly or monthly (anything else clears it)",
+        frequency: "daily, weekly or monthly; empty clears it (any other value changes nothing)",
         pause_days:
           "0-365 days without email (0 clears the pause; a part of a day counts as one; negative changes nothing)",
       },
@@ -276,7 +276,11 @@ const DOCUMENTED: RouteDoc[] = [
         description:
           'JSON for submit-success ({"ok":true,"message","personalization","tracking"}, each of the two only when the form set it; {"ok":true,"message"} when a form 2 chose nothing)',
       },
-      400: error("the body is not a form", "BAD_REQUEST"),
+      400: error(
+        "the body is not a form (BAD_REQUEST), or the token's id is one an earlier version stored shaped like an address, which saves opt-outs alone, and the form holds none (USER_ID_NOT_PSEUDONYMOUS; submit-error shows its message)",
+        "BAD_REQUEST",
+        "USER_ID_NOT_PSEUDONYMOUS",
+      ),
       401: error("the token does not verify, or has expired", "TOKEN_INVALID"),
       403: noAmp,
       413: tooLarge,

@@ -3,7 +3,8 @@
  * checks both the answer and that /openapi.json lists it): good, bad, unauthorized, too large, and with a
  * binding missing or failing. `@t` in a path is a valid token for reader-1 (campaign `test`), `@p` the preview's own
  * email's token for them (`"p": 1`); `@u` a valid
- * unsubscribe link's token for reader-unsub, `@x` an expired one.
+ * unsubscribe link's token for reader-unsub, `@x` an expired one; `@h` a token for an id an earlier version stored
+ * shaped like an address through a look-alike `@` (core/token.ts validClaims `held`).
  */
 import { env } from "cloudflare:test";
 import { kvKeys } from "../../../core/kv-keys";
@@ -139,6 +140,15 @@ export const CASES: Case[] = [
     bindings: without("EVENTS", "READERS"),
     status: 429,
     code: "PREFERENCES_NOT_SAVED",
+  },
+  {
+    // such an id saves its opt-outs alone: a form holding nothing else is refused, its message shown by submit-error
+    route: "POST /v1/amp/preferences",
+    path: "/v1/amp/preferences?t=@h",
+    headers: FORM,
+    body: "form=2&tracking=on",
+    status: 400,
+    code: "USER_ID_NOT_PSEUDONYMOUS",
   },
   { route: "POST /v1/amp/preferences", path: "/v1/amp/preferences?t=@t", status: 403, code: "NOT_AMP_REQUEST" },
   // the one-click unsubscribe link (`@u`: an unsubscribe token): pages, and the API's errors to what takes no HTML
