@@ -696,6 +696,32 @@ describe("pixel", () => {
     expect(sent).toEqual([]);
   });
 
+  it("Apple Mail Privacy Protection's prefetch at delivery records no open (nor view, nor click), as the images count none", async () => {
+    const { queue, sent } = recordingQueue();
+    const pixel = async (type: string, init: RequestInit & { cf?: unknown } = {}) =>
+      worker.fetch(
+        new Request(`https://opentime.test/v1/e/${await token("px-mpp")}?type=${type}&item=p1`, init),
+        { ...env, EVENTS: queue },
+        createExecutionContext(),
+      );
+    const mpp = { headers: { "User-Agent": "Mozilla/5.0" }, cf: { asn: 714, asOrganization: "Apple Inc." } };
+    for (const type of ["email_open", "view", "email_click"]) {
+      const res = await pixel(type, mpp);
+      expect(res.headers.get("Content-Type")).toBe("image/gif");
+      expect([res.headers.get("X-Opentime-Recorded"), res.headers.get("X-Opentime-Fetch")]).toEqual([
+        "no",
+        "apple-mpp",
+      ]);
+    }
+    expect(sent).toEqual([]);
+    // the reader's own Apple Mail, opening it later, is an open
+    const own = await pixel("email_open", {
+      headers: { "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15" },
+    });
+    expect([own.headers.get("X-Opentime-Recorded"), own.headers.get("X-Opentime-Fetch")]).toEqual(["yes", "direct"]);
+    expect(sent).toEqual([expect.objectContaining({ type: "email_open", user: "px-mpp" })]);
+  });
+
   it("a HEAD (link scanners) answers the GIF's headers and records nothing, nor spends the token's budget", async () => {
     const { queue, sent } = recordingQueue();
     const pixel = (t: string, method: string) =>

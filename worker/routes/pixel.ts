@@ -8,11 +8,13 @@
  * token (20 a minute, wrangler.toml); purchases and carts come only through the authenticated events API.
  * Its `eid` (deduplication across retries of the same beacon) is kept apart from every other event id, and is
  * refused as the events API's ids are when shaped like an email address (the beacon records nothing). A HEAD
- * (link scanners, URL checkers; Hono answers it with this GET handler) gets the GIF's headers and records nothing.
+ * (link scanners, URL checkers; Hono answers it with this GET handler) gets the GIF's headers and records nothing, as
+ * does Apple Mail Privacy Protection's prefetch at delivery (`X-Opentime-Fetch: apple-mpp`), which is no reader's act.
  */
 import type { Hono } from "hono";
 import { IdSchema, MAX_ID_LENGTH, PIXEL_ID_PREFIX, type QueuedEvent, StoredIdSchema } from "../../core/events";
 import { verifyToken } from "../../core/token";
+import { classifyFetch, isPrefetch, signalsOf } from "../decisions/classify-fetch";
 import { type AppEnv, getConfig } from "../env";
 import { mayRecord } from "../events/may-record";
 import { enqueueWithin } from "../events/queue";
@@ -72,6 +74,11 @@ export function registerPixel(app: Hono<AppEnv>): void {
     };
     const gif = () => c.body(GIF, 200, headers);
     if (c.req.method === "HEAD") return gif();
+    // Apple Mail Privacy Protection loads every image of an email at delivery: not the reader's open, view or click
+    // (the open-time images count none either)
+    const fetchKind = classifyFetch(signalsOf(c.req.raw));
+    c.header("X-Opentime-Fetch", fetchKind);
+    if (isPrefetch(fetchKind)) return gif();
     try {
       const raw = c.req.path.slice(PIXEL_PREFIX.length).replace(/\.gif$/, "");
       const token = await verifyToken(getConfig(c.env).tokenSecrets, raw);
