@@ -392,6 +392,32 @@ describe("fallbacks: always 200 with items, and the reason", () => {
     expect(r.body?.items).toHaveLength(4);
   });
 
+  it("a stored part that is not JSON is that part's failure, not KV's: the item table costs fold-in alone", async () => {
+    const f = fixture();
+    expect(f.itemTableJson).not.toBeNull();
+    const t = await token(withFactors().userId);
+    const truncated = (json: string) => json.slice(0, Math.floor(json.length / 2));
+    // the item table is optional (fold-in): the version still serves, as `npm run models -- activate` passed it
+    await seedModel();
+    await env.OPENTIME_KV.put(kvKeys.itemTable(f.version), truncated(f.itemTableJson as string));
+    resetModelCache();
+    const table = await recs(`/v1/amp/recs?t=${t}&n=4`);
+    expect(table.reason).toBe("personalized");
+    expect(table.res.headers.get("X-Opentime-Model")).toBe(f.version);
+    // a damaged catalog or manifest fails the version with its own reason (the manifest's: its catalog's popular)
+    await seedModel();
+    await env.OPENTIME_KV.put(kvKeys.catalog(f.version), truncated(f.catalogJson));
+    resetModelCache();
+    expect((await recs(`/v1/amp/recs?t=${t}&n=4`)).reason).toBe("catalog-invalid");
+    await seedModel();
+    await env.OPENTIME_KV.put(kvKeys.manifest(f.version), truncated(f.manifestJson));
+    await env.OPENTIME_KV.delete(kvKeys.fallbackItems);
+    resetModelCache();
+    const manifest = await recs(`/v1/amp/recs?t=${t}&n=4`);
+    expect(manifest.reason).toBe("model-manifest-invalid");
+    expect(manifest.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+  });
+
   it("a model trained for an unknown feature spec is never scored", async () => {
     await seedModel();
     const manifest = JSON.parse(fixture().manifestJson);

@@ -293,23 +293,29 @@ function fail(reason: ModelFailure, version?: string, catalog?: Catalog, detail?
 
 /** Loads and checks one version's parts and builds its sessions (no cache: getModel and pinned-model.ts keep them). */
 export async function loadVersion(kv: KVNamespace, version: string): Promise<LoadResult> {
-  let manifestRaw: unknown;
-  let catalogRaw: unknown;
+  let manifestText: string | null;
+  let catalogText: string | null;
   let onnx: ArrayBuffer | null;
   let contentOnnx: ArrayBuffer | null;
-  let itemTable: ItemTable | null;
+  let itemTableText: string | null;
   try {
-    [manifestRaw, catalogRaw, onnx, contentOnnx, itemTable] = await Promise.all([
-      kv.get(kvKeys.manifest(version), "json"),
-      kv.get(kvKeys.catalog(version), "json"),
+    // read as text: a part that is not JSON is that part's failure (its check's reason), not KV's
+    [manifestText, catalogText, onnx, contentOnnx, itemTableText] = await Promise.all([
+      kv.get(kvKeys.manifest(version), "text"),
+      kv.get(kvKeys.catalog(version), "text"),
       kv.get(kvKeys.onnx(version), "arrayBuffer"),
       kv.get(kvKeys.contentOnnx(version), "arrayBuffer"),
-      kv.get<ItemTable>(kvKeys.itemTable(version), "json"),
+      kv.get(kvKeys.itemTable(version), "text"),
     ]);
   } catch (e) {
     return fail("kv-error", version, undefined, errorMessage(e));
   }
-  const check = await checkModelVersion(version, { manifest: manifestRaw, catalog: catalogRaw, onnx, contentOnnx });
+  const check = await checkModelVersion(version, {
+    manifest: storedJson(manifestText),
+    catalog: storedJson(catalogText),
+    onnx,
+    contentOnnx,
+  });
   if (!check.ok) return fail(check.reason, version, check.catalog, check.detail);
   const { manifest, catalog } = check;
   let session: GuardedSession;
@@ -328,9 +334,9 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
     });
   }
   let foldIn: FoldInTables | null = null;
-  if (manifest.foldIn && itemTable) {
+  if (manifest.foldIn && itemTableText !== null) {
     try {
-      foldIn = decodeItemTable(itemTable);
+      foldIn = decodeItemTable(JSON.parse(itemTableText) as ItemTable);
       if (foldIn.items.n !== manifest.itemCount || foldIn.items.d !== manifest.dims)
         throw new Error("item table does not match the manifest");
     } catch (e) {
@@ -360,6 +366,19 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
       itemIndex: new Map(manifest.itemIds.map((id, i) => [id, i])),
     },
   };
+}
+
+/**
+ * A stored JSON part: parsed, or its text when it is not JSON (a damaged write), which the version's check refuses
+ * as that part's failure (as `npm run models -- activate` reads it: core/model-versions.ts).
+ */
+function storedJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /**
