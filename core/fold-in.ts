@@ -37,18 +37,23 @@ export interface ItemTable {
   gram: string;
 }
 
+/** The stored table back; throws when a part does not hold n x d (a short scale or Gram row folds in NaN). */
 export function decodeItemTable(t: ItemTable): FoldInTables {
   const bytes = base64ToBytes(t.q);
   if (bytes.length !== t.n * t.d) throw new Error("item table size does not match n x d");
+  const scales = base64ToFloat32(t.scales);
+  if (scales.length !== t.n) throw new Error("item table scales do not match n");
+  const gram = Float64Array.from(base64ToFloat32(t.gram));
+  if (gram.length !== t.d * t.d) throw new Error("item table Gram matrix does not match d x d");
   return {
     items: {
       n: t.n,
       d: t.d,
       q: new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      scales: base64ToFloat32(t.scales),
+      scales,
       bias: new Float32Array(t.n),
     },
-    gram: Float64Array.from(base64ToFloat32(t.gram)),
+    gram,
   };
 }
 

@@ -1,6 +1,7 @@
 /** ALS fold-in (core/fold-in.ts): from int8 item factors it recovers what ALS learned for a user. */
 import { describe, expect, it } from "vitest";
-import { foldIn, hasNews, itemGram, profileInteractions } from "../../core/fold-in";
+import { bytesToBase64 } from "../../core/base64";
+import { decodeItemTable, foldIn, hasNews, itemGram, profileInteractions } from "../../core/fold-in";
 import { quantizeItems, scoreInt8, topK } from "../../core/int8-kernel";
 import { emptyProfile } from "../../core/profile";
 import { rowData, rowIndices } from "../../scripts/data/sparse";
@@ -74,5 +75,21 @@ describe("fold-in", () => {
     }
     // no news: what fold-in would read is what the model was trained on (nothing after its window)
     expect(profileInteractions(opened, itemIndex, events)).toEqual(profileInteractions(base, itemIndex, events));
+  });
+
+  it("refuses a stored item table whose scales or Gram matrix do not match n x d (fold-in would give NaN)", () => {
+    const b64 = (a: ArrayBufferView) => bytesToBase64(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    const stored = {
+      n: items.n,
+      d: items.d,
+      q: b64(items.q),
+      scales: b64(items.scales),
+      gram: b64(Float32Array.from(tables.gram)),
+    };
+    const decoded = decodeItemTable(stored);
+    const v = foldIn(decoded, params, new Map([[0, 1]])) as Float32Array;
+    expect(v.every(Number.isFinite)).toBe(true);
+    expect(() => decodeItemTable({ ...stored, gram: b64(Float32Array.from(tables.gram).subarray(0, 16)) })).toThrow();
+    expect(() => decodeItemTable({ ...stored, scales: b64(items.scales.subarray(1)) })).toThrow();
   });
 });
