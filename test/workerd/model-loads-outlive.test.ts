@@ -7,7 +7,8 @@
  * open; one that became the active version is released.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
+import * as ort from "onnxruntime-web/wasm";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import worker from "../../worker/index";
@@ -20,6 +21,7 @@ import {
   SWITCH_WAIT_MS,
 } from "../../worker/model/model-store";
 import { pinnedModel } from "../../worker/model/pinned-model";
+import { TRIP_AFTER_FAILURES } from "../../worker/model/session-guard";
 import { TEST_ADMIN_KEY } from "./fixture";
 import { clearKv, fixture, SENDER, seedModel, token } from "./support/harness";
 
@@ -185,6 +187,7 @@ describe("versions a campaign pins", () => {
     await clearKv();
     await seedModel();
   });
+  afterEach(() => vi.restoreAllMocks());
 
   it("two versions asked for in turn are each loaded once, not at every open", async () => {
     const [b, c] = [`${fixture().version}-b`, `${fixture().version}-c`];
@@ -253,6 +256,30 @@ describe("versions a campaign pins", () => {
     await new Promise((r) => setTimeout(r, 50));
     await getModel(env.OPENTIME_KV, 1, Date.now() + RELEASE_GRACE_MS + 5000, ignore);
     expect(pinnedB.model.session.released).toBe(true);
+  });
+
+  it("a pinned version whose session tripped is rebuilt, as the active model's is, not served broken for good", async () => {
+    const b = `${fixture().version}-b`;
+    await publish(b);
+    let now = Date.now();
+    const pin = () => pinnedModel(env.OPENTIME_KV, b, getModel(env.OPENTIME_KV, 1, now, ignore), now, ignore);
+    const first = await pin();
+    if (!first.ok || first.model.manifest.version !== b) throw new Error("b did not load");
+    const prototype = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
+    const run = vi.spyOn(prototype, "run").mockRejectedValue(new Error("wasm abort"));
+    const user = new Float32Array(first.model.manifest.dims);
+    for (let i = 0; i < TRIP_AFTER_FAILURES; i++) await expect(first.model.session.topK(user, 4)).rejects.toThrow();
+    expect(first.model.session.tripped).toBe(true);
+    run.mockRestore();
+    // a few minutes on: the pinned copy is loaded again, and the tripped one released after the grace period
+    now += 5 * 60_000;
+    const rebuilt = await pin();
+    expect(versionOf(rebuilt)).toBe(b);
+    expect(rebuilt.ok && rebuilt.model.session.tripped).toBe(false);
+    expect(rebuilt.ok && (await rebuilt.model.session.topK(user, 4)).indices).toHaveLength(4);
+    await new Promise((r) => setTimeout(r, 50));
+    await getModel(env.OPENTIME_KV, 1, now + RELEASE_GRACE_MS + 5000, ignore);
+    expect(first.model.session.released).toBe(true);
   });
 
   it("hands its load to the starting request's waitUntil; one pending past LOAD_STALE_MS is loaded anew", async () => {

@@ -234,7 +234,8 @@ async function loadPrevious(kv: KVNamespace, rejected: string | null, now: numbe
   if (previous) await load(kv, previous.version, now, true);
 }
 
-function isTripped(model: LoadedModel): boolean {
+/** Whether a model's sessions tripped (session-guard.ts): it is loaded again, never served broken for good. */
+export function isTripped(model: LoadedModel): boolean {
   return model.session.tripped || model.content?.tripped === true;
 }
 

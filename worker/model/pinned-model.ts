@@ -6,14 +6,16 @@
  * load (missing, failing its check) serves the active model instead (as it is when asked: the failure holds no
  * model of its own), says so (`rejected`), and is tried again a minute later: an open never fails over it; an open
  * also waits for a version still loading OPEN_MODEL_WAIT_MS at most, then is served the active model (the load goes
- * on). As in the model store, the request that starts a load hands it to its `waitUntil`, and a load still pending
- * after LOAD_STALE_MS is started anew.
+ * on). As in the model store, the request that starts a load hands it to its `waitUntil`, a load still pending
+ * after LOAD_STALE_MS is started anew, and a version whose sessions tripped is loaded again (a minute after its
+ * load at the soonest, as a failure is retried).
  */
 
 import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
 import { within } from "../lib/within";
 import {
+  isTripped,
   LOAD_STALE_MS,
   type LoadedModel,
   loadVersion,
@@ -36,6 +38,8 @@ interface Pinned {
   load: Promise<PinnedLoad>;
   settled: boolean;
   failed: boolean;
+  /** the model, once loaded */
+  model: LoadedModel | null;
 }
 
 /** by version, the most recently asked for last */
@@ -66,7 +70,7 @@ export async function pinnedModel(
   const held = pinned.get(version);
   const usable =
     held &&
-    !(held.failed && now - held.at >= RETRY_MS) &&
+    !((held.failed || (held.model !== null && isTripped(held.model))) && now - held.at >= RETRY_MS) &&
     // a load pending this long is never waited on again (its request may be gone)
     (held.settled || now - held.at < LOAD_STALE_MS);
   if (usable) {
@@ -75,16 +79,22 @@ export async function pinnedModel(
     pinned.set(version, held);
     return served(await openWait(held.load), active, version);
   }
+  if (held?.model && isTripped(held.model))
+    logEvent("error", "model.session_tripped", { version, detail: "rebuilding the pinned version's sessions" });
   const entry: Pinned = {
     at: now,
     failed: false,
     settled: false,
+    model: null,
     load: Promise.resolve({ ok: false, reason: "kv-error" }),
   };
   entry.load = loadVersion(kv, version)
     .then(
       (r): PinnedLoad => {
-        if (r.ok) return { ok: true, model: r.model };
+        if (r.ok) {
+          entry.model = r.model;
+          return { ok: true, model: r.model };
+        }
         entry.failed = true;
         return { ok: false, reason: r.reason };
       },
