@@ -1,6 +1,7 @@
 /**
  * What the reader bought recently is withheld while the model cannot serve (a cold isolate's opens, while it loads),
- * as with a model: a pinned item and a product block of an item they bought an hour ago are not shown
+ * as with a model: a pinned item and a product block of an item they bought an hour ago are not shown, and a
+ * campaign's rules withhold by their history (bought within N days, frequency cap) as they do with a model
  * (worker/recs/recommend.ts, the model-failure branch).
  */
 import { env } from "cloudflare:test";
@@ -86,5 +87,42 @@ describe("the reader's recent purchase while the model cannot serve", () => {
     const failed = await serveBlock({ ...input, loads: loads(true) });
     expect(failed.rec.reason).toBe("model-loading");
     expect(failed.selection.block.id).toBe("picks");
+  });
+});
+
+describe("the campaign's rules on the reader's own history while the model cannot serve", () => {
+  it("withholds what they bought within boughtWithinDays and what the frequency cap holds back, as with a model", async () => {
+    const f = fixture();
+    const catalog = JSON.parse(f.catalogJson);
+    const reader = f.profiles.find((p) => p.factors !== null) as Profile;
+    const [bought, seen] = [catalog.items[catalog.popular[0]].id, catalog.items[catalog.popular[1]].id] as string[];
+    const nowS = Math.floor(Date.now() / 1000);
+    const raw = (await env.OPENTIME_KV.get(kvKeys.profile(reader.userId), "json")) as Profile;
+    await env.OPENTIME_KV.put(
+      kvKeys.profile(reader.userId),
+      JSON.stringify({
+        ...raw,
+        // bought 60 days ago: past EXCLUDE_PURCHASED_DAYS (30), within the rule's 90
+        purchases: [{ item: bought, invoices: 1, lastTs: nowS - 60 * 86400 }, ...raw.purchases],
+        // shown by two other emails this week: at the cap
+        impressions: [
+          { item: seen, ts: nowS - 3 * 86400, send: "other:1" },
+          { item: seen, ts: nowS - 2 * 86400, send: "other:2" },
+        ],
+      }),
+    );
+    const t = await token(reader.userId);
+    const verified = await verifyToken([TEST_TOKEN_SECRET], t);
+    const config = getConfig(env as never);
+    const now = Date.now();
+    const rules = { exclude: { boughtWithinDays: 90 }, frequencyCap: { max: 2, days: 14 } };
+    const loads = openLoads(env.OPENTIME_KV, config, now, () => undefined);
+    loads.model = Promise.resolve({ ok: false as const, reason: "model-loading" as const, catalog });
+    const failed = await recommend({ kv: env.OPENTIME_KV, config, token: t, verified, n: 6, rules, now, loads });
+    expect(failed.reason).toBe("model-loading");
+    expect(failed.items).toHaveLength(6);
+    expect(failed.items.map((i) => i.id)).not.toContain(bought);
+    expect(failed.items.map((i) => i.id)).not.toContain(seen);
+    expect(failed.rules).toMatchObject({ excluded: 1, seen: 1 });
   });
 });

@@ -25,6 +25,7 @@ import {
   candidatesFor,
   excludes,
   type ItemRules,
+  type ReaderHistory,
   type RulesApplied,
   readerExclusions,
 } from "../../core/item-rules";
@@ -79,6 +80,11 @@ export interface Recommendation {
    * personalization): the facts a campaign's conditions test come from here (worker/campaigns/)
    */
   reader?: { profile: Profile; outputs: ModelOutputs };
+  /**
+   * the reader's own history, when `reader` is absent only because no model serves (their profile read, and it
+   * allows personalization): the campaign's rules withhold by it as with a model (frequency cap, bought within N days)
+   */
+  history?: ReaderHistory;
   /**
    * More items for the slots of an image block this answer leaves without one (worker/decisions/decide-slot.ts):
    * popular items (the model catalog's list, else the stored fallback items), as they are now, that the same
@@ -181,7 +187,7 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   // withheld by the rules from this reader's own history (frequency cap, bought within N days); pinned exempt
   const own = readerExclusions(
     rules,
-    wide.reader?.profile,
+    wide.reader?.profile ?? wide.history,
     Math.floor(now / 1000),
     verified.ok ? sendKey(verified.claims) : undefined,
   );
@@ -335,8 +341,11 @@ async function rank(input: Loaded): Promise<Recommendation> {
     recordable = profileRead.ok ? profileRead.profile.consent.tracking : missing;
     if (profileRead.ok && !profileRead.profile.consent.personalization) return generic("opted-out");
     // what the reader bought recently is withheld as with a model (pinned items, product blocks, the exclusion
-    // rule): a cold isolate's opens, while its model loads, must not show them
-    return generic(modelState.reason, profileRead.ok ? excluded(profileRead.profile, config, now) : undefined);
+    // rule), and the campaign's rules read their history (frequency cap, bought within N days): a cold isolate's
+    // opens, while its model loads, must not show them
+    if (!profileRead.ok) return generic(modelState.reason);
+    const history = profileRead.profile;
+    return { ...(await generic(modelState.reason, excluded(history, config, now))), history };
   }
   const model = modelState.model;
 
