@@ -20,7 +20,7 @@ import {
   periodWeights,
 } from "../../core/stats/periods";
 import { type Proportion, proportionTest } from "../../core/stats/proportions";
-import type { BanditArm } from "../../core/stats/thompson";
+import { type BanditArm, banditShares } from "../../core/stats/thompson";
 import { Rng } from "../../scripts/lib/rng";
 import { close, same } from "../shared/same-comparison";
 
@@ -167,8 +167,8 @@ describe("one period", () => {
     close(ra?.variance ?? 0, ((97 / 812) * (1 - 97 / 812)) / 812, "variance", 1e-12, 0);
     expect(rb?.events).toBe(131);
     const arms = periodBanditArms([[a, b]]);
-    expect(arms[0]?.trials).toBe(812);
-    close(arms[0]?.successes ?? 0, 97, "successes", 1e-12);
+    expect(arms?.[0]?.trials).toBe(812);
+    close(arms?.[0]?.successes ?? 0, 97, "successes", 1e-12);
     const [m] = meanCases[0] as [Moments, Moments];
     const [ma] = periodMeans([[m, m]]) ?? [];
     const mean = m.sum / m.n;
@@ -203,7 +203,7 @@ describe("golden cases (test/golden/stats_golden.py, from each reader's value)",
         same(actual, e, `${name} ${e.treatment} vs ${e.control}`);
       }
       if (c.kind === "rates")
-        for (const [a, e] of periodBanditArms(c.periods).entries()) {
+        for (const [a, e] of (periodBanditArms(c.periods) ?? [Number.NaN]).entries()) {
           const want = c.expected.bandit?.[a] as BanditArm;
           close(e.trials, want.trials, `${name} bandit ${a} trials`, 1e-9);
           close(e.successes, want.successes, `${name} bandit ${a}`, 1e-9);
@@ -377,6 +377,7 @@ describe("periods where an arm has no reader", () => {
     expect(periodRates(gap)).toEqual(periodRates(full));
     expect(periodProportionTest(gap, 0, 1)).toEqual(periodProportionTest(full, 0, 1));
     expect(periodBanditArms(gap)).toEqual(periodBanditArms(full));
+    expect(periodBanditArms(full)).not.toBeNull();
     // the readers counted are those of the periods used
     expect(periodRates(gap)?.map((r) => r.n)).toEqual([800, 1200, 600]);
     // without the third arm, the period counts
@@ -410,7 +411,10 @@ describe("periods where an arm has no reader", () => {
     expect(periodRates([])).toBeNull();
     expect(periodWeights(none.map((row) => row.map((c) => c.n)))).toEqual([0, 0]);
     expect(periodProportionTest(none, 0, 1)).toEqual({ absolute: null, relative: null });
-    expect(periodBanditArms(none)).toEqual([
+    // for the bandit, arm 1 came at the second period, when arm 0 had no reader: no period counts for it yet, and
+    // the update waits for one (an arm added to a running bandit); with no reader anywhere, equal shares
+    expect(periodBanditArms(none)).toBeNull();
+    expect(periodBanditArms(none.map((row) => row.map(() => ({ n: 0, x: 0 }))))).toEqual([
       { trials: 0, successes: 0 },
       { trials: 0, successes: 0 },
     ]);
@@ -464,6 +468,53 @@ describe("periods where an arm has no reader", () => {
       ]),
     ).toThrow(RangeError);
   });
+  it("a variant added to a running bandit keeps the others' evidence: a proven loser stays at its floor", () => {
+    // 100 hours of A at 10% against B at 4% (50 readers an arm an hour), then C added: one hour of all three
+    const before: Proportion[][] = Array.from({ length: 100 }, () => [
+      { n: 50, x: 5 },
+      { n: 50, x: 2 },
+      { n: 0, x: 0 },
+    ]);
+    const after: Proportion[][] = [
+      [
+        { n: 40, x: 4 },
+        { n: 3, x: 0 },
+        { n: 40, x: 3 },
+      ],
+    ];
+    const arms = periodBanditArms([...before, ...after]) as BanditArm[];
+    // A and B over all 101 hours, C over its own hour
+    expect(arms[0]?.trials).toBeGreaterThan(4000);
+    expect(arms[1]?.trials).toBeGreaterThan(1000);
+    close(arms[2]?.trials ?? 0, 40, "C's readers", 1e-9);
+    const shares = banditShares(arms, 0.05);
+    // B stays at its floor (over the 100 hours before, left out, it was given about a third again)
+    expect(shares[1]).toBeLessThan(0.051);
+    expect(shares[0]).toBeGreaterThan(0.5);
+    // A period where an arm already there had no reader still counts for nobody
+    const gap = [
+      ...before,
+      [
+        { n: 10, x: 1 },
+        { n: 0, x: 0 },
+        { n: 10, x: 1 },
+      ],
+      ...after,
+    ];
+    expect(periodBanditArms(gap)).toEqual(arms);
+    // and an arm added since the last period that counts has none of its own yet: the update waits
+    expect(
+      periodBanditArms([
+        ...before,
+        [
+          { n: 10, x: 1 },
+          { n: 0, x: 0 },
+          { n: 10, x: 1 },
+        ],
+      ]),
+    ).toBeNull();
+  });
+
   it("the bandit's posteriors cover the weighted rate at their level when the arm's readers crowd into heavy hours", () => {
     // arm A's share falls from 50% to 5% as the traffic grows tenfold (a bandit moving away from it at the busy
     // hours); its Beta(1 + successes, 1 + failures) 95% interval is set against the weighted rate it estimates,

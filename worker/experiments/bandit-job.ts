@@ -44,7 +44,11 @@ export async function updateBandits(env: Bindings, now = Date.now()): Promise<st
         experiment.variants.map((v) => v.id),
       );
       const table = experiment.bandit.goal === "click" ? tables.clickers : tables.buyers;
-      const shares = banditShares(periodBanditArms(table), experiment.bandit.floor);
+      const arms = periodBanditArms(table);
+      // a variant added since the last hour that counts has no result of its own yet: it keeps the share the PUT
+      // gave it (the others' mean) and the others theirs, until an hour counts for it
+      if (!arms) continue;
+      const shares = banditShares(arms, experiment.bandit.floor);
       const at = new Date(now).toISOString();
       await putBanditWeights(env.OPENTIME_KV, id, {
         at,
