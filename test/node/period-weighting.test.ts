@@ -202,12 +202,15 @@ describe("golden cases (test/golden/stats_golden.py, from each reader's value)",
             : periodMeanTest(c.periods, e.control, e.treatment, opts);
         same(actual, e, `${name} ${e.treatment} vs ${e.control}`);
       }
-      if (c.kind === "rates")
-        for (const [a, e] of (periodBanditArms(c.periods) ?? [Number.NaN]).entries()) {
+      if (c.kind === "rates") {
+        const bandit = periodBanditArms(c.periods);
+        expect(bandit, `${name} bandit`).not.toBeNull();
+        for (const [a, e] of (bandit ?? []).entries()) {
           const want = c.expected.bandit?.[a] as BanditArm;
           close(e.trials, want.trials, `${name} bandit ${a} trials`, 1e-9);
           close(e.successes, want.successes, `${name} bandit ${a}`, 1e-9);
         }
+      }
     }
   });
 });
