@@ -114,6 +114,36 @@ describe("the verdict beside Ship this arm", () => {
     });
   });
 
+  it("a bandit's control far ahead of every arm it has is the winner, beside a variant removed since (shown, not compared)", () => {
+    // hour-weighted (a bandit's report): "old" was removed after hour 0, so it has no comparison
+    const row = (period: number, name: string, exposed: number, clickers: number) => ({
+      period,
+      arm: name,
+      exposed,
+      opened: exposed,
+      clickers,
+      buyers: 0,
+      payers: 0,
+      revenue: 0,
+      revenueSquares: 0,
+    });
+    const periods = [
+      row(0, "control", 2500, 250),
+      row(0, "b", 2500, 125),
+      row(0, "old", 500, 20),
+      row(1, "control", 2500, 250),
+      row(1, "b", 2500, 125),
+    ];
+    const counts = [arm("control", 5000, 500), arm("b", 5000, 250), arm("old", 500, 20)];
+    const r: ExperimentReport = { ...report([]), ...experimentResults(experiment, counts, { periods }) };
+    expect(r.arms.find((a) => a.arm === "old")?.vsControl).toBeNull();
+    expect(armVerdict(r, "b").text).toMatch(/^Not a winner: worse than control/);
+    expect(armVerdict(r, "control")).toEqual({
+      winner: true,
+      text: "The control, and every other arm did worse than it on some metric.",
+    });
+  });
+
   it("a failed sample-ratio check makes no arm a winner, however far ahead", () => {
     const r = report([arm("control", 5000, 250), arm("b", 8000, 800)]);
     expect(r.srm?.mismatch).toBe(true);

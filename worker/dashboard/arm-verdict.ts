@@ -64,7 +64,11 @@ export function armVerdict(report: ExperimentReport, arm: string): ArmVerdict {
     };
   const control = report.control;
   if (arm === control) {
-    const others = report.arms.filter((a) => a.arm !== control).map((a) => ({ arm: a.arm, ...sides(report, a.arm) }));
+    // the arms compared with it: a variant removed since has no comparison in an hour-weighted report (shown pooled),
+    // and is no contender
+    const others = report.arms
+      .filter((a) => a.arm !== control && a.vsControl !== null)
+      .map((a) => ({ arm: a.arm, ...sides(report, a.arm) }));
     const beaten = others.filter((o) => o.better.length > 0);
     if (beaten.length > 0)
       return {
