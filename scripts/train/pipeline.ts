@@ -85,11 +85,19 @@ export async function trainAndExport(opts: TrainOptions): Promise<TrainResult> {
   // the readers' feature distributions now, for the drift job (every event lies before `end`)
   const reference = trainingDriftReference(profiles, recs.alsItems, Math.ceil(end), engagement.propensityCalibration);
   const golden = goldenCases(full, recs, profiles, pools, opts.goldenUsers ?? 24);
-  const catalog: Catalog = { items: ts.catalog, popular: popularOrder(full).slice(0, 200) };
+  const catalog: Catalog = { items: ts.catalog, popular: popularOrder(full).slice(0, POPULAR_KEPT) };
   const manifest = modelManifest(ts, tuned, recs, engagement, reference, (performance.now() - started) / 1000);
   const dir = await writeModel(opts.out, { recs, engagement, manifest, catalog, golden, profiles, pools }, log);
   return { dir, manifest, profiles: profiles.length };
 }
+
+/**
+ * How much of the popularity order the catalog keeps: what fills an answer the rules leave short, and every answer
+ * while no model serves, passing over the items a block's rules exclude (a price floor, a category left out), so
+ * far more than a block's length (200 left a luxury block of a shop whose best sellers are cheap short). 10,000
+ * indices are about 60 KB of the catalog's JSON.
+ */
+const POPULAR_KEPT = 10_000;
 
 /** `dropped`'s reasons, the commonest first: `3 bad time, 1 missing item`, or `none`. */
 const droppedList = (dropped: Record<string, number>) => {

@@ -71,7 +71,10 @@ describe("train and export: demo events", () => {
     const catalog = CatalogSchema.parse(JSON.parse(readFileSync(join(res.dir, "catalog.json"), "utf8")));
     expect(catalog.items.map((i) => i.id)).toEqual(res.manifest.itemIds);
     expect(catalog.items.every((i) => i.title && i.price > 0)).toBe(true);
-    expect(catalog.popular.length).toBeGreaterThan(0);
+    // the whole popularity order (this catalog is far under 10,000 items): what fills an answer its rules leave
+    // short, however far down the list the allowed items are (the first 200 alone left a price-floored block short)
+    expect(catalog.popular.length).toBe(catalog.items.length);
+    expect(new Set(catalog.popular).size).toBe(catalog.popular.length);
   });
 
   it("exports a version that passes the check before it serves", async () => {
