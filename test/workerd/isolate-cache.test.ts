@@ -5,7 +5,9 @@
  * written) is neither kept nor joined.
  */
 import { describe, expect, it } from "vitest";
+
 const SHARE_WAIT_MS = 1_500;
+
 import { type CacheRead, IsolateCache } from "../../worker/lib/isolate-cache";
 
 /** A read that settles when told to, counting the reads begun. */
@@ -55,6 +57,24 @@ describe("the isolate's settings cache", () => {
       }),
     ).toBe("fresh");
     expect(later).toBe(1);
+  });
+
+  it("a shared read that fails: the opens that joined it read for themselves", async () => {
+    const cache = new IsolateCache<string>(60_000, 10);
+    const { read, calls } = deferredReads();
+    const now = Date.now();
+    const first = cache.get("c", now, read);
+    const joined = cache.get("c", now + 1, read);
+    await Promise.resolve();
+    expect(calls).toHaveLength(1);
+    calls[0]?.({ ok: false, fallback: "defaults" });
+    // the first has nothing kept: the fallback; the one that joined reads again, and its answer is kept
+    expect(await first).toBe("defaults");
+    await new Promise((r) => setTimeout(r, 0));
+    expect(calls).toHaveLength(2);
+    calls[1]?.({ ok: true, value: "v1" });
+    expect(await joined).toBe("v1");
+    expect(await cache.get("c", now + 2, read)).toBe("v1");
   });
 
   it("a read in flight when its key is deleted (a campaign just written) is neither kept nor joined", async () => {
