@@ -300,8 +300,12 @@ function earliest(times: Float64Array): number {
   return min;
 }
 
+/**
+ * A description as a card's title: a capital at each word's start, the rest lower case. A word starts at a letter
+ * after no letter, digit or apostrophe, in any script (`\b[a-z]` wrote `50'S`, `Poppy'S`, `CrèMe`, `éCharpe`).
+ */
 function titleCase(s: string): string {
-  return s.toLowerCase().replace(/\b[a-z]/g, (m) => m.toUpperCase());
+  return s.toLowerCase().replace(/(?<![\p{L}\p{M}\p{N}'’])\p{L}/gu, (m) => m.toUpperCase());
 }
 
 function emptyPurchases(): PurchaseLog {

@@ -226,6 +226,23 @@ describe("catalog files", () => {
     );
   });
 
+  it("titles an item without one in the catalog file from its description, a capital at each word's start only", async () => {
+    const path = file("titles-log.csv", [
+      "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+      "536365,22086,PAPER CHAIN KIT 50'S CHRISTMAS ,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+      "536365,21913,POPPY'S PLAYHOUSE KITCHEN,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+      "536365,21914,ÉCHARPE CAFÉ CRÈME,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+      "536365,21915,ÖLFLASCHE T-LIGHT 3D,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+    ]);
+    const ts = await loadTrainingSet({ data: path });
+    const title = (id: string) => ts.catalog.find((c) => c.id === id)?.title;
+    // before: "Paper Chain Kit 50'S Christmas", "Poppy'S ...", "éCharpe Café CrèMe", "öLflasche ..."
+    expect(title("22086")).toBe("Paper Chain Kit 50's Christmas");
+    expect(title("21913")).toBe("Poppy's Playhouse Kitchen");
+    expect(title("21914")).toBe("Écharpe Café Crème");
+    expect(title("21915")).toBe("Ölflasche T-Light 3d");
+  });
+
   it("reads one a Windows tool saved with a byte-order mark, as the CSV readers do", async () => {
     const item = { id: "85123A", title: "Lantern", category: "", price: 2.55, currency: "GBP", image: "", url: "" };
     const path = file("bom-catalog.json", [`\uFEFF${JSON.stringify([item])}`]);
