@@ -48,11 +48,17 @@ const STOPWORDS = new Set([
   "is",
 ]);
 
+/**
+ * An item text's words: runs of letters (with their accents) and digits in any script, lower case, NFKC-normalized
+ * (a decomposed `é`, a full-width `１２`, read as their usual forms); numbers alone, one-letter words and stopwords
+ * dropped. `[a-z0-9]` alone cut `crème` into `cr` and `me`, and read a Cyrillic or Greek catalog as no words at all.
+ */
 export function tokenize(text: string): string[] {
   return text
+    .normalize("NFKC")
     .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((t) => t.length >= 2 && !/^\d+$/.test(t) && !STOPWORDS.has(t));
+    .split(/[^\p{L}\p{M}\p{N}]+/u)
+    .filter((t) => t.length >= 2 && !/^\p{N}+$/u.test(t) && !STOPWORDS.has(t));
 }
 
 export class ContentLsa implements Recommender {

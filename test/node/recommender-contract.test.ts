@@ -8,7 +8,7 @@ import { rowIndices } from "../../scripts/data/sparse";
 import { dotEachRow, dots4x2 } from "../../scripts/lib/dot";
 import { type Recommender, recommend } from "../../scripts/ranking/recommender-contract";
 import { ImplicitAls } from "../../scripts/train/als";
-import { ContentLsa } from "../../scripts/train/content";
+import { ContentLsa, tokenize } from "../../scripts/train/content";
 import { Ease, inverseSpd } from "../../scripts/train/ease";
 import { HybridRecommender } from "../../scripts/train/hybrid";
 import { OwnThen } from "../../scripts/train/own-then";
@@ -66,6 +66,26 @@ describe("planted structure: what each model must find", () => {
     pop.fit(data.data);
     expect(blockShareAndHits(content).blockShare).toBeGreaterThan(0.9);
     expect(blockShareAndHits(content).hitsPerUser).toBeGreaterThan(3 * blockShareAndHits(pop).hitsPerUser);
+  });
+
+  it("content reads words in any script, accents and all, as it reads English ones", () => {
+    expect(tokenize("ÉCHARPE Crème brûlée, GRÖSSE 12 ١٢ ６０")).toEqual(["écharpe", "crème", "brûlée", "grösse"]);
+    // a combining accent (text written decomposed) is part of its word
+    expect(tokenize("cre\u0300me")).toEqual(["crème"]);
+    // the planted blocks' words in Russian: before, every item's text read as no word, and every vector as 0
+    const words = new Map(
+      [
+        ...["lamp", "rug", "mug", "fern", "towel", "puzzle", "candle", "vase", "quilt", "kettle"],
+        ...["classic", "modern", "oak", "linen", "small", "large", "blue", "green"],
+      ].map((w, i) => [w, `слово${"абвгдежзийклмнопрстуф"[i]}`]),
+    );
+    const russian = (data.data.itemText ?? []).map((t) =>
+      t.replace(/[a-z]+/g, (w) => words.get(w) ?? words.get(w.slice(0, -1)) + "ы"),
+    );
+    expect(russian[0]).not.toMatch(/[a-z]/);
+    const content = new ContentLsa({ dims: 16 });
+    content.fit({ ...data.data, itemText: russian });
+    expect(blockShareAndHits(content).blockShare).toBeGreaterThan(0.9);
   });
 
   it("repeat ranks the user's own items first: most invoices, then most recent", () => {
