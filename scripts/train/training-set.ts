@@ -44,6 +44,13 @@ export interface Window {
 export interface Validation extends Window {
   relevantAll: Map<number, Set<number>>;
   relevantNovel: Map<number, Set<number>>;
+  /**
+   * what the top score's calibration (topProbability: that the reader buys the top item) is fitted on, where it is not
+   * `data` and `relevantAll` (an event log, whose interactions are views and carts as well as purchases): the purchases
+   * before the cutoff (the Worker leaves out the items bought in the 30 days before it), those in the window, and the
+   * readers with a vector
+   */
+  calibration?: { data: TrainData; bought: Map<number, Set<number>>; readers: (user: number) => boolean };
 }
 
 export interface TrainingSet {
@@ -199,11 +206,24 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
     const novel = new Set([...rel].filter((j) => !own.has(j)));
     if (novel.size) relevantNovel.set(u, novel);
   }
+  // the top score is calibrated on purchases (a view of the top item is no purchase of it): none in a log without them
+  const purchase = events.types.indexOf("purchase");
+  const isPurchase = (i: number) => purchase >= 0 && events.type[i] === purchase;
+  const readers = (u: number) => rowIndices(val.data.matrix, u).length > 0;
+  const bought = new Map<number, Set<number>>();
+  for (let i = 0; i < events.rows; i++) {
+    const u = events.user[i] as number;
+    if ((events.time[i] as number) < cut || !isPurchase(i) || !readers(u)) continue;
+    const set = bought.get(u) ?? new Set<number>();
+    set.add(events.item[i] as number);
+    bought.set(u, set);
+  }
+  const calibration = { data: eventMatrix(events, cut, isPurchase), bought, readers };
   return {
     source: "events",
     purchases,
     full: window(Number.POSITIVE_INFINITY),
-    validation: relevantAll.size > 0 ? { ...val, relevantAll, relevantNovel } : null,
+    validation: relevantAll.size > 0 ? { ...val, relevantAll, relevantNovel, calibration } : null,
     earlier: null,
     older: null,
     catalog,
@@ -224,8 +244,8 @@ function earlierSplit(purchases: PurchaseLog, cutoff: number, holdout: number) {
   return s.testAll.size > 0 ? s : null;
 }
 
-/** Summed weights and last interaction time per (user, item), for rows before `until`. */
-function eventMatrix(events: InteractionLog, until: number): TrainData {
+/** Summed weights and last interaction time per (user, item), for rows before `until` (those `keep` keeps). */
+function eventMatrix(events: InteractionLog, until: number, keep: (row: number) => boolean = () => true): TrainData {
   const r: number[] = [];
   const c: number[] = [];
   const v: number[] = [];
@@ -233,7 +253,7 @@ function eventMatrix(events: InteractionLog, until: number): TrainData {
   const n = events.itemIds.length;
   for (let i = 0; i < events.rows; i++) {
     const t = events.time[i] as number;
-    if (t >= until) continue;
+    if (t >= until || !keep(i)) continue;
     const u = events.user[i] as number;
     const it = events.item[i] as number;
     r.push(u);

@@ -491,6 +491,34 @@ describe("validation figures", () => {
     for (const name of Object.keys(metrics)) expect(name).not.toMatch(/novel_ndcg|holdout_.*ndcg|holdout_margin/);
     expect(lines).toContain("ranker (all): no held-out validation reader to judge it on: hybrid serves");
   });
+
+  it("calibrates an event log's top score on the readers' purchases (topProbability: that they buy), not their views", async () => {
+    // 40 readers who view an item a day for 90 days, each the one after the last; purchases only in the first 60
+    const t0 = Date.UTC(2024, 0, 1) / 1000;
+    const rows = ["event_id,user_id,type,item_id,ts"];
+    for (let d = 0; d < 90; d++)
+      for (let u = 0; u < 40; u++) {
+        rows.push(`v${d}-${u},u${u},view,i${(u + d) % 60},${t0 + d * 86400 + u * 60}`);
+        if (d < 60 && (u + d) % 5 === 0)
+          rows.push(`p${d}-${u},u${u},purchase,i${(u + d) % 60},${t0 + d * 86400 + u * 60 + 1}`);
+      }
+    const viewsOnly = await loadTrainingSet({ data: file("views-late.csv", rows) });
+    const lines: string[] = [];
+    const tuned = await tuneOnValidation(viewsOnly, {}, (m) => lines.push(m));
+    // before: "calibration (als): 40 of 40 readers bought their top item", every view of it taken for a purchase
+    expect(tuned.calibration).toEqual({});
+    expect(lines).toContain("calibration (als): too few validation purchases of the top item, none published");
+    // with purchases in the validation window: the readers counted are those with a vector, the positives purchases
+    // (half the readers buy every item in it, the other half none)
+    for (let d = 60; d < 90; d++)
+      for (let u = 0; u < 40; u++)
+        for (const k of u % 4 < 2 ? [0, 30] : [])
+          rows.push(`q${d}-${u}-${k},u${u},purchase,i${(u + d + k) % 60},${t0 + d * 86400 + u * 60 + 2}`);
+    const bought = await loadTrainingSet({ data: file("bought-late.csv", rows) });
+    const { calibration } = await tuneOnValidation(bought, {}, () => {});
+    expect(calibration.als?.n).toBe(40);
+    expect(calibration.als?.positives).toBe(20);
+  });
 });
 
 describe("--out", () => {

@@ -65,7 +65,10 @@ export async function tuneOnValidation(
     model: { scores(u: number): ArrayLike<number> },
     only?: (user: number) => boolean,
   ): void => {
-    const fit = fitCalibration(model, val.data, val.relevantAll, val.end, only);
+    // an event log's: on its purchases, not its views (Validation.calibration)
+    const on = val.calibration ?? { data: val.data, bought: val.relevantAll, readers: () => true };
+    const readers = (u: number) => on.readers(u) && (only?.(u) ?? true);
+    const fit = fitCalibration(model, on.data, on.bought, val.end, readers);
     if (!fit) {
       log(`calibration (${scorer}): too few validation purchases of the top item, none published`);
       return;
