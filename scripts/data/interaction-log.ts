@@ -356,7 +356,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
 }
 
 /** `column`'s indices into `ids` made dense again over the values it still holds (-1 stays -1). */
-function reindex<T extends Int32Array | Int16Array>(ids: string[], column: T): { ids: string[]; column: T } {
+export function reindex<T extends Int32Array | Int16Array>(ids: string[], column: T): { ids: string[]; column: T } {
   const index = new Map<string, number>();
   column.forEach((v, k) => {
     if (v >= 0) column[k] = intern(index, ids[v] as string);

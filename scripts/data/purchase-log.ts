@@ -25,6 +25,7 @@ import {
   isPlaceholderItem,
   MORE_FIELDS,
   parseTimes,
+  reindex,
   unservableRow,
 } from "./interaction-log";
 
@@ -305,34 +306,41 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   const unreadable = parsed.findIndex((t) => !Number.isFinite(t));
   const pick = <T>(xs: T[]) => keep.map((i) => xs[i] as T);
   const time = pick(parsed);
-  cols.customer = pick(cols.customer);
-  cols.item = pick(cols.item);
-  cols.invoice = pick(cols.invoice);
-  cols.country = pick(cols.country);
-  cols.description = pick(cols.description);
+  // customers, items, invoices, countries and descriptions indexed by the rows kept, in order of first sight, as if the
+  // others had not been read (as the interaction reader does): a customer whose every row had a time that could not be
+  // read would otherwise be one of the log's, and get a profile of no purchase
+  const customer = reindex([...customers.keys()], Int32Array.from(pick(cols.customer)));
+  const item = reindex([...items.keys()], Int32Array.from(pick(cols.item)));
+  const invoice = reindex([...invoices.keys()], Int32Array.from(pick(cols.invoice)));
+  const country = reindex([...countries.keys()], Int16Array.from(pick(cols.country)));
+  const description = reindex([...descs.keys()], Int32Array.from(pick(cols.description)));
   const qty = pick(quantity);
   const unit = pick(price);
-  const itemIds = [...items.keys()];
-  const description = Int32Array.from(cols.description);
-  const descriptions = [...descs.keys()];
-  const item = Int32Array.from(cols.item);
+  const itemIds = item.ids;
+  const descriptions = description.ids;
   return {
     layout,
     rows: time.length,
-    customerIds: [...customers.keys()],
+    customerIds: customer.ids,
     itemIds,
-    itemDescriptions: mostFrequentDescriptions(itemIds.length, item, description, descriptions, () => true),
-    description,
+    itemDescriptions: mostFrequentDescriptions(
+      itemIds.length,
+      item.column,
+      description.column,
+      descriptions,
+      () => true,
+    ),
+    description: description.column,
     descriptions,
-    invoiceIds: [...invoices.keys()],
-    customer: Int32Array.from(cols.customer),
-    item,
-    invoice: Int32Array.from(cols.invoice),
+    invoiceIds: invoice.ids,
+    customer: customer.column,
+    item: item.column,
+    invoice: invoice.column,
     time: Float64Array.from(time),
     quantity: Float64Array.from(qty),
     price: Float64Array.from(unit),
-    countries: [...countries.keys()],
-    country: Int16Array.from(cols.country),
+    countries: country.ids,
+    country: country.column,
     dropped,
     read,
     ...(unreadable >= 0 && { unreadableTime: rawTimes[unreadable] }),

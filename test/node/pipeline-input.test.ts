@@ -46,6 +46,26 @@ describe("purchase log", () => {
   });
 });
 
+describe("rows dropped for their time", () => {
+  it("leave no customer, item or invoice behind that no row kept names (an empty profile of no purchase)", async () => {
+    const path = file("late-bad-time.csv", [
+      "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+      ...Array.from({ length: 30 }, (_, i) => `5363${i},85123A,LANTERN,6,2010-12-0${1 + (i % 9)} 08:26,2.55,17850,UK`),
+      "536399,71053,MUG,6,not a time,3.39,12583,France",
+    ]);
+    const log = await readPurchaseLog(path);
+    expect(log.dropped).toEqual({ "bad time": 1 });
+    // before: 12583, 71053 and 536399 stayed, and train wrote a profile for 12583 with no purchase in it
+    expect(log.customerIds).toEqual(["17850"]);
+    expect(log.itemIds).toEqual(["85123A"]);
+    expect(log.invoiceIds).toHaveLength(30);
+    expect(log.countries).toEqual(["UK"]);
+    expect(Array.from(log.customer)).toEqual(Array(30).fill(0));
+    const ts = await loadTrainingSet({ data: path });
+    expect(ts.purchases.customerIds).toEqual(ts.full.userIds);
+  });
+});
+
 describe("times", () => {
   it("reads an ISO-like time with a one-digit hour as the same time with two", async () => {
     expect(parseTime("2010-12-01 8:26")).toBe(Date.UTC(2010, 11, 1, 8, 26) / 1000);
