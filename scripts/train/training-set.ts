@@ -117,6 +117,10 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
     });
     const prices = medianPrices(purchases);
     const descriptions = new Map(purchases.itemIds.map((id, i) => [id, purchases.itemDescriptions[i] ?? ""]));
+    // the log's items the catalog file lacks are priced in --currency, else in the catalog's own when all its items
+    // share one (a shop in euros is not shown pounds for the products its catalog no longer lists), else in GBP
+    const catalogCurrencies = new Set([...catalogFile.values()].map((c) => c.currency));
+    const currency = opts.currency ?? (catalogCurrencies.size === 1 ? [...catalogCurrencies][0] : undefined) ?? "GBP";
     return {
       source: "purchases",
       purchases,
@@ -134,7 +138,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
             title: titleCase(descriptions.get(id) || id),
             category: "",
             price: prices.get(id) ?? 0,
-            currency: opts.currency ?? "GBP",
+            currency,
             image: "",
             url: "",
           },

@@ -263,6 +263,22 @@ describe("catalog files", () => {
     expect(title("21915")).toBe("Ölflasche T-Light 3d");
   });
 
+  it("prices the log's items the catalog file lacks in the catalog's currency, not GBP, when --currency is not given", async () => {
+    const two = file("two-items.csv", [
+      "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+      "536365,85123A,LANTERN,6,2010-12-01 08:26:00,2.55,17850,France",
+      "536365,71053,MUG,6,2010-12-01 08:26:00,3.39,17850,France",
+    ]);
+    const item = { id: "85123A", title: "Lantern", category: "", price: 2.55, currency: "EUR", image: "", url: "" };
+    const euros = catalog("euro-catalog.json", [item]);
+    const currency = async (opts: { catalog?: string; currency?: string }) =>
+      Object.fromEntries((await loadTrainingSet({ data: two, ...opts })).catalog.map((c) => [c.id, c.currency]));
+    // before: 71053 (a product the catalog no longer lists) was priced in pounds in a shop that sells in euros
+    expect(await currency({ catalog: euros })).toEqual({ "85123A": "EUR", "71053": "EUR" });
+    expect(await currency({ catalog: euros, currency: "USD" })).toEqual({ "85123A": "EUR", "71053": "USD" });
+    expect(await currency({})).toEqual({ "85123A": "GBP", "71053": "GBP" });
+  });
+
   it("reads one a Windows tool saved with a byte-order mark, as the CSV readers do", async () => {
     const item = { id: "85123A", title: "Lantern", category: "", price: 2.55, currency: "GBP", image: "", url: "" };
     const path = file("bom-catalog.json", [`\uFEFF${JSON.stringify([item])}`]);
