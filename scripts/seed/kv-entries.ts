@@ -13,7 +13,13 @@ import { type Catalog, CatalogSchema, type FallbackItems } from "../../core/cata
 import { erasureKey } from "../../core/erasure-key";
 import type { KvClient } from "../../core/kv-client";
 import { kvKeys } from "../../core/kv-keys";
-import { type ActivePointer, type ModelHistory, type ModelManifest, ModelManifestSchema } from "../../core/manifest";
+import {
+  type ActivePointer,
+  checkModelVersion,
+  type ModelHistory,
+  type ModelManifest,
+  ModelManifestSchema,
+} from "../../core/manifest";
 import { historyAfter } from "../../core/model-versions";
 import { featuresOf, type Profile, ProfileV3Schema } from "../../core/profile";
 import { readLines } from "../lib/jsonl";
@@ -55,12 +61,28 @@ export async function readModelArtifacts(dir: string): Promise<ModelArtifacts> {
   const catalog = CatalogSchema.parse(JSON.parse(await readFile(join(dir, "catalog.json"), "utf8")));
   const bytes = async (f: string) =>
     existsSync(join(dir, f)) ? new Uint8Array(await readFile(join(dir, f))) : undefined;
+  const onnx = await bytes("model.onnx");
+  const contentOnnx = await bytes("content.onnx");
+  // the Worker's own check of a version (a graph missing or not the manifest's, a catalog of other items), before
+  // anything is written: published, such a version would be made active and then refused by every isolate
+  const check = await checkModelVersion(manifest.version, {
+    manifest,
+    catalog,
+    onnx: onnx ?? null,
+    contentOnnx: manifest.content ? (contentOnnx ?? null) : undefined,
+  });
+  const problem = check.ok ? check.contentProblem : `${check.reason}: ${check.detail}`;
+  if (problem)
+    throw new Error(
+      `${dir}: the Worker would refuse version ${manifest.version} (${problem}), so nothing was written: pass a ` +
+        "directory npm run train wrote whole (model.onnx and content.onnx beside its manifest.json), or train again",
+    );
   return {
     dir,
     manifest,
     catalog,
-    onnx: (await bytes("model.onnx")) as Uint8Array,
-    contentOnnx: await bytes("content.onnx"),
+    onnx: onnx as Uint8Array,
+    contentOnnx,
     neighbours: await bytes("neighbours.bin"),
     segmentsOnnx: await bytes("segments.onnx"),
     itemTable: existsSync(join(dir, "item-table.json"))

@@ -3,7 +3,7 @@
  * bytes a key; local KV would take it, so the failure would first show in production, mid-publication): a
  * 100k-item catalog with long URLs is over. Base64 entries are measured by the bytes KV stores.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -52,5 +52,25 @@ describe("KV's limits, checked before a publication", () => {
     await expect(allEntries(modelDir("big", urlLength), false)).rejects.toThrow(`model:${VERSION}:catalog is`);
     const ok = await allEntries(modelDir("small", 40), false);
     expect(ok.entries.map((e) => e.key)).toContain(`model:${VERSION}:catalog`);
+  });
+});
+
+describe("a model directory the Worker would refuse", () => {
+  it("is refused before anything is written, naming what is wrong, not published and made active", async () => {
+    const dir = modelDir("no-onnx", 40);
+    rmSync(join(dir, "model.onnx"));
+    // before: its manifest and catalog were written and model:active moved to a version with no graph to serve
+    await expect(allEntries(dir, false)).rejects.toThrow(
+      new RegExp(`^${dir}: the Worker would refuse version ${VERSION} \\(model-missing: no ONNX bytes\\)`),
+    );
+    const damaged = modelDir("damaged", 40);
+    writeFileSync(join(damaged, "model.onnx"), "not the graph the manifest names");
+    await expect(allEntries(damaged, false)).rejects.toThrow(/\(model-corrupt: ONNX sha256 [0-9a-f]{64} != manifest\)/);
+    // a content graph the manifest names and the directory lacks: the version would serve ALS alone
+    const noContent = modelDir("no-content", 40);
+    const manifest = JSON.parse(readFileSync(join(noContent, "manifest.json"), "utf8"));
+    const content = { featureSpec: "content-user-vector/1", dims: 4, onnxSha256: "0".repeat(64), onnxBytes: 10 };
+    writeFileSync(join(noContent, "manifest.json"), JSON.stringify({ ...manifest, content }));
+    await expect(allEntries(noContent, false)).rejects.toThrow(/\(no content ONNX bytes\)/);
   });
 });
