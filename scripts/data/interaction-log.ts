@@ -76,10 +76,16 @@ export type DateOrder = "mdy" | "dmy";
 /**
  * A date with its day and month first, in either order, and a two- or four-digit year, `/`, `.` or `-` between its
  * fields (`12/01/2010`, `01.12.2010`, `1-12-2010`), with an optional time: one- or two-digit hour, optional seconds,
- * and an optional `AM`/`PM` (`12/01/2010 08:45 AM`, as US tools write it).
+ * an optional `AM`/`PM` (`12/01/2010 08:45 AM`, as US tools write it) and an optional zone (`GMT`, `+01:00`).
  */
 const DAY_MONTH =
-  /^(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:,?[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AP])\.?M\.?)?)?$/i;
+  /^(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:,?[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AP])\.?M\.?)?(?:\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?))?)?$/i;
+
+/** The seconds a zone (`Z`, `UTC`, `GMT`, `+01`, `+0100`, `+01:00`; none: UTC) is ahead of UTC. */
+function zoneOffset(zone: string): number {
+  const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
+  return z ? (z[1] === "-" ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? 0)) * 60 : 0;
+}
 
 /**
  * What a file's day-and-month dates say of their order: one whose first field is above 12 is day first
@@ -173,7 +179,7 @@ function readTime(s: string, order: DateOrder | null): number {
   const dm = DAY_MONTH.exec(s);
   if (dm) {
     if (!order) return Number.NaN;
-    const [a, , b, y, h = "0", mm = "0", ss = "0", half] = dm.slice(1) as string[];
+    const [a, , b, y, h = "0", mm = "0", ss = "0", half, zone = ""] = dm.slice(1) as string[];
     const [month, day] = order === "mdy" ? [Number(a), Number(b)] : [Number(b), Number(a)];
     // a two-digit year as POSIX's %y reads one: 69 and later are 1969-1999 (`12/01/99` is not 2099)
     const year = (y as string).length === 2 ? (Number(y) < 69 ? 2000 : 1900) + Number(y) : Number(y);
@@ -183,7 +189,7 @@ function readTime(s: string, order: DateOrder | null): number {
     if (half) hour = (hour % 12) + (half.toUpperCase() === "P" ? 12 : 0);
     if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || Number(mm) > 59 || Number(ss) > 59)
       return Number.NaN;
-    return Date.UTC(year, month - 1, day, hour, Number(mm), Number(ss)) / 1000;
+    return Date.UTC(year, month - 1, day, hour, Number(mm), Number(ss)) / 1000 - zoneOffset(zone);
   }
   const ymd = YEAR_FIRST.exec(s);
   if (ymd) {
@@ -192,10 +198,8 @@ function readTime(s: string, order: DateOrder | null): number {
     const day = Number(d);
     if (month < 1 || month > 12 || day < 1 || day > 31 || Number(hh) > 23 || Number(mm) > 59 || Number(ss) > 59)
       return Number.NaN;
-    const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
-    const offset = z ? (z[1] === "-" ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? 0)) * 60 : 0;
     const utc = Date.UTC(Number(y), month - 1, day, Number(hh), Number(mm), Number(ss)) / 1000;
-    return utc + (frac ? Number(frac) : 0) - offset;
+    return utc + (frac ? Number(frac) : 0) - zoneOffset(zone);
   }
   return ZONED.test(s) ? Date.parse(s) / 1000 : Number.NaN;
 }

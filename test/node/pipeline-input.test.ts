@@ -329,6 +329,24 @@ describe("times the machine's zone must not change", () => {
     });
   });
 
+  it("reads a day-and-month date with a zone in the file's order, not month-first as Date.parse does", async () => {
+    expect(parseTime("13/01/2011 08:26 GMT", "dmy")).toBe(utc(2011, 1, 13, 8, 26));
+    // before: 2010-01-12, whatever the file's order
+    expect(parseTime("01/12/2010 08:26 GMT", "dmy")).toBe(utc(2010, 12, 1, 8, 26));
+    expect(parseTime("01/12/2010 08:26 +01:00", "dmy")).toBe(utc(2010, 12, 1, 7, 26));
+    expect(parseTime("01.12.2010 08:26:30 UTC", "dmy")).toBe(utc(2010, 12, 1, 8, 26, 30));
+    expect(parseTime("12/01/2010 8:45 PM -0500", "mdy")).toBe(utc(2010, 12, 2, 1, 45));
+    const head = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
+    const row = (day: string) => `536365,85123A,LANTERN,6,${day} 08:26 GMT,2.55,17850,United Kingdom`;
+    // the order from the file's dates, zoned ones too
+    const log = await readPurchaseLog(file("zoned-dmy.csv", [head, row("13/01/2011"), row("01/12/2010")]));
+    expect(Array.from(log.time)).toEqual([utc(2011, 1, 13, 8, 26), utc(2010, 12, 1, 8, 26)]);
+    // and none guessed where no date settles it (before: read month-first, silently)
+    await expect(
+      readPurchaseLog(file("zoned-unsettled.csv", [head, row("01/12/2010"), row("02/12/2010")])),
+    ).rejects.toThrow(/no date says whether its dates are day or month first .*--date-order dmy/);
+  });
+
   it("does not guess at other zone-less formats (a dotted day-first date was read month-first, in local time)", () => {
     inZone("America/New_York", () => {
       expect(parseTime("09.12.2011 12:50")).toBeNaN();
