@@ -462,6 +462,31 @@ describe("the image route with hostile picture hosts (fault injection)", () => {
     expect((await open()).render).toBe("ok");
   });
 
+  it("a picture is told by its bytes: a JPEG or PNG labelled image/jpg, as an octet stream or not at all is drawn", async () => {
+    const jpeg = base64ToBytes(RED_JPEG);
+    const cases: [string, (url: string) => Response][] = [
+      ["JPEG as image/jpg", () => image(jpeg, "image/jpg")],
+      ["JPEG as image/pjpeg", () => image(jpeg, "image/pjpeg")],
+      ["JPEG as binary/octet-stream (S3's default)", () => image(jpeg, "binary/octet-stream")],
+      [
+        "PNG as application/octet-stream",
+        (url) => image(sizedPng(url).body as ReadableStream, "application/octet-stream"),
+      ],
+      ["JPEG without a Content-Type", () => new Response(jpeg)],
+    ];
+    for (const [name, respond] of cases) {
+      await forgetPictures();
+      resetRenderCache();
+      host = async (url) => respond(url);
+      expect((await open()).render, name).toBe("ok");
+    }
+    // what names itself as something else entirely is still not taken
+    await forgetPictures();
+    resetRenderCache();
+    host = async () => image(jpeg, "text/html; charset=utf-8");
+    expect((await open()).render).toBe("picture-not-an-image");
+  });
+
   it("opens of a card being drawn wait for that drawing: the host is asked once, the card drawn once", async () => {
     let requests = 0;
     let answer = () => {};

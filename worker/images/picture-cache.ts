@@ -26,7 +26,12 @@ const FAILURE_MS = 60_000;
 const MEMORY_BUDGET = 16 * 1024 * 1024;
 /** failures remembered at most (oldest forgotten first) */
 const MAX_FAILURES = 1000;
-const USABLE = /^image\/(png|jpeg|gif)\b/i;
+/**
+ * What a picture host may call a picture: the bytes tell its format (picture-format.ts), so any image type but SVG
+ * (`image/jpg` and `image/pjpeg` are common), an octet stream (S3's default for an upload without a type) or none at
+ * all; a page, JSON or SVG is no picture of ours.
+ */
+const USABLE = /^(?:image\/(?!svg)[\w.+-]+|application\/octet-stream|binary\/octet-stream)\s*(?:;|$)/i;
 const ACCEPT = "image/png, image/jpeg, image/gif;q=0.8";
 /** The only pictures this Worker serves itself (the demo shop's, worker/routes/demo-picture.ts). */
 const OWN_PICTURES = "/demo/img/";
@@ -88,7 +93,8 @@ async function readImage(res: Response, signal: AbortSignal): Promise<PictureRes
     return { ok: false, reason };
   };
   if (!res.ok) return refuse(`picture-status-${res.status}`);
-  if (!USABLE.test(res.headers.get("Content-Type") ?? "")) return refuse("picture-not-an-image");
+  const type = res.headers.get("Content-Type");
+  if (type !== null && type.trim() !== "" && !USABLE.test(type.trim())) return refuse("picture-not-an-image");
   if (Number(res.headers.get("Content-Length") ?? "0") > MAX_PICTURE_BYTES) return refuse("picture-too-large");
   if (!res.body) return { ok: false, reason: "picture-empty" };
   const bytes = await readCapped(res.body, MAX_PICTURE_BYTES, signal);
