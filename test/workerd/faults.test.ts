@@ -320,6 +320,44 @@ describe("decisions made on a failure", () => {
   );
 });
 
+describe("a stored decision that cannot be read", () => {
+  it(
+    "a re-open or click whose read of it fails shows what it decides now, and stores nothing over it",
+    async () => {
+      await warm();
+      const user = reader();
+      const t = await token(user);
+      expect((await call(`/v1/img/${t}/row-0.png`)).headers.get("X-Opentime-Decision")).toBe("decided");
+      const [key] = (await env.OPENTIME_KV.list({ prefix: kvKeys.decisionsPrefix(user) })).keys.map((k) => k.name);
+      // what the first open froze: another item than the ranking gives now (it was made on an older ranking)
+      const stored = (await env.OPENTIME_KV.get(key as string, "json")) as { item: { id: string } };
+      const items = (JSON.parse(fixture().catalogJson) as { items: { id: string }[] }).items;
+      const other = items.find((it) => it.id !== stored.item.id) as { id: string };
+      await env.OPENTIME_KV.put(key as string, JSON.stringify({ ...stored, item: { ...stored.item, id: other.id } }));
+      // KV fails the read of decisions (a passing error, a deadline) at a re-open and a click
+      const f = faultyKv(env.OPENTIME_KV, [{ ops: ["get"], mode: "throw", prefix: "decision:" }]);
+      resetBlockMemo();
+      const reopen = await call(`/v1/img/${t}/row-0.png`, {}, withKv(f.kv));
+      expect(reopen.status).toBe(200);
+      const click = await call(
+        `/v1/c/${t}/row-0`,
+        { "User-Agent": "Mozilla/5.0 (Macintosh) Safari/605.1.15" },
+        withKv(f.kv),
+      );
+      expect(click.status).toBe(302);
+      expect(f.hits).toBeGreaterThan(0);
+      expect(f.writes.filter((k) => k.startsWith("decision:"))).toEqual([]);
+      // once KV reads again, the email shows what it froze, and its click leads there
+      resetBlockMemo();
+      const later = await call(`/v1/img/${t}/row-0.png`);
+      expect(later.headers.get("X-Opentime-Reason")).toBe("stored-frozen");
+      expect(later.headers.get("X-Opentime-Item")).toBe(other.id);
+      expect((await call(`/v1/c/${t}/row-0`)).headers.get("X-Opentime-Item")).toBe(other.id);
+    },
+    TIMEOUT,
+  );
+});
+
 describe("model files that never answer", () => {
   // the load such a request starts goes on in its waitUntil until the files' deadline: its context is not awaited
   const timed = async (path: string, headers: Record<string, string>, bindings: TestEnv) => {

@@ -7,7 +7,8 @@
  * decision that a later real open replaces, as does an open shown generic content because the model failed. A click with nothing stored (images blocked) decides then and
  * stores it, so images loaded afterwards show what was clicked. A HEAD (link scanners, URL checkers), or a GET
  * whose user agent names a link scanner, reads a stored decision or decides as a reader's GET would, and stores
- * and freezes nothing. Never throws.
+ * and freezes nothing, as does any request whose read of the stored decision failed (KV's error, a deadline): what
+ * may be stored there is never written over. Never throws.
  */
 import { z } from "zod";
 import { COPY_LIMITS, type RenderedCopy } from "../../core/block-copy";
@@ -122,14 +123,18 @@ export interface DecideInput {
   now?: number;
 }
 
-async function readDecision(kv: KVNamespace, key: string): Promise<Decision | null> {
+/**
+ * The decision stored under `key`: null when none is (or not one this version reads), `unreadable` when KV failed
+ * (a passing error, a deadline): one may be stored, so nothing is written over it (a frozen promise would be lost).
+ */
+async function readDecision(kv: KVNamespace, key: string): Promise<Decision | null | "unreadable"> {
   try {
     const raw = await kv.get(key, "json");
     const parsed = DecisionSchema.safeParse(raw);
     return parsed.success ? parsed.data : null;
   } catch (e) {
     logEvent("error", "decision.read_failed", { detail: errorMessage(e) });
-    return null;
+    return "unreadable";
   }
 }
 
@@ -183,7 +188,10 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
   ]);
   const arm = claims ? await openArm(kv, claims, base, () => profileOnce(loads, kv, claims.u), now) : null;
   const campaign = arm?.campaign ?? base;
-  const stored = await storedRead;
+  const read = await storedRead;
+  // KV could not say what is stored: decide for this answer, and store nothing over what may be there
+  const unreadable = read === "unreadable";
+  const stored = unreadable ? null : read;
   if (stored && reuse(stored, campaign, via)) {
     // a click on a prefetched (provisional) decision: the reader saw it, so it holds from now on
     if (via === "click" && stored.state === "provisional" && key && !input.head) {
@@ -280,7 +288,7 @@ export async function decideSlot(input: DecideInput): Promise<SlotDecision> {
     (item !== null || (shownBlock.type === "recommendations" && shown.length > 0)) &&
     rec.reason !== "opted-out" &&
     rec.recordable;
-  const state = storable && !input.head ? nextState(campaign, via, isFailureReason(rec.reason)) : null;
+  const state = storable && !input.head && !unreadable ? nextState(campaign, via, isFailureReason(rec.reason)) : null;
   if (storable && state) {
     const decision: Decision = {
       v: 1,
