@@ -238,6 +238,29 @@ describe("link scanners' clicks", () => {
     expect(one.sent[0]).toMatchObject({ type: "email_click", suspect: true });
   });
 
+  it("Outlook's check of each link before the reader's browser is recorded as nothing: two quick clicks of the reader's count", async () => {
+    const { user, t } = await reader(16);
+    await opened(t);
+    const start = Date.now();
+    const OFFICE = "Microsoft Office Existence Discovery";
+    // the reader clicks two products 0.9 s apart in Outlook: each link checked by Office, then opened in the browser
+    const steps = [
+      ["row-0", OFFICE, start],
+      ["row-0", CHROME, start + 50],
+      ["row-1", OFFICE, start + 900],
+      ["row-1", CHROME, start + 950],
+    ] as const;
+    for (const [slot, ua, ms] of steps) {
+      const { res, sent } = await click(t, slot, { ua });
+      expect(res.status).toBe(302);
+      if (ua === OFFICE) expect(sent).toEqual([]);
+      await apply(arrivedAt(sent, ms));
+    }
+    expect(clicksOn(await profileOf(user))).toHaveLength(2);
+    expect(await rowsOf("outcomes", user)).toHaveLength(2);
+    expect(await rowsOf("scanner_clicks", user)).toEqual([]);
+  });
+
   it("the right of access shows the clicks kept and the scanners' counted; erasure deletes both", async () => {
     const { user, t } = await reader(15);
     await opened(t);

@@ -16,6 +16,13 @@ import { type FetchSignals, signalsOf } from "./classify-fetch";
  * browsers and HTTP libraries (scanners that do not dress as a browser). Named tokens only: a bare "bot" would
  * also match phones (`CUBOT X30`, an Android maker's model).
  */
+/**
+ * Outlook's check of a link (HEAD or GET) on the reader's own machine, just before it hands the link to their browser:
+ * neither the reader's click nor a scanner's. Recorded as a scanner's click, it made the reader's next click within a
+ * second (another product) a burst with a suspect click, and both of their clicks were dropped.
+ */
+const OFFICE_LINK_CHECK = /microsoft office (?:existence|protocol) discovery/i;
+
 const SCANNER_AGENTS = new RegExp(
   [
     // email security gateways
@@ -37,7 +44,7 @@ const SCANNER_AGENTS = new RegExp(
     "skypeuripreview",
     "applebot",
     // Office checks a link (HEAD or GET) before it hands it to the browser, which then sends the reader's click
-    "microsoft office (?:existence|protocol) discovery",
+    OFFICE_LINK_CHECK.source,
     // headless browsers and HTTP libraries
     "headlesschrome",
     "phantomjs",
@@ -81,6 +88,11 @@ export function classifyClick(s: FetchSignals): ClickSignals {
     (s.asn !== null && s.asn !== undefined && SCANNER_ASNS.has(s.asn)) ||
     SCANNER_ORGANISATIONS.test(s.asOrganization ?? "");
   return { agent: SCANNER_AGENTS.test(ua), suspect: network || ua === "" };
+}
+
+/** Whether the request is Outlook's check of a link before the reader's click (recorded as nothing). */
+export function isOfficeLinkCheck(req: Request): boolean {
+  return OFFICE_LINK_CHECK.test(req.headers.get("User-Agent") ?? "");
 }
 
 export function clickSignalsOf(req: Request): ClickSignals {

@@ -8,7 +8,8 @@
  * origin). A HEAD (link scanners and URL checkers send them; Hono answers it with this GET handler) gets the
  * same 302 but records no click and stores or freezes no decision.
  * A GET whose user agent names a link scanner (worker/decisions/classify-click.ts) gets the same 302 too, stores
- * and freezes nothing, and is recorded as a `scanner_click`, never the reader's; every other click carries when it
+ * and freezes nothing, and is recorded as a `scanner_click`, never the reader's (Outlook's check of a link before it
+ * opens the reader's browser, as nothing); every other click carries when it
  * arrived and whether it is suspect, so that the reader's shard can tell a scanner's burst (core/click-bursts.ts).
  */
 import type { Hono } from "hono";
@@ -20,7 +21,7 @@ import { sendKey } from "../../core/token";
 import { webUrl } from "../../core/web-url";
 import { cfSignals } from "../campaigns/open-facts";
 import { getLiveCatalog } from "../catalog/live-catalog";
-import { clickSignalsOf } from "../decisions/classify-click";
+import { clickSignalsOf, isOfficeLinkCheck } from "../decisions/classify-click";
 import { decideSlot } from "../decisions/decide-slot";
 import { type AppEnv, getConfig } from "../env";
 import { mayRecord } from "../events/may-record";
@@ -87,7 +88,8 @@ export function registerClick(app: Hono<AppEnv>): void {
         decision.campaign.unavailableClick === "fallback" &&
         (await getLiveCatalog(c.env.OPENTIME_KV, bg.waitUntil)).unavailable.has(decision.item.id);
       // (a staff preview's click records nothing: mayRecord)
-      if (mayRecord(decision.claims, decision.recordable, !head)) {
+      // (nor does Outlook's check of the link before the reader's browser sends their click: isOfficeLinkCheck)
+      if (mayRecord(decision.claims, decision.recordable, !head && !isOfficeLinkCheck(c.req.raw))) {
         const send = sendKey(decision.claims);
         const event: QueuedEvent = {
           // one per send and slot, as opens are: a trigger's emails share a campaign, and each one's click counts
