@@ -17,6 +17,7 @@ import {
 } from "../../core/experiments/experiment";
 import { experimentConflict, holdoutAfter, recordChange, runRefusal } from "../../core/experiments/experiment-change";
 import { controlOf, emptyArm, experimentResults } from "../../core/experiments/report";
+import { clickRow } from "../shared/period-rows";
 
 const experiment = (over: Record<string, unknown> = {}): Experiment =>
   ExperimentSchema.parse({
@@ -289,18 +290,7 @@ describe("a bandit turned off", () => {
 });
 
 describe("a bandit's report, weighted by period", () => {
-  /** one arm's counts in one hour: its readers all opened, some clicked */
-  const row = (period: number, arm: string, exposed: number, clickers: number) => ({
-    period,
-    arm,
-    exposed,
-    opened: exposed,
-    clickers,
-    buyers: 0,
-    payers: 0,
-    revenue: 0,
-    revenueSquares: 0,
-  });
+  const row = clickRow;
 
   it("keeps taking in new hours after a variant is removed: it is weighed over the arms the experiment has now", () => {
     const now = experiment({

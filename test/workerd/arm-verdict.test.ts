@@ -9,6 +9,7 @@ import { type Experiment, ExperimentSchema } from "../../core/experiments/experi
 import { type ArmCounts, emptyArm, experimentResults } from "../../core/experiments/report";
 import { armVerdict } from "../../worker/dashboard/arm-verdict";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
+import { clickRow } from "../shared/period-rows";
 
 const PICKS = { v: 2, default: { id: "picks", type: "recommendations" } };
 const experiment: Experiment = ExperimentSchema.parse({
@@ -116,17 +117,7 @@ describe("the verdict beside Ship this arm", () => {
 
   it("a bandit's control far ahead of every arm it has is the winner, beside a variant removed since (shown, not compared)", () => {
     // hour-weighted (a bandit's report): "old" was removed after hour 0, so it has no comparison
-    const row = (period: number, name: string, exposed: number, clickers: number) => ({
-      period,
-      arm: name,
-      exposed,
-      opened: exposed,
-      clickers,
-      buyers: 0,
-      payers: 0,
-      revenue: 0,
-      revenueSquares: 0,
-    });
+    const row = clickRow;
     const periods = [
       row(0, "control", 2500, 250),
       row(0, "b", 2500, 125),
