@@ -300,6 +300,17 @@ describe("Cloudflare Access identities (Cf-Access-Jwt-Assertion, verified)", () 
     expect(pastCache).toEqual([false, true, false, false]);
   });
 
+  it("JWTs with made-up key ids sent at once cost one fetch past the cache, not one each", async () => {
+    const forged = await Promise.all(
+      ["made-up-1", "made-up-2", "made-up-3", "made-up-4"].map(async (kid) => ({
+        "Cf-Access-Jwt-Assertion": await sign(claims(), (await rsaKey(kid)).priv),
+      })),
+    );
+    const answers = await Promise.all(forged.map((headers) => request(withAccess(), "/v1/preview/users", { headers })));
+    expect(answers.map((r) => r.status)).toEqual([401, 401, 401, 401]);
+    expect(pastCache.filter((past) => past)).toHaveLength(1);
+  });
+
   it("a valid JWT counts for nothing unless both ACCESS_TEAM_DOMAIN and ACCESS_AUD are set", async () => {
     const jwt = await sign(claims(), signingKey);
     const headers = { "Cf-Access-Jwt-Assertion": jwt };

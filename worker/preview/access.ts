@@ -40,10 +40,16 @@ const adminKey = requireApiKey((config) => config.adminApiKeys, "admin");
 
 /** Keys fetched past the cache for an unknown key id: served beside the cached ones as long as those may lag. */
 let fresh: { url: string; keys: JsonWebKey[]; at: number } | null = null;
+/**
+ * When keys were last asked for past the cache: set before the fetch is awaited, so the JWTs with unknown key ids
+ * that come while it is in flight ask for none of their own (the minute holds for requests at once too).
+ */
+let askedPastCache: { url: string; at: number } | null = null;
 
 /** For tests: forget the keys fetched past the cache. */
 export function resetAccessKeys(): void {
   fresh = null;
+  askedPastCache = null;
 }
 
 /** The team's signing keys from `url` (its certs endpoint), from Cloudflare's cache or past it. */
@@ -73,7 +79,8 @@ async function accessIdentity(c: Context<AppEnv>, access: Config["access"]): Pro
     const held = fresh?.url === url && now - fresh.at < CERTS_CACHE_SECONDS * 1000 ? fresh.keys : [];
     let keys = [...held, ...(await accessKeys(url, false))];
     if (typeof kid === "string" && !keys.some((k) => (k as { kid?: unknown }).kid === kid)) {
-      if (fresh?.url !== url || now - fresh.at >= FRESH_CERTS_MIN_MS) {
+      if (askedPastCache?.url !== url || now - askedPastCache.at >= FRESH_CERTS_MIN_MS) {
+        askedPastCache = { url, at: now };
         fresh = { url, keys: await accessKeys(url, true), at: now };
         keys = [...fresh.keys, ...keys];
       }
