@@ -64,18 +64,22 @@ export async function readModelArtifacts(dir: string): Promise<ModelArtifacts> {
   const onnx = await bytes("model.onnx");
   const contentOnnx = await bytes("content.onnx");
   // the Worker's own check of a version (a graph missing or not the manifest's, a catalog of other items), before
-  // anything is written: published, such a version would be made active and then refused by every isolate
+  // anything is written: published, such a version would be made active and then refused by every isolate; one
+  // whose content graph is missing or not the manifest's would serve, but ALS alone (model.content_unavailable)
   const check = await checkModelVersion(manifest.version, {
     manifest,
     catalog,
     onnx: onnx ?? null,
     contentOnnx: manifest.content ? (contentOnnx ?? null) : undefined,
   });
-  const problem = check.ok ? check.contentProblem : `${check.reason}: ${check.detail}`;
+  const problem = check.ok
+    ? check.contentProblem && `would serve version ${manifest.version} without its content graph, ALS alone`
+    : `would refuse version ${manifest.version}`;
   if (problem)
     throw new Error(
-      `${dir}: the Worker would refuse version ${manifest.version} (${problem}), so nothing was written: pass a ` +
-        "directory npm run train wrote whole (model.onnx and content.onnx beside its manifest.json), or train again",
+      `${dir}: the Worker ${problem} (${check.ok ? check.contentProblem : `${check.reason}: ${check.detail}`}), so ` +
+        "nothing was written: pass a directory npm run train wrote whole (model.onnx and content.onnx beside its " +
+        "manifest.json), or train again",
     );
   return {
     dir,
