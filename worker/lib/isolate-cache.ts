@@ -7,8 +7,9 @@
  *
  * A read in flight is shared: the opens a cold isolate takes at once read a campaign once, not each. It belongs to
  * the request that started it, whose reads never settle if that request is cancelled (a mail proxy dropping one
- * image of a row), so a request that joins it waits SHARE_WAIT_MS at most, then reads for itself, as it does when the
- * shared read failed (as block-memo.ts shares a ranking). A read in flight when its key is deleted (a campaign just written here) is not kept, nor joined.
+ * image of a row), so a request that joins it waits SHARE_WAIT_MS at most, then reads for itself (as block-memo.ts
+ * shares a ranking). A shared read that failed answers its joiners as its own request: the last value kept, else
+ * the fallback (KV failing now, a read of their own would wait its deadline again). A read in flight when its key is deleted (a campaign just written here) is not kept, nor joined.
  */
 import { within } from "./within";
 
@@ -51,13 +52,14 @@ export class IsolateCache<T> {
     if (hit && now >= hit.at && now < hit.until) return hit.value;
     const shared = this.#pending.get(key);
     if (shared && now >= shared.at && now - shared.at < SHARE_WAIT_MS) {
-      // another request's read: at most SHARE_WAIT_MS of this one's time; a failed one, this request reads for itself
+      // another request's read, at most SHARE_WAIT_MS of this one's time; a failed one answers as it answers its own
+      // request (KV failing now, a second read would wait its deadline again): only one that threw is read again
       const got = await within(
         shared.read.catch(() => null),
         SHARE_WAIT_MS,
         () => null,
       );
-      if (got?.ok) return this.#keep(key, now, hit, got, shared.keep);
+      if (got) return this.#keep(key, now, hit, got, shared.keep);
     }
     const mine: Pending<T> = { read: read(), at: now, keep: true };
     this.#pending.set(key, mine);
