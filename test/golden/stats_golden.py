@@ -118,6 +118,33 @@ def kish(w, ns):
     return float(per_reader.sum() ** 2 / (per_reader ** 2).sum())
 
 
+def bandit_counts(cells):
+    """The bandit's counts (core/stats/periods.ts periodBanditArms): each arm from its first period with a reader (a
+    variant added to a running bandit), over the periods where every arm there by then has one, each weighted by
+    those arms' readers; Kish's effective readers as trials. None when some arms have such a period and others not
+    (the update waits); no trials for any when none has."""
+    k = len(cells[0])
+    first = [next((p for p, row in enumerate(cells) if len(row[a]) > 0), None) for a in range(k)]
+    totals = []
+    for p, row in enumerate(cells):
+        there = [a for a in range(k) if first[a] is not None and first[a] <= p]
+        totals.append(sum(len(row[a]) for a in there) if there and all(len(row[a]) > 0 for a in there) else 0)
+    out = []
+    for a in range(k):
+        ps = [] if first[a] is None else [p for p in range(first[a], len(cells)) if totals[p] > 0]
+        if not ps:
+            out.append({"trials": 0.0, "successes": 0.0})
+            continue
+        tot = np.array([totals[p] for p in ps], dtype=float)
+        w = tot / tot.sum()
+        ns = np.array([len(cells[p][a]) for p in ps], dtype=float)
+        mean = float(w @ np.array([cells[p][a].mean() for p in ps]))
+        eff = kish(w, ns)
+        out.append({"trials": eff, "successes": mean * eff})
+    known = sum(1 for o in out if o["trials"] > 0)
+    return out if known in (0, k) else None
+
+
 def periods_section():
     """A bandit's arms weighted by period (core/stats/periods.ts), from readers' values drawn per period and arm."""
     rng = np.random.default_rng(20270105)
@@ -149,6 +176,12 @@ def periods_section():
         # around their own mean, n - 1 degrees of freedom)
         {"kind": "means", "readers": [[1, 4], [1, 6], [1, 3], [1, 5], [1, 7], [1, 4], [1, 6], [1, 5]],
          "rate": [[0.8, 0.7]] * 8, "alpha": 0.05, "tuning": None},
+        # (last: the cases above draw as they did)
+        # a third arm added after two periods (a variant added to a running bandit): the report compares the arms
+        # over the periods they share, the bandit counts the first two from the start
+        {"kind": "rates", "readers": [[300, 300, 0], [250, 350, 0], [200, 300, 100], [150, 300, 150]],
+         "rate": [[0.05, 0.03, 0.0], [0.05, 0.03, 0.0], [0.05, 0.03, 0.04], [0.05, 0.03, 0.04]],
+         "alpha": 0.05, "tuning": None, "compare": [[0, 1], [0, 2]]},
     ]
     cases = []
     for spec in specs:
@@ -231,9 +264,8 @@ def periods_section():
                 "arms": [{"n": e["n"], "mean": e["mean"], "variance": e["variance"]} for e in arms],
                 "comparisons": comparisons,
                 # Kish's effective readers, from each reader's own weight in the arm's mean (w_p / n_pa):
-                # (sum of weights)^2 / sum of their squares
-                "bandit": [{"trials": kish(w, e["ns"]), "successes": e["mean"] * kish(w, e["ns"])}
-                           for e in arms] if rates else None,
+                # (sum of weights)^2 / sum of their squares; each arm from its first reader (bandit_counts)
+                "bandit": bandit_counts(cells) if rates else None,
             },
         })
     return cases

@@ -179,7 +179,11 @@ describe("one period", () => {
 
 describe("golden cases (test/golden/stats_golden.py, from each reader's value)", () => {
   it("weights, estimates, comparisons and the bandit's counts", () => {
-    expect(golden.length).toBeGreaterThanOrEqual(6);
+    expect(golden.length).toBeGreaterThanOrEqual(10);
+    // among them, a bandit with an arm added after its first periods (each arm counted from its first reader)
+    expect(
+      golden.some((c) => c.kind === "rates" && (c.periods[0] as { n: number }[]).some((cell) => cell.n === 0)),
+    ).toBe(true);
     expect(golden.some((c) => c.kind === "means" && c.tuning !== null)).toBe(true);
     for (const [i, c] of golden.entries()) {
       const name = `periods[${i}]`;
