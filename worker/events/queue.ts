@@ -127,10 +127,7 @@ export async function enqueueInBackground(
 ): Promise<EnqueueResult> {
   const attempt = () =>
     within(enqueue(queue, events), tryMs, (): EnqueueResult => {
-      logEvent("warn", "events.enqueue_slow", {
-        detail: `no answer from the queue within ${tryMs} ms`,
-        events: events.length,
-      });
+      logSlow(tryMs, events.length);
       return { ok: false, reason: "queue-refused" };
     });
   let result = await attempt();
@@ -159,10 +156,12 @@ export function enqueueWithin(
   const sent = enqueue(queue, events);
   waitUntil(sent);
   return within(sent, ms, () => {
-    logEvent("warn", "events.enqueue_slow", {
-      detail: `no answer from the queue within ${ms} ms`,
-      events: events.length,
-    });
+    logSlow(ms, events.length);
     return null;
   });
+}
+
+/** A send the queue has not answered within `ms` (it may still land). */
+function logSlow(ms: number, events: number): void {
+  logEvent("warn", "events.enqueue_slow", { detail: `no answer from the queue within ${ms} ms`, events });
 }
