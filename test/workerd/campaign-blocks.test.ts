@@ -313,6 +313,26 @@ describe("blocks by conditions", () => {
     expect((await ampList(b.userId, "cond")).block).toBe("picks");
   });
 
+  it("a country test may name Cloudflare's T1 (Tor), as the save allows: an image fetched through Tor is served it", async () => {
+    const [a] = readers() as [Profile];
+    await putCampaign("tor", {
+      v: 2,
+      policy: "live",
+      blocks: [
+        { id: "tor", ...BANNER, when: { country: { $eq: "T1" } } },
+        { id: "not-tor", ...BANNER, when: { country: { $exists: true, $ne: "T1" } } },
+      ],
+      default: PICKS,
+    });
+    const t = await mintToken(TEST_TOKEN_SECRET, { user: a.userId, campaign: "tor", ttlSeconds: 3600 });
+    const image = async (cf: Record<string, unknown>) =>
+      (await send(`/v1/img/${t}/card-0.png`, { cf })).headers.get("X-Opentime-Block") ?? "";
+    expect(await image({ country: "T1" })).toMatch(/^tor \(blocks\[0\]: country=T1 \$eq T1 ok\)/);
+    expect(await image({ country: "DE" })).toMatch(/^not-tor \(blocks\[1\]/);
+    // what the request's country never is stays unknown
+    expect(await image({ country: "de" })).toMatch(/^picks \(default\)/);
+  });
+
   it("images draw the block chosen once per open, the click follows it, and the stored decision says why", async () => {
     const [a, b] = readers() as [Profile, Profile];
     await putCampaign("img", {

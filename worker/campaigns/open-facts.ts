@@ -51,11 +51,14 @@ export interface OpenSignals {
   now: number;
 }
 
+/** `request.cf.country`: two capitals, or Cloudflare's T1 (Tor), which a campaign's test may name (core/conditions.ts) */
+const COUNTRY = /^([A-Z]{2}|T1)$/;
+
 export function cfSignals(req: Request): { timezone: string | null; country: string | null } {
   const cf = (req as Request & { cf?: { timezone?: unknown; country?: unknown } }).cf;
   return {
     timezone: typeof cf?.timezone === "string" ? cf.timezone : null,
-    country: typeof cf?.country === "string" && /^[A-Z]{2}$/.test(cf.country) ? cf.country : null,
+    country: typeof cf?.country === "string" && COUNTRY.test(cf.country) ? cf.country : null,
   };
 }
 
