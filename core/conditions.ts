@@ -401,6 +401,47 @@ function incompatible(fact: Fact, test: NumberTest | StringTest | SetTest): stri
 }
 
 /**
+ * The values a test on `fact` may pass when they are few enough to try each: a closed set of strings (a weekday), the
+ * whole numbers between its bounds and its fact's range (an hour, a purchase count), or the one number they leave; null:
+ * too many (a `$ne` and a `$nin` refuse at most MAX_VALUES + 1 of them).
+ */
+function fewValues(fact: Fact, test: NumberTest | StringTest | SetTest): readonly unknown[] | null {
+  const closed = CLOSED_VALUES[fact];
+  if (closed) return closed;
+  if (FACTS[fact] !== "number") return null;
+  const range = NUMBER_RANGES[fact];
+  const t = test as NumberTest;
+  const lo = Math.max(
+    range?.min ?? Number.NEGATIVE_INFINITY,
+    t.$gt ?? Number.NEGATIVE_INFINITY,
+    t.$gte ?? Number.NEGATIVE_INFINITY,
+  );
+  const hi = Math.min(
+    range?.max ?? Number.POSITIVE_INFINITY,
+    t.$lt ?? Number.POSITIVE_INFINITY,
+    t.$lte ?? Number.POSITIVE_INFINITY,
+  );
+  if (!range?.integer) return lo === hi ? [lo] : null;
+  if (!(hi - lo <= MAX_VALUES + 1)) return null;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo); v <= hi; v++) out.push(v);
+  return out;
+}
+
+/**
+ * Why `$ne` and `$nin` refuse every value a test's other operators leave of a fact that takes few (fewValues), or null:
+ * `{"localHour": {"$gte": 22, "$nin": [22, 23]}}`, a `weekday` `$nin` naming all seven.
+ */
+function noneLeft(fact: Fact, test: NumberTest | StringTest | SetTest): string | null {
+  if (!("$ne" in test && test.$ne !== undefined) && test.$nin === undefined) return null;
+  const values = fewValues(fact, test);
+  if (values === null) return null;
+  const ops = Object.entries(test).filter(([op, v]) => op !== "$exists" && v !== undefined);
+  if (values.some((v) => ops.every(([op, operand]) => opHolds(op, operand, v as Facts[Fact])))) return null;
+  return `no value ${fact} takes passes ${ops.map(([op]) => op).join(", ")} at once: this test never holds`;
+}
+
+/**
  * Tests on number facts that name a value the fact never takes (`$eq`, `$ne`, `$in`, `$nin`), or that no value
  * it takes passes (`$gt`, `$gte`, `$lt`, `$lte`): checked where a campaign is saved, as the closed string values
  * are, so a block is not left never to match; and tests whose operators contradict one another (`$gte 18, $lt 6`).
@@ -451,8 +492,12 @@ export function conditionProblems(cond: Condition, at: (string | number)[] = [])
   for (const fact of FACT_NAMES) {
     const test = cond[fact] as NumberTest | StringTest | SetTest | undefined;
     if (!test) continue;
+    // (an operator its fact never passes is said above, once)
+    const said = out.some((p) => p.path.length === at.length + 2 && p.path[at.length] === fact);
     const message =
-      (FACTS[fact] === "number" ? contradiction(fact, test as NumberTest) : null) ?? incompatible(fact, test);
+      (FACTS[fact] === "number" ? contradiction(fact, test as NumberTest) : null) ??
+      incompatible(fact, test) ??
+      (said ? null : noneLeft(fact, test));
     if (message) out.push({ path: [...at, fact], message });
   }
   for (const [i, c] of (cond.$and ?? []).entries()) out.push(...conditionProblems(c, [...at, "$and", i]));

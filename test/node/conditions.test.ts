@@ -276,6 +276,57 @@ describe("tests no value of the fact passes, refused where a campaign is saved",
       expect(put(when), JSON.stringify(when)).toBeNull();
   });
 
+  it("a test on a fact of few values (an hour, a weekday, a bounded count) that $ne or $nin leave none of is a 400", () => {
+    for (const [when, why] of [
+      [
+        { localHour: { $gte: 22, $nin: [22, 23] } },
+        /localHour: no value localHour takes passes (\$gte, \$nin|\$nin, \$gte) at once/,
+      ],
+      [
+        { localHour: { $gt: 22, $ne: 23 } },
+        /localHour: no value localHour takes passes (\$gt, \$ne|\$ne, \$gt) at once/,
+      ],
+      [{ weekday: { $nin: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] } }, /weekday: no value weekday takes/],
+      [{ format: { $ne: "amp", $nin: ["html"] } }, /format: no value format takes/],
+      [{ purchases: { $gte: 1, $lte: 2, $nin: [1, 2] } }, /purchases: no value purchases takes/],
+      [{ topProbability: { $gte: 1, $ne: 1 } }, /topProbability: no value topProbability takes/],
+    ] as const) {
+      expect(put(when), JSON.stringify(when)).toMatch(why);
+    }
+    for (const when of [
+      { localHour: { $gte: 22, $nin: [22] } },
+      { weekday: { $nin: ["sat", "sun"] } },
+      { purchases: { $gte: 1, $nin: [1, 2] } },
+      { topProbability: { $gte: 0.9, $ne: 1 } },
+      { orderValue: { $gte: 5, $lte: 5, $ne: 4 } },
+    ])
+      expect(put(when), JSON.stringify(when)).toBeNull();
+    // accepted at save means some value of the fact (or an unknown one) passes: every hour test, generated
+    const hour = fc.integer({ min: 0, max: 23 });
+    const hourTest = fc
+      .record(
+        {
+          $ne: hour,
+          $gt: hour,
+          $gte: hour,
+          $lt: hour,
+          $lte: hour,
+          $nin: fc.array(hour, { minLength: 1, maxLength: 6 }),
+        },
+        { requiredKeys: [] },
+      )
+      .filter((t) => Object.keys(t).length > 0);
+    fc.assert(
+      fc.property(hourTest, (test) => {
+        const cond = { localHour: test } as Condition;
+        if (conditionProblems(cond).length > 0) return;
+        const hours = Array.from({ length: 24 }, (_, h) => h);
+        expect(hours.some((h) => evaluate(cond, { localHour: h }).held)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("a block below one served to every reader (when {}) is a 400 at the block: it would never be served", () => {
     const saved = (blocks: unknown[]) =>
       campaignProblems(CampaignSchema.parse({ v: 2, blocks, default: { id: "picks", type: "recommendations" } })).map(
