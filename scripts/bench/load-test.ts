@@ -295,10 +295,13 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestResult> {
   const lags: number[] = [];
   let timeouts = 0;
   const lagTimeoutMs = (o.lagTimeoutSeconds ?? 30) * 1000;
+  /** purchases the probes posted per reader: a reader probed again (more probes than readers) counts them too */
+  const probed = new Map<string, number>();
   for (let s = 0; s < o.lagSamples; s++) {
     const existing = stillExact[Math.floor((s * stillExact.length) / o.lagSamples)];
     const user = existing ?? `${o.prefix}-probe${s}`;
-    const before = existing ? (expectedOrders.get(existing) ?? 0) : 0;
+    const before = (existing ? (expectedOrders.get(existing) ?? 0) : 0) + (probed.get(user) ?? 0);
+    probed.set(user, (probed.get(user) ?? 0) + 1);
     const start = performance.now();
     await post([
       {

@@ -156,6 +156,17 @@ describe("load test against an in-memory Worker", () => {
     expect(result.lag_timeouts).toBe(0);
   });
 
+  it("times each lag probe from its own purchase when there are more probes than readers (a reader probed twice)", async () => {
+    // 3 readers, 6 probes: each reader buys twice; the second probe must wait for its own purchase (150 ms behind)
+    const w = fakeWorker({ edgeDelayMs: 150 });
+    const result = await runLoadTest(small(w.send, { users: 3, eventsPerUser: 5, duplicateBatches: 0, lagSamples: 6 }));
+    expect(result.reconciled.exact).toBe(3);
+    expect(result.lag_ms.n).toBe(6);
+    expect(result.lag_timeouts).toBe(0);
+    // before: the second probe of a reader saw the first probe's purchase at once (p50 a few ms)
+    expect(result.lag_ms.p50).toBeGreaterThanOrEqual(150);
+  });
+
   it("does not read a reader again once reconciled while draining", async () => {
     const w = fakeWorker();
     const result = await runLoadTest(small(w.send, { lagSamples: 0 }));
