@@ -135,6 +135,8 @@ export async function timedFetch(mf: Miniflare, path: string, headers: Record<st
     scorer: res.headers.get("X-Opentime-Scorer"),
     /** `pool` or `catalog` (ranker and hybrid answers) */
     ranking: res.headers.get("X-Opentime-Ranking"),
+    /** `<experiment>:<arm>` when an experiment's arm served the answer */
+    experiment: res.headers.get("X-Opentime-Experiment"),
     /** the Worker's own `Server-Timing` (amp-list: `score`, `total`), raw */
     serverTiming: res.headers.get("Server-Timing"),
     body,

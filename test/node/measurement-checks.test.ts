@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { summarize } from "../../scripts/bench/stats";
-import { warmAnswerProblem } from "../../scripts/bench/warm-answer";
+import { imageOpenProblem, warmAnswerProblem } from "../../scripts/bench/warm-answer";
 import { historyArrived, storeCounted } from "../../scripts/simulate/simulation";
 
 describe("bench: a warm answer is timed only when it took the scenario's path", () => {
@@ -24,6 +24,31 @@ describe("bench: a warm answer is timed only when it took the scenario's path", 
     expect(warmAnswerProblem(ranker, { ...ok, ranking: "catalog" })).toMatch(/catalog/);
     expect(warmAnswerProblem(ranker, { ...ok, scorer: "hybrid" })).toMatch(/hybrid/);
     expect(warmAnswerProblem({}, { ...ok, status: 500 })).toMatch(/500/);
+  });
+});
+
+describe("bench: the campaign and image opens are timed only on the path they are timed as", () => {
+  const ok = { status: 200, reason: "personalized", scorer: "als", ranking: null };
+  it("refuses an amp-list answer of a campaign under an experiment that no arm served", () => {
+    expect(warmAnswerProblem({ experiment: true }, { ...ok, experiment: "bench-experiment-test:only" })).toBeNull();
+    expect(warmAnswerProblem({ experiment: true }, { ...ok, experiment: null })).toMatch(/experiment/);
+    expect(warmAnswerProblem({}, { ...ok, experiment: null })).toBeNull();
+  });
+  it("takes a first image open that decided, personalized, and a re-open that served the stored decision", () => {
+    expect(imageOpenProblem({ open: "first" }, { decision: "decided", reason: "personalized" })).toBeNull();
+    expect(imageOpenProblem({ open: "re-open" }, { decision: "stored", reason: "stored-frozen" })).toBeNull();
+  });
+  it("refuses a first open that fell back to popular items, found a stored decision, or missed its arm", () => {
+    expect(imageOpenProblem({ open: "first" }, { decision: "decided", reason: "model-loading" })).toMatch(
+      /not personalized/,
+    );
+    expect(imageOpenProblem({ open: "first" }, { decision: "stored", reason: "stored-frozen" })).toMatch(/stored/);
+    expect(
+      imageOpenProblem({ open: "first", experiment: true }, { decision: "decided", reason: "personalized" }),
+    ).toMatch(/experiment/);
+  });
+  it("refuses a re-open that decided again (its first open stored nothing)", () => {
+    expect(imageOpenProblem({ open: "re-open" }, { decision: "decided", reason: "personalized" })).toMatch(/again/);
   });
 });
 
