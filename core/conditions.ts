@@ -61,6 +61,8 @@ export const READER_FACTS = [
   "topics",
 ] as const satisfies readonly Fact[];
 export const MODEL_FACTS = ["topProbability"] as const satisfies readonly Fact[];
+/** The facts of the open itself: unknown where no open is (a send's text part). */
+export const OPEN_FACTS = ["localHour", "weekday", "country", "fetcher", "format"] as const satisfies readonly Fact[];
 
 /** Values of the facts for one open; absent or null: unknown. */
 export type Facts = { [F in Fact]?: (typeof FACTS)[F] extends "set" ? readonly string[] : number | string | null };

@@ -218,6 +218,14 @@ describe("block copy", () => {
         },
         // open facts are unknown at send time: this block is never the text part's
         { id: "night", type: "recommendations", when: { localHour: { $gte: 0 } }, copy: { headline: "Night" } },
+        // nor one whose test of them holds while they are unknown ($not, $exists false): an evening block
+        {
+          id: "evening",
+          type: "recommendations",
+          when: { $not: { localHour: { $lt: 18 } } },
+          copy: { headline: "This evening" },
+        },
+        { id: "elsewhere", type: "recommendations", when: { country: { $exists: false } }, copy: { headline: "Hi" } },
       ],
       default: { id: "picks", type: "recommendations", copy: { headline: "Picked for you" } },
     });
