@@ -113,9 +113,29 @@ export function excludes(rules: ItemRules): (item: CatalogItem) => boolean {
 
 /**
  * More items when the candidates leave the answer short (popular ones, as they are now): `short` wanted, none of
- * `taken` (the candidates already placed or passed over). The rules' exclusions and boosts apply to them too.
+ * `taken` (the candidates already placed or passed over), at most `room(category)` of a category (what its cap
+ * leaves: the fill looks past the categories already full, however far down). The rules' exclusions and boosts
+ * apply to them too.
  */
-export type Fill = (taken: ReadonlySet<string>, short: number) => readonly Candidate[];
+export type Fill = (
+  taken: ReadonlySet<string>,
+  short: number,
+  room: (category: string) => number,
+) => readonly Candidate[];
+
+/**
+ * For a fill taking items in turn: whether an item of `category` may be taken, at most `room(category)` of each
+ * (counted down as they are taken).
+ */
+export function withinRoom(room: (category: string) => number): (category: string) => boolean {
+  const left = new Map<string, number>();
+  return (category) => {
+    const free = left.get(category) ?? room(category);
+    if (!(free > 0)) return false;
+    left.set(category, free - 1);
+    return true;
+  };
+}
 
 export function applyItemRules(
   candidates: readonly Candidate[],
@@ -168,7 +188,8 @@ export function applyItemRules(
   if (out.length < n && fill) {
     const taken = new Set([...out, ...passed].map((c) => c.item.id));
     const scratch: RulesApplied = { ...applied };
-    const more = fill(taken, n - out.length).filter((c) => !taken.has(c.item.id) && !isOut(c.item));
+    const room = (category: string) => cap - (perCategory.get(category) ?? 0);
+    const more = fill(taken, n - out.length, room).filter((c) => !taken.has(c.item.id) && !isOut(c.item));
     for (const c of more) filled.add(c);
     underCap(boosted(more, rules.boost, tagsOf, scratch), false);
   }

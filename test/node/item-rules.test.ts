@@ -3,7 +3,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseCampaign } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
-import { applyItemRules, type Candidate, ItemRulesSchema, readerExclusions } from "../../core/item-rules";
+import {
+  applyItemRules,
+  type Candidate,
+  candidatesFor,
+  ItemRulesSchema,
+  readerExclusions,
+  withinRoom,
+} from "../../core/item-rules";
 
 const item = (id: string, category: string, price = 10): CatalogItem => ({
   id,
@@ -169,6 +176,36 @@ describe("item rules", () => {
     expect(asked).toEqual({ taken: ["a1", "a2", "a3"], short: 3 });
     expect(items.map((c) => c.item.id)).toEqual(["a1", "a2", "b1", "c1", "a3"]);
     expect(applied).toMatchObject({ capped: 1, relaxed: 1, filled: 2, excluded: 0 });
+  });
+
+  it("tells the fill what each category's cap leaves: one searching past a full category keeps the cap", () => {
+    // the model's candidates: three lamps under a cap of 2; the popular list: 60 lamps, then a rug and a mug far below
+    const popular = [
+      ...Array.from({ length: 60 }, (_, i) => item(`l${i}`, "lamps")),
+      item("b1", "rugs"),
+      item("b2", "rugs"),
+      item("c1", "mugs"),
+    ];
+    let rooms: number[] = [];
+    const { items, applied } = applyItemRules(
+      ranked([item("a1", "lamps"), item("a2", "lamps"), item("a3", "lamps")]),
+      { maxPerCategory: 2 },
+      5,
+      [],
+      noTags,
+      (taken, short, room) => {
+        rooms = [room("lamps"), room("rugs")];
+        // as the Worker's fill takes popular items: its first 54 allowed, within what each category has room for
+        const hasRoom = withinRoom(room);
+        return ranked(popular.filter((c) => !taken.has(c.id) && hasRoom(c.category)).slice(0, candidatesFor(short)));
+      },
+    );
+    expect(rooms).toEqual([0, 2]);
+    expect(items.map((c) => c.item.id)).toEqual(["a1", "a2", "b1", "b2", "c1"]);
+    expect(applied).toMatchObject({ capped: 1, relaxed: 0, filled: 3 });
+    // no cap: room without end
+    const free = withinRoom(() => Number.POSITIVE_INFINITY);
+    expect(Array.from({ length: 5 }, () => free("lamps"))).toEqual([true, true, true, true, true]);
   });
 
   it("scales boosts over finite scores only, and reads weights as own keys", () => {

@@ -24,10 +24,12 @@ import {
   applyItemRules,
   candidatesFor,
   excludes,
+  type Fill,
   type ItemRules,
   type ReaderHistory,
   type RulesApplied,
   readerExclusions,
+  withinRoom,
 } from "../../core/item-rules";
 import { liveItem } from "../../core/live-catalog";
 import { ownNeighbourSums } from "../../core/neighbour-table";
@@ -210,13 +212,17 @@ export async function recommend(input: RecommendInput): Promise<Recommendation> 
   const isOut = excludes(rules);
   /** whether the rules allow a popular item (as it is now: its live fields laid over it) */
   const fits = (item: CatalogItem) => showable(item.id) && allowed(item.id) && !isOut(item);
-  const fill = (taken: ReadonlySet<string>, short: number) =>
-    catalog
-      ? mostPopular(catalog, candidatesFor(short), (it) => {
-          if (taken.has(it.id)) return false;
-          return fits(liveItem(it, overlayOf(live, it.id)));
-        }).map((item, rank) => ({ item: liveItem(item, overlayOf(live, item.id)), score: -rank }))
-      : [];
+  const fill: Fill = (taken, short, room) => {
+    if (!catalog) return [];
+    // what each category's cap leaves, counted down as the fill takes: a catalog of one big category is searched
+    // past it for the others, instead of relaxing the cap over the first popular items
+    const hasRoom = withinRoom(room);
+    return mostPopular(catalog, candidatesFor(short), (it) => {
+      if (taken.has(it.id)) return false;
+      const item = liveItem(it, overlayOf(live, it.id));
+      return fits(item) && hasRoom(item.category);
+    }).map((item, rank) => ({ item: liveItem(item, overlayOf(live, item.id)), score: -rank }));
+  };
   const chosen = applyItemRules(candidates, rules, input.n, pinned, tagsOf, fill);
   chosen.applied.seen += ownCount.seen;
   chosen.applied.excluded += ownCount.bought;
