@@ -55,8 +55,6 @@ async function latestModel(): Promise<string> {
 }
 try {
   const dir = values.model ?? (await latestModel());
-  // which model: without --model, the one train last wrote into models/ (one trained with --out elsewhere is not it)
-  log(values.model ? `model ${dir}` : `model ${dir} (models/latest.json; for one trained with --out, pass --model)`);
   const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
   // before anything is written: the Worker answers and takes the key (a deployed one never gets .dev.vars' key)
   const key = worker ? adminKey(worker.base, "--url") : null;
@@ -69,6 +67,9 @@ try {
     tombstones,
     key === null ? await modelState(kv) : null,
   );
+  // which model (read and checked): without --model, the one train last wrote into models/ (one trained with --out
+  // elsewhere is not it)
+  log(values.model ? `model ${dir}` : `model ${dir} (models/latest.json; for one trained with --out, pass --model)`);
   if (skipped > 0) log(`skipped ${skipped} erased reader(s): no features or profile written for them`);
   const where = { remote: values.remote, persistTo: values["persist-to"], log };
   await bulkPut(entries, where);
