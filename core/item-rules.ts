@@ -114,8 +114,8 @@ export function excludes(rules: ItemRules): (item: CatalogItem) => boolean {
 /**
  * More items when the candidates leave the answer short (popular ones, as they are now): `short` wanted, none of
  * `taken` (the candidates already placed or passed over), at most `room(category)` of a category (what its cap
- * leaves: the fill looks past the categories already full, however far down). The rules' exclusions and boosts
- * apply to them too.
+ * leaves: the fill looks past the categories already full, however far down; asked again with no limit when that
+ * leaves the answer short, for the cap to give way). The rules' exclusions and boosts apply to them too.
  */
 export type Fill = (
   taken: ReadonlySet<string>,
@@ -192,6 +192,17 @@ export function applyItemRules(
     const more = fill(taken, n - out.length, room).filter((c) => !taken.has(c.item.id) && !isOut(c.item));
     for (const c of more) filled.add(c);
     underCap(boosted(more, rules.boost, tagsOf, scratch), false);
+    // every category with room run dry: popular items over the cap too, for the relaxing below (diversity gives
+    // way before length)
+    const still = n - out.length - passed.length;
+    if (still > 0) {
+      for (const c of more) taken.add(c.item.id);
+      const over = fill(taken, still, () => Number.POSITIVE_INFINITY).filter(
+        (c) => !taken.has(c.item.id) && !isOut(c.item),
+      );
+      for (const c of over) filled.add(c);
+      underCap(boosted(over, rules.boost, tagsOf, scratch), false);
+    }
   }
   // too few categories among them: the best of those passed over fill the answer
   for (const c of passed) {

@@ -208,6 +208,25 @@ describe("item rules", () => {
     expect(Array.from({ length: 5 }, () => free("lamps"))).toEqual([true, true, true, true, true]);
   });
 
+  it("a fill told the cap's room that finds only full categories still fills the answer, the cap relaxed", () => {
+    // a catalog of lamps only, and exclusions that leave one of the model's candidates: diversity gives way before
+    // length (README), as when the fill was not told the room
+    const popular = Array.from({ length: 60 }, (_, i) => item(`l${i}`, "lamps"));
+    const { items, applied } = applyItemRules(
+      ranked([item("a1", "lamps"), item("x1", "lamps", 500)]),
+      { maxPerCategory: 1, exclude: { priceMax: 100 } },
+      4,
+      [],
+      noTags,
+      (taken, short, room) => {
+        const hasRoom = withinRoom(room);
+        return ranked(popular.filter((c) => !taken.has(c.id) && hasRoom(c.category)).slice(0, candidatesFor(short)));
+      },
+    );
+    expect(items.map((c) => c.item.id)).toEqual(["a1", "l0", "l1", "l2"]);
+    expect(applied).toMatchObject({ excluded: 1, relaxed: 3, filled: 3 });
+  });
+
   it("scales boosts over finite scores only, and reads weights as own keys", () => {
     const odd = [
       { item: item("x", "constructor"), score: Number.NaN },
