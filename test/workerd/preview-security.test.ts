@@ -311,6 +311,15 @@ describe("Cloudflare Access identities (Cf-Access-Jwt-Assertion, verified)", () 
     expect(pastCache.filter((past) => past)).toHaveLength(1);
   });
 
+  it("after a rotation, staff requests sent at once with the new key are all let in, on one fetch past the cache", async () => {
+    const rotated = await rsaKey("access-key-2");
+    served = [rotated.pub];
+    const headers = { "Cf-Access-Jwt-Assertion": await sign(claims(), rotated.priv) };
+    const answers = await Promise.all([0, 1, 2].map(() => request(withAccess(), "/v1/preview/users", { headers })));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(pastCache.filter((past) => past)).toHaveLength(1);
+  });
+
   it("a valid JWT counts for nothing unless both ACCESS_TEAM_DOMAIN and ACCESS_AUD are set", async () => {
     const jwt = await sign(claims(), signingKey);
     const headers = { "Cf-Access-Jwt-Assertion": jwt };

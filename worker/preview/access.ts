@@ -25,6 +25,7 @@ import { type AppEnv, type Config, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { requireApiKey } from "../lib/api-key";
 import { logEvent } from "../lib/log";
+import { within } from "../lib/within";
 
 const ACCESS_HEADER = "Cf-Access-Jwt-Assertion";
 /** Access's keys change rarely; Cloudflare's cache keeps them this long */
@@ -41,10 +42,14 @@ const adminKey = requireApiKey((config) => config.adminApiKeys, "admin");
 /** Keys fetched past the cache for an unknown key id: served beside the cached ones as long as those may lag. */
 let fresh: { url: string; keys: JsonWebKey[]; at: number } | null = null;
 /**
- * When keys were last asked for past the cache: set before the fetch is awaited, so the JWTs with unknown key ids
- * that come while it is in flight ask for none of their own (the minute holds for requests at once too).
+ * The last ask for keys past the cache: set before the fetch is awaited, so the JWTs with unknown key ids that come
+ * while it is in flight ask for none of their own (the minute holds for requests at once too) and wait for its keys
+ * instead (staff's requests at once after a rotation are all let in), JOIN_WAIT_MS at most: the fetch belongs to the
+ * request that made it, and never settles if that request is cancelled.
  */
-let askedPastCache: { url: string; at: number } | null = null;
+let askedPastCache: { url: string; at: number; keys: Promise<JsonWebKey[]> } | null = null;
+/** How long a request waits for another's fetch of the keys past the cache. */
+const JOIN_WAIT_MS = 1_500;
 
 /** For tests: forget the keys fetched past the cache. */
 export function resetAccessKeys(): void {
@@ -80,9 +85,13 @@ async function accessIdentity(c: Context<AppEnv>, access: Config["access"]): Pro
     let keys = [...held, ...(await accessKeys(url, false))];
     if (typeof kid === "string" && !keys.some((k) => (k as { kid?: unknown }).kid === kid)) {
       if (askedPastCache?.url !== url || now - askedPastCache.at >= FRESH_CERTS_MIN_MS) {
-        askedPastCache = { url, at: now };
-        fresh = { url, keys: await accessKeys(url, true), at: now };
+        askedPastCache = { url, at: now, keys: accessKeys(url, true) };
+        fresh = { url, keys: await askedPastCache.keys, at: now };
         keys = [...fresh.keys, ...keys];
+      } else {
+        // asked for within the minute, maybe still in flight: its keys (none if it failed or is late)
+        const asked = askedPastCache.keys.catch((): JsonWebKey[] => []);
+        keys = [...(await within(asked, JOIN_WAIT_MS, (): JsonWebKey[] => [])), ...keys];
       }
     }
     await verifyWithJwks(jwt, {
