@@ -64,6 +64,9 @@ export const MODEL_FACTS = ["topProbability"] as const satisfies readonly Fact[]
 /** The facts of the open itself: unknown where no open is (a send's text part). */
 export const OPEN_FACTS = ["localHour", "weekday", "country", "fetcher", "format"] as const satisfies readonly Fact[];
 
+/** A `country` as the request gives it: an ISO 3166 code, or Cloudflare's `T1` (Tor). */
+export const COUNTRY_CODE = /^([A-Z]{2}|T1)$/;
+
 /** Values of the facts for one open; absent or null: unknown. */
 export type Facts = { [F in Fact]?: (typeof FACTS)[F] extends "set" ? readonly string[] : number | string | null };
 
@@ -482,7 +485,7 @@ export function conditionProblems(cond: Condition, at: (string | number)[] = [])
   for (const [op, operand] of Object.entries((cond.country ?? {}) as StringTest)) {
     if (op === "$exists") continue;
     const values: unknown[] = Array.isArray(operand) ? operand : [operand];
-    const bad = values.filter((v) => typeof v !== "string" || !/^([A-Z]{2}|T1)$/.test(v) || v === "UK");
+    const bad = values.filter((v) => typeof v !== "string" || !COUNTRY_CODE.test(v) || v === "UK");
     if (bad.length > 0)
       out.push({
         path: [...at, "country", op],

@@ -5,7 +5,7 @@
  * request, which mail providers proxy) that is the proxy's location, so country is unknown there and the
  * hour comes from the campaign's `timeZone` when it names one.
  */
-import type { Facts } from "../../core/conditions";
+import { COUNTRY_CODE, type Facts } from "../../core/conditions";
 import type { FetchKind } from "../decisions/classify-fetch";
 
 const WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
@@ -51,14 +51,12 @@ export interface OpenSignals {
   now: number;
 }
 
-/** `request.cf.country`: two capitals, or Cloudflare's T1 (Tor), which a campaign's test may name (core/conditions.ts) */
-const COUNTRY = /^([A-Z]{2}|T1)$/;
-
+/** The request's time zone, and its `cf.country` when it is one a campaign's test may name (COUNTRY_CODE). */
 export function cfSignals(req: Request): { timezone: string | null; country: string | null } {
   const cf = (req as Request & { cf?: { timezone?: unknown; country?: unknown } }).cf;
   return {
     timezone: typeof cf?.timezone === "string" ? cf.timezone : null,
-    country: typeof cf?.country === "string" && COUNTRY.test(cf.country) ? cf.country : null,
+    country: typeof cf?.country === "string" && COUNTRY_CODE.test(cf.country) ? cf.country : null,
   };
 }
 

@@ -9,6 +9,13 @@
 import { type FetchSignals, signalsOf } from "./classify-fetch";
 
 /**
+ * Outlook's check of a link (HEAD or GET) on the reader's own machine, just before it hands the link to their browser:
+ * neither the reader's click nor a scanner's. Recorded as a scanner's click, it made the reader's next click within a
+ * second (another product) a burst with a suspect click, and both of their clicks were dropped.
+ */
+const OFFICE_LINK_CHECK = /microsoft office (?:existence|protocol) discovery/i;
+
+/**
  * User agents that are never a person's browser: security gateways that name themselves (Barracuda, Proofpoint,
  * Mimecast, Cisco IronPort: "Bot clicks from security scanners: a field guide",
  * check.live-direct-marketing.online), link previewers of chat and social apps (a forwarded email's link pasted
@@ -16,13 +23,6 @@ import { type FetchSignals, signalsOf } from "./classify-fetch";
  * browsers and HTTP libraries (scanners that do not dress as a browser). Named tokens only: a bare "bot" would
  * also match phones (`CUBOT X30`, an Android maker's model).
  */
-/**
- * Outlook's check of a link (HEAD or GET) on the reader's own machine, just before it hands the link to their browser:
- * neither the reader's click nor a scanner's. Recorded as a scanner's click, it made the reader's next click within a
- * second (another product) a burst with a suspect click, and both of their clicks were dropped.
- */
-const OFFICE_LINK_CHECK = /microsoft office (?:existence|protocol) discovery/i;
-
 const SCANNER_AGENTS = new RegExp(
   [
     // email security gateways
