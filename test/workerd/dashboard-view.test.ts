@@ -11,10 +11,10 @@ import { DRIFT_MIN_READERS } from "../../core/drift";
 import { type Experiment, ExperimentSchema } from "../../core/experiments/experiment";
 import { emptyArm, experimentResults } from "../../core/experiments/report";
 import TEMPLATE from "../../worker/dashboard/dashboard.html";
-import { type DashboardInput, dashboardView } from "../../worker/dashboard/dashboard-view";
 import type { DriftRun } from "../../worker/drift/drift-store";
 import type { ExperimentReport } from "../../worker/experiments/experiment-report";
 import type { DailyCounts } from "../../worker/experiments/report-queries";
+import { viewOf } from "./support/dashboard-view-of";
 
 const experiment: Experiment = ExperimentSchema.parse({
   v: 1,
@@ -50,18 +50,6 @@ const day = (d: string, arm: string, exposures: number, clicks = 0): DailyCounts
   purchases: 0,
   revenue: 0,
 });
-
-/** The dashboard's view of `input`, with no bandit, model, versions or drift unless it says otherwise. */
-const viewOf = (input: Pick<DashboardInput, "experiments" | "current" | "report"> & Partial<DashboardInput>) =>
-  dashboardView({
-    bandit: [],
-    model: null,
-    versions: [],
-    drift: [],
-    psiThreshold: 0.25,
-    eceThreshold: 0.1,
-    ...input,
-  });
 
 /** A chart's series, by name: the values it draws (its `data-values`). */
 function series(svg: string): Record<string, (number | null)[]> {

@@ -11,11 +11,11 @@ import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import type { Profile } from "../../core/profile";
 import { mintToken } from "../../core/token";
-import { dashboardView } from "../../worker/dashboard/dashboard-view";
 import { type ExperimentReport, reportDecisionTtlDays } from "../../worker/experiments/experiment-report";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
 import { TEST_TOKEN_SECRET } from "./fixture";
+import { viewOf } from "./support/dashboard-view-of";
 import { faultyKv } from "./support/faulty-bindings";
 import {
   ADMIN_HEADERS,
@@ -43,16 +43,10 @@ async function fetchWith(req: Request, queue: Queue<QueuedEvent>): Promise<Respo
 
 /** The dashboard's note on the stop, for the report as if it were made at `at` (unix seconds). */
 function noteAt(report: ExperimentReport, at: number): string {
-  const view = dashboardView({
+  const view = viewOf({
     experiments: [report.experiment.id],
     current: report.experiment.id,
     report: { ...report, at: new Date(at * 1000).toISOString() },
-    bandit: [],
-    model: null,
-    versions: [],
-    drift: [],
-    psiThreshold: 0.25,
-    eceThreshold: 0.1,
   });
   return (view.report as { stoppedNote: string | null }).stoppedNote ?? "";
 }
