@@ -407,8 +407,8 @@ function incompatible(fact: Fact, test: NumberTest | StringTest | SetTest): stri
 
 /**
  * The values a test on `fact` may pass when they are few enough to try each: a closed set of strings (a weekday), the
- * whole numbers between its bounds and its fact's range (an hour, a purchase count), or the one number they leave; null:
- * too many (a `$ne` and a `$nin` refuse at most MAX_VALUES + 1 of them).
+ * whole numbers between its bounds and its fact's range (an hour, a purchase count), or the one number they leave;
+ * null: too many (a `$ne` and a `$nin` refuse at most MAX_VALUES + 1 of them).
  */
 function fewValues(fact: Fact, test: NumberTest | StringTest | SetTest): readonly unknown[] | null {
   const closed = CLOSED_VALUES[fact];

@@ -72,8 +72,8 @@ export interface Bindings {
   /** secret: comma-separated API keys for POST /v1/events (several, for rotation) */
   EVENTS_API_KEYS?: string;
   /**
-   * secret: signs trigger webhooks (core/webhook-signature.ts); without it, or shorter than MIN_SECRET_LENGTH characters, no
-   * trigger is delivered (read through getConfig: `webhookSecret`)
+   * secret: signs trigger webhooks (core/webhook-signature.ts); without it, or shorter than MIN_SECRET_LENGTH
+   * characters, no trigger is delivered (read through getConfig: `webhookSecret`)
    */
   TRIGGER_WEBHOOK_SECRET?: string;
   /** secret: comma-separated keys for the admin API (erasure, consent) */
@@ -134,7 +134,7 @@ const ConfigSchema = z.object({
     .nullable()
     .catch(null),
   recsMode: z.enum(["all", "novel"]).catch("all"),
-  /** null when unset or shorter than MIN_SECRET_LENGTH characters: a trigger's delivery then waits (nothing is signed with it) */
+  /** null when unset or shorter than MIN_SECRET_LENGTH characters: a trigger's delivery then waits (nothing signed) */
   webhookSecret: z.string().min(MIN_SECRET_LENGTH).nullable(),
   eventsApiKeys: z.array(z.string().min(MIN_SECRET_LENGTH)),
   adminApiKeys: z.array(z.string().min(MIN_SECRET_LENGTH)),
@@ -210,8 +210,8 @@ function placeholders(names: readonly string[], problems: ConfigProblem[]): void
 }
 
 /**
- * Comma-separated keys; keys shorter than MIN_SECRET_LENGTH characters are ignored (and so refuse everything), and logged by the
- * variable's name and how many (never a key), so an operator seeing 401s is told why.
+ * Comma-separated keys; keys shorter than MIN_SECRET_LENGTH characters are ignored (and so refuse everything), and
+ * logged by the variable's name and how many (never a key), so an operator seeing 401s is told why.
  */
 function keys(name: string, raw: string | undefined, problems: ConfigProblem[], placeheld: string[]): string[] {
   // a placeholder copied into a secret is ignored as a short key is: a published placeholder opens no route

@@ -1,8 +1,8 @@
 /**
  * The opens' settings cache (worker/lib/isolate-cache.ts): a read in flight is shared by the requests that come
  * meanwhile (a cold isolate's first opens read a campaign once), a shared read that never settles (its request
- * cancelled) holds a joiner SHARE_WAIT_MS at most, one that fails answers its joiners as its own request, and a read in flight when its key is deleted (a campaign just
- * written) is neither kept nor joined.
+ * cancelled) holds a joiner SHARE_WAIT_MS at most, one that fails answers its joiners as its own request, and a read in
+ * flight when its key is deleted (a campaign just written) is neither kept nor joined.
  */
 import { describe, expect, it } from "vitest";
 import { type CacheRead, IsolateCache, SHARE_WAIT_MS } from "../../worker/lib/isolate-cache";

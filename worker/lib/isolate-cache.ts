@@ -5,11 +5,12 @@
  * and the holdout's readers stay as they were through an outage, instead of the defaults for a whole `ttlMs`. With
  * nothing kept, the read's fallback serves, for that short while only. At most `max` entries: the oldest goes first.
  *
- * A read in flight is shared: the opens a cold isolate takes at once read a campaign once, not each. It belongs to
- * the request that started it, whose reads never settle if that request is cancelled (a mail proxy dropping one
- * image of a row), so a request that joins it waits SHARE_WAIT_MS at most, then reads for itself (as block-memo.ts
- * shares a ranking). A shared read that failed answers its joiners as its own request: the last value kept, else
- * the fallback (KV failing now, a read of their own would wait its deadline again). A read in flight when its key is deleted (a campaign just written here) is not kept, nor joined.
+ * A read in flight is shared: the opens a cold isolate takes at once read a campaign once, not each. It belongs to the
+ * request that started it, whose reads never settle if that request is cancelled (a mail proxy dropping one image of a
+ * row), so a request that joins it waits SHARE_WAIT_MS at most, then reads for itself (as block-memo.ts shares a
+ * ranking). A shared read that failed answers its joiners as its own request: the last value kept, else the fallback
+ * (KV failing now, a read of their own would wait its deadline again). A read in flight when its key is deleted (a
+ * campaign just written here) is not kept, nor joined.
  */
 import { within } from "./within";
 

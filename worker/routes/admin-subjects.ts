@@ -3,10 +3,11 @@
  * subject line and preheader from the campaign's `subjects` rules (core/campaign.ts), decided on what is known
  * of them now (their profile snapshot and the model's features), for `npm run email`. `subject` is null when
  * the campaign has no subject rules. With block copy in the campaign, also the text part's copy: the block
- * served to the reader now with the open's facts unknown (a ranking each, whose read of the reader also gives
- * the subject's facts; a block whose condition names a fact of the open is left out). Up to MAX_SUBJECT_USERS readers a request (each costs a few KV reads). A KV read that fails
- * fails the request (503 KV_UNAVAILABLE for a passing failure: send it again) where an open would fall back: an
- * answer decided on an unread profile would be a stranger's, baked into the send.
+ * served to the reader now with the open's facts unknown (a ranking each, whose read of the reader also gives the
+ * subject's facts; a block whose condition names a fact of the open is left out). Up to MAX_SUBJECT_USERS readers a
+ * request (each costs a few KV reads). A KV read that fails fails the request (503 KV_UNAVAILABLE for a passing
+ * failure: send it again) where an open would fall back: an answer decided on an unread profile would be a stranger's,
+ * baked into the send.
  */
 import type { Hono } from "hono";
 import { renderCopy } from "../../core/block-copy";
