@@ -5,7 +5,8 @@
  * read ends the run with the caller's own error (`fail`), told which of the three and how many batches were done;
  * `problemText` puts the problem in words for that error. A batch answered 503 or 429 (a passing failure: KV, a
  * reader's shard, the queue) is sent again after its Retry-After, up to RETRIES times: each of these routes may be
- * sent the same batch again (a check reads; a reader keeps their arm; a send recorded again within 20 hours keeps its time).
+ * sent the same batch again (a check reads; a reader keeps their arm; a send recorded again within 20 hours is the
+ * same send).
  */
 
 /** Why a batch failed: not sent, refused (its status and the answer's start), or an answer not read. */

@@ -5,8 +5,9 @@
  * Worker does not record (unreachable, refused, a shard down, an older Worker without the route) throws
  * SendsNotRecorded, and the CLI writes nothing, as when the check fails. The batches recorded before it stay
  * recorded: they are this campaign's own sends, which for 20 hours never hold back its own recipients, so running
- * the same build again is safe and records the rest (a send recorded again within 20 hours keeps its time). Readers a shard
- * holds back at the recording (their state changed since the check) come back in `held`: the CLI leaves them out.
+ * the same build again is safe and records the rest (a send recorded again within 20 hours is the same send).
+ * Readers a shard holds back at the recording (their state changed since the check) come back in `held`: the CLI
+ * leaves them out.
  */
 import { MAX_SUPPRESSION_USERS, SendsAnswerSchema, type SuppressionReason } from "../../core/suppressions";
 import { batchesOf, postBatches, problemText } from "./admin-batches";

@@ -53,7 +53,12 @@ function otherShardThan(user: string): string {
 /** Moves the reader's recorded sends `days` into the past, as time passing would. */
 function age(user: string, days: number) {
   return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
-    state.storage.sql.exec("UPDATE campaign_sends SET sent_at = sent_at - ? WHERE user = ?", days * DAY, user);
+    state.storage.sql.exec(
+      "UPDATE campaign_sends SET sent_at = sent_at - ?, issued_at = issued_at - ? WHERE user = ?",
+      days * DAY,
+      days * DAY,
+      user,
+    );
   });
 }
 

@@ -2,12 +2,13 @@
  * A reader's frequency preference holds across builds (POST /v1/admin/suppressions, then POST /v1/admin/sends):
  * the recording checks again, in the shard's transaction, what the check saw hours before in a large build (another
  * build's send, an unsubscribe since); a campaign id sent again a day on counts its earlier send, while a rebuild
- * within REBUILD_WINDOW_S never holds back its own readers; and a batch of 500 ids of 128 characters in any script
- * fits the routes' body limit.
+ * within REBUILD_WINDOW_S of its issue's first never holds back its own readers, and counts from its own time; and
+ * a batch of 500 ids of 128 characters in any script fits the routes' body limit.
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { QueuedEvent } from "../../core/events";
+import { lastCampaignSend, migrateCampaignSends, recordCampaignSend } from "../../worker/state/campaign-sends-table";
 import type { ReaderShard } from "../../worker/state/reader-shard";
 import { readerStub } from "../../worker/state/shard-routing";
 import { ADMIN_HEADERS as ADMIN, consume, send } from "./support/harness";
@@ -62,7 +63,10 @@ describe("the frequency preference across builds", () => {
     expect(await checked(["sf-weekly-2"], "daily-deals")).toEqual({});
     // the next day, the same campaign's next issue
     await runInDurableObject(readerStub(env, "sf-weekly-2"), (_: ReaderShard, state: DurableObjectState) => {
-      state.storage.sql.exec("UPDATE campaign_sends SET sent_at = sent_at - 86400 WHERE user = ?", "sf-weekly-2");
+      state.storage.sql.exec(
+        "UPDATE campaign_sends SET sent_at = sent_at - 86400, issued_at = issued_at - 86400 WHERE user = ?",
+        "sf-weekly-2",
+      );
     });
     expect(await checked(["sf-weekly-2"], "daily-deals")).toEqual({ "sf-weekly-2": "frequency" });
     expect(await record("daily-deals", ["sf-weekly-2"])).toMatchObject({
@@ -71,34 +75,53 @@ describe("the frequency preference across builds", () => {
     });
   });
 
-  it("a rebuild late in the day keeps the send's morning time: the next morning's issue still counts it for a weekly reader", async () => {
+  it("a rebuild late in the day is the morning's issue, and counts from its own time: for the next issue and a trigger", async () => {
     await consent("sf-weekly-3", { frequency: "weekly" });
-    const shard = readerStub(env, "sf-weekly-3");
-    const sentAt = () =>
-      runInDurableObject(
-        shard,
-        (_: ReaderShard, state: DurableObjectState) =>
-          state.storage.sql
-            .exec<{ at: number }>("SELECT sent_at AS at FROM campaign_sends WHERE user = ?", "sf-weekly-3")
-            .one().at,
+    await consent("sf-daily-3", { frequency: "daily" });
+    const users = ["sf-weekly-3", "sf-daily-3"];
+    const times = (user: string) =>
+      runInDurableObject(readerStub(env, user), (_: ReaderShard, state: DurableObjectState) =>
+        state.storage.sql
+          .exec<{ sent: number; issued: number }>(
+            "SELECT sent_at AS sent, issued_at AS issued FROM campaign_sends WHERE user = ?",
+            user,
+          )
+          .one(),
       );
-    const shift = (s: number) =>
-      runInDurableObject(shard, (_: ReaderShard, state: DurableObjectState) => {
-        state.storage.sql.exec("UPDATE campaign_sends SET sent_at = sent_at - ? WHERE user = ?", s, "sf-weekly-3");
-      });
-    // sent at 08:00; the template fixed and the campaign rebuilt at 20:00 (12 hours on): the same send
-    expect(await record("daily-deals-3", ["sf-weekly-3"])).toMatchObject({ recorded: 1 });
+    /** Moves every time held of the readers `s` seconds into the past, as time passing would. */
+    const shift = async (s: number) => {
+      for (const user of users) {
+        await runInDurableObject(readerStub(env, user), (_: ReaderShard, state: DurableObjectState) => {
+          state.storage.sql.exec(
+            "UPDATE campaign_sends SET sent_at = sent_at - ?, issued_at = issued_at - ? WHERE user = ?",
+            s,
+            s,
+            user,
+          );
+        });
+      }
+    };
+    // sent at 08:00; the template fixed and the campaign rebuilt at 20:00 (12 hours on): the same issue, sent again
+    expect(await record("daily-deals-3", users)).toMatchObject({ recorded: 2 });
     await shift(12 * 3600);
-    const morning = await sentAt();
-    expect(await record("daily-deals-3", ["sf-weekly-3"])).toMatchObject({ recorded: 1, held: [] });
-    expect(await sentAt()).toBe(morning);
-    // the next morning's issue, 12 hours after the rebuild and a day after the send: held back for the week
-    await shift(12 * 3600);
-    expect(await checked(["sf-weekly-3"], "daily-deals-3")).toEqual({ "sf-weekly-3": "frequency" });
-    expect(await record("daily-deals-3", ["sf-weekly-3"])).toMatchObject({
-      recorded: 0,
-      held: [{ user: "sf-weekly-3", reason: "frequency" }],
-    });
+    const morning = await times("sf-daily-3");
+    expect(await checked(users, "daily-deals-3")).toEqual({});
+    expect(await record("daily-deals-3", users)).toMatchObject({ recorded: 2, held: [] });
+    const evening = await times("sf-daily-3");
+    expect(evening.issued).toBe(morning.issued);
+    expect(evening.sent).toBeGreaterThanOrEqual(morning.sent + 12 * 3600);
+    // the next morning, 12 hours after the rebuild: a trigger's frequency counts the rebuild, as the mail it was
+    await shift(13 * 3600);
+    const lastSend = await runInDurableObject(readerStub(env, "sf-daily-3"), (_: ReaderShard, state) =>
+      lastCampaignSend(state.storage.sql, "sf-daily-3"),
+    );
+    expect(lastSend).toBe(evening.sent - 13 * 3600);
+    // and the next issue, a day after the first build: both readers held back, the daily one by the evening's send
+    expect(await checked(users, "daily-deals-3")).toEqual({ "sf-weekly-3": "frequency", "sf-daily-3": "frequency" });
+    expect(await record("daily-deals-3", users)).toMatchObject({ recorded: 0 });
+    // a day after the rebuild, the daily reader gets the next issue; the weekly one waits for the week
+    await shift(11 * 3600);
+    expect(await checked(users, "daily-deals-3")).toEqual({ "sf-weekly-3": "frequency" });
   });
 
   it("a campaign built at a fixed hour each day reaches a daily reader each day: its check comes before the last one's record", async () => {
@@ -106,7 +129,10 @@ describe("the frequency preference across builds", () => {
     expect(await record("sf-morning", ["sf-daily"])).toMatchObject({ recorded: 1, held: [] });
     // the next morning's build checks 30 s short of a day after yesterday's recording
     await runInDurableObject(readerStub(env, "sf-daily"), (_: ReaderShard, state: DurableObjectState) => {
-      state.storage.sql.exec("UPDATE campaign_sends SET sent_at = sent_at - 86370 WHERE user = ?", "sf-daily");
+      state.storage.sql.exec(
+        "UPDATE campaign_sends SET sent_at = sent_at - 86370, issued_at = issued_at - 86370 WHERE user = ?",
+        "sf-daily",
+      );
     });
     expect(await checked(["sf-daily"], "sf-morning")).toEqual({});
     expect(await record("sf-morning", ["sf-daily"])).toMatchObject({ recorded: 1, held: [] });
@@ -131,5 +157,26 @@ describe("the frequency preference across builds", () => {
     const sends = await post("/v1/admin/sends", { users, campaign: "sf-big" });
     expect(sends.status, (await sends.clone().text()).slice(0, 200)).toBe(200);
     expect(((await sends.json()) as { recorded: number }).recorded).toBe(500);
+  });
+});
+
+describe("a campaign_sends table of an earlier version", () => {
+  it("gains each row's issue, begun at its send; a rebuild then moves the send and keeps the issue", async () => {
+    // an object of its own, which no reader is routed to
+    const readers = env.READERS as DurableObjectNamespace<ReaderShard>;
+    const stub = readers.get(readers.idFromName("campaign-sends-migration"));
+    const rows = await runInDurableObject(stub, (_, state) => {
+      const sql = state.storage.sql;
+      sql.exec("DROP TABLE campaign_sends");
+      sql.exec(`CREATE TABLE campaign_sends (
+        user TEXT NOT NULL, campaign TEXT NOT NULL, sent_at INTEGER NOT NULL,
+        PRIMARY KEY (user, campaign)) WITHOUT ROWID`);
+      sql.exec("INSERT INTO campaign_sends (user, campaign, sent_at) VALUES ('old-reader', 'nl', 1000)");
+      migrateCampaignSends(sql);
+      migrateCampaignSends(sql);
+      recordCampaignSend(sql, "old-reader", "nl", 1000 + 3600);
+      return sql.exec("SELECT user, campaign, sent_at, issued_at FROM campaign_sends").toArray();
+    });
+    expect(rows).toEqual([{ user: "old-reader", campaign: "nl", sent_at: 4600, issued_at: 1000 }]);
   });
 });

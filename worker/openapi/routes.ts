@@ -881,7 +881,7 @@ const DOCUMENTED: RouteDoc[] = [
       503: {
         ...stateDown,
         description:
-          "a reader shard could not record its readers' sends: send the same request again (Retry-After); recording again within 20 hours keeps a send's time",
+          "a reader shard could not record its readers' sends: send the same request again (Retry-After); recording again within 20 hours is the same send",
       },
     },
   },

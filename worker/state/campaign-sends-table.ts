@@ -2,38 +2,56 @@
  * The reader shard's campaign sends (`campaign_sends`): for each reader and campaign, when `npm run email` last
  * built that campaign's message for them (POST /v1/admin/sends), so that the reader's frequency preference spaces
  * the shop's campaigns as it spaces triggered sends (core/triggers.ts FREQUENCY_DAYS). One row per (reader,
- * campaign): a rebuild of the same campaign within REBUILD_WINDOW_S keeps the send's time, never adds one, and never
- * counts against that campaign itself (the suppression check and the recording leave it out; older, the same id sent
- * again a day or a week on, it counts as any other campaign's send). Rows older than the longest
- * preference (30 days) can hold nothing back: each recording deletes the shard's expired rows, and the shard's
- * alarm (set within a day of the oldest row's expiry) deletes them however quiet the shard. Erasure deletes the
- * reader's rows. Synchronous SQL on the shard's storage; the shard is the only writer.
+ * campaign): `sent_at`, the latest build (what a preference counts, every campaign's and trigger's), and
+ * `issued_at`, when this issue of the campaign was first built. A build within REBUILD_WINDOW_S of the issue's first
+ * is that issue again (a template fixed, a run stopped part way): it moves `sent_at` on, never adds a send, and never
+ * counts against that campaign itself (the suppression check and the recording leave it out); one later is the
+ * campaign's next issue (the same id sent again a day or a week on), which counts the last build as any other
+ * campaign's send. Rows older than the longest preference (30 days) can hold nothing back: each recording deletes
+ * the shard's expired rows, and the shard's alarm (set within a day of the oldest row's expiry) deletes them however
+ * quiet the shard. Erasure deletes the reader's rows. Synchronous SQL on the shard's storage; the shard is the only
+ * writer.
  */
 import { FREQUENCY_DAYS } from "../../core/triggers";
 
 export const CAMPAIGN_SENDS_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS campaign_sends (
-     user TEXT NOT NULL, campaign TEXT NOT NULL, sent_at INTEGER NOT NULL,
+     user TEXT NOT NULL, campaign TEXT NOT NULL, sent_at INTEGER NOT NULL, issued_at INTEGER,
      PRIMARY KEY (user, campaign)) WITHOUT ROWID`,
   "CREATE INDEX IF NOT EXISTS campaign_sends_at ON campaign_sends (sent_at)",
 ];
+
+/**
+ * Brings a table of an earlier version (no `issued_at`: a rebuild kept the issue's first time in `sent_at`) to this
+ * one: each row's issue began at its `sent_at`.
+ */
+export function migrateCampaignSends(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('campaign_sends')").toArray();
+  if (columns.some((c) => c.name === "issued_at")) return;
+  sql.exec("ALTER TABLE campaign_sends ADD COLUMN issued_at INTEGER");
+  sql.exec("UPDATE campaign_sends SET issued_at = sent_at");
+}
 
 /** How long a send is kept (s): the longest frequency preference; an older send allows every preference. */
 export const SENDS_KEPT_S = Math.max(...Object.values(FREQUENCY_DAYS)) * 86_400;
 
 /**
- * Records the campaign's send to the reader at `nowS` (inside the caller's transaction). A send of the same
- * campaign recorded less than REBUILD_WINDOW_S before is this one built again (a template fixed in the evening):
- * it keeps its time, so the campaign's next issue the next morning counts it as sent the day before, not as the
- * same send rebuilt. One recorded earlier is an earlier issue: this one's time replaces it.
+ * Records the campaign's build for the reader at `nowS` (inside the caller's transaction). A build of the same
+ * campaign less than REBUILD_WINDOW_S after its issue's first is that issue built again (a template fixed in the
+ * evening): the issue keeps its first time, so the campaign's next issue the next morning is not taken for it, and
+ * the send's time moves to this build, which a preference counts from (a daily reader mailed by the 20:00 rebuild
+ * gets no trigger at 09:00). One later is the next issue: both times are this build's.
  */
 export function recordCampaignSend(sql: SqlStorage, user: string, campaign: string, nowS: number): void {
   sql.exec(
-    `INSERT INTO campaign_sends (user, campaign, sent_at) VALUES (?, ?, ?)
-     ON CONFLICT (user, campaign) DO UPDATE SET sent_at = CASE WHEN excluded.sent_at - sent_at < ${REBUILD_WINDOW_S}
-       THEN sent_at ELSE max(sent_at, excluded.sent_at) END`,
+    `INSERT INTO campaign_sends (user, campaign, sent_at, issued_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (user, campaign) DO UPDATE SET
+       issued_at = CASE WHEN excluded.sent_at - issued_at < ${REBUILD_WINDOW_S}
+         THEN issued_at ELSE max(issued_at, excluded.sent_at) END,
+       sent_at = max(sent_at, excluded.sent_at)`,
     user,
     campaign,
+    nowS,
     nowS,
   );
 }
@@ -50,16 +68,16 @@ export function nextCampaignSendExpiry(sql: SqlStorage): number | null {
 }
 
 /**
- * How long a send of a campaign counts as the same build of it (s): a campaign built again within this (a run
- * stopped part way, a template fixed) is the same send, and never held back by itself; built again later (the same
- * id reused every day or week, as a shop's `daily-deals`), its earlier send counts as any other campaign's does.
- * 20 hours: a daily send at a fixed hour is past it.
+ * How long after an issue's first build a build of the same campaign is that issue again (s): a campaign built again
+ * within this (a run stopped part way, a template fixed) is the same send, and never held back by itself; built
+ * again later (the same id reused every day or week, as a shop's `daily-deals`), its last build counts as any other
+ * campaign's send does. 20 hours: a daily send at a fixed hour is past it.
  */
 export const REBUILD_WINDOW_S = 20 * 3600;
 
 /**
- * The reader's latest recorded campaign send (unix s), or null: every campaign's, but `building`'s only when it was
- * recorded REBUILD_WINDOW_S or more before `nowS` (a rebuild of the campaign being built is that send again).
+ * The reader's latest recorded campaign send (unix s), or null: every campaign's, but `building`'s only when its
+ * issue began REBUILD_WINDOW_S or more before `nowS` (a rebuild of the campaign being built is that send again).
  */
 export function lastCampaignSend(
   sql: SqlStorage,
@@ -69,7 +87,7 @@ export function lastCampaignSend(
   return (
     sql
       .exec<{ at: number | null }>(
-        "SELECT max(sent_at) AS at FROM campaign_sends WHERE user = ? AND (campaign IS NOT ? OR sent_at <= ?)",
+        "SELECT max(sent_at) AS at FROM campaign_sends WHERE user = ? AND (campaign IS NOT ? OR issued_at <= ?)",
         user,
         building?.campaign ?? null,
         building ? building.nowS - REBUILD_WINDOW_S : 0,

@@ -118,6 +118,7 @@ import {
   campaignSendsOf,
   deleteCampaignSends,
   lastCampaignSend,
+  migrateCampaignSends,
   nextCampaignSendExpiry,
   pruneCampaignSends,
   recordCampaignSend,
@@ -387,6 +388,7 @@ export class ReaderShard extends DurableObject<Bindings> {
     for (const statement of SCHEMA) this.sql.exec(statement);
     migrateTriggerTable(this.sql);
     migrateAppliedTable(this.sql);
+    migrateCampaignSends(this.sql);
     migrateTombstones(this.sql, Date.now());
     // a table made before returns were kept on the row gets them, before any call (it hashes ids: async)
     if (!hasReturnColumns(this.sql))
@@ -803,7 +805,8 @@ export class ReaderShard extends DurableObject<Bindings> {
    * more recent than it allows (another build's, or a trigger's, made since the suppression check: the check and
    * this recording are hours apart in a large build, and this is where the two are one step). Sends past the
    * longest frequency preference are deleted at the same time. Idempotent: a send of the same campaign recorded
-   * again within REBUILD_WINDOW_S keeps its time (and never holds back its own reader).
+   * again within REBUILD_WINDOW_S of its issue's first is that issue (it never holds back its own reader; its time
+   * moves to the latest build).
    */
   async recordSends(
     campaign: string,
