@@ -13,6 +13,7 @@ import { erasureHash, erasureKey } from "../../core/erasure-key";
 import type { QueuedEvent } from "../../core/events";
 import { mintToken } from "../../core/token";
 import { mintUnsubscribeToken, unsubscribeSecret } from "../../core/unsubscribe-link";
+import { createListChanges } from "../../worker/state/list-changes-table";
 import { readerStub } from "../../worker/state/shard-routing";
 import { signClaims } from "../shared/sign-claims";
 import { TEST_TOKEN_SECRET } from "./fixture";
@@ -476,5 +477,35 @@ describe("one-click unsubscribe: links that outlive the email, and readers the s
     await consume([{ id: "c-new", type: "consent", user, ts: ts + 5, consent: { unsubscribed: false } }]);
     expect(await held(user)).toMatchObject({ unsubscribed: false });
     expect(await listed(user)).toBe(false);
+  });
+
+  it("a resubscribe made after a kept unsubscribe wins, though the shard kept the unsubscribe after it was made", async () => {
+    const user = "unsub-kept-late";
+    const t = Math.floor(Date.now() / 1000);
+    // the one-click unsubscribe two minutes ago, its message held back (retries, dead letters): kept only now
+    const late: QueuedEvent = { id: `unsubscribe:s:${t - 120}`, type: "consent", user, ts: t - 120 };
+    await consume([{ ...late, consent: { unsubscribed: true } }]);
+    expect(await held(user)).toBeNull();
+    expect(await listed(user)).toBe(true);
+    // the reader resubscribed a minute ago, after unsubscribing: applied after the unsubscribe, it is the newer
+    await consume([{ id: "c-resub", type: "consent", user, ts: t - 60, consent: { unsubscribed: false } }]);
+    expect(await held(user)).toMatchObject({ unsubscribed: false });
+    expect(await listed(user)).toBe(false);
+  });
+
+  it("a suppression kept before its row recorded the unsubscribe's time is taken up as of when it was kept", async () => {
+    const user = "unsub-kept-before";
+    const t = Math.floor(Date.now() / 1000);
+    await consume([
+      { id: `unsubscribe:s:${t - 120}`, type: "consent", user, ts: t - 120, consent: { unsubscribed: true } },
+    ]);
+    // the row as the earlier version left it: no unsubscribe time (the column added again, empty)
+    await runInDurableObject(readerStub(env, user), (_: unknown, state) => {
+      const sql = state.storage.sql;
+      sql.exec("ALTER TABLE list_changes DROP COLUMN unsubscribed_at");
+      createListChanges(sql, Date.now());
+    });
+    await consume([{ id: "c-resub-old", type: "consent", user, ts: t - 60, consent: { unsubscribed: false } }]);
+    expect(await held(user)).toMatchObject({ unsubscribed: true });
   });
 });

@@ -5,7 +5,8 @@
  * transaction that applies the change, whatever took it (the email's form, its one-click link, the consent API),
  * so no change is applied without its row. Each change takes the shard's next sequence number (`list_changes_seq`,
  * never reused, not even after an erasure deletes the row that held the highest): a reader who follows the shard
- * past a number sees every later change, in order, without relying on clocks. Erasure deletes the reader's row. A
+ * past a number sees every later change, in order, without relying on clocks. A suppression kept alone (suppression-
+ * only.ts) also keeps when its unsubscribe was made (`unsubscribed_at`). Erasure deletes the reader's row. A
  * shard created before this table records, when it first creates it, the readers it holds who are unsubscribed,
  * paused or chose a frequency, so the shop's first read has them; one whose table predates `frequency` records,
  * when it adds the column, the readers who chose one (with new numbers: a kept cursor reads them as changes).
@@ -24,7 +25,8 @@ const TABLE = `CREATE TABLE IF NOT EXISTS list_changes (
    paused_until INTEGER,
    frequency TEXT,
    changed_at INTEGER NOT NULL,
-   seq INTEGER NOT NULL UNIQUE) WITHOUT ROWID`;
+   seq INTEGER NOT NULL UNIQUE,
+   unsubscribed_at INTEGER) WITHOUT ROWID`;
 const COUNTER =
   "CREATE TABLE IF NOT EXISTS list_changes_seq (id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL)";
 
@@ -40,6 +42,11 @@ export interface ListChange {
   changedAt: number;
   /** the shard's sequence number of the change */
   seq: number;
+  /**
+   * for a suppression kept alone (suppression-only.ts): when the latest unsubscribe it keeps was made (its event's
+   * time, unix s), which a profile made later takes it up as of; null for another row, or one kept before it was
+   */
+  unsubscribedAt: number | null;
 }
 
 interface ListChangeRow extends Record<string, SqlStorageValue> {
@@ -49,9 +56,11 @@ interface ListChangeRow extends Record<string, SqlStorageValue> {
   frequency: string | null;
   changed_at: number;
   seq: number;
+  unsubscribed_at: number | null;
 }
 
-const columns = "SELECT user, unsubscribed, paused_until, frequency, changed_at, seq FROM list_changes";
+const columns =
+  "SELECT user, unsubscribed, paused_until, frequency, changed_at, seq, unsubscribed_at FROM list_changes";
 
 function fromRow(r: ListChangeRow): ListChange {
   return {
@@ -61,6 +70,7 @@ function fromRow(r: ListChangeRow): ListChange {
     frequency: FREQUENCIES.find((f) => f === r.frequency) ?? null,
     changedAt: r.changed_at,
     seq: r.seq,
+    unsubscribedAt: r.unsubscribed_at,
   };
 }
 
@@ -75,9 +85,11 @@ export function createListChanges(sql: SqlStorage, nowMs: number): void {
   sql.exec(TABLE);
   sql.exec(COUNTER);
   if (existed) {
-    const hasFrequency =
-      sql.exec("SELECT 1 FROM pragma_table_info('list_changes') WHERE name = 'frequency'").toArray().length > 0;
-    if (hasFrequency) return;
+    const has = (column: string) =>
+      sql.exec("SELECT 1 FROM pragma_table_info('list_changes') WHERE name = ?", column).toArray().length > 0;
+    // its suppressions kept alone are taken up as of when they were kept, as before (suppression-only.ts)
+    if (!has("unsubscribed_at")) sql.exec("ALTER TABLE list_changes ADD COLUMN unsubscribed_at INTEGER");
+    if (has("frequency")) return;
     sql.exec("ALTER TABLE list_changes ADD COLUMN frequency TEXT");
     backfill(sql, nowMs, "json_extract(profile, '$.consent.frequency') IS NOT NULL");
     return;

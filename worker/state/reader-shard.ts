@@ -529,14 +529,14 @@ export class ReaderShard extends DurableObject<Bindings> {
             dropped.push(user);
           }
           // an unsubscribe is kept, as a suppression alone (suppression-only.ts); everything else is dropped
-          if (list.some(unsubscribes)) keepSuppression(this.sql, user, Date.now());
+          keepSuppression(this.sql, user, list, Date.now());
           for (const e of list) outcome.set(key(e), unsubscribes(e) ? "applied" : "erased");
           continue;
         }
         // a reader this shard holds nothing of, KV nothing of from before it, whose events only unsubscribe them (the
         // one-click link, long after an erasure or for a reader never known): the suppression alone, no profile
         if (!reader && !first?.imported && onlyUnsubscribes(list)) {
-          keepSuppression(this.sql, user, Date.now());
+          keepSuppression(this.sql, user, list, Date.now());
           for (const e of list) outcome.set(key(e), "applied");
           continue;
         }

@@ -10,9 +10,10 @@
  * still dropped: they asked to be forgotten, then not to be mailed, and the second must outlive the tombstone.
  *
  * Should the shard later create the reader (any other event, or their state from before the shards imported), the
- * new profile takes the suppression up (unsubscribed, as of when the shard recorded it), so their profile, snapshot
- * and list row agree; a resubscribe newer than it wins, as consent changes do. Synchronous SQL inside the shard's
- * transaction; the shard is the only writer.
+ * new profile takes the suppression up (unsubscribed, as of when the reader unsubscribed: the row keeps the event's
+ * time), so their profile, snapshot and list row agree; a resubscribe made after it wins, as consent changes do,
+ * also one the shard applies after the unsubscribe though the unsubscribe's message was held back longer. Synchronous
+ * SQL inside the shard's transaction; the shard is the only writer.
  */
 import type { ConsentClock } from "../../core/apply-events";
 import type { QueuedEvent } from "../../core/events";
@@ -36,15 +37,31 @@ export function onlyUnsubscribes(events: readonly QueuedEvent[]): boolean {
   );
 }
 
-/** Keeps the reader's unsubscribe as their list row alone, at `nowMs` (a repeat writes nothing). */
-export function keepSuppression(sql: SqlStorage, user: string, nowMs: number): void {
+/**
+ * Keeps the unsubscribes among `events` as the reader's list row alone, applied at `nowMs` (a repeat changes nothing
+ * on the list), with when the latest of them was made (its event's time): what a profile made later takes it up as of.
+ */
+export function keepSuppression(sql: SqlStorage, user: string, events: readonly QueuedEvent[], nowMs: number): void {
+  const madeAt = events.reduce((at, e) => (unsubscribes(e) ? Math.max(at, e.ts) : at), Number.NEGATIVE_INFINITY);
+  if (madeAt === Number.NEGATIVE_INFINITY) return;
   const before = listChangeOf(sql, user) ?? NOT_ON_LIST;
-  recordListChange(sql, user, before, { ...before, unsubscribed: true }, nowMs);
+  const changed = recordListChange(sql, user, before, { ...before, unsubscribed: true }, nowMs);
+  // a change sets the time; a repeat keeps the later of the two (a row kept before the column: the repeat's)
+  sql.exec(
+    `UPDATE list_changes SET unsubscribed_at = CASE WHEN ? THEN ? ELSE max(coalesce(unsubscribed_at, ?), ?) END
+     WHERE user = ?`,
+    changed ? 1 : 0,
+    madeAt,
+    madeAt,
+    madeAt,
+    user,
+  );
 }
 
 /**
  * A reader the shard creates now, with the suppression `kept` before it held them (their list row) taken up: the
- * consent unsubscribed, its clock set to when the row was written; null when none was kept.
+ * consent unsubscribed, its clock set to when the unsubscribe was made (a row kept before that time was: when it was
+ * written), so a resubscribe made after it wins, whichever the shard applied first; null when none was kept.
  */
 export function adoptSuppression(
   kept: ListChange | null,
@@ -52,7 +69,7 @@ export function adoptSuppression(
   clock: ConsentClock,
 ): { profile: Profile; clock: ConsentClock } | null {
   if (!kept?.unsubscribed) return null;
-  const at = Math.floor(kept.changedAt / 1000);
+  const at = kept.unsubscribedAt ?? Math.floor(kept.changedAt / 1000);
   return {
     profile: {
       ...profile,
