@@ -5,17 +5,28 @@
 import { NO_CURRENCY } from "../../core/campaign";
 import { type AmpItem, type CatalogItem, sizedImageUrl } from "../../core/catalog";
 import { isLoopbackHost, webUrl } from "../../core/web-url";
+import metrics from "../images/font-metrics.json";
 
 /** Pixel size asked of sized picture URLs for the AMP list (its amp-img is 300 wide, 2x for retina). */
 const AMP_PICTURE_PX = 600;
 
 const formatters = new Map<string, Intl.NumberFormat>();
+/** Every character the open-time images' font draws (worker/images/font-metrics.json), for a price's symbol. */
+const drawable = new Set(metrics.chars);
 
+/**
+ * A price as a shop's own readers read it: its currency's local symbol ($12.00 for US, Canadian or Australian
+ * dollars, kr 12.00, zł 12.00), where the images' font draws every character of it; else as en-GB writes it (GH₵
+ * has no glyph, so GHS 12.00), else with the currency's code. A currency Intl does not know: the number alone.
+ */
 export function formatPrice(amount: number, currency: string): string {
   let f = formatters.get(currency);
   if (!f) {
     try {
-      f = new Intl.NumberFormat("en-GB", { style: "currency", currency });
+      const ways = (["narrowSymbol", "symbol", "code"] as const).map(
+        (currencyDisplay) => new Intl.NumberFormat("en-GB", { style: "currency", currency, currencyDisplay }),
+      );
+      f = ways.find((w) => [...w.format(-1234.5)].every((ch) => drawable.has(ch))) ?? (ways[2] as Intl.NumberFormat);
     } catch {
       f = new Intl.NumberFormat("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
     }
