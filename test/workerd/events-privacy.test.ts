@@ -542,6 +542,32 @@ describe("consent", () => {
     expect(on.consent).toMatchObject({ tracking: false, personalization: true, unsubscribed: true });
   });
 
+  it("a POST changes only what it names: an empty one changes nothing, and no form resubscribes", async () => {
+    const t = await token("reader-15");
+    const submit = async (form: URLSearchParams) => {
+      const body = (await (await submitPreferences(t, form)).json()) as { ok: boolean; message: string };
+      expect(body.ok).toBe(true);
+      return body.message;
+    };
+    await submit(new URLSearchParams({ form: "2", personalization: "off", unsubscribe: "on" }));
+    await waitForProfile("reader-15", (p) => p.consent.unsubscribed && !p.consent.personalization);
+    // consent times are whole seconds, and at equal times the more private value wins: step past this one
+    await new Promise((r) => setTimeout(r, 1100));
+    // no field at all (a body lost on the way, a retry without it): nothing to change, nothing queued
+    expect(await submit(new URLSearchParams())).toMatch(/^Nothing to change/);
+    await submit(new URLSearchParams({ form: "2", frequency: "weekly" }));
+    const marked = await waitForProfile("reader-15", (p) => p.consent.frequency === "weekly");
+    expect(marked.consent).toMatchObject({ unsubscribed: true, personalization: false, tracking: true });
+    // the form of emails sent before `form=2` as it comes (both boxes ticked, unsubscribe not): no resubscribe
+    expect(await submit(new URLSearchParams({ personalization: "on", tracking: "on" }))).toBe(
+      "Your preferences are saved.",
+    );
+    const legacy = await waitForProfile("reader-15", (p) => p.consent.personalization);
+    expect(legacy.consent).toMatchObject({ unsubscribed: true, tracking: true, frequency: "weekly" });
+    // its unsubscribe box alone ticked: the reader is unsubscribed, and the unticked boxes are theirs to keep
+    expect(await submit(new URLSearchParams({ unsubscribe: "on" }))).toBe("You are unsubscribed.");
+  });
+
   it("send times use nothing of a reader who turned personalization off, or was erased: the shop's hours", async () => {
     await seedModel({ fixture: retailFixture() });
     const version = retailFixture().version;

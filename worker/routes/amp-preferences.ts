@@ -11,11 +11,13 @@
  * (`on`, `off`, or absent: unchanged), and unsubscribe a box (ticked: unsubscribed; else unchanged). The email is
  * the same for every reader and cannot show their settings, so a box ticked by default would have turned back on
  * what a reader had turned off elsewhere. A form without `form=2` that reads as checkboxes (isCheckboxForm: the
- * emails sent before it, a shop's own checkbox form) keeps that meaning: an unticked box is not sent, so off. Any
- * other (a frequency picker alone, a yes/no answer) is read as the shipped one: a field it does not hold changes
- * nothing (`on`, `true`, `1` / `off`, `false`, `0`). Each sets topics, frequency and pause only when it has those
- * fields, so a form without them never clears a reader's topics, frequency or pause set elsewhere (nor does a
- * value it cannot mean: an empty frequency clears it, `pause_days` 0 ends a pause). A form
+ * emails sent before it, a shop's own checkbox form) keeps that meaning for personalization and tracking: an
+ * unticked box is not sent, so off. No form resubscribes (an unticked unsubscribe box changes nothing: the email
+ * cannot know the reader unsubscribed elsewhere), and an empty one changes nothing (it cannot be told from a body
+ * lost on the way). Any other (a frequency picker alone, a yes/no answer) is read as the shipped one: a field it
+ * does not hold changes nothing (`on`, `true`, `1` / `off`, `false`, `0`). Each sets topics, frequency and pause
+ * only when it has those fields, so a form without them never clears a reader's topics, frequency or pause set
+ * elsewhere (nor does a value it cannot mean: an empty frequency clears it, `pause_days` 0 ends a pause). A form
  * offering topics carries an empty hidden `topics` field, so that unticking every topic clears them (an empty
  * value is not a topic).
  *
@@ -49,15 +51,16 @@ const MAX_FORM_BYTES = 16 * 1024;
 const LEGACY_FIELDS = ["personalization", "tracking", "unsubscribe"] as const;
 
 /**
- * Whether a form without `form=2` reads as checkboxes (unticked: off): one that sends nothing at all (every box
- * unticked), or holds one of the three boxes with every one it holds `on` (with other fields or not: a shop's own
- * checkbox form keeps that meaning). A form holding none of them (a frequency picker alone) or a yes/no answer
- * (`off`, `true`, `0`) does not: it changes only what it holds.
+ * Whether a form without `form=2` reads as checkboxes (an unticked personalization or tracking box: off): one that
+ * holds personalization or tracking, with every one of the three boxes it holds `on` (with other fields or not: a
+ * shop's own checkbox form keeps that meaning). A form holding neither (an empty one, the unsubscribe box alone, a
+ * frequency picker alone) or a yes/no answer (`off`, `true`, `0`) does not: it changes only what it holds.
  */
 function isCheckboxForm(form: FormData): boolean {
-  if ([...form.keys()].length === 0) return true;
   const held = LEGACY_FIELDS.filter((k) => form.has(k));
-  return held.length > 0 && held.every((k) => form.getAll(k).every((v) => v === "on"));
+  return (
+    (form.has("personalization") || form.has("tracking")) && held.every((k) => form.getAll(k).every((v) => v === "on"))
+  );
 }
 
 /** The choices of the shipped form, or any but the legacy one: each yes/no only when answered, unsubscribe when ticked. */
@@ -98,8 +101,13 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
       return v === "on" || v === "true" || v === "1";
     };
     const legacy = form.get("form") !== "2" && isCheckboxForm(form);
+    // an unticked unsubscribe box is no resubscribe, in any form: only the consent API takes one
     const asked: ConsentChange = legacy
-      ? { personalization: on("personalization"), tracking: on("tracking"), unsubscribed: on("unsubscribe") }
+      ? {
+          personalization: on("personalization"),
+          tracking: on("tracking"),
+          ...(on("unsubscribe") && { unsubscribed: true }),
+        }
       : chosen(form);
     if (form.has("topics"))
       asked.topics = form
