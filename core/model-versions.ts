@@ -1,8 +1,9 @@
 /**
  * The model versions in KV and the `model:active` pointer: list them with their check, activate one only
  * after its manifest, ONNX bytes (sha256) and catalog pass the Worker's own check (core/manifest.ts), and
- * roll back to the version active before. Every move records the version it replaces in `model:history`
- * (oldest first, bounded), written before the pointer so a pointer never moves unrecorded. Shared by
+ * roll back to the version active before. Every activation records the version it replaces in `model:history`
+ * (oldest first, bounded), written before the pointer so a pointer never moves unrecorded; a rollback writes the
+ * pointer first, then the history without its target, so a failure between the two never skips a version. Shared by
  * `npm run models` (KV through wrangler) and the Worker's admin API and dashboard (its KV binding): the same
  * check and the same moves, over any KvClient. `npm run seed` records its move the same way (historyAfter).
  * A move is never refused over campaigns, but it lists the conditions of stored campaigns and running
@@ -276,8 +277,11 @@ export async function rollback(kv: KvClient, now = new Date(), to?: string): Pro
     version: target.version,
     names: check.manifest.segments?.names ?? [],
   });
-  await kv.put(kvKeys.modelHistory, JSON.stringify(rest));
+  // the pointer before the history, unlike an activation: a history written first drops the target, so a rollback
+  // whose pointer write then failed, tried again, would go one version further back than the one it named. A
+  // history write that fails after the pointer leaves the target last in it, which rollbackTarget skips
   await kv.put(kvKeys.activeModel, JSON.stringify(pointer));
+  await kv.put(kvKeys.modelHistory, JSON.stringify(rest));
   return { previous, pointer, warning: check.contentProblem, unchanged: false, ...segments };
 }
 

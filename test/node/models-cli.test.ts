@@ -256,6 +256,50 @@ describe("npm run models: rollback", () => {
     expect((await text(kv, kvKeys.activeModel)).version).toBe("v1");
   });
 
+  it("a rollback whose pointer write fails, tried again, returns to the version it meant, not one further back", async () => {
+    const kv = memoryKv();
+    for (const v of ["v1", "v2", "v3"]) {
+      publish(kv, v);
+      await activate(kv, v);
+    }
+    const put = kv.put;
+    let failed = false;
+    kv.put = async (key, value) => {
+      if (key === kvKeys.activeModel && !failed) {
+        failed = true;
+        throw new Error("KV unavailable");
+      }
+      return put(key, value);
+    };
+    await expect(rollback(kv)).rejects.toThrow("KV unavailable");
+    expect((await text(kv, kvKeys.activeModel)).version).toBe("v3");
+    expect((await rollback(kv)).pointer.version).toBe("v2");
+    expect((await text(kv, kvKeys.activeModel)).version).toBe("v2");
+    // and from there, the one before it
+    expect((await rollback(kv)).pointer.version).toBe("v1");
+  });
+
+  it("a rollback whose history write fails still leaves the next rollback going one further back", async () => {
+    const kv = memoryKv();
+    for (const v of ["v1", "v2", "v3"]) {
+      publish(kv, v);
+      await activate(kv, v);
+    }
+    const put = kv.put;
+    let failed = false;
+    kv.put = async (key, value) => {
+      if (key === kvKeys.modelHistory && !failed) {
+        failed = true;
+        throw new Error("KV unavailable");
+      }
+      return put(key, value);
+    };
+    // the pointer moved; the history still holds v2 last, which a rollback from v2 skips
+    await expect(rollback(kv)).rejects.toThrow("KV unavailable");
+    expect((await text(kv, kvKeys.activeModel)).version).toBe("v2");
+    expect((await rollback(kv)).pointer.version).toBe("v1");
+  });
+
   it("refuses to return to a version that no longer passes the check", async () => {
     const kv = memoryKv();
     publish(kv, "v1");
