@@ -6,15 +6,17 @@
  * simulation.ts. Reader i takes the tastes of demo customer i (modulo their number: build/demo/customers.csv).
  * Progress goes to stderr; stdout gets one JSON line:
  * {"variants":{...},"uplift":{"ctr":{...},"conversion":{...}},"srm_p":x,"reconciled":true,...}.
- * Exits 1 unless the Worker's experiment store counted exactly what the simulation did. A setup problem (no
- * TOKEN_SECRET or keys: no .dev.vars; no demo shop, or a malformed one: demo-shop.ts; no Worker) ends it before any
- * work with `simulate failed: <what is missing or wrong, and what to run>`, exit 1.
+ * Exits 1 unless the Worker's experiment store counted exactly what the simulation did. A `--url` that is not one,
+ * or plain http to another machine (the keys would cross a network in clear), ends it at once, exit 2. A setup
+ * problem (no TOKEN_SECRET or keys: no .dev.vars; no demo shop, or a malformed one: demo-shop.ts; no Worker) ends it
+ * before any work with `simulate failed: <what is missing or wrong, and what to run>`, exit 1.
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
-import { cliArgs, decimal, wholeNumber } from "../lib/cli-args";
+import { cliArgs, decimal, wholeNumber, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey, DEV_VARS, readDevVars, tokenSecretProblem } from "../lib/dev-vars";
+import type { WorkerUrl } from "../lib/worker-url";
 import { type DemoShop, readDemoShop } from "./demo-shop";
 import type { SimReader } from "./reader-model";
 import { runSimulation } from "./simulation";
@@ -42,6 +44,9 @@ const { values } = cliArgs(
     "settle-seconds": wholeNumber(0, 86_400),
   }),
 );
+// checked first, as the other CLIs' --url: http(s), plain http only to this machine (the admin key, the events key
+// and the tokens would cross a network in clear)
+const worker = workerUrlOrExit(values.url) as WorkerUrl;
 const log = (line: string) => process.stderr.write(`[simulate] ${line}\n`);
 const count = values.readers;
 const skew = values.skew;
@@ -77,7 +82,7 @@ const readers: SimReader[] = Array.from({ length: count }, (_, i) => ({
   id: `sim${seed}-${i}`,
   tastes: (customers[i % customers.length]?.top_categories ?? "").split("|").filter(Boolean),
 }));
-const url = (values.url as string).replace(/\/$/, "");
+const url = worker.base;
 let key: string;
 try {
   // .dev.vars' key only for a Worker on this machine

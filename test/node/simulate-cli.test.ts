@@ -1,7 +1,8 @@
 /**
  * `npm run simulate`'s setup problems end it before any work with `simulate failed: <what, and what to run>`, exit
  * 1, no stack trace: no TOKEN_SECRET or events key (no .dev.vars), no demo shop, no Worker. A demo shop whose
- * products.json or customers.csv is there but malformed is named with its problem, not reported as missing.
+ * products.json or customers.csv is there but malformed is named with its problem, not reported as missing. A
+ * `--url` the keys must not be sent to (plain http to another machine) is refused first, exit 2.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -121,6 +122,21 @@ describe("npm run simulate: setup problems", () => {
       expect(x.stderr).not.toContain("no demo shop");
       expect(x.stderr).not.toMatch(STACK);
     }
+  });
+
+  it("a plain-http --url to another machine is refused before anything is sent, as the other CLIs refuse it", () => {
+    const demo = shop('[{"id":"p1","category":"Mugs","price":12}]');
+    const r = spawnSync(
+      join(root, "node_modules/.bin/tsx"),
+      [join(root, "scripts/simulate/cli.ts"), "--demo", demo, "--url", "http://worker.example"],
+      { encoding: "utf8", cwd: repo, env: { ...env, ADMIN_API_KEY: "a-deployed-workers-admin-key" } },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--url http://worker.example: https only (plain http only to this machine)");
+    expect(r.stderr).not.toContain("no Worker answers");
+    const notUrl = simulate(repo, "--demo", demo, "--url", "127.0.0.1:8787");
+    expect(notUrl.status).toBe(2);
+    expect(notUrl.stderr).toContain("--url 127.0.0.1:8787 is not a URL");
   });
 
   it("a sound setup gets as far as the Worker: none at --url says so, exit 1", () => {
