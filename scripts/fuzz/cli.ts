@@ -4,10 +4,12 @@
  * 10,000 and prints its figures: requests, per-route counts, statuses and reasons, time, and the failures
  * (the smallest request per route, rule and status). `collect` (the default here) runs every request and
  * keeps the failures; `assert` stops each route at its first failure and shrinks it to a minimal request.
+ * `--routes` takes the names in route-names.ts; another is refused with them, exit 2, before anything runs.
  */
 import { spawn } from "node:child_process";
 import { z } from "zod";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
+import { FUZZ_ROUTE_NAMES } from "./route-names";
 
 interface RouteFigures {
   requests: number;
@@ -43,6 +45,21 @@ const { values } = cliArgs(
     runs: wholeNumber(1),
     seed: wholeNumber(-(2 ** 31), 2 ** 31 - 1).optional(),
     mode: z.enum(["collect", "assert"]),
+    // names the suite knows, checked here: one it does not know would select no route, and the run would report
+    // zero requests and no failure, exit 0, after minutes of training
+    routes: z
+      .string()
+      .transform((raw, ctx) => {
+        const names = raw.split(",").map((n) => n.trim());
+        const unknown = names.filter((n) => !(FUZZ_ROUTE_NAMES as readonly string[]).includes(n));
+        if (unknown.length === 0) return names.join(",");
+        ctx.addIssue({
+          code: "custom",
+          message: `no route ${unknown.map((n) => JSON.stringify(n)).join(", ")}: name some of ${FUZZ_ROUTE_NAMES.join(",")}`,
+        });
+        return z.NEVER;
+      })
+      .optional(),
   }),
 );
 const runs = values.runs;

@@ -282,4 +282,18 @@ describe("command lines", () => {
     expect(failed.stderr).toMatch(/^build failed: wrangler deploy --dry-run failed:\n\[ERROR\] Could not resolve/);
     expect(failed.stderr).not.toMatch(/\n\s+at /);
   });
+  it("fuzz: a --routes name the suite does not know is refused with the names it knows, exit 2, before anything runs", () => {
+    for (const routes of ["imgae", "image,clik", "", "image,"]) {
+      // spawnSync's timeout: were it let through, the run would train a model and start workerd for minutes
+      const fuzz = spawnSync(
+        join(root, "node_modules/.bin/tsx"),
+        [join(root, "scripts/fuzz/cli.ts"), "--runs", "1", "--routes", routes],
+        { encoding: "utf8", cwd: root, timeout: 30_000 },
+      );
+      expect(fuzz.status, routes).toBe(2);
+      expect(fuzz.stderr).toContain("--routes: no route");
+      expect(fuzz.stderr).toContain("name some of campaigns,amp-recs,amp-preferences,image,click");
+      expect(fuzz.stdout).not.toContain("fuzz: 1 requests");
+    }
+  });
 });

@@ -7,6 +7,7 @@
 import fc from "fast-check";
 import { EVENT_TYPES } from "../../../core/events";
 import { LAYOUTS } from "../../../core/layouts";
+import type { FuzzRouteName } from "../../../scripts/fuzz/route-names";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "../fixture";
 
 /** Raw JSON text spliced into a body as is (NaN, 1e309, deep nesting): JSON.stringify cannot write it. */
@@ -454,18 +455,8 @@ export const eventsBody: fc.Arbitrary<string> = fc.oneof(
 
 // ---------------------------------------------------------------- requests
 
-export type RouteName =
-  | "amp-recs"
-  | "amp-preferences"
-  | "image"
-  | "click"
-  | "pixel"
-  | "events"
-  | "admin-events"
-  | "users"
-  | "campaigns"
-  | "send-time"
-  | "other";
+/** the names `npm run fuzz -- --routes` takes (scripts/fuzz/route-names.ts) */
+export type RouteName = FuzzRouteName;
 
 /** One generated request, before its token is signed (tokens are minted when the request is built). */
 export interface RequestSpec {
