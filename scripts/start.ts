@@ -2,8 +2,9 @@
  * `npm start`: the quick start. Generates the demo shop, trains and exports the model, seeds local KV,
  * renders a sample AMP email, then runs `wrangler dev` on 127.0.0.1:8787 (PORT=<n>: another port) and prints a
  * ready-to-curl URL.
- * `.dev.vars` (created, or completed when an older one lacks a line) holds the local secrets and
- * DEMO_ROUTES="true": the demo shop and the preview page exist locally only, never in `wrangler deploy`.
+ * `.dev.vars` (created, or completed when an older one lacks a line or holds a secret the Worker ignores) holds the
+ * local secrets and DEMO_ROUTES="true": the demo shop and the preview page exist locally only, never in `wrangler
+ * deploy`.
  * Each step is skipped when its output already exists (delete build/, models/ or .wrangler/ to redo one).
  */
 import { spawn } from "node:child_process";
@@ -17,7 +18,7 @@ import { mintToken } from "../core/token";
 import { DEMO_CAMPAIGNS } from "./demo/campaigns";
 import { ampBase, demoEmail } from "./demo/demo-email";
 import { generateDemo } from "./demo/generate";
-import { ensureDevVars } from "./lib/dev-vars";
+import { DEV_VARS, ensureDevVars } from "./lib/dev-vars";
 import { portFromEnv } from "./lib/port-env";
 import { allEntries, erasedTombstones, readModelArtifacts } from "./seed/kv-entries";
 import { bulkPut, wranglerKv } from "./seed/wrangler-kv";
@@ -51,7 +52,7 @@ async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
 }
 
 const started = performance.now();
-const secret = ensureDevVars();
+const secret = ensureDevVars(DEV_VARS, log);
 
 if (!existsSync(join(DEMO_DIR, "summary.json"))) {
   const s = await step("generated the demo shop", () => generateDemo(DEMO_DIR));

@@ -21,17 +21,37 @@ export const LOCAL_DEV_VARS: Readonly<Record<string, string>> = {
   DEMO_ROUTES: "true",
 };
 
+/** The local secrets `npm start` writes; the key lists are comma-separated (several keys for rotation). */
+const LOCAL_SECRETS = ["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEYS", "TRIGGER_WEBHOOK_SECRET"];
+const KEY_LISTS = new Set(["EVENTS_API_KEYS", "ADMIN_API_KEYS"]);
+
+/**
+ * Whether the Worker takes anything of `value` as `name` (worker/env.ts): a secret, or one key of a list, neither
+ * `.dev.vars.example`'s placeholder nor shorter than MIN_SECRET_LENGTH.
+ */
+const takenByWorker = (name: string, value: string) =>
+  (KEY_LISTS.has(name) ? value.split(",").map((k) => k.trim()) : [value]).some(
+    (k) => !isPlaceholderSecret(k) && k.length >= MIN_SECRET_LENGTH,
+  );
+
 /**
  * Creates missing local secrets in `.dev.vars` (random; kept across runs) and the local-only settings;
- * an existing file keeps every line and gets the missing ones appended. Returns the token secret.
+ * an existing file keeps every line and gets the missing ones appended. Returns the token secret. `log` hears
+ * which secrets it wrote over (by name, never a value).
  */
-export function ensureDevVars(path = DEV_VARS): string {
+export function ensureDevVars(path = DEV_VARS, log: (message: string) => void = () => {}): string {
   const vars = readDevVars(path);
-  const secrets = ["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEYS", "TRIGGER_WEBHOOK_SECRET"];
-  // a `.dev.vars` copied from `.dev.vars.example` holds its placeholders, which the Worker ignores
-  // (core/placeholder-secret.ts): each is written over, in its own line, with a random value
-  const placeheld = secrets.filter((k) => vars[k]?.split(",").some(isPlaceholderSecret));
+  const secrets = LOCAL_SECRETS;
+  // a `.dev.vars` copied from `.dev.vars.example` holds its placeholders, and a hand-written one may hold a secret
+  // too short, which the Worker ignores (core/placeholder-secret.ts): every token npm start prints would be refused,
+  // every key answered 401. Each such value is written over, in its own line, with a random one; a key list the
+  // Worker takes one key of is kept
+  const placeheld = secrets.filter((k) => vars[k] && !takenByWorker(k, vars[k]));
   if (placeheld.length > 0) {
+    log(
+      `.dev.vars: wrote random values over ${placeheld.join(", ")}, which the Worker ignores (a placeholder, or ` +
+        `shorter than ${MIN_SECRET_LENGTH} characters)`,
+    );
     let text = readFileSync(path, "utf8");
     for (const k of placeheld) {
       vars[k] = randomBytes(32).toString("base64url");

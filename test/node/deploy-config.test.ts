@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { MIN_SECRET_LENGTH } from "../../core/placeholder-secret";
 import { ensureDevVars, readDevVars } from "../../scripts/lib/dev-vars";
 
 const work = mkdtempSync(join(tmpdir(), "ot-deploy-config-"));
@@ -134,6 +135,32 @@ describe("npm start's .dev.vars (local development)", () => {
     // its comments and other settings stay
     expect(readFileSync(path, "utf8")).toContain("# Copy to .dev.vars");
     expect(vars.DEMO_ROUTES).toBe("true");
+    const again = readFileSync(path, "utf8");
+    ensureDevVars(path);
+    expect(readFileSync(path, "utf8")).toBe(again);
+  });
+
+  it("a secret or key list the Worker would ignore whole (too short) is replaced, one it takes in part is kept", () => {
+    const path = join(work, "short.dev.vars");
+    writeFileSync(
+      path,
+      'TOKEN_SECRET="dev"\nEVENTS_API_KEYS="e1,e2"\nADMIN_API_KEYS="short,a-0123456789abcdef"\nTRIGGER_WEBHOOK_SECRET="w"\n',
+    );
+    const logged: string[] = [];
+    const secret = ensureDevVars(path, (m) => logged.push(m));
+    const vars = readDevVars(path);
+    // the demo token npm start prints is signed with a secret the Worker takes
+    expect(secret).toBe(vars.TOKEN_SECRET);
+    expect(secret.length).toBeGreaterThanOrEqual(MIN_SECRET_LENGTH);
+    expect(vars.EVENTS_API_KEYS).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(vars.TRIGGER_WEBHOOK_SECRET).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(vars.ADMIN_API_KEYS).toBe("short,a-0123456789abcdef");
+    for (const k of ["TOKEN_SECRET", "EVENTS_API_KEYS", "TRIGGER_WEBHOOK_SECRET"]) {
+      expect(readFileSync(path, "utf8").match(new RegExp(`^${k}=`, "gm")), k).toHaveLength(1);
+      expect(logged.join("\n")).toContain(k);
+    }
+    // named, never shown
+    expect(logged.join("\n")).not.toContain(secret);
     const again = readFileSync(path, "utf8");
     ensureDevVars(path);
     expect(readFileSync(path, "utf8")).toBe(again);
