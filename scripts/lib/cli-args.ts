@@ -3,7 +3,7 @@
  * one of a list. A bad option (unknown, missing its value, not a number, out of range) ends the run with what was
  * wrong and the usage line, exit code 2, instead of a stack trace or a NaN that flows into the run; `--help` prints
  * the usage line, exit code 0. Also a
- * Worker's `--url` (worker-url.ts), checked the same way.
+ * Worker's `--url` (worker-url.ts), checked the same way, and the KV a command writes (`--remote` or `--persist-to`).
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { z } from "zod";
@@ -85,4 +85,16 @@ export function workerUrlOrExit(raw: string | undefined): WorkerUrl | null {
     console.error((e as Error).message);
     process.exit(2);
   }
+}
+
+/**
+ * `--remote` and `--persist-to` together (the seed's and the models CLI's KV): refused, exit 2. wrangler would take
+ * the real namespace and drop the directory, so a command meant for a local state would write production KV.
+ */
+export function kvPlaceOrExit(remote: boolean, persistTo: string | undefined): void {
+  if (!remote || persistTo === undefined) return;
+  console.error(
+    `--remote writes the real namespace and --persist-to ${persistTo} names a local state: give one of them`,
+  );
+  process.exit(2);
 }

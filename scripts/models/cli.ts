@@ -10,7 +10,7 @@
  */
 import { segmentsWarning } from "../../core/campaign-segments";
 import { activate, type Listing, listVersions, ModelsError, type Move, rollback } from "../../core/model-versions";
-import { cliArgs, workerUrlOrExit } from "../lib/cli-args";
+import { cliArgs, kvPlaceOrExit, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { listViaWorker, moveViaWorker } from "../lib/worker-admin";
 import { wranglerKv } from "../seed/wrangler-kv";
@@ -92,6 +92,7 @@ if (values.url !== undefined && (values.remote || values["persist-to"] !== undef
   console.error("--url asks the Worker, which reads its own KV: drop --remote and --persist-to");
   process.exit(2);
 }
+kvPlaceOrExit(values.remote, values["persist-to"]);
 const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] });
 const worker = workerUrlOrExit(values.url);
 try {

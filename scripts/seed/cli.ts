@@ -15,7 +15,7 @@
 import { readFile } from "node:fs/promises";
 import { segmentsWarning } from "../../core/campaign-segments";
 import { campaignSegments, ModelsError, modelState } from "../../core/model-versions";
-import { cliArgs, workerUrlOrExit } from "../lib/cli-args";
+import { cliArgs, kvPlaceOrExit, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { checkAdminAccess, moveViaWorker } from "../lib/worker-admin";
 import { allEntries, erasedTombstones, keysOfErasedSince } from "./kv-entries";
@@ -33,6 +33,7 @@ const { values } = cliArgs(USAGE, {
   },
 });
 const log = (m: string) => console.error(`[seed] ${m}`);
+kvPlaceOrExit(values.remote, values["persist-to"]);
 const worker = workerUrlOrExit(values.url);
 // the Worker at --url reads the namespace this seed writes: a deployed one the real namespace, a local one local KV
 // (a `wrangler dev --remote` on this machine is not told apart: seed it without --url, then move with models --url)

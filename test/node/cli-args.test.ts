@@ -296,4 +296,21 @@ describe("command lines", () => {
       expect(fuzz.stdout).not.toContain("fuzz: 1 requests");
     }
   });
+  it("models and seed: --remote with --persist-to is refused, exit 2, rather than writing the real namespace", () => {
+    for (const args of [
+      ["scripts/models/cli.ts", "activate", "v1", "--remote", "--persist-to", "local-state"],
+      ["scripts/models/cli.ts", "rollback", "--persist-to", "local-state", "--remote"],
+      ["scripts/seed/cli.ts", "--model", "models/v1", "--remote", "--persist-to", "local-state"],
+    ] as const) {
+      const r = spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, args[0]), ...args.slice(1)], {
+        encoding: "utf8",
+        cwd: mkdtempSync(join(tmpdir(), "ot-kv-place-")),
+        timeout: 60_000,
+      });
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stderr).toBe(
+        "--remote writes the real namespace and --persist-to local-state names a local state: give one of them\n",
+      );
+    }
+  });
 });
