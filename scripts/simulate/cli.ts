@@ -8,14 +8,16 @@
  * {"variants":{...},"uplift":{"ctr":{...},"conversion":{...}},"srm_p":x,"reconciled":true,...}.
  * Exits 1 unless the Worker's experiment store counted exactly what the simulation did. A `--url` that is not one,
  * or plain http to another machine (the keys would cross a network in clear), ends it at once, exit 2. A setup
- * problem (no TOKEN_SECRET or keys: no .dev.vars; no demo shop, or a malformed one: demo-shop.ts; no Worker) ends it
- * before any work with `simulate failed: <what is missing or wrong, and what to run>`, exit 1.
+ * problem (no TOKEN_SECRET or keys: no .dev.vars; no demo shop, or a malformed one: demo-shop.ts; no Worker, or one
+ * that refuses the admin key) ends it before any work with `simulate failed: <what is missing or wrong, and what to
+ * run>`, exit 1.
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { cliArgs, decimal, wholeNumber, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey, DEV_VARS, readDevVars, tokenSecretProblem } from "../lib/dev-vars";
+import { checkAdminAccess } from "../lib/worker-admin";
 import type { WorkerUrl } from "../lib/worker-url";
 import { type DemoShop, readDemoShop } from "./demo-shop";
 import type { SimReader } from "./reader-model";
@@ -93,6 +95,8 @@ try {
 // a Worker must be running there: say so plainly rather than with a socket error's stack
 const health = await fetch(`${url}/v1/health`).catch(() => null);
 if (!health) fail(`no Worker answers at ${url}: start one with \`npm start\` (or pass --url)`);
+// and takes the admin key (a cheap read), before the campaign and the experiment are stored and the readers posted
+await checkAdminAccess(url, key).catch((e: Error) => fail(e.message));
 const senders = (process.env.AMP_ALLOWED_SENDERS ?? "newsletter@shop.example").split(",");
 
 const result = await runSimulation({

@@ -1,11 +1,13 @@
 /**
  * `npm run simulate`'s setup problems end it before any work with `simulate failed: <what, and what to run>`, exit
- * 1, no stack trace: no TOKEN_SECRET or events key (no .dev.vars), no demo shop, no Worker. A demo shop whose
- * products.json or customers.csv is there but malformed is named with its problem, not reported as missing. A
- * `--url` the keys must not be sent to (plain http to another machine) is refused first, exit 2.
+ * 1, no stack trace: no TOKEN_SECRET or events key (no .dev.vars), no demo shop, no Worker, or one refusing the
+ * admin key. A demo shop whose products.json or customers.csv is there but malformed is named with its problem, not
+ * reported as missing. A `--url` the keys must not be sent to (plain http to another machine) is refused first,
+ * exit 2.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -137,6 +139,39 @@ describe("npm run simulate: setup problems", () => {
     const notUrl = simulate(repo, "--demo", demo, "--url", "127.0.0.1:8787");
     expect(notUrl.status).toBe(2);
     expect(notUrl.stderr).toContain("--url 127.0.0.1:8787 is not a URL");
+  });
+
+  it("a Worker that refuses the admin key: says so and what to set, exit 1, before any campaign is stored", async () => {
+    const asked: string[] = [];
+    const server = createHttpServer((req, res) => {
+      asked.push(`${req.method} ${req.url}`);
+      res.setHeader("Content-Type", "application/json");
+      if (req.url === "/v1/health") return res.end('{"ok":true}');
+      res.statusCode = 401;
+      res.end('{"error":{"code":"UNAUTHORIZED","message":"invalid or missing API key"}}');
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const worker = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const demo = shop('[{"id":"p1","category":"Mugs","price":12}]');
+      const child = spawn(
+        join(root, "node_modules/.bin/tsx"),
+        [join(root, "scripts/simulate/cli.ts"), "--demo", demo, "--url", worker, "--readers", "10"],
+        { cwd: repo, env },
+      );
+      let stderr = "";
+      child.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      const status = await new Promise<number | null>((r) => child.on("close", r));
+      expect(status).toBe(1);
+      expect(stderr).toContain(`simulate failed: ${worker}/v1/admin/campaigns?limit=1 refused the admin key (401: `);
+      expect(stderr).toContain("set ADMIN_API_KEY to one of the Worker's ADMIN_API_KEYS");
+      expect(stderr).not.toMatch(STACK);
+      expect(asked.filter((a) => a.startsWith("PUT"))).toEqual([]);
+    } finally {
+      server.close();
+    }
   });
 
   it("a sound setup gets as far as the Worker: none at --url says so, exit 1", () => {
