@@ -19,6 +19,7 @@ import { DEMO_CAMPAIGNS } from "./demo/campaigns";
 import { ampBase, demoEmail } from "./demo/demo-email";
 import { generateDemo } from "./demo/generate";
 import { DEV_VARS, ensureDevVars } from "./lib/dev-vars";
+import { portInUse } from "./lib/free-port";
 import { portFromEnv } from "./lib/port-env";
 import { allEntries, erasedTombstones, readModelArtifacts } from "./seed/kv-entries";
 import { bulkPut, wranglerKv } from "./seed/wrangler-kv";
@@ -39,6 +40,13 @@ if ("error" in port) {
   process.exit(1);
 }
 const PORT = port.port;
+// and free: wrangler would find it taken only after the demo shop, the training and the seed
+if (await portInUse(HOST, PORT)) {
+  console.error(
+    `[opentime] ${HOST}:${PORT} is in use (another npm start or npm run dev?): stop it, or give another port (PORT=${PORT === 8788 ? 8789 : 8788} npm start)`,
+  );
+  process.exit(1);
+}
 const DEMO_DIR = "build/demo";
 const SEED_MARK = ".wrangler/opentime-seeded.json";
 const DEMO_SENDER = "newsletter@shop.example";

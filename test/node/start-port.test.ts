@@ -1,9 +1,11 @@
 /**
  * `npm start` refuses a PORT that names no port (`PORT=abc`, `PORT=`, `PORT=70000`) with a message saying what
- * to give, before anything is written or started; unset, it serves on 8787.
+ * to give, before anything is written or started; unset, it serves on 8787. A port something already listens on is
+ * refused the same way, rather than after the demo shop, the training and the seed, when wrangler cannot bind it.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -38,6 +40,29 @@ describe("npm start's PORT", () => {
       expect(existsSync(join(cwd, ".dev.vars"))).toBe(false);
       expect(readdirSync(cwd)).toEqual([]);
     } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+  it("stops `npm start` at once when something already listens on the port, naming it and what to do", async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
+    const port = (busy.address() as { port: number }).port;
+    const cwd = mkdtempSync(join(tmpdir(), "ot-port-busy-"));
+    try {
+      const run = spawnSync(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "scripts/start.ts")], {
+        cwd,
+        env: { ...process.env, PORT: String(port) },
+        encoding: "utf8",
+        // a guard only, as above: without the check it would build the demo shop and train before wrangler failed
+        timeout: 30_000,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(
+        `127.0.0.1:${port} is in use (another npm start or npm run dev?): stop it, or give another port (PORT=`,
+      );
+      expect(readdirSync(cwd)).toEqual([]);
+    } finally {
+      busy.close();
       rmSync(cwd, { recursive: true, force: true });
     }
   });
