@@ -1,8 +1,9 @@
 /**
- * Whether the campaign `npm run email` builds for is stored on the Worker (GET /v1/admin/campaigns/<id>): an id
- * with none stored is not refused (its opens get the defaults, as the admin API documents), but a misspelt id would
- * otherwise go out under the defaults unnoticed, so the CLI says so. Null when the Worker cannot tell (unreachable,
- * refused, an answer not read): the suppression check that follows fails closed on its own.
+ * Whether the campaign `npm run email` builds for is stored on the Worker (GET /v1/admin/campaigns/<id>): the admin
+ * API serves an id with none stored under the defaults, but a misspelt id would then go out under them unnoticed, and
+ * its sends recorded under that id, so the CLI refuses one (a campaign meant for the defaults is stored as `{}`). Null
+ * when the Worker cannot tell (unreachable, refused, an answer not read): the suppression check that follows fails
+ * closed on its own.
  */
 
 export async function campaignStored(apiBase: string, key: string, campaign: string): Promise<boolean | null> {

@@ -3,7 +3,8 @@
  *   [--base-url https://opentime.shop.example] [--layout row|card|grid] [--esp mailchimp|braze|sfmc]`
  * Writes one MIME message per recipient, or (with --esp) the parts once with merge tags plus a CSV of
  * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`). A template that is not
- * there stops it before anything is asked; a campaign the Worker has not stored gets a note (campaign-client.ts).
+ * there stops it before anything is asked; so does a campaign the Worker has not stored (campaign-client.ts), before
+ * a send is recorded under its id.
  * First it asks the Worker at --api-url (default: --base-url) with the admin key (ADMIN_API_KEY, else `.dev.vars`) which recipients must
  * not be mailed (unsubscribed, paused, erased, or held back by their frequency preference: another campaign's
  * send, or a triggered one, too recent for it) and leaves them out, counted by reason; a Worker that cannot be
@@ -111,9 +112,11 @@ try {
   // admin key (when the Worker is to be asked), a template that is not there
   if (checked || !values.subject) key();
   const templates = await readTemplates(options.template);
+  // a campaign the Worker has not stored (most often a misspelt id) stops the build before a send is recorded under
+  // that id, which would hold its readers back from the real campaign; the defaults are one save away
   if (checked && (await campaignStored(apiUrl, key(), values.campaign)) === false)
-    console.log(
-      `note: campaign "${values.campaign}" is not stored on the Worker at ${apiUrl}: its opens get the defaults (no blocks of your own, no subject rules). Misspelt? GET /v1/admin/campaigns lists the stored ids`,
+    throw new Error(
+      `campaign "${values.campaign}" is not stored on the Worker at ${apiUrl}: nothing was recorded or built. Misspelt? GET /v1/admin/campaigns lists the stored ids. To send it under the defaults (no blocks of your own, no subject rules), store it first: POST /v1/admin/campaigns with {"id":"${values.campaign}","campaign":{}}`,
     );
   const suppressed = checked ? await fetchSuppressions(apiUrl, key(), recipients, values.campaign) : undefined;
   const mailed = recipients.filter((u) => !suppressed?.has(u));

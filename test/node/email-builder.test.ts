@@ -526,16 +526,22 @@ describe("email builder CLI against a Worker", () => {
     expect(run.asked).toEqual([]);
   });
 
-  it("a campaign the Worker has not stored (a misspelt id): built under the defaults, and said so", async () => {
-    const unstored = await cliAgainstFakeWorker(["--dry-run"], false);
-    expect(unstored.code).toBe(0);
-    expect(unstored.asked[0]).toBe("GET /v1/admin/campaigns/spring");
-    expect(unstored.stdout).toMatch(
-      /note: campaign "spring" is not stored on the Worker at http:\/\/127.0.0.1:\d+: its opens get the defaults/,
-    );
-    const stored = await cliAgainstFakeWorker(["--dry-run"], true);
+  it("a campaign the Worker has not stored (a misspelt id): refused, naming it, before a send is recorded or a file written", async () => {
+    for (const args of [[], ["--dry-run"]]) {
+      const unstored = await cliAgainstFakeWorker(args, false);
+      expect(unstored.code).toBe(1);
+      // asked whether it is stored, then nothing: no check, no send recorded
+      expect(unstored.asked).toEqual(["GET /v1/admin/campaigns/spring"]);
+      expect(unstored.stderr).toMatch(
+        /campaign "spring" is not stored on the Worker at http:\/\/127.0.0.1:\d+: nothing was recorded or built/,
+      );
+      expect(unstored.stderr).toContain('{"id":"spring","campaign":{}}');
+      await expect(readdir(join(unstored.dir, "out"))).rejects.toThrow(/ENOENT/);
+    }
+    const stored = await cliAgainstFakeWorker([], true);
     expect(stored.code).toBe(0);
-    expect(stored.stdout).not.toContain("is not stored");
+    expect(stored.asked).toContain("POST /v1/admin/sends");
+    expect(stored.stderr).not.toContain("is not stored");
   });
 });
 
