@@ -356,7 +356,7 @@ function view(
   };
 }
 
-/** One message as RFC 5322 bytes (nodemailer's MailComposer). */
+/** One message as RFC 5322 bytes (nodemailer's MailComposer), every line ending in CRLF. */
 export async function composeMime(
   parts: EmailTemplates,
   headers: { from: string; to: string; subject: string; unsubscribeUrl?: string | null },
@@ -377,6 +377,9 @@ export async function composeMime(
     text: parts.text,
     amp: parts.amp,
     html: parts.html,
+    // every line break CRLF, as RFC 5322 asks: the headers are, but the parts keep the templates' LF as it is, and
+    // relays refuse or rewrite bare LF (the SMTP smuggling fixes), breaking a DKIM body hash signed before them
+    newline: "windows",
   });
   return mail.compile().build();
 }

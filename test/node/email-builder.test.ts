@@ -83,6 +83,15 @@ describe("email builder, MIME mode", () => {
     expect(parsed.text).toContain(`${BASE}/v1/c/${token}/row-0`);
   });
 
+  it("every line of a message ends in CRLF, the parts' bodies too (RFC 5322: no bare LF a relay may refuse)", async () => {
+    const { options } = await setup("user_id,email\nc0000002,ann@example.com\n");
+    const raw = await readFile((await buildEmails(options)).files[0] as string, "latin1");
+    // the templates' own line ends (LF) reach the bodies: each one must go out as CRLF
+    expect(raw.match(/\r?\n/g)?.length).toBeGreaterThan(100);
+    expect(raw.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/);
+    expect(raw.split("\r\n").every((line) => line.length <= 998)).toBe(true);
+  });
+
   it("a build removes the build before in its directory (and nothing else there), so no earlier message is sent again", async () => {
     const { options } = await setup("user_id,email\nc0000002,ann@example.com\nc0000042,bob@example.com\n");
     const first = await buildEmails({ ...options, campaign: "first" });
