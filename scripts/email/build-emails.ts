@@ -16,7 +16,7 @@ import MailComposer from "nodemailer/lib/mail-composer";
 import { CampaignIdSchema } from "../../core/campaign";
 import { type EmailTemplates, type EmailView, emailLinks, renderEmail } from "../../core/email-template";
 import { escapeXml } from "../../core/escape-xml";
-import { looksLikeEmail, looksLikeEmailAsSent, UserIdSchema } from "../../core/events";
+import { looksLikeEmail, UserIdSchema } from "../../core/events";
 import type { LayoutName } from "../../core/layouts";
 import type { SendTimeCopy, SubjectAnswer } from "../../core/subject-request";
 import type { SuppressionReason } from "../../core/suppressions";
@@ -24,6 +24,7 @@ import { mintToken } from "../../core/token";
 import { mintUnsubscribeToken, unsubscribeLink } from "../../core/unsubscribe-link";
 import { isLoopbackHost } from "../../core/web-url";
 import { describeFailure } from "../data/csv-input";
+import { isBareAddress } from "./mailbox";
 import { readTemplates } from "./render-email";
 
 /**
@@ -315,9 +316,12 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     if (!id.success)
       throw new Error(`${path}:${line}: user_id ${JSON.stringify(userId.slice(0, 80))} ${id.error.issues[0]?.message}`);
     const email = row.email || null;
-    // an address as written: a look-alike @ (`ann＠example.com`) makes a user id an address, never a To: one
-    if (needEmail && (!email || !looksLikeEmailAsSent(email)))
-      throw new Error(`${path}:${line}: a valid email is needed to write a message`);
+    // one bare address as written, as To: carries it: a look-alike @ (`ann＠example.com`) makes a user id an
+    // address, never a To: one, and a second address after a comma or semicolon would be mailed instead
+    if (needEmail && (!email || !isBareAddress(email)))
+      throw new Error(
+        `${path}:${line}: a valid email is needed to write a message${email ? `, got ${JSON.stringify(email.slice(0, 80))}` : ""}`,
+      );
     const raw = row.unsubscribe_url || null;
     const unsubscribe = raw === null ? null : unsubscribeUrl(raw);
     if (unsubscribe !== null && "why" in unsubscribe)

@@ -342,6 +342,21 @@ describe("email builder, MIME mode", () => {
     await expect(buildEmails(d.options)).rejects.toThrow(/recipients.csv:2: a valid email is needed/);
   });
 
+  it("an email cell that is not one bare address is refused, naming the line: never a message to another mailbox", async () => {
+    // each was taken, and addressed to what nodemailer made of it: the part after a comma or semicolon (another
+    // person's mailbox), or an empty group (no recipient at all)
+    for (const email of ["bob,ann@example.com", "x;y@example.com", "ann@example.com:x", "ann(c)@example.com"]) {
+      const { options } = await setup(`user_id,email\nc1,ann@example.com\nc2,"${email}"\n`);
+      await expect(buildEmails(options), email).rejects.toThrow(
+        `recipients.csv:3: a valid email is needed to write a message, got ${JSON.stringify(email)}`,
+      );
+      await expect(readdir(options.outDir)).rejects.toThrow(/ENOENT/);
+    }
+    const { options } = await setup("user_id,email\nc1,o'brien+news@example.com\n");
+    const raw = await readFile((await buildEmails(options)).files[0] as string, "utf8");
+    expect(raw).toMatch(/^To: o'brien\+news@example.com\r$/m);
+  });
+
   it("a recipients file it cannot use says which file and what is wrong, and writes nothing", async () => {
     // a header that names no user_id column: said once, not as an empty user_id on every line
     const col = await setup("customer_id,email\nc1,ann@example.com\n");
