@@ -24,7 +24,7 @@ import { mintToken } from "../../core/token";
 import { mintUnsubscribeToken, unsubscribeLink } from "../../core/unsubscribe-link";
 import { isLoopbackHost } from "../../core/web-url";
 import { describeFailure } from "../data/csv-input";
-import { isBareAddress } from "./mailbox";
+import { isBareAddress, isOneMailbox } from "./mailbox";
 import { readTemplates } from "./render-email";
 
 /**
@@ -432,6 +432,11 @@ export function checkOptions(opts: BuildOptions): Built {
   if (opts.shopUrl === undefined && !isLoopbackHost(base.hostname))
     throw new Error(
       `--shop-url is required with --base-url ${base.origin}: "Visit the shop" would lead to the Worker's root, which is not your shop`,
+    );
+  // MIME mode writes From: (an ESP sets its own): one sender with an address, or the message would go without one
+  if (!opts.esp && !isOneMailbox(opts.from))
+    throw new Error(
+      `--from must be one sender's address, "Shop <newsletter@shop.example>" or newsletter@shop.example, got ${JSON.stringify(opts.from.slice(0, 80))}`,
     );
   const shopUrl = opts.shopUrl ?? `${base.origin}/`;
   if (!/^https?:\/\/[^/]/i.test(shopUrl) || !URL.canParse(shopUrl))

@@ -357,6 +357,21 @@ describe("email builder, MIME mode", () => {
     expect(raw).toMatch(/^To: o'brien\+news@example.com\r$/m);
   });
 
+  it("--from must be one mailbox with an address: a name alone wrote messages with no From header", async () => {
+    const { options } = await setup("user_id,email\nc1,ann@example.com\n");
+    for (const from of ["Demo Shop", "shop.example", "Shop <n@shop.example>, Other <o@shop.example>", "Shop <>"])
+      await expect(buildEmails({ ...options, from }), from).rejects.toThrow(
+        `--from must be one sender's address, "Shop <newsletter@shop.example>" or newsletter@shop.example, got ${JSON.stringify(from)}`,
+      );
+    await expect(readdir(options.outDir)).rejects.toThrow(/ENOENT/);
+    for (const from of ['"Shop, Inc." <n@shop.example>', "n@shop.example", "Café ☕ <n@shop.example>"]) {
+      const parsed = await PostalMime.parse(
+        await readFile((await buildEmails({ ...options, from })).files[0] as string),
+      );
+      expect(parsed.from?.address).toBe("n@shop.example");
+    }
+  });
+
   it("a recipients file it cannot use says which file and what is wrong, and writes nothing", async () => {
     // a header that names no user_id column: said once, not as an empty user_id on every line
     const col = await setup("customer_id,email\nc1,ann@example.com\n");
