@@ -292,6 +292,11 @@ export async function readRecipients(path: string, needEmail: boolean): Promise<
     throw new Error(
       `${path}: no user_id column (the header names ${header.join(", ")}): the first line must be "user_id,email" (unsubscribe_url optional)`,
     );
+  // a column it reads named twice (a joined export): the parser keeps the last one's value, with no word, so the
+  // second email column's address (or user_id's id) would be mailed
+  const twice = ["user_id", "email", "unsubscribe_url"].find((c) => header.indexOf(c) !== header.lastIndexOf(c));
+  if (twice)
+    throw new Error(`${path}: the header names ${twice} twice (${header.join(", ")}): which one is meant? keep one`);
   // a reader listed twice would be sent the email twice (two messages, or two ESP rows with one token)
   const lineOf = new Map<string, number>();
   // lines counted once, forward, as rows come in order

@@ -385,7 +385,15 @@ describe("email builder, MIME mode", () => {
     await expect(buildEmails({ ...gone.options, recipientsCsv: join(gone.dir, "nope.csv") })).rejects.toThrow(
       /nope.csv: no such file \(ENOENT\); a relative path is read from /,
     );
-    for (const { dir } of [col, extra, gone]) await expect(readdir(join(dir, "out"))).rejects.toThrow(/ENOENT/);
+    // a column named twice (a joined export): the last one's value was taken, c2 mailed at c1's address
+    const twice = await setup("user_id,email,user_id\nc1,ann@example.com,c2\n");
+    await expect(buildEmails(twice.options)).rejects.toThrow(
+      /recipients.csv: the header names user_id twice \(user_id, email, user_id\): which one is meant\? keep one/,
+    );
+    const emails = await setup("user_id,email,name,email\nc1,ann@example.com,Ann,old@example.com\n");
+    await expect(buildEmails(emails.options)).rejects.toThrow(/recipients.csv: the header names email twice/);
+    for (const { dir } of [col, extra, gone, twice, emails])
+      await expect(readdir(join(dir, "out"))).rejects.toThrow(/ENOENT/);
   });
 });
 
