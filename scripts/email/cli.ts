@@ -3,8 +3,8 @@
  *   [--base-url https://opentime.shop.example] [--layout row|card|grid] [--esp mailchimp|braze|sfmc]`
  * Writes one MIME message per recipient, or (with --esp) the parts once with merge tags plus a CSV of
  * tokens to upload. Tokens are signed with TOKEN_SECRET (environment, else `.dev.vars`). A template that is not
- * there stops it before anything is asked; so does a campaign the Worker has not stored (campaign-client.ts), before
- * a send is recorded under its id.
+ * there, or an --out that is no directory, stops it before anything is asked; so does a campaign the Worker has not
+ * stored (campaign-client.ts), before a send is recorded under its id.
  * First it asks the Worker at --api-url (default: --base-url) with the admin key (ADMIN_API_KEY, else `.dev.vars`) which recipients must
  * not be mailed (unsubscribed, paused, erased, or held back by their frequency preference: another campaign's
  * send, or a triggered one, too recent for it) and leaves them out, counted by reason; a Worker that cannot be
@@ -25,6 +25,7 @@ import { LAYOUT_NAMES, type LayoutName } from "../../core/layouts";
 import { DEFAULT_TOKEN_TTL_DAYS } from "../../core/token";
 import { cliArgs } from "../lib/cli-args";
 import { adminKey, tokenSecret } from "../lib/dev-vars";
+import { checkOut } from "../lib/out-dir";
 import { tokenTtlDays } from "../lib/token-lifetime";
 import {
   BUILD_LIST,
@@ -109,9 +110,10 @@ try {
   // whom not to mail, before anything is built or asked of them (fail closed: SuppressionCheckFailed ends the run)
   const checked = !values["skip-suppression-check"];
   // what would stop the build stops it before the Worker is asked anything or a send is recorded: a missing
-  // admin key (when the Worker is to be asked), a template that is not there
+  // admin key (when the Worker is to be asked), a template that is not there, an --out that is no directory
   if (checked || !values.subject) key();
   const templates = await readTemplates(options.template);
+  await checkOut(options.outDir);
   // a campaign the Worker has not stored (most often a misspelt id) stops the build before a send is recorded under
   // that id, which would hold its readers back from the real campaign; the defaults are one save away
   if (checked && (await campaignStored(apiUrl, key(), values.campaign)) === false)

@@ -573,6 +573,17 @@ describe("email builder CLI against a Worker", () => {
     expect(run.asked).toEqual([]);
   });
 
+  it("an --out it cannot write to stops it before a send is recorded (the sends would count for mail never written)", async () => {
+    const { dir } = await setup("x");
+    await writeFile(join(dir, "taken"), "a file");
+    const run = await cliAgainstFakeWorker(["--out", join(dir, "taken", "emails")], true);
+    expect(run.stderr).toContain(
+      `--out ${join(dir, "taken", "emails")}: not a directory (a part of the path is a file)`,
+    );
+    expect(run.code).toBe(1);
+    expect(run.asked).toEqual([]);
+  });
+
   it("a campaign the Worker has not stored (a misspelt id): refused, naming it, before a send is recorded or a file written", async () => {
     for (const args of [[], ["--dry-run"]]) {
       const unstored = await cliAgainstFakeWorker(args, false);
