@@ -85,6 +85,11 @@ const baseUrl = values["base-url"] as string;
 
 const DEFAULT_SUBJECT = "Picked for you";
 
+/** Sends this run recorded, while a failure would leave them recorded for mail not written (null: none). */
+let recordedUnbuilt: number | null = null;
+/** Whether the writing had begun (files of the build may be there). */
+let writing = false;
+
 try {
   const options = checkOptions({
     campaign: values.campaign,
@@ -126,6 +131,7 @@ try {
   // not for a preview, nor offline (unchecked: nothing about the recipients is asked of the Worker)
   const record = checked && !values["dry-run"] && mailed.length > 0;
   const recorded = record ? await recordSends(apiUrl, key(), values.campaign, mailed) : null;
+  recordedUnbuilt = recorded?.recorded ?? null;
   // readers their shard held back at the recording (a change since the check) are left out as the check's are
   const leftOut = recorded?.held.size ? new Map([...(suppressed ?? []), ...recorded.held]) : suppressed;
   // the campaign's subject rules, per recipient built for (an experiment records an arm for each, so asked only for
@@ -135,7 +141,9 @@ try {
     values.subject || built.length === 0
       ? undefined
       : await fetchSubjects(apiUrl, key(), values.campaign, built, !values["dry-run"]);
+  writing = true;
   const result = await buildEmails({ ...options, templates, subjects, suppressed: leftOut });
+  recordedUnbuilt = null;
   const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
   console.log(
     `${n(result.recipients, "recipient", "recipients")} -> ${n(result.files.length, "file", "files")} in ${values.out}`,
@@ -194,5 +202,10 @@ try {
     console.log("note: --base-url is not https; mail clients (and AMP) need a public https origin for a real send");
 } catch (e) {
   console.error((e as Error).message);
+  // what a failure after the recording leaves: sends recorded for mail not (all) written
+  if (recordedUnbuilt !== null)
+    console.error(
+      `this campaign's send to ${recordedUnbuilt} ${recordedUnbuilt === 1 ? "recipient" : "recipients"} was recorded before it stopped, and ${writing ? "the build did not finish" : "nothing was built"}: run the same build again within 20 hours (this campaign's own recent sends never hold back its recipients); given up, they count against those readers' frequency preference until its window ends (30 days at most)`,
+    );
   process.exit(1);
 }

@@ -43,6 +43,8 @@ function standIn(
   sendsAnswer?: (users: string[]) => { status: number; body: string },
   /** readers the recording holds back (their shard's state changed since the check), with why */
   heldAtRecord: Record<string, SuppressionReason> = {},
+  /** the subject lines' answer in place of one subject-less line each */
+  subjectsAnswer?: () => { status: number; body: string },
 ) {
   const batches: string[][] = [];
   const campaigns: (string | undefined)[] = [];
@@ -81,6 +83,10 @@ function standIn(
       if (req.method === "POST" && req.url === "/v1/admin/subjects") {
         const ask = JSON.parse(body) as { campaign: string; users: string[] };
         subjectAsks.push(ask);
+        if (subjectsAnswer) {
+          const a = subjectsAnswer();
+          return reply(a.status, a.body);
+        }
         const subjects = ask.users.map((user) => ({
           user,
           subject: null,
@@ -361,6 +367,22 @@ describe("npm run email: counts by reason, fails closed, or builds unchecked whe
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/could not record the campaign's sends.*nothing was built/);
     expect(res.stderr).toMatch(/--dry-run/);
+    await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("a failure after the recording (the subject lines) says the sends were recorded, and that a re-run is safe", async () => {
+    const { recipients, dir } = await setup(csv);
+    const refused = () => ({ status: 500, body: '{"error":{"code":"INTERNAL"}}' });
+    const { server, sends } = standIn({}, undefined, undefined, {}, refused);
+    const out = join(dir, "out");
+    const args = argsFor(recipients, out, await listen(server)).filter((a) => a !== "--subject" && a !== "Hi");
+    const res = await cli(args);
+    expect(res.code).toBe(1);
+    expect(sends).toHaveLength(1);
+    expect(res.stderr).toMatch(/subjects answered 500/);
+    expect(res.stderr).toContain(
+      "this campaign's send to 3 recipients was recorded before it stopped, and nothing was built: run the same build again within 20 hours",
+    );
     await expect(readdir(out)).rejects.toThrow(/ENOENT/);
   });
 
