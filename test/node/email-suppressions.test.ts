@@ -386,6 +386,18 @@ describe("npm run email: counts by reason, fails closed, or builds unchecked whe
     await expect(readdir(out)).rejects.toThrow(/ENOENT/);
   });
 
+  it("an answer to the subject lines without them is said as one this version does not read, not as a TypeError", async () => {
+    const { recipients, dir } = await setup(csv);
+    const out = join(dir, "out");
+    const odd = standIn({}, undefined, undefined, {}, () => ({ status: 200, body: '{"campaign":"spring-sale"}' }));
+    const unread = await cli(
+      argsFor(recipients, out, await listen(odd.server)).filter((a) => a !== "--subject" && a !== "Hi"),
+    );
+    expect(unread.code).toBe(1);
+    expect(unread.stderr).toMatch(/subjects answered what this version does not read: \{"campaign":"spring-sale"\}/);
+    await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+  });
+
   it("--dry-run: checked and built, nothing recorded, and it says so; --skip-suppression-check asks nothing", async () => {
     const { recipients, dir } = await setup(csv);
     const { server, sends, batches } = standIn({ "c-bob": "unsubscribed" });
