@@ -114,14 +114,17 @@ try {
   const recipients = (await readRecipients(values.recipients, !values.esp)).map((r) => r.userId);
   // whom not to mail, before anything is built or asked of them (fail closed: SuppressionCheckFailed ends the run)
   const checked = !values["skip-suppression-check"];
+  // the Worker is asked about the recipients: the check, or each one's subject line (which records experiment arms)
+  const asksWorker = checked || !values.subject;
   // what would stop the build stops it before the Worker is asked anything or a send is recorded: a missing
   // admin key (when the Worker is to be asked), a template that is not there, an --out that is no directory
-  if (checked || !values.subject) key();
+  if (asksWorker) key();
   const templates = await readTemplates(options.template);
   await checkOut(options.outDir);
-  // a campaign the Worker has not stored (most often a misspelt id) stops the build before a send is recorded under
-  // that id, which would hold its readers back from the real campaign; the defaults are one save away
-  if (checked && (await campaignStored(apiUrl, key(), values.campaign)) === false)
+  // a campaign the Worker has not stored (most often a misspelt id) stops the build before a send or an experiment
+  // arm is recorded under that id, which would hold its readers back from the real campaign; the defaults are one
+  // save away. Asked whenever the Worker is asked anything (offline, with one subject for all, nothing is)
+  if (asksWorker && (await campaignStored(apiUrl, key(), values.campaign)) === false)
     throw new Error(
       `campaign "${values.campaign}" is not stored on the Worker at ${apiUrl}: nothing was recorded or built. Misspelt? GET /v1/admin/campaigns lists the stored ids. To send it under the defaults (no blocks of your own, no subject rules), store it first: POST /v1/admin/campaigns with {"id":"${values.campaign}","campaign":{}}`,
     );

@@ -520,9 +520,10 @@ describe("email builder, ESP mode", () => {
 
 /**
  * The CLI run against a fake Worker that answers the check, the subjects and the sends' recording, and says the
- * campaign is `stored` or not: what the CLI asked of it, its exit code and output.
+ * campaign is `stored` or not: what the CLI asked of it, its exit code and output (`subject` null: none given, so the
+ * subject lines are asked of the Worker).
  */
-async function cliAgainstFakeWorker(args: string[], stored: boolean) {
+async function cliAgainstFakeWorker(args: string[], stored: boolean, subject: string | null = "Hi") {
   const { recipients, dir } = await setup("user_id,email\nc1,ann@example.com\n");
   const asked: string[] = [];
   const server = createServer((req, res) => {
@@ -545,7 +546,7 @@ async function cliAgainstFakeWorker(args: string[], stored: boolean) {
         recipients,
         "--out",
         join(dir, "out"),
-      ].concat(["--subject", "Hi", "--base-url", `http://127.0.0.1:${port}`, ...args]),
+      ].concat(subject === null ? [] : ["--subject", subject], ["--base-url", `http://127.0.0.1:${port}`, ...args]),
       { env: { ...process.env, TOKEN_SECRET: SECRET, ADMIN_API_KEY: "test-admin-key-0123456789" }, stdio: "pipe" },
     );
     let stdout = "";
@@ -596,6 +597,14 @@ describe("email builder CLI against a Worker", () => {
       expect(unstored.stderr).toContain('{"id":"spring","campaign":{}}');
       await expect(readdir(join(unstored.dir, "out"))).rejects.toThrow(/ENOENT/);
     }
+    // unchecked but asking the Worker for the subject lines (which records experiment arms under the id): refused too
+    const unchecked = await cliAgainstFakeWorker(["--skip-suppression-check"], false, null);
+    expect(unchecked.code).toBe(1);
+    expect(unchecked.asked).toEqual(["GET /v1/admin/campaigns/spring"]);
+    expect(unchecked.stderr).toContain('campaign "spring" is not stored');
+    // unchecked with one subject for all: the Worker is asked nothing, so nothing is checked
+    const offline = await cliAgainstFakeWorker(["--skip-suppression-check"], false);
+    expect(offline.asked).toEqual([]);
     const stored = await cliAgainstFakeWorker([], true);
     expect(stored.code).toBe(0);
     expect(stored.asked).toContain("POST /v1/admin/sends");
