@@ -48,7 +48,10 @@ export async function writeModel(out: string, files: ModelFiles, log: (msg: stri
   }
   await rm(dir, { recursive: true, force: true });
   await rename(staging, dir);
-  await writeFile(join(out, "latest.json"), `${JSON.stringify({ version: recs.version, dir }, null, 2)}\n`);
+  // written whole or not at all (a run stopped while writing leaves the one before): `npm start` and seed read it
+  const latest = join(out, `.latest.json.partial-${process.pid}`);
+  await writeFile(latest, `${JSON.stringify({ version: recs.version, dir }, null, 2)}\n`);
+  await rename(latest, join(out, "latest.json"));
   log(
     `exported ${recs.version} (${(recs.alsOnnx.length / 1024).toFixed(0)} KiB ALS ONNX, ${profiles.length} profiles) to ${dir}`,
   );
