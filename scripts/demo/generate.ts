@@ -17,7 +17,7 @@ export interface DemoOptions {
   seed: number;
   products: number;
   customers: number;
-  /** last instant of the 12-month window (ISO) */
+  /** last instant of the window (ISO); a date alone (`2026-10-31`) is its last second, UTC, as the default */
   end: string;
   /** months of history */
   months: number;
@@ -118,7 +118,8 @@ export async function generateDemo(outDir: string, options: Partial<DemoOptions>
   const opts: DemoOptions = { ...DEFAULT_DEMO_OPTIONS, ...options };
   if (opts.products < 24 || opts.products > 100_000) throw new Error("--products must be between 24 and 100000");
   if (opts.customers < 1 || opts.customers > 1_000_000) throw new Error("--customers must be between 1 and 1000000");
-  const end = Math.floor(Date.parse(opts.end) / 1000);
+  // a date alone is the whole day, to its last second (Date.parse would take its first)
+  const end = Math.floor(Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(opts.end) ? `${opts.end}T23:59:59Z` : opts.end) / 1000);
   if (!Number.isFinite(end)) throw new Error(`--end is not a date: ${opts.end}`);
   const start = end - Math.round(opts.months * 30.44 * DAY);
   await mkdir(outDir, { recursive: true });

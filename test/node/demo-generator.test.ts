@@ -36,6 +36,13 @@ describe("demo shop generator", () => {
     expect(hash(join(base, "a/events.csv"))).not.toBe(hash(join(base, "c/events.csv")));
   });
 
+  it("takes a date alone as its whole day: --end 2026-10-31 is the default's window", async () => {
+    const small = { products: 100, customers: 200, seed: 3 };
+    await generateDemo(join(base, "dated"), { ...small, end: "2026-10-31" });
+    await generateDemo(join(base, "timed"), { ...small, end: "2026-10-31T23:59:59Z" });
+    expect(hash(join(base, "dated/events.csv"))).toBe(hash(join(base, "timed/events.csv")));
+  });
+
   it("has daily and weekly rhythms", () => {
     const lines = readFileSync(join(base, "default/events.csv"), "utf8").trim().split("\n").slice(1);
     const byHour = new Array(24).fill(0);
