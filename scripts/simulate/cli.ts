@@ -113,7 +113,8 @@ const result = await runSimulation({
   concurrency: values.concurrency,
   settleSeconds: values["settle-seconds"],
   log,
-});
+  // past the setup, a failure is the Worker's answer or a wait given up: said as a setup problem is, without a stack
+}).catch((e: Error) => fail(e.message));
 const { variants, uplift, srm_p, reconciled, ...rest } = result;
 log(
   Object.entries(variants)
@@ -130,7 +131,10 @@ if (result.unpersonalized > 0)
 console.log(JSON.stringify({ variants, uplift, srm_p, reconciled, ...rest }));
 process.exitCode = reconciled && result.arm_mismatches === 0 && result.unpersonalized === 0 ? 0 : 1;
 
-/** A setup problem (a secret, the demo shop, the Worker): what is missing and what to run, exit 1, no stack. */
+/**
+ * A setup problem (a secret, the demo shop, the Worker: what is missing and what to run), or the run's own failure
+ * (what the Worker answered, a wait given up): exit 1, no stack.
+ */
 function fail(problem: string): never {
   console.error(`simulate failed: ${problem}`);
   process.exit(1);

@@ -174,6 +174,36 @@ describe("npm run simulate: setup problems", () => {
     }
   });
 
+  it("a Worker that fails part way (a write refused after the setup): says what failed, exit 1, no stack", async () => {
+    const server = createHttpServer((req, res) => {
+      res.setHeader("Content-Type", "application/json");
+      if (req.url === "/v1/health") return res.end('{"ok":true}');
+      if (req.method === "GET") return res.end('{"ids":[]}');
+      res.statusCode = 500;
+      res.end('{"error":{"code":"INTERNAL","message":"internal error"}}');
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const worker = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const demo = shop('[{"id":"p1","category":"Mugs","price":12}]');
+      const child = spawn(
+        join(root, "node_modules/.bin/tsx"),
+        [join(root, "scripts/simulate/cli.ts"), "--demo", demo, "--url", worker, "--readers", "10"],
+        { cwd: repo, env },
+      );
+      let stderr = "";
+      child.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      const status = await new Promise<number | null>((r) => child.on("close", r));
+      expect(status).toBe(1);
+      expect(stderr).toMatch(/simulate failed: PUT \/v1\/admin\/campaigns\/sim-[^:]+: 500 /);
+      expect(stderr).not.toMatch(STACK);
+    } finally {
+      server.close();
+    }
+  });
+
   it("a sound setup gets as far as the Worker: none at --url says so, exit 1", () => {
     const r = simulate(repo, "--demo", shop('[{"id":"p1","category":"Mugs","price":12}]'), "--url", url);
     expect(r.status).toBe(1);
