@@ -59,16 +59,19 @@ export async function consumeEvents(batch: MessageBatch<EventsMessage>, env: Bin
   // one call per shard: its events in the batch's order
   const calls = byShard(held, (h) => h.event.user);
   summary.shards = calls.size;
-  // how long the newest message waited: under a backlog the shards coalesce snapshot writes more (reader-shard.ts)
-  const newest = Math.max(...batch.messages.map((m) => m.timestamp.getTime()));
-  const backlogMs = Math.max(0, Date.now() - newest);
+  // how long the newest message waited: under a backlog the shards coalesce snapshot writes more (reader-shard.ts).
+  // First deliveries only: a message tried again waited out its retry's delay (and its first try's), not a backlog,
+  // so a batch of retries alone leaves the shards' interval as it was (a redelivery minutes late stretched it to
+  // its longest, for every reader of the shard, until a fresh batch came)
+  const fresh = batch.messages.filter((m) => m.attempts <= 1).map((m) => m.timestamp.getTime());
+  const backlogMs = fresh.length > 0 ? Math.max(0, Date.now() - Math.max(...fresh)) : undefined;
   await Promise.all(
     [...calls].map(async ([shard, call]) => {
       let outcomes: ApplyOutcome[];
       try {
         outcomes = await shardStub(env, shard).apply(
           call.map((h) => h.event),
-          { backlogMs },
+          backlogMs === undefined ? {} : { backlogMs },
         );
       } catch (e) {
         logEvent("error", "events.shard_failed", { shard, detail: errorMessage(e), events: call.length });
