@@ -256,7 +256,8 @@ describe("npm run models: rollback", () => {
     expect((await text(kv, kvKeys.activeModel)).version).toBe("v1");
   });
 
-  it("a rollback whose pointer write fails, tried again, returns to the version it meant, not one further back", async () => {
+  /** A store that has served v1, v2 and v3 in turn, whose first write of `key` from now on fails. */
+  async function threeVersionsFailingOnce(key: string) {
     const kv = memoryKv();
     for (const v of ["v1", "v2", "v3"]) {
       publish(kv, v);
@@ -264,13 +265,18 @@ describe("npm run models: rollback", () => {
     }
     const put = kv.put;
     let failed = false;
-    kv.put = async (key, value) => {
-      if (key === kvKeys.activeModel && !failed) {
+    kv.put = async (k, value) => {
+      if (k === key && !failed) {
         failed = true;
         throw new Error("KV unavailable");
       }
-      return put(key, value);
+      return put(k, value);
     };
+    return kv;
+  }
+
+  it("a rollback whose pointer write fails, tried again, returns to the version it meant, not one further back", async () => {
+    const kv = await threeVersionsFailingOnce(kvKeys.activeModel);
     await expect(rollback(kv)).rejects.toThrow("KV unavailable");
     expect((await text(kv, kvKeys.activeModel)).version).toBe("v3");
     expect((await rollback(kv)).pointer.version).toBe("v2");
@@ -280,20 +286,7 @@ describe("npm run models: rollback", () => {
   });
 
   it("a rollback whose history write fails still leaves the next rollback going one further back", async () => {
-    const kv = memoryKv();
-    for (const v of ["v1", "v2", "v3"]) {
-      publish(kv, v);
-      await activate(kv, v);
-    }
-    const put = kv.put;
-    let failed = false;
-    kv.put = async (key, value) => {
-      if (key === kvKeys.modelHistory && !failed) {
-        failed = true;
-        throw new Error("KV unavailable");
-      }
-      return put(key, value);
-    };
+    const kv = await threeVersionsFailingOnce(kvKeys.modelHistory);
     // the pointer moved; the history still holds v2 last, which a rollback from v2 skips
     await expect(rollback(kv)).rejects.toThrow("KV unavailable");
     expect((await text(kv, kvKeys.activeModel)).version).toBe("v2");

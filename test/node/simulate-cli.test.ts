@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -141,14 +141,17 @@ describe("npm run simulate: setup problems", () => {
     expect(notUrl.stderr).toContain("--url 127.0.0.1:8787 is not a URL");
   });
 
-  it("a Worker that refuses the admin key: says so and what to set, exit 1, before any campaign is stored", async () => {
+  /**
+   * The simulation of ten readers run against a local stand-in for the Worker answering as `answer` does (health
+   * answered ok before it): what it asked, its exit status, its stderr and the stand-in's URL.
+   */
+  async function againstStandIn(answer: (req: IncomingMessage, res: ServerResponse) => void) {
     const asked: string[] = [];
     const server = createHttpServer((req, res) => {
       asked.push(`${req.method} ${req.url}`);
       res.setHeader("Content-Type", "application/json");
       if (req.url === "/v1/health") return res.end('{"ok":true}');
-      res.statusCode = 401;
-      res.end('{"error":{"code":"UNAUTHORIZED","message":"invalid or missing API key"}}');
+      answer(req, res);
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const worker = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -164,44 +167,33 @@ describe("npm run simulate: setup problems", () => {
         stderr += d;
       });
       const status = await new Promise<number | null>((r) => child.on("close", r));
-      expect(status).toBe(1);
-      expect(stderr).toContain(`simulate failed: ${worker}/v1/admin/campaigns?limit=1 refused the admin key (401: `);
-      expect(stderr).toContain("set ADMIN_API_KEY to one of the Worker's ADMIN_API_KEYS");
-      expect(stderr).not.toMatch(STACK);
-      expect(asked.filter((a) => a.startsWith("PUT"))).toEqual([]);
+      return { asked, status, stderr, worker };
     } finally {
       server.close();
     }
+  }
+
+  it("a Worker that refuses the admin key: says so and what to set, exit 1, before any campaign is stored", async () => {
+    const { asked, status, stderr, worker } = await againstStandIn((_, res) => {
+      res.statusCode = 401;
+      res.end('{"error":{"code":"UNAUTHORIZED","message":"invalid or missing API key"}}');
+    });
+    expect(status).toBe(1);
+    expect(stderr).toContain(`simulate failed: ${worker}/v1/admin/campaigns?limit=1 refused the admin key (401: `);
+    expect(stderr).toContain("set ADMIN_API_KEY to one of the Worker's ADMIN_API_KEYS");
+    expect(stderr).not.toMatch(STACK);
+    expect(asked.filter((a) => a.startsWith("PUT"))).toEqual([]);
   });
 
   it("a Worker that fails part way (a write refused after the setup): says what failed, exit 1, no stack", async () => {
-    const server = createHttpServer((req, res) => {
-      res.setHeader("Content-Type", "application/json");
-      if (req.url === "/v1/health") return res.end('{"ok":true}');
+    const { status, stderr } = await againstStandIn((req, res) => {
       if (req.method === "GET") return res.end('{"ids":[]}');
       res.statusCode = 500;
       res.end('{"error":{"code":"INTERNAL","message":"internal error"}}');
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const worker = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    try {
-      const demo = shop('[{"id":"p1","category":"Mugs","price":12}]');
-      const child = spawn(
-        join(root, "node_modules/.bin/tsx"),
-        [join(root, "scripts/simulate/cli.ts"), "--demo", demo, "--url", worker, "--readers", "10"],
-        { cwd: repo, env },
-      );
-      let stderr = "";
-      child.stderr.on("data", (d) => {
-        stderr += d;
-      });
-      const status = await new Promise<number | null>((r) => child.on("close", r));
-      expect(status).toBe(1);
-      expect(stderr).toMatch(/simulate failed: PUT \/v1\/admin\/campaigns\/sim-[^:]+: 500 /);
-      expect(stderr).not.toMatch(STACK);
-    } finally {
-      server.close();
-    }
+    expect(status).toBe(1);
+    expect(stderr).toMatch(/simulate failed: PUT \/v1\/admin\/campaigns\/sim-[^:]+: 500 /);
+    expect(stderr).not.toMatch(STACK);
   });
 
   it("a sound setup gets as far as the Worker: none at --url says so, exit 1", () => {
