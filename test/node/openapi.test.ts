@@ -65,7 +65,9 @@ describe("OpenAPI description", () => {
     let answers = 0;
     for (const r of ROUTES) {
       for (const [status, answer] of Object.entries(r.responses)) {
-        if (Number(status) >= 400) expect(answer.codes, `${r.method} ${r.route} ${status}`).toBeDefined();
+        // a coded JSON error, or the one staff page answering its browser with HTML (the dashboard's unknown id)
+        const page = r.route === "/dashboard" && answer.media === "text/html";
+        if (Number(status) >= 400 && !page) expect(answer.codes, `${r.method} ${r.route} ${status}`).toBeDefined();
         for (const code of answer.codes ?? []) {
           answers++;
           if (ERROR_STATUS[code] !== Number(status)) misplaced.push(`${r.method} ${r.route} ${status} ${code}`);

@@ -1166,6 +1166,8 @@ const DOCUMENTED: RouteDoc[] = [
       200: { description: "HTML", media: "text/html" },
       400: error("a phase other than all or current", "BAD_REQUEST"),
       401: staffOnly,
+      // a page for a browser, not a JSON error: it says no experiment has the id, above the list of those there are
+      404: { description: "HTML: `experiment` names no experiment (never another's report)", media: "text/html" },
       500: internal,
     },
   },

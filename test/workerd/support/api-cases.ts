@@ -935,6 +935,8 @@ export const CASES: Case[] = [
     status: 200,
   },
   { route: "GET /dashboard", path: "/dashboard?phase=every", headers: ADMIN, status: 400, code: "BAD_REQUEST" },
+  // an id no experiment has: the page says so (HTML), never another experiment's report
+  { route: "GET /dashboard", path: "/dashboard?experiment=no-such-experiment", headers: ADMIN, status: 404 },
   { route: "GET /dashboard", path: "/dashboard", status: 401, code: "UNAUTHORIZED" },
   {
     route: "POST /dashboard/models/:action",
