@@ -265,11 +265,13 @@ describe("Cloudflare Access identities (Cf-Access-Jwt-Assertion, verified)", () 
     expect(certFetches[0]).toBe(CERTS);
   });
 
-  it("refuses a JWT with another audience, issuer, an expired one, another key's signature, or HS256", async () => {
+  it("refuses a JWT with another audience, issuer, an expired one, one without expiry, another key's signature, or HS256", async () => {
     const forged = [
       await sign(claims({ aud: ["another-application-aud-0123456789"] }), signingKey),
       await sign(claims({ iss: "https://attacker.cloudflareaccess.com" }), signingKey),
       await sign(claims({ exp: now() - 60, iat: now() - 3600 }), signingKey),
+      // no expiry at all: never an Access session's (Access always sets one), and it would never expire
+      await sign(claims({ exp: undefined }), signingKey),
       await sign(claims(), otherKey),
       await sign(claims(), "a-shared-secret-the-attacker-chose", "HS256"),
       "not.a.jwt",

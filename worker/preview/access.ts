@@ -10,8 +10,9 @@
  * The Access identity is the `Cf-Access-Jwt-Assertion` header that Access adds in front of the Worker.
  * Anyone can send that header, so it is never trusted for being present: it counts only when
  * ACCESS_TEAM_DOMAIN and ACCESS_AUD are configured and the JWT verifies (RS256 signature against the team's
- * keys at https://<team>.cloudflareaccess.com/cdn-cgi/access/certs, issuer, audience, expiry; the keys cached 300 s,
- * fetched again past the cache for a key id they lack, as after Access rotates them).
+ * keys at https://<team>.cloudflareaccess.com/cdn-cgi/access/certs, issuer, audience, an expiry it must have and
+ * that is not past; the keys cached 300 s, fetched again past the cache for a key id they lack, as after Access
+ * rotates them).
  * Loopback and Access both let a browser in on what it carries by itself (the Access cookie), so a write
  * (any method but GET, HEAD, OPTIONS) whose `Origin` is another site's is refused (403 ORIGIN_NOT_ALLOWED):
  * another page cannot post the preview's reset or editor with a staff member's session. A client without an
@@ -94,11 +95,14 @@ async function accessIdentity(c: Context<AppEnv>, access: Config["access"]): Pro
         keys = [...(await within(asked, JOIN_WAIT_MS, (): JsonWebKey[] => [])), ...keys];
       }
     }
-    await verifyWithJwks(jwt, {
+    const claims = await verifyWithJwks(jwt, {
       keys: keys as Parameters<typeof verifyWithJwks>[1]["keys"],
       allowedAlgorithms: ["RS256"],
       verification: { iss: issuer, aud: access.aud },
     });
+    // hono checks `exp` only when the JWT has one: a JWT without it would never expire. Access always sets it, so one
+    // without is no Access session's
+    if (typeof claims.exp !== "number") throw new TypeError("the JWT has no expiry");
     return true;
   } catch (e) {
     // the error's name only: hono's messages quote the JWT, which holds the person's email
