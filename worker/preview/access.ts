@@ -12,7 +12,7 @@
  * ACCESS_TEAM_DOMAIN and ACCESS_AUD are configured and the JWT verifies (RS256 signature against the team's
  * keys at https://<team>.cloudflareaccess.com/cdn-cgi/access/certs, issuer, audience, an expiry it must have and
  * that is not past; the keys cached 300 s, fetched again past the cache for a key id they lack, as after Access
- * rotates them).
+ * rotates them; each fetch given 2 s, so a certs endpoint that hangs costs a staff request 2 s, not the request).
  * Loopback and Access both let a browser in on what it carries by itself (the Access cookie), so a write
  * (any method but GET, HEAD, OPTIONS) whose `Origin` is another site's is refused (403 ORIGIN_NOT_ALLOWED):
  * another page cannot post the preview's reset or editor with a staff member's session. A client without an
@@ -37,6 +37,11 @@ const CERTS_CACHE_SECONDS = 300;
  * minute at most.
  */
 export const FRESH_CERTS_MIN_MS = 60_000;
+/**
+ * How long a fetch of the keys may take: a certs endpoint that hangs would otherwise hang every staff request that
+ * carries an Access JWT, those that also carry the admin key included (the key is checked after the JWT).
+ */
+export const CERTS_TIMEOUT_MS = 2_000;
 
 const adminKey = requireApiKey((config) => config.adminApiKeys, "admin");
 
@@ -60,12 +65,13 @@ export function resetAccessKeys(): void {
 
 /** The team's signing keys from `url` (its certs endpoint), from Cloudflare's cache or past it. */
 async function accessKeys(url: string, pastCache: boolean): Promise<JsonWebKey[]> {
+  const signal = AbortSignal.timeout(CERTS_TIMEOUT_MS);
   const res = await fetch(
     url,
     // (`cache` is in the runtime since compatibility date 2024-11-11, not in these types)
     pastCache
-      ? ({ cache: "no-store" } as RequestInit)
-      : { cf: { cacheTtl: CERTS_CACHE_SECONDS, cacheEverything: true } },
+      ? ({ cache: "no-store", signal } as RequestInit)
+      : { cf: { cacheTtl: CERTS_CACHE_SECONDS, cacheEverything: true }, signal },
   );
   if (!res.ok) throw new Error(`the Access certs answered ${res.status}`);
   const { keys } = (await res.json()) as { keys?: unknown };
@@ -83,7 +89,12 @@ async function accessIdentity(c: Context<AppEnv>, access: Config["access"]): Pro
     const { kid } = decode(jwt).header as { kid?: unknown };
     const now = Date.now();
     const held = fresh?.url === url && now - fresh.at < CERTS_CACHE_SECONDS * 1000 ? fresh.keys : [];
-    let keys = [...held, ...(await accessKeys(url, false))];
+    // the keys held from a fetch past the cache still verify while the cached read fails (a rotation's new key)
+    const cached = await accessKeys(url, false).catch((e) => {
+      if (held.length === 0) throw e;
+      return [];
+    });
+    let keys = [...held, ...cached];
     if (typeof kid === "string" && !keys.some((k) => (k as { kid?: unknown }).kid === kid)) {
       if (askedPastCache?.url !== url || now - askedPastCache.at >= FRESH_CERTS_MIN_MS) {
         askedPastCache = { url, at: now, keys: accessKeys(url, true) };
