@@ -267,6 +267,45 @@ describe("live catalog", () => {
     resetLiveCatalogCache();
   });
 
+  it("a whole read slower than an open's second goes on after the open, and the next open has it", async () => {
+    const user = withFactors().userId;
+    const top = (await recsOf(user))[0]?.id as string;
+    const { version } = (await (await patch([{ id: top, stock: 0 }])).json()) as { version: number };
+    await within(
+      3000,
+      async () =>
+        ((await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json"))?.version ?? 0) >= version,
+    );
+    resetLiveCatalogCache();
+    // every whole read takes 1.5 s (megabytes of live fields from KV's central store), more than an open waits
+    let wholeReads = 0;
+    const slow = kvWithGet(async (name, rest, real) => {
+      if (name === kvKeys.liveCatalog) {
+        wholeReads++;
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+      return real(name, ...rest);
+    });
+    const open = async () => {
+      const res = await call(
+        `/v1/amp/recs?t=${await token(user)}&n=6`,
+        { "AMP-Email-Sender": SENDER },
+        {
+          ...env,
+          OPENTIME_KV: slow,
+        },
+      );
+      return ((await res.json()) as RecsBody).items.map((i) => i.id);
+    };
+    // the first open goes on with the copy it has (none) after a second; its read goes on (the request's waitUntil)
+    expect(await open()).toContain(top);
+    // the next opens have the catalog it read, and read it no more
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await open()).not.toContain(top);
+    expect(wholeReads).toBe(1);
+    resetLiveCatalogCache();
+  });
+
   it("with hundreds out of stock, the next items in the model's order fill in", async () => {
     const p = withFactors();
     const ranked = await modelRanking(p, 320);

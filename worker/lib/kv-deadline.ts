@@ -19,8 +19,8 @@ import { within } from "./within";
 export interface KvDeadlines {
   /** get, getWithMetadata and list of small values */
   readMs: number;
-  /** reads of a model version's keys (`model:<version>:*`: ONNX bytes, catalog, item table: megabytes; not the
-   *  `model:active` pointer) */
+  /** reads of megabytes: a model version's keys (`model:<version>:*`: ONNX bytes, catalog, item table; not the
+   *  `model:active` pointer) and the whole live catalog (`catalog:live`, up to MAX_LIVE_BYTES; not its version) */
   modelReadMs: number;
   /** put and delete */
   writeMs: number;
@@ -30,7 +30,8 @@ export interface KvDeadlines {
  * Email routes (amp-list, images, clicks, pixel). A healthy KV read answers in a few ms at the edge and
  * in tens to a few hundred ms from the central store; 1 s leaves room for that and still lets an image
  * answer within the mail proxies' patience (a slot can wait on about four reads in a row). A model load
- * reads megabytes once per isolate: 10 s. Writes (decisions) run after the response: 5 s.
+ * reads megabytes once per isolate, the live catalog once per version (no open waits on it more than a second,
+ * worker/catalog/live-catalog.ts): 10 s. Writes (decisions) run after the response: 5 s.
  */
 export const EMAIL_KV_DEADLINES: KvDeadlines = { readMs: 1_000, modelReadMs: 10_000, writeMs: 5_000 };
 
@@ -120,8 +121,10 @@ function kindOf(key: string): string {
 
 function deadlineOf(kind: Kind, key: string, d: KvDeadlines): number {
   if (kind === "write") return d.writeMs;
-  const modelBytes = key.startsWith("model:") && key !== kvKeys.activeModel;
-  return modelBytes ? Math.max(d.readMs, d.modelReadMs) : d.readMs;
+  // (an open waits for the live catalog a second at most and goes on; the read goes on without it, and must not be
+  // given up at an email route's 1 s, or a catalog slower than that to read would never reach the isolate)
+  const megabytes = (key.startsWith("model:") && key !== kvKeys.activeModel) || key === kvKeys.liveCatalog;
+  return megabytes ? Math.max(d.readMs, d.modelReadMs) : d.readMs;
 }
 
 /** Settles like `p`, or rejects with a KvDeadlineError after `ms`; the timer is cleared either way. */
