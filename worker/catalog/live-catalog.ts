@@ -3,8 +3,9 @@
  * the whole catalog (`catalog:live`) only when the version moved, so a PATCH reaches the next open at the
  * location that wrote it within about a second (other locations: Workers KV's propagation, up to 60 s).
  * Never throws: a failed or malformed read keeps the last good catalog (empty before the first), and the
- * opens go on with it; the failure is logged. The whole catalog (up to MAX_LIVE_BYTES of JSON) is read and parsed
- * once per version per isolate, however many opens find their copy stale at once: they share the read, which the
+ * opens go on with it; the failure is logged. The whole catalog (up to MAX_LIVE_BYTES of JSON) is parsed once per
+ * version per isolate (while KV's copy here lags its pointer it is read again each second, and parsed only if newer
+ * than ours), however many opens find their copy stale at once: they share the read, which the
  * request that started it hands to its `waitUntil` (its KV read would otherwise be cancelled with it, and hang the
  * others); an open waits for it LIVE_READ_WAIT_MS at most, then goes on with the copy it has, and a read still
  * pending after LIVE_READ_STALE_MS is no longer shared.
@@ -19,6 +20,7 @@ import {
   LiveCatalogSchema,
   liveItem,
   overlayItem,
+  publishedVersion,
   unavailableIds,
 } from "../../core/live-catalog";
 import type { WaitUntil } from "../lib/background";
@@ -97,12 +99,19 @@ function sharedRead(kv: KVNamespace, version: number, now: number, waitUntil: Wa
   return entry.done;
 }
 
-/** Reads and parses `catalog:live` and keeps it if newer; never rejects (a failure is logged, the copy kept). */
+/**
+ * Reads `catalog:live` and, when it names a version newer than ours, parses and keeps it; never rejects (a failure is
+ * logged, the copy kept).
+ */
 async function readWhole(kv: KVNamespace, now: number): Promise<void> {
   try {
-    const parsed = LiveCatalogSchema.safeParse(await kv.get(kvKeys.liveCatalog, "json"));
+    const text = await kv.get(kvKeys.liveCatalog, "text");
+    // a copy older than the pointer (KV's copy here not caught up with it yet, for up to a minute) is read again each
+    // second until it has: parsed only when newer than ours, so the copy we hold is not parsed again at each read
+    const named = text === null ? null : publishedVersion(text);
+    if (named !== null && named <= ours().catalog.version) return;
+    const parsed = LiveCatalogSchema.safeParse(text === null ? null : JSON.parse(text));
     if (!parsed.success) throw new Error(`catalog:live is invalid: ${parsed.error.issues[0]?.message ?? "?"}`);
-    // (a copy older than the pointer, KV not caught up here yet: taken if newer than ours, asked again later)
     keepNewer({ catalog: parsed.data, checkedAt: now, unavailable: unavailableIds(parsed.data) });
   } catch (e) {
     logEvent("error", "catalog.live_read_failed", { detail: errorMessage(e) });
