@@ -103,6 +103,25 @@ describe("an admin route whose KV operation fails", () => {
   });
 });
 
+describe("an experiment's report whose experiment KV cannot read", () => {
+  it("is 503 KV_UNAVAILABLE, never 404 NOT_FOUND nor the report of a global holdout that is off", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      for (const id of ["kv-report-exp", "global-holdout"]) {
+        const { res, code } = await adminRead(
+          `/v1/admin/experiments/${id}/report`,
+          () => new Error("KV GET failed: 503 Service Unavailable"),
+        );
+        expect(res.status, id).toBe(503);
+        expect(code).toBe("KV_UNAVAILABLE");
+        expect(res.headers.get("Retry-After")).toBe("1");
+      }
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
+
 describe("a reader shard whose own KV operation fails, for an admin route", () => {
   /** `act` while the reader's shard (its object, not the route) has a KV whose gets reject with `error()`. */
   const withShardKvFailing = <T>(user: string, error: () => unknown, act: () => Promise<T>): Promise<T> =>

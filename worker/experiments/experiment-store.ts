@@ -123,11 +123,12 @@ export const MAX_LISTED_EXPERIMENTS = 1000;
 
 /**
  * What a report is made for: a stored experiment, or the global holdout (`global-holdout`: its arms from the
- * holdout as it is now, or as it was when turned off), or null.
+ * holdout as it is now, or as it was when turned off), or null. Read strictly: a KV read that fails throws (the
+ * error handler's 503 KV_UNAVAILABLE), never taken for no experiment (a 404) nor for a global holdout that is off.
  */
 export async function reportedExperiment(kv: KVNamespace, id: string): Promise<Experiment | null> {
-  if (id !== GLOBAL_HOLDOUT_ID) return readExperiment(kv, id);
-  return globalHoldoutExperiment(await readGlobalHoldout(kv), GLOBAL_ATTRIBUTION_DAYS);
+  if (id !== GLOBAL_HOLDOUT_ID) return readExperiment(kv, id, true);
+  return globalHoldoutExperiment(await readGlobalHoldout(kv, true), GLOBAL_ATTRIBUTION_DAYS);
 }
 
 /**

@@ -778,7 +778,11 @@ const DOCUMENTED: RouteDoc[] = [
       401: unauthorized,
       404: error("no such experiment", "NOT_FOUND"),
       500: internal,
-      503: error("no experiment store (D1 binding DB)", "EXPERIMENTS_UNAVAILABLE"),
+      503: error(
+        "no experiment store (D1 binding DB: EXPERIMENTS_UNAVAILABLE), or KV could not be read for the experiment (KV_UNAVAILABLE, with Retry-After)",
+        "EXPERIMENTS_UNAVAILABLE",
+        "KV_UNAVAILABLE",
+      ),
     },
   },
   {
