@@ -290,18 +290,33 @@ export function windowsStarted(rows: readonly ExperimentRow[]): string[] {
 /**
  * The rows of clicks and purchases applied before the exposures that `newlyExposed` names (the experiments an
  * applied batch exposed the reader to, or whose window it moved: windowsStarted), given the reader's exposures after
- * that batch: what attributedRows would have made of each had the exposure arrived first. `earlier` excludes the
- * batch's own events (those are attributed in time order as they apply).
+ * that batch: what attributedRows would have made of each had the exposure arrived first. `earlier` holds those
+ * applied in earlier batches and the batch's own: one in the exposure's own second (its window holds it) may have
+ * been applied just before it, which time order does not tell apart. `made`: the batch's rows; an outcome they
+ * attributed already (applied after its exposure) is not made twice.
  */
 export function lateAttributedRows(
   earlier: readonly QueuedEvent[],
   exposures: Exposures,
   newlyExposed: readonly string[],
+  made: readonly ExperimentRow[] = [],
 ): ExperimentRow[] {
   const only: Exposures = {};
   for (const id of newlyExposed) {
     const x = exposures[id];
     if (x) only[id] = x;
   }
-  return earlier.flatMap((e) => attributedRows(e, only));
+  const key = (experiment: string, event: string) => JSON.stringify([experiment, event]);
+  const done = new Set(
+    made.flatMap((r) => (r.kind === "click" || r.kind === "purchase" ? [key(r.experiment, r.event)] : [])),
+  );
+  return earlier
+    .flatMap((e) => attributedRows(e, only))
+    .filter((r) => {
+      if (r.kind !== "click" && r.kind !== "purchase") return true;
+      const k = key(r.experiment, r.event);
+      if (done.has(k)) return false;
+      done.add(k);
+      return true;
+    });
 }

@@ -757,6 +757,24 @@ describe("attribution and the report", () => {
     expect(await outcomesOf(c.userId)).toEqual([]);
   });
 
+  it("a purchase in the exposure's second counts whatever the order: before it in the same batch too", async () => {
+    expect((await putExperiment("e-tie", body({ attributionDays: 7 }))).status).toBe(200);
+    const a = readers()[1] as Profile;
+    const rec = recordingQueue();
+    const t = await mintToken(TEST_TOKEN_SECRET, { user: a.userId, campaign: CAMPAIGN, ttlSeconds: 3600 });
+    const res = await call(`/v1/amp/recs?t=${t}&n=4`, { "AMP-Email-Sender": SENDER }, { ...env, EVENTS: rec.queue });
+    expect(res.status).toBe(200);
+    const exposure = rec.sent.find((e) => e.type === "exposure" && e.user === a.userId) as QueuedEvent;
+    expect(exposure).toBeDefined();
+    const item = JSON.parse(fixture().catalogJson).items[0].id as string;
+    // the window holds the exposure's own second (a click or purchase at it counts, applied after it or in a later
+    // batch): one arriving just ahead of the exposure in the same batch must count too
+    const purchase: QueuedEvent = { id: "tie-p", type: "purchase", user: a.userId, item, ts: exposure.ts, value: 12 };
+    await consume([purchase, exposure]);
+    await flushExperimentStore();
+    expect((await rows("outcomes", a.userId, "e-tie")).map((o) => o.event)).toEqual(["tie-p"]);
+  });
+
   it("an open applied after the click that carried it moves the window back to the open: what it credits is the same as in order", async () => {
     const user = (readers().at(-4) as Profile).userId;
     const item = JSON.parse(fixture().catalogJson).items[0].id as string;

@@ -605,8 +605,11 @@ export class ReaderShard extends DurableObject<Bindings> {
           rowsExpire = Math.min(rowsExpire ?? now + PIXEL_IDS_KEPT_MS, now + PIXEL_IDS_KEPT_MS);
         }
         // an exposure that came after clicks or purchases that followed it credits them now, as does an open that
-        // came after the click it preceded (its window starts earlier)
+        // came after the click it preceded (its window starts earlier): those applied in earlier batches, and this
+        // batch's own (one in the exposure's second applied just before it)
         const newlyExposed = windowsStarted(res.experimentRows);
+        const batchOutcomes = () =>
+          fresh.filter((e) => applied.has(e.id) && (e.type === "email_click" || e.type === "purchase"));
         // what the undone clicks made goes before this batch's rows (the reader's own click of the slot may be one);
         // scanners' clicks are counted while the reader allows tracking
         const tracked = res.profile.consent.tracking && !res.trackingOff;
@@ -615,7 +618,12 @@ export class ReaderShard extends DurableObject<Bindings> {
           ...(tracked ? scanned : []),
           ...res.experimentRows,
           ...(experimentsOn && newlyExposed.length > 0
-            ? lateAttributedRows(outcomesOf(this.sql, user, now), res.profile.experiments, newlyExposed)
+            ? lateAttributedRows(
+                [...outcomesOf(this.sql, user, now), ...batchOutcomes()],
+                res.profile.experiments,
+                newlyExposed,
+                res.experimentRows,
+              )
             : []),
         ];
         if (experimentsOn && rows.length > 0) {
