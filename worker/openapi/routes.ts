@@ -969,7 +969,10 @@ const DOCUMENTED: RouteDoc[] = [
     auth: "admin",
     body: "GlobalHoldoutChange",
     responses: {
-      200: { description: 'the holdout as stored, with its phase start ({"share":0} when turned off)' },
+      200: {
+        description:
+          'the holdout as stored: {"share","seed","phaseStart"}; turned off, {"share":0,"seed","ended":{"share","phaseStart","at"}} (what it ended)',
+      },
       400: badBody,
       401: unauthorized,
       413: tooLarge,
