@@ -1,7 +1,8 @@
 /**
  * Which change of an experiment the admin API accepts (worker/state/experiment-registry.ts decides it against
  * its own rows): once stored, an experiment keeps its campaign and its seed, since a change would move readers
- * already exposed; and one experiment at a time runs on a campaign. A change of the arms' shares, or of what an arm
+ * already exposed, and once it has run its attribution window never shortens; and one experiment at a time runs on
+ * a campaign. A change of the arms' shares, or of what an arm
  * shows, starts a new phase, recorded with its time beside each start and stop (recordChange); so does a change of
  * the global holdout (holdoutAfter). An experiment may run only if it can measure something (runRefusal), whether a
  * PUT or the dashboard's Start asks. Pure.
@@ -28,9 +29,18 @@ export function experimentConflict(
     return `campaign: the experiment runs on "${stored.campaign}"; start a new one`;
   if (stored && (stored.seed ?? stored.id) !== (next.seed ?? next.id))
     return "seed: a new seed would move readers not yet exposed; start a new one";
+  // readers exposed keep the window they were exposed under (on their profile), and the report says when its
+  // results are final from the window now stored: a shorter one would call them final while they can still move
+  if (stored && hasRun(stored) && next.attributionDays < stored.attributionDays)
+    return `attributionDays: readers exposed keep their ${stored.attributionDays}-day window, so the report's results would be called final too early; keep it, lengthen it, or start a new experiment`;
   if (next.status === "running" && runningOnCampaign !== null && runningOnCampaign !== next.id)
     return `campaign: experiment "${runningOnCampaign}" runs on it; stop it first`;
   return null;
+}
+
+/** Whether an experiment has run (it runs, or a start or stop is recorded): it may have exposed readers. */
+function hasRun(experiment: Experiment): boolean {
+  return experiment.status === "running" || (experiment.changes?.length ?? 0) > 0;
 }
 
 /** Why a running experiment of one variant and no holdout is refused, and what to add. */

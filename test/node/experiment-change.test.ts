@@ -75,6 +75,20 @@ describe("experimentConflict", () => {
     expect(experimentConflict(stored, experiment({ campaign: "autumn" }), null)).toMatch(/^campaign: .*"spring"/);
     expect(experimentConflict(stored, experiment({ seed: "reshuffle" }), null)).toMatch(/^seed: /);
   });
+
+  it("refuses a shorter attribution window once the experiment has run; a longer one, or one never run, is taken", () => {
+    const running = experiment({ attributionDays: 14 });
+    expect(experimentConflict(running, experiment({ attributionDays: 7 }), "spring-test")).toMatch(
+      /^attributionDays: readers exposed keep their 14-day window/,
+    );
+    const stopped = experiment({ attributionDays: 14, status: "stopped", changes: [{ at: 1, kind: "stopped" }] });
+    expect(experimentConflict(stopped, experiment({ attributionDays: 7, status: "stopped" }), null)).toMatch(
+      /^attributionDays: /,
+    );
+    expect(experimentConflict(running, experiment({ attributionDays: 30 }), "spring-test")).toBeNull();
+    const neverRun = experiment({ attributionDays: 14, status: "stopped" });
+    expect(experimentConflict(neverRun, experiment({ attributionDays: 7, status: "stopped" }), null)).toBeNull();
+  });
 });
 
 describe("phases", () => {

@@ -717,7 +717,7 @@ const DOCUMENTED: RouteDoc[] = [
       400: { ...badBody, description: `${badBody.description}; or an id other than the path's` },
       401: unauthorized,
       409: error(
-        "another experiment runs on the campaign, or its campaign or seed would change",
+        "another experiment runs on the campaign, or its campaign or seed would change, or its attribution window shorten once it has run",
         "EXPERIMENT_CONFLICT",
       ),
       413: tooLarge,
