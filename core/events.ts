@@ -279,6 +279,36 @@ export function unknownFieldMessage(keys: readonly string[]): string {
   return `${count}${named.join("; ")} (the fields: ${EVENT_FIELDS.join(", ")})`;
 }
 
+/** The longest property name, and the longest text a property holds. */
+const MAX_PROPERTY_NAME = 64;
+const MAX_PROPERTY_TEXT = 512;
+
+/** What a JSON value is, as a refusal names it: `null`, `an array`, `an object`. */
+function kindOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+/**
+ * An event's properties: flat, each a string, a number or a boolean. A value of no such type (`null`, a purchase's
+ * line items as an array) and a name too long are refused saying so and naming the property: zod's own words were
+ * "Invalid input" and "Invalid key in record", which named no rule.
+ */
+const PropertiesSchema = z.record(
+  z.string().max(MAX_PROPERTY_NAME),
+  z.union([z.string().max(MAX_PROPERTY_TEXT), InputNumberSchema, z.boolean()], {
+    error: (issue) =>
+      issue.code === "invalid_union"
+        ? `must be a string, a number or a boolean, not ${kindOf(issue.input)}: properties are flat`
+        : undefined,
+  }),
+  {
+    error: (issue) =>
+      issue.code === "invalid_key" ? `a property name is at most ${MAX_PROPERTY_NAME} characters` : undefined,
+  },
+);
+
 /** The properties a purchase's value is read from (toQueued): text there would count as no value, 0. */
 const PURCHASE_VALUE_FIELDS = ["value", "price", "quantity"] as const;
 
@@ -305,10 +335,7 @@ export const IncomingEventSchema = z
         .refine((ts) => typeof ts === "number" || !Number.isNaN(isoMillis(ts)), { message: TS_MESSAGE }),
       campaign: StoredIdSchema.optional(),
       // a property `__proto__` is refused, not dropped unchecked (core/record-keys.ts)
-      properties: refuseProtoKey(
-        z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()])),
-        "a property name",
-      ).optional(),
+      properties: refuseProtoKey(PropertiesSchema, "a property name").optional(),
     },
     // a field the API does not read is refused, named, with where it belongs: never dropped with what it held
     { error: (issue) => (issue.code === "unrecognized_keys" ? unknownFieldMessage(issue.keys) : undefined) },

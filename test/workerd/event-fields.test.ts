@@ -69,3 +69,26 @@ describe("an event's top-level fields", () => {
     expect(Object.keys(IncomingEventSchema.shape)).toEqual([...EVENT_FIELDS]);
   });
 });
+
+describe("an event's properties", () => {
+  it("refuses a value that is no string, number or boolean saying what it is, and a long name saying the limit", () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ coupon: null }, "properties.coupon: must be a string, a number or a boolean, not null"],
+      [{ value: null }, "properties.value: must be a string, a number or a boolean, not null"],
+      [{ lines: [{ sku: "a", qty: 1 }] }, "properties.lines: must be a string, a number or a boolean, not an array"],
+      [{ shipping: { method: "post" } }, "properties.shipping: must be a string, a number or a boolean, not an object"],
+      [{ [`${"k".repeat(65)}`]: 1 }, "a property name is at most 64 characters"],
+    ];
+    for (const [properties, said] of cases) {
+      const { rejected } = validateEvents([{ ...purchase, properties: { value: 1, ...properties } }], 30, NOW);
+      expect(
+        rejected.map((r) => r.code),
+        said,
+      ).toEqual(["INVALID_EVENT"]);
+      expect(rejected[0]?.message).toContain(said);
+    }
+    // the other rules keep their own words
+    const long = validateEvents([{ ...purchase, properties: { note: "x".repeat(513) } }], 30, NOW).rejected;
+    expect(long[0]?.message).toMatch(/^properties\.note: Too big: expected string to have <=512 characters/);
+  });
+});
