@@ -186,7 +186,10 @@ function isoMillis(ts: string): number {
   const m = ISO_8601.exec(ts);
   if (!m) return Number.NaN;
   const [, year, month, day, hour = "0", minute = "0", second = "0", zone] = m;
-  const civil = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  // setUTCFullYear, not Date.UTC, which reads the years 0-99 as 1900-1999 (.NET's DateTime.MinValue,
+  // `0001-01-01T00:00:00`, would be no day at all rather than a time out of range)
+  const civil = new Date(0);
+  civil.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
   const real =
     civil.getUTCFullYear() === Number(year) &&
     civil.getUTCMonth() === Number(month) - 1 &&

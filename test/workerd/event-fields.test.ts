@@ -92,3 +92,20 @@ describe("an event's properties", () => {
     expect(long[0]?.message).toMatch(/^properties\.note: Too big: expected string to have <=512 characters/);
   });
 });
+
+describe("an event's time", () => {
+  it("reads a date of the years 0-99 as the date it is: out of range, not text that is no date", () => {
+    // .NET's DateTime.MinValue, what a time never set serializes to
+    for (const ts of ["0001-01-01T00:00:00", "0099-12-31", "0000-01-01T00:00:00Z"]) {
+      const { rejected } = validateEvents([{ ...purchase, properties: { value: 1 }, ts }], 365 * 100, NOW);
+      expect(
+        rejected.map((r) => r.code),
+        ts,
+      ).toEqual(["TIMESTAMP_OUT_OF_RANGE"]);
+      expect(rejected[0]?.message).toContain(`ts ${ts.slice(0, 10)}T00:00:00Z is `);
+    }
+    // a day the calendar lacks is still no date
+    const { rejected } = validateEvents([{ ...purchase, ts: "0001-02-29" }], 30, NOW);
+    expect(rejected.map((r) => r.code)).toEqual(["INVALID_EVENT"]);
+  });
+});
