@@ -4,7 +4,9 @@
  * event is kept once by its id: taken without its value, it could never be mended by sending it again).
  */
 import { describe, expect, it } from "vitest";
+import { applyEvents } from "../../core/apply-events";
 import { EVENT_FIELDS, IncomingEventSchema } from "../../core/events";
+import { emptyProfile } from "../../core/profile";
 import { validateEvents } from "../../worker/events/event-batch";
 
 const NOW = 1_800_000_000;
@@ -107,5 +109,32 @@ describe("an event's time", () => {
     // a day the calendar lacks is still no date
     const { rejected } = validateEvents([{ ...purchase, ts: "0001-02-29" }], 30, NOW);
     expect(rejected.map((r) => r.code)).toEqual(["INVALID_EVENT"]);
+  });
+});
+
+describe("an event's id within a batch", () => {
+  const line = (item: string, user = "c1") => ({ ...purchase, user, item, properties: { value: 5 } });
+
+  it("refuses a later event of the same reader and id with other fields, naming the first: it would never apply", () => {
+    // an order's id given to each of its lines
+    const lines = [line("p1"), line("p2")];
+    const { accepted, rejected } = validateEvents(lines, 30, NOW);
+    expect(accepted.map((e) => e.item)).toEqual(["p1"]);
+    expect(rejected.map((r) => [r.index, r.code])).toEqual([[1, "DUPLICATE_EVENT_ID"]]);
+    expect(rejected[0]?.message).toMatch(/^event 0 of this batch has this id for the same user, with other fields/);
+    // why: a reader's profile takes an id once, so the second line was taken for a repeat and lost
+    const both = validateEvents([line("p1")], 30, NOW).accepted.concat(validateEvents([line("p2")], 30, NOW).accepted);
+    const applied = applyEvents(emptyProfile("c1", "x"), both, "now");
+    expect(applied.profile.purchases.map((p) => p.item)).toEqual(["p1"]);
+  });
+
+  it("takes a repeat (applied once), also at another time, the same id for two readers, and one after a refused one", () => {
+    expect(validateEvents([line("p1"), line("p1")], 30, NOW)).toMatchObject({ rejected: [] });
+    // its time alone differs: an id given to count something once (each view of an item in a session)
+    expect(validateEvents([line("p1"), { ...line("p1"), ts: NOW - 60 }], 30, NOW)).toMatchObject({ rejected: [] });
+    expect(validateEvents([line("p1"), line("p2", "c2")], 30, NOW)).toMatchObject({ rejected: [] });
+    const afterRefused = validateEvents([{ ...line("p1"), ts: "yesterday" }, line("p2")], 30, NOW);
+    expect(afterRefused.accepted.map((e) => e.item)).toEqual(["p2"]);
+    expect(afterRefused.rejected.map((r) => r.code)).toEqual(["INVALID_EVENT"]);
   });
 });

@@ -2,9 +2,10 @@
  * A batch of events posted to the events API (POST /v1/events, worker/routes/events.ts) or to the history import
  * (POST /v1/admin/events, worker/routes/admin-events.ts), which differ only in how old an event may be: read
  * ({"events":[...]} or a bare array), each event validated, the good ones queued (worker/events/queue.ts; the
- * consumer applies them to profiles), the bad ones reported by index. 202 unless no event is valid (400
- * INVALID_EVENTS, accepted 0); accepted events taken with a caveat (a purchase without a value) are listed by index
- * in `warnings`. Limits: body 1 MiB (413 PAYLOAD_TOO_LARGE), 500 events (413 BATCH_TOO_LARGE),
+ * consumer applies them to profiles), the bad ones reported by index (also one whose reader and id an earlier
+ * event of the batch has, with other fields than its time: it would never be applied). 202 unless no event is
+ * valid (400 INVALID_EVENTS, accepted 0); accepted events taken with a caveat (a purchase without a value) are
+ * listed by index in `warnings`. Limits: body 1 MiB (413 PAYLOAD_TOO_LARGE), 500 events (413 BATCH_TOO_LARGE),
  * times within the route's maximum age in the past and 5 minutes in the future.
  */
 import type { Context } from "hono";
@@ -30,7 +31,12 @@ const FUTURE_SKEW_SECONDS = 300;
 
 export interface RejectedEvent {
   index: number;
-  code: "INVALID_EVENT" | "USER_ID_NOT_PSEUDONYMOUS" | "ID_NOT_PSEUDONYMOUS" | "TIMESTAMP_OUT_OF_RANGE";
+  code:
+    | "INVALID_EVENT"
+    | "USER_ID_NOT_PSEUDONYMOUS"
+    | "ID_NOT_PSEUDONYMOUS"
+    | "TIMESTAMP_OUT_OF_RANGE"
+    | "DUPLICATE_EVENT_ID";
   message: string;
 }
 
@@ -47,10 +53,25 @@ export interface EventsResponse {
   warnings: EventWarningAt[];
 }
 
+/**
+ * Why an event is refused whose reader and id an earlier accepted event of the batch has, with other fields: an id
+ * is applied once per reader, so the later one would be taken for a repeat and never applied (an order's id given
+ * to each of its lines). The same event twice is a repeat, and taken; so is one that differs in its time alone (an
+ * id a shop gives each view of an item in a session, to count it once).
+ */
+function duplicateMessage(first: number): string {
+  return (
+    `event ${first} of this batch has this id for the same user, with other fields: an id is applied once, so this ` +
+    "event would never be; give each event an id of its own (an order's lines: <order>:<item>)"
+  );
+}
+
 export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: number) {
   const accepted: QueuedEvent[] = [];
   const rejected: RejectedEvent[] = [];
   const warnings: EventWarningAt[] = [];
+  /** the first accepted event of each reader and id: its index, and what it holds */
+  const firsts = new Map<string, { index: number; held: string }>();
   raw.forEach((e, index) => {
     const parsed = IncomingEventSchema.safeParse(e);
     if (!parsed.success) {
@@ -73,6 +94,14 @@ export function validateEvents(raw: unknown[], maxAgeDays: number, nowSeconds: n
       rejected.push({ index, code: "TIMESTAMP_OUT_OF_RANGE", message: outOfRange(q.ts, maxAgeDays, nowSeconds) });
       return;
     }
+    const key = `${q.user}\u0000${q.id}`;
+    const held = JSON.stringify({ ...q, ts: undefined });
+    const first = firsts.get(key);
+    if (first && first.held !== held) {
+      rejected.push({ index, code: "DUPLICATE_EVENT_ID", message: duplicateMessage(first.index) });
+      return;
+    }
+    if (!first) firsts.set(key, { index, held });
     accepted.push(q);
     const warning = eventWarning(q);
     if (warning) warnings.push({ index, ...warning });

@@ -184,7 +184,7 @@ function orKvDown(route: RouteDoc): RouteDoc {
 const EVENTS_ANSWERS: Record<number, Answer> = {
   202: {
     description:
-      '{"accepted":n,"rejected":[{"index","code","message"}],"warnings":[{"index","code":"PURCHASE_WITHOUT_VALUE","message"}]} (warnings: accepted events taken with a caveat; a purchase without a value counts as worth 0)',
+      '{"accepted":n,"rejected":[{"index","code","message"}],"warnings":[{"index","code":"PURCHASE_WITHOUT_VALUE","message"}]} (rejected codes: INVALID_EVENT, USER_ID_NOT_PSEUDONYMOUS, ID_NOT_PSEUDONYMOUS, TIMESTAMP_OUT_OF_RANGE, DUPLICATE_EVENT_ID: a later event of the batch with a reader and id an earlier one has, with other fields than its time, which would never be applied; warnings: accepted events taken with a caveat; a purchase without a value counts as worth 0)',
   },
   400: error(
     'not {"events":[...]} with one event or more (BAD_REQUEST), not UTF-8 JSON (INVALID_JSON), or no valid event (INVALID_EVENTS, with "accepted":0 and "rejected")',
