@@ -4,14 +4,16 @@
  * (lib/kv-deadline.ts) so a hung KV operation fails into the callers' fallbacks instead of hanging.
  */
 import { createApp } from "./app";
-import { DRIFT_CRON, runDrift } from "./drift/drift-job";
+import { runDrift } from "./drift/drift-job";
 import type { Bindings } from "./env";
 import { consumeEvents } from "./events/consumer";
 import { consumeDeadLetters, DEAD_LETTER_QUEUE } from "./events/dead-letters";
 import type { EventsMessage } from "./events/queue";
-import { BANDIT_CRON, updateBandits } from "./experiments/bandit-job";
+import { updateBandits } from "./experiments/bandit-job";
 import { boundedEnv } from "./lib/bounded-env";
 import { FETCH_KV_DEADLINES, type KvDeadlines, QUEUE_KV_DEADLINES, requestKind } from "./lib/kv-deadline";
+import { logEvent } from "./lib/log";
+import { BANDIT_CRON, DRIFT_CRON, SCHEDULED_CRONS } from "./scheduled-crons";
 
 /**
  * The Durable Object classes: the writers of campaigns (CAMPAIGN_WRITER), of the live catalog (CATALOG), of
@@ -54,10 +56,12 @@ export default {
     if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, bindings);
     else await consumeEvents(batch, bindings);
   },
-  // Cron Triggers (wrangler.toml): the bandits' hourly update, the daily drift job
+  // Cron Triggers (wrangler.toml): the bandits' hourly update, the daily drift job (worker/scheduled-crons.ts)
   async scheduled(controller, env, ctx) {
     const bindings = bounded(env, "scheduled", QUEUE_KV_DEADLINES);
     if (controller.cron === DRIFT_CRON) await runDrift(bindings, controller.scheduledTime, (p) => ctx.waitUntil(p));
     else if (controller.cron === BANDIT_CRON) await updateBandits(bindings, controller.scheduledTime);
+    // a schedule edited in wrangler.toml alone would otherwise end as a run that did its work, every day
+    else logEvent("error", "scheduled.unknown_cron", { cron: controller.cron, known: SCHEDULED_CRONS });
   },
 } satisfies ExportedHandler<Bindings, EventsMessage>;

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MIN_SECRET_LENGTH } from "../../core/placeholder-secret";
 import { ensureDevVars, readDevVars } from "../../scripts/lib/dev-vars";
+import { SCHEDULED_CRONS } from "../../worker/scheduled-crons";
 
 const work = mkdtempSync(join(tmpdir(), "ot-deploy-config-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -58,6 +59,14 @@ describe("what wrangler.toml keeps out of production", () => {
     }
     return out;
   }
+
+  it("schedules exactly the Cron Triggers the Worker has a job for (worker/scheduled-crons.ts)", () => {
+    const toml = readFileSync("wrangler.toml", "utf8");
+    const crons = /^crons\s*=\s*\[(.*)\]\s*$/m.exec(toml)?.[1];
+    expect(crons).toBeDefined();
+    const listed = [...(crons as string).matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+    expect(listed.sort()).toEqual([...SCHEDULED_CRONS].sort());
+  });
 
   it("no invocation logs: they record every request's URL, and URLs carry tokens and user ids", () => {
     expect(table("observability.logs").invocation_logs).toBe("false");

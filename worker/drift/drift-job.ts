@@ -31,7 +31,6 @@ import { getModel } from "../model/model-store";
 import { readFeatures, readProfile } from "../profile/profile-store";
 import { type Calibration, type DriftRun, freezeCalibration, frozenCalibration, saveDriftRun } from "./drift-store";
 
-export const DRIFT_CRON = "30 4 * * *";
 export const DRIFT_SAMPLE = 400;
 /** Profile keys listed to draw the sample from (1,000 a page). */
 const LIST_PAGES = 5;

@@ -21,7 +21,6 @@ import { putBanditWeights } from "./experiment-store";
 import { experimentRegistry } from "./registry-stub";
 import { periodCounts, reportUnit } from "./report-queries";
 
-export const BANDIT_CRON = "0 * * * *";
 /** Weights are stored on this scale (any positive scale works: core/experiments/experiment.ts). */
 const WEIGHT_SCALE = 100;
 const MIN_WEIGHT = 1e-6;

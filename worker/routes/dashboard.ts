@@ -22,7 +22,6 @@ import { dashboardView } from "../dashboard/dashboard-view";
 import { experimentControls } from "../dashboard/experiment-controls";
 import { ExperimentMessageQuery, experimentMessage } from "../dashboard/experiment-message";
 import { ModelMessageQuery, modelMessage } from "../dashboard/model-message";
-import { DRIFT_CRON } from "../drift/drift-job";
 import { recentDriftRuns } from "../drift/drift-store";
 import { type AppEnv, getConfig } from "../env";
 import { banditHistory } from "../experiments/bandit-store";
@@ -36,6 +35,7 @@ import { staffPagePolicy } from "../lib/staff-page-policy";
 import { invalidInput } from "../lib/zod-issues";
 import { bindingKvClient } from "../model/binding-kv-client";
 import { dashboardAccess } from "../preview/access";
+import { DRIFT_CRON } from "../scheduled-crons";
 
 const Query = z.object({ experiment: z.string().optional() });
 
