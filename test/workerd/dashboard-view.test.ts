@@ -3,7 +3,7 @@
  * the experiment, so a day nothing happened on is drawn as one (at 0), not dropped from the time axis; an arm has
  * one colour in every chart; PSI by day draws only the figures that were judged, a day with no run in its place; a subject-line test shows its
  * open rates and their uplift; a bandit's page never calls a sample ratio it did not check OK; each arm's items are listed;
- * the clicks filtered as link scanners' are said, by reason and arm.
+ * the clicks filtered as link scanners' are said, by reason and arm; a drift run names its model, and whether it serves.
  */
 import Mustache from "mustache";
 import { describe, expect, it } from "vitest";
@@ -317,6 +317,38 @@ describe("PSI by day, days without a run", () => {
     const drift = view.drift as { psiChart: string; at: string };
     expect(drift.at).toBe("2026-03-04T09:00:00.000Z");
     expect(series(drift.psiChart)).toEqual({ propensity: [0.05, null, null, 0.3] });
+  });
+});
+
+describe("the drift run's model", () => {
+  it("names the model a run measured, and says so when it is not the one serving (after a move, until its run)", () => {
+    const run: DriftRun = {
+      day: "2026-03-04",
+      at: "2026-03-04T04:30:00.000Z",
+      model: "m1",
+      readers: 400,
+      features: { propensity: { psi: 0.9, n: 400 } },
+      calibration: null,
+      alerts: ["propensity"],
+    };
+    const model = (active: string) => ({
+      active,
+      activatedAt: "2026-03-04T10:00:00.000Z",
+      history: [],
+      rollbackTo: null,
+    });
+    const html = (active: string) =>
+      Mustache.render(
+        TEMPLATE,
+        viewOf({ experiments: [], current: null, report: null, drift: [run], model: model(active) }),
+      );
+    // m2 activated at 10:00: the alert on the page is m1's, measured against m1's training data
+    const moved = html("m2");
+    expect(moved).toContain('data-testid="drift-model">m1<');
+    expect(moved).toContain('data-testid="drift-not-serving"');
+    const serving = html("m1");
+    expect(serving).toContain('data-testid="drift-model">m1<');
+    expect(serving).not.toContain('data-testid="drift-not-serving"');
   });
 });
 

@@ -125,7 +125,7 @@ export function dashboardView(input: DashboardInput): Record<string, unknown> {
     model: input.model ? { ...input.model, history: input.model.history.map((version) => ({ version })) } : null,
     versions: input.versions.map((version) => ({ version, active: version === input.model?.active })),
     modelMessage: input.modelMessage ?? null,
-    drift: driftView(input.drift, input.psiThreshold, input.eceThreshold),
+    drift: driftView(input.drift, input.model?.active ?? null, input.psiThreshold, input.eceThreshold),
     driftCommand: input.driftCommand ?? null,
   };
 }
@@ -387,7 +387,11 @@ function reportView(r: ExperimentReport, bandit: readonly BanditPoint[]) {
   };
 }
 
-function driftView(runs: readonly DriftRun[], psiThreshold: number, eceThreshold: number) {
+/**
+ * The drift job's latest run, named by the model it measured: after a move (activate, rollback) the latest run is
+ * the previous version's, against that version's training data, until the job's next run; the page says so.
+ */
+function driftView(runs: readonly DriftRun[], active: string | null, psiThreshold: number, eceThreshold: number) {
   const latest = runs[0];
   if (!latest) return null;
   const chronological = [...runs].reverse();
@@ -400,6 +404,8 @@ function driftView(runs: readonly DriftRun[], psiThreshold: number, eceThreshold
   return {
     at: latest.at,
     readers: latest.readers,
+    model: latest.model,
+    notServing: active !== null && latest.model !== active ? { active } : null,
     threshold: psiThreshold,
     eceThreshold,
     features: Object.entries(latest.features).map(([name, f]) => ({
