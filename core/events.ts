@@ -293,47 +293,82 @@ function kindOf(v: unknown): string {
   return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
-/** Whether a property holds a kind it may (their bounds: PropertiesSchema). */
+/** Whether a property holds a kind it may (their bounds: PropertyValueSchema). */
 function isPropertyKind(v: unknown): boolean {
   return typeof v === "string" || typeof v === "number" || typeof v === "boolean";
 }
 
-/** Properties of no allowed kind named one by one in a refusal; past them, one issue counts the rest. */
+const PropertyValueSchema = z.union([z.string().max(MAX_PROPERTY_TEXT), InputNumberSchema, z.boolean()]);
+
+/** Whether a value of a property's kind is in its bounds as PropertyValueSchema judges them, without its issues. */
+function withinBounds(v: string | number | boolean): boolean {
+  if (typeof v === "string") {
+    // zod measures text in code points (a string that fits in UTF-16 units fits in them)
+    if (v.length <= MAX_PROPERTY_TEXT) return true;
+    let points = 0;
+    for (const _ of v) if (++points > MAX_PROPERTY_TEXT) return false;
+    return true;
+  }
+  if (typeof v === "number") return Number.isFinite(v) && v >= -MAX_INPUT_NUMBER && v <= MAX_INPUT_NUMBER;
+  return true;
+}
+
+/** Properties refused named one by one in a refusal; past them, one issue counts the rest of each sort. */
 const NAMED_BAD_PROPERTIES = 4;
 
 /**
  * An event's properties: flat, each a string, a number or a boolean. A value of no such kind (`null`, a purchase's
- * line items as an array) is refused saying what it is, found by a look at each value before the record is parsed
- * (a pipe parses nothing past an issue), the first NAMED_BAD_PROPERTIES named and the rest counted: zod's union
- * tried its three kinds on each such value and built issues for each, so 1 MiB of `"a":null` cost over a second of
- * CPU (a flat MiB's parse: 30 ms), and its words, "Invalid input", named no rule. A name too long says the limit
- * (zod's: "Invalid key in record").
+ * line items as an array) is refused saying what it is, and one of such a kind out of its bounds (text over 512
+ * characters, a number beyond +-1e9) in zod's words, found by a look at each value before the record is parsed (a
+ * pipe parses nothing past an issue), the first NAMED_BAD_PROPERTIES named and the rest counted: zod's union tried its
+ * three kinds on each refused value and built issues for each, so 1 MiB of `"a":null` cost over a second of CPU (a
+ * flat MiB's parse: 30 ms), `"a":1e10` (as short) 4-6 times the same MiB of numbers taken, and its words, "Invalid
+ * input", named no rule. A name too long says the limit (zod's: "Invalid key in record").
  */
 const PropertiesSchema = z.preprocess(
   (raw, ctx) => {
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return raw;
     let bad = 0;
+    let noKind = 0;
+    let outOfBounds = 0;
     for (const [name, v] of Object.entries(raw)) {
-      if (isPropertyKind(v)) continue;
-      if (++bad > NAMED_BAD_PROPERTIES) continue;
-      const message = `must be a string, a number or a boolean, not ${kindOf(v)}: properties are flat`;
-      ctx.addIssue({ code: "custom", path: [name], message, input: v });
+      const kind = isPropertyKind(v);
+      if (kind && withinBounds(v as string | number | boolean)) continue;
+      if (++bad > NAMED_BAD_PROPERTIES) {
+        if (kind) outOfBounds++;
+        else noKind++;
+        continue;
+      }
+      if (!kind) {
+        const message = `must be a string, a number or a boolean, not ${kindOf(v)}: properties are flat`;
+        ctx.addIssue({ code: "custom", path: [name], message, input: v });
+        continue;
+      }
+      // zod's own words for the first ones (one value's union: cheap)
+      const parsed = PropertyValueSchema.safeParse(v);
+      for (const issue of parsed.error?.issues ?? []) ctx.addIssue({ ...issue, path: [name, ...issue.path] });
     }
-    const more = bad - NAMED_BAD_PROPERTIES;
-    if (more > 0) {
-      const message = `and ${more} more propert${more === 1 ? "y" : "ies"} of no such kind: properties are flat`;
-      ctx.addIssue({ code: "custom", path: [], message, input: raw });
-    }
+    const properties = (n: number) => `${n} more propert${n === 1 ? "y" : "ies"}`;
+    if (noKind > 0)
+      ctx.addIssue({
+        code: "custom",
+        path: [],
+        message: `and ${properties(noKind)} of no such kind: properties are flat`,
+        input: raw,
+      });
+    if (outOfBounds > 0)
+      ctx.addIssue({
+        code: "custom",
+        path: [],
+        message: `and ${properties(outOfBounds)} out of bounds (text over ${MAX_PROPERTY_TEXT} characters, a number beyond +-1e9)`,
+        input: raw,
+      });
     return raw;
   },
-  z.record(
-    z.string().max(MAX_PROPERTY_NAME),
-    z.union([z.string().max(MAX_PROPERTY_TEXT), InputNumberSchema, z.boolean()]),
-    {
-      error: (issue) =>
-        issue.code === "invalid_key" ? `a property name is at most ${MAX_PROPERTY_NAME} characters` : undefined,
-    },
-  ),
+  z.record(z.string().max(MAX_PROPERTY_NAME), PropertyValueSchema, {
+    error: (issue) =>
+      issue.code === "invalid_key" ? `a property name is at most ${MAX_PROPERTY_NAME} characters` : undefined,
+  }),
 );
 
 /** The properties a purchase's value is read from (toQueued): text there would count as no value, 0. */

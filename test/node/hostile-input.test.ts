@@ -12,6 +12,7 @@ import { applyEvents, applyEventsSafely } from "../../core/apply-events";
 import { escapeXml } from "../../core/escape-xml";
 import {
   IncomingEventSchema,
+  InputNumberSchema,
   looksLikeEmail,
   MAX_ORDER_VALUE,
   type QueuedEvent,
@@ -251,6 +252,43 @@ describe("event properties of no allowed kind", () => {
     const nulls = batch(null);
     const numbers = batch(1);
     expect(cost(nulls)).toBeLessThan(1.5 * cost(numbers));
+  });
+
+  it("take and refuse exactly what the record of the union alone does", () => {
+    const union = z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()]));
+    const edges = [1e9, -1e9, 1e9 + 1e-7, -1e9 - 1e-7, 0, -0, 5e-324, 1e308, "x".repeat(512), "x".repeat(513)];
+    const value = fc.oneof(
+      fc.constantFrom<unknown>(...edges, "\u{1F600}".repeat(256), "\u{1F600}".repeat(257), true, null, [], {}),
+      fc.double(),
+      fc.jsonValue(),
+    );
+    const same = (properties: Record<string, unknown>) => {
+      const event = { id: "e1", type: "view", user: "u1", item: "p1", ts: 1_800_000_000, properties };
+      expect(IncomingEventSchema.safeParse(event).success, JSON.stringify(properties)).toBe(
+        union.safeParse(properties).success,
+      );
+    };
+    // past the first four refused, the rest are only counted: six of one value each
+    const six = (v: unknown) => Object.fromEntries(Array.from({ length: 6 }, (_, k) => [`k${k}`, v]));
+    fc.assert(
+      fc.property(value, (v) => same(six(v))),
+      { numRuns: 1000 },
+    );
+    for (const v of edges) same(six(v));
+    fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 70 }), value, { maxKeys: 8 }), same), { numRuns: 1000 });
+  });
+
+  it("of the right kind out of bounds: the first four in zod's words, the rest counted, at no more cost", () => {
+    // `"a":1e10,` is as short as `"a":null,`: each such number built its issues in zod as each null did
+    const big = batch(1e10);
+    expect(cost(big)).toBeLessThan(1.5 * cost(batch(1)));
+    const parsed = IncomingEventSchema.safeParse(big[0]);
+    expect(parsed.success).toBe(false);
+    if (parsed.success) return;
+    expect(describeIssues(parsed.error)).toBe(
+      [0, 1, 2, 3].map((k) => `properties.${k}: Too big: expected number to be <=1000000000`).join("; ") +
+        "; properties: and 256 more properties out of bounds (text over 512 characters, a number beyond +-1e9)",
+    );
   });
 });
 
