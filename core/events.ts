@@ -92,7 +92,8 @@ export function looksLikeEmailAsSent(id: string): boolean {
 }
 
 /**
- * An id from outside: 1..128 characters (checked first, aborting), no control characters, well-formed Unicode.
+ * An id from outside: 1..128 characters (code points, as zod counts them; checked first, aborting), no control
+ * characters, well-formed Unicode.
  * A lone surrogate (`"\ud800"` in JSON) has no UTF-8 form: KV refuses every key holding it (the reader's
  * snapshot would never be written, its shard retrying it each second), a URL cannot name it (no right of
  * access, no erasure), and hashing it (the erasure tombstone) reads it as U+FFFD, another reader's id.
@@ -103,6 +104,15 @@ export const IdSchema = z
   .max(MAX_ID_LENGTH, { abort: true })
   .refine((s) => !hasControlCharacter(s), { message: "must not contain control characters" })
   .refine((s) => s.isWellFormed(), { message: "must be well-formed Unicode (no lone surrogate)" });
+
+/**
+ * A new user id is at most MAX_ID_LENGTH UTF-16 units, as its token's claim is (core/token.ts validClaims), where
+ * IdSchema's bound counts code points (zod's): an id of 128 characters beyond U+FFFF (emoji) is 512 bytes of UTF-8,
+ * and the KV keys that hold it (`profile:<user>`, `decision:<user>:...`) would pass KV's 512 bytes, so the reader's
+ * snapshot could never be written. 128 units are 384 bytes at most. A held id (HeldUserIdSchema) keeps IdSchema's
+ * bound: one stored before must still be reachable by the right of access and erasure.
+ */
+const KEY_SAFE_MESSAGE = `must be at most ${MAX_ID_LENGTH} UTF-16 units (a character beyond U+FFFF, such as an emoji, counts as two): user ids are part of KV keys, which hold 512 bytes`;
 
 /**
  * A user id is pseudonymous, and one a URL can name: `.` and `..` (escaped or not) are dot segments that URL parsing
@@ -118,11 +128,14 @@ export const UserIdSchema = userIdSchema(true);
 export const HeldUserIdSchema = userIdSchema(false);
 
 function userIdSchema(readAsWritten: boolean) {
-  return IdSchema.refine((id) => !(readAsWritten ? looksLikeEmail(id) : looksLikeEmailAsSent(id)), {
-    message: "user ids must be pseudonymous: hash email addresses with a secret salt (see README) before sending them",
-  }).refine((id) => id !== "." && id !== "..", {
-    message: "must not be '.' or '..': a URL cannot name them (/v1/users/<id>)",
-  });
+  return IdSchema.refine((id) => !readAsWritten || id.length <= MAX_ID_LENGTH, { message: KEY_SAFE_MESSAGE })
+    .refine((id) => !(readAsWritten ? looksLikeEmail(id) : looksLikeEmailAsSent(id)), {
+      message:
+        "user ids must be pseudonymous: hash email addresses with a secret salt (see README) before sending them",
+    })
+    .refine((id) => id !== "." && id !== "..", {
+      message: "must not be '.' or '..': a URL cannot name them (/v1/users/<id>)",
+    });
 }
 
 /**

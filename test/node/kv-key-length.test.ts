@@ -1,6 +1,7 @@
 /**
  * Every Workers KV key opentime makes fits KV's 512 bytes with each part at the longest its schema takes: a user id
- * of 128 UTF-16 units at 3 UTF-8 bytes each (384 bytes; an astral character is 4 bytes but 2 units), 64-character
+ * of 128 UTF-16 units at 3 UTF-8 bytes each (384 bytes; an astral character is 4 bytes but 2 units, and zod, which
+ * counts code points, would take 128 of them: UserIdSchema bounds the units too), 64-character
  * campaign, experiment and model ids, a token's send (expiry and nonce) and the widest slot. A key over 512 bytes is
  * refused by KV (`414`), which would lose that reader's decisions or features for good.
  */
@@ -56,6 +57,9 @@ describe("KV key length", () => {
     expect(UserIdSchema.safeParse(USER).success).toBe(true);
     expect(UserIdSchema.safeParse(ASTRAL_USER).success).toBe(true);
     expect(UserIdSchema.safeParse(`${USER}x`).success).toBe(false);
+    // zod counts code points: 65 emoji are 65 characters to it, 130 UTF-16 units and 260 bytes; 128 of them 512 bytes
+    expect(UserIdSchema.safeParse(`${ASTRAL_USER}𝒜`).success).toBe(false);
+    expect(UserIdSchema.safeParse("𝒜".repeat(MAX_ID_LENGTH)).error?.issues[0]?.message).toMatch(/UTF-16 units/);
     for (const schema of [CampaignIdSchema, ExperimentIdSchema, ModelVersionSchema]) {
       expect(schema.safeParse(ID64).success).toBe(true);
       expect(schema.safeParse(`${ID64}x`).success).toBe(false);
