@@ -261,7 +261,7 @@ const DOCUMENTED: RouteDoc[] = [
       fields: {
         form: "2: the shipped form; only what the reader chose changes (absent: a form of emails sent before it)",
         personalization:
-          "on: personalized content; off: not (form 2; absent: unchanged). Without form=2, in a form holding personalization or tracking: on, or absent (an unticked box): off",
+          "on: personalized content; off: not (form 2; absent: unchanged). Without form=2, in a checkbox form (nothing at all, or a box of the three, each one held on): on, or absent (an unticked box): off",
         tracking: "on: opens and clicks recorded; off: not (as personalization)",
         unsubscribe: "on: unsubscribed; absent: unchanged (no form resubscribes: the consent API does)",
         topics: "each topic (repeated; an empty value clears them)",
@@ -274,7 +274,7 @@ const DOCUMENTED: RouteDoc[] = [
     responses: {
       200: {
         description:
-          'JSON for submit-success ({"ok":true,"message","personalization","tracking"}, each of the two only when the form set it; {"ok":true,"message"} when a form chose nothing, an empty one included)',
+          'JSON for submit-success ({"ok":true,"message","personalization","tracking"}, each of the two only when the form set it; {"ok":true,"message"} when a form chose nothing)',
       },
       400: error(
         "the body is not a form (BAD_REQUEST), or the token's id is one an earlier version stored shaped like an address, which saves opt-outs alone, and the form holds none (USER_ID_NOT_PSEUDONYMOUS; submit-error shows its message)",

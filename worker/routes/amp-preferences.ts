@@ -11,10 +11,10 @@
  * (`on`, `off`, or absent: unchanged), and unsubscribe a box (ticked: unsubscribed; else unchanged). The email is
  * the same for every reader and cannot show their settings, so a box ticked by default would have turned back on
  * what a reader had turned off elsewhere. A form without `form=2` that reads as checkboxes (isCheckboxForm: the
- * emails sent before it, a shop's own checkbox form) keeps that meaning for personalization and tracking: an
- * unticked box is not sent, so off. No form resubscribes (an unticked unsubscribe box changes nothing: the email
- * cannot know the reader unsubscribed elsewhere), and an empty one changes nothing (it cannot be told from a body
- * lost on the way). Any other (a frequency picker alone, a yes/no answer) is read as the shipped one: a field it
+ * emails sent before it, an empty one among them: every box unticked; a shop's own checkbox form) keeps that
+ * meaning for personalization and tracking: an unticked box is not sent, so off. No form resubscribes (an unticked
+ * unsubscribe box changes nothing: the email cannot know the reader unsubscribed elsewhere). Any other (a
+ * frequency picker alone, a yes/no answer) is read as the shipped one: a field it
  * does not hold changes nothing (`on`, `true`, `1` / `off`, `false`, `0`). Each sets topics, frequency and pause
  * only when it has those fields, so a form without them never clears a reader's topics, frequency or pause set
  * elsewhere (nor does a value it cannot mean: an empty frequency clears it, `pause_days` 0 ends a pause). A form
@@ -52,15 +52,15 @@ const LEGACY_FIELDS = ["personalization", "tracking", "unsubscribe"] as const;
 
 /**
  * Whether a form without `form=2` reads as checkboxes (an unticked personalization or tracking box: off): one that
- * holds personalization or tracking, with every one of the three boxes it holds `on` (with other fields or not: a
- * shop's own checkbox form keeps that meaning). A form holding neither (an empty one, the unsubscribe box alone, a
- * frequency picker alone) or a yes/no answer (`off`, `true`, `0`) does not: it changes only what it holds.
+ * sends nothing at all (the emails sent before it with every box unticked: the reader turned both off), or holds one
+ * of the three boxes with every one it holds `on` (the unsubscribe box alone: both others unticked; with other
+ * fields or not: a shop's own checkbox form keeps that meaning). A form holding none of them (a frequency picker
+ * alone) or a yes/no answer (`off`, `true`, `0`) does not: it changes only what it holds.
  */
 function isCheckboxForm(form: FormData): boolean {
+  if ([...form.keys()].length === 0) return true;
   const held = LEGACY_FIELDS.filter((k) => form.has(k));
-  return (
-    (form.has("personalization") || form.has("tracking")) && held.every((k) => form.getAll(k).every((v) => v === "on"))
-  );
+  return held.length > 0 && held.every((k) => form.getAll(k).every((v) => v === "on"));
 }
 
 /** The choices of the shipped form, or any but the legacy one: each yes/no only when answered, unsubscribe when ticked. */
