@@ -4,10 +4,11 @@
  */
 import { createExecutionContext, env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { QueuedEvent } from "../../core/events";
+import { IdSchema, MAX_ID_LENGTH, type QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { featuresOf, type Profile, parseProfile } from "../../core/profile";
 import { mintToken } from "../../core/token";
+import { DeadLetterSelectionSchema } from "../../worker/events/dead-letter-selection";
 import worker from "../../worker/index";
 import type { SendTimeResponse } from "../../worker/routes/send-time";
 import { readerStub } from "../../worker/state/shard-routing";
@@ -621,6 +622,28 @@ describe("consent", () => {
       expect((await readerStub(env, user).read(user))?.consent).toMatchObject({ tracking: false, unsubscribed: true });
       return;
     }
+  });
+
+  it("a form change's id, of the longest campaign id and send, is an id the dead-letter API can name", async () => {
+    const user = "reader-18";
+    const campaign = `c${"x".repeat(63)}`;
+    const t = await mintToken(TEST_TOKEN_SECRET, { user, campaign, ttlSeconds: 9_000_000_000 - now() });
+    const { queue, sent } = recordingQueue();
+    const res = await worker.fetch(
+      new Request(`https://opentime.test/v1/amp/preferences?t=${t}`, {
+        method: "POST",
+        headers: { "AMP-Email-Sender": SENDER, "Content-Type": "application/x-www-form-urlencoded" },
+        body: "form=2&tracking=off",
+      }),
+      { ...env, EVENTS: queue },
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(200);
+    const id = sent[0]?.id as string;
+    expect(id.length).toBeLessThanOrEqual(MAX_ID_LENGTH);
+    expect(IdSchema.safeParse(id).success).toBe(true);
+    // parked after its retries, it is replayed or deleted by its id
+    expect(DeadLetterSelectionSchema.safeParse({ user, ids: [id] }).success).toBe(true);
   });
 
   it("send times use nothing of a reader who turned personalization off, or was erased: the shop's hours", async () => {

@@ -8,7 +8,7 @@
  */
 import { EMAIL_PREFERENCES_ID_PREFIX, type QueuedEvent } from "../../core/events";
 import type { Consent } from "../../core/profile";
-import { sendKey, type TokenClaims } from "../../core/token";
+import { newNonce, sendKey, type TokenClaims } from "../../core/token";
 import type { Bindings } from "../env";
 import { type EnqueueResult, type EventsMessage, enqueue, enqueueWithin } from "../events/queue";
 import type { WaitUntil } from "../lib/background";
@@ -49,9 +49,10 @@ export type EmailConsentSource = "preferences" | "unsubscribe";
  * Records a change an email's reader made (the preferences form, the one-click unsubscribe): on the events queue,
  * and when the queue refuses or does not answer within QUEUE_WAIT_MS, with the reader's shard itself (the change's
  * consent clock makes both landing one change; a send still in flight is left to `waitUntil`). The id is the
- * source, the email's send and the second, and for a form a part of its own: a form's POSTs differ (one that submits
- * on each change, a reader who saves twice at once), and a second one of the same id in a queue batch would be
- * dropped as a redelivery of the first (core/apply-events.ts), its change lost though answered saved; the link's
+ * source, the email's send and the second, and for a form a random part of its own (the whole id within
+ * MAX_ID_LENGTH, the longest campaign's too, so the dead-letter API can name it): a form's POSTs differ (one that
+ * submits on each change, a reader who saves twice at once), and a second one of the same id in a queue batch would
+ * be dropped as a redelivery of the first (core/apply-events.ts), its change lost though answered saved; the link's
  * is always the same change. The shard keeps no consent change's id (the clock makes applying one again change
  * nothing), so a link or form POSTed over and over grows nothing, and a repeat changes nothing. `false`: neither
  * took it (logged), and the reader is asked to send it again.
@@ -66,7 +67,8 @@ export async function recordConsentChange(
   const userId = claims.u;
   const base = consentEvent(userId, change);
   const prefix = source === "preferences" ? EMAIL_PREFERENCES_ID_PREFIX : "unsubscribe:";
-  const own = source === "preferences" ? `:${crypto.randomUUID()}` : "";
+  // 8 random base64url characters (a send's nonce): a UUID's 36 took the longest campaign's id past MAX_ID_LENGTH
+  const own = source === "preferences" ? `:${newNonce()}` : "";
   const event: QueuedEvent = { ...base, id: `${prefix}${sendKey(claims)}:${base.ts}${own}` };
   const queued = await enqueueWithin(env.EVENTS, [event], QUEUE_WAIT_MS, waitUntil);
   if (queued?.ok) return true;
