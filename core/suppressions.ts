@@ -38,7 +38,7 @@ export const MAX_SUPPRESSION_USERS = 500;
 export const SuppressionsRequestSchema = z.strictObject({
   users: z.array(HeldUserIdSchema).min(1).max(MAX_SUPPRESSION_USERS),
   campaign: CampaignIdSchema.optional().describe(
-    "the campaign about to be built: with it, readers whose frequency preference another send is too recent for are answered `frequency` (this campaign's own recorded sends of the last 20 hours never count: a rebuild of it); without it, `frequency` is never answered",
+    "the campaign about to be built: with it, readers whose frequency preference another send is too recent for are answered `frequency` (this campaign's own issue begun in the last 20 hours never counts: a rebuild of it; an earlier issue's latest build counts, as any send); without it, `frequency` is never answered",
   ),
 });
 

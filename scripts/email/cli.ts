@@ -208,7 +208,7 @@ try {
   // what a failure after the recording leaves: sends recorded for mail not (all) written
   if (recordedUnbuilt !== null)
     console.error(
-      `this campaign's send to ${recordedUnbuilt} ${recordedUnbuilt === 1 ? "recipient" : "recipients"} was recorded before it stopped, and ${writing ? "the build did not finish" : "nothing was built"}: run the same build again within 20 hours (this campaign's own recent sends never hold back its recipients); given up, they count against those readers' frequency preference until its window ends (30 days at most)`,
+      `this campaign's send to ${recordedUnbuilt} ${recordedUnbuilt === 1 ? "recipient" : "recipients"} was recorded before it stopped, and ${writing ? "the build did not finish" : "nothing was built"}: run the same build again within 20 hours of this issue's first build (this campaign's own issue never holds back its recipients); given up, they count against those readers' frequency preference until its window ends (30 days at most)`,
     );
   process.exit(1);
 }

@@ -4,8 +4,8 @@
  * the next campaign is checked. Recorded before anything is written, and all or nothing for the build: a batch the
  * Worker does not record (unreachable, refused, a shard down, an older Worker without the route) throws
  * SendsNotRecorded, and the CLI writes nothing, as when the check fails. The batches recorded before it stay
- * recorded: they are this campaign's own sends, which for 20 hours never hold back its own recipients, so running
- * the same build again is safe and records the rest (a send recorded again within 20 hours is the same send).
+ * recorded: they are this campaign's own sends, which for 20 hours from the issue's first build never hold back its
+ * own recipients, so running the same build again then is safe and records the rest (the same send again).
  * Readers a shard holds back at the recording (their state changed since the check) come back in `held`: the CLI
  * leaves them out.
  */
@@ -38,7 +38,7 @@ export async function recordSends(
     (json) => SendsAnswerSchema.parse(json),
     (problem, url, done) =>
       new SendsNotRecorded(
-        `could not record the campaign's sends at ${url} (${problemText(problem, OLDER)}; ${done * MAX_SUPPRESSION_USERS} of ${unique.length} recorded): nothing was built, so that no reader is mailed more often than their frequency preference allows. Run the same build again (this campaign's own sends recorded in the last 20 hours never hold back its recipients), or pass --dry-run to build without recording (not for sending)`,
+        `could not record the campaign's sends at ${url} (${problemText(problem, OLDER)}; ${done * MAX_SUPPRESSION_USERS} of ${unique.length} recorded): nothing was built, so that no reader is mailed more often than their frequency preference allows. Run the same build again (this campaign's own issue begun in the last 20 hours never holds back its recipients), or pass --dry-run to build without recording (not for sending)`,
       ),
   );
   const held = new Map<string, SuppressionReason>();
