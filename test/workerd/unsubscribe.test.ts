@@ -508,4 +508,25 @@ describe("one-click unsubscribe: links that outlive the email, and readers the s
     await consume([{ id: "c-resub-old", type: "consent", user, ts: t - 60, consent: { unsubscribed: false } }]);
     expect(await held(user)).toMatchObject({ unsubscribed: true });
   });
+
+  it("an older unsubscribe repeated on a row kept before the column never dates the suppression back past its keeping", async () => {
+    const user = "unsub-kept-before-repeat";
+    const t = Math.floor(Date.now() / 1000);
+    await consume([
+      { id: `unsubscribe:s:${t - 120}`, type: "consent", user, ts: t - 120, consent: { unsubscribed: true } },
+    ]);
+    await runInDurableObject(readerStub(env, user), (_: unknown, state) => {
+      const sql = state.storage.sql;
+      sql.exec("ALTER TABLE list_changes DROP COLUMN unsubscribed_at");
+      createListChanges(sql, Date.now());
+    });
+    // an older email's unsubscribe, its message held back longer, arrives now: the reader unsubscribed twice
+    await consume([
+      { id: `unsubscribe:s2:${t - 300}`, type: "consent", user, ts: t - 300, consent: { unsubscribed: true } },
+    ]);
+    // a resubscribe made between the two unsubscribes is older than the newest of them (kept as of its keeping)
+    await consume([{ id: "c-resub-between", type: "consent", user, ts: t - 200, consent: { unsubscribed: false } }]);
+    expect(await held(user)).toMatchObject({ unsubscribed: true });
+    expect(await listed(user)).toBe(true);
+  });
 });

@@ -46,12 +46,13 @@ export function keepSuppression(sql: SqlStorage, user: string, events: readonly 
   if (madeAt === Number.NEGATIVE_INFINITY) return;
   const before = listChangeOf(sql, user) ?? NOT_ON_LIST;
   const changed = recordListChange(sql, user, before, { ...before, unsubscribed: true }, nowMs);
-  // a change sets the time; a repeat keeps the later of the two (a row kept before the column: the repeat's)
+  // a change sets the time; a repeat keeps the later of the two (a row kept before the column counts from when it
+  // was kept, as adoptSuppression reads it: an older repeat never dates it back)
   sql.exec(
-    `UPDATE list_changes SET unsubscribed_at = CASE WHEN ? THEN ? ELSE max(coalesce(unsubscribed_at, ?), ?) END
+    `UPDATE list_changes SET unsubscribed_at = CASE WHEN ? THEN ?
+       ELSE max(coalesce(unsubscribed_at, changed_at / 1000), ?) END
      WHERE user = ?`,
     changed ? 1 : 0,
-    madeAt,
     madeAt,
     madeAt,
     user,
