@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { z } from "zod";
 import { cliArgs, wholeNumber } from "../lib/cli-args";
-import { adminKey, readDevVars } from "../lib/dev-vars";
+import { adminKey, firstKey, readDevVars } from "../lib/dev-vars";
 import { exitCode, resultLine, runLoadTest } from "./load-test";
 import { startLoadTestServer } from "./load-test-server";
 
@@ -43,7 +43,7 @@ const { values } = cliArgs(
 );
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const vars = readDevVars();
-const first = (s: string | undefined) => s?.split(",")[0] ?? "";
+const first = (s: string | undefined) => firstKey(s) ?? "";
 // without --url: a Worker of its own (load-test-server.ts), stopped at the end
 const own = values.url ? null : await startLoadTestServer(log);
 const url = (own?.url ?? (values.url as string)).replace(/\/$/, "");

@@ -103,9 +103,9 @@ export function tokenSecretProblem(secret: string): string | null {
 }
 
 /**
- * The admin key the CLIs send to the Worker at `url`: ADMIN_API_KEY from the environment, else the first of
- * ADMIN_API_KEYS from the environment, else (for a Worker on this machine only, so the local secret never goes to a
- * deployed one) the first of ADMIN_API_KEYS in `.dev.vars`. Without one, the error names both the key and `flag`,
+ * The admin key the CLIs send to the Worker at `url`: ADMIN_API_KEY from the environment, else the first key of
+ * ADMIN_API_KEYS from the environment the Worker takes (firstKey), else (for a Worker on this machine only, so the
+ * local secret never goes to a deployed one) that of ADMIN_API_KEYS in `.dev.vars`. Without one, the error names both the key and `flag`,
  * the CLI's option for the Worker's address (`--url`, `--api-url`): how to point at a deployed Worker.
  */
 export function adminKey(url: string, flag: "--url" | "--api-url"): string {
@@ -123,4 +123,11 @@ export function adminKey(url: string, flag: "--url" | "--api-url"): string {
   return key;
 }
 
-const firstKey = (keys: string | undefined) => keys?.split(",")[0]?.trim();
+/**
+ * The key of a comma-separated list a CLI sends: the first the Worker takes (neither a placeholder nor shorter than
+ * MIN_SECRET_LENGTH: ensureDevVars keeps a list holding one such key beside keys the Worker ignores), else the first.
+ */
+export function firstKey(keys: string | undefined): string | undefined {
+  const all = keys?.split(",").map((k) => k.trim());
+  return all?.find((k) => !isPlaceholderSecret(k) && k.length >= MIN_SECRET_LENGTH) ?? all?.[0];
+}

@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { cliArgs, decimal, wholeNumber, workerUrlOrExit } from "../lib/cli-args";
-import { adminKey, DEV_VARS, readDevVars, tokenSecretProblem } from "../lib/dev-vars";
+import { adminKey, DEV_VARS, firstKey, readDevVars, tokenSecretProblem } from "../lib/dev-vars";
 import { checkAdminAccess } from "../lib/worker-admin";
 import type { WorkerUrl } from "../lib/worker-url";
 import { type DemoShop, readDemoShop } from "./demo-shop";
@@ -53,7 +53,7 @@ const log = (line: string) => process.stderr.write(`[simulate] ${line}\n`);
 const count = values.readers;
 const skew = values.skew;
 const vars = readDevVars();
-const first = (s: string | undefined) => s?.split(",")[0]?.trim() ?? "";
+const first = (s: string | undefined) => firstKey(s) ?? "";
 // where .dev.vars was looked for: npm runs the scripts in the repository, so it is read from there
 const devVars = existsSync(DEV_VARS) ? `${resolve(DEV_VARS)} has none` : `there is no ${resolve(DEV_VARS)}`;
 const tokenSecret = process.env.TOKEN_SECRET ?? vars.TOKEN_SECRET ?? "";

@@ -8,9 +8,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { MIN_SECRET_LENGTH } from "../../core/placeholder-secret";
-import { ensureDevVars, readDevVars } from "../../scripts/lib/dev-vars";
+import { adminKey, ensureDevVars, readDevVars } from "../../scripts/lib/dev-vars";
 import { SCHEDULED_CRONS } from "../../worker/scheduled-crons";
 
 const work = mkdtempSync(join(tmpdir(), "ot-deploy-config-"));
@@ -173,6 +173,24 @@ describe("npm start's .dev.vars (local development)", () => {
     const again = readFileSync(path, "utf8");
     ensureDevVars(path);
     expect(readFileSync(path, "utf8")).toBe(again);
+  });
+
+  it("a key list kept for the one key the Worker takes: the CLIs send that key, not the one it ignores", () => {
+    const path = join(work, "mixed.dev.vars");
+    // .dev.vars.example copied, and a key of one's own added after its placeholder
+    writeFileSync(path, 'ADMIN_API_KEYS="replace-with-another-long-random-key,own-admin-key-0123456789"\n');
+    ensureDevVars(path);
+    const kept = readDevVars(path).ADMIN_API_KEYS as string;
+    expect(kept).toBe("replace-with-another-long-random-key,own-admin-key-0123456789");
+    vi.stubEnv("ADMIN_API_KEY", "");
+    try {
+      vi.stubEnv("ADMIN_API_KEYS", kept);
+      expect(adminKey("http://127.0.0.1:8787", "--url")).toBe("own-admin-key-0123456789");
+      vi.stubEnv("ADMIN_API_KEYS", "short,a-0123456789abcdef");
+      expect(adminKey("http://127.0.0.1:8787", "--url")).toBe("a-0123456789abcdef");
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it(".dev.vars.example, for `npm run dev` by hand, turns the local routes on", () => {
