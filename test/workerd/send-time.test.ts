@@ -80,8 +80,9 @@ describe("GET /v1/send-time", () => {
     const res = await call(`/v1/send-time?t=${await token(p.userId)}`, ADMIN);
     expect(res.status).toBe(200);
     const body = (await res.json()) as SendTimeResponse;
-    // segment 0 of this model is names[0]: its hours are not this reader's segment's
+    // segment 0 of this model is names[0]: its hours are not this reader's segment's, nor is it their segment
     expect(body.source).toBe("shop");
+    expect(body.segment).toBeNull();
     // the same reader with this model's own segment 0 gets that segment's hours
     await env.OPENTIME_KV.put(
       kvKeys.profile(p.userId),
@@ -89,5 +90,6 @@ describe("GET /v1/send-time", () => {
     );
     const own = (await (await call(`/v1/send-time?t=${await token(p.userId)}`, ADMIN)).json()) as SendTimeResponse;
     expect(own.source).toBe("segment");
+    expect(own.segment).toEqual({ id: 0, name: names[0] });
   });
 });

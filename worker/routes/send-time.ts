@@ -80,11 +80,12 @@ export function registerSendTime(app: Hono<AppEnv>): void {
       const own = profile?.sendTime ? ownHours(profile.sendTime.hourOfWeek) : null;
       // a segment is this model's only under this model's name for its id: a profile's (no features of this
       // version) may be an earlier model's, whose segment ids were other clusters
-      const segment = profile?.segment;
-      const segmentHours =
-        segment && state.model.manifest.segments?.names[segment.id] === segment.name
-          ? sendTime.segments[segment.id]
-          : undefined;
+      // (nor answered as the reader's segment: an ESP would read another cluster's id and name as theirs)
+      const segment =
+        profile?.segment && state.model.manifest.segments?.names[profile.segment.id] === profile.segment.name
+          ? profile.segment
+          : null;
+      const segmentHours = segment ? sendTime.segments[segment.id] : undefined;
       let dist: number[];
       let source: SendTimeResponse["source"];
       if (own) {
@@ -102,7 +103,7 @@ export function registerSendTime(app: Hono<AppEnv>): void {
         best_hours_utc: own && profile?.sendTime ? profile.sendTime.bestHours : bestHours(dist, 3),
         hour_of_week: dist.map((p) => Math.round(p * 1e6) / 1e6),
         source,
-        segment: profile?.segment ?? null,
+        segment,
         propensity_30d: profile?.propensity ?? null,
         model: state.model.manifest.version,
       };
