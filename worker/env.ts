@@ -99,12 +99,28 @@ export type AppEnv = { Bindings: Bindings };
 /** The drift job's default alert on the propensity's expected calibration error. */
 export const DEFAULT_ECE_ALERT = 0.1;
 
+/**
+ * The variables read as a number, a choice or a flag, and the values each takes. A value set but not one of them
+ * (`90d`, `-1`, `Novel`, `yes`) is its default, and named in `config.var_invalid`; an empty one is unset.
+ */
+const SETTINGS = {
+  EXCLUDE_PURCHASED_DAYS: z.coerce.number().min(0).max(3650),
+  MODEL_REFRESH_SECONDS: z.coerce.number().min(1).max(3600),
+  RECS_MODE: z.enum(["all", "novel"]),
+  EVENT_MAX_AGE_DAYS: z.coerce.number().min(1).max(3650),
+  ERASURE_TOMBSTONE_DAYS: z.coerce.number().min(1).max(3650),
+  DRIFT_PSI_ALERT: z.coerce.number().positive().max(10),
+  DRIFT_ECE_ALERT: z.coerce.number().positive().max(1),
+  DEMO_ROUTES: z.enum(["true", "false"]),
+  PREVIEW_PAGE: z.enum(["true", "false"]),
+} as const satisfies Partial<Record<keyof Bindings, z.ZodType>>;
+
 const ConfigSchema = z.object({
   tokenSecrets: z.array(z.string().min(MIN_SECRET_LENGTH)),
   allowedSenders: z.array(z.string().min(1)),
   mailOrigins: z.array(z.string().min(1)),
-  excludePurchasedDays: z.coerce.number().min(0).max(3650).catch(30),
-  modelRefreshSeconds: z.coerce.number().min(1).max(3600).catch(30),
+  excludePurchasedDays: SETTINGS.EXCLUDE_PURCHASED_DAYS.catch(30),
+  modelRefreshSeconds: SETTINGS.MODEL_REFRESH_SECONDS.catch(30),
   /** http(s) only: it is the base of every click-through and picture URL */
   publicBaseUrl: z
     .url({ protocol: /^https?$/ })
@@ -133,15 +149,15 @@ const ConfigSchema = z.object({
     })
     .nullable()
     .catch(null),
-  recsMode: z.enum(["all", "novel"]).catch("all"),
+  recsMode: SETTINGS.RECS_MODE.catch("all"),
   /** null when unset or shorter than MIN_SECRET_LENGTH characters: a trigger's delivery then waits (nothing signed) */
   webhookSecret: z.string().min(MIN_SECRET_LENGTH).nullable(),
   eventsApiKeys: z.array(z.string().min(MIN_SECRET_LENGTH)),
   adminApiKeys: z.array(z.string().min(MIN_SECRET_LENGTH)),
-  eventMaxAgeDays: z.coerce.number().min(1).max(3650).catch(30),
-  erasureTombstoneDays: z.coerce.number().min(1).max(3650).catch(DEFAULT_ERASURE_TOMBSTONE_DAYS),
-  driftPsiAlert: z.coerce.number().positive().max(10).catch(PSI_ALERT_THRESHOLD),
-  driftEceAlert: z.coerce.number().positive().max(1).catch(DEFAULT_ECE_ALERT),
+  eventMaxAgeDays: SETTINGS.EVENT_MAX_AGE_DAYS.catch(30),
+  erasureTombstoneDays: SETTINGS.ERASURE_TOMBSTONE_DAYS.catch(DEFAULT_ERASURE_TOMBSTONE_DAYS),
+  driftPsiAlert: SETTINGS.DRIFT_PSI_ALERT.catch(PSI_ALERT_THRESHOLD),
+  driftEceAlert: SETTINGS.DRIFT_ECE_ALERT.catch(DEFAULT_ECE_ALERT),
   shopCurrency: z
     .string()
     .regex(/^[A-Z]{3}$/)
@@ -237,6 +253,13 @@ export function getConfig(bindings: Bindings): Config {
   const invalid: string[] = [];
   const problems: ConfigProblem[] = [];
   const v = (name: keyof Bindings) => text(name, env[name], invalid);
+  // a number, a choice or a flag (SETTINGS): trimmed, empty as unset, a value it does not take named in `invalid`
+  const setting = (name: keyof typeof SETTINGS) => {
+    const value = v(name)?.trim() || undefined;
+    if (value !== undefined && !SETTINGS[name].safeParse(value).success) invalid.push(name);
+    return value;
+  };
+  const demoRoutes = setting("DEMO_ROUTES") === "true";
   // the variables holding a placeholder, logged once at the end (placeholders)
   const placeheld: string[] = [];
   const secret = (name: "TOKEN_SECRET" | "TOKEN_SECRET_PREVIOUS" | "TRIGGER_WEBHOOK_SECRET") => {
@@ -271,7 +294,7 @@ export function getConfig(bindings: Bindings): Config {
   // wrangler.toml ships example senders (RFC 2606's reserved `.example` domains), which no mail provider sends from:
   // left as they are on a deployed Worker, every real AMP request is refused (local development uses them)
   const exampleDomain = (sender: string) => /(^|\.)example$/.test(sender.slice(sender.lastIndexOf("@") + 1));
-  if (senders.length > 0 && senders.every(exampleDomain) && v("DEMO_ROUTES") !== "true") {
+  if (senders.length > 0 && senders.every(exampleDomain) && !demoRoutes) {
     problems.push("allowed_senders_example");
     logEvent("error", "config.allowed_senders_example", {
       detail:
@@ -298,21 +321,21 @@ export function getConfig(bindings: Bindings): Config {
           .map((o) => o.trim().toLowerCase())
           .filter(Boolean)
       : [...DEFAULT_MAIL_ORIGINS],
-    excludePurchasedDays: v("EXCLUDE_PURCHASED_DAYS") ?? 30,
-    modelRefreshSeconds: v("MODEL_REFRESH_SECONDS") ?? 30,
+    excludePurchasedDays: setting("EXCLUDE_PURCHASED_DAYS") ?? 30,
+    modelRefreshSeconds: setting("MODEL_REFRESH_SECONDS") ?? 30,
     publicBaseUrl: v("PUBLIC_BASE_URL") || undefined,
     shopUrl: v("SHOP_URL") || undefined,
-    demoRoutes: v("DEMO_ROUTES") === "true",
-    previewPage: v("PREVIEW_PAGE") === "true" || v("DEMO_ROUTES") === "true",
+    demoRoutes,
+    previewPage: setting("PREVIEW_PAGE") === "true" || demoRoutes,
     access: accessTeam || accessAud ? { teamDomain: accessTeam, aud: accessAud } : null,
-    recsMode: v("RECS_MODE") ?? "all",
+    recsMode: setting("RECS_MODE") ?? "all",
     webhookSecret: webhookSecret && webhookSecret.length >= MIN_SECRET_LENGTH ? webhookSecret : null,
     eventsApiKeys: keys("EVENTS_API_KEYS", v("EVENTS_API_KEYS"), problems, placeheld),
     adminApiKeys: keys("ADMIN_API_KEYS", v("ADMIN_API_KEYS"), problems, placeheld),
-    eventMaxAgeDays: v("EVENT_MAX_AGE_DAYS") ?? 30,
-    erasureTombstoneDays: v("ERASURE_TOMBSTONE_DAYS") ?? DEFAULT_ERASURE_TOMBSTONE_DAYS,
-    driftPsiAlert: v("DRIFT_PSI_ALERT") ?? PSI_ALERT_THRESHOLD,
-    driftEceAlert: v("DRIFT_ECE_ALERT") ?? DEFAULT_ECE_ALERT,
+    eventMaxAgeDays: setting("EVENT_MAX_AGE_DAYS") ?? 30,
+    erasureTombstoneDays: setting("ERASURE_TOMBSTONE_DAYS") ?? DEFAULT_ERASURE_TOMBSTONE_DAYS,
+    driftPsiAlert: setting("DRIFT_PSI_ALERT") ?? PSI_ALERT_THRESHOLD,
+    driftEceAlert: setting("DRIFT_ECE_ALERT") ?? DEFAULT_ECE_ALERT,
     shopCurrency: currency ? currency.trim().toUpperCase() : null,
   });
   placeholders(placeheld, problems);
@@ -360,7 +383,7 @@ export function getConfig(bindings: Bindings): Config {
   if (invalid.length > 0) {
     problems.push("var_invalid");
     logEvent("error", "config.var_invalid", {
-      detail: `${[...new Set(invalid)].join(", ")}: a table or a nested list, not text or a list of values; left unset`,
+      detail: `${[...new Set(invalid)].join(", ")}: not a value the variable takes (README, Configuration: a table or a nested list, a number out of its range, a mode or a flag misspelt); its default is used`,
     });
   }
   cached = { env, config, problems: [...new Set(problems)] };

@@ -5,6 +5,7 @@
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { getConfig } from "../../worker/env";
 import worker from "../../worker/index";
 import { TEST_ADMIN_KEY } from "./fixture";
 import { clearKv, SENDER, seedModel, token } from "./support/harness";
@@ -71,5 +72,52 @@ describe("[vars] that TOML typed", () => {
     expect(logged.find((l) => l.event === "config.var_invalid")?.detail).toContain("PUBLIC_BASE_URL");
     // "826" is no ISO 4217 code: refused as any other bad currency is
     expect(logged.some((l) => l.event === "config.shop_currency_invalid")).toBe(true);
+  });
+});
+
+describe("values a variable does not take", () => {
+  it("a number out of range or not one, a mode or a flag misspelt: its default serves, health names them", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const bindings = withVars({
+      ERASURE_TOMBSTONE_DAYS: "90d",
+      EXCLUDE_PURCHASED_DAYS: "-1",
+      EVENT_MAX_AGE_DAYS: "0",
+      RECS_MODE: "Novel",
+      PREVIEW_PAGE: "yes",
+      DRIFT_PSI_ALERT: "a quarter",
+    });
+    const t = await token("u-config-4");
+    expect((await request(bindings, `/v1/amp/recs?t=${t}`, { "AMP-Email-Sender": SENDER })).status).toBe(200);
+    const health = (await (await request(bindings, "/v1/health", admin)).json()) as { config: string[] };
+    expect(health.config).toContain("var_invalid");
+    const logged = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as { event: string; detail?: string });
+    const detail = logged.find((l) => l.event === "config.var_invalid")?.detail ?? "";
+    for (const name of [
+      "ERASURE_TOMBSTONE_DAYS",
+      "EXCLUDE_PURCHASED_DAYS",
+      "EVENT_MAX_AGE_DAYS",
+      "RECS_MODE",
+      "PREVIEW_PAGE",
+      "DRIFT_PSI_ALERT",
+    ])
+      expect(detail).toContain(name);
+    // never a value
+    expect(detail).not.toContain("90d");
+  });
+
+  it("values it takes, and an empty one (unset: the default), are not reported", async () => {
+    const bindings = withVars({
+      ERASURE_TOMBSTONE_DAYS: "90",
+      EXCLUDE_PURCHASED_DAYS: "",
+      RECS_MODE: "novel",
+      PREVIEW_PAGE: "false",
+      DRIFT_ECE_ALERT: " 0.2 ",
+    });
+    const health = (await (await request(bindings, "/v1/health", admin)).json()) as { config: string[] };
+    expect(health.config).not.toContain("var_invalid");
+    // an empty number is its default (30 days), not 0 (no exclusion)
+    expect(getConfig(bindings).excludePurchasedDays).toBe(30);
+    expect(getConfig(bindings).recsMode).toBe("novel");
+    expect(getConfig(bindings).driftEceAlert).toBe(0.2);
   });
 });
