@@ -8,7 +8,8 @@ import { PSI_ALERT_THRESHOLD } from "../core/drift";
 import { DEFAULT_ERASURE_TOMBSTONE_DAYS } from "../core/erasure-key";
 import { isPlaceholderSecret, MIN_SECRET_LENGTH } from "../core/placeholder-secret";
 import { DEFAULT_TOKEN_TTL_DAYS } from "../core/token";
-import { DEFAULT_MAIL_ORIGINS } from "./amp/mail-origins";
+import { DEFAULT_MAIL_ORIGINS, isOriginValue } from "./amp/mail-origins";
+import { isWellFormedSender } from "./amp/sender-allowlist";
 import type { EventsMessage } from "./events/queue";
 import { logEvent } from "./lib/log";
 
@@ -281,10 +282,14 @@ export function getConfig(bindings: Bindings): Config {
       detail: `TOKEN_SECRET is missing, shorter than ${MIN_SECRET_LENGTH} characters or a placeholder; every token is refused`,
     });
   }
-  const senders = (v("AMP_ALLOWED_SENDERS") ?? "")
+  // an entry no sender can match (`@shop.com`, `shop.com`: neither an address, `*@domain` nor `*`) is dropped and
+  // named in `invalid`; the others serve
+  const listed = (v("AMP_ALLOWED_SENDERS") ?? "")
     .split(",")
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
+  const senders = listed.filter((s) => s === "*" || isWellFormedSender(s));
+  if (senders.length < listed.length) invalid.push("AMP_ALLOWED_SENDERS");
   if (senders.length === 0) {
     problems.push("allowed_senders_empty");
     logEvent("error", "config.allowed_senders_empty", {
@@ -301,7 +306,13 @@ export function getConfig(bindings: Bindings): Config {
         "AMP_ALLOWED_SENDERS holds only example senders (at .example domains, as wrangler.toml ships them); every real AMP request is refused until it names your sending addresses",
     });
   }
-  const origins = v("AMP_ALLOWED_ORIGINS");
+  // an entry no `Origin` header can equal (`https://mail.example/`, `mail.example`) is dropped the same way
+  const origins = v("AMP_ALLOWED_ORIGINS")
+    ?.split(",")
+    .map((o) => o.trim().toLowerCase())
+    .filter(Boolean);
+  const mailOrigins = origins?.filter(isOriginValue);
+  if (mailOrigins && mailOrigins.length < (origins?.length ?? 0)) invalid.push("AMP_ALLOWED_ORIGINS");
   const accessTeam = v("ACCESS_TEAM_DOMAIN");
   const accessAud = v("ACCESS_AUD");
   const currency = v("SHOP_CURRENCY");
@@ -315,12 +326,7 @@ export function getConfig(bindings: Bindings): Config {
   const config = ConfigSchema.parse({
     tokenSecrets: secrets,
     allowedSenders: senders,
-    mailOrigins: origins
-      ? origins
-          .split(",")
-          .map((o) => o.trim().toLowerCase())
-          .filter(Boolean)
-      : [...DEFAULT_MAIL_ORIGINS],
+    mailOrigins: origins?.length ? (mailOrigins ?? []) : [...DEFAULT_MAIL_ORIGINS],
     excludePurchasedDays: setting("EXCLUDE_PURCHASED_DAYS") ?? 30,
     modelRefreshSeconds: setting("MODEL_REFRESH_SECONDS") ?? 30,
     publicBaseUrl: v("PUBLIC_BASE_URL") || undefined,
@@ -383,7 +389,7 @@ export function getConfig(bindings: Bindings): Config {
   if (invalid.length > 0) {
     problems.push("var_invalid");
     logEvent("error", "config.var_invalid", {
-      detail: `${[...new Set(invalid)].join(", ")}: not a value the variable takes (README, Configuration: a table or a nested list, a number out of its range, a mode or a flag misspelt); its default is used`,
+      detail: `${[...new Set(invalid)].join(", ")}: not a value the variable takes (README, Configuration: a table or a nested list, a number out of its range, a mode or a flag misspelt, a list's entry that can never match), ignored: a setting is its default, a list is without the entry`,
     });
   }
   cached = { env, config, problems: [...new Set(problems)] };

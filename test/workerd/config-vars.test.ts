@@ -121,3 +121,29 @@ describe("values a variable does not take", () => {
     expect(getConfig(bindings).driftEceAlert).toBe(0.2);
   });
 });
+
+describe("list entries a list does not take", () => {
+  it("a sender that is no address nor *@domain, an origin that is no origin: named by health, the rest serve", async () => {
+    const bindings = withVars({
+      AMP_ALLOWED_SENDERS: `@shop.com, ${SENDER}`,
+      AMP_ALLOWED_ORIGINS: "https://mail.example/, https://mail2.example",
+    });
+    const t = await token("u-config-5");
+    expect((await request(bindings, `/v1/amp/recs?t=${t}`, { "AMP-Email-Sender": SENDER })).status).toBe(200);
+    const v1 = await request(bindings, `/v1/amp/recs?t=${t}&__amp_source_origin=${encodeURIComponent(SENDER)}`, {
+      Origin: "https://mail2.example",
+    });
+    expect(v1.status).toBe(200);
+    const health = (await (await request(bindings, "/v1/health", admin)).json()) as { config: string[] };
+    expect(health.config).toContain("var_invalid");
+  });
+
+  it("a list of entries it takes is not reported", async () => {
+    const bindings = withVars({
+      AMP_ALLOWED_SENDERS: `*@shop.com, ${SENDER}, *`,
+      AMP_ALLOWED_ORIGINS: "https://mail.example, null, http://127.0.0.1:8080",
+    });
+    const health = (await (await request(bindings, "/v1/health", admin)).json()) as { config: string[] };
+    expect(health.config).not.toContain("var_invalid");
+  });
+});
