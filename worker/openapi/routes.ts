@@ -149,7 +149,7 @@ const noCatalog = error("the catalog's writer (Durable Object CATALOG) is not bo
 const noQueue = error("the events queue refused, or is not bound: retry", "EVENTS_UNAVAILABLE");
 /** worker/errors.ts `unavailableObject`: a Durable Object's infrastructure failure, answered by the one handler. */
 const stateDown = error(
-  "a Durable Object the request needs is restarting, moving or overloaded: retry (Retry-After)",
+  "a Durable Object the request needs is restarting, moving or overloaded: retry (Retry-After); or its binding (READERS) is not configured",
   "STATE_UNAVAILABLE",
 );
 /** A route's own 503 answer, and the Durable Object failure every route that calls one can also answer. */

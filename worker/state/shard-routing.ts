@@ -5,6 +5,7 @@
  */
 import { fnv1a32 } from "../../core/fnv";
 import type { Bindings } from "../env";
+import { ApiError } from "../errors";
 import type { ReaderShard } from "./reader-shard";
 import { READER_SHARDS } from "./shard-count";
 
@@ -16,7 +17,8 @@ export function shardOf(userId: string, shards = READER_SHARDS): number {
 }
 
 export function shardStub(env: Pick<Bindings, "READERS">, shard: number): DurableObjectStub<ReaderShard> {
-  if (!env.READERS) throw new Error("the READERS Durable Object binding is not configured");
+  // a deploy without the binding is told so (503 STATE_UNAVAILABLE naming it), not a bare 500 INTERNAL
+  if (!env.READERS) throw new ApiError("STATE_UNAVAILABLE", "the READERS Durable Object binding is not configured");
   return env.READERS.get(env.READERS.idFromName(`readers-${shard}`));
 }
 

@@ -276,8 +276,8 @@ export const CASES: Case[] = [
     path: "/v1/users/reader-9",
     headers: ADMIN,
     bindings: without("READERS"),
-    status: 500,
-    code: "INTERNAL",
+    status: 503,
+    code: "STATE_UNAVAILABLE",
   },
   { route: "DELETE /v1/users/:id", path: "/v1/users/reader-9", headers: ADMIN, status: 200 },
   {
@@ -758,8 +758,8 @@ export const CASES: Case[] = [
     headers: ADMIN,
     body: { users: ["doc-weekly"], campaign: "doc-v2" },
     bindings: without("READERS"),
-    status: 500,
-    code: "INTERNAL",
+    status: 503,
+    code: "STATE_UNAVAILABLE",
   },
   // a campaign's sends, for the readers' frequency preference
   {
@@ -801,8 +801,8 @@ export const CASES: Case[] = [
     headers: ADMIN,
     body: { campaign: "doc-v2", users: ["reader-1"] },
     bindings: without("READERS"),
-    status: 500,
-    code: "INTERNAL",
+    status: 503,
+    code: "STATE_UNAVAILABLE",
   },
   { route: "GET /v1/admin/suppressions", path: "/v1/admin/suppressions?limit=10", headers: ADMIN, status: 200 },
   {
@@ -824,8 +824,8 @@ export const CASES: Case[] = [
     path: "/v1/admin/suppressions",
     headers: ADMIN,
     bindings: without("READERS"),
-    status: 500,
-    code: "INTERNAL",
+    status: 503,
+    code: "STATE_UNAVAILABLE",
   },
   // triggers
   { route: "GET /v1/admin/triggers", path: "/v1/admin/triggers", headers: ADMIN, status: 200 },
