@@ -103,6 +103,15 @@ async function within(limitMs: number, done: () => Promise<boolean>): Promise<nu
   return Date.now() - start;
 }
 
+/** Waits (3 s at most) until KV's live-catalog version has reached `version`: the writer has published it. */
+function versionPublished(version: number) {
+  return within(
+    3000,
+    async () =>
+      ((await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json"))?.version ?? 0) >= version,
+  );
+}
+
 describe("live catalog", () => {
   beforeEach(async () => {
     await clearKv();
@@ -241,11 +250,7 @@ describe("live catalog", () => {
   it("a whole read still hanging after LIVE_READ_STALE_MS is no longer shared: the next open reads anew", async () => {
     const id = JSON.parse(fixture().catalogJson).items[2].id as string;
     const { version } = (await (await patch([{ id, stock: 0 }])).json()) as { version: number };
-    await within(
-      3000,
-      async () =>
-        ((await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json"))?.version ?? 0) >= version,
-    );
+    await versionPublished(version);
     resetLiveCatalogCache();
     // the first whole read hangs (a KV call that never answers); every later one is KV's own
     let wholeReads = 0;
@@ -271,11 +276,7 @@ describe("live catalog", () => {
     const user = withFactors().userId;
     const top = (await recsOf(user))[0]?.id as string;
     const { version } = (await (await patch([{ id: top, stock: 0 }])).json()) as { version: number };
-    await within(
-      3000,
-      async () =>
-        ((await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json"))?.version ?? 0) >= version,
-    );
+    await versionPublished(version);
     resetLiveCatalogCache();
     // every whole read takes 1.5 s (megabytes of live fields from KV's central store), more than an open waits
     let wholeReads = 0;

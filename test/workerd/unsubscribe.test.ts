@@ -493,18 +493,24 @@ describe("one-click unsubscribe: links that outlive the email, and readers the s
     expect(await listed(user)).toBe(false);
   });
 
-  it("a suppression kept before its row recorded the unsubscribe's time is taken up as of when it was kept", async () => {
-    const user = "unsub-kept-before";
-    const t = Math.floor(Date.now() / 1000);
-    await consume([
-      { id: `unsubscribe:s:${t - 120}`, type: "consent", user, ts: t - 120, consent: { unsubscribed: true } },
-    ]);
-    // the row as the earlier version left it: no unsubscribe time (the column added again, empty)
+  /**
+   * An unsubscribe made at `ts` by a reader the shard holds no profile of, kept as their list row alone, then the
+   * row as an earlier version left it: no unsubscribe time (the column added again, empty).
+   */
+  async function keptBeforeTheColumn(user: string, ts: number) {
+    await consume([{ id: `unsubscribe:s:${ts}`, type: "consent", user, ts, consent: { unsubscribed: true } }]);
     await runInDurableObject(readerStub(env, user), (_: unknown, state) => {
       const sql = state.storage.sql;
       sql.exec("ALTER TABLE list_changes DROP COLUMN unsubscribed_at");
       createListChanges(sql, Date.now());
     });
+  }
+
+  it("a suppression kept before its row recorded the unsubscribe's time is taken up as of when it was kept", async () => {
+    const user = "unsub-kept-before";
+    const t = Math.floor(Date.now() / 1000);
+    // the row as the earlier version left it: no unsubscribe time (the column added again, empty)
+    await keptBeforeTheColumn(user, t - 120);
     await consume([{ id: "c-resub-old", type: "consent", user, ts: t - 60, consent: { unsubscribed: false } }]);
     expect(await held(user)).toMatchObject({ unsubscribed: true });
   });
@@ -512,14 +518,7 @@ describe("one-click unsubscribe: links that outlive the email, and readers the s
   it("an older unsubscribe repeated on a row kept before the column never dates the suppression back past its keeping", async () => {
     const user = "unsub-kept-before-repeat";
     const t = Math.floor(Date.now() / 1000);
-    await consume([
-      { id: `unsubscribe:s:${t - 120}`, type: "consent", user, ts: t - 120, consent: { unsubscribed: true } },
-    ]);
-    await runInDurableObject(readerStub(env, user), (_: unknown, state) => {
-      const sql = state.storage.sql;
-      sql.exec("ALTER TABLE list_changes DROP COLUMN unsubscribed_at");
-      createListChanges(sql, Date.now());
-    });
+    await keptBeforeTheColumn(user, t - 120);
     // an older email's unsubscribe, its message held back longer, arrives now: the reader unsubscribed twice
     await consume([
       { id: `unsubscribe:s2:${t - 300}`, type: "consent", user, ts: t - 300, consent: { unsubscribed: true } },
