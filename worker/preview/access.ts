@@ -12,7 +12,8 @@
  * ACCESS_TEAM_DOMAIN and ACCESS_AUD are configured and the JWT verifies (RS256 signature against the team's
  * keys at https://<team>.cloudflareaccess.com/cdn-cgi/access/certs, issuer, audience, an expiry it must have and
  * that is not past; the keys cached 300 s, fetched again past the cache for a key id they lack, as after Access
- * rotates them; each fetch given 2 s, so a certs endpoint that hangs costs a staff request 2 s, not the request).
+ * rotates them; each fetch given 2 s, so a certs endpoint that hangs costs a staff request 2 s, or 4 s for a key id
+ * the held keys lack, which also fetches past the cache, not the request).
  * Loopback and Access both let a browser in on what it carries by itself (the Access cookie), so a write
  * (any method but GET, HEAD, OPTIONS) whose `Origin` is another site's is refused (403 ORIGIN_NOT_ALLOWED):
  * another page cannot post the preview's reset or editor with a staff member's session. A client without an
