@@ -188,21 +188,20 @@ export function applyItemRules(
   if (out.length < n && fill) {
     const taken = new Set([...out, ...passed].map((c) => c.item.id));
     const scratch: RulesApplied = { ...applied };
-    const room = (category: string) => cap - (perCategory.get(category) ?? 0);
-    const more = fill(taken, n - out.length, room).filter((c) => !taken.has(c.item.id) && !isOut(c.item));
-    for (const c of more) filled.add(c);
-    underCap(boosted(more, rules.boost, tagsOf, scratch), false);
+    /** `short` more of the fill, at most `room` of a category, placed under the cap (each item asked for once) */
+    const fillUp = (short: number, room: (category: string) => number) => {
+      const more = fill(taken, short, room).filter((c) => !taken.has(c.item.id) && !isOut(c.item));
+      for (const c of more) {
+        filled.add(c);
+        taken.add(c.item.id);
+      }
+      underCap(boosted(more, rules.boost, tagsOf, scratch), false);
+    };
+    fillUp(n - out.length, (category) => cap - (perCategory.get(category) ?? 0));
     // every category with room run dry: popular items over the cap too, for the relaxing below (diversity gives
     // way before length)
     const still = n - out.length - passed.length;
-    if (still > 0) {
-      for (const c of more) taken.add(c.item.id);
-      const over = fill(taken, still, () => Number.POSITIVE_INFINITY).filter(
-        (c) => !taken.has(c.item.id) && !isOut(c.item),
-      );
-      for (const c of over) filled.add(c);
-      underCap(boosted(over, rules.boost, tagsOf, scratch), false);
-    }
+    if (still > 0) fillUp(still, () => Number.POSITIVE_INFINITY);
   }
   // too few categories among them: the best of those passed over fill the answer
   for (const c of passed) {

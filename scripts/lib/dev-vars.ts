@@ -25,14 +25,12 @@ export const LOCAL_DEV_VARS: Readonly<Record<string, string>> = {
 const LOCAL_SECRETS = ["TOKEN_SECRET", "EVENTS_API_KEYS", "ADMIN_API_KEYS", "TRIGGER_WEBHOOK_SECRET"];
 const KEY_LISTS = new Set(["EVENTS_API_KEYS", "ADMIN_API_KEYS"]);
 
-/**
- * Whether the Worker takes anything of `value` as `name` (worker/env.ts): a secret, or one key of a list, neither
- * `.dev.vars.example`'s placeholder nor shorter than MIN_SECRET_LENGTH.
- */
+/** Whether the Worker takes `key` (worker/env.ts): neither `.dev.vars.example`'s placeholder nor too short. */
+const workerTakes = (key: string) => !isPlaceholderSecret(key) && key.length >= MIN_SECRET_LENGTH;
+
+/** Whether the Worker takes anything of `value` as `name`: the secret, or one key of a list. */
 const takenByWorker = (name: string, value: string) =>
-  (KEY_LISTS.has(name) ? value.split(",").map((k) => k.trim()) : [value]).some(
-    (k) => !isPlaceholderSecret(k) && k.length >= MIN_SECRET_LENGTH,
-  );
+  (KEY_LISTS.has(name) ? value.split(",").map((k) => k.trim()) : [value]).some(workerTakes);
 
 /**
  * Creates missing local secrets in `.dev.vars` (random; kept across runs) and the local-only settings;
@@ -41,12 +39,11 @@ const takenByWorker = (name: string, value: string) =>
  */
 export function ensureDevVars(path = DEV_VARS, log: (message: string) => void = () => {}): string {
   const vars = readDevVars(path);
-  const secrets = LOCAL_SECRETS;
   // a `.dev.vars` copied from `.dev.vars.example` holds its placeholders, and a hand-written one may hold a secret
   // too short, which the Worker ignores (core/placeholder-secret.ts): every token npm start prints would be refused,
   // every key answered 401. Each such value is written over, in its own line, with a random one; a key list the
   // Worker takes one key of is kept
-  const placeheld = secrets.filter((k) => vars[k] && !takenByWorker(k, vars[k]));
+  const placeheld = LOCAL_SECRETS.filter((k) => vars[k] && !takenByWorker(k, vars[k]));
   if (placeheld.length > 0) {
     log(
       `.dev.vars: wrote random values over ${placeheld.join(", ")}, which the Worker ignores (a placeholder, or ` +
@@ -59,12 +56,10 @@ export function ensureDevVars(path = DEV_VARS, log: (message: string) => void = 
     }
     writeFileSync(path, text);
   }
-  const lines = secrets
-    .filter((k) => !vars[k])
-    .map((k) => {
-      vars[k] = randomBytes(32).toString("base64url");
-      return `${k}="${vars[k]}"`;
-    });
+  const lines = LOCAL_SECRETS.filter((k) => !vars[k]).map((k) => {
+    vars[k] = randomBytes(32).toString("base64url");
+    return `${k}="${vars[k]}"`;
+  });
   for (const [k, v] of Object.entries(LOCAL_DEV_VARS)) {
     if (vars[k] === undefined) {
       vars[k] = v;
@@ -105,8 +100,9 @@ export function tokenSecretProblem(secret: string): string | null {
 /**
  * The admin key the CLIs send to the Worker at `url`: ADMIN_API_KEY from the environment, else the first key of
  * ADMIN_API_KEYS from the environment the Worker takes (firstKey), else (for a Worker on this machine only, so the
- * local secret never goes to a deployed one) that of ADMIN_API_KEYS in `.dev.vars`. Without one, the error names both the key and `flag`,
- * the CLI's option for the Worker's address (`--url`, `--api-url`): how to point at a deployed Worker.
+ * local secret never goes to a deployed one) that of ADMIN_API_KEYS in `.dev.vars`. Without one, the error names
+ * both the key and `flag`, the CLI's option for the Worker's address (`--url`, `--api-url`): how to point at a
+ * deployed Worker.
  */
 export function adminKey(url: string, flag: "--url" | "--api-url"): string {
   const local = isLoopbackHost(new URL(url).hostname);
@@ -129,5 +125,5 @@ export function adminKey(url: string, flag: "--url" | "--api-url"): string {
  */
 export function firstKey(keys: string | undefined): string | undefined {
   const all = keys?.split(",").map((k) => k.trim());
-  return all?.find((k) => !isPlaceholderSecret(k) && k.length >= MIN_SECRET_LENGTH) ?? all?.[0];
+  return all?.find(workerTakes) ?? all?.[0];
 }

@@ -72,14 +72,16 @@ export async function readModelArtifacts(dir: string): Promise<ModelArtifacts> {
     onnx: onnx ?? null,
     contentOnnx: manifest.content ? (contentOnnx ?? null) : undefined,
   });
-  const problem = check.ok
-    ? check.contentProblem && `would serve version ${manifest.version} without its content graph, ALS alone`
-    : `would refuse version ${manifest.version}`;
+  // what the Worker would make of it, and why
+  const problem = !check.ok
+    ? [`would refuse version ${manifest.version}`, `${check.reason}: ${check.detail}`]
+    : check.contentProblem
+      ? [`would serve version ${manifest.version} without its content graph, ALS alone`, check.contentProblem]
+      : null;
   if (problem)
     throw new Error(
-      `${dir}: the Worker ${problem} (${check.ok ? check.contentProblem : `${check.reason}: ${check.detail}`}), so ` +
-        "nothing was written: pass a directory npm run train wrote whole (model.onnx and content.onnx beside its " +
-        "manifest.json), or train again",
+      `${dir}: the Worker ${problem[0]} (${problem[1]}), so nothing was written: pass a directory npm run train ` +
+        "wrote whole (model.onnx and content.onnx beside its manifest.json), or train again",
     );
   return {
     dir,

@@ -7,8 +7,9 @@
  * not recorded, nor one their shard holds back now (`held`, with why: an unsubscribe, a pause, or a send their
  * frequency preference counts made since the suppression check; the builder leaves them out).
  * `{"campaign","recorded","held":[{"user","reason"}]}`. Idempotent: the same request again within 20 hours of the
- * issue's first is that send again (a rebuild: no send added, the send's time moved to it). 503 STATE_UNAVAILABLE with Retry-After when a shard cannot be reached (worker/errors.ts
- * `passingFailure`): the others may have recorded theirs, and the same request again records the rest. A shard
+ * issue's first is that send again (a rebuild: no send added, the send's time moved to it). 503 STATE_UNAVAILABLE
+ * with Retry-After when a shard cannot be reached (worker/errors.ts `passingFailure`): the others may have recorded
+ * theirs, and the same request again records the rest. A shard
  * failing in our own code (a bug: a TypeError, a constraint of its tables) is 500 INTERNAL, not a 503 to retry.
  */
 import type { Hono } from "hono";
