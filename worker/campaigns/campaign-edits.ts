@@ -11,8 +11,8 @@ import { kvKeys } from "../../core/kv-keys";
 import { campaignFromText, forgetCampaign } from "../decisions/campaign-store";
 import type { Bindings } from "../env";
 import { ApiError, unavailableAs } from "../errors";
+import type { IfMatch } from "../lib/entity-tag";
 import { errorMessage, logEvent } from "../lib/log";
-import { type IfMatch, parseIfMatch } from "./campaign-etag";
 import {
   type CampaignWrite,
   type CampaignWriteAnswer,
@@ -96,15 +96,4 @@ function unserialized(kv: KVNamespace, write: CampaignWrite): Promise<CampaignWr
     () => readKv(kv, write.id),
     (text) => kv.put(kvKeys.campaign(write.id), text),
   );
-}
-
-/** The request's preconditions (`If-Match`, or `If-None-Match: *`), or a 400 naming the header when malformed. */
-export function preconditionOf(ifMatch: string | undefined, ifNoneMatch: string | undefined): IfMatch {
-  const parsed = parseIfMatch(ifMatch, ifNoneMatch);
-  if (parsed === "invalid")
-    throw new ApiError(
-      "BAD_REQUEST",
-      'If-Match: not "*" nor a list of entity tags (the ETag a GET gave, in quotes); or If-None-Match other than "*", or with If-Match',
-    );
-  return parsed;
 }

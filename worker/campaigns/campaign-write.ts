@@ -9,9 +9,9 @@
  */
 import { parseCampaignText } from "../../core/campaign";
 import { unavailableKv } from "../errors";
+import { entityTag, type IfMatch, matches } from "../lib/entity-tag";
 import { KvDeadlineError } from "../lib/kv-deadline";
 import { errorMessage } from "../lib/log";
-import { campaignEtag, type IfMatch, matches } from "./campaign-etag";
 
 export interface CampaignWrite {
   id: string;
@@ -98,7 +98,7 @@ export async function decideWrite(
       retryAfter: kv.retryAfter,
     };
   }
-  return { ok: true, created: current.text === null, etag: await campaignEtag(write.text), written: true };
+  return { ok: true, created: current.text === null, etag: await entityTag(write.text), written: true };
 }
 
 /**
@@ -116,7 +116,7 @@ export function sameAsStored(stored: string | null, text: string): boolean {
 
 /** The stored JSON's tag (null: none stored). */
 export async function storedText(text: string | null): Promise<StoredCampaignText> {
-  return { text, etag: text === null ? null : await campaignEtag(text) };
+  return { text, etag: text === null ? null : await entityTag(text) };
 }
 
 /** The refusal of `write` over what is stored, or null when it may be written. */

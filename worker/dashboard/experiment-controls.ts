@@ -9,16 +9,16 @@
  */
 import { type Experiment, GLOBAL_HOLDOUT_ID, HOLDOUT_ARM } from "../../core/experiments/experiment";
 import { campaignForEdit } from "../campaigns/campaign-edits";
-import { campaignEtag } from "../campaigns/campaign-etag";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import type { ExperimentReport } from "../experiments/experiment-report";
+import { entityTag } from "../lib/entity-tag";
 import { errorMessage, logEvent } from "../lib/log";
 import { armVerdict } from "./arm-verdict";
 
 /** The tag of what an arm shows: the page puts it in the ship form, the route compares it with the arm's now. */
 export function armTag(content: unknown): Promise<string> {
-  return campaignEtag(JSON.stringify(content));
+  return entityTag(JSON.stringify(content));
 }
 
 export interface ShipRow {

@@ -9,11 +9,12 @@
  * (worker/decisions/campaign-store.ts).
  */
 import type { Hono } from "hono";
-import { preconditionOf, saveCampaign } from "../campaigns/campaign-edits";
+import { saveCampaign } from "../campaigns/campaign-edits";
 import { campaignIdParam, readCampaignBody } from "../campaigns/campaign-input";
 import { campaignSegmentsMissing } from "../campaigns/campaign-segments";
 import type { AppEnv } from "../env";
 import { requireApiKey } from "../lib/api-key";
+import { preconditionOf } from "../lib/entity-tag";
 
 export function registerAdminCampaignPut(app: Hono<AppEnv>): void {
   app.put(

@@ -7,10 +7,11 @@
  * development, the admin key or Cloudflare Access in production.
  */
 import type { Hono } from "hono";
-import { preconditionOf, saveCampaign } from "../campaigns/campaign-edits";
+import { saveCampaign } from "../campaigns/campaign-edits";
 import { campaignIdParam, readCampaignBody } from "../campaigns/campaign-input";
 import { campaignSegmentsMissing } from "../campaigns/campaign-segments";
 import type { AppEnv } from "../env";
+import { preconditionOf } from "../lib/entity-tag";
 
 export function registerPreviewCampaignPut(app: Hono<AppEnv>): void {
   app.put("/v1/preview/campaigns/:id", async (c) => {
