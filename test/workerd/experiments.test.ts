@@ -280,6 +280,74 @@ describe("the experiments admin API", () => {
     expect((await putExperiment("e2", body())).status).toBe(200);
   });
 
+  it("a PUT with If-Match changes only the version read: 412 EXPERIMENT_CHANGED when another landed since", async () => {
+    const putIf = (id: string, b: unknown, headers: Record<string, string>) =>
+      send(`/v1/admin/experiments/${id}`, {
+        method: "PUT",
+        headers: { ...ADMIN_HEADERS, ...headers },
+        body: JSON.stringify(b),
+      });
+    const code = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+    // none stored: If-Match `*` is refused, If-None-Match `*` creates, and only once
+    const none = await putIf("e1", body(), { "If-Match": "*" });
+    expect([none.status, await code(none)]).toEqual([412, "EXPERIMENT_CHANGED"]);
+    const created = await putIf("e1", body({ status: "stopped" }), { "If-None-Match": "*" });
+    expect(created.status).toBe(200);
+    expect((await putIf("e1", body(), { "If-None-Match": "*" })).status).toBe(412);
+    // the GET's tag is the PUT's: the tag of what is stored
+    const read = await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS });
+    const tag = read.headers.get("ETag") as string;
+    expect(tag).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(created.headers.get("ETag")).toBe(tag);
+    // two editors read that version; the first PUT lands, the second is refused and changes nothing
+    const first = await putIf("e1", body({ coverage: 0.5, status: "stopped" }), { "If-Match": tag });
+    expect(first.status).toBe(200);
+    expect(first.headers.get("ETag")).not.toBe(tag);
+    const second = await putIf("e1", body({ coverage: 0.2, status: "stopped" }), { "If-Match": `"other", ${tag}` });
+    expect([second.status, await code(second)]).toEqual([412, "EXPERIMENT_CHANGED"]);
+    const now = await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS });
+    expect(((await now.json()) as { experiment: Experiment }).experiment.coverage).toBe(0.5);
+    expect(now.headers.get("ETag")).toBe(first.headers.get("ETag"));
+    // the tag now held, among others, or `*`, passes; a malformed header is a 400 naming it
+    expect(
+      (await putIf("e1", body({ status: "stopped" }), { "If-Match": `"x", ${now.headers.get("ETag")}` })).status,
+    ).toBe(200);
+    expect((await putIf("e1", body({ status: "stopped" }), { "If-Match": "*" })).status).toBe(200);
+    const malformed = await putIf("e1", body(), { "If-Match": "not-a-tag" });
+    expect([malformed.status, await code(malformed)]).toEqual([400, "BAD_REQUEST"]);
+  });
+
+  it("two PUTs with one If-Match at once: one lands, the other is refused, whichever the registry takes first", async () => {
+    const put = await putExperiment("e1", body({ status: "stopped" }));
+    const tag = put.headers.get("ETag") as string;
+    const withTag = (coverage: number) =>
+      send("/v1/admin/experiments/e1", {
+        method: "PUT",
+        headers: { ...ADMIN_HEADERS, "If-Match": tag },
+        body: JSON.stringify(body({ coverage, status: "stopped" })),
+      });
+    const [a, b] = await Promise.all([withTag(0.5), withTag(0.25)]);
+    expect([a.status, b.status].sort()).toEqual([200, 412]);
+    const now = await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS });
+    const coverage = ((await now.json()) as { experiment: Experiment }).experiment.coverage;
+    expect(coverage).toBe(a.status === 200 ? 0.5 : 0.25);
+  });
+
+  it("an experiment KV held before the registry has a tag, and a PUT naming it adopts and changes it", async () => {
+    const legacy = ExperimentSchema.parse({ v: 1, id: "legacy", ...body({ status: "stopped" }) });
+    await env.OPENTIME_KV.put(kvKeys.experiment("legacy"), JSON.stringify(legacy));
+    const read = await send("/v1/admin/experiments/legacy", { headers: ADMIN_HEADERS });
+    const tag = read.headers.get("ETag") as string;
+    expect(tag).toMatch(/^"[0-9a-f]{32}"$/);
+    const put = await send("/v1/admin/experiments/legacy", {
+      method: "PUT",
+      headers: { ...ADMIN_HEADERS, "If-Match": tag },
+      body: JSON.stringify(body({ coverage: 0.5, status: "stopped" })),
+    });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toMatchObject({ created: false, experiment: { coverage: 0.5 } });
+  });
+
   it("two starts on one campaign at once: exactly one wins, and KV's running copy names it", async () => {
     const [a, b] = await Promise.all([putExperiment("e1", body()), putExperiment("e2", body())]);
     expect([a.status, b.status].sort()).toEqual([200, 409]);

@@ -7,13 +7,17 @@
  */
 import type { Experiment } from "../../core/experiments/experiment";
 import type { Bindings } from "../env";
+import type { IfMatch } from "../lib/entity-tag";
 import type { ExperimentEdit, RegistryAnswer } from "../state/experiment-registry";
 import { forgetRunningExperiment } from "./experiment-store";
 import { experimentRegistry } from "./registry-stub";
 
-/** A PUT of the whole experiment (validated by the caller: worker/experiments/experiment-input.ts). */
-export async function putExperiment(env: Bindings, experiment: Experiment): Promise<RegistryAnswer> {
-  return forgotten(await experimentRegistry(env).put(experiment));
+/**
+ * A PUT of the whole experiment (validated by the caller: worker/experiments/experiment-input.ts), checked against
+ * `ifMatch` (the PUT's If-Match, or If-None-Match: *) by the registry.
+ */
+export async function putExperiment(env: Bindings, experiment: Experiment, ifMatch: IfMatch): Promise<RegistryAnswer> {
+  return forgotten(await experimentRegistry(env).put(experiment, ifMatch));
 }
 
 /** A change of a stored experiment's status alone, made on the registry's own row (never a stale copy of it). */

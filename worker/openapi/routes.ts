@@ -60,13 +60,6 @@ const SLOT: Param = {
   description: "layout, position and scale: row-0..2, card-0, grid-0..3, with @2x for retina",
   schema: STRING,
 };
-const IF_NONE_MATCH: Param = {
-  name: "If-None-Match",
-  in: "header",
-  required: false,
-  description: "`*`: write only if no campaign is stored (412 CAMPAIGN_CHANGED when one was stored meanwhile)",
-  schema: STRING,
-};
 /** A preview route's 401 for an email token: off a loopback host without the key, or a token that does not verify. */
 const previewTokenRefused = () =>
   error(
@@ -85,14 +78,6 @@ const UNSUBSCRIBE_T: Param = {
 const USER: Param = { name: "id", in: "path", required: true, description: "pseudonymous user id", schema: STRING };
 const CAMPAIGN: Param = { name: "id", in: "path", required: true, description: "campaign id", schema: STRING };
 const EXPERIMENT: Param = { name: "id", in: "path", required: true, description: "experiment id", schema: STRING };
-const IF_MATCH: Param = {
-  name: "If-Match",
-  in: "header",
-  required: false,
-  description:
-    "the ETag the campaign was read with (or `*`: any stored one): the write is refused with 412 CAMPAIGN_CHANGED when another landed since",
-  schema: STRING,
-};
 const AMP_SENDER: Param = {
   name: "AMP-Email-Sender",
   in: "header",
@@ -110,6 +95,23 @@ const PREVIEW_CAMPAIGN: Param = { name: "campaign", in: "query", description: "c
 const LAYOUT: Param = { name: "layout", in: "query", description: "row, card or grid (row)", schema: STRING };
 
 const error = (description: string, ...codes: ErrorCode[]): Answer => ({ description, codes });
+/** A write's preconditions on the `what` stored under the path (`code`: its 412). */
+const ifNoneMatch = (what: string, code: ErrorCode): Param => ({
+  name: "If-None-Match",
+  in: "header",
+  required: false,
+  description: `\`*\`: write only if no ${what} is stored (412 ${code} when one was stored meanwhile)`,
+  schema: STRING,
+});
+const ifMatch = (what: string, code: ErrorCode): Param => ({
+  name: "If-Match",
+  in: "header",
+  required: false,
+  description: `the ETag the ${what} was read with (or \`*\`: any stored one): the write is refused with 412 ${code} when another landed since`,
+  schema: STRING,
+});
+const IF_NONE_MATCH = ifNoneMatch("campaign", "CAMPAIGN_CHANGED");
+const IF_MATCH = ifMatch("campaign", "CAMPAIGN_CHANGED");
 const bad = error("invalid input, named by its path", "BAD_REQUEST");
 const badBody = error(
   "invalid input, named by its path (BAD_REQUEST), or a body that is not UTF-8 JSON (INVALID_JSON)",
@@ -140,6 +142,10 @@ const noRegistry = error(
 const campaignChanged = error(
   "If-Match names another version of the campaign than the one stored: another edit landed since it was read",
   "CAMPAIGN_CHANGED",
+);
+const experimentChanged = error(
+  "If-Match (or If-None-Match: *) names another version of the experiment than the one stored: another write landed since it was read",
+  "EXPERIMENT_CHANGED",
 );
 const campaignKv = error(
   "KV could not be read (nothing was written) or did not confirm the write (it may have landed): the same create or PUT sent again is answered as made",
@@ -691,7 +697,7 @@ const DOCUMENTED: RouteDoc[] = [
     auth: "admin",
     params: [EXPERIMENT],
     responses: {
-      200: { description: "{id, experiment}" },
+      200: { description: "{id, experiment}, with its ETag" },
       400: bad,
       401: unauthorized,
       404: error("no such experiment", "NOT_FOUND"),
@@ -704,14 +710,15 @@ const DOCUMENTED: RouteDoc[] = [
     route: "/v1/admin/experiments/:id",
     path: "/v1/admin/experiments/{id}",
     tag: "experiments",
-    summary: "create or change an experiment on a campaign (variants: campaign configurations or `popular`)",
+    summary:
+      "create or change an experiment on a campaign (variants: campaign configurations or `popular`); with If-Match, only the version read",
     auth: "admin",
-    params: [EXPERIMENT],
+    params: [EXPERIMENT, ifMatch("experiment", "EXPERIMENT_CHANGED"), ifNoneMatch("experiment", "EXPERIMENT_CHANGED")],
     body: "ExperimentBody",
     responses: {
       200: {
         description:
-          "{id, created, published, experiment, recorded, campaignSegmentsMissing}: published, KV holds it already (else the registry writes it within seconds); recorded, what the PUT changed that the report marks, with its time (a start or stop; a new phase when the arms' shares or what an arm shows changed); its variants' conditions naming a segment the model each variant's opens read lacks (saved all the same)",
+          "{id, created, published, experiment, recorded, campaignSegmentsMissing}, with its ETag: published, KV holds it already (else the registry writes it within seconds); recorded, what the PUT changed that the report marks, with its time (a start or stop; a new phase when the arms' shares or what an arm shows changed); its variants' conditions naming a segment the model each variant's opens read lacks (saved all the same)",
         schema: "ExperimentSaved",
       },
       400: { ...badBody, description: `${badBody.description}; or an id other than the path's` },
@@ -720,6 +727,7 @@ const DOCUMENTED: RouteDoc[] = [
         "another experiment runs on the campaign, or its campaign or seed would change, or its attribution window shorten once it has run",
         "EXPERIMENT_CONFLICT",
       ),
+      412: experimentChanged,
       413: tooLarge,
       500: internal,
       503: orStateDown(

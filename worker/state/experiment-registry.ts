@@ -3,7 +3,8 @@
  * Object (one instance, `experiments`). Every PUT of the admin API, and every start, stop and "ship this arm" of
  * the dashboard (edit: the status changed on the row as held here, so a PUT made since the page was drawn stays),
  * is decided here, in one transaction over the registry's own rows, which are strongly consistent: a changed campaign or seed, or a second experiment running
- * on a campaign (a unique index holds it too), is refused (core/experiments/experiment-change.ts). Two starts
+ * on a campaign (a unique index holds it too), is refused (core/experiments/experiment-change.ts), and so is a PUT
+ * whose `If-Match` names another version than the one held (worker/experiments/experiment-etag.ts). Two starts
  * on one campaign sent to two locations at once: one wins, the other gets its conflict.
  *   experiments  one row per experiment: its campaign, whether it runs, its JSON
  *   holdout      the global holdout (PUT /v1/admin/holdout): its JSON, or null when off
@@ -33,8 +34,10 @@ import { experimentConflict, holdoutAfter, recordChange, runRefusal } from "../.
 import { kvKeys } from "../../core/kv-keys";
 import type { Bindings } from "../env";
 import { unavailableKv } from "../errors";
+import { experimentJson } from "../experiments/experiment-etag";
 import { readExperiment, readGlobalHoldout, readServedExperiment } from "../experiments/experiment-store";
 import { objectEnv } from "../lib/bounded-env";
+import { entityTag, type IfMatch, matches } from "../lib/entity-tag";
 import type { KvDeadlines } from "../lib/kv-deadline";
 import { errorMessage, logEvent } from "../lib/log";
 import { META_SCHEMA, readMeta, writeMeta } from "./sql-tables";
@@ -67,10 +70,11 @@ export type RegistryAnswer =
   | {
       ok: false;
       /**
-       * EXPERIMENT_CONFLICT: the change is refused; KV_UNAVAILABLE: KV could not be read to adopt what it holds;
-       * NOT_FOUND: an edit of an experiment there is not
+       * EXPERIMENT_CONFLICT: the change is refused; EXPERIMENT_CHANGED: a PUT's `If-Match` names another version
+       * than the one held (another write landed since it was read); KV_UNAVAILABLE: KV could not be read to adopt
+       * what it holds; NOT_FOUND: an edit of an experiment there is not
        */
-      code: "EXPERIMENT_CONFLICT" | "KV_UNAVAILABLE" | "NOT_FOUND";
+      code: "EXPERIMENT_CONFLICT" | "EXPERIMENT_CHANGED" | "KV_UNAVAILABLE" | "NOT_FOUND";
       message: string;
     };
 
@@ -106,9 +110,12 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
     for (const statement of SCHEMA) this.sql.exec(statement);
   }
 
-  /** Stores the experiment (validated by the caller) unless it conflicts; then publishes it to KV. */
-  put(experiment: Experiment): Promise<RegistryAnswer> {
-    return this.commit(experiment);
+  /**
+   * Stores the experiment (validated by the caller) unless it conflicts, or `ifMatch` (the PUT's If-Match or
+   * If-None-Match: *) names another version than get() shows; then publishes it to KV.
+   */
+  put(experiment: Experiment, ifMatch: IfMatch = null): Promise<RegistryAnswer> {
+    return this.commit(experiment, undefined, ifMatch);
   }
 
   /**
@@ -144,13 +151,29 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
    * One change in one transaction: `experiment` as sent (a PUT), or, with `edit`, the stored row with its status
    * changed (`experiment` then only names it: its id and campaign, for the adoption of what KV holds).
    */
-  private async commit(experiment: Experiment, edit?: ExperimentEdit): Promise<RegistryAnswer> {
+  private async commit(
+    experiment: Experiment,
+    edit?: ExperimentEdit,
+    ifMatch: IfMatch = null,
+  ): Promise<RegistryAnswer> {
     // before the transaction (it cannot await): what KV holds of experiments the registry has never seen
     let legacy: Experiment[];
     try {
       legacy = await this.legacy(experiment);
     } catch (e) {
       return { ok: false, code: "KV_UNAVAILABLE", message: `KV could not be read: ${errorMessage(e)}` };
+    }
+    // the precondition, on what get() shows now (tagging awaits); the transaction then checks that it still shows
+    // the same JSON: a write landed in between was made after the caller's read, so its tag is out of date too
+    let shownJson: string | null = null;
+    if (ifMatch !== null) {
+      const shown = this.has(experiment.id)
+        ? this.stored(experiment.id)
+        : (legacy.find((e) => e.id === experiment.id) ?? null);
+      shownJson = shown && experimentJson(shown);
+      const tag = shownJson === null ? null : await entityTag(shownJson);
+      if (!matches(ifMatch, tag))
+        return changedSinceRead(experiment.id, tag === null ? "none is stored" : `its ETag is ${tag}`);
     }
     const answer = this.ctx.storage.transactionSync((): RegistryAnswer => {
       const seq = readMeta(this.sql, "seq") + 1;
@@ -160,6 +183,8 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
         .exec<{ body: string; campaign: string }>("SELECT body, campaign FROM experiments WHERE id = ?", experiment.id)
         .toArray()[0];
       const stored = row ? this.parse(row.body) : null;
+      if (ifMatch !== null && (stored && experimentJson(stored)) !== shownJson)
+        return changedSinceRead(experiment.id, "another write landed as this one was checked");
       // a row that does not parse (logged) can still be stopped on its campaign by a PUT, and nothing else
       const stopsUnreadable = !edit && experiment.status === "stopped" && experiment.campaign === row?.campaign;
       if (row && !stored && !stopsUnreadable)
@@ -406,6 +431,15 @@ export class ExperimentRegistry extends DurableObject<Bindings> {
     if (failed > 0) await this.ctx.storage.setAlarm(Date.now() + REGISTRY_PUBLISH_RETRY_MS);
     return failed === 0;
   }
+}
+
+/** A PUT's If-Match (or If-None-Match: *) that names another version than the one held. */
+function changedSinceRead(id: string, now: string): RegistryAnswer {
+  return {
+    ok: false,
+    code: "EXPERIMENT_CHANGED",
+    message: `experiment ${id} changed since it was read (${now}): read it again, then PUT`,
+  };
 }
 
 /**
