@@ -2,10 +2,11 @@
  * ExperimentRegistry: the one writer of experiments (core/experiments/experiment.ts), a SQLite-backed Durable
  * Object (one instance, `experiments`). Every PUT of the admin API, and every start, stop and "ship this arm" of
  * the dashboard (edit: the status changed on the row as held here, so a PUT made since the page was drawn stays),
- * is decided here, in one transaction over the registry's own rows, which are strongly consistent: a changed campaign or seed, or a second experiment running
- * on a campaign (a unique index holds it too), is refused (core/experiments/experiment-change.ts), and so is a PUT
- * whose `If-Match` names another version than the one held (worker/experiments/experiment-etag.ts). Two starts
- * on one campaign sent to two locations at once: one wins, the other gets its conflict.
+ * is decided here, in one transaction over the registry's own rows, which are strongly consistent: a changed
+ * campaign or seed, or a second experiment running on a campaign (a unique index holds it too), is refused
+ * (core/experiments/experiment-change.ts), and so is a PUT whose `If-Match` names another version than the one held
+ * (worker/experiments/experiment-etag.ts). Two starts on one campaign sent to two locations at once: one wins, the
+ * other gets its conflict.
  *   experiments  one row per experiment: its campaign, whether it runs, its JSON
  *   holdout      the global holdout (PUT /v1/admin/holdout): its JSON, or null when off
  *   unpublished  the KV keys a commit changed that KV does not hold yet, with the commit's sequence number
