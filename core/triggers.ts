@@ -264,6 +264,23 @@ export function itemsAfterRemoval(
 }
 
 /**
+ * The items of a pending cart delivery without those already in the cart at the reader's latest purchase
+ * (`lastPurchaseTs`), or null when none is left out: an item whose latest add (CartTimes) is at or before it went
+ * with that purchase, as a purchase after every add cancels the whole wait; one whose add the shard does not know
+ * (a row older than that record) stays. So a delivery names the same items whatever order an add, the purchase
+ * and a later add arrive in (in order, the purchase cancels the first wait and the later add starts a new one).
+ */
+export function itemsAfterPurchase(
+  items: readonly string[],
+  lastPurchaseTs: number | null,
+  cart: ReadonlyMap<string, CartTimes>,
+): string[] | null {
+  if (lastPurchaseTs === null) return null;
+  const kept = items.filter((item) => (cart.get(item)?.added ?? Number.POSITIVE_INFINITY) > lastPurchaseTs);
+  return kept.length === items.length ? null : kept;
+}
+
+/**
  * The events with the removes the shard knows of (CartTimes) that came after a cart add among them: a remove
  * that arrived before its own add (another request, a retried batch) still takes the item out once the add
  * arrives. Another batch's remove taken again changes nothing (itemsAfterRemoval reads the item's latest add).
@@ -284,7 +301,8 @@ function withKnownRemoves(events: readonly QueuedEvent[], cart: ReadonlyMap<stri
 
 /**
  * The state after a reader's newly applied events (any order), or null for no change. `lastPurchaseTs` is the
- * reader's latest purchase after these events (the profile's): a cart add no later than it never fires. Cart adds
+ * reader's latest purchase after these events (the profile's): a cart add no later than it never fires, nor
+ * names an item in a later wait (itemsAfterPurchase). Cart adds
  * and removes are taken in time order (an add before a remove of the same second): a remove takes its item out
  * of the pending delivery (itemsAfterRemoval), and one that leaves it naming none cancels it (`cart-emptied`), so
  * a later add starts a new wait; removes count for a switched-off trigger too (its pending row is cancelled when
@@ -353,9 +371,14 @@ export function nextTriggerState(
       changed = true;
     }
   }
-  // a purchase at or after the cart add: nothing was abandoned
+  // a purchase at or after the cart add: nothing was abandoned; before it, what was in the cart then was bought
+  const kept = next?.state === "pending" ? itemsAfterPurchase(next.items, lastPurchaseTs, cart) : null;
   if (next?.state === "pending" && lastPurchaseTs !== null && lastPurchaseTs >= next.cartTs) {
     next = { ...next, state: "cancelled", reason: "purchased" };
+    changed = true;
+  } else if (next && kept) {
+    next =
+      kept.length > 0 ? { ...next, items: kept } : { ...next, items: kept, state: "cancelled", reason: "purchased" };
     changed = true;
   }
   return changed ? next : null;

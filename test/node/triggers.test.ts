@@ -15,6 +15,7 @@ import {
   consentStops,
   consentStopsNew,
   frequencyAllows,
+  itemsAfterPurchase,
   itemsAfterRemoval,
   LATE_AFTER_SECONDS,
   MAX_RETRY_AFTER_S,
@@ -145,6 +146,29 @@ describe("cart-abandoned scheduling", () => {
     ).toBe("cancelled");
     // a purchase cancels saying so
     expect(nextTriggerState(trigger, one, [ev("purchase", NOW - 300, "b")], NOW - 300, NOW)?.reason).toBe("purchased");
+  });
+
+  it("an item in the cart at the latest purchase is left out of a wait on a later add (the purchase bought it)", () => {
+    const cart = new Map<string, CartTimes>([
+      ["a", { added: NOW - 900 }],
+      ["b", { added: NOW - 600 }],
+    ]);
+    const batch = [ev("cart_add", NOW - 900, "a"), ev("purchase", NOW - 800, "a"), ev("cart_add", NOW - 600, "b")];
+    expect(nextTriggerState(trigger, null, batch, NOW - 800, NOW, cart)).toMatchObject({
+      items: ["b"],
+      state: "pending",
+      cartTs: NOW - 600,
+    });
+    // a pending wait named both: the purchase arriving late leaves the later add alone
+    const both = nextTriggerState(trigger, null, [batch[0], batch[2]] as QueuedEvent[], null, NOW, cart);
+    expect(both?.items).toEqual(["b", "a"]);
+    const added = nextTriggerState(trigger, both, [ev("cart_add", NOW - 500, "c")], NOW - 800, NOW, cart);
+    expect(added?.items).toEqual(["c", "b"]);
+    // added again after the purchase: named; an add the shard knows nothing of stays
+    const again = new Map<string, CartTimes>([["a", { added: NOW - 700 }]]);
+    expect(nextTriggerState(trigger, null, batch, NOW - 800, NOW, again)?.items).toEqual(["b", "a"]);
+    expect(itemsAfterPurchase(["b", "z"], NOW - 800, cart)).toBeNull();
+    expect(itemsAfterPurchase(["b", "a"], null, cart)).toBeNull();
   });
 
   it("itemsAfterRemoval: the item goes, unless it is the latest add's and that add came after the removal", () => {

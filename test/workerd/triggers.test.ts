@@ -309,6 +309,41 @@ describe("cart-abandoned trigger", () => {
     expect(calls).toHaveLength(0);
   });
 
+  it("an item added before a purchase is never named, whatever order the add, the purchase and a later add arrive in", async () => {
+    const itemsOf = (user: string) =>
+      runInDurableObject(
+        readerStub(env, user),
+        (_: ReaderShard, state) =>
+          state.storage.sql.exec<{ items: string }>("SELECT items FROM triggers WHERE user = ?", user).one().items,
+      );
+    // p1 added, the cart bought, then p2 added: the purchase ends the first wait, the second names p2 alone
+    const inOrder = "trig-bought-in-order";
+    await consume([event(inOrder, "cart_add", 9, "p1")]);
+    await consume([event(inOrder, "purchase", 7, "p1")]);
+    await consume([event(inOrder, "cart_add", 5, "p2")]);
+    expect(await itemsOf(inOrder)).toBe('["p2"]');
+    // the same three in one batch
+    const oneBatch = "trig-bought-one-batch";
+    await consume([
+      event(oneBatch, "cart_add", 9, "p1"),
+      event(oneBatch, "purchase", 7, "p1"),
+      event(oneBatch, "cart_add", 5, "p2"),
+    ]);
+    expect(await itemsOf(oneBatch)).toBe('["p2"]');
+    // the purchase arriving after the later add
+    const late = "trig-bought-late";
+    await consume([event(late, "cart_add", 9, "p1"), event(late, "cart_add", 5, "p2")]);
+    await consume([event(late, "purchase", 7, "p1")]);
+    expect(await itemsOf(late)).toBe('["p2"]');
+    // p1 added again after the purchase: named again
+    await consume([event(late, "cart_add", 3, "p1")]);
+    expect(await itemsOf(late)).toBe('["p1","p2"]');
+    await timePasses(late);
+    await alarmUntil(late, 1);
+    expect(calls).toHaveLength(1);
+    expect(JSON.parse((calls[0] as Call).body)).toMatchObject({ user: late, items: ["p1", "p2"] });
+  });
+
   it("a cart remove takes its item out of the delivery, and one that empties it cancels it: no email names what was removed", async () => {
     const items = (user: string) =>
       runInDurableObject(readerStub(env, user), (_: ReaderShard, state) =>

@@ -668,7 +668,8 @@ export class ReaderShard extends DurableObject<Bindings> {
             const at = updateTriggers(this.sql, user, triggers, since, purchased, now, res.profile.consent, cart);
             if (at !== null) triggerAt = Math.min(triggerAt ?? at, at);
           }
-          if (appliedEvents.some((e) => e.type === "purchase")) cancelOnPurchase(this.sql, user, purchased);
+          if (appliedEvents.some((e) => e.type === "purchase"))
+            cancelOnPurchase(this.sql, user, purchased, cartTimesOf(this.sql, user, Math.floor(now / 1000)));
           // tracking turned off: what they viewed goes (their later events are not recorded); also when it was
           // turned off and on again within these events; not for an opt-out older than a newer opt-in (the
           // consent clock kept tracking on: nothing changed)

@@ -18,6 +18,7 @@ import {
   consentStopsNew,
   frequencyAllows,
   type GiveUpReason,
+  itemsAfterPurchase,
   itemsAfterRemoval,
   LATE_AFTER_SECONDS,
   MAX_RETRY_AFTER_S,
@@ -247,9 +248,16 @@ function removeFromCarts(
 
 /**
  * A purchase cancels every pending wait on a cart added at or before it, whatever the configuration says
- * (it may be unreadable just now): nothing was abandoned. Viewed-* rows are judged item by item when sent.
+ * (it may be unreadable just now): nothing was abandoned. A wait on a later add (a purchase arriving late) loses
+ * the items that were in the cart at the purchase (core/triggers.ts itemsAfterPurchase, by `cart`: what the shard
+ * knows of the reader's cart items). Viewed-* rows are judged item by item when sent.
  */
-export function cancelOnPurchase(sql: SqlStorage, user: string, lastPurchaseTs: number | null): void {
+export function cancelOnPurchase(
+  sql: SqlStorage,
+  user: string,
+  lastPurchaseTs: number | null,
+  cart: ReadonlyMap<string, CartTimes>,
+): void {
   if (lastPurchaseTs === null) return;
   sql.exec(
     `UPDATE triggers SET state = 'cancelled', items = '[]', reason = 'purchased'
@@ -257,6 +265,26 @@ export function cancelOnPurchase(sql: SqlStorage, user: string, lastPurchaseTs: 
     user,
     lastPurchaseTs,
   );
+  const later = sql
+    .exec<{ trigger: string; items: string; delivery: string }>(
+      "SELECT trigger, items, delivery FROM triggers WHERE user = ? AND state = 'pending' AND changes IS NULL",
+      user,
+    )
+    .toArray();
+  for (const row of later) {
+    const kept = itemsAfterPurchase(JSON.parse(row.items) as string[], lastPurchaseTs, cart);
+    if (!kept) continue;
+    sql.exec(
+      `UPDATE triggers SET items = ?, state = ?, reason = ?
+       WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+      JSON.stringify(kept),
+      kept.length > 0 ? "pending" : "cancelled",
+      kept.length > 0 ? null : "purchased",
+      user,
+      row.trigger,
+      row.delivery,
+    );
+  }
 }
 
 /**
