@@ -221,6 +221,40 @@ describe("viewed-back-in-stock", () => {
     expect(calls).toHaveLength(1);
   });
 
+  it("a trigger id now of the other viewed type cancels the pending delivery (trigger-off), never sends it as that type", async () => {
+    const user = "vw-retyped";
+    answer = () => new Response("busy", { status: 503 });
+    await configure({ ...BACK, id: "viewed" }, DROP);
+    await consume([event(user, "view", 1, "bis-t"), event(user, "view", 1, "bis-t2")]);
+    await patch([{ id: "bis-t", stock: 0 }]);
+    await patch([{ id: "bis-t", stock: 2 }]);
+    await deliveredTo(1, user);
+    expect(await rowsOf(user)).toMatchObject([{ trigger: "viewed", state: "pending", attempts: 1 }]);
+    // the id now names a price drop: the back-in-stock delivery is not sent as one, without its prices
+    answer = () => new Response("ok");
+    await configure({ ...DROP, id: "viewed" });
+    resetTriggersCache();
+    await timePasses(user);
+    await deliveredTo(2, user);
+    expect(calls).toHaveLength(1);
+    expect(await rowsOf(user)).toMatchObject([{ trigger: "viewed", state: "cancelled" }]);
+    // nor does a price drop join a back-in-stock delivery of that id: it starts its own, with its prices
+    const common = { id: "viewed", campaign: "back", webhook: HOOK, viewedWithinDays: 30, cooldownHours: 24 };
+    const base = { ...common, tokenTtlDays: 7, enabled: true };
+    const back = { ...base, type: "viewed-back-in-stock" as const };
+    const drop = { ...base, type: "viewed-price-drop" as const, minDropPercent: 5 };
+    const changes = await runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
+      const sql = state.storage.sql;
+      const at = nowS();
+      scheduleViewed(sql, user, back, { seq: 1, item: "bis-t2", kind: "back-in-stock", at }, at, Date.now(), new Set());
+      const dropped = { seq: 2, item: "bis-t", kind: "price-drop" as const, at, oldPrice: 2, newPrice: 1 };
+      scheduleViewed(sql, user, drop, { ...dropped, currency: "EUR" }, at, Date.now(), new Set());
+      return sql.exec<{ changes: string }>("SELECT changes FROM triggers WHERE user = ?", user).one().changes;
+    });
+    expect(JSON.parse(changes)).toMatchObject([{ item: "bis-t", oldPrice: 2, newPrice: 1, currency: "EUR" }]);
+    expect(JSON.parse(changes)).toHaveLength(1);
+  });
+
   it("the same fan-out sequence number sent to a shard again schedules nothing; the outbox empties", async () => {
     const user = "vw-h";
     // no cooldown: a change applied twice would start a second delivery

@@ -224,6 +224,7 @@ import {
   migrateTriggerTable,
   pendingDelivery,
   recordAttempt,
+  rowType,
   TRIGGER_SCHEMA,
   triggersOf,
   updateTriggers,
@@ -1203,10 +1204,10 @@ export class ReaderShard extends DurableObject<Bindings> {
         recordAttempt(this.sql, d, later(), nowMs);
         return;
       }
-      // a cart row has no `changes`, a viewed-* row has them
-      const trigger = config.triggers.find(
-        (t) => t.id === d.trigger && t.enabled && (t.type === "cart-abandoned") === (d.changes === null),
-      );
+      // of the type it was scheduled for (trigger-table.ts rowType): a cart row has no `changes`, a viewed-* row's
+      // tell a price drop from a back-in-stock
+      const type = rowType(d.changes);
+      const trigger = config.triggers.find((t) => t.id === d.trigger && t.enabled && t.type === type);
       const profile = this.reader(d.user, new Date(nowMs).toISOString())?.profile;
       // what the reader viewed tells them of it: only while they allow personalization
       const stop: CancelReason | null = !trigger

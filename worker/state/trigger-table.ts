@@ -28,6 +28,7 @@ import {
   retryDelayMs,
   type Trigger,
   type TriggerState,
+  type TriggerType,
   type ViewedItem,
   type ViewedTrigger,
 } from "../../core/triggers";
@@ -430,6 +431,20 @@ export function dueDeliveries(sql: SqlStorage, nowMs: number, limit: number): Du
 /** A viewed-* row's details emptied with its items (a cart row's stay NULL). */
 const CLEAR_CHANGES = "changes = CASE WHEN changes IS NULL THEN NULL ELSE '[]' END";
 
+/**
+ * The type of trigger a row's delivery was scheduled for, by its details (`changes`): a cart row has none (NULL); a
+ * price drop's every item carries its prices, a back-in-stock one's none. Null when they cannot tell (a settled
+ * viewed-* row's details are emptied, or a mix an earlier version merged), so that a trigger id now of another
+ * viewed type neither sends nor extends a delivery scheduled for the other (its body would lack, or carry, prices).
+ */
+export function rowType(changes: string | null): TriggerType | null {
+  if (changes === null) return "cart-abandoned";
+  const details = JSON.parse(changes) as ViewedItem[];
+  const priced = details.filter((d) => d.newPrice !== undefined).length;
+  if (details.length === 0 || (priced > 0 && priced < details.length)) return null;
+  return priced > 0 ? "viewed-price-drop" : "viewed-back-in-stock";
+}
+
 function rowOf(sql: SqlStorage, user: string, trigger: string): TriggerRow | null {
   return (
     sql
@@ -460,8 +475,9 @@ export function scheduleViewed(
 ): number | null {
   const nowS = Math.floor(nowMs / 1000);
   const found = rowOf(sql, user, trigger.id);
-  // a cart row left by a trigger of the same id that changed type counts as none
-  const row = found && found.changes !== null ? found : null;
+  // a row left by a trigger of the same id that changed type counts as none (a settled viewed-* row tells no type)
+  const type = found ? rowType(found.changes) : null;
+  const row = found && found.changes !== null && (type ?? trigger.type) === trigger.type ? found : null;
   const details: ViewedItem[] = row?.state === "pending" ? (JSON.parse(row.changes as string) as ViewedItem[]) : [];
   const step = nextViewedStep(
     trigger,
