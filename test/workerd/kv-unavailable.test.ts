@@ -11,6 +11,7 @@ import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
 import { emptyProfile } from "../../core/profile";
 import { readerStub } from "../../worker/state/shard-routing";
+import { resetTriggersCache } from "../../worker/triggers/trigger-config";
 import { ADMIN_HEADERS, send } from "./support/harness";
 import { withObjectEnv } from "./support/object-env";
 
@@ -118,6 +119,27 @@ describe("an experiment's report whose experiment KV cannot read", () => {
       }
     } finally {
       warn.mockRestore();
+    }
+  });
+});
+
+describe("the triggers' configuration KV cannot read", () => {
+  it("is 503 KV_UNAVAILABLE with KV's Retry-After (1, or until 00:00 UTC), as every admin read of KV is", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      resetTriggersCache();
+      const failed = await adminRead("/v1/admin/triggers", () => new Error("KV GET failed: 503 Service Unavailable"));
+      expect(failed.res.status).toBe(503);
+      expect(failed.code).toBe("KV_UNAVAILABLE");
+      expect(failed.res.headers.get("Retry-After")).toBe("1");
+      const spent = await adminRead("/v1/admin/triggers", () => new Error("KV get() limit exceeded for the day."));
+      expect(spent.res.status).toBe(503);
+      expect(spent.message).toMatch(/00:00 UTC/);
+      expect(Number(spent.res.headers.get("Retry-After"))).toBeGreaterThan(1);
+    } finally {
+      warn.mockRestore();
+      error.mockRestore();
     }
   });
 });

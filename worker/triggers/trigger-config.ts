@@ -15,16 +15,24 @@ export function resetTriggersCache(): void {
   cached = null;
 }
 
+/**
+ * The stored configuration, uncached; null when it does not parse (logged). A KV failure throws, as KV threw it
+ * (the admin GET answers it as every route does: worker/errors.ts, its Retry-After KV's).
+ */
+export async function storedTriggers(kv: KVNamespace): Promise<TriggersConfig | null> {
+  const raw = await kv.get(kvKeys.triggers, "json");
+  if (raw === null) return NO_TRIGGERS;
+  const parsed = TriggersConfigSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  // written by another version (a rollback) or damaged: unknown, so pending deliveries wait, not cancelled
+  logEvent("error", "triggers.invalid", { detail: describeIssues(parsed.error) });
+  return null;
+}
+
 /** The stored configuration, uncached; null when it cannot be read (logged). */
 export async function readTriggers(kv: KVNamespace): Promise<TriggersConfig | null> {
   try {
-    const raw = await kv.get(kvKeys.triggers, "json");
-    if (raw === null) return NO_TRIGGERS;
-    const parsed = TriggersConfigSchema.safeParse(raw);
-    if (parsed.success) return parsed.data;
-    // written by another version (a rollback) or damaged: unknown, so pending deliveries wait, not cancelled
-    logEvent("error", "triggers.invalid", { detail: describeIssues(parsed.error) });
-    return null;
+    return await storedTriggers(kv);
   } catch (e) {
     logEvent("error", "triggers.read_failed", { detail: errorMessage(e) });
     return null;
