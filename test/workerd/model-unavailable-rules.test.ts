@@ -1,8 +1,9 @@
 /**
  * What the reader bought recently is withheld while the model cannot serve (a cold isolate's opens, while it loads),
  * as with a model: a pinned item and a product block of an item they bought an hour ago are not shown, and a
- * campaign's rules withhold by their history (bought within N days, frequency cap) as they do with a model
- * (worker/recs/recommend.ts, the model-failure branch).
+ * campaign's rules withhold by their history (bought within N days, frequency cap) as they do with a model, and its
+ * conditions know the reader's own facts (engagement, purchases, topics) (worker/recs/recommend.ts, the model-failure
+ * branch).
  */
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -124,5 +125,56 @@ describe("the campaign's rules on the reader's own history while the model canno
     expect(failed.items.map((i) => i.id)).not.toContain(bought);
     expect(failed.items.map((i) => i.id)).not.toContain(seen);
     expect(failed.rules).toMatchObject({ excluded: 1, seen: 1 });
+  });
+});
+
+describe("a campaign's conditions on the reader's own facts while the model cannot serve", () => {
+  it("engagement, purchases and topics are known from the profile (the model's segment and scores are not)", async () => {
+    const { t, verified, config, now, loads } = await setup();
+    const raw = (await env.OPENTIME_KV.get(kvKeys.profile(verified.ok ? verified.claims.u : ""), "json")) as Profile;
+    await env.OPENTIME_KV.put(
+      kvKeys.profile(raw.userId),
+      JSON.stringify({ ...raw, consent: { ...raw.consent, topics: ["garden"] } }),
+    );
+    // the README's own example: a welcome block for readers with no purchases (or none known), above the picks
+    const campaign = CampaignSchema.parse({
+      v: 2,
+      blocks: [
+        { id: "segment", type: "recommendations", when: { segment: { $exists: true } } },
+        {
+          id: "welcome",
+          type: "static",
+          title: "New here? Start with our bestsellers",
+          image: "https://cdn.shop.example/welcome.png",
+          url: "https://shop.example/bestsellers",
+          when: { $or: [{ purchases: { $lt: 1 } }, { purchases: { $exists: false } }] },
+        },
+        { id: "garden", type: "recommendations", when: { topics: { $in: ["garden"] } } },
+      ],
+      default: { id: "picks", type: "recommendations" },
+    });
+    const input = {
+      kv: env.OPENTIME_KV,
+      config,
+      token: t,
+      verified,
+      campaign,
+      n: 4,
+      open: {},
+      now,
+      waitUntil: () => undefined,
+    };
+    const ok = await serveBlock({ ...input, loads: loads(false) });
+    // (the fixture's readers have a segment: with the model serving, it is known)
+    expect(ok.facts.segment).toEqual(expect.any(String));
+    const failed = await serveBlock({ ...input, loads: loads(true) });
+    expect(failed.rec.reason).toBe("model-loading");
+    // a buyer is not welcomed as new while the model loads: their purchases and topics are their profile's
+    expect(failed.facts).toMatchObject({ purchases: ok.facts.purchases, topics: ["garden"], segment: null });
+    expect(failed.facts.engagement).toBe(ok.facts.engagement);
+    expect(failed.selection.block.id).toBe("garden");
+    expect(failed.explanation).toMatch(
+      /^garden \(blocks\[2\]: topics ok\); skipped segment: segment no; skipped welcome/,
+    );
   });
 });

@@ -79,12 +79,13 @@ export interface Recommendation {
   withheld?: ReadonlySet<string>;
   /**
    * what is known of the reader, present only when it may be used (a verified token, not erased, allowing
-   * personalization): the facts a campaign's conditions test come from here (worker/campaigns/)
+   * personalization): the facts a campaign's conditions test come from here (worker/campaigns/); while no model
+   * serves, their profile with none of the model's outputs
    */
   reader?: { profile: Profile; outputs: ModelOutputs };
   /**
-   * the reader's own history, when `reader` is absent only because no model serves (their profile read, and it
-   * allows personalization): the campaign's rules withhold by it as with a model (frequency cap, bought within N days)
+   * the reader's own history while no model serves (their profile read, and it allows personalization): the
+   * campaign's rules withhold by it as with a model (frequency cap, bought within N days)
    */
   history?: ReaderHistory;
   /**
@@ -159,6 +160,16 @@ export interface RecommendInput {
 }
 
 const DAY_SECONDS = 86400;
+
+/** What no model serving knows of a reader: none of its outputs (their segment, factors, propensities). */
+const NO_MODEL_OUTPUTS: ModelOutputs = {
+  factors: null,
+  contentVector: null,
+  segment: null,
+  sendTime: null,
+  propensity: null,
+  buyWithin7d: null,
+};
 
 /**
  * The items for one open: the model's ranking (rank below), then the campaign's item rules
@@ -351,7 +362,10 @@ async function rank(input: Loaded): Promise<Recommendation> {
     // opens, while its model loads, must not show them
     if (!profileRead.ok) return generic(modelState.reason);
     const history = profileRead.profile;
-    return { ...(await generic(modelState.reason, excluded(history, config, now))), history };
+    // a campaign's conditions know the reader's own facts (engagement, purchases, topics) as with a model, so a
+    // buyer is not served a block for new readers while it loads; its outputs (segment, scores) are unknown
+    const reader = input.personalize === false ? undefined : { profile: history, outputs: NO_MODEL_OUTPUTS };
+    return { ...(await generic(modelState.reason, excluded(history, config, now))), history, reader };
   }
   const model = modelState.model;
 
