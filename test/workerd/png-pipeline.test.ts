@@ -96,6 +96,64 @@ function handMadePng(
   return out;
 }
 
+/**
+ * A palette PNG written by hand: `depth`-bit indices (rows packed, unfiltered), its PLTE, and a tRNS of `alpha`
+ * when given (the alpha of the first colours).
+ */
+function palettePng(
+  width: number,
+  height: number,
+  depth: 1 | 2 | 4 | 8,
+  indexOf: (x: number, y: number) => number,
+  colours: number[][],
+  alpha?: number[],
+): Uint8Array {
+  const stride = Math.ceil((width * depth) / 8);
+  const raw = new Uint8Array((stride + 1) * height);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const bit = x * depth;
+      const at = y * (stride + 1) + 1 + (bit >> 3);
+      raw[at] = (raw[at] as number) | (indexOf(x, y) << (8 - depth - (bit & 7)));
+    }
+  const header = new Uint8Array(13);
+  new DataView(header.buffer).setUint32(0, width);
+  new DataView(header.buffer).setUint32(4, height);
+  header.set([depth, 3, 0, 0, 0], 8);
+  const parts = [
+    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    chunk("PLTE", Uint8Array.from(colours.flat())),
+    ...(alpha ? [chunk("tRNS", Uint8Array.from(alpha))] : []),
+    chunk("IDAT", deflateSync(raw)),
+    chunk("IEND", new Uint8Array(0)),
+  ];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Calls of TypedArray#set (a copy each) made while `run` runs. */
+async function typedArraySets(run: () => Promise<unknown>): Promise<number> {
+  const proto = Object.getPrototypeOf(Uint8Array.prototype) as { set: (...args: unknown[]) => void };
+  const set = proto.set;
+  let n = 0;
+  proto.set = function (this: unknown, ...args: unknown[]) {
+    n++;
+    return set.apply(this, args);
+  };
+  try {
+    await run();
+  } finally {
+    proto.set = set;
+  }
+  return n;
+}
+
 describe("PNG encoding (node:zlib)", () => {
   it("round-trips through fast-png, flattening premultiplied alpha over white", () => {
     const width = 37;
@@ -240,6 +298,49 @@ describe("pictures as rasters of their box", () => {
       // JPEG is lossy: close to #c81e1e
       expect(Math.abs(r - 0xc8) + Math.abs(g - 0x1e) + Math.abs(b - 0x1e)).toBeLessThan(12);
     }
+  });
+
+  it("draws palette PNGs (1 to 8 bits, tRNS over the panel) through a table: no copy call per pixel", async () => {
+    const colours = [
+      [200, 30, 30],
+      [30, 200, 30],
+      [30, 30, 200],
+      [250, 250, 250],
+    ];
+    const indexOf = (x: number, y: number) => (x + 2 * y) % 4;
+    for (const depth of [2, 4, 8] as const) {
+      // the last colour fully transparent: the panel shows through it
+      const out = await pictureRaster(
+        { bytes: palettePng(40, 30, depth, indexOf, colours, [255, 255, 255, 0]) },
+        box,
+        panel,
+      );
+      for (const [x, y] of [
+        [0, 0],
+        [1, 0],
+        [5, 3],
+        [39, 29],
+      ] as const) {
+        const i = indexOf(x, y);
+        const o = (y * 40 + x) * 3;
+        expect(Array.from(out.data.subarray(o, o + 3)), `${depth} bits at ${x},${y}`).toEqual(
+          i === 3 ? [0xee, 0xf0, 0xf2] : colours[i],
+        );
+      }
+    }
+    const mono = await pictureRaster({ bytes: palettePng(40, 30, 1, (x) => x % 2, colours) }, box, panel);
+    expect(Array.from(mono.data.subarray(0, 6))).toEqual([...(colours[0] as number[]), ...(colours[1] as number[])]);
+    // an index past the palette is refused, as before
+    await expect(pictureRaster({ bytes: palettePng(40, 30, 8, () => 9, colours) }, box, panel)).rejects.toThrow();
+    // a flat 2.25-megapixel palette picture is a few KB; expanded a pixel at a time it took millions of copy calls
+    const flat = palettePng(1500, 1500, 8, (x, y) => ((x >> 6) + (y >> 6)) % 3, colours);
+    expect(flat.byteLength).toBeLessThan(20_000);
+    const t0 = performance.now();
+    const sets = await typedArraySets(() => pictureRaster({ bytes: flat }, box, panel));
+    console.log(
+      `2.25 MP palette PNG (${flat.byteLength} bytes): ${sets} copy calls, ${(performance.now() - t0).toFixed(0)} ms`,
+    );
+    expect(sets).toBeLessThan(10_000);
   });
 
   it("refuses pictures whose headers announce more than 8 megapixels, before decoding them", async () => {
