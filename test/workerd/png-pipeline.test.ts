@@ -1,7 +1,8 @@
 /**
  * The pixel path of open-time images inside workerd (node:zlib, resvg): PNG encoding round-trips through an
  * independent decoder (fast-png); our PNG decoder reads every filter type, RGBA and split IDAT, and leaves
- * what it does not handle to fast-png; a card laid over its picture keeps its corners and badge on top;
+ * what it does not handle to png-samples.ts (grey, palette, 16-bit, interlaced, of every depth); a card laid
+ * over its picture keeps its corners and badge on top;
  * pictures become rasters of their box by the fast path or by resvg (GIF), and SVG or undecodable bytes are
  * refused (hostile pictures: hostile-pictures.test.ts).
  */
@@ -137,6 +138,85 @@ function palettePng(
   return out;
 }
 
+/**
+ * Any PNG written by hand: colour type `colour` at `depth` bits a sample, `interlaced` (Adam7) or not, each pixel's
+ * samples from `samplesOf`, each row of each pass filtered by `filterOf(y)` over its packed bytes.
+ */
+function anyPng(
+  width: number,
+  height: number,
+  colour: 0 | 2 | 3 | 4 | 6,
+  depth: 1 | 2 | 4 | 8 | 16,
+  interlaced: boolean,
+  samplesOf: (x: number, y: number) => number[],
+  filterOf: (y: number) => number,
+  extra: Uint8Array[] = [],
+): Uint8Array {
+  const samples = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[colour];
+  const bits = samples * depth;
+  const unit = Math.max(1, bits >> 3);
+  const passes = interlaced
+    ? [
+        [0, 0, 8, 8],
+        [4, 0, 8, 8],
+        [0, 4, 4, 8],
+        [2, 0, 4, 4],
+        [0, 2, 2, 4],
+        [1, 0, 2, 2],
+        [0, 1, 1, 2],
+      ]
+    : [[0, 0, 1, 1]];
+  const rows: number[] = [];
+  for (const [x0, y0, dx, dy] of passes as [number, number, number, number][]) {
+    const w = Math.ceil((width - x0) / dx);
+    const h = Math.ceil((height - y0) / dy);
+    if (w <= 0 || h <= 0) continue;
+    const stride = Math.ceil((w * bits) / 8);
+    let above = new Array<number>(stride).fill(0);
+    for (let y = 0; y < h; y++) {
+      const row = new Array<number>(stride).fill(0);
+      for (let x = 0; x < w; x++)
+        samplesOf(x0 + x * dx, y0 + y * dy).forEach((v, k) => {
+          const bit = (x * samples + k) * depth;
+          if (depth === 16) {
+            row[bit >> 3] = v >> 8;
+            row[(bit >> 3) + 1] = v & 255;
+          } else row[bit >> 3] = (row[bit >> 3] as number) | (v << (8 - depth - (bit & 7)));
+        });
+      const f = filterOf(y);
+      rows.push(f);
+      for (let i = 0; i < stride; i++) {
+        const a = i >= unit ? (row[i - unit] as number) : 0;
+        const b = above[i] as number;
+        const c = i >= unit ? (above[i - unit] as number) : 0;
+        const p = a + b - c;
+        const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
+        const pred = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][f] as number;
+        rows.push(((row[i] as number) - pred) & 255);
+      }
+      above = row;
+    }
+  }
+  const header = new Uint8Array(13);
+  new DataView(header.buffer).setUint32(0, width);
+  new DataView(header.buffer).setUint32(4, height);
+  header.set([depth, colour, 0, 0, interlaced ? 1 : 0], 8);
+  const parts = [
+    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    ...extra,
+    chunk("IDAT", deflateSync(Uint8Array.from(rows))),
+    chunk("IEND", new Uint8Array(0)),
+  ];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** Calls of TypedArray#set (a copy each) made while `run` runs. */
 async function typedArraySets(run: () => Promise<unknown>): Promise<number> {
   const proto = Object.getPrototypeOf(Uint8Array.prototype) as { set: (...args: unknown[]) => void };
@@ -209,7 +289,7 @@ describe("PNG decoding (node:zlib)", () => {
     expect(Array.from(decodePng(ours)?.data ?? [])).toEqual(Array.from(pixels));
   });
 
-  it("leaves palette, grey, 16-bit and interlaced PNGs to fast-png (null), and throws on corrupt data", () => {
+  it("leaves palette, grey, 16-bit and interlaced PNGs to png-samples.ts (null), and throws on corrupt data", () => {
     const grey = encode({ width: 4, height: 4, data: new Uint8Array(16), channels: 1, depth: 8 });
     const wide = encode({ width: 4, height: 4, data: new Uint16Array(48), channels: 3, depth: 16 });
     expect(decodePng(grey)).toBeNull();
@@ -341,6 +421,89 @@ describe("pictures as rasters of their box", () => {
       `2.25 MP palette PNG (${flat.byteLength} bytes): ${sets} copy calls, ${(performance.now() - t0).toFixed(0)} ms`,
     );
     expect(sets).toBeLessThan(10_000);
+  });
+
+  it("draws interlaced PNGs of every depth (1-, 2- and 4-bit grey and palette too), and 16-bit ones", async () => {
+    const w = 13;
+    const h = 11;
+    const grey = (x: number, y: number, depth: number) => (x * 3 + y * 5) % (1 << depth);
+    const at = (r: Raster, x: number, y: number) => Array.from(r.data.subarray((y * w + x) * 3, (y * w + x) * 3 + 3));
+    const probes = [
+      [0, 0],
+      [1, 0],
+      [7, 3],
+      [12, 10],
+      [5, 9],
+    ] as const;
+    const small = { width: w, height: h };
+    for (const interlaced of [false, true])
+      for (const depth of [1, 2, 4, 8, 16] as const) {
+        const bytes = anyPng(
+          w,
+          h,
+          0,
+          depth,
+          interlaced,
+          (x, y) => [grey(x, y, depth)],
+          (y) => y % 5,
+        );
+        const out = await pictureRaster({ bytes }, small, panel);
+        for (const [x, y] of probes) {
+          const v = grey(x, y, depth);
+          const shown = depth === 16 ? v >> 8 : Math.round((v * 255) / ((1 << depth) - 1));
+          expect(at(out, x, y), `grey ${depth} bits, interlaced ${interlaced}, at ${x},${y}`).toEqual([
+            shown,
+            shown,
+            shown,
+          ]);
+        }
+      }
+    // palette, 2 bits, interlaced, the last colour transparent (the panel shows)
+    const colours = [
+      [200, 30, 30],
+      [30, 200, 30],
+      [30, 30, 200],
+      [250, 250, 250],
+    ];
+    const extra = [chunk("PLTE", Uint8Array.from(colours.flat())), chunk("tRNS", Uint8Array.from([255, 255, 255, 0]))];
+    const indexed = anyPng(
+      w,
+      h,
+      3,
+      2,
+      true,
+      (x, y) => [(x + y) % 4],
+      (y) => y % 5,
+      extra,
+    );
+    const drawn = await pictureRaster({ bytes: indexed }, small, panel);
+    for (const [x, y] of probes)
+      expect(at(drawn, x, y), `palette at ${x},${y}`).toEqual(
+        (x + y) % 4 === 3 ? [0xee, 0xf0, 0xf2] : colours[(x + y) % 4],
+      );
+    // 16-bit RGB and 8-bit grey+alpha, interlaced
+    const wide = anyPng(
+      w,
+      h,
+      2,
+      16,
+      true,
+      (x, y) => [x * 4000, y * 5000, 65535 - x * y * 300],
+      (y) => y % 5,
+    );
+    const rgb = await pictureRaster({ bytes: wide }, small, panel);
+    for (const [x, y] of probes)
+      expect(at(rgb, x, y)).toEqual([(x * 4000) >> 8, (y * 5000) >> 8, (65535 - x * y * 300) >> 8]);
+    const clear = anyPng(
+      w,
+      h,
+      4,
+      8,
+      true,
+      () => [90, 0],
+      (y) => y % 5,
+    );
+    expect(at(await pictureRaster({ bytes: clear }, small, panel), 12, 10)).toEqual([0xee, 0xf0, 0xf2]);
   });
 
   it("refuses pictures whose headers announce more than 8 megapixels, before decoding them", async () => {

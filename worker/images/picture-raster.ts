@@ -2,18 +2,18 @@
  * A product picture as pixels of exactly its box on the card, opaque over the card's picture panel.
  * The format is told by the bytes and the pixels its header announces are checked before anything is
  * decoded (`picture-format.ts`): PNGs are decoded with a capped native
- * inflate (`png-decode.ts`; unusual ones by fast-png, given only their image chunks), JPEGs by mozjpeg in
+ * inflate (`png-decode.ts`; grey, palette, 16-bit and interlaced ones by `png-samples.ts`), JPEGs by mozjpeg in
  * wasm (`jpeg-decode.ts`), and a picture of another size than the box is then scaled to cover it
  * (`resample.ts`). GIFs are drawn by resvg, scaled to cover the box. Anything else (SVG, WebP, unknown or
  * cut bytes) is refused: the card shows its placeholder. A picture of the box's size (what a
  * `{width}`/`{height}` catalog URL yields) needs no scaling at all.
  */
-import { type DecodedPng, decode, type IndexedColors } from "fast-png";
 import { decodeJpeg } from "./jpeg-decode";
 import { orient, swapsAxes } from "./jpeg-orientation";
 import type { Picture } from "./picture-cache";
 import { pictureFormat } from "./picture-format";
-import { criticalPng, decodePng, type PngFile } from "./png-decode";
+import { decodePng, type PngFile } from "./png-decode";
+import { decodePngSamples } from "./png-samples";
 import type { Raster } from "./raster";
 import { coverResize, type Pixels } from "./resample";
 import { renderRaster } from "./resvg-runtime";
@@ -24,58 +24,6 @@ const PICTURE_HREF = "https://picture.opentime.invalid/p";
 export interface Box {
   width: number;
   height: number;
-}
-
-/**
- * A palette picture's indices (1, 2, 4 or 8 bits, rows packed, each starting on a byte) as RGB, or RGBA when its
- * palette has alpha (tRNS), through a table, in one pass: fast-png's convertIndexedToRgb copies each pixel with a
- * call of its own (an 8-megapixel palette PNG of 8 KB, as PNG optimizers write flat pictures, took 0.8 s).
- * Throws on an index past the palette, as it did.
- */
-function paletteSamples(png: DecodedPng, palette: IndexedColors): { data: Uint8Array; channels: number } {
-  const { width, height, depth } = png;
-  const channels = palette.some((c) => c.length === 4) ? 4 : 3;
-  const table = new Uint8Array(256 * channels);
-  palette.forEach((c, i) => {
-    for (let k = 0; k < channels; k++) table[i * channels + k] = c[k] ?? 255;
-  });
-  const packed = png.data as Uint8Array;
-  const stride = Math.ceil((width * depth) / 8);
-  const mask = (1 << depth) - 1;
-  const out = new Uint8Array(width * height * channels);
-  for (let y = 0, o = 0; y < height; y++)
-    for (let x = 0; x < width; x++, o += channels) {
-      const bit = x * depth;
-      const index = ((packed[y * stride + (bit >> 3)] as number) >> (8 - depth - (bit & 7))) & mask;
-      if (index >= palette.length) throw new Error(`png: palette index ${index} of ${palette.length} colours`);
-      for (let k = 0; k < channels; k++) out[o + k] = table[index * channels + k] as number;
-    }
-  return { data: out, channels };
-}
-
-/** 8-bit samples with 1-4 channels (grey, grey+alpha, RGB, RGBA) of what fast-png decoded. */
-function samples(png: DecodedPng): { data: Uint8Array; channels: number } {
-  if (png.palette) return paletteSamples(png, png.palette);
-  if (png.depth === 8) return { data: png.data as Uint8Array, channels: png.channels };
-  if (png.depth === 16) {
-    const wide = png.data as Uint16Array;
-    const data = new Uint8Array(wide.length);
-    for (let i = 0; i < wide.length; i++) data[i] = (wide[i] as number) >> 8;
-    return { data, channels: png.channels };
-  }
-  // 1, 2 or 4-bit grey: rows packed, each starting on a byte
-  const { width, height, depth } = png;
-  const packed = png.data as Uint8Array;
-  const stride = Math.ceil((width * depth) / 8);
-  const scale = 255 / ((1 << depth) - 1);
-  const data = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const bit = x * depth;
-      const byte = packed[y * stride + (bit >> 3)] as number;
-      data[y * width + x] = Math.round(((byte >> (8 - depth - (bit & 7))) & ((1 << depth) - 1)) * scale);
-    }
-  return { data, channels: 1 };
 }
 
 /** Any 8-bit samples as opaque RGB over `panel` ([r, g, b]); RGB itself is used as it is (no copy). */
@@ -107,7 +55,7 @@ function opaqueRgb(data: Uint8Array, channels: number, pixels: number, panel: re
 /** A PNG (already parsed and size-checked) decoded as opaque RGB of its own size. */
 function decodePngPicture(png: PngFile, panel: readonly number[]): Pixels {
   const { width, height } = png.header;
-  const s = decodePng(png) ?? samples(decode(criticalPng(png)));
+  const s = decodePng(png) ?? decodePngSamples(png);
   if (s.data.byteLength !== width * height * s.channels) throw new Error("png: decoded to the wrong size");
   return { width, height, channels: 3, data: opaqueRgb(s.data, s.channels, width * height, panel) };
 }

@@ -4,9 +4,9 @@
  * before anything is allocated, and every inflate is capped at the bytes that header implies (a 3 MB IDAT
  * of zeros would otherwise inflate to gigabytes). The 8-bit RGB/RGBA, non-interlaced PNGs image CDNs serve
  * are decoded here with the runtime's native inflate (`node:zlib`), unfiltered in place: about twice as
- * fast as fast-png's JS inflate and half the garbage. The others go to fast-png as `criticalPng` (the
- * image chunks only, their data checked against the cap first: fast-png inflates without a limit, its
- * compressed ICC profiles included).
+ * fast as fast-png's JS inflate and half the garbage. The others (grey, palette, 16-bit, interlaced) are
+ * decoded by `png-samples.ts`, with the same capped inflate; no other chunk (compressed ICC profiles, text) is
+ * ever inflated.
  */
 import { inflateSync } from "node:zlib";
 import { checkPixels, MAX_INFLATED_BYTES } from "./picture-limits";
@@ -41,14 +41,14 @@ export interface PngFile {
   header: PngHeader;
   /** the IDAT chunks' data, joined */
   idat: Uint8Array;
-  /** IHDR, PLTE, tRNS, IDAT and IEND as they were, for fast-png */
+  /** IHDR, PLTE, tRNS, IDAT and IEND as they were (png-samples.ts reads the palette from them) */
   critical: Uint8Array[];
   /** bytes the image data inflates to, from the header (filter bytes included) */
   rawBytes: number;
 }
 
 /** Samples per pixel and the bit depths the PNG specification allows, by colour type. */
-const COLOUR_TYPES: Record<number, { samples: number; depths: readonly number[] }> = {
+export const COLOUR_TYPES: Record<number, { samples: number; depths: readonly number[] }> = {
   0: { samples: 1, depths: [1, 2, 4, 8, 16] },
   2: { samples: 3, depths: [8, 16] },
   3: { samples: 1, depths: [1, 2, 4, 8] },
@@ -57,7 +57,7 @@ const COLOUR_TYPES: Record<number, { samples: number; depths: readonly number[] 
 };
 const KEPT = new Set(["IHDR", "PLTE", "tRNS", "IDAT", "IEND"]);
 /** Adam7 passes: first column, first row, column step, row step. */
-const ADAM7 = [
+export const ADAM7 = [
   [0, 0, 8, 8],
   [4, 0, 8, 8],
   [0, 4, 4, 8],
@@ -144,23 +144,7 @@ export function inflateImageData(png: PngFile): Uint8Array {
   return raw;
 }
 
-/**
- * The PNG as fast-png should see it: the image chunks only (no compressed profiles or text, which it
- * would inflate without a limit), once its image data has been checked to inflate within the cap.
- */
-export function criticalPng(png: PngFile): Uint8Array {
-  inflateImageData(png);
-  const out = new Uint8Array(8 + png.critical.reduce((n, c) => n + c.byteLength, 0));
-  out.set(PNG_SIGNATURE);
-  let at = 8;
-  for (const c of png.critical) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
-function paeth(a: number, b: number, c: number): number {
+export function paeth(a: number, b: number, c: number): number {
   const p = a + b - c;
   const pa = Math.abs(p - a);
   const pb = Math.abs(p - b);
