@@ -121,4 +121,21 @@ describe("title layout", () => {
       { seed: 10, numRuns: 500 },
     );
   });
+
+  it("measures what resvg draws without moving on (combining marks, zero-width and direction marks) as nothing", () => {
+    // resvg draws `Cafe\u0301` as wide as `Café`, and `Shop\u200Bnow` as `Shopnow` (checked against its drawing)
+    for (const weight of [400, 700] as const) {
+      expect(measure("Cafe\u0301", 22, weight)).toBe(measure("Café", 22, weight));
+      for (const mark of ["\u200B", "\uFEFF", "\u200E", "\u200F", "\u2060", "\u200D"])
+        expect(measure(`Shop${mark}now`, 22, weight), mark.codePointAt(0)?.toString(16)).toBe(
+          measure("Shopnow", 22, weight),
+        );
+    }
+    // a title in decomposed form (as macOS and some shop systems write accents) is cut where its composed form is
+    const title =
+      "Crème brûlée à la façon de grand-mère, édition limitée numérotée, coffret élégant, pour quatre à six personnes, fabriquée à Nîmes";
+    const composed = wrapText(title, 176, 14, 3, 700);
+    expect(composed.at(-1)).toMatch(/…$/);
+    expect(wrapText(title.normalize("NFD"), 176, 14, 3, 700).map((line) => line.normalize("NFC"))).toEqual(composed);
+  });
 });

@@ -31,11 +31,19 @@ export function drawable(text: string): string {
     .trim();
 }
 
+/**
+ * What resvg draws without moving on: combining marks (the accent of a decomposed `e\u0301`, as Vietnamese or macOS
+ * text often comes) and invisible format characters (zero-width space and joiners, word joiner, byte order mark,
+ * direction marks). Measured as the fallback's capital M each, they cut a title long before the card's edge.
+ */
+const ZERO_WIDTH = /^[\p{Mn}\p{Cf}]$/u;
+
 /** Advance of one character in font units. */
 function advance(ch: string, weight: Weight): number {
   const w = metrics.weights[weight];
   const i = indexOf.get(ch);
-  return i === undefined ? w.fallback : (w.advances[i] as number);
+  if (i !== undefined) return w.advances[i] as number;
+  return ZERO_WIDTH.test(ch) ? 0 : w.fallback;
 }
 
 /** Font units to pixels at `size` px. */
