@@ -5,8 +5,9 @@
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { base64ToBytes } from "../../core/base64";
+import { base64ToBytes, base64ToFloat32, float32ToBase64 } from "../../core/base64";
 import type { Catalog } from "../../core/catalog";
+import type { HybridGoldenCase } from "../../core/golden";
 import { kvKeys } from "../../core/kv-keys";
 import { featuresOf, type Profile } from "../../core/profile";
 import worker from "../../worker/index";
@@ -17,8 +18,10 @@ import {
   clearKv,
   consume,
   fixture,
+  goldenRecommendation,
   type RecsBody,
   recordingQueue,
+  retailFixture,
   SENDER,
   seedModel,
   token,
@@ -332,6 +335,39 @@ describe("fallbacks: always 200 with items, and the reason", () => {
     const r = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=4`);
     expect(r.reason).toBe("profile-factor-dims");
     expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+  });
+
+  it("stored vectors holding NaN or Infinity, or not base64, are never scored", async () => {
+    await seedModel();
+    const p = withFactors();
+    /** the stored vector with one value replaced */
+    const spoilt = (stored: string, v: number) => {
+      const vector = base64ToFloat32(stored);
+      vector[3] = v;
+      return float32ToBase64(vector);
+    };
+    const factors = p.factors as NonNullable<Profile["factors"]>;
+    // no history to fold in from: the stored vector alone would rank them
+    const bare = { ...p, purchases: [], recentItems: [] };
+    for (const vector of [spoilt(factors.vector, Number.NaN), spoilt(factors.vector, Number.POSITIVE_INFINITY), "%"]) {
+      await env.OPENTIME_KV.put(kvKeys.profile(p.userId), JSON.stringify({ ...bare, factors: { ...factors, vector } }));
+      const r = await recs(`/v1/amp/recs?t=${await token(p.userId)}&n=4`);
+      expect(r.reason).toBe("profile-factor-dims");
+      expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+    }
+    // a content vector that cannot be read: the hybrid's reader is ranked by ALS alone, every score a number
+    await seedModel({ fixture: retailFixture() });
+    const g = retailFixture().golden.hybrid[0] as HybridGoldenCase;
+    const content = g.profile.contentVector as NonNullable<Profile["contentVector"]>;
+    expect((await goldenRecommendation(g)).scorer).not.toBe("als");
+    for (const vector of [spoilt(content.vector, Number.NaN), "%"]) {
+      const rec = await goldenRecommendation({
+        ...g,
+        profile: { ...g.profile, contentVector: { ...content, vector } },
+      });
+      expect([rec.reason, rec.scorer]).toEqual(["personalized", "als"]);
+      expect(rec.scores?.every((s) => Number.isFinite(s))).toBe(true);
+    }
   });
 
   it("KV failing on profile reads -> popular, not a 5xx", async () => {

@@ -420,10 +420,11 @@ async function rank(input: Loaded): Promise<Recommendation> {
       folded = foldIn(model.foldIn, params, profileInteractions(profile, model.itemIndex, params));
     }
     if (!outputs.factors && !folded) return known("profile-no-factors-for-model");
-    const vector = folded ?? base64ToFloat32((outputs.factors as NonNullable<typeof outputs.factors>).vector);
-    if (vector.length !== model.manifest.dims) return known("profile-factor-dims");
+    const vector = folded ?? storedVector((outputs.factors as NonNullable<typeof outputs.factors>).vector);
+    if (!vector || !allFinite(vector) || vector.length !== model.manifest.dims) return known("profile-factor-dims");
     if (folded) return personalized(await alsTopK(model, vector, n, exclude, live), "als-foldin");
-    const content = outputs.contentVector ? base64ToFloat32(outputs.contentVector.vector) : null;
+    // a content vector that cannot be read leaves the reader to ALS alone, as one of another length does
+    const content = outputs.contentVector ? storedVector(outputs.contentVector.vector) : null;
     if (model.manifest.hybrid && model.content && content && content.length === model.manifest.content?.dims) {
       const pool = read.features?.model === version ? read.features.pool : null;
       const ranked = await hybrid(model, profile, { als: vector, content, pool }, config, n, exclude, now, live);
@@ -434,6 +435,24 @@ async function rank(input: Loaded): Promise<Recommendation> {
     logEvent("error", "recs.scoring_failed", { version, detail: errorMessage(e) });
     return known("scoring-error");
   }
+}
+
+/**
+ * A vector as stored (base64 of float32), or null when it is not base64 or holds a value that is not finite: a NaN or
+ * an Infinity in it makes every item's score NaN, and the graphs then rank the items by their index.
+ */
+function storedVector(b64: string): Float32Array | null {
+  let vector: Float32Array;
+  try {
+    vector = base64ToFloat32(b64);
+  } catch {
+    return null;
+  }
+  return allFinite(vector) ? vector : null;
+}
+
+function allFinite(vector: Float32Array): boolean {
+  return vector.every((v) => Number.isFinite(v));
 }
 
 /** Whether the reader was erased; null when the tombstone could not be read (logged). */
