@@ -213,6 +213,21 @@ describe("a bad model publication", () => {
     }
   });
 
+  it("a version whose item table is missing serves without fold-in, and says so in the log", async () => {
+    const f = fixture();
+    expect(JSON.parse(f.manifestJson).foldIn).toBeDefined();
+    await env.OPENTIME_KV.delete(kvKeys.itemTable(f.version));
+    resetModelCache();
+    let state: Awaited<ReturnType<typeof getModel>> | undefined;
+    const logs = await errorLogs(async () => {
+      state = await getModel(env.OPENTIME_KV, REFRESH, Date.now(), ignore);
+    });
+    expect(state?.ok && state.model.foldIn).toBe(null);
+    expect(logs).toContainEqual(
+      expect.objectContaining({ event: "model.fold_in_unavailable", version: f.version, detail: "no item table" }),
+    );
+  });
+
   it("a manifest stored under another version's name is refused", async () => {
     const a = fixture().version;
     await env.OPENTIME_KV.put(kvKeys.manifest("other"), fixture().manifestJson); // names version A

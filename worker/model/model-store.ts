@@ -335,8 +335,10 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
     });
   }
   let foldIn: FoldInTables | null = null;
-  if (manifest.foldIn && itemTableText !== null) {
+  if (manifest.foldIn) {
     try {
+      // a manifest with fold-in and no item table (a publication cut short) serves without it, and says so
+      if (itemTableText === null) throw new Error("no item table");
       foldIn = decodeItemTable(JSON.parse(itemTableText) as ItemTable);
       if (foldIn.items.n !== manifest.itemCount || foldIn.items.d !== manifest.dims)
         throw new Error("item table does not match the manifest");
@@ -351,6 +353,7 @@ export async function loadVersion(kv: KVNamespace, version: string): Promise<Loa
     items: manifest.itemCount,
     dims: manifest.dims,
     content: content !== null,
+    foldIn: foldIn !== null,
     ranker: ranker !== null,
     neighbours: neighbours !== null,
   });
