@@ -37,7 +37,10 @@ export interface ItemTable {
   gram: string;
 }
 
-/** The stored table back; throws when a part does not hold n x d (a short scale or Gram row folds in NaN). */
+/**
+ * The stored table back; throws when a part does not hold n x d (a short scale or Gram row folds in NaN), or holds a
+ * value that is not finite.
+ */
 export function decodeItemTable(t: ItemTable): FoldInTables {
   const bytes = base64ToBytes(t.q);
   if (bytes.length !== t.n * t.d) throw new Error("item table size does not match n x d");
@@ -45,6 +48,9 @@ export function decodeItemTable(t: ItemTable): FoldInTables {
   if (scales.length !== t.n) throw new Error("item table scales do not match n");
   const gram = Float64Array.from(base64ToFloat32(t.gram));
   if (gram.length !== t.d * t.d) throw new Error("item table Gram matrix does not match d x d");
+  // a NaN or an Infinity in either (a training run gone wrong, a damaged write) makes every folded vector NaN
+  if (!scales.every(Number.isFinite) || !gram.every(Number.isFinite))
+    throw new Error("item table holds a scale or Gram entry that is not finite");
   return {
     items: {
       n: t.n,

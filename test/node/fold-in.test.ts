@@ -92,4 +92,20 @@ describe("fold-in", () => {
     expect(() => decodeItemTable({ ...stored, gram: b64(Float32Array.from(tables.gram).subarray(0, 16)) })).toThrow();
     expect(() => decodeItemTable({ ...stored, scales: b64(items.scales.subarray(1)) })).toThrow();
   });
+
+  it("refuses a stored item table holding a scale or Gram entry that is not finite (every fold-in would be NaN)", () => {
+    const b64 = (a: ArrayBufferView) => bytesToBase64(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    const stored = { n: items.n, d: items.d, q: b64(items.q), scales: b64(items.scales) };
+    const spoilt = (a: Float32Array, v: number) => {
+      const copy = Float32Array.from(a);
+      copy[1] = v;
+      return b64(copy);
+    };
+    const gram = Float32Array.from(tables.gram);
+    expect(() => decodeItemTable({ ...stored, gram: b64(gram) })).not.toThrow();
+    for (const v of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => decodeItemTable({ ...stored, gram: spoilt(gram, v) })).toThrow(/finite/);
+      expect(() => decodeItemTable({ ...stored, scales: spoilt(items.scales, v), gram: b64(gram) })).toThrow(/finite/);
+    }
+  });
 });
