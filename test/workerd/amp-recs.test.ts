@@ -404,6 +404,20 @@ describe("fallbacks: always 200 with items, and the reason", () => {
     expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
   });
 
+  it("a popular list naming an item twice shows it once", async () => {
+    await seedModel({ onnx: null });
+    const stored = catalog();
+    const twice = stored.popular.slice(0, 4).flatMap((i) => [i, i]);
+    await env.OPENTIME_KV.put(
+      kvKeys.catalog(fixture().version),
+      JSON.stringify({ ...stored, popular: [...twice, ...stored.popular.slice(4)] }),
+    );
+    resetModelCache();
+    const r = await recs(`/v1/amp/recs?t=${await token(withFactors().userId)}&n=4`);
+    expect(r.reason).toBe("model-missing");
+    expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+  });
+
   it("model corrupt (bytes do not match the manifest) -> popular", async () => {
     const bytes = base64ToBytes(fixture().onnxBase64);
     bytes[bytes.length - 100] = (bytes[bytes.length - 100] as number) ^ 0xff;
