@@ -7,7 +7,17 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { HybridGoldenCase } from "../../core/golden";
 import type { ModelManifest } from "../../core/manifest";
 import { decodePool, encodePool } from "../../core/reader-pool";
-import { call, clearKv, goldenRecommendation, rankerServing, retailFixture, seedModel, token } from "./support/harness";
+import { resetCampaignCache } from "../../worker/decisions/campaign-store";
+import {
+  call,
+  clearKv,
+  goldenRecommendation,
+  putCampaign,
+  rankerServing,
+  retailFixture,
+  seedModel,
+  token,
+} from "./support/harness";
 
 const DAY = 86400;
 const manifest = () => JSON.parse(retailFixture().manifestJson) as ModelManifest;
@@ -112,6 +122,18 @@ describe("readers' pools in workerd", () => {
         ranking,
       ]);
     }
+    // a campaign's static block shows the same for everyone: it says nothing of the ranking made to decide recording
+    const banner = {
+      id: "sale",
+      type: "static",
+      title: "Sale",
+      image: "/demo/img/banner.png",
+      url: "https://shop.example/",
+    };
+    expect((await putCampaign("test", { v: 2, default: banner })).status).toBe(200);
+    const fixed = await call(`/v1/amp/recs?t=${await token(g.user)}&n=5`);
+    expect([fixed.headers.get("X-Opentime-Scorer"), fixed.headers.get("X-Opentime-Ranking")]).toEqual(["static", null]);
+    resetCampaignCache();
     // no model, no ranking: popular items, and nothing said of one
     await clearKv();
     const res = await call(`/v1/amp/recs?t=${await token(g.user)}&n=5`);

@@ -119,7 +119,16 @@ export async function serveBlock(input: ServeBlockInput): Promise<ServedBlock> {
           ? countdownItem(block, now)
           : (products(block.item) as CatalogItem);
     // (one item for every slot of an image block: no more to fill them with)
-    rec = { ...known, items: [item], scores: null, scorer: "static", rules: undefined, excluded: 0, more: undefined };
+    rec = {
+      ...known,
+      items: [item],
+      scores: null,
+      scorer: "static",
+      ranking: undefined,
+      rules: undefined,
+      excluded: 0,
+      more: undefined,
+    };
   }
   return {
     selection,
