@@ -170,6 +170,31 @@ describe("the bandit's hourly update", () => {
     expect((weights.poor as number) / total).toBeCloseTo(0.1, 6);
   });
 
+  it("a bandit turned off serves the weights the PUT gives, not the bandit's last", async () => {
+    const arms = [
+      { id: "good", weight: 1, content: PERSONAL },
+      { id: "poor", weight: 1, content: "popular" },
+    ];
+    const bandit = { goal: "click", floor: 0.1 };
+    expect((await putExperiment("bandit-off", { campaign: "bo", variants: arms, bandit })).status).toBe(200);
+    await exposeAndClick("bandit-off", "good", 400, 80);
+    await exposeAndClick("bandit-off", "poor", 400, 8);
+    await scheduled("0 * * * *");
+    expect(await env.OPENTIME_KV.get(kvKeys.banditWeights("bandit-off"))).not.toBeNull();
+    // the marketer fixes the shares at 1:3 and turns the bandit off
+    const fixed = [
+      { id: "good", weight: 1, content: PERSONAL },
+      { id: "poor", weight: 3, content: "popular" },
+    ];
+    expect((await putExperiment("bandit-off", { campaign: "bo", variants: fixed })).status).toBe(200);
+    resetExperimentCache();
+    const served = (await runningExperiment(env.OPENTIME_KV, "bo")) as Experiment;
+    expect(served.variants.map((v) => [v.id, v.weight])).toEqual([
+      ["good", 1],
+      ["poor", 3],
+    ]);
+  });
+
   it("keeps every arm at its floor between updates: beside an added variant, or under a floor raised since", async () => {
     const arms = [
       { id: "good", weight: 1, content: PERSONAL },
