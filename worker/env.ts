@@ -172,6 +172,7 @@ export type Config = z.infer<typeof ConfigSchema>;
  * listed by `GET /v1/health` (names only, never a value), so a first deploy shows what to set.
  */
 export const CONFIG_PROBLEMS = [
+  "kv_binding_missing",
   "token_secret_missing",
   "allowed_senders_empty",
   "allowed_senders_example",
@@ -269,6 +270,13 @@ export function getConfig(bindings: Bindings): Config {
     placeheld.push(name);
     return undefined;
   };
+  // without its KV namespace nothing can be read or kept: the email's routes serve their fallbacks, the others 503
+  if (!env.OPENTIME_KV) {
+    problems.push("kv_binding_missing");
+    logEvent("error", "config.kv_binding_missing", {
+      detail: "the OPENTIME_KV binding is not configured (kv_namespaces in wrangler.toml): nothing can be read or kept",
+    });
+  }
   const tokenSecret = secret("TOKEN_SECRET");
   // without a TOKEN_SECRET no token is minted or accepted, TOKEN_SECRET_PREVIOUS's included: the previous secret
   // only verifies, beside a current one (rotation), and is never promoted to sign

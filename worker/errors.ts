@@ -161,6 +161,9 @@ export function handleError(err: Error, c: Context): Response {
   if (err instanceof HTTPException) {
     return c.json(errorBody("BAD_REQUEST", err.message), err.status as ContentfulStatusCode);
   }
+  // a deploy without its KV namespace (env.ts, config.kv_binding_missing): whatever failed for it, say so
+  if (!(c.env as { OPENTIME_KV?: unknown } | undefined)?.OPENTIME_KV)
+    return c.json(errorBody("KV_UNAVAILABLE", "the OPENTIME_KV binding is not configured (wrangler.toml)"), 503);
   const passing = passingFailure(err);
   if (passing) {
     const { event, ...fields } = passing.log;

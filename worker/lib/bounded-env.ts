@@ -7,7 +7,9 @@ import { type Bindings, sameConfigAs } from "../env";
 import { type KvDeadlineOptions, type KvDeadlines, OBJECT_KV_DEADLINES, withKvDeadlines } from "./kv-deadline";
 
 export function boundedEnv(env: Bindings, deadlines: KvDeadlines, options?: KvDeadlineOptions): Bindings {
-  return sameConfigAs({ ...env, OPENTIME_KV: withKvDeadlines(env.OPENTIME_KV, deadlines, options) }, env);
+  // a deploy without the KV binding (config.kv_binding_missing) still reaches its routes: their fallbacks, or a 503
+  const kv = env.OPENTIME_KV && withKvDeadlines(env.OPENTIME_KV, deadlines, options);
+  return sameConfigAs({ ...env, OPENTIME_KV: kv }, env);
 }
 
 /** A Durable Object's bindings: OBJECT_KV_DEADLINES (or a test's), its writes kept in order. */
