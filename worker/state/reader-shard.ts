@@ -223,6 +223,7 @@ import {
   markBegun,
   migrateTriggerTable,
   pendingDelivery,
+  postponeDue,
   recordAttempt,
   rowType,
   TRIGGER_SCHEMA,
@@ -1185,7 +1186,12 @@ export class ReaderShard extends DurableObject<Bindings> {
     // a day short of the tombstone: an erased reader's trigger email stops recording before it goes
     const tokenMaxDays = Math.max(1, erasureTombstoneDays - 1);
     const secrets = webhookSecret && tokenSecret ? { webhookSecret, tokenSecret, tokenMaxDays } : null;
-    const later = () => ({ kind: "postponed" as const, atMs: Date.now() + POSTPONE_MS });
+    // put off for what the shop lacks, not the reader: the other due deliveries are put off with them (below)
+    let blocked = false;
+    const later = () => {
+      blocked = true;
+      return { kind: "postponed" as const, atMs: Date.now() + POSTPONE_MS };
+    };
     let unconfiguredLogged = false;
     const one = async (d: DueDelivery): Promise<void> => {
       const nowMs = Date.now();
@@ -1298,6 +1304,22 @@ export class ReaderShard extends DurableObject<Bindings> {
       while (next < due.length) await one(due[next++] as DueDelivery);
     };
     await Promise.all(Array.from({ length: Math.min(WEBHOOK_CONCURRENCY, due.length) }, worker));
+    // the rest would wait for the same, each batch waking the alarm again at once (up to a day, till they go stale):
+    // all put off in one go, those kept past their use ended as endOverdue ends them, and the alarm wakes in a minute
+    if (blocked) {
+      const nowMs = Date.now();
+      for (const ended of postponeDue(this.sql, nowMs, nowMs + POSTPONE_MS)) {
+        if (ended.reason === "stale")
+          logEvent("info", "trigger.cancelled", { trigger: ended.trigger, reason: "stale" });
+        else
+          logEvent("error", "trigger.given_up", {
+            trigger: ended.trigger,
+            delivery: deliveryRef(ended.delivery),
+            attempts: ended.attempts,
+            reason: ended.reason,
+          });
+      }
+    }
   }
 
   /**

@@ -416,6 +416,50 @@ function cancelDelivery(
   );
 }
 
+/** A delivery postponeDue ended, for the log: why, and its attempts before. */
+export interface EndedDelivery {
+  trigger: string;
+  delivery: string;
+  attempts: number;
+  reason: "stale" | "retries-exhausted";
+}
+
+/**
+ * Every pending delivery due by `nowMs` put off until `atMs` in bounded work (a statement each, however many wait),
+ * as an alarm run does when what it lacks is the shop's (the secret, a readable configuration or holdout), so that
+ * the rest of them do not wake the alarm again at once, batch after batch. Those kept past their use are ended
+ * first, as endOverdue ends one: never tried and more than LATE_AFTER_SECONDS past their due time, `stale`; begun
+ * more than BEGUN_KEPT_S ago, given up `retries-exhausted`. Returns the ended ones.
+ */
+export function postponeDue(sql: SqlStorage, nowMs: number, atMs: number): EndedDelivery[] {
+  const nowS = Math.floor(nowMs / 1000);
+  const stale = sql
+    .exec<{ trigger: string; delivery: string; attempts: number }>(
+      `UPDATE triggers SET state = 'cancelled', items = '[]', ${CLEAR_CHANGES}, reason = 'stale'
+       WHERE state = 'pending' AND next_at <= ? AND sent_at IS NULL AND due_at + ? < ?
+       RETURNING trigger, delivery, attempts`,
+      nowMs,
+      LATE_AFTER_SECONDS,
+      nowS,
+    )
+    .toArray()
+    .map((r) => ({ ...r, reason: "stale" as const }));
+  const exhausted = sql
+    .exec<{ trigger: string; delivery: string; attempts: number }>(
+      `UPDATE triggers SET state = 'failed', attempts = attempts + 1, items = '[]', ${CLEAR_CHANGES},
+         reason = 'retries-exhausted'
+       WHERE state = 'pending' AND next_at <= ? AND sent_at IS NOT NULL AND sent_at + ? < ?
+       RETURNING trigger, delivery, attempts - 1 AS attempts`,
+      nowMs,
+      BEGUN_KEPT_S * 1000,
+      nowMs,
+    )
+    .toArray()
+    .map((r) => ({ ...r, reason: "retries-exhausted" as const }));
+  sql.exec("UPDATE triggers SET next_at = ? WHERE state = 'pending' AND next_at <= ?", atMs, nowMs);
+  return [...stale, ...exhausted];
+}
+
 /** Pending deliveries due by `nowMs`, oldest first. */
 export function dueDeliveries(sql: SqlStorage, nowMs: number, limit: number): DueDelivery[] {
   return sql
