@@ -10,4 +10,6 @@ export interface KvClient {
   put(key: string, value: string | Uint8Array): Promise<void>;
   /** the key names starting with `prefix`, in key order: every one, or the first `limit` */
   list(prefix: string, limit?: number): Promise<string[]>;
+  /** every key name starting with `prefix`, in key order, with the metadata it was written with (null: none) */
+  listWithMetadata(prefix: string): Promise<{ name: string; metadata: unknown }[]>;
 }

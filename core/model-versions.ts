@@ -11,6 +11,7 @@
  */
 
 import { z } from "zod";
+import { base64UrlToBytes, bytesToBase64Url } from "./base64";
 import { parseCampaign } from "./campaign";
 import {
   type CampaignSource,
@@ -51,13 +52,35 @@ export const VersionSummarySchema = z.object({
 });
 export type VersionSummary = z.infer<typeof VersionSummarySchema>;
 
-/** The versions stored and the state of the moves, as `npm run models -- list` and the admin API give them. */
+/**
+ * One page of the versions stored, newest first, and the state of the moves, as `npm run models -- list` and the admin
+ * API give them. `cursor`: the next page's, null on the last (an older Worker's answer, all on one page, has none).
+ */
 export const ListingSchema = z.object({
   active: ActivePointerSchema.nullable(),
   history: ModelHistorySchema,
   versions: z.array(VersionSummarySchema),
+  cursor: z.string().nullable().default(null),
 });
 export type Listing = z.infer<typeof ListingSchema>;
+
+/**
+ * Versions a listing's page checks, at most and by default: each check reads its manifest, catalog and ONNX bytes
+ * (up to 4 KV reads, and a hash of the graph), so a page stays well under a Worker's 1,000 KV operations.
+ */
+export const MAX_LISTED_VERSIONS = 50;
+export const DEFAULT_LISTED_VERSIONS = 20;
+/**
+ * Manifests a listing reads at most only to learn when a version was created: those stored by an earlier release,
+ * whose manifest key has no metadata (ManifestKeyMetadataSchema). Past these, the others follow by name.
+ */
+export const MAX_UNDATED_READS = 50;
+/** Those manifests read at once (one holds every item id: a few hundred kB at 10k items). */
+const UNDATED_BATCH = 5;
+
+/** What a manifest key carries as KV metadata (`npm run seed` writes it), so a listing orders versions unread. */
+export const ManifestKeyMetadataSchema = z.object({ createdAt: z.string().max(64) });
+export type ManifestKeyMetadata = z.infer<typeof ManifestKeyMetadataSchema>;
 
 /** Parsed JSON, the raw text when it is not JSON (it then fails the schema), or null when absent. */
 function json(text: string | null | undefined): unknown {
@@ -137,30 +160,99 @@ async function checkVersion(kv: KvClient, version: string, texts: Map<string, st
 
 /** The versions with a manifest in KV (a key listing: nothing is read). */
 export async function storedVersions(kv: Pick<KvClient, "list">): Promise<string[]> {
+  return versionsOf((await kv.list("model:")).map((name) => ({ name, metadata: null }))).map((v) => v.version);
+}
+
+interface DatedVersion {
+  version: string;
+  /** from the manifest key's metadata (or, for one without, its manifest); null: unknown */
+  createdAt: string | null;
+}
+
+function versionsOf(keys: readonly { name: string; metadata: unknown }[]): DatedVersion[] {
   // kvKeys.manifest(version) is `model:<version>:manifest`
-  return (await kv.list("model:"))
-    .filter((k) => k.endsWith(":manifest"))
-    .map((k) => k.slice("model:".length, -":manifest".length))
-    .filter((v) => ModelVersionSchema.safeParse(v).success);
+  return keys
+    .filter((k) => k.name.endsWith(":manifest"))
+    .map((k) => {
+      const meta = ManifestKeyMetadataSchema.safeParse(k.metadata);
+      return {
+        version: k.name.slice("model:".length, -":manifest".length),
+        createdAt: meta.success ? meta.data.createdAt : null,
+      };
+    })
+    .filter((v) => ModelVersionSchema.safeParse(v.version).success);
+}
+
+/** Newest first; unknown times last; then by name. Code-unit order, the same in the Worker and Node. */
+function newestFirst(a: DatedVersion, b: DatedVersion): number {
+  const [x, y] = [a.createdAt ?? "", b.createdAt ?? ""];
+  if (x !== y) return x < y ? 1 : -1;
+  return a.version < b.version ? -1 : a.version > b.version ? 1 : 0;
 }
 
 /**
- * Every version with a manifest in KV, newest first, each checked (`concurrency` versions at a time: a version's
- * manifest, catalog and ONNX bytes are read with its batch, so no more than `concurrency` catalogs are held at
- * once; the Worker lists one at a time).
+ * A page's cursor: where the last version it showed sorts (its time and name), so a version stored or deleted
+ * meanwhile moves no other across pages.
  */
-export async function listVersions(kv: KvClient, concurrency = 4): Promise<Listing> {
-  const names = await storedVersions(kv);
+const CursorSchema = z.tuple([z.string().max(64).nullable(), ModelVersionSchema]);
+
+function encodeCursor(v: DatedVersion): string {
+  return bytesToBase64Url(new TextEncoder().encode(JSON.stringify([v.createdAt, v.version])));
+}
+
+/** The position a cursor names, or null when it is not one a listing gave. */
+export function decodeListingCursor(cursor: string): DatedVersion | null {
+  try {
+    const parsed = CursorSchema.safeParse(JSON.parse(new TextDecoder().decode(base64UrlToBytes(cursor))));
+    return parsed.success ? { createdAt: parsed.data[0], version: parsed.data[1] } : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface ListingPage {
+  /** versions on the page, 1 to MAX_LISTED_VERSIONS (DEFAULT_LISTED_VERSIONS) */
+  limit?: number;
+  /** the previous page's `cursor` (decodeListingCursor must accept it) */
+  cursor?: string;
+}
+
+/**
+ * One page of the versions with a manifest in KV, newest first, each checked (`concurrency` versions at a time: a
+ * version's manifest, catalog and ONNX bytes are read with its batch, so no more than `concurrency` catalogs are
+ * held at once; the Worker lists one at a time). The order comes from the key listing: a manifest key's metadata
+ * says when the version was created; only manifests stored without it are read for it (MAX_UNDATED_READS at most).
+ * Only the page's versions are read whole, so a listing's KV reads do not grow with the versions stored.
+ */
+export async function listVersions(kv: KvClient, page: ListingPage = {}, concurrency = 4): Promise<Listing> {
+  const limit = Math.min(Math.max(1, Math.floor(page.limit ?? DEFAULT_LISTED_VERSIONS)), MAX_LISTED_VERSIONS);
+  const after = page.cursor === undefined ? null : decodeListingCursor(page.cursor);
+  if (page.cursor !== undefined && !after) throw new ModelsError("the cursor is not one a listing gave");
+  const stored = versionsOf(await kv.listWithMetadata("model:"));
+  const undated = stored.filter((v) => v.createdAt === null).slice(0, MAX_UNDATED_READS);
+  for (let i = 0; i < undated.length; i += UNDATED_BATCH) {
+    const batch = undated.slice(i, i + UNDATED_BATCH);
+    const texts = await kv.getTexts(batch.map((v) => kvKeys.manifest(v.version)));
+    for (const v of batch) {
+      const m = json(texts.get(kvKeys.manifest(v.version)));
+      const at = typeof m === "object" && m !== null ? (m as Record<string, unknown>).createdAt : null;
+      if (typeof at === "string") v.createdAt = at.slice(0, 64);
+    }
+  }
+  stored.sort(newestFirst);
+  const from = after ? stored.findIndex((v) => newestFirst(v, after) > 0) : 0;
+  const shown = from < 0 ? [] : stored.slice(from, from + limit);
+  const more = from >= 0 && from + limit < stored.length;
   const state = await kv.getTexts(STATE_KEYS);
   const active = pointerOf(state);
   const versions: VersionSummary[] = [];
-  for (let i = 0; i < names.length; i += concurrency) {
-    const batch = names.slice(i, i + concurrency);
+  for (let i = 0; i < shown.length; i += concurrency) {
+    const batch = shown.slice(i, i + concurrency).map((v) => v.version);
     const texts = await kv.getTexts(batch.flatMap(partKeys));
     versions.push(...(await Promise.all(batch.map((v) => summarize(kv, v, texts, active)))));
   }
-  versions.sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? "") || a.version.localeCompare(b.version));
-  return { active, history: historyOf(state), versions };
+  const last = shown.at(-1);
+  return { active, history: historyOf(state), versions, cursor: more && last ? encodeCursor(last) : null };
 }
 
 async function summarize(

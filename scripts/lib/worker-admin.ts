@@ -7,7 +7,14 @@
  * Worker takes the key (`checkAdminAccess`). Only `fetch`: it runs in Node and, in the tests, against the Worker
  * in workerd.
  */
-import { type Listing, ListingSchema, ModelsError, type Move, MoveSchema } from "../../core/model-versions";
+import {
+  type Listing,
+  type ListingPage,
+  ListingSchema,
+  ModelsError,
+  type Move,
+  MoveSchema,
+} from "../../core/model-versions";
 
 export type MoveRequest = { kind: "activate"; version: string } | { kind: "rollback" };
 
@@ -60,9 +67,18 @@ export async function moveViaWorker(
   throw new Error(`${url} answered ${res.status}: ${message}`);
 }
 
-/** The versions the Worker has stored, each checked, with its pointer and history. */
-export async function listViaWorker(baseUrl: string, adminKey: string, send: typeof fetch = fetch): Promise<Listing> {
-  const url = `${baseUrl.replace(/\/+$/, "")}/v1/admin/models`;
+/** A page of the versions the Worker has stored, each checked, with its pointer and history. */
+export async function listViaWorker(
+  baseUrl: string,
+  adminKey: string,
+  send: typeof fetch = fetch,
+  page: ListingPage = {},
+): Promise<Listing> {
+  const query = new URLSearchParams({
+    ...(page.limit !== undefined && { limit: String(page.limit) }),
+    ...(page.cursor !== undefined && { cursor: page.cursor }),
+  }).toString();
+  const url = `${baseUrl.replace(/\/+$/, "")}/v1/admin/models${query ? `?${query}` : ""}`;
   const res = await reach(url, { headers: { Authorization: `Bearer ${adminKey}` } }, send);
   const text = await res.text();
   const body = parsed(text);

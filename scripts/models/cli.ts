@@ -9,7 +9,16 @@
  * real namespace with --remote.
  */
 import { segmentsWarning } from "../../core/campaign-segments";
-import { activate, type Listing, listVersions, ModelsError, type Move, rollback } from "../../core/model-versions";
+import {
+  activate,
+  type Listing,
+  type ListingPage,
+  listVersions,
+  MAX_LISTED_VERSIONS,
+  ModelsError,
+  type Move,
+  rollback,
+} from "../../core/model-versions";
 import { cliArgs, kvPlaceOrExit, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
 import { listViaWorker, moveViaWorker } from "../lib/worker-admin";
@@ -51,6 +60,21 @@ function printListing(l: Listing): void {
   console.log(`active: ${l.active ? `${l.active.version} since ${l.active.activatedAt}` : "none"}`);
   if (l.active && !l.versions.some((v) => v.active)) console.log("  (the active version has no manifest in KV)");
   console.log(`history (rollback goes to the last): ${l.history.map((h) => h.version).join(", ") || "empty"}`);
+}
+
+/**
+ * Every version, page after page (each page a bounded request of the Worker's), with the pointer and history as the
+ * first page gave them.
+ */
+async function everyVersion(list: (page: ListingPage) => Promise<Listing>): Promise<Listing> {
+  const first = await list({ limit: MAX_LISTED_VERSIONS });
+  const versions = [...first.versions];
+  for (let cursor = first.cursor; cursor !== null; ) {
+    const next = await list({ limit: MAX_LISTED_VERSIONS, cursor });
+    versions.push(...next.versions);
+    cursor = next.cursor;
+  }
+  return { ...first, versions, cursor: null };
 }
 
 function printMove(what: string, m: Move): void {
@@ -97,7 +121,9 @@ const kv = wranglerKv({ remote: values.remote, persistTo: values["persist-to"] }
 const worker = workerUrlOrExit(values.url);
 try {
   if (command === "list" && !version) {
-    const listing = worker ? await listViaWorker(worker.base, adminKey(worker.base, "--url")) : await listVersions(kv);
+    const listing = await everyVersion((page) =>
+      worker ? listViaWorker(worker.base, adminKey(worker.base, "--url"), fetch, page) : listVersions(kv, page),
+    );
     if (values.json) console.log(JSON.stringify(listing, null, 2));
     else printListing(listing);
   } else if (command === "activate" && version) {

@@ -20,7 +20,7 @@ import {
   type ModelManifest,
   ModelManifestSchema,
 } from "../../core/manifest";
-import { historyAfter } from "../../core/model-versions";
+import { historyAfter, type ManifestKeyMetadata } from "../../core/model-versions";
 import { featuresOf, type Profile, ProfileV3Schema } from "../../core/profile";
 import { readLines } from "../lib/jsonl";
 
@@ -30,6 +30,8 @@ export interface KvEntry {
   base64?: boolean;
   /** seconds until KV expires the entry */
   expiration_ttl?: number;
+  /** KV metadata, returned with the key by a listing (a manifest's: core/model-versions.ts ManifestKeyMetadata) */
+  metadata?: Record<string, unknown>;
 }
 
 /** Model features of superseded versions expire on their own. */
@@ -114,7 +116,11 @@ export function modelEntries(a: ModelArtifacts, activate = true): KvEntry[] {
   const binary = (key: string, bytes: Uint8Array | undefined): KvEntry[] =>
     bytes ? [{ key, value: bytesToBase64(bytes), base64: true }] : [];
   return [
-    { key: kvKeys.manifest(v), value: JSON.stringify(a.manifest) },
+    {
+      key: kvKeys.manifest(v),
+      value: JSON.stringify(a.manifest),
+      metadata: { createdAt: a.manifest.createdAt } satisfies ManifestKeyMetadata,
+    },
     ...binary(kvKeys.onnx(v), a.onnx),
     ...binary(kvKeys.contentOnnx(v), a.contentOnnx),
     ...binary(kvKeys.neighbours(v), a.neighbours),

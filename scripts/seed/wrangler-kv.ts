@@ -132,6 +132,14 @@ export function wranglerKv(opts: Pick<PutOptions, "remote" | "persistTo"> = {}):
       const json = text.slice(text.indexOf("["), text.lastIndexOf("]") + 1);
       return (JSON.parse(json) as { name: string }[]).map((k) => k.name).slice(0, limit);
     },
+    async listWithMetadata(prefix) {
+      const text = (await wranglerOutput(["kv", "key", "list", "--prefix", prefix, ...where])).toString("utf8");
+      const json = text.slice(text.indexOf("["), text.lastIndexOf("]") + 1);
+      return (JSON.parse(json) as { name: string; metadata?: unknown }[]).map((k) => ({
+        name: k.name,
+        metadata: k.metadata ?? null,
+      }));
+    },
   };
 }
 

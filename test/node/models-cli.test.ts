@@ -17,22 +17,35 @@ import {
   freshestState,
   listVersions,
   MAX_CAMPAIGNS_CHECKED,
+  MAX_LISTED_VERSIONS,
   ModelsError,
   rollback,
 } from "../../core/model-versions";
-import { wranglerKv } from "../../scripts/seed/wrangler-kv";
+import { bulkPut, wranglerKv } from "../../scripts/seed/wrangler-kv";
 import { tinyModel } from "./support/tiny-model";
 
-function memoryKv(): KvClient & { data: Map<string, Uint8Array>; puts: string[] } {
+/** KV in memory: `meta`, the keys' metadata; `reads`, every key whose value was read. */
+function memoryKv(): KvClient & {
+  data: Map<string, Uint8Array>;
+  meta: Map<string, unknown>;
+  puts: string[];
+  reads: string[];
+} {
   const data = new Map<string, Uint8Array>();
+  const meta = new Map<string, unknown>();
   const puts: string[] = [];
+  const reads: string[] = [];
   return {
     data,
+    meta,
     puts,
+    reads,
     async get(key) {
+      reads.push(key);
       return data.get(key) ?? null;
     },
     async getTexts(keys) {
+      reads.push(...keys);
       return new Map(keys.map((k) => [k, data.has(k) ? new TextDecoder().decode(data.get(k)) : null]));
     },
     async put(key, value) {
@@ -44,6 +57,12 @@ function memoryKv(): KvClient & { data: Map<string, Uint8Array>; puts: string[] 
         .filter((k) => k.startsWith(prefix))
         .sort()
         .slice(0, limit);
+    },
+    async listWithMetadata(prefix) {
+      return [...data.keys()]
+        .filter((k) => k.startsWith(prefix))
+        .sort()
+        .map((name) => ({ name, metadata: meta.get(name) ?? null }));
     },
   };
 }
@@ -62,9 +81,11 @@ function editJson(kv: ReturnType<typeof memoryKv>, key: string, edit: (v: any) =
 function publish(
   kv: ReturnType<typeof memoryKv>,
   version: string,
-  opts: { createdAt?: string; segments?: string[] } = {},
+  opts: { createdAt?: string; segments?: string[]; undated?: boolean } = {},
 ) {
   const { manifest, catalog, onnx } = tinyModel(version, opts);
+  // as `npm run seed` stores it (scripts/seed/kv-entries.ts); `undated`: as an earlier release did
+  if (!opts.undated) kv.meta.set(kvKeys.manifest(version), { createdAt: manifest.createdAt });
   if (opts.segments)
     manifest.segments = {
       names: opts.segments,
@@ -419,6 +440,44 @@ describe("npm run models: list", () => {
   });
 });
 
+describe("npm run models: list, page by page", () => {
+  const day = (d: number) => new Date(Date.UTC(2026, 0, 1 + d)).toISOString();
+
+  it("reads only the versions a page shows, newest first, and pages through all of them once", async () => {
+    const kv = memoryKv();
+    // published in no order of their names; three by an earlier release, with no time in their key's metadata
+    for (let d = 0; d < 60; d++) publish(kv, `v-${(d * 37) % 60}`, { createdAt: day(d) });
+    for (const d of [70, 71, 72]) publish(kv, `old-${d}`, { createdAt: day(d), undated: true });
+    await activate(kv, "v-0");
+    kv.reads.length = 0;
+    const first = await listVersions(kv, { limit: 10 });
+    expect(first.versions.map((v) => v.createdAt)).toEqual([72, 71, 70, 59, 58, 57, 56, 55, 54, 53].map(day));
+    expect(first.versions.every((v) => v.check === "ok")).toBe(true);
+    expect(first.active?.version).toBe("v-0");
+    // the page's own parts (manifest, catalog, ONNX), the undated manifests and the state: not 63 versions' parts
+    expect(kv.reads.length).toBeLessThanOrEqual(10 * 3 + 3 + 2);
+    const shown = [...first.versions];
+    for (let cursor = first.cursor; cursor !== null; ) {
+      const next = await listVersions(kv, { limit: 10, cursor });
+      shown.push(...next.versions);
+      cursor = next.cursor;
+    }
+    expect(shown.map((v) => v.version)).toHaveLength(63);
+    expect(new Set(shown.map((v) => v.version)).size).toBe(63);
+    expect(shown.at(-1)?.createdAt).toBe(day(0));
+    expect(shown.filter((v) => v.active).map((v) => v.version)).toEqual(["v-0"]);
+    await expect(listVersions(kv, { cursor: "not-a-cursor" })).rejects.toThrow(ModelsError);
+  });
+
+  it("takes at most MAX_LISTED_VERSIONS a page", async () => {
+    const kv = memoryKv();
+    for (let d = 0; d < MAX_LISTED_VERSIONS + 5; d++) publish(kv, `v${d}`, { createdAt: day(d) });
+    const page = await listVersions(kv, { limit: 1000 });
+    expect(page.versions).toHaveLength(MAX_LISTED_VERSIONS);
+    expect(page.cursor).not.toBeNull();
+  });
+});
+
 describe("the active pointer's version", () => {
   it("is a closed, header-safe name", () => {
     const ok = (version: string) => ActivePointerSchema.safeParse({ version, activatedAt: "now" }).success;
@@ -451,6 +510,26 @@ describe("wrangler KV client", () => {
           ["model:absent:manifest", null],
         ]),
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("lists keys with the metadata a bulk put wrote them with (a manifest's time, as `npm run seed` writes it)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ot-models-"));
+    try {
+      const createdAt = "2026-02-01T00:00:00Z";
+      await bulkPut(
+        [
+          { key: "model:u:manifest", value: "{}", metadata: { createdAt } },
+          { key: "model:u:catalog", value: "{}" },
+        ],
+        { persistTo: dir },
+      );
+      expect(await wranglerKv({ persistTo: dir }).listWithMetadata("model:")).toEqual([
+        { name: "model:u:catalog", metadata: null },
+        { name: "model:u:manifest", metadata: { createdAt } },
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

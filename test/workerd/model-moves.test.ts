@@ -6,6 +6,7 @@
  */
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
+import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import type { ActivePointer, ModelHistory } from "../../core/manifest";
 import { listVersions, ModelsError } from "../../core/model-versions";
@@ -129,7 +130,10 @@ describe("model moves", () => {
   describe("from a CLI with --url", () => {
     const WORKER = "https://opentime.test";
     // the CLI's fetch, answered by this Worker
-    const viaWorker: typeof fetch = (input, init) => send(new URL(String(input)).pathname, init);
+    const viaWorker: typeof fetch = (input, init) => {
+      const url = new URL(String(input));
+      return send(url.pathname + url.search, init);
+    };
 
     it("is made by the one writer: with the admin API's move at the same moment, the later moves from the earlier", async () => {
       const base = fixture().version;
@@ -191,6 +195,42 @@ describe("model moves", () => {
       await expect(listViaWorker(WORKER, "wrong-key", viaWorker)).rejects.toThrow(/refused the admin key \(401/);
       const notTheApi: typeof fetch = async () => new Response("{}", { status: 200 });
       await expect(listViaWorker(WORKER, TEST_ADMIN_KEY, notTheApi)).rejects.toThrow(/no model listing/);
+    });
+
+    it("pages the listing newest first, by the time each manifest key carries; a bad limit or cursor is a 400", async () => {
+      const f = fixture();
+      const paged: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const version = `${f.version}-p${i}`;
+        const createdAt = new Date(Date.UTC(2030, 0, 1 + i)).toISOString();
+        // as `npm run seed` stores one (scripts/seed/kv-entries.ts)
+        await env.OPENTIME_KV.put(
+          kvKeys.manifest(version),
+          JSON.stringify({ ...JSON.parse(f.manifestJson), version, createdAt }),
+          { metadata: { createdAt } },
+        );
+        await env.OPENTIME_KV.put(kvKeys.catalog(version), f.catalogJson);
+        await env.OPENTIME_KV.put(kvKeys.onnx(version), base64ToBytes(f.onnxBase64));
+        paged.unshift(version);
+      }
+      // the seeded base version has no metadata (an earlier release's): its manifest is read for its time, older
+      const shown: string[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await listViaWorker(WORKER, TEST_ADMIN_KEY, viaWorker, { limit: 2, cursor });
+        expect(page.versions.every((v) => v.check === "ok")).toBe(true);
+        shown.push(page.versions.map((v) => v.version));
+        cursor = page.cursor ?? undefined;
+      } while (cursor);
+      expect(shown).toEqual([paged.slice(0, 2), paged.slice(2, 4), [paged[4], f.version]]);
+      for (const query of ["limit=0", "limit=51", "limit=x", "cursor=not-a-cursor"]) {
+        const res = await send(`/v1/admin/models?${query}`, { headers: ADMIN_HEADERS });
+        expect(res.status, query).toBe(400);
+        expect(await res.json(), query).toMatchObject({ error: { code: "BAD_REQUEST" } });
+      }
+      // a client's first-page template (`?cursor=`) and no query at all: the first page, the default 20
+      const first = await send("/v1/admin/models?cursor=", { headers: ADMIN_HEADERS });
+      expect(((await first.json()) as { versions: unknown[] }).versions).toHaveLength(6);
     });
 
     it("checks the address and the key before a seed writes anything", async () => {

@@ -30,5 +30,15 @@ export function bindingKvClient(kv: KVNamespace): KvClient {
       } while (cursor && names.length < limit);
       return names;
     },
+    async listWithMetadata(prefix) {
+      const keys: { name: string; metadata: unknown }[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await kv.list({ prefix, limit: PAGE, ...(cursor && { cursor }) });
+        keys.push(...page.keys.map((k) => ({ name: k.name, metadata: k.metadata ?? null })));
+        cursor = page.list_complete ? undefined : page.cursor;
+      } while (cursor);
+      return keys;
+    },
   };
 }

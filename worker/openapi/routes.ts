@@ -1000,13 +1000,15 @@ const DOCUMENTED: RouteDoc[] = [
     path: "/v1/admin/models",
     tag: "models",
     summary:
-      "every stored model version, newest first, each with the Worker's check of it, and the active pointer and its history (npm run models -- list --url)",
+      "the stored model versions, a page at a time, newest first, each with the Worker's check of it, and the active pointer and its history (npm run models -- list --url reads every page)",
     auth: "admin",
+    params: pageParams("1..50 (default 20)"),
     responses: {
       200: {
         description:
-          '{"active","history","versions":[{"version","createdAt","featureSpec","items","check","detail","active"}]}',
+          '{"active","history","versions":[{"version","createdAt","featureSpec","items","check","detail","active"}],"cursor":string|null}',
       },
+      400: bad,
       401: unauthorized,
       500: internal,
     },

@@ -3,7 +3,8 @@
  * instance, `models`). The admin API's and the dashboard's activations and rollbacks (core/model-versions.ts)
  * run here one at a time, so two moves sent at once from two places both land in order: the second moves from
  * the first's pointer and history, never from the state both started with. The admin API's listing runs here
- * too, off the isolates that serve opens (it reads every version's catalog and ONNX bytes), beside the moves.
+ * too, off the isolates that serve opens (it reads the catalog and ONNX bytes of each version it shows), beside the
+ * moves.
  *
  * KV is still where the moves are written and where opens read the pointer; the object keeps a copy of what it
  * wrote last (storage key `state`), because a KV read at its location may be up to 60 s old and hide its own
@@ -12,7 +13,13 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { KvClient } from "../../core/kv-client";
-import { freshestState, type Listing, listVersions, MODEL_STATE_KEYS } from "../../core/model-versions";
+import {
+  freshestState,
+  type Listing,
+  type ListingPage,
+  listVersions,
+  MODEL_STATE_KEYS,
+} from "../../core/model-versions";
 import type { Bindings } from "../env";
 import { objectEnv } from "../lib/bounded-env";
 import { KeyPacer } from "../lib/key-pacer";
@@ -40,12 +47,12 @@ export class ModelMover extends DurableObject<Bindings> {
   }
 
   /**
-   * The versions stored, each checked, with the pointer and history as this object last wrote them (or fresher).
-   * The pointer and history are read between moves (never half of one); the versions are checked after, outside
-   * the queue, one at a time (each check reads a whole catalog and ONNX graph), so a listing never holds a move
-   * back.
+   * A page of the versions stored, each checked, with the pointer and history as this object last wrote them (or
+   * fresher). The pointer and history are read between moves (never half of one); the versions are checked after,
+   * outside the queue, one at a time (each check reads a whole catalog and ONNX graph), so a listing never holds a
+   * move back.
    */
-  async list(): Promise<Listing> {
+  async list(page: ListingPage = {}): Promise<Listing> {
     const kv = bindingKvClient(this.env.OPENTIME_KV);
     const state = await this.moves.run(async () => (await this.ownWrites(kv)).getTexts(MODEL_STATE_KEYS));
     return listVersions(
@@ -57,6 +64,7 @@ export class ModelMover extends DurableObject<Bindings> {
           return texts;
         },
       },
+      page,
       1,
     );
   }

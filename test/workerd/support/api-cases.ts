@@ -890,6 +890,9 @@ export const CASES: Case[] = [
   },
   // models
   { route: "GET /v1/admin/models", path: "/v1/admin/models", headers: ADMIN, status: 200 },
+  { route: "GET /v1/admin/models", path: "/v1/admin/models?limit=5&cursor=", headers: ADMIN, status: 200 },
+  { route: "GET /v1/admin/models", path: "/v1/admin/models?limit=51", headers: ADMIN, status: 400 },
+  { route: "GET /v1/admin/models", path: "/v1/admin/models?cursor=nope", headers: ADMIN, status: 400 },
   { route: "GET /v1/admin/models", path: "/v1/admin/models", status: 401, code: "UNAUTHORIZED" },
   {
     route: "POST /v1/admin/models/activate",
