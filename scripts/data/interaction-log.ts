@@ -396,10 +396,29 @@ export function unservableId(id: string, of: "user" | "item"): boolean {
   return !IdSchema.safeParse(id).success || (of === "user" && (id === "." || id === ".."));
 }
 
-/** Why a row of customer `user` (as customerId gives it) and item `item` is dropped as unservable, or null. */
+/** Why a row whose customer id a spreadsheet rounded is dropped (log-checks.ts refuses a file holding one). */
+export const ROUNDED_USER = "user id in scientific notation";
+/** Why a row whose item id a spreadsheet rounded is dropped (log-checks.ts refuses a file holding one). */
+export const ROUNDED_ITEM = "item id in scientific notation";
+
+/**
+ * An id as a spreadsheet writes a long number it was given in a column of general format (`6.54321E+12` for a
+ * 13-digit customer number or barcode; `6,54321E+12` where the comma is the decimal mark): rounded to a few digits,
+ * so different customers or products read as one. No id is written so (a code with an E in it has no `E+`).
+ */
+export function isRoundedId(id: string): boolean {
+  return /^\d(?:[.,]\d+)?E\+\d{1,3}$/i.test(id);
+}
+
+/**
+ * Why a row of customer `user` (as customerId gives it) and item `item` is dropped before it is read, or null: an
+ * id the Worker would refuse (unservableId), or one a spreadsheet rounded (isRoundedId).
+ */
 export function unservableRow(user: string, item: string | undefined): string | null {
   if (unservableId(user, "user")) return UNSERVABLE_USER;
-  return item !== undefined && unservableId(item, "item") ? UNSERVABLE_ITEM : null;
+  if (item !== undefined && unservableId(item, "item")) return UNSERVABLE_ITEM;
+  if (isRoundedId(user)) return ROUNDED_USER;
+  return item !== undefined && isRoundedId(item) ? ROUNDED_ITEM : null;
 }
 
 /**

@@ -4,7 +4,7 @@
  * keyed by email addresses. Each error says what is wrong with the file and what to do.
  */
 import { looksLikeEmail } from "../../core/events";
-import { DEFAULT_TYPE_WEIGHTS, type InteractionLog, MORE_FIELDS } from "./interaction-log";
+import { DEFAULT_TYPE_WEIGHTS, type InteractionLog, MORE_FIELDS, ROUNDED_ITEM, ROUNDED_USER } from "./interaction-log";
 import { NOT_A_PURCHASE, type PurchaseLog } from "./purchase-log";
 
 /**
@@ -43,6 +43,7 @@ export function checkReadable(path: string, log: ReadLog): void {
         "column most likely holds another count than unix seconds, such as Excel's serial days (40513.35 is " +
         "2010-12-01 08:24); write it as dates (2010-12-01 08:26:00) or unix seconds",
     );
+  checkRoundedIds(path, log.read, log.dropped);
   const longer = log.dropped[MORE_FIELDS] ?? 0;
   if (log.read > 0 && longer / log.read > MAX_UNREADABLE_SHARE)
     throw new Error(
@@ -50,6 +51,25 @@ export function checkReadable(path: string, log: ReadLog): void {
         `its header, more than ${100 * MAX_UNREADABLE_SHARE}%: a field holding the separator (a product name with a ` +
         "comma) is not quoted; write the file with such fields in double quotes",
     );
+}
+
+/**
+ * Refuses a log holding any id a spreadsheet rounded into scientific notation (ROUNDED_USER, ROUNDED_ITEM): the
+ * customers (or products) it merged cannot be told apart again, and the rows dropped for it are every long id's.
+ */
+function checkRoundedIds(path: string, read: number, dropped: Record<string, number>): void {
+  for (const [reason, what] of [
+    [ROUNDED_USER, "a customer id"],
+    [ROUNDED_ITEM, "an item id"],
+  ] as const) {
+    const n = dropped[reason] ?? 0;
+    if (n === 0) continue;
+    throw new Error(
+      `${n} of ${read} rows of ${path} have ${what} in scientific notation (such as 6.54321E+12): a spreadsheet ` +
+        "rounded the long numbers of that column to a few digits, so different ones read as one. Export the file " +
+        "again from the shop's system, or format the column as text in the spreadsheet before saving it as CSV",
+    );
+  }
 }
 
 /** The unreadable times' part of checkReadable. */

@@ -287,6 +287,17 @@ describe("import of a file it cannot use", () => {
         /10 user id\(s\) in column "CustomerID" .* look like email addresses/,
       ],
       [
+        // a spreadsheet's rounding of long customer numbers: customers merged, in either kind of file
+        "rounded.csv",
+        [UCI, ...lines(10, (i) => (i < 2 ? "6.54321E+12" : `${i}`))],
+        /2 of 10 rows .* customer id in scientific notation/,
+      ],
+      [
+        "events-rounded.csv",
+        ["event_id,user_id,type,item_id,ts", "e1,u1,view,5.01234E+12,1700000000", "e2,u1,view,i2,1700000001"],
+        /1 of 2 rows .* item id in scientific notation/,
+      ],
+      [
         "events-emails.csv",
         ["event_id,user_id,type,item_id,ts", "e1,a@b.example,view,i1,1700000000"],
         /column "user_id" .* email/,

@@ -460,6 +460,29 @@ describe("rows as spreadsheets write them", () => {
     expect((await readPurchaseLog(write("two-notes.csv", text(extra)))).rows).toBe(30);
   });
 
+  it("refuses ids a spreadsheet rounded into scientific notation (6.54321E+12), which merge customers", async () => {
+    // a shop's 13-digit customer ids, opened in a spreadsheet and saved as CSV: two customers became one id
+    const rounded = uciLines(30).map((l, i) =>
+      i < 6 ? l.replace(/,\d+,United Kingdom$/, `,${i % 2 ? "6.54321E+12" : "6.54322E+12"},United Kingdom`) : l,
+    );
+    const refusal = /6 of 30 rows of .*rounded\.csv have a customer id in scientific notation .*rounded/;
+    await expect(loadTrainingSet({ data: write("rounded.csv", text([UCI, ...rounded])) })).rejects.toThrow(refusal);
+    await expect(
+      runEvaluation({ data: write("rounded.csv", text([UCI, ...rounded])), progress: false }),
+    ).rejects.toThrow(refusal);
+    // a mapped log's item ids (barcodes) the same way: different products read as one
+    const items = write(
+      "rounded-items.csv",
+      text(["uid,sku,at", ...Array.from({ length: 20 }, (_, i) => `u${i % 4},5.01234E+12,${1_700_000_000 + i}`)]),
+    );
+    await expect(loadTrainingSet({ data: items, mapping: parseMapping("user=uid,item=sku,time=at") })).rejects.toThrow(
+      /20 of 20 rows of .*rounded-items\.csv have an item id in scientific notation/,
+    );
+    // an id that only holds an E is no such number
+    const codes = uciLines(30).map((l) => l.replace(/,\d+,United Kingdom$/, ",C3E5,United Kingdom"));
+    expect((await readPurchaseLog(write("e-ids.csv", text([UCI, ...codes])))).customerIds).toEqual(["C3E5"]);
+  });
+
   it("reads a layout's columns in any order", async () => {
     const order = [7, 6, 5, 4, 3, 2, 1, 0];
     const reorder = (l: string) => order.map((i) => l.split(",")[i]).join(",");
