@@ -12,6 +12,17 @@
 
 type Mark = "," | ".";
 
+/**
+ * `s` as a number when it is written as one in decimal (an exponent allowed: `1e-05`, as pandas writes a small one),
+ * else NaN: Number() also reads `Infinity`, `0x10` and `0b1`, which no export means as a quantity or a price, and an
+ * infinite value ends training at its engagement models. A decimal too large for a double (`1e400`) is NaN too.
+ */
+function decimalNumber(s: string): number {
+  if (!/^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i.test(s)) return Number.NaN;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : Number.NaN;
+}
+
 /** A cell whose value depends on the file's mark, and where its value goes once the mark is known. */
 interface Pending {
   line: number;
@@ -55,9 +66,9 @@ export class FileNumbers {
     if (!this.comma) {
       // the point is the mark: a comma groups thousands (a quoted "1,200.00") or makes no number ("2,55")
       const grouped = /^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$/.test(s);
-      return { value: grouped ? Number(s.replaceAll(",", "")) : s.includes(",") ? Number.NaN : Number(s) };
+      return { value: grouped ? Number(s.replaceAll(",", "")) : decimalNumber(s) };
     }
-    if (!/[.,]/.test(s)) return { value: Number(s) };
+    if (!/[.,]/.test(s)) return { value: decimalNumber(s) };
     const k = s.startsWith("-") ? -1 : 1;
     const d = s.replace(/^[+-]/, "");
     const saw = (mark: Mark, value: number): Reading => {

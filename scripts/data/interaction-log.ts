@@ -3,7 +3,7 @@
  * typed arrays with dense user/item indices. The project's generic format is the demo's events.csv
  * (`user_id,item_id,ts,type`); any other CSV is read by naming its columns (`--map user=...,item=...`).
  */
-import { IdSchema } from "../../core/events";
+import { IdSchema, MAX_INPUT_NUMBER } from "../../core/events";
 import { csvDelimiter, csvLines, refuseRepeatedColumns, spelledAs } from "./csv-input";
 import { FileNumbers } from "./file-numbers";
 import { type Csr, csrFromCoo } from "./sparse";
@@ -315,6 +315,11 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
       // one reason, whatever the type: the counts go into the manifest, which must not hold a column's raw values
       drop(mapping.weight ? "non-positive weight" : "type weight 0");
       if (!mapping.weight && unweighted.size < 10) unweighted.add(typ);
+      continue;
+    }
+    // the events API's bound on any number: past it, ALS's confidences (1 + alpha x weight, squared) overflow
+    if (w > MAX_INPUT_NUMBER) {
+      drop("weight above 1e9");
       continue;
     }
     user.push(intern(userIndex, customerId(u)));

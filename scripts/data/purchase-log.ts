@@ -6,6 +6,7 @@
  * through its column mapping. The layout is detected from the header. Rows are cleaned as the evaluation protocol
  * says, and every dropped row is counted under its reason.
  */
+import { MAX_INPUT_NUMBER } from "../../core/events";
 import {
   csvDelimiter,
   looseName,
@@ -120,6 +121,13 @@ export const NOT_A_PURCHASE = "not a purchase event";
  * is what its history entry, recency, send time and propensity are made of, and a time of 0 would be one of 1970.
  */
 export const NO_TIME_COLUMN = "no time column";
+
+/**
+ * Why a row whose quantity or price is above the events API's bound on any number (core/events.ts MAX_INPUT_NUMBER)
+ * is dropped: no shop's, and past it a customer's spend (quantity x price, summed) may not stay finite.
+ */
+export const QUANTITY_TOO_LARGE = "quantity above 1e9";
+export const PRICE_TOO_LARGE = "price above 1e9";
 
 /** Product lines only: StockCode starting with five digits (drops POST, M, DOT, BANK CHARGES, vouchers...). */
 export const PRODUCT_CODE = /^\d{5}/;
@@ -245,6 +253,10 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
       drop("quantity not positive");
       continue;
     }
+    if (qty > MAX_INPUT_NUMBER) {
+      drop(QUANTITY_TOO_LARGE);
+      continue;
+    }
     const priceCell = c.price ? numbers.read(rec[c.price], info.lines, c.price) : { value: 1 };
     const unit = priceCell.value;
     if (Number.isNaN(unit)) {
@@ -253,6 +265,10 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     }
     if (!(unit > 0)) {
       drop("price not positive");
+      continue;
+    }
+    if (unit > MAX_INPUT_NUMBER) {
+      drop(PRICE_TOO_LARGE);
       continue;
     }
     const code = (rec[c.item] ?? "").trim();

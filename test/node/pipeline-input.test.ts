@@ -98,6 +98,27 @@ describe("unreadable numbers", () => {
     expect(log.dropped).toEqual({ "price not a number": 1 });
   });
 
+  it("drops what Number() reads but no export means (Infinity, hex) and numbers past the events API's bound", async () => {
+    const odd: Record<number, string> = { 0: "Infinity", 1: "0x10", 2: "1e400", 3: "-Infinity", 4: "2e9" };
+    const path = file("odd-prices.csv", [header, ...lines((i) => odd[i] ?? (i === 5 ? "2.5e1" : "2.55"))]);
+    const log = await readPurchaseLog(path);
+    // before: Infinity, 16 and Infinity were prices, and one infinite value ended training at its engagement models
+    // ("x holds a non-finite value", naming no row), after the minutes of fitting the recommenders
+    expect(log.dropped).toEqual({ "price not a number": 4, "price above 1e9": 1 });
+    expect(Array.from(log.price).every((p) => p <= 1e9)).toBe(true);
+    expect(log.price).toContain(25);
+    const tsv = file("odd-weights.tsv", [
+      "u\ti\tt\tw",
+      "u1\ti1\t1700000000\tInfinity",
+      "u1\ti2\t1700000001\t0x10",
+      "u1\ti3\t1700000002\t1e300",
+      "u1\ti4\t1700000003\t2",
+    ]);
+    const events = await readInteractionLog(tsv, { mapping: parseMapping("user=u,item=i,time=t,weight=w") });
+    expect(events.dropped).toEqual({ "non-positive weight": 2, "weight above 1e9": 1 });
+    expect(Array.from(events.weight)).toEqual([2]);
+  });
+
   it("stops training when prices are written with a decimal comma, instead of training on the whole-number ones", async () => {
     // every price but the whole ones is unreadable: a model of a few rows was trained and shipped
     const path = file("comma-prices.csv", [header, ...lines((i) => (i % 4 === 0 ? "3" : "2,55"))]);
