@@ -159,6 +159,16 @@ export function parseTime(raw: string, order: DateOrder | null = null): number {
   return t < LATEST_TIME_S ? t : Number.NaN;
 }
 
+/**
+ * Unix seconds of a wall-clock time in UTC, NaN for a day its month does not have (`2011-02-29`, `31/04/2011`):
+ * Date.UTC rolls it over into the next month, a purchase moved days without a word. The events API refuses them too
+ * (core/events.ts).
+ */
+function civilUtc(year: number, month: number, day: number, h: number, m: number, s: number): number {
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return day > days ? Number.NaN : Date.UTC(year, month - 1, day, h, m, s) / 1000;
+}
+
 /** parseTime's reading of a trimmed cell, before the year 2100 is checked. */
 function readTime(s: string, order: DateOrder | null): number {
   // compact dates as warehouses export them (YYYYMMDD, YYYYMMDDHHMMSS), read as UTC; as numbers they would be
@@ -168,7 +178,7 @@ function readTime(s: string, order: DateOrder | null): number {
     const field = (i: number) => Number(compact[i] ?? 0);
     const [year, month, day, hh, mm, ss] = [field(1), field(2), field(3), field(4), field(5), field(6)];
     const valid = year >= 1900 && year < 2200 && month >= 1 && month <= 12 && day >= 1 && day <= 31;
-    if (valid && hh <= 23 && mm <= 59 && ss <= 59) return Date.UTC(year, month - 1, day, hh, mm, ss) / 1000;
+    if (valid && hh <= 23 && mm <= 59 && ss <= 59) return civilUtc(year, month, day, hh, mm, ss);
   }
   if (/^\d+(\.\d+)?$/.test(s)) {
     // seconds, or milliseconds, microseconds (GA4's and BigQuery's exports) or nanoseconds since 1970: each is a
@@ -189,7 +199,7 @@ function readTime(s: string, order: DateOrder | null): number {
     if (half) hour = (hour % 12) + (half.toUpperCase() === "P" ? 12 : 0);
     if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || Number(mm) > 59 || Number(ss) > 59)
       return Number.NaN;
-    return Date.UTC(year, month - 1, day, hour, Number(mm), Number(ss)) / 1000 - zoneOffset(zone);
+    return civilUtc(year, month, day, hour, Number(mm), Number(ss)) - zoneOffset(zone);
   }
   const ymd = YEAR_FIRST.exec(s);
   if (ymd) {
@@ -198,7 +208,7 @@ function readTime(s: string, order: DateOrder | null): number {
     const day = Number(d);
     if (month < 1 || month > 12 || day < 1 || day > 31 || Number(hh) > 23 || Number(mm) > 59 || Number(ss) > 59)
       return Number.NaN;
-    const utc = Date.UTC(Number(y), month - 1, day, Number(hh), Number(mm), Number(ss)) / 1000;
+    const utc = civilUtc(Number(y), month, day, Number(hh), Number(mm), Number(ss));
     return utc + (frac ? Number(frac) : 0) - zoneOffset(zone);
   }
   return ZONED.test(s) ? Date.parse(s) / 1000 : Number.NaN;

@@ -83,6 +83,33 @@ describe("times", () => {
   });
 });
 
+describe("dates no calendar has", () => {
+  it("are unreadable, not rolled over into the next month (the events API refuses them too)", async () => {
+    // before: 2011-02-29 was 1 March, 31/04/2011 1 May, 20110931 1 October: each a purchase moved, silently
+    for (const [raw, order] of [
+      ["2011-02-29 10:00", null],
+      ["2011/09/31", null],
+      ["20110931", null],
+      ["20110229101500", null],
+      ["31/04/2011 10:00", "dmy"],
+      ["04/31/2011 10:00 AM", "mdy"],
+      ["30.02.11", "dmy"],
+    ] as const)
+      expect(parseTime(raw, order), raw).toBeNaN();
+    // the days that are
+    expect(parseTime("2012-02-29 10:00")).toBe(Date.UTC(2012, 1, 29, 10) / 1000);
+    expect(parseTime("30/04/2011 10:00", "dmy")).toBe(Date.UTC(2011, 3, 30, 10) / 1000);
+    expect(parseTime("20111231")).toBe(Date.UTC(2011, 11, 31) / 1000);
+    const log = await readPurchaseLog(
+      file("no-such-day.csv", [
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+        ...Array.from({ length: 30 }, (_, i) => `${536365 + i},85123A,LANTERN,6,2011-02-${i + 1} 08:26,2.55,1,UK`),
+      ]),
+    );
+    expect(log.dropped).toEqual({ "bad time": 2 });
+  });
+});
+
 describe("unreadable numbers", () => {
   const header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
   const lines = (price: (i: number) => string) =>
