@@ -7,7 +7,8 @@
  * 1 to 999 then a point or comma and three digits (`1.200`, `1,200`) is read by the mark the rest of the file shows:
  * 1200 beside decimal commas, 1.2 beside decimal points. Where the file shows no mark, or both, such a cell is
  * refused, naming its line, rather than read one way or the other: money misread by a factor of 1000 is not a
- * damaged row, it is a wrong model.
+ * damaged row, it is a wrong model. Thousands grouped by spaces or apostrophes (`1 234,50`, `1'234.50`) are read in
+ * either kind of file, a fraction after them showing the mark.
  */
 
 type Mark = "," | ".";
@@ -22,6 +23,13 @@ function decimalNumber(s: string): number {
   const n = Number(s);
   return Number.isFinite(n) ? n : Number.NaN;
 }
+
+/**
+ * Thousands grouped by a space (a no-break, thin or narrow one, as French and Nordic spreadsheets write them:
+ * `1 234,50`) or an apostrophe (Swiss: `1'234.50`), the same one between every group, then a fraction after either
+ * mark: sign, digits with their groups, the separator, the mark and the fraction.
+ */
+const SPACED = /^([+-]?)(\d{1,3}([ \u00a0\u2009\u202f'\u2019])\d{3}(?:\3\d{3})*)(?:([.,])(\d+))?$/;
 
 /** A cell whose value depends on the file's mark, and where its value goes once the mark is known. */
 interface Pending {
@@ -63,6 +71,17 @@ export class FileNumbers {
   read(raw: string | undefined, line: number, column: string): Reading {
     const s = (raw ?? "").trim();
     if (!s) return { value: Number.NaN };
+    const spaced = SPACED.exec(s);
+    if (spaced) {
+      const [, sign, groups = "", separator = "", mark, fraction] = spaced;
+      const value = Number(`${sign}${groups.replaceAll(separator, "")}${mark ? `.${fraction}` : ""}`);
+      if (!mark) return { value };
+      // where the comma separates fields it is no decimal mark (a quoted "1 234,50" is no number, as "2,55" is)
+      if (!this.comma) return { value: mark === "." ? value : Number.NaN };
+      // a fraction after groups of spaces shows the file's mark
+      this.seen[mark as Mark] ??= { line, cell: s };
+      return { value };
+    }
     if (!this.comma) {
       // the point is the mark: a comma groups thousands (a quoted "1,200.00") or makes no number ("2,55")
       const grouped = /^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$/.test(s);

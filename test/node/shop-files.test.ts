@@ -149,6 +149,25 @@ describe("a header as a shop's tools write it", () => {
     expect([read.price[4], read.price[5]]).toEqual([1.2, 1234.5]);
   });
 
+  it("reads thousands grouped by a space (1 234,50, as French, Nordic and Swiss spreadsheets write them)", async () => {
+    // a no-break space (U+00A0) or a narrow one (U+202F, Windows' French locale), or an apostrophe (Swiss)
+    const grouped: Record<number, string> = { 5: "1\u00a0234,50", 6: "12\u202f345", 7: "1 000 000,5", 8: "1'234,5" };
+    const lines = semicolons(comma).map((l, i) => (i === 0 ? l : l.replace(";2.55;", `;${grouped[i] ?? "2,55"};`)));
+    const log = await readPurchaseLog(write("thousands-spaces.csv", text(lines)));
+    // before: each was "price not a number", dropped: the dearest items of the shop's file
+    expect(log.dropped).toEqual({});
+    expect([log.price[4], log.price[5], log.price[6], log.price[7], log.price[0]]).toEqual([
+      1234.5, 12345, 1000000.5, 1234.5, 2.55,
+    ]);
+    // in a comma-separated file too, quoted, beside its decimal point
+    const plain = comma.map((l, i) => (i === 5 ? l.replace(",2.55,", ',"1 234.50",') : l));
+    const read = await readPurchaseLog(write("thousands-spaces-comma-file.csv", text(plain)));
+    expect([read.dropped, read.price[4]]).toEqual([{}, 1234.5]);
+    // groups of other than three digits are no number
+    const odd = semicolons(comma).map((l, i) => (i === 5 ? l.replace(";2.55;", ";12 34,5;") : l));
+    expect((await readPurchaseLog(write("thousands-odd.csv", text(odd)))).dropped).toEqual({ "price not a number": 1 });
+  });
+
   it("reads a tab-separated mapped log's weights with a decimal comma", async () => {
     const path = write(
       "weights.tsv",
