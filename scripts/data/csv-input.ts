@@ -199,9 +199,20 @@ export function delimiterOf(header: string): string {
   return best;
 }
 
-/** The file's field separator, from its first line. */
+/**
+ * The file's field separator, from its first line. A first line `sep=;` (a hint some exports write for Excel, which
+ * no other reader takes) is refused, saying to delete it: read as the header, it named the columns `sep=` and ``.
+ */
 export async function csvDelimiter(path: string): Promise<string> {
-  return delimiterOf(await readHeaderLine(path));
+  const header = await readHeaderLine(path);
+  const hint = /^\uFEFF?\s*"?sep=(.?)"?\s*$/i.exec(header);
+  if (hint)
+    throw new Error(
+      `${path}: its first line, ${JSON.stringify(header.replace(/^\uFEFF/, "").trim())}, tells Excel the field ` +
+        "separator and is no header: delete that line, so the file begins with its header (the separator is read " +
+        "from the header itself)",
+    );
+  return delimiterOf(header);
 }
 
 /**

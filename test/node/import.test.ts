@@ -286,6 +286,7 @@ describe("import of a file it cannot use", () => {
         [UCI, ...lines(10, (i) => `c${i}@shop.example`)],
         /10 user id\(s\) in column "CustomerID" .* look like email addresses/,
       ],
+      ["sep-hint.csv", ["sep=,", UCI, ...lines(10, (i) => `${i}`)], /its first line, "sep=,", tells Excel/],
       [
         // a spreadsheet's rounding of long customer numbers: customers merged, in either kind of file
         "rounded.csv",

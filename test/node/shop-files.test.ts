@@ -529,6 +529,18 @@ describe("--map on a file of a known layout", () => {
   });
 });
 
+describe("an Excel separator hint", () => {
+  it("is refused, saying to delete that line, not read as a header of columns 'sep=' and ''", async () => {
+    const hinted = write("sep-hint.csv", text(["sep=;", ...[UCI, ...uciLines(30)].map((l) => l.replaceAll(",", ";"))]));
+    const refusal = /sep-hint\.csv: its first line, "sep=;", tells Excel the field separator .*delete that line/;
+    await expect(loadTrainingSet({ data: hinted })).rejects.toThrow(refusal);
+    await expect(runEvaluation({ data: hinted, progress: false })).rejects.toThrow(refusal);
+    await expect(
+      readInteractionLog(hinted, { mapping: parseMapping("user=CustomerID,item=StockCode,time=InvoiceDate") }),
+    ).rejects.toThrow(refusal);
+  });
+});
+
 describe("line ends", () => {
   it("reads a file whose lines end in CR alone (an old Mac export) without holding it whole to find its first line", async () => {
     const lines = [UCI.replaceAll(",", ";"), ...uciLines(30).map((l) => l.replaceAll(",", ";"))];
