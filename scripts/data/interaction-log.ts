@@ -415,6 +415,11 @@ export function unservableId(id: string, of: "user" | "item"): boolean {
 export const ROUNDED_USER = "user id in scientific notation";
 /** Why a row whose item id a spreadsheet rounded is dropped (log-checks.ts refuses a file holding one). */
 export const ROUNDED_ITEM = "item id in scientific notation";
+/**
+ * Why an events file's row whose event id a spreadsheet rounded is dropped (npm run import; log-checks.ts refuses a
+ * file holding one): the Worker would take the first event of each rounded id and drop the others as duplicates.
+ */
+export const ROUNDED_EVENT = "event id in scientific notation";
 
 /**
  * An id as a spreadsheet writes a long number it was given in a column of general format (`6.54321E+12` for a

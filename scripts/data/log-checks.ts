@@ -4,7 +4,14 @@
  * keyed by email addresses. Each error says what is wrong with the file and what to do.
  */
 import { looksLikeEmail } from "../../core/events";
-import { DEFAULT_TYPE_WEIGHTS, type InteractionLog, MORE_FIELDS, ROUNDED_ITEM, ROUNDED_USER } from "./interaction-log";
+import {
+  DEFAULT_TYPE_WEIGHTS,
+  type InteractionLog,
+  MORE_FIELDS,
+  ROUNDED_EVENT,
+  ROUNDED_ITEM,
+  ROUNDED_USER,
+} from "./interaction-log";
 import { NOT_A_PURCHASE, type PurchaseLog } from "./purchase-log";
 
 /**
@@ -54,13 +61,15 @@ export function checkReadable(path: string, log: ReadLog): void {
 }
 
 /**
- * Refuses a log holding any id a spreadsheet rounded into scientific notation (ROUNDED_USER, ROUNDED_ITEM): the
- * customers (or products) it merged cannot be told apart again, and the rows dropped for it are every long id's.
+ * Refuses a log holding any id a spreadsheet rounded into scientific notation (ROUNDED_USER, ROUNDED_ITEM,
+ * ROUNDED_EVENT): the customers, products or events it merged cannot be told apart again, and the rows dropped for it
+ * are every long id's.
  */
 function checkRoundedIds(path: string, read: number, dropped: Record<string, number>): void {
   for (const [reason, what] of [
     [ROUNDED_USER, "a customer id"],
     [ROUNDED_ITEM, "an item id"],
+    [ROUNDED_EVENT, "an event id"],
   ] as const) {
     const n = dropped[reason] ?? 0;
     if (n === 0) continue;

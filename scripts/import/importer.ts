@@ -22,8 +22,10 @@ import {
   type DateOrder,
   isPlaceholderId,
   isPlaceholderItem,
+  isRoundedId,
   MORE_FIELDS,
   parseTimes,
+  ROUNDED_EVENT,
   unservableRow,
 } from "../data/interaction-log";
 import { checkNumbers, checkPurchasesLeft, checkReadable, refuseEmailIds } from "../data/log-checks";
@@ -172,8 +174,8 @@ async function loadEvents(
         continue;
       }
       const item = rawItem && !isPlaceholderItem(rawItem) ? rawItem : undefined;
-      // ids the Worker would refuse, as train drops them
-      const unservable = unservableRow(user, item);
+      // ids the Worker would refuse, or a spreadsheet rounded, as train drops them; an event id rounded too
+      const unservable = unservableRow(user, item) ?? (isRoundedId(id) ? ROUNDED_EVENT : null);
       if (unservable) {
         dropped[unservable] = (dropped[unservable] ?? 0) + 1;
         continue;

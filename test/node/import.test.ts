@@ -299,6 +299,12 @@ describe("import of a file it cannot use", () => {
         /1 of 2 rows .* item id in scientific notation/,
       ],
       [
+        // order numbers as event ids: the Worker would keep one event of each rounded id, the rest as duplicates
+        "events-rounded-ids.csv",
+        ["event_id,user_id,type,item_id,ts", "1.23457E+12,u1,view,i1,1700000000", "1.23457E+12,u2,view,i2,1700000001"],
+        /2 of 2 rows .* event id in scientific notation/,
+      ],
+      [
         "events-emails.csv",
         ["event_id,user_id,type,item_id,ts", "e1,a@b.example,view,i1,1700000000"],
         /column "user_id" .* email/,
