@@ -3,7 +3,7 @@
  * typed arrays with dense user/item indices. The project's generic format is the demo's events.csv
  * (`user_id,item_id,ts,type`); any other CSV is read by naming its columns (`--map user=...,item=...`).
  */
-import { IdSchema, MAX_INPUT_NUMBER } from "../../core/events";
+import { IdSchema, MAX_ID_LENGTH, MAX_INPUT_NUMBER } from "../../core/events";
 import { csvDelimiter, csvLines, refuseRepeatedColumns, spelledAs } from "./csv-input";
 import { FileNumbers } from "./file-numbers";
 import { type Csr, csrFromCoo } from "./sparse";
@@ -402,13 +402,15 @@ export const UNSERVABLE_ITEM = "item id the Worker refuses";
 
 /**
  * Whether the Worker would refuse `id` (trimmed, a customer's as customerId gives it) as a user or item id: over 128
- * characters, a control character, not well-formed Unicode (core/events.ts IdSchema), or, for a user, `.` or `..`
- * (a URL cannot name them). Trained on, such a reader would be in the model and the profiles but could never get a
+ * characters, a control character, not well-formed Unicode (core/events.ts IdSchema), or, for a user, over 128
+ * UTF-16 units (an id of emoji: UserIdSchema's bound, which keeps its KV keys within 512 bytes), `.` or `..` (a URL
+ * cannot name them). Trained on, such a reader would be in the model and the profiles but could never get a
  * token, nor be reached by the right of access; such an item could never be clicked or bought through the events
  * API. (A user id shaped like an email address is not this: train refuses the whole file for it, saying so.)
  */
 export function unservableId(id: string, of: "user" | "item"): boolean {
-  return !IdSchema.safeParse(id).success || (of === "user" && (id === "." || id === ".."));
+  if (!IdSchema.safeParse(id).success) return true;
+  return of === "user" && (id.length > MAX_ID_LENGTH || id === "." || id === "..");
 }
 
 /** Why a row whose customer id a spreadsheet rounded is dropped (log-checks.ts refuses a file holding one). */

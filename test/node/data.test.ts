@@ -90,14 +90,19 @@ describe("interaction log", () => {
         `e4,ok,purchase,${"p".repeat(129)},2010-12-01 09:10:00`,
         "e5,ok,view,p2,2010-12-01 09:20:00",
         `e6,${"u".repeat(128)},view,p2,2010-12-01 09:30:00`,
+        // 65 emoji: 65 characters, as IdSchema counts, but 130 UTF-16 units, past a user id's bound (its KV keys)
+        `e7,${"\u{1F600}".repeat(65)},purchase,p2,2010-12-01 09:40:00`,
+        // an item id keeps IdSchema's bound alone
+        `e8,ok,purchase,${"\u{1F600}".repeat(65)},2010-12-01 09:50:00`,
       ].join("\n"),
     );
     const interactions = await readInteractionLog(path);
     const purchases = await readPurchaseLog(path);
     expect([...interactions.userIds].sort()).toEqual(["ok", "u".repeat(128)]);
     expect([...purchases.customerIds]).toEqual(["ok"]);
-    expect(interactions.dropped).toMatchObject({ "user id the Worker refuses": 2, "item id the Worker refuses": 1 });
-    expect(purchases.dropped).toMatchObject({ "user id the Worker refuses": 2, "item id the Worker refuses": 1 });
+    expect(interactions.dropped).toMatchObject({ "user id the Worker refuses": 3, "item id the Worker refuses": 1 });
+    expect(purchases.dropped).toMatchObject({ "user id the Worker refuses": 3, "item id the Worker refuses": 1 });
+    expect(purchases.itemIds).toContain("\u{1F600}".repeat(65));
   });
 
   it("keys a reader the same in both readers when a spreadsheet wrote their id as a float", async () => {
