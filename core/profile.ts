@@ -336,6 +336,16 @@ export type ModelOutputs = Pick<
   "factors" | "contentVector" | "segment" | "sendTime" | "propensity" | "buyWithin7d"
 >;
 
+/** What no model serving knows of a reader: none of its outputs (their segment, factors, propensities). */
+export const NO_MODEL_OUTPUTS: ModelOutputs = {
+  factors: null,
+  contentVector: null,
+  segment: null,
+  sendTime: null,
+  propensity: null,
+  buyWithin7d: null,
+};
+
 /** The model outputs for `version`: from the features key when present, else those stored in the profile. */
 export function modelOutputs(profile: Profile | null, features: UserFeatures | null, version: string): ModelOutputs {
   if (features && features.model === version) {

@@ -11,6 +11,7 @@ import { MAX_SUBJECT_USERS, type SubjectAnswer } from "../../core/subject-reques
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
 import worker from "../../worker/index";
+import { resetModelCache } from "../../worker/model/model-store";
 import { TEST_ADMIN_KEY } from "./fixture";
 import { faultyKv } from "./support/faulty-bindings";
 import { clearKv, fixture, seedModel } from "./support/harness";
@@ -147,6 +148,29 @@ describe("subject lines by reader", () => {
     for (const [arm, rule] of arms) expect(rule).toBe(arm === "global-holdout:holdout" ? "default" : "loyal");
     expect((await send("/v1/admin/holdout", "PUT", { share: 0, seed: "subjects" })).status).toBe(200);
     resetExperimentCache();
+  });
+
+  it("with no model serving, rules on the reader's own facts hold with block copy or without", async () => {
+    const [a] = readers() as [Profile];
+    await setProfile({ ...a, engagement: { score: 9, at: Math.floor(Date.now() / 1000) } });
+    await env.OPENTIME_KV.delete(kvKeys.activeModel);
+    resetModelCache();
+    const subjects = {
+      rules: [{ id: "engaged", when: { engagement: { $eq: "high" } }, subject: "New in, just for you" }],
+      default: { subject: "We miss you" },
+    };
+    for (const [campaign, block] of [
+      ["nomodel-copy", { id: "picks", type: "recommendations", copy: { headline: "Picked for you" } }],
+      ["nomodel-plain", { id: "picks", type: "recommendations" }],
+    ] as const) {
+      expect((await send(`/v1/admin/campaigns/${campaign}`, "PUT", { v: 2, default: block, subjects })).status).toBe(
+        200,
+      );
+      expect((await subjectsOf(campaign, [a.userId])).get(a.userId)?.rule, campaign).toBe("engaged");
+    }
+    // nor is an opted-out reader's data used without a model
+    await setProfile({ ...a, engagement: { score: 9, at: 0 }, consent: { ...a.consent, personalization: false } });
+    expect((await subjectsOf("nomodel-plain", [a.userId])).get(a.userId)?.rule).toBe("default");
   });
 
   it("a reader whose profile cannot be read fails the batch (503 KV_UNAVAILABLE), never a stranger's subject", async () => {

@@ -33,7 +33,7 @@ import {
 } from "../../core/item-rules";
 import { liveItem } from "../../core/live-catalog";
 import { ownNeighbourSums } from "../../core/neighbour-table";
-import { emptyProfile, type ModelOutputs, modelOutputs, type Profile } from "../../core/profile";
+import { emptyProfile, type ModelOutputs, modelOutputs, NO_MODEL_OUTPUTS, type Profile } from "../../core/profile";
 import { CANDIDATES, rankCandidates, rankerCandidates } from "../../core/ranker";
 import { decodePool, type PoolRanking, poolCandidates, poolHybridTop, type ReaderPool } from "../../core/reader-pool";
 import { NO_FALLBACK_SUFFIX, type Ranking, type RecsReason, type Scorer, type ServedReason } from "../../core/reasons";
@@ -160,16 +160,6 @@ export interface RecommendInput {
 }
 
 const DAY_SECONDS = 86400;
-
-/** What no model serving knows of a reader: none of its outputs (their segment, factors, propensities). */
-const NO_MODEL_OUTPUTS: ModelOutputs = {
-  factors: null,
-  contentVector: null,
-  segment: null,
-  sendTime: null,
-  propensity: null,
-  buyWithin7d: null,
-};
 
 /**
  * The items for one open: the model's ranking (rank below), then the campaign's item rules

@@ -131,7 +131,8 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
               cta: words.cta ?? null,
             };
             reader = personal ? s.rec.reader : undefined;
-          } else if (campaign.subjects && version && personal)
+          } else if (campaign.subjects && personal)
+            // with no model serving, the reader's own facts still (engagement, purchases, topics), as with copy
             reader = await knownReader(kv, config, user, version, now);
           const experiment = arm ? { experiment: arm.label } : {};
           if (!campaign.subjects)
