@@ -6,7 +6,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { kvKeys } from "../../core/kv-keys";
-import type { Profile } from "../../core/profile";
+import { featuresOf, type Profile } from "../../core/profile";
 import { MAX_SUBJECT_USERS, type SubjectAnswer } from "../../core/subject-request";
 import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import { resetExperimentCache } from "../../worker/experiments/experiment-store";
@@ -14,7 +14,7 @@ import worker from "../../worker/index";
 import { resetModelCache } from "../../worker/model/model-store";
 import { TEST_ADMIN_KEY } from "./fixture";
 import { faultyKv } from "./support/faulty-bindings";
-import { clearKv, fixture, seedModel } from "./support/harness";
+import { clearKv, fixture, seedModel, storeVersionCopy } from "./support/harness";
 
 const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
 
@@ -171,6 +171,31 @@ describe("subject lines by reader", () => {
     // nor is an opted-out reader's data used without a model
     await setProfile({ ...a, engagement: { score: 9, at: 0 }, consent: { ...a.consent, personalization: false } });
     expect((await subjectsOf("nomodel-plain", [a.userId])).get(a.userId)?.rule).toBe("default");
+  });
+
+  it("a campaign held on a model version: the subject sees that version's segment, with block copy or without", async () => {
+    const [a] = readers() as [Profile];
+    const pinned = await storeVersionCopy("pinned");
+    // the active version's features say one segment, the pinned version's another (a retrain renamed its clusters)
+    const features = (p: Profile, version: string, name: string) =>
+      env.OPENTIME_KV.put(
+        kvKeys.features(p.userId, version),
+        JSON.stringify(featuresOf({ ...p, segment: { id: 1, name } }, version)),
+      );
+    await features(a, fixture().version, "loyal");
+    await features(a, pinned, "vip");
+    const subjects = {
+      rules: [{ id: "vip", when: { segment: { $eq: "vip" } }, subject: "For our VIPs" }],
+      default: { subject: "New this week" },
+    };
+    for (const [campaign, block] of [
+      ["pinned-copy", { id: "picks", type: "recommendations", copy: { headline: "Picked for you" } }],
+      ["pinned-plain", { id: "picks", type: "recommendations" }],
+    ] as const) {
+      const body = { v: 2, model: pinned, default: block, subjects };
+      expect((await send(`/v1/admin/campaigns/${campaign}`, "PUT", body)).status).toBe(200);
+      expect((await subjectsOf(campaign, [a.userId])).get(a.userId)?.rule, campaign).toBe("vip");
+    }
   });
 
   it("a reader whose profile cannot be read fails the batch (503 KV_UNAVAILABLE), never a stranger's subject", async () => {

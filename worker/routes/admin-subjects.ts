@@ -33,6 +33,7 @@ import { noteKvFailures } from "../lib/kv-failures";
 import { readValidBody } from "../lib/read-json-body";
 import { itemLookup } from "../model/item-lookup";
 import { getModel } from "../model/model-store";
+import { pinnedModel } from "../model/pinned-model";
 import { readProfile } from "../profile/profile-store";
 
 const OPEN = new Set<Fact>(OPEN_FACTS);
@@ -57,7 +58,6 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
         getModel(kv, config.modelRefreshSeconds, now, bg.waitUntil),
         prefetchArm(kv, body.campaign, now),
       ]);
-      const version = model.ok ? model.model.manifest.version : null;
       const hasCopy = (campaign: Campaign) =>
         [...campaign.blocks, campaign.default].some((b) => b.copy?.headline || b.copy?.subline || b.copy?.cta);
       // read once for the whole batch: each reader then costs only their own reads (rank: tombstone, profile,
@@ -131,9 +131,14 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
               cta: words.cta ?? null,
             };
             reader = personal ? s.rec.reader : undefined;
-          } else if (campaign.subjects && personal)
-            // with no model serving, the reader's own facts still (engagement, purchases, topics), as with copy
-            reader = await knownReader(kv, config, user, version, now);
+          } else if (campaign.subjects && personal) {
+            // the model the campaign's opens are scored with (one it is held on, else the active one), as with copy;
+            // with none serving, the reader's own facts still (engagement, purchases, topics)
+            const scored = campaign.model
+              ? await pinnedModel(kv, campaign.model, shared.model, now, bg.waitUntil)
+              : model;
+            reader = await knownReader(kv, config, user, scored.ok ? scored.model.manifest.version : null, now);
+          }
           const experiment = arm ? { experiment: arm.label } : {};
           if (!campaign.subjects)
             return { user, subject: null, preheader: null, rule: null, why: "", copy, ...experiment };
