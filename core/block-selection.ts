@@ -3,7 +3,7 @@
  * holds for the open's facts, else the default block; with the reason, as text for a header, the preview
  * and the stored decision. Pure: the Worker gathers the facts (worker/campaigns/).
  */
-import type { Block, Campaign } from "./campaign";
+import { type Block, type Campaign, DEFAULT_RULE } from "./campaign";
 import { evaluate, type Fact, type Facts, factsUsed, MODEL_FACTS, READER_FACTS } from "./conditions";
 
 export interface Selection {
@@ -87,7 +87,7 @@ export function selectSubject(campaign: Campaign, facts: Facts): SubjectChoice |
   return {
     subject: subjects.default.subject,
     preheader: subjects.default.preheader ?? null,
-    rule: "default",
+    rule: DEFAULT_RULE,
     why: skipped.join("; "),
   };
 }

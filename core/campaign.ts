@@ -362,10 +362,13 @@ function checkCopy(
   }
 }
 
+/** The subjects answer's `rule` for a reader no rule chose (core/block-selection.ts selectSubject). */
+export const DEFAULT_RULE = "default";
+
 /**
  * The admin API's checks of subject lines: each rule's id its own (the subjects answer names the rule that chose a
- * reader's subject line, `rule`, which two rules of one id could not tell apart), and every line well-formed
- * Unicode. Stored campaigns are not re-checked.
+ * reader's subject line, `rule`, which two rules of one id could not tell apart, nor a rule `default` from the
+ * default), and every line well-formed Unicode. Stored campaigns are not re-checked.
  */
 function checkSubjectRules(c: { subjects?: Subjects | undefined }, ctx: z.RefinementCtx): void {
   // a lone surrogate has no UTF-8 form: the subject header would carry U+FFFD in its place, unsaid
@@ -382,7 +385,13 @@ function checkSubjectRules(c: { subjects?: Subjects | undefined }, ctx: z.Refine
       ctx.addIssue({ code: "custom", path, message: "must be well-formed Unicode (no lone surrogate)" });
   const seen = new Set<string>();
   for (const [i, r] of (c.subjects?.rules ?? []).entries()) {
-    if (seen.has(r.id))
+    if (r.id === DEFAULT_RULE)
+      ctx.addIssue({
+        code: "custom",
+        path: ["subjects", "rules", i, "id"],
+        message: `"${DEFAULT_RULE}" names the default subject line in the answer (rule): give this rule another id`,
+      });
+    else if (seen.has(r.id))
       ctx.addIssue({
         code: "custom",
         path: ["subjects", "rules", i, "id"],

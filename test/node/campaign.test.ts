@@ -150,6 +150,11 @@ describe("the admin API's campaign edge cases", () => {
     expect(refusal(raw)).toEqual(['subjects.rules[1].id: rule id "loyal" is used twice']);
     // a stored campaign is read as it is
     expect(parseCampaign(raw).success).toBe(true);
+    // nor one named "default": the answer's rule for a reader no rule chose
+    const named = { ...base, subjects: { rules: [{ ...rule, id: "default" }], default: { subject: "Hi" } } };
+    expect(refusal(named)).toEqual([
+      'subjects.rules[0].id: "default" names the default subject line in the answer (rule): give this rule another id',
+    ]);
   });
 });
 
