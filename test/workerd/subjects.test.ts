@@ -198,6 +198,26 @@ describe("subject lines by reader", () => {
     }
   });
 
+  it("a campaign edited a moment ago: the subjects are the last edit's, where KV still holds the one before", async () => {
+    const [a] = readers() as [Profile];
+    const edit = (subject: string) => ({
+      v: 2,
+      default: { id: "picks", type: "recommendations" },
+      subjects: { rules: [], default: { subject } },
+    });
+    expect((await send("/v1/admin/campaigns/fresh", "PUT", edit("Old line"))).status).toBe(200);
+    const before = await env.OPENTIME_KV.get(kvKeys.campaign("fresh"), "text");
+    expect((await send("/v1/admin/campaigns/fresh", "PUT", edit("New line"))).status).toBe(200);
+    // KV at this location has not caught up with the writer's for up to a minute: it still answers the edit before
+    await env.OPENTIME_KV.put(kvKeys.campaign("fresh"), before as string);
+    resetCampaignCache();
+    expect((await subjectsOf("fresh", [a.userId])).get(a.userId)?.subject).toBe("New line");
+    // and one created a moment ago, not in KV here yet, is that campaign, not the defaults (no subject rules)
+    expect((await send("/v1/admin/campaigns", "POST", { id: "brand-new", campaign: edit("Hello") })).status).toBe(201);
+    await env.OPENTIME_KV.delete(kvKeys.campaign("brand-new"));
+    expect((await subjectsOf("brand-new", [a.userId])).get(a.userId)?.subject).toBe("Hello");
+  });
+
   it("a reader whose profile cannot be read fails the batch (503 KV_UNAVAILABLE), never a stranger's subject", async () => {
     const [a, b] = readers() as [Profile, Profile];
     for (const r of [a, b]) await setProfile({ ...r, segment: { id: 1, name: "loyal" } });

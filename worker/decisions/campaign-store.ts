@@ -3,9 +3,9 @@
  * (worker/state/campaign-writer.ts, through worker/campaigns/campaign-edits.ts; an edit replaces the whole
  * campaign). Opens read them through a per-isolate cache of a minute (at most MAX_CACHED campaigns, the oldest
  * goes first), so an edit reaches every open within about a minute (KV's own propagation included); the
- * preview's views and the subjects API read KV itself (readCampaign), leaving that cache alone, and the editors
- * (the admin API, the preview's editor) read through the writer. A stored version-1 campaign is migrated as it
- * is read. A missing or invalid entry means the defaults:
+ * preview's views read KV itself (readCampaign), leaving that cache alone, and the editors (the admin API, the
+ * preview's editor) and the subjects API (a send's subject lines are written for good) read through the writer.
+ * A stored version-1 campaign is migrated as it is read. A missing or invalid entry means the defaults:
  * an email endpoint never fails over settings. A read that fails keeps the campaign the isolate had (the opens'
  * cache, worker/lib/isolate-cache.ts), tried again 5 s later; with none, the defaults for those 5 s.
  */

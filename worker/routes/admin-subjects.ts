@@ -5,9 +5,10 @@
  * the campaign has no subject rules. With block copy in the campaign, also the text part's copy: the block
  * served to the reader now with the open's facts unknown (a ranking each, whose read of the reader also gives the
  * subject's facts; a block whose condition names a fact of the open is left out). Up to MAX_SUBJECT_USERS readers a
- * request (each costs a few KV reads). A KV read that fails fails the request (503 KV_UNAVAILABLE for a passing
- * failure: send it again) where an open would fall back: an answer decided on an unread profile would be a stranger's,
- * baked into the send.
+ * request (each costs a few KV reads). The campaign is read through its one writer (campaign-edits.ts): the last
+ * edit, which KV here may not show for a minute (503 STATE_UNAVAILABLE when the writer cannot be reached). A KV read
+ * that fails fails the request (503 KV_UNAVAILABLE for a passing failure: send it again) where an open would fall
+ * back: an answer decided on an unread profile would be a stranger's, baked into the send.
  */
 import type { Hono } from "hono";
 import { renderCopy } from "../../core/block-copy";
@@ -17,11 +18,11 @@ import { type Condition, type Fact, factsUsed, OPEN_FACTS } from "../../core/con
 import type { QueuedEvent } from "../../core/events";
 import { type SendTimeCopy, type SubjectAnswer, SubjectsRequestSchema } from "../../core/subject-request";
 import { TOKEN_FORMAT_VERSION, type TokenClaims } from "../../core/token";
+import { campaignForEdit } from "../campaigns/campaign-edits";
 import { knownReader } from "../campaigns/known-reader";
 import { liveCategories, type ReaderView, readerFacts } from "../campaigns/reader-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { getLiveCatalog } from "../catalog/live-catalog";
-import { readCampaign } from "../decisions/campaign-store";
 import { type AppEnv, getConfig } from "../env";
 import { ApiError } from "../errors";
 import { enqueue } from "../events/queue";
@@ -53,8 +54,10 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
       const bg = background(c);
       // the campaign's experiment and the global holdout read once here, into the isolate's cache, where every
       // reader's arm finds them: read by each reader at once, they were two KV reads a reader (300 of a batch)
-      const [base, model] = await Promise.all([
-        readCampaign(kv, body.campaign),
+      // the campaign as its one writer has it (the last edit, wherever made): KV here may hold the one before for a
+      // minute, and a send's subject lines are written once, for good
+      const [{ campaign: base }, model] = await Promise.all([
+        campaignForEdit(c.env, body.campaign),
         getModel(kv, config.modelRefreshSeconds, now, bg.waitUntil),
         prefetchArm(kv, body.campaign, now),
       ]);
