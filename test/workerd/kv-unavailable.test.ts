@@ -142,6 +142,21 @@ describe("the triggers' configuration KV cannot read", () => {
       error.mockRestore();
     }
   });
+
+  it("a document that is not JSON is 503 KV_UNAVAILABLE saying to PUT it again, logged without its text", async () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      await env.OPENTIME_KV.put(kvKeys.triggers, '{"v":1,"triggers":[{"webhook":"https://hooks.example/?key=s3cret"');
+      const res = await send("/v1/admin/triggers", { headers: ADMIN_HEADERS });
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect([res.status, body.error.code]).toEqual([503, "KV_UNAVAILABLE"]);
+      expect(body.error.message).toMatch(/PUT them again/);
+      expect(JSON.stringify(error.mock.calls)).not.toContain("s3cret");
+    } finally {
+      await env.OPENTIME_KV.delete(kvKeys.triggers);
+      error.mockRestore();
+    }
+  });
 });
 
 describe("a reader shard whose own KV operation fails, for an admin route", () => {

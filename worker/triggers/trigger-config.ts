@@ -16,12 +16,21 @@ export function resetTriggersCache(): void {
 }
 
 /**
- * The stored configuration, uncached; null when it does not parse (logged). A KV failure throws, as KV threw it
- * (the admin GET answers it as every route does: worker/errors.ts, its Retry-After KV's).
+ * The stored configuration, uncached; null when it does not parse, as JSON or as a configuration (logged, never
+ * its text: webhook URLs may hold keys). A KV failure throws, as KV threw it (the admin GET answers it as every
+ * route does: worker/errors.ts, its Retry-After KV's).
  */
 export async function storedTriggers(kv: KVNamespace): Promise<TriggersConfig | null> {
-  const raw = await kv.get(kvKeys.triggers, "json");
-  if (raw === null) return NO_TRIGGERS;
+  const text = await kv.get(kvKeys.triggers, "text");
+  if (text === null) return NO_TRIGGERS;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    // damaged (a hand-made write, cut short): the parser's message would quote the text
+    logEvent("error", "triggers.invalid", { detail: "not JSON" });
+    return null;
+  }
   const parsed = TriggersConfigSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
   // written by another version (a rollback) or damaged: unknown, so pending deliveries wait, not cancelled
