@@ -313,6 +313,11 @@ describe("the experiments admin API", () => {
       (await putIf("e1", body({ status: "stopped" }), { "If-Match": `"x", ${now.headers.get("ETag")}` })).status,
     ).toBe(200);
     expect((await putIf("e1", body({ status: "stopped" }), { "If-Match": "*" })).status).toBe(200);
+    // the tag as Cloudflare hands it on when it compresses the answer (`W/"..."`) is still the tag read
+    const held = (await send("/v1/admin/experiments/e1", { headers: ADMIN_HEADERS })).headers.get("ETag") as string;
+    const weak = { "If-Match": `W/${held}` };
+    expect((await putIf("e1", body({ coverage: 0.7, status: "stopped" }), weak)).status).toBe(200);
+    expect((await putIf("e1", body({ coverage: 0.8, status: "stopped" }), weak)).status).toBe(412);
     const malformed = await putIf("e1", body(), { "If-Match": "not-a-tag" });
     expect([malformed.status, await code(malformed)]).toEqual([400, "BAD_REQUEST"]);
   });

@@ -1,8 +1,11 @@
 /**
  * Entity tags for the admin API's optimistic edits (campaigns, experiments): a strong ETag is the SHA-256 of the
  * stored JSON, so equal documents have equal tags whoever wrote them; and the preconditions a write is checked
- * against (RFC 9110 13.1.1-2): `If-Match: *` or a list of strong tags (a weak tag `W/"..."` never matches; empty
- * list elements are ignored), or `If-None-Match: *` (only if none is stored).
+ * against (RFC 9110 13.1.1-2): `If-Match: *` or a list of tags (empty list elements are ignored), or
+ * `If-None-Match: *` (only if none is stored). A weak tag `W/"x"` is taken for `"x"`: opentime issues strong tags
+ * only, and Cloudflare hands them on weakened whenever it compresses the answer (unless a cache rule has it respect
+ * strong ETags), so an editor that sends back the ETag it was given sends `W/"x"`; the tag still names the stored
+ * JSON's hash, and only that version passes.
  */
 import { sha256Hex } from "../../core/manifest";
 import { ApiError } from "../errors";
@@ -24,8 +27,8 @@ export function parseIfMatch(ifMatch: string | undefined, ifNoneMatch?: string):
     .map((t) => t.trim())
     .filter((t) => t !== "");
   if (tags.length === 0 || tags.some((t) => !/^(W\/)?"[\x21\x23-\x7e]*"$/.test(t))) return "invalid";
-  // a weak tag never matches (If-Match compares strongly)
-  return tags.filter((t) => !t.startsWith("W/"));
+  // our own tag, weakened on its way by Cloudflare's compression
+  return tags.map((t) => (t.startsWith("W/") ? t.slice(2) : t));
 }
 
 /** Whether a document whose tag is `current` (null: none stored) passes `ifMatch`. */

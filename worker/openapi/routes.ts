@@ -107,7 +107,7 @@ const ifMatch = (what: string, code: ErrorCode): Param => ({
   name: "If-Match",
   in: "header",
   required: false,
-  description: `the ETag the ${what} was read with (or \`*\`: any stored one): the write is refused with 412 ${code} when another landed since`,
+  description: `the ETag the ${what} was read with (or \`*\`: any stored one; its weak form \`W/"..."\`, as Cloudflare weakens it when compressing, counts as the tag): the write is refused with 412 ${code} when another landed since`,
   schema: STRING,
 });
 const IF_NONE_MATCH = ifNoneMatch("campaign", "CAMPAIGN_CHANGED");
