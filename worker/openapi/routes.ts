@@ -838,7 +838,7 @@ const DOCUMENTED: RouteDoc[] = [
     responses: {
       200: {
         description:
-          '{"campaign","subjects":[{"user","subject","preheader","rule","why","copy":{"block","headline","subline","cta"}|null}]}',
+          '{"campaign","subjects":[{"user","subject","preheader","rule","why","copy":{"block","headline","subline","cta"}|null,"experiment"?}]}: experiment, the reader\'s arm as \'<experiment>:<arm>\' when one is drawn for the campaign',
       },
       400: badBody,
       401: unauthorized,
