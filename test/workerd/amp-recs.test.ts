@@ -487,6 +487,16 @@ describe("fallbacks: always 200 with items, and the reason", () => {
     expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
   });
 
+  it("stored fallback items naming an item twice (written from a popular list that did) show it once", async () => {
+    await seedModel({ pointer: false });
+    const stored = catalog();
+    const first = stored.popular.slice(0, 4).map((i) => stored.items[i]);
+    await env.OPENTIME_KV.put(kvKeys.fallbackItems, JSON.stringify({ items: first.flatMap((it) => [it, it]) }));
+    const r = await recs(`/v1/amp/recs?t=${await token(withFactors().userId)}&n=4`);
+    expect(r.reason).toBe("model-pointer-missing");
+    expect(r.body?.items.map((i) => i.id)).toEqual(popularIds(4));
+  });
+
   it("nothing in KV at all -> still 200, an empty list and the reason", async () => {
     const r = await recs(`/v1/amp/recs?t=${await token("x")}&n=4`);
     expect(r.res.status).toBe(200);
