@@ -211,7 +211,23 @@ function readTime(s: string, order: DateOrder | null): number {
     const utc = civilUtc(Number(y), month, day, Number(hh), Number(mm), Number(ss));
     return utc + (frac ? Number(frac) : 0) - zoneOffset(zone);
   }
-  return ZONED.test(s) ? Date.parse(s) / 1000 : Number.NaN;
+  return ZONED.test(s) && namedDayExists(s) ? Date.parse(s) / 1000 : Number.NaN;
+}
+
+const MONTH_NAMES = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+/** A day and a month's name, either first (`31 Apr`, `Apr 31,`), then a four-digit year. */
+const NAMED_DAY = /\b(?:(\d{1,2})\s+([a-z]{3})[a-z]*\.?|([a-z]{3})[a-z]*\.?\s+(\d{1,2}),?)\s+(\d{4})\b/i;
+
+/**
+ * Whether the day a text date names with its month's name (`31 Apr 2011`, `Apr 31, 2011`) is one its month has:
+ * Date.parse rolls `31 Apr` over into 1 May, as Date.UTC does, so civilUtc's check is made here too. A text it finds
+ * no such day in is left to Date.parse.
+ */
+function namedDayExists(s: string): boolean {
+  const m = NAMED_DAY.exec(s);
+  const month = m ? MONTH_NAMES.indexOf((m[2] ?? m[3] ?? "").toLowerCase()) + 1 : 0;
+  if (!m || month === 0) return true;
+  return !Number.isNaN(civilUtc(Number(m[5]), month, Number(m[1] ?? m[4]), 0, 0, 0));
 }
 
 /**

@@ -110,6 +110,26 @@ describe("dates no calendar has", () => {
   });
 });
 
+describe("dates no calendar has, written with the month's name", () => {
+  it("are unreadable too, not rolled over by Date.parse into the next month", () => {
+    // before: each was read as 1 May 2011 10:00 (or 1 March), a purchase moved silently, as dd-mm dates were
+    for (const raw of [
+      "Sun, 31 Apr 2011 10:00:00 GMT",
+      "31 Apr 2011 10:00 +0000",
+      "Apr 31, 2011 10:00:00 GMT",
+      "April 31 2011 10:00 UTC",
+      "Sat Apr 31 2011 10:00:00 GMT+0000",
+      "Tue, 29 Feb 2011 10:00:00 GMT",
+    ])
+      expect(parseTime(raw), raw).toBeNaN();
+    // the days that are, a leap day and a month's last among them
+    expect(parseTime("Fri, 09 Dec 2011 12:50:00 GMT")).toBe(Date.UTC(2011, 11, 9, 12, 50) / 1000);
+    expect(parseTime("Wed, 29 Feb 2012 10:00:00 GMT")).toBe(Date.UTC(2012, 1, 29, 10) / 1000);
+    expect(parseTime("Apr 30, 2011 23:30:00 -0100")).toBe(Date.UTC(2011, 4, 1, 0, 30) / 1000);
+    expect(parseTime("31 December 2011 10:00 GMT")).toBe(Date.UTC(2011, 11, 31, 10) / 1000);
+  });
+});
+
 describe("unreadable numbers", () => {
   const header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
   const lines = (price: (i: number) => string) =>
