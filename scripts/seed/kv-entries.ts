@@ -109,8 +109,11 @@ export async function readProfiles(dir: string): Promise<Profile[]> {
 /** Model entries; the active pointer comes last so a model is complete before it goes live. */
 export function modelEntries(a: ModelArtifacts, activate = true): KvEntry[] {
   const v = a.manifest.version;
+  // each item once: a version's check lets the popular list name an index twice
   const fallback: FallbackItems = {
-    items: a.catalog.popular.slice(0, 24).flatMap((i) => (a.catalog.items[i] ? [a.catalog.items[i]] : [])),
+    items: [...new Set(a.catalog.popular)]
+      .slice(0, 24)
+      .flatMap((i) => (a.catalog.items[i] ? [a.catalog.items[i]] : [])),
   };
   const pointer: ActivePointer = { version: v, activatedAt: new Date().toISOString() };
   const binary = (key: string, bytes: Uint8Array | undefined): KvEntry[] =>

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { bytesToBase64 } from "../../core/base64";
-import { allEntries, checkKvLimits, entryBytes, KV_MAX_VALUE_BYTES } from "../../scripts/seed/kv-entries";
+import { kvKeys } from "../../core/kv-keys";
+import { allEntries, checkKvLimits, entryBytes, KV_MAX_VALUE_BYTES, modelEntries } from "../../scripts/seed/kv-entries";
 import { tinyModel } from "./support/tiny-model";
 
 const VERSION = "seed-limits-v1";
@@ -77,5 +78,18 @@ describe("a model directory the Worker would refuse", () => {
         `the Worker would serve version ${VERSION} without its content graph, ALS alone \\(no content ONNX bytes\\)`,
       ),
     );
+  });
+});
+
+describe("the fallback items", () => {
+  it("name each item once when the popular list names one twice (a version's check allows it)", () => {
+    const { manifest, catalog, onnx } = tinyModel("v-fallback");
+    const entries = modelEntries({ dir: "", manifest, catalog: { ...catalog, popular: [1, 1, 0] }, onnx });
+    const fallback = entries.find((e) => e.key === kvKeys.fallbackItems);
+    // before: b, b, a (an email without a model showed b twice)
+    expect((JSON.parse(fallback?.value ?? "{}") as { items: { id: string }[] }).items.map((i) => i.id)).toEqual([
+      "b",
+      "a",
+    ]);
   });
 });
