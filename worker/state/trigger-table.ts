@@ -234,17 +234,28 @@ function removeFromCarts(
       items =
         itemsAfterRemoval(row.cart_ts, items, e, e.item === undefined ? undefined : cart.get(e.item)?.added) ?? items;
     if (items.length === JSON.parse(row.items).length) continue;
-    sql.exec(
-      `UPDATE triggers SET items = ?, state = ?, reason = ?
-       WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
-      JSON.stringify(items),
-      items.length > 0 ? "pending" : "cancelled",
-      items.length > 0 ? null : "cart-emptied",
-      user,
-      row.trigger,
-      row.delivery,
-    );
+    keepItems(sql, user, row, items, "cart-emptied");
   }
+}
+
+/** A pending wait's items narrowed to `items`; none left cancels it, for `emptied`. */
+function keepItems(
+  sql: SqlStorage,
+  user: string,
+  row: { trigger: string; delivery: string },
+  items: readonly string[],
+  emptied: "cart-emptied" | "purchased",
+): void {
+  sql.exec(
+    `UPDATE triggers SET items = ?, state = ?, reason = ?
+     WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
+    JSON.stringify(items),
+    items.length > 0 ? "pending" : "cancelled",
+    items.length > 0 ? null : emptied,
+    user,
+    row.trigger,
+    row.delivery,
+  );
 }
 
 /**
@@ -274,17 +285,7 @@ export function cancelOnPurchase(
     .toArray();
   for (const row of later) {
     const kept = itemsAfterPurchase(JSON.parse(row.items) as string[], lastPurchaseTs, cart);
-    if (!kept) continue;
-    sql.exec(
-      `UPDATE triggers SET items = ?, state = ?, reason = ?
-       WHERE user = ? AND trigger = ? AND delivery = ? AND state = 'pending'`,
-      JSON.stringify(kept),
-      kept.length > 0 ? "pending" : "cancelled",
-      kept.length > 0 ? null : "purchased",
-      user,
-      row.trigger,
-      row.delivery,
-    );
+    if (kept) keepItems(sql, user, row, kept, "purchased");
   }
 }
 
