@@ -161,9 +161,13 @@ export function handleError(err: Error, c: Context): Response {
   if (err instanceof HTTPException) {
     return c.json(errorBody("BAD_REQUEST", err.message), err.status as ContentfulStatusCode);
   }
-  // a deploy without its KV namespace (env.ts, config.kv_binding_missing): whatever failed for it, say so
-  if (!(c.env as { OPENTIME_KV?: unknown } | undefined)?.OPENTIME_KV)
+  // a deploy without its KV namespace (env.ts, config.kv_binding_missing): whatever failed for it, say so (logged,
+  // as any failure the handler did not expect, in case it was another); a Worker's requests always carry bindings
+  const env = c.env as { OPENTIME_KV?: unknown } | undefined;
+  if (env && !env.OPENTIME_KV) {
+    logEvent("error", "unhandled", { route: c.req.routePath, detail: `no OPENTIME_KV binding: ${errorMessage(err)}` });
     return c.json(errorBody("KV_UNAVAILABLE", "the OPENTIME_KV binding is not configured (wrangler.toml)"), 503);
+  }
   const passing = passingFailure(err);
   if (passing) {
     const { event, ...fields } = passing.log;

@@ -63,13 +63,15 @@ describe("no OPENTIME_KV binding", () => {
     expect(((await health.json()) as { config: string[] }).config).toContain("kv_binding_missing");
   });
 
-  it("an API route that reads KV answers 503 KV_UNAVAILABLE naming the binding", async () => {
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+  it("an API route that reads KV answers 503 KV_UNAVAILABLE naming the binding, and logs what failed", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     vi.spyOn(console, "warn").mockImplementation(() => undefined);
     const res = await request(bindings(), "GET", "/v1/users/u-missing-1");
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(res.status).toBe(503);
     expect(body.error).toMatchObject({ code: "KV_UNAVAILABLE" });
     expect(body.error.message).toContain("OPENTIME_KV");
+    const logged = errors.mock.calls.map((call) => String(call[0]));
+    expect(logged.some((line) => line.includes('"unhandled"') && line.includes("no OPENTIME_KV binding"))).toBe(true);
   });
 });
