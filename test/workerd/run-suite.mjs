@@ -20,6 +20,9 @@ const REPORTER = "test/workerd/start-reporter.mjs";
 /** Seconds without output after which the suite counts as stalled (a healthy file ends within half a minute). */
 const STALL_S = Number(process.env.OPENTIME_WORKERD_STALL_S ?? 480);
 
+/** Every failing test's line, across rounds: printed again at the end, where a CI log's tail shows it. */
+const failingTests = [];
+
 /** Runs vitest on `files` (all when empty); resolves to its exit code, or "stalled", with the files it passed. */
 function run(files, extra) {
   return new Promise((resolve) => {
@@ -31,12 +34,13 @@ function run(files, extra) {
     const passed = new Set();
     const started = new Set();
     let failed = false;
+    const failures = [];
     let timer;
     const arm = () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
         process.kill(-child.pid, "SIGKILL");
-        resolve({ code: "stalled", passed, failed, running: [...started].filter((f) => !passed.has(f)) });
+        resolve({ code: "stalled", passed, failed, failures, running: [...started].filter((f) => !passed.has(f)) });
       }, STALL_S * 1000);
     };
     const watch = (chunk, out) => {
@@ -47,6 +51,11 @@ function run(files, extra) {
         const start = /^▶ (test\/workerd\/\S+\.test\.ts)$/.exec(line.trim());
         if (start) started.add(start[1]);
         if (/^\s*(❯|×|FAIL)\s/.test(line)) failed = true;
+        // vitest's "FAIL <file> > <test>" and "× <test>" lines, for the summary at the end
+        if (/^\s*(×|FAIL)\s/.test(line) && !failures.includes(line.trim())) {
+          failures.push(line.trim());
+          failingTests.push(line.trim());
+        }
       }
       arm();
     };
@@ -55,7 +64,7 @@ function run(files, extra) {
     // "close", not "exit": the output may still be arriving when the process has exited
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ code: code ?? 1, passed, failed });
+      resolve({ code: code ?? 1, passed, failed, failures });
     });
     arm();
   });
@@ -110,11 +119,19 @@ const all = readdirSync("test/workerd")
   .map((f) => `test/workerd/${f}`);
 const rounds = Math.ceil(all.length / ROUND_FILES);
 let code = 0;
+const failedRounds = [];
 for (let i = 0; i < rounds; i++) {
   // every round-th file, so each round holds big and small files alike
   const files = all.filter((_, j) => j % rounds === i);
   console.error(`\nworkerd suite: round ${i + 1} of ${rounds}, ${files.length} files`);
   const got = await round(files);
+  if (got !== 0) failedRounds.push(`${i + 1} (exit ${got})`);
   if (code === 0) code = got;
 }
+if (failedRounds.length > 0) {
+  // the rounds' output scrolls away; a log's last lines say what failed
+  console.error(`\nworkerd suite: FAILED in round ${failedRounds.join(", ")} of ${rounds}`);
+  for (const line of failingTests.slice(0, 40)) console.error(`  ${line}`);
+  if (failingTests.length > 40) console.error(`  ... and ${failingTests.length - 40} more`);
+} else console.error(`\nworkerd suite: all ${rounds} rounds passed (${all.length} files)`);
 process.exit(code);
