@@ -17,7 +17,9 @@ import { mintToken } from "../../core/token";
 import { catalogWriter } from "../../worker/catalog/catalog-stub";
 import {
   getLiveCatalog,
+  LIVE_CATALOG_REFRESH_MS,
   LIVE_READ_STALE_MS,
+  LIVE_READ_WAIT_MS,
   type LiveCatalogView,
   namedItem,
   resetLiveCatalogCache,
@@ -89,24 +91,29 @@ async function recsOf(user: string, n = 6): Promise<RecsBody["items"]> {
 }
 
 /**
- * Polls until `done` holds; returns the milliseconds it took (fails after `limitMs`). Between polls it runs the
- * writer's alarm, as the runtime would when it is due (a publish held back by the one-a-second interval);
- * run early, the alarm only sets itself again.
+ * How long a poll below waits before it calls a change lost. Generous on purpose: a loaded CI machine takes far
+ * longer than the product's second per open; how soon a change shows is the refresh interval's (tested with
+ * `now` given, below), not a wall clock's.
  */
-async function within(limitMs: number, done: () => Promise<boolean>): Promise<number> {
+const LOST_AFTER_MS = 15_000;
+
+/**
+ * Polls until `done` holds (fails after LOST_AFTER_MS). Between polls it runs the writer's alarm, as the runtime
+ * would when it is due (a publish held back by the one-a-second interval); run early, the alarm only sets itself
+ * again.
+ */
+async function within(done: () => Promise<boolean>): Promise<void> {
   const start = Date.now();
   while (!(await done())) {
-    if (Date.now() - start > limitMs) throw new Error(`not within ${limitMs} ms`);
+    if (Date.now() - start > LOST_AFTER_MS) throw new Error(`not within ${LOST_AFTER_MS} ms`);
     await new Promise((r) => setTimeout(r, 50));
     await runDurableObjectAlarm(catalogWriter(env));
   }
-  return Date.now() - start;
 }
 
-/** Waits (3 s at most) until KV's live-catalog version has reached `version`: the writer has published it. */
+/** Waits until KV's live-catalog version has reached `version`: the writer has published it. */
 function versionPublished(version: number) {
   return within(
-    3000,
     async () =>
       ((await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json"))?.version ?? 0) >= version,
   );
@@ -123,7 +130,7 @@ describe("live catalog", () => {
     const { version, changed } = (await res.json()) as { version: number; changed: number };
     // (nothing changed: the writer holds no live fields for them, and clearKv emptied the edge's copy)
     if (changed > 0)
-      await within(5000, async () => {
+      await within(async () => {
         const pointer = await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json");
         return (pointer?.version ?? 0) >= version;
       });
@@ -131,7 +138,7 @@ describe("live catalog", () => {
     touched.clear();
   });
 
-  it("a stock-0 PATCH hides an item from the next open within 2 s, everywhere; stock back shows it again", async () => {
+  it("a stock-0 PATCH hides an item from the next opens, everywhere; stock back shows it again", async () => {
     const user = withFactors().userId;
     const top = (await recsOf(user))[0]?.id as string;
     const popularTop = (await recsOf("someone-without-a-profile"))[0]?.id as string;
@@ -141,13 +148,30 @@ describe("live catalog", () => {
     ]);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ changed: 2 });
-    const took = await within(2000, async () => !(await recsOf(user)).some((i) => i.id === top));
-    expect(took).toBeLessThan(2000);
+    await within(async () => !(await recsOf(user)).some((i) => i.id === top));
     expect((await recsOf(user)).length).toBe(6); // the next candidates fill in
     // generic (popular) content hides it too
     expect((await recsOf("someone-without-a-profile")).some((i) => i.id === popularTop)).toBe(false);
     await patch([{ id: top, stock: 5 }]);
-    await within(2000, async () => (await recsOf(user))[0]?.id === top);
+    await within(async () => (await recsOf(user))[0]?.id === top);
+  });
+
+  it("an isolate's copy is never older than LIVE_CATALOG_REFRESH_MS: a published change shows at the first open past it", async () => {
+    const id = JSON.parse(fixture().catalogJson).items[3].id as string;
+    const ignore = () => undefined;
+    resetLiveCatalogCache();
+    const t0 = Date.now();
+    expect((await getLiveCatalog(env.OPENTIME_KV, ignore, t0)).unavailable.has(id)).toBe(false);
+    const { version } = (await (await patch([{ id, stock: 0 }])).json()) as { version: number };
+    await versionPublished(version);
+    // within the interval the copy read at t0 serves, unasked; at its end the version is asked and the change read
+    expect((await getLiveCatalog(env.OPENTIME_KV, ignore, t0 + LIVE_CATALOG_REFRESH_MS - 1)).unavailable.has(id)).toBe(
+      false,
+    );
+    expect((await getLiveCatalog(env.OPENTIME_KV, ignore, t0 + LIVE_CATALOG_REFRESH_MS)).unavailable.has(id)).toBe(
+      true,
+    );
+    resetLiveCatalogCache();
   });
 
   it("an item id named like an object's own members (`__proto__`, `constructor`) is an item like any other", async () => {
@@ -157,7 +181,7 @@ describe("live catalog", () => {
     ]);
     expect(res.status).toBe(200);
     const { version } = (await res.json()) as { version: number };
-    await within(5000, async () => {
+    await within(async () => {
       const pointer = await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json");
       return (pointer?.version ?? 0) >= version;
     });
@@ -176,7 +200,6 @@ describe("live catalog", () => {
     const [first, second] = items.slice(40, 42).map((i) => i.id) as [string, string];
     const published = async (version: number) =>
       within(
-        5000,
         async () =>
           ((await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json"))?.version ?? 0) >=
           version,
@@ -203,7 +226,7 @@ describe("live catalog", () => {
     const user = withFactors().userId;
     const top = (await recsOf(user))[0]?.id as string;
     expect((await patch([{ id: top, stock: 0 }])).status).toBe(200);
-    await within(2000, async () => !(await recsOf(user)).some((i) => i.id === top));
+    await within(async () => !(await recsOf(user)).some((i) => i.id === top));
     // a fresh isolate's view: every open below finds its copy stale at the same moment
     resetLiveCatalogCache();
     let wholeReads = 0;
@@ -235,7 +258,8 @@ describe("live catalog", () => {
     );
     const ignore = () => {};
     const started = Date.now();
-    const late = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 3000));
+    // a guard, far past the second it waits, for a loaded machine
+    const late = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 10_000));
     const [first, joiner] = await Promise.all([
       Promise.race([getLiveCatalog(hanging, ignore), late]),
       Promise.race([getLiveCatalog(hanging, ignore), late]),
@@ -243,7 +267,8 @@ describe("live catalog", () => {
     expect(first).not.toBe("still waiting");
     expect(joiner).not.toBe("still waiting");
     expect((first as LiveCatalogView).catalog.version).toBe(0);
-    expect(Date.now() - started).toBeLessThan(2500);
+    // it did wait for the read, its second (a bound from below holds on a loaded machine too)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(LIVE_READ_WAIT_MS - 50);
     resetLiveCatalogCache();
   });
 
@@ -301,8 +326,7 @@ describe("live catalog", () => {
     // the first open goes on with the copy it has (none) after a second; its read goes on (the request's waitUntil)
     expect(await open()).toContain(top);
     // the next opens have the catalog it read, and read it no more
-    await new Promise((r) => setTimeout(r, 1100));
-    expect(await open()).not.toContain(top);
+    await within(async () => !(await open()).includes(top));
     expect(wholeReads).toBe(1);
     resetLiveCatalogCache();
   });
@@ -317,10 +341,7 @@ describe("live catalog", () => {
       .slice(300)
       .filter((id) => !bought.has(id))
       .slice(0, 6);
-    await within(
-      2000,
-      async () => JSON.stringify((await recsOf(p.userId)).map((i) => i.id)) === JSON.stringify(expected),
-    );
+    await within(async () => JSON.stringify((await recsOf(p.userId)).map((i) => i.id)) === JSON.stringify(expected));
   });
 
   it("a slot decided after its ranked item went out of stock shows a popular item no other slot shows, never one twice", async () => {
@@ -350,7 +371,7 @@ describe("live catalog", () => {
     // the second item goes out of stock while the row's ranking is still shared (block-memo.ts, 5 s)
     const res = await patch([{ id: ranked[1] as string, stock: 0 }]);
     const { version } = (await res.json()) as { version: number };
-    await within(5000, async () => {
+    await within(async () => {
       const pointer = await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json");
       return (pointer?.version ?? 0) >= version;
     });
@@ -373,12 +394,12 @@ describe("live catalog", () => {
     const user = withFactors().userId;
     const before = (await recsOf(user))[0] as RecsBody["items"][number];
     await patch([{ id: before.id, price: 1.5, title: "Today only" }]);
-    await within(2000, async () => {
+    await within(async () => {
       const now = (await recsOf(user))[0];
       return now?.title === "Today only" && now.price === "£1.50";
     });
     await patch([{ id: before.id, price: null, title: null }]);
-    await within(2000, async () => (await recsOf(user))[0]?.title === before.title);
+    await within(async () => (await recsOf(user))[0]?.title === before.title);
     expect((await recsOf(user))[0]?.price).toBe(before.price);
   });
 
@@ -488,7 +509,7 @@ describe("live catalog", () => {
     expect(image.status).toBe(200);
     const shown = image.headers.get("X-Opentime-Item") as string;
     await patch([{ id: shown, stock: 0 }]);
-    await within(2000, async () => {
+    await within(async () => {
       const click = await call(`/v1/c/${t}/row-0`, {});
       return click.headers.get("X-Opentime-Reason") === "item-unavailable";
     });
@@ -506,7 +527,7 @@ describe("live catalog", () => {
       unavailableClick: "product",
     });
     resetCampaignCache();
-    await within(2000, async () => {
+    await within(async () => {
       const again = await call(`/v1/c/${t}/row-0`, {});
       return new URL(again.headers.get("Location") as string).pathname.endsWith(`/demo/p/${shown}`);
     });
@@ -622,7 +643,7 @@ describe("campaign item rules at the open", () => {
     const bought = new Set(p.purchases.map((x) => x.item));
     const deep = ranked.filter((id) => !bought.has(id))[15] as string;
     await patch([{ id: deep, tags: ["margin-high"] }]);
-    await within(2000, async () => {
+    await within(async () => {
       const { items } = await recsWithRules(user, "rules-b", { boost: { tags: { "margin-high": 1 } } });
       return items[0]?.id === deep;
     });
