@@ -13,7 +13,7 @@ import { resetExperimentCache } from "../../worker/experiments/experiment-store"
 import worker from "../../worker/index";
 import { resetModelCache } from "../../worker/model/model-store";
 import { TEST_ADMIN_KEY } from "./fixture";
-import { faultyKv } from "./support/faulty-bindings";
+import { failingQueue, faultyKv } from "./support/faulty-bindings";
 import { clearKv, fixture, seedModel, storeVersionCopy } from "./support/harness";
 
 const admin = { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" };
@@ -126,6 +126,19 @@ describe("subject lines by reader", () => {
         subject: "New this week",
         experiment: expect.stringMatching(new RegExp(`^${campaign}-pop:popular(-2)?$`)),
       });
+      // arms that cannot be recorded (the queue refuses): 503 with Retry-After, as every EVENTS_UNAVAILABLE says
+      const refused = await worker.fetch(
+        new Request("https://opentime.test/v1/admin/subjects", {
+          method: "POST",
+          headers: admin,
+          body: JSON.stringify({ campaign, users: [a.userId], record: true }),
+        }),
+        { ...env, EVENTS: failingQueue().queue },
+        createExecutionContext(),
+      );
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("EVENTS_UNAVAILABLE");
+      expect(refused.headers.get("Retry-After")).toBe("1");
       const stop = { ...experiment, status: "stopped" };
       expect((await send(`/v1/admin/experiments/${campaign}-pop`, "PUT", stop)).status).toBe(200);
       resetExperimentCache();

@@ -846,7 +846,7 @@ const DOCUMENTED: RouteDoc[] = [
       500: internal,
       503: {
         description:
-          "an experiment's arms for the readers could not be queued (EVENTS_UNAVAILABLE), a reader's data could not be read from KV (KV_UNAVAILABLE: an answer from a fallback would be a stranger's), or the campaigns' writer, which holds the campaign's last edit, could not be reached (STATE_UNAVAILABLE): send the batch again",
+          "an experiment's arms for the readers could not be queued (EVENTS_UNAVAILABLE, Retry-After), a reader's data could not be read from KV (KV_UNAVAILABLE: an answer from a fallback would be a stranger's), or the campaigns' writer, which holds the campaign's last edit, could not be reached (STATE_UNAVAILABLE): send the batch again",
         codes: ["EVENTS_UNAVAILABLE", "KV_UNAVAILABLE", "STATE_UNAVAILABLE"],
       },
     },

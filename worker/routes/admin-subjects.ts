@@ -154,7 +154,11 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
       // a build not to be sent (a dry run) records no arm: its readers were not sent the campaign
       if (body.record && assignments.length > 0) {
         const queued = await enqueue(c.env.EVENTS, assignments);
-        if (!queued.ok) throw new ApiError("EVENTS_UNAVAILABLE", "the readers' arms could not be recorded; try again");
+        if (!queued.ok) {
+          throw new ApiError("EVENTS_UNAVAILABLE", "the readers' arms could not be recorded; try again", {
+            "Retry-After": "1",
+          });
+        }
       }
       return c.json({ campaign: body.campaign, subjects });
     },
