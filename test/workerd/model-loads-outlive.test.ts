@@ -98,12 +98,17 @@ describe("a model load outlives the request that started it", () => {
     resetModelCache();
     const history = [{ version: a(), activatedAt: new Date().toISOString() }];
     await env.OPENTIME_KV.put(kvKeys.modelHistory, JSON.stringify(history));
-    const kv = kvWith(kvKeys.catalog(a()), delayed(600));
+    // the isolate's first request starts loading the active version; its pointer is gone before the load ends: deleted
+    // once the load reads its catalog (so after it read the pointer, however long that took), which answers 600 ms on
+    let deleted: Promise<void> | undefined;
+    const kv = kvWith(kvKeys.catalog(a()), (real) => {
+      deleted ??= env.OPENTIME_KV.delete(kvKeys.activeModel);
+      return delayed(600)(real);
+    });
     const t0 = Date.now();
-    // the isolate's first request starts loading the active version; its pointer is gone before the load ends
     const first = getModel(kv, 1, t0, ignore);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    await env.OPENTIME_KV.delete(kvKeys.activeModel);
+    while (deleted === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+    await deleted;
     // the next check (a second on) finds no pointer and falls back to the history's version: the same load, pending
     const second = await getModel(kv, 1, t0 + 1500, ignore);
     expect(versionOf(second)).toBe(a());
@@ -128,8 +133,10 @@ describe("a model load outlives the request that started it", () => {
     void getModel(kvWith(kvKeys.catalog(a()), stuckOnce()), 300, t0, ignore);
     await new Promise((r) => setTimeout(r, 50));
     const failing = kvWith(kvKeys.activeModel, () => Promise.reject(new Error("KV is down")));
+    // a guard, not a speed test: a request held on the dead load never answers; a new load may take seconds on a
+    // loaded machine
     const within = (p: Promise<ModelState>) =>
-      Promise.race([p.then(versionOf), new Promise((r) => setTimeout(() => r("still waiting"), 3000))]);
+      Promise.race([p.then(versionOf), new Promise((r) => setTimeout(() => r("still waiting"), 20_000))]);
     // past LOAD_STALE_MS a KV blip on the pointer: answered (without a model), not held on the dead load
     expect(await within(getModel(failing, 300, t0 + LOAD_STALE_MS + 1, ignore))).toBe("none: kv-error");
     // and the next healthy request, still inside the refresh window, loads anew
@@ -161,7 +168,10 @@ describe("a model load outlives the request that started it", () => {
     expect(versionOf(await getModel(env.OPENTIME_KV, 1, Date.now(), ignore))).toBe(a());
     await point(b());
     await new Promise((r) => setTimeout(r, 1100)); // past the tests' refresh (MODEL_REFRESH_SECONDS 1)
-    const slow = SWITCH_WAIT_MS + 1500;
+    // the answer waits SWITCH_WAIT_MS for the load, then goes on; a load 5 s slower than that keeps the bound on the
+    // answer below wide for a loaded machine (where the answer itself can take seconds), and still fails an answer
+    // that waited for the load. (Not slower: the catalog's read has a 10 s deadline, and the load must end well.)
+    const slow = SWITCH_WAIT_MS + 5_000;
     const bindings = { ...env, OPENTIME_KV: kvWith(kvKeys.catalog(b()), delayed(slow)) };
     const ctx = createExecutionContext();
     const started = Date.now();
@@ -293,7 +303,8 @@ describe("versions a campaign pins", () => {
     expect(handed).toHaveLength(1);
     const later = now + LOAD_STALE_MS + 1;
     const second = pinnedModel(kv, b, getModel(kv, 300, later, ignore), later, ignore).then(versionOf);
-    const waited = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 3000));
+    // a guard (the stuck load never settles), far past a load's seconds on a loaded machine
+    const waited = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 20_000));
     expect(await Promise.race([second, waited])).toBe(b);
   });
 });
