@@ -34,6 +34,13 @@ import { clearKv, consume, decisionKeyOf, fixture, recordingQueue, seedModel, se
 import { adminRequest, type Call, receiveWebhooks, runAlarmsUntil, timePasses } from "./support/webhook-receiver";
 
 const HOOK = "https://hooks.shop.test/viewed";
+
+/**
+ * How long a wait below gives the writer's round or a shard's apply before it calls it lost. Generous on purpose: a
+ * loaded machine takes seconds for one request; how soon a change is sent is not what these tests are about.
+ */
+const LOST_AFTER_MS = 15_000;
+
 const BACK = { id: "back", type: "viewed-back-in-stock", campaign: "back", webhook: HOOK };
 const DROP = { id: "drop", type: "viewed-price-drop", minDropPercent: 5, campaign: "drop", webhook: HOOK };
 
@@ -280,7 +287,7 @@ describe("viewed-back-in-stock", () => {
         outbox: state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n,
         acked: state.storage.sql.exec<{ acked: number }>("SELECT acked FROM fanout").toArray(),
       }));
-    await vi.waitFor(async () => expect((await outboxOf()).outbox).toBe(0), { timeout: 3000, interval: 50 });
+    await vi.waitFor(async () => expect((await outboxOf()).outbox).toBe(0), { timeout: LOST_AFTER_MS, interval: 50 });
     const writer = await outboxOf();
     expect(writer.outbox).toBe(0);
     expect(writer.acked).toHaveLength(READER_SHARDS);
@@ -302,9 +309,10 @@ async function published() {
     (_: CatalogWriter, state) =>
       state.storage.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'version'").one().value,
   );
-  for (let i = 0; i < 40; i++) {
+  for (const start = Date.now(); ; ) {
     const held = await env.OPENTIME_KV.get<{ version: number }>(kvKeys.liveCatalogVersion, "json");
     if ((held?.version ?? 0) >= version) break;
+    if (Date.now() - start > LOST_AFTER_MS) throw new Error(`live catalog version ${version} not published`);
     await new Promise((r) => setTimeout(r, 100));
     await runDurableObjectAlarm(writer);
   }
@@ -415,9 +423,19 @@ describe("the catalog writer's outbox", () => {
     await runInDurableObject(catalogWriter(env), async (instance: CatalogWriter, state) => {
       // no alarm standing from earlier calls, and a publish that never ends: then the object is reset
       await state.storage.deleteAlarm();
-      (instance as unknown as { publish: () => Promise<boolean> }).publish = () => new Promise(() => {});
+      // the reset comes once the PATCH has reached its publish and its writes are stored (not after a guessed 100 ms:
+      // a loaded machine may not have stored them by then)
+      let reached = () => {};
+      const publishing = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      (instance as unknown as { publish: () => Promise<boolean> }).publish = () => {
+        reached();
+        return new Promise(() => {});
+      };
       void instance.patch([{ id: "rst-1", stock: 3 }]);
-      await new Promise((r) => setTimeout(r, 100));
+      await publishing;
+      await state.storage.sync();
       state.abort("reset mid-publish");
     }).catch(() => undefined);
     const alarm = await runInDurableObject(catalogWriter(env), (_: CatalogWriter, state) => state.storage.getAlarm());
@@ -651,7 +669,7 @@ describe("what a delivery holds, and how much one change may cost", () => {
         expect(await seqOf(user)).toBeGreaterThan(before[0] as number);
         expect(await seqOf(paused)).toBeGreaterThan(before[1] as number);
       },
-      { timeout: 3000, interval: 50 },
+      { timeout: LOST_AFTER_MS, interval: 50 },
     );
     expect(await rowsOf(user)).toEqual([]);
     expect(await rowsOf(paused)).toEqual([]);
@@ -670,13 +688,13 @@ describe("what a delivery holds, and how much one change may cost", () => {
     await patch([{ id: "ps-1", stock: 0 }]);
     await patch([{ id: "ps-1", stock: 2 }]);
     await vi.waitFor(async () => expect(await rowsOf(short)).toMatchObject([{ trigger: "back", state: "pending" }]), {
-      timeout: 3000,
+      timeout: LOST_AFTER_MS,
       interval: 50,
     });
     // the longer pause's shard has applied the change too (the fan-out may reach it after short's): nothing kept
     const applied = await seqOf(short);
     await vi.waitFor(async () => expect(await seqOf(long)).toBeGreaterThanOrEqual(applied), {
-      timeout: 3000,
+      timeout: LOST_AFTER_MS,
       interval: 50,
     });
     expect(await rowsOf(long)).toEqual([]);
