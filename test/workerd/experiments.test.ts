@@ -1340,7 +1340,8 @@ describe("subject-line experiments", () => {
   });
 });
 
-async function until(check: () => Promise<boolean>, ms = 5000): Promise<void> {
+/** Polls until `check` holds; fails after `ms` (generous: a loaded machine takes seconds for one request). */
+async function until(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const start = Date.now();
   while (Date.now() - start < ms) {
     if (await check()) return;
