@@ -68,7 +68,7 @@ async function firstCallHeld(user: string) {
   await timePasses(user);
   const stub = readerStub(env, user);
   const first = runInDurableObject(stub, (instance: ReaderShard) => instance.alarm());
-  await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 3000, interval: 20 });
+  await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 15_000, interval: 20 });
   return { stub, first, release };
 }
 

@@ -1078,7 +1078,7 @@ describe("the reader's frequency preference", () => {
     await timePasses(user);
     const stub = readerStub(env, user);
     const first = runInDurableObject(stub, (instance: ReaderShard) => instance.alarm());
-    await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 3000, interval: 20 });
+    await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 15_000, interval: 20 });
     // while it waits: a cart add moves the cart row (a new id), and a back-in-stock delivery is due now
     await consume([event(user, "cart_add", 0, "p2")]);
     await runInDurableObject(stub, (_: ReaderShard, state) => {
