@@ -212,7 +212,9 @@ describe("command lines", () => {
       /^import failed: could not reach http:\/\/127\.0\.0\.1:9\/.*is the Worker running there\?/m,
     );
     expect(down.stderr).not.toMatch(/rerun/);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    // the retries would take 15.5 s (0.5 s doubling, five times) besides the start: the bound is as wide as that lets
+    // it be, for a loaded machine where tsx's start alone takes seconds
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it("email with no Worker to ask for the subjects: names --api-url and --subject, exit 1", () => {
