@@ -248,10 +248,7 @@ function popularMore(input: Loaded, keep: (item: CatalogItem) => boolean): MoreI
     const ok = (it: CatalogItem) => !taken.has(it.id) && !live.unavailable.has(it.id) && keep(current(it));
     if (catalog) return mostPopular(catalog, count, ok).map(current);
     const fallback = await getFallbackItems(input.kv);
-    return onceEach(fallback?.items ?? [])
-      .filter(ok)
-      .slice(0, count)
-      .map(current);
+    return (fallback?.items ?? []).filter(ok).slice(0, count).map(current);
   };
 }
 
@@ -274,15 +271,6 @@ function mostPopular(
     if (item && keep(item)) out.push(item);
   }
   return out;
-}
-
-/**
- * The stored fallback items, each once: `npm run seed` writes them from the popular list, which may name an item
- * twice (mostPopular), and one stored so would show an item twice in the email.
- */
-function onceEach(items: readonly CatalogItem[]): CatalogItem[] {
-  const seen = new Set<string>();
-  return items.filter((it) => !seen.has(it.id) && !!seen.add(it.id));
 }
 
 /** How wide a ranking `recommend` makes for `n` items under `rules`: the block's conditions rank this wide. */
@@ -342,10 +330,11 @@ async function rank(input: Loaded): Promise<Recommendation> {
     }
     const fallback = await getFallbackItems(kv);
     return {
-      items: onceEach(fallback?.items ?? [])
-        .filter(shown)
-        .slice(0, n)
-        .map((it) => liveItem(it, overlayOf(live, it.id))),
+      items:
+        fallback?.items
+          .filter(shown)
+          .slice(0, n)
+          .map((it) => liveItem(it, overlayOf(live, it.id))) ?? [],
       reason: fallback ? reason : `${reason}${NO_FALLBACK_SUFFIX}`,
       scorer: "popular",
       modelVersion: null,
