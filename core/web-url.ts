@@ -17,8 +17,9 @@ export function isLoopbackHost(hostname: string): boolean {
  * Whether `hostname` (a URL's, as the URL parser normalized it: `10.1` reads `10.0.0.1`) names a private network, as
  * written (a best-effort check of literals and reserved names, not of where a name resolves): an IPv4 address in
  * 10/8, 172.16/12, 192.168/16, 169.254/16 (link-local, cloud metadata), 100.64/10 (shared), 0/8, or 127/8 but
- * 127.0.0.1; an IPv6 one in fc00::/7 or fe80::/10, or mapping such an IPv4 one; a name under `.internal`, `.local`,
- * `.localhost` or `.home.arpa`. This machine (isLoopbackHost) is not one: local development calls it.
+ * 127.0.0.1; an IPv6 one in fc00::/7 or fe80::/10, `::`, the local-use NAT64 prefix 64:ff9b:1::/48, or one that
+ * carries such an IPv4 one (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4
+ * `2002:aabb:ccdd::`); a name under `.internal`, `.local`, `.localhost` or `.home.arpa`. This machine (isLoopbackHost) is not one: local development calls it.
  */
 export function isPrivateNetworkHost(hostname: string): boolean {
   const host = hostname.toLowerCase().replace(/\.$/, "");
@@ -27,14 +28,31 @@ export function isPrivateNetworkHost(hostname: string): boolean {
   const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host);
   if (v4) return privateV4(Number(v4[1]), Number(v4[2]));
   if (!host.startsWith("[")) return false;
-  const v6 = host.slice(1, -1);
-  // an IPv4 address mapped into IPv6 (the parser writes ::ffff:a.b.c.d as ::ffff:hhhh:hhhh)
-  const mapped = /^::ffff:([0-9a-f]{1,4}):[0-9a-f]{1,4}$/.exec(v6);
-  if (mapped) {
-    const high = Number.parseInt(mapped[1] as string, 16);
-    return privateV4(high >> 8, high & 0xff);
-  }
-  return /^f[cd][0-9a-f]{0,2}:/.test(v6) || /^fe[89ab][0-9a-f]?:/.test(v6);
+  const groups = ipv6Groups(host.slice(1, -1));
+  if (!groups) return false;
+  const [g0, g1, g2, g3, g4, g5, g6] = groups as [number, number, number, number, number, number, number];
+  const v4Tail = () => privateV4(g6 >> 8, g6 & 0xff);
+  const zeroTo = (n: number) => groups.slice(0, n).every((g) => g === 0);
+  if (zeroTo(8)) return true; // `::`, the unspecified address: this machine on most systems
+  if (zeroTo(5) && g5 === 0xffff) return v4Tail(); // IPv4-mapped, ::ffff:a.b.c.d
+  if (zeroTo(6)) return v4Tail(); // IPv4-compatible, ::a.b.c.d (::1 is this machine, taken above)
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return true; // local-use NAT64, 64:ff9b:1::/48
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return v4Tail(); // NAT64
+  if (g0 === 0x2002) return privateV4(g1 >> 8, g1 & 0xff); // 6to4 through the IPv4 address in groups 2-3
+  return (g0 & 0xfe00) === 0xfc00 || (g0 & 0xffc0) === 0xfe80; // unique local, link-local
+}
+
+/** The eight 16-bit groups of an IPv6 address as the URL parser writes it (hex, `::` at most once), or null. */
+function ipv6Groups(address: string): number[] | null {
+  const halves = address.split("::");
+  if (halves.length > 2) return null;
+  const part = (text: string | undefined) => (text ? text.split(":").map((g) => Number.parseInt(g, 16)) : []);
+  const head = part(halves[0]);
+  const tail = part(halves[1]);
+  const missing = 8 - head.length - tail.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0)) return null;
+  const groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
+  return groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null;
 }
 
 function privateV4(a: number, b: number): boolean {

@@ -417,6 +417,14 @@ describe("webhook hosts on a private network", () => {
       "https://[fe80::1]/",
       "https://[::ffff:10.0.0.1]/",
       "https://[::ffff:169.254.169.254]/",
+      "https://[::]/", // the unspecified address: this machine on most systems
+      "https://[::127.0.0.1]/", // an IPv4-compatible address (the parser writes ::7f00:1)
+      "https://[::10.0.0.1]/",
+      "https://[64:ff9b::10.0.0.1]/", // NAT64: the gateway reaches 10.0.0.1
+      "https://[64:ff9b::169.254.169.254]/",
+      "https://[64:ff9b:1::1]/", // a local-use NAT64 prefix
+      "https://[2002:a00:1::1]/", // 6to4 through 10.0.0.1
+      "https://[2002:a9fe:a9fe::]/", // 6to4 through 169.254.169.254
       "https://metadata.google.internal/",
       "https://printer.local/",
       "https://api.localhost/",
@@ -433,6 +441,9 @@ describe("webhook hosts on a private network", () => {
       "https://8.8.8.8/",
       "https://[2001:db8::1]/",
       "https://[::ffff:8.8.8.8]/",
+      "https://[64:ff9b::8.8.8.8]/",
+      "https://[2002:808:808::1]/",
+      "https://[2606:4700::1111]/",
       "https://internal.example/",
       "http://127.0.0.1:8788/hook",
       "http://localhost:8788/hook",
