@@ -184,6 +184,22 @@ describe("queue sends failing", () => {
   );
 
   it(
+    "a deploy without the EVENTS queue: 503 EVENTS_UNAVAILABLE naming the binding, with no Retry-After (a retry cannot help)",
+    async () => {
+      const res = await postEvents({ ...env, EVENTS: undefined } as unknown as TestEnv, [
+        { id: "q0", type: "view", user: "u-queue", item: "p1", ts: now() },
+      ]);
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe("EVENTS_UNAVAILABLE");
+      expect(body.error.message).toContain("EVENTS");
+      expect(body.error.message).toContain("wrangler.toml");
+      expect(res.headers.get("Retry-After")).toBeNull();
+    },
+    TIMEOUT,
+  );
+
+  it(
     "images, clicks and the pixel still answer normally (the open/click is just not recorded)",
     async () => {
       const q = failingQueue();

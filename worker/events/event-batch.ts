@@ -23,7 +23,7 @@ import type { AppEnv } from "../env";
 import { ApiError, errorBody } from "../errors";
 import { readJsonBody } from "../lib/read-json-body";
 import { describeIssues } from "../lib/zod-issues";
-import { enqueue } from "./queue";
+import { enqueue, eventsUnavailable } from "./queue";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_EVENTS = 500;
@@ -146,13 +146,8 @@ export function eventBatchHandler(maxAgeDays: (c: Context<AppEnv>) => number) {
     const { accepted, rejected, warnings } = validateEvents(list, maxAgeDays(c), Math.floor(Date.now() / 1000));
     if (accepted.length > 0) {
       const queued = await enqueue(c.env.EVENTS, accepted);
-      if (!queued.ok) {
-        throw new ApiError(
-          "EVENTS_UNAVAILABLE",
-          "the events queue refused the batch: retry it (repeats are counted once)",
-          { "Retry-After": "1" },
-        );
-      }
+      if (!queued.ok)
+        throw eventsUnavailable(queued, "the events queue refused the batch: retry it (repeats are counted once)");
     }
     if (accepted.length === 0) {
       const none: Omit<EventsResponse, "warnings"> & ReturnType<typeof errorBody> = {

@@ -3,10 +3,11 @@
  * PACK_EVENTS of them, and PACK_BYTES), so the consumer hands each message to exactly one shard, and a 500-event
  * POST is about 16 queue messages instead of 500 (Queues bill, and limit a queue's throughput, per message).
  * Messages queued by earlier versions hold one bare event; the consumers read both (eventsOf).
- * Returns a result instead of throwing: the API answers 503 with Retry-After, email routes carry on without
+ * Returns a result instead of throwing: the API answers 503 (eventsUnavailable), email routes carry on without
  * recording.
  */
 import type { QueuedEvent } from "../../core/events";
+import { ApiError } from "../errors";
 import type { WaitUntil } from "../lib/background";
 import { errorMessage, logEvent } from "../lib/log";
 import { within } from "../lib/within";
@@ -28,6 +29,20 @@ const SEND_MESSAGES = 100;
 const SEND_BYTES = 224 * 1024;
 
 export type EnqueueResult = { ok: true } | { ok: false; reason: "queue-missing" | "queue-refused" };
+
+/** Seconds an API client waits before sending again what the queue refused (back-pressure or a passing outage). */
+const REFUSED_RETRY_AFTER_S = 1;
+
+/**
+ * What an API route throws when the queue did not take what it must record (`refused`: what was not recorded, and
+ * how to retry it): 503 EVENTS_UNAVAILABLE, with Retry-After when the queue refused, without when no queue is
+ * bound (a deploy's configuration, which no retry mends). The one place that words and times the answer.
+ */
+export function eventsUnavailable(result: Extract<EnqueueResult, { ok: false }>, refused: string): ApiError {
+  if (result.reason === "queue-missing")
+    return new ApiError("EVENTS_UNAVAILABLE", "the EVENTS queue binding is not configured (wrangler.toml)");
+  return new ApiError("EVENTS_UNAVAILABLE", refused, { "Retry-After": String(REFUSED_RETRY_AFTER_S) });
+}
 
 const utf8 = new TextEncoder();
 

@@ -152,7 +152,10 @@ const campaignKv = error(
   "KV_UNAVAILABLE",
 );
 const noCatalog = error("the catalog's writer (Durable Object CATALOG) is not bound", "CATALOG_UNAVAILABLE");
-const noQueue = error("the events queue refused, or is not bound: retry", "EVENTS_UNAVAILABLE");
+const noQueue = error(
+  "the events queue refused (retry after Retry-After), or no EVENTS queue is bound (no Retry-After)",
+  "EVENTS_UNAVAILABLE",
+);
 /** worker/errors.ts `unavailableObject`: a Durable Object's infrastructure failure, answered by the one handler. */
 const stateDown = error(
   "a Durable Object the request needs is restarting, moving or overloaded: retry (Retry-After); or its binding (READERS) is not configured",

@@ -24,8 +24,7 @@ import { liveCategories, type ReaderView, readerFacts } from "../campaigns/reade
 import { serveBlock } from "../campaigns/serve-block";
 import { getLiveCatalog } from "../catalog/live-catalog";
 import { type AppEnv, getConfig } from "../env";
-import { ApiError } from "../errors";
-import { enqueue } from "../events/queue";
+import { enqueue, eventsUnavailable } from "../events/queue";
 import { assignmentEvents } from "../experiments/exposure-events";
 import { armForOpen, prefetchArm } from "../experiments/open-arm";
 import { requireApiKey } from "../lib/api-key";
@@ -154,11 +153,7 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
       // a build not to be sent (a dry run) records no arm: its readers were not sent the campaign
       if (body.record && assignments.length > 0) {
         const queued = await enqueue(c.env.EVENTS, assignments);
-        if (!queued.ok) {
-          throw new ApiError("EVENTS_UNAVAILABLE", "the readers' arms could not be recorded; try again", {
-            "Retry-After": "1",
-          });
-        }
+        if (!queued.ok) throw eventsUnavailable(queued, "the readers' arms could not be recorded; try again");
       }
       return c.json({ campaign: body.campaign, subjects });
     },

@@ -12,6 +12,7 @@ import { optOutOf } from "../../core/opt-out";
 import { ConsentChangeSchema } from "../../core/profile";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
+import { eventsUnavailable } from "../events/queue";
 import { requireApiKey } from "../lib/api-key";
 import { readValidBody } from "../lib/read-json-body";
 import { queueConsentChange } from "../profile/consent-update";
@@ -40,11 +41,7 @@ export function registerUsersConsent(app: Hono<AppEnv>): void {
         );
       }
       const queued = await queueConsentChange(c.env.EVENTS, id, change);
-      if (!queued.ok) {
-        throw new ApiError("EVENTS_UNAVAILABLE", "the consent change could not be queued: retry it", {
-          "Retry-After": "1",
-        });
-      }
+      if (!queued.ok) throw eventsUnavailable(queued, "the consent change could not be queued: retry it");
       return c.json({ user: id, queued: change }, 202);
     },
   );
