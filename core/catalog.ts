@@ -29,8 +29,11 @@ export type CatalogItem = z.infer<typeof CatalogItemSchema>;
 export const CatalogSchema = z.object({
   /** items in the order of the model's item table: index i here is output index i of the model */
   items: z.array(CatalogItemSchema),
-  /** item indices by popularity, most popular first; generic content for anyone */
-  popular: z.array(z.number().int().nonnegative()),
+  /**
+   * item indices by popularity, most popular first; generic content for anyone. Each index once, as parsed: a list
+   * written with one twice (a version's check lets it through) would otherwise show that item twice in an answer.
+   */
+  popular: z.array(z.number().int().nonnegative()).transform((list) => [...new Set(list)]),
 });
 export type Catalog = z.infer<typeof CatalogSchema>;
 

@@ -253,8 +253,8 @@ function popularMore(input: Loaded, keep: (item: CatalogItem) => boolean): MoreI
 }
 
 /**
- * The `n` most popular items `keep` allows, stopping there (the popular list can hold the whole catalog), each once:
- * a version's check (core/manifest.ts) lets the list name an index twice, which would show one item twice.
+ * The `n` most popular items `keep` allows, stopping there (the popular list can hold the whole catalog); each once,
+ * as the catalog's schema (core/catalog.ts) made the list when the version loaded.
  */
 function mostPopular(
   catalog: { items: CatalogItem[]; popular: number[] },
@@ -262,11 +262,8 @@ function mostPopular(
   keep: (item: CatalogItem) => boolean,
 ): CatalogItem[] {
   const out: CatalogItem[] = [];
-  const seen = new Set<number>();
   for (const index of catalog.popular) {
     if (out.length === n) break;
-    if (seen.has(index)) continue;
-    seen.add(index);
     const item = catalog.items[index];
     if (item && keep(item)) out.push(item);
   }
