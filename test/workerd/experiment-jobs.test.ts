@@ -14,7 +14,7 @@ import {
   waitOnExecutionContext,
 } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { base64ToBytes } from "../../core/base64";
+import { base64ToBytes, base64ToFloat32, float32ToBase64 } from "../../core/base64";
 import { CALIBRATION_MIN_READERS, DRIFT_MIN_READERS } from "../../core/drift";
 import type { Experiment } from "../../core/experiments/experiment";
 import { kvKeys } from "../../core/kv-keys";
@@ -397,6 +397,27 @@ describe("the daily drift job", () => {
     expect(logs.some((l) => l.includes('"drift.alert"') && l.includes('"topScore"'))).toBe(true);
     await scheduled("30 4 * * *");
     expect((await latestDriftRun()).alerts).not.toContain("topScore");
+  });
+
+  it("leaves a reader whose stored factors are not finite out of the top score, as their opens leave them", async () => {
+    const before = await runDrift(env, Date.now(), ignore);
+    const scored = before?.features.topScore?.n ?? 0;
+    expect(scored).toBeGreaterThan(0);
+    // copies of readers with factors, each vector made NaN (or Infinity) where it is stored
+    const withFactors = fixture()
+      .profiles.filter((p) => p.factors !== null)
+      .slice(0, 6);
+    expect(withFactors).toHaveLength(6);
+    for (const [i, p] of withFactors.entries()) {
+      const factors = p.factors as NonNullable<Profile["factors"]>;
+      const bad = base64ToFloat32(factors.vector).map((v, j) => (j === 0 ? (i % 2 ? Infinity : Number.NaN) : v));
+      const userId = `not-finite-${i}`;
+      const profile = { ...p, userId, factors: { ...factors, vector: float32ToBase64(bad) } };
+      await env.OPENTIME_KV.put(kvKeys.profile(userId), JSON.stringify(profile));
+    }
+    const after = await runDrift(env, Date.now(), ignore);
+    expect(after?.readers).toBe((before?.readers ?? 0) + withFactors.length);
+    expect(after?.features.topScore?.n).toBe(scored);
   });
 
   it("stores the PSI of a feature too few readers have, flagged, and never alerts on it", async () => {
