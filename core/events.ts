@@ -217,6 +217,25 @@ function isoMillis(ts: string): number {
 
 const TS_MESSAGE = "must be unix seconds or milliseconds (a number), or an ISO-8601 date (2026-11-22T10:00:00Z)";
 
+/** Unix milliseconds of an ISO-8601 time with its zone, read as isoMillis reads it; NaN for a date alone, or no zone. */
+export function zonedIsoMillis(ts: string): number {
+  const m = ISO_8601.exec(ts);
+  return m?.[4] !== undefined && m[7] !== undefined ? isoMillis(ts) : Number.NaN;
+}
+
+const ZONED_MESSAGE =
+  "must be an ISO-8601 time with its zone, as a string (2026-11-22T10:00:00Z, 2026-11-22T11:00:00+01:00)";
+
+/**
+ * A time as the events API reads an ISO `ts` (isoMillis: RFC 3339's `t`, `z` and a space for the `T`, `+0100`,
+ * impossible dates refused), but with its time and zone: where times are compared with each other (the live
+ * catalog's `at`), a date alone or a time in no zone would be hours off. Stays a string; zonedIsoMillis reads it.
+ */
+export const ZonedTimeSchema = z
+  .string({ error: ZONED_MESSAGE })
+  .max(64, { error: ZONED_MESSAGE, abort: true })
+  .refine((ts) => !Number.isNaN(zonedIsoMillis(ts)), { message: ZONED_MESSAGE });
+
 /**
  * Warnings of an accepted event (the events API's `warnings`, by index): a closed list. `PURCHASE_WITHOUT_VALUE`:
  * a purchase with neither `properties.value` nor `price`, taken (it still cancels a cart's trigger, counts as a

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { isCardId } from "./card-ids";
 import { type CatalogItem, CurrencyCodeSchema } from "./catalog";
-import { IdSchema, InputNumberSchema } from "./events";
+import { IdSchema, InputNumberSchema, ZonedTimeSchema } from "./events";
 
 /** Items per PATCH request. */
 export const MAX_PATCH_ITEMS = 1000;
@@ -70,6 +70,13 @@ export const ItemChangeSchema = z
     category: TextSchema.nullable().optional(),
     currency: CurrencyCodeSchema.nullable().optional(),
     tags: z.array(z.string().min(1).max(64)).max(MAX_TAGS).nullable().optional(),
+    /**
+     * when the shop's system made the change: a field whose last timed change is newer is not set
+     * (core/catalog-order.ts); none: set whatever came before
+     */
+    at: ZonedTimeSchema.optional().describe(
+      "when the shop's system made this change (ISO 8601 with its zone): a field changed with a later `at` keeps its value (answered in `stale`); none: set whatever came before",
+    ),
   })
   .strict();
 export type ItemChange = z.infer<typeof ItemChangeSchema>;
@@ -108,6 +115,9 @@ export const ItemOverlaySchema = z
   })
   .strict();
 export type ItemOverlay = z.infer<typeof ItemOverlaySchema>;
+export type LiveField = keyof ItemOverlay;
+/** The live fields, in the order answers list them. */
+export const LIVE_FIELDS: readonly LiveField[] = ItemOverlaySchema.keyof().options;
 
 /**
  * The published live catalog: a version (increasing) and every item's overlay, by item id. Published as a JSON
@@ -152,11 +162,11 @@ export function nextLiveVersion(last: number, nowMs: number): number {
   return Math.max(last + 1, Math.floor(nowMs));
 }
 
-/** The overlay after a change: named fields set, `null` ones removed, the rest kept. */
+/** The overlay after a change: named fields set, `null` ones removed, the rest kept (`at` is none of them). */
 export function mergeOverlay(current: ItemOverlay | undefined, change: ItemChange): ItemOverlay {
   const next: Record<string, unknown> = { ...current };
   for (const [field, value] of Object.entries(change)) {
-    if (field === "id" || value === undefined) continue;
+    if (field === "id" || field === "at" || value === undefined) continue;
     if (value === null) delete next[field];
     else next[field] = value;
   }

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { CampaignIdSchema, CampaignSchema, CampaignV1Schema } from "../../core/campaign";
 import { MissingSegmentSchema } from "../../core/campaign-segments";
+import { STAMP_HORIZON_MS } from "../../core/catalog-order";
 import { ConditionSchema } from "../../core/conditions";
 import { IncomingEventSchema } from "../../core/events";
 import {
@@ -18,7 +19,7 @@ import {
   VariantSchema,
 } from "../../core/experiments/experiment";
 import { ItemRulesSchema } from "../../core/item-rules";
-import { CatalogPatchSchema } from "../../core/live-catalog";
+import { CatalogPatchSchema, ItemOverlaySchema } from "../../core/live-catalog";
 import { ModelActivationSchema, MoveSchema } from "../../core/model-versions";
 import { ConsentChangeSchema } from "../../core/profile";
 import { SubjectsRequestSchema } from "../../core/subject-request";
@@ -118,6 +119,19 @@ export const COMPONENTS = {
   }),
   // POST /v1/admin/models/activate and /rollback (core/model-versions.ts)
   ModelMove: MoveSchema,
+  // PATCH /v1/admin/catalog (worker/routes/admin-catalog-patch.ts)
+  CatalogPatched: z.object({
+    version: z.number().int().describe("the live catalog's version after this PATCH"),
+    changed: z.number().int().describe("items whose live fields this PATCH changed"),
+    published: z
+      .boolean()
+      .describe("KV already holds this version (else the writer publishes it within about a second)"),
+    stale: z
+      .array(z.object({ id: z.string(), fields: z.array(ItemOverlaySchema.keyof()) }))
+      .describe(
+        `the fields of items with \`at\` not set: a change to them with a later \`at\` had been applied, or \`at\` is older than the ${STAMP_HORIZON_MS / 86_400_000} days times are kept`,
+      ),
+  }),
   EventsBatch: z.union([
     z.object({ events: z.array(z.unknown()).min(1).max(500).describe("events: see Event") }),
     z.array(z.unknown()).min(1).max(500),

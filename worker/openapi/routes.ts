@@ -4,6 +4,7 @@
  * status. test/workerd/openapi.test.ts holds this list and the app's routes equal; openapi-answers.test.ts sends
  * real requests (test/workerd/support/api-cases.ts) and checks their answers are listed here.
  */
+import { MAX_AT_AHEAD_MS } from "../../core/catalog-order";
 import { REPORT_INTERVALS } from "../../core/experiments/report";
 import { CORRECTION_METHODS } from "../../core/stats/multiple-testing";
 import { EXPERIMENT_OUTCOMES } from "../dashboard/experiment-message";
@@ -623,12 +624,20 @@ const DOCUMENTED: RouteDoc[] = [
     route: "/v1/admin/catalog",
     path: "/v1/admin/catalog",
     tag: "catalog",
-    summary: "live catalog: stock, price, active, texts, pictures, links, tags; seen within seconds",
+    summary:
+      "live catalog: stock, price, active, texts, pictures, links, tags; seen within seconds; an item's `at` keeps an older change from overwriting a newer one",
     auth: "admin",
     body: "CatalogPatch",
     responses: {
-      200: { description: '{"version","changed","published"}' },
-      400: { ...badBody, description: `${badBody.description}; or the live catalog would hold too many items` },
+      200: {
+        description:
+          '{"version","changed","published","stale"}: `stale` lists the fields of timed items (`at`) not set because a later change to them had been applied (a PATCH retried after a newer one landed)',
+        schema: "CatalogPatched",
+      },
+      400: {
+        ...badBody,
+        description: `${badBody.description}, an \`at\` more than ${MAX_AT_AHEAD_MS / 60_000} minutes ahead of the server's clock included; or the live catalog would hold too many items`,
+      },
       401: unauthorized,
       413: tooLarge,
       500: internal,

@@ -7,6 +7,8 @@
  *             last: core/live-catalog.ts nextLiveVersion) and when it last changed
  *   outbox    the changes viewed-* triggers announce (back in stock, cheaper), and what each reader shard
  *             acknowledged (worker/state/catalog-outbox.ts)
+ *   stamps    per item and field, the `at` of the last timed change applied (core/catalog-order.ts), which an
+ *             older one does not overwrite; bounded (worker/state/catalog-stamps.ts), never published
  *
  * The edge never calls it: after a commit it publishes the whole overlay to KV (`catalog:live`, then the
  * pointer `catalog:live:version` that opens poll), at most once a second; a change within the second (or a
@@ -17,6 +19,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { type BasePrice, itemTransitions, watchedChanges } from "../../core/catalog-changes";
+import { orderChanges, type StaleItem } from "../../core/catalog-order";
 import { kvKeys } from "../../core/kv-keys";
 import {
   type CatalogPatch,
@@ -40,6 +43,7 @@ import { errorMessage, logEvent } from "../lib/log";
 import { within } from "../lib/within";
 import { getTriggers } from "../triggers/trigger-config";
 import { ackedByShard, appendChanges, changesAfter, OUTBOX_SCHEMA, pruneOutbox, recordAck } from "./catalog-outbox";
+import { pruneStamps, readStamps, STAMPS_SCHEMA, stampFloor, writeStamps } from "./catalog-stamps";
 import { READER_SHARDS, shardStub } from "./shard-routing";
 import { META_SCHEMA, readMeta, writeMeta } from "./sql-tables";
 
@@ -68,6 +72,8 @@ export interface PatchResult {
   changed: number;
   /** whether KV already holds this version (else the alarm publishes it within about a second) */
   published: boolean;
+  /** the fields of timed items not set: a newer change to them had been, or their `at` is past the stamps' horizon */
+  stale: StaleItem[];
 }
 
 export interface ItemState {
@@ -91,6 +97,7 @@ const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS overlays (id TEXT PRIMARY KEY, overlay TEXT NOT NULL) WITHOUT ROWID",
   META_SCHEMA,
   ...OUTBOX_SCHEMA,
+  ...STAMPS_SCHEMA,
 ];
 
 export class CatalogWriter extends DurableObject<Bindings> {
@@ -121,7 +128,8 @@ export class CatalogWriter extends DurableObject<Bindings> {
 
   /**
    * Merges the changes (validated by the caller with CatalogPatchSchema) in one transaction, with the changes
-   * viewed-* triggers announce in the outbox; then publishes, and sends those changes to the reader shards.
+   * viewed-* triggers announce in the outbox and the stamps of timed items; then publishes, and sends those changes
+   * to the reader shards. A timed item's fields older than their stamps are left out, and answered as `stale`.
    */
   async patch(changes: CatalogPatch["items"]): Promise<PatchAnswer> {
     // before the transaction (it cannot await): what the triggers watch (unreadable: everything, the shards
@@ -136,18 +144,26 @@ export class CatalogWriter extends DurableObject<Bindings> {
     const base: ReadonlyMap<string, BasePrice> =
       pricing || clearing ? await basePrices(this.env.OPENTIME_KV) : new Map();
     const overlays = this.load();
-    const { next, held, bytes } = planPatch(overlays, changes, this.bytes);
+    const now = Date.now();
+    // judged with the stamps as committed: no await from here to the transaction
+    const order = orderChanges(changes, (id) => readStamps(this.sql, id), stampFloor(this.sql, now));
+    const { next, held, bytes } = planPatch(overlays, order.apply, this.bytes);
     // nothing is written past the bounds: every open reads the whole overlay, and KV must hold it
     if (held > MAX_LIVE_ITEMS) return { ok: false, bound: "items", limit: MAX_LIVE_ITEMS, held: overlays.size };
     if (bytes > MAX_LIVE_BYTES && bytes > this.bytes)
       return { ok: false, bound: "bytes", limit: MAX_LIVE_BYTES, held: this.bytes };
-    const now = Date.now();
     let version = readMeta(this.sql, "version");
     const announced = [...next].flatMap(([id, after]) =>
       itemTransitions(id, overlays.get(id), after ?? undefined, base.get(id), watched),
     );
-    if (next.size > 0) {
+    if (next.size > 0 || order.stamps.length > 0) {
       this.ctx.storage.transactionSync(() => {
+        // a timed change is stamped even where it left the value as it was: an older one after it is stale
+        if (order.stamps.length > 0) {
+          writeStamps(this.sql, order.stamps);
+          pruneStamps(this.sql, now);
+        }
+        if (next.size === 0) return;
         for (const [id, overlay] of next) {
           if (overlay) {
             this.sql.exec(
@@ -162,6 +178,8 @@ export class CatalogWriter extends DurableObject<Bindings> {
         writeMeta(this.sql, "updated_at", now);
         if (announced.length > 0) appendChanges(this.sql, announced, now, version);
       });
+    }
+    if (next.size > 0) {
       // with the commit (no await between: storage writes made together are committed together), so that an object
       // reset before its publish or fan-out below ends still publishes and sends them (the alarm does both)
       this.ctx.storage
@@ -181,7 +199,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
         this.fanOut().catch((e) => logEvent("error", "catalog.fanout_failed", { detail: errorMessage(e) })),
       );
     }
-    return { ok: true, version, changed: next.size, published };
+    return { ok: true, version, changed: next.size, published, stale: order.stale };
   }
 
   /** One item's live state (the admin API's read). */

@@ -498,7 +498,24 @@ export const CASES: Case[] = [
     route: "PATCH /v1/admin/catalog",
     path: "/v1/admin/catalog",
     headers: ADMIN,
+    // a change made a minute ago (`at`): its answer lists the stale fields, none here
+    body: { items: [{ id: "p1", stock: 0, at: new Date(Date.now() - 60_000).toISOString() }] },
+    status: 200,
+  },
+  {
+    route: "PATCH /v1/admin/catalog",
+    path: "/v1/admin/catalog",
+    headers: ADMIN,
     body: { items: [{ stock: 0 }] },
+    status: 400,
+    code: "BAD_REQUEST",
+  },
+  {
+    route: "PATCH /v1/admin/catalog",
+    path: "/v1/admin/catalog",
+    headers: ADMIN,
+    // a time without its zone
+    body: { items: [{ id: "p1", stock: 0, at: "2026-11-22T10:00:00" }] },
     status: 400,
     code: "BAD_REQUEST",
   },
