@@ -13,6 +13,12 @@ import { UserIdSchema } from "./events";
  * invocation allows 1,000 (the batch's own reads, the campaign's experiment and the holdout among them, once).
  */
 export const MAX_SUBJECT_USERS = 150;
+/**
+ * The largest body of a subjects request: MAX_SUBJECT_USERS ids at their longest in JSON (every character escaped
+ * `\uXXXX`, as core/suppressions.ts MAX_BATCH_BYTES counts them: 115,650 bytes for 150), a campaign id and `record`,
+ * under 128 KiB.
+ */
+export const MAX_SUBJECTS_BODY_BYTES = 128 * 1024;
 
 export const SubjectsRequestSchema = z.strictObject({
   campaign: CampaignIdSchema,

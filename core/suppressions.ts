@@ -56,11 +56,12 @@ export function campaignAllows(frequency: Consent["frequency"], lastSentS: numbe
 }
 
 /**
- * The largest body of a batch of readers (the suppression check's, the sends' record): MAX_SUPPRESSION_USERS ids of
- * 128 UTF-16 units each, in UTF-8 up to 3 bytes a unit (a CJK id: 384 bytes), with their quotes and commas, and a
- * campaign id: about 194 KB.
+ * The largest body of a batch of readers (the suppression check's, the sends' record): MAX_SUPPRESSION_USERS ids at
+ * their longest in JSON and a campaign id, under 384 KiB. An id's longest is MAX_ID_LENGTH UTF-16 units each written
+ * `\uXXXX` (Python's `json.dumps` escapes every character past ASCII by default), with its quotes and comma: 771
+ * bytes, 385,500 for 500 (raw UTF-8, 3 bytes a unit at most, is half that).
  */
-export const MAX_BATCH_BYTES = 256 * 1024;
+export const MAX_BATCH_BYTES = 384 * 1024;
 
 /**
  * `POST /v1/admin/sends`: the readers a campaign's build writes messages for, recorded by each reader's shard (at

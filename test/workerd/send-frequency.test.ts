@@ -158,7 +158,25 @@ describe("the frequency preference across builds", () => {
     expect(sends.status, (await sends.clone().text()).slice(0, 200)).toBe(200);
     expect(((await sends.json()) as { recorded: number }).recorded).toBe(500);
   });
+
+  it("takes the same batch with every character escaped, as Python's json.dumps writes it (6 bytes each)", async () => {
+    const users = Array.from({ length: 500 }, (_, i) => `${String(i).padStart(3, "0")}${"\u3042".repeat(125)}`);
+    const body = asciiJson({ users, campaign: "sf-escaped" });
+    expect(body).toContain("\\u3042");
+    for (const path of ["/v1/admin/suppressions", "/v1/admin/sends"]) {
+      const res = await send(path, { method: "POST", headers: ADMIN, body }, env);
+      expect(res.status, `${path}: ${(await res.clone().text()).slice(0, 200)}`).toBe(200);
+    }
+  });
 });
+
+/** JSON with every character past ASCII written `\uXXXX`, as Python's `json.dumps` (ensure_ascii) writes it. */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u0080-\uffff]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
 
 describe("a campaign_sends table of an earlier version", () => {
   it("gains each row's issue, begun at its send; a rebuild then moves the send and keeps the issue", async () => {

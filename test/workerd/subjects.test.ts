@@ -302,6 +302,29 @@ describe("subject lines by reader", () => {
     expect(((await tooMany.json()) as { error: { message: string } }).error.message).toMatch(/^users: /);
   });
 
+  it("takes a full batch of ids of 128 characters with every character escaped, as Python's json.dumps writes it", async () => {
+    const block = { id: "picks", type: "recommendations", copy: { headline: "Picked for you" } };
+    const subjects = { rules: [], default: { subject: "D" } };
+    expect((await send("/v1/admin/campaigns/escaped", "PUT", { v: 2, default: block, subjects })).status).toBe(200);
+    const users = Array.from(
+      { length: MAX_SUBJECT_USERS },
+      (_, i) => `${String(i).padStart(3, "0")}${"\u3042".repeat(125)}`,
+    );
+    const body = JSON.stringify({ campaign: "escaped", users }).replace(
+      /[\u0080-\uffff]/g,
+      (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request("https://opentime.test/v1/admin/subjects", { method: "POST", headers: admin, body }),
+      env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(res.status, (await res.clone().text()).slice(0, 200)).toBe(200);
+    expect(((await res.json()) as { subjects: SubjectAnswer[] }).subjects).toHaveLength(MAX_SUBJECT_USERS);
+  });
+
   it("a full batch stays within a Worker invocation's 1,000 KV operations: the experiment and holdout read once", async () => {
     // the worst case: readers without a profile (a tombstone under each token secret asked too), an experiment and
     // the global holdout on the campaign, a token secret being rotated

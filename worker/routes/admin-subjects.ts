@@ -16,7 +16,12 @@ import { selectSubject } from "../../core/block-selection";
 import type { Campaign } from "../../core/campaign";
 import { type Condition, type Fact, factsUsed, OPEN_FACTS } from "../../core/conditions";
 import type { QueuedEvent } from "../../core/events";
-import { type SendTimeCopy, type SubjectAnswer, SubjectsRequestSchema } from "../../core/subject-request";
+import {
+  MAX_SUBJECTS_BODY_BYTES,
+  type SendTimeCopy,
+  type SubjectAnswer,
+  SubjectsRequestSchema,
+} from "../../core/subject-request";
 import { TOKEN_FORMAT_VERSION, type TokenClaims } from "../../core/token";
 import { campaignForEdit } from "../campaigns/campaign-edits";
 import { knownReader } from "../campaigns/known-reader";
@@ -44,7 +49,7 @@ export function registerAdminSubjects(app: Hono<AppEnv>): void {
     "/v1/admin/subjects",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const body = await readValidBody(c, SubjectsRequestSchema, 65_536);
+      const body = await readValidBody(c, SubjectsRequestSchema, MAX_SUBJECTS_BODY_BYTES);
       // every read is noted: a reader answered from a fallback (their profile unread) fails the batch instead
       const noted = noteKvFailures(c.env.OPENTIME_KV);
       const kv = noted.kv;
