@@ -14,14 +14,10 @@ import { CatalogPatchSchema, type ItemChange, LIVE_FIELDS, type LiveField, MAX_L
  */
 export const MAX_AT_AHEAD_MS = 5 * 60_000;
 /**
- * How long a stamp is kept. An `at` older than this is never applied (it is stale): the stamp it would be judged by
- * may be gone. A retry comes within minutes; a change a week old has been overtaken.
- */
-export const STAMP_HORIZON_MS = 7 * 86_400_000;
-/**
  * Stamps kept at most: every live field of MAX_LIVE_ITEMS items (180,000 rows, a few MB for ids of tens of
- * characters). Only a shop stamping more items than the live catalog holds within STAMP_HORIZON_MS reaches it; the
- * oldest are then dropped, and no timed change older than the newest dropped is taken (worker/state/catalog-stamps.ts).
+ * characters). They are kept however old (a full resync may send each item's time of last change, months back), so
+ * only a shop that has stamped more item fields than that over time reaches it; the oldest are then dropped, and no
+ * timed change older than the newest dropped is taken (worker/state/catalog-stamps.ts).
  */
 export const MAX_STAMPS = MAX_LIVE_ITEMS * LIVE_FIELDS.length;
 
@@ -58,7 +54,7 @@ export function catalogPatchSchemaAt(nowMs: number) {
 
 /**
  * Splits a PATCH's changes by their times. A timed item's field is stale when its `at` is older than the field's
- * stamp or than `floor` (no older change is taken: the stamps' horizon, or the newest stamp dropped for their bound);
+ * stamp or than `floor` (no older change is taken: the newest stamp dropped for their bound);
  * an equal time applies (a retry of the same PATCH sets what it set). A field set to `null` is stamped as any other,
  * so an older value cannot come back after it is cleared. An item without `at` applies whole and stamps nothing.
  * `stampsOf` is asked for timed items only.

@@ -6,7 +6,6 @@
 import { z } from "zod";
 import { CampaignIdSchema, CampaignSchema, CampaignV1Schema } from "../../core/campaign";
 import { MissingSegmentSchema } from "../../core/campaign-segments";
-import { STAMP_HORIZON_MS } from "../../core/catalog-order";
 import { ConditionSchema } from "../../core/conditions";
 import { IncomingEventSchema } from "../../core/events";
 import {
@@ -129,7 +128,7 @@ export const COMPONENTS = {
     stale: z
       .array(z.object({ id: z.string(), fields: z.array(ItemOverlaySchema.keyof()) }))
       .describe(
-        `the fields of items with \`at\` not set: a change to them with a later \`at\` had been applied, or \`at\` is older than the ${STAMP_HORIZON_MS / 86_400_000} days times are kept`,
+        "the fields of items with `at` not set: a change to them with a later `at` had been applied (or `at` is older than the newest of the times dropped past their bound of 180,000)",
       ),
   }),
   EventsBatch: z.union([

@@ -1,13 +1,12 @@
 /**
  * The catalog writer's stamps (worker/state/catalog-writer.ts): per item and live field, the `at` of the last timed
  * change applied to it (core/catalog-order.ts), in the writer's own storage, never in the overlay published to KV
- * (every open reads that whole). Bounded twice, each time a PATCH writes stamps (in its transaction): a stamp older
- * than STAMP_HORIZON_MS is dropped (no `at` that old is taken), and past MAX_STAMPS the oldest are dropped and the
- * newest of those becomes the floor (`meta.stamp_floor`) below which no timed change is taken, so a dropped stamp
+ * (every open reads that whole). Kept however old, and bounded each time a PATCH writes stamps (in its transaction):
+ * past MAX_STAMPS the oldest are dropped and the newest of those becomes the floor (`meta.stamp_floor`) below which no timed change is taken, so a dropped stamp
  * never lets an older change through. Their number is kept in `meta.stamp_count`, so that no PATCH reads the whole
  * table. Synchronous SQL on the writer's storage, inside the PATCH's transaction.
  */
-import { MAX_STAMPS, STAMP_HORIZON_MS, type Stamp } from "../../core/catalog-order";
+import { MAX_STAMPS, type Stamp } from "../../core/catalog-order";
 import { readMeta, writeMeta } from "./sql-tables";
 
 export const STAMPS_SCHEMA = [
@@ -24,9 +23,9 @@ export function readStamps(sql: SqlStorage, id: string): Map<string, number> {
   return out;
 }
 
-/** No timed change older than this is taken at `nowMs`: the horizon, or the newest stamp dropped for the bound. */
-export function stampFloor(sql: SqlStorage, nowMs: number): number {
-  return Math.max(readMeta(sql, "stamp_floor"), nowMs - STAMP_HORIZON_MS);
+/** No timed change older than this is taken: the newest stamp dropped for the bound (0 while none was). */
+export function stampFloor(sql: SqlStorage): number {
+  return readMeta(sql, "stamp_floor");
 }
 
 /** How many stamps are held (`meta.stamp_count`, kept with every write: never a count over the table). */
@@ -49,27 +48,18 @@ export function writeStamps(sql: SqlStorage, stamps: readonly Stamp[]): void {
   if (added > 0) writeMeta(sql, "stamp_count", heldStamps(sql) + added);
 }
 
-/** Deletes the stamps `where` says of `time` (older than it, or as old); how many. */
-function dropStamps(sql: SqlStorage, where: "at < ?" | "at <= ?", time: number): number {
-  // counted on the `at` index first: only the rows dropped are read
-  const n = sql.exec<{ n: number }>(`SELECT count(*) AS n FROM stamps WHERE ${where}`, time).one().n;
-  if (n > 0) sql.exec(`DELETE FROM stamps WHERE ${where}`, time);
-  return n;
-}
-
 /**
- * Drops the stamps past the horizon, then, past `maxRows`, the oldest (those of the newest dropped's time too),
- * raising the floor to that time. `maxRows`: a test's; MAX_STAMPS otherwise. Reads the rows it drops, not the table.
+ * Past `maxRows`, drops the oldest stamps (those of the newest dropped's time too), raising the floor to that time.
+ * `maxRows`: a test's; MAX_STAMPS otherwise. Reads the rows it drops (counted on the `at` index), not the table.
  */
-export function pruneStamps(sql: SqlStorage, nowMs: number, maxRows = MAX_STAMPS): void {
-  const before = heldStamps(sql);
-  let held = before - dropStamps(sql, "at < ?", nowMs - STAMP_HORIZON_MS);
-  if (held > maxRows) {
-    const cutoff = sql
-      .exec<{ at: number }>("SELECT at FROM stamps ORDER BY at LIMIT 1 OFFSET ?", held - maxRows - 1)
-      .one().at;
-    held -= dropStamps(sql, "at <= ?", cutoff);
-    writeMeta(sql, "stamp_floor", Math.max(readMeta(sql, "stamp_floor"), cutoff));
-  }
-  if (held !== before) writeMeta(sql, "stamp_count", Math.max(0, held));
+export function pruneStamps(sql: SqlStorage, maxRows = MAX_STAMPS): void {
+  const held = heldStamps(sql);
+  if (held <= maxRows) return;
+  const cutoff = sql
+    .exec<{ at: number }>("SELECT at FROM stamps ORDER BY at LIMIT 1 OFFSET ?", held - maxRows - 1)
+    .one().at;
+  const dropped = sql.exec<{ n: number }>("SELECT count(*) AS n FROM stamps WHERE at <= ?", cutoff).one().n;
+  sql.exec("DELETE FROM stamps WHERE at <= ?", cutoff);
+  writeMeta(sql, "stamp_floor", Math.max(readMeta(sql, "stamp_floor"), cutoff));
+  writeMeta(sql, "stamp_count", Math.max(0, held - dropped));
 }

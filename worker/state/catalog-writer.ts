@@ -72,7 +72,7 @@ export interface PatchResult {
   changed: number;
   /** whether KV already holds this version (else the alarm publishes it within about a second) */
   published: boolean;
-  /** the fields of timed items not set: a newer change to them had been, or their `at` is past the stamps' horizon */
+  /** the fields of timed items not set: a newer change to them had been (or their `at` is below the stamps' floor) */
   stale: StaleItem[];
 }
 
@@ -146,7 +146,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
     const overlays = this.load();
     const now = Date.now();
     // judged with the stamps as committed: no await from here to the transaction
-    const order = orderChanges(changes, (id) => readStamps(this.sql, id), stampFloor(this.sql, now));
+    const order = orderChanges(changes, (id) => readStamps(this.sql, id), stampFloor(this.sql));
     const { next, held, bytes } = planPatch(overlays, order.apply, this.bytes);
     // nothing is written past the bounds: every open reads the whole overlay, and KV must hold it
     if (held > MAX_LIVE_ITEMS) return { ok: false, bound: "items", limit: MAX_LIVE_ITEMS, held: overlays.size };
@@ -161,7 +161,7 @@ export class CatalogWriter extends DurableObject<Bindings> {
         // a timed change is stamped even where it left the value as it was: an older one after it is stale
         if (order.stamps.length > 0) {
           writeStamps(this.sql, order.stamps);
-          pruneStamps(this.sql, now);
+          pruneStamps(this.sql);
         }
         if (next.size === 0) return;
         for (const [id, overlay] of next) {
