@@ -10,6 +10,7 @@ import type { Catalog } from "../../core/catalog";
 import type { HybridGoldenCase } from "../../core/golden";
 import { kvKeys } from "../../core/kv-keys";
 import { featuresOf, type Profile } from "../../core/profile";
+import { resetCampaignCache } from "../../worker/decisions/campaign-store";
 import worker from "../../worker/index";
 import { resetModelCache } from "../../worker/model/model-store";
 import { createScoringSession } from "../../worker/ort/ort-runtime";
@@ -19,6 +20,7 @@ import {
   consume,
   fixture,
   goldenRecommendation,
+  putCampaign,
   type RecsBody,
   recordingQueue,
   retailFixture,
@@ -233,6 +235,54 @@ describe("GET /v1/amp/recs", () => {
       // the card keeps its title, price and link
       expect(it.title).not.toBe("");
       expect(it.url).toMatch(/^https:\/\//);
+    }
+  });
+
+  it("an item whose link cannot be served links to the campaign's fallback, else the shop's home, never href=\"\"", async () => {
+    const cat = catalog();
+    cat.items.forEach((it, i) => {
+      if (i % 3 === 0) it.url = "javascript:alert(1)";
+      else if (i % 3 === 1) it.url = "";
+    });
+    await env.OPENTIME_KV.put(kvKeys.catalog(fixture().version), JSON.stringify(cat));
+    resetModelCache();
+    const index = new Map(cat.items.map((it, i) => [it.id, i]));
+    const served = async (bindings: Partial<typeof env>) => {
+      const res = await call(`/v1/amp/recs?t=${await token("no-profile-reader")}&n=12`, undefined, {
+        ...env,
+        EVENTS: recordingQueue().queue,
+        ...bindings,
+      });
+      const items = ((await res.json()) as { items: { id: string; url: string }[] }).items;
+      expect(items).toHaveLength(12);
+      expect(items.some((it) => (index.get(it.id) as number) % 3 !== 2)).toBe(true);
+      return items;
+    };
+    for (const it of await served({ SHOP_URL: "https://shop.example/" })) {
+      const broken = (index.get(it.id) as number) % 3 !== 2;
+      if (broken) expect(it.url, it.id).toBe("https://shop.example/");
+      else expect(it.url, it.id).toMatch(/^https:\/\/opentime\.test\/demo\/p\/p\d+\?utm_source=opentime/);
+    }
+    // without SHOP_URL: the root of the Worker's public origin, as a click's fallback
+    for (const it of await served({})) {
+      if ((index.get(it.id) as number) % 3 !== 2) expect(it.url, it.id).toBe("https://opentime.test/");
+    }
+    // a campaign's fallbackUrl first
+    const put = await putCampaign("test", {
+      v: 2,
+      default: { id: "picks", type: "recommendations" },
+      fallbackUrl: "https://shop.example/sale",
+    });
+    expect(put.status, await put.clone().text()).toBe(200);
+    resetCampaignCache();
+    try {
+      for (const it of await served({ SHOP_URL: "https://shop.example/" })) {
+        if ((index.get(it.id) as number) % 3 !== 2) expect(it.url, it.id).toBe("https://shop.example/sale");
+      }
+    } finally {
+      // the tests after this one serve the default campaign
+      await env.OPENTIME_KV.delete(kvKeys.campaign("test"));
+      resetCampaignCache();
     }
   });
 

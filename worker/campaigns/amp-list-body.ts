@@ -9,8 +9,12 @@ import { type Block, type Campaign, withUtm } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
 import { toAmpItem } from "../recs/amp-items";
 import { blockCopy } from "./block-copy";
+import { fallbackLink } from "./fallback-link";
 
-/** `block` the block served (serveBlock's selection), `items` what it shows (its answer's items). */
+/**
+ * `block` the block served (serveBlock's selection), `items` what it shows (its answer's items); `home` the shop's
+ * home (fallback-link.ts), where an item whose own link may not be served links instead, as its click would go.
+ */
 export function ampListBody(
   campaign: Campaign,
   /** the email's campaign (its token's), whose UTM parameters each link carries as the images' clicks do; null: none */
@@ -18,8 +22,10 @@ export function ampListBody(
   block: Block,
   items: readonly CatalogItem[],
   baseUrl: string,
+  home: string,
   nowMs: number,
 ): AmpRecsResponse {
+  const fallback = fallbackLink(campaign, home, baseUrl);
   const rendered = items.map((it) => blockCopy(campaign, block, it, nowMs));
   const { headline, subline } = rendered[0] ?? blockCopy(campaign, block, null, nowMs);
   return {
@@ -27,7 +33,11 @@ export function ampListBody(
       const { badge, cta } = rendered[i] as RenderedCopy;
       const item = toAmpItem(it, baseUrl);
       // `utm_content`: `amp`, as a click's slot is named for the AMP part
-      const url = item.url && campaignId !== null ? withUtm(item.url, campaignId, campaign, "amp") : item.url;
+      const url = !item.url
+        ? fallback
+        : campaignId !== null
+          ? withUtm(item.url, campaignId, campaign, "amp")
+          : item.url;
       return { ...item, url, ...(badge && { badge }), ...(cta && { cta }) };
     }),
     block: { id: block.id, type: block.type },

@@ -19,6 +19,7 @@ import { slotKey } from "../../core/layouts";
 import type { SlotReason } from "../../core/reasons";
 import { sendKey } from "../../core/token";
 import { webUrl } from "../../core/web-url";
+import { fallbackLink, shopHome } from "../campaigns/fallback-link";
 import { cfSignals } from "../campaigns/open-facts";
 import { getLiveCatalog } from "../catalog/live-catalog";
 import { clickSignalsOf, isOfficeLinkCheck } from "../decisions/classify-click";
@@ -55,7 +56,7 @@ export function registerClick(app: Hono<AppEnv>): void {
       const requestUrl = new URL(c.req.url);
       const config = getConfig(c.env);
       const base = config.publicBaseUrl ?? requestUrl.origin;
-      home = config.shopUrl ?? webUrl("/", base)?.toString() ?? home;
+      home = shopHome(config.shopUrl, base);
       const path = parseSlotPath(requestUrl.pathname, CLICK_PREFIX);
       if (!path.slot) return redirect(home, "bad-slot");
       const slot = path.slot;
@@ -75,7 +76,7 @@ export function registerClick(app: Hono<AppEnv>): void {
         waitUntil: bg.waitUntil,
         location: cfSignals(c.req.raw),
       });
-      const fallback = webUrl(decision.campaign.fallbackUrl ?? home, base)?.toString() ?? home;
+      const fallback = fallbackLink(decision.campaign, home, base);
       // a countdown's link as it is now: the sale, or its ended content's once past the deadline
       const countdown = decision.item ? countdownOf(decision.campaign, decision.item.id) : null;
       const target = countdown ? countdownItem(countdown, Date.now()).url : decision.item?.url;
