@@ -95,6 +95,8 @@ describe("catalog order", () => {
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8").replace(/\s+/g, " ");
     expect(readme).toContain(`more than ${MAX_AT_AHEAD_MS / 60_000} minutes ahead of the Worker's clock`);
     expect(readme).toContain(`at most ${MAX_STAMPS.toLocaleString("en")} of them`);
+    // the times are kept however old (bounded by their count alone): no age makes an `at` stale
+    expect(readme).not.toMatch(/`at` is (over|older than) \d+ days/);
   });
 
   it("an `at` is never a live field", () => {
