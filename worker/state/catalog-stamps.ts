@@ -14,11 +14,25 @@ export const STAMPS_SCHEMA = [
   "CREATE INDEX IF NOT EXISTS stamps_at ON stamps (at)",
 ];
 
-/** One item's stamps, by field. */
-export function readStamps(sql: SqlStorage, id: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const row of sql.exec<{ field: string; at: number }>("SELECT field, at FROM stamps WHERE id = ?", id)) {
-    out.set(row.field, row.at);
+/**
+ * Stamps per statement: one JSON parameter each (ids of at most 128 characters: well under SQLite's 2 MB a value).
+ * A PATCH of 1,000 timed items naming every live field writes 9,000 in a handful of statements, not two per stamp.
+ */
+const STAMPS_PER_STATEMENT = 1000;
+
+/** The stamps of these items (a PATCH's timed ones), by item and field; a few statements, not one per item. */
+export function readStamps(sql: SqlStorage, ids: readonly string[]): Map<string, Map<string, number>> {
+  const out = new Map<string, Map<string, number>>();
+  for (let i = 0; i < ids.length; i += STAMPS_PER_STATEMENT) {
+    const rows = sql.exec<{ id: string; field: string; at: number }>(
+      "SELECT id, field, at FROM stamps WHERE id IN (SELECT value FROM json_each(?))",
+      JSON.stringify(ids.slice(i, i + STAMPS_PER_STATEMENT)),
+    );
+    for (const row of rows) {
+      const held = out.get(row.id) ?? new Map<string, number>();
+      held.set(row.field, row.at);
+      out.set(row.id, held);
+    }
   }
   return out;
 }
@@ -33,17 +47,29 @@ function heldStamps(sql: SqlStorage): number {
   return readMeta(sql, "stamp_count");
 }
 
-/** Writes stamps (a stamp never moves back), inside the PATCH's transaction. */
+/**
+ * Writes stamps (a stamp never moves back), inside the PATCH's transaction: per STAMPS_PER_STATEMENT, one count of
+ * those not held yet (for `meta.stamp_count`) and one upsert. At most one stamp per item and field (orderChanges
+ * writes one per field of an item, and a PATCH names an item once), else the count would be off.
+ */
 export function writeStamps(sql: SqlStorage, stamps: readonly Stamp[]): void {
   let added = 0;
-  for (const s of stamps) {
-    const held = sql
-      .exec<{ at: number }>("SELECT at FROM stamps WHERE id = ? AND field = ?", s.id, s.field)
-      .toArray()[0];
-    if (!held) {
-      sql.exec("INSERT INTO stamps (id, field, at) VALUES (?, ?, ?)", s.id, s.field, s.at);
-      added++;
-    } else if (s.at > held.at) sql.exec("UPDATE stamps SET at = ? WHERE id = ? AND field = ?", s.at, s.id, s.field);
+  for (let i = 0; i < stamps.length; i += STAMPS_PER_STATEMENT) {
+    const rows = JSON.stringify(stamps.slice(i, i + STAMPS_PER_STATEMENT).map((s) => [s.id, s.field, s.at]));
+    added += sql
+      .exec<{ n: number }>(
+        `SELECT count(*) AS n FROM json_each(?) AS j WHERE NOT EXISTS (
+           SELECT 1 FROM stamps WHERE id = json_extract(j.value, '$[0]') AND field = json_extract(j.value, '$[1]'))`,
+        rows,
+      )
+      .one().n;
+    // (`WHERE true`: SQLite's parser needs it before an upsert's ON CONFLICT after a SELECT)
+    sql.exec(
+      `INSERT INTO stamps (id, field, at)
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?) WHERE true
+         ON CONFLICT (id, field) DO UPDATE SET at = excluded.at WHERE excluded.at > stamps.at`,
+      rows,
+    );
   }
   if (added > 0) writeMeta(sql, "stamp_count", heldStamps(sql) + added);
 }

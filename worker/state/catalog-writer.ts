@@ -146,7 +146,12 @@ export class CatalogWriter extends DurableObject<Bindings> {
     const overlays = this.load();
     const now = Date.now();
     // judged with the stamps as committed: no await from here to the transaction
-    const order = orderChanges(changes, (id) => readStamps(this.sql, id), stampFloor(this.sql));
+    // the stamps of the timed items, read at once (a few statements for 1,000 items)
+    const stamps = readStamps(
+      this.sql,
+      changes.flatMap((c) => (c.at === undefined ? [] : [c.id])),
+    );
+    const order = orderChanges(changes, (id) => stamps.get(id) ?? new Map(), stampFloor(this.sql));
     const { next, held, bytes } = planPatch(overlays, order.apply, this.bytes);
     // nothing is written past the bounds: every open reads the whole overlay, and KV must hold it
     if (held > MAX_LIVE_ITEMS) return { ok: false, bound: "items", limit: MAX_LIVE_ITEMS, held: overlays.size };
