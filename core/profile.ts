@@ -262,7 +262,7 @@ export function salvageProfile(raw: unknown, userId: string, nowIso: string): { 
 
 /**
  * What can be kept of a stored consent that does not validate, field by field: each field that validates on its own,
- * the topics that do, a pause outside 0..MAX_PAUSE_SECONDS kept at its bound; a field of it that cannot be read takes
+ * the topics that do (each once), a pause outside 0..MAX_PAUSE_SECONDS kept at its bound; a field of it that cannot be read takes
  * the more private value (personalization and tracking off, unsubscribed), never the opt-in default. No consent at
  * all (a profile of a version before consent existed, one not JSON): personalization and tracking off, and nothing
  * stopping sends (as a migrated one has none: an unsubscribe the reader never made would reach the shop's list).
@@ -279,8 +279,9 @@ export function salvageConsent(raw: unknown): Consent {
   return {
     personalization: kept("personalization", false),
     tracking: kept("tracking", false),
+    // each topic once: a form that offers one in two places, or a client, may name it twice
     topics: Array.isArray(source.topics)
-      ? source.topics.filter((t): t is string => shape.topics.element.safeParse(t).success).slice(0, 50)
+      ? [...new Set(source.topics.filter((t): t is string => shape.topics.element.safeParse(t).success))].slice(0, 50)
       : [],
     frequency: kept("frequency", null),
     pausedUntil: typeof pause === "number" && Number.isFinite(pause) ? storablePause(pause) : kept("pausedUntil", null),

@@ -467,6 +467,21 @@ describe("applying events", () => {
     }
   });
 
+  it("a consent change naming a topic twice keeps it once (a form that ticks it in two places, an API client)", () => {
+    const change: QueuedEvent = {
+      id: "topics-1",
+      user: "u",
+      type: "consent",
+      ts: 100,
+      consent: { topics: ["lamps", "rugs", "lamps", ...Array.from({ length: 60 }, () => "rugs"), "mugs"] },
+    };
+    expect(applyEvents(emptyProfile("u", "x"), [change], "now").profile.consent.topics).toEqual([
+      "lamps",
+      "rugs",
+      "mugs",
+    ]);
+  });
+
   it("repairs a stored consent field by field, and one never stored as before: nothing stops sends", () => {
     const broken = { ...emptyProfile("u", "x").consent, unsubscribed: true, pausedUntil: -5, topics: ["", "lamps"] };
     expect(salvageConsent(broken)).toMatchObject({ unsubscribed: true, pausedUntil: 0, topics: ["lamps"] });

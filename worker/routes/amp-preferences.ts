@@ -110,10 +110,12 @@ export function registerAmpPreferences(app: Hono<AppEnv>): void {
         }
       : chosen(form);
     if (form.has("topics"))
-      asked.topics = form
-        .getAll("topics")
-        .filter((t): t is string => typeof t === "string" && t.length > 0 && t.length <= 64)
-        .slice(0, 50);
+      // each once (a form may offer a topic in two places), then the profile's 50
+      asked.topics = [
+        ...new Set(
+          form.getAll("topics").filter((t): t is string => typeof t === "string" && t.length > 0 && t.length <= 64),
+        ),
+      ].slice(0, 50);
     // a value the form cannot mean (`hourly`, `Weekly`, `soon`) changes nothing: it must not clear what is set
     const frequency = form.get("frequency");
     if (frequency === "") asked.frequency = null;
