@@ -6,7 +6,7 @@
  * timed change it applied (a stamp, worker/state/catalog-stamps.ts), never in the published overlay. Pure.
  */
 import { zonedIsoMillis } from "./events";
-import { CatalogPatchSchema, type ItemChange, LIVE_FIELDS, type LiveField, MAX_LIVE_ITEMS } from "./live-catalog";
+import { CatalogPatchSchema, type ItemChange, LIVE_FIELDS, type LiveField } from "./live-catalog";
 
 /**
  * How far past the Worker's clock an `at` may be: clocks drift, but a clock far ahead would stamp a field with a time
@@ -14,12 +14,13 @@ import { CatalogPatchSchema, type ItemChange, LIVE_FIELDS, type LiveField, MAX_L
  */
 export const MAX_AT_AHEAD_MS = 5 * 60_000;
 /**
- * Stamps kept at most: every live field of MAX_LIVE_ITEMS items (180,000 rows, a few MB for ids of tens of
- * characters). They are kept however old (a full resync may send each item's time of last change, months back), so
+ * Stamps kept at most: a million rows (a few tens of MB of the writer's SQLite for ids of tens of characters), far
+ * past every live field of MAX_LIVE_ITEMS items, since stamps outlive their fields (a cleared one keeps its time) and a
+ * shop's ids change over the years. They are kept however old (a full resync may send each item's time of last change, months back), so
  * only a shop that has stamped more item fields than that over time reaches it; the oldest are then dropped, and no
  * timed change older than the newest dropped is taken (worker/state/catalog-stamps.ts).
  */
-export const MAX_STAMPS = MAX_LIVE_ITEMS * LIVE_FIELDS.length;
+export const MAX_STAMPS = 1_000_000;
 
 /** An item some of whose fields a PATCH did not set because a newer change to them had been applied. */
 export interface StaleItem {

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { CampaignIdSchema, CampaignSchema, CampaignV1Schema } from "../../core/campaign";
 import { MissingSegmentSchema } from "../../core/campaign-segments";
+import { MAX_STAMPS } from "../../core/catalog-order";
 import { ConditionSchema } from "../../core/conditions";
 import { IncomingEventSchema } from "../../core/events";
 import {
@@ -128,7 +129,7 @@ export const COMPONENTS = {
     stale: z
       .array(z.object({ id: z.string(), fields: z.array(ItemOverlaySchema.keyof()) }))
       .describe(
-        "the fields of items with `at` not set: a change to them with a later `at` had been applied (or `at` is older than the newest of the times dropped past their bound of 180,000)",
+        `the fields of items with \`at\` not set: a change to them with a later \`at\` had been applied (or \`at\` is older than the newest of the times dropped past their bound of ${MAX_STAMPS.toLocaleString("en")})`,
       ),
   }),
   EventsBatch: z.union([
