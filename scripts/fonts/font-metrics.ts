@@ -14,11 +14,17 @@ export const FONT_FILES = {
 } as const;
 export const METRICS_PATH = "worker/images/font-metrics.json";
 
-/** Latin-1, Latin Extended-A, and the punctuation and currency signs product titles use. */
+/**
+ * Latin-1, Latin Extended-A and -B, Greek, Cyrillic (and its supplement), Latin Extended Additional (Vietnamese's
+ * precomposed letters), and the punctuation and currency signs product titles use: the scripts Roboto draws, so a
+ * title in them is wrapped by its real widths, not each letter as an M (kept: those the font has a glyph for).
+ */
 function coveredChars(): string[] {
   const ranges: [number, number][] = [
     [0x20, 0x7e],
-    [0xa0, 0x17f],
+    [0xa0, 0x24f],
+    [0x370, 0x52f],
+    [0x1e00, 0x1eff],
     [0x2010, 0x2027],
     [0x2030, 0x203a],
     [0x20a0, 0x20bf],

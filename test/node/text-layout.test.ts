@@ -157,3 +157,20 @@ describe("title layout", () => {
     expect(drawable("Ca\u0323\u0302\u200Ef\u0301e")).toBe("Ca\u0323\u0302\u200Ef\u0301e");
   });
 });
+
+describe("titles in Greek, Cyrillic and Vietnamese", () => {
+  it("measure as the font draws them, not as wide as an M (which cut such titles early)", () => {
+    // letters drawn as their Latin look-alikes are: Greek omicron, Cyrillic o and a, Vietnamese e with two marks
+    for (const [letter, latin] of [
+      ["\u03bf", "o"],
+      ["\u043e", "o"],
+      ["\u0430", "a"],
+      ["\u1ec7", "e"],
+    ] as const)
+      for (const weight of [400, 700] as const)
+        expect(measure(letter, 16, weight), `${letter} at ${weight}`).toBeCloseTo(measure(latin, 16, weight), 5);
+    // a Greek title fits on the line its Latin transliteration fits on
+    const greek = "\u039a\u03bf\u03cd\u03c0\u03b1 \u03ba\u03b1\u03c6\u03ad"; // Κούπα καφέ
+    expect(measure(greek, 16)).toBeLessThan(measure("M".repeat(greek.length), 16) * 0.8);
+  });
+});
