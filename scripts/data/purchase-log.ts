@@ -97,7 +97,8 @@ export function layoutOf(header: readonly string[]): PurchaseLayout | null {
   return null;
 }
 
-export function detectLayout(header: readonly string[]): PurchaseLayout {
+/** The layout `header` is of; else an error naming what it lacks, and the file (`path`) when given. */
+export function detectLayout(header: readonly string[], path?: string): PurchaseLayout {
   const layout = layoutOf(header);
   if (layout) return layout;
   // the layout the header comes nearest to, when it holds most of one's columns: what it lacks
@@ -108,7 +109,7 @@ export function detectLayout(header: readonly string[]): PurchaseLayout {
     .sort((a, b) => a.missing.length - b.missing.length)[0];
   const lacks = near ? `: ${LAYOUT_NAMES[near.l]} also needs ${near.missing.join(", ")};` : ":";
   throw new Error(
-    `unrecognised columns (${header.join(", ")})${lacks} expected the UCI Online Retail layout, Online Retail II, ` +
+    `unrecognised columns${path === undefined ? "" : ` of ${path}`} (${header.join(", ")})${lacks} expected the UCI Online Retail layout, Online Retail II, ` +
       "or opentime events (event_id,user_id,type,item_id,ts)",
   );
 }
@@ -209,7 +210,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
         return header;
       }
       const names = layoutColumns(header);
-      layout = detectLayout(names);
+      layout = detectLayout(names, path);
       c = LAYOUTS[layout];
       refuseRepeatedColumns(path, names, columnsOf(layout));
       return names;

@@ -151,7 +151,7 @@ export async function loadTrainingSet(opts: TrainingSetOptions): Promise<Trainin
   const mapping = opts.mapping ?? DEMO_EVENTS_MAPPING;
   if (!layout && !opts.mapping && !Object.values(mapping).every((c) => header.includes(c))) {
     try {
-      detectLayout(header);
+      detectLayout(header, opts.data);
     } catch (e) {
       throw new Error(`${(e as Error).message}; or name a typed event log's columns with --map user=...,item=...`);
     }

@@ -528,7 +528,7 @@ describe("train's layout", () => {
 
   it("names the layouts it reads and --map for a file of none of them", async () => {
     await expect(loadTrainingSet({ data: file("neither.csv", ["who,what,when", "a,b,1700000000"]) })).rejects.toThrow(
-      /^unrecognised columns \(who, what, when\): expected .*; or name a typed event log's columns with --map/,
+      /^unrecognised columns of \S*neither\.csv \(who, what, when\): expected .*; or name a typed event log's columns with --map/,
     );
   });
 });

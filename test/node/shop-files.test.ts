@@ -225,7 +225,7 @@ describe("a header as a shop's tools write it", () => {
   it("names the column a nearly matching header lacks", async () => {
     const noCountry = [UCI.replace(",Country", ""), ...uciLines(3).map((l) => l.replace(/,United Kingdom$/, ""))];
     await expect(loadTrainingSet({ data: write("no-country.csv", text(noCountry)) })).rejects.toThrow(
-      /^unrecognised columns \(.*\): the UCI Online Retail layout also needs Country;/,
+      /^unrecognised columns of \S*no-country\.csv \(.*\): the UCI Online Retail layout also needs Country;/,
     );
     const noCustomer = [UCI.replace(",CustomerID", ""), ...uciLines(3)];
     await expect(readPurchaseLog(write("no-customer.csv", text(noCustomer)))).rejects.toThrow(
