@@ -78,6 +78,18 @@ describe("OpenAPI description", () => {
     expect(misplaced).toEqual([]);
   });
 
+  it("says each EVENTS_UNAVAILABLE comes without Retry-After when no EVENTS queue is bound (eventsUnavailable)", () => {
+    const answers = ROUTES.flatMap((r) =>
+      Object.values(r.responses)
+        .filter((a) => a.codes?.includes("EVENTS_UNAVAILABLE"))
+        .map((a) => [`${r.method} ${r.route}`, a.description] as const),
+    );
+    // the events API (public and import), a consent change, the subjects' arms
+    expect(answers.length).toBeGreaterThanOrEqual(4);
+    for (const [route, description] of answers) expect(description, route).toMatch(/no EVENTS queue is bound/);
+    for (const [route, description] of answers) expect(description, route).not.toMatch(/not bound: retry/);
+  });
+
   it("narrows an error answer to its codes, and takes either campaign version where the routes do", () => {
     const doc = openApiDocument() as {
       paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;

@@ -204,7 +204,10 @@ const EVENTS_ANSWERS: Record<number, Answer> = {
   ),
   401: unauthorized,
   413: error("over 1 MiB (PAYLOAD_TOO_LARGE) or 500 events (BATCH_TOO_LARGE)", "PAYLOAD_TOO_LARGE", "BATCH_TOO_LARGE"),
-  503: error("the queue refused the batch, or is not bound: retry (Retry-After)", "EVENTS_UNAVAILABLE"),
+  503: error(
+    "the queue refused the batch: retry (Retry-After; repeats count once); or no EVENTS queue is bound (no Retry-After)",
+    "EVENTS_UNAVAILABLE",
+  ),
 };
 
 /** A preview endpoint: behind `previewAccess` (worker/preview/access.ts), which answers 404 and 401 itself. */
@@ -540,7 +543,11 @@ const DOCUMENTED: RouteDoc[] = [
       400: { ...badUser, codes: ["BAD_REQUEST", "INVALID_JSON", "USER_ID_NOT_PSEUDONYMOUS"] },
       401: unauthorized,
       413: tooLarge,
-      503: { ...noQueue, description: "the change could not be queued: retry (Retry-After)" },
+      503: {
+        ...noQueue,
+        description:
+          "the change could not be queued: retry (Retry-After); or no EVENTS queue is bound (no Retry-After)",
+      },
     },
   },
   {
@@ -858,7 +865,7 @@ const DOCUMENTED: RouteDoc[] = [
       500: internal,
       503: {
         description:
-          "an experiment's arms for the readers could not be queued (EVENTS_UNAVAILABLE, Retry-After), a reader's data could not be read from KV (KV_UNAVAILABLE: an answer from a fallback would be a stranger's), or the campaigns' writer, which holds the campaign's last edit, could not be reached (STATE_UNAVAILABLE): send the batch again",
+          "an experiment's arms for the readers could not be queued (EVENTS_UNAVAILABLE, Retry-After; without it when no EVENTS queue is bound), a reader's data could not be read from KV (KV_UNAVAILABLE: an answer from a fallback would be a stranger's), or the campaigns' writer, which holds the campaign's last edit, could not be reached (STATE_UNAVAILABLE): send the batch again",
         codes: ["EVENTS_UNAVAILABLE", "KV_UNAVAILABLE", "STATE_UNAVAILABLE"],
       },
     },

@@ -2,9 +2,10 @@
  * PUT /v1/users/<id>/consent (Bearer ADMIN_API_KEYS) `{"personalization":false,"tracking":false,...}`: an
  * opt-out or opt-in, queued and applied by the reader's shard in order with their events (the latest change
  * wins by time), within about a second. 202 `{user, queued}`; 400 for a body that names no field; 503
- * EVENTS_UNAVAILABLE with Retry-After. An id an earlier version stored shaped like an address only through a
- * look-alike (core/events.ts HeldUserIdSchema) takes an opt-out alone (core/opt-out.ts): anything else the change
- * holds refuses it, 400 USER_ID_NOT_PSEUDONYMOUS naming the fields.
+ * EVENTS_UNAVAILABLE with Retry-After (without it when no EVENTS queue is bound: events/queue.ts eventsUnavailable).
+ * An id an earlier version stored shaped like an address only through a look-alike (core/events.ts
+ * HeldUserIdSchema) takes an opt-out alone (core/opt-out.ts): anything else the change holds refuses it, 400
+ * USER_ID_NOT_PSEUDONYMOUS naming the fields.
  */
 import type { Hono } from "hono";
 import { looksLikeEmail } from "../../core/events";
