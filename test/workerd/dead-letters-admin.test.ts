@@ -9,6 +9,7 @@ import { createExecutionContext, env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { QueuedEvent } from "../../core/events";
 import { kvKeys } from "../../core/kv-keys";
+import { DEAD_LETTER_PAGE_MAX } from "../../worker/events/dead-letter-selection";
 import worker from "../../worker/index";
 import { readerStub, shardOf } from "../../worker/state/shard-routing";
 import { TEST_ADMIN_KEY, TEST_EVENTS_KEY } from "./fixture";
@@ -137,6 +138,35 @@ describe("POST /v1/admin/dead-letters/delete", () => {
     const rest = await call("POST", "/v1/admin/dead-letters/delete", { user });
     expect(rest.body).toMatchObject({ deleted: 2, count: 0 });
     expect(await readerStub(env, user).read(user)).toBeNull();
+  });
+
+  it("takes a full page of ids of 128 characters in any script, raw or escaped as Python's json.dumps writes them", async () => {
+    const user = "dla-long-ids";
+    await readerStub(env, user).park([view("dla-kept", user)]);
+    // ids count characters: 128 emoji are 512 bytes of UTF-8, 1,536 escaped (two \uXXXX each)
+    for (const letter of ["\u3042", "\u{1F600}"]) {
+      const ids = Array.from(
+        { length: DEAD_LETTER_PAGE_MAX },
+        (_, i) => `${String(i).padStart(3, "0")}${letter.repeat(125)}`,
+      );
+      const raw = JSON.stringify({ user, ids, limit: DEAD_LETTER_PAGE_MAX });
+      const escaped = raw.replace(/[\u0080-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+      for (const path of ["/v1/admin/dead-letters/delete", "/v1/admin/dead-letters/replay"])
+        for (const body of [raw, escaped]) {
+          const res = await worker.fetch(
+            new Request(`https://opentime.test${path}`, {
+              method: "POST",
+              headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}`, "Content-Type": "application/json" },
+              body,
+            }),
+            env,
+            createExecutionContext(),
+          );
+          expect(res.status, `${path} ${body.length}: ${(await res.clone().text()).slice(0, 200)}`).toBe(200);
+          // none of them is parked: the reader's one event stays
+          expect(((await res.json()) as { count: number }).count).toBe(1);
+        }
+    }
   });
 });
 

@@ -10,6 +10,12 @@ import { READER_SHARDS } from "../state/shard-count";
 /** Events per page (listing, replaying, deleting). */
 export const DEAD_LETTER_PAGE_MAX = 500;
 export const DEAD_LETTER_PAGE_DEFAULT = 100;
+/**
+ * The largest body of a replay or delete: DEAD_LETTER_PAGE_MAX event ids at their longest in JSON (128 characters,
+ * which IdSchema counts as code points: an emoji escaped `\uXXXX\uXXXX`, as Python's `json.dumps` writes it, is
+ * 12 bytes, so 1,539 bytes an id with its quotes and comma, 769,500 for 500), a user id and a cursor: under 768 KiB.
+ */
+export const MAX_SELECTION_BYTES = 768 * 1024;
 
 const selection = {
   user: UserIdSchema.optional().describe("one reader's parked events"),

@@ -5,7 +5,7 @@
  */
 import type { Hono } from "hono";
 import type { AppEnv } from "../env";
-import { DeadLetterSelectionSchema } from "../events/dead-letter-selection";
+import { DeadLetterSelectionSchema, MAX_SELECTION_BYTES } from "../events/dead-letter-selection";
 import { deleteDeadLetters } from "../events/parked-letters";
 import { requireApiKey } from "../lib/api-key";
 import { readValidBody } from "../lib/read-json-body";
@@ -15,7 +15,7 @@ export function registerAdminDeadLettersDelete(app: Hono<AppEnv>): void {
     "/v1/admin/dead-letters/delete",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const selection = await readValidBody(c, DeadLetterSelectionSchema, 128 * 1024);
+      const selection = await readValidBody(c, DeadLetterSelectionSchema, MAX_SELECTION_BYTES);
       return c.json(await deleteDeadLetters(c.env, selection));
     },
   );

@@ -7,7 +7,7 @@
  */
 import type { Hono } from "hono";
 import type { AppEnv } from "../env";
-import { DeadLetterSelectionSchema } from "../events/dead-letter-selection";
+import { DeadLetterSelectionSchema, MAX_SELECTION_BYTES } from "../events/dead-letter-selection";
 import { replayDeadLetters } from "../events/parked-letters";
 import { requireApiKey } from "../lib/api-key";
 import { readValidBody } from "../lib/read-json-body";
@@ -17,7 +17,7 @@ export function registerAdminDeadLettersReplay(app: Hono<AppEnv>): void {
     "/v1/admin/dead-letters/replay",
     requireApiKey((c) => c.adminApiKeys, "admin"),
     async (c) => {
-      const selection = await readValidBody(c, DeadLetterSelectionSchema, 128 * 1024);
+      const selection = await readValidBody(c, DeadLetterSelectionSchema, MAX_SELECTION_BYTES);
       return c.json(await replayDeadLetters(c.env, selection));
     },
   );
