@@ -262,10 +262,11 @@ export function salvageProfile(raw: unknown, userId: string, nowIso: string): { 
 
 /**
  * What can be kept of a stored consent that does not validate, field by field: each field that validates on its own,
- * the topics that do (each once), a pause outside 0..MAX_PAUSE_SECONDS kept at its bound; a field of it that cannot be read takes
- * the more private value (personalization and tracking off, unsubscribed), never the opt-in default. No consent at
- * all (a profile of a version before consent existed, one not JSON): personalization and tracking off, and nothing
- * stopping sends (as a migrated one has none: an unsubscribe the reader never made would reach the shop's list).
+ * the topics that do (each once), a pause outside 0..MAX_PAUSE_SECONDS kept at its bound; a field of it that cannot be
+ * read takes the more private value (personalization and tracking off, unsubscribed), never the opt-in default. No
+ * consent at all (a profile of a version before consent existed, one not JSON): personalization and tracking off, and
+ * nothing stopping sends (as a migrated one has none: an unsubscribe the reader never made would reach the shop's
+ * list).
  */
 export function salvageConsent(raw: unknown): Consent {
   if (raw === null || typeof raw !== "object") return { ...DEFAULT_CONSENT, personalization: false, tracking: false };
