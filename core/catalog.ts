@@ -37,7 +37,16 @@ export const CatalogSchema = z.object({
 });
 export type Catalog = z.infer<typeof CatalogSchema>;
 
-export const FallbackItemsSchema = z.object({ items: z.array(CatalogItemSchema) });
+/**
+ * The stored fallback items (`fallback:items`, what opens show with no model loadable): each item once, as parsed, as
+ * the popular list is (`npm run seed` wrote them from it).
+ */
+export const FallbackItemsSchema = z.object({
+  items: z.array(CatalogItemSchema).transform((items) => {
+    const seen = new Set<string>();
+    return items.filter((it) => !seen.has(it.id) && !!seen.add(it.id));
+  }),
+});
 export type FallbackItems = z.infer<typeof FallbackItemsSchema>;
 
 /** The shape of one amp-list item (`{"items": [AmpItem]}`). */

@@ -178,7 +178,7 @@ describe("recommendations email", () => {
             ? [countdownItem(block, Date.now())]
             : items;
       // the route's own answer for the block (worker/campaigns/amp-list-body.ts)
-      const body = ampListBody(campaign.data, "spring", block, shown, base, `${base}/`, Date.now());
+      const body = ampListBody(campaign.data, "spring", block, shown, base, undefined, Date.now());
       // what amp-mustache makes of the answer, where the amp-list was
       const html = Mustache.render(template, body);
       const page = amp
@@ -271,7 +271,7 @@ describe("recommendations email", () => {
     ];
     const html = Mustache.render(
       template,
-      ampListBody(campaign.data, "spring", campaign.data.default, items, base, `${base}/`, Date.now()),
+      ampListBody(campaign.data, "spring", campaign.data.default, items, base, undefined, Date.now()),
     );
     expect(html).toContain("Lamp");
     expect(html).toContain("£20.00");

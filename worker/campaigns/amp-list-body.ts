@@ -9,11 +9,12 @@ import { type Block, type Campaign, withUtm } from "../../core/campaign";
 import type { CatalogItem } from "../../core/catalog";
 import { toAmpItem } from "../recs/amp-items";
 import { blockCopy } from "./block-copy";
-import { fallbackLink } from "./fallback-link";
+import { fallbackLink, shopHome } from "./fallback-link";
 
 /**
- * `block` the block served (serveBlock's selection), `items` what it shows (its answer's items); `home` the shop's
- * home (fallback-link.ts), where an item whose own link may not be served links instead, as its click would go.
+ * `block` the block served (serveBlock's selection), `items` what it shows (its answer's items); `shopUrl` the
+ * configured SHOP_URL: an item whose own link may not be served links where its click would go (fallback-link.ts),
+ * worked out only for such an item.
  */
 export function ampListBody(
   campaign: Campaign,
@@ -22,10 +23,9 @@ export function ampListBody(
   block: Block,
   items: readonly CatalogItem[],
   baseUrl: string,
-  home: string,
+  shopUrl: string | undefined,
   nowMs: number,
 ): AmpRecsResponse {
-  const fallback = fallbackLink(campaign, home, baseUrl);
   const rendered = items.map((it) => blockCopy(campaign, block, it, nowMs));
   const { headline, subline } = rendered[0] ?? blockCopy(campaign, block, null, nowMs);
   return {
@@ -34,7 +34,7 @@ export function ampListBody(
       const item = toAmpItem(it, baseUrl);
       // `utm_content`: `amp`, as a click's slot is named for the AMP part
       const url = !item.url
-        ? fallback
+        ? fallbackLink(campaign, shopHome(shopUrl, baseUrl), baseUrl)
         : campaignId !== null
           ? withUtm(item.url, campaignId, campaign, "amp")
           : item.url;

@@ -480,11 +480,8 @@ async function loadNeighbours(
 export async function getFallbackItems(kv: KVNamespace): Promise<FallbackItems | null> {
   try {
     const parsed = FallbackItemsSchema.safeParse(await kv.get(kvKeys.fallbackItems, { type: "json", cacheTtl: 300 }));
-    if (!parsed.success) return null;
-    // each item once: `npm run seed` wrote them from the popular list, which a version's check lets name an item
-    // twice, and an item stored twice would show twice in the email
-    const seen = new Set<string>();
-    return { ...parsed.data, items: parsed.data.items.filter((it) => !seen.has(it.id) && !!seen.add(it.id)) };
+    // each item once, as the schema reads them (core/catalog.ts)
+    return parsed.success ? parsed.data : null;
   } catch (e) {
     logEvent("error", "fallback.read_failed", { detail: errorMessage(e) });
     return null;

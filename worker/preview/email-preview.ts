@@ -12,7 +12,6 @@ import textTemplate from "../../amp-templates/recs-email.txt";
 import { emailLinks, renderEmail } from "../../core/email-template";
 import { mintToken, verifyToken } from "../../core/token";
 import { ampListBody } from "../campaigns/amp-list-body";
-import { shopHome } from "../campaigns/fallback-link";
 import { readCampaign } from "../decisions/campaign-store";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
@@ -64,8 +63,7 @@ export async function emailPreview(
     waitUntil,
   });
   const rec = served.rec;
-  const home = shopHome(config.shopUrl, base);
-  const body = ampListBody(campaign, q.campaign, served.selection.block, served.rec.items, base, home, now);
+  const body = ampListBody(campaign, q.campaign, served.selection.block, served.rec.items, base, config.shopUrl, now);
   // a pinned item is placed first, unscored (item rules: core/item-rules.ts); its score would read as a fallback's
   const block = served.selection.block;
   const pinned = new Set(block.type === "recommendations" && rec.rules ? (block.items?.pinned ?? []) : []);

@@ -17,7 +17,6 @@ import { rulesHeader } from "../../core/item-rules";
 import { verifyToken } from "../../core/token";
 import { emailCors } from "../amp/email-cors";
 import { ampListBody } from "../campaigns/amp-list-body";
-import { shopHome } from "../campaigns/fallback-link";
 import { cfSignals, openFacts } from "../campaigns/open-facts";
 import { serveBlock } from "../campaigns/serve-block";
 import { getCampaign } from "../decisions/campaign-store";
@@ -110,8 +109,15 @@ export function registerAmpRecs(app: Hono<AppEnv>): void {
       await bg.flush();
       const base = config.publicBaseUrl ?? new URL(c.req.url).origin;
       const campaignId = verified.ok ? verified.claims.c : null;
-      const home = shopHome(config.shopUrl, base);
-      const body = ampListBody(campaign, campaignId, served.selection.block, served.rec.items, base, home, now);
+      const body = ampListBody(
+        campaign,
+        campaignId,
+        served.selection.block,
+        served.rec.items,
+        base,
+        config.shopUrl,
+        now,
+      );
       return c.json(body, 200, {
         "Cache-Control": "private, no-store",
         "X-Opentime-Reason": rec.reason,
