@@ -20,6 +20,7 @@ import {
   UserIdSchema,
 } from "../../core/events";
 import { emptyProfile, MAX_MONETARY, ProfileV3Schema, salvageProfile } from "../../core/profile";
+import { refuseProtoKey } from "../../core/record-keys";
 import { mintToken, validClaims } from "../../core/token";
 import { isPrivateNetworkHost, webUrl } from "../../core/web-url";
 import { headerValue } from "../../worker/lib/header-value";
@@ -254,8 +255,11 @@ describe("event properties of no allowed kind", () => {
     expect(cost(nulls)).toBeLessThan(1.5 * cost(numbers));
   });
 
-  it("take and refuse exactly what the record of the union alone does", () => {
-    const union = z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()]));
+  it("take and refuse exactly what the record of the union alone does, `__proto__` a refused name", () => {
+    const union = refuseProtoKey(
+      z.record(z.string().max(64), z.union([z.string().max(512), InputNumberSchema, z.boolean()])),
+      "a property name",
+    );
     const edges = [1e9, -1e9, 1e9 + 1e-7, -1e9 - 1e-7, 0, -0, 5e-324, 1e308, "x".repeat(512), "x".repeat(513)];
     const value = fc.oneof(
       fc.constantFrom<unknown>(...edges, "\u{1F600}".repeat(256), "\u{1F600}".repeat(257), true, null, [], {}),
@@ -275,6 +279,18 @@ describe("event properties of no allowed kind", () => {
       { numRuns: 1000 },
     );
     for (const v of edges) same(six(v));
+    // as JSON.parse makes it: an own property named `__proto__` (fast-check's dictionaries make them too)
+    same(JSON.parse('{"__proto__": ""}') as Record<string, unknown>);
+    expect(
+      IncomingEventSchema.safeParse({
+        ...JSON.parse('{"properties": {"__proto__": ""}}'),
+        id: "e1",
+        type: "view",
+        user: "u1",
+        item: "p1",
+        ts: 1_800_000_000,
+      }).success,
+    ).toBe(false);
     fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 70 }), value, { maxKeys: 8 }), same), { numRuns: 1000 });
   });
 
