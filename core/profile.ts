@@ -78,12 +78,16 @@ export const ProfileV2Schema = z.object({
   /** probability of a purchase within 7 days at the last model run (the time-to-purchase hazard); absent before it */
   buyWithin7d: z.number().min(0).max(1).nullable().default(null),
 });
+/** A topic a reader can subscribe to, and how many distinct ones a profile keeps. */
+const TopicSchema = z.string().min(1).max(64);
+const MAX_TOPICS = 50;
+
 export const ConsentSchema = z.object({
   /** false: generic content only */
   personalization: z.boolean(),
   /** false: no events recorded */
   tracking: z.boolean(),
-  topics: z.array(z.string().min(1).max(64)).max(50),
+  topics: z.array(TopicSchema).max(MAX_TOPICS),
   frequency: z.enum(["daily", "weekly", "monthly"]).nullable(),
   /** unix seconds until which sends are paused */
   pausedUntil: z.number().int().nullable(),
@@ -128,10 +132,23 @@ const PausedUntilChangeSchema = z
   .nullable()
   .optional();
 
+/**
+ * A change's topics: each kept once, in first-named order, and the bound counts distinct topics (a client naming one
+ * twice is not refused for it, nor echoed twice in `queued`); the body's byte cap bounds what is read before that.
+ */
+const TopicsChangeSchema = z
+  .array(TopicSchema)
+  .transform((topics) => [...new Set(topics)])
+  .pipe(z.array(TopicSchema).max(MAX_TOPICS, `at most ${MAX_TOPICS} distinct topics`))
+  .optional()
+  .describe(
+    `the topics subscribed to, replacing the reader's: at most ${MAX_TOPICS} distinct (one named twice is kept once)`,
+  );
+
 /** A consent change (`PUT /v1/users/<id>/consent`): any of the fields, nothing else. */
 export const ConsentChangeSchema = ConsentSchema.partial()
   .omit({ updatedAt: true })
-  .extend({ pausedUntil: PausedUntilChangeSchema })
+  .extend({ pausedUntil: PausedUntilChangeSchema, topics: TopicsChangeSchema })
   .strict();
 
 export const DEFAULT_CONSENT: Consent = {
@@ -282,7 +299,10 @@ export function salvageConsent(raw: unknown): Consent {
     tracking: kept("tracking", false),
     // each topic once: a form that offers one in two places, or a client, may name it twice
     topics: Array.isArray(source.topics)
-      ? [...new Set(source.topics.filter((t): t is string => shape.topics.element.safeParse(t).success))].slice(0, 50)
+      ? [...new Set(source.topics.filter((t): t is string => shape.topics.element.safeParse(t).success))].slice(
+          0,
+          MAX_TOPICS,
+        )
       : [],
     frequency: kept("frequency", null),
     pausedUntil: typeof pause === "number" && Number.isFinite(pause) ? storablePause(pause) : kept("pausedUntil", null),

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { applyEvents, decayedEngagement } from "../../core/apply-events";
 import { IncomingEventSchema, looksLikeEmail, type QueuedEvent, toQueued } from "../../core/events";
 import {
+  ConsentChangeSchema,
   emptyProfile,
   MAX_IMPRESSIONS,
   ProfileV3Schema,
@@ -480,6 +481,15 @@ describe("applying events", () => {
       "rugs",
       "mugs",
     ]);
+  });
+
+  it("the consent API counts a topic named twice once: 50 distinct topics with repeats are taken, 51 are not", () => {
+    const fifty = Array.from({ length: 50 }, (_, i) => `topic-${i}`);
+    const taken = ConsentChangeSchema.safeParse({ topics: [...fifty, ...fifty, "topic-0"] });
+    expect(taken.success && taken.data.topics).toEqual(fifty);
+    const refused = ConsentChangeSchema.safeParse({ topics: [...fifty, "topic-50", "topic-0"] });
+    expect(refused.success).toBe(false);
+    expect(refused.error?.issues[0]?.message).toMatch(/50 distinct topics/);
   });
 
   it("repairs a stored consent field by field, and one never stored as before: nothing stops sends", () => {
