@@ -308,8 +308,9 @@ function catalogItemsProblem(catalog: Catalog, itemIds: readonly string[]): stri
     const item = catalog.items[i]?.id;
     if (item !== id) return `catalog item ${i} is ${quote(item)}, manifest itemIds[${i}] is ${quote(id)}`;
   }
-  const bad = catalog.popular.findIndex((p) => !Number.isInteger(p) || p < 0 || p >= itemIds.length);
-  if (bad >= 0) return `popular[${bad}] is ${catalog.popular[bad]}, not an item index below ${itemIds.length}`;
+  // named by value, not position: the parsed list holds each index once, so a position would not be the file's
+  const bad = catalog.popular.find((p) => !Number.isInteger(p) || p < 0 || p >= itemIds.length);
+  if (bad !== undefined) return `the popular list holds ${bad}, not an item index below ${itemIds.length}`;
   return null;
 }
 

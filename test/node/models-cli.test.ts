@@ -203,7 +203,13 @@ describe("npm run models: activate", () => {
     [
       "popular-past",
       (c: Catalog) => ({ ...c, popular: [1, 0, 2] }),
-      "catalog-invalid (popular[2] is 2, not an item index below 2)",
+      "catalog-invalid (the popular list holds 2, not an item index below 2)",
+    ],
+    [
+      // named by value: a position in the list made distinct would not be the file's (here the 5 is its popular[3])
+      "popular-past-after-repeat",
+      (c: Catalog) => ({ ...c, popular: [1, 1, 0, 5] }),
+      "catalog-invalid (the popular list holds 5, not an item index below 2)",
     ],
   ] as const)(
     "refuses a catalog that does not hold the manifest's items in order: %s",
