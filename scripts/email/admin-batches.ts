@@ -4,7 +4,8 @@
  * other, and its answer read. A batch that cannot be sent, is refused (not 2xx), or whose answer `read` cannot
  * read ends the run with the caller's own error (`fail`), told which of the three and how many batches were done;
  * `problemText` puts the problem in words for that error. A batch answered 503 or 429 (a passing failure: KV, a
- * reader's shard, the queue) is sent again after its Retry-After, up to RETRIES times: each of these routes may be
+ * reader's shard, the queue) is sent again after its Retry-After, up to RETRIES times (the Worker's own 503 without
+ * one, a deploy lacking what the route needs, is not sent again): each of these routes may be
  * sent the same batch again (a check reads; a reader keeps their arm; a send recorded again within 20 hours is the
  * same send).
  */
@@ -34,11 +35,26 @@ const BATCH_TIMEOUT_MS = 30_000;
 const RETRIES = 3;
 const MAX_RETRY_AFTER_S = 30;
 
-/** Seconds to wait before sending a batch again after `res`, or null when it is not to be sent again. */
-function retryAfter(res: Response, attempt: number): number | null {
+/** Whether `text` is the Worker's own error answer (`{"error":{"code":...}}`, worker/errors.ts). */
+function isWorkerError(text: string): boolean {
+  try {
+    const code = (JSON.parse(text) as { error?: { code?: unknown } } | null)?.error?.code;
+    return typeof code === "string";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Seconds to wait before sending a batch again after `res` (answered `text`), or null when it is not to be sent
+ * again. The Worker answers every passing failure with Retry-After; its own 503 without one is a deploy without what
+ * the route needs (no EVENTS queue: EVENTS_UNAVAILABLE), which no retry mends. A 503 or 429 without Retry-After from
+ * something in front of it (a proxy's page) is sent again after 1, 2, 4 s.
+ */
+function retryAfter(res: Response, text: string, attempt: number): number | null {
   if ((res.status !== 503 && res.status !== 429) || attempt >= RETRIES) return null;
   const header = res.headers.get("Retry-After");
-  if (header === null) return 2 ** attempt;
+  if (header === null) return isWorkerError(text) ? null : 2 ** attempt;
   const seconds = /^\d{1,9}$/.test(header.trim()) ? Number(header.trim()) : Number.NaN;
   return seconds <= MAX_RETRY_AFTER_S ? seconds : null;
 }
@@ -56,6 +72,7 @@ export async function postBatches<T>(
   const out: T[] = [];
   for (const body of bodies) {
     let res: Response;
+    let text: string;
     for (let attempt = 0; ; attempt++) {
       try {
         res = await fetch(url, {
@@ -64,15 +81,14 @@ export async function postBatches<T>(
           body: JSON.stringify(body),
           signal: AbortSignal.timeout(BATCH_TIMEOUT_MS),
         });
+        text = await res.text();
       } catch (e) {
         throw fail({ kind: "unreachable", message: (e as Error).message }, url, out.length);
       }
-      const wait = retryAfter(res, attempt);
+      const wait = retryAfter(res, text, attempt);
       if (wait === null) break;
-      await res.body?.cancel();
       await new Promise((resolve) => setTimeout(resolve, wait * 1000));
     }
-    const text = await res.text();
     if (!res.ok) throw fail({ kind: "refused", status: res.status, text: text.slice(0, 300) }, url, out.length);
     try {
       out.push(read(JSON.parse(text)));

@@ -269,6 +269,30 @@ describe("recording the campaign's sends: in batches, all or nothing", () => {
     expect(seen).toHaveLength(2);
   });
 
+  it("the Worker's own 503 without Retry-After (a deploy without the queue) is not sent again; a proxy's is", async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.url ?? "");
+      req.resume();
+      if (seen.length === 1) {
+        res.writeHead(503, { "Content-Type": "application/json" });
+        return res.end('{"error":{"code":"EVENTS_UNAVAILABLE","message":"no EVENTS queue is bound"}}');
+      }
+      // a page from something in front of the Worker, then the Worker's answer
+      if (seen.length === 2) {
+        res.writeHead(503, { "Content-Type": "text/html" });
+        return res.end("<html>Service Unavailable</html>");
+      }
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ campaign: "spring-sale", recorded: 1, held: [] }));
+    });
+    const url = await listen(server);
+    await expect(recordSends(url, KEY, "spring-sale", ["a"])).rejects.toThrow(/503: .*EVENTS_UNAVAILABLE/);
+    expect(seen).toHaveLength(1);
+    expect((await recordSends(url, KEY, "spring-sale", ["a"])).recorded).toBe(1);
+    expect(seen).toHaveLength(3);
+  });
+
   it("a batch the Worker does not record: it throws, saying how far it got and that a re-run is safe", async () => {
     const { server } = standIn({}, undefined, (batch) =>
       batch[0] === "r500" ? { status: 503, body: '{"error":{"code":"STATE_UNAVAILABLE"}}' } : { status: 200, body: "" },
