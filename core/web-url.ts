@@ -17,9 +17,9 @@ export function isLoopbackHost(hostname: string): boolean {
  * Whether `hostname` (a URL's, as the URL parser normalized it: `10.1` reads `10.0.0.1`) names a private network, as
  * written (a best-effort check of literals and reserved names, not of where a name resolves): an IPv4 address in
  * 10/8, 172.16/12, 192.168/16, 169.254/16 (link-local, cloud metadata), 100.64/10 (shared), 0/8, or 127/8 but
- * 127.0.0.1; an IPv6 one in fc00::/7 or fe80::/10, `::`, the local-use NAT64 prefix 64:ff9b:1::/48, or one that
- * carries such an IPv4 one (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4
- * `2002:aabb:ccdd::`); a name under `.internal`, `.local`, `.localhost` or `.home.arpa`. This machine
+ * 127.0.0.1; an IPv6 one in fc00::/7, fe80::/10, fec0::/10 or ff00::/8, `::`, the local-use NAT64 prefix
+ * 64:ff9b:1::/48, Teredo's 2001::/32, or one that carries such an IPv4 one (mapped `::ffff:a.b.c.d`, translated
+ * `::ffff:0:a.b.c.d`, compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`); a name under `.internal`, `.local`, `.localhost` or `.home.arpa`. This machine
  * (isLoopbackHost) is not one: local development calls it.
  */
 export function isPrivateNetworkHost(hostname: string): boolean {
@@ -36,11 +36,14 @@ export function isPrivateNetworkHost(hostname: string): boolean {
   const zeroTo = (n: number) => groups.slice(0, n).every((g) => g === 0);
   if (zeroTo(8)) return true; // `::`, the unspecified address: this machine on most systems
   if (zeroTo(5) && g5 === 0xffff) return v4Tail(); // IPv4-mapped, ::ffff:a.b.c.d
+  if (zeroTo(4) && g4 === 0xffff && g5 === 0) return v4Tail(); // IPv4-translated (SIIT), ::ffff:0:a.b.c.d
   if (zeroTo(6)) return v4Tail(); // IPv4-compatible, ::a.b.c.d (::1 is this machine, taken above)
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return true; // local-use NAT64, 64:ff9b:1::/48
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return v4Tail(); // NAT64
   if (g0 === 0x2002) return privateV4(g1 >> 8, g1 & 0xff); // 6to4 through the IPv4 address in groups 2-3
-  return (g0 & 0xfe00) === 0xfc00 || (g0 & 0xffc0) === 0xfe80; // unique local, link-local
+  if (g0 === 0x2001 && g1 === 0) return true; // Teredo: a tunnel to an IPv4 client (any, private too), no webhook host
+  // unique local, link-local, site-local (deprecated, still routed inside some networks), multicast
+  return (g0 & 0xfe00) === 0xfc00 || (g0 & 0xffc0) === 0xfe80 || (g0 & 0xffc0) === 0xfec0 || g0 >= 0xff00;
 }
 
 /** The eight 16-bit groups of an IPv6 address as the URL parser writes it (hex, `::` at most once), or null. */

@@ -441,6 +441,12 @@ describe("webhook hosts on a private network", () => {
       "https://[64:ff9b:1::1]/", // a local-use NAT64 prefix
       "https://[2002:a00:1::1]/", // 6to4 through 10.0.0.1
       "https://[2002:a9fe:a9fe::]/", // 6to4 through 169.254.169.254
+      "https://[::ffff:0:10.0.0.1]/", // IPv4-translated (SIIT): a translator reaches 10.0.0.1
+      "https://[::ffff:0:a9fe:a9fe]/",
+      "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/", // Teredo: its client is 10.0.0.1, bits inverted
+      "https://[2001::1]/", // any Teredo address: a tunnel no webhook is served from
+      "https://[fec0::1]/", // site-local: deprecated, still routed inside some networks
+      "https://[ff02::1]/", // multicast: all nodes on the link
       "https://metadata.google.internal/",
       "https://printer.local/",
       "https://api.localhost/",
@@ -459,6 +465,9 @@ describe("webhook hosts on a private network", () => {
       "https://[::ffff:8.8.8.8]/",
       "https://[64:ff9b::8.8.8.8]/",
       "https://[2002:808:808::1]/",
+      "https://[::ffff:0:8.8.8.8]/",
+      "https://[2001:4860::8888]/", // 2001:: beyond Teredo's /32
+      "https://[fe00::1]/", // just below site-local
       "https://[2606:4700::1111]/",
       "https://internal.example/",
       "http://127.0.0.1:8788/hook",
