@@ -8,6 +8,8 @@ export interface KvClient {
   /** several text values at once (null when absent) */
   getTexts(keys: readonly string[]): Promise<Map<string, string | null>>;
   put(key: string, value: string | Uint8Array): Promise<void>;
+  /** deletes `keys` (an absent one is no error) */
+  delete(keys: readonly string[]): Promise<void>;
   /** the key names starting with `prefix`, in key order: every one, or the first `limit` */
   list(prefix: string, limit?: number): Promise<string[]>;
   /** every key name starting with `prefix`, in key order, with the metadata it was written with (null: none) */

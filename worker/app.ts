@@ -23,6 +23,7 @@ import { registerAdminExperimentReport } from "./routes/admin-experiment-report"
 import { registerAdminHoldoutGet } from "./routes/admin-holdout-get";
 import { registerAdminHoldoutPut } from "./routes/admin-holdout-put";
 import { registerAdminModelActivate } from "./routes/admin-model-activate";
+import { registerAdminModelDelete } from "./routes/admin-model-delete";
 import { registerAdminModelRollback } from "./routes/admin-model-rollback";
 import { registerAdminModelsList } from "./routes/admin-models-list";
 import { registerAdminSendsRecord } from "./routes/admin-sends-record";
@@ -107,6 +108,7 @@ export function createApp(): Hono<AppEnv> {
   registerAdminModelsList(app);
   registerAdminModelActivate(app);
   registerAdminModelRollback(app);
+  registerAdminModelDelete(app);
   registerAdminDeadLettersList(app);
   registerAdminDeadLettersReplay(app);
   registerAdminDeadLettersDelete(app);

@@ -1,12 +1,13 @@
 /**
- * Model versions read and moved by the Worker rather than by the CLI: `GET /v1/admin/models` and `POST
- * /v1/admin/models/activate` or `/rollback`, which the Worker runs in its one writer of moves (the ModelMover
+ * Model versions read, moved and deleted by the Worker rather than by the CLI: `GET /v1/admin/models`, `POST
+ * /v1/admin/models/activate` or `/rollback` and `DELETE /v1/admin/models/<version>`, which the Worker runs in its one writer of moves (the ModelMover
  * Durable Object), so a CLI's move is serialized with the admin API's and the dashboard's, and its listing shows
  * the moves' own state. Used by `npm run models -- list|activate|rollback --url` and `npm run seed -- --url`,
  * which first check the address (scripts/lib/worker-url.ts) and, the seed before it writes anything, that the
  * Worker takes the key (`checkAdminAccess`). Only `fetch`: it runs in Node and, in the tests, against the Worker
  * in workerd.
  */
+import { type Deletion, DeletionSchema } from "../../core/model-deletion";
 import {
   type Listing,
   type ListingPage,
@@ -67,6 +68,31 @@ export async function moveViaWorker(
   throw new Error(`${url} answered ${res.status}: ${message}`);
 }
 
+/** A version's keys deleted by the Worker (in its ModelMover); its refusal (409 MODEL_REFUSED) as a ModelsError. */
+export async function deleteViaWorker(
+  baseUrl: string,
+  adminKey: string,
+  version: string,
+  send: typeof fetch = fetch,
+): Promise<Deletion> {
+  const url = `${baseUrl.replace(/\/+$/, "")}/v1/admin/models/${encodeURIComponent(version)}`;
+  const res = await reach(url, { method: "DELETE", headers: { Authorization: `Bearer ${adminKey}` } }, send);
+  const text = await res.text();
+  const body = parsed(text);
+  if (res.ok) {
+    const deletion = DeletionSchema.safeParse(body);
+    if (deletion.success) return deletion.data;
+    throw new Error(`${url} answered 200 with no deletion: ${text.slice(0, 200)} (is --url this Worker?)`);
+  }
+  if (res.status === 401 || res.status === 403) throw keyRefused(url, res.status, body);
+  const error = errorOf(body);
+  const message = error?.message ?? text.slice(0, 300);
+  if (res.status === 409 && error?.code === "MODEL_REFUSED") throw new ModelsError(message);
+  if (res.status === 404 || res.status === 405)
+    throw new Error(`${url} answered ${res.status}: a Worker older than \`models -- delete\` (deploy this version)`);
+  throw new Error(`${url} answered ${res.status}: ${message}`);
+}
+
 /** A page of the versions the Worker has stored, each checked, with its pointer and history. */
 export async function listViaWorker(
   baseUrl: string,
@@ -96,7 +122,7 @@ async function reach(url: string, init: RequestInit, send: typeof fetch): Promis
   } catch (e) {
     if ((e as Error).name === "TimeoutError")
       throw new Error(
-        `${url} gave no answer within ${TIMEOUT_MS / 1000} s${init.method === "POST" ? ": a move may still have been made (npm run models -- list)" : ""}`,
+        `${url} gave no answer within ${TIMEOUT_MS / 1000} s${init.method === "POST" || init.method === "DELETE" ? ": it may still have been made (npm run models -- list)" : ""}`,
       );
     throw new Error(`could not reach ${url} (${(e as Error).message}): is the Worker running there?`);
   }

@@ -1,14 +1,17 @@
 /**
- * `npm run models -- list | activate <version> | rollback [--url <worker> | --remote | --persist-to <dir>] [--json]`
+ * `npm run models -- list | activate <version> | rollback | delete <version> [--url <worker> | --remote |
+ * --persist-to <dir>] [--json]`
  * The model versions in KV and which one serves. `activate` checks the version as the Worker would
  * (manifest, known feature spec, ONNX bytes and their sha256, catalog) before the `model:active` pointer
  * moves, and records the version it replaces; `rollback` returns to that one. With `--url`, the Worker at that
  * address lists and makes the moves through its admin API (key: ADMIN_API_KEY), in its one writer of moves (the
  * ModelMover), so a move cannot race the dashboard's or another CLI's and a listing shows the moves' own state;
  * otherwise this CLI reads and writes KV itself: local wrangler state (as `npm start` uses it) by default, the
- * real namespace with --remote.
+ * real namespace with --remote. `delete` removes a version's keys only when nothing can serve it
+ * (core/model-deletion.ts), through the ModelMover too with `--url`.
  */
 import { segmentsWarning } from "../../core/campaign-segments";
+import { CLI_READ_LIMITS, deleteVersion } from "../../core/model-deletion";
 import {
   activate,
   type Listing,
@@ -21,11 +24,11 @@ import {
 } from "../../core/model-versions";
 import { cliArgs, kvPlaceOrExit, workerUrlOrExit } from "../lib/cli-args";
 import { adminKey } from "../lib/dev-vars";
-import { listViaWorker, moveViaWorker } from "../lib/worker-admin";
+import { deleteViaWorker, listViaWorker, moveViaWorker } from "../lib/worker-admin";
 import { wranglerKv } from "../seed/wrangler-kv";
 
 const USAGE =
-  "usage: npm run models -- list | activate <version> | rollback [--url <worker> | --remote | --persist-to <dir>] [--json]";
+  "usage: npm run models -- list | activate <version> | rollback | delete <version> [--url <worker> | --remote | --persist-to <dir>] [--json]";
 
 const { values, positionals } = cliArgs(USAGE, {
   allowPositionals: true,
@@ -87,11 +90,13 @@ function printMove(what: string, m: Move): void {
 
 /** What is wrong with the command line's words, said before the usage line (as a bad option is), or null. */
 function commandProblem(command: string | undefined, version: string | undefined, extra: string[]): string | null {
-  if (command === undefined) return "name a command: list, activate <version> or rollback";
-  if (command !== "list" && command !== "activate" && command !== "rollback")
-    return `unknown command ${JSON.stringify(command)}: list, activate <version> or rollback`;
-  if (command === "activate" && version === undefined) return "activate: name the version to activate";
-  const more = command === "activate" ? extra : [version, ...extra].filter((w) => w !== undefined);
+  const commands = "list, activate <version>, rollback or delete <version>";
+  if (command === undefined) return `name a command: ${commands}`;
+  if (!["list", "activate", "rollback", "delete"].includes(command))
+    return `unknown command ${JSON.stringify(command)}: ${commands}`;
+  const named = command === "activate" || command === "delete";
+  if (named && version === undefined) return `${command}: name the version to ${command}`;
+  const more = named ? extra : [version, ...extra].filter((w) => w !== undefined);
   if (more.length > 0) return `${command}: unexpected ${more.map((w) => JSON.stringify(w)).join(" ")}`;
   return null;
 }
@@ -138,6 +143,12 @@ try {
       : await rollback(kv);
     if (values.json) console.log(JSON.stringify(move));
     else printMove("rolled back to", move);
+  } else if (command === "delete" && version) {
+    const deletion = worker
+      ? await deleteViaWorker(worker.base, adminKey(worker.base, "--url"), version)
+      : await deleteVersion(kv, version, CLI_READ_LIMITS);
+    if (values.json) console.log(JSON.stringify(deletion));
+    else console.log(`deleted ${deletion.version}: ${deletion.deleted.length} keys (${deletion.deleted.join(", ")})`);
   } else {
     console.error(USAGE);
     process.exit(2);

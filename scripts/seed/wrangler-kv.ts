@@ -3,7 +3,8 @@
  * `kv bulk put` in chunks, in order. Binary (base64) entries go one by one through `kv key put --path` in
  * local mode, because wrangler 4.86's local bulk put decodes base64 values to a UTF-8 string and so
  * corrupts binary data (the remote bulk API decodes them correctly). `wranglerKv` reads, writes and lists
- * keys the same way for `npm run models`: text values with one `kv bulk get`, binary ones with `kv key get`.
+ * keys the same way for `npm run models`: text values with one `kv bulk get`, binary ones with `kv key get`,
+ * deletes with `kv bulk delete`.
  * `bulkDelete` removes keys with `kv bulk delete`.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -122,6 +123,20 @@ export function wranglerKv(opts: Pick<PutOptions, "remote" | "persistTo"> = {}):
         const file = join(dir, "value");
         await writeFile(file, value);
         await wranglerOutput(["kv", "key", "put", key, "--path", file, ...where]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    async delete(keys) {
+      // one `kv bulk delete` (at most 10,000 keys, more than a model version holds): its order is the API's, so a
+      // caller that needs one key gone last deletes it in a call of its own
+      if (keys.length === 0) return;
+      if (keys.length > CHUNK) throw new Error(`at most ${CHUNK} keys are deleted at once, not ${keys.length}`);
+      const dir = await mkdtemp(join(tmpdir(), "opentime-kv-"));
+      try {
+        const file = join(dir, "delete.json");
+        await writeFile(file, JSON.stringify(keys));
+        await wranglerOutput(["kv", "bulk", "delete", file, "--force", ...where]);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

@@ -27,17 +27,19 @@ describe("command lines", () => {
     expect(bare.stderr).toMatch(/'--data <value>' argument missing\nusage: npm run evaluate/);
   });
 
-  it("models: a command it does not know, or activate without a version, is named before the usage, exit 2", () => {
+  it("models: a command it does not know, or activate or delete without a version, is named before the usage, exit 2", () => {
     for (const [args, problem] of [
-      [[], "name a command: list, activate <version> or rollback"],
-      [["bogus"], 'unknown command "bogus": list, activate <version> or rollback'],
+      [[], "name a command: list, activate <version>, rollback or delete <version>"],
+      [["bogus"], 'unknown command "bogus": list, activate <version>, rollback or delete <version>'],
       [["activate"], "activate: name the version to activate"],
+      [["delete"], "delete: name the version to delete"],
+      [["delete", "v1", "v2"], 'delete: unexpected "v2"'],
       [["list", "v1"], 'list: unexpected "v1"'],
     ] as const) {
       const models = run("scripts/models/cli.ts", ...args);
       expect(models.status).toBe(2);
       expect(models.stderr).toBe(
-        `${problem}\nusage: npm run models -- list | activate <version> | rollback [--url <worker> | --remote | --persist-to <dir>] [--json]\n`,
+        `${problem}\nusage: npm run models -- list | activate <version> | rollback | delete <version> [--url <worker> | --remote | --persist-to <dir>] [--json]\n`,
       );
     }
   });

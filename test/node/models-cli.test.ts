@@ -22,81 +22,16 @@ import {
   rollback,
 } from "../../core/model-versions";
 import { bulkPut, wranglerKv } from "../../scripts/seed/wrangler-kv";
-import { tinyModel } from "./support/tiny-model";
-
-/** KV in memory: `meta`, the keys' metadata; `reads`, every key whose value was read. */
-function memoryKv(): KvClient & {
-  data: Map<string, Uint8Array>;
-  meta: Map<string, unknown>;
-  puts: string[];
-  reads: string[];
-} {
-  const data = new Map<string, Uint8Array>();
-  const meta = new Map<string, unknown>();
-  const puts: string[] = [];
-  const reads: string[] = [];
-  return {
-    data,
-    meta,
-    puts,
-    reads,
-    async get(key) {
-      reads.push(key);
-      return data.get(key) ?? null;
-    },
-    async getTexts(keys) {
-      reads.push(...keys);
-      return new Map(keys.map((k) => [k, data.has(k) ? new TextDecoder().decode(data.get(k)) : null]));
-    },
-    async put(key, value) {
-      puts.push(key);
-      data.set(key, typeof value === "string" ? new TextEncoder().encode(value) : value);
-    },
-    async list(prefix, limit) {
-      return [...data.keys()]
-        .filter((k) => k.startsWith(prefix))
-        .sort()
-        .slice(0, limit);
-    },
-    async listWithMetadata(prefix) {
-      return [...data.keys()]
-        .filter((k) => k.startsWith(prefix))
-        .sort()
-        .map((name) => ({ name, metadata: meta.get(name) ?? null }));
-    },
-  };
-}
+import { type MemoryKv, memoryKv, publish } from "./support/memory-kv";
 
 const text = (kv: KvClient, key: string) =>
   kv.get(key).then((b) => (b ? JSON.parse(new TextDecoder().decode(b)) : null));
 
 /** Rewrites one stored JSON part. */
 // biome-ignore lint/suspicious/noExplicitAny: a test's hand edit of a stored part
-function editJson(kv: ReturnType<typeof memoryKv>, key: string, edit: (v: any) => unknown) {
+function editJson(kv: MemoryKv, key: string, edit: (v: any) => unknown) {
   const value = JSON.parse(new TextDecoder().decode(kv.data.get(key)));
   kv.data.set(key, new TextEncoder().encode(JSON.stringify(edit(value))));
-}
-
-/** A small but schema-valid version (the ONNX bytes are opaque here: the check is their sha256). */
-function publish(
-  kv: ReturnType<typeof memoryKv>,
-  version: string,
-  opts: { createdAt?: string; segments?: string[]; undated?: boolean } = {},
-) {
-  const { manifest, catalog, onnx } = tinyModel(version, opts);
-  // as `npm run seed` stores it (scripts/seed/kv-entries.ts); `undated`: as an earlier release did
-  if (!opts.undated) kv.meta.set(kvKeys.manifest(version), { createdAt: manifest.createdAt });
-  if (opts.segments)
-    manifest.segments = {
-      names: opts.segments,
-      descriptions: opts.segments,
-      onnxSha256: "0".repeat(64),
-      onnxBytes: 1,
-    };
-  kv.data.set(kvKeys.manifest(version), new TextEncoder().encode(JSON.stringify(manifest)));
-  kv.data.set(kvKeys.catalog(version), new TextEncoder().encode(JSON.stringify(catalog)));
-  kv.data.set(kvKeys.onnx(version), onnx);
-  return { manifest, catalog, onnx };
 }
 
 describe("npm run models: activate", () => {
@@ -120,7 +55,7 @@ describe("npm run models: activate", () => {
   });
 
   it("refuses a version that fails the check; the pointer and history are unchanged", async () => {
-    const cases: [string, (kv: ReturnType<typeof memoryKv>) => void, string][] = [
+    const cases: [string, (kv: MemoryKv) => void, string][] = [
       [
         "bad-sha",
         (kv) => kv.data.set(kvKeys.onnx("bad-sha"), new TextEncoder().encode("other bytes")),
@@ -333,7 +268,7 @@ describe("npm run models: rollback", () => {
 });
 
 describe("npm run models: campaigns naming a lost segment", () => {
-  const put = (kv: ReturnType<typeof memoryKv>, key: string, value: unknown) =>
+  const put = (kv: MemoryKv, key: string, value: unknown) =>
     kv.data.set(key, new TextEncoder().encode(JSON.stringify(value)));
   const segmentCampaign = (name: string) => ({
     v: 2,
@@ -494,7 +429,7 @@ describe("the active pointer's version", () => {
 });
 
 describe("wrangler KV client", () => {
-  it("round-trips binary and text values and lists by prefix in a local state directory", async () => {
+  it("round-trips binary and text values, lists by prefix and deletes in a local state directory", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ot-models-"));
     try {
       const kv = wranglerKv({ persistTo: dir });
@@ -516,6 +451,9 @@ describe("wrangler KV client", () => {
           ["model:absent:manifest", null],
         ]),
       );
+      // a delete of a key present and one absent (no error)
+      await kv.delete(["model:t:onnx", "model:absent:onnx"]);
+      expect(await kv.list("model:")).toEqual(["model:t:manifest"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -10,7 +10,7 @@ import { base64ToBytes } from "../../core/base64";
 import { kvKeys } from "../../core/kv-keys";
 import type { ActivePointer, ModelHistory } from "../../core/manifest";
 import { listVersions, ModelsError } from "../../core/model-versions";
-import { checkAdminAccess, listViaWorker, moveViaWorker } from "../../scripts/lib/worker-admin";
+import { checkAdminAccess, deleteViaWorker, listViaWorker, moveViaWorker } from "../../scripts/lib/worker-admin";
 import { workerUrl } from "../../scripts/lib/worker-url";
 import type { Bindings } from "../../worker/env";
 import { objectEnv } from "../../worker/lib/bounded-env";
@@ -165,6 +165,56 @@ describe("model moves", () => {
         /no model move/,
       );
       expect((await stored()).pointer.version).toBe(base);
+    });
+
+    it("deletes a version nothing serves, in the one writer: never both it and an activation of it at once", async () => {
+      const base = fixture().version;
+      const [old, raced] = [await storeVersionCopy("old"), await storeVersionCopy("raced")];
+      // the pointer moved an hour ago: past the settling time
+      const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+      await env.OPENTIME_KV.put(kvKeys.activeModel, JSON.stringify({ version: base, activatedAt: hourAgo }));
+      const deleteOf = (version: string) => deleteViaWorker(WORKER, TEST_ADMIN_KEY, version, viaWorker);
+      // a campaign scoring with it holds it
+      await env.OPENTIME_KV.put(
+        kvKeys.campaign("spring"),
+        JSON.stringify({ v: 2, default: { id: "picks", type: "recommendations" }, model: old }),
+      );
+      await expect(deleteOf(old)).rejects.toThrow(`${old} is named by spring`);
+      await env.OPENTIME_KV.delete(kvKeys.campaign("spring"));
+      expect(await deleteOf(old)).toEqual({
+        version: old,
+        deleted: [kvKeys.catalog(old), kvKeys.onnx(old), kvKeys.manifest(old)],
+      });
+      expect((await env.OPENTIME_KV.list({ prefix: `model:${old}:` })).keys).toEqual([]);
+      await expect(deleteOf(base)).rejects.toThrow(`${base} is the active version`);
+      // sent with an activation of it: one of the two lands, the other is refused, and an activated version keeps its keys
+      const [moved, deleted] = await Promise.all([
+        send("/v1/admin/models/activate", {
+          method: "POST",
+          headers: ADMIN_HEADERS,
+          body: JSON.stringify({ version: raced }),
+        }),
+        send(`/v1/admin/models/${raced}`, { method: "DELETE", headers: ADMIN_HEADERS }),
+      ]);
+      expect([moved.status, deleted.status].sort()).toEqual([200, 409]);
+      const pointer = (await stored()).pointer.version;
+      if (moved.status === 200) {
+        expect(pointer).toBe(raced);
+        expect(((await deleted.json()) as { error: { message: string } }).error.message).toMatch(
+          "is the active version",
+        );
+        expect((await env.OPENTIME_KV.list({ prefix: `model:${raced}:` })).keys).toHaveLength(3);
+      } else {
+        expect(pointer).toBe(base);
+        expect((await env.OPENTIME_KV.list({ prefix: `model:${raced}:` })).keys).toEqual([]);
+      }
+      // a version rolled back from is in no history, but for 5 minutes opens elsewhere may still read it as active
+      const other = await storeVersionCopy("other");
+      await activate(other);
+      await rollback();
+      await expect(deleteOf(other)).rejects.toThrow("less than 5 minutes ago");
+      expect((await env.OPENTIME_KV.list({ prefix: `model:${other}:` })).keys).toHaveLength(3);
+      await expect(deleteOf("not a version")).rejects.toThrow(/answered 400/);
     });
 
     it("lists every version with its check and the writer's own state, even where KV is older", async () => {

@@ -20,6 +20,9 @@ export function bindingKvClient(kv: KVNamespace): KvClient {
     async put(key, value) {
       await kv.put(key, value);
     },
+    async delete(keys) {
+      for (const key of keys) await kv.delete(key);
+    },
     async list(prefix, limit = Number.POSITIVE_INFINITY) {
       const names: string[] = [];
       let cursor: string | undefined;

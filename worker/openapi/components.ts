@@ -20,6 +20,7 @@ import {
 } from "../../core/experiments/experiment";
 import { ItemRulesSchema } from "../../core/item-rules";
 import { CatalogPatchSchema, ItemOverlaySchema } from "../../core/live-catalog";
+import { DeletionSchema } from "../../core/model-deletion";
 import { ModelActivationSchema, MoveSchema } from "../../core/model-versions";
 import { ConsentChangeSchema } from "../../core/profile";
 import { SubjectsRequestSchema } from "../../core/subject-request";
@@ -119,6 +120,7 @@ export const COMPONENTS = {
   }),
   // POST /v1/admin/models/activate and /rollback (core/model-versions.ts)
   ModelMove: MoveSchema,
+  ModelDeletion: DeletionSchema,
   // PATCH /v1/admin/catalog (worker/routes/admin-catalog-patch.ts)
   CatalogPatched: z.object({
     version: z.number().int().describe("the live catalog's version after this PATCH"),

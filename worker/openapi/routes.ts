@@ -1072,6 +1072,29 @@ const DOCUMENTED: RouteDoc[] = [
     },
   },
   {
+    method: "delete",
+    route: "/v1/admin/models/:version",
+    path: "/v1/admin/models/{version}",
+    tag: "models",
+    summary:
+      "delete a version's keys (npm run models -- delete): only one nothing serves, not active, not in the history, named by no campaign or running experiment, 5 minutes after the pointer last moved",
+    auth: "admin",
+    params: [{ name: "version", in: "path", required: true, description: "model version", schema: STRING }],
+    responses: {
+      200: {
+        description: '{"version","deleted":[key, ...]}: the keys deleted, the manifest last',
+        schema: "ModelDeletion",
+      },
+      400: error("not a model version's name (1-64 of A-Z a-z 0-9 . _ -)", "BAD_REQUEST"),
+      401: unauthorized,
+      409: error(
+        "kept, nothing deleted: the version is active, in the history, named by a campaign or running experiment, the pointer moved in the last 5 minutes, more campaigns are stored than it reads, or it is not stored",
+        "MODEL_REFUSED",
+      ),
+      500: internal,
+    },
+  },
+  {
     method: "post",
     route: "/dashboard/models/:action",
     path: "/dashboard/models/{action}",

@@ -2,7 +2,8 @@
  * ModelMover: the Worker's one writer of `model:active` and `model:history`, a SQLite-backed Durable Object (one
  * instance, `models`). The admin API's and the dashboard's activations and rollbacks (core/model-versions.ts)
  * run here one at a time, so two moves sent at once from two places both land in order: the second moves from
- * the first's pointer and history, never from the state both started with. The admin API's listing runs here
+ * the first's pointer and history, never from the state both started with; a version's deletion runs in the same
+ * queue, so it never interleaves with an activation of that version. The admin API's listing runs here
  * too, off the isolates that serve opens (it reads the catalog and ONNX bytes of each version it shows), beside the
  * moves.
  *
@@ -26,6 +27,7 @@ import { KeyPacer } from "../lib/key-pacer";
 import type { KvDeadlines } from "../lib/kv-deadline";
 import { Serial } from "../lib/serial";
 import { bindingKvClient } from "../model/binding-kv-client";
+import { type DeletionAnswer, makeDeletion } from "../model/model-deletion";
 import { type MoveAnswer, type MoveRequest, makeMove } from "../model/move-request";
 
 type StateTexts = Record<string, string | null>;
@@ -44,6 +46,13 @@ export class ModelMover extends DurableObject<Bindings> {
 
   move(request: MoveRequest): Promise<MoveAnswer> {
     return this.moves.run(async () => makeMove(await this.ownWrites(bindingKvClient(this.env.OPENTIME_KV)), request));
+  }
+
+  /** Deletes a version's keys between moves, from the state the last move left (core/model-deletion.ts). */
+  remove(version: string): Promise<DeletionAnswer> {
+    return this.moves.run(async () =>
+      makeDeletion(await this.ownWrites(bindingKvClient(this.env.OPENTIME_KV)), version),
+    );
   }
 
   /**

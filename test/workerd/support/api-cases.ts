@@ -943,6 +943,26 @@ export const CASES: Case[] = [
     code: "MODEL_REFUSED",
   },
   { route: "POST /v1/admin/models/rollback", path: "/v1/admin/models/rollback", status: 401, code: "UNAUTHORIZED" },
+  {
+    route: "DELETE /v1/admin/models/:version",
+    path: "/v1/admin/models/als-19700101T000000Z",
+    headers: ADMIN,
+    status: 409,
+    code: "MODEL_REFUSED",
+  },
+  {
+    route: "DELETE /v1/admin/models/:version",
+    path: "/v1/admin/models/not%20a%20version",
+    headers: ADMIN,
+    status: 400,
+    code: "BAD_REQUEST",
+  },
+  {
+    route: "DELETE /v1/admin/models/:version",
+    path: "/v1/admin/models/als-19700101T000000Z",
+    status: 401,
+    code: "UNAUTHORIZED",
+  },
   // operations
   { route: "GET /v1/health", path: "/v1/health", status: 200 },
   { route: "GET /openapi.json", path: "/openapi.json", status: 200 },
