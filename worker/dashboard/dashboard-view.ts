@@ -41,6 +41,10 @@ export interface DashboardInput {
   versions: string[];
   /** what the last model action did (worker/dashboard/model-message.ts: from the redirect's code) */
   modelMessage?: string | null;
+  /** why model health could not be read (model-health.ts): the section says it, never "no model is active" */
+  modelUnread?: string;
+  /** what the page cannot read on a deploy without the KV binding, said first */
+  kvUnbound?: string;
   drift: DriftRun[];
   /** the command that runs the drift job by hand (local development: this Worker's origin), or null */
   driftCommand?: string | null;
@@ -125,6 +129,8 @@ export function dashboardView(input: DashboardInput): Record<string, unknown> {
     model: input.model ? { ...input.model, history: input.model.history.map((version) => ({ version })) } : null,
     versions: input.versions.map((version) => ({ version, active: version === input.model?.active })),
     modelMessage: input.modelMessage ?? null,
+    modelUnread: input.modelUnread ?? null,
+    kvUnbound: input.kvUnbound ?? null,
     drift: driftView(input.drift, input.model?.active ?? null, input.psiThreshold, input.eceThreshold),
     driftCommand: input.driftCommand ?? null,
   };

@@ -13,7 +13,7 @@ export interface ExperimentIdPage {
 }
 
 export async function experimentIdPage(
-  kv: KVNamespace,
+  kv: KVNamespace | undefined,
   registry: DurableObjectStub<ExperimentRegistry> | null,
   limit: number,
   after = "",
@@ -21,7 +21,8 @@ export async function experimentIdPage(
   // one more than the page from each: whether more follow
   const [registered, listed] = await Promise.all([
     registry ? registry.ids(limit + 1, after) : [],
-    listExperimentIds(kv, limit + 1, after),
+    // a deploy without the KV binding (the dashboard still shows): the registry's alone, KV holding none
+    kv ? listExperimentIds(kv, limit + 1, after) : [],
   ]);
   const merged = [...new Set([...registered, ...listed])].sort();
   const ids = merged.slice(0, limit);

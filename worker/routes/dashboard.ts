@@ -3,8 +3,12 @@
  * or a Cloudflare Access identity; open on a loopback host under DEMO_ROUTES): the experiments, one experiment's
  * report (always-valid intervals, as it is looked at every day) with SVG charts and its buttons (Stop or Start,
  * Ship this arm: dashboard/experiment-controls.ts; the experiment read from the registry, so a button's change
- * shows at once; without D1 there is no report, and the buttons show with the experiment's id and status), and model health (the active model and its history, drift by day). An id no experiment has answers 404 with the page saying so (and the experiments
- * there are), not another experiment's report; a `phase` other than `all` or `current` answers 400 BAD_REQUEST.
+ * shows at once; without D1 there is no report, and the buttons show with the experiment's id and status), and model
+ * health (the active model and its history, drift by day: dashboard/model-health.ts; a passing KV failure of its
+ * reads is said in its place, the rest of the page shown). Without the KV binding the page shows what the registry
+ * and D1 hold, says what it cannot read, and shows no buttons. An id no experiment has answers 404 with the page
+ * saying so (and the experiments there are), not another experiment's report; a `phase` other than `all` or
+ * `current` answers 400 BAD_REQUEST.
  * Server-rendered (mustache), no script; its numbers are the reporting API's. Never framed by another site
  * (lib/no-framing.ts: its model buttons could be clickjacked).
  */
@@ -13,17 +17,16 @@ import Mustache from "mustache";
 import { z } from "zod";
 import { cutWhole } from "../../core/cut-text";
 import { ExperimentIdSchema, GLOBAL_HOLDOUT_ID } from "../../core/experiments/experiment";
-import { kvKeys } from "../../core/kv-keys";
-import { ActivePointerSchema, ModelHistorySchema } from "../../core/manifest";
-import { rollbackTarget, storedVersions } from "../../core/model-versions";
 import { isLoopbackHost } from "../../core/web-url";
 import TEMPLATE from "../dashboard/dashboard.html";
 import { dashboardView } from "../dashboard/dashboard-view";
 import { experimentControls } from "../dashboard/experiment-controls";
 import { ExperimentMessageQuery, experimentMessage } from "../dashboard/experiment-message";
-import { ModelMessageQuery, modelMessage } from "../dashboard/model-message";
+import { modelHealth } from "../dashboard/model-health";
+import { ModelMessageQuery } from "../dashboard/model-message";
 import { recentDriftRuns } from "../drift/drift-store";
 import { type AppEnv, getConfig } from "../env";
+import { ApiError } from "../errors";
 import { banditHistory } from "../experiments/bandit-store";
 import { experimentIdPage } from "../experiments/experiment-ids";
 import { experimentReport, reportDecisionTtlDays } from "../experiments/experiment-report";
@@ -33,7 +36,6 @@ import { ReportPhaseSchema } from "../experiments/report-phase";
 import { noFraming } from "../lib/no-framing";
 import { staffPagePolicy } from "../lib/staff-page-policy";
 import { invalidInput } from "../lib/zod-issues";
-import { bindingKvClient } from "../model/binding-kv-client";
 import { dashboardAccess } from "../preview/access";
 import { DRIFT_CRON } from "../scheduled-crons";
 
@@ -42,6 +44,14 @@ const Query = z.object({ experiment: z.string().optional() });
 /** How much of an id no experiment has the page repeats (a real id is at most 64 characters). */
 const SHOWN_ID_CHARS = 64;
 
+/** What the page says first on a deploy without the KV binding: what it shows, and what it cannot. */
+const NO_KV_PAGE =
+  "No KV namespace is bound as OPENTIME_KV (kv_namespaces in wrangler.toml; GET /v1/health lists it as kv_binding_missing): emails serve their fallbacks until it is. This page shows what the experiments' registry and D1 hold, without model health or the experiments' buttons (what they change reaches opens through KV).";
+
+/** Why an experiment only KV holds (the global holdout's, any without the registry) cannot be shown without it. */
+const NO_KV_BINDING =
+  "this experiment is read from Workers KV, and the OPENTIME_KV binding is not configured (wrangler.toml)";
+
 /** An id that can name something to report: an experiment's, or the global holdout's (no KV read for others). */
 function reportableId(id: string): boolean {
   return id === GLOBAL_HOLDOUT_ID || ExperimentIdSchema.safeParse(id).success;
@@ -49,7 +59,9 @@ function reportableId(id: string): boolean {
 
 export function registerDashboard(app: Hono<AppEnv>): void {
   app.get("/dashboard", noFraming, dashboardAccess, async (c) => {
-    const kv = c.env.OPENTIME_KV;
+    // a deploy without its KV namespace (env.ts, config.kv_binding_missing): the page shows what the registry and D1
+    // hold, and says what it cannot read, as it does without D1; it never starts a read of a namespace not there
+    const kv: KVNamespace | undefined = c.env.OPENTIME_KV;
     const db = c.env.DB;
     const query = Query.catch({}).parse(c.req.query());
     // what a model button did: a code, whose text the page writes (never text from the URL)
@@ -61,25 +73,25 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     // (400), never shown as all readers
     const phase = ReportPhaseSchema.default("all").safeParse(c.req.query("phase"));
     if (!phase.success) throw invalidInput(phase.error, "BAD_REQUEST", "phase");
-    // the picker lists the first 1,000 ids; `?experiment=<id>` opens any stored one
-    const [listed, holdout, pointer, history, versions] = await Promise.all([
-      experimentIdPage(kv, c.env.EXPERIMENT_REGISTRY ? experimentRegistry(c.env) : null, MAX_LISTED_EXPERIMENTS).then(
-        (page) => page.ids,
-      ),
-      readGlobalHoldout(kv),
-      kv.get(kvKeys.activeModel, "json").then((v) => ActivePointerSchema.safeParse(v)),
-      kv.get(kvKeys.modelHistory, "json").then((v) => ModelHistorySchema.safeParse(v)),
-      storedVersions(bindingKvClient(kv)).then((v) => v.sort().reverse()),
+    const registry = c.env.EXPERIMENT_REGISTRY ? experimentRegistry(c.env) : null;
+    // the picker lists the first 1,000 ids; `?experiment=<id>` opens any stored one. Each read is an async call, so
+    // none throws before the others are started and awaited with it (one that did left them rejecting unawaited)
+    const [listed, holdout, health] = await Promise.all([
+      experimentIdPage(kv, registry, MAX_LISTED_EXPERIMENTS).then((page) => page.ids),
+      kv ? readGlobalHoldout(kv) : null,
+      modelHealth(kv, moved),
     ]);
     // the global holdout is listed once it was set (turned off, its report reads as it ended)
     let ids = holdout ? [...listed, GLOBAL_HOLDOUT_ID] : listed;
     // an id asked for that no experiment has is said so (404), never answered with another experiment's report
     const askedId = query.experiment || undefined;
     // an experiment as its one writer holds it (a button's change shows at once, whatever KV's copy says yet)
-    const read = (id: string) =>
-      id !== GLOBAL_HOLDOUT_ID && c.env.EXPERIMENT_REGISTRY
-        ? experimentRegistry(c.env).get(id)
-        : reportedExperiment(kv, id);
+    const read = async (id: string) => {
+      if (id !== GLOBAL_HOLDOUT_ID && registry) return registry.get(id);
+      // KV's alone holds it: without KV whether it exists is unknown, never a 404 (the one handler's 503)
+      if (!kv) throw new ApiError("KV_UNAVAILABLE", NO_KV_BINDING);
+      return reportedExperiment(kv, id);
+    };
     const asked = askedId && reportableId(askedId) ? await read(askedId) : null;
     const missing = askedId !== undefined && asked === null ? askedId : null;
     if (asked && !ids.includes(asked.id)) ids = [...ids, asked.id];
@@ -88,7 +100,7 @@ export function registerDashboard(app: Hono<AppEnv>): void {
     const [report, bandit, drift] = db
       ? await Promise.all([
           experiment
-            ? reportDecisionTtlDays(kv, experiment).then((decisionTtlDays) =>
+            ? (kv ? reportDecisionTtlDays(kv, experiment) : Promise.resolve(undefined)).then((decisionTtlDays) =>
                 experimentReport(db, experiment, {
                   intervals: "sequential",
                   shopCurrency: getConfig(c.env).shopCurrency,
@@ -102,8 +114,9 @@ export function registerDashboard(app: Hono<AppEnv>): void {
         ])
       : [null, [], []];
     // the buttons need the registry (and the campaigns' writer), not D1: without a report they show all the same,
-    // in the experiment's section, without the report's verdicts
-    const controls = experiment ? await experimentControls(c.env, experiment, report) : null;
+    // in the experiment's section, without the report's verdicts. Not without KV: what they change reaches opens
+    // through KV's copy, and shipping reads the campaign there
+    const controls = experiment && kv ? await experimentControls(c.env, experiment, report) : null;
     const view = dashboardView({
       experiments: ids,
       current,
@@ -117,17 +130,10 @@ export function registerDashboard(app: Hono<AppEnv>): void {
         ? undefined
         : `No results: experiments are counted in a D1 database, and none is bound as DB (wrangler.toml; README: Storage built to count).${controls ? " The buttons above work without it: readers are still assigned and served, only nothing is counted." : ""}`,
       bandit,
-      model: pointer.success
-        ? {
-            active: pointer.data.version,
-            activatedAt: pointer.data.activatedAt,
-            history: history.success ? history.data.map((h) => h.version).reverse() : [],
-            // the version a rollback returns to (none: no button, nothing to roll back to)
-            rollbackTo: (history.success && rollbackTarget(history.data, pointer.data.version)?.target.version) || null,
-          }
-        : null,
-      versions,
-      modelMessage: await modelMessage(kv, moved, pointer.success ? pointer.data.version : null, versions),
+      ...("unread" in health
+        ? { model: null, versions: [], modelUnread: health.unread }
+        : { model: health.model, versions: health.versions, modelMessage: health.message }),
+      ...(kv ? {} : { kvUnbound: NO_KV_PAGE }),
       drift,
       // the curl that runs the drift job, on this Worker's own origin when it is local (wrangler dev, any port)
       driftCommand: isLoopbackHost(url.hostname)
