@@ -37,18 +37,22 @@ export interface Stamp {
 }
 
 /**
- * CatalogPatchSchema, with every `at` at most MAX_AT_AHEAD_MS past `nowMs` (the route's clock), named by its
- * path (`items[2].at`) as the other fields are.
+ * CatalogPatchSchema, with every `at` at most MAX_AT_AHEAD_MS past `nowMs` (the route's clock) and not before 1970
+ * (the stamps' floor starts there: such an `at` would always be stale), named by its path (`items[2].at`) as the
+ * other fields are.
  */
 export function catalogPatchSchemaAt(nowMs: number) {
   return CatalogPatchSchema.superRefine((p, ctx) => {
     p.items.forEach((item, i) => {
-      if (item.at === undefined || zonedIsoMillis(item.at) <= nowMs + MAX_AT_AHEAD_MS) return;
-      ctx.addIssue({
-        code: "custom",
-        path: ["items", i, "at"],
-        message: `is more than ${MAX_AT_AHEAD_MS / 60_000} minutes ahead of this server's clock (${new Date(nowMs).toISOString()}): check the sending system's clock and zone`,
-      });
+      if (item.at === undefined) return;
+      const ms = zonedIsoMillis(item.at);
+      const message =
+        ms > nowMs + MAX_AT_AHEAD_MS
+          ? `is more than ${MAX_AT_AHEAD_MS / 60_000} minutes ahead of this server's clock (${new Date(nowMs).toISOString()}): check the sending system's clock and zone`
+          : ms < 0
+            ? "is before 1970: check the sending system's clock and zone"
+            : null;
+      if (message) ctx.addIssue({ code: "custom", path: ["items", i, "at"], message });
     });
   });
 }

@@ -23,7 +23,7 @@ describe("catalog order", () => {
     expect(ZonedTimeSchema.safeParse(`2026-11-22T10:00:00.${"1".repeat(60)}Z`).success).toBe(false);
   });
 
-  it("refuses an `at` more than MAX_AT_AHEAD_MS past the clock, by its path", () => {
+  it("refuses an `at` more than MAX_AT_AHEAD_MS past the clock, or before 1970, by its path", () => {
     const at = (ms: number) => ({
       items: [
         { id: "p1", stock: 1 },
@@ -35,6 +35,11 @@ describe("catalog order", () => {
     expect(ahead.success).toBe(false);
     expect(ahead.error?.issues[0]?.path).toEqual(["items", 1, "at"]);
     expect(ahead.error?.issues[0]?.message).toContain("more than 5 minutes ahead");
+    // before 1970 no change was made: a clock or zone gone wrong, said so rather than answered as stale
+    expect(catalogPatchSchemaAt(T).safeParse(at(0)).success).toBe(true);
+    const before = catalogPatchSchemaAt(T).safeParse({ items: [{ id: "p1", stock: 1, at: "1969-12-31T23:59:59Z" }] });
+    expect(before.error?.issues[0]?.path).toEqual(["items", 0, "at"]);
+    expect(before.error?.issues[0]?.message).toContain("is before 1970");
   });
 
   it("leaves out the fields older than their stamps, field by field; equal times apply", () => {

@@ -643,7 +643,7 @@ const DOCUMENTED: RouteDoc[] = [
       },
       400: {
         ...badBody,
-        description: `${badBody.description}, an \`at\` more than ${MAX_AT_AHEAD_MS / 60_000} minutes ahead of the server's clock included; or the live catalog would hold too many items`,
+        description: `${badBody.description}, an \`at\` more than ${MAX_AT_AHEAD_MS / 60_000} minutes ahead of the server's clock or before 1970 included; or the live catalog would hold too many items`,
       },
       401: unauthorized,
       413: tooLarge,
