@@ -506,6 +506,64 @@ describe("pictures as rasters of their box", () => {
     expect(at(await pictureRaster({ bytes: clear }, small, panel), 12, 10)).toEqual([0xee, 0xf0, 0xf2]);
   });
 
+  it("draws a grey or RGB PNG's tRNS colour transparent (the panel shows), at every depth, on both paths", async () => {
+    const w = 13;
+    const h = 11;
+    const small = { width: w, height: h };
+    const at = (r: Raster, x: number, y: number) => Array.from(r.data.subarray((y * w + x) * 3, (y * w + x) * 3 + 3));
+    const PANEL = [0xee, 0xf0, 0xf2];
+    const key = (...values: number[]) => chunk("tRNS", Uint8Array.from(values.flatMap((v) => [v >> 8, v & 255])));
+    // the key is the colour of every third pixel; a colour one step off it is drawn
+    const onKey = (x: number, y: number) => (x + y) % 3 === 0;
+    for (const interlaced of [false, true]) {
+      for (const depth of [8, 16] as const) {
+        const top = depth === 16 ? 65535 : 255;
+        // 16 bits: the near colour differs in the low byte only, so the key is matched on all 16 bits
+        const near = depth === 16 ? [top - 1, 0, 0] : [top, 1, 0];
+        const bytes = anyPng(
+          w,
+          h,
+          2,
+          depth,
+          interlaced,
+          (x, y) => (onKey(x, y) ? [top, 0, 0] : x % 2 ? near : [0, 0, top]),
+          (y) => y % 5,
+          [key(top, 0, 0)],
+        );
+        const out = await pictureRaster({ bytes }, small, panel);
+        for (const [x, y] of [
+          [0, 0],
+          [1, 0],
+          [3, 0],
+          [2, 1],
+          [12, 10],
+          [5, 4],
+        ] as const) {
+          const drawn = x % 2 ? near.map((v) => v >> (depth - 8)) : [0, 0, 255];
+          expect(at(out, x, y), `RGB ${depth} bits, interlaced ${interlaced}, at ${x},${y}`).toEqual(
+            onKey(x, y) ? PANEL : drawn,
+          );
+        }
+      }
+      for (const depth of [1, 2, 4, 8, 16] as const) {
+        const top = (1 << depth) - 1;
+        const bytes = anyPng(
+          w,
+          h,
+          0,
+          depth,
+          interlaced,
+          (x, y) => [onKey(x, y) ? 0 : top],
+          (y) => y % 5,
+          [key(0)],
+        );
+        const out = await pictureRaster({ bytes }, small, panel);
+        expect(at(out, 0, 0), `grey ${depth} bits, interlaced ${interlaced}`).toEqual(PANEL);
+        expect(at(out, 1, 0), `grey ${depth} bits, interlaced ${interlaced}`).toEqual([255, 255, 255]);
+      }
+    }
+  });
+
   it("refuses pictures whose headers announce more than 8 megapixels, before decoding them", async () => {
     const huge = handMadePng(noise(48), 4, 4, 3, () => 0);
     new DataView(huge.buffer).setUint32(16, 10_000); // IHDR width

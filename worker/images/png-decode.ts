@@ -161,6 +161,14 @@ export function decodePng(input: Uint8Array | PngFile): DecodedSamples | null {
   if (!png) return null;
   const { width, height, depth, colour, interlaced } = png.header;
   if (depth !== 8 || (colour !== 2 && colour !== 6) || interlaced) return null;
+  // an RGB picture with a tRNS (one colour transparent) gets its alpha channel in png-samples.ts
+  if (
+    colour === 2 &&
+    png.critical.some(
+      (c) => String.fromCharCode(c[4] as number, c[5] as number, c[6] as number, c[7] as number) === "tRNS",
+    )
+  )
+    return null;
   const channels = colour === 2 ? 3 : 4;
   const rowBytes = width * channels;
   const stride = rowBytes + 1;

@@ -5,14 +5,15 @@
  * indices are looked up in a table (RGB, or RGBA with a tRNS). Linear in the pixels; no copy of the image data but
  * the samples written. fast-png read interlaced pictures of fewer than 8 bits a pixel a byte a pixel, and failed on
  * every one of them (`Unsupported filter`); it also inflated in JS, and copied each palette pixel with a call.
- * A grey or RGB picture's tRNS (one colour made transparent) is ignored: that colour is drawn.
+ * A grey or RGB picture's tRNS (one colour made transparent) adds an alpha channel: that colour, matched on its
+ * samples at the picture's own depth (all 16 bits of a 16-bit one), is transparent, every other one opaque.
  */
 import { ADAM7, COLOUR_TYPES, inflateImageData, type PngFile, paeth } from "./png-decode";
 
 export interface PngSamples {
   width: number;
   height: number;
-  /** 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA (straight alpha) */
+  /** 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA (straight alpha; a grey or RGB picture with a tRNS gets one) */
   channels: number;
   data: Uint8Array;
 }
@@ -39,6 +40,17 @@ function paletteTable(png: PngFile): { table: Uint8Array; colours: number; chann
     if (channels === 4) table[i * 4 + 3] = i < (trns as Uint8Array).byteLength ? (trns?.[i] as number) : 255;
   }
   return { table, colours, channels };
+}
+
+/**
+ * A grey or RGB picture's tRNS: its one transparent colour as samples at the picture's depth (each stored in two
+ * bytes), or null when it has none (or one too short to read). Colour types with alpha take no tRNS.
+ */
+function transparentKey(png: PngFile, colour: number, samples: number): number[] | null {
+  if (colour !== 0 && colour !== 2) return null;
+  const trns = chunkData(png, "tRNS");
+  if (!trns || trns.byteLength < samples * 2) return null;
+  return Array.from({ length: samples }, (_, k) => ((trns[2 * k] as number) << 8) | (trns[2 * k + 1] as number));
 }
 
 /** Unfilters one row in place: its filter byte at `at`, the row above's at `above` (-1: the first row of a pass). */
@@ -76,7 +88,8 @@ export function decodePngSamples(png: PngFile): PngSamples {
   // a filter looks back a whole pixel, or a byte when a pixel takes less
   const unit = Math.max(1, bits >> 3);
   const palette = colour === 3 ? paletteTable(png) : null;
-  const channels = palette ? palette.channels : samples;
+  const key = transparentKey(png, colour, samples);
+  const channels = palette ? palette.channels : samples + (key ? 1 : 0);
   const mask = (1 << Math.min(depth, 8)) - 1;
   const scale = depth < 8 && !palette ? 255 / mask : 1;
   const raw = inflateImageData(png);
@@ -96,13 +109,21 @@ export function decodePngSamples(png: PngFile): PngSamples {
         if (depth < 8 || palette) {
           const bit = x * depth;
           const v = ((raw[row + (bit >> 3)] as number) >> (8 - depth - (bit & 7))) & mask;
-          if (!palette) out[o] = Math.round(v * scale);
-          else if (v >= palette.colours) throw new Error(`png: palette index ${v} of ${palette.colours} colours`);
+          if (!palette) {
+            out[o] = Math.round(v * scale);
+            if (key) out[o + 1] = v === key[0] ? 0 : 255;
+          } else if (v >= palette.colours) throw new Error(`png: palette index ${v} of ${palette.colours} colours`);
           else for (let k = 0; k < channels; k++) out[o + k] = palette.table[v * channels + k] as number;
         } else {
           // 8 bits a sample, or 16 (their high byte)
           const step = depth >> 3;
           for (let k = 0, i = row + x * samples * step; k < samples; k++, i += step) out[o + k] = raw[i] as number;
+          if (key) {
+            let keyed = true;
+            for (let k = 0, i = row + x * samples * step; k < samples && keyed; k++, i += step)
+              keyed = (step === 2 ? ((raw[i] as number) << 8) | (raw[i + 1] as number) : raw[i]) === key[k];
+            out[o + samples] = keyed ? 0 : 255;
+          }
         }
       }
     }
