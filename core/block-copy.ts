@@ -97,10 +97,14 @@ export interface CopyContext {
  */
 const UNKNOWN_TIME_LEFT = Object.assign(() => "", { toString: () => "" });
 
-/** One line of plain text: whitespace runs collapsed, control characters dropped, cut at `max` with an ellipsis. */
+/**
+ * One line of plain text: whitespace runs collapsed, control characters dropped, lone surrogates written U+FFFD, cut
+ * at `max` with an ellipsis.
+ */
 function oneLine(text: string, max: number): string {
   let spaced = "";
-  for (const ch of text) spaced += hasControlCharacter(ch) ? " " : ch;
+  // a lone surrogate has no UTF-8 form: U+FFFD, as core/escape-xml.ts writes it for the card
+  for (const ch of text.toWellFormed()) spaced += hasControlCharacter(ch) ? " " : ch;
   const line = spaced.replace(/\s+/g, " ").trim();
   if (line.length <= max) return line;
   return `${cutWhole(line, max - 1).trimEnd()}…`;

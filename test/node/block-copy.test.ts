@@ -159,6 +159,11 @@ describe("rendering", () => {
     expect(out.badge).toBe('Mugs & <Cups> "…');
   });
 
+  it("writes a title's lone surrogate as U+FFFD, as the card's text is written (fast-check's strings never hold one)", () => {
+    const out = renderCopy({ headline: "{{item.title}}!" }, { item: { ...item, title: "Mug \ud800 blue \udc00" } });
+    expect(out.headline).toBe("Mug \ufffd blue \ufffd!");
+  });
+
   it("never yields control characters, half characters or more than the limit, whatever the title", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 400, unit: "binary" }), (title) => {
