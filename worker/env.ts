@@ -9,7 +9,7 @@ import { DEFAULT_ERASURE_TOMBSTONE_DAYS } from "../core/erasure-key";
 import { isPlaceholderSecret, MIN_SECRET_LENGTH } from "../core/placeholder-secret";
 import { DEFAULT_TOKEN_TTL_DAYS } from "../core/token";
 import { DEFAULT_MAIL_ORIGINS, isOriginValue } from "./amp/mail-origins";
-import { isWellFormedSender } from "./amp/sender-allowlist";
+import { asciiSender, isWellFormedSender } from "./amp/sender-allowlist";
 import type { EventsMessage } from "./events/queue";
 import { logEvent } from "./lib/log";
 
@@ -294,7 +294,7 @@ export function getConfig(bindings: Bindings): Config {
   // named in `invalid`; the others serve
   const listed = (v("AMP_ALLOWED_SENDERS") ?? "")
     .split(",")
-    .map((s) => s.trim().toLowerCase())
+    .map((s) => asciiSender(s.trim().toLowerCase()))
     .filter(Boolean);
   const senders = listed.filter((s) => s === "*" || isWellFormedSender(s));
   if (senders.length < listed.length) invalid.push("AMP_ALLOWED_SENDERS");

@@ -138,6 +138,18 @@ describe("list entries a list does not take", () => {
     expect(health.config).toContain("var_invalid");
   });
 
+  it("a sender whose domain is written in Unicode matches the header's DNS form (IDNA A-labels), and is taken", async () => {
+    const bindings = withVars({ AMP_ALLOWED_SENDERS: `News@Café.example, *@bücher.example, ${SENDER}` });
+    const t = await token("u-config-6");
+    for (const sender of ["news@xn--caf-dma.example", "shop@xn--bcher-kva.example"])
+      expect((await request(bindings, `/v1/amp/recs?t=${t}`, { "AMP-Email-Sender": sender })).status, sender).toBe(200);
+    expect((await request(bindings, `/v1/amp/recs?t=${t}`, { "AMP-Email-Sender": "news@cafe.example" })).status).toBe(
+      403,
+    );
+    const health = (await (await request(bindings, "/v1/health", admin)).json()) as { config: string[] };
+    expect(health.config).not.toContain("var_invalid");
+  });
+
   it("a list of entries it takes is not reported", async () => {
     const bindings = withVars({
       AMP_ALLOWED_SENDERS: `*@shop.com, ${SENDER}, *`,
