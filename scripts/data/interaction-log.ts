@@ -7,6 +7,7 @@ import { IdSchema, MAX_ID_LENGTH, MAX_INPUT_NUMBER } from "../../core/events";
 import { csvDelimiter, csvLines, refuseRepeatedColumns, spelledAs } from "./csv-input";
 import { FileNumbers } from "./file-numbers";
 import { type Csr, csrFromCoo } from "./sparse";
+import { TimeColumn, type UnreadableTime } from "./time-column";
 
 export interface ColumnMapping {
   user: string;
@@ -49,8 +50,8 @@ export interface InteractionLog {
   dropped: Record<string, number>;
   /** data rows read, kept or dropped */
   read: number;
-  /** the first time that could not be read, as the file writes it (for the message that refuses the file) */
-  unreadableTime?: string;
+  /** the first time that could not be read, as the file writes it, and its line (for the message that refuses the file) */
+  unreadableTime?: UnreadableTime;
   /**
    * the first few event types dropped for having no weight (`View`, `add_to_cart`): for the messages that say why,
    * never for the manifest, which must not hold a column's raw values
@@ -285,7 +286,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     dropped[why] = (dropped[why] ?? 0) + 1;
   };
   // times are parsed once the whole file is seen (parseTimes), as the purchase reader does
-  const rawTimes: string[] = [];
+  const rawTimes = new TimeColumn();
   let read = 0;
   let checked = false;
   const unweighted = new Set<string>();
@@ -351,7 +352,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     user.push(intern(userIndex, customerId(u)));
     item.push(intern(itemIndex, it));
     const ti = typ ? intern(typeIndex, typ) : -1;
-    rawTimes.push(rawTime);
+    rawTimes.push(rawTime, line);
     if (cell) {
       const at = weight.length;
       numbers.keep(cell, (v) => {
@@ -362,13 +363,12 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     type.push(ti);
   }
   numbers.settle();
-  const times = parseTimes(path, rawTimes, opts.dateOrder);
+  const { times, unreadable } = rawTimes.parse((texts) => parseTimes(path, texts, opts.dateOrder));
   const keep: number[] = [];
   times.forEach((t, i) => {
     if (Number.isFinite(t)) keep.push(i);
   });
   if (keep.length < times.length) dropped["bad time"] = (dropped["bad time"] ?? 0) + times.length - keep.length;
-  const unreadable = times.findIndex((t) => !Number.isFinite(t));
   // users, items and types indexed by the rows kept, in order of first sight, as if the others had not been read
   const users = reindex([...userIndex.keys()], user.pick(keep));
   const items = reindex([...itemIndex.keys()], item.pick(keep));
@@ -386,7 +386,7 @@ export async function readInteractionLog(path: string, opts: ReadOptions = {}): 
     dropped,
     read,
     unweightedTypes: [...unweighted],
-    ...(unreadable >= 0 && { unreadableTime: rawTimes[unreadable] }),
+    ...(unreadable && { unreadableTime: unreadable }),
   };
 }
 

@@ -13,6 +13,7 @@ import {
   ROUNDED_USER,
 } from "./interaction-log";
 import { NOT_A_PURCHASE, type PurchaseLog } from "./purchase-log";
+import type { UnreadableTime } from "./time-column";
 
 /**
  * Rows whose time (or quantity, or price) cannot be read, above this share of the log, stop training, evaluating or importing: a
@@ -27,8 +28,8 @@ const EARLIEST_TIME_S = 1e8;
 export interface ReadLog {
   read: number;
   dropped: Record<string, number>;
-  /** the first time that could not be read, as the file writes it */
-  unreadableTime?: string;
+  /** the first time that could not be read, as the file writes it, and its line */
+  unreadableTime?: UnreadableTime;
   /** the times kept (unix seconds) */
   time: ArrayLike<number>;
 }
@@ -82,10 +83,11 @@ function checkRoundedIds(path: string, read: number, dropped: Record<string, num
 }
 
 /** The unreadable times' part of checkReadable. */
-function checkTimes(path: string, read: number, dropped: Record<string, number>, example?: string): void {
+function checkTimes(path: string, read: number, dropped: Record<string, number>, example?: UnreadableTime): void {
   const bad = dropped["bad time"] ?? 0;
   if (read === 0 || bad / read <= MAX_UNREADABLE_SHARE) return;
-  const first = example === undefined ? "" : ` (the first: ${JSON.stringify(example.slice(0, 40))})`;
+  const first =
+    example === undefined ? "" : ` (the first: ${JSON.stringify(example.text.slice(0, 40))}, line ${example.line})`;
   throw new Error(
     `${bad} of ${read} rows of ${path} (${((100 * bad) / read).toFixed(1)}%) have a time that could not be read${first}, ` +
       `more than ${100 * MAX_UNREADABLE_SHARE}%: the time column's format was most likely misread. Read are unix seconds ` +

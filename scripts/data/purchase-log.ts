@@ -29,6 +29,7 @@ import {
   reindex,
   unservableRow,
 } from "./interaction-log";
+import { TimeColumn, type UnreadableTime } from "./time-column";
 
 export type PurchaseLayout = "online-retail" | "online-retail-ii" | "opentime-events";
 
@@ -155,8 +156,8 @@ export interface PurchaseLog {
   country: Int16Array;
   dropped: Record<string, number>;
   read: number;
-  /** the first time that could not be read, as the file writes it (for the message that refuses the file) */
-  unreadableTime?: string;
+  /** the first time that could not be read, as the file writes it, and its line (for the message that refuses the file) */
+  unreadableTime?: UnreadableTime;
 }
 
 export interface PurchaseLogOptions {
@@ -184,7 +185,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     country: [] as number[],
     description: [] as number[],
   };
-  const rawTimes: string[] = [];
+  const rawTimes = new TimeColumn();
   const quantity: number[] = [];
   const price: number[] = [];
   const dropped: Record<string, number> = {};
@@ -303,7 +304,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     cols.item.push(ii);
     cols.invoice.push(intern(invoices, c.type ? `${customer}@${rawTime}` : invoiceNo));
     cols.country.push(c.country ? intern(countries, (rec[c.country] ?? "").trim()) : -1);
-    rawTimes.push(rawTime);
+    rawTimes.push(rawTime, info.lines);
     const at = quantity.length;
     numbers.keep(quantityCell, (v) => {
       quantity[at] = v;
@@ -317,10 +318,10 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
   numbers.settle();
   if (!layout) throw new Error(`${path} is empty: no header row, no rows`);
   // dates are parsed once the whole file is seen: the day/month order of its dates is a property of the file
-  const parsed = Array.from(parseTimes(path, rawTimes, opts.dateOrder));
+  const { times, unreadable } = rawTimes.parse((texts) => parseTimes(path, texts, opts.dateOrder));
+  const parsed = Array.from(times);
   const keep = parsed.flatMap((t, i) => (Number.isFinite(t) ? [i] : []));
   if (keep.length < parsed.length) dropped["bad time"] = (dropped["bad time"] ?? 0) + parsed.length - keep.length;
-  const unreadable = parsed.findIndex((t) => !Number.isFinite(t));
   const pick = <T>(xs: T[]) => keep.map((i) => xs[i] as T);
   const time = pick(parsed);
   // customers, items, invoices, countries and descriptions indexed by the rows kept, in order of first sight, as if the
@@ -360,7 +361,7 @@ export async function readPurchaseLog(path: string, opts: PurchaseLogOptions = {
     country: country.column,
     dropped,
     read,
-    ...(unreadable >= 0 && { unreadableTime: rawTimes[unreadable] }),
+    ...(unreadable && { unreadableTime: unreadable }),
   };
 }
 

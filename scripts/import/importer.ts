@@ -30,6 +30,7 @@ import {
 } from "../data/interaction-log";
 import { checkNumbers, checkPurchasesLeft, checkReadable, refuseEmailIds } from "../data/log-checks";
 import { layoutColumns, layoutOf, readPurchaseLog } from "../data/purchase-log";
+import { TimeColumn } from "../data/time-column";
 
 export interface ApiEvent {
   id: string;
@@ -156,9 +157,9 @@ async function loadEvents(
     const events: ApiEvent[] = [];
     let read = 0;
     const dropped: Record<string, number> = {};
-    const rawTimes: string[] = [];
+    const rawTimes = new TimeColumn();
     // as train reads the file (a byte-order mark is no part of the first column's name)
-    for await (const { record: r, longer } of csvLines(path, layoutColumns)) {
+    for await (const { record: r, line, longer } of csvLines(path, layoutColumns)) {
       read++;
       if (longer) {
         dropped[MORE_FIELDS] = (dropped[MORE_FIELDS] ?? 0) + 1;
@@ -181,23 +182,21 @@ async function loadEvents(
         continue;
       }
       events.push({ id, type, user, item, ts: 0 });
-      rawTimes.push(ts);
+      rawTimes.push(ts, line);
     }
     // times read as train reads them (dates too, one day/month order for the file), once the whole file is seen
-    const times = parseTimes(path, rawTimes, dateOrder);
+    // a time before 1970 is no event's: unreadable here
+    const { times, unreadable } = rawTimes.parse(
+      (texts) => parseTimes(path, texts, dateOrder),
+      (t) => Number.isFinite(t) && t >= 0,
+    );
     const kept = events.flatMap((e, i) => {
       const t = times[i] as number;
-      return Number.isFinite(t) && t >= 0 ? [{ ...e, ts: Math.floor(t) }] : [];
+      return Number.isFinite(t) ? [{ ...e, ts: Math.floor(t) }] : [];
     });
     if (kept.length < events.length) dropped["bad time"] = events.length - kept.length;
     // refused as train refuses the file, before anything is sent
-    const unreadable = Array.from(times).findIndex((t) => !(Number.isFinite(t) && t >= 0));
-    checkReadable(path, {
-      read,
-      dropped,
-      unreadableTime: unreadable >= 0 ? rawTimes[unreadable] : undefined,
-      time: kept.map((e) => e.ts),
-    });
+    checkReadable(path, { read, dropped, unreadableTime: unreadable, time: kept.map((e) => e.ts) });
     if (read === 0) throw new Error(`${path} has a header and no rows`);
     if (kept.length === 0)
       throw new Error(

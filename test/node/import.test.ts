@@ -267,7 +267,7 @@ describe("import of a file it cannot use", () => {
             (i) => `${1 + i} Jan 2011`,
           ),
         ],
-        /10 of 10 rows .* time that could not be read \(the first: "1 Jan 2011"\)/,
+        /10 of 10 rows .* time that could not be read \(the first: "1 Jan 2011", line 2\)/,
       ],
       [
         "dotted.csv",

@@ -24,6 +24,27 @@ const file = (name: string, lines: string[]) => {
 };
 
 describe("purchase log", () => {
+  it("reads each row's time from the file's distinct times, and names the first unreadable one by its line", async () => {
+    const path = file("times.csv", [
+      "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+      '536365,85123A,"WHITE',
+      'LANTERN",6,2/12/2010 08:26,2.55,17850,United Kingdom',
+      "536366,71053,LANTERN,6,31 Dec 2010,3.39,17850,United Kingdom",
+      "536367,71053,LANTERN,6,2/12/2010 08:26,3.39,17851,United Kingdom",
+      // the day first: this row settles the file's order, the rows before it included
+      "536368,71053,LANTERN,6,13/12/2010 09:00,3.39,17851,United Kingdom",
+      "536369,71053,LANTERN,6,31 Dec 2010,3.39,17852,United Kingdom",
+    ]);
+    const log = await readPurchaseLog(path);
+    expect(log.unreadableTime).toEqual({ text: "31 Dec 2010", line: 4 });
+    expect(log.dropped).toEqual({ "bad time": 2 });
+    expect(Array.from(log.time, (t) => new Date(t * 1000).toISOString())).toEqual([
+      "2010-12-02T08:26:00.000Z",
+      "2010-12-02T08:26:00.000Z",
+      "2010-12-13T09:00:00.000Z",
+    ]);
+  });
+
   it("keeps opentime purchase events whose event id starts with C (only the UCI layouts mark cancellations so)", async () => {
     const path = file("events-c.csv", [
       "event_id,user_id,type,item_id,ts",
@@ -465,10 +486,12 @@ describe("mapped logs' dates", () => {
   });
 
   it("train stops when more than 5% of the rows have a time it cannot read", async () => {
-    const rows = Array.from({ length: 40 }, (_, i) => `c${i % 10},i${i % 7},${i < 3 ? "31 Dec 2010" : "2011-01-02"}`);
+    // the sixth to eighth rows (lines 7 to 9): the first is named by its line
+    const bad = (i: number) => i >= 5 && i < 8;
+    const rows = Array.from({ length: 40 }, (_, i) => `c${i % 10},i${i % 7},${bad(i) ? "31 Dec 2010" : "2011-01-02"}`);
     const path = file("bad-times.csv", ["customer,sku,at", ...rows]);
     await expect(loadTrainingSet({ data: path, mapping })).rejects.toThrow(
-      /^3 of 40 rows of .*bad-times\.csv \(7\.5%\) have a time that could not be read \(the first: "31 Dec 2010"\), more than 5%.*: write the column as one of these \(2010-12-01 08:26:00\)$/,
+      /^3 of 40 rows of .*bad-times\.csv \(7\.5%\) have a time that could not be read \(the first: "31 Dec 2010", line 7\), more than 5%.*: write the column as one of these \(2010-12-01 08:26:00\)$/,
     );
   });
 

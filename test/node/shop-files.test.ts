@@ -283,7 +283,7 @@ describe("a file with nothing to learn from", () => {
     await expect(
       runEvaluation({ data: write("spelled.csv", text([UCI, ...spelled])), progress: false }),
     ).rejects.toThrow(
-      /^10 of 40 rows .* have a time that could not be read \(the first: "\d\d Dec 2010 \d\d:\d\d(:\d\d)?"\)/,
+      /^10 of 40 rows .* have a time that could not be read \(the first: "\d\d Dec 2010 \d\d:\d\d(:\d\d)?", line 2\)/,
     );
   });
 });
