@@ -270,7 +270,8 @@ export function getConfig(bindings: Bindings): Config {
     placeheld.push(name);
     return undefined;
   };
-  // without its KV namespace nothing can be read or kept: the email's routes serve their fallbacks, the others 503
+  // without its KV namespace nothing can be read or kept: the email's routes serve their fallbacks, the dashboard what
+  // the registry and D1 hold (routes/dashboard.ts), the others 503
   if (!env.OPENTIME_KV) {
     problems.push("kv_binding_missing");
     logEvent("error", "config.kv_binding_missing", {

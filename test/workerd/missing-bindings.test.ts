@@ -1,7 +1,8 @@
 /**
  * A binding left out of wrangler.toml is answered with a code that names it, never a bare 500: the admin routes
  * that need the readers' shards (READERS) answer 503 STATE_UNAVAILABLE saying the binding is missing; without the
- * KV namespace (OPENTIME_KV) the email's routes serve their fallbacks and the others 503 KV_UNAVAILABLE.
+ * KV namespace (OPENTIME_KV) the email's routes serve their fallbacks and the others 503 KV_UNAVAILABLE, but the
+ * dashboard, which shows what the registry and D1 hold (dashboard-kv-outages.test.ts).
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
