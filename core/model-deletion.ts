@@ -95,6 +95,10 @@ export async function deleteVersion(
     throw new ModelsError(`${version} is the active version: activate another first; ${kept}`);
   if (history.some((h) => h.version === version))
     throw new ModelsError(`${version} is in the history (model:history): a rollback can return to it; ${kept}`);
+  // a name with no keys is said so first, whatever else would keep it
+  const keys = await kv.list(`model:${version}:`);
+  if (keys.length === 0)
+    throw new ModelsError(`${version} is not stored: \`npm run models -- list\` names the versions stored`);
   const moved = pointer ? Date.parse(pointer.activatedAt) : Number.NaN;
   if (now.getTime() - moved < DELETE_SETTLE_MS)
     throw new ModelsError(
@@ -107,9 +111,6 @@ export async function deleteVersion(
       `${version} is named by ${users.slice(0, 10).join(", ")}${users.length > 10 ? ` and ${users.length - 10} more` : ""}: ` +
         `their opens are scored with it (\`model\` in their settings); change them first; ${kept}`,
     );
-  const keys = await kv.list(`model:${version}:`);
-  if (keys.length === 0)
-    throw new ModelsError(`${version} is not stored: \`npm run models -- list\` names the versions stored`);
   const manifest = kvKeys.manifest(version);
   const parts = keys.filter((k) => k !== manifest);
   await kv.delete(parts);

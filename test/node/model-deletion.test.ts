@@ -98,6 +98,7 @@ describe("npm run models -- delete", () => {
   it("refuses within DELETE_SETTLE_MS of the pointer's last move, saying when it may", async () => {
     const kv = await shop();
     const soon = new Date(T0.getTime() + DELETE_SETTLE_MS - 1000);
+    await expect(deleteVersion(kv, "v9", soon)).rejects.toThrow("v9 is not stored");
     await expect(deleteVersion(kv, "v2", soon)).rejects.toThrow(
       `less than 5 minutes ago: an open elsewhere may still read the pointer from before it; try again after ${later().toISOString()}`,
     );
