@@ -19,8 +19,9 @@ export function isLoopbackHost(hostname: string): boolean {
  * 10/8, 172.16/12, 192.168/16, 169.254/16 (link-local, cloud metadata), 100.64/10 (shared), 0/8, or 127/8 but
  * 127.0.0.1; an IPv6 one in fc00::/7, fe80::/10, fec0::/10 or ff00::/8, `::`, the local-use NAT64 prefix
  * 64:ff9b:1::/48, Teredo's 2001::/32, or one that carries such an IPv4 one (mapped `::ffff:a.b.c.d`, translated
- * `::ffff:0:a.b.c.d`, compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`); a name under `.internal`, `.local`, `.localhost` or `.home.arpa`. This machine
- * (isLoopbackHost) is not one: local development calls it.
+ * `::ffff:0:a.b.c.d`, compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`); a name under
+ * `.internal`, `.local`, `.localhost` or `.home.arpa`. This machine (isLoopbackHost) is not one: local development
+ * calls it.
  */
 export function isPrivateNetworkHost(hostname: string): boolean {
   const host = hostname.toLowerCase().replace(/\.$/, "");

@@ -50,7 +50,7 @@ export interface InteractionLog {
   dropped: Record<string, number>;
   /** data rows read, kept or dropped */
   read: number;
-  /** the first time that could not be read, as the file writes it, and its line (for the message that refuses the file) */
+  /** the first time that could not be read, as the file writes it, and its line (for the message refusing the file) */
   unreadableTime?: UnreadableTime;
   /**
    * the first few event types dropped for having no weight (`View`, `add_to_cart`): for the messages that say why,

@@ -156,7 +156,7 @@ export interface PurchaseLog {
   country: Int16Array;
   dropped: Record<string, number>;
   read: number;
-  /** the first time that could not be read, as the file writes it, and its line (for the message that refuses the file) */
+  /** the first time that could not be read, as the file writes it, and its line (for the message refusing the file) */
   unreadableTime?: UnreadableTime;
 }
 

@@ -1,8 +1,9 @@
 /**
  * Model versions read, moved and deleted by the Worker rather than by the CLI: `GET /v1/admin/models`, `POST
- * /v1/admin/models/activate` or `/rollback` and `DELETE /v1/admin/models/<version>`, which the Worker runs in its one writer of moves (the ModelMover
- * Durable Object), so a CLI's move is serialized with the admin API's and the dashboard's, and its listing shows
- * the moves' own state. Used by `npm run models -- list|activate|rollback --url` and `npm run seed -- --url`,
+ * /v1/admin/models/activate` or `/rollback` and `DELETE /v1/admin/models/<version>`, which the Worker runs in its
+ * one writer of moves (the ModelMover Durable Object), so a CLI's move or deletion is serialized with the admin
+ * API's and the dashboard's, and its listing shows the moves' own state. Used by `npm run models --
+ * list|activate|rollback|delete --url` and `npm run seed -- --url`,
  * which first check the address (scripts/lib/worker-url.ts) and, the seed before it writes anything, that the
  * Worker takes the key (`checkAdminAccess`). Only `fetch`: it runs in Node and, in the tests, against the Worker
  * in workerd.

@@ -1,8 +1,9 @@
 /**
  * Model moves through their one writer (worker/state/model-mover.ts): activations sent at once land one after
  * the other, a move reads the object's own last writes over an older KV, a later move by a CLI is adopted, a
- * CLI's move with `--url` (scripts/lib/worker-admin.ts) is made by the same writer, and the admin API's listing
- * (`npm run models -- list --url`) shows that writer's state with every version's check.
+ * CLI's move with `--url` (scripts/lib/worker-admin.ts) is made by the same writer, as is a version's deletion (never
+ * both it and an activation of that version), and the admin API's listing (`npm run models -- list --url`) shows that
+ * writer's state with every version's check.
  */
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -187,7 +188,7 @@ describe("model moves", () => {
       });
       expect((await env.OPENTIME_KV.list({ prefix: `model:${old}:` })).keys).toEqual([]);
       await expect(deleteOf(base)).rejects.toThrow(`${base} is the active version`);
-      // sent with an activation of it: one of the two lands, the other is refused, and an activated version keeps its keys
+      // sent with an activation of it: one of the two lands, the other is refused; an activated version keeps its keys
       const [moved, deleted] = await Promise.all([
         send("/v1/admin/models/activate", {
           method: "POST",

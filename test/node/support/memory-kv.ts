@@ -1,4 +1,4 @@
-/** KV in memory for the model-version tests (core/model-versions.ts, core/model-deletion.ts), and a version to store. */
+/** KV in memory for the model-version tests (core/model-versions.ts, model-deletion.ts), and a version to store. */
 import type { KvClient } from "../../../core/kv-client";
 import { kvKeys } from "../../../core/kv-keys";
 import { tinyModel } from "./tiny-model";
