@@ -22,8 +22,12 @@ const WAITING = 60;
 let calls: Call[] = [];
 const nowS = () => Math.floor(Date.now() / 1000);
 
-/** `n` readers of one shard, each with a cart added 40 minutes ago: all due. */
-async function dueCarts(prefix: string, n: number): Promise<string[]> {
+/**
+ * `n` readers of one shard, each with a cart added 20 minutes ago: due in 10 minutes, so the shard's own alarm (which
+ * Miniflare runs when its time comes) cannot deliver them before a test has put off what it puts off; `makeDue` makes
+ * them due.
+ */
+async function waitingCarts(prefix: string, n: number): Promise<string[]> {
   const shard = shardOf(`${prefix}-0`);
   const users: string[] = [];
   for (let i = 0; users.length < n; i++) if (shardOf(`${prefix}-${i}`) === shard) users.push(`${prefix}-${i}`);
@@ -32,7 +36,7 @@ async function dueCarts(prefix: string, n: number): Promise<string[]> {
       id: `${prefix}-e${i}`,
       type: "cart_add",
       user,
-      ts: nowS() - 40 * 60,
+      ts: nowS() - 20 * 60,
       item: "p000417",
     }),
   );
@@ -48,6 +52,16 @@ function rows(user: string) {
       )
       .toArray(),
   );
+}
+
+/** Every delivery of `user`'s shard due 10 minutes ago, `late` ones 25 hours ago (never tried within their day). */
+function makeDue(user: string, late: ReadonlySet<string> = new Set()) {
+  return runInDurableObject(readerStub(env, user), (_: ReaderShard, state) => {
+    for (const row of state.storage.sql.exec<{ user: string }>("SELECT user FROM triggers").toArray()) {
+      const due = nowS() - (late.has(row.user) ? 25 * 3600 : 10 * 60);
+      state.storage.sql.exec("UPDATE triggers SET due_at = ?, next_at = ? WHERE user = ?", due, due * 1000, row.user);
+    }
+  });
 }
 
 const alarmOf = (user: string) =>
@@ -67,13 +81,14 @@ afterEach(() => {
 
 describe("due deliveries put off", () => {
   it("the secret missing: one alarm run puts off every due delivery a minute, and the alarm wakes a minute later", async () => {
-    const users = await dueCarts("postponed-secret", WAITING);
+    const users = await waitingCarts("postponed-secret", WAITING);
     const stub = readerStub(env, users[0] as string);
     await withObjectEnv(
       stub,
       (real) => ({ ...real, TRIGGER_WEBHOOK_SECRET: "" }),
       async () => {
         const before = Date.now();
+        await makeDue(users[0] as string);
         await runDurableObjectAlarm(stub);
         const pending = await rows(users[0] as string);
         expect(pending).toHaveLength(WAITING);
@@ -88,18 +103,15 @@ describe("due deliveries put off", () => {
   });
 
   it("the configuration unreadable: the same, and those past their day are dropped as stale in that run", async () => {
-    const users = await dueCarts("postponed-config", WAITING);
+    const users = await waitingCarts("postponed-config", WAITING);
     const first = users[0] as string;
-    // a third of them due more than a day ago: never tried in time
-    const late = new Set(users.filter((_, i) => i % 3 === 0));
-    await runInDurableObject(readerStub(env, first), (_: ReaderShard, state) => {
-      for (const user of late)
-        state.storage.sql.exec("UPDATE triggers SET due_at = ? WHERE user = ?", nowS() - 25 * 3600, user);
-    });
-    // a configuration this version cannot read (a newer one, after a rollback)
+    // a configuration this version cannot read (a newer one, after a rollback), before any is due
     await env.OPENTIME_KV.put(kvKeys.triggers, JSON.stringify({ v: 2, triggers: [] }));
     resetTriggersCache();
     const before = Date.now();
+    // a third of them due more than a day ago: never tried in time
+    const late = new Set(users.filter((_, i) => i % 3 === 0));
+    await makeDue(first, late);
     await runDurableObjectAlarm(readerStub(env, first));
     for (const r of await rows(first)) {
       if (late.has(r.user)) expect(r).toMatchObject({ state: "cancelled", reason: "stale" });
