@@ -131,6 +131,15 @@ export function parsePng(bytes: Uint8Array): PngFile | null {
   return { header, idat: joined, critical, rawBytes };
 }
 
+/** The data of the critical chunk `type` (PLTE, tRNS), or null. */
+export function chunkData(png: PngFile, type: string): Uint8Array | null {
+  for (const c of png.critical) {
+    if (String.fromCharCode(c[4] as number, c[5] as number, c[6] as number, c[7] as number) === type)
+      return c.subarray(8, c.byteLength - 4);
+  }
+  return null;
+}
+
 /** Inflates the image data, never to more than the header implies; throws if there is more (or less). */
 export function inflateImageData(png: PngFile): Uint8Array {
   let raw: Uint8Array;
@@ -162,13 +171,7 @@ export function decodePng(input: Uint8Array | PngFile): DecodedSamples | null {
   const { width, height, depth, colour, interlaced } = png.header;
   if (depth !== 8 || (colour !== 2 && colour !== 6) || interlaced) return null;
   // an RGB picture with a tRNS (one colour transparent) gets its alpha channel in png-samples.ts
-  if (
-    colour === 2 &&
-    png.critical.some(
-      (c) => String.fromCharCode(c[4] as number, c[5] as number, c[6] as number, c[7] as number) === "tRNS",
-    )
-  )
-    return null;
+  if (colour === 2 && chunkData(png, "tRNS")) return null;
   const channels = colour === 2 ? 3 : 4;
   const rowBytes = width * channels;
   const stride = rowBytes + 1;

@@ -8,7 +8,7 @@
  * A grey or RGB picture's tRNS (one colour made transparent) adds an alpha channel: that colour, matched on its
  * samples at the picture's own depth (all 16 bits of a 16-bit one), is transparent, every other one opaque.
  */
-import { ADAM7, COLOUR_TYPES, inflateImageData, type PngFile, paeth } from "./png-decode";
+import { ADAM7, COLOUR_TYPES, chunkData, inflateImageData, type PngFile, paeth } from "./png-decode";
 
 export interface PngSamples {
   width: number;
@@ -16,15 +16,6 @@ export interface PngSamples {
   /** 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA (straight alpha; a grey or RGB picture with a tRNS gets one) */
   channels: number;
   data: Uint8Array;
-}
-
-/** The data of the critical chunk `type` (PLTE, tRNS), or null. */
-function chunkData(png: PngFile, type: string): Uint8Array | null {
-  for (const c of png.critical) {
-    if (String.fromCharCode(c[4] as number, c[5] as number, c[6] as number, c[7] as number) === type)
-      return c.subarray(8, c.byteLength - 4);
-  }
-  return null;
 }
 
 /** A palette as a table of 256 colours (RGB, or RGBA when tRNS gives alpha), and how many it holds. */
